@@ -1,0 +1,75 @@
+/**
+ * Conformance with PyTorch 1.13: every schedule in
+ * `tests/fixtures/schedulers/torch_schedules.json` (made by `generate.py` beside it) must agree
+ * with torch to 1e-5 relative error at every step, learning rate and momentum.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { previewSchedule } from "./preview.ts";
+import type { SchedulerSpec } from "./spec.ts";
+
+interface FixtureCase {
+  id: string;
+  spec: SchedulerSpec;
+  baseLr: number;
+  steps: number;
+  metrics?: number[];
+  lr: number[];
+  momentum?: number[];
+}
+
+const fixture: { torch: string; cases: FixtureCase[] } = JSON.parse(
+  await Deno.readTextFile(
+    new URL("../tests/fixtures/schedulers/torch_schedules.json", import.meta.url),
+  ),
+);
+
+function assertClose(actual: number[], expected: number[], label: string): void {
+  assert.equal(actual.length, expected.length, `${label}: length`);
+  for (const [t, want] of expected.entries()) {
+    const got = actual[t];
+    // Relative 1e-5; the absolute 1e-15 only lets exact zeros (e.g. polynomial's end) match.
+    const tolerance = 1e-5 * Math.max(Math.abs(got), Math.abs(want)) + 1e-15;
+    assert.ok(
+      Math.abs(got - want) <= tolerance,
+      `${label} at t=${t}: anneal ${got}, torch ${want}`,
+    );
+  }
+}
+
+Deno.test("torch fixtures cover every scheduler name with at least 40 steps each", () => {
+  const names = new Set(fixture.cases.map((c) => c.spec.name));
+  for (
+    const name of [
+      "constant",
+      "step",
+      "multistep",
+      "exponential",
+      "cosine",
+      "cosineWarmRestarts",
+      "linear",
+      "polynomial",
+      "onecycle",
+      "plateau",
+      "warmupCosine",
+      "warmupLinear",
+      "sequential",
+    ]
+  ) assert.ok(names.has(name as SchedulerSpec["name"]), `no fixture for ${name}`);
+  for (const c of fixture.cases) assert.ok(c.lr.length >= 40, `${c.id} has ${c.lr.length}`);
+});
+
+for (const c of fixture.cases) {
+  Deno.test(`${c.id} matches torch ${fixture.torch} step by step`, () => {
+    const preview = previewSchedule(c.spec, c.baseLr, c.steps, c.metrics);
+    assertClose(preview.lr, c.lr, `${c.id} lr`);
+    if (c.momentum) {
+      assert.ok(preview.momentum, `${c.id}: momentum expected`);
+      assertClose(preview.momentum, c.momentum, `${c.id} momentum`);
+    } else {
+      assert.equal(preview.momentum, undefined, `${c.id}: no momentum expected`);
+    }
+  });
+}

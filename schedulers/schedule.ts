@@ -1,0 +1,101 @@
+/**
+ * `createSchedule`: a validated spec and a base learning rate in, a pure `t -> lr` (and, for
+ * one-cycle, `t -> momentum`) out.
+ *
+ * @module
+ */
+
+import { AnnealError } from "../errors.ts";
+import { cosineLr, cosineWarmRestartsLr } from "./cosine.ts";
+import { constantLr, exponentialLr, linearLr, multistepLr, polynomialLr, stepLr } from "./decay.ts";
+import { oneCycle } from "./onecycle.ts";
+import { parseSchedulerSpec } from "./parse.ts";
+import { joinSchedules, type Piece } from "./sequential.ts";
+import type { ChildSchedulerSpec, SchedulerSpec } from "./spec.ts";
+import { warmupCosineLr, warmupLinearLr } from "./warmup.ts";
+
+/** A learning-rate schedule in closed form. */
+export interface Schedule {
+  /** Whether `t` counts optimizer steps or epochs. */
+  readonly interval: "step" | "epoch";
+  /** The learning rate after `t` scheduler steps (torch's `last_epoch`; `t = 0` is the start). */
+  lrAt(t: number): number;
+  /** Momentum (SGD) or beta1 (Adam family) after `t` steps; only for momentum-cycling schedules. */
+  momentumAt?(t: number): number;
+}
+
+/**
+ * Builds the schedule of `spec` (validated here; see `parseSchedulerSpec` for the errors) for
+ * an optimizer whose learning rate is `baseLr`. `plateau` depends on metrics, not on `t`: use
+ * `initPlateau`/`stepPlateau` for it.
+ *
+ * @example
+ * ```ts
+ * import { createSchedule } from "./schedule.ts";
+ * const schedule = createSchedule({ name: "step", stepSize: 10, gamma: 0.5 }, 0.1);
+ * console.assert(schedule.lrAt(0) === 0.1 && schedule.lrAt(10) === 0.05);
+ * console.assert(schedule.interval === "step" && schedule.momentumAt === undefined);
+ * ```
+ */
+export function createSchedule(spec: SchedulerSpec, baseLr: number): Schedule {
+  if (!(Number.isFinite(baseLr) && baseLr >= 0)) {
+    throw new AnnealError(
+      "config",
+      `Cannot create ${spec.name} schedule: 'baseLr' must be a finite number >= 0, current value is ${baseLr}`,
+      { where: "lr", hint: "set the optimizer's 'lr' to a positive number" },
+    );
+  }
+  const resolved = parseSchedulerSpec(spec);
+  if (resolved.name === "plateau") {
+    throw new AnnealError(
+      "usage",
+      "Cannot create plateau schedule: it depends on metrics, not on the step count",
+      { where: "name", hint: "use initPlateau/stepPlateau (or previewSchedule with metrics)" },
+    );
+  }
+  const piece = resolved.name === "sequential"
+    ? joinSchedules(resolved.schedulers.map((child) => pieceOf(child, baseLr)), resolved.milestones)
+    : pieceOf(resolved, baseLr);
+  const lrAt = (t: number) => piece.lr(checkStep(t));
+  if (!piece.momentum) return { interval: resolved.interval, lrAt };
+  const momentum = piece.momentum;
+  return { interval: resolved.interval, lrAt, momentumAt: (t) => momentum(checkStep(t)) };
+}
+
+function pieceOf(spec: ChildSchedulerSpec, baseLr: number): Piece {
+  switch (spec.name) {
+    case "constant":
+      return { lr: constantLr(spec, baseLr) };
+    case "step":
+      return { lr: stepLr(spec, baseLr) };
+    case "multistep":
+      return { lr: multistepLr(spec, baseLr) };
+    case "exponential":
+      return { lr: exponentialLr(spec, baseLr) };
+    case "cosine":
+      return { lr: cosineLr(spec, baseLr) };
+    case "cosineWarmRestarts":
+      return { lr: cosineWarmRestartsLr(spec, baseLr) };
+    case "linear":
+      return { lr: linearLr(spec, baseLr) };
+    case "polynomial":
+      return { lr: polynomialLr(spec, baseLr) };
+    case "onecycle":
+      return oneCycle(spec);
+    case "warmupCosine":
+      return { lr: warmupCosineLr(spec, baseLr) };
+    case "warmupLinear":
+      return { lr: warmupLinearLr(spec, baseLr) };
+  }
+}
+
+function checkStep(t: number): number {
+  if (!Number.isInteger(t) || t < 0) {
+    throw new AnnealError(
+      "usage",
+      `Cannot compute learning rate: 't' must be an integer >= 0, current value is ${t}`,
+      { where: "t", hint: "pass the number of scheduler steps taken so far" },
+    );
+  }
+  return t;
+}
