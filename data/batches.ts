@@ -1,0 +1,150 @@
+/**
+ * Epoch orders and batches. Everything is a pure function of its arguments (seed, epoch, batch
+ * index), so a resumed run rebuilds the same batches, augmentation included, from a position alone.
+ *
+ * @module
+ */
+
+import { AnnealError } from "../errors.ts";
+import { augmentImage, augmentIsActive } from "./augment.ts";
+import { Rng, seedFrom } from "./rng.ts";
+import type { AugmentSpec } from "./spec.ts";
+import { featureSize } from "./split.ts";
+import type { Dataset } from "./types.ts";
+
+/** Options of {@linkcode epochOrder}. */
+export interface EpochOrderOptions {
+  shuffle: boolean;
+  seed: number;
+  epoch: number;
+}
+
+/** One batch in fresh buffers, ready to be transferred to another worker. */
+export interface Batch {
+  x: Float32Array;
+  y: Float32Array;
+  size: number;
+}
+
+/**
+ * The sample order of one epoch: identity without shuffle, else a Fisher-Yates permutation from a
+ * generator seeded by (seed, epoch).
+ *
+ * @example
+ * ```ts
+ * import { epochOrder } from "./batches.ts";
+ * const a = epochOrder(5, { shuffle: true, seed: 1, epoch: 3 });
+ * const b = epochOrder(5, { shuffle: true, seed: 1, epoch: 3 });
+ * console.assert(a.join() === b.join() && [...a].sort().join() === "0,1,2,3,4");
+ * ```
+ */
+export function epochOrder(n: number, { shuffle, seed, epoch }: EpochOrderOptions): Uint32Array {
+  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) {
+    throw new AnnealError(
+      "usage",
+      `Cannot order an epoch: n must be an integer >= 0, current value is ${n}`,
+      {
+        hint: "pass the dataset's sample count",
+      },
+    );
+  }
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  if (!shuffle) return order;
+  const rng = new Rng(seedFrom(seed, epoch, 0xe90c));
+  for (let i = n - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    const swap = order[i];
+    order[i] = order[j];
+    order[j] = swap;
+  }
+  return order;
+}
+
+/**
+ * Batches in one epoch: `ceil(n / batchSize)`, or `floor` when the last short batch is dropped.
+ *
+ * @example
+ * ```ts
+ * import { batchesPerEpoch } from "./batches.ts";
+ * console.assert(batchesPerEpoch(200, 32, false) === 7 && batchesPerEpoch(200, 32, true) === 6);
+ * ```
+ */
+export function batchesPerEpoch(n: number, batchSize: number, dropLast: boolean): number {
+  if (!Number.isInteger(batchSize) || batchSize <= 0) {
+    throw new AnnealError(
+      "config",
+      `Cannot make batches: 'batchSize' must be a positive integer, current value is ${batchSize}`,
+      {
+        where: "batchSize",
+        hint: "set a positive batch size, e.g. --set batchSize=32",
+      },
+    );
+  }
+  return dropLast ? Math.floor(n / batchSize) : Math.ceil(n / batchSize);
+}
+
+/**
+ * The seed for batch `batchIndex` of `epoch`, to pass to {@linkcode makeBatch} so augmentation
+ * is reproduced exactly on resume.
+ *
+ * @example
+ * ```ts
+ * import { batchSeed } from "./batches.ts";
+ * console.assert(batchSeed(42, 0, 1) !== batchSeed(42, 1, 0));
+ * ```
+ */
+export function batchSeed(seed: number, epoch: number, batchIndex: number): number {
+  return seedFrom(seed, epoch, batchIndex, 0xba7c);
+}
+
+/**
+ * Copies the samples at `indices` into fresh buffers and augments image samples when `augment`
+ * asks for it, with randomness drawn from `seed` (use {@linkcode batchSeed}).
+ *
+ * @example
+ * ```ts
+ * import { makeBatch } from "./batches.ts";
+ * const ds = { x: new Float32Array([1, 2, 3, 4]), y: new Float32Array([5, 6]), n: 2,
+ *   inputShape: [2], targetSize: 1, task: "regression" as const };
+ * const batch = makeBatch(ds, [1], undefined, 0);
+ * console.assert(batch.size === 1 && batch.x.join() === "3,4" && batch.y[0] === 6);
+ * ```
+ */
+export function makeBatch(
+  ds: Dataset,
+  indices: ArrayLike<number>,
+  augment: AugmentSpec | undefined,
+  seed: number,
+): Batch {
+  const active = augmentIsActive(augment);
+  if (active && ds.imageShape === undefined) {
+    throw new AnnealError("config", "Cannot augment: augmentation applies to image data only", {
+      where: "data.augment",
+      hint: "remove 'augment' from the data spec of non-image data",
+    });
+  }
+  const f = featureSize(ds);
+  const t = ds.targetSize;
+  const size = indices.length;
+  const x = new Float32Array(size * f);
+  const y = new Float32Array(size * t);
+  const rng = active ? new Rng(seed) : undefined;
+  for (let i = 0; i < size; i++) {
+    const r = indices[i];
+    if (!Number.isInteger(r) || r < 0 || r >= ds.n) {
+      throw new AnnealError(
+        "internal",
+        `Cannot make batch: sample index ${r} is outside 0..${ds.n - 1}`,
+        {
+          hint: "build indices with epochOrder(n, ...) for this dataset",
+        },
+      );
+    }
+    const sample = ds.x.subarray(r * f, (r + 1) * f);
+    if (rng) augmentImage(sample, x.subarray(i * f, (i + 1) * f), ds.imageShape!, augment!, rng);
+    else x.set(sample, i * f);
+    y.set(ds.y.subarray(r * t, (r + 1) * t), i * t);
+  }
+  return { x, y, size };
+}

@@ -1,0 +1,137 @@
+/**
+ * IDX files (the MNIST format): a 4-byte magic (0, 0, type, rank), `rank` big-endian uint32
+ * dimensions, then the values. Only unsigned bytes (type 0x08) are read, which covers MNIST and
+ * Fashion-MNIST. Gzipped files are recognised by their magic bytes, whatever their name.
+ *
+ * @module
+ */
+
+import { gunzipSync } from "node:zlib";
+import { AnnealError } from "../errors.ts";
+
+/** A decoded IDX array: its dimensions and its bytes (row-major). */
+export interface IdxArray {
+  dims: number[];
+  data: Uint8Array;
+}
+
+function idxError(message: string, file: string, offset: number, hint: string): AnnealError {
+  return new AnnealError("data", `Cannot read IDX file: ${message}`, {
+    where: `${file} at byte ${offset}`,
+    hint,
+  });
+}
+
+/**
+ * Decodes IDX bytes; errors name the file and the byte offset (of the decompressed data for
+ * gzipped files).
+ *
+ * @example
+ * ```ts
+ * import { parseIdx } from "./idx.ts";
+ * const bytes = new Uint8Array([0, 0, 8, 1, 0, 0, 0, 2, 7, 9]);
+ * const { dims, data } = parseIdx(bytes, "labels.idx");
+ * console.assert(dims[0] === 2 && data[1] === 9);
+ * ```
+ */
+export function parseIdx(bytes: Uint8Array, file: string, expectedRank?: number): IdxArray {
+  if (bytes.length < 4) {
+    throw idxError(
+      `the file is ${bytes.length} bytes, too short for a header`,
+      file,
+      0,
+      "re-download the file",
+    );
+  }
+  if (bytes[0] !== 0 || bytes[1] !== 0 || bytes[2] !== 0x08 || bytes[3] === 0) {
+    const magic = Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, "0")).join(
+      " ",
+    );
+    throw idxError(
+      `wrong magic number ${magic}, expected 00 00 08 0N (unsigned bytes, N dimensions)`,
+      file,
+      0,
+      "point the spec at an MNIST-style IDX file (e.g. train-images-idx3-ubyte[.gz])",
+    );
+  }
+  const rank = bytes[3];
+  if (expectedRank !== undefined && rank !== expectedRank) {
+    throw idxError(
+      `expected ${expectedRank} dimensions, the header says ${rank}`,
+      file,
+      3,
+      "check that image and label file names are not swapped",
+    );
+  }
+  const headerSize = 4 + 4 * rank;
+  if (bytes.length < headerSize) {
+    throw idxError(
+      `truncated header: ${rank} dimensions need ${headerSize} bytes, the file has ${bytes.length}`,
+      file,
+      bytes.length,
+      "re-download the file",
+    );
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const dims: number[] = [];
+  for (let d = 0; d < rank; d++) dims.push(view.getUint32(4 + 4 * d, false));
+  const size = dims.reduce((a, b) => a * b, 1);
+  if (bytes.length < headerSize + size) {
+    throw idxError(
+      `truncated: dimensions ${dims.join("x")} need ${
+        headerSize + size
+      } bytes, data ends at byte ${bytes.length}`,
+      file,
+      bytes.length,
+      "re-download the file; it was cut short",
+    );
+  }
+  return { dims, data: bytes.subarray(headerSize, headerSize + size) };
+}
+
+/**
+ * Reads an IDX file, gunzipping it when it starts with the gzip magic. When `path` does not
+ * exist, tries the name with `.gz` added or removed, so either layout works.
+ *
+ * @example
+ * ```ts ignore
+ * import { readIdxFile } from "./idx.ts";
+ * const labels = await readIdxFile("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte", 1);
+ * console.log(labels.dims); // [10000]
+ * ```
+ */
+export async function readIdxFile(path: string, expectedRank?: number): Promise<IdxArray> {
+  const alternative = path.endsWith(".gz") ? path.slice(0, -3) : `${path}.gz`;
+  let bytes: Uint8Array;
+  let used = path;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (first) {
+    try {
+      bytes = await Deno.readFile(alternative);
+      used = alternative;
+    } catch {
+      throw new AnnealError(
+        "data",
+        `Cannot open IDX file '${path}' (nor '${alternative}'): ${(first as Error).message}`,
+        {
+          where: path,
+          hint: "set 'dir' and the file names, or install Debian's dataset-fashion-mnist package",
+          cause: first,
+        },
+      );
+    }
+  }
+  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    try {
+      bytes = gunzipSync(bytes);
+    } catch (cause) {
+      throw new AnnealError("data", `Cannot gunzip IDX file: ${(cause as Error).message}`, {
+        where: used,
+        hint: "re-download the file; the gzip stream is damaged or cut short",
+        cause,
+      });
+    }
+  }
+  return parseIdx(bytes, used, expectedRank);
+}

@@ -1,0 +1,198 @@
+/**
+ * `loadData`: turns a data spec and a seed into train / validation / test splits of plain typed
+ * arrays plus a fingerprint of exactly those bytes.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { AnnealError } from "../errors.ts";
+import { fileChunks, readCsv } from "./csv.ts";
+import { fingerprintSplits } from "./fingerprint.ts";
+import { readIdxFile } from "./idx.ts";
+import { labelEncoding } from "./labels.ts";
+import {
+  type DataSpec,
+  DataSpecSchema,
+  type ResolvedCsvSpec,
+  type ResolvedDataSpec,
+  type ResolvedIdxSpec,
+} from "./spec.ts";
+import { applyNormalization, fitNormalization, splitValidation, takeFirst } from "./split.ts";
+import { syntheticLinear } from "./synthetic.ts";
+import type { Dataset, LoadedData, Normalization } from "./types.ts";
+
+interface Sources {
+  pool: Dataset;
+  test?: Dataset;
+}
+
+async function idxSplit(
+  spec: ResolvedIdxSpec,
+  imagesName: string,
+  labelsName: string,
+  limit: number | undefined,
+): Promise<{ ds: Dataset; maxLabel: number }> {
+  const imagesPath = join(spec.dir, imagesName);
+  const labelsPath = join(spec.dir, labelsName);
+  const images = await readIdxFile(imagesPath, 3);
+  const labels = await readIdxFile(labelsPath, 1);
+  if (images.dims[0] !== labels.dims[0]) {
+    throw new AnnealError(
+      "data",
+      `Cannot read IDX data: ${images.dims[0]} images but ${labels.dims[0]} labels`,
+      {
+        where: `${labelsPath} at byte 4`,
+        hint: `pair '${imagesName}' with its own labels file (train with train, t10k with t10k)`,
+      },
+    );
+  }
+  const [count, height, width] = images.dims;
+  const n = Math.min(count, limit ?? count);
+  const pixels = height * width;
+  const x = new Float32Array(n * pixels);
+  const factor = spec.scale ? 1 / 255 : 1;
+  const source = images.data;
+  for (let i = 0; i < x.length; i++) x[i] = source[i] * factor;
+  const y = Float32Array.from(labels.data.subarray(0, n));
+  let maxLabel = 0;
+  for (const label of labels.data) if (label > maxLabel) maxLabel = label;
+  const ds: Dataset = {
+    x,
+    y,
+    n,
+    inputShape: spec.flatten ? [pixels] : [height, width, 1],
+    targetSize: 1,
+    task: "classification",
+    imageShape: [height, width, 1],
+  };
+  return { ds, maxLabel };
+}
+
+async function loadIdx(spec: ResolvedIdxSpec): Promise<Sources> {
+  const train = await idxSplit(spec, spec.trainImages, spec.trainLabels, spec.limit);
+  const test = await idxSplit(spec, spec.testImages, spec.testLabels, spec.testLimit);
+  if (train.ds.imageShape!.join() !== test.ds.imageShape!.join()) {
+    throw new AnnealError(
+      "data",
+      `Cannot read IDX data: train images are ${train.ds.imageShape!.join("x")}, ` +
+        `test images ${test.ds.imageShape!.join("x")}`,
+      { where: join(spec.dir, spec.testImages), hint: "use train and test files of one dataset" },
+    );
+  }
+  const numClasses = Math.max(train.maxLabel, test.maxLabel) + 1;
+  return { pool: { ...train.ds, numClasses }, test: { ...test.ds, numClasses } };
+}
+
+async function csvDataset(
+  spec: ResolvedCsvSpec,
+  path: string,
+  limit: number | undefined,
+) {
+  const table = await readCsv(fileChunks(path), path, {
+    header: spec.header,
+    delimiter: spec.delimiter,
+    target: spec.target,
+    numericTarget: spec.task === "regression",
+    limit,
+  });
+  return table;
+}
+
+async function loadCsv(spec: ResolvedCsvSpec): Promise<Sources> {
+  const table = await csvDataset(spec, spec.path, spec.limit);
+  const testTable = spec.testPath === undefined
+    ? undefined
+    : await csvDataset(spec, spec.testPath, spec.testLimit);
+  if (testTable !== undefined && testTable.columns.length !== table.columns.length) {
+    throw new AnnealError(
+      "data",
+      `Cannot read CSV test file: it has ${testTable.columns.length} columns, ` +
+        `the training file ${table.columns.length}`,
+      { where: `${spec.testPath}:1`, hint: "give the test file the training file's columns" },
+    );
+  }
+  const base = {
+    inputShape: [table.columns.length - 1],
+    targetSize: 1,
+    task: spec.task,
+  };
+  if (spec.task === "regression") {
+    return {
+      pool: { ...base, x: table.x, y: table.targets!, n: table.n },
+      test: testTable && { ...base, x: testTable.x, y: testTable.targets!, n: testTable.n },
+    };
+  }
+  const encoding = labelEncoding(table.labels!, spec.task, spec.path);
+  const extra = spec.task === "classification"
+    ? { numClasses: encoding.classes.length, labels: encoding.classes }
+    : { labels: encoding.classes };
+  return {
+    pool: {
+      ...base,
+      ...extra,
+      x: table.x,
+      y: encoding.encode(table.labels!, spec.path),
+      n: table.n,
+    },
+    test: testTable && {
+      ...base,
+      ...extra,
+      x: testTable.x,
+      y: encoding.encode(testTable.labels!, spec.testPath!),
+      n: testTable.n,
+    },
+  };
+}
+
+function parseSpec(spec: DataSpec): ResolvedDataSpec {
+  const parsed = DataSpecSchema.safeParse(spec);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const path = ["data", ...issue.path.map(String)].join(".");
+  throw new AnnealError("config", `Cannot load data: ${issue.message}`, {
+    where: path,
+    hint: "fix the data section of the config (see docs/contracts.md, data/)",
+    cause: parsed.error,
+  });
+}
+
+/**
+ * Loads the data a spec describes. The validation split is chosen by a shuffle seeded from
+ * `seed`; `limit` keeps the first N samples of the training source before that split; CSV
+ * normalization is fitted on the training split only.
+ *
+ * @example
+ * ```ts
+ * import { loadData } from "./load.ts";
+ * const data = await loadData({ kind: "synthetic-linear" }, 42);
+ * console.assert(data.train.n === 200 && data.validation === undefined);
+ * console.assert(data.fingerprint.length === 64);
+ * ```
+ */
+export async function loadData(spec: DataSpec, seed: number): Promise<LoadedData> {
+  const resolved = parseSpec(spec);
+  let sources: Sources;
+  if (resolved.kind === "synthetic-linear") {
+    sources = {
+      pool: takeFirst(syntheticLinear(resolved.n, resolved.noise, seed), resolved.limit),
+    };
+  } else if (resolved.kind === "csv") {
+    sources = await loadCsv(resolved);
+  } else {
+    sources = await loadIdx(resolved);
+  }
+  const { train, validation } = splitValidation(sources.pool, resolved.validationSplit, seed);
+  const test = sources.test && takeFirst(sources.test, resolved.testLimit);
+  let normalization: Normalization | undefined;
+  if (resolved.kind === "csv" && resolved.normalize !== "none") {
+    normalization = fitNormalization(train, resolved.normalize);
+    for (const ds of [train, validation, test]) if (ds) applyNormalization(ds, normalization);
+  }
+  const fingerprint = await fingerprintSplits({ train, validation, test });
+  const data: LoadedData = { train, fingerprint };
+  if (validation) data.validation = validation;
+  if (test) data.test = test;
+  if (normalization) data.normalization = normalization;
+  return data;
+}

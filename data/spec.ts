@@ -1,0 +1,121 @@
+/**
+ * The data section of a run config: which dataset, how it is split, limited and augmented.
+ * Defaults live in the schema so that a resolved config records every choice that shaped a run.
+ *
+ * @module
+ */
+
+import { z } from "zod";
+
+/** Image augmentation, applied per sample when a batch is made; every part is off by default. */
+export const AugmentSchema = z.strictObject({
+  /** Random horizontal flip with probability 1/2. */
+  flip: z.boolean().default(false),
+  /** Zero-pad by this many pixels, then crop back at a random offset (a random shift). */
+  cropPadding: z.int().min(0).max(64).default(0),
+  /** Random rotation, uniform in ±rotateDegrees, bilinear, zero fill. */
+  rotateDegrees: z.number().min(0).max(180).default(0),
+  /** Standard deviation of additive gaussian noise. */
+  noiseStd: z.number().min(0).default(0),
+});
+
+/** Fields every data kind shares; `validationSplit`'s default differs per kind. */
+function common(defaultSplit: number) {
+  return {
+    /** Fraction of the (limited) training pool held out, chosen by a seeded shuffle. */
+    validationSplit: z.number().min(0).lt(1).default(defaultSplit),
+    /** Use only the first N samples of the training source (before the validation split). */
+    limit: z.int().positive().optional(),
+    /** Use only the first N test samples. */
+    testLimit: z.int().positive().optional(),
+    /** Reshuffle the training order every epoch (seeded by run seed and epoch). */
+    shuffle: z.boolean().default(true),
+    /** Drop the last, smaller batch of an epoch. */
+    dropLast: z.boolean().default(false),
+    augment: AugmentSchema.optional(),
+  };
+}
+
+/** The seed experiment: y = 2*x0 - 3*x1 + noise*eps with x, eps ~ N(0, 1). */
+export const SyntheticLinearSpecSchema = z.strictObject({
+  kind: z.literal("synthetic-linear"),
+  /** 200 samples: the size of the seed experiment. */
+  n: z.int().positive().default(200),
+  /** Noise standard deviation of the seed experiment. */
+  noise: z.number().min(0).default(0.5),
+  // The seed experiment trains on all 200 samples.
+  ...common(0),
+});
+
+/** A CSV file with a header (by default), one target column and numeric feature columns. */
+export const CsvSpecSchema = z.strictObject({
+  kind: z.literal("csv"),
+  path: z.string().min(1),
+  /** Optional held-out test file with the same columns. */
+  testPath: z.string().min(1).optional(),
+  /** Target column: a header name, or a zero-based index (negative counts from the end). */
+  target: z.union([z.string().min(1), z.int()]),
+  /** Most CSV files name their columns. */
+  header: z.boolean().default(true),
+  delimiter: z.string().length(1).refine((d) => d !== '"' && d !== "\n" && d !== "\r", {
+    message: "delimiter cannot be a quote or a line break",
+  }).default(","),
+  /** Features on different scales slow SGD down; statistics come from the training split only. */
+  normalize: z.enum(["standard", "minmax", "none"]).default("standard"),
+  /** Regression unless told otherwise; classification maps sorted labels to 0..K-1. */
+  task: z.enum(["regression", "classification", "binary"]).default("regression"),
+  ...common(0.1),
+});
+
+/** IDX files (MNIST format), by default Debian's dataset-fashion-mnist package. */
+export const IdxSpecSchema = z.strictObject({
+  kind: z.literal("idx"),
+  /** Where Debian's dataset-fashion-mnist installs the files. */
+  dir: z.string().min(1).default("/usr/share/datasets/fashion-mnist"),
+  trainImages: z.string().min(1).default("train-images-idx3-ubyte.gz"),
+  trainLabels: z.string().min(1).default("train-labels-idx1-ubyte.gz"),
+  testImages: z.string().min(1).default("t10k-images-idx3-ubyte.gz"),
+  testLabels: z.string().min(1).default("t10k-labels-idx1-ubyte.gz"),
+  /** Keep [h, w, 1] so that CNNs get images; MLPs may ask for flat vectors. */
+  flatten: z.boolean().default(false),
+  /** Bytes 0..255 become [0, 1], the range initialisers and learning rates assume. */
+  scale: z.boolean().default(true),
+  ...common(0.1),
+});
+
+/**
+ * Any data spec, discriminated on `kind`; `augment` is accepted for image data only.
+ *
+ * @example
+ * ```ts
+ * import { DataSpecSchema } from "./spec.ts";
+ * const spec = DataSpecSchema.parse({ kind: "synthetic-linear" });
+ * console.assert(spec.kind === "synthetic-linear" && spec.n === 200 && spec.validationSplit === 0);
+ * ```
+ */
+export const DataSpecSchema = z
+  .discriminatedUnion("kind", [SyntheticLinearSpecSchema, CsvSpecSchema, IdxSpecSchema])
+  .superRefine((spec, ctx) => {
+    if (spec.augment !== undefined && spec.kind !== "idx") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["augment"],
+        message: `augment applies to image data only, and kind '${spec.kind}' is not images`,
+      });
+    }
+  });
+
+/** A data spec as written by a user (defaults optional). */
+export type DataSpec = z.input<typeof DataSpecSchema>;
+/** A data spec with every default filled in. */
+export type ResolvedDataSpec = z.output<typeof DataSpecSchema>;
+/** Augmentation as written by a user. */
+export type AugmentSpec = z.input<typeof AugmentSchema>;
+/** Augmentation with defaults filled in, as makeBatch takes it. */
+export type ResolvedAugment = z.output<typeof AugmentSchema>;
+/** A resolved CSV spec. */
+export type ResolvedCsvSpec = z.output<typeof CsvSpecSchema>;
+/** A resolved IDX spec. */
+export type ResolvedIdxSpec = z.output<typeof IdxSpecSchema>;
+/** A resolved synthetic-linear spec. */
+export type ResolvedSyntheticLinearSpec = z.output<typeof SyntheticLinearSpecSchema>;

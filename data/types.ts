@@ -1,0 +1,48 @@
+/**
+ * The in-memory shape of a dataset: plain typed arrays, so batches can cross worker boundaries as
+ * transferred ArrayBuffers without tfjs.
+ *
+ * @module
+ */
+
+/** What a model learns: real values, one of K classes, or yes/no. */
+export type Task = "regression" | "classification" | "binary";
+
+/** One split of a dataset, row-major: sample i's features are `x[i*F .. (i+1)*F)`. */
+export interface Dataset {
+  /** Features, `n * product(inputShape)` values. */
+  x: Float32Array;
+  /** Targets, `n * targetSize` values; class indices as floats for classification. */
+  y: Float32Array;
+  /** Number of samples. */
+  n: number;
+  /** Shape of one sample, e.g. `[2]` or `[28, 28, 1]`. */
+  inputShape: number[];
+  /** Values per target (1 for class indices and binary labels). */
+  targetSize: number;
+  task: Task;
+  /** Number of classes, for classification. */
+  numClasses?: number;
+  /** Class names in index order, when the labels were strings in a file. */
+  labels?: string[];
+  /** [height, width, channels] of an image sample, even when `inputShape` is flat (augmentation needs it). */
+  imageShape?: [number, number, number];
+}
+
+/** Feature normalization fitted on the training split: `normalized = (x - shift) / scale`. */
+export interface Normalization {
+  method: "standard" | "minmax";
+  shift: number[];
+  scale: number[];
+}
+
+/** The splits a run uses, and a fingerprint of exactly those bytes. */
+export interface LoadedData {
+  train: Dataset;
+  validation?: Dataset;
+  test?: Dataset;
+  /** SHA-256 hex over shapes and the x/y bytes of every split, after split and limit. */
+  fingerprint: string;
+  /** Present when CSV features were normalized; apply it to new inputs before predicting. */
+  normalization?: Normalization;
+}
