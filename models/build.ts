@@ -1,0 +1,212 @@
+/**
+ * Builds a tfjs-layers model from a {@linkcode ModelSpec}. Layers get fixed names (`dense0`,
+ * `conv1`, `bn0`, `lstm0`, `head`, ...) so that weight names are the same on every build, and
+ * PyTorch's default initialisation (see `init.ts`).
+ *
+ * @module
+ */
+
+import * as tfl from "@tensorflow/tfjs-layers";
+import { AnnealError } from "../errors.ts";
+import { InitFactory } from "./init.ts";
+import { stabilizeWeightNames } from "./names.ts";
+import { type ModelSpec, ModelSpecSchema, type ResolvedModelSpec } from "./spec.ts";
+
+/** The data-dependent shape of a model: per-sample input shape and the number of outputs. */
+export interface ModelShape {
+  /** Shape of one sample, e.g. [28, 28, 1] for images, [seqLen, features] for sequences. */
+  inputShape: number[];
+  /** Output units: 1 for binary or single-target regression, the class count for classification. */
+  outputUnits: number;
+}
+
+type Sym = tfl.SymbolicTensor;
+
+/** torch.nn.BatchNorm defaults: momentum 0.1 (Keras counts 1 - momentum), eps 1e-5. */
+const batchNormArgs = { momentum: 0.9, epsilon: 1e-5 } as const;
+
+/**
+ * Builds the model described by `spec` for data of the given shape; weights depend only on `seed`.
+ *
+ * @example
+ * ```ts
+ * import { buildModel } from "./build.ts";
+ * const model = buildModel({ kind: "mlp", hidden: [8] }, { inputShape: [4], outputUnits: 3 }, 1);
+ * console.assert(model.outputs[0].shape[1] === 3);
+ * model.dispose();
+ * ```
+ */
+export function buildModel(spec: ModelSpec, shape: ModelShape, seed: number): tfl.LayersModel {
+  const resolved = ModelSpecSchema.parse(spec);
+  checkShape(shape);
+  const init = new InitFactory(seed);
+  const input = tfl.input({ shape: shape.inputShape, name: "input" });
+  const output = body(resolved, input, shape, init);
+  const model = tfl.model({ inputs: input, outputs: output, name: resolved.kind });
+  stabilizeWeightNames(model);
+  return model;
+}
+
+/**
+ * The number of trainable parameters (PyTorch's `sum(p.numel() for p in model.parameters())`;
+ * batch-norm running statistics are buffers and do not count).
+ *
+ * @example
+ * ```ts
+ * import { buildModel, countParameters } from "./build.ts";
+ * const model = buildModel({ kind: "linear" }, { inputShape: [4], outputUnits: 1 }, 1);
+ * console.assert(countParameters(model) === 5);
+ * model.dispose();
+ * ```
+ */
+export function countParameters(model: tfl.LayersModel): number {
+  let total = 0;
+  for (const weight of model.trainableWeights) {
+    total += (weight.shape as number[]).reduce((a, b) => a * b, 1);
+  }
+  return total;
+}
+
+function checkShape({ inputShape, outputUnits }: ModelShape): void {
+  if (inputShape.length === 0 || inputShape.some((d) => !Number.isInteger(d) || d <= 0)) {
+    throw new AnnealError(
+      "config",
+      `Cannot build model: 'inputShape' must be positive integers, current value is [${inputShape}]`,
+      { where: "model", hint: "check the data section: every sample needs a non-empty shape" },
+    );
+  }
+  if (!Number.isInteger(outputUnits) || outputUnits <= 0) {
+    throw new AnnealError(
+      "config",
+      `Cannot build model: 'outputUnits' must be a positive integer, current value is ${outputUnits}`,
+      { where: "model", hint: "use 1 for regression/binary data, the class count otherwise" },
+    );
+  }
+}
+
+function body(spec: ResolvedModelSpec, input: Sym, shape: ModelShape, init: InitFactory): Sym {
+  switch (spec.kind) {
+    case "linear":
+      return head(flatten(input), shape.outputUnits, init);
+    case "mlp":
+      return mlp(spec, input, shape.outputUnits, init);
+    case "cnn":
+      return cnn(spec, input, shape, init);
+    case "rnn":
+      return rnn(spec, input, shape, init);
+  }
+}
+
+function flatten(x: Sym): Sym {
+  return x.shape.length > 2 ? tfl.layers.flatten({ name: "flatten" }).apply(x) as Sym : x;
+}
+
+function lastDim(x: Sym): number {
+  return x.shape[x.shape.length - 1] as number;
+}
+
+function dense(x: Sym, units: number, name: string, init: InitFactory): Sym {
+  return tfl.layers.dense({ units, name, ...init.layer(lastDim(x)) }).apply(x) as Sym;
+}
+
+function head(x: Sym, units: number, init: InitFactory): Sym {
+  return dense(x, units, "head", init);
+}
+
+function mlp(
+  spec: Extract<ResolvedModelSpec, { kind: "mlp" }>,
+  input: Sym,
+  outputUnits: number,
+  init: InitFactory,
+): Sym {
+  let x = flatten(input);
+  spec.hidden.forEach((units, i) => {
+    x = dense(x, units, `dense${i}`, init);
+    if (spec.batchNorm) {
+      x = tfl.layers.batchNormalization({ name: `bn${i}`, ...batchNormArgs }).apply(x) as Sym;
+    }
+    x = tfl.layers.activation({ activation: spec.activation, name: `act${i}` }).apply(x) as Sym;
+    if (spec.dropout > 0) {
+      x = tfl.layers.dropout({ rate: spec.dropout, name: `dropout${i}` }).apply(x) as Sym;
+    }
+  });
+  return head(x, outputUnits, init);
+}
+
+function cnn(
+  spec: Extract<ResolvedModelSpec, { kind: "cnn" }>,
+  input: Sym,
+  shape: ModelShape,
+  init: InitFactory,
+): Sym {
+  let x = input;
+  if (shape.inputShape.length === 2) {
+    x = tfl.layers.reshape({ targetShape: [...shape.inputShape, 1], name: "channels" }).apply(
+      x,
+    ) as Sym;
+  } else if (shape.inputShape.length !== 3) {
+    throw new AnnealError(
+      "config",
+      `Cannot build cnn model: input must be images [height, width, channels], current shape is [${shape.inputShape}]`,
+      { where: "model.kind", hint: "use kind 'mlp' for tabular data, or load image data (idx)" },
+    );
+  }
+  spec.filters.forEach((filters, i) => {
+    const fanIn = spec.kernelSize * spec.kernelSize * lastDim(x);
+    x = tfl.layers.conv2d({
+      filters,
+      kernelSize: spec.kernelSize,
+      padding: "same",
+      name: `conv${i}`,
+      ...init.layer(fanIn),
+    }).apply(x) as Sym;
+    if (spec.batchNorm) {
+      x = tfl.layers.batchNormalization({ name: `convbn${i}`, ...batchNormArgs }).apply(x) as Sym;
+    }
+    x = tfl.layers.reLU({ name: `convrelu${i}` }).apply(x) as Sym;
+    if (spec.pool > 1) {
+      x = tfl.layers.maxPooling2d({ poolSize: spec.pool, strides: spec.pool, name: `pool${i}` })
+        .apply(x) as Sym;
+    }
+  });
+  x = flatten(x);
+  spec.dense.forEach((units, i) => {
+    x = dense(x, units, `dense${i}`, init);
+    x = tfl.layers.reLU({ name: `relu${i}` }).apply(x) as Sym;
+    if (spec.dropout > 0) {
+      x = tfl.layers.dropout({ rate: spec.dropout, name: `dropout${i}` }).apply(x) as Sym;
+    }
+  });
+  return head(x, shape.outputUnits, init);
+}
+
+function rnn(
+  spec: Extract<ResolvedModelSpec, { kind: "rnn" }>,
+  input: Sym,
+  shape: ModelShape,
+  init: InitFactory,
+): Sym {
+  // Images [h, w, c] read as h steps of w*c features; a flat vector as n steps of one feature.
+  const [steps, ...rest] = shape.inputShape;
+  const features = rest.length === 0 ? 1 : rest.reduce((a, b) => a * b, 1);
+  let x = input;
+  if (shape.inputShape.length !== 2) {
+    x = tfl.layers.reshape({ targetShape: [steps, features], name: "sequence" }).apply(x) as Sym;
+  }
+  const layer = spec.cell === "lstm" ? tfl.layers.lstm : tfl.layers.gru;
+  for (let i = 0; i < spec.layers; i++) {
+    const last = i === spec.layers - 1;
+    x = layer({
+      units: spec.units,
+      returnSequences: !last,
+      recurrentActivation: "sigmoid", // torch's gates; tfjs defaults to hardSigmoid
+      unitForgetBias: false,
+      name: `${spec.cell}${i}`,
+      ...init.recurrent(spec.units),
+    }).apply(x) as Sym;
+    if (!last && spec.dropout > 0) {
+      x = tfl.layers.dropout({ rate: spec.dropout, name: `dropout${i}` }).apply(x) as Sym;
+    }
+  }
+  return head(x, shape.outputUnits, init);
+}

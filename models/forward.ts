@@ -1,0 +1,27 @@
+/**
+ * The forward pass with an explicit training flag: dropout is active and batch norm uses (and
+ * updates) batch statistics only when `training` is true.
+ *
+ * @module
+ */
+
+import type * as tf from "@tensorflow/tfjs-core";
+import type * as tfl from "@tensorflow/tfjs-layers";
+
+/**
+ * Runs `model` on a batch `x` ([batch, ...inputShape]) and returns its outputs [batch, units].
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import "@tensorflow/tfjs-backend-cpu";
+ * import { buildModel } from "./build.ts";
+ * import { forward } from "./forward.ts";
+ * const model = buildModel({ kind: "linear" }, { inputShape: [3], outputUnits: 2 }, 1);
+ * const y = forward(model, tf.ones([5, 3]), false);
+ * console.assert(y.shape[0] === 5 && y.shape[1] === 2);
+ * ```
+ */
+export function forward(model: tfl.LayersModel, x: tf.Tensor, training: boolean): tf.Tensor {
+  return model.apply(x, { training }) as tf.Tensor;
+}

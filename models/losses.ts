@@ -1,0 +1,81 @@
+/**
+ * Loss functions with PyTorch's semantics: `mse` (nn.MSELoss), `crossEntropy`
+ * (nn.CrossEntropyLoss on logits and class indices) and `binaryCrossEntropy`
+ * (nn.BCEWithLogitsLoss on one logit per sample), all numerically stable.
+ *
+ * With `reduction: "sum"` a loss is the sum over the batch of per-sample losses (for `mse`, the
+ * per-sample loss is the mean over the target's elements), so that sums over batches divided by
+ * the sample count give exactly PyTorch's mean; `"mean"` (the default) is that sum / batch size.
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs-core";
+
+/** The names of the losses. */
+export type LossName = "mse" | "crossEntropy" | "binaryCrossEntropy";
+/** How per-sample losses are combined. */
+export type Reduction = "mean" | "sum";
+/** A loss: model output and target in, scalar out. */
+export type LossFunction = (output: tf.Tensor, target: tf.Tensor) => tf.Scalar;
+/** The kind of task a dataset poses. */
+export type Task = "regression" | "classification" | "binary";
+
+/**
+ * The loss called `name`, reduced over the batch by `reduction`.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import "@tensorflow/tfjs-backend-cpu";
+ * import { lossFunction } from "./losses.ts";
+ * const loss = lossFunction("crossEntropy")(tf.tensor2d([[0, 0]]), tf.tensor1d([1]));
+ * console.assert(Math.abs(loss.dataSync()[0] - Math.log(2)) < 1e-6);
+ * ```
+ */
+export function lossFunction(name: LossName, reduction: Reduction = "mean"): LossFunction {
+  const perSample = perSampleLosses[name];
+  return (output, target) =>
+    tf.tidy(() => {
+      const losses = perSample(output, target);
+      return reduction === "sum" ? tf.sum(losses) : tf.mean(losses);
+    });
+}
+
+/**
+ * The default loss of a task: mse, crossEntropy or binaryCrossEntropy.
+ *
+ * @example
+ * ```ts
+ * import { defaultLoss } from "./losses.ts";
+ * console.assert(defaultLoss("classification") === "crossEntropy");
+ * ```
+ */
+export function defaultLoss(task: Task): LossName {
+  return task === "regression" ? "mse" : task === "binary" ? "binaryCrossEntropy" : "crossEntropy";
+}
+
+/** Per-sample losses [batch] of each loss. */
+const perSampleLosses: Record<LossName, (output: tf.Tensor, target: tf.Tensor) => tf.Tensor1D> = {
+  mse(output, target) {
+    const rows = toRows(output);
+    const diff = tf.sub(rows, tf.reshape(target, rows.shape));
+    return tf.mean(tf.square(diff), 1);
+  },
+  crossEntropy(output, target) {
+    const logits = toRows(output);
+    const classes = tf.cast(tf.reshape(target, [-1]), "int32");
+    const picked = tf.mul(tf.logSoftmax(logits), tf.oneHot(classes, logits.shape[1]));
+    return tf.neg(tf.sum(picked, 1));
+  },
+  binaryCrossEntropy(output, target) {
+    // max(x, 0) - x*y + log(1 + exp(-|x|)): no overflow for large |x|.
+    const x = tf.reshape(output, [-1]);
+    const y = tf.reshape(target, [-1]);
+    return tf.add(tf.sub(tf.relu(x), tf.mul(x, y)), tf.log1p(tf.exp(tf.neg(tf.abs(x)))));
+  },
+};
+
+function toRows(t: tf.Tensor): tf.Tensor2D {
+  return tf.reshape(t, [t.shape[0] ?? 1, -1]);
+}

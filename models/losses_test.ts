@@ -1,0 +1,66 @@
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
+import "@tensorflow/tfjs-backend-cpu";
+import { defaultLoss, lossFunction, type LossName } from "./losses.ts";
+
+await tf.setBackend("cpu");
+
+interface LossCase {
+  output: number[][];
+  target: number[] | number[][];
+  mean: number;
+  sum: number;
+}
+const fixture = JSON.parse(
+  await Deno.readTextFile(
+    new URL("../tests/fixtures/models/torch_reference.json", import.meta.url),
+  ),
+) as { losses: Record<LossName, LossCase> };
+
+function evaluate(name: LossName, reduction: "mean" | "sum", target?: tf.Tensor): number {
+  const c = fixture.losses[name];
+  return tf.tidy(() =>
+    lossFunction(name, reduction)(tf.tensor(c.output), target ?? tf.tensor(c.target)).dataSync()[0]
+  );
+}
+
+for (const name of ["mse", "crossEntropy", "binaryCrossEntropy"] as const) {
+  Deno.test(`${name} equals PyTorch's value with mean and sum reduction`, () => {
+    const c = fixture.losses[name];
+    assert.ok(Math.abs(evaluate(name, "mean") - c.mean) <= 1e-5 * Math.max(1, Math.abs(c.mean)));
+    assert.ok(Math.abs(evaluate(name, "sum") - c.sum) <= 1e-5 * Math.max(1, Math.abs(c.sum)));
+  });
+}
+
+Deno.test("crossEntropy accepts class indices shaped [B] or [B, 1]", () => {
+  const c = fixture.losses.crossEntropy;
+  const column = tf.tensor2d(c.target as number[], [c.target.length, 1]);
+  assert.ok(Math.abs(evaluate("crossEntropy", "mean", column) - c.mean) < 1e-5);
+  column.dispose();
+});
+
+Deno.test("crossEntropy and binaryCrossEntropy stay finite for huge logits", () => {
+  const ce = tf.tidy(() =>
+    lossFunction("crossEntropy")(tf.tensor2d([[1e4, -1e4]]), tf.tensor1d([1])).dataSync()[0]
+  );
+  assert.ok(Math.abs(ce - 2e4) < 1);
+  const bce = tf.tidy(() =>
+    lossFunction("binaryCrossEntropy")(tf.tensor2d([[1e4]]), tf.tensor1d([0])).dataSync()[0]
+  );
+  assert.ok(Math.abs(bce - 1e4) < 1);
+});
+
+Deno.test("losses create no leftover tensors", () => {
+  const output = tf.tensor2d([[0.1, 0.9]]);
+  const target = tf.tensor1d([1]);
+  const before = tf.memory().numTensors;
+  const loss = lossFunction("crossEntropy")(output, target);
+  assert.equal(tf.memory().numTensors, before + 1);
+  tf.dispose([loss, output, target]);
+});
+
+Deno.test("defaultLoss maps each task to its loss", () => {
+  assert.equal(defaultLoss("regression"), "mse");
+  assert.equal(defaultLoss("classification"), "crossEntropy");
+  assert.equal(defaultLoss("binary"), "binaryCrossEntropy");
+});
