@@ -30,6 +30,7 @@ const batchNormArgs = { momentum: 0.9, epsilon: 1e-5 } as const;
  *
  * @example
  * ```ts
+ * import "@tensorflow/tfjs-backend-cpu";
  * import { buildModel } from "./build.ts";
  * const model = buildModel({ kind: "mlp", hidden: [8] }, { inputShape: [4], outputUnits: 3 }, 1);
  * console.assert(model.outputs[0].shape[1] === 3);
@@ -53,6 +54,7 @@ export function buildModel(spec: ModelSpec, shape: ModelShape, seed: number): tf
  *
  * @example
  * ```ts
+ * import "@tensorflow/tfjs-backend-cpu";
  * import { buildModel, countParameters } from "./build.ts";
  * const model = buildModel({ kind: "linear" }, { inputShape: [4], outputUnits: 1 }, 1);
  * console.assert(countParameters(model) === 5);
