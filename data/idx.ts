@@ -13,6 +13,8 @@ import { AnnealError } from "../errors.ts";
 export interface IdxArray {
   dims: number[];
   data: Uint8Array;
+  /** The file actually read (the `.gz` fallback may differ from the name asked for). */
+  path: string;
 }
 
 function idxError(message: string, file: string, offset: number, hint: string): AnnealError {
@@ -86,7 +88,7 @@ export function parseIdx(bytes: Uint8Array, file: string, expectedRank?: number)
       "re-download the file; it was cut short",
     );
   }
-  return { dims, data: bytes.subarray(headerSize, headerSize + size) };
+  return { dims, data: bytes.subarray(headerSize, headerSize + size), path: file };
 }
 
 /**

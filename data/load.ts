@@ -42,7 +42,7 @@ async function idxSplit(
       "data",
       `Cannot read IDX data: ${images.dims[0]} images but ${labels.dims[0]} labels`,
       {
-        where: `${labelsPath} at byte 4`,
+        where: `${labels.path} at byte 4`,
         hint: `pair '${imagesName}' with its own labels file (train with train, t10k with t10k)`,
       },
     );

@@ -1,0 +1,86 @@
+import assert from "node:assert/strict";
+import { AnnealError } from "../errors.ts";
+import { batchesPerEpoch, batchSeed, epochOrder, makeBatch } from "./batches.ts";
+import type { Dataset } from "./types.ts";
+
+function isPermutation(order: Uint32Array, n: number): boolean {
+  const seen = new Uint8Array(n);
+  for (const i of order) {
+    if (i >= n || seen[i]) return false;
+    seen[i] = 1;
+  }
+  return order.length === n;
+}
+
+Deno.test("epochOrder is a pure function of (n, shuffle, seed, epoch)", () => {
+  const a = epochOrder(1000, { shuffle: true, seed: 42, epoch: 3 });
+  const b = epochOrder(1000, { shuffle: true, seed: 42, epoch: 3 });
+  assert.deepEqual(a, b);
+  assert.notDeepEqual(a, epochOrder(1000, { shuffle: true, seed: 42, epoch: 4 }));
+  assert.notDeepEqual(a, epochOrder(1000, { shuffle: true, seed: 43, epoch: 3 }));
+});
+
+Deno.test("epochOrder is always a permutation, and the identity without shuffle", () => {
+  for (const n of [0, 1, 2, 7, 200, 1001]) {
+    for (let epoch = 0; epoch < 3; epoch++) {
+      assert.ok(isPermutation(epochOrder(n, { shuffle: true, seed: 9, epoch }), n));
+    }
+  }
+  assert.deepEqual([...epochOrder(5, { shuffle: false, seed: 9, epoch: 2 })], [0, 1, 2, 3, 4]);
+  assert.throws(() => epochOrder(-1, { shuffle: true, seed: 1, epoch: 0 }), AnnealError);
+});
+
+Deno.test("epochOrder shuffles: every position sees many different samples", () => {
+  const firsts = new Set<number>();
+  for (let epoch = 0; epoch < 50; epoch++) {
+    firsts.add(epochOrder(10, { shuffle: true, seed: 1, epoch })[0]);
+  }
+  assert.equal(firsts.size, 10);
+});
+
+Deno.test("batchesPerEpoch rounds up, or down when dropping the last batch", () => {
+  assert.equal(batchesPerEpoch(200, 32, false), 7);
+  assert.equal(batchesPerEpoch(200, 32, true), 6);
+  assert.equal(batchesPerEpoch(64, 32, false), 2);
+  assert.equal(batchesPerEpoch(64, 32, true), 2);
+  assert.equal(batchesPerEpoch(10, 32, true), 0);
+  assert.equal(batchesPerEpoch(0, 32, false), 0);
+  assert.throws(() => batchesPerEpoch(10, 0, false), /'batchSize' must be a positive integer/);
+});
+
+const table: Dataset = {
+  x: Float32Array.from({ length: 20 }, (_, i) => i),
+  y: Float32Array.from({ length: 10 }, (_, i) => 100 + i),
+  n: 10,
+  inputShape: [2],
+  targetSize: 1,
+  task: "regression",
+};
+
+Deno.test("makeBatch gathers rows in index order into fresh, exactly sized buffers", () => {
+  const batch = makeBatch(table, [3, 0, 9], undefined, 1);
+  assert.equal(batch.size, 3);
+  assert.deepEqual([...batch.x], [6, 7, 0, 1, 18, 19]);
+  assert.deepEqual([...batch.y], [103, 100, 109]);
+  assert.notEqual(batch.x.buffer, table.x.buffer);
+  assert.equal(batch.x.buffer.byteLength, 6 * 4);
+  assert.equal(batch.y.buffer.byteLength, 3 * 4);
+  // Transferring the batch must not detach the dataset.
+  structuredClone(batch, {
+    transfer: [batch.x.buffer as ArrayBuffer, batch.y.buffer as ArrayBuffer],
+  });
+  assert.equal(table.x.length, 20);
+});
+
+Deno.test("makeBatch rejects out-of-range indices and augmenting non-image data", () => {
+  assert.throws(() => makeBatch(table, [10], undefined, 1), /outside 0\.\.9/);
+  assert.throws(() => makeBatch(table, [0], { flip: true }, 1), /image data only/);
+  // An augment spec that changes nothing is allowed on any data.
+  assert.deepEqual([...makeBatch(table, [1], { flip: false }, 1).x], [2, 3]);
+});
+
+Deno.test("batchSeed differs per epoch and batch and is stable", () => {
+  assert.equal(batchSeed(1, 2, 3), batchSeed(1, 2, 3));
+  assert.notEqual(batchSeed(1, 2, 3), batchSeed(1, 3, 2));
+  assert.notEqual(batchSeed(1, 0, 0), batchSeed(2, 0, 0));
+});

@@ -1,0 +1,146 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { AnnealError } from "../errors.ts";
+import { type CsvReadOptions, fileChunks, parseNumber, readCsv } from "./csv.ts";
+import { assertDataError, fixture } from "./_test_helpers.ts";
+
+const numeric: CsvReadOptions = { header: true, delimiter: ",", target: "y", numericTarget: true };
+
+function readFile(name: string, options: Partial<CsvReadOptions> = {}) {
+  return readCsv(fileChunks(fixture(name)), fixture(name), { ...numeric, ...options });
+}
+
+async function* once(text: string) {
+  yield text;
+}
+
+Deno.test("readCsv reads features row-major and the target column apart", async () => {
+  const table = await readFile("good.csv");
+  assert.equal(table.n, 4);
+  assert.deepEqual(table.columns, ["x0", "x1", "y"]);
+  assert.deepEqual([...table.x], [1, 2, 4, 5, 7, 8, 10, 11]);
+  assert.deepEqual([...table.targets!], [3, 6, 9, 12]);
+});
+
+Deno.test("target may be a middle column given by index, negative from the end", async () => {
+  const middle = await readFile("good.csv", { target: 1 });
+  assert.deepEqual([...middle.targets!], [2, 5, 8, 11]);
+  assert.deepEqual([...middle.x.slice(0, 2)], [1, 3]);
+  const last = await readFile("good.csv", { target: -1 });
+  assert.deepEqual([...last.targets!], [3, 6, 9, 12]);
+});
+
+Deno.test("limit stops reading after N data rows", async () => {
+  const table = await readFile("good.csv", { limit: 2 });
+  assert.equal(table.n, 2);
+  assert.deepEqual([...table.targets!], [3, 6]);
+});
+
+Deno.test("quoted fields with commas, quotes and newlines are read, CRLF files too", async () => {
+  const table = await readFile("quoted.csv", { target: "label", numericTarget: false });
+  assert.deepEqual(table.columns, ["x0", "x,1", "label"]);
+  assert.deepEqual([...table.x], [1.5, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  assert.deepEqual(table.labels, [
+    "red, dark",
+    'blue "navy"',
+    "red, dark",
+    "green\non two lines",
+    'blue "navy"',
+  ]);
+});
+
+Deno.test("other delimiters and header-less files work", async () => {
+  const semi = await readFile("semicolon.csv", { delimiter: ";" });
+  assert.deepEqual([...semi.targets!], [0, 1, 1]);
+  const bare = await readFile("no_header.csv", { header: false, target: 2 });
+  assert.equal(bare.n, 2);
+  assert.deepEqual(bare.columns, ["column0", "column1", "column2"]);
+});
+
+Deno.test("a ragged row is an error naming file:line", async () => {
+  await assertDataError(
+    () => readFile("ragged.csv"),
+    /expected 3 fields, found 4/,
+    /ragged\.csv:3$/,
+  );
+});
+
+Deno.test("a non-number is an error naming file:line and the column", async () => {
+  await assertDataError(() => readFile("non_number.csv"), /'x1' has "abc"/, /non_number\.csv:3$/);
+  const empty = await assertDataError(() => readFile("empty_field.csv"), /not a number/, /:2$/);
+  assert.match(empty.hint!, /empty/);
+});
+
+Deno.test("NaN and infinite values are errors naming file:line", async () => {
+  await assertDataError(() => readFile("nan.csv"), /NaN or infinite/, /nan\.csv:3$/);
+  await assertDataError(() => readFile("inf.csv"), /NaN or infinite/, /inf\.csv:3$/);
+  assert.throws(() => parseNumber("1e39", "a:1", "x"), /float32 range/);
+});
+
+Deno.test("empty files and header-only files are errors", async () => {
+  await assertDataError(() => readFile("empty.csv"), /file is empty/, /empty\.csv$/);
+  await assertDataError(() => readFile("header_only.csv"), /no data rows/);
+});
+
+Deno.test("a missing target column is an error listing the columns", async () => {
+  const error = await assertDataError(() => readFile("good.csv", { target: "price" }), /'price'/);
+  assert.match(error.hint!, /'x0', 'x1', 'y'/);
+  await assertDataError(() => readFile("good.csv", { target: 3 }), /out of range/);
+});
+
+Deno.test("unterminated quotes and a missing file are data errors", async () => {
+  await assertDataError(() => readFile("unterminated.csv"), /never closed/, /unterminated\.csv:3$/);
+  await assertDataError(() => readFile("after_quote.csv"), /after a closing quote/, /:2$/);
+  await assertDataError(() => readFile("does_not_exist.csv"), /Cannot open/);
+});
+
+Deno.test("property: random numeric tables round-trip to float32", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(
+        fc.array(fc.float({ noNaN: true, noDefaultInfinity: true }), {
+          minLength: 3,
+          maxLength: 3,
+        }),
+        { minLength: 1, maxLength: 10 },
+      ),
+      async (rows) => {
+        const text = "a,b,y\n" + rows.map((r) => r.map((v) => String(v)).join(",")).join("\n");
+        const table = await readCsv(once(text), "p.csv", numeric);
+        assert.equal(table.n, rows.length);
+        // String(-0) is "0": compare with ===, which treats the two zeros as equal.
+        rows.forEach((row, i) => {
+          assert.ok(table.x[2 * i] === row[0], `${table.x[2 * i]} vs ${row[0]}`);
+          assert.ok(table.x[2 * i + 1] === row[1], `${table.x[2 * i + 1]} vs ${row[1]}`);
+          assert.ok(table.targets![i] === row[2], `${table.targets![i]} vs ${row[2]}`);
+        });
+      },
+    ),
+    { numRuns: 60 },
+  );
+});
+
+Deno.test("property: random garbage never throws anything but AnnealError", async () => {
+  const garbage = fc.string({
+    unit: fc.oneof(
+      fc.constantFrom(",", '"', "\n", "\r", ";", "1", "-", ".", "e", "x"),
+      fc.string(),
+    ),
+  });
+  await fc.assert(
+    fc.asyncProperty(
+      garbage,
+      fc.boolean(),
+      fc.constantFrom<string | number>("x", 0, -1, 5),
+      fc.boolean(),
+      async (text, header, target, numericTarget) => {
+        try {
+          await readCsv(once(text), "g.csv", { header, delimiter: ",", target, numericTarget });
+        } catch (error) {
+          assert.ok(error instanceof AnnealError, `threw ${error}`);
+        }
+      },
+    ),
+    { numRuns: 200 },
+  );
+});

@@ -1,0 +1,61 @@
+import assert from "node:assert/strict";
+import { parseIdx, readIdxFile } from "./idx.ts";
+import { assertDataError, fixture } from "./_test_helpers.ts";
+
+Deno.test("readIdxFile reads raw and gzipped files alike", async () => {
+  const raw = await readIdxFile(fixture("idx_ok/train-images-idx3-ubyte"), 3);
+  assert.deepEqual(raw.dims, [6, 4, 4]);
+  assert.equal(raw.data.length, 96);
+  assert.equal(raw.data[16 + 5], 15); // image 1, pixel (1, 1) = 10*1 + 4 + 1
+  const gz = await readIdxFile(fixture("idx_ok/t10k-images-idx3-ubyte.gz"), 3);
+  assert.deepEqual(gz.dims, [3, 4, 4]);
+  assert.deepEqual([...gz.data], [...raw.data.subarray(0, 48)]);
+});
+
+Deno.test("readIdxFile falls back to the name with .gz added or removed", async () => {
+  const labels = await readIdxFile(fixture("idx_ok/train-labels-idx1-ubyte"), 1);
+  assert.deepEqual([...labels.data], [0, 1, 2, 0, 1, 2]);
+  const images = await readIdxFile(fixture("idx_ok/train-images-idx3-ubyte.gz"), 3);
+  assert.equal(images.dims[0], 6);
+});
+
+Deno.test("a wrong magic number is an error naming the file and byte 0", async () => {
+  await assertDataError(
+    () => readIdxFile(fixture("idx_bad/wrong_magic.idx")),
+    /wrong magic number 00 00 0d 01/,
+    /wrong_magic\.idx at byte 0$/,
+  );
+});
+
+Deno.test("a truncated file is an error naming the offset where data ends", async () => {
+  // 5 images of 4x4 need 16 + 80 = 96 bytes; the fixture stops 7 bytes short, at byte 89.
+  await assertDataError(
+    () => readIdxFile(fixture("idx_bad/truncated.idx")),
+    /truncated: dimensions 5x4x4 need 96 bytes, data ends at byte 89/,
+    /truncated\.idx at byte 89$/,
+  );
+  await assertDataError(
+    () => readIdxFile(fixture("idx_bad/truncated.idx.gz")),
+    /truncated/,
+    /at byte 89$/,
+  );
+});
+
+Deno.test("a rank other than expected is an error (swapped image and label files)", async () => {
+  await assertDataError(
+    () => readIdxFile(fixture("idx_ok/t10k-labels-idx1-ubyte"), 3),
+    /expected 3 dimensions, the header says 1/,
+  );
+});
+
+Deno.test("parseIdx rejects headers cut short", () => {
+  assert.throws(() => parseIdx(new Uint8Array([0, 0]), "x"), /too short/);
+  assert.throws(() => parseIdx(new Uint8Array([0, 0, 8, 2, 0, 0, 0, 1]), "x"), /truncated header/);
+});
+
+Deno.test("a missing IDX file is a data error with a hint", async () => {
+  await assertDataError(
+    () => readIdxFile(fixture("idx_ok/nope-idx1-ubyte")),
+    /Cannot open IDX file/,
+  );
+});

@@ -1,0 +1,211 @@
+import assert from "node:assert/strict";
+import { AnnealError } from "../errors.ts";
+import { loadData } from "./load.ts";
+import { assertDataError, fixture } from "./_test_helpers.ts";
+
+/** Least squares for y = w0*x0 + w1*x1 (2x2 normal equations). */
+function fitTwoWeights(x: Float32Array, y: Float32Array): [number, number, number] {
+  let a = 0, b = 0, c = 0, d = 0, e = 0;
+  for (let i = 0; i < y.length; i++) {
+    const x0 = x[2 * i], x1 = x[2 * i + 1];
+    a += x0 * x0, b += x0 * x1, c += x1 * x1, d += x0 * y[i], e += x1 * y[i];
+  }
+  const det = a * c - b * b;
+  const w0 = (c * d - b * e) / det, w1 = (a * e - b * d) / det;
+  let residual = 0;
+  for (let i = 0; i < y.length; i++) residual += (y[i] - w0 * x[2 * i] - w1 * x[2 * i + 1]) ** 2;
+  return [w0, w1, Math.sqrt(residual / y.length)];
+}
+
+Deno.test("synthetic-linear is y = 2*x0 - 3*x1 + 0.5*noise on 200 standard normal samples", async () => {
+  const data = await loadData({ kind: "synthetic-linear" }, 42);
+  const { train } = data;
+  assert.equal(train.n, 200);
+  assert.deepEqual(train.inputShape, [2]);
+  assert.equal(train.targetSize, 1);
+  assert.equal(train.task, "regression");
+  assert.equal(data.validation, undefined);
+  assert.equal(data.test, undefined);
+  const [w0, w1, noise] = fitTwoWeights(train.x, train.y);
+  assert.ok(Math.abs(w0 - 2) < 0.1 && Math.abs(w1 + 3) < 0.1, `${w0}, ${w1}`);
+  assert.ok(Math.abs(noise - 0.5) < 0.08, `noise ${noise}`);
+  const big = await loadData({ kind: "synthetic-linear", n: 4000 }, 1);
+  let sum = 0, squares = 0;
+  for (const v of big.train.x) sum += v, squares += v * v;
+  assert.ok(Math.abs(sum / 8000) < 0.05 && Math.abs(squares / 8000 - 1) < 0.06);
+});
+
+Deno.test("same spec and seed give the same data and fingerprint; another seed does not", async () => {
+  const a = await loadData({ kind: "synthetic-linear" }, 7);
+  const b = await loadData({ kind: "synthetic-linear" }, 7);
+  const c = await loadData({ kind: "synthetic-linear" }, 8);
+  assert.deepEqual(a.train.x, b.train.x);
+  assert.equal(a.fingerprint, b.fingerprint);
+  assert.match(a.fingerprint, /^[0-9a-f]{64}$/);
+  assert.notEqual(a.fingerprint, c.fingerprint);
+});
+
+Deno.test("limit keeps the first samples and the seeded split partitions them", async () => {
+  const full = await loadData({ kind: "synthetic-linear" }, 3);
+  const data = await loadData({ kind: "synthetic-linear", limit: 50, validationSplit: 0.2 }, 3);
+  assert.equal(data.train.n, 40);
+  assert.equal(data.validation?.n, 10);
+  // Every selected sample is one of the first 50, each used exactly once.
+  const firstRows = new Map<string, number>();
+  for (let i = 0; i < 50; i++) {
+    firstRows.set(`${full.train.x[2 * i]},${full.train.x[2 * i + 1]}`, i);
+  }
+  const used = new Set<number>();
+  for (const ds of [data.train, data.validation!]) {
+    for (let i = 0; i < ds.n; i++) {
+      const row = firstRows.get(`${ds.x[2 * i]},${ds.x[2 * i + 1]}`);
+      assert.ok(row !== undefined);
+      assert.equal(ds.y[i], full.train.y[row]);
+      used.add(row);
+    }
+  }
+  assert.equal(used.size, 50);
+  const again = await loadData({ kind: "synthetic-linear", limit: 50, validationSplit: 0.2 }, 3);
+  assert.deepEqual(again.validation?.x, data.validation?.x);
+  const other = await loadData({ kind: "synthetic-linear", limit: 50, validationSplit: 0.3 }, 3);
+  assert.notEqual(other.fingerprint, data.fingerprint);
+});
+
+Deno.test("a split that leaves no training data is an error", async () => {
+  await assertDataError(
+    () => loadData({ kind: "synthetic-linear", limit: 2, validationSplit: 0.9 }, 1),
+    /leaves no training data/,
+  );
+});
+
+Deno.test("an invalid spec is a config error naming the field", async () => {
+  try {
+    await loadData({ kind: "synthetic-linear", n: -1 }, 1);
+    assert.fail("expected an error");
+  } catch (error) {
+    assert.ok(error instanceof AnnealError);
+    assert.equal(error.code, "config");
+    assert.equal(error.where, "data.n");
+  }
+});
+
+Deno.test("csv standardization is fitted on the training split and applied to validation", async () => {
+  const path = fixture("good.csv");
+  const data = await loadData({ kind: "csv", path, target: "y", validationSplit: 0.25 }, 5);
+  assert.equal(data.train.n, 3);
+  assert.equal(data.validation?.n, 1);
+  const norm = data.normalization!;
+  assert.equal(norm.method, "standard");
+  for (let c = 0; c < 2; c++) {
+    let mean = 0, variance = 0;
+    for (let i = 0; i < 3; i++) mean += data.train.x[2 * i + c] / 3;
+    for (let i = 0; i < 3; i++) variance += (data.train.x[2 * i + c] - mean) ** 2 / 3;
+    assert.ok(Math.abs(mean) < 1e-6 && Math.abs(variance - 1) < 1e-5);
+  }
+  // Raw rows are (1,2), (4,5), (7,8), (10,11) with targets 3, 6, 9, 12: x0 = y - 2.
+  const raw = data.validation!.x[0] * norm.scale[0] + norm.shift[0];
+  assert.ok(Math.abs(raw - (data.validation!.y[0] - 2)) < 1e-5);
+  const minmax = await loadData({
+    kind: "csv",
+    path,
+    target: "y",
+    normalize: "minmax",
+    validationSplit: 0,
+  }, 5);
+  assert.deepEqual([...minmax.train.x].map((v) => Math.round(v * 3)), [0, 0, 1, 1, 2, 2, 3, 3]);
+  const none = await loadData({
+    kind: "csv",
+    path,
+    target: "y",
+    normalize: "none",
+    validationSplit: 0,
+  }, 5);
+  assert.deepEqual([...none.train.x], [1, 2, 4, 5, 7, 8, 10, 11]);
+  assert.equal(none.normalization, undefined);
+});
+
+Deno.test("csv classification maps sorted labels to indices, also in the test file", async () => {
+  const data = await loadData({
+    kind: "csv",
+    path: fixture("classes.csv"),
+    testPath: fixture("classes_test.csv"),
+    target: "label",
+    task: "classification",
+    validationSplit: 0,
+    normalize: "none",
+  }, 1);
+  assert.deepEqual(data.train.labels, ["9", "10", "100"]);
+  assert.equal(data.train.numClasses, 3);
+  assert.deepEqual([...data.train.y], [1, 0, 1, 2, 0, 0]);
+  assert.deepEqual([...data.test!.y], [2, 0]);
+  assert.deepEqual([...data.test!.x], [6, 7]);
+});
+
+Deno.test("csv binary accepts two string labels and rejects three", async () => {
+  const quoted = fixture("quoted.csv");
+  await assertDataError(
+    () => loadData({ kind: "csv", path: quoted, target: "label", task: "binary" }, 1),
+    /3 distinct labels/,
+  );
+  const data = await loadData({
+    kind: "csv",
+    path: quoted,
+    target: "label",
+    task: "binary",
+    limit: 3,
+    validationSplit: 0,
+  }, 1);
+  assert.deepEqual(data.train.labels, ['blue "navy"', "red, dark"]);
+  assert.deepEqual([...data.train.y], [1, 0, 1]);
+});
+
+Deno.test("idx loads images as [h, w, 1] in [0, 1] with labels, train and test", async () => {
+  const data = await loadData({ kind: "idx", dir: fixture("idx_ok"), validationSplit: 0 }, 1);
+  assert.equal(data.train.n, 6);
+  assert.equal(data.test?.n, 3);
+  assert.deepEqual(data.train.inputShape, [4, 4, 1]);
+  assert.deepEqual(data.train.imageShape, [4, 4, 1]);
+  assert.equal(data.train.numClasses, 3);
+  assert.deepEqual([...data.train.y], [0, 1, 2, 0, 1, 2]);
+  assert.ok(Math.abs(data.train.x[16 + 5] - 15 / 255) < 1e-7);
+  const flat = await loadData({
+    kind: "idx",
+    dir: fixture("idx_ok"),
+    flatten: true,
+    scale: false,
+    limit: 4,
+    testLimit: 2,
+    validationSplit: 0.25,
+  }, 1);
+  assert.deepEqual(flat.train.inputShape, [16]);
+  assert.equal(flat.train.n + flat.validation!.n, 4);
+  assert.equal(flat.test?.n, 2);
+  assert.equal(flat.train.x.length, flat.train.n * 16);
+  assert.ok([...flat.train.x].every((v) => Number.isInteger(v)));
+});
+
+Deno.test("idx images and labels of different counts are an error", async () => {
+  await assertDataError(
+    () => loadData({ kind: "idx", dir: fixture("idx_mismatch") }, 1),
+    /6 images but 4 labels/,
+    /train-labels-idx1-ubyte at byte 4$/,
+  );
+});
+
+Deno.test("full Fashion-MNIST loads 60000 + 10000 balanced 28x28 samples", async () => {
+  const started = performance.now();
+  const data = await loadData({ kind: "idx", validationSplit: 0 }, 1);
+  const seconds = (performance.now() - started) / 1000;
+  assert.equal(data.train.n, 60000);
+  assert.equal(data.test?.n, 10000);
+  assert.deepEqual(data.train.inputShape, [28, 28, 1]);
+  assert.equal(data.train.numClasses, 10);
+  const counts = new Array(10).fill(0);
+  for (const label of data.train.y) counts[label]++;
+  assert.deepEqual(counts, new Array(10).fill(6000));
+  let max = 0;
+  for (const v of data.train.x) if (v > max) max = v;
+  assert.equal(max, 1);
+  // Generous bound for a shared CI machine; about 1.3 s measured on a busy 2-core box.
+  assert.ok(seconds < 15, `loading took ${seconds.toFixed(2)} s`);
+});

@@ -1,0 +1,42 @@
+import assert from "node:assert/strict";
+import { DataSpecSchema } from "./spec.ts";
+
+Deno.test("synthetic-linear defaults to the seed experiment, trained on all samples", () => {
+  const spec = DataSpecSchema.parse({ kind: "synthetic-linear" });
+  assert.deepEqual(spec, {
+    kind: "synthetic-linear",
+    n: 200,
+    noise: 0.5,
+    validationSplit: 0,
+    shuffle: true,
+    dropLast: false,
+  });
+});
+
+Deno.test("csv and idx hold out 10% for validation by default", () => {
+  const csv = DataSpecSchema.parse({ kind: "csv", path: "a.csv", target: "y" });
+  assert.equal(csv.validationSplit, 0.1);
+  assert.equal(csv.kind === "csv" && csv.normalize, "standard");
+  assert.equal(csv.kind === "csv" && csv.task, "regression");
+  const idx = DataSpecSchema.parse({ kind: "idx" });
+  assert.equal(idx.validationSplit, 0.1);
+  assert.equal(idx.kind === "idx" && idx.dir, "/usr/share/datasets/fashion-mnist");
+});
+
+Deno.test("unknown keys and unknown kinds are rejected", () => {
+  assert.equal(DataSpecSchema.safeParse({ kind: "synthetic-linear", nn: 3 }).success, false);
+  assert.equal(DataSpecSchema.safeParse({ kind: "parquet" }).success, false);
+  assert.equal(DataSpecSchema.safeParse({ kind: "idx", validationSplit: 1 }).success, false);
+  assert.equal(
+    DataSpecSchema.safeParse({ kind: "csv", path: "a", target: 0, delimiter: '"' }).success,
+    false,
+  );
+});
+
+Deno.test("augment is accepted for images and rejected for other data", () => {
+  const idx = DataSpecSchema.parse({ kind: "idx", augment: { flip: true } });
+  assert.deepEqual(idx.augment, { flip: true, cropPadding: 0, rotateDegrees: 0, noiseStd: 0 });
+  const bad = DataSpecSchema.safeParse({ kind: "synthetic-linear", augment: { flip: true } });
+  assert.equal(bad.success, false);
+  assert.deepEqual(bad.error?.issues[0].path, ["augment"]);
+});
