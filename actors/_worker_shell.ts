@@ -1,0 +1,112 @@
+/**
+ * What every actor's Worker entry shares: receive `Init` (registered before any `await`, since
+ * messages that arrive earlier are lost), answer the supervisor's pings, turn anything thrown
+ * into an `actor.error` message, and the test-only fault hooks.
+ *
+ * @module
+ */
+import { serializeError } from "../errors.ts";
+import type { ActorName, Init } from "./protocol.ts";
+
+/** What an actor's body receives. */
+export interface ActorContext {
+  init: Init;
+  /** Sends an event to the supervisor (forwarded to the run's event stream). */
+  emit(event: Record<string, unknown>): void;
+  /** Test-only fault point: throws or stalls when `init.fault.at` names this point. */
+  faultPoint(at: string): Promise<void>;
+  /** Resolves when the supervisor sends `Stop`. */
+  stopped: Promise<string>;
+}
+
+declare const self: {
+  onmessage: ((event: MessageEvent) => void) | null;
+  postMessage(message: unknown): void;
+  close(): void;
+};
+
+/** Runs an actor's body inside a Worker. */
+export function runActor(name: ActorName, body: (context: ActorContext) => Promise<unknown>): void {
+  let resolveStop: (reason: string) => void = () => {};
+  const stopped = new Promise<string>((resolve) => (resolveStop = resolve));
+  let started = false;
+  self.onmessage = (event: MessageEvent) => {
+    const message = event.data as { type: string; reason?: string };
+    if (message.type === "Ping") {
+      self.postMessage({ type: "actor.heartbeat", actor: name });
+    } else if (message.type === "Stop") {
+      resolveStop(message.reason ?? "stopped");
+    } else if (message.type === "Init" && !started) {
+      started = true;
+      const init = message as unknown as Init;
+      const context: ActorContext = {
+        init,
+        emit: (payload) => self.postMessage({ type: "actor.event", actor: name, event: payload }),
+        faultPoint: async (at) => {
+          if (init.fault?.at !== at) return;
+          if (init.fault.kind === "throw") throw new Error(`injected fault at '${at}'`);
+          self.onmessage = null; // stall: stop answering anything, pings included
+          await new Promise(() => {});
+        },
+        stopped,
+      };
+      body(context).then(
+        (result) => self.postMessage({ type: "actor.done", actor: name, result }),
+        (error) => self.postMessage({ type: "actor.error", actor: name, error: serializeError(error) }),
+      );
+    }
+  };
+}
+
+/** A mailbox over a MessagePort: handlers for some types, a queue for the rest. */
+export class Mailbox<T extends { type: string }> {
+  #queue: T[] = [];
+  #waiters: { match: (message: T) => boolean; resolve: (message: T) => void }[] = [];
+  #handlers = new Map<string, (message: T) => void>();
+
+  constructor(readonly port: MessagePort) {
+    port.onmessage = (event: MessageEvent) => this.push(event.data as T);
+  }
+
+  /** Handles messages of `type` as they arrive instead of queueing them. */
+  on(type: string, handler: (message: T) => void): void {
+    this.#handlers.set(type, handler);
+  }
+
+  push(message: T): void {
+    const handler = this.#handlers.get(message.type);
+    if (handler) return handler(message);
+    const index = this.#waiters.findIndex((waiter) => waiter.match(message));
+    if (index >= 0) {
+      const [waiter] = this.#waiters.splice(index, 1);
+      waiter.resolve(message);
+    } else this.#queue.push(message);
+  }
+
+  /** The first queued (or next arriving) message that matches. */
+  take<U extends T>(match: (message: T) => message is U): Promise<U>;
+  take(match: (message: T) => boolean): Promise<T>;
+  take(match: (message: T) => boolean): Promise<T> {
+    const index = this.#queue.findIndex(match);
+    if (index >= 0) return Promise.resolve(this.#queue.splice(index, 1)[0]);
+    return new Promise((resolve) => this.#waiters.push({ match, resolve }));
+  }
+
+  /** Drops queued messages that match (stale batches after an early stop). */
+  drop(match: (message: T) => boolean): void {
+    this.#queue = this.#queue.filter((message) => !match(message));
+  }
+
+  send(message: unknown, transfer: Transferable[] = []): void {
+    this.port.postMessage(message, transfer);
+  }
+
+  close(): void {
+    this.port.close();
+  }
+}
+
+/** Yields to the event loop (a macrotask), so port messages and pings are handled. */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}

@@ -1,0 +1,163 @@
+/**
+ * The clip monitor's logic: the history of global gradient norms before clipping (EMA,
+ * percentiles, max), the fraction of steps clipped, spikes, a suggested threshold, adaptive
+ * clipping (AutoClip), and the decision on a NaN/Inf loss or gradient. A pure reducer.
+ *
+ * @module
+ */
+import type { z } from "zod";
+import type { ClippingSchema } from "../config.ts";
+import type { NonFiniteHandled, StepsObserved } from "./protocol.ts";
+import { divideLrHint } from "./early_stopper.ts";
+
+type Clipping = z.output<typeof ClippingSchema>;
+
+/** Norms kept for percentiles (older ones are dropped). */
+export const HISTORY_LIMIT = 4096;
+/** Steps seen before spikes are flagged (the median is meaningless earlier). */
+export const SPIKE_WARMUP = 20;
+/** Rollbacks allowed before a run is stopped anyway. */
+export const MAX_ROLLBACKS = 3;
+/** Consecutive skipped steps before skipping turns into stopping. */
+export const MAX_CONSECUTIVE_SKIPS = 20;
+
+/** The clip monitor's state. */
+export interface ClipMonitorState {
+  norms: number[];
+  steps: number;
+  clipped: number;
+  ema: number | null;
+  max: number;
+  spikes: { step: number; norm: number; median: number }[];
+  nonFinite: number;
+  consecutiveSkips: number;
+  rollbacks: number;
+  threshold: number | undefined;
+}
+
+/** Summary statistics, sent to the run's event stream. */
+export interface ClipStats {
+  type: "clip.stats";
+  step: number;
+  ema: number | null;
+  p50: number | null;
+  p95: number | null;
+  max: number;
+  fractionClipped: number;
+  spikes: number;
+  nonFinite: number;
+  threshold: number | undefined;
+  suggestedMaxNorm: number | null;
+}
+
+/** The initial state. */
+export function initClipMonitor(clipping: Clipping): ClipMonitorState {
+  return {
+    norms: [],
+    steps: 0,
+    clipped: 0,
+    ema: null,
+    max: 0,
+    spikes: [],
+    nonFinite: 0,
+    consecutiveSkips: 0,
+    rollbacks: 0,
+    threshold: clipping.maxNorm,
+  };
+}
+
+/** The p-th percentile (0-100) of values, by linear interpolation (numpy's default). */
+export function percentile(values: number[], p: number): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = (p / 100) * (sorted.length - 1);
+  const low = Math.floor(rank);
+  const high = Math.ceil(rank);
+  return sorted[low] + (sorted[high] - sorted[low]) * (rank - low);
+}
+
+/** What the monitor tells the trainer and the supervisor after a window of steps. */
+export interface ClipMonitorOutput {
+  toTrainer: ({ type: "ClipThresholdSet"; maxNorm: number } | NonFiniteHandled)[];
+  events: (Record<string, unknown> | ClipStats)[];
+}
+
+/** Takes in a window of steps. */
+export function observeSteps(
+  clipping: Clipping,
+  state: ClipMonitorState,
+  message: StepsObserved,
+): [ClipMonitorState, ClipMonitorOutput] {
+  const next: ClipMonitorState = { ...state, norms: [...state.norms], spikes: [...state.spikes] };
+  const out: ClipMonitorOutput = { toTrainer: [], events: [] };
+  for (let i = 0; i < message.gradNorms.length; i++) {
+    const step = message.fromStep + i;
+    const norm = message.gradNorms[i];
+    const loss = message.losses[i];
+    if (message.skipped[i] || !Number.isFinite(norm) || !Number.isFinite(loss)) {
+      next.nonFinite++;
+      next.consecutiveSkips++;
+      const what = Number.isFinite(loss) ? `the gradient norm became ${norm}` : `the loss became ${loss}`;
+      let action = clipping.onNonFinite;
+      if (action === "skip" && next.consecutiveSkips >= MAX_CONSECUTIVE_SKIPS) action = "stop";
+      if (action === "rollback" && next.rollbacks >= MAX_ROLLBACKS) action = "stop";
+      if (action === "rollback") next.rollbacks++;
+      out.toTrainer.push({
+        type: "NonFiniteHandled",
+        step,
+        action,
+        reason: `training diverged at step ${step}: ${what}` +
+          (action === "stop" && clipping.onNonFinite !== "stop" ? ` (${clipping.onNonFinite} did not help)` : ""),
+        hint: divideLrHint(message.lr[i]),
+      });
+      if (action !== "skip") break;
+      continue;
+    }
+    next.consecutiveSkips = 0;
+    next.steps++;
+    const median = percentile(next.norms, 50);
+    if (median !== null && next.norms.length >= SPIKE_WARMUP && norm > clipping.spikeFactor * median) {
+      next.spikes.push({ step, norm, median });
+      out.events.push({
+        type: "warning",
+        actor: "clipMonitor",
+        message: `gradient-norm spike at step ${step}: ${norm.toPrecision(4)} is ${
+          (norm / median).toFixed(1)
+        }x the median ${median.toPrecision(4)}`,
+        hint: "clip gradients (--set clipping.maxNorm=1), lower the learning rate, or add warmup",
+      });
+    }
+    if (next.threshold !== undefined && norm > next.threshold) next.clipped++;
+    next.ema = next.ema === null ? norm : 0.98 * next.ema + 0.02 * norm;
+    next.max = Math.max(next.max, norm);
+    next.norms.push(norm);
+    if (next.norms.length > HISTORY_LIMIT) next.norms.shift();
+  }
+  if (clipping.autoPercentile !== undefined && next.norms.length > 0) {
+    const threshold = percentile(next.norms, clipping.autoPercentile)!;
+    if (threshold !== next.threshold) {
+      next.threshold = threshold;
+      out.toTrainer.push({ type: "ClipThresholdSet", maxNorm: threshold });
+    }
+  }
+  out.events.push(stats(next, message.fromStep + message.gradNorms.length - 1));
+  return [next, out];
+}
+
+/** Summary statistics of the state. */
+export function stats(state: ClipMonitorState, step: number): ClipStats {
+  return {
+    type: "clip.stats",
+    step,
+    ema: state.ema,
+    p50: percentile(state.norms, 50),
+    p95: percentile(state.norms, 95),
+    max: state.max,
+    fractionClipped: state.steps === 0 ? 0 : state.clipped / state.steps,
+    spikes: state.spikes.length,
+    nonFinite: state.nonFinite,
+    threshold: state.threshold,
+    // A threshold that only the top ~10% of steps exceed tames spikes without clipping every step.
+    suggestedMaxNorm: percentile(state.norms, 90),
+  };
+}

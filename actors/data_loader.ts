@@ -1,0 +1,78 @@
+/**
+ * The data loader's logic: which samples form which batch. Batch order is a pure function of
+ * (seed, epoch), so a resumed run only needs the epoch and the batch index.
+ *
+ * @module
+ */
+import { batchesPerEpoch, batchSeed, epochOrder, makeBatch } from "../data/batches.ts";
+import type { Dataset } from "../data/mod.ts";
+import type { BatchReady } from "./protocol.ts";
+
+/** What the loader needs of the data spec. */
+export interface LoaderOptions {
+  batchSize: number;
+  evalBatchSize: number;
+  shuffle: boolean;
+  dropLast: boolean;
+  seed: number;
+  augment?: Parameters<typeof makeBatch>[2];
+}
+
+/** Batches of an epoch of the training split. */
+export function trainBatchCount(train: Dataset, options: LoaderOptions): number {
+  return batchesPerEpoch(train.n, options.batchSize, options.dropLast);
+}
+
+/** Builds one training batch (fresh buffers, ready to transfer). */
+export function trainBatch(
+  train: Dataset,
+  options: LoaderOptions,
+  epoch: number,
+  index: number,
+  order: Uint32Array,
+): BatchReady {
+  const count = trainBatchCount(train, options);
+  const start = index * options.batchSize;
+  const indices = order.subarray(start, Math.min(start + options.batchSize, train.n));
+  const batch = makeBatch(train, indices, options.augment, batchSeed(options.seed, epoch, index));
+  return {
+    type: "BatchReady",
+    split: "train",
+    epoch,
+    index,
+    size: batch.size,
+    x: batch.x.buffer as ArrayBuffer,
+    y: batch.y.buffer as ArrayBuffer,
+    last: index === count - 1,
+  };
+}
+
+/** The training order of an epoch. */
+export function trainOrder(train: Dataset, options: LoaderOptions, epoch: number): Uint32Array {
+  return epochOrder(train.n, { shuffle: options.shuffle, seed: options.seed, epoch });
+}
+
+/** Every batch of an evaluation split, in order, without augmentation. */
+export function* evalBatches(
+  data: Dataset,
+  split: "validation" | "test",
+  epoch: number,
+  batchSize: number,
+): Generator<BatchReady> {
+  const count = Math.ceil(data.n / batchSize);
+  for (let index = 0; index < count; index++) {
+    const indices = new Uint32Array(Math.min(batchSize, data.n - index * batchSize));
+    for (let i = 0; i < indices.length; i++) indices[i] = index * batchSize + i;
+    const batch = makeBatch(data, indices, undefined, 0);
+    yield {
+      type: "BatchReady",
+      split,
+      epoch,
+      index,
+      size: batch.size,
+      x: batch.x.buffer as ArrayBuffer,
+      y: batch.y.buffer as ArrayBuffer,
+      last: index === count - 1,
+    };
+  }
+}

@@ -1,0 +1,254 @@
+/**
+ * Every message the actors exchange, declared once as zod schemas; the TypeScript types are
+ * inferred from them. Commands are imperative (`Stop`), events past tense (`BatchReady`).
+ *
+ * Validation happens at the boundary where a message enters an actor from the supervisor
+ * (`Init`); inside the hot path (batches, plans) the types are trusted, not re-parsed.
+ *
+ * @module
+ */
+import { z } from "zod";
+
+/** The five actors of a run. */
+export const ActorNameSchema = z.enum([
+  "dataLoader",
+  "trainer",
+  "scheduler",
+  "earlyStopper",
+  "clipMonitor",
+]);
+export type ActorName = z.infer<typeof ActorNameSchema>;
+
+/** An error in plain form, safe to cross a worker boundary. */
+export const SerializedErrorSchema = z.object({
+  name: z.string(),
+  message: z.string(),
+  stack: z.string().optional(),
+  code: z.string().optional(),
+  where: z.string().optional(),
+  hint: z.string().optional(),
+});
+
+/** Metrics of one epoch: `loss`, `valLoss`, `accuracy`, `valAccuracy`, `mae`, ... */
+export const EpochMetricsSchema = z.record(z.string(), z.number());
+export type EpochMetrics = z.infer<typeof EpochMetricsSchema>;
+
+const split = z.enum(["train", "validation", "test"]);
+export type Split = z.infer<typeof split>;
+
+// ---- data loader <-> trainer ----------------------------------------------------------------
+
+/** First message of the loader: what the data looks like. */
+export const DatasetReadySchema = z.object({
+  type: z.literal("DatasetReady"),
+  inputShape: z.array(z.number().int()),
+  targetSize: z.number().int(),
+  task: z.enum(["regression", "classification", "binary"]),
+  numClasses: z.number().int().optional(),
+  trainSize: z.number().int(),
+  validationSize: z.number().int(),
+  testSize: z.number().int(),
+  batchesPerEpoch: z.number().int(),
+  fingerprint: z.string(),
+});
+
+/** One batch; `x` and `y` are transferred, not copied. */
+export const BatchReadySchema = z.object({
+  type: z.literal("BatchReady"),
+  split,
+  epoch: z.number().int(),
+  index: z.number().int(),
+  size: z.number().int(),
+  x: z.instanceof(ArrayBuffer),
+  y: z.instanceof(ArrayBuffer),
+  /** True on the last batch of this split for this epoch. */
+  last: z.boolean(),
+});
+
+/** Trainer -> loader: permission to send `count` more batches (backpressure). */
+export const GrantCreditsSchema = z.object({ type: z.literal("GrantCredits"), count: z.number() });
+
+/** Trainer -> loader: stream a split (validation after each epoch, test at the end). */
+export const SendSplitSchema = z.object({
+  type: z.literal("SendSplit"),
+  split: z.enum(["validation", "test"]),
+  epoch: z.number().int(),
+});
+
+/** Trainer -> loader: start streaming training batches from this position. */
+export const StartEpochSchema = z.object({
+  type: z.literal("StartEpoch"),
+  epoch: z.number().int(),
+  fromBatch: z.number().int(),
+});
+
+// ---- scheduler <-> trainer ------------------------------------------------------------------
+
+/** Scheduler -> trainer: learning rates (and momentum) for steps `fromStep ..`. */
+export const LrPlannedSchema = z.object({
+  type: z.literal("LrPlanned"),
+  fromStep: z.number().int(),
+  lr: z.array(z.number()),
+  momentum: z.array(z.number()).optional(),
+  /** Increases whenever earlier plans become stale (plateau, rollback). */
+  version: z.number().int(),
+});
+
+/** Trainer -> scheduler: progress, so the scheduler can plan ahead. */
+export const StepsTakenSchema = z.object({ type: z.literal("StepsTaken"), step: z.number().int() });
+
+/** Trainer -> scheduler / early stopper: an epoch finished. */
+export const EpochEndedSchema = z.object({
+  type: z.literal("EpochEnded"),
+  epoch: z.number().int(),
+  /** Optimizer steps taken so far. */
+  step: z.number().int(),
+  metrics: EpochMetricsSchema,
+});
+
+/** Scheduler -> trainer: answer to `EpochEnded`, with its state for the checkpoint. */
+export const ScheduleAdvancedSchema = z.object({
+  type: z.literal("ScheduleAdvanced"),
+  epoch: z.number().int(),
+  plan: LrPlannedSchema,
+  state: z.unknown(),
+});
+
+/** Trainer -> scheduler: multiply every future learning rate by `factor` (NaN rollback). */
+export const ScaleLearningRateSchema = z.object({
+  type: z.literal("ScaleLearningRate"),
+  factor: z.number(),
+  fromStep: z.number().int(),
+});
+
+// ---- early stopper <-> trainer --------------------------------------------------------------
+
+/** Early stopper -> trainer: answer to `EpochEnded`. */
+export const EpochJudgedSchema = z.object({
+  type: z.literal("EpochJudged"),
+  epoch: z.number().int(),
+  isBest: z.boolean(),
+  stop: z.boolean(),
+  status: z.enum(["running", "stopped", "diverged"]),
+  reason: z.string().optional(),
+  hint: z.string().optional(),
+  state: z.unknown(),
+});
+
+// ---- clip monitor <-> trainer ---------------------------------------------------------------
+
+/** Trainer -> clip monitor: norms before clipping and losses of a window of steps. */
+export const StepsObservedSchema = z.object({
+  type: z.literal("StepsObserved"),
+  fromStep: z.number().int(),
+  gradNorms: z.array(z.number()),
+  losses: z.array(z.number()),
+  /** True where the step was not applied because loss or gradients were not finite. */
+  skipped: z.array(z.boolean()),
+  lr: z.array(z.number()),
+});
+
+/** Clip monitor -> trainer: new clipping threshold (adaptive clipping). */
+export const ClipThresholdSetSchema = z.object({
+  type: z.literal("ClipThresholdSet"),
+  maxNorm: z.number(),
+});
+
+/** Clip monitor -> trainer: what to do about a non-finite loss or gradient. */
+export const NonFiniteHandledSchema = z.object({
+  type: z.literal("NonFiniteHandled"),
+  step: z.number().int(),
+  action: z.enum(["skip", "stop", "rollback"]),
+  reason: z.string(),
+  hint: z.string(),
+});
+
+// ---- every actor -> supervisor --------------------------------------------------------------
+
+/** A progress or metrics event, forwarded to the run's event stream. */
+export const ActorEventSchema = z.object({
+  type: z.literal("actor.event"),
+  actor: ActorNameSchema,
+  event: z.unknown(),
+});
+
+/** An actor failed; the supervisor stops the run. */
+export const ActorErrorSchema = z.object({
+  type: z.literal("actor.error"),
+  actor: ActorNameSchema,
+  error: SerializedErrorSchema,
+});
+
+/** An actor finished its work. */
+export const ActorDoneSchema = z.object({
+  type: z.literal("actor.done"),
+  actor: ActorNameSchema,
+  result: z.unknown().optional(),
+});
+
+/** An actor is alive (answers the supervisor's watchdog). */
+export const ActorHeartbeatSchema = z.object({
+  type: z.literal("actor.heartbeat"),
+  actor: ActorNameSchema,
+});
+
+// ---- supervisor -> every actor --------------------------------------------------------------
+
+/** Supervisor -> actor: configuration, ports and (on resume) the actor's saved state. */
+export const InitSchema = z.object({
+  type: z.literal("Init"),
+  actor: ActorNameSchema,
+  runId: z.string(),
+  runDir: z.string(),
+  config: z.unknown(),
+  ports: z.record(z.string(), z.custom<MessagePort>((v) => v instanceof MessagePort)),
+  resume: z.unknown().optional(),
+  /** Test-only fault injection: throw at this point. */
+  fault: z.object({ kind: z.enum(["throw", "stall"]), at: z.string() }).optional(),
+});
+
+/** Supervisor -> actor: finish now. */
+export const StopSchema = z.object({ type: z.literal("Stop"), reason: z.string() });
+
+/** Supervisor -> actor: are you alive? */
+export const PingSchema = z.object({ type: z.literal("Ping") });
+
+/** Everything the trainer receives from its peers. */
+export const TrainerInboxSchema = z.discriminatedUnion("type", [
+  DatasetReadySchema,
+  BatchReadySchema,
+  LrPlannedSchema,
+  ScheduleAdvancedSchema,
+  EpochJudgedSchema,
+  ClipThresholdSetSchema,
+  NonFiniteHandledSchema,
+]);
+export type TrainerInbox = z.infer<typeof TrainerInboxSchema>;
+
+/** Everything the supervisor receives from actors. */
+export const SupervisorInboxSchema = z.discriminatedUnion("type", [
+  ActorEventSchema,
+  ActorErrorSchema,
+  ActorDoneSchema,
+  ActorHeartbeatSchema,
+]);
+export type SupervisorInbox = z.infer<typeof SupervisorInboxSchema>;
+
+export type DatasetReady = z.infer<typeof DatasetReadySchema>;
+export type BatchReady = z.infer<typeof BatchReadySchema>;
+export type GrantCredits = z.infer<typeof GrantCreditsSchema>;
+export type SendSplit = z.infer<typeof SendSplitSchema>;
+export type StartEpoch = z.infer<typeof StartEpochSchema>;
+export type LrPlanned = z.infer<typeof LrPlannedSchema>;
+export type StepsTaken = z.infer<typeof StepsTakenSchema>;
+export type EpochEnded = z.infer<typeof EpochEndedSchema>;
+export type ScheduleAdvanced = z.infer<typeof ScheduleAdvancedSchema>;
+export type ScaleLearningRate = z.infer<typeof ScaleLearningRateSchema>;
+export type EpochJudged = z.infer<typeof EpochJudgedSchema>;
+export type StepsObserved = z.infer<typeof StepsObservedSchema>;
+export type ClipThresholdSet = z.infer<typeof ClipThresholdSetSchema>;
+export type NonFiniteHandled = z.infer<typeof NonFiniteHandledSchema>;
+export type ActorEvent = z.infer<typeof ActorEventSchema>;
+export type ActorError = z.infer<typeof ActorErrorSchema>;
+export type Init = z.infer<typeof InitSchema>;
+export type Stop = z.infer<typeof StopSchema>;

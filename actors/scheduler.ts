@@ -1,0 +1,136 @@
+/**
+ * The scheduler actor's logic: it owns the learning rate. It sends the trainer plans of learning
+ * rates (and momentum) for the steps ahead, so the trainer never waits for it inside a step;
+ * at each epoch end it answers with a fresh plan (reduce-on-plateau changes it there).
+ *
+ * @module
+ */
+import { createSchedule, type Schedule } from "../schedulers/mod.ts";
+import { initPlateau, type PlateauState, stepPlateau } from "../schedulers/plateau.ts";
+import type { SchedulerSpec } from "../schedulers/spec.ts";
+import type { EpochEnded, LrPlanned, ScheduleAdvanced } from "./protocol.ts";
+
+/** How far ahead the scheduler plans. */
+export const PLAN_AHEAD = 64;
+
+/** The scheduler's state; `plateau` and `scale` go into checkpoints. */
+export interface SchedulerState {
+  spec?: SchedulerSpec;
+  baseLr: number;
+  stepsPerEpoch: number;
+  /** Multiplier from NaN rollbacks (0.1 per rollback). */
+  scale: number;
+  plateau?: PlateauState;
+  version: number;
+  /** First step not yet covered by a plan. */
+  plannedUntil: number;
+  /** Metric plateau watches. */
+  monitor: string;
+  /** Steps in the whole run: plans never go past it (onecycle is undefined beyond its total). */
+  totalSteps: number;
+}
+
+/** The saved part of the state. */
+export interface SchedulerSnapshot {
+  scale: number;
+  plateau?: PlateauState;
+}
+
+const schedules = new WeakMap<SchedulerState, Schedule>();
+
+function scheduleOf(state: SchedulerState): Schedule | undefined {
+  if (!state.spec || state.spec.name === "plateau") return undefined;
+  let schedule = schedules.get(state);
+  if (!schedule) {
+    schedule = createSchedule(state.spec, state.baseLr);
+    schedules.set(state, schedule);
+  }
+  return schedule;
+}
+
+/** Creates the state (validating the spec by building the schedule once). */
+export function initScheduler(
+  spec: SchedulerSpec | undefined,
+  baseLr: number,
+  stepsPerEpoch: number,
+  monitor: string,
+  snapshot?: SchedulerSnapshot,
+  totalSteps = Infinity,
+): SchedulerState {
+  const state: SchedulerState = {
+    spec,
+    baseLr,
+    stepsPerEpoch: Math.max(1, stepsPerEpoch),
+    scale: snapshot?.scale ?? 1,
+    plateau: spec?.name === "plateau" ? (snapshot?.plateau ?? initPlateau(spec, baseLr)) : undefined,
+    version: 0,
+    plannedUntil: 0,
+    monitor,
+    totalSteps,
+  };
+  scheduleOf(state);
+  return state;
+}
+
+/** Learning rate and momentum for one optimizer step. */
+export function lrAtStep(state: SchedulerState, step: number): { lr: number; momentum?: number } {
+  if (state.plateau) return { lr: state.plateau.lr * state.scale };
+  const schedule = scheduleOf(state);
+  if (!schedule) return { lr: state.baseLr * state.scale };
+  const t = schedule.interval === "epoch" ? Math.floor(step / state.stepsPerEpoch) : step;
+  return { lr: schedule.lrAt(t) * state.scale, momentum: schedule.momentumAt?.(t) };
+}
+
+/** A plan for `count` steps from `fromStep`. */
+export function planFrom(state: SchedulerState, fromStep: number, count = PLAN_AHEAD): LrPlanned {
+  const lr: number[] = [];
+  const momentum: number[] = [];
+  const end = Math.min(fromStep + count, state.totalSteps);
+  for (let step = fromStep; step < end; step++) {
+    const next = lrAtStep(state, step);
+    lr.push(next.lr);
+    if (next.momentum !== undefined) momentum.push(next.momentum);
+  }
+  state.plannedUntil = Math.max(end, fromStep);
+  return {
+    type: "LrPlanned",
+    fromStep,
+    lr,
+    momentum: momentum.length === lr.length ? momentum : undefined,
+    version: state.version,
+  };
+}
+
+/** The trainer reached `step`: a new plan when the old one runs low. */
+export function onStepsTaken(state: SchedulerState, step: number): LrPlanned | undefined {
+  if (step + PLAN_AHEAD / 2 < state.plannedUntil || state.plannedUntil >= state.totalSteps) return undefined;
+  return planFrom(state, state.plannedUntil);
+}
+
+/** An epoch ended: plateau reacts to the metric; the answer carries a fresh plan. */
+export function onEpochEnded(state: SchedulerState, message: EpochEnded): ScheduleAdvanced {
+  if (state.plateau && state.spec?.name === "plateau") {
+    const metric = message.metrics[state.monitor] ?? message.metrics.loss;
+    const before = state.plateau.lr;
+    state.plateau = stepPlateau(state.spec, state.plateau, metric);
+    if (state.plateau.lr !== before) state.version++;
+  }
+  return {
+    type: "ScheduleAdvanced",
+    epoch: message.epoch,
+    plan: planFrom(state, message.step),
+    state: snapshot(state),
+  };
+}
+
+/** After a NaN rollback every future learning rate is multiplied by `factor`. */
+export function onScale(state: SchedulerState, factor: number, fromStep: number): LrPlanned {
+  state.scale *= factor;
+  state.version++;
+  return planFrom(state, fromStep);
+}
+
+/** The part of the state a checkpoint keeps. */
+export function snapshot(state: SchedulerState): SchedulerSnapshot {
+  return { scale: state.scale, plateau: state.plateau };
+}

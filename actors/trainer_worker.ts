@@ -1,0 +1,363 @@
+/**
+ * Worker entry of the trainer actor: it owns the tfjs backend and the model. It pulls batches
+ * from the data loader's port, takes learning rates from plans the scheduler sent ahead, sends
+ * losses and gradient norms to the clip monitor in windows (one read-back per window, never one
+ * per step on the GPU), and meets the scheduler and early stopper only at epoch boundaries.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { Mailbox, runActor, yieldToEventLoop } from "./_worker_shell.ts";
+import type {
+  BatchReady,
+  DatasetReady,
+  EpochJudged,
+  LrPlanned,
+  NonFiniteHandled,
+  ScheduleAdvanced,
+} from "./protocol.ts";
+import type { RunConfig } from "../config.ts";
+import { type HostBatch, type StepTensors, TrainingEngine } from "../runtime/engine.ts";
+import { selectBackend } from "../runtime/backend.ts";
+import { type CheckpointState, loadCheckpoint, saveCheckpoint, type WeightMap } from "../runtime/checkpoint.ts";
+import type { OptimizerState } from "../optimizers/mod.ts";
+
+type Message = { type: string } & Record<string, unknown>;
+type Config = RunConfig & { resolvedLr: number };
+
+/** What the trainer reports when it finishes. */
+export interface TrainerResult {
+  status: "completed" | "stopped" | "diverged";
+  reason: string;
+  hint?: string;
+  epochs: number;
+  steps: number;
+  bestEpoch: number | null;
+  metrics: Record<string, number>;
+  test?: Record<string, number>;
+  backend: string;
+}
+
+interface WindowEntry {
+  step: number;
+  lr: number;
+  loss: tf.Scalar | number;
+  gradNorm: tf.Scalar | number;
+  skipped: boolean;
+}
+
+runActor("trainer", async (context) => {
+  const config = context.init.config as Config;
+  const runDir = context.init.runDir;
+  const resume = context.init.resume as { checkpoint: string } | undefined;
+  const loader = new Mailbox<Message>(context.init.ports.dataLoader);
+  const scheduler = new Mailbox<Message>(context.init.ports.scheduler);
+  const stopper = new Mailbox<Message>(context.init.ports.earlyStopper);
+  const monitor = new Mailbox<Message>(context.init.ports.clipMonitor);
+
+  // Learning-rate plans arrive ahead of need; a newer version replaces the steps it covers.
+  const lrTable = new Map<number, { lr: number; momentum?: number }>();
+  let planVersion = -1;
+  let planArrived = () => {};
+  const applyPlan = (plan: LrPlanned) => {
+    if (plan.version < planVersion) return;
+    planVersion = plan.version;
+    plan.lr.forEach((lr, i) => lrTable.set(plan.fromStep + i, { lr, momentum: plan.momentum?.[i] }));
+    planArrived();
+  };
+  scheduler.on("LrPlanned", (message) => applyPlan(message as unknown as LrPlanned));
+  const lrFor = async (step: number) => {
+    while (!lrTable.has(step)) await new Promise<void>((resolve) => (planArrived = resolve));
+    for (const key of lrTable.keys()) if (key < step) lrTable.delete(key);
+    return lrTable.get(step)!;
+  };
+
+  let maxNorm = config.clipping.maxNorm;
+  let action: NonFiniteHandled | undefined;
+  monitor.on("ClipThresholdSet", (message) => (maxNorm = message.maxNorm as number));
+  monitor.on("NonFiniteHandled", (message) => {
+    const handled = message as unknown as NonFiniteHandled;
+    if (handled.action === "skip") {
+      context.emit({ type: "warning", actor: "clipMonitor", message: `${handled.reason}; step skipped`, hint: handled.hint });
+    } else action ??= handled;
+  });
+
+  const chosen = await selectBackend(config.backend, config.model.kind);
+  context.emit({ type: "backend", ...chosen, tfjs: tf.version_core });
+  await context.faultPoint("init");
+  const info = await loader.take((m) => m.type === "DatasetReady") as unknown as DatasetReady;
+  const engine = new TrainingEngine(config, info);
+  const accumulation = config.gradientAccumulation;
+  const stepsPerEpoch = Math.ceil(info.batchesPerEpoch / accumulation);
+  const readEvery = config.readbackEvery ?? (chosen.backend === "webgpu" ? 16 : 1);
+
+  let epoch = 0;
+  let step = 0;
+  let bestEpoch: number | null = null;
+  if (resume) {
+    const saved = await loadCheckpoint(resume.checkpoint);
+    engine.writeWeights(saved.weights);
+    engine.optimizer.setState(saved.state.optimizer as OptimizerState);
+    epoch = saved.state.epoch + 1;
+    step = saved.state.step;
+    bestEpoch = (saved.state.bestEpoch as number | null) ?? null;
+    if (saved.state.clipThreshold !== undefined) maxNorm = saved.state.clipThreshold as number;
+  }
+  let lastGood: { weights: WeightMap; optimizer: OptimizerState } = {
+    weights: await engine.readWeights(),
+    optimizer: await engine.optimizer.getState(),
+  };
+  const totalSteps = Math.min(config.maxSteps ?? Infinity, stepsPerEpoch * config.epochs);
+  context.emit({
+    type: "plan",
+    stepsPerEpoch,
+    totalSteps,
+    startEpoch: epoch,
+    startStep: step,
+    dataset: info,
+    parameters: engine.variables.reduce((n, v) => n + v.size, 0),
+  });
+  scheduler.send({ type: "TrainingPlanned", stepsPerEpoch, startStep: step, totalSteps });
+  loader.send({ type: "GrantCredits", count: config.prefetch });
+
+  const startedAt = performance.now();
+  let status: TrainerResult["status"] = "completed";
+  let reason = `finished ${config.epochs} epochs`;
+  let hint: string | undefined;
+  let metrics: Record<string, number> = {};
+  let window: WindowEntry[] = [];
+
+  const flush = async () => {
+    if (window.length === 0) return;
+    const pending = window.flatMap((w) => [w.loss, w.gradNorm]).filter((v) => typeof v !== "number") as tf.Scalar[];
+    const values = await readScalars(pending);
+    let cursor = 0;
+    const read = (v: tf.Scalar | number) => (typeof v === "number" ? v : values[cursor++]);
+    const losses: number[] = [];
+    const norms: number[] = [];
+    for (const entry of window) {
+      losses.push(read(entry.loss));
+      norms.push(read(entry.gradNorm));
+    }
+    const observed = {
+      type: "StepsObserved",
+      fromStep: window[0].step,
+      gradNorms: norms,
+      losses,
+      skipped: window.map((w) => w.skipped),
+      lr: window.map((w) => w.lr),
+    };
+    monitor.send(observed);
+    context.emit({ ...observed, type: "steps", epoch });
+    scheduler.send({ type: "StepsTaken", step });
+    window = [];
+  };
+
+  const rollback = () => {
+    engine.writeWeights(lastGood.weights);
+    engine.optimizer.setState(lastGood.optimizer);
+    scheduler.send({ type: "ScaleLearningRate", factor: 0.1, fromStep: step });
+    for (const key of lrTable.keys()) if (key >= step) lrTable.delete(key);
+    context.emit({
+      type: "warning",
+      actor: "trainer",
+      message: `${action!.reason}; rolled back to the last good epoch and cut the learning rate 10x`,
+      hint: action!.hint,
+    });
+    action = undefined;
+  };
+
+  const evaluate = async (split: "validation" | "test"): Promise<Record<string, number>> => {
+    loader.send({ type: "SendSplit", split, epoch });
+    const sums: StepTensors[] = [];
+    for (;;) {
+      const batch = await loader.take((m) => m.type === "BatchReady" && m.split === split) as unknown as BatchReady;
+      if (batch.size > 0) sums.push(engine.evaluate(hostBatch(batch)));
+      if (batch.last) break;
+    }
+    if (sums.length === 0) return {};
+    const names = ["loss", ...engine.metrics];
+    const stacked = tf.tidy(() =>
+      tf.stack(names.map((name) => tf.addN(sums.map((s) => name === "loss" ? s.loss : s.metricSums[name]))))
+    );
+    const totals = await stacked.data();
+    stacked.dispose();
+    for (const s of sums) tf.dispose([s.loss, s.gradNorm, ...Object.values(s.metricSums)]);
+    const samples = sums.reduce((n, s) => n + s.samples, 0);
+    return Object.fromEntries(names.map((name, i) => [name, totals[i] / samples]));
+  };
+
+  const budgetReason = () => {
+    if (config.maxSteps !== undefined && step >= config.maxSteps) return `budget: reached maxSteps = ${config.maxSteps}`;
+    const seconds = (performance.now() - startedAt) / 1000;
+    if (config.maxWallTimeSeconds !== undefined && seconds >= config.maxWallTimeSeconds) {
+      return `budget: reached maxWallTimeSeconds = ${config.maxWallTimeSeconds}`;
+    }
+    return undefined;
+  };
+
+  let epochsRun = 0;
+  outer: for (; epoch < config.epochs; epoch++) {
+    const epochStart = performance.now();
+    loader.send({ type: "StartEpoch", epoch, fromBatch: 0 });
+    let batchIndex = 0;
+    let lossSum: tf.Scalar | undefined;
+    const metricSums: Record<string, tf.Scalar> = {};
+    let samples = 0;
+    let lastLr = NaN;
+    while (batchIndex < info.batchesPerEpoch) {
+      const micro: HostBatch[] = [];
+      while (micro.length < accumulation && batchIndex < info.batchesPerEpoch) {
+        const wanted = batchIndex;
+        const batch = await loader.take((m) =>
+          m.type === "BatchReady" && m.split === "train" && m.epoch === epoch && m.index === wanted
+        ) as unknown as BatchReady;
+        loader.send({ type: "GrantCredits", count: 1 });
+        micro.push(hostBatch(batch));
+        batchIndex++;
+      }
+      await context.faultPoint("step");
+      if (batchIndex <= accumulation) await context.faultPoint(`step:${epoch}`);
+      const { lr, momentum } = await lrFor(step);
+      lastLr = lr;
+      if (momentum !== undefined) engine.optimizer.setMomentum(momentum);
+      const pending = engine.computeGradients(micro);
+      let skipped = false;
+      let loss: tf.Scalar | number = pending.loss;
+      let gradNorm: tf.Scalar | number = pending.gradNorm;
+      if (readEvery === 1) {
+        const [l, n] = await readScalars([pending.loss, pending.gradNorm]);
+        loss = l;
+        gradNorm = n;
+        skipped = !Number.isFinite(l) || !Number.isFinite(n);
+      }
+      if (skipped) {
+        engine.discardGradients(pending);
+        tf.dispose(Object.values(pending.metricSums));
+      } else {
+        engine.applyGradients(pending, lr, maxNorm);
+        const weighted = typeof loss === "number" ? tf.scalar(loss * pending.samples) : tf.mul(loss, pending.samples) as tf.Scalar;
+        lossSum = accumulate(lossSum, weighted);
+        for (const [name, sum] of Object.entries(pending.metricSums)) metricSums[name] = accumulate(metricSums[name], sum);
+        samples += pending.samples;
+      }
+      window.push({ step, lr, loss, gradNorm, skipped });
+      step++;
+      if (window.length >= readEvery || batchIndex >= info.batchesPerEpoch) await flush();
+      await yieldToEventLoop();
+      if (action?.action === "stop") {
+        status = "diverged";
+        reason = action.reason;
+        hint = action.hint;
+        tf.dispose([lossSum, ...Object.values(metricSums)].filter((t) => t !== undefined));
+        break outer;
+      }
+      if (action?.action === "rollback") rollback();
+      const budget = budgetReason();
+      if (budget) {
+        status = "stopped";
+        reason = budget;
+        if (batchIndex < info.batchesPerEpoch) {
+          tf.dispose([lossSum, ...Object.values(metricSums)].filter((t) => t !== undefined));
+          break outer;
+        }
+      }
+    }
+    await flush();
+    // Epoch metrics: the mean training loss over the epoch's samples (like the seed notebook).
+    const names = Object.keys(metricSums);
+    const totals = lossSum
+      ? await tf.tidy(() => tf.stack([lossSum!, ...names.map((n) => metricSums[n])])).data()
+      : [NaN];
+    tf.dispose([lossSum, ...Object.values(metricSums)].filter((t) => t !== undefined));
+    metrics = { loss: samples > 0 ? totals[0] / samples : NaN };
+    names.forEach((name, i) => (metrics[name] = totals[i + 1] / samples));
+    if (info.validationSize > 0) {
+      const validation = await evaluate("validation");
+      for (const [name, value] of Object.entries(validation)) metrics[`val${name[0].toUpperCase()}${name.slice(1)}`] = value;
+    }
+    metrics.lr = lastLr;
+    await context.faultPoint("epoch");
+    const ended = { type: "EpochEnded", epoch, step, metrics };
+    scheduler.send(ended);
+    stopper.send(ended);
+    const [advanced, judged] = await Promise.all([
+      scheduler.take((m) => m.type === "ScheduleAdvanced") as unknown as Promise<ScheduleAdvanced>,
+      stopper.take((m) => m.type === "EpochJudged") as unknown as Promise<EpochJudged>,
+    ]);
+    applyPlan(advanced.plan);
+    epochsRun++;
+    if (judged.status !== "diverged") {
+      if (judged.isBest) bestEpoch = epoch;
+      const weights = await engine.readWeights();
+      const optimizer = await engine.optimizer.getState();
+      const state: CheckpointState = {
+        epoch,
+        step,
+        optimizer,
+        scheduler: advanced.state,
+        earlyStopper: judged.state,
+        clipThreshold: maxNorm,
+        bestEpoch,
+        metrics,
+      };
+      await saveCheckpoint(`${runDir}/checkpoints/last.ckpt`, state, weights);
+      if (judged.isBest) await saveCheckpoint(`${runDir}/checkpoints/best.ckpt`, state, weights);
+      lastGood = { weights, optimizer };
+    }
+    context.emit({ type: "epoch", epoch, step, metrics, seconds: (performance.now() - epochStart) / 1000, isBest: judged.isBest });
+    if (judged.stop) {
+      status = judged.status === "diverged" ? "diverged" : "stopped";
+      reason = judged.reason ?? "stopped";
+      hint = judged.hint;
+      break;
+    }
+    if (status === "stopped") break;
+  }
+  loader.drop((m) => m.type === "BatchReady");
+
+  if (config.earlyStopping.restoreBest && config.earlyStopping.patience !== undefined && bestEpoch !== null && bestEpoch !== epoch && status !== "diverged") {
+    const best = await loadCheckpoint(`${runDir}/checkpoints/best.ckpt`);
+    engine.writeWeights(best.weights);
+    context.emit({ type: "restored", epoch: bestEpoch });
+  }
+  let test: Record<string, number> | undefined;
+  if (info.testSize > 0 && status !== "diverged") {
+    test = await evaluate("test");
+    context.emit({ type: "test", metrics: test });
+  }
+  engine.dispose();
+  const result: TrainerResult = {
+    status,
+    reason,
+    hint,
+    epochs: epochsRun,
+    steps: step,
+    bestEpoch,
+    metrics,
+    test,
+    backend: chosen.backend,
+  };
+  return result;
+});
+
+/** Reads scalars in one read-back and disposes them. */
+async function readScalars(scalars: tf.Scalar[]): Promise<number[]> {
+  if (scalars.length === 0) return [];
+  const stacked = tf.stack(scalars);
+  const values = Array.from(await stacked.data());
+  tf.dispose([stacked, ...scalars]);
+  return values;
+}
+
+function hostBatch(batch: BatchReady): HostBatch {
+  return { x: new Float32Array(batch.x), y: new Float32Array(batch.y), size: batch.size };
+}
+
+function accumulate(total: tf.Scalar | undefined, value: tf.Scalar): tf.Scalar {
+  if (!total) return value;
+  const sum = tf.add(total, value) as tf.Scalar;
+  total.dispose();
+  value.dispose();
+  return sum;
+}

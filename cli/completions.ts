@@ -1,0 +1,75 @@
+/**
+ * Shell completions for bash, zsh and fish, generated from the command tree (subcommands and
+ * their long options), so they never drift from `--help`.
+ *
+ * @module
+ */
+
+/** The part of a command tree completions need. */
+export interface CommandShape {
+  name: string;
+  description: string;
+  options: string[];
+  subcommands: CommandShape[];
+}
+
+function flatten(root: CommandShape): { path: string[]; command: CommandShape }[] {
+  const out: { path: string[]; command: CommandShape }[] = [];
+  const walk = (command: CommandShape, path: string[]) => {
+    out.push({ path, command });
+    for (const sub of command.subcommands) walk(sub, [...path, sub.name]);
+  };
+  walk(root, []);
+  return out;
+}
+
+function bash(root: CommandShape): string {
+  const cases = flatten(root).map(({ path, command }) => {
+    const words = [...command.subcommands.map((s) => s.name), ...command.options].join(" ");
+    return `    "${path.join(" ")}") words="${words}" ;;`;
+  });
+  return `# bash completion for ${root.name}; load with: source <(${root.name} completions bash)
+_${root.name}_complete() {
+  local cur path="" i
+  cur="\${COMP_WORDS[COMP_CWORD]}"
+  for ((i = 1; i < COMP_CWORD; i++)); do
+    case "\${COMP_WORDS[i]}" in -*) ;; *) path="\${path:+$path }\${COMP_WORDS[i]}" ;; esac
+  done
+  local words=""
+  case "$path" in
+${cases.join("\n")}
+  esac
+  COMPREPLY=($(compgen -W "$words" -- "$cur"))
+}
+complete -o default -F _${root.name}_complete ${root.name}
+`;
+}
+
+function zsh(root: CommandShape): string {
+  return `#compdef ${root.name}
+# zsh completion for ${root.name}; load with: source <(${root.name} completions zsh)
+autoload -U +X bashcompinit && bashcompinit
+${bash(root)}`;
+}
+
+function fish(root: CommandShape): string {
+  const lines = [`# fish completion for ${root.name}; load with: ${root.name} completions fish | source`];
+  lines.push(`complete -c ${root.name} -f`);
+  for (const { path, command } of flatten(root)) {
+    const condition = path.length === 0
+      ? "__fish_use_subcommand"
+      : `__fish_seen_subcommand_from ${path[path.length - 1]}`;
+    for (const sub of command.subcommands) {
+      lines.push(`complete -c ${root.name} -n '${condition}' -a ${sub.name} -d '${sub.description.replaceAll("'", "")}'`);
+    }
+    for (const option of command.options.filter((o) => o.startsWith("--"))) {
+      lines.push(`complete -c ${root.name} -n '${condition}' -l ${option.slice(2)}`);
+    }
+  }
+  return lines.join("\n") + "\n";
+}
+
+/** The completion script for a shell. */
+export function completionScript(shell: "bash" | "zsh" | "fish", root: CommandShape): string {
+  return shell === "bash" ? bash(root) : shell === "zsh" ? zsh(root) : fish(root);
+}

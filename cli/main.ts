@@ -1,0 +1,137 @@
+/**
+ * The `anneal` command line: a thin shell over `mod.ts`. The CLI framework (commander, with
+ * extra typings) is used only in this folder, so it can be swapped without touching the rest.
+ *
+ * @module
+ */
+import { Command, Option } from "@commander-js/extra-typings";
+import { configJsonSchema } from "../mod.ts";
+import denoJson from "../deno.json" with { type: "json" };
+import { reportError } from "./output.ts";
+import { trainCommand } from "./commands/train.ts";
+import { scheduleCommand } from "./commands/schedule.ts";
+import { type CommandShape, completionScript } from "./completions.ts";
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+/** Builds the command tree; `run` receives each command's exit code. */
+export function buildProgram(run: (work: () => Promise<number>) => Promise<void>) {
+  const program = new Command("anneal")
+    .description(
+      "Train TensorFlow.js models through five Worker actors, with PyTorch's hyperparameter semantics.",
+    )
+    .version(denoJson.version, "-V, --version", "print the version")
+    .option("--debug", "print stack traces of errors")
+    .showHelpAfterError("(run with --help for usage)")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  anneal train                                   the seed experiment: linear data, SGD lr 0.01, 50 epochs
+  anneal train -c examples/fashion_mnist_mlp.json   an MLP on Fashion-MNIST (>= 0.85 test accuracy)
+  anneal train --set optimizer.lr=0.1 --set epochs=5
+  anneal schedule --scheduler '{"name":"cosine","tMax":100}' --base-lr 0.1 --steps 100
+  anneal schema > anneal.schema.json             JSON Schema of the config, for editors
+  source <(anneal completions bash)`,
+    );
+
+  program.command("train")
+    .description("train a model from a config (default: the seed experiment)")
+    .option("-c, --config <file>", "JSON config file (see `anneal schema`)")
+    .option("-s, --set <path=value>", "override a config field (repeatable), e.g. optimizer.lr=0.001", collect, [] as string[])
+    .addOption(new Option("-b, --backend <name>", "tfjs backend").choices(["auto", "webgpu", "wasm", "cpu"] as const))
+    .option("--epochs <n>", "shortcut for --set epochs=N")
+    .option("--batch-size <n>", "shortcut for --set batchSize=N")
+    .option("--lr <lr>", "shortcut for --set optimizer.lr=LR")
+    .option("--name <name>", "run name (prefix of the run id)")
+    .option("--runs-dir <dir>", "where run directories go (default runs/)")
+    .option("--resume <run-id>", "continue a run from its last checkpoint")
+    .option("--json", "print the event stream as NDJSON instead of text")
+    .option("--log-every <n>", "print every Nth epoch (default: 1, or 10 above 20 epochs)")
+    .option("--no-progress", "no progress bar")
+    .addHelpText(
+      "after",
+      `
+Exit codes: 0 completed (or stopped early), 1 failed (an actor crashed, bad input), 2 usage error, 3 diverged.
+
+Examples:
+  anneal train
+  anneal train --lr 10                      stops on divergence and says what to change
+  anneal train -c examples/fashion_mnist_mlp.json --backend wasm
+  anneal train --resume 20261122-190000-ab12`,
+    )
+    .action((options) => run(() => trainCommand(options)));
+
+  program.command("schedule")
+    .description("preview a learning-rate schedule: the LR for steps 0..N-1")
+    .requiredOption("--scheduler <json>", "scheduler spec as JSON (or @file)")
+    .option("--base-lr <lr>", "the optimizer's learning rate", "0.1")
+    .requiredOption("--steps <n>", "number of steps to show")
+    .option("--metrics <json>", "plateau only: the metric after each step, as a JSON array")
+    .option("--json", "print a JSON array of learning rates")
+    .option("--plot <file.svg>", "also write an SVG plot")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  anneal schedule --scheduler '{"name":"onecycle","maxLr":0.1,"totalSteps":100}' --steps 100 --plot onecycle.svg
+  anneal schedule --scheduler '{"name":"plateau","patience":1}' --base-lr 0.1 --steps 4 --metrics '[1,1,1]' --json`,
+    )
+    .action((options) => run(() => scheduleCommand(options)));
+
+  program.command("schema")
+    .description("print the config's JSON Schema (for editor completion)")
+    .action(() =>
+      run(() => {
+        console.log(JSON.stringify(configJsonSchema(), null, 2));
+        return Promise.resolve(0);
+      })
+    );
+
+  program.command("completions")
+    .description("print a shell completion script")
+    .argument("<shell>", "bash, zsh or fish")
+    .addHelpText("after", "\nExamples:\n  source <(anneal completions bash)\n  anneal completions fish | source")
+    .action((shell) =>
+      run(() => {
+        if (shell !== "bash" && shell !== "zsh" && shell !== "fish") {
+          console.error(`error: unknown shell '${shell}'\n  hint: use bash, zsh or fish`);
+          return Promise.resolve(2);
+        }
+        console.log(completionScript(shell, shapeOf(program)));
+        return Promise.resolve(0);
+      })
+    );
+  return program;
+}
+
+/** The command tree as completions see it. */
+export function shapeOf(command: { name(): string; description(): string; options: readonly { long?: string; short?: string }[]; commands: readonly unknown[] }): CommandShape {
+  return {
+    name: command.name(),
+    description: command.description(),
+    options: command.options.flatMap((o) => [o.long, o.short].filter((x): x is string => !!x)).concat("--help"),
+    subcommands: (command.commands as typeof command[]).map(shapeOf),
+  };
+}
+
+if (import.meta.main) {
+  let exitCode = 0;
+  const debug = Deno.args.includes("--debug");
+  const program = buildProgram(async (work) => {
+    try {
+      exitCode = await work();
+    } catch (error) {
+      exitCode = reportError(error, debug);
+    }
+  });
+  program.exitOverride();
+  try {
+    await program.parseAsync(Deno.args, { from: "user" });
+  } catch (error) {
+    const code = (error as { exitCode?: number }).exitCode;
+    exitCode = code === 0 ? 0 : code ?? reportError(error, debug);
+    if (code !== undefined && code !== 0) exitCode = 2;
+  }
+  Deno.exit(exitCode);
+}

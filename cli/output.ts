@@ -1,0 +1,39 @@
+/**
+ * How the CLI prints things: numbers, metric lines, errors. No CLI framework here.
+ *
+ * @module
+ */
+import { AnnealError } from "../mod.ts";
+
+/** A number as a person reads it: 4 significant digits, exponent for tiny or huge values. */
+export function formatNumber(value: number | undefined | null): string {
+  if (value === undefined || value === null) return "-";
+  if (!Number.isFinite(value)) return String(value);
+  const magnitude = Math.abs(value);
+  if (magnitude !== 0 && (magnitude < 1e-3 || magnitude >= 1e5)) return value.toExponential(3);
+  return Number(value.toFixed(4)).toString();
+}
+
+/** `loss = 0.2341, valLoss = 0.25, accuracy = 0.91` in a stable order, without `lr`. */
+export function formatMetrics(metrics: Record<string, number>): string {
+  const order = ["loss", "accuracy", "mae", "valLoss", "valAccuracy", "valMae"];
+  const names = Object.keys(metrics).filter((n) => n !== "lr").sort((a, b) => {
+    const ia = order.indexOf(a), ib = order.indexOf(b);
+    return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib) || a.localeCompare(b);
+  });
+  return names.map((name) => `${name} = ${formatNumber(metrics[name])}`).join(", ");
+}
+
+/** Prints an error as message + hint (a stack only with `--debug`) and returns the exit code. */
+export function reportError(error: unknown, debug: boolean): number {
+  if (error instanceof AnnealError) {
+    console.error(error.describe());
+    if (debug && error.stack) console.error(error.stack);
+    return error.code === "usage" ? 2 : 1;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  console.error(`error: ${message}`);
+  if (debug && error instanceof Error && error.stack) console.error(error.stack);
+  else console.error("  hint: run again with --debug for the stack trace, and report it if it looks like a bug");
+  return 1;
+}

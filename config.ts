@@ -1,0 +1,210 @@
+/**
+ * The one schema that describes a whole run, and how a user's JSON plus `--set` overrides become
+ * a validated config. Unknown keys are errors (as nanoGPT rejects unknown config keys).
+ *
+ * @module
+ */
+import { z } from "zod";
+import { DataSpecSchema } from "./data/spec.ts";
+import { ModelSpecSchema } from "./models/spec.ts";
+import { OptimizerSpecSchema } from "./optimizers/spec.ts";
+import { SchedulerSpecSchema } from "./schedulers/spec.ts";
+import { AnnealError } from "./errors.ts";
+
+/** Gradient clipping and the clip monitor's policy. */
+export const ClippingSchema = z.strictObject({
+  /** Clip the global norm to this value (torch.nn.utils.clip_grad_norm_); off when absent. */
+  maxNorm: z.number().positive().optional(),
+  /** Norm type for `maxNorm`: 2 (default, as torch) or `Infinity`/"inf". */
+  normType: z.union([z.number().positive(), z.literal("inf")]).default(2),
+  /** Clip every gradient element to [-value, value] (clip_grad_value_); off when absent. */
+  value: z.number().positive().optional(),
+  /** AutoClip: clip at this percentile of the norms seen so far (e.g. 10); off when absent. */
+  autoPercentile: z.number().gt(0).lte(100).optional(),
+  /** What to do when the loss or a gradient is NaN/Inf: skip the step, stop, or cut the LR 10x and roll back. */
+  onNonFinite: z.enum(["skip", "stop", "rollback"]).default("stop"),
+  /** A step whose norm is above this many times the running median counts as a spike. */
+  spikeFactor: z.number().gt(1).default(10),
+});
+
+/** Early stopping, divergence and budget stops. */
+export const EarlyStoppingSchema = z.strictObject({
+  /** The metric to watch; any logged epoch metric (`valLoss`, `valAccuracy`, `loss`, ...). */
+  monitor: z.string().default("valLoss"),
+  mode: z.enum(["min", "max"]).default("min"),
+  /** Epochs without improvement before stopping; no metric-based stopping when absent. */
+  patience: z.number().int().nonnegative().optional(),
+  /** Improvement smaller than this does not count (Keras' min_delta). */
+  minDelta: z.number().nonnegative().default(0),
+  /** Stop if the monitored value is not better than this after `patience` epochs. */
+  baseline: z.number().optional(),
+  /** End the run with the best epoch's weights (Keras' restore_best_weights). */
+  restoreBest: z.boolean().default(true),
+  /** Stop as diverged when the training loss exceeds this multiple of its first value. */
+  divergenceFactor: z.number().gt(1).default(10),
+});
+
+/** A whole run. Defaults reproduce the seed experiment (linear data, batch 16, SGD 0.01, 50 epochs). */
+export const RunConfigSchema = z.strictObject({
+  /** A name for the run directory; letters, digits, `.`, `_`, `-` (never a path). */
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {
+    message: "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+  }).optional(),
+  seed: z.number().int().nonnegative().default(42),
+  backend: z.enum(["auto", "webgpu", "wasm", "cpu"]).default("auto"),
+  data: DataSpecSchema.default({ kind: "synthetic-linear" } as never),
+  model: ModelSpecSchema.default({ kind: "linear" } as never),
+  /** Loss; by default MSE for regression, cross-entropy for classification, BCE for binary. */
+  loss: z.enum(["mse", "crossEntropy", "binaryCrossEntropy"]).optional(),
+  optimizer: OptimizerSpecSchema.default({ name: "sgd", lr: 0.01 } as never),
+  /** Learning-rate schedule; constant when absent. */
+  scheduler: SchedulerSpecSchema.optional(),
+  batchSize: z.number().int().positive().default(16),
+  epochs: z.number().int().positive().default(50),
+  /** Stop after this many optimizer steps (budget). */
+  maxSteps: z.number().int().positive().optional(),
+  /** Stop after this many seconds of training (budget). */
+  maxWallTimeSeconds: z.number().positive().optional(),
+  /** Micro-batches per optimizer step; the effective batch is batchSize x this. */
+  gradientAccumulation: z.number().int().positive().default(1),
+  clipping: ClippingSchema.default({} as never),
+  earlyStopping: EarlyStoppingSchema.default({} as never),
+  /** Where run directories go. */
+  runsDir: z.string().default("runs"),
+  /** Batches the data loader may have in flight ahead of the trainer. */
+  prefetch: z.number().int().positive().max(64).default(4),
+  /** Steps between read-backs of losses and norms; 1 on CPU backends, 16 on WebGPU when absent. */
+  readbackEvery: z.number().int().positive().optional(),
+});
+
+/** A run config as a user writes it (every default optional). */
+export type RunConfigInput = z.input<typeof RunConfigSchema>;
+/** A validated run config with every default filled in. */
+export type RunConfig = z.output<typeof RunConfigSchema>;
+
+/** Formats the first zod issues as `field path: message (got value)`. */
+export function describeIssues(error: z.ZodError, input: unknown): string {
+  return error.issues.slice(0, 5).map((issue) => {
+    const path = issue.path.length ? issue.path.join(".") : "(root)";
+    const value = valueAt(input, issue.path);
+    const got = value === undefined ? "" : `, current value is ${JSON.stringify(value)}`;
+    return `'${path}': ${issue.message}${got}`;
+  }).join("; ");
+}
+
+function valueAt(input: unknown, path: PropertyKey[]): unknown {
+  let current = input;
+  for (const key of path) {
+    if (current === null || typeof current !== "object") return undefined;
+    current = (current as Record<PropertyKey, unknown>)[key];
+  }
+  return current;
+}
+
+/**
+ * Validates a config object.
+ *
+ * @example
+ * ```ts
+ * import { parseConfig } from "./config.ts";
+ * const config = parseConfig({ epochs: 5 });
+ * console.assert(config.batchSize === 16);
+ * ```
+ */
+export function parseConfig(input: unknown, source = "config"): RunConfig {
+  const result = RunConfigSchema.safeParse(input);
+  if (result.success) return result.data;
+  const first = result.error.issues[0];
+  throw new AnnealError("config", `Invalid ${source}: ${describeIssues(result.error, input)}`, {
+    where: first?.path.join(".") || undefined,
+    hint: "fix the field named above; `anneal schema` prints every field and what it allows",
+  });
+}
+
+/** Parses one `--set a.b=value` override value: JSON when it parses, else a plain string. */
+function parseValue(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
+}
+
+/**
+ * Applies `--set path=value` overrides to a config object (a deep copy is returned).
+ *
+ * @example
+ * ```ts
+ * import { applyOverrides } from "./config.ts";
+ * const out = applyOverrides({}, ["optimizer.lr=0.1", "epochs=3"]);
+ * console.assert((out.optimizer as { lr: number }).lr === 0.1);
+ * ```
+ */
+export function applyOverrides(
+  input: Record<string, unknown>,
+  overrides: string[],
+): Record<string, unknown> {
+  const out = structuredClone(input);
+  for (const override of overrides) {
+    const eq = override.indexOf("=");
+    if (eq <= 0) {
+      throw new AnnealError("usage", `Cannot apply --set '${override}': expected path=value`, {
+        hint: "write it like --set optimizer.lr=0.001",
+      });
+    }
+    const path = override.slice(0, eq).split(".");
+    if (path.some((part) => part === "" || part === "__proto__" || part === "constructor")) {
+      throw new AnnealError("usage", `Cannot apply --set '${override}': bad field path`, {
+        hint: "use dotted field names like optimizer.lr",
+      });
+    }
+    let node: Record<string, unknown> = out;
+    for (const key of path.slice(0, -1)) {
+      const next = node[key];
+      if (next === undefined) node[key] = {};
+      else if (next === null || typeof next !== "object" || Array.isArray(next)) {
+        throw new AnnealError("usage", `Cannot apply --set '${override}': '${key}' is not an object`);
+      }
+      node = node[key] as Record<string, unknown>;
+    }
+    node[path[path.length - 1]] = parseValue(override.slice(eq + 1));
+  }
+  return out;
+}
+
+/** Reads a JSON config file, applies overrides and validates. */
+export async function loadConfig(path: string | undefined, overrides: string[] = []): Promise<RunConfig> {
+  let input: Record<string, unknown> = {};
+  if (path !== undefined) {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(path);
+    } catch (cause) {
+      throw new AnnealError("config", `Cannot read config file '${path}'`, {
+        where: path,
+        hint: "check the path; config files are JSON",
+        cause,
+      });
+    }
+    try {
+      input = JSON.parse(text);
+    } catch (cause) {
+      throw new AnnealError("config", `Config file '${path}' is not valid JSON: ${(cause as Error).message}`, {
+        where: path,
+        hint: "fix the JSON syntax (trailing commas and comments are not allowed)",
+      });
+    }
+    if (input === null || typeof input !== "object" || Array.isArray(input)) {
+      throw new AnnealError("config", `Config file '${path}' must hold a JSON object`, { where: path });
+    }
+  }
+  return parseConfig(applyOverrides(input, overrides), path ? `config '${path}'` : "config");
+}
+
+/** The run config's JSON Schema, for editors (`anneal schema`). */
+export function configJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(RunConfigSchema, { io: "input", unrepresentable: "any" }) as Record<
+    string,
+    unknown
+  >;
+}

@@ -1,0 +1,53 @@
+/**
+ * anneal: an actor-based training runtime for TensorFlow.js on Deno, with PyTorch's
+ * hyperparameter semantics. Train a config through five Worker actors (data loader, trainer,
+ * scheduler, early stopper, clip monitor), read its event stream, or use the building blocks:
+ * optimizers, schedules, clipping, data, models, the LR range test.
+ *
+ * @example Train the seed experiment and print its epochs
+ * ```ts ignore
+ * import { train } from "./mod.ts";
+ * const run = train({ epochs: 5, backend: "cpu" });
+ * for await (const event of run.events()) {
+ *   if (event.type === "epoch") console.log(`Epoch ${event.epoch}: loss = ${event.metrics.loss}`);
+ * }
+ * console.log((await run.result).status);
+ * ```
+ *
+ * @module
+ */
+
+export { train } from "./runtime/supervisor.ts";
+export type { RunResult, TrainingRun, TrainOptions } from "./runtime/supervisor.ts";
+export type { RunEvent } from "./runtime/events.ts";
+export {
+  applyOverrides,
+  ClippingSchema,
+  configJsonSchema,
+  EarlyStoppingSchema,
+  loadConfig,
+  parseConfig,
+  RunConfigSchema,
+} from "./config.ts";
+export type { RunConfig, RunConfigInput } from "./config.ts";
+export { AnnealError } from "./errors.ts";
+export type { ErrorCode } from "./errors.ts";
+export { createOptimizer, OptimizerSpecSchema } from "./optimizers/mod.ts";
+export type { Optimizer, OptimizerSpec, OptimizerState } from "./optimizers/mod.ts";
+export { AutoClip, clipGradNorm, clipGradValue } from "./optimizers/clipping.ts";
+export { scaleLearningRate } from "./optimizers/scaling.ts";
+export {
+  createSchedule,
+  initPlateau,
+  previewSchedule,
+  SchedulerSpecSchema,
+  stepPlateau,
+} from "./schedulers/mod.ts";
+export type { PlateauState, Schedule, SchedulerSpec } from "./schedulers/mod.ts";
+export { batchesPerEpoch, DataSpecSchema, epochOrder, loadData, makeBatch } from "./data/mod.ts";
+export type { DataSpec, Dataset, LoadedData } from "./data/mod.ts";
+export { buildModel, forward, lossFunction, ModelSpecSchema } from "./models/mod.ts";
+export type { ModelSpec } from "./models/mod.ts";
+export { selectBackend } from "./runtime/backend.ts";
+export { TrainingEngine } from "./runtime/engine.ts";
+export { loadCheckpoint } from "./runtime/checkpoint.ts";

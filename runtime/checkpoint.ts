@@ -1,0 +1,140 @@
+/**
+ * Checkpoint files: one file holding a JSON header and the weights as raw float32, written to a
+ * temporary name, synced and renamed into place (atomic on POSIX), and checked with a SHA-256
+ * of everything after the header on load, so a torn or tampered file is detected, never loaded.
+ *
+ * Layout: `ANNEALCK` (8 bytes) | format version (u32 LE) | header length (u32 LE) | header JSON |
+ * payload (float32 weights, in header order).
+ *
+ * @module
+ */
+import { AnnealError } from "../errors.ts";
+
+const MAGIC = new TextEncoder().encode("ANNEALCK");
+const FORMAT_VERSION = 1;
+
+/** Weights by name. */
+export type WeightMap = Record<string, { shape: number[]; values: Float32Array }>;
+
+/** Everything besides the weights: optimizer, scheduler, early stopper, position. */
+export interface CheckpointState {
+  epoch: number;
+  step: number;
+  [key: string]: unknown;
+}
+
+interface Header {
+  state: CheckpointState;
+  weights: { name: string; shape: number[]; length: number }[];
+  payloadBytes: number;
+  sha256: string;
+}
+
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Serialises a checkpoint to bytes. */
+export async function encodeCheckpoint(state: CheckpointState, weights: WeightMap): Promise<Uint8Array> {
+  const entries = Object.entries(weights);
+  const payloadLength = entries.reduce((sum, [, w]) => sum + w.values.length, 0);
+  const payload = new Float32Array(payloadLength);
+  let offset = 0;
+  for (const [, weight] of entries) {
+    payload.set(weight.values, offset);
+    offset += weight.values.length;
+  }
+  const payloadBytes = new Uint8Array(payload.buffer);
+  const header: Header = {
+    state,
+    weights: entries.map(([name, w]) => ({ name, shape: w.shape, length: w.values.length })),
+    payloadBytes: payloadBytes.length,
+    sha256: await sha256Hex(payloadBytes),
+  };
+  const headerBytes = new TextEncoder().encode(JSON.stringify(header));
+  // Pad the header so the payload starts 4-byte aligned (a Float32Array view needs it).
+  const pad = (4 - ((16 + headerBytes.length) % 4)) % 4;
+  const out = new Uint8Array(16 + headerBytes.length + pad + payloadBytes.length);
+  const view = new DataView(out.buffer);
+  out.set(MAGIC, 0);
+  view.setUint32(8, FORMAT_VERSION, true);
+  view.setUint32(12, headerBytes.length + pad, true);
+  out.set(headerBytes, 16);
+  out.fill(0x20, 16 + headerBytes.length, 16 + headerBytes.length + pad);
+  out.set(payloadBytes, 16 + headerBytes.length + pad);
+  return out;
+}
+
+/** Parses and verifies checkpoint bytes; `where` names the file in errors. */
+export async function decodeCheckpoint(
+  bytes: Uint8Array,
+  where: string,
+): Promise<{ state: CheckpointState; weights: WeightMap }> {
+  const torn = (detail: string) =>
+    new AnnealError("checkpoint", `Checkpoint '${where}' is damaged: ${detail}`, {
+      where,
+      hint: "it was not loaded; resume from another checkpoint (checkpoints/best.ckpt) or start a new run",
+    });
+  if (bytes.length < 16 || !MAGIC.every((b, i) => bytes[i] === b)) {
+    throw torn("it does not start with the ANNEALCK signature");
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = view.getUint32(8, true);
+  if (version !== FORMAT_VERSION) throw torn(`unknown format version ${version}`);
+  const headerLength = view.getUint32(12, true);
+  if (16 + headerLength > bytes.length) throw torn(`truncated header (file has ${bytes.length} bytes)`);
+  let header: Header;
+  try {
+    header = JSON.parse(new TextDecoder().decode(bytes.subarray(16, 16 + headerLength)));
+  } catch {
+    throw torn("the header is not valid JSON");
+  }
+  const payload = bytes.slice(16 + headerLength);
+  if (payload.length !== header.payloadBytes) {
+    throw torn(`payload has ${payload.length} bytes, the header says ${header.payloadBytes} (truncated?)`);
+  }
+  if (await sha256Hex(payload) !== header.sha256) throw torn("the payload's SHA-256 does not match");
+  const floats = new Float32Array(payload.buffer, 0, payload.length / 4);
+  const weights: WeightMap = {};
+  let offset = 0;
+  for (const weight of header.weights) {
+    weights[weight.name] = { shape: weight.shape, values: floats.slice(offset, offset + weight.length) };
+    offset += weight.length;
+  }
+  return { state: header.state, weights };
+}
+
+/** Writes a file atomically: temporary name, fsync, rename. */
+export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  const temporary = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
+  const file = await Deno.open(temporary, { write: true, create: true, truncate: true });
+  try {
+    let written = 0;
+    while (written < bytes.length) written += await file.write(bytes.subarray(written));
+    await file.sync();
+  } finally {
+    file.close();
+  }
+  await Deno.rename(temporary, path);
+}
+
+/** Writes a checkpoint file atomically. */
+export async function saveCheckpoint(path: string, state: CheckpointState, weights: WeightMap): Promise<void> {
+  await writeFileAtomic(path, await encodeCheckpoint(state, weights));
+}
+
+/** Loads and verifies a checkpoint file. */
+export async function loadCheckpoint(path: string): Promise<{ state: CheckpointState; weights: WeightMap }> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (cause) {
+    throw new AnnealError("checkpoint", `Cannot read checkpoint '${path}'`, {
+      where: path,
+      hint: "check the run id; `anneal runs` lists runs",
+      cause,
+    });
+  }
+  return decodeCheckpoint(bytes, path);
+}

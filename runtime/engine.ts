@@ -1,0 +1,228 @@
+/**
+ * The training step itself, with no actors around it: model, loss, optimizer, clipping, and
+ * evaluation. The trainer actor drives it; the LR range test and the benchmarks use it in-process.
+ *
+ * Nothing here reads a tensor back to the CPU: the caller decides when to pay for a read-back.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type * as tfl from "@tensorflow/tfjs-layers";
+import type { RunConfig } from "../config.ts";
+import { buildModel, forward } from "../models/mod.ts";
+import { lossFunction } from "../models/losses.ts";
+import { accuracy, mae } from "../models/metrics.ts";
+import { createOptimizer, type Optimizer } from "../optimizers/mod.ts";
+import { clipGradNorm, clipGradValue } from "../optimizers/clipping.ts";
+import { AnnealError } from "../errors.ts";
+
+/** What the engine must know about the data to build a model. */
+export interface DataShape {
+  inputShape: number[];
+  targetSize: number;
+  task: "regression" | "classification" | "binary";
+  numClasses?: number;
+}
+
+/** A batch as plain arrays (what the data loader sends). */
+export interface HostBatch {
+  x: Float32Array;
+  y: Float32Array;
+  size: number;
+}
+
+/** Device-side results of one step; the caller disposes them after reading. */
+export interface StepTensors {
+  /** Mean loss over the step's samples. */
+  loss: tf.Scalar;
+  /** Global L2 norm of the gradients before clipping. */
+  gradNorm: tf.Scalar;
+  /** Per-metric sums over the step's samples (accuracy, mae). */
+  metricSums: Record<string, tf.Scalar>;
+  samples: number;
+}
+
+/** Gradients computed but not yet applied. */
+export interface PendingStep extends StepTensors {
+  grads: tf.Tensor[];
+}
+
+/** The loss a task uses unless the config names one. */
+export function defaultLossName(task: DataShape["task"]): "mse" | "crossEntropy" | "binaryCrossEntropy" {
+  if (task === "classification") return "crossEntropy";
+  if (task === "binary") return "binaryCrossEntropy";
+  return "mse";
+}
+
+/** The metrics logged for a task, besides the loss. */
+export function metricNames(task: DataShape["task"]): string[] {
+  return task === "regression" ? ["mae"] : ["accuracy"];
+}
+
+function outputUnits(shape: DataShape): number {
+  if (shape.task === "classification") {
+    if (!shape.numClasses) {
+      throw new AnnealError("data", "Classification data without a class count", {
+        hint: "check the dataset's labels",
+      });
+    }
+    return shape.numClasses;
+  }
+  return shape.task === "binary" ? 1 : shape.targetSize;
+}
+
+/** Model, optimizer and the step, for one run. */
+export class TrainingEngine {
+  readonly model: tfl.LayersModel;
+  readonly optimizer: Optimizer;
+  readonly variables: tf.Variable[];
+  readonly metrics: string[];
+  readonly #loss: (output: tf.Tensor, target: tf.Tensor) => tf.Scalar;
+  readonly #shape: DataShape;
+  readonly #config: RunConfig;
+
+  constructor(config: RunConfig, shape: DataShape) {
+    this.#config = config;
+    this.#shape = shape;
+    this.model = buildModel(config.model, { inputShape: shape.inputShape, outputUnits: outputUnits(shape) }, config.seed);
+    this.variables = this.model.trainableWeights.map((weight) => weight.read() as tf.Variable);
+    this.optimizer = createOptimizer(config.optimizer);
+    this.#loss = lossFunction(config.loss ?? defaultLossName(shape.task));
+    this.metrics = metricNames(shape.task);
+  }
+
+  #tensors(batch: HostBatch): { x: tf.Tensor; y: tf.Tensor } {
+    const x = tf.tensor(batch.x, [batch.size, ...this.#shape.inputShape]);
+    const y = tf.tensor(batch.y, [batch.size, this.#shape.targetSize]);
+    return { x, y };
+  }
+
+  #metricSums(output: tf.Tensor, y: tf.Tensor): Record<string, tf.Scalar> {
+    const sums: Record<string, tf.Scalar> = {};
+    for (const name of this.metrics) {
+      sums[name] = name === "accuracy" ? accuracy(output, y) : mae(output, y);
+    }
+    return sums;
+  }
+
+  /**
+   * Gradients of the mean loss over all micro-batches (gradient accumulation): each micro-batch
+   * contributes its summed loss divided by the total sample count, so k micro-batches give the
+   * same update as one batch of their union.
+   */
+  computeGradients(microBatches: HostBatch[]): PendingStep {
+    const total = microBatches.reduce((sum, batch) => sum + batch.size, 0);
+    let grads: tf.Tensor[] | undefined;
+    let lossSum: tf.Scalar | undefined;
+    const metricSums: Record<string, tf.Scalar> = {};
+    for (const batch of microBatches) {
+      const { x, y } = this.#tensors(batch);
+      let output: tf.Tensor | undefined;
+      const { value, grads: named } = tf.variableGrads(() => {
+        output = forward(this.model, x, true);
+        tf.keep(output);
+        return tf.mul(this.#loss(output, y), batch.size / total) as tf.Scalar;
+      }, this.variables);
+      const partial = this.variables.map((variable) => named[variable.name]);
+      grads = grads ? grads.map((g, i) => tf.tidy(() => tf.add(g, partial[i]))) : partial;
+      if (grads !== partial) {
+        for (const g of partial) g.dispose();
+      }
+      lossSum = lossSum ? tf.tidy(() => tf.add(lossSum!, value)) as tf.Scalar : value;
+      for (const [name, sum] of Object.entries(tf.tidy(() => this.#metricSums(output!, y)))) {
+        metricSums[name] = metricSums[name] ? addDispose(metricSums[name], sum) : sum;
+      }
+      output!.dispose();
+      x.dispose();
+      y.dispose();
+    }
+    if (!grads || !lossSum) throw new AnnealError("internal", "A step needs at least one batch");
+    const gradNorm = tf.tidy(() =>
+      tf.sqrt(tf.addN(grads!.map((g) => tf.sum(tf.square(g))))) as tf.Scalar
+    );
+    return { grads, loss: lossSum, gradNorm, metricSums, samples: total };
+  }
+
+  /** Clips (as configured, or at `maxNorm`) and applies the gradients; disposes them. */
+  applyGradients(pending: PendingStep, lr: number, maxNorm?: number): void {
+    const clipping = this.#config.clipping;
+    let grads = pending.grads;
+    if (clipping.value !== undefined) grads = replace(grads, clipGradValue(grads, clipping.value));
+    if (maxNorm !== undefined) {
+      const normType = clipping.normType === "inf" ? Infinity : clipping.normType;
+      const clipped = clipGradNorm(grads, maxNorm, normType);
+      clipped.totalNorm.dispose();
+      grads = replace(grads, clipped.grads);
+    }
+    this.optimizer.step(this.variables, grads, lr);
+    for (const g of grads) g.dispose();
+    pending.grads = [];
+  }
+
+  /** Disposes a step's gradients without applying them (a skipped step). */
+  discardGradients(pending: PendingStep): void {
+    for (const g of pending.grads) g.dispose();
+    pending.grads = [];
+  }
+
+  /** Loss and metric sums of a batch in inference mode. */
+  evaluate(batch: HostBatch): StepTensors {
+    return tf.tidy(() => {
+      const { x, y } = this.#tensors(batch);
+      const output = forward(this.model, x, false);
+      const loss = tf.mul(this.#loss(output, y), batch.size) as tf.Scalar;
+      const metricSums = this.#metricSums(output, y);
+      return { loss, gradNorm: tf.scalar(0), metricSums, samples: batch.size };
+    });
+  }
+
+  /** Every weight (trainable and not, e.g. batch-norm statistics), by name. */
+  async readWeights(): Promise<Record<string, { shape: number[]; values: Float32Array }>> {
+    const out: Record<string, { shape: number[]; values: Float32Array }> = {};
+    for (const weight of this.model.weights) {
+      const value = weight.read();
+      out[weight.name] = { shape: value.shape.slice(), values: (await value.data()) as Float32Array };
+    }
+    return out;
+  }
+
+  /** Restores weights saved by {@linkcode readWeights}; every name and shape must match. */
+  writeWeights(weights: Record<string, { shape: number[]; values: Float32Array }>): void {
+    for (const weight of this.model.weights) {
+      const saved = weights[weight.name];
+      if (!saved) {
+        throw new AnnealError("checkpoint", `Checkpoint has no weight '${weight.name}'`, {
+          hint: "the checkpoint was written for a different model; start a new run instead of resuming",
+        });
+      }
+      const expected = weight.shape.join("x");
+      if (saved.shape.join("x") !== expected) {
+        throw new AnnealError(
+          "checkpoint",
+          `Checkpoint weight '${weight.name}' has shape [${saved.shape}], the model needs [${weight.shape}]`,
+          { hint: "the checkpoint was written for a different model; start a new run" },
+        );
+      }
+      const value = tf.tensor(saved.values, saved.shape);
+      weight.write(value);
+      value.dispose();
+    }
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+    this.model.dispose();
+  }
+}
+
+function addDispose(a: tf.Scalar, b: tf.Scalar): tf.Scalar {
+  const sum = tf.add(a, b) as tf.Scalar;
+  a.dispose();
+  b.dispose();
+  return sum;
+}
+
+function replace(old: tf.Tensor[], next: tf.Tensor[]): tf.Tensor[] {
+  for (let i = 0; i < old.length; i++) if (old[i] !== next[i]) old[i].dispose();
+  return next;
+}

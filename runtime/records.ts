@@ -1,0 +1,93 @@
+/**
+ * The run directory: config, meta, per-step and per-epoch metrics (NDJSON, appended one line
+ * per write so a killed run leaves a readable record up to its last step), and the summary
+ * (replaced atomically).
+ *
+ * @module
+ */
+import { writeFileAtomic } from "./checkpoint.ts";
+import { AnnealError } from "../errors.ts";
+
+/** Run ids are plain names: no separators, no `..`, so a run can never escape its runs directory. */
+export const RUN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** Checks a run id taken from a user. */
+export function checkRunId(id: string): string {
+  if (!RUN_ID_PATTERN.test(id) || id.includes("..")) {
+    throw new AnnealError("usage", `'${id}' is not a valid run id`, {
+      hint: "run ids are letters, digits, '.', '_' and '-' (see `anneal runs`); paths are not allowed",
+    });
+  }
+  return id;
+}
+
+/** A fresh run id: UTC date and time plus a short random suffix. */
+export function newRunId(name?: string): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
+  const suffix = crypto.randomUUID().slice(0, 4);
+  return name ? `${name}-${stamp}-${suffix}` : `${stamp}-${suffix}`;
+}
+
+/** Appends NDJSON lines and JSON files under a run directory, in order. */
+export class RunWriter {
+  #chain: Promise<void> = Promise.resolve();
+  #error: unknown;
+
+  constructor(readonly dir: string) {}
+
+  /** Creates the directory tree. */
+  async create(): Promise<void> {
+    await Deno.mkdir(`${this.dir}/checkpoints`, { recursive: true });
+  }
+
+  #enqueue(work: () => Promise<void>): Promise<void> {
+    this.#chain = this.#chain.then(work).catch((error) => {
+      this.#error ??= error;
+    });
+    return this.#chain;
+  }
+
+  /** Writes a JSON file atomically. */
+  writeJson(name: string, value: unknown): Promise<void> {
+    return this.#enqueue(() =>
+      writeFileAtomic(`${this.dir}/${name}`, new TextEncoder().encode(JSON.stringify(value, null, 2) + "\n"))
+    );
+  }
+
+  /** Appends records as NDJSON lines, in one write. */
+  append(name: string, records: unknown[]): Promise<void> {
+    if (records.length === 0) return Promise.resolve();
+    const text = records.map((r) => JSON.stringify(r)).join("\n") + "\n";
+    return this.#enqueue(() => Deno.writeTextFile(`${this.dir}/${name}`, text, { append: true }));
+  }
+
+  /** Keeps only the lines of an NDJSON file whose record passes `keep` (resume drops replayed steps). */
+  truncate(name: string, keep: (record: Record<string, number>) => boolean): Promise<void> {
+    return this.#enqueue(async () => {
+      let text: string;
+      try {
+        text = await Deno.readTextFile(`${this.dir}/${name}`);
+      } catch {
+        return;
+      }
+      const kept = text.split("\n").filter((line) => {
+        if (!line.trim()) return false;
+        try {
+          return keep(JSON.parse(line));
+        } catch {
+          return false; // a torn last line from a killed run
+        }
+      });
+      await writeFileAtomic(
+        `${this.dir}/${name}`,
+        new TextEncoder().encode(kept.map((l) => l + "\n").join("")),
+      );
+    });
+  }
+
+  /** Waits for every queued write; throws the first write error. */
+  async flush(): Promise<void> {
+    await this.#chain;
+    if (this.#error) throw this.#error;
+  }
+}

@@ -1,0 +1,349 @@
+/**
+ * The supervisor: starts the five actors as Workers, gives each pair that talks a
+ * MessageChannel of its own, writes the run directory from their events, watches them (an
+ * actor that throws or stops answering ends the run, naming the actor and the cause), and
+ * terminates every Worker at the end, whatever happened.
+ *
+ * @module
+ */
+import { parseConfig, type RunConfig, type RunConfigInput } from "../config.ts";
+import { AnnealError, deserializeError } from "../errors.ts";
+import type { ActorName, SupervisorInbox } from "../actors/protocol.ts";
+import { loadCheckpoint } from "./checkpoint.ts";
+import type { RunEvent } from "./events.ts";
+import { checkRunId, newRunId, RunWriter } from "./records.ts";
+import type { TrainerResult } from "../actors/trainer_worker.ts";
+import { scaleLearningRate } from "../optimizers/scaling.ts";
+import denoJson from "../deno.json" with { type: "json" };
+
+const WORKER_FILES: Record<ActorName, string> = {
+  dataLoader: "../actors/data_loader_worker.ts",
+  trainer: "../actors/trainer_worker.ts",
+  scheduler: "../actors/scheduler_worker.ts",
+  earlyStopper: "../actors/early_stopper_worker.ts",
+  clipMonitor: "../actors/clip_monitor_worker.ts",
+};
+const ACTORS = Object.keys(WORKER_FILES) as ActorName[];
+/** The actors the trainer has a channel to. */
+const PEERS: ActorName[] = ["dataLoader", "scheduler", "earlyStopper", "clipMonitor"];
+
+/** How a run ended. */
+export interface RunResult {
+  runId: string;
+  runDir: string;
+  status: "completed" | "stopped" | "diverged" | "failed";
+  reason: string;
+  hint?: string;
+  /** The actor that failed, when `status` is `failed`. */
+  failedActor?: ActorName;
+  epochs: number;
+  steps: number;
+  bestEpoch: number | null;
+  /** The last epoch's metrics. */
+  metrics: Record<string, number>;
+  test?: Record<string, number>;
+  backend?: string;
+  seconds: number;
+}
+
+/** Options of {@linkcode train}. */
+export interface TrainOptions {
+  /** Continue the run with this id (in the config's `runsDir`) from its last checkpoint. */
+  resume?: string;
+  /** The run's id (default: a timestamp, prefixed with the config's `name`). */
+  runId?: string;
+  /** Milliseconds an actor may go without answering before the run fails (default 60000). */
+  stallTimeoutMs?: number;
+  /** Test-only: make an actor throw or stall at a named point. */
+  faults?: Partial<Record<ActorName, { kind: "throw" | "stall"; at: string }>>;
+}
+
+/** A run in progress. */
+export interface TrainingRun {
+  readonly runId: string;
+  readonly runDir: string;
+  /** Every event of the run, ending with `run.finished`. */
+  events(): AsyncIterable<RunEvent>;
+  /** Resolves when the run has ended and every Worker is gone. */
+  readonly result: Promise<RunResult>;
+  /** Asks the run to end now (the last checkpoint is kept). */
+  stop(reason?: string): void;
+}
+
+class EventQueue<T> {
+  #items: T[] = [];
+  #waiting: ((r: IteratorResult<T>) => void)[] = [];
+  #closed = false;
+  push(item: T) {
+    const waiter = this.#waiting.shift();
+    if (waiter) waiter({ value: item, done: false });
+    else this.#items.push(item);
+  }
+  close() {
+    this.#closed = true;
+    for (const waiter of this.#waiting.splice(0)) waiter({ value: undefined, done: true });
+  }
+  async *iterate(): AsyncIterable<T> {
+    for (;;) {
+      if (this.#items.length) yield this.#items.shift()!;
+      else if (this.#closed) return;
+      else {
+        const next = await new Promise<IteratorResult<T>>((resolve) => this.#waiting.push(resolve));
+        if (next.done) return;
+        yield next.value;
+      }
+    }
+  }
+}
+
+async function gitCommit(): Promise<string | undefined> {
+  try {
+    const out = await new Deno.Command("git", { args: ["rev-parse", "HEAD"], stdout: "piped", stderr: "null" })
+      .output();
+    return out.success ? new TextDecoder().decode(out.stdout).trim() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Starts a training run through the five actors.
+ *
+ * @example
+ * ```ts ignore
+ * import { train } from "./supervisor.ts";
+ * const run = train({ epochs: 2, backend: "cpu" });
+ * for await (const event of run.events()) if (event.type === "epoch") console.log(event.metrics.loss);
+ * console.log((await run.result).status);
+ * ```
+ */
+export function train(input: RunConfigInput | RunConfig = {}, options: TrainOptions = {}): TrainingRun {
+  const queue = new EventQueue<RunEvent>();
+  let config: RunConfig;
+  let runId: string;
+  const requestedStop: { reason?: string; apply?: (reason: string) => void } = {};
+  const setup = (async () => {
+    if (options.resume) {
+      config = parseConfig(input);
+      runId = checkRunId(options.resume);
+      const dir = `${config.runsDir}/${runId}`;
+      try {
+        config = parseConfig(JSON.parse(await Deno.readTextFile(`${dir}/config.json`)), `${dir}/config.json`);
+      } catch (cause) {
+        if (cause instanceof AnnealError) throw cause;
+        throw new AnnealError("usage", `Cannot resume run '${runId}': ${dir}/config.json is missing`, {
+          where: dir,
+          hint: "check the run id with `anneal runs`",
+          cause,
+        });
+      }
+    } else {
+      config = parseConfig(input);
+      runId = options.runId ? checkRunId(options.runId) : newRunId(config.name);
+    }
+  })();
+  const result = setup.then(() => supervise(config, runId, options, queue, requestedStop));
+  result.catch(() => queue.close());
+  const run: TrainingRun = {
+    get runId() {
+      return runId;
+    },
+    get runDir() {
+      return `${config.runsDir}/${runId}`;
+    },
+    events: () => queue.iterate(),
+    result,
+    stop(reason = "stopped by the user") {
+      requestedStop.reason = reason;
+      requestedStop.apply?.(reason);
+    },
+  };
+  return run;
+}
+
+async function supervise(
+  config: RunConfig,
+  runId: string,
+  options: TrainOptions,
+  queue: EventQueue<RunEvent>,
+  requestedStop: { reason?: string; apply?: (reason: string) => void },
+): Promise<RunResult> {
+  const runDir = `${config.runsDir}/${runId}`;
+  const writer = new RunWriter(runDir);
+  const startedAt = performance.now();
+  let resumeState: { epoch: number; step: number; scheduler?: unknown; earlyStopper?: unknown } | undefined;
+  if (options.resume) {
+    const saved = await loadCheckpoint(`${runDir}/checkpoints/last.ckpt`);
+    resumeState = saved.state as typeof resumeState;
+    // Drop records of steps and epochs after the checkpoint: they are replayed.
+    await writer.truncate("steps.ndjson", (r) => r.step < resumeState!.step);
+    await writer.truncate("epochs.ndjson", (r) => r.epoch <= resumeState!.epoch);
+  } else {
+    await writer.create();
+    await writer.writeJson("config.json", config);
+  }
+  const effectiveBatch = config.batchSize * config.gradientAccumulation;
+  let resolvedLr = config.optimizer.lr as number;
+  const optimizerSpec = config.optimizer as { lr: number; baseBatch?: number };
+  if (optimizerSpec.baseBatch !== undefined) {
+    const scaled = scaleLearningRate(optimizerSpec.lr, optimizerSpec.baseBatch, effectiveBatch);
+    resolvedLr = scaled.lr;
+    if (scaled.warning) queue.push({ type: "warning", actor: "trainer", message: scaled.warning });
+  }
+  const meta: Record<string, unknown> = {
+    id: runId,
+    createdAt: new Date().toISOString(),
+    seed: config.seed,
+    version: denoJson.version,
+    git: await gitCommit(),
+    deno: Deno.version.deno,
+    resolvedLr,
+    effectiveBatch,
+  };
+  const summary: Record<string, unknown> = { status: "running", startedAt: meta.createdAt };
+  await writer.writeJson("summary.json", summary);
+  const emit = (event: RunEvent) => queue.push(event);
+  emit({ type: "run.started", runId, runDir, resumedFrom: resumeState && { epoch: resumeState.epoch, step: resumeState.step } });
+
+  const workers = new Map<ActorName, Worker>();
+  const lastSeen = new Map<ActorName, number>();
+  const stallTimeoutMs = options.stallTimeoutMs ?? 60_000;
+  let finish: (result: RunResult) => void = () => {};
+  const finished = new Promise<RunResult>((resolve) => (finish = resolve));
+  let done = false;
+  const trainerDone: { result?: TrainerResult } = {};
+  let clipStats: unknown;
+  let watchdog: ReturnType<typeof setInterval> | undefined;
+
+  const end = async (result: RunResult) => {
+    if (done) return;
+    done = true;
+    clearInterval(watchdog);
+    for (const worker of workers.values()) worker.postMessage({ type: "Stop", reason: result.reason });
+    // Give actors a moment to finish cleanly, then terminate every one regardless.
+    await new Promise((resolve) => setTimeout(resolve, result.status === "failed" ? 0 : 50));
+    for (const worker of workers.values()) worker.terminate();
+    workers.clear();
+    Object.assign(summary, {
+      status: result.status,
+      stopReason: result.reason,
+      hint: result.hint,
+      failedActor: result.failedActor,
+      epochs: result.epochs,
+      steps: result.steps,
+      bestEpoch: result.bestEpoch,
+      metrics: result.metrics,
+      test: result.test,
+      backend: result.backend,
+      clip: clipStats,
+      seconds: result.seconds,
+      finishedAt: new Date().toISOString(),
+    });
+    await writer.writeJson("summary.json", summary);
+    try {
+      await writer.flush();
+    } catch (error) {
+      emit({ type: "warning", actor: "supervisor", message: `could not write the run record: ${error}` });
+    }
+    emit({ type: "run.finished", result });
+    queue.close();
+    finish(result);
+  };
+
+  const fail = (actor: ActorName, message: string, hint?: string) =>
+    end({
+      runId,
+      runDir,
+      status: "failed",
+      reason: `actor '${actor}' failed: ${message}`,
+      hint: hint ?? `the last checkpoint is kept in ${runDir}/checkpoints; fix the cause, then \`anneal train --resume ${runId}\``,
+      failedActor: actor,
+      epochs: trainerDone.result?.epochs ?? 0,
+      steps: trainerDone.result?.steps ?? 0,
+      bestEpoch: null,
+      metrics: {},
+      seconds: (performance.now() - startedAt) / 1000,
+    });
+
+  requestedStop.apply = (reason) => fail("trainer", reason);
+
+  const onMessage = (actor: ActorName, message: SupervisorInbox) => {
+    lastSeen.set(actor, performance.now());
+    if (message.type === "actor.error") {
+      const error = deserializeError(message.error);
+      fail(actor, error.message, error.hint);
+    } else if (message.type === "actor.event") {
+      const event = message.event as RunEvent;
+      if (event.type === "steps") {
+        writer.append(
+          "steps.ndjson",
+          event.losses.map((loss, i) => ({
+            step: event.fromStep + i,
+            epoch: event.epoch,
+            loss,
+            lr: event.lr[i],
+            gradNorm: event.gradNorms[i],
+            skipped: event.skipped[i] || undefined,
+          })),
+        );
+      } else if (event.type === "epoch") {
+        writer.append("epochs.ndjson", [{ epoch: event.epoch, step: event.step, ...event.metrics, seconds: event.seconds }]);
+      } else if (event.type === "backend") {
+        Object.assign(meta, { backend: event.backend, adapter: event.adapter, tfjs: event.tfjs, backendReason: event.reason });
+      } else if (event.type === "plan") {
+        Object.assign(meta, { fingerprint: event.dataset.fingerprint, dataset: event.dataset, parameters: event.parameters });
+        writer.writeJson("meta.json", meta);
+      } else if (event.type === "clip.stats") {
+        clipStats = event;
+      }
+      emit(event);
+    } else if (message.type === "actor.done") {
+      if (actor === "clipMonitor") clipStats = message.result ?? clipStats;
+      if (actor === "trainer") {
+        const result = message.result as TrainerResult;
+        trainerDone.result = result;
+        end({ runId, runDir, ...result, seconds: (performance.now() - startedAt) / 1000 });
+      }
+    }
+  };
+
+  const actorConfig = { ...config, resolvedLr };
+  const channels = new Map(PEERS.map((peer) => [peer, new MessageChannel()]));
+  for (const actor of ACTORS) {
+    const worker = new Worker(new URL(WORKER_FILES[actor], import.meta.url).href, { type: "module" });
+    workers.set(actor, worker);
+    lastSeen.set(actor, performance.now());
+    worker.onmessage = (event) => onMessage(actor, event.data);
+    worker.onerror = (event) => {
+      event.preventDefault();
+      fail(actor, event.message ?? "uncaught error");
+    };
+    worker.onmessageerror = () => fail(actor, "a message could not be deserialized");
+    const ports: Record<string, MessagePort> = {};
+    if (actor === "trainer") for (const [peer, channel] of channels) ports[peer] = channel.port1;
+    else ports.trainer = channels.get(actor)!.port2;
+    const resume = !resumeState ? undefined : actor === "trainer"
+      ? { checkpoint: `${runDir}/checkpoints/last.ckpt` }
+      : actor === "scheduler"
+      ? resumeState.scheduler
+      : actor === "earlyStopper"
+      ? resumeState.earlyStopper
+      : undefined;
+    worker.postMessage(
+      { type: "Init", actor, runId, runDir, config: actorConfig, ports, resume, fault: options.faults?.[actor] },
+      Object.values(ports),
+    );
+  }
+  watchdog = setInterval(() => {
+    const now = performance.now();
+    for (const [actor, worker] of workers) {
+      if (now - (lastSeen.get(actor) ?? now) > stallTimeoutMs) {
+        fail(actor, `stopped answering for ${(stallTimeoutMs / 1000).toFixed(1)} s (stalled)`);
+        return;
+      }
+      worker.postMessage({ type: "Ping" });
+    }
+  }, Math.min(1000, stallTimeoutMs / 4));
+  if (requestedStop.reason) fail("trainer", requestedStop.reason);
+  return finished;
+}

@@ -1,0 +1,30 @@
+/**
+ * Shared helpers of the integration tests.
+ *
+ * @module
+ */
+import { train } from "../mod.ts";
+import type { RunConfigInput, RunEvent, RunResult, TrainOptions } from "../mod.ts";
+
+/** A temporary runs directory, removed by the returned function. */
+export async function tempRunsDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+  const dir = await Deno.makeTempDir({ prefix: "anneal-test-" });
+  return { dir, cleanup: () => Deno.remove(dir, { recursive: true }) };
+}
+
+/** Trains a config through the actors and collects its events. */
+export async function trainCollect(
+  config: RunConfigInput,
+  options: TrainOptions = {},
+): Promise<{ result: RunResult; events: RunEvent[] }> {
+  const run = train(config, options);
+  const events: RunEvent[] = [];
+  for await (const event of run.events()) events.push(event);
+  return { result: await run.result, events };
+}
+
+/** Reads an NDJSON file of a run. */
+export async function readNdjson(path: string): Promise<Record<string, number>[]> {
+  const text = await Deno.readTextFile(path);
+  return text.split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
+}

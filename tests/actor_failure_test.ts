@@ -1,0 +1,72 @@
+import assert from "node:assert/strict";
+import { loadCheckpoint } from "../mod.ts";
+import { tempRunsDir, trainCollect } from "./_helpers.ts";
+
+const config = { backend: "cpu" as const, epochs: 6, data: { kind: "synthetic-linear" as const, n: 64 } };
+
+const cases = [
+  { actor: "trainer", at: "epoch" },
+  { actor: "dataLoader", at: "load" },
+  { actor: "scheduler", at: "epoch" },
+  { actor: "earlyStopper", at: "epoch" },
+  { actor: "clipMonitor", at: "observe" },
+] as const;
+
+for (const { actor, at } of cases) {
+  Deno.test(`an actor that throws (${actor}) ends the run naming the actor and the cause`, async () => {
+    const { dir, cleanup } = await tempRunsDir();
+    try {
+      const { result } = await trainCollect({ ...config, runsDir: dir }, { faults: { [actor]: { kind: "throw", at } } });
+      assert.equal(result.status, "failed");
+      assert.equal(result.failedActor, actor);
+      assert.match(result.reason, new RegExp(`actor '${actor}' failed: .*injected fault at '${at}'`));
+      const summary = JSON.parse(await Deno.readTextFile(`${result.runDir}/summary.json`));
+      assert.equal(summary.status, "failed");
+      assert.equal(summary.failedActor, actor);
+    } finally {
+      await cleanup();
+    }
+  });
+}
+
+Deno.test("a trainer crash mid-run keeps the last checkpoint, and --resume finishes with the same weights", async () => {
+  const { dir, cleanup } = await tempRunsDir();
+  try {
+    const straight = await trainCollect({ ...config, runsDir: dir, optimizer: { name: "sgd", lr: 0.05, momentum: 0.9 } });
+    assert.equal(straight.result.status, "completed");
+    // Crash at the first step of epoch 3 (after 3 checkpoints), then resume.
+    const crashed = await trainCollect(
+      { ...config, runsDir: dir, optimizer: { name: "sgd", lr: 0.05, momentum: 0.9 } },
+      { runId: "crashed", faults: { trainer: { kind: "throw", at: "step:3" } } },
+    );
+    assert.equal(crashed.result.status, "failed");
+    const kept = await loadCheckpoint(`${dir}/crashed/checkpoints/last.ckpt`);
+    assert.equal(kept.state.epoch, 2, "the last checkpoint (end of epoch 2) is kept");
+    const resumed = await trainCollect({ runsDir: dir }, { resume: "crashed" });
+    assert.equal(resumed.result.status, "completed", resumed.result.reason);
+    const a = await loadCheckpoint(`${straight.result.runDir}/checkpoints/last.ckpt`);
+    const b = await loadCheckpoint(`${dir}/crashed/checkpoints/last.ckpt`);
+    for (const [name, weight] of Object.entries(a.weights)) {
+      assert.deepEqual(Array.from(b.weights[name].values), Array.from(weight.values), `${name} differs after resume`);
+    }
+  } finally {
+    await cleanup();
+  }
+});
+
+Deno.test("an actor that stops answering is noticed within the stall timeout", async () => {
+  const { dir, cleanup } = await tempRunsDir();
+  try {
+    const started = performance.now();
+    const { result } = await trainCollect(
+      { ...config, runsDir: dir },
+      { stallTimeoutMs: 1500, faults: { earlyStopper: { kind: "stall", at: "epoch" } } },
+    );
+    assert.equal(result.status, "failed");
+    assert.equal(result.failedActor, "earlyStopper");
+    assert.match(result.reason, /stalled/);
+    assert.ok(performance.now() - started < 20_000);
+  } finally {
+    await cleanup();
+  }
+});

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The test command (`deno task test`): installs what the tests need on a fresh machine, then
+# runs `deno test`. System packages come from Debian's apt when missing: Fashion-MNIST,
+# PostgreSQL (a throwaway server for the storage tests), Chromium (report rendering) and
+# Mesa's software GL (llvmpipe, the WebGPU adapter of CPU-only machines).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+[ -e /usr/share/datasets/fashion-mnist ] || need+=(dataset-fashion-mnist)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+compgen -G "/usr/lib/x86_64-linux-gnu/dri/swrast_dri.so" >/dev/null || need+=(libgl1-mesa-dri libegl-mesa0 libegl1)
+if ((${#need[@]})); then
+  echo "tools/test.sh: installing ${need[*]} with apt" >&2
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+fi
+
+# Permissions are listed, not -A: files, env, subprocesses (the CLI tests, PostgreSQL, Chromium),
+# loopback networking (the URL-import test, PostgreSQL), and sys info for the backends.
+exec deno test --parallel --allow-read --allow-write --allow-env --allow-run --allow-sys \
+  --allow-net "$@"
