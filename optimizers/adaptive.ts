@@ -1,0 +1,158 @@
+/**
+ * Adaptive gradient transformations: the per-coordinate scalings of Adam, RMSprop, Adagrad and
+ * Adafactor, Lion's sign update and LAMB's trust ratio. Each keeps its own named slots, with
+ * torch.optim's state names (`exp_avg`, `exp_avg_sq`, `square_avg`, `sum`, ...).
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs-core";
+import type { Transform } from "./transform.ts";
+
+/** Options of {@linkcode scaleByAdam}; beta1 comes from the context's `momentum`. */
+export interface AdamOptions {
+  beta2: number;
+  eps: number;
+  amsgrad: boolean;
+  /** Divide the moments by `1 - beta^t` (always in torch's Adam; optional in LAMB). */
+  biasCorrection: boolean;
+}
+
+/**
+ * Adam's direction `m̂ / (sqrt(v̂) + eps)` with torch's arithmetic (eps added after dividing
+ * the square root by `sqrt(1 - beta2^t)`); `amsgrad` uses the running maximum of `v`.
+ *
+ * @example
+ * ```ts
+ * import { scaleByAdam } from "./adaptive.ts";
+ * const adam = scaleByAdam({ beta2: 0.999, eps: 1e-8, amsgrad: false, biasCorrection: true });
+ * console.assert(typeof adam.init === "function");
+ * ```
+ */
+export function scaleByAdam(options: AdamOptions): Transform {
+  const { beta2, eps, amsgrad, biasCorrection } = options;
+  return {
+    init(param) {
+      const slots = { exp_avg: tf.zerosLike(param), exp_avg_sq: tf.zerosLike(param) };
+      return amsgrad ? { ...slots, max_exp_avg_sq: tf.zerosLike(param) } : slots;
+    },
+    update(grad, slots, { step, momentum: beta1 }) {
+      const expAvg = tf.add(tf.mul(slots.exp_avg, beta1), tf.mul(grad, 1 - beta1));
+      const expAvgSq = tf.add(tf.mul(slots.exp_avg_sq, beta2), tf.mul(tf.square(grad), 1 - beta2));
+      const own: Record<string, tf.Tensor> = { exp_avg: expAvg, exp_avg_sq: expAvgSq };
+      let second = expAvgSq;
+      if (amsgrad) {
+        second = tf.maximum(slots.max_exp_avg_sq, expAvgSq);
+        own.max_exp_avg_sq = second;
+      }
+      const correction1 = biasCorrection ? 1 - beta1 ** step : 1;
+      const correction2 = biasCorrection ? 1 - beta2 ** step : 1;
+      const denominator = tf.add(tf.div(tf.sqrt(second), Math.sqrt(correction2)), eps);
+      return [tf.div(tf.div(expAvg, correction1), denominator), own];
+    },
+  };
+}
+
+/**
+ * RMSprop's direction `g / (sqrt(E[g²] - centered ? E[g]² : 0) + eps)`.
+ *
+ * @example
+ * ```ts
+ * import { scaleByRms } from "./adaptive.ts";
+ * const rms = scaleByRms({ alpha: 0.99, eps: 1e-8, centered: true });
+ * console.assert(typeof rms.update === "function");
+ * ```
+ */
+export function scaleByRms(options: { alpha: number; eps: number; centered: boolean }): Transform {
+  const { alpha, eps, centered } = options;
+  return {
+    init(param) {
+      const slots = { square_avg: tf.zerosLike(param) };
+      return centered ? { ...slots, grad_avg: tf.zerosLike(param) } : slots;
+    },
+    update(grad, slots) {
+      const squareAvg = tf.add(tf.mul(slots.square_avg, alpha), tf.mul(tf.square(grad), 1 - alpha));
+      if (!centered) {
+        return [tf.div(grad, tf.add(tf.sqrt(squareAvg), eps)), { square_avg: squareAvg }];
+      }
+      const gradAvg = tf.add(tf.mul(slots.grad_avg, alpha), tf.mul(grad, 1 - alpha));
+      const variance = tf.sub(squareAvg, tf.square(gradAvg));
+      return [
+        tf.div(grad, tf.add(tf.sqrt(variance), eps)),
+        { square_avg: squareAvg, grad_avg: gradAvg },
+      ];
+    },
+  };
+}
+
+/**
+ * Adagrad's direction `g / (sqrt(Σ g²) + eps)`, the sum starting at `initialAccumulatorValue`.
+ *
+ * @example
+ * ```ts
+ * import { scaleByAdagrad } from "./adaptive.ts";
+ * const adagrad = scaleByAdagrad({ initialAccumulatorValue: 0.1, eps: 1e-10 });
+ * console.assert(typeof adagrad.init === "function");
+ * ```
+ */
+export function scaleByAdagrad(
+  options: { initialAccumulatorValue: number; eps: number },
+): Transform {
+  return {
+    init: (param) => ({ sum: tf.fill(param.shape, options.initialAccumulatorValue) }),
+    update(grad, slots) {
+      const sum = tf.add(slots.sum, tf.square(grad));
+      return [tf.div(grad, tf.add(tf.sqrt(sum), options.eps)), { sum }];
+    },
+  };
+}
+
+/**
+ * Lion's direction `sign(beta1 * m + (1 - beta1) * g)`, then `m = beta2 * m + (1 - beta2) * g`
+ * (Chen et al. 2023, Algorithm 2). beta1 comes from the context's `momentum`.
+ *
+ * @example
+ * ```ts
+ * import { scaleByLion } from "./adaptive.ts";
+ * const lion = scaleByLion({ beta2: 0.99 });
+ * console.assert(typeof lion.update === "function");
+ * ```
+ */
+export function scaleByLion(options: { beta2: number }): Transform {
+  return {
+    init: (param) => ({ exp_avg: tf.zerosLike(param) }),
+    update(grad, slots, { momentum: beta1 }) {
+      const direction = tf.sign(tf.add(tf.mul(slots.exp_avg, beta1), tf.mul(grad, 1 - beta1)));
+      const expAvg = tf.add(tf.mul(slots.exp_avg, options.beta2), tf.mul(grad, 1 - options.beta2));
+      return [direction, { exp_avg: expAvg }];
+    },
+  };
+}
+
+/**
+ * LAMB's layer-wise trust ratio `‖w‖ / ‖update‖` (1 when either norm is 0), applied where the
+ * parameter has weight decay unless `alwaysAdapt`; `trustClip` caps it at 1 (timm's options).
+ *
+ * @example
+ * ```ts
+ * import { scaleByTrustRatio } from "./adaptive.ts";
+ * const trust = scaleByTrustRatio({ alwaysAdapt: false, trustClip: false });
+ * console.assert(typeof trust.update === "function");
+ * ```
+ */
+export function scaleByTrustRatio(
+  options: { alwaysAdapt: boolean; trustClip: boolean },
+): Transform {
+  return {
+    init: () => ({}),
+    update(update, _slots, { param, weightDecay }) {
+      if (weightDecay === 0 && !options.alwaysAdapt) return [update, {}];
+      const weightNorm = tf.norm(param);
+      const updateNorm = tf.norm(update);
+      const bothPositive = tf.logicalAnd(tf.greater(weightNorm, 0), tf.greater(updateNorm, 0));
+      let ratio = tf.where(bothPositive, tf.div(weightNorm, updateNorm), tf.onesLike(weightNorm));
+      if (options.trustClip) ratio = tf.minimum(ratio, 1);
+      return [tf.mul(update, ratio), {}];
+    },
+  };
+}

@@ -1,0 +1,126 @@
+/**
+ * The optimizer zoo as assemblies of the small transformations: each optimizer is a chain, and
+ * its variants are parameters. AdamW is Adam's chain with the decoupled decay in place of the L2
+ * term; Lion and Adafactor reuse the same decoupled decay.
+ *
+ * @module
+ */
+
+import { scaleByFactoredRms, scaleByRelativeStep } from "./adafactor.ts";
+import {
+  scaleByAdagrad,
+  scaleByAdam,
+  scaleByLion,
+  scaleByRms,
+  scaleByTrustRatio,
+} from "./adaptive.ts";
+import type { ResolvedOptimizerSpec } from "./spec.ts";
+import { chain, type Transform } from "./transform.ts";
+import {
+  addDecayedWeights,
+  decoupledWeightDecay,
+  scaleByLearningRate,
+  trace,
+} from "./transforms.ts";
+
+/** An optimizer's transformation and its initial momentum (undefined: it has none). */
+export interface Assembly {
+  transform: Transform;
+  momentum: number | undefined;
+}
+
+// float32's machine epsilon, torch.finfo(torch.float32).eps: Adafactor's default eps1.
+const FLOAT32_EPSILON = 2 ** -23;
+
+/**
+ * Builds the transformation chain of a resolved spec.
+ *
+ * @example
+ * ```ts
+ * import { assemble } from "./aliases.ts";
+ * import { parseOptimizerSpec } from "./parse.ts";
+ * const { momentum } = assemble(parseOptimizerSpec({ name: "adamw" }));
+ * console.assert(momentum === 0.9);
+ * ```
+ */
+export function assemble(spec: ResolvedOptimizerSpec): Assembly {
+  switch (spec.name) {
+    case "sgd": {
+      // Without momentum the buffer does not exist (torch keeps none either).
+      const momentum = spec.momentum > 0
+        ? [trace({ dampening: spec.dampening, nesterov: spec.nesterov })]
+        : [];
+      return {
+        transform: chain(addDecayedWeights(), ...momentum, scaleByLearningRate()),
+        momentum: spec.momentum > 0 ? spec.momentum : undefined,
+      };
+    }
+    case "adam":
+    case "adamw": {
+      const adam = scaleByAdam({
+        beta2: spec.betas[1],
+        eps: spec.eps,
+        amsgrad: spec.amsgrad,
+        biasCorrection: true,
+      });
+      const transform = spec.name === "adam"
+        ? chain(addDecayedWeights(), adam, scaleByLearningRate())
+        : chain(adam, scaleByLearningRate(), decoupledWeightDecay());
+      return { transform, momentum: spec.betas[0] };
+    }
+    case "rmsprop": {
+      const rms = scaleByRms({ alpha: spec.alpha, eps: spec.eps, centered: spec.centered });
+      const momentum = spec.momentum > 0 ? [trace({ dampening: 0, nesterov: false })] : [];
+      return {
+        transform: chain(addDecayedWeights(), rms, ...momentum, scaleByLearningRate()),
+        momentum: spec.momentum > 0 ? spec.momentum : undefined,
+      };
+    }
+    case "adagrad":
+      return {
+        transform: chain(
+          addDecayedWeights(),
+          scaleByAdagrad({ initialAccumulatorValue: spec.initialAccumulatorValue, eps: spec.eps }),
+          scaleByLearningRate({ lrDecay: spec.lrDecay }),
+        ),
+        momentum: undefined,
+      };
+    case "lion":
+      return {
+        transform: chain(
+          scaleByLion({ beta2: spec.betas[1] }),
+          scaleByLearningRate(),
+          decoupledWeightDecay(),
+        ),
+        momentum: spec.betas[0],
+      };
+    case "lamb":
+      return {
+        transform: chain(
+          scaleByAdam({
+            beta2: spec.betas[1],
+            eps: spec.eps,
+            amsgrad: false,
+            biasCorrection: spec.biasCorrection,
+          }),
+          addDecayedWeights(),
+          scaleByTrustRatio({ alwaysAdapt: spec.alwaysAdapt, trustClip: spec.trustClip }),
+          scaleByLearningRate(),
+        ),
+        momentum: spec.betas[0],
+      };
+    case "adafactor":
+      return {
+        transform: chain(
+          scaleByFactoredRms({
+            beta2Decay: spec.beta2Decay,
+            eps1: spec.eps[0] ?? FLOAT32_EPSILON,
+            d: spec.d,
+          }),
+          scaleByRelativeStep({ eps2: spec.eps[1] }),
+          decoupledWeightDecay(),
+        ),
+        momentum: undefined,
+      };
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * Gradient clipping: `clipGradNorm` with torch.nn.utils.clip_grad_norm_'s semantics (one total
+ * norm over all gradients, coefficient `maxNorm / (total + 1e-6)` clamped at 1), `clipGradValue`
+ * and `AutoClip` (Seetharaman et al. 2020: clip at a percentile of the observed norms).
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs-core";
+import { AnnealError } from "../errors.ts";
+
+/** What {@linkcode clipGradNorm} returns; the caller owns (and disposes) every tensor. */
+export interface ClipResult {
+  grads: tf.Tensor[];
+  /** The total norm before clipping, still on the device. */
+  totalNorm: tf.Scalar;
+}
+
+/**
+ * Scales all gradients by `min(1, maxNorm / (totalNorm + 1e-6))`, where `totalNorm` is the
+ * `normType`-norm of the per-gradient norms (`Infinity` or `"inf"`: the largest magnitude).
+ * Nothing is read back to the CPU; the inputs are not disposed.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import "@tensorflow/tfjs-backend-cpu";
+ * import { clipGradNorm } from "./clipping.ts";
+ * await tf.setBackend("cpu");
+ * const { grads, totalNorm } = clipGradNorm([tf.tensor1d([3, 4])], 1);
+ * console.assert(Math.abs(totalNorm.dataSync()[0] - 5) < 1e-6);
+ * console.assert(Math.abs(grads[0].dataSync()[0] - 0.6) < 1e-5);
+ * ```
+ */
+export function clipGradNorm(
+  grads: tf.Tensor[],
+  maxNorm: number,
+  normType: number | "inf" = 2,
+): ClipResult {
+  const p = normType === "inf" ? Infinity : normType;
+  if (!Number.isFinite(maxNorm) || maxNorm < 0) {
+    throw new AnnealError(
+      "usage",
+      `Cannot clip gradients: 'maxNorm' must be >= 0, current value is ${maxNorm}`,
+    );
+  }
+  if (!(p > 0)) {
+    throw new AnnealError(
+      "usage",
+      `Cannot clip gradients: 'normType' must be > 0, current value is ${normType}`,
+    );
+  }
+  return tf.tidy(() => {
+    if (grads.length === 0) return { grads: [], totalNorm: tf.scalar(0) };
+    const norms = tf.stack(grads.map((grad) => vectorNorm(tf.reshape(grad, [-1]), p)));
+    const totalNorm = vectorNorm(norms, p) as tf.Scalar;
+    const coefficient = tf.minimum(tf.div(maxNorm, tf.add(totalNorm, 1e-6)), 1);
+    return { grads: grads.map((grad) => tf.mul(grad, coefficient)), totalNorm };
+  });
+}
+
+function vectorNorm(vector: tf.Tensor, p: number): tf.Tensor {
+  if (p === Infinity) return tf.max(tf.abs(vector));
+  if (p === 2) return tf.sqrt(tf.sum(tf.square(vector)));
+  if (p === 1) return tf.sum(tf.abs(vector));
+  return tf.pow(tf.sum(tf.pow(tf.abs(vector), p)), 1 / p);
+}
+
+/**
+ * Clamps every gradient element to `[-clipValue, clipValue]` (torch's clip_grad_value_).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import "@tensorflow/tfjs-backend-cpu";
+ * import { clipGradValue } from "./clipping.ts";
+ * await tf.setBackend("cpu");
+ * const [clipped] = clipGradValue([tf.tensor1d([-3, 0.5])], 1);
+ * console.assert(clipped.dataSync()[0] === -1);
+ * ```
+ */
+export function clipGradValue(grads: tf.Tensor[], clipValue: number): tf.Tensor[] {
+  if (!Number.isFinite(clipValue) || clipValue < 0) {
+    throw new AnnealError(
+      "usage",
+      `Cannot clip gradients: 'clipValue' must be >= 0, current value is ${clipValue}`,
+    );
+  }
+  return tf.tidy(() => grads.map((grad) => tf.clipByValue(grad, -clipValue, clipValue)));
+}
+
+/**
+ * AutoClip: the clipping threshold is the `percentile` (0-100, linear interpolation as numpy's
+ * default) of every gradient norm observed so far. Non-finite norms are not recorded.
+ *
+ * @example
+ * ```ts
+ * import { AutoClip } from "./clipping.ts";
+ * const autoClip = new AutoClip(50);
+ * for (const norm of [1, 3, 2]) autoClip.observe(norm);
+ * console.assert(autoClip.threshold() === 2);
+ * ```
+ */
+export class AutoClip {
+  readonly percentile: number;
+  #sorted: number[] = [];
+
+  /** `norms` restores the observations of a checkpoint ({@linkcode AutoClip.norms}). */
+  constructor(percentile: number, norms: readonly number[] = []) {
+    if (!Number.isFinite(percentile) || percentile < 0 || percentile > 100) {
+      throw new AnnealError(
+        "config",
+        `Cannot create AutoClip: 'percentile' must be in [0, 100], current value is ${percentile}`,
+        { hint: "the AutoClip paper uses 10" },
+      );
+    }
+    this.percentile = percentile;
+    for (const norm of norms) this.observe(norm);
+  }
+
+  /** Records one gradient norm. */
+  observe(norm: number): void {
+    if (!Number.isFinite(norm)) return;
+    let low = 0;
+    let high = this.#sorted.length;
+    while (low < high) {
+      const middle = (low + high) >> 1;
+      if (this.#sorted[middle] <= norm) low = middle + 1;
+      else high = middle;
+    }
+    this.#sorted.splice(low, 0, norm);
+  }
+
+  /** The current threshold, or undefined before the first observation. */
+  threshold(): number | undefined {
+    const count = this.#sorted.length;
+    if (count === 0) return undefined;
+    const rank = (this.percentile / 100) * (count - 1);
+    const below = Math.floor(rank);
+    const above = Math.min(below + 1, count - 1);
+    return this.#sorted[below] + (this.#sorted[above] - this.#sorted[below]) * (rank - below);
+  }
+
+  /** The observed norms in ascending order (JSON-safe, for checkpoints). */
+  get norms(): readonly number[] {
+    return [...this.#sorted];
+  }
+}

@@ -1,0 +1,251 @@
+/**
+ * `createOptimizer`: runs a spec's transformation chain over tfjs variables, one `tf.tidy` per
+ * step, keeping the per-variable slots (keyed by variable name) and a step counter that
+ * `getState`/`setState` save and restore exactly.
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs-core";
+import { AnnealError } from "../errors.ts";
+import { assemble } from "./aliases.ts";
+import { type ParamSettings, resolveParamSettings } from "./groups.ts";
+import { parseOptimizerSpec } from "./parse.ts";
+import type { OptimizerName, OptimizerSpec, ResolvedOptimizerSpec } from "./spec.ts";
+import type { Slots } from "./transform.ts";
+
+/** One saved tensor: its shape and its values in row-major order. */
+export interface SavedTensor {
+  shape: number[];
+  values: number[];
+}
+
+/** The JSON-safe state of an optimizer; `slots` keys are `"<variable name>/<slot name>"`. */
+export interface OptimizerState {
+  name: OptimizerName;
+  /** Steps taken so far. */
+  step: number;
+  /** The momentum or beta1 in effect (moved by `setMomentum`), when the optimizer has one. */
+  momentum?: number;
+  slots: Record<string, SavedTensor>;
+}
+
+/** An optimizer over tfjs variables. */
+export interface Optimizer {
+  readonly spec: ResolvedOptimizerSpec;
+  /** Updates `params` in place from `grads`; `lr` (the scheduler's value) overrides `spec.lr`. */
+  step(params: tf.Variable[], grads: tf.Tensor[], lr?: number): void;
+  /** Sets the momentum (SGD, RMSprop) or beta1 (Adam, AdamW, Lion, LAMB), for onecycle. */
+  setMomentum(value: number): void;
+  /** Reads the state back to the CPU as JSON-safe data. */
+  getState(): Promise<OptimizerState>;
+  /** Replaces the state; slots are matched to variables by name at the next `step`. */
+  setState(state: OptimizerState): void;
+  /** Disposes every slot tensor; the optimizer cannot be used afterwards. */
+  dispose(): void;
+}
+
+/**
+ * Creates an optimizer from a spec, validating it first.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import "@tensorflow/tfjs-backend-cpu";
+ * import { createOptimizer } from "./optimizer.ts";
+ * await tf.setBackend("cpu");
+ * const weight = tf.variable(tf.tensor2d([[1, 2], [3, 4]]), true, "w");
+ * const optimizer = createOptimizer({ name: "sgd", lr: 0.1 });
+ * optimizer.step([weight], [tf.onesLike(weight)]);
+ * console.assert(Math.abs(weight.arraySync()[0][0] - 0.9) < 1e-6);
+ * optimizer.dispose();
+ * ```
+ */
+export function createOptimizer(input: OptimizerSpec): Optimizer {
+  const spec = parseOptimizerSpec(input);
+  const { transform, momentum: initialMomentum } = assemble(spec);
+  const where = `${spec.name} optimizer`;
+  let momentum = initialMomentum;
+  let count = 0;
+  let disposed = false;
+  const live = new Map<string, Slots>();
+  let saved = new Map<string, Record<string, SavedTensor>>();
+  let restored = false;
+  const settings = new Map<string, ParamSettings>();
+
+  const settingsOf = (param: tf.Variable) => {
+    let found = settings.get(param.name);
+    if (!found) {
+      found = resolveParamSettings(spec, param.name, param.rank);
+      settings.set(param.name, found);
+    }
+    return found;
+  };
+
+  const slotsOf = (param: tf.Variable): Slots => {
+    const existing = live.get(param.name);
+    if (existing) return existing;
+    const fresh = transform.init(param);
+    const stored = saved.get(param.name);
+    if (stored) {
+      saved.delete(param.name);
+      for (const [slot, tensor] of Object.entries(fresh)) {
+        const values = stored[slot];
+        const key = `${param.name}/${slot}`;
+        if (!values || !sameShape(values.shape, tensor.shape)) {
+          tf.dispose(fresh);
+          throw new AnnealError(
+            "checkpoint",
+            `Cannot restore ${where}: slot '${key}' has shape ${
+              JSON.stringify(values?.shape)
+            }, the variable needs ${JSON.stringify(tensor.shape)}`,
+            { where: key, hint: "resume with the model the checkpoint was saved from" },
+          );
+        }
+        fresh[slot] = tf.tensor(values.values, values.shape, "float32");
+        tensor.dispose();
+      }
+    } else if (restored && Object.keys(fresh).length > 0) {
+      tf.dispose(fresh);
+      throw new AnnealError(
+        "checkpoint",
+        `Cannot restore ${where}: the state has no slots for variable '${param.name}'`,
+        { where: param.name, hint: "resume with the model the checkpoint was saved from" },
+      );
+    }
+    live.set(param.name, fresh);
+    return fresh;
+  };
+
+  return {
+    spec,
+    step(params, grads, lr = spec.lr) {
+      if (disposed) throw new AnnealError("usage", `Cannot step ${where}: it was disposed`);
+      checkStepArguments(where, params, grads, lr);
+      const current = params.map(slotsOf);
+      count += 1;
+      const step = count;
+      const next = tf.tidy(() =>
+        params.map((param, index) => {
+          const { lrMultiplier, weightDecay } = settingsOf(param);
+          const [update, own] = transform.update(grads[index], current[index], {
+            param,
+            step,
+            lr: lr * lrMultiplier,
+            weightDecay,
+            momentum: momentum ?? 0,
+          });
+          param.assign(tf.add(param, update));
+          return own;
+        })
+      );
+      params.forEach((param, index) => {
+        const kept = new Set(Object.values(next[index]));
+        for (const tensor of Object.values(current[index])) if (!kept.has(tensor)) tensor.dispose();
+        live.set(param.name, next[index]);
+      });
+    },
+    setMomentum(value) {
+      if (momentum === undefined) {
+        throw new AnnealError("config", `Cannot set momentum of ${where}: it has none`, {
+          hint: spec.name === "sgd" || spec.name === "rmsprop"
+            ? "create it with momentum > 0, or disable the schedule's momentum cycling"
+            : "disable the schedule's momentum cycling (cycleMomentum: false)",
+        });
+      }
+      const betaLike = spec.name !== "sgd" && spec.name !== "rmsprop";
+      if (!Number.isFinite(value) || value < 0 || (betaLike && value >= 1)) {
+        throw new AnnealError(
+          "config",
+          `Cannot set momentum of ${where}: it must be ${
+            betaLike ? "in [0, 1)" : ">= 0"
+          }, current value is ${value}`,
+        );
+      }
+      momentum = value;
+    },
+    async getState() {
+      const slots: Record<string, SavedTensor> = {};
+      for (const [name, stored] of saved) {
+        for (const [slot, tensor] of Object.entries(stored)) slots[`${name}/${slot}`] = tensor;
+      }
+      for (const [name, own] of live) {
+        for (const [slot, tensor] of Object.entries(own)) {
+          slots[`${name}/${slot}`] = { shape: [...tensor.shape], values: [...await tensor.data()] };
+        }
+      }
+      return momentum === undefined
+        ? { name: spec.name, step: count, slots }
+        : { name: spec.name, step: count, momentum, slots };
+    },
+    setState(state) {
+      if (state.name !== spec.name || !Number.isInteger(state.step) || state.step < 0) {
+        throw new AnnealError(
+          "checkpoint",
+          `Cannot restore ${where}: the state is of a ${state.name} optimizer at step ${state.step}`,
+          { hint: "resume with the optimizer spec the checkpoint was saved with" },
+        );
+      }
+      for (const own of live.values()) tf.dispose(own);
+      live.clear();
+      saved = groupSlots(state.slots);
+      count = state.step;
+      if (momentum !== undefined && state.momentum !== undefined) momentum = state.momentum;
+      restored = true;
+    },
+    dispose() {
+      for (const own of live.values()) tf.dispose(own);
+      live.clear();
+      disposed = true;
+    },
+  };
+}
+
+function checkStepArguments(where: string, params: tf.Variable[], grads: tf.Tensor[], lr: number) {
+  if (params.length !== grads.length) {
+    throw new AnnealError(
+      "usage",
+      `Cannot step ${where}: ${params.length} variables but ${grads.length} gradients`,
+    );
+  }
+  if (!Number.isFinite(lr) || lr < 0) {
+    throw new AnnealError(
+      "usage",
+      `Cannot step ${where}: 'lr' must be >= 0, current value is ${lr}`,
+    );
+  }
+  const names = new Set<string>();
+  params.forEach((param, index) => {
+    if (names.has(param.name)) {
+      throw new AnnealError(
+        "usage",
+        `Cannot step ${where}: variable '${param.name}' appears twice`,
+      );
+    }
+    names.add(param.name);
+    if (!sameShape(param.shape, grads[index].shape)) {
+      throw new AnnealError(
+        "usage",
+        `Cannot step ${where}: gradient of '${param.name}' has shape ${
+          JSON.stringify(grads[index].shape)
+        }, the variable has ${JSON.stringify(param.shape)}`,
+      );
+    }
+  });
+}
+
+function groupSlots(slots: Record<string, SavedTensor>): Map<string, Record<string, SavedTensor>> {
+  const grouped = new Map<string, Record<string, SavedTensor>>();
+  for (const [key, tensor] of Object.entries(slots)) {
+    const cut = key.lastIndexOf("/");
+    const name = key.slice(0, cut);
+    const own = grouped.get(name) ?? {};
+    own[key.slice(cut + 1)] = tensor;
+    grouped.set(name, own);
+  }
+  return grouped;
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((size, index) => size === b[index]);
+}

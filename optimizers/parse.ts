@@ -1,0 +1,93 @@
+/**
+ * Validates an optimizer spec and turns the first zod issue into an {@linkcode AnnealError}
+ * naming the optimizer, the field and the value: `Cannot create adam optimizer: 'betas[1]' must
+ * be in [0, 1), current value is 1.2`.
+ *
+ * @module
+ */
+
+import type { z } from "zod";
+import { AnnealError } from "../errors.ts";
+import { OptimizerSpecSchema, type ResolvedOptimizerSpec } from "./spec.ts";
+
+/**
+ * Parses `input` into a resolved optimizer spec (defaults filled in) or throws an
+ * {@linkcode AnnealError} with code `"config"` whose `where` is the field path.
+ *
+ * @example
+ * ```ts
+ * import { parseOptimizerSpec } from "./parse.ts";
+ * try {
+ *   parseOptimizerSpec({ name: "adam", betas: [0.9, 1.2] });
+ * } catch (error) {
+ *   console.assert((error as Error).message ===
+ *     "Cannot create adam optimizer: 'betas[1]' must be in [0, 1), current value is 1.2");
+ * }
+ * ```
+ */
+export function parseOptimizerSpec(input: unknown): ResolvedOptimizerSpec {
+  const result = OptimizerSpecSchema.safeParse(input);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const name = (input as { name?: unknown } | null)?.name;
+  const subject = typeof name === "string" ? `${name} optimizer` : "optimizer";
+  const where = formatPath(issue.path);
+  throw new AnnealError("config", `Cannot create ${subject}: ${describe(issue, input)}`, {
+    where: where === "" ? undefined : where,
+    hint: issue.code === "unrecognized_keys"
+      ? "remove the field or check its spelling (torch.optim's argument names in camelCase)"
+      : `set '${where}' to a valid value`,
+  });
+}
+
+function describe(issue: z.core.$ZodIssue, input: unknown): string {
+  const field = `'${formatPath(issue.path)}'`;
+  const value = valueAt(input, issue.path);
+  const current = `current value is ${show(value)}`;
+  switch (issue.code) {
+    case "too_small":
+      return `${field} must be ${issue.inclusive ? ">=" : ">"} ${issue.minimum}, ${current}`;
+    case "too_big":
+      return `${field} must be ${issue.inclusive ? "<=" : "<"} ${issue.maximum}, ${current}`;
+    case "invalid_type":
+      if (value === undefined) return `${field} is required`;
+      return `${field} must be ${
+        issue.expected === "int" ? "an integer" : `a ${issue.expected}`
+      }, ${current}`;
+    case "invalid_value":
+      return `${field} must be one of ${issue.values.map(show).join(", ")}, ${current}`;
+    case "unrecognized_keys": {
+      const keys = issue.keys.map((key) => `'${key}'`).join(", ");
+      return `unknown field${issue.keys.length > 1 ? "s" : ""} ${keys}`;
+    }
+    case "invalid_union": {
+      const options = "options" in issue ? (issue.options as unknown[]) ?? [] : [];
+      return `${field} must be one of ${options.map(show).join(", ")}, ${current}`;
+    }
+    default:
+      return `${field} ${issue.message}, ${current}`;
+  }
+}
+
+function formatPath(path: PropertyKey[]): string {
+  return path.reduce<string>((text, key) => {
+    if (typeof key === "number") return `${text}[${key}]`;
+    return text === "" ? String(key) : `${text}.${String(key)}`;
+  }, "");
+}
+
+function valueAt(input: unknown, path: PropertyKey[]): unknown {
+  let value: unknown = input;
+  for (const key of path) {
+    if (value === null || typeof value !== "object") return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+function show(value: unknown): string {
+  if (typeof value === "string") return `"${value}"`;
+  if (value === undefined) return "undefined";
+  if (typeof value === "number") return String(value);
+  return JSON.stringify(value) ?? String(value);
+}

@@ -1,0 +1,156 @@
+/**
+ * The optimizer spec: one strict zod schema per optimizer, discriminated on `name`, with
+ * torch.optim's argument names in camelCase and torch.optim's defaults (PyTorch 2.5; Lion,
+ * LAMB and Adafactor as their reference implementations define them). Unknown keys are errors.
+ *
+ * @module
+ */
+
+import { z } from "zod";
+
+const nonNegative = () => z.number().gte(0);
+const unitInterval = () =>
+  z.number().refine((value) => value >= 0 && value < 1, { message: "must be in [0, 1)" });
+const betas = (beta1: number, beta2: number) =>
+  z.tuple([unitInterval(), unitInterval()]).default([beta1, beta2]);
+const regexSource = z.string().refine((source) => {
+  try {
+    new RegExp(source);
+    return true;
+  } catch {
+    return false;
+  }
+}, { message: "must be a valid regular expression" });
+
+/** One parameter group: the variables whose name matches `match` (a RegExp source). */
+export const ParamGroupSchema = z.strictObject({
+  match: regexSource,
+  // 1 keeps the optimizer's learning rate; torch groups override `lr`, we scale it so that the
+  // scheduler still drives every group.
+  lrMultiplier: nonNegative().default(1),
+  // Absent: the optimizer's weightDecay and the no-decay rules apply.
+  weightDecay: nonNegative().optional(),
+});
+
+// Fields every optimizer has. `lr` defaults are per optimizer (torch's), so it is not here.
+const common = {
+  // No groups: every variable uses the optimizer's own settings.
+  paramGroups: z.array(ParamGroupSchema).default([]),
+  // Extra RegExp sources of variables without weight decay; rank < 2 never decays by default
+  // (biases and norm scales, as nanoGPT and timm do).
+  noDecay: z.array(regexSource).default([]),
+  // The batch size `lr` was tuned for, for the linear scaling rule; absent means no scaling.
+  baseBatch: z.number().int().gt(0).optional(),
+};
+
+/** torch.optim.SGD (lr default 1e-3 as in PyTorch >= 2.2). */
+export const SgdSpecSchema = z.strictObject({
+  name: z.literal("sgd"),
+  lr: nonNegative().default(1e-3),
+  momentum: nonNegative().default(0),
+  dampening: z.number().gte(0).lte(1).default(0),
+  nesterov: z.boolean().default(false),
+  weightDecay: nonNegative().default(0),
+  ...common,
+}).refine((spec) => !spec.nesterov || (spec.momentum > 0 && spec.dampening === 0), {
+  message: "requires momentum > 0 and dampening = 0",
+  path: ["nesterov"],
+});
+
+/** torch.optim.Adam: `weightDecay` is L2 added to the gradient. */
+export const AdamSpecSchema = z.strictObject({
+  name: z.literal("adam"),
+  lr: nonNegative().default(1e-3),
+  betas: betas(0.9, 0.999),
+  eps: nonNegative().default(1e-8),
+  weightDecay: nonNegative().default(0),
+  amsgrad: z.boolean().default(false),
+  ...common,
+});
+
+/** torch.optim.AdamW: decoupled weight decay, default 1e-2. */
+export const AdamwSpecSchema = z.strictObject({
+  name: z.literal("adamw"),
+  lr: nonNegative().default(1e-3),
+  betas: betas(0.9, 0.999),
+  eps: nonNegative().default(1e-8),
+  weightDecay: nonNegative().default(1e-2),
+  amsgrad: z.boolean().default(false),
+  ...common,
+});
+
+/** torch.optim.RMSprop. */
+export const RmspropSpecSchema = z.strictObject({
+  name: z.literal("rmsprop"),
+  lr: nonNegative().default(1e-2),
+  alpha: z.number().gte(0).lte(1).default(0.99),
+  eps: nonNegative().default(1e-8),
+  weightDecay: nonNegative().default(0),
+  momentum: nonNegative().default(0),
+  centered: z.boolean().default(false),
+  ...common,
+});
+
+/** torch.optim.Adagrad. */
+export const AdagradSpecSchema = z.strictObject({
+  name: z.literal("adagrad"),
+  lr: nonNegative().default(1e-2),
+  lrDecay: nonNegative().default(0),
+  weightDecay: nonNegative().default(0),
+  initialAccumulatorValue: nonNegative().default(0),
+  eps: nonNegative().default(1e-10),
+  ...common,
+});
+
+/** Lion (Chen et al. 2023; defaults of lucidrains/lion-pytorch): decoupled weight decay. */
+export const LionSpecSchema = z.strictObject({
+  name: z.literal("lion"),
+  lr: nonNegative().default(1e-4),
+  betas: betas(0.9, 0.99),
+  weightDecay: nonNegative().default(0),
+  ...common,
+});
+
+/** LAMB (You et al. 2020; defaults and options of timm's `Lamb`, without its grad clipping). */
+export const LambSpecSchema = z.strictObject({
+  name: z.literal("lamb"),
+  lr: nonNegative().default(1e-3),
+  betas: betas(0.9, 0.999),
+  eps: nonNegative().default(1e-6),
+  weightDecay: nonNegative().default(1e-2),
+  biasCorrection: z.boolean().default(true),
+  // timm: the trust ratio applies only where weight decay does, unless alwaysAdapt.
+  alwaysAdapt: z.boolean().default(false),
+  trustClip: z.boolean().default(false),
+  ...common,
+});
+
+/** Adafactor as torch.optim.Adafactor (PyTorch 2.5): `eps[0]` null means the f32 epsilon. */
+export const AdafactorSpecSchema = z.strictObject({
+  name: z.literal("adafactor"),
+  lr: nonNegative().default(1e-2),
+  beta2Decay: z.number().lte(0).default(-0.8),
+  eps: z.tuple([nonNegative().nullable(), nonNegative()]).default([null, 1e-3]),
+  d: z.number().gt(0).default(1),
+  weightDecay: nonNegative().default(0),
+  ...common,
+});
+
+/** Any optimizer spec, discriminated on `name`. */
+export const OptimizerSpecSchema = z.discriminatedUnion("name", [
+  SgdSpecSchema,
+  AdamSpecSchema,
+  AdamwSpecSchema,
+  RmspropSpecSchema,
+  AdagradSpecSchema,
+  LionSpecSchema,
+  LambSpecSchema,
+  AdafactorSpecSchema,
+]);
+
+/** An optimizer spec as written by a user (defaults optional). */
+export type OptimizerSpec = z.input<typeof OptimizerSpecSchema>;
+/** An optimizer spec with every default filled in. */
+export type ResolvedOptimizerSpec = z.output<typeof OptimizerSpecSchema>;
+/** The optimizer names. */
+export type OptimizerName = ResolvedOptimizerSpec["name"];

@@ -1,0 +1,110 @@
+/**
+ * The small gradient transformations shared by every optimizer: weight decay (coupled L2 and
+ * decoupled), momentum (`trace`) and the final learning-rate scaling. The adaptive ones (Adam,
+ * RMSprop, Adagrad, Lion, trust ratio, Adafactor) are in `adaptive.ts`.
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs-core";
+import type { Transform } from "./transform.ts";
+
+/**
+ * Adds `weightDecay * param` to the update: torch's L2 `weight_decay` when placed before the
+ * adaptive scaling (SGD, Adam, RMSprop, Adagrad), LAMB's decay when placed after it.
+ *
+ * @example
+ * ```ts
+ * import { chain } from "./transform.ts";
+ * import { addDecayedWeights, scaleByLearningRate } from "./transforms.ts";
+ * const sgdWithL2 = chain(addDecayedWeights(), scaleByLearningRate());
+ * console.assert(typeof sgdWithL2.init === "function");
+ * ```
+ */
+export function addDecayedWeights(): Transform {
+  return {
+    init: () => ({}),
+    update: (update, _slots, { param, weightDecay }) => [
+      weightDecay === 0 ? update : tf.add(update, tf.mul(param, weightDecay)),
+      {},
+    ],
+  };
+}
+
+/**
+ * Decoupled weight decay (Loshchilov & Hutter): subtracts `lr * weightDecay * param` from an
+ * update that is already scaled by the learning rate, i.e. torch's `param.mul_(1 - lr * wd)`.
+ * It is what turns Adam into AdamW.
+ *
+ * @example
+ * ```ts
+ * import { chain } from "./transform.ts";
+ * import { decoupledWeightDecay, scaleByLearningRate } from "./transforms.ts";
+ * const decayOnly = chain(scaleByLearningRate(), decoupledWeightDecay());
+ * console.assert(typeof decayOnly.update === "function");
+ * ```
+ */
+export function decoupledWeightDecay(): Transform {
+  return {
+    init: () => ({}),
+    update: (update, _slots, { param, lr, weightDecay }) => [
+      weightDecay === 0 ? update : tf.sub(update, tf.mul(param, lr * weightDecay)),
+      {},
+    ],
+  };
+}
+
+/** Options of {@linkcode trace}. */
+export interface TraceOptions {
+  /** torch SGD's `dampening`: the new gradient enters the buffer with weight `1 - dampening`. */
+  dampening: number;
+  /** Nesterov momentum: step along `grad + momentum * buffer` instead of the buffer. */
+  nesterov: boolean;
+}
+
+/**
+ * Heavy-ball momentum with torch SGD's rules: the buffer starts as a copy of the first update,
+ * then `buffer = momentum * buffer + (1 - dampening) * update`. The momentum is read from the
+ * context at every step, so onecycle can move it.
+ *
+ * @example
+ * ```ts
+ * import { trace } from "./transforms.ts";
+ * const momentum = trace({ dampening: 0, nesterov: true });
+ * console.assert(typeof momentum.init === "function");
+ * ```
+ */
+export function trace(options: TraceOptions): Transform {
+  return {
+    init: (param) => ({ momentum_buffer: tf.zerosLike(param) }),
+    update(update, slots, { step, momentum }) {
+      const buffer = step === 1
+        ? tf.clone(update)
+        : tf.add(tf.mul(slots.momentum_buffer, momentum), tf.mul(update, 1 - options.dampening));
+      const out = options.nesterov ? tf.add(update, tf.mul(buffer, momentum)) : buffer;
+      return [out, { momentum_buffer: buffer }];
+    },
+  };
+}
+
+/**
+ * Multiplies by `-lr`, turning a descent direction into the change added to the parameter.
+ * `lrDecay` is Adagrad's `lr / (1 + (step - 1) * lrDecay)`.
+ *
+ * @example
+ * ```ts
+ * import { scaleByLearningRate } from "./transforms.ts";
+ * const adagradRate = scaleByLearningRate({ lrDecay: 0.01 });
+ * console.assert(typeof adagradRate.update === "function");
+ * ```
+ */
+export function scaleByLearningRate(options: { lrDecay?: number } = {}): Transform {
+  const lrDecay = options.lrDecay ?? 0;
+  return {
+    init: () => ({}),
+    update: (update, _slots, { lr, step }) => [
+      tf.mul(update, -lr / (1 + (step - 1) * lrDecay)),
+      {},
+    ],
+  };
+}
