@@ -52,11 +52,11 @@ export const RunConfigSchema = z.strictObject({
   }).optional(),
   seed: z.number().int().nonnegative().default(42),
   backend: z.enum(["auto", "webgpu", "wasm", "cpu"]).default("auto"),
-  data: DataSpecSchema.default({ kind: "synthetic-linear" } as never),
-  model: ModelSpecSchema.default({ kind: "linear" } as never),
+  data: DataSpecSchema.prefault({ kind: "synthetic-linear" }),
+  model: ModelSpecSchema.prefault({ kind: "linear" }),
   /** Loss; by default MSE for regression, cross-entropy for classification, BCE for binary. */
   loss: z.enum(["mse", "crossEntropy", "binaryCrossEntropy"]).optional(),
-  optimizer: OptimizerSpecSchema.default({ name: "sgd", lr: 0.01 } as never),
+  optimizer: OptimizerSpecSchema.prefault({ name: "sgd", lr: 0.01 }),
   /** Learning-rate schedule; constant when absent. */
   scheduler: SchedulerSpecSchema.optional(),
   batchSize: z.number().int().positive().default(16),
@@ -67,8 +67,8 @@ export const RunConfigSchema = z.strictObject({
   maxWallTimeSeconds: z.number().positive().optional(),
   /** Micro-batches per optimizer step; the effective batch is batchSize x this. */
   gradientAccumulation: z.number().int().positive().default(1),
-  clipping: ClippingSchema.default({} as never),
-  earlyStopping: EarlyStoppingSchema.default({} as never),
+  clipping: ClippingSchema.prefault({}),
+  earlyStopping: EarlyStoppingSchema.prefault({}),
   /** Where run directories go. */
   runsDir: z.string().default("runs"),
   /** Batches the data loader may have in flight ahead of the trainer. */
