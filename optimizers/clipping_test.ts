@@ -1,0 +1,103 @@
+import * as tf from "@tensorflow/tfjs-core";
+import "@tensorflow/tfjs-backend-cpu";
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { AnnealError } from "../errors.ts";
+import { AutoClip, clipGradNorm, clipGradValue } from "./clipping.ts";
+
+await tf.setBackend("cpu");
+
+const values = [[3, -4, 1], [2, -2]];
+
+Deno.test("clipGradNorm leaves gradients below maxNorm unchanged and reports the norm", () => {
+  const grads = values.map((row) => tf.tensor1d(row));
+  const total = Math.hypot(...values.flat());
+  const result = clipGradNorm(grads, total * 2);
+  assert.ok(Math.abs(result.totalNorm.dataSync()[0] - total) < 1e-5 * total);
+  result.grads.forEach((grad, index) => assert.deepEqual(grad.dataSync(), grads[index].dataSync()));
+  tf.dispose([...grads, ...result.grads, result.totalNorm]);
+});
+
+Deno.test("clipGradNorm scales every gradient by maxNorm / (total + 1e-6)", () => {
+  const grads = values.map((row) => tf.tensor1d(row));
+  const total = Math.hypot(...values.flat());
+  const result = clipGradNorm(grads, 1);
+  const coefficient = 1 / (total + 1e-6);
+  result.grads.forEach((grad, index) => {
+    [...grad.dataSync()].forEach((value, i) =>
+      assert.ok(Math.abs(value - values[index][i] * coefficient) < 1e-6)
+    );
+  });
+  tf.dispose([...grads, ...result.grads, result.totalNorm]);
+});
+
+Deno.test("clipGradNorm with the inf norm uses the largest magnitude", () => {
+  const grads = values.map((row) => tf.tensor1d(row));
+  for (const normType of [Infinity, "inf"] as const) {
+    const result = clipGradNorm(grads, 1, normType);
+    assert.equal(result.totalNorm.dataSync()[0], Math.max(...values.flat().map(Math.abs)));
+    tf.dispose([...result.grads, result.totalNorm]);
+  }
+  tf.dispose(grads);
+});
+
+Deno.test("clipGradNorm keeps no tensors but the ones it returns", () => {
+  const grads = values.map((row) => tf.tensor1d(row));
+  const before = tf.memory().numTensors;
+  const result = clipGradNorm(grads, 0.5);
+  assert.equal(tf.memory().numTensors, before + grads.length + 1);
+  tf.dispose([...grads, ...result.grads, result.totalNorm]);
+  const empty = clipGradNorm([], 1);
+  assert.equal(empty.totalNorm.dataSync()[0], 0);
+  assert.throws(() => clipGradNorm([], -1), AnnealError);
+  assert.throws(() => clipGradNorm([], 1, 0), /'normType' must be > 0/);
+});
+
+Deno.test("clipGradValue clamps each element to [-clipValue, clipValue]", () => {
+  const grads = values.map((row) => tf.tensor1d(row));
+  const clipped = clipGradValue(grads, 2.5);
+  clipped.forEach((grad, index) =>
+    assert.deepEqual(
+      [...grad.dataSync()],
+      values[index].map((v) => Math.max(-2.5, Math.min(2.5, v))),
+    )
+  );
+  tf.dispose([...grads, ...clipped]);
+  assert.throws(() => clipGradValue([], Number.NaN), AnnealError);
+});
+
+/** numpy's default ("linear") percentile, written the obvious way. */
+function percentile(data: number[], p: number): number {
+  const sorted = [...data].sort((a, b) => a - b);
+  const position = (p / 100) * (sorted.length - 1);
+  const low = Math.floor(position);
+  const high = Math.ceil(position);
+  return sorted[low] + (sorted[high] - sorted[low]) * (position - low);
+}
+
+Deno.test("AutoClip's threshold is the percentile of the observed norms", () => {
+  fc.assert(fc.property(
+    fc.array(fc.double({ min: 0, max: 1e3, noNaN: true }), { minLength: 1, maxLength: 50 }),
+    fc.double({ min: 0, max: 100, noNaN: true }),
+    (norms, p) => {
+      const autoClip = new AutoClip(p);
+      norms.forEach((norm) => autoClip.observe(norm));
+      const expected = percentile(norms, p);
+      assert.ok(Math.abs(autoClip.threshold()! - expected) <= 1e-9 * Math.max(1, expected));
+      const restored = new AutoClip(p, autoClip.norms);
+      assert.equal(restored.threshold(), autoClip.threshold());
+    },
+  ));
+});
+
+Deno.test("AutoClip has no threshold before observing and ignores non-finite norms", () => {
+  const autoClip = new AutoClip(10);
+  assert.equal(autoClip.threshold(), undefined);
+  autoClip.observe(Number.NaN);
+  autoClip.observe(Infinity);
+  assert.equal(autoClip.threshold(), undefined);
+  assert.throws(
+    () => new AutoClip(101),
+    /'percentile' must be in \[0, 100\], current value is 101/,
+  );
+});

@@ -1,0 +1,189 @@
+import * as tf from "@tensorflow/tfjs-core";
+import "@tensorflow/tfjs-backend-cpu";
+import assert from "node:assert/strict";
+import { AnnealError } from "../errors.ts";
+import { createOptimizer } from "./optimizer.ts";
+import type { OptimizerSpec } from "./spec.ts";
+
+await tf.setBackend("cpu");
+
+let unique = 0;
+
+/** A weight matrix and a bias, with names unique across tests (tfjs registers names). */
+function makeParams(): tf.Variable[] {
+  unique += 1;
+  return [
+    tf.variable(tf.tensor2d([[0.5, -0.3, 0.8], [0.1, 0.4, -0.6]]), true, `t${unique}/kernel`),
+    tf.variable(tf.tensor1d([0.2, -0.1]), true, `t${unique}/bias`),
+  ];
+}
+
+/** Gradients of a quadratic loss that depend on the parameters, so trajectories matter. */
+function gradsOf(params: tf.Variable[], step: number): tf.Tensor[] {
+  return tf.tidy(() => params.map((param) => tf.add(tf.mul(param, 0.7), Math.sin(step))));
+}
+
+function run(
+  optimizer: ReturnType<typeof createOptimizer>,
+  params: tf.Variable[],
+  from: number,
+  steps: number,
+) {
+  for (let step = from; step < from + steps; step++) {
+    const grads = gradsOf(params, step);
+    optimizer.step(params, grads, 0.05 / (1 + step * 0.1));
+    tf.dispose(grads);
+  }
+}
+
+const specs: OptimizerSpec[] = [
+  { name: "sgd", momentum: 0.9, nesterov: true, weightDecay: 0.1 },
+  { name: "adam", amsgrad: true },
+  { name: "adamw", weightDecay: 0.1 },
+  { name: "rmsprop", centered: true, momentum: 0.5 },
+  { name: "adagrad", lrDecay: 0.01, initialAccumulatorValue: 0.1 },
+  { name: "lion", weightDecay: 0.5 },
+  { name: "lamb" },
+  { name: "adafactor", weightDecay: 0.1 },
+];
+
+for (const spec of specs) {
+  Deno.test(`${spec.name}: 10 steps, save, restore into a new optimizer, 10 more equals 20 straight`, async () => {
+    const straight = makeParams();
+    const straightOptimizer = createOptimizer(spec);
+    run(straightOptimizer, straight, 0, 20);
+
+    const resumed = makeParams();
+    const first = createOptimizer(spec);
+    run(first, resumed, 0, 10);
+    const state = JSON.parse(JSON.stringify(await first.getState()));
+    first.dispose();
+    const second = createOptimizer(spec);
+    second.setState(state);
+    run(second, resumed, 10, 10);
+
+    resumed.forEach((param, index) => {
+      assert.deepEqual(param.dataSync(), straight[index].dataSync());
+    });
+    assert.notDeepEqual(resumed[0].dataSync(), makeParams()[0].dataSync());
+    tf.dispose([...straight, ...resumed]);
+    straightOptimizer.dispose();
+    second.dispose();
+  });
+
+  Deno.test(`${spec.name}: the tensor count is unchanged across steps after the first`, () => {
+    const params = makeParams();
+    const optimizer = createOptimizer(spec);
+    run(optimizer, params, 0, 1);
+    const before = tf.memory().numTensors;
+    run(optimizer, params, 1, 5);
+    assert.equal(tf.memory().numTensors, before);
+    optimizer.dispose();
+    tf.dispose(params);
+  });
+}
+
+Deno.test("dispose releases every slot tensor", () => {
+  const params = makeParams();
+  const before = tf.memory().numTensors;
+  const optimizer = createOptimizer({ name: "adam", amsgrad: true });
+  run(optimizer, params, 0, 3);
+  assert.ok(tf.memory().numTensors > before);
+  optimizer.dispose();
+  assert.equal(tf.memory().numTensors, before);
+  assert.throws(() => run(optimizer, params, 3, 1), AnnealError);
+  tf.dispose(params);
+});
+
+Deno.test("adamw decays weights but not biases", () => {
+  const params = makeParams();
+  const zeros = params.map((param) => tf.zerosLike(param));
+  const optimizer = createOptimizer({ name: "adamw", lr: 0.1, weightDecay: 0.5 });
+  const kernel = params[0].dataSync().slice();
+  const bias = params[1].dataSync().slice();
+  optimizer.step(params, zeros);
+  assert.deepEqual([...params[0].dataSync()], [...kernel].map((v) => Math.fround(v * 0.95)));
+  assert.deepEqual(params[1].dataSync(), bias);
+  tf.dispose([...params, ...zeros]);
+  optimizer.dispose();
+});
+
+Deno.test("noDecay patterns and paramGroups override the default decay rule", () => {
+  const params = makeParams();
+  const zeros = params.map((param) => tf.zerosLike(param));
+  const kernel = params[0].dataSync().slice();
+  const bias = params[1].dataSync().slice();
+  const noDecay = createOptimizer({ name: "sgd", lr: 0.1, weightDecay: 0.5, noDecay: ["kernel$"] });
+  noDecay.step(params, zeros);
+  assert.deepEqual(params[0].dataSync(), kernel);
+  const grouped = createOptimizer({
+    name: "sgd",
+    lr: 0.1,
+    paramGroups: [{ match: "bias$", weightDecay: 1, lrMultiplier: 2 }],
+  });
+  grouped.step(params, zeros);
+  assert.deepEqual([...params[1].dataSync()], [...bias].map((v) => Math.fround(v - 0.2 * v)));
+  assert.deepEqual(params[0].dataSync(), kernel);
+  tf.dispose([...params, ...zeros]);
+});
+
+Deno.test("the lr passed to step overrides spec.lr", () => {
+  const params = makeParams();
+  const ones = params.map((param) => tf.onesLike(param));
+  const bias = params[1].dataSync().slice();
+  createOptimizer({ name: "sgd", lr: 100 }).step(params, ones, 0.25);
+  assert.deepEqual([...params[1].dataSync()], [...bias].map((v) => Math.fround(v - 0.25)));
+  tf.dispose([...params, ...ones]);
+});
+
+Deno.test("setMomentum moves beta1 of adam and is saved in the state", async () => {
+  const a = makeParams();
+  const b = makeParams();
+  const moved = createOptimizer({ name: "adam" });
+  const fixed = createOptimizer({ name: "adam" });
+  moved.setMomentum(0.5);
+  run(moved, a, 0, 3);
+  run(fixed, b, 0, 3);
+  assert.notDeepEqual(a[0].dataSync(), b[0].dataSync());
+  assert.equal((await moved.getState()).momentum, 0.5);
+  assert.throws(() => moved.setMomentum(1), /must be in \[0, 1\), current value is 1/);
+  tf.dispose([...a, ...b]);
+});
+
+Deno.test("setMomentum on an optimizer without momentum is an error with a hint", () => {
+  for (const spec of [{ name: "adagrad" }, { name: "sgd" }] as const) {
+    assert.throws(
+      () => createOptimizer(spec).setMomentum(0.9),
+      (error) => error instanceof AnnealError && error.hint !== undefined,
+    );
+  }
+});
+
+Deno.test("setState rejects a state of another optimizer or of other shapes", async () => {
+  const params = makeParams();
+  const adam = createOptimizer({ name: "adam" });
+  run(adam, params, 0, 2);
+  const state = await adam.getState();
+  assert.throws(() => createOptimizer({ name: "sgd" }).setState(state), /adam optimizer at step 2/);
+  const other = createOptimizer({ name: "adam" });
+  other.setState(state);
+  const wrong = [tf.variable(tf.zeros([3, 2]), true, params[0].name + "_other")];
+  assert.throws(() => other.step(wrong, [tf.zeros([3, 2])]), /no slots for variable/);
+  const renamed = createOptimizer({ name: "adam" });
+  const key = `${params[0].name}/exp_avg`;
+  renamed.setState({ ...state, slots: { ...state.slots, [key]: { shape: [6], values: [] } } });
+  assert.throws(() => renamed.step([params[0]], [tf.zeros([2, 3])]), /has shape \[6\]/);
+  tf.dispose(params);
+});
+
+Deno.test("step rejects mismatched gradients and a negative lr", () => {
+  const params = makeParams();
+  const optimizer = createOptimizer({ name: "sgd" });
+  assert.throws(() => optimizer.step(params, [tf.zeros([2, 3])]), /2 variables but 1 gradients/);
+  assert.throws(
+    () => optimizer.step(params, [tf.zeros([3, 2]), tf.zeros([2])]),
+    /gradient of '.*kernel' has shape \[3,2\]/,
+  );
+  assert.throws(() => optimizer.step(params, params, -1), /'lr' must be >= 0/);
+  tf.dispose(params);
+});

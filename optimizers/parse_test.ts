@@ -1,0 +1,71 @@
+import assert from "node:assert/strict";
+import { AnnealError } from "../errors.ts";
+import { parseOptimizerSpec } from "./parse.ts";
+
+function messageOf(input: unknown): string {
+  try {
+    parseOptimizerSpec(input);
+  } catch (error) {
+    assert.ok(error instanceof AnnealError);
+    assert.equal(error.code, "config");
+    return error.message;
+  }
+  assert.fail("expected an error");
+}
+
+Deno.test("an out-of-range beta names the field and the value", () => {
+  assert.equal(
+    messageOf({ name: "adam", betas: [0.9, 1.2] }),
+    "Cannot create adam optimizer: 'betas[1]' must be in [0, 1), current value is 1.2",
+  );
+});
+
+Deno.test("unknown keys are errors", () => {
+  assert.equal(
+    messageOf({ name: "adamw", weight_decay: 0.1 }),
+    "Cannot create adamw optimizer: unknown field 'weight_decay'",
+  );
+});
+
+Deno.test("an unknown optimizer name lists the known ones", () => {
+  assert.match(messageOf({ name: "adamax" }), /'name' must be one of "sgd", "adam", .*"adafactor"/);
+});
+
+Deno.test("nesterov without momentum is rejected as torch does", () => {
+  assert.equal(
+    messageOf({ name: "sgd", nesterov: true }),
+    "Cannot create sgd optimizer: 'nesterov' requires momentum > 0 and dampening = 0, current value is true",
+  );
+});
+
+Deno.test("negative values and bad patterns are rejected with their path", () => {
+  assert.equal(
+    messageOf({ name: "rmsprop", lr: -1 }),
+    "Cannot create rmsprop optimizer: 'lr' must be >= 0, current value is -1",
+  );
+  assert.match(
+    messageOf({ name: "sgd", paramGroups: [{ match: "(" }] }),
+    /'paramGroups\[0\]\.match' must be a valid regular expression, current value is "\("/,
+  );
+});
+
+Deno.test("defaults are torch.optim's", () => {
+  const expected = {
+    sgd: { lr: 1e-3, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0 },
+    adam: { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false },
+    adamw: { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2, amsgrad: false },
+    rmsprop: { lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false },
+    adagrad: { lr: 1e-2, lrDecay: 0, weightDecay: 0, initialAccumulatorValue: 0, eps: 1e-10 },
+    lion: { lr: 1e-4, betas: [0.9, 0.99], weightDecay: 0 },
+    lamb: { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-6, weightDecay: 1e-2 },
+    adafactor: { lr: 1e-2, beta2Decay: -0.8, eps: [null, 1e-3], d: 1, weightDecay: 0 },
+  };
+  for (const [name, defaults] of Object.entries(expected)) {
+    const spec = parseOptimizerSpec({ name }) as unknown as Record<string, unknown>;
+    for (const [key, value] of Object.entries(defaults)) {
+      assert.deepEqual(spec[key], value, `${name}.${key}`);
+    }
+    assert.deepEqual(spec.paramGroups, []);
+    assert.deepEqual(spec.noDecay, []);
+  }
+});
