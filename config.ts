@@ -131,6 +131,16 @@ function parseValue(raw: string): unknown {
 }
 
 /**
+ * Sections whose schema needs a discriminator: an override into an absent section starts from
+ * the section's default, so `--set optimizer.lr=0.1` means "the default SGD, with lr 0.1".
+ */
+const SECTION_DEFAULTS: Record<string, Record<string, unknown>> = {
+  data: { kind: "synthetic-linear" },
+  model: { kind: "linear" },
+  optimizer: { name: "sgd", lr: 0.01 },
+};
+
+/**
  * Applies `--set path=value` overrides to a config object (a deep copy is returned).
  *
  * @example
@@ -157,6 +167,9 @@ export function applyOverrides(
       throw new AnnealError("usage", `Cannot apply --set '${override}': bad field path`, {
         hint: "use dotted field names like optimizer.lr",
       });
+    }
+    if (path.length > 1 && out[path[0]] === undefined && SECTION_DEFAULTS[path[0]]) {
+      out[path[0]] = structuredClone(SECTION_DEFAULTS[path[0]]);
     }
     let node: Record<string, unknown> = out;
     for (const key of path.slice(0, -1)) {

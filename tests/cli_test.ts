@@ -1,0 +1,153 @@
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+
+/** Runs the CLI as a user would (`deno task anneal ...` runs the same file with these permissions). */
+export async function anneal(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      "--allow-sys",
+      "--allow-net=127.0.0.1,localhost",
+      "--allow-run",
+      "cli/main.ts",
+      ...args,
+    ],
+    cwd: root,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return {
+    code: output.code,
+    stdout: new TextDecoder().decode(output.stdout),
+    stderr: new TextDecoder().decode(output.stderr),
+  };
+}
+
+async function withRunsDir(fn: (dir: string) => Promise<void>) {
+  const dir = await Deno.makeTempDir({ prefix: "anneal-cli-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("anneal --help teaches with examples, and --version prints the version", async () => {
+  const help = await anneal("--help");
+  assert.equal(help.code, 0);
+  for (const word of ["train", "schedule", "schema", "completions", "Examples:"]) assert.match(help.stdout, new RegExp(word));
+  const trainHelp = await anneal("train", "--help");
+  assert.match(trainHelp.stdout, /--set <path=value>/);
+  assert.match(trainHelp.stdout, /Exit codes/);
+  const version = await anneal("--version");
+  const denoJson = JSON.parse(await Deno.readTextFile(`${root}deno.json`));
+  assert.equal(version.stdout.trim(), denoJson.version);
+});
+
+Deno.test("anneal train prints 'Epoch N: loss = ...' lines and where the run record is", async () => {
+  await withRunsDir(async (dir) => {
+    const out = await anneal("train", "--backend", "cpu", "--epochs", "3", "--runs-dir", dir);
+    assert.equal(out.code, 0, out.stderr);
+    const lines = out.stdout.split("\n").filter((l) => l.startsWith("Epoch "));
+    assert.deepEqual(lines.map((l) => l.split(":")[0]), ["Epoch 0", "Epoch 1", "Epoch 2"]);
+    assert.match(lines[0], /^Epoch 0: loss = \d+(\.\d+)?, mae = /);
+    assert.match(out.stdout, new RegExp(`completed: .*run record: ${dir}/`));
+  });
+});
+
+Deno.test("anneal train --json prints the event stream as NDJSON", async () => {
+  await withRunsDir(async (dir) => {
+    const out = await anneal("train", "--backend", "cpu", "--epochs", "2", "--runs-dir", dir, "--json");
+    assert.equal(out.code, 0, out.stderr);
+    const events = out.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    assert.equal(events[0].type, "run.started");
+    assert.equal(events.at(-1).type, "run.finished");
+    assert.equal(events.filter((e) => e.type === "epoch").length, 2);
+  });
+});
+
+Deno.test("a bad config value gets an error naming the field, the value and the fix, without a stack trace", async () => {
+  const out = await anneal("train", "--set", "batchSize=0");
+  assert.equal(out.code, 1);
+  assert.match(out.stderr, /'batchSize'/);
+  assert.match(out.stderr, /current value is 0/);
+  assert.match(out.stderr, /hint:/);
+  assert.doesNotMatch(out.stderr, /^\s+at /m);
+  const unknown = await anneal("train", "--set", "optimiser.lr=0.1");
+  assert.equal(unknown.code, 1);
+  assert.match(unknown.stderr, /optimiser/);
+  const badLr = await anneal("train", "--set", "optimizer.lr=-1");
+  assert.equal(badLr.code, 1);
+  assert.match(badLr.stderr, /lr/);
+});
+
+Deno.test("a config file that is not JSON gets an error naming the file", async () => {
+  const file = await Deno.makeTempFile({ suffix: ".json" });
+  try {
+    await Deno.writeTextFile(file, "{ epochs: 3, }");
+    const out = await anneal("train", "--config", file);
+    assert.equal(out.code, 1);
+    assert.match(out.stderr, new RegExp(`${file}.*not valid JSON`));
+    const missing = await anneal("train", "--config", `${file}.missing`);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /Cannot read config file/);
+  } finally {
+    await Deno.remove(file);
+  }
+});
+
+Deno.test("anneal train --lr 10 exits 3 with 'learning rate too high: divide by 10'", async () => {
+  await withRunsDir(async (dir) => {
+    const out = await anneal("train", "--backend", "cpu", "--lr", "10", "--runs-dir", dir);
+    assert.equal(out.code, 3);
+    assert.match(out.stderr, /diverged/);
+    assert.match(out.stderr, /learning rate too high: divide by 10/);
+    assert.doesNotMatch(out.stdout, /NaN/);
+  });
+});
+
+Deno.test("anneal schema prints the config's JSON Schema", async () => {
+  const out = await anneal("schema");
+  assert.equal(out.code, 0);
+  const schema = JSON.parse(out.stdout);
+  for (const field of ["optimizer", "scheduler", "batchSize", "epochs", "clipping", "earlyStopping", "data", "model"]) {
+    assert.ok(field in schema.properties, `schema lacks ${field}`);
+  }
+  assert.equal(schema.additionalProperties, false);
+});
+
+Deno.test("anneal completions prints scripts for bash, zsh and fish", async () => {
+  for (const shell of ["bash", "zsh", "fish"]) {
+    const out = await anneal("completions", shell);
+    assert.equal(out.code, 0);
+    assert.match(out.stdout, /train/);
+    assert.match(out.stdout, /resume/);
+  }
+  const bad = await anneal("completions", "tcsh");
+  assert.equal(bad.code, 2);
+});
+
+Deno.test("anneal schedule previews learning rates as JSON and as a plot", async () => {
+  const out = await anneal("schedule", "--scheduler", '{"name":"step","stepSize":2,"gamma":0.5}', "--base-lr", "0.1", "--steps", "6", "--json");
+  assert.equal(out.code, 0, out.stderr);
+  const lrs = JSON.parse(out.stdout);
+  assert.deepEqual(lrs.map((v: number) => Number(v.toPrecision(6))), [0.1, 0.1, 0.05, 0.05, 0.025, 0.025]);
+  const plot = await Deno.makeTempFile({ suffix: ".svg" });
+  try {
+    const withPlot = await anneal("schedule", "--scheduler", '{"name":"cosine","tMax":10}', "--steps", "10", "--plot", plot);
+    assert.equal(withPlot.code, 0, withPlot.stderr);
+    assert.equal(withPlot.stdout.trim().split("\n").length, 10);
+    assert.match(await Deno.readTextFile(plot), /<svg/);
+  } finally {
+    await Deno.remove(plot);
+  }
+  const bad = await anneal("schedule", "--scheduler", '{"name":"cosine","tMax":0}', "--steps", "5");
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /tMax/);
+});
