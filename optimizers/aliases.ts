@@ -46,13 +46,11 @@ const FLOAT32_EPSILON = 2 ** -23;
 export function assemble(spec: ResolvedOptimizerSpec): Assembly {
   switch (spec.name) {
     case "sgd": {
-      // Without momentum the buffer does not exist (torch keeps none either).
-      const momentum = spec.momentum > 0
-        ? [trace({ dampening: spec.dampening, nesterov: spec.nesterov })]
-        : [];
+      // The buffer appears with the first nonzero momentum, so plain SGD keeps no state.
+      const momentum = trace({ dampening: spec.dampening, nesterov: spec.nesterov });
       return {
-        transform: chain(addDecayedWeights(), ...momentum, scaleByLearningRate()),
-        momentum: spec.momentum > 0 ? spec.momentum : undefined,
+        transform: chain(addDecayedWeights(), momentum, scaleByLearningRate()),
+        momentum: spec.momentum,
       };
     }
     case "adam":
@@ -70,10 +68,11 @@ export function assemble(spec: ResolvedOptimizerSpec): Assembly {
     }
     case "rmsprop": {
       const rms = scaleByRms({ alpha: spec.alpha, eps: spec.eps, centered: spec.centered });
-      const momentum = spec.momentum > 0 ? [trace({ dampening: 0, nesterov: false })] : [];
+      // torch's zero-initialised buffer equals SGD's copy-on-first-use when dampening is 0.
+      const momentum = trace({ dampening: 0, nesterov: false });
       return {
-        transform: chain(addDecayedWeights(), rms, ...momentum, scaleByLearningRate()),
-        momentum: spec.momentum > 0 ? spec.momentum : undefined,
+        transform: chain(addDecayedWeights(), rms, momentum, scaleByLearningRate()),
+        momentum: spec.momentum,
       };
     }
     case "adagrad":

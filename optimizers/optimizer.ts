@@ -89,21 +89,23 @@ export function createOptimizer(input: OptimizerSpec): Optimizer {
     const stored = saved.get(param.name);
     if (stored) {
       saved.delete(param.name);
-      for (const [slot, tensor] of Object.entries(fresh)) {
+      // Slots a transform creates lazily (a momentum buffer) are restored as saved.
+      for (const slot of new Set([...Object.keys(fresh), ...Object.keys(stored)])) {
         const values = stored[slot];
+        const expected = fresh[slot]?.shape;
         const key = `${param.name}/${slot}`;
-        if (!values || !sameShape(values.shape, tensor.shape)) {
+        if (!values || (expected && !sameShape(values.shape, expected))) {
           tf.dispose(fresh);
           throw new AnnealError(
             "checkpoint",
             `Cannot restore ${where}: slot '${key}' has shape ${
               JSON.stringify(values?.shape)
-            }, the variable needs ${JSON.stringify(tensor.shape)}`,
+            }, the variable needs ${JSON.stringify(expected)}`,
             { where: key, hint: "resume with the model the checkpoint was saved from" },
           );
         }
+        fresh[slot]?.dispose();
         fresh[slot] = tf.tensor(values.values, values.shape, "float32");
-        tensor.dispose();
       }
     } else if (restored && Object.keys(fresh).length > 0) {
       tf.dispose(fresh);
@@ -148,9 +150,7 @@ export function createOptimizer(input: OptimizerSpec): Optimizer {
     setMomentum(value) {
       if (momentum === undefined) {
         throw new AnnealError("config", `Cannot set momentum of ${where}: it has none`, {
-          hint: spec.name === "sgd" || spec.name === "rmsprop"
-            ? "create it with momentum > 0, or disable the schedule's momentum cycling"
-            : "disable the schedule's momentum cycling (cycleMomentum: false)",
+          hint: "disable the schedule's momentum cycling (cycleMomentum: false)",
         });
       }
       const betaLike = spec.name !== "sgd" && spec.name !== "rmsprop";

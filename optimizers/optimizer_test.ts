@@ -151,12 +151,31 @@ Deno.test("setMomentum moves beta1 of adam and is saved in the state", async () 
 });
 
 Deno.test("setMomentum on an optimizer without momentum is an error with a hint", () => {
-  for (const spec of [{ name: "adagrad" }, { name: "sgd" }] as const) {
+  for (const spec of [{ name: "adagrad" }, { name: "adafactor" }] as const) {
     assert.throws(
       () => createOptimizer(spec).setMomentum(0.9),
       (error) => error instanceof AnnealError && error.hint !== undefined,
     );
   }
+});
+
+Deno.test("plain sgd starts a momentum buffer from the gradient when setMomentum moves it", async () => {
+  const params = makeParams();
+  const plain = createOptimizer({ name: "sgd" });
+  run(plain, params, 0, 2);
+  assert.deepEqual((await plain.getState()).slots, {});
+  plain.setMomentum(0.9);
+  const expected = gradsOf(params, 2);
+  run(plain, params, 2, 1);
+  const { slots } = await plain.getState();
+  params.forEach((param, index) => {
+    assert.deepEqual(slots[`${param.name}/momentum_buffer`].values, [
+      ...expected[index].dataSync(),
+    ]);
+  });
+  assert.throws(() => plain.setMomentum(-1), /must be >= 0/);
+  tf.dispose([...params, ...expected]);
+  plain.dispose();
 });
 
 Deno.test("setState rejects a state of another optimizer or of other shapes", async () => {

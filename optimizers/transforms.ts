@@ -7,7 +7,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs-core";
-import type { Transform } from "./transform.ts";
+import type { Slots, Transform } from "./transform.ts";
 
 /**
  * Adds `weightDecay * param` to the update: torch's L2 `weight_decay` when placed before the
@@ -63,9 +63,10 @@ export interface TraceOptions {
 }
 
 /**
- * Heavy-ball momentum with torch SGD's rules: the buffer starts as a copy of the first update,
- * then `buffer = momentum * buffer + (1 - dampening) * update`. The momentum is read from the
- * context at every step, so onecycle can move it.
+ * Heavy-ball momentum with torch SGD's rules: no buffer while the momentum is 0; on the first step
+ * with momentum the buffer is a copy of the update, then `buffer = momentum * buffer +
+ * (1 - dampening) * update`. The momentum is read from the context at every step, so onecycle can
+ * move it, even from 0 as torch's OneCycleLR does with plain SGD.
  *
  * @example
  * ```ts
@@ -76,11 +77,13 @@ export interface TraceOptions {
  */
 export function trace(options: TraceOptions): Transform {
   return {
-    init: (param) => ({ momentum_buffer: tf.zerosLike(param) }),
-    update(update, slots, { step, momentum }) {
-      const buffer = step === 1
-        ? tf.clone(update)
-        : tf.add(tf.mul(slots.momentum_buffer, momentum), tf.mul(update, 1 - options.dampening));
+    init: () => ({}),
+    update(update, slots, { momentum }): [tf.Tensor, Slots] {
+      const previous = slots.momentum_buffer;
+      if (momentum === 0) return [update, previous ? { momentum_buffer: previous } : {}];
+      const buffer = previous
+        ? tf.add(tf.mul(previous, momentum), tf.mul(update, 1 - options.dampening))
+        : tf.clone(update);
       const out = options.nesterov ? tf.add(update, tf.mul(buffer, momentum)) : buffer;
       return [out, { momentum_buffer: buffer }];
     },
