@@ -1,0 +1,345 @@
+/**
+ * Chooses and initialises the TensorFlow.js backend a run trains on.
+ *
+ * - `auto` takes WebGPU when `navigator.gpu` offers a real (non-fallback) adapter, else wasm
+ *   (XNNPACK, SIMD), else cpu. Software adapters such as Mesa's llvmpipe are fallback adapters:
+ *   `auto` skips them, but `webgpu` may still be forced onto them.
+ * - tfjs-backend-wasm 4.22 registers no `Conv2DBackpropFilter` (nor the depthwise backprops or
+ *   `UnsortedSegmentSum`), so a convnet cannot be trained on it out of the box. We register those
+ *   kernels for wasm by delegating to the cpu backend's kernel functions: the inputs are copied
+ *   out of wasm memory, the cpu kernel runs, the result is copied back. The forward pass and all
+ *   other gradients stay in wasm, so `auto` keeps wasm for convnets too.
+ * - Under Deno the wasm backend runs its Node build: it reads `tfjs-backend-wasm-simd.wasm` from
+ *   its own package folder (node_modules) with `fs`, so no `setWasmPaths` is needed. tfjs turns
+ *   multithreading off whenever `IS_NODE` is true, so the SIMD single-threaded binary is used and
+ *   a thread count cannot be set.
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs-core";
+import { AnnealError } from "../errors.ts";
+
+/** The backend a user may ask for. */
+export type BackendRequest = "auto" | "webgpu" | "wasm" | "cpu";
+
+/** What a WebGPU adapter says about itself. */
+export interface AdapterInfo {
+  description: string;
+  vendor: string;
+  isFallbackAdapter: boolean;
+}
+
+/** The backend that was initialised, the adapter it runs on (WebGPU) and why it was chosen. */
+export interface BackendSelection {
+  backend: string;
+  adapter?: AdapterInfo;
+  reason: string;
+}
+
+/**
+ * Kernels missing from tfjs-backend-wasm 4.22 that training may need and that run on the cpu
+ * kernels (`Conv2DBackpropFilter`, the one convnets need, gets a fast wasm implementation).
+ */
+export const WASM_DELEGATED_KERNELS: readonly string[] = [
+  "DepthwiseConv2dNativeBackpropFilter",
+  "DepthwiseConv2dNativeBackpropInput",
+  "UnsortedSegmentSum",
+];
+
+/**
+ * Initialises the requested backend and makes it current. `modelKind` only adds detail to the
+ * reason (every model kind can train on every backend).
+ *
+ * @example
+ * ```ts
+ * import { selectBackend } from "./backend.ts";
+ * const selection = await selectBackend("cpu");
+ * console.assert(selection.backend === "cpu");
+ * ```
+ */
+export async function selectBackend(
+  requested: BackendRequest,
+  modelKind?: string,
+): Promise<BackendSelection> {
+  switch (requested) {
+    case "cpu":
+      await useCpu();
+      return { backend: "cpu", reason: "requested cpu" };
+    case "wasm":
+      return { backend: "wasm", reason: `requested wasm; ${await useWasm(modelKind)}` };
+    case "webgpu":
+      return await useWebGpu(await requireAdapter(), "requested webgpu");
+    case "auto":
+      return await selectAuto(modelKind);
+    default:
+      throw new AnnealError(
+        "config",
+        `Cannot select backend: '${requested}' is not one of auto, webgpu, wasm, cpu`,
+        { where: "backend", hint: "use --backend auto (or webgpu, wasm, cpu)" },
+      );
+  }
+}
+
+async function selectAuto(modelKind?: string): Promise<BackendSelection> {
+  const probe = await probeWebGpu();
+  if (probe && !probe.info.isFallbackAdapter) {
+    try {
+      return await useWebGpu(probe, `auto: WebGPU adapter '${probe.info.description}'`);
+    } catch {
+      // fall through to wasm: a broken driver should not stop a run
+    }
+  }
+  const why = probe
+    ? `the only WebGPU adapter ('${probe.info.description}') is a software fallback`
+    : "no WebGPU adapter";
+  try {
+    return { backend: "wasm", reason: `auto: ${why}; ${await useWasm(modelKind)}` };
+  } catch (error) {
+    await useCpu();
+    const detail = error instanceof Error ? error.message : String(error);
+    return { backend: "cpu", reason: `auto: ${why}; wasm failed to start (${detail})` };
+  }
+}
+
+/**
+ * The first WebGPU adapter and its description, or undefined when there is none.
+ *
+ * @example
+ * ```ts
+ * import { probeWebGpu } from "./backend.ts";
+ * const probe = await probeWebGpu();
+ * console.log(probe ? probe.info.description : "no WebGPU adapter");
+ * ```
+ */
+export async function probeWebGpu(): Promise<
+  { adapter: GPUAdapter; info: AdapterInfo } | undefined
+> {
+  const gpu = (globalThis.navigator as { gpu?: GPU } | undefined)?.gpu;
+  if (!gpu) return undefined;
+  const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" })
+    .catch(() => null);
+  if (!adapter) return undefined;
+  const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
+  const legacy = (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter;
+  return {
+    adapter,
+    info: {
+      description: info.description || info.device || "unknown adapter",
+      vendor: info.vendor || "unknown",
+      isFallbackAdapter: Boolean(info.isFallbackAdapter ?? legacy),
+    },
+  };
+}
+
+async function requireAdapter(): Promise<{ adapter: GPUAdapter; info: AdapterInfo }> {
+  const probe = await probeWebGpu();
+  if (probe) return probe;
+  const hasApi = Boolean((globalThis.navigator as { gpu?: GPU } | undefined)?.gpu);
+  throw new AnnealError(
+    "backend",
+    hasApi
+      ? "Cannot use the webgpu backend: navigator.gpu.requestAdapter() found no adapter"
+      : "Cannot use the webgpu backend: this runtime has no navigator.gpu",
+    {
+      where: "backend",
+      hint: "use --backend auto, wasm or cpu; for WebGPU install a Vulkan, Metal or DX12 " +
+        "driver (on Linux e.g. mesa-vulkan-drivers) and check `vulkaninfo`",
+    },
+  );
+}
+
+async function useWebGpu(
+  probe: { info: AdapterInfo },
+  reason: string,
+): Promise<BackendSelection> {
+  await import("@tensorflow/tfjs-backend-webgpu");
+  if (!(await tf.setBackend("webgpu"))) {
+    throw new AnnealError(
+      "backend",
+      `Cannot use the webgpu backend: initialising it on '${probe.info.description}' failed`,
+      { where: "backend", hint: "use --backend wasm or cpu, or update the GPU driver" },
+    );
+  }
+  await tf.ready();
+  const fallback = probe.info.isFallbackAdapter ? " (software fallback adapter: slow)" : "";
+  return { backend: "webgpu", adapter: probe.info, reason: reason + fallback };
+}
+
+async function useCpu(): Promise<void> {
+  await import("@tensorflow/tfjs-backend-cpu");
+  if (!(await tf.setBackend("cpu"))) {
+    throw new AnnealError("backend", "Cannot use the cpu backend: it failed to initialise", {
+      where: "backend",
+      hint: "reinstall the npm dependencies (deno install) and retry",
+    });
+  }
+  quietCpuBackend();
+}
+
+/** Starts wasm, registers the delegated training kernels and says which binary runs. */
+async function useWasm(modelKind?: string): Promise<string> {
+  await import("@tensorflow/tfjs-backend-cpu");
+  await import("@tensorflow/tfjs-backend-wasm");
+  if (!(await tf.setBackend("wasm"))) {
+    throw new AnnealError("backend", "Cannot use the wasm backend: its module failed to load", {
+      where: "backend",
+      hint: "check that node_modules/@tensorflow/tfjs-backend-wasm/dist holds the .wasm " +
+        "files (deno install), or use --backend cpu",
+    });
+  }
+  quietCpuBackend();
+  const delegated = registerWasmTrainingKernels();
+  const simd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT");
+  const threads = await tf.env().getAsync("WASM_HAS_MULTITHREAD_SUPPORT");
+  const binary = `${simd ? "SIMD" : "no SIMD"}, ${threads ? "multithreaded" : "single-threaded"}`;
+  const conv = modelKind === "cnn"
+    ? `; conv weight gradients by wasm matmuls (${delegated.length} missing kernels added)`
+    : "";
+  return `wasm (${binary})${conv}`;
+}
+
+/**
+ * Registers the training kernels tfjs-backend-wasm lacks (once): `Conv2DBackpropFilter` built
+ * from wasm ops, and {@linkcode WASM_DELEGATED_KERNELS} run on the cpu kernels. Returns the
+ * names of the kernels now available.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import { registerWasmTrainingKernels, selectBackend } from "./backend.ts";
+ * await selectBackend("wasm");
+ * registerWasmTrainingKernels();
+ * console.assert(tf.getKernel("Conv2DBackpropFilter", "wasm") !== undefined);
+ * ```
+ */
+export function registerWasmTrainingKernels(): string[] {
+  if (!tf.getKernel("Conv2DBackpropFilter", "wasm")) {
+    tf.registerKernel({
+      kernelName: "Conv2DBackpropFilter",
+      backendName: "wasm",
+      kernelFunc: conv2dFilterGrad,
+    });
+  }
+  for (const name of WASM_DELEGATED_KERNELS) {
+    if (tf.getKernel(name, "wasm") || !tf.getKernel(name, "cpu")) continue;
+    tf.registerKernel({ kernelName: name, backendName: "wasm", kernelFunc: delegateToCpu(name) });
+  }
+  return ["Conv2DBackpropFilter", ...WASM_DELEGATED_KERNELS].filter((name) =>
+    tf.getKernel(name, "wasm") !== undefined
+  );
+}
+
+/**
+ * dL/dfilter of an NHWC convolution as one matrix product per filter tap: for tap (i, j) the
+ * strided window of the padded input, [batch*outH*outW, inC], transposed times dy
+ * [batch*outH*outW, outC]. Runs on wasm's XNNPACK matmul instead of the cpu kernel's loops.
+ */
+const conv2dFilterGrad: tf.KernelFunc = ({ inputs, attrs, backend }) => {
+  const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+  const a = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
+  if (a.dataFormat === "NCHW") {
+    return delegateToCpu("Conv2DBackpropFilter")({ inputs, attrs, backend });
+  }
+  const engine = tf.engine();
+  const wasm = backend as unknown as DataBackend;
+  // A tensor wrapping a kernel input owns one reference to its buffer; take it before wrapping.
+  const wrap = (info: tf.TensorInfo) => {
+    wasm.incRef(info.dataId);
+    return engine.makeTensorFromTensorInfo(info);
+  };
+  const grad = tf.tidy(() => {
+    const conv = tf.backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number],
+      a.filterShape,
+      a.strides,
+      1,
+      a.pad,
+      a.dimRoundingMode,
+    );
+    const { top, bottom, left, right } = conv.padInfo;
+    const [kh, kw, inC, outC] = a.filterShape;
+    const rows = conv.batchSize * conv.outHeight * conv.outWidth;
+    const padded = tf.pad(wrap(x), [
+      [0, 0],
+      [top, bottom],
+      [left, right],
+      [
+        0,
+        0,
+      ],
+    ]);
+    const dy2 = tf.reshape(wrap(dy), [rows, outC]);
+    const taps: tf.Tensor[] = [];
+    for (let i = 0; i < kh; i++) {
+      for (let j = 0; j < kw; j++) {
+        const end = [
+          conv.batchSize,
+          i + (conv.outHeight - 1) * conv.strideHeight + 1,
+          j + (conv.outWidth - 1) * conv.strideWidth + 1,
+          inC,
+        ];
+        const window = tf.stridedSlice(padded, [0, i, j, 0], end, [
+          1,
+          conv.strideHeight,
+          conv.strideWidth,
+          1,
+        ]);
+        taps.push(tf.matMul(tf.reshape(window, [rows, inC]), dy2, true, false));
+      }
+    }
+    return tf.reshape(tf.stack(taps), a.filterShape);
+  });
+  // Copy into a fresh buffer owned by this kernel's output (filter-sized, so cheap).
+  const dataId = wasm.write(grad.dataSync(), grad.shape, grad.dtype);
+  const output = { dataId, shape: grad.shape, dtype: grad.dtype };
+  grad.dispose();
+  return output;
+};
+
+interface DataBackend {
+  readSync(dataId: object): tf.backend_util.BackendValues;
+  write(values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType): object;
+  disposeData(dataId: object, force?: boolean): boolean;
+  incRef(dataId: object): void;
+}
+
+/** A wasm kernel that copies its inputs to the cpu backend, runs the cpu kernel, copies back. */
+function delegateToCpu(name: string): tf.KernelFunc {
+  const cpuKernel = tf.getKernel(name, "cpu")!;
+  return ({ inputs, attrs, backend }) => {
+    const wasm = backend as unknown as DataBackend;
+    const cpu = tf.findBackend("cpu") as unknown as DataBackend;
+    const cpuInputs: Record<string, tf.TensorInfo> = {};
+    for (const [key, info] of Object.entries(inputs)) {
+      if (!info) continue;
+      const dataId = cpu.write(wasm.readSync(info.dataId), info.shape, info.dtype);
+      cpuInputs[key] = { dataId, shape: info.shape, dtype: info.dtype };
+    }
+    try {
+      const out = cpuKernel.kernelFunc({
+        inputs: cpuInputs,
+        attrs,
+        backend: cpu as unknown as tf.KernelBackend,
+      });
+      const back = (info: tf.TensorInfo): tf.TensorInfo => {
+        const values = cpu.readSync(info.dataId);
+        cpu.disposeData(info.dataId, true);
+        return {
+          dataId: wasm.write(values, info.shape, info.dtype),
+          shape: info.shape,
+          dtype: info.dtype,
+        };
+      };
+      return Array.isArray(out) ? out.map(back) : back(out);
+    } finally {
+      for (const info of Object.values(cpuInputs)) cpu.disposeData(info.dataId, true);
+    }
+  };
+}
+
+/** tfjs-backend-cpu prints a "use tfjs-node" banner on first use under Deno; not useful here. */
+function quietCpuBackend(): void {
+  const cpu = tf.findBackend("cpu") as { firstUse?: boolean } | null;
+  if (cpu) cpu.firstUse = false;
+}

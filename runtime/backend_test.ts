@@ -1,0 +1,160 @@
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
+import { AnnealError } from "../errors.ts";
+import { buildModel } from "../models/build.ts";
+import { forward } from "../models/forward.ts";
+import { lossFunction } from "../models/losses.ts";
+import { namedWeights } from "../models/names.ts";
+import { probeWebGpu, registerWasmTrainingKernels, selectBackend } from "./backend.ts";
+
+/** Runs `f` with `navigator.gpu` replaced by `gpu`, then restores it. */
+async function withGpu<T>(gpu: unknown, f: () => Promise<T>): Promise<T> {
+  const original = Object.getOwnPropertyDescriptor(navigator, "gpu");
+  Object.defineProperty(navigator, "gpu", { value: gpu, configurable: true });
+  try {
+    return await f();
+  } finally {
+    if (original) Object.defineProperty(navigator, "gpu", original);
+    else delete (navigator as { gpu?: unknown }).gpu;
+  }
+}
+
+Deno.test("cpu is initialised and made current when requested", async () => {
+  const selection = await selectBackend("cpu");
+  assert.equal(selection.backend, "cpu");
+  assert.equal(tf.getBackend(), "cpu");
+});
+
+Deno.test("wasm starts with its SIMD binary and the missing training kernels", async () => {
+  const selection = await selectBackend("wasm", "cnn");
+  assert.equal(selection.backend, "wasm");
+  assert.equal(tf.getBackend(), "wasm");
+  assert.equal(await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT"), true);
+  assert.match(selection.reason, /SIMD/);
+  assert.ok(registerWasmTrainingKernels().includes("Conv2DBackpropFilter"));
+});
+
+Deno.test("wasm's conv filter gradient equals the cpu kernel's", async () => {
+  const configs = [
+    { x: [2, 7, 6, 3], f: [3, 3, 3, 4], strides: 1, pad: "same" },
+    { x: [2, 7, 6, 3], f: [3, 2, 3, 4], strides: 2, pad: "same" },
+    { x: [1, 9, 8, 2], f: [3, 3, 2, 5], strides: [2, 1], pad: "valid" },
+    { x: [3, 5, 5, 1], f: [1, 1, 1, 2], strides: 1, pad: 1 },
+  ] as const;
+  for (const c of configs) {
+    const filterGrad = () =>
+      tf.tidy(() => {
+        const x = tf.randomNormal([...c.x], 0, 1, "float32", 1) as tf.Tensor4D;
+        const w = tf.randomNormal([...c.f], 0, 1, "float32", 2) as tf.Tensor4D;
+        const loss = (f: tf.Tensor) =>
+          tf.sum(tf.square(tf.conv2d(x, f as tf.Tensor4D, c.strides as [number, number], c.pad)));
+        return Array.from(tf.grad(loss)(w).dataSync());
+      });
+    await selectBackend("cpu");
+    const expected = filterGrad();
+    await selectBackend("wasm");
+    const actual = filterGrad();
+    assert.equal(actual.length, expected.length);
+    actual.forEach((v, i) =>
+      assert.ok(
+        Math.abs(v - expected[i]) < 1e-3 * Math.max(1, Math.abs(expected[i])),
+        JSON.stringify(c),
+      )
+    );
+  }
+});
+
+/** Losses of `steps` plain SGD steps on a tiny convnet, on the current backend. */
+function trainConvnet(steps: number, lr: number): { losses: number[]; leaked: number } {
+  const model = buildModel({ kind: "cnn", filters: [4, 8], dense: [8] }, {
+    inputShape: [8, 8, 1],
+    outputUnits: 3,
+  }, 1);
+  const x = tf.randomNormal([6, 8, 8, 1], 0, 1, "float32", 4);
+  const y = tf.tensor1d([0, 1, 2, 0, 1, 2]);
+  const params = namedWeights(model).filter((w) => w.trainable).map((w) => w.variable);
+  const step = () => {
+    const { value, grads } = tf.variableGrads(
+      () => lossFunction("crossEntropy")(forward(model, x, true), y),
+      params,
+    );
+    tf.tidy(() => params.forEach((p) => p.assign(tf.sub(p, tf.mul(lr, grads[p.name])))));
+    const loss = value.dataSync()[0];
+    tf.dispose([value, ...Object.values(grads)]);
+    return loss;
+  };
+  const losses = [step()];
+  const tensors = tf.memory().numTensors;
+  while (losses.length < steps) losses.push(step());
+  const leaked = tf.memory().numTensors - tensors;
+  tf.dispose([x, y]);
+  model.dispose();
+  return { losses, leaked };
+}
+
+Deno.test("a convnet trains on wasm as on cpu, without leaking tensors", async () => {
+  await selectBackend("cpu");
+  const cpu = trainConvnet(6, 0.1);
+  await selectBackend("wasm", "cnn");
+  const wasm = trainConvnet(6, 0.1);
+  assert.equal(wasm.leaked, 0);
+  wasm.losses.forEach((loss, i) =>
+    assert.ok(Math.abs(loss - cpu.losses[i]) < 1e-3, `${wasm.losses} vs ${cpu.losses}`)
+  );
+  assert.ok(wasm.losses[5] < wasm.losses[0], `losses ${wasm.losses}`);
+});
+
+Deno.test("auto skips a fallback WebGPU adapter", async () => {
+  const fallback = {
+    requestAdapter: () =>
+      Promise.resolve({
+        info: { description: "software", vendor: "mesa", isFallbackAdapter: true },
+      }),
+  };
+  const selection = await withGpu(fallback, () => selectBackend("auto", "mlp"));
+  assert.equal(selection.backend, "wasm");
+  assert.match(selection.reason, /software fallback/);
+});
+
+Deno.test("auto does not pick this machine's adapter when it is a fallback", async () => {
+  const probe = await probeWebGpu();
+  const selection = await selectBackend("auto");
+  if (!probe || probe.info.isFallbackAdapter) assert.notEqual(selection.backend, "webgpu");
+  else assert.equal(selection.backend, "webgpu");
+});
+
+Deno.test("forcing webgpu without an adapter fails with a backend error and a hint", async () => {
+  for (const gpu of [{ requestAdapter: () => Promise.resolve(null) }, undefined]) {
+    await assert.rejects(
+      withGpu(gpu, () => selectBackend("webgpu")),
+      (e) => e instanceof AnnealError && e.code === "backend" && /wasm/.test(e.hint ?? ""),
+    );
+  }
+});
+
+Deno.test({
+  name: "forcing webgpu runs a tiny op on whatever adapter exists, fallback included",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const probe = await probeWebGpu();
+    if (!probe) {
+      await assert.rejects(selectBackend("webgpu"), AnnealError);
+      return;
+    }
+    const selection = await selectBackend("webgpu");
+    assert.equal(selection.backend, "webgpu");
+    assert.deepEqual(selection.adapter, probe.info);
+    const sum = tf.add(tf.tensor1d([1, 2]), tf.tensor1d([3, 4]));
+    assert.deepEqual(Array.from(await sum.data()), [4, 6]);
+    sum.dispose();
+    await selectBackend("cpu");
+  },
+});
+
+Deno.test("an unknown backend name is a config error", async () => {
+  await assert.rejects(
+    selectBackend("tpu" as "cpu"),
+    (e) => e instanceof AnnealError && e.code === "config",
+  );
+});
