@@ -5,6 +5,7 @@ import { buildModel } from "../models/build.ts";
 import { forward } from "../models/forward.ts";
 import { lossFunction } from "../models/losses.ts";
 import { namedWeights } from "../models/names.ts";
+import type { ModelSpec } from "../models/spec.ts";
 import { probeWebGpu, registerWasmTrainingKernels, selectBackend } from "./backend.ts";
 
 /** Runs `f` with `navigator.gpu` replaced by `gpu`, then restores it. */
@@ -157,4 +158,40 @@ Deno.test("an unknown backend name is a config error", async () => {
     selectBackend("tpu" as "cpu"),
     (e) => e instanceof AnnealError && e.code === "config",
   );
+});
+
+Deno.test("every model kind gets the same gradients on wasm as on cpu", async () => {
+  const cases: [ModelSpec, number[]][] = [
+    [{ kind: "linear" }, [3]],
+    [{ kind: "mlp", hidden: [6], batchNorm: true, activation: "gelu" }, [4, 4, 1]],
+    [{ kind: "cnn", filters: [2], dense: [4] }, [6, 6, 1]],
+    [{ kind: "rnn", cell: "lstm", units: 4, layers: 2 }, [5, 2]],
+    [{ kind: "rnn", cell: "gru", units: 4 }, [5, 2]],
+  ];
+  const gradients = (spec: ModelSpec, shape: number[]) => {
+    const model = buildModel(spec, { inputShape: shape, outputUnits: 3 }, 1);
+    const params = namedWeights(model).filter((w) => w.trainable).map((w) => w.variable);
+    const result = tf.tidy(() => {
+      const x = tf.randomNormal([3, ...shape], 0, 1, "float32", 9);
+      const { grads } = tf.variableGrads(
+        () => lossFunction("crossEntropy")(forward(model, x, true), tf.tensor1d([0, 1, 2])),
+        params,
+      );
+      return params.map((p) => Array.from(grads[p.name].dataSync()));
+    });
+    model.dispose();
+    return result;
+  };
+  for (const [spec, shape] of cases) {
+    await selectBackend("cpu");
+    const expected = gradients(spec, shape);
+    await selectBackend("wasm", spec.kind);
+    const actual = gradients(spec, shape);
+    assert.equal(actual.length, expected.length);
+    actual.forEach((grad, i) =>
+      grad.forEach((g, j) =>
+        assert.ok(Math.abs(g - expected[i][j]) < 1e-4, `${spec.kind} variable ${i}`)
+      )
+    );
+  }
 });
