@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { DataSpecSchema } from "./data/spec.ts";
 import { ModelSpecSchema } from "./models/spec.ts";
 import { OptimizerSpecSchema } from "./optimizers/spec.ts";

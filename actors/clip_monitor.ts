@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { z } from "zod";
+import type { z } from "npm:zod@4.6.7";
 import type { ClippingSchema } from "../config.ts";
 import type { NonFiniteHandled, StepsObserved } from "./protocol.ts";
 import { divideLrHint } from "./early_stopper.ts";

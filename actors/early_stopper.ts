@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { z } from "zod";
+import type { z } from "npm:zod@4.6.7";
 import type { EarlyStoppingSchema } from "../config.ts";
 import type { EpochEnded, EpochJudged } from "./protocol.ts";
 

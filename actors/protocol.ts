@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 
 /** The five actors of a run. */
 export const ActorNameSchema = z.enum([

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs-core";
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { Mailbox, runActor, yieldToEventLoop } from "./_worker_shell.ts";
 import type {
   BatchReady,

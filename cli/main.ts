@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { Command, Option } from "@commander-js/extra-typings";
+import { Command, Option } from "npm:@commander-js/extra-typings@15.1.0";
 import { configJsonSchema } from "../mod.ts";
 import denoJson from "../deno.json" with { type: "json" };
 import { reportError } from "./output.ts";

@@ -4,8 +4,8 @@
  *
  * @module
  */
-// @ts-types="@types/cli-progress"
-import cliProgress from "cli-progress";
+// @ts-types="npm:@types/cli-progress@3.11.6"
+import cliProgress from "npm:cli-progress@3.12.0";
 import process from "node:process";
 
 /** A bar over the run's optimizer steps, showing epoch, loss and learning rate. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import fc from "npm:fast-check@4.10.2";
 import { AnnealError } from "../errors.ts";
 import { type CsvReadOptions, fileChunks, parseNumber, readCsv } from "./csv.ts";
 import { assertDataError, fixture } from "./_test_helpers.ts";

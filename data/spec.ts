@@ -5,7 +5,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 
 /** Image augmentation, applied per sample when a batch is made; every part is off by default. */
 export const AugmentSchema = z.strictObject({

@@ -6,7 +6,7 @@
  * @module
  */
 
-import * as tfl from "@tensorflow/tfjs-layers";
+import * as tfl from "npm:@tensorflow/tfjs-layers@4.22.0";
 import { AnnealError } from "../errors.ts";
 import { InitFactory } from "./init.ts";
 import { stabilizeWeightNames } from "./names.ts";
@@ -30,7 +30,7 @@ const batchNormArgs = { momentum: 0.9, epsilon: 1e-5 } as const;
  *
  * @example
  * ```ts
- * import "@tensorflow/tfjs-backend-cpu";
+ * import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
  * import { buildModel } from "./build.ts";
  * const model = buildModel({ kind: "mlp", hidden: [8] }, { inputShape: [4], outputUnits: 3 }, 1);
  * console.assert(model.outputs[0].shape[1] === 3);
@@ -54,7 +54,7 @@ export function buildModel(spec: ModelSpec, shape: ModelShape, seed: number): tf
  *
  * @example
  * ```ts
- * import "@tensorflow/tfjs-backend-cpu";
+ * import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
  * import { buildModel, countParameters } from "./build.ts";
  * const model = buildModel({ kind: "linear" }, { inputShape: [4], outputUnits: 1 }, 1);
  * console.assert(countParameters(model) === 5);

@@ -5,16 +5,16 @@
  * @module
  */
 
-import type * as tf from "@tensorflow/tfjs-core";
-import type * as tfl from "@tensorflow/tfjs-layers";
+import type * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import type * as tfl from "npm:@tensorflow/tfjs-layers@4.22.0";
 
 /**
  * Runs `model` on a batch `x` ([batch, ...inputShape]) and returns its outputs [batch, units].
  *
  * @example
  * ```ts
- * import * as tf from "@tensorflow/tfjs-core";
- * import "@tensorflow/tfjs-backend-cpu";
+ * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+ * import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
  * import { buildModel } from "./build.ts";
  * import { forward } from "./forward.ts";
  * const model = buildModel({ kind: "linear" }, { inputShape: [3], outputUnits: 2 }, 1);

@@ -7,7 +7,7 @@
  * @module
  */
 
-import * as tfl from "@tensorflow/tfjs-layers";
+import * as tfl from "npm:@tensorflow/tfjs-layers@4.22.0";
 
 /** A tfjs-layers initializer instance. */
 export type Initializer = ReturnType<typeof tfl.initializers.randomUniform>;

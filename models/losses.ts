@@ -10,7 +10,7 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs-core";
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 
 /** The names of the losses. */
 export type LossName = "mse" | "crossEntropy" | "binaryCrossEntropy";
@@ -26,8 +26,8 @@ export type Task = "regression" | "classification" | "binary";
  *
  * @example
  * ```ts
- * import * as tf from "@tensorflow/tfjs-core";
- * import "@tensorflow/tfjs-backend-cpu";
+ * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+ * import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
  * import { lossFunction } from "./losses.ts";
  * const loss = lossFunction("crossEntropy")(tf.tensor2d([[0, 0]]), tf.tensor1d([1]));
  * console.assert(Math.abs(loss.dataSync()[0] - Math.log(2)) < 1e-6);

@@ -5,7 +5,7 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs-core";
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 
 /**
  * The number of correct predictions in the batch: argmax of the logits against class indices
@@ -13,8 +13,8 @@ import * as tf from "@tensorflow/tfjs-core";
  *
  * @example
  * ```ts
- * import * as tf from "@tensorflow/tfjs-core";
- * import "@tensorflow/tfjs-backend-cpu";
+ * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+ * import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
  * import { accuracy } from "./metrics.ts";
  * const correct = accuracy(tf.tensor2d([[2, 1], [0, 3]]), tf.tensor1d([0, 0]));
  * console.assert(correct.dataSync()[0] === 1);
@@ -36,8 +36,8 @@ export function accuracy(output: tf.Tensor, target: tf.Tensor): tf.Scalar {
  *
  * @example
  * ```ts
- * import * as tf from "@tensorflow/tfjs-core";
- * import "@tensorflow/tfjs-backend-cpu";
+ * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+ * import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
  * import { mae } from "./metrics.ts";
  * const total = mae(tf.tensor2d([[1], [2]]), tf.tensor1d([0, 0]));
  * console.assert(total.dataSync()[0] === 3);

@@ -4,8 +4,8 @@
  *
  * @example
  * ```ts
- * import * as tf from "@tensorflow/tfjs-core";
- * import "@tensorflow/tfjs-backend-cpu";
+ * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+ * import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
  * import { buildModel, forward, lossFunction } from "./mod.ts";
  * const model = buildModel({ kind: "mlp", hidden: [4] }, { inputShape: [2], outputUnits: 3 }, 0);
  * const loss = lossFunction("crossEntropy")(forward(model, tf.ones([2, 2]), true), tf.tensor1d([0, 2]));

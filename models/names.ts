@@ -8,8 +8,8 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs-core";
-import type * as tfl from "@tensorflow/tfjs-layers";
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import type * as tfl from "npm:@tensorflow/tfjs-layers@4.22.0";
 
 /**
  * Renames the model's variables to their layer-scoped names where that name is free; returns how
@@ -17,7 +17,7 @@ import type * as tfl from "@tensorflow/tfjs-layers";
  *
  * @example
  * ```ts
- * import "@tensorflow/tfjs-backend-cpu";
+ * import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
  * import { buildModel } from "./build.ts";
  * import { stabilizeWeightNames } from "./names.ts";
  * const model = buildModel({ kind: "linear" }, { inputShape: [2], outputUnits: 1 }, 0);
@@ -45,7 +45,7 @@ export function stabilizeWeightNames(model: tfl.LayersModel): number {
  *
  * @example
  * ```ts
- * import "@tensorflow/tfjs-backend-cpu";
+ * import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
  * import { buildModel } from "./build.ts";
  * import { namedWeights } from "./names.ts";
  * const model = buildModel({ kind: "linear" }, { inputShape: [2], outputUnits: 1 }, 0);

@@ -7,7 +7,7 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs-core";
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import type { Slots, Transform } from "./transform.ts";
 
 /** Options of {@linkcode scaleByFactoredRms}. */

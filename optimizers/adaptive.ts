@@ -6,7 +6,7 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs-core";
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import type { Transform } from "./transform.ts";
 
 /** Options of {@linkcode scaleByAdam}; beta1 comes from the context's `momentum`. */

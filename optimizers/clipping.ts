@@ -6,7 +6,7 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs-core";
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { AnnealError } from "../errors.ts";
 
 /** What {@linkcode clipGradNorm} returns; the caller owns (and disposes) every tensor. */
@@ -23,8 +23,8 @@ export interface ClipResult {
  *
  * @example
  * ```ts
- * import * as tf from "@tensorflow/tfjs-core";
- * import "@tensorflow/tfjs-backend-cpu";
+ * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+ * import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
  * import { clipGradNorm } from "./clipping.ts";
  * await tf.setBackend("cpu");
  * const { grads, totalNorm } = clipGradNorm([tf.tensor1d([3, 4])], 1);
@@ -71,8 +71,8 @@ function vectorNorm(vector: tf.Tensor, p: number): tf.Tensor {
  *
  * @example
  * ```ts
- * import * as tf from "@tensorflow/tfjs-core";
- * import "@tensorflow/tfjs-backend-cpu";
+ * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+ * import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
  * import { clipGradValue } from "./clipping.ts";
  * await tf.setBackend("cpu");
  * const [clipped] = clipGradValue([tf.tensor1d([-3, 0.5])], 1);

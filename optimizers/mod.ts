@@ -4,8 +4,8 @@
  *
  * @example
  * ```ts
- * import * as tf from "@tensorflow/tfjs-core";
- * import "@tensorflow/tfjs-backend-cpu";
+ * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+ * import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
  * import { createOptimizer } from "./mod.ts";
  * await tf.setBackend("cpu");
  * const w = tf.variable(tf.zeros([2, 2]), true, "example/kernel");

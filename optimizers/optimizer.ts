@@ -6,7 +6,7 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs-core";
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { AnnealError } from "../errors.ts";
 import { assemble } from "./aliases.ts";
 import { type ParamSettings, resolveParamSettings } from "./groups.ts";
@@ -50,8 +50,8 @@ export interface Optimizer {
  *
  * @example
  * ```ts
- * import * as tf from "@tensorflow/tfjs-core";
- * import "@tensorflow/tfjs-backend-cpu";
+ * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+ * import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
  * import { createOptimizer } from "./optimizer.ts";
  * await tf.setBackend("cpu");
  * const weight = tf.variable(tf.tensor2d([[1, 2], [3, 4]]), true, "w");

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 
 const nonNegative = () => z.number().gte(0);
 const unitInterval = () =>

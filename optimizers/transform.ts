@@ -11,7 +11,7 @@
  * @module
  */
 
-import type * as tf from "@tensorflow/tfjs-core";
+import type * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { AnnealError } from "../errors.ts";
 
 /** The state of one transformation for one parameter: named tensors ("exp_avg", ...). */

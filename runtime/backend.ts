@@ -17,7 +17,7 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs-core";
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { AnnealError } from "../errors.ts";
 
 /** The backend a user may ask for. */
@@ -153,7 +153,7 @@ async function useWebGpu(
   probe: { info: AdapterInfo },
   reason: string,
 ): Promise<BackendSelection> {
-  await import("@tensorflow/tfjs-backend-webgpu");
+  await import("npm:@tensorflow/tfjs-backend-webgpu@4.22.0");
   if (!(await tf.setBackend("webgpu"))) {
     throw new AnnealError(
       "backend",
@@ -167,7 +167,7 @@ async function useWebGpu(
 }
 
 async function useCpu(): Promise<void> {
-  await import("@tensorflow/tfjs-backend-cpu");
+  await import("npm:@tensorflow/tfjs-backend-cpu@4.22.0");
   if (!(await tf.setBackend("cpu"))) {
     throw new AnnealError("backend", "Cannot use the cpu backend: it failed to initialise", {
       where: "backend",
@@ -179,8 +179,8 @@ async function useCpu(): Promise<void> {
 
 /** Starts wasm, registers the delegated training kernels and says which binary runs. */
 async function useWasm(modelKind?: string): Promise<string> {
-  await import("@tensorflow/tfjs-backend-cpu");
-  await import("@tensorflow/tfjs-backend-wasm");
+  await import("npm:@tensorflow/tfjs-backend-cpu@4.22.0");
+  await import("npm:@tensorflow/tfjs-backend-wasm@4.22.0");
   if (!(await tf.setBackend("wasm"))) {
     throw new AnnealError("backend", "Cannot use the wasm backend: its module failed to load", {
       where: "backend",
@@ -206,7 +206,7 @@ async function useWasm(modelKind?: string): Promise<string> {
  *
  * @example
  * ```ts
- * import * as tf from "@tensorflow/tfjs-core";
+ * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
  * import { registerWasmTrainingKernels, selectBackend } from "./backend.ts";
  * await selectBackend("wasm");
  * registerWasmTrainingKernels();

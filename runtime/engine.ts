@@ -6,8 +6,8 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs-core";
-import type * as tfl from "@tensorflow/tfjs-layers";
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import type * as tfl from "npm:@tensorflow/tfjs-layers@4.22.0";
 import type { RunConfig } from "../config.ts";
 import { buildModel, forward } from "../models/mod.ts";
 import { lossFunction } from "../models/losses.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { z } from "zod";
+import type { z } from "npm:zod@4.6.7";
 import { AnnealError } from "../errors.ts";
 import { type ResolvedSchedulerSpec, SchedulerSpecSchema } from "./spec.ts";
 

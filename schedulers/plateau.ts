@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { z } from "zod";
+import type { z } from "npm:zod@4.6.7";
 import { AnnealError } from "../errors.ts";
 import { parseSchedulerSpec } from "./parse.ts";
 import type { PlateauSpec, PlateauSpecSchema } from "./spec.ts";

@@ -5,9 +5,9 @@
  * @module
  */
 
-import asciichartModule from "asciichart";
-import * as vega from "vega";
-import * as vl from "vega-lite";
+import asciichartModule from "npm:asciichart@1.5.25";
+import * as vega from "npm:vega@6.4.0";
+import * as vl from "npm:vega-lite@6.5.0";
 import { AnnealError } from "../errors.ts";
 
 interface AsciiChart {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 
 // Every schedule counts optimizer steps unless told otherwise (DESIGN.md: "Schedules count steps
 // unless `interval: "epoch"`").
