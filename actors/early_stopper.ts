@@ -100,7 +100,7 @@ export function judgeEpoch(
       stop: true,
       status: "stopped",
       reason: `early stopping: ${next.monitor} did not improve for ${next.wait} epochs (best ${
-        next.best?.toPrecision(4)
+        Number(next.best?.toPrecision(4))
       } at epoch ${next.bestEpoch})`,
     });
   }

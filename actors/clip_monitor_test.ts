@@ -1,0 +1,56 @@
+import assert from "node:assert/strict";
+import { ClippingSchema } from "../config.ts";
+import { initClipMonitor, MAX_CONSECUTIVE_SKIPS, observeSteps, percentile } from "./clip_monitor.ts";
+
+const window = (fromStep: number, norms: number[], losses = norms.map(() => 1)) => ({
+  type: "StepsObserved" as const,
+  fromStep,
+  gradNorms: norms,
+  losses,
+  skipped: norms.map((n, i) => !Number.isFinite(n) || !Number.isFinite(losses[i])),
+  lr: norms.map(() => 0.5),
+});
+
+Deno.test("percentile interpolates like numpy", () => {
+  assert.equal(percentile([1, 2, 3, 4], 50), 2.5);
+  assert.equal(percentile([5], 90), 5);
+  assert.equal(percentile([], 50), null);
+});
+
+Deno.test("the clip monitor tracks norms, the clipped fraction, and flags spikes with a fix", () => {
+  const clipping = ClippingSchema.parse({ maxNorm: 1.5 });
+  const norms = Array.from({ length: 30 }, (_, i) => 1 + (i % 3) * 0.5);
+  let [state, out] = observeSteps(clipping, initClipMonitor(clipping), window(0, norms));
+  const stats = out.events.at(-1) as { fractionClipped: number; p50: number; max: number };
+  assert.equal(stats.max, 2);
+  assert.ok(Math.abs(stats.fractionClipped - 10 / 30) < 1e-12);
+  [state, out] = observeSteps(clipping, state, window(30, [50]));
+  const warning = out.events.find((e) => e.type === "warning") as { message: string; hint: string };
+  assert.match(warning.message, /spike at step 30/);
+  assert.match(warning.hint, /clipping\.maxNorm/);
+  assert.equal(state.spikes.length, 1);
+});
+
+Deno.test("AutoClip sets the threshold at the given percentile of the history", () => {
+  const clipping = ClippingSchema.parse({ autoPercentile: 50 });
+  const [, out] = observeSteps(clipping, initClipMonitor(clipping), window(0, [1, 2, 3, 4, 5]));
+  assert.deepEqual(out.toTrainer, [{ type: "ClipThresholdSet", maxNorm: 3 }]);
+});
+
+Deno.test("a NaN loss gets the configured action, and endless skipping turns into a stop", () => {
+  const stop = ClippingSchema.parse({});
+  const [, out] = observeSteps(stop, initClipMonitor(stop), window(7, [1, 1], [1, NaN]));
+  assert.equal(out.toTrainer.length, 1);
+  const handled = out.toTrainer[0] as { action: string; step: number; reason: string; hint: string };
+  assert.equal(handled.action, "stop");
+  assert.equal(handled.step, 8);
+  assert.match(handled.reason, /loss became NaN/);
+  assert.match(handled.hint, /learning rate too high: divide by 10 \(--set optimizer.lr=0.05\)/);
+
+  const skip = ClippingSchema.parse({ onNonFinite: "skip" });
+  const nans = Array.from({ length: MAX_CONSECUTIVE_SKIPS }, () => NaN);
+  const [, skipped] = observeSteps(skip, initClipMonitor(skip), window(0, nans));
+  const actions = skipped.toTrainer.map((m) => (m as { action: string }).action);
+  assert.equal(actions.at(-1), "stop");
+  assert.ok(actions.slice(0, -1).every((a) => a === "skip"));
+});
