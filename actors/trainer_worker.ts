@@ -41,6 +41,7 @@ export interface TrainerResult {
 interface WindowEntry {
   step: number;
   lr: number;
+  momentum?: number;
   loss: tf.Scalar | number;
   gradNorm: tf.Scalar | number;
   skipped: boolean;
@@ -148,7 +149,8 @@ runActor("trainer", async (context) => {
       lr: window.map((w) => w.lr),
     };
     monitor.send(observed);
-    context.emit({ ...observed, type: "steps", epoch });
+    const momentum = window.some((w) => w.momentum !== undefined) ? window.map((w) => w.momentum ?? NaN) : undefined;
+    context.emit({ ...observed, type: "steps", epoch, momentum });
     scheduler.send({ type: "StepsTaken", step });
     window = [];
   };
@@ -241,7 +243,7 @@ runActor("trainer", async (context) => {
         for (const [name, sum] of Object.entries(pending.metricSums)) metricSums[name] = accumulate(metricSums[name], sum);
         samples += pending.samples;
       }
-      window.push({ step, lr, loss, gradNorm, skipped });
+      window.push({ step, lr, momentum, loss, gradNorm, skipped });
       step++;
       if (window.length >= readEvery || batchIndex >= info.batchesPerEpoch) await flush();
       await yieldToEventLoop();
@@ -266,10 +268,7 @@ runActor("trainer", async (context) => {
     await flush();
     // Epoch metrics: the mean training loss over the epoch's samples (like the seed notebook).
     const names = Object.keys(metricSums);
-    const totals = lossSum
-      ? await tf.tidy(() => tf.stack([lossSum!, ...names.map((n) => metricSums[n])])).data()
-      : [NaN];
-    tf.dispose([lossSum, ...Object.values(metricSums)].filter((t) => t !== undefined));
+    const totals = lossSum ? await readScalars([lossSum, ...names.map((n) => metricSums[n])]) : [NaN];
     metrics = { loss: samples > 0 ? totals[0] / samples : NaN };
     names.forEach((name, i) => (metrics[name] = totals[i + 1] / samples));
     if (info.validationSize > 0) {
@@ -305,7 +304,16 @@ runActor("trainer", async (context) => {
       if (judged.isBest) await saveCheckpoint(`${runDir}/checkpoints/best.ckpt`, state, weights);
       lastGood = { weights, optimizer };
     }
-    context.emit({ type: "epoch", epoch, step, metrics, seconds: (performance.now() - epochStart) / 1000, isBest: judged.isBest });
+    const memory = tf.memory();
+    context.emit({
+      type: "epoch",
+      epoch,
+      step,
+      metrics,
+      seconds: (performance.now() - epochStart) / 1000,
+      isBest: judged.isBest,
+      memory: { numTensors: memory.numTensors, numBytes: memory.numBytes },
+    });
     if (judged.stop) {
       status = judged.status === "diverged" ? "diverged" : "stopped";
       reason = judged.reason ?? "stopped";

@@ -38,6 +38,8 @@ export interface StepsEvent {
   losses: number[];
   gradNorms: number[];
   lr: number[];
+  /** Momentum (or Adam's beta1) per step, when the schedule cycles it (onecycle). */
+  momentum?: number[];
   skipped: boolean[];
 }
 /** An epoch ended. */
@@ -48,6 +50,8 @@ export interface EpochEvent {
   metrics: Record<string, number>;
   seconds: number;
   isBest: boolean;
+  /** tfjs's live tensors and bytes after the epoch (flat across epochs: no leaks). */
+  memory: { numTensors: number; numBytes: number };
 }
 /** Gradient-norm statistics from the clip monitor. */
 export interface ClipStatsEvent {

@@ -282,6 +282,7 @@ async function supervise(
             epoch: event.epoch,
             loss,
             lr: event.lr[i],
+            momentum: event.momentum?.[i],
             gradNorm: event.gradNorms[i],
             skipped: event.skipped[i] || undefined,
           })),

@@ -1,0 +1,82 @@
+import assert from "node:assert/strict";
+import { previewSchedule } from "../mod.ts";
+import type { RunEvent } from "../mod.ts";
+import { readNdjson, tempRunsDir, trainCollect } from "./_helpers.ts";
+
+function epochMemory(events: RunEvent[]) {
+  return events.flatMap((e) => (e.type === "epoch" ? [e.memory] : []));
+}
+
+for (const backend of ["cpu", "wasm", "webgpu"] as const) {
+  Deno.test(`training through the actors on ${backend} learns, and tfjs memory stays flat across epochs`, async () => {
+    const { dir, cleanup } = await tempRunsDir();
+    try {
+      const { result, events } = await trainCollect({
+        backend,
+        runsDir: dir,
+        epochs: backend === "webgpu" ? 3 : 5,
+        data: { kind: "synthetic-linear", n: 64, validationSplit: 0.25 },
+        model: { kind: "mlp", hidden: [8] },
+        optimizer: { name: "adam", lr: 0.05 },
+      });
+      assert.equal(result.status, "completed", result.reason);
+      assert.equal(result.backend, backend);
+      const losses = events.flatMap((e) => (e.type === "epoch" ? [e.metrics.loss] : []));
+      assert.ok(losses.at(-1)! < losses[0], `loss should fall: ${losses}`);
+      assert.ok(events.some((e) => e.type === "epoch" && Number.isFinite(e.metrics.valLoss)));
+      const memory = epochMemory(events);
+      for (const m of memory.slice(1)) {
+        assert.equal(m.numTensors, memory[0].numTensors, `tensors leak: ${JSON.stringify(memory)}`);
+        assert.equal(m.numBytes, memory[0].numBytes);
+      }
+      const meta = JSON.parse(await Deno.readTextFile(`${result.runDir}/meta.json`));
+      assert.equal(meta.backend, backend);
+      if (backend === "webgpu") assert.equal(meta.adapter.isFallbackAdapter, true, "CI has llvmpipe only");
+    } finally {
+      await cleanup();
+    }
+  });
+}
+
+Deno.test("the learning rate of every step (and onecycle's momentum) comes from the scheduler actor's plan", async () => {
+  const { dir, cleanup } = await tempRunsDir();
+  try {
+    const scheduler = { name: "onecycle" as const, maxLr: 0.05, totalSteps: 4 * 13 };
+    const { result } = await trainCollect({
+      backend: "cpu",
+      runsDir: dir,
+      epochs: 4,
+      optimizer: { name: "sgd", lr: 0.01, momentum: 0.9 },
+      scheduler,
+    });
+    assert.equal(result.status, "completed", result.reason);
+    const steps = await readNdjson(`${result.runDir}/steps.ndjson`);
+    const expected = previewSchedule(scheduler, 0.01, 52);
+    assert.deepEqual(steps.map((s) => s.lr), expected.lr);
+    assert.deepEqual(steps.map((s) => s.momentum), expected.momentum);
+  } finally {
+    await cleanup();
+  }
+});
+
+Deno.test("reduce-on-plateau lowers the learning rate at the epoch after the metric stalls", async () => {
+  const { dir, cleanup } = await tempRunsDir();
+  try {
+    const { result } = await trainCollect({
+      backend: "cpu",
+      runsDir: dir,
+      epochs: 8,
+      data: { kind: "synthetic-linear", n: 64 },
+      optimizer: { name: "sgd", lr: 0.5 },
+      scheduler: { name: "plateau", patience: 0, factor: 0.5, threshold: 0.5 },
+    });
+    assert.equal(result.status, "completed", result.reason);
+    const epochs = await readNdjson(`${result.runDir}/epochs.ndjson`);
+    const lrs = epochs.map((e) => e.lr);
+    assert.equal(lrs[0], 0.5);
+    assert.ok(lrs.at(-1)! < 0.5, `plateau never lowered the LR: ${lrs}`);
+    for (let i = 1; i < lrs.length; i++) assert.ok(lrs[i] <= lrs[i - 1]);
+  } finally {
+    await cleanup();
+  }
+});
