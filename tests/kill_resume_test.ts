@@ -1,0 +1,84 @@
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { loadCheckpoint } from "../mod.ts";
+import { readNdjson, tempRunsDir, trainCollect } from "./_helpers.ts";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const config = {
+  backend: "cpu" as const,
+  epochs: 8,
+  data: { kind: "synthetic-linear" as const, n: 96, validationSplit: 0.25 },
+  model: { kind: "mlp" as const, hidden: [16] },
+  optimizer: { name: "adam" as const, lr: 0.01 },
+  scheduler: { name: "plateau" as const, patience: 1, factor: 0.5 },
+};
+
+function cli(args: string[]) {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "--allow-write", "--allow-env", "--allow-sys", "--allow-run", "cli/main.ts", ...args],
+    cwd: root,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  });
+}
+
+Deno.test("SIGKILL mid-epoch, then `anneal train --resume`, ends with the weights and metrics of an uninterrupted run", async () => {
+  const { dir, cleanup } = await tempRunsDir();
+  try {
+    const configFile = `${dir}/config.json`;
+    await Deno.writeTextFile(configFile, JSON.stringify({ ...config, runsDir: dir }));
+    const straight = await trainCollect({ ...config, runsDir: dir });
+    assert.equal(straight.result.status, "completed");
+
+    // Kill somewhere inside epoch 2..5, at a step that is not an epoch boundary.
+    const stepsPerEpoch = 5; // ceil(72 / 16)
+    const killAt = stepsPerEpoch * (2 + Math.floor(Math.random() * 4)) + 1 + Math.floor(Math.random() * 3);
+    const child = cli(["train", "-c", configFile, "--json"]).spawn();
+    let runId = "";
+    const decoder = new TextDecoder();
+    let buffered = "";
+    const reader = child.stdout.getReader();
+    outer: for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffered += decoder.decode(value, { stream: true });
+      let newline;
+      while ((newline = buffered.indexOf("\n")) >= 0) {
+        const event = JSON.parse(buffered.slice(0, newline));
+        buffered = buffered.slice(newline + 1);
+        if (event.type === "run.started") runId = event.runId;
+        if (event.type === "steps" && event.fromStep + event.losses.length >= killAt) {
+          child.kill("SIGKILL");
+          break outer;
+        }
+      }
+    }
+    reader.releaseLock();
+    await child.stdout.cancel();
+    await child.stderr.cancel();
+    const status = await child.status;
+    assert.equal(status.signal, "SIGKILL", "the run was killed before it finished");
+    const summary = JSON.parse(await Deno.readTextFile(`${dir}/${runId}/summary.json`));
+    assert.equal(summary.status, "running", "a killed run leaves its record as it was");
+
+    const resumed = await cli(["train", "--resume", runId, "--runs-dir", dir, "--no-progress"]).output();
+    assert.equal(resumed.code, 0, decoder.decode(resumed.stderr));
+    assert.match(decoder.decode(resumed.stdout), /resuming at epoch/);
+
+    const a = await loadCheckpoint(`${straight.result.runDir}/checkpoints/last.ckpt`);
+    const b = await loadCheckpoint(`${dir}/${runId}/checkpoints/last.ckpt`);
+    for (const [name, weight] of Object.entries(a.weights)) {
+      assert.deepEqual(Array.from(b.weights[name].values), Array.from(weight.values), `${name} differs`);
+    }
+    const strip = (records: Record<string, number>[]) => records.map(({ seconds: _, ...rest }) => rest);
+    assert.deepEqual(
+      strip(await readNdjson(`${dir}/${runId}/epochs.ndjson`)),
+      strip(await readNdjson(`${straight.result.runDir}/epochs.ndjson`)),
+    );
+    const steps = await readNdjson(`${dir}/${runId}/steps.ndjson`);
+    assert.deepEqual(steps.map((s) => s.step), [...Array(8 * stepsPerEpoch).keys()], "each step recorded once");
+  } finally {
+    await cleanup();
+  }
+});
