@@ -75,6 +75,15 @@ export const RunConfigSchema = z.strictObject({
   prefetch: z.number().int().positive().max(64).default(4),
   /** Steps between read-backs of losses and norms; 1 on CPU backends, 16 on WebGPU when absent. */
   readbackEvery: z.number().int().positive().optional(),
+}).superRefine((config, context) => {
+  // torch accepts lr = 0, but a run with it never changes the weights: almost surely a mistake.
+  if (!((config.optimizer.lr as number) > 0)) {
+    context.addIssue({
+      code: "custom",
+      path: ["optimizer", "lr"],
+      message: "must be > 0 (a zero learning rate never changes the weights)",
+    });
+  }
 });
 
 /** A run config as a user writes it (every default optional). */

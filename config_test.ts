@@ -1,0 +1,109 @@
+import assert from "node:assert/strict";
+import fc from "npm:fast-check@4.10.2";
+import { AnnealError } from "./errors.ts";
+import { applyOverrides, configJsonSchema, loadConfig, parseConfig } from "./config.ts";
+
+Deno.test("the default config is the seed experiment", () => {
+  const config = parseConfig({});
+  assert.equal(config.batchSize, 16);
+  assert.equal(config.epochs, 50);
+  assert.deepEqual(config.optimizer.name, "sgd");
+  assert.equal(config.optimizer.lr, 0.01);
+  assert.equal(config.data.kind, "synthetic-linear");
+  assert.equal(config.model.kind, "linear");
+  assert.equal(config.seed, 42);
+});
+
+const bad: [string, unknown, RegExp][] = [
+  ["negative batch size", { batchSize: -4 }, /'batchSize'.*current value is -4/],
+  ["zero learning rate", { optimizer: { name: "sgd", lr: 0 } }, /'optimizer\.lr'/],
+  ["NaN as a string", { optimizer: { name: "adam", lr: "NaN" } }, /'optimizer\.lr'/],
+  ["huge epochs", { epochs: 1e300 }, /'epochs'/],
+  ["fractional epochs", { epochs: 2.5 }, /'epochs'/],
+  ["unknown key", { epoch: 3 }, /epoch/],
+  ["unknown nested key", { optimizer: { name: "adam", lr: 0.1, beta1: 0.9 } }, /beta1/],
+  ["wrong type", { data: "mnist" }, /'data'/],
+  ["unknown optimizer", { optimizer: { name: "sgdw", lr: 0.1 } }, /'optimizer\.name'/],
+  ["path in a run name", { name: "../../etc" }, /'name'/],
+  ["unknown backend", { backend: "cuda" }, /'backend'/],
+];
+for (const [what, input, message] of bad) {
+  Deno.test(`a config with ${what} gets a config error naming the field`, () => {
+    assert.throws(() => parseConfig(input), (error: unknown) => {
+      assert.ok(error instanceof AnnealError);
+      assert.equal(error.code, "config");
+      assert.match(error.message, message);
+      assert.ok(error.hint);
+      return true;
+    });
+  });
+}
+
+Deno.test("property: any JSON value as a config either parses or throws a config AnnealError", () => {
+  let tried = 0;
+  const field = fc.constantFrom(
+    "batchSize",
+    "epochs",
+    "seed",
+    "backend",
+    "optimizer",
+    "scheduler",
+    "data",
+    "model",
+    "clipping",
+    "earlyStopping",
+    "gradientAccumulation",
+    "maxSteps",
+    "bogus",
+  );
+  const config = fc.dictionary(field, fc.jsonValue(), { maxKeys: 6 });
+  fc.assert(
+    fc.property(fc.oneof(config, fc.jsonValue()), (input) => {
+      tried++;
+      try {
+        parseConfig(input);
+      } catch (error) {
+        assert.ok(error instanceof AnnealError, `non-AnnealError for ${JSON.stringify(input)}: ${error}`);
+        assert.equal(error.code, "config");
+      }
+    }),
+    { numRuns: 2000 },
+  );
+  assert.equal(tried, 2000);
+});
+
+Deno.test("--set overrides parse JSON values, reject bad paths, and start absent sections from defaults", () => {
+  const out = applyOverrides({ epochs: 3 }, ["optimizer.lr=0.5", "model.hidden=[4,4]", "model.kind=mlp", "name=run1"]);
+  assert.deepEqual(out, {
+    epochs: 3,
+    optimizer: { name: "sgd", lr: 0.5 },
+    model: { kind: "mlp", hidden: [4, 4] },
+    name: "run1",
+  });
+  for (const override of ["nothing", "=3", "a..b=1", "__proto__.x=1", "epochs.x=1"]) {
+    assert.throws(() => applyOverrides({ epochs: 3 }, [override]), AnnealError, override);
+  }
+});
+
+Deno.test("loadConfig names the file of a missing, non-JSON or non-object config", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/list.json`, "[1, 2]");
+    await Deno.writeTextFile(`${dir}/broken.json`, "{");
+    for (const name of ["missing.json", "list.json", "broken.json"]) {
+      await assert.rejects(() => loadConfig(`${dir}/${name}`), (error: unknown) => {
+        assert.ok(error instanceof AnnealError);
+        assert.equal(error.where, `${dir}/${name}`);
+        return true;
+      });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the JSON Schema is strict and describes every top-level field", () => {
+  const schema = configJsonSchema() as { properties: Record<string, unknown>; additionalProperties: boolean };
+  assert.equal(schema.additionalProperties, false);
+  assert.ok("gradientAccumulation" in schema.properties);
+});
