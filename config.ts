@@ -13,8 +13,11 @@ import { AnnealError } from "./errors.ts";
 
 /** Gradient clipping and the clip monitor's policy. */
 export const ClippingSchema = z.strictObject({
-  /** Clip the global norm to this value (torch.nn.utils.clip_grad_norm_); off when absent. */
-  maxNorm: z.number().positive().optional(),
+  /**
+   * Clip the global norm to this value (torch.nn.utils.clip_grad_norm_). When absent: 1.0 for
+   * RNNs (the seeds' default for recurrent nets), off otherwise; `null` turns it off for RNNs too.
+   */
+  maxNorm: z.number().positive().nullable().optional(),
   /** Norm type for `maxNorm`: 2 (default, as torch) or `Infinity`/"inf". */
   normType: z.union([z.number().positive(), z.literal("inf")]).default(2),
   /** Clip every gradient element to [-value, value] (clip_grad_value_); off when absent. */
@@ -122,12 +125,20 @@ function valueAt(input: unknown, path: PropertyKey[]): unknown {
  */
 export function parseConfig(input: unknown, source = "config"): RunConfig {
   const result = RunConfigSchema.safeParse(input);
-  if (result.success) return result.data;
+  if (result.success) return withSeedDefaults(result.data);
   const first = result.error.issues[0];
   throw new AnnealError("config", `Invalid ${source}: ${describeIssues(result.error, input)}`, {
     where: first?.path.join(".") || undefined,
     hint: "fix the field named above; `anneal schema` prints every field and what it allows",
   });
+}
+
+/** Defaults that depend on other fields: clip RNN gradients at 1.0 unless told otherwise. */
+function withSeedDefaults(config: RunConfig): RunConfig {
+  const clipping = { ...config.clipping };
+  if (clipping.maxNorm === undefined && config.model.kind === "rnn") clipping.maxNorm = 1;
+  if (clipping.maxNorm === null) delete clipping.maxNorm;
+  return { ...config, clipping };
 }
 
 /** Parses one `--set a.b=value` override value: JSON when it parses, else a plain string. */

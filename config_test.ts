@@ -107,3 +107,10 @@ Deno.test("the JSON Schema is strict and describes every top-level field", () =>
   assert.equal(schema.additionalProperties, false);
   assert.ok("gradientAccumulation" in schema.properties);
 });
+
+Deno.test("RNNs clip gradients at 1.0 by default (the seeds' advice); null turns it off; others don't clip", () => {
+  assert.equal(parseConfig({ model: { kind: "rnn" } }).clipping.maxNorm, 1);
+  assert.equal(parseConfig({ model: { kind: "rnn" }, clipping: { maxNorm: null } }).clipping.maxNorm, undefined);
+  assert.equal(parseConfig({ model: { kind: "rnn" }, clipping: { maxNorm: 5 } }).clipping.maxNorm, 5);
+  assert.equal(parseConfig({ model: { kind: "cnn" } }).clipping.maxNorm, undefined);
+});

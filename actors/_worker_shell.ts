@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { serializeError } from "../errors.ts";
-import type { ActorName, Init } from "./protocol.ts";
+import { AnnealError, serializeError } from "../errors.ts";
+import { type ActorName, type Init, InitSchema } from "./protocol.ts";
 
 /** What an actor's body receives. */
 export interface ActorContext {
@@ -38,7 +38,14 @@ export function runActor(name: ActorName, body: (context: ActorContext) => Promi
       resolveStop(message.reason ?? "stopped");
     } else if (message.type === "Init" && !started) {
       started = true;
-      const init = message as unknown as Init;
+      // The one message that crosses the process boundary from the supervisor: validate it.
+      const parsed = InitSchema.safeParse(message);
+      if (!parsed.success) {
+        const error = new AnnealError("internal", `actor '${name}' got a malformed Init: ${parsed.error.message}`);
+        self.postMessage({ type: "actor.error", actor: name, error: serializeError(error) });
+        return;
+      }
+      const init = parsed.data as Init;
       const context: ActorContext = {
         init,
         emit: (payload) => self.postMessage({ type: "actor.event", actor: name, event: payload }),

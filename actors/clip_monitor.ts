@@ -62,7 +62,7 @@ export function initClipMonitor(clipping: Clipping): ClipMonitorState {
     nonFinite: 0,
     consecutiveSkips: 0,
     rollbacks: 0,
-    threshold: clipping.maxNorm,
+    threshold: clipping.maxNorm ?? undefined,
   };
 }
 

@@ -73,7 +73,7 @@ runActor("trainer", async (context) => {
     return lrTable.get(step)!;
   };
 
-  let maxNorm = config.clipping.maxNorm;
+  let maxNorm = config.clipping.maxNorm ?? undefined;
   let action: NonFiniteHandled | undefined;
   monitor.on("ClipThresholdSet", (message) => (maxNorm = message.maxNorm as number));
   monitor.on("NonFiniteHandled", (message) => {

@@ -80,3 +80,41 @@ Deno.test("reduce-on-plateau lowers the learning rate at the epoch after the met
     await cleanup();
   }
 });
+
+Deno.test("budgets stop a run: maxSteps mid-epoch, and the summary says why", async () => {
+  const { dir, cleanup } = await tempRunsDir();
+  try {
+    const { result } = await trainCollect({ backend: "cpu", runsDir: dir, maxSteps: 20 });
+    assert.equal(result.status, "stopped");
+    assert.equal(result.steps, 20);
+    assert.match(result.reason, /budget: reached maxSteps = 20/);
+    const summary = JSON.parse(await Deno.readTextFile(`${result.runDir}/summary.json`));
+    assert.match(summary.stopReason, /maxSteps/);
+  } finally {
+    await cleanup();
+  }
+});
+
+Deno.test("early stopping ends the run and restores the best epoch's weights", async () => {
+  const { dir, cleanup } = await tempRunsDir();
+  try {
+    const { result, events } = await trainCollect({
+      backend: "cpu",
+      runsDir: dir,
+      epochs: 40,
+      // A big MLP on 24 noisy samples overfits: validation loss turns up.
+      data: { kind: "synthetic-linear", n: 32, noise: 2, validationSplit: 0.25 },
+      model: { kind: "mlp", hidden: [64, 64] },
+      optimizer: { name: "adam", lr: 0.02 },
+      earlyStopping: { patience: 3 },
+    });
+    assert.equal(result.status, "stopped", result.reason);
+    assert.match(result.reason, /early stopping: valLoss did not improve for 3 epochs/);
+    assert.ok(result.epochs < 40);
+    const restored = events.find((e) => e.type === "restored");
+    assert.ok(restored && restored.type === "restored");
+    assert.equal(restored.epoch, result.bestEpoch);
+  } finally {
+    await cleanup();
+  }
+});
