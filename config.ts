@@ -196,7 +196,10 @@ export function applyOverrides(
       const next = node[key];
       if (next === undefined) node[key] = {};
       else if (next === null || typeof next !== "object" || Array.isArray(next)) {
-        throw new AnnealError("usage", `Cannot apply --set '${override}': '${key}' is not an object`);
+        throw new AnnealError(
+          "usage",
+          `Cannot apply --set '${override}': '${key}' is not an object`,
+        );
       }
       node = node[key] as Record<string, unknown>;
     }
@@ -206,7 +209,10 @@ export function applyOverrides(
 }
 
 /** Reads a JSON config file, applies overrides and validates. */
-export async function loadConfig(path: string | undefined, overrides: string[] = []): Promise<RunConfig> {
+export async function loadConfig(
+  path: string | undefined,
+  overrides: string[] = [],
+): Promise<RunConfig> {
   let input: Record<string, unknown> = {};
   if (path !== undefined) {
     let text: string;
@@ -222,13 +228,19 @@ export async function loadConfig(path: string | undefined, overrides: string[] =
     try {
       input = JSON.parse(text);
     } catch (cause) {
-      throw new AnnealError("config", `Config file '${path}' is not valid JSON: ${(cause as Error).message}`, {
-        where: path,
-        hint: "fix the JSON syntax (trailing commas and comments are not allowed)",
-      });
+      throw new AnnealError(
+        "config",
+        `Config file '${path}' is not valid JSON: ${(cause as Error).message}`,
+        {
+          where: path,
+          hint: "fix the JSON syntax (trailing commas and comments are not allowed)",
+        },
+      );
     }
     if (input === null || typeof input !== "object" || Array.isArray(input)) {
-      throw new AnnealError("config", `Config file '${path}' must hold a JSON object`, { where: path });
+      throw new AnnealError("config", `Config file '${path}' must hold a JSON object`, {
+        where: path,
+      });
     }
   }
   return parseConfig(applyOverrides(input, overrides), path ? `config '${path}'` : "config");

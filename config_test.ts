@@ -63,7 +63,10 @@ Deno.test("property: any JSON value as a config either parses or throws a config
       try {
         parseConfig(input);
       } catch (error) {
-        assert.ok(error instanceof AnnealError, `non-AnnealError for ${JSON.stringify(input)}: ${error}`);
+        assert.ok(
+          error instanceof AnnealError,
+          `non-AnnealError for ${JSON.stringify(input)}: ${error}`,
+        );
         assert.equal(error.code, "config");
       }
     }),
@@ -73,7 +76,12 @@ Deno.test("property: any JSON value as a config either parses or throws a config
 });
 
 Deno.test("--set overrides parse JSON values, reject bad paths, and start absent sections from defaults", () => {
-  const out = applyOverrides({ epochs: 3 }, ["optimizer.lr=0.5", "model.hidden=[4,4]", "model.kind=mlp", "name=run1"]);
+  const out = applyOverrides({ epochs: 3 }, [
+    "optimizer.lr=0.5",
+    "model.hidden=[4,4]",
+    "model.kind=mlp",
+    "name=run1",
+  ]);
   assert.deepEqual(out, {
     epochs: 3,
     optimizer: { name: "sgd", lr: 0.5 },
@@ -103,14 +111,23 @@ Deno.test("loadConfig names the file of a missing, non-JSON or non-object config
 });
 
 Deno.test("the JSON Schema is strict and describes every top-level field", () => {
-  const schema = configJsonSchema() as { properties: Record<string, unknown>; additionalProperties: boolean };
+  const schema = configJsonSchema() as {
+    properties: Record<string, unknown>;
+    additionalProperties: boolean;
+  };
   assert.equal(schema.additionalProperties, false);
   assert.ok("gradientAccumulation" in schema.properties);
 });
 
 Deno.test("RNNs clip gradients at 1.0 by default (the seeds' advice); null turns it off; others don't clip", () => {
   assert.equal(parseConfig({ model: { kind: "rnn" } }).clipping.maxNorm, 1);
-  assert.equal(parseConfig({ model: { kind: "rnn" }, clipping: { maxNorm: null } }).clipping.maxNorm, undefined);
-  assert.equal(parseConfig({ model: { kind: "rnn" }, clipping: { maxNorm: 5 } }).clipping.maxNorm, 5);
+  assert.equal(
+    parseConfig({ model: { kind: "rnn" }, clipping: { maxNorm: null } }).clipping.maxNorm,
+    undefined,
+  );
+  assert.equal(
+    parseConfig({ model: { kind: "rnn" }, clipping: { maxNorm: 5 } }).clipping.maxNorm,
+    5,
+  );
   assert.equal(parseConfig({ model: { kind: "cnn" } }).clipping.maxNorm, undefined);
 });

@@ -45,7 +45,7 @@ export {
 } from "./schedulers/mod.ts";
 export type { PlateauState, Schedule, SchedulerSpec } from "./schedulers/mod.ts";
 export { batchesPerEpoch, DataSpecSchema, epochOrder, loadData, makeBatch } from "./data/mod.ts";
-export type { DataSpec, Dataset, LoadedData } from "./data/mod.ts";
+export type { Dataset, DataSpec, LoadedData } from "./data/mod.ts";
 export { buildModel, forward, lossFunction, ModelSpecSchema } from "./models/mod.ts";
 export type { ModelSpec } from "./models/mod.ts";
 export { selectBackend } from "./runtime/backend.ts";

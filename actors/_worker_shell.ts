@@ -41,7 +41,10 @@ export function runActor(name: ActorName, body: (context: ActorContext) => Promi
       // The one message that crosses the process boundary from the supervisor: validate it.
       const parsed = InitSchema.safeParse(message);
       if (!parsed.success) {
-        const error = new AnnealError("internal", `actor '${name}' got a malformed Init: ${parsed.error.message}`);
+        const error = new AnnealError(
+          "internal",
+          `actor '${name}' got a malformed Init: ${parsed.error.message}`,
+        );
         self.postMessage({ type: "actor.error", actor: name, error: serializeError(error) });
         return;
       }
@@ -59,7 +62,8 @@ export function runActor(name: ActorName, body: (context: ActorContext) => Promi
       };
       body(context).then(
         (result) => self.postMessage({ type: "actor.done", actor: name, result }),
-        (error) => self.postMessage({ type: "actor.error", actor: name, error: serializeError(error) }),
+        (error) =>
+          self.postMessage({ type: "actor.error", actor: name, error: serializeError(error) }),
       );
     }
   };

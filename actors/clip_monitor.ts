@@ -97,7 +97,9 @@ export function observeSteps(
     if (message.skipped[i] || !Number.isFinite(norm) || !Number.isFinite(loss)) {
       next.nonFinite++;
       next.consecutiveSkips++;
-      const what = Number.isFinite(loss) ? `the gradient norm became ${norm}` : `the loss became ${loss}`;
+      const what = Number.isFinite(loss)
+        ? `the gradient norm became ${norm}`
+        : `the loss became ${loss}`;
       let action = clipping.onNonFinite;
       if (action === "skip" && next.consecutiveSkips >= MAX_CONSECUTIVE_SKIPS) action = "stop";
       if (action === "rollback" && next.rollbacks >= MAX_ROLLBACKS) action = "stop";
@@ -107,7 +109,9 @@ export function observeSteps(
         step,
         action,
         reason: `training diverged at step ${step}: ${what}` +
-          (action === "stop" && clipping.onNonFinite !== "stop" ? ` (${clipping.onNonFinite} did not help)` : ""),
+          (action === "stop" && clipping.onNonFinite !== "stop"
+            ? ` (${clipping.onNonFinite} did not help)`
+            : ""),
         hint: divideLrHint(message.lr[i]),
       });
       if (action !== "skip") break;
@@ -116,7 +120,9 @@ export function observeSteps(
     next.consecutiveSkips = 0;
     next.steps++;
     const median = percentile(next.norms, 50);
-    if (median !== null && next.norms.length >= SPIKE_WARMUP && norm > clipping.spikeFactor * median) {
+    if (
+      median !== null && next.norms.length >= SPIKE_WARMUP && norm > clipping.spikeFactor * median
+    ) {
       next.spikes.push({ step, norm, median });
       out.events.push({
         type: "warning",

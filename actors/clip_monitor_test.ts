@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { ClippingSchema } from "../config.ts";
-import { initClipMonitor, MAX_CONSECUTIVE_SKIPS, observeSteps, percentile } from "./clip_monitor.ts";
+import {
+  initClipMonitor,
+  MAX_CONSECUTIVE_SKIPS,
+  observeSteps,
+  percentile,
+} from "./clip_monitor.ts";
 
 const window = (fromStep: number, norms: number[], losses = norms.map(() => 1)) => ({
   type: "StepsObserved" as const,
@@ -41,7 +46,12 @@ Deno.test("a NaN loss gets the configured action, and endless skipping turns int
   const stop = ClippingSchema.parse({});
   const [, out] = observeSteps(stop, initClipMonitor(stop), window(7, [1, 1], [1, NaN]));
   assert.equal(out.toTrainer.length, 1);
-  const handled = out.toTrainer[0] as { action: string; step: number; reason: string; hint: string };
+  const handled = out.toTrainer[0] as {
+    action: string;
+    step: number;
+    reason: string;
+    hint: string;
+  };
   assert.equal(handled.action, "stop");
   assert.equal(handled.step, 8);
   assert.match(handled.reason, /loss became NaN/);

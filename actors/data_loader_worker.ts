@@ -6,7 +6,13 @@
  * @module
  */
 import { runActor } from "./_worker_shell.ts";
-import { evalBatches, type LoaderOptions, trainBatch, trainBatchCount, trainOrder } from "./data_loader.ts";
+import {
+  evalBatches,
+  type LoaderOptions,
+  trainBatch,
+  trainBatchCount,
+  trainOrder,
+} from "./data_loader.ts";
 import { loadData } from "../data/mod.ts";
 import type { RunConfig } from "../config.ts";
 import type { DatasetReady, SendSplit, StartEpoch } from "./protocol.ts";
@@ -32,7 +38,11 @@ runActor("dataLoader", async (context) => {
 
   await context.faultPoint("load");
   const data = await loadData(config.data, config.seed);
-  const spec = config.data as { shuffle?: boolean; dropLast?: boolean; augment?: LoaderOptions["augment"] };
+  const spec = config.data as {
+    shuffle?: boolean;
+    dropLast?: boolean;
+    augment?: LoaderOptions["augment"];
+  };
   const options: LoaderOptions = {
     batchSize: config.batchSize,
     evalBatchSize: Math.max(config.batchSize, 256),
@@ -77,7 +87,16 @@ runActor("dataLoader", async (context) => {
     } else {
       const split = command.split === "validation" ? data.validation : data.test;
       if (!split || split.n === 0) {
-        port.postMessage({ type: "BatchReady", split: command.split, epoch: command.epoch, index: 0, size: 0, x: new ArrayBuffer(0), y: new ArrayBuffer(0), last: true });
+        port.postMessage({
+          type: "BatchReady",
+          split: command.split,
+          epoch: command.epoch,
+          index: 0,
+          size: 0,
+          x: new ArrayBuffer(0),
+          y: new ArrayBuffer(0),
+          last: true,
+        });
         continue;
       }
       for (const batch of evalBatches(split, command.split, command.epoch, options.evalBatchSize)) {

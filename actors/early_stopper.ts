@@ -77,7 +77,11 @@ export function judgeEpoch(
       isBest: false,
       stop: true,
       status: "diverged",
-      reason: `training diverged: loss ${loss.toPrecision(4)} at epoch ${message.epoch} is over ${spec.divergenceFactor}x its first value ${next.firstLoss.toPrecision(4)}`,
+      reason: `training diverged: loss ${
+        loss.toPrecision(4)
+      } at epoch ${message.epoch} is over ${spec.divergenceFactor}x its first value ${
+        next.firstLoss.toPrecision(4)
+      }`,
       hint: divideLrHint(lr),
     });
   }

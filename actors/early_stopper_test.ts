@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import { EarlyStoppingSchema } from "../config.ts";
 import { initEarlyStopper, judgeEpoch } from "./early_stopper.ts";
 
-const ended = (epoch: number, metrics: Record<string, number>) => ({ type: "EpochEnded" as const, epoch, step: epoch * 10, metrics });
+const ended = (epoch: number, metrics: Record<string, number>) => ({
+  type: "EpochEnded" as const,
+  epoch,
+  step: epoch * 10,
+  metrics,
+});
 
 function run(spec: Record<string, unknown>, series: Record<string, number>[]) {
   const parsed = EarlyStoppingSchema.parse(spec);
@@ -23,11 +28,17 @@ Deno.test("early stopping stops after `patience` epochs without improvement, as 
   assert.equal(verdicts.length, 6, "stops at epoch 5: epochs 3, 4, 5 did not beat 0.7");
   assert.equal(verdicts.at(-1)!.status, "stopped");
   assert.deepEqual(verdicts.map((v) => v.isBest), [true, true, true, false, false, false]);
-  assert.match(verdicts.at(-1)!.reason!, /valLoss did not improve for 3 epochs \(best 0.7 at epoch 2\)/);
+  assert.match(
+    verdicts.at(-1)!.reason!,
+    /valLoss did not improve for 3 epochs \(best 0.7 at epoch 2\)/,
+  );
 });
 
 Deno.test("minDelta: improvements smaller than minDelta do not count", () => {
-  const verdicts = run({ patience: 2, minDelta: 0.05 }, [1, 0.98, 0.97, 0.96].map((l) => ({ loss: 1, valLoss: l })));
+  const verdicts = run(
+    { patience: 2, minDelta: 0.05 },
+    [1, 0.98, 0.97, 0.96].map((l) => ({ loss: 1, valLoss: l })),
+  );
   assert.equal(verdicts.length, 3);
   assert.equal(verdicts.at(-1)!.stop, true);
 });
@@ -44,7 +55,11 @@ Deno.test("mode max watches a metric that should grow", () => {
 Deno.test("baseline: improving on the best but not on the baseline does not reset patience (Keras)", () => {
   const series = [0.9, 0.8, 0.7, 0.7, 0.7].map((l) => ({ loss: 1, valLoss: l }));
   const withBaseline = run({ patience: 2, baseline: 0.5 }, series);
-  assert.equal(withBaseline.length, 4, "never under 0.5: the first epoch without improvement stops");
+  assert.equal(
+    withBaseline.length,
+    4,
+    "never under 0.5: the first epoch without improvement stops",
+  );
   assert.equal(withBaseline.at(-1)!.stop, true);
   const without = run({ patience: 2 }, series);
   assert.equal(without.length, 5, "without a baseline, patience counts from the last improvement");

@@ -18,7 +18,12 @@ runActor("earlyStopper", async (context) => {
     try {
       if (event.data.type !== "EpochEnded") return;
       await context.faultPoint("epoch");
-      const [next, verdict] = judgeEpoch(config.earlyStopping, state, event.data, event.data.metrics.lr);
+      const [next, verdict] = judgeEpoch(
+        config.earlyStopping,
+        state,
+        event.data,
+        event.data.metrics.lr,
+      );
       state = next;
       port.postMessage(verdict);
     } catch (error) {

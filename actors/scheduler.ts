@@ -62,7 +62,9 @@ export function initScheduler(
     baseLr,
     stepsPerEpoch: Math.max(1, stepsPerEpoch),
     scale: snapshot?.scale ?? 1,
-    plateau: spec?.name === "plateau" ? (snapshot?.plateau ?? initPlateau(spec, baseLr)) : undefined,
+    plateau: spec?.name === "plateau"
+      ? (snapshot?.plateau ?? initPlateau(spec, baseLr))
+      : undefined,
     version: 0,
     plannedUntil: 0,
     monitor,
@@ -103,7 +105,9 @@ export function planFrom(state: SchedulerState, fromStep: number, count = PLAN_A
 
 /** The trainer reached `step`: a new plan when the old one runs low. */
 export function onStepsTaken(state: SchedulerState, step: number): LrPlanned | undefined {
-  if (step + PLAN_AHEAD / 2 < state.plannedUntil || state.plannedUntil >= state.totalSteps) return undefined;
+  if (step + PLAN_AHEAD / 2 < state.plannedUntil || state.plannedUntil >= state.totalSteps) {
+    return undefined;
+  }
   return planFrom(state, state.plannedUntil);
 }
 

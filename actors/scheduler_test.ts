@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { initScheduler, lrAtStep, onEpochEnded, onScale, onStepsTaken, PLAN_AHEAD, planFrom } from "./scheduler.ts";
+import {
+  initScheduler,
+  lrAtStep,
+  onEpochEnded,
+  onScale,
+  onStepsTaken,
+  PLAN_AHEAD,
+  planFrom,
+} from "./scheduler.ts";
 import { previewSchedule } from "../schedulers/mod.ts";
 
 Deno.test("the scheduler's plans equal the schedule's closed form, and never pass the run's last step", () => {
@@ -13,12 +21,21 @@ Deno.test("the scheduler's plans equal the schedule's closed form, and never pas
   assert.equal(onStepsTaken(state, 10), undefined, "still far from the end of the plan");
   const next = onStepsTaken(state, PLAN_AHEAD / 2)!;
   assert.equal(next.fromStep, PLAN_AHEAD);
-  assert.equal(next.lr.length, 100 - PLAN_AHEAD, "clamped at totalSteps (onecycle is undefined past it)");
+  assert.equal(
+    next.lr.length,
+    100 - PLAN_AHEAD,
+    "clamped at totalSteps (onecycle is undefined past it)",
+  );
   assert.equal(onStepsTaken(state, 99), undefined);
 });
 
 Deno.test("epoch-interval schedules change the LR once per epoch", () => {
-  const state = initScheduler({ name: "step", stepSize: 1, gamma: 0.5, interval: "epoch" }, 0.1, 4, "valLoss");
+  const state = initScheduler(
+    { name: "step", stepSize: 1, gamma: 0.5, interval: "epoch" },
+    0.1,
+    4,
+    "valLoss",
+  );
   assert.deepEqual([0, 3, 4, 8].map((s) => lrAtStep(state, s).lr), [0.1, 0.1, 0.05, 0.025]);
 });
 
@@ -26,7 +43,12 @@ Deno.test("plateau lowers the LR at an epoch end and bumps the plan version", ()
   const state = initScheduler({ name: "plateau", patience: 0, factor: 0.5 }, 0.1, 5, "valLoss");
   const a = onEpochEnded(state, { type: "EpochEnded", epoch: 0, step: 5, metrics: { valLoss: 1 } });
   assert.equal(a.plan.lr[0], 0.1);
-  const b = onEpochEnded(state, { type: "EpochEnded", epoch: 1, step: 10, metrics: { valLoss: 1 } });
+  const b = onEpochEnded(state, {
+    type: "EpochEnded",
+    epoch: 1,
+    step: 10,
+    metrics: { valLoss: 1 },
+  });
   assert.equal(b.plan.lr[0], 0.05);
   assert.ok(b.plan.version > a.plan.version);
 });

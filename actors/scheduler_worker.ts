@@ -4,7 +4,14 @@
  * @module
  */
 import { runActor } from "./_worker_shell.ts";
-import { initScheduler, onEpochEnded, onScale, onStepsTaken, planFrom, type SchedulerSnapshot } from "./scheduler.ts";
+import {
+  initScheduler,
+  onEpochEnded,
+  onScale,
+  onStepsTaken,
+  planFrom,
+  type SchedulerSnapshot,
+} from "./scheduler.ts";
 import type { RunConfig } from "../config.ts";
 
 runActor("scheduler", async (context) => {

@@ -19,7 +19,12 @@ import type {
 import type { RunConfig } from "../config.ts";
 import { type HostBatch, type StepTensors, TrainingEngine } from "../runtime/engine.ts";
 import { selectBackend } from "../runtime/backend.ts";
-import { type CheckpointState, loadCheckpoint, saveCheckpoint, type WeightMap } from "../runtime/checkpoint.ts";
+import {
+  type CheckpointState,
+  loadCheckpoint,
+  saveCheckpoint,
+  type WeightMap,
+} from "../runtime/checkpoint.ts";
 import type { OptimizerState } from "../optimizers/mod.ts";
 
 type Message = { type: string } & Record<string, unknown>;
@@ -63,7 +68,9 @@ runActor("trainer", async (context) => {
   const applyPlan = (plan: LrPlanned) => {
     if (plan.version < planVersion) return;
     planVersion = plan.version;
-    plan.lr.forEach((lr, i) => lrTable.set(plan.fromStep + i, { lr, momentum: plan.momentum?.[i] }));
+    plan.lr.forEach((lr, i) =>
+      lrTable.set(plan.fromStep + i, { lr, momentum: plan.momentum?.[i] })
+    );
     planArrived();
   };
   scheduler.on("LrPlanned", (message) => applyPlan(message as unknown as LrPlanned));
@@ -79,7 +86,12 @@ runActor("trainer", async (context) => {
   monitor.on("NonFiniteHandled", (message) => {
     const handled = message as unknown as NonFiniteHandled;
     if (handled.action === "skip") {
-      context.emit({ type: "warning", actor: "clipMonitor", message: `${handled.reason}; step skipped`, hint: handled.hint });
+      context.emit({
+        type: "warning",
+        actor: "clipMonitor",
+        message: `${handled.reason}; step skipped`,
+        hint: handled.hint,
+      });
     } else action ??= handled;
   });
 
@@ -130,7 +142,9 @@ runActor("trainer", async (context) => {
 
   const flush = async () => {
     if (window.length === 0) return;
-    const pending = window.flatMap((w) => [w.loss, w.gradNorm]).filter((v) => typeof v !== "number") as tf.Scalar[];
+    const pending = window.flatMap((w) => [w.loss, w.gradNorm]).filter((v) =>
+      typeof v !== "number"
+    ) as tf.Scalar[];
     const values = await readScalars(pending);
     let cursor = 0;
     const read = (v: tf.Scalar | number) => (typeof v === "number" ? v : values[cursor++]);
@@ -149,7 +163,9 @@ runActor("trainer", async (context) => {
       lr: window.map((w) => w.lr),
     };
     monitor.send(observed);
-    const momentum = window.some((w) => w.momentum !== undefined) ? window.map((w) => w.momentum ?? NaN) : undefined;
+    const momentum = window.some((w) => w.momentum !== undefined)
+      ? window.map((w) => w.momentum ?? NaN)
+      : undefined;
     context.emit({ ...observed, type: "steps", epoch, momentum });
     scheduler.send({ type: "StepsTaken", step });
     window = [];
@@ -163,7 +179,9 @@ runActor("trainer", async (context) => {
     context.emit({
       type: "warning",
       actor: "trainer",
-      message: `${action!.reason}; rolled back to the last good epoch and cut the learning rate 10x`,
+      message: `${
+        action!.reason
+      }; rolled back to the last good epoch and cut the learning rate 10x`,
       hint: action!.hint,
     });
     action = undefined;
@@ -173,14 +191,20 @@ runActor("trainer", async (context) => {
     loader.send({ type: "SendSplit", split, epoch });
     const sums: StepTensors[] = [];
     for (;;) {
-      const batch = await loader.take((m) => m.type === "BatchReady" && m.split === split) as unknown as BatchReady;
+      const batch = await loader.take((m) =>
+        m.type === "BatchReady" && m.split === split
+      ) as unknown as BatchReady;
       if (batch.size > 0) sums.push(engine.evaluate(hostBatch(batch)));
       if (batch.last) break;
     }
     if (sums.length === 0) return {};
     const names = ["loss", ...engine.metrics];
     const stacked = tf.tidy(() =>
-      tf.stack(names.map((name) => tf.addN(sums.map((s) => name === "loss" ? s.loss : s.metricSums[name]))))
+      tf.stack(
+        names.map((name) =>
+          tf.addN(sums.map((s) => name === "loss" ? s.loss : s.metricSums[name]))
+        ),
+      )
     );
     const totals = await stacked.data();
     stacked.dispose();
@@ -190,7 +214,9 @@ runActor("trainer", async (context) => {
   };
 
   const budgetReason = () => {
-    if (config.maxSteps !== undefined && step >= config.maxSteps) return `budget: reached maxSteps = ${config.maxSteps}`;
+    if (config.maxSteps !== undefined && step >= config.maxSteps) {
+      return `budget: reached maxSteps = ${config.maxSteps}`;
+    }
     const seconds = (performance.now() - startedAt) / 1000;
     if (config.maxWallTimeSeconds !== undefined && seconds >= config.maxWallTimeSeconds) {
       return `budget: reached maxWallTimeSeconds = ${config.maxWallTimeSeconds}`;
@@ -238,9 +264,13 @@ runActor("trainer", async (context) => {
         tf.dispose(Object.values(pending.metricSums));
       } else {
         engine.applyGradients(pending, lr, maxNorm);
-        const weighted = typeof loss === "number" ? tf.scalar(loss * pending.samples) : tf.mul(loss, pending.samples) as tf.Scalar;
+        const weighted = typeof loss === "number"
+          ? tf.scalar(loss * pending.samples)
+          : tf.mul(loss, pending.samples) as tf.Scalar;
         lossSum = accumulate(lossSum, weighted);
-        for (const [name, sum] of Object.entries(pending.metricSums)) metricSums[name] = accumulate(metricSums[name], sum);
+        for (const [name, sum] of Object.entries(pending.metricSums)) {
+          metricSums[name] = accumulate(metricSums[name], sum);
+        }
         samples += pending.samples;
       }
       window.push({ step, lr, momentum, loss, gradNorm, skipped });
@@ -268,12 +298,16 @@ runActor("trainer", async (context) => {
     await flush();
     // Epoch metrics: the mean training loss over the epoch's samples (like the seed notebook).
     const names = Object.keys(metricSums);
-    const totals = lossSum ? await readScalars([lossSum, ...names.map((n) => metricSums[n])]) : [NaN];
+    const totals = lossSum
+      ? await readScalars([lossSum, ...names.map((n) => metricSums[n])])
+      : [NaN];
     metrics = { loss: samples > 0 ? totals[0] / samples : NaN };
     names.forEach((name, i) => (metrics[name] = totals[i + 1] / samples));
     if (info.validationSize > 0) {
       const validation = await evaluate("validation");
-      for (const [name, value] of Object.entries(validation)) metrics[`val${name[0].toUpperCase()}${name.slice(1)}`] = value;
+      for (const [name, value] of Object.entries(validation)) {
+        metrics[`val${name[0].toUpperCase()}${name.slice(1)}`] = value;
+      }
     }
     metrics.lr = lastLr;
     await context.faultPoint("epoch");
@@ -324,7 +358,10 @@ runActor("trainer", async (context) => {
   }
   loader.drop((m) => m.type === "BatchReady");
 
-  if (config.earlyStopping.restoreBest && config.earlyStopping.patience !== undefined && bestEpoch !== null && bestEpoch !== epoch && status !== "diverged") {
+  if (
+    config.earlyStopping.restoreBest && config.earlyStopping.patience !== undefined &&
+    bestEpoch !== null && bestEpoch !== epoch && status !== "diverged"
+  ) {
     const best = await loadCheckpoint(`${runDir}/checkpoints/best.ckpt`);
     engine.writeWeights(best.weights);
     context.emit({ type: "restored", epoch: bestEpoch });

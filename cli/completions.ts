@@ -53,14 +53,20 @@ ${bash(root)}`;
 }
 
 function fish(root: CommandShape): string {
-  const lines = [`# fish completion for ${root.name}; load with: ${root.name} completions fish | source`];
+  const lines = [
+    `# fish completion for ${root.name}; load with: ${root.name} completions fish | source`,
+  ];
   lines.push(`complete -c ${root.name} -f`);
   for (const { path, command } of flatten(root)) {
     const condition = path.length === 0
       ? "__fish_use_subcommand"
       : `__fish_seen_subcommand_from ${path[path.length - 1]}`;
     for (const sub of command.subcommands) {
-      lines.push(`complete -c ${root.name} -n '${condition}' -a ${sub.name} -d '${sub.description.replaceAll("'", "")}'`);
+      lines.push(
+        `complete -c ${root.name} -n '${condition}' -a ${sub.name} -d '${
+          sub.description.replaceAll("'", "")
+        }'`,
+      );
     }
     for (const option of command.options.filter((o) => o.startsWith("--"))) {
       lines.push(`complete -c ${root.name} -n '${condition}' -l ${option.slice(2)}`);

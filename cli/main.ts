@@ -38,8 +38,17 @@ Examples:
   program.command("train")
     .description("train a model from a config (default: the seed experiment)")
     .option("-c, --config <file>", "JSON config file (see `anneal schema`)")
-    .option("-s, --set <path=value>", "override a config field (repeatable), e.g. optimizer.lr=0.001", collect, [] as string[])
-    .addOption(new Option("-b, --backend <name>", "tfjs backend").choices(["auto", "webgpu", "wasm", "cpu"] as const))
+    .option(
+      "-s, --set <path=value>",
+      "override a config field (repeatable), e.g. optimizer.lr=0.001",
+      collect,
+      [] as string[],
+    )
+    .addOption(
+      new Option("-b, --backend <name>", "tfjs backend").choices(
+        ["auto", "webgpu", "wasm", "cpu"] as const,
+      ),
+    )
     .option("--epochs <n>", "shortcut for --set epochs=N")
     .option("--batch-size <n>", "shortcut for --set batchSize=N")
     .option("--lr <lr>", "shortcut for --set optimizer.lr=LR")
@@ -91,7 +100,10 @@ Examples:
   program.command("completions")
     .description("print a shell completion script")
     .argument("<shell>", "bash, zsh or fish")
-    .addHelpText("after", "\nExamples:\n  source <(anneal completions bash)\n  anneal completions fish | source")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  source <(anneal completions bash)\n  anneal completions fish | source",
+    )
     .action((shell) =>
       run(() => {
         if (shell !== "bash" && shell !== "zsh" && shell !== "fish") {
@@ -106,11 +118,19 @@ Examples:
 }
 
 /** The command tree as completions see it. */
-export function shapeOf(command: { name(): string; description(): string; options: readonly { long?: string; short?: string }[]; commands: readonly unknown[] }): CommandShape {
+export function shapeOf(
+  command: {
+    name(): string;
+    description(): string;
+    options: readonly { long?: string; short?: string }[];
+    commands: readonly unknown[];
+  },
+): CommandShape {
   return {
     name: command.name(),
     description: command.description(),
-    options: command.options.flatMap((o) => [o.long, o.short].filter((x): x is string => !!x)).concat("--help"),
+    options: command.options.flatMap((o) => [o.long, o.short].filter((x): x is string => !!x))
+      .concat("--help"),
     subcommands: (command.commands as typeof command[]).map(shapeOf),
   };
 }

@@ -34,6 +34,8 @@ export function reportError(error: unknown, debug: boolean): number {
   const message = error instanceof Error ? error.message : String(error);
   console.error(`error: ${message}`);
   if (debug && error instanceof Error && error.stack) console.error(error.stack);
-  else console.error("  hint: run again with --debug for the stack trace, and report it if it looks like a bug");
+  else {console.error(
+      "  hint: run again with --debug for the stack trace, and report it if it looks like a bug",
+    );}
   return 1;
 }

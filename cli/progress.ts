@@ -18,7 +18,8 @@ export class StepProgress {
   start(total: number, startAt: number): void {
     if (!this.enabled) return;
     this.#multi = new cliProgress.MultiBar({
-      format: " {bar} {percentage}% | step {value}/{total} | epoch {epoch} | loss {loss} | lr {lr} | eta {eta_formatted}",
+      format:
+        " {bar} {percentage}% | step {value}/{total} | epoch {epoch} | loss {loss} | lr {lr} | eta {eta_formatted}",
       hideCursor: true,
       clearOnComplete: true,
       stream: process.stderr,

@@ -36,7 +36,10 @@ async function sha256Hex(bytes: Uint8Array): Promise<string> {
 }
 
 /** Serialises a checkpoint to bytes. */
-export async function encodeCheckpoint(state: CheckpointState, weights: WeightMap): Promise<Uint8Array> {
+export async function encodeCheckpoint(
+  state: CheckpointState,
+  weights: WeightMap,
+): Promise<Uint8Array> {
   const entries = Object.entries(weights);
   const payloadLength = entries.reduce((sum, [, w]) => sum + w.values.length, 0);
   const payload = new Float32Array(payloadLength);
@@ -74,7 +77,8 @@ export async function decodeCheckpoint(
   const torn = (detail: string) =>
     new AnnealError("checkpoint", `Checkpoint '${where}' is damaged: ${detail}`, {
       where,
-      hint: "it was not loaded; resume from another checkpoint (checkpoints/best.ckpt) or start a new run",
+      hint:
+        "it was not loaded; resume from another checkpoint (checkpoints/best.ckpt) or start a new run",
     });
   if (bytes.length < 16 || !MAGIC.every((b, i) => bytes[i] === b)) {
     throw torn("it does not start with the ANNEALCK signature");
@@ -83,7 +87,9 @@ export async function decodeCheckpoint(
   const version = view.getUint32(8, true);
   if (version !== FORMAT_VERSION) throw torn(`unknown format version ${version}`);
   const headerLength = view.getUint32(12, true);
-  if (16 + headerLength > bytes.length) throw torn(`truncated header (file has ${bytes.length} bytes)`);
+  if (16 + headerLength > bytes.length) {
+    throw torn(`truncated header (file has ${bytes.length} bytes)`);
+  }
   let header: Header;
   try {
     header = JSON.parse(new TextDecoder().decode(bytes.subarray(16, 16 + headerLength)));
@@ -92,14 +98,21 @@ export async function decodeCheckpoint(
   }
   const payload = bytes.slice(16 + headerLength);
   if (payload.length !== header.payloadBytes) {
-    throw torn(`payload has ${payload.length} bytes, the header says ${header.payloadBytes} (truncated?)`);
+    throw torn(
+      `payload has ${payload.length} bytes, the header says ${header.payloadBytes} (truncated?)`,
+    );
   }
-  if (await sha256Hex(payload) !== header.sha256) throw torn("the payload's SHA-256 does not match");
+  if (await sha256Hex(payload) !== header.sha256) {
+    throw torn("the payload's SHA-256 does not match");
+  }
   const floats = new Float32Array(payload.buffer, 0, payload.length / 4);
   const weights: WeightMap = {};
   let offset = 0;
   for (const weight of header.weights) {
-    weights[weight.name] = { shape: weight.shape, values: floats.slice(offset, offset + weight.length) };
+    weights[weight.name] = {
+      shape: weight.shape,
+      values: floats.slice(offset, offset + weight.length),
+    };
     offset += weight.length;
   }
   return { state: header.state, weights };
@@ -120,12 +133,18 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
 }
 
 /** Writes a checkpoint file atomically. */
-export async function saveCheckpoint(path: string, state: CheckpointState, weights: WeightMap): Promise<void> {
+export async function saveCheckpoint(
+  path: string,
+  state: CheckpointState,
+  weights: WeightMap,
+): Promise<void> {
   await writeFileAtomic(path, await encodeCheckpoint(state, weights));
 }
 
 /** Loads and verifies a checkpoint file. */
-export async function loadCheckpoint(path: string): Promise<{ state: CheckpointState; weights: WeightMap }> {
+export async function loadCheckpoint(
+  path: string,
+): Promise<{ state: CheckpointState; weights: WeightMap }> {
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(path);

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { decodeCheckpoint, encodeCheckpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+import {
+  decodeCheckpoint,
+  encodeCheckpoint,
+  loadCheckpoint,
+  saveCheckpoint,
+} from "./checkpoint.ts";
 import { AnnealError } from "../errors.ts";
 
 const weights = {
@@ -10,7 +15,11 @@ const weights = {
 Deno.test("a checkpoint round-trips weights and state", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    await saveCheckpoint(`${dir}/last.ckpt`, { epoch: 3, step: 40, optimizer: { step: 40 } }, weights);
+    await saveCheckpoint(
+      `${dir}/last.ckpt`,
+      { epoch: 3, step: 40, optimizer: { step: 40 } },
+      weights,
+    );
     const loaded = await loadCheckpoint(`${dir}/last.ckpt`);
     assert.equal(loaded.state.epoch, 3);
     assert.deepEqual(loaded.state.optimizer, { step: 40 });

@@ -48,7 +48,9 @@ export interface PendingStep extends StepTensors {
 }
 
 /** The loss a task uses unless the config names one. */
-export function defaultLossName(task: DataShape["task"]): "mse" | "crossEntropy" | "binaryCrossEntropy" {
+export function defaultLossName(
+  task: DataShape["task"],
+): "mse" | "crossEntropy" | "binaryCrossEntropy" {
   if (task === "classification") return "crossEntropy";
   if (task === "binary") return "binaryCrossEntropy";
   return "mse";
@@ -84,7 +86,10 @@ export class TrainingEngine {
   constructor(config: RunConfig, shape: DataShape) {
     this.#config = config;
     this.#shape = shape;
-    this.model = buildModel(config.model, { inputShape: shape.inputShape, outputUnits: outputUnits(shape) }, config.seed);
+    this.model = buildModel(config.model, {
+      inputShape: shape.inputShape,
+      outputUnits: outputUnits(shape),
+    }, config.seed);
     this.variables = this.model.trainableWeights.map((weight) => weight.read() as tf.Variable);
     this.optimizer = createOptimizer(config.optimizer);
     this.#loss = lossFunction(config.loss ?? defaultLossName(shape.task));
@@ -181,7 +186,10 @@ export class TrainingEngine {
     const out: Record<string, { shape: number[]; values: Float32Array }> = {};
     for (const weight of this.model.weights) {
       const value = weight.read();
-      out[weight.name] = { shape: value.shape.slice(), values: (await value.data()) as Float32Array };
+      out[weight.name] = {
+        shape: value.shape.slice(),
+        values: (await value.data()) as Float32Array,
+      };
     }
     return out;
   }
@@ -192,7 +200,8 @@ export class TrainingEngine {
       const saved = weights[weight.name];
       if (!saved) {
         throw new AnnealError("checkpoint", `Checkpoint has no weight '${weight.name}'`, {
-          hint: "the checkpoint was written for a different model; start a new run instead of resuming",
+          hint:
+            "the checkpoint was written for a different model; start a new run instead of resuming",
         });
       }
       const expected = weight.shape.join("x");

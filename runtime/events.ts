@@ -28,7 +28,13 @@ export interface PlanEvent {
   startEpoch: number;
   startStep: number;
   parameters: number;
-  dataset: { trainSize: number; validationSize: number; testSize: number; fingerprint: string; inputShape: number[] };
+  dataset: {
+    trainSize: number;
+    validationSize: number;
+    testSize: number;
+    fingerprint: string;
+    inputShape: number[];
+  };
 }
 /** A window of optimizer steps (read back together). */
 export interface StepsEvent {

@@ -15,7 +15,8 @@ export const RUN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 export function checkRunId(id: string): string {
   if (!RUN_ID_PATTERN.test(id) || id.includes("..")) {
     throw new AnnealError("usage", `'${id}' is not a valid run id`, {
-      hint: "run ids are letters, digits, '.', '_' and '-' (see `anneal runs`); paths are not allowed",
+      hint:
+        "run ids are letters, digits, '.', '_' and '-' (see `anneal runs`); paths are not allowed",
     });
   }
   return id;
@@ -50,7 +51,10 @@ export class RunWriter {
   /** Writes a JSON file atomically. */
   writeJson(name: string, value: unknown): Promise<void> {
     return this.#enqueue(() =>
-      writeFileAtomic(`${this.dir}/${name}`, new TextEncoder().encode(JSON.stringify(value, null, 2) + "\n"))
+      writeFileAtomic(
+        `${this.dir}/${name}`,
+        new TextEncoder().encode(JSON.stringify(value, null, 2) + "\n"),
+      )
     );
   }
 

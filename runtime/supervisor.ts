@@ -98,7 +98,11 @@ class EventQueue<T> {
 
 async function gitCommit(): Promise<string | undefined> {
   try {
-    const out = await new Deno.Command("git", { args: ["rev-parse", "HEAD"], stdout: "piped", stderr: "null" })
+    const out = await new Deno.Command("git", {
+      args: ["rev-parse", "HEAD"],
+      stdout: "piped",
+      stderr: "null",
+    })
       .output();
     return out.success ? new TextDecoder().decode(out.stdout).trim() : undefined;
   } catch {
@@ -117,7 +121,10 @@ async function gitCommit(): Promise<string | undefined> {
  * console.log((await run.result).status);
  * ```
  */
-export function train(input: RunConfigInput | RunConfig = {}, options: TrainOptions = {}): TrainingRun {
+export function train(
+  input: RunConfigInput | RunConfig = {},
+  options: TrainOptions = {},
+): TrainingRun {
   const queue = new EventQueue<RunEvent>();
   let config: RunConfig;
   let runId: string;
@@ -128,14 +135,21 @@ export function train(input: RunConfigInput | RunConfig = {}, options: TrainOpti
       runId = checkRunId(options.resume);
       const dir = `${config.runsDir}/${runId}`;
       try {
-        config = parseConfig(JSON.parse(await Deno.readTextFile(`${dir}/config.json`)), `${dir}/config.json`);
+        config = parseConfig(
+          JSON.parse(await Deno.readTextFile(`${dir}/config.json`)),
+          `${dir}/config.json`,
+        );
       } catch (cause) {
         if (cause instanceof AnnealError) throw cause;
-        throw new AnnealError("usage", `Cannot resume run '${runId}': ${dir}/config.json is missing`, {
-          where: dir,
-          hint: "check the run id with `anneal runs`",
-          cause,
-        });
+        throw new AnnealError(
+          "usage",
+          `Cannot resume run '${runId}': ${dir}/config.json is missing`,
+          {
+            where: dir,
+            hint: "check the run id with `anneal runs`",
+            cause,
+          },
+        );
       }
     } else {
       config = parseConfig(input);
@@ -171,7 +185,9 @@ async function supervise(
   const runDir = `${config.runsDir}/${runId}`;
   const writer = new RunWriter(runDir);
   const startedAt = performance.now();
-  let resumeState: { epoch: number; step: number; scheduler?: unknown; earlyStopper?: unknown } | undefined;
+  let resumeState:
+    | { epoch: number; step: number; scheduler?: unknown; earlyStopper?: unknown }
+    | undefined;
   if (options.resume) {
     const saved = await loadCheckpoint(`${runDir}/checkpoints/last.ckpt`);
     resumeState = saved.state as typeof resumeState;
@@ -203,7 +219,12 @@ async function supervise(
   const summary: Record<string, unknown> = { status: "running", startedAt: meta.createdAt };
   await writer.writeJson("summary.json", summary);
   const emit = (event: RunEvent) => queue.push(event);
-  emit({ type: "run.started", runId, runDir, resumedFrom: resumeState && { epoch: resumeState.epoch, step: resumeState.step } });
+  emit({
+    type: "run.started",
+    runId,
+    runDir,
+    resumedFrom: resumeState && { epoch: resumeState.epoch, step: resumeState.step },
+  });
 
   const workers = new Map<ActorName, Worker>();
   const lastSeen = new Map<ActorName, number>();
@@ -213,13 +234,14 @@ async function supervise(
   let done = false;
   const trainerDone: { result?: TrainerResult } = {};
   let clipStats: unknown;
-  let watchdog: ReturnType<typeof setInterval> | undefined;
 
   const end = async (result: RunResult) => {
     if (done) return;
     done = true;
     clearInterval(watchdog);
-    for (const worker of workers.values()) worker.postMessage({ type: "Stop", reason: result.reason });
+    for (const worker of workers.values()) {
+      worker.postMessage({ type: "Stop", reason: result.reason });
+    }
     // Give actors a moment to finish cleanly, then terminate every one regardless.
     await new Promise((resolve) => setTimeout(resolve, result.status === "failed" ? 0 : 50));
     for (const worker of workers.values()) worker.terminate();
@@ -243,7 +265,11 @@ async function supervise(
     try {
       await writer.flush();
     } catch (error) {
-      emit({ type: "warning", actor: "supervisor", message: `could not write the run record: ${error}` });
+      emit({
+        type: "warning",
+        actor: "supervisor",
+        message: `could not write the run record: ${error}`,
+      });
     }
     emit({ type: "run.finished", result });
     queue.close();
@@ -256,7 +282,8 @@ async function supervise(
       runDir,
       status: "failed",
       reason: `actor '${actor}' failed: ${message}`,
-      hint: hint ?? `the last checkpoint is kept in ${runDir}/checkpoints; fix the cause, then \`anneal train --resume ${runId}\``,
+      hint: hint ??
+        `the last checkpoint is kept in ${runDir}/checkpoints; fix the cause, then \`anneal train --resume ${runId}\``,
       failedActor: actor,
       epochs: trainerDone.result?.epochs ?? 0,
       steps: trainerDone.result?.steps ?? 0,
@@ -288,11 +315,25 @@ async function supervise(
           })),
         );
       } else if (event.type === "epoch") {
-        writer.append("epochs.ndjson", [{ epoch: event.epoch, step: event.step, ...event.metrics, seconds: event.seconds }]);
+        writer.append("epochs.ndjson", [{
+          epoch: event.epoch,
+          step: event.step,
+          ...event.metrics,
+          seconds: event.seconds,
+        }]);
       } else if (event.type === "backend") {
-        Object.assign(meta, { backend: event.backend, adapter: event.adapter, tfjs: event.tfjs, backendReason: event.reason });
+        Object.assign(meta, {
+          backend: event.backend,
+          adapter: event.adapter,
+          tfjs: event.tfjs,
+          backendReason: event.reason,
+        });
       } else if (event.type === "plan") {
-        Object.assign(meta, { fingerprint: event.dataset.fingerprint, dataset: event.dataset, parameters: event.parameters });
+        Object.assign(meta, {
+          fingerprint: event.dataset.fingerprint,
+          dataset: event.dataset,
+          parameters: event.parameters,
+        });
         writer.writeJson("meta.json", meta);
       } else if (event.type === "clip.stats") {
         clipStats = event;
@@ -311,7 +352,9 @@ async function supervise(
   const actorConfig = { ...config, resolvedLr };
   const channels = new Map(PEERS.map((peer) => [peer, new MessageChannel()]));
   for (const actor of ACTORS) {
-    const worker = new Worker(new URL(WORKER_FILES[actor], import.meta.url).href, { type: "module" });
+    const worker = new Worker(new URL(WORKER_FILES[actor], import.meta.url).href, {
+      type: "module",
+    });
     workers.set(actor, worker);
     lastSeen.set(actor, performance.now());
     worker.onmessage = (event) => onMessage(actor, event.data);
@@ -321,9 +364,12 @@ async function supervise(
     };
     worker.onmessageerror = () => fail(actor, "a message could not be deserialized");
     const ports: Record<string, MessagePort> = {};
-    if (actor === "trainer") for (const [peer, channel] of channels) ports[peer] = channel.port1;
-    else ports.trainer = channels.get(actor)!.port2;
-    const resume = !resumeState ? undefined : actor === "trainer"
+    if (actor === "trainer") {
+      for (const [peer, channel] of channels) ports[peer] = channel.port1;
+    } else ports.trainer = channels.get(actor)!.port2;
+    const resume = !resumeState
+      ? undefined
+      : actor === "trainer"
       ? { checkpoint: `${runDir}/checkpoints/last.ckpt` }
       : actor === "scheduler"
       ? resumeState.scheduler
@@ -331,11 +377,21 @@ async function supervise(
       ? resumeState.earlyStopper
       : undefined;
     worker.postMessage(
-      { type: "Init", actor, runId, runDir, config: actorConfig, ports, resume, fault: options.faults?.[actor] },
+      {
+        type: "Init",
+        actor,
+        runId,
+        runDir,
+        config: actorConfig,
+        ports,
+        resume,
+        fault: options.faults?.[actor],
+      },
       Object.values(ports),
     );
   }
-  watchdog = setInterval(() => {
+  // Declared after `end` uses it: `end` can only run from a later event, when it is set.
+  const watchdog = setInterval(() => {
     const now = performance.now();
     for (const [actor, worker] of workers) {
       if (now - (lastSeen.get(actor) ?? now) > stallTimeoutMs) {

@@ -16,11 +16,20 @@ Deno.test("gradient accumulation: 4 micro-batches of 8 give the same updates as 
   const { dir, cleanup } = await tempRunsDir();
   try {
     const big = await trainCollect({ ...base, runsDir: dir, batchSize: 32 });
-    const accumulated = await trainCollect({ ...base, runsDir: dir, batchSize: 8, gradientAccumulation: 4 });
+    const accumulated = await trainCollect({
+      ...base,
+      runsDir: dir,
+      batchSize: 8,
+      gradientAccumulation: 4,
+    });
     assert.equal(big.result.status, "completed");
     assert.equal(accumulated.result.status, "completed");
     assert.equal(big.result.steps, 18, "192 / 32 = 6 updates per epoch");
-    assert.equal(accumulated.result.steps, 18, "effective batch 8 x 4 = 32: still 6 updates per epoch");
+    assert.equal(
+      accumulated.result.steps,
+      18,
+      "effective batch 8 x 4 = 32: still 6 updates per epoch",
+    );
     const a = await loadCheckpoint(`${big.result.runDir}/checkpoints/last.ckpt`);
     const b = await loadCheckpoint(`${accumulated.result.runDir}/checkpoints/last.ckpt`);
     for (const [name, weight] of Object.entries(a.weights)) {

@@ -2,7 +2,11 @@ import assert from "node:assert/strict";
 import { loadCheckpoint } from "../mod.ts";
 import { tempRunsDir, trainCollect } from "./_helpers.ts";
 
-const config = { backend: "cpu" as const, epochs: 6, data: { kind: "synthetic-linear" as const, n: 64 } };
+const config = {
+  backend: "cpu" as const,
+  epochs: 6,
+  data: { kind: "synthetic-linear" as const, n: 64 },
+};
 
 const cases = [
   { actor: "trainer", at: "epoch" },
@@ -16,10 +20,15 @@ for (const { actor, at } of cases) {
   Deno.test(`an actor that throws (${actor}) ends the run naming the actor and the cause`, async () => {
     const { dir, cleanup } = await tempRunsDir();
     try {
-      const { result } = await trainCollect({ ...config, runsDir: dir }, { faults: { [actor]: { kind: "throw", at } } });
+      const { result } = await trainCollect({ ...config, runsDir: dir }, {
+        faults: { [actor]: { kind: "throw", at } },
+      });
       assert.equal(result.status, "failed");
       assert.equal(result.failedActor, actor);
-      assert.match(result.reason, new RegExp(`actor '${actor}' failed: .*injected fault at '${at}'`));
+      assert.match(
+        result.reason,
+        new RegExp(`actor '${actor}' failed: .*injected fault at '${at}'`),
+      );
       const summary = JSON.parse(await Deno.readTextFile(`${result.runDir}/summary.json`));
       assert.equal(summary.status, "failed");
       assert.equal(summary.failedActor, actor);
@@ -32,7 +41,11 @@ for (const { actor, at } of cases) {
 Deno.test("a trainer crash mid-run keeps the last checkpoint, and --resume finishes with the same weights", async () => {
   const { dir, cleanup } = await tempRunsDir();
   try {
-    const straight = await trainCollect({ ...config, runsDir: dir, optimizer: { name: "sgd", lr: 0.05, momentum: 0.9 } });
+    const straight = await trainCollect({
+      ...config,
+      runsDir: dir,
+      optimizer: { name: "sgd", lr: 0.05, momentum: 0.9 },
+    });
     assert.equal(straight.result.status, "completed");
     // Crash at the first step of epoch 3 (after 3 checkpoints), then resume.
     const crashed = await trainCollect(
@@ -47,7 +60,11 @@ Deno.test("a trainer crash mid-run keeps the last checkpoint, and --resume finis
     const a = await loadCheckpoint(`${straight.result.runDir}/checkpoints/last.ckpt`);
     const b = await loadCheckpoint(`${dir}/crashed/checkpoints/last.ckpt`);
     for (const [name, weight] of Object.entries(a.weights)) {
-      assert.deepEqual(Array.from(b.weights[name].values), Array.from(weight.values), `${name} differs after resume`);
+      assert.deepEqual(
+        Array.from(b.weights[name].values),
+        Array.from(weight.values),
+        `${name} differs after resume`,
+      );
     }
   } finally {
     await cleanup();

@@ -31,7 +31,9 @@ for (const backend of ["cpu", "wasm", "webgpu"] as const) {
       }
       const meta = JSON.parse(await Deno.readTextFile(`${result.runDir}/meta.json`));
       assert.equal(meta.backend, backend);
-      if (backend === "webgpu") assert.equal(meta.adapter.isFallbackAdapter, true, "CI has llvmpipe only");
+      if (backend === "webgpu") {
+        assert.equal(meta.adapter.isFallbackAdapter, true, "CI has llvmpipe only");
+      }
     } finally {
       await cleanup();
     }

@@ -4,7 +4,9 @@ import { fileURLToPath } from "node:url";
 const root = fileURLToPath(new URL("..", import.meta.url));
 
 /** Runs the CLI as a user would (`deno task anneal ...` runs the same file with these permissions). */
-export async function anneal(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function anneal(
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const output = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -41,7 +43,9 @@ async function withRunsDir(fn: (dir: string) => Promise<void>) {
 Deno.test("anneal --help teaches with examples, and --version prints the version", async () => {
   const help = await anneal("--help");
   assert.equal(help.code, 0);
-  for (const word of ["train", "schedule", "schema", "completions", "Examples:"]) assert.match(help.stdout, new RegExp(word));
+  for (const word of ["train", "schedule", "schema", "completions", "Examples:"]) {
+    assert.match(help.stdout, new RegExp(word));
+  }
   const trainHelp = await anneal("train", "--help");
   assert.match(trainHelp.stdout, /--set <path=value>/);
   assert.match(trainHelp.stdout, /Exit codes/);
@@ -63,7 +67,16 @@ Deno.test("anneal train prints 'Epoch N: loss = ...' lines and where the run rec
 
 Deno.test("anneal train --json prints the event stream as NDJSON", async () => {
   await withRunsDir(async (dir) => {
-    const out = await anneal("train", "--backend", "cpu", "--epochs", "2", "--runs-dir", dir, "--json");
+    const out = await anneal(
+      "train",
+      "--backend",
+      "cpu",
+      "--epochs",
+      "2",
+      "--runs-dir",
+      dir,
+      "--json",
+    );
     assert.equal(out.code, 0, out.stderr);
     const events = out.stdout.trim().split("\n").map((l) => JSON.parse(l));
     assert.equal(events[0].type, "run.started");
@@ -116,7 +129,18 @@ Deno.test("anneal schema prints the config's JSON Schema", async () => {
   const out = await anneal("schema");
   assert.equal(out.code, 0);
   const schema = JSON.parse(out.stdout);
-  for (const field of ["optimizer", "scheduler", "batchSize", "epochs", "clipping", "earlyStopping", "data", "model"]) {
+  for (
+    const field of [
+      "optimizer",
+      "scheduler",
+      "batchSize",
+      "epochs",
+      "clipping",
+      "earlyStopping",
+      "data",
+      "model",
+    ]
+  ) {
     assert.ok(field in schema.properties, `schema lacks ${field}`);
   }
   assert.equal(schema.additionalProperties, false);
@@ -134,13 +158,37 @@ Deno.test("anneal completions prints scripts for bash, zsh and fish", async () =
 });
 
 Deno.test("anneal schedule previews learning rates as JSON and as a plot", async () => {
-  const out = await anneal("schedule", "--scheduler", '{"name":"step","stepSize":2,"gamma":0.5}', "--base-lr", "0.1", "--steps", "6", "--json");
+  const out = await anneal(
+    "schedule",
+    "--scheduler",
+    '{"name":"step","stepSize":2,"gamma":0.5}',
+    "--base-lr",
+    "0.1",
+    "--steps",
+    "6",
+    "--json",
+  );
   assert.equal(out.code, 0, out.stderr);
   const lrs = JSON.parse(out.stdout);
-  assert.deepEqual(lrs.map((v: number) => Number(v.toPrecision(6))), [0.1, 0.1, 0.05, 0.05, 0.025, 0.025]);
+  assert.deepEqual(lrs.map((v: number) => Number(v.toPrecision(6))), [
+    0.1,
+    0.1,
+    0.05,
+    0.05,
+    0.025,
+    0.025,
+  ]);
   const plot = await Deno.makeTempFile({ suffix: ".svg" });
   try {
-    const withPlot = await anneal("schedule", "--scheduler", '{"name":"cosine","tMax":10}', "--steps", "10", "--plot", plot);
+    const withPlot = await anneal(
+      "schedule",
+      "--scheduler",
+      '{"name":"cosine","tMax":10}',
+      "--steps",
+      "10",
+      "--plot",
+      plot,
+    );
     assert.equal(withPlot.code, 0, withPlot.stderr);
     assert.equal(withPlot.stdout.trim().split("\n").length, 10);
     assert.match(await Deno.readTextFile(plot), /<svg/);

@@ -15,7 +15,16 @@ const config = {
 
 function cli(args: string[]) {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-write", "--allow-env", "--allow-sys", "--allow-run", "cli/main.ts", ...args],
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      "--allow-sys",
+      "--allow-run",
+      "cli/main.ts",
+      ...args,
+    ],
     cwd: root,
     env: { NO_COLOR: "1" },
     stdout: "piped",
@@ -33,7 +42,8 @@ Deno.test("SIGKILL mid-epoch, then `anneal train --resume`, ends with the weight
 
     // Kill somewhere inside epoch 2..5, at a step that is not an epoch boundary.
     const stepsPerEpoch = 5; // ceil(72 / 16)
-    const killAt = stepsPerEpoch * (2 + Math.floor(Math.random() * 4)) + 1 + Math.floor(Math.random() * 3);
+    const killAt = stepsPerEpoch * (2 + Math.floor(Math.random() * 4)) + 1 +
+      Math.floor(Math.random() * 3);
     const child = cli(["train", "-c", configFile, "--json"]).spawn();
     let runId = "";
     const decoder = new TextDecoder();
@@ -62,22 +72,32 @@ Deno.test("SIGKILL mid-epoch, then `anneal train --resume`, ends with the weight
     const summary = JSON.parse(await Deno.readTextFile(`${dir}/${runId}/summary.json`));
     assert.equal(summary.status, "running", "a killed run leaves its record as it was");
 
-    const resumed = await cli(["train", "--resume", runId, "--runs-dir", dir, "--no-progress"]).output();
+    const resumed = await cli(["train", "--resume", runId, "--runs-dir", dir, "--no-progress"])
+      .output();
     assert.equal(resumed.code, 0, decoder.decode(resumed.stderr));
     assert.match(decoder.decode(resumed.stdout), /resuming at epoch/);
 
     const a = await loadCheckpoint(`${straight.result.runDir}/checkpoints/last.ckpt`);
     const b = await loadCheckpoint(`${dir}/${runId}/checkpoints/last.ckpt`);
     for (const [name, weight] of Object.entries(a.weights)) {
-      assert.deepEqual(Array.from(b.weights[name].values), Array.from(weight.values), `${name} differs`);
+      assert.deepEqual(
+        Array.from(b.weights[name].values),
+        Array.from(weight.values),
+        `${name} differs`,
+      );
     }
-    const strip = (records: Record<string, number>[]) => records.map(({ seconds: _, ...rest }) => rest);
+    const strip = (records: Record<string, number>[]) =>
+      records.map(({ seconds: _, ...rest }) => rest);
     assert.deepEqual(
       strip(await readNdjson(`${dir}/${runId}/epochs.ndjson`)),
       strip(await readNdjson(`${straight.result.runDir}/epochs.ndjson`)),
     );
     const steps = await readNdjson(`${dir}/${runId}/steps.ndjson`);
-    assert.deepEqual(steps.map((s) => s.step), [...Array(8 * stepsPerEpoch).keys()], "each step recorded once");
+    assert.deepEqual(
+      steps.map((s) => s.step),
+      [...Array(8 * stepsPerEpoch).keys()],
+      "each step recorded once",
+    );
   } finally {
     await cleanup();
   }

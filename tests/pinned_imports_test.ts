@@ -9,5 +9,9 @@ Deno.test("every source file imports npm packages by pinned npm: specifier (need
     stderr: "piped",
   }).output();
   const stdout = new TextDecoder().decode(output.stdout);
-  assert.equal(output.code, 0, `bare imports left (run \`deno run -RW tools/pin_imports.ts\`):\n${stdout}`);
+  assert.equal(
+    output.code,
+    0,
+    `bare imports left (run \`deno run -RW tools/pin_imports.ts\`):\n${stdout}`,
+  );
 });

@@ -33,13 +33,19 @@ Deno.test("the seed experiment reaches a final training loss within 0.22-0.26 th
 Deno.test("a learning rate of 10 stops on divergence and names the cause and the fix", async () => {
   const { dir, cleanup } = await tempRunsDir();
   try {
-    const { result, events } = await trainCollect({ backend: "cpu", runsDir: dir, optimizer: { name: "sgd", lr: 10 } });
+    const { result, events } = await trainCollect({
+      backend: "cpu",
+      runsDir: dir,
+      optimizer: { name: "sgd", lr: 10 },
+    });
     assert.equal(result.status, "diverged");
     assert.match(result.reason, /diverged/);
     assert.match(result.hint ?? "", /learning rate too high: divide by 10/);
     assert.match(result.hint ?? "", /optimizer\.lr=1\b/);
     for (const event of events) {
-      if (event.type === "epoch") assert.ok(Number.isFinite(event.metrics.loss), "no NaN epoch losses are reported");
+      if (event.type === "epoch") {
+        assert.ok(Number.isFinite(event.metrics.loss), "no NaN epoch losses are reported");
+      }
     }
     assert.ok(result.epochs < 50);
   } finally {

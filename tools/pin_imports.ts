@@ -17,7 +17,9 @@ async function* walk(dir: string): AsyncGenerator<string> {
     if (skip.has(entry.name)) continue;
     const path = `${dir}/${entry.name}`;
     if (entry.isDirectory) yield* walk(path);
-    else if (/\.(ts|tsx|js)$/.test(entry.name) && !path.endsWith("tools/pin_imports.ts")) yield path;
+    else if (/\.(ts|tsx|js)$/.test(entry.name) && !path.endsWith("tools/pin_imports.ts")) {
+      yield path;
+    }
   }
 }
 
@@ -27,7 +29,9 @@ for await (const path of walk(root.replace(/\/$/, ""))) {
   const text = await Deno.readTextFile(path);
   const next = text.replace(pattern, (whole, lead: string, specifier: string) => {
     if (/^(npm|node|jsr|https?|data):/.test(specifier)) return whole;
-    const name = Object.keys(imports).find((key) => specifier === key || specifier.startsWith(`${key}/`));
+    const name = Object.keys(imports).find((key) =>
+      specifier === key || specifier.startsWith(`${key}/`)
+    );
     if (!name) return whole;
     found++;
     return `${lead}"${imports[name]}${specifier.slice(name.length)}"`;

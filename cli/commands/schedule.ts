@@ -33,7 +33,10 @@ export async function parseJsonFlag(flag: string, raw: string): Promise<unknown>
 export function parseNumberFlag(flag: string, raw: string, integer = false): number {
   const value = Number(raw);
   if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
-    throw new AnnealError("usage", `${flag} must be a positive ${integer ? "integer" : "number"}, current value is '${raw}'`);
+    throw new AnnealError(
+      "usage",
+      `${flag} must be a positive ${integer ? "integer" : "number"}, current value is '${raw}'`,
+    );
   }
   return value;
 }
@@ -43,7 +46,9 @@ export async function scheduleCommand(options: ScheduleCommandOptions): Promise<
   const spec = await parseJsonFlag("--scheduler", options.scheduler) as SchedulerSpec;
   const baseLr = parseNumberFlag("--base-lr", options.baseLr);
   const steps = parseNumberFlag("--steps", options.steps, true);
-  const metrics = options.metrics ? await parseJsonFlag("--metrics", options.metrics) as number[] : undefined;
+  const metrics = options.metrics
+    ? await parseJsonFlag("--metrics", options.metrics) as number[]
+    : undefined;
   const preview = previewSchedule(spec, baseLr, steps, metrics);
   if (options.plot) {
     await Deno.writeTextFile(options.plot, await scheduleSvg(preview.lr, preview.momentum));

@@ -58,7 +58,12 @@ export async function trainCommand(options: TrainCommandOptions): Promise<number
   const logEvery = options.logEvery ? Number(options.logEvery) : config.epochs <= 20 ? 1 : 10;
   const progress = new StepProgress(options.progress && Deno.stderr.isTerminal());
   let result: RunResult | undefined;
-  const context = { progress, logEvery, epochs: config.epochs, unprinted: undefined as string | undefined };
+  const context = {
+    progress,
+    logEvery,
+    epochs: config.epochs,
+    unprinted: undefined as string | undefined,
+  };
   for await (const event of run.events()) result = printEvent(event, context) ?? result;
   progress.stop();
   result ??= await run.result;
@@ -79,7 +84,9 @@ function printEvent(event: RunEvent, context: PrintContext): RunResult | undefin
   switch (event.type) {
     case "backend": {
       const adapter = event.adapter ? ` (${event.adapter.description})` : "";
-      progress.log(`anneal: backend ${event.backend}${adapter}, tfjs ${event.tfjs}: ${event.reason}`);
+      progress.log(
+        `anneal: backend ${event.backend}${adapter}, tfjs ${event.tfjs}: ${event.reason}`,
+      );
       break;
     }
     case "plan":
@@ -88,7 +95,9 @@ function printEvent(event: RunEvent, context: PrintContext): RunResult | undefin
           (event.dataset.validationSize ? `, ${event.dataset.validationSize} validation` : "") +
           (event.dataset.testSize ? `, ${event.dataset.testSize} test` : "") +
           `; ${event.parameters} parameters; ${event.stepsPerEpoch} steps/epoch, ${event.totalSteps} steps` +
-          (event.startStep ? ` (resuming at epoch ${event.startEpoch}, step ${event.startStep})` : ""),
+          (event.startStep
+            ? ` (resuming at epoch ${event.startEpoch}, step ${event.startStep})`
+            : ""),
       );
       progress.start(event.totalSteps, event.startStep);
       break;
@@ -109,7 +118,9 @@ function printEvent(event: RunEvent, context: PrintContext): RunResult | undefin
       break;
     }
     case "warning":
-      progress.log(`warning (${event.actor}): ${event.message}${event.hint ? `\n  hint: ${event.hint}` : ""}`);
+      progress.log(
+        `warning (${event.actor}): ${event.message}${event.hint ? `\n  hint: ${event.hint}` : ""}`,
+      );
       break;
     case "restored":
       progress.log(`anneal: restored the best epoch's weights (epoch ${event.epoch})`);
@@ -125,10 +136,13 @@ function printEvent(event: RunEvent, context: PrintContext): RunResult | undefin
 }
 
 function printSummary(result: RunResult): void {
-  if (result.test?.accuracy !== undefined) console.log(`test accuracy = ${formatNumber(result.test.accuracy)}`);
-  const line = `${result.status}: ${result.reason} (${result.epochs} epochs, ${result.steps} steps, ${
-    result.seconds.toFixed(1)
-  } s); run record: ${result.runDir}`;
+  if (result.test?.accuracy !== undefined) {
+    console.log(`test accuracy = ${formatNumber(result.test.accuracy)}`);
+  }
+  const line =
+    `${result.status}: ${result.reason} (${result.epochs} epochs, ${result.steps} steps, ${
+      result.seconds.toFixed(1)
+    } s); run record: ${result.runDir}`;
   if (result.status === "completed" || result.status === "stopped") console.log(line);
   else {
     console.error(line);
