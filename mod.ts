@@ -51,3 +51,5 @@ export type { ModelSpec } from "./models/mod.ts";
 export { selectBackend } from "./runtime/backend.ts";
 export { TrainingEngine } from "./runtime/engine.ts";
 export { loadCheckpoint } from "./runtime/checkpoint.ts";
+export { findBatchSize } from "./runtime/batch_size.ts";
+export type { BatchSizeResult, BatchSizeRow } from "./runtime/batch_size.ts";

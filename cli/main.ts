@@ -10,6 +10,7 @@ import denoJson from "../deno.json" with { type: "json" };
 import { reportError } from "./output.ts";
 import { trainCommand } from "./commands/train.ts";
 import { scheduleCommand } from "./commands/schedule.ts";
+import { batchSizeCommand } from "./commands/batch_size.ts";
 import { type CommandShape, completionScript } from "./completions.ts";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -87,6 +88,33 @@ Examples:
   anneal schedule --scheduler '{"name":"plateau","patience":1}' --base-lr 0.1 --steps 4 --metrics '[1,1,1]' --json`,
     )
     .action((options) => run(() => scheduleCommand(options)));
+
+  program.command("batch-size")
+    .description(
+      "measure throughput and memory per batch size; the LR the linear scaling rule gives for each",
+    )
+    .option("-c, --config <file>", "JSON config file (default: the seed experiment)")
+    .option(
+      "-s, --set <path=value>",
+      "override a config field (repeatable)",
+      collect,
+      [] as string[],
+    )
+    .option("--sizes <list>", "batch sizes to try, e.g. 16,32,64 (default: powers of two from 8)")
+    .option(
+      "--memory-limit <MiB>",
+      "memory budget: a batch fits when its peak tfjs memory is under it",
+    )
+    .option("--steps <n>", "timed steps per size (default 3)")
+    .option("--json", "print the result as JSON")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  anneal batch-size -c examples/fashion_mnist_mlp.json --sizes 32,64,128,256,512
+  anneal batch-size -c examples/fashion_mnist_mlp.json --memory-limit 512`,
+    )
+    .action((options) => run(() => batchSizeCommand(options)));
 
   program.command("schema")
     .description("print the config's JSON Schema (for editor completion)")

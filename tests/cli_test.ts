@@ -199,3 +199,14 @@ Deno.test("anneal schedule previews learning rates as JSON and as a plot", async
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /tMax/);
 });
+
+Deno.test("anneal batch-size prints throughput, memory and the scaled LR per batch size", async () => {
+  const out = await anneal("batch-size", "--set", "backend=cpu", "--sizes", "8,16,32", "--steps", "1");
+  assert.equal(out.code, 0, out.stderr);
+  assert.match(out.stdout, /batch\s+ms\/step\s+samples\/s\s+peak MiB\s+scaled lr\s+fits/);
+  assert.match(out.stdout, /largest batch that fits 32/);
+  assert.match(out.stdout, /--set batchSize=32 --set optimizer.lr=0.02/);
+  const bad = await anneal("batch-size", "--sizes", "8,x");
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--sizes/);
+});

@@ -1,0 +1,74 @@
+/**
+ * `anneal batch-size`: throughput, memory and the linearly scaled LR per batch size.
+ *
+ * @module
+ */
+import { AnnealError, findBatchSize, loadConfig } from "../../mod.ts";
+import { formatNumber } from "../output.ts";
+
+/** Options of `anneal batch-size`. */
+export interface BatchSizeCommandOptions {
+  config?: string;
+  set: string[];
+  sizes?: string;
+  memoryLimit?: string;
+  steps?: string;
+  json?: boolean;
+}
+
+/** Runs `anneal batch-size`; returns the exit code. */
+export async function batchSizeCommand(options: BatchSizeCommandOptions): Promise<number> {
+  const config = await loadConfig(options.config, options.set);
+  const sizes = options.sizes?.split(",").map((s) => {
+    const n = Number(s);
+    if (!Number.isInteger(n) || n <= 0) {
+      throw new AnnealError("usage", `--sizes must list positive integers, got '${s}'`, {
+        hint: "e.g. --sizes 16,32,64",
+      });
+    }
+    return n;
+  });
+  const memoryLimitMiB = options.memoryLimit === undefined
+    ? undefined
+    : Number(options.memoryLimit);
+  if (memoryLimitMiB !== undefined && !(memoryLimitMiB > 0)) {
+    throw new AnnealError(
+      "usage",
+      `--memory-limit must be a positive number of MiB, got '${options.memoryLimit}'`,
+    );
+  }
+  const header = "batch  ms/step  samples/s  peak MiB  scaled lr  fits";
+  if (!options.json) console.log(header);
+  const result = await findBatchSize(config, {
+    sizes,
+    memoryLimitMiB,
+    steps: options.steps ? Number(options.steps) : undefined,
+    onProgress: (row) => {
+      if (options.json) return;
+      const cells = [
+        String(row.batchSize).padStart(5),
+        formatNumber(row.msPerStep).padStart(8),
+        formatNumber(row.samplesPerSecond).padStart(10),
+        formatNumber(row.peakMiB).padStart(9),
+        formatNumber(row.scaledLr).padStart(10),
+        row.fits ? "  yes" : `  no${row.error ? ` (${row.error})` : ""}`,
+      ];
+      console.log(cells.join(" ") + (row.warning ? `\n  warning: ${row.warning}` : ""));
+    },
+  });
+  if (options.json) {
+    console.log(JSON.stringify(result));
+    return 0;
+  }
+  console.log(
+    `backend ${result.backend}: largest batch that fits ${result.largest ?? "none"}, fastest ${
+      result.fastest ?? "-"
+    }` +
+      (result.largest
+        ? `\n  to use it: --set batchSize=${result.largest} --set optimizer.lr=${
+          formatNumber(result.rows.find((r) => r.batchSize === result.largest)!.scaledLr)
+        }`
+        : ""),
+  );
+  return result.largest === undefined ? 1 : 0;
+}
