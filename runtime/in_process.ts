@@ -1,0 +1,102 @@
+/**
+ * The same training as the actors do, as one plain loop in the calling thread: no Workers, no
+ * messages. It exists to measure what the actor architecture costs (`deno task bench`) and to
+ * check that the actors change nothing about the numbers (same epoch losses, bit for bit on cpu).
+ * Supports what the benchmark workloads need: a schedule without plateau, clipping by norm,
+ * gradient accumulation; no validation, early stopping or checkpoints.
+ *
+ * @module
+ */
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import type { RunConfig } from "../config.ts";
+import { loadData } from "../data/mod.ts";
+import { batchesPerEpoch, batchSeed, epochOrder, makeBatch } from "../data/batches.ts";
+import { createSchedule } from "../schedulers/mod.ts";
+import { selectBackend } from "./backend.ts";
+import { type HostBatch, TrainingEngine } from "./engine.ts";
+import { scaleLearningRate } from "../optimizers/scaling.ts";
+import { AnnealError } from "../errors.ts";
+
+/** What the in-process loop reports. */
+export interface InProcessResult {
+  backend: string;
+  /** Mean training loss per epoch. */
+  losses: number[];
+  steps: number;
+  /** Wall time of the training loop (data loading and backend start excluded). */
+  seconds: number;
+  /** The final weights, by name. */
+  weights: Awaited<ReturnType<TrainingEngine["readWeights"]>>;
+}
+
+/**
+ * Trains `config` in the calling thread.
+ *
+ * @example
+ * ```ts ignore
+ * import { trainInProcess } from "./in_process.ts";
+ * import { parseConfig } from "../config.ts";
+ * const result = await trainInProcess(parseConfig({ backend: "cpu", epochs: 2 }));
+ * console.log(result.losses);
+ * ```
+ */
+export async function trainInProcess(config: RunConfig): Promise<InProcessResult> {
+  if (config.scheduler?.name === "plateau") {
+    throw new AnnealError(
+      "usage",
+      "The in-process loop has no validation, so it cannot run a plateau schedule",
+    );
+  }
+  const { backend } = await selectBackend(config.backend, config.model.kind);
+  const data = await loadData(config.data, config.seed);
+  const train = data.train;
+  const engine = new TrainingEngine(config, train);
+  const spec = config.data as {
+    shuffle: boolean;
+    dropLast: boolean;
+    augment?: Parameters<typeof makeBatch>[2];
+  };
+  const baseBatch = (config.optimizer as { baseBatch?: number }).baseBatch;
+  const effective = config.batchSize * config.gradientAccumulation;
+  const lr0 = baseBatch
+    ? scaleLearningRate(config.optimizer.lr as number, baseBatch, effective).lr
+    : config.optimizer.lr as number;
+  const schedule = config.scheduler ? createSchedule(config.scheduler, lr0) : undefined;
+  const batches = batchesPerEpoch(train.n, config.batchSize, spec.dropLast);
+  const stepsPerEpoch = Math.ceil(batches / config.gradientAccumulation);
+  const maxNorm = config.clipping.maxNorm ?? undefined;
+  const losses: number[] = [];
+  let step = 0;
+  const started = performance.now();
+  for (let epoch = 0; epoch < config.epochs; epoch++) {
+    const order = epochOrder(train.n, { shuffle: spec.shuffle, seed: config.seed, epoch });
+    let lossSum = 0;
+    let samples = 0;
+    for (let index = 0; index < batches;) {
+      const micro: HostBatch[] = [];
+      for (; micro.length < config.gradientAccumulation && index < batches; index++) {
+        const indices = order.subarray(
+          index * config.batchSize,
+          Math.min((index + 1) * config.batchSize, train.n),
+        );
+        micro.push(makeBatch(train, indices, spec.augment, batchSeed(config.seed, epoch, index)));
+      }
+      const t = schedule?.interval === "epoch" ? Math.floor(step / stepsPerEpoch) : step;
+      const lr = schedule ? schedule.lrAt(t) : lr0;
+      const momentum = schedule?.momentumAt?.(t);
+      if (momentum !== undefined) engine.optimizer.setMomentum(momentum);
+      const pending = engine.computeGradients(micro);
+      engine.applyGradients(pending, lr, maxNorm);
+      const [loss] = await pending.loss.data();
+      tf.dispose([pending.loss, pending.gradNorm, ...Object.values(pending.metricSums)]);
+      lossSum += loss * pending.samples;
+      samples += pending.samples;
+      step++;
+    }
+    losses.push(lossSum / samples);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const weights = await engine.readWeights();
+  engine.dispose();
+  return { backend, losses, steps: step, seconds, weights };
+}
