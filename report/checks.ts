@@ -1,0 +1,212 @@
+/**
+ * The checks behind `diagnose`: one function per symptom, each returning a finding with its
+ * evidence and a `--set` fix from the run's own config, or nothing. Thresholds are named constants.
+ *
+ * @module
+ */
+import { configValue, formatNumber } from "./records.ts";
+import type { Finding, RunRecord } from "./types.ts";
+
+// Thresholds. Each is a judgement call taken from common practice; the tests pin their effect.
+/** Diverged when a loss exceeds this multiple of the first (Keras/Lightning divergence checks use ~10x). */
+export const DIVERGE_FROM_FIRST = 10;
+/** ...or ends above this multiple of its minimum and above where it started (blew up after learning). */
+export const DIVERGE_FROM_MIN = 20;
+/** Curves shorter than this many epochs have no trend to read (only NaN and spikes are judged). */
+export const MIN_EPOCHS_FOR_TRENDS = 3;
+/** LR too low when the training loss dropped by less than this fraction of its start over the run. */
+export const LOW_LR_DROP = 0.05;
+/** Flat second half: it removed less than this fraction of the run's total loss drop. */
+export const FLAT_SECOND_HALF = 0.05;
+/** "Still high": the final loss is above this fraction of the drop achieved (far from converged). */
+export const PLATEAU_LEVEL = 0.2;
+/** Underfitting when the final training loss is above this multiple of the drop achieved... */
+export const UNDERFIT_LEVEL = 1;
+/** ...or the final training accuracy is below this (a model that cannot fit its training set). */
+export const UNDERFIT_ACCURACY = 0.7;
+/** Train and validation are "close" when their gap is below this fraction of the training loss. */
+export const SMALL_GAP = 0.15;
+/** Oscillating when more than this fraction of consecutive epoch deltas change sign... */
+export const OSCILLATION_SIGN_FRACTION = 0.4;
+/** ...and the mean upward move exceeds this fraction of the net drop (noise at a floor is not it). */
+export const OSCILLATION_AMPLITUDE = 0.1;
+/** Overfitting when validation loss rose this fraction above its minimum... */
+export const OVERFIT_RISE = 0.1;
+/** ...and the minimum is at least this many epochs before the end. */
+export const OVERFIT_EPOCHS_AFTER = 2;
+/** A gradient norm above this multiple of the recent median is a spike (clipping.spikeFactor overrides). */
+export const SPIKE_FACTOR = 10;
+/** Steps in the rolling median that a norm is compared with. */
+export const SPIKE_WINDOW = 25;
+/** Many clipped: more than this fraction of steps had their gradient clipped. */
+export const CLIPPED_FRACTION = 0.5;
+
+export const f = formatNumber;
+/** A suggested value: two significant digits (lr 0.3 / 10 -> 0.03, not 0.030000000000000002). */
+export const nice = (value: number) => Number(value.toPrecision(2));
+export const finite = (values: number[]) => values.filter((v) => Number.isFinite(v));
+export const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+export const setText = (set: string[]) => set.map((s) => `--set ${s}`).join(" ");
+
+export interface Curves {
+  record: RunRecord;
+  lr: number;
+  train: number[];
+  val: number[] | undefined;
+  /** The loss before training: mean of the first steps, else the first epoch's loss. */
+  start: number;
+}
+
+export function curves(record: RunRecord): Curves {
+  const configLr = configValue(record.config, "optimizer.lr");
+  const lr = typeof configLr === "number" ? configLr : record.steps.at(-1)?.lr ?? NaN;
+  const train = record.epochs.map((e) => e.loss);
+  const valRaw = record.epochs.map((e) => e.valLoss);
+  const val = valRaw.every((v) => typeof v === "number") ? valRaw as number[] : undefined;
+  const firstSteps = finite(record.steps.slice(0, 3).map((s) => s.loss));
+  const start = firstSteps.length ? mean(firstSteps) : train[0];
+  return { record, lr, train, val, start };
+}
+
+export function checkDiverged({ record, lr, train }: Curves): Finding | undefined {
+  const badEpoch = record.epochs.find((e) => !Number.isFinite(e.loss));
+  const badStep = record.steps.find((s) => !Number.isFinite(s.loss));
+  const good = finite(train);
+  let evidence: string | undefined;
+  if (badEpoch || badStep) {
+    const where = badStep
+      ? `step ${badStep.step} (epoch ${badStep.epoch})`
+      : `epoch ${badEpoch!.epoch}`;
+    evidence = good.length === 0 && record.epochs.length > 0
+      ? `every recorded epoch loss is NaN/Inf (first bad value at ${where})`
+      : `the loss became ${badStep?.loss ?? badEpoch?.loss} at ${where}`;
+  } else if (good.length >= 2) {
+    const peak = Math.max(...good);
+    const min = Math.min(...good);
+    const peakEpoch = record.epochs[train.indexOf(peak)].epoch;
+    const last = good.at(-1)!;
+    if (peak > DIVERGE_FROM_FIRST * good[0]) {
+      evidence =
+        `the loss rose from ${f(good[0])} (epoch ${record.epochs[0].epoch}) to ${f(peak)} ` +
+        `(epoch ${peakEpoch}), ${f(peak / good[0])}x its first value`;
+    } else if (min > 0 && last > DIVERGE_FROM_MIN * min && last > good[0]) {
+      evidence = `the loss fell to ${f(min)} and then blew up to ${f(last)} (${
+        f(last / min)
+      }x its minimum)`;
+    }
+  }
+  if (!evidence && record.summary.status === "diverged") {
+    evidence = `the trainer stopped the run as diverged: ${
+      record.summary.stopReason ?? "no reason recorded"
+    }`;
+  }
+  if (!evidence) return undefined;
+  const set = Number.isFinite(lr) ? [`optimizer.lr=${nice(lr / 10)}`] : [];
+  const clip = configValue(record.config, "clipping.maxNorm");
+  const clipText = typeof clip === "number" ? "" : ", or clip gradients (--set clipping.maxNorm=1)";
+  return {
+    kind: "diverged",
+    severity: "critical",
+    title: "diverged: learning rate too high",
+    evidence,
+    fix: `learning rate too high: divide it by 10 (${setText(set)})${clipText}`,
+    set,
+  };
+}
+
+export function checkLrTooLow({ train, start, lr }: Curves): Finding | undefined {
+  const min = Math.min(...train);
+  const drop = (start - min) / Math.abs(start);
+  if (!(drop < LOW_LR_DROP)) return undefined;
+  const set = [`optimizer.lr=${nice(lr * 10)}`];
+  return {
+    kind: "lrTooLow",
+    severity: "warning",
+    title: "learning rate too low: the loss barely moved",
+    evidence: `the training loss went from ${f(start)} to at best ${f(min)} over ${train.length} ` +
+      `epochs, a ${f(Math.max(0, drop) * 100)}% drop (under ${LOW_LR_DROP * 100}%)`,
+    fix: `multiply the learning rate by 10 (${setText(set)}), or find one with \`anneal lr-find\``,
+    set,
+  };
+}
+
+/** Flat for the second half while still high: a schedule, or more capacity when it cannot fit. */
+export function checkPlateau({ record, train, val, start }: Curves): Finding | undefined {
+  const n = train.length;
+  const mid = Math.floor(n / 2);
+  const last = train[n - 1];
+  const drop = start - Math.min(...train);
+  const secondHalf = train[mid] - last;
+  if (!(secondHalf < FLAT_SECOND_HALF * drop) || !(last > PLATEAU_LEVEL * drop)) return undefined;
+  const accuracy = record.epochs[n - 1].accuracy;
+  const gap = val ? Math.abs(val[n - 1] - last) / last : 0;
+  const cannotFit = last > UNDERFIT_LEVEL * drop ||
+    (accuracy !== undefined && accuracy < UNDERFIT_ACCURACY);
+  const flatText = `the training loss fell from ${f(start)} to ${f(train[mid])} by epoch ` +
+    `${record.epochs[mid].epoch}, then only to ${f(last)} by epoch ${record.epochs[n - 1].epoch}`;
+  if (cannotFit && gap < SMALL_GAP) {
+    const set = [`epochs=${n * 2}`];
+    const dropout = configValue(record.config, "model.dropout");
+    if (typeof dropout === "number" && dropout > 0) set.push("model.dropout=0");
+    const hidden = configValue(record.config, "model.hidden");
+    if (Array.isArray(hidden)) set.push(`model.hidden=${JSON.stringify(hidden.map((h) => h * 2))}`);
+    const accuracyText = accuracy === undefined ? "" : `; training accuracy ${f(accuracy)}`;
+    const gapText = val ? `; validation ${f(val[n - 1])} is close (gap ${f(gap * 100)}%)` : "";
+    return {
+      kind: "underfitting",
+      severity: "warning",
+      title: "underfitting: training and validation both high and flat",
+      evidence: `${flatText}${accuracyText}${gapText}`,
+      fix: `give the model more capacity, train longer, regularise less (${setText(set)})`,
+      set,
+    };
+  }
+  const steps = record.summary.steps ?? record.steps.length;
+  const set = ["scheduler.name=cosine", `scheduler.tMax=${steps || n}`];
+  if (!steps) set.push("scheduler.interval=epoch");
+  return {
+    kind: "plateauEarly",
+    severity: "warning",
+    title: "plateaued early",
+    evidence: `${flatText}; it is still ${f(last / drop * 100)}% of the drop achieved`,
+    fix: `decay the learning rate with a schedule (${setText(set)}), or reduce it on plateau`,
+    set,
+  };
+}
+
+export function checkOscillating({ record, train, lr }: Curves): Finding | undefined {
+  const n = train.length;
+  if (n < 6) return undefined;
+  const deltas = train.slice(1).map((v, i) => v - train[i]);
+  const changes = deltas.slice(1).filter((d, i) => Math.sign(d) !== Math.sign(deltas[i])).length;
+  const third = Math.max(1, Math.floor(n / 3));
+  const net = mean(train.slice(0, third)) - mean(train.slice(-third));
+  const ups = deltas.filter((d) => d > 0);
+  if (ups.length === 0 || !(net > 0)) return undefined;
+  const upMean = mean(ups);
+  if (
+    !(changes / (deltas.length - 1) > OSCILLATION_SIGN_FRACTION) ||
+    !(upMean > OSCILLATION_AMPLITUDE * net)
+  ) {
+    return undefined;
+  }
+  const worst = deltas.indexOf(Math.max(...deltas)) + 1;
+  const set = [`optimizer.lr=${nice(lr / 2)}`];
+  return {
+    kind: "oscillating",
+    severity: "warning",
+    title: "oscillating: the loss zig-zags on its way down",
+    evidence: `${changes} of ${deltas.length - 1} epoch-to-epoch changes flip sign; upward moves ` +
+      `average ${f(upMean)} (largest +${f(deltas[worst - 1])} at epoch ${
+        record.epochs[worst].epoch
+      }) ` +
+      `against a net drop of ${f(net)}`,
+    fix: `halve the learning rate (${setText(set)}), or add a decaying schedule`,
+    set,
+  };
+}

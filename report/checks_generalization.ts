@@ -1,0 +1,126 @@
+/**
+ * The checks that need more than the training loss: overfitting (validation turns up while
+ * training keeps falling) and gradient spikes (from the per-step gradient norms).
+ *
+ * @module
+ */
+import { configValue } from "./records.ts";
+import {
+  CLIPPED_FRACTION,
+  type Curves,
+  f,
+  median,
+  nice,
+  OVERFIT_EPOCHS_AFTER,
+  OVERFIT_RISE,
+  setText,
+  SPIKE_FACTOR,
+  SPIKE_WINDOW,
+} from "./checks.ts";
+import type { Finding } from "./types.ts";
+
+/** Patience to suggest when the run had none: a tenth of its epochs, between 2 and 10. */
+function suggestedPatience(epochs: number, current: unknown): number {
+  return typeof current === "number" ? current : Math.max(2, Math.min(10, Math.round(epochs / 10)));
+}
+
+/** Weight decay to suggest: 10x the current one, else the usual starting value for the optimizer. */
+function suggestedWeightDecay(name: unknown, current: unknown): number {
+  if (typeof current === "number" && current > 0) return nice(current * 10);
+  return name === "adamw" || name === "lion" ? 0.05 : 1e-4;
+}
+
+/** Validation loss minimal at epoch m, then up by OVERFIT_RISE while training loss kept falling. */
+export function checkOverfitting({ record, train, val }: Curves): Finding | undefined {
+  if (!val || val.some((v) => !Number.isFinite(v))) return undefined;
+  const n = val.length;
+  const m = val.indexOf(Math.min(...val));
+  const last = n - 1;
+  if (m > last - OVERFIT_EPOCHS_AFTER || !(val[last] > val[m] * (1 + OVERFIT_RISE))) {
+    return undefined;
+  }
+  if (!(train[last] < train[m])) return undefined;
+  const bestEpoch = record.epochs[m].epoch;
+  const config = record.config;
+  const patience = suggestedPatience(n, configValue(config, "earlyStopping.patience"));
+  const set = [`earlyStopping.patience=${patience}`];
+  const wd = suggestedWeightDecay(
+    configValue(config, "optimizer.name"),
+    configValue(config, "optimizer.weightDecay"),
+  );
+  set.push(`optimizer.weightDecay=${wd}`);
+  const dropout = configValue(config, "model.dropout");
+  if (typeof dropout === "number") set.push(`model.dropout=${nice(Math.min(0.5, dropout + 0.2))}`);
+  const gap = val[last] - train[last];
+  return {
+    kind: "overfitting",
+    severity: "warning",
+    title: `overfitting after epoch ${bestEpoch}`,
+    evidence: `validation loss was lowest at epoch ${bestEpoch} (${f(val[m])}), then rose to ` +
+      `${f(val[last])} by epoch ${record.epochs[last].epoch} (+${
+        f((val[last] / val[m] - 1) * 100)
+      }%) ` +
+      `while training loss fell from ${f(train[m])} to ${f(train[last])}; the gap is now ${f(gap)}`,
+    fix:
+      `stop early at about epoch ${bestEpoch} (${
+        setText(set.slice(0, 1))
+      }, restoring its weights), ` +
+      `regularise more (${setText(set.slice(1))}), or get more data / augmentation`,
+    set,
+  };
+}
+
+/** Norms far above their recent median, or most steps clipped. */
+export function checkGradientSpikes({ record, lr }: Curves): Finding | undefined {
+  const steps = record.steps.filter((s) => Number.isFinite(s.gradNorm));
+  if (steps.length === 0) return undefined;
+  const factorSetting = configValue(record.config, "clipping.spikeFactor");
+  const factor = typeof factorSetting === "number" ? factorSetting : SPIKE_FACTOR;
+  // Gradients are naturally large in the first epoch: judge spikes after it.
+  const firstEpoch = steps[0].epoch;
+  const warm = Math.max(
+    steps.findIndex((s) => s.epoch !== firstEpoch),
+    Math.ceil(steps.length / 10),
+  );
+  const spikes: { step: number; norm: number; median: number }[] = [];
+  for (let i = Math.max(warm, SPIKE_WINDOW); i < steps.length; i++) {
+    const recent = median(steps.slice(i - SPIKE_WINDOW, i).map((s) => s.gradNorm!));
+    if (steps[i].gradNorm! > factor * recent) {
+      spikes.push({ step: steps[i].step, norm: steps[i].gradNorm!, median: recent });
+    }
+  }
+  const clipped = record.steps.filter((s) => s.clipped).length;
+  const fraction = record.steps.length ? clipped / record.steps.length : 0;
+  const summaryFraction = record.summary.clip?.fractionClipped;
+  const clippedFraction = clipped > 0
+    ? fraction
+    : typeof summaryFraction === "number"
+    ? summaryFraction
+    : 0;
+  const manyClipped = clippedFraction > CLIPPED_FRACTION;
+  if (spikes.length === 0 && !manyClipped) return undefined;
+  const norms = steps.map((s) => s.gradNorm!).sort((a, b) => a - b);
+  const p90 = norms[Math.floor(norms.length * 0.9)];
+  const maxNorm = configValue(record.config, "clipping.maxNorm");
+  const set = typeof maxNorm === "number" || manyClipped
+    ? [`optimizer.lr=${nice(lr / 2)}`]
+    : [`clipping.maxNorm=${nice(p90)}`];
+  const worst = spikes.reduce((a, b) => (b.norm / b.median > a.norm / a.median ? b : a), spikes[0]);
+  const spikeText = spikes.length
+    ? `${spikes.length} step(s) had a gradient norm over ${factor}x the median of the previous ` +
+      `${SPIKE_WINDOW}; worst at step ${worst.step}: ${f(worst.norm)} vs median ${f(worst.median)}`
+    : "";
+  const clipText = manyClipped ? `${f(clippedFraction * 100)}% of steps were clipped` : "";
+  return {
+    kind: "gradientSpikes",
+    severity: "warning",
+    title: manyClipped ? "most steps clipped" : "gradient spikes",
+    evidence: [spikeText, clipText].filter(Boolean).join("; "),
+    fix: typeof maxNorm === "number" || manyClipped
+      ? `lower the learning rate (${setText(set)}) or add warmup (scheduler warmupCosine)`
+      : `clip gradients at about their 90th percentile (${
+        setText(set)
+      }), lower the LR or add warmup`,
+    set,
+  };
+}

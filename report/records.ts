@@ -1,0 +1,294 @@
+/**
+ * Reading run directories back: one run ({@linkcode readRun}), all runs as table rows
+ * ({@linkcode listRuns}), several runs side by side ({@linkcode compareRuns}), and a plain-text
+ * table ({@linkcode formatTable}). Tolerant of killed runs: a torn last NDJSON line is skipped
+ * and noted in `warnings`, a missing summary reads as `running`.
+ *
+ * @module
+ */
+import { AnnealError } from "../errors.ts";
+import type {
+  EpochRecord,
+  LrFindRecord,
+  RunMeta,
+  RunRecord,
+  RunSummary,
+  StepRecord,
+} from "./types.ts";
+
+/** Parses NDJSON text, skipping lines that do not parse (a killed run tears its last line). */
+export function parseNdjson<T>(
+  text: string,
+  name = "ndjson",
+): { records: T[]; warnings: string[] } {
+  const records: T[] = [];
+  const warnings: string[] = [];
+  const lines = text.split("\n");
+  lines.forEach((line, index) => {
+    if (!line.trim()) return;
+    try {
+      records.push(JSON.parse(line) as T);
+    } catch {
+      const last = lines.slice(index + 1).every((rest) => !rest.trim());
+      warnings.push(
+        `${name}:${index + 1}: skipped ${
+          last ? "a torn last line (the run was killed)" : "a line that is not JSON"
+        }`,
+      );
+    }
+  });
+  return { records, warnings };
+}
+
+async function readText(path: string): Promise<string | undefined> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+}
+
+async function readJson<T>(dir: string, name: string, warnings: string[]): Promise<T | undefined> {
+  const text = await readText(`${dir}/${name}`);
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as T;
+  } catch (error) {
+    warnings.push(`${name}: not valid JSON (${(error as Error).message}); ignored`);
+    return undefined;
+  }
+}
+
+/**
+ * Reads a run directory (`runs/<id>/`).
+ *
+ * @example
+ * ```ts
+ * import { readRun } from "./records.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/meta.json`, JSON.stringify({ id: "demo" }));
+ * await Deno.writeTextFile(`${dir}/epochs.ndjson`, '{"epoch":0,"loss":1}\n{"epoch":1,"lo');
+ * const run = await readRun(dir);
+ * console.assert(run.epochs.length === 1 && run.warnings.length === 1);
+ * ```
+ */
+export async function readRun(dir: string): Promise<RunRecord> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(dir);
+  } catch {
+    throw new AnnealError("storage", `Cannot read run: '${dir}' does not exist`, {
+      where: dir,
+      hint: "list the runs with `anneal runs` and pass one of their ids",
+    });
+  }
+  if (!info.isDirectory) {
+    throw new AnnealError("storage", `Cannot read run: '${dir}' is not a directory`, {
+      where: dir,
+    });
+  }
+  const warnings: string[] = [];
+  const config = await readJson<Record<string, unknown>>(dir, "config.json", warnings) ?? {};
+  const name = dir.replace(/\/+$/, "").split("/").pop() ?? dir;
+  const meta = await readJson<RunMeta>(dir, "meta.json", warnings) ?? { id: name };
+  let summary = await readJson<RunSummary>(dir, "summary.json", warnings);
+  if (!summary) {
+    warnings.push("summary.json: missing; the run is still going or was killed");
+    summary = { status: "running" };
+  }
+  const lrFind = await readJson<LrFindRecord>(dir, "lr_find.json", warnings);
+  const ndjson = async <T>(file: string): Promise<T[]> => {
+    const text = await readText(`${dir}/${file}`);
+    if (text === undefined) return [];
+    const parsed = parseNdjson<Record<string, unknown>>(text, file);
+    warnings.push(...parsed.warnings);
+    // JSON has no NaN: JSON.stringify writes a NaN loss as null; read it back as NaN.
+    return parsed.records.map((row) =>
+      Object.fromEntries(Object.entries(row).map(([k, v]) => [k, v === null ? NaN : v])) as T
+    );
+  };
+  const steps = await ndjson<StepRecord>("steps.ndjson");
+  const epochs = await ndjson<EpochRecord>("epochs.ndjson");
+  return { id: meta.id ?? name, dir, config, meta, steps, epochs, summary, lrFind, warnings };
+}
+
+/** Reads a dotted path (`optimizer.lr`) of a config. */
+export function configValue(config: Record<string, unknown>, path: string): unknown {
+  let node: unknown = config;
+  for (const key of path.split(".")) {
+    if (node === null || typeof node !== "object") return undefined;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return node;
+}
+
+/** The metric that decides "best": the early stopper's monitor when logged, else valLoss, else loss. */
+export function bestMetric(
+  record: Pick<RunRecord, "config" | "epochs" | "summary">,
+): { metric: string; mode: "min" | "max"; value: number; epoch: number } | undefined {
+  const monitor = configValue(record.config, "earlyStopping.monitor");
+  const mode = configValue(record.config, "earlyStopping.mode") === "max" ? "max" : "min";
+  const candidates = [record.summary.best?.metric, monitor, "valLoss", "loss"];
+  for (const metric of candidates) {
+    if (typeof metric !== "string") continue;
+    const rows = record.epochs.filter((e) => Number.isFinite(e[metric]));
+    if (rows.length === 0) continue;
+    const direction = metric === monitor ? mode : /accuracy/i.test(metric) ? "max" : "min";
+    const best = rows.reduce((a, b) =>
+      (direction === "min" ? b[metric]! < a[metric]! : b[metric]! > a[metric]!) ? b : a
+    );
+    return { metric, mode: direction, value: best[metric]!, epoch: best.epoch };
+  }
+  return undefined;
+}
+
+/** One row of {@linkcode listRuns}. */
+export interface RunRow {
+  id: string;
+  date: string;
+  model: string;
+  optimizer: string;
+  lr: number | undefined;
+  batch: number | undefined;
+  epochs: number;
+  best: string;
+  status: string;
+}
+
+/**
+ * Lists the runs in a runs directory, oldest first. Directories that are not runs are ignored.
+ *
+ * @example
+ * ```ts
+ * import { listRuns } from "./records.ts";
+ * const runs = await Deno.makeTempDir();
+ * await Deno.mkdir(`${runs}/a`);
+ * await Deno.writeTextFile(`${runs}/a/config.json`, JSON.stringify({ optimizer: { name: "sgd", lr: 0.1 } }));
+ * const [row] = await listRuns(runs);
+ * console.assert(row.id === "a" && row.optimizer === "sgd" && row.status === "running");
+ * ```
+ */
+export async function listRuns(runsDir: string): Promise<RunRow[]> {
+  const rows: RunRow[] = [];
+  let entries: Deno.DirEntry[];
+  try {
+    entries = await Array.fromAsync(Deno.readDir(runsDir));
+  } catch {
+    return [];
+  }
+  for (const entry of entries) {
+    if (!entry.isDirectory) continue;
+    const dir = `${runsDir}/${entry.name}`;
+    const files = await Array.fromAsync(Deno.readDir(dir), (e) => e.name);
+    if (!files.some((f) => f === "config.json" || f === "meta.json")) continue;
+    rows.push(runRow(await readRun(dir)));
+  }
+  return rows.sort((a, b) => a.date.localeCompare(b.date) || a.id.localeCompare(b.id));
+}
+
+/** The {@linkcode RunRow} of one run. */
+export function runRow(record: RunRecord): RunRow {
+  const best = bestMetric(record);
+  const lr = configValue(record.config, "optimizer.lr");
+  const batch = configValue(record.config, "batchSize");
+  return {
+    id: record.id,
+    date: String(record.meta.createdAt ?? record.summary.startedAt ?? ""),
+    model: String(configValue(record.config, "model.kind") ?? "?"),
+    optimizer: String(configValue(record.config, "optimizer.name") ?? "?"),
+    lr: typeof lr === "number" ? lr : undefined,
+    batch: typeof batch === "number" ? batch : undefined,
+    epochs: record.epochs.length,
+    best: best ? `${best.metric}=${formatNumber(best.value)}@${best.epoch}` : "-",
+    status: record.summary.status,
+  };
+}
+
+/** Flattens nested objects into dotted paths; arrays are leaves. */
+export function flatten(value: unknown, prefix = "", out: Record<string, unknown> = {}) {
+  if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+    for (const [key, child] of Object.entries(value)) {
+      flatten(child, prefix ? `${prefix}.${key}` : key, out);
+    }
+  } else if (prefix) out[prefix] = value;
+  return out;
+}
+
+/** What {@linkcode compareRuns} returns: differing config paths and metrics, one value per run. */
+export interface RunComparison {
+  ids: string[];
+  differences: { path: string; values: unknown[] }[];
+  metrics: { name: string; values: (number | undefined)[] }[];
+}
+
+/**
+ * Compares runs: the config fields that differ (dotted paths) and final/best metrics side by side.
+ *
+ * @example
+ * ```ts
+ * import { compareRuns } from "./records.ts";
+ * const run = (id: string, lr: number) => ({
+ *   id, dir: id, meta: { id }, steps: [], warnings: [], summary: { status: "completed" as const },
+ *   config: { optimizer: { name: "sgd", lr } }, epochs: [{ epoch: 0, loss: lr }],
+ * });
+ * const diff = compareRuns([run("a", 0.1), run("b", 0.01)]);
+ * console.assert(diff.differences.length === 1 && diff.differences[0].path === "optimizer.lr");
+ * ```
+ */
+export function compareRuns(records: RunRecord[]): RunComparison {
+  const flat = records.map((r) => flatten(r.config));
+  const paths = [...new Set(flat.flatMap((f) => Object.keys(f)))].sort();
+  const differences = paths
+    .map((path) => ({ path, values: flat.map((f) => f[path]) }))
+    .filter(({ values }) => new Set(values.map((v) => JSON.stringify(v))).size > 1);
+  const names = [...new Set(records.flatMap((r) => r.epochs.flatMap((e) => Object.keys(e))))]
+    .filter((name) => !["epoch", "step", "seconds", "lr"].includes(name));
+  const metrics: RunComparison["metrics"] = [];
+  for (const name of names) {
+    metrics.push({ name: `final ${name}`, values: records.map((r) => r.epochs.at(-1)?.[name]) });
+    const maximize = /accuracy/i.test(name);
+    metrics.push({
+      name: `best ${name}`,
+      values: records.map((r) => {
+        const values = r.epochs.map((e) => e[name]).filter((v): v is number => Number.isFinite(v));
+        if (values.length === 0) return undefined;
+        return maximize ? Math.max(...values) : Math.min(...values);
+      }),
+    });
+  }
+  return { ids: records.map((r) => r.id), differences, metrics };
+}
+
+/** A number as a report shows it: 4 significant digits, exponent form when tiny or huge. */
+export function formatNumber(value: unknown): string {
+  if (typeof value !== "number") return value === undefined ? "-" : String(value);
+  if (!Number.isFinite(value)) return String(value);
+  if (value !== 0 && (Math.abs(value) < 1e-3 || Math.abs(value) >= 1e5)) {
+    return value.toExponential(2);
+  }
+  return String(Number(value.toPrecision(4)));
+}
+
+/**
+ * Formats rows as a plain-text table with a header and aligned columns (numbers right-aligned).
+ *
+ * @example
+ * ```ts
+ * import { formatTable } from "./records.ts";
+ * const table = formatTable([{ id: "a", lr: 0.1 }, { id: "bb", lr: 0.001 }]);
+ * console.assert(table.split("\n")[0].startsWith("id") && table.includes("0.001"));
+ * ```
+ */
+export function formatTable(rows: Record<string, unknown>[], columns?: string[]): string {
+  const keys = columns ?? [...new Set(rows.flatMap((row) => Object.keys(row)))];
+  const cells = rows.map((row) => keys.map((key) => formatNumber(row[key])));
+  const widths = keys.map((key, i) => Math.max(key.length, ...cells.map((c) => c[i].length)));
+  const numeric = keys.map((key) =>
+    rows.length > 0 && rows.every((r) => typeof r[key] === "number" || r[key] === undefined)
+  );
+  const line = (values: string[]) =>
+    values.map((v, i) => numeric[i] ? v.padStart(widths[i]) : v.padEnd(widths[i])).join("  ")
+      .trimEnd();
+  return [line(keys), widths.map((w) => "-".repeat(w)).join("  "), ...cells.map(line)].join("\n");
+}
