@@ -1,0 +1,178 @@
+import assert from "node:assert/strict";
+import fc from "npm:fast-check@4.10.2";
+import { diagnose, formatDiagnosis } from "./diagnose.ts";
+import { readRun } from "./records.ts";
+import { decay, FIXTURES, syntheticRun, syntheticSteps } from "./_synthetic.ts";
+import type { Diagnosis } from "./types.ts";
+
+const kinds = (d: Diagnosis) => d.findings.map((x) => x.kind);
+
+Deno.test("diverged: a loss 10x its first value asks for the run's lr divided by 10", () => {
+  const d = diagnose(syntheticRun([2, 5, 12, 30], { lr: 0.3 }));
+  assert.deepEqual(kinds(d), ["diverged"]);
+  assert.equal(d.findings[0].severity, "critical");
+  assert.deepEqual(d.findings[0].set, ["optimizer.lr=0.03"]);
+  assert.match(d.findings[0].evidence, /epoch 3/);
+  assert.match(d.findings[0].fix, /clipping\.maxNorm=1/);
+});
+
+Deno.test("diverged: a loss that blows up far above its minimum and its start counts too", () => {
+  const d = diagnose(syntheticRun([10, 5, 1, 0.5, 30]));
+  assert.deepEqual(kinds(d), ["diverged"]);
+  assert.match(d.findings[0].evidence, /60x its minimum/);
+});
+
+Deno.test("diverged: a NaN step names the step and epoch", () => {
+  const steps = syntheticSteps(30, 10, () => 1);
+  steps[25].loss = NaN;
+  const d = diagnose(syntheticRun([3, 2, 1.5], { steps, lr: 1 }));
+  assert.deepEqual(kinds(d), ["diverged"]);
+  assert.match(d.findings[0].evidence, /step 25 \(epoch 2\)/);
+  assert.deepEqual(d.findings[0].set, ["optimizer.lr=0.1"]);
+});
+
+Deno.test("diverged: all-NaN curves are diverged, not healthy or too short", () => {
+  const d = diagnose(syntheticRun([NaN, NaN, NaN, NaN]));
+  assert.deepEqual(kinds(d), ["diverged"]);
+  assert.match(d.findings[0].evidence, /every recorded epoch loss is NaN/);
+});
+
+Deno.test("diverged: a run the trainer stopped as diverged is diverged even with tame curves", () => {
+  const d = diagnose(syntheticRun([1, 0.9], { status: "diverged" }));
+  assert.deepEqual(kinds(d), ["diverged"]);
+});
+
+Deno.test("lrTooLow: a loss that drops under 5% asks for 10x the run's lr", () => {
+  const d = diagnose(syntheticRun([1, 0.995, 0.99, 0.985, 0.98, 0.978], { lr: 0.001 }));
+  assert.deepEqual(kinds(d), ["lrTooLow"]);
+  assert.deepEqual(d.findings[0].set, ["optimizer.lr=0.01"]);
+  assert.match(d.findings[0].fix, /lr-find/);
+});
+
+const plateau = [10, 6, 4, 3.6, 3.5, 3.5, 3.49, 3.5, 3.49, 3.49];
+
+Deno.test("plateauEarly: flat second half while still high asks for a cosine schedule over the run", () => {
+  const steps = syntheticSteps(100, 10, () => 1);
+  const d = diagnose(syntheticRun(plateau, { val: plateau.map((v) => v * 1.05), steps }));
+  assert.deepEqual(kinds(d), ["plateauEarly"]);
+  assert.deepEqual(d.findings[0].set, ["scheduler.name=cosine", "scheduler.tMax=100"]);
+  assert.match(d.findings[0].evidence, /epoch 5/);
+});
+
+Deno.test("underfitting: high, flat train and validation with low accuracy asks for capacity", () => {
+  const accuracy = plateau.map(() => 0.45);
+  const d = diagnose(syntheticRun(plateau, { val: plateau.map((v) => v * 1.05), accuracy }));
+  assert.deepEqual(kinds(d), ["underfitting"]);
+  assert.ok(d.findings[0].set!.includes("model.hidden=[16]"));
+  assert.ok(d.findings[0].set!.includes(`epochs=${plateau.length * 2}`));
+});
+
+Deno.test("oscillating: a zig-zag that still trends down asks for half the lr", () => {
+  const losses = [10, 7, 8.5, 5.5, 7, 4, 5.5, 3, 4.2, 2.2, 3.2, 1.5];
+  const d = diagnose(syntheticRun(losses, { lr: 0.2 }));
+  assert.deepEqual(kinds(d), ["oscillating"]);
+  assert.deepEqual(d.findings[0].set, ["optimizer.lr=0.1"]);
+  assert.match(d.findings[0].evidence, /10 of 10 epoch-to-epoch changes flip sign/);
+});
+
+Deno.test("oscillating: small noise at a converged floor is not oscillation", () => {
+  const losses = decay(30).map((v, i) => v + (i % 2 ? 0.004 : -0.004));
+  assert.deepEqual(kinds(diagnose(syntheticRun(losses))), ["healthy"]);
+});
+
+Deno.test("overfitting: reports the epoch of minimal validation loss, the gap, and early stopping", () => {
+  const train = decay(20, 3, 0.01, 0.3);
+  const val = train.map((_, e) => 0.5 + 0.02 * (e - 6) ** 2);
+  const d = diagnose(
+    syntheticRun(train, { val, config: { earlyStopping: { monitor: "valLoss" } } }),
+  );
+  assert.deepEqual(kinds(d), ["overfitting"]);
+  const finding = d.findings[0];
+  assert.match(finding.evidence, /lowest at epoch 6 \(0\.5\)/);
+  assert.match(finding.evidence, /gap is now/);
+  assert.deepEqual(finding.set, [
+    "earlyStopping.patience=2",
+    "optimizer.weightDecay=0.0001",
+    "model.dropout=0.2",
+  ]);
+});
+
+Deno.test("overfitting: never reported without validation", () => {
+  const d = diagnose(syntheticRun(decay(20, 3, 0.01, 0.3)));
+  assert.ok(!kinds(d).includes("overfitting"));
+  assert.deepEqual(kinds(d), ["healthy"]);
+});
+
+Deno.test("gradientSpikes: one norm 50x its recent median is found, with a clip value from the run", () => {
+  const steps = syntheticSteps(200, 20, (s) => (s === 120 ? 50 : 1 + (s % 3) * 0.1));
+  const d = diagnose(syntheticRun(decay(10), { steps }));
+  assert.deepEqual(kinds(d), ["gradientSpikes"]);
+  assert.match(d.findings[0].evidence, /worst at step 120: 50 vs median 1\.1/);
+  assert.deepEqual(d.findings[0].set, ["clipping.maxNorm=1.2"]);
+});
+
+Deno.test("gradientSpikes: large norms in the first epoch are warm-up, not spikes", () => {
+  const steps = syntheticSteps(200, 20, (s) => (s < 20 ? 40 / (s + 1) : 0.5));
+  assert.deepEqual(kinds(diagnose(syntheticRun(decay(10), { steps }))), ["healthy"]);
+});
+
+Deno.test("gradientSpikes: most steps clipped asks for half the lr", () => {
+  const steps = syntheticSteps(100, 10, () => 1).map((s) => ({ ...s, clipped: s.step % 4 !== 0 }));
+  const d = diagnose(syntheticRun(decay(10), { steps, lr: 0.4 }));
+  assert.deepEqual(kinds(d), ["gradientSpikes"]);
+  assert.match(d.findings[0].evidence, /75% of steps were clipped/);
+  assert.deepEqual(d.findings[0].set, ["optimizer.lr=0.2"]);
+});
+
+Deno.test("healthy: a smooth decay to a low floor is healthy and the only finding", () => {
+  const d = diagnose(syntheticRun(decay(30), { val: decay(30).map((v) => v * 1.04) }));
+  assert.deepEqual(kinds(d), ["healthy"]);
+  assert.match(d.verdict, /^healthy/);
+});
+
+Deno.test("one epoch: too short to judge, and not called healthy", () => {
+  const d = diagnose(syntheticRun([1.5]));
+  assert.deepEqual(d.findings, []);
+  assert.match(d.verdict, /too short.*1 epoch/);
+});
+
+Deno.test("no data: an empty run has no findings", () => {
+  const d = diagnose(syntheticRun([]));
+  assert.deepEqual(d.findings, []);
+  assert.match(d.verdict, /no data/);
+});
+
+Deno.test("healthy is never reported alongside a problem (random curves)", () => {
+  const loss = fc.double({ min: 0.001, max: 100, noNaN: true });
+  fc.assert(
+    fc.property(fc.array(loss, { minLength: 1, maxLength: 25 }), fc.boolean(), (train, withVal) => {
+      const val = withVal ? train.map((v, i) => v * (1 + 0.1 * i)) : undefined;
+      const d = diagnose(syntheticRun(train, { val }));
+      if (kinds(d).includes("healthy")) assert.equal(d.findings.length, 1);
+      for (const finding of d.findings) {
+        assert.ok(finding.evidence.length > 0 && finding.fix.length > 0);
+      }
+    }),
+    { numRuns: 300 },
+  );
+});
+
+Deno.test("fixtures: healthy, diverged and overfitting runs are told apart", async () => {
+  assert.deepEqual(kinds(diagnose(await readRun(`${FIXTURES}healthy`))), ["healthy"]);
+  const diverged = diagnose(await readRun(`${FIXTURES}diverged`));
+  assert.deepEqual(kinds(diverged), ["diverged"]);
+  assert.match(diverged.findings[0].evidence, /NaN at step \d+/);
+  const record = await readRun(`${FIXTURES}overfitting`);
+  const best = record.epochs.reduce((a, b) => (b.valLoss! < a.valLoss! ? b : a));
+  const overfit = diagnose(record);
+  assert.deepEqual(kinds(overfit), ["overfitting"]);
+  assert.match(overfit.findings[0].evidence, new RegExp(`lowest at epoch ${best.epoch} `));
+});
+
+Deno.test("formatDiagnosis prints verdict, evidence, fix and a runnable --set line", () => {
+  const text = formatDiagnosis(diagnose(syntheticRun([2, 5, 12, 30], { lr: 0.3 })));
+  const lines = text.split("\n");
+  assert.equal(lines[0], "Diagnosis: diverged: learning rate too high");
+  assert.ok(lines.some((l) => l.includes("evidence: the loss rose from 2")));
+  assert.ok(lines.some((l) => l.trim() === "try:      anneal train --set optimizer.lr=0.03"));
+});

@@ -1,0 +1,111 @@
+import assert from "node:assert/strict";
+import { AnnealError } from "../errors.ts";
+import { bestMetric, compareRuns, formatTable, listRuns, parseNdjson, readRun } from "./records.ts";
+import { FIXTURES } from "./_synthetic.ts";
+
+async function copyRun(name: string): Promise<string> {
+  const dir = await Deno.makeTempDir();
+  for await (const entry of Deno.readDir(`${FIXTURES}${name}`)) {
+    await Deno.copyFile(`${FIXTURES}${name}/${entry.name}`, `${dir}/${entry.name}`);
+  }
+  return dir;
+}
+
+Deno.test("readRun reads config, meta, steps, epochs, summary and lr_find of a run directory", async () => {
+  const run = await readRun(`${FIXTURES}healthy`);
+  const lines = (await Deno.readTextFile(`${FIXTURES}healthy/epochs.ndjson`)).trim().split("\n");
+  assert.equal(run.epochs.length, lines.length);
+  assert.equal(run.id, JSON.parse(await Deno.readTextFile(`${FIXTURES}healthy/meta.json`)).id);
+  assert.equal(run.summary.status, "completed");
+  assert.equal(run.lrFind?.lrs.length, run.lrFind?.losses.length);
+  assert.ok(run.steps.every((s) => typeof s.gradNorm === "number"));
+  assert.deepEqual(run.warnings, []);
+});
+
+Deno.test("readRun turns the null that JSON writes for a NaN loss back into NaN", async () => {
+  const run = await readRun(`${FIXTURES}diverged`);
+  assert.ok(Number.isNaN(run.epochs.at(-1)!.loss));
+  assert.ok(run.steps.some((s) => Number.isNaN(s.loss)));
+});
+
+Deno.test("readRun skips a torn last NDJSON line of a killed run and notes it", async () => {
+  const dir = await copyRun("healthy");
+  const text = await Deno.readTextFile(`${dir}/steps.ndjson`);
+  const count = text.trim().split("\n").length;
+  await Deno.writeTextFile(`${dir}/steps.ndjson`, text + '{"step":650,"epoch":50,"lo');
+  await Deno.remove(`${dir}/summary.json`);
+  const run = await readRun(dir);
+  assert.equal(run.steps.length, count);
+  assert.ok(run.warnings.some((w) => /steps\.ndjson:\d+: skipped a torn last line/.test(w)));
+  assert.equal(run.summary.status, "running");
+  assert.ok(run.warnings.some((w) => w.startsWith("summary.json: missing")));
+});
+
+Deno.test("parseNdjson tells a torn last line from a bad line in the middle", () => {
+  const parsed = parseNdjson('{"a":1}\nnot json\n{"a":2}\n{"a":', "x.ndjson");
+  assert.equal(parsed.records.length, 2);
+  assert.deepEqual(parsed.warnings, [
+    "x.ndjson:2: skipped a line that is not JSON",
+    "x.ndjson:4: skipped a torn last line (the run was killed)",
+  ]);
+});
+
+Deno.test("readRun of a missing directory throws a storage AnnealError with a hint", async () => {
+  await assert.rejects(readRun("/nonexistent/run"), (error: unknown) => {
+    assert.ok(error instanceof AnnealError);
+    assert.equal(error.code, "storage");
+    assert.match(error.hint ?? "", /anneal runs/);
+    return true;
+  });
+});
+
+Deno.test("listRuns lists each run oldest first with model, optimizer, lr, batch and best metric", async () => {
+  const rows = await listRuns(FIXTURES.replace(/\/$/, ""));
+  assert.deepEqual(rows.map((r) => r.id.split("-")[0]), ["healthy", "diverged", "overfitting"]);
+  const overfit = rows[2];
+  const record = await readRun(`${FIXTURES}overfitting`);
+  const best = record.epochs.reduce((a, b) => (b.valLoss! < a.valLoss! ? b : a));
+  assert.equal(overfit.model, "mlp");
+  assert.equal(overfit.optimizer, "adam");
+  assert.equal(overfit.lr, 0.001);
+  assert.equal(overfit.batch, 32);
+  assert.equal(overfit.epochs, record.epochs.length);
+  assert.ok(overfit.best.startsWith(`valLoss=`) && overfit.best.endsWith(`@${best.epoch}`));
+  assert.equal(rows[1].status, "diverged");
+  assert.deepEqual(await listRuns("/nonexistent"), []);
+});
+
+Deno.test("bestMetric follows the early stopper's monitor and mode", async () => {
+  const record = await readRun(`${FIXTURES}overfitting`);
+  record.summary.best = undefined;
+  record.config = { ...record.config, earlyStopping: { monitor: "valAccuracy", mode: "max" } };
+  const best = bestMetric(record)!;
+  assert.equal(best.metric, "valAccuracy");
+  assert.equal(best.value, Math.max(...record.epochs.map((e) => e.valAccuracy!)));
+});
+
+Deno.test("compareRuns lists only differing config paths and metrics side by side", async () => {
+  const runs = [await readRun(`${FIXTURES}healthy`), await readRun(`${FIXTURES}diverged`)];
+  const diff = compareRuns(runs);
+  const paths = diff.differences.map((d) => d.path);
+  assert.ok(paths.includes("optimizer.lr") && paths.includes("data.validationSplit"));
+  assert.ok(!paths.includes("seed") && !paths.includes("batchSize"));
+  assert.deepEqual(diff.differences.find((d) => d.path === "optimizer.lr")!.values, [0.01, 1]);
+  const finalLoss = diff.metrics.find((m) => m.name === "final loss")!;
+  assert.equal(finalLoss.values[0], runs[0].epochs.at(-1)!.loss);
+  assert.ok(Number.isNaN(finalLoss.values[1]));
+  const bestVal = diff.metrics.find((m) => m.name === "best valLoss")!;
+  assert.equal(bestVal.values[0], Math.min(...runs[0].epochs.map((e) => e.valLoss!)));
+  assert.equal(bestVal.values[1], undefined);
+});
+
+Deno.test("formatTable aligns columns, right-aligns numbers and prints '-' for missing", () => {
+  const table = formatTable([{ id: "a", lr: 0.1 }, { id: "bbb", lr: 0.00001, note: "x" }]);
+  const lines = table.split("\n");
+  assert.deepEqual(lines, [
+    "id        lr  note",
+    "---  -------  ----",
+    "a        0.1  -",
+    "bbb  1.00e-5  x",
+  ]);
+});
