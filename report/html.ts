@@ -1,0 +1,164 @@
+/**
+ * One self-contained HTML page per run: header (id, status, stop reason, backend, dataset
+ * fingerprint), the diagnosis, the charts as inline SVG (opens offline, no external URLs), a
+ * table of epochs and the config as JSON.
+ *
+ * @module
+ */
+import { diagnose } from "./diagnose.ts";
+import { bestMetric, formatNumber } from "./records.ts";
+import type { Diagnosis, RunRecord } from "./types.ts";
+import { PLOTS, plotSpec, renderSvg } from "./vega.ts";
+import { REPORT_CSS } from "./html_style.ts";
+
+/** Escapes text for HTML content and attribute values. */
+export function escapeHtml(text: string): string {
+  return text.replace(
+    /[&<>"']/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!,
+  );
+}
+
+const STATUS_CLASS: Record<string, string> = {
+  completed: "ok",
+  stopped: "warn",
+  running: "info",
+  diverged: "bad",
+  failed: "bad",
+};
+
+function header(record: RunRecord): string {
+  const { meta, summary } = record;
+  const best = bestMetric(record);
+  const facts: [string, string][] = [
+    ["stop reason", summary.stopReason ?? "-"],
+    ["backend", String(meta.backend ?? summary.backend ?? "-")],
+    ["epochs / steps", `${record.epochs.length} / ${summary.steps ?? record.steps.length}`],
+    ["best", best ? `${best.metric} ${formatNumber(best.value)} at epoch ${best.epoch}` : "-"],
+    ["seed", String(meta.seed ?? "-")],
+    ["started", String(meta.createdAt ?? "-")],
+    ["dataset", String(meta.fingerprint ?? "-")],
+    [
+      "versions",
+      `anneal ${meta.version ?? "?"}, deno ${meta.deno ?? "?"}, tfjs ${meta.tfjs ?? "?"}`,
+    ],
+  ];
+  if (summary.test) {
+    facts.splice(4, 0, [
+      "test",
+      Object.entries(summary.test).map(([k, v]) => `${k} ${formatNumber(v)}`).join(", "),
+    ]);
+  }
+  const status = summary.status;
+  return `<header>
+  <div class="title"><h1>${escapeHtml(record.id)}</h1>
+  <span class="badge ${STATUS_CLASS[status] ?? "info"}">${escapeHtml(status)}</span></div>
+  <dl class="facts">${
+    facts.map(([k, v]) =>
+      `<div><dt>${k}</dt><dd${k === "dataset" ? ' class="mono"' : ""}>${escapeHtml(v)}</dd></div>`
+    ).join("")
+  }</dl>
+</header>`;
+}
+
+function diagnosisCard(diagnosis: Diagnosis, warnings: string[]): string {
+  const items = diagnosis.findings.map((f) =>
+    `<li class="finding ${f.severity}">
+  <div class="finding-title"><span class="dot"></span>${
+      escapeHtml(f.title)
+    }<code class="kind">${f.kind}</code></div>
+  <p><b>Evidence.</b> ${escapeHtml(f.evidence)}</p>
+  <p><b>Next.</b> ${escapeHtml(f.fix)}</p>
+  ${
+      f.set?.length
+        ? `<pre class="cmd">anneal train ${
+          escapeHtml(f.set.map((s) => `--set ${s}`).join(" "))
+        }</pre>`
+        : ""
+    }
+</li>`
+  ).join("\n");
+  const notes = warnings.length
+    ? `<details class="notes"><summary>${warnings.length} note(s) from reading the record</summary><ul>${
+      warnings.map((w) => `<li>${escapeHtml(w)}</li>`).join("")
+    }</ul></details>`
+    : "";
+  return `<section class="card"><h2>Diagnosis</h2><p class="verdict">${
+    escapeHtml(diagnosis.verdict)
+  }</p>
+<ul class="findings">${items}</ul>${notes}</section>`;
+}
+
+const PLOT_TITLES = {
+  loss: "Loss",
+  metrics: "Metrics",
+  lr: "Learning rate",
+  gradNorm: "Gradient norm",
+  lrFind: "LR range test",
+};
+
+async function chartCards(record: RunRecord): Promise<string> {
+  const cards: string[] = [];
+  for (const which of PLOTS) {
+    const spec = plotSpec(record, which);
+    if (!spec) continue;
+    cards.push(
+      `<figure class="card chart" data-plot="${which}"><figcaption>${
+        PLOT_TITLES[which]
+      }</figcaption>${await renderSvg(spec)}</figure>`,
+    );
+  }
+  return `<section class="charts">${cards.join("\n")}</section>`;
+}
+
+function epochTable(record: RunRecord): string {
+  if (record.epochs.length === 0) return "";
+  const columns = [...new Set(record.epochs.flatMap((e) => Object.keys(e)))].filter((c) =>
+    c !== "step"
+  );
+  const best = bestMetric(record)?.epoch;
+  const rows = record.epochs.map((e) =>
+    `<tr${e.epoch === best ? ' class="best"' : ""}>${
+      columns.map((c) => `<td>${escapeHtml(formatNumber(e[c]))}</td>`).join("")
+    }</tr>`
+  ).join("\n");
+  return `<section class="card"><h2>Epochs</h2><div class="scroll"><table><thead><tr>${
+    columns.map((c) => `<th>${escapeHtml(c)}</th>`).join("")
+  }</tr></thead><tbody>${rows}</tbody></table></div></section>`;
+}
+
+/**
+ * Renders the whole report as one HTML document with no external references.
+ *
+ * @example
+ * ```ts
+ * import { renderReport } from "./html.ts";
+ * const html = await renderReport({
+ *   id: "demo", dir: "demo", config: { seed: 1 }, meta: { id: "demo" }, warnings: [],
+ *   summary: { status: "completed", stopReason: "finished 3 epochs" }, steps: [],
+ *   epochs: [3, 2, 1].map((loss, epoch) => ({ epoch, loss })),
+ * });
+ * console.assert(html.startsWith("<!doctype html>") && html.includes("<svg"));
+ * ```
+ */
+export async function renderReport(
+  record: RunRecord,
+  diagnosis = diagnose(record),
+): Promise<string> {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>anneal report: ${escapeHtml(record.id)}</title>
+<style>${REPORT_CSS}</style></head>
+<body><main>
+${header(record)}
+${diagnosisCard(diagnosis, record.warnings)}
+${await chartCards(record)}
+${epochTable(record)}
+<section class="card"><h2>Config</h2><pre class="json">${
+    escapeHtml(JSON.stringify(record.config, null, 2))
+  }</pre></section>
+<footer>anneal run report · ${escapeHtml(record.dir)}</footer>
+</main></body></html>
+`;
+}
