@@ -83,7 +83,7 @@ export function diagnose(record: RunRecord): Diagnosis {
   if (spikes) findings.push(spikes);
   if (findings.length === 0) {
     const ok = healthy(c);
-    return { verdict: `healthy: ${ok.evidence}`, findings: [ok] };
+    return { verdict: `healthy: no problem found in ${c.train.length} epochs`, findings: [ok] };
   }
   findings.sort((a, b) => ORDER[a.severity] - ORDER[b.severity]);
   const verdict = findings.length === 1

@@ -105,7 +105,7 @@ async function chartCards(record: RunRecord): Promise<string> {
     cards.push(
       `<figure class="card chart" data-plot="${which}"><figcaption>${
         PLOT_TITLES[which]
-      }</figcaption>${await renderSvg(spec)}</figure>`,
+      }</figcaption>${await renderSvg({ ...spec, title: undefined } as typeof spec)}</figure>`,
     );
   }
   return `<section class="charts">${cards.join("\n")}</section>`;

@@ -19,8 +19,8 @@ export type PlotName = typeof PLOTS[number];
 
 /** Most points per step curve (steps are evenly resampled above this). */
 const MAX_POINTS = 1500;
-const WIDTH = 520;
-const HEIGHT = 200;
+const WIDTH = 440;
+const HEIGHT = 190;
 /** Switch a y axis to log scale when its positive values span more than this ratio. */
 const LOG_RATIO = 1000;
 const PALETTE = ["#2563eb", "#f97316", "#16a34a", "#9333ea"];
@@ -187,6 +187,12 @@ function gradNormSpec(record: RunRecord): Spec {
   };
 }
 
+function withYFormat(spec: Spec, format: string): Spec {
+  const encoding = spec.encoding as Record<string, Record<string, unknown>>;
+  encoding.y = { ...encoding.y, axis: { format } };
+  return spec;
+}
+
 /** The metric fields (accuracy, MAE, ...) logged per epoch, train before validation. */
 function metricFields(record: RunRecord): string[] {
   const skip = new Set(["epoch", "step", "seconds", "lr", "loss", "valLoss"]);
@@ -237,11 +243,14 @@ function buildSpec(record: RunRecord, which: PlotName): Spec | undefined {
     }
     case "lr":
       return hasSteps
-        ? seriesChart(
-          thin(record.steps).map((s) => ({ step: s.step, series: "lr", value: clean(s.lr) })),
-          "step",
-          "learning rate per step",
-          "learning rate",
+        ? withYFormat(
+          seriesChart(
+            thin(record.steps).map((s) => ({ step: s.step, series: "lr", value: clean(s.lr) })),
+            "step",
+            "learning rate per step",
+            "learning rate",
+          ),
+          ".3~g",
         )
         : undefined;
     case "gradNorm":

@@ -1,0 +1,21 @@
+import assert from "node:assert/strict";
+import { terminalCharts } from "./charts.ts";
+import { readRun } from "./records.ts";
+import { FIXTURES, syntheticRun } from "./_synthetic.ts";
+
+Deno.test("terminalCharts draws loss (train and validation) and a constant LR as one line", async () => {
+  const text = terminalCharts(await readRun(`${FIXTURES}healthy`));
+  assert.match(text, /loss per epoch \(50 epochs\) {2}— train \(first series\), validation/);
+  assert.match(text, /learning rate per step \(650 steps\): constant at 0\.0100/);
+  assert.ok(text.split("\n").length > 10);
+});
+
+Deno.test("terminalCharts draws an exploding loss on a log scale and cuts it at NaN", async () => {
+  const text = terminalCharts(await readRun(`${FIXTURES}diverged`));
+  assert.match(text, /\(log scale\) \(NaN from point 3 on, not drawn\)/);
+});
+
+Deno.test("terminalCharts says so when nothing is finite or nothing was recorded", () => {
+  assert.match(terminalCharts(syntheticRun([NaN, NaN])), /no finite values to plot/);
+  assert.equal(terminalCharts(syntheticRun([])), "(no epochs or steps recorded yet)");
+});
