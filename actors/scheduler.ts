@@ -11,7 +11,7 @@ import type { SchedulerSpec } from "../schedulers/spec.ts";
 import type { EpochEnded, LrPlanned, ScheduleAdvanced } from "./protocol.ts";
 
 /** How far ahead the scheduler plans. */
-export const PLAN_AHEAD = 64;
+export const PLAN_AHEAD = 256;
 
 /** The scheduler's state; `plateau` and `scale` go into checkpoints. */
 export interface SchedulerState {

@@ -11,9 +11,10 @@ import {
 import { previewSchedule } from "../schedulers/mod.ts";
 
 Deno.test("the scheduler's plans equal the schedule's closed form, and never pass the run's last step", () => {
-  const spec = { name: "onecycle" as const, maxLr: 0.1, totalSteps: 100 };
-  const state = initScheduler(spec, 0.01, 10, "valLoss", undefined, 100);
-  const expected = previewSchedule(spec, 0.01, 100);
+  const total = PLAN_AHEAD + 100;
+  const spec = { name: "onecycle" as const, maxLr: 0.1, totalSteps: total };
+  const state = initScheduler(spec, 0.01, 10, "valLoss", undefined, total);
+  const expected = previewSchedule(spec, 0.01, total);
   const first = planFrom(state, 0);
   assert.equal(first.lr.length, PLAN_AHEAD);
   assert.deepEqual(first.lr, expected.lr.slice(0, PLAN_AHEAD));
@@ -23,10 +24,11 @@ Deno.test("the scheduler's plans equal the schedule's closed form, and never pas
   assert.equal(next.fromStep, PLAN_AHEAD);
   assert.equal(
     next.lr.length,
-    100 - PLAN_AHEAD,
+    total - PLAN_AHEAD,
     "clamped at totalSteps (onecycle is undefined past it)",
   );
-  assert.equal(onStepsTaken(state, 99), undefined);
+  assert.deepEqual(next.lr, expected.lr.slice(PLAN_AHEAD));
+  assert.equal(onStepsTaken(state, total - 1), undefined);
 });
 
 Deno.test("epoch-interval schedules change the LR once per epoch", () => {

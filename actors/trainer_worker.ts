@@ -7,7 +7,8 @@
  * @module
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
-import { Mailbox, runActor, yieldToEventLoop } from "./_worker_shell.ts";
+import { type ActorContext, Mailbox, runActor, yieldToEventLoop } from "./_worker_shell.ts";
+import { EpochTotals } from "./epoch_totals.ts";
 import type {
   BatchReady,
   DatasetReady,
@@ -28,6 +29,13 @@ import {
 import type { OptimizerState } from "../optimizers/mod.ts";
 
 type Message = { type: string } & Record<string, unknown>;
+
+/** Steps per report window when every step is read back anyway (CPU backends). */
+const REPORT_WINDOW = 32;
+/** A window ends after this long even when it is not full. */
+const REPORT_MS = 250;
+/** The trainer yields to the event loop at least this often. */
+const YIELD_MS = 20;
 type Config = RunConfig & { resolvedLr: number };
 
 /** What the trainer reports when it finishes. */
@@ -52,7 +60,19 @@ interface WindowEntry {
   skipped: boolean;
 }
 
+/** Checkpoint writes in flight; a failing trainer lets them land before it reports. */
+let checkpointWrites: Promise<void> = Promise.resolve();
+
 runActor("trainer", async (context) => {
+  try {
+    return await trainer(context);
+  } catch (error) {
+    await checkpointWrites.catch(() => {});
+    throw error;
+  }
+});
+
+async function trainer(context: ActorContext): Promise<TrainerResult> {
   const config = context.init.config as Config;
   const runDir = context.init.runDir;
   const resume = context.init.resume as { checkpoint: string } | undefined;
@@ -103,6 +123,13 @@ runActor("trainer", async (context) => {
   const accumulation = config.gradientAccumulation;
   const stepsPerEpoch = Math.ceil(info.batchesPerEpoch / accumulation);
   const readEvery = config.readbackEvery ?? (chosen.backend === "webgpu" ? 16 : 1);
+  // Steps are reported (to the clip monitor, the scheduler and the event stream) in windows:
+  // one message per window, not per step, keeps the actors' cost off tiny steps. A window also
+  // ends early on a skipped step (the clip monitor must decide now), at an epoch end, or after
+  // REPORT_MS of wall time (so progress stays live on slow steps).
+  const reportEvery = readEvery > 1 ? readEvery : REPORT_WINDOW;
+  let lastReport = performance.now();
+  let lastYield = performance.now();
 
   let epoch = 0;
   let step = 0;
@@ -229,9 +256,7 @@ runActor("trainer", async (context) => {
     const epochStart = performance.now();
     loader.send({ type: "StartEpoch", epoch, fromBatch: 0 });
     let batchIndex = 0;
-    let lossSum: tf.Scalar | undefined;
-    const metricSums: Record<string, tf.Scalar> = {};
-    let samples = 0;
+    const totals = new EpochTotals(engine.metrics);
     let lastLr = NaN;
     while (batchIndex < info.batchesPerEpoch) {
       const micro: HostBatch[] = [];
@@ -253,35 +278,41 @@ runActor("trainer", async (context) => {
       let skipped = false;
       let loss: tf.Scalar | number = pending.loss;
       let gradNorm: tf.Scalar | number = pending.gradNorm;
+      const metricSums = engine.metrics.map((name) => pending.metricSums[name]);
       if (readEvery === 1) {
-        const [l, n] = await readScalars([pending.loss, pending.gradNorm]);
+        const [l, n, ...sums] = await readScalars([pending.loss, pending.gradNorm, ...metricSums]);
         loss = l;
         gradNorm = n;
         skipped = !Number.isFinite(l) || !Number.isFinite(n);
+        if (!skipped) totals.addHost(l, sums, pending.samples);
       }
       if (skipped) {
         engine.discardGradients(pending);
-        tf.dispose(Object.values(pending.metricSums));
       } else {
         engine.applyGradients(pending, lr, maxNorm);
-        const weighted = typeof loss === "number"
-          ? tf.scalar(loss * pending.samples)
-          : tf.mul(loss, pending.samples) as tf.Scalar;
-        lossSum = accumulate(lossSum, weighted);
-        for (const [name, sum] of Object.entries(pending.metricSums)) {
-          metricSums[name] = accumulate(metricSums[name], sum);
-        }
-        samples += pending.samples;
+        if (readEvery > 1) totals.addDevice(tf.clone(pending.loss), metricSums, pending.samples);
       }
       window.push({ step, lr, momentum, loss, gradNorm, skipped });
       step++;
-      if (window.length >= readEvery || batchIndex >= info.batchesPerEpoch) await flush();
-      await yieldToEventLoop();
+      const now = performance.now();
+      if (
+        window.length >= reportEvery || skipped || batchIndex >= info.batchesPerEpoch ||
+        now - lastReport > REPORT_MS
+      ) {
+        await flush();
+        lastReport = now;
+      }
+      // Let port messages (plans, clip decisions, pings) in: queued batches resolve as
+      // microtasks, so without this a fast loop would never see them.
+      if (now - lastYield > YIELD_MS) {
+        await yieldToEventLoop();
+        lastYield = performance.now();
+      }
       if (action?.action === "stop") {
         status = "diverged";
         reason = action.reason;
         hint = action.hint;
-        tf.dispose([lossSum, ...Object.values(metricSums)].filter((t) => t !== undefined));
+        totals.dispose();
         break outer;
       }
       if (action?.action === "rollback") rollback();
@@ -290,19 +321,14 @@ runActor("trainer", async (context) => {
         status = "stopped";
         reason = budget;
         if (batchIndex < info.batchesPerEpoch) {
-          tf.dispose([lossSum, ...Object.values(metricSums)].filter((t) => t !== undefined));
+          totals.dispose();
           break outer;
         }
       }
     }
     await flush();
     // Epoch metrics: the mean training loss over the epoch's samples (like the seed notebook).
-    const names = Object.keys(metricSums);
-    const totals = lossSum
-      ? await readScalars([lossSum, ...names.map((n) => metricSums[n])])
-      : [NaN];
-    metrics = { loss: samples > 0 ? totals[0] / samples : NaN };
-    names.forEach((name, i) => (metrics[name] = totals[i + 1] / samples));
+    metrics = await totals.read();
     if (info.validationSize > 0) {
       const validation = await evaluate("validation");
       for (const [name, value] of Object.entries(validation)) {
@@ -334,8 +360,13 @@ runActor("trainer", async (context) => {
         bestEpoch,
         metrics,
       };
-      await saveCheckpoint(`${runDir}/checkpoints/last.ckpt`, state, weights);
-      if (judged.isBest) await saveCheckpoint(`${runDir}/checkpoints/best.ckpt`, state, weights);
+      // Written in the background, in order: training goes on while the file is hashed, synced
+      // and renamed into place (a crash mid-write leaves the previous checkpoint intact).
+      const isBest = judged.isBest;
+      checkpointWrites = checkpointWrites.then(async () => {
+        await saveCheckpoint(`${runDir}/checkpoints/last.ckpt`, state, weights);
+        if (isBest) await saveCheckpoint(`${runDir}/checkpoints/best.ckpt`, state, weights);
+      });
       lastGood = { weights, optimizer };
     }
     const memory = tf.memory();
@@ -357,6 +388,7 @@ runActor("trainer", async (context) => {
     if (status === "stopped") break;
   }
   loader.drop((m) => m.type === "BatchReady");
+  await checkpointWrites;
 
   if (
     config.earlyStopping.restoreBest && config.earlyStopping.patience !== undefined &&
@@ -384,7 +416,7 @@ runActor("trainer", async (context) => {
     backend: chosen.backend,
   };
   return result;
-});
+}
 
 /** Reads scalars in one read-back and disposes them. */
 async function readScalars(scalars: tf.Scalar[]): Promise<number[]> {
@@ -397,12 +429,4 @@ async function readScalars(scalars: tf.Scalar[]): Promise<number[]> {
 
 function hostBatch(batch: BatchReady): HostBatch {
   return { x: new Float32Array(batch.x), y: new Float32Array(batch.y), size: batch.size };
-}
-
-function accumulate(total: tf.Scalar | undefined, value: tf.Scalar): tf.Scalar {
-  if (!total) return value;
-  const sum = tf.add(total, value) as tf.Scalar;
-  total.dispose();
-  value.dispose();
-  return sum;
 }

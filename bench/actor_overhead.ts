@@ -1,0 +1,93 @@
+/**
+ * What the actor architecture costs: the same config trained through the five Worker actors
+ * (`train`) and in a plain in-process loop (`trainInProcess`), on the same backend; median of
+ * several repeats of each, interleaved so that machine noise hits both alike.
+ *
+ *   deno run -A bench/actor_overhead.ts [--repeats 5] [--backend cpu] [--only seed,mlp]
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { parseConfig, type RunConfigInput, train } from "../mod.ts";
+import { trainInProcess } from "../runtime/in_process.ts";
+
+const { values } = parseArgs({
+  options: {
+    repeats: { type: "string", default: "5" },
+    backend: { type: "string", default: "wasm" },
+    only: { type: "string", default: "" },
+    json: { type: "boolean", default: false },
+  },
+});
+
+/** The workloads: the seed experiment (650 tiny steps: pure overhead) and a Fashion-MNIST MLP. */
+export const WORKLOADS: Record<string, RunConfigInput> = {
+  seed: {},
+  mlp: {
+    data: { kind: "idx", flatten: true, limit: 12_800, validationSplit: 0 },
+    model: { kind: "mlp", hidden: [512, 512] },
+    optimizer: { name: "adam", lr: 1e-3 },
+    batchSize: 256,
+    epochs: 1,
+  },
+};
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Wall time of the training loop through the actors (from the first to the last step event). */
+async function actorSeconds(
+  input: RunConfigInput,
+  runsDir: string,
+): Promise<{ seconds: number; steps: number }> {
+  const run = train({ ...input, runsDir });
+  let first = 0;
+  let last = 0;
+  let steps = 0;
+  for await (const event of run.events()) {
+    if (event.type === "plan") first = performance.now();
+    if (event.type === "steps") {
+      last = performance.now();
+      steps += event.losses.length;
+    }
+  }
+  await run.result;
+  return { seconds: (last - first) / 1000, steps };
+}
+
+if (import.meta.main) {
+  const runsDir = await Deno.makeTempDir({ prefix: "anneal-bench-" });
+  const rows = [];
+  for (const [name, workload] of Object.entries(WORKLOADS)) {
+    if (values.only && !values.only.split(",").includes(name)) continue;
+    const input = { ...workload, backend: values.backend as "cpu" };
+    const actors: number[] = [];
+    const plain: number[] = [];
+    let steps = 0;
+    for (let r = 0; r < Number(values.repeats); r++) {
+      const a = await actorSeconds(input, runsDir);
+      actors.push(a.seconds);
+      steps = a.steps;
+      plain.push((await trainInProcess(parseConfig({ ...input, runsDir }))).seconds);
+    }
+    const row = {
+      workload: name,
+      backend: values.backend,
+      steps,
+      actorsMsPerStep: (median(actors) / steps) * 1000,
+      inProcessMsPerStep: (median(plain) / steps) * 1000,
+      throughputRatio: median(plain) / median(actors),
+    };
+    rows.push(row);
+    if (!values.json) {
+      console.log(
+        `${name} on ${row.backend}: actors ${row.actorsMsPerStep.toFixed(3)} ms/step, in-process ${
+          row.inProcessMsPerStep.toFixed(3)
+        } ms/step; actor throughput = ${
+          (row.throughputRatio * 100).toFixed(1)
+        }% of in-process (${steps} steps, median of ${values.repeats})`,
+      );
+    }
+  }
+  if (values.json) console.log(JSON.stringify(rows));
+  await Deno.remove(runsDir, { recursive: true });
+}
