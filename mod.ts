@@ -53,3 +53,17 @@ export { TrainingEngine } from "./runtime/engine.ts";
 export { loadCheckpoint } from "./runtime/checkpoint.ts";
 export { findBatchSize } from "./runtime/batch_size.ts";
 export type { BatchSizeResult, BatchSizeRow } from "./runtime/batch_size.ts";
+export {
+  compareRuns,
+  diagnose,
+  formatDiagnosis,
+  formatTable,
+  listRuns,
+  PLOTS,
+  plotSvg,
+  readRun,
+  renderReport,
+  terminalCharts,
+} from "./report/mod.ts";
+export type { Diagnosis, Finding, PlotName, RunRecord, RunRow } from "./report/mod.ts";
+export { checkRunId } from "./runtime/records.ts";

@@ -11,6 +11,13 @@ import { reportError } from "./output.ts";
 import { trainCommand } from "./commands/train.ts";
 import { scheduleCommand } from "./commands/schedule.ts";
 import { batchSizeCommand } from "./commands/batch_size.ts";
+import {
+  diagnoseCommand,
+  reportCommand,
+  runsCompareCommand,
+  runsListCommand,
+  runsShowCommand,
+} from "./commands/runs.ts";
 import { type CommandShape, completionScript } from "./completions.ts";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -24,6 +31,7 @@ export function buildProgram(run: (work: () => Promise<number>) => Promise<void>
     .version(denoJson.version, "-V, --version", "print the version")
     .option("--debug", "print stack traces of errors")
     .showHelpAfterError("(run with --help for usage)")
+    .enablePositionalOptions()
     .addHelpText(
       "after",
       `
@@ -115,6 +123,62 @@ Examples:
   anneal batch-size -c examples/fashion_mnist_mlp.json --memory-limit 512`,
     )
     .action((options) => run(() => batchSizeCommand(options)));
+
+  const runsDirOption = () =>
+    new Option("--runs-dir <dir>", "where run directories are").default("runs");
+  const runs = program.command("runs")
+    .description("list runs (table: id, date, model, optimizer, lr, batch, epochs, best, status)")
+    .addOption(runsDirOption())
+    .option("--json", "print JSON")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  anneal runs
+  anneal runs show last
+  anneal runs compare RUN_A RUN_B`,
+    )
+    .action((options) => run(() => runsListCommand(options)));
+  runs.command("show")
+    .description("one run: summary, diagnosis, charts")
+    .argument("<run>", "run id, or 'last'")
+    .addOption(runsDirOption())
+    .option("--json", "print JSON")
+    .action((id, options) => run(() => runsShowCommand(id, options)));
+  runs.command("compare")
+    .description("the hyperparameters that differ between runs, and their metrics side by side")
+    .argument("<runs...>", "two or more run ids")
+    .addOption(runsDirOption())
+    .option("--json", "print JSON")
+    .action((ids, options) => run(() => runsCompareCommand(ids, options)));
+
+  program.command("diagnose")
+    .description(
+      "read a run's curves: divergence, LR too low/high, plateau, overfitting, spikes, with fixes",
+    )
+    .argument("<run>", "run id, or 'last'")
+    .addOption(runsDirOption())
+    .option("--json", "print JSON")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  anneal diagnose last\n  anneal diagnose 20261122-190000-ab12 --json",
+    )
+    .action((id, options) => run(() => diagnoseCommand(id, options)));
+
+  program.command("report")
+    .description("write a self-contained HTML report of a run (or one SVG plot with --plot)")
+    .argument("<run>", "run id, or 'last'")
+    .addOption(runsDirOption())
+    .option(
+      "-o, --out <file>",
+      "output file (default: report.html or <plot>.svg in the run directory)",
+    )
+    .option("--plot <name>", "one plot as SVG: loss, metrics, lr, gradNorm, lrFind")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  anneal report last\n  anneal report last --plot loss --out loss.svg",
+    )
+    .action((id, options) => run(() => reportCommand(id, options)));
 
   program.command("schema")
     .description("print the config's JSON Schema (for editor completion)")

@@ -105,7 +105,7 @@ export async function readRun(dir: string): Promise<RunRecord> {
     warnings.push(...parsed.warnings);
     // JSON has no NaN: JSON.stringify writes a NaN loss as null; read it back as NaN.
     return parsed.records.map((row) =>
-      Object.fromEntries(Object.entries(row).map(([k, v]) => [k, v === null ? NaN : v])) as T
+      Object.fromEntries(Object.entries(row).map(([k, v]) => [k, readNumber(v)])) as T
     );
   };
   const steps = await ndjson<StepRecord>("steps.ndjson");
@@ -291,4 +291,12 @@ export function formatTable(rows: Record<string, unknown>[], columns?: string[])
     values.map((v, i) => numeric[i] ? v.padStart(widths[i]) : v.padEnd(widths[i])).join("  ")
       .trimEnd();
   return [line(keys), widths.map((w) => "-".repeat(w)).join("  "), ...cells.map(line)].join("\n");
+}
+
+/** JSON has no NaN or Infinity: the writer stores them as "NaN"/"Infinity" (older records: null). */
+function readNumber(value: unknown): unknown {
+  if (value === null || value === "NaN") return NaN;
+  if (value === "Infinity") return Infinity;
+  if (value === "-Infinity") return -Infinity;
+  return value;
 }

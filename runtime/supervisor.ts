@@ -15,6 +15,9 @@ import { checkRunId, newRunId, RunWriter } from "./records.ts";
 import type { TrainerResult } from "../actors/trainer_worker.ts";
 import { scaleLearningRate } from "../optimizers/scaling.ts";
 import denoJson from "../deno.json" with { type: "json" };
+import { diagnose } from "../report/diagnose.ts";
+import { readRun } from "../report/records.ts";
+import type { Diagnosis } from "../report/types.ts";
 
 const WORKER_FILES: Record<ActorName, string> = {
   dataLoader: "../actors/data_loader_worker.ts",
@@ -44,6 +47,8 @@ export interface RunResult {
   test?: Record<string, number>;
   backend?: string;
   seconds: number;
+  /** What the curves say (the same as `anneal diagnose`). */
+  diagnosis?: Diagnosis;
 }
 
 /** Options of {@linkcode train}. */
@@ -264,6 +269,11 @@ async function supervise(
     await writer.writeJson("summary.json", summary);
     try {
       await writer.flush();
+      // Read the record back as `anneal diagnose` would, and keep the diagnosis with the run.
+      result.diagnosis = diagnose(await readRun(runDir));
+      summary.diagnosis = result.diagnosis;
+      await writer.writeJson("summary.json", summary);
+      await writer.flush();
     } catch (error) {
       emit({
         type: "warning",
@@ -307,10 +317,10 @@ async function supervise(
           event.losses.map((loss, i) => ({
             step: event.fromStep + i,
             epoch: event.epoch,
-            loss,
+            loss: jsonNumber(loss),
             lr: event.lr[i],
             momentum: event.momentum?.[i],
-            gradNorm: event.gradNorms[i],
+            gradNorm: jsonNumber(event.gradNorms[i]),
             skipped: event.skipped[i] || undefined,
           })),
         );
@@ -403,4 +413,9 @@ async function supervise(
   }, Math.min(1000, stallTimeoutMs / 4));
   if (requestedStop.reason) fail("trainer", requestedStop.reason);
   return finished;
+}
+
+/** JSON has no NaN or Infinity: keep them as strings the record readers turn back into numbers. */
+function jsonNumber(value: number): number | string {
+  return Number.isFinite(value) ? value : String(value);
 }

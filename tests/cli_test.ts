@@ -121,7 +121,7 @@ Deno.test("anneal train --lr 10 exits 3 with 'learning rate too high: divide by 
     assert.equal(out.code, 3);
     assert.match(out.stderr, /diverged/);
     assert.match(out.stderr, /learning rate too high: divide by 10/);
-    assert.doesNotMatch(out.stdout, /NaN/);
+    assert.doesNotMatch(out.stdout, /^Epoch .*NaN/m, "no NaN epoch losses are printed");
   });
 });
 
@@ -201,7 +201,15 @@ Deno.test("anneal schedule previews learning rates as JSON and as a plot", async
 });
 
 Deno.test("anneal batch-size prints throughput, memory and the scaled LR per batch size", async () => {
-  const out = await anneal("batch-size", "--set", "backend=cpu", "--sizes", "8,16,32", "--steps", "1");
+  const out = await anneal(
+    "batch-size",
+    "--set",
+    "backend=cpu",
+    "--sizes",
+    "8,16,32",
+    "--steps",
+    "1",
+  );
   assert.equal(out.code, 0, out.stderr);
   assert.match(out.stdout, /batch\s+ms\/step\s+samples\/s\s+peak MiB\s+scaled lr\s+fits/);
   assert.match(out.stdout, /largest batch that fits 32/);
@@ -209,4 +217,69 @@ Deno.test("anneal batch-size prints throughput, memory and the scaled LR per bat
   const bad = await anneal("batch-size", "--sizes", "8,x");
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--sizes/);
+});
+
+Deno.test("anneal runs / runs show / runs compare / diagnose / report read the run records", async () => {
+  await withRunsDir(async (dir) => {
+    const a = await anneal(
+      "train",
+      "--backend",
+      "cpu",
+      "--epochs",
+      "3",
+      "--runs-dir",
+      dir,
+      "--name",
+      "alpha",
+    );
+    assert.equal(a.code, 0, a.stderr);
+    assert.match(a.stdout, /Diagnosis: /, "every run ends with its diagnosis");
+    const b = await anneal(
+      "train",
+      "--backend",
+      "cpu",
+      "--epochs",
+      "3",
+      "--lr",
+      "0.05",
+      "--runs-dir",
+      dir,
+      "--name",
+      "beta",
+    );
+    assert.equal(b.code, 0, b.stderr);
+    const list = await anneal("runs", "--runs-dir", dir);
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout, /alpha-.*linear\s+sgd\s+0\.01\s+16\s+3/);
+    assert.match(list.stdout, /beta-.*0\.05/);
+    const ids = list.stdout.match(/(alpha|beta)-\S+/g)!;
+    const compare = await anneal("runs", "compare", ...ids, "--runs-dir", dir);
+    assert.equal(compare.code, 0, compare.stderr);
+    assert.match(compare.stdout, /optimizer\.lr/);
+    assert.doesNotMatch(compare.stdout, /batchSize/, "only the fields that differ");
+    const show = await anneal("runs", "show", "last", "--runs-dir", dir);
+    assert.equal(show.code, 0, show.stderr);
+    assert.match(show.stdout, /completed/);
+    const diagnosis = await anneal("diagnose", ids[0], "--runs-dir", dir, "--json");
+    assert.ok(Array.isArray(JSON.parse(diagnosis.stdout).findings));
+    const report = await anneal("report", "last", "--runs-dir", dir);
+    assert.equal(report.code, 0, report.stderr);
+    const html = await Deno.readTextFile(report.stdout.match(/written to (\S+)/)![1]);
+    assert.match(html, /<svg/);
+    const plot = await anneal(
+      "report",
+      "last",
+      "--runs-dir",
+      dir,
+      "--plot",
+      "loss",
+      "--out",
+      `${dir}/loss.svg`,
+    );
+    assert.equal(plot.code, 0, plot.stderr);
+    assert.match(await Deno.readTextFile(`${dir}/loss.svg`), /<svg/);
+    const escape = await anneal("report", "../../etc", "--runs-dir", dir);
+    assert.equal(escape.code, 2, "a path is not a run id");
+    assert.match(escape.stderr, /not a valid run id/);
+  });
 });

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { loadConfig, train } from "../../mod.ts";
+import { formatDiagnosis, loadConfig, readRun, terminalCharts, train } from "../../mod.ts";
 import type { RunEvent, RunResult } from "../../mod.ts";
 import { formatMetrics, formatNumber } from "../output.ts";
 import { StepProgress } from "../progress.ts";
@@ -67,6 +67,14 @@ export async function trainCommand(options: TrainCommandOptions): Promise<number
   for await (const event of run.events()) result = printEvent(event, context) ?? result;
   progress.stop();
   result ??= await run.result;
+  if (result.diagnosis) console.log(formatDiagnosis(result.diagnosis));
+  if (Deno.stdout.isTerminal() && result.epochs > 1) {
+    try {
+      console.log(terminalCharts(await readRun(result.runDir)));
+    } catch {
+      // Charts are a convenience: a record that cannot be read back is reported by the summary.
+    }
+  }
   printSummary(result);
   return exitCodeFor(result);
 }
@@ -139,13 +147,16 @@ function printSummary(result: RunResult): void {
   if (result.test?.accuracy !== undefined) {
     console.log(`test accuracy = ${formatNumber(result.test.accuracy)}`);
   }
-  const line =
-    `${result.status}: ${result.reason} (${result.epochs} epochs, ${result.steps} steps, ${
-      result.seconds.toFixed(1)
-    } s); run record: ${result.runDir}`;
+  const line = `${result.status}: ${result.reason} (${plural(result.epochs, "epoch")}, ${
+    plural(result.steps, "step")
+  }, ${result.seconds.toFixed(1)} s); run record: ${result.runDir}`;
   if (result.status === "completed" || result.status === "stopped") console.log(line);
   else {
     console.error(line);
     if (result.hint) console.error(`  hint: ${result.hint}`);
   }
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
 }

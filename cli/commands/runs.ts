@@ -1,0 +1,149 @@
+/**
+ * `anneal runs`, `anneal diagnose`, `anneal report`: reading run records.
+ *
+ * @module
+ */
+import {
+  AnnealError,
+  checkRunId,
+  compareRuns,
+  diagnose,
+  formatDiagnosis,
+  formatTable,
+  listRuns,
+  type PlotName,
+  PLOTS,
+  plotSvg,
+  readRun,
+  renderReport,
+  terminalCharts,
+} from "../../mod.ts";
+
+/** Where runs live, and how a user names one. */
+export interface RunsOptions {
+  runsDir: string;
+}
+
+/** Resolves a run id (or `last`) to its directory inside the runs directory, never outside it. */
+export async function runDirOf(id: string, options: RunsOptions): Promise<string> {
+  if (id === "last" || id === "latest") {
+    const rows = await listRuns(options.runsDir);
+    const newest = [...rows].sort((a, b) => String(b.date).localeCompare(String(a.date)))[0];
+    if (!newest) {
+      throw new AnnealError("usage", `No runs in '${options.runsDir}'`, {
+        hint: "train one first: anneal train",
+      });
+    }
+    return `${options.runsDir}/${newest.id}`;
+  }
+  return `${options.runsDir}/${checkRunId(id)}`;
+}
+
+/** `anneal runs`: a table of runs, newest first. */
+export async function runsListCommand(options: RunsOptions & { json?: boolean }): Promise<number> {
+  const rows = await listRuns(options.runsDir);
+  if (options.json) console.log(JSON.stringify(rows));
+  else if (rows.length === 0) {
+    console.log(`no runs in ${options.runsDir} (train one: anneal train)`);
+  } else console.log(formatTable(rows as unknown as Record<string, unknown>[]));
+  return 0;
+}
+
+/** `anneal runs show ID`: config, summary, diagnosis and charts of one run. */
+export async function runsShowCommand(
+  id: string,
+  options: RunsOptions & { json?: boolean },
+): Promise<number> {
+  const record = await readRun(await runDirOf(id, options));
+  if (options.json) {
+    console.log(JSON.stringify({ ...record, diagnosis: diagnose(record) }));
+    return 0;
+  }
+  const s = record.summary;
+  console.log(`run ${record.id}: ${s.status}${s.stopReason ? ` (${s.stopReason})` : ""}`);
+  console.log(
+    `  backend ${record.meta.backend ?? "-"}, seed ${record.meta.seed ?? "-"}, dataset ${
+      record.meta.fingerprint ?? "-"
+    }`,
+  );
+  console.log(
+    `  ${record.epochs.length} epochs, ${record.steps.length} steps; best epoch ${
+      s.bestEpoch ?? "-"
+    }`,
+  );
+  if (s.test) console.log(`  test: ${JSON.stringify(s.test)}`);
+  for (const warning of record.warnings) console.log(`  note: ${warning}`);
+  console.log(formatDiagnosis(diagnose(record)));
+  if (Deno.stdout.isTerminal()) console.log(terminalCharts(record));
+  return 0;
+}
+
+/** `anneal runs compare A B ...`: the hyperparameters that differ, and the metrics side by side. */
+export async function runsCompareCommand(
+  ids: string[],
+  options: RunsOptions & { json?: boolean },
+): Promise<number> {
+  if (ids.length < 2) {
+    throw new AnnealError("usage", "compare needs at least two run ids", {
+      hint: "anneal runs compare RUN_A RUN_B",
+    });
+  }
+  const records = await Promise.all(ids.map(async (id) => readRun(await runDirOf(id, options))));
+  const comparison = compareRuns(records);
+  if (options.json) {
+    console.log(JSON.stringify(comparison));
+    return 0;
+  }
+  const header = ["", ...comparison.ids];
+  const rows = [
+    ...comparison.differences.map((
+      d,
+    ) => [d.path, ...d.values.map((v) => JSON.stringify(v) ?? "-")]),
+    ...comparison.metrics.map((
+      m,
+    ) => [
+      m.name,
+      ...m.values.map((v) => (v === undefined ? "-" : String(Number(v.toPrecision(4))))),
+    ]),
+  ];
+  console.log(
+    formatTable(rows.map((r) => Object.fromEntries(header.map((h, i) => [h || "field", r[i]])))),
+  );
+  if (comparison.differences.length === 0) console.log("(the configs are identical)");
+  return 0;
+}
+
+/** `anneal diagnose RUN`: what the curves say, with evidence and a fix. */
+export async function diagnoseCommand(
+  id: string,
+  options: RunsOptions & { json?: boolean },
+): Promise<number> {
+  const record = await readRun(await runDirOf(id, options));
+  const diagnosis = diagnose(record);
+  console.log(options.json ? JSON.stringify(diagnosis) : formatDiagnosis(diagnosis));
+  return 0;
+}
+
+/** `anneal report RUN [--out FILE] [--plot NAME]`: a self-contained HTML page, or one SVG plot. */
+export async function reportCommand(
+  id: string,
+  options: RunsOptions & { out?: string; plot?: string },
+): Promise<number> {
+  const dir = await runDirOf(id, options);
+  const record = await readRun(dir);
+  if (options.plot !== undefined) {
+    if (!(PLOTS as readonly string[]).includes(options.plot)) {
+      throw new AnnealError("usage", `Unknown plot '${options.plot}'`, {
+        hint: `choose one of ${PLOTS.join(", ")}`,
+      });
+    }
+    const out = options.out ?? `${dir}/${options.plot}.svg`;
+    await Deno.writeTextFile(out, await plotSvg(record, options.plot as PlotName));
+    console.log(`plot written to ${out}`);
+    return 0;
+  }
+  const out = options.out ?? `${dir}/report.html`;
+  await Deno.writeTextFile(out, await renderReport(record));
+  console.log(`report written to ${out} (open it in a browser; it works offline)`);
+  return 0;
+}
