@@ -1,0 +1,271 @@
+/**
+ * The one behaviour suite every {@linkcode StudyStorage} must pass: call
+ * {@linkcode registerStorageConformance} from a `_test.ts` file with a factory, and it registers
+ * `Deno.test` cases for studies, trial life cycles, heartbeats, reaping with retries, and a
+ * concurrency test in which several connections and several processes claim the same trials.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { AnnealError } from "../errors.ts";
+import type { StudyStorage, Trial } from "./types.ts";
+
+/** How the suite reaches a storage. */
+export interface StorageFactory {
+  /** Opens a new connection to the same backing store (a file, a database). */
+  open(): Promise<StudyStorage>;
+  /** The URL that `openStorage` in another process uses to reach the same store. */
+  url: string;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+let counter = 0;
+const uniqueName = (label: string) =>
+  `${label}-${Date.now().toString(36)}-${crypto.randomUUID().slice(0, 8)}-${counter++}`;
+
+function isStorageError(error: unknown): boolean {
+  return error instanceof AnnealError && error.code === "storage";
+}
+
+async function withStorage(
+  factory: StorageFactory,
+  body: (storage: StudyStorage) => Promise<void>,
+): Promise<void> {
+  const storage = await factory.open();
+  try {
+    await body(storage);
+  } finally {
+    await storage.close();
+  }
+}
+
+/**
+ * Registers the conformance tests for one storage kind.
+ *
+ * @example
+ * ```ts ignore
+ * import { registerStorageConformance } from "./conformance.ts";
+ * import { openSqliteStorage } from "./sqlite.ts";
+ * const path = Deno.makeTempFileSync({ suffix: ".db" });
+ * registerStorageConformance("sqlite", {
+ *   open: () => Promise.resolve(openSqliteStorage(path)),
+ *   url: `sqlite:${path}`,
+ * });
+ * ```
+ */
+export function registerStorageConformance(kind: string, factory: StorageFactory): void {
+  const test = (name: string, fn: () => Promise<void>) =>
+    Deno.test({ name: `${kind}: ${name}`, fn, sanitizeResources: false, sanitizeOps: false });
+
+  test("createStudy creates once, loads on request, and rejects a changed space", () =>
+    withStorage(factory, async (storage) => {
+      const name = uniqueName("study");
+      const space = { "optimizer.lr": { type: "logUniform", low: 1e-4, high: 0.1 }, b: { x: 1 } };
+      const study = await storage.createStudy(name, "minimize", space);
+      assert.equal(study.name, name);
+      assert.deepEqual(study.space, space);
+      await assert.rejects(storage.createStudy(name, "minimize", space), isStorageError);
+      const reordered = {
+        b: { x: 1 },
+        "optimizer.lr": { high: 0.1, low: 1e-4, type: "logUniform" },
+      };
+      const loaded = await storage.createStudy(name, "minimize", reordered, { loadIfExists: true });
+      assert.equal(loaded.id, study.id);
+      assert.equal((await storage.loadStudy(name)).id, study.id);
+      await assert.rejects(
+        storage.createStudy(name, "maximize", space, { loadIfExists: true }),
+        isStorageError,
+      );
+      await assert.rejects(
+        storage.createStudy(name, "minimize", { b: { x: 2 } }, { loadIfExists: true }),
+        isStorageError,
+      );
+      await assert.rejects(storage.loadStudy(uniqueName("missing")), isStorageError);
+    }));
+
+  test("createTrial numbers trials, honours maxTrials and passes the index to a params function", () =>
+    withStorage(factory, async (storage) => {
+      const study = await storage.createStudy(uniqueName("create"), "minimize", {});
+      const indices: number[] = [];
+      const made: (Trial | null)[] = [];
+      for (let i = 0; i < 4; i++) {
+        made.push(
+          await storage.createTrial(study.id, {
+            params: (index) => (indices.push(index), { index }),
+            maxTrials: 3,
+            claimBy: i === 0 ? "w0" : undefined,
+          }),
+        );
+      }
+      assert.deepEqual(indices, [0, 1, 2]);
+      assert.equal(made[3], null);
+      assert.deepEqual(made.slice(0, 3).map((t) => t!.number), [0, 1, 2]);
+      assert.deepEqual(made.slice(0, 3).map((t) => t!.state), ["RUNNING", "WAITING", "WAITING"]);
+      assert.equal(made[0]!.workerId, "w0");
+      assert.deepEqual(made[2]!.params, { index: 2 });
+    }));
+
+  test("claimTrial takes the oldest WAITING trial and returns null when none waits", () =>
+    withStorage(factory, async (storage) => {
+      const study = await storage.createStudy(uniqueName("claim"), "minimize", {});
+      assert.equal(await storage.claimTrial(study.id, "w1"), null);
+      const a = await storage.createTrial(study.id, { params: { x: 1 } });
+      const b = await storage.createTrial(study.id, { params: { x: 2 } });
+      const first = await storage.claimTrial(study.id, "w1");
+      const second = await storage.claimTrial(study.id, "w2");
+      assert.deepEqual([first!.id, second!.id], [a!.id, b!.id]);
+      assert.equal(first!.state, "RUNNING");
+      assert.equal(second!.workerId, "w2");
+      assert.ok(first!.heartbeatAt instanceof Date);
+      assert.equal(await storage.claimTrial(study.id, "w3"), null);
+    }));
+
+  test("intermediate values, completion and bestTrial follow the study direction", async () => {
+    for (const direction of ["minimize", "maximize"] as const) {
+      await withStorage(factory, async (storage) => {
+        const study = await storage.createStudy(uniqueName("best"), direction, {});
+        for (const value of [3, 1, 2]) {
+          const trial = await storage.createTrial(study.id, { params: { value }, claimBy: "w" });
+          await storage.reportIntermediate(trial!.id, 0, value + 10);
+          await storage.reportIntermediate(trial!.id, 5, value + 1);
+          const done = await storage.completeTrial(trial!.id, value);
+          assert.equal(done.state, "COMPLETE");
+          assert.ok(done.finishedAt instanceof Date);
+        }
+        const best = await storage.bestTrial(study.id);
+        assert.equal(best!.value, direction === "minimize" ? 1 : 3);
+        const trials = await storage.listTrials(study.id);
+        assert.deepEqual([...trials[1].intermediate.entries()], [[0, 11], [5, 2]]);
+      });
+    }
+  });
+
+  test("pruned and failed trials record step and reason; only RUNNING trials can finish", () =>
+    withStorage(factory, async (storage) => {
+      const study = await storage.createStudy(uniqueName("finish"), "minimize", {});
+      const a = await storage.createTrial(study.id, { params: {}, claimBy: "w" });
+      const b = await storage.createTrial(study.id, { params: {}, claimBy: "w" });
+      const waiting = await storage.createTrial(study.id, { params: {} });
+      const pruned = await storage.pruneTrial(a!.id, 7, "below median at step 7");
+      assert.deepEqual([pruned.state, pruned.prunedStep, pruned.reason], [
+        "PRUNED",
+        7,
+        "below median at step 7",
+      ]);
+      const failed = await storage.failTrial(b!.id, "NaN loss");
+      assert.deepEqual([failed.state, failed.reason], ["FAILED", "NaN loss"]);
+      await assert.rejects(storage.completeTrial(a!.id, 1), isStorageError);
+      await assert.rejects(storage.completeTrial(waiting!.id, 1), isStorageError);
+      await assert.rejects(storage.reportIntermediate(b!.id, 1, 1), isStorageError);
+      assert.equal(await storage.bestTrial(study.id), undefined);
+      assert.deepEqual((await storage.listTrials(study.id, ["PRUNED", "FAILED"])).length, 2);
+    }));
+
+  test("heartbeat succeeds only for the worker that runs the trial", () =>
+    withStorage(factory, async (storage) => {
+      const study = await storage.createStudy(uniqueName("beat"), "minimize", {});
+      const trial = await storage.createTrial(study.id, { params: {}, claimBy: "w1" });
+      const before = trial!.heartbeatAt!.getTime();
+      await sleep(15);
+      assert.equal(await storage.heartbeat(trial!.id, "w1"), true);
+      const [after] = await storage.listTrials(study.id);
+      assert.ok(after.heartbeatAt!.getTime() > before);
+      assert.equal(await storage.heartbeat(trial!.id, "w2"), false);
+      await storage.completeTrial(trial!.id, 1);
+      assert.equal(await storage.heartbeat(trial!.id, "w1"), false);
+    }));
+
+  test("reapStale fails silent trials and retries them up to maxRetries with the same params", () =>
+    withStorage(factory, async (storage) => {
+      const study = await storage.createStudy(uniqueName("reap"), "minimize", {});
+      const silent = await storage.createTrial(study.id, { params: { lr: 0.1 }, claimBy: "dead" });
+      await sleep(60);
+      const alive = await storage.createTrial(study.id, { params: { lr: 0.2 }, claimBy: "alive" });
+      const first = await storage.reapStale(study.id, 40, 2);
+      assert.deepEqual(first.failed.map((t) => t.id), [silent!.id]);
+      assert.equal(first.failed[0].state, "FAILED");
+      assert.match(first.failed[0].reason!, /dead stopped heart-beating/);
+      assert.equal(first.retried.length, 1);
+      const retry = first.retried[0];
+      assert.deepEqual([retry.state, retry.retryOf, retry.retries], ["WAITING", silent!.id, 1]);
+      assert.deepEqual(retry.params, { lr: 0.1 });
+      // The retry does not use up the budget of original trials.
+      const third = await storage.createTrial(study.id, { params: {}, maxTrials: 3, claimBy: "w" });
+      await storage.completeTrial(third!.id, 0);
+      // Reaping again: the retry dies too, then its retry; after maxRetries none is enqueued.
+      for (const expected of [2, undefined]) {
+        const claimed = await storage.claimTrial(study.id, "dead-again");
+        assert.equal(claimed!.retryOf, silent!.id);
+        await storage.heartbeat(alive!.id, "alive");
+        await sleep(60);
+        await storage.heartbeat(alive!.id, "alive");
+        const next = await storage.reapStale(study.id, 40, 2);
+        assert.deepEqual(next.failed.map((t) => t.id), [claimed!.id]);
+        assert.equal(next.retried[0]?.retries, expected);
+      }
+      const states = (await storage.listTrials(study.id)).map((t) => t.state);
+      assert.deepEqual(states.filter((s) => s === "RUNNING").length, 1);
+      const [stillAlive] = await storage.listTrials(study.id, ["RUNNING"]);
+      assert.equal(stillAlive.id, alive!.id);
+    }));
+
+  test("concurrent claimers in several connections and processes claim each trial exactly once", async () => {
+    const trials = 60;
+    const setup = await factory.open();
+    const name = uniqueName("race");
+    const study = await setup.createStudy(name, "minimize", {});
+    for (let i = 0; i < trials; i++) await setup.createTrial(study.id, { params: { i } });
+    const script = new URL("./testing/claimer_main.ts", import.meta.url).pathname;
+    const processes = [0, 1].map((p) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", script, factory.url, name, `process-${p}`],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "inherit",
+      }).spawn()
+    );
+    const readers = processes.map((p) => p.stdout.pipeThrough(new TextDecoderStream()).getReader());
+    for (const reader of readers) {
+      const { value } = await reader.read();
+      assert.match(value ?? "", /ready/, "claimer process did not start");
+    }
+    const connections = await Promise.all([0, 1, 2].map(() => factory.open()));
+    const inProcess = async (storage: StudyStorage, worker: string) => {
+      const claimed: number[] = [];
+      for (;;) {
+        const trial = await storage.claimTrial(study.id, worker);
+        if (!trial) return claimed;
+        claimed.push(trial.id);
+        await storage.completeTrial(trial.id, trial.number);
+      }
+    };
+    for (const p of processes) {
+      const writer = p.stdin.getWriter();
+      await writer.write(new TextEncoder().encode("go\n"));
+      await writer.close();
+    }
+    const local = await Promise.all(connections.map((c, i) => inProcess(c, `connection-${i}`)));
+    const remote: number[][] = [];
+    for (const [i, reader] of readers.entries()) {
+      let text = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += value;
+      }
+      assert.equal((await processes[i].status).code, 0);
+      remote.push(JSON.parse(text.trim().split("\n").at(-1)!));
+    }
+    await Promise.all(connections.map((c) => c.close()));
+    const all = [...local, ...remote].flat();
+    assert.equal(
+      all.length,
+      trials,
+      `claims per claimer: ${[...local, ...remote].map((c) => c.length)}`,
+    );
+    assert.equal(new Set(all).size, trials);
+    const finished = await setup.listTrials(study.id);
+    assert.ok(finished.every((t) => t.state === "COMPLETE" && t.value === t.number));
+    await setup.close();
+  });
+}

@@ -1,0 +1,38 @@
+/**
+ * Study storage for sweeps: one interface ({@linkcode StudyStorage}), a SQLite file for one
+ * machine, PostgreSQL for many, and {@linkcode openStorage} to pick one from a URL.
+ *
+ * @module
+ */
+import { AnnealError } from "../errors.ts";
+import { openPostgresStorage } from "./postgres.ts";
+import { openSqliteStorage } from "./sqlite.ts";
+import type { StudyStorage } from "./types.ts";
+
+export type * from "./types.ts";
+export { openSqliteStorage } from "./sqlite.ts";
+export { openPostgresStorage } from "./postgres.ts";
+
+/**
+ * Opens study storage from a URL: `postgres://...` / `postgresql://...` for PostgreSQL,
+ * `sqlite:PATH` or a plain file path (`sweeps.db`) for SQLite.
+ *
+ * @example
+ * ```ts
+ * import { openStorage } from "./mod.ts";
+ * const storage = await openStorage("sqlite::memory:");
+ * const study = await storage.createStudy("demo", "maximize", {});
+ * console.assert(study.direction === "maximize");
+ * await storage.close();
+ * ```
+ */
+export async function openStorage(url: string): Promise<StudyStorage> {
+  if (/^postgres(ql)?:\/\//.test(url)) return await openPostgresStorage(url);
+  const path = url.startsWith("sqlite:") ? url.slice("sqlite:".length) : url;
+  if (path === "" || /^[a-z][a-z0-9+.-]*:\/\//i.test(path)) {
+    throw new AnnealError("usage", `Cannot open study storage '${url}': unknown kind`, {
+      hint: "use postgres://user@host:port/db, sqlite:PATH or a file path such as sweeps.db",
+    });
+  }
+  return openSqliteStorage(path);
+}

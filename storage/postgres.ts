@@ -1,0 +1,301 @@
+/**
+ * {@linkcode StudyStorage} on PostgreSQL through the `postgres` driver (porsager), for workers on
+ * many machines. Claims use `SELECT ... FOR UPDATE SKIP LOCKED`, so concurrent claimers never wait
+ * on each other nor take the same trial; trial numbers and the `maxTrials` budget are assigned
+ * under a lock on the study row; heartbeats are the server's `now()`, so worker clocks do not
+ * matter; reaping runs in one transaction.
+ *
+ * @module
+ */
+import postgres from "npm:postgres@3.4.9";
+import { AnnealError } from "../errors.ts";
+import { canonicalJson, checkSameStudy, notRunningError, pickBest, studyError } from "./_common.ts";
+import type {
+  CreateTrialOptions,
+  Direction,
+  ReapResult,
+  Study,
+  StudyStorage,
+  Trial,
+  TrialParams,
+  TrialState,
+} from "./types.ts";
+
+type Sql = postgres.Sql | postgres.TransactionSql;
+type Row = postgres.Row;
+
+const SCHEMA = [
+  `CREATE TABLE IF NOT EXISTS anneal_studies (
+    id serial PRIMARY KEY, name text NOT NULL UNIQUE, direction text NOT NULL,
+    space jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now())`,
+  `CREATE TABLE IF NOT EXISTS anneal_trials (
+    id serial PRIMARY KEY, study_id integer NOT NULL REFERENCES anneal_studies(id),
+    number integer NOT NULL, state text NOT NULL, params jsonb NOT NULL,
+    value double precision, worker_id text, heartbeat_at timestamptz, started_at timestamptz,
+    finished_at timestamptz, reason text, pruned_step integer, retry_of integer,
+    retries integer NOT NULL DEFAULT 0, UNIQUE (study_id, number))`,
+  `CREATE INDEX IF NOT EXISTS anneal_trials_state ON anneal_trials (study_id, state, number)`,
+  `CREATE TABLE IF NOT EXISTS anneal_intermediate (
+    trial_id integer NOT NULL REFERENCES anneal_trials(id), step integer NOT NULL,
+    value double precision, PRIMARY KEY (trial_id, step))`,
+];
+
+/**
+ * Connects to PostgreSQL at `url` and creates the tables if needed (under an advisory lock, so
+ * many workers starting at once do not race on `CREATE TABLE`).
+ *
+ * @example
+ * ```ts ignore
+ * import { openPostgresStorage } from "./postgres.ts";
+ * const storage = await openPostgresStorage("postgres://user@db.example:5432/sweeps");
+ * const study = await storage.createStudy("lr-sweep", "minimize", {}, { loadIfExists: true });
+ * console.log(await storage.bestTrial(study.id));
+ * await storage.close();
+ * ```
+ */
+export async function openPostgresStorage(
+  url: string,
+  options: { maxConnections?: number } = {},
+): Promise<StudyStorage> {
+  const sql = postgres(url, {
+    max: options.maxConnections ?? 4,
+    onnotice: () => {},
+    connect_timeout: 10,
+  });
+  try {
+    await sql.begin(async (tx) => {
+      await tx`SELECT pg_advisory_xact_lock(7464251)`;
+      for (const statement of SCHEMA) await tx.unsafe(statement);
+    });
+  } catch (error) {
+    await sql.end({ timeout: 1 });
+    throw new AnnealError("storage", `Cannot open study storage at ${redact(url)}: ${error}`, {
+      cause: error,
+      hint: "check that PostgreSQL runs and the URL (user, host, port, database) is right",
+    });
+  }
+  return new PostgresStorage(sql);
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@");
+}
+
+function studyFrom(row: Row): Study {
+  return {
+    id: row.id,
+    name: row.name,
+    direction: row.direction,
+    space: row.space,
+    createdAt: row.created_at,
+  };
+}
+
+function trialFrom(row: Row, intermediate = new Map<number, number>()): Trial {
+  return {
+    id: row.id,
+    studyId: row.study_id,
+    number: row.number,
+    state: row.state,
+    params: row.params,
+    value: row.value,
+    intermediate,
+    workerId: row.worker_id,
+    heartbeatAt: row.heartbeat_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    reason: row.reason,
+    prunedStep: row.pruned_step,
+    retryOf: row.retry_of,
+    retries: row.retries,
+  };
+}
+
+class PostgresStorage implements StudyStorage {
+  #sql: postgres.Sql;
+
+  constructor(sql: postgres.Sql) {
+    this.#sql = sql;
+  }
+
+  async #trial(sql: Sql, id: number): Promise<Trial> {
+    const [row] = await sql`SELECT * FROM anneal_trials WHERE id = ${id}`;
+    if (!row) throw new AnnealError("storage", `Cannot find trial ${id}`, { where: `trial ${id}` });
+    const steps = await sql`SELECT step, value FROM anneal_intermediate WHERE trial_id = ${id}`;
+    return trialFrom(row, new Map(steps.map((s): [number, number] => [s.step, s.value ?? NaN])));
+  }
+
+  async createStudy(
+    name: string,
+    direction: Direction,
+    space: unknown,
+    options: { loadIfExists?: boolean } = {},
+  ): Promise<Study> {
+    const [inserted] = await this.#sql`
+      INSERT INTO anneal_studies (name, direction, space)
+      VALUES (${name}, ${direction}, ${canonicalJson(space)}::text::jsonb)
+      ON CONFLICT (name) DO NOTHING RETURNING *`;
+    if (inserted) return studyFrom(inserted);
+    if (!options.loadIfExists) throw studyError(name, true);
+    return checkSameStudy(await this.loadStudy(name), direction, space);
+  }
+
+  async loadStudy(name: string): Promise<Study> {
+    const [row] = await this.#sql`SELECT * FROM anneal_studies WHERE name = ${name}`;
+    if (!row) throw studyError(name, false);
+    return studyFrom(row);
+  }
+
+  async #insertTrial(
+    sql: Sql,
+    studyId: number,
+    params: TrialParams,
+    workerId: string | null,
+    retryOf: number | null,
+    retries: number,
+  ): Promise<Trial> {
+    const [row] = await sql`
+      INSERT INTO anneal_trials (study_id, number, state, params, worker_id, heartbeat_at,
+        started_at, retry_of, retries)
+      SELECT ${studyId}, COALESCE(MAX(number) + 1, 0), ${workerId === null ? "WAITING" : "RUNNING"},
+        ${JSON.stringify(params)}::text::jsonb, ${workerId},
+        CASE WHEN ${workerId}::text IS NULL THEN NULL ELSE now() END,
+        CASE WHEN ${workerId}::text IS NULL THEN NULL ELSE now() END, ${retryOf}, ${retries}
+      FROM anneal_trials WHERE study_id = ${studyId}
+      RETURNING *`;
+    return trialFrom(row);
+  }
+
+  createTrial(studyId: number, options: CreateTrialOptions): Promise<Trial | null> {
+    return this.#sql.begin(async (tx) => {
+      // The study row's lock serialises numbering and the budget check across all workers.
+      const [study] = await tx`SELECT id FROM anneal_studies WHERE id = ${studyId} FOR UPDATE`;
+      if (!study) throw new AnnealError("storage", `Cannot find study ${studyId}`);
+      const [{ count }] = await tx`
+        SELECT COUNT(*)::integer AS count FROM anneal_trials
+        WHERE study_id = ${studyId} AND retry_of IS NULL`;
+      if (options.maxTrials !== undefined && count >= options.maxTrials) return null;
+      const params = typeof options.params === "function" ? options.params(count) : options.params;
+      return await this.#insertTrial(tx, studyId, params, options.claimBy ?? null, null, 0);
+    });
+  }
+
+  async claimTrial(studyId: number, workerId: string): Promise<Trial | null> {
+    const [row] = await this.#sql`
+      UPDATE anneal_trials SET state = 'RUNNING', worker_id = ${workerId},
+        heartbeat_at = now(), started_at = now()
+      WHERE id = (
+        SELECT id FROM anneal_trials WHERE study_id = ${studyId} AND state = 'WAITING'
+        ORDER BY number LIMIT 1 FOR UPDATE SKIP LOCKED)
+      RETURNING *`;
+    return row ? trialFrom(row) : null;
+  }
+
+  async #requireRunning(sql: Sql, trialId: number, action: string): Promise<void> {
+    const [row] = await sql`SELECT state FROM anneal_trials WHERE id = ${trialId} FOR UPDATE`;
+    if (!row) throw new AnnealError("storage", `Cannot ${action} trial ${trialId}: no such trial`);
+    if (row.state !== "RUNNING") throw notRunningError(trialId, action, row.state);
+  }
+
+  async reportIntermediate(trialId: number, step: number, value: number): Promise<void> {
+    await this.#sql.begin(async (tx) => {
+      await this.#requireRunning(tx, trialId, "report to");
+      await tx`
+        INSERT INTO anneal_intermediate (trial_id, step, value) VALUES (${trialId}, ${step}, ${value})
+        ON CONFLICT (trial_id, step) DO UPDATE SET value = EXCLUDED.value`;
+      await tx`UPDATE anneal_trials SET heartbeat_at = now() WHERE id = ${trialId}`;
+    });
+  }
+
+  #finish(
+    trialId: number,
+    action: string,
+    state: TrialState,
+    value: number | null,
+    reason: string | null,
+    step: number | null,
+  ): Promise<Trial> {
+    return this.#sql.begin(async (tx) => {
+      await this.#requireRunning(tx, trialId, action);
+      await tx`
+        UPDATE anneal_trials SET state = ${state}, value = ${value}, reason = ${reason},
+          pruned_step = ${step}, finished_at = now()
+        WHERE id = ${trialId}`;
+      return await this.#trial(tx, trialId);
+    });
+  }
+
+  completeTrial(trialId: number, value: number): Promise<Trial> {
+    return this.#finish(trialId, "complete", "COMPLETE", value, null, null);
+  }
+
+  failTrial(trialId: number, reason: string): Promise<Trial> {
+    return this.#finish(trialId, "fail", "FAILED", null, reason, null);
+  }
+
+  pruneTrial(trialId: number, step: number, reason: string): Promise<Trial> {
+    return this.#finish(trialId, "prune", "PRUNED", null, reason, step);
+  }
+
+  async heartbeat(trialId: number, workerId: string): Promise<boolean> {
+    const result = await this.#sql`
+      UPDATE anneal_trials SET heartbeat_at = now()
+      WHERE id = ${trialId} AND state = 'RUNNING' AND worker_id = ${workerId}`;
+    return result.count === 1;
+  }
+
+  reapStale(studyId: number, timeoutMs: number, maxRetries: number): Promise<ReapResult> {
+    return this.#sql.begin(async (tx) => {
+      await tx`SELECT id FROM anneal_studies WHERE id = ${studyId} FOR UPDATE`;
+      const stale = await tx`
+        UPDATE anneal_trials SET state = 'FAILED', finished_at = now(),
+          reason = 'worker ' || worker_id || ' stopped heart-beating (no heartbeat for '
+            || (EXTRACT(EPOCH FROM now() - heartbeat_at) * 1000)::bigint || ' ms)'
+        WHERE study_id = ${studyId} AND state = 'RUNNING'
+          AND heartbeat_at < now() - make_interval(secs => ${timeoutMs / 1000})
+        RETURNING *`;
+      const result: ReapResult = { failed: [], retried: [] };
+      for (const row of [...stale].sort((a, b) => a.number - b.number)) {
+        result.failed.push(await this.#trial(tx, row.id));
+        if (row.retries < maxRetries) {
+          result.retried.push(
+            await this.#insertTrial(
+              tx,
+              studyId,
+              row.params,
+              null,
+              row.retry_of ?? row.id,
+              row.retries + 1,
+            ),
+          );
+        }
+      }
+      return result;
+    });
+  }
+
+  async listTrials(studyId: number, states?: TrialState[]): Promise<Trial[]> {
+    const rows = await this.#sql`
+      SELECT * FROM anneal_trials WHERE study_id = ${studyId} ORDER BY number`;
+    const steps = await this.#sql`
+      SELECT i.trial_id, i.step, i.value FROM anneal_intermediate i
+      JOIN anneal_trials t ON t.id = i.trial_id WHERE t.study_id = ${studyId} ORDER BY i.step`;
+    const byTrial = new Map<number, Map<number, number>>();
+    for (const s of steps) {
+      if (!byTrial.has(s.trial_id)) byTrial.set(s.trial_id, new Map());
+      byTrial.get(s.trial_id)!.set(s.step, s.value ?? NaN);
+    }
+    const trials = rows.map((row) => trialFrom(row, byTrial.get(row.id)));
+    return states ? trials.filter((t) => states.includes(t.state)) : trials;
+  }
+
+  async bestTrial(studyId: number): Promise<Trial | undefined> {
+    const [study] = await this.#sql`SELECT direction FROM anneal_studies WHERE id = ${studyId}`;
+    if (!study) throw new AnnealError("storage", `Cannot find study ${studyId}`);
+    return pickBest(await this.listTrials(studyId, ["COMPLETE"]), study.direction);
+  }
+
+  async close(): Promise<void> {
+    await this.#sql.end({ timeout: 5 });
+  }
+}

@@ -1,0 +1,335 @@
+/**
+ * {@linkcode StudyStorage} on one SQLite file through Deno's built-in `node:sqlite`. WAL mode and a
+ * busy timeout let several processes on one machine share the file; every write that reads first
+ * (claims, trial creation, reaping) runs inside `BEGIN IMMEDIATE`, which takes the write lock up
+ * front, so two processes can never claim the same trial. Times are the client's `Date.now()`
+ * (all processes share one clock on one machine).
+ *
+ * @module
+ */
+import { DatabaseSync, type SQLInputValue } from "node:sqlite";
+import { AnnealError } from "../errors.ts";
+import { canonicalJson, checkSameStudy, notRunningError, pickBest, studyError } from "./_common.ts";
+import type {
+  CreateTrialOptions,
+  Direction,
+  ReapResult,
+  Study,
+  StudyStorage,
+  Trial,
+  TrialState,
+} from "./types.ts";
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS studies (
+  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, direction TEXT NOT NULL,
+  space TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS trials (
+  id INTEGER PRIMARY KEY, study_id INTEGER NOT NULL REFERENCES studies(id), number INTEGER NOT NULL,
+  state TEXT NOT NULL, params TEXT NOT NULL, value REAL, worker_id TEXT, heartbeat_at INTEGER,
+  started_at INTEGER, finished_at INTEGER, reason TEXT, pruned_step INTEGER,
+  retry_of INTEGER, retries INTEGER NOT NULL DEFAULT 0, UNIQUE (study_id, number));
+CREATE INDEX IF NOT EXISTS trials_state ON trials (study_id, state, number);
+CREATE TABLE IF NOT EXISTS intermediate (
+  trial_id INTEGER NOT NULL REFERENCES trials(id), step INTEGER NOT NULL, value REAL,
+  PRIMARY KEY (trial_id, step));
+`;
+
+type Row = Record<string, SQLInputValue>;
+
+const date = (ms: SQLInputValue) => (ms === null ? null : new Date(Number(ms)));
+
+/**
+ * Opens (creating if needed) a study database at `path`.
+ *
+ * @example
+ * ```ts
+ * import { openSqliteStorage } from "./sqlite.ts";
+ * const storage = openSqliteStorage(":memory:");
+ * const study = await storage.createStudy("demo", "minimize", {});
+ * const trial = await storage.createTrial(study.id, { params: { x: 1 }, claimBy: "w1" });
+ * await storage.completeTrial(trial!.id, 0.5);
+ * console.assert((await storage.bestTrial(study.id))?.value === 0.5);
+ * await storage.close();
+ * ```
+ */
+export function openSqliteStorage(
+  path: string,
+  options: { busyTimeoutMs?: number } = {},
+): StudyStorage {
+  return new SqliteStorage(path, options.busyTimeoutMs ?? 10_000);
+}
+
+class SqliteStorage implements StudyStorage {
+  #db: DatabaseSync;
+
+  constructor(path: string, busyTimeoutMs: number) {
+    this.#db = new DatabaseSync(path);
+    this.#db.exec(`PRAGMA busy_timeout = ${Math.floor(busyTimeoutMs)}`);
+    this.#db.exec("PRAGMA journal_mode = WAL");
+    this.#db.exec("PRAGMA synchronous = NORMAL");
+    this.#transaction(() => this.#db.exec(SCHEMA));
+  }
+
+  #transaction<T>(body: () => T): T {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      const result = body();
+      this.#db.exec("COMMIT");
+      return result;
+    } catch (error) {
+      this.#db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
+  /** Runs `body` in a write transaction; a throw becomes a rejected promise, as in postgres.ts. */
+  #run<T>(body: () => T): Promise<T> {
+    try {
+      return Promise.resolve(this.#transaction(body));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #get(sql: string, ...args: SQLInputValue[]): Row | undefined {
+    return this.#db.prepare(sql).get(...args) as Row | undefined;
+  }
+
+  #studyFrom(row: Row): Study {
+    return {
+      id: Number(row.id),
+      name: String(row.name),
+      direction: row.direction as Direction,
+      space: JSON.parse(String(row.space)),
+      createdAt: new Date(Number(row.created_at)),
+    };
+  }
+
+  #trialFrom(row: Row, intermediate = new Map<number, number>()): Trial {
+    return {
+      id: Number(row.id),
+      studyId: Number(row.study_id),
+      number: Number(row.number),
+      state: row.state as TrialState,
+      params: JSON.parse(String(row.params)),
+      value: row.value === null ? null : Number(row.value),
+      intermediate,
+      workerId: row.worker_id === null ? null : String(row.worker_id),
+      heartbeatAt: date(row.heartbeat_at),
+      startedAt: date(row.started_at),
+      finishedAt: date(row.finished_at),
+      reason: row.reason === null ? null : String(row.reason),
+      prunedStep: row.pruned_step === null ? null : Number(row.pruned_step),
+      retryOf: row.retry_of === null ? null : Number(row.retry_of),
+      retries: Number(row.retries),
+    };
+  }
+
+  #trial(id: number): Trial {
+    const row = this.#get("SELECT * FROM trials WHERE id = ?", id);
+    if (!row) throw new AnnealError("storage", `Cannot find trial ${id}`, { where: `trial ${id}` });
+    const steps = this.#db.prepare("SELECT step, value FROM intermediate WHERE trial_id = ?")
+      .all(id) as Row[];
+    const values = steps.map((s): [number, number] => [
+      Number(s.step),
+      s.value === null ? NaN : Number(s.value),
+    ]);
+    return this.#trialFrom(row, new Map(values));
+  }
+
+  createStudy(
+    name: string,
+    direction: Direction,
+    space: unknown,
+    options: { loadIfExists?: boolean } = {},
+  ): Promise<Study> {
+    return this.#run(() => {
+      const row = this.#get("SELECT * FROM studies WHERE name = ?", name);
+      if (row) {
+        if (!options.loadIfExists) throw studyError(name, true);
+        return checkSameStudy(this.#studyFrom(row), direction, space);
+      }
+      this.#db.prepare(
+        "INSERT INTO studies (name, direction, space, created_at) VALUES (?, ?, ?, ?)",
+      ).run(name, direction, canonicalJson(space), Date.now());
+      return this.#studyFrom(this.#get("SELECT * FROM studies WHERE name = ?", name)!);
+    });
+  }
+
+  loadStudy(name: string): Promise<Study> {
+    const row = this.#get("SELECT * FROM studies WHERE name = ?", name);
+    if (!row) return Promise.reject(studyError(name, false));
+    return Promise.resolve(this.#studyFrom(row));
+  }
+
+  #insertTrial(studyId: number, params: unknown, extra: Row): number {
+    const next = this.#get(
+      "SELECT COALESCE(MAX(number) + 1, 0) AS n FROM trials WHERE study_id = ?",
+      studyId,
+    )!;
+    const now = Date.now();
+    const running = extra.worker_id !== null;
+    const result = this.#db.prepare(
+      `INSERT INTO trials (study_id, number, state, params, worker_id, heartbeat_at, started_at,
+         retry_of, retries) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      studyId,
+      Number(next.n),
+      running ? "RUNNING" : "WAITING",
+      JSON.stringify(params),
+      extra.worker_id,
+      running ? now : null,
+      running ? now : null,
+      extra.retry_of,
+      extra.retries,
+    );
+    return Number(result.lastInsertRowid);
+  }
+
+  createTrial(studyId: number, options: CreateTrialOptions): Promise<Trial | null> {
+    return this.#run(() => {
+      const count = Number(
+        this.#get(
+          "SELECT COUNT(*) AS c FROM trials WHERE study_id = ? AND retry_of IS NULL",
+          studyId,
+        )!.c,
+      );
+      if (options.maxTrials !== undefined && count >= options.maxTrials) return null;
+      const params = typeof options.params === "function" ? options.params(count) : options.params;
+      const id = this.#insertTrial(studyId, params, {
+        worker_id: options.claimBy ?? null,
+        retry_of: null,
+        retries: 0,
+      });
+      return this.#trial(id);
+    });
+  }
+
+  claimTrial(studyId: number, workerId: string): Promise<Trial | null> {
+    return this.#run(() => {
+      const row = this.#get(
+        "SELECT id FROM trials WHERE study_id = ? AND state = 'WAITING' ORDER BY number LIMIT 1",
+        studyId,
+      );
+      if (!row) return null;
+      const now = Date.now();
+      this.#db.prepare(
+        `UPDATE trials SET state = 'RUNNING', worker_id = ?, heartbeat_at = ?, started_at = ?
+         WHERE id = ?`,
+      ).run(workerId, now, now, row.id);
+      return this.#trial(Number(row.id));
+    });
+  }
+
+  #requireRunning(trialId: number, action: string): void {
+    const row = this.#get("SELECT state FROM trials WHERE id = ?", trialId);
+    if (!row) throw new AnnealError("storage", `Cannot ${action} trial ${trialId}: no such trial`);
+    if (row.state !== "RUNNING") throw notRunningError(trialId, action, String(row.state));
+  }
+
+  reportIntermediate(trialId: number, step: number, value: number): Promise<void> {
+    return this.#run(() => {
+      this.#requireRunning(trialId, "report to");
+      this.#db.prepare(
+        "INSERT OR REPLACE INTO intermediate (trial_id, step, value) VALUES (?, ?, ?)",
+      ).run(trialId, step, Number.isNaN(value) ? null : value);
+      this.#db.prepare("UPDATE trials SET heartbeat_at = ? WHERE id = ?").run(Date.now(), trialId);
+    });
+  }
+
+  #finish(trialId: number, action: string, state: TrialState, fields: Row): Promise<Trial> {
+    return this.#run(() => {
+      this.#requireRunning(trialId, action);
+      this.#db.prepare(
+        `UPDATE trials SET state = ?, value = ?, reason = ?, pruned_step = ?, finished_at = ?
+         WHERE id = ?`,
+      ).run(state, fields.value, fields.reason, fields.pruned_step, Date.now(), trialId);
+      return this.#trial(trialId);
+    });
+  }
+
+  completeTrial(trialId: number, value: number): Promise<Trial> {
+    return this.#finish(trialId, "complete", "COMPLETE", {
+      value,
+      reason: null,
+      pruned_step: null,
+    });
+  }
+
+  failTrial(trialId: number, reason: string): Promise<Trial> {
+    return this.#finish(trialId, "fail", "FAILED", { value: null, reason, pruned_step: null });
+  }
+
+  pruneTrial(trialId: number, step: number, reason: string): Promise<Trial> {
+    return this.#finish(trialId, "prune", "PRUNED", { value: null, reason, pruned_step: step });
+  }
+
+  heartbeat(trialId: number, workerId: string): Promise<boolean> {
+    return this.#run(() => {
+      const result = this.#db.prepare(
+        "UPDATE trials SET heartbeat_at = ? WHERE id = ? AND state = 'RUNNING' AND worker_id = ?",
+      ).run(Date.now(), trialId, workerId);
+      return Number(result.changes) === 1;
+    });
+  }
+
+  reapStale(studyId: number, timeoutMs: number, maxRetries: number): Promise<ReapResult> {
+    return this.#run(() => {
+      const now = Date.now();
+      const stale = this.#db.prepare(
+        `SELECT * FROM trials WHERE study_id = ? AND state = 'RUNNING' AND heartbeat_at < ?
+         ORDER BY number`,
+      ).all(studyId, now - timeoutMs) as Row[];
+      const result: ReapResult = { failed: [], retried: [] };
+      for (const row of stale) {
+        const id = Number(row.id);
+        const reason = `worker ${row.worker_id} stopped heart-beating (no heartbeat for ${
+          now - Number(row.heartbeat_at)
+        } ms)`;
+        this.#db.prepare(
+          "UPDATE trials SET state = 'FAILED', reason = ?, finished_at = ? WHERE id = ?",
+        ).run(reason, now, id);
+        result.failed.push(this.#trial(id));
+        const retries = Number(row.retries);
+        if (retries < maxRetries) {
+          const retryId = this.#insertTrial(studyId, JSON.parse(String(row.params)), {
+            worker_id: null,
+            retry_of: row.retry_of ?? id,
+            retries: retries + 1,
+          });
+          result.retried.push(this.#trial(retryId));
+        }
+      }
+      return result;
+    });
+  }
+
+  listTrials(studyId: number, states?: TrialState[]): Promise<Trial[]> {
+    const rows = this.#db.prepare("SELECT * FROM trials WHERE study_id = ? ORDER BY number")
+      .all(studyId) as Row[];
+    const steps = this.#db.prepare(
+      `SELECT i.trial_id, i.step, i.value FROM intermediate i JOIN trials t ON t.id = i.trial_id
+       WHERE t.study_id = ? ORDER BY i.step`,
+    ).all(studyId) as Row[];
+    const byTrial = new Map<number, Map<number, number>>();
+    for (const s of steps) {
+      const id = Number(s.trial_id);
+      if (!byTrial.has(id)) byTrial.set(id, new Map());
+      byTrial.get(id)!.set(Number(s.step), s.value === null ? NaN : Number(s.value));
+    }
+    const trials = rows.map((row) => this.#trialFrom(row, byTrial.get(Number(row.id))));
+    return Promise.resolve(states ? trials.filter((t) => states.includes(t.state)) : trials);
+  }
+
+  async bestTrial(studyId: number): Promise<Trial | undefined> {
+    const study = this.#get("SELECT direction FROM studies WHERE id = ?", studyId);
+    if (!study) throw new AnnealError("storage", `Cannot find study ${studyId}`);
+    return pickBest(await this.listTrials(studyId, ["COMPLETE"]), study.direction as Direction);
+  }
+
+  close(): Promise<void> {
+    if (this.#db.isOpen) this.#db.close();
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * The study-storage interface that sweep workers share: studies, trials and their states, claims,
+ * heartbeats and the reaping of trials whose worker died. Implemented by `sqlite.ts` (one machine,
+ * several processes) and `postgres.ts` (many machines); both pass `conformance.ts`.
+ *
+ * Trial states: `WAITING` (enqueued, nobody runs it) -> `RUNNING` (claimed by one worker, which
+ * heart-beats) -> `COMPLETE` | `PRUNED` | `FAILED`. Only a RUNNING trial can finish, so a worker
+ * whose trial was reaped cannot complete it afterwards.
+ *
+ * @module
+ */
+
+/** The state of a trial. */
+export type TrialState = "WAITING" | "RUNNING" | "COMPLETE" | "PRUNED" | "FAILED";
+
+/** Whether a smaller or a larger objective value is better. */
+export type Direction = "minimize" | "maximize";
+
+/** JSON-safe parameter values, keyed by dotted config path. */
+export type TrialParams = Record<string, number | string | boolean | null>;
+
+/** A study: a named search with a direction and a (JSON) search space. */
+export interface Study {
+  id: number;
+  name: string;
+  direction: Direction;
+  /** The search space as JSON; storage does not interpret it. */
+  space: unknown;
+  createdAt: Date;
+}
+
+/** One trial of a study. */
+export interface Trial {
+  id: number;
+  studyId: number;
+  /** 0, 1, 2, ... in creation order within the study (retries get their own number). */
+  number: number;
+  state: TrialState;
+  params: TrialParams;
+  /** Objective value of a COMPLETE trial. */
+  value: number | null;
+  /** Intermediate values by step (learning-curve points). */
+  intermediate: Map<number, number>;
+  /** The worker that claimed it (RUNNING and finished trials). */
+  workerId: string | null;
+  heartbeatAt: Date | null;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  /** Why it was pruned or failed. */
+  reason: string | null;
+  /** The step at which it was pruned. */
+  prunedStep: number | null;
+  /** For a retry: the id of the original trial (the first of the chain). */
+  retryOf: number | null;
+  /** 0 for an original trial, k for its k-th retry. */
+  retries: number;
+}
+
+/** Options of {@linkcode StudyStorage.createTrial}. */
+export interface CreateTrialOptions {
+  /**
+   * The parameters, or a function of the trial's index among the study's original (non-retry)
+   * trials, called inside the creating transaction (so sequence samplers such as grid never hand
+   * two workers the same index).
+   */
+  params: TrialParams | ((index: number) => TrialParams);
+  /** Create nothing (return null) when the study already has this many original trials. */
+  maxTrials?: number;
+  /** Claim it for this worker in the same transaction (it starts RUNNING). */
+  claimBy?: string;
+}
+
+/** What {@linkcode StudyStorage.reapStale} did. */
+export interface ReapResult {
+  /** Trials marked FAILED because their worker stopped heart-beating. */
+  failed: Trial[];
+  /** The WAITING retries enqueued for them (fewer when a trial ran out of retries). */
+  retried: Trial[];
+}
+
+/** Persistent, shared state of studies and trials. Every method is atomic. */
+export interface StudyStorage {
+  /** Creates a study; with `loadIfExists`, returns the existing one if direction and space match. */
+  createStudy(
+    name: string,
+    direction: Direction,
+    space: unknown,
+    options?: { loadIfExists?: boolean },
+  ): Promise<Study>;
+  /** Loads a study by name; an AnnealError("storage") when it does not exist. */
+  loadStudy(name: string): Promise<Study>;
+  /** Enqueues a trial (WAITING, or RUNNING with `claimBy`); null when `maxTrials` is reached. */
+  createTrial(studyId: number, options: CreateTrialOptions): Promise<Trial | null>;
+  /** Atomically claims the oldest WAITING trial for `workerId`; null when none waits. */
+  claimTrial(studyId: number, workerId: string): Promise<Trial | null>;
+  /** Records an intermediate value of a RUNNING trial (and refreshes its heartbeat). */
+  reportIntermediate(trialId: number, step: number, value: number): Promise<void>;
+  /** RUNNING -> COMPLETE with `value`. */
+  completeTrial(trialId: number, value: number): Promise<Trial>;
+  /** RUNNING -> FAILED with `reason`. */
+  failTrial(trialId: number, reason: string): Promise<Trial>;
+  /** RUNNING -> PRUNED at `step` with `reason`. */
+  pruneTrial(trialId: number, step: number, reason: string): Promise<Trial>;
+  /** Refreshes the heartbeat; false when the trial is no longer RUNNING for this worker. */
+  heartbeat(trialId: number, workerId: string): Promise<boolean>;
+  /**
+   * Marks RUNNING trials without a heartbeat for `timeoutMs` as FAILED and enqueues a retry with
+   * the same params for each that has had fewer than `maxRetries` retries.
+   */
+  reapStale(studyId: number, timeoutMs: number, maxRetries: number): Promise<ReapResult>;
+  /** All trials of a study by number, optionally only those in `states`. */
+  listTrials(studyId: number, states?: TrialState[]): Promise<Trial[]>;
+  /** The best COMPLETE trial for the study's direction, or undefined. */
+  bestTrial(studyId: number): Promise<Trial | undefined>;
+  /** Closes connections. */
+  close(): Promise<void>;
+}
