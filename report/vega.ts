@@ -65,7 +65,8 @@ function seriesChart(rows: Row[], x: string, title: string, yTitle: string): Spe
     data: { values: rows },
     mark: { type: "line", point: rows.length <= 120 * series.length, interpolate: "linear" },
     encoding: {
-      x: { field: x, type: "quantitative", title: x },
+      // Epochs and steps are counts: no ticks between them.
+      x: { field: x, type: "quantitative", title: x, axis: { tickMinStep: 1, format: "d" } },
       y: {
         field: "value",
         type: "quantitative",
