@@ -1,0 +1,115 @@
+import assert from "node:assert/strict";
+import { Rng } from "../../data/rng.ts";
+import { AnnealError } from "../../errors.ts";
+import { parseSpace } from "../space.ts";
+import { gridSampler } from "./grid.ts";
+import { quasiRandomSampler, scrambledHalton } from "./quasi_random.ts";
+import { randomSampler } from "./random.ts";
+import { defaultWeights, splitTrials, tpeSampler } from "./tpe.ts";
+import type { FinishedTrial } from "./types.ts";
+
+const space = parseSpace({
+  "optimizer.lr": { type: "logUniform", low: 1e-5, high: 1 },
+  batchSize: { type: "int", low: 16, high: 256, step: 16 },
+  "scheduler.name": { type: "choice", values: ["cosine", "step", "constant"] },
+});
+
+Deno.test("grid enumerates the cartesian product in order and refuses points past its end", () => {
+  const grid = parseSpace({
+    a: { type: "grid", values: [1, 2] },
+    b: { type: "grid", values: ["x", "y", "z"] },
+  });
+  const sampler = gridSampler();
+  const points = Array.from(
+    { length: 6 },
+    (_, index) => sampler.sample(grid, [], new Rng(0), { index }),
+  );
+  assert.deepEqual(points.map((p) => `${p.a}${p.b}`), ["1x", "1y", "1z", "2x", "2y", "2z"]);
+  assert.equal(sampler.size!(grid), 6);
+  assert.throws(() => sampler.sample(grid, [], new Rng(0), { index: 6 }), /only 6 points/);
+  assert.throws(() => sampler.size!(space), AnnealError);
+});
+
+Deno.test("random sampling is reproducible from its seed and stays in range", () => {
+  const a = randomSampler().sample(space, [], new Rng(5));
+  assert.deepEqual(randomSampler().sample(space, [], new Rng(5)), a);
+  for (let seed = 0; seed < 200; seed++) {
+    const p = randomSampler().sample(space, [], new Rng(seed));
+    const lr = p["optimizer.lr"] as number, batch = p.batchSize as number;
+    assert.ok(lr >= 1e-5 && lr <= 1 && batch % 16 === 0 && batch >= 16 && batch <= 256);
+    assert.ok(["cosine", "step", "constant"].includes(p["scheduler.name"] as string));
+  }
+});
+
+Deno.test("scrambled Halton puts one of the first 2^k points in each 1/2^k cell, per seed", () => {
+  for (const seed of [0, 1, 2]) {
+    const cells = new Set(
+      Array.from({ length: 16 }, (_, i) => Math.floor(scrambledHalton(i, 0, seed) * 16)),
+    );
+    assert.equal(cells.size, 16);
+  }
+  assert.notEqual(scrambledHalton(3, 1, 0), scrambledHalton(3, 1, 1));
+  const sampler = quasiRandomSampler({ seed: 1 });
+  assert.deepEqual(
+    sampler.sample(space, [], new Rng(1), { index: 4 }),
+    sampler.sample(space, [], new Rng(2), { index: 4 }),
+  );
+});
+
+Deno.test("TPE's defaults: weights ramp past 25 observations and gamma caps the good group", () => {
+  assert.deepEqual(defaultWeights(3), [1, 1, 1]);
+  const w = defaultWeights(30);
+  assert.equal(w.length, 30);
+  assert.ok(Math.abs(w[0] - 1 / 30) < 1e-12 && w[4] === 1 && w[5] === 1);
+  const history: FinishedTrial[] = Array.from({ length: 40 }, (_, i) => ({
+    number: i,
+    state: i % 10 === 9 ? "PRUNED" : "COMPLETE",
+    params: {},
+    value: 40 - i,
+  }));
+  const { below, above } = splitTrials(
+    history,
+    (n) => Math.min(Math.ceil(0.1 * n), 25),
+    "minimize",
+  );
+  // gamma(40) = 4; trial 39 is the best value but pruned, so the next four completed ones.
+  assert.deepEqual(below.map((t) => t.number), [35, 36, 37, 38]);
+  assert.ok(above.some((t) => t.state === "PRUNED"));
+});
+
+Deno.test("TPE samples randomly during startup, then near the good trials", () => {
+  const x = parseSpace({ x: { type: "uniform", low: -10, high: 10 } });
+  const history: FinishedTrial[] = Array.from({ length: 40 }, (_, i) => {
+    const value = -10 + (20 * i) / 39;
+    return { number: i, state: "COMPLETE", params: { x: value }, value: (value - 3) ** 2 };
+  });
+  const tpe = tpeSampler();
+  assert.deepEqual(
+    tpe.sample(x, history.slice(0, 9), new Rng(4)),
+    randomSampler().sample(x, [], new Rng(4)),
+  );
+  const draws = Array.from(
+    { length: 30 },
+    (_, s) => tpe.sample(x, history, new Rng(s)).x as number,
+  );
+  const mean = draws.reduce((a, b) => a + b, 0) / draws.length;
+  assert.ok(Math.abs(mean - 3) < 1.5, `mean of TPE proposals ${mean}, optimum 3`);
+});
+
+Deno.test("TPE prefers the categorical value of the good trials", () => {
+  const c = parseSpace({ opt: { type: "choice", values: ["sgd", "adam", "lion"] } });
+  const history: FinishedTrial[] = Array.from({ length: 30 }, (_, i) => {
+    const opt = ["sgd", "adam", "lion"][i % 3];
+    return {
+      number: i,
+      state: "COMPLETE",
+      params: { opt },
+      value: opt === "adam" ? i * 0.01 : 1 + i,
+    };
+  });
+  const picks = Array.from(
+    { length: 20 },
+    (_, s) => tpeSampler().sample(c, history, new Rng(s)).opt,
+  );
+  assert.ok(picks.filter((p) => p === "adam").length >= 18, `picks: ${picks}`);
+});

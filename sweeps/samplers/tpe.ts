@@ -1,0 +1,170 @@
+/**
+ * The tree-structured Parzen estimator (Bergstra et al. 2011) with Optuna's defaults: 10 random
+ * startup trials, 24 expected-improvement candidates, gamma(n) = min(ceil(0.1 n), 25), prior
+ * weight 1, no endpoint sigmas, the magic clip, and Optuna's default weights (flat for the last 25
+ * trials, a linear ramp before them). Each parameter is modelled on its own (Optuna's default,
+ * `multivariate = false`): the best gamma(n) trials build a mixture l(x), the rest g(x), and the
+ * candidate drawn from l(x) with the largest log l(x) - log g(x) wins.
+ *
+ * Numbers live in the internal space of `space.ts` (log space for log distributions); categorical
+ * parameters (`choice`, `grid`) use smoothed counts: each observation's kernel puts
+ * `priorWeight / k` on every one of the k values and 1 more on its own, plus a uniform prior kernel.
+ *
+ * Simplified against Optuna: integers are a continuous truncated normal on the range widened by
+ * half a step each side, rounded afterwards (Optuna uses a discretised kernel); pruned trials
+ * always join the "above" group (Optuna ranks them by their last step and value); trials that
+ * lack a parameter are left out of that parameter's estimators (no conditional spaces here).
+ *
+ * @module
+ */
+import { fromInternal, internalRange, type Params, toInternal } from "../space.ts";
+import { sampleIndependent } from "./random.ts";
+import type { FinishedTrial, RandomSource, Sampler } from "./types.ts";
+import { type Mixture, mixtureLogPdf, numericMixture, sampleMixture } from "./parzen.ts";
+
+/** TPE settings; every one defaults to Optuna's. */
+export interface TpeOptions {
+  nStartupTrials: number;
+  nEiCandidates: number;
+  gamma: (n: number) => number;
+  priorWeight: number;
+  considerEndpoints: boolean;
+  considerMagicClip: boolean;
+  weights: (n: number) => number[];
+}
+
+/** Optuna's default weights: 1 for the newest 25 observations, a ramp from 1/n before them. */
+export function defaultWeights(n: number): number[] {
+  if (n < 25) return new Array(n).fill(1);
+  const ramp = n - 25;
+  const weights = Array.from(
+    { length: ramp },
+    (_, i) => ramp === 1 ? 1 / n : 1 / n + (i * (1 - 1 / n)) / (ramp - 1),
+  );
+  return [...weights, ...new Array(25).fill(1)];
+}
+
+const DEFAULTS: TpeOptions = {
+  nStartupTrials: 10,
+  nEiCandidates: 24,
+  gamma: (n) => Math.min(Math.ceil(0.1 * n), 25),
+  priorWeight: 1.0,
+  considerEndpoints: false,
+  considerMagicClip: true,
+  weights: defaultWeights,
+};
+
+/** Splits trials into the best gamma(n) completed ones and the rest (pruned always "above"). */
+export function splitTrials(
+  history: FinishedTrial[],
+  gamma: (n: number) => number,
+  direction: "minimize" | "maximize",
+): { below: FinishedTrial[]; above: FinishedTrial[] } {
+  const complete = history.filter((t) =>
+    t.state === "COMPLETE" && t.value !== null && Number.isFinite(t.value)
+  );
+  const pruned = history.filter((t) => t.state === "PRUNED");
+  const sign = direction === "minimize" ? 1 : -1;
+  const ranked = [...complete].sort((a, b) => sign * (a.value! - b.value!) || a.number - b.number);
+  const nBelow = Math.min(gamma(complete.length + pruned.length), ranked.length);
+  const byNumber = (a: FinishedTrial, b: FinishedTrial) => a.number - b.number;
+  return {
+    below: ranked.slice(0, nBelow).sort(byNumber),
+    above: [...ranked.slice(nBelow), ...pruned].sort(byNumber),
+  };
+}
+
+function categoricalPmf(
+  observed: number[],
+  k: number,
+  options: TpeOptions,
+): number[] {
+  const kernelWeights = observed.length === 0
+    ? [1]
+    : [...options.weights(observed.length), options.priorWeight];
+  const total = kernelWeights.reduce((a, b) => a + b, 0);
+  const pmf = new Array(k).fill(0);
+  observed.forEach((choice, i) => {
+    const w = kernelWeights[i] / total;
+    for (let c = 0; c < k; c++) {
+      pmf[c] += (w * (options.priorWeight / k + (c === choice ? 1 : 0))) /
+        (options.priorWeight + 1);
+    }
+  });
+  const priorShare = kernelWeights.at(-1)! / total;
+  for (let c = 0; c < k; c++) pmf[c] += priorShare / k;
+  return pmf;
+}
+
+function pickCategorical(pmf: number[], rng: RandomSource): number {
+  let u = rng.float();
+  for (let c = 0; c < pmf.length; c++) {
+    u -= pmf[c];
+    if (u < 0) return c;
+  }
+  return pmf.length - 1;
+}
+
+/**
+ * The TPE sampler.
+ *
+ * @example
+ * ```ts
+ * import { tpeSampler } from "./tpe.ts";
+ * import { Rng } from "../../data/rng.ts";
+ * const space = { x: { type: "uniform" as const, low: -5, high: 5 } };
+ * const history = Array.from({ length: 20 }, (_, i) => ({
+ *   number: i, state: "COMPLETE" as const, params: { x: i / 2 - 5 }, value: (i / 2 - 5) ** 2,
+ * }));
+ * const next = tpeSampler().sample(space, history, new Rng(1));
+ * console.assert(Math.abs(next.x as number) < 5);
+ * ```
+ */
+export function tpeSampler(options: Partial<TpeOptions> = {}): Sampler {
+  const o: TpeOptions = { ...DEFAULTS, ...options };
+  return {
+    name: "tpe",
+    sample(space, history, rng, context = {}) {
+      const usable = history.filter((t) =>
+        t.state === "PRUNED" ||
+        (t.state === "COMPLETE" && t.value !== null && Number.isFinite(t.value))
+      );
+      if (usable.length < o.nStartupTrials) return sampleIndependent(space, rng);
+      const { below, above } = splitTrials(usable, o.gamma, context.direction ?? "minimize");
+      const params: Params = {};
+      for (const [path, d] of Object.entries(space)) {
+        const has = (t: FinishedTrial) => Object.hasOwn(t.params, path);
+        if (d.type === "choice" || d.type === "grid") {
+          const indexOf = (t: FinishedTrial) =>
+            d.values.findIndex((v) => Object.is(v, t.params[path]));
+          const observe = (ts: FinishedTrial[]) =>
+            ts.filter(has).map(indexOf).filter((i) => i >= 0);
+          const l = categoricalPmf(observe(below), d.values.length, o);
+          const g = categoricalPmf(observe(above), d.values.length, o);
+          let best = -1, bestScore = -Infinity;
+          for (let i = 0; i < o.nEiCandidates; i++) {
+            const c = pickCategorical(l, rng);
+            const score = Math.log(l[c]) - Math.log(g[c]);
+            if (score > bestScore) [best, bestScore] = [c, score];
+          }
+          params[path] = d.values[best];
+          continue;
+        }
+        const [low, high] = internalRange(d)!;
+        const observe = (ts: FinishedTrial[]) =>
+          ts.filter(has).map((t) => toInternal(d, t.params[path] as number));
+        const settings = { low, high, ...o };
+        const l: Mixture = numericMixture(observe(below), settings);
+        const g: Mixture = numericMixture(observe(above), settings);
+        let best = NaN, bestScore = -Infinity;
+        for (let i = 0; i < o.nEiCandidates; i++) {
+          const x = sampleMixture(l, low, high, rng);
+          const score = mixtureLogPdf(l, x, low, high) - mixtureLogPdf(g, x, low, high);
+          if (score > bestScore || Number.isNaN(best)) [best, bestScore] = [x, score];
+        }
+        params[path] = fromInternal(d, best);
+      }
+      return params;
+    },
+  };
+}

@@ -1,0 +1,174 @@
+/**
+ * Search spaces: one distribution per dotted config path (`optimizer.lr`, `batchSize`, ...), and
+ * {@linkcode applyParams}, which writes sampled values into a deep copy of a config.
+ *
+ * Every numeric distribution also has an *internal* space, where samplers work: the raw range for
+ * `uniform`, the log range for `logUniform` and `int` with `log`, and an integer range widened by
+ * half a step on each side (so each integer owns an equal slice) for `int`.
+ *
+ * @module
+ */
+import { z } from "npm:zod@4.6.7";
+import { AnnealError } from "../errors.ts";
+
+const Scalar = z.union([z.number(), z.string(), z.boolean(), z.null()]);
+
+/** One distribution of a search space. */
+export const DistributionSchema = z.discriminatedUnion("type", [
+  z.strictObject({ type: z.literal("uniform"), low: z.number(), high: z.number() }),
+  z.strictObject({ type: z.literal("logUniform"), low: z.number().positive(), high: z.number() }),
+  z.strictObject({
+    type: z.literal("int"),
+    low: z.number().int(),
+    high: z.number().int(),
+    step: z.number().int().positive().default(1),
+    log: z.boolean().default(false),
+  }),
+  z.strictObject({ type: z.literal("choice"), values: z.array(Scalar).min(1) }),
+  z.strictObject({ type: z.literal("grid"), values: z.array(Scalar).min(1) }),
+]).superRefine((d, context) => {
+  if ((d.type === "uniform" || d.type === "logUniform" || d.type === "int") && !(d.high >= d.low)) {
+    context.addIssue({ code: "custom", message: `'high' must be >= 'low' (${d.low})` });
+  }
+  if (d.type === "int" && d.log && (d.step !== 1 || d.low < 1)) {
+    context.addIssue({ code: "custom", message: "a log int needs step 1 and low >= 1" });
+  }
+});
+
+/** A search space: dotted config path to distribution. */
+export const SearchSpaceSchema = z.record(
+  z.string().regex(/^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/, {
+    message: "must be a dotted config path such as optimizer.lr",
+  }),
+  DistributionSchema,
+);
+
+/** A distribution as written by a user (defaults optional). */
+export type DistributionInput = z.input<typeof DistributionSchema>;
+/** A validated distribution. */
+export type Distribution = z.output<typeof DistributionSchema>;
+/** A validated search space. */
+export type SearchSpace = z.output<typeof SearchSpaceSchema>;
+/** A search space as written by a user. */
+export type SearchSpaceInput = z.input<typeof SearchSpaceSchema>;
+/** One value of a parameter. */
+export type ParamValue = number | string | boolean | null;
+/** Sampled parameters: dotted path to value. */
+export type Params = Record<string, ParamValue>;
+
+/**
+ * Validates a search space.
+ *
+ * @example
+ * ```ts
+ * import { parseSpace } from "./space.ts";
+ * const space = parseSpace({ "optimizer.lr": { type: "logUniform", low: 1e-4, high: 1e-1 } });
+ * console.assert(space["optimizer.lr"].type === "logUniform");
+ * ```
+ */
+export function parseSpace(input: unknown): SearchSpace {
+  const result = SearchSpaceSchema.safeParse(input);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const where = issue.path.join(".");
+  throw new AnnealError(
+    "config",
+    `Cannot read search space: ${where || "space"} ${issue.message}`,
+    {
+      where,
+      hint: 'write e.g. { "optimizer.lr": { "type": "logUniform", "low": 1e-4, "high": 0.1 } }',
+    },
+  );
+}
+
+/** The internal range a sampler works in, or `undefined` for categorical distributions. */
+export function internalRange(d: Distribution): [number, number] | undefined {
+  switch (d.type) {
+    case "uniform":
+      return [d.low, d.high];
+    case "logUniform":
+      return [Math.log(d.low), Math.log(d.high)];
+    case "int":
+      return d.log
+        ? [Math.log(d.low - 0.5), Math.log(d.high + 0.5)]
+        : [d.low - 0.5 * d.step, d.high + 0.5 * d.step];
+    default:
+      return undefined;
+  }
+}
+
+/** Maps a value of a numeric distribution into its internal space. */
+export function toInternal(d: Distribution, value: number): number {
+  return d.type === "logUniform" || (d.type === "int" && d.log) ? Math.log(value) : value;
+}
+
+/** Maps an internal-space point back to a legal value (rounded and clamped for ints). */
+export function fromInternal(d: Distribution, x: number): number {
+  if (d.type === "uniform") return Math.min(d.high, Math.max(d.low, x));
+  if (d.type === "logUniform") return Math.min(d.high, Math.max(d.low, Math.exp(x)));
+  if (d.type === "int") {
+    const raw = d.log ? Math.exp(x) : x;
+    const k = Math.round((raw - d.low) / d.step);
+    return Math.min(d.high, Math.max(d.low, d.low + k * d.step));
+  }
+  throw new AnnealError("internal", `Cannot map ${x} into a ${d.type} distribution`);
+}
+
+/** Maps u in [0, 1) to a value of `d` (numeric: through the internal space; categorical: bins). */
+export function fromUnit(d: Distribution, u: number): ParamValue {
+  if (d.type === "choice" || d.type === "grid") {
+    return d.values[Math.min(d.values.length - 1, Math.floor(u * d.values.length))];
+  }
+  const [low, high] = internalRange(d)!;
+  return fromInternal(d, low + u * (high - low));
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Returns a deep copy of `config` with every dotted path of `params` set. Every object on the
+ * way must exist, and so must the last key unless `allowNew` (a config with defaults filled in
+ * has every key); a wrong path is an error that lists the keys that do exist.
+ *
+ * @example
+ * ```ts
+ * import { applyParams } from "./space.ts";
+ * const config = { batchSize: 16, optimizer: { name: "adamw", lr: 0.001, weightDecay: 0.01 } };
+ * const next = applyParams(config, { "optimizer.lr": 0.01, batchSize: 64 });
+ * console.assert(next.optimizer.lr === 0.01 && config.optimizer.lr === 0.001);
+ * ```
+ */
+export function applyParams<T extends Record<string, unknown>>(
+  config: T,
+  params: Params,
+  options: { allowNew?: boolean } = {},
+): T {
+  const copy = structuredClone(config);
+  for (const [path, value] of Object.entries(params)) {
+    const keys = path.split(".");
+    let node: Record<string, unknown> = copy;
+    keys.forEach((key, i) => {
+      const soFar = keys.slice(0, i + 1).join(".");
+      const last = i === keys.length - 1;
+      if (!Object.hasOwn(node, key) && !(last && options.allowNew)) {
+        throw new AnnealError("config", `Cannot set '${path}': '${soFar}' does not exist`, {
+          where: path,
+          hint: `existing keys there: ${Object.keys(node).join(", ") || "(none)"}`,
+        });
+      }
+      if (last) {
+        node[key] = value;
+      } else if (!isPlainObject(node[key])) {
+        throw new AnnealError("config", `Cannot set '${path}': '${soFar}' is not an object`, {
+          where: path,
+          hint: "a search-space path must name a field inside config sections",
+        });
+      } else {
+        node = node[key] as Record<string, unknown>;
+      }
+    });
+  }
+  return copy;
+}
