@@ -1,0 +1,49 @@
+/**
+ * The pruner interface: `shouldPrune(trial, others, direction)` decides from the learning curves
+ * alone (stateless), so any worker can judge any trial against every other trial in storage.
+ *
+ * @module
+ */
+import type { TrialState } from "../../storage/types.ts";
+
+/** A trial's learning curve as a pruner sees it. */
+export interface PrunerTrial {
+  id: number;
+  /** Needed to tell COMPLETE trials apart (the median pruner compares with those only). */
+  state?: TrialState;
+  /** Intermediate values by step. */
+  intermediate: Map<number, number>;
+}
+
+/** A pruner's verdict; `reason` says why when it prunes. */
+export interface PruneDecision {
+  prune: boolean;
+  reason?: string;
+}
+
+/** Decides whether a running trial should stop early. */
+export interface Pruner {
+  readonly name: string;
+  shouldPrune(
+    trial: PrunerTrial,
+    others: PrunerTrial[],
+    direction: "minimize" | "maximize",
+  ): PruneDecision;
+}
+
+/** A pruner that never prunes. */
+export function nopPruner(): Pruner {
+  return { name: "none", shouldPrune: () => ({ prune: false }) };
+}
+
+/** The largest reported step, or undefined before the first report. */
+export function lastStep(trial: PrunerTrial): number | undefined {
+  let last: number | undefined;
+  for (const step of trial.intermediate.keys()) if (last === undefined || step > last) last = step;
+  return last;
+}
+
+/** Formats a number for a reason string. */
+export function show(value: number): string {
+  return Number.isInteger(value) ? String(value) : value.toPrecision(4);
+}
