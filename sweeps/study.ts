@@ -1,0 +1,241 @@
+/**
+ * The loop a sweep worker runs. Each of `parallel` lanes repeats: reap trials whose worker died
+ * (enqueueing retries), claim a WAITING trial or create one sampled from every finished trial in
+ * storage (atomically within the `trials` budget), run the objective while heart-beating, report
+ * intermediate values to the pruner, then complete, prune or fail the trial. A lane stops when
+ * the budget is spent and no trial is WAITING or RUNNING anywhere, so a study never ends with a
+ * trial lost to a dead worker while some worker is still alive.
+ *
+ * @module
+ */
+import { Rng, seedFrom } from "../data/rng.ts";
+import { AnnealError } from "../errors.ts";
+import type { Direction, Study, StudyStorage, Trial } from "../storage/types.ts";
+import type { Params, SearchSpace } from "./space.ts";
+import type { Pruner } from "./pruners/types.ts";
+import type { Sampler } from "./samplers/types.ts";
+
+/** Records an intermediate value; resolves true when the trial should stop (pruned). */
+export type Report = (step: number, value: number) => Promise<boolean>;
+
+/** What an objective knows about its trial. */
+export interface TrialContext {
+  trialId: number;
+  number: number;
+  workerId: string;
+  /** Aborted when the trial was pruned or taken away (reaped); long objectives may watch it. */
+  signal: AbortSignal;
+}
+
+/** The function a sweep optimises: params in, objective value out. */
+export type Objective = (params: Params, report: Report, context: TrialContext) => Promise<number>;
+
+/** Options of {@linkcode runStudy}. */
+export interface RunStudyOptions {
+  storage: StudyStorage;
+  studyName: string;
+  space: SearchSpace;
+  sampler: Sampler;
+  /** No pruning when absent. */
+  pruner?: Pruner;
+  objective: Objective;
+  /** The study's budget of original trials (retries after a crash are extra). */
+  trials: number;
+  /** Trials this worker runs at once (default 1). */
+  parallel?: number;
+  direction?: Direction;
+  /** Unique per worker process (default: host name, pid and a random suffix). */
+  workerId?: string;
+  /** Seeds the samplers' random numbers (default 0). */
+  seed?: number;
+  /** Heartbeat period in ms (default 1000). */
+  heartbeatMs?: number;
+  /** A RUNNING trial without heartbeat for this long is reaped (default 10 heartbeats). */
+  staleAfterMs?: number;
+  /** Retries of a reaped trial (default 2). */
+  maxRetries?: number;
+  /** How often an idle lane looks again while other workers' trials run (default 200 ms). */
+  pollMs?: number;
+  /** Stops the worker after its current trials. */
+  signal?: AbortSignal;
+  /** Called after each trial this worker finishes. */
+  onTrial?: (trial: Trial) => void;
+}
+
+/** What {@linkcode runStudy} returns. */
+export interface StudyResult {
+  study: Study;
+  best: Trial | undefined;
+  /** Every trial of the study at the end. */
+  trials: Trial[];
+  /** The trials this worker finished. */
+  ran: Trial[];
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function stringSeed(text: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
+  return h >>> 0;
+}
+
+/** A worker id that is unique across machines and processes. */
+export function defaultWorkerId(): string {
+  return `${Deno.hostname()}:${Deno.pid}:${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/**
+ * Runs (or joins) a study until its budget is spent and no trial is left WAITING or RUNNING.
+ *
+ * @example
+ * ```ts
+ * import { runStudy } from "./study.ts";
+ * import { openSqliteStorage } from "../storage/sqlite.ts";
+ * import { randomSampler } from "./samplers/random.ts";
+ * const result = await runStudy({
+ *   storage: openSqliteStorage(":memory:"),
+ *   studyName: "demo",
+ *   space: { x: { type: "uniform", low: -1, high: 1 } },
+ *   sampler: randomSampler(),
+ *   objective: (params) => Promise.resolve((params.x as number) ** 2),
+ *   trials: 5,
+ * });
+ * console.assert(result.trials.length === 5 && result.best !== undefined);
+ * ```
+ */
+export async function runStudy(options: RunStudyOptions): Promise<StudyResult> {
+  const o = {
+    parallel: 1,
+    direction: "minimize" as Direction,
+    workerId: defaultWorkerId(),
+    seed: 0,
+    heartbeatMs: 1000,
+    maxRetries: 2,
+    pollMs: 200,
+    ...options,
+  };
+  const staleAfterMs = o.staleAfterMs ?? 10 * o.heartbeatMs;
+  let budget = o.trials;
+  const size = o.sampler.size?.(o.space);
+  if (size !== undefined && size < budget) {
+    console.warn(
+      `notice: the ${o.sampler.name} sampler has ${size} points; running ${size} trials, not ${budget}`,
+    );
+    budget = size;
+  }
+  const { storage } = o;
+  const study = await storage.createStudy(o.studyName, o.direction, o.space, {
+    loadIfExists: true,
+  });
+  const ran: Trial[] = [];
+  let draws = 0;
+
+  const nextTrial = async (): Promise<Trial | null> => {
+    const claimed = await storage.claimTrial(study.id, o.workerId);
+    if (claimed) return claimed;
+    const history = await storage.listTrials(study.id, ["COMPLETE", "PRUNED"]);
+    const rng = new Rng(seedFrom(o.seed, stringSeed(o.workerId), draws++));
+    return await storage.createTrial(study.id, {
+      params: (index) =>
+        o.sampler.sample(o.space, history, rng, { index, direction: study.direction }),
+      maxTrials: budget,
+      claimBy: o.workerId,
+    });
+  };
+
+  const lane = async () => {
+    while (!o.signal?.aborted) {
+      await storage.reapStale(study.id, staleAfterMs, o.maxRetries);
+      const trial = await nextTrial();
+      if (trial) {
+        const finished = await runTrial(o, study, trial);
+        if (finished) {
+          ran.push(finished);
+          o.onTrial?.(finished);
+        }
+        continue;
+      }
+      const open = await storage.listTrials(study.id, ["WAITING", "RUNNING"]);
+      if (open.length === 0) break;
+      await sleep(o.pollMs);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, o.parallel) }, lane));
+  return {
+    study,
+    best: await storage.bestTrial(study.id),
+    trials: await storage.listTrials(study.id),
+    ran,
+  };
+}
+
+type Resolved = RunStudyOptions & {
+  direction: Direction;
+  workerId: string;
+  heartbeatMs: number;
+};
+
+/** Runs one claimed trial to its end; undefined when the trial was taken away (reaped). */
+async function runTrial(o: Resolved, study: Study, trial: Trial): Promise<Trial | undefined> {
+  const { storage } = o;
+  const controller = new AbortController();
+  let pruned: { step: number; reason: string } | undefined;
+  let beating = false;
+  const timer = setInterval(async () => {
+    if (beating) return;
+    beating = true;
+    try {
+      if (!(await storage.heartbeat(trial.id, o.workerId))) controller.abort("trial taken away");
+    } catch {
+      // A missed heartbeat is harmless; the next one retries.
+    } finally {
+      beating = false;
+    }
+  }, o.heartbeatMs);
+  const intermediate = new Map<number, number>();
+  const report: Report = async (step, value) => {
+    if (controller.signal.aborted) return true;
+    intermediate.set(step, value);
+    await storage.reportIntermediate(trial.id, step, value);
+    if (!o.pruner) return false;
+    const others = (await storage.listTrials(study.id)).filter((t) => t.id !== trial.id);
+    const verdict = o.pruner.shouldPrune(
+      { id: trial.id, state: "RUNNING", intermediate },
+      others,
+      study.direction,
+    );
+    if (verdict.prune) {
+      pruned = { step, reason: verdict.reason ?? `pruned by ${o.pruner.name}` };
+      controller.abort("pruned");
+    }
+    return verdict.prune;
+  };
+  const context = {
+    trialId: trial.id,
+    number: trial.number,
+    workerId: o.workerId,
+    signal: controller.signal,
+  };
+  try {
+    let value: number;
+    try {
+      value = await o.objective(trial.params, report, context);
+    } catch (error) {
+      if (pruned) return await storage.pruneTrial(trial.id, pruned.step, pruned.reason);
+      const message = error instanceof Error ? error.message : String(error);
+      return await storage.failTrial(trial.id, `objective threw: ${message}`);
+    }
+    if (pruned) return await storage.pruneTrial(trial.id, pruned.step, pruned.reason);
+    if (!Number.isFinite(value)) {
+      return await storage.failTrial(trial.id, `objective returned ${value}`);
+    }
+    return await storage.completeTrial(trial.id, value);
+  } catch (error) {
+    // Reaped while running (this worker stalled): its retry runs elsewhere; drop this result.
+    if (error instanceof AnnealError && error.code === "storage") return undefined;
+    throw error;
+  } finally {
+    clearInterval(timer);
+  }
+}

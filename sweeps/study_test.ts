@@ -1,0 +1,128 @@
+import assert from "node:assert/strict";
+import { openSqliteStorage } from "../storage/sqlite.ts";
+import { gridSampler } from "./samplers/grid.ts";
+import { randomSampler } from "./samplers/random.ts";
+import { tpeSampler } from "./samplers/tpe.ts";
+import { medianPruner } from "./pruners/median.ts";
+import { parseSpace } from "./space.ts";
+import { runStudy } from "./study.ts";
+import { bowl, bowlSpace, curveObjective, noisyBowl } from "./testing/objectives.ts";
+import type { Sampler } from "./samplers/types.ts";
+
+async function bestOf(sampler: Sampler, seed: number): Promise<number> {
+  const storage = openSqliteStorage(":memory:");
+  const result = await runStudy({
+    storage,
+    studyName: `s${seed}`,
+    space: bowlSpace,
+    sampler,
+    objective: (params) => Promise.resolve(noisyBowl(params)),
+    trials: 30,
+    seed,
+  });
+  await storage.close();
+  assert.equal(result.trials.filter((t) => t.state === "COMPLETE").length, 30);
+  return bowl(result.best!.params);
+}
+
+Deno.test("TPE's best of 30 trials beats random search's on average over five seeds", async () => {
+  const seeds = [0, 1, 2, 3, 4];
+  const tpe: number[] = [], random: number[] = [];
+  for (const seed of seeds) {
+    tpe.push(await bestOf(tpeSampler(), seed));
+    random.push(await bestOf(randomSampler(), seed));
+  }
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  assert.ok(mean(tpe) < mean(random), `TPE ${tpe} vs random ${random}`);
+  console.log(`mean best: TPE ${mean(tpe).toFixed(3)}, random ${mean(random).toFixed(3)}`);
+});
+
+Deno.test("the median pruner stops trials whose curve is worse than the median, recording why", async () => {
+  const storage = openSqliteStorage(":memory:");
+  const result = await runStudy({
+    storage,
+    studyName: "prune",
+    space: bowlSpace,
+    sampler: randomSampler(),
+    pruner: medianPruner(),
+    objective: curveObjective(10),
+    trials: 30,
+    seed: 3,
+  });
+  await storage.close();
+  const pruned = result.trials.filter((t) => t.state === "PRUNED");
+  const complete = result.trials.filter((t) => t.state === "COMPLETE");
+  assert.ok(pruned.length >= 8, `only ${pruned.length} of 30 pruned`);
+  assert.equal(pruned.length + complete.length, 30);
+  const best = Math.min(...complete.map((t) => t.value!));
+  for (const trial of pruned) {
+    assert.ok(trial.prunedStep !== null && /median/.test(trial.reason!));
+    assert.ok(trial.intermediate.size === trial.prunedStep! + 1, "stopped at the pruned step");
+    assert.ok(bowl(trial.params) > best, "a pruned trial would not have been the best");
+  }
+  const firstFive = result.trials.filter((t) => t.number < 5);
+  assert.ok(firstFive.every((t) => t.state === "COMPLETE"), "startup trials are never pruned");
+});
+
+Deno.test("three concurrent workers on one SQLite file run every trial exactly once", async () => {
+  const path = `${Deno.makeTempDirSync()}/study.db`;
+  const runs = new Map<number, string[]>();
+  const workers = ["a", "b", "c"].map((workerId) => {
+    const storage = openSqliteStorage(path);
+    return runStudy({
+      storage,
+      studyName: "parallel",
+      space: bowlSpace,
+      sampler: tpeSampler(),
+      objective: async (params, _report, context) => {
+        runs.set(context.trialId, [...(runs.get(context.trialId) ?? []), workerId]);
+        await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 15));
+        return noisyBowl(params);
+      },
+      trials: 24,
+      workerId,
+      heartbeatMs: 50,
+    }).finally(() => storage.close());
+  });
+  const results = await Promise.all(workers);
+  const trials = results[0].trials;
+  assert.equal(trials.length, 24);
+  assert.ok(trials.every((t) => t.state === "COMPLETE"));
+  assert.equal(runs.size, 24);
+  assert.ok([...runs.values()].every((w) => w.length === 1), "a trial ran twice");
+  assert.ok(results.every((r) => r.ran.length > 0), "every worker ran trials");
+  assert.equal(results.reduce((n, r) => n + r.ran.length, 0), 24);
+});
+
+Deno.test("runStudy caps a grid sweep at the grid's size and runs each point once", async () => {
+  const storage = openSqliteStorage(":memory:");
+  const space = parseSpace({
+    batchSize: { type: "grid", values: [16, 32, 64] },
+    "optimizer.name": { type: "grid", values: ["sgd", "adam"] },
+  });
+  const warn = console.warn;
+  const notices: string[] = [];
+  console.warn = (message: string) => notices.push(message);
+  try {
+    const result = await runStudy({
+      storage,
+      studyName: "grid",
+      space,
+      sampler: gridSampler(),
+      objective: (p) =>
+        Promise.resolve((p.batchSize as number) + (p["optimizer.name"] === "sgd" ? 1 : 0)),
+      trials: 10,
+      parallel: 2,
+    });
+    assert.equal(result.trials.length, 6);
+    const points = new Set(
+      result.trials.map((t) => `${t.params.batchSize}/${t.params["optimizer.name"]}`),
+    );
+    assert.equal(points.size, 6);
+    assert.equal(result.best!.value, 16);
+    assert.match(notices.join("\n"), /has 6 points; running 6 trials, not 10/);
+  } finally {
+    console.warn = warn;
+    await storage.close();
+  }
+});
