@@ -17,6 +17,8 @@ export interface ActorContext {
   faultPoint(at: string): Promise<void>;
   /** Resolves when the supervisor sends `Stop`. */
   stopped: Promise<string>;
+  /** The reason of a `Stop` received so far, if any (the trainer checks it between steps). */
+  stopRequested(): string | undefined;
 }
 
 declare const self: {
@@ -29,13 +31,15 @@ declare const self: {
 export function runActor(name: ActorName, body: (context: ActorContext) => Promise<unknown>): void {
   let resolveStop: (reason: string) => void = () => {};
   const stopped = new Promise<string>((resolve) => (resolveStop = resolve));
+  let stopReason: string | undefined;
   let started = false;
   self.onmessage = (event: MessageEvent) => {
     const message = event.data as { type: string; reason?: string };
     if (message.type === "Ping") {
       self.postMessage({ type: "actor.heartbeat", actor: name });
     } else if (message.type === "Stop") {
-      resolveStop(message.reason ?? "stopped");
+      stopReason ??= message.reason ?? "stopped";
+      resolveStop(stopReason);
     } else if (message.type === "Init" && !started) {
       started = true;
       // The one message that crosses the process boundary from the supervisor: validate it.
@@ -59,6 +63,7 @@ export function runActor(name: ActorName, body: (context: ActorContext) => Promi
           await new Promise(() => {});
         },
         stopped,
+        stopRequested: () => stopReason,
       };
       body(context).then(
         (result) => self.postMessage({ type: "actor.done", actor: name, result }),

@@ -316,6 +316,14 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
         break outer;
       }
       if (action?.action === "rollback") rollback();
+      const requested = context.stopRequested();
+      if (requested) {
+        // A graceful stop (a user, or a sweep pruning the trial): end after this step.
+        status = "stopped";
+        reason = requested;
+        totals.dispose();
+        break outer;
+      }
       const budget = budgetReason();
       if (budget) {
         status = "stopped";

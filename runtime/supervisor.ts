@@ -71,7 +71,10 @@ export interface TrainingRun {
   events(): AsyncIterable<RunEvent>;
   /** Resolves when the run has ended and every Worker is gone. */
   readonly result: Promise<RunResult>;
-  /** Asks the run to end now (the last checkpoint is kept). */
+  /**
+   * Asks the run to end after the current step, as a `stopped` run with this reason (the last
+   * checkpoint is kept). A run that does not stop within the stall timeout is failed.
+   */
   stop(reason?: string): void;
 }
 
@@ -240,9 +243,11 @@ async function supervise(
   const trainerDone: { result?: TrainerResult } = {};
   let clipStats: unknown;
 
+  let stopDeadline: ReturnType<typeof setTimeout> | undefined;
   const end = async (result: RunResult) => {
     if (done) return;
     done = true;
+    clearTimeout(stopDeadline);
     clearInterval(watchdog);
     for (const worker of workers.values()) {
       worker.postMessage({ type: "Stop", reason: result.reason });
@@ -302,7 +307,13 @@ async function supervise(
       seconds: (performance.now() - startedAt) / 1000,
     });
 
-  requestedStop.apply = (reason) => fail("trainer", reason);
+  requestedStop.apply = (reason) => {
+    workers.get("trainer")?.postMessage({ type: "Stop", reason });
+    stopDeadline ??= setTimeout(
+      () => fail("trainer", `did not stop within ${stallTimeoutMs} ms of '${reason}'`),
+      stallTimeoutMs,
+    );
+  };
 
   const onMessage = (actor: ActorName, message: SupervisorInbox) => {
     lastSeen.set(actor, performance.now());
@@ -411,7 +422,7 @@ async function supervise(
       worker.postMessage({ type: "Ping" });
     }
   }, Math.min(1000, stallTimeoutMs / 4));
-  if (requestedStop.reason) fail("trainer", requestedStop.reason);
+  if (requestedStop.reason) requestedStop.apply(requestedStop.reason);
   return finished;
 }
 

@@ -120,3 +120,20 @@ Deno.test("early stopping ends the run and restores the best epoch's weights", a
     await cleanup();
   }
 });
+
+Deno.test("run.stop() ends a run gracefully after the current step, as 'stopped' with the reason", async () => {
+  const { dir, cleanup } = await tempRunsDir();
+  try {
+    const { train } = await import("../mod.ts");
+    const run = train({ backend: "cpu", runsDir: dir, epochs: 500 });
+    for await (const event of run.events()) {
+      if (event.type === "epoch" && event.epoch === 2) run.stop("pruned by the sweep");
+    }
+    const result = await run.result;
+    assert.equal(result.status, "stopped");
+    assert.equal(result.reason, "pruned by the sweep");
+    assert.ok(result.epochs >= 3 && result.epochs < 10);
+  } finally {
+    await cleanup();
+  }
+});
