@@ -1,0 +1,177 @@
+/**
+ * The fused kernels against a plain tfjs-ops reference written here from PyTorch's formulas, on
+ * whatever WebGPU adapter the machine has (Mesa's llvmpipe in CI: tiny tensors, few steps).
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
+import { createFusedStep, type FusedHyper, type FusedKind } from "./fused_step.ts";
+
+const ready = tf.setBackend("webgpu").then(() => tf.ready());
+
+type Hyper = Required<Omit<FusedHyper, "maxGradNorm">> & { maxGradNorm?: number };
+
+/** Reference: torch.optim's arithmetic in tfjs ops, state as plain tensors. */
+function referenceStep(
+  kind: FusedKind,
+  h: Hyper,
+  params: tf.Tensor[],
+  grads: tf.Tensor[],
+  state: tf.Tensor[][],
+  t: number,
+  lr: number,
+): tf.Tensor[] {
+  return tf.tidy(() => {
+    let gs = grads;
+    if (h.maxGradNorm !== undefined) {
+      const norm = tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g)))));
+      const scale = tf.minimum(1, tf.div(h.maxGradNorm, tf.add(norm, 1e-6)));
+      gs = grads.map((g) => tf.mul(g, scale));
+    }
+    return params.map((p, i) => {
+      const g = gs[i];
+      const s = state[i];
+      if (kind === "sgd") {
+        let d = tf.add(g, tf.mul(h.weightDecay, p));
+        if (h.momentum !== 0) {
+          const buf = t === 1 ? d : tf.add(tf.mul(h.momentum, s[0]), tf.mul(1 - h.dampening, d));
+          s[0] = tf.keep(buf.clone());
+          d = h.nesterov ? tf.add(d, tf.mul(h.momentum, buf)) : buf;
+        }
+        return tf.keep(tf.sub(p, tf.mul(lr, d)));
+      }
+      if (kind === "lion") {
+        const c = tf.add(tf.mul(h.beta1, s[0]), tf.mul(1 - h.beta1, g));
+        s[0] = tf.keep(tf.add(tf.mul(h.beta2, s[0]), tf.mul(1 - h.beta2, g)));
+        return tf.keep(tf.sub(tf.mul(p, 1 - lr * h.weightDecay), tf.mul(lr, tf.sign(c))));
+      }
+      const decoupled = kind === "adamw";
+      const x = decoupled ? tf.mul(p, 1 - lr * h.weightDecay) : p;
+      const d = decoupled ? g : tf.add(g, tf.mul(h.weightDecay, p));
+      s[0] = tf.keep(tf.add(tf.mul(h.beta1, s[0]), tf.mul(1 - h.beta1, d)));
+      s[1] = tf.keep(tf.add(tf.mul(h.beta2, s[1]), tf.mul(1 - h.beta2, tf.square(d))));
+      let v = s[1];
+      if (h.amsgrad) v = s[2] = tf.keep(tf.maximum(s[2], s[1]));
+      const mHat = tf.div(s[0], 1 - h.beta1 ** t);
+      const vHat = tf.div(v, 1 - h.beta2 ** t);
+      return tf.keep(tf.sub(x, tf.mul(lr, tf.div(mHat, tf.add(tf.sqrt(vHat), h.eps)))));
+    });
+  });
+}
+
+/** Largest difference relative to the tensor's largest magnitude (entries near 0 cancel). */
+function maxRelativeError(a: Float32Array, b: Float32Array): number {
+  let worst = 0;
+  let scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    worst = Math.max(worst, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return worst / scale;
+}
+
+async function compare(kind: FusedKind, hyper: Partial<Hyper>, steps = 3): Promise<void> {
+  await ready;
+  const h: Hyper = {
+    beta1: 0.9,
+    beta2: kind === "lion" ? 0.99 : 0.999,
+    eps: 1e-8,
+    weightDecay: 0,
+    momentum: 0,
+    dampening: 0,
+    nesterov: false,
+    amsgrad: false,
+    ...hyper,
+  };
+  const shapes = [[7, 5], [5], [3, 2, 2]];
+  const init = shapes.map((s, i) => tf.randomNormal(s, 0, 1, "float32", 10 + i));
+  const vars = init.map((x) => tf.variable(x));
+  let ref = init.map((x) => x.clone());
+  const state = shapes.map((s) => [tf.zeros(s), tf.zeros(s), tf.zeros(s)]);
+  const fused = createFusedStep(kind, h);
+  let counts: number[] = [];
+  for (let t = 1; t <= steps; t++) {
+    const grads = shapes.map((s, i) => tf.randomNormal(s, 0, 2, "float32", 100 * t + i));
+    fused.step(vars, grads, 0.05);
+    counts.push(tf.memory().numTensors);
+    const old = state.map((s) => [...s]);
+    const next = referenceStep(kind, h, ref, grads, state, t, 0.05);
+    old.forEach((s, i) => s.forEach((x, k) => x !== state[i][k] && x.dispose()));
+    ref.forEach((x) => x.dispose());
+    ref = next;
+    grads.forEach((g) => g.dispose());
+  }
+  for (let i = 0; i < vars.length; i++) {
+    const error = maxRelativeError(
+      await vars[i].data() as Float32Array,
+      await ref[i].data() as Float32Array,
+    );
+    assert.ok(error < 1e-5, `${kind} parameter ${i}: relative error ${error}`);
+  }
+  counts = counts.slice(1);
+  assert.ok(counts.every((c) => c === counts[0]), `tensor counts grew: ${counts}`);
+  fused.dispose();
+  [...vars, ...ref, ...init, ...state.flat()].forEach((x) => x.dispose());
+}
+
+Deno.test("fused adam matches torch's adam formulas", () => compare("adam", {}));
+Deno.test("fused adam with L2 decay and amsgrad matches the reference", () =>
+  compare("adam", { weightDecay: 0.1, amsgrad: true }));
+Deno.test("fused adamw decays decoupled and matches the reference", () =>
+  compare("adamw", { weightDecay: 0.1 }));
+Deno.test("fused sgd with momentum, dampening and decay matches the reference", () =>
+  compare("sgd", { momentum: 0.9, dampening: 0.1, weightDecay: 0.01 }));
+Deno.test("fused sgd with nesterov momentum matches the reference", () =>
+  compare("sgd", { momentum: 0.9, nesterov: true }));
+Deno.test("fused plain sgd matches the reference", () => compare("sgd", {}, 2));
+Deno.test("fused lion matches the reference", () => compare("lion", { weightDecay: 0.1 }));
+Deno.test("fused adam with a global-norm clip matches the reference", () =>
+  compare("adam", { maxGradNorm: 1 }));
+// SGD is not scale invariant as Adam nearly is: a wrong clip factor shows in the weights.
+Deno.test("fused sgd with a global-norm clip scales gradients on the device", () =>
+  compare("sgd", { momentum: 0.9, maxGradNorm: 0.5 }));
+
+Deno.test("fused gradNorm is the global L2 norm of the gradients", async () => {
+  await ready;
+  const w = [tf.variable(tf.zeros([3])), tf.variable(tf.zeros([2, 2]))];
+  const grads = [tf.tensor([3, 0, 0]), tf.tensor([[0, 4], [0, 12]])];
+  const sgd = createFusedStep("sgd", { maxGradNorm: 1 });
+  sgd.step(w, grads, 1);
+  const norm = sgd.gradNorm()!;
+  assert.ok(Math.abs((await norm.data())[0] - 13) < 1e-5);
+  const first = Array.from(await w[0].data());
+  assert.ok(Math.abs(first[0] + 3 / 13) < 1e-5, `clipped update ${first}`);
+  [norm, ...w, ...grads].forEach((x) => x.dispose());
+  sgd.dispose();
+});
+
+Deno.test("fused state saved and restored continues the same trajectory", async () => {
+  await ready;
+  const a = tf.variable(tf.randomNormal([4, 3], 0, 1, "float32", 1));
+  const b = tf.variable(a.clone(), true, "restored_copy");
+  const grad = (t: number) => tf.randomNormal([4, 3], 0, 1, "float32", 50 + t);
+  const one = createFusedStep("adamw", { weightDecay: 0.1 });
+  const two = createFusedStep("adamw", { weightDecay: 0.1 });
+  for (let t = 0; t < 2; t++) {
+    const g = grad(t);
+    one.step([a], [g], 0.1);
+    two.step([b], [g], 0.1);
+    g.dispose();
+  }
+  const saved = await one.getState();
+  assert.equal(saved.step, 2);
+  const renamed = Object.fromEntries(
+    Object.entries(saved.slots).map(([k, v]) => [k.replace(a.name, b.name), v]),
+  );
+  const three = createFusedStep("adamw", { weightDecay: 0.1 });
+  three.setState({ step: saved.step, slots: renamed });
+  const g = grad(2);
+  one.step([a], [g], 0.1);
+  three.step([b], [g], 0.1);
+  assert.deepEqual(Array.from(await b.data()), Array.from(await a.data()));
+  [a, b, g].forEach((x) => x.dispose());
+  [one, two, three].forEach((o) => o.dispose());
+});
