@@ -1,0 +1,642 @@
+/**
+ * The LR range test (Smith, "Cyclical Learning Rates for Training Neural Networks", 2017, §3.3;
+ * fastai's `lr_find`), in-process on the run's own data and model: one optimizer step per
+ * learning rate, the rate ramped from `startLr` to `endLr` over successive training batches, the
+ * loss smoothed by a bias-corrected EMA, the test stopped once the smoothed loss passes
+ * `divergeFactor` times its best. The model's weights and the optimizer state are restored
+ * afterwards. Three rules read a learning rate off the smoothed curve; when they, or repeats with
+ * other seeds, disagree by more than 10x the result says it is unreliable.
+ *
+ * @module
+ */
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import type { RunConfig } from "../config.ts";
+import { loadData } from "../data/mod.ts";
+import { batchesPerEpoch, batchSeed, epochOrder, makeBatch } from "../data/batches.ts";
+import type { Dataset } from "../data/types.ts";
+import { scaleLearningRate } from "../optimizers/scaling.ts";
+import { parseSchedulerSpec } from "../schedulers/parse.ts";
+import type { ResolvedSchedulerSpec } from "../schedulers/spec.ts";
+import { plotSvg } from "../report/vega.ts";
+import type { LrFindRecord } from "../report/types.ts";
+import { selectBackend } from "./backend.ts";
+import { type HostBatch, TrainingEngine } from "./engine.ts";
+import { AnnealError } from "../errors.ts";
+
+/** The rules that read a learning rate off a range test's smoothed curve. */
+export type SuggestionRule = "valley" | "steepest" | "minimumDiv10";
+
+/** Each rule's learning rate; a rule that finds nothing (no descent at all) is absent. */
+export interface LrSuggestions {
+  /** Most negative slope of the smoothed loss against log LR. */
+  steepest?: number;
+  /** The LR of the minimum smoothed loss, divided by 10. */
+  minimumDiv10?: number;
+  /** The middle of the longest descending stretch (fastai's `valley`). */
+  valley?: number;
+}
+
+/** How far apart some suggested learning rates are. */
+export interface Agreement {
+  min: number;
+  max: number;
+  /** `max / min`. */
+  ratio: number;
+  geometricMean: number;
+  /** "unreliable" when `ratio` is above the limit (10x). */
+  verdict: "reliable" | "unreliable";
+}
+
+/**
+ * The learning rates of a range test: `startLr * (endLr / startLr) ** t` (exponential) or
+ * `startLr + (endLr - startLr) * t` (linear), `t = i / (iterations - 1)`, both ends included.
+ *
+ * @example
+ * ```ts
+ * import { lrRamp } from "./lr_find.ts";
+ * const ramp = lrRamp(1e-4, 1, 5, "exponential");
+ * console.assert(ramp[0] === 1e-4 && ramp[4] === 1 && Math.abs(ramp[2] - 1e-2) < 1e-12);
+ * ```
+ */
+export function lrRamp(
+  startLr: number,
+  endLr: number,
+  iterations: number,
+  mode: "exponential" | "linear" = "exponential",
+): number[] {
+  return Array.from({ length: iterations }, (_, i) => {
+    if (i === iterations - 1) return endLr;
+    const t = i / (iterations - 1);
+    return mode === "linear" ? startLr + (endLr - startLr) * t : startLr * (endLr / startLr) ** t;
+  });
+}
+
+/**
+ * Bias-corrected exponential moving average (fastai's smoothed loss): the mean of the first
+ * values is not pulled towards 0.
+ *
+ * @example
+ * ```ts
+ * import { smoothLosses } from "./lr_find.ts";
+ * const s = smoothLosses([2, 2, 2], 0.98);
+ * console.assert(s.every((v) => Math.abs(v - 2) < 1e-12));
+ * ```
+ */
+export function smoothLosses(losses: number[], beta = 0.98): number[] {
+  let average = 0;
+  return losses.map((loss, i) => {
+    average = beta * average + (1 - beta) * loss;
+    return average / (1 - beta ** (i + 1));
+  });
+}
+
+/**
+ * Every rule's suggestion from a smoothed curve. The rules look at the window that starts after
+ * `skipStart` points (the EMA's warm-up; fastai skips the first 10%) and ends before the first
+ * point that is not finite or exceeds `divergeFactor` times the best before it (the diverged tail).
+ * - `steepest`: the LR at the start of the segment with the most negative slope of smoothed loss
+ *   against ln(LR), up to the minimum (later descents are rebounds from spikes); absent when the
+ *   curve never falls.
+ * - `minimumDiv10`: the LR of the lowest smoothed loss over 10, but not below the first LR.
+ * - `valley`: the longest strictly decreasing subsequence of the smoothed losses (which tolerates
+ *   the small bumps a contiguous run would break on) up to the minimum, from its first to its last
+ *   point; the LR halfway between them in log space (fastai takes the point halfway through by
+ *   index). Absent when that subsequence has fewer than 3 points.
+ *
+ * The EMA lags: with beta 0.98 its value averages about the last 30-50 steps, so on a 100-step
+ * test the smoothed minimum sits well right of the raw one and `minimumDiv10` tends to be the
+ * largest of the three; the agreement verdict reports that rather than hiding it.
+ *
+ * @example
+ * ```ts
+ * import { lrRamp, suggestLrs } from "./lr_find.ts";
+ * const lrs = lrRamp(1e-5, 1, 51);
+ * const loss = lrs.map((lr) => 2 - Math.exp(-((Math.log10(lr) + 2) ** 2)));
+ * const s = suggestLrs(lrs, loss, { skipStart: 0 });
+ * console.assert(s.minimumDiv10! > 5e-4 && s.minimumDiv10! < 2e-3);
+ * ```
+ */
+export function suggestLrs(
+  lrs: number[],
+  smoothed: number[],
+  options: { skipStart?: number; divergeFactor?: number } = {},
+): LrSuggestions {
+  const divergeFactor = options.divergeFactor ?? 4;
+  let end = 0;
+  let best = Infinity;
+  for (; end < smoothed.length; end++) {
+    const value = smoothed[end];
+    if (!Number.isFinite(value) || value > divergeFactor * best) break;
+    best = Math.min(best, value);
+  }
+  const skip = options.skipStart ?? Math.floor(smoothed.length / 10);
+  const start = end - skip >= 3 ? skip : 0;
+  if (end - start < 1) return {};
+  const out: LrSuggestions = {};
+  let minimum = start;
+  for (let i = start; i < end; i++) if (smoothed[i] < smoothed[minimum]) minimum = i;
+  out.minimumDiv10 = Math.max(lrs[0], lrs[minimum] / 10);
+  // Past the minimum the loss only gets worse: descents there are rebounds from spikes.
+  let steepest = -1;
+  let steepestSlope = 0;
+  for (let i = start; i < minimum; i++) {
+    const slope = (smoothed[i + 1] - smoothed[i]) / Math.log(lrs[i + 1] / lrs[i]);
+    if (slope < steepestSlope) [steepest, steepestSlope] = [i, slope];
+  }
+  if (steepest >= 0) out.steepest = lrs[steepest];
+  const valley = longestDescent(smoothed, start, minimum + 1);
+  if (valley && valley.length >= 3) {
+    out.valley = Math.sqrt(lrs[valley.first] * lrs[valley.last]);
+  }
+  return out;
+}
+
+/** First and last index of the longest strictly decreasing subsequence of `values[start, end)`. */
+function longestDescent(
+  values: number[],
+  start: number,
+  end: number,
+): { first: number; last: number; length: number } | undefined {
+  const length = new Array<number>(end).fill(1);
+  const first = Array.from({ length: end }, (_, i) => i);
+  let bestEnd = -1;
+  for (let i = start; i < end; i++) {
+    for (let j = start; j < i; j++) {
+      if (values[j] > values[i] && length[j] + 1 > length[i]) {
+        length[i] = length[j] + 1;
+        first[i] = first[j];
+      }
+    }
+    if (bestEnd < 0 || length[i] > length[bestEnd]) bestEnd = i;
+  }
+  return bestEnd < 0
+    ? undefined
+    : { first: first[bestEnd], last: bestEnd, length: length[bestEnd] };
+}
+
+/**
+ * The suggestion to train with: `valley` (it sits in the middle of the fast descent, away from
+ * both the flat start and the blow-up, and is fastai's default), else `steepest`, else
+ * `minimumDiv10`. Throws when no rule found anything (the loss was never finite).
+ *
+ * @example
+ * ```ts
+ * import { chooseSuggestion } from "./lr_find.ts";
+ * console.assert(chooseSuggestion({ steepest: 1e-3, minimumDiv10: 2e-3 }).rule === "steepest");
+ * ```
+ */
+export function chooseSuggestion(suggestions: LrSuggestions): { rule: SuggestionRule; lr: number } {
+  for (const rule of ["valley", "steepest", "minimumDiv10"] as const) {
+    const lr = suggestions[rule];
+    if (lr !== undefined) return { rule, lr };
+  }
+  throw new AnnealError(
+    "diverged",
+    "The LR range test found no learning rate: the loss was never finite",
+    {
+      hint: "lower startLr, or check the data and the model for NaN",
+    },
+  );
+}
+
+/**
+ * How far apart some learning rates are; unreliable when `max / min` exceeds `limit`.
+ *
+ * @example
+ * ```ts
+ * import { agreementOf } from "./lr_find.ts";
+ * console.assert(agreementOf([1e-3, 2e-3]).verdict === "reliable");
+ * console.assert(agreementOf([1e-4, 3e-3]).verdict === "unreliable");
+ * ```
+ */
+export function agreementOf(values: (number | undefined)[], limit = 10): Agreement {
+  const lrs = values.filter((v): v is number => v !== undefined && Number.isFinite(v) && v > 0);
+  if (!lrs.length) {
+    return { min: NaN, max: NaN, ratio: NaN, geometricMean: NaN, verdict: "unreliable" };
+  }
+  const min = Math.min(...lrs);
+  const max = Math.max(...lrs);
+  const geometricMean = Math.exp(lrs.reduce((sum, lr) => sum + Math.log(lr), 0) / lrs.length);
+  return {
+    min,
+    max,
+    ratio: max / min,
+    geometricMean,
+    verdict: max / min > limit ? "unreliable" : "reliable",
+  };
+}
+
+/** Options of {@linkcode lrFind}; every field has a default. */
+export interface LrFindOptions {
+  /** First learning rate (1e-7). */
+  startLr?: number;
+  /** Last learning rate (10). */
+  endLr?: number;
+  /** Optimizer steps, one per learning rate (100). */
+  iterations?: number;
+  /** How the rate moves from `startLr` to `endLr` ("exponential"). */
+  mode?: "exponential" | "linear";
+  /** EMA factor of the smoothed loss (0.98, bias-corrected as fastai does). */
+  smoothing?: number;
+  /** Stop once the smoothed loss passes this multiple of its best (4). */
+  divergeFactor?: number;
+  /** Run the test this many times with seeds `seed + r` (other batch orders and init) (1). */
+  repeats?: number;
+  /** Turn the suggestion into a complete scheduler spec in `suggestedConfig`. */
+  schedule?: "onecycle" | "warmupCosine";
+  /** Called after every step with the raw loss. */
+  onProgress?: (iteration: number, lr: number, loss: number) => void;
+  /** Run the first repeat on this engine (restored afterwards) instead of building one. */
+  engine?: TrainingEngine;
+  /** Use this training split instead of loading `config.data`. */
+  train?: Dataset;
+}
+
+/** One range test's curve and what the rules read from it. */
+export interface LrCurve {
+  seed: number;
+  lrs: number[];
+  losses: number[];
+  smoothed: number[];
+  /** True when the test stopped early on divergence (or a non-finite loss). */
+  diverged: boolean;
+  suggestions: LrSuggestions;
+  rule: SuggestionRule;
+  suggestion: number;
+  /** Agreement among this curve's rules. */
+  agreement: Agreement;
+}
+
+/** What {@linkcode lrFind} returns: the first repeat's curve plus the verdict over all repeats. */
+export interface LrFindResult extends Omit<LrCurve, "agreement" | "seed"> {
+  /** The learning rate to train with: the repeats' geometric mean of their chosen rule. */
+  suggestion: number;
+  /** Worst rule ratio of any repeat, the repeats' ratio, and the verdict over both. */
+  agreement: Agreement & { repeatRatio: number; reasons: string[] };
+  /** Spread of the repeats' suggestions (ratio 1 with one repeat). */
+  spread: { geometricMean: number; min: number; max: number; ratio: number };
+  runs: LrCurve[];
+  /** The config with `optimizer.lr` (and `scheduler`, when asked) set from the suggestion. */
+  suggestedConfig: RunConfig;
+  /** The same change as `--set` overrides, for writing into a config file. */
+  suggestedOverrides: string[];
+  options: Required<Omit<LrFindOptions, "schedule" | "onProgress" | "engine" | "train">> & {
+    schedule?: "onecycle" | "warmupCosine";
+  };
+}
+
+const DEFAULTS = {
+  startLr: 1e-7,
+  endLr: 10,
+  iterations: 100,
+  mode: "exponential" as "exponential" | "linear",
+  smoothing: 0.98,
+  divergeFactor: 4,
+  repeats: 1,
+};
+
+function resolve(options: LrFindOptions): LrFindResult["options"] {
+  const o = { ...DEFAULTS, ...stripUndefined(options) };
+  const fail = (field: string, rule: string, value: unknown) => {
+    throw new AnnealError(
+      "usage",
+      `Cannot run the LR range test: '${field}' must be ${rule}, current value is ${value}`,
+      { where: field, hint: "pass a value in range, or leave it out for the default" },
+    );
+  };
+  if (!(o.startLr > 0)) fail("startLr", "> 0", o.startLr);
+  if (!(o.endLr > o.startLr) || !Number.isFinite(o.endLr)) fail("endLr", "> startLr", o.endLr);
+  if (!Number.isInteger(o.iterations) || o.iterations < 2) {
+    fail("iterations", "an integer >= 2", o.iterations);
+  }
+  if (!(o.smoothing >= 0 && o.smoothing < 1)) fail("smoothing", "in [0, 1)", o.smoothing);
+  if (!(o.divergeFactor > 1)) fail("divergeFactor", "> 1", o.divergeFactor);
+  if (!Number.isInteger(o.repeats) || o.repeats < 1) fail("repeats", "an integer >= 1", o.repeats);
+  if (o.mode !== "exponential" && o.mode !== "linear") {
+    fail("mode", '"exponential" or "linear"', o.mode);
+  }
+  return {
+    startLr: o.startLr,
+    endLr: o.endLr,
+    iterations: o.iterations,
+    mode: o.mode,
+    smoothing: o.smoothing,
+    divergeFactor: o.divergeFactor,
+    repeats: o.repeats,
+    ...(o.schedule ? { schedule: o.schedule } : {}),
+  };
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+interface DataOptions {
+  shuffle: boolean;
+  dropLast: boolean;
+  augment?: Parameters<typeof makeBatch>[2];
+}
+
+/** Training steps (each `gradientAccumulation` batches), cycling through epochs as needed. */
+function* steps(train: Dataset, config: RunConfig, seed: number): Generator<HostBatch[]> {
+  const spec = config.data as DataOptions;
+  const batches = batchesPerEpoch(train.n, config.batchSize, spec.dropLast);
+  if (batches === 0) {
+    throw new AnnealError(
+      "data",
+      `Cannot run the LR range test: ${train.n} training samples make no batch of ${config.batchSize}`,
+      { where: "batchSize", hint: "use a smaller batchSize or set data.dropLast to false" },
+    );
+  }
+  let micro: HostBatch[] = [];
+  for (let epoch = 0;; epoch++) {
+    const order = epochOrder(train.n, { shuffle: spec.shuffle, seed, epoch });
+    for (let index = 0; index < batches; index++) {
+      const indices = order.subarray(
+        index * config.batchSize,
+        Math.min((index + 1) * config.batchSize, train.n),
+      );
+      micro.push(makeBatch(train, indices, spec.augment, batchSeed(seed, epoch, index)));
+      if (micro.length === config.gradientAccumulation) {
+        yield micro;
+        micro = [];
+      }
+    }
+  }
+}
+
+type Resolved = LrFindResult["options"];
+
+/**
+ * One range test on `engine`: returns the curve, and leaves the weights and optimizer state as
+ * they were (also when a step throws).
+ */
+async function runCurve(
+  engine: TrainingEngine,
+  train: Dataset,
+  config: RunConfig,
+  seed: number,
+  o: Resolved,
+  onProgress?: LrFindOptions["onProgress"],
+): Promise<LrCurve> {
+  const saved = await engine.readWeights();
+  for (const weight of Object.values(saved)) weight.values = weight.values.slice();
+  const state = await engine.optimizer.getState();
+  const ramp = lrRamp(o.startLr, o.endLr, o.iterations, o.mode);
+  const lrs: number[] = [];
+  const losses: number[] = [];
+  const smoothed: number[] = [];
+  let diverged = false;
+  let average = 0;
+  let best = Infinity;
+  const maxNorm = config.clipping.maxNorm ?? undefined;
+  try {
+    const stream = steps(train, config, seed);
+    for (let i = 0; i < ramp.length; i++) {
+      const pending = engine.computeGradients(stream.next().value as HostBatch[]);
+      const [loss] = await pending.loss.data();
+      if (Number.isFinite(loss)) engine.applyGradients(pending, ramp[i], maxNorm);
+      else engine.discardGradients(pending);
+      tf.dispose([pending.loss, pending.gradNorm, ...Object.values(pending.metricSums)]);
+      average = o.smoothing * average + (1 - o.smoothing) * loss;
+      const smooth = average / (1 - o.smoothing ** (i + 1));
+      lrs.push(ramp[i]);
+      losses.push(loss);
+      smoothed.push(smooth);
+      onProgress?.(i, ramp[i], loss);
+      if (!Number.isFinite(smooth) || smooth > o.divergeFactor * best) {
+        diverged = true;
+        break;
+      }
+      best = Math.min(best, smooth);
+    }
+  } finally {
+    engine.writeWeights(saved);
+    engine.optimizer.setState(state);
+  }
+  const suggestions = suggestLrs(lrs, smoothed, {
+    skipStart: Math.floor(o.iterations / 10),
+    divergeFactor: o.divergeFactor,
+  });
+  const chosen = chooseSuggestion(suggestions);
+  return {
+    seed,
+    lrs,
+    losses,
+    smoothed,
+    diverged,
+    suggestions,
+    rule: chosen.rule,
+    suggestion: chosen.lr,
+    agreement: agreementOf(Object.values(suggestions)),
+  };
+}
+
+/**
+ * Runs the LR range test for `config` (on a backend it selects, unless `options.engine` is given)
+ * and suggests a learning rate, with a scheduler spec when `options.schedule` asks for one.
+ *
+ * @example
+ * ```ts ignore
+ * import { lrFind } from "./lr_find.ts";
+ * import { parseConfig } from "../config.ts";
+ * const config = parseConfig({ backend: "cpu", optimizer: { name: "adam", lr: 1e-3 } });
+ * const result = await lrFind(config, { iterations: 50, schedule: "onecycle" });
+ * console.log(result.suggestion, result.agreement.verdict, result.suggestedConfig.scheduler);
+ * ```
+ */
+export async function lrFind(
+  config: RunConfig,
+  options: LrFindOptions = {},
+): Promise<LrFindResult> {
+  const o = resolve(options);
+  if (!options.engine) await selectBackend(config.backend, config.model.kind);
+  const train = options.train ?? (await loadData(config.data, config.seed)).train;
+  const runs: LrCurve[] = [];
+  for (let r = 0; r < o.repeats; r++) {
+    const seed = config.seed + r;
+    const own = r === 0 && options.engine
+      ? undefined
+      : new TrainingEngine({ ...config, seed }, train);
+    try {
+      const engine = own ?? options.engine!;
+      runs.push(
+        await runCurve(engine, train, config, seed, o, r === 0 ? options.onProgress : undefined),
+      );
+    } finally {
+      own?.dispose();
+    }
+  }
+  const picks = runs.map((run) => run.suggestion);
+  const spread = agreementOf(picks);
+  const worstRules = runs.map((run) => run.agreement).reduce((worst, next) =>
+    next.ratio > worst.ratio ? next : worst
+  );
+  const reasons = [
+    ...(worstRules.verdict === "unreliable"
+      ? [`the rules disagree by ${worstRules.ratio.toFixed(1)}x`]
+      : []),
+    ...(spread.verdict === "unreliable"
+      ? [`the repeats disagree by ${spread.ratio.toFixed(1)}x`]
+      : []),
+  ];
+  const suggestion = spread.geometricMean;
+  const first = runs[0];
+  const { config: suggestedConfig, overrides } = suggestConfig(
+    config,
+    train.n,
+    suggestion,
+    o.schedule,
+  );
+  return {
+    lrs: first.lrs,
+    losses: first.losses,
+    smoothed: first.smoothed,
+    diverged: first.diverged,
+    suggestions: first.suggestions,
+    rule: first.rule,
+    suggestion,
+    agreement: {
+      ...worstRules,
+      repeatRatio: spread.ratio,
+      verdict: reasons.length ? "unreliable" : "reliable",
+      reasons,
+    },
+    spread: {
+      geometricMean: spread.geometricMean,
+      min: spread.min,
+      max: spread.max,
+      ratio: spread.ratio,
+    },
+    runs,
+    suggestedConfig,
+    suggestedOverrides: overrides,
+    options: o,
+  };
+}
+
+/**
+ * `config` with its learning rate set to `lr` (the rate the optimizer should see at the run's
+ * effective batch, so `optimizer.baseBatch` scaling is undone), and with a scheduler when asked:
+ * - `onecycle`: `maxLr = lr`, `totalSteps` = epochs x optimizer steps per epoch (capped by
+ *   `maxSteps`). The peak is the suggestion itself, not Smith's "10x the minimum-loss rule": the
+ *   rules already sit on the steep descent, an order of magnitude below where the short ramp
+ *   diverged, and onecycle's warm-up from `maxLr / 25` reaches that peak in the first 30% of a run
+ *   that lasts far longer than the range test, so a peak at the loss minimum tends to diverge.
+ * - `warmupCosine`: `optimizer.lr = lr`, `warmupSteps` = 5% of `totalSteps` (at least 1).
+ *
+ * @example
+ * ```ts
+ * import { suggestConfig } from "./lr_find.ts";
+ * import { parseConfig } from "../config.ts";
+ * const { config } = suggestConfig(parseConfig({ epochs: 2 }), 200, 0.003, "onecycle");
+ * console.assert(config.scheduler?.name === "onecycle" && config.optimizer.lr === 0.003);
+ * ```
+ */
+export function suggestConfig(
+  config: RunConfig,
+  trainSamples: number,
+  lr: number,
+  schedule?: "onecycle" | "warmupCosine",
+): { config: RunConfig; overrides: string[] } {
+  const spec = config.data as DataOptions;
+  const effective = config.batchSize * config.gradientAccumulation;
+  const baseBatch = (config.optimizer as { baseBatch?: number }).baseBatch;
+  const factor = baseBatch ? scaleLearningRate(1, baseBatch, effective).lr : 1;
+  const optimizerLr = lr / factor;
+  const perEpoch = Math.ceil(
+    batchesPerEpoch(trainSamples, config.batchSize, spec.dropLast) / config.gradientAccumulation,
+  );
+  const totalSteps = Math.max(1, Math.min(config.epochs * perEpoch, config.maxSteps ?? Infinity));
+  let scheduler: ResolvedSchedulerSpec | undefined = config.scheduler;
+  if (schedule === "onecycle") {
+    scheduler = parseSchedulerSpec({ name: "onecycle", interval: "step", maxLr: lr, totalSteps });
+  } else if (schedule === "warmupCosine") {
+    const warmupSteps = Math.max(1, Math.round(totalSteps * 0.05));
+    scheduler = parseSchedulerSpec({
+      name: "warmupCosine",
+      interval: "step",
+      warmupSteps,
+      totalSteps,
+    });
+  }
+  const optimizer = { ...config.optimizer, lr: optimizerLr } as RunConfig["optimizer"];
+  const out: RunConfig = { ...config, optimizer, ...(scheduler ? { scheduler } : {}) };
+  const overrides = [`optimizer.lr=${optimizerLr}`];
+  if (schedule) overrides.push(`scheduler=${JSON.stringify(scheduler)}`);
+  return { config: out, overrides };
+}
+
+/**
+ * The `lr_find.json` record of a result (docs/contracts.md): the curve, every rule's suggestion,
+ * the chosen one and the verdict.
+ *
+ * @example
+ * ```ts
+ * import { lrFindRecord } from "./lr_find.ts";
+ * const record = lrFindRecord({
+ *   lrs: [1e-3, 1e-2], losses: [2, 1], smoothed: [2, 1.5], suggestions: { steepest: 1e-3 },
+ *   suggestion: 1e-3, rule: "steepest",
+ * });
+ * console.assert(record.suggestions!.steepest === 1e-3);
+ * ```
+ */
+export function lrFindRecord(
+  result:
+    & Pick<LrFindResult, "lrs" | "losses" | "smoothed" | "suggestions" | "suggestion" | "rule">
+    & Partial<LrFindResult>,
+): LrFindRecord & Record<string, unknown> {
+  return {
+    lrs: result.lrs,
+    losses: result.losses,
+    smoothed: result.smoothed,
+    suggestions: stripUndefined(result.suggestions) as Record<string, number>,
+    suggestion: result.suggestion,
+    rule: result.rule,
+    ...(result.agreement ? { agreement: result.agreement } : {}),
+    ...(result.spread ? { spread: result.spread } : {}),
+    ...(result.runs
+      ? {
+        repeats: result.runs.map((run) => ({
+          seed: run.seed,
+          suggestion: run.suggestion,
+          rule: run.rule,
+        })),
+      }
+      : {}),
+  };
+}
+
+/**
+ * Loss against learning rate on a log axis, raw and smoothed, with the suggestion marked.
+ *
+ * @example
+ * ```ts
+ * import { lrFindSvg } from "./lr_find.ts";
+ * const svg = await lrFindSvg({
+ *   lrs: [1e-4, 1e-3, 1e-2], losses: [2, 1, 3], smoothed: [2, 1.5, 2], suggestions: {},
+ *   suggestion: 1e-3, rule: "valley",
+ * });
+ * console.assert(svg.startsWith("<svg"));
+ * ```
+ */
+export function lrFindSvg(
+  result: Pick<LrFindResult, "lrs" | "losses" | "smoothed" | "suggestion" | "rule">,
+): Promise<string> {
+  return plotSvg({
+    id: "lr-find",
+    dir: "",
+    config: {},
+    meta: { id: "lr-find" },
+    summary: { status: "completed" },
+    warnings: [],
+    steps: [],
+    epochs: [],
+    lrFind: {
+      lrs: result.lrs,
+      losses: result.losses,
+      smoothed: result.smoothed,
+      suggestions: { [`suggested (${result.rule})`]: result.suggestion },
+    },
+  }, "lrFind");
+}
