@@ -321,7 +321,8 @@ export function createFusedStep(kind: FusedKind, hyper: FusedHyper = {}): FusedS
 
 function restoreSlot(state: FusedState | undefined, key: string, shape: number[]): tf.Tensor {
   const saved = state?.slots[key];
-  if (!saved) return tf.zeros(shape);
+  // Kept: a step may run inside the caller's tf.tidy, and the slots outlive it.
+  if (!saved) return tf.keep(tf.zeros(shape));
   if (saved.shape.join(",") !== shape.join(",")) {
     throw new AnnealError(
       "checkpoint",
@@ -329,7 +330,7 @@ function restoreSlot(state: FusedState | undefined, key: string, shape: number[]
       { hint: "restore a state saved for the same model" },
     );
   }
-  return tf.tensor(saved.values, shape, "float32");
+  return tf.keep(tf.tensor(saved.values, shape, "float32"));
 }
 
 function resolveHyper(kind: FusedKind, hyper: FusedHyper) {

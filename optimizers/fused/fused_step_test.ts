@@ -175,3 +175,14 @@ Deno.test("fused state saved and restored continues the same trajectory", async 
   [a, b, g].forEach((x) => x.dispose());
   [one, two, three].forEach((o) => o.dispose());
 });
+
+Deno.test("fused step inside tf.tidy keeps its slots alive", async () => {
+  await ready;
+  const w = tf.variable(tf.ones([3]));
+  const sgd = createFusedStep("sgd", { momentum: 0.5 });
+  for (let t = 0; t < 2; t++) tf.tidy(() => sgd.step([w], [tf.ones([3])], 1));
+  // buf = 1, then 0.5 + 1 = 1.5: w = 1 - 1 - 1.5
+  assert.deepEqual(Array.from(await w.data()), [-1.5, -1.5, -1.5]);
+  w.dispose();
+  sgd.dispose();
+});

@@ -1,0 +1,132 @@
+/**
+ * `deno task bench`: the workloads of `bench/torch_reference.py` on every tfjs backend available,
+ * side by side with PyTorch run in the same invocation, as a ratio table.
+ *
+ *   deno run -A bench/main.ts [--backend cpu,wasm,webgpu] [--only mlp,cnn,lstm,mlp_sgd,seed_linear,optim]
+ *     [--steps N] [--warmup N] [--repeats N] [--python /usr/bin/python3 | --python none]
+ *     [--device cpu] [--threads 2] [--json out.json] [--markdown]
+ *
+ * CPU backends default to few steps (cnn and lstm take seconds a step on tfjs-cpu). On webgpu
+ * every workload runs twice: tfjs's optimizers (`tfjs`) and the fused WGSL step (`fused`).
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import { type BackendRequest, selectBackend } from "../runtime/backend.ts";
+import { optimizerOnly, seedLinear } from "./extras.ts";
+import { makeStepper, type OptimizerPath, timeSteps } from "./runner.ts";
+import { buildWorkload, WORKLOAD_NAMES } from "./workloads.ts";
+import { markdownTable, type Row, textTable } from "./table.ts";
+import { runTorch, type TorchResult } from "./torch.ts";
+
+const { values: flags } = parseArgs({
+  options: {
+    backend: { type: "string", default: "" },
+    only: { type: "string", default: "" },
+    steps: { type: "string", default: "" },
+    warmup: { type: "string", default: "" },
+    repeats: { type: "string", default: "3" },
+    python: { type: "string", default: "" },
+    device: { type: "string", default: "" },
+    threads: { type: "string", default: "" },
+    json: { type: "string", default: "" },
+    markdown: { type: "boolean", default: false },
+  },
+});
+
+const ALL = [...WORKLOAD_NAMES, "seed_linear", "optim"];
+const only = flags.only ? flags.only.split(",") : ALL;
+const repeats = Number(flags.repeats);
+const CPU_STEPS: Record<string, number> = { mlp: 5, mlp_sgd: 5, cnn: 2, lstm: 2 };
+const GPU_STEPS: Record<string, number> = { mlp: 50, mlp_sgd: 50, cnn: 5, lstm: 10 };
+
+async function backends(): Promise<string[]> {
+  if (flags.backend) return flags.backend.split(",");
+  const gpu = await navigator.gpu?.requestAdapter().catch(() => null);
+  // A software adapter (llvmpipe) is far too slow to benchmark: only when asked for.
+  return gpu && !gpu.info.isFallbackAdapter ? ["webgpu", "wasm", "cpu"] : ["wasm", "cpu"];
+}
+
+async function benchBackend(backend: string, rows: Row[]): Promise<Record<string, unknown>> {
+  const selection = await selectBackend(backend as BackendRequest, "cnn");
+  const info: Record<string, unknown> = { backend, reason: selection.reason };
+  if (selection.adapter) info.adapter = selection.adapter.description;
+  console.error(`# ${backend}: ${selection.reason}`);
+  const gpu = backend === "webgpu";
+  for (const name of WORKLOAD_NAMES.filter((n) => only.includes(n))) {
+    if (backend === "wasm" && name === "cnn" && !tf.getKernel("Conv2DBackpropFilter", "wasm")) {
+      console.error("# wasm cnn skipped: Conv2DBackpropFilter is not registered for wasm");
+      continue;
+    }
+    const steps = Number(flags.steps) || (gpu ? GPU_STEPS : CPU_STEPS)[name];
+    const warmup = flags.warmup ? Number(flags.warmup) : gpu ? (name === "cnn" ? 2 : 5) : 1;
+    for (const path of (gpu ? ["tfjs", "fused"] : ["tfjs"]) as OptimizerPath[]) {
+      const w = buildWorkload(name);
+      const stepper = makeStepper(w, path);
+      const r = await timeSteps(stepper, steps, warmup, repeats);
+      stepper.dispose();
+      w.dispose();
+      rows.push({
+        workload: name,
+        backend,
+        optimizer: path,
+        batch: w.batch,
+        steps,
+        msPerStep: r.msPerStep,
+        samplesPerS: (w.batch / r.msPerStep) * 1000,
+        spread: r.blocks,
+        loss: r.loss,
+      });
+      console.error(`${name} ${backend} ${path}: ${r.msPerStep.toFixed(2)} ms/step`);
+    }
+  }
+  if (only.includes("seed_linear")) {
+    const s = await seedLinear();
+    rows.push({
+      workload: "seed_linear",
+      backend,
+      optimizer: "tfjs",
+      msPerStep: s.wallMs,
+      wall: true,
+      loss: s.finalLoss,
+    });
+    console.error(`seed_linear ${backend}: ${s.wallMs.toFixed(0)} ms wall`);
+  }
+  if (gpu && only.includes("optim")) {
+    info.optimizerOnly = await optimizerOnly(Number(flags.steps) || 200, repeats);
+    console.error("# optimizer step alone (mlp, Adam):", JSON.stringify(info.optimizerOnly));
+  }
+  return info;
+}
+
+const rows: Row[] = [];
+const machine: Record<string, unknown> = {
+  date: new Date().toISOString(),
+  deno: Deno.version.deno,
+  cpus: navigator.hardwareConcurrency,
+  backends: [] as unknown[],
+};
+for (const backend of await backends()) {
+  try {
+    (machine.backends as unknown[]).push(await benchBackend(backend, rows));
+  } catch (error) {
+    console.error(`# ${backend} failed: ${(error as Error).message}`);
+  }
+}
+let torch: TorchResult[] = [];
+if (flags.python !== "none") {
+  const workloads = only.filter((n) => n !== "optim");
+  torch = await runTorch({
+    python: flags.python || "python3",
+    only: workloads,
+    device: flags.device,
+    threads: flags.threads,
+    steps: flags.steps,
+  });
+}
+console.log(flags.markdown ? markdownTable(rows, torch) : textTable(rows, torch));
+if (flags.json) {
+  await Deno.writeTextFile(flags.json, JSON.stringify({ machine, rows, torch }, null, 2));
+}

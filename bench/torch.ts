@@ -1,0 +1,58 @@
+/**
+ * Runs `bench/torch_reference.py` (the team's shared PyTorch reference, copied here) and parses
+ * its one-JSON-object-per-line output. A missing python or torch yields no rows and a note.
+ *
+ * @module
+ */
+
+import { fileURLToPath } from "node:url";
+
+/** One line of the reference script's output. */
+export interface TorchResult {
+  workload: string;
+  framework: string;
+  device: string;
+  ms_per_step?: number;
+  samples_per_s?: number;
+  wall_ms?: number;
+  final_loss?: number;
+}
+
+/** How to call the reference script. */
+export interface TorchOptions {
+  python: string;
+  only: string[];
+  device?: string;
+  threads?: string;
+  steps?: string;
+}
+
+/**
+ * Runs PyTorch's side; returns its results (empty when python or torch is missing).
+ *
+ * @example
+ * ```ts ignore
+ * import { runTorch } from "./torch.ts";
+ * const rows = await runTorch({ python: "python3", only: ["mlp"], device: "cpu", threads: "2" });
+ * console.log(rows[0]?.ms_per_step);
+ * ```
+ */
+export async function runTorch(options: TorchOptions): Promise<TorchResult[]> {
+  const script = fileURLToPath(new URL("./torch_reference.py", import.meta.url));
+  const args = [script, "--only", options.only.join(",")];
+  if (options.device) args.push("--device", options.device);
+  if (options.threads) args.push("--threads", options.threads);
+  if (options.steps) args.push("--steps", options.steps);
+  try {
+    const out = await new Deno.Command(options.python, { args, stderr: "inherit" }).output();
+    if (!out.success) {
+      console.error(`# pytorch reference failed (exit ${out.code}): no torch column`);
+    }
+    return new TextDecoder().decode(out.stdout).split("\n")
+      .filter((line) => line.startsWith("{"))
+      .map((line) => JSON.parse(line) as TorchResult);
+  } catch (error) {
+    console.error(`# pytorch reference not run: ${(error as Error).message}`);
+    return [];
+  }
+}
