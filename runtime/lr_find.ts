@@ -3,8 +3,8 @@
  * fastai's `lr_find`), in-process on the run's own data and model: one optimizer step per
  * learning rate, the rate ramped from `startLr` to `endLr` over successive training batches, the
  * loss smoothed by a bias-corrected EMA, the test stopped once the smoothed loss passes
- * `divergeFactor` times its best. The model's weights and the optimizer state are restored
- * afterwards. Three rules read a learning rate off the smoothed curve; when they, or repeats with
+ * `divergeFactor` times its best. The model's weights are restored afterwards and the engine's
+ * optimizer is left as it was (the test runs a fresh one of the same spec). Three rules read a learning rate off the smoothed curve; when they, or repeats with
  * other seeds, disagree by more than 10x the result says it is unreliable.
  *
  * @module
@@ -14,6 +14,7 @@ import type { RunConfig } from "../config.ts";
 import { loadData } from "../data/mod.ts";
 import { batchesPerEpoch, batchSeed, epochOrder, makeBatch } from "../data/batches.ts";
 import type { Dataset } from "../data/types.ts";
+import { createOptimizer, type Optimizer } from "../optimizers/optimizer.ts";
 import { scaleLearningRate } from "../optimizers/scaling.ts";
 import { parseSchedulerSpec } from "../schedulers/parse.ts";
 import type { ResolvedSchedulerSpec } from "../schedulers/spec.ts";
@@ -162,7 +163,9 @@ function longestDescent(
   let bestEnd = -1;
   for (let i = start; i < end; i++) {
     for (let j = start; j < i; j++) {
-      if (values[j] > values[i] && length[j] + 1 > length[i]) {
+      if (!(values[j] > values[i])) continue;
+      // Of equally long descents, keep the one that starts latest: a flat start is no valley.
+      if (length[j] + 1 > length[i] || (length[j] + 1 === length[i] && first[j] > first[i])) {
         length[i] = length[j] + 1;
         first[i] = first[j];
       }
@@ -216,7 +219,9 @@ export function agreementOf(values: (number | undefined)[], limit = 10): Agreeme
   }
   const min = Math.min(...lrs);
   const max = Math.max(...lrs);
-  const geometricMean = Math.exp(lrs.reduce((sum, lr) => sum + Math.log(lr), 0) / lrs.length);
+  const mean = Math.exp(lrs.reduce((sum, lr) => sum + Math.log(lr), 0) / lrs.length);
+  // exp(log(x)) may miss x by an ulp; keep the mean inside [min, max].
+  const geometricMean = Math.min(max, Math.max(min, mean));
   return {
     min,
     max,
@@ -368,8 +373,8 @@ function* steps(train: Dataset, config: RunConfig, seed: number): Generator<Host
 type Resolved = LrFindResult["options"];
 
 /**
- * One range test on `engine`: returns the curve, and leaves the weights and optimizer state as
- * they were (also when a step throws).
+ * One range test on `engine`: returns the curve, and leaves the weights and the optimizer as they
+ * were (also when a step throws).
  */
 async function runCurve(
   engine: TrainingEngine,
@@ -381,7 +386,13 @@ async function runCurve(
 ): Promise<LrCurve> {
   const saved = await engine.readWeights();
   for (const weight of Object.values(saved)) weight.values = weight.values.slice();
-  const state = await engine.optimizer.getState();
+  // The test steps a fresh optimizer of the same spec, swapped in for its duration, so the
+  // engine's own optimizer is never touched (Optimizer.setState cannot bring back a fresh
+  // optimizer: a restored state without slots is refused at the next step).
+  const own = engine.optimizer;
+  const probe = createOptimizer(own.spec);
+  const swap = engine as { optimizer: Optimizer };
+  swap.optimizer = probe;
   const ramp = lrRamp(o.startLr, o.endLr, o.iterations, o.mode);
   const lrs: number[] = [];
   const losses: number[] = [];
@@ -411,8 +422,9 @@ async function runCurve(
       best = Math.min(best, smooth);
     }
   } finally {
+    swap.optimizer = own;
+    probe.dispose();
     engine.writeWeights(saved);
-    engine.optimizer.setState(state);
   }
   const suggestions = suggestLrs(lrs, smoothed, {
     skipStart: Math.floor(o.iterations / 10),
@@ -585,7 +597,7 @@ export function lrFindRecord(
   result:
     & Pick<LrFindResult, "lrs" | "losses" | "smoothed" | "suggestions" | "suggestion" | "rule">
     & Partial<LrFindResult>,
-): LrFindRecord & Record<string, unknown> {
+): LrFindRecord & { suggestions: Record<string, number>; [key: string]: unknown } {
   return {
     lrs: result.lrs,
     losses: result.losses,
@@ -614,7 +626,7 @@ export function lrFindRecord(
  * ```ts
  * import { lrFindSvg } from "./lr_find.ts";
  * const svg = await lrFindSvg({
- *   lrs: [1e-4, 1e-3, 1e-2], losses: [2, 1, 3], smoothed: [2, 1.5, 2], suggestions: {},
+ *   lrs: [1e-4, 1e-3, 1e-2], losses: [2, 1, 3], smoothed: [2, 1.5, 2],
  *   suggestion: 1e-3, rule: "valley",
  * });
  * console.assert(svg.startsWith("<svg"));

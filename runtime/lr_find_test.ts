@@ -1,0 +1,275 @@
+import assert from "node:assert/strict";
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import { applyOverrides, parseConfig, type RunConfigInput } from "../config.ts";
+import { loadData } from "../data/mod.ts";
+import { selectBackend } from "./backend.ts";
+import { TrainingEngine } from "./engine.ts";
+import { trainInProcess } from "./in_process.ts";
+import {
+  agreementOf,
+  chooseSuggestion,
+  lrFind,
+  lrFindRecord,
+  lrFindSvg,
+  lrRamp,
+  smoothLosses,
+  suggestConfig,
+  suggestLrs,
+} from "./lr_find.ts";
+
+const log10 = Math.log10;
+
+/** Flat at 2.3 up to 1e-4, a smooth fall to 0.5 at 10^-1.5, then a steep blow-up. */
+function oneDip(lr: number): number {
+  const x = log10(lr);
+  if (x < -4) return 2.3;
+  if (x < -1.5) return 0.5 + 0.9 * (1 + Math.cos(Math.PI * (x + 4) / 2.5));
+  return 0.5 + 10 * (x + 1.5) ** 2;
+}
+
+/** A long gentle dip to 1.0 at 1e-3, a rise, then a short steep drop to 0.9 at 10^-1.2. */
+function twoDips(lr: number): number {
+  const x = log10(lr);
+  if (x < -3) return 1.0 + 1.3 * (-3 - x) / 4;
+  if (x < -1.5) return 1.0 + (x + 3) / 1.5;
+  if (x < -1.2) return 2.0 - 1.1 * (x + 1.5) / 0.3;
+  return 0.9 + 10 * (x + 1.2) ** 2;
+}
+
+function syntheticConfig(input: RunConfigInput = {}) {
+  return parseConfig({
+    backend: "cpu",
+    seed: 3,
+    data: { kind: "synthetic-linear", n: 40 },
+    model: { kind: "mlp", hidden: [8] },
+    optimizer: { name: "adam", lr: 1e-3 },
+    batchSize: 16,
+    epochs: 5,
+    ...input,
+  });
+}
+
+async function engineFor(config: ReturnType<typeof syntheticConfig>) {
+  await selectBackend("cpu");
+  const train = (await loadData(config.data, config.seed)).train;
+  return { engine: new TrainingEngine(config, train), train };
+}
+
+Deno.test("lrRamp starts at startLr, ends at endLr and rises monotonically in both modes", () => {
+  for (const mode of ["exponential", "linear"] as const) {
+    const ramp = lrRamp(1e-6, 1, 25, mode);
+    assert.equal(ramp.length, 25);
+    assert.equal(ramp[0], 1e-6);
+    assert.equal(ramp[24], 1);
+    for (let i = 1; i < ramp.length; i++) assert.ok(ramp[i] > ramp[i - 1], `${mode} at ${i}`);
+  }
+  const exponential = lrRamp(1e-6, 1, 25, "exponential");
+  const linear = lrRamp(1e-6, 1, 25, "linear");
+  assert.ok(Math.abs(exponential[13] / exponential[12] - exponential[1] / exponential[0]) < 1e-9);
+  assert.ok(Math.abs((linear[13] - linear[12]) - (linear[1] - linear[0])) < 1e-12);
+});
+
+Deno.test("smoothLosses is bias-corrected: the first value is the first loss, constants stay", () => {
+  const s = smoothLosses([3, 1, 1, 1], 0.9);
+  assert.equal(s[0], 3);
+  assert.ok(Math.abs(s[1] - (0.9 * 0.1 * 3 + 0.1 * 1) / (1 - 0.81)) < 1e-12);
+  assert.ok(smoothLosses([2, 2, 2, 2]).every((v) => Math.abs(v - 2) < 1e-12));
+});
+
+Deno.test("the rules agree on a curve with one dip, inside the range, around the descent", () => {
+  const lrs = lrRamp(1e-7, 10, 100);
+  const suggestions = suggestLrs(lrs, lrs.map(oneDip));
+  for (const [rule, lr] of Object.entries(suggestions)) {
+    assert.ok(lr! >= 1e-4 && lr! <= 10 ** -1.5, `${rule} = ${lr}`);
+  }
+  assert.equal(Object.keys(suggestions).length, 3);
+  assert.equal(agreementOf(Object.values(suggestions)).verdict, "reliable");
+  assert.equal(chooseSuggestion(suggestions).rule, "valley");
+});
+
+Deno.test("the verdict is unreliable when a curve with two dips sends the rules 10x apart", () => {
+  const lrs = lrRamp(1e-7, 10, 100);
+  const suggestions = suggestLrs(lrs, lrs.map(twoDips));
+  const agreement = agreementOf(Object.values(suggestions));
+  assert.ok(agreement.ratio > 10, JSON.stringify(suggestions));
+  assert.equal(agreement.verdict, "unreliable");
+  for (const lr of Object.values(suggestions)) assert.ok(lr! >= 1e-7 && lr! <= 10);
+});
+
+Deno.test("the rules ignore the diverged tail: no pick past the minimum or beyond the blow-up", () => {
+  const lrs = lrRamp(1e-7, 10, 100);
+  // After the minimum at 10^-1.5: a spike, a steep rebound, then NaN.
+  const curve = lrs.map((lr) => {
+    const x = log10(lr);
+    if (x > 0) return NaN;
+    if (x > -1) return 3 - 2 * (x + 1);
+    return oneDip(lr);
+  });
+  const suggestions = suggestLrs(lrs, curve);
+  for (const lr of Object.values(suggestions)) assert.ok(lr! <= 10 ** -1.5);
+});
+
+Deno.test("chooseSuggestion prefers valley, then steepest, then minimumDiv10", () => {
+  assert.deepEqual(chooseSuggestion({ valley: 1, steepest: 2, minimumDiv10: 3 }), {
+    rule: "valley",
+    lr: 1,
+  });
+  assert.equal(chooseSuggestion({ steepest: 2, minimumDiv10: 3 }).rule, "steepest");
+  assert.equal(chooseSuggestion({ minimumDiv10: 3 }).rule, "minimumDiv10");
+  assert.throws(() => chooseSuggestion({}), /no learning rate/);
+});
+
+Deno.test("lrFind restores the weights and the optimizer state, and leaks no tensors", async () => {
+  const config = syntheticConfig();
+  const { engine, train } = await engineFor(config);
+  try {
+    // One real step first, so that the optimizer has moments to restore.
+    const pending = engine.computeGradients([{
+      x: train.x.slice(0, 32),
+      y: train.y.slice(0, 16),
+      size: 16,
+    }]);
+    engine.applyGradients(pending, 1e-3);
+    tf.dispose([pending.loss, pending.gradNorm, ...Object.values(pending.metricSums)]);
+    const weights = await engine.readWeights();
+    const state = await engine.optimizer.getState();
+    assert.ok(Object.keys(state.slots).length > 0);
+    const tensors = tf.memory().numTensors;
+    const optimizer = engine.optimizer;
+    const result = await lrFind(config, { engine, train, iterations: 30, endLr: 1 });
+    assert.ok(result.lrs.length > 3);
+    assert.ok(result.losses.some((loss) => loss !== result.losses[0]), "the test trained");
+    assert.equal(tf.memory().numTensors, tensors);
+    assert.equal(engine.optimizer, optimizer);
+    assert.deepEqual(await engine.readWeights(), weights);
+    assert.deepEqual(await engine.optimizer.getState(), state);
+  } finally {
+    engine.dispose();
+  }
+});
+
+Deno.test("lrFind steps through the whole ramp, cycling epochs, in both modes", async () => {
+  const config = syntheticConfig();
+  const { engine, train } = await engineFor(config);
+  try {
+    for (const mode of ["linear", "exponential"] as const) {
+      const seen: number[] = [];
+      // 40 samples make 3 batches an epoch: 20 steps cycle through 7 epochs.
+      const result = await lrFind(config, {
+        engine,
+        train,
+        mode,
+        startLr: 1e-5,
+        endLr: 1e-3,
+        iterations: 20,
+        onProgress: (_i, lr) => seen.push(lr),
+      });
+      assert.equal(result.diverged, false);
+      assert.deepEqual(result.lrs, lrRamp(1e-5, 1e-3, 20, mode));
+      assert.deepEqual(seen, result.lrs);
+      assert.equal(result.losses.length, 20);
+      assert.ok(result.losses.every(Number.isFinite));
+      assert.ok(result.suggestion >= 1e-5 && result.suggestion <= 1e-3);
+      for (const lr of Object.values(result.suggestions)) assert.ok(lr! >= 1e-5 && lr! <= 1e-3);
+    }
+  } finally {
+    engine.dispose();
+  }
+});
+
+Deno.test("lrFind stops early once the smoothed loss passes divergeFactor times its best", async () => {
+  const config = syntheticConfig({ optimizer: { name: "sgd", lr: 0.01 } });
+  const result = await lrFind(config, { startLr: 1e-3, endLr: 1e3, iterations: 60 });
+  assert.equal(result.diverged, true);
+  assert.ok(result.lrs.length < 60);
+  const last = result.smoothed.at(-1)!;
+  const best = Math.min(...result.smoothed.slice(0, -1));
+  assert.ok(!Number.isFinite(last) || last > 4 * best);
+  assert.ok(
+    result.smoothed.slice(0, -1).every((v, i, a) => v <= 4 * Math.min(...a.slice(0, i + 1))),
+  );
+  assert.ok(result.suggestion >= 1e-3 && result.suggestion <= 1e3);
+});
+
+Deno.test("repeats run with seeds seed + r and report their spread and verdict", async () => {
+  const config = syntheticConfig();
+  const result = await lrFind(config, { iterations: 20, endLr: 1, repeats: 3 });
+  assert.deepEqual(result.runs.map((run) => run.seed), [3, 4, 5]);
+  const picks = result.runs.map((run) => run.suggestion);
+  assert.equal(result.spread.min, Math.min(...picks));
+  assert.equal(result.spread.max, Math.max(...picks));
+  assert.ok(Math.abs(result.spread.ratio - result.spread.max / result.spread.min) < 1e-9);
+  assert.ok(result.suggestion >= result.spread.min && result.suggestion <= result.spread.max);
+  assert.equal(result.agreement.repeatRatio, result.spread.ratio);
+  const unreliable = result.spread.ratio > 10 ||
+    result.runs.some((run) => run.agreement.ratio > 10);
+  assert.equal(result.agreement.verdict, unreliable ? "unreliable" : "reliable");
+  assert.deepEqual(
+    lrFindRecord(result).repeats,
+    result.runs.map((run) => ({
+      seed: run.seed,
+      suggestion: run.suggestion,
+      rule: run.rule,
+    })),
+  );
+});
+
+Deno.test("suggestConfig builds complete onecycle and warmupCosine specs the config accepts", () => {
+  // 200 samples, batch 16: 13 steps an epoch, 5 epochs.
+  const config = syntheticConfig({ data: { kind: "synthetic-linear", n: 200 } });
+  const onecycle = suggestConfig(config, 200, 3e-3, "onecycle");
+  assert.deepEqual(
+    { ...onecycle.config.scheduler, lr: onecycle.config.optimizer.lr },
+    { ...onecycle.config.scheduler, name: "onecycle", maxLr: 3e-3, totalSteps: 65, lr: 3e-3 },
+  );
+  const cosine = suggestConfig(config, 200, 3e-3, "warmupCosine");
+  assert.equal(cosine.config.scheduler?.name, "warmupCosine");
+  assert.deepEqual(
+    [
+      (cosine.config.scheduler as { warmupSteps: number }).warmupSteps,
+      (cosine.config.scheduler as { totalSteps: number }).totalSteps,
+    ],
+    [3, 65],
+  );
+  for (const { config: out, overrides } of [onecycle, cosine]) {
+    parseConfig(out);
+    const applied = parseConfig(applyOverrides({ optimizer: { name: "adam" } }, overrides));
+    assert.deepEqual(applied.scheduler, out.scheduler);
+    assert.equal(applied.optimizer.lr, out.optimizer.lr);
+  }
+  // baseBatch scaling is undone: the optimizer sees the suggested rate at batch 16.
+  const scaled = syntheticConfig({ optimizer: { name: "adam", lr: 1e-3, baseBatch: 32 } });
+  assert.equal(suggestConfig(scaled, 40, 3e-3).config.optimizer.lr, 6e-3);
+});
+
+Deno.test("lrFindSvg draws the curve on a log axis with the chosen suggestion marked", async () => {
+  const lrs = lrRamp(1e-7, 10, 60);
+  const smoothed = lrs.map(oneDip);
+  const { rule, lr } = chooseSuggestion(suggestLrs(lrs, smoothed));
+  const svg = await lrFindSvg({ lrs, losses: smoothed, smoothed, suggestion: lr, rule });
+  assert.ok(svg.startsWith("<svg"));
+  assert.ok(svg.includes(`suggested (${rule})`));
+  assert.ok(svg.includes("learning rate (log)"));
+});
+
+Deno.test("Fashion-MNIST: the suggestion lies in 1e-4..1e-2 and trains better than 100x off", async () => {
+  const input = {
+    backend: "wasm" as const,
+    seed: 1,
+    data: { kind: "idx" as const, limit: 2000, flatten: true, validationSplit: 0 },
+    model: { kind: "mlp" as const, hidden: [128] },
+    optimizer: { name: "adam" as const, lr: 1e-3 },
+    batchSize: 64,
+    epochs: 3,
+  };
+  const result = await lrFind(parseConfig(input), { iterations: 100 });
+  assert.ok(result.suggestion >= 1e-4 && result.suggestion <= 1e-2, `${result.suggestion}`);
+  const finalLoss = async (lr: number) => {
+    const run = await trainInProcess(parseConfig({ ...input, optimizer: { name: "adam", lr } }));
+    return run.losses.at(-1)!;
+  };
+  const suggested = await finalLoss(result.suggestion);
+  const larger = await finalLoss(result.suggestion * 100);
+  const smaller = await finalLoss(result.suggestion / 100);
+  assert.ok(suggested < larger && suggested < smaller, `${suggested} ${larger} ${smaller}`);
+});
