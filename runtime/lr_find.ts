@@ -249,7 +249,7 @@ export interface LrFindOptions {
   repeats?: number;
   /** Turn the suggestion into a complete scheduler spec in `suggestedConfig`. */
   schedule?: "onecycle" | "warmupCosine";
-  /** Called after every step with the raw loss. */
+  /** Called after every step of the first repeat with its raw loss. */
   onProgress?: (iteration: number, lr: number, loss: number) => void;
   /** Run the first repeat on this engine (restored afterwards) instead of building one. */
   engine?: TrainingEngine;
