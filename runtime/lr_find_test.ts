@@ -167,6 +167,7 @@ Deno.test("lrFind steps through the whole ramp, cycling epochs, in both modes", 
       assert.equal(result.diverged, false);
       assert.deepEqual(result.lrs, lrRamp(1e-5, 1e-3, 20, mode));
       assert.deepEqual(seen, result.lrs);
+      assert.deepEqual(result.smoothed, smoothLosses(result.losses, 0.98));
       assert.equal(result.losses.length, 20);
       assert.ok(result.losses.every(Number.isFinite));
       assert.ok(result.suggestion >= 1e-5 && result.suggestion <= 1e-3);
