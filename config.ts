@@ -9,6 +9,7 @@ import { DataSpecSchema } from "./data/spec.ts";
 import { ModelSpecSchema } from "./models/spec.ts";
 import { OptimizerSpecSchema } from "./optimizers/spec.ts";
 import { SchedulerSpecSchema } from "./schedulers/spec.ts";
+import { SweepSpecSchema } from "./sweeps/spec.ts";
 import { AnnealError } from "./errors.ts";
 
 /** Gradient clipping and the clip monitor's policy. */
@@ -78,6 +79,8 @@ export const RunConfigSchema = z.strictObject({
   prefetch: z.number().int().positive().max(64).default(4),
   /** Steps between read-backs of losses and norms; 1 on CPU backends, 16 on WebGPU when absent. */
   readbackEvery: z.number().int().positive().optional(),
+  /** A hyperparameter search over this config (`anneal sweep`); ignored by `anneal train`. */
+  sweep: SweepSpecSchema.optional(),
 }).superRefine((config, context) => {
   // torch accepts lr = 0, but a run with it never changes the weights: almost surely a mistake.
   if (!((config.optimizer.lr as number) > 0)) {

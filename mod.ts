@@ -67,3 +67,10 @@ export {
 } from "./report/mod.ts";
 export type { Diagnosis, Finding, PlotName, RunRecord, RunRow } from "./report/mod.ts";
 export { checkRunId } from "./runtime/records.ts";
+export { runSweep, runWorker, trialConfig } from "./runtime/sweep.ts";
+export type { StudyDefinition, SweepOptions, SweepResult } from "./runtime/sweep.ts";
+export { renderSweepReport } from "./report/sweep_html.ts";
+export { SweepSpecSchema } from "./sweeps/spec.ts";
+export type { SweepSpec, SweepSpecInput } from "./sweeps/spec.ts";
+export type { Trial } from "./storage/types.ts";
+export { openStorage } from "./storage/mod.ts";

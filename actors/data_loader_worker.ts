@@ -75,7 +75,7 @@ runActor("dataLoader", async (context) => {
       const order = trainOrder(data.train, options, command.epoch);
       const count = trainBatchCount(data.train, options);
       for (let index = command.fromBatch; index < count && !stopped; index++) {
-        while (credits <= 0 && !stopped) await next();
+        while (credits <= 0 && !stopped && commands.length === 0) await next();
         if (stopped) break;
         // A newer command (an early stop asks for the test split) supersedes the rest of this epoch.
         if (commands.length > 0) break;

@@ -11,6 +11,7 @@ import { reportError } from "./output.ts";
 import { trainCommand } from "./commands/train.ts";
 import { scheduleCommand } from "./commands/schedule.ts";
 import { batchSizeCommand } from "./commands/batch_size.ts";
+import { sweepCommand, workerCommand } from "./commands/sweep.ts";
 import {
   diagnoseCommand,
   reportCommand,
@@ -96,6 +97,62 @@ Examples:
   anneal schedule --scheduler '{"name":"plateau","patience":1}' --base-lr 0.1 --steps 4 --metrics '[1,1,1]' --json`,
     )
     .action((options) => run(() => scheduleCommand(options)));
+
+  program.command("sweep")
+    .description(
+      "search hyperparameters: the config's sweep section, grid/random/quasi-random/TPE, pruning",
+    )
+    .option("-c, --config <file>", "JSON config with a 'sweep' section")
+    .option(
+      "-s, --set <path=value>",
+      "override a config field (repeatable)",
+      collect,
+      [] as string[],
+    )
+    .option("--trials <n>", "trials in the study")
+    .addOption(
+      new Option("--sampler <name>", "sampler").choices(
+        ["grid", "random", "quasiRandom", "tpe"] as const,
+      ),
+    )
+    .addOption(
+      new Option("--pruner <name>", "pruner").choices(
+        ["none", "median", "asha", "hyperband"] as const,
+      ),
+    )
+    .option("--parallel <k>", "trials at once in this process")
+    .option("--storage <url>", "sqlite:FILE (default runs/sweeps.db) or postgres://user@host/db")
+    .option("--study <name>", "study name (default: the config's name, else 'sweep')")
+    .addHelpText(
+      "after",
+      `
+The config's sweep section:
+  "sweep": { "space": { "optimizer.lr": { "type": "logUniform", "low": 1e-4, "high": 1e-1 },
+                        "batchSize": { "type": "choice", "values": [32, 64, 128] } },
+             "metric": "valAccuracy", "trials": 20, "sampler": "tpe", "pruner": "median" }
+Distributions: uniform, logUniform, int {low, high, step, log}, choice {values}, grid {values}.
+
+Examples:
+  anneal sweep -c examples/fashion_mnist_sweep.json --trials 20 --sampler tpe --pruner asha --parallel 2
+  anneal sweep -c sweep.json --storage postgres://anneal@db.example/anneal --study lr-search
+  anneal worker --storage postgres://anneal@db.example/anneal --study lr-search   (on other machines)`,
+    )
+    .action((options) => run(() => sweepCommand(options)));
+
+  program.command("worker")
+    .description(
+      "join a sweep's study from any machine and run its trials until the budget is spent",
+    )
+    .requiredOption(
+      "--storage <url>",
+      "the study's storage, e.g. postgres://anneal@db.example/anneal",
+    )
+    .requiredOption("--study <name>", "the study's name")
+    .addHelpText(
+      "after",
+      "\nExample:\n  anneal worker --storage postgres://anneal@db.example/anneal --study lr-search",
+    )
+    .action((options) => run(() => workerCommand(options)));
 
   program.command("batch-size")
     .description(
@@ -239,7 +296,8 @@ if (import.meta.main) {
   });
   program.exitOverride();
   try {
-    await program.parseAsync(Deno.args, { from: "user" });
+    // --debug may stand anywhere (it is read above), so it is taken out before commander parses.
+    await program.parseAsync(Deno.args.filter((arg) => arg !== "--debug"), { from: "user" });
   } catch (error) {
     const code = (error as { exitCode?: number }).exitCode;
     exitCode = code === 0 ? 0 : code ?? reportError(error, debug);

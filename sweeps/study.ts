@@ -35,6 +35,11 @@ export interface RunStudyOptions {
   storage: StudyStorage;
   studyName: string;
   space: SearchSpace;
+  /**
+   * What the study stores as its definition (default: `space`). A sweep stores its base config
+   * and settings beside the space, so that `anneal worker` on another machine can load them.
+   */
+  definition?: unknown;
   sampler: Sampler;
   /** No pruning when absent. */
   pruner?: Pruner;
@@ -113,7 +118,16 @@ export async function runStudy(options: RunStudyOptions): Promise<StudyResult> {
     heartbeatMs: 1000,
     maxRetries: 2,
     pollMs: 200,
-    ...options,
+    // An option given as undefined keeps its default.
+    ...Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)),
+  } as RunStudyOptions & {
+    parallel: number;
+    direction: Direction;
+    workerId: string;
+    seed: number;
+    heartbeatMs: number;
+    maxRetries: number;
+    pollMs: number;
   };
   const staleAfterMs = o.staleAfterMs ?? 10 * o.heartbeatMs;
   let budget = o.trials;
@@ -125,7 +139,7 @@ export async function runStudy(options: RunStudyOptions): Promise<StudyResult> {
     budget = size;
   }
   const { storage } = o;
-  const study = await storage.createStudy(o.studyName, o.direction, o.space, {
+  const study = await storage.createStudy(o.studyName, o.direction, o.definition ?? o.space, {
     loadIfExists: true,
   });
   const ran: Trial[] = [];

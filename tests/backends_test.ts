@@ -137,3 +137,25 @@ Deno.test("run.stop() ends a run gracefully after the current step, as 'stopped'
     await cleanup();
   }
 });
+
+Deno.test("a run stopped mid-epoch still evaluates its test split (the loader drops the rest of the epoch)", async () => {
+  const { dir, cleanup } = await tempRunsDir();
+  try {
+    const { result } = await trainCollect({
+      backend: "wasm",
+      runsDir: dir,
+      maxSteps: 3,
+      data: { kind: "idx", flatten: true, limit: 300, testLimit: 100 },
+      model: { kind: "mlp", hidden: [16] },
+      optimizer: { name: "adam", lr: 0.001 },
+    }, { stallTimeoutMs: 20_000 });
+    assert.equal(result.status, "stopped", result.reason);
+    assert.equal(result.steps, 3);
+    assert.ok(
+      result.test && Number.isFinite(result.test.accuracy),
+      "test metrics after a mid-epoch stop",
+    );
+  } finally {
+    await cleanup();
+  }
+});

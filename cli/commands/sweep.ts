@@ -1,0 +1,125 @@
+/**
+ * `anneal sweep` and `anneal worker`: hyperparameter search with a live table of trials.
+ *
+ * @module
+ */
+import { AnnealError, loadConfig, renderSweepReport, runSweep, runWorker } from "../../mod.ts";
+import type { SweepResult, Trial } from "../../mod.ts";
+import { formatNumber } from "../output.ts";
+
+/** Options of `anneal sweep`. */
+export interface SweepCommandOptions {
+  config?: string;
+  set: string[];
+  trials?: string;
+  sampler?: "grid" | "random" | "quasiRandom" | "tpe";
+  pruner?: "none" | "median" | "asha" | "hyperband";
+  parallel?: string;
+  storage?: string;
+  study?: string;
+}
+
+/** Options of `anneal worker`. */
+export interface WorkerCommandOptions {
+  storage: string;
+  study: string;
+}
+
+function positive(flag: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new AnnealError("usage", `${flag} must be a positive integer, current value is '${raw}'`);
+  }
+  return value;
+}
+
+function printTrial(trial: Trial): void {
+  const params = Object.entries(trial.params).map(([k, v]) =>
+    `${k}=${typeof v === "number" ? formatNumber(v) : v}`
+  );
+  const value = trial.value === null ? "-" : formatNumber(trial.value);
+  const note = trial.reason
+    ? `  (${trial.reason}${trial.prunedStep !== null ? ` at epoch ${trial.prunedStep}` : ""})`
+    : "";
+  console.log(
+    `trial ${String(trial.number).padStart(3)}  ${trial.state.padEnd(8)}  ${value.padStart(10)}  ${
+      params.join(" ")
+    }${note}`,
+  );
+}
+
+async function finish(result: SweepResult, studyDir: string): Promise<number> {
+  const { sweep } = result.definition;
+  await Deno.mkdir(studyDir, { recursive: true });
+  const html = `${studyDir}/sweep.html`;
+  await Deno.writeTextFile(
+    html,
+    await renderSweepReport(
+      result.study.name,
+      result.trials,
+      result.direction,
+      sweep.metric,
+      result.bestConfig,
+    ),
+  );
+  const counts = Object.entries(
+    result.trials.reduce<Record<string, number>>(
+      (acc, t) => ({ ...acc, [t.state]: (acc[t.state] ?? 0) + 1 }),
+      {},
+    ),
+  ).map(([state, n]) => `${n} ${state.toLowerCase()}`).join(", ");
+  console.log(`\nstudy ${result.study.name}: ${result.trials.length} trials (${counts})`);
+  if (!result.best || !result.bestConfig) {
+    console.error(
+      "no trial completed\n  hint: look at the failed trials' reasons above; `anneal runs --runs-dir <runsDir>/<study>` lists their runs",
+    );
+    return 1;
+  }
+  const { sweep: _, ...bestConfig } = result.bestConfig;
+  const file = `${studyDir}/best_config.json`;
+  await Deno.writeTextFile(file, JSON.stringify(bestConfig, null, 2) + "\n");
+  console.log(
+    `best: trial ${result.best.number}, ${sweep.metric} = ${
+      formatNumber(result.best.value ?? NaN)
+    } with ${JSON.stringify(result.best.params)}`,
+  );
+  console.log(`best config written to ${file} (train it: anneal train -c ${file})`);
+  console.log(`report written to ${html}`);
+  return 0;
+}
+
+/** Runs `anneal sweep`; returns the exit code. */
+export async function sweepCommand(options: SweepCommandOptions): Promise<number> {
+  const config = await loadConfig(options.config, options.set);
+  const study = options.study ?? config.name ?? "sweep";
+  const sweep = config.sweep;
+  if (sweep) {
+    console.log(
+      `sweep ${study}: ${options.trials ?? sweep.trials} trials, sampler ${
+        options.sampler ?? sweep.sampler
+      }, pruner ${options.pruner ?? sweep.pruner}, ${
+        options.parallel ?? sweep.parallel
+      } at a time; ${sweep.metric} over ${Object.keys(sweep.space).join(", ")}`,
+    );
+  }
+  const result = await runSweep(config, {
+    storage: options.storage,
+    study,
+    trials: positive("--trials", options.trials),
+    parallel: positive("--parallel", options.parallel),
+    sampler: options.sampler,
+    pruner: options.pruner,
+    onTrial: printTrial,
+  });
+  return finish(result, `${config.runsDir}/${study}`);
+}
+
+/** Runs `anneal worker`; returns the exit code. */
+export async function workerCommand(options: WorkerCommandOptions): Promise<number> {
+  console.log(
+    `worker joining study ${options.study} at ${options.storage.replace(/\/\/[^@/]*@/, "//***@")}`,
+  );
+  const result = await runWorker(options.storage, options.study, { onTrial: printTrial });
+  return finish(result, `${result.definition.base.runsDir}/${options.study}`);
+}

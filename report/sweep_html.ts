@@ -1,0 +1,154 @@
+/**
+ * The sweep report: objective per trial (pruned and failed trials marked), a parallel-coordinates
+ * plot of the hyperparameters coloured by objective, and the trial table, in the style of the
+ * run report.
+ *
+ * @module
+ */
+import type * as vl from "npm:vega-lite@6.5.0";
+import { escapeHtml } from "./html.ts";
+import { REPORT_CSS } from "./html_style.ts";
+import { renderSvg } from "./vega.ts";
+
+/** What the sweep report needs of a trial. */
+export interface SweepTrialRow {
+  number: number;
+  state: string;
+  value: number | null;
+  params: Record<string, number | string | boolean | null>;
+  reason?: string | null;
+}
+
+/** Objective value per trial, with the best-so-far line. */
+export function objectiveSpec(
+  trials: SweepTrialRow[],
+  direction: "minimize" | "maximize",
+): vl.TopLevelSpec {
+  let best: number | undefined;
+  const rows = trials.map((t) => {
+    if (t.state === "COMPLETE" && t.value !== null) {
+      best = best === undefined
+        ? t.value
+        : direction === "minimize"
+        ? Math.min(best, t.value)
+        : Math.max(best, t.value);
+    }
+    return { trial: t.number, value: t.value, state: t.state, best };
+  });
+  return {
+    width: 520,
+    height: 260,
+    data: { values: rows },
+    layer: [
+      {
+        mark: { type: "point", filled: true, size: 60 },
+        encoding: {
+          x: { field: "trial", type: "quantitative", axis: { tickMinStep: 1, format: "d" } },
+          y: { field: "value", type: "quantitative", title: "objective", scale: { zero: false } },
+          color: { field: "state", type: "nominal", title: "state" },
+        },
+      },
+      {
+        mark: { type: "line", interpolate: "step-after", color: "#111827" },
+        encoding: {
+          x: { field: "trial", type: "quantitative" },
+          y: { field: "best", type: "quantitative" },
+        },
+      },
+    ],
+  } as vl.TopLevelSpec;
+}
+
+/** Parallel coordinates: each hyperparameter normalised to [0, 1], one line per finished trial. */
+export function parallelSpec(trials: SweepTrialRow[]): vl.TopLevelSpec | undefined {
+  const finished = trials.filter((t) => t.state === "COMPLETE" && t.value !== null);
+  const names = [...new Set(finished.flatMap((t) => Object.keys(t.params)))];
+  if (finished.length === 0 || names.length === 0) return undefined;
+  const rows: Record<string, unknown>[] = [];
+  for (const name of names) {
+    const raw = finished.map((t) => t.params[name]);
+    const numeric = raw.every((v) => typeof v === "number");
+    const categories = [...new Set(raw.map(String))].sort();
+    const values = numeric ? (raw as number[]) : raw.map((v) => categories.indexOf(String(v)));
+    const positive = numeric && values.every((v) => v > 0);
+    // Learning rates and weight decays span decades: compare them on a log axis.
+    const scaled = positive && Math.max(...values) / Math.min(...values) > 50
+      ? values.map(Math.log)
+      : values;
+    const low = Math.min(...scaled);
+    const span = Math.max(...scaled) - low || 1;
+    finished.forEach((t, i) =>
+      rows.push({
+        trial: t.number,
+        objective: t.value,
+        axis: name,
+        position: (scaled[i] - low) / span,
+        raw: String(raw[i]),
+      })
+    );
+  }
+  return {
+    width: Math.max(320, 140 * names.length),
+    height: 260,
+    data: { values: rows },
+    mark: { type: "line", strokeWidth: 1.5, opacity: 0.8 },
+    encoding: {
+      x: { field: "axis", type: "nominal", sort: names, title: null },
+      y: {
+        field: "position",
+        type: "quantitative",
+        title: "normalised value (log for decade-wide ranges)",
+      },
+      detail: { field: "trial", type: "nominal" },
+      color: { field: "objective", type: "quantitative", scale: { scheme: "viridis" } },
+      tooltip: [{ field: "trial" }, { field: "axis" }, { field: "raw" }, { field: "objective" }],
+    },
+  } as vl.TopLevelSpec;
+}
+
+/** The whole page. */
+export async function renderSweepReport(
+  study: string,
+  trials: SweepTrialRow[],
+  direction: "minimize" | "maximize",
+  metric: string,
+  bestConfig?: unknown,
+): Promise<string> {
+  const objective = await renderSvg(objectiveSpec(trials, direction));
+  const parallel = parallelSpec(trials);
+  const parallelSvg = parallel ? await renderSvg(parallel) : "<p>No finished trials yet.</p>";
+  const names = [...new Set(trials.flatMap((t) => Object.keys(t.params)))];
+  const best = trials.filter((t) => t.state === "COMPLETE" && t.value !== null)
+    .sort((a, b) => direction === "minimize" ? a.value! - b.value! : b.value! - a.value!)[0];
+  const rows = trials.map((t) =>
+    `<tr${t === best ? ' class="best"' : ""}><td>${t.number}</td><td>${
+      escapeHtml(t.state)
+    }</td><td>${t.value === null ? "-" : Number(t.value.toPrecision(5))}</td>${
+      names.map((n) => `<td>${escapeHtml(String(t.params[n] ?? "-"))}</td>`).join("")
+    }<td>${escapeHtml(t.reason ?? "")}</td></tr>`
+  ).join("\n");
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>anneal sweep ${escapeHtml(study)}</title>
+<style>${REPORT_CSS}</style></head>
+<body><main>
+<section class="card"><h1>sweep ${escapeHtml(study)}</h1>
+<p>${trials.length} trials; ${direction} <b>${escapeHtml(metric)}</b>${
+    best ? `; best: trial ${best.number} with ${Number(best.value!.toPrecision(5))}` : ""
+  }</p></section>
+<section class="card"><h2>Objective per trial</h2>${objective}</section>
+<section class="card"><h2>Hyperparameters (parallel coordinates)</h2>${parallelSvg}</section>
+<section class="card"><h2>Trials</h2><table><thead><tr><th>trial</th><th>state</th><th>${
+    escapeHtml(metric)
+  }</th>${names.map((n) => `<th>${escapeHtml(n)}</th>`).join("")}<th>note</th></tr></thead><tbody>
+${rows}
+</tbody></table></section>
+${
+    bestConfig
+      ? `<section class="card"><h2>Best config</h2><pre>${
+        escapeHtml(JSON.stringify(bestConfig, null, 2))
+      }</pre></section>`
+      : ""
+  }
+</main></body></html>
+`;
+}

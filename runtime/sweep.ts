@@ -1,0 +1,233 @@
+/**
+ * Sweeps: a study of trials over a config's `sweep.space`, each trial a full run through its own
+ * five actors, sampled by grid, random, quasi-random or TPE, pruned by its per-epoch metric, and
+ * stored in SQLite (one machine) or PostgreSQL (many machines, `anneal worker`).
+ *
+ * @module
+ */
+import { parseConfig, type RunConfig } from "../config.ts";
+import { AnnealError } from "../errors.ts";
+import { applyParams, type Params, parseSpace } from "../sweeps/space.ts";
+import { directionOf, type SweepSpec } from "../sweeps/spec.ts";
+import { runStudy, type StudyResult } from "../sweeps/study.ts";
+import { gridSampler } from "../sweeps/samplers/grid.ts";
+import { randomSampler } from "../sweeps/samplers/random.ts";
+import { quasiRandomSampler } from "../sweeps/samplers/quasi_random.ts";
+import { tpeSampler } from "../sweeps/samplers/tpe.ts";
+import type { Sampler } from "../sweeps/samplers/types.ts";
+import { medianPruner } from "../sweeps/pruners/median.ts";
+import { ashaPruner } from "../sweeps/pruners/asha.ts";
+import { hyperbandPruner } from "../sweeps/pruners/hyperband.ts";
+import { nopPruner, type Pruner } from "../sweeps/pruners/types.ts";
+import { openStorage } from "../storage/mod.ts";
+import type { StudyStorage, Trial } from "../storage/types.ts";
+import { checkRunId } from "./records.ts";
+import { train } from "./supervisor.ts";
+
+/** What a study stores so that any worker can run its trials. */
+export interface StudyDefinition {
+  kind: "anneal-sweep";
+  sweep: SweepSpec;
+  /** The config every trial starts from (without its `sweep` section). */
+  base: Omit<RunConfig, "sweep">;
+}
+
+/** Options of {@linkcode runSweep} and {@linkcode runWorker}. */
+export interface SweepOptions {
+  /** `sqlite:PATH`, a file path, or `postgres://...` (default: `<runsDir>/sweeps.db`). */
+  storage?: string;
+  /** The study's name (default: the config's name, else "sweep"). */
+  study?: string;
+  /** Overrides of the config's sweep section. */
+  trials?: number;
+  parallel?: number;
+  sampler?: SweepSpec["sampler"];
+  pruner?: SweepSpec["pruner"];
+  /** Called when a trial ends. */
+  onTrial?: (trial: Trial) => void;
+  /** Worker identity (default: host:pid:random). */
+  workerId?: string;
+}
+
+/** A finished sweep. */
+export interface SweepResult extends StudyResult {
+  definition: StudyDefinition;
+  direction: "minimize" | "maximize";
+  /** The best trial's full config, ready for `anneal train -c`. */
+  bestConfig?: RunConfig;
+}
+
+/** The sampler named by a sweep. */
+export function samplerFor(spec: SweepSpec): Sampler {
+  switch (spec.sampler) {
+    case "grid":
+      return gridSampler();
+    case "random":
+      return randomSampler();
+    case "quasiRandom":
+      return quasiRandomSampler({ seed: spec.seed });
+    case "tpe":
+      return tpeSampler();
+  }
+}
+
+/** The pruner named by a sweep; resources are epochs. */
+export function prunerFor(spec: SweepSpec, epochs: number): Pruner {
+  switch (spec.pruner) {
+    case "none":
+      return nopPruner();
+    case "median":
+      return medianPruner();
+    case "asha":
+      return ashaPruner({ minResource: 1, reductionFactor: 3 });
+    case "hyperband":
+      return hyperbandPruner({ maxResource: epochs, minResource: 1, reductionFactor: 3 });
+  }
+}
+
+/** The config of one trial: the base with the trial's parameters applied, validated. */
+export function trialConfig(definition: StudyDefinition, params: Params): RunConfig {
+  const applied = applyParams(structuredClone(definition.base) as Record<string, unknown>, params, {
+    allowNew: true,
+  });
+  return parseConfig(applied, "trial config");
+}
+
+function isBetter(
+  direction: "minimize" | "maximize",
+  value: number,
+  best: number | undefined,
+): boolean {
+  return best === undefined || (direction === "minimize" ? value < best : value > best);
+}
+
+async function runDefinition(
+  storage: StudyStorage,
+  studyName: string,
+  definition: StudyDefinition,
+  options: SweepOptions,
+): Promise<SweepResult> {
+  const { sweep, base } = definition;
+  const direction = directionOf(sweep);
+  const runsDir = `${base.runsDir}/${studyName}`;
+  const result = await runStudy({
+    storage,
+    studyName,
+    space: sweep.space,
+    definition,
+    sampler: samplerFor(sweep),
+    pruner: prunerFor(sweep, base.epochs),
+    trials: sweep.trials,
+    parallel: sweep.parallel,
+    direction,
+    seed: sweep.seed,
+    workerId: options.workerId,
+    onTrial: options.onTrial,
+    objective: async (params, report, context) => {
+      const config = { ...trialConfig(definition, params), runsDir };
+      const run = train(config, {
+        runId: `trial-${context.number}-${crypto.randomUUID().slice(0, 4)}`,
+      });
+      let best: number | undefined;
+      let pruned = false;
+      for await (const event of run.events()) {
+        if (event.type !== "epoch" || pruned) continue;
+        const value = event.metrics[sweep.metric] ??
+          (sweep.metric.startsWith("val") ? undefined : event.metrics[sweep.metric]);
+        if (value === undefined) {
+          run.stop(`the metric '${sweep.metric}' is not logged`);
+          throw new AnnealError(
+            "config",
+            `Sweep metric '${sweep.metric}' is not among ${Object.keys(event.metrics).join(", ")}`,
+            {
+              where: "sweep.metric",
+              hint: "use a logged epoch metric: valLoss needs data.validationSplit > 0",
+            },
+          );
+        }
+        if (Number.isFinite(value) && isBetter(direction, value, best)) best = value;
+        if (await report(event.epoch, value)) {
+          pruned = true;
+          run.stop("pruned by the sweep");
+        }
+      }
+      const finished = await run.result;
+      if (finished.status === "failed" || finished.status === "diverged" || best === undefined) {
+        throw new Error(`${finished.status}: ${finished.reason}`);
+      }
+      return best;
+    },
+  });
+  const bestConfig = result.best ? trialConfig(definition, result.best.params) : undefined;
+  return { ...result, definition, direction, bestConfig };
+}
+
+/** The default storage of a sweep: an SQLite file in the runs directory. */
+export function defaultStorage(config: RunConfig): string {
+  return `sqlite:${config.runsDir}/sweeps.db`;
+}
+
+/**
+ * Runs (or joins) the sweep a config describes, as one worker of its study.
+ *
+ * @example
+ * ```ts ignore
+ * import { runSweep } from "./sweep.ts";
+ * import { parseConfig } from "../config.ts";
+ * const config = parseConfig({ sweep: { space: { "optimizer.lr": { type: "logUniform", low: 1e-3, high: 1 } }, trials: 4, metric: "loss" } });
+ * const result = await runSweep(config);
+ * console.log(result.best?.params);
+ * ```
+ */
+export async function runSweep(
+  config: RunConfig,
+  options: SweepOptions = {},
+): Promise<SweepResult> {
+  if (!config.sweep) {
+    throw new AnnealError("config", "The config has no 'sweep' section", {
+      where: "sweep",
+      hint:
+        'add e.g. "sweep": { "space": { "optimizer.lr": { "type": "logUniform", "low": 1e-4, "high": 1e-1 } } }',
+    });
+  }
+  const sweep: SweepSpec = {
+    ...config.sweep,
+    space: parseSpace(config.sweep.space),
+    trials: options.trials ?? config.sweep.trials,
+    parallel: options.parallel ?? config.sweep.parallel,
+    sampler: options.sampler ?? config.sweep.sampler,
+    pruner: options.pruner ?? config.sweep.pruner,
+  };
+  const { sweep: _, ...base } = config;
+  const definition: StudyDefinition = { kind: "anneal-sweep", sweep, base };
+  // Every trial's config must be valid: check one from the middle of the space before starting.
+  const studyName = checkRunId(options.study ?? config.name ?? "sweep");
+  await Deno.mkdir(config.runsDir, { recursive: true });
+  const storage = await openStorage(options.storage ?? defaultStorage(config));
+  try {
+    return await runDefinition(storage, studyName, definition, options);
+  } finally {
+    await storage.close();
+  }
+}
+
+/** Joins an existing study as a worker (`anneal worker`): its definition comes from the storage. */
+export async function runWorker(
+  storageUrl: string,
+  studyName: string,
+  options: SweepOptions = {},
+): Promise<SweepResult> {
+  const storage = await openStorage(storageUrl);
+  try {
+    const study = await storage.loadStudy(checkRunId(studyName));
+    const definition = study.space as StudyDefinition;
+    if (definition?.kind !== "anneal-sweep") {
+      throw new AnnealError("storage", `Study '${studyName}' was not created by anneal sweep`, {
+        hint: "start the study with `anneal sweep --storage URL --study NAME -c config.json` first",
+      });
+    }
+    return await runDefinition(storage, studyName, definition, options);
+  } finally {
+    await storage.close();
+  }
+}
