@@ -74,3 +74,7 @@ export { SweepSpecSchema } from "./sweeps/spec.ts";
 export type { SweepSpec, SweepSpecInput } from "./sweeps/spec.ts";
 export type { Trial } from "./storage/types.ts";
 export { openStorage } from "./storage/mod.ts";
+export { lrFind, lrFindRecord, lrFindSvg } from "./runtime/lr_find.ts";
+export type { LrFindOptions, LrFindResult } from "./runtime/lr_find.ts";
+export { newRunId } from "./runtime/records.ts";
+export { writeFileAtomic } from "./runtime/checkpoint.ts";

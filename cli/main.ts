@@ -11,6 +11,7 @@ import { reportError } from "./output.ts";
 import { trainCommand } from "./commands/train.ts";
 import { scheduleCommand } from "./commands/schedule.ts";
 import { batchSizeCommand } from "./commands/batch_size.ts";
+import { lrFindCommand } from "./commands/lr_find.ts";
 import { sweepCommand, workerCommand } from "./commands/sweep.ts";
 import {
   diagnoseCommand,
@@ -97,6 +98,47 @@ Examples:
   anneal schedule --scheduler '{"name":"plateau","patience":1}' --base-lr 0.1 --steps 4 --metrics '[1,1,1]' --json`,
     )
     .action((options) => run(() => scheduleCommand(options)));
+
+  program.command("lr-find")
+    .description(
+      "LR range test (Leslie Smith) on the config's data and model: suggests a learning rate",
+    )
+    .option("-c, --config <file>", "JSON config file (default: the seed experiment)")
+    .option(
+      "-s, --set <path=value>",
+      "override a config field (repeatable)",
+      collect,
+      [] as string[],
+    )
+    .option("--start-lr <lr>", "first learning rate", "1e-7")
+    .option("--end-lr <lr>", "last learning rate", "10")
+    .option("--iterations <n>", "steps of the ramp", "100")
+    .addOption(
+      new Option("--mode <mode>", "LR ramp").choices(["exponential", "linear"] as const).default(
+        "exponential" as const,
+      ),
+    )
+    .option("--repeats <k>", "rerun on other batches and seeds and report the spread", "1")
+    .addOption(
+      new Option("--schedule <name>", "turn the result into a whole schedule").choices(
+        ["onecycle", "warmupCosine"] as const,
+      ),
+    )
+    .option("--plot <file.svg>", "where to write loss vs LR (default: in the test's run directory)")
+    .option("--apply", "write the suggestion (and schedule) into the config file")
+    .option("--json", "print the result as JSON")
+    .addHelpText(
+      "after",
+      `
+The model and optimizer state are restored afterwards. Three rules (valley, steepest descent,
+minimum/10) suggest a learning rate; when they or the repeats disagree by more than 10x the
+result is called unreliable.
+
+Examples:
+  anneal lr-find -c examples/fashion_mnist_mlp.json
+  anneal lr-find -c examples/fashion_mnist_mlp.json --repeats 3 --schedule onecycle --apply`,
+    )
+    .action((options) => run(() => lrFindCommand(options)));
 
   program.command("sweep")
     .description(

@@ -283,3 +283,51 @@ Deno.test("anneal runs / runs show / runs compare / diagnose / report read the r
     assert.match(escape.stderr, /not a valid run id/);
   });
 });
+
+Deno.test("anneal lr-find suggests a learning rate, writes the plot, and --apply edits the config", async () => {
+  await withRunsDir(async (dir) => {
+    const file = `${dir}/config.json`;
+    await Deno.writeTextFile(
+      file,
+      JSON.stringify({
+        backend: "cpu",
+        epochs: 4,
+        runsDir: dir,
+        data: { kind: "synthetic-linear" },
+      }),
+    );
+    const out = await anneal(
+      "lr-find",
+      "-c",
+      file,
+      "--iterations",
+      "60",
+      "--schedule",
+      "warmupCosine",
+      "--apply",
+    );
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, /suggested lr = [0-9.e+-]+ \((valley|steepest|minimumDiv10)\)/);
+    const plot = out.stdout.match(/plot written to (\S+?);/)![1];
+    assert.match(await Deno.readTextFile(plot), /<svg/);
+    const applied = JSON.parse(await Deno.readTextFile(file));
+    assert.equal(applied.scheduler.name, "warmupCosine");
+    assert.ok(applied.optimizer.lr > 1e-7 && applied.optimizer.lr < 10);
+    assert.equal(applied.epochs, 4, "the rest of the config is kept");
+    const runDir = out.stdout.match(/record in (\S+)/)![1];
+    const report = await anneal(
+      "report",
+      runDir.split("/").pop()!,
+      "--runs-dir",
+      dir,
+      "--plot",
+      "lrFind",
+      "--out",
+      `${dir}/lr.svg`,
+    );
+    assert.equal(report.code, 0, report.stderr);
+    const noConfig = await anneal("lr-find", "--apply");
+    assert.equal(noConfig.code, 2);
+    assert.match(noConfig.stderr, /needs -c FILE/);
+  });
+});

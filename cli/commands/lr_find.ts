@@ -1,0 +1,140 @@
+/**
+ * `anneal lr-find`: Leslie Smith's LR range test on the run's own data and model.
+ *
+ * @module
+ */
+import {
+  AnnealError,
+  applyOverrides,
+  loadConfig,
+  lrFind,
+  lrFindRecord,
+  lrFindSvg,
+  newRunId,
+  writeFileAtomic,
+} from "../../mod.ts";
+import { formatNumber } from "../output.ts";
+import { parseNumberFlag } from "./schedule.ts";
+
+/** Options of `anneal lr-find`. */
+export interface LrFindCommandOptions {
+  config?: string;
+  set: string[];
+  startLr: string;
+  endLr: string;
+  iterations: string;
+  mode: "exponential" | "linear";
+  repeats: string;
+  schedule?: "onecycle" | "warmupCosine";
+  plot?: string;
+  apply?: boolean;
+  json?: boolean;
+}
+
+/** Runs `anneal lr-find`; returns the exit code. */
+export async function lrFindCommand(options: LrFindCommandOptions): Promise<number> {
+  if (options.apply && !options.config) {
+    throw new AnnealError(
+      "usage",
+      "--apply writes the suggestion into the config file, so it needs -c FILE",
+      {
+        hint: "anneal lr-find -c config.json --apply",
+      },
+    );
+  }
+  const config = await loadConfig(options.config, options.set);
+  const iterations = parseNumberFlag("--iterations", options.iterations, true);
+  const progress = Deno.stderr.isTerminal() && !options.json;
+  const result = await lrFind(config, {
+    startLr: parseNumberFlag("--start-lr", options.startLr),
+    endLr: parseNumberFlag("--end-lr", options.endLr),
+    iterations,
+    mode: options.mode,
+    repeats: parseNumberFlag("--repeats", options.repeats, true),
+    schedule: options.schedule,
+    onProgress: progress
+      ? (i, lr, loss) =>
+        Deno.stderr.writeSync(
+          new TextEncoder().encode(
+            `\r lr-find ${i + 1}/${iterations}  lr ${formatNumber(lr)}  loss ${
+              formatNumber(loss)
+            }   `,
+          ),
+        )
+      : undefined,
+  });
+  if (progress) Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K"));
+
+  // The test's record lives in a run directory of its own, so `anneal report` can show it.
+  const runDir = `${config.runsDir}/${
+    newRunId(config.name ? `${config.name}-lr-find` : "lr-find")
+  }`;
+  await Deno.mkdir(runDir, { recursive: true });
+  await Deno.writeTextFile(`${runDir}/config.json`, JSON.stringify(config, null, 2) + "\n");
+  await Deno.writeTextFile(`${runDir}/lr_find.json`, JSON.stringify(lrFindRecord(result)) + "\n");
+  await Deno.writeTextFile(
+    `${runDir}/summary.json`,
+    JSON.stringify({
+      status: "completed",
+      stopReason: "LR range test",
+      lrFind: { suggestion: result.suggestion, rule: result.rule },
+    }) + "\n",
+  );
+  const plot = options.plot ?? `${runDir}/lr_find.svg`;
+  await Deno.writeTextFile(plot, await lrFindSvg(result));
+
+  if (options.apply) {
+    const text = await Deno.readTextFile(options.config!);
+    const updated = applyOverrides(JSON.parse(text), result.suggestedOverrides);
+    await writeFileAtomic(
+      options.config!,
+      new TextEncoder().encode(JSON.stringify(updated, null, 2) + "\n"),
+    );
+  }
+  if (options.json) {
+    console.log(
+      JSON.stringify({
+        ...lrFindRecord(result),
+        runDir,
+        plot,
+        suggestedOverrides: result.suggestedOverrides,
+      }),
+    );
+    return 0;
+  }
+  console.log(
+    `LR range test: ${result.lrs.length} steps from ${formatNumber(result.lrs[0])} to ${
+      formatNumber(result.lrs.at(-1)!)
+    }${result.diverged ? " (stopped: the loss diverged)" : ""}`,
+  );
+  for (const [rule, lr] of Object.entries(result.suggestions)) {
+    console.log(
+      `  ${rule.padEnd(13)} ${formatNumber(lr)}${rule === result.rule ? "   <- suggestion" : ""}`,
+    );
+  }
+  const a = result.agreement;
+  console.log(
+    `suggested lr = ${formatNumber(result.suggestion)} (${result.rule}); the rules span ${
+      a.ratio.toFixed(1)
+    }x: ${a.verdict}` +
+      (result.runs.length > 1
+        ? `; ${result.runs.length} repeats span ${result.spread.ratio.toFixed(1)}x (${
+          formatNumber(result.spread.min)
+        } .. ${formatNumber(result.spread.max)})`
+        : ""),
+  );
+  if (a.verdict === "unreliable") {
+    for (const reason of a.reasons) console.log(`  unreliable: ${reason}`);
+    console.log(
+      "  hint: rerun with --repeats 3, or compare the top candidates in a short sweep (anneal sweep)",
+    );
+  }
+  console.log(`plot written to ${plot}; record in ${runDir}`);
+  const set = result.suggestedOverrides.map((o) => `--set '${o}'`).join(" ");
+  console.log(
+    options.apply
+      ? `applied to ${options.config}: ${result.suggestedOverrides.join(", ")}`
+      : `to use it: anneal train ${options.config ? `-c ${options.config} ` : ""}${set}`,
+  );
+  return 0;
+}
