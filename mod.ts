@@ -78,3 +78,5 @@ export { lrFind, lrFindRecord, lrFindSvg } from "./runtime/lr_find.ts";
 export type { LrFindOptions, LrFindResult } from "./runtime/lr_find.ts";
 export { newRunId } from "./runtime/records.ts";
 export { writeFileAtomic } from "./runtime/checkpoint.ts";
+export { applyChange, tune } from "./runtime/tune.ts";
+export type { TuneOptions, TuneResult, TuneStage } from "./runtime/tune.ts";

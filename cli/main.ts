@@ -12,6 +12,7 @@ import { trainCommand } from "./commands/train.ts";
 import { scheduleCommand } from "./commands/schedule.ts";
 import { batchSizeCommand } from "./commands/batch_size.ts";
 import { lrFindCommand } from "./commands/lr_find.ts";
+import { tuneCommand } from "./commands/tune.ts";
 import { sweepCommand, workerCommand } from "./commands/sweep.ts";
 import {
   diagnoseCommand,
@@ -180,6 +181,33 @@ Examples:
   anneal worker --storage postgres://anneal@db.example/anneal --study lr-search   (on other machines)`,
     )
     .action((options) => run(() => sweepCommand(options)));
+
+  program.command("tune")
+    .description(
+      "guided staged search: LR (range test), batch size with LR scaling, weight decay, schedule, clipping, dropout, epochs",
+    )
+    .option("-c, --config <file>", "JSON config file to start from")
+    .option(
+      "-s, --set <path=value>",
+      "override a config field (repeatable)",
+      collect,
+      [] as string[],
+    )
+    .option("--budget <runs>", "the most training runs to spend", "20")
+    .option(
+      "-o, --out <file>",
+      "where to write the tuned config (default: <runsDir>/tuned_config.json)",
+    )
+    .addHelpText(
+      "after",
+      `
+Each stage starts from the best config so far and keeps a change only when it improves the
+validation metric (valAccuracy for classification, valLoss otherwise).
+
+Example:
+  anneal tune -c examples/fashion_mnist_mlp.json --set epochs=3 --set data.limit=6000 --budget 14`,
+    )
+    .action((options) => run(() => tuneCommand(options)));
 
   program.command("worker")
     .description(

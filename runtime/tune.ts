@@ -1,0 +1,269 @@
+/**
+ * `anneal tune`: the seeds' tuning workflow as a staged search. Learning rate first (LR range
+ * test, then its neighbours), then batch size with the learning rate scaled linearly, weight
+ * decay, schedule and warmup, clipping, dropout, and last the number of epochs with early
+ * stopping. Each stage starts from the best config so far, tries a few changes through full
+ * runs, keeps a change only when it improves the validation metric, and reports what it changed
+ * and by how much.
+ *
+ * @module
+ */
+import { parseConfig, type RunConfig } from "../config.ts";
+import { AnnealError } from "../errors.ts";
+import { directionOf } from "../sweeps/spec.ts";
+import { lrFind } from "./lr_find.ts";
+import { train } from "./supervisor.ts";
+
+/** One candidate change: dotted config paths and their new values. */
+export type Change = Record<string, unknown>;
+
+/** What a stage did. */
+export interface TuneStage {
+  name: string;
+  /** Every change tried, with its validation metric (NaN when the run failed or diverged). */
+  tried: { change: Change; value: number; runId: string; test?: Record<string, number> }[];
+  /** The change kept; empty when nothing beat the config before the stage. */
+  kept: Change;
+  before: number;
+  after: number;
+}
+
+/** Options of {@linkcode tune}. */
+export interface TuneOptions {
+  /** The most training runs to spend, the baseline included (default 20). */
+  budget?: number;
+  /** Called after each run and each stage. */
+  onTrial?: (stage: string, change: Change, value: number) => void;
+  onStage?: (stage: TuneStage) => void;
+}
+
+/** The outcome. */
+export interface TuneResult {
+  metric: string;
+  direction: "minimize" | "maximize";
+  baseline: number;
+  final: number;
+  /** Test-split metrics of the untuned run and of the run behind `final` (when the data has a test split). */
+  baselineTest?: Record<string, number>;
+  finalTest?: Record<string, number>;
+  stages: TuneStage[];
+  /** The tuned config, ready for `anneal train -c`. */
+  config: RunConfig;
+  /** Runs spent. */
+  runs: number;
+}
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split(".");
+  let node = target;
+  for (const key of keys.slice(0, -1)) {
+    if (node[key] === undefined || node[key] === null) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  if (value === undefined) delete node[keys.at(-1)!];
+  else node[keys.at(-1)!] = value;
+}
+
+/** The config with a change applied (validated). */
+export function applyChange(config: RunConfig, change: Change): RunConfig {
+  const next = structuredClone(config) as Record<string, unknown>;
+  for (const [path, value] of Object.entries(change)) setPath(next, path, value);
+  return parseConfig(next, "tuned config");
+}
+
+/** The metric tune optimises: the sweep's metric if set, else validation accuracy or loss. */
+export function tuneMetric(config: RunConfig): string {
+  if (config.sweep?.metric) return config.sweep.metric;
+  const classification = config.loss === "crossEntropy" || config.data.kind === "idx" ||
+    (config.data.kind === "csv" && (config.data as { task?: string }).task !== "regression");
+  return classification ? "valAccuracy" : "valLoss";
+}
+
+const round = (x: number) => Number(x.toPrecision(3));
+
+/** Candidate changes of each stage, given the config the stage starts from. */
+function stages(config: RunConfig, stepsPerEpoch: () => Promise<number>): {
+  name: string;
+  candidates: () => Promise<Change[]>;
+}[] {
+  const lr = () => config.optimizer.lr as number;
+  return [
+    {
+      name: "learning rate",
+      candidates: async () => {
+        // The range test's rules often disagree (by 10-50x on real curves): try each rule's
+        // suggestion rather than trusting one, and keep whichever trains best.
+        const found = await lrFind(config, { iterations: 80 });
+        const values = Object.values(found.suggestions).filter((v): v is number => v !== undefined);
+        const distinct = values.sort((a, b) => a - b)
+          .filter((v, i, all) => i === 0 || v > 1.5 * all[i - 1]);
+        return (distinct.length ? distinct : [found.suggestion]).map((value) => ({
+          "optimizer.lr": round(value),
+        }));
+      },
+    },
+    {
+      name: "batch size (learning rate scaled linearly)",
+      candidates: () =>
+        Promise.resolve([0.5, 2].map((factor) => {
+          const batch = Math.max(1, Math.round(config.batchSize * factor));
+          return { batchSize: batch, "optimizer.lr": round(lr() * (batch / config.batchSize)) };
+        })),
+    },
+    {
+      name: "weight decay",
+      candidates: () => {
+        // Decoupled decay (AdamW) where the optimizer is Adam: the seeds' advice.
+        const name = config.optimizer.name === "adam" ? "adamw" : config.optimizer.name;
+        return Promise.resolve(
+          [1e-4, 1e-2].map((wd) => ({ "optimizer.name": name, "optimizer.weightDecay": wd })),
+        );
+      },
+    },
+    {
+      name: "schedule and warmup",
+      candidates: async () => {
+        const total = (await stepsPerEpoch()) * config.epochs;
+        return [
+          { scheduler: { name: "cosine", tMax: total } },
+          {
+            scheduler: {
+              name: "warmupCosine",
+              warmupSteps: Math.max(1, Math.round(total * 0.05)),
+              totalSteps: total,
+            },
+          },
+        ];
+      },
+    },
+    {
+      name: "gradient clipping",
+      candidates: () =>
+        Promise.resolve(
+          config.clipping.maxNorm ? [{ "clipping.maxNorm": null }] : [{ "clipping.maxNorm": 1 }],
+        ),
+    },
+    {
+      name: "dropout",
+      candidates: () =>
+        Promise.resolve(
+          config.model.kind === "mlp" || config.model.kind === "cnn"
+            ? [0.1, 0.3].map((p) => ({ "model.dropout": p }))
+            : [],
+        ),
+    },
+    {
+      name: "epochs with early stopping",
+      candidates: () =>
+        Promise.resolve([{
+          epochs: config.epochs * 2,
+          "earlyStopping.patience": Math.max(2, Math.round(config.epochs / 3)),
+          "earlyStopping.monitor": tuneMetric(config),
+          "earlyStopping.mode": directionOf({ metric: tuneMetric(config) }) === "maximize"
+            ? "max"
+            : "min",
+          "earlyStopping.restoreBest": true,
+        }]),
+    },
+  ];
+}
+
+/**
+ * Tunes a config stage by stage.
+ *
+ * @example
+ * ```ts ignore
+ * import { tune } from "./tune.ts";
+ * import { parseConfig } from "../config.ts";
+ * const result = await tune(parseConfig({ data: { kind: "idx", flatten: true, limit: 2000 }, model: { kind: "mlp" }, epochs: 3 }));
+ * console.log(result.baseline, "->", result.final);
+ * ```
+ */
+export async function tune(input: RunConfig, options: TuneOptions = {}): Promise<TuneResult> {
+  const budget = options.budget ?? 20;
+  if (budget < 2) {
+    throw new AnnealError(
+      "usage",
+      `tune needs a budget of at least 2 runs, current value is ${budget}`,
+    );
+  }
+  const metric = tuneMetric(input);
+  const direction = directionOf({ metric });
+  const runsDir = `${input.runsDir}/tune-${
+    new Date().toISOString().replace(/[-:]/g, "").slice(0, 15)
+  }`;
+  let runs = 0;
+  let stepsPerEpoch = 0;
+  const evaluate = async (config: RunConfig, stage: string, change: Change) => {
+    runs++;
+    const run = train({ ...config, runsDir, sweep: undefined });
+    let best = NaN;
+    for await (const event of run.events()) {
+      if (event.type === "plan") stepsPerEpoch = event.stepsPerEpoch;
+      if (event.type !== "epoch") continue;
+      const value = event.metrics[metric];
+      if (value === undefined) {
+        run.stop("missing metric");
+        throw new AnnealError("config", `tune's metric '${metric}' is not logged`, {
+          hint: "give the data a validation split (data.validationSplit > 0)",
+        });
+      }
+      if (Number.isNaN(best) || (direction === "minimize" ? value < best : value > best)) {
+        best = value;
+      }
+    }
+    const result = await run.result;
+    const value = result.status === "failed" || result.status === "diverged" ? NaN : best;
+    options.onTrial?.(stage, change, value);
+    return { value, runId: result.runId, test: result.test };
+  };
+  const better = (a: number, b: number) =>
+    Number.isFinite(a) && (!Number.isFinite(b) || (direction === "minimize" ? a < b : a > b));
+
+  let config = input;
+  const first = await evaluate(config, "baseline", {});
+  const baseline = first.value;
+  let current = baseline;
+  let currentTest = first.test;
+  const done: TuneStage[] = [];
+  const stageCount = stages(config, () => Promise.resolve(0)).length;
+  for (let index = 0; index < stageCount && runs < budget; index++) {
+    // Candidates depend on the config so far: rebuild the stage from it.
+    const stage = stages(config, () => Promise.resolve(stepsPerEpoch))[index];
+    const candidates = (await stage.candidates()).slice(0, budget - runs);
+    const record: TuneStage = {
+      name: stage.name,
+      tried: [],
+      kept: {},
+      before: current,
+      after: current,
+    };
+    let bestConfig = config;
+    for (const change of candidates) {
+      const candidate = applyChange(config, change);
+      const { value, runId, test } = await evaluate(candidate, stage.name, change);
+      record.tried.push({ change, value, runId, test });
+      if (better(value, record.after)) {
+        record.after = value;
+        record.kept = change;
+        bestConfig = candidate;
+        currentTest = test;
+      }
+    }
+    config = bestConfig;
+    current = record.after;
+    done.push(record);
+    options.onStage?.(record);
+  }
+  return {
+    metric,
+    direction,
+    baseline,
+    final: current,
+    baselineTest: first.test,
+    finalTest: currentTest,
+    stages: done,
+    config,
+    runs,
+  };
+}
