@@ -19,7 +19,16 @@ if ((${#need[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
 fi
 
+# One throwaway PostgreSQL cluster for every storage/sweep test (a real server, never a mock),
+# stopped when the tests end.
+if [ -z "${ANNEAL_TEST_PG_URL:-}" ]; then
+  url=$(bash tools/pg_test_server.sh start | sed -n 's/^.*ANNEAL_TEST_PG_URL=//p' | tail -n 1)
+  [ -n "$url" ] || { echo "tools/test.sh: could not start PostgreSQL" >&2; exit 1; }
+  export ANNEAL_TEST_PG_URL="$url"
+  trap 'bash tools/pg_test_server.sh stop >/dev/null 2>&1 || true' EXIT
+fi
+
 # Permissions are listed, not -A: files, env, subprocesses (the CLI tests, PostgreSQL, Chromium),
-# loopback networking (the URL-import test, PostgreSQL), and sys info for the backends.
-exec deno test --parallel --allow-read --allow-write --allow-env --allow-run --allow-sys \
+# networking (the URL-import test and PostgreSQL on loopback), and sys info for the backends.
+deno test --parallel --allow-read --allow-write --allow-env --allow-run --allow-sys \
   --allow-net "$@"

@@ -1,0 +1,123 @@
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { openStorage } from "../mod.ts";
+import type { Trial } from "../mod.ts";
+import { testPostgresUrl } from "../storage/testing/pg_url.ts";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+
+function anneal(args: string[]) {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      "--allow-sys",
+      "--allow-net",
+      "--allow-run",
+      "cli/main.ts",
+      ...args,
+    ],
+    cwd: root,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+Deno.test("anneal sweep + 3 anneal workers on one PostgreSQL study survive a worker killed mid-trial", async () => {
+  const url = await testPostgresUrl();
+  const study = `cli-${crypto.randomUUID().slice(0, 8)}`;
+  const dir = await Deno.makeTempDir({ prefix: "anneal-workers-" });
+  const file = `${dir}/sweep.json`;
+  await Deno.writeTextFile(
+    file,
+    JSON.stringify({
+      backend: "cpu",
+      runsDir: dir,
+      epochs: 6,
+      data: { kind: "synthetic-linear", n: 400, validationSplit: 0.2 },
+      sweep: {
+        space: { "optimizer.lr": { type: "logUniform", low: 0.001, high: 0.1 } },
+        trials: 10,
+        sampler: "random",
+        pruner: "none",
+      },
+    }),
+  );
+  const storage = await openStorage(url);
+  const processes: Deno.ChildProcess[] = [];
+  try {
+    processes.push(anneal(["sweep", "-c", file, "--storage", url, "--study", study]));
+    const { id: studyId } = await waitFor(
+      "the study",
+      () => storage.loadStudy(study).catch(() => undefined),
+    );
+    for (let i = 0; i < 3; i++) {
+      processes.push(anneal(["worker", "--storage", url, "--study", study]));
+    }
+    // Kill the first worker that holds a RUNNING trial.
+    const victim = processes[1];
+    const running = await waitFor("a trial of the victim", async () => {
+      const trials = await storage.listTrials(studyId, ["RUNNING"]);
+      return trials.find((t) => t.workerId?.includes(`:${victim.pid}:`));
+    });
+    victim.kill("SIGKILL");
+    const statuses = await Promise.all(processes.map(async (p) => {
+      const [status] = await Promise.all([p.status, p.stdout.cancel(), p.stderr.cancel()]);
+      return status;
+    }));
+    assert.equal(statuses[1].signal, "SIGKILL");
+    for (const [i, status] of statuses.entries()) {
+      if (i !== 1) assert.equal(status.code, 0, `process ${i} failed`);
+    }
+
+    const trials: Trial[] = await storage.listTrials(studyId);
+    assert.equal(
+      trials.filter((t) => t.state === "RUNNING" || t.state === "WAITING").length,
+      0,
+      "nothing left behind",
+    );
+    const killed = trials.find((t) => t.id === running.id)!;
+    assert.equal(killed.state, "FAILED", "the killed worker's trial was reaped");
+    const retry = trials.find((t) => t.retryOf === killed.id);
+    assert.ok(retry, "and retried");
+    assert.equal(retry.state, "COMPLETE");
+    assert.deepEqual(retry.params, killed.params);
+    const originals = trials.filter((t) => t.retryOf === null);
+    assert.equal(originals.length, 10, "the budget counts original trials");
+    for (const original of originals) {
+      const chain = trials.filter((t) => t.id === original.id || t.retryOf === original.id);
+      assert.equal(
+        chain.filter((t) => t.state === "COMPLETE").length,
+        1,
+        `trial ${original.number} ran to completion exactly once`,
+      );
+    }
+  } finally {
+    for (const p of processes) {
+      try {
+        p.kill("SIGKILL");
+      } catch {
+        // already exited
+      }
+    }
+    await storage.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
