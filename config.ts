@@ -77,6 +77,11 @@ export const RunConfigSchema = z.strictObject({
   runsDir: z.string().default("runs"),
   /** Batches the data loader may have in flight ahead of the trainer. */
   prefetch: z.number().int().positive().max(64).default(4),
+  /**
+   * On WebGPU, update sgd/adam/adamw/lion parameters with fused WGSL kernels (one dispatch per
+   * tensor instead of tfjs's ~15 ops); same numbers as the reference path to float rounding.
+   */
+  fusedOptimizer: z.boolean().default(true),
   /** Steps between read-backs of losses and norms; 1 on CPU backends, 16 on WebGPU when absent. */
   readbackEvery: z.number().int().positive().optional(),
   /** A hyperparameter search over this config (`anneal sweep`); ignored by `anneal train`. */

@@ -150,6 +150,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   const totalSteps = Math.min(config.maxSteps ?? Infinity, stepsPerEpoch * config.epochs);
   context.emit({
     type: "plan",
+    fusedOptimizer: engine.fused,
     stepsPerEpoch,
     totalSteps,
     startEpoch: epoch,

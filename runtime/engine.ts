@@ -14,6 +14,7 @@ import { lossFunction } from "../models/losses.ts";
 import { accuracy, mae } from "../models/metrics.ts";
 import { createOptimizer, type Optimizer } from "../optimizers/mod.ts";
 import { clipGradNorm, clipGradValue } from "../optimizers/clipping.ts";
+import { createFusedOptimizer, hasFusedKernel } from "../optimizers/fused/adapter.ts";
 import { AnnealError } from "../errors.ts";
 
 /** What the engine must know about the data to build a model. */
@@ -45,6 +46,16 @@ export interface StepTensors {
 /** Gradients computed but not yet applied. */
 export interface PendingStep extends StepTensors {
   grads: tf.Tensor[];
+}
+
+/** Whether the config's schedule moves momentum/beta1 each step (onecycle), which fused kernels cannot. */
+function cyclesMomentum(config: RunConfig): boolean {
+  const specs = config.scheduler?.name === "sequential"
+    ? (config.scheduler as { schedulers: { name: string; cycleMomentum?: boolean }[] }).schedulers
+    : config.scheduler
+    ? [config.scheduler as { name: string; cycleMomentum?: boolean }]
+    : [];
+  return specs.some((spec) => spec.name === "onecycle" && spec.cycleMomentum !== false);
 }
 
 /** The loss a task uses unless the config names one. */
@@ -79,6 +90,8 @@ export class TrainingEngine {
   readonly optimizer: Optimizer;
   readonly variables: tf.Variable[];
   readonly metrics: string[];
+  /** Whether the optimizer runs fused WGSL kernels (WebGPU). */
+  readonly fused: boolean;
   readonly #loss: (output: tf.Tensor, target: tf.Tensor) => tf.Scalar;
   readonly #shape: DataShape;
   readonly #config: RunConfig;
@@ -91,7 +104,12 @@ export class TrainingEngine {
       outputUnits: outputUnits(shape),
     }, config.seed);
     this.variables = this.model.trainableWeights.map((weight) => weight.read() as tf.Variable);
-    this.optimizer = createOptimizer(config.optimizer);
+    this.fused = config.fusedOptimizer && tf.getBackend() === "webgpu" &&
+      hasFusedKernel(config.optimizer) &&
+      !cyclesMomentum(config);
+    this.optimizer = this.fused
+      ? createFusedOptimizer(config.optimizer)
+      : createOptimizer(config.optimizer);
     this.#loss = lossFunction(config.loss ?? defaultLossName(shape.task));
     this.metrics = metricNames(shape.task);
   }

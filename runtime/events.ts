@@ -28,6 +28,8 @@ export interface PlanEvent {
   startEpoch: number;
   startStep: number;
   parameters: number;
+  /** Whether the optimizer runs fused WGSL kernels (WebGPU). */
+  fusedOptimizer: boolean;
   dataset: {
     trainSize: number;
     validationSize: number;

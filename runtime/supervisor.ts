@@ -352,6 +352,7 @@ async function supervise(
       } else if (event.type === "plan") {
         Object.assign(meta, {
           fingerprint: event.dataset.fingerprint,
+          fusedOptimizer: event.fusedOptimizer,
           dataset: event.dataset,
           parameters: event.parameters,
         });

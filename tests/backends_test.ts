@@ -159,3 +159,39 @@ Deno.test("a run stopped mid-epoch still evaluates its test split (the loader dr
     await cleanup();
   }
 });
+
+Deno.test("on WebGPU the fused optimizer kernels train like the reference path", async () => {
+  const { dir, cleanup } = await tempRunsDir();
+  try {
+    const config = {
+      backend: "webgpu" as const,
+      runsDir: dir,
+      epochs: 2,
+      data: { kind: "synthetic-linear" as const, n: 48 },
+      model: { kind: "mlp" as const, hidden: [8] },
+      optimizer: { name: "adamw" as const, lr: 0.01, weightDecay: 0.1 },
+    };
+    const { loadCheckpoint } = await import("../mod.ts");
+    const fused = await trainCollect({ ...config, fusedOptimizer: true });
+    const reference = await trainCollect({ ...config, fusedOptimizer: false });
+    const metaFused = JSON.parse(await Deno.readTextFile(`${fused.result.runDir}/meta.json`));
+    const metaReference = JSON.parse(
+      await Deno.readTextFile(`${reference.result.runDir}/meta.json`),
+    );
+    assert.equal(metaFused.fusedOptimizer, true);
+    assert.equal(metaReference.fusedOptimizer, false);
+    const a = await loadCheckpoint(`${fused.result.runDir}/checkpoints/last.ckpt`);
+    const b = await loadCheckpoint(`${reference.result.runDir}/checkpoints/last.ckpt`);
+    for (const [name, weight] of Object.entries(b.weights)) {
+      weight.values.forEach((v, i) => {
+        const w = a.weights[name].values[i];
+        assert.ok(
+          Math.abs(w - v) <= 1e-4 * Math.max(1, Math.abs(v)),
+          `${name}[${i}]: fused ${w} vs reference ${v}`,
+        );
+      });
+    }
+  } finally {
+    await cleanup();
+  }
+});

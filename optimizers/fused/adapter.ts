@@ -1,0 +1,123 @@
+/**
+ * The fused WGSL steps behind the ordinary {@linkcode Optimizer} interface, so the training
+ * engine can use them on WebGPU: variables are grouped by their resolved settings (weight decay
+ * from the no-decay rules and param groups, lr multiplier), one fused step per group.
+ *
+ * Covers sgd, adam, adamw and lion; momentum cycling (onecycle) is not supported (the fused
+ * kernels take beta1/momentum as fixed per step), so callers fall back to the reference path.
+ *
+ * @module
+ */
+import type * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import { AnnealError } from "../../errors.ts";
+import { resolveParamSettings } from "../groups.ts";
+import type { Optimizer, OptimizerState } from "../optimizer.ts";
+import { parseOptimizerSpec } from "../parse.ts";
+import type { OptimizerSpec, ResolvedOptimizerSpec } from "../spec.ts";
+import { createFusedStep, type FusedHyper, type FusedKind, type FusedStep } from "./fused_step.ts";
+
+const FUSED: readonly string[] = ["sgd", "adam", "adamw", "lion"];
+
+/** Whether a spec has a fused implementation. */
+export function hasFusedKernel(spec: OptimizerSpec): boolean {
+  return FUSED.includes(spec.name);
+}
+
+function hyperOf(spec: ResolvedOptimizerSpec, weightDecay: number): FusedHyper {
+  const s = spec as Record<string, unknown>;
+  const betas = s.betas as [number, number] | undefined;
+  return {
+    beta1: betas?.[0],
+    beta2: betas?.[1],
+    eps: s.eps as number | undefined,
+    weightDecay,
+    momentum: s.momentum as number | undefined,
+    dampening: s.dampening as number | undefined,
+    nesterov: s.nesterov as boolean | undefined,
+    amsgrad: s.amsgrad as boolean | undefined,
+  };
+}
+
+/**
+ * An optimizer running fused WGSL kernels (WebGPU backend only).
+ *
+ * @example
+ * ```ts ignore
+ * import { createFusedOptimizer } from "./adapter.ts";
+ * const optimizer = createFusedOptimizer({ name: "adamw", lr: 1e-3 });
+ * ```
+ */
+export function createFusedOptimizer(input: OptimizerSpec): Optimizer {
+  const spec = parseOptimizerSpec(input);
+  if (!FUSED.includes(spec.name)) {
+    throw new AnnealError("config", `No fused kernel for the ${spec.name} optimizer`, {
+      hint: `fused kernels exist for ${FUSED.join(", ")}`,
+    });
+  }
+  const groups = new Map<string, { step: FusedStep; lrMultiplier: number }>();
+  let pending: OptimizerState | undefined;
+  let steps = 0;
+  const groupOf = (variable: tf.Variable) => {
+    const settings = resolveParamSettings(spec, variable.name, variable.rank);
+    const key = `${settings.weightDecay}|${settings.lrMultiplier}`;
+    let group = groups.get(key);
+    if (!group) {
+      group = {
+        step: createFusedStep(spec.name as FusedKind, hyperOf(spec, settings.weightDecay)),
+        lrMultiplier: settings.lrMultiplier,
+      };
+      groups.set(key, group);
+    }
+    return group;
+  };
+  return {
+    spec,
+    step(params, grads, lr = spec.lr) {
+      const batches = new Map<
+        ReturnType<typeof groupOf>,
+        { params: tf.Variable[]; grads: tf.Tensor[] }
+      >();
+      params.forEach((param, i) => {
+        const group = groupOf(param);
+        const batch = batches.get(group) ?? { params: [], grads: [] };
+        batch.params.push(param);
+        batch.grads.push(grads[i]);
+        batches.set(group, batch);
+      });
+      if (pending) {
+        for (const group of batches.keys()) {
+          group.step.setState({ step: pending.step, slots: pending.slots });
+        }
+        pending = undefined;
+      }
+      for (const [group, batch] of batches) {
+        group.step.step(batch.params, batch.grads, lr * group.lrMultiplier);
+      }
+      steps++;
+    },
+    setMomentum() {
+      throw new AnnealError("config", "The fused kernels do not cycle momentum", {
+        hint: "set onecycle's cycleMomentum to false, or train on a backend other than webgpu",
+      });
+    },
+    async getState() {
+      const slots: OptimizerState["slots"] = {};
+      for (const group of groups.values()) {
+        Object.assign(slots, (await group.step.getState()).slots);
+      }
+      return { name: spec.name, step: pending?.step ?? steps, slots: pending?.slots ?? slots };
+    },
+    setState(state) {
+      if (state.name !== spec.name) {
+        throw new AnnealError("checkpoint", `Saved state is for ${state.name}, not ${spec.name}`);
+      }
+      // Slots are keyed by variable name: each group takes its own at the next step.
+      pending = state;
+      steps = state.step;
+    },
+    dispose() {
+      for (const group of groups.values()) group.step.dispose();
+      groups.clear();
+    },
+  };
+}
