@@ -69,8 +69,25 @@ runActor("trainer", async (context) => {
   } catch (error) {
     await checkpointWrites.catch(() => {});
     throw error;
+  } finally {
+    await releaseGpu();
   }
 });
+
+/**
+ * Waits for the GPU's queued work and destroys the WebGPU device before the Worker ends: on a
+ * real GPU (H100, Vulkan) a Worker terminated with a live device crashed the process at exit.
+ */
+async function releaseGpu(): Promise<void> {
+  if (tf.getBackend() !== "webgpu") return;
+  const device = (tf.backend() as unknown as { device?: GPUDevice }).device;
+  try {
+    await device?.queue.onSubmittedWorkDone();
+    device?.destroy();
+  } catch {
+    // Best effort: the Worker is ending either way.
+  }
+}
 
 async function trainer(context: ActorContext): Promise<TrainerResult> {
   const config = context.init.config as Config;

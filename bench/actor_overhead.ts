@@ -54,8 +54,42 @@ async function actorSeconds(
   return { seconds: (last - first) / 1000, steps };
 }
 
+/** IDX files of random 28x28 images and labels (for machines without Fashion-MNIST, e.g. the GPU host). */
+async function syntheticIdx(dir: string, train: number, test: number): Promise<void> {
+  const images = (n: number) => {
+    const bytes = new Uint8Array(16 + n * 784);
+    new DataView(bytes.buffer).setUint32(0, 0x803);
+    new DataView(bytes.buffer).setUint32(4, n);
+    new DataView(bytes.buffer).setUint32(8, 28);
+    new DataView(bytes.buffer).setUint32(12, 28);
+    for (let i = 16; i < bytes.length; i++) bytes[i] = (i * 2654435761) >>> 24;
+    return bytes;
+  };
+  const labels = (n: number) => {
+    const bytes = new Uint8Array(8 + n);
+    new DataView(bytes.buffer).setUint32(0, 0x801);
+    new DataView(bytes.buffer).setUint32(4, n);
+    for (let i = 0; i < n; i++) bytes[8 + i] = i % 10;
+    return bytes;
+  };
+  await Deno.writeFile(`${dir}/train-images-idx3-ubyte`, images(train));
+  await Deno.writeFile(`${dir}/train-labels-idx1-ubyte`, labels(train));
+  await Deno.writeFile(`${dir}/t10k-images-idx3-ubyte`, images(test));
+  await Deno.writeFile(`${dir}/t10k-labels-idx1-ubyte`, labels(test));
+}
+
 if (import.meta.main) {
   const runsDir = await Deno.makeTempDir({ prefix: "anneal-bench-" });
+  try {
+    await Deno.stat("/usr/share/datasets/fashion-mnist");
+  } catch {
+    await syntheticIdx(runsDir, 12_800, 100);
+    (WORKLOADS.mlp.data as Record<string, unknown>).dir = runsDir;
+    (WORKLOADS.mlp.data as Record<string, unknown>).testLimit = 100;
+    console.log(
+      "(no Fashion-MNIST here: the mlp workload uses random IDX images of the same shape)",
+    );
+  }
   const rows = [];
   for (const [name, workload] of Object.entries(WORKLOADS)) {
     if (values.only && !values.only.split(",").includes(name)) continue;

@@ -82,6 +82,14 @@ export async function selectBackend(
 }
 
 async function selectAuto(modelKind?: string): Promise<BackendSelection> {
+  if (modelKind === "linear") {
+    // A linear model's step is a handful of tiny ops: WebGPU's fixed cost per dispatch and
+    // per read-back dominates (measured on an H100: 9 ms/step on WebGPU, 1 ms on wasm).
+    return {
+      backend: "wasm",
+      reason: `auto: a linear model is too small to gain from a GPU; ${await useWasm(modelKind)}`,
+    };
+  }
   const probe = await probeWebGpu();
   if (probe && !probe.info.isFallbackAdapter) {
     try {

@@ -14,8 +14,13 @@ Deno.test("on a Fashion-MNIST subset, 20 TPE trials with pruning do at least as 
     const random = await runSweep(config, { study: "random", sampler: "random", pruner: "none" });
     assert.equal(tpe.trials.length, 20);
     assert.equal(random.trials.length, 20);
-    assert.ok(tpe.trials.some((t) => t.state === "PRUNED"), "the median pruner stopped some trials early");
-    for (const t of tpe.trials.filter((t) => t.state === "PRUNED")) assert.match(t.reason ?? "", /median/);
+    assert.ok(
+      tpe.trials.some((t) => t.state === "PRUNED"),
+      "the median pruner stopped some trials early",
+    );
+    for (const t of tpe.trials.filter((t) => t.state === "PRUNED")) {
+      assert.match(t.reason ?? "", /median/);
+    }
     assert.ok(
       tpe.best!.value! >= random.best!.value!,
       `TPE best ${tpe.best!.value} < random best ${random.best!.value}`,
