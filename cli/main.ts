@@ -373,5 +373,7 @@ if (import.meta.main) {
     exitCode = code === 0 ? 0 : code ?? reportError(error, debug);
     if (code !== undefined && code !== 0) exitCode = 2;
   }
-  Deno.exit(exitCode);
+  // Set the code and let the process end by itself: Deno.exit() while a terminated Worker's
+  // WebGPU device was still being torn down crashed the process on a real GPU (H100).
+  Deno.exitCode = exitCode;
 }
