@@ -27,6 +27,9 @@ const WORKER_FILES: Record<ActorName, string> = {
   clipMonitor: "../actors/clip_monitor_worker.ts",
 };
 const ACTORS = Object.keys(WORKER_FILES) as ActorName[];
+/** Milliseconds a WebGPU Worker gets to release its device before and after it is terminated. */
+const GPU_TEARDOWN_MS = 300;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** The actors the trainer has a channel to. */
 const PEERS: ActorName[] = ["dataLoader", "scheduler", "earlyStopper", "clipMonitor"];
 
@@ -252,10 +255,14 @@ async function supervise(
     for (const worker of workers.values()) {
       worker.postMessage({ type: "Stop", reason: result.reason });
     }
-    // Give actors a moment to finish cleanly, then terminate every one regardless.
-    await new Promise((resolve) => setTimeout(resolve, result.status === "failed" ? 0 : 50));
+    // Give actors a moment to finish cleanly, then terminate every one regardless. A Worker that
+    // held a WebGPU device gets longer, before and after: on a real GPU (H100, Vulkan) a process
+    // that exited while such a Worker was still being torn down crashed.
+    const gpu = meta.backend === "webgpu";
+    await sleep(result.status === "failed" ? 0 : gpu ? GPU_TEARDOWN_MS : 50);
     for (const worker of workers.values()) worker.terminate();
     workers.clear();
+    if (gpu) await sleep(GPU_TEARDOWN_MS);
     Object.assign(summary, {
       status: result.status,
       stopReason: result.reason,
