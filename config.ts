@@ -11,6 +11,7 @@ import { OptimizerSpecSchema } from "./optimizers/spec.ts";
 import { SchedulerSpecSchema } from "./schedulers/spec.ts";
 import { SweepSpecSchema } from "./sweeps/spec.ts";
 import { AnnealError } from "./errors.ts";
+import { valueAt } from "./zod_paths.ts";
 
 /** Gradient clipping and the clip monitor's policy. */
 export const ClippingSchema = z.strictObject({
@@ -110,15 +111,6 @@ export function describeIssues(error: z.ZodError, input: unknown): string {
     const got = value === undefined ? "" : `, current value is ${JSON.stringify(value)}`;
     return `'${path}': ${issue.message}${got}`;
   }).join("; ");
-}
-
-function valueAt(input: unknown, path: PropertyKey[]): unknown {
-  let current = input;
-  for (const key of path) {
-    if (current === null || typeof current !== "object") return undefined;
-    current = (current as Record<PropertyKey, unknown>)[key];
-  }
-  return current;
 }
 
 /**

@@ -126,3 +126,31 @@ export class Mailbox<T extends { type: string }> {
 export function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
 }
+
+/**
+ * Serves a peer's port until the supervisor sends `Stop`: `handle` runs for each message, and a
+ * handler that throws ends the actor with that error (the supervisor then ends the run).
+ */
+export async function servePort(
+  context: ActorContext,
+  port: MessagePort,
+  handle: (message: { type: string } & Record<string, unknown>) => unknown,
+): Promise<void> {
+  let failure: unknown;
+  let stop = () => {};
+  const done = new Promise<void>((resolve) => {
+    stop = resolve;
+    context.stopped.then(() => resolve());
+  });
+  port.onmessage = async (event: MessageEvent) => {
+    try {
+      await handle(event.data);
+    } catch (error) {
+      failure = error;
+      stop();
+    }
+  };
+  await done;
+  port.close();
+  if (failure) throw failure;
+}

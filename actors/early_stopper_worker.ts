@@ -3,38 +3,22 @@
  *
  * @module
  */
-import { runActor } from "./_worker_shell.ts";
+import { runActor, servePort } from "./_worker_shell.ts";
 import { type EarlyStopperState, initEarlyStopper, judgeEpoch } from "./early_stopper.ts";
 import type { RunConfig } from "../config.ts";
+import type { EpochEnded } from "./protocol.ts";
 
 runActor("earlyStopper", async (context) => {
-  const config = context.init.config as RunConfig & { resolvedLr: number };
+  const config = context.init.config as RunConfig;
   const port = context.init.ports.trainer;
   let state: EarlyStopperState = (context.init.resume as EarlyStopperState | undefined) ??
     initEarlyStopper();
-  let failure: unknown;
-  let stop = () => {};
-  port.onmessage = async (event: MessageEvent) => {
-    try {
-      if (event.data.type !== "EpochEnded") return;
-      await context.faultPoint("epoch");
-      const [next, verdict] = judgeEpoch(
-        config.earlyStopping,
-        state,
-        event.data,
-        event.data.metrics.lr,
-      );
-      state = next;
-      port.postMessage(verdict);
-    } catch (error) {
-      failure = error;
-      stop();
-    }
-  };
-  await new Promise<void>((resolve) => {
-    stop = resolve;
-    context.stopped.then(() => resolve());
+  await servePort(context, port, async (message) => {
+    if (message.type !== "EpochEnded") return;
+    await context.faultPoint("epoch");
+    const ended = message as unknown as EpochEnded;
+    const [next, verdict] = judgeEpoch(config.earlyStopping, state, ended, ended.metrics.lr);
+    state = next;
+    port.postMessage(verdict);
   });
-  port.close();
-  if (failure) throw failure;
 });

@@ -9,6 +9,7 @@
 import type { z } from "npm:zod@4.6.7";
 import { AnnealError } from "../errors.ts";
 import { OptimizerSpecSchema, type ResolvedOptimizerSpec } from "./spec.ts";
+import { formatPath, showValue, valueAt } from "../zod_paths.ts";
 
 /**
  * Parses `input` into a resolved optimizer spec (defaults filled in) or throws an
@@ -43,7 +44,7 @@ export function parseOptimizerSpec(input: unknown): ResolvedOptimizerSpec {
 function describe(issue: z.core.$ZodIssue, input: unknown): string {
   const field = `'${formatPath(issue.path)}'`;
   const value = valueAt(input, issue.path);
-  const current = `current value is ${show(value)}`;
+  const current = `current value is ${showValue(value)}`;
   switch (issue.code) {
     case "too_small":
       return `${field} must be ${issue.inclusive ? ">=" : ">"} ${issue.minimum}, ${current}`;
@@ -55,39 +56,16 @@ function describe(issue: z.core.$ZodIssue, input: unknown): string {
         issue.expected === "int" ? "an integer" : `a ${issue.expected}`
       }, ${current}`;
     case "invalid_value":
-      return `${field} must be one of ${issue.values.map(show).join(", ")}, ${current}`;
+      return `${field} must be one of ${issue.values.map(showValue).join(", ")}, ${current}`;
     case "unrecognized_keys": {
       const keys = issue.keys.map((key) => `'${key}'`).join(", ");
       return `unknown field${issue.keys.length > 1 ? "s" : ""} ${keys}`;
     }
     case "invalid_union": {
       const options = "options" in issue ? (issue.options as unknown[]) ?? [] : [];
-      return `${field} must be one of ${options.map(show).join(", ")}, ${current}`;
+      return `${field} must be one of ${options.map(showValue).join(", ")}, ${current}`;
     }
     default:
       return `${field} ${issue.message}, ${current}`;
   }
-}
-
-function formatPath(path: PropertyKey[]): string {
-  return path.reduce<string>((text, key) => {
-    if (typeof key === "number") return `${text}[${key}]`;
-    return text === "" ? String(key) : `${text}.${String(key)}`;
-  }, "");
-}
-
-function valueAt(input: unknown, path: PropertyKey[]): unknown {
-  let value: unknown = input;
-  for (const key of path) {
-    if (value === null || typeof value !== "object") return undefined;
-    value = (value as Record<PropertyKey, unknown>)[key];
-  }
-  return value;
-}
-
-function show(value: unknown): string {
-  if (typeof value === "string") return `"${value}"`;
-  if (value === undefined) return "undefined";
-  if (typeof value === "number") return String(value);
-  return JSON.stringify(value) ?? String(value);
 }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { ClipStats } from "../actors/clip_monitor.ts";
 
 /** A run started (or resumed). */
 export interface RunStartedEvent {
@@ -62,19 +63,7 @@ export interface EpochEvent {
   memory: { numTensors: number; numBytes: number };
 }
 /** Gradient-norm statistics from the clip monitor. */
-export interface ClipStatsEvent {
-  type: "clip.stats";
-  step: number;
-  ema: number | null;
-  p50: number | null;
-  p95: number | null;
-  max: number;
-  fractionClipped: number;
-  spikes: number;
-  nonFinite: number;
-  threshold?: number;
-  suggestedMaxNorm: number | null;
-}
+export type ClipStatsEvent = ClipStats;
 /** Something the user should know. */
 export interface WarningEvent {
   type: "warning";

@@ -9,6 +9,7 @@
 import type { z } from "npm:zod@4.6.7";
 import { AnnealError } from "../errors.ts";
 import { type ResolvedSchedulerSpec, SchedulerSpecSchema } from "./spec.ts";
+import { formatPath, showValue, valueAt } from "../zod_paths.ts";
 
 /**
  * Parses `input` into a resolved scheduler spec (defaults filled in) or throws an
@@ -46,7 +47,7 @@ export function parseSchedulerSpec(input: unknown): ResolvedSchedulerSpec {
 function describe(issue: z.core.$ZodIssue, input: unknown): string {
   const field = `'${formatPath(issue.path)}'`;
   const value = valueAt(input, issue.path);
-  const current = `current value is ${show(value)}`;
+  const current = `current value is ${showValue(value)}`;
   switch (issue.code) {
     case "too_small":
       if (issue.origin === "array") {
@@ -62,14 +63,14 @@ function describe(issue: z.core.$ZodIssue, input: unknown): string {
       if (value === undefined) return `${field} is required`;
       return `${field} must be ${article(issue.expected)}, ${current}`;
     case "invalid_value":
-      return `${field} must be one of ${issue.values.map(show).join(", ")}, ${current}`;
+      return `${field} must be one of ${issue.values.map(showValue).join(", ")}, ${current}`;
     case "unrecognized_keys":
       return `unknown field${issue.keys.length > 1 ? "s" : ""} ${
         issue.keys.map((key) => `'${key}'`).join(", ")
       }${issue.path.length > 0 ? ` in ${field}` : ""}`;
     case "invalid_union": {
       // A discriminated union reports the discriminator's own path (e.g. ['name']).
-      const options = ("options" in issue ? issue.options ?? [] : []).map(show).join(", ");
+      const options = ("options" in issue ? issue.options ?? [] : []).map(showValue).join(", ");
       if (options !== "") return `${field} must be one of ${options}, ${current}`;
       return `${field} ${issue.message}, ${current}`;
     }
@@ -88,27 +89,4 @@ function hintFor(issue: z.core.$ZodIssue): string {
 function article(expected: string): string {
   if (expected === "int") return "an integer";
   return /^[aeiou]/.test(expected) ? `an ${expected}` : `a ${expected}`;
-}
-
-function formatPath(path: PropertyKey[]): string {
-  return path.reduce<string>((text, key) => {
-    if (typeof key === "number") return `${text}[${key}]`;
-    return text === "" ? String(key) : `${text}.${String(key)}`;
-  }, "");
-}
-
-function valueAt(input: unknown, path: PropertyKey[]): unknown {
-  let value: unknown = input;
-  for (const key of path) {
-    if (value === null || typeof value !== "object") return undefined;
-    value = (value as Record<PropertyKey, unknown>)[key];
-  }
-  return value;
-}
-
-function show(value: unknown): string {
-  if (typeof value === "string") return `"${value}"`;
-  if (value === undefined) return "undefined";
-  if (typeof value === "number") return String(value);
-  return JSON.stringify(value) ?? String(value);
 }
