@@ -71,19 +71,29 @@ Deno.test("a trainer crash mid-run keeps the last checkpoint, and --resume finis
   }
 });
 
-Deno.test("an actor that stops answering is noticed within the stall timeout", async () => {
-  const { dir, cleanup } = await tempRunsDir();
-  try {
-    const started = performance.now();
-    const { result } = await trainCollect(
-      { ...config, runsDir: dir },
-      { stallTimeoutMs: 1500, faults: { earlyStopper: { kind: "stall", at: "epoch" } } },
-    );
-    assert.equal(result.status, "failed");
-    assert.equal(result.failedActor, "earlyStopper");
-    assert.match(result.reason, /stalled/);
-    assert.ok(performance.now() - started < 20_000);
-  } finally {
-    await cleanup();
-  }
-});
+const stalls = [
+  { actor: "trainer", at: "step" },
+  { actor: "dataLoader", at: "batch" },
+  { actor: "scheduler", at: "epoch" },
+  { actor: "earlyStopper", at: "epoch" },
+  { actor: "clipMonitor", at: "observe" },
+] as const;
+
+for (const { actor, at } of stalls) {
+  Deno.test(`an actor that stops answering (${actor}) is noticed within the stall timeout`, async () => {
+    const { dir, cleanup } = await tempRunsDir();
+    try {
+      const started = performance.now();
+      const { result } = await trainCollect(
+        { ...config, runsDir: dir },
+        { stallTimeoutMs: 1500, faults: { [actor]: { kind: "stall", at } } },
+      );
+      assert.equal(result.status, "failed");
+      assert.equal(result.failedActor, actor);
+      assert.match(result.reason, /stalled/);
+      assert.ok(performance.now() - started < 20_000);
+    } finally {
+      await cleanup();
+    }
+  });
+}
