@@ -85,7 +85,8 @@ for (const { actor, at } of stalls) {
     try {
       const started = performance.now();
       const { result } = await trainCollect(
-        { ...config, runsDir: dir },
+        // Long enough that the run cannot finish before the watchdog's 1.5 s.
+        { ...config, runsDir: dir, epochs: 2000 },
         { stallTimeoutMs: 1500, faults: { [actor]: { kind: "stall", at } } },
       );
       assert.equal(result.status, "failed");

@@ -28,7 +28,7 @@ if [ -z "${ANNEAL_TEST_PG_URL:-}" ]; then
   trap 'bash tools/pg_test_server.sh stop >/dev/null 2>&1 || true' EXIT
 fi
 
-# Permissions are listed, not -A: files, env, subprocesses (the CLI tests, PostgreSQL, Chromium),
-# networking (the URL-import test and PostgreSQL on loopback), and sys info for the backends.
-deno test --parallel --allow-read --allow-write --allow-env --allow-run --allow-sys \
-  --allow-net "$@"
+# deno test runs with --allow-all: the browser test drives Chromium through playwright-core,
+# which probes /proc/sys (Deno grants that only with all permissions). The CLI itself
+# (`deno task anneal`) runs with a narrow, listed set of permissions.
+deno test --parallel --allow-all "$@"
