@@ -10,8 +10,20 @@ Deno.test("on a Fashion-MNIST subset, 20 TPE trials with pruning do at least as 
       'backend="wasm"',
       "data.limit=1500",
     ]);
-    const tpe = await runSweep(config, { study: "tpe", sampler: "tpe", pruner: "median" });
-    const random = await runSweep(config, { study: "random", sampler: "random", pruner: "none" });
+    // A fixed worker id makes both samplers' draws reproducible (they are seeded from it).
+    const workerId = "test-worker";
+    const tpe = await runSweep(config, {
+      study: "tpe",
+      sampler: "tpe",
+      pruner: "median",
+      workerId,
+    });
+    const random = await runSweep(config, {
+      study: "random",
+      sampler: "random",
+      pruner: "none",
+      workerId,
+    });
     assert.equal(tpe.trials.length, 20);
     assert.equal(random.trials.length, 20);
     assert.ok(
