@@ -40,11 +40,16 @@ export interface AnnealErrorOptions {
  * ```
  */
 export class AnnealError extends Error {
+  /** Always `"AnnealError"`. */
   override name = "AnnealError";
+  /** What kind of failure this is (config, data, usage, ...), for handling by category. */
   readonly code: ErrorCode;
+  /** Where the problem is, e.g. a config path such as `optimizer.lr`. */
   readonly where?: string;
+  /** What the user can do about it. */
   readonly hint?: string;
 
+  /** Creates an error with a `code`, a message and optional `where`, `hint` and `cause`. */
   constructor(code: ErrorCode, message: string, options: AnnealErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;

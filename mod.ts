@@ -19,7 +19,20 @@
 
 export { train } from "./runtime/supervisor.ts";
 export type { RunResult, TrainingRun, TrainOptions } from "./runtime/supervisor.ts";
+export type { ActorName } from "./actors/protocol.ts";
 export type { RunEvent } from "./runtime/events.ts";
+export type {
+  BackendEvent,
+  ClipStatsEvent,
+  EpochEvent,
+  PlanEvent,
+  RestoredEvent,
+  RunFinishedEvent,
+  RunStartedEvent,
+  StepsEvent,
+  TestEvent,
+  WarningEvent,
+} from "./runtime/events.ts";
 export {
   applyOverrides,
   ClippingSchema,
@@ -33,7 +46,16 @@ export type { RunConfig, RunConfigInput } from "./config.ts";
 export { AnnealError } from "./errors.ts";
 export type { ErrorCode } from "./errors.ts";
 export { createOptimizer, OptimizerSpecSchema } from "./optimizers/mod.ts";
-export type { Optimizer, OptimizerSpec, OptimizerState } from "./optimizers/mod.ts";
+export type {
+  ClipResult,
+  Optimizer,
+  OptimizerName,
+  OptimizerSpec,
+  OptimizerState,
+  ResolvedOptimizerSpec,
+  SavedTensor,
+  ScaledLearningRate,
+} from "./optimizers/mod.ts";
 export { AutoClip, clipGradNorm, clipGradValue } from "./optimizers/clipping.ts";
 export { scaleLearningRate } from "./optimizers/scaling.ts";
 export {
@@ -43,16 +65,37 @@ export {
   SchedulerSpecSchema,
   stepPlateau,
 } from "./schedulers/mod.ts";
-export type { PlateauState, Schedule, SchedulerSpec } from "./schedulers/mod.ts";
+export type {
+  PlateauSpec,
+  PlateauSpecInput,
+  PlateauState,
+  ResolvedSchedulerSpec,
+  Schedule,
+  SchedulePreview,
+  SchedulerSpec,
+  SpecOf,
+} from "./schedulers/mod.ts";
 export { batchesPerEpoch, DataSpecSchema, epochOrder, loadData, makeBatch } from "./data/mod.ts";
-export type { Dataset, DataSpec, LoadedData } from "./data/mod.ts";
+export type {
+  AugmentSpec,
+  Batch,
+  Dataset,
+  DataSpec,
+  EpochOrderOptions,
+  LoadedData,
+  Normalization,
+  Task,
+} from "./data/mod.ts";
 export { buildModel, forward, lossFunction, ModelSpecSchema } from "./models/mod.ts";
-export type { ModelSpec } from "./models/mod.ts";
+export type { LossFunction, LossName, ModelShape, ModelSpec, Reduction } from "./models/mod.ts";
 export { selectBackend } from "./runtime/backend.ts";
+export type { AdapterInfo, BackendRequest, BackendSelection } from "./runtime/backend.ts";
 export { TrainingEngine } from "./runtime/engine.ts";
+export type { HostBatch, PendingStep, StepTensors } from "./runtime/engine.ts";
 export { loadCheckpoint } from "./runtime/checkpoint.ts";
+export type { CheckpointState, WeightMap } from "./runtime/checkpoint.ts";
 export { findBatchSize } from "./runtime/batch_size.ts";
-export type { BatchSizeResult, BatchSizeRow } from "./runtime/batch_size.ts";
+export type { BatchSizeOptions, BatchSizeResult, BatchSizeRow } from "./runtime/batch_size.ts";
 export {
   compareRuns,
   diagnose,
@@ -65,18 +108,52 @@ export {
   renderReport,
   terminalCharts,
 } from "./report/mod.ts";
-export type { Diagnosis, Finding, PlotName, RunRecord, RunRow } from "./report/mod.ts";
+export type {
+  Diagnosis,
+  EpochRecord,
+  Finding,
+  FindingKind,
+  LrFindRecord,
+  PlotName,
+  RunComparison,
+  RunConfigRecord,
+  RunMeta,
+  RunRecord,
+  RunRow,
+  RunStatus,
+  RunSummary,
+  StepRecord,
+} from "./report/mod.ts";
 export { checkRunId } from "./runtime/records.ts";
 export { runSweep, runWorker, trialConfig } from "./runtime/sweep.ts";
 export type { StudyDefinition, SweepOptions, SweepResult } from "./runtime/sweep.ts";
+export type { StudyResult } from "./sweeps/study.ts";
+export type { Params, ParamValue } from "./sweeps/space.ts";
 export { renderSweepReport } from "./report/sweep_html.ts";
+export type { SweepTrialRow } from "./report/sweep_html.ts";
 export { SweepSpecSchema } from "./sweeps/spec.ts";
 export type { SweepSpec, SweepSpecInput } from "./sweeps/spec.ts";
-export type { Trial } from "./storage/types.ts";
+export type {
+  CreateTrialOptions,
+  Direction,
+  ReapResult,
+  Study,
+  StudyStorage,
+  Trial,
+  TrialParams,
+  TrialState,
+} from "./storage/types.ts";
 export { openStorage } from "./storage/mod.ts";
 export { lrFind, lrFindRecord, lrFindSvg } from "./runtime/lr_find.ts";
-export type { LrFindOptions, LrFindResult } from "./runtime/lr_find.ts";
+export type {
+  Agreement,
+  LrCurve,
+  LrFindOptions,
+  LrFindResult,
+  LrSuggestions,
+  SuggestionRule,
+} from "./runtime/lr_find.ts";
 export { newRunId } from "./runtime/records.ts";
 export { writeFileAtomic } from "./runtime/checkpoint.ts";
 export { applyChange, tune } from "./runtime/tune.ts";
-export type { TuneOptions, TuneResult, TuneStage } from "./runtime/tune.ts";
+export type { Change, TuneOptions, TuneResult, TuneStage } from "./runtime/tune.ts";

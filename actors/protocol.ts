@@ -17,6 +17,7 @@ export const ActorNameSchema = z.enum([
   "earlyStopper",
   "clipMonitor",
 ]);
+/** Name of one of the five actors: `dataLoader`, `trainer`, `scheduler`, `earlyStopper`, `clipMonitor`. */
 export type ActorName = z.infer<typeof ActorNameSchema>;
 
 /** An error in plain form, safe to cross a worker boundary. */

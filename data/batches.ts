@@ -14,15 +14,21 @@ import type { Dataset } from "./types.ts";
 
 /** Options of {@linkcode epochOrder}. */
 export interface EpochOrderOptions {
+  /** Permute the samples; `false` gives the identity order (PyTorch's `shuffle`). */
   shuffle: boolean;
+  /** Base seed of the run; with `epoch` it fixes the permutation. */
   seed: number;
+  /** Zero-based epoch index, so every epoch gets its own order. */
   epoch: number;
 }
 
 /** One batch in fresh buffers, ready to be transferred to another worker. */
 export interface Batch {
+  /** Features of `size` samples, row-major. */
   x: Float32Array;
+  /** Targets of `size` samples, row-major. */
   y: Float32Array;
+  /** Number of samples in the batch (the last batch of an epoch may be smaller). */
   size: number;
 }
 

@@ -20,6 +20,7 @@ export interface Dataset {
   inputShape: number[];
   /** Values per target (1 for class indices and binary labels). */
   targetSize: number;
+  /** What the targets are, which picks the default loss and metrics. */
   task: Task;
   /** Number of classes, for classification. */
   numClasses?: number;
@@ -31,15 +32,21 @@ export interface Dataset {
 
 /** Feature normalization fitted on the training split: `normalized = (x - shift) / scale`. */
 export interface Normalization {
+  /** `standard`: mean and population std; `minmax`: minimum and range. */
   method: "standard" | "minmax";
+  /** Per-feature value subtracted (mean or minimum). */
   shift: number[];
+  /** Per-feature divisor (std or range; 1 for a constant feature). */
   scale: number[];
 }
 
 /** The splits a run uses, and a fingerprint of exactly those bytes. */
 export interface LoadedData {
+  /** The split the optimizer trains on. */
   train: Dataset;
+  /** Held-out split for per-epoch metrics, early stopping and plateau schedules. */
   validation?: Dataset;
+  /** Split evaluated once at the end of a run. */
   test?: Dataset;
   /** SHA-256 hex over shapes and the x/y bytes of every split, after split and limit. */
   fingerprint: string;

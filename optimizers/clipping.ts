@@ -11,6 +11,7 @@ import { AnnealError } from "../errors.ts";
 
 /** What {@linkcode clipGradNorm} returns; the caller owns (and disposes) every tensor. */
 export interface ClipResult {
+  /** The clipped gradients, in the order given. */
   grads: tf.Tensor[];
   /** The total norm before clipping, still on the device. */
   totalNorm: tf.Scalar;
@@ -102,6 +103,7 @@ export function clipGradValue(grads: tf.Tensor[], clipValue: number): tf.Tensor[
  * ```
  */
 export class AutoClip {
+  /** Percentile (0-100) of the observed norms used as the clip threshold. */
   readonly percentile: number;
   #sorted: number[] = [];
 

@@ -16,22 +16,27 @@ import type { Slots } from "./transform.ts";
 
 /** One saved tensor: its shape and its values in row-major order. */
 export interface SavedTensor {
+  /** Dimensions of the tensor. */
   shape: number[];
+  /** Values in row-major order. */
   values: number[];
 }
 
 /** The JSON-safe state of an optimizer; `slots` keys are `"<variable name>/<slot name>"`. */
 export interface OptimizerState {
+  /** Which optimizer wrote the state; restoring into another one fails. */
   name: OptimizerName;
   /** Steps taken so far. */
   step: number;
   /** The momentum or beta1 in effect (moved by `setMomentum`), when the optimizer has one. */
   momentum?: number;
+  /** Per-variable slots (momentum buffers, Adam moments, ...). */
   slots: Record<string, SavedTensor>;
 }
 
 /** An optimizer over tfjs variables. */
 export interface Optimizer {
+  /** The spec with every default filled in. */
   readonly spec: ResolvedOptimizerSpec;
   /** Updates `params` in place from `grads`; `lr` (the scheduler's value) overrides `spec.lr`. */
   step(params: tf.Variable[], grads: tf.Tensor[], lr?: number): void;

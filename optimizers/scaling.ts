@@ -10,7 +10,9 @@ import { AnnealError } from "../errors.ts";
 
 /** What {@linkcode scaleLearningRate} returns. */
 export interface ScaledLearningRate {
+  /** The scaled learning rate (`lr * effectiveBatch / baseBatch`). */
   lr: number;
+  /** Set when the effective batch is beyond where the linear rule is known to hold. */
   warning?: string;
 }
 

@@ -145,14 +145,23 @@ export function bestMetric(
 
 /** One row of {@linkcode listRuns}. */
 export interface RunRow {
+  /** Run id (the directory name). */
   id: string;
+  /** Creation time from `meta.json` (empty when unknown). */
   date: string;
+  /** Model kind, e.g. `mlp`. */
   model: string;
+  /** Optimizer name, e.g. `adamw`. */
   optimizer: string;
+  /** Base learning rate, when the config has one. */
   lr: number | undefined;
+  /** Batch size, when the config has one. */
   batch: number | undefined;
+  /** Epochs recorded. */
   epochs: number;
+  /** The best monitored metric as `metric=value@epoch`, or `-`. */
   best: string;
+  /** How the run ended, or `running`. */
   status: string;
 }
 
@@ -217,8 +226,11 @@ export function flatten(value: unknown, prefix = "", out: Record<string, unknown
 
 /** What {@linkcode compareRuns} returns: differing config paths and metrics, one value per run. */
 export interface RunComparison {
+  /** Run ids, in the order given; every `values` array follows it. */
   ids: string[];
+  /** Config paths (dotted) whose values differ between the runs. */
   differences: { path: string; values: unknown[] }[];
+  /** `final <metric>` and `best <metric>` of each run (`undefined` where a run lacks it). */
   metrics: { name: string; values: (number | undefined)[] }[];
 }
 

@@ -12,10 +12,15 @@ import { renderSvg } from "./vega.ts";
 
 /** What the sweep report needs of a trial. */
 export interface SweepTrialRow {
+  /** Trial number within the study (0, 1, 2, ...). */
   number: number;
+  /** Trial state: `COMPLETE`, `PRUNED`, `FAILED`, ... */
   state: string;
+  /** Objective value; `null` unless the trial completed. */
   value: number | null;
+  /** Hyperparameter values by dotted config path. */
   params: Record<string, number | string | boolean | null>;
+  /** Why the trial was pruned or failed. */
   reason?: string | null;
 }
 

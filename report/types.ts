@@ -8,30 +8,47 @@
 
 /** One optimizer step (`steps.ndjson`). */
 export interface StepRecord {
+  /** Global step index. */
   step: number;
+  /** Zero-based epoch of the step. */
   epoch: number;
+  /** Training loss of the step. */
   loss: number;
+  /** Learning rate used. */
   lr: number;
+  /** Gradient L2 norm before clipping. */
   gradNorm?: number;
   /** The step's gradient was clipped. */
   clipped?: boolean;
   /** The step was skipped (non-finite loss or gradient). */
   skipped?: boolean;
+  /** Momentum (or Adam's beta1), when the schedule cycles it. */
   momentum?: number;
 }
 
 /** One epoch (`epochs.ndjson`): mean training loss, validation metrics, the LR and wall time. */
 export interface EpochRecord {
+  /** Zero-based epoch index. */
   epoch: number;
+  /** Mean training loss. */
   loss: number;
+  /** Validation loss. */
   valLoss?: number;
+  /** Training accuracy (0-1). */
   accuracy?: number;
+  /** Validation accuracy (0-1). */
   valAccuracy?: number;
+  /** Training mean absolute error. */
   mae?: number;
+  /** Validation mean absolute error. */
   valMae?: number;
+  /** Learning rate at the end of the epoch. */
   lr?: number;
+  /** Wall time of the epoch in seconds. */
   seconds?: number;
+  /** Global steps taken at the end of the epoch. */
   step?: number;
+  /** Any other logged metric. */
   [metric: string]: number | undefined;
 }
 
@@ -40,42 +57,71 @@ export type RunStatus = "running" | "completed" | "stopped" | "diverged" | "fail
 
 /** `summary.json`. */
 export interface RunSummary {
+  /** How the run ended, or `running`. */
   status: RunStatus;
+  /** Why the run ended, in words. */
   stopReason?: string;
+  /** What to do about it. */
   hint?: string;
+  /** Zero-based epoch with the best monitored metric. */
   bestEpoch?: number | null;
+  /** The monitored metric and its best value. */
   best?: { metric: string; value: number };
+  /** Test-split metrics. */
   test?: Record<string, number>;
+  /** The run's `Diagnosis`, as written. */
   diagnosis?: unknown;
+  /** Epochs completed. */
   epochs?: number;
+  /** Optimizer steps taken. */
   steps?: number;
+  /** The last epoch's metrics. */
   metrics?: Record<string, number>;
+  /** The tfjs backend used. */
   backend?: string;
+  /** Gradient clipping summary: threshold, fraction of steps clipped, norm spikes. */
   clip?: { threshold?: number; fractionClipped?: number; spikes?: number; [key: string]: unknown };
+  /** Wall time of the run in seconds. */
   seconds?: number;
+  /** Fields added by newer versions. */
   [key: string]: unknown;
 }
 
 /** `meta.json`. */
 export interface RunMeta {
+  /** The run id. */
   id: string;
+  /** ISO 8601 creation time. */
   createdAt?: string;
+  /** The config's seed. */
   seed?: number;
+  /** SHA-256 of the data the run trained on. */
   fingerprint?: string;
+  /** anneal version. */
   version?: string;
+  /** Git revision of anneal, when recorded. */
   git?: string;
+  /** Deno version. */
   deno?: string;
+  /** tfjs version. */
   tfjs?: string;
+  /** tfjs backend name. */
   backend?: string;
+  /** WebGPU adapter info, when on WebGPU. */
   adapter?: unknown;
+  /** Fields added by newer versions. */
   [key: string]: unknown;
 }
 
 /** `lr_find.json`: an LR range test. `suggestions` maps a method name to its LR. */
 export interface LrFindRecord {
+  /** Learning rate of each step. */
   lrs: number[];
+  /** Raw training loss of each step. */
   losses: number[];
+  /** Smoothed (EMA) loss of each step. */
   smoothed?: number[];
+  /** Suggested learning rates, in any of the formats written so far. */
   suggestions?: Record<string, number> | number[] | { lr: number; method?: string }[];
 }
 
@@ -86,12 +132,19 @@ export type RunConfigRecord = Record<string, unknown>;
 export interface RunRecord {
   /** The run id (from meta.json, else the directory name). */
   id: string;
+  /** Path of the run directory. */
   dir: string;
+  /** The resolved config (`config.json`). */
   config: RunConfigRecord;
+  /** `meta.json`. */
   meta: RunMeta;
+  /** `steps.ndjson`, in order. */
   steps: StepRecord[];
+  /** `epochs.ndjson`, in order. */
   epochs: EpochRecord[];
+  /** `summary.json` (`status: running` when absent). */
   summary: RunSummary;
+  /** `lr_find.json`, when the run has one. */
   lrFind?: LrFindRecord;
   /** What was skipped or missing while reading (a torn last line of a killed run, ...). */
   warnings: string[];
@@ -110,7 +163,9 @@ export type FindingKind =
 
 /** One thing the curves show, why we think so, and what to do next. */
 export interface Finding {
+  /** What the finding is about. */
   kind: FindingKind;
+  /** `critical`: the run failed or is wasted; `info`: nothing to fix. */
   severity: "critical" | "warning" | "info";
   /** A short headline, e.g. "learning rate too high". */
   title: string;
@@ -124,6 +179,8 @@ export interface Finding {
 
 /** The findings, worst first, and a one-line verdict. */
 export interface Diagnosis {
+  /** One line summing up the findings. */
   verdict: string;
+  /** The findings, worst first. */
   findings: Finding[];
 }

@@ -25,15 +25,21 @@ export type BackendRequest = "auto" | "webgpu" | "wasm" | "cpu";
 
 /** What a WebGPU adapter says about itself. */
 export interface AdapterInfo {
+  /** The adapter's description string (may be empty). */
   description: string;
+  /** GPU vendor, e.g. `nvidia`. */
   vendor: string;
+  /** True for a software (fallback) adapter. */
   isFallbackAdapter: boolean;
 }
 
 /** The backend that was initialised, the adapter it runs on (WebGPU) and why it was chosen. */
 export interface BackendSelection {
+  /** tfjs backend name: `webgpu`, `wasm` or `cpu`. */
   backend: string;
+  /** The WebGPU adapter, when `backend` is `webgpu`. */
   adapter?: AdapterInfo;
+  /** Why this backend was chosen (or why a request fell back). */
   reason: string;
 }
 

@@ -22,26 +22,35 @@ export interface BatchSizeOptions {
   steps?: number;
   /** Memory budget in MiB for "fits" (default: none, only failures count). */
   memoryLimitMiB?: number;
+  /** Called after each candidate is measured. */
   onProgress?: (row: BatchSizeRow) => void;
 }
 
 /** One candidate's measurement. */
 export interface BatchSizeRow {
+  /** The candidate batch size. */
   batchSize: number;
+  /** The steps ran without error (and within `memoryLimitMiB`, when given). */
   fits: boolean;
+  /** Mean wall time of one step in milliseconds. */
   msPerStep?: number;
+  /** Training throughput: `batchSize / msPerStep * 1000`. */
   samplesPerSecond?: number;
   /** Peak bytes tfjs held during the steps (weights, optimizer state, activations). */
   peakMiB?: number;
   /** The config's lr scaled linearly to this batch (x gradient accumulation). */
   scaledLr: number;
+  /** Set when the scaled learning rate is outside the linear rule's known range. */
   warning?: string;
+  /** Message of the error that stopped the steps (e.g. out of memory). */
   error?: string;
 }
 
 /** The finder's answer. */
 export interface BatchSizeResult {
+  /** The tfjs backend that was measured. */
   backend: string;
+  /** One row per candidate tried, smallest first; stops after the first that does not fit. */
   rows: BatchSizeRow[];
   /** The largest batch that fits; `undefined` when none does. */
   largest?: number;

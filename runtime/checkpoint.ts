@@ -18,8 +18,11 @@ export type WeightMap = Record<string, { shape: number[]; values: Float32Array }
 
 /** Everything besides the weights: optimizer, scheduler, early stopper, position. */
 export interface CheckpointState {
+  /** Zero-based index of the last completed epoch. */
   epoch: number;
+  /** Optimizer steps taken so far. */
   step: number;
+  /** The actors' own state (optimizer, scheduler, early stopper, ...). */
   [key: string]: unknown;
 }
 

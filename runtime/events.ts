@@ -8,29 +8,45 @@ import type { ClipStats } from "../actors/clip_monitor.ts";
 
 /** A run started (or resumed). */
 export interface RunStartedEvent {
+  /** Event tag, for narrowing a `RunEvent`. */
   type: "run.started";
+  /** The run's id. */
   runId: string;
+  /** Directory of the run's records and checkpoints. */
   runDir: string;
+  /** Where a resumed run continues: last checkpointed epoch and step. */
   resumedFrom?: { epoch: number; step: number };
 }
 /** The trainer chose a backend. */
 export interface BackendEvent {
+  /** Event tag, for narrowing a `RunEvent`. */
   type: "backend";
+  /** tfjs backend name: `webgpu`, `wasm` or `cpu`. */
   backend: string;
+  /** Why this backend was chosen. */
   reason: string;
+  /** The WebGPU adapter, when `backend` is `webgpu`. */
   adapter?: { description: string; vendor: string; isFallbackAdapter: boolean };
+  /** tfjs version. */
   tfjs: string;
 }
 /** The trainer knows the data and the number of steps. */
 export interface PlanEvent {
+  /** Event tag, for narrowing a `RunEvent`. */
   type: "plan";
+  /** Optimizer steps per epoch (after gradient accumulation). */
   stepsPerEpoch: number;
+  /** Optimizer steps of the whole run. */
   totalSteps: number;
+  /** Zero-based epoch the run starts at (past 0 on resume). */
   startEpoch: number;
+  /** Global step the run starts at. */
   startStep: number;
+  /** Number of trainable parameters. */
   parameters: number;
   /** Whether the optimizer runs fused WGSL kernels (WebGPU). */
   fusedOptimizer: boolean;
+  /** Split sizes, data fingerprint (SHA-256) and the shape of one sample. */
   dataset: {
     trainSize: number;
     validationSize: number;
@@ -41,23 +57,36 @@ export interface PlanEvent {
 }
 /** A window of optimizer steps (read back together). */
 export interface StepsEvent {
+  /** Event tag, for narrowing a `RunEvent`. */
   type: "steps";
+  /** Zero-based epoch of these steps. */
   epoch: number;
+  /** Global index of the first step in the window. */
   fromStep: number;
+  /** Training loss per step. */
   losses: number[];
+  /** Gradient L2 norm per step, before clipping. */
   gradNorms: number[];
+  /** Learning rate per step. */
   lr: number[];
   /** Momentum (or Adam's beta1) per step, when the schedule cycles it (onecycle). */
   momentum?: number[];
+  /** Per step: skipped for a non-finite loss or gradient (no update applied). */
   skipped: boolean[];
 }
 /** An epoch ended. */
 export interface EpochEvent {
+  /** Event tag, for narrowing a `RunEvent`. */
   type: "epoch";
+  /** Zero-based epoch index. */
   epoch: number;
+  /** Global steps taken at the end of the epoch. */
   step: number;
+  /** Training and validation metrics (loss, valLoss, accuracy, ...). */
   metrics: Record<string, number>;
+  /** Wall time of the epoch in seconds. */
   seconds: number;
+  /** The monitored metric improved on its best. */
   isBest: boolean;
   /** tfjs's live tensors and bytes after the epoch (flat across epochs: no leaks). */
   memory: { numTensors: number; numBytes: number };
@@ -66,24 +95,34 @@ export interface EpochEvent {
 export type ClipStatsEvent = ClipStats;
 /** Something the user should know. */
 export interface WarningEvent {
+  /** Event tag, for narrowing a `RunEvent`. */
   type: "warning";
+  /** The actor that raised it. */
   actor: string;
+  /** What happened. */
   message: string;
+  /** What to do about it. */
   hint?: string;
 }
 /** Test-split metrics at the end of a run. */
 export interface TestEvent {
+  /** Event tag, for narrowing a `RunEvent`. */
   type: "test";
+  /** Metric name to value, on the test split. */
   metrics: Record<string, number>;
 }
 /** The best epoch's weights were restored at the end. */
 export interface RestoredEvent {
+  /** Event tag, for narrowing a `RunEvent`. */
   type: "restored";
+  /** Zero-based epoch whose weights were restored. */
   epoch: number;
 }
 /** The run ended. */
 export interface RunFinishedEvent {
+  /** Event tag, for narrowing a `RunEvent`. */
   type: "run.finished";
+  /** How the run ended. */
   result: import("./supervisor.ts").RunResult;
 }
 

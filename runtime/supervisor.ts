@@ -35,20 +35,31 @@ const PEERS: ActorName[] = ["dataLoader", "scheduler", "earlyStopper", "clipMoni
 
 /** How a run ended. */
 export interface RunResult {
+  /** The run's id. */
   runId: string;
+  /** Directory of the run's records and checkpoints. */
   runDir: string;
+  /** `completed` (all epochs), `stopped` (early stopping or time limit), `diverged` or `failed`. */
   status: "completed" | "stopped" | "diverged" | "failed";
+  /** Why the run ended, in words. */
   reason: string;
+  /** What to do about it, when the run did not complete. */
   hint?: string;
   /** The actor that failed, when `status` is `failed`. */
   failedActor?: ActorName;
+  /** Epochs completed. */
   epochs: number;
+  /** Optimizer steps taken. */
   steps: number;
+  /** Zero-based epoch with the best monitored metric; `null` if none was recorded. */
   bestEpoch: number | null;
   /** The last epoch's metrics. */
   metrics: Record<string, number>;
+  /** Test-split metrics, when the data has a test split. */
   test?: Record<string, number>;
+  /** The tfjs backend the trainer used. */
   backend?: string;
+  /** Wall time of the run in seconds. */
   seconds: number;
   /** What the curves say (the same as `anneal diagnose`). */
   diagnosis?: Diagnosis;
@@ -68,7 +79,9 @@ export interface TrainOptions {
 
 /** A run in progress. */
 export interface TrainingRun {
+  /** The run's id. */
   readonly runId: string;
+  /** Directory of the run's records and checkpoints. */
   readonly runDir: string;
   /** Every event of the run, ending with `run.finished`. */
   events(): AsyncIterable<RunEvent>;

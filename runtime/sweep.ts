@@ -26,7 +26,9 @@ import { train } from "./supervisor.ts";
 
 /** What a study stores so that any worker can run its trials. */
 export interface StudyDefinition {
+  /** Marks the stored JSON as an anneal sweep definition. */
   kind: "anneal-sweep";
+  /** The sweep section: search space, objective, trials, sampler, pruner. */
   sweep: SweepSpec;
   /** The config every trial starts from (without its `sweep` section). */
   base: Omit<RunConfig, "sweep">;
@@ -40,8 +42,11 @@ export interface SweepOptions {
   study?: string;
   /** Overrides of the config's sweep section. */
   trials?: number;
+  /** Trials run at once by this process. */
   parallel?: number;
+  /** Sampler to use instead of the config's. */
   sampler?: SweepSpec["sampler"];
+  /** Pruner to use instead of the config's. */
   pruner?: SweepSpec["pruner"];
   /** Called when a trial ends. */
   onTrial?: (trial: Trial) => void;
@@ -51,7 +56,9 @@ export interface SweepOptions {
 
 /** A finished sweep. */
 export interface SweepResult extends StudyResult {
+  /** What the study stores: sweep spec and base config. */
   definition: StudyDefinition;
+  /** Whether a smaller or a larger objective is better. */
   direction: "minimize" | "maximize";
   /** The best trial's full config, ready for `anneal train -c`. */
   bestConfig?: RunConfig;

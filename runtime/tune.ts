@@ -19,12 +19,15 @@ export type Change = Record<string, unknown>;
 
 /** What a stage did. */
 export interface TuneStage {
+  /** What the stage tunes, e.g. `learning rate`. */
   name: string;
   /** Every change tried, with its validation metric (NaN when the run failed or diverged). */
   tried: { change: Change; value: number; runId: string; test?: Record<string, number> }[];
   /** The change kept; empty when nothing beat the config before the stage. */
   kept: Change;
+  /** Best validation metric before the stage. */
   before: number;
+  /** Best validation metric after the stage (equal to `before` when nothing was kept). */
   after: number;
 }
 
@@ -34,18 +37,25 @@ export interface TuneOptions {
   budget?: number;
   /** Called after each run and each stage. */
   onTrial?: (stage: string, change: Change, value: number) => void;
+  /** Called after each stage. */
   onStage?: (stage: TuneStage) => void;
 }
 
 /** The outcome. */
 export interface TuneResult {
+  /** Validation metric optimized, e.g. `valLoss`. */
   metric: string;
+  /** Whether a smaller or a larger `metric` is better. */
   direction: "minimize" | "maximize";
+  /** `metric` of the untuned config. */
   baseline: number;
+  /** `metric` of the tuned config. */
   final: number;
   /** Test-split metrics of the untuned run and of the run behind `final` (when the data has a test split). */
   baselineTest?: Record<string, number>;
+  /** Test-split metrics of the run behind `final`. */
   finalTest?: Record<string, number>;
+  /** Each stage, in the order run. */
   stages: TuneStage[];
   /** The tuned config, ready for `anneal train -c`. */
   config: RunConfig;

@@ -13,7 +13,9 @@ import type { PlateauSpec, SchedulerSpec } from "./spec.ts";
 
 /** Learning rates (and momenta, for momentum-cycling schedules) at `t = 0 .. steps - 1`. */
 export interface SchedulePreview {
+  /** Learning rate at each step. */
   lr: number[];
+  /** Momentum (or Adam's beta1) at each step, for schedules that cycle it (onecycle). */
   momentum?: number[];
 }
 

@@ -21,21 +21,29 @@ export type TrialParams = Record<string, number | string | boolean | null>;
 
 /** A study: a named search with a direction and a (JSON) search space. */
 export interface Study {
+  /** Database id. */
   id: number;
+  /** Unique name of the study. */
   name: string;
+  /** Whether the objective is minimized or maximized. */
   direction: Direction;
   /** The search space as JSON; storage does not interpret it. */
   space: unknown;
+  /** When the study was created. */
   createdAt: Date;
 }
 
 /** One trial of a study. */
 export interface Trial {
+  /** Database id, unique across studies. */
   id: number;
+  /** Id of the study it belongs to. */
   studyId: number;
   /** 0, 1, 2, ... in creation order within the study (retries get their own number). */
   number: number;
+  /** Where the trial is in its life cycle (see the module doc). */
   state: TrialState;
+  /** The sampled hyperparameters. */
   params: TrialParams;
   /** Objective value of a COMPLETE trial. */
   value: number | null;
@@ -43,8 +51,11 @@ export interface Trial {
   intermediate: Map<number, number>;
   /** The worker that claimed it (RUNNING and finished trials). */
   workerId: string | null;
+  /** Last heartbeat of the worker running it; reaping looks at this. */
   heartbeatAt: Date | null;
+  /** When a worker claimed it. */
   startedAt: Date | null;
+  /** When it completed, was pruned or failed. */
   finishedAt: Date | null;
   /** Why it was pruned or failed. */
   reason: string | null;

@@ -69,7 +69,9 @@ export interface RunStudyOptions {
 
 /** What {@linkcode runStudy} returns. */
 export interface StudyResult {
+  /** The study as stored. */
   study: Study;
+  /** The best COMPLETE trial by the study's direction; `undefined` if none completed. */
   best: Trial | undefined;
   /** Every trial of the study at the end. */
   trials: Trial[];
