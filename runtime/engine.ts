@@ -27,8 +27,11 @@ export interface DataShape {
 
 /** A batch as plain arrays (what the data loader sends). */
 export interface HostBatch {
+  /** Features of `size` samples, row-major. */
   x: Float32Array;
+  /** Targets of `size` samples, row-major. */
   y: Float32Array;
+  /** Number of samples. */
   size: number;
 }
 
@@ -40,11 +43,13 @@ export interface StepTensors {
   gradNorm: tf.Scalar;
   /** Per-metric sums over the step's samples (accuracy, mae). */
   metricSums: Record<string, tf.Scalar>;
+  /** Number of samples the step covered. */
   samples: number;
 }
 
 /** Gradients computed but not yet applied. */
 export interface PendingStep extends StepTensors {
+  /** Gradients in the order of `TrainingEngine.variables`; the caller disposes them. */
   grads: tf.Tensor[];
 }
 
@@ -86,9 +91,12 @@ function outputUnits(shape: DataShape): number {
 
 /** Model, optimizer and the step, for one run. */
 export class TrainingEngine {
+  /** The tfjs model built from the config. */
   readonly model: tfl.LayersModel;
   readonly optimizer: Optimizer;
+  /** The trainable variables, in the order the optimizer sees them. */
   readonly variables: tf.Variable[];
+  /** Metrics logged besides the loss: `mae` for regression, else `accuracy`. */
   readonly metrics: string[];
   /** Whether the optimizer runs fused WGSL kernels (WebGPU). */
   readonly fused: boolean;
@@ -96,6 +104,7 @@ export class TrainingEngine {
   readonly #shape: DataShape;
   readonly #config: RunConfig;
 
+  /** Builds the model and optimizer of `config` for data of the given shape. */
   constructor(config: RunConfig, shape: DataShape) {
     this.#config = config;
     this.#shape = shape;
@@ -236,6 +245,7 @@ export class TrainingEngine {
     }
   }
 
+  /** Frees the model's and the optimizer's tensors. */
   dispose(): void {
     this.optimizer.dispose();
     this.model.dispose();

@@ -39,10 +39,13 @@ export interface LrSuggestions {
 
 /** How far apart some suggested learning rates are. */
 export interface Agreement {
+  /** Smallest of the learning rates. */
   min: number;
+  /** Largest of the learning rates. */
   max: number;
   /** `max / min`. */
   ratio: number;
+  /** Geometric mean of the learning rates. */
   geometricMean: number;
   /** "unreliable" when `ratio` is above the limit (10x). */
   verdict: "reliable" | "unreliable";
@@ -259,14 +262,21 @@ export interface LrFindOptions {
 
 /** One range test's curve and what the rules read from it. */
 export interface LrCurve {
+  /** Seed of this repeat (batch order and initialisation). */
   seed: number;
+  /** Learning rate of each step. */
   lrs: number[];
+  /** Raw training loss of each step. */
   losses: number[];
+  /** Bias-corrected EMA of `losses`. */
   smoothed: number[];
   /** True when the test stopped early on divergence (or a non-finite loss). */
   diverged: boolean;
+  /** Each rule's learning rate. */
   suggestions: LrSuggestions;
+  /** The rule chosen (the first that found something: valley, steepest, minimumDiv10). */
   rule: SuggestionRule;
+  /** The chosen rule's learning rate. */
   suggestion: number;
   /** Agreement among this curve's rules. */
   agreement: Agreement;
@@ -280,11 +290,13 @@ export interface LrFindResult extends Omit<LrCurve, "agreement" | "seed"> {
   agreement: Agreement & { repeatRatio: number; reasons: string[] };
   /** Spread of the repeats' suggestions (ratio 1 with one repeat). */
   spread: { geometricMean: number; min: number; max: number; ratio: number };
+  /** Every repeat's curve, the first one first. */
   runs: LrCurve[];
   /** The config with `optimizer.lr` (and `scheduler`, when asked) set from the suggestion. */
   suggestedConfig: RunConfig;
   /** The same change as `--set` overrides, for writing into a config file. */
   suggestedOverrides: string[];
+  /** The options used, defaults filled in. */
   options: Required<Omit<LrFindOptions, "schedule" | "onProgress" | "engine" | "train">> & {
     schedule?: "onecycle" | "warmupCosine";
   };
