@@ -20,6 +20,13 @@ export const SPIKE_WARMUP = 20;
 export const MAX_ROLLBACKS = 3;
 /** Consecutive skipped steps before skipping turns into stopping. */
 export const MAX_CONSECUTIVE_SKIPS = 20;
+/** Steps whose losses set the early level an exploding loss is measured against. */
+export const BASELINE_STEPS = 5;
+/**
+ * A step loss this many times the early level counts as exploding. Generous on purpose: a batch
+ * can be several times worse than the median, but not a hundred times in a healthy run.
+ */
+export const EXPLOSION_FACTOR = 100;
 
 /** The clip monitor's state. */
 export interface ClipMonitorState {
@@ -33,6 +40,9 @@ export interface ClipMonitorState {
   consecutiveSkips: number;
   rollbacks: number;
   threshold: number | undefined;
+  /** The first finite step losses (up to BASELINE_STEPS) and the lowest of them. */
+  earlyLosses: number[];
+  baseline: number | null;
 }
 
 /** Summary statistics, sent to the run's event stream. */
@@ -63,6 +73,8 @@ export function initClipMonitor(clipping: Clipping): ClipMonitorState {
     consecutiveSkips: 0,
     rollbacks: 0,
     threshold: clipping.maxNorm ?? undefined,
+    earlyLosses: [],
+    baseline: null,
   };
 }
 
@@ -88,12 +100,37 @@ export function observeSteps(
   state: ClipMonitorState,
   message: StepsObserved,
 ): [ClipMonitorState, ClipMonitorOutput] {
-  const next: ClipMonitorState = { ...state, norms: [...state.norms], spikes: [...state.spikes] };
+  const next: ClipMonitorState = {
+    ...state,
+    norms: [...state.norms],
+    spikes: [...state.spikes],
+    earlyLosses: [...state.earlyLosses],
+  };
   const out: ClipMonitorOutput = { toTrainer: [], events: [] };
   for (let i = 0; i < message.gradNorms.length; i++) {
     const step = message.fromStep + i;
     const norm = message.gradNorms[i];
     const loss = message.losses[i];
+    const exploded = next.baseline !== null && Number.isFinite(loss) && !message.skipped[i] &&
+      loss > EXPLOSION_FACTOR * next.baseline;
+    if (exploded && clipping.onNonFinite !== "skip") {
+      // Caught before it overflows: the same decision as for a NaN (stop, or roll back and cut the LR).
+      const action = clipping.onNonFinite === "rollback" && next.rollbacks < MAX_ROLLBACKS
+        ? "rollback"
+        : "stop";
+      if (action === "rollback") next.rollbacks++;
+      next.nonFinite++;
+      out.toTrainer.push({
+        type: "NonFiniteHandled",
+        step,
+        action,
+        reason: `training diverged at step ${step}: the loss exploded to ${loss.toPrecision(4)}, ${
+          Math.round(loss / next.baseline!)
+        }x its early level ${next.baseline!.toPrecision(4)}`,
+        hint: divideLrHint(message.lr[i]),
+      });
+      break;
+    }
     if (message.skipped[i] || !Number.isFinite(norm) || !Number.isFinite(loss)) {
       next.nonFinite++;
       next.consecutiveSkips++;
@@ -119,6 +156,12 @@ export function observeSteps(
     }
     next.consecutiveSkips = 0;
     next.steps++;
+    if (next.earlyLosses.length < BASELINE_STEPS) {
+      // The lowest of the first few losses: a loss that explodes within the first steps (a far
+      // too high learning rate) must not raise its own yardstick.
+      next.earlyLosses.push(loss);
+      next.baseline = Math.min(...next.earlyLosses);
+    }
     const median = percentile(next.norms, 50);
     if (
       median !== null && next.norms.length >= SPIKE_WARMUP && norm > clipping.spikeFactor * median

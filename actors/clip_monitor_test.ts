@@ -64,3 +64,20 @@ Deno.test("a NaN loss gets the configured action, and endless skipping turns int
   assert.equal(actions.at(-1), "stop");
   assert.ok(actions.slice(0, -1).every((a) => a === "skip"));
 });
+
+Deno.test("a loss that explodes past 100x its early level is stopped before it overflows", () => {
+  const stop = ClippingSchema.parse({});
+  const losses = [13, 4000, 2e6];
+  const [, out] = observeSteps(stop, initClipMonitor(stop), window(0, [1, 1, 1], losses));
+  const handled = out.toTrainer[0] as { action: string; step: number; reason: string };
+  assert.equal(handled.action, "stop");
+  assert.equal(handled.step, 1, "caught at the first exploded step");
+  assert.match(handled.reason, /exploded to 4000, 308x its early level 13/);
+  const healthy = [2.3, 2.1, 1.9, 1.2, 0.8, 0.5, 0.4, 0.6, 3.5];
+  const [, calm] = observeSteps(
+    stop,
+    initClipMonitor(stop),
+    window(0, healthy.map(() => 1), healthy),
+  );
+  assert.equal(calm.toTrainer.length, 0, "ordinary batch-to-batch noise is not an explosion");
+});

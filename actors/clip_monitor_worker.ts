@@ -19,6 +19,13 @@ runActor("clipMonitor", async (context) => {
     state = next;
     for (const reply of out.toTrainer) port.postMessage(reply);
     for (const payload of out.events) context.emit({ ...payload });
+    const observed = message as unknown as StepsObserved;
+    if (observed.verdictRequested) {
+      port.postMessage({
+        type: "StepsJudged",
+        upTo: observed.fromStep + observed.losses.length - 1,
+      });
+    }
   });
   return stats(state, state.steps);
 });

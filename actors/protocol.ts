@@ -147,6 +147,14 @@ export const StepsObservedSchema = z.object({
   /** True where the step was not applied because loss or gradients were not finite. */
   skipped: z.array(z.boolean()),
   lr: z.array(z.number()),
+  /** Set when the trainer waits for the verdict (`StepsJudged`) before its next step. */
+  verdictRequested: z.boolean().optional(),
+});
+
+/** Clip monitor -> trainer: a window with `verdictRequested` has been judged (decisions sent first). */
+export const StepsJudgedSchema = z.object({
+  type: z.literal("StepsJudged"),
+  upTo: z.number().int(),
 });
 
 /** Clip monitor -> trainer: new clipping threshold (adaptive clipping). */
@@ -223,6 +231,7 @@ export const TrainerInboxSchema = z.discriminatedUnion("type", [
   EpochJudgedSchema,
   ClipThresholdSetSchema,
   NonFiniteHandledSchema,
+  StepsJudgedSchema,
 ]);
 export type TrainerInbox = z.infer<typeof TrainerInboxSchema>;
 
@@ -247,6 +256,7 @@ export type ScheduleAdvanced = z.infer<typeof ScheduleAdvancedSchema>;
 export type ScaleLearningRate = z.infer<typeof ScaleLearningRateSchema>;
 export type EpochJudged = z.infer<typeof EpochJudgedSchema>;
 export type StepsObserved = z.infer<typeof StepsObservedSchema>;
+export type StepsJudged = z.infer<typeof StepsJudgedSchema>;
 export type ClipThresholdSet = z.infer<typeof ClipThresholdSetSchema>;
 export type NonFiniteHandled = z.infer<typeof NonFiniteHandledSchema>;
 export type ActorEvent = z.infer<typeof ActorEventSchema>;

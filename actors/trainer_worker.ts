@@ -118,6 +118,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   };
 
   let maxNorm = config.clipping.maxNorm ?? undefined;
+  let rolledBackAt = 0;
   let action: NonFiniteHandled | undefined;
   monitor.on("ClipThresholdSet", (message) => (maxNorm = message.maxNorm as number));
   monitor.on("NonFiniteHandled", (message) => {
@@ -129,7 +130,10 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
         message: `${handled.reason}; step skipped`,
         hint: handled.hint,
       });
-    } else action ??= handled;
+    } else if (handled.step >= rolledBackAt) {
+      // Steps before the last rollback were computed from the weights it discarded.
+      action ??= handled;
+    }
   });
 
   const chosen = await selectBackend(config.backend, config.model.kind);
@@ -146,6 +150,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   // REPORT_MS of wall time (so progress stays live on slow steps).
   const reportEvery = readEvery > 1 ? readEvery : REPORT_WINDOW;
   let lastReport = performance.now();
+  let firstLoss: number | undefined;
   let lastYield = performance.now();
 
   let epoch = 0;
@@ -160,9 +165,11 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     bestEpoch = (saved.state.bestEpoch as number | null) ?? null;
     if (saved.state.clipThreshold !== undefined) maxNorm = saved.state.clipThreshold as number;
   }
-  let lastGood: { weights: WeightMap; optimizer: OptimizerState } = {
+  // What a NaN rollback returns to: the last epoch-end checkpoint, or the start (a fresh
+  // optimizer: `undefined`) before the first one.
+  let lastGood: { weights: WeightMap; optimizer?: OptimizerState } = {
     weights: await engine.readWeights(),
-    optimizer: await engine.optimizer.getState(),
+    optimizer: resume ? await engine.optimizer.getState() : undefined,
   };
   const totalSteps = Math.min(config.maxSteps ?? Infinity, stepsPerEpoch * config.epochs);
   context.emit({
@@ -185,7 +192,9 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   let metrics: Record<string, number> = {};
   let window: WindowEntry[] = [];
 
-  const flush = async () => {
+  // `verdict`: wait for the clip monitor's answer to this window (only for a skipped or
+  // alarming step, so that what it decides applies at the very next step, deterministically).
+  const flush = async (verdict = false) => {
     if (window.length === 0) return;
     const pending = window.flatMap((w) => [w.loss, w.gradNorm]).filter((v) =>
       typeof v !== "number"
@@ -206,8 +215,10 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       losses,
       skipped: window.map((w) => w.skipped),
       lr: window.map((w) => w.lr),
+      verdictRequested: verdict || undefined,
     };
     monitor.send(observed);
+    if (verdict) await monitor.take((m) => m.type === "StepsJudged");
     const momentum = window.some((w) => w.momentum !== undefined)
       ? window.map((w) => w.momentum ?? NaN)
       : undefined;
@@ -218,15 +229,17 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
 
   const rollback = () => {
     engine.writeWeights(lastGood.weights);
-    engine.optimizer.setState(lastGood.optimizer);
+    if (lastGood.optimizer) engine.optimizer.setState(lastGood.optimizer);
+    else engine.resetOptimizer();
     scheduler.send({ type: "ScaleLearningRate", factor: 0.1, fromStep: step });
+    rolledBackAt = step;
     for (const key of lrTable.keys()) if (key >= step) lrTable.delete(key);
     context.emit({
       type: "warning",
       actor: "trainer",
       message: `${
         action!.reason
-      }; rolled back to the last good epoch and cut the learning rate 10x`,
+      }; rolled back to the last good checkpoint (or the start) and cut the learning rate 10x`,
       hint: action!.hint,
     });
     action = undefined;
@@ -313,11 +326,16 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       window.push({ step, lr, momentum, loss, gradNorm, skipped });
       step++;
       const now = performance.now();
+      // A loss far above the run's first one is reported at once: the clip monitor decides
+      // whether it is exploding, and should not learn it a window late.
+      if (typeof loss === "number" && Number.isFinite(loss)) firstLoss ??= loss;
+      const alarming = typeof loss === "number" && firstLoss !== undefined &&
+        !(loss <= 10 * firstLoss);
       if (
-        window.length >= reportEvery || skipped || batchIndex >= info.batchesPerEpoch ||
+        window.length >= reportEvery || skipped || alarming || batchIndex >= info.batchesPerEpoch ||
         now - lastReport > REPORT_MS
       ) {
-        await flush();
+        await flush(skipped || alarming);
         lastReport = now;
       }
       // Let port messages (plans, clip decisions, pings) in: queued batches resolve as

@@ -93,7 +93,7 @@ function outputUnits(shape: DataShape): number {
 export class TrainingEngine {
   /** The tfjs model built from the config. */
   readonly model: tfl.LayersModel;
-  readonly optimizer: Optimizer;
+  #optimizer: Optimizer;
   /** The trainable variables, in the order the optimizer sees them. */
   readonly variables: tf.Variable[];
   /** Metrics logged besides the loss: `mae` for regression, else `accuracy`. */
@@ -116,11 +116,32 @@ export class TrainingEngine {
     this.fused = config.fusedOptimizer && tf.getBackend() === "webgpu" &&
       hasFusedKernel(config.optimizer) &&
       !cyclesMomentum(config);
-    this.optimizer = this.fused
-      ? createFusedOptimizer(config.optimizer)
-      : createOptimizer(config.optimizer);
+    this.#optimizer = this.#createOptimizer();
     this.#loss = lossFunction(config.loss ?? defaultLossName(shape.task));
     this.metrics = metricNames(shape.task);
+  }
+
+  /** The optimizer (its state moves with every step). */
+  get optimizer(): Optimizer {
+    return this.#optimizer;
+  }
+
+  #createOptimizer(): Optimizer {
+    const spec = this.#config.optimizer;
+    return this.fused ? createFusedOptimizer(spec) : createOptimizer(spec);
+  }
+
+  /** Puts `optimizer` in place and returns the one it replaces (the LR range test steps a probe). */
+  useOptimizer(optimizer: Optimizer): Optimizer {
+    const previous = this.#optimizer;
+    this.#optimizer = optimizer;
+    return previous;
+  }
+
+  /** Replaces the optimizer with a fresh one (no moments, step 0), e.g. to roll back to the start. */
+  resetOptimizer(): void {
+    this.#optimizer.dispose();
+    this.#optimizer = this.#createOptimizer();
   }
 
   #tensors(batch: HostBatch): { x: tf.Tensor; y: tf.Tensor } {
@@ -186,7 +207,7 @@ export class TrainingEngine {
       clipped.totalNorm.dispose();
       grads = replace(grads, clipped.grads);
     }
-    this.optimizer.step(this.variables, grads, lr);
+    this.#optimizer.step(this.variables, grads, lr);
     for (const g of grads) g.dispose();
     pending.grads = [];
   }
@@ -247,7 +268,7 @@ export class TrainingEngine {
 
   /** Frees the model's and the optimizer's tensors. */
   dispose(): void {
-    this.optimizer.dispose();
+    this.#optimizer.dispose();
     this.model.dispose();
   }
 }

@@ -14,7 +14,7 @@ import type { RunConfig } from "../config.ts";
 import { loadData } from "../data/mod.ts";
 import { batchesPerEpoch, batchSeed, epochOrder, makeBatch } from "../data/batches.ts";
 import type { Dataset } from "../data/types.ts";
-import { createOptimizer, type Optimizer } from "../optimizers/optimizer.ts";
+import { createOptimizer } from "../optimizers/optimizer.ts";
 import { scaleLearningRate } from "../optimizers/scaling.ts";
 import { parseSchedulerSpec } from "../schedulers/parse.ts";
 import type { ResolvedSchedulerSpec } from "../schedulers/spec.ts";
@@ -401,10 +401,8 @@ async function runCurve(
   // The test steps a fresh optimizer of the same spec, swapped in for its duration, so the
   // engine's own optimizer is never touched (Optimizer.setState cannot bring back a fresh
   // optimizer: a restored state without slots is refused at the next step).
-  const own = engine.optimizer;
-  const probe = createOptimizer(own.spec);
-  const swap = engine as { optimizer: Optimizer };
-  swap.optimizer = probe;
+  const probe = createOptimizer(engine.optimizer.spec);
+  const own = engine.useOptimizer(probe);
   const ramp = lrRamp(o.startLr, o.endLr, o.iterations, o.mode);
   const lrs: number[] = [];
   const losses: number[] = [];
@@ -434,7 +432,7 @@ async function runCurve(
       best = Math.min(best, smooth);
     }
   } finally {
-    swap.optimizer = own;
+    engine.useOptimizer(own);
     probe.dispose();
     engine.writeWeights(saved);
   }

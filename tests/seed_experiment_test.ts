@@ -52,3 +52,26 @@ Deno.test("a learning rate of 10 stops on divergence and names the cause and the
     await cleanup();
   }
 });
+
+Deno.test("onNonFinite 'rollback' recovers from lr = 10: back to the last good state, LR cut 10x each time", async () => {
+  const { dir, cleanup } = await tempRunsDir();
+  try {
+    const { result, events } = await trainCollect({
+      backend: "cpu",
+      runsDir: dir,
+      optimizer: { name: "sgd", lr: 10 },
+      clipping: { onNonFinite: "rollback" },
+    });
+    assert.equal(result.status, "completed", result.reason);
+    const rollbacks = events.filter((e) => e.type === "warning" && /rolled back/.test(e.message));
+    assert.ok(rollbacks.length >= 1 && rollbacks.length <= 3, `${rollbacks.length} rollbacks`);
+    const steps = await readNdjson(`${result.runDir}/steps.ndjson`);
+    assert.ok(
+      steps.at(-1)!.lr <= 0.1 + 1e-12,
+      `final lr ${steps.at(-1)!.lr} is cut by 10x per rollback`,
+    );
+    assert.ok(result.metrics.loss < 0.3, `final loss ${result.metrics.loss}`);
+  } finally {
+    await cleanup();
+  }
+});
