@@ -102,3 +102,24 @@ Deno.test("SIGKILL mid-epoch, then `anneal train --resume`, ends with the weight
     await cleanup();
   }
 });
+
+Deno.test("--resume refuses a checkpoint from another model shape, naming the weight and the fix", async () => {
+  const { dir, cleanup } = await tempRunsDir();
+  try {
+    const small = {
+      backend: "cpu" as const,
+      runsDir: dir,
+      epochs: 2,
+      model: { kind: "mlp" as const, hidden: [8] },
+    };
+    await trainCollect(small, { runId: "small" });
+    await trainCollect({ ...small, model: { kind: "mlp", hidden: [16] } }, { runId: "large" });
+    await Deno.copyFile(`${dir}/large/checkpoints/last.ckpt`, `${dir}/small/checkpoints/last.ckpt`);
+    const { result } = await trainCollect({ runsDir: dir }, { resume: "small" });
+    assert.equal(result.status, "failed");
+    assert.match(result.reason, /has shape \[2,16\], the model needs \[2,8\]/);
+    assert.match(result.hint ?? "", /different model/);
+  } finally {
+    await cleanup();
+  }
+});
