@@ -28,3 +28,30 @@ export async function readNdjson(path: string): Promise<Record<string, number>[]
   const text = await Deno.readTextFile(path);
   return text.split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
 }
+
+/** The repository's root directory (where `cli/main.ts` is). */
+export const REPO_ROOT: string = new URL("..", import.meta.url).pathname;
+
+/**
+ * The CLI as a user runs it (`deno task anneal` uses the same file and permissions); `net` widens
+ * the network permission (the PostgreSQL tests reach a server on a random local port).
+ */
+export function annealCommand(args: string[], net = "127.0.0.1,localhost"): Deno.Command {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      "--allow-sys",
+      net === "*" ? "--allow-net" : `--allow-net=${net}`,
+      "--allow-run",
+      "cli/main.ts",
+      ...args,
+    ],
+    cwd: REPO_ROOT,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  });
+}

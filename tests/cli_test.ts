@@ -1,29 +1,11 @@
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
-
-const root = fileURLToPath(new URL("..", import.meta.url));
+import { annealCommand, REPO_ROOT } from "./_helpers.ts";
 
 /** Runs the CLI as a user would (`deno task anneal ...` runs the same file with these permissions). */
 export async function anneal(
   ...args: string[]
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-sys",
-      "--allow-net=127.0.0.1,localhost",
-      "--allow-run",
-      "cli/main.ts",
-      ...args,
-    ],
-    cwd: root,
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
+  const output = await annealCommand(args).output();
   return {
     code: output.code,
     stdout: new TextDecoder().decode(output.stdout),
@@ -50,7 +32,7 @@ Deno.test("anneal --help teaches with examples, and --version prints the version
   assert.match(trainHelp.stdout, /--set <path=value>/);
   assert.match(trainHelp.stdout, /Exit codes/);
   const version = await anneal("--version");
-  const denoJson = JSON.parse(await Deno.readTextFile(`${root}deno.json`));
+  const denoJson = JSON.parse(await Deno.readTextFile(`${REPO_ROOT}deno.json`));
   assert.equal(version.stdout.trim(), denoJson.version);
 });
 

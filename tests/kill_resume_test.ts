@@ -1,9 +1,7 @@
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { loadCheckpoint } from "../mod.ts";
-import { readNdjson, tempRunsDir, trainCollect } from "./_helpers.ts";
+import { annealCommand, readNdjson, tempRunsDir, trainCollect } from "./_helpers.ts";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
 const config = {
   backend: "cpu" as const,
   epochs: 8,
@@ -13,24 +11,7 @@ const config = {
   scheduler: { name: "plateau" as const, patience: 1, factor: 0.5 },
 };
 
-function cli(args: string[]) {
-  return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-sys",
-      "--allow-run",
-      "cli/main.ts",
-      ...args,
-    ],
-    cwd: root,
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  });
-}
+const cli = (args: string[]) => annealCommand(args);
 
 Deno.test("SIGKILL mid-epoch, then `anneal train --resume`, ends with the weights and metrics of an uninterrupted run", async () => {
   const { dir, cleanup } = await tempRunsDir();

@@ -1,30 +1,10 @@
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { openStorage } from "../mod.ts";
 import type { Trial } from "../mod.ts";
 import { testPostgresUrl } from "../storage/testing/pg_url.ts";
+import { annealCommand } from "./_helpers.ts";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
-
-function anneal(args: string[]) {
-  return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-sys",
-      "--allow-net",
-      "--allow-run",
-      "cli/main.ts",
-      ...args,
-    ],
-    cwd: root,
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-}
+const anneal = (args: string[]) => annealCommand(args, "*").spawn();
 
 async function waitFor<T>(
   what: string,

@@ -26,8 +26,9 @@ free_port() {
 
 start() {
   # Two test processes starting at once must share one cluster, not race for the state file.
+  # (The server must not inherit fd 9: it would hold the lock for as long as it runs.)
   exec 9>"$state.lock"
-  flock 9
+  flock -w 120 9 || { echo "pg_test_server: another start holds $state.lock" >&2; exit 1; }
   if [[ -f "$state" ]]; then
     # shellcheck disable=SC1090
     source "$state"
@@ -46,7 +47,7 @@ start() {
     port="$(free_port)"
     if as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
       -o "-h 127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
-      start >/dev/null 2>&1; then
+      start >/dev/null 2>&1 9>&-; then
       break
     fi
     if [[ $attempt == 5 ]]; then cat "$dir/server.log" >&2; exit 1; fi
