@@ -63,6 +63,11 @@ export interface RunStudyOptions {
   pollMs?: number;
   /** Stops the worker after its current trials. */
   signal?: AbortSignal;
+  /**
+   * How long a storage call keeps retrying while the database is unreachable (a restarted or
+   * briefly cut-off PostgreSQL) before the worker gives up; default 120000 ms.
+   */
+  storageRetryMs?: number;
   /** Called after each trial this worker finishes. */
   onTrial?: (trial: Trial) => void;
 }
@@ -140,7 +145,8 @@ export async function runStudy(options: RunStudyOptions): Promise<StudyResult> {
     );
     budget = size;
   }
-  const { storage } = o;
+  const storage = retryingStorage(o.storage, o.storageRetryMs ?? 120_000);
+  o.storage = storage;
   const study = await storage.createStudy(o.studyName, o.direction, o.definition ?? o.space, {
     loadIfExists: true,
   });
@@ -254,4 +260,40 @@ async function runTrial(o: Resolved, study: Study, trial: Trial): Promise<Trial 
   } finally {
     clearInterval(timer);
   }
+}
+
+/** Whether an error means "the database could not be reached", as opposed to a refusal. */
+export function isConnectionError(error: unknown): boolean {
+  if (error instanceof AnnealError) return false;
+  const code = String((error as { code?: unknown })?.code ?? "");
+  const message = error instanceof Error ? error.message : String(error);
+  return /^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|CONNECTION_\w+|57P0[1-3]|08\d{3})$/.test(
+    code,
+  ) ||
+    /ECONNREFUSED|ECONNRESET|connection (refused|reset|closed|terminated|ended)|terminating connection|write CONNECTION/i
+      .test(message);
+}
+
+/**
+ * The storage with every call retried (with backoff) while the database is unreachable, for up
+ * to `retryMs`: a worker rides out a restarted or briefly cut-off server instead of dying.
+ */
+export function retryingStorage(storage: StudyStorage, retryMs: number): StudyStorage {
+  return new Proxy(storage, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      if (typeof value !== "function" || property === "close") return value;
+      return async (...args: unknown[]) => {
+        const deadline = Date.now() + retryMs;
+        for (let delay = 100;; delay = Math.min(delay * 2, 2000)) {
+          try {
+            return await value.apply(target, args);
+          } catch (error) {
+            if (!isConnectionError(error) || Date.now() + delay > deadline) throw error;
+            await new Promise((resolve) => setTimeout(resolve, delay));
+          }
+        }
+      };
+    },
+  });
 }

@@ -6,6 +6,7 @@
 # `stop` can find the cluster.
 #   eval "$(tools/pg_test_server.sh start)"   # exports ANNEAL_TEST_PG_URL
 #   tools/pg_test_server.sh stop
+#   tools/pg_test_server.sh bounce 3           # down for 3 s, then back on the same port
 set -euo pipefail
 state="${ANNEAL_PG_STATE:-/tmp/anneal_pg_test.env}"
 bindir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)"
@@ -63,11 +64,25 @@ stop() {
   # shellcheck disable=SC1090
   source "$state"
   as_pg "$bindir/pg_ctl" -D "$ANNEAL_PG_DIR/data" -m immediate -w stop >/dev/null 2>&1 || true
-  rm -rf "$ANNEAL_PG_DIR" "$state"
+  rm -rf "$ANNEAL_PG_DIR" "$state" "$state.lock"
+}
+
+# Cut the server off for SECONDS and bring it back on the same port and data (network-cut tests).
+bounce() {
+  # shellcheck disable=SC1090
+  source "$state"
+  local port="${ANNEAL_TEST_PG_URL##*:}"
+  port="${port%%/*}"
+  as_pg "$bindir/pg_ctl" -D "$ANNEAL_PG_DIR/data" -m immediate -w stop >/dev/null 2>&1
+  sleep "${1:-3}"
+  as_pg "$bindir/pg_ctl" -D "$ANNEAL_PG_DIR/data" -l "$ANNEAL_PG_DIR/server.log" -w -t 30 \
+    -o "-h 127.0.0.1 -p $port -k $ANNEAL_PG_DIR -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+    start >/dev/null 2>&1 9>&-
 }
 
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
-  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+  bounce) bounce "${2:-3}" ;;
+  *) echo "usage: $0 start|stop|bounce [SECONDS]" >&2; exit 2 ;;
 esac
