@@ -11,6 +11,7 @@
 import { parseConfig, type RunConfig } from "../config.ts";
 import { AnnealError } from "../errors.ts";
 import { directionOf } from "../sweeps/spec.ts";
+import { applyParams, type Params } from "../sweeps/space.ts";
 import { lrFind } from "./lr_find.ts";
 import { train } from "./supervisor.ts";
 
@@ -63,21 +64,10 @@ export interface TuneResult {
   runs: number;
 }
 
-function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
-  const keys = path.split(".");
-  let node = target;
-  for (const key of keys.slice(0, -1)) {
-    if (node[key] === undefined || node[key] === null) node[key] = {};
-    node = node[key] as Record<string, unknown>;
-  }
-  if (value === undefined) delete node[keys.at(-1)!];
-  else node[keys.at(-1)!] = value;
-}
-
 /** The config with a change applied (validated). */
 export function applyChange(config: RunConfig, change: Change): RunConfig {
-  const next = structuredClone(config) as Record<string, unknown>;
-  for (const [path, value] of Object.entries(change)) setPath(next, path, value);
+  // Values may be whole sections (a scheduler spec) as well as scalars.
+  const next = applyParams(config as Record<string, unknown>, change as Params, { allowNew: true });
   return parseConfig(next, "tuned config");
 }
 
