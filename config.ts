@@ -12,6 +12,7 @@ import { SchedulerSpecSchema } from "./schedulers/spec.ts";
 import { SweepSpecSchema } from "./sweeps/spec.ts";
 import { AnnealError } from "./errors.ts";
 import { valueAt } from "./zod_paths.ts";
+import { type ScaledLearningRate, scaleLearningRate } from "./optimizers/scaling.ts";
 
 /** Gradient clipping and the clip monitor's policy. */
 export const ClippingSchema = z.strictObject({
@@ -252,4 +253,21 @@ export function configJsonSchema(): Record<string, unknown> {
     string,
     unknown
   >;
+}
+
+/**
+ * The learning rate a run starts from: `optimizer.lr`, scaled by the linear scaling rule to the
+ * effective batch (batch x accumulation) when `optimizer.baseBatch` is set.
+ *
+ * @example
+ * ```ts
+ * import { baseLearningRate, parseConfig } from "./config.ts";
+ * const config = parseConfig({ batchSize: 64, optimizer: { name: "sgd", lr: 0.1, baseBatch: 256 } });
+ * console.assert(baseLearningRate(config).lr === 0.025);
+ * ```
+ */
+export function baseLearningRate(config: RunConfig): ScaledLearningRate {
+  const { lr, baseBatch } = config.optimizer as { lr: number; baseBatch?: number };
+  if (baseBatch === undefined) return { lr };
+  return scaleLearningRate(lr, baseBatch, config.batchSize * config.gradientAccumulation);
 }

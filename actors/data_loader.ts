@@ -4,9 +4,10 @@
  *
  * @module
  */
-import { batchesPerEpoch, batchSeed, epochOrder, makeBatch } from "../data/batches.ts";
+import { type Batch, batchesPerEpoch, batchSeed, epochOrder, makeBatch } from "../data/batches.ts";
 import type { Dataset } from "../data/mod.ts";
 import type { BatchReady } from "./protocol.ts";
+import type { RunConfig } from "../config.ts";
 
 /** What the loader needs of the data spec. */
 export interface LoaderOptions {
@@ -18,9 +19,43 @@ export interface LoaderOptions {
   augment?: Parameters<typeof makeBatch>[2];
 }
 
+/** The loader's options from a run config. */
+export function loaderOptions(config: RunConfig): LoaderOptions {
+  const spec = config.data as {
+    shuffle?: boolean;
+    dropLast?: boolean;
+    augment?: LoaderOptions["augment"];
+  };
+  return {
+    batchSize: config.batchSize,
+    // Evaluation has no gradients to hold: bigger batches, fewer dispatches.
+    evalBatchSize: Math.max(config.batchSize, 256),
+    shuffle: spec.shuffle ?? true,
+    dropLast: spec.dropLast ?? false,
+    seed: config.seed,
+    augment: spec.augment,
+  };
+}
+
 /** Batches of an epoch of the training split. */
 export function trainBatchCount(train: Dataset, options: LoaderOptions): number {
   return batchesPerEpoch(train.n, options.batchSize, options.dropLast);
+}
+
+/**
+ * The samples of training batch `index` of an epoch, augmented: the one definition of a batch,
+ * shared by the data-loader actor and the in-process loop (so both train on the same numbers).
+ */
+export function trainSamples(
+  train: Dataset,
+  options: LoaderOptions,
+  epoch: number,
+  index: number,
+  order: Uint32Array,
+): Batch {
+  const start = index * options.batchSize;
+  const indices = order.subarray(start, Math.min(start + options.batchSize, train.n));
+  return makeBatch(train, indices, options.augment, batchSeed(options.seed, epoch, index));
 }
 
 /** Builds one training batch (fresh buffers, ready to transfer). */
@@ -32,9 +67,7 @@ export function trainBatch(
   order: Uint32Array,
 ): BatchReady {
   const count = trainBatchCount(train, options);
-  const start = index * options.batchSize;
-  const indices = order.subarray(start, Math.min(start + options.batchSize, train.n));
-  const batch = makeBatch(train, indices, options.augment, batchSeed(options.seed, epoch, index));
+  const batch = trainSamples(train, options, epoch, index, order);
   return {
     type: "BatchReady",
     split: "train",

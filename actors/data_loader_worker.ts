@@ -8,7 +8,7 @@
 import { runActor } from "./_worker_shell.ts";
 import {
   evalBatches,
-  type LoaderOptions,
+  loaderOptions,
   trainBatch,
   trainBatchCount,
   trainOrder,
@@ -38,19 +38,7 @@ runActor("dataLoader", async (context) => {
 
   await context.faultPoint("load");
   const data = await loadData(config.data, config.seed);
-  const spec = config.data as {
-    shuffle?: boolean;
-    dropLast?: boolean;
-    augment?: LoaderOptions["augment"];
-  };
-  const options: LoaderOptions = {
-    batchSize: config.batchSize,
-    evalBatchSize: Math.max(config.batchSize, 256),
-    shuffle: spec.shuffle ?? true,
-    dropLast: spec.dropLast ?? false,
-    seed: config.seed,
-    augment: spec.augment,
-  };
+  const options = loaderOptions(config);
   const ready: DatasetReady = {
     type: "DatasetReady",
     inputShape: data.train.inputShape,

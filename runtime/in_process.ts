@@ -8,13 +8,12 @@
  * @module
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
-import type { RunConfig } from "../config.ts";
+import { baseLearningRate, type RunConfig } from "../config.ts";
 import { loadData } from "../data/mod.ts";
-import { batchesPerEpoch, batchSeed, epochOrder, makeBatch } from "../data/batches.ts";
+import { loaderOptions, trainBatchCount, trainOrder, trainSamples } from "../actors/data_loader.ts";
 import { createSchedule } from "../schedulers/mod.ts";
 import { selectBackend } from "./backend.ts";
 import { type HostBatch, TrainingEngine } from "./engine.ts";
-import { scaleLearningRate } from "../optimizers/scaling.ts";
 import { AnnealError } from "../errors.ts";
 
 /** What the in-process loop reports. */
@@ -51,35 +50,23 @@ export async function trainInProcess(config: RunConfig): Promise<InProcessResult
   const data = await loadData(config.data, config.seed);
   const train = data.train;
   const engine = new TrainingEngine(config, train);
-  const spec = config.data as {
-    shuffle: boolean;
-    dropLast: boolean;
-    augment?: Parameters<typeof makeBatch>[2];
-  };
-  const baseBatch = (config.optimizer as { baseBatch?: number }).baseBatch;
-  const effective = config.batchSize * config.gradientAccumulation;
-  const lr0 = baseBatch
-    ? scaleLearningRate(config.optimizer.lr as number, baseBatch, effective).lr
-    : config.optimizer.lr as number;
+  const options = loaderOptions(config);
+  const lr0 = baseLearningRate(config).lr;
   const schedule = config.scheduler ? createSchedule(config.scheduler, lr0) : undefined;
-  const batches = batchesPerEpoch(train.n, config.batchSize, spec.dropLast);
+  const batches = trainBatchCount(train, options);
   const stepsPerEpoch = Math.ceil(batches / config.gradientAccumulation);
   const maxNorm = config.clipping.maxNorm ?? undefined;
   const losses: number[] = [];
   let step = 0;
   const started = performance.now();
   for (let epoch = 0; epoch < config.epochs; epoch++) {
-    const order = epochOrder(train.n, { shuffle: spec.shuffle, seed: config.seed, epoch });
+    const order = trainOrder(train, options, epoch);
     let lossSum = 0;
     let samples = 0;
     for (let index = 0; index < batches;) {
       const micro: HostBatch[] = [];
       for (; micro.length < config.gradientAccumulation && index < batches; index++) {
-        const indices = order.subarray(
-          index * config.batchSize,
-          Math.min((index + 1) * config.batchSize, train.n),
-        );
-        micro.push(makeBatch(train, indices, spec.augment, batchSeed(config.seed, epoch, index)));
+        micro.push(trainSamples(train, options, epoch, index, order));
       }
       const t = schedule?.interval === "epoch" ? Math.floor(step / stepsPerEpoch) : step;
       const lr = schedule ? schedule.lrAt(t) : lr0;

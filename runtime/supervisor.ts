@@ -6,14 +6,13 @@
  *
  * @module
  */
-import { parseConfig, type RunConfig, type RunConfigInput } from "../config.ts";
+import { baseLearningRate, parseConfig, type RunConfig, type RunConfigInput } from "../config.ts";
 import { AnnealError, deserializeError } from "../errors.ts";
 import type { ActorName, SupervisorInbox } from "../actors/protocol.ts";
 import { loadCheckpoint } from "./checkpoint.ts";
 import type { RunEvent } from "./events.ts";
 import { checkRunId, newRunId, RunWriter } from "./records.ts";
 import type { TrainerResult } from "../actors/trainer_worker.ts";
-import { scaleLearningRate } from "../optimizers/scaling.ts";
 import denoJson from "../deno.json" with { type: "json" };
 import { diagnose } from "../report/diagnose.ts";
 import { readRun } from "../report/records.ts";
@@ -223,13 +222,9 @@ async function supervise(
     await writer.writeJson("config.json", config);
   }
   const effectiveBatch = config.batchSize * config.gradientAccumulation;
-  let resolvedLr = config.optimizer.lr as number;
-  const optimizerSpec = config.optimizer as { lr: number; baseBatch?: number };
-  if (optimizerSpec.baseBatch !== undefined) {
-    const scaled = scaleLearningRate(optimizerSpec.lr, optimizerSpec.baseBatch, effectiveBatch);
-    resolvedLr = scaled.lr;
-    if (scaled.warning) queue.push({ type: "warning", actor: "trainer", message: scaled.warning });
-  }
+  const scaled = baseLearningRate(config);
+  const resolvedLr = scaled.lr;
+  if (scaled.warning) queue.push({ type: "warning", actor: "trainer", message: scaled.warning });
   const meta: Record<string, unknown> = {
     id: runId,
     createdAt: new Date().toISOString(),
