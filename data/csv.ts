@@ -1,13 +1,13 @@
 /**
- * Reads a CSV source into feature rows and raw targets, streaming: text chunks go through
- * {@linkcode CsvRecordParser} and only the parsed numbers are kept, so a large file is never held
- * as text and as numbers at once.
+ * Reads a CSV source into feature rows and raw targets, streaming: byte chunks go through
+ * {@linkcode CsvScanner} and numbers are parsed from the bytes into float32 blocks, so the text is
+ * never held (only ~4 bytes per value) and no string is made per numeric field.
  *
  * @module
  */
 
 import { AnnealError } from "../errors.ts";
-import { CsvRecordParser } from "./csv_parse.ts";
+import { CsvScanner, type CsvSink } from "./csv_parse.ts";
 
 /** What {@linkcode readCsv} needs to know about the file. */
 export interface CsvReadOptions {
@@ -96,26 +96,220 @@ function resolveTarget(target: string | number, columns: string[], where: string
   );
 }
 
-/** Grows a Float32Array by doubling, so appends are amortised O(1). */
-class FloatBuffer {
-  values = new Float32Array(1024);
+/** Powers of ten 10^0 .. 10^308, each the double nearest to it (exact up to 10^22). */
+const POWERS_OF_TEN = Float64Array.from({ length: 309 }, (_, i) => Number(`1e${i}`));
+/** Relative error bound of {@linkcode parseFloat32Bytes}'s estimate: truncation plus roundings. */
+const ESTIMATE_ERROR = 1e-13;
+
+/**
+ * The float32 value of a plain ASCII decimal (`-1.5`, `.5`, `3e-7`, spaces around it allowed) in
+ * `bytes[start, end)`, equal to `Math.fround(Number(text))`; NaN when the field needs the general
+ * path ({@linkcode parseNumber}): other characters, an empty field, or a value this quick path
+ * cannot round with certainty. Up to 15 significant digits and exponents within ±22 are exact
+ * (Clinger's fast path); longer mantissas are estimated to 1e-13 and accepted only when both
+ * ends of that error interval round to the same float32.
+ *
+ * @example
+ * ```ts
+ * import { parseFloat32Bytes } from "./csv.ts";
+ * const bytes = new TextEncoder().encode(" -7.853981852531433105e-01");
+ * console.assert(parseFloat32Bytes(bytes, 0, bytes.length) === Math.fround(-0.7853981852531433));
+ * console.assert(Number.isNaN(parseFloat32Bytes(bytes, 0, 1)));
+ * ```
+ */
+export function parseFloat32Bytes(bytes: Uint8Array, start: number, end: number): number {
+  while (start < end && (bytes[start] === 32 || bytes[start] === 9)) start++;
+  while (end > start && (bytes[end - 1] === 32 || bytes[end - 1] === 9)) end--;
+  if (start === end) return NaN;
+  let i = start;
+  const negative = bytes[i] === 45;
+  if (negative || bytes[i] === 43) i++;
+  let mantissa = 0;
+  let digits = 0; // significant digits kept in `mantissa` (at most 15: exact in a double)
+  let exponent = 0; // decimal exponent of the kept digits
+  let inexact = false; // a non-zero digit was dropped
+  const integerStart = i;
+  for (; i < end; i++) {
+    const digit = bytes[i] - 48;
+    if (digit < 0 || digit > 9) break;
+    if (digits < 15) {
+      mantissa = mantissa * 10 + digit;
+      if (mantissa !== 0) digits++;
+    } else {
+      exponent++;
+      if (digit !== 0) inexact = true;
+    }
+  }
+  let seen = i > integerStart;
+  if (i < end && bytes[i] === 46) {
+    const fractionStart = ++i;
+    for (; i < end; i++) {
+      const digit = bytes[i] - 48;
+      if (digit < 0 || digit > 9) break;
+      if (digits < 15) {
+        mantissa = mantissa * 10 + digit;
+        if (mantissa !== 0) digits++;
+        exponent--;
+      } else if (digit !== 0) inexact = true;
+    }
+    seen ||= i > fractionStart;
+  }
+  if (!seen) return NaN;
+  if (i < end) {
+    if (bytes[i] !== 101 && bytes[i] !== 69) return NaN;
+    if (++i === end) return NaN;
+    const negativeExponent = bytes[i] === 45;
+    if (negativeExponent || bytes[i] === 43) i++;
+    if (i === end) return NaN;
+    let written = 0;
+    for (; i < end; i++) {
+      const digit = bytes[i] - 48;
+      if (digit < 0 || digit > 9 || written > 100_000) return NaN;
+      written = written * 10 + digit;
+    }
+    exponent += negativeExponent ? -written : written;
+  }
+  if (mantissa === 0) return negative ? -0 : 0;
+  if (exponent < -308 || exponent > 308) return NaN;
+  const power = POWERS_OF_TEN[exponent < 0 ? -exponent : exponent];
+  const estimate = exponent < 0 ? mantissa / power : mantissa * power;
+  let value = Math.fround(estimate);
+  if (
+    (inexact || exponent < -22 || exponent > 22) &&
+    (value !== Math.fround(estimate * (1 - ESTIMATE_ERROR)) ||
+      value !== Math.fround(estimate * (1 + ESTIMATE_ERROR)))
+  ) return NaN;
+  if (value === Infinity) return NaN;
+  if (negative) value = -value;
+  return value;
+}
+
+/**
+ * Float32 values in blocks that are never copied while they fill: a table grows by at most one
+ * block at a time (doubling one array would need three times the data at its peak).
+ */
+class FloatBlocks {
+  #full: Float32Array[] = [];
+  #current = new Float32Array(1024);
+  #used = 0;
   length = 0;
   push(value: number): void {
-    if (this.length === this.values.length) {
-      const bigger = new Float32Array(this.values.length * 2);
-      bigger.set(this.values);
-      this.values = bigger;
+    if (this.#used === this.#current.length) {
+      this.#full.push(this.#current);
+      this.#current = new Float32Array(Math.min(this.#current.length * 2, 1 << 20));
+      this.#used = 0;
     }
-    this.values[this.length++] = value;
+    this.#current[this.#used++] = value;
+    this.length++;
   }
+  /** One array of every value; the blocks are released as they are copied. */
   take(): Float32Array {
-    return this.values.slice(0, this.length);
+    const out = new Float32Array(this.length);
+    let offset = 0;
+    for (let block = this.#full.shift(); block; block = this.#full.shift()) {
+      out.set(block, offset);
+      offset += block.length;
+    }
+    out.set(this.#current.subarray(0, this.#used), offset);
+    this.#current = new Float32Array(0);
+    return out;
+  }
+}
+
+/** Builds a {@linkcode CsvTable} from a scanner's fields: numbers go straight from bytes to floats. */
+class TableBuilder implements CsvSink {
+  readonly #decoder = new TextDecoder();
+  readonly #file: string;
+  readonly #options: CsvReadOptions;
+  readonly #limit: number;
+  columns: string[] | undefined;
+  targetIndex = -1;
+  n = 0;
+  readonly x = new FloatBlocks();
+  readonly targets = new FloatBlocks();
+  readonly labels: string[] = [];
+  /** The first record's fields, as text (the header, or the row that fixes the column count). */
+  #first: string[] = [];
+  #column = 0;
+  /** The first field of the current record that only {@linkcode parseNumber} can judge. */
+  #bad: { column: number; text: string } | undefined;
+
+  constructor(file: string, options: CsvReadOptions) {
+    this.#file = file;
+    this.#options = options;
+    this.#limit = options.limit ?? Infinity;
+  }
+
+  field(bytes: Uint8Array, start: number, end: number): void {
+    const column = this.#column++;
+    if (this.columns === undefined) {
+      this.#first.push(this.#decoder.decode(bytes.subarray(start, end)));
+    } else if (column >= this.columns.length) {
+      return; // a ragged row: reported when it ends
+    } else if (column !== this.targetIndex) {
+      this.x.push(this.#number(bytes, start, end, column));
+    } else if (this.#options.numericTarget) {
+      this.targets.push(this.#number(bytes, start, end, column));
+    } else {
+      this.labels.push(this.#decoder.decode(bytes.subarray(start, end)).trim());
+    }
+  }
+
+  record(line: number): boolean {
+    const count = this.#column;
+    this.#column = 0;
+    const where = `${this.#file}:${line}`;
+    if (this.columns === undefined) return this.#firstRecord(line);
+    if (count !== this.columns.length) {
+      throw new AnnealError(
+        "data",
+        `Cannot read CSV: expected ${this.columns.length} fields, found ${count}`,
+        {
+          where,
+          hint: "make every row have as many fields as the first; quote fields that contain " +
+            `'${this.#options.delimiter}'`,
+        },
+      );
+    }
+    // A field that failed the general path fails it again here, now with the record's line.
+    if (this.#bad) parseNumber(this.#bad.text, where, this.columns[this.#bad.column]);
+    this.n++;
+    return this.n < this.#limit;
+  }
+
+  #number(bytes: Uint8Array, start: number, end: number, column: number): number {
+    const value = parseFloat32Bytes(bytes, start, end);
+    if (value === value) return value;
+    const text = this.#decoder.decode(bytes.subarray(start, end));
+    try {
+      return parseNumber(text, "", "");
+    } catch {
+      this.#bad ??= { column, text };
+      return 0;
+    }
+  }
+
+  /** Fixes the columns from the first record, which is data too when there is no header. */
+  #firstRecord(line: number): boolean {
+    const fields = this.#first;
+    this.#first = [];
+    const { header, target } = this.#options;
+    this.columns = header ? fields.map((f) => f.trim()) : fields.map((_, i) => `column${i}`);
+    this.targetIndex = resolveTarget(target, this.columns, `${this.#file}:${line}`);
+    if (header) return true;
+    const encoder = new TextEncoder();
+    for (const field of fields) {
+      const bytes = encoder.encode(field);
+      this.field(bytes, 0, bytes.length);
+    }
+    return this.record(line);
   }
 }
 
 /**
- * Reads a CSV from text chunks (e.g. a file through `TextDecoderStream`). Every malformed input
- * throws an {@linkcode AnnealError} with `where` = `file:line`.
+ * Reads a CSV from chunks of bytes (e.g. a file's `readable`) or text. Every malformed input
+ * throws an {@linkcode AnnealError} with `where` = `file:line`. Only the parsed numbers are kept
+ * (4 bytes each), never the text.
  *
  * @example
  * ```ts
@@ -128,56 +322,19 @@ class FloatBuffer {
  * ```
  */
 export async function readCsv(
-  chunks: AsyncIterable<string>,
+  chunks: AsyncIterable<Uint8Array | string>,
   file: string,
   options: CsvReadOptions,
 ): Promise<CsvTable> {
-  const parser = new CsvRecordParser(file, options.delimiter);
-  const x = new FloatBuffer();
-  const targets = new FloatBuffer();
-  const labels: string[] = [];
-  let columns: string[] | undefined;
-  let targetIndex = -1;
-  let n = 0;
-  const limit = options.limit ?? Infinity;
-
-  const accept = (fields: string[], line: number): void => {
-    const where = `${file}:${line}`;
-    if (columns === undefined) {
-      columns = options.header ? fields.map((f) => f.trim()) : fields.map((_, i) => `column${i}`);
-      targetIndex = resolveTarget(options.target, columns, where);
-      if (options.header) return;
-    }
-    if (fields.length !== columns.length) {
-      throw new AnnealError(
-        "data",
-        `Cannot read CSV: expected ${columns.length} fields, found ${fields.length}`,
-        {
-          where,
-          hint: "make every row have as many fields as the first; quote fields that contain " +
-            `'${options.delimiter}'`,
-        },
-      );
-    }
-    for (let c = 0; c < fields.length; c++) {
-      if (c === targetIndex) {
-        if (options.numericTarget) targets.push(parseNumber(fields[c], where, columns[c]));
-        else labels.push(fields[c].trim());
-      } else {
-        x.push(parseNumber(fields[c], where, columns[c]));
-      }
-    }
-    n++;
-  };
-
-  outer: for await (const chunk of chunks) {
-    for (const record of parser.push(chunk)) {
-      accept(record.fields, record.line);
-      if (n >= limit) break outer;
-    }
+  const table = new TableBuilder(file, options);
+  const scanner = new CsvScanner(file, options.delimiter, table);
+  const encoder = new TextEncoder();
+  for await (const chunk of chunks) {
+    scanner.push(typeof chunk === "string" ? encoder.encode(chunk) : chunk);
+    if (scanner.stopped) break;
   }
-  if (n < limit) { for (const record of parser.end()) accept(record.fields, record.line); }
-
+  scanner.end();
+  const { columns, n } = table;
   if (columns === undefined || n === 0) {
     throw new AnnealError(
       "data",
@@ -202,16 +359,16 @@ export async function readCsv(
   }
   return {
     columns,
-    targetIndex,
+    targetIndex: table.targetIndex,
     n,
-    x: x.take(),
-    targets: options.numericTarget ? targets.take() : undefined,
-    labels: options.numericTarget ? undefined : labels,
+    x: table.x.take(),
+    targets: options.numericTarget ? table.targets.take() : undefined,
+    labels: options.numericTarget ? undefined : table.labels,
   };
 }
 
 /**
- * Streams a file's text, wrapping open and read failures in {@linkcode AnnealError}.
+ * Streams a file's bytes, wrapping open and read failures in {@linkcode AnnealError}.
  *
  * @example
  * ```ts ignore
@@ -219,7 +376,7 @@ export async function readCsv(
  * for await (const chunk of fileChunks("data.csv")) console.log(chunk.length);
  * ```
  */
-export async function* fileChunks(path: string): AsyncGenerator<string> {
+export async function* fileChunks(path: string): AsyncGenerator<Uint8Array> {
   let file: Deno.FsFile;
   try {
     file = await Deno.open(path);
@@ -231,7 +388,7 @@ export async function* fileChunks(path: string): AsyncGenerator<string> {
     });
   }
   try {
-    yield* file.readable.pipeThrough(new TextDecoderStream());
+    yield* file.readable;
   } catch (cause) {
     if (cause instanceof AnnealError) throw cause;
     throw new AnnealError("data", `Cannot read data file '${path}': ${(cause as Error).message}`, {
