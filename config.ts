@@ -84,6 +84,12 @@ export const RunConfigSchema = z.strictObject({
    * tensor instead of tfjs's ~15 ops); same numbers as the reference path to float rounding.
    */
   fusedOptimizer: z.boolean().default(true),
+  /**
+   * On WebGPU, run the forward and backward passes of linear models and MLPs (relu, tanh or
+   * sigmoid; no batch norm, no dropout) in anneal's own WGSL kernels, one compute pass per step,
+   * instead of tfjs's ~25 ops; same numbers as the reference path to float rounding.
+   */
+  fusedModel: z.boolean().default(true),
   /** Steps between read-backs of losses and norms; 1 on CPU backends, 16 on WebGPU when absent. */
   readbackEvery: z.number().int().positive().optional(),
   /** A hyperparameter search over this config (`anneal sweep`); ignored by `anneal train`. */

@@ -91,7 +91,7 @@ export type { LossFunction, LossName, ModelShape, ModelSpec, Reduction } from ".
 export { selectBackend } from "./runtime/backend.ts";
 export type { AdapterInfo, BackendRequest, BackendSelection } from "./runtime/backend.ts";
 export { TrainingEngine } from "./runtime/engine.ts";
-export type { HostBatch, PendingStep, StepTensors } from "./runtime/engine.ts";
+export type { HostBatch, PendingStep, StepTensors, StepValues } from "./runtime/engine.ts";
 export { loadCheckpoint } from "./runtime/checkpoint.ts";
 export type { CheckpointState, WeightMap } from "./runtime/checkpoint.ts";
 export { findBatchSize } from "./runtime/batch_size.ts";

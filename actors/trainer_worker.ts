@@ -18,7 +18,12 @@ import type {
   ScheduleAdvanced,
 } from "./protocol.ts";
 import type { RunConfig } from "../config.ts";
-import { type HostBatch, type StepTensors, TrainingEngine } from "../runtime/engine.ts";
+import {
+  type HostBatch,
+  type StepTensors,
+  type StepValues,
+  TrainingEngine,
+} from "../runtime/engine.ts";
 import { selectBackend } from "../runtime/backend.ts";
 import {
   type CheckpointState,
@@ -55,8 +60,8 @@ interface WindowEntry {
   step: number;
   lr: number;
   momentum?: number;
-  loss: tf.Scalar | number;
-  gradNorm: tf.Scalar | number;
+  /** The step's results: read back already (CPU backends) or still on the device. */
+  values: StepValues | StepTensors;
   skipped: boolean;
 }
 
@@ -175,6 +180,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   context.emit({
     type: "plan",
     fusedOptimizer: engine.fused,
+    fusedModel: engine.fusedModel,
     stepsPerEpoch,
     totalSteps,
     startEpoch: epoch,
@@ -191,23 +197,21 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   let hint: string | undefined;
   let metrics: Record<string, number> = {};
   let window: WindowEntry[] = [];
+  let totals = new EpochTotals(engine.metrics);
 
   // `verdict`: wait for the clip monitor's answer to this window (only for a skipped or
   // alarming step, so that what it decides applies at the very next step, deterministically).
   const flush = async (verdict = false) => {
     if (window.length === 0) return;
-    const pending = window.flatMap((w) => [w.loss, w.gradNorm]).filter((v) =>
-      typeof v !== "number"
-    ) as tf.Scalar[];
-    const values = await readScalars(pending);
-    let cursor = 0;
-    const read = (v: tf.Scalar | number) => (typeof v === "number" ? v : values[cursor++]);
-    const losses: number[] = [];
-    const norms: number[] = [];
-    for (const entry of window) {
-      losses.push(read(entry.loss));
-      norms.push(read(entry.gradNorm));
-    }
+    const onDevice = window.filter((w) => "stats" in w.values);
+    const read = await engine.readStats(onDevice.map((w) => w.values as StepTensors));
+    onDevice.forEach((entry, i) => {
+      entry.values = read[i];
+      if (!entry.skipped) totals.add(read[i]);
+    });
+    const values = window.map((w) => w.values as StepValues);
+    const losses = values.map((v) => v.loss);
+    const norms = values.map((v) => v.gradNorm);
     const observed = {
       type: "StepsObserved",
       fromStep: window[0].step,
@@ -247,28 +251,18 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
 
   const evaluate = async (split: "validation" | "test"): Promise<Record<string, number>> => {
     loader.send({ type: "SendSplit", split, epoch });
-    const sums: StepTensors[] = [];
+    const batches: StepTensors[] = [];
     for (;;) {
       const batch = await loader.take((m) =>
         m.type === "BatchReady" && m.split === split
       ) as unknown as BatchReady;
-      if (batch.size > 0) sums.push(engine.evaluate(hostBatch(batch)));
+      if (batch.size > 0) batches.push(engine.evaluate(hostBatch(batch)));
       if (batch.last) break;
     }
-    if (sums.length === 0) return {};
-    const names = ["loss", ...engine.metrics];
-    const stacked = tf.tidy(() =>
-      tf.stack(
-        names.map((name) =>
-          tf.addN(sums.map((s) => name === "loss" ? s.loss : s.metricSums[name]))
-        ),
-      )
-    );
-    const totals = await stacked.data();
-    stacked.dispose();
-    for (const s of sums) tf.dispose([s.loss, s.gradNorm, ...Object.values(s.metricSums)]);
-    const samples = sums.reduce((n, s) => n + s.samples, 0);
-    return Object.fromEntries(names.map((name, i) => [name, totals[i] / samples]));
+    if (batches.length === 0) return {};
+    const sums = new EpochTotals(engine.metrics);
+    for (const values of await engine.readStats(batches)) sums.add(values);
+    return sums.means();
   };
 
   const budgetReason = () => {
@@ -287,7 +281,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     const epochStart = performance.now();
     loader.send({ type: "StartEpoch", epoch, fromBatch: 0 });
     let batchIndex = 0;
-    const totals = new EpochTotals(engine.metrics);
+    totals = new EpochTotals(engine.metrics);
     let lastLr = NaN;
     while (batchIndex < info.batchesPerEpoch) {
       const micro: HostBatch[] = [];
@@ -306,30 +300,23 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       lastLr = lr;
       if (momentum !== undefined) engine.optimizer.setMomentum(momentum);
       const pending = engine.computeGradients(micro);
+      let values: StepValues | StepTensors = pending;
       let skipped = false;
-      let loss: tf.Scalar | number = pending.loss;
-      let gradNorm: tf.Scalar | number = pending.gradNorm;
-      const metricSums = engine.metrics.map((name) => pending.metricSums[name]);
       if (readEvery === 1) {
-        const [l, n, ...sums] = await readScalars([pending.loss, pending.gradNorm, ...metricSums]);
-        loss = l;
-        gradNorm = n;
-        skipped = !Number.isFinite(l) || !Number.isFinite(n);
-        if (!skipped) totals.addHost(l, sums, pending.samples);
+        [values] = await engine.readStats([pending]);
+        skipped = !Number.isFinite(values.loss) || !Number.isFinite(values.gradNorm);
+        if (!skipped) totals.add(values);
       }
-      if (skipped) {
-        engine.discardGradients(pending);
-      } else {
-        engine.applyGradients(pending, lr, maxNorm);
-        if (readEvery > 1) totals.addDevice(tf.clone(pending.loss), metricSums, pending.samples);
-      }
-      window.push({ step, lr, momentum, loss, gradNorm, skipped });
+      if (skipped) engine.discardGradients(pending);
+      else engine.applyGradients(pending, lr, maxNorm);
+      const loss = "loss" in values ? values.loss : undefined;
+      window.push({ step, lr, momentum, values, skipped });
       step++;
       const now = performance.now();
       // A loss far above the run's first one is reported at once: the clip monitor decides
       // whether it is exploding, and should not learn it a window late.
-      if (typeof loss === "number" && Number.isFinite(loss)) firstLoss ??= loss;
-      const alarming = typeof loss === "number" && firstLoss !== undefined &&
+      if (loss !== undefined && Number.isFinite(loss)) firstLoss ??= loss;
+      const alarming = loss !== undefined && firstLoss !== undefined &&
         !(loss <= 10 * firstLoss);
       if (
         window.length >= reportEvery || skipped || alarming || batchIndex >= info.batchesPerEpoch ||
@@ -348,7 +335,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
         status = "diverged";
         reason = action.reason;
         hint = action.hint;
-        totals.dispose();
+        await flush();
         break outer;
       }
       if (action?.action === "rollback") rollback();
@@ -357,7 +344,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
         // A graceful stop (a user, or a sweep pruning the trial): end after this step.
         status = "stopped";
         reason = requested;
-        totals.dispose();
+        await flush();
         break outer;
       }
       const budget = budgetReason();
@@ -365,14 +352,14 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
         status = "stopped";
         reason = budget;
         if (batchIndex < info.batchesPerEpoch) {
-          totals.dispose();
+          await flush();
           break outer;
         }
       }
     }
     await flush();
     // Epoch metrics: the mean training loss over the epoch's samples (like the seed notebook).
-    metrics = await totals.read();
+    metrics = totals.means();
     if (info.validationSize > 0) {
       const validation = await evaluate("validation");
       for (const [name, value] of Object.entries(validation)) {
@@ -460,15 +447,6 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     backend: chosen.backend,
   };
   return result;
-}
-
-/** Reads scalars in one read-back and disposes them. */
-async function readScalars(scalars: tf.Scalar[]): Promise<number[]> {
-  if (scalars.length === 0) return [];
-  const stacked = tf.stack(scalars);
-  const values = Array.from(await stacked.data());
-  tf.dispose([stacked, ...scalars]);
-  return values;
 }
 
 function hostBatch(batch: BatchReady): HostBatch {

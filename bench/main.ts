@@ -7,7 +7,8 @@
  *     [--device cpu] [--threads 2] [--json out.json] [--markdown]
  *
  * CPU backends default to few steps (cnn and lstm take seconds a step on tfjs-cpu). On webgpu
- * every workload runs twice: tfjs's optimizers (`tfjs`) and the fused WGSL step (`fused`).
+ * every workload runs twice: tfjs's optimizers (`tfjs`) and the fused WGSL step (`fused`). The
+ * MLPs also run through anneal's training engine (`engine`: on webgpu the dense WGSL step).
  *
  * @module
  */
@@ -62,7 +63,9 @@ async function benchBackend(backend: string, rows: Row[]): Promise<Record<string
     }
     const steps = Number(flags.steps) || (gpu ? GPU_STEPS : CPU_STEPS)[name];
     const warmup = flags.warmup ? Number(flags.warmup) : gpu ? (name === "cnn" ? 2 : 5) : 1;
-    for (const path of (gpu ? ["tfjs", "fused"] : ["tfjs"]) as OptimizerPath[]) {
+    const paths: OptimizerPath[] = gpu ? ["tfjs", "fused"] : ["tfjs"];
+    if (name.startsWith("mlp")) paths.push("engine");
+    for (const path of paths) {
       const w = buildWorkload(name);
       const stepper = makeStepper(w, path);
       const r = await timeSteps(stepper, steps, warmup, repeats);

@@ -1,7 +1,9 @@
 /**
  * One training step of a workload: `tf.variableGrads` then an optimizer step, either tfjs's own
  * optimizers (`tfjs`: tf.train.adam with torch's eps 1e-8, tf.train.momentum, the clip in tfjs
- * ops) or the fused WGSL step (`fused`, webgpu only, clip on the device). Timing: ms per step as
+ * ops) or the fused WGSL step (`fused`, webgpu only, clip on the device); or, for the MLPs, what
+ * `anneal train` runs (`engine`: the trainer's TrainingEngine fed a host batch every step, so
+ * the upload is timed too; on webgpu the dense WGSL step and the fused optimizer). Timing: ms per step as
  * the median of `repeats` blocks of `steps` steps after `warmup`, each block ending in a read of
  * its last loss (the only read-back).
  *
@@ -11,14 +13,55 @@
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { createFusedStep } from "../optimizers/fused/mod.ts";
 import type { Workload } from "./workloads.ts";
+import { parseConfig } from "../config.ts";
+import { type HostBatch, TrainingEngine } from "../runtime/engine.ts";
 
-/** Which optimizer implementation a step uses. */
-export type OptimizerPath = "tfjs" | "fused";
+/** Which implementation a step uses. */
+export type OptimizerPath = "tfjs" | "fused" | "engine";
 
-/** A step function that returns its loss (caller disposes) and releases its state. */
+/** A step function that returns a tensor whose first value is its loss (caller disposes). */
 export interface Stepper {
-  step(): tf.Scalar;
+  step(): tf.Tensor;
   dispose(): void;
+}
+
+/**
+ * The MLP workloads (784-512-512-10, relu, cross-entropy, batch 256) through anneal's
+ * TrainingEngine, with the workload's optimizer and learning rate; random inputs and labels.
+ */
+export function makeEngineStepper(w: Workload): Stepper {
+  if (!w.name.startsWith("mlp")) {
+    throw new Error(`The engine path runs the MLP workloads only, not ${w.name}`);
+  }
+  const config = parseConfig({
+    backend: tf.getBackend() as "webgpu",
+    seed: 1,
+    model: { kind: "mlp", hidden: [512, 512] },
+    optimizer: w.optimizer === "adam"
+      ? { name: "adam", lr: w.lr, eps: 1e-8 }
+      : { name: "sgd", lr: w.lr, momentum: w.momentum },
+  });
+  const engine = new TrainingEngine(config, {
+    inputShape: [784],
+    targetSize: 1,
+    task: "classification",
+    numClasses: 10,
+  });
+  let seed = 7;
+  const next = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const batch: HostBatch = {
+    x: Float32Array.from({ length: w.batch * 784 }, () => next() * 2 - 1),
+    y: Float32Array.from({ length: w.batch }, () => Math.floor(next() * 10)),
+    size: w.batch,
+  };
+  return {
+    step: () => {
+      const pending = engine.computeGradients([batch]);
+      engine.applyGradients(pending, w.lr);
+      return pending.stats;
+    },
+    dispose: () => engine.dispose(),
+  };
 }
 
 function clipByGlobalNorm(grads: tf.Tensor[], maxNorm: number): tf.Tensor[] {
@@ -45,6 +88,7 @@ function clipByGlobalNorm(grads: tf.Tensor[], maxNorm: number): tf.Tensor[] {
  * ```
  */
 export function makeStepper(w: Workload, path: OptimizerPath): Stepper {
+  if (path === "engine") return makeEngineStepper(w);
   const names = w.vars.map((v) => v.name);
   if (path === "fused") {
     const fused = createFusedStep(w.optimizer, {
@@ -94,7 +138,7 @@ export async function timeSteps(
   const blocks: number[] = [];
   for (let r = 0; r < repeats; r++) {
     const start = performance.now();
-    let last: tf.Scalar | undefined;
+    let last: tf.Tensor | undefined;
     for (let i = 0; i < steps; i++) {
       last?.dispose();
       last = stepper.step();

@@ -108,8 +108,7 @@ export async function findBatchSize(
       const step = async () => {
         const pending = engine!.computeGradients([batch]);
         engine!.applyGradients(pending, config.optimizer.lr as number);
-        await pending.loss.data(); // wait for the device, so the time is the step's
-        tf.dispose([pending.loss, pending.gradNorm, ...Object.values(pending.metricSums)]);
+        await engine!.readStats([pending]); // wait for the device, so the time is the step's
       };
       // The warm-up step runs under tf.profile, whose peakBytes includes the activations that
       // the backward pass holds (tf.memory() after the step would only see what survived it).

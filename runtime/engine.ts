@@ -16,6 +16,9 @@ import { createOptimizer, type Optimizer } from "../optimizers/mod.ts";
 import { clipGradNorm, clipGradValue } from "../optimizers/clipping.ts";
 import { createFusedOptimizer, hasFusedKernel } from "../optimizers/fused/adapter.ts";
 import { AnnealError } from "../errors.ts";
+import { readVectors } from "./read_back.ts";
+import { DenseGpuProgram } from "./dense/gpu_program.ts";
+import { densePlan } from "./dense/plan.ts";
 
 /** What the engine must know about the data to build a model. */
 export interface DataShape {
@@ -35,22 +38,36 @@ export interface HostBatch {
   size: number;
 }
 
-/** Device-side results of one step; the caller disposes them after reading. */
+/**
+ * Device-side results of one step (or of one evaluated batch): a vector
+ * `[mean loss, gradient norm, ...metric sums]`, metric sums in the order of
+ * `TrainingEngine.metrics`. Read it with {@linkcode TrainingEngine.readStats}, which frees it.
+ */
 export interface StepTensors {
+  /** `[mean loss, global L2 gradient norm before clipping (0 when evaluating), ...metric sums]`. */
+  stats: tf.Tensor1D;
+  /** Number of samples the step covered. */
+  samples: number;
+}
+
+/** A step's results read back to the host. */
+export interface StepValues {
   /** Mean loss over the step's samples. */
-  loss: tf.Scalar;
-  /** Global L2 norm of the gradients before clipping. */
-  gradNorm: tf.Scalar;
-  /** Per-metric sums over the step's samples (accuracy, mae). */
-  metricSums: Record<string, tf.Scalar>;
+  loss: number;
+  /** Global L2 norm of the gradients before clipping (0 for an evaluated batch). */
+  gradNorm: number;
+  /** Per-metric sums over the step's samples, in the order of `TrainingEngine.metrics`. */
+  metricSums: number[];
   /** Number of samples the step covered. */
   samples: number;
 }
 
 /** Gradients computed but not yet applied. */
 export interface PendingStep extends StepTensors {
-  /** Gradients in the order of `TrainingEngine.variables`; the caller disposes them. */
+  /** Gradients in the order of `TrainingEngine.variables`; the engine frees them when applied. */
   grads: tf.Tensor[];
+  /** Whether `grads` are this step's own tensors (false: buffers the engine reuses every step). */
+  ownsGrads: boolean;
 }
 
 /** Whether the config's schedule moves momentum/beta1 each step (onecycle), which fused kernels cannot. */
@@ -100,6 +117,11 @@ export class TrainingEngine {
   readonly metrics: string[];
   /** Whether the optimizer runs fused WGSL kernels (WebGPU). */
   readonly fused: boolean;
+  /** Whether forward and backward run in the dense WGSL kernels (WebGPU; linear and MLP). */
+  readonly fusedModel: boolean;
+  /** Why the dense WGSL step is not used, when on WebGPU with `fusedModel` on. */
+  readonly fusedModelReason?: string;
+  readonly #dense?: DenseGpuProgram;
   readonly #loss: (output: tf.Tensor, target: tf.Tensor) => tf.Scalar;
   readonly #shape: DataShape;
   readonly #config: RunConfig;
@@ -117,8 +139,15 @@ export class TrainingEngine {
       hasFusedKernel(config.optimizer) &&
       !cyclesMomentum(config);
     this.#optimizer = this.#createOptimizer();
-    this.#loss = lossFunction(config.loss ?? defaultLossName(shape.task));
+    const lossName = config.loss ?? defaultLossName(shape.task);
+    this.#loss = lossFunction(lossName);
     this.metrics = metricNames(shape.task);
+    if (config.fusedModel && tf.getBackend() === "webgpu") {
+      const plan = densePlan(config, this.variables, lossName, shape.targetSize);
+      if (typeof plan === "string") this.fusedModelReason = plan;
+      else this.#dense = new DenseGpuProgram(plan);
+    }
+    this.fusedModel = this.#dense !== undefined;
   }
 
   /** The optimizer (its state moves with every step). */
@@ -150,12 +179,13 @@ export class TrainingEngine {
     return { x, y };
   }
 
-  #metricSums(output: tf.Tensor, y: tf.Tensor): Record<string, tf.Scalar> {
-    const sums: Record<string, tf.Scalar> = {};
-    for (const name of this.metrics) {
-      sums[name] = name === "accuracy" ? accuracy(output, y) : mae(output, y);
-    }
-    return sums;
+  /** `[loss, gradNorm, ...metric sums]` for one batch's output. */
+  #stats(output: tf.Tensor, y: tf.Tensor, loss: tf.Scalar, gradNorm: tf.Scalar): tf.Tensor1D {
+    return tf.stack([
+      loss,
+      gradNorm,
+      ...this.metrics.map((name) => name === "accuracy" ? accuracy(output, y) : mae(output, y)),
+    ]) as tf.Tensor1D;
   }
 
   /**
@@ -165,9 +195,13 @@ export class TrainingEngine {
    */
   computeGradients(microBatches: HostBatch[]): PendingStep {
     const total = microBatches.reduce((sum, batch) => sum + batch.size, 0);
+    if (total === 0) throw new AnnealError("internal", "A step needs at least one sample");
+    if (this.#dense) {
+      const { grads, stats } = this.#dense.computeGradients(microBatches);
+      return { grads, stats, samples: total, ownsGrads: false };
+    }
     let grads: tf.Tensor[] | undefined;
-    let lossSum: tf.Scalar | undefined;
-    const metricSums: Record<string, tf.Scalar> = {};
+    let stats: tf.Tensor1D | undefined;
     for (const batch of microBatches) {
       const { x, y } = this.#tensors(batch);
       let output: tf.Tensor | undefined;
@@ -181,52 +215,78 @@ export class TrainingEngine {
       if (grads !== partial) {
         for (const g of partial) g.dispose();
       }
-      lossSum = lossSum ? tf.tidy(() => tf.add(lossSum!, value)) as tf.Scalar : value;
-      for (const [name, sum] of Object.entries(tf.tidy(() => this.#metricSums(output!, y)))) {
-        metricSums[name] = metricSums[name] ? addDispose(metricSums[name], sum) : sum;
-      }
+      const batchStats = tf.tidy(() => this.#stats(output!, y, value, tf.scalar(0)));
+      stats = stats ? addDispose(stats, batchStats) : batchStats;
+      value.dispose();
       output!.dispose();
       x.dispose();
       y.dispose();
     }
-    if (!grads || !lossSum) throw new AnnealError("internal", "A step needs at least one batch");
-    const gradNorm = tf.tidy(() =>
-      tf.sqrt(tf.addN(grads!.map((g) => tf.sum(tf.square(g))))) as tf.Scalar
-    );
-    return { grads, loss: lossSum, gradNorm, metricSums, samples: total };
+    const withNorm = tf.tidy(() => {
+      const norm = tf.sqrt(tf.addN(grads!.map((g) => tf.sum(tf.square(g)))));
+      // [loss, 0, ...] + [0, norm, 0...]
+      return tf.add(stats!, tf.mul(tf.oneHot(1, stats!.size), norm)) as tf.Tensor1D;
+    });
+    stats!.dispose();
+    return { grads: grads!, stats: withNorm, samples: total, ownsGrads: true };
   }
 
-  /** Clips (as configured, or at `maxNorm`) and applies the gradients; disposes them. */
+  /** Clips (as configured, or at `maxNorm`) and applies the gradients; frees them. */
   applyGradients(pending: PendingStep, lr: number, maxNorm?: number): void {
     const clipping = this.#config.clipping;
-    let grads = pending.grads;
-    if (clipping.value !== undefined) grads = replace(grads, clipGradValue(grads, clipping.value));
+    const original = pending.grads;
+    let grads = original;
+    if (clipping.value !== undefined) {
+      grads = replace(grads, clipGradValue(grads, clipping.value), original, pending.ownsGrads);
+    }
     if (maxNorm !== undefined) {
       const normType = clipping.normType === "inf" ? Infinity : clipping.normType;
       const clipped = clipGradNorm(grads, maxNorm, normType);
       clipped.totalNorm.dispose();
-      grads = replace(grads, clipped.grads);
+      grads = replace(grads, clipped.grads, original, pending.ownsGrads);
     }
     this.#optimizer.step(this.variables, grads, lr);
-    for (const g of grads) g.dispose();
+    for (let i = 0; i < grads.length; i++) {
+      if (pending.ownsGrads || grads[i] !== original[i]) grads[i].dispose();
+    }
     pending.grads = [];
   }
 
-  /** Disposes a step's gradients without applying them (a skipped step). */
+  /** Frees a step's gradients without applying them (a skipped step). */
   discardGradients(pending: PendingStep): void {
-    for (const g of pending.grads) g.dispose();
+    if (pending.ownsGrads) { for (const g of pending.grads) g.dispose(); }
     pending.grads = [];
   }
 
-  /** Loss and metric sums of a batch in inference mode. */
+  /** Mean loss and metric sums of a batch in inference mode. */
   evaluate(batch: HostBatch): StepTensors {
     return tf.tidy(() => {
       const { x, y } = this.#tensors(batch);
       const output = forward(this.model, x, false);
-      const loss = tf.mul(this.#loss(output, y), batch.size) as tf.Scalar;
-      const metricSums = this.#metricSums(output, y);
-      return { loss, gradNorm: tf.scalar(0), metricSums, samples: batch.size };
+      return {
+        stats: this.#stats(output, y, this.#loss(output, y), tf.scalar(0)),
+        samples: batch.size,
+      };
     });
+  }
+
+  /**
+   * Reads the results of steps (or evaluated batches) in one read-back and frees their tensors.
+   * On WebGPU every vector is copied into one staging buffer: one `mapAsync` for all of them.
+   */
+  async readStats(steps: StepTensors[]): Promise<StepValues[]> {
+    const vectors = await readVectors(steps.map((step) => step.stats));
+    return steps.map((step, i) => ({
+      loss: vectors[i][0],
+      gradNorm: vectors[i][1],
+      metricSums: Array.from(vectors[i].subarray(2)),
+      samples: step.samples,
+    }));
+  }
+
+  /** Frees results that will not be read. */
+  releaseStats(steps: StepTensors[]): void {
+    for (const step of steps) step.stats.dispose();
   }
 
   /** Every weight (trainable and not, e.g. batch-norm statistics), by name. */
@@ -268,19 +328,28 @@ export class TrainingEngine {
 
   /** Frees the model's and the optimizer's tensors. */
   dispose(): void {
+    this.#dense?.dispose();
     this.#optimizer.dispose();
     this.model.dispose();
   }
 }
 
-function addDispose(a: tf.Scalar, b: tf.Scalar): tf.Scalar {
-  const sum = tf.add(a, b) as tf.Scalar;
+function addDispose<T extends tf.Tensor>(a: T, b: T): T {
+  const sum = tf.add(a, b) as T;
   a.dispose();
   b.dispose();
   return sum;
 }
 
-function replace(old: tf.Tensor[], next: tf.Tensor[]): tf.Tensor[] {
-  for (let i = 0; i < old.length; i++) if (old[i] !== next[i]) old[i].dispose();
+/** Swaps in `next`, freeing what it replaces unless the engine reuses it (`original`, not owned). */
+function replace(
+  old: tf.Tensor[],
+  next: tf.Tensor[],
+  original: tf.Tensor[],
+  ownsOriginal: boolean,
+): tf.Tensor[] {
+  for (let i = 0; i < old.length; i++) {
+    if (old[i] !== next[i] && (ownsOriginal || old[i] !== original[i])) old[i].dispose();
+  }
   return next;
 }

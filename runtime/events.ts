@@ -5,6 +5,7 @@
  * @module
  */
 import type { ClipStats } from "../actors/clip_monitor.ts";
+import type { ActorName } from "../actors/protocol.ts";
 
 /** A run started (or resumed). */
 export interface RunStartedEvent {
@@ -46,6 +47,8 @@ export interface PlanEvent {
   parameters: number;
   /** Whether the optimizer runs fused WGSL kernels (WebGPU). */
   fusedOptimizer: boolean;
+  /** Whether forward and backward run in anneal's dense WGSL kernels (WebGPU). */
+  fusedModel: boolean;
   /** Split sizes, data fingerprint (SHA-256) and the shape of one sample. */
   dataset: {
     trainSize: number;
@@ -90,6 +93,11 @@ export interface EpochEvent {
   isBest: boolean;
   /** tfjs's live tensors and bytes after the epoch (flat across epochs: no leaks). */
   memory: { numTensors: number; numBytes: number };
+  /**
+   * Bytes of V8 heap in use per actor (from its last heartbeat, about a second old) and in the
+   * supervisor's thread (`main`); added by the supervisor.
+   */
+  heapUsed?: Partial<Record<"main" | ActorName, number>>;
 }
 /** Gradient-norm statistics from the clip monitor. */
 export type ClipStatsEvent = ClipStats;

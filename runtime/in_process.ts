@@ -2,18 +2,18 @@
  * The same training as the actors do, as one plain loop in the calling thread: no Workers, no
  * messages. It exists to measure what the actor architecture costs (`deno task bench`) and to
  * check that the actors change nothing about the numbers (same epoch losses, bit for bit on cpu).
- * Supports what the benchmark workloads need: a schedule without plateau, clipping by norm,
+ * Losses are read back as the trainer reads them: every step on the CPU backends, in windows of
+ * 16 on WebGPU. Supports what the benchmark workloads need: a schedule without plateau, clipping by norm,
  * gradient accumulation; no validation, early stopping or checkpoints.
  *
  * @module
  */
-import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { baseLearningRate, type RunConfig } from "../config.ts";
 import { loadData } from "../data/mod.ts";
 import { loaderOptions, trainBatchCount, trainOrder, trainSamples } from "../actors/data_loader.ts";
 import { createSchedule } from "../schedulers/mod.ts";
 import { selectBackend } from "./backend.ts";
-import { type HostBatch, TrainingEngine } from "./engine.ts";
+import { type HostBatch, type StepTensors, TrainingEngine } from "./engine.ts";
 import { AnnealError } from "../errors.ts";
 
 /** What the in-process loop reports. */
@@ -57,12 +57,23 @@ export async function trainInProcess(config: RunConfig): Promise<InProcessResult
   const stepsPerEpoch = Math.ceil(batches / config.gradientAccumulation);
   const maxNorm = config.clipping.maxNorm ?? undefined;
   const losses: number[] = [];
+  // Like the trainer: results are read in windows (every step on the CPU backends), so a GPU
+  // loop does not wait for the device after each step.
+  const readEvery = config.readbackEvery ?? (backend === "webgpu" ? 16 : 1);
   let step = 0;
   const started = performance.now();
   for (let epoch = 0; epoch < config.epochs; epoch++) {
     const order = trainOrder(train, options, epoch);
     let lossSum = 0;
     let samples = 0;
+    let window: StepTensors[] = [];
+    const flush = async () => {
+      for (const values of await engine.readStats(window)) {
+        lossSum += values.loss * values.samples;
+        samples += values.samples;
+      }
+      window = [];
+    };
     for (let index = 0; index < batches;) {
       const micro: HostBatch[] = [];
       for (; micro.length < config.gradientAccumulation && index < batches; index++) {
@@ -74,12 +85,11 @@ export async function trainInProcess(config: RunConfig): Promise<InProcessResult
       if (momentum !== undefined) engine.optimizer.setMomentum(momentum);
       const pending = engine.computeGradients(micro);
       engine.applyGradients(pending, lr, maxNorm);
-      const [loss] = await pending.loss.data();
-      tf.dispose([pending.loss, pending.gradNorm, ...Object.values(pending.metricSums)]);
-      lossSum += loss * pending.samples;
-      samples += pending.samples;
+      window.push(pending);
+      if (window.length >= readEvery) await flush();
       step++;
     }
+    await flush();
     losses.push(lossSum / samples);
   }
   const seconds = (performance.now() - started) / 1000;

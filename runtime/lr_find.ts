@@ -9,7 +9,6 @@
  *
  * @module
  */
-import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import type { RunConfig } from "../config.ts";
 import { loadData } from "../data/mod.ts";
 import { batchesPerEpoch, batchSeed, epochOrder, makeBatch } from "../data/batches.ts";
@@ -415,10 +414,9 @@ async function runCurve(
     const stream = steps(train, config, seed);
     for (let i = 0; i < ramp.length; i++) {
       const pending = engine.computeGradients(stream.next().value as HostBatch[]);
-      const [loss] = await pending.loss.data();
+      const [{ loss }] = await engine.readStats([pending]);
       if (Number.isFinite(loss)) engine.applyGradients(pending, ramp[i], maxNorm);
       else engine.discardGradients(pending);
-      tf.dispose([pending.loss, pending.gradNorm, ...Object.values(pending.metricSums)]);
       average = o.smoothing * average + (1 - o.smoothing) * loss;
       const smooth = average / (1 - o.smoothing ** (i + 1));
       lrs.push(ramp[i]);

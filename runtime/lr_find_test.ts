@@ -130,7 +130,7 @@ Deno.test("lrFind restores the weights and the optimizer state, and leaks no ten
       size: 16,
     }]);
     engine.applyGradients(pending, 1e-3);
-    tf.dispose([pending.loss, pending.gradNorm, ...Object.values(pending.metricSums)]);
+    engine.releaseStats([pending]);
     const weights = await engine.readWeights();
     const state = await engine.optimizer.getState();
     assert.ok(Object.keys(state.slots).length > 0);

@@ -1,0 +1,400 @@
+/**
+ * The training step of a dense network (linear model or MLP without batch norm and dropout) in
+ * anneal's own WGSL kernels on tfjs's WebGPU device: forward, loss, backward and the global
+ * gradient norm recorded as one compute pass per micro-batch, with pipelines, buffers and bind
+ * groups made once. tfjs's path costs 60-120 us of JavaScript per op (~25 ops forward and
+ * backward for a 3-layer MLP); here a step is ~20 dispatches at ~2 us each to encode.
+ *
+ * The weights stay tfjs variables (the optimizer, checkpoints and evaluation use them as
+ * before); gradients land in tensors this program owns and reuses every step.
+ *
+ * @module
+ */
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import { AnnealError } from "../../errors.ts";
+import {
+  recordPass,
+  tensorBuffer,
+  webGpuBackend,
+  type WebGpuBackendInternals,
+  writableBuffer,
+} from "../../optimizers/fused/gpu.ts";
+import type { HostBatch } from "../engine.ts";
+import {
+  BIAS_GRAD_WGSL,
+  type DenseActivation,
+  type DenseLoss,
+  type Epilogue,
+  lossWgsl,
+  matmulWgsl,
+  NORM_GROUPS,
+  NORM_WGSL,
+  SUMSQ_WGSL,
+  TILE,
+} from "./wgsl.ts";
+
+/** One dense layer: `act(x · kernel + bias)`, kernel [inputs, units]. */
+export interface DenseLayer {
+  kernel: tf.Variable;
+  bias: tf.Variable;
+  inputs: number;
+  units: number;
+  activation: DenseActivation;
+}
+
+/** What the program trains: layers in order, the loss, and the targets per sample. */
+export interface DensePlan {
+  layers: DenseLayer[];
+  loss: DenseLoss;
+  /** Floats per sample in a batch's `y`: 1 (a class index or a binary label) or the outputs. */
+  targetSize: number;
+}
+
+/** The uniform block of each dispatch lives in its own 256-byte slot. */
+const SLOT = 256;
+
+interface Dispatch {
+  pipeline: GPUComputePipeline;
+  /** Buffers bound at 1, 2, ... (0 is the uniform slot). */
+  buffers: () => GPUBuffer[];
+  /** Uniform words (u32; floats as their bits) for a micro-batch of `rows` samples. */
+  uniforms: (rows: number, accumulate: number, scale: number) => number[];
+  /** Workgroups for a micro-batch of `rows` samples. */
+  groups: (rows: number) => [number, number];
+  bindGroup?: GPUBindGroup;
+}
+
+/** The bits of `x` as an f32, for a float in a block of u32 words. */
+function floatBits(x: number): number {
+  return new Uint32Array(Float32Array.of(x).buffer)[0];
+}
+
+const pipelineCache = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
+
+function pipelineFor(device: GPUDevice, key: string, code: () => string): GPUComputePipeline {
+  let perDevice = pipelineCache.get(device);
+  if (!perDevice) pipelineCache.set(device, perDevice = new Map());
+  let pipeline = perDevice.get(key);
+  if (!pipeline) {
+    const module = device.createShaderModule({ code: code(), label: `anneal dense ${key}` });
+    pipeline = device.createComputePipeline({
+      label: `anneal dense ${key}`,
+      layout: "auto",
+      compute: { module, entryPoint: "main" },
+    });
+    perDevice.set(key, pipeline);
+  }
+  return pipeline;
+}
+
+/**
+ * A dense network's forward and backward pass in WGSL, on the webgpu backend.
+ *
+ * @example
+ * ```ts ignore
+ * import { DenseGpuProgram } from "./gpu_program.ts";
+ * const program = new DenseGpuProgram(plan);
+ * const { grads, stats } = program.computeGradients([batch]);
+ * ```
+ */
+export class DenseGpuProgram {
+  readonly #plan: DensePlan;
+  readonly #backend: WebGpuBackendInternals;
+  readonly #device: GPUDevice;
+  /** Gradients, in the order kernel0, bias0, kernel1, ... (the variables' order). */
+  readonly grads: tf.Tensor[];
+  #dispatches: Dispatch[] = [];
+  #normDispatches: Dispatch[] = [];
+  #capacity = 0;
+  #x?: GPUBuffer;
+  #y?: GPUBuffer;
+  /** Per layer: its output (post-activation; logits for the last) and the loss gradient at z. */
+  #acts: GPUBuffer[] = [];
+  #deltas: GPUBuffer[] = [];
+  readonly #stats: GPUBuffer;
+  readonly #partials: GPUBuffer;
+  #uniforms?: GPUBuffer;
+  #normUniforms?: GPUBuffer;
+  #uniformKey = "";
+  #boundKey: GPUBuffer[] = [];
+
+  /** Checks the plan and allocates what does not depend on the batch size. */
+  constructor(plan: DensePlan) {
+    this.#plan = plan;
+    this.#backend = webGpuBackend("the dense WGSL step");
+    this.#device = this.#backend.device;
+    plan.layers.forEach((layer, i) => {
+      const expect = (v: tf.Variable, shape: number[], what: string) => {
+        if (v.shape.join("x") !== shape.join("x")) {
+          throw new AnnealError(
+            "internal",
+            `Dense layer ${i} ${what} has shape [${v.shape}], expected [${shape}]`,
+          );
+        }
+      };
+      expect(layer.kernel, [layer.inputs, layer.units], "kernel");
+      expect(layer.bias, [layer.units], "bias");
+      if (i > 0 && layer.inputs !== plan.layers[i - 1].units) {
+        throw new AnnealError("internal", `Dense layer ${i} does not take layer ${i - 1}'s units`);
+      }
+    });
+    this.grads = plan.layers.flatMap((layer) => [
+      tf.zeros(layer.kernel.shape),
+      tf.zeros(layer.bias.shape),
+    ]);
+    this.#stats = this.#device.createBuffer({
+      label: "anneal dense stats",
+      size: 12,
+      // tfjs copies it into a buffer of the same usage, which must take copies (COPY_DST).
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+    });
+    const partials = this.grads.length * NORM_GROUPS;
+    this.#partials = this.#device.createBuffer({
+      label: "anneal dense norm partials",
+      size: partials * 4,
+      usage: GPUBufferUsage.STORAGE,
+    });
+    this.#buildNorm();
+  }
+
+  /** Compute dispatches one micro-batch records, plus the norm's. */
+  dispatchesPerStep(microBatches = 1): number {
+    return this.#dispatches.length * microBatches + this.#normDispatches.length;
+  }
+
+  /**
+   * Records forward, loss and backward for each micro-batch (gradients of the mean loss over all
+   * of their samples, accumulated), then the global gradient norm. Returns the gradient tensors
+   * (reused: valid until the next call) and a new `[mean loss, grad norm, metric sum]` tensor.
+   */
+  computeGradients(microBatches: HostBatch[]): { grads: tf.Tensor[]; stats: tf.Tensor1D } {
+    const total = microBatches.reduce((n, b) => n + b.size, 0);
+    const largest = Math.max(...microBatches.map((b) => b.size));
+    if (largest > this.#capacity) this.#allocate(largest);
+    this.#bind();
+    const inputs = this.#plan.layers[0].inputs;
+    microBatches.forEach((batch, i) => {
+      if (
+        batch.x.length < batch.size * inputs || batch.y.length < batch.size * this.#plan.targetSize
+      ) {
+        throw new AnnealError(
+          "internal",
+          `A batch of ${batch.size} has ${batch.x.length} features and ${batch.y.length} targets`,
+        );
+      }
+      const queue = this.#device.queue;
+      // Offsets and sizes of a typed-array source count elements.
+      queue.writeBuffer(this.#x!, 0, batch.x as Float32Array<ArrayBuffer>, 0, batch.size * inputs);
+      const targets = batch.size * this.#plan.targetSize;
+      queue.writeBuffer(this.#y!, 0, batch.y as Float32Array<ArrayBuffer>, 0, targets);
+      this.#writeUniforms(batch.size, i > 0 ? 1 : 0, 1 / total);
+      recordPass(this.#backend, (pass) => this.#record(pass, this.#dispatches, batch.size));
+    });
+    recordPass(this.#backend, (pass) => this.#record(pass, this.#normDispatches, 0));
+    const stats = tf.tensor({ buffer: this.#stats }, [3], "float32") as tf.Tensor1D;
+    return { grads: this.grads, stats };
+  }
+
+  #record(pass: GPUComputePassEncoder, dispatches: Dispatch[], rows: number): void {
+    for (const d of dispatches) {
+      pass.setPipeline(d.pipeline);
+      pass.setBindGroup(0, d.bindGroup!);
+      const [x, y] = d.groups(rows);
+      pass.dispatchWorkgroups(x, y);
+    }
+  }
+
+  #writeUniforms(rows: number, accumulate: number, scale: number): void {
+    const key = `${rows}|${accumulate}|${scale}`;
+    if (key === this.#uniformKey) return;
+    this.#uniformKey = key;
+    const data = new Uint32Array(this.#dispatches.length * SLOT / 4);
+    this.#dispatches.forEach((d, i) => data.set(d.uniforms(rows, accumulate, scale), i * SLOT / 4));
+    this.#device.queue.writeBuffer(this.#uniforms!, 0, data);
+  }
+
+  /** (Re)allocates the per-sample buffers for micro-batches of up to `rows` samples. */
+  #allocate(rows: number): void {
+    for (const b of [this.#x, this.#y, ...this.#acts, ...this.#deltas]) b?.destroy();
+    this.#capacity = rows;
+    const buffer = (floats: number, label: string) =>
+      this.#device.createBuffer({
+        label: `anneal dense ${label}`,
+        size: Math.max(16, floats * 4),
+        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
+      });
+    const { layers, targetSize } = this.#plan;
+    this.#x = buffer(rows * layers[0].inputs, "x");
+    this.#y = buffer(rows * targetSize, "y");
+    this.#acts = layers.map((l, i) => buffer(rows * l.units, `activation ${i}`));
+    this.#deltas = layers.map((l, i) => buffer(rows * l.units, `delta ${i}`));
+    this.#buildStep();
+    this.#uniformKey = "";
+    this.#boundKey = [];
+  }
+
+  /** The dispatches of one micro-batch. */
+  #buildStep(): void {
+    const device = this.#device;
+    const { layers } = this.#plan;
+    const last = layers.length - 1;
+    const out: Dispatch[] = [];
+    const matmul = (
+      transA: boolean,
+      transB: boolean,
+      epilogue: Epilogue,
+      dims: (rows: number) => [number, number, number],
+      buffers: () => GPUBuffer[],
+    ): Dispatch => {
+      const key = `mm${+transA}${+transB}-${epilogue.kind}-${
+        epilogue.kind === "grad" ? "" : epilogue.activation
+      }`;
+      return {
+        pipeline: pipelineFor(device, key, () => matmulWgsl(transA, transB, epilogue)),
+        buffers,
+        uniforms: (rows, accumulate) => [...dims(rows), accumulate],
+        groups: (rows) => {
+          const [m, n] = dims(rows);
+          return [Math.ceil(n / TILE), Math.ceil(m / TILE)];
+        },
+      };
+    };
+    const input = (i: number) => (i === 0 ? this.#x! : this.#acts[i - 1]);
+    // Forward: a_i = act(a_{i-1} · W_i + b_i).
+    layers.forEach((layer, i) => {
+      out.push(matmul(
+        false,
+        false,
+        { kind: "forward", activation: i === last ? "linear" : layer.activation },
+        (rows) => [rows, layer.units, layer.inputs],
+        () => [
+          input(i),
+          tensorBuffer(this.#backend, layer.kernel),
+          tensorBuffer(this.#backend, layer.bias),
+          this.#acts[i],
+        ],
+      ));
+    });
+    // Loss, and its gradient with respect to the logits.
+    const outputs = layers[last].units;
+    out.push({
+      pipeline: pipelineFor(device, `loss-${this.#plan.loss}`, () => lossWgsl(this.#plan.loss)),
+      buffers: () => [this.#acts[last], this.#y!, this.#deltas[last], this.#stats],
+      uniforms: (rows, accumulate, scale) => [rows, outputs, accumulate, floatBits(scale)],
+      groups: () => [1, 1],
+    });
+    // Backward, last layer first: dW_i = a_{i-1}^T · d_i, db_i = colsum(d_i),
+    // d_{i-1} = (d_i · W_i^T) * act'(a_{i-1}).
+    for (let i = last; i >= 0; i--) {
+      const layer = layers[i];
+      out.push(matmul(
+        true,
+        false,
+        { kind: "grad" },
+        (rows) => [layer.inputs, layer.units, rows],
+        () => [input(i), this.#deltas[i], this.#gradBuffer(2 * i)],
+      ));
+      out.push({
+        pipeline: pipelineFor(device, "bias-grad", () => BIAS_GRAD_WGSL),
+        buffers: () => [this.#deltas[i], this.#gradBuffer(2 * i + 1)],
+        uniforms: (rows, accumulate) => [rows, layer.units, accumulate, 0],
+        groups: () => [Math.ceil(layer.units / 64), 1],
+      });
+      if (i > 0) {
+        out.push(matmul(
+          false,
+          true,
+          { kind: "backprop", activation: layers[i - 1].activation },
+          (rows) => [rows, layer.inputs, layer.units],
+          () => [
+            this.#deltas[i],
+            tensorBuffer(this.#backend, layer.kernel),
+            this.#acts[i - 1],
+            this.#deltas[i - 1],
+          ],
+        ));
+      }
+    }
+    this.#dispatches = out;
+    this.#uniforms?.destroy();
+    this.#uniforms = device.createBuffer({
+      label: "anneal dense uniforms",
+      size: out.length * SLOT,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+  }
+
+  /** The two stages of the global gradient norm; their sizes never change. */
+  #buildNorm(): void {
+    const device = this.#device;
+    const sumsq = pipelineFor(device, "sumsq", () => SUMSQ_WGSL);
+    const dispatches: Dispatch[] = this.grads.map((g, i) => ({
+      pipeline: sumsq,
+      buffers: () => [this.#gradBuffer(i), this.#partials],
+      uniforms: () => [g.size, i * NORM_GROUPS, 0, 0],
+      groups: () => [Math.min(NORM_GROUPS, Math.ceil(g.size / 256)), 1],
+    }));
+    dispatches.push({
+      pipeline: pipelineFor(device, "norm", () => NORM_WGSL),
+      buffers: () => [this.#partials, this.#stats],
+      uniforms: () => [this.grads.length * NORM_GROUPS, 0, 0, 0],
+      groups: () => [1, 1],
+    });
+    // Partials a tensor does not write stay zero.
+    this.#normDispatches = dispatches;
+    this.#normUniforms = device.createBuffer({
+      label: "anneal dense norm uniforms",
+      size: dispatches.length * SLOT,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+    const data = new Uint32Array(dispatches.length * SLOT / 4);
+    dispatches.forEach((d, i) => data.set(d.uniforms(0, 0, 0), i * SLOT / 4));
+    device.queue.writeBuffer(this.#normUniforms, 0, data);
+    device.queue.writeBuffer(this.#partials, 0, new Float32Array(this.grads.length * NORM_GROUPS));
+  }
+
+  #gradBuffer(i: number): GPUBuffer {
+    return tensorBuffer(this.#backend, this.grads[i]);
+  }
+
+  /**
+   * Makes the bind groups again when a buffer they hold changed: the variables get new buffers
+   * when weights are restored (or made exclusive by the fused optimizer).
+   */
+  #bind(): void {
+    // Writing the gradients in place also drops any CPU copy tfjs cached after a read.
+    const key = [
+      ...this.#plan.layers.flatMap((l) => [
+        tensorBuffer(this.#backend, l.kernel),
+        tensorBuffer(this.#backend, l.bias),
+      ]),
+      ...this.grads.map((g) => writableBuffer(this.#backend, g)),
+    ];
+    if (
+      key.length === this.#boundKey.length && key.every((b, i) => b === this.#boundKey[i])
+    ) return;
+    this.#boundKey = key;
+    const bind = (list: Dispatch[], uniforms: GPUBuffer) =>
+      list.forEach((d, i) => {
+        d.bindGroup = this.#device.createBindGroup({
+          layout: d.pipeline.getBindGroupLayout(0),
+          entries: [
+            { binding: 0, resource: { buffer: uniforms, offset: i * SLOT, size: 16 } },
+            ...d.buffers().map((buffer, j) => ({ binding: j + 1, resource: { buffer } })),
+          ],
+        });
+      });
+    bind(this.#dispatches, this.#uniforms!);
+    bind(this.#normDispatches, this.#normUniforms!);
+  }
+
+  /** Frees the buffers and the gradient tensors. */
+  dispose(): void {
+    for (const b of [this.#x, this.#y, ...this.#acts, ...this.#deltas]) b?.destroy();
+    this.#stats.destroy();
+    this.#partials.destroy();
+    this.#uniforms?.destroy();
+    this.#normUniforms?.destroy();
+    tf.dispose(this.grads);
+  }
+}

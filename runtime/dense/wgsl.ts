@@ -1,0 +1,286 @@
+/**
+ * WGSL sources of the dense training step: a tiled matmul with three epilogues (forward layer,
+ * backpropagation through an activation, weight gradient), a loss kernel that also writes the
+ * gradient of the logits, a bias-gradient column sum, and the two stages of the global gradient
+ * norm. Every kernel reads its sizes from a uniform block, so one pipeline serves every batch
+ * size; what differs per use (transposes, activation, loss) is compiled in.
+ *
+ * @module
+ */
+
+/** The activations the dense kernels compile in (`linear` for the output layer). */
+export type DenseActivation = "relu" | "tanh" | "sigmoid" | "linear";
+
+/** The losses the loss kernel implements, with the metric each one sums. */
+export type DenseLoss = "crossEntropy" | "mse" | "binaryCrossEntropy";
+
+/** Side of the square output tile one matmul workgroup computes. */
+export const TILE = 32;
+/** Threads of the one-workgroup reductions (loss, norm). */
+export const REDUCE_THREADS = 256;
+/** Workgroups at most per tensor in the first stage of the gradient norm. */
+export const NORM_GROUPS = 64;
+
+const ACTIVATIONS: Record<DenseActivation, { forward: string; derivative: string }> = {
+  relu: { forward: "max(z, 0.0)", derivative: "select(0.0, 1.0, a > 0.0)" },
+  // tanh(15) is 1 in f32; the clamp keeps implementations that use exp() from overflowing.
+  tanh: { forward: "tanh(clamp(z, -15.0, 15.0))", derivative: "1.0 - a * a" },
+  sigmoid: { forward: "1.0 / (1.0 + exp(-z))", derivative: "a * (1.0 - a)" },
+  linear: { forward: "z", derivative: "1.0" },
+};
+
+/** What a matmul does with its product tile. */
+export type Epilogue =
+  /** `out = act(acc + bias)`: a layer's forward pass. */
+  | { kind: "forward"; activation: DenseActivation }
+  /** `out = acc * act'(a)`: the gradient through the previous layer's activation. */
+  | { kind: "backprop"; activation: DenseActivation }
+  /** `out = acc` or `out += acc` (uniform flag): a weight gradient, accumulated over micro-batches. */
+  | { kind: "grad" };
+
+/**
+ * `C[M,N] = op(A) · op(B)` with the epilogue applied per element; `transA` reads A stored [K,M],
+ * `transB` reads B stored [N,K]. Workgroups of 8x8 threads, each computing a 4x4 block held in
+ * four vec4 accumulators (named variables stay in registers; arrays indexed in loops do not),
+ * over K in slices of 32 staged in workgroup memory, loaded along the contiguous dimension.
+ */
+export function matmulWgsl(transA: boolean, transB: boolean, epilogue: Epilogue): string {
+  const act = epilogue.kind === "grad" ? undefined : ACTIVATIONS[epilogue.activation];
+  const bindings = epilogue.kind === "forward"
+    ? `@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;`
+    : epilogue.kind === "backprop"
+    ? `@group(0) @binding(3) var<storage, read> prev: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;`
+    : `@group(0) @binding(3) var<storage, read_write> out: array<f32>;`;
+  const write = epilogue.kind === "forward"
+    ? `let z = v[j] + bias[n];
+      out[idx] = ${act!.forward};`
+    : epilogue.kind === "backprop"
+    ? `let a = prev[idx];
+      out[idx] = v[j] * (${act!.derivative});`
+    : `out[idx] = select(0.0, out[idx], dims.accumulate == 1u) + v[j];`;
+  return `
+struct Dims { M: u32, N: u32, K: u32, accumulate: u32 }
+@group(0) @binding(0) var<uniform> dims: Dims;
+@group(0) @binding(1) var<storage, read> A: array<f32>;
+@group(0) @binding(2) var<storage, read> B: array<f32>;
+${bindings}
+var<workgroup> As: array<f32, 1024>;
+var<workgroup> Bs: array<f32, 1024>;
+
+fn loadA(m: u32, k: u32) -> f32 {
+  if (m >= dims.M || k >= dims.K) { return 0.0; }
+  return A[${transA ? "k * dims.M + m" : "m * dims.K + k"}];
+}
+
+fn loadB(k: u32, n: u32) -> f32 {
+  if (k >= dims.K || n >= dims.N) { return 0.0; }
+  return B[${transB ? "n * dims.K + k" : "k * dims.N + n"}];
+}
+
+fn store(row: u32, col: u32, v: vec4<f32>) {
+  if (row >= dims.M) { return; }
+  for (var j = 0u; j < 4u; j++) {
+    let n = col + j;
+    if (n < dims.N) {
+      let idx = row * dims.N + n;
+      ${write}
+    }
+  }
+}
+
+@compute @workgroup_size(8, 8)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+  let m0 = wg.y * 32u;
+  let n0 = wg.x * 32u;
+  let tm = lid.y * 4u;
+  let tn = lid.x * 4u;
+  var acc0 = vec4<f32>(0.0);
+  var acc1 = vec4<f32>(0.0);
+  var acc2 = vec4<f32>(0.0);
+  var acc3 = vec4<f32>(0.0);
+  for (var k0 = 0u; k0 < dims.K; k0 += 32u) {
+    for (var i = 0u; i < 16u; i++) {
+      let e = li + i * 64u;
+      ${transA ? "let ka = e / 32u; let ma = e % 32u;" : "let ma = e / 32u; let ka = e % 32u;"}
+      As[ka * 32u + ma] = loadA(m0 + ma, k0 + ka);
+      ${transB ? "let nb = e / 32u; let kb = e % 32u;" : "let kb = e / 32u; let nb = e % 32u;"}
+      Bs[kb * 32u + nb] = loadB(k0 + kb, n0 + nb);
+    }
+    workgroupBarrier();
+    for (var k = 0u; k < 32u; k++) {
+      let ab = k * 32u + tm;
+      let bb = k * 32u + tn;
+      let a = vec4<f32>(As[ab], As[ab + 1u], As[ab + 2u], As[ab + 3u]);
+      let b = vec4<f32>(Bs[bb], Bs[bb + 1u], Bs[bb + 2u], Bs[bb + 3u]);
+      acc0 += a.x * b;
+      acc1 += a.y * b;
+      acc2 += a.z * b;
+      acc3 += a.w * b;
+    }
+    workgroupBarrier();
+  }
+  store(m0 + tm, n0 + tn, acc0);
+  store(m0 + tm + 1u, n0 + tn, acc1);
+  store(m0 + tm + 2u, n0 + tn, acc2);
+  store(m0 + tm + 3u, n0 + tn, acc3);
+}
+`;
+}
+
+/** `out[n] (+)= sum over rows of D[r, n]`: a bias gradient. One thread per column. */
+export const BIAS_GRAD_WGSL = `
+struct Dims { rows: u32, cols: u32, accumulate: u32, pad: u32 }
+@group(0) @binding(0) var<uniform> dims: Dims;
+@group(0) @binding(1) var<storage, read> D: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let n = gid.x;
+  if (n >= dims.cols) { return; }
+  var s = 0.0;
+  for (var r = 0u; r < dims.rows; r++) {
+    s += D[r * dims.cols + n];
+  }
+  out[n] = select(0.0, out[n], dims.accumulate == 1u) + s;
+}
+`;
+
+const LOSS_ROWS: Record<DenseLoss, string> = {
+  // Softmax cross-entropy against class indices; the metric is the count of correct argmaxes
+  // (the first maximum, as tf.argMax).
+  crossEntropy: `
+    let base = r * C;
+    var mx = outs[base];
+    var arg = 0u;
+    for (var c = 1u; c < C; c++) {
+      let v = outs[base + c];
+      if (v > mx) { mx = v; arg = c; }
+    }
+    var s = 0.0;
+    for (var c = 0u; c < C; c++) { s += exp(outs[base + c] - mx); }
+    let lse = mx + log(s);
+    let cls = u32(labels[r]);
+    if (cls < C) {
+      loss += lse - outs[base + cls];
+      metric += select(0.0, 1.0, arg == cls);
+    }
+    for (var c = 0u; c < C; c++) {
+      let p = exp(outs[base + c] - lse);
+      let hit = select(0.0, 1.0, c == cls);
+      grad[base + c] = select(0.0, (p - hit) * dims.scale, cls < C);
+    }`,
+  // Mean over outputs of the squared error; the metric sums each row's mean absolute error.
+  mse: `
+    let base = r * C;
+    var se = 0.0;
+    var ae = 0.0;
+    for (var c = 0u; c < C; c++) {
+      let diff = outs[base + c] - labels[base + c];
+      se += diff * diff;
+      ae += abs(diff);
+      grad[base + c] = 2.0 * diff / f32(C) * dims.scale;
+    }
+    loss += se / f32(C);
+    metric += ae / f32(C);`,
+  // Sigmoid + binary cross-entropy from logits, in the overflow-free form; accuracy at 0.
+  binaryCrossEntropy: `
+    let x = outs[r];
+    let t = labels[r];
+    loss += max(x, 0.0) - x * t + log(1.0 + exp(-abs(x)));
+    metric += select(0.0, 1.0, (x > 0.0) == (t > 0.5));
+    grad[r] = (1.0 / (1.0 + exp(-x)) - t) * dims.scale;`,
+};
+
+/**
+ * The loss of one micro-batch in one workgroup: per row the loss, the metric and the gradient of
+ * the mean loss (over the whole step's samples: `scale` = 1 / total) with respect to the outputs;
+ * then `stats[0] (+)= sum of losses * scale` and `stats[2] (+)= sum of metrics`.
+ */
+export function lossWgsl(loss: DenseLoss): string {
+  return `
+struct Dims { rows: u32, cols: u32, accumulate: u32, scale: f32 }
+@group(0) @binding(0) var<uniform> dims: Dims;
+@group(0) @binding(1) var<storage, read> outs: array<f32>;
+@group(0) @binding(2) var<storage, read> labels: array<f32>;
+@group(0) @binding(3) var<storage, read_write> grad: array<f32>;
+@group(0) @binding(4) var<storage, read_write> stats: array<f32>;
+var<workgroup> lossSum: array<f32, ${REDUCE_THREADS}>;
+var<workgroup> metricSum: array<f32, ${REDUCE_THREADS}>;
+
+@compute @workgroup_size(${REDUCE_THREADS})
+fn main(@builtin(local_invocation_index) li: u32) {
+  let C = dims.cols;
+  var loss = 0.0;
+  var metric = 0.0;
+  for (var r = li; r < dims.rows; r += ${REDUCE_THREADS}u) {${LOSS_ROWS[loss]}
+  }
+  lossSum[li] = loss;
+  metricSum[li] = metric;
+  workgroupBarrier();
+  for (var h2 = ${REDUCE_THREADS / 2}u; h2 > 0u; h2 = h2 / 2u) {
+    if (li < h2) {
+      lossSum[li] += lossSum[li + h2];
+      metricSum[li] += metricSum[li + h2];
+    }
+    workgroupBarrier();
+  }
+  if (li == 0u) {
+    let keep = dims.accumulate == 1u;
+    stats[0] = select(0.0, stats[0], keep) + lossSum[0] * dims.scale;
+    stats[2] = select(0.0, stats[2], keep) + metricSum[0];
+  }
+}
+`;
+}
+
+/** First stage of the global norm: each workgroup's sum of squares of one tensor into `partials`. */
+export const SUMSQ_WGSL = `
+struct Dims { n: u32, offset: u32, pad0: u32, pad1: u32 }
+@group(0) @binding(0) var<uniform> dims: Dims;
+@group(0) @binding(1) var<storage, read> g: array<f32>;
+@group(0) @binding(2) var<storage, read_write> partials: array<f32>;
+var<workgroup> acc: array<f32, ${REDUCE_THREADS}>;
+
+@compute @workgroup_size(${REDUCE_THREADS})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation_index) li: u32,
+        @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  var s = 0.0;
+  for (var i = gid.x; i < dims.n; i += nwg.x * ${REDUCE_THREADS}u) {
+    let v = g[i];
+    s += v * v;
+  }
+  acc[li] = s;
+  workgroupBarrier();
+  for (var h2 = ${REDUCE_THREADS / 2}u; h2 > 0u; h2 = h2 / 2u) {
+    if (li < h2) { acc[li] += acc[li + h2]; }
+    workgroupBarrier();
+  }
+  if (li == 0u) { partials[dims.offset + wg.x] = acc[0]; }
+}
+`;
+
+/** Second stage: `stats[1] = sqrt(sum of partials)`. */
+export const NORM_WGSL = `
+struct Dims { count: u32, pad0: u32, pad1: u32, pad2: u32 }
+@group(0) @binding(0) var<uniform> dims: Dims;
+@group(0) @binding(1) var<storage, read> partials: array<f32>;
+@group(0) @binding(2) var<storage, read_write> stats: array<f32>;
+var<workgroup> acc: array<f32, ${REDUCE_THREADS}>;
+
+@compute @workgroup_size(${REDUCE_THREADS})
+fn main(@builtin(local_invocation_index) li: u32) {
+  var s = 0.0;
+  for (var i = li; i < dims.count; i += ${REDUCE_THREADS}u) { s += partials[i]; }
+  acc[li] = s;
+  workgroupBarrier();
+  for (var h2 = ${REDUCE_THREADS / 2}u; h2 > 0u; h2 = h2 / 2u) {
+    if (li < h2) { acc[li] += acc[li + h2]; }
+    workgroupBarrier();
+  }
+  if (li == 0u) { stats[1] = sqrt(acc[0]); }
+}
+`;
