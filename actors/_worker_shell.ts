@@ -1,7 +1,8 @@
 /**
  * What every actor's Worker entry shares: receive `Init` (registered before any `await`, since
  * messages that arrive earlier are lost), answer the supervisor's pings, turn anything thrown
- * into an `actor.error` message, and the test-only fault hooks.
+ * into an `actor.error` message, and the test-only fault hooks (throw, stall, and a probe that
+ * tries to read or write a path, to show what an actor's permissions allow).
  *
  * @module
  */
@@ -36,7 +37,12 @@ export function runActor(name: ActorName, body: (context: ActorContext) => Promi
   self.onmessage = (event: MessageEvent) => {
     const message = event.data as { type: string; reason?: string };
     if (message.type === "Ping") {
-      self.postMessage({ type: "actor.heartbeat", actor: name });
+      // The Worker's own V8 heap (its isolate's); the soak benchmark watches it per actor.
+      self.postMessage({
+        type: "actor.heartbeat",
+        actor: name,
+        heapUsed: Deno.memoryUsage().heapUsed,
+      });
     } else if (message.type === "Stop") {
       stopReason ??= message.reason ?? "stopped";
       resolveStop(stopReason);
@@ -59,6 +65,13 @@ export function runActor(name: ActorName, body: (context: ActorContext) => Promi
         faultPoint: async (at) => {
           if (init.fault?.at !== at) return;
           if (init.fault.kind === "throw") throw new Error(`injected fault at '${at}'`);
+          if (init.fault.kind === "touch") {
+            // Least-privilege probe: a permission error propagates as the actor's error.
+            const { path, access } = init.fault;
+            if (access === "read") await Deno.readFile(path);
+            else await Deno.writeTextFile(path, "probe\n");
+            throw new Error(`injected probe at '${at}': ${access} of '${path}' was allowed`);
+          }
           self.onmessage = null; // stall: stop answering anything, pings included
           await new Promise(() => {});
         },

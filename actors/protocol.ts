@@ -199,6 +199,8 @@ export const ActorDoneSchema = z.object({
 export const ActorHeartbeatSchema = z.object({
   type: z.literal("actor.heartbeat"),
   actor: ActorNameSchema,
+  /** Bytes of the actor's V8 heap in use (its isolate's `Deno.memoryUsage().heapUsed`). */
+  heapUsed: z.number().optional(),
 });
 
 // ---- supervisor -> every actor --------------------------------------------------------------
@@ -212,8 +214,19 @@ export const InitSchema = z.object({
   config: z.unknown(),
   ports: z.record(z.string(), z.custom<MessagePort>((v) => v instanceof MessagePort)),
   resume: z.unknown().optional(),
-  /** Test-only fault injection: throw at this point. */
-  fault: z.object({ kind: z.enum(["throw", "stall"]), at: z.string() }).optional(),
+  /**
+   * Test-only fault injection at the point `at`: throw, stall, or `touch` (try to read or write
+   * `path`, then throw with what happened: a permission error, or that it was allowed).
+   */
+  fault: z.union([
+    z.object({ kind: z.enum(["throw", "stall"]), at: z.string() }),
+    z.object({
+      kind: z.literal("touch"),
+      at: z.string(),
+      path: z.string(),
+      access: z.enum(["read", "write"]),
+    }),
+  ]).optional(),
 });
 
 /** Supervisor -> actor: finish now. */

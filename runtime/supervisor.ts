@@ -8,7 +8,8 @@
  */
 import { baseLearningRate, parseConfig, type RunConfig, type RunConfigInput } from "../config.ts";
 import { AnnealError, deserializeError } from "../errors.ts";
-import type { ActorName, SupervisorInbox } from "../actors/protocol.ts";
+import type { ActorName, Init, SupervisorInbox } from "../actors/protocol.ts";
+import { actorPermissions, narrowActorPermissions } from "./actor_permissions.ts";
 import { loadCheckpoint } from "./checkpoint.ts";
 import type { RunEvent } from "./events.ts";
 import { checkRunId, newRunId, RunWriter } from "./records.ts";
@@ -72,8 +73,16 @@ export interface TrainOptions {
   runId?: string;
   /** Milliseconds an actor may go without answering before the run fails (default 60000). */
   stallTimeoutMs?: number;
-  /** Test-only: make an actor throw or stall at a named point. */
-  faults?: Partial<Record<ActorName, { kind: "throw" | "stall"; at: string }>>;
+  /**
+   * `narrow`: each actor's Worker gets only the permissions it needs (the data loader reads the
+   * data files, the trainer reads and writes the run directory, the other three get none); the
+   * process must run with `--unstable-worker-options`. `inherit`: Workers have the process's
+   * permissions. Default: `narrow` when the environment variable `ANNEAL_ACTOR_PERMISSIONS` is
+   * `narrow` (as `deno task anneal` sets it, with the flag), else `inherit`.
+   */
+  actorPermissions?: "narrow" | "inherit";
+  /** Test-only: make an actor throw, stall or probe its permissions at a named point. */
+  faults?: Partial<Record<ActorName, Init["fault"]>>;
 }
 
 /** A run in progress. */
@@ -247,6 +256,7 @@ async function supervise(
 
   const workers = new Map<ActorName, Worker>();
   const lastSeen = new Map<ActorName, number>();
+  const heapUsed: Partial<Record<ActorName, number>> = {};
   const stallTimeoutMs = options.stallTimeoutMs ?? 60_000;
   let finish: (result: RunResult) => void = () => {};
   const finished = new Promise<RunResult>((resolve) => (finish = resolve));
@@ -332,7 +342,9 @@ async function supervise(
 
   const onMessage = (actor: ActorName, message: SupervisorInbox) => {
     lastSeen.set(actor, performance.now());
-    if (message.type === "actor.error") {
+    if (message.type === "actor.heartbeat") {
+      if (message.heapUsed !== undefined) heapUsed[actor] = message.heapUsed;
+    } else if (message.type === "actor.error") {
       const error = deserializeError(message.error);
       fail(actor, error.message, error.hint);
     } else if (message.type === "actor.event") {
@@ -351,6 +363,7 @@ async function supervise(
           })),
         );
       } else if (event.type === "epoch") {
+        event.heapUsed = { main: Deno.memoryUsage().heapUsed, ...heapUsed };
         writer.append("epochs.ndjson", [{
           epoch: event.epoch,
           step: event.step,
@@ -368,6 +381,7 @@ async function supervise(
         Object.assign(meta, {
           fingerprint: event.dataset.fingerprint,
           fusedOptimizer: event.fusedOptimizer,
+          modelPath: event.modelPath,
           dataset: event.dataset,
           parameters: event.parameters,
         });
@@ -388,9 +402,14 @@ async function supervise(
 
   const actorConfig = { ...config, resolvedLr };
   const channels = new Map(PEERS.map((peer) => [peer, new MessageChannel()]));
+  // Each actor gets only what it needs where Deno allows it (see actor_permissions.ts).
+  const narrowed = narrowActorPermissions(options.actorPermissions);
+  meta.actorPermissions = narrowed ? "narrow" : "inherit";
   for (const actor of ACTORS) {
     const worker = new Worker(new URL(WORKER_FILES[actor], import.meta.url).href, {
       type: "module",
+      ...(narrowed &&
+        { deno: { permissions: actorPermissions(actor, config, runDir) } }),
     });
     workers.set(actor, worker);
     lastSeen.set(actor, performance.now());

@@ -33,13 +33,15 @@ export async function readNdjson(path: string): Promise<Record<string, number>[]
 export const REPO_ROOT: string = new URL("..", import.meta.url).pathname;
 
 /**
- * The CLI as a user runs it (`deno task anneal` uses the same file and permissions); `net` widens
+ * The CLI as a user runs it (`deno task anneal` uses the same file and permissions, actors'
+ * permissions narrowed); `net` widens
  * the network permission (the PostgreSQL tests reach a server on a random local port).
  */
 export function annealCommand(args: string[], net = "127.0.0.1,localhost"): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
     args: [
       "run",
+      "--unstable-worker-options",
       "--allow-read",
       "--allow-write",
       "--allow-env",
@@ -50,7 +52,7 @@ export function annealCommand(args: string[], net = "127.0.0.1,localhost"): Deno
       ...args,
     ],
     cwd: REPO_ROOT,
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ANNEAL_ACTOR_PERMISSIONS: "narrow" },
     stdout: "piped",
     stderr: "piped",
   });

@@ -29,6 +29,9 @@ if [ -z "${ANNEAL_TEST_PG_URL:-}" ]; then
 fi
 
 # deno test runs with --allow-all: the browser test drives Chromium through playwright-core,
-# which probes /proc/sys (Deno grants that only with all permissions). The CLI itself
-# (`deno task anneal`) runs with a narrow, listed set of permissions.
+# which probes /proc/sys; Deno 2.9.6 grants /proc/sys only to --allow-all (a listed set such as
+# --allow-read --allow-write --allow-net --allow-env --allow-run --allow-sys --allow-ffi, or even
+# --allow-read=/proc/sys, is refused with NotCapable). The CLI itself (`deno task anneal`) runs
+# with a narrow, listed set of permissions, and its actors with narrower ones still (deno.json
+# enables --unstable-worker-options, which tests/actor_permissions_test.ts needs).
 deno test --parallel --allow-all "$@"

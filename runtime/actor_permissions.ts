@@ -1,0 +1,105 @@
+/**
+ * Least privilege for the actors: the Deno permissions each actor's Worker gets, narrower than
+ * the process's. Deno accepts per-Worker permissions only when the process was started with
+ * `--unstable-worker-options` (or a config with `"unstable": ["worker-options"]`); without it,
+ * passing them ends the process (exit code 70), and no API tells a program which flags it got
+ * (`/proc/self/cmdline` needs `--allow-all`). So narrowing is asked for explicitly: by
+ * `TrainOptions.actorPermissions`, or by the environment variable {@linkcode PERMISSIONS_ENV}
+ * that `deno task anneal` sets together with the flag. Otherwise the Workers inherit the
+ * process's permissions, as they must for a module imported by URL.
+ *
+ * @module
+ */
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { ActorName } from "../actors/protocol.ts";
+import type { RunConfig } from "../config.ts";
+
+/** Set to `narrow` (with `--unstable-worker-options`) to give each actor only what it needs. */
+export const PERMISSIONS_ENV = "ANNEAL_ACTOR_PERMISSIONS";
+
+/** Nothing at all: the default of every permission an actor is not given. */
+const NONE = {
+  read: false,
+  write: false,
+  net: false,
+  env: false,
+  sys: false,
+  run: false,
+  ffi: false,
+  import: false,
+} as const;
+
+/**
+ * Whether to narrow the actors' permissions: `requested` when given, else the environment
+ * variable {@linkcode PERMISSIONS_ENV} is `narrow` (read only where env access to it is
+ * already granted, so nobody is prompted).
+ *
+ * @example
+ * ```ts
+ * import { narrowActorPermissions } from "./actor_permissions.ts";
+ * console.assert(narrowActorPermissions("inherit") === false);
+ * ```
+ */
+export function narrowActorPermissions(requested?: "narrow" | "inherit"): boolean {
+  if (requested !== undefined) return requested === "narrow";
+  try {
+    const query = { name: "env", variable: PERMISSIONS_ENV } as const;
+    if (Deno.permissions.querySync(query).state !== "granted") return false;
+    return Deno.env.get(PERMISSIONS_ENV) === "narrow";
+  } catch {
+    return false;
+  }
+}
+
+/** The files and folders the data loader reads for a data spec. */
+function dataPaths(data: RunConfig["data"]): string[] {
+  if (data.kind === "csv") return [data.path, ...(data.testPath ? [data.testPath] : [])];
+  if (data.kind === "idx") return [data.dir ?? "/usr/share/datasets/fashion-mnist"];
+  return [];
+}
+
+/**
+ * The permissions of one actor's Worker: the data loader reads the data files; the trainer reads
+ * and writes the run directory (checkpoints) and reads tfjs's wasm binaries; the scheduler, early stopper and clip monitor get nothing.
+ *
+ * @example
+ * ```ts
+ * import { actorPermissions } from "./actor_permissions.ts";
+ * import { parseConfig } from "../config.ts";
+ * const config = parseConfig({ data: { kind: "csv", path: "data.csv", target: "y" } });
+ * const loader = actorPermissions("dataLoader", config, "runs/a");
+ * console.assert(Array.isArray(loader.read) && loader.write === false && loader.net === false);
+ * console.assert(actorPermissions("scheduler", config, "runs/a").read === false);
+ * ```
+ */
+export function actorPermissions(
+  actor: ActorName,
+  config: RunConfig,
+  runDir: string,
+): Deno.PermissionOptionsObject {
+  const run = resolve(runDir);
+  switch (actor) {
+    case "dataLoader": {
+      const paths = dataPaths(config.data).map((p) => resolve(p));
+      return { ...NONE, read: paths.length > 0 ? paths : false };
+    }
+    case "trainer":
+      return { ...NONE, read: [run, ...wasmBinaryDir()], write: [run] };
+    default:
+      return NONE;
+  }
+}
+
+/**
+ * The folder of tfjs-backend-wasm's `.wasm` files, which its Node build reads with `fs` (empty
+ * when the package does not resolve to a local file).
+ */
+function wasmBinaryDir(): string[] {
+  try {
+    const entry = import.meta.resolve("npm:@tensorflow/tfjs-backend-wasm@4.22.0");
+    return entry.startsWith("file:") ? [dirname(fileURLToPath(entry))] : [];
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * Least privilege: with `actorPermissions: "narrow"` each actor's Worker may touch only what it
+ * needs, whatever the process may do (these tests run with all permissions). A test-only probe
+ * makes an actor read or write a path at a fault point; the run then fails with either Deno's
+ * permission error or "was allowed". deno.json enables `--unstable-worker-options`.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import type { ActorName } from "../mod.ts";
+import { tempRunsDir, trainCollect } from "./_helpers.ts";
+
+const config = {
+  backend: "cpu" as const,
+  epochs: 2,
+  data: { kind: "synthetic-linear" as const, n: 64 },
+};
+
+/** Where each actor can be probed (a fault point it reaches in every run). */
+const POINTS: Record<ActorName, string> = {
+  dataLoader: "load",
+  trainer: "epoch",
+  scheduler: "plan",
+  earlyStopper: "epoch",
+  clipMonitor: "observe",
+};
+
+async function probe(
+  actor: ActorName,
+  access: "read" | "write",
+  path: (dir: string, runDir: string) => string,
+  permissions: "narrow" | "inherit" = "narrow",
+  data: typeof config.data | Record<string, unknown> = config.data,
+): Promise<string> {
+  const { dir, cleanup } = await tempRunsDir();
+  try {
+    await Deno.writeTextFile(join(dir, "secret.txt"), "not for actors\n");
+    const { result } = await trainCollect({ ...config, data, runsDir: dir } as typeof config, {
+      runId: "probe",
+      actorPermissions: permissions,
+      faults: {
+        [actor]: { kind: "touch", at: POINTS[actor], access, path: path(dir, join(dir, "probe")) },
+      },
+    });
+    assert.equal(result.status, "failed", result.reason);
+    assert.equal(result.failedActor, actor);
+    return result.reason;
+  } finally {
+    await cleanup();
+  }
+}
+
+const DENIED = /NotCapable|Requires (read|write) access/;
+const ALLOWED = /was allowed/;
+
+for (const actor of ["scheduler", "earlyStopper", "clipMonitor"] as const) {
+  Deno.test(`the ${actor} can read nothing, not even the run directory`, async () => {
+    assert.match(await probe(actor, "read", (_, run) => join(run, "config.json")), DENIED);
+    assert.match(await probe(actor, "write", (dir) => join(dir, "x.txt")), DENIED);
+  });
+}
+
+Deno.test("the trainer reads and writes its run directory and nothing else", async () => {
+  assert.match(await probe("trainer", "read", (_, run) => join(run, "config.json")), ALLOWED);
+  assert.match(await probe("trainer", "write", (_, run) => join(run, "x.txt")), ALLOWED);
+  assert.match(await probe("trainer", "read", (dir) => join(dir, "secret.txt")), DENIED);
+  assert.match(await probe("trainer", "write", (dir) => join(dir, "x.txt")), DENIED);
+});
+
+Deno.test("the data loader reads its data file, writes nothing and reads nothing else", async () => {
+  const csv = new URL("./fixtures/data/good.csv", import.meta.url).pathname;
+  const data = { kind: "csv", path: csv, target: "y", validationSplit: 0 };
+  assert.match(await probe("dataLoader", "read", () => csv, "narrow", data), ALLOWED);
+  assert.match(await probe("dataLoader", "write", () => csv, "narrow", data), DENIED);
+  assert.match(await probe("dataLoader", "read", (dir) => join(dir, "secret.txt")), DENIED);
+});
+
+Deno.test("with inherited permissions the same probe is allowed (narrowing is what denies)", async () => {
+  const reason = await probe("scheduler", "read", (dir) => join(dir, "secret.txt"), "inherit");
+  assert.match(reason, ALLOWED);
+});
+
+Deno.test("narrowed actors still train: a run completes and its meta says so", async () => {
+  const { dir, cleanup } = await tempRunsDir();
+  try {
+    const { result } = await trainCollect({ ...config, backend: "wasm", runsDir: dir }, {
+      actorPermissions: "narrow",
+    });
+    assert.equal(result.status, "completed", result.reason);
+    const meta = JSON.parse(await Deno.readTextFile(join(result.runDir, "meta.json")));
+    assert.equal(meta.actorPermissions, "narrow");
+  } finally {
+    await cleanup();
+  }
+});
