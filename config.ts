@@ -85,9 +85,10 @@ export const RunConfigSchema = z.strictObject({
    */
   fusedOptimizer: z.boolean().default(true),
   /**
-   * On WebGPU, run the forward and backward passes of linear models and MLPs (relu, tanh or
-   * sigmoid; no batch norm, no dropout) in anneal's own WGSL kernels, one compute pass per step,
-   * instead of tfjs's ~25 ops; same numbers as the reference path to float rounding.
+   * Run the forward and backward passes of linear models and MLPs (relu, tanh or sigmoid; no
+   * batch norm, no dropout) outside tfjs: on WebGPU in anneal's own WGSL kernels (one compute
+   * pass per step instead of tfjs's ~25 ops), on the CPU backends in plain TypeScript when the
+   * model is small (tfjs's per-op cost dominates there). Same numbers as tfjs to float rounding.
    */
   fusedModel: z.boolean().default(true),
   /** Steps between read-backs of losses and norms; 1 on CPU backends, 16 on WebGPU when absent. */

@@ -180,7 +180,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   context.emit({
     type: "plan",
     fusedOptimizer: engine.fused,
-    fusedModel: engine.fusedModel,
+    modelPath: engine.modelPath,
     stepsPerEpoch,
     totalSteps,
     startEpoch: epoch,

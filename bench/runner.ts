@@ -58,7 +58,8 @@ export function makeEngineStepper(w: Workload): Stepper {
     step: () => {
       const pending = engine.computeGradients([batch]);
       engine.applyGradients(pending, w.lr);
-      return pending.stats;
+      const stats = pending.stats;
+      return stats instanceof tf.Tensor ? stats : tf.tensor1d(stats);
     },
     dispose: () => engine.dispose(),
   };

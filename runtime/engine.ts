@@ -18,6 +18,7 @@ import { createFusedOptimizer, hasFusedKernel } from "../optimizers/fused/adapte
 import { AnnealError } from "../errors.ts";
 import { readVectors } from "./read_back.ts";
 import { DenseGpuProgram } from "./dense/gpu_program.ts";
+import { DenseHostProgram, HOST_STEP_MAX_WORK } from "./dense/host_program.ts";
 import { densePlan } from "./dense/plan.ts";
 
 /** What the engine must know about the data to build a model. */
@@ -44,8 +45,11 @@ export interface HostBatch {
  * `TrainingEngine.metrics`. Read it with {@linkcode TrainingEngine.readStats}, which frees it.
  */
 export interface StepTensors {
-  /** `[mean loss, global L2 gradient norm before clipping (0 when evaluating), ...metric sums]`. */
-  stats: tf.Tensor1D;
+  /**
+   * `[mean loss, global L2 gradient norm before clipping (0 when evaluating), ...metric sums]`:
+   * on the device, or already on the host when the step ran there (small dense models on CPU).
+   */
+  stats: tf.Tensor1D | Float32Array;
   /** Number of samples the step covered. */
   samples: number;
 }
@@ -117,11 +121,14 @@ export class TrainingEngine {
   readonly metrics: string[];
   /** Whether the optimizer runs fused WGSL kernels (WebGPU). */
   readonly fused: boolean;
-  /** Whether forward and backward run in the dense WGSL kernels (WebGPU; linear and MLP). */
-  readonly fusedModel: boolean;
-  /** Why the dense WGSL step is not used, when on WebGPU with `fusedModel` on. */
+  /**
+   * Where forward and backward run: tfjs ops, anneal's dense WGSL kernels (WebGPU), or plain
+   * TypeScript on the host (small dense models on the CPU backends).
+   */
+  readonly modelPath: "tfjs" | "wgsl" | "host";
+  /** Why forward and backward run in tfjs although `fusedModel` is on. */
   readonly fusedModelReason?: string;
-  readonly #dense?: DenseGpuProgram;
+  readonly #dense?: DenseGpuProgram | DenseHostProgram;
   readonly #loss: (output: tf.Tensor, target: tf.Tensor) => tf.Scalar;
   readonly #shape: DataShape;
   readonly #config: RunConfig;
@@ -142,12 +149,24 @@ export class TrainingEngine {
     const lossName = config.loss ?? defaultLossName(shape.task);
     this.#loss = lossFunction(lossName);
     this.metrics = metricNames(shape.task);
-    if (config.fusedModel && tf.getBackend() === "webgpu") {
+    let path: TrainingEngine["modelPath"] = "tfjs";
+    if (config.fusedModel) {
       const plan = densePlan(config, this.variables, lossName, shape.targetSize);
-      if (typeof plan === "string") this.fusedModelReason = plan;
-      else this.#dense = new DenseGpuProgram(plan);
+      const work = typeof plan === "string" ? 0 : DenseHostProgram.work(plan, config.batchSize);
+      if (typeof plan === "string") {
+        this.fusedModelReason = plan;
+      } else if (tf.getBackend() === "webgpu") {
+        this.#dense = new DenseGpuProgram(plan);
+        path = "wgsl";
+      } else if (work <= HOST_STEP_MAX_WORK) {
+        this.#dense = new DenseHostProgram(plan);
+        path = "host";
+      } else {
+        this.fusedModelReason =
+          `${work} multiply-adds a step: faster in tfjs's ${tf.getBackend()} kernels`;
+      }
     }
-    this.fusedModel = this.#dense !== undefined;
+    this.modelPath = path;
   }
 
   /** The optimizer (its state moves with every step). */
@@ -198,7 +217,7 @@ export class TrainingEngine {
     if (total === 0) throw new AnnealError("internal", "A step needs at least one sample");
     if (this.#dense) {
       const { grads, stats } = this.#dense.computeGradients(microBatches);
-      return { grads, stats, samples: total, ownsGrads: false };
+      return { grads, stats, samples: total, ownsGrads: this.#dense instanceof DenseHostProgram };
     }
     let grads: tf.Tensor[] | undefined;
     let stats: tf.Tensor1D | undefined;
@@ -275,7 +294,12 @@ export class TrainingEngine {
    * On WebGPU every vector is copied into one staging buffer: one `mapAsync` for all of them.
    */
   async readStats(steps: StepTensors[]): Promise<StepValues[]> {
-    const vectors = await readVectors(steps.map((step) => step.stats));
+    const onDevice = steps.map((s) => s.stats).filter((s): s is tf.Tensor1D =>
+      s instanceof tf.Tensor
+    );
+    const read = await readVectors(onDevice);
+    let next = 0;
+    const vectors = steps.map((s) => (s.stats instanceof tf.Tensor ? read[next++] : s.stats));
     return steps.map((step, i) => ({
       loss: vectors[i][0],
       gradNorm: vectors[i][1],
@@ -286,7 +310,7 @@ export class TrainingEngine {
 
   /** Frees results that will not be read. */
   releaseStats(steps: StepTensors[]): void {
-    for (const step of steps) step.stats.dispose();
+    for (const step of steps) if (step.stats instanceof tf.Tensor) step.stats.dispose();
   }
 
   /** Every weight (trainable and not, e.g. batch-norm statistics), by name. */

@@ -47,8 +47,8 @@ export interface PlanEvent {
   parameters: number;
   /** Whether the optimizer runs fused WGSL kernels (WebGPU). */
   fusedOptimizer: boolean;
-  /** Whether forward and backward run in anneal's dense WGSL kernels (WebGPU). */
-  fusedModel: boolean;
+  /** Where forward and backward run: tfjs ops, dense WGSL kernels, or TypeScript on the host. */
+  modelPath: "tfjs" | "wgsl" | "host";
   /** Split sizes, data fingerprint (SHA-256) and the shape of one sample. */
   dataset: {
     trainSize: number;

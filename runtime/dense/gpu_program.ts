@@ -152,7 +152,7 @@ export class DenseGpuProgram {
     this.#partials = this.#device.createBuffer({
       label: "anneal dense norm partials",
       size: partials * 4,
-      usage: GPUBufferUsage.STORAGE,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
     });
     this.#buildNorm();
   }

@@ -1,0 +1,150 @@
+/**
+ * The parity check of the dense steps (WGSL on WebGPU, TypeScript on the host) against tfjs's own
+ * forward and backward: the same engine built twice from one seed, one with `fusedModel` off,
+ * fed the same batches, must give the same gradients, losses, metrics, gradient norms and
+ * weights to float rounding, for each activation, loss, accumulation and a smaller last batch.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { parseConfig, type RunConfig } from "../../config.ts";
+import { type DataShape, type HostBatch, TrainingEngine } from "../engine.ts";
+import { Rng } from "../../data/rng.ts";
+
+/** A random batch for data of `shape` (class indices, binary labels or real targets). */
+export function batch(
+  rng: () => number,
+  size: number,
+  inputs: number,
+  shape: DataShape,
+): HostBatch {
+  const x = Float32Array.from({ length: size * inputs }, () => rng() * 2 - 1);
+  const y = Float32Array.from(
+    { length: size * shape.targetSize },
+    () =>
+      shape.task === "classification"
+        ? Math.floor(rng() * shape.numClasses!)
+        : shape.task === "binary"
+        ? (rng() < 0.5 ? 0 : 1)
+        : rng() * 2 - 1,
+  );
+  return { x, y, size };
+}
+
+/** Asserts `actual` equals `expected` to `tol` relative to the largest magnitude. */
+export function close(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  what: string,
+  tol = 2e-5,
+) {
+  assert.equal(actual.length, expected.length, what);
+  let scale = 1e-3;
+  for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]));
+  for (let i = 0; i < expected.length; i++) {
+    const diff = Math.abs(actual[i] - expected[i]);
+    assert.ok(
+      diff <= tol * scale,
+      `${what}[${i}]: ${actual[i]} vs ${expected[i]} (scale ${scale})`,
+    );
+  }
+}
+
+/** One parity case: config overrides, data shape, micro-batch sizes per step. */
+export interface ParityCase {
+  name: string;
+  config: Record<string, unknown>;
+  shape: DataShape;
+  /** Micro-batch sizes of each step. */
+  steps: number[][];
+}
+
+/** A 7-class problem on 6x5 inputs. */
+export const classification: DataShape = {
+  inputShape: [6, 5],
+  targetSize: 1,
+  task: "classification",
+  numClasses: 7,
+};
+
+/** The cases both dense paths are checked on. */
+export const PARITY_CASES: ParityCase[] = [
+  {
+    name: "mlp relu, cross-entropy, adam, a smaller last batch",
+    config: { model: { kind: "mlp", hidden: [40, 33] }, optimizer: { name: "adam", lr: 0.01 } },
+    shape: classification,
+    steps: [[37], [37], [37], [11]],
+  },
+  {
+    name: "mlp tanh, mse with 3 targets, sgd momentum",
+    config: {
+      model: { kind: "mlp", hidden: [70], activation: "tanh" },
+      optimizer: { name: "sgd", lr: 0.05, momentum: 0.9 },
+    },
+    shape: { inputShape: [9], targetSize: 3, task: "regression" },
+    steps: [[64], [64], [64]],
+  },
+  {
+    name: "mlp sigmoid, binary cross-entropy, gradient accumulation",
+    config: {
+      model: { kind: "mlp", hidden: [17, 9], activation: "sigmoid" },
+      optimizer: { name: "adamw", lr: 0.02 },
+      gradientAccumulation: 2,
+    },
+    shape: { inputShape: [12], targetSize: 1, task: "binary" },
+    steps: [[20, 20], [20, 5]],
+  },
+  {
+    name: "linear, mse, rmsprop (tfjs optimizer on the reused gradients), clipping",
+    config: {
+      model: { kind: "linear" },
+      optimizer: { name: "rmsprop", lr: 0.01 },
+      clipping: { maxNorm: 0.5 },
+    },
+    shape: { inputShape: [3], targetSize: 1, task: "regression" },
+    steps: [[16], [16], [16], [16]],
+  },
+];
+
+/** Trains `c` through the dense path (`path`) and through tfjs side by side, comparing each step. */
+export async function checkParity(
+  c: ParityCase,
+  backend: "webgpu" | "wasm" | "cpu",
+  path: "wgsl" | "host",
+): Promise<void> {
+  const config = parseConfig({ backend, seed: 5, ...c.config }) as RunConfig;
+  const fused = new TrainingEngine(config, c.shape);
+  const reference = new TrainingEngine({ ...config, fusedModel: false }, c.shape);
+  try {
+    assert.equal(fused.modelPath, path, fused.fusedModelReason ?? "");
+    assert.equal(reference.modelPath, "tfjs");
+    const inputs = c.shape.inputShape.reduce((a, b) => a * b, 1);
+    const gen = new Rng(11);
+    const rng = () => gen.float();
+    for (const [s, sizes] of c.steps.entries()) {
+      const micro = sizes.map((size) => batch(rng, size, inputs, c.shape));
+      const a = fused.computeGradients(micro);
+      const b = reference.computeGradients(micro);
+      const ga = await Promise.all(a.grads.map((g) => g.data()));
+      const gb = await Promise.all(b.grads.map((g) => g.data()));
+      ga.forEach((g, i) => close(g, gb[i], `step ${s} grad ${i}`));
+      const maxNorm = config.clipping.maxNorm ?? undefined;
+      fused.applyGradients(a, 0.01 * (s + 1), maxNorm);
+      reference.applyGradients(b, 0.01 * (s + 1), maxNorm);
+      const [va, vb] = [(await fused.readStats([a]))[0], (await reference.readStats([b]))[0]];
+      close(
+        [va.loss, va.gradNorm, ...va.metricSums],
+        [vb.loss, vb.gradNorm, ...vb.metricSums],
+        `step ${s} stats`,
+      );
+      assert.equal(va.samples, vb.samples);
+    }
+    const [wa, wb] = [await fused.readWeights(), await reference.readWeights()];
+    const [la, lb] = [Object.values(wa), Object.values(wb)];
+    assert.equal(la.length, lb.length);
+    lb.forEach((w, i) => close(la[i].values, w.values, `weight ${i}`, 1e-4));
+  } finally {
+    fused.dispose();
+    reference.dispose();
+  }
+}
