@@ -77,7 +77,10 @@ export const RunConfigSchema = z.strictObject({
   earlyStopping: EarlyStoppingSchema.prefault({}),
   /** Where run directories go. */
   runsDir: z.string().default("runs"),
-  /** Batches the data loader may have in flight ahead of the trainer. */
+  /**
+   * Batches the data loader may have in flight ahead of the trainer, at least; small batches get
+   * more (up to 4 MiB or 256 batches in flight), sent several to a message.
+   */
   prefetch: z.number().int().positive().max(64).default(4),
   /**
    * On WebGPU, update sgd/adam/adamw/lion parameters with fused WGSL kernels (one dispatch per

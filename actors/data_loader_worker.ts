@@ -1,7 +1,8 @@
 /**
  * Worker entry of the data-loader actor: loads the dataset, then streams batches to the trainer
  * over its own MessageChannel as transferred ArrayBuffers, never more than the trainer's
- * credits allow (bounded prefetch, backpressure).
+ * credits allow (bounded prefetch, backpressure), small batches several to a message, and on
+ * into the next epoch without waiting to be asked.
  *
  * @module
  */
@@ -15,7 +16,12 @@ import {
 } from "./data_loader.ts";
 import { loadData } from "../data/mod.ts";
 import type { RunConfig } from "../config.ts";
-import type { DatasetReady, SendSplit, StartEpoch } from "./protocol.ts";
+import type { BatchReady, DatasetReady, SendSplit, StartEpoch } from "./protocol.ts";
+
+/** Most training batches in one message. */
+const GROUP_BATCHES = 64;
+/** A group is sent once it holds this many bytes. */
+const GROUP_BYTES = 256 * 1024;
 
 runActor("dataLoader", async (context) => {
   const config = context.init.config as RunConfig;
@@ -36,6 +42,27 @@ runActor("dataLoader", async (context) => {
   });
   const next = () => new Promise<void>((resolve) => (wake = resolve));
 
+  /** Sends a validation or test split (not counted against credits: the trainer waits for it). */
+  const sendSplit = (command: SendSplit) => {
+    const split = command.split === "validation" ? data.validation : data.test;
+    if (!split || split.n === 0) {
+      port.postMessage({
+        type: "BatchReady",
+        split: command.split,
+        epoch: command.epoch,
+        index: 0,
+        size: 0,
+        x: new ArrayBuffer(0),
+        y: new ArrayBuffer(0),
+        last: true,
+      });
+      return;
+    }
+    for (const batch of evalBatches(split, command.split, command.epoch, options.evalBatchSize)) {
+      port.postMessage(batch, [batch.x, batch.y]);
+    }
+  };
+
   await context.faultPoint("load");
   const data = await loadData(config.data, config.seed);
   const options = loaderOptions(config);
@@ -53,44 +80,51 @@ runActor("dataLoader", async (context) => {
   };
   port.postMessage(ready);
 
+  // Where training batches stream from: the next batch to send. It moves on into the following
+  // epochs by itself, so a new epoch's first batches are ready when the trainer gets there.
+  let cursor: { epoch: number; index: number; order: Uint32Array } | undefined;
+  const count = trainBatchCount(data.train, options);
+  const startAt = (epoch: number, index: number) => {
+    cursor = epoch < config.epochs
+      ? { epoch, index, order: trainOrder(data.train, options, epoch) }
+      : undefined;
+  };
+
   while (!stopped) {
     const command = commands.shift();
-    if (!command) {
+    if (command?.type === "StartEpoch") {
+      const { epoch, fromBatch } = command;
+      const streamed = cursor !== undefined &&
+        (epoch < cursor.epoch || (epoch === cursor.epoch && fromBatch <= cursor.index));
+      if (!streamed) startAt(epoch, fromBatch);
+      continue;
+    }
+    if (command) {
+      sendSplit(command);
+      continue;
+    }
+    if (!cursor || credits <= 0) {
       await next();
       continue;
     }
-    if (command.type === "StartEpoch") {
-      const order = trainOrder(data.train, options, command.epoch);
-      const count = trainBatchCount(data.train, options);
-      for (let index = command.fromBatch; index < count && !stopped; index++) {
-        while (credits <= 0 && !stopped && commands.length === 0) await next();
-        if (stopped) break;
-        // A newer command (an early stop asks for the test split) supersedes the rest of this epoch.
-        if (commands.length > 0) break;
-        await context.faultPoint("batch");
-        const batch = trainBatch(data.train, options, command.epoch, index, order);
-        credits--;
-        port.postMessage(batch, [batch.x, batch.y]);
-      }
-    } else {
-      const split = command.split === "validation" ? data.validation : data.test;
-      if (!split || split.n === 0) {
-        port.postMessage({
-          type: "BatchReady",
-          split: command.split,
-          epoch: command.epoch,
-          index: 0,
-          size: 0,
-          x: new ArrayBuffer(0),
-          y: new ArrayBuffer(0),
-          last: true,
-        });
-        continue;
-      }
-      for (const batch of evalBatches(split, command.split, command.epoch, options.evalBatchSize)) {
-        port.postMessage(batch, [batch.x, batch.y]);
-      }
+    // Small batches go out in groups, as many as the credits allow (up to GROUP_BATCHES and
+    // GROUP_BYTES); a big batch goes alone, as soon as it is made.
+    const group: BatchReady[] = [];
+    let bytes = 0;
+    while (cursor && credits > 0 && group.length < GROUP_BATCHES && bytes < GROUP_BYTES) {
+      await context.faultPoint("batch");
+      if (stopped) break;
+      const batch = trainBatch(data.train, options, cursor.epoch, cursor.index, cursor.order);
+      credits--;
+      group.push(batch);
+      bytes += batch.x.byteLength + batch.y.byteLength;
+      if (++cursor.index >= count) startAt(cursor.epoch + 1, 0);
+      // An evaluation request goes first: it is what the trainer waits for.
+      if (commands.length > 0) break;
     }
+    const buffers = group.flatMap((batch) => [batch.x, batch.y]);
+    if (group.length === 1) port.postMessage(group[0], buffers);
+    else if (group.length > 1) port.postMessage({ type: "BatchGroup", batches: group }, buffers);
   }
   port.close();
 });

@@ -66,6 +66,15 @@ export const BatchReadySchema = z.object({
   last: z.boolean(),
 });
 
+/**
+ * Loader -> trainer: several training batches in one message. Small batches travel in groups
+ * (up to the trainer's credits), so that a tiny step does not pay one message per batch.
+ */
+export const BatchGroupSchema = z.object({
+  type: z.literal("BatchGroup"),
+  batches: z.array(BatchReadySchema),
+});
+
 /** Trainer -> loader: permission to send `count` more batches (backpressure). */
 export const GrantCreditsSchema = z.object({ type: z.literal("GrantCredits"), count: z.number() });
 
@@ -76,7 +85,11 @@ export const SendSplitSchema = z.object({
   epoch: z.number().int(),
 });
 
-/** Trainer -> loader: start streaming training batches from this position. */
+/**
+ * Trainer -> loader: stream training batches from this position. The loader goes on into the
+ * following epochs by itself (as credits allow), so that the next epoch's first batches are
+ * ready when it starts; a `StartEpoch` for a position already streamed is ignored.
+ */
 export const StartEpochSchema = z.object({
   type: z.literal("StartEpoch"),
   epoch: z.number().int(),
@@ -239,6 +252,7 @@ export const PingSchema = z.object({ type: z.literal("Ping") });
 export const TrainerInboxSchema = z.discriminatedUnion("type", [
   DatasetReadySchema,
   BatchReadySchema,
+  BatchGroupSchema,
   LrPlannedSchema,
   ScheduleAdvancedSchema,
   EpochJudgedSchema,
@@ -259,6 +273,7 @@ export type SupervisorInbox = z.infer<typeof SupervisorInboxSchema>;
 
 export type DatasetReady = z.infer<typeof DatasetReadySchema>;
 export type BatchReady = z.infer<typeof BatchReadySchema>;
+export type BatchGroup = z.infer<typeof BatchGroupSchema>;
 export type GrantCredits = z.infer<typeof GrantCreditsSchema>;
 export type SendSplit = z.infer<typeof SendSplitSchema>;
 export type StartEpoch = z.infer<typeof StartEpochSchema>;

@@ -10,6 +10,7 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { type ActorContext, Mailbox, runActor, yieldToEventLoop } from "./_worker_shell.ts";
 import { EpochTotals } from "./epoch_totals.ts";
 import type {
+  BatchGroup,
   BatchReady,
   DatasetReady,
   EpochJudged,
@@ -37,6 +38,10 @@ type Message = { type: string } & Record<string, unknown>;
 
 /** Steps per report window when every step is read back anyway (CPU backends). */
 const REPORT_WINDOW = 32;
+/** Small batches: the loader may have this many bytes of batches in flight ... */
+const PREFETCH_BYTES = 4 * 1024 * 1024;
+/** ... but never more than this many batches. */
+const MAX_PREFETCH = 256;
 /** A window ends after this long even when it is not full. */
 const REPORT_MS = 250;
 /** The trainer yields to the event loop at least this often. */
@@ -102,6 +107,9 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   const scheduler = new Mailbox<Message>(context.init.ports.scheduler);
   const stopper = new Mailbox<Message>(context.init.ports.earlyStopper);
   const monitor = new Mailbox<Message>(context.init.ports.clipMonitor);
+  loader.on("BatchGroup", (message) => {
+    for (const batch of (message as unknown as BatchGroup).batches) loader.push(batch);
+  });
 
   // Learning-rate plans arrive ahead of need; a newer version replaces the steps it covers.
   const lrTable = new Map<number, { lr: number; momentum?: number }>();
@@ -189,7 +197,17 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     parameters: engine.variables.reduce((n, v) => n + v.size, 0),
   });
   scheduler.send({ type: "TrainingPlanned", stepsPerEpoch, startStep: step, totalSteps });
-  loader.send({ type: "GrantCredits", count: config.prefetch });
+  // Credits: at least `prefetch` batches, and for small batches as many as fit in
+  // PREFETCH_BYTES (a tiny step should not wait on a message per batch); given back in bulk.
+  const bytesPerBatch = 4 * config.batchSize *
+    (info.inputShape.reduce((a, b) => a * b, 1) + info.targetSize);
+  const prefetch = Math.max(
+    config.prefetch,
+    Math.min(MAX_PREFETCH, Math.floor(PREFETCH_BYTES / bytesPerBatch)),
+  );
+  const creditBatch = Math.max(1, Math.floor(prefetch / 4));
+  let consumed = 0;
+  loader.send({ type: "GrantCredits", count: prefetch });
 
   const startedAt = performance.now();
   let status: TrainerResult["status"] = "completed";
@@ -290,7 +308,10 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
         const batch = await loader.take((m) =>
           m.type === "BatchReady" && m.split === "train" && m.epoch === epoch && m.index === wanted
         ) as unknown as BatchReady;
-        loader.send({ type: "GrantCredits", count: 1 });
+        if (++consumed >= creditBatch) {
+          loader.send({ type: "GrantCredits", count: consumed });
+          consumed = 0;
+        }
         micro.push(hostBatch(batch));
         batchIndex++;
       }
