@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import fc from "npm:fast-check@4.10.2";
 import { AnnealError } from "../errors.ts";
-import { type CsvReadOptions, fileChunks, parseFloat32Bytes, parseNumber, readCsv } from "./csv.ts";
+import { type CsvReadOptions, fileChunks, readCsv } from "./csv.ts";
+import { parseFloat32Bytes, parseNumber } from "./csv_number.ts";
 import { assertDataError, fixture } from "./_test_helpers.ts";
 
 const numeric: CsvReadOptions = { header: true, delimiter: ",", target: "y", numericTarget: true };
