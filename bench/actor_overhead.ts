@@ -8,8 +8,9 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { parseConfig, type RunConfigInput, train } from "../mod.ts";
+import { parseConfig, type RunConfigInput } from "../mod.ts";
 import { trainInProcess } from "../runtime/in_process.ts";
+import { actorSeconds } from "./actor_run.ts";
 
 const { values } = parseArgs({
   options: {
@@ -33,26 +34,6 @@ export const WORKLOADS: Record<string, RunConfigInput> = {
 };
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-/** Wall time of the training loop through the actors (from the first to the last step event). */
-async function actorSeconds(
-  input: RunConfigInput,
-  runsDir: string,
-): Promise<{ seconds: number; steps: number }> {
-  const run = train({ ...input, runsDir });
-  let first = 0;
-  let last = 0;
-  let steps = 0;
-  for await (const event of run.events()) {
-    if (event.type === "plan") first = performance.now();
-    if (event.type === "steps") {
-      last = performance.now();
-      steps += event.losses.length;
-    }
-  }
-  await run.result;
-  return { seconds: (last - first) / 1000, steps };
-}
 
 /** IDX files of random 28x28 images and labels (for machines without Fashion-MNIST, e.g. the GPU host). */
 async function syntheticIdx(dir: string, train: number, test: number): Promise<void> {

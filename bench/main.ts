@@ -17,7 +17,8 @@ import { parseArgs } from "node:util";
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { type BackendRequest, selectBackend } from "../runtime/backend.ts";
 import { optimizerOnly, seedLinear } from "./extras.ts";
-import { makeStepper, type OptimizerPath, timeSteps } from "./runner.ts";
+import { makeStepper, median, type OptimizerPath, timeSteps } from "./runner.ts";
+import { actorSeconds } from "./actor_run.ts";
 import { buildWorkload, WORKLOAD_NAMES } from "./workloads.ts";
 import { markdownTable, type Row, textTable } from "./table.ts";
 import { runTorch, type TorchResult } from "./torch.ts";
@@ -96,6 +97,23 @@ async function benchBackend(backend: string, rows: Row[]): Promise<Record<string
       loss: s.finalLoss,
     });
     console.error(`seed_linear ${backend}: ${s.wallMs.toFixed(0)} ms wall`);
+    // The same experiment as `anneal train` runs it: the five actors, the default config.
+    const runsDir = await Deno.makeTempDir({ prefix: "anneal-bench-seed-" });
+    const walls: number[] = [];
+    for (let r = 0; r < repeats; r++) {
+      walls.push((await actorSeconds({ backend: backend as BackendRequest }, runsDir)).seconds);
+    }
+    await Deno.remove(runsDir, { recursive: true });
+    const wall = median(walls) * 1000;
+    rows.push({
+      workload: "seed_linear",
+      backend,
+      optimizer: "anneal",
+      msPerStep: wall,
+      spread: walls.map((w) => w * 1000),
+      wall: true,
+    });
+    console.error(`seed_linear ${backend} anneal train (actors): ${wall.toFixed(0)} ms wall`);
   }
   if (gpu && only.includes("optim")) {
     info.optimizerOnly = await optimizerOnly(Number(flags.steps) || 200, repeats);

@@ -29,7 +29,8 @@ import {
   matmulWgsl,
   NORM_GROUPS,
   NORM_WGSL,
-  SUMSQ_WGSL,
+  SUMSQ_TENSORS,
+  sumsqWgsl,
   TILE,
 } from "./wgsl.ts";
 
@@ -52,6 +53,8 @@ export interface DensePlan {
 
 /** The uniform block of each dispatch lives in its own 256-byte slot. */
 const SLOT = 256;
+/** Bytes bound of each slot: the largest block (the sum of squares: 8 sizes and an offset). */
+const UNIFORM_BYTES = 48;
 
 interface Dispatch {
   pipeline: GPUComputePipeline;
@@ -327,13 +330,18 @@ export class DenseGpuProgram {
   /** The two stages of the global gradient norm; their sizes never change. */
   #buildNorm(): void {
     const device = this.#device;
-    const sumsq = pipelineFor(device, "sumsq", () => SUMSQ_WGSL);
-    const dispatches: Dispatch[] = this.grads.map((g, i) => ({
-      pipeline: sumsq,
-      buffers: () => [this.#gradBuffer(i), this.#partials],
-      uniforms: () => [g.size, i * NORM_GROUPS, 0, 0],
-      groups: () => [Math.min(NORM_GROUPS, Math.ceil(g.size / 256)), 1],
-    }));
+    // One dispatch per SUMSQ_TENSORS gradients (a binding each), NORM_GROUPS workgroups a tensor.
+    const dispatches: Dispatch[] = [];
+    for (let first = 0; first < this.grads.length; first += SUMSQ_TENSORS) {
+      const chunk = this.grads.slice(first, first + SUMSQ_TENSORS);
+      const sizes = Array.from({ length: 8 }, (_, i) => chunk[i]?.size ?? 0);
+      dispatches.push({
+        pipeline: pipelineFor(device, `sumsq${chunk.length}`, () => sumsqWgsl(chunk.length)),
+        buffers: () => [...chunk.map((_, i) => this.#gradBuffer(first + i)), this.#partials],
+        uniforms: () => [...sizes, first],
+        groups: () => [NORM_GROUPS, chunk.length],
+      });
+    }
     dispatches.push({
       pipeline: pipelineFor(device, "norm", () => NORM_WGSL),
       buffers: () => [this.#partials, this.#stats],
@@ -348,6 +356,7 @@ export class DenseGpuProgram {
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
     });
     const data = new Uint32Array(dispatches.length * SLOT / 4);
+    // Every dispatch's uniform block fits its 256-byte slot (at most 9 words here).
     dispatches.forEach((d, i) => data.set(d.uniforms(0, 0, 0), i * SLOT / 4));
     device.queue.writeBuffer(this.#normUniforms, 0, data);
     device.queue.writeBuffer(this.#partials, 0, new Float32Array(this.grads.length * NORM_GROUPS));
@@ -379,7 +388,7 @@ export class DenseGpuProgram {
         d.bindGroup = this.#device.createBindGroup({
           layout: d.pipeline.getBindGroupLayout(0),
           entries: [
-            { binding: 0, resource: { buffer: uniforms, offset: i * SLOT, size: 16 } },
+            { binding: 0, resource: { buffer: uniforms, offset: i * SLOT, size: UNIFORM_BYTES } },
             ...d.buffers().map((buffer, j) => ({ binding: j + 1, resource: { buffer } })),
           ],
         });

@@ -14,6 +14,18 @@ export type DenseActivation = "relu" | "tanh" | "sigmoid" | "linear";
 /** The losses the loss kernel implements, with the metric each one sums. */
 export type DenseLoss = "crossEntropy" | "mse" | "binaryCrossEntropy";
 
+/**
+ * WGSL that sums each workgroup array in `arrays` into its element 0 (a tree over
+ * {@linkcode REDUCE_THREADS} invocations, `li` the local index; barriers in uniform control flow).
+ */
+function treeSum(arrays: string[]): string {
+  const adds = arrays.map((a) => `${a}[li] += ${a}[li + h2];`).join(" ");
+  return `for (var h2 = ${REDUCE_THREADS / 2}u; h2 > 0u; h2 = h2 / 2u) {
+    if (li < h2) { ${adds} }
+    workgroupBarrier();
+  }`;
+}
+
 /** Side of the square output tile one matmul workgroup computes. */
 export const TILE = 32;
 /** Threads of the one-workgroup reductions (loss, norm). */
@@ -221,13 +233,7 @@ fn main(@builtin(local_invocation_index) li: u32) {
   lossSum[li] = loss;
   metricSum[li] = metric;
   workgroupBarrier();
-  for (var h2 = ${REDUCE_THREADS / 2}u; h2 > 0u; h2 = h2 / 2u) {
-    if (li < h2) {
-      lossSum[li] += lossSum[li + h2];
-      metricSum[li] += metricSum[li + h2];
-    }
-    workgroupBarrier();
-  }
+  ${treeSum(["lossSum", "metricSum"])}
   if (li == 0u) {
     let keep = dims.accumulate == 1u;
     stats[0] = select(0.0, stats[0], keep) + lossSum[0] * dims.scale;
@@ -237,31 +243,51 @@ fn main(@builtin(local_invocation_index) li: u32) {
 `;
 }
 
-/** First stage of the global norm: each workgroup's sum of squares of one tensor into `partials`. */
-export const SUMSQ_WGSL = `
-struct Dims { n: u32, offset: u32, pad0: u32, pad1: u32 }
+/** Gradient tensors one sum-of-squares dispatch reads (each its own binding). */
+export const SUMSQ_TENSORS = 6;
+
+/**
+ * First stage of the global norm over up to {@linkcode SUMSQ_TENSORS} tensors in one dispatch:
+ * workgroup (x, y) sums the squares of a grid-stride share of tensor y into
+ * `partials[(offset + y) * NORM_GROUPS + x]`.
+ */
+export function sumsqWgsl(count: number): string {
+  const bindings = Array.from(
+    { length: count },
+    (_, t) => `@group(0) @binding(${t + 1}) var<storage, read> g${t}: array<f32>;`,
+  ).join("\n");
+  const cases = Array.from({ length: count }, (_, t) => `case ${t}u: { return g${t}[i]; }`)
+    .join("\n    ");
+  return `
+struct Dims { sizes: array<vec4<u32>, 2>, offset: u32 }
 @group(0) @binding(0) var<uniform> dims: Dims;
-@group(0) @binding(1) var<storage, read> g: array<f32>;
-@group(0) @binding(2) var<storage, read_write> partials: array<f32>;
+${bindings}
+@group(0) @binding(${count + 1}) var<storage, read_write> partials: array<f32>;
 var<workgroup> acc: array<f32, ${REDUCE_THREADS}>;
 
+fn value(t: u32, i: u32) -> f32 {
+  switch t {
+    ${cases}
+    default: { return 0.0; }
+  }
+}
+
 @compute @workgroup_size(${REDUCE_THREADS})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation_index) li: u32,
-        @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+  let t = wg.y;
+  let n = dims.sizes[t / 4u][t % 4u];
   var s = 0.0;
-  for (var i = gid.x; i < dims.n; i += nwg.x * ${REDUCE_THREADS}u) {
-    let v = g[i];
+  for (var i = wg.x * ${REDUCE_THREADS}u + li; i < n; i += ${NORM_GROUPS * REDUCE_THREADS}u) {
+    let v = value(t, i);
     s += v * v;
   }
   acc[li] = s;
   workgroupBarrier();
-  for (var h2 = ${REDUCE_THREADS / 2}u; h2 > 0u; h2 = h2 / 2u) {
-    if (li < h2) { acc[li] += acc[li + h2]; }
-    workgroupBarrier();
-  }
-  if (li == 0u) { partials[dims.offset + wg.x] = acc[0]; }
+  ${treeSum(["acc"])}
+  if (li == 0u) { partials[(dims.offset + t) * ${NORM_GROUPS}u + wg.x] = acc[0]; }
 }
 `;
+}
 
 /** Second stage: `stats[1] = sqrt(sum of partials)`. */
 export const NORM_WGSL = `
@@ -277,10 +303,7 @@ fn main(@builtin(local_invocation_index) li: u32) {
   for (var i = li; i < dims.count; i += ${REDUCE_THREADS}u) { s += partials[i]; }
   acc[li] = s;
   workgroupBarrier();
-  for (var h2 = ${REDUCE_THREADS / 2}u; h2 > 0u; h2 = h2 / 2u) {
-    if (li < h2) { acc[li] += acc[li + h2]; }
-    workgroupBarrier();
-  }
+  ${treeSum(["acc"])}
   if (li == 0u) { stats[1] = sqrt(acc[0]); }
 }
 `;
