@@ -37,7 +37,9 @@ export function runActor(name: ActorName, body: (context: ActorContext) => Promi
   self.onmessage = (event: MessageEvent) => {
     const message = event.data as { type: string; reason?: string };
     if (message.type === "Ping") {
-      // The Worker's own V8 heap (its isolate's); the soak benchmark watches it per actor.
+      // The Worker's own V8 heap (its isolate's); the soak benchmark watches it per actor. Under
+      // --v8-flags=--expose-gc (the soak) collect first, so it is the live heap, not garbage.
+      (globalThis as { gc?: () => void }).gc?.();
       self.postMessage({
         type: "actor.heartbeat",
         actor: name,

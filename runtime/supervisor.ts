@@ -363,6 +363,7 @@ async function supervise(
           })),
         );
       } else if (event.type === "epoch") {
+        (globalThis as { gc?: () => void }).gc?.(); // only under --expose-gc (the soak)
         event.heapUsed = { main: Deno.memoryUsage().heapUsed, ...heapUsed };
         writer.append("epochs.ndjson", [{
           epoch: event.epoch,
