@@ -339,7 +339,8 @@ export class DenseGpuProgram {
         pipeline: pipelineFor(device, `sumsq${chunk.length}`, () => sumsqWgsl(chunk.length)),
         buffers: () => [...chunk.map((_, i) => this.#gradBuffer(first + i)), this.#partials],
         uniforms: () => [...sizes, first],
-        groups: () => [NORM_GROUPS, chunk.length],
+        // Workgroups past a tensor's size would add zeros: tiny models dispatch fewer.
+        groups: () => [Math.min(NORM_GROUPS, Math.ceil(Math.max(...sizes) / 256)), chunk.length],
       });
     }
     dispatches.push({

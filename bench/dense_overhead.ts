@@ -1,0 +1,78 @@
+/**
+ * The fixed cost of a training step on WebGPU, tfjs's forward and backward against the dense
+ * WGSL step: a tiny MLP (so the kernels' own work is negligible), same engine, same optimizer
+ * (fused Adam), `fusedModel` off and on; ms per step (JS time of the step calls plus one read at
+ * the end of each block), median of blocks. On a CPU-only machine this runs on the software
+ * adapter (llvmpipe), where it still shows the per-dispatch overhead; on a GPU host, the GPU's.
+ *
+ *   deno run -A bench/dense_overhead.ts [--steps 200] [--repeats 3] [--hidden 16,16] [--batch 8]
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { parseConfig } from "../config.ts";
+import { selectBackend } from "../runtime/backend.ts";
+import { type HostBatch, TrainingEngine } from "../runtime/engine.ts";
+import { median } from "./runner.ts";
+
+const { values } = parseArgs({
+  options: {
+    steps: { type: "string", default: "200" },
+    repeats: { type: "string", default: "3" },
+    hidden: { type: "string", default: "16,16" },
+    inputs: { type: "string", default: "8" },
+    batch: { type: "string", default: "8" },
+  },
+});
+const steps = Number(values.steps);
+const hidden = values.hidden.split(",").map(Number);
+const inputs = Number(values.inputs);
+const size = Number(values.batch);
+
+const selection = await selectBackend("webgpu", "mlp");
+console.log(`# ${selection.adapter?.description || "WebGPU adapter"}: ${selection.reason}`);
+const batch: HostBatch = {
+  x: Float32Array.from({ length: size * inputs }, (_, i) => Math.sin(i)),
+  y: Float32Array.from({ length: size }, (_, i) => i % 10),
+  size,
+};
+const results: Record<string, number[]> = { tfjs: [], wgsl: [] };
+for (let r = 0; r < Number(values.repeats); r++) {
+  for (const fusedModel of [false, true]) {
+    const engine = new TrainingEngine(
+      parseConfig({
+        backend: "webgpu",
+        fusedModel,
+        model: { kind: "mlp", hidden },
+        optimizer: { name: "adam", lr: 1e-3 },
+      }),
+      { inputShape: [inputs], targetSize: 1, task: "classification", numClasses: 10 },
+    );
+    const block = async (n: number) => {
+      const started = performance.now();
+      const pending = [];
+      for (let i = 0; i < n; i++) {
+        const step = engine.computeGradients([batch]);
+        engine.applyGradients(step, 1e-3);
+        pending.push(step);
+      }
+      await engine.readStats(pending);
+      return (performance.now() - started) / n;
+    };
+    await block(5);
+    results[engine.modelPath].push(await block(steps));
+    engine.dispose();
+  }
+}
+const [tfjs, wgsl] = [median(results.tfjs), median(results.wgsl)];
+console.log(
+  `mlp ${inputs}-${hidden.join("-")}-10, batch ${size}, Adam (fused): tfjs forward/backward ` +
+    `${tfjs.toFixed(2)} ms/step, dense WGSL ${wgsl.toFixed(2)} ms/step: ${
+      (tfjs / wgsl).toFixed(1)
+    }x`,
+);
+console.log(
+  `blocks: tfjs ${results.tfjs.map((v) => v.toFixed(2))}; wgsl ${
+    results.wgsl.map((v) => v.toFixed(2))
+  }`,
+);
