@@ -30,6 +30,11 @@ const ACTORS = Object.keys(WORKER_FILES) as ActorName[];
 /** Milliseconds a WebGPU Worker gets to release its device before and after it is terminated. */
 const GPU_TEARDOWN_MS = 300;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * An actor not heard from yet is still loading its modules (tfjs takes seconds on a busy
+ * machine): it gets at least this long before the watchdog counts it as stalled.
+ */
+const STARTUP_TIMEOUT_MS = 30_000;
 /** The actors the trainer has a channel to. */
 const PEERS: ActorName[] = ["dataLoader", "scheduler", "earlyStopper", "clipMonitor"];
 
@@ -256,6 +261,7 @@ async function supervise(
 
   const workers = new Map<ActorName, Worker>();
   const lastSeen = new Map<ActorName, number>();
+  const heard = new Set<ActorName>();
   const heapUsed: Partial<Record<ActorName, number>> = {};
   const stallTimeoutMs = options.stallTimeoutMs ?? 60_000;
   let finish: (result: RunResult) => void = () => {};
@@ -342,6 +348,7 @@ async function supervise(
 
   const onMessage = (actor: ActorName, message: SupervisorInbox) => {
     lastSeen.set(actor, performance.now());
+    heard.add(actor);
     if (message.type === "actor.heartbeat") {
       if (message.heapUsed !== undefined) heapUsed[actor] = message.heapUsed;
     } else if (message.type === "actor.error") {
@@ -451,8 +458,15 @@ async function supervise(
   const watchdog = setInterval(() => {
     const now = performance.now();
     for (const [actor, worker] of workers) {
-      if (now - (lastSeen.get(actor) ?? now) > stallTimeoutMs) {
-        fail(actor, `stopped answering for ${(stallTimeoutMs / 1000).toFixed(1)} s (stalled)`);
+      const started = heard.has(actor);
+      const limit = started ? stallTimeoutMs : Math.max(stallTimeoutMs, STARTUP_TIMEOUT_MS);
+      if (now - (lastSeen.get(actor) ?? now) > limit) {
+        fail(
+          actor,
+          started
+            ? `stopped answering for ${(limit / 1000).toFixed(1)} s (stalled)`
+            : `did not start within ${(limit / 1000).toFixed(1)} s (stalled)`,
+        );
         return;
       }
       worker.postMessage({ type: "Ping" });
