@@ -83,8 +83,12 @@ runActor("dataLoader", async (context) => {
   // Where training batches stream from: the next batch to send. It moves on into the following
   // epochs by itself, so a new epoch's first batches are ready when the trainer gets there.
   let cursor: { epoch: number; index: number; order: Uint32Array } | undefined;
+  // The next position to stream, kept past the last epoch too: a StartEpoch at or before it asks
+  // for batches already sent.
+  let streamTo = { epoch: -1, index: 0 };
   const count = trainBatchCount(data.train, options);
   const startAt = (epoch: number, index: number) => {
+    streamTo = { epoch, index };
     cursor = epoch < config.epochs
       ? { epoch, index, order: trainOrder(data.train, options, epoch) }
       : undefined;
@@ -94,8 +98,8 @@ runActor("dataLoader", async (context) => {
     const command = commands.shift();
     if (command?.type === "StartEpoch") {
       const { epoch, fromBatch } = command;
-      const streamed = cursor !== undefined &&
-        (epoch < cursor.epoch || (epoch === cursor.epoch && fromBatch <= cursor.index));
+      const streamed = epoch < streamTo.epoch ||
+        (epoch === streamTo.epoch && fromBatch <= streamTo.index);
       if (!streamed) startAt(epoch, fromBatch);
       continue;
     }
@@ -118,7 +122,8 @@ runActor("dataLoader", async (context) => {
       credits--;
       group.push(batch);
       bytes += batch.x.byteLength + batch.y.byteLength;
-      if (++cursor.index >= count) startAt(cursor.epoch + 1, 0);
+      streamTo.index = ++cursor.index;
+      if (cursor.index >= count) startAt(cursor.epoch + 1, 0);
       // An evaluation request goes first: it is what the trainer waits for.
       if (commands.length > 0) break;
     }

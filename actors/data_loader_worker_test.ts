@@ -1,0 +1,107 @@
+/**
+ * The data-loader actor on its own, driven over a MessageChannel as the trainer drives it:
+ * credits bound what it sends, small batches arrive several to a message, and it streams on
+ * into the following epochs without being asked, in order, stopping at the last epoch.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { parseConfig } from "../config.ts";
+import type { BatchReady, DatasetReady } from "./protocol.ts";
+
+type Message = { type: string } & Record<string, unknown>;
+
+async function withLoader(
+  epochs: number,
+  body: (
+    port: MessagePort,
+    next: () => Promise<Message>,
+    ready: DatasetReady,
+  ) => Promise<void>,
+): Promise<void> {
+  const worker = new Worker(new URL("./data_loader_worker.ts", import.meta.url).href, {
+    type: "module",
+  });
+  const channel = new MessageChannel();
+  const inbox: Message[] = [];
+  let wake = () => {};
+  channel.port2.onmessage = (event) => {
+    inbox.push(event.data);
+    wake();
+  };
+  const next = async () => {
+    while (inbox.length === 0) await new Promise<void>((resolve) => (wake = resolve));
+    return inbox.shift()!;
+  };
+  const runDir = await Deno.makeTempDir();
+  try {
+    worker.postMessage({
+      type: "Init",
+      actor: "dataLoader",
+      runId: "test",
+      runDir,
+      config: parseConfig({ epochs, batchSize: 16 }),
+      ports: { trainer: channel.port1 },
+    }, [channel.port1]);
+    const ready = await next() as unknown as DatasetReady;
+    assert.equal(ready.type, "DatasetReady");
+    await body(channel.port2, next, ready);
+  } finally {
+    worker.postMessage({ type: "Stop" });
+    channel.port2.close();
+    worker.terminate();
+    await Deno.remove(runDir, { recursive: true });
+  }
+}
+
+/** The training batches of one message (a single batch or a group). */
+function batchesOf(message: Message): BatchReady[] {
+  if (message.type === "BatchGroup") return message.batches as BatchReady[];
+  assert.equal(message.type, "BatchReady");
+  return [message as unknown as BatchReady];
+}
+
+Deno.test("data loader: small batches come several to a message and run on into later epochs", async () => {
+  await withLoader(3, async (port, next, ready) => {
+    const perEpoch = ready.batchesPerEpoch;
+    const total = 3 * perEpoch;
+    port.postMessage({ type: "GrantCredits", count: total + 10 });
+    port.postMessage({ type: "StartEpoch", epoch: 0, fromBatch: 0 });
+    const seen: [number, number][] = [];
+    let messages = 0;
+    while (seen.length < total) {
+      const message = await next();
+      messages++;
+      for (const batch of batchesOf(message)) seen.push([batch.epoch, batch.index]);
+    }
+    // In order, every epoch, and StartEpoch was sent only once.
+    assert.deepEqual(
+      seen,
+      Array.from({ length: total }, (_, i) => [Math.floor(i / perEpoch), i % perEpoch]),
+    );
+    assert.ok(messages < total / 4, `${total} batches came in ${messages} messages`);
+    // A StartEpoch for a position already streamed changes nothing; none past the last epoch.
+    port.postMessage({ type: "StartEpoch", epoch: 2, fromBatch: 0 });
+    port.postMessage({ type: "SendSplit", split: "validation", epoch: 2 });
+    const after = await next();
+    assert.equal(after.type, "BatchReady");
+    assert.equal(after.split, "validation");
+  });
+});
+
+Deno.test("data loader: never more batches in flight than the credits", async () => {
+  await withLoader(2, async (port, next) => {
+    port.postMessage({ type: "GrantCredits", count: 3 });
+    port.postMessage({ type: "StartEpoch", epoch: 0, fromBatch: 0 });
+    const first: BatchReady[] = [];
+    while (first.length < 3) first.push(...batchesOf(await next()));
+    assert.equal(first.length, 3);
+    // Nothing more until the next credit: a validation request is answered first.
+    port.postMessage({ type: "SendSplit", split: "validation", epoch: 0 });
+    const validation = await next();
+    assert.equal(validation.split, "validation");
+    port.postMessage({ type: "GrantCredits", count: 1 });
+    const more = batchesOf(await next());
+    assert.deepEqual(more.map((b) => [b.epoch, b.index]), [[0, 3]]);
+  });
+});
