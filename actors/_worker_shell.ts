@@ -87,6 +87,8 @@ export function runActor(name: ActorName, body: (context: ActorContext) => Promi
       );
     }
   };
+  // Loaded: tell the supervisor at once, so its watchdog stops allowing for module loading.
+  self.postMessage({ type: "actor.heartbeat", actor: name, heapUsed: Deno.memoryUsage().heapUsed });
 }
 
 /** A mailbox over a MessagePort: handlers for some types, a queue for the rest. */

@@ -32,7 +32,8 @@ const GPU_TEARDOWN_MS = 300;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /**
  * An actor not heard from yet is still loading its modules (tfjs takes seconds on a busy
- * machine): it gets at least this long before the watchdog counts it as stalled.
+ * machine; each actor sends a heartbeat as soon as it is loaded): it gets at least this long
+ * before the watchdog counts it as stalled.
  */
 const STARTUP_TIMEOUT_MS = 30_000;
 /** The actors the trainer has a channel to. */
