@@ -9,16 +9,27 @@
  *   kernels for wasm by delegating to the cpu backend's kernel functions: the inputs are copied
  *   out of wasm memory, the cpu kernel runs, the result is copied back. The forward pass and all
  *   other gradients stay in wasm, so `auto` keeps wasm for convnets too.
- * - Under Deno the wasm backend runs its Node build: it reads `tfjs-backend-wasm-simd.wasm` from
- *   its own package folder (node_modules) with `fs`, so no `setWasmPaths` is needed. tfjs turns
- *   multithreading off whenever `IS_NODE` is true, so the SIMD single-threaded binary is used and
- *   a thread count cannot be set.
+ * - tfjs-backend-wasm multiplies transposed matrices (every dense layer's backward pass) in a
+ *   plain single-threaded loop, 10-15x slower than its XNNPACK path: `wasm_matmul.ts` routes
+ *   them to XNNPACK.
+ * - wasm runs on as many threads as the machine has cores, recurrent models on one
+ *   (`ANNEAL_WASM_THREADS` or `options.wasmThreads` overrides): tfjs itself turns threads off under Deno (`IS_NODE`), so
+ *   `wasm_threads.ts` starts tfjs's threaded SIMD binary with Deno Workers as its pthreads. When
+ *   that fails the reason is printed and the single-threaded SIMD binary (tfjs's Node build,
+ *   read from its package folder with `fs`) is used.
  *
  * @module
  */
 
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { AnnealError } from "../errors.ts";
+import { routeTransposedMatMul } from "./wasm_matmul.ts";
+import {
+  registerWasm,
+  WASM_THREADS_ENV,
+  wasmThreadsInUse,
+  wasmThreadsWanted,
+} from "./wasm_threads.ts";
 
 /** The backend a user may ask for. */
 export type BackendRequest = "auto" | "webgpu" | "wasm" | "cpu";
@@ -31,6 +42,15 @@ export interface AdapterInfo {
   vendor: string;
   /** True for a software (fallback) adapter. */
   isFallbackAdapter: boolean;
+}
+
+/** Settings of the backends beyond which one to use. */
+export interface BackendOptions {
+  /**
+   * Threads for the wasm backend (1 = the single-threaded binary). Default: the environment
+   * variable `ANNEAL_WASM_THREADS`, else the number of cores (at most 8; 1 for rnn models).
+   */
+  wasmThreads?: number;
 }
 
 /** The backend that was initialised, the adapter it runs on (WebGPU) and why it was chosen. */
@@ -67,17 +87,18 @@ export const WASM_DELEGATED_KERNELS: readonly string[] = [
 export async function selectBackend(
   requested: BackendRequest,
   modelKind?: string,
+  options: BackendOptions = {},
 ): Promise<BackendSelection> {
   switch (requested) {
     case "cpu":
       await useCpu();
       return { backend: "cpu", reason: "requested cpu" };
     case "wasm":
-      return { backend: "wasm", reason: `requested wasm; ${await useWasm(modelKind)}` };
+      return { backend: "wasm", reason: `requested wasm; ${await useWasm(modelKind, options)}` };
     case "webgpu":
       return await useWebGpu(await requireAdapter(), "requested webgpu");
     case "auto":
-      return await selectAuto(modelKind);
+      return await selectAuto(modelKind, options);
     default:
       throw new AnnealError(
         "config",
@@ -87,13 +108,19 @@ export async function selectBackend(
   }
 }
 
-async function selectAuto(modelKind?: string): Promise<BackendSelection> {
+async function selectAuto(
+  modelKind: string | undefined,
+  options: BackendOptions,
+): Promise<BackendSelection> {
   if (modelKind === "linear") {
     // A linear model's step is a handful of tiny ops: WebGPU's fixed cost per dispatch and
     // per read-back dominates (measured on an H100: 9 ms/step on WebGPU, 1 ms on wasm).
     return {
       backend: "wasm",
-      reason: `auto: a linear model is too small to gain from a GPU; ${await useWasm(modelKind)}`,
+      reason: `auto: a linear model is too small to gain from a GPU; ${await useWasm(
+        modelKind,
+        options,
+      )}`,
     };
   }
   const probe = await probeWebGpu();
@@ -108,7 +135,7 @@ async function selectAuto(modelKind?: string): Promise<BackendSelection> {
     ? `the only WebGPU adapter ('${probe.info.description}') is a software fallback`
     : "no WebGPU adapter";
   try {
-    return { backend: "wasm", reason: `auto: ${why}; ${await useWasm(modelKind)}` };
+    return { backend: "wasm", reason: `auto: ${why}; ${await useWasm(modelKind, options)}` };
   } catch (error) {
     await useCpu();
     const detail = error instanceof Error ? error.message : String(error);
@@ -191,10 +218,26 @@ async function useCpu(): Promise<void> {
   quietCpuBackend();
 }
 
-/** Starts wasm, registers the delegated training kernels and says which binary runs. */
-async function useWasm(modelKind?: string): Promise<string> {
+/**
+ * Starts wasm (threaded when more than one thread is wanted and that starts; else the
+ * single-threaded binary, saying why), registers the delegated training kernels and says which
+ * binary runs.
+ */
+async function useWasm(modelKind: string | undefined, options: BackendOptions): Promise<string> {
   await import("npm:@tensorflow/tfjs-backend-cpu@4.22.0");
   await import("npm:@tensorflow/tfjs-backend-wasm@4.22.0");
+  const wanted = wasmThreadsWanted(options.wasmThreads, modelKind);
+  let fallback = "";
+  try {
+    await registerWasm(wanted);
+  } catch (error) {
+    const detail = error instanceof Error ? error.message : String(error);
+    console.error(
+      `anneal: ${detail}; training on one thread (set ${WASM_THREADS_ENV}=1 to skip the attempt)`,
+    );
+    fallback = ` (threads unavailable: ${detail})`;
+    await registerWasm(1);
+  }
   if (!(await tf.setBackend("wasm"))) {
     throw new AnnealError("backend", "Cannot use the wasm backend: its module failed to load", {
       where: "backend",
@@ -205,8 +248,10 @@ async function useWasm(modelKind?: string): Promise<string> {
   quietCpuBackend();
   const delegated = registerWasmTrainingKernels();
   const simd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT");
-  const threads = await tf.env().getAsync("WASM_HAS_MULTITHREAD_SUPPORT");
-  const binary = `${simd ? "SIMD" : "no SIMD"}, ${threads ? "multithreaded" : "single-threaded"}`;
+  const threads = wasmThreadsInUse();
+  const binary = `${simd ? "SIMD" : "no SIMD"}, ${
+    threads > 1 ? `${threads} threads` : "single-threaded"
+  }${fallback}`;
   const conv = modelKind === "cnn"
     ? `; conv weight gradients by wasm matmuls (${delegated.length} missing kernels added)`
     : "";
@@ -215,8 +260,9 @@ async function useWasm(modelKind?: string): Promise<string> {
 
 /**
  * Registers the training kernels tfjs-backend-wasm lacks (once): `Conv2DBackpropFilter` built
- * from wasm ops, and {@linkcode WASM_DELEGATED_KERNELS} run on the cpu kernels. Returns the
- * names of the kernels now available.
+ * from wasm ops, and {@linkcode WASM_DELEGATED_KERNELS} run on the cpu kernels; and sends
+ * transposed matrix products (the backward pass of every dense layer) to XNNPACK instead of
+ * tfjs's single-threaded loop (`wasm_matmul.ts`). Returns the names of the kernels now available.
  *
  * @example
  * ```ts
@@ -228,6 +274,7 @@ async function useWasm(modelKind?: string): Promise<string> {
  * ```
  */
 export function registerWasmTrainingKernels(): string[] {
+  routeTransposedMatMul();
   if (!tf.getKernel("Conv2DBackpropFilter", "wasm")) {
     tf.registerKernel({
       kernelName: "Conv2DBackpropFilter",
