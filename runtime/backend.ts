@@ -12,8 +12,8 @@
  * - tfjs-backend-wasm multiplies transposed matrices (every dense layer's backward pass) in a
  *   plain single-threaded loop, 10-15x slower than its XNNPACK path: `wasm_matmul.ts` routes
  *   them to XNNPACK.
- * - wasm runs on as many threads as the machine has cores, recurrent models on one
- *   (`ANNEAL_WASM_THREADS` or `options.wasmThreads` overrides): tfjs itself turns threads off under Deno (`IS_NODE`), so
+ * - wasm runs on one thread fewer than the machine has cores (so on 2 cores on one), recurrent
+ *   models on one (`ANNEAL_WASM_THREADS` or `options.wasmThreads` overrides): tfjs itself turns threads off under Deno (`IS_NODE`), so
  *   `wasm_threads.ts` starts tfjs's threaded SIMD binary with Deno Workers as its pthreads. When
  *   that fails the reason is printed and the single-threaded SIMD binary (tfjs's Node build,
  *   read from its package folder with `fs`) is used.
@@ -26,6 +26,7 @@ import { AnnealError } from "../errors.ts";
 import { routeTransposedMatMul } from "./wasm_matmul.ts";
 import {
   registerWasm,
+  unreadablePthreadModule,
   WASM_THREADS_ENV,
   wasmThreadsInUse,
   wasmThreadsWanted,
@@ -48,7 +49,8 @@ export interface AdapterInfo {
 export interface BackendOptions {
   /**
    * Threads for the wasm backend (1 = the single-threaded binary). Default: the environment
-   * variable `ANNEAL_WASM_THREADS`, else the number of cores (at most 8; 1 for rnn models).
+   * variable `ANNEAL_WASM_THREADS`, else the number of cores less one (at least 1, at most 8; 1
+   * for rnn models).
    */
   wasmThreads?: number;
 }
@@ -226,8 +228,14 @@ async function useCpu(): Promise<void> {
 async function useWasm(modelKind: string | undefined, options: BackendOptions): Promise<string> {
   await import("npm:@tensorflow/tfjs-backend-cpu@4.22.0");
   await import("npm:@tensorflow/tfjs-backend-wasm@4.22.0");
-  const wanted = wasmThreadsWanted(options.wasmThreads, modelKind);
+  let wanted = wasmThreadsWanted(options.wasmThreads, modelKind);
   let fallback = "";
+  const unreadable = wanted > 1 ? unreadablePthreadModule() : undefined;
+  if (unreadable) {
+    // Expected in a Worker given narrow permissions: say so in the reason, not as a failure.
+    fallback = ` (threads need read access to ${unreadable}: see wasmThreadsReadPaths())`;
+    wanted = 1;
+  }
   try {
     await registerWasm(wanted);
   } catch (error) {

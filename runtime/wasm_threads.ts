@@ -8,8 +8,8 @@
  * as browser code, its pthreads are Deno module Workers running `wasm_pthread_worker.ts`, and
  * the result is tfjs's own `BackendWasm`, registered as `wasm` with all of tfjs's wasm kernels.
  *
- * Thread count: {@linkcode WASM_THREADS_ENV} when set, else `navigator.hardwareConcurrency`,
- * at most 8 (tfjs's own cap). The pool's Workers live as long as the backend: `tf.removeBackend`
+ * Thread count: {@linkcode WASM_THREADS_ENV} when set, else one fewer than the cores (see
+ * {@linkcode wasmThreadsWanted}), at most 8 (tfjs's own cap). The pool's Workers live as long as the backend: `tf.removeBackend`
  * (or a change of thread count) terminates them, and a Worker that owns them ends them with it.
  *
  * @module
@@ -86,10 +86,14 @@ const WASM_PRIORITY = 2;
 
 /**
  * The thread count the wasm backend should use: `requested` when given, else
- * {@linkcode WASM_THREADS_ENV} (read only where env access to it is granted), else the number of
- * cores, except for recurrent models (`modelKind` `rnn`), which get one thread: their steps are
- * hundreds of small ops, and waking the pool for each made an LSTM step slower on 2 threads
- * (measured on a 2-core machine, BENCHMARKS.md). Capped at {@linkcode MAX_WASM_THREADS}.
+ * {@linkcode WASM_THREADS_ENV} (read only where env access to it is granted), else one thread
+ * fewer than the machine has cores (at least one), and one for recurrent models (`modelKind`
+ * `rnn`). Capped at {@linkcode MAX_WASM_THREADS}. Measured on a 2-core machine (BENCHMARKS.md):
+ * XNNPACK's pool waits for its slowest thread at every op, so a pool thread that loses its core
+ * to the other actors (or other processes) stalls the step. Training Fashion-MNIST through the
+ * actors took 18-25 s an epoch on 2 threads against 10 s on one; an MLP step alone, with a core
+ * free, ran 1.3-1.4x faster on 2. An LSTM step (hundreds of small ops) was slower on 2 threads
+ * even with a core free.
  *
  * @example
  * ```ts
@@ -104,7 +108,7 @@ export function wasmThreadsWanted(requested?: number, modelKind?: string): numbe
   const value = requested ?? (fromEnv !== undefined ? Number(fromEnv) : undefined);
   if (value === undefined) {
     if (modelKind === "rnn") return 1;
-    return Math.min(Math.max(1, navigator.hardwareConcurrency || 1), MAX_WASM_THREADS);
+    return Math.min(Math.max(1, (navigator.hardwareConcurrency || 1) - 1), MAX_WASM_THREADS);
   }
   if (!Number.isInteger(value) || value < 1) {
     throw new AnnealError(
@@ -212,18 +216,40 @@ export async function startThreadedWasm(threads: number): Promise<tf.KernelBacke
  * @example
  * ```ts
  * import { wasmThreadsReadPaths } from "./wasm_threads.ts";
- * const worker = new Worker(new URL("./trainer.ts", import.meta.url), {
- *   type: "module",
- *   deno: { permissions: { read: wasmThreadsReadPaths(), write: false, net: false } },
- * });
+ * // A Worker given these (besides its own modules) can start the threaded backend:
+ * const permissions = { read: wasmThreadsReadPaths(), write: false, net: false };
+ * console.assert(permissions.read.some((path) => path.endsWith("wasm_pthread_worker.ts")));
  * ```
  */
 export function wasmThreadsReadPaths(): string[] {
-  return [
-    fileURLToPath(PTHREAD_WORKER_URL),
-    fileURLToPath(new URL("./wasm_glue.ts", import.meta.url)),
-    fileURLToPath(new URL(".", wasmBinaryUrl())),
-  ];
+  return [...pthreadModulePaths(), fileURLToPath(new URL(".", wasmBinaryUrl()))];
+}
+
+function pthreadModulePaths(): string[] {
+  return [PTHREAD_WORKER_URL, new URL("./wasm_glue.ts", import.meta.url)].map((url) =>
+    fileURLToPath(url)
+  );
+}
+
+/**
+ * The first pthread module this thread may not read (so no pthread Worker could start), or
+ * undefined when all are readable. Checked before starting: a Worker with narrow permissions
+ * is an expected case, not a failure.
+ *
+ * @example
+ * ```ts
+ * import { unreadablePthreadModule } from "./wasm_threads.ts";
+ * console.log(unreadablePthreadModule() ?? "threads can start");
+ * ```
+ */
+export function unreadablePthreadModule(): string | undefined {
+  return pthreadModulePaths().find((path) => {
+    try {
+      return Deno.permissions.querySync({ name: "read", path }).state !== "granted";
+    } catch {
+      return true;
+    }
+  });
 }
 
 /** The threaded binary, beside the package's Node entry (the trainer may read that folder). */

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { dirname } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { AnnealError } from "../errors.ts";
@@ -14,10 +13,17 @@ import {
   registerWasm,
   WASM_THREADS_ENV,
   wasmThreadsInUse,
+  wasmThreadsReadPaths,
   wasmThreadsWanted,
 } from "./wasm_threads.ts";
 
 const CHILD = new URL("./testdata/wasm_threads_child.ts", import.meta.url);
+
+/** tfjs's single-threaded binary, which its own loader reads. */
+function simdBinary(): string {
+  const entry = import.meta.resolve("npm:@tensorflow/tfjs-backend-wasm@4.22.0");
+  return fromFileUrl(new URL("tfjs-backend-wasm-simd.wasm", entry));
+}
 
 /** The emscripten module under the current wasm backend. */
 function currentModule(): GlueModule & { HEAPU8: Uint8Array } {
@@ -109,11 +115,11 @@ Deno.test("the wasm thread count must be a whole number >= 1 and is capped at 8"
   assert.equal(wasmThreadsWanted(3, "rnn"), 3);
 });
 
-Deno.test("by default wasm takes every core, recurrent models one thread, unless the env says", () => {
+Deno.test("by default wasm leaves a core to the rest, recurrent models one thread, unless the env says", () => {
   const saved = Deno.env.get(WASM_THREADS_ENV);
   try {
     Deno.env.delete(WASM_THREADS_ENV);
-    const cores = Math.min(navigator.hardwareConcurrency, MAX_WASM_THREADS);
+    const cores = Math.min(Math.max(1, navigator.hardwareConcurrency - 1), MAX_WASM_THREADS);
     assert.equal(wasmThreadsWanted(undefined, "mlp"), cores);
     assert.equal(wasmThreadsWanted(undefined, "cnn"), cores);
     assert.equal(wasmThreadsWanted(undefined, "rnn"), 1);
@@ -157,13 +163,21 @@ Deno.test("threaded wasm ends with its process or Worker; a Worker needs only wa
   }
 });
 
-Deno.test("when the threaded binary cannot start, wasm runs single-threaded and says why", async () => {
-  // Only the single-threaded binary may be read: the threaded start fails, tfjs's own loads.
-  const dist = dirname(
-    fromFileUrl(import.meta.resolve("npm:@tensorflow/tfjs-backend-wasm@4.22.0")),
+Deno.test("a thread that may not read the pthread modules runs single-threaded and says why", async () => {
+  const { result, stderr } = await runChild([`--allow-read=${simdBinary()}`, "--allow-env"]);
+  assert.equal(result.threads, 1);
+  assert.match(
+    result.reason,
+    /single-threaded \(threads need read access to .*wasm_pthread_worker\.ts/,
   );
+  assert.doesNotMatch(stderr, /anneal:/);
+});
+
+Deno.test("when the threaded binary cannot start, wasm runs single-threaded and says why", async () => {
+  // The pthread modules are readable but the threaded binary is not: the start itself fails.
+  const modules = wasmThreadsReadPaths().filter((path) => path.endsWith(".ts"));
   const { result, stderr } = await runChild([
-    `--allow-read=${dist}/tfjs-backend-wasm-simd.wasm`,
+    `--allow-read=${[...modules, simdBinary()].join(",")}`,
     "--allow-env",
   ]);
   assert.equal(result.threads, 1);
