@@ -10,10 +10,10 @@
  *
  * @module
  */
-import { dirname, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { resolve } from "node:path";
 import type { ActorName } from "../actors/protocol.ts";
 import type { RunConfig } from "../config.ts";
+import { wasmThreadsReadPaths } from "./wasm_threads.ts";
 
 /** Set to `narrow` (with `--unstable-worker-options`) to give each actor only what it needs. */
 export const PERMISSIONS_ENV = "ANNEAL_ACTOR_PERMISSIONS";
@@ -61,7 +61,8 @@ function dataPaths(data: RunConfig["data"]): string[] {
 
 /**
  * The permissions of one actor's Worker: the data loader reads the data files; the trainer reads
- * and writes the run directory (checkpoints) and reads tfjs's wasm binaries; the scheduler, early stopper and clip monitor get nothing.
+ * and writes the run directory (checkpoints) and reads tfjs's wasm binaries and the modules of
+ * its wasm threads ({@linkcode wasmThreadsReadPaths}); the scheduler, early stopper and clip monitor get nothing.
  *
  * @example
  * ```ts
@@ -85,21 +86,8 @@ export function actorPermissions(
       return { ...NONE, read: paths.length > 0 ? paths : false };
     }
     case "trainer":
-      return { ...NONE, read: [run, ...wasmBinaryDir()], write: [run] };
+      return { ...NONE, read: [run, ...wasmThreadsReadPaths()], write: [run] };
     default:
       return NONE;
-  }
-}
-
-/**
- * The folder of tfjs-backend-wasm's `.wasm` files, which its Node build reads with `fs` (empty
- * when the package does not resolve to a local file).
- */
-function wasmBinaryDir(): string[] {
-  try {
-    const entry = import.meta.resolve("npm:@tensorflow/tfjs-backend-wasm@4.22.0");
-    return entry.startsWith("file:") ? [dirname(fileURLToPath(entry))] : [];
-  } catch {
-    return [];
   }
 }
