@@ -141,8 +141,17 @@ export class Mailbox<T extends { type: string }> {
 
 /** Yields to the event loop (a macrotask), so port messages and pings are handled. */
 export function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
+  // A message to ourselves is a macrotask without a timer's ~1 ms granularity.
+  return new Promise((resolve) => {
+    yielder.port2.onmessage = () => resolve();
+    yielder.port1.postMessage(0);
+  });
 }
+
+const yielder = new MessageChannel();
+// Unref'ed: a pending yield must not keep a finished Worker (or process) alive.
+(yielder.port1 as unknown as { unref?: () => void }).unref?.();
+(yielder.port2 as unknown as { unref?: () => void }).unref?.();
 
 /**
  * Serves a peer's port until the supervisor sends `Stop`: `handle` runs for each message, and a

@@ -30,7 +30,10 @@ export const EXPLOSION_FACTOR = 100;
 
 /** The clip monitor's state. */
 export interface ClipMonitorState {
+  /** The last HISTORY_LIMIT finite norms, oldest first. */
   norms: number[];
+  /** The same norms in ascending order (percentiles per step without sorting). */
+  sorted: number[];
   steps: number;
   clipped: number;
   ema: number | null;
@@ -64,6 +67,7 @@ export interface ClipStats {
 export function initClipMonitor(clipping: Clipping): ClipMonitorState {
   return {
     norms: [],
+    sorted: [],
     steps: 0,
     clipped: 0,
     ema: null,
@@ -80,12 +84,27 @@ export function initClipMonitor(clipping: Clipping): ClipMonitorState {
 
 /** The p-th percentile (0-100) of values, by linear interpolation (numpy's default). */
 export function percentile(values: number[], p: number): number | null {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
+  return sortedPercentile([...values].sort((a, b) => a - b), p);
+}
+
+/** {@linkcode percentile} of values already in ascending order. */
+export function sortedPercentile(sorted: number[], p: number): number | null {
+  if (sorted.length === 0) return null;
   const rank = (p / 100) * (sorted.length - 1);
   const low = Math.floor(rank);
   const high = Math.ceil(rank);
   return sorted[low] + (sorted[high] - sorted[low]) * (rank - low);
+}
+
+/** The index of the first element of ascending `sorted` that is not below `value`. */
+function lowerBound(sorted: number[], value: number): number {
+  let [low, high] = [0, sorted.length];
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (sorted[mid] < value) low = mid + 1;
+    else high = mid;
+  }
+  return low;
 }
 
 /** What the monitor tells the trainer and the supervisor after a window of steps. */
@@ -103,6 +122,7 @@ export function observeSteps(
   const next: ClipMonitorState = {
     ...state,
     norms: [...state.norms],
+    sorted: [...state.sorted],
     spikes: [...state.spikes],
     earlyLosses: [...state.earlyLosses],
   };
@@ -162,7 +182,7 @@ export function observeSteps(
       next.earlyLosses.push(loss);
       next.baseline = Math.min(...next.earlyLosses);
     }
-    const median = percentile(next.norms, 50);
+    const median = sortedPercentile(next.sorted, 50);
     if (
       median !== null && next.norms.length >= SPIKE_WARMUP && norm > clipping.spikeFactor * median
     ) {
@@ -180,10 +200,14 @@ export function observeSteps(
     next.ema = next.ema === null ? norm : 0.98 * next.ema + 0.02 * norm;
     next.max = Math.max(next.max, norm);
     next.norms.push(norm);
-    if (next.norms.length > HISTORY_LIMIT) next.norms.shift();
+    next.sorted.splice(lowerBound(next.sorted, norm), 0, norm);
+    if (next.norms.length > HISTORY_LIMIT) {
+      const oldest = next.norms.shift()!;
+      next.sorted.splice(lowerBound(next.sorted, oldest), 1);
+    }
   }
   if (clipping.autoPercentile !== undefined && next.norms.length > 0) {
-    const threshold = percentile(next.norms, clipping.autoPercentile)!;
+    const threshold = sortedPercentile(next.sorted, clipping.autoPercentile)!;
     if (threshold !== next.threshold) {
       next.threshold = threshold;
       out.toTrainer.push({ type: "ClipThresholdSet", maxNorm: threshold });
@@ -199,14 +223,14 @@ export function stats(state: ClipMonitorState, step: number): ClipStats {
     type: "clip.stats",
     step,
     ema: state.ema,
-    p50: percentile(state.norms, 50),
-    p95: percentile(state.norms, 95),
+    p50: sortedPercentile(state.sorted, 50),
+    p95: sortedPercentile(state.sorted, 95),
     max: state.max,
     fractionClipped: state.steps === 0 ? 0 : state.clipped / state.steps,
     spikes: state.spikes.length,
     nonFinite: state.nonFinite,
     threshold: state.threshold,
     // A threshold that only the top ~10% of steps exceed tames spikes without clipping every step.
-    suggestedMaxNorm: percentile(state.norms, 90),
+    suggestedMaxNorm: sortedPercentile(state.sorted, 90),
   };
 }

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { ClippingSchema } from "../config.ts";
 import {
+  type ClipStats,
+  HISTORY_LIMIT,
   initClipMonitor,
   MAX_CONSECUTIVE_SKIPS,
   observeSteps,
@@ -80,4 +82,27 @@ Deno.test("a loss that explodes past 100x its early level is stopped before it o
     window(0, healthy.map(() => 1), healthy),
   );
   assert.equal(calm.toTrainer.length, 0, "ordinary batch-to-batch noise is not an explosion");
+});
+
+Deno.test("the rolling sorted history gives the same percentiles as sorting the last norms", () => {
+  const clipping = ClippingSchema.parse({ autoPercentile: 80 });
+  let state = initClipMonitor(clipping);
+  let seed = 9;
+  const random = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  // Past HISTORY_LIMIT, with repeated values, in windows of uneven length.
+  for (let from = 0; from < HISTORY_LIMIT + 700;) {
+    const norms = Array.from(
+      { length: 1 + Math.floor(random() * 40) },
+      () => random() < 0.1 ? 1 : random() * 5,
+    );
+    let out;
+    [state, out] = observeSteps(clipping, state, window(from, norms));
+    from += norms.length;
+    const stats = out.events.at(-1) as ClipStats;
+    assert.deepEqual(state.sorted, [...state.norms].sort((a, b) => a - b));
+    assert.equal(stats.p50, percentile(state.norms, 50));
+    assert.equal(stats.p95, percentile(state.norms, 95));
+    assert.equal(state.threshold, percentile(state.norms, 80));
+  }
+  assert.equal(state.norms.length, HISTORY_LIMIT);
 });

@@ -219,7 +219,8 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
 
   // `verdict`: wait for the clip monitor's answer to this window (only for a skipped or
   // alarming step, so that what it decides applies at the very next step, deterministically).
-  const flush = async (verdict = false) => {
+  // `epochEnd`: the scheduler gets EpochEnded next, which replans; no StepsTaken for it.
+  const flush = async (verdict = false, epochEnd = false) => {
     if (window.length === 0) return;
     const onDevice = window.filter((w) => "stats" in w.values);
     const read = await engine.readStats(onDevice.map((w) => w.values as StepTensors));
@@ -245,7 +246,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       ? window.map((w) => w.momentum ?? NaN)
       : undefined;
     context.emit({ ...observed, type: "steps", epoch, momentum });
-    scheduler.send({ type: "StepsTaken", step });
+    if (!epochEnd) scheduler.send({ type: "StepsTaken", step });
     window = [];
   };
 
@@ -343,7 +344,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
         window.length >= reportEvery || skipped || alarming || batchIndex >= info.batchesPerEpoch ||
         now - lastReport > REPORT_MS
       ) {
-        await flush(skipped || alarming);
+        await flush(skipped || alarming, batchIndex >= info.batchesPerEpoch);
         lastReport = now;
       }
       // Let port messages (plans, clip decisions, pings) in: queued batches resolve as
