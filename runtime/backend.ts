@@ -25,8 +25,8 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { AnnealError } from "../errors.ts";
 import { routeTransposedMatMul } from "./wasm_matmul.ts";
 import {
+  pthreadsUnavailable,
   registerWasm,
-  unreadablePthreadModule,
   WASM_THREADS_ENV,
   wasmThreadsInUse,
   wasmThreadsWanted,
@@ -230,10 +230,10 @@ async function useWasm(modelKind: string | undefined, options: BackendOptions): 
   await import("npm:@tensorflow/tfjs-backend-wasm@4.22.0");
   let wanted = wasmThreadsWanted(options.wasmThreads, modelKind);
   let fallback = "";
-  const unreadable = wanted > 1 ? unreadablePthreadModule() : undefined;
-  if (unreadable) {
+  const unavailable = wanted > 1 ? pthreadsUnavailable() : undefined;
+  if (unavailable) {
     // Expected in a Worker given narrow permissions: say so in the reason, not as a failure.
-    fallback = ` (threads need read access to ${unreadable}: see wasmThreadsReadPaths())`;
+    fallback = ` (${unavailable})`;
     wanted = 1;
   }
   try {

@@ -150,6 +150,8 @@ export async function startThreadedWasm(threads: number): Promise<tf.KernelBacke
   const workerFailed = new Promise<never>((_, reject) => {
     failWorker = (message) => reject(new Error(`a pthread Worker failed: ${message}`));
   });
+  // Only the start waits on this; a failure after it is reported by the Worker's error handler.
+  workerFailed.catch(() => {});
   // Spare Workers cost an isolate each: load as many as the XNNPACK pool takes (threads - 1),
   // and one more. Fewer would deadlock: a pthread started later waits for its Worker to load,
   // which needs the event loop the blocked calling thread holds.
@@ -157,9 +159,9 @@ export async function startThreadedWasm(threads: number): Promise<tf.KernelBacke
     "var pthreadPoolSize=8;",
     `var pthreadPoolSize=${threads};`,
   );
-  const PthreadWorker = pthreadWorkerClass(workers, (message) => failWorker(message));
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
+    const PthreadWorker = pthreadWorkerClass(workers, (message) => failWorker(message));
     const factory = evaluateGlue(source, {
       Worker: PthreadWorker,
       hardwareConcurrency: 2 * threads,
@@ -222,34 +224,48 @@ export async function startThreadedWasm(threads: number): Promise<tf.KernelBacke
  * ```
  */
 export function wasmThreadsReadPaths(): string[] {
-  return [...pthreadModulePaths(), fileURLToPath(new URL(".", wasmBinaryUrl()))];
+  const binaries = wasmBinaryUrl();
+  return [
+    ...pthreadModulePaths(),
+    ...(binaries.protocol === "file:" ? [fileURLToPath(new URL(".", binaries))] : []),
+  ];
 }
 
+/** The pthread Worker's modules on disk (none when anneal itself was imported from a server). */
 function pthreadModulePaths(): string[] {
-  return [PTHREAD_WORKER_URL, new URL("./wasm_glue.ts", import.meta.url)].map((url) =>
-    fileURLToPath(url)
-  );
+  const modules = [PTHREAD_WORKER_URL, new URL("./wasm_glue.ts", import.meta.url)];
+  return modules.every((url) => url.protocol === "file:")
+    ? modules.map((url) => fileURLToPath(url))
+    : [];
 }
 
 /**
- * The first pthread module this thread may not read (so no pthread Worker could start), or
- * undefined when all are readable. Checked before starting: a Worker with narrow permissions
- * is an expected case, not a failure.
+ * Why no pthread Worker could start here, or undefined when one can: anneal was imported from
+ * a server (a `node:worker_threads` Worker runs local modules only), or this thread may not read
+ * a pthread module. Checked before starting: a Worker with narrow permissions is an expected
+ * case, not a failure.
  *
  * @example
  * ```ts
- * import { unreadablePthreadModule } from "./wasm_threads.ts";
- * console.log(unreadablePthreadModule() ?? "threads can start");
+ * import { pthreadsUnavailable } from "./wasm_threads.ts";
+ * console.log(pthreadsUnavailable() ?? "threads can start");
  * ```
  */
-export function unreadablePthreadModule(): string | undefined {
-  return pthreadModulePaths().find((path) => {
+export function pthreadsUnavailable(): string | undefined {
+  const paths = pthreadModulePaths();
+  if (paths.length === 0) {
+    return `threads need anneal's modules on a local disk, not ${PTHREAD_WORKER_URL.origin}`;
+  }
+  const unreadable = paths.find((path) => {
     try {
       return Deno.permissions.querySync({ name: "read", path }).state !== "granted";
     } catch {
       return true;
     }
   });
+  return unreadable
+    ? `threads need read access to ${unreadable}: see wasmThreadsReadPaths()`
+    : undefined;
 }
 
 /** The threaded binary, beside the package's Node entry (the trainer may read that folder). */
