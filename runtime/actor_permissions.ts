@@ -13,7 +13,7 @@
 import { resolve } from "node:path";
 import type { ActorName } from "../actors/protocol.ts";
 import type { RunConfig } from "../config.ts";
-import { wasmThreadsReadPaths } from "./wasm_threads.ts";
+import { WASM_THREADS_ENV, wasmThreadsReadPaths } from "./wasm_threads.ts";
 
 /** Set to `narrow` (with `--unstable-worker-options`) to give each actor only what it needs. */
 export const PERMISSIONS_ENV = "ANNEAL_ACTOR_PERMISSIONS";
@@ -62,7 +62,7 @@ function dataPaths(data: RunConfig["data"]): string[] {
 /**
  * The permissions of one actor's Worker: the data loader reads the data files; the trainer reads
  * and writes the run directory (checkpoints) and reads tfjs's wasm binaries and the modules of
- * its wasm threads ({@linkcode wasmThreadsReadPaths}); the scheduler, early stopper and clip monitor get nothing.
+ * its wasm threads ({@linkcode wasmThreadsReadPaths}) and the thread-count variable; the scheduler, early stopper and clip monitor get nothing.
  *
  * @example
  * ```ts
@@ -86,7 +86,13 @@ export function actorPermissions(
       return { ...NONE, read: paths.length > 0 ? paths : false };
     }
     case "trainer":
-      return { ...NONE, read: [run, ...wasmThreadsReadPaths()], write: [run] };
+      // Env: the one variable it reads, the wasm thread count override.
+      return {
+        ...NONE,
+        read: [run, ...wasmThreadsReadPaths()],
+        write: [run],
+        env: [WASM_THREADS_ENV],
+      };
     default:
       return NONE;
   }
