@@ -23,6 +23,7 @@
 
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { AnnealError } from "../errors.ts";
+import { routeConvGradients } from "./wasm_conv.ts";
 import { routeTransposedMatMul } from "./wasm_matmul.ts";
 import {
   pthreadsUnavailable,
@@ -294,6 +295,8 @@ export function registerWasmTrainingKernels(): string[] {
     if (tf.getKernel(name, "wasm") || !tf.getKernel(name, "cpu")) continue;
     tf.registerKernel({ kernelName: name, backendName: "wasm", kernelFunc: delegateToCpu(name) });
   }
+  // In front of the kernels above (which still run the cases these decline): XNNPACK versions.
+  routeConvGradients();
   return ["Conv2DBackpropFilter", ...WASM_DELEGATED_KERNELS].filter((name) =>
     tf.getKernel(name, "wasm") !== undefined
   );

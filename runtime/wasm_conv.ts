@@ -1,0 +1,208 @@
+/**
+ * The two gradients of an NHWC convolution on tfjs-backend-wasm, on XNNPACK instead of loops.
+ *
+ * - `Conv2DBackpropInput` (dL/dx): tfjs-wasm 4.22 runs it as a plain loop on one thread. It is a
+ *   forward convolution of dy (spread out by the stride, zeros between) with the filter flipped
+ *   in both spatial axes and its channel axes swapped, padded by `filter - 1 - pad` before, so
+ *   it runs on wasm's own `Conv2D` (XNNPACK, SIMD, on the backend's threads).
+ * - `Conv2DBackpropFilter` (dL/dw), missing from tfjs-wasm: the input's patches written out once,
+ *   transposed, as a [kh*kw*inC, batch*outH*outW] matrix (im2col), then one product
+ *   patchesᵀ·dy on XNNPACK, which is the filter's [kh, kw, inC, outC] laid flat.
+ *
+ * NCHW, dilated filters and paddings wider than the filter go to the kernels registered before.
+ *
+ * @module
+ */
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import {
+  heapFloats,
+  type KernelArgs,
+  overrideWasmKernel,
+  runWasmKernel,
+  type WasmBackendInternals,
+  wasmInternals,
+} from "./wasm_heap.ts";
+
+type Shape4 = [number, number, number, number];
+
+/** dL/dx as a stride-1 convolution of the spread-out dy with the flipped, transposed filter. */
+function backpropInput({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo | undefined {
+  const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+  const a = attrs as unknown as tf.Conv2DBackpropInputAttrs;
+  if (a.dataFormat === "NCHW" || dy.dtype !== "float32" || filter.dtype !== "float32") return;
+  const conv = tf.backend_util.computeConv2DInfo(
+    a.inputShape as Shape4,
+    filter.shape as Shape4,
+    a.strides,
+    1,
+    a.pad,
+    a.dimRoundingMode,
+  );
+  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = conv;
+  const spreadHeight = (conv.outHeight - 1) * sh + 1;
+  const spreadWidth = (conv.outWidth - 1) * sw + 1;
+  const pads = [
+    kh - 1 - conv.padInfo.top,
+    conv.inHeight + conv.padInfo.top - spreadHeight,
+    kw - 1 - conv.padInfo.left,
+    conv.inWidth + conv.padInfo.left - spreadWidth,
+  ];
+  if (pads.some((p) => p < 0) || conv.batchSize === 0) return;
+  const wasm = wasmInternals(backend);
+  const flipped = flipFilter(wasm, filter);
+  const spread = sh > 1 || sw > 1 ? spreadOut(wasm, dy, sh, sw) : dy;
+  try {
+    return runWasmKernel("Conv2D", { x: spread, filter: flipped }, {
+      strides: 1,
+      pad: [[0, 0], [pads[0], pads[1]], [pads[2], pads[3]], [0, 0]],
+      dilations: 1,
+      dataFormat: "NHWC",
+    }, backend);
+  } finally {
+    wasm.disposeData(flipped.dataId, true);
+    if (spread !== dy) wasm.disposeData(spread.dataId, true);
+  }
+}
+
+/** [kh, kw, inC, outC] to [kh, kw, outC, inC] with both spatial axes reversed. */
+function flipFilter(wasm: WasmBackendInternals, filter: tf.TensorInfo): tf.TensorInfo {
+  const [kh, kw, inC, outC] = filter.shape;
+  const out = wasm.makeOutput([kh, kw, outC, inC], "float32");
+  const source = heapFloats(wasm, filter);
+  const target = heapFloats(wasm, out);
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      const from = ((kh - 1 - i) * kw + (kw - 1 - j)) * inC * outC;
+      const to = (i * kw + j) * outC * inC;
+      for (let c = 0; c < inC; c++) {
+        for (let o = 0; o < outC; o++) target[to + o * inC + c] = source[from + c * outC + o];
+      }
+    }
+  }
+  return out;
+}
+
+/** dy [n, h, w, c] to [n, (h-1)*sh+1, (w-1)*sw+1, c] with zeros between the rows and columns. */
+function spreadOut(wasm: WasmBackendInternals, dy: tf.TensorInfo, sh: number, sw: number) {
+  const [n, h, w, c] = dy.shape;
+  const height = (h - 1) * sh + 1, width = (w - 1) * sw + 1;
+  const out = wasm.makeOutput([n, height, width, c], "float32");
+  const source = heapFloats(wasm, dy);
+  const target = heapFloats(wasm, out);
+  target.fill(0);
+  for (let b = 0; b < n; b++) {
+    for (let r = 0; r < h; r++) {
+      for (let q = 0; q < w; q++) {
+        const from = ((b * h + r) * w + q) * c;
+        const to = ((b * height + r * sh) * width + q * sw) * c;
+        target.set(source.subarray(from, from + c), to);
+      }
+    }
+  }
+  return out;
+}
+
+/** dL/dw as patches(x)ᵀ · dy, one XNNPACK product. */
+function backpropFilter({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo | undefined {
+  const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+  const a = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
+  if (a.dataFormat === "NCHW" || x.dtype !== "float32" || dy.dtype !== "float32") return;
+  const conv = tf.backend_util.computeConv2DInfo(
+    x.shape as Shape4,
+    a.filterShape,
+    a.strides,
+    1,
+    a.pad,
+    a.dimRoundingMode,
+  );
+  const [kh, kw, inC, outC] = a.filterShape;
+  const rows = conv.batchSize * conv.outHeight * conv.outWidth;
+  if (rows === 0) return;
+  const wasm = wasmInternals(backend);
+  const patches = transposedPatches(wasm, x, conv);
+  try {
+    const product = runWasmKernel(
+      "BatchMatMul",
+      { a: patches, b: { ...dy, shape: [rows, outC] } },
+      {
+        transposeA: false,
+        transposeB: false,
+      },
+      backend,
+    );
+    return { ...product, shape: [kh, kw, inC, outC] };
+  } finally {
+    wasm.disposeData(patches.dataId, true);
+  }
+}
+
+/**
+ * The patches of x under every output position, transposed: [kh*kw*inC, batch*outH*outW] (row
+ * (i, j, c) holds input channel c at tap (i, j) of every window; zeros in the padding). Laid out
+ * so that the product with dy needs no transpose: XNNPACK multiplies [288, 25088] by
+ * [25088, 64] in ~35 ms where dyᵀ·patches, the same numbers, takes ~180 ms.
+ */
+function transposedPatches(
+  wasm: WasmBackendInternals,
+  x: tf.TensorInfo,
+  conv: tf.backend_util.Conv2DInfo,
+): tf.TensorInfo {
+  const { filterHeight: kh, filterWidth: kw, inChannels: c, inHeight, inWidth } = conv;
+  const { batchSize, outHeight, outWidth, strideHeight: sh, strideWidth: sw } = conv;
+  const { top, left } = conv.padInfo;
+  const rows = batchSize * outHeight * outWidth;
+  const out = wasm.makeOutput([kh * kw * c, rows], "float32");
+  const source = heapFloats(wasm, x);
+  const target = heapFloats(wasm, out);
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      // output columns whose input column ow*sw + j - left lies inside the image
+      const owFirst = Math.min(outWidth, Math.max(0, Math.ceil((left - j) / sw)));
+      const owEnd = Math.max(owFirst, Math.min(outWidth, Math.ceil((inWidth + left - j) / sw)));
+      for (let ch = 0; ch < c; ch++) {
+        let to = ((i * kw + j) * c + ch) * rows;
+        for (let b = 0; b < batchSize; b++) {
+          for (let oh = 0; oh < outHeight; oh++, to += outWidth) {
+            const r = oh * sh + i - top;
+            if (r < 0 || r >= inHeight) {
+              target.fill(0, to, to + outWidth);
+              continue;
+            }
+            if (owFirst > 0) target.fill(0, to, to + owFirst);
+            let from = ((b * inHeight + r) * inWidth + owFirst * sw + j - left) * c + ch;
+            const step = sw * c;
+            for (let ow = owFirst; ow < owEnd; ow++, from += step) target[to + ow] = source[from];
+            if (owEnd < outWidth) target.fill(0, to + owEnd, to + outWidth);
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Puts the XNNPACK versions of `Conv2DBackpropInput` and `Conv2DBackpropFilter` in front of the
+ * wasm kernels registered now (tfjs's loop; anneal's per-tap filter gradient), which still run
+ * the cases these decline. Call after those are registered. Returns the kernels overridden.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+ * import { registerWasmTrainingKernels, selectBackend } from "./backend.ts";
+ * import { routeConvGradients } from "./wasm_conv.ts";
+ * await selectBackend("wasm");
+ * registerWasmTrainingKernels();
+ * routeConvGradients();
+ * const dx = tf.conv2dTranspose(tf.ones([1, 4, 4, 2]), tf.ones([3, 3, 1, 2]), [1, 4, 4, 1], 1, "same");
+ * console.assert(dx.shape.join() === "1,4,4,1");
+ * ```
+ */
+export function routeConvGradients(): string[] {
+  const routed: string[] = [];
+  if (overrideWasmKernel("Conv2DBackpropInput", backpropInput)) routed.push("Conv2DBackpropInput");
+  if (overrideWasmKernel("Conv2DBackpropFilter", backpropFilter)) {
+    routed.push("Conv2DBackpropFilter");
+  }
+  return routed;
+}

@@ -1,0 +1,77 @@
+import assert from "node:assert/strict";
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import { registerWasmTrainingKernels, selectBackend } from "./backend.ts";
+import { routeConvGradients } from "./wasm_conv.ts";
+
+type Pad = "same" | "valid" | [
+  [number, number],
+  [number, number],
+  [number, number],
+  [number, number],
+];
+interface Case {
+  x: [number, number, number, number];
+  filter: [number, number, number, number];
+  strides: number | [number, number];
+  pad: Pad;
+}
+
+const CASES: Case[] = [
+  { x: [2, 5, 5, 3], filter: [3, 3, 3, 4], strides: 1, pad: "same" },
+  { x: [2, 6, 6, 4], filter: [3, 3, 4, 8], strides: 2, pad: "same" },
+  { x: [3, 7, 6, 2], filter: [3, 3, 2, 5], strides: 2, pad: "valid" },
+  { x: [2, 8, 8, 16], filter: [2, 2, 16, 32], strides: 1, pad: "valid" },
+  { x: [2, 7, 7, 1], filter: [4, 4, 1, 6], strides: 1, pad: "same" },
+  { x: [2, 9, 8, 3], filter: [3, 2, 3, 2], strides: [2, 1], pad: "same" },
+  { x: [2, 10, 10, 32], filter: [3, 3, 32, 64], strides: 1, pad: "same" },
+  { x: [2, 6, 5, 2], filter: [3, 3, 2, 3], strides: 1, pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
+  // padding wider than the filter: dL/dx declines it (the stock kernel answers)
+  { x: [1, 5, 5, 2], filter: [3, 3, 2, 3], strides: 1, pad: [[0, 0], [3, 3], [4, 3], [0, 0]] },
+];
+
+function gradients(c: Case, i: number): { dx: number[]; dw: number[] } {
+  return tf.tidy(() => {
+    const conv = tf.backend_util.computeConv2DInfo(c.x, c.filter, c.strides, 1, c.pad);
+    const x = tf.randomNormal(c.x, 0, 1, "float32", 3 * i + 1);
+    const filter = tf.randomNormal(c.filter, 0, 1, "float32", 3 * i + 2);
+    const dy = tf.randomNormal(conv.outShape, 0, 1, "float32", 3 * i + 3);
+    const common = { strides: c.strides, pad: c.pad, dataFormat: "NHWC" };
+    const dx = tf.engine().runKernel("Conv2DBackpropInput", { dy, filter }, {
+      ...common,
+      inputShape: c.x,
+    }) as tf.Tensor;
+    const dw = tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, {
+      ...common,
+      filterShape: c.filter,
+    }) as tf.Tensor;
+    assert.deepEqual(dx.shape, c.x);
+    assert.deepEqual(dw.shape, c.filter);
+    return { dx: Array.from(dx.dataSync()), dw: Array.from(dw.dataSync()) };
+  });
+}
+
+function assertClose(actual: number[], expected: number[], what: string): void {
+  assert.equal(actual.length, expected.length, what);
+  actual.forEach((v, j) =>
+    assert.ok(
+      Math.abs(v - expected[j]) <= 1e-4 * Math.max(1, Math.abs(expected[j])),
+      `${what}[${j}]: ${v} vs ${expected[j]}`,
+    )
+  );
+}
+
+Deno.test("wasm's conv gradients equal the cpu's for strides, paddings and channel counts", async () => {
+  await selectBackend("cpu");
+  const expected = CASES.map(gradients);
+  await selectBackend("wasm");
+  registerWasmTrainingKernels();
+  assert.deepEqual(routeConvGradients(), ["Conv2DBackpropInput", "Conv2DBackpropFilter"]);
+  const buffers = tf.engine().backend.numDataIds();
+  const actual = CASES.map(gradients);
+  assert.equal(tf.engine().backend.numDataIds(), buffers);
+  actual.forEach((got, i) => {
+    const what = JSON.stringify(CASES[i]);
+    assertClose(got.dx, expected[i].dx, `dx ${what}`);
+    assertClose(got.dw, expected[i].dw, `dw ${what}`);
+  });
+});

@@ -1,0 +1,90 @@
+/**
+ * Writing wasm kernels in TypeScript: views of tensors on tfjs-backend-wasm's heap, outputs
+ * allocated there, and overriding one of its kernels with a faster one that may decline a case
+ * (the kernel registered before it then runs).
+ *
+ * tfjs-backend-wasm 4.22 keeps every tensor in the module's linear memory; `makeOutput` mallocs
+ * there and `typedArrayFromHeap` views it. A malloc may grow (and so replace) the memory's
+ * buffer, so take views only after the last allocation of a kernel.
+ *
+ * @module
+ */
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import { AnnealError } from "../errors.ts";
+
+/** The parts of tfjs-backend-wasm's `BackendWasm` that TypeScript kernels use. */
+export interface WasmBackendInternals {
+  /** Allocates an uninitialised tensor on the heap. */
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  /** A view of a tensor's values on the heap (valid until the next allocation). */
+  typedArrayFromHeap(info: tf.TensorInfo): tf.backend_util.TypedArray;
+  /** Drops one reference to a tensor's buffer (frees it at zero, or always with `force`). */
+  disposeData(dataId: object, force?: boolean): boolean;
+}
+
+/** The arguments tfjs hands a kernel function. */
+export type KernelArgs = Parameters<tf.KernelFunc>[0];
+
+/** A kernel that returns undefined for the cases it leaves to the kernel it replaced. */
+export type DecliningKernel = (args: KernelArgs) => tf.TensorInfo | undefined;
+
+const overrides = new Map<string, tf.KernelFunc>();
+
+/** The wasm backend's internals behind a kernel's `backend` argument. */
+export function wasmInternals(backend: unknown): WasmBackendInternals {
+  return backend as WasmBackendInternals;
+}
+
+/** The float32 values of `info` on the heap; take it after the kernel's last allocation. */
+export function heapFloats(backend: WasmBackendInternals, info: tf.TensorInfo): Float32Array {
+  return backend.typedArrayFromHeap(info) as Float32Array;
+}
+
+/** Runs wasm's registered kernel `name` (e.g. `Conv2D`) on heap tensors. */
+export function runWasmKernel(
+  name: string,
+  inputs: Record<string, tf.TensorInfo>,
+  attrs: Record<string, unknown>,
+  backend: unknown,
+): tf.TensorInfo {
+  const kernel = tf.getKernel(name, "wasm");
+  if (!kernel) {
+    throw new AnnealError("backend", `Cannot run wasm kernel '${name}': it is not registered`, {
+      where: "runtime/wasm_heap.ts",
+      hint: "select the wasm backend (selectBackend('wasm')) before training on it",
+    });
+  }
+  return kernel.kernelFunc({
+    inputs,
+    attrs: attrs as tf.NamedAttrMap,
+    backend: backend as tf.KernelBackend,
+  }) as tf.TensorInfo;
+}
+
+/**
+ * Replaces wasm's kernel `name` by `fast`, which runs first and returns undefined for the cases
+ * it does not handle: those go to the kernel registered before. Once per name (later calls do
+ * nothing). Returns false when wasm has no kernel of that name to fall back to.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+ * import "npm:@tensorflow/tfjs-backend-wasm@4.22.0";
+ * import { overrideWasmKernel } from "./wasm_heap.ts";
+ * await tf.setBackend("wasm");
+ * // an Identity that declines every case: the stock kernel still answers
+ * console.assert(overrideWasmKernel("Identity", () => undefined));
+ * console.assert(tf.ones([2]).clone().dataSync()[1] === 1);
+ * ```
+ */
+export function overrideWasmKernel(name: string, fast: DecliningKernel): boolean {
+  const current = tf.getKernel(name, "wasm");
+  if (!current) return false;
+  if (overrides.get(name) === current.kernelFunc) return true;
+  const fallback = current.kernelFunc;
+  const kernelFunc: tf.KernelFunc = (args) => fast(args) ?? fallback(args);
+  overrides.set(name, kernelFunc);
+  tf.unregisterKernel(name, "wasm");
+  tf.registerKernel({ ...current, kernelFunc });
+  return true;
+}
