@@ -25,6 +25,8 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { AnnealError } from "../errors.ts";
 import { routeConvGradients } from "./wasm_conv.ts";
 import { routeTransposedMatMul } from "./wasm_matmul.ts";
+import { routeMaxPoolGrad } from "./wasm_pool.ts";
+import { routeBroadcastReductions } from "./wasm_reduce.ts";
 import {
   pthreadsUnavailable,
   registerWasm,
@@ -297,6 +299,8 @@ export function registerWasmTrainingKernels(): string[] {
   }
   // In front of the kernels above (which still run the cases these decline): XNNPACK versions.
   routeConvGradients();
+  routeBroadcastReductions();
+  routeMaxPoolGrad();
   return ["Conv2DBackpropFilter", ...WASM_DELEGATED_KERNELS].filter((name) =>
     tf.getKernel(name, "wasm") !== undefined
   );

@@ -194,8 +194,9 @@ function transposedPatches(
  * await selectBackend("wasm");
  * registerWasmTrainingKernels();
  * routeConvGradients();
- * const dx = tf.conv2dTranspose(tf.ones([1, 4, 4, 2]), tf.ones([3, 3, 1, 2]), [1, 4, 4, 1], 1, "same");
- * console.assert(dx.shape.join() === "1,4,4,1");
+ * const dy = tf.ones([1, 4, 4, 2]) as tf.Tensor4D;
+ * const dx = tf.conv2dTranspose(dy, tf.ones([3, 3, 1, 2]) as tf.Tensor4D, [1, 4, 4, 1], 1, "same");
+ * console.assert(dx.dataSync()[5] === 18); // an inner pixel: 9 taps x 2 channels
  * ```
  */
 export function routeConvGradients(): string[] {
