@@ -28,10 +28,39 @@ if [ -z "${ANNEAL_TEST_PG_URL:-}" ]; then
   trap 'bash tools/pg_test_server.sh stop >/dev/null 2>&1 || true' EXIT
 fi
 
-# deno test runs with --allow-all: the browser test drives Chromium through playwright-core,
-# which probes /proc/sys; Deno 2.9.6 grants /proc/sys only to --allow-all (a listed set such as
-# --allow-read --allow-write --allow-net --allow-env --allow-run --allow-sys --allow-ffi, or even
-# --allow-read=/proc/sys, is refused with NotCapable). The CLI itself (`deno task anneal`) runs
-# with a narrow, listed set of permissions, and its actors with narrower ones still (deno.json
-# enables --unstable-worker-options, which tests/actor_permissions_test.ts needs).
-deno test --parallel --allow-all "$@"
+# Permissions: the suite runs with a listed set (no --allow-all). The one exception is the browser
+# test: it drives Chromium through playwright-core, which probes /proc/sys, and Deno 2.9.6 grants
+# /proc/sys only to --allow-all (a listed set, even --allow-read=/proc/sys, is refused with
+# NotCapable); so it runs on its own, after the rest. The CLI itself (`deno task anneal`) runs with
+# a narrower listed set, and its actors with narrower ones still (deno.json enables
+# --unstable-worker-options, which tests/actor_permissions_test.ts needs).
+listed=(--allow-read --allow-write --allow-env --allow-run --allow-sys --allow-net)
+browser=report/html_browser_test.ts
+if (($# > 0)); then
+  # Chosen files or flags: the listed set (run the browser test with `deno test -A $browser`).
+  # (Not exec: the EXIT trap stops the PostgreSQL server.)
+  deno test --parallel "${listed[@]}" "$@"
+  exit
+fi
+
+# Both runs' summaries are added up into one last line in deno test's own format.
+summary() { sed 's/\x1b\[[0-9;]*m//g' "$1" | grep -E '^(ok|FAILED) \| [0-9]+ passed' | tail -n 1; }
+count() { sed -E "s/.*\| ([0-9]+) $2.*/\1/" <<<"$1"; }
+logs=$(mktemp -d)
+status=0
+deno test --parallel "${listed[@]}" --ignore="$browser" 2>&1 | tee "$logs/main" || status=1
+deno test --allow-all "$browser" 2>&1 | tee "$logs/browser" || status=1
+main=$(summary "$logs/main")
+web=$(summary "$logs/browser")
+rm -rf "$logs"
+if [ -z "$main" ] || [ -z "$web" ]; then
+  echo "tools/test.sh: a deno test run ended without its summary" >&2
+  exit 1
+fi
+passed=$(($(count "$main" passed) + $(count "$web" passed)))
+failed=$(($(count "$main" failed) + $(count "$web" failed)))
+word=ok
+((failed == 0 && status == 0)) || word=FAILED
+echo
+echo "$word | $passed passed | $failed failed (listed permissions; the browser test with --allow-all)"
+exit $status
