@@ -111,9 +111,10 @@ export async function findBatchSize(
         await engine!.readStats([pending]); // wait for the device, so the time is the step's
       };
       // The warm-up step runs under tf.profile, whose peakBytes includes the activations that
-      // the backward pass holds (tf.memory() after the step would only see what survived it).
+      // the backward pass holds (tf.memory() after the step would only see what survived it);
+      // the dense step keeps its activations outside tfjs, so the engine adds those.
       const profile = await tf.profile(step);
-      const peak = profile.peakBytes;
+      const peak = profile.peakBytes + engine.extraStepBytes(batchSize);
       const started = performance.now();
       for (let i = 0; i < steps; i++) await step();
       const ms = (performance.now() - started) / steps;

@@ -308,6 +308,14 @@ export class TrainingEngine {
     }));
   }
 
+  /**
+   * Memory a step of `rows` samples uses outside tfjs's accounting (`tf.memory()`,
+   * `tf.profile`): the dense step's own buffers (WGSL) or arrays (host); 0 on tfjs's path.
+   */
+  extraStepBytes(rows: number): number {
+    return this.#dense?.extraBytes(rows) ?? 0;
+  }
+
   /** Frees results that will not be read. */
   releaseStats(steps: StepTensors[]): void {
     for (const step of steps) if (step.stats instanceof tf.Tensor) step.stats.dispose();

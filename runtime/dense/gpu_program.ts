@@ -160,6 +160,16 @@ export class DenseGpuProgram {
     this.#buildNorm();
   }
 
+  /**
+   * Bytes of the buffers this program holds outside tfjs's accounting for micro-batches of
+   * `rows` samples (inputs, targets, activations, their gradients, norm partials).
+   */
+  extraBytes(rows: number): number {
+    const { layers, targetSize } = this.#plan;
+    const perRow = layers[0].inputs + targetSize + 2 * layers.reduce((n, l) => n + l.units, 0);
+    return 4 * (rows * perRow + this.grads.length * NORM_GROUPS + 3);
+  }
+
   /** Compute dispatches one micro-batch records, plus the norm's. */
   dispatchesPerStep(microBatches = 1): number {
     return this.#dispatches.length * microBatches + this.#normDispatches.length;

@@ -196,6 +196,11 @@ export class DenseHostProgram {
     };
   }
 
+  /** Bytes of the host arrays (float64 activations and their gradients) a step of `rows` needs. */
+  extraBytes(rows: number): number {
+    return 8 * 2 * rows * this.#plan.layers.reduce((n, l) => n + l.units, 0);
+  }
+
   /** Nothing to free: every step's arrays are its own. */
   dispose(): void {}
 }
