@@ -24,6 +24,7 @@
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { AnnealError } from "../errors.ts";
 import { routeConvGradients } from "./wasm_conv.ts";
+import { routeSharedIdentity } from "./wasm_identity.ts";
 import { routeTransposedMatMul } from "./wasm_matmul.ts";
 import { routeMaxPoolGrad } from "./wasm_pool.ts";
 import { routeBroadcastReductions } from "./wasm_reduce.ts";
@@ -301,6 +302,7 @@ export function registerWasmTrainingKernels(): string[] {
   routeConvGradients();
   routeBroadcastReductions();
   routeMaxPoolGrad();
+  routeSharedIdentity();
   return ["Conv2DBackpropFilter", ...WASM_DELEGATED_KERNELS].filter((name) =>
     tf.getKernel(name, "wasm") !== undefined
   );

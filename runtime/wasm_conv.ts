@@ -119,7 +119,10 @@ function backpropFilter({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo |
   const rows = conv.batchSize * conv.outHeight * conv.outWidth;
   if (rows === 0) return;
   const wasm = wasmInternals(backend);
-  const patches = transposedPatches(wasm, x, conv);
+  // channels first ([inC, batch, h, w]) so that every patch row reads the input in order
+  const planes = inC > 1 ? runWasmKernel("Transpose", { x }, { perm: [3, 0, 1, 2] }, backend) : x;
+  const patches = transposedPatches(wasm, planes, conv);
+  if (planes !== x) wasm.disposeData(planes.dataId, true);
   try {
     const product = runWasmKernel(
       "BatchMatMul",
@@ -137,14 +140,15 @@ function backpropFilter({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo |
 }
 
 /**
- * The patches of x under every output position, transposed: [kh*kw*inC, batch*outH*outW] (row
- * (i, j, c) holds input channel c at tap (i, j) of every window; zeros in the padding). Laid out
+ * The patches of the input under every output position, transposed: [kh*kw*inC,
+ * batch*outH*outW] (row (i, j, c) holds input channel c at tap (i, j) of every window; zeros in
+ * the padding), from the input laid out channels first (`planes`, [inC, batch, h, w]). Laid out
  * so that the product with dy needs no transpose: XNNPACK multiplies [288, 25088] by
  * [25088, 64] in ~35 ms where dyᵀ·patches, the same numbers, takes ~180 ms.
  */
 function transposedPatches(
   wasm: WasmBackendInternals,
-  x: tf.TensorInfo,
+  planes: tf.TensorInfo,
   conv: tf.backend_util.Conv2DInfo,
 ): tf.TensorInfo {
   const { filterHeight: kh, filterWidth: kw, inChannels: c, inHeight, inWidth } = conv;
@@ -152,7 +156,7 @@ function transposedPatches(
   const { top, left } = conv.padInfo;
   const rows = batchSize * outHeight * outWidth;
   const out = wasm.makeOutput([kh * kw * c, rows], "float32");
-  const source = heapFloats(wasm, x);
+  const source = heapFloats(wasm, planes);
   const target = heapFloats(wasm, out);
   for (let i = 0; i < kh; i++) {
     for (let j = 0; j < kw; j++) {
@@ -169,9 +173,8 @@ function transposedPatches(
               continue;
             }
             if (owFirst > 0) target.fill(0, to, to + owFirst);
-            let from = ((b * inHeight + r) * inWidth + owFirst * sw + j - left) * c + ch;
-            const step = sw * c;
-            for (let ow = owFirst; ow < owEnd; ow++, from += step) target[to + ow] = source[from];
+            let from = ((ch * batchSize + b) * inHeight + r) * inWidth + owFirst * sw + j - left;
+            for (let ow = owFirst; ow < owEnd; ow++, from += sw) target[to + ow] = source[from];
             if (owEnd < outWidth) target.fill(0, to + owEnd, to + outWidth);
           }
         }
