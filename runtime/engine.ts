@@ -14,7 +14,11 @@ import { lossFunction } from "../models/losses.ts";
 import { accuracy, mae } from "../models/metrics.ts";
 import { createOptimizer, type Optimizer } from "../optimizers/mod.ts";
 import { clipGradNorm, clipGradValue } from "../optimizers/clipping.ts";
-import { createFusedOptimizer, hasFusedKernel } from "../optimizers/fused/adapter.ts";
+import {
+  createFusedOptimizer,
+  type GlobalClipStep,
+  hasFusedKernel,
+} from "../optimizers/fused/adapter.ts";
 import { AnnealError } from "../errors.ts";
 import { readVectors } from "./read_back.ts";
 import { DenseGpuProgram } from "./dense/gpu_program.ts";
@@ -258,13 +262,19 @@ export class TrainingEngine {
     if (clipping.value !== undefined) {
       grads = replace(grads, clipGradValue(grads, clipping.value), original, pending.ownsGrads);
     }
-    if (maxNorm !== undefined) {
-      const normType = clipping.normType === "inf" ? Infinity : clipping.normType;
-      const clipped = clipGradNorm(grads, maxNorm, normType);
-      clipped.totalNorm.dispose();
-      grads = replace(grads, clipped.grads, original, pending.ownsGrads);
+    const fusedClip = this.#optimizer as Partial<GlobalClipStep>;
+    if (maxNorm !== undefined && clipping.normType === 2 && fusedClip.stepClipped) {
+      // The fused optimizer clips by the global L2 norm on the device, in its own pass.
+      fusedClip.stepClipped(this.variables, grads, lr, maxNorm);
+    } else {
+      if (maxNorm !== undefined) {
+        const normType = clipping.normType === "inf" ? Infinity : clipping.normType;
+        const clipped = clipGradNorm(grads, maxNorm, normType);
+        clipped.totalNorm.dispose();
+        grads = replace(grads, clipped.grads, original, pending.ownsGrads);
+      }
+      this.#optimizer.step(this.variables, grads, lr);
     }
-    this.#optimizer.step(this.variables, grads, lr);
     for (let i = 0; i < grads.length; i++) {
       if (pending.ownsGrads || grads[i] !== original[i]) grads[i].dispose();
     }

@@ -15,8 +15,18 @@ import type { Optimizer, OptimizerState } from "../optimizer.ts";
 import { parseOptimizerSpec } from "../parse.ts";
 import type { OptimizerSpec, ResolvedOptimizerSpec } from "../spec.ts";
 import { createFusedStep, type FusedHyper, type FusedKind, type FusedStep } from "./fused_step.ts";
+import { FusedGlobalClip } from "./global_clip.ts";
 
 const FUSED: readonly string[] = ["sgd", "adam", "adamw", "lion"];
+
+/** An optimizer that can clip by the global L2 norm on the device as part of its step. */
+export interface GlobalClipStep {
+  /**
+   * Clips the gradients to a global L2 norm of `maxNorm` (torch.nn.utils.clip_grad_norm_, over
+   * every parameter group at once) on the device, then steps.
+   */
+  stepClipped(params: tf.Variable[], grads: tf.Tensor[], lr: number, maxNorm: number): void;
+}
 
 /** Whether a spec has a fused implementation. */
 export function hasFusedKernel(spec: OptimizerSpec): boolean {
@@ -47,7 +57,7 @@ function hyperOf(spec: ResolvedOptimizerSpec, weightDecay: number): FusedHyper {
  * const optimizer = createFusedOptimizer({ name: "adamw", lr: 1e-3 });
  * ```
  */
-export function createFusedOptimizer(input: OptimizerSpec): Optimizer {
+export function createFusedOptimizer(input: OptimizerSpec): Optimizer & GlobalClipStep {
   const spec = parseOptimizerSpec(input);
   if (!FUSED.includes(spec.name)) {
     throw new AnnealError("config", `No fused kernel for the ${spec.name} optimizer`, {
@@ -70,30 +80,37 @@ export function createFusedOptimizer(input: OptimizerSpec): Optimizer {
     }
     return group;
   };
+  const globalClip = new FusedGlobalClip();
+  const step = (params: tf.Variable[], grads: tf.Tensor[], lr: number, clip?: GPUBuffer) => {
+    const batches = new Map<
+      ReturnType<typeof groupOf>,
+      { params: tf.Variable[]; grads: tf.Tensor[] }
+    >();
+    params.forEach((param, i) => {
+      const group = groupOf(param);
+      const batch = batches.get(group) ?? { params: [], grads: [] };
+      batch.params.push(param);
+      batch.grads.push(grads[i]);
+      batches.set(group, batch);
+    });
+    if (pending) {
+      for (const group of batches.keys()) {
+        group.step.setState({ step: pending.step, slots: pending.slots });
+      }
+      pending = undefined;
+    }
+    for (const [group, batch] of batches) {
+      group.step.step(batch.params, batch.grads, lr * group.lrMultiplier, clip);
+    }
+    steps++;
+  };
   return {
     spec,
     step(params, grads, lr = spec.lr) {
-      const batches = new Map<
-        ReturnType<typeof groupOf>,
-        { params: tf.Variable[]; grads: tf.Tensor[] }
-      >();
-      params.forEach((param, i) => {
-        const group = groupOf(param);
-        const batch = batches.get(group) ?? { params: [], grads: [] };
-        batch.params.push(param);
-        batch.grads.push(grads[i]);
-        batches.set(group, batch);
-      });
-      if (pending) {
-        for (const group of batches.keys()) {
-          group.step.setState({ step: pending.step, slots: pending.slots });
-        }
-        pending = undefined;
-      }
-      for (const [group, batch] of batches) {
-        group.step.step(batch.params, batch.grads, lr * group.lrMultiplier);
-      }
-      steps++;
+      step(params, grads, lr);
+    },
+    stepClipped(params, grads, lr, maxNorm) {
+      step(params, grads, lr, globalClip.record(grads, maxNorm));
     },
     setMomentum() {
       throw new AnnealError("config", "The fused kernels do not cycle momentum", {
@@ -116,6 +133,7 @@ export function createFusedOptimizer(input: OptimizerSpec): Optimizer {
       steps = state.step;
     },
     dispose() {
+      globalClip.dispose();
       for (const group of groups.values()) group.step.dispose();
       groups.clear();
     },

@@ -52,8 +52,12 @@ export interface FusedState {
 /** A fused optimizer step bound to one set of parameters (fixed on the first step). */
 export interface FusedStep {
   readonly kind: FusedKind;
-  /** Updates `params` in place from `grads` (scaled by the clip factor when clipping). */
-  step(params: tf.Variable[], grads: tf.Tensor[], lr: number): void;
+  /**
+   * Updates `params` in place from `grads` (scaled by the clip factor when clipping). `clip`: a
+   * `[norm, scale]` buffer computed elsewhere (a global norm over several fused steps, see
+   * FusedGlobalClip), used instead of this step's own `maxGradNorm`.
+   */
+  step(params: tf.Variable[], grads: tf.Tensor[], lr: number, clip?: GPUBuffer): void;
   /** The last step's global gradient norm as a new scalar (device copy, no read-back). */
   gradNorm(): tf.Scalar | undefined;
   /** Compute dispatches the last step recorded. */
@@ -190,14 +194,14 @@ export function createFusedStep(kind: FusedKind, hyper: FusedHyper = {}): FusedS
     backend!.queue.writeBuffer(uniformBuffer!, 0, uniforms);
   }
 
-  function bindGroups(params: tf.Variable[], grads: tf.Tensor[]): void {
+  function bindGroups(params: tf.Variable[], grads: tf.Tensor[], clip: GPUBuffer): void {
     const b = backend!;
     entries.forEach((e, i) => {
       ensureExclusive(b, params[i]);
       const p = writableBuffer(b, params[i]);
       const g = tensorBuffer(b, grads[i]);
       const slots = e.slots.map((s) => s ? writableBuffer(b, s) : kernels!.dummy);
-      const key = [p, g, ...slots];
+      const key = [clip, p, g, ...slots];
       if (e.update && key.every((buffer, k) => buffer === e.key[k])) return;
       e.key = key;
       const uniform = {
@@ -209,8 +213,7 @@ export function createFusedStep(kind: FusedKind, hyper: FusedHyper = {}): FusedS
         layout: kernels!.update.getBindGroupLayout(0),
         entries: [
           { binding: 0, resource: uniform },
-          { binding: 1, resource: { buffer: clipBuffer! } },
-          ...key.map((buffer, k) => ({ binding: k + 2, resource: { buffer } })),
+          ...key.map((buffer, k) => ({ binding: k + 1, resource: { buffer } })),
         ],
       });
       e.sumsq = b.device.createBindGroup({
@@ -226,7 +229,7 @@ export function createFusedStep(kind: FusedKind, hyper: FusedHyper = {}): FusedS
 
   return {
     kind,
-    step(params, grads, lr) {
+    step(params, grads, lr, clip) {
       if (params.length !== grads.length) {
         throw new AnnealError(
           "usage",
@@ -244,11 +247,11 @@ export function createFusedStep(kind: FusedKind, hyper: FusedHyper = {}): FusedS
       }
       t += 1;
       writeUniforms(lr);
-      bindGroups(params, grads);
+      bindGroups(params, grads, clip ?? clipBuffer!);
       const k = kernels!;
       let dispatches = 0;
       recordPass(backend!, (pass) => {
-        if (h.maxGradNorm !== undefined) {
+        if (h.maxGradNorm !== undefined && clip === undefined) {
           pass.setPipeline(k.sumsq);
           for (const e of entries) {
             pass.setBindGroup(0, e.sumsq!);

@@ -80,3 +80,43 @@ Deno.test("dense WGSL step is not used where it does not apply", async () => {
     engine.dispose();
   }
 });
+
+Deno.test("fused global-norm clipping (AdamW, two parameter groups) matches tfjs's clipping", async () => {
+  await ready;
+  const base = {
+    backend: "webgpu",
+    seed: 3,
+    model: { kind: "mlp", hidden: [24] },
+    optimizer: { name: "adamw", lr: 0.05, weightDecay: 0.1 },
+    clipping: { maxNorm: 0.05 },
+  };
+  const fused = new TrainingEngine(parseConfig(base), classification);
+  const reference = new TrainingEngine(
+    parseConfig({ ...base, fusedOptimizer: false }),
+    classification,
+  );
+  try {
+    assert.ok(fused.fused && !reference.fused);
+    const gen = new Rng(4);
+    const rng = () => gen.float();
+    for (let s = 0; s < 4; s++) {
+      const data = batch(rng, 16, 30, classification);
+      // The clip threshold changes from step to step, as AutoClip's does.
+      const maxNorm = 0.05 * (s + 1);
+      for (const engine of [fused, reference]) {
+        const step = engine.computeGradients([data]);
+        engine.applyGradients(step, 0.05, maxNorm);
+        const [values] = await engine.readStats([step]);
+        assert.ok(values.gradNorm > maxNorm, "the step was clipped");
+      }
+    }
+    const [wa, wb] = [
+      Object.values(await fused.readWeights()),
+      Object.values(await reference.readWeights()),
+    ];
+    wb.forEach((w, i) => close(wa[i].values, w.values, `weight ${i}`, 1e-4));
+  } finally {
+    fused.dispose();
+    reference.dispose();
+  }
+});
