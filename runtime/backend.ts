@@ -12,6 +12,9 @@
  * - tfjs-backend-wasm multiplies transposed matrices (every dense layer's backward pass) in a
  *   plain single-threaded loop, 10-15x slower than its XNNPACK path: `wasm_matmul.ts` routes
  *   them to XNNPACK.
+ * - A convnet's backward pass gets faster wasm kernels in front of those (each declines what it
+ *   does not handle): `wasm_conv.ts` (both conv gradients on XNNPACK), `wasm_reduce.ts` (`Tile`,
+ *   `Sum`, `Mean`), `wasm_pool.ts` (`MaxPoolGrad`), `wasm_identity.ts` (zero-copy `Identity`).
  * - wasm runs on one thread fewer than the machine has cores (so on 2 cores on one), recurrent
  *   models on one (`ANNEAL_WASM_THREADS` or `options.wasmThreads` overrides): tfjs itself turns threads off under Deno (`IS_NODE`), so
  *   `wasm_threads.ts` starts tfjs's threaded SIMD binary with Deno Workers as its pthreads. When
