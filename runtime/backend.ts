@@ -268,7 +268,7 @@ async function useWasm(modelKind: string | undefined, options: BackendOptions): 
     threads > 1 ? `${threads} threads` : "single-threaded"
   }${fallback}`;
   const conv = modelKind === "cnn"
-    ? `; conv weight gradients by wasm matmuls (${delegated.length} missing kernels added)`
+    ? `; conv, pooling and batch-norm gradients on anneal's wasm kernels (XNNPACK convolutions and matmuls; ${delegated.length} missing kernels added)`
     : "";
   return `wasm (${binary})${conv}`;
 }
