@@ -140,7 +140,7 @@ let torch: TorchResult[] = [];
 if (flags.python !== "none") {
   const workloads = only.filter((n) => n !== "optim");
   torch = await runTorch({
-    python: flags.python || "python3",
+    python: flags.python || "auto",
     only: workloads,
     device: flags.device,
     threads: flags.threads,

@@ -38,6 +38,15 @@ export interface TorchOptions {
  * ```
  */
 export async function runTorch(options: TorchOptions): Promise<TorchResult[]> {
+  if (options.python === "auto") {
+    // The first python3 with torch: the one on PATH, else Debian's (python3-torch installs
+    // there, while another python3 may come first on PATH).
+    for (const python of ["python3", "/usr/bin/python3"]) {
+      if (await hasTorch(python)) return await runTorch({ ...options, python });
+    }
+    console.error("# no python3 with torch found: no torch column (--python PATH to name one)");
+    return [];
+  }
   const script = fileURLToPath(new URL("./torch_reference.py", import.meta.url));
   const args = [script, "--only", options.only.join(",")];
   if (options.device) args.push("--device", options.device);
@@ -54,5 +63,18 @@ export async function runTorch(options: TorchOptions): Promise<TorchResult[]> {
   } catch (error) {
     console.error(`# pytorch reference not run: ${(error as Error).message}`);
     return [];
+  }
+}
+
+async function hasTorch(python: string): Promise<boolean> {
+  try {
+    const probe = await new Deno.Command(python, {
+      args: ["-c", "import torch"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return probe.success;
+  } catch {
+    return false;
   }
 }
