@@ -298,7 +298,8 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   let epochsRun = 0;
   outer: for (; epoch < config.epochs; epoch++) {
     const epochStart = performance.now();
-    loader.send({ type: "StartEpoch", epoch, fromBatch: 0 });
+    // The loader streams on into later epochs by itself: it is told where to start only once.
+    if (epochsRun === 0) loader.send({ type: "StartEpoch", epoch, fromBatch: 0 });
     let batchIndex = 0;
     totals = new EpochTotals(engine.metrics);
     let lastLr = NaN;
