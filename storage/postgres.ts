@@ -57,6 +57,7 @@ export async function openPostgresStorage(
   url: string,
   options: { maxConnections?: number } = {},
 ): Promise<StudyStorage> {
+  guardDroppedSocketWrites();
   const sql = postgres(url, {
     max: options.maxConnections ?? 4,
     onnotice: () => {},
@@ -75,6 +76,30 @@ export async function openPostgresStorage(
     });
   }
   return new PostgresStorage(sql);
+}
+
+let guarded = false;
+
+/**
+ * postgres.js 3.4.9 can write to a socket that closed under it: a write it deferred with
+ * `setImmediate` runs after the server went away and throws `TypeError: Cannot read properties of
+ * null (reading 'write')` outside any promise, which would end the process. The query it belonged
+ * to fails on its own (connection closed) and the storage's retries take over, so that one error,
+ * from that one place, is dropped with a warning; any other uncaught error stays fatal.
+ */
+function guardDroppedSocketWrites(): void {
+  if (guarded) return;
+  guarded = true;
+  globalThis.addEventListener("error", (event) => {
+    const error = event.error;
+    if (
+      error instanceof TypeError && /reading 'write'/.test(error.message) &&
+      /postgres[/\\]src[/\\]connection\.js/.test(error.stack ?? "")
+    ) {
+      event.preventDefault();
+      console.warn(`anneal: PostgreSQL connection dropped mid-write (${error.message}); retrying`);
+    }
+  });
 }
 
 function redact(url: string): string {
