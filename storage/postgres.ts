@@ -87,7 +87,7 @@ let guarded = false;
  * to fails on its own (connection closed) and the storage's retries take over, so that one error,
  * from that one place, is dropped with a warning; any other uncaught error stays fatal.
  */
-function guardDroppedSocketWrites(): void {
+export function guardDroppedSocketWrites(): void {
   if (guarded) return;
   guarded = true;
   globalThis.addEventListener("error", (event) => {
