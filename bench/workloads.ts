@@ -11,6 +11,7 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 // Side effect: tfjs-layers registers the gradients of tfjs-core ops (core alone registers none).
 import "npm:@tensorflow/tfjs-layers@4.22.0";
 import { AnnealError } from "../errors.ts";
+import { batchNormTraining } from "../models/batch_norm.ts";
 
 /** A model ready to step: its variables and a loss over fixed random data. */
 export interface Workload {
@@ -87,8 +88,8 @@ function cnn(): Workload {
   const [f2w, f2b] = dense(128, 10, 46);
   const block = (h: tf.Tensor4D, [w, b]: tf.Variable[], [gamma, beta]: tf.Variable[]) => {
     const z = tf.add(tf.conv2d(h, w as tf.Tensor4D, 1, "same"), b) as tf.Tensor4D;
-    const { mean, variance } = tf.moments(z, [0, 1, 2]);
-    const normed = tf.batchNorm(z, mean, variance, beta, gamma, 1e-5);
+    // anneal's models normalize a training batch with this op (models/batch_norm.ts)
+    const normed = batchNormTraining(z, gamma, beta, 1e-5).y;
     return tf.maxPool(tf.relu(normed) as tf.Tensor4D, 2, 2, "valid");
   };
   const loss = () =>

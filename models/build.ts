@@ -8,6 +8,7 @@
 
 import * as tfl from "npm:@tensorflow/tfjs-layers@4.22.0";
 import { AnnealError } from "../errors.ts";
+import { batchNormalization } from "./batch_norm.ts";
 import { InitFactory } from "./init.ts";
 import { stabilizeWeightNames } from "./names.ts";
 import { type ModelSpec, ModelSpecSchema, type ResolvedModelSpec } from "./spec.ts";
@@ -125,7 +126,7 @@ function mlp(
   spec.hidden.forEach((units, i) => {
     x = dense(x, units, `dense${i}`, init);
     if (spec.batchNorm) {
-      x = tfl.layers.batchNormalization({ name: `bn${i}`, ...batchNormArgs }).apply(x) as Sym;
+      x = batchNormalization({ name: `bn${i}`, ...batchNormArgs }).apply(x) as Sym;
     }
     x = tfl.layers.activation({ activation: spec.activation, name: `act${i}` }).apply(x) as Sym;
     if (spec.dropout > 0) {
@@ -163,7 +164,7 @@ function cnn(
       ...init.layer(fanIn),
     }).apply(x) as Sym;
     if (spec.batchNorm) {
-      x = tfl.layers.batchNormalization({ name: `convbn${i}`, ...batchNormArgs }).apply(x) as Sym;
+      x = batchNormalization({ name: `convbn${i}`, ...batchNormArgs }).apply(x) as Sym;
     }
     x = tfl.layers.reLU({ name: `convrelu${i}` }).apply(x) as Sym;
     if (spec.pool > 1) {

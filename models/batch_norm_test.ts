@@ -1,0 +1,119 @@
+import assert from "node:assert/strict";
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import * as tfl from "npm:@tensorflow/tfjs-layers@4.22.0";
+import { selectBackend } from "../runtime/backend.ts";
+import { batchNormalization, batchNormTraining, compositeBatchNormTraining } from "./batch_norm.ts";
+
+const SHAPES = [[6, 5, 4, 3], [16, 7], [2, 3, 3, 8], [1, 2, 2, 1]];
+
+/** Values and gradients of a loss that uses y and (lightly) the statistics, by either path. */
+function run(fused: boolean, shape: number[], seed: number): Float32Array[] {
+  return tf.tidy(() => {
+    const channels = shape[shape.length - 1];
+    // an offset and a spread per channel, so that the shifted sums matter
+    const x = tf.add(
+      tf.mul(tf.randomNormal(shape, 0, 1, "float32", seed), tf.linspace(0.5, 3, channels)),
+      tf.linspace(-40, 100, channels),
+    );
+    const scale = tf.randomNormal([channels], 1, 0.3, "float32", seed + 1);
+    const offset = tf.randomNormal([channels], 0, 1, "float32", seed + 2);
+    const weights = tf.randomNormal(shape, 0, 1, "float32", seed + 3);
+    const op = fused ? batchNormTraining : compositeBatchNormTraining;
+    const f = (xs: tf.Tensor, s: tf.Tensor, o: tf.Tensor) => {
+      const { y, mean, variance } = op(xs, s, o, 1e-3);
+      return tf.addN([
+        tf.sum(tf.mul(tf.square(y), weights)),
+        tf.mul(tf.sum(mean), 0.7),
+        tf.mul(tf.sum(variance), 0.5),
+      ]);
+    };
+    const { value, grads } = tf.valueAndGrads(f)([x, scale, offset]);
+    const { y, mean, variance } = op(x, scale, offset, 1e-3);
+    return [value, y, mean, variance, ...grads].map((t) => t.dataSync() as Float32Array);
+  });
+}
+
+function assertClose(actual: Float32Array[], expected: Float32Array[], label: string) {
+  const names = ["loss", "y", "mean", "variance", "dx", "dscale", "doffset"];
+  actual.forEach((values, i) => {
+    assert.equal(values.length, expected[i].length, `${label} ${names[i]}`);
+    const magnitude = Math.max(1, ...expected[i].map(Math.abs));
+    values.forEach((v, j) => {
+      assert.ok(
+        Math.abs(v - expected[i][j]) <= 2e-4 * magnitude,
+        `${label} ${names[i]}[${j}]: ${v} vs ${expected[i][j]}`,
+      );
+    });
+  });
+}
+
+for (const backend of ["cpu", "wasm"] as const) {
+  Deno.test(`batchNormTraining on ${backend}: values and gradients equal tfjs's composite ops`, async () => {
+    await selectBackend(backend);
+    SHAPES.forEach((shape, i) => {
+      const expected = run(false, shape, 10 * i + 1);
+      const buffers = tf.engine().backend.numDataIds();
+      const actual = run(true, shape, 10 * i + 1);
+      assert.equal(tf.engine().backend.numDataIds(), buffers, "no buffers left behind");
+      assertClose(actual, expected, `${backend} [${shape}]`);
+    });
+  });
+}
+
+Deno.test("batchNormTraining refuses a scale that does not match the channels", async () => {
+  await selectBackend("cpu");
+  assert.throws(
+    () => batchNormTraining(tf.ones([4, 3]), tf.ones([2]), tf.zeros([3]), 1e-5),
+    /scale and offset of \[channels\]; got x \[4,3\], scale \[2\]/,
+  );
+});
+
+Deno.test("the fused layer trains and infers as tfjs-layers' BatchNormalization", async () => {
+  await selectBackend("wasm");
+  const args = { momentum: 0.9, epsilon: 1e-5 };
+  const build = (fused: boolean) => {
+    const input = tfl.input({ shape: [5, 5, 4] });
+    const conv = tfl.layers.conv2d({
+      filters: 6,
+      kernelSize: 3,
+      padding: "same",
+      kernelInitializer: tfl.initializers.glorotUniform({ seed: 7 }),
+    }).apply(input) as tfl.SymbolicTensor;
+    const norm = (fused ? batchNormalization(args) : tfl.layers.batchNormalization(args))
+      .apply(conv) as tfl.SymbolicTensor;
+    return tfl.model({ inputs: input, outputs: norm });
+  };
+  const models = [build(false), build(true)];
+  const x = tf.randomNormal([8, 5, 5, 4], 2, 3, "float32", 3);
+  const target = tf.randomNormal([8, 5, 5, 6], 0, 1, "float32", 4);
+  const results = models.map((model) => {
+    const loss = () =>
+      tf.mean(
+        tf.square(tf.sub(model.apply(x, { training: true }) as tf.Tensor, target)),
+      ) as tf.Scalar;
+    const { value, grads } = tf.variableGrads(
+      loss,
+      model.trainableWeights.map((w) => w.read() as tf.Variable),
+    );
+    void value;
+    // after one training call (variableGrads ran it once): the moving statistics
+    const stats = model.getWeights().map((w) => w.dataSync() as Float32Array);
+    const inference = (model.apply(x, { training: false }) as tf.Tensor).dataSync() as Float32Array;
+    const gradValues = Object.values(grads).map((g) => g.dataSync() as Float32Array);
+    return [...stats, inference, ...gradValues];
+  });
+  assert.equal(models[1].layers[2].getClassName(), "BatchNormalization");
+  assert.deepEqual(
+    models[1].layers[2].weights.map((w) => w.name.split("/").pop()),
+    ["gamma", "beta", "moving_mean", "moving_variance"],
+  );
+  results[1].forEach((values, i) => {
+    const magnitude = Math.max(1, ...results[0][i].map(Math.abs));
+    values.forEach((v, j) =>
+      assert.ok(
+        Math.abs(v - results[0][i][j]) <= 2e-4 * magnitude,
+        `array ${i}[${j}]: ${v} vs ${results[0][i][j]}`,
+      )
+    );
+  });
+});
