@@ -6,6 +6,8 @@
  * Here each window is searched once, for all channels of a pixel at a time (NHWC keeps them
  * contiguous), and its dy is added where its maximum is. Ties go to the first maximum in row
  * order, as in tfjs's cpu backend; a window of NaNs or -Infinity passes no gradient, as there.
+ * Windows that tile the input (window = stride, as in 2x2 stride 2 pooling) take a shorter
+ * path: each input pixel is compared once with its window's forward output and written once.
  *
  * @module
  */
@@ -33,6 +35,13 @@ function maxPoolGrad({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo | un
   const x = heapFloats(wasm, input);
   const gradient = heapFloats(wasm, dy);
   const dx = heapFloats(wasm, out);
+  const { output } = inputs as { output?: tf.TensorInfo };
+  if (
+    fh === sh && fw === sw && output?.dtype === "float32" &&
+    output.shape.every((n, i) => n === dy.shape[i])
+  ) {
+    if (tiledPoolGrad(pool, x, heapFloats(wasm, output), gradient, dx)) return out;
+  }
   dx.fill(0);
   const best = new Float32Array(c);
   const where = new Int32Array(c);
@@ -65,6 +74,59 @@ function maxPoolGrad({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo | un
     }
   }
   return out;
+}
+
+/**
+ * Windows that tile the input (window = stride, the usual 2x2 stride 2): every input pixel is in
+ * at most one window, so dx is written once, in raster order, with no zero fill and no search:
+ * the window's maximum is the forward output, and the first pixel in row order equal to it takes
+ * dy (ties to the first maximum; a window of -Infinity takes none, as in the general loop).
+ * Returns false, having written part of dx, when an output is NaN: the general loop handles that.
+ */
+function tiledPoolGrad(
+  pool: tf.backend_util.Conv2DInfo,
+  x: Float32Array,
+  y: Float32Array,
+  gradient: Float32Array,
+  dx: Float32Array,
+): boolean {
+  const { batchSize, inHeight, inWidth, inChannels: c, outHeight, outWidth } = pool;
+  const { strideHeight: sh, strideWidth: sw } = pool;
+  const { top, left } = pool.padInfo;
+  // per window of the current output row and channel: has its maximum taken dy yet
+  const taken = new Uint8Array(outWidth * c);
+  for (let b = 0; b < batchSize; b++) {
+    for (let r = 0; r < inHeight; r++) {
+      const rowStart = (b * inHeight + r) * inWidth * c;
+      const oh = Math.floor((r + top) / sh);
+      if (oh >= outHeight) {
+        dx.fill(0, rowStart, rowStart + inWidth * c);
+        continue;
+      }
+      if (r === 0 || (r + top) % sh === 0) taken.fill(0);
+      for (let q = 0; q < inWidth; q++) {
+        const to = rowStart + q * c;
+        const ow = Math.floor((q + left) / sw);
+        if (ow >= outWidth) {
+          dx.fill(0, to, to + c);
+          continue;
+        }
+        const from = ((b * outHeight + oh) * outWidth + ow) * c;
+        const t = ow * c;
+        for (let ch = 0; ch < c; ch++) {
+          const m = y[from + ch];
+          if (m !== m) return false;
+          if (taken[t + ch] === 0 && x[to + ch] === m && m > -Infinity) {
+            dx[to + ch] = gradient[from + ch];
+            taken[t + ch] = 1;
+          } else {
+            dx[to + ch] = 0;
+          }
+        }
+      }
+    }
+  }
+  return true;
 }
 
 /**

@@ -4,19 +4,39 @@ import { selectBackend } from "./backend.ts";
 import { routeMaxPoolGrad } from "./wasm_pool.ts";
 
 type Pad = "same" | "valid";
-const CASES: { x: [number, number, number, number]; size: number; strides: number; pad: Pad }[] = [
+type Case = {
+  x: [number, number, number, number];
+  size: number;
+  strides: number;
+  pad: Pad;
+  /** a window of -Infinity written over x */
+  special?: boolean;
+};
+const CASES: Case[] = [
   { x: [2, 8, 8, 32], size: 2, strides: 2, pad: "valid" },
   { x: [3, 7, 7, 5], size: 2, strides: 2, pad: "valid" },
   { x: [2, 7, 6, 3], size: 2, strides: 2, pad: "same" },
   { x: [2, 9, 9, 4], size: 3, strides: 2, pad: "same" }, // overlapping windows
   { x: [2, 6, 5, 2], size: 3, strides: 1, pad: "valid" },
+  { x: [2, 7, 8, 3], size: 3, strides: 3, pad: "same" }, // tiled, padded before and after
+  { x: [1, 4, 4, 2], size: 2, strides: 2, pad: "valid", special: true },
+  { x: [2, 6, 6, 3], size: 2, strides: 2, pad: "valid", special: true },
 ];
+
+/** A window of -Infinity (channel 0, first window): it passes no gradient. */
+function withSpecials(x: tf.Tensor, c: Case): tf.Tensor {
+  const values = x.dataSync().slice();
+  const [, , w, ch] = c.x;
+  for (const [r, q] of [[0, 0], [0, 1], [1, 0], [1, 1]]) values[(r * w + q) * ch] = -Infinity;
+  return tf.tensor(values, c.x);
+}
 
 /** dL/dx of max pooling; x is rounded to a few values and has zeros (relu), so ties are common. */
 function gradients(): number[][] {
   return CASES.map((c, i) =>
     tf.tidy(() => {
-      const x = tf.relu(tf.round(tf.randomNormal(c.x, 0, 1.5, "float32", 2 * i + 1)));
+      const random = tf.relu(tf.round(tf.randomNormal(c.x, 0, 1.5, "float32", 2 * i + 1)));
+      const x = c.special ? withSpecials(random, c) : random;
       const output = tf.maxPool(x as tf.Tensor4D, c.size, c.strides, c.pad);
       const dy = tf.randomNormal(output.shape, 0, 1, "float32", 2 * i + 2);
       const dx = tf.engine().runKernel("MaxPoolGrad", { dy, input: x, output }, {
