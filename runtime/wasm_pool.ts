@@ -78,10 +78,11 @@ function maxPoolGrad({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo | un
 
 /**
  * Windows that tile the input (window = stride, the usual 2x2 stride 2): every input pixel is in
- * at most one window, so dx is written once, in raster order, with no zero fill and no search:
- * the window's maximum is the forward output, and the first pixel in row order equal to it takes
- * dy (ties to the first maximum; a window of -Infinity takes none, as in the general loop).
- * Returns false, having written part of dx, when an output is NaN: the general loop handles that.
+ * at most one window, so each window is visited once and its pixels written once, with no
+ * search state: the window's maximum is the forward output, and the first pixel in row order
+ * equal to it takes dy (ties to the first maximum; a window of -Infinity takes none, as in the
+ * general loop). Returns false, having written part of dx, when an output is NaN: the general
+ * loop handles that.
  */
 function tiledPoolGrad(
   pool: tf.backend_util.Conv2DInfo,
@@ -93,34 +94,46 @@ function tiledPoolGrad(
   const { batchSize, inHeight, inWidth, inChannels: c, outHeight, outWidth } = pool;
   const { strideHeight: sh, strideWidth: sw } = pool;
   const { top, left } = pool.padInfo;
-  // per window of the current output row and channel: has its maximum taken dy yet
-  const taken = new Uint8Array(outWidth * c);
+  // pixels in no window (a "valid" pooling's leftover rows and columns) get zeros
+  if (outHeight * sh - top < inHeight || outWidth * sw - left < inWidth) dx.fill(0);
+  const rowStride = inWidth * c;
   for (let b = 0; b < batchSize; b++) {
-    for (let r = 0; r < inHeight; r++) {
-      const rowStart = (b * inHeight + r) * inWidth * c;
-      const oh = Math.floor((r + top) / sh);
-      if (oh >= outHeight) {
-        dx.fill(0, rowStart, rowStart + inWidth * c);
-        continue;
-      }
-      if (r === 0 || (r + top) % sh === 0) taken.fill(0);
-      for (let q = 0; q < inWidth; q++) {
-        const to = rowStart + q * c;
-        const ow = Math.floor((q + left) / sw);
-        if (ow >= outWidth) {
-          dx.fill(0, to, to + c);
+    for (let oh = 0; oh < outHeight; oh++) {
+      const rowFirst = Math.max(0, oh * sh - top), rowEnd = Math.min(inHeight, oh * sh - top + sh);
+      for (let ow = 0; ow < outWidth; ow++) {
+        const colFirst = Math.max(0, ow * sw - left);
+        const colEnd = Math.min(inWidth, ow * sw - left + sw);
+        const corner = ((b * inHeight + rowFirst) * inWidth + colFirst) * c;
+        const rows = rowEnd - rowFirst, cols = colEnd - colFirst;
+        const from = ((b * outHeight + oh) * outWidth + ow) * c;
+        if (rows === 2 && cols === 2) {
+          // the common case, unrolled
+          for (let ch = 0; ch < c; ch++) {
+            const m = y[from + ch], g = gradient[from + ch];
+            if (m !== m) return false;
+            const i0 = corner + ch, i1 = i0 + c, i2 = i0 + rowStride, i3 = i2 + c;
+            dx[i0] = 0, dx[i1] = 0, dx[i2] = 0, dx[i3] = 0;
+            if (!(m > -Infinity)) continue;
+            if (x[i0] === m) dx[i0] = g;
+            else if (x[i1] === m) dx[i1] = g;
+            else if (x[i2] === m) dx[i2] = g;
+            else if (x[i3] === m) dx[i3] = g;
+          }
           continue;
         }
-        const from = ((b * outHeight + oh) * outWidth + ow) * c;
-        const t = ow * c;
         for (let ch = 0; ch < c; ch++) {
           const m = y[from + ch];
           if (m !== m) return false;
-          if (taken[t + ch] === 0 && x[to + ch] === m && m > -Infinity) {
-            dx[to + ch] = gradient[from + ch];
-            taken[t + ch] = 1;
-          } else {
-            dx[to + ch] = 0;
+          let open = m > -Infinity; // no pixel has taken dy yet
+          for (let r = 0; r < rows; r++) {
+            for (let q = 0, at = corner + r * rowStride + ch; q < cols; q++, at += c) {
+              if (open && x[at] === m) {
+                dx[at] = gradient[from + ch];
+                open = false;
+              } else {
+                dx[at] = 0;
+              }
+            }
           }
         }
       }
