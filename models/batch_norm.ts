@@ -23,6 +23,7 @@
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import * as tfl from "npm:@tensorflow/tfjs-layers@4.22.0";
 import { heapFloats, wasmInternals } from "../runtime/wasm_heap.ts";
+import { type SimdKernels, simdKernels } from "../runtime/wasm_simd/kernels.ts";
 
 const FORWARD = "AnnealBatchNormTrain";
 const GRADIENT = "AnnealBatchNormTrainGrad";
@@ -102,13 +103,18 @@ export function compositeBatchNormTraining(
 }
 
 // ---------------------------------------------------------------------------------------------
-// The math, over flat channels-last arrays (rows of `channels` values)
+// The math, over flat channels-last arrays (rows of `channels` values). Each kernel is passes
+// over the tensor (sums per channel, then one affine map per channel) with per-channel
+// arithmetic between them; on wasm the passes run in anneal's SIMD kernels when available.
 
-/** Per-channel mean and biased variance (float64 sums, shifted by the first row for accuracy). */
-function statistics(x: Float32Array, channels: number, mean: Float32Array, variance: Float32Array) {
-  const rows = x.length / channels;
-  const s1 = new Float64Array(channels), s2 = new Float64Array(channels);
-  const shift = x.slice(0, channels);
+/** s1[c] += x - shift[c], s2[c] += (x - shift[c])²: the first row as shift keeps them small. */
+function momentSums(
+  x: Float32Array,
+  shift: Float32Array,
+  s1: Float64Array,
+  s2: Float64Array,
+) {
+  const channels = shift.length;
   for (let i = 0; i < x.length; i += channels) {
     for (let c = 0; c < channels; c++) {
       const d = x[i + c] - shift[c];
@@ -116,49 +122,68 @@ function statistics(x: Float32Array, channels: number, mean: Float32Array, varia
       s2[c] += d * d;
     }
   }
-  for (let c = 0; c < channels; c++) {
+}
+
+/** Mean and biased variance from the shifted sums over `rows` rows. */
+function finishMoments(
+  s1: Float64Array,
+  s2: Float64Array,
+  shift: Float32Array,
+  rows: number,
+  mean: Float32Array,
+  variance: Float32Array,
+) {
+  for (let c = 0; c < mean.length; c++) {
     const m = s1[c] / rows;
     mean[c] = shift[c] + m;
     variance[c] = Math.max(0, s2[c] / rows - m * m);
   }
 }
 
-function normalize(
-  x: Float32Array,
+/** y = x * a + k per channel, the normalization with scale and offset folded in. */
+function normalizeCoefficients(
   mean: Float32Array,
   variance: Float32Array,
   scale: Float32Array,
   offset: Float32Array,
   epsilon: number,
-  y: Float32Array,
+  a: Float32Array,
+  k: Float32Array,
 ) {
-  const channels = mean.length;
-  const a = new Float32Array(channels), b = new Float32Array(channels);
-  for (let c = 0; c < channels; c++) {
+  for (let c = 0; c < mean.length; c++) {
     a[c] = scale[c] / Math.sqrt(variance[c] + epsilon);
-    b[c] = offset[c] - mean[c] * a[c];
-  }
-  for (let i = 0; i < x.length; i += channels) {
-    for (let c = 0; c < channels; c++) y[i + c] = x[i + c] * a[c] + b[c];
+    k[c] = offset[c] - mean[c] * a[c];
   }
 }
 
-function gradient(
+/** out = p * a + q * b + k per channel (no q term without q). */
+function affine(
+  p: Float32Array,
+  q: Float32Array | undefined,
+  out: Float32Array,
+  a: Float32Array,
+  b: Float32Array,
+  k: Float32Array,
+) {
+  const channels = a.length;
+  for (let i = 0; i < p.length; i += channels) {
+    if (q) {
+      for (let c = 0; c < channels; c++) out[i + c] = p[i + c] * a[c] + q[i + c] * b[c] + k[c];
+    } else {
+      for (let c = 0; c < channels; c++) out[i + c] = p[i + c] * a[c] + k[c];
+    }
+  }
+}
+
+/** sdy[c] += dy, sdyx[c] += dy * (x - mean[c]). */
+function gradientSums(
   dy: Float32Array,
   x: Float32Array,
-  scale: Float32Array,
   mean: Float32Array,
-  variance: Float32Array,
-  dmean: Float32Array | undefined,
-  dvar: Float32Array | undefined,
-  epsilon: number,
-  dx: Float32Array,
-  dscale: Float32Array,
-  doffset: Float32Array,
+  sdy: Float64Array,
+  sdyx: Float64Array,
 ) {
   const channels = mean.length;
-  const rows = x.length / channels;
-  const sdy = new Float64Array(channels), sdyx = new Float64Array(channels);
   for (let i = 0; i < x.length; i += channels) {
     for (let c = 0; c < channels; c++) {
       const g = dy[i + c];
@@ -166,19 +191,35 @@ function gradient(
       sdyx[c] += g * (x[i + c] - mean[c]);
     }
   }
-  // dx = a * dy + b * (x - mean) + k, per channel
-  const a = new Float32Array(channels), b = new Float32Array(channels);
-  const k = new Float32Array(channels);
-  for (let c = 0; c < channels; c++) {
+}
+
+/** dscale, doffset, and dx = dy * a + x * b + k per channel (see the module's formula). */
+function gradientCoefficients(
+  sdy: Float64Array,
+  sdyx: Float64Array,
+  rows: number,
+  scale: Float32Array,
+  mean: Float32Array,
+  variance: Float32Array,
+  dmean: Float32Array | undefined,
+  dvar: Float32Array | undefined,
+  epsilon: number,
+  out: {
+    dscale: Float32Array;
+    doffset: Float32Array;
+    a: Float32Array;
+    b: Float32Array;
+    k: Float32Array;
+  },
+) {
+  for (let c = 0; c < mean.length; c++) {
     const s = 1 / Math.sqrt(variance[c] + epsilon);
-    dscale[c] = sdyx[c] * s;
-    doffset[c] = sdy[c];
-    a[c] = scale[c] * s;
-    b[c] = -scale[c] * s * s * s * sdyx[c] / rows + (dvar ? 2 * dvar[c] / rows : 0);
-    k[c] = -scale[c] * s * sdy[c] / rows + (dmean ? dmean[c] / rows : 0) - b[c] * mean[c];
-  }
-  for (let i = 0; i < x.length; i += channels) {
-    for (let c = 0; c < channels; c++) dx[i + c] = a[c] * dy[i + c] + b[c] * x[i + c] + k[c];
+    out.dscale[c] = sdyx[c] * s;
+    out.doffset[c] = sdy[c];
+    out.a[c] = scale[c] * s;
+    out.b[c] = -scale[c] * s * s * s * sdyx[c] / rows + (dvar ? 2 * dvar[c] / rows : 0);
+    out.k[c] = -scale[c] * s * sdy[c] / rows + (dmean ? dmean[c] / rows : 0) -
+      out.b[c] * mean[c];
   }
 }
 
@@ -190,6 +231,10 @@ interface Memory {
   /** Allocates the outputs (all of them before any view is taken: wasm's heap may move). */
   alloc(shapes: number[][]): tf.TensorInfo[];
   view(info: tf.TensorInfo): Float32Array;
+  /** Frees a scratch tensor made by alloc. */
+  free(info: tf.TensorInfo): void;
+  /** anneal's SIMD kernels on this memory (wasm only). */
+  simd?: SimdKernels;
 }
 
 function memoryOf(backend: unknown, backendName: string): Memory {
@@ -198,11 +243,14 @@ function memoryOf(backend: unknown, backendName: string): Memory {
     return {
       alloc: (shapes) => shapes.map((shape) => wasm.makeOutput(shape, "float32")),
       view: (info) => heapFloats(wasm, info),
+      free: (info) => wasm.disposeData(info.dataId, true),
+      simd: simdKernels(backend),
     };
   }
   const cpu = backend as {
     data: { get(id: object): { values: tf.backend_util.TypedArray } };
     makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): tf.TensorInfo;
+    disposeData(dataId: object, force?: boolean): boolean;
   };
   return {
     alloc: (shapes) =>
@@ -210,6 +258,32 @@ function memoryOf(backend: unknown, backendName: string): Memory {
         cpu.makeTensorInfo(shape, "float32", new Float32Array(tf.util.sizeFromShape(shape)))
       ),
     view: (info) => cpu.data.get(info.dataId).values as Float32Array,
+    free: (info) => cpu.disposeData(info.dataId, true),
+  };
+}
+
+/** Per-channel scratch in the backend's memory: float64 sums and float32 coefficients. */
+function scratch(memory: Memory, channels: number, sums: number, coefficients: number) {
+  // a float64 takes two float32 slots; the sums come first, so they stay 8-byte aligned
+  const [info] = memory.alloc([[channels * (2 * sums + coefficients)]]);
+  return {
+    info,
+    /** Views, valid until the next allocation. */
+    views() {
+      const floats = memory.view(info);
+      floats.fill(0, 0, 2 * sums * channels);
+      const doubles = new Float64Array(floats.buffer, floats.byteOffset, sums * channels);
+      return {
+        sums: Array.from(
+          { length: sums },
+          (_, i) => doubles.subarray(i * channels, (i + 1) * channels),
+        ),
+        coefficients: Array.from(
+          { length: coefficients },
+          (_, i) => floats.subarray((2 * sums + i) * channels, (2 * sums + i + 1) * channels),
+        ),
+      };
+    },
   };
 }
 
@@ -218,12 +292,27 @@ function forwardKernel(backendName: string): tf.KernelFunc {
     const { x, scale, offset } = inputs as Record<string, tf.TensorInfo>;
     const { epsilon } = attrs as unknown as { epsilon: number };
     const channels = x.shape[x.shape.length - 1];
+    const rows = tf.util.sizeFromShape(x.shape) / channels;
     const memory = memoryOf(backend, backendName);
     const outputs = memory.alloc([x.shape, [channels], [channels]]);
-    const [y, mean, variance] = outputs.map((info) => memory.view(info));
-    const xs = memory.view(x);
-    statistics(xs, channels, mean, variance);
-    normalize(xs, mean, variance, memory.view(scale), memory.view(offset), epsilon, y);
+    const work = scratch(memory, channels, 2, 2);
+    try {
+      const { sums: [s1, s2], coefficients: [a, k] } = work.views();
+      const [y, mean, variance] = outputs.map((info) => memory.view(info));
+      const xs = memory.view(x);
+      const shift = xs.subarray(0, channels);
+      const simd = memory.simd;
+      if (simd) {
+        simd.moments(xs.byteOffset, rows, channels, shift.byteOffset, s1.byteOffset, s2.byteOffset);
+      } else momentSums(xs, shift, s1, s2);
+      finishMoments(s1, s2, shift, rows, mean, variance);
+      normalizeCoefficients(mean, variance, memory.view(scale), memory.view(offset), epsilon, a, k);
+      if (simd) {
+        simd.affine(xs.byteOffset, 0, y.byteOffset, rows, channels, a.byteOffset, 0, k.byteOffset);
+      } else affine(xs, undefined, y, a, a, k);
+    } finally {
+      memory.free(work.info);
+    }
     return outputs;
   };
 }
@@ -233,22 +322,57 @@ function gradientKernel(backendName: string): tf.KernelFunc {
     const { dy, x, scale, mean, variance, dmean, dvar } = inputs as Record<string, tf.TensorInfo>;
     const { epsilon } = attrs as unknown as { epsilon: number };
     const channels = x.shape[x.shape.length - 1];
+    const rows = tf.util.sizeFromShape(x.shape) / channels;
     const memory = memoryOf(backend, backendName);
     const outputs = memory.alloc([x.shape, [channels], [channels]]);
-    const [dx, dscale, doffset] = outputs.map((info) => memory.view(info));
-    gradient(
-      memory.view(dy),
-      memory.view(x),
-      memory.view(scale),
-      memory.view(mean),
-      memory.view(variance),
-      dmean ? memory.view(dmean) : undefined,
-      dvar ? memory.view(dvar) : undefined,
-      epsilon,
-      dx,
-      dscale,
-      doffset,
-    );
+    const work = scratch(memory, channels, 2, 3);
+    try {
+      const { sums: [sdy, sdyx], coefficients: [a, b, k] } = work.views();
+      const [dx, dscale, doffset] = outputs.map((info) => memory.view(info));
+      const [dys, xs, means] = [memory.view(dy), memory.view(x), memory.view(mean)];
+      const simd = memory.simd;
+      if (simd) {
+        simd.gradientSums(
+          dys.byteOffset,
+          xs.byteOffset,
+          rows,
+          channels,
+          means.byteOffset,
+          sdy.byteOffset,
+          sdyx.byteOffset,
+        );
+      } else {
+        gradientSums(dys, xs, means, sdy, sdyx);
+      }
+      gradientCoefficients(
+        sdy,
+        sdyx,
+        rows,
+        memory.view(scale),
+        means,
+        memory.view(variance),
+        dmean ? memory.view(dmean) : undefined,
+        dvar ? memory.view(dvar) : undefined,
+        epsilon,
+        { dscale, doffset, a, b, k },
+      );
+      if (simd) {
+        simd.affine(
+          dys.byteOffset,
+          xs.byteOffset,
+          dx.byteOffset,
+          rows,
+          channels,
+          a.byteOffset,
+          b.byteOffset,
+          k.byteOffset,
+        );
+      } else {
+        affine(dys, xs, dx, a, b, k);
+      }
+    } finally {
+      memory.free(work.info);
+    }
     return outputs;
   };
 }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import * as tfl from "npm:@tensorflow/tfjs-layers@4.22.0";
 import { selectBackend } from "../runtime/backend.ts";
+import { simdKernels } from "../runtime/wasm_simd/kernels.ts";
 import { batchNormalization, batchNormTraining, compositeBatchNormTraining } from "./batch_norm.ts";
 
 const SHAPES = [[6, 5, 4, 3], [16, 7], [2, 3, 3, 8], [1, 2, 2, 1]];
@@ -50,6 +51,8 @@ function assertClose(actual: Float32Array[], expected: Float32Array[], label: st
 for (const backend of ["cpu", "wasm"] as const) {
   Deno.test(`batchNormTraining on ${backend}: values and gradients equal tfjs's composite ops`, async () => {
     await selectBackend(backend);
+    // on wasm the passes run in anneal's SIMD kernels (kernels.wat): those are under test here
+    assert.equal(simdKernels(tf.engine().backend) !== undefined, backend === "wasm");
     SHAPES.forEach((shape, i) => {
       const expected = run(false, shape, 10 * i + 1);
       const buffers = tf.engine().backend.numDataIds();

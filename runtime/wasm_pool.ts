@@ -7,12 +7,14 @@
  * contiguous), and its dy is added where its maximum is. Ties go to the first maximum in row
  * order, as in tfjs's cpu backend; a window of NaNs or -Infinity passes no gradient, as there.
  * Windows that tile the input (window = stride, as in 2x2 stride 2 pooling) take a shorter
- * path: each input pixel is compared once with its window's forward output and written once.
+ * path: each input pixel is compared once with its window's forward output and written once;
+ * whole 2x2 windows over a multiple of 4 channels in anneal's SIMD kernel (`wasm_simd/`).
  *
  * @module
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { heapFloats, type KernelArgs, overrideWasmKernel, wasmInternals } from "./wasm_heap.ts";
+import { simdKernels } from "./wasm_simd/kernels.ts";
 
 type Shape4 = [number, number, number, number];
 
@@ -40,7 +42,28 @@ function maxPoolGrad({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo | un
     fh === sh && fw === sw && output?.dtype === "float32" &&
     output.shape.every((n, i) => n === dy.shape[i])
   ) {
-    if (tiledPoolGrad(pool, x, heapFloats(wasm, output), gradient, dx)) return out;
+    const y = heapFloats(wasm, output);
+    const simd = simdKernels(backend);
+    if (
+      simd && fh === 2 && fw === 2 && c % 4 === 0 && pool.padInfo.top === 0 &&
+      pool.padInfo.left === 0 && 2 * outHeight <= inHeight && 2 * outWidth <= inWidth
+    ) {
+      // every window whole: anneal's SIMD kernel; pixels in no window get zeros
+      if (2 * outHeight < inHeight || 2 * outWidth < inWidth) dx.fill(0);
+      const nan = simd.maxPoolGrad2x2(
+        x.byteOffset,
+        y.byteOffset,
+        gradient.byteOffset,
+        dx.byteOffset,
+        batchSize,
+        inHeight,
+        inWidth,
+        c,
+        outHeight,
+        outWidth,
+      );
+      if (!nan) return out;
+    } else if (tiledPoolGrad(pool, x, y, gradient, dx)) return out;
   }
   dx.fill(0);
   const best = new Float32Array(c);

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { selectBackend } from "./backend.ts";
 import { routeMaxPoolGrad } from "./wasm_pool.ts";
+import { simdKernels } from "./wasm_simd/kernels.ts";
 
 type Pad = "same" | "valid";
 type Case = {
@@ -21,6 +22,8 @@ const CASES: Case[] = [
   { x: [2, 7, 8, 3], size: 3, strides: 3, pad: "same" }, // tiled, padded before and after
   { x: [1, 4, 4, 2], size: 2, strides: 2, pad: "valid", special: true },
   { x: [2, 6, 6, 3], size: 2, strides: 2, pad: "valid", special: true },
+  // anneal's SIMD kernel (whole 2x2 windows, channels a multiple of 4), with leftover pixels
+  { x: [2, 7, 9, 8], size: 2, strides: 2, pad: "valid", special: true },
 ];
 
 /** A window of -Infinity (channel 0, first window): it passes no gradient. */
@@ -55,6 +58,7 @@ Deno.test("wasm's MaxPoolGrad equals the cpu's, ties included, and leaves no buf
   const expected = gradients();
   await selectBackend("wasm");
   assert.deepEqual(routeMaxPoolGrad(), ["MaxPoolGrad"]);
+  assert.ok(simdKernels(tf.engine().backend), "the SIMD kernels load on this machine");
   const buffers = tf.engine().backend.numDataIds();
   const actual = gradients();
   assert.equal(tf.engine().backend.numDataIds(), buffers);

@@ -1,0 +1,151 @@
+import assert from "node:assert/strict";
+import { assembleKernels, generatedModule, SOURCE } from "./assemble.ts";
+import { PLAIN, SHARED } from "./kernels_wasm.ts";
+import type { SimdKernels } from "./kernels.ts";
+
+Deno.test("kernels_wasm.ts is kernels.wat assembled (run `deno task build-wasm-kernels` if not)", async () => {
+  const bytes = await assembleKernels(await Deno.readTextFile(SOURCE));
+  const generated = await Deno.readTextFile(new URL("./kernels_wasm.ts", SOURCE));
+  assert.equal(generated, generatedModule(bytes));
+});
+
+function decode(base64: string): Uint8Array<ArrayBuffer> {
+  return Uint8Array.from(atob(base64), (ch) => ch.charCodeAt(0));
+}
+
+/** A small bump allocator over a memory of its own. */
+function arena(memory: WebAssembly.Memory) {
+  let next = 64;
+  return {
+    floats(values: ArrayLike<number>): Float32Array {
+      const view = new Float32Array(memory.buffer, next, values.length);
+      view.set(values);
+      next += Math.ceil(values.length / 4) * 16 + 16;
+      return view;
+    },
+    doubles(n: number): Float64Array {
+      const view = new Float64Array(memory.buffer, next, n).fill(0);
+      next += Math.ceil(n / 2) * 16 + 16;
+      return view;
+    },
+  };
+}
+
+const random = (n: number, seed: number) =>
+  Array.from({ length: n }, (_, i) => Math.sin(seed * 97 + i * 12.9898) * 43758.5453 % 1 * 4 + 3);
+
+for (const [variant, base64] of [["plain", PLAIN], ["shared", SHARED]] as const) {
+  const memory = new WebAssembly.Memory(
+    variant === "shared" ? { initial: 64, maximum: 65536, shared: true } : { initial: 64 },
+  );
+  const kernels = new WebAssembly.Instance(new WebAssembly.Module(decode(base64)), {
+    env: { memory },
+  }).exports as unknown as SimdKernels;
+
+  for (const channels of [8, 7, 1]) {
+    Deno.test(`SIMD kernels (${variant} memory, ${channels} channels) equal the scalar math`, () => {
+      const rows = 13, n = rows * channels;
+      const heap = arena(memory);
+      const x = heap.floats(random(n, channels)), dy = heap.floats(random(n, channels + 1));
+      const shift = heap.floats(random(channels, 5)), mean = heap.floats(random(channels, 6));
+      const [a, b, k] = [7, 8, 9].map((seed) => heap.floats(random(channels, seed)));
+      const [s1, s2, sdy, sdyx] = [0, 1, 2, 3].map(() => heap.doubles(channels));
+      kernels.moments(x.byteOffset, rows, channels, shift.byteOffset, s1.byteOffset, s2.byteOffset);
+      kernels.gradientSums(
+        dy.byteOffset,
+        x.byteOffset,
+        rows,
+        channels,
+        mean.byteOffset,
+        sdy.byteOffset,
+        sdyx.byteOffset,
+      );
+      const both = heap.floats(new Float32Array(n)), one = heap.floats(new Float32Array(n));
+      const [pa, qa, ba, ka] = [dy, x, both, a].map((v) => v.byteOffset);
+      kernels.affine(pa, qa, ba, rows, channels, ka, b.byteOffset, k.byteOffset);
+      kernels.affine(
+        x.byteOffset,
+        0,
+        one.byteOffset,
+        rows,
+        channels,
+        ka,
+        b.byteOffset,
+        k.byteOffset,
+      );
+      for (let c = 0; c < channels; c++) {
+        let e1 = 0, e2 = 0, edy = 0, edyx = 0;
+        for (let r = 0; r < rows; r++) {
+          const i = r * channels + c, d = x[i] - shift[c];
+          e1 += d, e2 += d * d, edy += dy[i], edyx += dy[i] * (x[i] - mean[c]);
+          assert.ok(Math.abs(both[i] - (dy[i] * a[c] + x[i] * b[c] + k[c])) < 1e-5, `affine ${i}`);
+          assert.ok(Math.abs(one[i] - (x[i] * a[c] + k[c])) < 1e-5, `affine without q ${i}`);
+        }
+        for (
+          const [got, want, what] of [[s1, e1, "s1"], [s2, e2, "s2"], [sdy, edy, "sdy"], [
+            sdyx,
+            edyx,
+            "sdyx",
+          ]] as const
+        ) {
+          assert.ok(
+            Math.abs(got[c] - want) < 1e-9 * Math.max(1, Math.abs(want)),
+            `${what}[${c}]: ${got[c]} vs ${want}`,
+          );
+        }
+      }
+    });
+  }
+
+  Deno.test(`SIMD 2x2 max-pool gradient (${variant} memory): first maximum, -Infinity, NaN`, () => {
+    const [batch, h, w, c] = [2, 4, 6, 8], [oh, ow] = [2, 3];
+    const heap = arena(memory);
+    // small integers: ties are common
+    const xs = random(batch * h * w * c, 3).map((v) => Math.floor(v));
+    for (let ch = 0; ch < c; ch += 3) {
+      for (const [r, q] of [[0, 0], [0, 1], [1, 0], [1, 1]]) xs[(r * w + q) * c + ch] = -Infinity;
+    }
+    const ys: number[] = [],
+      at = (b: number, r: number, q: number, ch: number) => ((b * h + r) * w + q) * c + ch;
+    for (let b = 0; b < batch; b++) {
+      for (let r = 0; r < oh; r++) {
+        for (let q = 0; q < ow; q++) {
+          for (let ch = 0; ch < c; ch++) {
+            ys.push(
+              Math.max(
+                ...[[0, 0], [0, 1], [1, 0], [1, 1]].map(([i, j]) =>
+                  xs[at(b, 2 * r + i, 2 * q + j, ch)]
+                ),
+              ),
+            );
+          }
+        }
+      }
+    }
+    const x = heap.floats(xs), y = heap.floats(ys), g = heap.floats(random(ys.length, 4));
+    const dx = heap.floats(new Float32Array(xs.length).fill(123));
+    const args = [x, y, g, dx].map((v) => v.byteOffset);
+    assert.equal(
+      kernels.maxPoolGrad2x2(args[0], args[1], args[2], args[3], batch, h, w, c, oh, ow),
+      0,
+    );
+    const expected = new Float32Array(xs.length);
+    ys.forEach((m, o) => {
+      const ch = o % c,
+        q = Math.floor(o / c) % ow,
+        r = Math.floor(o / c / ow) % oh,
+        b = Math.floor(o / c / ow / oh);
+      if (m === -Infinity) return;
+      const first = [[0, 0], [0, 1], [1, 0], [1, 1]].map(([i, j]) =>
+        at(b, 2 * r + i, 2 * q + j, ch)
+      ).find((i) => x[i] === m)!;
+      expected[first] = g[o];
+    });
+    assert.deepEqual(Array.from(dx), Array.from(expected));
+    y[5] = NaN;
+    assert.equal(
+      kernels.maxPoolGrad2x2(args[0], args[1], args[2], args[3], batch, h, w, c, oh, ow),
+      1,
+    );
+  });
+}
