@@ -8,7 +8,8 @@
  *
  * CPU backends default to few steps (cnn and lstm take seconds a step on tfjs-cpu). On webgpu
  * every workload runs twice: tfjs's optimizers (`tfjs`) and the fused WGSL step (`fused`). The
- * MLPs also run through anneal's training engine (`engine`: on webgpu the dense WGSL step).
+ * MLPs and the CNN also run through anneal's training engine (`engine`: the model as
+ * `anneal train` builds it; for MLPs on webgpu the dense WGSL step).
  *
  * @module
  */
@@ -65,7 +66,7 @@ async function benchBackend(backend: string, rows: Row[]): Promise<Record<string
     const steps = Number(flags.steps) || (gpu ? GPU_STEPS : CPU_STEPS)[name];
     const warmup = flags.warmup ? Number(flags.warmup) : gpu ? (name === "cnn" ? 2 : 5) : 1;
     const paths: OptimizerPath[] = gpu ? ["tfjs", "fused"] : ["tfjs"];
-    if (name.startsWith("mlp")) paths.push("engine");
+    if (name.startsWith("mlp") || name === "cnn") paths.push("engine");
     for (const path of paths) {
       const w = buildWorkload(name);
       const stepper = makeStepper(w, path);

@@ -2,7 +2,9 @@
  * Kernel-by-kernel profile of one training step (gradients and an Adam update) of `workloads.ts`'s
  * `cnn` on a backend: total milliseconds per kernel name, biggest first.
  *
- * Usage: `deno run -A bench/profile_wasm_cnn.ts [--backend wasm] [--steps 3]`
+ * Usage: `deno run -A bench/profile_wasm_cnn.ts [--backend wasm] [--steps 3] [--engine]`
+ * (`--engine`: the step of anneal's TrainingEngine on the model `anneal train` builds, as the
+ * bench's `engine` rows; else the workload's tfjs ops).
  *
  * @module
  */
@@ -10,20 +12,23 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { parseArgs } from "node:util";
 import { type BackendRequest, selectBackend } from "../runtime/backend.ts";
 import { buildWorkload } from "./workloads.ts";
+import { makeEngineStepper } from "./runner.ts";
 
 const { values: flags } = parseArgs({
   options: {
     backend: { type: "string", default: "wasm" },
     workload: { type: "string", default: "cnn" },
     steps: { type: "string", default: "3" },
+    engine: { type: "boolean", default: false },
   },
 });
 const selection = await selectBackend(flags.backend as BackendRequest, "cnn");
 console.log(`# ${selection.backend}: ${selection.reason}`);
 const w = buildWorkload(flags.workload!);
 const optimizer = tf.train.adam(w.lr, 0.9, 0.999, 1e-8);
+const stepper = flags.engine ? makeEngineStepper(w) : undefined;
 const step = () =>
-  tf.tidy(() => {
+  stepper ? stepper.step() : tf.tidy(() => {
     const { value, grads } = tf.variableGrads(w.loss, w.vars);
     optimizer.applyGradients(grads as Record<string, tf.Variable>);
     return value;

@@ -26,23 +26,31 @@ export interface Stepper {
 }
 
 /**
- * The MLP workloads (784-512-512-10, relu, cross-entropy, batch 256) through anneal's
+ * The MLP and CNN workloads (same layers, cross-entropy, batch) through anneal's
  * TrainingEngine, with the workload's optimizer and learning rate; random inputs and labels.
  */
 export function makeEngineStepper(w: Workload): Stepper {
-  if (!w.name.startsWith("mlp")) {
-    throw new Error(`The engine path runs the MLP workloads only, not ${w.name}`);
+  // the same networks as the workloads (and torch_reference.py), built by anneal's model builder
+  const models = {
+    mlp: { model: { kind: "mlp", hidden: [512, 512] }, inputShape: [784] },
+    mlp_sgd: { model: { kind: "mlp", hidden: [512, 512] }, inputShape: [784] },
+    cnn: { model: { kind: "cnn" }, inputShape: [28, 28, 1] }, // conv-bn-relu-pool x2, dense 128
+  } as const;
+  const chosen = models[w.name as keyof typeof models];
+  if (!chosen) {
+    throw new Error(`The engine path runs the mlp, mlp_sgd and cnn workloads, not ${w.name}`);
   }
   const config = parseConfig({
     backend: tf.getBackend() as "webgpu",
     seed: 1,
-    model: { kind: "mlp", hidden: [512, 512] },
+    model: chosen.model,
     optimizer: w.optimizer === "adam"
       ? { name: "adam", lr: w.lr, eps: 1e-8 }
       : { name: "sgd", lr: w.lr, momentum: w.momentum },
   });
+  const inputShape = [...chosen.inputShape];
   const engine = new TrainingEngine(config, {
-    inputShape: [784],
+    inputShape,
     targetSize: 1,
     task: "classification",
     numClasses: 10,
@@ -50,7 +58,10 @@ export function makeEngineStepper(w: Workload): Stepper {
   let seed = 7;
   const next = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
   const batch: HostBatch = {
-    x: Float32Array.from({ length: w.batch * 784 }, () => next() * 2 - 1),
+    x: Float32Array.from(
+      { length: w.batch * inputShape.reduce((a, b) => a * b) },
+      () => next() * 2 - 1,
+    ),
     y: Float32Array.from({ length: w.batch }, () => Math.floor(next() * 10)),
     size: w.batch,
   };

@@ -9,6 +9,7 @@
 import * as tfl from "npm:@tensorflow/tfjs-layers@4.22.0";
 import { AnnealError } from "../errors.ts";
 import { batchNormalization } from "./batch_norm.ts";
+import { conv2d } from "./conv.ts";
 import { InitFactory } from "./init.ts";
 import { stabilizeWeightNames } from "./names.ts";
 import { type ModelSpec, ModelSpecSchema, type ResolvedModelSpec } from "./spec.ts";
@@ -156,7 +157,7 @@ function cnn(
   }
   spec.filters.forEach((filters, i) => {
     const fanIn = spec.kernelSize * spec.kernelSize * lastDim(x);
-    x = tfl.layers.conv2d({
+    x = conv2d({
       filters,
       kernelSize: spec.kernelSize,
       padding: "same",
