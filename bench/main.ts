@@ -6,6 +6,9 @@
  *     [--steps N] [--warmup N] [--repeats N] [--python /usr/bin/python3 | --python none]
  *     [--device cpu] [--threads 2] [--json out.json] [--markdown]
  *
+ * `--threads N` gives PyTorch N intra-op threads and tfjs-wasm N threads (without it, each its
+ * default: PyTorch all cores, wasm the cores less one, see runtime/backend.ts).
+ *
  * CPU backends default to few steps (cnn and lstm take seconds a step on tfjs-cpu). On webgpu
  * every workload runs twice: tfjs's optimizers (`tfjs`) and the fused WGSL step (`fused`). The
  * MLPs and the CNN also run through anneal's training engine (`engine`: the model as
@@ -53,7 +56,9 @@ async function backends(): Promise<string[]> {
 }
 
 async function benchBackend(backend: string, rows: Row[]): Promise<Record<string, unknown>> {
-  const selection = await selectBackend(backend as BackendRequest, "cnn");
+  // --threads: PyTorch's intra-op threads, and as many wasm threads, so both use the same cores
+  const threads = flags.threads ? { wasmThreads: Number(flags.threads) } : {};
+  const selection = await selectBackend(backend as BackendRequest, "cnn", threads);
   const info: Record<string, unknown> = { backend, reason: selection.reason };
   if (selection.adapter) info.adapter = selection.adapter.description;
   console.error(`# ${backend}: ${selection.reason}`);

@@ -6,8 +6,8 @@
  *   in both spatial axes and its channel axes swapped, padded by `filter - 1 - pad` before, so
  *   it runs on wasm's own `Conv2D` (XNNPACK, SIMD, on the backend's threads).
  * - `Conv2DBackpropFilter` (dL/dw), missing from tfjs-wasm: the input's patches written out once,
- *   transposed, as [kh*kw*inC, images*outH*outW] matrices (im2col) for groups of images, and
- *   the products patchesᵀ·dy on XNNPACK summed: the filter's [kh, kw, inC, outC] laid flat.
+ *   transposed, as a [kh*kw*inC, batch*outH*outW] matrix (im2col), then one product
+ *   patchesᵀ·dy on XNNPACK, which is the filter's [kh, kw, inC, outC] laid flat.
  *
  * NCHW, dilated filters and paddings wider than the filter go to the kernels registered before.
  *
@@ -102,15 +102,7 @@ function spreadOut(wasm: WasmBackendInternals, dy: tf.TensorInfo, sh: number, sw
   return out;
 }
 
-/**
- * Columns (output positions) per product in dL/dw. XNNPACK's matmul does not block the shared
- * dimension: patchesᵀ·dy over all of a batch ([288, 25088]·[25088, 64]) streams dy's packed
- * panels from memory once per row tile, and runs ~1.5x slower than the same work cut into
- * products of ~800 positions whose panels stay in cache, summed afterwards.
- */
-export const FILTER_GRAD_COLUMNS = 768;
-
-/** dL/dw as patches(x)ᵀ · dy: XNNPACK products over groups of images, summed. */
+/** dL/dw as patches(x)ᵀ · dy, one XNNPACK product. */
 function backpropFilter({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo | undefined {
   const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
   const a = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
@@ -124,54 +116,32 @@ function backpropFilter({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo |
     a.dimRoundingMode,
   );
   const [kh, kw, inC, outC] = a.filterShape;
-  const perImage = conv.outHeight * conv.outWidth;
-  if (conv.batchSize * perImage === 0) return;
+  const rows = conv.batchSize * conv.outHeight * conv.outWidth;
+  if (rows === 0) return;
   const wasm = wasmInternals(backend);
   // channels first ([inC, batch, h, w]) so that every patch row reads the input in order
   const planes = inC > 1 ? runWasmKernel("Transpose", { x }, { perm: [3, 0, 1, 2] }, backend) : x;
-  const taps = kh * kw * inC;
-  // a product with few rows is cheap and memory-light: one for the batch
-  const images = taps >= 32
-    ? Math.max(1, Math.min(conv.batchSize, Math.round(FILTER_GRAD_COLUMNS / perImage)))
-    : conv.batchSize;
-  const out = wasm.makeOutput([kh, kw, inC, outC], "float32");
-  heapFloats(wasm, out).fill(0);
+  const patches = transposedPatches(wasm, planes, conv);
+  if (planes !== x) wasm.disposeData(planes.dataId, true);
   try {
-    for (let first = 0; first < conv.batchSize; first += images) {
-      const end = Math.min(conv.batchSize, first + images);
-      const columns = (end - first) * perImage;
-      const patches = transposedPatches(wasm, planes, conv, first, end);
-      const slice = images === conv.batchSize
-        ? undefined
-        : wasm.makeOutput([columns, outC], "float32");
-      if (slice) {
-        heapFloats(wasm, slice).set(
-          heapFloats(wasm, dy).subarray(first * perImage * outC, end * perImage * outC),
-        );
-      }
-      const product = runWasmKernel(
-        "BatchMatMul",
-        { a: patches, b: slice ?? { ...dy, shape: [columns, outC] } },
-        { transposeA: false, transposeB: false },
-        backend,
-      );
-      const sum = heapFloats(wasm, out), part = heapFloats(wasm, product);
-      for (let i = 0; i < sum.length; i++) sum[i] += part[i];
-      wasm.disposeData(product.dataId, true);
-      wasm.disposeData(patches.dataId, true);
-      if (slice) wasm.disposeData(slice.dataId, true);
-    }
+    // One product over the whole batch: cutting the shared dimension into products of a few
+    // hundred positions (each one's dy panel in cache), summed, measured 1.0-1.4x slower.
+    const product = runWasmKernel(
+      "BatchMatMul",
+      { a: patches, b: { ...dy, shape: [rows, outC] } },
+      { transposeA: false, transposeB: false },
+      backend,
+    );
+    return { ...product, shape: [kh, kw, inC, outC] };
   } finally {
-    if (planes !== x) wasm.disposeData(planes.dataId, true);
+    wasm.disposeData(patches.dataId, true);
   }
-  return out;
 }
 
 /**
- * The patches of images [firstImage, endImage) under every output position, transposed:
- * [kh*kw*inC, images*outH*outW] (row (i, j, c) holds input channel c at tap (i, j) of every
- * window; zeros in the padding), from the input laid out channels first (`planes`, [inC, batch,
- * h, w]). Laid out
+ * The patches of the input under every output position, transposed: [kh*kw*inC,
+ * batch*outH*outW] (row (i, j, c) holds input channel c at tap (i, j) of every window; zeros in
+ * the padding), from the input laid out channels first (`planes`, [inC, batch, h, w]). Laid out
  * so that the product with dy needs no transpose: XNNPACK multiplies [288, 25088] by
  * [25088, 64] in ~35 ms where dyᵀ·patches, the same numbers, takes ~180 ms.
  */
@@ -179,18 +149,16 @@ function transposedPatches(
   wasm: WasmBackendInternals,
   planes: tf.TensorInfo,
   conv: tf.backend_util.Conv2DInfo,
-  firstImage: number,
-  endImage: number,
 ): tf.TensorInfo {
   const { filterHeight: kh, filterWidth: kw, inChannels: c, inHeight, inWidth } = conv;
   const { batchSize, outHeight, outWidth, strideHeight: sh, strideWidth: sw } = conv;
   const { top, left } = conv.padInfo;
-  const rows = (endImage - firstImage) * outHeight * outWidth;
+  const rows = batchSize * outHeight * outWidth;
   const out = wasm.makeOutput([kh * kw * c, rows], "float32");
   const source = heapFloats(wasm, planes);
   const target = heapFloats(wasm, out);
   if (sh === 1 && sw === 1 && outHeight === inHeight && outWidth === inWidth) {
-    shiftedPatches(conv, source, target, firstImage, endImage);
+    shiftedPatches(conv, source, target);
     return out;
   }
   for (let i = 0; i < kh; i++) {
@@ -200,7 +168,7 @@ function transposedPatches(
       const owEnd = Math.max(owFirst, Math.min(outWidth, Math.ceil((inWidth + left - j) / sw)));
       for (let ch = 0; ch < c; ch++) {
         let to = ((i * kw + j) * c + ch) * rows;
-        for (let b = firstImage; b < endImage; b++) {
+        for (let b = 0; b < batchSize; b++) {
           for (let oh = 0; oh < outHeight; oh++, to += outWidth) {
             const r = oh * sh + i - top;
             if (r < 0 || r >= inHeight) {
@@ -229,14 +197,12 @@ function shiftedPatches(
   conv: tf.backend_util.Conv2DInfo,
   source: Float32Array,
   target: Float32Array,
-  firstImage: number,
-  endImage: number,
 ) {
   const { filterHeight: kh, filterWidth: kw, inChannels: c, inHeight: h, inWidth: w } = conv;
   const { batchSize } = conv;
   const { top, left } = conv.padInfo;
   const plane = h * w;
-  const rows = (endImage - firstImage) * plane;
+  const rows = batchSize * plane;
   // one view of the whole heap: copyWithin moves the blocks without allocating
   const heap = new Float32Array(target.buffer);
   const sourceAt = source.byteOffset / 4, targetAt = target.byteOffset / 4;
@@ -248,7 +214,7 @@ function shiftedPatches(
       const shift = (i - top) * w + dc;
       for (let ch = 0; ch < c; ch++) {
         let to = targetAt + ((i * kw + j) * c + ch) * rows;
-        for (let b = firstImage; b < endImage; b++, to += plane) {
+        for (let b = 0; b < batchSize; b++, to += plane) {
           const from = sourceAt + (ch * batchSize + b) * plane;
           if (rowFirst > 0) heap.fill(0, to, to + rowFirst * w);
           if (rowEnd > rowFirst) {

@@ -24,7 +24,6 @@ const CASES: Case[] = [
   { x: [2, 7, 7, 1], filter: [4, 4, 1, 6], strides: 1, pad: "same" },
   { x: [2, 9, 8, 3], filter: [3, 2, 3, 2], strides: [2, 1], pad: "same" },
   { x: [2, 10, 10, 32], filter: [3, 3, 32, 64], strides: 1, pad: "same" },
-  // dL/dw in groups of 8 images (FILTER_GRAD_COLUMNS / 100 positions), the last group of 1
   { x: [9, 10, 10, 8], filter: [3, 3, 8, 16], strides: 1, pad: "same" },
   { x: [2, 6, 5, 2], filter: [3, 3, 2, 3], strides: 1, pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
   // padding wider than the filter: dL/dx declines it (the stock kernel answers)
