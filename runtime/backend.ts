@@ -27,6 +27,7 @@
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { AnnealError } from "../errors.ts";
 import { routeConvGradients } from "./wasm_conv.ts";
+import { routeReluGradient } from "./wasm_relu.ts";
 import { routeSharedIdentity } from "./wasm_identity.ts";
 import { routeTransposedMatMul } from "./wasm_matmul.ts";
 import { routeMaxPoolGrad } from "./wasm_pool.ts";
@@ -306,6 +307,7 @@ export function registerWasmTrainingKernels(): string[] {
   routeBroadcastReductions();
   routeMaxPoolGrad();
   routeSharedIdentity();
+  routeReluGradient();
   return ["Conv2DBackpropFilter", ...WASM_DELEGATED_KERNELS].filter((name) =>
     tf.getKernel(name, "wasm") !== undefined
   );

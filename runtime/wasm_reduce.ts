@@ -15,6 +15,7 @@
  * @module
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import { simdKernels } from "./wasm_simd/kernels.ts";
 import {
   heapFloats,
   type KernelArgs,
@@ -80,14 +81,25 @@ function reduceRows(
   const { axes, outer, inner, outShape } = reduction;
   const shape = keepDims ? tf.backend_util.expandShapeToKeepDim(outShape, axes) : outShape;
   const out = wasm.makeOutput(shape, "float32");
+  const simd = simdKernels(wasm);
+  // float64 sums: on the heap for anneal's SIMD kernel, else in JavaScript
+  const scratch = simd ? wasm.makeOutput([2 * inner], "float32") : undefined;
   const source = heapFloats(wasm, x);
   const target = heapFloats(wasm, out);
-  const accumulator = new Float64Array(inner);
-  for (let row = 0, offset = 0; row < outer; row++, offset += inner) {
-    for (let k = 0; k < inner; k++) accumulator[k] += source[offset + k];
+  let accumulator: Float64Array;
+  if (simd && scratch) {
+    const floats = heapFloats(wasm, scratch);
+    accumulator = new Float64Array(floats.buffer, floats.byteOffset, inner).fill(0);
+    simd.columnSums(source.byteOffset, outer, inner, accumulator.byteOffset);
+  } else {
+    accumulator = new Float64Array(inner);
+    for (let row = 0, offset = 0; row < outer; row++, offset += inner) {
+      for (let k = 0; k < inner; k++) accumulator[k] += source[offset + k];
+    }
   }
   const scale = average ? 1 / outer : 1;
   for (let k = 0; k < inner; k++) target[k] = accumulator[k] * scale;
+  if (scratch) wasm.disposeData(scratch.dataId, true);
   return out;
 }
 

@@ -33,6 +33,10 @@ export interface SimdKernels {
     b: number,
     k: number,
   ): void;
+  /** sums[c] += x[r, c] over x [rows, columns] (float64 sums). */
+  columnSums(x: number, rows: number, columns: number, sums: number): void;
+  /** dx = dy where x > 0, else 0, over n values. */
+  reluGrad(dy: number, x: number, dx: number, n: number): void;
   /**
    * dL/dx of 2x2 stride 2 max pooling, windows from (0, 0) inside the image, channels a
    * multiple of 4; returns 1 when an output is NaN (dx then incomplete).

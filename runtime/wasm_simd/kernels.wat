@@ -1,6 +1,6 @@
 ;; anneal's SIMD kernels for tfjs-backend-wasm: element-wise passes over channels-last tensors
-;; that tfjs runs as many generic ops (batch norm in training, its gradient, 2x2 max-pool
-;; gradient). They work in tfjs-wasm's own memory (imported), on tensors it allocated: every
+;; that tfjs runs as many generic ops or as JavaScript loops (batch norm in training and its
+;; gradient, 2x2 max-pool gradient, relu gradient, sums over leading axes). They work in tfjs-wasm's own memory (imported), on tensors it allocated: every
 ;; pointer is a byte offset in that memory. Vector loops take four channels at a time; when the
 ;; channel count is not a multiple of four a scalar loop does the rest of each row.
 ;;
@@ -169,6 +169,63 @@
       (local.set $off (i32.add (local.get $off) (i32.shl (local.get $channels) (i32.const 2))))
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $rows)))
+  )
+
+  ;; sums[c] += x[r, c] over x [rows, columns] (sums: float64 [columns], summed into).
+  (func (export "columnSums")
+    (param $x i32) (param $rows i32) (param $columns i32) (param $sums i32)
+    (local $r i32) (local $k i32) (local $vec i32) (local $row i32) (local $acc i32) (local $d v128)
+    (local.set $vec (i32.and (local.get $columns) (i32.const -4)))
+    (local.set $row (local.get $x))
+    (block $done (loop $rows
+      (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $k (i32.const 0))
+      (block $vdone (loop $v
+        (br_if $vdone (i32.ge_u (local.get $k) (local.get $vec)))
+        (local.set $d (v128.load align=4 (i32.add (local.get $row) (i32.shl (local.get $k) (i32.const 2)))))
+        (local.set $acc (i32.add (local.get $sums) (i32.shl (local.get $k) (i32.const 3))))
+        (v128.store align=8 (local.get $acc)
+          (f64x2.add (v128.load align=8 (local.get $acc)) (f64x2.promote_low_f32x4 (local.get $d))))
+        (v128.store offset=16 align=8 (local.get $acc)
+          (f64x2.add (v128.load offset=16 align=8 (local.get $acc))
+            (f64x2.promote_low_f32x4
+              (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $d) (local.get $d)))))
+        (local.set $k (i32.add (local.get $k) (i32.const 4)))
+        (br $v)))
+      (block $sdone (loop $s
+        (br_if $sdone (i32.ge_u (local.get $k) (local.get $columns)))
+        (local.set $acc (i32.add (local.get $sums) (i32.shl (local.get $k) (i32.const 3))))
+        (f64.store (local.get $acc) (f64.add (f64.load (local.get $acc))
+          (f64.promote_f32 (f32.load (i32.add (local.get $row) (i32.shl (local.get $k) (i32.const 2)))))))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $s)))
+      (local.set $row (i32.add (local.get $row) (i32.shl (local.get $columns) (i32.const 2))))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rows)))
+  )
+
+  ;; dx = dy where x > 0, else 0 (the gradient of relu), over n values.
+  (func (export "reluGrad") (param $dy i32) (param $x i32) (param $dx i32) (param $n i32)
+    (local $at i32) (local $end i32) (local $vecEnd i32) (local $zero v128)
+    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
+    (local.set $vecEnd (i32.and (local.get $end) (i32.const -16)))
+    (block $vdone (loop $v
+      (br_if $vdone (i32.ge_u (local.get $at) (local.get $vecEnd)))
+      (v128.store align=4 (i32.add (local.get $dx) (local.get $at))
+        (v128.and
+          (v128.load align=4 (i32.add (local.get $dy) (local.get $at)))
+          (f32x4.gt (v128.load align=4 (i32.add (local.get $x) (local.get $at))) (local.get $zero))))
+      (local.set $at (i32.add (local.get $at) (i32.const 16)))
+      (br $v)))
+    (block $sdone (loop $s
+      (br_if $sdone (i32.ge_u (local.get $at) (local.get $end)))
+      (f32.store (i32.add (local.get $dx) (local.get $at))
+        (select
+          (f32.load (i32.add (local.get $dy) (local.get $at)))
+          (f32.const 0)
+          (f32.gt (f32.load (i32.add (local.get $x) (local.get $at))) (f32.const 0))))
+      (local.set $at (i32.add (local.get $at) (i32.const 4)))
+      (br $s)))
   )
 
   ;; dL/dx of 2x2, stride 2 max pooling with every window inside the image (windows start at

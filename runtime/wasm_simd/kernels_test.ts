@@ -60,6 +60,12 @@ for (const [variant, base64] of [["plain", PLAIN], ["shared", SHARED]] as const)
         sdy.byteOffset,
         sdyx.byteOffset,
       );
+      const columns = heap.doubles(channels);
+      kernels.columnSums(x.byteOffset, rows, channels, columns.byteOffset);
+      const centred = heap.floats(Array.from(x, (v, i) => v - mean[i % channels]));
+      const relu = heap.floats(new Float32Array(n));
+      kernels.reluGrad(dy.byteOffset, centred.byteOffset, relu.byteOffset, n);
+      centred.forEach((v, i) => assert.equal(relu[i], v > 0 ? dy[i] : 0, `reluGrad ${i}`));
       const both = heap.floats(new Float32Array(n)), one = heap.floats(new Float32Array(n));
       const [pa, qa, ba, ka] = [dy, x, both, a].map((v) => v.byteOffset);
       kernels.affine(pa, qa, ba, rows, channels, ka, b.byteOffset, k.byteOffset);
@@ -74,6 +80,9 @@ for (const [variant, base64] of [["plain", PLAIN], ["shared", SHARED]] as const)
         k.byteOffset,
       );
       for (let c = 0; c < channels; c++) {
+        let column = 0;
+        for (let r = 0; r < rows; r++) column += x[r * channels + c];
+        assert.ok(Math.abs(columns[c] - column) < 1e-9 * Math.abs(column), `columnSums[${c}]`);
         let e1 = 0, e2 = 0, edy = 0, edyx = 0;
         for (let r = 0; r < rows; r++) {
           const i = r * channels + c, d = x[i] - shift[c];
