@@ -10,6 +10,7 @@ import * as tfl from "npm:@tensorflow/tfjs-layers@4.22.0";
 import { AnnealError } from "../errors.ts";
 import { batchNormalization } from "./batch_norm.ts";
 import { conv2d } from "./conv.ts";
+import { dense as denseLayer } from "./dense.ts";
 import { InitFactory } from "./init.ts";
 import { stabilizeWeightNames } from "./names.ts";
 import { type ModelSpec, ModelSpecSchema, type ResolvedModelSpec } from "./spec.ts";
@@ -110,7 +111,7 @@ function lastDim(x: Sym): number {
 }
 
 function dense(x: Sym, units: number, name: string, init: InitFactory): Sym {
-  return tfl.layers.dense({ units, name, ...init.layer(lastDim(x)) }).apply(x) as Sym;
+  return denseLayer({ units, name, ...init.layer(lastDim(x)) }).apply(x) as Sym;
 }
 
 function head(x: Sym, units: number, init: InitFactory): Sym {
