@@ -48,7 +48,7 @@ export function makeEngineStepper(w: Workload): Stepper {
       ? { name: "adam", lr: w.lr, eps: 1e-8 }
       : { name: "sgd", lr: w.lr, momentum: w.momentum },
   });
-  const inputShape = [...chosen.inputShape];
+  const inputShape: number[] = [...chosen.inputShape];
   const engine = new TrainingEngine(config, {
     inputShape,
     targetSize: 1,

@@ -1,0 +1,104 @@
+/**
+ * In-process A/B timings of anneal's training kernels on wasm against what tfjs runs in their
+ * place, on the Fashion-MNIST CNN's and the MLP's shapes: the two sides alternate in one process
+ * (this machine's speed swings between processes, not within one), median of the rounds.
+ *
+ * Usage: `deno run -A bench/kernels_ab.ts [--rounds 7] [--threads 1]`
+ *
+ * @module
+ */
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import "npm:@tensorflow/tfjs-layers@4.22.0"; // tfjs's gradients
+import { parseArgs } from "node:util";
+import { selectBackend } from "../runtime/backend.ts";
+import { batchNormTraining, compositeBatchNormTraining } from "../models/batch_norm.ts";
+import { conv2dWithBias } from "../models/conv.ts";
+import { matMulWithBias } from "../models/dense.ts";
+import { median } from "./runner.ts";
+
+const { values: flags } = parseArgs({
+  options: {
+    rounds: { type: "string", default: "7" },
+    threads: { type: "string", default: "1" },
+  },
+});
+const selection = await selectBackend("wasm", "cnn", { wasmThreads: Number(flags.threads) });
+console.log(`# ${selection.reason}`);
+
+type Run = () => tf.TensorContainer;
+const pairs: [string, Run, Run][] = [];
+
+{
+  const x = tf.randomNormal([128, 28, 28, 32], 0, 1, "float32", 1);
+  const scale = tf.ones([32]), offset = tf.zeros([32]);
+  const w = tf.randomNormal([128, 28, 28, 32], 0, 1, "float32", 2);
+  const step = (op: typeof batchNormTraining) => () =>
+    tf.grads((x: tf.Tensor, s: tf.Tensor, o: tf.Tensor) => tf.sum(tf.mul(op(x, s, o, 1e-5).y, w)))(
+      [x, scale, offset],
+    );
+  pairs.push([
+    "batch norm, forward and gradient [128,28,28,32]",
+    step(compositeBatchNormTraining),
+    step(batchNormTraining),
+  ]);
+  const relu = tf.relu(x);
+  pairs.push([
+    "relu gradient [128,28,28,32]",
+    () => tf.mul(w, tf.cast(tf.step(relu), "float32")),
+    () => tf.engine().runKernel("AnnealReluGrad", { dy: w, x: relu }, {}) as tf.Tensor,
+  ]);
+  const y = tf.maxPool(relu as tf.Tensor4D, 2, 2, "valid");
+  const dy = tf.randomNormal(y.shape, 0, 1, "float32", 3);
+  const attrs = { filterSize: 2, strides: 2, pad: "valid" };
+  pairs.push([
+    "max-pool gradient [128,28,28,32]",
+    // an output of another shape sends the kernel to its general loop
+    () => tf.engine().runKernel("MaxPoolGrad", { dy, input: relu, output: tf.zeros([1]) }, attrs),
+    () => tf.engine().runKernel("MaxPoolGrad", { dy, input: relu, output: y }, attrs),
+  ]);
+}
+{
+  const x = tf.randomNormal([128, 28, 28, 1], 0, 1, "float32", 4) as tf.Tensor4D;
+  const filter = tf.variable(tf.randomNormal([3, 3, 1, 32], 0, 0.3, "float32", 5));
+  const bias = tf.variable(tf.zeros([32]));
+  const grads = (f: () => tf.Tensor) => () => {
+    const { value, grads } = tf.variableGrads(() => tf.sum(f()) as tf.Scalar, [filter, bias]);
+    return [value, ...Object.values(grads)];
+  };
+  pairs.push([
+    "first conv layer, forward and gradients (data [128,28,28,1])",
+    grads(() =>
+      tf.fused.conv2d({ x, filter: filter as tf.Tensor4D, bias, strides: 1, pad: "same" })
+    ),
+    grads(() => conv2dWithBias(x, filter as tf.Tensor4D, bias as tf.Tensor1D, 1, "same")),
+  ]);
+}
+{
+  const x = tf.randomNormal([256, 784], 0, 1, "float32", 6) as tf.Tensor2D;
+  const kernel = tf.variable(tf.randomNormal([784, 512], 0, 0.05, "float32", 7));
+  const bias = tf.variable(tf.zeros([512]));
+  const grads = (f: () => tf.Tensor) => () => {
+    const { value, grads } = tf.variableGrads(() => tf.sum(f()) as tf.Scalar, [kernel, bias]);
+    return [value, ...Object.values(grads)];
+  };
+  pairs.push([
+    "first dense layer, forward and gradients (data [256,784])",
+    grads(() => tf.fused.matMul({ a: x, b: kernel as tf.Tensor2D, bias })),
+    grads(() => matMulWithBias(x, kernel as tf.Tensor2D, bias as tf.Tensor1D)),
+  ]);
+}
+
+const time = (run: Run) => {
+  const start = performance.now();
+  tf.dispose(tf.tidy(run));
+  return performance.now() - start;
+};
+console.log("| kernel | tfjs ms | anneal ms | ratio |");
+console.log("| --- | --- | --- | --- |");
+for (const [name, before, after] of pairs) {
+  time(before), time(after); // warm-up
+  const a: number[] = [], b: number[] = [];
+  for (let r = 0; r < Number(flags.rounds); r++) a.push(time(before)), b.push(time(after));
+  const [ma, mb] = [median(a), median(b)];
+  console.log(`| ${name} | ${ma.toFixed(1)} | ${mb.toFixed(1)} | ${(ma / mb).toFixed(1)}x |`);
+}
