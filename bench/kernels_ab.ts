@@ -51,7 +51,7 @@ const pairs: [string, Run, Run][] = [];
   const dy = tf.randomNormal(y.shape, 0, 1, "float32", 3);
   const attrs = { filterSize: 2, strides: 2, pad: "valid" };
   pairs.push([
-    "max-pool gradient [128,28,28,32]",
+    "max-pool gradient [128,28,28,32] (before: the general loop)",
     // an output of another shape sends the kernel to its general loop
     () => tf.engine().runKernel("MaxPoolGrad", { dy, input: relu, output: tf.zeros([1]) }, attrs),
     () => tf.engine().runKernel("MaxPoolGrad", { dy, input: relu, output: y }, attrs),
