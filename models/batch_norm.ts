@@ -295,15 +295,27 @@ function forwardKernel(backendName: string): tf.KernelFunc {
     const rows = tf.util.sizeFromShape(x.shape) / channels;
     const memory = memoryOf(backend, backendName);
     const outputs = memory.alloc([x.shape, [channels], [channels]]);
-    const work = scratch(memory, channels, 2, 2);
+    // coefficients a, k, then two rows of block sums for the SIMD kernel
+    const work = scratch(memory, channels, 2, 4);
     try {
-      const { sums: [s1, s2], coefficients: [a, k] } = work.views();
+      const { sums: [s1, s2], coefficients: [a, k, block] } = work.views();
       const [y, mean, variance] = outputs.map((info) => memory.view(info));
       const xs = memory.view(x);
       const shift = xs.subarray(0, channels);
       const simd = memory.simd;
       if (simd) {
-        simd.moments(xs.byteOffset, rows, channels, shift.byteOffset, s1.byteOffset, s2.byteOffset);
+        const [at, shiftAt] = [xs.byteOffset, shift.byteOffset];
+        simd.centredSums(
+          at,
+          shiftAt,
+          at,
+          shiftAt,
+          rows,
+          channels,
+          s1.byteOffset,
+          s2.byteOffset,
+          block.byteOffset,
+        );
       } else momentSums(xs, shift, s1, s2);
       finishMoments(s1, s2, shift, rows, mean, variance);
       normalizeCoefficients(mean, variance, memory.view(scale), memory.view(offset), epsilon, a, k);
@@ -325,21 +337,25 @@ function gradientKernel(backendName: string): tf.KernelFunc {
     const rows = tf.util.sizeFromShape(x.shape) / channels;
     const memory = memoryOf(backend, backendName);
     const outputs = memory.alloc([x.shape, [channels], [channels]]);
-    const work = scratch(memory, channels, 2, 3);
+    // coefficients a, b, k, zeros, then two rows of block sums for the SIMD kernel
+    const work = scratch(memory, channels, 2, 6);
     try {
-      const { sums: [sdy, sdyx], coefficients: [a, b, k] } = work.views();
+      const { sums: [sdy, sdyx], coefficients: [a, b, k, zeros, block] } = work.views();
       const [dx, dscale, doffset] = outputs.map((info) => memory.view(info));
       const [dys, xs, means] = [memory.view(dy), memory.view(x), memory.view(mean)];
       const simd = memory.simd;
       if (simd) {
-        simd.gradientSums(
+        zeros.fill(0);
+        simd.centredSums(
           dys.byteOffset,
+          zeros.byteOffset,
           xs.byteOffset,
+          means.byteOffset,
           rows,
           channels,
-          means.byteOffset,
           sdy.byteOffset,
           sdyx.byteOffset,
+          block.byteOffset,
         );
       } else {
         gradientSums(dys, xs, means, sdy, sdyx);

@@ -10,17 +10,20 @@ import { PLAIN, SHARED } from "./kernels_wasm.ts";
 
 /** The exports of kernels.wat; pointers are byte offsets in tfjs-wasm's memory. */
 export interface SimdKernels {
-  /** s1[c] += x - shift[c], s2[c] += (x - shift[c])² over x [rows, channels] (float64 sums). */
-  moments(x: number, rows: number, channels: number, shift: number, s1: number, s2: number): void;
-  /** sdy[c] += dy, sdyx[c] += dy * (x - mean[c]) over [rows, channels] (float64 sums). */
-  gradientSums(
-    dy: number,
-    x: number,
+  /**
+   * s1[c] += p - cp[c], s2[c] += (p - cp[c]) * (q - cq[c]) over [rows, channels] (float64 sums;
+   * float32 within blocks of 64 rows, in `block`: 2 * channels float32 of scratch).
+   */
+  centredSums(
+    p: number,
+    cp: number,
+    q: number,
+    cq: number,
     rows: number,
     channels: number,
-    mean: number,
-    sdy: number,
-    sdyx: number,
+    s1: number,
+    s2: number,
+    block: number,
   ): void;
   /** out = p * a[c] + q * b[c] + k[c] over [rows, channels]; q = 0 leaves out the q term. */
   affine(

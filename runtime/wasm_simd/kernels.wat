@@ -10,119 +10,81 @@
 (module
   (import "env" "memory" (memory 1)) ;; MEMORY (the build tool rewrites this line per variant)
 
-  ;; Per channel c of x [rows, channels]: s1[c] += x - shift[c], s2[c] += (x - shift[c])^2
-  ;; (s1, s2: float64 [channels], summed into; shift: float32 [channels]).
-  (func (export "moments")
-    (param $x i32) (param $rows i32) (param $channels i32) (param $shift i32)
-    (param $s1 i32) (param $s2 i32)
-    (local $r i32) (local $k i32) (local $vec i32) (local $row i32) (local $at i32) (local $acc i32)
-    (local $d v128) (local $lo v128) (local $hi v128) (local $sd f64)
+  ;; Per channel c of p and q [rows, channels], centred by cp and cq [channels]:
+  ;; s1[c] += p - cp[c], s2[c] += (p - cp[c]) * (q - cq[c]) (s1, s2: float64 [channels], summed
+  ;; into). Batch norm's statistics are (x, shift, x, shift), its gradient's sums (dy, 0, x,
+  ;; mean). Rows are summed in float32 in blocks of 64 (in `block`, 2 * channels float32 of
+  ;; scratch), each block then added to the float64 sums.
+  (func (export "centredSums")
+    (param $p i32) (param $cp i32) (param $q i32) (param $cq i32) (param $rows i32)
+    (param $channels i32) (param $s1 i32) (param $s2 i32) (param $block i32)
+    (local $r i32) (local $end i32) (local $k i32) (local $vec i32) (local $at i32) (local $off i32)
+    (local $second i32) (local $acc i32) (local $a v128) (local $b v128) (local $sa f32)
     (local.set $vec (i32.and (local.get $channels) (i32.const -4)))
-    (local.set $row (local.get $x))
-    (block $done (loop $rows
+    (local.set $second (i32.add (local.get $block) (i32.shl (local.get $channels) (i32.const 2))))
+    (block $done (loop $blocks
       (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $end (select
+        (local.get $rows)
+        (i32.add (local.get $r) (i32.const 64))
+        (i32.gt_u (i32.add (local.get $r) (i32.const 64)) (local.get $rows))))
       (local.set $k (i32.const 0))
-      (block $vdone (loop $v
-        (br_if $vdone (i32.ge_u (local.get $k) (local.get $vec)))
-        (local.set $at (i32.shl (local.get $k) (i32.const 2)))
-        (local.set $d (v128.load align=4 (i32.add (local.get $row) (local.get $at))))
-        (local.set $lo (v128.load align=4 (i32.add (local.get $shift) (local.get $at))))
-        ;; channels k, k+1 (lo) and k+2, k+3 (hi), in float64
-        (local.set $hi (f64x2.sub
-          (f64x2.promote_low_f32x4
-            (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $d) (local.get $d)))
-          (f64x2.promote_low_f32x4
-            (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $lo) (local.get $lo)))))
-        (local.set $lo (f64x2.sub
-          (f64x2.promote_low_f32x4 (local.get $d))
-          (f64x2.promote_low_f32x4 (local.get $lo))))
-        (local.set $acc (i32.add (local.get $s1) (i32.shl (local.get $k) (i32.const 3))))
-        (v128.store align=8 (local.get $acc)
-          (f64x2.add (v128.load align=8 (local.get $acc)) (local.get $lo)))
-        (v128.store offset=16 align=8 (local.get $acc)
-          (f64x2.add (v128.load offset=16 align=8 (local.get $acc)) (local.get $hi)))
-        (local.set $acc (i32.add (local.get $s2) (i32.shl (local.get $k) (i32.const 3))))
-        (v128.store align=8 (local.get $acc)
-          (f64x2.add (v128.load align=8 (local.get $acc)) (f64x2.mul (local.get $lo) (local.get $lo))))
-        (v128.store offset=16 align=8 (local.get $acc)
-          (f64x2.add (v128.load offset=16 align=8 (local.get $acc)) (f64x2.mul (local.get $hi) (local.get $hi))))
-        (local.set $k (i32.add (local.get $k) (i32.const 4)))
-        (br $v)))
-      (block $sdone (loop $s
-        (br_if $sdone (i32.ge_u (local.get $k) (local.get $channels)))
-        (local.set $at (i32.shl (local.get $k) (i32.const 2)))
-        (local.set $sd (f64.sub
-          (f64.promote_f32 (f32.load (i32.add (local.get $row) (local.get $at))))
-          (f64.promote_f32 (f32.load (i32.add (local.get $shift) (local.get $at))))))
-        (local.set $acc (i32.add (local.get $s1) (i32.shl (local.get $k) (i32.const 3))))
-        (f64.store (local.get $acc) (f64.add (f64.load (local.get $acc)) (local.get $sd)))
-        (local.set $acc (i32.add (local.get $s2) (i32.shl (local.get $k) (i32.const 3))))
-        (f64.store (local.get $acc)
-          (f64.add (f64.load (local.get $acc)) (f64.mul (local.get $sd) (local.get $sd))))
+      (block $zdone (loop $zero
+        (br_if $zdone (i32.ge_u (local.get $k) (i32.shl (local.get $channels) (i32.const 1))))
+        (f32.store (i32.add (local.get $block) (i32.shl (local.get $k) (i32.const 2))) (f32.const 0))
         (local.set $k (i32.add (local.get $k) (i32.const 1)))
-        (br $s)))
-      (local.set $row (i32.add (local.get $row) (i32.shl (local.get $channels) (i32.const 2))))
-      (local.set $r (i32.add (local.get $r) (i32.const 1)))
-      (br $rows)))
-  )
-
-  ;; Per channel c of dy and x [rows, channels]: sdy[c] += dy, sdyx[c] += dy * (x - mean[c])
-  ;; (sdy, sdyx: float64 [channels], summed into; mean: float32 [channels]).
-  (func (export "gradientSums")
-    (param $dy i32) (param $x i32) (param $rows i32) (param $channels i32) (param $mean i32)
-    (param $sdy i32) (param $sdyx i32)
-    (local $r i32) (local $k i32) (local $vec i32) (local $at i32) (local $acc i32) (local $off i32)
-    (local $g v128) (local $m v128) (local $xv v128)
-    (local $glo v128) (local $ghi v128) (local $clo v128) (local $chi v128) (local $gs f64)
-    (local.set $vec (i32.and (local.get $channels) (i32.const -4)))
-    (block $done (loop $rows
-      (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
+        (br $zero)))
+      (block $rdone (loop $rowsLoop
+        (br_if $rdone (i32.ge_u (local.get $r) (local.get $end)))
+        (local.set $off (i32.shl (i32.mul (local.get $r) (local.get $channels)) (i32.const 2)))
+        (local.set $k (i32.const 0))
+        (block $vdone (loop $v
+          (br_if $vdone (i32.ge_u (local.get $k) (local.get $vec)))
+          (local.set $at (i32.shl (local.get $k) (i32.const 2)))
+          (local.set $a (f32x4.sub
+            (v128.load align=4 (i32.add (local.get $p) (i32.add (local.get $off) (local.get $at))))
+            (v128.load align=4 (i32.add (local.get $cp) (local.get $at)))))
+          (local.set $b (f32x4.sub
+            (v128.load align=4 (i32.add (local.get $q) (i32.add (local.get $off) (local.get $at))))
+            (v128.load align=4 (i32.add (local.get $cq) (local.get $at)))))
+          (local.set $acc (i32.add (local.get $block) (local.get $at)))
+          (v128.store align=4 (local.get $acc)
+            (f32x4.add (v128.load align=4 (local.get $acc)) (local.get $a)))
+          (local.set $acc (i32.add (local.get $second) (local.get $at)))
+          (v128.store align=4 (local.get $acc)
+            (f32x4.add (v128.load align=4 (local.get $acc)) (f32x4.mul (local.get $a) (local.get $b))))
+          (local.set $k (i32.add (local.get $k) (i32.const 4)))
+          (br $v)))
+        (block $sdone (loop $s
+          (br_if $sdone (i32.ge_u (local.get $k) (local.get $channels)))
+          (local.set $at (i32.shl (local.get $k) (i32.const 2)))
+          (local.set $sa (f32.sub
+            (f32.load (i32.add (local.get $p) (i32.add (local.get $off) (local.get $at))))
+            (f32.load (i32.add (local.get $cp) (local.get $at)))))
+          (local.set $acc (i32.add (local.get $block) (local.get $at)))
+          (f32.store (local.get $acc) (f32.add (f32.load (local.get $acc)) (local.get $sa)))
+          (local.set $acc (i32.add (local.get $second) (local.get $at)))
+          (f32.store (local.get $acc) (f32.add (f32.load (local.get $acc)) (f32.mul (local.get $sa)
+            (f32.sub
+              (f32.load (i32.add (local.get $q) (i32.add (local.get $off) (local.get $at))))
+              (f32.load (i32.add (local.get $cq) (local.get $at)))))))
+          (local.set $k (i32.add (local.get $k) (i32.const 1)))
+          (br $s)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rowsLoop)))
+      ;; the block into the float64 sums
       (local.set $k (i32.const 0))
-      (block $vdone (loop $v
-        (br_if $vdone (i32.ge_u (local.get $k) (local.get $vec)))
-        (local.set $at (i32.shl (local.get $k) (i32.const 2)))
-        (local.set $g (v128.load align=4 (i32.add (local.get $dy) (i32.add (local.get $off) (local.get $at)))))
-        (local.set $xv (v128.load align=4 (i32.add (local.get $x) (i32.add (local.get $off) (local.get $at)))))
-        (local.set $m (v128.load align=4 (i32.add (local.get $mean) (local.get $at))))
-        (local.set $glo (f64x2.promote_low_f32x4 (local.get $g)))
-        (local.set $ghi (f64x2.promote_low_f32x4
-          (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $g) (local.get $g))))
-        (local.set $clo (f64x2.sub
-          (f64x2.promote_low_f32x4 (local.get $xv))
-          (f64x2.promote_low_f32x4 (local.get $m))))
-        (local.set $chi (f64x2.sub
-          (f64x2.promote_low_f32x4
-            (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $xv) (local.get $xv)))
-          (f64x2.promote_low_f32x4
-            (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $m) (local.get $m)))))
-        (local.set $acc (i32.add (local.get $sdy) (i32.shl (local.get $k) (i32.const 3))))
-        (v128.store align=8 (local.get $acc)
-          (f64x2.add (v128.load align=8 (local.get $acc)) (local.get $glo)))
-        (v128.store offset=16 align=8 (local.get $acc)
-          (f64x2.add (v128.load offset=16 align=8 (local.get $acc)) (local.get $ghi)))
-        (local.set $acc (i32.add (local.get $sdyx) (i32.shl (local.get $k) (i32.const 3))))
-        (v128.store align=8 (local.get $acc)
-          (f64x2.add (v128.load align=8 (local.get $acc)) (f64x2.mul (local.get $glo) (local.get $clo))))
-        (v128.store offset=16 align=8 (local.get $acc)
-          (f64x2.add (v128.load offset=16 align=8 (local.get $acc)) (f64x2.mul (local.get $ghi) (local.get $chi))))
-        (local.set $k (i32.add (local.get $k) (i32.const 4)))
-        (br $v)))
-      (block $sdone (loop $s
-        (br_if $sdone (i32.ge_u (local.get $k) (local.get $channels)))
-        (local.set $at (i32.shl (local.get $k) (i32.const 2)))
-        (local.set $gs (f64.promote_f32 (f32.load (i32.add (local.get $dy) (i32.add (local.get $off) (local.get $at))))))
-        (local.set $acc (i32.add (local.get $sdy) (i32.shl (local.get $k) (i32.const 3))))
-        (f64.store (local.get $acc) (f64.add (f64.load (local.get $acc)) (local.get $gs)))
-        (local.set $acc (i32.add (local.get $sdyx) (i32.shl (local.get $k) (i32.const 3))))
+      (block $fdone (loop $flush
+        (br_if $fdone (i32.ge_u (local.get $k) (local.get $channels)))
+        (local.set $acc (i32.add (local.get $s1) (i32.shl (local.get $k) (i32.const 3))))
         (f64.store (local.get $acc) (f64.add (f64.load (local.get $acc))
-          (f64.mul (local.get $gs) (f64.sub
-            (f64.promote_f32 (f32.load (i32.add (local.get $x) (i32.add (local.get $off) (local.get $at)))))
-            (f64.promote_f32 (f32.load (i32.add (local.get $mean) (local.get $at))))))))
+          (f64.promote_f32 (f32.load (i32.add (local.get $block) (i32.shl (local.get $k) (i32.const 2)))))))
+        (local.set $acc (i32.add (local.get $s2) (i32.shl (local.get $k) (i32.const 3))))
+        (f64.store (local.get $acc) (f64.add (f64.load (local.get $acc))
+          (f64.promote_f32 (f32.load (i32.add (local.get $second) (i32.shl (local.get $k) (i32.const 2)))))))
         (local.set $k (i32.add (local.get $k) (i32.const 1)))
-        (br $s)))
-      (local.set $off (i32.add (local.get $off) (i32.shl (local.get $channels) (i32.const 2))))
-      (local.set $r (i32.add (local.get $r) (i32.const 1)))
-      (br $rows)))
+        (br $flush)))
+      (br $blocks)))
   )
 
   ;; out[r, c] = p[r, c] * a[c] + q[r, c] * b[c] + k[c] over [rows, channels]; q may be 0 (no
