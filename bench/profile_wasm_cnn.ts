@@ -49,7 +49,7 @@ for (let s = 0; s < Number(flags.steps); s++) {
   const rows = [...byKernel.entries()].sort((a, b) => b[1].ms - a[1].ms);
   const total = rows.reduce((sum, [, e]) => sum + e.ms, 0);
   console.log(`step ${s}: wall ${wall.toFixed(0)} ms, kernels ${total.toFixed(0)} ms`);
-  for (const [name, e] of rows.slice(0, 16)) {
+  for (const [name, e] of rows.slice(0, Number(Deno.env.get("PROFILE_ROWS") ?? 16))) {
     const shapes = [...e.shapes].slice(0, 3).join(" | ");
     console.log(
       `  ${name.padEnd(24)} ${e.ms.toFixed(1).padStart(8)} ms ${
