@@ -3,7 +3,7 @@
  * (`train`) and in a plain in-process loop (`trainInProcess`), on the same backend; median of
  * several repeats of each, interleaved so that machine noise hits both alike.
  *
- *   deno run -A bench/actor_overhead.ts [--repeats 5] [--backend cpu] [--only seed,mlp]
+ *   deno run -A bench/actor_overhead.ts [--repeats 5] [--backend cpu] [--only seed,mlp,cnn]
  *
  * @module
  */
@@ -21,7 +21,10 @@ const { values } = parseArgs({
   },
 });
 
-/** The workloads: the seed experiment (650 tiny steps: pure overhead) and a Fashion-MNIST MLP. */
+/**
+ * The workloads: the seed experiment (650 tiny steps: pure overhead), a Fashion-MNIST MLP and
+ * the CNN (20 steps of batch 128).
+ */
 export const WORKLOADS: Record<string, RunConfigInput> = {
   seed: {},
   mlp: {
@@ -29,6 +32,13 @@ export const WORKLOADS: Record<string, RunConfigInput> = {
     model: { kind: "mlp", hidden: [512, 512] },
     optimizer: { name: "adam", lr: 1e-3 },
     batchSize: 256,
+    epochs: 1,
+  },
+  cnn: {
+    data: { kind: "idx", flatten: false, limit: 2_560, validationSplit: 0 },
+    model: { kind: "cnn" }, // conv-bn-relu-pool x2, dense 128: the bench's cnn workload
+    optimizer: { name: "adam", lr: 1e-3 },
+    batchSize: 128,
     epochs: 1,
   },
 };
@@ -65,10 +75,12 @@ if (import.meta.main) {
     await Deno.stat("/usr/share/datasets/fashion-mnist");
   } catch {
     await syntheticIdx(runsDir, 12_800, 100);
-    (WORKLOADS.mlp.data as Record<string, unknown>).dir = runsDir;
-    (WORKLOADS.mlp.data as Record<string, unknown>).testLimit = 100;
+    for (const name of ["mlp", "cnn"]) {
+      (WORKLOADS[name].data as Record<string, unknown>).dir = runsDir;
+      (WORKLOADS[name].data as Record<string, unknown>).testLimit = 100;
+    }
     console.log(
-      "(no Fashion-MNIST here: the mlp workload uses random IDX images of the same shape)",
+      "(no Fashion-MNIST here: the mlp and cnn workloads use random IDX images of the same shape)",
     );
   }
   const rows = [];
