@@ -3,6 +3,7 @@ import { fileURLToPath as fromFileUrl } from "node:url";
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { AnnealError } from "../errors.ts";
 import { buildModel } from "../models/build.ts";
+import type { ModelSpec } from "../models/spec.ts";
 import { forward } from "../models/forward.ts";
 import { lossFunction } from "../models/losses.ts";
 import { namedWeights } from "../models/names.ts";
@@ -30,13 +31,18 @@ function currentModule(): GlueModule & { HEAPU8: Uint8Array } {
   return (tf.backend() as unknown as { wasm: GlueModule & { HEAPU8: Uint8Array } }).wasm;
 }
 
-/** Loss and gradients of `steps` SGD steps of an MLP, on the current backend. */
-function trainMlp(steps: number): { losses: number[]; grads: number[][]; leaked: number } {
-  const model = buildModel({ kind: "mlp", hidden: [256, 128] }, {
-    inputShape: [200],
-    outputUnits: 10,
-  }, 3);
-  const x = tf.randomNormal([128, 200], 0, 1, "float32", 4);
+/** Loss and gradients of `steps` SGD steps of an MLP (or a CNN), on the current backend. */
+function trainMlp(
+  steps: number,
+  kind: "mlp" | "cnn" = "mlp",
+): { losses: number[]; grads: number[][]; leaked: number } {
+  // the CNN: conv, batch norm, relu, 2x2 pooling, twice: anneal's wasm and SIMD kernels
+  const spec: ModelSpec = kind === "mlp"
+    ? { kind, hidden: [256, 128] }
+    : { kind, filters: [8, 16], dense: [32] };
+  const inputShape = kind === "mlp" ? [200] : [12, 12, 1];
+  const model = buildModel(spec, { inputShape, outputUnits: 10 }, 3);
+  const x = tf.randomNormal([128, ...inputShape], 0, 1, "float32", 4);
   const y = tf.tensor1d(Array.from({ length: 128 }, (_, i) => i % 10));
   const params = namedWeights(model).filter((w) => w.trainable).map((w) => w.variable);
   const losses: number[] = [];
@@ -90,6 +96,18 @@ Deno.test("an MLP trains on 2 threads exactly as on the single-threaded binary",
   close(threaded.losses, single.losses, "losses");
   threaded.grads.forEach((g, i) => close(g, single.grads[i], `gradient ${i}`));
   assert.ok(threaded.losses[2] < threaded.losses[0], `losses ${threaded.losses}`);
+});
+
+Deno.test("a CNN trains on 2 threads (a shared memory) as on the single-threaded binary", async () => {
+  await selectBackend("wasm", "cnn", { wasmThreads: 1 });
+  const single = trainMlp(3, "cnn");
+  await selectBackend("wasm", "cnn", { wasmThreads: 2 });
+  assert.ok(currentModule().HEAPU8.buffer instanceof SharedArrayBuffer);
+  const threaded = trainMlp(3, "cnn");
+  assert.equal(threaded.leaked, 0);
+  close(threaded.losses, single.losses, "losses", 1e-4);
+  threaded.grads.forEach((g, i) => close(g, single.grads[i], `gradient ${i}`, 1e-4));
+  await selectBackend("wasm", "cnn", { wasmThreads: 1 });
 });
 
 Deno.test("a new thread count replaces the pool and ends the old pthread Workers", async () => {

@@ -26,7 +26,11 @@ export async function assembleKernels(
   if (marker < 0) throw new Error("kernels.wat: no line marked ';; MEMORY' (the memory import)");
   const assemble = (memory: string) => {
     const text = [...lines.slice(0, marker), `  ${memory}`, ...lines.slice(marker + 1)].join("\n");
-    const module = wabt.parseWat("kernels.wat", text, { simd: true, threads: true });
+    const module = wabt.parseWat("kernels.wat", text, {
+      simd: true,
+      threads: true,
+      bulk_memory: true,
+    });
     try {
       // validated when compiled (WebAssembly.Module), by the tests and at load
       return new Uint8Array(module.toBinary({}).buffer);

@@ -40,6 +40,10 @@ export interface SimdKernels {
   columnSums(x: number, rows: number, columns: number, sums: number): void;
   /** dx = dy where x > 0, else 0, over n values. */
   reluGrad(dy: number, x: number, dx: number, n: number): void;
+  /** Copies `bytes` bytes from `from` to `to` (memory.copy; the ranges may overlap). */
+  copy(to: number, from: number, bytes: number): void;
+  /** Zeroes `bytes` bytes at `to` (memory.fill). */
+  zero(to: number, bytes: number): void;
   /**
    * dL/dx of 2x2 stride 2 max pooling, windows from (0, 0) inside the image, channels a
    * multiple of 4; returns 1 when an output is NaN (dx then incomplete).

@@ -123,6 +123,18 @@ for (const [variant, base64] of [["plain", PLAIN], ["shared", SHARED]] as const)
     });
   }
 
+  Deno.test(`copy and zero (${variant} memory): overlapping ranges, odd sizes`, () => {
+    const heap = arena(memory);
+    const values = heap.floats(Array.from({ length: 41 }, (_, i) => i + 1));
+    kernels.copy(values.byteOffset + 8, values.byteOffset, 4 * 30); // overlapping, forward
+    assert.deepEqual(
+      Array.from(values.subarray(0, 34)),
+      [1, 2, ...Array.from({ length: 30 }, (_, i) => i + 1), 33, 34],
+    );
+    kernels.zero(values.byteOffset + 4, 4 * 7);
+    assert.deepEqual(Array.from(values.subarray(0, 9)), [1, 0, 0, 0, 0, 0, 0, 0, 7]);
+  });
+
   Deno.test(`SIMD 2x2 max-pool gradient (${variant} memory): first maximum, -Infinity, NaN`, () => {
     const [batch, h, w, c] = [2, 4, 6, 8], [oh, ow] = [2, 3];
     const heap = arena(memory);
