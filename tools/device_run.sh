@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs on the device machine (prepared by tools/device_prepare.sh; see ../shared/DEVICE.md): the
+# WebGPU tests of the fused paths, the benchmarks side by side with PyTorch, the dense step's
+# fixed cost at the MLP workload's shapes, and the actors' cost, in one call. Results go to $OUT
+# (or /tmp/anneal-device) and to stdout. A CPU-only machine runs it too (WebGPU on llvmpipe).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${OUT:-/tmp/anneal-device}
+mkdir -p "$out"
+for f in .gl/*.deb; do [ -e "$f" ] && dpkg -x "$f" /; done
+ldconfig 2>/dev/null || true
+icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+[ -e "$icd" ] && export VK_DRIVER_FILES=$icd \
+  __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+bin=$(mktemp -d)
+xz -d -T8 -c .dev/deno.xz > "$bin/deno" && chmod +x "$bin/deno"
+export PATH="$bin:$PATH"
+[ -d node_modules/.deno ] || tar -xJf .dev/nm.tar.xz
+python=python3
+"$python" -c 'import torch' 2>/dev/null || python=/usr/bin/python3
+run() { echo "== $*"; timeout 240 deno "$@"; echo "== exit $?"; }
+{
+  date -u
+  nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null
+  run test --cached-only --no-check -A runtime/dense/ optimizers/fused/ 2>&1 | tail -n 25
+  run run --cached-only --no-check -A bench/main.ts --backend webgpu,wasm --python "$python" \
+    --markdown --json "$out/bench.json"
+  run run --cached-only --no-check -A bench/dense_overhead.ts --hidden 512,512 --inputs 784 --batch 256
+  run run --cached-only --no-check -A bench/actor_overhead.ts --backend webgpu --repeats 3
+} 2>&1 | tee "$out/device.txt"
