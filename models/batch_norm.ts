@@ -107,19 +107,25 @@ export function compositeBatchNormTraining(
 // over the tensor (sums per channel, then one affine map per channel) with per-channel
 // arithmetic between them; on wasm the passes run in anneal's SIMD kernels when available.
 
-/** s1[c] += x - shift[c], s2[c] += (x - shift[c])²: the first row as shift keeps them small. */
-function momentSums(
-  x: Float32Array,
-  shift: Float32Array,
+/**
+ * s1[c] += p - cp[c], s2[c] += (p - cp[c]) * (q - cq[c]) (as the SIMD kernel `centredSums`):
+ * the statistics are (x, shift, x, shift) with the first row as shift, which keeps the sums
+ * small; the gradient's sums are (dy, 0, x, mean).
+ */
+function centredSums(
+  p: Float32Array,
+  cp: Float32Array,
+  q: Float32Array,
+  cq: Float32Array,
   s1: Float64Array,
   s2: Float64Array,
 ) {
-  const channels = shift.length;
-  for (let i = 0; i < x.length; i += channels) {
+  const channels = cp.length;
+  for (let i = 0; i < p.length; i += channels) {
     for (let c = 0; c < channels; c++) {
-      const d = x[i + c] - shift[c];
+      const d = p[i + c] - cp[c];
       s1[c] += d;
-      s2[c] += d * d;
+      s2[c] += d * (q[i + c] - cq[c]);
     }
   }
 }
@@ -171,24 +177,6 @@ function affine(
       for (let c = 0; c < channels; c++) out[i + c] = p[i + c] * a[c] + q[i + c] * b[c] + k[c];
     } else {
       for (let c = 0; c < channels; c++) out[i + c] = p[i + c] * a[c] + k[c];
-    }
-  }
-}
-
-/** sdy[c] += dy, sdyx[c] += dy * (x - mean[c]). */
-function gradientSums(
-  dy: Float32Array,
-  x: Float32Array,
-  mean: Float32Array,
-  sdy: Float64Array,
-  sdyx: Float64Array,
-) {
-  const channels = mean.length;
-  for (let i = 0; i < x.length; i += channels) {
-    for (let c = 0; c < channels; c++) {
-      const g = dy[i + c];
-      sdy[c] += g;
-      sdyx[c] += g * (x[i + c] - mean[c]);
     }
   }
 }
@@ -316,7 +304,7 @@ function forwardKernel(backendName: string): tf.KernelFunc {
           s2.byteOffset,
           block.byteOffset,
         );
-      } else momentSums(xs, shift, s1, s2);
+      } else centredSums(xs, shift, xs, shift, s1, s2);
       finishMoments(s1, s2, shift, rows, mean, variance);
       normalizeCoefficients(mean, variance, memory.view(scale), memory.view(offset), epsilon, a, k);
       if (simd) {
@@ -344,8 +332,8 @@ function gradientKernel(backendName: string): tf.KernelFunc {
       const [dx, dscale, doffset] = outputs.map((info) => memory.view(info));
       const [dys, xs, means] = [memory.view(dy), memory.view(x), memory.view(mean)];
       const simd = memory.simd;
+      zeros.fill(0);
       if (simd) {
-        zeros.fill(0);
         simd.centredSums(
           dys.byteOffset,
           zeros.byteOffset,
@@ -358,7 +346,7 @@ function gradientKernel(backendName: string): tf.KernelFunc {
           block.byteOffset,
         );
       } else {
-        gradientSums(dys, xs, means, sdy, sdyx);
+        centredSums(dys, zeros, xs, means, sdy, sdyx);
       }
       gradientCoefficients(
         sdy,

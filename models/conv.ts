@@ -13,49 +13,39 @@
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import * as tfl from "npm:@tensorflow/tfjs-layers@4.22.0";
+import { delegateKernel } from "./delegate.ts";
 
 const KERNEL = "AnnealConv2D";
-let gradientRegistered = false;
 
-/** Registers AnnealConv2D on `backend` (delegating to its FusedConv2D); false if it has none. */
-function ensureKernel(backend: string): boolean {
-  if (tf.getKernel(KERNEL, backend)) return true;
-  const fused = tf.getKernel("FusedConv2D", backend);
-  if (!fused) return false;
-  tf.registerKernel({ kernelName: KERNEL, backendName: backend, kernelFunc: fused.kernelFunc });
-  if (!gradientRegistered) {
-    gradientRegistered = true;
-    tf.registerGradient({
-      kernelName: KERNEL,
-      inputsToSave: ["x", "filter"],
-      gradFunc: (dy, saved, attrs) => {
-        const [x, filter] = saved;
-        const a = attrs as unknown as tf.FusedConv2DAttrs;
-        const common = {
-          strides: a.strides,
-          pad: a.pad,
-          dataFormat: a.dataFormat,
-          dimRoundingMode: a.dimRoundingMode,
-        };
-        const g = dy as tf.Tensor4D;
-        return {
-          x: () =>
-            tf.engine().runKernel("Conv2DBackpropInput", { dy: g, filter }, {
-              ...common,
-              inputShape: x.shape,
-            } as unknown as tf.NamedAttrMap) as tf.Tensor,
-          filter: () =>
-            tf.engine().runKernel("Conv2DBackpropFilter", { x, dy: g }, {
-              ...common,
-              filterShape: filter.shape,
-            } as unknown as tf.NamedAttrMap) as tf.Tensor,
-          bias: () => tf.sum(g, [0, 1, 2]),
-        };
-      },
-    });
-  }
-  return true;
-}
+/** The gradient: each input's share, computed only when the tape asks for it. */
+const GRADIENT: tf.GradConfig = {
+  kernelName: KERNEL,
+  inputsToSave: ["x", "filter"],
+  gradFunc: (dy, saved, attrs) => {
+    const [x, filter] = saved;
+    const a = attrs as unknown as tf.FusedConv2DAttrs;
+    const common = {
+      strides: a.strides,
+      pad: a.pad,
+      dataFormat: a.dataFormat,
+      dimRoundingMode: a.dimRoundingMode,
+    };
+    const g = dy as tf.Tensor4D;
+    return {
+      x: () =>
+        tf.engine().runKernel("Conv2DBackpropInput", { dy: g, filter }, {
+          ...common,
+          inputShape: x.shape,
+        } as unknown as tf.NamedAttrMap) as tf.Tensor,
+      filter: () =>
+        tf.engine().runKernel("Conv2DBackpropFilter", { x, dy: g }, {
+          ...common,
+          filterShape: filter.shape,
+        } as unknown as tf.NamedAttrMap) as tf.Tensor,
+      bias: () => tf.sum(g, [0, 1, 2]),
+    };
+  },
+};
 
 /**
  * `x` [batch, h, w, inC] convolved with `filter` [kh, kw, inC, outC] (NHWC, no dilation), plus
@@ -78,7 +68,7 @@ export function conv2dWithBias(
   strides: number | [number, number],
   pad: "same" | "valid",
 ): tf.Tensor4D {
-  if (!ensureKernel(tf.getBackend())) {
+  if (!delegateKernel(KERNEL, "FusedConv2D", tf.getBackend(), GRADIENT)) {
     return tf.fused.conv2d({ x, filter, strides, pad, bias });
   }
   const inputs: Record<string, tf.Tensor> = { x, filter };

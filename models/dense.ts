@@ -12,35 +12,25 @@
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import * as tfl from "npm:@tensorflow/tfjs-layers@4.22.0";
+import { delegateKernel } from "./delegate.ts";
 
 const KERNEL = "AnnealMatMul";
-let gradientRegistered = false;
 
-/** Registers AnnealMatMul on `backend` (delegating to its _FusedMatMul); false if it has none. */
-function ensureKernel(backend: string): boolean {
-  if (tf.getKernel(KERNEL, backend)) return true;
-  const fused = tf.getKernel("_FusedMatMul", backend);
-  if (!fused) return false;
-  tf.registerKernel({ kernelName: KERNEL, backendName: backend, kernelFunc: fused.kernelFunc });
-  if (!gradientRegistered) {
-    gradientRegistered = true;
-    tf.registerGradient({
-      kernelName: KERNEL,
-      inputsToSave: ["a", "b"],
-      gradFunc: (dy, saved) => {
-        // [1, m, k] · [1, k, n], as tfjs's kernels take them
-        const [a, b] = saved as tf.Tensor3D[];
-        const g = dy as tf.Tensor3D;
-        return {
-          a: () => tf.matMul(g, b, false, true),
-          b: () => tf.matMul(a, g, true, false),
-          bias: () => tf.sum(g, [0, 1]),
-        };
-      },
-    });
-  }
-  return true;
-}
+/** The gradient: each input's share, computed only when the tape asks for it. */
+const GRADIENT: tf.GradConfig = {
+  kernelName: KERNEL,
+  inputsToSave: ["a", "b"],
+  gradFunc: (dy, saved) => {
+    // [1, m, k] · [1, k, n], as tfjs's kernels take them
+    const [a, b] = saved as tf.Tensor3D[];
+    const g = dy as tf.Tensor3D;
+    return {
+      a: () => tf.matMul(g, b, false, true),
+      b: () => tf.matMul(a, g, true, false),
+      bias: () => tf.sum(g, [0, 1]),
+    };
+  },
+};
 
 /**
  * `x` [batch, in] times `kernel` [in, out], plus `bias` [out]: the values of `tf.fused.matMul`,
@@ -61,7 +51,7 @@ export function matMulWithBias(
   kernel: tf.Tensor2D,
   bias: tf.Tensor1D | undefined,
 ): tf.Tensor2D {
-  if (!ensureKernel(tf.getBackend())) {
+  if (!delegateKernel(KERNEL, "_FusedMatMul", tf.getBackend(), GRADIENT)) {
     return tf.fused.matMul({ a: x, b: kernel, bias }) as tf.Tensor2D;
   }
   const [m, k] = x.shape, n = kernel.shape[1];

@@ -36,6 +36,7 @@ let routed = false;
  * @example
  * ```ts
  * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+ * import "npm:@tensorflow/tfjs-layers@4.22.0"; // registers tfjs's gradients
  * import { selectBackend } from "./backend.ts";
  * import { routeReluGradient } from "./wasm_relu.ts";
  * await selectBackend("wasm");
