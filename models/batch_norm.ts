@@ -275,6 +275,40 @@ function scratch(memory: Memory, channels: number, sums: number, coefficients: n
   };
 }
 
+/** The two passes over a tensor, in anneal's SIMD kernels when loaded, else in JavaScript. */
+function passes(memory: Memory, rows: number, channels: number) {
+  const simd = memory.simd;
+  return {
+    /** {@link centredSums}; `block`: 2 * channels float32 of scratch for the SIMD kernel. */
+    sums(
+      p: Float32Array,
+      cp: Float32Array,
+      q: Float32Array,
+      cq: Float32Array,
+      s1: Float64Array,
+      s2: Float64Array,
+      block: Float32Array,
+    ) {
+      if (!simd) return centredSums(p, cp, q, cq, s1, s2);
+      const at = [p, cp, q, cq, s1, s2, block].map((v) => v.byteOffset);
+      simd.centredSums(at[0], at[1], at[2], at[3], rows, channels, at[4], at[5], at[6]);
+    },
+    /** {@link affine} (no q term without q). */
+    apply(
+      p: Float32Array,
+      q: Float32Array | undefined,
+      out: Float32Array,
+      a: Float32Array,
+      b: Float32Array,
+      k: Float32Array,
+    ) {
+      if (!simd) return affine(p, q, out, a, b, k);
+      const [pAt, qAt, outAt] = [p.byteOffset, q?.byteOffset ?? 0, out.byteOffset];
+      simd.affine(pAt, qAt, outAt, rows, channels, a.byteOffset, b.byteOffset, k.byteOffset);
+    },
+  };
+}
+
 function forwardKernel(backendName: string): tf.KernelFunc {
   return ({ inputs, attrs, backend }) => {
     const { x, scale, offset } = inputs as Record<string, tf.TensorInfo>;
@@ -290,26 +324,11 @@ function forwardKernel(backendName: string): tf.KernelFunc {
       const [y, mean, variance] = outputs.map((info) => memory.view(info));
       const xs = memory.view(x);
       const shift = xs.subarray(0, channels);
-      const simd = memory.simd;
-      if (simd) {
-        const [at, shiftAt] = [xs.byteOffset, shift.byteOffset];
-        simd.centredSums(
-          at,
-          shiftAt,
-          at,
-          shiftAt,
-          rows,
-          channels,
-          s1.byteOffset,
-          s2.byteOffset,
-          block.byteOffset,
-        );
-      } else centredSums(xs, shift, xs, shift, s1, s2);
+      const pass = passes(memory, rows, channels);
+      pass.sums(xs, shift, xs, shift, s1, s2, block);
       finishMoments(s1, s2, shift, rows, mean, variance);
       normalizeCoefficients(mean, variance, memory.view(scale), memory.view(offset), epsilon, a, k);
-      if (simd) {
-        simd.affine(xs.byteOffset, 0, y.byteOffset, rows, channels, a.byteOffset, 0, k.byteOffset);
-      } else affine(xs, undefined, y, a, a, k);
+      pass.apply(xs, undefined, y, a, a, k);
     } finally {
       memory.free(work.info);
     }
@@ -331,23 +350,8 @@ function gradientKernel(backendName: string): tf.KernelFunc {
       const { sums: [sdy, sdyx], coefficients: [a, b, k, zeros, block] } = work.views();
       const [dx, dscale, doffset] = outputs.map((info) => memory.view(info));
       const [dys, xs, means] = [memory.view(dy), memory.view(x), memory.view(mean)];
-      const simd = memory.simd;
-      zeros.fill(0);
-      if (simd) {
-        simd.centredSums(
-          dys.byteOffset,
-          zeros.byteOffset,
-          xs.byteOffset,
-          means.byteOffset,
-          rows,
-          channels,
-          sdy.byteOffset,
-          sdyx.byteOffset,
-          block.byteOffset,
-        );
-      } else {
-        centredSums(dys, zeros, xs, means, sdy, sdyx);
-      }
+      const pass = passes(memory, rows, channels);
+      pass.sums(dys, zeros.fill(0), xs, means, sdy, sdyx, block);
       gradientCoefficients(
         sdy,
         sdyx,
@@ -360,20 +364,7 @@ function gradientKernel(backendName: string): tf.KernelFunc {
         epsilon,
         { dscale, doffset, a, b, k },
       );
-      if (simd) {
-        simd.affine(
-          dys.byteOffset,
-          xs.byteOffset,
-          dx.byteOffset,
-          rows,
-          channels,
-          a.byteOffset,
-          b.byteOffset,
-          k.byteOffset,
-        );
-      } else {
-        affine(dys, xs, dx, a, b, k);
-      }
+      pass.apply(dys, xs, dx, a, b, k);
     } finally {
       memory.free(work.info);
     }
