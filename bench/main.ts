@@ -6,8 +6,9 @@
  *     [--steps N] [--warmup N] [--repeats N] [--python /usr/bin/python3 | --python none]
  *     [--device cpu] [--threads 2] [--json out.json] [--markdown]
  *
- * `--threads N` gives PyTorch N intra-op threads and tfjs-wasm N threads (without it, each its
- * default: PyTorch all cores, wasm the cores less one, see runtime/backend.ts).
+ * `--threads N` gives PyTorch N intra-op threads and tfjs-wasm N threads (at most 8); the default
+ * is the machine's core count for both, so that they use the same cores. (`anneal train` leaves
+ * a core to the actors: see runtime/backend.ts.)
  *
  * CPU backends default to few steps (cnn and lstm take seconds a step on tfjs-cpu). On webgpu
  * every workload runs twice: tfjs's optimizers (`tfjs`) and the fused WGSL step (`fused`). The
@@ -45,6 +46,7 @@ const { values: flags } = parseArgs({
 const ALL = [...WORKLOAD_NAMES, "seed_linear", "optim"];
 const only = flags.only ? flags.only.split(",") : ALL;
 const repeats = Number(flags.repeats);
+const threads = flags.threads || String(navigator.hardwareConcurrency);
 const CPU_STEPS: Record<string, number> = { mlp: 5, mlp_sgd: 5, cnn: 2, lstm: 2 };
 const GPU_STEPS: Record<string, number> = { mlp: 50, mlp_sgd: 50, cnn: 5, lstm: 10 };
 
@@ -56,9 +58,9 @@ async function backends(): Promise<string[]> {
 }
 
 async function benchBackend(backend: string, rows: Row[]): Promise<Record<string, unknown>> {
-  // --threads: PyTorch's intra-op threads, and as many wasm threads, so both use the same cores
-  const threads = flags.threads ? { wasmThreads: Number(flags.threads) } : {};
-  const selection = await selectBackend(backend as BackendRequest, "cnn", threads);
+  // PyTorch's intra-op threads, and as many wasm threads (at most 8), so both use the same cores
+  const wasmThreads = Math.min(8, Number(threads));
+  const selection = await selectBackend(backend as BackendRequest, "cnn", { wasmThreads });
   const info: Record<string, unknown> = { backend, reason: selection.reason };
   if (selection.adapter) info.adapter = selection.adapter.description;
   console.error(`# ${backend}: ${selection.reason}`);
@@ -149,7 +151,7 @@ if (flags.python !== "none") {
     python: flags.python || "auto",
     only: workloads,
     device: flags.device,
-    threads: flags.threads,
+    threads,
     steps: flags.steps,
   });
 }
