@@ -11,8 +11,9 @@ const CASES: { x: number[]; filter: number[]; strides: number; pad: Pad; bias: b
 ];
 
 /** Values and the gradients of x, filter and bias of a weighted sum, by either op. */
-function run(ours: boolean, c: typeof CASES[number], seed: number): Float32Array[] {
-  return tf.tidy(() => {
+async function run(ours: boolean, c: typeof CASES[number], seed: number): Promise<Float32Array[]> {
+  // read with data(): WebGPU has no synchronous read-back under Deno
+  const tensors = tf.tidy(() => {
     const x = tf.randomNormal(c.x, 0, 1, "float32", seed);
     const filter = tf.randomNormal(c.filter, 0, 1, "float32", seed + 1);
     const bias = tf.randomNormal([c.filter[3]], 0, 1, "float32", seed + 2);
@@ -25,22 +26,26 @@ function run(ours: boolean, c: typeof CASES[number], seed: number): Float32Array
       return tf.sum(tf.mul(y, tf.randomNormal(y.shape, 0, 1, "float32", seed + 3)));
     };
     const { value, grads } = tf.valueAndGrads(f)(c.bias ? [x, filter, bias] : [x, filter]);
-    return [value, ...grads].map((t) => t.dataSync() as Float32Array);
+    return [value, ...grads];
   });
+  const values = await Promise.all(tensors.map((t) => t.data() as Promise<Float32Array>));
+  tf.dispose(tensors);
+  return values;
 }
 
-for (const backend of ["cpu", "wasm"] as const) {
+// webgpu: llvmpipe on CPU-only machines (tools/test.sh installs Mesa)
+for (const backend of ["cpu", "wasm", "webgpu"] as const) {
   Deno.test(`conv2dWithBias on ${backend}: values and gradients equal tf.fused.conv2d's`, async () => {
     await selectBackend(backend);
-    CASES.forEach((c, i) => {
-      const expected = run(false, c, 10 * i + 1), actual = run(true, c, 10 * i + 1);
+    for (const [i, c] of CASES.entries()) {
+      const expected = await run(false, c, 10 * i + 1), actual = await run(true, c, 10 * i + 1);
       actual.forEach((values, j) => {
         const scale = Math.max(1, ...expected[j].map(Math.abs));
         values.forEach((v, k) =>
           assert.ok(Math.abs(v - expected[j][k]) <= 1e-4 * scale, `case ${i} array ${j}[${k}]`)
         );
       });
-    });
+    }
   });
 }
 

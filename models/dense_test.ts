@@ -4,8 +4,9 @@ import { selectBackend } from "../runtime/backend.ts";
 import { matMulWithBias } from "./dense.ts";
 
 /** Values and gradients (x, kernel, bias) of a weighted sum, by either op. */
-function run(ours: boolean, withBias: boolean, seed: number): Float32Array[] {
-  return tf.tidy(() => {
+async function run(ours: boolean, withBias: boolean, seed: number): Promise<Float32Array[]> {
+  // read with data(): WebGPU has no synchronous read-back under Deno
+  const tensors = tf.tidy(() => {
     const x = tf.randomNormal([5, 7], 0, 1, "float32", seed);
     const kernel = tf.randomNormal([7, 3], 0, 1, "float32", seed + 1);
     const bias = tf.randomNormal([3], 0, 1, "float32", seed + 2);
@@ -16,15 +17,20 @@ function run(ours: boolean, withBias: boolean, seed: number): Float32Array[] {
       return tf.sum(tf.mul(y, weights));
     };
     const { value, grads } = tf.valueAndGrads(f)(withBias ? [x, kernel, bias] : [x, kernel]);
-    return [value, ...grads].map((t) => t.dataSync() as Float32Array);
+    return [value, ...grads];
   });
+  const values = await Promise.all(tensors.map((t) => t.data() as Promise<Float32Array>));
+  tf.dispose(tensors);
+  return values;
 }
 
-for (const backend of ["cpu", "wasm"] as const) {
+// webgpu: llvmpipe on CPU-only machines (tools/test.sh installs Mesa)
+for (const backend of ["cpu", "wasm", "webgpu"] as const) {
   Deno.test(`matMulWithBias on ${backend}: values and gradients equal tf.fused.matMul's`, async () => {
     await selectBackend(backend);
     for (const [i, withBias] of [true, false].entries()) {
-      const expected = run(false, withBias, 10 * i + 1), actual = run(true, withBias, 10 * i + 1);
+      const expected = await run(false, withBias, 10 * i + 1);
+      const actual = await run(true, withBias, 10 * i + 1);
       actual.forEach((values, j) =>
         values.forEach((v, k) =>
           assert.ok(Math.abs(v - expected[j][k]) <= 1e-5 * Math.max(1, Math.abs(expected[j][k])))
