@@ -6,9 +6,10 @@
  * (on wasm, a Fashion-MNIST CNN step spent ~140 ms of ~470 in them). Here the forward pass is
  * one kernel (`AnnealBatchNormTrain`: per-channel mean and biased variance, then the normalized
  * output, two passes over the input) and its gradient another (`AnnealBatchNormTrainGrad`: two
- * passes), both in TypeScript over the tensors' memory on the `cpu` and `wasm` backends. Other
- * backends (WebGPU) run tfjs's composite ops, which give the same values: the composite path is
- * the reference the kernels are tested against.
+ * passes), registered on the `cpu` and `wasm` backends: per-channel arithmetic in TypeScript,
+ * the passes over the tensor in anneal's SIMD kernels on wasm (`runtime/wasm_simd/`) and in
+ * TypeScript loops on cpu. Other backends (WebGPU) run tfjs's composite ops, which give the same
+ * values: the composite path is the reference the kernels are tested against.
  *
  * The statistics are those of tfjs (and PyTorch's normalization in training): mean and biased
  * variance over every axis but the last (channels last), `y = (x - mean) / sqrt(var + eps) *
@@ -22,6 +23,7 @@
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import * as tfl from "npm:@tensorflow/tfjs-layers@4.22.0";
+import { AnnealError } from "../errors.ts";
 import { heapFloats, wasmInternals } from "../runtime/wasm_heap.ts";
 import { type SimdKernels, simdKernels } from "../runtime/wasm_simd/kernels.ts";
 
@@ -64,16 +66,23 @@ export function batchNormTraining(
   registerBatchNormKernels();
   const channels = x.shape[x.rank - 1];
   if (x.rank < 2 || scale.size !== channels || offset.size !== channels) {
-    throw new Error(
+    throw new AnnealError(
+      "internal",
       `batchNormTraining: x must be [..., channels] with scale and offset of [channels]; got x [${x.shape}], scale [${scale.shape}], offset [${offset.shape}]`,
+      {
+        where: "models/batch_norm.ts",
+        hint: "pass one scale and one offset per channel (x's last axis)",
+      },
     );
   }
   if (x.dtype === "float32" && tf.getKernel(FORWARD, tf.getBackend())) {
-    const [y, mean, variance] = tf.engine().runKernel(
-      FORWARD,
-      { x, scale: tf.reshape(scale, [channels]), offset: tf.reshape(offset, [channels]) },
-      { epsilon } as unknown as tf.NamedAttrMap,
-    ) as tf.Tensor[];
+    const [y, mean, variance] = tf.tidy(() =>
+      tf.engine().runKernel(
+        FORWARD,
+        { x, scale: tf.reshape(scale, [channels]), offset: tf.reshape(offset, [channels]) },
+        { epsilon } as unknown as tf.NamedAttrMap,
+      ) as tf.Tensor[]
+    );
     return { y, mean: mean as tf.Tensor1D, variance: variance as tf.Tensor1D };
   }
   return compositeBatchNormTraining(x, scale, offset, epsilon);
