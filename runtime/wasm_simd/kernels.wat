@@ -1,12 +1,13 @@
 ;; anneal's SIMD kernels for tfjs-backend-wasm: element-wise passes over channels-last tensors
 ;; that tfjs runs as many generic ops or as JavaScript loops (batch norm in training and its
-;; gradient, 2x2 max-pool gradient, relu gradient, sums over leading axes). They work in tfjs-wasm's own memory (imported), on tensors it allocated: every
-;; pointer is a byte offset in that memory. Vector loops take four channels at a time; when the
-;; channel count is not a multiple of four a scalar loop does the rest of each row.
+;; gradient, the 2x2 max-pool gradient, relu's gradient, sums over leading axes), and block
+;; copies. They work in tfjs-wasm's own memory (imported), on tensors it allocated: every pointer
+;; is a byte offset in that memory. Vector loops take four channels at a time; when the channel
+;; count is not a multiple of four a scalar loop does the rest of each row.
 ;;
 ;; Source of runtime/wasm_simd/kernels_wasm.ts: `deno task build-wasm-kernels` assembles it
 ;; (with wabt) once with a plain and once with a shared memory import (tfjs-wasm's threaded build
-;; shares its memory). Sums are kept in float64.
+;; shares its memory). Sums end in float64.
 (module
   (import "env" "memory" (memory 1)) ;; MEMORY (the build tool rewrites this line per variant)
 
