@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
-import { selectBackend } from "../runtime/backend.ts";
+import { releaseWebGpu, selectBackend } from "../runtime/backend.ts";
 import { conv2dWithBias } from "./conv.ts";
 
 type Pad = "same" | "valid";
@@ -46,6 +46,7 @@ for (const backend of ["cpu", "wasm", "webgpu"] as const) {
         );
       });
     }
+    if (backend === "webgpu") await releaseWebGpu(); // no device left alive at exit
   });
 }
 

@@ -217,6 +217,39 @@ async function useWebGpu(
   return { backend: "webgpu", adapter: probe.info, reason: reason + fallback };
 }
 
+/**
+ * Ends tfjs's WebGPU backend, if one was started: waits for the GPU's queued work, frees the
+ * backend's buffers and destroys its device, then makes the cpu backend current. A later
+ * `selectBackend("webgpu")` starts a new one. For a process that used WebGPU and goes on with
+ * other work, or ends: native teardown with a device still alive has crashed processes at exit
+ * (a real GPU, and at times llvmpipe with several devices left in one test process).
+ *
+ * @example
+ * ```ts ignore
+ * import { releaseWebGpu, selectBackend } from "./backend.ts";
+ * await selectBackend("webgpu");
+ * await releaseWebGpu();
+ * ```
+ */
+export async function releaseWebGpu(): Promise<void> {
+  const engine = tf.engine() as unknown as {
+    registry: Record<string, { device?: GPUDevice } | undefined>;
+    registryFactory: Record<
+      string,
+      { factory: () => tf.KernelBackend | Promise<tf.KernelBackend>; priority: number }
+    >;
+  };
+  const backend = engine.registry["webgpu"];
+  if (!backend) return;
+  const factory = engine.registryFactory["webgpu"];
+  const device = backend.device;
+  await device?.queue.onSubmittedWorkDone();
+  if (tf.getBackend() === "webgpu") await useCpu();
+  tf.removeBackend("webgpu"); // frees the backend's buffers (and forgets its factory)
+  device?.destroy();
+  if (factory) tf.registerBackend("webgpu", factory.factory, factory.priority);
+}
+
 async function useCpu(): Promise<void> {
   await import("npm:@tensorflow/tfjs-backend-cpu@4.22.0");
   if (!(await tf.setBackend("cpu"))) {

@@ -6,7 +6,12 @@ import { forward } from "../models/forward.ts";
 import { lossFunction } from "../models/losses.ts";
 import { namedWeights } from "../models/names.ts";
 import type { ModelSpec } from "../models/spec.ts";
-import { probeWebGpu, registerWasmTrainingKernels, selectBackend } from "./backend.ts";
+import {
+  probeWebGpu,
+  registerWasmTrainingKernels,
+  releaseWebGpu,
+  selectBackend,
+} from "./backend.ts";
 
 /** Runs `f` with `navigator.gpu` replaced by `gpu`, then restores it. */
 async function withGpu<T>(gpu: unknown, f: () => Promise<T>): Promise<T> {
@@ -150,6 +155,27 @@ Deno.test({
     assert.deepEqual(Array.from(await sum.data()), [4, 6]);
     sum.dispose();
     await selectBackend("cpu");
+  },
+});
+
+Deno.test({
+  name: "releaseWebGpu ends the backend and its device; webgpu starts again afterwards",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    if (!(await probeWebGpu())) return; // no adapter at all: nothing to release
+    await selectBackend("webgpu");
+    const device = (tf.backend() as unknown as { device: GPUDevice }).device;
+    await releaseWebGpu();
+    assert.equal(tf.getBackend(), "cpu");
+    const lost = await device.lost; // destroy() resolves it
+    assert.equal(lost.reason, "destroyed");
+    await selectBackend("webgpu");
+    const sum = tf.add(tf.tensor1d([1, 2]), tf.tensor1d([3, 4]));
+    assert.deepEqual(Array.from(await sum.data()), [4, 6]);
+    sum.dispose();
+    await releaseWebGpu();
+    await releaseWebGpu(); // twice: nothing left to do
   },
 });
 

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
+import { releaseWebGpu } from "../../runtime/backend.ts";
 import { createFusedStep, type FusedHyper, type FusedKind } from "./fused_step.ts";
 
 const ready = tf.setBackend("webgpu").then(() => tf.ready());
@@ -185,4 +186,10 @@ Deno.test("fused step inside tf.tidy keeps its slots alive", async () => {
   assert.deepEqual(Array.from(await w.data()), [-1.5, -1.5, -1.5]);
   w.dispose();
   sgd.dispose();
+});
+
+// Last in this file: no WebGPU device left alive when the test process ends.
+Deno.test("release the WebGPU device", async () => {
+  await ready;
+  await releaseWebGpu();
 });

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { parseConfig } from "../../config.ts";
-import { selectBackend } from "../backend.ts";
+import { releaseWebGpu, selectBackend } from "../backend.ts";
 import { TrainingEngine } from "../engine.ts";
 import { Rng } from "../../data/rng.ts";
 import { batch, checkParity, classification, close, PARITY_CASES } from "./_parity.ts";
@@ -120,3 +120,6 @@ Deno.test("fused global-norm clipping (AdamW, two parameter groups) matches tfjs
     reference.dispose();
   }
 });
+
+// Last in this file: no WebGPU device left alive when the test process ends.
+Deno.test("release the WebGPU device", releaseWebGpu);
