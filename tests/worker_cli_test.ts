@@ -42,14 +42,22 @@ Deno.test("anneal sweep + 3 anneal workers on one PostgreSQL study survive a wor
   );
   const storage = await openStorage(url);
   const processes: Deno.ChildProcess[] = [];
+  // each process's stderr, read as it comes (a full pipe would block the process), for failures
+  const errors: Promise<string>[] = [];
+  const spawn = (args: string[]) => {
+    const child = anneal(args);
+    errors.push(new Response(child.stderr).text().catch(() => ""));
+    child.stdout.cancel();
+    processes.push(child);
+  };
   try {
-    processes.push(anneal(["sweep", "-c", file, "--storage", url, "--study", study]));
+    spawn(["sweep", "-c", file, "--storage", url, "--study", study]);
     const { id: studyId } = await waitFor(
       "the study",
       () => storage.loadStudy(study).catch(() => undefined),
     );
     for (let i = 0; i < 3; i++) {
-      processes.push(anneal(["worker", "--storage", url, "--study", study]));
+      spawn(["worker", "--storage", url, "--study", study]);
     }
     // Kill the first worker that holds a RUNNING trial.
     const victim = processes[1];
@@ -58,13 +66,17 @@ Deno.test("anneal sweep + 3 anneal workers on one PostgreSQL study survive a wor
       return trials.find((t) => t.workerId?.includes(`:${victim.pid}:`));
     });
     victim.kill("SIGKILL");
-    const statuses = await Promise.all(processes.map(async (p) => {
-      const [status] = await Promise.all([p.status, p.stdout.cancel(), p.stderr.cancel()]);
-      return status;
-    }));
+    const statuses = await Promise.all(processes.map((p) => p.status));
+    const stderr = await Promise.all(errors);
     assert.equal(statuses[1].signal, "SIGKILL");
     for (const [i, status] of statuses.entries()) {
-      if (i !== 1) assert.equal(status.code, 0, `process ${i} failed`);
+      if (i !== 1) {
+        assert.equal(
+          status.code,
+          0,
+          `process ${i} failed (${status.signal ?? status.code}): ${stderr[i].slice(-2000)}`,
+        );
+      }
     }
 
     const trials: Trial[] = await storage.listTrials(studyId);

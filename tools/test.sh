@@ -22,10 +22,13 @@ fi
 # One throwaway PostgreSQL cluster for every storage/sweep test (a real server, never a mock),
 # stopped when the tests end.
 if [ -z "${ANNEAL_TEST_PG_URL:-}" ]; then
+  # its own state file, so that test runs side by side do not stop each other's server
+  pg_state_dir="$(mktemp -d /tmp/anneal_pg_state.XXXXXX)"
+  export ANNEAL_PG_STATE="$pg_state_dir/state.env"
   url=$(bash tools/pg_test_server.sh start | sed -n 's/^.*ANNEAL_TEST_PG_URL=//p' | tail -n 1)
   [ -n "$url" ] || { echo "tools/test.sh: could not start PostgreSQL" >&2; exit 1; }
   export ANNEAL_TEST_PG_URL="$url"
-  trap 'bash tools/pg_test_server.sh stop >/dev/null 2>&1 || true' EXIT
+  trap 'bash tools/pg_test_server.sh stop >/dev/null 2>&1 || true; rm -rf "$pg_state_dir"' EXIT
 fi
 
 # Permissions: the suite runs with a listed set (no --allow-all). The one exception is the browser
