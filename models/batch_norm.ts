@@ -318,26 +318,48 @@ function passes(memory: Memory, rows: number, channels: number) {
   };
 }
 
-function forwardKernel(backendName: string): tf.KernelFunc {
+/** What a kernel body gets from {@link channelKernel}: views valid until the next allocation. */
+interface ChannelKernelParts {
+  inputs: Record<string, tf.TensorInfo>;
+  epsilon: number;
+  memory: Memory;
+  rows: number;
+  /** The outputs: [x's shape], [channels], [channels]. */
+  outputs: Float32Array[];
+  /** Two float64 per-channel sums, zeroed. */
+  sums: Float64Array[];
+  /** Per-channel float32 rows of scratch (the last two: block sums for the SIMD kernel). */
+  coefficients: Float32Array[];
+  pass: ReturnType<typeof passes>;
+}
+
+/**
+ * A batch-norm kernel over `x` [..., channels]: allocates its three outputs and per-channel
+ * scratch (two float64 sums, `coefficients` float32 rows), runs `body`, frees the scratch.
+ */
+function channelKernel(
+  backendName: string,
+  coefficients: number,
+  body: (parts: ChannelKernelParts) => void,
+): tf.KernelFunc {
   return ({ inputs, attrs, backend }) => {
-    const { x, scale, offset } = inputs as Record<string, tf.TensorInfo>;
+    const { x } = inputs as Record<string, tf.TensorInfo>;
     const { epsilon } = attrs as unknown as { epsilon: number };
     const channels = x.shape[x.shape.length - 1];
     const rows = tf.util.sizeFromShape(x.shape) / channels;
     const memory = memoryOf(backend, backendName);
     const outputs = memory.alloc([x.shape, [channels], [channels]]);
-    // coefficients a, k, then two rows of block sums for the SIMD kernel
-    const work = scratch(memory, channels, 2, 4);
+    const work = scratch(memory, channels, 2, coefficients);
     try {
-      const { sums: [s1, s2], coefficients: [a, k, block] } = work.views();
-      const [y, mean, variance] = outputs.map((info) => memory.view(info));
-      const xs = memory.view(x);
-      const shift = xs.subarray(0, channels);
-      const pass = passes(memory, rows, channels);
-      pass.sums(xs, shift, xs, shift, s1, s2, block);
-      finishMoments(s1, s2, shift, rows, mean, variance);
-      normalizeCoefficients(mean, variance, memory.view(scale), memory.view(offset), epsilon, a, k);
-      pass.apply(xs, undefined, y, a, a, k);
+      body({
+        inputs: inputs as Record<string, tf.TensorInfo>,
+        epsilon,
+        memory,
+        rows,
+        outputs: outputs.map((info) => memory.view(info)),
+        ...work.views(),
+        pass: passes(memory, rows, channels),
+      });
     } finally {
       memory.free(work.info);
     }
@@ -345,21 +367,36 @@ function forwardKernel(backendName: string): tf.KernelFunc {
   };
 }
 
-function gradientKernel(backendName: string): tf.KernelFunc {
-  return ({ inputs, attrs, backend }) => {
-    const { dy, x, scale, mean, variance, dmean, dvar } = inputs as Record<string, tf.TensorInfo>;
-    const { epsilon } = attrs as unknown as { epsilon: number };
-    const channels = x.shape[x.shape.length - 1];
-    const rows = tf.util.sizeFromShape(x.shape) / channels;
-    const memory = memoryOf(backend, backendName);
-    const outputs = memory.alloc([x.shape, [channels], [channels]]);
-    // coefficients a, b, k, zeros, then two rows of block sums for the SIMD kernel
-    const work = scratch(memory, channels, 2, 6);
-    try {
-      const { sums: [sdy, sdyx], coefficients: [a, b, k, zeros, block] } = work.views();
-      const [dx, dscale, doffset] = outputs.map((info) => memory.view(info));
+const forwardKernel = (backendName: string) =>
+  // coefficients a, k, then two rows of block sums for the SIMD kernel
+  channelKernel(
+    backendName,
+    4,
+    ({ inputs, epsilon, memory, rows, outputs, sums, coefficients, pass }) => {
+      const [y, mean, variance] = outputs;
+      const [s1, s2] = sums;
+      const [a, k, block] = coefficients;
+      const xs = memory.view(inputs.x);
+      const shift = xs.subarray(0, mean.length);
+      pass.sums(xs, shift, xs, shift, s1, s2, block);
+      finishMoments(s1, s2, shift, rows, mean, variance);
+      const [scale, offset] = [memory.view(inputs.scale), memory.view(inputs.offset)];
+      normalizeCoefficients(mean, variance, scale, offset, epsilon, a, k);
+      pass.apply(xs, undefined, y, a, a, k);
+    },
+  );
+
+const gradientKernel = (backendName: string) =>
+  // coefficients a, b, k, zeros, then two rows of block sums for the SIMD kernel
+  channelKernel(
+    backendName,
+    6,
+    ({ inputs, epsilon, memory, rows, outputs, sums, coefficients, pass }) => {
+      const [dx, dscale, doffset] = outputs;
+      const [sdy, sdyx] = sums;
+      const [a, b, k, zeros, block] = coefficients;
+      const { dy, x, scale, mean, variance, dmean, dvar } = inputs;
       const [dys, xs, means] = [memory.view(dy), memory.view(x), memory.view(mean)];
-      const pass = passes(memory, rows, channels);
       pass.sums(dys, zeros.fill(0), xs, means, sdy, sdyx, block);
       gradientCoefficients(
         sdy,
@@ -374,12 +411,8 @@ function gradientKernel(backendName: string): tf.KernelFunc {
         { dscale, doffset, a, b, k },
       );
       pass.apply(dys, xs, dx, a, b, k);
-    } finally {
-      memory.free(work.info);
-    }
-    return outputs;
-  };
-}
+    },
+  );
 
 let registered = false;
 
