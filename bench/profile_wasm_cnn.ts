@@ -3,6 +3,7 @@
  * `cnn` on a backend: total milliseconds per kernel name, biggest first.
  *
  * Usage: `deno run -A bench/profile_wasm_cnn.ts [--backend wasm] [--steps 3] [--engine]`
+ * (`PROFILE_ROWS=40` lists 40 kernels a step instead of 16)
  * (`--engine`: the step of anneal's TrainingEngine on the model `anneal train` builds, as the
  * bench's `engine` rows; else the workload's tfjs ops).
  *
