@@ -189,6 +189,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     type: "plan",
     fusedOptimizer: engine.fused,
     modelPath: engine.modelPath,
+    optimizerPath: engine.optimizerPath,
     stepsPerEpoch,
     totalSteps,
     startEpoch: epoch,

@@ -10,7 +10,8 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
 import assert from "node:assert/strict";
 import { clipGradNorm } from "./clipping.ts";
-import { createOptimizer } from "./optimizer.ts";
+import { createHostOptimizer, hasHostKernel } from "./host.ts";
+import { createOptimizer, type Optimizer } from "./optimizer.ts";
 import type { OptimizerSpec } from "./spec.ts";
 
 await tf.setBackend("cpu");
@@ -63,7 +64,7 @@ const trajectories = JSON.parse(
   await Deno.readTextFile(new URL("trajectories.json", FIXTURES)),
 ) as { cases: TrajectoryCase[] };
 
-function replay(fixture: TrajectoryCase): void {
+function replay(fixture: TrajectoryCase, create: (spec: OptimizerSpec) => Optimizer): void {
   const count = fixture.shapes.reduce((sum, shape) => sum + sizeOf(shape), 0);
   const params = float32s(fixture.params);
   const grads = float32s(fixture.grads);
@@ -78,7 +79,7 @@ function replay(fixture: TrajectoryCase): void {
   const variables = fixture.shapes.map((shape, index) =>
     tf.variable(tf.tensor(row(params, 0, index), shape), true, fixture.names[index])
   );
-  const optimizer = createOptimizer(fixture.spec);
+  const optimizer = create(fixture.spec);
   try {
     for (let step = 1; step <= fixture.steps; step++) {
       const feed = fixture.shapes.map((shape, index) =>
@@ -116,8 +117,14 @@ function replay(fixture: TrajectoryCase): void {
 for (const fixture of trajectories.cases) {
   Deno.test(
     `${fixture.id} follows PyTorch's trajectory for ${fixture.steps} steps`,
-    () => replay(fixture),
+    () => replay(fixture, createOptimizer),
   );
+  if (hasHostKernel(fixture.spec)) {
+    Deno.test(
+      `${fixture.id} on the host optimizer follows PyTorch's trajectory for ${fixture.steps} steps`,
+      () => replay(fixture, createHostOptimizer),
+    );
+  }
 }
 
 const clipCases = JSON.parse(

@@ -206,7 +206,13 @@ export function createOptimizer(input: OptimizerSpec): Optimizer {
   };
 }
 
-function checkStepArguments(where: string, params: tf.Variable[], grads: tf.Tensor[], lr: number) {
+/** Throws a usage error unless `params` and `grads` pair up (names unique, shapes equal) and `lr` >= 0. */
+export function checkStepArguments(
+  where: string,
+  params: tf.Variable[],
+  grads: tf.Tensor[],
+  lr: number,
+): void {
   if (params.length !== grads.length) {
     throw new AnnealError(
       "usage",

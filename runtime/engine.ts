@@ -23,6 +23,13 @@ import { AnnealError } from "../errors.ts";
 import { readVectors } from "./read_back.ts";
 import { DenseGpuProgram } from "./dense/gpu_program.ts";
 import { DenseHostProgram, HOST_STEP_MAX_WORK } from "./dense/host_program.ts";
+import {
+  clipHostNorm,
+  clipHostValue,
+  createHostOptimizer,
+  hasHostKernel,
+  isHostOptimizer,
+} from "../optimizers/host.ts";
 import { densePlan } from "./dense/plan.ts";
 
 /** What the engine must know about the data to build a model. */
@@ -72,8 +79,13 @@ export interface StepValues {
 
 /** Gradients computed but not yet applied. */
 export interface PendingStep extends StepTensors {
-  /** Gradients in the order of `TrainingEngine.variables`; the engine frees them when applied. */
+  /**
+   * Gradients in the order of `TrainingEngine.variables`; the engine frees them when applied.
+   * Empty while the gradients are only on the host (`hostGrads`).
+   */
   grads: tf.Tensor[];
+  /** The gradients as host arrays, when the step ran on the host (in `variables` order). */
+  hostGrads?: Float32Array[];
   /** Whether `grads` are this step's own tensors (false: buffers the engine reuses every step). */
   ownsGrads: boolean;
 }
@@ -126,6 +138,11 @@ export class TrainingEngine {
   /** Whether the optimizer runs fused WGSL kernels (WebGPU). */
   readonly fused: boolean;
   /**
+   * Where the optimizer's update runs: fused WGSL kernels (WebGPU), plain TypeScript on host
+   * copies of the weights (with the host step: sgd, adam, adamw, lion), or tfjs ops.
+   */
+  readonly optimizerPath: "tfjs" | "wgsl" | "host";
+  /**
    * Where forward and backward run: tfjs ops, anneal's dense WGSL kernels (WebGPU), or plain
    * TypeScript on the host (small dense models on the CPU backends).
    */
@@ -149,7 +166,6 @@ export class TrainingEngine {
     this.fused = config.fusedOptimizer && tf.getBackend() === "webgpu" &&
       hasFusedKernel(config.optimizer) &&
       !cyclesMomentum(config);
-    this.#optimizer = this.#createOptimizer();
     const lossName = config.loss ?? defaultLossName(shape.task);
     this.#loss = lossFunction(lossName);
     this.metrics = metricNames(shape.task);
@@ -171,6 +187,12 @@ export class TrainingEngine {
       }
     }
     this.modelPath = path;
+    this.optimizerPath = this.fused
+      ? "wgsl"
+      : path === "host" && config.fusedOptimizer && hasHostKernel(config.optimizer)
+      ? "host"
+      : "tfjs";
+    this.#optimizer = this.#createOptimizer();
   }
 
   /** The optimizer (its state moves with every step). */
@@ -180,7 +202,14 @@ export class TrainingEngine {
 
   #createOptimizer(): Optimizer {
     const spec = this.#config.optimizer;
-    return this.fused ? createFusedOptimizer(spec) : createOptimizer(spec);
+    switch (this.optimizerPath) {
+      case "wgsl":
+        return createFusedOptimizer(spec);
+      case "host":
+        return createHostOptimizer(spec);
+      default:
+        return createOptimizer(spec);
+    }
   }
 
   /** Puts `optimizer` in place and returns the one it replaces (the LR range test steps a probe). */
@@ -219,9 +248,13 @@ export class TrainingEngine {
   computeGradients(microBatches: HostBatch[]): PendingStep {
     const total = microBatches.reduce((sum, batch) => sum + batch.size, 0);
     if (total === 0) throw new AnnealError("internal", "A step needs at least one sample");
+    if (this.#dense instanceof DenseHostProgram) {
+      const { grads, stats } = this.#dense.computeGradients(microBatches);
+      return { grads: [], hostGrads: grads, stats, samples: total, ownsGrads: true };
+    }
     if (this.#dense) {
       const { grads, stats } = this.#dense.computeGradients(microBatches);
-      return { grads, stats, samples: total, ownsGrads: this.#dense instanceof DenseHostProgram };
+      return { grads, stats, samples: total, ownsGrads: false };
     }
     let grads: tf.Tensor[] | undefined;
     let stats: tf.Tensor1D | undefined;
@@ -257,6 +290,18 @@ export class TrainingEngine {
   /** Clips (as configured, or at `maxNorm`) and applies the gradients; frees them. */
   applyGradients(pending: PendingStep, lr: number, maxNorm?: number): void {
     const clipping = this.#config.clipping;
+    if (pending.hostGrads) {
+      const host = pending.hostGrads;
+      pending.hostGrads = undefined;
+      if (this.#dense instanceof DenseHostProgram && isHostOptimizer(this.#optimizer)) {
+        if (clipping.value !== undefined) clipHostValue(host, clipping.value);
+        if (maxNorm !== undefined) clipHostNorm(host, maxNorm, clipping.normType);
+        this.#dense.apply(this.#optimizer, host, lr);
+        return;
+      }
+      // Another optimizer in place (the LR range test's probe): the tfjs path.
+      pending.grads = host.map((g, i) => tf.tensor(g, this.variables[i].shape, "float32"));
+    }
     const original = pending.grads;
     let grads = original;
     if (clipping.value !== undefined) {
@@ -285,6 +330,7 @@ export class TrainingEngine {
   discardGradients(pending: PendingStep): void {
     if (pending.ownsGrads) { for (const g of pending.grads) g.dispose(); }
     pending.grads = [];
+    pending.hostGrads = undefined;
   }
 
   /** Mean loss and metric sums of a batch in inference mode. */

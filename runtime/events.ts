@@ -49,6 +49,8 @@ export interface PlanEvent {
   fusedOptimizer: boolean;
   /** Where forward and backward run: tfjs ops, dense WGSL kernels, or TypeScript on the host. */
   modelPath: "tfjs" | "wgsl" | "host";
+  /** Where the optimizer's update runs: tfjs ops, fused WGSL kernels, or TypeScript on the host. */
+  optimizerPath: "tfjs" | "wgsl" | "host";
   /** Split sizes, data fingerprint (SHA-256) and the shape of one sample. */
   dataset: {
     trainSize: number;

@@ -391,6 +391,7 @@ async function supervise(
           fingerprint: event.dataset.fingerprint,
           fusedOptimizer: event.fusedOptimizer,
           modelPath: event.modelPath,
+          optimizerPath: event.optimizerPath,
           dataset: event.dataset,
           parameters: event.parameters,
         });

@@ -1,8 +1,10 @@
 /**
  * The parity check of the dense steps (WGSL on WebGPU, TypeScript on the host) against tfjs's own
- * forward and backward: the same engine built twice from one seed, one with `fusedModel` off,
- * fed the same batches, must give the same gradients, losses, metrics, gradient norms and
- * weights to float rounding, for each activation, loss, accumulation and a smaller last batch.
+ * forward and backward: the same engine built twice from one seed, one with `fusedModel` and
+ * `fusedOptimizer` off (tfjs's ops for the step and the update), fed the same batches, must give
+ * the same gradients, losses, metrics, gradient norms and weights to float rounding, for each
+ * activation, loss, optimizer, clipping, accumulation, a smaller last batch and weights written
+ * from outside between steps.
  *
  * @module
  */
@@ -95,6 +97,26 @@ export const PARITY_CASES: ParityCase[] = [
     steps: [[20, 20], [20, 5]],
   },
   {
+    name: "mlp relu, cross-entropy, lion, value and inf-norm clipping",
+    config: {
+      model: { kind: "mlp", hidden: [24] },
+      optimizer: { name: "lion", lr: 0.003, weightDecay: 0.1 },
+      clipping: { value: 0.05, maxNorm: 0.02, normType: "inf" },
+    },
+    shape: classification,
+    steps: [[30], [30], [30]],
+  },
+  {
+    name: "linear, mse, sgd with nesterov and weight decay, L2 clipping",
+    config: {
+      model: { kind: "linear" },
+      optimizer: { name: "sgd", lr: 0.05, momentum: 0.8, nesterov: true, weightDecay: 0.1 },
+      clipping: { maxNorm: 0.3 },
+    },
+    shape: { inputShape: [5], targetSize: 2, task: "regression" },
+    steps: [[16], [16], [16], [16]],
+  },
+  {
     name: "linear, mse, rmsprop (tfjs optimizer on the reused gradients), clipping",
     config: {
       model: { kind: "linear" },
@@ -114,18 +136,37 @@ export async function checkParity(
 ): Promise<void> {
   const config = parseConfig({ backend, seed: 5, ...c.config }) as RunConfig;
   const fused = new TrainingEngine(config, c.shape);
-  const reference = new TrainingEngine({ ...config, fusedModel: false }, c.shape);
+  // The reference: tfjs's ops for the step and for the update.
+  const reference = new TrainingEngine(
+    { ...config, fusedModel: false, fusedOptimizer: false },
+    c.shape,
+  );
   try {
     assert.equal(fused.modelPath, path, fused.fusedModelReason ?? "");
     assert.equal(reference.modelPath, "tfjs");
+    assert.equal(reference.optimizerPath, "tfjs");
+    const ownUpdate = ["sgd", "adam", "adamw", "lion"].includes(config.optimizer.name);
+    assert.equal(fused.optimizerPath, ownUpdate ? path : "tfjs");
     const inputs = c.shape.inputShape.reduce((a, b) => a * b, 1);
     const gen = new Rng(11);
     const rng = () => gen.float();
     for (const [s, sizes] of c.steps.entries()) {
+      if (s === 2) {
+        // New weights from outside the step (a checkpoint restored, a rollback): both must see them.
+        // (Each engine names its layers apart, so the values are matched by position.)
+        const halved = Object.values(await reference.readWeights()).map((w) => ({
+          shape: w.shape,
+          values: w.values.map((v) => v * 0.5),
+        }));
+        for (const engine of [fused, reference]) {
+          const names = Object.keys(await engine.readWeights());
+          engine.writeWeights(Object.fromEntries(names.map((name, i) => [name, halved[i]])));
+        }
+      }
       const micro = sizes.map((size) => batch(rng, size, inputs, c.shape));
       const a = fused.computeGradients(micro);
       const b = reference.computeGradients(micro);
-      const ga = await Promise.all(a.grads.map((g) => g.data()));
+      const ga = a.hostGrads ?? await Promise.all(a.grads.map((g) => g.data()));
       const gb = await Promise.all(b.grads.map((g) => g.data()));
       ga.forEach((g, i) => close(g, gb[i], `step ${s} grad ${i}`));
       const maxNorm = config.clipping.maxNorm ?? undefined;

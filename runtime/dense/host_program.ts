@@ -3,11 +3,15 @@
  * models (the seed experiment's 2-input linear regression, small tabular MLPs) a step is a few
  * hundred multiply-adds, and tfjs's ~40 ops of forward, backward, loss, metrics and norm cost
  * ~15-20 us each in dispatch alone; here forward, loss and backward are loops over Float32Arrays
- * (the same arithmetic as the WGSL kernels), and only the optimizer step stays in tfjs.
+ * (the same arithmetic as the WGSL kernels). The weights are read once and kept on the host
+ * (re-read only when a variable was assigned elsewhere: a checkpoint restored, a rollback); with
+ * a host optimizer (`optimizers/host.ts`) the update runs on them too, and the new values are
+ * written back to the variables after every step, so tfjs always sees the current weights.
  *
  * @module
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import type { HostOptimizer, HostParam } from "../../optimizers/host.ts";
 import type { HostBatch } from "../engine.ts";
 import type { DensePlan } from "./gpu_program.ts";
 import type { DenseActivation } from "./wgsl.ts";
@@ -57,10 +61,50 @@ function derivative(kind: DenseActivation, a: number): number {
  */
 export class DenseHostProgram {
   readonly #plan: DensePlan;
+  readonly #variables: tf.Variable[];
+  /** Host copies of the variables, and the tfjs data each copy was read from (or written to). */
+  readonly #cache: { dataId: unknown; param: HostParam }[] = [];
 
-  /** Takes the plan; the weights are read from its variables at every step. */
+  /** Takes the plan; the weights are read from its variables when first needed. */
   constructor(plan: DensePlan) {
     this.#plan = plan;
+    this.#variables = plan.layers.flatMap((layer) => [layer.kernel, layer.bias]);
+  }
+
+  /**
+   * The variables' current values on the host, in the order kernel, bias per layer. A copy is
+   * re-read when its variable holds other data than the copy was made from (tfjs's `assign`
+   * gives a variable new data; nothing in anneal writes a variable's data in place).
+   */
+  params(): HostParam[] {
+    return this.#variables.map((variable, i) => {
+      const cached = this.#cache[i];
+      if (cached?.dataId === variable.dataId) return cached.param;
+      const param = {
+        name: variable.name,
+        shape: variable.shape,
+        values: Float32Array.from(variable.dataSync() as Float32Array),
+      };
+      this.#cache[i] = { dataId: variable.dataId, param };
+      return param;
+    });
+  }
+
+  /**
+   * Steps `optimizer` on the host copies with `grads` (in {@linkcode params}' order) and writes
+   * the new values to the variables.
+   */
+  apply(optimizer: HostOptimizer, grads: readonly ArrayLike<number>[], lr: number): void {
+    const params = this.params();
+    optimizer.stepArrays(params, grads, lr);
+    params.forEach((param, i) => {
+      const variable = this.#variables[i];
+      // A copy: the cpu backend keeps the array it is given as the tensor's storage.
+      const next = tf.tensor(param.values.slice(), variable.shape, "float32");
+      variable.assign(next);
+      next.dispose();
+      this.#cache[i] = { dataId: variable.dataId, param };
+    });
   }
 
   /** Work of one step for micro-batches of `rows` samples (see {@linkcode HOST_STEP_MAX_WORK}). */
@@ -69,14 +113,15 @@ export class DenseHostProgram {
   }
 
   /**
-   * Gradients of the mean loss over all micro-batches (new tensors, owned by the caller) and the
-   * step's `[mean loss, gradient norm, metric sum]`, computed on the host.
+   * Gradients of the mean loss over all micro-batches (float32, in {@linkcode params}' order) and
+   * the step's `[mean loss, gradient norm, metric sum]`, computed on the host.
    */
-  computeGradients(microBatches: HostBatch[]): { grads: tf.Tensor[]; stats: Float32Array } {
+  computeGradients(microBatches: HostBatch[]): { grads: Float32Array[]; stats: Float32Array } {
     const { layers, loss, targetSize } = this.#plan;
-    const weights = layers.map((l) => ({
-      kernel: l.kernel.dataSync() as Float32Array,
-      bias: l.bias.dataSync() as Float32Array,
+    const params = this.params();
+    const weights = layers.map((_, i) => ({
+      kernel: params[2 * i].values,
+      bias: params[2 * i + 1].values,
     }));
     const gradW = layers.map((l) => new Float64Array(l.inputs * l.units));
     const gradB = layers.map((l) => new Float64Array(l.units));
@@ -184,11 +229,10 @@ export class DenseHostProgram {
       }
     }
     let squares = 0;
-    const grads: tf.Tensor[] = [];
-    layers.forEach((layer, i) => {
+    const grads: Float32Array[] = [];
+    layers.forEach((_, i) => {
       for (const g of [gradW[i], gradB[i]]) for (const v of g) squares += v * v;
-      grads.push(tf.tensor(Float32Array.from(gradW[i]), layer.kernel.shape, "float32"));
-      grads.push(tf.tensor(Float32Array.from(gradB[i]), layer.bias.shape, "float32"));
+      grads.push(Float32Array.from(gradW[i]), Float32Array.from(gradB[i]));
     });
     return {
       grads,
@@ -196,11 +240,18 @@ export class DenseHostProgram {
     };
   }
 
-  /** Bytes of the host arrays (float64 activations and their gradients) a step of `rows` needs. */
+  /**
+   * Bytes of the host arrays a step of `rows` needs: float64 activations and their gradients, and
+   * per parameter its host copy, its float64 gradient sum and its float32 gradient.
+   */
   extraBytes(rows: number): number {
-    return 8 * 2 * rows * this.#plan.layers.reduce((n, l) => n + l.units, 0);
+    const { layers } = this.#plan;
+    const parameters = layers.reduce((n, l) => n + (l.inputs + 1) * l.units, 0);
+    return 8 * 2 * rows * layers.reduce((n, l) => n + l.units, 0) + 16 * parameters;
   }
 
-  /** Nothing to free: every step's arrays are its own. */
-  dispose(): void {}
+  /** Drops the host copies of the weights. */
+  dispose(): void {
+    this.#cache.length = 0;
+  }
 }

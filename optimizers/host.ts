@@ -1,0 +1,389 @@
+/**
+ * `createHostOptimizer`: SGD (momentum, dampening, Nesterov), Adam, AdamW and Lion as plain loops
+ * over Float32Arrays on the host, for models so small that tfjs's per-op cost is the whole step
+ * (the seed experiment's linear regression: SGD's update is 4 tfjs ops of ~25 us each on wasm for
+ * 3 numbers). The arithmetic is the reference chain's (`aliases.ts`), in float64 with the results
+ * stored as float32, the slots keyed and saved as `createOptimizer` keys and saves them, so
+ * checkpoints move between the two paths.
+ *
+ * `stepArrays` updates host arrays in place; `step` (the {@linkcode Optimizer} interface) reads
+ * tfjs variables, steps, and assigns the results back.
+ *
+ * @module
+ */
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import { AnnealError } from "../errors.ts";
+import { type ParamSettings, resolveParamSettings } from "./groups.ts";
+import { checkStepArguments, type Optimizer, type OptimizerState } from "./optimizer.ts";
+import { parseOptimizerSpec } from "./parse.ts";
+import type { OptimizerSpec, ResolvedOptimizerSpec } from "./spec.ts";
+
+const HOST: readonly string[] = ["sgd", "adam", "adamw", "lion"];
+
+/** Whether a spec has a host implementation (sgd, adam, adamw, lion). */
+export function hasHostKernel(spec: OptimizerSpec): boolean {
+  return HOST.includes(spec.name);
+}
+
+/** A parameter held on the host: its variable's name and shape, and its values (updated in place). */
+export interface HostParam {
+  /** The variable's name: param groups and the no-decay rules match it; slots are keyed by it. */
+  readonly name: string;
+  /** The variable's shape (its rank decides the default no-decay rule). */
+  readonly shape: readonly number[];
+  /** The values, row-major; `stepArrays` writes the new values here. */
+  readonly values: Float32Array;
+}
+
+/** An {@linkcode Optimizer} that can also step parameters held in host arrays. */
+export interface HostOptimizer extends Optimizer {
+  /** Updates `params[i].values` in place from `grads[i]`; `lr` overrides `spec.lr`. */
+  stepArrays(params: readonly HostParam[], grads: readonly ArrayLike<number>[], lr?: number): void;
+}
+
+/** Whether an optimizer can step host arrays. */
+export function isHostOptimizer(optimizer: Optimizer): optimizer is HostOptimizer {
+  return typeof (optimizer as Partial<HostOptimizer>).stepArrays === "function";
+}
+
+type Slots = Record<string, Float32Array>;
+
+/** The slots a fresh parameter starts with (SGD's momentum buffer appears on first use). */
+function initialSlots(spec: ResolvedOptimizerSpec, size: number): Slots {
+  switch (spec.name) {
+    case "adam":
+    case "adamw": {
+      const slots: Slots = { exp_avg: new Float32Array(size), exp_avg_sq: new Float32Array(size) };
+      if (spec.amsgrad) slots.max_exp_avg_sq = new Float32Array(size);
+      return slots;
+    }
+    case "lion":
+      return { exp_avg: new Float32Array(size) };
+    default:
+      return {};
+  }
+}
+
+interface StepContext {
+  lr: number;
+  weightDecay: number;
+  momentum: number;
+  step: number;
+}
+
+/** One parameter's update, the reference chain of `spec.name` written out element by element. */
+function update(
+  spec: ResolvedOptimizerSpec,
+  p: Float32Array,
+  g: ArrayLike<number>,
+  slots: Slots,
+  { lr, weightDecay: wd, momentum, step }: StepContext,
+): void {
+  const n = p.length;
+  switch (spec.name) {
+    case "sgd": {
+      // addDecayedWeights, trace (the buffer is a copy of the first update), scaleByLearningRate.
+      const buffer = slots.momentum_buffer;
+      if (momentum === 0) {
+        for (let i = 0; i < n; i++) p[i] = p[i] - lr * (g[i] + wd * p[i]);
+        return;
+      }
+      const fresh = buffer === undefined;
+      const buf = buffer ?? (slots.momentum_buffer = new Float32Array(n));
+      const keep = 1 - spec.dampening;
+      for (let i = 0; i < n; i++) {
+        const d = g[i] + wd * p[i];
+        const b = fresh ? d : buf[i] * momentum + d * keep;
+        buf[i] = b;
+        const out = spec.nesterov ? d + Math.fround(b) * momentum : Math.fround(b);
+        p[i] = p[i] - lr * out;
+      }
+      return;
+    }
+    case "adam":
+    case "adamw": {
+      const beta1 = momentum;
+      const beta2 = spec.betas[1];
+      const c1 = 1 - beta1 ** step;
+      const root2 = Math.sqrt(1 - beta2 ** step);
+      const coupled = spec.name === "adam" ? wd : 0;
+      const decoupled = spec.name === "adamw" ? lr * wd : 0;
+      const m = slots.exp_avg;
+      const v = slots.exp_avg_sq;
+      const vmax = slots.max_exp_avg_sq;
+      for (let i = 0; i < n; i++) {
+        const d = g[i] + coupled * p[i];
+        m[i] = m[i] * beta1 + d * (1 - beta1);
+        v[i] = v[i] * beta2 + d * d * (1 - beta2);
+        let second = v[i];
+        if (vmax) second = vmax[i] = Math.max(vmax[i], second);
+        const u = (m[i] / c1) / (Math.sqrt(second) / root2 + spec.eps);
+        p[i] = p[i] - lr * u - decoupled * p[i];
+      }
+      return;
+    }
+    case "lion": {
+      const beta1 = momentum;
+      const beta2 = spec.betas[1];
+      const m = slots.exp_avg;
+      const decay = lr * wd;
+      for (let i = 0; i < n; i++) {
+        const direction = Math.sign(m[i] * beta1 + g[i] * (1 - beta1));
+        m[i] = m[i] * beta2 + g[i] * (1 - beta2);
+        p[i] = p[i] - lr * direction - decay * p[i];
+      }
+      return;
+    }
+    default:
+      throw new AnnealError("internal", `No host update for the ${spec.name} optimizer`);
+  }
+}
+
+/**
+ * Creates a host optimizer (sgd, adam, adamw or lion), validating the spec first.
+ *
+ * @example
+ * ```ts
+ * import { createHostOptimizer } from "./host.ts";
+ * const sgd = createHostOptimizer({ name: "sgd", lr: 0.1 });
+ * const weight = { name: "w", shape: [2], values: Float32Array.of(1, 2) };
+ * sgd.stepArrays([weight], [[1, 1]]);
+ * console.assert(Math.abs(weight.values[0] - 0.9) < 1e-6);
+ * ```
+ */
+export function createHostOptimizer(input: OptimizerSpec): HostOptimizer {
+  const spec = parseOptimizerSpec(input);
+  if (!HOST.includes(spec.name)) {
+    throw new AnnealError("config", `No host implementation of the ${spec.name} optimizer`, {
+      hint: `host optimizers exist for ${HOST.join(", ")}; createOptimizer runs every optimizer`,
+    });
+  }
+  const where = `${spec.name} optimizer`;
+  let momentum = spec.name === "sgd" ? spec.momentum : (spec as { betas: number[] }).betas[0];
+  let count = 0;
+  let disposed = false;
+  let restored = false;
+  const live = new Map<string, { shape: number[]; slots: Slots }>();
+  let saved = new Map<string, Record<string, { shape: number[]; values: number[] }>>();
+  const settings = new Map<string, ParamSettings>();
+
+  const settingsOf = (param: HostParam) => {
+    let found = settings.get(param.name);
+    if (!found) {
+      found = resolveParamSettings(spec, param.name, param.shape.length);
+      settings.set(param.name, found);
+    }
+    return found;
+  };
+
+  const slotsOf = (param: HostParam): Slots => {
+    const existing = live.get(param.name);
+    if (existing) return existing.slots;
+    const size = param.values.length;
+    const fresh = initialSlots(spec, size);
+    const stored = saved.get(param.name);
+    if (stored) {
+      saved.delete(param.name);
+      for (const slot of new Set([...Object.keys(fresh), ...Object.keys(stored)])) {
+        const values = stored[slot];
+        const key = `${param.name}/${slot}`;
+        if (!values || values.values.length !== size) {
+          throw new AnnealError(
+            "checkpoint",
+            `Cannot restore ${where}: slot '${key}' has shape ${
+              JSON.stringify(values?.shape)
+            }, the variable needs ${JSON.stringify(param.shape)}`,
+            { where: key, hint: "resume with the model the checkpoint was saved from" },
+          );
+        }
+        fresh[slot] = Float32Array.from(values.values);
+      }
+    } else if (restored && Object.keys(fresh).length > 0) {
+      throw new AnnealError(
+        "checkpoint",
+        `Cannot restore ${where}: the state has no slots for variable '${param.name}'`,
+        { where: param.name, hint: "resume with the model the checkpoint was saved from" },
+      );
+    }
+    live.set(param.name, { shape: [...param.shape], slots: fresh });
+    return fresh;
+  };
+
+  const stepArrays = (
+    params: readonly HostParam[],
+    grads: readonly ArrayLike<number>[],
+    lr: number,
+  ) => {
+    if (disposed) throw new AnnealError("usage", `Cannot step ${where}: it was disposed`);
+    const current = params.map(slotsOf);
+    count += 1;
+    params.forEach((param, i) => {
+      const { lrMultiplier, weightDecay } = settingsOf(param);
+      update(spec, param.values, grads[i], current[i], {
+        lr: lr * lrMultiplier,
+        weightDecay,
+        momentum,
+        step: count,
+      });
+    });
+  };
+
+  return {
+    spec,
+    stepArrays(params, grads, lr = spec.lr) {
+      checkHostArguments(where, params, grads, lr);
+      stepArrays(params, grads, lr);
+    },
+    step(params, grads, lr = spec.lr) {
+      if (disposed) throw new AnnealError("usage", `Cannot step ${where}: it was disposed`);
+      checkStepArguments(where, params, grads, lr);
+      const host = params.map((param) => ({
+        name: param.name,
+        shape: param.shape,
+        values: Float32Array.from(param.dataSync() as Float32Array),
+      }));
+      stepArrays(host, grads.map((grad) => grad.dataSync() as Float32Array), lr);
+      params.forEach((param, i) => {
+        const next = tf.tensor(host[i].values, param.shape, "float32");
+        param.assign(next);
+        next.dispose();
+      });
+    },
+    setMomentum(value) {
+      const betaLike = spec.name !== "sgd";
+      if (!Number.isFinite(value) || value < 0 || (betaLike && value >= 1)) {
+        throw new AnnealError(
+          "config",
+          `Cannot set momentum of ${where}: it must be ${
+            betaLike ? "in [0, 1)" : ">= 0"
+          }, current value is ${value}`,
+        );
+      }
+      momentum = value;
+    },
+    getState() {
+      const slots: OptimizerState["slots"] = {};
+      for (const [name, stored] of saved) {
+        for (const [slot, tensor] of Object.entries(stored)) slots[`${name}/${slot}`] = tensor;
+      }
+      for (const [name, own] of live) {
+        for (const [slot, values] of Object.entries(own.slots)) {
+          slots[`${name}/${slot}`] = { shape: [...own.shape], values: [...values] };
+        }
+      }
+      return Promise.resolve({ name: spec.name, step: count, momentum, slots });
+    },
+    setState(state) {
+      if (state.name !== spec.name || !Number.isInteger(state.step) || state.step < 0) {
+        throw new AnnealError(
+          "checkpoint",
+          `Cannot restore ${where}: the state is of a ${state.name} optimizer at step ${state.step}`,
+          { hint: "resume with the optimizer spec the checkpoint was saved with" },
+        );
+      }
+      live.clear();
+      saved = new Map();
+      for (const [key, tensor] of Object.entries(state.slots)) {
+        const cut = key.lastIndexOf("/");
+        const own = saved.get(key.slice(0, cut)) ?? {};
+        own[key.slice(cut + 1)] = tensor;
+        saved.set(key.slice(0, cut), own);
+      }
+      count = state.step;
+      if (state.momentum !== undefined) momentum = state.momentum;
+      restored = true;
+    },
+    dispose() {
+      live.clear();
+      disposed = true;
+    },
+  };
+}
+
+function checkHostArguments(
+  where: string,
+  params: readonly HostParam[],
+  grads: readonly ArrayLike<number>[],
+  lr: number,
+): void {
+  if (params.length !== grads.length) {
+    throw new AnnealError(
+      "usage",
+      `Cannot step ${where}: ${params.length} parameters but ${grads.length} gradients`,
+    );
+  }
+  if (!Number.isFinite(lr) || lr < 0) {
+    throw new AnnealError(
+      "usage",
+      `Cannot step ${where}: 'lr' must be >= 0, current value is ${lr}`,
+    );
+  }
+  params.forEach((param, i) => {
+    if (grads[i].length !== param.values.length) {
+      throw new AnnealError(
+        "usage",
+        `Cannot step ${where}: gradient of '${param.name}' has ${
+          grads[i].length
+        } values, the parameter has ${param.values.length}`,
+      );
+    }
+  });
+}
+
+/**
+ * `clipGradValue` on host arrays, in place: every gradient entry clamped to
+ * [-clipValue, clipValue] (torch.nn.utils.clip_grad_value_).
+ */
+export function clipHostValue(grads: readonly Float32Array[], clipValue: number): void {
+  if (!Number.isFinite(clipValue) || clipValue < 0) {
+    throw new AnnealError(
+      "usage",
+      `Cannot clip gradients: 'clipValue' must be >= 0, current value is ${clipValue}`,
+    );
+  }
+  for (const grad of grads) {
+    for (let i = 0; i < grad.length; i++) {
+      grad[i] = Math.min(Math.max(grad[i], -clipValue), clipValue);
+    }
+  }
+}
+
+/**
+ * `clipGradNorm` on host arrays, in place (torch.nn.utils.clip_grad_norm_): the total p-norm of
+ * the per-array norms; every gradient is scaled by min(maxNorm / (total + 1e-6), 1). Returns the
+ * total norm before clipping.
+ */
+export function clipHostNorm(
+  grads: readonly Float32Array[],
+  maxNorm: number,
+  normType: number | "inf" = 2,
+): number {
+  const p = normType === "inf" ? Infinity : normType;
+  if (!Number.isFinite(maxNorm) || maxNorm < 0) {
+    throw new AnnealError(
+      "usage",
+      `Cannot clip gradients: 'maxNorm' must be >= 0, current value is ${maxNorm}`,
+    );
+  }
+  if (!(p > 0)) {
+    throw new AnnealError(
+      "usage",
+      `Cannot clip gradients: 'normType' must be > 0, current value is ${normType}`,
+    );
+  }
+  const norm = (values: ArrayLike<number>) => {
+    let acc = 0;
+    for (let i = 0; i < values.length; i++) {
+      const a = Math.abs(values[i]);
+      if (p === Infinity) acc = Math.max(acc, a);
+      else acc += p === 2 ? a * a : p === 1 ? a : a ** p;
+    }
+    return p === Infinity || p === 1 ? acc : p === 2 ? Math.sqrt(acc) : acc ** (1 / p);
+  };
+  const total = norm(grads.map(norm));
+  const coefficient = Math.min(maxNorm / (total + 1e-6), 1);
+  if (coefficient < 1) {
+    for (const grad of grads) for (let i = 0; i < grad.length; i++) grad[i] *= coefficient;
+  }
+  return total;
+}
