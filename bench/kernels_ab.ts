@@ -15,6 +15,7 @@ import { batchNormTraining, compositeBatchNormTraining } from "../models/batch_n
 import { conv2dWithBias } from "../models/conv.ts";
 import { matMulWithBias } from "../models/dense.ts";
 import { median } from "./runner.ts";
+import { replacedWasmKernel } from "../runtime/wasm_heap.ts";
 
 const { values: flags } = parseArgs({
   options: {
@@ -85,6 +86,33 @@ const pairs: [string, Run, Run][] = [];
     "first dense layer, forward and gradients (data [256,784])",
     grads(() => tf.fused.matMul({ a: x, b: kernel as tf.Tensor2D, bias })),
     grads(() => matMulWithBias(x, kernel as tf.Tensor2D, bias as tf.Tensor1D)),
+  ]);
+}
+
+{
+  // XNNPACK's direct convolution (the kernel the Winograd one is put in front of) against it
+  const direct = (inputs: Record<string, tf.Tensor>, attrs: Record<string, unknown>) => () => {
+    const info = replacedWasmKernel("Conv2D")!({
+      inputs,
+      attrs: attrs as tf.NamedAttrMap,
+      backend: tf.backend(),
+    }) as tf.TensorInfo;
+    return tf.engine().makeTensorFromTensorInfo(info);
+  };
+  const attrs = { strides: 1, pad: "same", dataFormat: "NHWC", dilations: 1 };
+  const x = tf.randomNormal([128, 14, 14, 32], 0, 1, "float32", 8);
+  const filter = tf.randomNormal([3, 3, 32, 64], 0, 0.1, "float32", 9);
+  pairs.push([
+    "3x3 conv [128,14,14,32] to 64 channels (before: XNNPACK direct)",
+    direct({ x, filter }, attrs),
+    () => tf.engine().runKernel("Conv2D", { x, filter }, attrs) as tf.Tensor,
+  ]);
+  const dy = tf.randomNormal([128, 14, 14, 64], 0, 1, "float32", 10);
+  const flipped = tf.randomNormal([3, 3, 64, 32], 0, 0.1, "float32", 11);
+  pairs.push([
+    "3x3 conv [128,14,14,64] to 32 channels (the input gradient's; before: XNNPACK direct)",
+    direct({ x: dy, filter: flipped }, attrs),
+    () => tf.engine().runKernel("Conv2D", { x: dy, filter: flipped }, attrs) as tf.Tensor,
   ]);
 }
 

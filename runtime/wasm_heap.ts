@@ -29,6 +29,7 @@ export type KernelArgs = Parameters<tf.KernelFunc>[0];
 export type DecliningKernel = (args: KernelArgs) => tf.TensorInfo | undefined;
 
 const overrides = new Map<string, tf.KernelFunc>();
+const replaced = new Map<string, tf.KernelFunc>();
 
 /** The wasm backend's internals behind a kernel's `backend` argument. */
 export function wasmInternals(backend: unknown): WasmBackendInternals {
@@ -84,7 +85,16 @@ export function overrideWasmKernel(name: string, fast: DecliningKernel): boolean
   const fallback = current.kernelFunc;
   const kernelFunc: tf.KernelFunc = (args) => fast(args) ?? fallback(args);
   overrides.set(name, kernelFunc);
+  replaced.set(name, fallback);
   tf.unregisterKernel(name, "wasm");
   tf.registerKernel({ ...current, kernelFunc });
   return true;
+}
+
+/**
+ * The wasm kernel `name` as it was before anneal's override (for A/B benchmarks against what an
+ * override replaced); undefined when `name` was not overridden.
+ */
+export function replacedWasmKernel(name: string): tf.KernelFunc | undefined {
+  return replaced.get(name);
 }

@@ -48,6 +48,35 @@ export interface SimdKernels {
    * dL/dx of 2x2 stride 2 max pooling, windows from (0, 0) inside the image, channels a
    * multiple of 4; returns 1 when an output is NaN (dx then incomplete).
    */
+  /**
+   * Winograd F(2x2, 3x3) input transform: the 4x4 windows of the padded input xp [batch,
+   * 2 * tilesH + 2, 2 * tilesW + 2, channels] to the 16 matrices [tiles, channels] whose
+   * addresses are the 16 int32 at `table`.
+   */
+  winogradInput(
+    xp: number,
+    table: number,
+    batch: number,
+    tilesH: number,
+    tilesW: number,
+    channels: number,
+  ): void;
+  /**
+   * Winograd F(2x2, 3x3) output transform: the 16 matrices [tiles, channels] at the addresses
+   * in `table` to out [batch, outH, outW, channels], plus bias [channels], relu when `relu` is 1.
+   */
+  winogradOutput(
+    table: number,
+    bias: number,
+    out: number,
+    batch: number,
+    tilesH: number,
+    tilesW: number,
+    outH: number,
+    outW: number,
+    channels: number,
+    relu: number,
+  ): void;
   maxPoolGrad2x2(
     x: number,
     y: number,

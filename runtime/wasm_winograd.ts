@@ -1,0 +1,230 @@
+/**
+ * 3x3 stride-1 convolutions on tfjs-backend-wasm by Winograd's F(2x2, 3x3) (Lavin and Gray, "Fast
+ * Algorithms for Convolutional Neural Networks", 2015): every 2x2 output tile comes from its 4x4
+ * input window as Y = At [(G g Gt) ⊙ (Bt d B)] A, so the multiply-adds over channels are 16
+ * matrix products [tiles, inC] · [inC, outC] (16 per 4 outputs instead of 36): 2.25x fewer than
+ * the direct convolution. The products run on XNNPACK (tfjs-wasm's BatchMatMul, on the backend's
+ * threads); the input and output transforms are anneal's SIMD kernels (`winogradInput`,
+ * `winogradOutput` in kernels.wat), the filter transform a loop here.
+ *
+ * A CNN's 3x3 layers after the first are such convolutions, forward and for the input gradient
+ * (which `wasm_conv.ts` runs as a forward convolution with the flipped filter). The transforms
+ * only add, subtract and halve, so the results equal the direct convolution's to float32
+ * rounding of sums in another order (tests: ~1e-6 relative).
+ *
+ * Covers `Conv2D` and `FusedConv2D` (bias, linear or relu) in NHWC: 3x3 filters, stride 1, no
+ * dilation, at most 1 of padding per side, channels in and out multiples of 4 (in: at least 8);
+ * declines the rest (and problems too small to gain).
+ *
+ * @module
+ */
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import { type SimdKernels, simdKernels } from "./wasm_simd/kernels.ts";
+import {
+  heapFloats,
+  type KernelArgs,
+  overrideWasmKernel,
+  runWasmKernel,
+  type WasmBackendInternals,
+  wasmInternals,
+} from "./wasm_heap.ts";
+
+type Shape4 = [number, number, number, number];
+
+/** Output pixels below which the 16 products' fixed costs outweigh the saving. */
+const MIN_OUTPUTS = 4096;
+
+/**
+ * The Winograd convolution as a kernel that declines (returns undefined for) what it does not
+ * cover; `routeWinogradConv` puts it in front of wasm's own.
+ */
+export function winogradConv2D({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo | undefined {
+  const { x, filter, bias, preluActivationWeights } = inputs as Record<
+    string,
+    tf.TensorInfo | undefined
+  >;
+  const a = attrs as unknown as tf.FusedConv2DAttrs;
+  const activation = a.activation ?? "linear";
+  if (
+    !x || !filter || preluActivationWeights || a.dataFormat === "NCHW" ||
+    (activation !== "linear" && activation !== "relu") ||
+    x.dtype !== "float32" || filter.dtype !== "float32" ||
+    filter.shape[0] !== 3 || filter.shape[1] !== 3 ||
+    x.shape[3] < 8 || x.shape[3] % 4 !== 0 || filter.shape[3] % 4 !== 0 ||
+    !tf.backend_util.tupleValuesAreOne(a.dilations ?? 1)
+  ) return;
+  const conv = tf.backend_util.computeConv2DInfo(
+    x.shape as Shape4,
+    filter.shape as Shape4,
+    a.strides,
+    1,
+    a.pad,
+    a.dimRoundingMode,
+  );
+  const { batchSize, inChannels, outHeight, outWidth, outChannels } = conv;
+  const { top, left, bottom, right } = conv.padInfo;
+  if (
+    conv.strideHeight !== 1 || conv.strideWidth !== 1 || top > 1 || left > 1 || bottom > 1 ||
+    right > 1 || batchSize * outHeight * outWidth < MIN_OUTPUTS ||
+    (bias && (bias.dtype !== "float32" || bias.shape.length !== 1 ||
+      (bias.shape[0] !== outChannels && bias.shape[0] !== 1)))
+  ) return;
+  const wasm = wasmInternals(backend);
+  const simd = simdKernels(wasm);
+  if (!simd) return;
+
+  const tilesH = Math.ceil(outHeight / 2), tilesW = Math.ceil(outWidth / 2);
+  const tiles = batchSize * tilesH * tilesW;
+  const [ph, pw] = [2 * tilesH + 2, 2 * tilesW + 2];
+  const owned: tf.TensorInfo[] = [];
+  const alloc = (shape: number[], dtype: tf.DataType = "float32") => {
+    const info = wasm.makeOutput(shape, dtype);
+    owned.push(info);
+    return info;
+  };
+  try {
+    const padded = alloc([batchSize, ph, pw, inChannels]);
+    const v = Array.from({ length: 16 }, () => alloc([1, tiles, inChannels]));
+    const u = Array.from({ length: 16 }, () => alloc([1, inChannels, outChannels]));
+    const table = alloc([16], "int32");
+    const shift = alloc([outChannels]);
+    // views after the last allocation (a malloc may move the heap)
+    padInput(simd, address(wasm, x), address(wasm, padded), conv, ph, pw);
+    transformFilter(
+      heapFloats(wasm, filter),
+      u.map((info) => heapFloats(wasm, info)),
+      inChannels,
+      outChannels,
+    );
+    const shiftValues = heapFloats(wasm, shift);
+    if (bias) {
+      const b = heapFloats(wasm, bias);
+      for (let k = 0; k < outChannels; k++) shiftValues[k] = b[b.length === 1 ? 0 : k];
+    } else shiftValues.fill(0);
+    writeTable(wasm, table, v);
+    simd.winogradInput(
+      address(wasm, padded),
+      address(wasm, table),
+      batchSize,
+      tilesH,
+      tilesW,
+      inChannels,
+    );
+    const m = v.map((vi, i) => {
+      const product = runWasmKernel(
+        "BatchMatMul",
+        { a: vi, b: u[i] },
+        { transposeA: false, transposeB: false },
+        backend,
+      );
+      owned.push(product);
+      return product;
+    });
+    const out = wasm.makeOutput([batchSize, outHeight, outWidth, outChannels], "float32");
+    writeTable(wasm, table, m);
+    simd.winogradOutput(
+      address(wasm, table),
+      address(wasm, shift),
+      address(wasm, out),
+      batchSize,
+      tilesH,
+      tilesW,
+      outHeight,
+      outWidth,
+      outChannels,
+      activation === "relu" ? 1 : 0,
+    );
+    return out;
+  } finally {
+    for (const info of owned) wasm.disposeData(info.dataId, true);
+  }
+}
+
+function address(wasm: WasmBackendInternals, info: tf.TensorInfo): number {
+  return wasm.typedArrayFromHeap(info).byteOffset;
+}
+
+/** The heap addresses of `infos` as int32 at `table`. */
+function writeTable(wasm: WasmBackendInternals, table: tf.TensorInfo, infos: tf.TensorInfo[]) {
+  const view = wasm.typedArrayFromHeap(table) as Int32Array;
+  infos.forEach((info, i) => (view[i] = address(wasm, info)));
+}
+
+/**
+ * xp [batch, ph, pw, c]: the input at rows top.., columns left.., zeros around (and beyond, up
+ * to whole tiles). Block copies and fills within the heap (memory.copy and memory.fill: typed
+ * array copies run ~2x slower on the threaded build's shared memory).
+ */
+function padInput(
+  simd: SimdKernels,
+  x: number,
+  xp: number,
+  conv: tf.backend_util.Conv2DInfo,
+  ph: number,
+  pw: number,
+) {
+  const { batchSize, inHeight, inWidth, inChannels: c } = conv;
+  const { top, left } = conv.padInfo;
+  const pixel = 4 * c; // bytes
+  const cols = Math.min(inWidth, pw - left);
+  const rows = Math.min(inHeight, ph - top);
+  const after = (pw - left - cols) * pixel;
+  for (let b = 0; b < batchSize; b++) {
+    const image = xp + b * ph * pw * pixel;
+    if (top > 0) simd.zero(image, top * pw * pixel);
+    for (let r = 0; r < rows; r++) {
+      const to = image + (r + top) * pw * pixel;
+      if (left > 0) simd.zero(to, left * pixel);
+      simd.copy(to + left * pixel, x + (b * inHeight + r) * inWidth * pixel, cols * pixel);
+      if (after > 0) simd.zero(to + (left + cols) * pixel, after);
+    }
+    const below = ph - top - rows;
+    if (below > 0) simd.zero(image + (top + rows) * pw * pixel, below * pw * pixel);
+  }
+}
+
+/**
+ * U[4i + j][c, k] = (G g Gt)[i][j] for the filter g = w[:, :, c, k],
+ * G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1].
+ */
+function transformFilter(w: Float32Array, u: Float32Array[], inC: number, outC: number) {
+  const g = new Float64Array(9);
+  const h = new Float64Array(12); // G g: 4 x 3
+  for (let c = 0; c < inC; c++) {
+    for (let k = 0; k < outC; k++) {
+      for (let t = 0; t < 9; t++) g[t] = w[(t * inC + c) * outC + k];
+      for (let j = 0; j < 3; j++) {
+        const [g0, g1, g2] = [g[j], g[3 + j], g[6 + j]];
+        h[j] = g0;
+        h[3 + j] = (g0 + g1 + g2) / 2;
+        h[6 + j] = (g0 - g1 + g2) / 2;
+        h[9 + j] = g2;
+      }
+      const at = c * outC + k;
+      for (let i = 0; i < 4; i++) {
+        const [h0, h1, h2] = [h[3 * i], h[3 * i + 1], h[3 * i + 2]];
+        u[4 * i][at] = h0;
+        u[4 * i + 1][at] = (h0 + h1 + h2) / 2;
+        u[4 * i + 2][at] = (h0 - h1 + h2) / 2;
+        u[4 * i + 3][at] = h2;
+      }
+    }
+  }
+}
+
+/**
+ * Puts the Winograd convolution in front of wasm's `Conv2D` and `FusedConv2D` (which still run
+ * every other case). Returns the kernels overridden.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+ * import { selectBackend } from "./backend.ts";
+ * await selectBackend("wasm"); // routes 3x3 convolutions here
+ * const y = tf.conv2d(tf.ones([16, 16, 16, 8]) as tf.Tensor4D, tf.ones([3, 3, 8, 4]) as tf.Tensor4D, 1, "same");
+ * console.assert(Math.abs(y.dataSync()[(17 * 4)] - 72) < 1e-4); // pixel (1, 1): 9 taps x 8 channels
+ * ```
+ */
+export function routeWinogradConv(): string[] {
+  return ["Conv2D", "FusedConv2D"].filter((name) => overrideWasmKernel(name, winogradConv2D));
+}
