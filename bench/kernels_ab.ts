@@ -116,6 +116,23 @@ const pairs: [string, Run, Run][] = [];
   ]);
 }
 
+{
+  const x = tf.randomNormal([128, 14, 14, 32], 0, 1, "float32", 12);
+  const attrs = { perm: [3, 0, 1, 2] };
+  pairs.push([
+    "transpose [128,14,14,32] to channels first (before: tfjs-wasm's loop)",
+    () =>
+      tf.engine().makeTensorFromTensorInfo(
+        replacedWasmKernel("Transpose")!({
+          inputs: { x },
+          attrs,
+          backend: tf.backend(),
+        }) as tf.TensorInfo,
+      ),
+    () => tf.engine().runKernel("Transpose", { x }, attrs) as tf.Tensor,
+  ]);
+}
+
 const time = (run: Run) => {
   const start = performance.now();
   tf.dispose(tf.tidy(run));

@@ -28,6 +28,7 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { AnnealError } from "../errors.ts";
 import { routeConvGradients } from "./wasm_conv.ts";
 import { routeWinogradConv } from "./wasm_winograd.ts";
+import { routeSimdTranspose } from "./wasm_transpose.ts";
 import { routeReluGradient } from "./wasm_relu.ts";
 import { routeSharedIdentity } from "./wasm_identity.ts";
 import { routeTransposedMatMul } from "./wasm_matmul.ts";
@@ -339,6 +340,7 @@ export function registerWasmTrainingKernels(): string[] {
   // In front of the kernels above (which still run the cases these decline): XNNPACK versions.
   routeConvGradients();
   routeWinogradConv();
+  routeSimdTranspose();
   routeBroadcastReductions();
   routeMaxPoolGrad();
   routeSharedIdentity();

@@ -77,6 +77,8 @@ export interface SimdKernels {
     channels: number,
     relu: number,
   ): void;
+  /** dst [cols, rows] = src [rows, cols] transposed, `count` matrices in a row (4-byte values). */
+  transpose(src: number, dst: number, count: number, rows: number, cols: number): void;
   maxPoolGrad2x2(
     x: number,
     y: number,

@@ -603,4 +603,94 @@
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $bLoop)))
   )
+
+  ;; dst [cols, rows] = src [rows, cols] transposed, for `count` such matrices one after the
+  ;; other (4-byte values). Blocks of 4x4 are transposed in registers (8 shuffles); the rows and
+  ;; columns past the last multiple of 4 go one value at a time.
+  (func (export "transpose")
+    (param $src i32) (param $dst i32) (param $count i32) (param $rows i32) (param $cols i32)
+    (local $m i32) (local $r i32) (local $c i32) (local $rows4 i32) (local $cols4 i32)
+    (local $srcRow i32) (local $dstRow i32) (local $p i32) (local $q i32) (local $matrix i32)
+    (local $a v128) (local $b v128) (local $cc v128) (local $d v128)
+    (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
+    (local.set $srcRow (i32.shl (local.get $cols) (i32.const 2)))
+    (local.set $dstRow (i32.shl (local.get $rows) (i32.const 2)))
+    (local.set $matrix (i32.mul (local.get $srcRow) (local.get $rows)))
+    (local.set $rows4 (i32.and (local.get $rows) (i32.const -4)))
+    (local.set $cols4 (i32.and (local.get $cols) (i32.const -4)))
+    (block $mdone (loop $mLoop
+      (br_if $mdone (i32.ge_u (local.get $m) (local.get $count)))
+      (local.set $r (i32.const 0))
+      (block $rdone (loop $rLoop
+        (br_if $rdone (i32.ge_u (local.get $r) (local.get $rows4)))
+        (local.set $c (i32.const 0))
+        (block $cdone (loop $cLoop
+          (br_if $cdone (i32.ge_u (local.get $c) (local.get $cols4)))
+          ;; source block at (r, c); its four rows
+          (local.set $p (i32.add (local.get $src) (i32.shl
+            (i32.add (i32.mul (local.get $r) (local.get $cols)) (local.get $c)) (i32.const 2))))
+          (local.set $a (v128.load align=4 (local.get $p)))
+          (local.set $p (i32.add (local.get $p) (local.get $srcRow)))
+          (local.set $b (v128.load align=4 (local.get $p)))
+          (local.set $p (i32.add (local.get $p) (local.get $srcRow)))
+          (local.set $cc (v128.load align=4 (local.get $p)))
+          (local.set $p (i32.add (local.get $p) (local.get $srcRow)))
+          (local.set $d (v128.load align=4 (local.get $p)))
+          (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a) (local.get $b)))
+          (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a) (local.get $b)))
+          (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $cc) (local.get $d)))
+          (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $cc) (local.get $d)))
+          ;; destination block at (c, r)
+          (local.set $q (i32.add (local.get $dst) (i32.shl
+            (i32.add (i32.mul (local.get $c) (local.get $rows)) (local.get $r)) (i32.const 2))))
+          (v128.store align=4 (local.get $q)
+            (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
+          (local.set $q (i32.add (local.get $q) (local.get $dstRow)))
+          (v128.store align=4 (local.get $q)
+            (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
+          (local.set $q (i32.add (local.get $q) (local.get $dstRow)))
+          (v128.store align=4 (local.get $q)
+            (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
+          (local.set $q (i32.add (local.get $q) (local.get $dstRow)))
+          (v128.store align=4 (local.get $q)
+            (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3)))
+          (local.set $c (i32.add (local.get $c) (i32.const 4)))
+          (br $cLoop)))
+        ;; the columns past cols4, for these 4 rows
+        (block $tdone (loop $tLoop
+          (br_if $tdone (i32.ge_u (local.get $c) (local.get $cols)))
+          (local.set $p (i32.add (local.get $src) (i32.shl
+            (i32.add (i32.mul (local.get $r) (local.get $cols)) (local.get $c)) (i32.const 2))))
+          (local.set $q (i32.add (local.get $dst) (i32.shl
+            (i32.add (i32.mul (local.get $c) (local.get $rows)) (local.get $r)) (i32.const 2))))
+          (i32.store (local.get $q) (i32.load (local.get $p)))
+          (i32.store offset=4 (local.get $q) (i32.load (i32.add (local.get $p) (local.get $srcRow))))
+          (i32.store offset=8 (local.get $q)
+            (i32.load (i32.add (local.get $p) (i32.shl (local.get $srcRow) (i32.const 1)))))
+          (i32.store offset=12 (local.get $q)
+            (i32.load (i32.add (local.get $p) (i32.mul (local.get $srcRow) (i32.const 3)))))
+          (local.set $c (i32.add (local.get $c) (i32.const 1)))
+          (br $tLoop)))
+        (local.set $r (i32.add (local.get $r) (i32.const 4)))
+        (br $rLoop)))
+      ;; the rows past rows4, one value at a time
+      (block $edone (loop $eLoop
+        (br_if $edone (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $c (i32.const 0))
+        (block $ecdone (loop $ecLoop
+          (br_if $ecdone (i32.ge_u (local.get $c) (local.get $cols)))
+          (i32.store
+            (i32.add (local.get $dst) (i32.shl
+              (i32.add (i32.mul (local.get $c) (local.get $rows)) (local.get $r)) (i32.const 2)))
+            (i32.load (i32.add (local.get $src) (i32.shl
+              (i32.add (i32.mul (local.get $r) (local.get $cols)) (local.get $c)) (i32.const 2)))))
+          (local.set $c (i32.add (local.get $c) (i32.const 1)))
+          (br $ecLoop)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $eLoop)))
+      (local.set $src (i32.add (local.get $src) (local.get $matrix)))
+      (local.set $dst (i32.add (local.get $dst) (local.get $matrix)))
+      (local.set $m (i32.add (local.get $m) (i32.const 1)))
+      (br $mLoop)))
+  )
 )
