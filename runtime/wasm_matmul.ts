@@ -7,7 +7,9 @@
  * dx = dy·Wᵀ), as are the conv filter gradients of `backend.ts`: measured on a 2-core machine,
  * 256x784 by 256x512 takes ~190 ms in the loop and ~12-16 ms on XNNPACK. So wasm's `BatchMatMul`
  * is replaced by one that writes the transposed operand out first (wasm's `Transpose`, under a
- * millisecond for such sizes) and calls tfjs's own kernel untransposed. Batched products (more
+ * millisecond for such sizes) and calls tfjs's own kernel untransposed. XNNPACK packs its right
+ * operand on every call with a new tensor, at ~8 ns a value, so a product whose right operand is
+ * far larger than its left is run swapped, as (Bᵀ·Aᵀ)ᵀ (`matMulPlan`). Batched products (more
  * than one matrix per operand) keep tfjs's path: XNNPACK's is for single matrices.
  *
  * @module
@@ -39,26 +41,68 @@ function swapLastAxes(x: tf.TensorInfo, backend: tf.KernelBackend): tf.TensorInf
   return transpose.kernelFunc({ inputs: { x }, backend, attrs: { perm } }) as tf.TensorInfo;
 }
 
+/**
+ * Nanoseconds per value, measured on a 2-core machine: XNNPACK packing the right operand (the
+ * "weights" of its fully-connected operator, repacked whenever that tensor is new: for a
+ * gradient, every step), and anneal's SIMD transpose.
+ */
+const PACK_NS = 8;
+const TRANSPOSE_NS = 1.5;
+
+/**
+ * How to run A·B (A [m, k], B [k, n] after the transposes asked for) on XNNPACK: as it is,
+ * packing B (k·n values), or as (Bᵀ·Aᵀ)ᵀ, packing Aᵀ (k·m values): whichever costs less with
+ * the transposes each needs. A conv filter gradient [9, 100352]·[100352, 32] packs 3.2M values
+ * as it is and 0.9M swapped (30.7 against 11.8 ms); dy·Wᵀ of a dense layer packs W's 400K
+ * values as it is and dy's 16K swapped.
+ */
+export function matMulPlan(
+  a: readonly number[],
+  b: readonly number[],
+  transposeA: boolean,
+  transposeB: boolean,
+): "direct" | "swapped" {
+  const [ra, rb] = [a.length, b.length];
+  const [m, k] = transposeA ? [a[ra - 1], a[ra - 2]] : [a[ra - 2], a[ra - 1]];
+  const n = transposeB ? b[rb - 2] : b[rb - 1];
+  const direct = PACK_NS * k * n +
+    TRANSPOSE_NS * ((transposeA ? m * k : 0) + (transposeB ? k * n : 0));
+  const swapped = PACK_NS * k * m +
+    TRANSPOSE_NS * ((transposeB ? 0 : k * n) + (transposeA ? 0 : m * k) + m * n);
+  return swapped < direct ? "swapped" : "direct";
+}
+
 const routedMatMul: tf.KernelFunc = (args) => {
   const stock = stockMatMul!.kernelFunc;
   const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
   const { transposeA, transposeB } = args.attrs as unknown as MatMulAttrs;
-  if ((!transposeA && !transposeB) || matrices(a.shape) !== 1 || matrices(b.shape) !== 1) {
-    return stock(args);
-  }
+  if (matrices(a.shape) !== 1 || matrices(b.shape) !== 1) return stock(args);
+  const swapped = matMulPlan(a.shape, b.shape, transposeA, transposeB) === "swapped";
+  if (!swapped && !transposeA && !transposeB) return stock(args);
   const backend = args.backend as tf.KernelBackend;
-  const plainA = transposeA ? swapLastAxes(a, backend) : a;
-  const plainB = transposeB ? swapLastAxes(b, backend) : b;
+  const wasm = backend as unknown as WasmDataBackend;
+  // direct: A·B; swapped: Bᵀ·Aᵀ, transposed back
+  const left = swapped
+    ? (transposeB ? b : swapLastAxes(b, backend))
+    : (transposeA ? swapLastAxes(a, backend) : a);
+  const right = swapped
+    ? (transposeA ? a : swapLastAxes(a, backend))
+    : (transposeB ? swapLastAxes(b, backend) : b);
   try {
-    return stock({
+    const product = stock({
       ...args,
-      inputs: { a: plainA, b: plainB },
+      inputs: { a: left, b: right },
       attrs: { ...args.attrs, transposeA: false, transposeB: false },
-    });
+    }) as tf.TensorInfo;
+    if (!swapped) return product;
+    try {
+      return swapLastAxes(product, backend);
+    } finally {
+      wasm.disposeData(product.dataId);
+    }
   } finally {
-    const wasm = backend as unknown as WasmDataBackend;
-    if (plainA !== a) wasm.disposeData(plainA.dataId);
-    if (plainB !== b) wasm.disposeData(plainB.dataId);
+    if (left !== a && left !== b) wasm.disposeData(left.dataId);
+    if (right !== a && right !== b) wasm.disposeData(right.dataId);
   }
 };
 

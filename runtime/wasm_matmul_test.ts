@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { selectBackend } from "./backend.ts";
-import { routeTransposedMatMul } from "./wasm_matmul.ts";
+import { matMulPlan, routeTransposedMatMul } from "./wasm_matmul.ts";
 
 const CASES: { a: number[]; b: number[]; transposeA: boolean; transposeB: boolean }[] = [
   { a: [37, 19], b: [37, 23], transposeA: true, transposeB: false },
@@ -9,6 +9,10 @@ const CASES: { a: number[]; b: number[]; transposeA: boolean; transposeB: boolea
   { a: [37, 19], b: [23, 37], transposeA: true, transposeB: true },
   { a: [19, 37], b: [37, 23], transposeA: false, transposeB: false },
   { a: [1, 37, 19], b: [1, 23, 37], transposeA: true, transposeB: true },
+  // run swapped, (Bᵀ·Aᵀ)ᵀ: the right operand is far wider than the left is tall
+  { a: [9, 400], b: [400, 32], transposeA: false, transposeB: false },
+  { a: [16, 20], b: [300, 20], transposeA: false, transposeB: true },
+  { a: [1, 20, 6], b: [1, 20, 50], transposeA: true, transposeB: false },
   // several matrices per operand: tfjs's own path
   { a: [3, 37, 19], b: [3, 37, 23], transposeA: true, transposeB: false },
 ];
@@ -37,4 +41,16 @@ Deno.test("wasm's transposed products equal the cpu's and leave no buffers behin
       assert.ok(Math.abs(v - expected[i][j]) < 1e-4, `${JSON.stringify(CASES[i])}[${j}]`)
     );
   });
+});
+
+Deno.test("matMulPlan swaps the operands when that packs far fewer values", () => {
+  // a conv filter gradient: [9, P]·[P, 32] packs P*32 as it is, P*9 swapped
+  assert.equal(matMulPlan([9, 100352], [100352, 32], false, false), "swapped");
+  // the second conv's: [288, P]·[P, 64] packs P*64 as it is, P*288 swapped
+  assert.equal(matMulPlan([288, 25088], [25088, 64], false, false), "direct");
+  // a dense layer's dx = dy·Wᵀ: W's 400K values as it is, dy's 16K swapped
+  assert.equal(matMulPlan([128, 128], [3136, 128], false, true), "swapped");
+  // its dW = xᵀ·dy packs dy (16K) as it is
+  assert.equal(matMulPlan([128, 3136], [128, 128], true, false), "direct");
+  assert.equal(matMulPlan([64, 64], [64, 64], false, false), "direct");
 });
