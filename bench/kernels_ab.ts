@@ -16,6 +16,7 @@ import { conv2dWithBias } from "../models/conv.ts";
 import { matMulWithBias } from "../models/dense.ts";
 import { median } from "./runner.ts";
 import { replacedWasmKernel } from "../runtime/wasm_heap.ts";
+import { createOptimizer } from "../optimizers/optimizer.ts";
 
 const { values: flags } = parseArgs({
   options: {
@@ -26,8 +27,9 @@ const { values: flags } = parseArgs({
 const selection = await selectBackend("wasm", "cnn", { wasmThreads: Number(flags.threads) });
 console.log(`# ${selection.reason}`);
 
-type Run = () => tf.TensorContainer;
-const pairs: [string, Run, Run][] = [];
+type Run = () => tf.TensorContainer | void;
+// [name, before, after, untidied]: `untidied` runs keep what they make (an optimizer's slots)
+const pairs: [string, Run, Run, boolean?][] = [];
 
 {
   const x = tf.randomNormal([128, 28, 28, 32], 0, 1, "float32", 1);
@@ -133,17 +135,41 @@ const pairs: [string, Run, Run][] = [];
   ]);
 }
 
-const time = (run: Run) => {
+{
+  // the CNN's parameters; each side its own variables (an optimizer keys its state by name)
+  const shapes = [[3, 3, 1, 32], [32], [32], [32], [3, 3, 32, 64], [64], [64], [64], [3136, 128]];
+  const variables = (side: string) =>
+    [...shapes, [128], [128, 10], [10]].map((shape, i) =>
+      tf.variable(tf.randomNormal(shape, 0, 0.1, "float32", 20 + i), true, `adam-${side}-${i}`)
+    );
+  const [a, b] = [variables("a"), variables("b")];
+  const grads = a.map((v, i) => tf.randomNormal(v.shape, 0, 1, "float32", 40 + i));
+  const [chain, fused] = [
+    createOptimizer({ name: "adam", lr: 1e-3 }),
+    createOptimizer({ name: "adam", lr: 1e-3 }, { fusedKernels: true }),
+  ];
+  pairs.push([
+    "Adam step over the CNN's parameters (before: the chain of tfjs ops)",
+    () => chain.step(a, grads),
+    () => fused.step(b, grads),
+    true,
+  ]);
+}
+
+const time = (run: Run, untidied = false) => {
   const start = performance.now();
-  tf.dispose(tf.tidy(run));
+  if (untidied) run();
+  else tf.dispose(tf.tidy(run));
   return performance.now() - start;
 };
 console.log("| kernel | tfjs ms | anneal ms | ratio |");
 console.log("| --- | --- | --- | --- |");
-for (const [name, before, after] of pairs) {
-  time(before), time(after); // warm-up
+for (const [name, before, after, untidied] of pairs) {
+  time(before, untidied), time(after, untidied); // warm-up
   const a: number[] = [], b: number[] = [];
-  for (let r = 0; r < Number(flags.rounds); r++) a.push(time(before)), b.push(time(after));
+  for (let r = 0; r < Number(flags.rounds); r++) {
+    a.push(time(before, untidied)), b.push(time(after, untidied));
+  }
   const [ma, mb] = [median(a), median(b)];
   console.log(`| ${name} | ${ma.toFixed(1)} | ${mb.toFixed(1)} | ${(ma / mb).toFixed(1)}x |`);
 }

@@ -8,6 +8,7 @@
 
 import { scaleByFactoredRms, scaleByRelativeStep } from "./adafactor.ts";
 import {
+  fusedAdam,
   scaleByAdagrad,
   scaleByAdam,
   scaleByLion,
@@ -33,7 +34,8 @@ export interface Assembly {
 const FLOAT32_EPSILON = 2 ** -23;
 
 /**
- * Builds the transformation chain of a resolved spec.
+ * Builds the transformation chain of a resolved spec; `fused`: Adam and AdamW as the backend's
+ * `AnnealAdamUpdate` kernel (see `fusedAdam`), for backends that register it.
  *
  * @example
  * ```ts
@@ -43,7 +45,7 @@ const FLOAT32_EPSILON = 2 ** -23;
  * console.assert(momentum === 0.9);
  * ```
  */
-export function assemble(spec: ResolvedOptimizerSpec): Assembly {
+export function assemble(spec: ResolvedOptimizerSpec, fused = false): Assembly {
   switch (spec.name) {
     case "sgd": {
       // The buffer appears with the first nonzero momentum, so plain SGD keeps no state.
@@ -55,6 +57,18 @@ export function assemble(spec: ResolvedOptimizerSpec): Assembly {
     }
     case "adam":
     case "adamw": {
+      if (fused) {
+        // one backend kernel for the whole chain (`fused`: the backend has AnnealAdamUpdate)
+        return {
+          transform: fusedAdam({
+            beta2: spec.betas[1],
+            eps: spec.eps,
+            amsgrad: spec.amsgrad,
+            decoupled: spec.name === "adamw",
+          }),
+          momentum: spec.betas[0],
+        };
+      }
       const adam = scaleByAdam({
         beta2: spec.betas[1],
         eps: spec.eps,

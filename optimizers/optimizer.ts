@@ -50,6 +50,21 @@ export interface Optimizer {
   dispose(): void;
 }
 
+/** Options of {@linkcode createOptimizer}. */
+export interface CreateOptimizerOptions {
+  /**
+   * Run Adam and AdamW as one backend kernel per parameter where the current backend has it
+   * (`AnnealAdamUpdate`, registered for wasm); otherwise, and by default, tfjs's ops.
+   */
+  fusedKernels?: boolean;
+}
+
+/** Whether the current backend has a fused kernel for the spec (Adam and AdamW on wasm). */
+export function hasFusedKernels(spec: Pick<OptimizerSpec, "name">): boolean {
+  return (spec.name === "adam" || spec.name === "adamw") &&
+    tf.getKernel("AnnealAdamUpdate", tf.getBackend()) !== undefined;
+}
+
 /**
  * Creates an optimizer from a spec, validating it first.
  *
@@ -66,9 +81,15 @@ export interface Optimizer {
  * optimizer.dispose();
  * ```
  */
-export function createOptimizer(input: OptimizerSpec): Optimizer {
+export function createOptimizer(
+  input: OptimizerSpec,
+  options: CreateOptimizerOptions = {},
+): Optimizer {
   const spec = parseOptimizerSpec(input);
-  const { transform, momentum: initialMomentum } = assemble(spec);
+  const { transform, momentum: initialMomentum } = assemble(
+    spec,
+    options.fusedKernels === true && hasFusedKernels(spec),
+  );
   const where = `${spec.name} optimizer`;
   let momentum = initialMomentum;
   let count = 0;

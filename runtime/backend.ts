@@ -29,6 +29,7 @@ import { AnnealError } from "../errors.ts";
 import { routeConvGradients } from "./wasm_conv.ts";
 import { routeWinogradConv } from "./wasm_winograd.ts";
 import { routeSimdTranspose } from "./wasm_transpose.ts";
+import { registerWasmAdam } from "./wasm_adam.ts";
 import { routeReluGradient } from "./wasm_relu.ts";
 import { routeSharedIdentity } from "./wasm_identity.ts";
 import { routeTransposedMatMul } from "./wasm_matmul.ts";
@@ -341,6 +342,7 @@ export function registerWasmTrainingKernels(): string[] {
   routeConvGradients();
   routeWinogradConv();
   routeSimdTranspose();
+  registerWasmAdam();
   routeBroadcastReductions();
   routeMaxPoolGrad();
   routeSharedIdentity();

@@ -13,6 +13,7 @@ import { buildModel, forward } from "../models/mod.ts";
 import { lossFunction } from "../models/losses.ts";
 import { accuracy, mae } from "../models/metrics.ts";
 import { createOptimizer, type Optimizer } from "../optimizers/mod.ts";
+import { hasFusedKernels } from "../optimizers/optimizer.ts";
 import { clipGradNorm, clipGradValue } from "../optimizers/clipping.ts";
 import {
   createFusedOptimizer,
@@ -139,9 +140,10 @@ export class TrainingEngine {
   readonly fused: boolean;
   /**
    * Where the optimizer's update runs: fused WGSL kernels (WebGPU), plain TypeScript on host
-   * copies of the weights (with the host step: sgd, adam, adamw, lion), or tfjs ops.
+   * copies of the weights (with the host step: sgd, adam, adamw, lion), one SIMD kernel per
+   * parameter (Adam and AdamW on wasm), or tfjs ops.
    */
-  readonly optimizerPath: "tfjs" | "wgsl" | "host";
+  readonly optimizerPath: "tfjs" | "wgsl" | "host" | "simd";
   /**
    * Where forward and backward run: tfjs ops, anneal's dense WGSL kernels (WebGPU), or plain
    * TypeScript on the host (small dense models on the CPU backends).
@@ -191,6 +193,8 @@ export class TrainingEngine {
       ? "wgsl"
       : path === "host" && config.fusedOptimizer && hasHostKernel(config.optimizer)
       ? "host"
+      : config.fusedOptimizer && hasFusedKernels(config.optimizer)
+      ? "simd"
       : "tfjs";
     this.#optimizer = this.#createOptimizer();
   }
@@ -207,6 +211,8 @@ export class TrainingEngine {
         return createFusedOptimizer(spec);
       case "host":
         return createHostOptimizer(spec);
+      case "simd":
+        return createOptimizer(spec, { fusedKernels: true });
       default:
         return createOptimizer(spec);
     }

@@ -49,8 +49,11 @@ export interface PlanEvent {
   fusedOptimizer: boolean;
   /** Where forward and backward run: tfjs ops, dense WGSL kernels, or TypeScript on the host. */
   modelPath: "tfjs" | "wgsl" | "host";
-  /** Where the optimizer's update runs: tfjs ops, fused WGSL kernels, or TypeScript on the host. */
-  optimizerPath: "tfjs" | "wgsl" | "host";
+  /**
+   * Where the optimizer's update runs: tfjs ops, fused WGSL kernels, TypeScript on the host, or
+   * one SIMD kernel per parameter (wasm).
+   */
+  optimizerPath: "tfjs" | "wgsl" | "host" | "simd";
   /** Split sizes, data fingerprint (SHA-256) and the shape of one sample. */
   dataset: {
     trainSize: number;

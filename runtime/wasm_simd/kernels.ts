@@ -79,6 +79,32 @@ export interface SimdKernels {
   ): void;
   /** dst [cols, rows] = src [rows, cols] transposed, `count` matrices in a row (4-byte values). */
   transpose(src: number, dst: number, count: number, rows: number, cols: number): void;
+  /**
+   * One Adam/AdamW step over n values into new buffers: m', v' (and vmax' when amsgrad is 1),
+   * and the update u = -lr (m' / c1) / (sqrt(s) / root2 + eps) - decoupled * p, where
+   * d = g + coupled * p and s = v' (or max(vmax, v')).
+   */
+  adamUpdate(
+    p: number,
+    g: number,
+    m: number,
+    v: number,
+    vmax: number,
+    outU: number,
+    outM: number,
+    outV: number,
+    outVmax: number,
+    n: number,
+    amsgrad: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    c1: number,
+    root2: number,
+    lr: number,
+    coupled: number,
+    decoupled: number,
+  ): void;
   maxPoolGrad2x2(
     x: number,
     y: number,

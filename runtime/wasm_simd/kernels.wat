@@ -693,4 +693,85 @@
       (local.set $m (i32.add (local.get $m) (i32.const 1)))
       (br $mLoop)))
   )
+
+  ;; One Adam/AdamW step over n values, as the reference chain computes it (optimizers/aliases.ts),
+  ;; in one pass: d = g + coupled * p; m' = beta1 m + (1 - beta1) d; v' = beta2 v + (1 - beta2) d^2;
+  ;; s = max(vmax, v') when amsgrad (vmax' = s) else v'; the update
+  ;; u = -lr (m' / c1) / (sqrt(s) / root2 + eps) - decoupled * p (the caller adds it to p).
+  ;; Outputs go to new buffers (outU, outM, outV, outVmax); vmax/outVmax unused unless amsgrad.
+  (func (export "adamUpdate")
+    (param $p i32) (param $g i32) (param $m i32) (param $v i32) (param $vmax i32)
+    (param $outU i32) (param $outM i32) (param $outV i32) (param $outVmax i32) (param $n i32)
+    (param $amsgrad i32) (param $beta1 f32) (param $beta2 f32) (param $eps f32) (param $c1 f32)
+    (param $root2 f32) (param $lr f32) (param $coupled f32) (param $decoupled f32)
+    (local $i i32) (local $at i32) (local $end4 i32)
+    (local $vb1 v128) (local $vb1c v128) (local $vb2 v128) (local $vb2c v128) (local $veps v128)
+    (local $vc1 v128) (local $vr2 v128) (local $vlr v128) (local $vcoup v128) (local $vdec v128)
+    (local $vp v128) (local $vd v128) (local $vm v128) (local $vv v128) (local $vs v128)
+    (local $sp f32) (local $sd f32) (local $sm f32) (local $sv f32) (local $ss f32)
+    (local.set $vb1 (f32x4.splat (local.get $beta1)))
+    (local.set $vb1c (f32x4.splat (f32.sub (f32.const 1) (local.get $beta1))))
+    (local.set $vb2 (f32x4.splat (local.get $beta2)))
+    (local.set $vb2c (f32x4.splat (f32.sub (f32.const 1) (local.get $beta2))))
+    (local.set $veps (f32x4.splat (local.get $eps)))
+    (local.set $vc1 (f32x4.splat (local.get $c1)))
+    (local.set $vr2 (f32x4.splat (local.get $root2)))
+    (local.set $vlr (f32x4.splat (local.get $lr)))
+    (local.set $vcoup (f32x4.splat (local.get $coupled)))
+    (local.set $vdec (f32x4.splat (local.get $decoupled)))
+    (local.set $end4 (i32.and (local.get $n) (i32.const -4)))
+    (block $done (loop $vec
+      (br_if $done (i32.ge_u (local.get $i) (local.get $end4)))
+      (local.set $at (i32.shl (local.get $i) (i32.const 2)))
+      (local.set $vp (v128.load align=4 (i32.add (local.get $p) (local.get $at))))
+      (local.set $vd (f32x4.add (v128.load align=4 (i32.add (local.get $g) (local.get $at)))
+        (f32x4.mul (local.get $vcoup) (local.get $vp))))
+      (local.set $vm (f32x4.add
+        (f32x4.mul (v128.load align=4 (i32.add (local.get $m) (local.get $at))) (local.get $vb1))
+        (f32x4.mul (local.get $vd) (local.get $vb1c))))
+      (local.set $vv (f32x4.add
+        (f32x4.mul (v128.load align=4 (i32.add (local.get $v) (local.get $at))) (local.get $vb2))
+        (f32x4.mul (f32x4.mul (local.get $vd) (local.get $vd)) (local.get $vb2c))))
+      (v128.store align=4 (i32.add (local.get $outM) (local.get $at)) (local.get $vm))
+      (v128.store align=4 (i32.add (local.get $outV) (local.get $at)) (local.get $vv))
+      (local.set $vs (local.get $vv))
+      (if (local.get $amsgrad) (then
+        (local.set $vs (f32x4.max (local.get $vv)
+          (v128.load align=4 (i32.add (local.get $vmax) (local.get $at)))))
+        (v128.store align=4 (i32.add (local.get $outVmax) (local.get $at)) (local.get $vs))))
+      (v128.store align=4 (i32.add (local.get $outU) (local.get $at))
+        (f32x4.sub
+          (f32x4.neg (f32x4.mul (local.get $vlr)
+            (f32x4.div (f32x4.div (local.get $vm) (local.get $vc1))
+              (f32x4.add (f32x4.div (f32x4.sqrt (local.get $vs)) (local.get $vr2)) (local.get $veps)))))
+          (f32x4.mul (local.get $vdec) (local.get $vp))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $vec)))
+    (block $sdone (loop $scalar
+      (br_if $sdone (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $at (i32.shl (local.get $i) (i32.const 2)))
+      (local.set $sp (f32.load (i32.add (local.get $p) (local.get $at))))
+      (local.set $sd (f32.add (f32.load (i32.add (local.get $g) (local.get $at)))
+        (f32.mul (local.get $coupled) (local.get $sp))))
+      (local.set $sm (f32.add
+        (f32.mul (f32.load (i32.add (local.get $m) (local.get $at))) (local.get $beta1))
+        (f32.mul (local.get $sd) (f32.sub (f32.const 1) (local.get $beta1)))))
+      (local.set $sv (f32.add
+        (f32.mul (f32.load (i32.add (local.get $v) (local.get $at))) (local.get $beta2))
+        (f32.mul (f32.mul (local.get $sd) (local.get $sd)) (f32.sub (f32.const 1) (local.get $beta2)))))
+      (f32.store (i32.add (local.get $outM) (local.get $at)) (local.get $sm))
+      (f32.store (i32.add (local.get $outV) (local.get $at)) (local.get $sv))
+      (local.set $ss (local.get $sv))
+      (if (local.get $amsgrad) (then
+        (local.set $ss (f32.max (local.get $sv) (f32.load (i32.add (local.get $vmax) (local.get $at)))))
+        (f32.store (i32.add (local.get $outVmax) (local.get $at)) (local.get $ss))))
+      (f32.store (i32.add (local.get $outU) (local.get $at))
+        (f32.sub
+          (f32.neg (f32.mul (local.get $lr)
+            (f32.div (f32.div (local.get $sm) (local.get $c1))
+              (f32.add (f32.div (f32.sqrt (local.get $ss)) (local.get $root2)) (local.get $eps)))))
+          (f32.mul (local.get $decoupled) (local.get $sp))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $scalar)))
+  )
 )
