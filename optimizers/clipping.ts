@@ -18,6 +18,37 @@ export interface ClipResult {
 }
 
 /**
+ * The p of a norm clip (Infinity for "inf"), after checking `maxNorm` >= 0 and p > 0; shared by
+ * `clipGradNorm` and the host version (`optimizers/host.ts`).
+ */
+export function clipNormOrder(maxNorm: number, normType: number | "inf"): number {
+  const p = normType === "inf" ? Infinity : normType;
+  if (!Number.isFinite(maxNorm) || maxNorm < 0) {
+    throw new AnnealError(
+      "usage",
+      `Cannot clip gradients: 'maxNorm' must be >= 0, current value is ${maxNorm}`,
+    );
+  }
+  if (!(p > 0)) {
+    throw new AnnealError(
+      "usage",
+      `Cannot clip gradients: 'normType' must be > 0, current value is ${normType}`,
+    );
+  }
+  return p;
+}
+
+/** Checks a value clip's bound (>= 0, finite). */
+export function checkClipValue(clipValue: number): void {
+  if (!Number.isFinite(clipValue) || clipValue < 0) {
+    throw new AnnealError(
+      "usage",
+      `Cannot clip gradients: 'clipValue' must be >= 0, current value is ${clipValue}`,
+    );
+  }
+}
+
+/**
  * Scales all gradients by `min(1, maxNorm / (totalNorm + 1e-6))`, where `totalNorm` is the
  * `normType`-norm of the per-gradient norms (`Infinity` or `"inf"`: the largest magnitude).
  * Nothing is read back to the CPU; the inputs are not disposed.
@@ -38,19 +69,7 @@ export function clipGradNorm(
   maxNorm: number,
   normType: number | "inf" = 2,
 ): ClipResult {
-  const p = normType === "inf" ? Infinity : normType;
-  if (!Number.isFinite(maxNorm) || maxNorm < 0) {
-    throw new AnnealError(
-      "usage",
-      `Cannot clip gradients: 'maxNorm' must be >= 0, current value is ${maxNorm}`,
-    );
-  }
-  if (!(p > 0)) {
-    throw new AnnealError(
-      "usage",
-      `Cannot clip gradients: 'normType' must be > 0, current value is ${normType}`,
-    );
-  }
+  const p = clipNormOrder(maxNorm, normType);
   return tf.tidy(() => {
     if (grads.length === 0) return { grads: [], totalNorm: tf.scalar(0) };
     const norms = tf.stack(grads.map((grad) => vectorNorm(tf.reshape(grad, [-1]), p)));
@@ -81,12 +100,7 @@ function vectorNorm(vector: tf.Tensor, p: number): tf.Tensor {
  * ```
  */
 export function clipGradValue(grads: tf.Tensor[], clipValue: number): tf.Tensor[] {
-  if (!Number.isFinite(clipValue) || clipValue < 0) {
-    throw new AnnealError(
-      "usage",
-      `Cannot clip gradients: 'clipValue' must be >= 0, current value is ${clipValue}`,
-    );
-  }
+  checkClipValue(clipValue);
   return tf.tidy(() => grads.map((grad) => tf.clipByValue(grad, -clipValue, clipValue)));
 }
 

@@ -14,7 +14,17 @@
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { AnnealError } from "../errors.ts";
 import { type ParamSettings, resolveParamSettings } from "./groups.ts";
-import { checkStepArguments, type Optimizer, type OptimizerState } from "./optimizer.ts";
+import {
+  checkCountAndLr,
+  checkMomentum,
+  checkStateOwner,
+  checkStepArguments,
+  groupSlots,
+  type Optimizer,
+  type OptimizerState,
+  type SavedTensor,
+} from "./optimizer.ts";
+import { checkClipValue, clipNormOrder } from "./clipping.ts";
 import { parseOptimizerSpec } from "./parse.ts";
 import type { OptimizerSpec, ResolvedOptimizerSpec } from "./spec.ts";
 
@@ -164,7 +174,7 @@ export function createHostOptimizer(input: OptimizerSpec): HostOptimizer {
   let disposed = false;
   let restored = false;
   const live = new Map<string, { shape: number[]; slots: Slots }>();
-  let saved = new Map<string, Record<string, { shape: number[]; values: number[] }>>();
+  let saved = new Map<string, Record<string, SavedTensor>>();
   const settings = new Map<string, ParamSettings>();
 
   const settingsOf = (param: HostParam) => {
@@ -250,15 +260,7 @@ export function createHostOptimizer(input: OptimizerSpec): HostOptimizer {
       });
     },
     setMomentum(value) {
-      const betaLike = spec.name !== "sgd";
-      if (!Number.isFinite(value) || value < 0 || (betaLike && value >= 1)) {
-        throw new AnnealError(
-          "config",
-          `Cannot set momentum of ${where}: it must be ${
-            betaLike ? "in [0, 1)" : ">= 0"
-          }, current value is ${value}`,
-        );
-      }
+      checkMomentum(where, spec.name, value);
       momentum = value;
     },
     getState() {
@@ -274,21 +276,9 @@ export function createHostOptimizer(input: OptimizerSpec): HostOptimizer {
       return Promise.resolve({ name: spec.name, step: count, momentum, slots });
     },
     setState(state) {
-      if (state.name !== spec.name || !Number.isInteger(state.step) || state.step < 0) {
-        throw new AnnealError(
-          "checkpoint",
-          `Cannot restore ${where}: the state is of a ${state.name} optimizer at step ${state.step}`,
-          { hint: "resume with the optimizer spec the checkpoint was saved with" },
-        );
-      }
+      checkStateOwner(where, spec.name, state);
       live.clear();
-      saved = new Map();
-      for (const [key, tensor] of Object.entries(state.slots)) {
-        const cut = key.lastIndexOf("/");
-        const own = saved.get(key.slice(0, cut)) ?? {};
-        own[key.slice(cut + 1)] = tensor;
-        saved.set(key.slice(0, cut), own);
-      }
+      saved = groupSlots(state.slots);
       count = state.step;
       if (state.momentum !== undefined) momentum = state.momentum;
       restored = true;
@@ -306,18 +296,7 @@ function checkHostArguments(
   grads: readonly ArrayLike<number>[],
   lr: number,
 ): void {
-  if (params.length !== grads.length) {
-    throw new AnnealError(
-      "usage",
-      `Cannot step ${where}: ${params.length} parameters but ${grads.length} gradients`,
-    );
-  }
-  if (!Number.isFinite(lr) || lr < 0) {
-    throw new AnnealError(
-      "usage",
-      `Cannot step ${where}: 'lr' must be >= 0, current value is ${lr}`,
-    );
-  }
+  checkCountAndLr(where, params.length, grads.length, "parameters", lr);
   params.forEach((param, i) => {
     if (grads[i].length !== param.values.length) {
       throw new AnnealError(
@@ -335,12 +314,7 @@ function checkHostArguments(
  * [-clipValue, clipValue] (torch.nn.utils.clip_grad_value_).
  */
 export function clipHostValue(grads: readonly Float32Array[], clipValue: number): void {
-  if (!Number.isFinite(clipValue) || clipValue < 0) {
-    throw new AnnealError(
-      "usage",
-      `Cannot clip gradients: 'clipValue' must be >= 0, current value is ${clipValue}`,
-    );
-  }
+  checkClipValue(clipValue);
   for (const grad of grads) {
     for (let i = 0; i < grad.length; i++) {
       grad[i] = Math.min(Math.max(grad[i], -clipValue), clipValue);
@@ -358,19 +332,7 @@ export function clipHostNorm(
   maxNorm: number,
   normType: number | "inf" = 2,
 ): number {
-  const p = normType === "inf" ? Infinity : normType;
-  if (!Number.isFinite(maxNorm) || maxNorm < 0) {
-    throw new AnnealError(
-      "usage",
-      `Cannot clip gradients: 'maxNorm' must be >= 0, current value is ${maxNorm}`,
-    );
-  }
-  if (!(p > 0)) {
-    throw new AnnealError(
-      "usage",
-      `Cannot clip gradients: 'normType' must be > 0, current value is ${normType}`,
-    );
-  }
+  const p = clipNormOrder(maxNorm, normType);
   const norm = (values: ArrayLike<number>) => {
     let acc = 0;
     for (let i = 0; i < values.length; i++) {

@@ -179,15 +179,7 @@ export function createOptimizer(
           hint: "disable the schedule's momentum cycling (cycleMomentum: false)",
         });
       }
-      const betaLike = spec.name !== "sgd" && spec.name !== "rmsprop";
-      if (!Number.isFinite(value) || value < 0 || (betaLike && value >= 1)) {
-        throw new AnnealError(
-          "config",
-          `Cannot set momentum of ${where}: it must be ${
-            betaLike ? "in [0, 1)" : ">= 0"
-          }, current value is ${value}`,
-        );
-      }
+      checkMomentum(where, spec.name, value);
       momentum = value;
     },
     async getState() {
@@ -205,13 +197,7 @@ export function createOptimizer(
         : { name: spec.name, step: count, momentum, slots };
     },
     setState(state) {
-      if (state.name !== spec.name || !Number.isInteger(state.step) || state.step < 0) {
-        throw new AnnealError(
-          "checkpoint",
-          `Cannot restore ${where}: the state is of a ${state.name} optimizer at step ${state.step}`,
-          { hint: "resume with the optimizer spec the checkpoint was saved with" },
-        );
-      }
+      checkStateOwner(where, spec.name, state);
       for (const own of live.values()) tf.dispose(own);
       live.clear();
       saved = groupSlots(state.slots);
@@ -227,17 +213,45 @@ export function createOptimizer(
   };
 }
 
-/** Throws a usage error unless `params` and `grads` pair up (names unique, shapes equal) and `lr` >= 0. */
-export function checkStepArguments(
+/**
+ * Throws a config error unless `value` is a momentum (sgd, rmsprop: >= 0) or beta1 (the others:
+ * in [0, 1)) that optimizer `name` can take.
+ */
+export function checkMomentum(where: string, name: OptimizerName, value: number): void {
+  const betaLike = name !== "sgd" && name !== "rmsprop";
+  if (!Number.isFinite(value) || value < 0 || (betaLike && value >= 1)) {
+    throw new AnnealError(
+      "config",
+      `Cannot set momentum of ${where}: it must be ${
+        betaLike ? "in [0, 1)" : ">= 0"
+      }, current value is ${value}`,
+    );
+  }
+}
+
+/** Throws a checkpoint error unless `state` was saved by an optimizer named `name`. */
+export function checkStateOwner(where: string, name: OptimizerName, state: OptimizerState): void {
+  if (state.name !== name || !Number.isInteger(state.step) || state.step < 0) {
+    throw new AnnealError(
+      "checkpoint",
+      `Cannot restore ${where}: the state is of a ${state.name} optimizer at step ${state.step}`,
+      { hint: "resume with the optimizer spec the checkpoint was saved with" },
+    );
+  }
+}
+
+/** Throws a usage error unless there are as many gradients as `noun` and `lr` >= 0. */
+export function checkCountAndLr(
   where: string,
-  params: tf.Variable[],
-  grads: tf.Tensor[],
+  params: number,
+  grads: number,
+  noun: string,
   lr: number,
 ): void {
-  if (params.length !== grads.length) {
+  if (params !== grads) {
     throw new AnnealError(
       "usage",
-      `Cannot step ${where}: ${params.length} variables but ${grads.length} gradients`,
+      `Cannot step ${where}: ${params} ${noun} but ${grads} gradients`,
     );
   }
   if (!Number.isFinite(lr) || lr < 0) {
@@ -246,6 +260,16 @@ export function checkStepArguments(
       `Cannot step ${where}: 'lr' must be >= 0, current value is ${lr}`,
     );
   }
+}
+
+/** Throws a usage error unless `params` and `grads` pair up (names unique, shapes equal) and `lr` >= 0. */
+export function checkStepArguments(
+  where: string,
+  params: tf.Variable[],
+  grads: tf.Tensor[],
+  lr: number,
+): void {
+  checkCountAndLr(where, params.length, grads.length, "variables", lr);
   const names = new Set<string>();
   params.forEach((param, index) => {
     if (names.has(param.name)) {
@@ -266,7 +290,10 @@ export function checkStepArguments(
   });
 }
 
-function groupSlots(slots: Record<string, SavedTensor>): Map<string, Record<string, SavedTensor>> {
+/** Saved slots `"<variable>/<slot>"` grouped by variable name. */
+export function groupSlots(
+  slots: Record<string, SavedTensor>,
+): Map<string, Record<string, SavedTensor>> {
   const grouped = new Map<string, Record<string, SavedTensor>>();
   for (const [key, tensor] of Object.entries(slots)) {
     const cut = key.lastIndexOf("/");
