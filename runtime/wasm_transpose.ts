@@ -7,7 +7,7 @@
  *
  * @module
  */
-import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import type * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { simdKernels } from "./wasm_simd/kernels.ts";
 import { type KernelArgs, overrideWasmKernel, wasmInternals } from "./wasm_heap.ts";
 
