@@ -8,8 +8,9 @@
  * output, two passes over the input) and its gradient another (`AnnealBatchNormTrainGrad`: two
  * passes), registered on the `cpu` and `wasm` backends: per-channel arithmetic in TypeScript,
  * the passes over the tensor in anneal's SIMD kernels on wasm (`runtime/wasm_simd/`) and in
- * TypeScript loops on cpu. Other backends (WebGPU) run tfjs's composite ops, which give the same
- * values: the composite path is the reference the kernels are tested against.
+ * TypeScript loops on cpu; on `webgpu` WGSL programs (`batch_norm_webgpu.ts`). Other backends run
+ * tfjs's composite ops, which give the same values: the composite path is the reference the
+ * kernels are tested against.
  *
  * The statistics are those of tfjs (and PyTorch's normalization in training): mean and biased
  * variance over every axis but the last (channels last), `y = (x - mean) / sqrt(var + eps) *
@@ -26,6 +27,7 @@ import * as tfl from "npm:@tensorflow/tfjs-layers@4.22.0";
 import { AnnealError } from "../errors.ts";
 import { heapFloats, wasmInternals } from "../runtime/wasm_heap.ts";
 import { type SimdKernels, simdKernels } from "../runtime/wasm_simd/kernels.ts";
+import { webGpuForward, webGpuGradient } from "./batch_norm_webgpu.ts";
 
 const FORWARD = "AnnealBatchNormTrain";
 const GRADIENT = "AnnealBatchNormTrainGrad";
@@ -417,14 +419,17 @@ const gradientKernel = (backendName: string) =>
 let registered = false;
 
 /**
- * Registers the two kernels on `cpu` and `wasm` and the forward kernel's gradient (once; called
- * by {@link batchNormTraining}). Returns the backends that have them.
+ * Registers the two kernels on `cpu`, `wasm` and `webgpu` (WGSL, `batch_norm_webgpu.ts`) and the
+ * forward kernel's gradient (once; called by {@link batchNormTraining}). Returns the backends
+ * that have them.
  */
 export function registerBatchNormKernels(): string[] {
-  const backends = ["cpu", "wasm"];
+  const backends = ["cpu", "wasm", "webgpu"];
   if (registered) return backends;
   registered = true;
-  for (const backendName of backends) {
+  tf.registerKernel({ kernelName: FORWARD, backendName: "webgpu", kernelFunc: webGpuForward });
+  tf.registerKernel({ kernelName: GRADIENT, backendName: "webgpu", kernelFunc: webGpuGradient });
+  for (const backendName of ["cpu", "wasm"]) {
     tf.registerKernel({ kernelName: FORWARD, backendName, kernelFunc: forwardKernel(backendName) });
     tf.registerKernel({
       kernelName: GRADIENT,

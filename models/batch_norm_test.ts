@@ -1,20 +1,25 @@
 import assert from "node:assert/strict";
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import * as tfl from "npm:@tensorflow/tfjs-layers@4.22.0";
-import { selectBackend } from "../runtime/backend.ts";
+import { releaseWebGpu, selectBackend } from "../runtime/backend.ts";
 import { simdKernels } from "../runtime/wasm_simd/kernels.ts";
 import { batchNormalization, batchNormTraining, compositeBatchNormTraining } from "./batch_norm.ts";
 
-const SHAPES = [[6, 5, 4, 3], [16, 7], [2, 3, 3, 8], [1, 2, 2, 1]];
+const SHAPES = [[6, 5, 4, 3], [16, 7], [2, 3, 3, 8], [1, 2, 2, 1], [8, 9, 9, 5]];
 
 /** Values and gradients of a loss that uses y and (lightly) the statistics, by either path. */
-function run(fused: boolean, shape: number[], seed: number): Float32Array[] {
-  return tf.tidy(() => {
+async function run(fused: boolean, shape: number[], seed: number): Promise<Float32Array[]> {
+  const tensors = tf.tidy(() => {
     const channels = shape[shape.length - 1];
     // an offset and a spread per channel, so that the shifted sums matter
+    // (from JavaScript: tf.linspace of one value is NaN on WebGPU)
+    const spaced = (from: number, to: number) =>
+      tf.tensor1d(
+        Array.from({ length: channels }, (_, c) => from + (to - from) * c / (channels - 1 || 1)),
+      );
     const x = tf.add(
-      tf.mul(tf.randomNormal(shape, 0, 1, "float32", seed), tf.linspace(0.5, 3, channels)),
-      tf.linspace(-40, 100, channels),
+      tf.mul(tf.randomNormal(shape, 0, 1, "float32", seed), spaced(0.5, 3)),
+      spaced(-40, 100),
     );
     const scale = tf.randomNormal([channels], 1, 0.3, "float32", seed + 1);
     const offset = tf.randomNormal([channels], 0, 1, "float32", seed + 2);
@@ -30,8 +35,12 @@ function run(fused: boolean, shape: number[], seed: number): Float32Array[] {
     };
     const { value, grads } = tf.valueAndGrads(f)([x, scale, offset]);
     const { y, mean, variance } = op(x, scale, offset, 1e-3);
-    return [value, y, mean, variance, ...grads].map((t) => t.dataSync() as Float32Array);
+    return [value, y, mean, variance, ...grads];
   });
+  // (read with data(): WebGPU in Deno has no synchronous read-back)
+  const values = await Promise.all(tensors.map((t) => t.data() as Promise<Float32Array>));
+  tf.dispose(tensors);
+  return values;
 }
 
 function assertClose(actual: Float32Array[], expected: Float32Array[], label: string) {
@@ -48,18 +57,20 @@ function assertClose(actual: Float32Array[], expected: Float32Array[], label: st
   });
 }
 
-for (const backend of ["cpu", "wasm"] as const) {
+// webgpu: llvmpipe on CPU-only machines (tools/test.sh installs Mesa)
+for (const backend of ["cpu", "wasm", "webgpu"] as const) {
   Deno.test(`batchNormTraining on ${backend}: values and gradients equal tfjs's composite ops`, async () => {
     await selectBackend(backend);
     // on wasm the passes run in anneal's SIMD kernels (kernels.wat): those are under test here
     assert.equal(simdKernels(tf.engine().backend) !== undefined, backend === "wasm");
-    SHAPES.forEach((shape, i) => {
-      const expected = run(false, shape, 10 * i + 1);
+    for (const [i, shape] of SHAPES.entries()) {
+      const expected = await run(false, shape, 10 * i + 1);
       const buffers = tf.engine().backend.numDataIds();
-      const actual = run(true, shape, 10 * i + 1);
+      const actual = await run(true, shape, 10 * i + 1);
       assert.equal(tf.engine().backend.numDataIds(), buffers, "no buffers left behind");
       assertClose(actual, expected, `${backend} [${shape}]`);
-    });
+    }
+    if (backend === "webgpu") await releaseWebGpu(); // no device left alive at exit
   });
 }
 
