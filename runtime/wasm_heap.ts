@@ -79,22 +79,35 @@ export function runWasmKernel(
  * ```
  */
 export function overrideWasmKernel(name: string, fast: DecliningKernel): boolean {
-  const current = tf.getKernel(name, "wasm");
+  return overrideKernel("wasm", name, fast);
+}
+
+/**
+ * {@linkcode overrideWasmKernel} for any backend: `backendName`'s kernel `name` replaced by
+ * `fast`, the kernel registered before answering what `fast` declines.
+ */
+export function overrideKernel(
+  backendName: string,
+  name: string,
+  fast: DecliningKernel,
+): boolean {
+  const key = `${backendName}/${name}`;
+  const current = tf.getKernel(name, backendName);
   if (!current) return false;
-  if (overrides.get(name) === current.kernelFunc) return true;
+  if (overrides.get(key) === current.kernelFunc) return true;
   const fallback = current.kernelFunc;
   const kernelFunc: tf.KernelFunc = (args) => fast(args) ?? fallback(args);
-  overrides.set(name, kernelFunc);
-  replaced.set(name, fallback);
-  tf.unregisterKernel(name, "wasm");
+  overrides.set(key, kernelFunc);
+  replaced.set(key, fallback);
+  tf.unregisterKernel(name, backendName);
   tf.registerKernel({ ...current, kernelFunc });
   return true;
 }
 
 /**
- * The wasm kernel `name` as it was before anneal's override (for A/B benchmarks against what an
- * override replaced); undefined when `name` was not overridden.
+ * The kernel `name` of `backendName` as it was before anneal's override (for A/B benchmarks
+ * against what an override replaced); undefined when it was not overridden.
  */
-export function replacedWasmKernel(name: string): tf.KernelFunc | undefined {
-  return replaced.get(name);
+export function replacedWasmKernel(name: string, backendName = "wasm"): tf.KernelFunc | undefined {
+  return replaced.get(`${backendName}/${name}`);
 }

@@ -1,0 +1,124 @@
+/**
+ * The direct convolution for few input channels on WebGPU (llvmpipe on CPU-only machines)
+ * against tfjs's cpu backend: filter sizes, strides, paddings, bias and relu; a case it declines
+ * still comes out right (tfjs's kernel answers).
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import { releaseWebGpu, selectBackend } from "./backend.ts";
+import { smallChannelConv2D } from "./webgpu_conv.ts";
+
+interface Case {
+  x: [number, number, number, number];
+  filter: [number, number, number, number];
+  strides: number | [number, number];
+  pad: "same" | "valid" | [[number, number], [number, number], [number, number], [number, number]];
+  bias: boolean;
+  activation: "linear" | "relu";
+  taken: boolean;
+}
+
+const CASES: Case[] = [
+  {
+    x: [3, 9, 8, 1],
+    filter: [3, 3, 1, 8],
+    strides: 1,
+    pad: "same",
+    bias: true,
+    activation: "linear",
+    taken: true,
+  },
+  {
+    x: [2, 11, 10, 3],
+    filter: [5, 5, 3, 6],
+    strides: 2,
+    pad: "same",
+    bias: true,
+    activation: "relu",
+    taken: true,
+  },
+  {
+    x: [2, 7, 9, 4],
+    filter: [2, 3, 4, 5],
+    strides: [1, 2],
+    pad: "valid",
+    bias: false,
+    activation: "linear",
+    taken: true,
+  },
+  {
+    x: [1, 6, 6, 2],
+    filter: [3, 3, 2, 4],
+    strides: 1,
+    pad: [[0, 0], [2, 0], [1, 1], [0, 0]],
+    bias: false,
+    activation: "relu",
+    taken: true,
+  },
+  {
+    x: [2, 6, 6, 8],
+    filter: [3, 3, 8, 4],
+    strides: 1,
+    pad: "same",
+    bias: true,
+    activation: "linear",
+    taken: false,
+  },
+];
+
+async function outputs(): Promise<Float32Array[]> {
+  const results: Float32Array[] = [];
+  for (const [i, c] of CASES.entries()) {
+    const y = tf.tidy(() =>
+      tf.fused.conv2d({
+        x: tf.randomNormal(c.x, 0, 1, "float32", 3 * i + 1) as tf.Tensor4D,
+        filter: tf.randomNormal(c.filter, 0, 1, "float32", 3 * i + 2) as tf.Tensor4D,
+        bias: c.bias ? tf.randomNormal([c.filter[3]], 0, 1, "float32", 3 * i + 3) : undefined,
+        strides: c.strides,
+        pad: c.pad,
+        activation: c.activation,
+      })
+    );
+    results.push(await y.data() as Float32Array);
+    y.dispose();
+  }
+  return results;
+}
+
+Deno.test("the direct WebGPU convolution for few channels equals the cpu's", async () => {
+  await selectBackend("cpu");
+  const expected = await outputs();
+  await selectBackend("webgpu");
+  try {
+    const actual = await outputs();
+    actual.forEach((values, i) => {
+      assert.equal(values.length, expected[i].length, JSON.stringify(CASES[i]));
+      values.forEach((v, j) =>
+        assert.ok(
+          Math.abs(v - expected[i][j]) <= 1e-4 * Math.max(1, Math.abs(expected[i][j])),
+          `${JSON.stringify(CASES[i])}[${j}]: ${v} vs ${expected[i][j]}`,
+        )
+      );
+    });
+    for (const c of CASES) {
+      tf.tidy(() => {
+        const out = smallChannelConv2D({
+          inputs: { x: tf.zeros(c.x), filter: tf.zeros(c.filter) },
+          attrs: {
+            strides: c.strides,
+            pad: c.pad,
+            dataFormat: "NHWC",
+            dilations: 1,
+          } as unknown as tf.NamedAttrMap,
+          backend: tf.backend(),
+        });
+        assert.equal(out !== undefined, c.taken, JSON.stringify(c));
+        if (out) tf.engine().makeTensorFromTensorInfo(out); // tidied
+      });
+    }
+  } finally {
+    await releaseWebGpu(); // no device left alive at exit
+  }
+});
