@@ -1,7 +1,8 @@
 /**
  * In-process A/B on the WebGPU backend, the two sides alternating: anneal's batch-norm kernels
  * (WGSL, `models/batch_norm_webgpu.ts`) against tfjs's composite ops, forward and gradient; the
- * direct convolution for few input channels (`runtime/webgpu_conv.ts`) against tfjs's kernel. On CPU-only machines the adapter is llvmpipe (software): the ratio says how
+ * direct convolution for few input channels and the filter gradient (`runtime/webgpu_conv.ts`)
+ * against tfjs's kernels. On CPU-only machines the adapter is llvmpipe (software): the ratio says how
  * much work and how many dispatches were saved, not what a GPU would do.
  *
  *   deno run -A bench/webgpu_ab.ts [--rounds 5] [--shape 32,28,28,32]
@@ -63,6 +64,27 @@ const pairs: [string, Run, Run][] = [
     ],
     () => [tf.engine().runKernel("Conv2D", { x: image, filter }, convAttrs) as tf.Tensor],
   ],
+  ...([[image, 32], [tf.randomNormal([shape[0], 14, 14, 32], 0, 1, "float32", 5), 64]] as [
+    tf.Tensor,
+    number,
+  ][]).map(([input, outC]): [string, Run, Run] => {
+    const x = input as tf.Tensor4D;
+    const dy = tf.randomNormal([...x.shape.slice(0, 3), outC], 0, 1, "float32", 6);
+    const attrs = { ...convAttrs, filterShape: [3, 3, x.shape[3], outC] };
+    return [
+      `conv filter gradient [${x.shape}] to ${outC} channels (before: tfjs's kernel)`,
+      () => [
+        tf.engine().makeTensorFromTensorInfo(
+          replacedWasmKernel("Conv2DBackpropFilter", "webgpu")!({
+            inputs: { x, dy },
+            attrs: attrs as unknown as tf.NamedAttrMap,
+            backend: tf.backend(),
+          }) as tf.TensorInfo,
+        ),
+      ],
+      () => [tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, attrs) as tf.Tensor],
+    ];
+  }),
 ];
 console.log("| kernel | tfjs ms | anneal ms | ratio |");
 console.log("| --- | --- | --- | --- |");

@@ -30,7 +30,7 @@ import { routeConvGradients } from "./wasm_conv.ts";
 import { routeWinogradConv } from "./wasm_winograd.ts";
 import { routeSimdTranspose } from "./wasm_transpose.ts";
 import { registerWasmAdam } from "./wasm_adam.ts";
-import { routeWebGpuSmallConv } from "./webgpu_conv.ts";
+import { routeWebGpuFilterGradient, routeWebGpuSmallConv } from "./webgpu_conv.ts";
 import { routeReluGradient } from "./wasm_relu.ts";
 import { routeSharedIdentity } from "./wasm_identity.ts";
 import { routeTransposedMatMul } from "./wasm_matmul.ts";
@@ -218,6 +218,7 @@ async function useWebGpu(
   }
   await tf.ready();
   routeWebGpuSmallConv();
+  routeWebGpuFilterGradient();
   const fallback = probe.info.isFallbackAdapter ? " (software fallback adapter: slow)" : "";
   return { backend: "webgpu", adapter: probe.info, reason: reason + fallback };
 }

@@ -119,3 +119,174 @@ export function routeWebGpuSmallConv(): string[] {
     overrideKernel("webgpu", name, smallChannelConv2D)
   );
 }
+
+/** Output positions one workgroup of the filter gradient sums (its partial is one of many). */
+const CHUNK = 1024;
+/** Positions staged in workgroup memory at a time. */
+const STAGE = 64;
+
+/** The smallest power of two >= n. */
+const pow2 = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
+
+/**
+ * dL/dfilter of an NHWC convolution on WebGPU in two programs. The first: one workgroup per
+ * (filter tap, block of input channels, block of output channels, chunk of 1024 output
+ * positions), one thread per input channel and 4 output channels of the block (up to 8x32
+ * channels: 64 threads; llvmpipe took 34 s to compile a 256-thread variant, 8 s this one); it
+ * stages 64 positions of the input window and of dy at a time in workgroup memory and every
+ * thread sums its 4 pairs over the chunk. The second sums the chunks' partials. tfjs-webgpu's kernel gives each filter value one
+ * thread, which loops over every output position alone (25088 for the CNN's second layer, 100352
+ * for its first).
+ */
+export function filterGradient(
+  { inputs, attrs, backend }: KernelArgs,
+): tf.TensorInfo | undefined {
+  const { x, dy } = inputs as Record<string, tf.TensorInfo>;
+  const a = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
+  if (a.dataFormat === "NCHW" || x.dtype !== "float32" || dy.dtype !== "float32") return;
+  const conv = tf.backend_util.computeConv2DInfo(
+    x.shape as Shape4,
+    a.filterShape,
+    a.strides,
+    1,
+    a.pad,
+    a.dimRoundingMode,
+  );
+  const { filterHeight: kh, filterWidth: kw, inChannels, outChannels } = conv;
+  const positions = conv.batchSize * conv.outHeight * conv.outWidth;
+  // a block of (input, output) channel pairs per workgroup, one thread each: 16x16, narrower
+  // where the channels are fewer (a first layer's single input channel: 1x32)
+  // (each thread holds 4 output channels in a vec4; at most 64 threads a workgroup)
+  const bci = Math.min(8, pow2(inChannels));
+  const bco = Math.max(4, Math.min(32, pow2(outChannels)));
+  const lanes = bco / 4;
+  const threads = bci * lanes;
+  const [ciBlocks, coBlocks] = [Math.ceil(inChannels / bci), Math.ceil(outChannels / bco)];
+  const chunks = Math.ceil(positions / CHUNK);
+  const groups = kh * kw * ciBlocks * coBlocks;
+  const filterSize = kh * kw * inChannels * outChannels;
+  if (positions === 0 || groups > 65535 || chunks > 65535) return;
+  const gpu = backend as unknown as WebGpuBackend;
+  const partialProgram = {
+    variableNames: ["x", "dy"],
+    outputShape: [chunks, filterSize],
+    shaderKey: `anneal_conv_dw_${kh}_${kw}_${inChannels}_${outChannels}_${bci}_${bco}`,
+    dispatchLayout: { x: [1], y: [0] },
+    dispatch: [groups, chunks, 1],
+    workgroupSize: [threads, 1, 1],
+    size: false,
+    uniforms: "padTop : i32, padLeft : i32, strideH : i32, strideW : i32, inH : i32, " +
+      "inW : i32, outH : i32, outW : i32, positions : i32, chunk : i32, stage : i32,",
+    getUserCode: () => `
+      var<workgroup> xs : array<f32, ${STAGE * bci}>;
+      var<workgroup> ds : array<vec4<f32>, ${STAGE * lanes}>;
+      fn dyAt(p : i32, co : i32) -> f32 {
+        if (co < ${outChannels}) { return dy[p * ${outChannels} + co]; }
+        return 0.0;
+      }
+      fn main() {
+        let t = i32(localId.x);
+        let tci = t / ${lanes};
+        let tco = t % ${lanes};
+        let g = i32(workgroupId.x);
+        let coBlock = g % ${coBlocks};
+        let ciBlock = (g / ${coBlocks}) % ${ciBlocks};
+        let tap = g / (${coBlocks} * ${ciBlocks});
+        let i = tap / ${kw};
+        let j = tap % ${kw};
+        let chunk = i32(workgroupId.y);
+        var acc = vec4<f32>(0.0);
+        // (loop bounds from uniforms: constant ones get unrolled, and llvmpipe then takes
+        // ~20 s to compile each variant)
+        for (var stage = 0; stage < uniforms.chunk; stage = stage + uniforms.stage) {
+          // the stage's input window values (STAGE x bci) and dy values (STAGE x bco, as vec4)
+          for (var e = t; e < ${STAGE * bci}; e = e + ${threads}) {
+            let p = chunk * ${CHUNK} + stage + e / ${bci};
+            let ci = ciBlock * ${bci} + e % ${bci};
+            var v = 0.0;
+            if (p < uniforms.positions && ci < ${inChannels}) {
+              let ox = p % uniforms.outW;
+              let oy = (p / uniforms.outW) % uniforms.outH;
+              let b = p / (uniforms.outW * uniforms.outH);
+              let iy = oy * uniforms.strideH + i - uniforms.padTop;
+              let ix = ox * uniforms.strideW + j - uniforms.padLeft;
+              if (iy >= 0 && iy < uniforms.inH && ix >= 0 && ix < uniforms.inW) {
+                v = x[((b * uniforms.inH + iy) * uniforms.inW + ix) * ${inChannels} + ci];
+              }
+            }
+            xs[e] = v;
+          }
+          for (var e = t; e < ${STAGE * lanes}; e = e + ${threads}) {
+            let p = chunk * ${CHUNK} + stage + e / ${lanes};
+            let co = coBlock * ${bco} + (e % ${lanes}) * 4;
+            var v = vec4<f32>(0.0);
+            if (p < uniforms.positions) {
+              v = vec4<f32>(dyAt(p, co), dyAt(p, co + 1), dyAt(p, co + 2), dyAt(p, co + 3));
+            }
+            ds[e] = v;
+          }
+          workgroupBarrier();
+          for (var q = 0; q < uniforms.stage; q = q + 1) {
+            acc = acc + xs[q * ${bci} + tci] * ds[q * ${lanes} + tco];
+          }
+          workgroupBarrier();
+        }
+        let ci = ciBlock * ${bci} + tci;
+        if (ci < ${inChannels}) {
+          for (var k = 0; k < 4; k = k + 1) {
+            let co = coBlock * ${bco} + tco * 4 + k;
+            if (co < ${outChannels}) {
+              setOutputAtIndex(
+                chunk * ${filterSize} + (tap * ${inChannels} + ci) * ${outChannels} + co, acc[k]);
+            }
+          }
+        }
+      }`,
+  };
+  const uniforms = [
+    conv.padInfo.top,
+    conv.padInfo.left,
+    conv.strideHeight,
+    conv.strideWidth,
+    conv.inHeight,
+    conv.inWidth,
+    conv.outHeight,
+    conv.outWidth,
+    positions,
+    CHUNK,
+    STAGE,
+  ].map((value) => ({ type: "int32", data: [value] }));
+  const partials = gpu.runWebGPUProgram(partialProgram, [x, dy], "float32", uniforms);
+  const sumProgram = {
+    variableNames: ["partials"],
+    outputShape: [kh, kw, inChannels, outChannels],
+    shaderKey: `anneal_conv_dw_sum_${chunks}_${filterSize}`,
+    dispatchLayout: { x: [0, 1, 2, 3] },
+    dispatch: [Math.ceil(filterSize / 64), 1, 1],
+    workgroupSize: [64, 1, 1],
+    size: true,
+    getUserCode: () => `
+      fn main(index : i32) {
+        if (index < uniforms.size) {
+          var acc = 0.0;
+          for (var c = 0; c < ${chunks}; c = c + 1) {
+            acc = acc + partials[c * ${filterSize} + index];
+          }
+          setOutputAtIndex(index, acc);
+        }
+      }`,
+  };
+  try {
+    return gpu.runWebGPUProgram(sumProgram, [partials], "float32");
+  } finally {
+    (backend as unknown as { disposeData(dataId: object): void }).disposeData(partials.dataId);
+  }
+}
+
+/**
+ * Puts {@linkcode filterGradient} in front of webgpu's `Conv2DBackpropFilter`; returns whether
+ * it did.
+ */
+export function routeWebGpuFilterGradient(): boolean {
+  return overrideKernel("webgpu", "Conv2DBackpropFilter", filterGradient);
+}

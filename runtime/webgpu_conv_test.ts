@@ -122,3 +122,59 @@ Deno.test("the direct WebGPU convolution for few channels equals the cpu's", asy
     await releaseWebGpu(); // no device left alive at exit
   }
 });
+
+interface FilterCase {
+  x: [number, number, number, number];
+  filter: [number, number, number, number];
+  strides: number | [number, number];
+  pad: "same" | "valid";
+}
+
+const FILTER_CASES: FilterCase[] = [
+  { x: [3, 28, 28, 1], filter: [3, 3, 1, 32], strides: 1, pad: "same" }, // 2352 positions
+  { x: [2, 14, 14, 20], filter: [3, 3, 20, 40], strides: 1, pad: "same" },
+  { x: [2, 11, 9, 3], filter: [5, 5, 3, 5], strides: 2, pad: "same" },
+  { x: [1, 9, 8, 2], filter: [2, 3, 2, 7], strides: [1, 2], pad: "valid" },
+];
+
+async function filterGradients(): Promise<Float32Array[]> {
+  const results: Float32Array[] = [];
+  for (const [i, c] of FILTER_CASES.entries()) {
+    const dw = tf.tidy(() => {
+      const conv = tf.backend_util.computeConv2DInfo(c.x, c.filter, c.strides, 1, c.pad);
+      return tf.engine().runKernel("Conv2DBackpropFilter", {
+        x: tf.randomNormal(c.x, 0, 1, "float32", 5 * i + 1),
+        dy: tf.randomNormal(conv.outShape, 0, 1, "float32", 5 * i + 2),
+      }, {
+        strides: c.strides,
+        pad: c.pad,
+        dataFormat: "NHWC",
+        filterShape: c.filter,
+      }) as tf.Tensor;
+    });
+    results.push(await dw.data() as Float32Array);
+    dw.dispose();
+  }
+  return results;
+}
+
+Deno.test("the WebGPU filter gradient (chunked, staged in workgroup memory) equals the cpu's", async () => {
+  await selectBackend("cpu");
+  const expected = await filterGradients();
+  await selectBackend("webgpu");
+  try {
+    const actual = await filterGradients();
+    actual.forEach((values, i) => {
+      assert.equal(values.length, expected[i].length, JSON.stringify(FILTER_CASES[i]));
+      const scale = Math.max(1, ...expected[i].map(Math.abs));
+      values.forEach((v, j) =>
+        assert.ok(
+          Math.abs(v - expected[i][j]) <= 1e-5 * scale,
+          `${JSON.stringify(FILTER_CASES[i])}[${j}]: ${v} vs ${expected[i][j]}`,
+        )
+      );
+    });
+  } finally {
+    await releaseWebGpu();
+  }
+});
