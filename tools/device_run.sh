@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs on the device machine (prepared by tools/device_prepare.sh; see ../shared/DEVICE.md): the
 # WebGPU tests of the fused paths, the benchmarks side by side with PyTorch, the dense step's
-# fixed cost at the MLP workload's shapes, and the actors' cost, in one call. Results go to $OUT
+# fixed cost at the MLP workload's shapes, the actors' cost, and anneal's WGSL CNN kernels
+# against tfjs-webgpu's, in one call. Results go to $OUT
 # (or /tmp/anneal-device) and to stdout. A CPU-only machine runs it too (WebGPU on llvmpipe).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -27,4 +28,6 @@ run() { echo "== $*"; timeout 240 deno "$@"; echo "== exit $?"; }
     --markdown --json "$out/bench.json"
   run run --cached-only --no-check -A bench/dense_overhead.ts --hidden 512,512 --inputs 784 --batch 256
   run run --cached-only --no-check -A bench/actor_overhead.ts --backend webgpu --repeats 3
+  # anneal's WGSL batch norm, first-layer conv and filter gradient against tfjs-webgpu's
+  run run --cached-only --no-check -A bench/webgpu_ab.ts --shape 128,28,28,32
 } 2>&1 | tee "$out/device.txt"
