@@ -15,6 +15,7 @@
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { type SimdKernels, simdKernels } from "./wasm_simd/kernels.ts";
+import { filterGradientCall } from "./conv_args.ts";
 import {
   heapFloats,
   type KernelArgs,
@@ -104,19 +105,12 @@ function spreadOut(wasm: WasmBackendInternals, dy: tf.TensorInfo, sh: number, sw
 }
 
 /** dL/dw as patches(x)ᵀ · dy, one XNNPACK product. */
-function backpropFilter({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo | undefined {
-  const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-  const a = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
-  if (a.dataFormat === "NCHW" || x.dtype !== "float32" || dy.dtype !== "float32") return;
-  const conv = tf.backend_util.computeConv2DInfo(
-    x.shape as Shape4,
-    a.filterShape,
-    a.strides,
-    1,
-    a.pad,
-    a.dimRoundingMode,
-  );
-  const [kh, kw, inC, outC] = a.filterShape;
+function backpropFilter(args: KernelArgs): tf.TensorInfo | undefined {
+  const call = filterGradientCall(args);
+  if (!call) return;
+  const { x, dy, conv } = call;
+  const backend = args.backend;
+  const [kh, kw, inC, outC] = (args.attrs as unknown as tf.Conv2DBackpropFilterAttrs).filterShape;
   const rows = conv.batchSize * conv.outHeight * conv.outWidth;
   if (rows === 0) return;
   const wasm = wasmInternals(backend);

@@ -18,8 +18,9 @@
  *
  * @module
  */
-import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import type * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { type SimdKernels, simdKernels } from "./wasm_simd/kernels.ts";
+import { convCall } from "./conv_args.ts";
 import {
   heapFloats,
   type KernelArgs,
@@ -29,8 +30,6 @@ import {
   wasmInternals,
 } from "./wasm_heap.ts";
 
-type Shape4 = [number, number, number, number];
-
 /** Output pixels below which the 16 products' fixed costs outweigh the saving. */
 const MIN_OUTPUTS = 4096;
 
@@ -38,36 +37,19 @@ const MIN_OUTPUTS = 4096;
  * The Winograd convolution as a kernel that declines (returns undefined for) what it does not
  * cover; `routeWinogradConv` puts it in front of wasm's own.
  */
-export function winogradConv2D({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo | undefined {
-  const { x, filter, bias, preluActivationWeights } = inputs as Record<
-    string,
-    tf.TensorInfo | undefined
-  >;
-  const a = attrs as unknown as tf.FusedConv2DAttrs;
-  const activation = a.activation ?? "linear";
+export function winogradConv2D(args: KernelArgs): tf.TensorInfo | undefined {
+  const call = convCall(args);
   if (
-    !x || !filter || preluActivationWeights || a.dataFormat === "NCHW" ||
-    (activation !== "linear" && activation !== "relu") ||
-    x.dtype !== "float32" || filter.dtype !== "float32" ||
-    filter.shape[0] !== 3 || filter.shape[1] !== 3 ||
-    x.shape[3] < 8 || x.shape[3] % 4 !== 0 || filter.shape[3] % 4 !== 0 ||
-    !tf.backend_util.tupleValuesAreOne(a.dilations ?? 1)
+    !call || call.filter.shape[0] !== 3 || call.filter.shape[1] !== 3 ||
+    call.x.shape[3] < 8 || call.x.shape[3] % 4 !== 0 || call.filter.shape[3] % 4 !== 0
   ) return;
-  const conv = tf.backend_util.computeConv2DInfo(
-    x.shape as Shape4,
-    filter.shape as Shape4,
-    a.strides,
-    1,
-    a.pad,
-    a.dimRoundingMode,
-  );
+  const { x, filter, bias, activation, conv } = call;
+  const backend = args.backend;
   const { batchSize, inChannels, outHeight, outWidth, outChannels } = conv;
   const { top, left, bottom, right } = conv.padInfo;
   if (
     conv.strideHeight !== 1 || conv.strideWidth !== 1 || top > 1 || left > 1 || bottom > 1 ||
-    right > 1 || batchSize * outHeight * outWidth < MIN_OUTPUTS ||
-    (bias && (bias.dtype !== "float32" || bias.shape.length !== 1 ||
-      (bias.shape[0] !== outChannels && bias.shape[0] !== 1)))
+    right > 1 || batchSize * outHeight * outWidth < MIN_OUTPUTS
   ) return;
   const wasm = wasmInternals(backend);
   const simd = simdKernels(wasm);

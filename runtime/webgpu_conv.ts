@@ -12,12 +12,11 @@
  * @module
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import { convCall, convUniforms, filterGradientCall } from "./conv_args.ts";
 import { type KernelArgs, overrideKernel } from "./wasm_heap.ts";
 
 /** Input channels up to which the direct kernel runs. */
 const MAX_IN_CHANNELS = 4;
-
-type Shape4 = [number, number, number, number];
 
 interface WebGpuBackend {
   runWebGPUProgram(
@@ -32,31 +31,10 @@ interface WebGpuBackend {
  * The direct convolution as a kernel that declines what it does not cover; the webgpu backend's
  * `Conv2D` and `FusedConv2D` run it first (`routeWebGpuSmallConv`).
  */
-export function smallChannelConv2D(
-  { inputs, attrs, backend }: KernelArgs,
-): tf.TensorInfo | undefined {
-  const { x, filter, bias, preluActivationWeights } = inputs as Record<
-    string,
-    tf.TensorInfo | undefined
-  >;
-  const a = attrs as unknown as tf.FusedConv2DAttrs;
-  const activation = a.activation ?? "linear";
-  if (
-    !x || !filter || preluActivationWeights || a.dataFormat === "NCHW" ||
-    (activation !== "linear" && activation !== "relu") ||
-    x.dtype !== "float32" || filter.dtype !== "float32" || x.shape[3] > MAX_IN_CHANNELS ||
-    !tf.backend_util.tupleValuesAreOne(a.dilations ?? 1) ||
-    (bias && (bias.dtype !== "float32" || bias.shape.length !== 1 ||
-      (bias.shape[0] !== filter.shape[3] && bias.shape[0] !== 1)))
-  ) return;
-  const conv = tf.backend_util.computeConv2DInfo(
-    x.shape as Shape4,
-    filter.shape as Shape4,
-    a.strides,
-    1,
-    a.pad,
-    a.dimRoundingMode,
-  );
+export function smallChannelConv2D(args: KernelArgs): tf.TensorInfo | undefined {
+  const call = convCall(args);
+  if (!call || call.x.shape[3] > MAX_IN_CHANNELS) return;
+  const { x, filter, bias, activation, conv } = call;
   const { filterHeight: kh, filterWidth: kw, inChannels, outChannels } = conv;
   const size = tf.util.sizeFromShape(conv.outShape);
   if (size === 0) return;
@@ -94,19 +72,11 @@ export function smallChannelConv2D(
         }
       }`,
   };
-  const uniforms = [
-    conv.padInfo.top,
-    conv.padInfo.left,
-    conv.strideHeight,
-    conv.strideWidth,
-    conv.inHeight,
-    conv.inWidth,
-  ].map((value) => ({ type: "int32", data: [value] }));
-  return (backend as unknown as WebGpuBackend).runWebGPUProgram(
+  return (args.backend as unknown as WebGpuBackend).runWebGPUProgram(
     program,
     bias ? [x, filter, bias] : [x, filter],
     "float32",
-    uniforms,
+    convUniforms(conv),
   );
 }
 
@@ -138,20 +108,11 @@ const pow2 = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
  * thread, which loops over every output position alone (25088 for the CNN's second layer, 100352
  * for its first).
  */
-export function filterGradient(
-  { inputs, attrs, backend }: KernelArgs,
-): tf.TensorInfo | undefined {
-  const { x, dy } = inputs as Record<string, tf.TensorInfo>;
-  const a = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
-  if (a.dataFormat === "NCHW" || x.dtype !== "float32" || dy.dtype !== "float32") return;
-  const conv = tf.backend_util.computeConv2DInfo(
-    x.shape as Shape4,
-    a.filterShape,
-    a.strides,
-    1,
-    a.pad,
-    a.dimRoundingMode,
-  );
+export function filterGradient(args: KernelArgs): tf.TensorInfo | undefined {
+  const call = filterGradientCall(args);
+  if (!call) return;
+  const { x, dy, conv } = call;
+  const backend = args.backend;
   const { filterHeight: kh, filterWidth: kw, inChannels, outChannels } = conv;
   const positions = conv.batchSize * conv.outHeight * conv.outWidth;
   // a block of (input, output) channel pairs per workgroup, one thread each: 16x16, narrower
@@ -243,19 +204,14 @@ export function filterGradient(
         }
       }`,
   };
-  const uniforms = [
-    conv.padInfo.top,
-    conv.padInfo.left,
-    conv.strideHeight,
-    conv.strideWidth,
-    conv.inHeight,
-    conv.inWidth,
+  const uniforms = convUniforms(
+    conv,
     conv.outHeight,
     conv.outWidth,
     positions,
     CHUNK,
     STAGE,
-  ].map((value) => ({ type: "int32", data: [value] }));
+  );
   const partials = gpu.runWebGPUProgram(partialProgram, [x, dy], "float32", uniforms);
   const sumProgram = {
     variableNames: ["partials"],

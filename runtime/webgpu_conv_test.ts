@@ -87,21 +87,42 @@ async function outputs(): Promise<Float32Array[]> {
   return results;
 }
 
-Deno.test("the direct WebGPU convolution for few channels equals the cpu's", async () => {
+/**
+ * Runs `compute` on the cpu backend, then on WebGPU, and asserts every value agrees to `tol`
+ * relative to max(1, |expected|) (`scaled`: to the largest |expected| of the case instead).
+ */
+async function agreeOnWebGpu(
+  compute: () => Promise<Float32Array[]>,
+  labels: unknown[],
+  tol: number,
+  scaled: boolean,
+  more: () => void = () => {},
+) {
   await selectBackend("cpu");
-  const expected = await outputs();
+  const expected = await compute();
   await selectBackend("webgpu");
   try {
-    const actual = await outputs();
+    const actual = await compute();
     actual.forEach((values, i) => {
-      assert.equal(values.length, expected[i].length, JSON.stringify(CASES[i]));
-      values.forEach((v, j) =>
+      const what = JSON.stringify(labels[i]);
+      assert.equal(values.length, expected[i].length, what);
+      const largest = Math.max(1, ...expected[i].map(Math.abs));
+      values.forEach((v, j) => {
+        const scale = scaled ? largest : Math.max(1, Math.abs(expected[i][j]));
         assert.ok(
-          Math.abs(v - expected[i][j]) <= 1e-4 * Math.max(1, Math.abs(expected[i][j])),
-          `${JSON.stringify(CASES[i])}[${j}]: ${v} vs ${expected[i][j]}`,
-        )
-      );
+          Math.abs(v - expected[i][j]) <= tol * scale,
+          `${what}[${j}]: ${v} vs ${expected[i][j]}`,
+        );
+      });
     });
+    more();
+  } finally {
+    await releaseWebGpu(); // no device left alive at exit
+  }
+}
+
+Deno.test("the direct WebGPU convolution for few channels equals the cpu's", async () => {
+  await agreeOnWebGpu(outputs, CASES, 1e-4, false, () => {
     for (const c of CASES) {
       tf.tidy(() => {
         const out = smallChannelConv2D({
@@ -118,9 +139,7 @@ Deno.test("the direct WebGPU convolution for few channels equals the cpu's", asy
         if (out) tf.engine().makeTensorFromTensorInfo(out); // tidied
       });
     }
-  } finally {
-    await releaseWebGpu(); // no device left alive at exit
-  }
+  });
 });
 
 interface FilterCase {
@@ -159,22 +178,5 @@ async function filterGradients(): Promise<Float32Array[]> {
 }
 
 Deno.test("the WebGPU filter gradient (chunked, staged in workgroup memory) equals the cpu's", async () => {
-  await selectBackend("cpu");
-  const expected = await filterGradients();
-  await selectBackend("webgpu");
-  try {
-    const actual = await filterGradients();
-    actual.forEach((values, i) => {
-      assert.equal(values.length, expected[i].length, JSON.stringify(FILTER_CASES[i]));
-      const scale = Math.max(1, ...expected[i].map(Math.abs));
-      values.forEach((v, j) =>
-        assert.ok(
-          Math.abs(v - expected[i][j]) <= 1e-5 * scale,
-          `${JSON.stringify(FILTER_CASES[i])}[${j}]: ${v} vs ${expected[i][j]}`,
-        )
-      );
-    });
-  } finally {
-    await releaseWebGpu();
-  }
+  await agreeOnWebGpu(filterGradients, FILTER_CASES, 1e-5, true);
 });
