@@ -92,6 +92,8 @@ export function routeWebGpuSmallConv(): string[] {
 
 /** Output positions one workgroup of the filter gradient sums (its partial is one of many). */
 const CHUNK = 1024;
+/** Values of the partials buffer (chunks x filter) above which chunks grow instead (64 MiB). */
+const MAX_PARTIALS = 16 * 1024 * 1024;
 /** Positions staged in workgroup memory at a time. */
 const STAGE = 64;
 
@@ -99,9 +101,24 @@ const STAGE = 64;
 const pow2 = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
 
 /**
+ * Output positions per chunk of the filter gradient: CHUNK, or more (whole stages) where the
+ * partials (chunks x filter values) would pass MAX_PARTIALS.
+ *
+ * @example
+ * ```ts
+ * import { filterGradientChunk } from "./webgpu_conv.ts";
+ * console.assert(filterGradientChunk(25088, 18432) === 1024); // the CNN's second layer
+ * ```
+ */
+export function filterGradientChunk(positions: number, filterSize: number): number {
+  const most = Math.max(1, Math.floor(MAX_PARTIALS / filterSize));
+  return Math.max(CHUNK, STAGE * Math.ceil(positions / (STAGE * most)));
+}
+
+/**
  * dL/dfilter of an NHWC convolution on WebGPU in two programs. The first: one workgroup per
- * (filter tap, block of input channels, block of output channels, chunk of 1024 output
- * positions), one thread per input channel and 4 output channels of the block (up to 8x32
+ * (filter tap, block of input channels, block of output channels, chunk of 1024 or more
+ * output positions: see `filterGradientChunk`), one thread per input channel and 4 output channels of the block (up to 8x32
  * channels: 64 threads; llvmpipe took 34 s to compile a 256-thread variant, 8 s this one); it
  * stages 64 positions of the input window and of dy at a time in workgroup memory and every
  * thread sums its 4 pairs over the chunk. The second sums the chunks' partials. tfjs-webgpu's kernel gives each filter value one
@@ -115,17 +132,18 @@ export function filterGradient(args: KernelArgs): tf.TensorInfo | undefined {
   const backend = args.backend;
   const { filterHeight: kh, filterWidth: kw, inChannels, outChannels } = conv;
   const positions = conv.batchSize * conv.outHeight * conv.outWidth;
-  // a block of (input, output) channel pairs per workgroup, one thread each: 16x16, narrower
-  // where the channels are fewer (a first layer's single input channel: 1x32)
-  // (each thread holds 4 output channels in a vec4; at most 64 threads a workgroup)
+  // a block of up to 8 input x 32 output channels per workgroup, narrower where the channels
+  // are fewer (a first layer's single input channel: 1x32); a thread holds 4 output channels in
+  // a vec4, so at most 64 threads a workgroup
   const bci = Math.min(8, pow2(inChannels));
   const bco = Math.max(4, Math.min(32, pow2(outChannels)));
   const lanes = bco / 4;
   const threads = bci * lanes;
   const [ciBlocks, coBlocks] = [Math.ceil(inChannels / bci), Math.ceil(outChannels / bco)];
-  const chunks = Math.ceil(positions / CHUNK);
-  const groups = kh * kw * ciBlocks * coBlocks;
   const filterSize = kh * kw * inChannels * outChannels;
+  const chunkLength = filterGradientChunk(positions, filterSize);
+  const chunks = Math.ceil(positions / chunkLength);
+  const groups = kh * kw * ciBlocks * coBlocks;
   if (positions === 0 || groups > 65535 || chunks > 65535) return;
   const gpu = backend as unknown as WebGpuBackend;
   const partialProgram = {
@@ -162,7 +180,7 @@ export function filterGradient(args: KernelArgs): tf.TensorInfo | undefined {
         for (var stage = 0; stage < uniforms.chunk; stage = stage + uniforms.stage) {
           // the stage's input window values (STAGE x bci) and dy values (STAGE x bco, as vec4)
           for (var e = t; e < ${STAGE * bci}; e = e + ${threads}) {
-            let p = chunk * ${CHUNK} + stage + e / ${bci};
+            let p = chunk * uniforms.chunk + stage + e / ${bci};
             let ci = ciBlock * ${bci} + e % ${bci};
             var v = 0.0;
             if (p < uniforms.positions && ci < ${inChannels}) {
@@ -178,7 +196,7 @@ export function filterGradient(args: KernelArgs): tf.TensorInfo | undefined {
             xs[e] = v;
           }
           for (var e = t; e < ${STAGE * lanes}; e = e + ${threads}) {
-            let p = chunk * ${CHUNK} + stage + e / ${lanes};
+            let p = chunk * uniforms.chunk + stage + e / ${lanes};
             let co = coBlock * ${bco} + (e % ${lanes}) * 4;
             var v = vec4<f32>(0.0);
             if (p < uniforms.positions) {
@@ -209,7 +227,7 @@ export function filterGradient(args: KernelArgs): tf.TensorInfo | undefined {
     conv.outHeight,
     conv.outWidth,
     positions,
-    CHUNK,
+    chunkLength,
     STAGE,
   );
   const partials = gpu.runWebGPUProgram(partialProgram, [x, dy], "float32", uniforms);

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { releaseWebGpu, selectBackend } from "./backend.ts";
-import { smallChannelConv2D } from "./webgpu_conv.ts";
+import { filterGradientChunk, smallChannelConv2D } from "./webgpu_conv.ts";
 
 interface Case {
   x: [number, number, number, number];
@@ -179,4 +179,13 @@ async function filterGradients(): Promise<Float32Array[]> {
 
 Deno.test("the WebGPU filter gradient (chunked, staged in workgroup memory) equals the cpu's", async () => {
   await agreeOnWebGpu(filterGradients, FILTER_CASES, 1e-5, true);
+});
+
+Deno.test("the filter gradient's chunks grow so that its partials stay under 64 MiB", () => {
+  assert.equal(filterGradientChunk(100352, 288), 1024);
+  // a 3x3 512-to-512 layer over 50176 positions: 49 chunks of 1024 would need 462 MB
+  const filterSize = 3 * 3 * 512 * 512;
+  const chunk = filterGradientChunk(50176, filterSize);
+  assert.ok(chunk % 64 === 0 && chunk > 1024);
+  assert.ok(Math.ceil(50176 / chunk) * filterSize <= 16 * 1024 * 1024);
 });
