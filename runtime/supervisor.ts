@@ -36,6 +36,12 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * before the watchdog counts it as stalled.
  */
 const STARTUP_TIMEOUT_MS = 30_000;
+/**
+ * The trainer's stall limit on a software WebGPU adapter (llvmpipe): it compiles each new WGSL
+ * pipeline on the CPU, synchronously in the trainer's thread, and a first run on a machine (an
+ * empty shader cache) spent more than 60 s in one such stretch under load.
+ */
+const SOFTWARE_GPU_STALL_MS = 600_000;
 /** The actors the trainer has a channel to. */
 const PEERS: ActorName[] = ["dataLoader", "scheduler", "earlyStopper", "clipMonitor"];
 
@@ -77,7 +83,10 @@ export interface TrainOptions {
   resume?: string;
   /** The run's id (default: a timestamp, prefixed with the config's `name`). */
   runId?: string;
-  /** Milliseconds an actor may go without answering before the run fails (default 60000). */
+  /**
+   * Milliseconds an actor may go without answering before the run fails (default 60000; the
+   * trainer on a software WebGPU adapter, which compiles shaders on the CPU, gets at least 600000).
+   */
   stallTimeoutMs?: number;
   /**
    * `narrow`: each actor's Worker gets only the permissions it needs (the data loader reads the
@@ -265,6 +274,7 @@ async function supervise(
   const heard = new Set<ActorName>();
   const heapUsed: Partial<Record<ActorName, number>> = {};
   const stallTimeoutMs = options.stallTimeoutMs ?? 60_000;
+  let trainerStallMs = stallTimeoutMs;
   let finish: (result: RunResult) => void = () => {};
   const finished = new Promise<RunResult>((resolve) => (finish = resolve));
   let done = false;
@@ -380,6 +390,9 @@ async function supervise(
           seconds: event.seconds,
         }]);
       } else if (event.type === "backend") {
+        if (event.backend === "webgpu" && event.adapter?.isFallbackAdapter) {
+          trainerStallMs = Math.max(stallTimeoutMs, SOFTWARE_GPU_STALL_MS);
+        }
         Object.assign(meta, {
           backend: event.backend,
           adapter: event.adapter,
@@ -461,7 +474,8 @@ async function supervise(
     const now = performance.now();
     for (const [actor, worker] of workers) {
       const started = heard.has(actor);
-      const limit = started ? stallTimeoutMs : Math.max(stallTimeoutMs, STARTUP_TIMEOUT_MS);
+      const stall = actor === "trainer" ? trainerStallMs : stallTimeoutMs;
+      const limit = started ? stall : Math.max(stall, STARTUP_TIMEOUT_MS);
       if (now - (lastSeen.get(actor) ?? now) > limit) {
         fail(
           actor,

@@ -1,6 +1,7 @@
 /**
- * Convolutions of images with few channels (a CNN's first layer: grayscale or RGB) on
- * tfjs-backend-webgpu as a direct WGSL kernel: one thread per output value, the filter's taps
+ * Two convolution kernels for tfjs-backend-webgpu in WGSL. The filter gradient (see
+ * `filterGradient`), and convolutions of images with few channels (a CNN's first layer:
+ * grayscale or RGB) as a direct kernel: one thread per output value, the filter's taps
  * and input channels looped in registers. tfjs-webgpu runs them as a tiled matrix product whose
  * shared dimension (filter taps times input channels: 9 for a 3x3 filter on one channel) is far
  * below its tile's, so almost all of its work is padding: on llvmpipe [32, 28, 28, 1] by
@@ -116,14 +117,14 @@ export function filterGradientChunk(positions: number, filterSize: number): numb
 }
 
 /**
- * dL/dfilter of an NHWC convolution on WebGPU in two programs. The first: one workgroup per
- * (filter tap, block of input channels, block of output channels, chunk of 1024 or more
- * output positions: see `filterGradientChunk`), one thread per input channel and 4 output channels of the block (up to 8x32
- * channels: 64 threads; llvmpipe took 34 s to compile a 256-thread variant, 8 s this one); it
- * stages 64 positions of the input window and of dy at a time in workgroup memory and every
- * thread sums its 4 pairs over the chunk. The second sums the chunks' partials. tfjs-webgpu's kernel gives each filter value one
- * thread, which loops over every output position alone (25088 for the CNN's second layer, 100352
- * for its first).
+ * dL/dfilter of an NHWC convolution on WebGPU in two programs. The first runs one workgroup per
+ * (filter tap, block of input channels, block of output channels, chunk of output positions:
+ * 1024 or more, see `filterGradientChunk`), one thread per input channel and 4 output channels
+ * of the block (up to 8x32 channels: 64 threads; llvmpipe took 34 s to compile a 256-thread
+ * variant, 8 s this one). It stages 64 positions of the input window and of dy at a time in
+ * workgroup memory, and every thread sums its 4 pairs over the chunk. The second program sums
+ * the chunks' partials. tfjs-webgpu's kernel gives each filter value one thread, which loops
+ * over every output position alone (25088 for the CNN's second layer, 100352 for its first).
  */
 export function filterGradient(args: KernelArgs): tf.TensorInfo | undefined {
   const call = filterGradientCall(args);

@@ -98,3 +98,35 @@ for (const { actor, at } of stalls) {
     }
   });
 }
+
+Deno.test("on a software WebGPU adapter the trainer gets a longer stall limit (it compiles shaders on the CPU)", async () => {
+  const { dir, cleanup } = await tempRunsDir();
+  try {
+    const started = performance.now();
+    // The trainer stalls at its first step; with the 1.5 s limit of the other actors it would
+    // fail within ~2 s (the cpu case above). Stopped after 4 s, it fails for not stopping.
+    const { train } = await import("../mod.ts");
+    const run = train(
+      { ...config, backend: "webgpu", runsDir: dir, epochs: 2 },
+      { stallTimeoutMs: 1500, faults: { trainer: { kind: "stall", at: "step" } } },
+    );
+    let backend: { backend?: string; adapter?: { isFallbackAdapter: boolean } } = {};
+    const events = (async () => {
+      for await (const event of run.events()) {
+        if (event.type === "backend") backend = event;
+      }
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 4000));
+    run.stop("test: stop the stalled trainer");
+    const result = await run.result;
+    await events;
+    assert.equal(backend.backend, "webgpu");
+    assert.equal(backend.adapter?.isFallbackAdapter, true, "CI has llvmpipe only");
+    assert.equal(result.status, "failed");
+    assert.doesNotMatch(result.reason, /stopped answering/);
+    assert.match(result.reason, /did not stop/);
+    assert.ok(performance.now() - started >= 4000);
+  } finally {
+    await cleanup();
+  }
+});
