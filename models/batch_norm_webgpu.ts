@@ -11,28 +11,12 @@
  * @module
  */
 import type * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
-
-/** The parts of a tfjs-webgpu program this file uses (tfjs-backend-webgpu's `WebGPUProgram`). */
-interface Program {
-  variableNames: string[];
-  outputShape: number[];
-  shaderKey: string;
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number];
-  size: boolean;
-  uniforms?: string;
-  getUserCode(): string;
-}
-
-interface WebGpuBackend {
-  runWebGPUProgram(
-    program: Program,
-    inputs: tf.TensorInfo[],
-    dtype: tf.DataType,
-    uniforms?: { type: string; data: number[] }[],
-  ): tf.TensorInfo;
-}
+import {
+  disposeOutput,
+  runProgram,
+  type Uniform,
+  type WebGpuProgram,
+} from "../runtime/webgpu_program.ts";
 
 const WORKGROUP = 256;
 
@@ -42,7 +26,7 @@ type Reduction = "mean" | "variance" | "sumDy" | "dscale";
  * A per-channel reduction over x [rows, channels] (as flat arrays): one workgroup per channel.
  * `term` is the value summed at flat index `at` of channel `ch`; `finish` maps the sum `v`.
  */
-function reduction(kind: Reduction, inputs: string[], channels: number): Program {
+function reduction(kind: Reduction, inputs: string[], channels: number): WebGpuProgram {
   const term: Record<Reduction, string> = {
     mean: "x[at]",
     variance: "(x[at] - mean[ch]) * (x[at] - mean[ch])",
@@ -101,7 +85,7 @@ function elementwise(
   shape: number[],
   value: string,
   helpers = "",
-): Program {
+): WebGpuProgram {
   const size = shape.reduce((a, b) => a * b, 1);
   return {
     variableNames: inputs,
@@ -123,7 +107,7 @@ function elementwise(
   };
 }
 
-function uniforms(rows: number, epsilon: number, channels?: number) {
+function uniforms(rows: number, epsilon: number, channels?: number): Uniform[] {
   const data = [{ type: "int32", data: [rows] }, { type: "float32", data: [epsilon] }];
   return channels === undefined ? data : [...data, { type: "int32", data: [channels] }];
 }
@@ -132,23 +116,23 @@ function uniforms(rows: number, epsilon: number, channels?: number) {
 export const webGpuForward: tf.KernelFunc = ({ inputs, attrs, backend }) => {
   const { x, scale, offset } = inputs as Record<string, tf.TensorInfo>;
   const { epsilon } = attrs as unknown as { epsilon: number };
-  const gpu = backend as unknown as WebGpuBackend;
   const channels = x.shape[x.shape.length - 1];
   const rows = x.shape.reduce((a, b) => a * b, 1) / channels;
   const flat = { ...x, shape: [rows, channels] };
-  const mean = gpu.runWebGPUProgram(
+  const mean = runProgram(
+    backend,
     reduction("mean", ["x"], channels),
     [flat],
-    "float32",
     uniforms(rows, epsilon),
   );
-  const variance = gpu.runWebGPUProgram(
+  const variance = runProgram(
+    backend,
     reduction("variance", ["x", "mean"], channels),
     [flat, mean],
-    "float32",
     uniforms(rows, epsilon),
   );
-  const y = gpu.runWebGPUProgram(
+  const y = runProgram(
+    backend,
     elementwise(
       "normalize",
       ["x", "mean", "variance", "scale", "offset"],
@@ -156,7 +140,6 @@ export const webGpuForward: tf.KernelFunc = ({ inputs, attrs, backend }) => {
       "(x[index] - mean[ch]) * inverseSqrt(variance[ch] + uniforms.eps) * scale[ch] + offset[ch]",
     ),
     [x, mean, variance, scale, offset],
-    "float32",
     uniforms(rows, epsilon, channels),
   );
   return [y, mean, variance];
@@ -169,20 +152,19 @@ export const webGpuGradient: tf.KernelFunc = ({ inputs, attrs, backend }) => {
     tf.TensorInfo | undefined
   >;
   const { epsilon } = attrs as unknown as { epsilon: number };
-  const gpu = backend as unknown as WebGpuBackend;
   const channels = x!.shape[x!.shape.length - 1];
   const rows = x!.shape.reduce((a, b) => a * b, 1) / channels;
   const flat = (info: tf.TensorInfo) => ({ ...info, shape: [rows, channels] });
-  const doffset = gpu.runWebGPUProgram(
+  const doffset = runProgram(
+    backend,
     reduction("sumDy", ["dy"], channels),
     [flat(dy!)],
-    "float32",
     uniforms(rows, epsilon),
   );
-  const dscale = gpu.runWebGPUProgram(
+  const dscale = runProgram(
+    backend,
     reduction("dscale", ["dy", "x", "mean", "variance"], channels),
     [flat(dy!), flat(x!), mean!, variance!],
-    "float32",
     uniforms(rows, epsilon),
   );
   // dx = scale s (dy - sum(dy)/n - xc s dscale/n) [+ dmean/n + 2 dvar xc/n], s = 1/sqrt(var+eps),
@@ -193,7 +175,8 @@ export const webGpuGradient: tf.KernelFunc = ({ inputs, attrs, backend }) => {
   const tensors = [scale!, mean!, variance!, doffset, dscale];
   if (dmean) names.push("dmean"), tensors.push(dmean);
   if (dvar) names.push("dvar"), tensors.push(dvar);
-  const coefficients = gpu.runWebGPUProgram(
+  const coefficients = runProgram(
+    backend,
     elementwise(
       `dx_coefficients${dmean ? "_dmean" : ""}${dvar ? "_dvar" : ""}`,
       names,
@@ -212,10 +195,10 @@ export const webGpuGradient: tf.KernelFunc = ({ inputs, attrs, backend }) => {
       }`,
     ),
     tensors,
-    "float32",
     uniforms(rows, epsilon, channels),
   );
-  const dx = gpu.runWebGPUProgram(
+  const dx = runProgram(
+    backend,
     elementwise(
       "dx",
       ["dy", "x", "coefficients"],
@@ -224,9 +207,8 @@ export const webGpuGradient: tf.KernelFunc = ({ inputs, attrs, backend }) => {
         "coefficients[2 * uniforms.channels + ch]",
     ),
     [dy!, x!, coefficients],
-    "float32",
     uniforms(rows, epsilon, channels),
   );
-  (backend as unknown as { disposeData(dataId: object): void }).disposeData(coefficients.dataId);
+  disposeOutput(backend, coefficients);
   return [dx, dscale, doffset];
 };

@@ -7,6 +7,7 @@
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import type { KernelArgs } from "./wasm_heap.ts";
+import type { Uniform } from "./webgpu_program.ts";
 
 type Shape4 = [number, number, number, number];
 
@@ -76,7 +77,7 @@ export function filterGradientCall(
 export function convUniforms(
   conv: tf.backend_util.Conv2DInfo,
   ...extra: number[]
-): { type: string; data: number[] }[] {
+): Uniform[] {
   return [
     conv.padInfo.top,
     conv.padInfo.left,

@@ -11,7 +11,7 @@
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { simdKernels } from "./wasm_simd/kernels.ts";
-import { type KernelArgs, wasmInternals } from "./wasm_heap.ts";
+import { heapAddress, type KernelArgs, wasmInternals } from "./wasm_heap.ts";
 
 /** The kernel's name. */
 export const ADAM_UPDATE = "AnnealAdamUpdate";
@@ -43,8 +43,7 @@ function adamUpdate({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo[] {
   const outputs = [param, m, v, ...(a.amsgrad ? [vmax] : [])].map(() =>
     wasm.makeOutput(param.shape, "float32")
   );
-  const at = (info: tf.TensorInfo | undefined) =>
-    info ? wasm.typedArrayFromHeap(info).byteOffset : 0;
+  const at = (info: tf.TensorInfo | undefined) => info ? heapAddress(wasm, info) : 0;
   simd.adamUpdate(
     at(param),
     at(grad),

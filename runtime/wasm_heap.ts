@@ -41,6 +41,14 @@ export function heapFloats(backend: WasmBackendInternals, info: tf.TensorInfo): 
   return backend.typedArrayFromHeap(info) as Float32Array;
 }
 
+/**
+ * The byte offset of a tensor's values in the wasm memory: the pointer anneal's SIMD kernels
+ * take (stable across heap growth, unlike a view).
+ */
+export function heapAddress(backend: WasmBackendInternals, info: tf.TensorInfo): number {
+  return backend.typedArrayFromHeap(info).byteOffset;
+}
+
 /** Runs wasm's registered kernel `name` (e.g. `Conv2D`) on heap tensors. */
 export function runWasmKernel(
   name: string,

@@ -9,7 +9,7 @@
  */
 import type * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { simdKernels } from "./wasm_simd/kernels.ts";
-import { type KernelArgs, overrideWasmKernel, wasmInternals } from "./wasm_heap.ts";
+import { heapAddress, type KernelArgs, overrideWasmKernel, wasmInternals } from "./wasm_heap.ts";
 
 /**
  * `perm` of `shape` as `count` transposes of [rows, cols] matrices, or undefined when it is not
@@ -54,8 +54,8 @@ function simdTranspose({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo | 
   if (!simd) return;
   const out = wasm.makeOutput(perm.map((axis) => x.shape[axis]), x.dtype);
   simd.transpose(
-    wasm.typedArrayFromHeap(x).byteOffset,
-    wasm.typedArrayFromHeap(out).byteOffset,
+    heapAddress(wasm, x),
+    heapAddress(wasm, out),
     matrix.count,
     matrix.rows,
     matrix.cols,

@@ -22,6 +22,7 @@ import type * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { type SimdKernels, simdKernels } from "./wasm_simd/kernels.ts";
 import { convCall } from "./conv_args.ts";
 import {
+  heapAddress,
   heapFloats,
   type KernelArgs,
   overrideWasmKernel,
@@ -71,7 +72,7 @@ export function winogradConv2D(args: KernelArgs): tf.TensorInfo | undefined {
     const table = alloc([16], "int32");
     const shift = alloc([outChannels]);
     // views after the last allocation (a malloc may move the heap)
-    padInput(simd, address(wasm, x), address(wasm, padded), conv, ph, pw);
+    padInput(simd, heapAddress(wasm, x), heapAddress(wasm, padded), conv, ph, pw);
     transformFilter(
       heapFloats(wasm, filter),
       u.map((info) => heapFloats(wasm, info)),
@@ -85,8 +86,8 @@ export function winogradConv2D(args: KernelArgs): tf.TensorInfo | undefined {
     } else shiftValues.fill(0);
     writeTable(wasm, table, v);
     simd.winogradInput(
-      address(wasm, padded),
-      address(wasm, table),
+      heapAddress(wasm, padded),
+      heapAddress(wasm, table),
       batchSize,
       tilesH,
       tilesW,
@@ -105,9 +106,9 @@ export function winogradConv2D(args: KernelArgs): tf.TensorInfo | undefined {
     const out = wasm.makeOutput([batchSize, outHeight, outWidth, outChannels], "float32");
     writeTable(wasm, table, m);
     simd.winogradOutput(
-      address(wasm, table),
-      address(wasm, shift),
-      address(wasm, out),
+      heapAddress(wasm, table),
+      heapAddress(wasm, shift),
+      heapAddress(wasm, out),
       batchSize,
       tilesH,
       tilesW,
@@ -122,14 +123,10 @@ export function winogradConv2D(args: KernelArgs): tf.TensorInfo | undefined {
   }
 }
 
-function address(wasm: WasmBackendInternals, info: tf.TensorInfo): number {
-  return wasm.typedArrayFromHeap(info).byteOffset;
-}
-
 /** The heap addresses of `infos` as int32 at `table`. */
 function writeTable(wasm: WasmBackendInternals, table: tf.TensorInfo, infos: tf.TensorInfo[]) {
   const view = wasm.typedArrayFromHeap(table) as Int32Array;
-  infos.forEach((info, i) => (view[i] = address(wasm, info)));
+  infos.forEach((info, i) => (view[i] = heapAddress(wasm, info)));
 }
 
 /**

@@ -15,18 +15,10 @@
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { convCall, convUniforms, filterGradientCall } from "./conv_args.ts";
 import { type KernelArgs, overrideKernel } from "./wasm_heap.ts";
+import { disposeOutput, runProgram, type WebGpuProgram } from "./webgpu_program.ts";
 
 /** Input channels up to which the direct kernel runs. */
 const MAX_IN_CHANNELS = 4;
-
-interface WebGpuBackend {
-  runWebGPUProgram(
-    program: Record<string, unknown>,
-    inputs: tf.TensorInfo[],
-    dtype: tf.DataType,
-    uniforms?: { type: string; data: number[] }[],
-  ): tf.TensorInfo;
-}
 
 /**
  * The direct convolution as a kernel that declines what it does not cover; the webgpu backend's
@@ -40,7 +32,7 @@ export function smallChannelConv2D(args: KernelArgs): tf.TensorInfo | undefined 
   const size = tf.util.sizeFromShape(conv.outShape);
   if (size === 0) return;
   const biasAt = bias ? (bias.shape[0] === 1 ? "bias[0]" : "bias[co]") : "0.0";
-  const program = {
+  const program: WebGpuProgram = {
     variableNames: bias ? ["x", "w", "bias"] : ["x", "w"],
     outputShape: conv.outShape,
     shaderKey:
@@ -73,10 +65,10 @@ export function smallChannelConv2D(args: KernelArgs): tf.TensorInfo | undefined 
         }
       }`,
   };
-  return (args.backend as unknown as WebGpuBackend).runWebGPUProgram(
+  return runProgram(
+    args.backend,
     program,
     bias ? [x, filter, bias] : [x, filter],
-    "float32",
     convUniforms(conv),
   );
 }
@@ -146,8 +138,7 @@ export function filterGradient(args: KernelArgs): tf.TensorInfo | undefined {
   const chunks = Math.ceil(positions / chunkLength);
   const groups = kh * kw * ciBlocks * coBlocks;
   if (positions === 0 || groups > 65535 || chunks > 65535) return;
-  const gpu = backend as unknown as WebGpuBackend;
-  const partialProgram = {
+  const partialProgram: WebGpuProgram = {
     variableNames: ["x", "dy"],
     outputShape: [chunks, filterSize],
     shaderKey: `anneal_conv_dw_${kh}_${kw}_${inChannels}_${outChannels}_${bci}_${bco}`,
@@ -231,8 +222,8 @@ export function filterGradient(args: KernelArgs): tf.TensorInfo | undefined {
     chunkLength,
     STAGE,
   );
-  const partials = gpu.runWebGPUProgram(partialProgram, [x, dy], "float32", uniforms);
-  const sumProgram = {
+  const partials = runProgram(backend, partialProgram, [x, dy], uniforms);
+  const sumProgram: WebGpuProgram = {
     variableNames: ["partials"],
     outputShape: [kh, kw, inChannels, outChannels],
     shaderKey: `anneal_conv_dw_sum_${chunks}_${filterSize}`,
@@ -252,9 +243,9 @@ export function filterGradient(args: KernelArgs): tf.TensorInfo | undefined {
       }`,
   };
   try {
-    return gpu.runWebGPUProgram(sumProgram, [partials], "float32");
+    return runProgram(backend, sumProgram, [partials]);
   } finally {
-    (backend as unknown as { disposeData(dataId: object): void }).disposeData(partials.dataId);
+    disposeOutput(backend, partials);
   }
 }
 
