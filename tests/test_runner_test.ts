@@ -1,0 +1,33 @@
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+
+/** Every *_test.ts under `dir`, relative to the repository root. */
+async function testFiles(dir: string): Promise<string[]> {
+  const found: string[] = [];
+  for await (const entry of Deno.readDir(`${root}${dir}`)) {
+    const path = dir ? `${dir}/${entry.name}` : entry.name;
+    if (entry.isDirectory && !["node_modules", "runs", ".git"].includes(entry.name)) {
+      found.push(...await testFiles(path));
+    } else if (entry.isFile && entry.name.endsWith("_test.ts")) found.push(path);
+  }
+  return found;
+}
+
+Deno.test("tools/test.sh runs every test file that uses WebGPU in its one-file-at-a-time process", async () => {
+  const script = await Deno.readTextFile(`${root}tools/test.sh`);
+  const list = script.match(/^gpu=\(\n([\s\S]*?)\n\)/m);
+  assert.ok(list, "tools/test.sh has no gpu=( ... ) list");
+  const listed = new Set(list[1].split(/\s+/).filter(Boolean));
+  const usesWebGpu: string[] = [];
+  for (const file of await testFiles("")) {
+    if ((await Deno.readTextFile(`${root}${file}`)).includes('"webgpu"')) usesWebGpu.push(file);
+  }
+  const self = "tests/test_runner_test.ts";
+  assert.deepEqual(
+    usesWebGpu.filter((file) => file !== self).sort(),
+    [...listed].sort(),
+    "add the file to (or drop it from) gpu=( ... ) in tools/test.sh",
+  );
+});
