@@ -144,6 +144,55 @@ export async function saveCheckpoint(
   await writeFileAtomic(path, await encodeCheckpoint(state, weights));
 }
 
+/**
+ * Writes checkpoints in the background, one file at a time, newest first-come: while a file is
+ * being written, a newer checkpoint for a path replaces the one still waiting for it. A run whose
+ * epochs end faster than the disk syncs thus writes what is newest instead of queueing one write
+ * per epoch, and every file on disk is always a whole checkpoint (each write is atomic). After a
+ * write fails, later ones are dropped and {@linkcode CheckpointWriter.flush} throws the error.
+ *
+ * @example
+ * ```ts ignore
+ * const writer = new CheckpointWriter();
+ * writer.queue("runs/x/checkpoints/last.ckpt", { epoch: 0, step: 13 }, weights);
+ * await writer.flush(); // everything queued is on disk
+ * ```
+ */
+export class CheckpointWriter {
+  #waiting = new Map<string, { state: CheckpointState; weights: WeightMap }>();
+  #running: Promise<void> | undefined;
+  #error: unknown;
+  #failed = false;
+
+  /** Queues a write of `path`, replacing a queued one for the same path that has not started. */
+  queue(path: string, state: CheckpointState, weights: WeightMap): void {
+    if (this.#failed) return;
+    this.#waiting.set(path, { state, weights });
+    this.#running ??= this.#drain();
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      for (const [path, checkpoint] of this.#waiting) {
+        this.#waiting.delete(path);
+        await saveCheckpoint(path, checkpoint.state, checkpoint.weights);
+      }
+    } catch (error) {
+      this.#failed = true;
+      this.#error = error;
+      this.#waiting.clear();
+    } finally {
+      this.#running = undefined;
+    }
+  }
+
+  /** Waits until every queued checkpoint is written; throws the first write error, if any. */
+  async flush(): Promise<void> {
+    while (this.#running) await this.#running;
+    if (this.#failed) throw this.#error;
+  }
+}
+
 /** Loads and verifies a checkpoint file. */
 export async function loadCheckpoint(
   path: string,

@@ -121,6 +121,57 @@ Deno.test("early stopping ends the run and restores the best epoch's weights", a
   }
 });
 
+Deno.test("an early stop undoes the next epoch's steps the trainer ran before the verdict came", async () => {
+  // The trainer goes on into the next epoch while the early stopper judges the last one. A stop
+  // must leave the model as a run of exactly that many epochs leaves it: same steps, same test
+  // loss, no step of the epoch after it reported.
+  const { dir, cleanup } = await tempRunsDir();
+  try {
+    const row = (i: number, noise: number) => {
+      const x = [Math.sin(i * 1.7), Math.cos(i * 0.9), Math.sin(i * 0.37)];
+      return [...x, 2 * x[0] - 3 * x[1] + x[2] + noise * Math.sin(i * 12.9898)].join(",");
+    };
+    const csv = (from: number, count: number) =>
+      ["a,b,c,y", ...Array.from({ length: count }, (_, i) => row(from + i, 1.5))].join("\n");
+    await Deno.writeTextFile(`${dir}/train.csv`, csv(0, 128));
+    await Deno.writeTextFile(`${dir}/test.csv`, csv(1000, 40));
+    const base = {
+      backend: "cpu" as const,
+      runsDir: dir,
+      data: {
+        kind: "csv" as const,
+        path: `${dir}/train.csv`,
+        testPath: `${dir}/test.csv`,
+        target: "y",
+        validationSplit: 0.25,
+      },
+      model: { kind: "mlp" as const, hidden: [64, 64] },
+      optimizer: { name: "adam" as const, lr: 0.03 },
+    };
+    const stopped = await trainCollect({
+      ...base,
+      epochs: 60,
+      earlyStopping: { patience: 2, restoreBest: false },
+    });
+    assert.equal(stopped.result.status, "stopped", stopped.result.reason);
+    assert.match(stopped.result.reason, /early stopping/);
+    const epochs = stopped.result.epochs;
+    assert.ok(epochs < 60);
+    const stepsPerEpoch = 6; // 96 training rows in batches of 16
+    assert.equal(stopped.result.steps, epochs * stepsPerEpoch);
+    const steps = await readNdjson(`${stopped.result.runDir}/steps.ndjson`);
+    assert.equal(steps.length, epochs * stepsPerEpoch);
+    assert.equal(steps.at(-1)!.epoch, epochs - 1);
+    const straight = await trainCollect({ ...base, epochs });
+    assert.equal(straight.result.status, "completed", straight.result.reason);
+    assert.equal(straight.result.steps, stopped.result.steps);
+    assert.deepEqual(stopped.result.test, straight.result.test);
+    assert.ok(Number.isFinite(stopped.result.test?.loss));
+  } finally {
+    await cleanup();
+  }
+});
+
 Deno.test("run.stop() ends a run gracefully after the current step, as 'stopped' with the reason", async () => {
   const { dir, cleanup } = await tempRunsDir();
   try {
