@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  CheckpointWriter,
   decodeCheckpoint,
   encodeCheckpoint,
   loadCheckpoint,
@@ -49,5 +50,32 @@ Deno.test("a torn, tampered or foreign checkpoint is detected and never loaded",
       assert.match(error.hint ?? "", /not loaded/);
       return true;
     });
+  }
+});
+
+Deno.test("CheckpointWriter writes the newest queued checkpoint of each file, and reports a failed write", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const writer = new CheckpointWriter();
+    const weightsOf = (v: number) => ({ w: { shape: [2], values: new Float32Array([v, v]) } });
+    // The first write starts at once; 2 and 3 wait behind it, and 3 replaces 2.
+    for (let epoch = 1; epoch <= 3; epoch++) {
+      writer.queue(`${dir}/last.ckpt`, { epoch, step: epoch * 10 }, weightsOf(epoch));
+    }
+    writer.queue(`${dir}/best.ckpt`, { epoch: 2, step: 20 }, weightsOf(2));
+    await writer.flush();
+    const last = await loadCheckpoint(`${dir}/last.ckpt`);
+    assert.equal(last.state.epoch, 3);
+    assert.deepEqual(Array.from(last.weights.w.values), [3, 3]);
+    assert.equal((await loadCheckpoint(`${dir}/best.ckpt`)).state.epoch, 2);
+
+    writer.queue(`${dir}/missing/last.ckpt`, { epoch: 4, step: 40 }, weightsOf(4));
+    await assert.rejects(() => writer.flush(), /No such file|not found/i);
+    // After a failure nothing more is written, and flush keeps failing.
+    writer.queue(`${dir}/last.ckpt`, { epoch: 5, step: 50 }, weightsOf(5));
+    await assert.rejects(() => writer.flush());
+    assert.equal((await loadCheckpoint(`${dir}/last.ckpt`)).state.epoch, 3);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
