@@ -14,6 +14,7 @@ import { selectBackend } from "../runtime/backend.ts";
 import { batchNormTraining, compositeBatchNormTraining } from "../models/batch_norm.ts";
 import { conv2dWithBias } from "../models/conv.ts";
 import { matMulWithBias } from "../models/dense.ts";
+import { panelProducts } from "../runtime/wasm_conv.ts";
 import { median } from "./runner.ts";
 import { replacedWasmKernel } from "../runtime/wasm_heap.ts";
 import { createOptimizer } from "../optimizers/optimizer.ts";
@@ -74,6 +75,18 @@ const pairs: [string, Run, Run, boolean?][] = [];
       tf.fused.conv2d({ x, filter: filter as tf.Tensor4D, bias, strides: 1, pad: "same" })
     ),
     grads(() => conv2dWithBias(x, filter as tf.Tensor4D, bias as tf.Tensor1D, 1, "same")),
+  ]);
+  const dy = tf.randomNormal([128, 28, 28, 32], 0, 1, "float32", 8);
+  const filterGradient = (maxTaps: number) => () => {
+    panelProducts.maxTaps = maxTaps;
+    const attrs = { strides: 1, pad: "same", dataFormat: "NHWC", filterShape: [3, 3, 1, 32] };
+    return tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, attrs) as tf.Tensor;
+  };
+  const panelTaps = panelProducts.maxTaps;
+  pairs.push([
+    "first conv layer's filter gradient (before: an XNNPACK product)",
+    filterGradient(0),
+    filterGradient(panelTaps),
   ]);
 }
 {

@@ -26,6 +26,12 @@ const CASES: Case[] = [
   { x: [2, 10, 10, 32], filter: [3, 3, 32, 64], strides: 1, pad: "same" },
   { x: [9, 10, 10, 8], filter: [3, 3, 8, 16], strides: 1, pad: "same" },
   { x: [2, 6, 5, 2], filter: [3, 3, 2, 3], strides: 1, pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
+  // few taps and a multiple of 8 output channels: the filter gradient's panel product (3-row
+  // blocks with 1 or 2 rows left over; the shared dimension in chunks of 256 and a rest)
+  { x: [3, 28, 28, 1], filter: [3, 3, 1, 32], strides: 1, pad: "same" },
+  { x: [2, 9, 7, 1], filter: [2, 2, 1, 8], strides: 2, pad: "valid" },
+  { x: [2, 11, 9, 1], filter: [2, 5, 1, 16], strides: 1, pad: "same" },
+  { x: [2, 6, 6, 8], filter: [1, 1, 8, 24], strides: 1, pad: "valid" },
   // padding wider than the filter: dL/dx declines it (the stock kernel answers)
   { x: [1, 5, 5, 2], filter: [3, 3, 2, 3], strides: 1, pad: [[0, 0], [3, 3], [4, 3], [0, 0]] },
 ];

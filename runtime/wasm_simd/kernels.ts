@@ -77,6 +77,11 @@ export interface SimdKernels {
     channels: number,
     relu: number,
   ): void;
+  /**
+   * out [rows, cols] = a [rows, depth] · b [depth, cols], all row-major, out overwritten; `cols`
+   * must be a multiple of 8. For a long `depth` and a small result (a filter gradient).
+   */
+  panelProduct(a: number, b: number, out: number, rows: number, depth: number, cols: number): void;
   /** dst [cols, rows] = src [rows, cols] transposed, `count` matrices in a row (4-byte values). */
   transpose(src: number, dst: number, count: number, rows: number, cols: number): void;
   /**

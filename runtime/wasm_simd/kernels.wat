@@ -694,6 +694,99 @@
       (br $mLoop)))
   )
 
+;; out [rows, cols] = a [rows, depth] . b [depth, cols] (row-major; cols a multiple of 8;
+  ;; out overwritten): a product with a long shared dimension and a small result, such as a
+  ;; filter gradient (patches [taps, positions] times dy [positions, channels]), where XNNPACK
+  ;; would first repack all of b. Blocks of 3 rows x 8 columns stay in registers while k runs
+  ;; through a chunk of 256 (b's chunk stays in cache across the blocks); each block's chunk sum
+  ;; is then added to out. A block past the last row reads that row again and stores nothing.
+  (func (export "panelProduct")
+    (param $a i32) (param $b i32) (param $out i32) (param $rows i32) (param $depth i32)
+    (param $cols i32)
+    (local $k0 i32) (local $kend i32) (local $m i32) (local $n i32) (local $ka i32) (local $kaEnd i32)
+    (local $a0 i32) (local $a1 i32) (local $a2 i32) (local $bp i32) (local $o i32)
+    (local $stride i32) (local $aRow i32)
+    (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
+    (local $c20 v128) (local $c21 v128) (local $b0 v128) (local $b1 v128) (local $s v128)
+    (memory.fill (local.get $out) (i32.const 0)
+      (i32.shl (i32.mul (local.get $rows) (local.get $cols)) (i32.const 2)))
+    (local.set $stride (i32.shl (local.get $cols) (i32.const 2)))
+    (local.set $aRow (i32.shl (local.get $depth) (i32.const 2)))
+    (block $kdone (loop $kLoop
+      (br_if $kdone (i32.ge_u (local.get $k0) (local.get $depth)))
+      (local.set $kend (select
+        (local.get $depth)
+        (i32.add (local.get $k0) (i32.const 256))
+        (i32.gt_u (i32.add (local.get $k0) (i32.const 256)) (local.get $depth))))
+      (local.set $m (i32.const 0))
+      (block $mdone (loop $mLoop
+        (br_if $mdone (i32.ge_u (local.get $m) (local.get $rows)))
+        ;; the block's three rows of a at k0 (the last row again past the end)
+        (local.set $a0 (i32.add (local.get $a)
+          (i32.add (i32.mul (local.get $m) (local.get $aRow)) (i32.shl (local.get $k0) (i32.const 2)))))
+        (local.set $a1 (select
+          (i32.add (local.get $a0) (local.get $aRow))
+          (local.get $a0)
+          (i32.lt_u (i32.add (local.get $m) (i32.const 1)) (local.get $rows))))
+        (local.set $a2 (select
+          (i32.add (local.get $a1) (local.get $aRow))
+          (local.get $a1)
+          (i32.lt_u (i32.add (local.get $m) (i32.const 2)) (local.get $rows))))
+        (local.set $kaEnd (i32.shl (i32.sub (local.get $kend) (local.get $k0)) (i32.const 2)))
+        (local.set $n (i32.const 0))
+        (block $ndone (loop $nLoop
+          (br_if $ndone (i32.ge_u (local.get $n) (local.get $cols)))
+          (local.set $c00 (v128.const i32x4 0 0 0 0))
+          (local.set $c01 (v128.const i32x4 0 0 0 0))
+          (local.set $c10 (v128.const i32x4 0 0 0 0))
+          (local.set $c11 (v128.const i32x4 0 0 0 0))
+          (local.set $c20 (v128.const i32x4 0 0 0 0))
+          (local.set $c21 (v128.const i32x4 0 0 0 0))
+          (local.set $bp (i32.add (local.get $b) (i32.shl
+            (i32.add (i32.mul (local.get $k0) (local.get $cols)) (local.get $n)) (i32.const 2))))
+          (local.set $ka (i32.const 0))
+          (block $idone (loop $inner
+            (br_if $idone (i32.ge_u (local.get $ka) (local.get $kaEnd)))
+            (local.set $b0 (v128.load align=4 (local.get $bp)))
+            (local.set $b1 (v128.load offset=16 align=4 (local.get $bp)))
+            (local.set $s (v128.load32_splat align=4 (i32.add (local.get $a0) (local.get $ka))))
+            (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $s) (local.get $b0))))
+            (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $s) (local.get $b1))))
+            (local.set $s (v128.load32_splat align=4 (i32.add (local.get $a1) (local.get $ka))))
+            (local.set $c10 (f32x4.add (local.get $c10) (f32x4.mul (local.get $s) (local.get $b0))))
+            (local.set $c11 (f32x4.add (local.get $c11) (f32x4.mul (local.get $s) (local.get $b1))))
+            (local.set $s (v128.load32_splat align=4 (i32.add (local.get $a2) (local.get $ka))))
+            (local.set $c20 (f32x4.add (local.get $c20) (f32x4.mul (local.get $s) (local.get $b0))))
+            (local.set $c21 (f32x4.add (local.get $c21) (f32x4.mul (local.get $s) (local.get $b1))))
+            (local.set $bp (i32.add (local.get $bp) (local.get $stride)))
+            (local.set $ka (i32.add (local.get $ka) (i32.const 4)))
+            (br $inner)))
+          (local.set $o (i32.add (local.get $out) (i32.shl
+            (i32.add (i32.mul (local.get $m) (local.get $cols)) (local.get $n)) (i32.const 2))))
+          (v128.store align=4 (local.get $o)
+            (f32x4.add (v128.load align=4 (local.get $o)) (local.get $c00)))
+          (v128.store offset=16 align=4 (local.get $o)
+            (f32x4.add (v128.load offset=16 align=4 (local.get $o)) (local.get $c01)))
+          (if (i32.lt_u (i32.add (local.get $m) (i32.const 1)) (local.get $rows)) (then
+            (local.set $o (i32.add (local.get $o) (local.get $stride)))
+            (v128.store align=4 (local.get $o)
+              (f32x4.add (v128.load align=4 (local.get $o)) (local.get $c10)))
+            (v128.store offset=16 align=4 (local.get $o)
+              (f32x4.add (v128.load offset=16 align=4 (local.get $o)) (local.get $c11)))))
+          (if (i32.lt_u (i32.add (local.get $m) (i32.const 2)) (local.get $rows)) (then
+            (local.set $o (i32.add (local.get $o) (local.get $stride)))
+            (v128.store align=4 (local.get $o)
+              (f32x4.add (v128.load align=4 (local.get $o)) (local.get $c20)))
+            (v128.store offset=16 align=4 (local.get $o)
+              (f32x4.add (v128.load offset=16 align=4 (local.get $o)) (local.get $c21)))))
+          (local.set $n (i32.add (local.get $n) (i32.const 8)))
+          (br $nLoop)))
+        (local.set $m (i32.add (local.get $m) (i32.const 3)))
+        (br $mLoop)))
+      (local.set $k0 (local.get $kend))
+      (br $kLoop)))
+  )
+
   ;; One Adam/AdamW step over n values, as the reference chain computes it (optimizers/aliases.ts),
   ;; in one pass: d = g + coupled * p; m' = beta1 m + (1 - beta1) d; v' = beta2 v + (1 - beta2) d^2;
   ;; s = max(vmax, v') when amsgrad (vmax' = s) else v'; the update
