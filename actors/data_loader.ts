@@ -6,7 +6,7 @@
  */
 import { type Batch, batchesPerEpoch, batchSeed, epochOrder, makeBatch } from "../data/batches.ts";
 import type { Dataset } from "../data/mod.ts";
-import type { BatchReady } from "./protocol.ts";
+import type { BatchGroup, BatchReady } from "./protocol.ts";
 import type { RunConfig } from "../config.ts";
 
 /** What the loader needs of the data spec. */
@@ -108,4 +108,41 @@ export function* evalBatches(
       last: index === count - 1,
     };
   }
+}
+
+/** Packs batches into one `BatchGroup` message and the two buffers to transfer with it. */
+export function packBatchGroup(
+  batches: BatchReady[],
+): { message: BatchGroup; transfer: ArrayBuffer[] } {
+  const pack = (part: "x" | "y") => {
+    const out = new Uint8Array(batches.reduce((sum, batch) => sum + batch[part].byteLength, 0));
+    let at = 0;
+    for (const batch of batches) {
+      out.set(new Uint8Array(batch[part]), at);
+      at += batch[part].byteLength;
+    }
+    return out.buffer;
+  };
+  const x = pack("x"), y = pack("y");
+  const message: BatchGroup = {
+    type: "BatchGroup",
+    x,
+    y,
+    batches: batches.map(({ x, y, ...batch }) => ({
+      ...batch,
+      xBytes: x.byteLength,
+      yBytes: y.byteLength,
+    })),
+  };
+  return { message, transfer: [x, y] };
+}
+
+/** The batches of a `BatchGroup`, each with its own buffers again. */
+export function unpackBatchGroup(group: BatchGroup): BatchReady[] {
+  let xAt = 0, yAt = 0;
+  return group.batches.map(({ xBytes, yBytes, ...batch }) => ({
+    ...batch,
+    x: group.x.slice(xAt, xAt += xBytes),
+    y: group.y.slice(yAt, yAt += yBytes),
+  }));
 }

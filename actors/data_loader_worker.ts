@@ -10,6 +10,7 @@ import { runActor } from "./_worker_shell.ts";
 import {
   evalBatches,
   loaderOptions,
+  packBatchGroup,
   trainBatch,
   trainBatchCount,
   trainOrder,
@@ -127,9 +128,11 @@ runActor("dataLoader", async (context) => {
       // An evaluation request goes first: it is what the trainer waits for.
       if (commands.length > 0) break;
     }
-    const buffers = group.flatMap((batch) => [batch.x, batch.y]);
-    if (group.length === 1) port.postMessage(group[0], buffers);
-    else if (group.length > 1) port.postMessage({ type: "BatchGroup", batches: group }, buffers);
+    if (group.length === 1) port.postMessage(group[0], [group[0].x, group[0].y]);
+    else if (group.length > 1) {
+      const { message, transfer } = packBatchGroup(group);
+      port.postMessage(message, transfer);
+    }
   }
   port.close();
 });

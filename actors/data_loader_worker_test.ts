@@ -7,7 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { parseConfig } from "../config.ts";
-import type { BatchReady, DatasetReady } from "./protocol.ts";
+import type { BatchGroup, BatchReady, DatasetReady } from "./protocol.ts";
+import { packBatchGroup, unpackBatchGroup } from "./data_loader.ts";
 
 type Message = { type: string } & Record<string, unknown>;
 
@@ -56,7 +57,7 @@ async function withLoader(
 
 /** The training batches of one message (a single batch or a group). */
 function batchesOf(message: Message): BatchReady[] {
-  if (message.type === "BatchGroup") return message.batches as BatchReady[];
+  if (message.type === "BatchGroup") return unpackBatchGroup(message as unknown as BatchGroup);
   assert.equal(message.type, "BatchReady");
   return [message as unknown as BatchReady];
 }
@@ -103,5 +104,31 @@ Deno.test("data loader: never more batches in flight than the credits", async ()
     port.postMessage({ type: "GrantCredits", count: 1 });
     const more = batchesOf(await next());
     assert.deepEqual(more.map((b) => [b.epoch, b.index]), [[0, 3]]);
+  });
+});
+
+Deno.test("a batch group packs its batches into two buffers and unpacks them as they were", () => {
+  const batch = (index: number, size: number): BatchReady => ({
+    type: "BatchReady",
+    split: "train",
+    epoch: 1,
+    index,
+    size,
+    x: Float32Array.from({ length: size * 3 }, (_, i) => index * 100 + i).buffer,
+    y: Float32Array.from({ length: size }, (_, i) => -index * 100 - i).buffer,
+    last: size < 4,
+  });
+  const batches = [batch(0, 4), batch(1, 4), batch(2, 1)];
+  const copies = batches.map((b) => ({ ...b, x: b.x.slice(0), y: b.y.slice(0) }));
+  const { message, transfer } = packBatchGroup(batches);
+  assert.deepEqual(transfer, [message.x, message.y]);
+  assert.equal(message.x.byteLength, 4 * 3 * 9);
+  const unpacked = unpackBatchGroup(message);
+  assert.equal(unpacked.length, 3);
+  unpacked.forEach((b, i) => {
+    const { x, y, ...rest } = copies[i];
+    assert.deepEqual({ ...b, x: undefined, y: undefined }, { ...rest, x: undefined, y: undefined });
+    assert.deepEqual(Array.from(new Float32Array(b.x)), Array.from(new Float32Array(x)));
+    assert.deepEqual(Array.from(new Float32Array(b.y)), Array.from(new Float32Array(y)));
   });
 });

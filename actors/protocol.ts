@@ -68,11 +68,21 @@ export const BatchReadySchema = z.object({
 
 /**
  * Loader -> trainer: several training batches in one message. Small batches travel in groups
- * (up to the trainer's credits), so that a tiny step does not pay one message per batch.
+ * (up to the trainer's credits), so that a tiny step does not pay one message per batch; their
+ * inputs and targets are packed one after the other into two buffers (two transfers a group,
+ * not two a batch). `packBatchGroup` and `unpackBatchGroup` (data_loader.ts) convert.
  */
 export const BatchGroupSchema = z.object({
   type: z.literal("BatchGroup"),
-  batches: z.array(BatchReadySchema),
+  x: z.instanceof(ArrayBuffer),
+  y: z.instanceof(ArrayBuffer),
+  batches: z.array(
+    BatchReadySchema.omit({ x: true, y: true }).extend({
+      /** Bytes of this batch in `x` and in `y`. */
+      xBytes: z.number().int(),
+      yBytes: z.number().int(),
+    }),
+  ),
 });
 
 /** Trainer -> loader: permission to send `count` more batches (backpressure). */

@@ -9,6 +9,7 @@
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { type ActorContext, Mailbox, runActor, yieldToEventLoop } from "./_worker_shell.ts";
 import { EpochTotals } from "./epoch_totals.ts";
+import { unpackBatchGroup } from "./data_loader.ts";
 import type {
   BatchGroup,
   BatchReady,
@@ -26,7 +27,6 @@ import {
   TrainingEngine,
 } from "../runtime/engine.ts";
 import { selectBackend } from "../runtime/backend.ts";
-import { AnnealError } from "../errors.ts";
 import {
   type CheckpointState,
   CheckpointWriter,
@@ -45,8 +45,6 @@ const PREFETCH_BYTES = 4 * 1024 * 1024;
 const MAX_PREFETCH = 256;
 /** A window ends after this long even when it is not full. */
 const REPORT_MS = 250;
-/** How long a failing trainer waits for the answers to an unsettled epoch end (its checkpoint). */
-const SETTLE_ON_FAILURE_MS = 5_000;
 /** The trainer yields to the event loop at least this often. */
 const YIELD_MS = 20;
 type Config = RunConfig & { resolvedLr: number };
@@ -111,7 +109,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   const stopper = new Mailbox<Message>(context.init.ports.earlyStopper);
   const monitor = new Mailbox<Message>(context.init.ports.clipMonitor);
   loader.on("BatchGroup", (message) => {
-    for (const batch of (message as unknown as BatchGroup).batches) loader.push(batch);
+    for (const batch of unpackBatchGroup(message as unknown as BatchGroup)) loader.push(batch);
   });
 
   // Learning-rate plans arrive ahead of need; a newer version replaces the steps it covers.
@@ -127,10 +125,18 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     planArrived();
   };
   scheduler.on("LrPlanned", (message) => applyPlan(message as unknown as LrPlanned));
+  // The planned rate of `step`, the steps before it dropped (plans cover steps in increasing
+  // order, so the table's oldest keys come first); undefined until its plan arrives.
+  const plannedLr = (step: number) => {
+    for (const key of lrTable.keys()) {
+      if (key >= step) break;
+      lrTable.delete(key);
+    }
+    return lrTable.get(step);
+  };
   const lrFor = async (step: number) => {
     while (!lrTable.has(step)) await new Promise<void>((resolve) => (planArrived = resolve));
-    for (const key of lrTable.keys()) if (key < step) lrTable.delete(key);
-    return lrTable.get(step)!;
+    return plannedLr(step)!;
   };
 
   let maxNorm = config.clipping.maxNorm ?? undefined;
@@ -299,253 +305,153 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     return undefined;
   };
 
-  // The end of an epoch the scheduler and the early stopper have not answered yet. The trainer
-  // does not wait for them there: it goes on into the next epoch's first steps and settles at
-  // the first point where their answers could matter or anything of the new steps would leave
-  // the trainer (a report window, a clip decision, a stop request, a budget). By then the answers
-  // have usually arrived, and a round trip through two parked Workers is not paid per epoch.
-  // If the early stopper says stop, those steps are undone: the weights and optimizer go back
-  // to the epoch's end (read for its checkpoint anyway), and none of them was reported.
-  let unsettled: {
-    epoch: number;
-    step: number;
-    metrics: Record<string, number>;
-    seconds: number;
-    memory: { numTensors: number; numBytes: number };
-    weights: WeightMap;
-    optimizer: OptimizerState;
-    replies: Promise<[ScheduleAdvanced, EpochJudged]>;
-  } | undefined;
-
-  // Checkpoints the epoch (unless the early stopper found it diverged) and makes it what a NaN
-  // rollback returns to.
-  const keepEpoch = (
-    ended: NonNullable<typeof unsettled>,
-    advanced: ScheduleAdvanced,
-    judged: EpochJudged,
-  ) => {
-    if (judged.status === "diverged") return;
-    if (judged.isBest) bestEpoch = ended.epoch;
-    const state: CheckpointState = {
-      epoch: ended.epoch,
-      step: ended.step,
-      optimizer: ended.optimizer,
-      scheduler: advanced.state,
-      earlyStopper: judged.state,
-      clipThreshold: maxNorm,
-      bestEpoch,
-      metrics: ended.metrics,
-    };
-    // Written in the background: training goes on while the file is hashed, synced and renamed
-    // into place (a crash mid-write leaves the previous checkpoint intact).
-    checkpoints.queue(`${runDir}/checkpoints/last.ckpt`, state, ended.weights);
-    if (judged.isBest) checkpoints.queue(`${runDir}/checkpoints/best.ckpt`, state, ended.weights);
-    lastGood = { weights: ended.weights, optimizer: ended.optimizer };
-  };
-
-  // Takes the answers to the unsettled epoch end; true when the run stops there.
-  const settle = async (): Promise<boolean> => {
-    if (!unsettled) return false;
-    const ended = unsettled;
-    unsettled = undefined;
-    const [advanced, judged] = await ended.replies;
-    // Only a plateau schedule replans the next epoch from its metrics, and it never speculates:
-    // the learning rates the speculative steps used must be the plan's.
-    for (const entry of window) {
-      const planned = advanced.plan.lr[entry.step - advanced.plan.fromStep];
-      if (planned !== undefined && planned !== entry.lr) {
-        throw new AnnealError(
-          "internal",
-          `step ${entry.step} ran at learning rate ${entry.lr} before the scheduler's answer to ` +
-            `epoch ${ended.epoch} planned ${planned}`,
-        );
-      }
-    }
-    applyPlan(advanced.plan);
-    epochsRun++;
-    keepEpoch(ended, advanced, judged);
-    context.emit({
-      type: "epoch",
-      epoch: ended.epoch,
-      step: ended.step,
-      metrics: ended.metrics,
-      seconds: ended.seconds,
-      isBest: judged.isBest,
-      memory: ended.memory,
-    });
-    if (!judged.stop) return false;
-    status = judged.status === "diverged" ? "diverged" : "stopped";
-    reason = judged.reason ?? "stopped";
-    hint = judged.hint;
-    if (step !== ended.step) {
-      // Undo the speculative steps: nothing of them has left the trainer.
-      engine.writeWeights(ended.weights);
-      engine.optimizer.setState(ended.optimizer);
-      const onDevice = window.filter((w) => "stats" in w.values);
-      await engine.readStats(onDevice.map((w) => w.values as StepTensors)); // frees them
-      window = [];
-      step = ended.step;
-    }
-    metrics = ended.metrics;
-    epoch = ended.epoch;
-    return true;
-  };
-
-  // Whether the next epoch's first steps may run before the answers to this epoch's end: not
-  // under a plateau schedule, not after the last epoch or a budget stop, and only with the
-  // learning rates of every step up to the first report already planned.
-  const maySpeculate = () => {
-    if (config.scheduler?.name === "plateau" || status !== "completed") return false;
-    if (epoch + 1 >= config.epochs || step >= totalSteps) return false;
-    const ahead = Math.min(reportEvery, stepsPerEpoch, totalSteps - step);
-    for (let i = 0; i < ahead; i++) if (!lrTable.has(step + i)) return false;
-    return true;
-  };
-
   let epochsRun = 0;
-  let streaming = false;
-  try {
-    outer: for (; epoch < config.epochs; epoch++) {
-      const epochStart = performance.now();
-      // The loader streams on into later epochs by itself: it is told where to start only once.
-      if (!streaming) loader.send({ type: "StartEpoch", epoch, fromBatch: 0 });
-      streaming = true;
-      let batchIndex = 0;
-      totals = new EpochTotals(engine.metrics);
-      let lastLr = NaN;
-      while (batchIndex < info.batchesPerEpoch) {
-        const micro: HostBatch[] = [];
-        while (micro.length < accumulation && batchIndex < info.batchesPerEpoch) {
-          const wanted = batchIndex;
-          const batch = await loader.take((m) =>
-            m.type === "BatchReady" && m.split === "train" && m.epoch === epoch &&
-            m.index === wanted
-          ) as unknown as BatchReady;
-          if (++consumed >= creditBatch) {
-            loader.send({ type: "GrantCredits", count: consumed });
-            consumed = 0;
-          }
-          micro.push(hostBatch(batch));
-          batchIndex++;
+  // Fault points are a test hook: a run without one does not pay two awaits a step for them.
+  const faulty = context.init.fault !== undefined;
+  outer: for (; epoch < config.epochs; epoch++) {
+    const epochStart = performance.now();
+    // The loader streams on into later epochs by itself: it is told where to start only once.
+    if (epochsRun === 0) loader.send({ type: "StartEpoch", epoch, fromBatch: 0 });
+    let batchIndex = 0;
+    totals = new EpochTotals(engine.metrics);
+    let lastLr = NaN;
+    while (batchIndex < info.batchesPerEpoch) {
+      const micro: HostBatch[] = [];
+      while (micro.length < accumulation && batchIndex < info.batchesPerEpoch) {
+        const wanted = batchIndex;
+        const batch = await loader.take((m) =>
+          m.type === "BatchReady" && m.split === "train" && m.epoch === epoch && m.index === wanted
+        ) as unknown as BatchReady;
+        if (++consumed >= creditBatch) {
+          loader.send({ type: "GrantCredits", count: consumed });
+          consumed = 0;
         }
+        micro.push(hostBatch(batch));
+        batchIndex++;
+      }
+      if (faulty) {
         await context.faultPoint("step");
         if (batchIndex <= accumulation) await context.faultPoint(`step:${epoch}`);
-        const { lr, momentum } = await lrFor(step);
-        lastLr = lr;
-        if (momentum !== undefined) engine.optimizer.setMomentum(momentum);
-        const pending = engine.computeGradients(micro);
-        let values: StepValues | StepTensors = pending;
-        let skipped = false;
-        if (readEvery === 1) {
-          [values] = await engine.readStats([pending]);
-          skipped = !Number.isFinite(values.loss) || !Number.isFinite(values.gradNorm);
-          if (!skipped) totals.add(values);
-        }
-        if (skipped) engine.discardGradients(pending);
-        else engine.applyGradients(pending, lr, maxNorm);
-        const loss = "loss" in values ? values.loss : undefined;
-        window.push({ step, lr, momentum, values, skipped });
-        step++;
-        const now = performance.now();
-        // A loss far above the run's first one is reported at once: the clip monitor decides
-        // whether it is exploding, and should not learn it a window late.
-        if (loss !== undefined && Number.isFinite(loss)) firstLoss ??= loss;
-        const alarming = loss !== undefined && firstLoss !== undefined &&
-          !(loss <= 10 * firstLoss);
-        if (
-          window.length >= reportEvery || skipped || alarming ||
-          batchIndex >= info.batchesPerEpoch ||
-          now - lastReport > REPORT_MS
-        ) {
-          if (await settle()) break outer;
-          await flush(skipped || alarming, batchIndex >= info.batchesPerEpoch);
-          lastReport = now;
-        }
-        // Let port messages (plans, clip decisions, pings) in: queued batches resolve as
-        // microtasks, so without this a fast loop would never see them.
-        if (now - lastYield > YIELD_MS) {
-          await yieldToEventLoop();
-          lastYield = performance.now();
-        }
-        if ((action || context.stopRequested() || budgetReason()) && await settle()) break outer;
-        if (action?.action === "stop") {
-          status = "diverged";
-          reason = action.reason;
-          hint = action.hint;
+      }
+      const { lr, momentum } = plannedLr(step) ?? await lrFor(step);
+      lastLr = lr;
+      if (momentum !== undefined) engine.optimizer.setMomentum(momentum);
+      const pending = engine.computeGradients(micro);
+      let values: StepValues | StepTensors = pending;
+      let skipped = false;
+      if (readEvery === 1) {
+        [values] = await engine.readStats([pending]);
+        skipped = !Number.isFinite(values.loss) || !Number.isFinite(values.gradNorm);
+        if (!skipped) totals.add(values);
+      }
+      if (skipped) engine.discardGradients(pending);
+      else engine.applyGradients(pending, lr, maxNorm);
+      const loss = "loss" in values ? values.loss : undefined;
+      window.push({ step, lr, momentum, values, skipped });
+      step++;
+      const now = performance.now();
+      // A loss far above the run's first one is reported at once: the clip monitor decides
+      // whether it is exploding, and should not learn it a window late.
+      if (loss !== undefined && Number.isFinite(loss)) firstLoss ??= loss;
+      const alarming = loss !== undefined && firstLoss !== undefined &&
+        !(loss <= 10 * firstLoss);
+      if (
+        window.length >= reportEvery || skipped || alarming || batchIndex >= info.batchesPerEpoch ||
+        now - lastReport > REPORT_MS
+      ) {
+        await flush(skipped || alarming, batchIndex >= info.batchesPerEpoch);
+        lastReport = now;
+      }
+      // Let port messages (plans, clip decisions, pings) in: queued batches resolve as
+      // microtasks, so without this a fast loop would never see them.
+      if (now - lastYield > YIELD_MS) {
+        await yieldToEventLoop();
+        lastYield = performance.now();
+      }
+      if (action?.action === "stop") {
+        status = "diverged";
+        reason = action.reason;
+        hint = action.hint;
+        await flush();
+        break outer;
+      }
+      if (action?.action === "rollback") rollback();
+      const requested = context.stopRequested();
+      if (requested) {
+        // A graceful stop (a user, or a sweep pruning the trial): end after this step.
+        status = "stopped";
+        reason = requested;
+        await flush();
+        break outer;
+      }
+      const budget = budgetReason();
+      if (budget) {
+        status = "stopped";
+        reason = budget;
+        if (batchIndex < info.batchesPerEpoch) {
           await flush();
           break outer;
         }
-        if (action?.action === "rollback") rollback();
-        const requested = context.stopRequested();
-        if (requested) {
-          // A graceful stop (a user, or a sweep pruning the trial): end after this step.
-          status = "stopped";
-          reason = requested;
-          await flush();
-          break outer;
-        }
-        const budget = budgetReason();
-        if (budget) {
-          status = "stopped";
-          reason = budget;
-          if (batchIndex < info.batchesPerEpoch) {
-            await flush();
-            break outer;
-          }
-        }
       }
-      if (await settle()) break;
-      await flush();
-      // Epoch metrics: the mean training loss over the epoch's samples (like the seed notebook).
-      metrics = totals.means();
-      if (info.validationSize > 0) {
-        const validation = await evaluate("validation");
-        for (const [name, value] of Object.entries(validation)) {
-          metrics[`val${name[0].toUpperCase()}${name.slice(1)}`] = value;
-        }
+    }
+    await flush();
+    // Epoch metrics: the mean training loss over the epoch's samples (like the seed notebook).
+    metrics = totals.means();
+    if (info.validationSize > 0) {
+      const validation = await evaluate("validation");
+      for (const [name, value] of Object.entries(validation)) {
+        metrics[`val${name[0].toUpperCase()}${name.slice(1)}`] = value;
       }
-      metrics.lr = lastLr;
-      await context.faultPoint("epoch");
-      const ended = { type: "EpochEnded", epoch, step, metrics };
-      scheduler.send(ended);
-      stopper.send(ended);
-      unsettled = {
+    }
+    metrics.lr = lastLr;
+    await context.faultPoint("epoch");
+    const ended = { type: "EpochEnded", epoch, step, metrics };
+    scheduler.send(ended);
+    stopper.send(ended);
+    const [advanced, judged] = await Promise.all([
+      scheduler.take((m) => m.type === "ScheduleAdvanced") as unknown as Promise<ScheduleAdvanced>,
+      stopper.take((m) => m.type === "EpochJudged") as unknown as Promise<EpochJudged>,
+    ]);
+    applyPlan(advanced.plan);
+    epochsRun++;
+    if (judged.status !== "diverged") {
+      if (judged.isBest) bestEpoch = epoch;
+      const weights = await engine.readWeights();
+      const optimizer = await engine.optimizer.getState();
+      const state: CheckpointState = {
         epoch,
         step,
+        optimizer,
+        scheduler: advanced.state,
+        earlyStopper: judged.state,
+        clipThreshold: maxNorm,
+        bestEpoch,
         metrics,
-        seconds: (performance.now() - epochStart) / 1000,
-        memory: { numTensors: tf.memory().numTensors, numBytes: tf.memory().numBytes },
-        replies: Promise.all([
-          scheduler.take((m) => m.type === "ScheduleAdvanced") as unknown as Promise<
-            ScheduleAdvanced
-          >,
-          stopper.take((m) => m.type === "EpochJudged") as unknown as Promise<EpochJudged>,
-        ]),
-        // Read while the answers travel: the checkpoint's, and what a stop returns to.
-        weights: await engine.readWeights(),
-        optimizer: await engine.optimizer.getState(),
       };
-      if (!maySpeculate() && await settle()) break;
-      if (status === "stopped") break;
+      // Written in the background: training goes on while the file is hashed, synced and
+      // renamed into place (a crash mid-write leaves the previous checkpoint intact). Epochs
+      // that end faster than the disk syncs replace each other's waiting writes.
+      checkpoints.queue(`${runDir}/checkpoints/last.ckpt`, state, weights);
+      if (judged.isBest) checkpoints.queue(`${runDir}/checkpoints/best.ckpt`, state, weights);
+      lastGood = { weights, optimizer };
     }
-    await settle();
-  } catch (error) {
-    // Failing while the last epoch end is unsettled: it still gets its checkpoint, as it would
-    // have without speculation, if the scheduler and early stopper answer.
-    const ended = unsettled;
-    unsettled = undefined;
-    if (ended) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const replies = await Promise.race([
-        ended.replies,
-        new Promise<undefined>((
-          resolve,
-        ) => (timer = setTimeout(() => resolve(undefined), SETTLE_ON_FAILURE_MS))),
-      ]);
-      clearTimeout(timer);
-      if (replies) keepEpoch(ended, ...replies);
+    const memory = tf.memory();
+    context.emit({
+      type: "epoch",
+      epoch,
+      step,
+      metrics,
+      seconds: (performance.now() - epochStart) / 1000,
+      isBest: judged.isBest,
+      memory: { numTensors: memory.numTensors, numBytes: memory.numBytes },
+    });
+    if (judged.stop) {
+      status = judged.status === "diverged" ? "diverged" : "stopped";
+      reason = judged.reason ?? "stopped";
+      hint = judged.hint;
+      break;
     }
-    throw error;
+    if (status === "stopped") break;
   }
   loader.drop((m) => m.type === "BatchReady");
   await checkpoints.flush();

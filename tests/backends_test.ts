@@ -121,10 +121,9 @@ Deno.test("early stopping ends the run and restores the best epoch's weights", a
   }
 });
 
-Deno.test("an early stop undoes the next epoch's steps the trainer ran before the verdict came", async () => {
-  // The trainer goes on into the next epoch while the early stopper judges the last one. A stop
-  // must leave the model as a run of exactly that many epochs leaves it: same steps, same test
-  // loss, no step of the epoch after it reported.
+Deno.test("an early stop leaves the model as a run of exactly that many epochs leaves it", async () => {
+  // Same steps, same test loss (restoreBest off: the last weights are tested), and no step of
+  // the epoch after the stop reported.
   const { dir, cleanup } = await tempRunsDir();
   try {
     const row = (i: number, noise: number) => {
