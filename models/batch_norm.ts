@@ -27,6 +27,12 @@ import * as tfl from "npm:@tensorflow/tfjs-layers@4.22.0";
 import { AnnealError } from "../errors.ts";
 import { heapFloats, wasmInternals } from "../runtime/wasm_heap.ts";
 import { type SimdKernels, simdKernels } from "../runtime/wasm_simd/kernels.ts";
+import {
+  type KernelPool,
+  kernelPool,
+  PARALLEL_VALUES,
+  splitRange,
+} from "../runtime/wasm_simd/pool.ts";
 import { webGpuForward, webGpuGradient } from "./batch_norm_webgpu.ts";
 
 const FORWARD = "AnnealBatchNormTrain";
@@ -234,6 +240,8 @@ interface Memory {
   free(info: tf.TensorInfo): void;
   /** anneal's SIMD kernels on this memory (wasm only). */
   simd?: SimdKernels;
+  /** Their threads, on the threaded wasm backend. */
+  pool?: KernelPool;
 }
 
 function memoryOf(backend: unknown, backendName: string): Memory {
@@ -244,6 +252,7 @@ function memoryOf(backend: unknown, backendName: string): Memory {
       view: (info) => heapFloats(wasm, info),
       free: (info) => wasm.disposeData(info.dataId, true),
       simd: simdKernels(backend),
+      pool: kernelPool(backend),
     };
   }
   const cpu = backend as {
@@ -286,9 +295,15 @@ function scratch(memory: Memory, channels: number, sums: number, coefficients: n
   };
 }
 
-/** The two passes over a tensor, in anneal's SIMD kernels when loaded, else in JavaScript. */
+/**
+ * The two passes over a tensor, in anneal's SIMD kernels when loaded (split by rows over the
+ * kernel pool's threads when there is one), else in JavaScript.
+ */
 function passes(memory: Memory, rows: number, channels: number) {
   const simd = memory.simd;
+  const pool = rows * channels >= PARALLEL_VALUES ? memory.pool : undefined;
+  const parts = pool ? splitRange(rows, pool.threads) : [];
+  const rowBytes = 4 * channels;
   return {
     /** {@link centredSums}; `block`: 2 * channels float32 of scratch for the SIMD kernel. */
     sums(
@@ -302,7 +317,38 @@ function passes(memory: Memory, rows: number, channels: number) {
     ) {
       if (!simd) return centredSums(p, cp, q, cq, s1, s2);
       const at = [p, cp, q, cq, s1, s2, block].map((v) => v.byteOffset);
-      simd.centredSums(at[0], at[1], at[2], at[3], rows, channels, at[4], at[5], at[6]);
+      if (!pool || parts.length < 2) {
+        simd.centredSums(at[0], at[1], at[2], at[3], rows, channels, at[4], at[5], at[6]);
+        return;
+      }
+      // Part 0 sums into s1 and s2; each other part into float64 sums of its own (and its own
+      // block scratch), added in after: 24 bytes a channel per part.
+      const [extra] = memory.alloc([[(parts.length - 1) * 6 * channels]]);
+      try {
+        const own = memory.view(extra);
+        own.fill(0);
+        const calls = parts.map(([from, to], i) => {
+          const sums = i === 0
+            ? [at[4], at[5], at[6]]
+            : [0, 8, 16].map((o) => own.byteOffset + ((i - 1) * 24 + o) * channels);
+          const offset = from * rowBytes;
+          return [at[0] + offset, at[1], at[2] + offset, at[3], to - from, channels, ...sums];
+        });
+        pool.run("centredSums", calls);
+        const partSums = new Float64Array(
+          own.buffer,
+          own.byteOffset,
+          3 * channels * (parts.length - 1),
+        );
+        for (let i = 0; i < parts.length - 1; i++) {
+          for (let c = 0; c < channels; c++) {
+            s1[c] += partSums[3 * channels * i + c];
+            s2[c] += partSums[3 * channels * i + channels + c];
+          }
+        }
+      } finally {
+        memory.free(extra);
+      }
     },
     /** {@link affine} (no q term without q). */
     apply(
@@ -315,7 +361,18 @@ function passes(memory: Memory, rows: number, channels: number) {
     ) {
       if (!simd) return affine(p, q, out, a, b, k);
       const [pAt, qAt, outAt] = [p.byteOffset, q?.byteOffset ?? 0, out.byteOffset];
-      simd.affine(pAt, qAt, outAt, rows, channels, a.byteOffset, b.byteOffset, k.byteOffset);
+      const coefficients = [channels, a.byteOffset, b.byteOffset, k.byteOffset] as const;
+      if (!pool || parts.length < 2) {
+        simd.affine(pAt, qAt, outAt, rows, ...coefficients);
+        return;
+      }
+      pool.run(
+        "affine",
+        parts.map(([from, to]) => {
+          const offset = from * rowBytes;
+          return [pAt + offset, q ? qAt + offset : 0, outAt + offset, to - from, ...coefficients];
+        }),
+      );
     },
   };
 }

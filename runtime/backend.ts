@@ -34,6 +34,7 @@ import { routeWebGpuFilterGradient, routeWebGpuSmallConv } from "./webgpu_conv.t
 import { routeReluGradient } from "./wasm_relu.ts";
 import { routeSharedIdentity } from "./wasm_identity.ts";
 import { routeTransposedMatMul } from "./wasm_matmul.ts";
+import { kernelPool, startKernelPool } from "./wasm_simd/pool.ts";
 import { routeMaxPoolGrad } from "./wasm_pool.ts";
 import { routeBroadcastReductions } from "./wasm_reduce.ts";
 import {
@@ -304,6 +305,15 @@ async function useWasm(modelKind: string | undefined, options: BackendOptions): 
   const delegated = registerWasmTrainingKernels();
   const simd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT");
   const threads = wasmThreadsInUse();
+  if (threads > 1 && !kernelPool(tf.backend())) {
+    try {
+      await startKernelPool(tf.backend(), threads);
+    } catch (error) {
+      const detail = error instanceof Error ? error.message : String(error);
+      console.error(`anneal: ${detail}; anneal's own kernels run on one thread`);
+      fallback += ` (anneal's kernels on one thread: ${detail})`;
+    }
+  }
   const binary = `${simd ? "SIMD" : "no SIMD"}, ${
     threads > 1 ? `${threads} threads` : "single-threaded"
   }${fallback}`;

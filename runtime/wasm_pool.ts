@@ -15,6 +15,7 @@
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { heapFloats, type KernelArgs, overrideWasmKernel, wasmInternals } from "./wasm_heap.ts";
 import { simdKernels } from "./wasm_simd/kernels.ts";
+import { kernelPool, PARALLEL_VALUES, splitRange } from "./wasm_simd/pool.ts";
 
 type Shape4 = [number, number, number, number];
 
@@ -50,18 +51,28 @@ function maxPoolGrad({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo | un
     ) {
       // every window whole: anneal's SIMD kernel; pixels in no window get zeros
       if (2 * outHeight < inHeight || 2 * outWidth < inWidth) dx.fill(0);
-      const nan = simd.maxPoolGrad2x2(
-        x.byteOffset,
-        y.byteOffset,
-        gradient.byteOffset,
-        dx.byteOffset,
-        batchSize,
+      // per image: x and dx [inH, inW, c], y and dy [outH, outW, c]; images split over the
+      // kernel pool's threads when there is one
+      const [inImage, outImage] = [4 * inHeight * inWidth * c, 4 * outHeight * outWidth * c];
+      const call = (from: number, to: number) => [
+        x.byteOffset + from * inImage,
+        y.byteOffset + from * outImage,
+        gradient.byteOffset + from * outImage,
+        dx.byteOffset + from * inImage,
+        to - from,
         inHeight,
         inWidth,
         c,
         outHeight,
         outWidth,
-      );
+      ];
+      const threads = dx.length >= PARALLEL_VALUES ? kernelPool(backend) : undefined;
+      const nan = threads
+        ? threads.run(
+          "maxPoolGrad2x2",
+          splitRange(batchSize, threads.threads).map(([from, to]) => call(from, to)),
+        ).some((flag) => flag !== 0)
+        : (simd.maxPoolGrad2x2 as (...args: number[]) => number)(...call(0, batchSize));
       if (!nan) return out;
     } else if (tiledPoolGrad(pool, x, y, gradient, dx)) return out;
   }

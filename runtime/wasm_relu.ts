@@ -12,6 +12,7 @@
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { heapFloats, type KernelArgs, wasmInternals } from "./wasm_heap.ts";
 import { simdKernels } from "./wasm_simd/kernels.ts";
+import { kernelPool, PARALLEL_VALUES, splitRange } from "./wasm_simd/pool.ts";
 
 const KERNEL = "AnnealReluGrad";
 
@@ -21,7 +22,19 @@ function reluGrad({ inputs, backend }: KernelArgs): tf.TensorInfo {
   const out = wasm.makeOutput(x.shape, "float32");
   const [g, xs, dx] = [dy, x, out].map((info) => heapFloats(wasm, info));
   const simd = simdKernels(backend);
-  if (simd) simd.reluGrad(g.byteOffset, xs.byteOffset, dx.byteOffset, dx.length);
+  const pool = dx.length >= PARALLEL_VALUES ? kernelPool(backend) : undefined;
+  if (pool) {
+    // parts of the three arrays, each on its own thread
+    pool.run(
+      "reluGrad",
+      splitRange(dx.length, pool.threads, 4).map(([from, to]) => [
+        g.byteOffset + 4 * from,
+        xs.byteOffset + 4 * from,
+        dx.byteOffset + 4 * from,
+        to - from,
+      ]),
+    );
+  } else if (simd) simd.reluGrad(g.byteOffset, xs.byteOffset, dx.byteOffset, dx.length);
   else for (let i = 0; i < dx.length; i++) dx[i] = xs[i] > 0 ? g[i] : 0;
   return out;
 }

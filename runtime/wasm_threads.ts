@@ -21,6 +21,7 @@ import { stripVTControlCharacters } from "node:util";
 import { Worker as NodeWorker } from "node:worker_threads";
 import { AnnealError } from "../errors.ts";
 import { evaluateGlue, type GlueModule, threadedGlueSource } from "./wasm_glue.ts";
+import { KERNEL_POOL_MODULES } from "./wasm_simd/pool.ts";
 
 /** Environment variable that sets the wasm backend's thread count (1 = the single-threaded binary). */
 export const WASM_THREADS_ENV = "ANNEAL_WASM_THREADS";
@@ -233,7 +234,11 @@ export function wasmThreadsReadPaths(): string[] {
 
 /** The pthread Worker's modules on disk (none when anneal itself was imported from a server). */
 function pthreadModulePaths(): string[] {
-  const modules = [PTHREAD_WORKER_URL, new URL("./wasm_glue.ts", import.meta.url)];
+  const modules = [
+    PTHREAD_WORKER_URL,
+    new URL("./wasm_glue.ts", import.meta.url),
+    ...KERNEL_POOL_MODULES,
+  ];
   return modules.every((url) => url.protocol === "file:")
     ? modules.map((url) => fileURLToPath(url))
     : [];

@@ -20,6 +20,7 @@
  */
 import type * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { type SimdKernels, simdKernels } from "./wasm_simd/kernels.ts";
+import { kernelPool, splitRange } from "./wasm_simd/pool.ts";
 import { convCall } from "./conv_args.ts";
 import {
   heapAddress,
@@ -69,7 +70,11 @@ export function winogradConv2D(args: KernelArgs): tf.TensorInfo | undefined {
     const padded = alloc([batchSize, ph, pw, inChannels]);
     const v = Array.from({ length: 16 }, () => alloc([1, tiles, inChannels]));
     const u = Array.from({ length: 16 }, () => alloc([1, inChannels, outChannels]));
-    const table = alloc([16], "int32");
+    // images split over the kernel pool's threads for the two transforms, one table of the 16
+    // matrices' addresses per part
+    const pool = kernelPool(backend);
+    const parts = pool ? splitRange(batchSize, pool.threads) : [[0, batchSize]];
+    const table = alloc([16 * parts.length], "int32");
     const shift = alloc([outChannels]);
     // views after the last allocation (a malloc may move the heap)
     padInput(simd, heapAddress(wasm, x), heapAddress(wasm, padded), conv, ph, pw);
@@ -84,15 +89,19 @@ export function winogradConv2D(args: KernelArgs): tf.TensorInfo | undefined {
       const b = heapFloats(wasm, bias);
       for (let k = 0; k < outChannels; k++) shiftValues[k] = b[b.length === 1 ? 0 : k];
     } else shiftValues.fill(0);
-    writeTable(wasm, table, v);
-    simd.winogradInput(
-      heapAddress(wasm, padded),
-      heapAddress(wasm, table),
-      batchSize,
+    const tileBytes = 4 * tilesH * tilesW; // per image and channel
+    const tables = heapAddress(wasm, table);
+    writeTables(wasm, table, v, parts, tileBytes * inChannels);
+    const inputCall = ([from, to]: number[], i: number) => [
+      heapAddress(wasm, padded) + 4 * from * ph * pw * inChannels,
+      tables + 64 * i,
+      to - from,
       tilesH,
       tilesW,
       inChannels,
-    );
+    ];
+    if (pool && parts.length > 1) pool.run("winogradInput", parts.map(inputCall));
+    else (simd.winogradInput as (...args: number[]) => void)(...inputCall(parts[0], 0));
     const m = v.map((vi, i) => {
       const product = runWasmKernel(
         "BatchMatMul",
@@ -104,29 +113,42 @@ export function winogradConv2D(args: KernelArgs): tf.TensorInfo | undefined {
       return product;
     });
     const out = wasm.makeOutput([batchSize, outHeight, outWidth, outChannels], "float32");
-    writeTable(wasm, table, m);
-    simd.winogradOutput(
-      heapAddress(wasm, table),
+    writeTables(wasm, table, m, parts, tileBytes * outChannels);
+    const outputCall = ([from, to]: number[], i: number) => [
+      tables + 64 * i,
       heapAddress(wasm, shift),
-      heapAddress(wasm, out),
-      batchSize,
+      heapAddress(wasm, out) + 4 * from * outHeight * outWidth * outChannels,
+      to - from,
       tilesH,
       tilesW,
       outHeight,
       outWidth,
       outChannels,
       activation === "relu" ? 1 : 0,
-    );
+    ];
+    if (pool && parts.length > 1) pool.run("winogradOutput", parts.map(outputCall));
+    else (simd.winogradOutput as (...args: number[]) => void)(...outputCall(parts[0], 0));
     return out;
   } finally {
     for (const info of owned) wasm.disposeData(info.dataId, true);
   }
 }
 
-/** The heap addresses of `infos` as int32 at `table`. */
-function writeTable(wasm: WasmBackendInternals, table: tf.TensorInfo, infos: tf.TensorInfo[]) {
+/**
+ * The heap addresses of the 16 matrices `infos` as int32 at `table`, once per part of the batch:
+ * part i's 16 at 16i, each moved on by the part's first image (`imageBytes` a matrix per image).
+ */
+function writeTables(
+  wasm: WasmBackendInternals,
+  table: tf.TensorInfo,
+  infos: tf.TensorInfo[],
+  parts: number[][],
+  imageBytes: number,
+) {
   const view = wasm.typedArrayFromHeap(table) as Int32Array;
-  infos.forEach((info, i) => (view[i] = heapAddress(wasm, info)));
+  parts.forEach(([from], part) =>
+    infos.forEach((info, i) => (view[16 * part + i] = heapAddress(wasm, info) + from * imageBytes))
+  );
 }
 
 /**

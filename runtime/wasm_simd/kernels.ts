@@ -7,6 +7,7 @@
  * @module
  */
 import { PLAIN, SHARED } from "./kernels_wasm.ts";
+import { decodeKernels } from "./pool_layout.ts";
 
 /** The exports of kernels.wat; pointers are byte offsets in tfjs-wasm's memory. */
 export interface SimdKernels {
@@ -126,15 +127,8 @@ export interface SimdKernels {
 
 const instances = new WeakMap<WebAssembly.Memory, SimdKernels | null>();
 
-function decode(base64: string): Uint8Array<ArrayBuffer> {
-  const text = atob(base64);
-  const bytes = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-  return bytes;
-}
-
 /** tfjs-wasm's memory, from the backend object (its emscripten module's). */
-function memoryOf(backend: unknown): WebAssembly.Memory | undefined {
+export function kernelMemory(backend: unknown): WebAssembly.Memory | undefined {
   const module = (backend as {
     wasm?: { wasmMemory?: WebAssembly.Memory; asm?: { memory?: WebAssembly.Memory } };
   }).wasm;
@@ -157,14 +151,14 @@ function memoryOf(backend: unknown): WebAssembly.Memory | undefined {
  * ```
  */
 export function simdKernels(backend: unknown): SimdKernels | undefined {
-  const memory = memoryOf(backend);
+  const memory = kernelMemory(backend);
   if (!memory) return undefined;
   let kernels = instances.get(memory);
   if (kernels === undefined) {
     try {
       const shared = typeof SharedArrayBuffer !== "undefined" &&
         memory.buffer instanceof SharedArrayBuffer;
-      const module = new WebAssembly.Module(decode(shared ? SHARED : PLAIN));
+      const module = new WebAssembly.Module(decodeKernels(shared ? SHARED : PLAIN));
       const instance = new WebAssembly.Instance(module, { env: { memory } });
       kernels = instance.exports as unknown as SimdKernels;
     } catch {

@@ -1,0 +1,50 @@
+/**
+ * The control block shared by anneal's kernel pool (`pool.ts`) and its threads
+ * (`pool_worker.ts`): one slot per thread of `SLOT_WORDS` int32 words, laid out as {@link Word},
+ * the arguments as float64 from word `Word.args` (8-byte aligned).
+ *
+ * @module
+ */
+import type { SimdKernels } from "./kernels.ts";
+
+/** The kernels a pool thread can run, by index. */
+export const POOL_KERNELS = [
+  "centredSums",
+  "affine",
+  "reluGrad",
+  "maxPoolGrad2x2",
+  "panelProduct",
+  "winogradInput",
+  "winogradOutput",
+] as const satisfies readonly (keyof SimdKernels)[];
+
+/** A kernel a pool thread can run. */
+export type PoolKernel = typeof POOL_KERNELS[number];
+
+/** Word offsets within a slot. */
+export const Word = {
+  /** Bumped by the pool to start a call (negative: the thread ends). */
+  start: 0,
+  /** Set by the thread to `start`'s value when the call is done. */
+  done: 1,
+  kernel: 2,
+  count: 3,
+  /** 1 when the call threw. */
+  failed: 4,
+  /** The arguments (float64) from here; the first becomes the kernel's result. */
+  args: 8,
+} as const;
+
+/** Arguments a call may have. */
+export const SLOT_ARGS = 12;
+
+/** Int32 words per slot (even, so that every slot's float64 arguments stay aligned). */
+export const SLOT_WORDS = Word.args + 2 * SLOT_ARGS;
+
+/** Bytes of kernels.wat from the base64 in kernels_wasm.ts. */
+export function decodeKernels(base64: string): Uint8Array<ArrayBuffer> {
+  const text = atob(base64);
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  return bytes;
+}
