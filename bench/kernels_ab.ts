@@ -14,7 +14,7 @@ import { selectBackend } from "../runtime/backend.ts";
 import { batchNormTraining, compositeBatchNormTraining } from "../models/batch_norm.ts";
 import { conv2dWithBias } from "../models/conv.ts";
 import { matMulWithBias } from "../models/dense.ts";
-import { panelProducts } from "../runtime/wasm_conv.ts";
+import { filterGradients } from "../runtime/wasm_conv.ts";
 import { median } from "./runner.ts";
 import { replacedWasmKernel } from "../runtime/wasm_heap.ts";
 import { createOptimizer } from "../optimizers/optimizer.ts";
@@ -78,11 +78,11 @@ const pairs: [string, Run, Run, boolean?][] = [];
   ]);
   const dy = tf.randomNormal([128, 28, 28, 32], 0, 1, "float32", 8);
   const filterGradient = (maxTaps: number) => () => {
-    panelProducts.maxTaps = maxTaps;
+    filterGradients.panelMaxTaps = maxTaps;
     const attrs = { strides: 1, pad: "same", dataFormat: "NHWC", filterShape: [3, 3, 1, 32] };
     return tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, attrs) as tf.Tensor;
   };
-  const panelTaps = panelProducts.maxTaps;
+  const panelTaps = filterGradients.panelMaxTaps;
   pairs.push([
     "first conv layer's filter gradient (before: an XNNPACK product)",
     filterGradient(0),
@@ -128,6 +128,20 @@ const pairs: [string, Run, Run, boolean?][] = [];
     "3x3 conv [128,14,14,64] to 32 channels (the input gradient's; before: XNNPACK direct)",
     direct({ x: dy, filter: flipped }, attrs),
     () => tf.engine().runKernel("Conv2D", { x: dy, filter: flipped }, attrs) as tf.Tensor,
+  ]);
+  // A new dy each time, as in training: XNNPACK repacks a right operand it has not seen.
+  const filterGradient = (winograd: boolean) => () => {
+    filterGradients.winograd = winograd;
+    const fresh = tf.add(dy, 0);
+    const attrs = { strides: 1, pad: "same", dataFormat: "NHWC", filterShape: [3, 3, 32, 64] };
+    const dw = tf.engine().runKernel("Conv2DBackpropFilter", { x, dy: fresh }, attrs);
+    fresh.dispose();
+    return dw as tf.Tensor;
+  };
+  pairs.push([
+    "3x3 conv's filter gradient [128,14,14,32] to 64 (before: patches · dy on XNNPACK)",
+    filterGradient(false),
+    filterGradient(true),
   ]);
 }
 

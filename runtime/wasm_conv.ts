@@ -16,6 +16,7 @@
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { type SimdKernels, simdKernels } from "./wasm_simd/kernels.ts";
 import { kernelPool, splitRange } from "./wasm_simd/pool.ts";
+import { winogradFilterGradient } from "./wasm_winograd.ts";
 import { filterGradientCall } from "./conv_args.ts";
 import {
   heapAddress,
@@ -107,13 +108,15 @@ function spreadOut(wasm: WasmBackendInternals, dy: tf.TensorInfo, sh: number, sw
 }
 
 /**
- * Filter gradients with at most `maxTaps` rows of patches (kh * kw * inC) and a multiple of 8
- * output channels run as anneal's `panelProduct` kernel (one thread) instead of an XNNPACK
- * product. Measured on the 2-core bench machine: 2.3-2.8x faster at 9 taps (a 3x3 filter over one
- * channel), slower at 27 (three channels) and at 288. `bench/kernels_ab.ts` sets it to 0 for its
- * "before" side.
+ * How filter gradients run besides XNNPACK's product of patches and dy (`bench/kernels_ab.ts`
+ * turns each off for its "before" side):
+ * - `winograd`: 3x3 stride-1 layers with at least 8 input channels by Winograd's F(2x2, 3x3)
+ *   (`wasm_winograd.ts`): 40 -> 22 ms for the CNN's second layer on the 2-core machine;
+ * - `panelMaxTaps`: filters with at most this many rows of patches (kh * kw * inC) and a multiple
+ *   of 8 output channels as anneal's `panelProduct` kernel: 2.3-3x faster at 9 taps (a 3x3
+ *   filter over one channel), slower at 27 (three channels) and at 288.
  */
-export const panelProducts = { maxTaps: 12 };
+export const filterGradients = { winograd: true, panelMaxTaps: 12 };
 
 /**
  * dL/dw as patches(x)ᵀ · dy: one XNNPACK product, or anneal's panel product for a few taps.
@@ -126,6 +129,10 @@ function backpropFilter(args: KernelArgs): tf.TensorInfo | undefined {
   const [kh, kw, inC, outC] = (args.attrs as unknown as tf.Conv2DBackpropFilterAttrs).filterShape;
   const rows = conv.batchSize * conv.outHeight * conv.outWidth;
   if (rows === 0) return;
+  const winograd = filterGradients.winograd
+    ? winogradFilterGradient(backend, x, dy, conv)
+    : undefined;
+  if (winograd) return winograd;
   const wasm = wasmInternals(backend);
   // channels first ([inC, batch, h, w]) so that every patch row reads the input in order
   const planes = inC > 1 ? runWasmKernel("Transpose", { x }, { perm: [3, 0, 1, 2] }, backend) : x;
@@ -134,7 +141,7 @@ function backpropFilter(args: KernelArgs): tf.TensorInfo | undefined {
   try {
     const simd = simdKernels(wasm);
     const taps = kh * kw * inC;
-    if (simd && outC % 8 === 0 && taps <= panelProducts.maxTaps) {
+    if (simd && outC % 8 === 0 && taps <= filterGradients.panelMaxTaps) {
       // A first layer's few taps: XNNPACK's tiles would be mostly padding, and it first repacks
       // dy (or, swapped, transposes it). 20 -> 8 ms for the CNN's [128,28,28,1] to 32 channels.
       const out = wasm.makeOutput([kh, kw, inC, outC], "float32");
@@ -151,9 +158,11 @@ function backpropFilter(args: KernelArgs): tf.TensorInfo | undefined {
             to - from,
             rows,
             outC,
+            4 * rows,
+            4,
           ]),
         );
-      } else simd.panelProduct(a, b, c, taps, rows, outC);
+      } else simd.panelProduct(a, b, c, taps, rows, outC, 4 * rows, 4);
       return out;
     }
     // One product over the whole batch: cutting the shared dimension into products of a few

@@ -32,6 +32,11 @@ const CASES: Case[] = [
   { x: [2, 9, 7, 1], filter: [2, 2, 1, 8], strides: 2, pad: "valid" },
   { x: [2, 11, 9, 1], filter: [2, 5, 1, 16], strides: 1, pad: "same" },
   { x: [2, 6, 6, 8], filter: [1, 1, 8, 24], strides: 1, pad: "valid" },
+  // 3x3 stride 1, >= 8 channels in, a multiple of 8 out, >= 4096 outputs: the filter gradient
+  // by Winograd (whole and partial tiles, same and valid padding)
+  { x: [16, 16, 16, 8], filter: [3, 3, 8, 16], strides: 1, pad: "same" },
+  { x: [20, 15, 15, 12], filter: [3, 3, 12, 8], strides: 1, pad: "same" },
+  { x: [20, 17, 17, 8], filter: [3, 3, 8, 16], strides: 1, pad: "valid" },
   // padding wider than the filter: dL/dx declines it (the stock kernel answers)
   { x: [1, 5, 5, 2], filter: [3, 3, 2, 3], strides: 1, pad: [[0, 0], [3, 3], [4, 3], [0, 0]] },
 ];

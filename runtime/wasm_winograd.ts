@@ -152,6 +152,134 @@ function writeTables(
 }
 
 /**
+ * dL/dw of a 3x3 stride-1 convolution by the same F(2x2, 3x3), run backwards: for each of the
+ * 16 positions ξ of a 4x4 tile, dU[ξ] = V[ξ]ᵀ · M[ξ] summed over every tile (V: the input
+ * transform, as forward; M = A dY Aᵀ, `winogradGradient`), then dw = Gᵀ dU G per channel pair.
+ * The 16 products [inC, tiles] · [tiles, outC] run as anneal's panel product (on the kernel
+ * pool's threads when there is one): 2.25x fewer multiply-adds than patches · dy, and no
+ * XNNPACK repacking of dy. Covers what the forward covers, with output channels a multiple of 8;
+ * returns undefined for the rest.
+ */
+export function winogradFilterGradient(
+  backend: unknown,
+  x: tf.TensorInfo,
+  dy: tf.TensorInfo,
+  conv: tf.backend_util.Conv2DInfo,
+): tf.TensorInfo | undefined {
+  const { batchSize, inChannels, outHeight, outWidth, outChannels } = conv;
+  const { top, left, bottom, right } = conv.padInfo;
+  if (
+    conv.filterHeight !== 3 || conv.filterWidth !== 3 || conv.strideHeight !== 1 ||
+    conv.strideWidth !== 1 || conv.dilationHeight !== 1 || conv.dilationWidth !== 1 ||
+    top > 1 || left > 1 || bottom > 1 || right > 1 || inChannels < 8 || inChannels % 4 !== 0 ||
+    outChannels % 8 !== 0 || batchSize * outHeight * outWidth < MIN_OUTPUTS
+  ) return;
+  const wasm = wasmInternals(backend);
+  const simd = simdKernels(wasm);
+  if (!simd) return;
+  const tilesH = Math.ceil(outHeight / 2), tilesW = Math.ceil(outWidth / 2);
+  const tiles = batchSize * tilesH * tilesW;
+  const [ph, pw] = [2 * tilesH + 2, 2 * tilesW + 2];
+  const pool = kernelPool(backend);
+  const parts = pool ? splitRange(batchSize, pool.threads) : [[0, batchSize]];
+  const owned: tf.TensorInfo[] = [];
+  const alloc = (shape: number[], dtype: tf.DataType = "float32") => {
+    const info = wasm.makeOutput(shape, dtype);
+    owned.push(info);
+    return info;
+  };
+  try {
+    const padded = alloc([batchSize, ph, pw, inChannels]);
+    const v = Array.from({ length: 16 }, () => alloc([tiles, inChannels]));
+    const m = Array.from({ length: 16 }, () => alloc([tiles, outChannels]));
+    const du = alloc([16, inChannels, outChannels]);
+    const table = alloc([16 * parts.length], "int32");
+    const out = wasm.makeOutput([3, 3, inChannels, outChannels], "float32");
+    // addresses after the last allocation (a malloc may move the heap)
+    padInput(simd, heapAddress(wasm, x), heapAddress(wasm, padded), conv, ph, pw);
+    const tables = heapAddress(wasm, table);
+    const tileBytes = 4 * tilesH * tilesW; // per image and channel
+    const split = (kernel: "winogradInput" | "winogradGradient", calls: number[][]) => {
+      if (pool && calls.length > 1) pool.run(kernel, calls);
+      else (simd[kernel] as (...args: number[]) => void)(...calls[0]);
+    };
+    writeTables(wasm, table, v, parts, tileBytes * inChannels);
+    split(
+      "winogradInput",
+      parts.map(([from, to], i) => [
+        heapAddress(wasm, padded) + 4 * from * ph * pw * inChannels,
+        tables + 64 * i,
+        to - from,
+        tilesH,
+        tilesW,
+        inChannels,
+      ]),
+    );
+    writeTables(wasm, table, m, parts, tileBytes * outChannels);
+    split(
+      "winogradGradient",
+      parts.map(([from, to], i) => [
+        heapAddress(wasm, dy) + 4 * from * outHeight * outWidth * outChannels,
+        tables + 64 * i,
+        to - from,
+        tilesH,
+        tilesW,
+        outHeight,
+        outWidth,
+        outChannels,
+      ]),
+    );
+    // dU[ξ] [inC, outC] = V[ξ]ᵀ · M[ξ]: V[ξ] is [tiles, inC], read as its transpose
+    const pair = 4 * inChannels * outChannels;
+    const products = Array.from({ length: 16 }, (_, xi) => [
+      heapAddress(wasm, v[xi]),
+      heapAddress(wasm, m[xi]),
+      heapAddress(wasm, du) + xi * pair,
+      inChannels,
+      tiles,
+      outChannels,
+      4,
+      4 * inChannels,
+    ]);
+    const threads = pool?.threads ?? 1;
+    for (let i = 0; i < 16; i += threads) {
+      const group = products.slice(i, i + threads);
+      if (pool && group.length > 1) pool.run("panelProduct", group);
+      else for (const call of group) (simd.panelProduct as (...args: number[]) => void)(...call);
+    }
+    transformFilterGradient(heapFloats(wasm, du), heapFloats(wasm, out), inChannels, outChannels);
+    return out;
+  } finally {
+    for (const info of owned) wasm.disposeData(info.dataId, true);
+  }
+}
+
+/**
+ * dw [3, 3, inC, outC] = Gᵀ dU G for every channel pair, dU [16, inC, outC] (the transpose of
+ * `transformFilter`'s U = G g Gᵀ).
+ */
+function transformFilterGradient(du: Float32Array, dw: Float32Array, inC: number, outC: number) {
+  const pairs = inC * outC;
+  const d = new Float64Array(16);
+  const h = new Float64Array(12); // Gᵀ dU: 3 x 4
+  for (let at = 0; at < pairs; at++) {
+    for (let t = 0; t < 16; t++) d[t] = du[t * pairs + at];
+    for (let j = 0; j < 4; j++) {
+      const [d0, d1, d2, d3] = [d[j], d[4 + j], d[8 + j], d[12 + j]];
+      h[j] = d0 + (d1 + d2) / 2;
+      h[4 + j] = (d1 - d2) / 2;
+      h[8 + j] = (d1 + d2) / 2 + d3;
+    }
+    for (let r = 0; r < 3; r++) {
+      const [h0, h1, h2, h3] = [h[4 * r], h[4 * r + 1], h[4 * r + 2], h[4 * r + 3]];
+      dw[(3 * r) * pairs + at] = h0 + (h1 + h2) / 2;
+      dw[(3 * r + 1) * pairs + at] = (h1 - h2) / 2;
+      dw[(3 * r + 2) * pairs + at] = (h1 + h2) / 2 + h3;
+    }
+  }
+}
+
+/**
  * xp [batch, ph, pw, c]: the input at rows top.., columns left.., zeros around (and beyond, up
  * to whole tiles). Block copies and fills within the heap (memory.copy and memory.fill: typed
  * array copies run ~2x slower on the threaded build's shared memory).

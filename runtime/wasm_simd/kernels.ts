@@ -79,10 +79,35 @@ export interface SimdKernels {
     relu: number,
   ): void;
   /**
-   * out [rows, cols] = a [rows, depth] · b [depth, cols], all row-major, out overwritten; `cols`
-   * must be a multiple of 8. For a long `depth` and a small result (a filter gradient).
+   * out [rows, cols] = a [rows, depth] · b [depth, cols], b and out row-major, out overwritten;
+   * `cols` must be a multiple of 8. a is read with byte strides `aRow` between rows and `aStep`
+   * between consecutive k (row-major a: depth * 4 and 4). For a long `depth` and a small result
+   * (a filter gradient).
    */
-  panelProduct(a: number, b: number, out: number, rows: number, depth: number, cols: number): void;
+  panelProduct(
+    a: number,
+    b: number,
+    out: number,
+    rows: number,
+    depth: number,
+    cols: number,
+    aRow: number,
+    aStep: number,
+  ): void;
+  /**
+   * Winograd F(2x2, 3x3) for the filter gradient: the 16 matrices [tiles, channels] at the
+   * addresses in `table` get A dY At of every 2x2 tile of dy [batch, outH, outW, channels].
+   */
+  winogradGradient(
+    dy: number,
+    table: number,
+    batch: number,
+    tilesH: number,
+    tilesW: number,
+    outH: number,
+    outW: number,
+    channels: number,
+  ): void;
   /** dst [cols, rows] = src [rows, cols] transposed, `count` matrices in a row (4-byte values). */
   transpose(src: number, dst: number, count: number, rows: number, cols: number): void;
   /**

@@ -604,6 +604,120 @@
       (br $bLoop)))
   )
 
+;; Winograd F(2x2, 3x3), the filter gradient's output side: for every 2x2 tile of dy [batch,
+  ;; outH, outW, channels] (zeros past its edges), the 16 matrices [tiles, channels] at the
+  ;; addresses in `table` get M = A dY At, A = [1 0; 1 1; 1 -1; 0 -1] (the adjoint of the output
+  ;; transform: the gradient of U . V, tile by tile). Tiles in batch, row, column order; channels
+  ;; a multiple of 4.
+  (func (export "winogradGradient")
+    (param $dy i32) (param $table i32) (param $batch i32) (param $tilesH i32) (param $tilesW i32)
+    (param $outH i32) (param $outW i32) (param $channels i32)
+    (local $b i32) (local $ty i32) (local $tx i32) (local $c i32) (local $at i32) (local $o i32)
+    (local $colBytes i32) (local $rowBytes i32) (local $row i32) (local $p i32)
+    (local $down i32) (local $right i32)
+    (local $d00 v128) (local $d01 v128) (local $d10 v128) (local $d11 v128)
+    (local $a0 v128) (local $a1 v128) (local $b0 v128) (local $b1 v128)
+    (local $c0 v128) (local $c1 v128) (local $e0 v128) (local $e1 v128)
+    (local $t0 i32)
+    (local $t1 i32)
+    (local $t2 i32)
+    (local $t3 i32)
+    (local $t4 i32)
+    (local $t5 i32)
+    (local $t6 i32)
+    (local $t7 i32)
+    (local $t8 i32)
+    (local $t9 i32)
+    (local $t10 i32)
+    (local $t11 i32)
+    (local $t12 i32)
+    (local $t13 i32)
+    (local $t14 i32)
+    (local $t15 i32)
+    (local.set $colBytes (i32.shl (local.get $channels) (i32.const 2)))
+    (local.set $rowBytes (i32.mul (local.get $colBytes) (local.get $outW)))
+    (local.set $t0 (i32.load offset=0 (local.get $table)))
+    (local.set $t1 (i32.load offset=4 (local.get $table)))
+    (local.set $t2 (i32.load offset=8 (local.get $table)))
+    (local.set $t3 (i32.load offset=12 (local.get $table)))
+    (local.set $t4 (i32.load offset=16 (local.get $table)))
+    (local.set $t5 (i32.load offset=20 (local.get $table)))
+    (local.set $t6 (i32.load offset=24 (local.get $table)))
+    (local.set $t7 (i32.load offset=28 (local.get $table)))
+    (local.set $t8 (i32.load offset=32 (local.get $table)))
+    (local.set $t9 (i32.load offset=36 (local.get $table)))
+    (local.set $t10 (i32.load offset=40 (local.get $table)))
+    (local.set $t11 (i32.load offset=44 (local.get $table)))
+    (local.set $t12 (i32.load offset=48 (local.get $table)))
+    (local.set $t13 (i32.load offset=52 (local.get $table)))
+    (local.set $t14 (i32.load offset=56 (local.get $table)))
+    (local.set $t15 (i32.load offset=60 (local.get $table)))
+    (block $bdone (loop $bLoop
+      (br_if $bdone (i32.ge_u (local.get $b) (local.get $batch)))
+      (local.set $ty (i32.const 0))
+      (block $ydone (loop $yLoop
+        (br_if $ydone (i32.ge_u (local.get $ty) (local.get $tilesH)))
+        (local.set $row (i32.add (local.get $dy) (i32.mul (local.get $rowBytes)
+          (i32.add (i32.mul (local.get $b) (local.get $outH)) (i32.shl (local.get $ty) (i32.const 1))))))
+        (local.set $down (i32.lt_u (i32.add (i32.shl (local.get $ty) (i32.const 1)) (i32.const 1))
+          (local.get $outH)))
+        (local.set $tx (i32.const 0))
+        (block $xdone (loop $xLoop
+          (br_if $xdone (i32.ge_u (local.get $tx) (local.get $tilesW)))
+          (local.set $right (i32.lt_u (i32.add (i32.shl (local.get $tx) (i32.const 1)) (i32.const 1))
+            (local.get $outW)))
+          (local.set $c (i32.const 0))
+          (block $cdone (loop $cLoop
+            (br_if $cdone (i32.ge_u (local.get $c) (local.get $colBytes)))
+            ;; dY: the tile's 2x2 pixels, four channels (zeros past the edges)
+            (local.set $p (i32.add (local.get $row) (i32.add (local.get $c)
+              (i32.mul (i32.shl (local.get $tx) (i32.const 1)) (local.get $colBytes)))))
+            (local.set $d00 (v128.load align=4 (local.get $p)))
+            (local.set $d01 (v128.const i32x4 0 0 0 0))
+            (local.set $d10 (v128.const i32x4 0 0 0 0))
+            (local.set $d11 (v128.const i32x4 0 0 0 0))
+            (if (local.get $right) (then
+              (local.set $d01 (v128.load align=4 (i32.add (local.get $p) (local.get $colBytes))))))
+            (if (local.get $down) (then
+              (local.set $d10 (v128.load align=4 (i32.add (local.get $p) (local.get $rowBytes))))
+              (if (local.get $right) (then
+                (local.set $d11 (v128.load align=4 (i32.add (local.get $p)
+                  (i32.add (local.get $rowBytes) (local.get $colBytes)))))))))
+            ;; T = A dY: rows d0, d0 + d1, d0 - d1, -d1 (each two pixels)
+            (local.set $a0 (f32x4.add (local.get $d00) (local.get $d10)))
+            (local.set $a1 (f32x4.add (local.get $d01) (local.get $d11)))
+            (local.set $b0 (f32x4.sub (local.get $d00) (local.get $d10)))
+            (local.set $b1 (f32x4.sub (local.get $d01) (local.get $d11)))
+            (local.set $c0 (f32x4.neg (local.get $d10)))
+            (local.set $c1 (f32x4.neg (local.get $d11)))
+            (local.set $o (i32.add (local.get $at) (local.get $c)))
+            (v128.store align=4 (i32.add (local.get $t0) (local.get $o)) (local.get $d00))
+            (v128.store align=4 (i32.add (local.get $t1) (local.get $o)) (f32x4.add (local.get $d00) (local.get $d01)))
+            (v128.store align=4 (i32.add (local.get $t2) (local.get $o)) (f32x4.sub (local.get $d00) (local.get $d01)))
+            (v128.store align=4 (i32.add (local.get $t3) (local.get $o)) (f32x4.neg (local.get $d01)))
+            (v128.store align=4 (i32.add (local.get $t4) (local.get $o)) (local.get $a0))
+            (v128.store align=4 (i32.add (local.get $t5) (local.get $o)) (f32x4.add (local.get $a0) (local.get $a1)))
+            (v128.store align=4 (i32.add (local.get $t6) (local.get $o)) (f32x4.sub (local.get $a0) (local.get $a1)))
+            (v128.store align=4 (i32.add (local.get $t7) (local.get $o)) (f32x4.neg (local.get $a1)))
+            (v128.store align=4 (i32.add (local.get $t8) (local.get $o)) (local.get $b0))
+            (v128.store align=4 (i32.add (local.get $t9) (local.get $o)) (f32x4.add (local.get $b0) (local.get $b1)))
+            (v128.store align=4 (i32.add (local.get $t10) (local.get $o)) (f32x4.sub (local.get $b0) (local.get $b1)))
+            (v128.store align=4 (i32.add (local.get $t11) (local.get $o)) (f32x4.neg (local.get $b1)))
+            (v128.store align=4 (i32.add (local.get $t12) (local.get $o)) (local.get $c0))
+            (v128.store align=4 (i32.add (local.get $t13) (local.get $o)) (f32x4.add (local.get $c0) (local.get $c1)))
+            (v128.store align=4 (i32.add (local.get $t14) (local.get $o)) (f32x4.sub (local.get $c0) (local.get $c1)))
+            (v128.store align=4 (i32.add (local.get $t15) (local.get $o)) (f32x4.neg (local.get $c1)))
+            (local.set $c (i32.add (local.get $c) (i32.const 16)))
+            (br $cLoop)))
+          (local.set $at (i32.add (local.get $at) (local.get $colBytes)))
+          (local.set $tx (i32.add (local.get $tx) (i32.const 1)))
+          (br $xLoop)))
+        (local.set $ty (i32.add (local.get $ty) (i32.const 1)))
+        (br $yLoop)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $bLoop)))
+  )
+
   ;; dst [cols, rows] = src [rows, cols] transposed, for `count` such matrices one after the
   ;; other (4-byte values). Blocks of 4x4 are transposed in registers (8 shuffles); the rows and
   ;; columns past the last multiple of 4 go one value at a time.
@@ -694,24 +808,25 @@
       (br $mLoop)))
   )
 
-;; out [rows, cols] = a [rows, depth] . b [depth, cols] (row-major; cols a multiple of 8;
-  ;; out overwritten): a product with a long shared dimension and a small result, such as a
-  ;; filter gradient (patches [taps, positions] times dy [positions, channels]), where XNNPACK
-  ;; would first repack all of b. Blocks of 3 rows x 8 columns stay in registers while k runs
-  ;; through a chunk of 256 (b's chunk stays in cache across the blocks); each block's chunk sum
-  ;; is then added to out. A block past the last row reads that row again and stores nothing.
+  ;; out [rows, cols] = a [rows, depth] . b [depth, cols] (b row-major; cols a multiple of 8;
+  ;; out row-major, overwritten). a is read through strides in bytes: aRow between rows, aStep
+  ;; between consecutive k (row-major: depth * 4 and 4; a stored [depth, rows]: 4 and rows * 4).
+  ;; For a long shared dimension and a small result, such as a filter gradient (patches [taps,
+  ;; positions] times dy [positions, channels]), where XNNPACK would first repack all of b.
+  ;; Blocks of 3 rows x 8 columns stay in registers while k runs through a chunk of 256 (b's chunk
+  ;; stays in cache across the blocks); each block's chunk sum is then added to out. A block past
+  ;; the last row reads that row again and stores nothing.
   (func (export "panelProduct")
     (param $a i32) (param $b i32) (param $out i32) (param $rows i32) (param $depth i32)
-    (param $cols i32)
+    (param $cols i32) (param $aRow i32) (param $aStep i32)
     (local $k0 i32) (local $kend i32) (local $m i32) (local $n i32) (local $ka i32) (local $kaEnd i32)
     (local $a0 i32) (local $a1 i32) (local $a2 i32) (local $bp i32) (local $o i32)
-    (local $stride i32) (local $aRow i32)
+    (local $stride i32)
     (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
     (local $c20 v128) (local $c21 v128) (local $b0 v128) (local $b1 v128) (local $s v128)
     (memory.fill (local.get $out) (i32.const 0)
       (i32.shl (i32.mul (local.get $rows) (local.get $cols)) (i32.const 2)))
     (local.set $stride (i32.shl (local.get $cols) (i32.const 2)))
-    (local.set $aRow (i32.shl (local.get $depth) (i32.const 2)))
     (block $kdone (loop $kLoop
       (br_if $kdone (i32.ge_u (local.get $k0) (local.get $depth)))
       (local.set $kend (select
@@ -722,8 +837,8 @@
       (block $mdone (loop $mLoop
         (br_if $mdone (i32.ge_u (local.get $m) (local.get $rows)))
         ;; the block's three rows of a at k0 (the last row again past the end)
-        (local.set $a0 (i32.add (local.get $a)
-          (i32.add (i32.mul (local.get $m) (local.get $aRow)) (i32.shl (local.get $k0) (i32.const 2)))))
+        (local.set $a0 (i32.add (local.get $a) (i32.add
+          (i32.mul (local.get $m) (local.get $aRow)) (i32.mul (local.get $k0) (local.get $aStep)))))
         (local.set $a1 (select
           (i32.add (local.get $a0) (local.get $aRow))
           (local.get $a0)
@@ -732,7 +847,7 @@
           (i32.add (local.get $a1) (local.get $aRow))
           (local.get $a1)
           (i32.lt_u (i32.add (local.get $m) (i32.const 2)) (local.get $rows))))
-        (local.set $kaEnd (i32.shl (i32.sub (local.get $kend) (local.get $k0)) (i32.const 2)))
+        (local.set $kaEnd (i32.mul (i32.sub (local.get $kend) (local.get $k0)) (local.get $aStep)))
         (local.set $n (i32.const 0))
         (block $ndone (loop $nLoop
           (br_if $ndone (i32.ge_u (local.get $n) (local.get $cols)))
@@ -759,7 +874,7 @@
             (local.set $c20 (f32x4.add (local.get $c20) (f32x4.mul (local.get $s) (local.get $b0))))
             (local.set $c21 (f32x4.add (local.get $c21) (f32x4.mul (local.get $s) (local.get $b1))))
             (local.set $bp (i32.add (local.get $bp) (local.get $stride)))
-            (local.set $ka (i32.add (local.get $ka) (i32.const 4)))
+            (local.set $ka (i32.add (local.get $ka) (local.get $aStep)))
             (br $inner)))
           (local.set $o (i32.add (local.get $out) (i32.shl
             (i32.add (i32.mul (local.get $m) (local.get $cols)) (local.get $n)) (i32.const 2))))

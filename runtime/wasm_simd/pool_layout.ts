@@ -16,6 +16,7 @@ export const POOL_KERNELS = [
   "panelProduct",
   "winogradInput",
   "winogradOutput",
+  "winogradGradient",
 ] as const satisfies readonly (keyof SimdKernels)[];
 
 /** A kernel a pool thread can run. */
