@@ -94,6 +94,13 @@ export const RunConfigSchema = z.strictObject({
    * model is small (tfjs's per-op cost dominates there). Same numbers as tfjs to float rounding.
    */
   fusedModel: z.boolean().default(true),
+  /**
+   * Mixed precision: store the hidden layers' activations as float16 (half the memory and
+   * bandwidth) while weights, gradients, optimizer state and arithmetic stay float32, so no loss
+   * scaling is needed. Only where the dense WGSL step runs (linear models and MLPs on WebGPU,
+   * even hidden widths); any other run asking for it fails at the start, saying why.
+   */
+  mixedPrecision: z.boolean().default(false),
   /** Steps between read-backs of losses and norms; 1 on CPU backends, 16 on WebGPU when absent. */
   readbackEvery: z.number().int().positive().optional(),
   /** A hyperparameter search over this config (`anneal sweep`); ignored by `anneal train`. */

@@ -199,6 +199,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     fusedOptimizer: engine.fused,
     modelPath: engine.modelPath,
     optimizerPath: engine.optimizerPath,
+    precision: engine.precision,
     stepsPerEpoch,
     totalSteps,
     startEpoch: epoch,

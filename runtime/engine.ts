@@ -149,6 +149,8 @@ export class TrainingEngine {
    * TypeScript on the host (small dense models on the CPU backends).
    */
   readonly modelPath: "tfjs" | "wgsl" | "host";
+  /** `mixed` when the hidden activations are stored as float16 (`mixedPrecision`). */
+  readonly precision: "float32" | "mixed";
   /** Why forward and backward run in tfjs although `fusedModel` is on. */
   readonly fusedModelReason?: string;
   readonly #dense?: DenseGpuProgram | DenseHostProgram;
@@ -164,39 +166,63 @@ export class TrainingEngine {
       inputShape: shape.inputShape,
       outputUnits: outputUnits(shape),
     }, config.seed);
-    this.variables = this.model.trainableWeights.map((weight) => weight.read() as tf.Variable);
-    this.fused = config.fusedOptimizer && tf.getBackend() === "webgpu" &&
-      hasFusedKernel(config.optimizer) &&
-      !cyclesMomentum(config);
-    const lossName = config.loss ?? defaultLossName(shape.task);
-    this.#loss = lossFunction(lossName);
-    this.metrics = metricNames(shape.task);
-    let path: TrainingEngine["modelPath"] = "tfjs";
-    if (config.fusedModel) {
-      const plan = densePlan(config, this.variables, lossName, shape.targetSize);
-      const work = typeof plan === "string" ? 0 : DenseHostProgram.work(plan, config.batchSize);
-      if (typeof plan === "string") {
-        this.fusedModelReason = plan;
-      } else if (tf.getBackend() === "webgpu") {
-        this.#dense = new DenseGpuProgram(plan);
-        path = "wgsl";
-      } else if (work <= HOST_STEP_MAX_WORK) {
-        this.#dense = new DenseHostProgram(plan);
-        path = "host";
-      } else {
-        this.fusedModelReason =
-          `${work} multiply-adds a step: faster in tfjs's ${tf.getBackend()} kernels`;
+    // A constructor that throws (a config the paths cannot run) leaves no tensors behind.
+    try {
+      this.variables = this.model.trainableWeights.map((weight) => weight.read() as tf.Variable);
+      this.fused = config.fusedOptimizer && tf.getBackend() === "webgpu" &&
+        hasFusedKernel(config.optimizer) &&
+        !cyclesMomentum(config);
+      const lossName = config.loss ?? defaultLossName(shape.task);
+      this.#loss = lossFunction(lossName);
+      this.metrics = metricNames(shape.task);
+      let path: TrainingEngine["modelPath"] = "tfjs";
+      if (config.fusedModel) {
+        const plan = densePlan(config, this.variables, lossName, shape.targetSize);
+        const work = typeof plan === "string" ? 0 : DenseHostProgram.work(plan, config.batchSize);
+        if (typeof plan === "string") {
+          this.fusedModelReason = plan;
+        } else if (tf.getBackend() === "webgpu") {
+          this.#dense = new DenseGpuProgram({ ...plan, halfActivations: config.mixedPrecision });
+          path = "wgsl";
+        } else if (work <= HOST_STEP_MAX_WORK) {
+          this.#dense = new DenseHostProgram(plan);
+          path = "host";
+        } else {
+          this.fusedModelReason =
+            `${work} multiply-adds a step: faster in tfjs's ${tf.getBackend()} kernels`;
+        }
       }
+      this.modelPath = path;
+      if (config.mixedPrecision && path !== "wgsl") {
+        const why = this.fusedModelReason ??
+          (tf.getBackend() === "webgpu"
+            ? "fusedModel is off"
+            : `the backend is ${tf.getBackend()}`);
+        throw new AnnealError(
+          "config",
+          `mixedPrecision needs the dense WGSL step (a linear model or an MLP on WebGPU); here the ` +
+            `forward and backward run in ${path === "host" ? "TypeScript" : "tfjs"}: ${why}`,
+          {
+            where: "mixedPrecision",
+            hint: "drop mixedPrecision (everything then trains in float32), or train a linear " +
+              "model or MLP with --backend webgpu",
+          },
+        );
+      }
+      this.precision = config.mixedPrecision ? "mixed" : "float32";
+      this.optimizerPath = this.fused
+        ? "wgsl"
+        : path === "host" && config.fusedOptimizer && hasHostKernel(config.optimizer)
+        ? "host"
+        : config.fusedOptimizer && hasFusedKernels(config.optimizer)
+        ? "simd"
+        : "tfjs";
+      this.#optimizer = this.#createOptimizer();
+    } catch (error) {
+      this.#dense?.dispose();
+      this.model.dispose();
+      throw error;
     }
-    this.modelPath = path;
-    this.optimizerPath = this.fused
-      ? "wgsl"
-      : path === "host" && config.fusedOptimizer && hasHostKernel(config.optimizer)
-      ? "host"
-      : config.fusedOptimizer && hasFusedKernels(config.optimizer)
-      ? "simd"
-      : "tfjs";
-    this.#optimizer = this.#createOptimizer();
   }
 
   /** The optimizer (its state moves with every step). */

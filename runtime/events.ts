@@ -54,6 +54,8 @@ export interface PlanEvent {
    * one SIMD kernel per parameter (wasm).
    */
   optimizerPath: "tfjs" | "wgsl" | "host" | "simd";
+  /** `mixed`: hidden activations stored as float16 (`mixedPrecision`); else all float32. */
+  precision: "float32" | "mixed";
   /** Split sizes, data fingerprint (SHA-256) and the shape of one sample. */
   dataset: {
     trainSize: number;

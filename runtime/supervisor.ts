@@ -405,6 +405,7 @@ async function supervise(
           fusedOptimizer: event.fusedOptimizer,
           modelPath: event.modelPath,
           optimizerPath: event.optimizerPath,
+          precision: event.precision,
           dataset: event.dataset,
           parameters: event.parameters,
         });

@@ -83,6 +83,33 @@ Deno.test("reduce-on-plateau lowers the learning rate at the epoch after the met
   }
 });
 
+Deno.test("mixedPrecision through the actors: float16 activations on WebGPU, a clear failure elsewhere", async () => {
+  const { dir, cleanup } = await tempRunsDir();
+  try {
+    const config = {
+      runsDir: dir,
+      epochs: 3,
+      mixedPrecision: true,
+      data: { kind: "synthetic-linear" as const, n: 64 },
+      model: { kind: "mlp" as const, hidden: [8] },
+      optimizer: { name: "adam" as const, lr: 0.05 },
+    };
+    const gpu = await trainCollect({ ...config, backend: "webgpu" });
+    assert.equal(gpu.result.status, "completed", gpu.result.reason);
+    const meta = JSON.parse(await Deno.readTextFile(`${gpu.result.runDir}/meta.json`));
+    assert.equal(meta.precision, "mixed");
+    assert.equal(meta.modelPath, "wgsl");
+    const losses = gpu.events.flatMap((e) => (e.type === "epoch" ? [e.metrics.loss] : []));
+    assert.ok(losses.at(-1)! < losses[0], `loss should fall: ${losses}`);
+    const cpu = await trainCollect({ ...config, backend: "cpu" });
+    assert.equal(cpu.result.status, "failed");
+    assert.equal(cpu.result.failedActor, "trainer");
+    assert.match(cpu.result.reason, /mixedPrecision needs the dense WGSL step.*backend is cpu/);
+  } finally {
+    await cleanup();
+  }
+});
+
 Deno.test("budgets stop a run: maxSteps mid-epoch, and the summary says why", async () => {
   const { dir, cleanup } = await tempRunsDir();
   try {

@@ -25,6 +25,7 @@ import {
   type DenseActivation,
   type DenseLoss,
   type Epilogue,
+  type HalfStorage,
   lossWgsl,
   matmulWgsl,
   NORM_GROUPS,
@@ -49,6 +50,11 @@ export interface DensePlan {
   loss: DenseLoss;
   /** Floats per sample in a batch's `y`: 1 (a class index or a binary label) or the outputs. */
   targetSize: number;
+  /**
+   * Store the hidden layers' activations as float16 (mixed precision; the logits, gradients,
+   * weights and arithmetic stay float32). Needs an even number of units in every hidden layer.
+   */
+  halfActivations?: boolean;
 }
 
 /** The uniform block of each dispatch lives in its own 256-byte slot. */
@@ -141,6 +147,18 @@ export class DenseGpuProgram {
         throw new AnnealError("internal", `Dense layer ${i} does not take layer ${i - 1}'s units`);
       }
     });
+    const odd = plan.layers.slice(0, -1).findIndex((layer) => layer.units % 2 !== 0);
+    if (plan.halfActivations && odd >= 0) {
+      throw new AnnealError(
+        "config",
+        `mixedPrecision stores activations as float16 pairs: hidden layer ${odd} has ` +
+          `${plan.layers[odd].units} units, an odd number`,
+        {
+          where: "model.hidden",
+          hint: "give every hidden layer an even width, or drop mixedPrecision",
+        },
+      );
+    }
     this.grads = plan.layers.flatMap((layer) => [
       tf.zeros(layer.kernel.shape),
       tf.zeros(layer.bias.shape),
@@ -166,7 +184,10 @@ export class DenseGpuProgram {
    */
   extraBytes(rows: number): number {
     const { layers, targetSize } = this.#plan;
-    const perRow = layers[0].inputs + targetSize + 2 * layers.reduce((n, l) => n + l.units, 0);
+    const units = layers.reduce((n, l) => n + l.units, 0);
+    // float16 activations take half the bytes, but for the last layer's (the logits)
+    const hidden = this.#plan.halfActivations ? (units - layers[layers.length - 1].units) / 2 : 0;
+    const perRow = layers[0].inputs + targetSize + 2 * units - hidden;
     return 4 * (rows * perRow + this.grads.length * NORM_GROUPS + 3);
   }
 
@@ -236,10 +257,17 @@ export class DenseGpuProgram {
         size: Math.max(16, floats * 4),
         usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
       });
-    const { layers, targetSize } = this.#plan;
+    const { layers, targetSize, halfActivations } = this.#plan;
     this.#x = buffer(rows * layers[0].inputs, "x");
     this.#y = buffer(rows * targetSize, "y");
-    this.#acts = layers.map((l, i) => buffer(rows * l.units, `activation ${i}`));
+    // hidden layers' activations as float16 pairs (one u32 word each) under mixed precision
+    const last = layers.length - 1;
+    this.#acts = layers.map((l, i) =>
+      buffer(
+        halfActivations && i < last ? Math.ceil(rows * l.units / 2) : rows * l.units,
+        `activation ${i}`,
+      )
+    );
     this.#deltas = layers.map((l, i) => buffer(rows * l.units, `delta ${i}`));
     this.#buildStep();
     this.#uniformKey = "";
@@ -258,12 +286,13 @@ export class DenseGpuProgram {
       epilogue: Epilogue,
       dims: (rows: number) => [number, number, number],
       buffers: () => GPUBuffer[],
+      half: HalfStorage = {},
     ): Dispatch => {
       const key = `mm${+transA}${+transB}-${epilogue.kind}-${
         epilogue.kind === "grad" ? "" : epilogue.activation
-      }`;
+      }-${+!!half.a}${+!!half.out}${+!!half.prev}`;
       return {
-        pipeline: pipelineFor(device, key, () => matmulWgsl(transA, transB, epilogue)),
+        pipeline: pipelineFor(device, key, () => matmulWgsl(transA, transB, epilogue, half)),
         buffers,
         uniforms: (rows, accumulate) => [...dims(rows), accumulate],
         groups: (rows) => {
@@ -273,6 +302,9 @@ export class DenseGpuProgram {
       };
     };
     const input = (i: number) => (i === 0 ? this.#x! : this.#acts[i - 1]);
+    // Under mixed precision every hidden activation is float16: a layer's input but the first,
+    // every output but the last.
+    const half = this.#plan.halfActivations === true;
     // Forward: a_i = act(a_{i-1} · W_i + b_i).
     layers.forEach((layer, i) => {
       out.push(matmul(
@@ -286,6 +318,7 @@ export class DenseGpuProgram {
           tensorBuffer(this.#backend, layer.bias),
           this.#acts[i],
         ],
+        { a: half && i > 0, out: half && i < last },
       ));
     });
     // Loss, and its gradient with respect to the logits.
@@ -306,6 +339,7 @@ export class DenseGpuProgram {
         { kind: "grad" },
         (rows) => [layer.inputs, layer.units, rows],
         () => [input(i), this.#deltas[i], this.#gradBuffer(2 * i)],
+        { a: half && i > 0 },
       ));
       out.push({
         pipeline: pipelineFor(device, "bias-grad", () => BIAS_GRAD_WGSL),
@@ -325,6 +359,7 @@ export class DenseGpuProgram {
             this.#acts[i - 1],
             this.#deltas[i - 1],
           ],
+          { prev: half },
         ));
       }
     }

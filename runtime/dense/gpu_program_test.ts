@@ -11,6 +11,7 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { parseConfig } from "../../config.ts";
 import { releaseWebGpu, selectBackend } from "../backend.ts";
 import { TrainingEngine } from "../engine.ts";
+import { AnnealError } from "../../errors.ts";
 import { Rng } from "../../data/rng.ts";
 import { batch, checkParity, classification, close, PARITY_CASES } from "./_parity.ts";
 
@@ -118,6 +119,86 @@ Deno.test("fused global-norm clipping (AdamW, two parameter groups) matches tfjs
   } finally {
     fused.dispose();
     reference.dispose();
+  }
+});
+
+for (
+  const [name, overrides] of [
+    ["relu, adam", {
+      model: { kind: "mlp", hidden: [40, 32] },
+      optimizer: { name: "adam", lr: 0.01 },
+    }],
+  ] as const
+) {
+  Deno.test(`mixed precision (float16 activations) trains like float32 to half rounding: ${name}`, async () => {
+    await ready;
+    const base = { backend: "webgpu", seed: 5, ...overrides };
+    const mixed = new TrainingEngine(
+      parseConfig({ ...base, mixedPrecision: true }),
+      classification,
+    );
+    const full = new TrainingEngine(parseConfig(base), classification);
+    try {
+      assert.equal(mixed.precision, "mixed");
+      assert.equal(full.precision, "float32");
+      assert.equal(mixed.modelPath, "wgsl");
+      const gen = new Rng(6);
+      const rng = () => gen.float();
+      let differs = false;
+      for (let s = 0; s < 5; s++) {
+        const data = batch(rng, 24, 30, classification);
+        const [a, b] = [mixed, full].map((engine) => {
+          const step = engine.computeGradients([data]);
+          engine.applyGradients(step, 0.01);
+          return step;
+        });
+        const [[va], [vb]] = [await mixed.readStats([a]), await full.readStats([b])];
+        // float16 keeps ~3 decimal digits of each activation
+        close([va.loss, va.gradNorm], [vb.loss, vb.gradNorm], `step ${s}`, 1e-2);
+        differs ||= va.loss !== vb.loss || va.gradNorm !== vb.gradNorm;
+      }
+      assert.ok(differs, "the float16 path rounds: its numbers cannot all equal float32's");
+      const [wa, wb] = [
+        Object.values(await mixed.readWeights()),
+        Object.values(await full.readWeights()),
+      ];
+      wb.forEach((w, i) => close(wa[i].values, w.values, `weight ${i}`, 1e-2));
+    } finally {
+      mixed.dispose();
+      full.dispose();
+    }
+  });
+}
+
+Deno.test("mixedPrecision where the dense WGSL step cannot store float16 fails at the start, saying why", async () => {
+  await ready;
+  const cases: [Record<string, unknown>, RegExp, string][] = [
+    [
+      { model: { kind: "mlp", batchNorm: true } },
+      /needs the dense WGSL step.*batch norm/,
+      "mixedPrecision",
+    ],
+    [
+      { model: { kind: "mlp", hidden: [8] }, fusedModel: false },
+      /fusedModel is off/,
+      "mixedPrecision",
+    ],
+    [
+      { model: { kind: "mlp", hidden: [16, 7] } },
+      /hidden layer 1 has 7 units, an odd number/,
+      "model.hidden",
+    ],
+  ];
+  for (const [overrides, message, where] of cases) {
+    const config = parseConfig({ backend: "webgpu", mixedPrecision: true, ...overrides });
+    const tensors = tf.memory().numTensors;
+    assert.throws(
+      () => new TrainingEngine(config, classification),
+      (error: unknown) =>
+        error instanceof AnnealError && message.test(error.message) && error.where === where &&
+        error.hint !== undefined,
+    );
+    assert.equal(tf.memory().numTensors, tensors, "nothing left behind");
   }
 });
 

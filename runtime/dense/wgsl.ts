@@ -51,47 +51,64 @@ export type Epilogue =
   | { kind: "grad" };
 
 /**
+ * Which of a matmul's activation operands are stored as float16, two to a u32 word
+ * (`pack2x16float`, core WGSL: no `shader-f16` needed); the arithmetic stays float32.
+ */
+export interface HalfStorage {
+  /** A (a layer's input activations). */
+  a?: boolean;
+  /** The forward epilogue's output; N must be even (a word never spans two threads). */
+  out?: boolean;
+  /** The backprop epilogue's previous activations. */
+  prev?: boolean;
+}
+
+/** WGSL reading element `e` of `buffer`, an array of f32 or (half) of packed f16 pairs. */
+function element(buffer: string, e: string, half: boolean | undefined): string {
+  return half ? `half(${buffer}[(${e}) >> 1u], ${e})` : `${buffer}[${e}]`;
+}
+
+/**
  * `C[M,N] = op(A) · op(B)` with the epilogue applied per element; `transA` reads A stored [K,M],
  * `transB` reads B stored [N,K]. Workgroups of 8x8 threads, each computing a 4x4 block held in
  * four vec4 accumulators (named variables stay in registers; arrays indexed in loops do not),
  * over K in slices of 32 staged in workgroup memory, loaded along the contiguous dimension.
+ * `half` stores activations as float16 (see {@link HalfStorage}).
  */
-export function matmulWgsl(transA: boolean, transB: boolean, epilogue: Epilogue): string {
+export function matmulWgsl(
+  transA: boolean,
+  transB: boolean,
+  epilogue: Epilogue,
+  half: HalfStorage = {},
+): string {
   const act = epilogue.kind === "grad" ? undefined : ACTIVATIONS[epilogue.activation];
+  const type = (isHalf: boolean | undefined) => (isHalf ? "u32" : "f32");
   const bindings = epilogue.kind === "forward"
     ? `@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;`
+@group(0) @binding(4) var<storage, read_write> out: array<${type(half.out)}>;`
     : epilogue.kind === "backprop"
-    ? `@group(0) @binding(3) var<storage, read> prev: array<f32>;
+    ? `@group(0) @binding(3) var<storage, read> prev: array<${type(half.prev)}>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;`
     : `@group(0) @binding(3) var<storage, read_write> out: array<f32>;`;
   const write = epilogue.kind === "forward"
-    ? `let z = v[j] + bias[n];
-      out[idx] = ${act!.forward};`
+    ? `out[idx] = activate(v[j] + bias[n]);`
     : epilogue.kind === "backprop"
-    ? `let a = prev[idx];
+    ? `let a = ${element("prev", "idx", half.prev)};
       out[idx] = v[j] * (${act!.derivative});`
     : `out[idx] = select(0.0, out[idx], dims.accumulate == 1u) + v[j];`;
-  return `
-struct Dims { M: u32, N: u32, K: u32, accumulate: u32 }
-@group(0) @binding(0) var<uniform> dims: Dims;
-@group(0) @binding(1) var<storage, read> A: array<f32>;
-@group(0) @binding(2) var<storage, read> B: array<f32>;
-${bindings}
-var<workgroup> As: array<f32, 1024>;
-var<workgroup> Bs: array<f32, 1024>;
-
-fn loadA(m: u32, k: u32) -> f32 {
-  if (m >= dims.M || k >= dims.K) { return 0.0; }
-  return A[${transA ? "k * dims.M + m" : "m * dims.K + k"}];
-}
-
-fn loadB(k: u32, n: u32) -> f32 {
-  if (k >= dims.K || n >= dims.N) { return 0.0; }
-  return B[${transB ? "n * dims.K + k" : "k * dims.N + n"}];
-}
-
-fn store(row: u32, col: u32, v: vec4<f32>) {
+  // float16 output: columns n and n + 1 (n even, N even) packed into one word by one thread
+  const store = epilogue.kind === "forward" && half.out
+    ? `fn store(row: u32, col: u32, v: vec4<f32>) {
+  if (row >= dims.M) { return; }
+  for (var j = 0u; j < 4u; j += 2u) {
+    let n = col + j;
+    if (n < dims.N) {
+      let pair = vec2<f32>(activate(v[j] + bias[n]), activate(v[j + 1u] + bias[n + 1u]));
+      out[(row * dims.N + n) >> 1u] = pack2x16float(pair);
+    }
+  }
+}`
+    : `fn store(row: u32, col: u32, v: vec4<f32>) {
   if (row >= dims.M) { return; }
   for (var j = 0u; j < 4u; j++) {
     let n = col + j;
@@ -100,7 +117,41 @@ fn store(row: u32, col: u32, v: vec4<f32>) {
       ${write}
     }
   }
+}`;
+  return `
+struct Dims { M: u32, N: u32, K: u32, accumulate: u32 }
+@group(0) @binding(0) var<uniform> dims: Dims;
+@group(0) @binding(1) var<storage, read> A: array<${type(half.a)}>;
+@group(0) @binding(2) var<storage, read> B: array<f32>;
+${bindings}
+var<workgroup> As: array<f32, 1024>;
+var<workgroup> Bs: array<f32, 1024>;
+
+// element e of an array of float16 pairs, its word w
+fn half(w: u32, e: u32) -> f32 {
+  let pair = unpack2x16float(w);
+  return select(pair.x, pair.y, (e & 1u) == 1u);
 }
+${
+    act && epilogue.kind === "forward"
+      ? `
+fn activate(z: f32) -> f32 {
+  return ${act.forward};
+}
+`
+      : ""
+  }
+fn loadA(m: u32, k: u32) -> f32 {
+  if (m >= dims.M || k >= dims.K) { return 0.0; }
+  return ${element("A", transA ? "k * dims.M + m" : "m * dims.K + k", half.a)};
+}
+
+fn loadB(k: u32, n: u32) -> f32 {
+  if (k >= dims.K || n >= dims.N) { return 0.0; }
+  return B[${transB ? "n * dims.K + k" : "k * dims.N + n"}];
+}
+
+${store}
 
 @compute @workgroup_size(8, 8)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
