@@ -21,6 +21,7 @@
 import type * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { type SimdKernels, simdKernels } from "./wasm_simd/kernels.ts";
 import { kernelPool, splitRange } from "./wasm_simd/pool.ts";
+import type { PoolKernel } from "./wasm_simd/pool_layout.ts";
 import { convCall } from "./conv_args.ts";
 import {
   heapAddress,
@@ -41,43 +42,20 @@ const MIN_OUTPUTS = 4096;
  */
 export function winogradConv2D(args: KernelArgs): tf.TensorInfo | undefined {
   const call = convCall(args);
-  if (
-    !call || call.filter.shape[0] !== 3 || call.filter.shape[1] !== 3 ||
-    call.x.shape[3] < 8 || call.x.shape[3] % 4 !== 0 || call.filter.shape[3] % 4 !== 0
-  ) return;
+  if (!call || call.filter.shape[3] % 4 !== 0) return;
   const { x, filter, bias, activation, conv } = call;
-  const backend = args.backend;
+  const work = winogradWork(args.backend, conv);
+  if (!work) return;
+  const { wasm, tiles, parts } = work;
   const { batchSize, inChannels, outHeight, outWidth, outChannels } = conv;
-  const { top, left, bottom, right } = conv.padInfo;
-  if (
-    conv.strideHeight !== 1 || conv.strideWidth !== 1 || top > 1 || left > 1 || bottom > 1 ||
-    right > 1 || batchSize * outHeight * outWidth < MIN_OUTPUTS
-  ) return;
-  const wasm = wasmInternals(backend);
-  const simd = simdKernels(wasm);
-  if (!simd) return;
-
-  const tilesH = Math.ceil(outHeight / 2), tilesW = Math.ceil(outWidth / 2);
-  const tiles = batchSize * tilesH * tilesW;
-  const [ph, pw] = [2 * tilesH + 2, 2 * tilesW + 2];
-  const owned: tf.TensorInfo[] = [];
-  const alloc = (shape: number[], dtype: tf.DataType = "float32") => {
-    const info = wasm.makeOutput(shape, dtype);
-    owned.push(info);
-    return info;
-  };
   try {
-    const padded = alloc([batchSize, ph, pw, inChannels]);
-    const v = Array.from({ length: 16 }, () => alloc([1, tiles, inChannels]));
-    const u = Array.from({ length: 16 }, () => alloc([1, inChannels, outChannels]));
-    // images split over the kernel pool's threads for the two transforms, one table of the 16
-    // matrices' addresses per part
-    const pool = kernelPool(backend);
-    const parts = pool ? splitRange(batchSize, pool.threads) : [[0, batchSize]];
-    const table = alloc([16 * parts.length], "int32");
-    const shift = alloc([outChannels]);
+    const padded = work.alloc([batchSize, work.ph, work.pw, inChannels]);
+    const v = Array.from({ length: 16 }, () => work.alloc([1, tiles, inChannels]));
+    const u = Array.from({ length: 16 }, () => work.alloc([1, inChannels, outChannels]));
+    const table = work.alloc([16 * parts.length], "int32");
+    const shift = work.alloc([outChannels]);
     // views after the last allocation (a malloc may move the heap)
-    padInput(simd, heapAddress(wasm, x), heapAddress(wasm, padded), conv, ph, pw);
+    work.transformInput(x, padded, v, table);
     transformFilter(
       heapFloats(wasm, filter),
       u.map((info) => heapFloats(wasm, info)),
@@ -89,49 +67,115 @@ export function winogradConv2D(args: KernelArgs): tf.TensorInfo | undefined {
       const b = heapFloats(wasm, bias);
       for (let k = 0; k < outChannels; k++) shiftValues[k] = b[b.length === 1 ? 0 : k];
     } else shiftValues.fill(0);
-    const tileBytes = 4 * tilesH * tilesW; // per image and channel
-    const tables = heapAddress(wasm, table);
-    writeTables(wasm, table, v, parts, tileBytes * inChannels);
-    const inputCall = ([from, to]: number[], i: number) => [
-      heapAddress(wasm, padded) + 4 * from * ph * pw * inChannels,
-      tables + 64 * i,
-      to - from,
-      tilesH,
-      tilesW,
-      inChannels,
-    ];
-    if (pool && parts.length > 1) pool.run("winogradInput", parts.map(inputCall));
-    else (simd.winogradInput as (...args: number[]) => void)(...inputCall(parts[0], 0));
-    const m = v.map((vi, i) => {
-      const product = runWasmKernel(
+    const m = v.map((vi, i) =>
+      work.own(runWasmKernel(
         "BatchMatMul",
         { a: vi, b: u[i] },
         { transposeA: false, transposeB: false },
-        backend,
-      );
-      owned.push(product);
-      return product;
-    });
+        args.backend,
+      ))
+    );
     const out = wasm.makeOutput([batchSize, outHeight, outWidth, outChannels], "float32");
-    writeTables(wasm, table, m, parts, tileBytes * outChannels);
-    const outputCall = ([from, to]: number[], i: number) => [
-      tables + 64 * i,
-      heapAddress(wasm, shift),
-      heapAddress(wasm, out) + 4 * from * outHeight * outWidth * outChannels,
-      to - from,
-      tilesH,
-      tilesW,
-      outHeight,
-      outWidth,
-      outChannels,
-      activation === "relu" ? 1 : 0,
-    ];
-    if (pool && parts.length > 1) pool.run("winogradOutput", parts.map(outputCall));
-    else (simd.winogradOutput as (...args: number[]) => void)(...outputCall(parts[0], 0));
+    const tables = work.writeTables(table, m, outChannels);
+    work.split(
+      "winogradOutput",
+      parts.map(([from, to], i) => [
+        tables + 64 * i,
+        heapAddress(wasm, shift),
+        heapAddress(wasm, out) + 4 * from * outHeight * outWidth * outChannels,
+        to - from,
+        work.tilesH,
+        work.tilesW,
+        outHeight,
+        outWidth,
+        outChannels,
+        activation === "relu" ? 1 : 0,
+      ]),
+    );
     return out;
   } finally {
-    for (const info of owned) wasm.disposeData(info.dataId, true);
+    work.release();
   }
+}
+
+/**
+ * What the forward and the filter gradient share, for a convolution both cover (3x3, stride 1,
+ * no dilation, at most 1 of padding a side, at least 8 input channels in fours, enough outputs),
+ * else undefined: the tile geometry, the batch's parts over the kernel pool's threads, scratch
+ * freed by `release`, and the input transform.
+ */
+function winogradWork(backend: unknown, conv: tf.backend_util.Conv2DInfo) {
+  const { batchSize, inChannels, outHeight, outWidth } = conv;
+  const { top, left, bottom, right } = conv.padInfo;
+  if (
+    conv.filterHeight !== 3 || conv.filterWidth !== 3 || conv.strideHeight !== 1 ||
+    conv.strideWidth !== 1 || conv.dilationHeight !== 1 || conv.dilationWidth !== 1 ||
+    top > 1 || left > 1 || bottom > 1 || right > 1 || inChannels < 8 || inChannels % 4 !== 0 ||
+    batchSize * outHeight * outWidth < MIN_OUTPUTS
+  ) return;
+  const wasm = wasmInternals(backend);
+  const simd = simdKernels(wasm);
+  if (!simd) return;
+  const tilesH = Math.ceil(outHeight / 2), tilesW = Math.ceil(outWidth / 2);
+  const [ph, pw] = [2 * tilesH + 2, 2 * tilesW + 2];
+  // images split over the kernel pool's threads for the transforms, one table of the 16
+  // matrices' addresses per part
+  const pool = kernelPool(backend);
+  const parts = pool ? splitRange(batchSize, pool.threads) : [[0, batchSize]];
+  const owned: tf.TensorInfo[] = [];
+  const work = {
+    wasm,
+    simd,
+    tilesH,
+    tilesW,
+    tiles: batchSize * tilesH * tilesW,
+    ph,
+    pw,
+    parts,
+    /** Scratch, freed by `release`. */
+    own(info: tf.TensorInfo): tf.TensorInfo {
+      owned.push(info);
+      return info;
+    },
+    alloc(shape: number[], dtype: tf.DataType = "float32"): tf.TensorInfo {
+      return work.own(wasm.makeOutput(shape, dtype));
+    },
+    release(): void {
+      for (const info of owned) wasm.disposeData(info.dataId, true);
+    },
+    /** Runs a transform once per part of the batch: on the pool's threads when there is one. */
+    split(kernel: PoolKernel, calls: number[][]): void {
+      if (pool && calls.length > 1) pool.run(kernel, calls);
+      else (simd[kernel] as (...args: number[]) => void)(...calls[0]);
+    },
+    /** {@link writeTables} for 16 matrices of `channels` columns; returns the tables' address. */
+    writeTables(table: tf.TensorInfo, infos: tf.TensorInfo[], channels: number): number {
+      writeTables(wasm, table, infos, parts, 4 * tilesH * tilesW * channels);
+      return heapAddress(wasm, table);
+    },
+    /** x padded into `padded`, then its 16 transformed matrices `v` [tiles, inC]. */
+    transformInput(
+      x: tf.TensorInfo,
+      padded: tf.TensorInfo,
+      v: tf.TensorInfo[],
+      table: tf.TensorInfo,
+    ): void {
+      padInput(simd, heapAddress(wasm, x), heapAddress(wasm, padded), conv, ph, pw);
+      const tables = work.writeTables(table, v, inChannels);
+      work.split(
+        "winogradInput",
+        parts.map(([from, to], i) => [
+          heapAddress(wasm, padded) + 4 * from * ph * pw * inChannels,
+          tables + 64 * i,
+          to - from,
+          tilesH,
+          tilesW,
+          inChannels,
+        ]),
+      );
+    },
+  };
+  return work;
 }
 
 /**
@@ -167,63 +211,29 @@ export function winogradFilterGradient(
   conv: tf.backend_util.Conv2DInfo,
 ): tf.TensorInfo | undefined {
   const { batchSize, inChannels, outHeight, outWidth, outChannels } = conv;
-  const { top, left, bottom, right } = conv.padInfo;
-  if (
-    conv.filterHeight !== 3 || conv.filterWidth !== 3 || conv.strideHeight !== 1 ||
-    conv.strideWidth !== 1 || conv.dilationHeight !== 1 || conv.dilationWidth !== 1 ||
-    top > 1 || left > 1 || bottom > 1 || right > 1 || inChannels < 8 || inChannels % 4 !== 0 ||
-    outChannels % 8 !== 0 || batchSize * outHeight * outWidth < MIN_OUTPUTS
-  ) return;
-  const wasm = wasmInternals(backend);
-  const simd = simdKernels(wasm);
-  if (!simd) return;
-  const tilesH = Math.ceil(outHeight / 2), tilesW = Math.ceil(outWidth / 2);
-  const tiles = batchSize * tilesH * tilesW;
-  const [ph, pw] = [2 * tilesH + 2, 2 * tilesW + 2];
+  if (outChannels % 8 !== 0) return;
+  const work = winogradWork(backend, conv);
+  if (!work) return;
+  const { wasm, simd, tiles, parts } = work;
   const pool = kernelPool(backend);
-  const parts = pool ? splitRange(batchSize, pool.threads) : [[0, batchSize]];
-  const owned: tf.TensorInfo[] = [];
-  const alloc = (shape: number[], dtype: tf.DataType = "float32") => {
-    const info = wasm.makeOutput(shape, dtype);
-    owned.push(info);
-    return info;
-  };
   try {
-    const padded = alloc([batchSize, ph, pw, inChannels]);
-    const v = Array.from({ length: 16 }, () => alloc([tiles, inChannels]));
-    const m = Array.from({ length: 16 }, () => alloc([tiles, outChannels]));
-    const du = alloc([16, inChannels, outChannels]);
-    const table = alloc([16 * parts.length], "int32");
+    const padded = work.alloc([batchSize, work.ph, work.pw, inChannels]);
+    const v = Array.from({ length: 16 }, () => work.alloc([tiles, inChannels]));
+    const m = Array.from({ length: 16 }, () => work.alloc([tiles, outChannels]));
+    const du = work.alloc([16, inChannels, outChannels]);
+    const table = work.alloc([16 * parts.length], "int32");
     const out = wasm.makeOutput([3, 3, inChannels, outChannels], "float32");
     // addresses after the last allocation (a malloc may move the heap)
-    padInput(simd, heapAddress(wasm, x), heapAddress(wasm, padded), conv, ph, pw);
-    const tables = heapAddress(wasm, table);
-    const tileBytes = 4 * tilesH * tilesW; // per image and channel
-    const split = (kernel: "winogradInput" | "winogradGradient", calls: number[][]) => {
-      if (pool && calls.length > 1) pool.run(kernel, calls);
-      else (simd[kernel] as (...args: number[]) => void)(...calls[0]);
-    };
-    writeTables(wasm, table, v, parts, tileBytes * inChannels);
-    split(
-      "winogradInput",
-      parts.map(([from, to], i) => [
-        heapAddress(wasm, padded) + 4 * from * ph * pw * inChannels,
-        tables + 64 * i,
-        to - from,
-        tilesH,
-        tilesW,
-        inChannels,
-      ]),
-    );
-    writeTables(wasm, table, m, parts, tileBytes * outChannels);
-    split(
+    work.transformInput(x, padded, v, table);
+    const tables = work.writeTables(table, m, outChannels);
+    work.split(
       "winogradGradient",
       parts.map(([from, to], i) => [
         heapAddress(wasm, dy) + 4 * from * outHeight * outWidth * outChannels,
         tables + 64 * i,
         to - from,
-        tilesH,
-        tilesW,
+        work.tilesH,
+        work.tilesW,
         outHeight,
         outWidth,
         outChannels,
@@ -250,7 +260,7 @@ export function winogradFilterGradient(
     transformFilterGradient(heapFloats(wasm, du), heapFloats(wasm, out), inChannels, outChannels);
     return out;
   } finally {
-    for (const info of owned) wasm.disposeData(info.dataId, true);
+    work.release();
   }
 }
 
