@@ -8,8 +8,10 @@
  * The pool is `threads - 1` Workers (`pool_worker.ts`), each with the kernels instantiated on the
  * backend's shared memory. A call is split by its caller into parts over disjoint memory (rows,
  * images, elements); `run` posts all parts but the first to the Workers through a shared
- * control block (`pool_layout.ts`), runs the first itself, and blocks (`Atomics.wait`) until the
- * others are done. The Workers block in `Atomics.wait` between calls: no polling, no event loop.
+ * control block (`pool_layout.ts`), runs the first itself, then runs any part whose Worker has not
+ * claimed it yet (a thread that lost its core must not stall the step), and blocks
+ * (`Atomics.wait`) until the claimed ones are done. The Workers block in `Atomics.wait` between
+ * calls: no polling, no event loop.
  *
  * @module
  */
@@ -38,6 +40,8 @@ export class KernelPool {
   #closed = false;
   /** Calls split over the threads so far (for tests and profiles). */
   runs = 0;
+  /** Parts the calling thread ran itself because the pool's thread had not started them. */
+  reclaimed = 0;
 
   private constructor(workers: NodeWorker[], control: SharedArrayBuffer, local: SimdKernels) {
     this.#workers = workers;
@@ -125,25 +129,40 @@ export class KernelPool {
       words[base + Word.kernel] = POOL_KERNELS.indexOf(kernel);
       words[base + Word.count] = args.length;
       values.set(args, (base + Word.args) / 2);
+      Atomics.store(words, base + Word.claim, 0);
       Atomics.store(words, base + Word.start, sequence);
       Atomics.notify(words, base + Word.start);
     }
     const results = new Array<number>(calls.length).fill(0);
     let failure: unknown;
-    try {
-      const local = this.#local[kernel] as (...args: number[]) => number | void;
-      results[0] = local(...calls[0]) ?? 0;
-    } catch (error) {
-      failure = error;
-    }
+    const local = this.#local[kernel] as (...args: number[]) => number | void;
+    const runHere = (i: number) => {
+      try {
+        results[i] = local(...calls[i]) ?? 0;
+      } catch (error) {
+        const detail = error instanceof Error ? error.message : String(error);
+        failure ??= new AnnealError("internal", `${kernel} failed: ${detail}`, { cause: error });
+      }
+    };
+    runHere(0);
     for (let i = 1; i < calls.length; i++) {
       const base = (i - 1) * SLOT_WORDS;
+      // A part its thread has not started (the thread lost its core: another process, the
+      // other actors) runs here instead of being waited for: a busy machine costs at most
+      // the one-thread time, not a stall.
+      if (Atomics.compareExchange(words, base + Word.claim, 0, 1) === 0) {
+        this.reclaimed++;
+        runHere(i);
+        continue;
+      }
       for (;;) {
         const done = Atomics.load(words, base + Word.done);
         if (done === sequence) break;
         Atomics.wait(words, base + Word.done, done);
       }
-      if (words[base + Word.failed]) failure ??= new AnnealError("internal", `${kernel} failed`);
+      if (words[base + Word.failed]) {
+        failure ??= new AnnealError("internal", `${kernel} failed on a pool thread`);
+      }
       results[i] = values[(base + Word.args) / 2];
     }
     if (failure) throw failure;

@@ -32,6 +32,8 @@ export const Word = {
   count: 3,
   /** 1 when the call threw. */
   failed: 4,
+  /** 0 while the call is unclaimed: the pool's thread or the caller, whoever sets it to 1 first, runs it. */
+  claim: 5,
   /** The arguments (float64) from here; the first becomes the kernel's result. */
   args: 8,
 } as const;

@@ -54,6 +54,33 @@ Deno.test("the threaded wasm backend runs anneal's kernels on a pool of as many 
     assert.deepEqual(Array.from(heapFloats(wasm, dx)), [1, 0, 3, 0, 0, 6, 7, 0, 9, 0]);
     for (const info of [dy, x, dx]) wasm.disposeData(info.dataId, true);
 
+    // A part its thread has not claimed yet runs on the calling thread: after a tiny first part
+    // the caller often gets there first, after a long one the pool's thread. Either way the
+    // result is whole.
+    const n = 1 << 20;
+    const big = [n, n, n].map(() => wasm.makeOutput([n], "float32"));
+    heapFloats(wasm, big[0]).fill(2);
+    heapFloats(wasm, big[1]).fill(1);
+    let [byCaller, byPool] = [0, 0];
+    // Up to 200 rounds, alternating, until each way has happened (a busy machine delays the
+    // pool's thread, never the result).
+    for (let round = 0; round < 200 && (byCaller === 0 || byPool === 0); round++) {
+      const first = round % 2 === 0 ? 4 : n - 4096; // a tiny or a long first part
+      heapFloats(wasm, big[2]).fill(0);
+      const before = pool.reclaimed;
+      pool.run("reluGrad", [
+        [at(big[0], 0), at(big[1], 0), at(big[2], 0), first],
+        [at(big[0], first), at(big[1], first), at(big[2], first), n - first],
+      ]);
+      if (pool.reclaimed > before) byCaller++;
+      else byPool++;
+      const out = heapFloats(wasm, big[2]);
+      assert.ok(out[0] === 2 && out[first] === 2 && out[n - 1] === 2, `round ${round}: whole`);
+    }
+    assert.ok(byCaller > 0, "the caller ran a second part itself");
+    assert.ok(byPool > 0, "the pool's thread ran a second part");
+    for (const info of big) wasm.disposeData(info.dataId, true);
+
     // A CNN's step splits its batch norm, relu and pooling gradients, the Winograd transforms
     // and the first layer's filter gradient over the pool (results: wasm_threads_test.ts).
     const before = pool.runs;

@@ -4,8 +4,9 @@
  * `Atomics.wait` between them (its event loop never runs again; the pool terminates it).
  *
  * A call is posted in the thread's slot of the control block (see `pool.ts` for the layout):
- * the kernel's index, its argument count and arguments; the pool bumps `start`, this thread runs
- * the kernel, writes the result (or a failure) and sets `done` to the same number.
+ * the kernel's index, its argument count and arguments; the pool bumps `start`; this thread claims
+ * the call (unless the caller claimed it first), runs the kernel, writes the result (or a failure)
+ * and sets `done` to the same number.
  *
  * @module
  */
@@ -34,6 +35,11 @@ function serve(memory: WebAssembly.Memory, control: SharedArrayBuffer, slot: num
     Atomics.wait(words, base + Word.start, seen);
     seen = Atomics.load(words, base + Word.start);
     if (seen < 0) return; // the pool closes
+    // The caller may have run this part itself (this thread woke late): then nothing to do.
+    if (Atomics.compareExchange(words, base + Word.claim, 0, 1) !== 0) continue;
+    // Claimed: the caller now waits for this slot, so the call posted last is the one to run.
+    seen = Atomics.load(words, base + Word.start);
+    if (seen < 0) return;
     const kernel = kernels[words[base + Word.kernel]];
     const count = Math.min(words[base + Word.count], SLOT_ARGS);
     const args = Array.from({ length: count }, (_, i) => values[argsAt + i]);
