@@ -29,6 +29,8 @@ const WORKER_URL = new URL("./pool_worker.ts", import.meta.url);
 export const PARALLEL_VALUES = 1 << 16;
 /** How long the Workers may take to load. */
 const START_TIMEOUT_MS = 60_000;
+/** How long a claimed part may run before its thread is taken for dead. */
+const PART_TIMEOUT_MS = 600_000;
 
 /** A fixed set of threads running anneal's SIMD kernels on one shared wasm memory. */
 export class KernelPool {
@@ -155,10 +157,20 @@ export class KernelPool {
         runHere(i);
         continue;
       }
+      const since = performance.now();
       for (;;) {
         const done = Atomics.load(words, base + Word.done);
         if (done === sequence) break;
-        Atomics.wait(words, base + Word.done, done);
+        if (performance.now() - since > PART_TIMEOUT_MS) {
+          // A thread that died mid-call (out of memory, terminated) must not hang the caller.
+          this.close();
+          throw new AnnealError(
+            "internal",
+            `a kernel pool thread did not finish ${kernel} in ${PART_TIMEOUT_MS / 1000} s`,
+            { hint: "set ANNEAL_WASM_THREADS=1 to run without threads" },
+          );
+        }
+        Atomics.wait(words, base + Word.done, done, 1000);
       }
       if (words[base + Word.failed]) {
         failure ??= new AnnealError("internal", `${kernel} failed on a pool thread`);
