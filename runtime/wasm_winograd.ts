@@ -132,6 +132,7 @@ function winogradWork(backend: unknown, conv: tf.backend_util.Conv2DInfo) {
     ph,
     pw,
     parts,
+    pool,
     /** Scratch, freed by `release`. */
     own(info: tf.TensorInfo): tf.TensorInfo {
       owned.push(info);
@@ -214,8 +215,7 @@ export function winogradFilterGradient(
   if (outChannels % 8 !== 0) return;
   const work = winogradWork(backend, conv);
   if (!work) return;
-  const { wasm, simd, tiles, parts } = work;
-  const pool = kernelPool(backend);
+  const { wasm, simd, tiles, parts, pool } = work;
   try {
     const padded = work.alloc([batchSize, work.ph, work.pw, inChannels]);
     const v = Array.from({ length: 16 }, () => work.alloc([tiles, inChannels]));
