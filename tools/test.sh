@@ -61,11 +61,31 @@ count() { sed -E "s/.*\| ([0-9]+) $2.*/\1/" <<<"$1"; }
 logs=$(mktemp -d)
 status=0
 ignored=$(IFS=,; echo "$browser,${gpu[*]}")
-deno test --parallel "${listed[@]}" --ignore="$ignored" 2>&1 | tee "$logs/main" || status=1
-deno test "${listed[@]}" "${gpu[@]}" 2>&1 | tee "$logs/gpu" || status=1
-deno test --allow-all "$browser" 2>&1 | tee "$logs/browser" || status=1
+# Each run's exit status is kept: a run can pass every test and still exit non-zero (an error
+# after its last test, a crash at exit), and CI shows only the end of the output, so such a run's
+# last lines are repeated next to the final summary.
+declare -A exits=()
+part() {
+  local name=$1
+  shift
+  set +e
+  "$@" 2>&1 | tee "$logs/$name"
+  exits[$name]=${PIPESTATUS[0]}
+  set -e
+  ((exits[$name] == 0)) || status=1
+}
+part main deno test --parallel "${listed[@]}" --ignore="$ignored"
+part webgpu deno test "${listed[@]}" "${gpu[@]}"
+part browser deno test --allow-all "$browser"
+for name in main webgpu browser; do
+  if ((exits[$name] != 0)); then
+    echo
+    echo "tools/test.sh: the $name run exited with status ${exits[$name]}; its last lines:"
+    sed 's/\x1b\[[0-9;]*m//g' "$logs/$name" | tail -n 25 | sed 's/^/  | /'
+  fi
+done
 main=$(summary "$logs/main")
-webgpu=$(summary "$logs/gpu")
+webgpu=$(summary "$logs/webgpu")
 web=$(summary "$logs/browser")
 rm -rf "$logs"
 if [ -z "$main" ] || [ -z "$webgpu" ] || [ -z "$web" ]; then
@@ -77,5 +97,6 @@ failed=$(($(count "$main" failed) + $(count "$webgpu" failed) + $(count "$web" f
 word=ok
 ((failed == 0 && status == 0)) || word=FAILED
 echo
-echo "$word | $passed passed | $failed failed (listed permissions; the browser test with --allow-all)"
+echo "$word | $passed passed | $failed failed (listed permissions; the browser test with --allow-all;" \
+  "exit status: main ${exits[main]}, webgpu ${exits[webgpu]}, browser ${exits[browser]})"
 exit $status
