@@ -64,13 +64,27 @@ ignored=$(IFS=,; echo "$browser,${gpu[*]}")
 # Each run's exit status is kept: a run can pass every test and still exit non-zero (an error
 # after its last test, a crash at exit), and CI shows only the end of the output, so such a run's
 # last lines are repeated next to the final summary.
+# A run killed by a signal (abort, segfault) after a summary with every test passed crashed in
+# native teardown, not in a test: it is run once more, and both exits are reported on the last
+# line. Any other non-zero exit, or a crash before the summary, fails at once.
 declare -A exits=()
+reruns=""
 part() {
   local name=$1
   shift
   set +e
   "$@" 2>&1 | tee "$logs/$name"
   exits[$name]=${PIPESTATUS[0]}
+  if ((exits[$name] >= 128)) && summary "$logs/$name" | grep -qE '^ok \| [0-9]+ passed.*\| 0 failed'; then
+    echo
+    echo "tools/test.sh: the $name run passed every test, then died of signal $((exits[$name] - 128)) at exit; its last lines:"
+    sed 's/\x1b\[[0-9;]*m//g' "$logs/$name" | tail -n 25 | sed 's/^/  | /'
+    echo "tools/test.sh: running the $name run once more"
+    reruns+=" $name died at exit (signal $((exits[$name] - 128))) after passing, its rerun exited"
+    "$@" 2>&1 | tee "$logs/$name"
+    exits[$name]=${PIPESTATUS[0]}
+    reruns+=" ${exits[$name]};"
+  fi
   set -e
   ((exits[$name] == 0)) || status=1
 }
@@ -98,5 +112,5 @@ word=ok
 ((failed == 0 && status == 0)) || word=FAILED
 echo
 echo "$word | $passed passed | $failed failed (listed permissions; the browser test with --allow-all;" \
-  "exit status: main ${exits[main]}, webgpu ${exits[webgpu]}, browser ${exits[browser]})"
+  "exit status: main ${exits[main]}, webgpu ${exits[webgpu]}, browser ${exits[browser]}${reruns:+;$reruns})"
 exit $status

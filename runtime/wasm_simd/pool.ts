@@ -233,6 +233,11 @@ export async function startKernelPool(backend: unknown, threads: number): Promis
   }
   const pool = await KernelPool.start(memory, threads, local);
   current?.close();
+  if (!current) {
+    // Its Workers end with the isolate that started them, not with the process: they are told
+    // to stop before native teardown, instead of being found waiting on shared memory.
+    globalThis.addEventListener?.("unload", () => current?.close());
+  }
   current = pool;
   pools.set(memory, pool);
   return pool;
