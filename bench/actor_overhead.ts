@@ -96,6 +96,9 @@ if (import.meta.main) {
       steps = a.steps;
       plain.push((await trainInProcess(parseConfig({ ...input, runsDir }))).seconds);
     }
+    // Each round's own ratio too: the two runs of a round are seconds apart, so a swing of the
+    // machine's speed between rounds cancels out of it.
+    const rounds = actors.map((a, i) => plain[i] / a).sort((a, b) => a - b);
     const row = {
       workload: name,
       backend: values.backend,
@@ -103,6 +106,8 @@ if (import.meta.main) {
       actorsMsPerStep: (median(actors) / steps) * 1000,
       inProcessMsPerStep: (median(plain) / steps) * 1000,
       throughputRatio: median(plain) / median(actors),
+      roundRatios: rounds,
+      medianRoundRatio: median(rounds),
     };
     rows.push(row);
     if (!values.json) {
@@ -111,7 +116,9 @@ if (import.meta.main) {
           row.inProcessMsPerStep.toFixed(3)
         } ms/step; actor throughput = ${
           (row.throughputRatio * 100).toFixed(1)
-        }% of in-process (${steps} steps, median of ${values.repeats})`,
+        }% of in-process (${steps} steps, median of ${values.repeats}); per round ${
+          (row.medianRoundRatio * 100).toFixed(1)
+        }% in the median (${rounds.map((r) => (r * 100).toFixed(0)).join(" ")})`,
       );
     }
   }
