@@ -227,6 +227,8 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   let metrics: Record<string, number> = {};
   let window: WindowEntry[] = [];
   let totals = new EpochTotals(engine.metrics);
+  // The epoch's time in the steps' own work (EpochEvent.stepSeconds), reads of windows included.
+  let stepMs = 0;
 
   // `verdict`: wait for the clip monitor's answer to this window (only for a skipped or
   // alarming step, so that what it decides applies at the very next step, deterministically).
@@ -234,7 +236,9 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   const flush = async (verdict = false, epochEnd = false) => {
     if (window.length === 0) return;
     const onDevice = window.filter((w) => "stats" in w.values);
+    const readStart = performance.now();
     const read = await engine.readStats(onDevice.map((w) => w.values as StepTensors));
+    stepMs += performance.now() - readStart;
     onDevice.forEach((entry, i) => {
       entry.values = read[i];
       if (!entry.skipped) totals.add(read[i]);
@@ -316,6 +320,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     let batchIndex = 0;
     totals = new EpochTotals(engine.metrics);
     let lastLr = NaN;
+    stepMs = 0;
     while (batchIndex < info.batchesPerEpoch) {
       const micro: HostBatch[] = [];
       while (micro.length < accumulation && batchIndex < info.batchesPerEpoch) {
@@ -337,6 +342,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       const { lr, momentum } = plannedLr(step) ?? await lrFor(step);
       lastLr = lr;
       if (momentum !== undefined) engine.optimizer.setMomentum(momentum);
+      const stepStart = performance.now();
       const pending = engine.computeGradients(micro);
       let values: StepValues | StepTensors = pending;
       let skipped = false;
@@ -351,6 +357,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       window.push({ step, lr, momentum, values, skipped });
       step++;
       const now = performance.now();
+      stepMs += now - stepStart;
       // A loss far above the run's first one is reported at once: the clip monitor decides
       // whether it is exploding, and should not learn it a window late.
       if (loss !== undefined && Number.isFinite(loss)) firstLoss ??= loss;
@@ -443,6 +450,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       step,
       metrics,
       seconds: (performance.now() - epochStart) / 1000,
+      stepSeconds: stepMs / 1000,
       isBest: judged.isBest,
       memory: { numTensors: memory.numTensors, numBytes: memory.numBytes },
     });

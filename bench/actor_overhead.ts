@@ -89,12 +89,19 @@ if (import.meta.main) {
     const input = { ...workload, backend: values.backend as "cpu" };
     const actors: number[] = [];
     const plain: number[] = [];
+    // Per run, the share of the loop's wall time outside the steps' own work: measured within
+    // one run, so it does not swing with the machine's speed between runs as the times do.
+    const actorsOutside: number[] = [];
+    const plainOutside: number[] = [];
     let steps = 0;
     for (let r = 0; r < Number(values.repeats); r++) {
       const a = await actorSeconds(input, runsDir);
       actors.push(a.seconds);
+      actorsOutside.push(1 - a.stepSeconds / a.seconds);
       steps = a.steps;
-      plain.push((await trainInProcess(parseConfig({ ...input, runsDir }))).seconds);
+      const p = await trainInProcess(parseConfig({ ...input, runsDir }));
+      plain.push(p.seconds);
+      plainOutside.push(1 - p.stepSeconds / p.seconds);
     }
     // Each round's own ratio too: the two runs of a round are seconds apart, so a swing of the
     // machine's speed between rounds cancels out of it.
@@ -108,6 +115,8 @@ if (import.meta.main) {
       throughputRatio: median(plain) / median(actors),
       roundRatios: rounds,
       medianRoundRatio: median(rounds),
+      actorsOutsideSteps: median(actorsOutside),
+      inProcessOutsideSteps: median(plainOutside),
     };
     rows.push(row);
     if (!values.json) {
@@ -118,7 +127,10 @@ if (import.meta.main) {
           (row.throughputRatio * 100).toFixed(1)
         }% of in-process (${steps} steps, median of ${values.repeats}); per round ${
           (row.medianRoundRatio * 100).toFixed(1)
-        }% in the median (${rounds.map((r) => (r * 100).toFixed(0)).join(" ")})`,
+        }% in the median (${rounds.map((r) => (r * 100).toFixed(0)).join(" ")}); outside the ` +
+          `steps' own work: actors ${(row.actorsOutsideSteps * 100).toFixed(1)}%, in-process ${
+            (row.inProcessOutsideSteps * 100).toFixed(1)
+          }% of the loop's wall time (medians)`,
       );
     }
   }

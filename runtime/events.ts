@@ -96,6 +96,12 @@ export interface EpochEvent {
   metrics: Record<string, number>;
   /** Wall time of the epoch in seconds. */
   seconds: number;
+  /**
+   * Of `seconds`, the time the trainer spent in its training steps' own work: forward, backward,
+   * update and reading the step's loss. The rest is waiting for batches, messages to the other
+   * actors, validation and the epoch's end (what `bench/actor_overhead.ts` reports as overhead).
+   */
+  stepSeconds: number;
   /** The monitored metric improved on its best. */
   isBest: boolean;
   /** tfjs's live tensors and bytes after the epoch (flat across epochs: no leaks). */

@@ -24,6 +24,8 @@ export interface InProcessResult {
   steps: number;
   /** Wall time of the training loop (data loading and backend start excluded). */
   seconds: number;
+  /** Of `seconds`, the time in the steps' own work (as the trainer's `EpochEvent.stepSeconds`). */
+  stepSeconds: number;
   /** The final weights, by name. */
   weights: Awaited<ReturnType<TrainingEngine["readWeights"]>>;
 }
@@ -61,6 +63,7 @@ export async function trainInProcess(config: RunConfig): Promise<InProcessResult
   // loop does not wait for the device after each step.
   const readEvery = config.readbackEvery ?? (backend === "webgpu" ? 16 : 1);
   let step = 0;
+  let stepMs = 0;
   const started = performance.now();
   for (let epoch = 0; epoch < config.epochs; epoch++) {
     const order = trainOrder(train, options, epoch);
@@ -68,7 +71,10 @@ export async function trainInProcess(config: RunConfig): Promise<InProcessResult
     let samples = 0;
     let window: StepTensors[] = [];
     const flush = async () => {
-      for (const values of await engine.readStats(window)) {
+      const readStart = performance.now();
+      const read = await engine.readStats(window);
+      stepMs += performance.now() - readStart;
+      for (const values of read) {
         lossSum += values.loss * values.samples;
         samples += values.samples;
       }
@@ -83,8 +89,10 @@ export async function trainInProcess(config: RunConfig): Promise<InProcessResult
       const lr = schedule ? schedule.lrAt(t) : lr0;
       const momentum = schedule?.momentumAt?.(t);
       if (momentum !== undefined) engine.optimizer.setMomentum(momentum);
+      const stepStart = performance.now();
       const pending = engine.computeGradients(micro);
       engine.applyGradients(pending, lr, maxNorm);
+      stepMs += performance.now() - stepStart;
       window.push(pending);
       if (window.length >= readEvery) await flush();
       step++;
@@ -95,5 +103,5 @@ export async function trainInProcess(config: RunConfig): Promise<InProcessResult
   const seconds = (performance.now() - started) / 1000;
   const weights = await engine.readWeights();
   engine.dispose();
-  return { backend, losses, steps: step, seconds, weights };
+  return { backend, losses, steps: step, seconds, stepSeconds: stepMs / 1000, weights };
 }

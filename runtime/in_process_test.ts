@@ -23,6 +23,7 @@ Deno.test("the actors change nothing about the numbers: same weights and losses 
     const { result } = await trainCollect(input);
     const epochs = await readNdjson(`${result.runDir}/epochs.ndjson`);
     assert.equal(plain.steps, result.steps);
+    assert.ok(plain.stepSeconds > 0 && plain.stepSeconds <= plain.seconds, "stepSeconds");
     // Weights bit for bit; epoch losses to float32 rounding (the trainer sums them on the device).
     const saved = await loadCheckpoint(`${result.runDir}/checkpoints/last.ckpt`);
     for (const [name, weight] of Object.entries(plain.weights)) {

@@ -10,6 +10,11 @@ Deno.test("the seed experiment reaches a final training loss within 0.22-0.26 th
     assert.equal(result.steps, 50 * 13, "updates per epoch = ceil(200 / 16) = 13");
     const epochs = events.filter((e) => e.type === "epoch");
     assert.equal(epochs.length, 50);
+    for (const e of epochs) {
+      if (e.type !== "epoch") continue;
+      // The steps' own work is part of the epoch's wall time, never more.
+      assert.ok(e.stepSeconds > 0 && e.stepSeconds <= e.seconds, `epoch ${e.epoch} stepSeconds`);
+    }
     const first = epochs[0].type === "epoch" ? epochs[0].metrics.loss : NaN;
     const last = result.metrics.loss;
     assert.ok(first > 3, `epoch 0 loss ${first} should be high (the seed notebook shows 6.67)`);
