@@ -69,6 +69,7 @@ ignored=$(IFS=,; echo "$browser,${gpu[*]}")
 # line. Any other non-zero exit, or a crash before the summary, fails at once.
 declare -A exits=()
 reruns=""
+last_lines() { sed 's/\x1b\[[0-9;]*m//g' "$logs/$1" | tail -n 25 | sed 's/^/  | /'; }
 part() {
   local name=$1
   shift
@@ -78,7 +79,7 @@ part() {
   if ((exits[$name] >= 128)) && summary "$logs/$name" | grep -qE '^ok \| [0-9]+ passed.*\| 0 failed'; then
     echo
     echo "tools/test.sh: the $name run passed every test, then died of signal $((exits[$name] - 128)) at exit; its last lines:"
-    sed 's/\x1b\[[0-9;]*m//g' "$logs/$name" | tail -n 25 | sed 's/^/  | /'
+    last_lines "$name"
     echo "tools/test.sh: running the $name run once more"
     reruns+=" $name died at exit (signal $((exits[$name] - 128))) after passing, its rerun exited"
     "$@" 2>&1 | tee "$logs/$name"
@@ -95,7 +96,7 @@ for name in main webgpu browser; do
   if ((exits[$name] != 0)); then
     echo
     echo "tools/test.sh: the $name run exited with status ${exits[$name]}; its last lines:"
-    sed 's/\x1b\[[0-9;]*m//g' "$logs/$name" | tail -n 25 | sed 's/^/  | /'
+    last_lines "$name"
   fi
 done
 main=$(summary "$logs/main")
