@@ -15,6 +15,7 @@ import { batchNormTraining, compositeBatchNormTraining } from "../models/batch_n
 import { conv2dWithBias } from "../models/conv.ts";
 import { matMulWithBias } from "../models/dense.ts";
 import { filterGradients } from "../runtime/wasm_conv.ts";
+import { gemmProducts } from "../runtime/wasm_gemm.ts";
 import { median } from "./runner.ts";
 import { replacedWasmKernel } from "../runtime/wasm_heap.ts";
 import { createOptimizer } from "../optimizers/optimizer.ts";
@@ -142,6 +143,48 @@ const pairs: [string, Run, Run, boolean?][] = [];
     "3x3 conv's filter gradient [128,14,14,32] to 64 (before: patches · dy on XNNPACK)",
     filterGradient(false),
     filterGradient(true),
+  ]);
+}
+
+{
+  // anneal's gemm kernel against XNNPACK, the same ops either side (gemmProducts off: XNNPACK)
+  const withGemm = (enabled: boolean, run: Run): Run => () => {
+    gemmProducts.enabled = enabled;
+    try {
+      return run();
+    } finally {
+      gemmProducts.enabled = true;
+    }
+  };
+  for (const [batch, inputs, units] of [[128, 3136, 128], [256, 784, 512], [256, 512, 512]]) {
+    const x = tf.randomNormal([batch, inputs], 0, 1, "float32", 50) as tf.Tensor2D;
+    const kernel = tf.variable(tf.randomNormal([inputs, units], 0, 0.05, "float32", 51));
+    const bias = tf.variable(tf.zeros([units]));
+    // x needs its gradient too, as every dense layer but the first does
+    const run = () => {
+      const { value, grads } = tf.variableGrads(
+        () => tf.sum(matMulWithBias(tf.mul(x, 1), kernel as tf.Tensor2D, bias as tf.Tensor1D)),
+        [kernel, bias],
+      );
+      const dx = tf.grad((input: tf.Tensor) =>
+        tf.sum(matMulWithBias(input as tf.Tensor2D, kernel as tf.Tensor2D, bias as tf.Tensor1D))
+      )(x);
+      return [value, dx, ...Object.values(grads)];
+    };
+    pairs.push([
+      `dense [${batch},${inputs}] to ${units}: forward, dW, dx, forward again (before: XNNPACK)`,
+      withGemm(false, run),
+      withGemm(true, run),
+    ]);
+  }
+  const attrs = { strides: 1, pad: "same", dataFormat: "NHWC", dilations: 1 };
+  const x = tf.randomNormal([128, 14, 14, 32], 0, 1, "float32", 52);
+  const filter = tf.randomNormal([3, 3, 32, 64], 0, 0.1, "float32", 53);
+  const conv = () => tf.engine().runKernel("Conv2D", { x, filter }, attrs) as tf.Tensor;
+  pairs.push([
+    "Winograd 3x3 conv [128,14,14,32] to 64 (before: its 16 products on XNNPACK)",
+    withGemm(false, conv),
+    withGemm(true, conv),
   ]);
 }
 

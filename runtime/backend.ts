@@ -34,6 +34,7 @@ import { routeWebGpuFilterGradient, routeWebGpuSmallConv } from "./webgpu_conv.t
 import { routeReluGradient } from "./wasm_relu.ts";
 import { routeSharedIdentity } from "./wasm_identity.ts";
 import { routeTransposedMatMul } from "./wasm_matmul.ts";
+import { routeGemmFusedMatMul } from "./wasm_gemm.ts";
 import { kernelPool, startKernelPool } from "./wasm_simd/pool.ts";
 import { routeMaxPoolGrad } from "./wasm_pool.ts";
 import { routeBroadcastReductions } from "./wasm_reduce.ts";
@@ -340,6 +341,7 @@ async function useWasm(modelKind: string | undefined, options: BackendOptions): 
  */
 export function registerWasmTrainingKernels(): string[] {
   routeTransposedMatMul();
+  routeGemmFusedMatMul();
   if (!tf.getKernel("Conv2DBackpropFilter", "wasm")) {
     tf.registerKernel({
       kernelName: "Conv2DBackpropFilter",

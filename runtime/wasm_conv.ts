@@ -18,6 +18,7 @@ import { type SimdKernels, simdKernels } from "./wasm_simd/kernels.ts";
 import { kernelPool, splitRange } from "./wasm_simd/pool.ts";
 import { winogradFilterGradient } from "./wasm_winograd.ts";
 import { filterGradientCall } from "./conv_args.ts";
+import { gemmCovers, runGemm } from "./wasm_gemm.ts";
 import {
   heapAddress,
   heapFloats,
@@ -114,12 +115,14 @@ function spreadOut(wasm: WasmBackendInternals, dy: tf.TensorInfo, sh: number, sw
  *   (`wasm_winograd.ts`): 40 -> 22 ms for the CNN's second layer on the 2-core machine;
  * - `panelMaxTaps`: filters with at most this many rows of patches (kh * kw * inC) and a multiple
  *   of 8 output channels as anneal's `panelProduct` kernel: 2.3-3x faster at 9 taps (a 3x3
- *   filter over one channel), slower at 27 (three channels) and at 288.
+ *   filter over one channel), slower at 27 (three channels) and at 288. With `gemmProducts`
+ *   on (`wasm_gemm.ts`), every product that kernel covers runs there instead, whatever its taps.
  */
 export const filterGradients = { winograd: true, panelMaxTaps: 12 };
 
 /**
- * dL/dw as patches(x)ᵀ · dy: one XNNPACK product, or anneal's panel product for a few taps.
+ * dL/dw as patches(x)ᵀ · dy: one product on anneal's gemm (or XNNPACK's, through wasm's
+ * BatchMatMul, where gemm does not cover it), or anneal's panel product for a few taps.
  */
 function backpropFilter(args: KernelArgs): tf.TensorInfo | undefined {
   const call = filterGradientCall(args);
@@ -146,9 +149,11 @@ function backpropFilter(args: KernelArgs): tf.TensorInfo | undefined {
       // dy (or, swapped, transposes it). 20 -> 8 ms for the CNN's [128,28,28,1] to 32 channels.
       const out = wasm.makeOutput([kh, kw, inC, outC], "float32");
       const [a, b, c] = [patches, dy, out].map((info) => heapAddress(wasm, info));
-      // rows of the result (3 at a time, the kernel's block) over the kernel pool's threads
+      // rows of the result over the kernel pool's threads
       const threads = kernelPool(backend);
-      if (threads) {
+      if (gemmCovers(taps, outC)) {
+        runGemm(backend, { a, b, out: c, m: taps, k: rows, n: outC, aRow: 4 * rows, aStep: 4 });
+      } else if (threads) {
         threads.run(
           "panelProduct",
           splitRange(taps, threads.threads, 3).map(([from, to]) => [

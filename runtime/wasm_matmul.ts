@@ -10,11 +10,13 @@
  * millisecond for such sizes) and calls tfjs's own kernel untransposed. XNNPACK packs its right
  * operand on every call with a new tensor, at ~8 ns a value, so a product whose right operand is
  * far larger than its left is run swapped, as (Bᵀ·Aᵀ)ᵀ (`matMulPlan`). Batched products (more
- * than one matrix per operand) keep tfjs's path: XNNPACK's is for single matrices.
+ * than one matrix per operand) keep tfjs's path: XNNPACK's is for single matrices. Single
+ * products that anneal's `gemm` kernel covers run there first (`wasm_gemm.ts`).
  *
  * @module
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import { gemmMatMul } from "./wasm_gemm.ts";
 
 interface MatMulAttrs {
   transposeA: boolean;
@@ -77,9 +79,18 @@ const routedMatMul: tf.KernelFunc = (args) => {
   const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
   const { transposeA, transposeB } = args.attrs as unknown as MatMulAttrs;
   if (matrices(a.shape) !== 1 || matrices(b.shape) !== 1) return stock(args);
+  const backend = args.backend as tf.KernelBackend;
+  const product = gemmMatMul(
+    backend,
+    a,
+    b,
+    transposeA,
+    transposeB,
+    (x) => swapLastAxes(x, backend),
+  );
+  if (product) return product;
   const swapped = matMulPlan(a.shape, b.shape, transposeA, transposeB) === "swapped";
   if (!swapped && !transposeA && !transposeB) return stock(args);
-  const backend = args.backend as tf.KernelBackend;
   const wasm = backend as unknown as WasmDataBackend;
   // direct: A·B; swapped: Bᵀ·Aᵀ, transposed back
   const left = swapped

@@ -3,8 +3,9 @@
  * Algorithms for Convolutional Neural Networks", 2015): every 2x2 output tile comes from its 4x4
  * input window as Y = At [(G g Gt) ⊙ (Bt d B)] A, so the multiply-adds over channels are 16
  * matrix products [tiles, inC] · [inC, outC] (16 per 4 outputs instead of 36): 2.25x fewer than
- * the direct convolution. The products run on XNNPACK (tfjs-wasm's BatchMatMul, on the backend's
- * threads); the input and output transforms are anneal's SIMD kernels (`winogradInput`,
+ * the direct convolution. The products run on anneal's `gemm` kernel (`wasm_gemm.ts`; one
+ * product per thread of the kernel pool), or XNNPACK where it does not cover them (output
+ * channels not a multiple of 8); the input and output transforms are anneal's SIMD kernels (`winogradInput`,
  * `winogradOutput` in kernels.wat), the filter transform a loop here.
  *
  * A CNN's 3x3 layers after the first are such convolutions, forward and for the input gradient
@@ -23,6 +24,7 @@ import { type SimdKernels, simdKernels } from "./wasm_simd/kernels.ts";
 import { kernelPool, splitRange } from "./wasm_simd/pool.ts";
 import type { PoolKernel } from "./wasm_simd/pool_layout.ts";
 import { convCall } from "./conv_args.ts";
+import { gemmCovers, runGemmCalls } from "./wasm_gemm.ts";
 import {
   heapAddress,
   heapFloats,
@@ -67,14 +69,34 @@ export function winogradConv2D(args: KernelArgs): tf.TensorInfo | undefined {
       const b = heapFloats(wasm, bias);
       for (let k = 0; k < outChannels; k++) shiftValues[k] = b[b.length === 1 ? 0 : k];
     } else shiftValues.fill(0);
-    const m = v.map((vi, i) =>
-      work.own(runWasmKernel(
-        "BatchMatMul",
-        { a: vi, b: u[i] },
-        { transposeA: false, transposeB: false },
-        args.backend,
-      ))
-    );
+    // M[ξ] = V[ξ] · U[ξ]: on anneal's gemm, the 16 spread over the kernel pool's threads
+    // (one thread each), else on XNNPACK
+    const onGemm = gemmCovers(tiles, outChannels);
+    const m = onGemm
+      ? v.map(() => work.alloc([tiles, outChannels]))
+      : v.map((vi, i) =>
+        work.own(runWasmKernel(
+          "BatchMatMul",
+          { a: vi, b: u[i] },
+          { transposeA: false, transposeB: false },
+          args.backend,
+        ))
+      );
+    if (onGemm) {
+      runGemmCalls(
+        wasm,
+        v.map((vi, i) => ({
+          a: heapAddress(wasm, vi),
+          b: heapAddress(wasm, u[i]),
+          out: heapAddress(wasm, m[i]),
+          m: tiles,
+          k: inChannels,
+          n: outChannels,
+          aRow: 4 * inChannels,
+          aStep: 4,
+        })),
+      );
+    }
     const out = wasm.makeOutput([batchSize, outHeight, outWidth, outChannels], "float32");
     const tables = work.writeTables(table, m, outChannels);
     work.split(
@@ -200,9 +222,9 @@ function writeTables(
  * dL/dw of a 3x3 stride-1 convolution by the same F(2x2, 3x3), run backwards: for each of the
  * 16 positions ξ of a 4x4 tile, dU[ξ] = V[ξ]ᵀ · M[ξ] summed over every tile (V: the input
  * transform, as forward; M = A dY Aᵀ, `winogradGradient`), then dw = Gᵀ dU G per channel pair.
- * The 16 products [inC, tiles] · [tiles, outC] run as anneal's panel product (on the kernel
- * pool's threads when there is one): 2.25x fewer multiply-adds than patches · dy, and no
- * XNNPACK repacking of dy. Covers what the forward covers, with output channels a multiple of 8;
+ * The 16 products [inC, tiles] · [tiles, outC] run on anneal's `gemm` (one product per thread
+ * of the kernel pool): 2.25x fewer multiply-adds than patches · dy, and no XNNPACK repacking of
+ * dy. Covers what the forward covers, with output channels a multiple of 8;
  * returns undefined for the rest.
  */
 export function winogradFilterGradient(
@@ -251,11 +273,19 @@ export function winogradFilterGradient(
       4,
       4 * inChannels,
     ]);
-    const threads = pool?.threads ?? 1;
-    for (let i = 0; i < 16; i += threads) {
-      const group = products.slice(i, i + threads);
-      if (pool && group.length > 1) pool.run("panelProduct", group);
-      else for (const call of group) (simd.panelProduct as (...args: number[]) => void)(...call);
+    if (gemmCovers(inChannels, outChannels)) {
+      runGemmCalls(
+        wasm,
+        products.map(([a, b, out, m, k, n, aRow, aStep]) => ({ a, b, out, m, k, n, aRow, aStep })),
+      );
+    } else {
+      // anneal's panel product (reads b in place: slower, `bench/kernels_ab.ts`'s before side)
+      const threads = pool?.threads ?? 1;
+      for (let i = 0; i < 16; i += threads) {
+        const group = products.slice(i, i + threads);
+        if (pool && group.length > 1) pool.run("panelProduct", group);
+        else for (const call of group) (simd.panelProduct as (...args: number[]) => void)(...call);
+      }
     }
     transformFilterGradient(heapFloats(wasm, du), heapFloats(wasm, out), inChannels, outChannels);
     return out;

@@ -12,5 +12,7 @@ const bytes = await assembleKernels(await Deno.readTextFile(SOURCE));
 const target = new URL("./kernels_wasm.ts", SOURCE);
 await Deno.writeTextFile(target, generatedModule(bytes));
 console.log(
-  `wrote ${target.pathname}: ${bytes.plain.length} bytes (plain memory), ${bytes.shared.length} (shared)`,
+  `wrote ${target.pathname}: ${
+    Object.entries(bytes).map(([build, b]) => `${b.length} bytes (${build})`).join(", ")
+  }`,
 );

@@ -6,8 +6,7 @@
  *
  * @module
  */
-import { PLAIN, SHARED } from "./kernels_wasm.ts";
-import { decodeKernels } from "./pool_layout.ts";
+import { kernelBytes } from "./pool_layout.ts";
 
 /** The exports of kernels.wat; pointers are byte offsets in tfjs-wasm's memory. */
 export interface SimdKernels {
@@ -95,6 +94,24 @@ export interface SimdKernels {
     aStep: number,
   ): void;
   /**
+   * out [rows, cols] = a [rows, depth] · b [depth, cols], plus out's own values when
+   * `accumulate` is 1 (else out is overwritten): b and out row-major, `cols` a multiple of 8, a
+   * read with byte strides `aRow` and `aStep` as in `panelProduct`. `pack` is
+   * {@link GEMM_PACK_BYTES} of scratch (one per concurrent call). For any size.
+   */
+  gemm(
+    a: number,
+    b: number,
+    out: number,
+    rows: number,
+    depth: number,
+    cols: number,
+    aRow: number,
+    aStep: number,
+    pack: number,
+    accumulate: number,
+  ): void;
+  /**
    * Winograd F(2x2, 3x3) for the filter gradient: the 16 matrices [tiles, channels] at the
    * addresses in `table` get A dY At of every 2x2 tile of dy [batch, outH, outW, channels].
    */
@@ -150,6 +167,9 @@ export interface SimdKernels {
   ): number;
 }
 
+/** Bytes of scratch a `gemm` call packs b into (128 rows of 256 float32 columns). */
+export const GEMM_PACK_BYTES = 128 * 256 * 4;
+
 const instances = new WeakMap<WebAssembly.Memory, SimdKernels | null>();
 
 /** tfjs-wasm's memory, from the backend object (its emscripten module's). */
@@ -183,7 +203,7 @@ export function simdKernels(backend: unknown): SimdKernels | undefined {
     try {
       const shared = typeof SharedArrayBuffer !== "undefined" &&
         memory.buffer instanceof SharedArrayBuffer;
-      const module = new WebAssembly.Module(decodeKernels(shared ? SHARED : PLAIN));
+      const module = new WebAssembly.Module(kernelBytes(shared));
       const instance = new WebAssembly.Instance(module, { env: { memory } });
       kernels = instance.exports as unknown as SimdKernels;
     } catch {

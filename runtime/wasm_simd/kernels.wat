@@ -902,6 +902,173 @@
       (br $kLoop)))
   )
 
+  ;; out [rows, cols] = a [rows, depth] . b [depth, cols] (+ out when accumulate is 1): a general
+  ;; product, b row-major, cols a multiple of 8, out row-major. a is read through byte strides as
+  ;; in panelProduct (aRow between rows, aStep between consecutive k), so a transposed a costs
+  ;; nothing. `pack` is 128 KiB of scratch: b is copied there a block of 128 k by 256 columns at a
+  ;; time, as [columns / 8][k][8], so that the inner loop reads it in order (read in place, b's
+  ;; rows are one cache set apart for many widths). Blocks of 6 rows x 8 columns stay in registers
+  ;; (12 accumulators) while k runs through the block; relaxed_madd is one fused multiply-add
+  ;; where the CPU has one (the assembler writes mul + add into the build for engines without
+  ;; relaxed SIMD). A block past the last row reads that row again and stores nothing.
+  (func (export "gemm")
+    (param $a i32) (param $b i32) (param $out i32) (param $rows i32) (param $depth i32)
+    (param $cols i32) (param $aRow i32) (param $aStep i32) (param $pack i32)
+    (param $accumulate i32)
+    (local $n0 i32) (local $nend i32) (local $k0 i32) (local $kend i32) (local $m i32)
+    (local $n i32) (local $ka i32) (local $kaEnd i32) (local $bp i32) (local $o i32)
+    (local $src i32) (local $dst i32) (local $kk i32) (local $stride i32) (local $last i32)
+    (local $a0 i32) (local $a1 i32) (local $a2 i32) (local $a3 i32) (local $a4 i32) (local $a5 i32)
+    (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128) (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128) (local $c40 v128) (local $c41 v128) (local $c50 v128) (local $c51 v128)
+    (local $b0 v128) (local $b1 v128) (local $s v128)
+    (if (i32.eqz (local.get $accumulate)) (then
+      (memory.fill (local.get $out) (i32.const 0)
+        (i32.shl (i32.mul (local.get $rows) (local.get $cols)) (i32.const 2)))))
+    (local.set $stride (i32.shl (local.get $cols) (i32.const 2)))
+    (local.set $last (i32.sub (local.get $rows) (i32.const 1)))
+    (block $nPanelsDone (loop $nPanels
+      (br_if $nPanelsDone (i32.ge_u (local.get $n0) (local.get $cols)))
+      (local.set $nend (select
+        (local.get $cols)
+        (i32.add (local.get $n0) (i32.const 256))
+        (i32.gt_u (i32.add (local.get $n0) (i32.const 256)) (local.get $cols))))
+      (local.set $k0 (i32.const 0))
+      (block $kBlocksDone (loop $kBlocks
+        (br_if $kBlocksDone (i32.ge_u (local.get $k0) (local.get $depth)))
+        (local.set $kend (select
+          (local.get $depth)
+          (i32.add (local.get $k0) (i32.const 128))
+          (i32.gt_u (i32.add (local.get $k0) (i32.const 128)) (local.get $depth))))
+        ;; b [k0, kend) x [n0, nend) to the scratch, 8 columns at a time
+        (local.set $dst (local.get $pack))
+        (local.set $n (local.get $n0))
+        (block $packDone (loop $packColumns
+          (br_if $packDone (i32.ge_u (local.get $n) (local.get $nend)))
+          (local.set $src (i32.add (local.get $b) (i32.shl
+            (i32.add (i32.mul (local.get $k0) (local.get $cols)) (local.get $n)) (i32.const 2))))
+          (local.set $kk (local.get $k0))
+          (block $packRowsDone (loop $packRows
+            (br_if $packRowsDone (i32.ge_u (local.get $kk) (local.get $kend)))
+            (v128.store align=4 (local.get $dst) (v128.load align=4 (local.get $src)))
+            (v128.store offset=16 align=4 (local.get $dst)
+              (v128.load offset=16 align=4 (local.get $src)))
+            (local.set $dst (i32.add (local.get $dst) (i32.const 32)))
+            (local.set $src (i32.add (local.get $src) (local.get $stride)))
+            (local.set $kk (i32.add (local.get $kk) (i32.const 1)))
+            (br $packRows)))
+          (local.set $n (i32.add (local.get $n) (i32.const 8)))
+          (br $packColumns)))
+        (local.set $kaEnd (i32.mul (i32.sub (local.get $kend) (local.get $k0)) (local.get $aStep)))
+        (local.set $m (i32.const 0))
+        (block $mDone (loop $mBlocks
+          (br_if $mDone (i32.ge_u (local.get $m) (local.get $rows)))
+          ;; the block's rows of a at k0 (the last row again past the end)
+          (local.set $a0 (i32.add (local.get $a) (i32.add
+            (i32.mul (select (local.get $m) (local.get $last) (i32.lt_u (local.get $m) (local.get $rows)))
+              (local.get $aRow))
+            (i32.mul (local.get $k0) (local.get $aStep)))))
+          (local.set $a1 (i32.add (local.get $a) (i32.add
+            (i32.mul (select (i32.add (local.get $m) (i32.const 1)) (local.get $last) (i32.lt_u (i32.add (local.get $m) (i32.const 1)) (local.get $rows)))
+              (local.get $aRow))
+            (i32.mul (local.get $k0) (local.get $aStep)))))
+          (local.set $a2 (i32.add (local.get $a) (i32.add
+            (i32.mul (select (i32.add (local.get $m) (i32.const 2)) (local.get $last) (i32.lt_u (i32.add (local.get $m) (i32.const 2)) (local.get $rows)))
+              (local.get $aRow))
+            (i32.mul (local.get $k0) (local.get $aStep)))))
+          (local.set $a3 (i32.add (local.get $a) (i32.add
+            (i32.mul (select (i32.add (local.get $m) (i32.const 3)) (local.get $last) (i32.lt_u (i32.add (local.get $m) (i32.const 3)) (local.get $rows)))
+              (local.get $aRow))
+            (i32.mul (local.get $k0) (local.get $aStep)))))
+          (local.set $a4 (i32.add (local.get $a) (i32.add
+            (i32.mul (select (i32.add (local.get $m) (i32.const 4)) (local.get $last) (i32.lt_u (i32.add (local.get $m) (i32.const 4)) (local.get $rows)))
+              (local.get $aRow))
+            (i32.mul (local.get $k0) (local.get $aStep)))))
+          (local.set $a5 (i32.add (local.get $a) (i32.add
+            (i32.mul (select (i32.add (local.get $m) (i32.const 5)) (local.get $last) (i32.lt_u (i32.add (local.get $m) (i32.const 5)) (local.get $rows)))
+              (local.get $aRow))
+            (i32.mul (local.get $k0) (local.get $aStep)))))
+          (local.set $bp (local.get $pack))
+          (local.set $n (local.get $n0))
+          (block $nDone (loop $nBlocks
+            (br_if $nDone (i32.ge_u (local.get $n) (local.get $nend)))
+            (local.set $c00 (v128.const i32x4 0 0 0 0)) (local.set $c01 (v128.const i32x4 0 0 0 0))
+            (local.set $c10 (v128.const i32x4 0 0 0 0)) (local.set $c11 (v128.const i32x4 0 0 0 0))
+            (local.set $c20 (v128.const i32x4 0 0 0 0)) (local.set $c21 (v128.const i32x4 0 0 0 0))
+            (local.set $c30 (v128.const i32x4 0 0 0 0)) (local.set $c31 (v128.const i32x4 0 0 0 0))
+            (local.set $c40 (v128.const i32x4 0 0 0 0)) (local.set $c41 (v128.const i32x4 0 0 0 0))
+            (local.set $c50 (v128.const i32x4 0 0 0 0)) (local.set $c51 (v128.const i32x4 0 0 0 0))
+            (local.set $ka (i32.const 0))
+            (block $kDone (loop $inner
+              (br_if $kDone (i32.ge_u (local.get $ka) (local.get $kaEnd)))
+              (local.set $b0 (v128.load align=4 (local.get $bp)))
+              (local.set $b1 (v128.load offset=16 align=4 (local.get $bp)))
+              (local.set $s (v128.load32_splat align=4 (i32.add (local.get $a0) (local.get $ka))))
+              (local.set $c00 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $c00)))
+              (local.set $c01 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $c01)))
+              (local.set $s (v128.load32_splat align=4 (i32.add (local.get $a1) (local.get $ka))))
+              (local.set $c10 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $c10)))
+              (local.set $c11 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $c11)))
+              (local.set $s (v128.load32_splat align=4 (i32.add (local.get $a2) (local.get $ka))))
+              (local.set $c20 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $c20)))
+              (local.set $c21 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $c21)))
+              (local.set $s (v128.load32_splat align=4 (i32.add (local.get $a3) (local.get $ka))))
+              (local.set $c30 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $c30)))
+              (local.set $c31 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $c31)))
+              (local.set $s (v128.load32_splat align=4 (i32.add (local.get $a4) (local.get $ka))))
+              (local.set $c40 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $c40)))
+              (local.set $c41 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $c41)))
+              (local.set $s (v128.load32_splat align=4 (i32.add (local.get $a5) (local.get $ka))))
+              (local.set $c50 (f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $c50)))
+              (local.set $c51 (f32x4.relaxed_madd (local.get $s) (local.get $b1) (local.get $c51)))
+              (local.set $bp (i32.add (local.get $bp) (i32.const 32)))
+              (local.set $ka (i32.add (local.get $ka) (local.get $aStep)))
+              (br $inner)))
+            (local.set $o (i32.add (local.get $out) (i32.shl
+              (i32.add (i32.mul (local.get $m) (local.get $cols)) (local.get $n)) (i32.const 2))))
+            (v128.store align=4 (local.get $o)
+              (f32x4.add (v128.load align=4 (local.get $o)) (local.get $c00)))
+            (v128.store offset=16 align=4 (local.get $o)
+              (f32x4.add (v128.load offset=16 align=4 (local.get $o)) (local.get $c01)))
+            (if (i32.lt_u (i32.add (local.get $m) (i32.const 1)) (local.get $rows)) (then
+              (local.set $o (i32.add (local.get $o) (local.get $stride)))
+              (v128.store align=4 (local.get $o)
+                (f32x4.add (v128.load align=4 (local.get $o)) (local.get $c10)))
+              (v128.store offset=16 align=4 (local.get $o)
+                (f32x4.add (v128.load offset=16 align=4 (local.get $o)) (local.get $c11)))))
+            (if (i32.lt_u (i32.add (local.get $m) (i32.const 2)) (local.get $rows)) (then
+              (local.set $o (i32.add (local.get $o) (local.get $stride)))
+              (v128.store align=4 (local.get $o)
+                (f32x4.add (v128.load align=4 (local.get $o)) (local.get $c20)))
+              (v128.store offset=16 align=4 (local.get $o)
+                (f32x4.add (v128.load offset=16 align=4 (local.get $o)) (local.get $c21)))))
+            (if (i32.lt_u (i32.add (local.get $m) (i32.const 3)) (local.get $rows)) (then
+              (local.set $o (i32.add (local.get $o) (local.get $stride)))
+              (v128.store align=4 (local.get $o)
+                (f32x4.add (v128.load align=4 (local.get $o)) (local.get $c30)))
+              (v128.store offset=16 align=4 (local.get $o)
+                (f32x4.add (v128.load offset=16 align=4 (local.get $o)) (local.get $c31)))))
+            (if (i32.lt_u (i32.add (local.get $m) (i32.const 4)) (local.get $rows)) (then
+              (local.set $o (i32.add (local.get $o) (local.get $stride)))
+              (v128.store align=4 (local.get $o)
+                (f32x4.add (v128.load align=4 (local.get $o)) (local.get $c40)))
+              (v128.store offset=16 align=4 (local.get $o)
+                (f32x4.add (v128.load offset=16 align=4 (local.get $o)) (local.get $c41)))))
+            (if (i32.lt_u (i32.add (local.get $m) (i32.const 5)) (local.get $rows)) (then
+              (local.set $o (i32.add (local.get $o) (local.get $stride)))
+              (v128.store align=4 (local.get $o)
+                (f32x4.add (v128.load align=4 (local.get $o)) (local.get $c50)))
+              (v128.store offset=16 align=4 (local.get $o)
+                (f32x4.add (v128.load offset=16 align=4 (local.get $o)) (local.get $c51)))))
+            (local.set $n (i32.add (local.get $n) (i32.const 8)))
+            (br $nBlocks)))
+          (local.set $m (i32.add (local.get $m) (i32.const 6)))
+          (br $mBlocks)))
+        (local.set $k0 (local.get $kend))
+        (br $kBlocks)))
+      (local.set $n0 (local.get $nend))
+      (br $nPanels)))
+  )
+
   ;; One Adam/AdamW step over n values, as the reference chain computes it (optimizers/aliases.ts),
   ;; in one pass: d = g + coupled * p; m' = beta1 m + (1 - beta1) d; v' = beta2 v + (1 - beta2) d^2;
   ;; s = max(vmax, v') when amsgrad (vmax' = s) else v'; the update

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { assembleKernels, generatedModule, SOURCE } from "./assemble.ts";
-import { PLAIN, SHARED } from "./kernels_wasm.ts";
-import type { SimdKernels } from "./kernels.ts";
+import { assembleKernels, generatedModule, SOURCE, withoutRelaxedSimd } from "./assemble.ts";
+import { PLAIN, PLAIN_RELAXED, SHARED, SHARED_RELAXED } from "./kernels_wasm.ts";
+import { GEMM_PACK_BYTES, type SimdKernels } from "./kernels.ts";
 
 Deno.test("kernels_wasm.ts is kernels.wat assembled (run `deno task build-wasm-kernels` if not)", async () => {
   const bytes = await assembleKernels(await Deno.readTextFile(SOURCE));
@@ -34,9 +34,32 @@ function arena(memory: WebAssembly.Memory) {
 const random = (n: number, seed: number) =>
   Array.from({ length: n }, (_, i) => Math.sin(seed * 97 + i * 12.9898) * 43758.5453 % 1 * 4 + 3);
 
-for (const [variant, base64] of [["plain", PLAIN], ["shared", SHARED]] as const) {
+Deno.test("the plain-SIMD build writes each fused multiply-add as a multiply and an add", () => {
+  const madd = "(f32x4.relaxed_madd (local.get $s) (local.get $b0) (local.get $c00))";
+  assert.equal(
+    withoutRelaxedSimd(`(local.set $c00 ${madd}) ;; relaxed_madd in a comment stays`),
+    "(local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $s) (local.get $b0))))" +
+      " ;; relaxed_madd in a comment stays",
+  );
+  // a form it cannot rewrite is an error, not a build that fails to validate later
+  assert.throws(() => withoutRelaxedSimd("(f32x4.relaxed_min (local.get $a) (local.get $b))"));
+  assert.throws(() =>
+    withoutRelaxedSimd(
+      "(f32x4.relaxed_madd (v128.load (local.get $p)) (local.get $a) (local.get $b))",
+    )
+  );
+});
+
+const BUILDS = [
+  ["plain", PLAIN],
+  ["shared", SHARED],
+  ["plain, relaxed SIMD", PLAIN_RELAXED],
+  ["shared, relaxed SIMD", SHARED_RELAXED],
+] as const;
+
+for (const [variant, base64] of BUILDS) {
   const memory = new WebAssembly.Memory(
-    variant === "shared" ? { initial: 64, maximum: 65536, shared: true } : { initial: 64 },
+    variant.startsWith("shared") ? { initial: 64, maximum: 65536, shared: true } : { initial: 64 },
   );
   const kernels = new WebAssembly.Instance(new WebAssembly.Module(decode(base64)), {
     env: { memory },
@@ -186,4 +209,54 @@ for (const [variant, base64] of [["plain", PLAIN], ["shared", SHARED]] as const)
       1,
     );
   });
+
+  // rows not a multiple of the 6-row block, depth across blocks of 128, columns across panels of
+  // 256; a read row-major and transposed (through its strides); out overwritten and added to
+  const GEMM_CASES = [
+    { m: 13, k: 300, n: 264, transposed: false, accumulate: false },
+    { m: 7, k: 129, n: 8, transposed: true, accumulate: true },
+    { m: 6, k: 1, n: 16, transposed: false, accumulate: true },
+    { m: 2, k: 5, n: 24, transposed: true, accumulate: false },
+    { m: 5, k: 0, n: 8, transposed: false, accumulate: false },
+  ];
+  for (const c of GEMM_CASES) {
+    Deno.test(`gemm (${variant} memory) equals the scalar product: ${JSON.stringify(c)}`, () => {
+      const { m, k, n, transposed, accumulate } = c;
+      const heap = arena(memory);
+      const av = random(m * k, 11), bv = random(k * n, 12), start = random(m * n, 13);
+      // a [m, k], stored [k, m] when transposed
+      const a = heap.floats(
+        transposed
+          ? Array.from({ length: m * k }, (_, i) => av[(i % m) * k + Math.floor(i / m)])
+          : av,
+      );
+      const b = heap.floats(bv), out = heap.floats(start);
+      const pack = heap.floats(new Float32Array(GEMM_PACK_BYTES / 4));
+      const [aRow, aStep] = transposed ? [4, 4 * m] : [4 * k, 4];
+      kernels.gemm(
+        a.byteOffset,
+        b.byteOffset,
+        out.byteOffset,
+        m,
+        k,
+        n,
+        aRow,
+        aStep,
+        pack.byteOffset,
+        accumulate ? 1 : 0,
+      );
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < n; j++) {
+          let sum = accumulate ? start[i * n + j] : 0;
+          let size = Math.abs(sum);
+          for (let q = 0; q < k; q++) {
+            sum += av[i * k + q] * bv[q * n + j];
+            size += Math.abs(av[i * k + q] * bv[q * n + j]);
+          }
+          const got = out[i * n + j];
+          assert.ok(Math.abs(got - sum) <= 1e-6 * size, `[${i}, ${j}]: ${got} vs ${sum}`);
+        }
+      }
+    });
+  }
 }

@@ -6,6 +6,7 @@
  * @module
  */
 import type { SimdKernels } from "./kernels.ts";
+import { PLAIN, PLAIN_RELAXED, SHARED, SHARED_RELAXED } from "./kernels_wasm.ts";
 
 /** The kernels a pool thread can run, by index. */
 export const POOL_KERNELS = [
@@ -14,6 +15,7 @@ export const POOL_KERNELS = [
   "reluGrad",
   "maxPoolGrad2x2",
   "panelProduct",
+  "gemm",
   "winogradInput",
   "winogradOutput",
   "winogradGradient",
@@ -50,4 +52,17 @@ export function decodeKernels(base64: string): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(text.length);
   for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
   return bytes;
+}
+
+let relaxedSimd: boolean | undefined;
+
+/**
+ * The build of kernels.wat for a plain or a shared memory: with relaxed SIMD's fused
+ * multiply-adds where this engine validates them (V8 since 2023: Deno, Chromium), else plain
+ * SIMD. The pool's threads choose as the caller does, so every part of a product rounds alike.
+ */
+export function kernelBytes(shared: boolean): Uint8Array<ArrayBuffer> {
+  const relaxed = decodeKernels(shared ? SHARED_RELAXED : PLAIN_RELAXED);
+  relaxedSimd ??= WebAssembly.validate(relaxed);
+  return relaxedSimd ? relaxed : decodeKernels(shared ? SHARED : PLAIN);
 }

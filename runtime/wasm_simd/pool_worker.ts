@@ -10,8 +10,7 @@
  *
  * @module
  */
-import { SHARED } from "./kernels_wasm.ts";
-import { decodeKernels, POOL_KERNELS, SLOT_ARGS, SLOT_WORDS, Word } from "./pool_layout.ts";
+import { kernelBytes, POOL_KERNELS, SLOT_ARGS, SLOT_WORDS, Word } from "./pool_layout.ts";
 
 const scope = globalThis as unknown as {
   onmessage: ((event: MessageEvent) => void) | null;
@@ -20,7 +19,7 @@ const scope = globalThis as unknown as {
 };
 
 function serve(memory: WebAssembly.Memory, control: SharedArrayBuffer, slot: number): void {
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(decodeKernels(SHARED)), {
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(kernelBytes(true)), {
     env: { memory },
   });
   const exports = instance.exports as Record<string, (...args: number[]) => number | undefined>;
