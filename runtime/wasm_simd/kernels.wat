@@ -918,10 +918,12 @@
     (local $n0 i32) (local $nend i32) (local $k0 i32) (local $kend i32) (local $m i32)
     (local $n i32) (local $ka i32) (local $kaEnd i32) (local $bp i32) (local $o i32)
     (local $src i32) (local $dst i32) (local $kk i32) (local $stride i32) (local $last i32)
+    (local $fresh i32) (local $zero v128)
     (local $a0 i32) (local $a1 i32) (local $a2 i32) (local $a3 i32) (local $a4 i32) (local $a5 i32)
     (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128) (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128) (local $c40 v128) (local $c41 v128) (local $c50 v128) (local $c51 v128)
     (local $b0 v128) (local $b1 v128) (local $s v128)
-    (if (i32.eqz (local.get $accumulate)) (then
+    ;; no k at all: out is 0 (or stays as it is)
+    (if (i32.and (i32.eqz (local.get $depth)) (i32.eqz (local.get $accumulate))) (then
       (memory.fill (local.get $out) (i32.const 0)
         (i32.shl (i32.mul (local.get $rows) (local.get $cols)) (i32.const 2)))))
     (local.set $stride (i32.shl (local.get $cols) (i32.const 2)))
@@ -939,6 +941,8 @@
           (local.get $depth)
           (i32.add (local.get $k0) (i32.const 128))
           (i32.gt_u (i32.add (local.get $k0) (i32.const 128)) (local.get $depth))))
+        ;; the first block of k overwrites out (unless accumulating), the others add to it
+        (local.set $fresh (i32.and (i32.eqz (local.get $k0)) (i32.eqz (local.get $accumulate))))
         ;; b [k0, kend) x [n0, nend) to the scratch, 8 columns at a time
         (local.set $dst (local.get $pack))
         (local.set $n (local.get $n0))
@@ -1026,39 +1030,57 @@
             (local.set $o (i32.add (local.get $out) (i32.shl
               (i32.add (i32.mul (local.get $m) (local.get $cols)) (local.get $n)) (i32.const 2))))
             (v128.store align=4 (local.get $o)
-              (f32x4.add (v128.load align=4 (local.get $o)) (local.get $c00)))
+              (f32x4.add (select (local.get $zero) (v128.load align=4 (local.get $o)) (local.get $fresh))
+              (local.get $c00)))
             (v128.store offset=16 align=4 (local.get $o)
-              (f32x4.add (v128.load offset=16 align=4 (local.get $o)) (local.get $c01)))
+              (f32x4.add
+              (select (local.get $zero) (v128.load offset=16 align=4 (local.get $o)) (local.get $fresh))
+              (local.get $c01)))
             (if (i32.lt_u (i32.add (local.get $m) (i32.const 1)) (local.get $rows)) (then
               (local.set $o (i32.add (local.get $o) (local.get $stride)))
               (v128.store align=4 (local.get $o)
-                (f32x4.add (v128.load align=4 (local.get $o)) (local.get $c10)))
+                (f32x4.add (select (local.get $zero) (v128.load align=4 (local.get $o)) (local.get $fresh))
+                  (local.get $c10)))
               (v128.store offset=16 align=4 (local.get $o)
-                (f32x4.add (v128.load offset=16 align=4 (local.get $o)) (local.get $c11)))))
+                (f32x4.add
+                  (select (local.get $zero) (v128.load offset=16 align=4 (local.get $o)) (local.get $fresh))
+                  (local.get $c11)))))
             (if (i32.lt_u (i32.add (local.get $m) (i32.const 2)) (local.get $rows)) (then
               (local.set $o (i32.add (local.get $o) (local.get $stride)))
               (v128.store align=4 (local.get $o)
-                (f32x4.add (v128.load align=4 (local.get $o)) (local.get $c20)))
+                (f32x4.add (select (local.get $zero) (v128.load align=4 (local.get $o)) (local.get $fresh))
+                  (local.get $c20)))
               (v128.store offset=16 align=4 (local.get $o)
-                (f32x4.add (v128.load offset=16 align=4 (local.get $o)) (local.get $c21)))))
+                (f32x4.add
+                  (select (local.get $zero) (v128.load offset=16 align=4 (local.get $o)) (local.get $fresh))
+                  (local.get $c21)))))
             (if (i32.lt_u (i32.add (local.get $m) (i32.const 3)) (local.get $rows)) (then
               (local.set $o (i32.add (local.get $o) (local.get $stride)))
               (v128.store align=4 (local.get $o)
-                (f32x4.add (v128.load align=4 (local.get $o)) (local.get $c30)))
+                (f32x4.add (select (local.get $zero) (v128.load align=4 (local.get $o)) (local.get $fresh))
+                  (local.get $c30)))
               (v128.store offset=16 align=4 (local.get $o)
-                (f32x4.add (v128.load offset=16 align=4 (local.get $o)) (local.get $c31)))))
+                (f32x4.add
+                  (select (local.get $zero) (v128.load offset=16 align=4 (local.get $o)) (local.get $fresh))
+                  (local.get $c31)))))
             (if (i32.lt_u (i32.add (local.get $m) (i32.const 4)) (local.get $rows)) (then
               (local.set $o (i32.add (local.get $o) (local.get $stride)))
               (v128.store align=4 (local.get $o)
-                (f32x4.add (v128.load align=4 (local.get $o)) (local.get $c40)))
+                (f32x4.add (select (local.get $zero) (v128.load align=4 (local.get $o)) (local.get $fresh))
+                  (local.get $c40)))
               (v128.store offset=16 align=4 (local.get $o)
-                (f32x4.add (v128.load offset=16 align=4 (local.get $o)) (local.get $c41)))))
+                (f32x4.add
+                  (select (local.get $zero) (v128.load offset=16 align=4 (local.get $o)) (local.get $fresh))
+                  (local.get $c41)))))
             (if (i32.lt_u (i32.add (local.get $m) (i32.const 5)) (local.get $rows)) (then
               (local.set $o (i32.add (local.get $o) (local.get $stride)))
               (v128.store align=4 (local.get $o)
-                (f32x4.add (v128.load align=4 (local.get $o)) (local.get $c50)))
+                (f32x4.add (select (local.get $zero) (v128.load align=4 (local.get $o)) (local.get $fresh))
+                  (local.get $c50)))
               (v128.store offset=16 align=4 (local.get $o)
-                (f32x4.add (v128.load offset=16 align=4 (local.get $o)) (local.get $c51)))))
+                (f32x4.add
+                  (select (local.get $zero) (v128.load offset=16 align=4 (local.get $o)) (local.get $fresh))
+                  (local.get $c51)))))
             (local.set $n (i32.add (local.get $n) (i32.const 8)))
             (br $nBlocks)))
           (local.set $m (i32.add (local.get $m) (i32.const 6)))
