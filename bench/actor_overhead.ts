@@ -93,6 +93,11 @@ if (import.meta.main) {
     // one run, so it does not swing with the machine's speed between runs as the times do.
     const actorsOutside: number[] = [];
     const plainOutside: number[] = [];
+    // Each round's throughput ratio after each side's first window of steps. An actor run
+    // starts a new trainer Worker, whose first step compiles tfjs-wasm's and anneal's kernels
+    // and makes XNNPACK's operators (measured: ~2x a warm step); the in-process loop runs in
+    // this thread, warm from the round before. The warm ratio compares the loops themselves.
+    const warmRounds: number[] = [];
     let steps = 0;
     for (let r = 0; r < Number(values.repeats); r++) {
       const a = await actorSeconds(input, runsDir);
@@ -102,10 +107,17 @@ if (import.meta.main) {
       const p = await trainInProcess(parseConfig({ ...input, runsDir }));
       plain.push(p.seconds);
       plainOutside.push(1 - p.stepSeconds / p.seconds);
+      const warm = (seconds: number, first: number, firstSteps: number) =>
+        (steps - firstSteps) / (seconds - first);
+      warmRounds.push(
+        warm(a.seconds, a.firstWindowSeconds, a.firstWindowSteps) /
+          warm(p.seconds, p.firstWindowSeconds, p.firstWindowSteps),
+      );
     }
     // Each round's own ratio too: the two runs of a round are seconds apart, so a swing of the
     // machine's speed between rounds cancels out of it.
     const rounds = actors.map((a, i) => plain[i] / a).sort((a, b) => a - b);
+    warmRounds.sort((a, b) => a - b);
     const row = {
       workload: name,
       backend: values.backend,
@@ -115,6 +127,8 @@ if (import.meta.main) {
       throughputRatio: median(plain) / median(actors),
       roundRatios: rounds,
       medianRoundRatio: median(rounds),
+      warmRoundRatios: warmRounds,
+      medianWarmRoundRatio: median(warmRounds),
       actorsOutsideSteps: median(actorsOutside),
       inProcessOutsideSteps: median(plainOutside),
     };
@@ -127,7 +141,10 @@ if (import.meta.main) {
           (row.throughputRatio * 100).toFixed(1)
         }% of in-process (${steps} steps, median of ${values.repeats}); per round ${
           (row.medianRoundRatio * 100).toFixed(1)
-        }% in the median (${rounds.map((r) => (r * 100).toFixed(0)).join(" ")}); outside the ` +
+        }% in the median (${rounds.map((r) => (r * 100).toFixed(0)).join(" ")}); after each ` +
+          `side's first window of steps ${(row.medianWarmRoundRatio * 100).toFixed(1)}% (${
+            warmRounds.map((r) => (r * 100).toFixed(0)).join(" ")
+          }); outside the ` +
           `steps' own work: actors ${(row.actorsOutsideSteps * 100).toFixed(1)}%, in-process ${
             (row.inProcessOutsideSteps * 100).toFixed(1)
           }% of the loop's wall time (medians)`,

@@ -26,6 +26,13 @@ export interface InProcessResult {
   seconds: number;
   /** Of `seconds`, the time in the steps' own work (as the trainer's `EpochEvent.stepSeconds`). */
   stepSeconds: number;
+  /**
+   * Of `seconds`, the time until the first window of steps was read back (on the CPU backends
+   * the first step; it includes compiling and first allocations): the rest is the warm loop.
+   */
+  firstWindowSeconds: number;
+  /** Steps in that first window. */
+  firstWindowSteps: number;
   /** The final weights, by name. */
   weights: Awaited<ReturnType<TrainingEngine["readWeights"]>>;
 }
@@ -64,6 +71,7 @@ export async function trainInProcess(config: RunConfig): Promise<InProcessResult
   const readEvery = config.readbackEvery ?? (backend === "webgpu" ? 16 : 1);
   let step = 0;
   let stepMs = 0;
+  let firstWindow: { ms: number; steps: number } | undefined;
   const started = performance.now();
   for (let epoch = 0; epoch < config.epochs; epoch++) {
     const order = trainOrder(train, options, epoch);
@@ -78,6 +86,7 @@ export async function trainInProcess(config: RunConfig): Promise<InProcessResult
         lossSum += values.loss * values.samples;
         samples += values.samples;
       }
+      firstWindow ??= { ms: performance.now() - started, steps: read.length };
       window = [];
     };
     for (let index = 0; index < batches;) {
@@ -103,5 +112,14 @@ export async function trainInProcess(config: RunConfig): Promise<InProcessResult
   const seconds = (performance.now() - started) / 1000;
   const weights = await engine.readWeights();
   engine.dispose();
-  return { backend, losses, steps: step, seconds, stepSeconds: stepMs / 1000, weights };
+  return {
+    backend,
+    losses,
+    steps: step,
+    seconds,
+    stepSeconds: stepMs / 1000,
+    firstWindowSeconds: (firstWindow?.ms ?? 0) / 1000,
+    firstWindowSteps: firstWindow?.steps ?? 0,
+    weights,
+  };
 }

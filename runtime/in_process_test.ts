@@ -24,6 +24,9 @@ Deno.test("the actors change nothing about the numbers: same weights and losses 
     const epochs = await readNdjson(`${result.runDir}/epochs.ndjson`);
     assert.equal(plain.steps, result.steps);
     assert.ok(plain.stepSeconds > 0 && plain.stepSeconds <= plain.seconds, "stepSeconds");
+    // on cpu every step is read back: the first window is the first step
+    assert.equal(plain.firstWindowSteps, 1);
+    assert.ok(plain.firstWindowSeconds > 0 && plain.firstWindowSeconds < plain.seconds);
     // Weights bit for bit; epoch losses to float32 rounding (the trainer sums them on the device).
     const saved = await loadCheckpoint(`${result.runDir}/checkpoints/last.ckpt`);
     for (const [name, weight] of Object.entries(plain.weights)) {
