@@ -32,6 +32,15 @@ console.log(`# ${selection.reason}`);
 type Run = () => tf.TensorContainer | void;
 // [name, before, after, untidied]: `untidied` runs keep what they make (an optimizer's slots)
 const pairs: [string, Run, Run, boolean?][] = [];
+/** `run` with anneal's gemm kernel on or off (off: those products on XNNPACK, as before it). */
+const withGemm = (enabled: boolean, run: Run): Run => () => {
+  gemmProducts.enabled = enabled;
+  try {
+    return run();
+  } finally {
+    gemmProducts.enabled = true;
+  }
+};
 
 {
   const x = tf.randomNormal([128, 28, 28, 32], 0, 1, "float32", 1);
@@ -77,6 +86,26 @@ const pairs: [string, Run, Run, boolean?][] = [];
     ),
     grads(() => conv2dWithBias(x, filter as tf.Tensor4D, bias as tf.Tensor1D, 1, "same")),
   ]);
+  const forwardAttrs = {
+    strides: 1,
+    pad: "same",
+    dataFormat: "NHWC",
+    dilations: 1,
+    activation: "linear",
+  };
+  const forwardInputs = { x, filter, bias };
+  pairs.push([
+    "first conv layer's forward (before: XNNPACK's direct convolution)",
+    () =>
+      tf.engine().makeTensorFromTensorInfo(
+        replacedWasmKernel("FusedConv2D")!({
+          inputs: forwardInputs,
+          attrs: forwardAttrs as unknown as tf.NamedAttrMap,
+          backend: tf.backend(),
+        }) as tf.TensorInfo,
+      ),
+    () => tf.engine().runKernel("FusedConv2D", forwardInputs, forwardAttrs) as tf.Tensor,
+  ]);
   const dy = tf.randomNormal([128, 28, 28, 32], 0, 1, "float32", 8);
   const filterGradient = (maxTaps: number) => () => {
     filterGradients.panelMaxTaps = maxTaps;
@@ -86,7 +115,7 @@ const pairs: [string, Run, Run, boolean?][] = [];
   const panelTaps = filterGradients.panelMaxTaps;
   pairs.push([
     "first conv layer's filter gradient (before: an XNNPACK product)",
-    filterGradient(0),
+    withGemm(false, filterGradient(0)),
     filterGradient(panelTaps),
   ]);
 }
@@ -141,21 +170,12 @@ const pairs: [string, Run, Run, boolean?][] = [];
   };
   pairs.push([
     "3x3 conv's filter gradient [128,14,14,32] to 64 (before: patches · dy on XNNPACK)",
-    filterGradient(false),
+    withGemm(false, filterGradient(false)),
     filterGradient(true),
   ]);
 }
 
 {
-  // anneal's gemm kernel against XNNPACK, the same ops either side (gemmProducts off: XNNPACK)
-  const withGemm = (enabled: boolean, run: Run): Run => () => {
-    gemmProducts.enabled = enabled;
-    try {
-      return run();
-    } finally {
-      gemmProducts.enabled = true;
-    }
-  };
   for (const [batch, inputs, units] of [[128, 3136, 128], [256, 784, 512], [256, 512, 512]]) {
     const x = tf.randomNormal([batch, inputs], 0, 1, "float32", 50) as tf.Tensor2D;
     const kernel = tf.variable(tf.randomNormal([inputs, units], 0, 0.05, "float32", 51));

@@ -17,8 +17,8 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { type SimdKernels, simdKernels } from "./wasm_simd/kernels.ts";
 import { kernelPool, splitRange } from "./wasm_simd/pool.ts";
 import { winogradFilterGradient } from "./wasm_winograd.ts";
-import { filterGradientCall } from "./conv_args.ts";
-import { gemmCovers, runGemm } from "./wasm_gemm.ts";
+import { convCall, filterGradientCall } from "./conv_args.ts";
+import { fillRows, gemmCovers, runGemm } from "./wasm_gemm.ts";
 import {
   heapAddress,
   heapFloats,
@@ -185,6 +185,57 @@ function backpropFilter(args: KernelArgs): tf.TensorInfo | undefined {
 }
 
 /**
+ * Largest kh * kw * inC of a forward convolution run as patches · filter on anneal's gemm: a first
+ * layer's few taps, where XNNPACK's direct convolution reached ~5 GFLOP/s on the CNN's
+ * [128,28,28,1] to 32 channels (10-12 ms; 5-6 ms this way on the 2-core machine).
+ */
+export const PATCH_CONV_MAX_TAPS = 27;
+
+/**
+ * A forward convolution with few taps as one product: the transposed patches [taps, positions]
+ * (the filter gradient's, read through strides as [positions, taps]) times the filter, which
+ * in NHWC is already [taps, outC] row-major, added to the bias. Declines activations, more taps,
+ * and what gemm does not cover.
+ */
+function patchConv2D(args: KernelArgs): tf.TensorInfo | undefined {
+  const call = convCall(args);
+  if (!call || call.activation !== "linear") return;
+  const { x, filter, bias, conv } = call;
+  const { filterHeight: kh, filterWidth: kw, inChannels: inC, outChannels: outC } = conv;
+  const taps = kh * kw * inC;
+  const rows = conv.batchSize * conv.outHeight * conv.outWidth;
+  const wasm = wasmInternals(args.backend);
+  if (taps > PATCH_CONV_MAX_TAPS || !gemmCovers(rows, outC) || !simdKernels(wasm)) return;
+  // channels first ([inC, batch, h, w]) so that every patch row reads the input in order
+  const planes = inC > 1
+    ? runWasmKernel("Transpose", { x }, { perm: [3, 0, 1, 2] }, args.backend)
+    : x;
+  const patches = transposedPatches(wasm, planes, conv);
+  if (planes !== x) wasm.disposeData(planes.dataId, true);
+  try {
+    const out = wasm.makeOutput(
+      [conv.batchSize, conv.outHeight, conv.outWidth, outC],
+      "float32",
+    );
+    if (bias) fillRows(heapFloats(wasm, out), heapFloats(wasm, bias), rows, outC);
+    runGemm(args.backend, {
+      a: heapAddress(wasm, patches),
+      b: heapAddress(wasm, filter),
+      out: heapAddress(wasm, out),
+      m: rows,
+      k: taps,
+      n: outC,
+      aRow: 4,
+      aStep: 4 * rows,
+      accumulate: bias !== undefined,
+    });
+    return out;
+  } finally {
+    wasm.disposeData(patches.dataId, true);
+  }
+}
+
+/**
  * The patches of the input under every output position, transposed: [kh*kw*inC,
  * batch*outH*outW] (row (i, j, c) holds input channel c at tap (i, j) of every window; zeros in
  * the padding), from the input laid out channels first (`planes`, [inC, batch, h, w]). Laid out
@@ -308,6 +359,9 @@ function shiftedPatches(
  */
 export function routeConvGradients(): string[] {
   const routed: string[] = [];
+  for (const name of ["Conv2D", "FusedConv2D"]) {
+    if (overrideWasmKernel(name, patchConv2D)) routed.push(name);
+  }
   if (overrideWasmKernel("Conv2DBackpropInput", backpropInput)) routed.push("Conv2DBackpropInput");
   if (overrideWasmKernel("Conv2DBackpropFilter", backpropFilter)) {
     routed.push("Conv2DBackpropFilter");

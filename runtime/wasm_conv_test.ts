@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { registerWasmTrainingKernels, selectBackend } from "./backend.ts";
-import { routeConvGradients } from "./wasm_conv.ts";
+import { PATCH_CONV_MAX_TAPS, routeConvGradients } from "./wasm_conv.ts";
+import { gemmProducts } from "./wasm_gemm.ts";
 
 type Pad = "same" | "valid" | [
   [number, number],
@@ -77,7 +78,12 @@ Deno.test("wasm's conv gradients equal the cpu's for strides, paddings and chann
   const expected = CASES.map(gradients);
   await selectBackend("wasm");
   registerWasmTrainingKernels();
-  assert.deepEqual(routeConvGradients(), ["Conv2DBackpropInput", "Conv2DBackpropFilter"]);
+  assert.deepEqual(routeConvGradients(), [
+    "Conv2D",
+    "FusedConv2D",
+    "Conv2DBackpropInput",
+    "Conv2DBackpropFilter",
+  ]);
   const buffers = tf.engine().backend.numDataIds();
   const actual = CASES.map(gradients);
   assert.equal(tf.engine().backend.numDataIds(), buffers);
@@ -86,4 +92,44 @@ Deno.test("wasm's conv gradients equal the cpu's for strides, paddings and chann
     assertClose(got.dx, expected[i].dx, `dx ${what}`);
     assertClose(got.dw, expected[i].dw, `dw ${what}`);
   });
+});
+
+/** Forward convolutions: with a bias per channel, without, with relu. */
+function forwards(c: Case, i: number): number[][] {
+  return tf.tidy(() => {
+    const x = tf.randomNormal(c.x, 0, 1, "float32", 5 * i + 1) as tf.Tensor4D;
+    const filter = tf.randomNormal(c.filter, 0, 1, "float32", 5 * i + 2) as tf.Tensor4D;
+    const bias = tf.randomNormal([c.filter[3]], 0, 1, "float32", 5 * i + 3);
+    const common = { x, filter, strides: c.strides, pad: c.pad };
+    return [
+      tf.fused.conv2d({ ...common, bias }),
+      tf.conv2d(x, filter, c.strides, c.pad),
+      tf.fused.conv2d({ ...common, bias, activation: "relu" }),
+    ].map((y) => Array.from(y.dataSync()));
+  });
+}
+
+Deno.test("wasm's forward convolutions (few taps: patches times filter on gemm) equal the cpu's", async () => {
+  await selectBackend("cpu");
+  const expected = CASES.map(forwards);
+  await selectBackend("wasm");
+  registerWasmTrainingKernels();
+  CASES.map(forwards); // first use: kernels registered, buffers settled
+  const buffers = tf.engine().backend.numDataIds();
+  const actual = CASES.map(forwards);
+  assert.equal(tf.engine().backend.numDataIds(), buffers);
+  // the few-tap cases with a multiple of 8 output channels run on gemm: two of the three
+  // forwards each (relu stays with XNNPACK)
+  const onGemm = CASES.filter((c) =>
+    c.filter[0] * c.filter[1] * c.filter[2] <= PATCH_CONV_MAX_TAPS && c.filter[3] % 8 === 0
+  );
+  assert.ok(onGemm.length >= 4);
+  const before = gemmProducts.calls;
+  onGemm.forEach(forwards);
+  assert.ok(gemmProducts.calls - before >= 2 * onGemm.length);
+  actual.forEach((got, i) =>
+    got.forEach((values, k) =>
+      assertClose(values, expected[i][k], `forward ${k} ${JSON.stringify(CASES[i])}`)
+    )
+  );
 });

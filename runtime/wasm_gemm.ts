@@ -154,6 +154,17 @@ export function gemmMatMul(
   }
 }
 
+/** `out` [m, n]: every row `bias` (n values, or one for all); the start of a product with bias. */
+export function fillRows(out: Float32Array, bias: Float32Array, m: number, n: number): void {
+  const row = out.subarray(0, n);
+  if (bias.length === 1) row.fill(bias[0]);
+  else row.set(bias.subarray(0, n));
+  // the rows filled so far copied after themselves: log2(m) copies, not m (a conv's 100K rows)
+  for (let filled = 1; filled < m; filled *= 2) {
+    out.copyWithin(filled * n, 0, Math.min(filled, m - filled) * n);
+  }
+}
+
 /** A bias of n values (shape [n], [1, n], ...) or of one, added to every row. */
 function rowBias(bias: tf.TensorInfo, n: number): boolean {
   if (bias.dtype !== "float32") return false;
@@ -194,14 +205,7 @@ function fusedMatMul(args: KernelArgs): tf.TensorInfo | undefined {
   const wasm = wasmInternals(args.backend);
   if (!simdKernels(wasm)) return;
   const out = wasm.makeOutput([...a.shape.slice(0, -2), m, n], "float32");
-  const values = heapFloats(wasm, out);
-  if (bias) {
-    const shift = heapFloats(wasm, bias);
-    const row = values.subarray(0, n);
-    if (shift.length === 1) row.fill(shift[0]);
-    else row.set(shift);
-    for (let r = 1; r < m; r++) values.copyWithin(r * n, 0, n);
-  }
+  if (bias) fillRows(heapFloats(wasm, out), heapFloats(wasm, bias), m, n);
   const [aRow, aStep] = transposeA ? [4, 4 * m] : [4 * k, 4];
   runGemm(args.backend, {
     a: heapAddress(wasm, a),

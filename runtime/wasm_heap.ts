@@ -28,7 +28,8 @@ export type KernelArgs = Parameters<tf.KernelFunc>[0];
 /** A kernel that returns undefined for the cases it leaves to the kernel it replaced. */
 export type DecliningKernel = (args: KernelArgs) => tf.TensorInfo | undefined;
 
-const overrides = new Map<string, tf.KernelFunc>();
+/** Per backend/kernel name, the declining kernels chained in front of tfjs's, first to last. */
+const overrides = new Map<string, Set<DecliningKernel>>();
 const replaced = new Map<string, tf.KernelFunc>();
 
 /** The wasm backend's internals behind a kernel's `backend` argument. */
@@ -72,8 +73,9 @@ export function runWasmKernel(
 
 /**
  * Replaces wasm's kernel `name` by `fast`, which runs first and returns undefined for the cases
- * it does not handle: those go to the kernel registered before. Once per name (later calls do
- * nothing). Returns false when wasm has no kernel of that name to fall back to.
+ * it does not handle: those go to the kernel registered before. Once per kernel: a later call
+ * with the same `fast` does nothing, another kernel for the same name goes in front of both.
+ * Returns false when wasm has no kernel of that name to fall back to.
  *
  * @example
  * ```ts
@@ -102,19 +104,21 @@ export function overrideKernel(
   const key = `${backendName}/${name}`;
   const current = tf.getKernel(name, backendName);
   if (!current) return false;
-  if (overrides.get(key) === current.kernelFunc) return true;
+  const chain = overrides.get(key) ?? new Set();
+  if (chain.has(fast)) return true;
   const fallback = current.kernelFunc;
   const kernelFunc: tf.KernelFunc = (args) => fast(args) ?? fallback(args);
-  overrides.set(key, kernelFunc);
-  replaced.set(key, fallback);
+  overrides.set(key, chain.add(fast));
+  // the kernel before anneal's first override of this name (later ones chain in front of it)
+  if (!replaced.has(key)) replaced.set(key, fallback);
   tf.unregisterKernel(name, backendName);
   tf.registerKernel({ ...current, kernelFunc });
   return true;
 }
 
 /**
- * The kernel `name` of `backendName` as it was before anneal's override (for A/B benchmarks
- * against what an override replaced); undefined when it was not overridden.
+ * The kernel `name` of `backendName` as it was before anneal's overrides (tfjs's own, for A/B
+ * benchmarks against what they replaced); undefined when it was not overridden.
  */
 export function replacedWasmKernel(name: string, backendName = "wasm"): tf.KernelFunc | undefined {
   return replaced.get(`${backendName}/${name}`);
