@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { selectBackend } from "./backend.ts";
 import { gemmProducts } from "./wasm_gemm.ts";
+import { parseConfig } from "../config.ts";
+import { type HostBatch, TrainingEngine } from "./engine.ts";
 
 // Shapes gemm covers (result columns a multiple of 8, at least 6 rows): rows not a multiple of
 // its 6-row block, depth across its 128-deep blocks, columns across its 256-wide panels.
@@ -105,4 +107,63 @@ Deno.test("a relu forward and a product with 10 columns stay on XNNPACK and stay
   actual.forEach((values, i) =>
     values.forEach((v, j) => assert.ok(Math.abs(v - expected[i][j]) <= 1e-4 * (1 + Math.abs(v))))
   );
+});
+
+Deno.test("anneal's CNN trains on wasm's fast kernels as on the cpu backend (loss curve, weights)", async () => {
+  // 12x12 images, batch 32: the first conv runs as patches · filter on gemm, as do the dense
+  // layers' products and the filter gradients (Winograd's convolutions, for larger layers, are
+  // tested against the cpu's in wasm_winograd_test.ts and wasm_conv_test.ts)
+  const train = async (backend: "cpu" | "wasm") => {
+    await selectBackend(backend, "cnn", { wasmThreads: 1 });
+    const config = parseConfig({
+      backend,
+      seed: 3,
+      model: { kind: "cnn" },
+      optimizer: { name: "adam", lr: 3e-3 },
+    });
+    const engine = new TrainingEngine(config, {
+      inputShape: [12, 12, 1],
+      targetSize: 1,
+      task: "classification",
+      numClasses: 10,
+    });
+    let seed = 11;
+    const next = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const batch: HostBatch = {
+      x: Float32Array.from({ length: 32 * 144 }, () => next() * 2 - 1),
+      y: Float32Array.from({ length: 32 }, () => Math.floor(next() * 10)),
+      size: 32,
+    };
+    const before = gemmProducts.calls;
+    const losses: number[] = [];
+    for (let step = 0; step < 3; step++) {
+      const pending = engine.computeGradients([batch]);
+      const [stats] = await engine.readStats([pending]);
+      losses.push(stats.loss);
+      engine.applyGradients(pending, 3e-3);
+    }
+    const weights = await engine.readWeights();
+    engine.dispose();
+    return { losses, weights, gemmCalls: gemmProducts.calls - before };
+  };
+  const reference = await train("cpu");
+  const fast = await train("wasm");
+  assert.ok(fast.gemmCalls > 0, "the wasm run used gemm");
+  fast.losses.forEach((loss, i) =>
+    assert.ok(
+      Math.abs(loss - reference.losses[i]) <= 1e-3 * reference.losses[i],
+      `step ${i}: ${loss} vs ${reference.losses[i]}`,
+    )
+  );
+  for (const [name, weight] of Object.entries(reference.weights)) {
+    // A conv's bias before batch norm has a gradient of zero up to rounding (the norm takes the
+    // mean out), which Adam turns into steps of lr either way: it cannot match, nor can the
+    // norm's moving mean, which follows it.
+    if (/^conv\d+\/bias$|moving_mean$/.test(name)) continue;
+    const got = fast.weights[name].values;
+    const scale = Math.max(...Array.from(weight.values, Math.abs));
+    weight.values.forEach((v, j) =>
+      assert.ok(Math.abs(got[j] - v) <= 2e-3 * scale, `${name}[${j}]: ${got[j]} vs ${v}`)
+    );
+  }
 });
