@@ -35,6 +35,7 @@ import { routeReluGradient } from "./wasm_relu.ts";
 import { routeSharedIdentity } from "./wasm_identity.ts";
 import { routeTransposedMatMul } from "./wasm_matmul.ts";
 import { routeGemmFusedMatMul } from "./wasm_gemm.ts";
+import { relaxedSimd } from "./wasm_simd/pool_layout.ts";
 import { kernelPool, startKernelPool } from "./wasm_simd/pool.ts";
 import { routeMaxPoolGrad } from "./wasm_pool.ts";
 import { routeBroadcastReductions } from "./wasm_reduce.ts";
@@ -319,7 +320,9 @@ async function useWasm(modelKind: string | undefined, options: BackendOptions): 
     threads > 1 ? `${threads} threads` : "single-threaded"
   }${fallback}`;
   const conv = modelKind === "cnn"
-    ? `; conv, pooling and batch-norm gradients on anneal's wasm kernels (XNNPACK convolutions and matmuls; ${delegated.length} missing kernels added)`
+    ? `; conv, pooling and batch-norm gradients on anneal's wasm kernels (matrix products on anneal's gemm${
+      relaxedSimd() ? " with fused multiply-adds" : ""
+    }, XNNPACK for the rest; ${delegated.length} missing kernels added)`
     : "";
   return `wasm (${binary})${conv}`;
 }

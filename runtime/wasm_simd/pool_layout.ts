@@ -54,15 +54,20 @@ export function decodeKernels(base64: string): Uint8Array<ArrayBuffer> {
   return bytes;
 }
 
-let relaxedSimd: boolean | undefined;
+let relaxed: boolean | undefined;
+
+/** Whether this engine validates relaxed SIMD (V8 since 2023: Deno, Chromium). */
+export function relaxedSimd(): boolean {
+  relaxed ??= WebAssembly.validate(decodeKernels(PLAIN_RELAXED));
+  return relaxed;
+}
 
 /**
  * The build of kernels.wat for a plain or a shared memory: with relaxed SIMD's fused
- * multiply-adds where this engine validates them (V8 since 2023: Deno, Chromium), else plain
- * SIMD. The pool's threads choose as the caller does, so every part of a product rounds alike.
+ * multiply-adds where this engine validates them, else plain SIMD. The pool's threads choose as
+ * the caller does, so every part of a product rounds alike.
  */
 export function kernelBytes(shared: boolean): Uint8Array<ArrayBuffer> {
-  const relaxed = decodeKernels(shared ? SHARED_RELAXED : PLAIN_RELAXED);
-  relaxedSimd ??= WebAssembly.validate(relaxed);
-  return relaxedSimd ? relaxed : decodeKernels(shared ? SHARED : PLAIN);
+  if (relaxedSimd()) return decodeKernels(shared ? SHARED_RELAXED : PLAIN_RELAXED);
+  return decodeKernels(shared ? SHARED : PLAIN);
 }
