@@ -5,15 +5,17 @@
  * tensor (every step, for weights the optimizer replaced and for gradients) at ~8 ns a value,
  * and whose wasm build has no fused multiply-add. `gemm` packs b in blocks as it goes (under a
  * nanosecond a value), keeps 6 x 8 blocks of the result in registers, and uses relaxed SIMD's
- * fused multiply-add where the engine has it: measured in one process on the 2-core machine,
- * 15-18 GFLOP/s on one thread against XNNPACK's 9-13 for the CNN's and the MLP's dense shapes,
- * XNNPACK's weights already packed. A transposed left operand costs nothing (it is read through
- * strides); a transposed right operand is transposed first.
+ * fused multiply-add where the engine has it. On one thread of the 2-core machine, alternating
+ * with XNNPACK in one process on the CNN's and the MLP's dense shapes, it ran at 1.05-1.9x
+ * XNNPACK's throughput with XNNPACK's weights already packed (two runs); the CNN's training step
+ * was 1.34x faster with it (`bench/kernels_ab.ts`, BENCHMARKS.md). A transposed left operand
+ * costs nothing (it is read through strides); a transposed right operand is transposed first.
  *
- * Used by wasm's `BatchMatMul` (`wasm_matmul.ts`: every dense layer's backward products, the
- * Winograd convolutions' 16 products) and `_FusedMatMul` (a dense layer's forward, with its
- * bias), for single matrices whose result has a multiple of 8 columns and at least 6 rows;
- * the rest stays on XNNPACK. Rows are split over anneal's kernel pool when one runs.
+ * Used by wasm's `BatchMatMul` (`wasm_matmul.ts`: every dense layer's backward products) and
+ * `_FusedMatMul` (a dense layer's forward, with its bias), by the Winograd convolutions' 16
+ * products, the conv filter gradients and a first layer's few-tap convolution (`wasm_conv.ts`),
+ * for single matrices whose result has a multiple of 8 columns and at least 6 rows; the rest
+ * stays on XNNPACK. Rows (or whole products) are split over anneal's kernel pool when one runs.
  *
  * @module
  */
