@@ -10,7 +10,8 @@
  * is the machine's core count for both, so that they use the same cores. (`anneal train` leaves
  * a core to the actors: see runtime/backend.ts.)
  *
- * CPU backends default to few steps (cnn and lstm take seconds a step on tfjs-cpu). On webgpu
+ * CPU backends default to few steps (lstm takes seconds a step on tfjs-cpu; the cnn takes minutes
+ * there, so it times one step of the engine's path only, unless `--steps` says). On webgpu
  * every workload runs twice: tfjs's optimizers (`tfjs`) and the fused WGSL step (`fused`). The
  * MLPs and the CNN also run through anneal's training engine (`engine`: the model as
  * `anneal train` builds it; for MLPs on webgpu the dense WGSL step).
@@ -70,14 +71,23 @@ async function benchBackend(backend: string, rows: Row[]): Promise<Record<string
       console.error("# wasm cnn skipped: Conv2DBackpropFilter is not registered for wasm");
       continue;
     }
-    const steps = Number(flags.steps) || (gpu ? GPU_STEPS : CPU_STEPS)[name];
-    const warmup = flags.warmup ? Number(flags.warmup) : gpu ? (name === "cnn" ? 2 : 5) : 1;
-    const paths: OptimizerPath[] = gpu ? ["tfjs", "fused"] : ["tfjs"];
+    // tfjs's cpu backend (the reference kernels, plain loops) takes minutes a CNN step: unless
+    // told otherwise, one timed step of the engine's path there, no warm-up, no repeat
+    const slow = backend === "cpu" && name === "cnn";
+    const steps = Number(flags.steps) || (slow ? 1 : (gpu ? GPU_STEPS : CPU_STEPS)[name]);
+    const warmup = flags.warmup
+      ? Number(flags.warmup)
+      : slow
+      ? 0
+      : gpu
+      ? (name === "cnn" ? 2 : 5)
+      : 1;
+    const paths: OptimizerPath[] = gpu ? ["tfjs", "fused"] : slow ? [] : ["tfjs"];
     if (name.startsWith("mlp") || name === "cnn") paths.push("engine");
     for (const path of paths) {
       const w = buildWorkload(name);
       const stepper = makeStepper(w, path);
-      const r = await timeSteps(stepper, steps, warmup, repeats);
+      const r = await timeSteps(stepper, steps, warmup, slow && !flags.steps ? 1 : repeats);
       stepper.dispose();
       w.dispose();
       rows.push({
