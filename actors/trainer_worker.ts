@@ -465,9 +465,12 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   loader.drop((m) => m.type === "BatchReady");
   await checkpoints.flush();
 
+  // The epoch whose end the weights are at: the last one when every epoch ran (the loop counted
+  // past it); else the one the run stopped in (at its end, or partway through it).
+  const weightsAt = status === "completed" ? epoch - 1 : epoch;
   if (
     config.earlyStopping.restoreBest && config.earlyStopping.patience !== undefined &&
-    bestEpoch !== null && bestEpoch !== epoch && status !== "diverged"
+    bestEpoch !== null && bestEpoch !== weightsAt && status !== "diverged"
   ) {
     const best = await loadCheckpoint(`${runDir}/checkpoints/best.ckpt`);
     engine.writeWeights(best.weights);

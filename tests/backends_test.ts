@@ -148,6 +148,25 @@ Deno.test("early stopping ends the run and restores the best epoch's weights", a
   }
 });
 
+Deno.test("a run whose last epoch is its best restores nothing", async () => {
+  const { dir, cleanup } = await tempRunsDir();
+  try {
+    // the seed's regression, validation loss falling every epoch
+    const { result, events } = await trainCollect({
+      backend: "cpu",
+      runsDir: dir,
+      epochs: 3,
+      data: { kind: "synthetic-linear", n: 200, validationSplit: 0.2 },
+      earlyStopping: { patience: 5 },
+    });
+    assert.equal(result.status, "completed", result.reason);
+    assert.equal(result.bestEpoch, 2);
+    assert.equal(events.filter((e) => e.type === "restored").length, 0);
+  } finally {
+    await cleanup();
+  }
+});
+
 Deno.test("an early stop leaves the model as a run of exactly that many epochs leaves it", async () => {
   // Same steps, same test loss (restoreBest off: the last weights are tested), and no step of
   // the epoch after the stop reported.
