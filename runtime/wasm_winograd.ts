@@ -5,8 +5,8 @@
  * matrix products [tiles, inC] · [inC, outC] (16 per 4 outputs instead of 36): 2.25x fewer than
  * the direct convolution. The products run on anneal's `gemm` kernel (`wasm_gemm.ts`; one
  * product per thread of the kernel pool), or XNNPACK where it does not cover them (output
- * channels not a multiple of 8); the input and output transforms are anneal's SIMD kernels (`winogradInput`,
- * `winogradOutput` in kernels.wat), the filter transform a loop here.
+ * channels not a multiple of 8); the input and output transforms are anneal's SIMD kernels
+ * (`winogradInput`, `winogradOutput` in kernels.wat), the filter transform a loop here.
  *
  * A CNN's 3x3 layers after the first are such convolutions, forward and for the input gradient
  * (which `wasm_conv.ts` runs as a forward convolution with the flipped filter). The transforms
