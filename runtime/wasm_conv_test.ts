@@ -33,7 +33,7 @@ const CASES: Case[] = [
   { x: [2, 9, 7, 1], filter: [2, 2, 1, 8], strides: 2, pad: "valid" },
   { x: [2, 11, 9, 1], filter: [2, 5, 1, 16], strides: 1, pad: "same" },
   { x: [2, 6, 6, 8], filter: [1, 1, 8, 24], strides: 1, pad: "valid" },
-  // three channels in (an RGB image's first layer: 27 taps, the most run as patches · filter)
+  // three channels in (an RGB image's first layer: 27 taps; its filter gradient on gemm)
   { x: [3, 9, 9, 3], filter: [3, 3, 3, 16], strides: 1, pad: "same" },
   { x: [2, 10, 9, 3], filter: [3, 3, 3, 8], strides: 2, pad: "valid" },
   // 3x3 stride 1, >= 8 channels in, a multiple of 8 out, >= 4096 outputs: the filter gradient
