@@ -44,6 +44,26 @@ export function gemmCovers(m: number, n: number): boolean {
   return gemmProducts.enabled && n % 8 === 0 && n > 0 && m >= 6;
 }
 
+/** The number of matrices in a tensor of `shape` (the product of its leading dimensions). */
+export function matrices(shape: readonly number[]): number {
+  return shape.slice(0, -2).reduce((product, size) => product * size, 1);
+}
+
+/**
+ * The left operand of A·B as gemm reads it, from A's `shape` (its last two axes [m, k], or [k, m]
+ * when `transposed`): its rows m, its depth k, and the byte strides between its rows and between
+ * its consecutive k (row-major: 4k and 4; stored transposed: 4 and 4m).
+ */
+export function leftOperand(
+  shape: readonly number[],
+  transposed: boolean,
+): { m: number; k: number; aRow: number; aStep: number } {
+  const [rows, cols] = [shape[shape.length - 2], shape[shape.length - 1]];
+  return transposed
+    ? { m: cols, k: rows, aRow: 4, aStep: 4 * cols }
+    : { m: rows, k: cols, aRow: 4 * cols, aStep: 4 };
+}
+
 /** One product for `gemm`: out [m, n] = a · b (+ out when `accumulate`); heap addresses. */
 export interface GemmCall {
   a: number;
@@ -128,18 +148,14 @@ export function gemmMatMul(
   transposeRight: (b: tf.TensorInfo) => tf.TensorInfo,
 ): tf.TensorInfo | undefined {
   if (a.dtype !== "float32" || b.dtype !== "float32") return;
-  const [ra, rb] = [a.shape.length, b.shape.length];
-  const [m, k] = transposeA
-    ? [a.shape[ra - 1], a.shape[ra - 2]]
-    : [a.shape[ra - 2], a.shape[ra - 1]];
+  const { m, k, aRow, aStep } = leftOperand(a.shape, transposeA);
+  const rb = b.shape.length;
   const n = transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
   if (!gemmCovers(m, n) || !simdKernels(backend)) return;
   const wasm = wasmInternals(backend);
   const right = transposeB ? transposeRight(b) : b;
   try {
     const out = wasm.makeOutput([...a.shape.slice(0, -2), m, n], "float32");
-    // a [m, k] row-major: rows 4k bytes apart, k 4; stored [k, m] (transposed): 4 and 4m
-    const [aRow, aStep] = transposeA ? [4, 4 * m] : [4 * k, 4];
     runGemm(backend, {
       a: heapAddress(wasm, a),
       b: heapAddress(wasm, right),
@@ -195,12 +211,8 @@ function fusedMatMul(args: KernelArgs): tf.TensorInfo | undefined {
   // relu stays with XNNPACK: its clamp, not a comparison, decides what a NaN becomes
   if (activation !== "linear") return;
   if (a.dtype !== "float32" || b.dtype !== "float32") return;
-  const single = (shape: number[]) => shape.slice(0, -2).every((size) => size === 1);
-  if (!single(a.shape) || !single(b.shape)) return;
-  const ra = a.shape.length;
-  const [m, k] = transposeA
-    ? [a.shape[ra - 1], a.shape[ra - 2]]
-    : [a.shape[ra - 2], a.shape[ra - 1]];
+  if (matrices(a.shape) !== 1 || matrices(b.shape) !== 1) return;
+  const { m, k, aRow, aStep } = leftOperand(a.shape, transposeA);
   const n = b.shape[b.shape.length - 1];
   if (!gemmCovers(m, n)) return;
   if (bias && !rowBias(bias, n)) return;
@@ -208,7 +220,6 @@ function fusedMatMul(args: KernelArgs): tf.TensorInfo | undefined {
   if (!simdKernels(wasm)) return;
   const out = wasm.makeOutput([...a.shape.slice(0, -2), m, n], "float32");
   if (bias) fillRows(heapFloats(wasm, out), heapFloats(wasm, bias), m, n);
-  const [aRow, aStep] = transposeA ? [4, 4 * m] : [4 * k, 4];
   runGemm(args.backend, {
     a: heapAddress(wasm, a),
     b: heapAddress(wasm, b),

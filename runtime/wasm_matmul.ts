@@ -16,7 +16,7 @@
  * @module
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
-import { gemmMatMul } from "./wasm_gemm.ts";
+import { gemmMatMul, leftOperand, matrices } from "./wasm_gemm.ts";
 
 interface MatMulAttrs {
   transposeA: boolean;
@@ -28,11 +28,6 @@ interface WasmDataBackend {
 }
 
 let stockMatMul: tf.KernelConfig | undefined;
-
-/** The number of matrices in a tensor of `shape` (the product of its leading dimensions). */
-function matrices(shape: number[]): number {
-  return shape.slice(0, -2).reduce((product, size) => product * size, 1);
-}
 
 /** Swaps the last two axes of `x` with wasm's Transpose kernel; the caller disposes the result. */
 function swapLastAxes(x: tf.TensorInfo, backend: tf.KernelBackend): tf.TensorInfo {
@@ -64,8 +59,8 @@ export function matMulPlan(
   transposeA: boolean,
   transposeB: boolean,
 ): "direct" | "swapped" {
-  const [ra, rb] = [a.length, b.length];
-  const [m, k] = transposeA ? [a[ra - 1], a[ra - 2]] : [a[ra - 2], a[ra - 1]];
+  const { m, k } = leftOperand(a, transposeA);
+  const rb = b.length;
   const n = transposeB ? b[rb - 2] : b[rb - 1];
   const direct = PACK_NS * k * n +
     TRANSPOSE_NS * ((transposeA ? m * k : 0) + (transposeB ? k * n : 0));
