@@ -3,6 +3,10 @@
  * restore-best) plus stopping on divergence (a non-finite loss, or a loss above k times its
  * first value). A pure reducer: `(state, epoch metrics) => [state, verdict]`.
  *
+ * Each verdict also carries a guard (`stopGuard`): which later epochs could possibly end in a
+ * stop. The trainer goes on into the next epoch without waiting for the verdicts of epochs the
+ * guard rules out, and meets the early stopper only where a stop is possible.
+ *
  * @module
  */
 import type { z } from "npm:zod@4.6.7";
@@ -33,6 +37,57 @@ function improves(spec: EarlyStopping, current: number, reference: number | null
     : current > reference + spec.minDelta;
 }
 
+/**
+ * Which later epochs' verdicts could stop the run: an epoch from `patienceFrom` on (null: no
+ * epoch, by patience), or one whose training loss is not finite or above `lossAbove` (null: no
+ * bound yet). Conservative: true for every later epoch, whatever its metrics.
+ */
+export interface StopGuard {
+  patienceFrom: number | null;
+  lossAbove: number | null;
+}
+
+/**
+ * The guard after the verdict of `epoch` left `state`: the earliest epoch patience could stop
+ * is found by judging epochs that never improve (an improvement only puts the stop later; a
+ * non-finite monitored value does not count as an epoch).
+ */
+export function stopGuard(spec: EarlyStopping, state: EarlyStopperState, epoch: number): StopGuard {
+  const lossAbove = state.firstLoss === null ? null : spec.divergenceFactor * state.firstLoss;
+  if (spec.patience === undefined) return { patienceFrom: null, lossAbove };
+  const monitor = state.monitor;
+  const flat = state.best;
+  // No watched value yet: the next epoch's is not known to be no improvement.
+  if (monitor === null || flat === null || state.firstLoss === null) {
+    return { patienceFrom: epoch + 1, lossAbove };
+  }
+  let simulated = state;
+  for (let next = epoch + 1; next <= epoch + 1 + spec.patience; next++) {
+    const metrics = { loss: state.firstLoss, [monitor]: flat };
+    const [after, verdict] = judge(spec, simulated, {
+      type: "EpochEnded",
+      epoch: next,
+      step: 0,
+      metrics,
+    });
+    if (verdict.stop) return { patienceFrom: next, lossAbove };
+    simulated = after;
+  }
+  // Unreachable (the wait reaches patience within patience + 1 flat epochs); stay safe anyway.
+  return { patienceFrom: epoch + 1, lossAbove };
+}
+
+/** Whether the trainer must wait for the verdict of `epoch` (training loss `loss`). */
+export function verdictNeeded(
+  guard: StopGuard | undefined,
+  epoch: number,
+  loss: number | undefined,
+): boolean {
+  if (!guard || loss === undefined || !Number.isFinite(loss)) return true;
+  if (guard.lossAbove !== null && loss > guard.lossAbove) return true;
+  return guard.patienceFrom !== null && epoch >= guard.patienceFrom;
+}
+
 /** Suggests a tenth of the learning rate, as a `--set` the user can paste. */
 export function divideLrHint(lr: number | undefined): string {
   const next = lr === undefined ? "a tenth of it" : `${Number((lr / 10).toPrecision(3))}`;
@@ -47,8 +102,19 @@ function resolveMonitor(monitor: string, metrics: Record<string, number>): strin
   return training in metrics ? training : null;
 }
 
-/** Judges one epoch. */
+/** Judges one epoch; a verdict that does not stop carries the guard for the epochs after it. */
 export function judgeEpoch(
+  spec: EarlyStopping,
+  state: EarlyStopperState,
+  message: EpochEnded,
+  lr?: number,
+): [EarlyStopperState, EpochJudged] {
+  const [next, verdict] = judge(spec, state, message, lr);
+  if (!verdict.stop) verdict.guard = stopGuard(spec, next, message.epoch);
+  return [next, verdict];
+}
+
+function judge(
   spec: EarlyStopping,
   state: EarlyStopperState,
   message: EpochEnded,
@@ -59,7 +125,12 @@ export function judgeEpoch(
     fields: Pick<EpochJudged, "isBest" | "stop" | "status"> & { reason?: string; hint?: string },
   ): [EarlyStopperState, EpochJudged] => [
     next,
-    { type: "EpochJudged", epoch: message.epoch, ...fields, state: next },
+    {
+      type: "EpochJudged",
+      epoch: message.epoch,
+      ...fields,
+      state: next,
+    },
   ];
   const loss = message.metrics.loss;
   if (loss === undefined || !Number.isFinite(loss)) {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { EarlyStoppingSchema } from "../config.ts";
-import { initEarlyStopper, judgeEpoch } from "./early_stopper.ts";
+import fc from "npm:fast-check@4.10.2";
+import { initEarlyStopper, judgeEpoch, type StopGuard, verdictNeeded } from "./early_stopper.ts";
 
 const ended = (epoch: number, metrics: Record<string, number>) => ({
   type: "EpochEnded" as const,
@@ -78,4 +79,78 @@ Deno.test("a non-finite loss or one above divergenceFactor x the first stops as 
   assert.equal(exploded.length, 3);
   assert.equal(exploded.at(-1)!.status, "diverged");
   assert.match(exploded.at(-1)!.reason!, /over 5x its first value/);
+});
+
+Deno.test("the stop guard never lets the trainer go past an epoch that stops (random runs)", () => {
+  // For any spec and metric series: every verdict that stops must be one the trainer waits for,
+  // under the guard of the verdict just before it and of the older ones it may still hold.
+  const metric = fc.oneof(
+    { weight: 8, arbitrary: fc.double({ min: -5, max: 5, noNaN: true }) },
+    { weight: 1, arbitrary: fc.constantFrom(NaN, Infinity, -Infinity, 0, 1) },
+  );
+  fc.assert(
+    fc.property(
+      fc.record({
+        patience: fc.option(fc.integer({ min: 0, max: 6 }), { nil: undefined }),
+        mode: fc.constantFrom("min" as const, "max" as const),
+        minDelta: fc.constantFrom(0, 0.01, 0.5),
+        baseline: fc.option(fc.double({ min: -2, max: 2, noNaN: true }), { nil: undefined }),
+        divergenceFactor: fc.constantFrom(1.5, 10),
+        monitor: fc.constantFrom("valLoss", "loss", "accuracy", "missing"),
+      }),
+      fc.array(
+        fc.tuple(fc.oneof(metric, fc.double({ min: 0, max: 30, noNaN: true })), metric, metric),
+        {
+          minLength: 1,
+          maxLength: 30,
+        },
+      ),
+      (spec, series) => {
+        const parsed = EarlyStoppingSchema.parse(spec);
+        let state = initEarlyStopper();
+        const guards: (StopGuard | undefined)[] = [];
+        for (const [epoch, [loss, valLoss, accuracy]] of series.entries()) {
+          const metrics = { loss, valLoss, accuracy };
+          const [next, verdict] = judgeEpoch(parsed, state, ended(epoch, metrics));
+          state = next;
+          if (verdict.stop) {
+            for (const guard of guards.slice(-4)) {
+              assert.ok(
+                verdictNeeded(guard, epoch, loss),
+                `epoch ${epoch} stops (${verdict.reason}) but ${JSON.stringify(guard)} skips it`,
+              );
+            }
+            return;
+          }
+          assert.ok(verdict.guard, "a verdict that does not stop carries a guard");
+          guards.push(verdict.guard);
+        }
+      },
+    ),
+    { numRuns: 3000 },
+  );
+});
+
+Deno.test("the stop guard lets the trainer go on where no stop is possible", () => {
+  const spec = EarlyStoppingSchema.parse({ patience: 3 });
+  let state = initEarlyStopper();
+  let verdict;
+  // Improving every epoch: patience cannot stop before 3 flat epochs.
+  for (const [epoch, loss] of [1, 0.8, 0.6].entries()) {
+    [state, verdict] = judgeEpoch(spec, state, ended(epoch, { loss, valLoss: loss }));
+  }
+  assert.deepEqual(verdict!.guard, { patienceFrom: 5, lossAbove: 10 });
+  assert.equal(verdictNeeded(verdict!.guard, 3, 0.5), false);
+  assert.equal(verdictNeeded(verdict!.guard, 4, 0.5), false);
+  assert.equal(verdictNeeded(verdict!.guard, 5, 0.5), true, "epochs 3, 4, 5 flat: a stop");
+  assert.equal(verdictNeeded(verdict!.guard, 3, 11), true, "above 10x the first loss: diverged");
+  assert.equal(verdictNeeded(verdict!.guard, 3, NaN), true);
+  assert.equal(verdictNeeded(undefined, 3, 0.5), true, "no verdict yet: wait");
+  // Without patience only divergence can stop a run.
+  const [, free] = judgeEpoch(
+    EarlyStoppingSchema.parse({}),
+    initEarlyStopper(),
+    ended(0, { loss: 2 }),
+  );
+  assert.deepEqual(free.guard, { patienceFrom: null, lossAbove: 20 });
 });

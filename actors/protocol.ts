@@ -136,6 +136,11 @@ export const ScheduleAdvancedSchema = z.object({
   epoch: z.number().int(),
   plan: LrPlannedSchema,
   state: z.unknown(),
+  /**
+   * The first epoch whose end may change the plan (null: no epoch end does, only a rollback's
+   * `ScaleLearningRate`): the trainer does not wait for the answers to the others.
+   */
+  replanFrom: z.number().int().nullable(),
 });
 
 /** Trainer -> scheduler: multiply every future learning rate by `factor` (NaN rollback). */
@@ -157,6 +162,12 @@ export const EpochJudgedSchema = z.object({
   reason: z.string().optional(),
   hint: z.string().optional(),
   state: z.unknown(),
+  /**
+   * On a verdict that does not stop: which later epochs could stop the run at all (the trainer
+   * does not wait for the verdicts of the others).
+   */
+  guard: z.object({ patienceFrom: z.number().nullable(), lossAbove: z.number().nullable() })
+    .optional(),
 });
 
 // ---- clip monitor <-> trainer ---------------------------------------------------------------

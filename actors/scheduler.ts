@@ -7,7 +7,8 @@
  */
 import { createSchedule, type Schedule } from "../schedulers/mod.ts";
 import { initPlateau, type PlateauState, stepPlateau } from "../schedulers/plateau.ts";
-import type { SchedulerSpec } from "../schedulers/spec.ts";
+import type { PlateauSpec, SchedulerSpec } from "../schedulers/spec.ts";
+import { parseSchedulerSpec } from "../schedulers/parse.ts";
 import type { EpochEnded, LrPlanned, ScheduleAdvanced } from "./protocol.ts";
 
 /** How far ahead the scheduler plans. */
@@ -124,7 +125,31 @@ export function onEpochEnded(state: SchedulerState, message: EpochEnded): Schedu
     epoch: message.epoch,
     plan: planFrom(state, message.step),
     state: snapshot(state),
+    replanFrom: replanFrom(state, message.epoch),
   };
+}
+
+/**
+ * The first epoch after `epoch` whose end may change the learning rate: never for a schedule
+ * of steps or epochs (its plan is fixed in advance); for reduce-on-plateau, the earliest
+ * reduction, found by feeding metrics that never improve (an improvement or a non-finite
+ * metric only delays it). null when the rate is already at its floor.
+ */
+export function replanFrom(state: SchedulerState, epoch: number): number | null {
+  const spec = state.spec;
+  if (!state.plateau || spec?.name !== "plateau") return null;
+  const resolved = parseSchedulerSpec(spec) as PlateauSpec;
+  const flat = resolved.mode === "min" ? Infinity : -Infinity;
+  let plateau = state.plateau;
+  // A reduction is due within cooldown + patience + 1 flat epochs; one that leaves the rate
+  // unchanged means it is at its floor for good.
+  const last = epoch + 1 + resolved.cooldown + resolved.patience + 1;
+  for (let next = epoch + 1; next <= last; next++) {
+    const after = stepPlateau(spec, plateau, flat);
+    if (after.lr !== plateau.lr) return next;
+    plateau = after;
+  }
+  return null;
 }
 
 /** After a NaN rollback every future learning rate is multiplied by `factor`. */

@@ -7,7 +7,9 @@ import {
   onStepsTaken,
   PLAN_AHEAD,
   planFrom,
+  replanFrom,
 } from "./scheduler.ts";
+import fc from "npm:fast-check@4.10.2";
 import { previewSchedule } from "../schedulers/mod.ts";
 
 Deno.test("the scheduler's plans equal the schedule's closed form, and never pass the run's last step", () => {
@@ -60,4 +62,60 @@ Deno.test("a NaN rollback scales every later learning rate by the factor", () =>
   const before = lrAtStep(state, 3).lr;
   const plan = onScale(state, 0.1, 3);
   assert.ok(Math.abs(plan.lr[0] - before * 0.1) < 1e-12);
+});
+
+Deno.test("replanFrom: no epoch end before it changes a plateau's rate (random runs)", () => {
+  fc.assert(
+    fc.property(
+      fc.record({
+        patience: fc.integer({ min: 0, max: 4 }),
+        cooldown: fc.integer({ min: 0, max: 3 }),
+        factor: fc.constantFrom(0.1, 0.5),
+        minLr: fc.constantFrom(0, 0.01),
+        mode: fc.constantFrom("min" as const, "max" as const),
+        threshold: fc.constantFrom(0, 1e-4, 0.1),
+        thresholdMode: fc.constantFrom("rel" as const, "abs" as const),
+      }),
+      fc.array(
+        fc.oneof(fc.double({ min: -3, max: 3, noNaN: true }), fc.constantFrom(NaN, 0, 1)),
+        { minLength: 1, maxLength: 40 },
+      ),
+      (options, series) => {
+        const state = initScheduler({ name: "plateau", ...options }, 0.1, 5, "valLoss");
+        const guards: (number | null)[] = [];
+        let lr = lrAtStep(state, 0).lr;
+        for (const [epoch, valLoss] of series.entries()) {
+          const answer = onEpochEnded(state, {
+            type: "EpochEnded",
+            epoch,
+            step: 5 * (epoch + 1),
+            metrics: { valLoss },
+          });
+          if (answer.plan.lr[0] !== lr) {
+            for (const from of guards) {
+              assert.ok(from !== null && epoch >= from, `epoch ${epoch} replans, guard ${from}`);
+            }
+          }
+          lr = answer.plan.lr[0];
+          guards.push(answer.replanFrom);
+        }
+      },
+    ),
+    { numRuns: 3000 },
+  );
+});
+
+Deno.test("replanFrom: schedules fixed in advance never need an epoch end's answer", () => {
+  const state = initScheduler({ name: "cosine", tMax: 10 }, 0.1, 5, "valLoss");
+  const answer = onEpochEnded(state, { type: "EpochEnded", epoch: 0, step: 5, metrics: {} });
+  assert.equal(answer.replanFrom, null);
+  const plateau = initScheduler({ name: "plateau", patience: 2 }, 0.1, 5, "valLoss");
+  const first = onEpochEnded(plateau, {
+    type: "EpochEnded",
+    epoch: 0,
+    step: 5,
+    metrics: { valLoss: 1 },
+  });
+  assert.equal(first.replanFrom, 3, "epochs 1, 2, 3 flat: more than 2 bad epochs");
+  assert.equal(replanFrom(plateau, 0), 3);
 });

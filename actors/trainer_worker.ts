@@ -2,7 +2,8 @@
  * Worker entry of the trainer actor: it owns the tfjs backend and the model. It pulls batches
  * from the data loader's port, takes learning rates from plans the scheduler sent ahead, sends
  * losses and gradient norms to the clip monitor in windows (one read-back per window, never one
- * per step on the GPU), and meets the scheduler and early stopper only at epoch boundaries.
+ * per step on the GPU), and meets the scheduler and early stopper only at epoch ends, where it
+ * waits for their answers only when those could stop the run or change the learning rates.
  *
  * @module
  */
@@ -10,6 +11,7 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { type ActorContext, Mailbox, runActor, yieldToEventLoop } from "./_worker_shell.ts";
 import { EpochTotals } from "./epoch_totals.ts";
 import { unpackBatchGroup } from "./data_loader.ts";
+import { type StopGuard, verdictNeeded } from "./early_stopper.ts";
 import type {
   BatchGroup,
   BatchReady,
@@ -47,6 +49,15 @@ const MAX_PREFETCH = 256;
 const REPORT_MS = 250;
 /** The trainer yields to the event loop at least this often. */
 const YIELD_MS = 20;
+/**
+ * The trainer goes past at most this many epoch ends without their answers (on epochs shorter
+ * than its yields to the event loop, their events come this many epochs late at most) ...
+ */
+const MAX_OPEN_ENDS = 4;
+/** ... whose weight copies hold at most this many bytes together (one is always allowed). */
+const OPEN_ENDS_BYTES = 32 * 1024 * 1024;
+/** A failing trainer waits this long for its open epoch ends' answers (their checkpoints). */
+const DRAIN_MS = 2000;
 type Config = RunConfig & { resolvedLr: number };
 
 /** What the trainer reports when it finishes. */
@@ -71,13 +82,43 @@ interface WindowEntry {
   skipped: boolean;
 }
 
+/** An epoch's end, until the scheduler's and the early stopper's answers to it are settled. */
+interface EpochEnd {
+  epoch: number;
+  step: number;
+  metrics: Record<string, number>;
+  clipThreshold?: number;
+  /** The epoch's own state (read while the answers travel). */
+  weights?: WeightMap;
+  /** Bytes of `weights`. */
+  bytes?: number;
+  optimizer?: OptimizerState;
+  started: number;
+  /** When the trainer went on without the answers (its event's `seconds` ends there). */
+  movedOn?: number;
+  stepSeconds: number;
+  memory: { numTensors: number; numBytes: number };
+  /** The trainer went on into the next epoch without the answers. */
+  deferred: boolean;
+  judged?: EpochJudged;
+  advanced?: ScheduleAdvanced;
+}
+
 /** Checkpoint writes in flight; a failing trainer lets them land before it reports. */
 const checkpoints = new CheckpointWriter();
+/** Epoch ends whose answers are still travelling; a failing trainer waits for them (briefly). */
+let drainEpochEnds = (): Promise<void> => Promise.resolve();
 
 runActor("trainer", async (context) => {
   try {
     return await trainer(context);
   } catch (error) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      drainEpochEnds(),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, DRAIN_MS))),
+    ]);
+    clearTimeout(timer);
     await checkpoints.flush().catch(() => {});
     throw error;
   } finally {
@@ -115,9 +156,12 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   // Learning-rate plans arrive ahead of need; a newer version replaces the steps it covers.
   const lrTable = new Map<number, { lr: number; momentum?: number }>();
   let planVersion = -1;
+  // After a rollback, plans made before the scheduler scaled its rates (an answer to an earlier
+  // epoch end, or to StepsTaken, still on its way) must not refill the steps it cleared.
+  let scaledVersion = -1;
   let planArrived = () => {};
   const applyPlan = (plan: LrPlanned) => {
-    if (plan.version < planVersion) return;
+    if (plan.version < planVersion || plan.version < scaledVersion) return;
     planVersion = plan.version;
     plan.lr.forEach((lr, i) =>
       lrTable.set(plan.fromStep + i, { lr, momentum: plan.momentum?.[i] })
@@ -270,6 +314,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     if (lastGood.optimizer) engine.optimizer.setState(lastGood.optimizer);
     else engine.resetOptimizer();
     scheduler.send({ type: "ScaleLearningRate", factor: 0.1, fromStep: step });
+    scaledVersion = Math.max(planVersion, scaledVersion) + 1;
     rolledBackAt = step;
     for (const key of lrTable.keys()) if (key >= step) lrTable.delete(key);
     context.emit({
@@ -297,6 +342,110 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     const sums = new EpochTotals(engine.metrics);
     for (const values of await engine.readStats(batches)) sums.add(values);
     return sums.means();
+  };
+
+  // ---- epoch ends ---------------------------------------------------------------------------
+  // The scheduler and the early stopper answer every EpochEnded. Where their last answers rule
+  // out a stop and a new plan at this epoch's end (their guards), the trainer goes straight on
+  // into the next epoch, and the answers are settled as they arrive: the epoch's checkpoint is
+  // queued with its own state, its event emitted. Elsewhere the trainer waits for them. Answers
+  // settle in epoch order, in the port handlers, so a checkpoint lands even while the loop waits
+  // on something else.
+  const ends: EpochEnd[] = [];
+  let stopGuard: StopGuard | undefined;
+  /** The scheduler's guard; undefined until its first answer. */
+  let replanAt: number | null | undefined;
+  /** An epoch the trainer went on from whose verdict was a stop after all (guards exclude it). */
+  let lateStop: EpochEnd | undefined;
+  let settledWaiters: (() => void)[] = [];
+  const settleEnds = () => {
+    while (
+      !lateStop && ends.length > 0 && ends[0].judged && ends[0].advanced && ends[0].optimizer
+    ) {
+      const end = ends.shift()!;
+      const judged = end.judged!;
+      const advanced = end.advanced!;
+      applyPlan(advanced.plan);
+      replanAt = advanced.replanFrom;
+      stopGuard = judged.guard;
+      if (judged.status !== "diverged") {
+        if (judged.isBest) bestEpoch = end.epoch;
+        const state: CheckpointState = {
+          epoch: end.epoch,
+          step: end.step,
+          optimizer: end.optimizer,
+          scheduler: advanced.state,
+          earlyStopper: judged.state,
+          clipThreshold: end.clipThreshold,
+          bestEpoch,
+          metrics: end.metrics,
+        };
+        // Written in the background: training goes on while the file is hashed, synced and
+        // renamed into place (a crash mid-write leaves the previous checkpoint intact). Epochs
+        // that end faster than the disk syncs replace each other's waiting writes.
+        checkpoints.queue(`${runDir}/checkpoints/last.ckpt`, state, end.weights!);
+        if (judged.isBest) {
+          checkpoints.queue(`${runDir}/checkpoints/best.ckpt`, state, end.weights!);
+        }
+        if (!end.deferred) lastGood = { weights: end.weights!, optimizer: end.optimizer };
+      }
+      context.emit({
+        type: "epoch",
+        epoch: end.epoch,
+        step: end.step,
+        metrics: end.metrics,
+        seconds: ((end.movedOn ?? performance.now()) - end.started) / 1000,
+        stepSeconds: end.stepSeconds,
+        isBest: judged.isBest,
+        waited: !end.deferred,
+        memory: end.memory,
+      });
+      if (judged.stop && end.deferred) lateStop ??= end;
+    }
+    if (ends.length === 0 || lateStop) {
+      for (const resolve of settledWaiters) resolve();
+      settledWaiters = [];
+    }
+  };
+  const allEndsSettled = () =>
+    ends.length === 0 || lateStop
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => settledWaiters.push(resolve));
+  drainEpochEnds = allEndsSettled;
+  const answered = (epochOf: number, apply: (end: EpochEnd) => void) => {
+    const end = ends.find((candidate) => candidate.epoch === epochOf);
+    if (!end) return;
+    apply(end);
+    settleEnds();
+  };
+  scheduler.on("ScheduleAdvanced", (message) => {
+    const advanced = message as unknown as ScheduleAdvanced;
+    answered(advanced.epoch, (end) => (end.advanced = advanced));
+  });
+  stopper.on("EpochJudged", (message) => {
+    const judged = message as unknown as EpochJudged;
+    answered(judged.epoch, (end) => (end.judged = judged));
+  });
+  // A stop the trainer went past (never, while the guards hold): back to that epoch's end.
+  const returnToEnd = (end: EpochEnd) => {
+    // The epochs after it are undone: their answers are dropped as they come.
+    epochsRun -= ends.length;
+    ends.length = 0;
+    engine.writeWeights(end.weights!);
+    engine.optimizer.setState(end.optimizer!);
+    epoch = end.epoch;
+    step = end.step;
+    metrics = end.metrics;
+    window = [];
+    status = end.judged!.status === "diverged" ? "diverged" : "stopped";
+    reason = end.judged!.reason ?? "stopped";
+    hint = end.judged!.hint;
+    context.emit({
+      type: "warning",
+      actor: "trainer",
+      message: `the verdict on epoch ${end.epoch} was a stop after training had gone on; ` +
+        `returned to the end of epoch ${end.epoch}`,
+    });
   };
 
   const budgetReason = () => {
@@ -384,6 +533,10 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
         break outer;
       }
       if (action?.action === "rollback") rollback();
+      if (lateStop) {
+        returnToEnd(lateStop);
+        break outer;
+      }
       const requested = context.stopRequested();
       if (requested) {
         // A graceful stop (a user, or a sweep pruning the trial): end after this step.
@@ -414,47 +567,46 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     metrics.lr = lastLr;
     await context.faultPoint("epoch");
     const ended = { type: "EpochEnded", epoch, step, metrics };
-    scheduler.send(ended);
-    stopper.send(ended);
-    const [advanced, judged] = await Promise.all([
-      scheduler.take((m) => m.type === "ScheduleAdvanced") as unknown as Promise<ScheduleAdvanced>,
-      stopper.take((m) => m.type === "EpochJudged") as unknown as Promise<EpochJudged>,
-    ]);
-    applyPlan(advanced.plan);
-    epochsRun++;
-    if (judged.status !== "diverged") {
-      if (judged.isBest) bestEpoch = epoch;
-      const weights = await engine.readWeights();
-      const optimizer = await engine.optimizer.getState();
-      const state: CheckpointState = {
-        epoch,
-        step,
-        optimizer,
-        scheduler: advanced.state,
-        earlyStopper: judged.state,
-        clipThreshold: maxNorm,
-        bestEpoch,
-        metrics,
-      };
-      // Written in the background: training goes on while the file is hashed, synced and
-      // renamed into place (a crash mid-write leaves the previous checkpoint intact). Epochs
-      // that end faster than the disk syncs replace each other's waiting writes.
-      checkpoints.queue(`${runDir}/checkpoints/last.ckpt`, state, weights);
-      if (judged.isBest) checkpoints.queue(`${runDir}/checkpoints/best.ckpt`, state, weights);
-      lastGood = { weights, optimizer };
-    }
     const memory = tf.memory();
-    context.emit({
-      type: "epoch",
+    const end: EpochEnd = {
       epoch,
       step,
       metrics,
-      seconds: (performance.now() - epochStart) / 1000,
+      clipThreshold: maxNorm,
+      started: epochStart,
       stepSeconds: stepMs / 1000,
-      isBest: judged.isBest,
       memory: { numTensors: memory.numTensors, numBytes: memory.numBytes },
-    });
-    if (judged.stop) {
+      deferred: false,
+    };
+    ends.push(end);
+    scheduler.send(ended);
+    stopper.send(ended);
+    // Read while the answers travel: the epoch's own state, for its checkpoint.
+    end.weights = await engine.readWeights();
+    end.optimizer = await engine.optimizer.getState();
+    epochsRun++;
+    end.bytes = Object.values(end.weights).reduce((sum, w) => sum + w.values.byteLength, 0);
+    const openBytes = ends.reduce((sum, open) => sum + (open.bytes ?? 0), 0);
+    const goOn = ends.length <= MAX_OPEN_ENDS &&
+      (ends.length === 1 || openBytes <= OPEN_ENDS_BYTES) &&
+      !verdictNeeded(stopGuard, epoch, metrics.loss) &&
+      replanAt !== undefined && (replanAt === null || epoch < replanAt);
+    if (goOn) {
+      // No stop and no new plan can come of this epoch's end: its checkpoint is good already.
+      end.deferred = true;
+      end.movedOn = performance.now();
+      lastGood = { weights: end.weights, optimizer: end.optimizer };
+      settleEnds();
+    } else {
+      settleEnds();
+      await allEndsSettled();
+    }
+    if (lateStop) {
+      returnToEnd(lateStop);
+      break;
+    }
+    const judged = end.judged;
+    if (!end.deferred && judged?.stop) {
       status = judged.status === "diverged" ? "diverged" : "stopped";
       reason = judged.reason ?? "stopped";
       hint = judged.hint;
@@ -463,6 +615,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     if (status === "stopped") break;
   }
   loader.drop((m) => m.type === "BatchReady");
+  await allEndsSettled();
   await checkpoints.flush();
 
   // The epoch whose end the weights are at: the last one when every epoch ran (the loop counted

@@ -104,6 +104,13 @@ export interface EpochEvent {
   stepSeconds: number;
   /** The monitored metric improved on its best. */
   isBest: boolean;
+  /**
+   * The trainer waited at this epoch's end for the scheduler's and early stopper's answers:
+   * they could have stopped the run or changed the learning rates (or too many epoch ends were
+   * open). False: it went straight on into the next epoch, and this event came when the answers
+   * arrived, possibly a few epochs later.
+   */
+  waited: boolean;
   /** tfjs's live tensors and bytes after the epoch (flat across epochs: no leaks). */
   memory: { numTensors: number; numBytes: number };
   /**

@@ -228,7 +228,9 @@ Deno.test("run.stop() ends a run gracefully after the current step, as 'stopped'
     const result = await run.result;
     assert.equal(result.status, "stopped");
     assert.equal(result.reason, "pruned by the sweep");
-    assert.ok(result.epochs >= 3 && result.epochs < 10);
+    // The trainer goes on without the answers to at most 4 epoch ends, so the epoch-2 event
+    // (and the stop that follows it) may come a few of these tiny epochs late.
+    assert.ok(result.epochs >= 3 && result.epochs < 20, `${result.epochs} epochs`);
   } finally {
     await cleanup();
   }

@@ -1,0 +1,87 @@
+// The trainer meets the scheduler and the early stopper at epoch ends only where their answers
+// could stop the run or change the learning rates; elsewhere it goes on, and nothing is lost.
+import assert from "node:assert/strict";
+import { type EpochEvent, loadCheckpoint, type RunEvent } from "../mod.ts";
+import { readNdjson, tempRunsDir, trainCollect } from "./_helpers.ts";
+
+const seed = { backend: "cpu" as const, data: { kind: "synthetic-linear" as const, n: 64 } };
+const epochEvents = (events: RunEvent[]) =>
+  events.filter((event): event is EpochEvent => event.type === "epoch");
+
+Deno.test("epoch ends that cannot stop the run do not hold the trainer, and every one is recorded in order", async () => {
+  const { dir, cleanup } = await tempRunsDir();
+  try {
+    const { result, events } = await trainCollect({ ...seed, runsDir: dir, epochs: 12 });
+    assert.equal(result.status, "completed", result.reason);
+    const epochs = epochEvents(events);
+    assert.deepEqual(epochs.map((e) => e.epoch), [...Array(12).keys()]);
+    assert.equal(epochs[0].waited, true, "no answer yet at the first epoch's end: it waits");
+    assert.ok(
+      epochs.some((e) => !e.waited),
+      `without patience no epoch end can stop a finite run, yet every one waited`,
+    );
+    const recorded = await readNdjson(`${result.runDir}/epochs.ndjson`);
+    assert.deepEqual(recorded.map((r) => r.epoch), [...Array(12).keys()]);
+    assert.deepEqual(recorded.map((r) => r.loss), epochs.map((e) => e.metrics.loss));
+    const last = await loadCheckpoint(`${result.runDir}/checkpoints/last.ckpt`);
+    assert.equal(last.state.epoch, 11);
+    assert.equal(last.state.step, epochs[11].step);
+    assert.ok(last.state.scheduler && last.state.earlyStopper, "both answers are in it");
+    const best = await loadCheckpoint(`${result.runDir}/checkpoints/best.ckpt`);
+    assert.equal(best.state.epoch, result.bestEpoch);
+    assert.equal(epochs.filter((e) => e.isBest).at(-1)!.epoch, result.bestEpoch);
+  } finally {
+    await cleanup();
+  }
+});
+
+Deno.test("the trainer waits at the epoch end where patience can stop the run, and stops there", async () => {
+  const { dir, cleanup } = await tempRunsDir();
+  try {
+    // minDelta far above any change: epoch 0 is the best, epochs 1 and 2 do not improve.
+    const { result, events } = await trainCollect({
+      ...seed,
+      runsDir: dir,
+      epochs: 20,
+      earlyStopping: { monitor: "loss", patience: 2, minDelta: 1e6 },
+    });
+    assert.equal(result.status, "stopped", result.reason);
+    assert.match(result.reason, /did not improve for 2 epochs/);
+    assert.equal(result.epochs, 3);
+    const epochs = epochEvents(events);
+    assert.deepEqual(epochs.map((e) => [e.epoch, e.waited]), [[0, true], [1, false], [2, true]]);
+    assert.ok(events.some((e) => e.type === "restored" && e.epoch === 0));
+    const last = await loadCheckpoint(`${result.runDir}/checkpoints/last.ckpt`);
+    assert.equal(last.state.epoch, 2, "the stopping epoch's checkpoint, not a later one");
+  } finally {
+    await cleanup();
+  }
+});
+
+Deno.test("the trainer waits at the epoch ends where a plateau may lower the rate, and uses the new rate from the next step", async () => {
+  const { dir, cleanup } = await tempRunsDir();
+  try {
+    // A relative threshold of 0.9: no epoch after the first counts as better, so with patience 1
+    // the rate halves at the ends of epochs 2 and 4.
+    const { result, events } = await trainCollect({
+      ...seed,
+      runsDir: dir,
+      epochs: 6,
+      scheduler: { name: "plateau", patience: 1, factor: 0.5, threshold: 0.9 },
+    });
+    assert.equal(result.status, "completed", result.reason);
+    const epochs = epochEvents(events);
+    assert.deepEqual(epochs.map((e) => e.waited), [true, false, true, false, true, false]);
+    const lr0 = epochs[0].metrics.lr;
+    assert.deepEqual(
+      epochs.map((e) => e.metrics.lr / lr0),
+      [1, 1, 1, 0.5, 0.5, 0.25],
+    );
+    const steps = await readNdjson(`${result.runDir}/steps.ndjson`);
+    const firstOf = (epoch: number) => steps.find((s) => s.epoch === epoch)!;
+    assert.equal(firstOf(3).lr, lr0 / 2, "epoch 3's first step already has the halved rate");
+    assert.equal(firstOf(5).lr, lr0 / 4);
+  } finally {
+    await cleanup();
+  }
+});
