@@ -3,7 +3,7 @@
  * (`train`) and in a plain in-process loop (`trainInProcess`), on the same backend; median of
  * several repeats of each, interleaved so that machine noise hits both alike.
  *
- *   deno run -A bench/actor_overhead.ts [--repeats 5] [--backend cpu] [--only seed,mlp,cnn]
+ *   deno run -A bench/actor_overhead.ts [--repeats 5] [--backend cpu] [--only seed,mlp,cnn] [--fresh]
  *
  * @module
  */
@@ -18,6 +18,8 @@ const { values } = parseArgs({
     backend: { type: "string", default: "wasm" },
     only: { type: "string", default: "" },
     json: { type: "boolean", default: false },
+    // Also time the in-process loop in a fresh Worker each round (see in_process_worker.ts).
+    fresh: { type: "boolean", default: false },
   },
 });
 
@@ -42,6 +44,24 @@ export const WORKLOADS: Record<string, RunConfigInput> = {
     epochs: 1,
   },
 };
+
+/** `trainInProcess` in a new Worker (a fresh isolate), its timings. */
+async function freshInProcess(input: RunConfigInput): Promise<{ seconds: number }> {
+  const worker = new Worker(new URL("./in_process_worker.ts", import.meta.url), {
+    type: "module",
+  });
+  try {
+    const answer = await new Promise<{ seconds: number; error?: string }>((resolve, reject) => {
+      worker.onmessage = (event) => resolve(event.data);
+      worker.onerror = (event) => reject(new Error(event.message));
+      worker.postMessage(input);
+    });
+    if (answer.error) throw new Error(answer.error);
+    return answer;
+  } finally {
+    worker.terminate();
+  }
+}
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 /**
@@ -105,12 +125,15 @@ if (import.meta.main) {
     // and makes XNNPACK's operators (measured: ~2x a warm step); the in-process loop runs in
     // this thread, warm from the round before. The warm ratio compares the loops themselves.
     const warmRounds: number[] = [];
+    // And the same loop in a fresh Worker each round: as cold as the actors' trainer.
+    const fresh: number[] = [];
     let steps = 0;
     for (let r = 0; r < Number(values.repeats); r++) {
       const a = await actorSeconds(input, runsDir);
       actors.push(a.seconds);
       actorsOutside.push(1 - a.stepSeconds / a.seconds);
       steps = a.steps;
+      if (values.fresh) fresh.push((await freshInProcess({ ...input, runsDir })).seconds);
       const p = await trainInProcess(parseConfig({ ...input, runsDir }));
       plain.push(p.seconds);
       plainOutside.push(1 - p.stepSeconds / p.seconds);
@@ -124,6 +147,7 @@ if (import.meta.main) {
     // Each round's own ratio too: the two runs of a round are seconds apart, so a swing of the
     // machine's speed between rounds cancels out of it.
     const rounds = actors.map((a, i) => plain[i] / a).sort((a, b) => a - b);
+    const freshRounds = fresh.map((f, i) => f / actors[i]).sort((a, b) => a - b);
     warmRounds.sort((a, b) => a - b);
     const row = {
       workload: name,
@@ -137,6 +161,9 @@ if (import.meta.main) {
       warmRoundRatios: warmRounds,
       medianWarmRoundRatio: median(warmRounds),
       geometricMeanWarmRoundRatio: geometricMean(warmRounds),
+      freshInProcessMsPerStep: fresh.length ? (median(fresh) / steps) * 1000 : undefined,
+      freshRoundRatios: freshRounds,
+      medianFreshRoundRatio: fresh.length ? median(freshRounds) : undefined,
       actorsOutsideSteps: median(actorsOutside),
       inProcessOutsideSteps: median(plainOutside),
     };
@@ -155,7 +182,14 @@ if (import.meta.main) {
           }; geometric mean ${(row.geometricMeanWarmRoundRatio * 100).toFixed(1)}%); outside the ` +
           `steps' own work: actors ${(row.actorsOutsideSteps * 100).toFixed(1)}%, in-process ${
             (row.inProcessOutsideSteps * 100).toFixed(1)
-          }% of the loop's wall time (medians)`,
+          }% of the loop's wall time (medians)` +
+          (fresh.length
+            ? `; against the loop in a fresh Worker (${
+              row.freshInProcessMsPerStep!.toFixed(3)
+            } ms/step) ${(row.medianFreshRoundRatio! * 100).toFixed(1)}% per round in the median (${
+              freshRounds.map((r) => (r * 100).toFixed(0)).join(" ")
+            })`
+            : ""),
       );
     }
   }
