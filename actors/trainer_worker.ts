@@ -82,6 +82,14 @@ interface WindowEntry {
   skipped: boolean;
 }
 
+/** A window of steps whose read-back has started. */
+interface ClosedWindow {
+  entries: WindowEntry[];
+  /** The entries whose results are still on the device. */
+  onDevice: WindowEntry[];
+  read: Promise<StepValues[]>;
+}
+
 /** An epoch's end, until the scheduler's and the early stopper's answers to it are settled. */
 interface EpochEnd {
   epoch: number;
@@ -274,39 +282,62 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   // The epoch's time in the steps' own work (EpochEvent.stepSeconds), reads of windows included.
   let stepMs = 0;
 
+  // A window's read-back starts when the window closes. On the GPU (windows of several steps)
+  // a periodic window is finished only when the next one closes: Deno's mapAsync takes ~11 ms
+  // whatever the size, and the steps go on meanwhile instead of waiting for it. Other flushes
+  // finish every window at once.
+  let reading: ClosedWindow | undefined;
+  const closeWindow = (): ClosedWindow => {
+    const closed = window;
+    window = [];
+    const onDevice = closed.filter((w) => "stats" in w.values);
+    return {
+      entries: closed,
+      onDevice,
+      read: engine.readStats(onDevice.map((w) => w.values as StepTensors)),
+    };
+  };
   // `verdict`: wait for the clip monitor's answer to this window (only for a skipped or
   // alarming step, so that what it decides applies at the very next step, deterministically).
   // `epochEnd`: the scheduler gets EpochEnded next, which replans; no StepsTaken for it.
-  const flush = async (verdict = false, epochEnd = false) => {
-    if (window.length === 0) return;
-    const onDevice = window.filter((w) => "stats" in w.values);
+  const finishWindow = async (closed: ClosedWindow, verdict = false, epochEnd = false) => {
+    const { entries, onDevice } = closed;
     const readStart = performance.now();
-    const read = await engine.readStats(onDevice.map((w) => w.values as StepTensors));
+    const read = await closed.read;
     stepMs += performance.now() - readStart;
     onDevice.forEach((entry, i) => {
       entry.values = read[i];
       if (!entry.skipped) totals.add(read[i]);
     });
-    const values = window.map((w) => w.values as StepValues);
+    const values = entries.map((w) => w.values as StepValues);
     const losses = values.map((v) => v.loss);
     const norms = values.map((v) => v.gradNorm);
     const observed = {
       type: "StepsObserved",
-      fromStep: window[0].step,
+      fromStep: entries[0].step,
       gradNorms: norms,
       losses,
-      skipped: window.map((w) => w.skipped),
-      lr: window.map((w) => w.lr),
+      skipped: entries.map((w) => w.skipped),
+      lr: entries.map((w) => w.lr),
       verdictRequested: verdict || undefined,
     };
     monitor.send(observed);
     if (verdict) await monitor.take((m) => m.type === "StepsJudged");
-    const momentum = window.some((w) => w.momentum !== undefined)
-      ? window.map((w) => w.momentum ?? NaN)
+    const momentum = entries.some((w) => w.momentum !== undefined)
+      ? entries.map((w) => w.momentum ?? NaN)
       : undefined;
     context.emit({ ...observed, type: "steps", epoch, momentum });
     if (!epochEnd) scheduler.send({ type: "StepsTaken", step });
-    window = [];
+  };
+  // `overlap`: leave this window's read in flight (finished at the next flush).
+  const flush = async (verdict = false, epochEnd = false, overlap = false) => {
+    const previous = reading;
+    reading = undefined;
+    const current = window.length > 0 ? closeWindow() : undefined;
+    if (previous) await finishWindow(previous);
+    if (!current) return;
+    if (overlap && !verdict && !epochEnd) reading = current;
+    else await finishWindow(current, verdict, epochEnd);
   };
 
   const rollback = () => {
@@ -516,7 +547,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
         window.length >= reportEvery || skipped || alarming || batchIndex >= info.batchesPerEpoch ||
         now - lastReport > REPORT_MS
       ) {
-        await flush(skipped || alarming, batchIndex >= info.batchesPerEpoch);
+        await flush(skipped || alarming, batchIndex >= info.batchesPerEpoch, readEvery > 1);
         lastReport = now;
       }
       // Let port messages (plans, clip decisions, pings) in: queued batches resolve as

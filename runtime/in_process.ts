@@ -13,7 +13,7 @@ import { loadData } from "../data/mod.ts";
 import { loaderOptions, trainBatchCount, trainOrder, trainSamples } from "../actors/data_loader.ts";
 import { createSchedule } from "../schedulers/mod.ts";
 import { selectBackend } from "./backend.ts";
-import { type HostBatch, type StepTensors, TrainingEngine } from "./engine.ts";
+import { type HostBatch, type StepTensors, type StepValues, TrainingEngine } from "./engine.ts";
 import { AnnealError } from "../errors.ts";
 
 /** What the in-process loop reports. */
@@ -78,16 +78,26 @@ export async function trainInProcess(config: RunConfig): Promise<InProcessResult
     let lossSum = 0;
     let samples = 0;
     let window: StepTensors[] = [];
-    const flush = async () => {
+    // As the trainer does: on the GPU a window's read-back is finished when the next one closes.
+    let reading: Promise<StepValues[]> | undefined;
+    const finish = async (read: Promise<StepValues[]>) => {
       const readStart = performance.now();
-      const read = await engine.readStats(window);
+      const values = await read;
       stepMs += performance.now() - readStart;
-      for (const values of read) {
-        lossSum += values.loss * values.samples;
-        samples += values.samples;
+      for (const value of values) {
+        lossSum += value.loss * value.samples;
+        samples += value.samples;
       }
-      firstWindow ??= { ms: performance.now() - started, steps: read.length };
+      firstWindow ??= { ms: performance.now() - started, steps: values.length };
+    };
+    const flush = async (overlap = false) => {
+      const previous = reading;
+      reading = undefined;
+      const current = engine.readStats(window);
       window = [];
+      if (previous) await finish(previous);
+      if (overlap) reading = current;
+      else await finish(current);
     };
     for (let index = 0; index < batches;) {
       const micro: HostBatch[] = [];
@@ -103,7 +113,7 @@ export async function trainInProcess(config: RunConfig): Promise<InProcessResult
       engine.applyGradients(pending, lr, maxNorm);
       stepMs += performance.now() - stepStart;
       window.push(pending);
-      if (window.length >= readEvery) await flush();
+      if (window.length >= readEvery) await flush(readEvery > 1);
       step++;
     }
     await flush();

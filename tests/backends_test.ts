@@ -293,3 +293,41 @@ Deno.test("on WebGPU the fused optimizer kernels train like the reference path",
     await cleanup();
   }
 });
+
+Deno.test("on WebGPU, windows read while the next steps run record every step as reading each one at once does", async () => {
+  const { dir, cleanup } = await tempRunsDir();
+  try {
+    const config = {
+      backend: "webgpu" as const,
+      runsDir: dir,
+      epochs: 2,
+      data: { kind: "synthetic-linear" as const, n: 160 },
+      model: { kind: "mlp" as const, hidden: [8] },
+      optimizer: { name: "adam" as const, lr: 0.01 },
+    };
+    // 10 steps an epoch: windows of 3 leave each one's read in flight over the next, and the
+    // epoch's last window (1 step) is finished at once.
+    const overlapped = await trainCollect({ ...config, readbackEvery: 3 });
+    const eachStep = await trainCollect({ ...config, readbackEvery: 1 });
+    const steps = async (run: typeof overlapped) =>
+      await readNdjson(`${run.result.runDir}/steps.ndjson`);
+    const [a, b] = [await steps(overlapped), await steps(eachStep)];
+    assert.deepEqual(a.map((s) => [s.step, s.epoch]), b.map((s) => [s.step, s.epoch]));
+    assert.deepEqual(a.map((s) => s.step), [...Array(20).keys()]);
+    a.forEach((s, i) => {
+      assert.ok(Math.abs(s.loss - b[i].loss) <= 1e-6 * Math.max(1, Math.abs(b[i].loss)));
+      assert.ok(Math.abs(s.gradNorm - b[i].gradNorm) <= 1e-5 * Math.max(1, b[i].gradNorm));
+    });
+    const epochs = (run: typeof overlapped) =>
+      run.events.flatMap((e) => e.type === "epoch" ? [e.metrics.loss] : []);
+    epochs(overlapped).forEach((loss, i) =>
+      assert.ok(Math.abs(loss - epochs(eachStep)[i]) <= 1e-6 * Math.max(1, loss))
+    );
+    // the epoch's loss is the mean over its steps' samples, the pipelined windows included
+    const first = a.filter((s) => s.epoch === 0).map((s) => s.loss);
+    const mean = first.reduce((x, y) => x + y, 0) / first.length;
+    assert.ok(Math.abs(epochs(overlapped)[0] - mean) <= 1e-5 * Math.max(1, mean));
+  } finally {
+    await cleanup();
+  }
+});
