@@ -613,8 +613,11 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     scheduler.send(ended);
     stopper.send(ended);
     // Read while the answers travel: the epoch's own state, for its checkpoint.
-    end.weights = await engine.readWeights();
-    end.optimizer = await engine.optimizer.getState();
+    // (both read-backs at once: on WebGPU one ~11 ms wait, not two)
+    [end.weights, end.optimizer] = await Promise.all([
+      engine.readWeights(),
+      engine.optimizer.getState(),
+    ]);
     epochsRun++;
     end.bytes = Object.values(end.weights).reduce((sum, w) => sum + w.values.byteLength, 0);
     const openBytes = ends.reduce((sum, open) => sum + (open.bytes ?? 0), 0);

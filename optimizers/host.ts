@@ -270,7 +270,7 @@ export function createHostOptimizer(input: OptimizerSpec): HostOptimizer {
       }
       for (const [name, own] of live) {
         for (const [slot, values] of Object.entries(own.slots)) {
-          slots[`${name}/${slot}`] = { shape: [...own.shape], values: [...values] };
+          slots[`${name}/${slot}`] = { shape: [...own.shape], values: values.slice() };
         }
       }
       return Promise.resolve({ name: spec.name, step: count, momentum, slots });

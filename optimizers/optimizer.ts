@@ -8,6 +8,7 @@
 
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { AnnealError } from "../errors.ts";
+import { readTensors } from "../runtime/read_back.ts";
 import { assemble } from "./aliases.ts";
 import { type ParamSettings, resolveParamSettings } from "./groups.ts";
 import { parseOptimizerSpec } from "./parse.ts";
@@ -18,11 +19,17 @@ import type { Slots } from "./transform.ts";
 export interface SavedTensor {
   /** Dimensions of the tensor. */
   shape: number[];
-  /** Values in row-major order. */
-  values: number[];
+  /**
+   * Values in row-major order: `getState` gives a `Float32Array` (checkpoints store those as
+   * raw float32); `setState` also takes plain numbers.
+   */
+  values: Float32Array | number[];
 }
 
-/** The JSON-safe state of an optimizer; `slots` keys are `"<variable name>/<slot name>"`. */
+/**
+ * The state of an optimizer (plain data and `Float32Array`s, so structured-cloneable);
+ * `slots` keys are `"<variable name>/<slot name>"`.
+ */
 export interface OptimizerState {
   /** Which optimizer wrote the state; restoring into another one fails. */
   name: OptimizerName;
@@ -42,7 +49,7 @@ export interface Optimizer {
   step(params: tf.Variable[], grads: tf.Tensor[], lr?: number): void;
   /** Sets the momentum (SGD, RMSprop) or beta1 (Adam, AdamW, Lion, LAMB), for onecycle. */
   setMomentum(value: number): void;
-  /** Reads the state back to the CPU as JSON-safe data. */
+  /** Reads the state back to the CPU (one read-back for every slot), as structured-cloneable data. */
   getState(): Promise<OptimizerState>;
   /** Replaces the state; slots are matched to variables by name at the next `step`. */
   setState(state: OptimizerState): void;
@@ -187,11 +194,15 @@ export function createOptimizer(
       for (const [name, stored] of saved) {
         for (const [slot, tensor] of Object.entries(stored)) slots[`${name}/${slot}`] = tensor;
       }
+      const held: [string, tf.Tensor][] = [];
       for (const [name, own] of live) {
-        for (const [slot, tensor] of Object.entries(own)) {
-          slots[`${name}/${slot}`] = { shape: [...tensor.shape], values: [...await tensor.data()] };
-        }
+        for (const [slot, tensor] of Object.entries(own)) held.push([`${name}/${slot}`, tensor]);
       }
+      // every slot in one read-back (on WebGPU one mapAsync, not one a slot)
+      const read = await readTensors(held.map(([, tensor]) => tensor));
+      held.forEach(([name, tensor], i) => {
+        slots[name] = { shape: [...tensor.shape], values: read[i] };
+      });
       return momentum === undefined
         ? { name: spec.name, step: count, slots }
         : { name: spec.name, step: count, momentum, slots };

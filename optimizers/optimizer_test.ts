@@ -56,7 +56,8 @@ for (const spec of specs) {
     const resumed = makeParams();
     const first = createOptimizer(spec);
     run(first, resumed, 0, 10);
-    const state = JSON.parse(JSON.stringify(await first.getState()));
+    // as the trainer's state travels: structured clones (postMessage) and checkpoints
+    const state = structuredClone(await first.getState());
     first.dispose();
     const second = createOptimizer(spec);
     second.setState(state);
@@ -169,7 +170,7 @@ Deno.test("plain sgd starts a momentum buffer from the gradient when setMomentum
   run(plain, params, 2, 1);
   const { slots } = await plain.getState();
   params.forEach((param, index) => {
-    assert.deepEqual(slots[`${param.name}/momentum_buffer`].values, [
+    assert.deepEqual(Array.from(slots[`${param.name}/momentum_buffer`].values), [
       ...expected[index].dataSync(),
     ]);
   });

@@ -53,6 +53,65 @@ Deno.test("a torn, tampered or foreign checkpoint is detected and never loaded",
   }
 });
 
+Deno.test("the optimizer's float32 slots travel as raw float32 in the payload, under the SHA-256", async () => {
+  const m = new Float32Array(1000).map((_, i) => Math.sin(i));
+  const state = {
+    epoch: 2,
+    step: 30,
+    optimizer: {
+      name: "adam",
+      step: 30,
+      slots: {
+        "dense/kernel/m": { shape: [10, 100], values: m },
+        "dense/bias/m": { shape: [3], values: [0.25, -1, 3] }, // plain numbers stay JSON
+      },
+    },
+  };
+  const bytes = await encodeCheckpoint(state, weights);
+  // 4000 bytes of moments as float32, not as ~20 characters of JSON each
+  assert.ok(bytes.length < 4 * (1000 + 9) + 1024, `${bytes.length} bytes`);
+  const loaded = await decodeCheckpoint(bytes, "x.ckpt");
+  const slots = (loaded.state.optimizer as typeof state.optimizer).slots;
+  assert.ok(slots["dense/kernel/m"].values instanceof Float32Array);
+  assert.deepEqual(slots["dense/kernel/m"].values, m);
+  assert.deepEqual(slots["dense/bias/m"].values, [0.25, -1, 3]);
+  assert.deepEqual(Array.from(loaded.weights["dense/kernel"].values), [1, 2, 3, 4, 5, 6]);
+  // a flipped bit in the moments (the payload's end) is caught like one in the weights
+  const flipped = bytes.map((b, i) => (i === bytes.length - 2 ? b ^ 4 : b));
+  await assert.rejects(() => decodeCheckpoint(flipped, "x.ckpt"), /SHA-256/);
+});
+
+Deno.test("a format 1 checkpoint (slots as JSON numbers) still loads", async () => {
+  const payload = new Float32Array([1, 2, 3, 4, 5, 6, 0.5, -0.5, 0]);
+  const payloadBytes = new Uint8Array(payload.buffer);
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", payloadBytes));
+  const header = JSON.stringify({
+    state: {
+      epoch: 1,
+      step: 5,
+      optimizer: { slots: { "dense/bias/m": { shape: [1], values: [7] } } },
+    },
+    weights: [
+      { name: "dense/kernel", shape: [2, 3], length: 6 },
+      { name: "dense/bias", shape: [3], length: 3 },
+    ],
+    payloadBytes: payloadBytes.length,
+    sha256: Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join(""),
+  });
+  const headerBytes = new TextEncoder().encode(header + " ".repeat((4 - header.length % 4) % 4));
+  const bytes = new Uint8Array(16 + headerBytes.length + payloadBytes.length);
+  bytes.set(new TextEncoder().encode("ANNEALCK"));
+  new DataView(bytes.buffer).setUint32(8, 1, true);
+  new DataView(bytes.buffer).setUint32(12, headerBytes.length, true);
+  bytes.set(headerBytes, 16);
+  bytes.set(payloadBytes, 16 + headerBytes.length);
+  const loaded = await decodeCheckpoint(bytes, "old.ckpt");
+  assert.deepEqual(loaded.state.optimizer, {
+    slots: { "dense/bias/m": { shape: [1], values: [7] } },
+  });
+  assert.deepEqual(Array.from(loaded.weights["dense/bias"].values), [0.5, -0.5, 0]);
+});
+
 Deno.test("CheckpointWriter writes the newest queued checkpoint of each file, and reports a failed write", async () => {
   const dir = await Deno.makeTempDir();
   try {

@@ -21,7 +21,7 @@ import {
   hasFusedKernel,
 } from "../optimizers/fused/adapter.ts";
 import { AnnealError } from "../errors.ts";
-import { readVectors } from "./read_back.ts";
+import { readTensors, readVectors } from "./read_back.ts";
 import { DenseGpuProgram } from "./dense/gpu_program.ts";
 import { DenseHostProgram, HOST_STEP_MAX_WORK } from "./dense/host_program.ts";
 import {
@@ -412,13 +412,12 @@ export class TrainingEngine {
   /** Every weight (trainable and not, e.g. batch-norm statistics), by name. */
   async readWeights(): Promise<Record<string, { shape: number[]; values: Float32Array }>> {
     const out: Record<string, { shape: number[]; values: Float32Array }> = {};
-    for (const weight of this.model.weights) {
-      const value = weight.read();
-      out[weight.name] = {
-        shape: value.shape.slice(),
-        values: (await value.data()) as Float32Array,
-      };
-    }
+    const values = this.model.weights.map((weight) => weight.read());
+    // one read-back for all of them (on WebGPU one mapAsync, ~11 ms, instead of one a weight)
+    const read = await readTensors(values);
+    this.model.weights.forEach((weight, i) => {
+      out[weight.name] = { shape: values[i].shape.slice(), values: read[i] };
+    });
     return out;
   }
 

@@ -33,6 +33,26 @@ export async function readVectors(tensors: tf.Tensor[]): Promise<Float32Array[]>
   }
 }
 
+/**
+ * The values of `tensors` (float32), in order, in one read-back, leaving the tensors alive (model
+ * weights, optimizer slots): on WebGPU one `mapAsync` for all of them instead of one each.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+ * import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
+ * import { readTensors } from "./read_back.ts";
+ * await tf.setBackend("cpu");
+ * const weight = tf.tensor1d([1, 2]);
+ * const [values] = await readTensors([weight]);
+ * console.assert(values[1] === 2 && !weight.isDisposed);
+ * ```
+ */
+export function readTensors(tensors: tf.Tensor[]): Promise<Float32Array[]> {
+  // clones share the data: freeing them after the read leaves the originals as they were
+  return readVectors(tensors.map((t) => tf.clone(t)));
+}
+
 async function readOnGpu(tensors: tf.Tensor[]): Promise<Float32Array[]> {
   const backend = webGpuBackend("a batched read-back");
   const offsets: number[] = [];

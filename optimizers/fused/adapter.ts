@@ -119,9 +119,9 @@ export function createFusedOptimizer(input: OptimizerSpec): Optimizer & GlobalCl
     },
     async getState() {
       const slots: OptimizerState["slots"] = {};
-      for (const group of groups.values()) {
-        Object.assign(slots, (await group.step.getState()).slots);
-      }
+      // the groups' read-backs at once
+      const states = await Promise.all([...groups.values()].map((group) => group.step.getState()));
+      for (const state of states) Object.assign(slots, state.slots);
       return { name: spec.name, step: pending?.step ?? steps, slots: pending?.slots ?? slots };
     },
     setState(state) {

@@ -15,6 +15,7 @@
 
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { AnnealError } from "../../errors.ts";
+import { readTensors } from "../../runtime/read_back.ts";
 import {
   ensureExclusive,
   recordPass,
@@ -43,10 +44,10 @@ export interface FusedHyper {
   maxGradNorm?: number;
 }
 
-/** JSON-safe optimizer state: step count and slots keyed `<variable name>/<slot>`. */
+/** Optimizer state (structured-cloneable): step count and slots keyed `<variable name>/<slot>`. */
 export interface FusedState {
   step: number;
-  slots: Record<string, { shape: number[]; values: number[] }>;
+  slots: Record<string, { shape: number[]; values: Float32Array | number[] }>;
 }
 
 /** A fused optimizer step bound to one set of parameters (fixed on the first step). */
@@ -286,13 +287,17 @@ export function createFusedStep(kind: FusedKind, hyper: FusedHyper = {}): FusedS
     async getState() {
       if (!backend) return pending ?? { step: 0, slots: {} };
       const slots: FusedState["slots"] = {};
+      const held: [string, tf.Tensor][] = [];
       for (const [i, e] of entries.entries()) {
         for (const [k, tensor] of e.slots.entries()) {
-          if (!tensor) continue;
-          const values = Array.from(await tensor.data());
-          slots[`${names[i]}/${SLOTS[kind][k]}`] = { shape: tensor.shape, values };
+          if (tensor) held.push([`${names[i]}/${SLOTS[kind][k]}`, tensor]);
         }
       }
+      // every slot in one read-back (one mapAsync, not one a slot)
+      const read = await readTensors(held.map(([, tensor]) => tensor));
+      held.forEach(([name, tensor], i) => {
+        slots[name] = { shape: tensor.shape, values: read[i] };
+      });
       return { step: t, slots };
     },
     setState(state) {
