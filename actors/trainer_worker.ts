@@ -82,6 +82,12 @@ interface WindowEntry {
   skipped: boolean;
 }
 
+/** What a NaN rollback returns to: an epoch end's state, or the start (no optimizer state). */
+interface Good {
+  weights: WeightMap;
+  optimizer?: OptimizerState;
+}
+
 /** A window of steps whose read-back has started. */
 interface ClosedWindow {
   entries: WindowEntry[];
@@ -123,7 +129,7 @@ runActor("trainer", async (context) => {
   } catch (error) {
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
-      drainEpochEnds(),
+      drainEpochEnds().catch(() => {}),
       new Promise<void>((resolve) => (timer = setTimeout(resolve, DRAIN_MS))),
     ]);
     clearTimeout(timer);
@@ -241,10 +247,13 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   }
   // What a NaN rollback returns to: the last epoch-end checkpoint, or the start (a fresh
   // optimizer: `undefined`) before the first one.
-  let lastGood: { weights: WeightMap; optimizer?: OptimizerState } = {
+  // (A promise while the last epoch end's read-back is on its way.)
+  let lastGood: Good | Promise<Good> = {
     weights: await engine.readWeights(),
     optimizer: resume ? await engine.optimizer.getState() : undefined,
   };
+  /** A failed read-back of an epoch's state the trainer went on from, thrown at the next step. */
+  let readFailure: unknown;
   const totalSteps = Math.min(config.maxSteps ?? Infinity, stepsPerEpoch * config.epochs);
   context.emit({
     type: "plan",
@@ -340,9 +349,10 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     else await finishWindow(current, verdict, epochEnd);
   };
 
-  const rollback = () => {
-    engine.writeWeights(lastGood.weights);
-    if (lastGood.optimizer) engine.optimizer.setState(lastGood.optimizer);
+  const rollback = async () => {
+    const good = await lastGood;
+    engine.writeWeights(good.weights);
+    if (good.optimizer) engine.optimizer.setState(good.optimizer);
     else engine.resetOptimizer();
     scheduler.send({ type: "ScaleLearningRate", factor: 0.1, fromStep: step });
     scaledVersion = Math.max(planVersion, scaledVersion) + 1;
@@ -433,15 +443,18 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       });
       if (judged.stop && end.deferred) lateStop ??= end;
     }
-    if (ends.length === 0 || lateStop) {
-      for (const resolve of settledWaiters) resolve();
-      settledWaiters = [];
-    }
+    if (ends.length === 0 || lateStop) wakeSettled();
   };
-  const allEndsSettled = () =>
-    ends.length === 0 || lateStop
-      ? Promise.resolve()
-      : new Promise<void>((resolve) => settledWaiters.push(resolve));
+  const wakeSettled = () => {
+    for (const resolve of settledWaiters) resolve();
+    settledWaiters = [];
+  };
+  const allEndsSettled = async () => {
+    if (ends.length > 0 && !lateStop && !readFailure) {
+      await new Promise<void>((resolve) => settledWaiters.push(resolve));
+    }
+    if (readFailure) throw readFailure;
+  };
   drainEpochEnds = allEndsSettled;
   const answered = (epochOf: number, apply: (end: EpochEnd) => void) => {
     const end = ends.find((candidate) => candidate.epoch === epochOf);
@@ -563,7 +576,8 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
         await flush();
         break outer;
       }
-      if (action?.action === "rollback") rollback();
+      if (readFailure) throw readFailure;
+      if (action?.action === "rollback") await rollback();
       if (lateStop) {
         returnToEnd(lateStop);
         break outer;
@@ -612,26 +626,32 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     ends.push(end);
     scheduler.send(ended);
     stopper.send(ended);
-    // Read while the answers travel: the epoch's own state, for its checkpoint.
-    // (both read-backs at once: on WebGPU one ~11 ms wait, not two)
-    [end.weights, end.optimizer] = await Promise.all([
-      engine.readWeights(),
-      engine.optimizer.getState(),
-    ]);
+    // The epoch's own state, for its checkpoint: both read-backs start now (their copies are
+    // queued before any later step's work) and land while the answers travel, or, where the
+    // trainer goes on, while the next epoch runs (on WebGPU a read-back takes ~11 ms).
+    const snapshot = Promise.all([engine.readWeights(), engine.optimizer.getState()]);
     epochsRun++;
-    end.bytes = Object.values(end.weights).reduce((sum, w) => sum + w.values.byteLength, 0);
+    end.bytes = engine.variables.reduce((sum, v) => sum + 4 * v.size, 0);
     const openBytes = ends.reduce((sum, open) => sum + (open.bytes ?? 0), 0);
     const goOn = ends.length <= MAX_OPEN_ENDS &&
       (ends.length === 1 || openBytes <= OPEN_ENDS_BYTES) &&
       !verdictNeeded(stopGuard, epoch, metrics.loss) &&
       replanAt !== undefined && (replanAt === null || epoch < replanAt);
     if (goOn) {
-      // No stop and no new plan can come of this epoch's end: its checkpoint is good already.
+      // No stop and no new plan can come of this epoch's end: its state is the last good one.
       end.deferred = true;
       end.movedOn = performance.now();
-      lastGood = { weights: end.weights, optimizer: end.optimizer };
-      settleEnds();
+      lastGood = snapshot.then(([weights, optimizer]) => ({ weights, optimizer }));
+      snapshot.then(([weights, optimizer]) => {
+        end.weights = weights;
+        end.optimizer = optimizer;
+        settleEnds();
+      }, (error) => {
+        readFailure ??= error;
+        wakeSettled();
+      });
     } else {
+      [end.weights, end.optimizer] = await snapshot;
       settleEnds();
       await allEndsSettled();
     }
