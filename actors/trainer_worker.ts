@@ -481,6 +481,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     step = end.step;
     metrics = end.metrics;
     window = [];
+    reading = undefined; // steps that are undone: not reported
     status = end.judged!.status === "diverged" ? "diverged" : "stopped";
     reason = end.judged!.reason ?? "stopped";
     hint = end.judged!.hint;
@@ -641,7 +642,9 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       // No stop and no new plan can come of this epoch's end: its state is the last good one.
       end.deferred = true;
       end.movedOn = performance.now();
-      lastGood = snapshot.then(([weights, optimizer]) => ({ weights, optimizer }));
+      const good = snapshot.then(([weights, optimizer]) => ({ weights, optimizer }));
+      good.catch(() => {}); // a failed read is thrown at the next step (readFailure)
+      lastGood = good;
       snapshot.then(([weights, optimizer]) => {
         end.weights = weights;
         end.optimizer = optimizer;
