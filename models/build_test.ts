@@ -231,3 +231,37 @@ Deno.test("invalid shapes and unknown spec keys are rejected", () => {
   );
   assert.throws(() => buildModel({ kind: "mlp", hiden: [3] } as ModelSpec, image, 0));
 });
+
+Deno.test("the cnn pools before its relu: the same outputs as relu-then-pool, the same gradients", () => {
+  withModel({ kind: "cnn", filters: [4, 6], dense: [5] }, image, 4, (model) => {
+    const names = model.layers.map((layer) => layer.name);
+    assert.ok(names.indexOf("pool0") < names.indexOf("convrelu0"), names.join());
+    // the same layers with each conv block's relu moved back in front of its pool
+    const reordered = (x: tf.Tensor) => {
+      const layers = model.layers.slice(1);
+      let t = x;
+      for (let i = 0; i < layers.length; i++) {
+        const [layer, after] = [layers[i], layers[i + 1]];
+        if (layer.name.startsWith("pool") && after?.name.startsWith("convrelu")) {
+          t = layer.apply(after.apply(t)) as tf.Tensor;
+          i++;
+        } else t = layer.apply(t, { training: true }) as tf.Tensor;
+      }
+      return t;
+    };
+    const x = tf.randomNormal([3, 8, 8, 1], 0, 1, "float32", 5);
+    const ours = forward(model, x, true);
+    const theirs = reordered(x);
+    assert.deepEqual(ours.dataSync(), theirs.dataSync(), "bit for bit");
+    const weights = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const gradsOf = (f: () => tf.Tensor) =>
+      Object.values(tf.variableGrads(() => tf.sum(tf.square(f())) as tf.Scalar, weights).grads);
+    const a = gradsOf(() => forward(model, x, true));
+    const b = gradsOf(() => reordered(x));
+    a.forEach((g, i) => {
+      const [p, q] = [g.dataSync(), b[i].dataSync()];
+      p.forEach((v, j) => assert.ok(Math.abs(v - q[j]) <= 1e-5 * Math.max(1, Math.abs(q[j]))));
+    });
+    tf.dispose([x, ours, theirs, ...a, ...b]);
+  });
+});
