@@ -637,6 +637,9 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     const goOn = ends.length <= MAX_OPEN_ENDS &&
       (ends.length === 1 || openBytes <= OPEN_ENDS_BYTES) &&
       !verdictNeeded(stopGuard, epoch, metrics.loss) &&
+      // the checkpoint writer's file operations advance only while this loop waits: with one
+      // still in progress, wait here as before, so no more than an epoch is ever unsaved
+      !checkpoints.busy &&
       replanAt !== undefined && (replanAt === null || epoch < replanAt);
     if (goOn) {
       // No stop and no new plan can come of this epoch's end: its state is the last good one.
@@ -645,6 +648,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       const good = snapshot.then(([weights, optimizer]) => ({ weights, optimizer }));
       good.catch(() => {}); // a failed read is thrown at the next step (readFailure)
       lastGood = good;
+
       snapshot.then(([weights, optimizer]) => {
         end.weights = weights;
         end.optimizer = optimizer;
