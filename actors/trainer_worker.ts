@@ -104,8 +104,6 @@ interface EpochEnd {
   clipThreshold?: number;
   /** The epoch's own state (read while the answers travel). */
   weights?: WeightMap;
-  /** Bytes of `weights`. */
-  bytes?: number;
   optimizer?: OptimizerState;
   started: number;
   /** When the trainer went on without the answers (its event's `seconds` ends there). */
@@ -393,6 +391,8 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   // settle in epoch order, in the port handlers, so a checkpoint lands even while the loop waits
   // on something else.
   const ends: EpochEnd[] = [];
+  /** Bytes of one copy of the weights (what each open end holds, besides optimizer state). */
+  const weightBytes = engine.variables.reduce((sum, v) => sum + 4 * v.size, 0);
   let stopGuard: StopGuard | undefined;
   /** The scheduler's guard; undefined until its first answer. */
   let replanAt: number | null | undefined;
@@ -632,10 +632,8 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     // trainer goes on, while the next epoch runs (on WebGPU a read-back takes ~11 ms).
     const snapshot = Promise.all([engine.readWeights(), engine.optimizer.getState()]);
     epochsRun++;
-    end.bytes = engine.variables.reduce((sum, v) => sum + 4 * v.size, 0);
-    const openBytes = ends.reduce((sum, open) => sum + (open.bytes ?? 0), 0);
     const goOn = ends.length <= MAX_OPEN_ENDS &&
-      (ends.length === 1 || openBytes <= OPEN_ENDS_BYTES) &&
+      (ends.length === 1 || ends.length * weightBytes <= OPEN_ENDS_BYTES) &&
       !verdictNeeded(stopGuard, epoch, metrics.loss) &&
       // the checkpoint writer's file operations advance only while this loop waits: with one
       // still in progress, wait here as before, so no more than an epoch is ever unsaved

@@ -27,6 +27,19 @@ export interface SavedTensor {
 }
 
 /**
+ * Slot tensors by key, read back to the host in one batch (on WebGPU one `mapAsync` for all of
+ * them, not one a slot); the tensors stay alive.
+ */
+export async function readSlots(
+  held: [string, tf.Tensor][],
+): Promise<Record<string, SavedTensor>> {
+  const read = await readTensors(held.map(([, tensor]) => tensor));
+  return Object.fromEntries(
+    held.map(([key, tensor], i) => [key, { shape: [...tensor.shape], values: read[i] }]),
+  );
+}
+
+/**
  * The state of an optimizer (plain data and `Float32Array`s, so structured-cloneable);
  * `slots` keys are `"<variable name>/<slot name>"`.
  */
@@ -198,11 +211,7 @@ export function createOptimizer(
       for (const [name, own] of live) {
         for (const [slot, tensor] of Object.entries(own)) held.push([`${name}/${slot}`, tensor]);
       }
-      // every slot in one read-back (on WebGPU one mapAsync, not one a slot)
-      const read = await readTensors(held.map(([, tensor]) => tensor));
-      held.forEach(([name, tensor], i) => {
-        slots[name] = { shape: [...tensor.shape], values: read[i] };
-      });
+      Object.assign(slots, await readSlots(held));
       return momentum === undefined
         ? { name: spec.name, step: count, slots }
         : { name: spec.name, step: count, momentum, slots };

@@ -15,7 +15,7 @@
 
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { AnnealError } from "../../errors.ts";
-import { readTensors } from "../../runtime/read_back.ts";
+import { readSlots } from "../optimizer.ts";
 import {
   ensureExclusive,
   recordPass,
@@ -286,19 +286,13 @@ export function createFusedStep(kind: FusedKind, hyper: FusedHyper = {}): FusedS
     dispatchesPerStep: () => lastDispatches,
     async getState() {
       if (!backend) return pending ?? { step: 0, slots: {} };
-      const slots: FusedState["slots"] = {};
       const held: [string, tf.Tensor][] = [];
       for (const [i, e] of entries.entries()) {
         for (const [k, tensor] of e.slots.entries()) {
           if (tensor) held.push([`${names[i]}/${SLOTS[kind][k]}`, tensor]);
         }
       }
-      // every slot in one read-back (one mapAsync, not one a slot)
-      const read = await readTensors(held.map(([, tensor]) => tensor));
-      held.forEach(([name, tensor], i) => {
-        slots[name] = { shape: tensor.shape, values: read[i] };
-      });
-      return { step: t, slots };
+      return { step: t, slots: await readSlots(held) };
     },
     setState(state) {
       if (backend) {
