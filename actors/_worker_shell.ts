@@ -14,6 +14,11 @@ export interface ActorContext {
   init: Init;
   /** Sends an event to the supervisor (forwarded to the run's event stream). */
   emit(event: Record<string, unknown>): void;
+  /**
+   * Sends an epoch end's checkpoint to the supervisor, which writes it (`last.ckpt`, and
+   * `best.ckpt` where `files` names it). The weights and state are copied, not transferred.
+   */
+  checkpoint(files: ("last" | "best")[], state: unknown, weights: unknown): void;
   /** Test-only fault point: throws or stalls when `init.fault.at` names this point. */
   faultPoint(at: string): Promise<void>;
   /** Resolves when the supervisor sends `Stop`. */
@@ -64,6 +69,8 @@ export function runActor(name: ActorName, body: (context: ActorContext) => Promi
       const context: ActorContext = {
         init,
         emit: (payload) => self.postMessage({ type: "actor.event", actor: name, event: payload }),
+        checkpoint: (files, state, weights) =>
+          self.postMessage({ type: "actor.checkpoint", actor: name, files, state, weights }),
         faultPoint: async (at) => {
           if (init.fault?.at !== at) return;
           if (init.fault.kind === "throw") throw new Error(`injected fault at '${at}'`);

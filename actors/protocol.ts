@@ -229,6 +229,22 @@ export const ActorDoneSchema = z.object({
   result: z.unknown().optional(),
 });
 
+/**
+ * The trainer's checkpoint of an epoch's end, for the supervisor to write (`last.ckpt`, and
+ * `best.ckpt` too when the epoch is the best so far). The supervisor's thread writes it, so the
+ * file operations go on while the trainer trains: they do not wait for the trainer's loop to
+ * yield, and what was sent is written even if the trainer's Worker then fails.
+ */
+export const ActorCheckpointSchema = z.object({
+  type: z.literal("actor.checkpoint"),
+  actor: ActorNameSchema,
+  files: z.array(z.enum(["last", "best"])),
+  /** A `CheckpointState` (structured-cloneable: the optimizer's slots are `Float32Array`s). */
+  state: z.unknown(),
+  /** A `WeightMap`. */
+  weights: z.unknown(),
+});
+
 /** An actor is alive (answers the supervisor's watchdog). */
 export const ActorHeartbeatSchema = z.object({
   type: z.literal("actor.heartbeat"),
@@ -289,6 +305,7 @@ export const SupervisorInboxSchema = z.discriminatedUnion("type", [
   ActorErrorSchema,
   ActorDoneSchema,
   ActorHeartbeatSchema,
+  ActorCheckpointSchema,
 ]);
 export type SupervisorInbox = z.infer<typeof SupervisorInboxSchema>;
 
@@ -310,5 +327,6 @@ export type ClipThresholdSet = z.infer<typeof ClipThresholdSetSchema>;
 export type NonFiniteHandled = z.infer<typeof NonFiniteHandledSchema>;
 export type ActorEvent = z.infer<typeof ActorEventSchema>;
 export type ActorError = z.infer<typeof ActorErrorSchema>;
+export type ActorCheckpoint = z.infer<typeof ActorCheckpointSchema>;
 export type Init = z.infer<typeof InitSchema>;
 export type Stop = z.infer<typeof StopSchema>;

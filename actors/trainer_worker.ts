@@ -29,12 +29,7 @@ import {
   TrainingEngine,
 } from "../runtime/engine.ts";
 import { selectBackend } from "../runtime/backend.ts";
-import {
-  type CheckpointState,
-  CheckpointWriter,
-  loadCheckpoint,
-  type WeightMap,
-} from "../runtime/checkpoint.ts";
+import { type CheckpointState, loadCheckpoint, type WeightMap } from "../runtime/checkpoint.ts";
 import type { OptimizerState } from "../optimizers/mod.ts";
 
 type Message = { type: string } & Record<string, unknown>;
@@ -116,9 +111,10 @@ interface EpochEnd {
   advanced?: ScheduleAdvanced;
 }
 
-/** Checkpoint writes in flight; a failing trainer lets them land before it reports. */
-const checkpoints = new CheckpointWriter();
-/** Epoch ends whose answers are still travelling; a failing trainer waits for them (briefly). */
+/**
+ * Epoch ends whose answers are still travelling; a failing trainer waits for them (briefly), so
+ * their checkpoints reach the supervisor before its error does.
+ */
 let drainEpochEnds = (): Promise<void> => Promise.resolve();
 
 runActor("trainer", async (context) => {
@@ -131,7 +127,6 @@ runActor("trainer", async (context) => {
       new Promise<void>((resolve) => (timer = setTimeout(resolve, DRAIN_MS))),
     ]);
     clearTimeout(timer);
-    await checkpoints.flush().catch(() => {});
     throw error;
   } finally {
     await releaseGpu();
@@ -234,6 +229,8 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   let epoch = 0;
   let step = 0;
   let bestEpoch: number | null = null;
+  /** The weights of the best epoch this process saw (sent for best.ckpt). */
+  let bestWeights: WeightMap | undefined;
   if (resume) {
     const saved = await loadCheckpoint(resume.checkpoint);
     engine.writeWeights(saved.weights);
@@ -421,13 +418,11 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
           bestEpoch,
           metrics: end.metrics,
         };
-        // Written in the background: training goes on while the file is hashed, synced and
-        // renamed into place (a crash mid-write leaves the previous checkpoint intact). Epochs
-        // that end faster than the disk syncs replace each other's waiting writes.
-        checkpoints.queue(`${runDir}/checkpoints/last.ckpt`, state, end.weights!);
-        if (judged.isBest) {
-          checkpoints.queue(`${runDir}/checkpoints/best.ckpt`, state, end.weights!);
-        }
+        // Written by the supervisor's thread: training goes on while the file is hashed, synced
+        // and renamed into place (a crash mid-write leaves the previous checkpoint intact).
+        // Epochs that end faster than the disk syncs replace each other's waiting writes.
+        context.checkpoint(judged.isBest ? ["last", "best"] : ["last"], state, end.weights!);
+        if (judged.isBest) bestWeights = end.weights;
         if (!end.deferred) lastGood = { weights: end.weights!, optimizer: end.optimizer };
       }
       context.emit({
@@ -635,9 +630,6 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     const goOn = ends.length <= MAX_OPEN_ENDS &&
       (ends.length === 1 || ends.length * weightBytes <= OPEN_ENDS_BYTES) &&
       !verdictNeeded(stopGuard, epoch, metrics.loss) &&
-      // the checkpoint writer's file operations advance only while this loop waits: with one
-      // still in progress, wait here as before, so no more than an epoch is ever unsaved
-      !checkpoints.busy &&
       replanAt !== undefined && (replanAt === null || epoch < replanAt);
     if (goOn) {
       // No stop and no new plan can come of this epoch's end: its state is the last good one.
@@ -675,7 +667,6 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   }
   loader.drop((m) => m.type === "BatchReady");
   await allEndsSettled();
-  await checkpoints.flush();
 
   // The epoch whose end the weights are at: the last one when every epoch ran (the loop counted
   // past it); else the one the run stopped in (at its end, or partway through it).
@@ -684,8 +675,11 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     config.earlyStopping.restoreBest && config.earlyStopping.patience !== undefined &&
     bestEpoch !== null && bestEpoch !== weightsAt && status !== "diverged"
   ) {
-    const best = await loadCheckpoint(`${runDir}/checkpoints/best.ckpt`);
-    engine.writeWeights(best.weights);
+    // The best epoch's weights as sent for best.ckpt; from the file only when the best epoch
+    // came before a resume (that file was written by an earlier process, and is whole).
+    engine.writeWeights(
+      bestWeights ?? (await loadCheckpoint(`${runDir}/checkpoints/best.ckpt`)).weights,
+    );
     context.emit({ type: "restored", epoch: bestEpoch });
   }
   let test: Record<string, number> | undefined;

@@ -61,8 +61,10 @@ function dataPaths(data: RunConfig["data"]): string[] {
 
 /**
  * The permissions of one actor's Worker: the data loader reads the data files; the trainer reads
- * and writes the run directory (checkpoints) and reads tfjs's wasm binaries and the modules of
- * its wasm threads ({@linkcode wasmThreadsReadPaths}) and the thread-count variable; the scheduler, early stopper and clip monitor get nothing.
+ * the run directory (a checkpoint to resume from, or the best epoch's from before a resume) and
+ * writes nothing (the supervisor writes its checkpoints), reads tfjs's wasm binaries and the
+ * modules of its wasm threads ({@linkcode wasmThreadsReadPaths}) and the thread-count variable;
+ * the scheduler, early stopper and clip monitor get nothing.
  *
  * @example
  * ```ts
@@ -90,7 +92,6 @@ export function actorPermissions(
       return {
         ...NONE,
         read: [run, ...wasmThreadsReadPaths()],
-        write: [run],
         env: [WASM_THREADS_ENV],
       };
     default:

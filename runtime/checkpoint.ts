@@ -175,10 +175,15 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
     let written = 0;
     while (written < bytes.length) written += await file.write(bytes.subarray(written));
     await file.sync();
-  } finally {
     file.close();
+    await Deno.rename(temporary, path);
+  } catch (error) {
+    try {
+      file.close();
+    } catch { /* closed already */ }
+    await Deno.remove(temporary).catch(() => {}); // no half-written leftovers
+    throw error;
   }
-  await Deno.rename(temporary, path);
 }
 
 /** Writes a checkpoint file atomically. */
@@ -195,7 +200,8 @@ export async function saveCheckpoint(
  * being written, a newer checkpoint for a path replaces the one still waiting for it. A run whose
  * epochs end faster than the disk syncs thus writes what is newest instead of queueing one write
  * per epoch, and every file on disk is always a whole checkpoint (each write is atomic). After a
- * write fails, later ones are dropped and {@linkcode CheckpointWriter.flush} throws the error.
+ * write fails, later ones are dropped, `onError` (if given) is told, and
+ * {@linkcode CheckpointWriter.flush} throws the error. The supervisor's thread runs one per run.
  *
  * @example
  * ```ts ignore
@@ -209,6 +215,12 @@ export class CheckpointWriter {
   #running: Promise<void> | undefined;
   #error: unknown;
   #failed = false;
+  readonly #onError?: (error: unknown) => void;
+
+  /** `onError` is told of the first failed write as soon as it fails. */
+  constructor(onError?: (error: unknown) => void) {
+    this.#onError = onError;
+  }
 
   /** A write is queued or in progress. */
   get busy(): boolean {
@@ -232,6 +244,7 @@ export class CheckpointWriter {
       this.#failed = true;
       this.#error = error;
       this.#waiting.clear();
+      this.#onError?.(error);
     } finally {
       this.#running = undefined;
     }

@@ -10,7 +10,12 @@ import { baseLearningRate, parseConfig, type RunConfig, type RunConfigInput } fr
 import { AnnealError, deserializeError } from "../errors.ts";
 import type { ActorName, Init, SupervisorInbox } from "../actors/protocol.ts";
 import { actorPermissions, narrowActorPermissions } from "./actor_permissions.ts";
-import { loadCheckpoint } from "./checkpoint.ts";
+import {
+  type CheckpointState,
+  CheckpointWriter,
+  loadCheckpoint,
+  type WeightMap,
+} from "./checkpoint.ts";
 import type { RunEvent } from "./events.ts";
 import { checkRunId, newRunId, RunWriter } from "./records.ts";
 import type { TrainerResult } from "../actors/trainer_worker.ts";
@@ -281,6 +286,19 @@ async function supervise(
   const trainerDone: { result?: TrainerResult } = {};
   let clipStats: unknown;
 
+  // The trainer's checkpoints, written on this thread: its file operations go on while the
+  // trainer trains, and what the trainer sent is written even if its Worker fails. A failed write
+  // ends the run at once (the first one; later checkpoints are dropped).
+  const checkpoints = new CheckpointWriter((error) => {
+    const cause = error instanceof AnnealError ? error : undefined;
+    fail(
+      "trainer",
+      `its checkpoint could not be written: ${error instanceof Error ? error.message : error}`,
+      cause?.hint ??
+        `check that ${runDir}/checkpoints is writable and its disk has room, then \`anneal train --resume ${runId}\``,
+    );
+  });
+
   let stopDeadline: ReturnType<typeof setTimeout> | undefined;
   const end = async (result: RunResult) => {
     if (done) return;
@@ -297,6 +315,22 @@ async function supervise(
     await sleep(result.status === "failed" ? 0 : gpu ? GPU_TEARDOWN_MS : 50);
     for (const worker of workers.values()) worker.terminate();
     workers.clear();
+    // Every checkpoint the trainer sent is queued (its messages come in order, before its
+    // result or error): let them land before the run is reported.
+    try {
+      await checkpoints.flush();
+    } catch (error) {
+      if (result.status !== "failed") {
+        Object.assign(result, {
+          status: "failed",
+          reason: `actor 'trainer' failed: its checkpoint could not be written: ${
+            error instanceof Error ? error.message : error
+          }`,
+          hint: `check that ${runDir}/checkpoints is writable and its disk has room`,
+          failedActor: "trainer",
+        });
+      }
+    }
     if (gpu) await sleep(GPU_TEARDOWN_MS);
     Object.assign(summary, {
       status: result.status,
@@ -414,6 +448,12 @@ async function supervise(
         clipStats = event;
       }
       emit(event);
+    } else if (message.type === "actor.checkpoint") {
+      const state = message.state as CheckpointState;
+      const weights = message.weights as WeightMap;
+      for (const file of message.files) {
+        checkpoints.queue(`${runDir}/checkpoints/${file}.ckpt`, state, weights);
+      }
     } else if (message.type === "actor.done") {
       if (actor === "clipMonitor") clipStats = message.result ?? clipStats;
       if (actor === "trainer") {

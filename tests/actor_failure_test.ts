@@ -38,6 +38,29 @@ for (const { actor, at } of cases) {
   });
 }
 
+Deno.test("a checkpoint that cannot be written ends the run at once, naming the file, the cause and the fix", async () => {
+  const { dir, cleanup } = await tempRunsDir();
+  try {
+    // last.ckpt is a non-empty folder: renaming the written file onto it fails
+    await Deno.mkdir(`${dir}/blocked/checkpoints/last.ckpt`, { recursive: true });
+    await Deno.writeTextFile(`${dir}/blocked/checkpoints/last.ckpt/keep.txt`, "x\n");
+    const { result, events } = await trainCollect(
+      { ...config, epochs: 400, runsDir: dir },
+      { runId: "blocked" },
+    );
+    assert.equal(result.status, "failed");
+    assert.equal(result.failedActor, "trainer");
+    assert.match(result.reason, /checkpoint could not be written: .*last\.ckpt/);
+    assert.match(result.hint ?? "", /writable/);
+    const epochs = events.filter((e) => e.type === "epoch").length;
+    assert.ok(epochs < 400, `the run went on for ${epochs} epochs after the write failed`);
+    const left = [...Deno.readDirSync(`${dir}/blocked/checkpoints`)].map((e) => e.name);
+    assert.deepEqual(left, ["last.ckpt"], "no temporary file is left behind");
+  } finally {
+    await cleanup();
+  }
+});
+
 Deno.test("a trainer crash mid-run keeps the last checkpoint, and --resume finishes with the same weights", async () => {
   const { dir, cleanup } = await tempRunsDir();
   try {

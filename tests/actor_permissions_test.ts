@@ -64,9 +64,9 @@ for (const actor of ["scheduler", "earlyStopper", "clipMonitor"] as const) {
   });
 }
 
-Deno.test("the trainer reads and writes its run directory and nothing else", async () => {
+Deno.test("the trainer reads its run directory, nothing else, and writes nothing (the supervisor writes its checkpoints)", async () => {
   assert.match(await probe("trainer", "read", (_, run) => join(run, "config.json")), ALLOWED);
-  assert.match(await probe("trainer", "write", (_, run) => join(run, "x.txt")), ALLOWED);
+  assert.match(await probe("trainer", "write", (_, run) => join(run, "x.txt")), DENIED);
   assert.match(await probe("trainer", "read", (dir) => join(dir, "secret.txt")), DENIED);
   assert.match(await probe("trainer", "write", (dir) => join(dir, "x.txt")), DENIED);
 });
