@@ -29,6 +29,7 @@ import {
   TrainingEngine,
 } from "../runtime/engine.ts";
 import { selectBackend } from "../runtime/backend.ts";
+import { READS_IN_FLIGHT, ReadsInFlight } from "../runtime/reads_in_flight.ts";
 import { type CheckpointState, loadCheckpoint, type WeightMap } from "../runtime/checkpoint.ts";
 import type { OptimizerState } from "../optimizers/mod.ts";
 
@@ -287,10 +288,9 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   let stepMs = 0;
 
   // A window's read-back starts when the window closes. On the GPU (windows of several steps)
-  // a periodic window is finished only when the next one closes: Deno's mapAsync takes ~11 ms
-  // whatever the size, and the steps go on meanwhile instead of waiting for it. Other flushes
-  // finish every window at once.
-  let reading: ClosedWindow | undefined;
+  // a periodic window is finished once its read is back, without waiting for it while fewer than
+  // READS_IN_FLIGHT are on their way: Deno's mapAsync takes ~11 ms whatever the size, and the
+  // steps go on meanwhile. Other flushes finish every window at once.
   const closeWindow = (): ClosedWindow => {
     const closed = window;
     window = [];
@@ -333,15 +333,13 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     context.emit({ ...observed, type: "steps", epoch, momentum });
     if (!epochEnd) scheduler.send({ type: "StepsTaken", step });
   };
-  // `overlap`: leave this window's read in flight (finished at the next flush).
+  const reading = new ReadsInFlight<ClosedWindow>(READS_IN_FLIGHT, (w) => finishWindow(w));
+  // `overlap`: leave this window's read on its way (finished once it is back).
   const flush = async (verdict = false, epochEnd = false, overlap = false) => {
-    const previous = reading;
-    reading = undefined;
     const current = window.length > 0 ? closeWindow() : undefined;
-    if (previous) await finishWindow(previous);
-    if (!current) return;
-    if (overlap && !verdict && !epochEnd) reading = current;
-    else await finishWindow(current, verdict, epochEnd);
+    if (current && overlap && !verdict && !epochEnd) return await reading.add(current);
+    await reading.finishAll();
+    if (current) await finishWindow(current, verdict, epochEnd);
   };
 
   const rollback = async () => {
@@ -476,7 +474,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     step = end.step;
     metrics = end.metrics;
     window = [];
-    reading = undefined; // steps that are undone: not reported
+    reading.clear(); // steps that are undone: not reported
     status = end.judged!.status === "diverged" ? "diverged" : "stopped";
     reason = end.judged!.reason ?? "stopped";
     hint = end.judged!.hint;

@@ -13,6 +13,7 @@ import { loadData } from "../data/mod.ts";
 import { loaderOptions, trainBatchCount, trainOrder, trainSamples } from "../actors/data_loader.ts";
 import { createSchedule } from "../schedulers/mod.ts";
 import { selectBackend } from "./backend.ts";
+import { READS_IN_FLIGHT, ReadsInFlight } from "./reads_in_flight.ts";
 import { type HostBatch, type StepTensors, type StepValues, TrainingEngine } from "./engine.ts";
 import { AnnealError } from "../errors.ts";
 
@@ -78,9 +79,9 @@ export async function trainInProcess(config: RunConfig): Promise<InProcessResult
     let lossSum = 0;
     let samples = 0;
     let window: StepTensors[] = [];
-    // As the trainer does: on the GPU a window's read-back is finished when the next one closes.
-    let reading: Promise<StepValues[]> | undefined;
-    const finish = async (read: Promise<StepValues[]>) => {
+    // As the trainer does: on the GPU a window's read-back is finished once it is back, waiting
+    // only while more than READS_IN_FLIGHT are on their way.
+    const finish = async ({ read }: { read: Promise<StepValues[]> }) => {
       const readStart = performance.now();
       const values = await read;
       stepMs += performance.now() - readStart;
@@ -90,14 +91,13 @@ export async function trainInProcess(config: RunConfig): Promise<InProcessResult
       }
       firstWindow ??= { ms: performance.now() - started, steps: values.length };
     };
+    const reading = new ReadsInFlight(READS_IN_FLIGHT, finish);
     const flush = async (overlap = false) => {
-      const previous = reading;
-      reading = undefined;
-      const current = engine.readStats(window);
+      const current = { read: engine.readStats(window) };
       window = [];
-      if (previous) await finish(previous);
-      if (overlap) reading = current;
-      else await finish(current);
+      if (overlap) return await reading.add(current);
+      await reading.finishAll();
+      await finish(current);
     };
     for (let index = 0; index < batches;) {
       const micro: HostBatch[] = [];

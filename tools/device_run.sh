@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs on the device machine (prepared by tools/device_prepare.sh; see ../shared/DEVICE.md): the
 # WebGPU tests of the fused paths, the benchmarks side by side with PyTorch, the dense step's
-# fixed cost at the MLP workload's shapes, the actors' cost, and anneal's WGSL CNN kernels
-# against tfjs-webgpu's, in one call. Results go to $OUT
+# fixed cost at the MLP workload's shapes, the actors' cost, anneal's WGSL CNN kernels against
+# tfjs-webgpu's, and the CNN step's kernels by time, in one call. Results go to $OUT
 # (or /tmp/anneal-device) and to stdout. A CPU-only machine runs it too (WebGPU on llvmpipe).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -30,4 +30,7 @@ run() { echo "== $*"; timeout 240 deno "$@"; echo "== exit $?"; }
   run run --cached-only --no-check -A bench/actor_overhead.ts --backend webgpu --repeats 3
   # anneal's WGSL batch norm, first-layer conv and filter gradient against tfjs-webgpu's
   run run --cached-only --no-check -A bench/webgpu_ab.ts --shape 128,28,28,32
+  # the CNN's step kernel by kernel (GPU times where the adapter has timestamp queries)
+  PROFILE_ROWS=30 run run --cached-only --no-check -A bench/profile_wasm_cnn.ts --backend webgpu \
+    --engine --steps 2
 } 2>&1 | tee "$out/device.txt"
