@@ -20,7 +20,11 @@ for (const { actor, at } of cases) {
   Deno.test(`an actor that throws (${actor}) ends the run naming the actor and the cause`, async () => {
     const { dir, cleanup } = await tempRunsDir();
     try {
-      const { result } = await trainCollect({ ...config, runsDir: dir }, {
+      // The trainer never waits for the clip monitor, nor at most epoch ends: six tiny epochs
+      // could end before a busy machine lets the clip monitor's Worker take its first message
+      // (and reach its fault). A long run leaves it time; the fault ends it early.
+      const epochs = actor === "clipMonitor" ? 5000 : config.epochs;
+      const { result } = await trainCollect({ ...config, epochs, runsDir: dir }, {
         faults: { [actor]: { kind: "throw", at } },
       });
       assert.equal(result.status, "failed");

@@ -34,10 +34,11 @@ async function probe(
   const { dir, cleanup } = await tempRunsDir();
   try {
     await Deno.writeTextFile(join(dir, "secret.txt"), "not for actors\n");
-    // The trainer waits for the scheduler and the early stopper every epoch, never for the clip
-    // monitor: a short run could end before a busy machine lets the clip monitor's Worker take
-    // its first message (and reach its probe). A longer run leaves it time (seen once in CI).
-    const epochs = actor === "clipMonitor" ? 40 : config.epochs;
+    // The trainer never waits for the clip monitor (nor at most epoch ends for the scheduler and
+    // the early stopper): a short run could end before a busy machine lets the clip monitor's Worker take
+    // its first message (and reach its probe). A long run leaves it time (seen in CI); the probe
+    // ends it early.
+    const epochs = actor === "clipMonitor" ? 5000 : config.epochs;
     const input = { ...config, epochs, data, runsDir: dir } as typeof config;
     const { result } = await trainCollect(input, {
       runId: "probe",

@@ -228,9 +228,13 @@ Deno.test("run.stop() ends a run gracefully after the current step, as 'stopped'
     const result = await run.result;
     assert.equal(result.status, "stopped");
     assert.equal(result.reason, "pruned by the sweep");
-    // The trainer goes on without the answers to at most 4 epoch ends, so the epoch-2 event
-    // (and the stop that follows it) may come a few of these tiny epochs late.
-    assert.ok(result.epochs >= 3 && result.epochs < 20, `${result.epochs} epochs`);
+    // The trainer goes on without the answers to at most 4 epoch ends, and the stop travels
+    // from the event stream's reader to the trainer while it trains, so it lands some of these
+    // tiny (~1 ms) epochs after epoch 2: how many depends on the machine's load.
+    assert.ok(result.epochs >= 3 && result.epochs < 500, `${result.epochs} epochs`);
+    const summary = JSON.parse(await Deno.readTextFile(`${result.runDir}/summary.json`));
+    assert.equal(summary.status, "stopped");
+    assert.equal(summary.epochs, result.epochs);
   } finally {
     await cleanup();
   }
