@@ -289,14 +289,16 @@ async function supervise(
   // The trainer's checkpoints, written on this thread: its file operations go on while the
   // trainer trains, and what the trainer sent is written even if its Worker fails. A failed write
   // ends the run at once (the first one; later checkpoints are dropped).
+  const writeFailure = (error: unknown) => ({
+    message: `its checkpoint could not be written: ${
+      error instanceof Error ? error.message : error
+    }`,
+    hint: (error instanceof AnnealError ? error.hint : undefined) ??
+      `check that ${runDir}/checkpoints is writable and its disk has room, then \`anneal train --resume ${runId}\``,
+  });
   const checkpoints = new CheckpointWriter((error) => {
-    const cause = error instanceof AnnealError ? error : undefined;
-    fail(
-      "trainer",
-      `its checkpoint could not be written: ${error instanceof Error ? error.message : error}`,
-      cause?.hint ??
-        `check that ${runDir}/checkpoints is writable and its disk has room, then \`anneal train --resume ${runId}\``,
-    );
+    const { message, hint } = writeFailure(error);
+    fail("trainer", message, hint);
   });
 
   let stopDeadline: ReturnType<typeof setTimeout> | undefined;
@@ -320,13 +322,13 @@ async function supervise(
     try {
       await checkpoints.flush();
     } catch (error) {
+      // (the writer's onError came too late to end the run: it was ending already)
       if (result.status !== "failed") {
+        const { message, hint } = writeFailure(error);
         Object.assign(result, {
           status: "failed",
-          reason: `actor 'trainer' failed: its checkpoint could not be written: ${
-            error instanceof Error ? error.message : error
-          }`,
-          hint: `check that ${runDir}/checkpoints is writable and its disk has room`,
+          reason: `actor 'trainer' failed: ${message}`,
+          hint,
           failedActor: "trainer",
         });
       }
