@@ -282,6 +282,15 @@ export const InitSchema = z.object({
 /** Supervisor -> actor: finish now. */
 export const StopSchema = z.object({ type: z.literal("Stop"), reason: z.string() });
 
+/**
+ * Supervisor -> trainer: the checkpoint of the end of `epoch` (`last.ckpt`) is on disk (synced
+ * and renamed into place). Later epochs' acknowledgements may replace earlier ones.
+ */
+export const CheckpointWrittenSchema = z.object({
+  type: z.literal("CheckpointWritten"),
+  epoch: z.number().int(),
+});
+
 /** Supervisor -> actor: are you alive? */
 export const PingSchema = z.object({ type: z.literal("Ping") });
 
@@ -330,3 +339,4 @@ export type ActorError = z.infer<typeof ActorErrorSchema>;
 export type ActorCheckpoint = z.infer<typeof ActorCheckpointSchema>;
 export type Init = z.infer<typeof InitSchema>;
 export type Stop = z.infer<typeof StopSchema>;
+export type CheckpointWritten = z.infer<typeof CheckpointWrittenSchema>;

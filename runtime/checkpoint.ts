@@ -216,10 +216,18 @@ export class CheckpointWriter {
   #error: unknown;
   #failed = false;
   readonly #onError?: (error: unknown) => void;
+  readonly #onWritten?: (path: string, state: CheckpointState) => void;
 
-  /** `onError` is told of the first failed write as soon as it fails. */
-  constructor(onError?: (error: unknown) => void) {
-    this.#onError = onError;
+  /**
+   * `onError` is told of the first failed write as soon as it fails; `onWritten` of each file
+   * once it is on disk (synced and renamed into place).
+   */
+  constructor(options: {
+    onError?: (error: unknown) => void;
+    onWritten?: (path: string, state: CheckpointState) => void;
+  } = {}) {
+    this.#onError = options.onError;
+    this.#onWritten = options.onWritten;
   }
 
   /** A write is queued or in progress. */
@@ -239,6 +247,7 @@ export class CheckpointWriter {
       for (const [path, checkpoint] of this.#waiting) {
         this.#waiting.delete(path);
         await saveCheckpoint(path, checkpoint.state, checkpoint.weights);
+        this.#onWritten?.(path, checkpoint.state);
       }
     } catch (error) {
       this.#failed = true;

@@ -112,10 +112,15 @@ Deno.test("a format 1 checkpoint (slots as JSON numbers) still loads", async () 
   assert.deepEqual(Array.from(loaded.weights["dense/bias"].values), [0.5, -0.5, 0]);
 });
 
-Deno.test("CheckpointWriter writes the newest queued checkpoint of each file, and reports a failed write", async () => {
+Deno.test("CheckpointWriter writes the newest queued checkpoint of each file, tells each write, and reports a failed write", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const writer = new CheckpointWriter();
+    const written: string[] = [];
+    const errors: unknown[] = [];
+    const writer = new CheckpointWriter({
+      onWritten: (path, state) => written.push(`${path.slice(dir.length + 1)}@${state.epoch}`),
+      onError: (error) => errors.push(error),
+    });
     const weightsOf = (v: number) => ({ w: { shape: [2], values: new Float32Array([v, v]) } });
     // The first write starts at once; 2 and 3 wait behind it, and 3 replaces 2.
     for (let epoch = 1; epoch <= 3; epoch++) {
@@ -127,9 +132,13 @@ Deno.test("CheckpointWriter writes the newest queued checkpoint of each file, an
     assert.equal(last.state.epoch, 3);
     assert.deepEqual(Array.from(last.weights.w.values), [3, 3]);
     assert.equal((await loadCheckpoint(`${dir}/best.ckpt`)).state.epoch, 2);
+    // told once each file is on disk (epoch 2's last.ckpt was replaced before its turn)
+    assert.deepEqual(written, ["last.ckpt@1", "last.ckpt@3", "best.ckpt@2"]);
+    assert.equal(errors.length, 0);
 
     writer.queue(`${dir}/missing/last.ckpt`, { epoch: 4, step: 40 }, weightsOf(4));
     await assert.rejects(() => writer.flush(), /No such file|not found/i);
+    assert.equal(errors.length, 1, "onError is told of the failed write");
     // After a failure nothing more is written, and flush keeps failing.
     writer.queue(`${dir}/last.ckpt`, { epoch: 5, step: 50 }, weightsOf(5));
     await assert.rejects(() => writer.flush());

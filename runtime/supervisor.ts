@@ -241,7 +241,15 @@ async function supervise(
     | { epoch: number; step: number; scheduler?: unknown; earlyStopper?: unknown }
     | undefined;
   if (options.resume) {
-    const saved = await loadCheckpoint(`${runDir}/checkpoints/last.ckpt`);
+    const last = `${runDir}/checkpoints/last.ckpt`;
+    if (await exists(`${runDir}/config.json`) && !(await exists(last))) {
+      throw new AnnealError(
+        "checkpoint",
+        `Cannot resume run '${runId}': it has no checkpoint (it ended before its first epoch's end was saved)`,
+        { where: last, hint: "start the run again (`anneal train` with its config.json)" },
+      );
+    }
+    const saved = await loadCheckpoint(last);
     resumeState = saved.state as typeof resumeState;
     // Drop records of steps and epochs after the checkpoint: they are replayed.
     await writer.truncate("steps.ndjson", (r) => r.step < resumeState!.step);
@@ -296,9 +304,17 @@ async function supervise(
     hint: (error instanceof AnnealError ? error.hint : undefined) ??
       `check that ${runDir}/checkpoints is writable and its disk has room, then \`anneal train --resume ${runId}\``,
   });
-  const checkpoints = new CheckpointWriter((error) => {
-    const { message, hint } = writeFailure(error);
-    fail("trainer", message, hint);
+  const checkpoints = new CheckpointWriter({
+    onError: (error) => {
+      const { message, hint } = writeFailure(error);
+      fail("trainer", message, hint);
+    },
+    // the trainer waits for its first one (see trainer_worker.ts)
+    onWritten: (path, state) => {
+      if (path.endsWith("/last.ckpt")) {
+        workers.get("trainer")?.postMessage({ type: "CheckpointWritten", epoch: state.epoch });
+      }
+    },
   });
 
   let stopDeadline: ReturnType<typeof setTimeout> | undefined;
@@ -538,4 +554,15 @@ async function supervise(
 /** JSON has no NaN or Infinity: keep them as strings the record readers turn back into numbers. */
 function jsonNumber(value: number): number | string {
   return Number.isFinite(value) ? value : String(value);
+}
+
+/** Whether `path` exists (a missing file is not an error here). */
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
 }

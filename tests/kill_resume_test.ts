@@ -84,6 +84,25 @@ Deno.test("SIGKILL mid-epoch, then `anneal train --resume`, ends with the weight
   }
 });
 
+Deno.test("--resume of a run that ended before its first checkpoint says so and how to go on", async () => {
+  const { dir, cleanup } = await tempRunsDir();
+  try {
+    await Deno.mkdir(`${dir}/early/checkpoints`, { recursive: true });
+    await Deno.writeTextFile(
+      `${dir}/early/config.json`,
+      JSON.stringify({ ...config, runsDir: dir }),
+    );
+    const out = await cli(["train", "--resume", "early", "--runs-dir", dir, "--no-progress"])
+      .output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.notEqual(out.code, 0);
+    assert.match(stderr, /Cannot resume run 'early': it has no checkpoint/);
+    assert.match(stderr, /start the run again/);
+  } finally {
+    await cleanup();
+  }
+});
+
 Deno.test("--resume refuses a checkpoint from another model shape, naming the weight and the fix", async () => {
   const { dir, cleanup } = await tempRunsDir();
   try {
