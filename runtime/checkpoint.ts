@@ -230,11 +230,6 @@ export class CheckpointWriter {
     this.#onWritten = options.onWritten;
   }
 
-  /** A write is queued or in progress. */
-  get busy(): boolean {
-    return this.#running !== undefined;
-  }
-
   /** Queues a write of `path`, replacing a queued one for the same path that has not started. */
   queue(path: string, state: CheckpointState, weights: WeightMap): void {
     if (this.#failed) return;
