@@ -20,10 +20,10 @@ export interface ActorContext {
    */
   checkpoint(files: ("last" | "best")[], state: unknown, weights: unknown): void;
   /**
-   * Resolves once the supervisor says the checkpoint of `epoch`'s end (or a later one) is on
-   * disk, or when the run is stopped.
+   * Resolves once the supervisor says the run's first checkpoint is on disk, or when the run is
+   * stopped.
    */
-  checkpointWritten(epoch: number): Promise<void>;
+  firstCheckpointWritten(): Promise<void>;
   /** Test-only fault point: throws or stalls when `init.fault.at` names this point. */
   faultPoint(at: string): Promise<void>;
   /** Resolves when the supervisor sends `Stop`. */
@@ -44,15 +44,12 @@ export function runActor(name: ActorName, body: (context: ActorContext) => Promi
   const stopped = new Promise<string>((resolve) => (resolveStop = resolve));
   let stopReason: string | undefined;
   let started = false;
-  let writtenEpoch = -Infinity;
-  let writeWaiters: { epoch: number; resolve: () => void }[] = [];
+  let resolveWritten: () => void = () => {};
+  const firstWritten = new Promise<void>((resolve) => (resolveWritten = resolve));
   self.onmessage = (event: MessageEvent) => {
-    const message = event.data as { type: string; reason?: string; epoch?: number };
+    const message = event.data as { type: string; reason?: string };
     if (message.type === "CheckpointWritten") {
-      writtenEpoch = Math.max(writtenEpoch, message.epoch!);
-      const ready = writeWaiters.filter((w) => w.epoch <= writtenEpoch);
-      writeWaiters = writeWaiters.filter((w) => w.epoch > writtenEpoch);
-      for (const waiter of ready) waiter.resolve();
+      resolveWritten();
     } else if (message.type === "Ping") {
       // The Worker's own V8 heap (its isolate's); the soak benchmark watches it per actor. Under
       // --v8-flags=--expose-gc (the soak) collect first, so it is the live heap, not garbage.
@@ -83,11 +80,7 @@ export function runActor(name: ActorName, body: (context: ActorContext) => Promi
         emit: (payload) => self.postMessage({ type: "actor.event", actor: name, event: payload }),
         checkpoint: (files, state, weights) =>
           self.postMessage({ type: "actor.checkpoint", actor: name, files, state, weights }),
-        checkpointWritten: (epoch) =>
-          epoch <= writtenEpoch ? Promise.resolve() : Promise.race([
-            new Promise<void>((resolve) => writeWaiters.push({ epoch, resolve })),
-            stopped.then(() => {}),
-          ]),
+        firstCheckpointWritten: () => Promise.race([firstWritten, stopped.then(() => {})]),
         faultPoint: async (at) => {
           if (init.fault?.at !== at) return;
           if (init.fault.kind === "throw") throw new Error(`injected fault at '${at}'`);

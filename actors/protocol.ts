@@ -283,8 +283,8 @@ export const InitSchema = z.object({
 export const StopSchema = z.object({ type: z.literal("Stop"), reason: z.string() });
 
 /**
- * Supervisor -> trainer: the checkpoint of the end of `epoch` (`last.ckpt`) is on disk (synced
- * and renamed into place). Later epochs' acknowledgements may replace earlier ones.
+ * Supervisor -> trainer, once a run: its first checkpoint (`last.ckpt` of the end of `epoch`) is
+ * on disk (synced and renamed into place). The trainer waits for it at its first epoch end.
  */
 export const CheckpointWrittenSchema = z.object({
   type: z.literal("CheckpointWritten"),

@@ -396,8 +396,8 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   /** An epoch the trainer went on from whose verdict was a stop after all (guards exclude it). */
   let lateStop: EpochEnd | undefined;
   let settledWaiters: (() => void)[] = [];
-  /** The last epoch whose checkpoint was sent to the supervisor. */
-  let lastSent: number | undefined;
+  /** A checkpoint was sent to the supervisor. */
+  let sent = false;
   /**
    * One checkpoint of this process is on disk. Until then the trainer goes on from no epoch end:
    * a run killed after its first epoch can always be resumed. (Later checkpoints land up to
@@ -430,7 +430,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
         // and renamed into place (a crash mid-write leaves the previous checkpoint intact).
         // Epochs that end faster than the disk syncs replace each other's waiting writes.
         context.checkpoint(judged.isBest ? ["last", "best"] : ["last"], state, end.weights!);
-        lastSent = end.epoch;
+        sent = true;
         if (judged.isBest) bestWeights = end.weights;
         if (!end.deferred) lastGood = { weights: end.weights!, optimizer: end.optimizer };
       }
@@ -660,8 +660,9 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       [end.weights, end.optimizer] = await snapshot;
       settleEnds();
       await allEndsSettled();
-      if (!firstWritten && lastSent !== undefined) {
-        await context.checkpointWritten(lastSent);
+      if (!firstWritten && sent) {
+        // (the first sent is the first written: the writer starts it at once)
+        await context.firstCheckpointWritten();
         firstWritten = true;
       }
     }

@@ -304,14 +304,16 @@ async function supervise(
     hint: (error instanceof AnnealError ? error.hint : undefined) ??
       `check that ${runDir}/checkpoints is writable and its disk has room, then \`anneal train --resume ${runId}\``,
   });
+  let firstWritten = false;
   const checkpoints = new CheckpointWriter({
     onError: (error) => {
       const { message, hint } = writeFailure(error);
       fail("trainer", message, hint);
     },
-    // the trainer waits for its first one (see trainer_worker.ts)
+    // the trainer waits for the first one (see trainer_worker.ts); told once, not every epoch
     onWritten: (path, state) => {
-      if (path.endsWith("/last.ckpt")) {
+      if (!firstWritten && path.endsWith("/last.ckpt")) {
+        firstWritten = true;
         workers.get("trainer")?.postMessage({ type: "CheckpointWritten", epoch: state.epoch });
       }
     },
