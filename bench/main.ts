@@ -2,7 +2,8 @@
  * `deno task bench`: the workloads of `bench/torch_reference.py` on every tfjs backend available,
  * side by side with PyTorch run in the same invocation, as a ratio table.
  *
- *   deno run -A bench/main.ts [--backend cpu,wasm,webgpu] [--only mlp,cnn,lstm,mlp_sgd,seed_linear,optim]
+ *   deno run -A bench/main.ts [--backend cpu,wasm,webgpu]
+ *     [--only mlp,cnn,lstm,mlp_sgd,seed_linear,optim,matmul]
  *     [--steps N] [--warmup N] [--repeats N] [--python /usr/bin/python3 | --python none]
  *     [--device cpu] [--threads 2] [--json out.json] [--markdown]
  *
@@ -14,7 +15,8 @@
  * there, so it times one step of the engine's path only, unless `--steps` says). On webgpu
  * every workload runs twice: tfjs's optimizers (`tfjs`) and the fused WGSL step (`fused`). The
  * MLPs and the CNN also run through anneal's training engine (`engine`: the model as
- * `anneal train` builds it; for MLPs on webgpu the dense WGSL step).
+ * `anneal train` builds it; for MLPs on webgpu the dense WGSL step). On webgpu, `matmul` times
+ * square fp32 products (bench/matmul.ts): anneal's tiled kernel, tfjs-webgpu's, PyTorch's.
  *
  * @module
  */
@@ -27,7 +29,8 @@ import { makeStepper, median, type OptimizerPath, timeSteps } from "./runner.ts"
 import { actorSeconds } from "./actor_run.ts";
 import { buildWorkload, WORKLOAD_NAMES } from "./workloads.ts";
 import { markdownTable, type Row, textTable } from "./table.ts";
-import { runTorch, type TorchResult } from "./torch.ts";
+import { runTorch, torchPython, type TorchResult } from "./torch.ts";
+import { type MatmulRow, matmulRows, matmulTable } from "./matmul.ts";
 
 const { values: flags } = parseArgs({
   options: {
@@ -44,7 +47,7 @@ const { values: flags } = parseArgs({
   },
 });
 
-const ALL = [...WORKLOAD_NAMES, "seed_linear", "optim"];
+const ALL = [...WORKLOAD_NAMES, "seed_linear", "optim", "matmul"];
 const only = flags.only ? flags.only.split(",") : ALL;
 const repeats = Number(flags.repeats);
 const threads = flags.threads || String(navigator.hardwareConcurrency);
@@ -133,6 +136,13 @@ async function benchBackend(backend: string, rows: Row[]): Promise<Record<string
     });
     console.error(`seed_linear ${backend} anneal train (actors): ${wall.toFixed(0)} ms wall`);
   }
+  if (gpu && only.includes("matmul")) {
+    // square fp32 products: anneal's tiled kernel, tfjs-webgpu's, PyTorch's (same machine)
+    const python = flags.python === "none" ? undefined : await torchPython(flags.python || "auto");
+    const slow = selection.adapter?.isFallbackAdapter;
+    matmul = await matmulRows(slow ? [256, 512] : [1024, 2048, 4096], python, flags.device);
+    info.matmul = matmul;
+  }
   if (gpu && only.includes("optim")) {
     info.optimizerOnly = await optimizerOnly(Number(flags.steps) || 200, repeats);
     console.error("# optimizer step alone (mlp, Adam):", JSON.stringify(info.optimizerOnly));
@@ -141,6 +151,7 @@ async function benchBackend(backend: string, rows: Row[]): Promise<Record<string
 }
 
 const rows: Row[] = [];
+let matmul: MatmulRow[] = [];
 const machine: Record<string, unknown> = {
   date: new Date().toISOString(),
   deno: Deno.version.deno,
@@ -156,7 +167,7 @@ for (const backend of await backends()) {
 }
 let torch: TorchResult[] = [];
 if (flags.python !== "none") {
-  const workloads = only.filter((n) => n !== "optim");
+  const workloads = only.filter((n) => n !== "optim" && n !== "matmul");
   torch = await runTorch({
     python: flags.python || "auto",
     only: workloads,
@@ -166,6 +177,7 @@ if (flags.python !== "none") {
   });
 }
 console.log(flags.markdown ? markdownTable(rows, torch) : textTable(rows, torch));
+if (matmul.length) console.log(`\nmatmul-bound (fp32, n x n):\n${matmulTable(matmul)}`);
 if (flags.json) {
   await Deno.writeTextFile(flags.json, JSON.stringify({ machine, rows, torch }, null, 2));
 }

@@ -38,22 +38,15 @@ export interface TorchOptions {
  * ```
  */
 export async function runTorch(options: TorchOptions): Promise<TorchResult[]> {
-  if (options.python === "auto") {
-    // The first python3 with torch: the one on PATH, else Debian's (python3-torch installs
-    // there, while another python3 may come first on PATH).
-    for (const python of ["python3", "/usr/bin/python3"]) {
-      if (await hasTorch(python)) return await runTorch({ ...options, python });
-    }
-    console.error("# no python3 with torch found: no torch column (--python PATH to name one)");
-    return [];
-  }
+  const python = await torchPython(options.python);
+  if (!python) return [];
   const script = fileURLToPath(new URL("./torch_reference.py", import.meta.url));
   const args = [script, "--only", options.only.join(",")];
   if (options.device) args.push("--device", options.device);
   if (options.threads) args.push("--threads", options.threads);
   if (options.steps) args.push("--steps", options.steps);
   try {
-    const out = await new Deno.Command(options.python, { args, stderr: "inherit" }).output();
+    const out = await new Deno.Command(python, { args, stderr: "inherit" }).output();
     if (!out.success) {
       console.error(`# pytorch reference failed (exit ${out.code}): no torch column`);
     }
@@ -64,6 +57,20 @@ export async function runTorch(options: TorchOptions): Promise<TorchResult[]> {
     console.error(`# pytorch reference not run: ${(error as Error).message}`);
     return [];
   }
+}
+
+/**
+ * The python to run PyTorch with: `python` itself, or for "auto" the first python3 with torch
+ * (the one on PATH, else Debian's: python3-torch installs there, while another python3 may come
+ * first on PATH); undefined, with a note, when there is none.
+ */
+export async function torchPython(python: string): Promise<string | undefined> {
+  if (python !== "auto") return python;
+  for (const candidate of ["python3", "/usr/bin/python3"]) {
+    if (await hasTorch(candidate)) return candidate;
+  }
+  console.error("# no python3 with torch found: no torch column (--python PATH to name one)");
+  return undefined;
 }
 
 async function hasTorch(python: string): Promise<boolean> {

@@ -31,6 +31,7 @@ import { routeWinogradConv } from "./wasm_winograd.ts";
 import { routeSimdTranspose } from "./wasm_transpose.ts";
 import { registerWasmAdam } from "./wasm_adam.ts";
 import { routeWebGpuFilterGradient, routeWebGpuSmallConv } from "./webgpu_conv.ts";
+import { routeWebGpuMatMul } from "./webgpu_matmul.ts";
 import { routeReluGradient } from "./wasm_relu.ts";
 import { routeSharedIdentity } from "./wasm_identity.ts";
 import { routeTransposedMatMul } from "./wasm_matmul.ts";
@@ -222,6 +223,7 @@ async function useWebGpu(
   await tf.ready();
   routeWebGpuSmallConv();
   routeWebGpuFilterGradient();
+  routeWebGpuMatMul();
   const fallback = probe.info.isFallbackAdapter ? " (software fallback adapter: slow)" : "";
   return { backend: "webgpu", adapter: probe.info, reason: reason + fallback };
 }

@@ -21,6 +21,10 @@ export interface WebGpuProgram {
   size: boolean;
   /** Extra uniforms, WGSL struct fields (`rows : i32, eps : f32,`), in the order given. */
   uniforms?: string;
+  /** Per input, its binding's element width (4: `array<vec4<f32>>`); default `outputComponent`. */
+  variableComponents?: number[];
+  /** The output binding's element width (4: `array<vec4<f32>>`); default 1. */
+  outputComponent?: number;
   getUserCode(): string;
 }
 

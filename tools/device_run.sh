@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs on the device machine (prepared by tools/device_prepare.sh; see ../shared/DEVICE.md): the
-# WebGPU tests of the fused paths, the benchmarks side by side with PyTorch, the dense step's
+# WebGPU tests of the fused paths and the tiled matmul, the benchmarks side by side with PyTorch
+# (with square fp32 products: anneal's tiled kernel, tfjs-webgpu's, torch.mm), the dense step's
 # fixed cost at the MLP workload's shapes, the actors' cost, anneal's WGSL CNN kernels against
 # tfjs-webgpu's, and the CNN step's kernels by time, in one call. Results go to $OUT
 # (or /tmp/anneal-device) and to stdout. A CPU-only machine runs it too (WebGPU on llvmpipe).
@@ -23,7 +24,7 @@ run() { echo "== $*"; timeout 240 deno "$@"; echo "== exit $?"; }
 {
   date -u
   nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null
-  run test --cached-only --no-check -A runtime/dense/ optimizers/fused/ 2>&1 | tail -n 25
+  run test --cached-only --no-check -A runtime/dense/ optimizers/fused/ runtime/webgpu_matmul_test.ts 2>&1 | tail -n 25
   run run --cached-only --no-check -A bench/main.ts --backend webgpu,wasm --python "$python" \
     --markdown --json "$out/bench.json"
   run run --cached-only --no-check -A bench/dense_overhead.ts --hidden 512,512 --inputs 784 --batch 256

@@ -1,0 +1,134 @@
+/**
+ * The tiled WebGPU matrix product (llvmpipe on CPU-only machines) against tfjs's cpu backend:
+ * transposes, sizes that are and are not multiples of 4 (vec4 and element reads and writes),
+ * edges of partial tiles, bias [N] and [1], relu, batches and broadcast batches; what it declines;
+ * and the route in front of tfjs's kernels.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import { agreeOnWebGpu } from "./_webgpu_agree.ts";
+import { releaseWebGpu, selectBackend } from "./backend.ts";
+import { replacedWasmKernel } from "./wasm_heap.ts";
+import { MIN_TILES, takesTiledMatMul, tiledMatMul } from "./webgpu_matmul.ts";
+
+interface Case {
+  a: number[];
+  b: number[];
+  transposeA?: boolean;
+  transposeB?: boolean;
+  bias?: number;
+  activation?: "linear" | "relu";
+}
+
+const CASES: Case[] = [
+  { a: [37, 50], b: [50, 29] }, // nothing a multiple of 4: element reads and writes
+  { a: [64, 48], b: [48, 128], bias: 128, activation: "relu" }, // whole tiles, vec4 throughout
+  { a: [48, 70], b: [48, 36], transposeA: true, bias: 36 }, // A stored [K, M]
+  { a: [70, 40], b: [36, 40], transposeB: true, activation: "relu" }, // B stored [N, K]
+  { a: [20, 66], b: [33, 20], transposeA: true, transposeB: true, bias: 1 },
+  { a: [130, 17], b: [17, 131] }, // three partial tiles each way, K not a slice's multiple
+  { a: [3, 17, 24], b: [3, 24, 40], bias: 40 }, // a batch
+  { a: [2, 2, 9, 16], b: [16, 12] }, // A's batch dimensions, B shared
+  { a: [1, 20, 16], b: [5, 16, 8], transposeB: false }, // A shared over B's batch
+  { a: [4, 32, 19], b: [4, 33, 32], transposeA: true, transposeB: true },
+];
+
+function inputs(c: Case, i: number) {
+  return {
+    a: tf.randomNormal(c.a, 0, 1, "float32", 3 * i + 1),
+    b: tf.randomNormal(c.b, 0, 1, "float32", 3 * i + 2),
+    bias: c.bias ? tf.randomNormal([c.bias], 0, 1, "float32", 3 * i + 3) : undefined,
+  };
+}
+
+/** Each case on the current backend: tfjs's op on cpu, the tiled kernel itself on webgpu. */
+async function products(): Promise<Float32Array[]> {
+  const results: Float32Array[] = [];
+  for (const [i, c] of CASES.entries()) {
+    const y = tf.tidy(() => {
+      const { a, b, bias } = inputs(c, i);
+      const attrs = {
+        transposeA: c.transposeA ?? false,
+        transposeB: c.transposeB ?? false,
+        activation: c.activation ?? "linear",
+      };
+      if (tf.getBackend() !== "webgpu") return tf.fused.matMul({ a, b, bias, ...attrs });
+      const out = tiledMatMul({
+        inputs: bias ? { a, b, bias } : { a, b },
+        attrs: attrs as unknown as tf.NamedAttrMap,
+        backend: tf.backend(),
+      }, 0);
+      assert.ok(out, `the tiled kernel declined ${JSON.stringify(c)}`);
+      return tf.engine().makeTensorFromTensorInfo(out);
+    });
+    results.push(await y.data() as Float32Array);
+    y.dispose();
+  }
+  return results;
+}
+
+Deno.test("the tiled WebGPU matrix product equals the cpu's (transposes, edges, bias, relu, batches)", async () => {
+  await agreeOnWebGpu(products, CASES, 1e-5, true);
+});
+
+Deno.test("the tiled matrix product declines what it does not cover; tfjs's kernel answers", async () => {
+  await selectBackend("webgpu");
+  try {
+    const declined = (a: tf.Tensor, b: tf.Tensor, attrs: Record<string, unknown> = {}) =>
+      tf.tidy(() =>
+        tiledMatMul({
+          inputs: { a, b },
+          attrs: { transposeA: false, transposeB: false, ...attrs } as unknown as tf.NamedAttrMap,
+          backend: tf.backend(),
+        }, 0) === undefined
+      );
+    assert.ok(declined(tf.ones([8, 20], "int32"), tf.ones([20, 8], "int32")), "int32");
+    assert.ok(declined(tf.ones([8, 5]), tf.ones([5, 8])), "K below one slice");
+    assert.ok(declined(tf.ones([8, 20]), tf.ones([20, 8]), { activation: "elu" }), "elu");
+    assert.ok(declined(tf.ones([2, 8, 20]), tf.ones([3, 20, 8])), "batches 2 and 3");
+    assert.ok(declined(tf.ones([8, 20]), tf.ones([21, 8])), "K mismatch");
+    // tfjs's own kernel still answers through the route
+    const y = tf.matMul(tf.ones([8, 5]), tf.ones([5, 8]));
+    assert.deepEqual([...await y.data()], new Array(64).fill(5));
+    y.dispose();
+  } finally {
+    await releaseWebGpu();
+  }
+});
+
+Deno.test("the route puts the tiled product in front of webgpu's BatchMatMul and _FusedMatMul", async () => {
+  await selectBackend("webgpu");
+  try {
+    for (const name of ["BatchMatMul", "_FusedMatMul"]) {
+      const tfjs = replacedWasmKernel(name, "webgpu");
+      assert.ok(tfjs, `${name} was not overridden`);
+      assert.notEqual(tf.getKernel(name, "webgpu")!.kernelFunc, tfjs);
+    }
+    // a product big enough for the route (64 tiles of 64x64), through tf.matMul: row r of the
+    // result is r * K (A's rows hold their index, B is ones)
+    const [m, k, n] = [512, 24, 512];
+    assert.ok(takesTiledMatMul({ batch: 1, m, n, k }));
+    const y = tf.tidy(() =>
+      tf.matMul(tf.mul(tf.reshape(tf.range(0, m), [m, 1]), tf.ones([1, k])), tf.ones([k, n]))
+    );
+    const values = await y.data();
+    y.dispose();
+    for (const r of [0, 1, 63, 64, 511]) {
+      assert.equal(values[r * n], r * k);
+      assert.equal(values[r * n + n - 1], r * k);
+    }
+  } finally {
+    await releaseWebGpu();
+  }
+});
+
+Deno.test("the tiled product is taken from MIN_TILES output tiles of 64x64 and a slice of K", () => {
+  assert.ok(takesTiledMatMul({ batch: 1, m: 4096, n: 4096, k: 4096 }));
+  assert.ok(!takesTiledMatMul({ batch: 1, m: 256, n: 512, k: 784 })); // the MLP's first layer
+  assert.ok(takesTiledMatMul({ batch: MIN_TILES, m: 64, n: 64, k: 16 }));
+  assert.ok(!takesTiledMatMul({ batch: MIN_TILES, m: 64, n: 64, k: 15 }));
+  assert.ok(!takesTiledMatMul({ batch: MIN_TILES - 1, m: 64, n: 64, k: 64 }));
+  assert.ok(takesTiledMatMul({ batch: 1, m: 65, n: 65, k: 16 }, 4)); // partial tiles count
+});
