@@ -346,6 +346,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
 
   const rollback = async () => {
     const good = await lastGood;
+    weightsVersion++;
     engine.writeWeights(good.weights);
     if (good.optimizer) engine.optimizer.setState(good.optimizer);
     else engine.resetOptimizer();
@@ -378,6 +379,21 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     const sums = new EpochTotals(engine.metrics);
     for (const values of await engine.readStats(batches)) sums.add(values);
     return sums.means();
+  };
+
+  /** Incremented where the weights change other than by a step (a rollback, a return). */
+  let weightsVersion = 0;
+  /** The epoch's validation pass, started at its last window, with the weights it saw. */
+  let validating: { weights: number; metrics: Promise<Record<string, number>> } | undefined;
+  /** The epoch's validation metrics: the pass started early if the weights are still its own. */
+  const validate = async (): Promise<Record<string, number>> => {
+    const started = validating;
+    validating = undefined;
+    if (started) {
+      const metrics = await started.metrics;
+      if (started.weights === weightsVersion) return metrics;
+    }
+    return await evaluate("validation");
   };
 
   // ---- epoch ends ---------------------------------------------------------------------------
@@ -479,6 +495,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     // The epochs after it are undone: their answers are dropped as they come.
     epochsRun -= ends.length;
     ends.length = 0;
+    weightsVersion++;
     engine.writeWeights(end.weights!);
     engine.optimizer.setState(end.optimizer!);
     epoch = end.epoch;
@@ -565,7 +582,15 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
         window.length >= reportEvery || skipped || alarming || batchIndex >= info.batchesPerEpoch ||
         now - lastReport > REPORT_MS
       ) {
-        await flush(skipped || alarming, batchIndex >= info.batchesPerEpoch, readEvery > 1);
+        const last = batchIndex >= info.batchesPerEpoch;
+        if (last && info.validationSize > 0) {
+          // The validation pass starts before the last window's read is awaited, so that on
+          // WebGPU the two read-backs (~11 ms each) overlap. A rollback at this window's verdict
+          // changes the weights: then it is drained and run again (see `validate`).
+          validating = { weights: weightsVersion, metrics: evaluate("validation") };
+          validating.metrics.catch(() => {}); // awaited below; a failure is thrown there
+        }
+        await flush(skipped || alarming, last, readEvery > 1);
         lastReport = now;
       }
       // Let port messages (plans, clip decisions, pings) in: queued batches resolve as
@@ -609,7 +634,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     // Epoch metrics: the mean training loss over the epoch's samples (like the seed notebook).
     metrics = totals.means();
     if (info.validationSize > 0) {
-      const validation = await evaluate("validation");
+      const validation = await validate();
       for (const [name, value] of Object.entries(validation)) {
         metrics[`val${name[0].toUpperCase()}${name.slice(1)}`] = value;
       }
@@ -679,6 +704,9 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     }
     if (status === "stopped") break;
   }
+  // a validation pass started at the last window of an epoch the run did not end
+  await validating?.metrics.catch(() => {});
+  validating = undefined;
   loader.drop((m) => m.type === "BatchReady");
   await allEndsSettled();
 
