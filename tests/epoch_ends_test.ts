@@ -85,3 +85,36 @@ Deno.test("the trainer waits at the epoch ends where a plateau may lower the rat
     await cleanup();
   }
 });
+
+Deno.test("an epoch's validation (started at its last window) is of the weights a rollback at that window left", async () => {
+  // 121 rows, the last one's target 10^4 with the training order kept: the last batch of every
+  // epoch explodes the loss, and the clip monitor rolls back to the last good state (the start)
+  const { dir, cleanup } = await tempRunsDir();
+  try {
+    const rows = ["a,b,y"];
+    let s = 1;
+    const noise = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
+    for (let i = 0; i < 120; i++) {
+      const [a, b] = [noise(), noise()];
+      rows.push(`${a},${b},${2 * a - 3 * b + 0.1 * noise()}`);
+    }
+    rows.push("0.1,0.2,10000");
+    const path = `${dir}/outlier_last.csv`;
+    await Deno.writeTextFile(path, rows.join("\n") + "\n");
+    const { events } = await trainCollect({
+      backend: "cpu",
+      runsDir: dir,
+      epochs: 3,
+      data: { kind: "csv", path, target: "y", shuffle: false, validationSplit: 0.2 },
+      clipping: { onNonFinite: "rollback" },
+    });
+    const rollbacks = events.filter((e) => e.type === "warning" && /rolled back/.test(e.message));
+    const epochs = epochEvents(events);
+    assert.ok(epochs.length >= 2 && rollbacks.length >= epochs.length, `${rollbacks.length}`);
+    // each epoch ends rolled back to the start: the same weights, the same validation loss
+    const losses = epochs.map((e) => e.metrics.valLoss);
+    assert.ok(losses.every((v) => v === losses[0]), `validation losses ${losses}`);
+  } finally {
+    await cleanup();
+  }
+});
