@@ -140,7 +140,7 @@ async function benchBackend(backend: string, rows: Row[]): Promise<Record<string
     // square fp32 products: anneal's tiled kernel, tfjs-webgpu's, PyTorch's (same machine)
     const python = flags.python === "none" ? undefined : await torchPython(flags.python || "auto");
     const slow = selection.adapter?.isFallbackAdapter;
-    matmul = await matmulRows(slow ? [256, 512] : [1024, 2048, 4096], python, flags.device);
+    matmul = await matmulRows(slow ? [256, 512] : [512, 1024, 2048, 4096], python, flags.device);
     info.matmul = matmul;
   }
   if (gpu && only.includes("optim")) {

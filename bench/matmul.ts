@@ -1,15 +1,18 @@
 /**
  * The matmul-bound benchmark: square fp32 products on WebGPU, anneal's tiled kernel
  * (`runtime/webgpu_matmul.ts`) against tfjs-webgpu's own, and PyTorch's `torch.mm` on the same
- * machine (CUDA when it has it) run in the same invocation, in TFLOP/s (2n³ per product).
+ * machine (CUDA when it has it) run in the same invocation, in TFLOP/s (2n³ per product), printed
+ * as a Markdown table.
  *
- *   deno run -A bench/matmul.ts [--sizes 1024,2048,4096] [--python PATH | --python none]
- *     [--device cuda] [--markdown]
+ *   deno run -A bench/matmul.ts [--sizes 512,1024,2048,4096] [--python PATH | --python none]
+ *     [--device cuda]
  *
  * Timing: `reps` products queued back to back, then one read of the last (a read-back costs
  * ~11 ms on the H100, so reps are chosen to take well over that); the median of 3 such blocks
- * after a warm-up. On llvmpipe (software WebGPU) use small sizes: it checks the path, it does not
- * measure a GPU. `deno task bench` runs it wherever it benchmarks webgpu.
+ * after a warm-up. 512 is the smallest square product the route gives the tiled kernel
+ * (`MIN_TILES`: 64 tiles), so the default sizes start at that threshold. On llvmpipe (software
+ * WebGPU; default sizes 256 and 512) it checks the path, it does not measure a GPU.
+ * `deno task bench` runs it wherever it benchmarks webgpu.
  *
  * @module
  */
@@ -165,7 +168,7 @@ if (import.meta.main) {
   const selection = await selectBackend("webgpu");
   console.error(`# ${selection.reason}`);
   const slow = selection.adapter?.isFallbackAdapter;
-  const sizes = (flags.sizes || (slow ? "256,512" : "1024,2048,4096")).split(",").map(Number);
+  const sizes = (flags.sizes || (slow ? "256,512" : "512,1024,2048,4096")).split(",").map(Number);
   const python = flags.python === "none" ? undefined : await torchPython(flags.python!);
   console.log(matmulTable(await matmulRows(sizes, python, flags.device || undefined)));
 }
