@@ -108,6 +108,9 @@ function matMulCall({ inputs, attrs }: KernelArgs): MatMulCall | undefined {
     return;
   }
   const batch = Math.max(batchA, batchB);
+  // every product reads the one operand batch of its index, or the shared one: batch shapes
+  // that broadcast each other into more products ([2, 1] and [1, 2]: 4) go to tfjs
+  if (tf.util.sizeFromShape(outer) !== batch) return;
   if (batch === 0 || m === 0 || n === 0) return;
   return {
     a,

@@ -88,6 +88,8 @@ Deno.test("the tiled matrix product declines what it does not cover; tfjs's kern
     assert.ok(declined(tf.ones([8, 5]), tf.ones([5, 8])), "K below one slice");
     assert.ok(declined(tf.ones([8, 20]), tf.ones([20, 8]), { activation: "elu" }), "elu");
     assert.ok(declined(tf.ones([2, 8, 20]), tf.ones([3, 20, 8])), "batches 2 and 3");
+    // two batches each, broadcast to four products: one operand would be read per product
+    assert.ok(declined(tf.ones([2, 1, 8, 20]), tf.ones([1, 2, 20, 8])), "batches [2,1], [1,2]");
     assert.ok(declined(tf.ones([8, 20]), tf.ones([21, 8])), "K mismatch");
     // tfjs's own kernel still answers through the route
     const y = tf.matMul(tf.ones([8, 5]), tf.ones([5, 8]));
