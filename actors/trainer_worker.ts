@@ -706,7 +706,6 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   }
   // a validation pass started at the last window of an epoch the run did not end
   await validating?.metrics.catch(() => {});
-  validating = undefined;
   loader.drop((m) => m.type === "BatchReady");
   await allEndsSettled();
 
