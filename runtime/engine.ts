@@ -311,7 +311,10 @@ export class TrainingEngine {
       y.dispose();
     }
     const withNorm = tf.tidy(() => {
-      const norm = tf.sqrt(tf.addN(grads!.map((g) => tf.sum(tf.square(g)))));
+      // stack, not addN: tfjs-webgpu's AddN binds every input in one shader, and WebGPU allows 8
+      // storage buffers a shader (a model of more than 7 weight tensors made an invalid pipeline,
+      // which voids the whole command buffer it was recorded in); its concat splits the inputs.
+      const norm = tf.sqrt(tf.sum(tf.stack(grads!.map((g) => tf.sum(tf.square(g))))));
       // [loss, 0, ...] + [0, norm, 0...]
       return tf.add(stats!, tf.mul(tf.oneHot(1, stats!.size), norm)) as tf.Tensor1D;
     });
