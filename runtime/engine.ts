@@ -31,7 +31,7 @@ import {
   hasHostKernel,
   isHostOptimizer,
 } from "../optimizers/host.ts";
-import { densePlan } from "./dense/plan.ts";
+import { cnnPlan, densePlan } from "./dense/plan.ts";
 
 /** What the engine must know about the data to build a model. */
 export interface DataShape {
@@ -176,13 +176,27 @@ export class TrainingEngine {
       this.#loss = lossFunction(lossName);
       this.metrics = metricNames(shape.task);
       let path: TrainingEngine["modelPath"] = "tfjs";
+      let convs = false;
       if (config.fusedModel) {
-        const plan = densePlan(config, this.variables, lossName, shape.targetSize);
+        const plan = config.model.kind === "cnn" && tf.getBackend() === "webgpu"
+          ? cnnPlan(
+            config,
+            this.model,
+            this.variables,
+            lossName,
+            shape.inputShape,
+            shape.targetSize,
+          )
+          : densePlan(config, this.variables, lossName, shape.targetSize);
         const work = typeof plan === "string" ? 0 : DenseHostProgram.work(plan, config.batchSize);
+        convs = typeof plan !== "string" && plan.convs !== undefined;
         if (typeof plan === "string") {
           this.fusedModelReason = plan;
         } else if (tf.getBackend() === "webgpu") {
-          this.#dense = new DenseGpuProgram({ ...plan, halfActivations: config.mixedPrecision });
+          this.#dense = new DenseGpuProgram({
+            ...plan,
+            halfActivations: config.mixedPrecision && !convs,
+          });
           path = "wgsl";
         } else if (work <= HOST_STEP_MAX_WORK) {
           this.#dense = new DenseHostProgram(plan);
@@ -193,15 +207,20 @@ export class TrainingEngine {
         }
       }
       this.modelPath = path;
-      if (config.mixedPrecision && path !== "wgsl") {
+      if (config.mixedPrecision && (path !== "wgsl" || convs)) {
         const why = this.fusedModelReason ??
           (tf.getBackend() === "webgpu"
             ? "fusedModel is off"
             : `the backend is ${tf.getBackend()}`);
         throw new AnnealError(
           "config",
-          `mixedPrecision needs the dense WGSL step (a linear model or an MLP on WebGPU); here the ` +
-            `forward and backward run in ${path === "host" ? "TypeScript" : "tfjs"}: ${why}`,
+          convs
+            ? "mixedPrecision stores float16 activations in the dense WGSL step's dense layers " +
+              "only; a cnn's conv blocks keep float32 activations"
+            : `mixedPrecision needs the dense WGSL step (a linear model or an MLP on WebGPU); ` +
+              `here the forward and backward run in ${
+                path === "host" ? "TypeScript" : "tfjs"
+              }: ${why}`,
           {
             where: "mixedPrecision",
             hint: "drop mixedPrecision (everything then trains in float32), or train a linear " +

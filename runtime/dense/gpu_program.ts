@@ -20,6 +20,15 @@ import {
   writableBuffer,
 } from "../../optimizers/fused/gpu.ts";
 import type { HostBatch } from "../engine.ts";
+import { type ConvBlock, ConvStage, pooledSize } from "./conv.ts";
+import {
+  type Dispatch,
+  floatBits,
+  matmulDispatch,
+  pipelineFor,
+  SLOT,
+  UNIFORM_BYTES,
+} from "./dispatch.ts";
 import {
   BIAS_GRAD_WGSL,
   type DenseActivation,
@@ -27,12 +36,10 @@ import {
   type Epilogue,
   type HalfStorage,
   lossWgsl,
-  matmulWgsl,
   NORM_GROUPS,
   NORM_WGSL,
   SUMSQ_TENSORS,
   sumsqWgsl,
-  TILE,
 } from "./wgsl.ts";
 
 /** One dense layer: `act(x · kernel + bias)`, kernel [inputs, units]. */
@@ -55,45 +62,11 @@ export interface DensePlan {
    * weights and arithmetic stay float32). Needs an even number of units in every hidden layer.
    */
   halfActivations?: boolean;
-}
-
-/** The uniform block of each dispatch lives in its own 256-byte slot. */
-const SLOT = 256;
-/** Bytes bound of each slot: the largest block (the sum of squares: 8 sizes and an offset). */
-const UNIFORM_BYTES = 48;
-
-interface Dispatch {
-  pipeline: GPUComputePipeline;
-  /** Buffers bound at 1, 2, ... (0 is the uniform slot). */
-  buffers: () => GPUBuffer[];
-  /** Uniform words (u32; floats as their bits) for a micro-batch of `rows` samples. */
-  uniforms: (rows: number, accumulate: number, scale: number) => number[];
-  /** Workgroups for a micro-batch of `rows` samples. */
-  groups: (rows: number) => [number, number];
-  bindGroup?: GPUBindGroup;
-}
-
-/** The bits of `x` as an f32, for a float in a block of u32 words. */
-function floatBits(x: number): number {
-  return new Uint32Array(Float32Array.of(x).buffer)[0];
-}
-
-const pipelineCache = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
-
-function pipelineFor(device: GPUDevice, key: string, code: () => string): GPUComputePipeline {
-  let perDevice = pipelineCache.get(device);
-  if (!perDevice) pipelineCache.set(device, perDevice = new Map());
-  let pipeline = perDevice.get(key);
-  if (!pipeline) {
-    const module = device.createShaderModule({ code: code(), label: `anneal dense ${key}` });
-    pipeline = device.createComputePipeline({
-      label: `anneal dense ${key}`,
-      layout: "auto",
-      compute: { module, entryPoint: "main" },
-    });
-    perDevice.set(key, pipeline);
-  }
-  return pipeline;
+  /**
+   * Convolutional blocks before the dense layers (the `cnn` model): the batch's `x` holds images
+   * [height, width, channels], and the first dense layer takes the last block's pooled output.
+   */
+  convs?: ConvBlock[];
 }
 
 /**
@@ -108,6 +81,9 @@ function pipelineFor(device: GPUDevice, key: string, code: () => string): GPUCom
  */
 export class DenseGpuProgram {
   readonly #plan: DensePlan;
+  readonly #conv?: ConvStage;
+  /** Index of the first dense layer's gradient in {@linkcode grads} (after the blocks'). */
+  readonly #denseOffset: number;
   readonly #backend: WebGpuBackendInternals;
   readonly #device: GPUDevice;
   /** Gradients, in the order kernel0, bias0, kernel1, ... (the variables' order). */
@@ -147,6 +123,25 @@ export class DenseGpuProgram {
         throw new AnnealError("internal", `Dense layer ${i} does not take layer ${i - 1}'s units`);
       }
     });
+    const convs = plan.convs ?? [];
+    if (convs.length > 0) {
+      const last = convs[convs.length - 1];
+      const [ho, wo] = pooledSize(last);
+      if (plan.layers[0].inputs !== ho * wo * last.outChannels) {
+        throw new AnnealError(
+          "internal",
+          `Dense layer 0 takes ${plan.layers[0].inputs} inputs, the last conv block gives ` +
+            `${ho}x${wo}x${last.outChannels}`,
+        );
+      }
+      if (plan.halfActivations) {
+        throw new AnnealError(
+          "internal",
+          "float16 activations are not implemented for conv blocks",
+        );
+      }
+      this.#conv = new ConvStage(this.#backend, convs);
+    }
     const odd = plan.layers.slice(0, -1).findIndex((layer) => layer.units % 2 !== 0);
     if (plan.halfActivations && odd >= 0) {
       throw new AnnealError(
@@ -159,10 +154,12 @@ export class DenseGpuProgram {
         },
       );
     }
-    this.grads = plan.layers.flatMap((layer) => [
-      tf.zeros(layer.kernel.shape),
-      tf.zeros(layer.bias.shape),
-    ]);
+    const convGrads = this.#conv?.gradients() ?? [];
+    this.#denseOffset = convGrads.length;
+    this.grads = [
+      ...convGrads,
+      ...plan.layers.flatMap((layer) => [tf.zeros(layer.kernel.shape), tf.zeros(layer.bias.shape)]),
+    ];
     this.#stats = this.#device.createBuffer({
       label: "anneal dense stats",
       size: 12,
@@ -187,8 +184,10 @@ export class DenseGpuProgram {
     const units = layers.reduce((n, l) => n + l.units, 0);
     // float16 activations take half the bytes, but for the last layer's (the logits)
     const hidden = this.#plan.halfActivations ? (units - layers[layers.length - 1].units) / 2 : 0;
-    const perRow = layers[0].inputs + targetSize + 2 * units - hidden;
-    return 4 * (rows * perRow + this.grads.length * NORM_GROUPS + 3);
+    // With conv blocks the input is the images, counted with the blocks' buffers.
+    const perRow = (this.#conv ? 0 : layers[0].inputs) + targetSize + 2 * units - hidden;
+    const conv = this.#conv?.extraFloats(rows) ?? 0;
+    return 4 * (rows * perRow + conv + this.grads.length * NORM_GROUPS + 3);
   }
 
   /** Compute dispatches one micro-batch records, plus the norm's. */
@@ -204,9 +203,10 @@ export class DenseGpuProgram {
   computeGradients(microBatches: HostBatch[]): { grads: tf.Tensor[]; stats: tf.Tensor1D } {
     const total = microBatches.reduce((n, b) => n + b.size, 0);
     const largest = Math.max(...microBatches.map((b) => b.size));
+    this.#conv?.checkRows(largest);
     if (largest > this.#capacity) this.#allocate(largest);
     this.#bind();
-    const inputs = this.#plan.layers[0].inputs;
+    const inputs = this.#inputs();
     microBatches.forEach((batch, i) => {
       if (
         batch.x.length < batch.size * inputs || batch.y.length < batch.size * this.#plan.targetSize
@@ -258,7 +258,8 @@ export class DenseGpuProgram {
         usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
       });
     const { layers, targetSize, halfActivations } = this.#plan;
-    this.#x = buffer(rows * layers[0].inputs, "x");
+    this.#x = buffer(rows * this.#inputs(), "x");
+    this.#conv?.allocate(rows);
     this.#y = buffer(rows * targetSize, "y");
     // hidden layers' activations as float16 pairs (one u32 word each) under mixed precision
     const last = layers.length - 1;
@@ -287,21 +288,11 @@ export class DenseGpuProgram {
       dims: (rows: number) => [number, number, number],
       buffers: () => GPUBuffer[],
       half: HalfStorage = {},
-    ): Dispatch => {
-      const key = `mm${+transA}${+transB}-${epilogue.kind}-${
-        epilogue.kind === "grad" ? "" : epilogue.activation
-      }-${+!!half.a}${+!!half.out}${+!!half.prev}`;
-      return {
-        pipeline: pipelineFor(device, key, () => matmulWgsl(transA, transB, epilogue, half)),
-        buffers,
-        uniforms: (rows, accumulate) => [...dims(rows), accumulate],
-        groups: (rows) => {
-          const [m, n] = dims(rows);
-          return [Math.ceil(n / TILE), Math.ceil(m / TILE)];
-        },
-      };
-    };
-    const input = (i: number) => (i === 0 ? this.#x! : this.#acts[i - 1]);
+    ): Dispatch => matmulDispatch(device, { transA, transB, epilogue, dims, buffers, half });
+    const conv = this.#conv;
+    const input = (i: number) => i > 0 ? this.#acts[i - 1] : conv ? conv.features() : this.#x!;
+    const grad = (j: number) => this.#gradBuffer(this.#denseOffset + j);
+    if (conv) out.push(...conv.forward(() => this.#x!));
     // Under mixed precision every hidden activation is float16: a layer's input but the first,
     // every output but the last.
     const half = this.#plan.halfActivations === true;
@@ -338,12 +329,12 @@ export class DenseGpuProgram {
         false,
         { kind: "grad" },
         (rows) => [layer.inputs, layer.units, rows],
-        () => [input(i), this.#deltas[i], this.#gradBuffer(2 * i)],
+        () => [input(i), this.#deltas[i], grad(2 * i)],
         { a: half && i > 0 },
       ));
       out.push({
         pipeline: pipelineFor(device, "bias-grad", () => BIAS_GRAD_WGSL),
-        buffers: () => [this.#deltas[i], this.#gradBuffer(2 * i + 1)],
+        buffers: () => [this.#deltas[i], grad(2 * i + 1)],
         uniforms: (rows, accumulate) => [rows, layer.units, accumulate, 0],
         groups: () => [Math.ceil(layer.units / 64), 1],
       });
@@ -361,8 +352,23 @@ export class DenseGpuProgram {
           ],
           { prev: half },
         ));
+      } else if (conv) {
+        // Into the last conv block's pooled output, through its relu.
+        out.push(matmul(
+          false,
+          true,
+          { kind: "backprop", activation: "relu" },
+          (rows) => [rows, layer.inputs, layer.units],
+          () => [
+            this.#deltas[0],
+            tensorBuffer(this.#backend, layer.kernel),
+            conv.features(),
+            conv.featuresGradient(),
+          ],
+        ));
       }
     }
+    if (conv) out.push(...conv.backward(() => this.#x!, (j) => this.#gradBuffer(j)));
     this.#dispatches = out;
     this.#uniforms?.destroy();
     this.#uniforms = device.createBuffer({
@@ -408,6 +414,12 @@ export class DenseGpuProgram {
     device.queue.writeBuffer(this.#partials, 0, new Float32Array(this.grads.length * NORM_GROUPS));
   }
 
+  /** Floats of one sample's `x`: an image for conv blocks, else the first layer's inputs. */
+  #inputs(): number {
+    const first = this.#plan.convs?.[0];
+    return first ? first.height * first.width * first.inChannels : this.#plan.layers[0].inputs;
+  }
+
   #gradBuffer(i: number): GPUBuffer {
     return tensorBuffer(this.#backend, this.grads[i]);
   }
@@ -423,6 +435,7 @@ export class DenseGpuProgram {
         tensorBuffer(this.#backend, l.kernel),
         tensorBuffer(this.#backend, l.bias),
       ]),
+      ...(this.#conv?.boundBuffers() ?? []),
       ...this.grads.map((g) => writableBuffer(this.#backend, g)),
     ];
     if (
@@ -446,6 +459,7 @@ export class DenseGpuProgram {
   /** Frees the buffers and the gradient tensors. */
   dispose(): void {
     for (const b of [this.#x, this.#y, ...this.#acts, ...this.#deltas]) b?.destroy();
+    this.#conv?.dispose();
     this.#stats.destroy();
     this.#partials.destroy();
     this.#uniforms?.destroy();

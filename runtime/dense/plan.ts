@@ -4,8 +4,10 @@
  * @module
  */
 import type * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import type * as tfl from "npm:@tensorflow/tfjs-layers@4.22.0";
 import type { RunConfig } from "../../config.ts";
 import type { LossName } from "../../models/losses.ts";
+import { type ConvBlock, MAX_CONV_ROWS } from "./conv.ts";
 import type { DensePlan } from "./gpu_program.ts";
 import type { DenseActivation } from "./wgsl.ts";
 
@@ -38,6 +40,16 @@ export function densePlan(
   } else if (model.kind !== "linear") {
     return `a ${model.kind} model`;
   }
+  return headPlan(variables, activation, loss, targetSize);
+}
+
+/** Dense layers from (kernel, bias) pairs, hidden ones with `activation`, and the loss checks. */
+function headPlan(
+  variables: tf.Variable[],
+  activation: DenseActivation,
+  loss: LossName,
+  targetSize: number,
+): DensePlan | string {
   if (variables.length % 2 !== 0) return "an odd number of weights";
   const layers: DensePlan["layers"] = [];
   for (let i = 0; i < variables.length; i += 2) {
@@ -60,4 +72,106 @@ export function densePlan(
   }
   if (loss === "mse" && targetSize !== outputs) return "targets of another size than the outputs";
   return { layers, loss, targetSize };
+}
+
+/** What the plan reads of a tfjs-layers batch-normalization layer. */
+interface NormLayer {
+  momentum: number;
+  epsilon: number;
+  gamma?: tfl.LayerVariable;
+  beta?: tfl.LayerVariable;
+  movingMean: tfl.LayerVariable;
+  movingVariance: tfl.LayerVariable;
+}
+
+/**
+ * The plan of a `cnn` model for the WGSL step (conv blocks, then the dense layers), or the reason
+ * it needs tfjs's path. `model` is the built model (its batch-norm layers' statistics and
+ * settings), `variables` its trainable weights in order, `inputShape` one sample's.
+ *
+ * @example
+ * ```ts ignore
+ * import { cnnPlan } from "./plan.ts";
+ * const plan = cnnPlan(config, engine.model, engine.variables, "crossEntropy", [28, 28, 1], 1);
+ * if (typeof plan !== "string") console.log(`${plan.convs?.length} conv blocks in WGSL`);
+ * ```
+ */
+export function cnnPlan(
+  config: RunConfig,
+  model: tfl.LayersModel,
+  variables: tf.Variable[],
+  loss: LossName,
+  inputShape: number[],
+  targetSize: number,
+): DensePlan | string {
+  const spec = config.model;
+  if (spec.kind !== "cnn") return `a ${spec.kind} model`;
+  if (spec.dropout > 0) return "dropout";
+  if (inputShape.length !== 2 && inputShape.length !== 3) return `inputs of shape [${inputShape}]`;
+  let [height, width, channels = 1] = inputShape;
+  const convs: ConvBlock[] = [];
+  let v = 0;
+  for (const [i, filters] of spec.filters.entries()) {
+    const [kernel, bias] = [variables[v], variables[v + 1]];
+    const side = spec.kernelSize;
+    if (
+      kernel?.shape.join("x") !== [side, side, channels, filters].join("x") ||
+      bias?.shape.join("x") !== `${filters}`
+    ) {
+      return `weights ${kernel?.name} and ${bias?.name} are not conv block ${i}`;
+    }
+    let norm: ConvBlock["norm"];
+    if (spec.batchNorm) {
+      let layer: NormLayer;
+      try {
+        layer = model.getLayer(`convbn${i}`) as unknown as NormLayer;
+      } catch {
+        return `no batch-norm layer convbn${i}`;
+      }
+      const [gamma, beta] = [variables[v + 2], variables[v + 3]];
+      if (!layer.gamma || layer.gamma.read() !== gamma || layer.beta?.read() !== beta) {
+        return `weights ${gamma?.name} and ${beta?.name} are not batch norm ${i}'s`;
+      }
+      norm = {
+        gamma,
+        beta,
+        movingMean: layer.movingMean.read() as tf.Variable,
+        movingVariance: layer.movingVariance.read() as tf.Variable,
+        momentum: layer.momentum,
+        epsilon: layer.epsilon,
+      };
+    }
+    if (spec.pool > height || spec.pool > width) {
+      return `a pool of ${spec.pool} over a ${height}x${width} map`;
+    }
+    convs.push({
+      kernel,
+      bias,
+      norm,
+      height,
+      width,
+      inChannels: channels,
+      outChannels: filters,
+      kernelSize: side,
+      pool: spec.pool,
+    });
+    v += norm ? 4 : 2;
+    [height, width, channels] = [
+      Math.floor(height / spec.pool),
+      Math.floor(width / spec.pool),
+      filters,
+    ];
+  }
+  const positions = config.batchSize * convs[0].height * convs[0].width;
+  if (positions > MAX_CONV_ROWS) {
+    return `${positions} positions in a batch's first convolution (at most ${MAX_CONV_ROWS})`;
+  }
+  const head = headPlan(variables.slice(v), "relu", loss, targetSize);
+  if (typeof head === "string") return head;
+  if (head.layers[0].inputs !== height * width * channels) {
+    return `a first dense layer of ${
+      head.layers[0].inputs
+    } inputs after ${height}x${width}x${channels}`;
+  }
+  return { ...head, convs };
 }

@@ -18,7 +18,7 @@ export type DenseLoss = "crossEntropy" | "mse" | "binaryCrossEntropy";
  * WGSL that sums each workgroup array in `arrays` into its element 0 (a tree over
  * {@linkcode REDUCE_THREADS} invocations, `li` the local index; barriers in uniform control flow).
  */
-function treeSum(arrays: string[]): string {
+export function treeSum(arrays: string[]): string {
   const adds = arrays.map((a) => `${a}[li] += ${a}[li + h2];`).join(" ");
   return `for (var h2 = ${REDUCE_THREADS / 2}u; h2 > 0u; h2 = h2 / 2u) {
     if (li < h2) { ${adds} }
@@ -63,6 +63,19 @@ export interface HalfStorage {
   prev?: boolean;
 }
 
+/**
+ * Operands a matmul computes from another tensor instead of reading them stored (a convolution
+ * as an implicit GEMM): `fns` declares WGSL helpers, `a` / `b` are the bodies of `loadA(m, k)` /
+ * `loadB(k, n)` after the bounds check (`return ...;`). With gathers the uniform block also holds
+ * a convolution's sizes: `H`, `W` (spatial, input = output), `C` (channels of the gathered
+ * tensor), `KS` (kernel side), `P` (padding before), `CI` (the filter's input channels).
+ */
+export interface Gather {
+  fns: string;
+  a?: string;
+  b?: string;
+}
+
 /** WGSL reading element `e` of `buffer`, an array of f32 or (half) of packed f16 pairs. */
 function element(buffer: string, e: string, half: boolean | undefined): string {
   return half ? `half(${buffer}[(${e}) >> 1u], ${e})` : `${buffer}[${e}]`;
@@ -80,6 +93,7 @@ export function matmulWgsl(
   transB: boolean,
   epilogue: Epilogue,
   half: HalfStorage = {},
+  gather?: Gather,
 ): string {
   const act = epilogue.kind === "grad" ? undefined : ACTIVATIONS[epilogue.activation];
   const type = (isHalf: boolean | undefined) => (isHalf ? "u32" : "f32");
@@ -119,7 +133,9 @@ export function matmulWgsl(
   }
 }`;
   return `
-struct Dims { M: u32, N: u32, K: u32, accumulate: u32 }
+struct Dims { M: u32, N: u32, K: u32, accumulate: u32${
+    gather ? ", H: u32, W: u32, C: u32, KS: u32, P: u32, CI: u32" : ""
+  } }
 @group(0) @binding(0) var<uniform> dims: Dims;
 @group(0) @binding(1) var<storage, read> A: array<${type(half.a)}>;
 @group(0) @binding(2) var<storage, read> B: array<f32>;
@@ -141,14 +157,15 @@ fn activate(z: f32) -> f32 {
 `
       : ""
   }
+${gather?.fns ?? ""}
 fn loadA(m: u32, k: u32) -> f32 {
   if (m >= dims.M || k >= dims.K) { return 0.0; }
-  return ${element("A", transA ? "k * dims.M + m" : "m * dims.K + k", half.a)};
+  ${gather?.a ?? `return ${element("A", transA ? "k * dims.M + m" : "m * dims.K + k", half.a)};`}
 }
 
 fn loadB(k: u32, n: u32) -> f32 {
   if (k >= dims.K || n >= dims.N) { return 0.0; }
-  return B[${transB ? "n * dims.K + k" : "k * dims.N + n"}];
+  ${gather?.b ?? `return B[${transB ? "n * dims.K + k" : "k * dims.N + n"}];`}
 }
 
 ${store}

@@ -1,0 +1,654 @@
+/**
+ * The convolutional blocks of the WGSL training step (the `cnn` model on WebGPU): per block a
+ * "same"-padded, stride-1 convolution with bias, batch normalization with the batch's statistics
+ * (optional), max pooling (window = stride) and relu, as anneal's model builder makes them
+ * (`models/build.ts`: conv, batch norm, pool, relu).
+ *
+ * The convolutions run as implicit GEMMs on the dense step's tiled matmul, whose operands are
+ * gathered from the images instead of read from an unfolded copy: the forward pass (rows: output
+ * positions, columns: output channels, K: kernel taps x input channels), the filter gradient (the
+ * same gather, transposed, against the output gradient) and the input gradient (the output
+ * gradient gathered at the reflected taps, against the filter read as [taps x out, in]), the
+ * latter with the previous block's relu derivative in its epilogue. Batch normalization is one
+ * workgroup per channel for the statistics (two passes: mean, then centred squares, as tfjs's
+ * `moments`; the moving averages updated in place as tfjs-layers does), folded into the pooling
+ * kernel, which keeps each window's argmax for the backward pass. Backward, the pooled gradient
+ * goes back to its argmax and through batch normalization (the full gradient, through the
+ * statistics) in one pass per element, after a per-channel pass for the two sums it needs.
+ *
+ * @module
+ */
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import { AnnealError } from "../../errors.ts";
+import {
+  ensureExclusive,
+  tensorBuffer,
+  type WebGpuBackendInternals,
+  writableBuffer,
+} from "../../optimizers/fused/gpu.ts";
+import {
+  type Dispatch,
+  floatBits,
+  grid,
+  matmulDispatch,
+  MAX_GROUPS,
+  pipelineFor,
+} from "./dispatch.ts";
+import { BIAS_GRAD_WGSL, type Gather, REDUCE_THREADS, TILE, treeSum } from "./wgsl.ts";
+
+/** Batch normalization after a convolution: its weights, statistics and settings. */
+export interface ConvNorm {
+  gamma: tf.Variable;
+  beta: tf.Variable;
+  movingMean: tf.Variable;
+  movingVariance: tf.Variable;
+  /** tfjs-layers' momentum: moving = moving - (moving - batch) * (1 - momentum). */
+  momentum: number;
+  epsilon: number;
+}
+
+/** One block: conv (kernel [side, side, in, out], bias [out]), [batch norm], max pool, relu. */
+export interface ConvBlock {
+  kernel: tf.Variable;
+  bias: tf.Variable;
+  norm?: ConvNorm;
+  /** The block's input (and convolution output) height and width. */
+  height: number;
+  width: number;
+  inChannels: number;
+  outChannels: number;
+  kernelSize: number;
+  /** Max-pool window and stride (1: none). */
+  pool: number;
+}
+
+/** Height and width after the block's pooling (tfjs's "valid" pooling drops the remainder). */
+export function pooledSize(block: ConvBlock): [number, number] {
+  return [Math.floor(block.height / block.pool), Math.floor(block.width / block.pool)];
+}
+
+/** Spatial positions of a micro-batch's convolution above which a dispatch grid overflows. */
+export const MAX_CONV_ROWS = MAX_GROUPS * TILE;
+
+// ---------------------------------------------------------------------------------------------
+// WGSL
+
+/** Column `col` = (kh, kw, c) of the unfolded input row `row` = (b, h, w); 0 in the padding. */
+const IM2COL: Gather["fns"] = `
+fn im2col(row: u32, col: u32) -> f32 {
+  let hw = dims.H * dims.W;
+  let b = row / hw;
+  let r = row % hw;
+  let kc = dims.KS * dims.C;
+  let kh = col / kc;
+  let kw = (col % kc) / dims.C;
+  let c = col % dims.C;
+  let h = i32(r / dims.W + kh) - i32(dims.P);
+  let w = i32(r % dims.W + kw) - i32(dims.P);
+  if (h < 0 || w < 0 || h >= i32(dims.H) || w >= i32(dims.W)) { return 0.0; }
+  return A[((b * dims.H + u32(h)) * dims.W + u32(w)) * dims.C + c];
+}`;
+
+/**
+ * The input gradient's operands: the output gradient at the taps reflected about input position
+ * `row` (column (kh, kw, co)), and the filter [kh, kw, ci, co] read at (kh, kw, co) x ci.
+ */
+const REFLECTED: Gather["fns"] = `
+fn reflected(row: u32, col: u32) -> f32 {
+  let hw = dims.H * dims.W;
+  let b = row / hw;
+  let r = row % hw;
+  let kc = dims.KS * dims.C;
+  let kh = col / kc;
+  let kw = (col % kc) / dims.C;
+  let c = col % dims.C;
+  let h = i32(r / dims.W) - i32(kh) + i32(dims.P);
+  let w = i32(r % dims.W) - i32(kw) + i32(dims.P);
+  if (h < 0 || w < 0 || h >= i32(dims.H) || w >= i32(dims.W)) { return 0.0; }
+  return A[((b * dims.H + u32(h)) * dims.W + u32(w)) * dims.C + c];
+}
+
+fn filterT(k: u32, n: u32) -> f32 {
+  return B[((k / dims.C) * dims.CI + n) * dims.C + k % dims.C];
+}`;
+
+/**
+ * Per channel (one workgroup each): the batch's mean and biased variance over `rows` positions
+ * (two passes, as tfjs's moments), `stat = [mean..., 1/sqrt(var + eps)...]`, and the moving
+ * averages updated in place.
+ */
+const BN_STATS_WGSL = `
+struct Dims { rows: u32, C: u32, decay: f32, eps: f32 }
+@group(0) @binding(0) var<uniform> dims: Dims;
+@group(0) @binding(1) var<storage, read> z: array<f32>;
+@group(0) @binding(2) var<storage, read_write> stat: array<f32>;
+@group(0) @binding(3) var<storage, read_write> movingMean: array<f32>;
+@group(0) @binding(4) var<storage, read_write> movingVar: array<f32>;
+var<workgroup> acc: array<f32, ${REDUCE_THREADS}>;
+
+@compute @workgroup_size(${REDUCE_THREADS})
+fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+  let c = wg.x;
+  let C = dims.C;
+  let n = f32(dims.rows);
+  var s = 0.0;
+  for (var r = li; r < dims.rows; r += ${REDUCE_THREADS}u) { s += z[r * C + c]; }
+  acc[li] = s;
+  workgroupBarrier();
+  ${treeSum(["acc"])}
+  let mean = acc[0] / n;
+  workgroupBarrier();
+  var q = 0.0;
+  for (var r = li; r < dims.rows; r += ${REDUCE_THREADS}u) {
+    let d = z[r * C + c] - mean;
+    q += d * d;
+  }
+  acc[li] = q;
+  workgroupBarrier();
+  ${treeSum(["acc"])}
+  if (li == 0u) {
+    let variance = acc[0] / n;
+    stat[c] = mean;
+    stat[C + c] = 1.0 / sqrt(variance + dims.eps);
+    let m = movingMean[c];
+    movingMean[c] = m - (m - mean) * dims.decay;
+    let v = movingVar[c];
+    movingVar[c] = v - (v - variance) * dims.decay;
+  }
+}
+`;
+
+/** Uniform block of the per-element kernels: sizes of the block's maps. */
+const MAP_DIMS =
+  `struct Dims { total: u32, C: u32, H: u32, W: u32, Ho: u32, Wo: u32, p: u32, rows: u32 }
+@group(0) @binding(0) var<uniform> dims: Dims;`;
+
+/** The thread's item in a 2-D grid of 256-thread workgroups (`grid()`); `total` bounds it. */
+const ITEM = `let i = (wg.y * nw.x + wg.x) * 256u + li;
+  if (i >= dims.total) { return; }`;
+const ENTRY = `@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
+        @builtin(local_invocation_index) li: u32)`;
+
+/**
+ * Per pooled output (b, ho, wo, c): the window's maximum of the (normalized) convolution output,
+ * through relu, and the window offset where it is (the first maximum).
+ */
+function poolWgsl(norm: boolean): string {
+  const bindings = norm
+    ? `@group(0) @binding(2) var<storage, read> stat: array<f32>;
+@group(0) @binding(3) var<storage, read> gamma: array<f32>;
+@group(0) @binding(4) var<storage, read> beta: array<f32>;
+@group(0) @binding(5) var<storage, read_write> act: array<f32>;
+@group(0) @binding(6) var<storage, read_write> args: array<u32>;`
+    : `@group(0) @binding(2) var<storage, read_write> act: array<f32>;
+@group(0) @binding(3) var<storage, read_write> args: array<u32>;`;
+  return `
+${MAP_DIMS}
+@group(0) @binding(1) var<storage, read> z: array<f32>;
+${bindings}
+
+${ENTRY} {
+  ${ITEM}
+  let C = dims.C;
+  let c = i % C;
+  let q = i / C;
+  let wo = q % dims.Wo;
+  let t = q / dims.Wo;
+  let ho = t % dims.Ho;
+  let b = t / dims.Ho;
+  ${
+    norm
+      ? `let a = gamma[c] * stat[C + c];
+  let k = beta[c] - stat[c] * a;`
+      : "let a = 1.0; let k = 0.0;"
+  }
+  let p = dims.p;
+  var best = 0.0;
+  var arg = 0u;
+  for (var dh = 0u; dh < p; dh++) {
+    for (var dw = 0u; dw < p; dw++) {
+      let v = z[((b * dims.H + ho * p + dh) * dims.W + wo * p + dw) * C + c] * a + k;
+      if ((dh == 0u && dw == 0u) || v > best) { best = v; arg = dh * p + dw; }
+    }
+  }
+  act[i] = max(best, 0.0);
+  args[i] = arg;
+}
+`;
+}
+
+/**
+ * Per channel (one workgroup each), over the pooled positions (only a window's argmax gets a
+ * gradient): s1 = sum of the gradient at batch norm's output, s2 = its sum times the normalized
+ * input; `dbeta (+)= s1`, `dgamma (+)= s2`, `coef = [s1 / n..., s2 / n...]` for the next pass.
+ */
+const BN_GRAD_STATS_WGSL = `
+struct Dims { pooled: u32, C: u32, H: u32, W: u32, Ho: u32, Wo: u32, p: u32, rows: u32,
+  accumulate: u32 }
+@group(0) @binding(0) var<uniform> dims: Dims;
+@group(0) @binding(1) var<storage, read> z: array<f32>;
+@group(0) @binding(2) var<storage, read> stat: array<f32>;
+@group(0) @binding(3) var<storage, read> args: array<u32>;
+@group(0) @binding(4) var<storage, read> dpool: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dgamma: array<f32>;
+@group(0) @binding(6) var<storage, read_write> dbeta: array<f32>;
+@group(0) @binding(7) var<storage, read_write> coef: array<f32>;
+var<workgroup> acc1: array<f32, ${REDUCE_THREADS}>;
+var<workgroup> acc2: array<f32, ${REDUCE_THREADS}>;
+
+@compute @workgroup_size(${REDUCE_THREADS})
+fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+  let c = wg.x;
+  let C = dims.C;
+  let p = dims.p;
+  let mean = stat[c];
+  let inv = stat[C + c];
+  var s1 = 0.0;
+  var s2 = 0.0;
+  for (var q = li; q < dims.pooled; q += ${REDUCE_THREADS}u) {
+    let i = q * C + c;
+    let off = args[i];
+    let wo = q % dims.Wo;
+    let t = q / dims.Wo;
+    let ho = t % dims.Ho;
+    let b = t / dims.Ho;
+    let h = ho * p + off / p;
+    let w = wo * p + off % p;
+    let xhat = (z[((b * dims.H + h) * dims.W + w) * C + c] - mean) * inv;
+    let dy = dpool[i];
+    s1 += dy;
+    s2 += dy * xhat;
+  }
+  acc1[li] = s1;
+  acc2[li] = s2;
+  workgroupBarrier();
+  ${treeSum(["acc1", "acc2"])}
+  if (li == 0u) {
+    let keep = dims.accumulate == 1u;
+    dbeta[c] = select(0.0, dbeta[c], keep) + acc1[0];
+    dgamma[c] = select(0.0, dgamma[c], keep) + acc2[0];
+    coef[c] = acc1[0] / f32(dims.rows);
+    coef[C + c] = acc2[0] / f32(dims.rows);
+  }
+}
+`;
+
+/**
+ * Per convolution output (b, h, w, c): the pooled gradient if this is its window's argmax (else
+ * 0), then through batch normalization:
+ * `dz = gamma / sqrt(var + eps) * (dy - s1 / n - xhat * s2 / n)`.
+ */
+function unpoolWgsl(norm: boolean): string {
+  const bindings = norm
+    ? `@group(0) @binding(3) var<storage, read> z: array<f32>;
+@group(0) @binding(4) var<storage, read> stat: array<f32>;
+@group(0) @binding(5) var<storage, read> gamma: array<f32>;
+@group(0) @binding(6) var<storage, read> coef: array<f32>;
+@group(0) @binding(7) var<storage, read_write> dz: array<f32>;`
+    : `@group(0) @binding(3) var<storage, read_write> dz: array<f32>;`;
+  return `
+${MAP_DIMS}
+@group(0) @binding(1) var<storage, read> dpool: array<f32>;
+@group(0) @binding(2) var<storage, read> args: array<u32>;
+${bindings}
+
+${ENTRY} {
+  ${ITEM}
+  let C = dims.C;
+  let c = i % C;
+  let m = i / C;
+  let w = m % dims.W;
+  let t = m / dims.W;
+  let h = t % dims.H;
+  let b = t / dims.H;
+  let p = dims.p;
+  let ho = h / p;
+  let wo = w / p;
+  var dy = 0.0;
+  if (ho < dims.Ho && wo < dims.Wo) {
+    let j = ((b * dims.Ho + ho) * dims.Wo + wo) * C + c;
+    if (args[j] == (h % p) * p + w % p) { dy = dpool[j]; }
+  }
+  ${
+    norm
+      ? `let inv = stat[C + c];
+  let xhat = (z[i] - stat[c]) * inv;
+  dz[i] = gamma[c] * inv * (dy - coef[c] - xhat * coef[C + c]);`
+      : "dz[i] = dy;"
+  }
+}
+`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The stage
+
+interface BlockBuffers {
+  /** Convolution output [rows, h, w, out]. */
+  z: GPUBuffer;
+  /** Pooled, relu'd output [rows, ho, wo, out], and each window's argmax offset. */
+  act: GPUBuffer;
+  args: GPUBuffer;
+  /** Gradient at the pooled output, before relu (the relu derivative applied). */
+  dpool: GPUBuffer;
+  /** Gradient at the convolution output. */
+  dz: GPUBuffer;
+}
+
+/**
+ * The convolutional blocks' buffers and dispatches; `DenseGpuProgram` records them around its
+ * dense layers.
+ */
+export class ConvStage {
+  readonly blocks: ConvBlock[];
+  readonly #backend: WebGpuBackendInternals;
+  readonly #device: GPUDevice;
+  #buffers: BlockBuffers[] = [];
+  /** Per block with batch norm: [mean, 1/std] and [s1/n, s2/n] per channel. */
+  readonly #stat: GPUBuffer[];
+  readonly #coef: GPUBuffer[];
+
+  constructor(backend: WebGpuBackendInternals, blocks: ConvBlock[]) {
+    this.blocks = blocks;
+    this.#backend = backend;
+    this.#device = backend.device;
+    const small = (floats: number, label: string) =>
+      this.#device.createBuffer({
+        label: `anneal conv ${label}`,
+        size: Math.max(16, floats * 4),
+        usage: GPUBufferUsage.STORAGE,
+      });
+    this.#stat = blocks.map((b, i) => small(2 * b.outChannels, `statistics ${i}`));
+    this.#coef = blocks.map((b, i) => small(2 * b.outChannels, `gradient sums ${i}`));
+  }
+
+  /** Floats of one sample's buffers (input image, per block z, act, args, dpool, dz). */
+  floatsPerSample(): number {
+    const first = this.blocks[0];
+    return first.height * first.width * first.inChannels +
+      this.blocks.reduce((n, b) => {
+        const [ho, wo] = pooledSize(b);
+        return n + 2 * b.height * b.width * b.outChannels + 3 * ho * wo * b.outChannels;
+      }, 0);
+  }
+
+  /** Floats of the per-step buffers that do not scale with the batch. */
+  fixedFloats(): number {
+    return this.blocks.reduce((n, b) => n + 4 * b.outChannels, 0);
+  }
+
+  /** Gradient tensors of the blocks, in the variables' order: kernel, bias, [gamma, beta]. */
+  gradients(): tf.Tensor[] {
+    return this.blocks.flatMap((b) => [
+      tf.zeros(b.kernel.shape),
+      tf.zeros(b.bias.shape),
+      ...(b.norm ? [tf.zeros(b.norm.gamma.shape), tf.zeros(b.norm.beta.shape)] : []),
+    ]);
+  }
+
+  /** The last block's output (the dense layers' input) and the gradient there. */
+  features(): GPUBuffer {
+    return this.#buffers[this.#buffers.length - 1].act;
+  }
+
+  featuresGradient(): GPUBuffer {
+    return this.#buffers[this.#buffers.length - 1].dpool;
+  }
+
+  /** Throws unless a micro-batch of `rows` samples fits the dispatch grids. */
+  checkRows(rows: number): void {
+    const first = this.blocks[0];
+    const positions = rows * first.height * first.width;
+    if (positions > MAX_CONV_ROWS) {
+      throw new AnnealError(
+        "config",
+        `A micro-batch of ${rows} images of ${first.height}x${first.width} has ${positions} ` +
+          `positions, more than the WGSL convolution step's ${MAX_CONV_ROWS}`,
+        {
+          where: "batchSize",
+          hint: "use a smaller batchSize (or gradientAccumulation), or set fusedModel: false",
+        },
+      );
+    }
+  }
+
+  /** (Re)allocates the per-sample buffers for micro-batches of up to `rows` samples. */
+  allocate(rows: number): void {
+    this.#destroyPerSample();
+    const buffer = (floats: number, label: string) =>
+      this.#device.createBuffer({
+        label: `anneal conv ${label}`,
+        size: Math.max(16, floats * 4),
+        usage: GPUBufferUsage.STORAGE,
+      });
+    this.#buffers = this.blocks.map((b, i) => {
+      const [ho, wo] = pooledSize(b);
+      const full = rows * b.height * b.width * b.outChannels;
+      const pooled = rows * ho * wo * b.outChannels;
+      return {
+        z: buffer(full, `z ${i}`),
+        act: buffer(pooled, `activation ${i}`),
+        args: buffer(pooled, `argmax ${i}`),
+        dpool: buffer(pooled, `pooled gradient ${i}`),
+        dz: buffer(full, `z gradient ${i}`),
+      };
+    });
+  }
+
+  /** The variables' buffers the dispatches bind (moving averages made writable in place). */
+  boundBuffers(): GPUBuffer[] {
+    return this.blocks.flatMap((b) => {
+      const own = [tensorBuffer(this.#backend, b.kernel), tensorBuffer(this.#backend, b.bias)];
+      if (!b.norm) return own;
+      for (const v of [b.norm.movingMean, b.norm.movingVariance]) {
+        ensureExclusive(this.#backend, v);
+      }
+      return [
+        ...own,
+        tensorBuffer(this.#backend, b.norm.gamma),
+        tensorBuffer(this.#backend, b.norm.beta),
+        writableBuffer(this.#backend, b.norm.movingMean),
+        writableBuffer(this.#backend, b.norm.movingVariance),
+      ];
+    });
+  }
+
+  /** Forward dispatches: per block the convolution, [the statistics], pooling with relu. */
+  forward(input: () => GPUBuffer): Dispatch[] {
+    const device = this.#device;
+    const out: Dispatch[] = [];
+    this.blocks.forEach((b, i) => {
+      const into = i === 0 ? input : () => this.#buffers[i - 1].act;
+      const taps = b.kernelSize * b.kernelSize;
+      const positions = (rows: number) => rows * b.height * b.width;
+      out.push(matmulDispatch(device, {
+        transA: false,
+        transB: false,
+        epilogue: { kind: "forward", activation: "linear" },
+        dims: (rows) => [positions(rows), b.outChannels, taps * b.inChannels],
+        buffers: () => [
+          into(),
+          tensorBuffer(this.#backend, b.kernel),
+          tensorBuffer(this.#backend, b.bias),
+          this.#buffers[i].z,
+        ],
+        gather: {
+          key: "conv",
+          code: { fns: IM2COL, a: "return im2col(m, k);" },
+          sizes: this.#sizes(b, b.inChannels),
+        },
+      }));
+      const norm = b.norm;
+      if (norm) {
+        out.push({
+          pipeline: pipelineFor(device, "bn-stats", () => BN_STATS_WGSL),
+          buffers: () => [
+            this.#buffers[i].z,
+            this.#stat[i],
+            tensorBuffer(this.#backend, norm.movingMean),
+            tensorBuffer(this.#backend, norm.movingVariance),
+          ],
+          uniforms: (rows) => [
+            positions(rows),
+            b.outChannels,
+            floatBits(1 - norm.momentum),
+            floatBits(norm.epsilon),
+          ],
+          groups: () => [b.outChannels, 1],
+        });
+      }
+      out.push({
+        pipeline: pipelineFor(device, `pool-${+!!norm}`, () => poolWgsl(!!norm)),
+        buffers: () => [
+          this.#buffers[i].z,
+          ...(norm
+            ? [
+              this.#stat[i],
+              tensorBuffer(this.#backend, norm.gamma),
+              tensorBuffer(this.#backend, norm.beta),
+            ]
+            : []),
+          this.#buffers[i].act,
+          this.#buffers[i].args,
+        ],
+        uniforms: (rows) => this.#mapUniforms(b, rows, "pooled"),
+        groups: (rows) => grid(this.#pooledCount(b, rows), 256),
+      });
+    });
+    return out;
+  }
+
+  /**
+   * Backward dispatches, last block first: the gradient back through pooling [and batch norm],
+   * the bias and filter gradients, and (but for the first block) the input gradient through the
+   * previous block's relu. `grad(j)` is the buffer of the blocks' j-th gradient tensor.
+   */
+  backward(input: () => GPUBuffer, grad: (j: number) => GPUBuffer): Dispatch[] {
+    const device = this.#device;
+    const out: Dispatch[] = [];
+    const first: number[] = [];
+    this.blocks.reduce((j, b) => (first.push(j), j + (b.norm ? 4 : 2)), 0);
+    for (let i = this.blocks.length - 1; i >= 0; i--) {
+      const b = this.blocks[i];
+      const bufs = () => this.#buffers[i];
+      const g = first[i];
+      const norm = b.norm;
+      const positions = (rows: number) => rows * b.height * b.width;
+      if (norm) {
+        out.push({
+          pipeline: pipelineFor(device, "bn-grad-stats", () => BN_GRAD_STATS_WGSL),
+          buffers: () => [
+            bufs().z,
+            this.#stat[i],
+            bufs().args,
+            bufs().dpool,
+            grad(g + 2),
+            grad(g + 3),
+            this.#coef[i],
+          ],
+          uniforms: (rows, accumulate) => [
+            ...this.#mapUniforms(b, rows, "windows"),
+            accumulate,
+          ],
+          groups: () => [b.outChannels, 1],
+        });
+      }
+      out.push({
+        pipeline: pipelineFor(device, `unpool-${+!!norm}`, () => unpoolWgsl(!!norm)),
+        buffers: () => [
+          bufs().dpool,
+          bufs().args,
+          ...(norm
+            ? [bufs().z, this.#stat[i], tensorBuffer(this.#backend, norm.gamma), this.#coef[i]]
+            : []),
+          bufs().dz,
+        ],
+        uniforms: (rows) => this.#mapUniforms(b, rows, "full"),
+        groups: (rows) => grid(positions(rows) * b.outChannels, 256),
+      });
+      out.push({
+        pipeline: pipelineFor(device, "bias-grad", () => BIAS_GRAD_WGSL),
+        buffers: () => [bufs().dz, grad(g + 1)],
+        uniforms: (rows, accumulate) => [positions(rows), b.outChannels, accumulate, 0],
+        groups: () => [Math.ceil(b.outChannels / 64), 1],
+      });
+      const into = i === 0 ? input : () => this.#buffers[i - 1].act;
+      const taps = b.kernelSize * b.kernelSize;
+      out.push(matmulDispatch(device, {
+        transA: true,
+        transB: false,
+        epilogue: { kind: "grad" },
+        dims: (rows) => [taps * b.inChannels, b.outChannels, positions(rows)],
+        buffers: () => [into(), bufs().dz, grad(g)],
+        gather: {
+          key: "conv-filter",
+          code: { fns: IM2COL, a: "return im2col(k, m);" },
+          sizes: this.#sizes(b, b.inChannels),
+        },
+      }));
+      if (i > 0) {
+        const previous = () => this.#buffers[i - 1];
+        out.push(matmulDispatch(device, {
+          transA: false,
+          transB: false,
+          epilogue: { kind: "backprop", activation: "relu" },
+          dims: (rows) => [positions(rows), b.inChannels, taps * b.outChannels],
+          buffers: () => [
+            bufs().dz,
+            tensorBuffer(this.#backend, b.kernel),
+            previous().act,
+            previous().dpool,
+          ],
+          gather: {
+            key: "conv-input",
+            code: { fns: REFLECTED, a: "return reflected(m, k);", b: "return filterT(k, n);" },
+            sizes: this.#sizes(b, b.outChannels),
+          },
+        }));
+      }
+    }
+    return out;
+  }
+
+  /** Floats this stage holds outside tfjs for micro-batches of `rows` samples. */
+  extraFloats(rows: number): number {
+    return rows * this.floatsPerSample() + this.fixedFloats();
+  }
+
+  dispose(): void {
+    this.#destroyPerSample();
+    for (const b of [...this.#stat, ...this.#coef]) b.destroy();
+  }
+
+  #destroyPerSample(): void {
+    for (const b of this.#buffers) {
+      for (const buffer of [b.z, b.act, b.args, b.dpool, b.dz]) buffer.destroy();
+    }
+    this.#buffers = [];
+  }
+
+  /** A gathered matmul's extra uniform words: H, W, C (gathered channels), KS, P, CI. */
+  #sizes(b: ConvBlock, channels: number): number[] {
+    const padding = Math.floor((b.kernelSize - 1) / 2);
+    return [b.height, b.width, channels, b.kernelSize, padding, b.inChannels];
+  }
+
+  #pooledCount(b: ConvBlock, rows: number): number {
+    const [ho, wo] = pooledSize(b);
+    return rows * ho * wo * b.outChannels;
+  }
+
+  /**
+   * The map kernels' sizes: the first word counts pooled elements, pooled positions (the
+   * per-channel pass) or the full map's elements; then C, H, W, Ho, Wo, p, positions.
+   */
+  #mapUniforms(b: ConvBlock, rows: number, over: "pooled" | "windows" | "full"): number[] {
+    const [ho, wo] = pooledSize(b);
+    const positions = rows * b.height * b.width;
+    const count = over === "full"
+      ? positions * b.outChannels
+      : rows * ho * wo * (over === "pooled" ? b.outChannels : 1);
+    return [count, b.outChannels, b.height, b.width, ho, wo, b.pool, positions];
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * What the WGSL training step records: dispatches with their pipeline, buffers, uniform words and
+ * workgroup counts per micro-batch size, and the cache of compiled pipelines per device. Shared by
+ * the dense layers (`gpu_program.ts`) and the convolutional blocks (`conv.ts`).
+ *
+ * @module
+ */
+import { type Epilogue, type Gather, type HalfStorage, matmulWgsl, TILE } from "./wgsl.ts";
+
+/** The uniform block of each dispatch lives in its own 256-byte slot. */
+export const SLOT = 256;
+/** Bytes bound of each slot: the largest block (a gathered matmul's 10 words, rounded up). */
+export const UNIFORM_BYTES = 48;
+/** Workgroups at most along one dimension of a dispatch (WebGPU's default limit). */
+export const MAX_GROUPS = 65535;
+
+/** One compute dispatch of the step. */
+export interface Dispatch {
+  pipeline: GPUComputePipeline;
+  /** Buffers bound at 1, 2, ... (0 is the uniform slot). */
+  buffers: () => GPUBuffer[];
+  /** Uniform words (u32; floats as their bits) for a micro-batch of `rows` samples. */
+  uniforms: (rows: number, accumulate: number, scale: number) => number[];
+  /** Workgroups for a micro-batch of `rows` samples. */
+  groups: (rows: number) => [number, number];
+  bindGroup?: GPUBindGroup;
+}
+
+/** The bits of `x` as an f32, for a float in a block of u32 words. */
+export function floatBits(x: number): number {
+  return new Uint32Array(Float32Array.of(x).buffer)[0];
+}
+
+const pipelineCache = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
+
+/** The compute pipeline of `code` (made once per device and key). */
+export function pipelineFor(
+  device: GPUDevice,
+  key: string,
+  code: () => string,
+): GPUComputePipeline {
+  let perDevice = pipelineCache.get(device);
+  if (!perDevice) pipelineCache.set(device, perDevice = new Map());
+  let pipeline = perDevice.get(key);
+  if (!pipeline) {
+    const module = device.createShaderModule({ code: code(), label: `anneal dense ${key}` });
+    pipeline = device.createComputePipeline({
+      label: `anneal dense ${key}`,
+      layout: "auto",
+      compute: { module, entryPoint: "main" },
+    });
+    perDevice.set(key, pipeline);
+  }
+  return pipeline;
+}
+
+/** Workgroups of `size` threads covering `n` items, as a 2-D grid within the per-axis limit. */
+export function grid(n: number, size: number): [number, number] {
+  const groups = Math.max(1, Math.ceil(n / size));
+  const x = Math.min(groups, MAX_GROUPS);
+  return [x, Math.ceil(groups / x)];
+}
+
+/** A matmul of the step (see {@linkcode matmulWgsl}). */
+export interface MatmulUse {
+  transA: boolean;
+  transB: boolean;
+  epilogue: Epilogue;
+  /** [M, N, K] for a micro-batch of `rows` samples. */
+  dims: (rows: number) => [number, number, number];
+  buffers: () => GPUBuffer[];
+  half?: HalfStorage;
+  /** Gathered operands: their pipeline key, their code, their sizes (the extra uniform words). */
+  gather?: { key: string; code: Gather; sizes: number[] };
+}
+
+/** The dispatch of a tiled matmul: one workgroup per {@linkcode TILE}-square output tile. */
+export function matmulDispatch(device: GPUDevice, use: MatmulUse): Dispatch {
+  const { transA, transB, epilogue, half = {}, gather } = use;
+  const key = `mm${+transA}${+transB}-${epilogue.kind}-${
+    epilogue.kind === "grad" ? "" : epilogue.activation
+  }-${+!!half.a}${+!!half.out}${+!!half.prev}${gather ? `-${gather.key}` : ""}`;
+  return {
+    pipeline: pipelineFor(
+      device,
+      key,
+      () => matmulWgsl(transA, transB, epilogue, half, gather?.code),
+    ),
+    buffers: use.buffers,
+    uniforms: (rows, accumulate) => [...use.dims(rows), accumulate, ...(gather?.sizes ?? [])],
+    groups: (rows) => {
+      const [m, n] = use.dims(rows);
+      return [Math.ceil(n / TILE), Math.ceil(m / TILE)];
+    },
+  };
+}
