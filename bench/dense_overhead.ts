@@ -4,8 +4,12 @@
  * (fused Adam), `fusedModel` off and on; ms per step (JS time of the step calls plus one read at
  * the end of each block), median of blocks. On a CPU-only machine this runs on the software
  * adapter (llvmpipe), where it still shows the per-dispatch overhead; on a GPU host, the GPU's.
+ * `--model cnn` times the conv blocks' step instead (images `--image` square, one channel; conv
+ * blocks `--filters`, then dense `--hidden`): `--model cnn --filters 32,64 --hidden 128 --batch
+ * 128` is the benchmark's CNN.
  *
  *   deno run -A bench/dense_overhead.ts [--steps 200] [--repeats 3] [--hidden 16,16] [--batch 8]
+ *     [--model mlp|cnn] [--image 28] [--filters 32,64]
  *
  * @module
  */
@@ -22,11 +26,18 @@ const { values } = parseArgs({
     hidden: { type: "string", default: "16,16" },
     inputs: { type: "string", default: "8" },
     batch: { type: "string", default: "8" },
+    model: { type: "string", default: "mlp" },
+    image: { type: "string", default: "28" },
+    filters: { type: "string", default: "32,64" },
   },
 });
+const cnn = values.model === "cnn";
+if (!cnn && values.model !== "mlp") throw new Error(`--model is mlp or cnn, not ${values.model}`);
 const steps = Number(values.steps);
 const hidden = values.hidden.split(",").map(Number);
-const inputs = Number(values.inputs);
+const side = Number(values.image);
+const filters = values.filters.split(",").map(Number);
+const inputs = cnn ? side * side : Number(values.inputs);
 const size = Number(values.batch);
 
 const selection = await selectBackend("webgpu", "mlp");
@@ -43,10 +54,15 @@ for (let r = 0; r < Number(values.repeats); r++) {
       parseConfig({
         backend: "webgpu",
         fusedModel,
-        model: { kind: "mlp", hidden },
+        model: cnn ? { kind: "cnn", filters, dense: hidden } : { kind: "mlp", hidden },
         optimizer: { name: "adam", lr: 1e-3 },
       }),
-      { inputShape: [inputs], targetSize: 1, task: "classification", numClasses: 10 },
+      {
+        inputShape: cnn ? [side, side, 1] : [inputs],
+        targetSize: 1,
+        task: "classification",
+        numClasses: 10,
+      },
     );
     const block = async (n: number) => {
       const started = performance.now();
@@ -65,9 +81,12 @@ for (let r = 0; r < Number(values.repeats); r++) {
   }
 }
 const [tfjs, wgsl] = [median(results.tfjs), median(results.wgsl)];
+const shape = cnn
+  ? `cnn ${side}x${side}, conv ${filters.join("-")}, dense ${hidden.join("-")}-10`
+  : `mlp ${inputs}-${hidden.join("-")}-10`;
 console.log(
-  `mlp ${inputs}-${hidden.join("-")}-10, batch ${size}, Adam (fused): tfjs forward/backward ` +
-    `${tfjs.toFixed(2)} ms/step, dense WGSL ${wgsl.toFixed(2)} ms/step: ${
+  `${shape}, batch ${size}, Adam (fused): tfjs forward/backward ` +
+    `${tfjs.toFixed(2)} ms/step, WGSL step ${wgsl.toFixed(2)} ms/step: ${
       (tfjs / wgsl).toFixed(1)
     }x`,
 );

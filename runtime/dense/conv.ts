@@ -34,7 +34,7 @@ import {
   MAX_GROUPS,
   pipelineFor,
 } from "./dispatch.ts";
-import { BIAS_GRAD_WGSL, type Gather, REDUCE_THREADS, TILE, treeSum } from "./wgsl.ts";
+import { type Gather, REDUCE_THREADS, SPLIT_SUM_WGSL, TILE, treeSum } from "./wgsl.ts";
 
 /** Batch normalization after a convolution: its weights, statistics and settings. */
 export interface ConvNorm {
@@ -70,46 +70,80 @@ export function pooledSize(block: ConvBlock): [number, number] {
 /** Spatial positions of a micro-batch's convolution above which a dispatch grid overflows. */
 export const MAX_CONV_ROWS = MAX_GROUPS * TILE;
 
+/**
+ * Workgroups the filter gradient aims at: its product has few output tiles (taps x in by out)
+ * and a long K (every position of the batch), so K is split to keep a GPU's cores busy.
+ */
+const SPLIT_GROUPS = 256;
+
+/** The filter gradient's product of block `b`: [M, N] and its output tiles. */
+function filterTiles(b: ConvBlock): { m: number; n: number; tiles: number } {
+  const m = b.kernelSize * b.kernelSize * b.inChannels;
+  const n = b.outChannels;
+  return { m, n, tiles: Math.ceil(m / TILE) * Math.ceil(n / TILE) };
+}
+
+/** Slices of K at most for block `b` (the partials buffer holds this many [M, N] products). */
+function maxSplits(b: ConvBlock): number {
+  return Math.max(1, Math.ceil(SPLIT_GROUPS / filterTiles(b).tiles));
+}
+
+/** [slices, slice length (a multiple of 32)] of a K of `k` for block `b`; slices of >= 256. */
+export function splitK(b: ConvBlock, k: number): [number, number] {
+  const wanted = Math.max(1, Math.min(maxSplits(b), Math.ceil(k / 256)));
+  const length = Math.ceil(Math.ceil(k / wanted) / TILE) * TILE;
+  return [Math.ceil(k / length), length];
+}
+
 // ---------------------------------------------------------------------------------------------
 // WGSL
 
-/** Column `col` = (kh, kw, c) of the unfolded input row `row` = (b, h, w); 0 in the padding. */
-const IM2COL: Gather["fns"] = `
-fn im2col(row: u32, col: u32) -> f32 {
-  let hw = dims.H * dims.W;
-  let b = row / hw;
-  let r = row % hw;
-  let kc = dims.KS * dims.C;
-  let kh = col / kc;
-  let kw = (col % kc) / dims.C;
-  let c = col % dims.C;
-  let h = i32(r / dims.W + kh) - i32(dims.P);
-  let w = i32(r % dims.W + kw) - i32(dims.P);
+/**
+ * Splits a row into (b, h, w) and a column into (kh, kw, c) with four divisions (the gathers run
+ * once per staged element, and integer division is slow on GPUs and CPUs alike).
+ */
+const SPLITS = `
+fn position(row: u32) -> vec3<u32> {
+  let q = row / dims.W;
+  let b = q / dims.H;
+  return vec3<u32>(b, q - b * dims.H, row - q * dims.W);
+}
+
+fn tap(col: u32) -> vec3<u32> {
+  let q = col / dims.C;
+  let kh = q / dims.KS;
+  return vec3<u32>(kh, q - kh * dims.KS, col - q * dims.C);
+}
+
+fn at(b: u32, h: i32, w: i32, c: u32) -> f32 {
   if (h < 0 || w < 0 || h >= i32(dims.H) || w >= i32(dims.W)) { return 0.0; }
   return A[((b * dims.H + u32(h)) * dims.W + u32(w)) * dims.C + c];
+}`;
+
+/** Column `col` = (kh, kw, c) of the unfolded input row `row` = (b, h, w); 0 in the padding. */
+const IM2COL: Gather["fns"] = `${SPLITS}
+
+fn im2col(row: u32, col: u32) -> f32 {
+  let p = position(row);
+  let t = tap(col);
+  return at(p.x, i32(p.y + t.x) - i32(dims.P), i32(p.z + t.y) - i32(dims.P), t.z);
 }`;
 
 /**
  * The input gradient's operands: the output gradient at the taps reflected about input position
  * `row` (column (kh, kw, co)), and the filter [kh, kw, ci, co] read at (kh, kw, co) x ci.
  */
-const REFLECTED: Gather["fns"] = `
+const REFLECTED: Gather["fns"] = `${SPLITS}
+
 fn reflected(row: u32, col: u32) -> f32 {
-  let hw = dims.H * dims.W;
-  let b = row / hw;
-  let r = row % hw;
-  let kc = dims.KS * dims.C;
-  let kh = col / kc;
-  let kw = (col % kc) / dims.C;
-  let c = col % dims.C;
-  let h = i32(r / dims.W) - i32(kh) + i32(dims.P);
-  let w = i32(r % dims.W) - i32(kw) + i32(dims.P);
-  if (h < 0 || w < 0 || h >= i32(dims.H) || w >= i32(dims.W)) { return 0.0; }
-  return A[((b * dims.H + u32(h)) * dims.W + u32(w)) * dims.C + c];
+  let p = position(row);
+  let t = tap(col);
+  return at(p.x, i32(p.y) - i32(t.x) + i32(dims.P), i32(p.z) - i32(t.y) + i32(dims.P), t.z);
 }
 
 fn filterT(k: u32, n: u32) -> f32 {
-  return B[((k / dims.C) * dims.CI + n) * dims.C + k % dims.C];
+  let q = k / dims.C;
+  return B[(q * dims.CI + n) * dims.C + (k - q * dims.C)];
 }`;
 
 /**
@@ -155,6 +189,26 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
     let v = movingVar[c];
     movingVar[c] = v - (v - variance) * dims.decay;
   }
+}
+`;
+
+/** Per channel (one workgroup each): `out[c] (+)= sum over rows of D[r, c]` (a bias gradient). */
+const CHANNEL_SUM_WGSL = `
+struct Dims { rows: u32, C: u32, accumulate: u32, pad: u32 }
+@group(0) @binding(0) var<uniform> dims: Dims;
+@group(0) @binding(1) var<storage, read> D: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+var<workgroup> acc: array<f32, ${REDUCE_THREADS}>;
+
+@compute @workgroup_size(${REDUCE_THREADS})
+fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+  let c = wg.x;
+  var s = 0.0;
+  for (var r = li; r < dims.rows; r += ${REDUCE_THREADS}u) { s += D[r * dims.C + c]; }
+  acc[li] = s;
+  workgroupBarrier();
+  ${treeSum(["acc"])}
+  if (li == 0u) { out[c] = select(0.0, out[c], dims.accumulate == 1u) + acc[0]; }
 }
 `;
 
@@ -348,6 +402,8 @@ export class ConvStage {
   /** Per block with batch norm: [mean, 1/std] and [s1/n, s2/n] per channel. */
   readonly #stat: GPUBuffer[];
   readonly #coef: GPUBuffer[];
+  /** Per block: the filter gradient's split-K partials. */
+  readonly #partials: GPUBuffer[];
 
   constructor(backend: WebGpuBackendInternals, blocks: ConvBlock[]) {
     this.blocks = blocks;
@@ -361,6 +417,10 @@ export class ConvStage {
       });
     this.#stat = blocks.map((b, i) => small(2 * b.outChannels, `statistics ${i}`));
     this.#coef = blocks.map((b, i) => small(2 * b.outChannels, `gradient sums ${i}`));
+    this.#partials = blocks.map((b, i) => {
+      const { m, n } = filterTiles(b);
+      return small(maxSplits(b) * m * n, `filter gradient partials ${i}`);
+    });
   }
 
   /** Floats of one sample's buffers (input image, per block z, act, args, dpool, dz). */
@@ -375,7 +435,10 @@ export class ConvStage {
 
   /** Floats of the per-step buffers that do not scale with the batch. */
   fixedFloats(): number {
-    return this.blocks.reduce((n, b) => n + 4 * b.outChannels, 0);
+    return this.blocks.reduce((n, b) => {
+      const { m, n: outs } = filterTiles(b);
+      return n + 4 * b.outChannels + maxSplits(b) * m * outs;
+    }, 0);
   }
 
   /** Gradient tensors of the blocks, in the variables' order: kernel, bias, [gamma, beta]. */
@@ -568,26 +631,34 @@ export class ConvStage {
         groups: (rows) => grid(positions(rows) * b.outChannels, 256),
       });
       out.push({
-        pipeline: pipelineFor(device, "bias-grad", () => BIAS_GRAD_WGSL),
+        pipeline: pipelineFor(device, "channel-sum", () => CHANNEL_SUM_WGSL),
         buffers: () => [bufs().dz, grad(g + 1)],
         uniforms: (rows, accumulate) => [positions(rows), b.outChannels, accumulate, 0],
-        groups: () => [Math.ceil(b.outChannels / 64), 1],
+        groups: () => [b.outChannels, 1],
       });
       const into = i === 0 ? input : () => this.#buffers[i - 1].act;
-      const taps = b.kernelSize * b.kernelSize;
+      const { m, n } = filterTiles(b);
       out.push(matmulDispatch(device, {
         transA: true,
         transB: false,
-        epilogue: { kind: "grad" },
-        dims: (rows) => [taps * b.inChannels, b.outChannels, positions(rows)],
-        buffers: () => [into(), bufs().dz, grad(g)],
+        epilogue: { kind: "partial" },
+        dims: (rows) => [m, n, positions(rows)],
+        buffers: () => [into(), bufs().dz, this.#partials[i]],
         gather: {
           key: "conv-filter",
           code: { fns: IM2COL, a: "return im2col(k, m);" },
           sizes: this.#sizes(b, b.inChannels),
         },
+        split: (rows) => splitK(b, positions(rows)),
       }));
+      out.push({
+        pipeline: pipelineFor(device, "split-sum", () => SPLIT_SUM_WGSL),
+        buffers: () => [this.#partials[i], grad(g)],
+        uniforms: (rows, accumulate) => [m * n, splitK(b, positions(rows))[0], accumulate, 0],
+        groups: () => [Math.ceil(m * n / 64), 1],
+      });
       if (i > 0) {
+        const taps = b.kernelSize * b.kernelSize;
         const previous = () => this.#buffers[i - 1];
         out.push(matmulDispatch(device, {
           transA: false,
@@ -618,7 +689,7 @@ export class ConvStage {
 
   dispose(): void {
     this.#destroyPerSample();
-    for (const b of [...this.#stat, ...this.#coef]) b.destroy();
+    for (const b of [...this.#stat, ...this.#coef, ...this.#partials]) b.destroy();
   }
 
   #destroyPerSample(): void {

@@ -21,8 +21,8 @@ export interface Dispatch {
   buffers: () => GPUBuffer[];
   /** Uniform words (u32; floats as their bits) for a micro-batch of `rows` samples. */
   uniforms: (rows: number, accumulate: number, scale: number) => number[];
-  /** Workgroups for a micro-batch of `rows` samples. */
-  groups: (rows: number) => [number, number];
+  /** Workgroups (x, y[, z]) for a micro-batch of `rows` samples. */
+  groups: (rows: number) => number[];
   bindGroup?: GPUBindGroup;
 }
 
@@ -72,13 +72,15 @@ export interface MatmulUse {
   half?: HalfStorage;
   /** Gathered operands: their pipeline key, their code, their sizes (the extra uniform words). */
   gather?: { key: string; code: Gather; sizes: number[] };
+  /** With the `partial` epilogue: the slices of K and the slice length for `rows` samples. */
+  split?: (rows: number) => [number, number];
 }
 
 /** The dispatch of a tiled matmul: one workgroup per {@linkcode TILE}-square output tile. */
 export function matmulDispatch(device: GPUDevice, use: MatmulUse): Dispatch {
   const { transA, transB, epilogue, half = {}, gather } = use;
   const key = `mm${+transA}${+transB}-${epilogue.kind}-${
-    epilogue.kind === "grad" ? "" : epilogue.activation
+    "activation" in epilogue ? epilogue.activation : ""
   }-${+!!half.a}${+!!half.out}${+!!half.prev}${gather ? `-${gather.key}` : ""}`;
   return {
     pipeline: pipelineFor(
@@ -87,10 +89,15 @@ export function matmulDispatch(device: GPUDevice, use: MatmulUse): Dispatch {
       () => matmulWgsl(transA, transB, epilogue, half, gather?.code),
     ),
     buffers: use.buffers,
-    uniforms: (rows, accumulate) => [...use.dims(rows), accumulate, ...(gather?.sizes ?? [])],
+    uniforms: (rows, accumulate) => [
+      ...use.dims(rows),
+      accumulate,
+      ...(gather?.sizes ?? []),
+      ...(use.split ? [use.split(rows)[1]] : []),
+    ],
     groups: (rows) => {
       const [m, n] = use.dims(rows);
-      return [Math.ceil(n / TILE), Math.ceil(m / TILE)];
+      return [Math.ceil(n / TILE), Math.ceil(m / TILE), use.split?.(rows)[0] ?? 1];
     },
   };
 }

@@ -233,8 +233,8 @@ export class DenseGpuProgram {
     for (const d of dispatches) {
       pass.setPipeline(d.pipeline);
       pass.setBindGroup(0, d.bindGroup!);
-      const [x, y] = d.groups(rows);
-      pass.dispatchWorkgroups(x, y);
+      const [x, y = 1, z = 1] = d.groups(rows);
+      pass.dispatchWorkgroups(x, y, z);
     }
   }
 

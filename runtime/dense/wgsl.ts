@@ -48,7 +48,13 @@ export type Epilogue =
   /** `out = acc * act'(a)`: the gradient through the previous layer's activation. */
   | { kind: "backprop"; activation: DenseActivation }
   /** `out = acc` or `out += acc` (uniform flag): a weight gradient, accumulated over micro-batches. */
-  | { kind: "grad" };
+  | { kind: "grad" }
+  /**
+   * Split K: workgroup z sums K's slice [z * KC, (z + 1) * KC) (`KC`, a multiple of 32, the last
+   * uniform word) into `out[z * M * N + ...]`, partials that {@linkcode SPLIT_SUM_WGSL} adds up.
+   * For products whose few output tiles would leave most of a GPU idle over a long K.
+   */
+  | { kind: "partial" };
 
 /**
  * Which of a matmul's activation operands are stored as float16, two to a u32 word
@@ -95,7 +101,10 @@ export function matmulWgsl(
   half: HalfStorage = {},
   gather?: Gather,
 ): string {
-  const act = epilogue.kind === "grad" ? undefined : ACTIVATIONS[epilogue.activation];
+  const act = epilogue.kind === "grad" || epilogue.kind === "partial"
+    ? undefined
+    : ACTIVATIONS[epilogue.activation];
+  const split = epilogue.kind === "partial";
   const type = (isHalf: boolean | undefined) => (isHalf ? "u32" : "f32");
   const bindings = epilogue.kind === "forward"
     ? `@group(0) @binding(3) var<storage, read> bias: array<f32>;
@@ -109,6 +118,8 @@ export function matmulWgsl(
     : epilogue.kind === "backprop"
     ? `let a = ${element("prev", "idx", half.prev)};
       out[idx] = v[j] * (${act!.derivative});`
+    : split
+    ? `out[slice * dims.M * dims.N + idx] = v[j];`
     : `out[idx] = select(0.0, out[idx], dims.accumulate == 1u) + v[j];`;
   // float16 output: columns n and n + 1 (n even, N even) packed into one word by one thread
   const store = epilogue.kind === "forward" && half.out
@@ -122,7 +133,7 @@ export function matmulWgsl(
     }
   }
 }`
-    : `fn store(row: u32, col: u32, v: vec4<f32>) {
+    : `fn store(row: u32, col: u32, v: vec4<f32>${split ? ", slice: u32" : ""}) {
   if (row >= dims.M) { return; }
   for (var j = 0u; j < 4u; j++) {
     let n = col + j;
@@ -135,7 +146,7 @@ export function matmulWgsl(
   return `
 struct Dims { M: u32, N: u32, K: u32, accumulate: u32${
     gather ? ", H: u32, W: u32, C: u32, KS: u32, P: u32, CI: u32" : ""
-  } }
+  }${split ? ", KC: u32" : ""} }
 @group(0) @binding(0) var<uniform> dims: Dims;
 @group(0) @binding(1) var<storage, read> A: array<${type(half.a)}>;
 @group(0) @binding(2) var<storage, read> B: array<f32>;
@@ -181,7 +192,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   var acc1 = vec4<f32>(0.0);
   var acc2 = vec4<f32>(0.0);
   var acc3 = vec4<f32>(0.0);
-  for (var k0 = 0u; k0 < dims.K; k0 += 32u) {
+  ${
+    split
+      ? `let kStart = wg.z * dims.KC;
+  let kEnd = min(dims.K, kStart + dims.KC);`
+      : `let kStart = 0u;
+  let kEnd = dims.K;`
+  }
+  for (var k0 = kStart; k0 < kEnd; k0 += 32u) {
     for (var i = 0u; i < 16u; i++) {
       let e = li + i * 64u;
       ${transA ? "let ka = e / 32u; let ma = e % 32u;" : "let ma = e / 32u; let ka = e % 32u;"}
@@ -202,13 +220,31 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     }
     workgroupBarrier();
   }
-  store(m0 + tm, n0 + tn, acc0);
-  store(m0 + tm + 1u, n0 + tn, acc1);
-  store(m0 + tm + 2u, n0 + tn, acc2);
-  store(m0 + tm + 3u, n0 + tn, acc3);
+  ${
+    [0, 1, 2, 3].map((r) =>
+      `store(m0 + tm${r ? ` + ${r}u` : ""}, n0 + tn, acc${r}${split ? ", wg.z" : ""});`
+    ).join("\n  ")
+  }
 }
 `;
 }
+
+/** `out[i] (+)= sum over s < splits of partials[s * size + i]`: a split-K product's sum. */
+export const SPLIT_SUM_WGSL = `
+struct Dims { size: u32, splits: u32, accumulate: u32, pad: u32 }
+@group(0) @binding(0) var<uniform> dims: Dims;
+@group(0) @binding(1) var<storage, read> partials: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.x;
+  if (i >= dims.size) { return; }
+  var s = 0.0;
+  for (var z = 0u; z < dims.splits; z++) { s += partials[z * dims.size + i]; }
+  out[i] = select(0.0, out[i], dims.accumulate == 1u) + s;
+}
+`;
 
 /** `out[n] (+)= sum over rows of D[r, n]`: a bias gradient. One thread per column. */
 export const BIAS_GRAD_WGSL = `
