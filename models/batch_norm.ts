@@ -526,19 +526,23 @@ export function registerBatchNormKernels(): string[] {
 // The layer
 
 type LayerArgs = Parameters<typeof tfl.layers.batchNormalization>[0];
-type Kwargs = Record<string, unknown>;
-// tfjs-layers exports the layer's factory, not its class: take the class from an instance.
-const Base = Object.getPrototypeOf(tfl.layers.batchNormalization({})).constructor as new (
-  args?: LayerArgs,
-) => tfl.layers.Layer & {
+
+/** What a tfjs-layers batch-normalization layer holds: its axis, settings and weights. */
+export interface BatchNormState {
   axis: number;
+  /** Moving averages: moving = moving - (moving - batch) * (1 - momentum). */
   momentum: number;
   epsilon: number;
   gamma?: tfl.LayerVariable;
   beta?: tfl.LayerVariable;
   movingMean: tfl.LayerVariable;
   movingVariance: tfl.LayerVariable;
-};
+}
+type Kwargs = Record<string, unknown>;
+// tfjs-layers exports the layer's factory, not its class: take the class from an instance.
+const Base = Object.getPrototypeOf(tfl.layers.batchNormalization({})).constructor as new (
+  args?: LayerArgs,
+) => tfl.layers.Layer & BatchNormState;
 
 /**
  * tfjs-layers' `BatchNormalization` (same weights, config, inference and moving averages) whose

@@ -9,6 +9,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { parseConfig, type RunConfig } from "../../config.ts";
 import { type DataShape, type HostBatch, TrainingEngine } from "../engine.ts";
 import { Rng } from "../../data/rng.ts";
@@ -133,6 +134,14 @@ export const PARITY_CASES: ParityCase[] = [
     steps: [[16], [16], [16], [16]],
   },
 ];
+
+/** {@linkcode checkParity} on WebGPU's WGSL step, which must raise no validation error. */
+export async function checkWebGpuParity(c: ParityCase): Promise<void> {
+  const device = (tf.backend() as unknown as { device: GPUDevice }).device;
+  device.pushErrorScope("validation");
+  await checkParity(c, "webgpu", "wgsl");
+  assert.equal(await device.popErrorScope(), null);
+}
 
 /** Trains `c` through the dense path (`path`) and through tfjs side by side, comparing each step. */
 export async function checkParity(

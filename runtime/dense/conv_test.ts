@@ -12,7 +12,7 @@ import { parseConfig } from "../../config.ts";
 import { AnnealError } from "../../errors.ts";
 import { releaseWebGpu, selectBackend } from "../backend.ts";
 import { type DataShape, TrainingEngine } from "../engine.ts";
-import { checkParity, type ParityCase } from "./_parity.ts";
+import { checkWebGpuParity, type ParityCase } from "./_parity.ts";
 
 const ready = selectBackend("webgpu", "cnn");
 
@@ -57,10 +57,7 @@ const CASES: ParityCase[] = [
 for (const c of CASES) {
   Deno.test(`WGSL conv step matches tfjs: ${c.name}`, async () => {
     await ready;
-    const device = (tf.backend() as unknown as { device: GPUDevice }).device;
-    device.pushErrorScope("validation");
-    await checkParity(c, "webgpu", "wgsl");
-    assert.equal(await device.popErrorScope(), null);
+    await checkWebGpuParity(c);
   });
 }
 

@@ -13,17 +13,14 @@ import { releaseWebGpu, selectBackend } from "../backend.ts";
 import { TrainingEngine } from "../engine.ts";
 import { AnnealError } from "../../errors.ts";
 import { Rng } from "../../data/rng.ts";
-import { batch, checkParity, classification, close, PARITY_CASES } from "./_parity.ts";
+import { batch, checkWebGpuParity, classification, close, PARITY_CASES } from "./_parity.ts";
 
 const ready = selectBackend("webgpu", "mlp");
 
 for (const c of PARITY_CASES) {
   Deno.test(`dense WGSL step matches tfjs: ${c.name}`, async () => {
     await ready;
-    const device = (tf.backend() as unknown as { device: GPUDevice }).device;
-    device.pushErrorScope("validation");
-    await checkParity(c, "webgpu", "wgsl");
-    assert.equal(await device.popErrorScope(), null);
+    await checkWebGpuParity(c);
   });
 }
 

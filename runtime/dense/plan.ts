@@ -6,6 +6,7 @@
 import type * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import type * as tfl from "npm:@tensorflow/tfjs-layers@4.22.0";
 import type { RunConfig } from "../../config.ts";
+import type { BatchNormState } from "../../models/batch_norm.ts";
 import type { LossName } from "../../models/losses.ts";
 import { type ConvBlock, MAX_CONV_ROWS } from "./conv.ts";
 import type { DensePlan } from "./gpu_program.ts";
@@ -74,16 +75,6 @@ function headPlan(
   return { layers, loss, targetSize };
 }
 
-/** What the plan reads of a tfjs-layers batch-normalization layer. */
-interface NormLayer {
-  momentum: number;
-  epsilon: number;
-  gamma?: tfl.LayerVariable;
-  beta?: tfl.LayerVariable;
-  movingMean: tfl.LayerVariable;
-  movingVariance: tfl.LayerVariable;
-}
-
 /**
  * The plan of a `cnn` model for the WGSL step (conv blocks, then the dense layers), or the reason
  * it needs tfjs's path. `model` is the built model (its batch-norm layers' statistics and
@@ -122,9 +113,9 @@ export function cnnPlan(
     }
     let norm: ConvBlock["norm"];
     if (spec.batchNorm) {
-      let layer: NormLayer;
+      let layer: BatchNormState;
       try {
-        layer = model.getLayer(`convbn${i}`) as unknown as NormLayer;
+        layer = model.getLayer(`convbn${i}`) as unknown as BatchNormState;
       } catch {
         return `no batch-norm layer convbn${i}`;
       }
