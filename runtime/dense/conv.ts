@@ -33,8 +33,9 @@ import {
   matmulDispatch,
   MAX_GROUPS,
   pipelineFor,
+  storageBuffer,
 } from "./dispatch.ts";
-import { type Gather, REDUCE_THREADS, SPLIT_SUM_WGSL, TILE, treeSum } from "./wgsl.ts";
+import { BIAS_GRAD_WGSL, type Gather, REDUCE_THREADS, TILE, treeSum } from "./wgsl.ts";
 
 /** Batch normalization after a convolution: its weights, statistics and settings. */
 export interface ConvNorm {
@@ -65,6 +66,17 @@ export interface ConvBlock {
 /** Height and width after the block's pooling (tfjs's "valid" pooling drops the remainder). */
 export function pooledSize(block: ConvBlock): [number, number] {
   return [Math.floor(block.height / block.pool), Math.floor(block.width / block.pool)];
+}
+
+/** Values of block `b`'s convolution output ("full") or pooled output for `rows` samples. */
+function mapCount(b: ConvBlock, rows: number, map: "full" | "pooled"): number {
+  const [h, w] = map === "full" ? [b.height, b.width] : pooledSize(b);
+  return rows * h * w * b.outChannels;
+}
+
+/** Gradient tensors of a block: kernel, bias, and batch norm's scale and shift. */
+function gradientCount(b: ConvBlock): number {
+  return b.norm ? 4 : 2;
 }
 
 /** Spatial positions of a micro-batch's convolution above which a dispatch grid overflows. */
@@ -99,20 +111,25 @@ export function splitK(b: ConvBlock, k: number): [number, number] {
 // WGSL
 
 /**
- * Splits a row into (b, h, w) and a column into (kh, kw, c) with four divisions (the gathers run
- * once per staged element, and integer division is slow on GPUs and CPUs alike).
+ * `i` of a row-major [.., Y, X] as (index over the leading axes, y, x), with two divisions
+ * (integer division is slow on GPUs and CPUs alike, and the kernels split an index per element).
  */
-const SPLITS = `
+const UNFLATTEN = `
+fn unflatten(i: u32, Y: u32, X: u32) -> vec3<u32> {
+  let q = i / X;
+  let lead = q / Y;
+  return vec3<u32>(lead, q - lead * Y, i - q * X);
+}`;
+
+/** A row as (b, h, w) and a column as (kh, kw, c): the gathers' splits, once per staged element. */
+const SPLITS = `${UNFLATTEN}
+
 fn position(row: u32) -> vec3<u32> {
-  let q = row / dims.W;
-  let b = q / dims.H;
-  return vec3<u32>(b, q - b * dims.H, row - q * dims.W);
+  return unflatten(row, dims.H, dims.W);
 }
 
 fn tap(col: u32) -> vec3<u32> {
-  let q = col / dims.C;
-  let kh = q / dims.KS;
-  return vec3<u32>(kh, q - kh * dims.KS, col - q * dims.C);
+  return unflatten(col, dims.KS, dims.C);
 }
 
 fn at(b: u32, h: i32, w: i32, c: u32) -> f32 {
@@ -241,16 +258,16 @@ function poolWgsl(norm: boolean): string {
 ${MAP_DIMS}
 @group(0) @binding(1) var<storage, read> z: array<f32>;
 ${bindings}
+${UNFLATTEN}
 
 ${ENTRY} {
   ${ITEM}
   let C = dims.C;
   let c = i % C;
-  let q = i / C;
-  let wo = q % dims.Wo;
-  let t = q / dims.Wo;
-  let ho = t % dims.Ho;
-  let b = t / dims.Ho;
+  let s = unflatten(i / C, dims.Ho, dims.Wo);
+  let b = s.x;
+  let ho = s.y;
+  let wo = s.z;
   ${
     norm
       ? `let a = gamma[c] * stat[C + c];
@@ -290,6 +307,7 @@ struct Dims { pooled: u32, C: u32, H: u32, W: u32, Ho: u32, Wo: u32, p: u32, row
 @group(0) @binding(7) var<storage, read_write> coef: array<f32>;
 var<workgroup> acc1: array<f32, ${REDUCE_THREADS}>;
 var<workgroup> acc2: array<f32, ${REDUCE_THREADS}>;
+${UNFLATTEN}
 
 @compute @workgroup_size(${REDUCE_THREADS})
 fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>) {
@@ -303,13 +321,10 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
   for (var q = li; q < dims.pooled; q += ${REDUCE_THREADS}u) {
     let i = q * C + c;
     let off = args[i];
-    let wo = q % dims.Wo;
-    let t = q / dims.Wo;
-    let ho = t % dims.Ho;
-    let b = t / dims.Ho;
-    let h = ho * p + off / p;
-    let w = wo * p + off % p;
-    let xhat = (z[((b * dims.H + h) * dims.W + w) * C + c] - mean) * inv;
+    let s = unflatten(q, dims.Ho, dims.Wo);
+    let h = s.y * p + off / p;
+    let w = s.z * p + off % p;
+    let xhat = (z[((s.x * dims.H + h) * dims.W + w) * C + c] - mean) * inv;
     let dy = dpool[i];
     s1 += dy;
     s2 += dy * xhat;
@@ -346,16 +361,16 @@ ${MAP_DIMS}
 @group(0) @binding(1) var<storage, read> dpool: array<f32>;
 @group(0) @binding(2) var<storage, read> args: array<u32>;
 ${bindings}
+${UNFLATTEN}
 
 ${ENTRY} {
   ${ITEM}
   let C = dims.C;
   let c = i % C;
-  let m = i / C;
-  let w = m % dims.W;
-  let t = m / dims.W;
-  let h = t % dims.H;
-  let b = t / dims.H;
+  let s = unflatten(i / C, dims.H, dims.W);
+  let b = s.x;
+  let h = s.y;
+  let w = s.z;
   let p = dims.p;
   let ho = h / p;
   let wo = w / p;
@@ -409,36 +424,12 @@ export class ConvStage {
     this.blocks = blocks;
     this.#backend = backend;
     this.#device = backend.device;
-    const small = (floats: number, label: string) =>
-      this.#device.createBuffer({
-        label: `anneal conv ${label}`,
-        size: Math.max(16, floats * 4),
-        usage: GPUBufferUsage.STORAGE,
-      });
-    this.#stat = blocks.map((b, i) => small(2 * b.outChannels, `statistics ${i}`));
-    this.#coef = blocks.map((b, i) => small(2 * b.outChannels, `gradient sums ${i}`));
+    this.#stat = blocks.map((b, i) => this.#storage(2 * b.outChannels, `statistics ${i}`));
+    this.#coef = blocks.map((b, i) => this.#storage(2 * b.outChannels, `gradient sums ${i}`));
     this.#partials = blocks.map((b, i) => {
       const { m, n } = filterTiles(b);
-      return small(maxSplits(b) * m * n, `filter gradient partials ${i}`);
+      return this.#storage(maxSplits(b) * m * n, `filter gradient partials ${i}`);
     });
-  }
-
-  /** Floats of one sample's buffers (input image, per block z, act, args, dpool, dz). */
-  floatsPerSample(): number {
-    const first = this.blocks[0];
-    return first.height * first.width * first.inChannels +
-      this.blocks.reduce((n, b) => {
-        const [ho, wo] = pooledSize(b);
-        return n + 2 * b.height * b.width * b.outChannels + 3 * ho * wo * b.outChannels;
-      }, 0);
-  }
-
-  /** Floats of the per-step buffers that do not scale with the batch. */
-  fixedFloats(): number {
-    return this.blocks.reduce((n, b) => {
-      const { m, n: outs } = filterTiles(b);
-      return n + 4 * b.outChannels + maxSplits(b) * m * outs;
-    }, 0);
   }
 
   /** Gradient tensors of the blocks, in the variables' order: kernel, bias, [gamma, beta]. */
@@ -479,22 +470,15 @@ export class ConvStage {
   /** (Re)allocates the per-sample buffers for micro-batches of up to `rows` samples. */
   allocate(rows: number): void {
     this.#destroyPerSample();
-    const buffer = (floats: number, label: string) =>
-      this.#device.createBuffer({
-        label: `anneal conv ${label}`,
-        size: Math.max(16, floats * 4),
-        usage: GPUBufferUsage.STORAGE,
-      });
     this.#buffers = this.blocks.map((b, i) => {
-      const [ho, wo] = pooledSize(b);
-      const full = rows * b.height * b.width * b.outChannels;
-      const pooled = rows * ho * wo * b.outChannels;
+      const full = mapCount(b, rows, "full");
+      const pooled = mapCount(b, rows, "pooled");
       return {
-        z: buffer(full, `z ${i}`),
-        act: buffer(pooled, `activation ${i}`),
-        args: buffer(pooled, `argmax ${i}`),
-        dpool: buffer(pooled, `pooled gradient ${i}`),
-        dz: buffer(full, `z gradient ${i}`),
+        z: this.#storage(full, `z ${i}`),
+        act: this.#storage(pooled, `activation ${i}`),
+        args: this.#storage(pooled, `argmax ${i}`),
+        dpool: this.#storage(pooled, `pooled gradient ${i}`),
+        dz: this.#storage(full, `z gradient ${i}`),
       };
     });
   }
@@ -576,7 +560,7 @@ export class ConvStage {
           this.#buffers[i].args,
         ],
         uniforms: (rows) => this.#mapUniforms(b, rows, "pooled"),
-        groups: (rows) => grid(this.#pooledCount(b, rows), 256),
+        groups: (rows) => grid(mapCount(b, rows, "pooled"), 256),
       });
     });
     return out;
@@ -590,12 +574,13 @@ export class ConvStage {
   backward(input: () => GPUBuffer, grad: (j: number) => GPUBuffer): Dispatch[] {
     const device = this.#device;
     const out: Dispatch[] = [];
-    const first: number[] = [];
-    this.blocks.reduce((j, b) => (first.push(j), j + (b.norm ? 4 : 2)), 0);
+    // the index of each block's first gradient, walked back from the end
+    let next = this.blocks.reduce((j, b) => j + gradientCount(b), 0);
     for (let i = this.blocks.length - 1; i >= 0; i--) {
       const b = this.blocks[i];
       const bufs = () => this.#buffers[i];
-      const g = first[i];
+      // a constant per block: the dispatches' closures read it when they are bound
+      const g = next -= gradientCount(b);
       const norm = b.norm;
       const positions = (rows: number) => rows * b.height * b.width;
       if (norm) {
@@ -628,7 +613,7 @@ export class ConvStage {
           bufs().dz,
         ],
         uniforms: (rows) => this.#mapUniforms(b, rows, "full"),
-        groups: (rows) => grid(positions(rows) * b.outChannels, 256),
+        groups: (rows) => grid(mapCount(b, rows, "full"), 256),
       });
       out.push({
         pipeline: pipelineFor(device, "channel-sum", () => CHANNEL_SUM_WGSL),
@@ -651,10 +636,11 @@ export class ConvStage {
         },
         split: (rows) => splitK(b, positions(rows)),
       }));
+      // the partials' column sums
       out.push({
-        pipeline: pipelineFor(device, "split-sum", () => SPLIT_SUM_WGSL),
+        pipeline: pipelineFor(device, "bias-grad", () => BIAS_GRAD_WGSL),
         buffers: () => [this.#partials[i], grad(g)],
-        uniforms: (rows, accumulate) => [m * n, splitK(b, positions(rows))[0], accumulate, 0],
+        uniforms: (rows, accumulate) => [splitK(b, positions(rows))[0], m * n, accumulate, 0],
         groups: () => [Math.ceil(m * n / 64), 1],
       });
       if (i > 0) {
@@ -684,7 +670,17 @@ export class ConvStage {
 
   /** Floats this stage holds outside tfjs for micro-batches of `rows` samples. */
   extraFloats(rows: number): number {
-    return rows * this.floatsPerSample() + this.fixedFloats();
+    const first = this.blocks[0];
+    const images = rows * first.height * first.width * first.inChannels;
+    return this.blocks.reduce((floats, b) => {
+      const { m, n } = filterTiles(b);
+      return floats + 2 * mapCount(b, rows, "full") + 3 * mapCount(b, rows, "pooled") +
+        4 * b.outChannels + maxSplits(b) * m * n;
+    }, images);
+  }
+
+  #storage(floats: number, label: string): GPUBuffer {
+    return storageBuffer(this.#device, floats, `anneal conv ${label}`);
   }
 
   dispose(): void {
@@ -705,21 +701,15 @@ export class ConvStage {
     return [b.height, b.width, channels, b.kernelSize, padding, b.inChannels];
   }
 
-  #pooledCount(b: ConvBlock, rows: number): number {
-    const [ho, wo] = pooledSize(b);
-    return rows * ho * wo * b.outChannels;
-  }
-
   /**
    * The map kernels' sizes: the first word counts pooled elements, pooled positions (the
    * per-channel pass) or the full map's elements; then C, H, W, Ho, Wo, p, positions.
    */
   #mapUniforms(b: ConvBlock, rows: number, over: "pooled" | "windows" | "full"): number[] {
     const [ho, wo] = pooledSize(b);
-    const positions = rows * b.height * b.width;
-    const count = over === "full"
-      ? positions * b.outChannels
-      : rows * ho * wo * (over === "pooled" ? b.outChannels : 1);
-    return [count, b.outChannels, b.height, b.width, ho, wo, b.pool, positions];
+    const count = over === "windows"
+      ? mapCount(b, rows, "pooled") / b.outChannels
+      : mapCount(b, rows, over);
+    return [count, b.outChannels, b.height, b.width, ho, wo, b.pool, rows * b.height * b.width];
   }
 }

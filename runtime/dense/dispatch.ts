@@ -54,6 +54,20 @@ export function pipelineFor(
   return pipeline;
 }
 
+/** A storage buffer of `floats` 4-byte words (at least 16 bytes), `label`ed for WebGPU's errors. */
+export function storageBuffer(
+  device: GPUDevice,
+  floats: number,
+  label: string,
+  usage = 0,
+): GPUBuffer {
+  return device.createBuffer({
+    label,
+    size: Math.max(16, floats * 4),
+    usage: GPUBufferUsage.STORAGE | usage,
+  });
+}
+
 /** Workgroups of `size` threads covering `n` items, as a 2-D grid within the per-axis limit. */
 export function grid(n: number, size: number): [number, number] {
   const groups = Math.max(1, Math.ceil(n / size));

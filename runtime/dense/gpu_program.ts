@@ -27,6 +27,7 @@ import {
   matmulDispatch,
   pipelineFor,
   SLOT,
+  storageBuffer,
   UNIFORM_BYTES,
 } from "./dispatch.ts";
 import {
@@ -252,11 +253,7 @@ export class DenseGpuProgram {
     for (const b of [this.#x, this.#y, ...this.#acts, ...this.#deltas]) b?.destroy();
     this.#capacity = rows;
     const buffer = (floats: number, label: string) =>
-      this.#device.createBuffer({
-        label: `anneal dense ${label}`,
-        size: Math.max(16, floats * 4),
-        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
-      });
+      storageBuffer(this.#device, floats, `anneal dense ${label}`, GPUBufferUsage.COPY_DST);
     const { layers, targetSize, halfActivations } = this.#plan;
     this.#x = buffer(rows * this.#inputs(), "x");
     this.#conv?.allocate(rows);

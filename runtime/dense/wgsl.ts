@@ -51,7 +51,8 @@ export type Epilogue =
   | { kind: "grad" }
   /**
    * Split K: workgroup z sums K's slice [z * KC, (z + 1) * KC) (`KC`, a multiple of 32, the last
-   * uniform word) into `out[z * M * N + ...]`, partials that {@linkcode SPLIT_SUM_WGSL} adds up.
+   * uniform word) into `out[z * M * N + ...]`: partials [slices, M * N], whose column sums
+   * ({@linkcode BIAS_GRAD_WGSL}) are the product.
    * For products whose few output tiles would leave most of a GPU idle over a long K.
    */
   | { kind: "partial" };
@@ -229,24 +230,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
 `;
 }
 
-/** `out[i] (+)= sum over s < splits of partials[s * size + i]`: a split-K product's sum. */
-export const SPLIT_SUM_WGSL = `
-struct Dims { size: u32, splits: u32, accumulate: u32, pad: u32 }
-@group(0) @binding(0) var<uniform> dims: Dims;
-@group(0) @binding(1) var<storage, read> partials: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x;
-  if (i >= dims.size) { return; }
-  var s = 0.0;
-  for (var z = 0u; z < dims.splits; z++) { s += partials[z * dims.size + i]; }
-  out[i] = select(0.0, out[i], dims.accumulate == 1u) + s;
-}
-`;
-
-/** `out[n] (+)= sum over rows of D[r, n]`: a bias gradient. One thread per column. */
+/**
+ * `out[n] (+)= sum over rows of D[r, n]`: a bias gradient, or a split-K product's sum of its
+ * partials. One thread per column.
+ */
 export const BIAS_GRAD_WGSL = `
 struct Dims { rows: u32, cols: u32, accumulate: u32, pad: u32 }
 @group(0) @binding(0) var<uniform> dims: Dims;
