@@ -234,12 +234,30 @@ const MAP_DIMS =
   `struct Dims { total: u32, C: u32, H: u32, W: u32, Ho: u32, Wo: u32, p: u32, rows: u32 }
 @group(0) @binding(0) var<uniform> dims: Dims;`;
 
-/** The thread's item in a 2-D grid of 256-thread workgroups (`grid()`); `total` bounds it. */
-const ITEM = `let i = (wg.y * nw.x + wg.x) * 256u + li;
-  if (i >= dims.total) { return; }`;
-const ENTRY = `@compute @workgroup_size(256)
+/**
+ * A kernel with a thread per value of a block's map [b, Y, X, C] (`Y, X`: the uniform fields), in a
+ * 2-D grid of 256-thread workgroups (`grid()`), `total` bounding it: `body` sees the value's index
+ * `i`, its channel `c` (of `C`) and `s` = (b, y, x).
+ */
+function mapKernel(bindings: string, yx: string, body: string): string {
+  return `
+${MAP_DIMS}
+${bindings}
+${UNFLATTEN}
+
+@compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
-        @builtin(local_invocation_index) li: u32)`;
+        @builtin(local_invocation_index) li: u32) {
+  let i = (wg.y * nw.x + wg.x) * 256u + li;
+  if (i >= dims.total) { return; }
+  let C = dims.C;
+  let c = i % C;
+  let s = unflatten(i / C, ${yx});
+  let b = s.x;
+  ${body}
+}
+`;
+}
 
 /**
  * Per pooled output (b, ho, wo, c): the window's maximum of the (normalized) convolution output,
@@ -254,26 +272,18 @@ function poolWgsl(norm: boolean): string {
 @group(0) @binding(6) var<storage, read_write> args: array<u32>;`
     : `@group(0) @binding(2) var<storage, read_write> act: array<f32>;
 @group(0) @binding(3) var<storage, read_write> args: array<u32>;`;
-  return `
-${MAP_DIMS}
-@group(0) @binding(1) var<storage, read> z: array<f32>;
-${bindings}
-${UNFLATTEN}
-
-${ENTRY} {
-  ${ITEM}
-  let C = dims.C;
-  let c = i % C;
-  let s = unflatten(i / C, dims.Ho, dims.Wo);
-  let b = s.x;
-  let ho = s.y;
+  return mapKernel(
+    `@group(0) @binding(1) var<storage, read> z: array<f32>;
+${bindings}`,
+    "dims.Ho, dims.Wo",
+    `let ho = s.y;
   let wo = s.z;
   ${
-    norm
-      ? `let a = gamma[c] * stat[C + c];
+      norm
+        ? `let a = gamma[c] * stat[C + c];
   let k = beta[c] - stat[c] * a;`
-      : "let a = 1.0; let k = 0.0;"
-  }
+        : "let a = 1.0; let k = 0.0;"
+    }
   let p = dims.p;
   var best = 0.0;
   var arg = 0u;
@@ -284,9 +294,8 @@ ${ENTRY} {
     }
   }
   act[i] = max(best, 0.0);
-  args[i] = arg;
-}
-`;
+  args[i] = arg;`,
+  );
 }
 
 /**
@@ -356,20 +365,12 @@ function unpoolWgsl(norm: boolean): string {
 @group(0) @binding(6) var<storage, read> coef: array<f32>;
 @group(0) @binding(7) var<storage, read_write> dz: array<f32>;`
     : `@group(0) @binding(3) var<storage, read_write> dz: array<f32>;`;
-  return `
-${MAP_DIMS}
-@group(0) @binding(1) var<storage, read> dpool: array<f32>;
+  return mapKernel(
+    `@group(0) @binding(1) var<storage, read> dpool: array<f32>;
 @group(0) @binding(2) var<storage, read> args: array<u32>;
-${bindings}
-${UNFLATTEN}
-
-${ENTRY} {
-  ${ITEM}
-  let C = dims.C;
-  let c = i % C;
-  let s = unflatten(i / C, dims.H, dims.W);
-  let b = s.x;
-  let h = s.y;
+${bindings}`,
+    "dims.H, dims.W",
+    `let h = s.y;
   let w = s.z;
   let p = dims.p;
   let ho = h / p;
@@ -380,14 +381,13 @@ ${ENTRY} {
     if (args[j] == (h % p) * p + w % p) { dy = dpool[j]; }
   }
   ${
-    norm
-      ? `let inv = stat[C + c];
+      norm
+        ? `let inv = stat[C + c];
   let xhat = (z[i] - stat[c]) * inv;
   dz[i] = gamma[c] * inv * (dy - coef[c] - xhat * coef[C + c]);`
-      : "dz[i] = dy;"
-  }
-}
-`;
+        : "dz[i] = dy;"
+    }`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
