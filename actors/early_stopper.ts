@@ -83,9 +83,16 @@ export function verdictNeeded(
   epoch: number,
   loss: number | undefined,
 ): boolean {
-  if (!guard || loss === undefined || !Number.isFinite(loss)) return true;
-  if (guard.lossAbove !== null && loss > guard.lossAbove) return true;
-  return guard.patienceFrom !== null && epoch >= guard.patienceFrom;
+  if (patienceMayStop(guard, epoch) || loss === undefined || !Number.isFinite(loss)) return true;
+  return guard!.lossAbove !== null && loss > guard!.lossAbove;
+}
+
+/**
+ * Whether the verdict of `epoch` may be a stop whatever its loss (no guard yet, or patience
+ * could run out there): the part of `verdictNeeded` known before the epoch's metrics are read.
+ */
+export function patienceMayStop(guard: StopGuard | undefined, epoch: number): boolean {
+  return !guard || (guard.patienceFrom !== null && epoch >= guard.patienceFrom);
 }
 
 /** Suggests a tenth of the learning rate, as a `--set` the user can paste. */

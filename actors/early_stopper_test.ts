@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { EarlyStoppingSchema } from "../config.ts";
 import fc from "npm:fast-check@4.10.2";
-import { initEarlyStopper, judgeEpoch, type StopGuard, verdictNeeded } from "./early_stopper.ts";
+import {
+  initEarlyStopper,
+  judgeEpoch,
+  patienceMayStop,
+  type StopGuard,
+  verdictNeeded,
+} from "./early_stopper.ts";
 
 const ended = (epoch: number, metrics: Record<string, number>) => ({
   type: "EpochEnded" as const,
@@ -146,6 +152,10 @@ Deno.test("the stop guard lets the trainer go on where no stop is possible", () 
   assert.equal(verdictNeeded(verdict!.guard, 3, 11), true, "above 10x the first loss: diverged");
   assert.equal(verdictNeeded(verdict!.guard, 3, NaN), true);
   assert.equal(verdictNeeded(undefined, 3, 0.5), true, "no verdict yet: wait");
+  // Before the epoch's loss is read: only patience (or no guard yet) rules out going on.
+  assert.equal(patienceMayStop(verdict!.guard, 4), false);
+  assert.equal(patienceMayStop(verdict!.guard, 5), true);
+  assert.equal(patienceMayStop(undefined, 4), true);
   // Without patience only divergence can stop a run.
   const [, free] = judgeEpoch(
     EarlyStoppingSchema.parse({}),

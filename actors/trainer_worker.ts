@@ -11,7 +11,7 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { type ActorContext, Mailbox, runActor, yieldToEventLoop } from "./_worker_shell.ts";
 import { EpochTotals } from "./epoch_totals.ts";
 import { unpackBatchGroup } from "./data_loader.ts";
-import { type StopGuard, verdictNeeded } from "./early_stopper.ts";
+import { patienceMayStop, type StopGuard, verdictNeeded } from "./early_stopper.ts";
 import type {
   BatchGroup,
   BatchReady,
@@ -86,12 +86,44 @@ interface Good {
   optimizer?: OptimizerState;
 }
 
+/**
+ * One epoch's running account. Its windows may be finished after the next epoch has begun (an
+ * epoch end the trainer went on from before its last window was read back).
+ */
+interface EpochRecord {
+  epoch: number;
+  /** When the epoch began (performance.now()). */
+  started: number;
+  totals: EpochTotals;
+  /** The epoch's time in the steps' own work, reads of its windows included (ms). */
+  stepMs: number;
+  lastLr: number;
+  /** Resolves once its last window is finished: its totals are complete. */
+  finished: Promise<void>;
+  finish: () => void;
+}
+
+function newRecord(epoch: number, metrics: string[]): EpochRecord {
+  let finish = () => {};
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+  const totals = new EpochTotals(metrics);
+  return { epoch, started: performance.now(), totals, stepMs: 0, lastLr: NaN, finished, finish };
+}
+
+/** An evaluation pass whose batches are queued: its metrics, once read back. */
+interface Evaluation {
+  metrics: Promise<Record<string, number>>;
+}
+
 /** A window of steps whose read-back has started. */
 interface ClosedWindow {
   entries: WindowEntry[];
   /** The entries whose results are still on the device. */
   onDevice: WindowEntry[];
   read: Promise<StepValues[]>;
+  record: EpochRecord;
+  /** The epoch's last window: the scheduler hears of its steps by EpochEnded, not StepsTaken. */
+  last: boolean;
 }
 
 /** An epoch's end, until the scheduler's and the early stopper's answers to it are settled. */
@@ -110,6 +142,10 @@ interface EpochEnd {
   memory: { numTensors: number; numBytes: number };
   /** The trainer went on into the next epoch without the answers. */
   deferred: boolean;
+  /** ... and before its metrics were read back from the device. */
+  metricsLate: boolean;
+  /** Its state, for a rollback, once its late metrics show it good (see `sendEnd`). */
+  good?: Promise<Good>;
   judged?: EpochJudged;
   advanced?: ScheduleAdvanced;
 }
@@ -189,7 +225,15 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     return lrTable.get(step);
   };
   const lrFor = async (step: number) => {
-    while (!lrTable.has(step)) await new Promise<void>((resolve) => (planArrived = resolve));
+    while (!lrTable.has(step)) {
+      // The plan may come with the answer to an epoch end whose last window is not finished
+      // yet (an end the trainer went on from before its reads): finish the windows first.
+      if (reading.size > 0) {
+        await reading.finishAll();
+        continue;
+      }
+      await new Promise<void>((resolve) => (planArrived = resolve));
+    }
     return plannedLr(step)!;
   };
 
@@ -285,15 +329,15 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   let hint: string | undefined;
   let metrics: Record<string, number> = {};
   let window: WindowEntry[] = [];
-  let totals = new EpochTotals(engine.metrics);
-  // The epoch's time in the steps' own work (EpochEvent.stepSeconds), reads of windows included.
-  let stepMs = 0;
+  let record = newRecord(epoch, engine.metrics);
 
   // A window's read-back starts when the window closes. On the GPU (windows of several steps)
   // a periodic window is finished once its read is back, without waiting for it while fewer than
   // READS_IN_FLIGHT are on their way: Deno's mapAsync takes ~11 ms whatever the size, and the
-  // steps go on meanwhile. Other flushes finish every window at once.
-  const closeWindow = (): ClosedWindow => {
+  // steps go on meanwhile. Other flushes finish every window at once. An epoch's last window
+  // may be finished in the next epoch (see the epoch ends below): a window keeps its epoch's
+  // record.
+  const closeWindow = (last: boolean): ClosedWindow => {
     const closed = window;
     window = [];
     const onDevice = closed.filter((w) => "stats" in w.values);
@@ -301,19 +345,20 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       entries: closed,
       onDevice,
       read: engine.readStats(onDevice.map((w) => w.values as StepTensors)),
+      record,
+      last,
     };
   };
   // `verdict`: wait for the clip monitor's answer to this window (only for a skipped or
   // alarming step, so that what it decides applies at the very next step, deterministically).
-  // `epochEnd`: the scheduler gets EpochEnded next, which replans; no StepsTaken for it.
-  const finishWindow = async (closed: ClosedWindow, verdict = false, epochEnd = false) => {
-    const { entries, onDevice } = closed;
+  const finishWindow = async (closed: ClosedWindow, verdict = false) => {
+    const { entries, onDevice, record } = closed;
     const readStart = performance.now();
     const read = await closed.read;
-    stepMs += performance.now() - readStart;
+    record.stepMs += performance.now() - readStart;
     onDevice.forEach((entry, i) => {
       entry.values = read[i];
-      if (!entry.skipped) totals.add(read[i]);
+      if (!entry.skipped) record.totals.add(read[i]);
     });
     const values = entries.map((w) => w.values as StepValues);
     const losses = values.map((v) => v.loss);
@@ -332,16 +377,19 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     const momentum = entries.some((w) => w.momentum !== undefined)
       ? entries.map((w) => w.momentum ?? NaN)
       : undefined;
-    context.emit({ ...observed, type: "steps", epoch, momentum });
-    if (!epochEnd) scheduler.send({ type: "StepsTaken", step });
+    context.emit({ ...observed, type: "steps", epoch: record.epoch, momentum });
+    // The epoch's last steps: the scheduler gets EpochEnded next, which replans.
+    if (closed.last) record.finish();
+    else scheduler.send({ type: "StepsTaken", step });
   };
   const reading = new ReadsInFlight<ClosedWindow>(READS_IN_FLIGHT, (w) => finishWindow(w));
-  // `overlap`: leave this window's read on its way (finished once it is back).
-  const flush = async (verdict = false, epochEnd = false, overlap = false) => {
-    const current = window.length > 0 ? closeWindow() : undefined;
-    if (current && overlap && !verdict && !epochEnd) return await reading.add(current);
+  // `last`: the epoch's last window. `overlap`: leave this window's read on its way (finished
+  // once it is back, or at the epoch's end).
+  const flush = async (verdict = false, last = false, overlap = false) => {
+    const current = window.length > 0 ? closeWindow(last) : undefined;
+    if (current && overlap && !verdict) return await reading.add(current);
     await reading.finishAll();
-    if (current) await finishWindow(current, verdict, epochEnd);
+    if (current) await finishWindow(current, verdict);
   };
 
   const rollback = async () => {
@@ -365,7 +413,11 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     action = undefined;
   };
 
-  const evaluate = async (split: "validation" | "test"): Promise<Record<string, number>> => {
+  /**
+   * Runs a split through the model: resolves once its every batch is queued on the backend (the
+   * weights may change from then on), to the read of its metrics.
+   */
+  const queueEvaluation = async (split: "validation" | "test"): Promise<Evaluation> => {
     loader.send({ type: "SendSplit", split, epoch });
     const batches: StepTensors[] = [];
     for (;;) {
@@ -375,25 +427,32 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       if (batch.size > 0) batches.push(engine.evaluate(hostBatch(batch)));
       if (batch.last) break;
     }
-    if (batches.length === 0) return {};
-    const sums = new EpochTotals(engine.metrics);
-    for (const values of await engine.readStats(batches)) sums.add(values);
-    return sums.means();
+    if (batches.length === 0) return { metrics: Promise.resolve({}) };
+    const metrics = engine.readStats(batches).then((read) => {
+      const sums = new EpochTotals(engine.metrics);
+      for (const values of read) sums.add(values);
+      return sums.means();
+    });
+    metrics.catch(() => {}); // awaited by whoever takes the evaluation; a failure is thrown there
+    return { metrics };
   };
+  const evaluate = async (split: "validation" | "test") =>
+    await (await queueEvaluation(split)).metrics;
 
   /** Incremented where the weights change other than by a step (a rollback, a return). */
   let weightsVersion = 0;
   /** The epoch's validation pass, started at its last window, with the weights it saw. */
-  let validating: { weights: number; metrics: Promise<Record<string, number>> } | undefined;
-  /** The epoch's validation metrics: the pass started early if the weights are still its own. */
-  const validate = async (): Promise<Record<string, number>> => {
+  let validating: { weights: number; queued: Promise<Evaluation> } | undefined;
+  /** The epoch's validation pass: the one started early if the weights are still its own. */
+  const validation = async (): Promise<Evaluation> => {
     const started = validating;
     validating = undefined;
     if (started) {
-      const metrics = await started.metrics;
-      if (started.weights === weightsVersion) return metrics;
+      const evaluation = await started.queued;
+      if (started.weights === weightsVersion) return evaluation;
+      await evaluation.metrics.catch(() => {});
     }
-    return await evaluate("validation");
+    return await queueEvaluation("validation");
   };
 
   // ---- epoch ends ---------------------------------------------------------------------------
@@ -459,6 +518,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
         stepSeconds: end.stepSeconds,
         isBest: judged.isBest,
         waited: !end.deferred,
+        metricsLate: end.metricsLate,
         memory: end.memory,
       });
       if (judged.stop && end.deferred) lateStop ??= end;
@@ -503,6 +563,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     metrics = end.metrics;
     window = [];
     reading.clear(); // steps that are undone: not reported
+    sending = Promise.resolve(); // (ends still to be sent are undone: they send nothing)
     status = end.judged!.status === "diverged" ? "diverged" : "stopped";
     reason = end.judged!.reason ?? "stopped";
     hint = end.judged!.hint;
@@ -512,6 +573,62 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       message: `the verdict on epoch ${end.epoch} was a stop after training had gone on; ` +
         `returned to the end of epoch ${end.epoch}`,
     });
+  };
+
+  /** Whether the trainer may go on from an epoch end with `open` ends open, this one included. */
+  const roomToGoOn = (open: number) =>
+    firstWritten && open <= MAX_OPEN_ENDS &&
+    (open === 1 || open * weightBytes <= OPEN_ENDS_BYTES) &&
+    replanAt !== undefined && (replanAt === null || epoch < replanAt);
+  /** Opens the end of `record`'s epoch; its metrics come with `sendEnd`. */
+  const openEnd = (record: EpochRecord, metricsLate: boolean): EpochEnd => {
+    const memory = tf.memory();
+    const unread = engine.unreadResults(); // an end left before its reads: not the model's
+    const end: EpochEnd = {
+      epoch: record.epoch,
+      step,
+      metrics: {},
+      clipThreshold: maxNorm,
+      started: record.started,
+      stepSeconds: 0,
+      memory: {
+        numTensors: memory.numTensors - unread.numTensors,
+        numBytes: memory.numBytes - unread.numBytes,
+      },
+      deferred: false,
+      metricsLate,
+    };
+    ends.push(end);
+    return end;
+  };
+  /** The last EpochEnded sent or on its way: each waits for the one before (epoch order). */
+  let sending: Promise<void> = Promise.resolve();
+  /**
+   * Sends an epoch's EpochEnded to the scheduler and the early stopper once its metrics are read:
+   * the mean training loss over the epoch's samples (like the seed notebook) and its metrics, its
+   * validation pass's, and its last learning rate. A failed read is kept in `readFailure`.
+   */
+  const sendEnd = (end: EpochEnd, record: EpochRecord, evaluation?: Evaluation) => {
+    sending = sending.then(async () => {
+      await record.finished;
+      const validation = await evaluation?.metrics;
+      if (!ends.includes(end)) return; // undone by a return to an earlier end
+      const epochMetrics = record.totals.means();
+      for (const [name, value] of Object.entries(validation ?? {})) {
+        epochMetrics[`val${name[0].toUpperCase()}${name.slice(1)}`] = value;
+      }
+      epochMetrics.lr = record.lastLr;
+      end.metrics = metrics = epochMetrics;
+      end.stepSeconds = record.stepMs / 1000;
+      if (end.good && !verdictNeeded(stopGuard, end.epoch, metrics.loss)) lastGood = end.good;
+      const ended = { type: "EpochEnded", epoch: end.epoch, step: end.step, metrics };
+      scheduler.send(ended);
+      stopper.send(ended);
+    }).catch((error) => {
+      readFailure ??= error;
+      wakeSettled();
+    });
+    return sending;
   };
 
   const budgetReason = () => {
@@ -529,13 +646,10 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   // Fault points are a test hook: a run without one does not pay two awaits a step for them.
   const faulty = context.init.fault !== undefined;
   outer: for (; epoch < config.epochs; epoch++) {
-    const epochStart = performance.now();
     // The loader streams on into later epochs by itself: it is told where to start only once.
     if (epochsRun === 0) loader.send({ type: "StartEpoch", epoch, fromBatch: 0 });
     let batchIndex = 0;
-    totals = new EpochTotals(engine.metrics);
-    let lastLr = NaN;
-    stepMs = 0;
+    record = newRecord(epoch, engine.metrics);
     while (batchIndex < info.batchesPerEpoch) {
       const micro: HostBatch[] = [];
       while (micro.length < accumulation && batchIndex < info.batchesPerEpoch) {
@@ -555,7 +669,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
         if (batchIndex <= accumulation) await context.faultPoint(`step:${epoch}`);
       }
       const { lr, momentum } = plannedLr(step) ?? await lrFor(step);
-      lastLr = lr;
+      record.lastLr = lr;
       if (momentum !== undefined) engine.optimizer.setMomentum(momentum);
       const stepStart = performance.now();
       const pending = engine.computeGradients(micro);
@@ -564,7 +678,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       if (readEvery === 1) {
         [values] = await engine.readStats([pending]);
         skipped = !Number.isFinite(values.loss) || !Number.isFinite(values.gradNorm);
-        if (!skipped) totals.add(values);
+        if (!skipped) record.totals.add(values);
       }
       if (skipped) engine.discardGradients(pending);
       else engine.applyGradients(pending, lr, maxNorm);
@@ -572,7 +686,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       window.push({ step, lr, momentum, values, skipped });
       step++;
       const now = performance.now();
-      stepMs += now - stepStart;
+      record.stepMs += now - stepStart;
       // A loss far above the run's first one is reported at once: the clip monitor decides
       // whether it is exploding, and should not learn it a window late.
       if (loss !== undefined && Number.isFinite(loss)) firstLoss ??= loss;
@@ -586,9 +700,9 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
         if (last && info.validationSize > 0) {
           // The validation pass starts before the last window's read is awaited, so that on
           // WebGPU the two read-backs (~11 ms each) overlap. A rollback at this window's verdict
-          // changes the weights: then it is drained and run again (see `validate`).
-          validating = { weights: weightsVersion, metrics: evaluate("validation") };
-          validating.metrics.catch(() => {}); // awaited below; a failure is thrown there
+          // changes the weights: then it is drained and run again (see `validation`).
+          validating = { weights: weightsVersion, queued: queueEvaluation("validation") };
+          validating.queued.catch(() => {}); // awaited below; a failure is thrown there
         }
         await flush(skipped || alarming, last, readEvery > 1);
         lastReport = now;
@@ -630,48 +744,45 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
         }
       }
     }
-    await flush();
-    // Epoch metrics: the mean training loss over the epoch's samples (like the seed notebook).
-    metrics = totals.means();
-    if (info.validationSize > 0) {
-      const validation = await validate();
-      for (const [name, value] of Object.entries(validation)) {
-        metrics[`val${name[0].toUpperCase()}${name.slice(1)}`] = value;
-      }
+    // ---- the epoch's end. Where its answers can neither change the rates nor stop the run by
+    // patience (the guards), and its reads are late anyway (the device's backends), the trainer
+    // goes on at once, before the epoch's metrics are read back: its last window and validation
+    // pass are queued, and EpochEnded leaves once they are read (`sendEnd`), while the next
+    // epoch runs. Only a diverging loss, known once read, could still stop the run there: then
+    // the verdict is a stop it went past, and it returns to this end (`lateStop`).
+    const validated = info.validationSize > 0;
+    const blind = readEvery > 1 && status === "completed" && epoch + 1 < config.epochs &&
+      !patienceMayStop(stopGuard, epoch) && roomToGoOn(ends.length + 1) &&
+      (!validated || validating?.weights === weightsVersion);
+    let end: EpochEnd;
+    if (blind) {
+      const evaluation = validated ? await validation() : undefined;
+      await context.faultPoint("epoch");
+      end = openEnd(record, true);
+      sendEnd(end, record, evaluation);
+    } else {
+      await flush();
+      record.finish(); // (its last window is finished: this is a no-op but for a run cut short)
+      const evaluation = validated ? await validation() : undefined;
+      await context.faultPoint("epoch");
+      end = openEnd(record, false);
+      await sendEnd(end, record, evaluation);
+      if (readFailure) throw readFailure;
     }
-    metrics.lr = lastLr;
-    await context.faultPoint("epoch");
-    const ended = { type: "EpochEnded", epoch, step, metrics };
-    const memory = tf.memory();
-    const end: EpochEnd = {
-      epoch,
-      step,
-      metrics,
-      clipThreshold: maxNorm,
-      started: epochStart,
-      stepSeconds: stepMs / 1000,
-      memory: { numTensors: memory.numTensors, numBytes: memory.numBytes },
-      deferred: false,
-    };
-    ends.push(end);
-    scheduler.send(ended);
-    stopper.send(ended);
     // The epoch's own state, for its checkpoint: both read-backs start now (their copies are
     // queued before any later step's work) and land while the answers travel, or, where the
     // trainer goes on, while the next epoch runs (on WebGPU a read-back takes ~11 ms).
     const snapshot = Promise.all([engine.readWeights(), engine.optimizer.getState()]);
     epochsRun++;
-    const goOn = firstWritten && ends.length <= MAX_OPEN_ENDS &&
-      (ends.length === 1 || ends.length * weightBytes <= OPEN_ENDS_BYTES) &&
-      !verdictNeeded(stopGuard, epoch, metrics.loss) &&
-      replanAt !== undefined && (replanAt === null || epoch < replanAt);
-    if (goOn) {
-      // No stop and no new plan can come of this epoch's end: its state is the last good one.
+    if (blind || (roomToGoOn(ends.length) && !verdictNeeded(stopGuard, epoch, end.metrics.loss))) {
+      // No stop and no new plan can come of this epoch's end: its state is the last good one
+      // (where its metrics are late, once they show a loss that does not diverge).
       end.deferred = true;
       end.movedOn = performance.now();
       const good = snapshot.then(([weights, optimizer]) => ({ weights, optimizer }));
       good.catch(() => {}); // a failed read is thrown at the next step (readFailure)
-      lastGood = good;
+      if (blind) end.good = good;
+      else lastGood = good;
 
       snapshot.then(([weights, optimizer]) => {
         end.weights = weights;
@@ -705,7 +816,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     if (status === "stopped") break;
   }
   // a validation pass started at the last window of an epoch the run did not end
-  await validating?.metrics.catch(() => {});
+  await validating?.queued.then((evaluation) => evaluation.metrics).catch(() => {});
   loader.drop((m) => m.type === "BatchReady");
   await allEndsSettled();
 

@@ -157,6 +157,8 @@ export class TrainingEngine {
   readonly #loss: (output: tf.Tensor, target: tf.Tensor) => tf.Scalar;
   readonly #shape: DataShape;
   readonly #config: RunConfig;
+  /** Result tensors whose read-back is on its way (see `unreadResults`). */
+  readonly #reading = new Set<tf.Tensor>();
 
   /** Builds the model and optimizer of `config` for data of the given shape. */
   constructor(config: RunConfig, shape: DataShape) {
@@ -407,7 +409,13 @@ export class TrainingEngine {
     const onDevice = steps.map((s) => s.stats).filter((s): s is tf.Tensor1D =>
       s instanceof tf.Tensor
     );
-    const read = await readVectors(onDevice);
+    for (const t of onDevice) this.#reading.add(t);
+    let read: Float32Array[];
+    try {
+      read = await readVectors(onDevice);
+    } finally {
+      for (const t of onDevice) this.#reading.delete(t);
+    }
     let next = 0;
     const vectors = steps.map((s) => (s.stats instanceof tf.Tensor ? read[next++] : s.stats));
     return steps.map((step, i) => ({
@@ -416,6 +424,21 @@ export class TrainingEngine {
       metricSums: Array.from(vectors[i].subarray(2)),
       samples: step.samples,
     }));
+  }
+
+  /**
+   * tfjs memory held by results whose read-back is on its way (freed once it lands): what an
+   * epoch end the trainer leaves before its reads are back must not count as the model's.
+   */
+  unreadResults(): { numTensors: number; numBytes: number } {
+    let numTensors = 0;
+    let numBytes = 0;
+    for (const t of this.#reading) {
+      if (t.isDisposed) continue;
+      numTensors++;
+      numBytes += 4 * t.size;
+    }
+    return { numTensors, numBytes };
   }
 
   /**

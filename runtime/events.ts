@@ -111,7 +111,17 @@ export interface EpochEvent {
    * arrived, possibly a few epochs later.
    */
   waited: boolean;
-  /** tfjs's live tensors and bytes after the epoch (flat across epochs: no leaks). */
+  /**
+   * The trainer went on into the next epoch before this epoch's metrics were even read back
+   * (on WebGPU, where steps are read in windows: the read takes ~11 ms): the epoch's end held
+   * no step. Only where nothing known before its metrics could stop the run or change the rates;
+   * should its loss turn out to diverge, the run returns to this epoch's end (a warning says so).
+   */
+  metricsLate: boolean;
+  /**
+   * tfjs's live tensors and bytes after the epoch (flat across epochs: no leaks), not counting
+   * results still on their way to the host (see `metricsLate`).
+   */
   memory: { numTensors: number; numBytes: number };
   /**
    * Bytes of V8 heap in use per actor (from its last heartbeat, about a second old) and in the

@@ -304,20 +304,21 @@ Deno.test("on WebGPU, windows read while the next steps run record every step as
     const config = {
       backend: "webgpu" as const,
       runsDir: dir,
-      epochs: 2,
+      epochs: 3,
       data: { kind: "synthetic-linear" as const, n: 160 },
       model: { kind: "mlp" as const, hidden: [8] },
       optimizer: { name: "adam" as const, lr: 0.01 },
     };
-    // 10 steps an epoch: windows of 3 leave each one's read in flight over the next, and the
-    // epoch's last window (1 step) is finished at once.
+    // 10 steps an epoch: windows of 3 leave each one's read in flight over the next; the
+    // epoch's last window (1 step) is finished at once at the first and last epochs' ends, and
+    // in the next epoch at the second's (the trainer goes on before reading it).
     const overlapped = await trainCollect({ ...config, readbackEvery: 3 });
     const eachStep = await trainCollect({ ...config, readbackEvery: 1 });
     const steps = async (run: typeof overlapped) =>
       await readNdjson(`${run.result.runDir}/steps.ndjson`);
     const [a, b] = [await steps(overlapped), await steps(eachStep)];
     assert.deepEqual(a.map((s) => [s.step, s.epoch]), b.map((s) => [s.step, s.epoch]));
-    assert.deepEqual(a.map((s) => s.step), [...Array(20).keys()]);
+    assert.deepEqual(a.map((s) => s.step), [...Array(30).keys()]);
     a.forEach((s, i) => {
       assert.ok(Math.abs(s.loss - b[i].loss) <= 1e-6 * Math.max(1, Math.abs(b[i].loss)));
       assert.ok(Math.abs(s.gradNorm - b[i].gradNorm) <= 1e-5 * Math.max(1, b[i].gradNorm));
@@ -326,6 +327,10 @@ Deno.test("on WebGPU, windows read while the next steps run record every step as
       run.events.flatMap((e) => e.type === "epoch" ? [e.metrics.loss] : []);
     epochs(overlapped).forEach((loss, i) =>
       assert.ok(Math.abs(loss - epochs(eachStep)[i]) <= 1e-6 * Math.max(1, loss))
+    );
+    assert.deepEqual(
+      overlapped.events.flatMap((e) => e.type === "epoch" ? [e.metricsLate] : []),
+      [false, true, false],
     );
     // the epoch's loss is the mean over its steps' samples, the pipelined windows included
     const first = a.filter((s) => s.epoch === 0).map((s) => s.loss);
