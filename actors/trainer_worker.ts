@@ -762,7 +762,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       sendEnd(end, record, evaluation);
     } else {
       await flush();
-      record.finish(); // (its last window is finished: this is a no-op but for a run cut short)
+      record.finish(); // (a no-op, its last window being finished: no end may wait on it forever)
       const evaluation = validated ? await validation() : undefined;
       await context.faultPoint("epoch");
       end = openEnd(record, false);
