@@ -27,6 +27,7 @@ export type {
   EpochEvent,
   PlanEvent,
   RestoredEvent,
+  ReturnedEvent,
   RunFinishedEvent,
   RunStartedEvent,
   StepsEvent,

@@ -567,6 +567,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     status = end.judged!.status === "diverged" ? "diverged" : "stopped";
     reason = end.judged!.reason ?? "stopped";
     hint = end.judged!.hint;
+    context.emit({ type: "returned", epoch: end.epoch, step: end.step });
     context.emit({
       type: "warning",
       actor: "trainer",

@@ -156,6 +156,19 @@ export interface RestoredEvent {
   /** Zero-based epoch whose weights were restored. */
   epoch: number;
 }
+/**
+ * The trainer had gone on from an epoch end (before its verdict) and the verdict was a stop after
+ * all: the run returned to that end. The steps after it are undone, and dropped from
+ * `steps.ndjson`; their `steps` events had already been sent.
+ */
+export interface ReturnedEvent {
+  /** Event tag, for narrowing a `RunEvent`. */
+  type: "returned";
+  /** Zero-based epoch the run returned to the end of. */
+  epoch: number;
+  /** Global steps taken at that end: steps from this index on are undone. */
+  step: number;
+}
 /** The run ended. */
 export interface RunFinishedEvent {
   /** Event tag, for narrowing a `RunEvent`. */
@@ -175,4 +188,5 @@ export type RunEvent =
   | WarningEvent
   | TestEvent
   | RestoredEvent
+  | ReturnedEvent
   | RunFinishedEvent;

@@ -434,6 +434,8 @@ async function supervise(
             skipped: event.skipped[i] || undefined,
           })),
         );
+      } else if (event.type === "returned") {
+        writer.truncate("steps.ndjson", (r) => r.step < event.step);
       } else if (event.type === "epoch") {
         (globalThis as { gc?: () => void }).gc?.(); // only under --expose-gc (the soak)
         event.heapUsed = { main: Deno.memoryUsage().heapUsed, ...heapUsed };

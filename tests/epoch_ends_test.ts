@@ -177,6 +177,15 @@ Deno.test("a loss that diverges at an epoch end the trainer went on from (metric
     );
     assert.equal(a.state.epoch, 1, "a diverged epoch writes no checkpoint");
     assert.deepEqual(a.weights, b.weights);
+    // the undone steps of the epoch it went on into are dropped from the record
+    const records = async (run: typeof late) =>
+      (await readNdjson(`${run.result.runDir}/steps.ndjson`)).map((s) => [s.step, s.epoch, s.loss]);
+    const [lateSteps, eachSteps] = await Promise.all([records(late), records(eachStep)]);
+    assert.equal(eachSteps.length, late.result.steps);
+    assert.deepEqual(lateSteps, eachSteps);
+    const returned = late.events.find((e) => e.type === "returned");
+    assert.ok(returned && returned.type === "returned");
+    assert.deepEqual([returned.epoch, returned.step], [2, late.result.steps]);
   } finally {
     await cleanup();
   }
