@@ -3,8 +3,9 @@
  * messages. It exists to measure what the actor architecture costs (`deno task bench`) and to
  * check that the actors change nothing about the numbers (same epoch losses, bit for bit on cpu).
  * Losses are read back as the trainer reads them: every step on the CPU backends, in windows of
- * 16 on WebGPU. Supports what the benchmark workloads need: a schedule without plateau, clipping by norm,
- * gradient accumulation; no validation, early stopping or checkpoints.
+ * 16 on WebGPU, going on past epoch ends before their reads are back. Supports what the benchmark
+ * workloads need: a schedule without plateau, clipping by norm, gradient accumulation; no
+ * validation, early stopping or checkpoints.
  *
  * @module
  */
@@ -66,7 +67,6 @@ export async function trainInProcess(config: RunConfig): Promise<InProcessResult
   const batches = trainBatchCount(train, options);
   const stepsPerEpoch = Math.ceil(batches / config.gradientAccumulation);
   const maxNorm = config.clipping.maxNorm ?? undefined;
-  const losses: number[] = [];
   // Like the trainer: results are read in windows (every step on the CPU backends), so a GPU
   // loop does not wait for the device after each step.
   const readEvery = config.readbackEvery ?? (backend === "webgpu" ? 16 : 1);
@@ -74,29 +74,32 @@ export async function trainInProcess(config: RunConfig): Promise<InProcessResult
   let stepMs = 0;
   let firstWindow: { ms: number; steps: number } | undefined;
   const started = performance.now();
+  /** Per epoch, its windows' loss sum and samples (filled as their reads come back). */
+  const totals: { lossSum: number; samples: number }[] = [];
+  // As the trainer does: on the GPU a window's read-back is finished once it is back, waiting
+  // only while more than READS_IN_FLIGHT are on their way; and at an epoch's end (which no stop or
+  // plateau can follow here) it goes on into the next epoch before the epoch's last reads are back.
+  type Window = { read: Promise<StepValues[]>; epoch: (typeof totals)[number] };
+  const finish = async ({ read, epoch }: Window) => {
+    const readStart = performance.now();
+    const values = await read;
+    stepMs += performance.now() - readStart;
+    for (const value of values) {
+      epoch.lossSum += value.loss * value.samples;
+      epoch.samples += value.samples;
+    }
+    firstWindow ??= { ms: performance.now() - started, steps: values.length };
+  };
+  const reading = new ReadsInFlight<Window>(READS_IN_FLIGHT, finish);
   for (let epoch = 0; epoch < config.epochs; epoch++) {
     const order = trainOrder(train, options, epoch);
-    let lossSum = 0;
-    let samples = 0;
+    const epochTotals = { lossSum: 0, samples: 0 };
+    totals.push(epochTotals);
     let window: StepTensors[] = [];
-    // As the trainer does: on the GPU a window's read-back is finished once it is back, waiting
-    // only while more than READS_IN_FLIGHT are on their way.
-    const finish = async ({ read }: { read: Promise<StepValues[]> }) => {
-      const readStart = performance.now();
-      const values = await read;
-      stepMs += performance.now() - readStart;
-      for (const value of values) {
-        lossSum += value.loss * value.samples;
-        samples += value.samples;
-      }
-      firstWindow ??= { ms: performance.now() - started, steps: values.length };
-    };
-    const reading = new ReadsInFlight(READS_IN_FLIGHT, finish);
-    const flush = async (overlap = false) => {
-      const current = { read: engine.readStats(window) };
+    const flush = async () => {
+      const current = { read: engine.readStats(window), epoch: epochTotals };
       window = [];
-      if (overlap) return await reading.add(current);
-      await reading.finishAll();
+      if (readEvery > 1) return await reading.add(current);
       await finish(current);
     };
     for (let index = 0; index < batches;) {
@@ -113,12 +116,13 @@ export async function trainInProcess(config: RunConfig): Promise<InProcessResult
       engine.applyGradients(pending, lr, maxNorm);
       stepMs += performance.now() - stepStart;
       window.push(pending);
-      if (window.length >= readEvery) await flush(readEvery > 1);
+      if (window.length >= readEvery) await flush();
       step++;
     }
-    await flush();
-    losses.push(lossSum / samples);
+    if (window.length > 0) await flush();
   }
+  await reading.finishAll();
+  const losses = totals.map((t) => t.lossSum / t.samples);
   const seconds = (performance.now() - started) / 1000;
   const weights = await engine.readWeights();
   engine.dispose();

@@ -39,3 +39,21 @@ Deno.test("the actors change nothing about the numbers: same weights and losses 
     await cleanup();
   }
 });
+
+Deno.test("read in windows (as on WebGPU), across epoch ends it does not wait at, the loop's losses and weights are those of reading every step", async () => {
+  const input = {
+    backend: "cpu" as const,
+    epochs: 5,
+    data: { kind: "synthetic-linear" as const, n: 90 },
+    model: { kind: "mlp" as const, hidden: [6] },
+    optimizer: { name: "adam" as const, lr: 0.02 },
+    batchSize: 8, // 12 steps an epoch: windows of 5 straddle no epoch end, and end short
+  };
+  const windows = await trainInProcess(parseConfig({ ...input, readbackEvery: 5 }));
+  const each = await trainInProcess(parseConfig({ ...input, readbackEvery: 1 }));
+  assert.equal(windows.firstWindowSteps, 5);
+  assert.equal(windows.losses.length, 5);
+  assert.deepEqual(windows.losses, each.losses);
+  assert.ok(windows.losses[4] < windows.losses[0], "it trained");
+  assert.deepEqual(windows.weights, each.weights);
+});
