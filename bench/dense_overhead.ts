@@ -6,10 +6,11 @@
  * adapter (llvmpipe), where it still shows the per-dispatch overhead; on a GPU host, the GPU's.
  * `--model cnn` times the conv blocks' step instead (images `--image` square, one channel; conv
  * blocks `--filters`, then dense `--hidden`): `--model cnn --filters 32,64 --hidden 128 --batch
- * 128` is the benchmark's CNN.
+ * 128` is the benchmark's CNN. `--profile` then times each dispatch of the WGSL step alone (its
+ * GPU time, with what the queue adds to a dispatch: where it goes, not what a step costs).
  *
  *   deno run -A bench/dense_overhead.ts [--steps 200] [--repeats 3] [--hidden 16,16] [--batch 8]
- *     [--model mlp|cnn] [--image 28] [--filters 32,64]
+ *     [--model mlp|cnn] [--image 28] [--filters 32,64] [--profile]
  *
  * @module
  */
@@ -29,6 +30,7 @@ const { values } = parseArgs({
     model: { type: "string", default: "mlp" },
     image: { type: "string", default: "28" },
     filters: { type: "string", default: "32,64" },
+    profile: { type: "boolean", default: false },
   },
 });
 const cnn = values.model === "cnn";
@@ -48,6 +50,7 @@ const batch: HostBatch = {
   size,
 };
 const results: Record<string, number[]> = { tfjs: [], wgsl: [] };
+let profile: { name: string; ms: number }[] | undefined;
 for (let r = 0; r < Number(values.repeats); r++) {
   for (const fusedModel of [false, true]) {
     const engine = new TrainingEngine(
@@ -77,6 +80,7 @@ for (let r = 0; r < Number(values.repeats); r++) {
     };
     await block(5);
     results[engine.modelPath].push(await block(steps));
+    if (values.profile && r === 0) profile = await engine.profileWgslStep(batch);
     engine.dispose();
   }
 }
@@ -95,3 +99,15 @@ console.log(
     results.wgsl.map((v) => v.toFixed(2))
   }`,
 );
+if (profile) {
+  const total = profile.reduce((sum, d) => sum + d.ms, 0);
+  console.log(`WGSL step, each dispatch alone (${profile.length}, ${total.toFixed(2)} ms in all):`);
+  for (const [i, d] of profile.entries()) {
+    const share = (100 * d.ms / total).toFixed(1).padStart(5);
+    console.log(
+      `  ${String(i).padStart(2)} ${d.name.padEnd(32)} ${
+        d.ms.toFixed(3).padStart(10)
+      } ms ${share}%`,
+    );
+  }
+}

@@ -294,6 +294,15 @@ export class TrainingEngine {
   }
 
   /**
+   * On the WGSL step (WebGPU), each of its dispatches' time on `batch` (see
+   * `DenseGpuProgram.profile`; `bench/dense_overhead.ts --profile`); undefined on other paths.
+   * It leaves the step's gradients undefined: for benchmarks only.
+   */
+  profileWgslStep(batch: HostBatch): Promise<{ name: string; ms: number }[]> | undefined {
+    return this.#dense instanceof DenseGpuProgram ? this.#dense.profile(batch) : undefined;
+  }
+
+  /**
    * Gradients of the mean loss over all micro-batches (gradient accumulation): each micro-batch
    * contributes its summed loss divided by the total sample count, so k micro-batches give the
    * same update as one batch of their union.

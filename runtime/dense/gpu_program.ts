@@ -230,6 +230,41 @@ export class DenseGpuProgram {
     return { grads: this.grads, stats };
   }
 
+  /**
+   * Times each dispatch of a step on `batch` (a benchmark's profile, not for training: the step's
+   * results are left undefined). After one whole step, each dispatch runs alone, repeated in one
+   * submission until the repeats take ~`targetMs` (a wait for the queue costs ~10 ms in Deno),
+   * and its time is the mean. Returns, in the step's order, each dispatch's pipeline and time.
+   */
+  async profile(batch: HostBatch, targetMs = 200): Promise<{ name: string; ms: number }[]> {
+    const stats = this.computeGradients([batch]).stats;
+    const queue = this.#device.queue;
+    await queue.onSubmittedWorkDone();
+    stats.dispose();
+    const timed = async (d: Dispatch, rows: number, times: number) => {
+      const started = performance.now();
+      recordPass(this.#backend, (pass) => {
+        for (let t = 0; t < times; t++) this.#record(pass, [d], rows);
+      });
+      await queue.onSubmittedWorkDone();
+      return (performance.now() - started) / times;
+    };
+    const out: { name: string; ms: number }[] = [];
+    for (
+      const [list, rows] of [[this.#dispatches, batch.size], [this.#normDispatches, 0]] as const
+    ) {
+      for (const d of list) {
+        const once = await timed(d, rows, 1);
+        const times = Math.min(1000, Math.max(1, Math.ceil(targetMs / Math.max(once, 1e-3))));
+        out.push({
+          name: d.pipeline.label.replace(/^anneal dense /, ""),
+          ms: times === 1 ? once : await timed(d, rows, times),
+        });
+      }
+    }
+    return out;
+  }
+
   #record(pass: GPUComputePassEncoder, dispatches: Dispatch[], rows: number): void {
     for (const d of dispatches) {
       pass.setPipeline(d.pipeline);
