@@ -111,13 +111,23 @@ export function splitK(b: ConvBlock, k: number): [number, number] {
 // WGSL
 
 /**
- * `i` of a row-major [.., Y, X] as (index over the leading axes, y, x), with two divisions
- * (integer division is slow on GPUs and CPUs alike, and the kernels split an index per element).
+ * `i` of a row-major [.., Y, X] as (index over the leading axes, y, x), with two divisions. The
+ * kernels split an index per element, and integer division is slow on GPUs (emulated) and on
+ * llvmpipe (no vector instruction: one scalar division per lane): `udiv` divides in f32, whose
+ * quotient of integers below 2^24 is off by at most one, and corrects it.
  */
-const UNFLATTEN = `
+export const UNFLATTEN = `
+fn udiv(i: u32, d: u32) -> u32 {
+  if (i >= 16777216u) { return i / d; }
+  var q = u32(f32(i) / f32(d));
+  let r = i32(i) - i32(q * d);
+  if (r < 0) { q -= 1u; } else if (r >= i32(d)) { q += 1u; }
+  return q;
+}
+
 fn unflatten(i: u32, Y: u32, X: u32) -> vec3<u32> {
-  let q = i / X;
-  let lead = q / Y;
+  let q = udiv(i, X);
+  let lead = udiv(q, Y);
   return vec3<u32>(lead, q - lead * Y, i - q * X);
 }`;
 
@@ -159,9 +169,130 @@ fn reflected(row: u32, col: u32) -> f32 {
 }
 
 fn filterT(k: u32, n: u32) -> f32 {
-  let q = k / dims.C;
+  let q = udiv(k, dims.C);
   return B[(q * dims.CI + n) * dims.C + (k - q * dims.C)];
 }`;
+
+/**
+ * Convolutions whose K (kernel taps x input channels) is at most this run forward as a direct
+ * kernel, not on the matmul's 32-wide tiles: a first layer on grey images (K = 9) would be 3.5x
+ * padding there, with a gather for every staged element.
+ */
+export const DIRECT_MAX_K = 16;
+
+/**
+ * The direct convolution: a thread per output position and group of 4 output channels (the last
+ * group masked) sums the taps within the image, in the matmul's order (kh, kw, c), onto the bias.
+ */
+const DIRECT_CONV_WGSL = `
+struct Dims { total: u32, H: u32, W: u32, C: u32, KS: u32, P: u32, CO: u32, Q: u32 }
+@group(0) @binding(0) var<uniform> dims: Dims;
+@group(0) @binding(1) var<storage, read> A: array<f32>;
+@group(0) @binding(2) var<storage, read> kernel: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> z: array<f32>;
+${UNFLATTEN}
+
+/** kernel[at + j] for j < n (the group's channels), 0 past them. */
+fn group4(at: u32, n: u32) -> vec4<f32> {
+  let last = at + n - 1u;
+  return vec4<f32>(
+    kernel[at],
+    select(0.0, kernel[min(at + 1u, last)], n > 1u),
+    select(0.0, kernel[min(at + 2u, last)], n > 2u),
+    select(0.0, kernel[min(at + 3u, last)], n > 3u),
+  );
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+  let i = (wg.y * nw.x + wg.x) * 256u + li;
+  if (i >= dims.total) { return; }
+  let row = udiv(i, dims.Q);
+  let co = (i - row * dims.Q) * 4u;
+  let CO = dims.CO;
+  let n = min(4u, CO - co);
+  let p = unflatten(row, dims.H, dims.W);
+  var acc = group4_bias(co, n);
+  for (var kh = 0u; kh < dims.KS; kh++) {
+    let h = i32(p.y + kh) - i32(dims.P);
+    if (h < 0 || h >= i32(dims.H)) { continue; }
+    for (var kw = 0u; kw < dims.KS; kw++) {
+      let w = i32(p.z + kw) - i32(dims.P);
+      if (w < 0 || w >= i32(dims.W)) { continue; }
+      let x0 = ((p.x * dims.H + u32(h)) * dims.W + u32(w)) * dims.C;
+      let k0 = (kh * dims.KS + kw) * dims.C * CO + co;
+      for (var c = 0u; c < dims.C; c++) {
+        acc += A[x0 + c] * group4(k0 + c * CO, n);
+      }
+    }
+  }
+  let o = row * CO + co;
+  z[o] = acc.x;
+  if (n > 1u) { z[o + 1u] = acc.y; }
+  if (n > 2u) { z[o + 2u] = acc.z; }
+  if (n > 3u) { z[o + 3u] = acc.w; }
+}
+
+fn group4_bias(at: u32, n: u32) -> vec4<f32> {
+  let last = at + n - 1u;
+  return vec4<f32>(
+    bias[at],
+    select(0.0, bias[min(at + 1u, last)], n > 1u),
+    select(0.0, bias[min(at + 2u, last)], n > 2u),
+    select(0.0, bias[min(at + 3u, last)], n > 3u),
+  );
+}
+`;
+
+/**
+ * The direct filter gradient (K at most {@linkcode DIRECT_MAX_K}): a thread per filter entry
+ * (tap, output channel) and slice of the batch's positions sums input x output gradient over the
+ * slice, walking the positions (b, h, w) without a division, into the split-K partials
+ * [slices, taps x out] that {@linkcode BIAS_GRAD_WGSL} sums, as the matmul's would be.
+ */
+const DIRECT_FILTER_WGSL = `
+struct Dims { MN: u32, H: u32, W: u32, C: u32, KS: u32, P: u32, CO: u32, rows: u32, KC: u32 }
+@group(0) @binding(0) var<uniform> dims: Dims;
+@group(0) @binding(1) var<storage, read> A: array<f32>;
+@group(0) @binding(2) var<storage, read> dz: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+${UNFLATTEN}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let j = wg.x * 64u + li;
+  if (j >= dims.MN) { return; }
+  let CO = dims.CO;
+  let t = udiv(j, CO);
+  let co = j - t * CO;
+  let tap = unflatten(t, dims.KS, dims.C);
+  let H = dims.H;
+  let W = dims.W;
+  let start = wg.y * dims.KC;
+  let end = min(dims.rows, start + dims.KC);
+  let s = unflatten(start, H, W);
+  var b = s.x;
+  var h = s.y;
+  var w = s.z;
+  var acc = 0.0;
+  for (var r = start; r < end; r++) {
+    let ih = i32(h + tap.x) - i32(dims.P);
+    let iw = i32(w + tap.y) - i32(dims.P);
+    if (ih >= 0 && iw >= 0 && ih < i32(H) && iw < i32(W)) {
+      acc += A[((b * H + u32(ih)) * W + u32(iw)) * dims.C + tap.z] * dz[r * CO + co];
+    }
+    w++;
+    if (w == W) {
+      w = 0u;
+      h++;
+      if (h == H) { h = 0u; b++; }
+    }
+  }
+  out[wg.y * dims.MN + j] = acc;
+}
+`;
 
 /**
  * Per channel (one workgroup each): the batch's mean and biased variance over `rows` positions
@@ -251,8 +382,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<
   let i = (wg.y * nw.x + wg.x) * 256u + li;
   if (i >= dims.total) { return; }
   let C = dims.C;
-  let c = i % C;
-  let s = unflatten(i / C, ${yx});
+  let q = udiv(i, C);
+  let c = i - q * C;
+  let s = unflatten(q, ${yx});
   let b = s.x;
   ${body}
 }
@@ -509,23 +641,46 @@ export class ConvStage {
       const into = i === 0 ? input : () => this.#buffers[i - 1].act;
       const taps = b.kernelSize * b.kernelSize;
       const positions = (rows: number) => rows * b.height * b.width;
-      out.push(matmulDispatch(device, {
-        transA: false,
-        transB: false,
-        epilogue: { kind: "forward", activation: "linear" },
-        dims: (rows) => [positions(rows), b.outChannels, taps * b.inChannels],
-        buffers: () => [
-          into(),
-          tensorBuffer(this.#backend, b.kernel),
-          tensorBuffer(this.#backend, b.bias),
-          this.#buffers[i].z,
-        ],
-        gather: {
-          key: "conv",
-          code: { fns: IM2COL, a: "return im2col(m, k);" },
-          sizes: this.#sizes(b, b.inChannels),
-        },
-      }));
+      if (taps * b.inChannels <= DIRECT_MAX_K) {
+        const groups = Math.ceil(b.outChannels / 4);
+        const padding = Math.floor((b.kernelSize - 1) / 2);
+        out.push({
+          pipeline: pipelineFor(device, "conv-direct", () => DIRECT_CONV_WGSL),
+          buffers: () => [
+            into(),
+            tensorBuffer(this.#backend, b.kernel),
+            tensorBuffer(this.#backend, b.bias),
+            this.#buffers[i].z,
+          ],
+          uniforms: (rows) => [
+            positions(rows) * groups,
+            b.height,
+            b.width,
+            b.inChannels,
+            b.kernelSize,
+            padding,
+            b.outChannels,
+            groups,
+          ],
+          groups: (rows) => grid(positions(rows) * groups, 256),
+        });
+      } else {out.push(matmulDispatch(device, {
+          transA: false,
+          transB: false,
+          epilogue: { kind: "forward", activation: "linear" },
+          dims: (rows) => [positions(rows), b.outChannels, taps * b.inChannels],
+          buffers: () => [
+            into(),
+            tensorBuffer(this.#backend, b.kernel),
+            tensorBuffer(this.#backend, b.bias),
+            this.#buffers[i].z,
+          ],
+          gather: {
+            key: "conv",
+            code: { fns: IM2COL, a: "return im2col(m, k);" },
+            sizes: this.#sizes(b, b.inChannels),
+          },
+        }));}
       const norm = b.norm;
       if (norm) {
         out.push({
@@ -623,19 +778,32 @@ export class ConvStage {
       });
       const into = i === 0 ? input : () => this.#buffers[i - 1].act;
       const { m, n } = filterTiles(b);
-      out.push(matmulDispatch(device, {
-        transA: true,
-        transB: false,
-        epilogue: { kind: "partial" },
-        dims: (rows) => [m, n, positions(rows)],
-        buffers: () => [into(), bufs().dz, this.#partials[i]],
-        gather: {
-          key: "conv-filter",
-          code: { fns: IM2COL, a: "return im2col(k, m);" },
-          sizes: this.#sizes(b, b.inChannels),
-        },
-        split: (rows) => splitK(b, positions(rows)),
-      }));
+      if (m <= DIRECT_MAX_K) {
+        out.push({
+          pipeline: pipelineFor(device, "conv-filter-direct", () => DIRECT_FILTER_WGSL),
+          buffers: () => [into(), bufs().dz, this.#partials[i]],
+          uniforms: (rows) => [
+            m * n,
+            ...this.#sizes(b, b.inChannels).slice(0, 5),
+            n,
+            positions(rows),
+            splitK(b, positions(rows))[1],
+          ],
+          groups: (rows) => [Math.ceil(m * n / 64), splitK(b, positions(rows))[0]],
+        });
+      } else {out.push(matmulDispatch(device, {
+          transA: true,
+          transB: false,
+          epilogue: { kind: "partial" },
+          dims: (rows) => [m, n, positions(rows)],
+          buffers: () => [into(), bufs().dz, this.#partials[i]],
+          gather: {
+            key: "conv-filter",
+            code: { fns: IM2COL, a: "return im2col(k, m);" },
+            sizes: this.#sizes(b, b.inChannels),
+          },
+          split: (rows) => splitK(b, positions(rows)),
+        }));}
       // the partials' column sums
       out.push({
         pipeline: pipelineFor(device, "bias-grad", () => BIAS_GRAD_WGSL),

@@ -13,6 +13,7 @@ import { AnnealError } from "../../errors.ts";
 import { releaseWebGpu, selectBackend } from "../backend.ts";
 import { type DataShape, TrainingEngine } from "../engine.ts";
 import { checkWebGpuParity, type ParityCase } from "./_parity.ts";
+import { UNFLATTEN } from "./conv.ts";
 
 const ready = selectBackend("webgpu", "cnn");
 
@@ -40,6 +41,18 @@ const CASES: ParityCase[] = [
     },
     shape: { inputShape: [10, 10, 3], targetSize: 2, task: "regression" },
     steps: [[6, 6], [6, 3], [6, 6]],
+  },
+  {
+    // K = 9 (<= DIRECT_MAX_K): the first convolution runs as the direct kernel, its 6 channels
+    // a full group of 4 and a masked one of 2 (the second case's K = 12 and 3 channels: one)
+    name: "grey images, a 3x3 kernel (the direct convolution), batch norm, sgd",
+    config: {
+      model: { kind: "cnn", filters: [6, 4], dense: [5] },
+      optimizer: { name: "sgd", lr: 0.05 },
+    },
+    shape: { inputShape: [8, 8, 1], targetSize: 1, task: "classification", numClasses: 4 },
+    steps: [[8], [8], [3]],
+    floor: 1e-2,
   },
   {
     name: "grey 2-D images, pool 1, a 5x5 kernel, binary cross-entropy, L2 clipping",
@@ -139,6 +152,78 @@ Deno.test("tfjs's path on WebGPU reports the gradient norm of a model of more th
   } finally {
     engine.dispose();
   }
+});
+
+Deno.test("the kernels' integer division in f32 (udiv) is exact, at every quotient's edges", async () => {
+  await ready;
+  const device = (tf.backend() as unknown as { device: GPUDevice }).device;
+  // Numerators at k*d - 1, k*d and k*d + 1, up to 2^24 and past it (where it divides in u32).
+  // llvmpipe's f32 quotient is correctly rounded, and its floor already exact below 2^24; WGSL
+  // allows 2.5 ULP, and the correction step is for the GPUs that use it.
+  const pairs: number[] = [];
+  for (const d of [1, 2, 3, 7, 9, 28, 49, 255, 784, 1000, 4093, 100352, 16777215]) {
+    for (const k of [0, 1, 2, 5, 17, 1000, 65535, 4194303, 16777215]) {
+      for (const i of [k * d - 1, k * d, k * d + 1]) {
+        if (i >= 0 && i < 2 ** 32) pairs.push(i, d);
+      }
+    }
+    pairs.push(2 ** 24 - 1, d, 2 ** 24, d, 2 ** 32 - 1, d);
+  }
+  const n = pairs.length / 2;
+  const input = device.createBuffer({
+    size: pairs.length * 4,
+    usage: GPUBufferUsage.STORAGE,
+    mappedAtCreation: true,
+  });
+  new Uint32Array(input.getMappedRange()).set(pairs);
+  input.unmap();
+  const output = device.createBuffer({
+    size: n * 4,
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
+  });
+  const read = device.createBuffer({
+    size: n * 4,
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  });
+  const module = device.createShaderModule({
+    code: `${UNFLATTEN}
+@group(0) @binding(0) var<storage, read> pairs: array<u32>;
+@group(0) @binding(1) var<storage, read_write> q: array<u32>;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+  if (id.x < arrayLength(&q)) { q[id.x] = udiv(pairs[2u * id.x], pairs[2u * id.x + 1u]); }
+}`,
+  });
+  const pipeline = device.createComputePipeline({
+    layout: "auto",
+    compute: { module, entryPoint: "main" },
+  });
+  const encoder = device.createCommandEncoder();
+  const pass = encoder.beginComputePass();
+  pass.setPipeline(pipeline);
+  pass.setBindGroup(
+    0,
+    device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries: [{ binding: 0, resource: { buffer: input } }, {
+        binding: 1,
+        resource: { buffer: output },
+      }],
+    }),
+  );
+  pass.dispatchWorkgroups(Math.ceil(n / 64));
+  pass.end();
+  encoder.copyBufferToBuffer(output, 0, read, 0, n * 4);
+  device.queue.submit([encoder.finish()]);
+  await read.mapAsync(GPUMapMode.READ);
+  const got = Array.from(new Uint32Array(read.getMappedRange()));
+  read.unmap();
+  for (const b of [input, output, read]) b.destroy();
+  const wrong = got.flatMap((q, j) => {
+    const [i, d] = [pairs[2 * j], pairs[2 * j + 1]];
+    return q === Math.floor(i / d) ? [] : [`${i}/${d} = ${q}`];
+  });
+  assert.deepEqual(wrong, []);
 });
 
 Deno.test("release the WebGPU device", releaseWebGpu);
