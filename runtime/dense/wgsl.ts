@@ -92,7 +92,9 @@ function element(buffer: string, e: string, half: boolean | undefined): string {
  * `C[M,N] = op(A) · op(B)` with the epilogue applied per element; `transA` reads A stored [K,M],
  * `transB` reads B stored [N,K]. Workgroups of 8x8 threads, each computing a 4x4 block held in
  * four vec4 accumulators (named variables stay in registers; arrays indexed in loops do not),
- * over K in slices of 32 staged in workgroup memory, loaded along the contiguous dimension.
+ * over K in slices of 32 staged in workgroup memory, loaded along the contiguous dimension. The
+ * tiles are stored as vec4s, so the product reads a thread's 4 rows and 4 columns of a k in two
+ * loads (scalar loads, 8 of them, made it 3x slower on llvmpipe).
  * `half` stores activations as float16 (see {@link HalfStorage}).
  */
 export function matmulWgsl(
@@ -152,8 +154,8 @@ struct Dims { M: u32, N: u32, K: u32, accumulate: u32${
 @group(0) @binding(1) var<storage, read> A: array<${type(half.a)}>;
 @group(0) @binding(2) var<storage, read> B: array<f32>;
 ${bindings}
-var<workgroup> As: array<f32, 1024>;
-var<workgroup> Bs: array<f32, 1024>;
+var<workgroup> As: array<vec4<f32>, 256>;
+var<workgroup> Bs: array<vec4<f32>, 256>;
 
 // element e of an array of float16 pairs, its word w
 fn half(w: u32, e: u32) -> f32 {
@@ -204,16 +206,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     for (var i = 0u; i < 16u; i++) {
       let e = li + i * 64u;
       ${transA ? "let ka = e / 32u; let ma = e % 32u;" : "let ma = e / 32u; let ka = e % 32u;"}
-      As[ka * 32u + ma] = loadA(m0 + ma, k0 + ka);
+      As[ka * 8u + ma / 4u][ma % 4u] = loadA(m0 + ma, k0 + ka);
       ${transB ? "let nb = e / 32u; let kb = e % 32u;" : "let kb = e / 32u; let nb = e % 32u;"}
-      Bs[kb * 32u + nb] = loadB(k0 + kb, n0 + nb);
+      Bs[kb * 8u + nb / 4u][nb % 4u] = loadB(k0 + kb, n0 + nb);
     }
     workgroupBarrier();
     for (var k = 0u; k < 32u; k++) {
-      let ab = k * 32u + tm;
-      let bb = k * 32u + tn;
-      let a = vec4<f32>(As[ab], As[ab + 1u], As[ab + 2u], As[ab + 3u]);
-      let b = vec4<f32>(Bs[bb], Bs[bb + 1u], Bs[bb + 2u], Bs[bb + 3u]);
+      let a = As[k * 8u + lid.y];
+      let b = Bs[k * 8u + lid.x];
       acc0 += a.x * b;
       acc1 += a.y * b;
       acc2 += a.z * b;
