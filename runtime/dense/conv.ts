@@ -181,6 +181,22 @@ fn filterT(k: u32, n: u32) -> f32 {
 export const DIRECT_MAX_K = 16;
 
 /**
+ * WGSL `fn name(at, n) -> vec4<f32>`: `buffer[at + j]` for the j < n of a group of 4 channels, 0
+ * past them (WGSL passes no storage array to a function: one function per buffer).
+ */
+function group4(name: string, buffer: string): string {
+  return `fn ${name}(at: u32, n: u32) -> vec4<f32> {
+  let last = at + n - 1u;
+  return vec4<f32>(
+    ${buffer}[at],
+    select(0.0, ${buffer}[min(at + 1u, last)], n > 1u),
+    select(0.0, ${buffer}[min(at + 2u, last)], n > 2u),
+    select(0.0, ${buffer}[min(at + 3u, last)], n > 3u),
+  );
+}`;
+}
+
+/**
  * The direct convolution: a thread per output position and group of 4 output channels (the last
  * group masked) sums the taps within the image, in the matmul's order (kh, kw, c), onto the bias.
  */
@@ -193,16 +209,8 @@ struct Dims { total: u32, H: u32, W: u32, C: u32, KS: u32, P: u32, CO: u32, Q: u
 @group(0) @binding(4) var<storage, read_write> z: array<f32>;
 ${UNFLATTEN}
 
-/** kernel[at + j] for j < n (the group's channels), 0 past them. */
-fn group4(at: u32, n: u32) -> vec4<f32> {
-  let last = at + n - 1u;
-  return vec4<f32>(
-    kernel[at],
-    select(0.0, kernel[min(at + 1u, last)], n > 1u),
-    select(0.0, kernel[min(at + 2u, last)], n > 2u),
-    select(0.0, kernel[min(at + 3u, last)], n > 3u),
-  );
-}
+${group4("group4", "kernel")}
+${group4("group4_bias", "bias")}
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
@@ -233,16 +241,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<
   if (n > 1u) { z[o + 1u] = acc.y; }
   if (n > 2u) { z[o + 2u] = acc.z; }
   if (n > 3u) { z[o + 3u] = acc.w; }
-}
-
-fn group4_bias(at: u32, n: u32) -> vec4<f32> {
-  let last = at + n - 1u;
-  return vec4<f32>(
-    bias[at],
-    select(0.0, bias[min(at + 1u, last)], n > 1u),
-    select(0.0, bias[min(at + 2u, last)], n > 2u),
-    select(0.0, bias[min(at + 3u, last)], n > 3u),
-  );
 }
 `;
 
