@@ -38,6 +38,7 @@ import {
   type HalfStorage,
   lossWgsl,
   NORM_GROUPS,
+  NORM_SPAN,
   NORM_WGSL,
   SUMSQ_TENSORS,
   sumsqWgsl,
@@ -233,32 +234,40 @@ export class DenseGpuProgram {
   /**
    * Times each dispatch of a step on `batch` (a benchmark's profile, not for training: the step's
    * results are left undefined). After one whole step, each dispatch runs alone, repeated in one
-   * submission until the repeats take ~`targetMs` (a wait for the queue costs ~10 ms in Deno),
-   * and its time is the mean. Returns, in the step's order, each dispatch's pipeline and time.
+   * submission (8x more each try) until the repeats take ~`targetMs` beyond the wait for an empty
+   * queue (~10 ms in Deno, measured first and subtracted); its time is the mean of the repeats.
+   * Returns, in the step's order, each dispatch's pipeline and time.
    */
-  async profile(batch: HostBatch, targetMs = 200): Promise<{ name: string; ms: number }[]> {
+  async profile(batch: HostBatch, targetMs = 100): Promise<{ name: string; ms: number }[]> {
     const stats = this.computeGradients([batch]).stats;
     const queue = this.#device.queue;
     await queue.onSubmittedWorkDone();
     stats.dispose();
-    const timed = async (d: Dispatch, rows: number, times: number) => {
+    const timed = async (list: Dispatch[], rows: number, times: number) => {
       const started = performance.now();
       recordPass(this.#backend, (pass) => {
-        for (let t = 0; t < times; t++) this.#record(pass, [d], rows);
+        for (let t = 0; t < times; t++) this.#record(pass, list, rows);
       });
       await queue.onSubmittedWorkDone();
-      return (performance.now() - started) / times;
+      return performance.now() - started;
     };
+    const waits: number[] = [];
+    for (let i = 0; i < 5; i++) waits.push(await timed([], 0, 1));
+    const wait = waits.sort((a, b) => a - b)[2];
     const out: { name: string; ms: number }[] = [];
     for (
       const [list, rows] of [[this.#dispatches, batch.size], [this.#normDispatches, 0]] as const
     ) {
       for (const d of list) {
-        const once = await timed(d, rows, 1);
-        const times = Math.min(1000, Math.max(1, Math.ceil(targetMs / Math.max(once, 1e-3))));
+        let times = 1;
+        let ms = await timed([d], rows, times) - wait;
+        while (ms < targetMs && times < 32768) {
+          times *= 8;
+          ms = await timed([d], rows, times) - wait;
+        }
         out.push({
           name: d.pipeline.label.replace(/^anneal dense /, ""),
-          ms: times === 1 ? once : await timed(d, rows, times),
+          ms: Math.max(0, ms) / times,
         });
       }
     }
@@ -422,8 +431,11 @@ export class DenseGpuProgram {
         pipeline: pipelineFor(device, `sumsq${chunk.length}`, () => sumsqWgsl(chunk.length)),
         buffers: () => [...chunk.map((_, i) => this.#gradBuffer(first + i)), this.#partials],
         uniforms: () => [...sizes, first],
-        // Workgroups past a tensor's size would add zeros: tiny models dispatch fewer.
-        groups: () => [Math.min(NORM_GROUPS, Math.ceil(Math.max(...sizes) / 256)), chunk.length],
+        // As many workgroups as the largest tensor's share (see sumsqWgsl).
+        groups: () => [
+          Math.min(NORM_GROUPS, Math.ceil(Math.max(...sizes) / NORM_SPAN)),
+          chunk.length,
+        ],
       });
     }
     dispatches.push({

@@ -13,11 +13,27 @@ import { releaseWebGpu, selectBackend } from "../backend.ts";
 import { TrainingEngine } from "../engine.ts";
 import { AnnealError } from "../../errors.ts";
 import { Rng } from "../../data/rng.ts";
-import { batch, checkWebGpuParity, classification, close, PARITY_CASES } from "./_parity.ts";
+import {
+  batch,
+  checkWebGpuParity,
+  classification,
+  close,
+  PARITY_CASES,
+  type ParityCase,
+} from "./_parity.ts";
 
 const ready = selectBackend("webgpu", "mlp");
 
-for (const c of PARITY_CASES) {
+// (a WebGPU case only: the host step is for models small enough that tfjs's per-op cost dominates)
+const WIDE: ParityCase = {
+  // a kernel of 300 x 120 = 36000 values: the norm's first stage gives it 3 workgroups
+  name: "a wide first layer (the gradient norm split across workgroups), adam",
+  config: { model: { kind: "mlp", hidden: [120] }, optimizer: { name: "adam", lr: 0.005 } },
+  shape: { inputShape: [300], targetSize: 1, task: "classification", numClasses: 5 },
+  steps: [[24], [24]],
+};
+
+for (const c of [...PARITY_CASES, WIDE]) {
   Deno.test(`dense WGSL step matches tfjs: ${c.name}`, async () => {
     await ready;
     await checkWebGpuParity(c);

@@ -32,6 +32,8 @@ export const TILE = 32;
 export const REDUCE_THREADS = 256;
 /** Workgroups at most per tensor in the first stage of the gradient norm. */
 export const NORM_GROUPS = 64;
+/** Values per workgroup at least in that stage (64 a thread) before another workgroup joins. */
+export const NORM_SPAN = 64 * REDUCE_THREADS;
 
 const ACTIVATIONS: Record<DenseActivation, { forward: string; derivative: string }> = {
   relu: { forward: "max(z, 0.0)", derivative: "select(0.0, 1.0, a > 0.0)" },
@@ -340,7 +342,8 @@ export const SUMSQ_TENSORS = 6;
 /**
  * First stage of the global norm over up to {@linkcode SUMSQ_TENSORS} tensors in one dispatch:
  * workgroup (x, y) sums the squares of a grid-stride share of tensor y into
- * `partials[(offset + y) * NORM_GROUPS + x]`.
+ * `partials[(offset + y) * NORM_GROUPS + x]`, x below the tensor's share of workgroups (one per
+ * {@linkcode NORM_SPAN} values, at most {@linkcode NORM_GROUPS}).
  */
 export function sumsqWgsl(count: number): string {
   const bindings = Array.from(
@@ -367,8 +370,16 @@ fn value(t: u32, i: u32) -> f32 {
 fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>) {
   let t = wg.y;
   let n = dims.sizes[t / 4u][t % 4u];
+  // The tensor's workgroups: one per ${NORM_SPAN} values, at most ${NORM_GROUPS}; the grid has as
+  // many as its largest tensor's, and the others return at once (uniformly: the whole workgroup).
+  // On llvmpipe each workgroup costs ~50 us even so: 64 a tensor made the norm half of a step.
+  let groups = min(${NORM_GROUPS}u, (n + ${NORM_SPAN - 1}u) / ${NORM_SPAN}u);
+  if (wg.x >= groups) {
+    if (li == 0u) { partials[(dims.offset + t) * ${NORM_GROUPS}u + wg.x] = 0.0; }
+    return;
+  }
   var s = 0.0;
-  for (var i = wg.x * ${REDUCE_THREADS}u + li; i < n; i += ${NORM_GROUPS * REDUCE_THREADS}u) {
+  for (var i = wg.x * ${REDUCE_THREADS}u + li; i < n; i += groups * ${REDUCE_THREADS}u) {
     let v = value(t, i);
     s += v * v;
   }
