@@ -198,7 +198,8 @@ function group4(name: string, buffer: string): string {
 
 /**
  * The direct convolution: a thread per output position and group of 4 output channels (the last
- * group masked) sums the taps within the image, in the matmul's order (kh, kw, c), onto the bias.
+ * group masked) sums the taps, in the matmul's order (kh, kw, c), onto the bias; `at()` reads 0
+ * in the padding, as the matmul's gather does.
  */
 const DIRECT_CONV_WGSL = `
 struct Dims { total: u32, H: u32, W: u32, C: u32, KS: u32, P: u32, CO: u32, Q: u32 }
@@ -207,7 +208,7 @@ struct Dims { total: u32, H: u32, W: u32, C: u32, KS: u32, P: u32, CO: u32, Q: u
 @group(0) @binding(2) var<storage, read> kernel: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> z: array<f32>;
-${UNFLATTEN}
+${SPLITS}
 
 ${group4("group4", "kernel")}
 ${group4("group4_bias", "bias")}
@@ -221,18 +222,15 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<
   let co = (i - row * dims.Q) * 4u;
   let CO = dims.CO;
   let n = min(4u, CO - co);
-  let p = unflatten(row, dims.H, dims.W);
+  let p = position(row);
   var acc = group4_bias(co, n);
   for (var kh = 0u; kh < dims.KS; kh++) {
     let h = i32(p.y + kh) - i32(dims.P);
-    if (h < 0 || h >= i32(dims.H)) { continue; }
     for (var kw = 0u; kw < dims.KS; kw++) {
       let w = i32(p.z + kw) - i32(dims.P);
-      if (w < 0 || w >= i32(dims.W)) { continue; }
-      let x0 = ((p.x * dims.H + u32(h)) * dims.W + u32(w)) * dims.C;
       let k0 = (kh * dims.KS + kw) * dims.C * CO + co;
       for (var c = 0u; c < dims.C; c++) {
-        acc += A[x0 + c] * group4(k0 + c * CO, n);
+        acc += at(p.x, h, w, c) * group4(k0 + c * CO, n);
       }
     }
   }
@@ -256,7 +254,7 @@ struct Dims { MN: u32, H: u32, W: u32, C: u32, KS: u32, P: u32, CO: u32, rows: u
 @group(0) @binding(1) var<storage, read> A: array<f32>;
 @group(0) @binding(2) var<storage, read> dz: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
-${UNFLATTEN}
+${SPLITS}
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
@@ -265,22 +263,19 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let CO = dims.CO;
   let t = udiv(j, CO);
   let co = j - t * CO;
-  let tap = unflatten(t, dims.KS, dims.C);
+  let kt = tap(t);
   let H = dims.H;
   let W = dims.W;
   let start = wg.y * dims.KC;
   let end = min(dims.rows, start + dims.KC);
-  let s = unflatten(start, H, W);
+  let s = position(start);
   var b = s.x;
   var h = s.y;
   var w = s.z;
   var acc = 0.0;
   for (var r = start; r < end; r++) {
-    let ih = i32(h + tap.x) - i32(dims.P);
-    let iw = i32(w + tap.y) - i32(dims.P);
-    if (ih >= 0 && iw >= 0 && ih < i32(H) && iw < i32(W)) {
-      acc += A[((b * H + u32(ih)) * W + u32(iw)) * dims.C + tap.z] * dz[r * CO + co];
-    }
+    let x = at(b, i32(h + kt.x) - i32(dims.P), i32(w + kt.y) - i32(dims.P), kt.z);
+    acc += x * dz[r * CO + co];
     w++;
     if (w == W) {
       w = 0u;
