@@ -9,12 +9,15 @@
  * positions, columns: output channels, K: kernel taps x input channels), the filter gradient (the
  * same gather, transposed, against the output gradient) and the input gradient (the output
  * gradient gathered at the reflected taps, against the filter read as [taps x out, in]), the
- * latter with the previous block's relu derivative in its epilogue. Batch normalization is one
- * workgroup per channel for the statistics (two passes: mean, then centred squares, as tfjs's
- * `moments`; the moving averages updated in place as tfjs-layers does), folded into the pooling
- * kernel, which keeps each window's argmax for the backward pass. Backward, the pooled gradient
- * goes back to its argmax and through batch normalization (the full gradient, through the
- * statistics) in one pass per element, after a per-channel pass for the two sums it needs.
+ * latter with the previous block's relu derivative in its epilogue. Batch normalization's
+ * statistics are a two-stage per-channel reduction: workgroups over blocks of 32 channels and
+ * slices of rows, reading whole rows of neighbouring channels, then a thread per channel merging
+ * the slices (within a slice two passes, mean then centred squares, as tfjs's `moments`; the
+ * slices merged as Chan et al.; the moving averages updated in place as tfjs-layers does). They
+ * are folded into the pooling kernel, which keeps each window's argmax for the backward pass.
+ * Backward, the pooled gradient goes back to its argmax and through batch normalization (the full
+ * gradient, through the statistics) in one pass per element, after a per-channel reduction (the
+ * same two stages) for the two sums it needs; the bias gradient is a third.
  *
  * @module
  */
@@ -35,7 +38,7 @@ import {
   pipelineFor,
   storageBuffer,
 } from "./dispatch.ts";
-import { BIAS_GRAD_WGSL, type Gather, REDUCE_THREADS, TILE, treeSum } from "./wgsl.ts";
+import { BIAS_GRAD_WGSL, type Gather, TILE } from "./wgsl.ts";
 
 /** Batch normalization after a convolution: its weights, statistics and settings. */
 export interface ConvNorm {
@@ -287,72 +290,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 }
 `;
 
-/**
- * Per channel (one workgroup each): the batch's mean and biased variance over `rows` positions
- * (two passes, as tfjs's moments), `stat = [mean..., 1/sqrt(var + eps)...]`, and the moving
- * averages updated in place.
- */
-const BN_STATS_WGSL = `
-struct Dims { rows: u32, C: u32, decay: f32, eps: f32 }
-@group(0) @binding(0) var<uniform> dims: Dims;
-@group(0) @binding(1) var<storage, read> z: array<f32>;
-@group(0) @binding(2) var<storage, read_write> stat: array<f32>;
-@group(0) @binding(3) var<storage, read_write> movingMean: array<f32>;
-@group(0) @binding(4) var<storage, read_write> movingVar: array<f32>;
-var<workgroup> acc: array<f32, ${REDUCE_THREADS}>;
-
-@compute @workgroup_size(${REDUCE_THREADS})
-fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>) {
-  let c = wg.x;
-  let C = dims.C;
-  let n = f32(dims.rows);
-  var s = 0.0;
-  for (var r = li; r < dims.rows; r += ${REDUCE_THREADS}u) { s += z[r * C + c]; }
-  acc[li] = s;
-  workgroupBarrier();
-  ${treeSum(["acc"])}
-  let mean = acc[0] / n;
-  workgroupBarrier();
-  var q = 0.0;
-  for (var r = li; r < dims.rows; r += ${REDUCE_THREADS}u) {
-    let d = z[r * C + c] - mean;
-    q += d * d;
-  }
-  acc[li] = q;
-  workgroupBarrier();
-  ${treeSum(["acc"])}
-  if (li == 0u) {
-    let variance = acc[0] / n;
-    stat[c] = mean;
-    stat[C + c] = 1.0 / sqrt(variance + dims.eps);
-    let m = movingMean[c];
-    movingMean[c] = m - (m - mean) * dims.decay;
-    let v = movingVar[c];
-    movingVar[c] = v - (v - variance) * dims.decay;
-  }
-}
-`;
-
-/** Per channel (one workgroup each): `out[c] (+)= sum over rows of D[r, c]` (a bias gradient). */
-const CHANNEL_SUM_WGSL = `
-struct Dims { rows: u32, C: u32, accumulate: u32, pad: u32 }
-@group(0) @binding(0) var<uniform> dims: Dims;
-@group(0) @binding(1) var<storage, read> D: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-var<workgroup> acc: array<f32, ${REDUCE_THREADS}>;
-
-@compute @workgroup_size(${REDUCE_THREADS})
-fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>) {
-  let c = wg.x;
-  var s = 0.0;
-  for (var r = li; r < dims.rows; r += ${REDUCE_THREADS}u) { s += D[r * dims.C + c]; }
-  acc[li] = s;
-  workgroupBarrier();
-  ${treeSum(["acc"])}
-  if (li == 0u) { out[c] = select(0.0, out[c], dims.accumulate == 1u) + acc[0]; }
-}
-`;
-
 /** Uniform block of the per-element kernels: sizes of the block's maps. */
 const MAP_DIMS =
   `struct Dims { total: u32, C: u32, H: u32, W: u32, Ho: u32, Wo: u32, p: u32, rows: u32 }
@@ -424,60 +361,6 @@ ${bindings}`,
 }
 
 /**
- * Per channel (one workgroup each), over the pooled positions (only a window's argmax gets a
- * gradient): s1 = sum of the gradient at batch norm's output, s2 = its sum times the normalized
- * input; `dbeta (+)= s1`, `dgamma (+)= s2`, `coef = [s1 / n..., s2 / n...]` for the next pass.
- */
-const BN_GRAD_STATS_WGSL = `
-struct Dims { pooled: u32, C: u32, H: u32, W: u32, Ho: u32, Wo: u32, p: u32, rows: u32,
-  accumulate: u32 }
-@group(0) @binding(0) var<uniform> dims: Dims;
-@group(0) @binding(1) var<storage, read> z: array<f32>;
-@group(0) @binding(2) var<storage, read> stat: array<f32>;
-@group(0) @binding(3) var<storage, read> args: array<u32>;
-@group(0) @binding(4) var<storage, read> dpool: array<f32>;
-@group(0) @binding(5) var<storage, read_write> dgamma: array<f32>;
-@group(0) @binding(6) var<storage, read_write> dbeta: array<f32>;
-@group(0) @binding(7) var<storage, read_write> coef: array<f32>;
-var<workgroup> acc1: array<f32, ${REDUCE_THREADS}>;
-var<workgroup> acc2: array<f32, ${REDUCE_THREADS}>;
-${UNFLATTEN}
-
-@compute @workgroup_size(${REDUCE_THREADS})
-fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>) {
-  let c = wg.x;
-  let C = dims.C;
-  let p = dims.p;
-  let mean = stat[c];
-  let inv = stat[C + c];
-  var s1 = 0.0;
-  var s2 = 0.0;
-  for (var q = li; q < dims.pooled; q += ${REDUCE_THREADS}u) {
-    let i = q * C + c;
-    let off = args[i];
-    let s = unflatten(q, dims.Ho, dims.Wo);
-    let h = s.y * p + off / p;
-    let w = s.z * p + off % p;
-    let xhat = (z[((s.x * dims.H + h) * dims.W + w) * C + c] - mean) * inv;
-    let dy = dpool[i];
-    s1 += dy;
-    s2 += dy * xhat;
-  }
-  acc1[li] = s1;
-  acc2[li] = s2;
-  workgroupBarrier();
-  ${treeSum(["acc1", "acc2"])}
-  if (li == 0u) {
-    let keep = dims.accumulate == 1u;
-    dbeta[c] = select(0.0, dbeta[c], keep) + acc1[0];
-    dgamma[c] = select(0.0, dgamma[c], keep) + acc2[0];
-    coef[c] = acc1[0] / f32(dims.rows);
-    coef[C + c] = acc2[0] / f32(dims.rows);
-  }
-}
-`;
-
-/**
  * Per convolution output (b, h, w, c): the pooled gradient if this is its window's argmax (else
  * 0), then through batch normalization:
  * `dz = gamma / sqrt(var + eps) * (dy - s1 / n - xhat * s2 / n)`.
@@ -516,6 +399,231 @@ ${bindings}`,
 }
 
 // ---------------------------------------------------------------------------------------------
+// Per-channel reductions: batch norm's statistics and gradient sums, a convolution's bias gradient
+
+/** Threads of a per-channel reduction's workgroup. */
+const CHANNEL_THREADS = 256;
+/** Rows one workgroup of a per-channel reduction aims to sum. */
+const CHANNEL_SPAN = 1024;
+/** Row slices at most (its partials buffer holds this many per channel and sum). */
+export const CHANNEL_SLICES = 64;
+
+/**
+ * Channels a workgroup of a per-channel reduction reads side by side: consecutive in memory, so
+ * that a GPU's neighbouring threads load neighbouring words (a power of two, at most 32).
+ */
+function channelWidth(channels: number): number {
+  return Math.min(32, 2 ** Math.ceil(Math.log2(channels)));
+}
+
+/** [slices, rows a slice] of a per-channel reduction over `rows` rows. */
+export function channelSlices(rows: number): [number, number] {
+  const wanted = Math.max(1, Math.min(CHANNEL_SLICES, Math.ceil(rows / CHANNEL_SPAN)));
+  const span = Math.ceil(rows / wanted);
+  return [Math.ceil(rows / span), span];
+}
+
+/** One loop of a per-channel reduction over its rows: `row` adds row `r`'s terms to `sums`. */
+interface ChannelPass {
+  sums: string[];
+  row: string;
+}
+
+/**
+ * The first stage of a per-channel reduction over a map's rows (`[rows, C]`, row-major): a
+ * workgroup per `width` channels and slice of rows (grid [ceil(C / width), slices]), each
+ * thread a channel and every (256 / width)-th row of the slice. Each pass sums its terms over the
+ * slice, after which its sums' totals are `<sum>T` for the passes and `out` after it. The first
+ * thread of each channel writes `out` to `part[(slice * out.length + k) * C + c]`.
+ *
+ * `head` declares `struct Dims` (first fields `rows: u32, C: u32, span: u32`), `dims` at binding
+ * 0, and the bindings, `part` among them. Each pass's loop sees `r`, `c`, `C` and `count` (the
+ * slice's rows).
+ */
+function channelPartialsWgsl(
+  width: number,
+  head: string,
+  passes: ChannelPass[],
+  out: string[],
+): string {
+  const lanes = CHANNEL_THREADS / width;
+  const arrays = Math.max(...passes.map((p) => p.sums.length));
+  const shared = Array.from(
+    { length: arrays },
+    (_, k) => `var<workgroup> acc${k}: array<f32, ${CHANNEL_THREADS}>;`,
+  ).join("\n");
+  const loops = passes.map(({ sums, row }) => {
+    const each = (f: (sum: string, k: number) => string) => sums.map(f).join(" ");
+    return `
+  ${each((s) => `var ${s} = 0.0;`)}
+  for (var r = start + lane; live && r < end; r += ${lanes}u) {
+    ${row}
+  }
+  ${each((s, k) => `acc${k}[li] = ${s};`)}
+  workgroupBarrier();
+  for (var h = ${lanes / 2}u; h > 0u; h = h / 2u) {
+    if (lane < h) { ${each((_, k) => `acc${k}[li] += acc${k}[li + h * ${width}u];`)} }
+    workgroupBarrier();
+  }
+  ${each((s, k) => `let ${s}T = acc${k}[ch];`)}
+  workgroupBarrier();`;
+  }).join("\n");
+  return `${head}
+${shared}
+
+@compute @workgroup_size(${CHANNEL_THREADS})
+fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+  let C = dims.C;
+  let ch = li % ${width}u;
+  let lane = li / ${width}u;
+  let c = wg.x * ${width}u + ch;
+  let live = c < C;
+  let start = wg.y * dims.span;
+  let end = min(dims.rows, start + dims.span);
+  let count = f32(end - start);
+  ${loops}
+  if (lane == 0u && live) {
+    ${out.map((o, k) => `part[(wg.y * ${out.length}u + ${k}u) * C + c] = ${o};`).join("\n    ")}
+  }
+}
+`;
+}
+
+/**
+ * Batch norm's statistics, first stage: per channel and slice of rows, the sum of the slice's
+ * values and the sum of their squares about the slice's own mean (two passes, as tfjs's
+ * `moments`, within the slice).
+ */
+const bnPartialsWgsl = (width: number) =>
+  channelPartialsWgsl(
+    width,
+    `struct Dims { rows: u32, C: u32, span: u32, pad: u32 }
+@group(0) @binding(0) var<uniform> dims: Dims;
+@group(0) @binding(1) var<storage, read> z: array<f32>;
+@group(0) @binding(2) var<storage, read_write> part: array<f32>;`,
+    [
+      { sums: ["s"], row: "s += z[r * C + c];" },
+      { sums: ["q"], row: "let d = z[r * C + c] - sT / count; q += d * d;" },
+    ],
+    ["sT", "qT"],
+  );
+
+/**
+ * Batch norm's statistics, second stage (a thread per channel): the slices' sums and squares
+ * merged (Chan et al.: each slice's squares about its own mean, plus its rows times its mean's
+ * squared distance to the batch's), `stat = [mean..., 1/sqrt(var + eps)...]` (the biased
+ * variance), and the moving averages updated in place.
+ */
+const BN_STATS_WGSL = `
+struct Dims { rows: u32, C: u32, span: u32, slices: u32, decay: f32, eps: f32 }
+@group(0) @binding(0) var<uniform> dims: Dims;
+@group(0) @binding(1) var<storage, read> part: array<f32>;
+@group(0) @binding(2) var<storage, read_write> stat: array<f32>;
+@group(0) @binding(3) var<storage, read_write> movingMean: array<f32>;
+@group(0) @binding(4) var<storage, read_write> movingVar: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let c = gid.x;
+  let C = dims.C;
+  if (c >= C) { return; }
+  var s = 0.0;
+  for (var k = 0u; k < dims.slices; k++) { s += part[2u * k * C + c]; }
+  let n = f32(dims.rows);
+  let mean = s / n;
+  var m2 = 0.0;
+  for (var k = 0u; k < dims.slices; k++) {
+    let start = k * dims.span;
+    let count = f32(min(dims.rows, start + dims.span) - start);
+    let d = part[2u * k * C + c] / count - mean;
+    m2 += part[(2u * k + 1u) * C + c] + count * d * d;
+  }
+  let variance = m2 / n;
+  stat[c] = mean;
+  stat[C + c] = 1.0 / sqrt(variance + dims.eps);
+  let m = movingMean[c];
+  movingMean[c] = m - (m - mean) * dims.decay;
+  let v = movingVar[c];
+  movingVar[c] = v - (v - variance) * dims.decay;
+}
+`;
+
+/** Per channel and slice of rows: the sum of `D[r, c]` (a bias gradient's partials). */
+const channelSumWgsl = (width: number) =>
+  channelPartialsWgsl(
+    width,
+    `struct Dims { rows: u32, C: u32, span: u32, pad: u32 }
+@group(0) @binding(0) var<uniform> dims: Dims;
+@group(0) @binding(1) var<storage, read> D: array<f32>;
+@group(0) @binding(2) var<storage, read_write> part: array<f32>;`,
+    [{ sums: ["s"], row: "s += D[r * C + c];" }],
+    ["sT"],
+  );
+
+/**
+ * Batch norm's gradient sums, first stage: per channel and slice of the pooled positions (only a
+ * window's argmax gets a gradient), s1 = the sum of the gradient at batch norm's output and s2 =
+ * its sum times the normalized input.
+ */
+const bnGradPartialsWgsl = (width: number) =>
+  channelPartialsWgsl(
+    width,
+    `struct Dims { rows: u32, C: u32, span: u32, H: u32, W: u32, Ho: u32, Wo: u32, p: u32 }
+@group(0) @binding(0) var<uniform> dims: Dims;
+@group(0) @binding(1) var<storage, read> z: array<f32>;
+@group(0) @binding(2) var<storage, read> stat: array<f32>;
+@group(0) @binding(3) var<storage, read> args: array<u32>;
+@group(0) @binding(4) var<storage, read> dpool: array<f32>;
+@group(0) @binding(5) var<storage, read_write> part: array<f32>;
+${UNFLATTEN}`,
+    [{
+      sums: ["s1", "s2"],
+      row: `let i = r * C + c;
+    let off = args[i];
+    let at = unflatten(r, dims.Ho, dims.Wo);
+    let h = at.y * dims.p + off / dims.p;
+    let w = at.z * dims.p + off % dims.p;
+    let xhat = (z[((at.x * dims.H + h) * dims.W + w) * C + c] - stat[c]) * stat[C + c];
+    let dy = dpool[i];
+    s1 += dy;
+    s2 += dy * xhat;`,
+    }],
+    ["s1T", "s2T"],
+  );
+
+/**
+ * Batch norm's gradient sums, second stage (a thread per channel): `dbeta (+)= s1`, `dgamma (+)=
+ * s2`, `coef = [s1 / n..., s2 / n...]` for the pass back through batch norm (`n`: the map's
+ * positions).
+ */
+const BN_GRAD_STATS_WGSL = `
+struct Dims { slices: u32, C: u32, n: u32, accumulate: u32 }
+@group(0) @binding(0) var<uniform> dims: Dims;
+@group(0) @binding(1) var<storage, read> part: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dgamma: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dbeta: array<f32>;
+@group(0) @binding(4) var<storage, read_write> coef: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let c = gid.x;
+  let C = dims.C;
+  if (c >= C) { return; }
+  var s1 = 0.0;
+  var s2 = 0.0;
+  for (var k = 0u; k < dims.slices; k++) {
+    s1 += part[2u * k * C + c];
+    s2 += part[(2u * k + 1u) * C + c];
+  }
+  let keep = dims.accumulate == 1u;
+  dbeta[c] = select(0.0, dbeta[c], keep) + s1;
+  dgamma[c] = select(0.0, dgamma[c], keep) + s2;
+  coef[c] = s1 / f32(dims.n);
+  coef[C + c] = s2 / f32(dims.n);
+}
+`;
+
+// ---------------------------------------------------------------------------------------------
 // The stage
 
 interface BlockBuffers {
@@ -544,6 +652,8 @@ export class ConvStage {
   readonly #coef: GPUBuffer[];
   /** Per block: the filter gradient's split-K partials. */
   readonly #partials: GPUBuffer[];
+  /** Per block: the per-channel reductions' partials, [slice, 2, channel]. */
+  readonly #channelParts: GPUBuffer[];
 
   constructor(backend: WebGpuBackendInternals, blocks: ConvBlock[]) {
     this.blocks = blocks;
@@ -555,6 +665,9 @@ export class ConvStage {
       const { m, n } = filterTiles(b);
       return this.#storage(maxSplits(b) * m * n, `filter gradient partials ${i}`);
     });
+    this.#channelParts = blocks.map((b, i) =>
+      this.#storage(2 * CHANNEL_SLICES * b.outChannels, `per-channel partials ${i}`)
+    );
   }
 
   /** Gradient tensors of the blocks, in the variables' order: kernel, bias, [gamma, beta]. */
@@ -676,10 +789,13 @@ export class ConvStage {
         }));}
       const norm = b.norm;
       if (norm) {
+        out.push(this.#channelPartials(i, "bn-partials", bnPartialsWgsl, positions, () => [
+          this.#buffers[i].z,
+        ]));
         out.push({
           pipeline: pipelineFor(device, "bn-stats", () => BN_STATS_WGSL),
           buffers: () => [
-            this.#buffers[i].z,
+            this.#channelParts[i],
             this.#stat[i],
             tensorBuffer(this.#backend, norm.movingMean),
             tensorBuffer(this.#backend, norm.movingVariance),
@@ -687,10 +803,12 @@ export class ConvStage {
           uniforms: (rows) => [
             positions(rows),
             b.outChannels,
+            channelSlices(positions(rows))[1],
+            channelSlices(positions(rows))[0],
             floatBits(1 - norm.momentum),
             floatBits(norm.epsilon),
           ],
-          groups: () => [b.outChannels, 1],
+          groups: () => [Math.ceil(b.outChannels / 64), 1],
         });
       }
       out.push({
@@ -732,22 +850,26 @@ export class ConvStage {
       const norm = b.norm;
       const positions = (rows: number) => rows * b.height * b.width;
       if (norm) {
+        const windows = (rows: number) => mapCount(b, rows, "pooled") / b.outChannels;
+        const [ho, wo] = pooledSize(b);
+        out.push(this.#channelPartials(
+          i,
+          "bn-grad-partials",
+          bnGradPartialsWgsl,
+          windows,
+          () => [bufs().z, this.#stat[i], bufs().args, bufs().dpool],
+          [b.height, b.width, ho, wo, b.pool],
+        ));
         out.push({
           pipeline: pipelineFor(device, "bn-grad-stats", () => BN_GRAD_STATS_WGSL),
-          buffers: () => [
-            bufs().z,
-            this.#stat[i],
-            bufs().args,
-            bufs().dpool,
-            grad(g + 2),
-            grad(g + 3),
-            this.#coef[i],
-          ],
+          buffers: () => [this.#channelParts[i], grad(g + 2), grad(g + 3), this.#coef[i]],
           uniforms: (rows, accumulate) => [
-            ...this.#mapUniforms(b, rows, "windows"),
+            channelSlices(windows(rows))[0],
+            b.outChannels,
+            positions(rows),
             accumulate,
           ],
-          groups: () => [b.outChannels, 1],
+          groups: () => [Math.ceil(b.outChannels / 64), 1],
         });
       }
       out.push({
@@ -763,11 +885,19 @@ export class ConvStage {
         uniforms: (rows) => this.#mapUniforms(b, rows, "full"),
         groups: (rows) => grid(mapCount(b, rows, "full"), 256),
       });
+      out.push(this.#channelPartials(i, "channel-sum", channelSumWgsl, positions, () => [
+        bufs().dz,
+      ]));
       out.push({
-        pipeline: pipelineFor(device, "channel-sum", () => CHANNEL_SUM_WGSL),
-        buffers: () => [bufs().dz, grad(g + 1)],
-        uniforms: (rows, accumulate) => [positions(rows), b.outChannels, accumulate, 0],
-        groups: () => [b.outChannels, 1],
+        pipeline: pipelineFor(device, "bias-grad", () => BIAS_GRAD_WGSL),
+        buffers: () => [this.#channelParts[i], grad(g + 1)],
+        uniforms: (rows, accumulate) => [
+          channelSlices(positions(rows))[0],
+          b.outChannels,
+          accumulate,
+          0,
+        ],
+        groups: () => [Math.ceil(b.outChannels / 64), 1],
       });
       const into = i === 0 ? input : () => this.#buffers[i - 1].act;
       const { m, n } = filterTiles(b);
@@ -829,6 +959,29 @@ export class ConvStage {
     return out;
   }
 
+  /**
+   * The first stage of a per-channel reduction of block `i` over `count(rows)` rows (its kernel
+   * made by `wgsl` for the block's channel width), into the block's per-channel partials.
+   * `buffers` come before the partials; `extra` uniform words after rows, C and span.
+   */
+  #channelPartials(
+    i: number,
+    key: string,
+    wgsl: (width: number) => string,
+    count: (rows: number) => number,
+    buffers: () => GPUBuffer[],
+    extra: number[] = [0],
+  ): Dispatch {
+    const channels = this.blocks[i].outChannels;
+    const width = channelWidth(channels);
+    return {
+      pipeline: pipelineFor(this.#device, `${key}-${width}`, () => wgsl(width)),
+      buffers: () => [...buffers(), this.#channelParts[i]],
+      uniforms: (rows) => [count(rows), channels, channelSlices(count(rows))[1], ...extra],
+      groups: (rows) => [Math.ceil(channels / width), channelSlices(count(rows))[0]],
+    };
+  }
+
   /** Floats this stage holds outside tfjs for micro-batches of `rows` samples. */
   extraFloats(rows: number): number {
     const first = this.blocks[0];
@@ -836,7 +989,7 @@ export class ConvStage {
     return this.blocks.reduce((floats, b) => {
       const { m, n } = filterTiles(b);
       return floats + 2 * mapCount(b, rows, "full") + 3 * mapCount(b, rows, "pooled") +
-        4 * b.outChannels + maxSplits(b) * m * n;
+        4 * b.outChannels + maxSplits(b) * m * n + 2 * CHANNEL_SLICES * b.outChannels;
     }, images);
   }
 
@@ -846,7 +999,9 @@ export class ConvStage {
 
   dispose(): void {
     this.#destroyPerSample();
-    for (const b of [...this.#stat, ...this.#coef, ...this.#partials]) b.destroy();
+    for (const b of [...this.#stat, ...this.#coef, ...this.#partials, ...this.#channelParts]) {
+      b.destroy();
+    }
   }
 
   #destroyPerSample(): void {
@@ -863,14 +1018,12 @@ export class ConvStage {
   }
 
   /**
-   * The map kernels' sizes: the first word counts pooled elements, pooled positions (the
-   * per-channel pass) or the full map's elements; then C, H, W, Ho, Wo, p, positions.
+   * The map kernels' sizes: the first word counts the pooled or the full map's elements; then C,
+   * H, W, Ho, Wo, p, positions.
    */
-  #mapUniforms(b: ConvBlock, rows: number, over: "pooled" | "windows" | "full"): number[] {
+  #mapUniforms(b: ConvBlock, rows: number, over: "pooled" | "full"): number[] {
     const [ho, wo] = pooledSize(b);
-    const count = over === "windows"
-      ? mapCount(b, rows, "pooled") / b.outChannels
-      : mapCount(b, rows, over);
+    const count = mapCount(b, rows, over);
     return [count, b.outChannels, b.height, b.width, ho, wo, b.pool, rows * b.height * b.width];
   }
 }

@@ -55,6 +55,29 @@ const CASES: ParityCase[] = [
     floor: 1e-2,
   },
   {
+    // 5120 positions (batch 20): batch norm's statistics merge 5 slices of rows, its gradient
+    // sums 2; batch 19: 5 slices, the last one a row shorter
+    name: "many positions (the per-channel sums over slices of rows), batch norm, sgd momentum",
+    config: {
+      model: { kind: "cnn", filters: [3, 2], dense: [] },
+      optimizer: { name: "sgd", lr: 0.05, momentum: 0.9 },
+    },
+    shape: { inputShape: [16, 16, 1], targetSize: 1, task: "classification", numClasses: 3 },
+    steps: [[20], [19], [7]],
+    floor: 1e-2,
+  },
+  {
+    // two blocks of 32 channels in the per-channel sums, the second one masked
+    name: "40 channels, batch norm, sgd",
+    config: {
+      model: { kind: "cnn", filters: [40], dense: [] },
+      optimizer: { name: "sgd", lr: 0.05 },
+    },
+    shape: { inputShape: [6, 6, 2], targetSize: 1, task: "classification", numClasses: 3 },
+    steps: [[4], [4], [3]],
+    floor: 1e-2,
+  },
+  {
     name: "grey 2-D images, pool 1, a 5x5 kernel, binary cross-entropy, L2 clipping",
     config: {
       model: { kind: "cnn", filters: [3], kernelSize: 5, pool: 1, dense: [4] },
