@@ -770,7 +770,8 @@ export class ConvStage {
           ],
           groups: (rows) => grid(positions(rows) * groups, 256),
         });
-      } else {out.push(matmulDispatch(device, {
+      } else {
+        out.push(matmulDispatch(device, {
           transA: false,
           transB: false,
           epilogue: { kind: "forward", activation: "linear" },
@@ -786,7 +787,8 @@ export class ConvStage {
             code: { fns: IM2COL, a: "return im2col(m, k);" },
             sizes: this.#sizes(b, b.inChannels),
           },
-        }));}
+        }));
+      }
       const norm = b.norm;
       if (norm) {
         out.push(this.#channelPartials(i, "bn-partials", bnPartialsWgsl, positions, () => [
@@ -914,7 +916,8 @@ export class ConvStage {
           ],
           groups: (rows) => [Math.ceil(m * n / 64), splitK(b, positions(rows))[0]],
         });
-      } else {out.push(matmulDispatch(device, {
+      } else {
+        out.push(matmulDispatch(device, {
           transA: true,
           transB: false,
           epilogue: { kind: "partial" },
@@ -926,7 +929,8 @@ export class ConvStage {
             sizes: this.#sizes(b, b.inChannels),
           },
           split: (rows) => splitK(b, positions(rows)),
-        }));}
+        }));
+      }
       // the partials' column sums
       out.push({
         pipeline: pipelineFor(device, "bias-grad", () => BIAS_GRAD_WGSL),
