@@ -436,16 +436,26 @@ interface ChannelPass {
  * slice, after which its sums' totals are `<sum>T` for the passes and `out` after it. The first
  * thread of each channel writes `out` to `part[(slice * out.length + k) * C + c]`.
  *
- * `head` declares `struct Dims` (first fields `rows: u32, C: u32, span: u32`), `dims` at binding
- * 0, and the bindings, `part` among them. Each pass's loop sees `r`, `c`, `C` and `count` (the
- * slice's rows).
+ * The uniform block has the fields `rows, C, span` (the slices' rows), then `fields`; `inputs`
+ * (`name: array<type>`) are bound read-only at 1, 2, ..., `part` after them; `fns`: WGSL
+ * functions the passes call. Each pass's loop sees `r`, `c`, `C` and `count` (the slice's rows).
  */
-function channelPartialsWgsl(
-  width: number,
-  head: string,
-  passes: ChannelPass[],
-  out: string[],
-): string {
+function channelPartialsWgsl(width: number, spec: {
+  fields?: string;
+  inputs: string[];
+  fns?: string;
+  passes: ChannelPass[];
+  out: string[];
+}): string {
+  const { passes, out } = spec;
+  const bindings = [
+    ...spec.inputs.map((input, i) => `@group(0) @binding(${i + 1}) var<storage, read> ${input};`),
+    `@group(0) @binding(${spec.inputs.length + 1}) var<storage, read_write> part: array<f32>;`,
+  ];
+  const head = `struct Dims { rows: u32, C: u32, span: u32, ${spec.fields ?? "pad: u32"} }
+@group(0) @binding(0) var<uniform> dims: Dims;
+${bindings.join("\n")}
+${spec.fns ?? ""}`;
   const lanes = CHANNEL_THREADS / width;
   const arrays = Math.max(...passes.map((p) => p.sums.length));
   const shared = Array.from(
@@ -490,23 +500,44 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
 }
 
 /**
+ * The second stage of a per-channel reduction: a thread per channel `c` (of `C`), reading the
+ * first stage's partials `part` ([slice, 2, C], binding 1) and writing `outputs` (bindings 2, 3,
+ * ...). `fields`: the uniform block's fields, `C: u32` among them.
+ */
+function channelFinishWgsl(fields: string, outputs: string[], body: string): string {
+  const bindings = outputs.map((name, i) =>
+    `@group(0) @binding(${i + 2}) var<storage, read_write> ${name}: array<f32>;`
+  );
+  return `
+struct Dims { ${fields} }
+@group(0) @binding(0) var<uniform> dims: Dims;
+@group(0) @binding(1) var<storage, read> part: array<f32>;
+${bindings.join("\n")}
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let c = gid.x;
+  let C = dims.C;
+  if (c >= C) { return; }
+  ${body}
+}
+`;
+}
+
+/**
  * Batch norm's statistics, first stage: per channel and slice of rows, the sum of the slice's
  * values and the sum of their squares about the slice's own mean (two passes, as tfjs's
  * `moments`, within the slice).
  */
 const bnPartialsWgsl = (width: number) =>
-  channelPartialsWgsl(
-    width,
-    `struct Dims { rows: u32, C: u32, span: u32, pad: u32 }
-@group(0) @binding(0) var<uniform> dims: Dims;
-@group(0) @binding(1) var<storage, read> z: array<f32>;
-@group(0) @binding(2) var<storage, read_write> part: array<f32>;`,
-    [
+  channelPartialsWgsl(width, {
+    inputs: ["z: array<f32>"],
+    passes: [
       { sums: ["s"], row: "s += z[r * C + c];" },
       { sums: ["q"], row: "let d = z[r * C + c] - sT / count; q += d * d;" },
     ],
-    ["sT", "qT"],
-  );
+    out: ["sT", "qT"],
+  });
 
 /**
  * Batch norm's statistics, second stage (a thread per channel): the slices' sums and squares
@@ -514,20 +545,10 @@ const bnPartialsWgsl = (width: number) =>
  * squared distance to the batch's), `stat = [mean..., 1/sqrt(var + eps)...]` (the biased
  * variance), and the moving averages updated in place.
  */
-const BN_STATS_WGSL = `
-struct Dims { rows: u32, C: u32, span: u32, slices: u32, decay: f32, eps: f32 }
-@group(0) @binding(0) var<uniform> dims: Dims;
-@group(0) @binding(1) var<storage, read> part: array<f32>;
-@group(0) @binding(2) var<storage, read_write> stat: array<f32>;
-@group(0) @binding(3) var<storage, read_write> movingMean: array<f32>;
-@group(0) @binding(4) var<storage, read_write> movingVar: array<f32>;
-
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let c = gid.x;
-  let C = dims.C;
-  if (c >= C) { return; }
-  var s = 0.0;
+const BN_STATS_WGSL = channelFinishWgsl(
+  "rows: u32, C: u32, span: u32, slices: u32, decay: f32, eps: f32",
+  ["stat", "movingMean", "movingVar"],
+  `var s = 0.0;
   for (var k = 0u; k < dims.slices; k++) { s += part[2u * k * C + c]; }
   let n = f32(dims.rows);
   let mean = s / n;
@@ -544,21 +565,16 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let m = movingMean[c];
   movingMean[c] = m - (m - mean) * dims.decay;
   let v = movingVar[c];
-  movingVar[c] = v - (v - variance) * dims.decay;
-}
-`;
+  movingVar[c] = v - (v - variance) * dims.decay;`,
+);
 
 /** Per channel and slice of rows: the sum of `D[r, c]` (a bias gradient's partials). */
 const channelSumWgsl = (width: number) =>
-  channelPartialsWgsl(
-    width,
-    `struct Dims { rows: u32, C: u32, span: u32, pad: u32 }
-@group(0) @binding(0) var<uniform> dims: Dims;
-@group(0) @binding(1) var<storage, read> D: array<f32>;
-@group(0) @binding(2) var<storage, read_write> part: array<f32>;`,
-    [{ sums: ["s"], row: "s += D[r * C + c];" }],
-    ["sT"],
-  );
+  channelPartialsWgsl(width, {
+    inputs: ["D: array<f32>"],
+    passes: [{ sums: ["s"], row: "s += D[r * C + c];" }],
+    out: ["sT"],
+  });
 
 /**
  * Batch norm's gradient sums, first stage: per channel and slice of the pooled positions (only a
@@ -566,17 +582,11 @@ const channelSumWgsl = (width: number) =>
  * its sum times the normalized input.
  */
 const bnGradPartialsWgsl = (width: number) =>
-  channelPartialsWgsl(
-    width,
-    `struct Dims { rows: u32, C: u32, span: u32, H: u32, W: u32, Ho: u32, Wo: u32, p: u32 }
-@group(0) @binding(0) var<uniform> dims: Dims;
-@group(0) @binding(1) var<storage, read> z: array<f32>;
-@group(0) @binding(2) var<storage, read> stat: array<f32>;
-@group(0) @binding(3) var<storage, read> args: array<u32>;
-@group(0) @binding(4) var<storage, read> dpool: array<f32>;
-@group(0) @binding(5) var<storage, read_write> part: array<f32>;
-${UNFLATTEN}`,
-    [{
+  channelPartialsWgsl(width, {
+    fields: "H: u32, W: u32, Ho: u32, Wo: u32, p: u32",
+    inputs: ["z: array<f32>", "stat: array<f32>", "args: array<u32>", "dpool: array<f32>"],
+    fns: UNFLATTEN,
+    passes: [{
       sums: ["s1", "s2"],
       row: `let i = r * C + c;
     let off = args[i];
@@ -588,28 +598,18 @@ ${UNFLATTEN}`,
     s1 += dy;
     s2 += dy * xhat;`,
     }],
-    ["s1T", "s2T"],
-  );
+    out: ["s1T", "s2T"],
+  });
 
 /**
  * Batch norm's gradient sums, second stage (a thread per channel): `dbeta (+)= s1`, `dgamma (+)=
  * s2`, `coef = [s1 / n..., s2 / n...]` for the pass back through batch norm (`n`: the map's
  * positions).
  */
-const BN_GRAD_STATS_WGSL = `
-struct Dims { slices: u32, C: u32, n: u32, accumulate: u32 }
-@group(0) @binding(0) var<uniform> dims: Dims;
-@group(0) @binding(1) var<storage, read> part: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dgamma: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dbeta: array<f32>;
-@group(0) @binding(4) var<storage, read_write> coef: array<f32>;
-
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let c = gid.x;
-  let C = dims.C;
-  if (c >= C) { return; }
-  var s1 = 0.0;
+const BN_GRAD_STATS_WGSL = channelFinishWgsl(
+  "slices: u32, C: u32, n: u32, accumulate: u32",
+  ["dgamma", "dbeta", "coef"],
+  `var s1 = 0.0;
   var s2 = 0.0;
   for (var k = 0u; k < dims.slices; k++) {
     s1 += part[2u * k * C + c];
@@ -619,9 +619,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   dbeta[c] = select(0.0, dbeta[c], keep) + s1;
   dgamma[c] = select(0.0, dgamma[c], keep) + s2;
   coef[c] = s1 / f32(dims.n);
-  coef[C + c] = s2 / f32(dims.n);
-}
-`;
+  coef[C + c] = s2 / f32(dims.n);`,
+);
 
 // ---------------------------------------------------------------------------------------------
 // The stage
