@@ -6,10 +6,13 @@
 import { train } from "../mod.ts";
 import type { RunConfigInput, RunEvent, RunResult, TrainOptions } from "../mod.ts";
 
-/** A temporary runs directory, removed by the returned function. */
-export async function tempRunsDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+/**
+ * A temporary runs directory, removed when the scope that holds it ends:
+ * `await using runs = await tempRunsDir();`.
+ */
+export async function tempRunsDir(): Promise<{ dir: string } & AsyncDisposable> {
   const dir = await Deno.makeTempDir({ prefix: "anneal-test-" });
-  return { dir, cleanup: () => Deno.remove(dir, { recursive: true }) };
+  return { dir, [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }) };
 }
 
 /** Trains a config through the actors and collects its events. */

@@ -18,83 +18,74 @@ const cases = [
 
 for (const { actor, at } of cases) {
   Deno.test(`an actor that throws (${actor}) ends the run naming the actor and the cause`, async () => {
-    const { dir, cleanup } = await tempRunsDir();
-    try {
-      // The trainer never waits for the clip monitor, nor at most epoch ends: six tiny epochs
-      // could end before a busy machine lets the clip monitor's Worker take its first message
-      // (and reach its fault). A long run leaves it time; the fault ends it early.
-      const epochs = actor === "clipMonitor" ? 5000 : config.epochs;
-      const { result } = await trainCollect({ ...config, epochs, runsDir: dir }, {
-        faults: { [actor]: { kind: "throw", at } },
-      });
-      assert.equal(result.status, "failed");
-      assert.equal(result.failedActor, actor);
-      assert.match(
-        result.reason,
-        new RegExp(`actor '${actor}' failed: .*injected fault at '${at}'`),
-      );
-      const summary = JSON.parse(await Deno.readTextFile(`${result.runDir}/summary.json`));
-      assert.equal(summary.status, "failed");
-      assert.equal(summary.failedActor, actor);
-    } finally {
-      await cleanup();
-    }
+    await using runs = await tempRunsDir();
+    const { dir } = runs;
+    // The trainer never waits for the clip monitor, nor at most epoch ends: six tiny epochs
+    // could end before a busy machine lets the clip monitor's Worker take its first message
+    // (and reach its fault). A long run leaves it time; the fault ends it early.
+    const epochs = actor === "clipMonitor" ? 5000 : config.epochs;
+    const { result } = await trainCollect({ ...config, epochs, runsDir: dir }, {
+      faults: { [actor]: { kind: "throw", at } },
+    });
+    assert.equal(result.status, "failed");
+    assert.equal(result.failedActor, actor);
+    assert.match(
+      result.reason,
+      new RegExp(`actor '${actor}' failed: .*injected fault at '${at}'`),
+    );
+    const summary = JSON.parse(await Deno.readTextFile(`${result.runDir}/summary.json`));
+    assert.equal(summary.status, "failed");
+    assert.equal(summary.failedActor, actor);
   });
 }
 
 Deno.test("a checkpoint that cannot be written ends the run at once, naming the file, the cause and the fix", async () => {
-  const { dir, cleanup } = await tempRunsDir();
-  try {
-    // last.ckpt is a non-empty folder: renaming the written file onto it fails
-    await Deno.mkdir(`${dir}/blocked/checkpoints/last.ckpt`, { recursive: true });
-    await Deno.writeTextFile(`${dir}/blocked/checkpoints/last.ckpt/keep.txt`, "x\n");
-    const { result, events } = await trainCollect(
-      { ...config, epochs: 400, runsDir: dir },
-      { runId: "blocked" },
-    );
-    assert.equal(result.status, "failed");
-    assert.equal(result.failedActor, "trainer");
-    assert.match(result.reason, /checkpoint could not be written: .*last\.ckpt/);
-    assert.match(result.hint ?? "", /writable/);
-    const epochs = events.filter((e) => e.type === "epoch").length;
-    assert.ok(epochs < 400, `the run went on for ${epochs} epochs after the write failed`);
-    const left = [...Deno.readDirSync(`${dir}/blocked/checkpoints`)].map((e) => e.name);
-    assert.deepEqual(left, ["last.ckpt"], "no temporary file is left behind");
-  } finally {
-    await cleanup();
-  }
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  // last.ckpt is a non-empty folder: renaming the written file onto it fails
+  await Deno.mkdir(`${dir}/blocked/checkpoints/last.ckpt`, { recursive: true });
+  await Deno.writeTextFile(`${dir}/blocked/checkpoints/last.ckpt/keep.txt`, "x\n");
+  const { result, events } = await trainCollect(
+    { ...config, epochs: 400, runsDir: dir },
+    { runId: "blocked" },
+  );
+  assert.equal(result.status, "failed");
+  assert.equal(result.failedActor, "trainer");
+  assert.match(result.reason, /checkpoint could not be written: .*last\.ckpt/);
+  assert.match(result.hint ?? "", /writable/);
+  const epochs = events.filter((e) => e.type === "epoch").length;
+  assert.ok(epochs < 400, `the run went on for ${epochs} epochs after the write failed`);
+  const left = [...Deno.readDirSync(`${dir}/blocked/checkpoints`)].map((e) => e.name);
+  assert.deepEqual(left, ["last.ckpt"], "no temporary file is left behind");
 });
 
 Deno.test("a trainer crash mid-run keeps the last checkpoint, and --resume finishes with the same weights", async () => {
-  const { dir, cleanup } = await tempRunsDir();
-  try {
-    const straight = await trainCollect({
-      ...config,
-      runsDir: dir,
-      optimizer: { name: "sgd", lr: 0.05, momentum: 0.9 },
-    });
-    assert.equal(straight.result.status, "completed");
-    // Crash at the first step of epoch 3 (after 3 checkpoints), then resume.
-    const crashed = await trainCollect(
-      { ...config, runsDir: dir, optimizer: { name: "sgd", lr: 0.05, momentum: 0.9 } },
-      { runId: "crashed", faults: { trainer: { kind: "throw", at: "step:3" } } },
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const straight = await trainCollect({
+    ...config,
+    runsDir: dir,
+    optimizer: { name: "sgd", lr: 0.05, momentum: 0.9 },
+  });
+  assert.equal(straight.result.status, "completed");
+  // Crash at the first step of epoch 3 (after 3 checkpoints), then resume.
+  const crashed = await trainCollect(
+    { ...config, runsDir: dir, optimizer: { name: "sgd", lr: 0.05, momentum: 0.9 } },
+    { runId: "crashed", faults: { trainer: { kind: "throw", at: "step:3" } } },
+  );
+  assert.equal(crashed.result.status, "failed");
+  const kept = await loadCheckpoint(`${dir}/crashed/checkpoints/last.ckpt`);
+  assert.equal(kept.state.epoch, 2, "the last checkpoint (end of epoch 2) is kept");
+  const resumed = await trainCollect({ runsDir: dir }, { resume: "crashed" });
+  assert.equal(resumed.result.status, "completed", resumed.result.reason);
+  const a = await loadCheckpoint(`${straight.result.runDir}/checkpoints/last.ckpt`);
+  const b = await loadCheckpoint(`${dir}/crashed/checkpoints/last.ckpt`);
+  for (const [name, weight] of Object.entries(a.weights)) {
+    assert.deepEqual(
+      Array.from(b.weights[name].values),
+      Array.from(weight.values),
+      `${name} differs after resume`,
     );
-    assert.equal(crashed.result.status, "failed");
-    const kept = await loadCheckpoint(`${dir}/crashed/checkpoints/last.ckpt`);
-    assert.equal(kept.state.epoch, 2, "the last checkpoint (end of epoch 2) is kept");
-    const resumed = await trainCollect({ runsDir: dir }, { resume: "crashed" });
-    assert.equal(resumed.result.status, "completed", resumed.result.reason);
-    const a = await loadCheckpoint(`${straight.result.runDir}/checkpoints/last.ckpt`);
-    const b = await loadCheckpoint(`${dir}/crashed/checkpoints/last.ckpt`);
-    for (const [name, weight] of Object.entries(a.weights)) {
-      assert.deepEqual(
-        Array.from(b.weights[name].values),
-        Array.from(weight.values),
-        `${name} differs after resume`,
-      );
-    }
-  } finally {
-    await cleanup();
   }
 });
 
@@ -108,53 +99,47 @@ const stalls = [
 
 for (const { actor, at } of stalls) {
   Deno.test(`an actor that stops answering (${actor}) is noticed within the stall timeout`, async () => {
-    const { dir, cleanup } = await tempRunsDir();
-    try {
-      const started = performance.now();
-      const { result } = await trainCollect(
-        // Long enough that the run cannot finish before the watchdog's 1.5 s (a stalled clip
-        // monitor does not hold the trainer back: it is only asked for verdicts on bad steps).
-        { ...config, runsDir: dir, epochs: 100_000 },
-        { stallTimeoutMs: 1500, faults: { [actor]: { kind: "stall", at } } },
-      );
-      assert.equal(result.status, "failed");
-      assert.equal(result.failedActor, actor);
-      assert.match(result.reason, /stalled/);
-      assert.ok(performance.now() - started < 20_000);
-    } finally {
-      await cleanup();
-    }
+    await using runs = await tempRunsDir();
+    const { dir } = runs;
+    const started = performance.now();
+    const { result } = await trainCollect(
+      // Long enough that the run cannot finish before the watchdog's 1.5 s (a stalled clip
+      // monitor does not hold the trainer back: it is only asked for verdicts on bad steps).
+      { ...config, runsDir: dir, epochs: 100_000 },
+      { stallTimeoutMs: 1500, faults: { [actor]: { kind: "stall", at } } },
+    );
+    assert.equal(result.status, "failed");
+    assert.equal(result.failedActor, actor);
+    assert.match(result.reason, /stalled/);
+    assert.ok(performance.now() - started < 20_000);
   });
 }
 
 Deno.test("on a software WebGPU adapter the trainer gets a longer stall limit (it compiles shaders on the CPU)", async () => {
-  const { dir, cleanup } = await tempRunsDir();
-  try {
-    const started = performance.now();
-    // The trainer stalls at its first step; with the 1.5 s limit of the other actors it would
-    // fail within ~2 s (the cpu case above). Stopped after 4 s, it fails for not stopping.
-    const { train } = await import("../mod.ts");
-    const run = train(
-      { ...config, backend: "webgpu", runsDir: dir, epochs: 2 },
-      { stallTimeoutMs: 1500, faults: { trainer: { kind: "stall", at: "step" } } },
-    );
-    let backend: { backend?: string; adapter?: { isFallbackAdapter: boolean } } = {};
-    const events = (async () => {
-      for await (const event of run.events()) {
-        if (event.type === "backend") backend = event;
-      }
-    })();
-    await new Promise((resolve) => setTimeout(resolve, 4000));
-    run.stop("test: stop the stalled trainer");
-    const result = await run.result;
-    await events;
-    assert.equal(backend.backend, "webgpu");
-    assert.equal(backend.adapter?.isFallbackAdapter, true, "CI has llvmpipe only");
-    assert.equal(result.status, "failed");
-    assert.doesNotMatch(result.reason, /stopped answering/);
-    assert.match(result.reason, /did not stop/);
-    assert.ok(performance.now() - started >= 4000);
-  } finally {
-    await cleanup();
-  }
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const started = performance.now();
+  // The trainer stalls at its first step; with the 1.5 s limit of the other actors it would
+  // fail within ~2 s (the cpu case above). Stopped after 4 s, it fails for not stopping.
+  const { train } = await import("../mod.ts");
+  const run = train(
+    { ...config, backend: "webgpu", runsDir: dir, epochs: 2 },
+    { stallTimeoutMs: 1500, faults: { trainer: { kind: "stall", at: "step" } } },
+  );
+  let backend: { backend?: string; adapter?: { isFallbackAdapter: boolean } } = {};
+  const events = (async () => {
+    for await (const event of run.events()) {
+      if (event.type === "backend") backend = event;
+    }
+  })();
+  await new Promise((resolve) => setTimeout(resolve, 4000));
+  run.stop("test: stop the stalled trainer");
+  const result = await run.result;
+  await events;
+  assert.equal(backend.backend, "webgpu");
+  assert.equal(backend.adapter?.isFallbackAdapter, true, "CI has llvmpipe only");
+  assert.equal(result.status, "failed");
+  assert.doesNotMatch(result.reason, /stopped answering/);
+  assert.match(result.reason, /did not stop/);
+  assert.ok(performance.now() - started >= 4000);
 });

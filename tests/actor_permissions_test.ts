@@ -31,28 +31,25 @@ async function probe(
   permissions: "narrow" | "inherit" = "narrow",
   data: typeof config.data | Record<string, unknown> = config.data,
 ): Promise<string> {
-  const { dir, cleanup } = await tempRunsDir();
-  try {
-    await Deno.writeTextFile(join(dir, "secret.txt"), "not for actors\n");
-    // The trainer never waits for the clip monitor (nor at most epoch ends for the scheduler and
-    // the early stopper): a short run could end before a busy machine lets the clip monitor's Worker take
-    // its first message (and reach its probe). A long run leaves it time (seen in CI); the probe
-    // ends it early.
-    const epochs = actor === "clipMonitor" ? 5000 : config.epochs;
-    const input = { ...config, epochs, data, runsDir: dir } as typeof config;
-    const { result } = await trainCollect(input, {
-      runId: "probe",
-      actorPermissions: permissions,
-      faults: {
-        [actor]: { kind: "touch", at: POINTS[actor], access, path: path(dir, join(dir, "probe")) },
-      },
-    });
-    assert.equal(result.status, "failed", result.reason);
-    assert.equal(result.failedActor, actor);
-    return result.reason;
-  } finally {
-    await cleanup();
-  }
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  await Deno.writeTextFile(join(dir, "secret.txt"), "not for actors\n");
+  // The trainer never waits for the clip monitor (nor at most epoch ends for the scheduler and
+  // the early stopper): a short run could end before a busy machine lets the clip monitor's Worker take
+  // its first message (and reach its probe). A long run leaves it time (seen in CI); the probe
+  // ends it early.
+  const epochs = actor === "clipMonitor" ? 5000 : config.epochs;
+  const input = { ...config, epochs, data, runsDir: dir } as typeof config;
+  const { result } = await trainCollect(input, {
+    runId: "probe",
+    actorPermissions: permissions,
+    faults: {
+      [actor]: { kind: "touch", at: POINTS[actor], access, path: path(dir, join(dir, "probe")) },
+    },
+  });
+  assert.equal(result.status, "failed", result.reason);
+  assert.equal(result.failedActor, actor);
+  return result.reason;
 }
 
 const DENIED = /NotCapable|Requires (read|write) access/;
@@ -86,15 +83,12 @@ Deno.test("with inherited permissions the same probe is allowed (narrowing is wh
 });
 
 Deno.test("narrowed actors still train: a run completes and its meta says so", async () => {
-  const { dir, cleanup } = await tempRunsDir();
-  try {
-    const { result } = await trainCollect({ ...config, backend: "wasm", runsDir: dir }, {
-      actorPermissions: "narrow",
-    });
-    assert.equal(result.status, "completed", result.reason);
-    const meta = JSON.parse(await Deno.readTextFile(join(result.runDir, "meta.json")));
-    assert.equal(meta.actorPermissions, "narrow");
-  } finally {
-    await cleanup();
-  }
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const { result } = await trainCollect({ ...config, backend: "wasm", runsDir: dir }, {
+    actorPermissions: "narrow",
+  });
+  assert.equal(result.status, "completed", result.reason);
+  const meta = JSON.parse(await Deno.readTextFile(join(result.runDir, "meta.json")));
+  assert.equal(meta.actorPermissions, "narrow");
 });

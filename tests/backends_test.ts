@@ -9,334 +9,298 @@ function epochMemory(events: RunEvent[]) {
 
 for (const backend of ["cpu", "wasm", "webgpu"] as const) {
   Deno.test(`training through the actors on ${backend} learns, and tfjs memory stays flat across epochs`, async () => {
-    const { dir, cleanup } = await tempRunsDir();
-    try {
-      const { result, events } = await trainCollect({
-        backend,
-        runsDir: dir,
-        epochs: backend === "webgpu" ? 3 : 5,
-        data: { kind: "synthetic-linear", n: 64, validationSplit: 0.25 },
-        model: { kind: "mlp", hidden: [8] },
-        optimizer: { name: "adam", lr: 0.05 },
-      });
-      assert.equal(result.status, "completed", result.reason);
-      assert.equal(result.backend, backend);
-      const losses = events.flatMap((e) => (e.type === "epoch" ? [e.metrics.loss] : []));
-      assert.ok(losses.at(-1)! < losses[0], `loss should fall: ${losses}`);
-      assert.ok(events.some((e) => e.type === "epoch" && Number.isFinite(e.metrics.valLoss)));
-      const memory = epochMemory(events);
-      for (const m of memory.slice(1)) {
-        assert.equal(m.numTensors, memory[0].numTensors, `tensors leak: ${JSON.stringify(memory)}`);
-        assert.equal(m.numBytes, memory[0].numBytes);
-      }
-      const meta = JSON.parse(await Deno.readTextFile(`${result.runDir}/meta.json`));
-      assert.equal(meta.backend, backend);
-      if (backend === "webgpu") {
-        assert.equal(meta.adapter.isFallbackAdapter, true, "CI has llvmpipe only");
-      }
-    } finally {
-      await cleanup();
+    await using runs = await tempRunsDir();
+    const { dir } = runs;
+    const { result, events } = await trainCollect({
+      backend,
+      runsDir: dir,
+      epochs: backend === "webgpu" ? 3 : 5,
+      data: { kind: "synthetic-linear", n: 64, validationSplit: 0.25 },
+      model: { kind: "mlp", hidden: [8] },
+      optimizer: { name: "adam", lr: 0.05 },
+    });
+    assert.equal(result.status, "completed", result.reason);
+    assert.equal(result.backend, backend);
+    const losses = events.flatMap((e) => (e.type === "epoch" ? [e.metrics.loss] : []));
+    assert.ok(losses.at(-1)! < losses[0], `loss should fall: ${losses}`);
+    assert.ok(events.some((e) => e.type === "epoch" && Number.isFinite(e.metrics.valLoss)));
+    const memory = epochMemory(events);
+    for (const m of memory.slice(1)) {
+      assert.equal(m.numTensors, memory[0].numTensors, `tensors leak: ${JSON.stringify(memory)}`);
+      assert.equal(m.numBytes, memory[0].numBytes);
+    }
+    const meta = JSON.parse(await Deno.readTextFile(`${result.runDir}/meta.json`));
+    assert.equal(meta.backend, backend);
+    if (backend === "webgpu") {
+      assert.equal(meta.adapter.isFallbackAdapter, true, "CI has llvmpipe only");
     }
   });
 }
 
 Deno.test("the learning rate of every step (and onecycle's momentum) comes from the scheduler actor's plan", async () => {
-  const { dir, cleanup } = await tempRunsDir();
-  try {
-    const scheduler = { name: "onecycle" as const, maxLr: 0.05, totalSteps: 4 * 13 };
-    const { result } = await trainCollect({
-      backend: "cpu",
-      runsDir: dir,
-      epochs: 4,
-      optimizer: { name: "sgd", lr: 0.01, momentum: 0.9 },
-      scheduler,
-    });
-    assert.equal(result.status, "completed", result.reason);
-    const steps = await readNdjson(`${result.runDir}/steps.ndjson`);
-    const expected = previewSchedule(scheduler, 0.01, 52);
-    assert.deepEqual(steps.map((s) => s.lr), expected.lr);
-    assert.deepEqual(steps.map((s) => s.momentum), expected.momentum);
-  } finally {
-    await cleanup();
-  }
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const scheduler = { name: "onecycle" as const, maxLr: 0.05, totalSteps: 4 * 13 };
+  const { result } = await trainCollect({
+    backend: "cpu",
+    runsDir: dir,
+    epochs: 4,
+    optimizer: { name: "sgd", lr: 0.01, momentum: 0.9 },
+    scheduler,
+  });
+  assert.equal(result.status, "completed", result.reason);
+  const steps = await readNdjson(`${result.runDir}/steps.ndjson`);
+  const expected = previewSchedule(scheduler, 0.01, 52);
+  assert.deepEqual(steps.map((s) => s.lr), expected.lr);
+  assert.deepEqual(steps.map((s) => s.momentum), expected.momentum);
 });
 
 Deno.test("reduce-on-plateau lowers the learning rate at the epoch after the metric stalls", async () => {
-  const { dir, cleanup } = await tempRunsDir();
-  try {
-    const { result } = await trainCollect({
-      backend: "cpu",
-      runsDir: dir,
-      epochs: 8,
-      data: { kind: "synthetic-linear", n: 64 },
-      optimizer: { name: "sgd", lr: 0.5 },
-      scheduler: { name: "plateau", patience: 0, factor: 0.5, threshold: 0.5 },
-    });
-    assert.equal(result.status, "completed", result.reason);
-    const epochs = await readNdjson(`${result.runDir}/epochs.ndjson`);
-    const lrs = epochs.map((e) => e.lr);
-    assert.equal(lrs[0], 0.5);
-    assert.ok(lrs.at(-1)! < 0.5, `plateau never lowered the LR: ${lrs}`);
-    for (let i = 1; i < lrs.length; i++) assert.ok(lrs[i] <= lrs[i - 1]);
-  } finally {
-    await cleanup();
-  }
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const { result } = await trainCollect({
+    backend: "cpu",
+    runsDir: dir,
+    epochs: 8,
+    data: { kind: "synthetic-linear", n: 64 },
+    optimizer: { name: "sgd", lr: 0.5 },
+    scheduler: { name: "plateau", patience: 0, factor: 0.5, threshold: 0.5 },
+  });
+  assert.equal(result.status, "completed", result.reason);
+  const epochs = await readNdjson(`${result.runDir}/epochs.ndjson`);
+  const lrs = epochs.map((e) => e.lr);
+  assert.equal(lrs[0], 0.5);
+  assert.ok(lrs.at(-1)! < 0.5, `plateau never lowered the LR: ${lrs}`);
+  for (let i = 1; i < lrs.length; i++) assert.ok(lrs[i] <= lrs[i - 1]);
 });
 
 Deno.test("mixedPrecision through the actors: float16 activations on WebGPU, a clear failure elsewhere", async () => {
-  const { dir, cleanup } = await tempRunsDir();
-  try {
-    const config = {
-      runsDir: dir,
-      epochs: 3,
-      mixedPrecision: true,
-      data: { kind: "synthetic-linear" as const, n: 64 },
-      model: { kind: "mlp" as const, hidden: [8] },
-      optimizer: { name: "adam" as const, lr: 0.05 },
-    };
-    const gpu = await trainCollect({ ...config, backend: "webgpu" });
-    assert.equal(gpu.result.status, "completed", gpu.result.reason);
-    const meta = JSON.parse(await Deno.readTextFile(`${gpu.result.runDir}/meta.json`));
-    assert.equal(meta.precision, "mixed");
-    assert.equal(meta.modelPath, "wgsl");
-    const losses = gpu.events.flatMap((e) => (e.type === "epoch" ? [e.metrics.loss] : []));
-    assert.ok(losses.at(-1)! < losses[0], `loss should fall: ${losses}`);
-    const cpu = await trainCollect({ ...config, backend: "cpu" });
-    assert.equal(cpu.result.status, "failed");
-    assert.equal(cpu.result.failedActor, "trainer");
-    assert.match(cpu.result.reason, /mixedPrecision needs the dense WGSL step.*backend is cpu/);
-  } finally {
-    await cleanup();
-  }
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const config = {
+    runsDir: dir,
+    epochs: 3,
+    mixedPrecision: true,
+    data: { kind: "synthetic-linear" as const, n: 64 },
+    model: { kind: "mlp" as const, hidden: [8] },
+    optimizer: { name: "adam" as const, lr: 0.05 },
+  };
+  const gpu = await trainCollect({ ...config, backend: "webgpu" });
+  assert.equal(gpu.result.status, "completed", gpu.result.reason);
+  const meta = JSON.parse(await Deno.readTextFile(`${gpu.result.runDir}/meta.json`));
+  assert.equal(meta.precision, "mixed");
+  assert.equal(meta.modelPath, "wgsl");
+  const losses = gpu.events.flatMap((e) => (e.type === "epoch" ? [e.metrics.loss] : []));
+  assert.ok(losses.at(-1)! < losses[0], `loss should fall: ${losses}`);
+  const cpu = await trainCollect({ ...config, backend: "cpu" });
+  assert.equal(cpu.result.status, "failed");
+  assert.equal(cpu.result.failedActor, "trainer");
+  assert.match(cpu.result.reason, /mixedPrecision needs the dense WGSL step.*backend is cpu/);
 });
 
 Deno.test("budgets stop a run: maxSteps mid-epoch, and the summary says why", async () => {
-  const { dir, cleanup } = await tempRunsDir();
-  try {
-    const { result } = await trainCollect({ backend: "cpu", runsDir: dir, maxSteps: 20 });
-    assert.equal(result.status, "stopped");
-    assert.equal(result.steps, 20);
-    assert.match(result.reason, /budget: reached maxSteps = 20/);
-    const summary = JSON.parse(await Deno.readTextFile(`${result.runDir}/summary.json`));
-    assert.match(summary.stopReason, /maxSteps/);
-  } finally {
-    await cleanup();
-  }
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const { result } = await trainCollect({ backend: "cpu", runsDir: dir, maxSteps: 20 });
+  assert.equal(result.status, "stopped");
+  assert.equal(result.steps, 20);
+  assert.match(result.reason, /budget: reached maxSteps = 20/);
+  const summary = JSON.parse(await Deno.readTextFile(`${result.runDir}/summary.json`));
+  assert.match(summary.stopReason, /maxSteps/);
 });
 
 Deno.test("early stopping ends the run and restores the best epoch's weights", async () => {
-  const { dir, cleanup } = await tempRunsDir();
-  try {
-    const { result, events } = await trainCollect({
-      backend: "cpu",
-      runsDir: dir,
-      epochs: 40,
-      // A big MLP on 24 noisy samples overfits: validation loss turns up.
-      data: { kind: "synthetic-linear", n: 32, noise: 2, validationSplit: 0.25 },
-      model: { kind: "mlp", hidden: [64, 64] },
-      optimizer: { name: "adam", lr: 0.02 },
-      earlyStopping: { patience: 3 },
-    });
-    assert.equal(result.status, "stopped", result.reason);
-    assert.match(result.reason, /early stopping: valLoss did not improve for 3 epochs/);
-    assert.ok(result.epochs < 40);
-    const restored = events.find((e) => e.type === "restored");
-    assert.ok(restored && restored.type === "restored");
-    assert.equal(restored.epoch, result.bestEpoch);
-  } finally {
-    await cleanup();
-  }
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const { result, events } = await trainCollect({
+    backend: "cpu",
+    runsDir: dir,
+    epochs: 40,
+    // A big MLP on 24 noisy samples overfits: validation loss turns up.
+    data: { kind: "synthetic-linear", n: 32, noise: 2, validationSplit: 0.25 },
+    model: { kind: "mlp", hidden: [64, 64] },
+    optimizer: { name: "adam", lr: 0.02 },
+    earlyStopping: { patience: 3 },
+  });
+  assert.equal(result.status, "stopped", result.reason);
+  assert.match(result.reason, /early stopping: valLoss did not improve for 3 epochs/);
+  assert.ok(result.epochs < 40);
+  const restored = events.find((e) => e.type === "restored");
+  assert.ok(restored && restored.type === "restored");
+  assert.equal(restored.epoch, result.bestEpoch);
 });
 
 Deno.test("a run whose last epoch is its best restores nothing", async () => {
-  const { dir, cleanup } = await tempRunsDir();
-  try {
-    // the seed's regression, validation loss falling every epoch
-    const { result, events } = await trainCollect({
-      backend: "cpu",
-      runsDir: dir,
-      epochs: 3,
-      data: { kind: "synthetic-linear", n: 200, validationSplit: 0.2 },
-      earlyStopping: { patience: 5 },
-    });
-    assert.equal(result.status, "completed", result.reason);
-    assert.equal(result.bestEpoch, 2);
-    assert.equal(events.filter((e) => e.type === "restored").length, 0);
-  } finally {
-    await cleanup();
-  }
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  // the seed's regression, validation loss falling every epoch
+  const { result, events } = await trainCollect({
+    backend: "cpu",
+    runsDir: dir,
+    epochs: 3,
+    data: { kind: "synthetic-linear", n: 200, validationSplit: 0.2 },
+    earlyStopping: { patience: 5 },
+  });
+  assert.equal(result.status, "completed", result.reason);
+  assert.equal(result.bestEpoch, 2);
+  assert.equal(events.filter((e) => e.type === "restored").length, 0);
 });
 
 Deno.test("an early stop leaves the model as a run of exactly that many epochs leaves it", async () => {
   // Same steps, same test loss (restoreBest off: the last weights are tested), and no step of
   // the epoch after the stop reported.
-  const { dir, cleanup } = await tempRunsDir();
-  try {
-    const row = (i: number, noise: number) => {
-      const x = [Math.sin(i * 1.7), Math.cos(i * 0.9), Math.sin(i * 0.37)];
-      return [...x, 2 * x[0] - 3 * x[1] + x[2] + noise * Math.sin(i * 12.9898)].join(",");
-    };
-    const csv = (from: number, count: number) =>
-      ["a,b,c,y", ...Array.from({ length: count }, (_, i) => row(from + i, 1.5))].join("\n");
-    await Deno.writeTextFile(`${dir}/train.csv`, csv(0, 128));
-    await Deno.writeTextFile(`${dir}/test.csv`, csv(1000, 40));
-    const base = {
-      backend: "cpu" as const,
-      runsDir: dir,
-      data: {
-        kind: "csv" as const,
-        path: `${dir}/train.csv`,
-        testPath: `${dir}/test.csv`,
-        target: "y",
-        validationSplit: 0.25,
-      },
-      model: { kind: "mlp" as const, hidden: [64, 64] },
-      optimizer: { name: "adam" as const, lr: 0.03 },
-    };
-    const stopped = await trainCollect({
-      ...base,
-      epochs: 60,
-      earlyStopping: { patience: 2, restoreBest: false },
-    });
-    assert.equal(stopped.result.status, "stopped", stopped.result.reason);
-    assert.match(stopped.result.reason, /early stopping/);
-    const epochs = stopped.result.epochs;
-    assert.ok(epochs < 60);
-    const stepsPerEpoch = 6; // 96 training rows in batches of 16
-    assert.equal(stopped.result.steps, epochs * stepsPerEpoch);
-    const steps = await readNdjson(`${stopped.result.runDir}/steps.ndjson`);
-    assert.equal(steps.length, epochs * stepsPerEpoch);
-    assert.equal(steps.at(-1)!.epoch, epochs - 1);
-    const straight = await trainCollect({ ...base, epochs });
-    assert.equal(straight.result.status, "completed", straight.result.reason);
-    assert.equal(straight.result.steps, stopped.result.steps);
-    assert.deepEqual(stopped.result.test, straight.result.test);
-    assert.ok(Number.isFinite(stopped.result.test?.loss));
-  } finally {
-    await cleanup();
-  }
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const row = (i: number, noise: number) => {
+    const x = [Math.sin(i * 1.7), Math.cos(i * 0.9), Math.sin(i * 0.37)];
+    return [...x, 2 * x[0] - 3 * x[1] + x[2] + noise * Math.sin(i * 12.9898)].join(",");
+  };
+  const csv = (from: number, count: number) =>
+    ["a,b,c,y", ...Array.from({ length: count }, (_, i) => row(from + i, 1.5))].join("\n");
+  await Deno.writeTextFile(`${dir}/train.csv`, csv(0, 128));
+  await Deno.writeTextFile(`${dir}/test.csv`, csv(1000, 40));
+  const base = {
+    backend: "cpu" as const,
+    runsDir: dir,
+    data: {
+      kind: "csv" as const,
+      path: `${dir}/train.csv`,
+      testPath: `${dir}/test.csv`,
+      target: "y",
+      validationSplit: 0.25,
+    },
+    model: { kind: "mlp" as const, hidden: [64, 64] },
+    optimizer: { name: "adam" as const, lr: 0.03 },
+  };
+  const stopped = await trainCollect({
+    ...base,
+    epochs: 60,
+    earlyStopping: { patience: 2, restoreBest: false },
+  });
+  assert.equal(stopped.result.status, "stopped", stopped.result.reason);
+  assert.match(stopped.result.reason, /early stopping/);
+  const epochs = stopped.result.epochs;
+  assert.ok(epochs < 60);
+  const stepsPerEpoch = 6; // 96 training rows in batches of 16
+  assert.equal(stopped.result.steps, epochs * stepsPerEpoch);
+  const steps = await readNdjson(`${stopped.result.runDir}/steps.ndjson`);
+  assert.equal(steps.length, epochs * stepsPerEpoch);
+  assert.equal(steps.at(-1)!.epoch, epochs - 1);
+  const straight = await trainCollect({ ...base, epochs });
+  assert.equal(straight.result.status, "completed", straight.result.reason);
+  assert.equal(straight.result.steps, stopped.result.steps);
+  assert.deepEqual(stopped.result.test, straight.result.test);
+  assert.ok(Number.isFinite(stopped.result.test?.loss));
 });
 
 Deno.test("run.stop() ends a run gracefully after the current step, as 'stopped' with the reason", async () => {
-  const { dir, cleanup } = await tempRunsDir();
-  try {
-    const { train } = await import("../mod.ts");
-    const run = train({ backend: "cpu", runsDir: dir, epochs: 500 });
-    for await (const event of run.events()) {
-      if (event.type === "epoch" && event.epoch === 2) run.stop("pruned by the sweep");
-    }
-    const result = await run.result;
-    assert.equal(result.status, "stopped");
-    assert.equal(result.reason, "pruned by the sweep");
-    // The trainer goes on without the answers to at most 16 epoch ends, and the stop travels
-    // from the event stream's reader to the trainer while it trains, so it lands some of these
-    // tiny (~1 ms) epochs after epoch 2: how many depends on the machine's load.
-    assert.ok(result.epochs >= 3 && result.epochs < 500, `${result.epochs} epochs`);
-    const summary = JSON.parse(await Deno.readTextFile(`${result.runDir}/summary.json`));
-    assert.equal(summary.status, "stopped");
-    assert.equal(summary.epochs, result.epochs);
-  } finally {
-    await cleanup();
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const { train } = await import("../mod.ts");
+  const run = train({ backend: "cpu", runsDir: dir, epochs: 500 });
+  for await (const event of run.events()) {
+    if (event.type === "epoch" && event.epoch === 2) run.stop("pruned by the sweep");
   }
+  const result = await run.result;
+  assert.equal(result.status, "stopped");
+  assert.equal(result.reason, "pruned by the sweep");
+  // The trainer goes on without the answers to at most 16 epoch ends, and the stop travels
+  // from the event stream's reader to the trainer while it trains, so it lands some of these
+  // tiny (~1 ms) epochs after epoch 2: how many depends on the machine's load.
+  assert.ok(result.epochs >= 3 && result.epochs < 500, `${result.epochs} epochs`);
+  const summary = JSON.parse(await Deno.readTextFile(`${result.runDir}/summary.json`));
+  assert.equal(summary.status, "stopped");
+  assert.equal(summary.epochs, result.epochs);
 });
 
 Deno.test("a run stopped mid-epoch still evaluates its test split (the loader drops the rest of the epoch)", async () => {
-  const { dir, cleanup } = await tempRunsDir();
-  try {
-    const { result } = await trainCollect({
-      backend: "wasm",
-      runsDir: dir,
-      maxSteps: 3,
-      data: { kind: "idx", flatten: true, limit: 300, testLimit: 100 },
-      model: { kind: "mlp", hidden: [16] },
-      optimizer: { name: "adam", lr: 0.001 },
-    }, { stallTimeoutMs: 20_000 });
-    assert.equal(result.status, "stopped", result.reason);
-    assert.equal(result.steps, 3);
-    assert.ok(
-      result.test && Number.isFinite(result.test.accuracy),
-      "test metrics after a mid-epoch stop",
-    );
-  } finally {
-    await cleanup();
-  }
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const { result } = await trainCollect({
+    backend: "wasm",
+    runsDir: dir,
+    maxSteps: 3,
+    data: { kind: "idx", flatten: true, limit: 300, testLimit: 100 },
+    model: { kind: "mlp", hidden: [16] },
+    optimizer: { name: "adam", lr: 0.001 },
+  }, { stallTimeoutMs: 20_000 });
+  assert.equal(result.status, "stopped", result.reason);
+  assert.equal(result.steps, 3);
+  assert.ok(
+    result.test && Number.isFinite(result.test.accuracy),
+    "test metrics after a mid-epoch stop",
+  );
 });
 
 Deno.test("on WebGPU the fused optimizer kernels train like the reference path", async () => {
-  const { dir, cleanup } = await tempRunsDir();
-  try {
-    const config = {
-      backend: "webgpu" as const,
-      runsDir: dir,
-      epochs: 2,
-      data: { kind: "synthetic-linear" as const, n: 48 },
-      model: { kind: "mlp" as const, hidden: [8] },
-      optimizer: { name: "adamw" as const, lr: 0.01, weightDecay: 0.1 },
-    };
-    const { loadCheckpoint } = await import("../mod.ts");
-    const fused = await trainCollect({ ...config, fusedOptimizer: true });
-    const reference = await trainCollect({ ...config, fusedOptimizer: false });
-    const metaFused = JSON.parse(await Deno.readTextFile(`${fused.result.runDir}/meta.json`));
-    const metaReference = JSON.parse(
-      await Deno.readTextFile(`${reference.result.runDir}/meta.json`),
-    );
-    assert.equal(metaFused.fusedOptimizer, true);
-    assert.equal(metaReference.fusedOptimizer, false);
-    const a = await loadCheckpoint(`${fused.result.runDir}/checkpoints/last.ckpt`);
-    const b = await loadCheckpoint(`${reference.result.runDir}/checkpoints/last.ckpt`);
-    for (const [name, weight] of Object.entries(b.weights)) {
-      weight.values.forEach((v, i) => {
-        const w = a.weights[name].values[i];
-        assert.ok(
-          Math.abs(w - v) <= 1e-4 * Math.max(1, Math.abs(v)),
-          `${name}[${i}]: fused ${w} vs reference ${v}`,
-        );
-      });
-    }
-  } finally {
-    await cleanup();
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const config = {
+    backend: "webgpu" as const,
+    runsDir: dir,
+    epochs: 2,
+    data: { kind: "synthetic-linear" as const, n: 48 },
+    model: { kind: "mlp" as const, hidden: [8] },
+    optimizer: { name: "adamw" as const, lr: 0.01, weightDecay: 0.1 },
+  };
+  const { loadCheckpoint } = await import("../mod.ts");
+  const fused = await trainCollect({ ...config, fusedOptimizer: true });
+  const reference = await trainCollect({ ...config, fusedOptimizer: false });
+  const metaFused = JSON.parse(await Deno.readTextFile(`${fused.result.runDir}/meta.json`));
+  const metaReference = JSON.parse(
+    await Deno.readTextFile(`${reference.result.runDir}/meta.json`),
+  );
+  assert.equal(metaFused.fusedOptimizer, true);
+  assert.equal(metaReference.fusedOptimizer, false);
+  const a = await loadCheckpoint(`${fused.result.runDir}/checkpoints/last.ckpt`);
+  const b = await loadCheckpoint(`${reference.result.runDir}/checkpoints/last.ckpt`);
+  for (const [name, weight] of Object.entries(b.weights)) {
+    weight.values.forEach((v, i) => {
+      const w = a.weights[name].values[i];
+      assert.ok(
+        Math.abs(w - v) <= 1e-4 * Math.max(1, Math.abs(v)),
+        `${name}[${i}]: fused ${w} vs reference ${v}`,
+      );
+    });
   }
 });
 
 Deno.test("on WebGPU, windows read while the next steps run record every step as reading each one at once does", async () => {
-  const { dir, cleanup } = await tempRunsDir();
-  try {
-    const config = {
-      backend: "webgpu" as const,
-      runsDir: dir,
-      epochs: 3,
-      data: { kind: "synthetic-linear" as const, n: 160 },
-      model: { kind: "mlp" as const, hidden: [8] },
-      optimizer: { name: "adam" as const, lr: 0.01 },
-    };
-    // 10 steps an epoch: windows of 3 leave each one's read in flight over the next; the
-    // epoch's last window (1 step) is finished at once at the first and last epochs' ends, and
-    // in the next epoch at the second's (the trainer goes on before reading it).
-    const overlapped = await trainCollect({ ...config, readbackEvery: 3 });
-    const eachStep = await trainCollect({ ...config, readbackEvery: 1 });
-    const steps = async (run: typeof overlapped) =>
-      await readNdjson(`${run.result.runDir}/steps.ndjson`);
-    const [a, b] = [await steps(overlapped), await steps(eachStep)];
-    assert.deepEqual(a.map((s) => [s.step, s.epoch]), b.map((s) => [s.step, s.epoch]));
-    assert.deepEqual(a.map((s) => s.step), [...Array(30).keys()]);
-    a.forEach((s, i) => {
-      assert.ok(Math.abs(s.loss - b[i].loss) <= 1e-6 * Math.max(1, Math.abs(b[i].loss)));
-      assert.ok(Math.abs(s.gradNorm - b[i].gradNorm) <= 1e-5 * Math.max(1, b[i].gradNorm));
-    });
-    const epochs = (run: typeof overlapped) =>
-      run.events.flatMap((e) => e.type === "epoch" ? [e.metrics.loss] : []);
-    epochs(overlapped).forEach((loss, i) =>
-      assert.ok(Math.abs(loss - epochs(eachStep)[i]) <= 1e-6 * Math.max(1, loss))
-    );
-    assert.deepEqual(
-      overlapped.events.flatMap((e) => e.type === "epoch" ? [e.metricsLate] : []),
-      [false, true, false],
-    );
-    // the epoch's loss is the mean over its steps' samples, the pipelined windows included
-    const first = a.filter((s) => s.epoch === 0).map((s) => s.loss);
-    const mean = first.reduce((x, y) => x + y, 0) / first.length;
-    assert.ok(Math.abs(epochs(overlapped)[0] - mean) <= 1e-5 * Math.max(1, mean));
-  } finally {
-    await cleanup();
-  }
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const config = {
+    backend: "webgpu" as const,
+    runsDir: dir,
+    epochs: 3,
+    data: { kind: "synthetic-linear" as const, n: 160 },
+    model: { kind: "mlp" as const, hidden: [8] },
+    optimizer: { name: "adam" as const, lr: 0.01 },
+  };
+  // 10 steps an epoch: windows of 3 leave each one's read in flight over the next; the
+  // epoch's last window (1 step) is finished at once at the first and last epochs' ends, and
+  // in the next epoch at the second's (the trainer goes on before reading it).
+  const overlapped = await trainCollect({ ...config, readbackEvery: 3 });
+  const eachStep = await trainCollect({ ...config, readbackEvery: 1 });
+  const steps = async (run: typeof overlapped) =>
+    await readNdjson(`${run.result.runDir}/steps.ndjson`);
+  const [a, b] = [await steps(overlapped), await steps(eachStep)];
+  assert.deepEqual(a.map((s) => [s.step, s.epoch]), b.map((s) => [s.step, s.epoch]));
+  assert.deepEqual(a.map((s) => s.step), [...Array(30).keys()]);
+  a.forEach((s, i) => {
+    assert.ok(Math.abs(s.loss - b[i].loss) <= 1e-6 * Math.max(1, Math.abs(b[i].loss)));
+    assert.ok(Math.abs(s.gradNorm - b[i].gradNorm) <= 1e-5 * Math.max(1, b[i].gradNorm));
+  });
+  const epochs = (run: typeof overlapped) =>
+    run.events.flatMap((e) => e.type === "epoch" ? [e.metrics.loss] : []);
+  epochs(overlapped).forEach((loss, i) =>
+    assert.ok(Math.abs(loss - epochs(eachStep)[i]) <= 1e-6 * Math.max(1, loss))
+  );
+  assert.deepEqual(
+    overlapped.events.flatMap((e) => e.type === "epoch" ? [e.metricsLate] : []),
+    [false, true, false],
+  );
+  // the epoch's loss is the mean over its steps' samples, the pipelined windows included
+  const first = a.filter((s) => s.epoch === 0).map((s) => s.loss);
+  const mean = first.reduce((x, y) => x + y, 0) / first.length;
+  assert.ok(Math.abs(epochs(overlapped)[0] - mean) <= 1e-5 * Math.max(1, mean));
 });

@@ -16,71 +16,65 @@ async function diagnosed(config: RunConfigInput, runsDir: string) {
 }
 
 Deno.test("diagnose classifies real runs built to show each symptom", async (t) => {
-  const { dir, cleanup } = await tempRunsDir();
-  try {
-    await t.step("lr = 10 diverges", async () => {
-      const { kinds, diagnosis } = await diagnosed({ optimizer: { name: "sgd", lr: 10 } }, dir);
-      assert.deepEqual(kinds, ["diverged"]);
-      assert.ok(diagnosis.findings[0].set?.some((s) => s === "optimizer.lr=1"));
-    });
-    await t.step("lr = 1e-6 crawls", async () => {
-      const { kinds, diagnosis } = await diagnosed({
-        optimizer: { name: "sgd", lr: 1e-6 },
-        epochs: 10,
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  await t.step("lr = 10 diverges", async () => {
+    const { kinds, diagnosis } = await diagnosed({ optimizer: { name: "sgd", lr: 10 } }, dir);
+    assert.deepEqual(kinds, ["diverged"]);
+    assert.ok(diagnosis.findings[0].set?.some((s) => s === "optimizer.lr=1"));
+  });
+  await t.step("lr = 1e-6 crawls", async () => {
+    const { kinds, diagnosis } = await diagnosed({
+      optimizer: { name: "sgd", lr: 1e-6 },
+      epochs: 10,
+    }, dir);
+    assert.ok(kinds.includes("lrTooLow"), `got ${kinds}`);
+    assert.ok(!kinds.includes("healthy"));
+    const fix = diagnosis.findings.find((f) => f.kind === "lrTooLow")!;
+    assert.match(fix.fix, /lr-find|10/);
+  });
+  await t.step(
+    "a big MLP on a tiny noisy dataset overfits, and the turn epoch is reported",
+    async () => {
+      const { kinds, result, diagnosis } = await diagnosed({
+        epochs: 40,
+        data: { kind: "synthetic-linear", n: 32, noise: 2, validationSplit: 0.25 },
+        model: { kind: "mlp", hidden: [64, 64] },
+        optimizer: { name: "adam", lr: 0.02 },
       }, dir);
-      assert.ok(kinds.includes("lrTooLow"), `got ${kinds}`);
-      assert.ok(!kinds.includes("healthy"));
-      const fix = diagnosis.findings.find((f) => f.kind === "lrTooLow")!;
-      assert.match(fix.fix, /lr-find|10/);
-    });
-    await t.step(
-      "a big MLP on a tiny noisy dataset overfits, and the turn epoch is reported",
-      async () => {
-        const { kinds, result, diagnosis } = await diagnosed({
-          epochs: 40,
-          data: { kind: "synthetic-linear", n: 32, noise: 2, validationSplit: 0.25 },
-          model: { kind: "mlp", hidden: [64, 64] },
-          optimizer: { name: "adam", lr: 0.02 },
-        }, dir);
-        assert.ok(kinds.includes("overfitting"), `got ${kinds}`);
-        const epochs = await readNdjson(`${result.runDir}/epochs.ndjson`);
-        const best = epochs.reduce((a, b) => (b.valLoss < a.valLoss ? b : a));
-        const finding = diagnosis.findings.find((f) => f.kind === "overfitting")!;
-        assert.match(finding.evidence, new RegExp(`epoch ${best.epoch}\\b`));
-      },
-    );
-    await t.step("the seed experiment is healthy", async () => {
-      const { kinds } = await diagnosed({}, dir);
-      assert.deepEqual(kinds, ["healthy"]);
-    });
-  } finally {
-    await cleanup();
-  }
+      assert.ok(kinds.includes("overfitting"), `got ${kinds}`);
+      const epochs = await readNdjson(`${result.runDir}/epochs.ndjson`);
+      const best = epochs.reduce((a, b) => (b.valLoss < a.valLoss ? b : a));
+      const finding = diagnosis.findings.find((f) => f.kind === "overfitting")!;
+      assert.match(finding.evidence, new RegExp(`epoch ${best.epoch}\\b`));
+    },
+  );
+  await t.step("the seed experiment is healthy", async () => {
+    const { kinds } = await diagnosed({}, dir);
+    assert.deepEqual(kinds, ["healthy"]);
+  });
 });
 
 Deno.test("the same seed and config on cpu reproduce the same metrics bit for bit", async () => {
-  const { dir, cleanup } = await tempRunsDir();
-  try {
-    const config = {
-      backend: "cpu" as const,
-      runsDir: dir,
-      epochs: 3,
-      data: { kind: "synthetic-linear" as const, n: 80, validationSplit: 0.2 },
-      model: { kind: "mlp" as const, hidden: [16], dropout: 0 },
-      optimizer: { name: "adamw" as const, lr: 0.01 },
-    };
-    const a = await trainCollect(config);
-    const b = await trainCollect(config);
-    const strip = (rows: Record<string, number>[]) => rows.map(({ seconds: _, ...rest }) => rest);
-    assert.deepEqual(
-      strip(await readNdjson(`${a.result.runDir}/epochs.ndjson`)),
-      strip(await readNdjson(`${b.result.runDir}/epochs.ndjson`)),
-    );
-    assert.deepEqual(
-      await readNdjson(`${a.result.runDir}/steps.ndjson`),
-      await readNdjson(`${b.result.runDir}/steps.ndjson`),
-    );
-  } finally {
-    await cleanup();
-  }
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const config = {
+    backend: "cpu" as const,
+    runsDir: dir,
+    epochs: 3,
+    data: { kind: "synthetic-linear" as const, n: 80, validationSplit: 0.2 },
+    model: { kind: "mlp" as const, hidden: [16], dropout: 0 },
+    optimizer: { name: "adamw" as const, lr: 0.01 },
+  };
+  const a = await trainCollect(config);
+  const b = await trainCollect(config);
+  const strip = (rows: Record<string, number>[]) => rows.map(({ seconds: _, ...rest }) => rest);
+  assert.deepEqual(
+    strip(await readNdjson(`${a.result.runDir}/epochs.ndjson`)),
+    strip(await readNdjson(`${b.result.runDir}/epochs.ndjson`)),
+  );
+  assert.deepEqual(
+    await readNdjson(`${a.result.runDir}/steps.ndjson`),
+    await readNdjson(`${b.result.runDir}/steps.ndjson`),
+  );
 });

@@ -14,112 +14,103 @@ const config = {
 const cli = (args: string[]) => annealCommand(args);
 
 Deno.test("SIGKILL mid-epoch, then `anneal train --resume`, ends with the weights and metrics of an uninterrupted run", async () => {
-  const { dir, cleanup } = await tempRunsDir();
-  try {
-    const configFile = `${dir}/config.json`;
-    await Deno.writeTextFile(configFile, JSON.stringify({ ...config, runsDir: dir }));
-    const straight = await trainCollect({ ...config, runsDir: dir });
-    assert.equal(straight.result.status, "completed");
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const configFile = `${dir}/config.json`;
+  await Deno.writeTextFile(configFile, JSON.stringify({ ...config, runsDir: dir }));
+  const straight = await trainCollect({ ...config, runsDir: dir });
+  assert.equal(straight.result.status, "completed");
 
-    // Kill somewhere inside epoch 2..5, at a step that is not an epoch boundary.
-    const stepsPerEpoch = 5; // ceil(72 / 16)
-    const killAt = stepsPerEpoch * (2 + Math.floor(Math.random() * 4)) + 1 +
-      Math.floor(Math.random() * 3);
-    const child = cli(["train", "-c", configFile, "--json"]).spawn();
-    let runId = "";
-    const decoder = new TextDecoder();
-    let buffered = "";
-    const reader = child.stdout.getReader();
-    outer: for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffered += decoder.decode(value, { stream: true });
-      let newline;
-      while ((newline = buffered.indexOf("\n")) >= 0) {
-        const event = JSON.parse(buffered.slice(0, newline));
-        buffered = buffered.slice(newline + 1);
-        if (event.type === "run.started") runId = event.runId;
-        if (event.type === "steps" && event.fromStep + event.losses.length >= killAt) {
-          child.kill("SIGKILL");
-          break outer;
-        }
+  // Kill somewhere inside epoch 2..5, at a step that is not an epoch boundary.
+  const stepsPerEpoch = 5; // ceil(72 / 16)
+  const killAt = stepsPerEpoch * (2 + Math.floor(Math.random() * 4)) + 1 +
+    Math.floor(Math.random() * 3);
+  const child = cli(["train", "-c", configFile, "--json"]).spawn();
+  let runId = "";
+  const decoder = new TextDecoder();
+  let buffered = "";
+  const reader = child.stdout.getReader();
+  outer: for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffered += decoder.decode(value, { stream: true });
+    let newline;
+    while ((newline = buffered.indexOf("\n")) >= 0) {
+      const event = JSON.parse(buffered.slice(0, newline));
+      buffered = buffered.slice(newline + 1);
+      if (event.type === "run.started") runId = event.runId;
+      if (event.type === "steps" && event.fromStep + event.losses.length >= killAt) {
+        child.kill("SIGKILL");
+        break outer;
       }
     }
-    reader.releaseLock();
-    await child.stdout.cancel();
-    await child.stderr.cancel();
-    const status = await child.status;
-    assert.equal(status.signal, "SIGKILL", "the run was killed before it finished");
-    const summary = JSON.parse(await Deno.readTextFile(`${dir}/${runId}/summary.json`));
-    assert.equal(summary.status, "running", "a killed run leaves its record as it was");
-
-    const resumed = await cli(["train", "--resume", runId, "--runs-dir", dir, "--no-progress"])
-      .output();
-    assert.equal(resumed.code, 0, decoder.decode(resumed.stderr));
-    assert.match(decoder.decode(resumed.stdout), /resuming at epoch/);
-
-    const a = await loadCheckpoint(`${straight.result.runDir}/checkpoints/last.ckpt`);
-    const b = await loadCheckpoint(`${dir}/${runId}/checkpoints/last.ckpt`);
-    for (const [name, weight] of Object.entries(a.weights)) {
-      assert.deepEqual(
-        Array.from(b.weights[name].values),
-        Array.from(weight.values),
-        `${name} differs`,
-      );
-    }
-    const strip = (records: Record<string, number>[]) =>
-      records.map(({ seconds: _, ...rest }) => rest);
-    assert.deepEqual(
-      strip(await readNdjson(`${dir}/${runId}/epochs.ndjson`)),
-      strip(await readNdjson(`${straight.result.runDir}/epochs.ndjson`)),
-    );
-    const steps = await readNdjson(`${dir}/${runId}/steps.ndjson`);
-    assert.deepEqual(
-      steps.map((s) => s.step),
-      [...Array(8 * stepsPerEpoch).keys()],
-      "each step recorded once",
-    );
-  } finally {
-    await cleanup();
   }
+  reader.releaseLock();
+  await child.stdout.cancel();
+  await child.stderr.cancel();
+  const status = await child.status;
+  assert.equal(status.signal, "SIGKILL", "the run was killed before it finished");
+  const summary = JSON.parse(await Deno.readTextFile(`${dir}/${runId}/summary.json`));
+  assert.equal(summary.status, "running", "a killed run leaves its record as it was");
+
+  const resumed = await cli(["train", "--resume", runId, "--runs-dir", dir, "--no-progress"])
+    .output();
+  assert.equal(resumed.code, 0, decoder.decode(resumed.stderr));
+  assert.match(decoder.decode(resumed.stdout), /resuming at epoch/);
+
+  const a = await loadCheckpoint(`${straight.result.runDir}/checkpoints/last.ckpt`);
+  const b = await loadCheckpoint(`${dir}/${runId}/checkpoints/last.ckpt`);
+  for (const [name, weight] of Object.entries(a.weights)) {
+    assert.deepEqual(
+      Array.from(b.weights[name].values),
+      Array.from(weight.values),
+      `${name} differs`,
+    );
+  }
+  const strip = (records: Record<string, number>[]) =>
+    records.map(({ seconds: _, ...rest }) => rest);
+  assert.deepEqual(
+    strip(await readNdjson(`${dir}/${runId}/epochs.ndjson`)),
+    strip(await readNdjson(`${straight.result.runDir}/epochs.ndjson`)),
+  );
+  const steps = await readNdjson(`${dir}/${runId}/steps.ndjson`);
+  assert.deepEqual(
+    steps.map((s) => s.step),
+    [...Array(8 * stepsPerEpoch).keys()],
+    "each step recorded once",
+  );
 });
 
 Deno.test("--resume of a run that ended before its first checkpoint says so and how to go on", async () => {
-  const { dir, cleanup } = await tempRunsDir();
-  try {
-    await Deno.mkdir(`${dir}/early/checkpoints`, { recursive: true });
-    await Deno.writeTextFile(
-      `${dir}/early/config.json`,
-      JSON.stringify({ ...config, runsDir: dir }),
-    );
-    const out = await cli(["train", "--resume", "early", "--runs-dir", dir, "--no-progress"])
-      .output();
-    const stderr = new TextDecoder().decode(out.stderr);
-    assert.notEqual(out.code, 0);
-    assert.match(stderr, /Cannot resume run 'early': it has no checkpoint/);
-    assert.match(stderr, /start the run again/);
-  } finally {
-    await cleanup();
-  }
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  await Deno.mkdir(`${dir}/early/checkpoints`, { recursive: true });
+  await Deno.writeTextFile(
+    `${dir}/early/config.json`,
+    JSON.stringify({ ...config, runsDir: dir }),
+  );
+  const out = await cli(["train", "--resume", "early", "--runs-dir", dir, "--no-progress"])
+    .output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.notEqual(out.code, 0);
+  assert.match(stderr, /Cannot resume run 'early': it has no checkpoint/);
+  assert.match(stderr, /start the run again/);
 });
 
 Deno.test("--resume refuses a checkpoint from another model shape, naming the weight and the fix", async () => {
-  const { dir, cleanup } = await tempRunsDir();
-  try {
-    const small = {
-      backend: "cpu" as const,
-      runsDir: dir,
-      epochs: 2,
-      model: { kind: "mlp" as const, hidden: [8] },
-    };
-    await trainCollect(small, { runId: "small" });
-    await trainCollect({ ...small, model: { kind: "mlp", hidden: [16] } }, { runId: "large" });
-    await Deno.copyFile(`${dir}/large/checkpoints/last.ckpt`, `${dir}/small/checkpoints/last.ckpt`);
-    const { result } = await trainCollect({ runsDir: dir }, { resume: "small" });
-    assert.equal(result.status, "failed");
-    assert.match(result.reason, /has shape \[2,16\], the model needs \[2,8\]/);
-    assert.match(result.hint ?? "", /different model/);
-  } finally {
-    await cleanup();
-  }
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const small = {
+    backend: "cpu" as const,
+    runsDir: dir,
+    epochs: 2,
+    model: { kind: "mlp" as const, hidden: [8] },
+  };
+  await trainCollect(small, { runId: "small" });
+  await trainCollect({ ...small, model: { kind: "mlp", hidden: [16] } }, { runId: "large" });
+  await Deno.copyFile(`${dir}/large/checkpoints/last.ckpt`, `${dir}/small/checkpoints/last.ckpt`);
+  const { result } = await trainCollect({ runsDir: dir }, { resume: "small" });
+  assert.equal(result.status, "failed");
+  assert.match(result.reason, /has shape \[2,16\], the model needs \[2,8\]/);
+  assert.match(result.hint ?? "", /different model/);
 });
