@@ -406,7 +406,7 @@ const CHANNEL_THREADS = 256;
 /** Rows one workgroup of a per-channel reduction aims to sum. */
 const CHANNEL_SPAN = 1024;
 /** Row slices at most (its partials buffer holds this many per channel and sum). */
-export const CHANNEL_SLICES = 64;
+const CHANNEL_SLICES = 64;
 
 /**
  * Channels a workgroup of a per-channel reduction reads side by side: consecutive in memory, so
@@ -417,7 +417,7 @@ function channelWidth(channels: number): number {
 }
 
 /** [slices, rows a slice] of a per-channel reduction over `rows` rows. */
-export function channelSlices(rows: number): [number, number] {
+function channelSlices(rows: number): [number, number] {
   const wanted = Math.max(1, Math.min(CHANNEL_SLICES, Math.ceil(rows / CHANNEL_SPAN)));
   const span = Math.ceil(rows / wanted);
   return [Math.ceil(rows / span), span];
