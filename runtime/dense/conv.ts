@@ -793,24 +793,25 @@ export class ConvStage {
         out.push(this.#channelPartials(i, "bn-partials", bnPartialsWgsl, positions, () => [
           this.#buffers[i].z,
         ]));
-        out.push({
-          pipeline: pipelineFor(device, "bn-stats", () => BN_STATS_WGSL),
-          buffers: () => [
-            this.#channelParts[i],
+        out.push(this.#channelFinish(
+          i,
+          "bn-stats",
+          BN_STATS_WGSL,
+          positions,
+          () => [
             this.#stat[i],
             tensorBuffer(this.#backend, norm.movingMean),
             tensorBuffer(this.#backend, norm.movingVariance),
           ],
-          uniforms: (rows) => [
+          (rows, _, [slices, span]) => [
             positions(rows),
             b.outChannels,
-            channelSlices(positions(rows))[1],
-            channelSlices(positions(rows))[0],
+            span,
+            slices,
             floatBits(1 - norm.momentum),
             floatBits(norm.epsilon),
           ],
-          groups: () => [Math.ceil(b.outChannels / 64), 1],
-        });
+        ));
       }
       out.push({
         pipeline: pipelineFor(device, `pool-${+!!norm}`, () => poolWgsl(!!norm)),
@@ -861,17 +862,14 @@ export class ConvStage {
           () => [bufs().z, this.#stat[i], bufs().args, bufs().dpool],
           [b.height, b.width, ho, wo, b.pool],
         ));
-        out.push({
-          pipeline: pipelineFor(device, "bn-grad-stats", () => BN_GRAD_STATS_WGSL),
-          buffers: () => [this.#channelParts[i], grad(g + 2), grad(g + 3), this.#coef[i]],
-          uniforms: (rows, accumulate) => [
-            channelSlices(windows(rows))[0],
-            b.outChannels,
-            positions(rows),
-            accumulate,
-          ],
-          groups: () => [Math.ceil(b.outChannels / 64), 1],
-        });
+        out.push(this.#channelFinish(
+          i,
+          "bn-grad-stats",
+          BN_GRAD_STATS_WGSL,
+          windows,
+          () => [grad(g + 2), grad(g + 3), this.#coef[i]],
+          (rows, accumulate, [slices]) => [slices, b.outChannels, positions(rows), accumulate],
+        ));
       }
       out.push({
         pipeline: pipelineFor(device, `unpool-${+!!norm}`, () => unpoolWgsl(!!norm)),
@@ -889,17 +887,15 @@ export class ConvStage {
       out.push(this.#channelPartials(i, "channel-sum", channelSumWgsl, positions, () => [
         bufs().dz,
       ]));
-      out.push({
-        pipeline: pipelineFor(device, "bias-grad", () => BIAS_GRAD_WGSL),
-        buffers: () => [this.#channelParts[i], grad(g + 1)],
-        uniforms: (rows, accumulate) => [
-          channelSlices(positions(rows))[0],
-          b.outChannels,
-          accumulate,
-          0,
-        ],
-        groups: () => [Math.ceil(b.outChannels / 64), 1],
-      });
+      // the slices' column sums (the dense step's bias gradient kernel)
+      out.push(this.#channelFinish(
+        i,
+        "bias-grad",
+        BIAS_GRAD_WGSL,
+        positions,
+        () => [grad(g + 1)],
+        (_, accumulate, [slices]) => [slices, b.outChannels, accumulate, 0],
+      ));
       const into = i === 0 ? input : () => this.#buffers[i - 1].act;
       const { m, n } = filterTiles(b);
       if (m <= DIRECT_MAX_K) {
@@ -982,6 +978,27 @@ export class ConvStage {
       buffers: () => [...buffers(), this.#channelParts[i]],
       uniforms: (rows) => [count(rows), channels, channelSlices(count(rows))[1], ...extra],
       groups: (rows) => [Math.ceil(channels / width), channelSlices(count(rows))[0]],
+    };
+  }
+
+  /**
+   * The second stage of block `i`'s per-channel reduction over `count(rows)` rows: `code` (64
+   * threads a workgroup, a thread per channel) reads the block's partials, bound first, then
+   * `buffers`; `uniforms` also gets the first stage's [slices, span].
+   */
+  #channelFinish(
+    i: number,
+    key: string,
+    code: string,
+    count: (rows: number) => number,
+    buffers: () => GPUBuffer[],
+    uniforms: (rows: number, accumulate: number, slices: [number, number]) => number[],
+  ): Dispatch {
+    return {
+      pipeline: pipelineFor(this.#device, key, () => code),
+      buffers: () => [this.#channelParts[i], ...buffers()],
+      uniforms: (rows, accumulate) => uniforms(rows, accumulate, channelSlices(count(rows))),
+      groups: () => [Math.ceil(this.blocks[i].outChannels / 64), 1],
     };
   }
 
