@@ -181,9 +181,22 @@ export class KernelPool {
     return results;
   }
 
+  /**
+   * Holds the pool's threads before they claim a part (`true`) or lets them go on (`false`).
+   * While held, every part runs on the calling thread, as when the threads have lost their
+   * cores: tests use it to reach that path for certain, not by chance.
+   */
+  hold(held: boolean): void {
+    for (let i = 0; i < this.#workers.length; i++) {
+      Atomics.store(this.#words, i * SLOT_WORDS + Word.hold, held ? 1 : 0);
+      if (!held) Atomics.notify(this.#words, i * SLOT_WORDS + Word.hold);
+    }
+  }
+
   /** Ends the Workers; later calls run on the calling thread alone. */
   close(): void {
     if (this.#closed) return;
+    this.hold(false);
     this.#closed = true;
     for (let i = 0; i < this.#workers.length; i++) {
       Atomics.store(this.#words, i * SLOT_WORDS + Word.start, -1);

@@ -36,6 +36,11 @@ export const Word = {
   failed: 4,
   /** 0 while the call is unclaimed: the pool's thread or the caller, whoever sets it to 1 first, runs it. */
   claim: 5,
+  /**
+   * Nonzero while the pool holds its thread before it claims a call (`KernelPool.hold`, to test
+   * the caller's taking over parts of a thread that lost its core).
+   */
+  hold: 6,
   /** The arguments (float64) from here; the first becomes the kernel's result. */
   args: 8,
 } as const;

@@ -54,30 +54,41 @@ Deno.test("the threaded wasm backend runs anneal's kernels on a pool of as many 
     assert.deepEqual(Array.from(heapFloats(wasm, dx)), [1, 0, 3, 0, 0, 6, 7, 0, 9, 0]);
     for (const info of [dy, x, dx]) wasm.disposeData(info.dataId, true);
 
-    // A part its thread has not claimed yet runs on the calling thread: after a tiny first part
-    // the caller often gets there first, after a long one the pool's thread. Either way the
-    // result is whole.
+    // A part its thread has not claimed yet runs on the calling thread (a thread that lost its
+    // core must not stall the step). Held, the pool's thread claims nothing: every second part
+    // runs here, and the result is whole.
     const n = 1 << 20;
     const big = [n, n, n].map(() => wasm.makeOutput([n], "float32"));
     heapFloats(wasm, big[0]).fill(2);
     heapFloats(wasm, big[1]).fill(1);
-    let [byCaller, byPool] = [0, 0];
-    // Up to 200 rounds, alternating, until each way has happened (a busy machine delays the
-    // pool's thread, never the result).
-    for (let round = 0; round < 200 && (byCaller === 0 || byPool === 0); round++) {
-      const first = round % 2 === 0 ? 4 : n - 4096; // a tiny or a long first part
+    const split = (first: number) => {
       heapFloats(wasm, big[2]).fill(0);
-      const before = pool.reclaimed;
       pool.run("reluGrad", [
         [at(big[0], 0), at(big[1], 0), at(big[2], 0), first],
         [at(big[0], first), at(big[1], first), at(big[2], first), n - first],
       ]);
-      if (pool.reclaimed > before) byCaller++;
-      else byPool++;
       const out = heapFloats(wasm, big[2]);
-      assert.ok(out[0] === 2 && out[first] === 2 && out[n - 1] === 2, `round ${round}: whole`);
+      return out[0] === 2 && out[first - 1] === 2 && out[first] === 2 && out[n - 1] === 2;
+    };
+    pool.hold(true);
+    try {
+      for (const first of [4, n >> 1, n - 4096]) {
+        const before: number = pool.reclaimed;
+        assert.ok(split(first), `held, first part ${first}: whole`);
+        assert.equal(pool.reclaimed, before + 1, `held, first part ${first}: run by the caller`);
+      }
+    } finally {
+      pool.hold(false);
     }
-    assert.ok(byCaller > 0, "the caller ran a second part itself");
+    // Let go, the thread (which woke for the held calls and found them taken) runs second parts
+    // again: after a long first part it gets there first. Up to 200 rounds, as a busy machine can
+    // delay it.
+    let byPool = 0;
+    for (let round = 0; round < 200 && byPool === 0; round++) {
+      const before: number = pool.reclaimed;
+      assert.ok(split(n - 4096), `round ${round}: whole`);
+      if (pool.reclaimed === before) byPool++;
+    }
     assert.ok(byPool > 0, "the pool's thread ran a second part");
     for (const info of big) wasm.disposeData(info.dataId, true);
 

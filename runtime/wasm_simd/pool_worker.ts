@@ -34,6 +34,10 @@ function serve(memory: WebAssembly.Memory, control: SharedArrayBuffer, slot: num
     Atomics.wait(words, base + Word.start, seen);
     seen = Atomics.load(words, base + Word.start);
     if (seen < 0) return; // the pool closes
+    // Held (a test standing in for a thread that lost its core): claim nothing until released.
+    for (let held; (held = Atomics.load(words, base + Word.hold)) !== 0;) {
+      Atomics.wait(words, base + Word.hold, held);
+    }
     // The caller may have run this part itself (this thread woke late): then nothing to do.
     if (Atomics.compareExchange(words, base + Word.claim, 0, 1) !== 0) continue;
     // Claimed: the caller now waits for this slot, so the call posted last is the one to run.
