@@ -178,7 +178,6 @@ export class TrainingEngine {
       this.#loss = lossFunction(lossName);
       this.metrics = metricNames(shape.task);
       let path: TrainingEngine["modelPath"] = "tfjs";
-      let convs = false;
       if (config.fusedModel) {
         const plan = config.model.kind === "cnn" && tf.getBackend() === "webgpu"
           ? cnnPlan(
@@ -191,13 +190,12 @@ export class TrainingEngine {
           )
           : densePlan(config, this.variables, lossName, shape.targetSize);
         const work = typeof plan === "string" ? 0 : DenseHostProgram.work(plan, config.batchSize);
-        convs = typeof plan !== "string" && plan.convs !== undefined;
         if (typeof plan === "string") {
           this.fusedModelReason = plan;
         } else if (tf.getBackend() === "webgpu") {
           this.#dense = new DenseGpuProgram({
             ...plan,
-            halfActivations: config.mixedPrecision && !convs,
+            halfActivations: config.mixedPrecision,
           });
           path = "wgsl";
         } else if (work <= HOST_STEP_MAX_WORK) {
@@ -209,24 +207,21 @@ export class TrainingEngine {
         }
       }
       this.modelPath = path;
-      if (config.mixedPrecision && (path !== "wgsl" || convs)) {
+      if (config.mixedPrecision && path !== "wgsl") {
         const why = this.fusedModelReason ??
           (tf.getBackend() === "webgpu"
             ? "fusedModel is off"
             : `the backend is ${tf.getBackend()}`);
         throw new AnnealError(
           "config",
-          convs
-            ? "mixedPrecision stores float16 activations in the dense WGSL step's dense layers " +
-              "only; a cnn's conv blocks keep float32 activations"
-            : `mixedPrecision needs the dense WGSL step (a linear model or an MLP on WebGPU); ` +
-              `here the forward and backward run in ${
-                path === "host" ? "TypeScript" : "tfjs"
-              }: ${why}`,
+          `mixedPrecision needs the WGSL training step (a linear model, an MLP or a cnn on ` +
+            `WebGPU); here the forward and backward run in ${
+              path === "host" ? "TypeScript" : "tfjs"
+            }: ${why}`,
           {
             where: "mixedPrecision",
             hint: "drop mixedPrecision (everything then trains in float32), or train a linear " +
-              "model or MLP with --backend webgpu",
+              "model, an MLP or a cnn with --backend webgpu",
           },
         );
       }

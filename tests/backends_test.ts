@@ -95,7 +95,32 @@ Deno.test("mixedPrecision through the actors: float16 activations on WebGPU, a c
   const cpu = await trainCollect({ ...config, backend: "cpu" });
   assert.equal(cpu.result.status, "failed");
   assert.equal(cpu.result.failedActor, "trainer");
-  assert.match(cpu.result.reason, /mixedPrecision needs the dense WGSL step.*backend is cpu/);
+  assert.match(cpu.result.reason, /mixedPrecision needs the WGSL training step.*backend is cpu/);
+});
+
+Deno.test("mixedPrecision through the actors: a cnn on Fashion-MNIST stores float16 activations in its conv blocks", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const { result, events } = await trainCollect({
+    runsDir: dir,
+    backend: "webgpu",
+    epochs: 3,
+    batchSize: 32,
+    mixedPrecision: true,
+    data: { kind: "idx", limit: 320, testLimit: 64 },
+    model: { kind: "cnn", filters: [4, 8], dense: [16] },
+    optimizer: { name: "adam", lr: 0.003 },
+  });
+  assert.equal(result.status, "completed", result.reason);
+  const meta = JSON.parse(await Deno.readTextFile(`${result.runDir}/meta.json`));
+  assert.equal(meta.precision, "mixed");
+  assert.equal(meta.modelPath, "wgsl");
+  const losses = events.flatMap((e) => (e.type === "epoch" ? [e.metrics.loss] : []));
+  assert.equal(losses.length, 3);
+  assert.ok(
+    losses.every(Number.isFinite) && losses.at(-1)! < losses[0],
+    `loss should fall: ${losses}`,
+  );
 });
 
 Deno.test("budgets stop a run: maxSteps mid-epoch, and the summary says why", async () => {

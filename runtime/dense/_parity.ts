@@ -204,3 +204,80 @@ export async function checkParity(
     reference.dispose();
   }
 }
+
+/**
+ * Mixed precision against float32 on WebGPU: `c` trained twice from one seed, with and without
+ * `mixedPrecision`, on the same batches (`c.steps`); the losses, gradient norms and weights must
+ * agree to half-precision rounding (1% of each tensor's largest magnitude, at least `c.floor`),
+ * and must not all be equal (float16 rounds). Raises no validation error.
+ *
+ * Compared step by step, the gradients of a model with relu and max pooling can differ by more:
+ * a value rounded to float16 can cross zero or change a window's maximum, and the position
+ * getting a gradient changes. With `exact` (a tolerance), the convolution kernels are written as
+ * quarters (-1/4, 0, 1/4), their biases 0, and the inputs halves (-1 to 1): every convolution
+ * output is then a multiple of a power of two that float16 holds exactly, so without batch norm
+ * the forward pass is exact and the first step's gradients must agree to `exact`; with batch
+ * norm (a single block) only its normalized activations round, after the choices of relu and
+ * pooling.
+ */
+export async function checkMixedPrecision(c: ParityCase, exact?: number): Promise<void> {
+  const device = (tf.backend() as unknown as { device: GPUDevice }).device;
+  device.pushErrorScope("validation");
+  const base = { backend: "webgpu", seed: 5, ...c.config };
+  const mixed = new TrainingEngine(parseConfig({ ...base, mixedPrecision: true }), c.shape);
+  const full = new TrainingEngine(parseConfig(base), c.shape);
+  try {
+    assert.equal(mixed.precision, "mixed");
+    assert.equal(full.precision, "float32");
+    assert.equal(mixed.modelPath, "wgsl");
+    const inputs = c.shape.inputShape.reduce((a, b) => a * b, 1);
+    const gen = new Rng(6);
+    const rng = () => gen.float();
+    if (exact !== undefined) {
+      const weights = Object.entries(await full.readWeights()).map(([name, w]) => ({
+        shape: w.shape,
+        values: /^conv\d+\/kernel$/.test(name)
+          ? w.values.map(() => (Math.floor(rng() * 3) - 1) / 4)
+          : /^conv\d+\/bias$/.test(name)
+          ? w.values.map(() => 0)
+          : w.values,
+      }));
+      // (each engine names its layers apart: the values are matched by position)
+      for (const engine of [mixed, full]) {
+        const names = Object.keys(await engine.readWeights());
+        engine.writeWeights(Object.fromEntries(names.map((name, i) => [name, weights[i]])));
+      }
+    }
+    let differs = false;
+    for (const [s, sizes] of c.steps.entries()) {
+      const micro = sizes.map((size) => {
+        const data = batch(rng, size, inputs, c.shape);
+        if (exact !== undefined) data.x = data.x.map((v) => Math.round(v * 2) / 2);
+        return data;
+      });
+      const [a, b] = [mixed, full].map((engine) => engine.computeGradients(micro));
+      if (exact !== undefined && s === 0) {
+        const [ga, gb] = await Promise.all(
+          [a, b].map((step) => Promise.all(step.grads.map((g) => g.data()))),
+        );
+        ga.forEach((g, i) => close(g, gb[i], `step ${s} grad ${i}`, exact, c.floor));
+      }
+      mixed.applyGradients(a, 0.01);
+      full.applyGradients(b, 0.01);
+      const [[va], [vb]] = [await mixed.readStats([a]), await full.readStats([b])];
+      // float16 keeps ~3 decimal digits of each activation
+      close([va.loss, va.gradNorm], [vb.loss, vb.gradNorm], `step ${s}`, 1e-2);
+      differs ||= va.loss !== vb.loss || va.gradNorm !== vb.gradNorm;
+    }
+    assert.ok(differs, "the float16 path rounds: its numbers cannot all equal float32's");
+    const [wa, wb] = [
+      Object.values(await mixed.readWeights()),
+      Object.values(await full.readWeights()),
+    ];
+    wb.forEach((w, i) => close(wa[i].values, w.values, `weight ${i}`, 1e-2, c.floor));
+  } finally {
+    mixed.dispose();
+    full.dispose();
+  }
+  assert.equal(await device.popErrorScope(), null);
+}

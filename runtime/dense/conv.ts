@@ -38,7 +38,7 @@ import {
   pipelineFor,
   storageBuffer,
 } from "./dispatch.ts";
-import { BIAS_GRAD_WGSL, type Gather, TILE } from "./wgsl.ts";
+import { BIAS_GRAD_WGSL, element, type Gather, HALF_WGSL, TILE } from "./wgsl.ts";
 
 /** Batch normalization after a convolution: its weights, statistics and settings. */
 export interface ConvNorm {
@@ -134,8 +134,12 @@ fn unflatten(i: u32, Y: u32, X: u32) -> vec3<u32> {
   return vec3<u32>(lead, q - lead * Y, i - q * X);
 }`;
 
-/** A row as (b, h, w) and a column as (kh, kw, c): the gathers' splits, once per staged element. */
-const SPLITS = `${UNFLATTEN}
+/**
+ * A row as (b, h, w) and a column as (kh, kw, c): the gathers' splits, once per staged element;
+ * `at()` reads the gathered tensor `A`, float16 pairs when `half`.
+ */
+const splits = (half: boolean) =>
+  `${UNFLATTEN}
 
 fn position(row: u32) -> vec3<u32> {
   return unflatten(row, dims.H, dims.W);
@@ -147,11 +151,16 @@ fn tap(col: u32) -> vec3<u32> {
 
 fn at(b: u32, h: i32, w: i32, c: u32) -> f32 {
   if (h < 0 || w < 0 || h >= i32(dims.H) || w >= i32(dims.W)) { return 0.0; }
-  return A[((b * dims.H + u32(h)) * dims.W + u32(w)) * dims.C + c];
+  let e = ((b * dims.H + u32(h)) * dims.W + u32(w)) * dims.C + c;
+  return ${element("A", "e", half)};
 }`;
 
-/** Column `col` = (kh, kw, c) of the unfolded input row `row` = (b, h, w); 0 in the padding. */
-const IM2COL: Gather["fns"] = `${SPLITS}
+/**
+ * Column `col` = (kh, kw, c) of the unfolded input row `row` = (b, h, w); 0 in the padding. The
+ * input is float16 pairs when `half` (a previous block's activations under mixed precision).
+ */
+const im2col = (half: boolean): Gather["fns"] =>
+  `${splits(half)}
 
 fn im2col(row: u32, col: u32) -> f32 {
   let p = position(row);
@@ -163,7 +172,7 @@ fn im2col(row: u32, col: u32) -> f32 {
  * The input gradient's operands: the output gradient at the taps reflected about input position
  * `row` (column (kh, kw, co)), and the filter [kh, kw, ci, co] read at (kh, kw, co) x ci.
  */
-const REFLECTED: Gather["fns"] = `${SPLITS}
+const REFLECTED: Gather["fns"] = `${splits(false)}
 
 fn reflected(row: u32, col: u32) -> f32 {
   let p = position(row);
@@ -199,19 +208,24 @@ function group4(name: string, buffer: string): string {
 }`;
 }
 
+/** WGSL's element type of a map stored as float32, or (`half`) as float16 pairs. */
+const word = (half: boolean) => half ? "u32" : "f32";
+
 /**
  * The direct convolution: a thread per output position and group of 4 output channels (the last
  * group masked) sums the taps, in the matmul's order (kh, kw, c), onto the bias; `at()` reads 0
- * in the padding, as the matmul's gather does.
+ * in the padding, as the matmul's gather does. `halfIn` / `halfOut`: the input / output as
+ * float16 pairs (the output's channels even, so a group's pairs never straddle two threads).
  */
-const DIRECT_CONV_WGSL = `
+const directConvWgsl = (halfIn: boolean, halfOut: boolean) => `
 struct Dims { total: u32, H: u32, W: u32, C: u32, KS: u32, P: u32, CO: u32, Q: u32 }
 @group(0) @binding(0) var<uniform> dims: Dims;
-@group(0) @binding(1) var<storage, read> A: array<f32>;
+@group(0) @binding(1) var<storage, read> A: array<${word(halfIn)}>;
 @group(0) @binding(2) var<storage, read> kernel: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> z: array<f32>;
-${SPLITS}
+@group(0) @binding(4) var<storage, read_write> z: array<${word(halfOut)}>;
+${HALF_WGSL}
+${splits(halfIn)}
 
 ${group4("group4", "kernel")}
 ${group4("group4_bias", "bias")}
@@ -238,10 +252,15 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<
     }
   }
   let o = row * CO + co;
-  z[o] = acc.x;
+  ${
+  halfOut
+    ? `z[o >> 1u] = pack2x16float(acc.xy);
+  if (n > 2u) { z[(o >> 1u) + 1u] = pack2x16float(acc.zw); }`
+    : `z[o] = acc.x;
   if (n > 1u) { z[o + 1u] = acc.y; }
   if (n > 2u) { z[o + 2u] = acc.z; }
-  if (n > 3u) { z[o + 3u] = acc.w; }
+  if (n > 3u) { z[o + 3u] = acc.w; }`
+}
 }
 `;
 
@@ -249,15 +268,17 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<
  * The direct filter gradient (K at most {@linkcode DIRECT_MAX_K}): a thread per filter entry
  * (tap, output channel) and slice of the batch's positions sums input x output gradient over the
  * slice, walking the positions (b, h, w) without a division, into the split-K partials
- * [slices, taps x out] that {@linkcode BIAS_GRAD_WGSL} sums, as the matmul's would be.
+ * [slices, taps x out] that {@linkcode BIAS_GRAD_WGSL} sums, as the matmul's would be. `halfIn`:
+ * the input as float16 pairs.
  */
-const DIRECT_FILTER_WGSL = `
+const directFilterWgsl = (halfIn: boolean) => `
 struct Dims { MN: u32, H: u32, W: u32, C: u32, KS: u32, P: u32, CO: u32, rows: u32, KC: u32 }
 @group(0) @binding(0) var<uniform> dims: Dims;
-@group(0) @binding(1) var<storage, read> A: array<f32>;
+@group(0) @binding(1) var<storage, read> A: array<${word(halfIn)}>;
 @group(0) @binding(2) var<storage, read> dz: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
-${SPLITS}
+${HALF_WGSL}
+${splits(halfIn)}
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
@@ -298,18 +319,20 @@ const MAP_DIMS =
 /**
  * A kernel with a thread per value of a block's map [b, Y, X, C] (`Y, X`: the uniform fields), in a
  * 2-D grid of 256-thread workgroups (`grid()`), `total` bounding it: `body` sees the value's index
- * `i`, its channel `c` (of `C`) and `s` = (b, y, x).
+ * `i`, its channel `c` (of `C`) and `s` = (b, y, x). With `pairs`, a thread per two neighbouring
+ * values (C even): `i` and `c` are the first's (even), and the grid has half the threads.
  */
-function mapKernel(bindings: string, yx: string, body: string): string {
+function mapKernel(bindings: string, yx: string, body: string, pairs = false): string {
   return `
 ${MAP_DIMS}
 ${bindings}
 ${UNFLATTEN}
+${HALF_WGSL}
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
-  let i = (wg.y * nw.x + wg.x) * 256u + li;
+  let i = ((wg.y * nw.x + wg.x) * 256u + li)${pairs ? " * 2u" : ""};
   if (i >= dims.total) { return; }
   let C = dims.C;
   let q = udiv(i, C);
@@ -323,51 +346,68 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<
 
 /**
  * Per pooled output (b, ho, wo, c): the window's maximum of the (normalized) convolution output,
- * through relu, and the window offset where it is (the first maximum).
+ * through relu, and the window offset where it is (the first maximum). `half`: the convolution
+ * output and the pooled output are float16 pairs, and a thread takes a pair of channels (one
+ * word of the output).
  */
-function poolWgsl(norm: boolean): string {
+function poolWgsl(norm: boolean, half: boolean): string {
   const bindings = norm
     ? `@group(0) @binding(2) var<storage, read> stat: array<f32>;
 @group(0) @binding(3) var<storage, read> gamma: array<f32>;
 @group(0) @binding(4) var<storage, read> beta: array<f32>;
-@group(0) @binding(5) var<storage, read_write> act: array<f32>;
+@group(0) @binding(5) var<storage, read_write> act: array<${word(half)}>;
 @group(0) @binding(6) var<storage, read_write> args: array<u32>;`
-    : `@group(0) @binding(2) var<storage, read_write> act: array<f32>;
+    : `@group(0) @binding(2) var<storage, read_write> act: array<${word(half)}>;
 @group(0) @binding(3) var<storage, read_write> args: array<u32>;`;
-  return mapKernel(
-    `@group(0) @binding(1) var<storage, read> z: array<f32>;
-${bindings}`,
-    "dims.Ho, dims.Wo",
-    `let ho = s.y;
-  let wo = s.z;
+  // (relu of the window's maximum, its offset) for channel c of window (b, ho, wo)
+  const window = `
+fn window(b: u32, ho: u32, wo: u32, c: u32) -> vec2<f32> {
+  let C = dims.C;
   ${
-      norm
-        ? `let a = gamma[c] * stat[C + c];
+    norm
+      ? `let a = gamma[c] * stat[C + c];
   let k = beta[c] - stat[c] * a;`
-        : "let a = 1.0; let k = 0.0;"
-    }
+      : "let a = 1.0; let k = 0.0;"
+  }
   let p = dims.p;
   var best = 0.0;
   var arg = 0u;
   for (var dh = 0u; dh < p; dh++) {
     for (var dw = 0u; dw < p; dw++) {
-      let v = z[((b * dims.H + ho * p + dh) * dims.W + wo * p + dw) * C + c] * a + k;
+      let e = ((b * dims.H + ho * p + dh) * dims.W + wo * p + dw) * C + c;
+      let v = ${element("z", "e", half)} * a + k;
       if ((dh == 0u && dw == 0u) || v > best) { best = v; arg = dh * p + dw; }
     }
   }
-  act[i] = max(best, 0.0);
-  args[i] = arg;`,
+  return vec2<f32>(max(best, 0.0), f32(arg));
+}`;
+  return mapKernel(
+    `@group(0) @binding(1) var<storage, read> z: array<${word(half)}>;
+${bindings}
+${window}`,
+    "dims.Ho, dims.Wo",
+    half
+      ? `let r0 = window(b, s.y, s.z, c);
+  let r1 = window(b, s.y, s.z, c + 1u);
+  act[i >> 1u] = pack2x16float(vec2<f32>(r0.x, r1.x));
+  args[i] = u32(r0.y);
+  args[i + 1u] = u32(r1.y);`
+      : `let r = window(b, s.y, s.z, c);
+  act[i] = r.x;
+  args[i] = u32(r.y);`,
+    half,
   );
 }
 
 /**
  * Per convolution output (b, h, w, c): the pooled gradient if this is its window's argmax (else
  * 0), then through batch normalization:
- * `dz = gamma / sqrt(var + eps) * (dy - s1 / n - xhat * s2 / n)`.
+ * `dz = gamma / sqrt(var + eps) * (dy - s1 / n - xhat * s2 / n)`. `half`: the convolution output
+ * is float16 pairs (its gradient stays float32).
  */
-function unpoolWgsl(norm: boolean): string {
+function unpoolWgsl(norm: boolean, half: boolean): string {
   const bindings = norm
-    ? `@group(0) @binding(3) var<storage, read> z: array<f32>;
+    ? `@group(0) @binding(3) var<storage, read> z: array<${word(half)}>;
 @group(0) @binding(4) var<storage, read> stat: array<f32>;
 @group(0) @binding(5) var<storage, read> gamma: array<f32>;
 @group(0) @binding(6) var<storage, read> coef: array<f32>;
@@ -391,7 +431,7 @@ ${bindings}`,
   ${
       norm
         ? `let inv = stat[C + c];
-  let xhat = (z[i] - stat[c]) * inv;
+  let xhat = (${element("z", "i", half)} - stat[c]) * inv;
   dz[i] = gamma[c] * inv * (dy - coef[c] - xhat * coef[C + c]);`
         : "dz[i] = dy;"
     }`,
@@ -527,14 +567,15 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 /**
  * Batch norm's statistics, first stage: per channel and slice of rows, the sum of the slice's
  * values and the sum of their squares about the slice's own mean (two passes, as tfjs's
- * `moments`, within the slice).
+ * `moments`, within the slice). `half`: the convolution output is float16 pairs.
  */
-const bnPartialsWgsl = (width: number) =>
+const bnPartialsWgsl = (half: boolean) => (width: number) =>
   channelPartialsWgsl(width, {
-    inputs: ["z: array<f32>"],
+    inputs: [`z: array<${word(half)}>`],
+    fns: HALF_WGSL,
     passes: [
-      { sums: ["s"], row: "s += z[r * C + c];" },
-      { sums: ["q"], row: "let d = z[r * C + c] - sT / count; q += d * d;" },
+      { sums: ["s"], row: `s += ${element("z", "r * C + c", half)};` },
+      { sums: ["q"], row: `let d = ${element("z", "r * C + c", half)} - sT / count; q += d * d;` },
     ],
     out: ["sT", "qT"],
   });
@@ -579,13 +620,18 @@ const channelSumWgsl = (width: number) =>
 /**
  * Batch norm's gradient sums, first stage: per channel and slice of the pooled positions (only a
  * window's argmax gets a gradient), s1 = the sum of the gradient at batch norm's output and s2 =
- * its sum times the normalized input.
+ * its sum times the normalized input. `half`: the convolution output is float16 pairs.
  */
-const bnGradPartialsWgsl = (width: number) =>
+const bnGradPartialsWgsl = (half: boolean) => (width: number) =>
   channelPartialsWgsl(width, {
     fields: "H: u32, W: u32, Ho: u32, Wo: u32, p: u32",
-    inputs: ["z: array<f32>", "stat: array<f32>", "args: array<u32>", "dpool: array<f32>"],
-    fns: UNFLATTEN,
+    inputs: [
+      `z: array<${word(half)}>`,
+      "stat: array<f32>",
+      "args: array<u32>",
+      "dpool: array<f32>",
+    ],
+    fns: `${UNFLATTEN}\n${HALF_WGSL}`,
     passes: [{
       sums: ["s1", "s2"],
       row: `let i = r * C + c;
@@ -593,7 +639,8 @@ const bnGradPartialsWgsl = (width: number) =>
     let at = unflatten(r, dims.Ho, dims.Wo);
     let h = at.y * dims.p + off / dims.p;
     let w = at.z * dims.p + off % dims.p;
-    let xhat = (z[((at.x * dims.H + h) * dims.W + w) * C + c] - stat[c]) * stat[C + c];
+    let e = ((at.x * dims.H + h) * dims.W + w) * C + c;
+    let xhat = (${element("z", "e", half)} - stat[c]) * stat[C + c];
     let dy = dpool[i];
     s1 += dy;
     s2 += dy * xhat;`,
@@ -626,9 +673,12 @@ const BN_GRAD_STATS_WGSL = channelFinishWgsl(
 // The stage
 
 interface BlockBuffers {
-  /** Convolution output [rows, h, w, out]. */
+  /** Convolution output [rows, h, w, out] (float16 pairs under mixed precision). */
   z: GPUBuffer;
-  /** Pooled, relu'd output [rows, ho, wo, out], and each window's argmax offset. */
+  /**
+   * Pooled, relu'd output [rows, ho, wo, out] (float16 pairs under mixed precision), and each
+   * window's argmax offset.
+   */
   act: GPUBuffer;
   args: GPUBuffer;
   /** Gradient at the pooled output, before relu (the relu derivative applied). */
@@ -639,10 +689,13 @@ interface BlockBuffers {
 
 /**
  * The convolutional blocks' buffers and dispatches; `DenseGpuProgram` records them around its
- * dense layers.
+ * dense layers. With `half` (mixed precision) each block's convolution output and pooled
+ * activations are stored as float16 pairs, which needs an even number of output channels; the
+ * images, gradients and all arithmetic stay float32.
  */
 export class ConvStage {
   readonly blocks: ConvBlock[];
+  readonly half: boolean;
   readonly #backend: WebGpuBackendInternals;
   readonly #device: GPUDevice;
   #buffers: BlockBuffers[] = [];
@@ -654,8 +707,21 @@ export class ConvStage {
   /** Per block: the per-channel reductions' partials, [slice, 2, channel]. */
   readonly #channelParts: GPUBuffer[];
 
-  constructor(backend: WebGpuBackendInternals, blocks: ConvBlock[]) {
+  constructor(backend: WebGpuBackendInternals, blocks: ConvBlock[], half = false) {
+    const odd = blocks.findIndex((b) => b.outChannels % 2 !== 0);
+    if (half && odd >= 0) {
+      throw new AnnealError(
+        "config",
+        `mixedPrecision stores activations as float16 pairs: conv block ${odd} has ` +
+          `${blocks[odd].outChannels} filters, an odd number`,
+        {
+          where: "model.filters",
+          hint: "give every conv block an even number of filters, or drop mixedPrecision",
+        },
+      );
+    }
     this.blocks = blocks;
+    this.half = half;
     this.#backend = backend;
     this.#device = backend.device;
     this.#stat = blocks.map((b, i) => this.#storage(2 * b.outChannels, `statistics ${i}`));
@@ -710,9 +776,10 @@ export class ConvStage {
     this.#buffers = this.blocks.map((b, i) => {
       const full = mapCount(b, rows, "full");
       const pooled = mapCount(b, rows, "pooled");
+      const words = (values: number) => this.half ? Math.ceil(values / 2) : values;
       return {
-        z: this.#storage(full, `z ${i}`),
-        act: this.#storage(pooled, `activation ${i}`),
+        z: this.#storage(words(full), `z ${i}`),
+        act: this.#storage(words(pooled), `activation ${i}`),
         args: this.#storage(pooled, `argmax ${i}`),
         dpool: this.#storage(pooled, `pooled gradient ${i}`),
         dz: this.#storage(full, `z gradient ${i}`),
@@ -742,15 +809,22 @@ export class ConvStage {
   forward(input: () => GPUBuffer): Dispatch[] {
     const device = this.#device;
     const out: Dispatch[] = [];
+    const half = this.half;
     this.blocks.forEach((b, i) => {
       const into = i === 0 ? input : () => this.#buffers[i - 1].act;
+      // the images stay float32; a previous block's activations are float16 under `half`
+      const halfIn = half && i > 0;
       const taps = b.kernelSize * b.kernelSize;
       const positions = (rows: number) => rows * b.height * b.width;
       if (taps * b.inChannels <= DIRECT_MAX_K) {
         const groups = Math.ceil(b.outChannels / 4);
         const padding = Math.floor((b.kernelSize - 1) / 2);
         out.push({
-          pipeline: pipelineFor(device, "conv-direct", () => DIRECT_CONV_WGSL),
+          pipeline: pipelineFor(
+            device,
+            `conv-direct-${+halfIn}${+half}`,
+            () => directConvWgsl(halfIn, half),
+          ),
           buffers: () => [
             into(),
             tensorBuffer(this.#backend, b.kernel),
@@ -774,6 +848,7 @@ export class ConvStage {
           transA: false,
           transB: false,
           epilogue: { kind: "forward", activation: "linear" },
+          half: { a: halfIn, out: half },
           dims: (rows) => [positions(rows), b.outChannels, taps * b.inChannels],
           buffers: () => [
             into(),
@@ -783,16 +858,18 @@ export class ConvStage {
           ],
           gather: {
             key: "conv",
-            code: { fns: IM2COL, a: "return im2col(m, k);" },
+            code: { fns: im2col(halfIn), a: "return im2col(m, k);" },
             sizes: this.#sizes(b, b.inChannels),
           },
         }));
       }
       const norm = b.norm;
       if (norm) {
-        out.push(this.#channelPartials(i, "bn-partials", bnPartialsWgsl, positions, () => [
-          this.#buffers[i].z,
-        ]));
+        out.push(
+          this.#channelPartials(i, `bn-partials-${+half}`, bnPartialsWgsl(half), positions, () => [
+            this.#buffers[i].z,
+          ]),
+        );
         out.push(this.#channelFinish(
           i,
           "bn-stats",
@@ -814,7 +891,7 @@ export class ConvStage {
         ));
       }
       out.push({
-        pipeline: pipelineFor(device, `pool-${+!!norm}`, () => poolWgsl(!!norm)),
+        pipeline: pipelineFor(device, `pool-${+!!norm}${+half}`, () => poolWgsl(!!norm, half)),
         buffers: () => [
           this.#buffers[i].z,
           ...(norm
@@ -828,7 +905,8 @@ export class ConvStage {
           this.#buffers[i].args,
         ],
         uniforms: (rows) => this.#mapUniforms(b, rows, "pooled"),
-        groups: (rows) => grid(mapCount(b, rows, "pooled"), 256),
+        // a thread per value, or per pair of values under `half`
+        groups: (rows) => grid(mapCount(b, rows, "pooled") / (half ? 2 : 1), 256),
       });
     });
     return out;
@@ -842,6 +920,7 @@ export class ConvStage {
   backward(input: () => GPUBuffer, grad: (j: number) => GPUBuffer): Dispatch[] {
     const device = this.#device;
     const out: Dispatch[] = [];
+    const half = this.half;
     // the index of each block's first gradient, walked back from the end
     let next = this.blocks.reduce((j, b) => j + gradientCount(b), 0);
     for (let i = this.blocks.length - 1; i >= 0; i--) {
@@ -856,8 +935,8 @@ export class ConvStage {
         const [ho, wo] = pooledSize(b);
         out.push(this.#channelPartials(
           i,
-          "bn-grad-partials",
-          bnGradPartialsWgsl,
+          `bn-grad-partials-${+half}`,
+          bnGradPartialsWgsl(half),
           windows,
           () => [bufs().z, this.#stat[i], bufs().args, bufs().dpool],
           [b.height, b.width, ho, wo, b.pool],
@@ -872,7 +951,7 @@ export class ConvStage {
         ));
       }
       out.push({
-        pipeline: pipelineFor(device, `unpool-${+!!norm}`, () => unpoolWgsl(!!norm)),
+        pipeline: pipelineFor(device, `unpool-${+!!norm}${+half}`, () => unpoolWgsl(!!norm, half)),
         buffers: () => [
           bufs().dpool,
           bufs().args,
@@ -897,10 +976,15 @@ export class ConvStage {
         (_, accumulate, [slices]) => [slices, b.outChannels, accumulate, 0],
       ));
       const into = i === 0 ? input : () => this.#buffers[i - 1].act;
+      const halfIn = half && i > 0;
       const { m, n } = filterTiles(b);
       if (m <= DIRECT_MAX_K) {
         out.push({
-          pipeline: pipelineFor(device, "conv-filter-direct", () => DIRECT_FILTER_WGSL),
+          pipeline: pipelineFor(
+            device,
+            `conv-filter-direct-${+halfIn}`,
+            () => directFilterWgsl(halfIn),
+          ),
           buffers: () => [into(), bufs().dz, this.#partials[i]],
           uniforms: (rows) => [
             m * n,
@@ -916,11 +1000,12 @@ export class ConvStage {
           transA: true,
           transB: false,
           epilogue: { kind: "partial" },
+          half: { a: halfIn },
           dims: (rows) => [m, n, positions(rows)],
           buffers: () => [into(), bufs().dz, this.#partials[i]],
           gather: {
             key: "conv-filter",
-            code: { fns: IM2COL, a: "return im2col(k, m);" },
+            code: { fns: im2col(halfIn), a: "return im2col(k, m);" },
             sizes: this.#sizes(b, b.inChannels),
           },
           split: (rows) => splitK(b, positions(rows)),
@@ -940,6 +1025,7 @@ export class ConvStage {
           transA: false,
           transB: false,
           epilogue: { kind: "backprop", activation: "relu" },
+          half: { prev: half },
           dims: (rows) => [positions(rows), b.inChannels, taps * b.outChannels],
           buffers: () => [
             bufs().dz,
@@ -1008,7 +1094,10 @@ export class ConvStage {
     const images = rows * first.height * first.width * first.inChannels;
     return this.blocks.reduce((floats, b) => {
       const { m, n } = filterTiles(b);
-      return floats + 2 * mapCount(b, rows, "full") + 3 * mapCount(b, rows, "pooled") +
+      // z and the activations take half the bytes under mixed precision
+      const maps = this.half ? 0.5 : 1;
+      return floats + (1 + maps) * mapCount(b, rows, "full") +
+        (2 + maps) * mapCount(b, rows, "pooled") +
         4 * b.outChannels + maxSplits(b) * m * n + 2 * CHANNEL_SLICES * b.outChannels;
     }, images);
   }

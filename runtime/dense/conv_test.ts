@@ -12,7 +12,7 @@ import { parseConfig } from "../../config.ts";
 import { AnnealError } from "../../errors.ts";
 import { releaseWebGpu, selectBackend } from "../backend.ts";
 import { type DataShape, TrainingEngine } from "../engine.ts";
-import { checkWebGpuParity, type ParityCase } from "./_parity.ts";
+import { checkMixedPrecision, checkWebGpuParity, type ParityCase } from "./_parity.ts";
 import { UNFLATTEN } from "./conv.ts";
 
 const ready = selectBackend("webgpu", "cnn");
@@ -129,19 +129,85 @@ Deno.test("a cnn takes the WGSL step only where it applies, and says why not", a
       engine.dispose();
     }
   }
+  // float16 pairs need an even number of filters in every block
+  const tensors = tf.memory().numTensors;
   assert.throws(
     () =>
       new TrainingEngine(
         parseConfig({
           backend: "webgpu",
-          model: { kind: "cnn", filters: [2] },
+          model: { kind: "cnn", filters: [4, 3] },
           mixedPrecision: true,
         }),
         image,
       ),
-    (e) => e instanceof AnnealError && /conv blocks keep float32/.test(e.message),
+    (e) =>
+      e instanceof AnnealError && /conv block 1 has 3 filters, an odd number/.test(e.message) &&
+      e.where === "model.filters" && e.hint !== undefined,
   );
+  assert.equal(tf.memory().numTensors, tensors, "nothing left behind");
 });
+
+// Mixed precision: each block's convolution output and pooled activations stored as float16
+// pairs (the images, gradients and arithmetic stay float32). `exact`: the first step's gradients
+// on weights and inputs float16 holds exactly (see checkMixedPrecision), then the steps compared
+// to half rounding.
+const MIXED: (ParityCase & { exact?: number })[] = [
+  {
+    // the first convolution direct (K = 9) on float32 images, the second gathered from float16
+    // activations (forward, filter gradient), the input gradient through float16 activations
+    name: "two blocks, a 3x3 kernel, no batch norm, exact",
+    config: {
+      model: { kind: "cnn", filters: [4, 6], batchNorm: false, dense: [] },
+      optimizer: { name: "sgd", lr: 0.05, momentum: 0.9 },
+    },
+    shape: { inputShape: [8, 8, 1], targetSize: 1, task: "classification", numClasses: 3 },
+    steps: [[9], [9], [5]],
+    exact: 1e-3,
+  },
+  {
+    // a 1x1 kernel: the second block's convolution and filter gradient are the direct kernels
+    // (K = 4) on float16 input; 6 channels, a group of 4 and one of 2
+    name: "two blocks, a 1x1 kernel (direct kernels on float16 input), pool 3, exact",
+    config: {
+      model: { kind: "cnn", filters: [4, 6], kernelSize: 1, pool: 3, batchNorm: false, dense: [] },
+      optimizer: { name: "sgd", lr: 0.05 },
+    },
+    shape: { inputShape: [10, 10, 3], targetSize: 2, task: "regression" },
+    steps: [[6], [6], [3]],
+    exact: 1e-3,
+  },
+  {
+    // batch norm's statistics, gradient sums and backward pass reading float16 convolution
+    // outputs (gathered, K = 18); only the normalized activations round
+    name: "one block with batch norm, exact up to the normalized activations",
+    config: {
+      model: { kind: "cnn", filters: [6], dense: [] },
+      optimizer: { name: "sgd", lr: 0.05, momentum: 0.9 },
+    },
+    shape: { inputShape: [8, 8, 2], targetSize: 1, task: "classification", numClasses: 3 },
+    steps: [[9], [9], [5]],
+    floor: 1e-2,
+    exact: 1e-2,
+  },
+  {
+    name: "two blocks with batch norm, a dense layer, four steps",
+    config: {
+      model: { kind: "cnn", filters: [4, 6], dense: [6] },
+      optimizer: { name: "sgd", lr: 0.05, momentum: 0.9 },
+    },
+    shape: { inputShape: [8, 8, 1], targetSize: 1, task: "classification", numClasses: 3 },
+    steps: [[9], [9], [9], [5]],
+    floor: 1e-2,
+  },
+];
+
+for (const c of MIXED) {
+  Deno.test(`mixed precision in the WGSL conv step trains like float32 to half rounding: ${c.name}`, async () => {
+    await ready;
+    await checkMixedPrecision(c, c.exact);
+  });
+}
 
 Deno.test("tfjs's path on WebGPU reports the gradient norm of a model of more than 7 weight tensors", async () => {
   await ready;

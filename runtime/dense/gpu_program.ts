@@ -136,13 +136,7 @@ export class DenseGpuProgram {
             `${ho}x${wo}x${last.outChannels}`,
         );
       }
-      if (plan.halfActivations) {
-        throw new AnnealError(
-          "internal",
-          "float16 activations are not implemented for conv blocks",
-        );
-      }
-      this.#conv = new ConvStage(this.#backend, convs);
+      this.#conv = new ConvStage(this.#backend, convs, plan.halfActivations === true);
     }
     const odd = plan.layers.slice(0, -1).findIndex((layer) => layer.units % 2 !== 0);
     if (plan.halfActivations && odd >= 0) {
@@ -334,9 +328,10 @@ export class DenseGpuProgram {
     const input = (i: number) => i > 0 ? this.#acts[i - 1] : conv ? conv.features() : this.#x!;
     const grad = (j: number) => this.#gradBuffer(this.#denseOffset + j);
     if (conv) out.push(...conv.forward(() => this.#x!));
-    // Under mixed precision every hidden activation is float16: a layer's input but the first,
-    // every output but the last.
+    // Under mixed precision every hidden activation is float16: a layer's input but the first
+    // (unless it is the conv blocks' output), every output but the last.
     const half = this.#plan.halfActivations === true;
+    const halfInput = (i: number) => half && (i > 0 || conv !== undefined);
     // Forward: a_i = act(a_{i-1} · W_i + b_i).
     layers.forEach((layer, i) => {
       out.push(matmul(
@@ -350,7 +345,7 @@ export class DenseGpuProgram {
           tensorBuffer(this.#backend, layer.bias),
           this.#acts[i],
         ],
-        { a: half && i > 0, out: half && i < last },
+        { a: halfInput(i), out: half && i < last },
       ));
     });
     // Loss, and its gradient with respect to the logits.
@@ -371,7 +366,7 @@ export class DenseGpuProgram {
         { kind: "grad" },
         (rows) => [layer.inputs, layer.units, rows],
         () => [input(i), this.#deltas[i], grad(2 * i)],
-        { a: half && i > 0 },
+        { a: halfInput(i) },
       ));
       out.push({
         pipeline: pipelineFor(device, "bias-grad", () => BIAS_GRAD_WGSL),
@@ -406,6 +401,7 @@ export class DenseGpuProgram {
             conv.features(),
             conv.featuresGradient(),
           ],
+          { prev: half },
         ));
       }
     }

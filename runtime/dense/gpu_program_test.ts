@@ -15,6 +15,7 @@ import { AnnealError } from "../../errors.ts";
 import { Rng } from "../../data/rng.ts";
 import {
   batch,
+  checkMixedPrecision,
   checkWebGpuParity,
   classification,
   close,
@@ -135,60 +136,22 @@ Deno.test("fused global-norm clipping (AdamW, two parameter groups) matches tfjs
   }
 });
 
-for (
-  const [name, overrides] of [
-    ["relu, adam", {
-      model: { kind: "mlp", hidden: [40, 32] },
-      optimizer: { name: "adam", lr: 0.01 },
-    }],
-  ] as const
-) {
-  Deno.test(`mixed precision (float16 activations) trains like float32 to half rounding: ${name}`, async () => {
-    await ready;
-    const base = { backend: "webgpu", seed: 5, ...overrides };
-    const mixed = new TrainingEngine(
-      parseConfig({ ...base, mixedPrecision: true }),
-      classification,
-    );
-    const full = new TrainingEngine(parseConfig(base), classification);
-    try {
-      assert.equal(mixed.precision, "mixed");
-      assert.equal(full.precision, "float32");
-      assert.equal(mixed.modelPath, "wgsl");
-      const gen = new Rng(6);
-      const rng = () => gen.float();
-      let differs = false;
-      for (let s = 0; s < 5; s++) {
-        const data = batch(rng, 24, 30, classification);
-        const [a, b] = [mixed, full].map((engine) => {
-          const step = engine.computeGradients([data]);
-          engine.applyGradients(step, 0.01);
-          return step;
-        });
-        const [[va], [vb]] = [await mixed.readStats([a]), await full.readStats([b])];
-        // float16 keeps ~3 decimal digits of each activation
-        close([va.loss, va.gradNorm], [vb.loss, vb.gradNorm], `step ${s}`, 1e-2);
-        differs ||= va.loss !== vb.loss || va.gradNorm !== vb.gradNorm;
-      }
-      assert.ok(differs, "the float16 path rounds: its numbers cannot all equal float32's");
-      const [wa, wb] = [
-        Object.values(await mixed.readWeights()),
-        Object.values(await full.readWeights()),
-      ];
-      wb.forEach((w, i) => close(wa[i].values, w.values, `weight ${i}`, 1e-2));
-    } finally {
-      mixed.dispose();
-      full.dispose();
-    }
+Deno.test("mixed precision (float16 activations) trains like float32 to half rounding: mlp relu, adam", async () => {
+  await ready;
+  await checkMixedPrecision({
+    name: "mlp relu, adam",
+    config: { model: { kind: "mlp", hidden: [40, 32] }, optimizer: { name: "adam", lr: 0.01 } },
+    shape: classification,
+    steps: [[24], [24], [24], [24], [24]],
   });
-}
+});
 
-Deno.test("mixedPrecision where the dense WGSL step cannot store float16 fails at the start, saying why", async () => {
+Deno.test("mixedPrecision where the WGSL step cannot store float16 fails at the start, saying why", async () => {
   await ready;
   const cases: [Record<string, unknown>, RegExp, string][] = [
     [
       { model: { kind: "mlp", batchNorm: true } },
-      /needs the dense WGSL step.*batch norm/,
+      /needs the WGSL training step.*batch norm/,
       "mixedPrecision",
     ],
     [

@@ -86,9 +86,16 @@ export interface Gather {
 }
 
 /** WGSL reading element `e` of `buffer`, an array of f32 or (half) of packed f16 pairs. */
-function element(buffer: string, e: string, half: boolean | undefined): string {
+export function element(buffer: string, e: string, half: boolean | undefined): string {
   return half ? `half(${buffer}[(${e}) >> 1u], ${e})` : `${buffer}[${e}]`;
 }
+
+/** WGSL `half(w, e)`: element `e` of an array of float16 pairs, given its word `w`. */
+export const HALF_WGSL = `
+fn half(w: u32, e: u32) -> f32 {
+  let pair = unpack2x16float(w);
+  return select(pair.x, pair.y, (e & 1u) == 1u);
+}`;
 
 /**
  * `C[M,N] = op(A) · op(B)` with the epilogue applied per element; `transA` reads A stored [K,M],
@@ -158,12 +165,7 @@ struct Dims { M: u32, N: u32, K: u32, accumulate: u32${
 ${bindings}
 var<workgroup> As: array<vec4<f32>, 256>;
 var<workgroup> Bs: array<vec4<f32>, 256>;
-
-// element e of an array of float16 pairs, its word w
-fn half(w: u32, e: u32) -> f32 {
-  let pair = unpack2x16float(w);
-  return select(pair.x, pair.y, (e & 1u) == 1u);
-}
+${HALF_WGSL}
 ${
     act && epilogue.kind === "forward"
       ? `
