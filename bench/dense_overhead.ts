@@ -8,9 +8,11 @@
  * blocks `--filters`, then dense `--hidden`): `--model cnn --filters 32,64 --hidden 128 --batch
  * 128` is the benchmark's CNN. `--profile` then times each dispatch of the WGSL step alone (its
  * GPU time, with what the queue adds to a dispatch: where it goes, not what a step costs).
+ * `--mixed` also times the WGSL step with `mixedPrecision` (float16 activations), and profiles
+ * it beside the float32 step.
  *
  *   deno run -A bench/dense_overhead.ts [--steps 200] [--repeats 3] [--hidden 16,16] [--batch 8]
- *     [--model mlp|cnn] [--image 28] [--filters 32,64] [--profile]
+ *     [--model mlp|cnn] [--image 28] [--filters 32,64] [--profile] [--mixed]
  *
  * @module
  */
@@ -31,6 +33,7 @@ const { values } = parseArgs({
     image: { type: "string", default: "28" },
     filters: { type: "string", default: "32,64" },
     profile: { type: "boolean", default: false },
+    mixed: { type: "boolean", default: false },
   },
 });
 const cnn = values.model === "cnn";
@@ -49,14 +52,20 @@ const batch: HostBatch = {
   y: Float32Array.from({ length: size }, (_, i) => i % 10),
   size,
 };
-const results: Record<string, number[]> = { tfjs: [], wgsl: [] };
-let profile: { name: string; ms: number }[] | undefined;
+const results: Record<string, number[]> = { tfjs: [], wgsl: [], mixed: [] };
+const profiles: Record<string, { name: string; ms: number }[]> = {};
+const variants = [
+  { fusedModel: false, mixedPrecision: false },
+  { fusedModel: true, mixedPrecision: false },
+  ...(values.mixed ? [{ fusedModel: true, mixedPrecision: true }] : []),
+];
 for (let r = 0; r < Number(values.repeats); r++) {
-  for (const fusedModel of [false, true]) {
+  for (const { fusedModel, mixedPrecision } of variants) {
     const engine = new TrainingEngine(
       parseConfig({
         backend: "webgpu",
         fusedModel,
+        mixedPrecision,
         model: cnn ? { kind: "cnn", filters, dense: hidden } : { kind: "mlp", hidden },
         optimizer: { name: "adam", lr: 1e-3 },
       }),
@@ -79,8 +88,12 @@ for (let r = 0; r < Number(values.repeats); r++) {
       return (performance.now() - started) / n;
     };
     await block(5);
-    results[engine.modelPath].push(await block(steps));
-    if (values.profile && r === 0) profile = await engine.profileWgslStep(batch);
+    const key = mixedPrecision ? "mixed" : engine.modelPath;
+    results[key].push(await block(steps));
+    if (values.profile && r === 0 && fusedModel) {
+      const profile = await engine.profileWgslStep(batch);
+      if (profile) profiles[key] = profile;
+    }
     engine.dispose();
   }
 }
@@ -94,20 +107,37 @@ console.log(
       (tfjs / wgsl).toFixed(1)
     }x`,
 );
+if (values.mixed) {
+  const mixed = median(results.mixed);
+  console.log(
+    `WGSL step with mixedPrecision ${mixed.toFixed(2)} ms/step: ${
+      (wgsl / mixed).toFixed(2)
+    }x the float32 WGSL step`,
+  );
+}
 console.log(
-  `blocks: tfjs ${results.tfjs.map((v) => v.toFixed(2))}; wgsl ${
-    results.wgsl.map((v) => v.toFixed(2))
+  `blocks: ${
+    Object.entries(results).filter(([, v]) => v.length > 0).map(([k, v]) =>
+      `${k} ${v.map((x) => x.toFixed(2))}`
+    ).join("; ")
   }`,
 );
+const profile = profiles.wgsl;
 if (profile) {
   const total = profile.reduce((sum, d) => sum + d.ms, 0);
-  console.log(`WGSL step, each dispatch alone (${profile.length}, ${total.toFixed(2)} ms in all):`);
+  const mixed = profiles.mixed;
+  const mixedTotal = mixed?.reduce((sum, d) => sum + d.ms, 0);
+  console.log(
+    `WGSL step, each dispatch alone (${profile.length}, ${total.toFixed(2)} ms in all${
+      mixed ? `; with mixedPrecision ${mixedTotal!.toFixed(2)} ms` : ""
+    }):`,
+  );
   for (const [i, d] of profile.entries()) {
     const share = (100 * d.ms / total).toFixed(1).padStart(5);
     console.log(
       `  ${String(i).padStart(2)} ${d.name.padEnd(32)} ${
         d.ms.toFixed(3).padStart(10)
-      } ms ${share}%`,
+      } ms ${share}%${mixed ? ` ${mixed[i].ms.toFixed(3).padStart(10)} ms mixed` : ""}`,
     );
   }
 }
