@@ -149,7 +149,7 @@ export class TrainingEngine {
    * TypeScript on the host (small dense models on the CPU backends).
    */
   readonly modelPath: "tfjs" | "wgsl" | "host";
-  /** `mixed` when the hidden activations are stored as float16 (`mixedPrecision`). */
+  /** `mixed` when the activations (hidden layers, conv blocks) are stored as float16 (`mixedPrecision`). */
   readonly precision: "float32" | "mixed";
   /** Why forward and backward run in tfjs although `fusedModel` is on. */
   readonly fusedModelReason?: string;

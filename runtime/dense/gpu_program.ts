@@ -61,7 +61,9 @@ export interface DensePlan {
   targetSize: number;
   /**
    * Store the hidden layers' activations as float16 (mixed precision; the logits, gradients,
-   * weights and arithmetic stay float32). Needs an even number of units in every hidden layer.
+   * weights and arithmetic stay float32), and the conv blocks' convolution and pooled outputs
+   * (see `ConvStage`). Needs an even number of units in every hidden layer and of filters in
+   * every conv block.
    */
   halfActivations?: boolean;
   /**
