@@ -68,6 +68,18 @@ export interface ParityCase {
   floor?: number;
 }
 
+/**
+ * Writes `weights` (in `readWeights()`'s order) into `engine`: two engines name their layers
+ * apart, so values are matched by position.
+ */
+async function writeByPosition(
+  engine: TrainingEngine,
+  weights: { shape: number[]; values: Float32Array }[],
+): Promise<void> {
+  const names = Object.keys(await engine.readWeights());
+  engine.writeWeights(Object.fromEntries(names.map((name, i) => [name, weights[i]])));
+}
+
 /** A 7-class problem on 6x5 inputs. */
 export const classification: DataShape = {
   inputShape: [6, 5],
@@ -168,15 +180,11 @@ export async function checkParity(
     for (const [s, sizes] of c.steps.entries()) {
       if (s === 2) {
         // New weights from outside the step (a checkpoint restored, a rollback): both must see them.
-        // (Each engine names its layers apart, so the values are matched by position.)
         const halved = Object.values(await reference.readWeights()).map((w) => ({
           shape: w.shape,
           values: w.values.map((v) => v * 0.5),
         }));
-        for (const engine of [fused, reference]) {
-          const names = Object.keys(await engine.readWeights());
-          engine.writeWeights(Object.fromEntries(names.map((name, i) => [name, halved[i]])));
-        }
+        for (const engine of [fused, reference]) await writeByPosition(engine, halved);
       }
       const micro = sizes.map((size) => batch(rng, size, inputs, c.shape));
       const a = fused.computeGradients(micro);
@@ -242,11 +250,7 @@ export async function checkMixedPrecision(c: ParityCase, exact?: number): Promis
           ? w.values.map(() => 0)
           : w.values,
       }));
-      // (each engine names its layers apart: the values are matched by position)
-      for (const engine of [mixed, full]) {
-        const names = Object.keys(await engine.readWeights());
-        engine.writeWeights(Object.fromEntries(names.map((name, i) => [name, weights[i]])));
-      }
+      for (const engine of [mixed, full]) await writeByPosition(engine, weights);
     }
     let differs = false;
     for (const [s, sizes] of c.steps.entries()) {

@@ -38,7 +38,7 @@ import {
   pipelineFor,
   storageBuffer,
 } from "./dispatch.ts";
-import { BIAS_GRAD_WGSL, element, type Gather, HALF_WGSL, TILE } from "./wgsl.ts";
+import { BIAS_GRAD_WGSL, element, type Gather, HALF_WGSL, TILE, word } from "./wgsl.ts";
 
 /** Batch normalization after a convolution: its weights, statistics and settings. */
 export interface ConvNorm {
@@ -207,9 +207,6 @@ function group4(name: string, buffer: string): string {
   );
 }`;
 }
-
-/** WGSL's element type of a map stored as float32, or (`half`) as float16 pairs. */
-const word = (half: boolean) => half ? "u32" : "f32";
 
 /**
  * The direct convolution: a thread per output position and group of 4 output channels (the last
@@ -690,8 +687,8 @@ interface BlockBuffers {
 /**
  * The convolutional blocks' buffers and dispatches; `DenseGpuProgram` records them around its
  * dense layers. With `half` (mixed precision) each block's convolution output and pooled
- * activations are stored as float16 pairs, which needs an even number of output channels; the
- * images, gradients and all arithmetic stay float32.
+ * activations are stored as float16 pairs, which needs an even number of output channels (the
+ * caller checks it: `DenseGpuProgram`); the images, gradients and all arithmetic stay float32.
  */
 export class ConvStage {
   readonly blocks: ConvBlock[];
@@ -708,18 +705,6 @@ export class ConvStage {
   readonly #channelParts: GPUBuffer[];
 
   constructor(backend: WebGpuBackendInternals, blocks: ConvBlock[], half = false) {
-    const odd = blocks.findIndex((b) => b.outChannels % 2 !== 0);
-    if (half && odd >= 0) {
-      throw new AnnealError(
-        "config",
-        `mixedPrecision stores activations as float16 pairs: conv block ${odd} has ` +
-          `${blocks[odd].outChannels} filters, an odd number`,
-        {
-          where: "model.filters",
-          hint: "give every conv block an even number of filters, or drop mixedPrecision",
-        },
-      );
-    }
     this.blocks = blocks;
     this.half = half;
     this.#backend = backend;

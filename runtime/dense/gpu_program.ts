@@ -138,19 +138,19 @@ export class DenseGpuProgram {
             `${ho}x${wo}x${last.outChannels}`,
         );
       }
+      if (plan.halfActivations) {
+        requireEven(convs.map((b) => b.outChannels), "conv block", "filters", {
+          where: "model.filters",
+          hint: "give every conv block an even number of filters, or drop mixedPrecision",
+        });
+      }
       this.#conv = new ConvStage(this.#backend, convs, plan.halfActivations === true);
     }
-    const odd = plan.layers.slice(0, -1).findIndex((layer) => layer.units % 2 !== 0);
-    if (plan.halfActivations && odd >= 0) {
-      throw new AnnealError(
-        "config",
-        `mixedPrecision stores activations as float16 pairs: hidden layer ${odd} has ` +
-          `${plan.layers[odd].units} units, an odd number`,
-        {
-          where: "model.hidden",
-          hint: "give every hidden layer an even width, or drop mixedPrecision",
-        },
-      );
+    if (plan.halfActivations) {
+      requireEven(plan.layers.slice(0, -1).map((l) => l.units), "hidden layer", "units", {
+        where: "model.hidden",
+        hint: "give every hidden layer an even width, or drop mixedPrecision",
+      });
     }
     const convGrads = this.#conv?.gradients() ?? [];
     this.#denseOffset = convGrads.length;
@@ -508,4 +508,24 @@ export class DenseGpuProgram {
     this.#normUniforms?.destroy();
     tf.dispose(this.grads);
   }
+}
+
+/**
+ * Throws unless every count is even: `mixedPrecision` stores activations as float16 pairs, and a
+ * pair must never span two rows (hidden layers' `units`, conv blocks' `filters`).
+ */
+function requireEven(
+  counts: number[],
+  what: string,
+  unit: string,
+  fix: { where: string; hint: string },
+): void {
+  const odd = counts.findIndex((n) => n % 2 !== 0);
+  if (odd < 0) return;
+  throw new AnnealError(
+    "config",
+    `mixedPrecision stores activations as float16 pairs: ${what} ${odd} has ${counts[odd]} ` +
+      `${unit}, an odd number`,
+    fix,
+  );
 }

@@ -90,6 +90,11 @@ export function element(buffer: string, e: string, half: boolean | undefined): s
   return half ? `half(${buffer}[(${e}) >> 1u], ${e})` : `${buffer}[${e}]`;
 }
 
+/** WGSL's element type of an array stored as float32, or (`half`) as float16 pairs. */
+export function word(half: boolean | undefined): "u32" | "f32" {
+  return half ? "u32" : "f32";
+}
+
 /** WGSL `half(w, e)`: element `e` of an array of float16 pairs, given its word `w`. */
 export const HALF_WGSL = `
 fn half(w: u32, e: u32) -> f32 {
@@ -117,12 +122,11 @@ export function matmulWgsl(
     ? undefined
     : ACTIVATIONS[epilogue.activation];
   const split = epilogue.kind === "partial";
-  const type = (isHalf: boolean | undefined) => (isHalf ? "u32" : "f32");
   const bindings = epilogue.kind === "forward"
     ? `@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<${type(half.out)}>;`
+@group(0) @binding(4) var<storage, read_write> out: array<${word(half.out)}>;`
     : epilogue.kind === "backprop"
-    ? `@group(0) @binding(3) var<storage, read> prev: array<${type(half.prev)}>;
+    ? `@group(0) @binding(3) var<storage, read> prev: array<${word(half.prev)}>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;`
     : `@group(0) @binding(3) var<storage, read_write> out: array<f32>;`;
   const write = epilogue.kind === "forward"
@@ -160,7 +164,7 @@ struct Dims { M: u32, N: u32, K: u32, accumulate: u32${
     gather ? ", H: u32, W: u32, C: u32, KS: u32, P: u32, CI: u32" : ""
   }${split ? ", KC: u32" : ""} }
 @group(0) @binding(0) var<uniform> dims: Dims;
-@group(0) @binding(1) var<storage, read> A: array<${type(half.a)}>;
+@group(0) @binding(1) var<storage, read> A: array<${word(half.a)}>;
 @group(0) @binding(2) var<storage, read> B: array<f32>;
 ${bindings}
 var<workgroup> As: array<vec4<f32>, 256>;
