@@ -153,7 +153,16 @@ fn at(b: u32, h: i32, w: i32, c: u32) -> f32 {
   if (h < 0 || w < 0 || h >= i32(dims.H) || w >= i32(dims.W)) { return 0.0; }
   let e = ((b * dims.H + u32(h)) * dims.W + u32(w)) * dims.C + c;
   return ${element("A", "e", half)};
-}`;
+}${
+    half
+      ? `
+
+fn at2(b: u32, h: i32, w: i32, c: u32) -> vec2<f32> {
+  if (h < 0 || w < 0 || h >= i32(dims.H) || w >= i32(dims.W)) { return vec2<f32>(0.0); }
+  return unpack2x16float(A[(((b * dims.H + u32(h)) * dims.W + u32(w)) * dims.C + c) >> 1u]);
+}`
+      : ""
+  }`;
 
 /**
  * Column `col` = (kh, kw, c) of the unfolded input row `row` = (b, h, w); 0 in the padding. The
@@ -162,11 +171,17 @@ fn at(b: u32, h: i32, w: i32, c: u32) -> f32 {
 const im2col = (half: boolean): Gather["fns"] =>
   `${splits(half)}
 
-fn im2col(row: u32, col: u32) -> f32 {
-  let p = position(row);
-  let t = tap(col);
+fn im2col(p: vec3<u32>, t: vec3<u32>) -> f32 {
   return at(p.x, i32(p.y + t.x) - i32(dims.P), i32(p.z + t.y) - i32(dims.P), t.z);
-}`;
+}${
+    half
+      ? `
+
+fn im2col2(p: vec3<u32>, t: vec3<u32>) -> vec2<f32> {
+  return at2(p.x, i32(p.y + t.x) - i32(dims.P), i32(p.z + t.y) - i32(dims.P), t.z);
+}`
+      : ""
+  }`;
 
 /**
  * The input gradient's operands: the output gradient at the taps reflected about input position
@@ -174,9 +189,7 @@ fn im2col(row: u32, col: u32) -> f32 {
  */
 const REFLECTED: Gather["fns"] = `${splits(false)}
 
-fn reflected(row: u32, col: u32) -> f32 {
-  let p = position(row);
-  let t = tap(col);
+fn reflected(p: vec3<u32>, t: vec3<u32>) -> f32 {
   return at(p.x, i32(p.y) - i32(t.x) + i32(dims.P), i32(p.z) - i32(t.y) + i32(dims.P), t.z);
 }
 
@@ -843,7 +856,7 @@ export class ConvStage {
           ],
           gather: {
             key: "conv",
-            code: { fns: im2col(halfIn), a: "return im2col(m, k);" },
+            code: { fns: im2col(halfIn), a: "im2col" },
             sizes: this.#sizes(b, b.inChannels),
           },
         }));
@@ -990,7 +1003,7 @@ export class ConvStage {
           buffers: () => [into(), bufs().dz, this.#partials[i]],
           gather: {
             key: "conv-filter",
-            code: { fns: im2col(halfIn), a: "return im2col(k, m);" },
+            code: { fns: im2col(halfIn), a: "im2col" },
             sizes: this.#sizes(b, b.inChannels),
           },
           split: (rows) => splitK(b, positions(rows)),
@@ -1020,7 +1033,7 @@ export class ConvStage {
           ],
           gather: {
             key: "conv-input",
-            code: { fns: REFLECTED, a: "return reflected(m, k);", b: "return filterT(k, n);" },
+            code: { fns: REFLECTED, a: "reflected", b: "return filterT(k, n);" },
             sizes: this.#sizes(b, b.outChannels),
           },
         }));

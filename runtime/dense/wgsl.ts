@@ -64,7 +64,10 @@ export type Epilogue =
  * (`pack2x16float`, core WGSL: no `shader-f16` needed); the arithmetic stays float32.
  */
 export interface HalfStorage {
-  /** A (a layer's input activations). */
+  /**
+   * A (a layer's input activations); its contiguous dimension (K, or M when `transA`) must be
+   * even: A is staged a pair of neighbours per load.
+   */
   a?: boolean;
   /** The forward epilogue's output; N must be even (a word never spans two threads). */
   out?: boolean;
@@ -74,14 +77,26 @@ export interface HalfStorage {
 
 /**
  * Operands a matmul computes from another tensor instead of reading them stored (a convolution
- * as an implicit GEMM): `fns` declares WGSL helpers, `a` / `b` are the bodies of `loadA(m, k)` /
- * `loadB(k, n)` after the bounds check (`return ...;`). With gathers the uniform block also holds
- * a convolution's sizes: `H`, `W` (spatial, input = output), `C` (channels of the gathered
- * tensor), `KS` (kernel side), `P` (padding before), `CI` (the filter's input channels).
+ * as an implicit GEMM). With gathers the uniform block also holds a convolution's sizes: `H`, `W`
+ * (spatial, input = output), `C` (channels of the gathered tensor), `KS` (kernel side), `P`
+ * (padding before), `CI` (the filter's input channels).
  */
 export interface Gather {
+  /**
+   * WGSL helpers: `position(row) -> vec3<u32>` and `tap(col) -> vec3<u32>` split A's row (an
+   * image position, M, or K when `transA`) and column (a kernel tap and channel), and `a` reads
+   * from the two splits.
+   */
   fns: string;
-  a?: string;
+  /**
+   * The name of the function reading A's element from its row's and column's splits,
+   * `a(p, t) -> f32`; under `half.a` also `a2(p, t) -> vec2<f32>`, the element and the next
+   * channel, from one float16 pair. The staging splits each row once per workgroup (in
+   * workgroup memory) and each column once per thread and K slice, not once per element: the
+   * splits divide, and dividing is slow on GPUs and on llvmpipe.
+   */
+  a: string;
+  /** The body of `loadB(k, n)` after the bounds check (`return ...;`). */
   b?: string;
 }
 
@@ -103,13 +118,67 @@ fn half(w: u32, e: u32) -> f32 {
 }`;
 
 /**
+ * WGSL staging A's 32x32 slice into `As`, a k-major [32 k][8 vec4 of m]. Each of the 64 threads
+ * loads 16 elements, or (`pairs`, a float16 A) 8 pairs of neighbours along A's contiguous
+ * dimension (m when `transA`, else k), which is even, as is a pair's first index (tiles and K
+ * slices start at multiples of 32), so the two share one word. A thread's index along that
+ * dimension is the same for all its loads (`fixed`), the other steps (`varying`).
+ * A `gathered` A (the name of its read, see {@link Gather.a}) reads its rows' splits from
+ * `rowsAt` and splits its column `t` once: per K slice (k, when not `transA`) or once for the
+ * whole product (m, see {@link gatheredSetup}).
+ */
+function stageA(transA: boolean, pairs: boolean, gathered?: string): string {
+  const [fixed, varying, count] = pairs
+    ? ["(li % 16u) * 2u", "li / 16u + i * 4u", 8]
+    : ["li % 32u", "li / 32u + i * 2u", 16];
+  const [f, v] = transA ? ["ma", "ka"] : ["ka", "ma"];
+  const at = "As[ka * 8u + ma / 4u][ma % 4u]";
+  const store = !pairs ? `${at} = x;` : transA
+    ? `${at} = x.x;
+      As[ka * 8u + ma / 4u][ma % 4u + 1u] = x.y;`
+    : `${at} = x.x;
+      As[(ka + 1u) * 8u + ma / 4u][ma % 4u] = x.y;`;
+  const zero = pairs ? "vec2<f32>(0.0)" : "0.0";
+  const read = gathered
+    ? `var x = ${zero};
+      if (m0 + ma < dims.M && k0 + ka < dims.K) { x = ${gathered}${
+      pairs ? "2" : ""
+    }(rowsAt[${v}], t); }`
+    : `let x = loadA${pairs ? "2" : ""}(m0 + ma, k0 + ka);`;
+  const prologue = !gathered ? "" : transA
+    ? `if (li < 32u) { rowsAt[li] = position(k0 + li); }
+    workgroupBarrier();`
+    : `let t = tap(k0 + ${fixed});`;
+  return `${prologue}
+    for (var i = 0u; i < ${count}u; i++) {
+      let ${f} = ${fixed};
+      let ${v} = ${varying};
+      ${read}
+      ${store}
+    }`;
+}
+
+/**
+ * Before the K loop of a gathered A (see {@link stageA}): the tile's rows' splits into `rowsAt`
+ * when they are fixed (not `transA`), else the thread's column's split `t`, fixed for the whole
+ * product.
+ */
+function gatheredSetup(transA: boolean, pairs: boolean): string {
+  return transA
+    ? `let t = tap(m0 + ${pairs ? "(li % 16u) * 2u" : "li % 32u"});`
+    : `if (li < 32u) { rowsAt[li] = position(m0 + li); }
+  workgroupBarrier();`;
+}
+
+/**
  * `C[M,N] = op(A) · op(B)` with the epilogue applied per element; `transA` reads A stored [K,M],
  * `transB` reads B stored [N,K]. Workgroups of 8x8 threads, each computing a 4x4 block held in
  * four vec4 accumulators (named variables stay in registers; arrays indexed in loops do not),
  * over K in slices of 32 staged in workgroup memory, loaded along the contiguous dimension. The
  * tiles are stored as vec4s, so the product reads a thread's 4 rows and 4 columns of a k in two
  * loads (scalar loads, 8 of them, made it 3x slower on llvmpipe).
- * `half` stores activations as float16 (see {@link HalfStorage}).
+ * `half` stores activations as float16 (see {@link HalfStorage}); a float16 A is staged a pair
+ * of elements per load.
  */
 export function matmulWgsl(
   transA: boolean,
@@ -122,6 +191,8 @@ export function matmulWgsl(
     ? undefined
     : ACTIVATIONS[epilogue.activation];
   const split = epilogue.kind === "partial";
+  // float16 A staged a pair per load: half the loads and unpacks
+  const pairs = half.a === true;
   const bindings = epilogue.kind === "forward"
     ? `@group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<${word(half.out)}>;`
@@ -169,6 +240,7 @@ struct Dims { M: u32, N: u32, K: u32, accumulate: u32${
 ${bindings}
 var<workgroup> As: array<vec4<f32>, 256>;
 var<workgroup> Bs: array<vec4<f32>, 256>;
+${gather ? "var<workgroup> rowsAt: array<vec3<u32>, 32>;" : ""}
 ${HALF_WGSL}
 ${
     act && epilogue.kind === "forward"
@@ -182,7 +254,16 @@ fn activate(z: f32) -> f32 {
 ${gather?.fns ?? ""}
 fn loadA(m: u32, k: u32) -> f32 {
   if (m >= dims.M || k >= dims.K) { return 0.0; }
-  ${gather?.a ?? `return ${element("A", transA ? "k * dims.M + m" : "m * dims.K + k", half.a)};`}
+  return ${element("A", transA ? "k * dims.M + m" : "m * dims.K + k", half.a)};
+}
+
+fn loadA2(m: u32, k: u32) -> vec2<f32> {
+  if (m >= dims.M || k >= dims.K) { return vec2<f32>(0.0); }
+  return ${
+    pairs
+      ? `unpack2x16float(A[(${transA ? "k * dims.M + m" : "m * dims.K + k"}) >> 1u])`
+      : "vec2<f32>(0.0)"
+  };
 }
 
 fn loadB(k: u32, n: u32) -> f32 {
@@ -210,11 +291,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
       : `let kStart = 0u;
   let kEnd = dims.K;`
   }
+  ${gather ? gatheredSetup(transA, pairs) : ""}
   for (var k0 = kStart; k0 < kEnd; k0 += 32u) {
+    ${stageA(transA, pairs, gather?.a)}
     for (var i = 0u; i < 16u; i++) {
       let e = li + i * 64u;
-      ${transA ? "let ka = e / 32u; let ma = e % 32u;" : "let ma = e / 32u; let ka = e % 32u;"}
-      As[ka * 8u + ma / 4u][ma % 4u] = loadA(m0 + ma, k0 + ka);
       ${transB ? "let nb = e / 32u; let kb = e % 32u;" : "let kb = e / 32u; let nb = e % 32u;"}
       Bs[kb * 8u + nb / 4u][nb % 4u] = loadB(k0 + kb, n0 + nb);
     }
