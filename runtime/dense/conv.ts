@@ -9,7 +9,9 @@
  * positions, columns: output channels, K: kernel taps x input channels), the filter gradient (the
  * same gather, transposed, against the output gradient) and the input gradient (the output
  * gradient gathered at the reflected taps, against the filter read as [taps x out, in]), the
- * latter with the previous block's relu derivative in its epilogue. Batch normalization's
+ * latter with the previous block's relu derivative in its epilogue. A gather's index splits (a
+ * row into image and position, a column into tap and channel) divide, so the staging splits each
+ * once per tile or slice, not once per element. Batch normalization's
  * statistics are a two-stage per-channel reduction: workgroups over blocks of 32 channels and
  * slices of rows, reading whole rows of neighbouring channels, then a thread per channel merging
  * the slices (within a slice two passes, mean then centred squares, as tfjs's `moments`; the
@@ -135,8 +137,9 @@ fn unflatten(i: u32, Y: u32, X: u32) -> vec3<u32> {
 }`;
 
 /**
- * A row as (b, h, w) and a column as (kh, kw, c): the gathers' splits, once per staged element;
- * `at()` reads the gathered tensor `A`, float16 pairs when `half`.
+ * A row as (b, h, w) and a column as (kh, kw, c): the gathers' splits (the matmul splits a
+ * tile's rows once, a thread's column once per K slice); `at()` reads the gathered tensor `A`,
+ * float16 pairs when `half`, and `at2()` (`half`) an even channel and the next from one pair.
  */
 const splits = (half: boolean) =>
   `${UNFLATTEN}
@@ -165,8 +168,9 @@ fn at2(b: u32, h: i32, w: i32, c: u32) -> vec2<f32> {
   }`;
 
 /**
- * Column `col` = (kh, kw, c) of the unfolded input row `row` = (b, h, w); 0 in the padding. The
- * input is float16 pairs when `half` (a previous block's activations under mixed precision).
+ * `im2col(p, t)`: the unfolded input at row p = (b, h, w) and column t = (kh, kw, c); 0 in the
+ * padding. The input is float16 pairs when `half` (a previous block's activations under mixed
+ * precision), and `im2col2` reads channels c and c + 1 (c even) from one pair.
  */
 const im2col = (half: boolean): Gather["fns"] =>
   `${splits(half)}
@@ -185,7 +189,7 @@ fn im2col2(p: vec3<u32>, t: vec3<u32>) -> vec2<f32> {
 
 /**
  * The input gradient's operands: the output gradient at the taps reflected about input position
- * `row` (column (kh, kw, co)), and the filter [kh, kw, ci, co] read at (kh, kw, co) x ci.
+ * p (column t = (kh, kw, co)), and the filter [kh, kw, ci, co] read at (kh, kw, co) x ci.
  */
 const REFLECTED: Gather["fns"] = `${splits(false)}
 
