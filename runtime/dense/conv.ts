@@ -189,7 +189,7 @@ fn im2col2(p: vec3<u32>, t: vec3<u32>) -> vec2<f32> {
 
 /**
  * The input gradient's operands: the output gradient at the taps reflected about input position
- * p (column t = (kh, kw, co)), and the filter [kh, kw, ci, co] read at (kh, kw, co) x ci.
+ * p (column t = (kh, kw, co)), and the filter [kh, kw, ci, co] read at t x ci.
  */
 const REFLECTED: Gather["fns"] = `${splits(false)}
 
@@ -197,9 +197,8 @@ fn reflected(p: vec3<u32>, t: vec3<u32>) -> f32 {
   return at(p.x, i32(p.y) - i32(t.x) + i32(dims.P), i32(p.z) - i32(t.y) + i32(dims.P), t.z);
 }
 
-fn filterT(k: u32, n: u32) -> f32 {
-  let q = udiv(k, dims.C);
-  return B[(q * dims.CI + n) * dims.C + (k - q * dims.C)];
+fn filterT(t: vec3<u32>, n: u32) -> f32 {
+  return B[((t.x * dims.KS + t.y) * dims.CI + n) * dims.C + t.z];
 }`;
 
 /**
@@ -1037,7 +1036,7 @@ export class ConvStage {
           ],
           gather: {
             key: "conv-input",
-            code: { fns: REFLECTED, a: "reflected", b: "return filterT(k, n);" },
+            code: { fns: REFLECTED, a: "reflected", b: "filterT" },
             sizes: this.#sizes(b, b.outChannels),
           },
         }));

@@ -96,7 +96,11 @@ export interface Gather {
    * splits divide, and dividing is slow on GPUs and on llvmpipe.
    */
   a: string;
-  /** The body of `loadB(k, n)` after the bounds check (`return ...;`). */
+  /**
+   * The name of the function reading B's element (k, n) from k's split as A's column,
+   * `b(t, n) -> f32` (neither operand transposed): the slice's 32 columns are split once, into
+   * workgroup memory that both operands' staging read.
+   */
   b?: string;
 }
 
@@ -125,9 +129,10 @@ fn half(w: u32, e: u32) -> f32 {
  * dimension is the same for all its loads (`fixed`), the other steps (`varying`).
  * A `gathered` A (the name of its read, see {@link Gather.a}) reads its rows' splits from
  * `rowsAt` and splits its column `t` once: per K slice (k, when not `transA`) or once for the
- * whole product (m, see {@link gatheredSetup}).
+ * whole product (m, see {@link gatheredSetup}). `sharedCols`: the slice's columns are split
+ * into `colsAt`, for a gathered B (see {@link Gather.b}) too.
  */
-function stageA(transA: boolean, pairs: boolean, gathered?: string): string {
+function stageA(transA: boolean, pairs: boolean, gathered?: string, sharedCols = false): string {
   const [fixed, varying, count] = pairs
     ? ["(li % 16u) * 2u", "li / 16u + i * 4u", 8]
     : ["li % 32u", "li / 32u + i * 2u", 16];
@@ -148,6 +153,10 @@ function stageA(transA: boolean, pairs: boolean, gathered?: string): string {
   const prologue = !gathered ? "" : transA
     ? `if (li < 32u) { rowsAt[li] = position(k0 + li); }
     workgroupBarrier();`
+    : sharedCols
+    ? `if (li < 32u) { colsAt[li] = tap(k0 + li); }
+    workgroupBarrier();
+    let t = colsAt[${fixed}];`
     : `let t = tap(k0 + ${fixed});`;
   return `${prologue}
     for (var i = 0u; i < ${count}u; i++) {
@@ -193,6 +202,8 @@ export function matmulWgsl(
   const split = epilogue.kind === "partial";
   // float16 A staged a pair per load: half the loads and unpacks
   const pairs = half.a === true;
+  const gatherB = gather?.b;
+  if (gatherB && (transA || transB)) throw new Error("a gathered B needs untransposed operands");
   const bindings = epilogue.kind === "forward"
     ? `@group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<${word(half.out)}>;`
@@ -241,6 +252,7 @@ ${bindings}
 var<workgroup> As: array<vec4<f32>, 256>;
 var<workgroup> Bs: array<vec4<f32>, 256>;
 ${gather ? "var<workgroup> rowsAt: array<vec3<u32>, 32>;" : ""}
+${gatherB ? "var<workgroup> colsAt: array<vec3<u32>, 32>;" : ""}
 ${HALF_WGSL}
 ${
     act && epilogue.kind === "forward"
@@ -268,7 +280,7 @@ fn loadA2(m: u32, k: u32) -> vec2<f32> {
 
 fn loadB(k: u32, n: u32) -> f32 {
   if (k >= dims.K || n >= dims.N) { return 0.0; }
-  ${gather?.b ?? `return B[${transB ? "n * dims.K + k" : "k * dims.N + n"}];`}
+  return B[${transB ? "n * dims.K + k" : "k * dims.N + n"}];
 }
 
 ${store}
@@ -293,11 +305,17 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   }
   ${gather ? gatheredSetup(transA, pairs) : ""}
   for (var k0 = kStart; k0 < kEnd; k0 += 32u) {
-    ${stageA(transA, pairs, gather?.a)}
+    ${stageA(transA, pairs, gather?.a, gatherB !== undefined)}
     for (var i = 0u; i < 16u; i++) {
       let e = li + i * 64u;
       ${transB ? "let nb = e / 32u; let kb = e % 32u;" : "let kb = e / 32u; let nb = e % 32u;"}
-      Bs[kb * 8u + nb / 4u][nb % 4u] = loadB(k0 + kb, n0 + nb);
+      ${
+    gatherB
+      ? `var x = 0.0;
+      if (k0 + kb < dims.K && n0 + nb < dims.N) { x = ${gatherB}(colsAt[kb], n0 + nb); }
+      Bs[kb * 8u + nb / 4u][nb % 4u] = x;`
+      : "Bs[kb * 8u + nb / 4u][nb % 4u] = loadB(k0 + kb, n0 + nb);"
+  }
     }
     workgroupBarrier();
     for (var k = 0u; k < 32u; k++) {
