@@ -9,6 +9,7 @@ import type { z } from "npm:zod@4.6.7";
 import type { ClippingSchema } from "../config.ts";
 import type { NonFiniteHandled, StepsObserved } from "./protocol.ts";
 import { divideLrHint } from "./early_stopper.ts";
+import { explosionReason, initLossWatch, type LossWatchState, observeLoss } from "./loss_watch.ts";
 
 type Clipping = z.output<typeof ClippingSchema>;
 
@@ -20,13 +21,6 @@ export const SPIKE_WARMUP = 20;
 export const MAX_ROLLBACKS = 3;
 /** Consecutive skipped steps before skipping turns into stopping. */
 export const MAX_CONSECUTIVE_SKIPS = 20;
-/** Steps whose losses set the early level an exploding loss is measured against. */
-export const BASELINE_STEPS = 5;
-/**
- * A step loss this many times the early level counts as exploding. Generous on purpose: a batch
- * can be several times worse than the median, but not a hundred times in a healthy run.
- */
-export const EXPLOSION_FACTOR = 100;
 
 /** The clip monitor's state. */
 export interface ClipMonitorState {
@@ -43,9 +37,8 @@ export interface ClipMonitorState {
   consecutiveSkips: number;
   rollbacks: number;
   threshold: number | undefined;
-  /** The first finite step losses (up to BASELINE_STEPS) and the lowest of them. */
-  earlyLosses: number[];
-  baseline: number | null;
+  /** The losses' early level and current block (see loss_watch.ts). */
+  lossWatch: LossWatchState;
 }
 
 /** Summary statistics, sent to the run's event stream. */
@@ -63,8 +56,11 @@ export interface ClipStats {
   suggestedMaxNorm: number | null;
 }
 
-/** The initial state. */
-export function initClipMonitor(clipping: Clipping): ClipMonitorState {
+/**
+ * The initial state, for steps of `samplesPerStep` samples (the batch size times the gradient
+ * accumulation: the loss is watched in blocks of steps holding enough samples).
+ */
+export function initClipMonitor(clipping: Clipping, samplesPerStep: number): ClipMonitorState {
   return {
     norms: [],
     sorted: [],
@@ -77,8 +73,7 @@ export function initClipMonitor(clipping: Clipping): ClipMonitorState {
     consecutiveSkips: 0,
     rollbacks: 0,
     threshold: clipping.maxNorm ?? undefined,
-    earlyLosses: [],
-    baseline: null,
+    lossWatch: initLossWatch(samplesPerStep),
   };
 }
 
@@ -124,16 +119,18 @@ export function observeSteps(
     norms: [...state.norms],
     sorted: [...state.sorted],
     spikes: [...state.spikes],
-    earlyLosses: [...state.earlyLosses],
   };
   const out: ClipMonitorOutput = { toTrainer: [], events: [] };
   for (let i = 0; i < message.gradNorms.length; i++) {
     const step = message.fromStep + i;
     const norm = message.gradNorms[i];
     const loss = message.losses[i];
-    const exploded = next.baseline !== null && Number.isFinite(loss) && !message.skipped[i] &&
-      loss > EXPLOSION_FACTOR * next.baseline;
-    if (exploded && clipping.onNonFinite !== "skip") {
+    const applied = !message.skipped[i] && Number.isFinite(norm) && Number.isFinite(loss);
+    const [watch, explosion] = applied
+      ? observeLoss(next.lossWatch, step, loss)
+      : [next.lossWatch, undefined];
+    next.lossWatch = watch;
+    if (explosion && clipping.onNonFinite !== "skip") {
       // Caught before it overflows: the same decision as for a NaN (stop, or roll back and cut the LR).
       const action = clipping.onNonFinite === "rollback" && next.rollbacks < MAX_ROLLBACKS
         ? "rollback"
@@ -144,14 +141,12 @@ export function observeSteps(
         type: "NonFiniteHandled",
         step,
         action,
-        reason: `training diverged at step ${step}: the loss exploded to ${loss.toPrecision(4)}, ${
-          Math.round(loss / next.baseline!)
-        }x its early level ${next.baseline!.toPrecision(4)}`,
+        reason: explosionReason(explosion),
         hint: divideLrHint(message.lr[i]),
       });
       break;
     }
-    if (message.skipped[i] || !Number.isFinite(norm) || !Number.isFinite(loss)) {
+    if (!applied) {
       next.nonFinite++;
       next.consecutiveSkips++;
       const what = Number.isFinite(loss)
@@ -176,12 +171,6 @@ export function observeSteps(
     }
     next.consecutiveSkips = 0;
     next.steps++;
-    if (next.earlyLosses.length < BASELINE_STEPS) {
-      // The lowest of the first few losses: a loss that explodes within the first steps (a far
-      // too high learning rate) must not raise its own yardstick.
-      next.earlyLosses.push(loss);
-      next.baseline = Math.min(...next.earlyLosses);
-    }
     const median = sortedPercentile(next.sorted, 50);
     if (
       median !== null && next.norms.length >= SPIKE_WARMUP && norm > clipping.spikeFactor * median

@@ -27,7 +27,7 @@ Deno.test("percentile interpolates like numpy", () => {
 Deno.test("the clip monitor tracks norms, the clipped fraction, and flags spikes with a fix", () => {
   const clipping = ClippingSchema.parse({ maxNorm: 1.5 });
   const norms = Array.from({ length: 30 }, (_, i) => 1 + (i % 3) * 0.5);
-  let [state, out] = observeSteps(clipping, initClipMonitor(clipping), window(0, norms));
+  let [state, out] = observeSteps(clipping, initClipMonitor(clipping, 16), window(0, norms));
   const stats = out.events.at(-1) as { fractionClipped: number; p50: number; max: number };
   assert.equal(stats.max, 2);
   assert.ok(Math.abs(stats.fractionClipped - 10 / 30) < 1e-12);
@@ -40,13 +40,13 @@ Deno.test("the clip monitor tracks norms, the clipped fraction, and flags spikes
 
 Deno.test("AutoClip sets the threshold at the given percentile of the history", () => {
   const clipping = ClippingSchema.parse({ autoPercentile: 50 });
-  const [, out] = observeSteps(clipping, initClipMonitor(clipping), window(0, [1, 2, 3, 4, 5]));
+  const [, out] = observeSteps(clipping, initClipMonitor(clipping, 16), window(0, [1, 2, 3, 4, 5]));
   assert.deepEqual(out.toTrainer, [{ type: "ClipThresholdSet", maxNorm: 3 }]);
 });
 
 Deno.test("a NaN loss gets the configured action, and endless skipping turns into a stop", () => {
   const stop = ClippingSchema.parse({});
-  const [, out] = observeSteps(stop, initClipMonitor(stop), window(7, [1, 1], [1, NaN]));
+  const [, out] = observeSteps(stop, initClipMonitor(stop, 16), window(7, [1, 1], [1, NaN]));
   assert.equal(out.toTrainer.length, 1);
   const handled = out.toTrainer[0] as {
     action: string;
@@ -61,7 +61,7 @@ Deno.test("a NaN loss gets the configured action, and endless skipping turns int
 
   const skip = ClippingSchema.parse({ onNonFinite: "skip" });
   const nans = Array.from({ length: MAX_CONSECUTIVE_SKIPS }, () => NaN);
-  const [, skipped] = observeSteps(skip, initClipMonitor(skip), window(0, nans));
+  const [, skipped] = observeSteps(skip, initClipMonitor(skip, 16), window(0, nans));
   const actions = skipped.toTrainer.map((m) => (m as { action: string }).action);
   assert.equal(actions.at(-1), "stop");
   assert.ok(actions.slice(0, -1).every((a) => a === "skip"));
@@ -70,7 +70,7 @@ Deno.test("a NaN loss gets the configured action, and endless skipping turns int
 Deno.test("a loss that explodes past 100x its early level is stopped before it overflows", () => {
   const stop = ClippingSchema.parse({});
   const losses = [13, 4000, 2e6];
-  const [, out] = observeSteps(stop, initClipMonitor(stop), window(0, [1, 1, 1], losses));
+  const [, out] = observeSteps(stop, initClipMonitor(stop, 16), window(0, [1, 1, 1], losses));
   const handled = out.toTrainer[0] as { action: string; step: number; reason: string };
   assert.equal(handled.action, "stop");
   assert.equal(handled.step, 1, "caught at the first exploded step");
@@ -78,15 +78,26 @@ Deno.test("a loss that explodes past 100x its early level is stopped before it o
   const healthy = [2.3, 2.1, 1.9, 1.2, 0.8, 0.5, 0.4, 0.6, 3.5];
   const [, calm] = observeSteps(
     stop,
-    initClipMonitor(stop),
+    initClipMonitor(stop, 16),
     window(0, healthy.map(() => 1), healthy),
   );
   assert.equal(calm.toTrainer.length, 0, "ordinary batch-to-batch noise is not an explosion");
 });
 
+Deno.test("at batch size 1 the explosion is judged on block means, not on one easy sample", () => {
+  const stop = ClippingSchema.parse({});
+  // The report's losses: an easy first sample, then an ordinary one 508x it.
+  const losses = [0.04765, 24.22, 6.1, 0.9, 13.4];
+  const norms = losses.map(() => 1);
+  const [, calm] = observeSteps(stop, initClipMonitor(stop, 1), window(0, norms, losses));
+  assert.equal(calm.toTrainer.length, 0);
+  const [, exploded] = observeSteps(stop, initClipMonitor(stop, 16), window(0, norms, losses));
+  assert.equal((exploded.toTrainer[0] as { step: number }).step, 1, "as whole batches they are");
+});
+
 Deno.test("the rolling sorted history gives the same percentiles as sorting the last norms", () => {
   const clipping = ClippingSchema.parse({ autoPercentile: 80 });
-  let state = initClipMonitor(clipping);
+  let state = initClipMonitor(clipping, 16);
   let seed = 9;
   const random = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
   // Past HISTORY_LIMIT, with repeated values, in windows of uneven length.

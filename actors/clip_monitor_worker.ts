@@ -11,7 +11,10 @@ import type { StepsObserved } from "./protocol.ts";
 runActor("clipMonitor", async (context) => {
   const config = context.init.config as RunConfig;
   const port = context.init.ports.trainer;
-  let state: ClipMonitorState = initClipMonitor(config.clipping);
+  let state: ClipMonitorState = initClipMonitor(
+    config.clipping,
+    config.batchSize * config.gradientAccumulation,
+  );
   await servePort(context, port, async (message) => {
     if (message.type !== "StepsObserved") return;
     await context.faultPoint("observe");

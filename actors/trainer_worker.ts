@@ -12,6 +12,7 @@ import { type ActorContext, Mailbox, runActor, yieldToEventLoop } from "./_worke
 import { EpochTotals } from "./epoch_totals.ts";
 import { unpackBatchGroup } from "./data_loader.ts";
 import { patienceMayStop, type StopGuard, verdictNeeded } from "./early_stopper.ts";
+import { initLossWatch, observeLoss } from "./loss_watch.ts";
 import type {
   BatchGroup,
   BatchReady,
@@ -270,7 +271,9 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   // REPORT_MS of wall time (so progress stays live on slow steps).
   const reportEvery = readEvery > 1 ? readEvery : REPORT_WINDOW;
   let lastReport = performance.now();
-  let firstLoss: number | undefined;
+  // The clip monitor's loss watch, mirrored: the step where it will see an explosion ends its
+  // window at once and waits for the verdict.
+  let lossWatch = initLossWatch(config.batchSize * accumulation);
   let lastYield = performance.now();
 
   let epoch = 0;
@@ -688,11 +691,14 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       step++;
       const now = performance.now();
       record.stepMs += now - stepStart;
-      // A loss far above the run's first one is reported at once: the clip monitor decides
-      // whether it is exploding, and should not learn it a window late.
-      if (loss !== undefined && Number.isFinite(loss)) firstLoss ??= loss;
-      const alarming = loss !== undefined && firstLoss !== undefined &&
-        !(loss <= 10 * firstLoss);
+      // A loss the clip monitor will find exploding is reported at once: it decides, and should
+      // not learn it a window late.
+      let alarming = false;
+      if (loss !== undefined && !skipped) {
+        const [watched, explosion] = observeLoss(lossWatch, step - 1, loss);
+        lossWatch = watched;
+        alarming = explosion !== undefined;
+      }
       if (
         window.length >= reportEvery || skipped || alarming || batchIndex >= info.batchesPerEpoch ||
         now - lastReport > REPORT_MS

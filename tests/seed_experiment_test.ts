@@ -41,7 +41,7 @@ Deno.test("a learning rate of 10 stops on divergence and names the cause and the
     optimizer: { name: "sgd", lr: 10 },
   });
   assert.equal(result.status, "diverged");
-  assert.match(result.reason, /diverged/);
+  assert.match(result.reason, /diverged at step 1: the loss exploded/, "caught at once");
   assert.match(result.hint ?? "", /learning rate too high: divide by 10/);
   assert.match(result.hint ?? "", /optimizer\.lr=1\b/);
   for (const event of events) {
@@ -70,4 +70,37 @@ Deno.test("onNonFinite 'rollback' recovers from lr = 10: back to the last good s
     `final lr ${steps.at(-1)!.lr} is cut by 10x per rollback`,
   );
   assert.ok(result.metrics.loss < 0.3, `final loss ${result.metrics.loss}`);
+});
+
+Deno.test("batch sizes 1, 2 and 4 at a sane learning rate train without a false divergence", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  for (const [batchSize, lr] of [[1, 0.001], [1, 0.01], [2, 0.01], [4, 0.01]]) {
+    const { result } = await trainCollect({
+      backend: "cpu",
+      runsDir: dir,
+      batchSize,
+      epochs: 2,
+      optimizer: { name: "sgd", lr },
+    });
+    assert.equal(result.status, "completed", `batch ${batchSize}, lr ${lr}: ${result.reason}`);
+    assert.equal(result.steps, 2 * Math.ceil(200 / batchSize));
+  }
+});
+
+Deno.test("at batch size 1 a far too high learning rate still stops in its first epoch", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  for (const lr of [1, 10]) {
+    const { result } = await trainCollect({
+      backend: "cpu",
+      runsDir: dir,
+      batchSize: 1,
+      epochs: 2,
+      optimizer: { name: "sgd", lr },
+    });
+    assert.equal(result.status, "diverged", `lr ${lr}`);
+    assert.ok(result.steps <= 40, `lr ${lr}: stopped after ${result.steps} steps`);
+    assert.match(result.hint ?? "", /learning rate too high: divide by 10/);
+  }
 });

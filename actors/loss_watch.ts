@@ -1,0 +1,108 @@
+/**
+ * Watches the training loss for an explosion (a loss far above its early level, before it
+ * overflows to Inf). A pure reducer shared by the clip monitor, which decides, and the trainer,
+ * which asks for that decision at once on the step where it will come.
+ *
+ * One batch's loss is too noisy a yardstick when batches are tiny: at batch size 1 a single easy
+ * sample's loss can be near zero, and an ordinary one hundreds of times that. So, like the
+ * smoothed loss of fastai's LR finder, the watch compares means, never single losses: the
+ * losses are averaged in blocks of consecutive steps holding at least {@linkcode BLOCK_SAMPLES}
+ * samples (one step for batches of 16 or more, 16 steps at batch size 1), the early level is
+ * the lowest of the first {@linkcode BASELINE_BLOCKS} block means, and a block explodes once its
+ * mean is certain to exceed {@linkcode EXPLOSION_FACTOR} times that level.
+ *
+ * @module
+ */
+
+/** Samples a block of steps holds at least: its mean is as steady as a 16-sample batch's loss. */
+export const BLOCK_SAMPLES = 16;
+/** Blocks whose means set the early level an exploding loss is measured against. */
+export const BASELINE_BLOCKS = 5;
+/**
+ * A block mean this many times the early level counts as exploding. Generous on purpose: a
+ * block can be several times worse than the median, but not a hundred times in a healthy run.
+ */
+export const EXPLOSION_FACTOR = 100;
+
+/** The watch's state. */
+export interface LossWatchState {
+  /** Steps per block: enough for {@linkcode BLOCK_SAMPLES} samples. */
+  span: number;
+  /** The sum and the number of the current block's losses so far. */
+  sum: number;
+  count: number;
+  /** The step the current block started at (null before its first loss). */
+  blockStart: number | null;
+  /** The first block means (up to BASELINE_BLOCKS). */
+  earlyMeans: number[];
+  /** The lowest of earlyMeans (null before the first block is complete). */
+  level: number | null;
+}
+
+/** An exploding loss: the current block's mean so far and the early level. */
+export interface LossExplosion {
+  /** The block's first step and the step that made it explode. */
+  fromStep: number;
+  step: number;
+  /** The mean of the block's losses so far, the exploding one included. */
+  mean: number;
+  level: number;
+}
+
+/**
+ * The initial state for steps of `samplesPerStep` samples (the batch size times the gradient
+ * accumulation).
+ */
+export function initLossWatch(samplesPerStep: number): LossWatchState {
+  if (!(samplesPerStep >= 1)) {
+    throw new RangeError(
+      `Cannot watch the loss: 'samplesPerStep' must be >= 1, current value is ${samplesPerStep}`,
+    );
+  }
+  return {
+    span: Math.ceil(BLOCK_SAMPLES / samplesPerStep),
+    sum: 0,
+    count: 0,
+    blockStart: null,
+    earlyMeans: [],
+    level: null,
+  };
+}
+
+/**
+ * Takes in a finite loss of a step that was applied. Returns the next state, and an explosion
+ * when the block's mean is certain to exceed EXPLOSION_FACTOR times the early level (the
+ * losses still to come in the block are not negative); then the state is the one given, so that
+ * the exploding loss never becomes part of a level.
+ */
+export function observeLoss(
+  state: LossWatchState,
+  step: number,
+  loss: number,
+): [LossWatchState, LossExplosion | undefined] {
+  const sum = state.sum + loss;
+  const count = state.count + 1;
+  const fromStep = state.blockStart ?? step;
+  if (state.level !== null && sum / state.span > EXPLOSION_FACTOR * state.level) {
+    return [state, { fromStep, step, mean: sum / count, level: state.level }];
+  }
+  if (count < state.span) return [{ ...state, sum, count, blockStart: fromStep }, undefined];
+  // A block is complete. The lowest of the early means: a loss that explodes within the first
+  // blocks (a far too high learning rate) must not raise its own yardstick.
+  const earlyMeans = state.earlyMeans.length < BASELINE_BLOCKS
+    ? [...state.earlyMeans, sum / count]
+    : state.earlyMeans;
+  const level = Math.min(...earlyMeans);
+  return [{ ...state, sum: 0, count: 0, blockStart: null, earlyMeans, level }, undefined];
+}
+
+/** The reason a run stops for an explosion, as the clip monitor reports it. */
+export function explosionReason(explosion: LossExplosion): string {
+  const { fromStep, step, mean, level } = explosion;
+  const what = fromStep === step
+    ? "the loss exploded to"
+    : `the mean loss of steps ${fromStep}-${step} exploded to`;
+  return `training diverged at step ${step}: ${what} ${mean.toPrecision(4)}, ${
+    Math.round(mean / level)
+  }x its early level ${level.toPrecision(4)}`;
+}
