@@ -4,7 +4,13 @@
  *
  * @module
  */
-import { type Batch, batchesPerEpoch, batchSeed, epochOrder, makeBatch } from "../data/batches.ts";
+import {
+  type Batch,
+  batchSeed,
+  epochOrder,
+  makeBatch,
+  trainingBatchesPerEpoch,
+} from "../data/batches.ts";
 import type { Dataset } from "../data/mod.ts";
 import type { BatchGroup, BatchReady } from "./protocol.ts";
 import type { RunConfig } from "../config.ts";
@@ -37,9 +43,12 @@ export function loaderOptions(config: RunConfig): LoaderOptions {
   };
 }
 
-/** Batches of an epoch of the training split. */
-export function trainBatchCount(train: Dataset, options: LoaderOptions): number {
-  return batchesPerEpoch(train.n, options.batchSize, options.dropLast);
+/**
+ * Batches of an epoch of the training split; an error when there are none (`heldOut`: the
+ * validation split's samples, named in it).
+ */
+export function trainBatchCount(train: Dataset, options: LoaderOptions, heldOut = 0): number {
+  return trainingBatchesPerEpoch(train.n, options.batchSize, options.dropLast, heldOut);
 }
 
 /**

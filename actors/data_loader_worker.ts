@@ -67,6 +67,7 @@ runActor("dataLoader", async (context) => {
   await context.faultPoint("load");
   const data = await loadData(config.data, config.seed);
   const options = loaderOptions(config);
+  const count = trainBatchCount(data.train, options, data.validation?.n);
   const ready: DatasetReady = {
     type: "DatasetReady",
     inputShape: data.train.inputShape,
@@ -76,7 +77,7 @@ runActor("dataLoader", async (context) => {
     trainSize: data.train.n,
     validationSize: data.validation?.n ?? 0,
     testSize: data.test?.n ?? 0,
-    batchesPerEpoch: trainBatchCount(data.train, options),
+    batchesPerEpoch: count,
     fingerprint: data.fingerprint,
   };
   port.postMessage(ready);
@@ -87,7 +88,6 @@ runActor("dataLoader", async (context) => {
   // The next position to stream, kept past the last epoch too: a StartEpoch at or before it asks
   // for batches already sent.
   let streamTo = { epoch: -1, index: 0 };
-  const count = trainBatchCount(data.train, options);
   const startAt = (epoch: number, index: number) => {
     streamTo = { epoch, index };
     cursor = epoch < config.epochs

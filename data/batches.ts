@@ -91,6 +91,53 @@ export function batchesPerEpoch(n: number, batchSize: number, dropLast: boolean)
 }
 
 /**
+ * {@linkcode batchesPerEpoch} of a training set, refusing an epoch without a batch: an empty
+ * training set, or `dropLast` with a batch larger than the training set. Training would take no
+ * step, and an epoch's loss would be NaN. `heldOut`: the samples `data.validationSplit` took from
+ * the training pool, named in the error when there are some.
+ *
+ * @example
+ * ```ts
+ * import { trainingBatchesPerEpoch } from "./batches.ts";
+ * console.assert(trainingBatchesPerEpoch(200, 500, false) === 1);
+ * try {
+ *   trainingBatchesPerEpoch(200, 500, true);
+ * } catch (error) {
+ *   console.assert((error as Error).message.includes("no step"));
+ * }
+ * ```
+ */
+export function trainingBatchesPerEpoch(
+  n: number,
+  batchSize: number,
+  dropLast: boolean,
+  heldOut = 0,
+): number {
+  const batches = batchesPerEpoch(n, batchSize, dropLast);
+  if (batches > 0) return batches;
+  const pool = heldOut > 0
+    ? ` (${n + heldOut} less the ${heldOut} that 'data.validationSplit' holds out)`
+    : "";
+  const lessHeldOut = heldOut > 0 ? ", or hold fewer samples out (data.validationSplit)" : "";
+  if (n === 0) {
+    throw new AnnealError("data", "Cannot make batches: the training set is empty", {
+      where: "data",
+      hint: "check the data source and data.limit",
+    });
+  }
+  throw new AnnealError(
+    "config",
+    `Cannot make batches: 'batchSize' is ${batchSize}, more than the ${n} training samples${pool}, ` +
+      `and 'data.dropLast' drops the short batch, so an epoch would take no step`,
+    {
+      where: "batchSize",
+      hint: `lower batchSize to at most ${n} (--set batchSize=${n}), or keep the short batch ` +
+        `(--set data.dropLast=false)${lessHeldOut}`,
+    },
+  );
+}
+
+/**
  * The seed for batch `batchIndex` of `epoch`, to pass to {@linkcode makeBatch} so augmentation
  * is reproduced exactly on resume.
  *

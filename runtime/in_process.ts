@@ -60,11 +60,11 @@ export async function trainInProcess(config: RunConfig): Promise<InProcessResult
   const { backend } = await selectBackend(config.backend, config.model.kind);
   const data = await loadData(config.data, config.seed);
   const train = data.train;
-  const engine = new TrainingEngine(config, train);
   const options = loaderOptions(config);
+  const batches = trainBatchCount(train, options, data.validation?.n);
+  const engine = new TrainingEngine(config, train);
   const lr0 = baseLearningRate(config).lr;
   const schedule = config.scheduler ? createSchedule(config.scheduler, lr0) : undefined;
-  const batches = trainBatchCount(train, options);
   const stepsPerEpoch = Math.ceil(batches / config.gradientAccumulation);
   const maxNorm = config.clipping.maxNorm ?? undefined;
   // Like the trainer: results are read in windows (every step on the CPU backends), so a GPU

@@ -11,7 +11,13 @@
  */
 import type { RunConfig } from "../config.ts";
 import { loadData } from "../data/mod.ts";
-import { batchesPerEpoch, batchSeed, epochOrder, makeBatch } from "../data/batches.ts";
+import {
+  batchesPerEpoch,
+  batchSeed,
+  epochOrder,
+  makeBatch,
+  trainingBatchesPerEpoch,
+} from "../data/batches.ts";
 import type { Dataset } from "../data/types.ts";
 import { createOptimizer } from "../optimizers/optimizer.ts";
 import { scaleLearningRate } from "../optimizers/scaling.ts";
@@ -356,14 +362,7 @@ interface DataOptions {
 /** Training steps (each `gradientAccumulation` batches), cycling through epochs as needed. */
 function* steps(train: Dataset, config: RunConfig, seed: number): Generator<HostBatch[]> {
   const spec = config.data as DataOptions;
-  const batches = batchesPerEpoch(train.n, config.batchSize, spec.dropLast);
-  if (batches === 0) {
-    throw new AnnealError(
-      "data",
-      `Cannot run the LR range test: ${train.n} training samples make no batch of ${config.batchSize}`,
-      { where: "batchSize", hint: "use a smaller batchSize or set data.dropLast to false" },
-    );
-  }
+  const batches = trainingBatchesPerEpoch(train.n, config.batchSize, spec.dropLast);
   let micro: HostBatch[] = [];
   for (let epoch = 0;; epoch++) {
     const order = epochOrder(train.n, { shuffle: spec.shuffle, seed, epoch });
@@ -471,7 +470,15 @@ export async function lrFind(
 ): Promise<LrFindResult> {
   const o = resolve(options);
   if (!options.engine) await selectBackend(config.backend, config.model.kind);
-  const train = options.train ?? (await loadData(config.data, config.seed)).train;
+  const data = options.train ? undefined : await loadData(config.data, config.seed);
+  const train = options.train ?? data!.train;
+  // An epoch without a batch is refused before any engine is built.
+  trainingBatchesPerEpoch(
+    train.n,
+    config.batchSize,
+    (config.data as DataOptions).dropLast,
+    data?.validation?.n,
+  );
   const runs: LrCurve[] = [];
   for (let r = 0; r < o.repeats; r++) {
     const seed = config.seed + r;

@@ -107,6 +107,31 @@ Deno.test("anneal train --lr 10 exits 3 with 'learning rate too high: divide by 
   });
 });
 
+Deno.test("anneal train with dropLast and a batch larger than the data fails up front, not as NaN", async () => {
+  await withRunsDir(async (dir) => {
+    const out = await anneal(
+      "train",
+      "--backend",
+      "cpu",
+      "--epochs",
+      "2",
+      "--batch-size",
+      "500",
+      "--set",
+      "data.dropLast=true",
+      "--runs-dir",
+      dir,
+    );
+    assert.equal(out.code, 1, out.stderr);
+    assert.match(
+      out.stderr,
+      /'batchSize' is 500, more than the 200 training samples, and 'data\.dropLast' drops the short batch/,
+    );
+    assert.match(out.stderr, /hint: lower batchSize to at most 200 \(--set batchSize=200\)/);
+    assert.doesNotMatch(out.stdout + out.stderr, /NaN|diverged|learning rate too high/);
+  });
+});
+
 Deno.test("anneal schema prints the config's JSON Schema", async () => {
   const out = await anneal("schema");
   assert.equal(out.code, 0);
