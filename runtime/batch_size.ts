@@ -1,8 +1,10 @@
 /**
  * The batch-size finder (`anneal batch-size`): for each candidate batch size, time a few
- * optimizer steps of the run's own model on its own data and backend, record the tfjs memory they
- * hold, find the largest batch that fits a memory budget, and show the learning rate the linear
- * scaling rule gives for each (lr x batch / the config's batch).
+ * optimizer steps of the run's own model on its own data and backend, record the memory they
+ * hold (tfjs's tensors, and what the training step keeps outside tfjs), find the largest batch
+ * that fits a memory budget, and show the learning rate the linear scaling rule gives for each
+ * (lr x batch / the config's batch). A batch larger than the training set is not tried: no
+ * epoch would hold it.
  *
  * @module
  */
@@ -16,7 +18,10 @@ import { scaleLearningRate } from "../optimizers/scaling.ts";
 
 /** Options of {@linkcode findBatchSize}. */
 export interface BatchSizeOptions {
-  /** Candidate batch sizes (default: powers of two from 8 up to the training set size, at most 4096). */
+  /**
+   * Candidate batch sizes (default: powers of two from 8 up to the training set size, at most
+   * 4096). Sizes above the training set size are listed, not measured (see `skipped`).
+   */
   sizes?: number[];
   /** Steps timed per size after one warm-up step (default 3). */
   steps?: number;
@@ -36,7 +41,11 @@ export interface BatchSizeRow {
   msPerStep?: number;
   /** Training throughput: `batchSize / msPerStep * 1000`. */
   samplesPerSecond?: number;
-  /** Peak bytes tfjs held during the steps (weights, optimizer state, activations). */
+  /**
+   * Peak memory of a step in MiB: what tfjs held (weights, its optimizer state, activations), and
+   * what the step keeps outside tfjs (the TypeScript or WGSL step's batch, activations and
+   * gradients, a host optimizer's state).
+   */
   peakMiB?: number;
   /** The config's lr scaled linearly to this batch (x gradient accumulation). */
   scaledLr: number;
@@ -44,14 +53,21 @@ export interface BatchSizeRow {
   warning?: string;
   /** Message of the error that stopped the steps (e.g. out of memory). */
   error?: string;
+  /** Why the size was not measured (larger than the training set). */
+  skipped?: string;
 }
 
 /** The finder's answer. */
 export interface BatchSizeResult {
   /** The tfjs backend that was measured. */
   backend: string;
-  /** One row per candidate tried, smallest first; stops after the first that does not fit. */
+  /**
+   * One row per candidate, in the order given: stops after the first measured one that does not
+   * fit; sizes above the training set are rows with `skipped`.
+   */
   rows: BatchSizeRow[];
+  /** The training set's size, the largest batch an epoch holds. */
+  trainSize: number;
   /** The largest batch that fits; `undefined` when none does. */
   largest?: number;
   /** The batch with the highest throughput among those that fit. */
@@ -93,28 +109,25 @@ export async function findBatchSize(
       config.batchSize * config.gradientAccumulation,
       effective,
     );
-    const row: BatchSizeRow = {
-      batchSize,
-      fits: false,
-      scaledLr: scaled.lr,
-      warning: scaled.warning,
-    };
+    const row: BatchSizeRow = { batchSize, fits: false, scaledLr: scaled.lr };
+    if (batchSize > train.n) {
+      row.skipped = `more than the ${train.n} training samples: an epoch's batches hold at most ` +
+        `${train.n}`;
+      rows.push(row);
+      options.onProgress?.(row);
+      continue;
+    }
+    if (scaled.warning) row.warning = scaled.warning;
     let engine: TrainingEngine | undefined;
     try {
       engine = new TrainingEngine(config, train);
-      const indices = new Uint32Array(batchSize);
-      for (let i = 0; i < batchSize; i++) indices[i] = order[i % train.n];
-      const batch = makeBatch(train, indices, undefined, config.seed);
+      const batch = makeBatch(train, order.subarray(0, batchSize), undefined, config.seed);
       const step = async () => {
         const pending = engine!.computeGradients([batch]);
         engine!.applyGradients(pending, config.optimizer.lr as number);
         await engine!.readStats([pending]); // wait for the device, so the time is the step's
       };
-      // The warm-up step runs under tf.profile, whose peakBytes includes the activations that
-      // the backward pass holds (tf.memory() after the step would only see what survived it);
-      // the dense step keeps its activations outside tfjs, so the engine adds those.
-      const profile = await tf.profile(step);
-      const peak = profile.peakBytes + engine.extraStepBytes(batchSize);
+      const peak = await stepPeakBytes(engine, step, batchSize);
       const started = performance.now();
       for (let i = 0; i < steps; i++) await step();
       const ms = (performance.now() - started) / steps;
@@ -136,5 +149,29 @@ export async function findBatchSize(
     (best, r) => (!best || (r.samplesPerSecond ?? 0) > (best.samplesPerSecond ?? 0) ? r : best),
     undefined,
   );
-  return { backend, rows, largest: fitting.at(-1)?.batchSize, fastest: fastest?.batchSize };
+  return {
+    backend,
+    rows,
+    trainSize: train.n,
+    largest: fitting.reduce<number | undefined>((m, r) => Math.max(m ?? 0, r.batchSize), undefined),
+    fastest: fastest?.batchSize,
+  };
+}
+
+/**
+ * Peak bytes of one (warm-up) step: the most tfjs held before, during (at each kernel, as
+ * `tf.profile` records it: that includes the activations the backward pass holds, which
+ * `tf.memory()` after the step would not see) and after it, plus what the step keeps outside
+ * tfjs. A step that runs no tfjs kernel (the TypeScript step) has no kernel snapshot: then tfjs
+ * held what it held before and after.
+ */
+async function stepPeakBytes(
+  engine: TrainingEngine,
+  step: () => Promise<void>,
+  rows: number,
+): Promise<number> {
+  const before = tf.memory().numBytes;
+  const profile = await tf.profile(step);
+  const held = Math.max(before, profile.peakBytes, tf.memory().numBytes);
+  return held + await engine.extraStepBytes(rows);
 }

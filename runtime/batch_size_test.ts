@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { parseConfig } from "../config.ts";
+import { loadData } from "../data/mod.ts";
 import { findBatchSize } from "./batch_size.ts";
+import { TrainingEngine } from "./engine.ts";
 
 Deno.test("the batch-size finder measures each size, scales the LR linearly and stops at the memory budget", async () => {
   const config = parseConfig({
@@ -25,4 +27,43 @@ Deno.test("the batch-size finder measures each size, scales the LR linearly and 
   });
   assert.ok(limited.largest! < 32, `a ${budget.toFixed(2)} MiB budget rules out 32`);
   assert.equal(limited.rows.at(-1)!.fits, false, "the first size over budget ends the search");
+});
+
+Deno.test("on the TypeScript step the finder counts the host arrays, and never tries a batch larger than the data", async () => {
+  const config = parseConfig({ backend: "cpu", optimizer: { name: "sgd", lr: 0.01 } });
+  const result = await findBatchSize(config, { sizes: [8, 32, 128, 1000], steps: 1 });
+  const engine = new TrainingEngine(config, (await loadData(config.data, config.seed)).train);
+  assert.equal(engine.modelPath, "host", "the seed's linear model steps in TypeScript");
+  engine.dispose();
+  const measured = result.rows.slice(0, 3);
+  assert.ok(measured.every((r) => r.fits && Number.isFinite(r.peakMiB) && r.peakMiB! > 0));
+  const bytes = measured.map((r) => r.peakMiB! * 2 ** 20);
+  assert.ok(bytes[0] < bytes[1] && bytes[1] < bytes[2], `peak bytes ${bytes}`);
+  // Per sample: 2 inputs and 1 target (float32), 1 activation and its gradient (float64).
+  assert.equal(bytes[2] - bytes[1], (128 - 32) * (4 * 3 + 8 * 2));
+  const [oversized] = result.rows.slice(3);
+  assert.equal(result.trainSize, 200);
+  assert.deepEqual([oversized.batchSize, oversized.fits, oversized.peakMiB], [
+    1000,
+    false,
+    undefined,
+  ]);
+  assert.match(oversized.skipped!, /more than the 200 training samples/);
+  assert.equal(result.largest, 128);
+
+  const budget = (measured[0].peakMiB! + measured[1].peakMiB!) / 2;
+  const limited = await findBatchSize(config, {
+    sizes: [8, 32, 128],
+    steps: 1,
+    memoryLimitMiB: budget,
+  });
+  assert.equal(limited.largest, 8, `a budget of ${budget * 2 ** 20} bytes rules out 32`);
+  assert.equal(limited.rows.at(-1)!.fits, false);
+
+  // A host optimizer's slots count too: Adam's two moments, 4 bytes each per parameter.
+  const adam = await findBatchSize(
+    parseConfig({ backend: "cpu", optimizer: { name: "adam", lr: 0.01 } }),
+    { sizes: [32], steps: 1 },
+  );
+  assert.equal(adam.rows[0].peakMiB! * 2 ** 20 - bytes[1], 2 * 4 * 3);
 });

@@ -447,10 +447,15 @@ export class TrainingEngine {
 
   /**
    * Memory a step of `rows` samples uses outside tfjs's accounting (`tf.memory()`,
-   * `tf.profile`): the dense step's own buffers (WGSL) or arrays (host); 0 on tfjs's path.
+   * `tf.profile`): the dense step's own buffers (WGSL) or arrays (host: the batch, activations,
+   * gradients, the weights' host copies), and a host optimizer's slots (counted from its state);
+   * 0 on tfjs's path.
    */
-  extraStepBytes(rows: number): number {
-    return this.#dense?.extraBytes(rows) ?? 0;
+  async extraStepBytes(rows: number): Promise<number> {
+    const dense = this.#dense?.extraBytes(rows) ?? 0;
+    if (this.optimizerPath !== "host") return dense;
+    const { slots } = await this.#optimizer.getState();
+    return dense + Object.values(slots).reduce((bytes, slot) => bytes + 4 * slot.values.length, 0);
   }
 
   /** Frees results that will not be read. */

@@ -226,6 +226,29 @@ Deno.test("anneal batch-size prints throughput, memory and the scaled LR per bat
   assert.match(bad.stderr, /--sizes/);
 });
 
+Deno.test("anneal batch-size measures the TypeScript step's memory, so --memory-limit rules, and skips batches larger than the data", async () => {
+  const out = await anneal("batch-size", "--set", "backend=cpu", "--sizes", "8,16,1000");
+  assert.equal(out.code, 0, out.stderr);
+  assert.doesNotMatch(out.stdout, /Infinity|NaN/);
+  assert.match(out.stdout, /^ +16 +\S+ +\S+ +\d\.\d+e-4 +0\.01 +yes$/m, "a finite peak, in MiB");
+  assert.match(out.stdout, /^ 1000 .* no \(not tried: more than the 200 training samples/m);
+  assert.match(out.stdout, /note: sizes above the 200 training samples were not tried/);
+  assert.match(out.stdout, /--set batchSize=16 --set optimizer.lr=0.01$/m);
+  // A batch of 8 holds about 280 bytes, one of 16 about 500: a 400-byte budget fits 8 only.
+  const limited = await anneal(
+    "batch-size",
+    "--set",
+    "backend=cpu",
+    "--sizes",
+    "8,16",
+    "--memory-limit",
+    String(400 / 2 ** 20),
+  );
+  assert.equal(limited.code, 0, limited.stderr);
+  assert.match(limited.stdout, /^ +16 .* no$/m);
+  assert.match(limited.stdout, /largest batch that fits 8,/);
+});
+
 Deno.test("anneal runs / runs show / runs compare / diagnose / report read the run records", async () => {
   await withRunsDir(async (dir) => {
     const a = await anneal(

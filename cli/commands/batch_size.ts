@@ -51,7 +51,8 @@ export async function batchSizeCommand(options: BatchSizeCommandOptions): Promis
         formatNumber(row.samplesPerSecond).padStart(10),
         formatNumber(row.peakMiB).padStart(9),
         formatNumber(row.scaledLr).padStart(10),
-        row.fits ? "  yes" : `  no${row.error ? ` (${row.error})` : ""}`,
+        row.fits ? "  yes" : `  no${row.error ? ` (${row.error})` : ""}` +
+          (row.skipped ? ` (not tried: ${row.skipped})` : ""),
       ];
       console.log(cells.join(" ") + (row.warning ? `\n  warning: ${row.warning}` : ""));
     },
@@ -59,6 +60,12 @@ export async function batchSizeCommand(options: BatchSizeCommandOptions): Promis
   if (options.json) {
     console.log(JSON.stringify(result));
     return 0;
+  }
+  if (result.rows.some((row) => row.skipped)) {
+    console.log(
+      `note: sizes above the ${result.trainSize} training samples were not tried; ` +
+        `the largest batch an epoch holds is ${result.trainSize} (--sizes ${result.trainSize})`,
+    );
   }
   console.log(
     `backend ${result.backend}: largest batch that fits ${result.largest ?? "none"}, fastest ${

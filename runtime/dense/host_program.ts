@@ -241,13 +241,15 @@ export class DenseHostProgram {
   }
 
   /**
-   * Bytes of the host arrays a step of `rows` needs: float64 activations and their gradients, and
-   * per parameter its host copy, its float64 gradient sum and its float32 gradient.
+   * Bytes of the host arrays a step of `rows` needs: the batch's float32 inputs and targets, float64
+   * activations and their gradients, and per parameter its host copy, its float64 gradient sum and
+   * its float32 gradient.
    */
   extraBytes(rows: number): number {
-    const { layers } = this.#plan;
+    const { layers, targetSize } = this.#plan;
     const parameters = layers.reduce((n, l) => n + (l.inputs + 1) * l.units, 0);
-    return 8 * 2 * rows * layers.reduce((n, l) => n + l.units, 0) + 16 * parameters;
+    const batch = 4 * rows * (layers[0].inputs + targetSize);
+    return batch + 8 * 2 * rows * layers.reduce((n, l) => n + l.units, 0) + 16 * parameters;
   }
 
   /** Drops the host copies of the weights. */
