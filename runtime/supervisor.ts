@@ -18,6 +18,7 @@ import {
 } from "./checkpoint.ts";
 import type { RunEvent } from "./events.ts";
 import { checkRunId, newRunId, RunWriter } from "./records.ts";
+import { readSavedConfig } from "./resume.ts";
 import type { TrainerResult } from "../actors/trainer_worker.ts";
 import denoJson from "../deno.json" with { type: "json" };
 import { diagnose } from "../report/diagnose.ts";
@@ -185,24 +186,7 @@ export function train(
     if (options.resume) {
       config = parseConfig(input);
       runId = checkRunId(options.resume);
-      const dir = `${config.runsDir}/${runId}`;
-      try {
-        config = parseConfig(
-          JSON.parse(await Deno.readTextFile(`${dir}/config.json`)),
-          `${dir}/config.json`,
-        );
-      } catch (cause) {
-        if (cause instanceof AnnealError) throw cause;
-        throw new AnnealError(
-          "usage",
-          `Cannot resume run '${runId}': ${dir}/config.json is missing`,
-          {
-            where: dir,
-            hint: "check the run id with `anneal runs`",
-            cause,
-          },
-        );
-      }
+      config = await readSavedConfig(`${config.runsDir}/${runId}`, runId);
     } else {
       config = parseConfig(input);
       runId = options.runId ? checkRunId(options.runId) : newRunId(config.name);

@@ -114,3 +114,22 @@ Deno.test("--resume refuses a checkpoint from another model shape, naming the we
   assert.match(result.reason, /has shape \[2,16\], the model needs \[2,8\]/);
   assert.match(result.hint ?? "", /different model/);
 });
+
+Deno.test("--resume of a run whose config.json is corrupt says so, naming the file and the parse error", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  await Deno.mkdir(`${dir}/torn/checkpoints`, { recursive: true });
+  await Deno.writeTextFile(`${dir}/torn/config.json`, '{"epochs": 3, "optimi');
+  const out = await cli(["train", "--resume", "torn", "--runs-dir", dir, "--no-progress"])
+    .output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 1, stderr);
+  assert.match(stderr, new RegExp(`${dir}/torn/config.json is corrupt \\(not valid JSON: `));
+  assert.doesNotMatch(stderr, /missing/);
+  assert.match(stderr, /hint: write the config the run was started with/);
+
+  const gone = await cli(["train", "--resume", "nothing", "--runs-dir", dir, "--no-progress"])
+    .output();
+  assert.equal(gone.code, 2);
+  assert.match(new TextDecoder().decode(gone.stderr), /nothing\/config.json is missing/);
+});
