@@ -15,6 +15,8 @@ export interface RunStartedEvent {
   runId: string;
   /** Directory of the run's records and checkpoints. */
   runDir: string;
+  /** Epochs the run trains to (a resumed run's come from its saved config). */
+  epochs: number;
   /** Where a resumed run continues: last checkpointed epoch and step. */
   resumedFrom?: { epoch: number; step: number };
 }

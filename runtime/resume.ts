@@ -49,3 +49,93 @@ export async function readSavedConfig(dir: string, runId: string): Promise<RunCo
   }
   return parseConfig(json, `saved config ${path}`);
 }
+
+/**
+ * The config a resumed run trains with: the one saved in its directory. `input` (what the caller
+ * passed to `train`) locates the run (`runsDir`) and may raise `epochs`, to train it longer; any
+ * other field it sets must agree with the saved config, or the resume is refused, naming the
+ * fields (a resume never changes settings silently).
+ */
+export function resumedConfig(
+  saved: RunConfig,
+  input: unknown,
+  runId: string,
+  dir: string,
+): RunConfig {
+  const given = plain(input ?? {}) as Record<string, unknown>;
+  const savedJson = plain(saved) as Record<string, unknown>;
+  const { runsDir: _, epochs, ...rest } = given;
+  const merged = merge(savedJson, rest);
+  let candidate: unknown = merged;
+  try {
+    candidate = plain(parseConfig(merged));
+  } catch {
+    // compared as given: the differences below are what makes it invalid
+  }
+  const conflicts = differences(savedJson, candidate);
+  if (conflicts.length > 0) {
+    const listed = conflicts.slice(0, 5).map(({ path, was, now }) =>
+      `'${path}' is ${JSON.stringify(was)} in its config.json, ${JSON.stringify(now)} given`
+    ).join("; ") + (conflicts.length > 5 ? `; and ${conflicts.length - 5} more` : "");
+    const sets = conflicts.slice(0, 5).map(({ path, now }) =>
+      ` --set ${path}=${JSON.stringify(now) ?? "null"}`
+    ).join("");
+    throw new AnnealError(
+      "usage",
+      `Cannot resume run '${runId}' with other settings: ${listed}`,
+      {
+        where: `${dir}/config.json`,
+        hint: `a resumed run keeps the config it was started with; only --epochs may raise its ` +
+          `epochs, to train it longer. For other settings, start a new run from its config: ` +
+          `\`anneal train -c ${dir}/config.json${sets}\``,
+      },
+    );
+  }
+  if (epochs === undefined || epochs === saved.epochs) return saved;
+  const wanted = parseConfig({ ...savedJson, epochs }).epochs;
+  if (wanted < saved.epochs) {
+    throw new AnnealError(
+      "usage",
+      `Cannot resume run '${runId}' with epochs ${wanted}: it trains ${saved.epochs} epochs, ` +
+        `and a resume can only raise that`,
+      {
+        where: "epochs",
+        hint: `leave --epochs out to finish its ${saved.epochs} epochs, or give more than ` +
+          `${saved.epochs} to train it longer`,
+      },
+    );
+  }
+  return { ...saved, epochs: wanted };
+}
+
+/** The value as JSON holds it (no `undefined` keys), for comparing. */
+function plain(value: unknown): unknown {
+  return JSON.parse(JSON.stringify(value));
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+/** `over` laid on `base`: objects field by field, anything else replaced. */
+function merge(base: unknown, over: unknown): unknown {
+  if (!isObject(base) || !isObject(over)) return over;
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) out[key] = merge(base[key], value);
+  return out;
+}
+
+/** The leaf paths where `now` differs from `was` (arrays are leaves). */
+function differences(
+  was: unknown,
+  now: unknown,
+  prefix = "",
+): { path: string; was: unknown; now: unknown }[] {
+  if (isObject(was) && isObject(now)) {
+    const keys = [...new Set([...Object.keys(was), ...Object.keys(now)])];
+    return keys.flatMap((key) =>
+      differences(was[key], now[key], prefix ? `${prefix}.${key}` : key)
+    );
+  }
+  return JSON.stringify(was) === JSON.stringify(now) ? [] : [{ path: prefix, was, now }];
+}

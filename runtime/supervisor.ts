@@ -18,7 +18,7 @@ import {
 } from "./checkpoint.ts";
 import type { RunEvent } from "./events.ts";
 import { checkRunId, newRunId, RunWriter } from "./records.ts";
-import { readSavedConfig } from "./resume.ts";
+import { readSavedConfig, resumedConfig } from "./resume.ts";
 import type { TrainerResult } from "../actors/trainer_worker.ts";
 import denoJson from "../deno.json" with { type: "json" };
 import { diagnose } from "../report/diagnose.ts";
@@ -85,7 +85,13 @@ export interface RunResult {
 
 /** Options of {@linkcode train}. */
 export interface TrainOptions {
-  /** Continue the run with this id (in the config's `runsDir`) from its last checkpoint. */
+  /**
+   * Continue the run with this id (in the config's `runsDir`) from its last checkpoint, with the
+   * config saved in its directory. The config passed to `train` may raise `epochs` (the run
+   * trains on to that many; the schedule stays as saved); any other field it sets must equal the
+   * saved one, or the resume is refused naming it. A run that already ended with nothing left to
+   * train is left untouched: its recorded result comes back, with `reason` saying so.
+   */
   resume?: string;
   /** The run's id (default: a timestamp, prefixed with the config's `name`). */
   runId?: string;
@@ -181,18 +187,26 @@ export function train(
   const queue = new EventQueue<RunEvent>();
   let config: RunConfig;
   let runId: string;
+  /** The saved config's epochs, when a resume raises them. */
+  let savedEpochs: number | undefined;
   const requestedStop: { reason?: string; apply?: (reason: string) => void } = {};
   const setup = (async () => {
     if (options.resume) {
-      config = parseConfig(input);
+      const { runsDir } = parseConfig(input);
       runId = checkRunId(options.resume);
-      config = await readSavedConfig(`${config.runsDir}/${runId}`, runId);
+      const dir = `${runsDir}/${runId}`;
+      const saved = await readSavedConfig(dir, runId);
+      // (the run directory may have been moved since: it is where it was found)
+      config = { ...resumedConfig(saved, input, runId, dir), runsDir };
+      if (config.epochs !== saved.epochs) savedEpochs = saved.epochs;
     } else {
       config = parseConfig(input);
       runId = options.runId ? checkRunId(options.runId) : newRunId(config.name);
     }
   })();
-  const result = setup.then(() => supervise(config, runId, options, queue, requestedStop));
+  const result = setup.then(() =>
+    supervise(config, runId, options, queue, requestedStop, savedEpochs)
+  );
   result.catch(() => queue.close());
   const run: TrainingRun = {
     get runId() {
@@ -217,13 +231,14 @@ async function supervise(
   options: TrainOptions,
   queue: EventQueue<RunEvent>,
   requestedStop: { reason?: string; apply?: (reason: string) => void },
+  savedEpochs?: number,
 ): Promise<RunResult> {
   const runDir = `${config.runsDir}/${runId}`;
   const writer = new RunWriter(runDir);
   const startedAt = performance.now();
-  let resumeState:
-    | { epoch: number; step: number; scheduler?: unknown; earlyStopper?: unknown }
-    | undefined;
+  let resumeState: ResumeState | undefined;
+  /** What the run's records said before this resume (its start is kept). */
+  let before: { summary?: Record<string, unknown>; meta?: Record<string, unknown> } = {};
   if (options.resume) {
     const last = `${runDir}/checkpoints/last.ckpt`;
     if (await exists(`${runDir}/config.json`) && !(await exists(last))) {
@@ -234,7 +249,26 @@ async function supervise(
       );
     }
     const saved = await loadCheckpoint(last);
-    resumeState = saved.state as typeof resumeState;
+    resumeState = saved.state as ResumeState;
+    before = {
+      summary: await readJsonIfAny(`${runDir}/summary.json`),
+      meta: await readJsonIfAny(`${runDir}/meta.json`),
+    };
+    const ended = endedRun(config, runId, runDir, resumeState, before.summary);
+    if (ended) {
+      // Nothing left to train, and the record says how it ended: it is left as it is.
+      queue.push({
+        type: "run.started",
+        runId,
+        runDir,
+        epochs: config.epochs,
+        resumedFrom: { epoch: resumeState.epoch, step: resumeState.step },
+      });
+      queue.push({ type: "run.finished", result: ended });
+      queue.close();
+      return ended;
+    }
+    if (savedEpochs !== undefined) await writer.writeJson("config.json", config);
     // Drop records of steps and epochs after the checkpoint: they are replayed.
     await writer.truncate("steps.ndjson", (r) => r.step < resumeState!.step);
     await writer.truncate("epochs.ndjson", (r) => r.epoch <= resumeState!.epoch);
@@ -246,9 +280,10 @@ async function supervise(
   const scaled = baseLearningRate(config);
   const resolvedLr = scaled.lr;
   if (scaled.warning) queue.push({ type: "warning", actor: "trainer", message: scaled.warning });
+  const now = new Date().toISOString();
   const meta: Record<string, unknown> = {
     id: runId,
-    createdAt: new Date().toISOString(),
+    createdAt: before.meta?.createdAt ?? now,
     seed: config.seed,
     version: denoJson.version,
     git: await gitCommit(),
@@ -256,13 +291,18 @@ async function supervise(
     resolvedLr,
     effectiveBatch,
   };
-  const summary: Record<string, unknown> = { status: "running", startedAt: meta.createdAt };
+  const summary: Record<string, unknown> = {
+    status: "running",
+    startedAt: before.summary?.startedAt ?? now,
+    ...(resumeState && { resumedAt: now }),
+  };
   await writer.writeJson("summary.json", summary);
   const emit = (event: RunEvent) => queue.push(event);
   emit({
     type: "run.started",
     runId,
     runDir,
+    epochs: config.epochs,
     resumedFrom: resumeState && { epoch: resumeState.epoch, step: resumeState.step },
   });
 
@@ -336,6 +376,15 @@ async function supervise(
       }
     }
     if (gpu) await sleep(GPU_TEARDOWN_MS);
+    if (resumeState) {
+      // The run's totals, not this process's: epochs before the resume count, and a resume with
+      // no epoch left to train keeps the last epoch's metrics.
+      result.epochs += resumeState.epoch + 1;
+      if (Object.keys(result.metrics).length === 0) result.metrics = resumeState.metrics ?? {};
+      if (!(clipStats as { step?: number } | undefined)?.step) {
+        clipStats = before.summary?.clip ?? clipStats;
+      }
+    }
     Object.assign(summary, {
       status: result.status,
       stopReason: result.reason,
@@ -537,6 +586,60 @@ async function supervise(
   }, Math.min(1000, stallTimeoutMs / 4));
   if (requestedStop.reason) requestedStop.apply(requestedStop.reason);
   return finished;
+}
+
+/** What a resume reads from the last checkpoint. */
+interface ResumeState {
+  epoch: number;
+  step: number;
+  scheduler?: unknown;
+  earlyStopper?: unknown;
+  metrics?: Record<string, number>;
+}
+
+/**
+ * The result of a run that has nothing left to train (its last checkpoint is at its last epoch,
+ * or at its step budget) and whose summary says how it ended; `undefined` when there is more to
+ * train, or its end was never recorded (killed, interrupted, failed: then the trainer finishes it).
+ */
+function endedRun(
+  config: RunConfig,
+  runId: string,
+  runDir: string,
+  state: ResumeState,
+  summary: Record<string, unknown> | undefined,
+): RunResult | undefined {
+  const atEnd = state.epoch + 1 >= config.epochs ||
+    (config.maxSteps !== undefined && state.step >= config.maxSteps);
+  const status = summary?.status;
+  if (!atEnd || (status !== "completed" && status !== "stopped" && status !== "diverged")) {
+    return undefined;
+  }
+  return {
+    runId,
+    runDir,
+    status,
+    reason: `nothing to resume: the run already ended (${summary!.stopReason ?? status}); ` +
+      `to train it longer, resume it with more epochs than ${config.epochs} (--epochs N)`,
+    hint: summary!.hint as string | undefined,
+    epochs: (summary!.epochs as number | undefined) ?? state.epoch + 1,
+    steps: (summary!.steps as number | undefined) ?? state.step,
+    bestEpoch: (summary!.bestEpoch as number | null | undefined) ?? null,
+    metrics: (summary!.metrics as Record<string, number> | undefined) ?? state.metrics ?? {},
+    test: summary!.test as Record<string, number> | undefined,
+    backend: summary!.backend as string | undefined,
+    seconds: (summary!.seconds as number | undefined) ?? 0,
+    diagnosis: summary!.diagnosis as Diagnosis | undefined,
+  };
+}
+
+/** A JSON record of the run, or `undefined` when it is missing or unreadable. */
+async function readJsonIfAny(path: string): Promise<Record<string, unknown> | undefined> {
+  try {
+    return JSON.parse(await Deno.readTextFile(path));
+  } catch {
+    return undefined;
+  }
 }
 
 /** JSON has no NaN or Infinity: keep them as strings the record readers turn back into numbers. */

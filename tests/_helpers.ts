@@ -60,3 +60,41 @@ export function annealCommand(args: string[], net = "127.0.0.1,localhost"): Deno
     stderr: "piped",
   });
 }
+
+/**
+ * Starts `anneal ... --json` and sends `signal` once an event satisfies `until`; resolves with
+ * the run's id and the process's status (and what it printed after the signal).
+ */
+export async function signalWhen(
+  args: string[],
+  until: (event: Record<string, unknown>) => boolean,
+  signal: Deno.Signal,
+): Promise<{ runId: string; status: Deno.CommandStatus; stdout: string; stderr: string }> {
+  const child = annealCommand([...args, "--json"]).spawn();
+  const stderr = new Response(child.stderr).text();
+  const decoder = new TextDecoder();
+  let runId = "";
+  let buffered = "";
+  let sent = false;
+  let stdout = "";
+  for await (const chunk of child.stdout) {
+    const text = decoder.decode(chunk, { stream: true });
+    if (sent) {
+      stdout += text;
+      continue;
+    }
+    buffered += text;
+    let newline;
+    while (!sent && (newline = buffered.indexOf("\n")) >= 0) {
+      const event = JSON.parse(buffered.slice(0, newline));
+      buffered = buffered.slice(newline + 1);
+      if (event.type === "run.started") runId = event.runId;
+      if (until(event)) {
+        child.kill(signal);
+        sent = true;
+        stdout = buffered;
+      }
+    }
+  }
+  return { runId, status: await child.status, stdout, stderr: await stderr };
+}

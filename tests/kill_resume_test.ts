@@ -109,7 +109,8 @@ Deno.test("--resume refuses a checkpoint from another model shape, naming the we
   await trainCollect(small, { runId: "small" });
   await trainCollect({ ...small, model: { kind: "mlp", hidden: [16] } }, { runId: "large" });
   await Deno.copyFile(`${dir}/large/checkpoints/last.ckpt`, `${dir}/small/checkpoints/last.ckpt`);
-  const { result } = await trainCollect({ runsDir: dir }, { resume: "small" });
+  // (one epoch more: a run that completed has nothing to resume otherwise)
+  const { result } = await trainCollect({ runsDir: dir, epochs: 3 }, { resume: "small" });
   assert.equal(result.status, "failed");
   assert.match(result.reason, /has shape \[2,16\], the model needs \[2,8\]/);
   assert.match(result.hint ?? "", /different model/);

@@ -3,7 +3,15 @@
  *
  * @module
  */
-import { formatDiagnosis, loadConfig, readRun, terminalCharts, train } from "../../mod.ts";
+import {
+  AnnealError,
+  applyOverrides,
+  formatDiagnosis,
+  loadConfig,
+  readRun,
+  terminalCharts,
+  train,
+} from "../../mod.ts";
 import type { RunEvent, RunResult } from "../../mod.ts";
 import { formatMetrics, formatNumber } from "../output.ts";
 import { StepProgress } from "../progress.ts";
@@ -43,10 +51,46 @@ export function shortcutOverrides(options: TrainCommandOptions): string[] {
   return overrides;
 }
 
+/**
+ * What `--resume` passes on: where the run is and, to train it longer, more epochs. Options that
+ * would change its saved config are refused by name (a resumed run keeps the config it was
+ * started with).
+ */
+function resumeInput(options: TrainCommandOptions, runId: string): Record<string, unknown> {
+  const flags: [string, unknown][] = [
+    ["-c", options.config],
+    ["--set", options.set.length > 0 || undefined],
+    ["--backend", options.backend],
+    ["--batch-size", options.batchSize],
+    ["--lr", options.lr],
+    ["--name", options.name],
+  ];
+  const refused = flags.filter(([, value]) => value !== undefined).map(([flag]) => flag);
+  const runsDir = options.runsDir ?? "runs";
+  if (refused.length > 0) {
+    throw new AnnealError(
+      "usage",
+      `Cannot resume run '${runId}' with ${refused.join(", ")}: a resumed run trains with the ` +
+        `config saved in its directory`,
+      {
+        where: `${runsDir}/${runId}/config.json`,
+        hint: `leave ${refused.length > 1 ? "them" : "it"} out (only --epochs N may be given: ` +
+          `more epochs than the run's, to train it longer); for other settings, start a new ` +
+          `run from its config: \`anneal train -c ${runsDir}/${runId}/config.json ...\``,
+      },
+    );
+  }
+  return applyOverrides({}, [
+    `runsDir=${JSON.stringify(runsDir)}`,
+    ...(options.epochs ? [`epochs=${options.epochs}`] : []),
+  ]);
+}
+
 /** Runs `anneal train`; returns the exit code. */
 export async function trainCommand(options: TrainCommandOptions): Promise<number> {
-  const config = await loadConfig(options.config, shortcutOverrides(options));
-  const run = train(config, { resume: options.resume });
+  const run = options.resume
+    ? train(resumeInput(options, options.resume), { resume: options.resume })
+    : train(await loadConfig(options.config, shortcutOverrides(options)));
   if (options.json) {
     let result: RunResult | undefined;
     for await (const event of run.events()) {
@@ -55,14 +99,15 @@ export async function trainCommand(options: TrainCommandOptions): Promise<number
     }
     return exitCodeFor(result ?? await run.result);
   }
-  const logEvery = options.logEvery ? Number(options.logEvery) : config.epochs <= 20 ? 1 : 10;
   const progress = new StepProgress(options.progress && Deno.stderr.isTerminal());
   let result: RunResult | undefined;
-  const context = {
+  // Which epochs are printed follows the run's epochs, known at `run.started` (a resumed run's
+  // come from its saved config).
+  const context: PrintContext = {
     progress,
-    logEvery,
-    epochs: config.epochs,
-    unprinted: undefined as string | undefined,
+    logEvery: options.logEvery ? Number(options.logEvery) : undefined,
+    epochs: 0,
+    unprinted: undefined,
   };
   for await (const event of run.events()) result = printEvent(event, context) ?? result;
   progress.stop();
@@ -81,7 +126,9 @@ export async function trainCommand(options: TrainCommandOptions): Promise<number
 
 interface PrintContext {
   progress: StepProgress;
-  logEvery: number;
+  /** Print every Nth epoch (`--log-every`; else 1, or 10 above 20 epochs). */
+  logEvery: number | undefined;
+  /** The run's epochs (its last one is always printed). */
   epochs: number;
   /** The last epoch's line when it was not printed (a run that stops between logged epochs). */
   unprinted: string | undefined;
@@ -90,6 +137,10 @@ interface PrintContext {
 function printEvent(event: RunEvent, context: PrintContext): RunResult | undefined {
   const { progress } = context;
   switch (event.type) {
+    case "run.started":
+      context.epochs = event.epochs;
+      context.logEvery ??= event.epochs <= 20 ? 1 : 10;
+      break;
     case "backend": {
       const adapter = event.adapter ? ` (${event.adapter.description})` : "";
       progress.log(
@@ -120,7 +171,8 @@ function printEvent(event: RunEvent, context: PrintContext): RunResult | undefin
     }
     case "epoch": {
       const line = `Epoch ${event.epoch}: ${formatMetrics(event.metrics)}`;
-      const shown = event.epoch % context.logEvery === 0 || event.epoch === context.epochs - 1;
+      const shown = event.epoch % (context.logEvery ?? 1) === 0 ||
+        event.epoch === context.epochs - 1;
       if (shown) progress.log(line);
       context.unprinted = shown ? undefined : line;
       break;
@@ -131,16 +183,24 @@ function printEvent(event: RunEvent, context: PrintContext): RunResult | undefin
       );
       break;
     case "restored":
+      flushUnprinted(context);
       progress.log(`anneal: restored the best epoch's weights (epoch ${event.epoch})`);
       break;
     case "test":
+      flushUnprinted(context);
       progress.log(`Test: ${formatMetrics(event.metrics)}`);
       break;
     case "run.finished":
-      if (context.unprinted) progress.log(context.unprinted);
+      flushUnprinted(context);
       return event.result;
   }
   return undefined;
+}
+
+/** Prints the last epoch's line if it was skipped, before anything that comes after it. */
+function flushUnprinted(context: PrintContext): void {
+  if (context.unprinted) context.progress.log(context.unprinted);
+  context.unprinted = undefined;
 }
 
 function printSummary(result: RunResult): void {

@@ -1,0 +1,194 @@
+/**
+ * `anneal train --resume`: a resumed run keeps its saved config (options that would change it
+ * are refused, more epochs continue it), a run that already ended is left as it is, and what the
+ * CLI prints follows the resumed run's config.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { train } from "../mod.ts";
+import { annealCommand, readNdjson, signalWhen, tempRunsDir } from "./_helpers.ts";
+
+const decoder = new TextDecoder();
+async function anneal(...args: string[]) {
+  const out = await annealCommand(args).output();
+  return {
+    code: out.code,
+    stdout: decoder.decode(out.stdout),
+    stderr: decoder.decode(out.stderr),
+  };
+}
+
+/** A small regression CSV with a test file: every run prints a `Test:` line. */
+async function csvConfig(dir: string, epochs: number): Promise<string> {
+  const rows = (n: number, offset: number) =>
+    "x,z,y\n" + Array.from({ length: n }, (_, i) => {
+      const x = ((i + offset) * 37 % 101) / 50 - 1, z = ((i + offset) * 59 % 97) / 48 - 1;
+      return `${x},${z},${(2 * x - z + 0.5).toFixed(4)}`;
+    }).join("\n") + "\n";
+  await Deno.writeTextFile(`${dir}/train.csv`, rows(64, 0));
+  await Deno.writeTextFile(`${dir}/test.csv`, rows(16, 500));
+  const file = `${dir}/config.json`;
+  await Deno.writeTextFile(
+    file,
+    JSON.stringify({
+      backend: "cpu",
+      runsDir: dir,
+      epochs,
+      batchSize: 16,
+      data: { kind: "csv", path: `${dir}/train.csv`, testPath: `${dir}/test.csv`, target: "y" },
+      optimizer: { name: "adam", lr: 0.01 },
+    }),
+  );
+  return file;
+}
+
+async function snapshot(runDir: string): Promise<Record<string, string>> {
+  const files: Record<string, string> = {};
+  for (
+    const name of ["config.json", "meta.json", "summary.json", "epochs.ndjson", "steps.ndjson"]
+  ) {
+    files[name] = await Deno.readTextFile(`${runDir}/${name}`);
+  }
+  return files;
+}
+
+Deno.test("--resume of a completed run leaves every record as it was and says there is nothing to resume", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const config = await csvConfig(dir, 3);
+  const first = await anneal("train", "-c", config, "--name", "done", "--no-progress");
+  assert.equal(first.code, 0, first.stderr);
+  const runDir = first.stdout.match(/run record: (\S+)/)![1];
+  const runId = runDir.split("/").pop()!;
+  const before = await snapshot(runDir);
+
+  const again = await anneal("train", "--resume", runId, "--runs-dir", dir, "--no-progress");
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /completed: nothing to resume: the run already ended/);
+  assert.match(again.stdout, /\(3 epochs, 12 steps, /);
+  assert.deepEqual(await snapshot(runDir), before, "no record was touched");
+  const summary = JSON.parse(before["summary.json"]);
+  assert.equal(summary.epochs, 3);
+  assert.ok(Object.keys(summary.metrics).length > 0);
+});
+
+Deno.test("--resume refuses options that would change the run's config, naming them", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const config = await csvConfig(dir, 2);
+  const first = await anneal("train", "-c", config, "--name", "base", "--no-progress");
+  assert.equal(first.code, 0, first.stderr);
+  const runId = first.stdout.match(/run record: \S+\/(\S+)/)![1];
+  const before = await snapshot(`${dir}/${runId}`);
+
+  const flags = await anneal(
+    "train",
+    "--resume",
+    runId,
+    "--runs-dir",
+    dir,
+    "--lr",
+    "0.5",
+    "--set",
+    "batchSize=8",
+    "-c",
+    config,
+  );
+  assert.equal(flags.code, 2, flags.stderr);
+  assert.match(flags.stderr, new RegExp(`Cannot resume run '${runId}' with -c, --set, --lr`));
+  assert.match(flags.stderr, /hint: .*only --epochs N may be given/);
+  assert.match(flags.stderr, new RegExp(`anneal train -c ${dir}/${runId}/config.json`));
+
+  const fewer = await anneal("train", "--resume", runId, "--runs-dir", dir, "--epochs", "1");
+  assert.equal(fewer.code, 2, fewer.stderr);
+  assert.match(fewer.stderr, /with epochs 1: it trains 2 epochs, and a resume can only raise that/);
+  assert.deepEqual(await snapshot(`${dir}/${runId}`), before, "a refused resume touches nothing");
+
+  // Through the API: a field that differs from the saved config is refused by its path; the
+  // same config again is not a change.
+  const saved = JSON.parse(before["config.json"]);
+  await assert.rejects(
+    train({ runsDir: dir, optimizer: { name: "adam", lr: 0.5 } }, { resume: runId }).result,
+    /Cannot resume run '.*' with other settings: 'optimizer.lr' is 0.01 in its config.json, 0.5 given/,
+  );
+  const same = await train(saved, { resume: runId }).result;
+  assert.match(same.reason, /nothing to resume/);
+});
+
+Deno.test("--resume --epochs N trains a completed run on to N epochs, as if it had been set to N", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const config = await csvConfig(dir, 2);
+  const short = await anneal("train", "-c", config, "--name", "short", "--no-progress");
+  assert.equal(short.code, 0, short.stderr);
+  const runId = short.stdout.match(/run record: \S+\/(\S+)/)![1];
+  const straight = await anneal(
+    "train",
+    "-c",
+    config,
+    "--epochs",
+    "4",
+    "--name",
+    "straight",
+    "--no-progress",
+  );
+  assert.equal(straight.code, 0, straight.stderr);
+  const straightDir = straight.stdout.match(/run record: (\S+)/)![1];
+
+  const longer = await anneal(
+    "train",
+    "--resume",
+    runId,
+    "--runs-dir",
+    dir,
+    "--epochs",
+    "4",
+    "--no-progress",
+  );
+  assert.equal(longer.code, 0, longer.stderr);
+  assert.deepEqual(
+    longer.stdout.split("\n").filter((l) => l.startsWith("Epoch ")).map((l) => l.split(":")[0]),
+    ["Epoch 2", "Epoch 3"],
+  );
+  assert.match(longer.stdout, /completed: finished 4 epochs \(4 epochs, 16 steps/);
+  const strip = (records: Record<string, number>[]) =>
+    records.map(({ seconds: _, ...rest }) => rest);
+  assert.deepEqual(
+    strip(await readNdjson(`${dir}/${runId}/epochs.ndjson`)),
+    strip(await readNdjson(`${straightDir}/epochs.ndjson`)),
+  );
+  const savedConfig = JSON.parse(await Deno.readTextFile(`${dir}/${runId}/config.json`));
+  assert.equal(savedConfig.epochs, 4, "config.json says what the run trains to");
+  const summary = JSON.parse(await Deno.readTextFile(`${dir}/${runId}/summary.json`));
+  const first = JSON.parse(await Deno.readTextFile(`${straightDir}/summary.json`));
+  assert.equal(summary.epochs, 4);
+  assert.deepEqual(summary.test, first.test);
+});
+
+Deno.test("a resumed run prints its epochs in order, by its own config, before the Test line", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const config = await csvConfig(dir, 8);
+  const killed = await signalWhen(
+    ["train", "-c", config],
+    (event) => event.type === "epoch" && (event.epoch as number) >= 1,
+    "SIGKILL",
+  );
+  assert.equal(killed.status.signal, "SIGKILL");
+  const resumed = await anneal(
+    "train",
+    "--resume",
+    killed.runId,
+    "--runs-dir",
+    dir,
+    "--no-progress",
+  );
+  assert.equal(resumed.code, 0, resumed.stderr);
+  const from = Number(resumed.stdout.match(/resuming at epoch (\d+)/)![1]);
+  const lines = resumed.stdout.split("\n");
+  const epochs = lines.filter((l) => l.startsWith("Epoch ")).map((l) => l.split(":")[0]);
+  assert.deepEqual(epochs, Array.from({ length: 8 - from }, (_, i) => `Epoch ${from + i}`));
+  const test = lines.findIndex((l) => l.startsWith("Test: "));
+  assert.ok(test > lines.indexOf(lines.find((l) => l.startsWith("Epoch 7"))!), resumed.stdout);
+});
