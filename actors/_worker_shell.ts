@@ -30,6 +30,8 @@ export interface ActorContext {
   stopped: Promise<string>;
   /** The reason of a `Stop` received so far, if any (the trainer checks it between steps). */
   stopRequested(): string | undefined;
+  /** Whether that `Stop` was an interruption (the run will be resumed). */
+  interruptRequested(): boolean;
 }
 
 declare const self: {
@@ -43,11 +45,12 @@ export function runActor(name: ActorName, body: (context: ActorContext) => Promi
   let resolveStop: (reason: string) => void = () => {};
   const stopped = new Promise<string>((resolve) => (resolveStop = resolve));
   let stopReason: string | undefined;
+  let interrupted = false;
   let started = false;
   let resolveWritten: () => void = () => {};
   const firstWritten = new Promise<void>((resolve) => (resolveWritten = resolve));
   self.onmessage = (event: MessageEvent) => {
-    const message = event.data as { type: string; reason?: string };
+    const message = event.data as { type: string; reason?: string; interrupted?: boolean };
     if (message.type === "CheckpointWritten") {
       resolveWritten();
     } else if (message.type === "Ping") {
@@ -60,6 +63,7 @@ export function runActor(name: ActorName, body: (context: ActorContext) => Promi
         heapUsed: Deno.memoryUsage().heapUsed,
       });
     } else if (message.type === "Stop") {
+      if (stopReason === undefined) interrupted = message.interrupted === true;
       stopReason ??= message.reason ?? "stopped";
       resolveStop(stopReason);
     } else if (message.type === "Init" && !started) {
@@ -96,6 +100,7 @@ export function runActor(name: ActorName, body: (context: ActorContext) => Promi
         },
         stopped,
         stopRequested: () => stopReason,
+        interruptRequested: () => interrupted,
       };
       body(context).then(
         (result) => self.postMessage({ type: "actor.done", actor: name, result }),

@@ -279,8 +279,15 @@ export const InitSchema = z.object({
   ]).optional(),
 });
 
-/** Supervisor -> actor: finish now. */
-export const StopSchema = z.object({ type: z.literal("Stop"), reason: z.string() });
+/**
+ * Supervisor -> actor: finish now. `interrupted`: the user interrupted the run (a signal), which
+ * will be resumed: the trainer ends it without restoring the best weights or a test pass.
+ */
+export const StopSchema = z.object({
+  type: z.literal("Stop"),
+  reason: z.string(),
+  interrupted: z.boolean().optional(),
+});
 
 /**
  * Supervisor -> trainer, once a run: its first checkpoint (`last.ckpt` of the end of `epoch`) is

@@ -61,7 +61,7 @@ type Config = RunConfig & { resolvedLr: number };
 
 /** What the trainer reports when it finishes. */
 export interface TrainerResult {
-  status: "completed" | "stopped" | "diverged";
+  status: "completed" | "stopped" | "diverged" | "interrupted";
   reason: string;
   hint?: string;
   epochs: number;
@@ -736,7 +736,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       const requested = context.stopRequested();
       if (requested) {
         // A graceful stop (a user, or a sweep pruning the trial): end after this step.
-        status = "stopped";
+        status = context.interruptRequested() ? "interrupted" : "stopped";
         reason = requested;
         await flush();
         break outer;
@@ -830,9 +830,11 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   // The epoch whose end the weights are at: the last one when every epoch ran (the loop counted
   // past it); else the one the run stopped in (at its end, or partway through it).
   const weightsAt = status === "completed" ? epoch - 1 : epoch;
+  // An interrupted run is not over (it is resumed from its checkpoint): no best weights, no test.
+  const over = status !== "diverged" && status !== "interrupted";
   if (
     config.earlyStopping.restoreBest && config.earlyStopping.patience !== undefined &&
-    bestEpoch !== null && bestEpoch !== weightsAt && status !== "diverged"
+    bestEpoch !== null && bestEpoch !== weightsAt && over
   ) {
     // The best epoch's weights as sent for best.ckpt; from the file only when the best epoch
     // came before a resume (that file was written by an earlier process, and is whole).
@@ -842,7 +844,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     context.emit({ type: "restored", epoch: bestEpoch });
   }
   let test: Record<string, number> | undefined;
-  if (info.testSize > 0 && status !== "diverged") {
+  if (info.testSize > 0 && over) {
     test = await evaluate("test");
     context.emit({ type: "test", metrics: test });
   }

@@ -73,7 +73,8 @@ Examples:
     .addHelpText(
       "after",
       `
-Exit codes: 0 completed (or stopped early), 1 failed (an actor crashed, bad input), 2 usage error, 3 diverged.
+Exit codes: 0 completed (or stopped early), 1 failed (an actor crashed, bad input), 2 usage error, 3 diverged,
+130/143 interrupted by SIGINT/SIGTERM (Ctrl-C: stops after the current step, resume with --resume RUN).
 
 Examples:
   anneal train

@@ -53,7 +53,13 @@ export interface EpochRecord {
 }
 
 /** How a run ended. */
-export type RunStatus = "running" | "completed" | "stopped" | "diverged" | "failed";
+export type RunStatus =
+  | "running"
+  | "completed"
+  | "stopped"
+  | "interrupted"
+  | "diverged"
+  | "failed";
 
 /** `summary.json`. */
 export interface RunSummary {

@@ -57,8 +57,11 @@ export interface RunResult {
   runId: string;
   /** Directory of the run's records and checkpoints. */
   runDir: string;
-  /** `completed` (all epochs), `stopped` (early stopping or time limit), `diverged` or `failed`. */
-  status: "completed" | "stopped" | "diverged" | "failed";
+  /**
+   * `completed` (all epochs), `stopped` (early stopping or time limit), `interrupted` (by
+   * {@linkcode TrainingRun.interrupt}: resume it), `diverged` or `failed`.
+   */
+  status: "completed" | "stopped" | "interrupted" | "diverged" | "failed";
   /** Why the run ended, in words. */
   reason: string;
   /** What to do about it, when the run did not complete. */
@@ -127,6 +130,12 @@ export interface TrainingRun {
    * checkpoint is kept). A run that does not stop within the stall timeout is failed.
    */
   stop(reason?: string): void;
+  /**
+   * Asks the run to end after the current step as an `interrupted` run, to be resumed: the last
+   * checkpoint is kept, and neither the best weights are restored nor the test split evaluated.
+   * (What `anneal train` does on SIGINT or SIGTERM.)
+   */
+  interrupt(reason?: string): void;
 }
 
 class EventQueue<T> {
@@ -189,7 +198,7 @@ export function train(
   let runId: string;
   /** The saved config's epochs, when a resume raises them. */
   let savedEpochs: number | undefined;
-  const requestedStop: { reason?: string; apply?: (reason: string) => void } = {};
+  const requestedStop: RequestedStop = {};
   const setup = (async () => {
     if (options.resume) {
       const { runsDir } = parseConfig(input);
@@ -221,6 +230,11 @@ export function train(
       requestedStop.reason = reason;
       requestedStop.apply?.(reason);
     },
+    interrupt(reason = "interrupted") {
+      if (requestedStop.reason === undefined) requestedStop.interrupted = true;
+      requestedStop.reason ??= reason;
+      requestedStop.apply?.(reason);
+    },
   };
   return run;
 }
@@ -230,7 +244,7 @@ async function supervise(
   runId: string,
   options: TrainOptions,
   queue: EventQueue<RunEvent>,
-  requestedStop: { reason?: string; apply?: (reason: string) => void },
+  requestedStop: RequestedStop,
   savedEpochs?: number,
 ): Promise<RunResult> {
   const runDir = `${config.runsDir}/${runId}`;
@@ -437,7 +451,11 @@ async function supervise(
     });
 
   requestedStop.apply = (reason) => {
-    workers.get("trainer")?.postMessage({ type: "Stop", reason });
+    workers.get("trainer")?.postMessage({
+      type: "Stop",
+      reason,
+      interrupted: requestedStop.interrupted,
+    });
     stopDeadline ??= setTimeout(
       () => fail("trainer", `did not stop within ${stallTimeoutMs} ms of '${reason}'`),
       stallTimeoutMs,
@@ -514,7 +532,19 @@ async function supervise(
       if (actor === "trainer") {
         const result = message.result as TrainerResult;
         trainerDone.result = result;
-        end({ runId, runDir, ...result, seconds: (performance.now() - startedAt) / 1000 });
+        end({
+          runId,
+          runDir,
+          ...result,
+          hint: result.status !== "interrupted"
+            ? result.hint
+            : result.epochs === 0 && !resumeState
+            ? "it ended before its first epoch's checkpoint: start it again"
+            : `resume it: \`anneal train --resume ${runId}${
+              config.runsDir === "runs" ? "" : ` --runs-dir ${config.runsDir}`
+            }\``,
+          seconds: (performance.now() - startedAt) / 1000,
+        });
       }
     }
   };
@@ -586,6 +616,14 @@ async function supervise(
   }, Math.min(1000, stallTimeoutMs / 4));
   if (requestedStop.reason) requestedStop.apply(requestedStop.reason);
   return finished;
+}
+
+/** A stop asked for by the caller, before or after the actors started. */
+interface RequestedStop {
+  reason?: string;
+  /** An interruption (the run is to be resumed), not a stop. */
+  interrupted?: boolean;
+  apply?: (reason: string) => void;
 }
 
 /** What a resume reads from the last checkpoint. */

@@ -12,7 +12,7 @@ import {
   terminalCharts,
   train,
 } from "../../mod.ts";
-import type { RunEvent, RunResult } from "../../mod.ts";
+import type { RunEvent, RunResult, TrainingRun } from "../../mod.ts";
 import { formatMetrics, formatNumber } from "../output.ts";
 import { StepProgress } from "../progress.ts";
 
@@ -32,8 +32,9 @@ export interface TrainCommandOptions {
   progress: boolean;
 }
 
-/** Exit codes: 0 completed or stopped early, 1 failed, 3 diverged. */
-export function exitCodeFor(result: RunResult): number {
+/** Exit codes: 0 completed or stopped early, 1 failed, 3 diverged, 128 + N interrupted by signal N. */
+export function exitCodeFor(result: RunResult, signal?: Deno.Signal): number {
+  if (result.status === "interrupted") return signal === "SIGTERM" ? 143 : 130;
   if (result.status === "failed") return 1;
   if (result.status === "diverged") return 3;
   return 0;
@@ -91,13 +92,58 @@ export async function trainCommand(options: TrainCommandOptions): Promise<number
   const run = options.resume
     ? train(resumeInput(options, options.resume), { resume: options.resume })
     : train(await loadConfig(options.config, shortcutOverrides(options)));
+  const interruption = onInterrupt(run);
+  try {
+    return await follow(run, options, interruption);
+  } finally {
+    interruption.dispose();
+  }
+}
+
+/**
+ * SIGINT (Ctrl-C) or SIGTERM ends the run cleanly: it stops after the current step, keeps its last
+ * checkpoint and is recorded as `interrupted`. A second signal exits at once.
+ */
+function onInterrupt(run: TrainingRun): { signal?: Deno.Signal; dispose(): void } {
+  const state: { signal?: Deno.Signal; dispose(): void } = { dispose: () => {} };
+  const listeners: [Deno.Signal, () => void][] = [];
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    const listener = () => {
+      if (state.signal) Deno.exit(signal === "SIGTERM" ? 143 : 130);
+      state.signal = signal;
+      console.error(
+        `anneal: ${signal}: stopping after the current step, keeping the last checkpoint ` +
+          `(${signal} again exits at once)`,
+      );
+      run.interrupt(`${signal} received`);
+    };
+    try {
+      Deno.addSignalListener(signal, listener);
+      listeners.push([signal, listener]);
+    } catch {
+      // (Windows has no SIGTERM: Ctrl-C is still handled)
+    }
+  }
+  state.dispose = () => {
+    for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
+  };
+  return state;
+}
+
+async function follow(
+  run: TrainingRun,
+  options: TrainCommandOptions,
+  interruption: { signal?: Deno.Signal },
+): Promise<number> {
   if (options.json) {
     let result: RunResult | undefined;
     for await (const event of run.events()) {
       console.log(JSON.stringify(event));
       if (event.type === "run.finished") result = event.result;
     }
-    return exitCodeFor(result ?? await run.result);
+    result ??= await run.result;
+    if (result.status === "interrupted") console.error(`anneal: run interrupted; ${result.hint}`);
+    return exitCodeFor(result, interruption.signal);
   }
   const progress = new StepProgress(options.progress && Deno.stderr.isTerminal());
   let result: RunResult | undefined;
@@ -121,7 +167,7 @@ export async function trainCommand(options: TrainCommandOptions): Promise<number
     }
   }
   printSummary(result);
-  return exitCodeFor(result);
+  return exitCodeFor(result, interruption.signal);
 }
 
 interface PrintContext {

@@ -1,0 +1,81 @@
+/**
+ * SIGINT and SIGTERM end `anneal train` cleanly: the run is recorded as interrupted with its last
+ * checkpoint, the CLI says how to resume it and exits 128 + the signal, and --resume finishes it.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { annealCommand, readNdjson, signalWhen, tempRunsDir } from "./_helpers.ts";
+
+const decoder = new TextDecoder();
+
+async function interruptAfterFirstEpoch(signal: "SIGTERM" | "SIGINT", code: number) {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  // Epochs of about a second (a wide MLP): a signal sent at the first one's end lands mid-run.
+  const epochs = 8;
+  const interrupted = await signalWhen(
+    [
+      "train",
+      "--backend",
+      "cpu",
+      "--epochs",
+      String(epochs),
+      "--set",
+      "data.n=1000",
+      "--set",
+      'model={"kind":"mlp","hidden":[256,256]}',
+      "--runs-dir",
+      dir,
+    ],
+    (event) => event.type === "epoch",
+    signal,
+  );
+  assert.equal(interrupted.status.code, code, interrupted.stderr);
+  assert.match(
+    interrupted.stderr,
+    new RegExp(`anneal: ${signal}: stopping after the current step`),
+  );
+  assert.match(
+    interrupted.stderr,
+    new RegExp(
+      `run interrupted; resume it: \`anneal train --resume ${interrupted.runId} --runs-dir ${dir}\``,
+    ),
+  );
+  const last = JSON.parse(interrupted.stdout.trim().split("\n").at(-1)!);
+  assert.equal(last.type, "run.finished");
+  const runDir = `${dir}/${interrupted.runId}`;
+  const summary = JSON.parse(await Deno.readTextFile(`${runDir}/summary.json`));
+  assert.equal(summary.status, "interrupted");
+  assert.equal(summary.stopReason, `${signal} received`);
+  assert.ok(summary.epochs >= 1 && summary.epochs < epochs, `${summary.epochs} epochs`);
+  assert.equal(summary.test, undefined, "no test pass for an interrupted run");
+  await Deno.stat(`${runDir}/checkpoints/last.ckpt`);
+
+  const listed = await annealCommand(["runs", "--runs-dir", dir, "--json"]).output();
+  const [row] = JSON.parse(decoder.decode(listed.stdout));
+  assert.equal(row.status, "interrupted");
+
+  const resumed = await annealCommand([
+    "train",
+    "--resume",
+    interrupted.runId,
+    "--runs-dir",
+    dir,
+    "--no-progress",
+  ]).output();
+  assert.equal(resumed.code, 0, decoder.decode(resumed.stderr));
+  const after = JSON.parse(await Deno.readTextFile(`${runDir}/summary.json`));
+  assert.equal(after.status, "completed");
+  assert.equal(after.epochs, epochs);
+  const records = await readNdjson(`${runDir}/epochs.ndjson`);
+  assert.deepEqual(records.map((r) => r.epoch), [...Array(epochs).keys()]);
+}
+
+Deno.test("SIGTERM stops a run cleanly: interrupted, exit 143, resumable", async () => {
+  await interruptAfterFirstEpoch("SIGTERM", 143);
+});
+
+Deno.test("SIGINT (Ctrl-C) stops a run cleanly: interrupted, exit 130, resumable", async () => {
+  await interruptAfterFirstEpoch("SIGINT", 130);
+});
