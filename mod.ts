@@ -135,6 +135,7 @@ export type { SweepTrialRow } from "./report/sweep_html.ts";
 export { SweepSpecSchema } from "./sweeps/spec.ts";
 export type { SweepSpec, SweepSpecInput } from "./sweeps/spec.ts";
 export type {
+  CreateStudyOptions,
   CreateTrialOptions,
   Direction,
   ReapResult,

@@ -34,13 +34,29 @@ export interface StudyDefinition {
   base: Omit<RunConfig, "sweep">;
 }
 
+/**
+ * What makes two runs of a study the same study, so that their trials compare: the search space,
+ * the metric (its direction is checked beside it) and the base config, less where runs are
+ * written and the config's name. Everything else of the sweep section (trials, sampler, pruner,
+ * parallel, seed) says how to run it, and may change from one `anneal sweep` to the next.
+ */
+export function studyIdentity(definition: unknown): unknown {
+  const { kind, sweep, base } = definition as Partial<StudyDefinition>;
+  if (kind !== "anneal-sweep" || !sweep || !base) return definition;
+  const { runsDir: _runsDir, name: _name, ...training } = base;
+  return { kind, space: sweep.space, metric: sweep.metric, base: training };
+}
+
 /** Options of {@linkcode runSweep} and {@linkcode runWorker}. */
 export interface SweepOptions {
   /** `sqlite:PATH`, a file path, or `postgres://...` (default: `<runsDir>/sweeps.db`). */
   storage?: string;
   /** The study's name (default: the config's name, else "sweep"). */
   study?: string;
-  /** Overrides of the config's sweep section. */
+  /**
+   * The study's trials in all, overriding the config's `sweep.trials`: a study that already has
+   * some gets the rest (4 finished and `trials: 6` run 2 more).
+   */
   trials?: number;
   /** Trials run at once by this process. */
   parallel?: number;
@@ -122,6 +138,7 @@ async function runDefinition(
     studyName,
     space: sweep.space,
     definition,
+    identity: studyIdentity,
     sampler: samplerFor(sweep),
     pruner: prunerFor(sweep, base.epochs),
     trials: sweep.trials,

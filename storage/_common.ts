@@ -18,8 +18,66 @@ export function canonicalJson(value: unknown): string {
   );
 }
 
-/** Checks that an existing study matches what a caller asked to create. */
-export function checkSameStudy(study: Study, direction: Direction, space: unknown): Study {
+/** One place where two JSON values differ: a path into them and both sides. */
+export interface JsonDifference {
+  /** `a.b[2]`, `space["optimizer.lr"].low`; "" for the values themselves. */
+  path: string;
+  /** The first value there, `undefined` when absent. */
+  stored: unknown;
+  /** The second value there, `undefined` when absent. */
+  given: unknown;
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === "object" && !Array.isArray(value);
+
+function joinPath(path: string, key: string | number): string {
+  if (typeof key === "number") return `${path}[${key}]`;
+  if (/^[A-Za-z_$][\w$]*$/.test(key)) return path ? `${path}.${key}` : key;
+  return `${path}[${JSON.stringify(key)}]`;
+}
+
+/**
+ * Where two JSON values differ, down to the leaves: objects key by key, arrays of one length item
+ * by item (arrays of different lengths differ as a whole).
+ */
+export function jsonDifferences(stored: unknown, given: unknown, path = ""): JsonDifference[] {
+  if (canonicalJson(stored) === canonicalJson(given)) return [];
+  if (isRecord(stored) && isRecord(given)) {
+    const keys = [...new Set([...Object.keys(stored), ...Object.keys(given)])].sort();
+    return keys.flatMap((key) => jsonDifferences(stored[key], given[key], joinPath(path, key)));
+  }
+  if (Array.isArray(stored) && Array.isArray(given) && stored.length === given.length) {
+    return stored.flatMap((item, i) => jsonDifferences(item, given[i], joinPath(path, i)));
+  }
+  return [{ path, stored, given }];
+}
+
+function describeValue(value: unknown): string {
+  return value === undefined ? "absent" : canonicalJson(value);
+}
+
+/** `space["optimizer.lr"].low: 0.0001 stored, 0.001 given; ...` (the first five, then a count). */
+export function describeDifferences(differences: JsonDifference[]): string {
+  const shown = differences.slice(0, 5).map(({ path, stored, given }) =>
+    `${path || "(the whole definition)"}: ${describeValue(stored)} stored, ${
+      describeValue(given)
+    } given`
+  );
+  const more = differences.length - shown.length;
+  return shown.join("; ") + (more > 0 ? `; and ${more} more` : "");
+}
+
+/**
+ * Checks that an existing study matches what a caller asked to create: the same direction, and
+ * the same `identity` of the stored and the given space (default: the whole space).
+ */
+export function checkSameStudy(
+  study: Study,
+  direction: Direction,
+  space: unknown,
+  identity: (space: unknown) => unknown = (whole) => whole,
+): Study {
   if (study.direction !== direction) {
     throw new AnnealError(
       "storage",
@@ -27,14 +85,29 @@ export function checkSameStudy(study: Study, direction: Direction, space: unknow
       { where: study.name, hint: "use the study's direction or pick a new study name" },
     );
   }
-  if (canonicalJson(study.space) !== canonicalJson(space)) {
+  const differences = jsonDifferences(identity(study.space), identity(space));
+  if (differences.length > 0) {
     throw new AnnealError(
       "storage",
-      `Cannot load study '${study.name}': its search space differs from the one given`,
-      { where: study.name, hint: "pick a new study name for a new search space" },
+      `Cannot load study '${study.name}': its definition differs from the one given: ${
+        describeDifferences(differences)
+      }`,
+      {
+        where: study.name,
+        hint:
+          "a study's trials are only comparable under one definition: give the stored values back, or start a new study under another name (anneal sweep --study NAME)",
+      },
     );
   }
   return study;
+}
+
+/**
+ * Whether a study loaded with a matching identity should store the given space in place of its
+ * own (the two differ outside their identity, e.g. in a sweep's trial budget or sampler).
+ */
+export function settingsChanged(study: Study, space: unknown): boolean {
+  return canonicalJson(study.space) !== canonicalJson(space);
 }
 
 /** The error for a study that exists when it should not, or the reverse. */

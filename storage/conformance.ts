@@ -77,10 +77,40 @@ export function registerStorageConformance(kind: string, factory: StorageFactory
         isStorageError,
       );
       await assert.rejects(
-        storage.createStudy(name, "minimize", { b: { x: 2 } }, { loadIfExists: true }),
-        isStorageError,
+        storage.createStudy(name, "minimize", { ...space, b: { x: 2 } }, { loadIfExists: true }),
+        (error: AnnealError) =>
+          isStorageError(error) && /b\.x: 1 stored, 2 given/.test(error.message),
       );
       await assert.rejects(storage.loadStudy(uniqueName("missing")), isStorageError);
+    }));
+
+  test("createStudy with an identity loads a study whose settings changed, and stores them", () =>
+    withStorage(factory, async (storage) => {
+      const name = uniqueName("settings");
+      const identity = (space: unknown) => (space as { space: unknown }).space;
+      const lr = { "optimizer.lr": { type: "logUniform", low: 1e-4, high: 0.1 } };
+      const first = { space: lr, trials: 4, sampler: "random" };
+      const study = await storage.createStudy(name, "minimize", first, { identity });
+      const more = { space: lr, trials: 6, sampler: "tpe" };
+      const loaded = await storage.createStudy(name, "minimize", more, {
+        loadIfExists: true,
+        identity,
+      });
+      assert.equal(loaded.id, study.id);
+      assert.deepEqual(loaded.space, more);
+      assert.deepEqual((await storage.loadStudy(name)).space, more);
+      await assert.rejects(
+        storage.createStudy(
+          name,
+          "minimize",
+          { ...more, space: { "optimizer.lr": { ...lr["optimizer.lr"], low: 1e-3 } } },
+          { loadIfExists: true, identity },
+        ),
+        (error: AnnealError) =>
+          isStorageError(error) &&
+          error.message.includes('["optimizer.lr"].low: 0.0001 stored, 0.001 given'),
+      );
+      assert.deepEqual((await storage.loadStudy(name)).space, more);
     }));
 
   test("createTrial numbers trials, honours maxTrials and passes the index to a params function", () =>

@@ -9,8 +9,16 @@
  */
 import postgres from "npm:postgres@3.4.9";
 import { AnnealError } from "../errors.ts";
-import { canonicalJson, checkSameStudy, notRunningError, pickBest, studyError } from "./_common.ts";
+import {
+  canonicalJson,
+  checkSameStudy,
+  notRunningError,
+  pickBest,
+  settingsChanged,
+  studyError,
+} from "./_common.ts";
 import type {
+  CreateStudyOptions,
   CreateTrialOptions,
   Direction,
   ReapResult,
@@ -154,7 +162,7 @@ class PostgresStorage implements StudyStorage {
     name: string,
     direction: Direction,
     space: unknown,
-    options: { loadIfExists?: boolean } = {},
+    options: CreateStudyOptions = {},
   ): Promise<Study> {
     const [inserted] = await this.#sql`
       INSERT INTO anneal_studies (name, direction, space)
@@ -162,7 +170,12 @@ class PostgresStorage implements StudyStorage {
       ON CONFLICT (name) DO NOTHING RETURNING *`;
     if (inserted) return studyFrom(inserted);
     if (!options.loadIfExists) throw studyError(name, true);
-    return checkSameStudy(await this.loadStudy(name), direction, space);
+    const study = checkSameStudy(await this.loadStudy(name), direction, space, options.identity);
+    if (!settingsChanged(study, space)) return study;
+    const [updated] = await this.#sql`
+      UPDATE anneal_studies SET space = ${canonicalJson(space)}::text::jsonb
+      WHERE id = ${study.id} RETURNING *`;
+    return studyFrom(updated);
   }
 
   async loadStudy(name: string): Promise<Study> {

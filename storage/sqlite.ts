@@ -9,8 +9,16 @@
  */
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 import { AnnealError } from "../errors.ts";
-import { canonicalJson, checkSameStudy, notRunningError, pickBest, studyError } from "./_common.ts";
+import {
+  canonicalJson,
+  checkSameStudy,
+  notRunningError,
+  pickBest,
+  settingsChanged,
+  studyError,
+} from "./_common.ts";
 import type {
+  CreateStudyOptions,
   CreateTrialOptions,
   Direction,
   ReapResult,
@@ -142,13 +150,17 @@ class SqliteStorage implements StudyStorage {
     name: string,
     direction: Direction,
     space: unknown,
-    options: { loadIfExists?: boolean } = {},
+    options: CreateStudyOptions = {},
   ): Promise<Study> {
     return this.#run(() => {
       const row = this.#get("SELECT * FROM studies WHERE name = ?", name);
       if (row) {
         if (!options.loadIfExists) throw studyError(name, true);
-        return checkSameStudy(this.#studyFrom(row), direction, space);
+        const study = checkSameStudy(this.#studyFrom(row), direction, space, options.identity);
+        if (!settingsChanged(study, space)) return study;
+        this.#db.prepare("UPDATE studies SET space = ? WHERE id = ?")
+          .run(canonicalJson(space), study.id);
+        return this.#studyFrom(this.#get("SELECT * FROM studies WHERE id = ?", study.id)!);
       }
       this.#db.prepare(
         "INSERT INTO studies (name, direction, space, created_at) VALUES (?, ?, ?, ?)",

@@ -67,6 +67,18 @@ export interface Trial {
   retries: number;
 }
 
+/** Options of {@linkcode StudyStorage.createStudy}. */
+export interface CreateStudyOptions {
+  /** Return the existing study of that name instead of failing (if it matches). */
+  loadIfExists?: boolean;
+  /**
+   * The part of a space that must match for an existing study to load (default: the whole
+   * space). The rest are settings that may change between runs of the study, such as a sweep's
+   * trial budget, sampler or parallelism; called on the stored and on the given space.
+   */
+  identity?: (space: unknown) => unknown;
+}
+
 /** Options of {@linkcode StudyStorage.createTrial}. */
 export interface CreateTrialOptions {
   /**
@@ -91,12 +103,17 @@ export interface ReapResult {
 
 /** Persistent, shared state of studies and trials. Every method is atomic. */
 export interface StudyStorage {
-  /** Creates a study; with `loadIfExists`, returns the existing one if direction and space match. */
+  /**
+   * Creates a study; with `loadIfExists`, returns the existing one if the direction and the
+   * space's identity match (else an AnnealError("storage") that names each difference). When the
+   * stored and the given space differ only outside their identity, the given one is stored in its
+   * place: the study keeps the settings it was last run with.
+   */
   createStudy(
     name: string,
     direction: Direction,
     space: unknown,
-    options?: { loadIfExists?: boolean },
+    options?: CreateStudyOptions,
   ): Promise<Study>;
   /** Loads a study by name; an AnnealError("storage") when it does not exist. */
   loadStudy(name: string): Promise<Study>;

@@ -40,11 +40,20 @@ export interface RunStudyOptions {
    * and settings beside the space, so that `anneal worker` on another machine can load them.
    */
   definition?: unknown;
+  /**
+   * The part of the definition an existing study must match to be run again (default: all of
+   * it); the rest (a sweep's budget, sampler, parallelism) may change from run to run, and the
+   * study stores the latest.
+   */
+  identity?: (definition: unknown) => unknown;
   sampler: Sampler;
   /** No pruning when absent. */
   pruner?: Pruner;
   objective: Objective;
-  /** The study's budget of original trials (retries after a crash are extra). */
+  /**
+   * The study's budget of original trials, all runs and workers together (retries after a crash
+   * are extra): a study that has 4 already and is run with 6 gets 2 more.
+   */
   trials: number;
   /** Trials this worker runs at once (default 1). */
   parallel?: number;
@@ -149,7 +158,14 @@ export async function runStudy(options: RunStudyOptions): Promise<StudyResult> {
   o.storage = storage;
   const study = await storage.createStudy(o.studyName, o.direction, o.definition ?? o.space, {
     loadIfExists: true,
+    identity: o.identity,
   });
+  const originals = (await storage.listTrials(study.id)).filter((t) => t.retries === 0).length;
+  if (originals > 0 && originals >= budget) {
+    console.warn(
+      `notice: study '${study.name}' already has ${originals} trials and its budget is ${budget}: no new trial is sampled (the budget counts the whole study's trials; ask for more than ${originals} to add some)`,
+    );
+  }
   const ran: Trial[] = [];
   let draws = 0;
 

@@ -96,7 +96,7 @@ export async function sweepCommand(options: SweepCommandOptions): Promise<number
   const sweep = config.sweep;
   if (sweep) {
     console.log(
-      `sweep ${study}: ${options.trials ?? sweep.trials} trials, sampler ${
+      `sweep ${study}: ${options.trials ?? sweep.trials} trials in the study, sampler ${
         options.sampler ?? sweep.sampler
       }, pruner ${options.pruner ?? sweep.pruner}, ${
         options.parallel ?? sweep.parallel
