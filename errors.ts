@@ -13,6 +13,8 @@ export type ErrorCode =
   | "backend"
   | "diverged"
   | "storage"
+  /** A path anneal was given is missing, of the wrong kind (a file for a directory) or not permitted. */
+  | "file"
   | "usage"
   | "internal";
 

@@ -4,6 +4,7 @@
  * @module
  */
 import { AnnealError } from "../mod.ts";
+import { fileError } from "../file_errors.ts";
 
 /** A number as a person reads it: 4 significant digits, exponent for tiny or huge values. */
 export function formatNumber(value: number | undefined | null): string {
@@ -24,8 +25,47 @@ export function formatMetrics(metrics: Record<string, number>): string {
   return names.map((name) => `${name} = ${formatNumber(metrics[name])}`).join(", ");
 }
 
-/** Prints an error as message + hint (a stack only with `--debug`) and returns the exit code. */
+/**
+ * Writes a file the user named with `flag` (undefined: a default path); a failure names the flag,
+ * the path, and what the path needs.
+ */
+export async function writeFlagFile(
+  flag: string | undefined,
+  path: string,
+  text: string,
+): Promise<void> {
+  try {
+    await Deno.writeTextFile(path, text);
+  } catch (error) {
+    throw fileError(error, {
+      action: flag ? `write the ${flag} file` : "write",
+      path,
+      expected: "a file path in an existing directory",
+    }) ?? error;
+  }
+}
+
+/** Reads the file of a flag given as `@FILE` (`--scheduler @cosine.json`), naming the flag. */
+export async function readFlagFile(flag: string, path: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    throw fileError(error, {
+      action: `read the ${flag} file`,
+      path,
+      expected: "a readable JSON file",
+      hint: `check the path after '@', or give the JSON itself: ${flag} '...'`,
+    }) ?? error;
+  }
+}
+
+/**
+ * Prints an error as message + hint (a stack only with `--debug`) and returns the exit code. A
+ * file-system error (a missing file, a file where a directory should be) is the user's to fix,
+ * wherever it was thrown: it is printed naming the path, not as a bug.
+ */
 export function reportError(error: unknown, debug: boolean): number {
+  error = fileError(error) ?? error;
   if (error instanceof AnnealError) {
     console.error(error.describe());
     if (debug && error.stack) console.error(error.stack);

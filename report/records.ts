@@ -7,6 +7,7 @@
  * @module
  */
 import { AnnealError } from "../errors.ts";
+import { fileError } from "../file_errors.ts";
 import type {
   EpochRecord,
   LrFindRecord,
@@ -165,8 +166,27 @@ export interface RunRow {
   status: string;
 }
 
+/** How to fix a runs directory that cannot be read. */
+const RUNS_DIR_HINT = "point --runs-dir at the directory that holds the runs (default: runs)";
+
 /**
- * Lists the runs in a runs directory, oldest first. Directories that are not runs are ignored.
+ * Fails, naming the path, when `runsDir` exists but is not a directory (a missing one holds no
+ * runs, which callers report themselves).
+ */
+export async function checkRunsDir(runsDir: string): Promise<void> {
+  const info = await Deno.stat(runsDir).catch(() => undefined);
+  if (info && !info.isDirectory) {
+    throw new AnnealError(
+      "file",
+      `Cannot read runs from '${runsDir}': it is a file, not a directory (expected a directory of runs)`,
+      { where: runsDir, hint: RUNS_DIR_HINT },
+    );
+  }
+}
+
+/**
+ * Lists the runs in a runs directory, oldest first. Directories that are not runs are ignored; a
+ * missing runs directory has none; one that is a file is an error.
  *
  * @example
  * ```ts
@@ -183,8 +203,14 @@ export async function listRuns(runsDir: string): Promise<RunRow[]> {
   let entries: Deno.DirEntry[];
   try {
     entries = await Array.fromAsync(Deno.readDir(runsDir));
-  } catch {
-    return [];
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return [];
+    throw fileError(error, {
+      action: "list the runs in",
+      path: runsDir,
+      expected: "a directory of runs",
+      hint: RUNS_DIR_HINT,
+    }) ?? error;
   }
   for (const entry of entries) {
     if (!entry.isDirectory) continue;

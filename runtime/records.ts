@@ -7,6 +7,7 @@
  */
 import { writeFileAtomic } from "./checkpoint.ts";
 import { AnnealError } from "../errors.ts";
+import { fileError } from "../file_errors.ts";
 
 /** Run ids are plain names: no separators, no `..`, so a run can never escape its runs directory. */
 export const RUN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -29,6 +30,24 @@ export function newRunId(name?: string): string {
   return name ? `${name}-${stamp}-${suffix}` : `${stamp}-${suffix}`;
 }
 
+/**
+ * Creates a directory of the runs directory (a run's, a study's, the runs directory itself) with
+ * its parents; when that fails (runsDir names a file, say), the error names the path and runsDir.
+ */
+export async function makeRunDirectory(dir: string): Promise<void> {
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+  } catch (error) {
+    throw fileError(error, {
+      action: "create the directory",
+      path: dir,
+      expected: "a directory",
+      hint:
+        "point --runs-dir (or the config's runsDir) at a directory, or move the file in the way",
+    }) ?? error;
+  }
+}
+
 /** Appends NDJSON lines and JSON files under a run directory, in order. */
 export class RunWriter {
   #chain: Promise<void> = Promise.resolve();
@@ -38,7 +57,7 @@ export class RunWriter {
 
   /** Creates the directory tree. */
   async create(): Promise<void> {
-    await Deno.mkdir(`${this.dir}/checkpoints`, { recursive: true });
+    await makeRunDirectory(`${this.dir}/checkpoints`);
   }
 
   #enqueue(work: () => Promise<void>): Promise<void> {

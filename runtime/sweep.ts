@@ -21,7 +21,7 @@ import { hyperbandPruner } from "../sweeps/pruners/hyperband.ts";
 import { nopPruner, type Pruner } from "../sweeps/pruners/types.ts";
 import { openStorage } from "../storage/mod.ts";
 import type { StudyStorage, Trial } from "../storage/types.ts";
-import { checkRunId } from "./records.ts";
+import { checkRunId, makeRunDirectory } from "./records.ts";
 import { train } from "./supervisor.ts";
 
 /** What a study stores so that any worker can run its trials. */
@@ -226,7 +226,7 @@ export async function runSweep(
   const definition: StudyDefinition = { kind: "anneal-sweep", sweep, base };
   // Every trial's config must be valid: check one from the middle of the space before starting.
   const studyName = checkRunId(options.study ?? config.name ?? "sweep");
-  await Deno.mkdir(config.runsDir, { recursive: true });
+  await makeRunDirectory(config.runsDir);
   const storage = await openStorage(options.storage ?? defaultStorage(config));
   try {
     return await runDefinition(storage, studyName, definition, options);

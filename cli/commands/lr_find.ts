@@ -13,7 +13,8 @@ import {
   newRunId,
   writeFileAtomic,
 } from "../../mod.ts";
-import { formatNumber } from "../output.ts";
+import { makeRunDirectory } from "../../runtime/records.ts";
+import { formatNumber, writeFlagFile } from "../output.ts";
 import { parseNumberFlag } from "./schedule.ts";
 
 /** Options of `anneal lr-find`. */
@@ -69,7 +70,7 @@ export async function lrFindCommand(options: LrFindCommandOptions): Promise<numb
   const runDir = `${config.runsDir}/${
     newRunId(config.name ? `${config.name}-lr-find` : "lr-find")
   }`;
-  await Deno.mkdir(runDir, { recursive: true });
+  await makeRunDirectory(runDir);
   await Deno.writeTextFile(`${runDir}/config.json`, JSON.stringify(config, null, 2) + "\n");
   await Deno.writeTextFile(`${runDir}/lr_find.json`, JSON.stringify(lrFindRecord(result)) + "\n");
   await Deno.writeTextFile(
@@ -81,7 +82,7 @@ export async function lrFindCommand(options: LrFindCommandOptions): Promise<numb
     }) + "\n",
   );
   const plot = options.plot ?? `${runDir}/lr_find.svg`;
-  await Deno.writeTextFile(plot, await lrFindSvg(result));
+  await writeFlagFile(options.plot ? "--plot" : undefined, plot, await lrFindSvg(result));
 
   if (options.apply) {
     const text = await Deno.readTextFile(options.config!);

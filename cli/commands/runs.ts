@@ -18,6 +18,8 @@ import {
   renderReport,
   terminalCharts,
 } from "../../mod.ts";
+import { checkRunsDir } from "../../report/records.ts";
+import { writeFlagFile } from "../output.ts";
 
 /** Where runs live, and how a user names one. */
 export interface RunsOptions {
@@ -36,6 +38,7 @@ export async function runDirOf(id: string, options: RunsOptions): Promise<string
     }
     return `${options.runsDir}/${newest.id}`;
   }
+  await checkRunsDir(options.runsDir);
   return `${options.runsDir}/${checkRunId(id)}`;
 }
 
@@ -138,12 +141,16 @@ export async function reportCommand(
       });
     }
     const out = options.out ?? `${dir}/${options.plot}.svg`;
-    await Deno.writeTextFile(out, await plotSvg(record, options.plot as PlotName));
+    await writeFlagFile(
+      options.out && "--out",
+      out,
+      await plotSvg(record, options.plot as PlotName),
+    );
     console.log(`plot written to ${out}`);
     return 0;
   }
   const out = options.out ?? `${dir}/report.html`;
-  await Deno.writeTextFile(out, await renderReport(record));
+  await writeFlagFile(options.out && "--out", out, await renderReport(record));
   console.log(`report written to ${out} (open it in a browser; it works offline)`);
   return 0;
 }

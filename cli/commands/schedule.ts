@@ -5,7 +5,7 @@
  */
 import { AnnealError, previewSchedule, type SchedulerSpec } from "../../mod.ts";
 import { renderSchedulePlot, scheduleSvg } from "../../schedulers/plot.ts";
-import { formatNumber } from "../output.ts";
+import { formatNumber, readFlagFile, writeFlagFile } from "../output.ts";
 
 /** Options of `anneal schedule`. */
 export interface ScheduleCommandOptions {
@@ -19,7 +19,7 @@ export interface ScheduleCommandOptions {
 
 /** Parses a JSON flag value (or `@file`), naming the flag in errors. */
 export async function parseJsonFlag(flag: string, raw: string): Promise<unknown> {
-  const text = raw.startsWith("@") ? await Deno.readTextFile(raw.slice(1)) : raw;
+  const text = raw.startsWith("@") ? await readFlagFile(flag, raw.slice(1)) : raw;
   try {
     return JSON.parse(text);
   } catch (cause) {
@@ -51,7 +51,7 @@ export async function scheduleCommand(options: ScheduleCommandOptions): Promise<
     : undefined;
   const preview = previewSchedule(spec, baseLr, steps, metrics);
   if (options.plot) {
-    await Deno.writeTextFile(options.plot, await scheduleSvg(preview.lr, preview.momentum));
+    await writeFlagFile("--plot", options.plot, await scheduleSvg(preview.lr, preview.momentum));
   }
   if (options.json) {
     console.log(JSON.stringify(preview.lr));

@@ -1,0 +1,146 @@
+/**
+ * Deno's file-system errors (`NotFound`, `NotADirectory`, ...) as {@linkcode AnnealError}s that
+ * say which path is wrong, what was expected there and how to fix it. Such an error means a path
+ * given to anneal is missing or of the wrong kind, not that anneal is broken.
+ *
+ * @module
+ */
+import { AnnealError } from "./errors.ts";
+
+/** What the caller knows about the path that failed; everything is optional. */
+export interface FileErrorContext {
+  /** What was being done, e.g. "write the report" (default: from Deno's message, e.g. "write"). */
+  action?: string;
+  /** The path (default: the one Deno's message names). */
+  path?: string;
+  /** What should be at the path, e.g. "a readable JSON file", "a directory". */
+  expected?: string;
+  /** How to fix it (default: a hint for the kind of failure). */
+  hint?: string;
+}
+
+const FILE_ERRORS = [
+  Deno.errors.NotFound,
+  Deno.errors.NotADirectory,
+  Deno.errors.IsADirectory,
+  Deno.errors.AlreadyExists,
+  Deno.errors.PermissionDenied,
+];
+
+const VERBS: Record<string, string> = {
+  readfile: "read",
+  writefile: "write",
+  mkdir: "create the directory",
+  readdir: "list",
+  stat: "read",
+  lstat: "read",
+  open: "open",
+  rename: "move",
+  remove: "remove",
+  copyfile: "copy",
+};
+
+const READS = new Set(["readfile", "readdir", "stat", "lstat", "open", "realpath", "readlink"]);
+
+function parentOf(path: string): string {
+  const trimmed = path.replace(/\/+$/, "");
+  const slash = trimmed.lastIndexOf("/");
+  return slash > 0 ? trimmed.slice(0, slash) : slash === 0 ? "/" : ".";
+}
+
+function statOf(path: string): Deno.FileInfo | undefined {
+  try {
+    return Deno.statSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The nearest ancestor of `path` that exists (itself excluded), or undefined. */
+function existingAncestor(path: string): { path: string; info: Deno.FileInfo } | undefined {
+  for (let at = parentOf(path);; at = parentOf(at)) {
+    const info = statOf(at);
+    if (info) return { path: at, info };
+    if (at === "/" || at === ".") return undefined;
+  }
+}
+
+/** Why it failed and the default fix, for one kind of error at `path`. */
+function explain(error: Error, op: string, path: string): { why: string; fix: string } {
+  if (error instanceof Deno.errors.NotADirectory) {
+    const ancestor = existingAncestor(path);
+    const file = ancestor && !ancestor.info.isDirectory ? ancestor.path : path;
+    return {
+      why: `'${file}' is a file, not a directory`,
+      fix: `a directory is expected at '${file}': choose another path, or move the file away`,
+    };
+  }
+  if (error instanceof Deno.errors.IsADirectory) {
+    return { why: "it is a directory, not a file", fix: "give the path of a file" };
+  }
+  if (error instanceof Deno.errors.AlreadyExists) {
+    // mkdir of a path that is a file (recursive mkdir accepts an existing directory)
+    if (op === "mkdir" && statOf(path)?.isDirectory === false) {
+      return {
+        why: "it is a file, not a directory",
+        fix: "choose another path, or move the file away",
+      };
+    }
+    return { why: "it already exists", fix: "remove it, or choose another path" };
+  }
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return {
+      why: "permission denied",
+      fix: `check its permissions (ls -ld '${path}'), or choose a path you may use`,
+    };
+  }
+  const parent = parentOf(path);
+  if (!READS.has(op) && !statOf(parent)?.isDirectory) {
+    const ancestor = existingAncestor(parent);
+    if (ancestor && !ancestor.info.isDirectory) {
+      return {
+        why: `'${ancestor.path}' is a file, not a directory`,
+        fix: `choose a path whose directories exist, or move the file '${ancestor.path}' away`,
+      };
+    }
+    return {
+      why: `the directory '${parent}' does not exist`,
+      fix: `create it (mkdir -p '${parent}'), or choose a path in an existing directory`,
+    };
+  }
+  return { why: "no such file or directory", fix: "check the path" };
+}
+
+/**
+ * The {@linkcode AnnealError} (code `file`) for a file-system error on a path anneal was given;
+ * undefined when `error` is not one (anything else stays what it is).
+ *
+ * @example
+ * ```ts
+ * import { fileError } from "./file_errors.ts";
+ * try {
+ *   await Deno.readTextFile("/no/such/schedule.json");
+ * } catch (error) {
+ *   const described = fileError(error, { expected: "a readable JSON file" });
+ *   console.assert(described?.message.includes("'/no/such/schedule.json'"));
+ * }
+ * ```
+ */
+export function fileError(error: unknown, context: FileErrorContext = {}): AnnealError | undefined {
+  if (!FILE_ERRORS.some((kind) => error instanceof kind)) return undefined;
+  const failure = error as Error;
+  // Deno's messages end with the operation and its path: "...: readfile '/x.json'".
+  const named = failure.message.match(/: (\w+) '([^']*)'(?: -> '[^']*')?$/);
+  const op = named?.[1] ?? "";
+  const path = context.path ?? named?.[2];
+  const { why, fix } = path
+    ? explain(failure, op, path)
+    : { why: failure.message, fix: "check the path" };
+  const action = context.action ?? VERBS[op] ?? "use";
+  const expected = context.expected ? ` (expected ${context.expected})` : "";
+  return new AnnealError(
+    "file",
+    `Cannot ${action}${path ? ` '${path}'` : ""}: ${why}${expected}`,
+    { where: path, hint: context.hint ?? fix, cause: error },
+  );
+}

@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import { fileError } from "./file_errors.ts";
+
+/** The error `body` throws, as fileError describes it. */
+async function described(body: () => Promise<unknown>, context = {}) {
+  try {
+    await body();
+  } catch (error) {
+    return fileError(error, context);
+  }
+  throw new Error("expected a throw");
+}
+
+Deno.test("fileError names the path, why it failed and a fix, for each kind of file-system error", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "anneal-file-errors-" });
+  try {
+    const file = `${dir}/file`;
+    await Deno.writeTextFile(file, "");
+    const cases: [() => Promise<unknown>, RegExp, RegExp][] = [
+      [
+        () => Deno.readTextFile(`${dir}/missing.json`),
+        /^Cannot read '.*\/missing\.json': no such file or directory$/,
+        /check the path/,
+      ],
+      [
+        () => Deno.writeTextFile(`${dir}/a/b/out.html`, ""),
+        new RegExp(`^Cannot write '.*/out\\.html': the directory '${dir}/a/b' does not exist$`),
+        new RegExp(`mkdir -p '${dir}/a/b'`),
+      ],
+      [
+        () => Deno.mkdir(`${file}/sub/deeper`, { recursive: true }),
+        new RegExp(
+          `^Cannot create the directory '.*/deeper': '${file}' is a file, not a directory$`,
+        ),
+        new RegExp(`a directory is expected at '${file}'`),
+      ],
+      [
+        () => Deno.mkdir(file, { recursive: true }),
+        /: it is a file, not a directory$/,
+        /move the file away/,
+      ],
+      [
+        () => Deno.writeTextFile(`${file}/x.svg`, ""),
+        new RegExp(`'${file}' is a file, not a directory$`),
+        /move the file/,
+      ],
+      [() => Deno.readTextFile(dir), /: it is a directory, not a file$/, /path of a file/],
+    ];
+    for (const [body, message, hint] of cases) {
+      const error = await described(body);
+      assert.equal(error?.code, "file");
+      assert.match(error!.message, message);
+      assert.match(error!.hint ?? "", hint);
+    }
+    const withContext = await described(() => Deno.readTextFile(`${dir}/s.json`), {
+      action: "read the --scheduler file",
+      expected: "a readable JSON file",
+      hint: "give the JSON itself",
+    });
+    assert.match(
+      withContext!.message,
+      /^Cannot read the --scheduler file '.*\/s\.json': no such file or directory \(expected a readable JSON file\)$/,
+    );
+    assert.equal(withContext!.hint, "give the JSON itself");
+    assert.equal(fileError(new Error("not a file-system error")), undefined);
+    assert.equal(fileError("a string"), undefined);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

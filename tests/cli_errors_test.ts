@@ -1,0 +1,74 @@
+import assert from "node:assert/strict";
+import { annealCommand, tempRunsDir } from "./_helpers.ts";
+
+async function anneal(
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const output = await annealCommand(args).output();
+  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
+}
+
+/** A user's error: names what is wrong, says how to fix it, and is not called a bug. */
+function assertUserError(out: { code: number; stderr: string }, code: number, pattern: RegExp) {
+  assert.equal(out.code, code, out.stderr);
+  assert.match(out.stderr, pattern);
+  assert.match(out.stderr, /\n {2}hint: /);
+  assert.doesNotMatch(out.stderr, /report it if it looks like a bug/);
+}
+
+Deno.test("a --runs-dir that is a file is named as a file where a directory is expected", async () => {
+  await using runs = await tempRunsDir();
+  const file = `${runs.dir}/not-a-dir`;
+  await Deno.writeTextFile(file, "");
+  const list = await anneal("runs", "--runs-dir", file);
+  assertUserError(
+    list,
+    1,
+    new RegExp(`error\\[file\\]: .*'${file}': '${file}' is a file, not a directory`),
+  );
+  assert.match(list.stderr, /hint: point --runs-dir at the directory that holds the runs/);
+  const show = await anneal("runs", "show", "some-run", "--runs-dir", file);
+  assertUserError(show, 1, new RegExp(`'${file}': it is a file, not a directory`));
+  const train = await anneal("train", "--backend", "cpu", "--epochs", "1", "--runs-dir", file);
+  assertUserError(
+    train,
+    1,
+    new RegExp(`error\\[file\\]: Cannot create the directory '${file}/.*': '${file}' is a file`),
+  );
+  assert.match(train.stderr, /hint: point --runs-dir \(or the config's runsDir\) at a directory/);
+});
+
+Deno.test("report --out into a missing directory and schedule --scheduler @missing name the flag and the path", async () => {
+  await using runs = await tempRunsDir();
+  const trained = await anneal(
+    "train",
+    "--backend",
+    "cpu",
+    "--epochs",
+    "1",
+    "--runs-dir",
+    runs.dir,
+  );
+  assert.equal(trained.code, 0, trained.stderr);
+  const out = `${runs.dir}/no/such/report.html`;
+  const report = await anneal("report", "last", "--runs-dir", runs.dir, "--out", out);
+  assertUserError(
+    report,
+    1,
+    new RegExp(
+      `Cannot write the --out file '${out}': the directory '${runs.dir}/no/such' does not exist`,
+    ),
+  );
+  assert.match(report.stderr, new RegExp(`hint: create it \\(mkdir -p '${runs.dir}/no/such'\\)`));
+
+  const missing = `${runs.dir}/missing.json`;
+  const schedule = await anneal("schedule", "--scheduler", `@${missing}`, "--steps", "3");
+  assertUserError(
+    schedule,
+    1,
+    new RegExp(
+      `Cannot read the --scheduler file '${missing}': no such file or directory \\(expected a readable JSON file\\)`,
+    ),
+  );
+});
