@@ -121,14 +121,36 @@ export type RunConfigInput = z.input<typeof RunConfigSchema>;
 /** A validated run config with every default filled in. */
 export type RunConfig = z.output<typeof RunConfigSchema>;
 
-/** Formats the first zod issues as `field path: message (got value)`. */
-export function describeIssues(error: z.ZodError, input: unknown): string {
+/**
+ * Formats the first zod issues as `field path: message (got value)`; `sourceOf` may name where
+ * an issue's value came from (`in --set 'epochs=0'`), said after its path.
+ */
+export function describeIssues(
+  error: z.ZodError,
+  input: unknown,
+  sourceOf: (path: PropertyKey[]) => string | undefined = () => undefined,
+): string {
   return error.issues.slice(0, 5).map((issue) => {
     const path = issue.path.length ? issue.path.join(".") : "(root)";
     const value = valueAt(input, issue.path);
     const got = value === undefined ? "" : `, current value is ${JSON.stringify(value)}`;
-    return `'${path}': ${issue.message}${got}`;
+    const source = sourceOf(issue.path);
+    return `'${path}'${source ? ` (${source})` : ""}: ${issue.message}${got}`;
   }).join("; ");
+}
+
+/**
+ * The last `--set` override that wrote the value at `path` or around it (`data={...}` for
+ * `data.validationSplit`, `optimizer.name=x` for `optimizer`), if any.
+ */
+function overrideAt(path: PropertyKey[], overrides: string[]): string | undefined {
+  if (path.length === 0) return undefined;
+  const field = path.map(String);
+  return overrides.findLast((override) => {
+    const keys = override.slice(0, override.indexOf("=")).split(".");
+    return keys.slice(0, field.length).every((key, i) => key === field[i]) ||
+      field.slice(0, keys.length).every((key, i) => key === keys[i]);
+  });
 }
 
 /**
@@ -142,13 +164,35 @@ export function describeIssues(error: z.ZodError, input: unknown): string {
  * ```
  */
 export function parseConfig(input: unknown, source = "config"): RunConfig {
+  return parseWithOverrides(input, source, []);
+}
+
+/**
+ * Validates a config made of `source` and `--set` overrides; an invalid value is blamed on the
+ * override that wrote it, if one did, else on `source`.
+ */
+function parseWithOverrides(input: unknown, source: string, overrides: string[]): RunConfig {
   const result = RunConfigSchema.safeParse(input);
   if (result.success) return withSeedDefaults(result.data);
   const first = result.error.issues[0];
-  throw new AnnealError("config", `Invalid ${source}: ${describeIssues(result.error, input)}`, {
-    where: first?.path.join(".") || undefined,
-    hint: "fix the field named above; `anneal schema` prints every field and what it allows",
-  });
+  const blamed = first && overrideAt(first.path, overrides);
+  const header = blamed ? `--set '${blamed}'` : source;
+  // Issues from elsewhere than the first one's source say where they come from.
+  const sourceOf = (path: PropertyKey[]) => {
+    const override = overrideAt(path, overrides);
+    if (override === blamed) return undefined;
+    return override ? `in --set '${override}'` : `in ${source}`;
+  };
+  throw new AnnealError(
+    "config",
+    `Invalid ${header}: ${describeIssues(result.error, input, sourceOf)}`,
+    {
+      where: first?.path.join(".") || undefined,
+      hint: blamed
+        ? "change the --set value; `anneal schema` prints every field and what it allows"
+        : "fix the field named above; `anneal schema` prints every field and what it allows",
+    },
+  );
 }
 
 /** Defaults that depend on other fields: clip RNN gradients at 1.0 unless told otherwise. */
@@ -261,7 +305,8 @@ export async function loadConfig(
       });
     }
   }
-  return parseConfig(applyOverrides(input, overrides), path ? `config '${path}'` : "config");
+  const source = path ? `config '${path}'` : "config";
+  return parseWithOverrides(applyOverrides(input, overrides), source, overrides);
 }
 
 /** The run config's JSON Schema, for editors (`anneal schema`). */

@@ -72,3 +72,18 @@ Deno.test("report --out into a missing directory and schedule --scheduler @missi
     ),
   );
 });
+
+Deno.test("an invalid value from --set is blamed on the --set, not on the config file", async () => {
+  await using runs = await tempRunsDir();
+  const file = `${runs.dir}/config.json`;
+  await Deno.writeTextFile(file, JSON.stringify({ backend: "cpu", epochs: 0 }));
+  const out = await anneal("train", "-c", file, "--set", "data.validationSplit=1");
+  assertUserError(
+    out,
+    1,
+    /Invalid --set 'data\.validationSplit=1': 'data\.validationSplit': Too big: expected number to be <1, current value is 1/,
+  );
+  // The file's own mistake is still named as the file's.
+  assert.match(out.stderr, new RegExp(`'epochs' \\(in config '${file}'\\): Too small`));
+  assert.match(out.stderr, /hint: change the --set value/);
+});
