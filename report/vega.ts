@@ -306,7 +306,7 @@ export async function plotSvg(record: RunRecord, which: PlotName): Promise<strin
       {
         where: record.dir,
         hint: which === "lrFind"
-          ? "run `anneal lr-find` first"
+          ? "an LR range test is recorded in a run directory of its own (`anneal lr-find` prints it as 'record in DIR'): report that run, `anneal report <its id> --plot lrFind`"
           : `plots with data: ${PLOTS.filter((p) => plotSpec(record, p)).join(", ")}`,
       },
     );

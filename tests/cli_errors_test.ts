@@ -87,3 +87,30 @@ Deno.test("an invalid value from --set is blamed on the --set, not on the config
   assert.match(out.stderr, new RegExp(`'epochs' \\(in config '${file}'\\): Too small`));
   assert.match(out.stderr, /hint: change the --set value/);
 });
+
+Deno.test("report --plot lrFind on a training run points at the lr-find run to report", async () => {
+  await using runs = await tempRunsDir();
+  const config = `${runs.dir}/config.json`;
+  await Deno.writeTextFile(
+    config,
+    JSON.stringify({ backend: "cpu", epochs: 1, runsDir: runs.dir }),
+  );
+  const none = await anneal("report", "last", "--runs-dir", runs.dir, "--plot", "lrFind");
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /No runs/);
+  assert.equal((await anneal("train", "-c", config)).code, 0);
+  const before = await anneal("report", "last", "--runs-dir", runs.dir, "--plot", "lrFind");
+  assertUserError(before, 2, /it holds no LR range test/);
+  assert.match(before.stderr, /hint: run the test \(anneal lr-find -c CONFIG\), then report/);
+  const found = await anneal("lr-find", "-c", config, "--iterations", "60");
+  assert.equal(found.code, 0, found.stderr);
+  const lrFindRun = found.stdout.match(/record in (\S+)/)![1].split("/").pop()!;
+  const train = await anneal("train", "-c", config);
+  assert.equal(train.code, 0, train.stderr);
+  const after = await anneal("report", "last", "--runs-dir", runs.dir, "--plot", "lrFind");
+  assertUserError(after, 2, /it holds no LR range test/);
+  const command = `anneal report ${lrFindRun} --plot lrFind --runs-dir ${runs.dir}`;
+  assert.ok(after.stderr.includes(`hint: report the newest range test's run: ${command}`));
+  const plotted = await anneal(...command.split(" ").slice(1), "--out", `${runs.dir}/lr.svg`);
+  assert.equal(plotted.code, 0, plotted.stderr);
+});

@@ -127,6 +127,33 @@ export async function diagnoseCommand(
   return 0;
 }
 
+/**
+ * The error for `--plot lrFind` on a run without a range test: `anneal lr-find` records its test
+ * in a run directory of its own, so the fix is to report that run; the newest one is named.
+ */
+async function noLrFindError(id: string, runsDir: string): Promise<AnnealError> {
+  const newestFirst = [...await listRuns(runsDir)].reverse();
+  let test: string | undefined;
+  for (const row of newestFirst) {
+    const found = await Deno.stat(`${runsDir}/${row.id}/lr_find.json`).catch(() => undefined);
+    if (found) {
+      test = row.id;
+      break;
+    }
+  }
+  const where = runsDir === "runs" ? "" : ` --runs-dir ${runsDir}`;
+  return new AnnealError(
+    "usage",
+    `Cannot plot 'lrFind' for run '${id}': it holds no LR range test (anneal lr-find records its test in a run directory of its own)`,
+    {
+      where: `${runsDir}/${id}`,
+      hint: test
+        ? `report the newest range test's run: anneal report ${test} --plot lrFind${where}`
+        : `run the test (anneal lr-find -c CONFIG), then report the run it names after 'record in': anneal report <its id> --plot lrFind${where}`,
+    },
+  );
+}
+
 /** `anneal report RUN [--out FILE] [--plot NAME]`: a self-contained HTML page, or one SVG plot. */
 export async function reportCommand(
   id: string,
@@ -139,6 +166,9 @@ export async function reportCommand(
       throw new AnnealError("usage", `Unknown plot '${options.plot}'`, {
         hint: `choose one of ${PLOTS.join(", ")}`,
       });
+    }
+    if (options.plot === "lrFind" && !record.lrFind?.lrs.length) {
+      throw await noLrFindError(record.id, options.runsDir);
     }
     const out = options.out ?? `${dir}/${options.plot}.svg`;
     await writeFlagFile(
