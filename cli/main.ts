@@ -114,7 +114,7 @@ Examples:
     )
     .option("--start-lr <lr>", "first learning rate", "1e-7")
     .option("--end-lr <lr>", "last learning rate", "10")
-    .option("--iterations <n>", "steps of the ramp", "100")
+    .option("--iterations <n>", "steps of the ramp (at least 10)", "100")
     .addOption(
       new Option("--mode <mode>", "LR ramp").choices(["exponential", "linear"] as const).default(
         "exponential" as const,

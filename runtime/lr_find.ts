@@ -107,6 +107,9 @@ export function smoothLosses(losses: number[], beta = 0.98): number[] {
  *   against ln(LR), up to the minimum (later descents are rebounds from spikes); absent when the
  *   curve never falls.
  * - `minimumDiv10`: the LR of the lowest smoothed loss over 10, but not below the first LR.
+ *
+ * When the smoothed loss never falls below its value at the window's start, there is no minimum
+ * to read and every rule is absent (the test ran too few steps, or over too high rates).
  * - `valley`: the longest strictly decreasing subsequence of the smoothed losses (which tolerates
  *   the small bumps a contiguous run would break on) up to the minimum, from its first to its last
  *   point; the LR halfway between them in log space (fastai takes the point halfway through by
@@ -144,6 +147,7 @@ export function suggestLrs(
   const out: LrSuggestions = {};
   let minimum = start;
   for (let i = start; i < end; i++) if (smoothed[i] < smoothed[minimum]) minimum = i;
+  if (minimum === start) return {};
   out.minimumDiv10 = Math.max(lrs[0], lrs[minimum] / 10);
   // Past the minimum the loss only gets worse: descents there are rebounds from spikes.
   let steepest = -1;
@@ -188,7 +192,7 @@ function longestDescent(
 /**
  * The suggestion to train with: `valley` (it sits in the middle of the fast descent, away from
  * both the flat start and the blow-up, and is fastai's default), else `steepest`, else
- * `minimumDiv10`. Throws when no rule found anything (the loss was never finite).
+ * `minimumDiv10`. Throws when no rule found anything (the smoothed loss never fell).
  *
  * @example
  * ```ts
@@ -203,9 +207,9 @@ export function chooseSuggestion(suggestions: LrSuggestions): { rule: Suggestion
   }
   throw new AnnealError(
     "diverged",
-    "The LR range test found no learning rate: the loss was never finite",
+    "The LR range test found no learning rate: the smoothed loss never fell (or was never finite)",
     {
-      hint: "lower startLr, or check the data and the model for NaN",
+      hint: "lower startLr, run more iterations, or check the data and the model for NaN",
     },
   );
 }
@@ -245,7 +249,7 @@ export interface LrFindOptions {
   startLr?: number;
   /** Last learning rate (10). */
   endLr?: number;
-  /** Optimizer steps, one per learning rate (100). */
+  /** Optimizer steps, one per learning rate (100; at least 10). */
   iterations?: number;
   /** How the rate moves from `startLr` to `endLr` ("exponential"). */
   mode?: "exponential" | "linear";
@@ -317,19 +321,36 @@ const DEFAULTS = {
   repeats: 1,
 };
 
+/**
+ * The fewest steps a range test may have: fewer, and the rules would skip no warm-up of the
+ * smoothed loss (a tenth of the steps, rounded down) and read a learning rate off its first,
+ * unsmoothed points.
+ */
+const MIN_ITERATIONS = 10;
+
 function resolve(options: LrFindOptions): LrFindResult["options"] {
   const o = { ...DEFAULTS, ...stripUndefined(options) };
-  const fail = (field: string, rule: string, value: unknown) => {
+  const fail = (
+    field: string,
+    rule: string,
+    value: unknown,
+    hint = "pass a value in range, or leave it out for the default",
+  ) => {
     throw new AnnealError(
       "usage",
       `Cannot run the LR range test: '${field}' must be ${rule}, current value is ${value}`,
-      { where: field, hint: "pass a value in range, or leave it out for the default" },
+      { where: field, hint },
     );
   };
   if (!(o.startLr > 0)) fail("startLr", "> 0", o.startLr);
   if (!(o.endLr > o.startLr) || !Number.isFinite(o.endLr)) fail("endLr", "> startLr", o.endLr);
-  if (!Number.isInteger(o.iterations) || o.iterations < 2) {
-    fail("iterations", "an integer >= 2", o.iterations);
+  if (!Number.isInteger(o.iterations) || o.iterations < MIN_ITERATIONS) {
+    fail(
+      "iterations",
+      `an integer >= ${MIN_ITERATIONS}`,
+      o.iterations,
+      `the rules skip the first tenth of the steps (the smoothed loss's warm-up), then need a minimum of the smoothed loss after it; use ${DEFAULTS.iterations} (the default), or at least ${MIN_ITERATIONS}`,
+    );
   }
   if (!(o.smoothing >= 0 && o.smoothing < 1)) fail("smoothing", "in [0, 1)", o.smoothing);
   if (!(o.divergeFactor > 1)) fail("divergeFactor", "> 1", o.divergeFactor);
@@ -437,6 +458,18 @@ async function runCurve(
     skipStart: Math.floor(o.iterations / 10),
     divergeFactor: o.divergeFactor,
   });
+  if (Object.keys(suggestions).length === 0 && smoothed.some(Number.isFinite)) {
+    throw new AnnealError(
+      "diverged",
+      `The LR range test found no minimum of the smoothed loss: it never fell below its first value in ${lrs.length} steps from ${
+        lrs[0]
+      } to ${lrs.at(-1)}${diverged ? ", where it diverged" : ""}`,
+      {
+        hint:
+          `give the loss room to fall: more steps (iterations ${DEFAULTS.iterations}, the default), a lower startLr, or a lower endLr; if it still never falls, check that the model can learn the data`,
+      },
+    );
+  }
   const chosen = chooseSuggestion(suggestions);
   return {
     seed,

@@ -5,6 +5,7 @@ import { loadData } from "../data/mod.ts";
 import { selectBackend } from "./backend.ts";
 import { TrainingEngine } from "./engine.ts";
 import { trainInProcess } from "./in_process.ts";
+import type { AnnealError } from "../errors.ts";
 import {
   agreementOf,
   chooseSuggestion,
@@ -154,28 +155,48 @@ Deno.test("lrFind steps through the whole ramp, cycling epochs, in both modes", 
   try {
     for (const mode of ["linear", "exponential"] as const) {
       const seen: number[] = [];
-      // 40 samples make 3 batches an epoch: 20 steps cycle through 7 epochs.
+      // 40 samples make 3 batches an epoch: 20 steps cycle through 7 epochs. Over 1e-2..1e-1 the
+      // loss falls (below, it is the batches' noise), so the smoothed loss has a minimum to read.
       const result = await lrFind(config, {
         engine,
         train,
         mode,
-        startLr: 1e-5,
-        endLr: 1e-3,
+        startLr: 1e-2,
+        endLr: 1e-1,
         iterations: 20,
         onProgress: (_i, lr) => seen.push(lr),
       });
       assert.equal(result.diverged, false);
-      assert.deepEqual(result.lrs, lrRamp(1e-5, 1e-3, 20, mode));
+      assert.deepEqual(result.lrs, lrRamp(1e-2, 1e-1, 20, mode));
       assert.deepEqual(seen, result.lrs);
       assert.deepEqual(result.smoothed, smoothLosses(result.losses, 0.98));
       assert.equal(result.losses.length, 20);
       assert.ok(result.losses.every(Number.isFinite));
-      assert.ok(result.suggestion >= 1e-5 && result.suggestion <= 1e-3);
-      for (const lr of Object.values(result.suggestions)) assert.ok(lr! >= 1e-5 && lr! <= 1e-3);
+      assert.ok(result.suggestion >= 1e-2 && result.suggestion <= 1e-1);
+      for (const lr of Object.values(result.suggestions)) assert.ok(lr! >= 1e-2 && lr! <= 1e-1);
     }
   } finally {
     engine.dispose();
   }
+});
+
+Deno.test("lrFind refuses fewer than 10 iterations, and suggests nothing when the smoothed loss never falls", async () => {
+  const config = syntheticConfig();
+  await assert.rejects(
+    lrFind(config, { iterations: 2 }),
+    (error: AnnealError) =>
+      error.code === "usage" && /'iterations' must be an integer >= 10, current value is 2/
+        .test(error.message) &&
+      /100 \(the default\)/.test(error.hint ?? ""),
+  );
+  // Below 1e-3 this model's loss is only the noise of its 3 batches: no minimum to read.
+  await assert.rejects(
+    lrFind(config, { startLr: 1e-5, endLr: 1e-3, iterations: 20 }),
+    (error: AnnealError) =>
+      /found no minimum of the smoothed loss: it never fell below its first value in 20 steps/
+        .test(error.message) && /more steps/.test(error.hint ?? ""),
+  );
+  assert.deepEqual(suggestLrs(lrRamp(1e-4, 1, 30), lrRamp(1, 2, 30, "linear")), {});
 });
 
 Deno.test("lrFind stops early once the smoothed loss passes divergeFactor times its best", async () => {
@@ -194,7 +215,7 @@ Deno.test("lrFind stops early once the smoothed loss passes divergeFactor times 
 
 Deno.test("repeats run with seeds seed + r and report their spread and verdict", async () => {
   const config = syntheticConfig();
-  const result = await lrFind(config, { iterations: 20, endLr: 1, repeats: 3 });
+  const result = await lrFind(config, { iterations: 20, startLr: 1e-2, endLr: 1, repeats: 3 });
   assert.deepEqual(result.runs.map((run) => run.seed), [3, 4, 5]);
   const picks = result.runs.map((run) => run.suggestion);
   assert.equal(result.spread.min, Math.min(...picks));

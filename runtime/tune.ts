@@ -93,7 +93,12 @@ function stages(config: RunConfig, stepsPerEpoch: () => Promise<number>): {
       candidates: async () => {
         // The range test's rules often disagree (by 10-50x on real curves): try each rule's
         // suggestion rather than trusting one, and keep whichever trains best.
-        const found = await lrFind(config, { iterations: 80 });
+        const found = await lrFind(config, { iterations: 80 }).catch((error) => {
+          // No minimum of the smoothed loss (or no finite loss): nothing to try; keep the LR.
+          if (error instanceof AnnealError && error.code === "diverged") return undefined;
+          throw error;
+        });
+        if (!found) return [];
         const values = Object.values(found.suggestions).filter((v): v is number => v !== undefined);
         const distinct = values.sort((a, b) => a - b)
           .filter((v, i, all) => i === 0 || v > 1.5 * all[i - 1]);
