@@ -13,6 +13,7 @@ import { SweepSpecSchema } from "./sweeps/spec.ts";
 import { AnnealError } from "./errors.ts";
 import { valueAt } from "./zod_paths.ts";
 import { type ScaledLearningRate, scaleLearningRate } from "./optimizers/scaling.ts";
+import { checkLossFits, dataTask } from "./task_fit.ts";
 
 /** Gradient clipping and the clip monitor's policy. */
 export const ClippingSchema = z.strictObject({
@@ -60,7 +61,10 @@ export const RunConfigSchema = z.strictObject({
   backend: z.enum(["auto", "webgpu", "wasm", "cpu"]).default("auto"),
   data: DataSpecSchema.prefault({ kind: "synthetic-linear" }),
   model: ModelSpecSchema.prefault({ kind: "linear" }),
-  /** Loss; by default MSE for regression, cross-entropy for classification, BCE for binary. */
+  /**
+   * Loss: MSE for regression, cross-entropy for classification, BCE for binary; the task's own
+   * when absent. Each fits only its task: any other is refused here (see task_fit.ts).
+   */
   loss: z.enum(["mse", "crossEntropy", "binaryCrossEntropy"]).optional(),
   optimizer: OptimizerSpecSchema.prefault({ name: "sgd", lr: 0.01 }),
   /** Learning-rate schedule; constant when absent. */
@@ -173,7 +177,10 @@ export function parseConfig(input: unknown, source = "config"): RunConfig {
  */
 function parseWithOverrides(input: unknown, source: string, overrides: string[]): RunConfig {
   const result = RunConfigSchema.safeParse(input);
-  if (result.success) return withSeedDefaults(result.data);
+  if (result.success) {
+    checkFit(result.data);
+    return withSeedDefaults(result.data);
+  }
   const first = result.error.issues[0];
   const blamed = first && overrideAt(first.path, overrides);
   const header = blamed ? `--set '${blamed}'` : source;
@@ -193,6 +200,11 @@ function parseWithOverrides(input: unknown, source: string, overrides: string[])
         : "fix the field named above; `anneal schema` prints every field and what it allows",
     },
   );
+}
+
+/** Checks what the data's task asks of the rest of the config (the loss), before any file is read. */
+function checkFit(config: RunConfig): void {
+  if (config.loss !== undefined) checkLossFits(config.loss, dataTask(config.data));
 }
 
 /** Defaults that depend on other fields: clip RNN gradients at 1.0 unless told otherwise. */

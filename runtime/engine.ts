@@ -32,6 +32,7 @@ import {
   isHostOptimizer,
 } from "../optimizers/host.ts";
 import { cnnPlan, densePlan } from "./dense/plan.ts";
+import { checkLossFits, defaultLossName, metricNames, shapeTask } from "../task_fit.ts";
 
 /** What the engine must know about the data to build a model. */
 export interface DataShape {
@@ -101,20 +102,6 @@ function cyclesMomentum(config: RunConfig): boolean {
   return specs.some((spec) => spec.name === "onecycle" && spec.cycleMomentum !== false);
 }
 
-/** The loss a task uses unless the config names one. */
-export function defaultLossName(
-  task: DataShape["task"],
-): "mse" | "crossEntropy" | "binaryCrossEntropy" {
-  if (task === "classification") return "crossEntropy";
-  if (task === "binary") return "binaryCrossEntropy";
-  return "mse";
-}
-
-/** The metrics logged for a task, besides the loss. */
-export function metricNames(task: DataShape["task"]): string[] {
-  return task === "regression" ? ["mae"] : ["accuracy"];
-}
-
 function outputUnits(shape: DataShape): number {
   if (shape.task === "classification") {
     if (!shape.numClasses) {
@@ -164,6 +151,10 @@ export class TrainingEngine {
   constructor(config: RunConfig, shape: DataShape) {
     this.#config = config;
     this.#shape = shape;
+    const lossName = config.loss ?? defaultLossName(shape.task);
+    // Also here, for configs that did not come through parseConfig or data that is not what its
+    // spec said: a loss that does not fit the data trains nothing, or fails as a tfjs shape error.
+    checkLossFits(lossName, shapeTask(shape));
     this.model = buildModel(config.model, {
       inputShape: shape.inputShape,
       outputUnits: outputUnits(shape),
@@ -174,7 +165,6 @@ export class TrainingEngine {
       this.fused = config.fusedOptimizer && tf.getBackend() === "webgpu" &&
         hasFusedKernel(config.optimizer) &&
         !cyclesMomentum(config);
-      const lossName = config.loss ?? defaultLossName(shape.task);
       this.#loss = lossFunction(lossName);
       this.metrics = metricNames(shape.task);
       let path: TrainingEngine["modelPath"] = "tfjs";

@@ -82,6 +82,36 @@ Deno.test("a bad config value gets an error naming the field, the value and the 
   assert.match(badLr.stderr, /lr/);
 });
 
+Deno.test("a loss that does not fit the task fails before training, naming the data and the loss that fits", async () => {
+  await withRunsDir(async (dir) => {
+    const regression = await anneal("train", "--runs-dir", dir, "--set", "loss=crossEntropy");
+    assert.equal(regression.code, 1);
+    assert.match(regression.stderr, /error\[config\]: Cannot train with loss 'crossEntropy'/);
+    assert.match(
+      regression.stderr,
+      /synthetic-linear data is a regression with 1 continuous target/,
+    );
+    assert.match(regression.stderr, /hint: the loss that fits a regression is 'mse'/);
+    assert.doesNotMatch(regression.stderr, /--resume/, "there is no checkpoint to resume");
+    assert.doesNotMatch(regression.stdout, /^Epoch /m, "nothing trained");
+    assert.deepEqual([...Deno.readDirSync(dir)], [], "no run directory was made");
+    const images = await anneal(
+      "train",
+      "-c",
+      "examples/fashion_mnist_mlp.json",
+      "--runs-dir",
+      dir,
+      "--set",
+      "loss=mse",
+    );
+    assert.equal(images.code, 1);
+    assert.match(images.stderr, /loss 'mse': it needs continuous targets/);
+    assert.match(images.stderr, /is a classification/);
+    assert.match(images.stderr, /--set loss=crossEntropy/);
+    assert.doesNotMatch(images.stderr, /Size\(|broadcast/, "not a tfjs shape error");
+  });
+});
+
 Deno.test("a config file that is not JSON gets an error naming the file", async () => {
   const file = await Deno.makeTempFile({ suffix: ".json" });
   try {

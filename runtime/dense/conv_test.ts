@@ -110,10 +110,6 @@ Deno.test("a cnn takes the WGSL step only where it applies, and says why not", a
     [{ model: { kind: "cnn", filters: [2], dense: [3], dropout: 0.1 } }, "dropout"],
     [{ model: { kind: "cnn", filters: [2, 2, 2, 2], pool: 2 } }, "a pool of 2 over a 1x1 map"],
     [
-      { model: { kind: "cnn", filters: [2] }, loss: "mse" },
-      "targets of another size than the outputs",
-    ],
-    [
       { model: { kind: "cnn", filters: [2] }, batchSize: 40000 },
       "2560000 positions in a batch's first convolution (at most 2097120)",
     ],
