@@ -68,6 +68,11 @@ export interface RunResult {
   hint?: string;
   /** The actor that failed, when `status` is `failed`. */
   failedActor?: ActorName;
+  /**
+   * Where the failure is, when the failing actor said: a data file's `file:line`, a config field,
+   * a checkpoint's path (also at the end of `reason`).
+   */
+  where?: string;
   /** Epochs completed. */
   epochs: number;
   /** Optimizer steps taken. */
@@ -340,13 +345,18 @@ async function supervise(
       error instanceof Error ? error.message : error
     }`,
     hint: (error instanceof AnnealError ? error.hint : undefined) ??
-      `check that ${runDir}/checkpoints is writable and its disk has room, then \`anneal train --resume ${runId}\``,
+      `check that ${runDir}/checkpoints is writable and its disk has room, then ${
+        checkpointed() ? `\`anneal train --resume ${runId}\`` : "start the run again"
+      }`,
+    where: (error instanceof AnnealError ? error.where : undefined) ?? `${runDir}/checkpoints`,
   });
+  /** Whether the run has a checkpoint to resume from. */
+  const checkpointed = () => firstWritten || resumeState !== undefined;
   let firstWritten = false;
   const checkpoints = new CheckpointWriter({
     onError: (error) => {
-      const { message, hint } = writeFailure(error);
-      fail("trainer", message, hint);
+      const { message, hint, where } = writeFailure(error);
+      fail("trainer", message, hint, where);
     },
     // the trainer waits for the first one (see trainer_worker.ts); told once, not every epoch
     onWritten: (path, state) => {
@@ -380,12 +390,13 @@ async function supervise(
     } catch (error) {
       // (the writer's onError came too late to end the run: it was ending already)
       if (result.status !== "failed") {
-        const { message, hint } = writeFailure(error);
+        const { message, hint, where } = writeFailure(error);
         Object.assign(result, {
           status: "failed",
-          reason: `actor 'trainer' failed: ${message}`,
+          reason: `actor 'trainer' failed: ${message} (at ${where})`,
           hint,
           failedActor: "trainer",
+          where,
         });
       }
     }
@@ -404,6 +415,7 @@ async function supervise(
       stopReason: result.reason,
       hint: result.hint,
       failedActor: result.failedActor,
+      where: result.where,
       epochs: result.epochs,
       steps: result.steps,
       bestEpoch: result.bestEpoch,
@@ -434,15 +446,18 @@ async function supervise(
     finish(result);
   };
 
-  const fail = (actor: ActorName, message: string, hint?: string) =>
+  const fail = (actor: ActorName, message: string, hint?: string, where?: string) =>
     end({
       runId,
       runDir,
       status: "failed",
-      reason: `actor '${actor}' failed: ${message}`,
+      reason: `actor '${actor}' failed: ${message}${where ? ` (at ${where})` : ""}`,
       hint: hint ??
-        `the last checkpoint is kept in ${runDir}/checkpoints; fix the cause, then \`anneal train --resume ${runId}\``,
+        (checkpointed()
+          ? `the last checkpoint is kept in ${runDir}/checkpoints; fix the cause, then \`anneal train --resume ${runId}\``
+          : "fix the cause, then start the run again (it ended before its first checkpoint, so there is nothing to resume)"),
       failedActor: actor,
+      where,
       epochs: trainerDone.result?.epochs ?? 0,
       steps: trainerDone.result?.steps ?? 0,
       bestEpoch: null,
@@ -469,7 +484,7 @@ async function supervise(
       if (message.heapUsed !== undefined) heapUsed[actor] = message.heapUsed;
     } else if (message.type === "actor.error") {
       const error = deserializeError(message.error);
-      fail(actor, error.message, error.hint);
+      fail(actor, error.message, error.hint, error.where);
     } else if (message.type === "actor.event") {
       const event = message.event as RunEvent;
       if (event.type === "steps") {

@@ -36,6 +36,11 @@ for (const { actor, at } of cases) {
     const summary = JSON.parse(await Deno.readTextFile(`${result.runDir}/summary.json`));
     assert.equal(summary.status, "failed");
     assert.equal(summary.failedActor, actor);
+    if (actor === "dataLoader") {
+      // it failed before the first checkpoint: there is nothing to resume
+      assert.doesNotMatch(result.hint ?? "", /--resume/);
+      assert.match(result.hint ?? "", /start the run again/);
+    }
   });
 }
 
@@ -53,6 +58,7 @@ Deno.test("a checkpoint that cannot be written ends the run at once, naming the 
   assert.equal(result.failedActor, "trainer");
   assert.match(result.reason, /checkpoint could not be written: .*last\.ckpt/);
   assert.match(result.hint ?? "", /writable/);
+  assert.match(result.where ?? "", /blocked\/checkpoints/);
   const epochs = events.filter((e) => e.type === "epoch").length;
   assert.ok(epochs < 400, `the run went on for ${epochs} epochs after the write failed`);
   const left = [...Deno.readDirSync(`${dir}/blocked/checkpoints`)].map((e) => e.name);
@@ -74,6 +80,7 @@ Deno.test("a trainer crash mid-run keeps the last checkpoint, and --resume finis
     { runId: "crashed", faults: { trainer: { kind: "throw", at: "step:3" } } },
   );
   assert.equal(crashed.result.status, "failed");
+  assert.match(crashed.result.hint ?? "", /anneal train --resume crashed/);
   const kept = await loadCheckpoint(`${dir}/crashed/checkpoints/last.ckpt`);
   assert.equal(kept.state.epoch, 2, "the last checkpoint (end of epoch 2) is kept");
   const resumed = await trainCollect({ runsDir: dir }, { resume: "crashed" });

@@ -112,6 +112,32 @@ Deno.test("a loss that does not fit the task fails before training, naming the d
   });
 });
 
+Deno.test("a bad data file fails the run naming its file:line, as the data loader found it", async () => {
+  await withRunsDir(async (dir) => {
+    const cases = [
+      ["ragged.csv", /expected 3 fields, found 4 \(at tests\/fixtures\/data\/ragged\.csv:3\)/],
+      ["empty_field.csv", /column 'x1' has "".* \(at tests\/fixtures\/data\/empty_field\.csv:2\)/],
+    ] as const;
+    for (const [file, where] of cases) {
+      const data = { kind: "csv", path: `tests/fixtures/data/${file}`, target: "y" };
+      const out = await anneal(
+        "train",
+        "--backend",
+        "cpu",
+        "--runs-dir",
+        dir,
+        "--set",
+        `data=${JSON.stringify(data)}`,
+      );
+      assert.equal(out.code, 1);
+      assert.match(out.stderr, /failed: actor 'dataLoader' failed: Cannot read CSV/);
+      assert.match(out.stderr, where);
+      assert.match(out.stderr, /hint: /);
+      assert.doesNotMatch(out.stderr, /--resume/, "no checkpoint was written");
+    }
+  });
+});
+
 Deno.test("a config file that is not JSON gets an error naming the file", async () => {
   const file = await Deno.makeTempFile({ suffix: ".json" });
   try {
