@@ -13,7 +13,7 @@ import { SweepSpecSchema } from "./sweeps/spec.ts";
 import { AnnealError } from "./errors.ts";
 import { valueAt } from "./zod_paths.ts";
 import { type ScaledLearningRate, scaleLearningRate } from "./optimizers/scaling.ts";
-import { checkLossFits, dataTask } from "./task_fit.ts";
+import { checkLossFits, checkMonitor, dataTask } from "./task_fit.ts";
 
 /** Gradient clipping and the clip monitor's policy. */
 export const ClippingSchema = z.strictObject({
@@ -36,7 +36,10 @@ export const ClippingSchema = z.strictObject({
 
 /** Early stopping, divergence and budget stops. */
 export const EarlyStoppingSchema = z.strictObject({
-  /** The metric to watch; any logged epoch metric (`valLoss`, `valAccuracy`, `loss`, ...). */
+  /**
+   * The metric to watch: one the run's epochs log (`loss`, `mae` or `accuracy` by task, their
+   * `val` versions, `lr`); without a validation split `valX` watches `x`. Others are refused.
+   */
   monitor: z.string().default("valLoss"),
   mode: z.enum(["min", "max"]).default("min"),
   /** Epochs without improvement before stopping; no metric-based stopping when absent. */
@@ -202,9 +205,15 @@ function parseWithOverrides(input: unknown, source: string, overrides: string[])
   );
 }
 
-/** Checks what the data's task asks of the rest of the config (the loss), before any file is read. */
+/**
+ * Checks what the data's task asks of the rest of the config (the loss, the metric early
+ * stopping watches), before any file is read.
+ */
 function checkFit(config: RunConfig): void {
-  if (config.loss !== undefined) checkLossFits(config.loss, dataTask(config.data));
+  const data = dataTask(config.data);
+  if (config.loss !== undefined) checkLossFits(config.loss, data);
+  const { monitor, mode } = config.earlyStopping;
+  checkMonitor(monitor, mode, data, config.data.validationSplit > 0);
 }
 
 /** Defaults that depend on other fields: clip RNN gradients at 1.0 unless told otherwise. */

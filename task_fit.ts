@@ -179,3 +179,135 @@ export function checkLossFits(loss: LossName, data: DataTask): void {
     },
   );
 }
+
+/** A validation metric's name: `loss` -> `valLoss`. */
+const validationName = (name: string) => `val${name[0].toUpperCase()}${name.slice(1)}`;
+
+/**
+ * The metrics each epoch of a run logs: the training loss and the task's metric, the same on the
+ * validation split when there is one, and the learning rate.
+ *
+ * @example
+ * ```ts
+ * import { epochMetricNames } from "./task_fit.ts";
+ * console.assert(epochMetricNames("regression", false).join() === "loss,mae,lr");
+ * ```
+ */
+export function epochMetricNames(task: Task, validation: boolean): string[] {
+  const training = ["loss", ...metricNames(task)];
+  return [...training, ...(validation ? training.map(validationName) : []), "lr"];
+}
+
+/** Lower case without separators, so `val_loss` and `VALLOSS` read as `valLoss`. */
+const normalized = (name: string) => name.toLowerCase().replace(/[^a-z0-9]/g, "");
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(
+        previous[j] + 1,
+        row[j - 1] + 1,
+        previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = row;
+  }
+  return previous[b.length];
+}
+
+/** The metric a misspelled name most likely meant, if any is close. */
+function closestMetric(name: string, candidates: string[]): string | undefined {
+  const wanted = normalized(name);
+  let best: { name: string; distance: number } | undefined;
+  for (const candidate of candidates) {
+    const other = normalized(candidate);
+    // `valAcc` for `valAccuracy`: a prefix of 3 or more letters counts as close
+    const distance = other === wanted
+      ? 0
+      : wanted.length >= 3 && other.startsWith(wanted)
+      ? 1
+      : editDistance(wanted, other);
+    // up to 2 edits, fewer for short names (`f1` is not `lr`)
+    const allowed = Math.min(2, Math.floor(other.length / 3));
+    if (distance <= allowed && (!best || distance < best.distance)) {
+      best = { name: candidate, distance };
+    }
+  }
+  return best?.name;
+}
+
+/** Each task's metric's counterpart in the other tasks (a monitor written for another task). */
+const COUNTERPART: Record<string, string> = {
+  accuracy: "mae",
+  mae: "accuracy",
+  valAccuracy: "valMae",
+  valMae: "valAccuracy",
+};
+
+/**
+ * Throws a config error when early stopping would watch a metric no epoch of the run logs (it
+ * would never stop the run, nor find a best epoch): names the monitor, the metrics the run logs
+ * given its task and validation split, and the closest one. Without a validation split,
+ * `valLoss` and the other validation metrics are accepted: they watch the training metrics.
+ *
+ * @example
+ * ```ts
+ * import { checkMonitor, dataTask } from "./task_fit.ts";
+ * checkMonitor("valLoss", "min", dataTask({ kind: "synthetic-linear" }), false);
+ * let hint = "";
+ * try {
+ *   checkMonitor("valAcc", "max", dataTask({ kind: "idx", dir: "/data" }), true);
+ * } catch (error) {
+ *   hint = (error as { hint: string }).hint;
+ * }
+ * console.assert(hint.includes("did you mean 'valAccuracy'"));
+ * ```
+ */
+export function checkMonitor(
+  monitor: string,
+  mode: "min" | "max",
+  data: DataTask,
+  validation: boolean,
+): void {
+  const accepted = epochMetricNames(data.task, true);
+  if (accepted.includes(monitor)) return;
+  const logged = epochMetricNames(data.task, validation);
+  // a metric of another task (`accuracy` on a regression), or a misspelling of one
+  const meant = closestMetric(monitor, [...accepted, ...Object.keys(COUNTERPART)]);
+  const counterpart = meant !== undefined && !accepted.includes(meant)
+    ? COUNTERPART[meant]
+    : undefined;
+  const otherTask = counterpart &&
+    `'${meant}' is logged for ${
+      meant!.toLowerCase().includes("accuracy") ? "classification and binary tasks" : "regressions"
+    } only, and ${data.described}`;
+  const why = otherTask
+    ? meant === monitor ? otherTask : `no epoch logs it (${otherTask})`
+    : "no epoch logs it";
+  const fallback = validation
+    ? ""
+    : ` (no validation split: ${
+      accepted.filter((name) => !logged.includes(name)).join(" and ")
+    } watch the training metrics)`;
+  const suggestion = counterpart ?? meant;
+  const wantsMax = suggestion !== undefined && suggestion.toLowerCase().includes("accuracy");
+  const modeFix = suggestion === undefined || wantsMax === (mode === "max")
+    ? ""
+    : ` --set earlyStopping.mode=${wantsMax ? "max" : "min"}`;
+  throw new AnnealError(
+    "config",
+    `Cannot watch '${monitor}' for early stopping: ${why}; the epochs of this run log ` +
+      `${logged.join(", ")}${fallback}`,
+    {
+      where: "earlyStopping.monitor",
+      hint: suggestion
+        ? `${counterpart ? "watch" : "did you mean"} '${suggestion}'${
+          counterpart ? " instead" : "?"
+        } ` +
+          `(--set earlyStopping.monitor=${suggestion}${modeFix})`
+        : `watch one of ${accepted.join(", ")} (e.g. --set earlyStopping.monitor=valLoss)`,
+    },
+  );
+}

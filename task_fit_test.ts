@@ -70,3 +70,50 @@ Deno.test("the engine refuses a loss that does not fit the loaded data, before b
   const engine = new TrainingEngine(parseConfig({ backend: "cpu" }), shape);
   engine.dispose();
 });
+
+/** The config error parseConfig gives for a config, or undefined when it parses. */
+function configError(input: Record<string, unknown>): AnnealError | undefined {
+  try {
+    parseConfig(input);
+    return undefined;
+  } catch (error) {
+    assert.ok(error instanceof AnnealError);
+    return error;
+  }
+}
+
+const IMAGES = { kind: "idx", dir: "/fashion", validationSplit: 0.1 };
+
+Deno.test("early stopping's monitor must be a metric the run logs: the error lists them and suggests the closest", () => {
+  const typo = configError({ data: IMAGES, earlyStopping: { monitor: "valAcc", mode: "max" } })!;
+  assert.equal(typo.code, "config");
+  assert.equal(typo.where, "earlyStopping.monitor");
+  assert.match(typo.message, /Cannot watch 'valAcc' for early stopping: no epoch logs it/);
+  assert.match(typo.message, /log loss, accuracy, valLoss, valAccuracy, lr$/);
+  assert.equal(
+    typo.hint,
+    "did you mean 'valAccuracy'? (--set earlyStopping.monitor=valAccuracy)",
+  );
+  // an accuracy watched in mode min would stop on improvement: the fix says so
+  const minMode = configError({ data: IMAGES, earlyStopping: { monitor: "val_accuracy" } })!;
+  assert.match(minMode.hint!, /monitor=valAccuracy --set earlyStopping\.mode=max\)$/);
+  // a metric of another task
+  const regression = configError({ earlyStopping: { monitor: "accuracy", patience: 3 } })!;
+  assert.match(
+    regression.message,
+    /'accuracy' is logged for classification and binary tasks only, and the synthetic-linear data is a regression/,
+  );
+  assert.match(regression.message, /log loss, mae, lr \(no validation split: valLoss and valMae/);
+  assert.equal(regression.hint, "watch 'mae' instead (--set earlyStopping.monitor=mae)");
+  const unknown = configError({ data: IMAGES, earlyStopping: { monitor: "f1" } })!;
+  assert.match(unknown.hint!, /watch one of loss, accuracy, valLoss, valAccuracy, lr/);
+});
+
+Deno.test("every metric a run logs can be watched, and val metrics without a validation split watch the training ones", () => {
+  for (const monitor of ["loss", "accuracy", "valLoss", "valAccuracy", "lr"]) {
+    assert.equal(configError({ data: IMAGES, earlyStopping: { monitor } }), undefined, monitor);
+  }
+  for (const monitor of ["loss", "mae", "valLoss", "valMae"]) {
+    assert.equal(configError({ earlyStopping: { monitor } }), undefined, monitor);
+  }
+});

@@ -112,6 +112,27 @@ Deno.test("a loss that does not fit the task fails before training, naming the d
   });
 });
 
+Deno.test("a misspelled early-stopping monitor fails before training, with the metrics the run logs", async () => {
+  const out = await anneal(
+    "train",
+    "-c",
+    "examples/fashion_mnist_mlp.json",
+    "--set",
+    "earlyStopping.monitor=valAcc",
+  );
+  assert.equal(out.code, 1);
+  assert.match(out.stderr, /error\[config\]: Cannot watch 'valAcc' for early stopping/);
+  assert.match(
+    out.stderr,
+    /loss, accuracy, valLoss, valAccuracy, lr \(at earlyStopping\.monitor\)/,
+  );
+  assert.match(out.stderr, /hint: did you mean 'valAccuracy'\?/);
+  const regression = await anneal("train", "--set", "earlyStopping.monitor=accuracy");
+  assert.equal(regression.code, 1);
+  assert.match(regression.stderr, /'accuracy' is logged for classification and binary tasks only/);
+  assert.match(regression.stderr, /hint: watch 'mae' instead/);
+});
+
 Deno.test("a bad data file fails the run naming its file:line, as the data loader found it", async () => {
   await withRunsDir(async (dir) => {
     const cases = [
