@@ -1,7 +1,8 @@
 /**
  * Per-variable settings: the learning-rate multiplier and weight decay of each variable, from
- * the spec's `paramGroups` (first match wins), `noDecay` patterns and the default rule that
- * variables of rank < 2 (biases, norm scales) get no weight decay.
+ * the spec's `paramGroups` (first match wins) and `noDecay` patterns; without `noDecay`,
+ * variables of rank < 2 (biases, norm scales) get no weight decay. `noDecay: []` excludes
+ * nothing (PyTorch's `AdamW(model.parameters())`).
  *
  * @module
  */
@@ -21,9 +22,11 @@ export interface ParamSettings {
  * @example
  * ```ts
  * import { resolveParamSettings } from "./groups.ts";
- * const spec = { weightDecay: 0.1, noDecay: [], paramGroups: [] };
+ * const spec = { weightDecay: 0.1, paramGroups: [] };
  * console.assert(resolveParamSettings(spec, "dense/kernel", 2).weightDecay === 0.1);
  * console.assert(resolveParamSettings(spec, "dense/bias", 1).weightDecay === 0);
+ * const everything = { ...spec, noDecay: [] };
+ * console.assert(resolveParamSettings(everything, "dense/bias", 1).weightDecay === 0.1);
  * ```
  */
 export function resolveParamSettings(
@@ -32,7 +35,9 @@ export function resolveParamSettings(
   rank: number,
 ): ParamSettings {
   const group = spec.paramGroups.find((candidate) => new RegExp(candidate.match).test(name));
-  const excluded = rank < 2 || spec.noDecay.some((pattern) => new RegExp(pattern).test(name));
+  const excluded = spec.noDecay === undefined
+    ? rank < 2
+    : spec.noDecay.some((pattern) => new RegExp(pattern).test(name));
   return {
     lrMultiplier: group?.lrMultiplier ?? 1,
     weightDecay: group?.weightDecay ?? (excluded ? 0 : spec.weightDecay),

@@ -109,14 +109,17 @@ Deno.test("adamw decays weights but not biases", () => {
   optimizer.dispose();
 });
 
-Deno.test("noDecay patterns and paramGroups override the default decay rule", () => {
+Deno.test("noDecay patterns replace the default decay rule, and paramGroups override both", () => {
   const params = makeParams();
   const zeros = params.map((param) => tf.zerosLike(param));
   const kernel = params[0].dataSync().slice();
-  const bias = params[1].dataSync().slice();
+  let bias = params[1].dataSync().slice();
   const noDecay = createOptimizer({ name: "sgd", lr: 0.1, weightDecay: 0.5, noDecay: ["kernel$"] });
   noDecay.step(params, zeros);
   assert.deepEqual(params[0].dataSync(), kernel);
+  // the list replaces the rank < 2 rule: the bias is not on it, so it decays
+  assert.deepEqual([...params[1].dataSync()], [...bias].map((v) => Math.fround(v * 0.95)));
+  bias = params[1].dataSync().slice();
   const grouped = createOptimizer({
     name: "sgd",
     lr: 0.1,

@@ -36,9 +36,13 @@ export const ParamGroupSchema = z.strictObject({
 const common = {
   // No groups: every variable uses the optimizer's own settings.
   paramGroups: z.array(ParamGroupSchema).default([]),
-  // Extra RegExp sources of variables without weight decay; rank < 2 never decays by default
-  // (biases and norm scales, as nanoGPT and timm do).
-  noDecay: z.array(regexSource).default([]),
+  // RegExp sources of the variables without weight decay, matched against their names. Absent:
+  // every variable of rank < 2 (biases, norm scales and shifts), as nanoGPT and timm do. A list
+  // replaces that rule: `[]` decays every variable, as torch.optim does with model.parameters().
+  noDecay: z.array(regexSource).optional().describe(
+    "RegExp sources of the variables without weight decay. Absent: biases and norm parameters " +
+      "(rank < 2) get none. [] decays every variable, as torch.optim over model.parameters().",
+  ),
   // The batch size `lr` was tuned for, for the linear scaling rule; absent means no scaling.
   baseBatch: z.number().int().gt(0).optional(),
 };
