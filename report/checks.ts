@@ -26,6 +26,8 @@ export const UNDERFIT_LEVEL = 1;
 export const UNDERFIT_ACCURACY = 0.7;
 /** Train and validation are "close" when their gap is below this fraction of the training loss. */
 export const SMALL_GAP = 0.15;
+/** Still falling at the end: the last epoch took more than this fraction off the loss. */
+export const STILL_FALLING = 0.02;
 /** Oscillating when more than this fraction of consecutive epoch deltas change sign... */
 export const OSCILLATION_SIGN_FRACTION = 0.4;
 /** ...and the mean upward move exceeds this fraction of the net drop (noise at a floor is not it). */

@@ -19,9 +19,53 @@ import {
 } from "./checks.ts";
 import type { Finding } from "./types.ts";
 
-/** Patience to suggest when the run had none: a tenth of its epochs, between 2 and 10. */
-function suggestedPatience(epochs: number, current: unknown): number {
-  return typeof current === "number" ? current : Math.max(2, Math.min(10, Math.round(epochs / 10)));
+/**
+ * What early stopping should change: a patience that runs out within the epochs this run went on
+ * after its best one (a tenth of its epochs, between 2 and 10, at most that many), watching the
+ * validation loss; nothing when it already ended the run there.
+ */
+function earlyStopping(
+  record: Curves["record"],
+  epochs: number,
+  since: number,
+  bestEpoch: number,
+): { set: string[]; text: string } {
+  const config = record.config;
+  const patience = configValue(config, "earlyStopping.patience");
+  const monitor = configValue(config, "earlyStopping.monitor") ?? "valLoss";
+  if (typeof patience === "number" && patience <= since && record.summary.status === "stopped") {
+    return {
+      set: [],
+      text: `early stopping ended the run ${since} epochs after its best one (patience ` +
+        `${patience}); to go further`,
+    };
+  }
+  const tenth = Math.max(2, Math.min(10, Math.round(epochs / 10)));
+  const target = Math.max(1, Math.min(since, tenth));
+  const set: string[] = [];
+  let why = "";
+  if (monitor !== "valLoss") {
+    // a training metric, or one (valAccuracy) that can still improve while valLoss rises
+    set.push("earlyStopping.monitor=valLoss");
+    if (configValue(config, "earlyStopping.mode") === "max") set.push("earlyStopping.mode=min");
+    why = `, watching the validation loss instead of ${monitor}`;
+  } else if (typeof patience === "number" && patience > since) {
+    why = `; patience ${patience} did not run out in the ${since} epochs after it`;
+  }
+  if (typeof patience !== "number" || patience > target) {
+    set.push(`earlyStopping.patience=${target}`);
+  }
+  if (set.length === 0) {
+    return {
+      set,
+      text: `early stopping (patience ${patience}) did not stop the run ${since} epochs after ` +
+        "its best one: check earlyStopping.minDelta and baseline",
+    };
+  }
+  return {
+    set,
+    text: `stop early at about epoch ${bestEpoch} (${setText(set)}, restoring its weights${why})`,
+  };
 }
 
 /** Weight decay to suggest: 10x the current one, else the usual starting value for the optimizer. */
@@ -42,15 +86,19 @@ export function checkOverfitting({ record, train, val }: Curves): Finding | unde
   if (!(train[last] < train[m])) return undefined;
   const bestEpoch = record.epochs[m].epoch;
   const config = record.config;
-  const patience = suggestedPatience(n, configValue(config, "earlyStopping.patience"));
-  const set = [`earlyStopping.patience=${patience}`];
-  const wd = suggestedWeightDecay(
-    configValue(config, "optimizer.name"),
-    configValue(config, "optimizer.weightDecay"),
-  );
-  set.push(`optimizer.weightDecay=${wd}`);
+  const stop = earlyStopping(record, n, last - m, bestEpoch);
+  const regularise = [
+    `optimizer.weightDecay=${
+      suggestedWeightDecay(
+        configValue(config, "optimizer.name"),
+        configValue(config, "optimizer.weightDecay"),
+      )
+    }`,
+  ];
   const dropout = configValue(config, "model.dropout");
-  if (typeof dropout === "number") set.push(`model.dropout=${nice(Math.min(0.5, dropout + 0.2))}`);
+  if (typeof dropout === "number") {
+    regularise.push(`model.dropout=${nice(Math.min(0.5, dropout + 0.2))}`);
+  }
   const gap = val[last] - train[last];
   return {
     kind: "overfitting",
@@ -61,12 +109,8 @@ export function checkOverfitting({ record, train, val }: Curves): Finding | unde
         f((val[last] / val[m] - 1) * 100)
       }%) ` +
       `while training loss fell from ${f(train[m])} to ${f(train[last])}; the gap is now ${f(gap)}`,
-    fix:
-      `stop early at about epoch ${bestEpoch} (${
-        setText(set.slice(0, 1))
-      }, restoring its weights), ` +
-      `regularise more (${setText(set.slice(1))}), or get more data / augmentation`,
-    set,
+    fix: `${stop.text}, regularise more (${setText(regularise)}), or get more data / augmentation`,
+    set: [...stop.set, ...regularise],
   };
 }
 

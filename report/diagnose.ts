@@ -14,7 +14,10 @@ import {
   curves,
   f,
   MIN_EPOCHS_FOR_TRENDS,
+  setText,
+  STILL_FALLING,
 } from "./checks.ts";
+import { configValue } from "./records.ts";
 import { checkGradientSpikes, checkOverfitting } from "./checks_generalization.ts";
 import type { Diagnosis, Finding, RunRecord } from "./types.ts";
 
@@ -25,12 +28,33 @@ const ORDER = { critical: 0, warning: 1, info: 2 };
 function healthy(c: ReturnType<typeof curves>): Finding {
   const { record, train, val, start } = c;
   const last = train.at(-1)!;
+  const previous = train.at(-2)!;
+  const lastDrop = (previous - last) / Math.abs(previous);
+  const falling = lastDrop > STILL_FALLING;
   let evidence = `training loss fell from ${f(start)} to ${f(last)} ` +
-    `(-${f((1 - last / start) * 100)}%) over ${train.length} epochs and levelled off low`;
+    `(-${f((1 - last / start) * 100)}%) over ${train.length} epochs, ` +
+    (falling
+      ? `and was still falling at the end (${f(previous)} to ${f(last)} in the last epoch, ` +
+        `-${f(lastDrop * 100)}%)`
+      : `and levelled off (${lastDrop > 0 ? "-" : "+"}${
+        f(Math.abs(lastDrop) * 100)
+      }% in the last epoch)`);
   if (val) {
     const m = val.indexOf(Math.min(...val));
     evidence += `; validation loss ${f(val.at(-1))} tracks it (lowest ${f(val[m])} at epoch ` +
       `${record.epochs[m].epoch})`;
+  }
+  if (falling) {
+    const epochs = configValue(record.config, "epochs");
+    const set = [`epochs=${2 * (typeof epochs === "number" ? epochs : train.length)}`];
+    return {
+      kind: "healthy",
+      severity: "info",
+      title: "healthy, still improving",
+      evidence,
+      fix: `train longer: the loss had not levelled off (${setText(set)})`,
+      set,
+    };
   }
   return {
     kind: "healthy",
@@ -61,16 +85,17 @@ export function diagnose(record: RunRecord): Diagnosis {
   if (record.epochs.length === 0 && record.steps.length === 0) {
     return { verdict: "no data: the run recorded no steps or epochs", findings: [] };
   }
+  const config = `${record.dir}/config.json`;
   const c = curves(record);
   const diverged = checkDiverged(c);
-  if (diverged) return { verdict: diverged.title, findings: [diverged] };
+  if (diverged) return { verdict: diverged.title, findings: [diverged], config };
   const findings: Finding[] = [];
   const spikes = checkGradientSpikes(c);
   if (c.train.length < MIN_EPOCHS_FOR_TRENDS) {
     if (spikes) findings.push(spikes);
     const short = `too short to judge the curves (${c.train.length} epoch(s); trends need ` +
       `${MIN_EPOCHS_FOR_TRENDS})`;
-    return { verdict: spikes ? `${spikes.title}; ${short}` : short, findings };
+    return { verdict: spikes ? `${spikes.title}; ${short}` : short, findings, config };
   }
   const lrTooLow = checkLrTooLow(c);
   if (lrTooLow) findings.push(lrTooLow);
@@ -83,16 +108,42 @@ export function diagnose(record: RunRecord): Diagnosis {
   if (spikes) findings.push(spikes);
   if (findings.length === 0) {
     const ok = healthy(c);
-    return { verdict: `healthy: no problem found in ${c.train.length} epochs`, findings: [ok] };
+    return {
+      verdict: `healthy: no problem found in ${c.train.length} epochs`,
+      findings: [ok],
+      config,
+    };
   }
   findings.sort((a, b) => ORDER[a.severity] - ORDER[b.severity]);
   const verdict = findings.length === 1
     ? findings[0].title
     : `${findings.length} problems: ${findings.map((x) => x.title).join("; ")}`;
-  return { verdict, findings };
+  return { verdict, findings, config };
 }
 
 const MARK = { critical: "✗", warning: "!", info: "✓" };
+
+/** A word the shell takes as it is, else in single quotes. */
+const shellWord = (word: string) =>
+  /^[\w./:=@%+,-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+
+/**
+ * The command that trains the run again with a finding's `--set` fixes: `-c` the run's own
+ * config (a plain `anneal train` would train the seed experiment), each value quoted for the shell.
+ *
+ * @example
+ * ```ts
+ * import { retrainCommand } from "./diagnose.ts";
+ * const line = retrainCommand({ verdict: "", findings: [], config: "runs/a/config.json" }, [
+ *   "model.hidden=[16]",
+ * ]);
+ * console.assert(line === "anneal train -c runs/a/config.json --set 'model.hidden=[16]'");
+ * ```
+ */
+export function retrainCommand(diagnosis: Diagnosis, set: string[]): string {
+  const config = diagnosis.config ? shellWord(diagnosis.config) : "<the run's config.json>";
+  return `anneal train -c ${config} ${set.map((s) => `--set ${shellWord(s)}`).join(" ")}`;
+}
 
 /**
  * Formats a diagnosis for the terminal: the verdict, then each finding with its evidence and fix.
@@ -114,7 +165,7 @@ export function formatDiagnosis(diagnosis: Diagnosis): string {
     lines.push(`    evidence: ${finding.evidence}`);
     lines.push(`    next:     ${finding.fix}`);
     if (finding.set?.length) {
-      lines.push(`    try:      anneal train ${finding.set.map((s) => `--set ${s}`).join(" ")}`);
+      lines.push(`    try:      ${retrainCommand(diagnosis, finding.set)}`);
     }
   }
   return lines.join("\n");

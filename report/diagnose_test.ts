@@ -97,6 +97,34 @@ Deno.test("overfitting: reports the epoch of minimal validation loss, the gap, a
   ]);
 });
 
+Deno.test("overfitting: a patience that never ran out is replaced by one that would have stopped the run", () => {
+  const train = decay(30, 3, 0.01, 0.3);
+  const val = train.map((_, e) => 0.5 + 0.02 * (e - 6) ** 2);
+  const d = diagnose(syntheticRun(train, { val, config: { earlyStopping: { patience: 100 } } }));
+  const finding = d.findings.find((x) => x.kind === "overfitting")!;
+  assert.equal(finding.set![0], "earlyStopping.patience=3", "a tenth of 30 epochs");
+  assert.doesNotMatch(finding.fix, /patience=100/);
+  assert.match(finding.fix, /patience 100 did not run out in the 23 epochs after it/);
+  // watching a training metric: watch the validation loss
+  const training = diagnose(syntheticRun(train, {
+    val,
+    config: { earlyStopping: { monitor: "loss", patience: 3 } },
+  }));
+  assert.deepEqual(
+    training.findings.find((x) => x.kind === "overfitting")!.set!.slice(0, 1),
+    ["earlyStopping.monitor=valLoss"],
+  );
+  // a run that early stopping ended 3 epochs after its best: regularise, nothing about patience
+  const stopped = diagnose(syntheticRun(train.slice(0, 10), {
+    val: val.slice(0, 10),
+    status: "stopped",
+    config: { earlyStopping: { patience: 3 } },
+  }));
+  const stoppedFinding = stopped.findings.find((x) => x.kind === "overfitting")!;
+  assert.ok(stoppedFinding.set!.every((s) => !s.startsWith("earlyStopping")));
+  assert.match(stoppedFinding.fix, /^early stopping ended the run 3 epochs after its best one/);
+});
+
 Deno.test("overfitting: never reported without validation", () => {
   const d = diagnose(syntheticRun(decay(20, 3, 0.01, 0.3)));
   assert.ok(!kinds(d).includes("overfitting"));
@@ -128,6 +156,22 @@ Deno.test("healthy: a smooth decay to a low floor is healthy and the only findin
   const d = diagnose(syntheticRun(decay(30), { val: decay(30).map((v) => v * 1.04) }));
   assert.deepEqual(kinds(d), ["healthy"]);
   assert.match(d.verdict, /^healthy/);
+});
+
+Deno.test("healthy: a loss still falling at the end is not called levelled off, and the fix is to train longer", () => {
+  const losses = [40, 30, 22, 16, 12, 9.05, 5.61];
+  const d = diagnose(syntheticRun(losses, { config: { epochs: 7 } }));
+  assert.deepEqual(kinds(d), ["healthy"]);
+  const finding = d.findings[0];
+  assert.doesNotMatch(finding.evidence, /levelled off/);
+  assert.match(
+    finding.evidence,
+    /still falling at the end \(9\.05 to 5\.61 in the last epoch, -38\.01%\)/,
+  );
+  assert.deepEqual(finding.set, ["epochs=14"]);
+  const floor = diagnose(syntheticRun(decay(30)));
+  assert.match(floor.findings[0].evidence, /and levelled off \(-0(\.\d+)?% in the last epoch\)/);
+  assert.equal(floor.findings[0].set, undefined);
 });
 
 Deno.test("one epoch: too short to judge, and not called healthy", () => {
@@ -174,5 +218,18 @@ Deno.test("formatDiagnosis prints verdict, evidence, fix and a runnable --set li
   const lines = text.split("\n");
   assert.equal(lines[0], "Diagnosis: diverged: learning rate too high");
   assert.ok(lines.some((l) => l.includes("evidence: the loss rose from 2")));
-  assert.ok(lines.some((l) => l.trim() === "try:      anneal train --set optimizer.lr=0.03"));
+  assert.ok(
+    lines.some((l) =>
+      l.trim() === "try:      anneal train -c synthetic/config.json --set optimizer.lr=0.03"
+    ),
+    "the fix applies to the run's own config, not the seed experiment",
+  );
+  const plateau = formatDiagnosis(diagnose(syntheticRun([10, 6, 4, 3.6, 3.5, 3.5, 3.49, 3.5], {
+    val: [10, 6, 4, 3.6, 3.5, 3.5, 3.49, 3.5].map((v) => v * 1.05),
+    accuracy: new Array(8).fill(0.45),
+  })));
+  assert.match(
+    plateau,
+    /try: {6}anneal train -c synthetic\/config\.json .*--set 'model\.hidden=\[16\]'/,
+  );
 });

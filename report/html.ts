@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { diagnose } from "./diagnose.ts";
+import { diagnose, retrainCommand } from "./diagnose.ts";
 import { bestMetric, formatNumber } from "./records.ts";
 import type { Diagnosis, RunRecord } from "./types.ts";
 import { PLOTS, plotSpec, renderSvg } from "./vega.ts";
@@ -69,13 +69,7 @@ function diagnosisCard(diagnosis: Diagnosis, warnings: string[]): string {
     }<code class="kind">${f.kind}</code></div>
   <p><b>Evidence.</b> ${escapeHtml(f.evidence)}</p>
   <p><b>Next.</b> ${escapeHtml(f.fix)}</p>
-  ${
-      f.set?.length
-        ? `<pre class="cmd">anneal train ${
-          escapeHtml(f.set.map((s) => `--set ${s}`).join(" "))
-        }</pre>`
-        : ""
-    }
+  ${f.set?.length ? `<pre class="cmd">${escapeHtml(retrainCommand(diagnosis, f.set))}</pre>` : ""}
 </li>`
   ).join("\n");
   const notes = warnings.length

@@ -189,4 +189,6 @@ export interface Diagnosis {
   verdict: string;
   /** The findings, worst first. */
   findings: Finding[];
+  /** The run's resolved config (`runs/<id>/config.json`), which the `--set` fixes apply to. */
+  config?: string;
 }
