@@ -11,7 +11,7 @@ import { OptimizerSpecSchema } from "./optimizers/spec.ts";
 import { SchedulerSpecSchema } from "./schedulers/spec.ts";
 import { SweepSpecSchema } from "./sweeps/spec.ts";
 import { AnnealError } from "./errors.ts";
-import { valueAt } from "./zod_paths.ts";
+import { showValue, valueAt } from "./zod_paths.ts";
 import { type ScaledLearningRate, scaleLearningRate } from "./optimizers/scaling.ts";
 import { checkLossFits, checkMonitor, dataTask } from "./task_fit.ts";
 
@@ -129,20 +129,29 @@ export type RunConfigInput = z.input<typeof RunConfigSchema>;
 export type RunConfig = z.output<typeof RunConfigSchema>;
 
 /**
- * Formats the first zod issues as `field path: message (got value)`; `sourceOf` may name where
- * an issue's value came from (`in --set 'epochs=0'`), said after its path.
+ * Formats the first zod issues as `field path: message, current value is ...`, one per field (a
+ * value that breaks two rules, like lr -1, is named once); `sourceOf` may name where an issue's
+ * value came from (`in --set 'epochs=0'`), said after its path.
  */
 export function describeIssues(
   error: z.ZodError,
   input: unknown,
   sourceOf: (path: PropertyKey[]) => string | undefined = () => undefined,
 ): string {
-  return error.issues.slice(0, 5).map((issue) => {
+  const fields = new Set<string>();
+  return error.issues.filter((issue) => {
+    const path = issue.path.length ? issue.path.join(".") : "(root)";
+    return !fields.has(path) && fields.add(path);
+  }).slice(0, 5).map((issue) => {
     const path = issue.path.length ? issue.path.join(".") : "(root)";
     const value = valueAt(input, issue.path);
-    const got = value === undefined ? "" : `, current value is ${JSON.stringify(value)}`;
+    // JSON reads 1e400 as Infinity, which zod calls "received Infinity" and JSON writes as null
+    const message = typeof value === "number" && !Number.isFinite(value)
+      ? "must be a finite number"
+      : issue.message;
+    const got = value === undefined ? "" : `, current value is ${showValue(value)}`;
     const source = sourceOf(issue.path);
-    return `'${path}'${source ? ` (${source})` : ""}: ${issue.message}${got}`;
+    return `'${path}'${source ? ` (${source})` : ""}: ${message}${got}`;
   }).join("; ");
 }
 

@@ -159,6 +159,27 @@ Deno.test("a bad data file fails the run naming its file:line, as the data loade
   });
 });
 
+Deno.test("bad flag values are refused clearly: --log-every not a positive integer, an lr that is not finite or negative", async () => {
+  for (const value of ["0", "abc", "1.5"]) {
+    const out = await anneal("train", "--log-every", value);
+    assert.equal(out.code, 2, value);
+    assert.match(
+      out.stderr,
+      new RegExp(`--log-every must be a positive integer, current value is '${value}'`),
+    );
+    assert.match(out.stderr, /hint: /);
+  }
+  const infinite = await anneal("train", "--lr", "1e400");
+  assert.equal(infinite.code, 1);
+  assert.match(
+    infinite.stderr,
+    /'optimizer\.lr': must be a finite number, current value is Infinity/,
+  );
+  const negative = await anneal("train", "--lr", "-1");
+  assert.equal(negative.code, 1);
+  assert.equal(negative.stderr.match(/'optimizer\.lr'/g)?.length, 1, "the field is named once");
+});
+
 Deno.test("a config file that is not JSON gets an error naming the file", async () => {
   const file = await Deno.makeTempFile({ suffix: ".json" });
   try {

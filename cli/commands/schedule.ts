@@ -36,6 +36,7 @@ export function parseNumberFlag(flag: string, raw: string, integer = false): num
     throw new AnnealError(
       "usage",
       `${flag} must be a positive ${integer ? "integer" : "number"}, current value is '${raw}'`,
+      { hint: `give it like ${flag} ${integer ? "5" : "0.1"}` },
     );
   }
   return value;

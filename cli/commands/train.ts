@@ -15,6 +15,7 @@ import {
 import type { RunEvent, RunResult, TrainingRun } from "../../mod.ts";
 import { formatMetrics, formatNumber } from "../output.ts";
 import { StepProgress } from "../progress.ts";
+import { parseNumberFlag } from "./schedule.ts";
 
 /** Options of `anneal train`, as parsed by the CLI. */
 export interface TrainCommandOptions {
@@ -89,6 +90,8 @@ function resumeInput(options: TrainCommandOptions, runId: string): Record<string
 
 /** Runs `anneal train`; returns the exit code. */
 export async function trainCommand(options: TrainCommandOptions): Promise<number> {
+  // checked before anything runs: 0 or 'abc' printed only the last epoch
+  if (options.logEvery !== undefined) parseNumberFlag("--log-every", options.logEvery, true);
   const run = options.resume
     ? train(resumeInput(options, options.resume), { resume: options.resume })
     : train(await loadConfig(options.config, shortcutOverrides(options)));
@@ -151,7 +154,9 @@ async function follow(
   // come from its saved config).
   const context: PrintContext = {
     progress,
-    logEvery: options.logEvery ? Number(options.logEvery) : undefined,
+    logEvery: options.logEvery === undefined
+      ? undefined
+      : parseNumberFlag("--log-every", options.logEvery, true),
     epochs: 0,
     unprinted: undefined,
   };
