@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { fileError } from "./file_errors.ts";
+import { fileError, type FileErrorContext } from "./file_errors.ts";
 
 /** The error `body` throws, as fileError describes it. */
 async function described(body: () => Promise<unknown>, context = {}) {
@@ -16,7 +16,7 @@ Deno.test("fileError names the path, why it failed and a fix, for each kind of f
   try {
     const file = `${dir}/file`;
     await Deno.writeTextFile(file, "");
-    const cases: [() => Promise<unknown>, RegExp, RegExp][] = [
+    const cases: [() => Promise<unknown>, RegExp, RegExp, FileErrorContext?][] = [
       [
         () => Deno.readTextFile(`${dir}/missing.json`),
         /^Cannot read '.*\/missing\.json': no such file or directory$/,
@@ -43,11 +43,14 @@ Deno.test("fileError names the path, why it failed and a fix, for each kind of f
         () => Deno.writeTextFile(`${file}/x.svg`, ""),
         new RegExp(`'${file}' is a file, not a directory$`),
         /move the file/,
+        // Deno names no path in a failed write's message under a listed --allow-write (only
+        // under --allow-all): the callers pass the path they wrote, as here
+        { path: `${file}/x.svg` },
       ],
       [() => Deno.readTextFile(dir), /: it is a directory, not a file$/, /path of a file/],
     ];
-    for (const [body, message, hint] of cases) {
-      const error = await described(body);
+    for (const [body, message, hint, context] of cases) {
+      const error = await described(body, context);
       assert.equal(error?.code, "file");
       assert.match(error!.message, message);
       assert.match(error!.hint ?? "", hint);
