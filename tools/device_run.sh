@@ -28,10 +28,11 @@ run() { echo "== $*"; timeout 240 deno "$@"; echo "== exit $?"; }
   run run --cached-only --no-check -A bench/main.ts --backend webgpu,wasm --python "$python" \
     --markdown --json "$out/bench.json"
   run run --cached-only --no-check -A bench/dense_overhead.ts --hidden 512,512 --inputs 784 \
-    --batch 256 --profile
-  # the benchmark's CNN: tfjs's path against the WGSL step with conv blocks, each dispatch's time
+    --batch 256 --profile --mixed
+  # the benchmark's CNN: tfjs's path against the WGSL step with conv blocks, each dispatch's time,
+  # float32 and mixedPrecision side by side
   run run --cached-only --no-check -A bench/dense_overhead.ts --model cnn --filters 32,64 \
-    --hidden 128 --batch 128 --steps 50 --profile
+    --hidden 128 --batch 128 --steps 50 --profile --mixed
   run run --cached-only --no-check -A bench/actor_overhead.ts --backend webgpu --repeats 3
   # anneal's WGSL batch norm, first-layer conv and filter gradient against tfjs-webgpu's
   run run --cached-only --no-check -A bench/webgpu_ab.ts --shape 128,28,28,32
