@@ -61,6 +61,15 @@ export function annealCommand(args: string[], net = "127.0.0.1,localhost"): Deno
   });
 }
 
+/** Runs the CLI as a user would (`deno task anneal ...` runs the same file with these permissions). */
+export async function anneal(
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const output = await annealCommand(args).output();
+  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
+}
+
 /**
  * Starts `anneal ... --json` and sends `signal` once an event satisfies `until`; resolves with
  * the run's id and the process's status (and what it printed after the signal).

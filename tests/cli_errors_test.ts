@@ -1,13 +1,5 @@
 import assert from "node:assert/strict";
-import { annealCommand, tempRunsDir } from "./_helpers.ts";
-
-async function anneal(
-  ...args: string[]
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const output = await annealCommand(args).output();
-  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-  return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
-}
+import { anneal, tempRunsDir } from "./_helpers.ts";
 
 /** A user's error: names what is wrong, says how to fix it, and is not called a bug. */
 function assertUserError(out: { code: number; stderr: string }, code: number, pattern: RegExp) {

@@ -1,17 +1,5 @@
 import assert from "node:assert/strict";
-import { annealCommand, REPO_ROOT } from "./_helpers.ts";
-
-/** Runs the CLI as a user would (`deno task anneal ...` runs the same file with these permissions). */
-export async function anneal(
-  ...args: string[]
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const output = await annealCommand(args).output();
-  return {
-    code: output.code,
-    stdout: new TextDecoder().decode(output.stdout),
-    stderr: new TextDecoder().decode(output.stderr),
-  };
-}
+import { anneal, annealCommand, REPO_ROOT } from "./_helpers.ts";
 
 async function withRunsDir(fn: (dir: string) => Promise<void>) {
   const dir = await Deno.makeTempDir({ prefix: "anneal-cli-" });

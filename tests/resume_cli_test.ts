@@ -7,17 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { train } from "../mod.ts";
-import { annealCommand, readNdjson, signalWhen, tempRunsDir } from "./_helpers.ts";
-
-const decoder = new TextDecoder();
-async function anneal(...args: string[]) {
-  const out = await annealCommand(args).output();
-  return {
-    code: out.code,
-    stdout: decoder.decode(out.stdout),
-    stderr: decoder.decode(out.stderr),
-  };
-}
+import { anneal, readNdjson, signalWhen, tempRunsDir } from "./_helpers.ts";
 
 /** A small regression CSV with a test file: every run prints a `Test:` line. */
 async function csvConfig(dir: string, epochs: number): Promise<string> {

@@ -1,15 +1,7 @@
 import assert from "node:assert/strict";
 import { openStorage } from "../mod.ts";
 import type { StudyDefinition } from "../mod.ts";
-import { annealCommand, tempRunsDir } from "./_helpers.ts";
-
-async function anneal(
-  ...args: string[]
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const output = await annealCommand(args).output();
-  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-  return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
-}
+import { anneal, tempRunsDir } from "./_helpers.ts";
 
 /** A sweep of two tiny trials (one epoch of 64 samples each) over the learning rate. */
 async function writeSweepConfig(dir: string): Promise<string> {
