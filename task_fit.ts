@@ -8,11 +8,8 @@
  * @module
  */
 import { AnnealError } from "./errors.ts";
-
-/** What a model learns: real values, one of K classes, or yes/no. */
-export type Task = "regression" | "classification" | "binary";
-/** The losses a config may name. */
-export type LossName = "mse" | "crossEntropy" | "binaryCrossEntropy";
+import type { Task } from "./data/types.ts";
+import type { LossName } from "./models/losses.ts";
 
 /** A task as a noun phrase, for messages. */
 const TASK_NAMES: Record<Task, string> = {

@@ -19,7 +19,7 @@ export type Reduction = "mean" | "sum";
 /** A loss: model output and target in, scalar out. */
 export type LossFunction = (output: tf.Tensor, target: tf.Tensor) => tf.Scalar;
 /** The kind of task a dataset poses. */
-export type Task = "regression" | "classification" | "binary";
+export type { Task } from "../data/types.ts";
 
 /**
  * The loss called `name`, reduced over the batch by `reduction`.
@@ -43,17 +43,10 @@ export function lossFunction(name: LossName, reduction: Reduction = "mean"): Los
 }
 
 /**
- * The default loss of a task: mse, crossEntropy or binaryCrossEntropy.
- *
- * @example
- * ```ts
- * import { defaultLoss } from "./losses.ts";
- * console.assert(defaultLoss("classification") === "crossEntropy");
- * ```
+ * The default loss of a task: mse, crossEntropy or binaryCrossEntropy (decided, with the losses
+ * that fit each task, in `task_fit.ts`, which config parsing uses without loading tfjs).
  */
-export function defaultLoss(task: Task): LossName {
-  return task === "regression" ? "mse" : task === "binary" ? "binaryCrossEntropy" : "crossEntropy";
-}
+export { defaultLossName as defaultLoss } from "../task_fit.ts";
 
 /** Per-sample losses [batch] of each loss. */
 const perSampleLosses: Record<LossName, (output: tf.Tensor, target: tf.Tensor) => tf.Tensor1D> = {
