@@ -5,6 +5,7 @@
  */
 import { parseConfig, type RunConfig } from "../config.ts";
 import { AnnealError } from "../errors.ts";
+import { jsonDifferences } from "../zod_paths.ts";
 
 /**
  * Reads the config a run was started with (`<dir>/config.json`). A missing file, one that cannot
@@ -72,13 +73,14 @@ export function resumedConfig(
   } catch {
     // compared as given: the differences below are what makes it invalid
   }
-  const conflicts = differences(savedJson, candidate);
+  // arrays as leaves: a --set writes an array whole
+  const conflicts = jsonDifferences(savedJson, candidate, { arraysAsLeaves: true });
   if (conflicts.length > 0) {
-    const listed = conflicts.slice(0, 5).map(({ path, was, now }) =>
-      `'${path}' is ${JSON.stringify(was)} in its config.json, ${JSON.stringify(now)} given`
+    const listed = conflicts.slice(0, 5).map(({ path, stored, given }) =>
+      `'${path}' is ${JSON.stringify(stored)} in its config.json, ${JSON.stringify(given)} given`
     ).join("; ") + (conflicts.length > 5 ? `; and ${conflicts.length - 5} more` : "");
-    const sets = conflicts.slice(0, 5).map(({ path, now }) =>
-      ` --set ${path}=${JSON.stringify(now) ?? "null"}`
+    const sets = conflicts.slice(0, 5).map(({ path, given }) =>
+      ` --set ${path}=${JSON.stringify(given) ?? "null"}`
     ).join("");
     throw new AnnealError(
       "usage",
@@ -123,19 +125,4 @@ function merge(base: unknown, over: unknown): unknown {
   const out: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(over)) out[key] = merge(base[key], value);
   return out;
-}
-
-/** The leaf paths where `now` differs from `was` (arrays are leaves). */
-function differences(
-  was: unknown,
-  now: unknown,
-  prefix = "",
-): { path: string; was: unknown; now: unknown }[] {
-  if (isObject(was) && isObject(now)) {
-    const keys = [...new Set([...Object.keys(was), ...Object.keys(now)])];
-    return keys.flatMap((key) =>
-      differences(was[key], now[key], prefix ? `${prefix}.${key}` : key)
-    );
-  }
-  return JSON.stringify(was) === JSON.stringify(now) ? [] : [{ path: prefix, was, now }];
 }

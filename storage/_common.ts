@@ -6,52 +6,9 @@
  */
 import { AnnealError } from "../errors.ts";
 import type { Direction, Study, Trial } from "./types.ts";
+import { canonicalJson, type JsonDifference, jsonDifferences } from "../zod_paths.ts";
 
-/** JSON with object keys sorted, so two equal spaces written in different orders compare equal. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(
-    value,
-    (_key, v) =>
-      v && typeof v === "object" && !Array.isArray(v)
-        ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-        : v,
-  );
-}
-
-/** One place where two JSON values differ: a path into them and both sides. */
-export interface JsonDifference {
-  /** `a.b[2]`, `space["optimizer.lr"].low`; "" for the values themselves. */
-  path: string;
-  /** The first value there, `undefined` when absent. */
-  stored: unknown;
-  /** The second value there, `undefined` when absent. */
-  given: unknown;
-}
-
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  value !== null && typeof value === "object" && !Array.isArray(value);
-
-function joinPath(path: string, key: string | number): string {
-  if (typeof key === "number") return `${path}[${key}]`;
-  if (/^[A-Za-z_$][\w$]*$/.test(key)) return path ? `${path}.${key}` : key;
-  return `${path}[${JSON.stringify(key)}]`;
-}
-
-/**
- * Where two JSON values differ, down to the leaves: objects key by key, arrays of one length item
- * by item (arrays of different lengths differ as a whole).
- */
-export function jsonDifferences(stored: unknown, given: unknown, path = ""): JsonDifference[] {
-  if (canonicalJson(stored) === canonicalJson(given)) return [];
-  if (isRecord(stored) && isRecord(given)) {
-    const keys = [...new Set([...Object.keys(stored), ...Object.keys(given)])].sort();
-    return keys.flatMap((key) => jsonDifferences(stored[key], given[key], joinPath(path, key)));
-  }
-  if (Array.isArray(stored) && Array.isArray(given) && stored.length === given.length) {
-    return stored.flatMap((item, i) => jsonDifferences(item, given[i], joinPath(path, i)));
-  }
-  return [{ path, stored, given }];
-}
+export { canonicalJson } from "../zod_paths.ts";
 
 function describeValue(value: unknown): string {
   return value === undefined ? "absent" : canonicalJson(value);
