@@ -91,8 +91,14 @@ export { buildModel, forward, lossFunction, ModelSpecSchema } from "./models/mod
 export type { LossFunction, LossName, ModelShape, ModelSpec, Reduction } from "./models/mod.ts";
 export { selectBackend } from "./runtime/backend.ts";
 export type { AdapterInfo, BackendRequest, BackendSelection } from "./runtime/backend.ts";
-export { TrainingEngine } from "./runtime/engine.ts";
-export type { HostBatch, PendingStep, StepTensors, StepValues } from "./runtime/engine.ts";
+export { floatBatch, TrainingEngine } from "./runtime/engine.ts";
+export type {
+  HostBatch,
+  HostByteBatch,
+  PendingStep,
+  StepTensors,
+  StepValues,
+} from "./runtime/engine.ts";
 export { loadCheckpoint } from "./runtime/checkpoint.ts";
 export type { CheckpointState, WeightMap } from "./runtime/checkpoint.ts";
 export { findBatchSize } from "./runtime/batch_size.ts";

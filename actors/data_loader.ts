@@ -8,9 +8,12 @@ import {
   type Batch,
   batchSeed,
   epochOrder,
+  featureBytes,
   makeBatch,
+  makeByteBatch,
   trainingBatchesPerEpoch,
 } from "../data/batches.ts";
+import { augmentIsActive } from "../data/augment.ts";
 import type { Dataset } from "../data/mod.ts";
 import type { BatchGroup, BatchReady } from "./protocol.ts";
 import type { RunConfig } from "../config.ts";
@@ -62,21 +65,54 @@ export function trainSamples(
   index: number,
   order: Uint32Array,
 ): Batch {
-  const start = index * options.batchSize;
-  const indices = order.subarray(start, Math.min(start + options.batchSize, train.n));
+  const indices = batchIndices(train, options, index, order);
   return makeBatch(train, indices, options.augment, batchSeed(options.seed, epoch, index));
 }
 
-/** Builds one training batch (fresh buffers, ready to transfer). */
+/**
+ * {@linkcode trainSamples}'s samples as bytes (`bytes`: {@linkcode trainBytes}, so there is no
+ * augmentation), one byte per feature.
+ */
+export function trainByteSamples(
+  train: Dataset,
+  options: LoaderOptions,
+  index: number,
+  order: Uint32Array,
+  bytes: Uint8Array,
+): { x: Uint8Array; y: Float32Array; size: number } {
+  return makeByteBatch(train, bytes, batchIndices(train, options, index, order));
+}
+
+/** The samples of training batch `index` in an epoch's `order`. */
+function batchIndices(train: Dataset, options: LoaderOptions, index: number, order: Uint32Array) {
+  const start = index * options.batchSize;
+  return order.subarray(start, Math.min(start + options.batchSize, train.n));
+}
+
+/**
+ * The training split's features as bytes, when its batches may travel so: it was read from bytes
+ * (`Dataset.byteTable`) and no augmentation changes its values. Undefined otherwise.
+ */
+export function trainBytes(train: Dataset, options: LoaderOptions): Uint8Array | undefined {
+  return augmentIsActive(options.augment) ? undefined : featureBytes(train);
+}
+
+/**
+ * Builds one training batch (fresh buffers, ready to transfer). With `bytes` (the training
+ * split's features as bytes, see `trainBytes`), its `x` holds one byte per feature.
+ */
 export function trainBatch(
   train: Dataset,
   options: LoaderOptions,
   epoch: number,
   index: number,
   order: Uint32Array,
+  bytes?: Uint8Array,
 ): BatchReady {
   const count = trainBatchCount(train, options);
-  const batch = trainSamples(train, options, epoch, index, order);
+  const batch = bytes
+    ? trainByteSamples(train, options, index, order, bytes)
+    : trainSamples(train, options, epoch, index, order);
   return {
     type: "BatchReady",
     split: "train",
@@ -86,6 +122,7 @@ export function trainBatch(
     x: batch.x.buffer as ArrayBuffer,
     y: batch.y.buffer as ArrayBuffer,
     last: index === count - 1,
+    ...(bytes ? { inputBytes: true } : {}),
   };
 }
 

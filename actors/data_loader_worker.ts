@@ -13,8 +13,10 @@ import {
   packBatchGroup,
   trainBatch,
   trainBatchCount,
+  trainBytes,
   trainOrder,
 } from "./data_loader.ts";
+import { augmentIsActive } from "../data/augment.ts";
 import { loadData } from "../data/mod.ts";
 import type { RunConfig } from "../config.ts";
 import type { BatchReady, DatasetReady, SendSplit, StartEpoch } from "./protocol.ts";
@@ -80,7 +82,13 @@ runActor("dataLoader", async (context) => {
     batchesPerEpoch: count,
     fingerprint: data.fingerprint,
   };
+  if (data.train.byteTable && !augmentIsActive(options.augment)) {
+    ready.byteTable = data.train.byteTable as Float32Array<ArrayBuffer>;
+  }
   port.postMessage(ready);
+  // The training features as bytes, made at the trainer's first request (undefined: as floats).
+  let inputBytes: Uint8Array | undefined;
+  let bytesMade = false;
 
   // Where training batches stream from: the next batch to send. It moves on into the following
   // epochs by itself, so a new epoch's first batches are ready when the trainer gets there.
@@ -99,6 +107,10 @@ runActor("dataLoader", async (context) => {
     const command = commands.shift();
     if (command?.type === "StartEpoch") {
       const { epoch, fromBatch } = command;
+      if (command.inputBytes && ready.byteTable && !bytesMade) {
+        inputBytes = trainBytes(data.train, options);
+        bytesMade = true;
+      }
       const streamed = epoch < streamTo.epoch ||
         (epoch === streamTo.epoch && fromBatch <= streamTo.index);
       if (!streamed) startAt(epoch, fromBatch);
@@ -119,7 +131,14 @@ runActor("dataLoader", async (context) => {
     while (cursor && credits > 0 && group.length < GROUP_BATCHES && bytes < GROUP_BYTES) {
       await context.faultPoint("batch");
       if (stopped) break;
-      const batch = trainBatch(data.train, options, cursor.epoch, cursor.index, cursor.order);
+      const batch = trainBatch(
+        data.train,
+        options,
+        cursor.epoch,
+        cursor.index,
+        cursor.order,
+        inputBytes,
+      );
       credits--;
       group.push(batch);
       bytes += batch.x.byteLength + batch.y.byteLength;

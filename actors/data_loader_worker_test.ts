@@ -6,7 +6,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { parseConfig } from "../config.ts";
+import { parseConfig, type RunConfigInput } from "../config.ts";
 import type { BatchGroup, BatchReady, DatasetReady } from "./protocol.ts";
 import { packBatchGroup, unpackBatchGroup } from "./data_loader.ts";
 
@@ -19,6 +19,7 @@ async function withLoader(
     next: () => Promise<Message>,
     ready: DatasetReady,
   ) => Promise<void>,
+  config: RunConfigInput = {},
 ): Promise<void> {
   const worker = new Worker(new URL("./data_loader_worker.ts", import.meta.url).href, {
     type: "module",
@@ -41,7 +42,7 @@ async function withLoader(
       actor: "dataLoader",
       runId: "test",
       runDir,
-      config: parseConfig({ epochs, batchSize: 16 }),
+      config: parseConfig({ epochs, batchSize: 16, ...config }),
       ports: { trainer: channel.port1 },
     }, [channel.port1]);
     const ready = await next() as unknown as DatasetReady;
@@ -131,4 +132,43 @@ Deno.test("a batch group packs its batches into two buffers and unpacks them as 
     assert.deepEqual(Array.from(new Float32Array(b.x)), Array.from(new Float32Array(x)));
     assert.deepEqual(Array.from(new Float32Array(b.y)), Array.from(new Float32Array(y)));
   });
+});
+
+Deno.test("data loader: image inputs travel as bytes when asked, the same samples as floats", async () => {
+  const idx = {
+    kind: "idx" as const,
+    dir: new URL("../tests/fixtures/data/idx_ok", import.meta.url).pathname,
+    validationSplit: 0,
+  };
+  /** The first epoch's training batches, with their inputs as floats (looked up if bytes). */
+  const firstEpoch = (inputBytes: boolean, augment?: { flip: boolean }) => {
+    let out: { bytes: boolean[]; x: number[]; y: number[]; table?: Float32Array } | undefined;
+    return withLoader(1, async (port, next, ready) => {
+      port.postMessage({ type: "GrantCredits", count: 100 });
+      port.postMessage({ type: "StartEpoch", epoch: 0, fromBatch: 0, inputBytes });
+      const batches: BatchReady[] = [];
+      while (batches.length < ready.batchesPerEpoch) batches.push(...batchesOf(await next()));
+      const floats = (b: BatchReady) =>
+        b.inputBytes ? [...new Uint8Array(b.x)].map((v) => ready.byteTable![v]) : [
+          ...new Float32Array(b.x),
+        ];
+      out = {
+        bytes: batches.map((b) => b.inputBytes === true),
+        x: batches.flatMap(floats),
+        y: batches.flatMap((b) => [...new Float32Array(b.y)]),
+        table: ready.byteTable,
+      };
+    }, { batchSize: 4, data: { ...idx, ...(augment ? { augment } : {}) } }).then(() => out!);
+  };
+  const asBytes = await firstEpoch(true);
+  const asFloats = await firstEpoch(false);
+  assert.deepEqual(asBytes.bytes, [true, true]);
+  assert.deepEqual(asFloats.bytes, [false, false]);
+  assert.equal(asBytes.table?.length, 256);
+  assert.deepEqual(asBytes.x, asFloats.x);
+  assert.deepEqual(asBytes.y, asFloats.y);
+  // Augmentation makes new values: no byte table is offered, and batches stay floats.
+  const augmented = await firstEpoch(true, { flip: true });
+  assert.equal(augmented.table, undefined);
+  assert.deepEqual(augmented.bytes, [false, false]);
 });

@@ -51,6 +51,11 @@ export const DatasetReadySchema = z.object({
   testSize: z.number().int(),
   batchesPerEpoch: z.number().int(),
   fingerprint: z.string(),
+  /**
+   * Present when the training inputs can travel as bytes (see `Dataset.byteTable`): the float of
+   * each byte value. The trainer asks for them with `StartEpoch.inputBytes`.
+   */
+  byteTable: z.instanceof(Float32Array).optional(),
 });
 
 /** One batch; `x` and `y` are transferred, not copied. */
@@ -64,6 +69,8 @@ export const BatchReadySchema = z.object({
   y: z.instanceof(ArrayBuffer),
   /** True on the last batch of this split for this epoch. */
   last: z.boolean(),
+  /** `x` holds one byte per feature (`DatasetReady.byteTable` gives their floats), not floats. */
+  inputBytes: z.boolean().optional(),
 });
 
 /**
@@ -104,6 +111,11 @@ export const StartEpochSchema = z.object({
   type: z.literal("StartEpoch"),
   epoch: z.number().int(),
   fromBatch: z.number().int(),
+  /**
+   * Send the training inputs as bytes where `DatasetReady.byteTable` allows it: for a step that
+   * uploads them to a GPU, a quarter of the bytes to copy (they are turned into floats there).
+   */
+  inputBytes: z.boolean().optional(),
 });
 
 // ---- scheduler <-> trainer ------------------------------------------------------------------

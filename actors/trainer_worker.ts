@@ -8,6 +8,7 @@
  * @module
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import { AnnealError } from "../errors.ts";
 import { type ActorContext, Mailbox, runActor, yieldToEventLoop } from "./_worker_shell.ts";
 import { EpochTotals } from "./epoch_totals.ts";
 import { unpackBatchGroup } from "./data_loader.ts";
@@ -25,6 +26,7 @@ import type {
 import type { RunConfig } from "../config.ts";
 import {
   type HostBatch,
+  type HostByteBatch,
   type StepTensors,
   type StepValues,
   TrainingEngine,
@@ -265,6 +267,9 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   const accumulation = config.gradientAccumulation;
   const stepsPerEpoch = Math.ceil(info.batchesPerEpoch / accumulation);
   const readEvery = config.readbackEvery ?? (chosen.backend === "webgpu" ? 16 : 1);
+  // Image inputs travel as the bytes they were read from where the step uploads them to the GPU
+  // (a quarter of the bytes to copy on the trainer's thread; the GPU turns them into floats).
+  const inputBytes = info.byteTable !== undefined && engine.takesByteInputs;
   // Steps are reported (to the clip monitor, the scheduler and the event stream) in windows:
   // one message per window, not per step, keeps the actors' cost off tiny steps. A window also
   // ends early on a skipped step (the clip monitor must decide now), at an epoch end, or after
@@ -306,6 +311,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     modelPath: engine.modelPath,
     optimizerPath: engine.optimizerPath,
     precision: engine.precision,
+    inputs: inputBytes ? "bytes" : "floats",
     stepsPerEpoch,
     totalSteps,
     startEpoch: epoch,
@@ -651,11 +657,11 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   const faulty = context.init.fault !== undefined;
   outer: for (; epoch < config.epochs; epoch++) {
     // The loader streams on into later epochs by itself: it is told where to start only once.
-    if (epochsRun === 0) loader.send({ type: "StartEpoch", epoch, fromBatch: 0 });
+    if (epochsRun === 0) loader.send({ type: "StartEpoch", epoch, fromBatch: 0, inputBytes });
     let batchIndex = 0;
     record = newRecord(epoch, engine.metrics);
     while (batchIndex < info.batchesPerEpoch) {
-      const micro: HostBatch[] = [];
+      const micro: (HostBatch | HostByteBatch)[] = [];
       while (micro.length < accumulation && batchIndex < info.batchesPerEpoch) {
         const wanted = batchIndex;
         const batch = await loader.take((m) =>
@@ -665,7 +671,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
           loader.send({ type: "GrantCredits", count: consumed });
           consumed = 0;
         }
-        micro.push(hostBatch(batch));
+        micro.push(hostBatch(batch, info.byteTable));
         batchIndex++;
       }
       if (faulty) {
@@ -863,6 +869,12 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   return result;
 }
 
-function hostBatch(batch: BatchReady): HostBatch {
-  return { x: new Float32Array(batch.x), y: new Float32Array(batch.y), size: batch.size };
+/** A batch from the loader as the engine takes it (`byteTable`: `DatasetReady.byteTable`). */
+function hostBatch(batch: BatchReady, byteTable?: Float32Array): HostBatch | HostByteBatch {
+  const y = new Float32Array(batch.y);
+  if (!batch.inputBytes) return { x: new Float32Array(batch.x), y, size: batch.size };
+  if (!byteTable) {
+    throw new AnnealError("internal", "A batch of bytes came from a dataset without a byte table");
+  }
+  return { x: new Uint8Array(batch.x), byteTable, y, size: batch.size };
 }

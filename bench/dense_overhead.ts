@@ -9,17 +9,24 @@
  * 128` is the benchmark's CNN. `--profile` then times each dispatch of the WGSL step alone (its
  * GPU time, with what the queue adds to a dispatch: where it goes, not what a step costs).
  * `--mixed` also times the WGSL step with `mixedPrecision` (float16 activations), and profiles
- * it beside the float32 step.
+ * it beside the float32 step. `--bytes` feeds image bytes (one byte a feature, turned into floats
+ * on the GPU by the WGSL step, as `anneal train` does for IDX images) instead of floats; the
+ * profile then lists that dispatch first.
  *
  *   deno run -A bench/dense_overhead.ts [--steps 200] [--repeats 3] [--hidden 16,16] [--batch 8]
- *     [--model mlp|cnn] [--image 28] [--filters 32,64] [--profile] [--mixed]
+ *     [--model mlp|cnn] [--image 28] [--filters 32,64] [--profile] [--mixed] [--bytes]
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import { parseConfig } from "../config.ts";
 import { selectBackend } from "../runtime/backend.ts";
-import { type HostBatch, TrainingEngine } from "../runtime/engine.ts";
+import {
+  floatBatch,
+  type HostBatch,
+  type HostByteBatch,
+  TrainingEngine,
+} from "../runtime/engine.ts";
 import { median } from "./runner.ts";
 
 const { values } = parseArgs({
@@ -34,6 +41,7 @@ const { values } = parseArgs({
     filters: { type: "string", default: "32,64" },
     profile: { type: "boolean", default: false },
     mixed: { type: "boolean", default: false },
+    bytes: { type: "boolean", default: false },
   },
 });
 const cnn = values.model === "cnn";
@@ -47,11 +55,17 @@ const size = Number(values.batch);
 
 const selection = await selectBackend("webgpu", "mlp");
 console.log(`# ${selection.adapter?.description || "WebGPU adapter"}: ${selection.reason}`);
-const batch: HostBatch = {
-  x: Float32Array.from({ length: size * inputs }, (_, i) => Math.sin(i)),
-  y: Float32Array.from({ length: size }, (_, i) => i % 10),
-  size,
-};
+const y = Float32Array.from({ length: size }, (_, i) => i % 10);
+// --bytes: the inputs as the bytes of images (as `anneal train` sends Fashion-MNIST's to the WGSL
+// step; tfjs's path takes their floats)
+const batch: HostBatch | HostByteBatch = values.bytes
+  ? {
+    x: Uint8Array.from({ length: size * inputs }, (_, i) => Math.floor(128 + 127 * Math.sin(i))),
+    byteTable: Float32Array.from({ length: 256 }, (_, b) => b / 255),
+    y,
+    size,
+  }
+  : { x: Float32Array.from({ length: size * inputs }, (_, i) => Math.sin(i)), y, size };
 const results: Record<string, number[]> = { tfjs: [], wgsl: [], mixed: [] };
 const profiles: Record<string, { name: string; ms: number }[]> = {};
 const variants = [
@@ -76,11 +90,13 @@ for (let r = 0; r < Number(values.repeats); r++) {
         numClasses: 10,
       },
     );
+    // (tfjs's path is sent floats, as the trainer sends them there)
+    const fed = engine.takesByteInputs ? batch : floatBatch(batch);
     const block = async (n: number) => {
       const started = performance.now();
       const pending = [];
       for (let i = 0; i < n; i++) {
-        const step = engine.computeGradients([batch]);
+        const step = engine.computeGradients([fed]);
         engine.applyGradients(step, 1e-3);
         pending.push(step);
       }
@@ -91,7 +107,7 @@ for (let r = 0; r < Number(values.repeats); r++) {
     const key = mixedPrecision ? "mixed" : engine.modelPath;
     results[key].push(await block(steps));
     if (values.profile && r === 0 && fusedModel) {
-      const profile = await engine.profileWgslStep(batch);
+      const profile = await engine.profileWgslStep(fed);
       if (profile) profiles[key] = profile;
     }
     engine.dispose();

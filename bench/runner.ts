@@ -14,7 +14,7 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { createFusedStep } from "../optimizers/fused/mod.ts";
 import type { Workload } from "./workloads.ts";
 import { parseConfig } from "../config.ts";
-import { type HostBatch, TrainingEngine } from "../runtime/engine.ts";
+import { floatBatch, type HostByteBatch, TrainingEngine } from "../runtime/engine.ts";
 
 /** Which implementation a step uses. */
 export type OptimizerPath = "tfjs" | "fused" | "engine";
@@ -27,7 +27,8 @@ export interface Stepper {
 
 /**
  * The MLP and CNN workloads (same layers, cross-entropy, batch) through anneal's
- * TrainingEngine, with the workload's optimizer and learning rate; random inputs and labels.
+ * TrainingEngine, with the workload's optimizer and learning rate; random images (bytes, as
+ * `anneal train` sends Fashion-MNIST's) and labels.
  */
 export function makeEngineStepper(w: Workload): Stepper {
   // the same networks as the workloads (and torch_reference.py), built by anneal's model builder
@@ -57,14 +58,18 @@ export function makeEngineStepper(w: Workload): Stepper {
   });
   let seed = 7;
   const next = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
-  const batch: HostBatch = {
-    x: Float32Array.from(
+  // Images as `anneal train` sends Fashion-MNIST's: their bytes where the step uploads them to
+  // the GPU (the WGSL step), else their floats.
+  const images: HostByteBatch = {
+    x: Uint8Array.from(
       { length: w.batch * inputShape.reduce((a, b) => a * b) },
-      () => next() * 2 - 1,
+      () => Math.floor(next() * 256),
     ),
+    byteTable: Float32Array.from({ length: 256 }, (_, b) => b / 255),
     y: Float32Array.from({ length: w.batch }, () => Math.floor(next() * 10)),
     size: w.batch,
   };
+  const batch = engine.takesByteInputs ? images : floatBatch(images);
   return {
     step: () => {
       const pending = engine.computeGradients([batch]);

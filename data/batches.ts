@@ -151,6 +151,20 @@ export function batchSeed(seed: number, epoch: number, batchIndex: number): numb
   return seedFrom(seed, epoch, batchIndex, 0xba7c);
 }
 
+/** `r`, checked to be a sample of `ds`. */
+function sampleIndex(ds: Dataset, r: number): number {
+  if (!Number.isInteger(r) || r < 0 || r >= ds.n) {
+    throw new AnnealError(
+      "internal",
+      `Cannot make batch: sample index ${r} is outside 0..${ds.n - 1}`,
+      {
+        hint: "build indices with epochOrder(n, ...) for this dataset",
+      },
+    );
+  }
+  return r;
+}
+
 /**
  * Copies the samples at `indices` into fresh buffers and augments image samples when `augment`
  * asks for it, with randomness drawn from `seed` (use {@linkcode batchSeed}).
@@ -184,19 +198,62 @@ export function makeBatch(
   const y = new Float32Array(size * t);
   const rng = active ? new Rng(seed) : undefined;
   for (let i = 0; i < size; i++) {
-    const r = indices[i];
-    if (!Number.isInteger(r) || r < 0 || r >= ds.n) {
-      throw new AnnealError(
-        "internal",
-        `Cannot make batch: sample index ${r} is outside 0..${ds.n - 1}`,
-        {
-          hint: "build indices with epochOrder(n, ...) for this dataset",
-        },
-      );
-    }
+    const r = sampleIndex(ds, indices[i]);
     const sample = ds.x.subarray(r * f, (r + 1) * f);
     if (rng) augmentImage(sample, x.subarray(i * f, (i + 1) * f), ds.imageShape!, augment!, rng);
     else x.set(sample, i * f);
+    y.set(ds.y.subarray(r * t, (r + 1) * t), i * t);
+  }
+  return { x, y, size };
+}
+
+/**
+ * The features of `ds` as the bytes they were read from (see `Dataset.byteTable`), or undefined
+ * when `ds` has no byte table or a value is not one of its entries (features changed after
+ * loading): then they travel as floats.
+ *
+ * @example
+ * ```ts
+ * import { featureBytes } from "./batches.ts";
+ * const byteTable = Float32Array.from({ length: 256 }, (_, b) => b / 255);
+ * const ds = { x: Float32Array.of(byteTable[7], 1), y: new Float32Array(1), n: 1,
+ *   inputShape: [2], targetSize: 1, task: "regression" as const, byteTable };
+ * console.assert(featureBytes(ds)!.join() === "7,255");
+ * ```
+ */
+export function featureBytes(ds: Dataset): Uint8Array | undefined {
+  const table = ds.byteTable;
+  if (!table || table.length !== 256 || !(table[1] > table[0])) return undefined;
+  // The table is increasing and (for the tables IDX loading makes) evenly spaced: a value's
+  // byte is its distance from the first entry in steps, checked against the table.
+  const step = table[1] - table[0];
+  const bytes = new Uint8Array(ds.x.length);
+  for (let i = 0; i < ds.x.length; i++) {
+    const v = ds.x[i];
+    const b = Math.round((v - table[0]) / step);
+    if (!(b >= 0 && b < 256 && table[b] === v)) return undefined;
+    bytes[i] = b;
+  }
+  return bytes;
+}
+
+/**
+ * Training batch `indices` of a dataset as bytes (`bytes` from {@linkcode featureBytes}): the
+ * same samples as {@linkcode makeBatch} without augmentation, each feature one byte.
+ */
+export function makeByteBatch(
+  ds: Dataset,
+  bytes: Uint8Array,
+  indices: ArrayLike<number>,
+): { x: Uint8Array; y: Float32Array; size: number } {
+  const f = featureSize(ds);
+  const t = ds.targetSize;
+  const size = indices.length;
+  const x = new Uint8Array(size * f);
+  const y = new Float32Array(size * t);
+  for (let i = 0; i < size; i++) {
+    const r = sampleIndex(ds, indices[i]);
+    x.set(bytes.subarray(r * f, (r + 1) * f), i * f);
     y.set(ds.y.subarray(r * t, (r + 1) * t), i * t);
   }
   return { x, y, size };

@@ -52,8 +52,10 @@ async function idxSplit(
   const pixels = height * width;
   const x = new Float32Array(n * pixels);
   const factor = spec.scale ? 1 / 255 : 1;
+  const byteTable = new Float32Array(256);
+  for (let b = 0; b < 256; b++) byteTable[b] = b * factor;
   const source = images.data;
-  for (let i = 0; i < x.length; i++) x[i] = source[i] * factor;
+  for (let i = 0; i < x.length; i++) x[i] = byteTable[source[i]];
   const y = Float32Array.from(labels.data.subarray(0, n));
   let maxLabel = 0;
   for (const label of labels.data) if (label > maxLabel) maxLabel = label;
@@ -65,6 +67,7 @@ async function idxSplit(
     targetSize: 1,
     task: "classification",
     imageShape: [height, width, 1],
+    byteTable,
   };
   return { ds, maxLabel };
 }

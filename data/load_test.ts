@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { AnnealError } from "../errors.ts";
 import { loadData } from "./load.ts";
+import { featureBytes } from "./batches.ts";
 import { assertDataError, fixture } from "./_test_helpers.ts";
 
 /** Least squares for y = w0*x0 + w1*x1 (2x2 normal equations). */
@@ -168,6 +169,12 @@ Deno.test("idx loads images as [h, w, 1] in [0, 1] with labels, train and test",
   assert.equal(data.train.numClasses, 3);
   assert.deepEqual([...data.train.y], [0, 1, 2, 0, 1, 2]);
   assert.ok(Math.abs(data.train.x[16 + 5] - 15 / 255) < 1e-7);
+  // the bytes the features were read from come back from their table
+  const bytes = featureBytes(data.train)!;
+  assert.equal(bytes[16 + 5], 15);
+  assert.ok(bytes.every((b, i) => data.train.byteTable![b] === data.train.x[i]));
+  const changed = { ...data.train, x: data.train.x.map((v) => v + 1e-3) };
+  assert.equal(featureBytes(changed), undefined, "features changed after loading are not bytes");
   const flat = await loadData({
     kind: "idx",
     dir: fixture("idx_ok"),
@@ -182,6 +189,7 @@ Deno.test("idx loads images as [h, w, 1] in [0, 1] with labels, train and test",
   assert.equal(flat.test?.n, 2);
   assert.equal(flat.train.x.length, flat.train.n * 16);
   assert.ok([...flat.train.x].every((v) => Number.isInteger(v)));
+  assert.deepEqual([...featureBytes(flat.train)!], [...flat.train.x]);
 });
 
 Deno.test("idx images and labels of different counts are an error", async () => {

@@ -28,6 +28,12 @@ export interface Dataset {
   labels?: string[];
   /** [height, width, channels] of an image sample, even when `inputShape` is flat (augmentation needs it). */
   imageShape?: [number, number, number];
+  /**
+   * Set when the features were read as bytes (IDX images): each value is `byteTable[b]` for the
+   * byte b it was read from (256 entries). Batches may then travel as those bytes, a quarter of
+   * the floats' size, and be turned back into the same floats where they are used.
+   */
+  byteTable?: Float32Array;
 }
 
 /** Feature normalization fitted on the training split: `normalized = (x - shift) / scale`. */

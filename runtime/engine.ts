@@ -53,6 +53,32 @@ export interface HostBatch {
 }
 
 /**
+ * A batch whose features are the bytes they were read from (image data, see
+ * `Dataset.byteTable`): feature i is `byteTable[x[i]]`. The WGSL step on WebGPU uploads the
+ * bytes, a quarter of the floats, and turns them into floats on the GPU
+ * ({@linkcode TrainingEngine.takesByteInputs}); other paths turn them into floats first.
+ */
+export interface HostByteBatch {
+  /** One byte per feature of `size` samples, row-major. */
+  x: Uint8Array;
+  /** The float of each byte value (256 entries). */
+  byteTable: Float32Array;
+  /** Targets of `size` samples, row-major. */
+  y: Float32Array;
+  /** Number of samples. */
+  size: number;
+}
+
+/** `batch` with float features (a byte batch's looked up in its table). */
+export function floatBatch(batch: HostBatch | HostByteBatch): HostBatch {
+  if (!("byteTable" in batch)) return batch;
+  const { x: bytes, byteTable } = batch;
+  const x = new Float32Array(bytes.length);
+  for (let i = 0; i < bytes.length; i++) x[i] = byteTable[bytes[i]];
+  return { x, y: batch.y, size: batch.size };
+}
+
+/**
  * Device-side results of one step (or of one evaluated batch): a vector
  * `[mean loss, gradient norm, ...metric sums]`, metric sums in the order of
  * `TrainingEngine.metrics`. Read it with {@linkcode TrainingEngine.readStats}, which frees it.
@@ -279,11 +305,22 @@ export class TrainingEngine {
   }
 
   /**
+   * Whether a step uploads a {@linkcode HostByteBatch}'s bytes as they are (the WGSL step on
+   * WebGPU: a quarter of the bytes to copy to the GPU). Other paths take such batches too, but
+   * turn them into floats on the CPU first, which costs what the bytes save.
+   */
+  get takesByteInputs(): boolean {
+    return this.#dense instanceof DenseGpuProgram;
+  }
+
+  /**
    * On the WGSL step (WebGPU), each of its dispatches' time on `batch` (see
    * `DenseGpuProgram.profile`; `bench/dense_overhead.ts --profile`); undefined on other paths.
    * It leaves the step's gradients undefined: for benchmarks only.
    */
-  profileWgslStep(batch: HostBatch): Promise<{ name: string; ms: number }[]> | undefined {
+  profileWgslStep(
+    batch: HostBatch | HostByteBatch,
+  ): Promise<{ name: string; ms: number }[]> | undefined {
     return this.#dense instanceof DenseGpuProgram ? this.#dense.profile(batch) : undefined;
   }
 
@@ -292,20 +329,20 @@ export class TrainingEngine {
    * contributes its summed loss divided by the total sample count, so k micro-batches give the
    * same update as one batch of their union.
    */
-  computeGradients(microBatches: HostBatch[]): PendingStep {
+  computeGradients(microBatches: (HostBatch | HostByteBatch)[]): PendingStep {
     const total = microBatches.reduce((sum, batch) => sum + batch.size, 0);
     if (total === 0) throw new AnnealError("internal", "A step needs at least one sample");
-    if (this.#dense instanceof DenseHostProgram) {
-      const { grads, stats } = this.#dense.computeGradients(microBatches);
-      return { grads: [], hostGrads: grads, stats, samples: total, ownsGrads: true };
-    }
-    if (this.#dense) {
+    if (this.#dense instanceof DenseGpuProgram) {
       const { grads, stats } = this.#dense.computeGradients(microBatches);
       return { grads, stats, samples: total, ownsGrads: false };
     }
+    if (this.#dense) {
+      const { grads, stats } = this.#dense.computeGradients(microBatches.map(floatBatch));
+      return { grads: [], hostGrads: grads, stats, samples: total, ownsGrads: true };
+    }
     let grads: tf.Tensor[] | undefined;
     let stats: tf.Tensor1D | undefined;
-    for (const batch of microBatches) {
+    for (const batch of microBatches.map(floatBatch)) {
       const { x, y } = this.#tensors(batch);
       let output: tf.Tensor | undefined;
       const { value, grads: named } = tf.variableGrads(() => {
@@ -384,9 +421,9 @@ export class TrainingEngine {
   }
 
   /** Mean loss and metric sums of a batch in inference mode. */
-  evaluate(batch: HostBatch): StepTensors {
+  evaluate(batch: HostBatch | HostByteBatch): StepTensors {
     return tf.tidy(() => {
-      const { x, y } = this.#tensors(batch);
+      const { x, y } = this.#tensors(floatBatch(batch));
       const output = forward(this.model, x, false);
       return {
         stats: this.#stats(output, y, this.#loss(output, y), tf.scalar(0)),

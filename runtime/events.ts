@@ -58,6 +58,11 @@ export interface PlanEvent {
   optimizerPath: "tfjs" | "wgsl" | "host" | "simd";
   /** `mixed`: hidden activations stored as float16 (`mixedPrecision`); else all float32. */
   precision: "float32" | "mixed";
+  /**
+   * How training inputs reach the step: `bytes`, as the bytes they were read from (image data on
+   * the WGSL step, which turns them into floats on the GPU: a quarter of the upload), or `floats`.
+   */
+  inputs: "bytes" | "floats";
   /** Split sizes, data fingerprint (SHA-256) and the shape of one sample. */
   dataset: {
     trainSize: number;

@@ -11,11 +11,24 @@
  */
 import { baseLearningRate, type RunConfig } from "../config.ts";
 import { loadData } from "../data/mod.ts";
-import { loaderOptions, trainBatchCount, trainOrder, trainSamples } from "../actors/data_loader.ts";
+import {
+  loaderOptions,
+  trainBatchCount,
+  trainBytes,
+  trainByteSamples,
+  trainOrder,
+  trainSamples,
+} from "../actors/data_loader.ts";
 import { createSchedule } from "../schedulers/mod.ts";
 import { selectBackend } from "./backend.ts";
 import { READS_IN_FLIGHT, ReadsInFlight } from "./reads_in_flight.ts";
-import { type HostBatch, type StepTensors, type StepValues, TrainingEngine } from "./engine.ts";
+import {
+  type HostBatch,
+  type HostByteBatch,
+  type StepTensors,
+  type StepValues,
+  TrainingEngine,
+} from "./engine.ts";
 import { AnnealError } from "../errors.ts";
 
 /** What the in-process loop reports. */
@@ -40,7 +53,8 @@ export interface InProcessResult {
 }
 
 /**
- * Trains `config` in the calling thread.
+ * Trains `config` in the calling thread. `byteInputs: false` keeps image inputs as floats where
+ * the trainer would send their bytes (the WGSL step on WebGPU), to compare the two.
  *
  * @example
  * ```ts ignore
@@ -50,7 +64,10 @@ export interface InProcessResult {
  * console.log(result.losses);
  * ```
  */
-export async function trainInProcess(config: RunConfig): Promise<InProcessResult> {
+export async function trainInProcess(
+  config: RunConfig,
+  { byteInputs = true }: { byteInputs?: boolean } = {},
+): Promise<InProcessResult> {
   if (config.scheduler?.name === "plateau") {
     throw new AnnealError(
       "usage",
@@ -63,6 +80,15 @@ export async function trainInProcess(config: RunConfig): Promise<InProcessResult
   const options = loaderOptions(config);
   const batches = trainBatchCount(train, options, data.validation?.n);
   const engine = new TrainingEngine(config, train);
+  // As the trainer does: image inputs as bytes where the step uploads them to the GPU.
+  const byteTable = train.byteTable;
+  const bytes = byteInputs && byteTable && engine.takesByteInputs
+    ? trainBytes(train, options)
+    : undefined;
+  const byteBatch = (index: number, order: Uint32Array): HostByteBatch | undefined =>
+    bytes && byteTable
+      ? { ...trainByteSamples(train, options, index, order, bytes), byteTable }
+      : undefined;
   const lr0 = baseLearningRate(config).lr;
   const schedule = config.scheduler ? createSchedule(config.scheduler, lr0) : undefined;
   const stepsPerEpoch = Math.ceil(batches / config.gradientAccumulation);
@@ -103,9 +129,11 @@ export async function trainInProcess(config: RunConfig): Promise<InProcessResult
       await finish(current);
     };
     for (let index = 0; index < batches;) {
-      const micro: HostBatch[] = [];
+      const micro: (HostBatch | HostByteBatch)[] = [];
       for (; micro.length < config.gradientAccumulation && index < batches; index++) {
-        micro.push(trainSamples(train, options, epoch, index, order));
+        micro.push(
+          byteBatch(index, order) ?? trainSamples(train, options, epoch, index, order),
+        );
       }
       const t = schedule?.interval === "epoch" ? Math.floor(step / stepsPerEpoch) : step;
       const lr = schedule ? schedule.lrAt(t) : lr0;

@@ -528,6 +528,7 @@ async function supervise(
           modelPath: event.modelPath,
           optimizerPath: event.optimizerPath,
           precision: event.precision,
+          inputs: event.inputs,
           dataset: event.dataset,
           parameters: event.parameters,
         });

@@ -2,6 +2,9 @@ import assert from "node:assert/strict";
 import { previewSchedule } from "../mod.ts";
 import type { RunEvent } from "../mod.ts";
 import { readNdjson, tempRunsDir, trainCollect } from "./_helpers.ts";
+import { parseConfig } from "../config.ts";
+import { loadCheckpoint } from "../runtime/checkpoint.ts";
+import { trainInProcess } from "../runtime/in_process.ts";
 
 function epochMemory(events: RunEvent[]) {
   return events.flatMap((e) => (e.type === "epoch" ? [e.memory] : []));
@@ -328,4 +331,33 @@ Deno.test("on WebGPU, windows read while the next steps run record every step as
   const first = a.filter((s) => s.epoch === 0).map((s) => s.loss);
   const mean = first.reduce((x, y) => x + y, 0) / first.length;
   assert.ok(Math.abs(epochs(overlapped)[0] - mean) <= 1e-5 * Math.max(1, mean));
+});
+
+Deno.test("on WebGPU, image inputs travel to the step as bytes and train exactly as their floats", async () => {
+  await using runs = await tempRunsDir();
+  const input = {
+    backend: "webgpu" as const,
+    runsDir: runs.dir,
+    epochs: 2,
+    batchSize: 32,
+    // 100 samples: a smaller last batch
+    data: { kind: "idx" as const, flatten: true, limit: 100, testLimit: 32, validationSplit: 0 },
+    model: { kind: "mlp" as const, hidden: [16] },
+    optimizer: { name: "adam" as const, lr: 0.003 },
+  };
+  const { result } = await trainCollect(input);
+  assert.equal(result.status, "completed", result.reason);
+  const meta = JSON.parse(await Deno.readTextFile(`${result.runDir}/meta.json`));
+  assert.equal(meta.modelPath, "wgsl");
+  assert.equal(meta.inputs, "bytes");
+  // the same training with the images uploaded as floats
+  const floats = await trainInProcess(parseConfig(input), { byteInputs: false });
+  const saved = await loadCheckpoint(`${result.runDir}/checkpoints/last.ckpt`);
+  for (const [name, weight] of Object.entries(floats.weights)) {
+    assert.deepEqual(Array.from(saved.weights[name].values), Array.from(weight.values), name);
+  }
+  // Elsewhere (and for data not read as bytes) inputs stay floats.
+  const cpu = await trainCollect({ ...input, backend: "cpu", epochs: 1 });
+  const cpuMeta = JSON.parse(await Deno.readTextFile(`${cpu.result.runDir}/meta.json`));
+  assert.equal(cpuMeta.inputs, "floats");
 });

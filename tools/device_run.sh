@@ -29,6 +29,10 @@ run() { echo "== $*"; timeout 240 deno "$@"; echo "== exit $?"; }
     --markdown --json "$out/bench.json"
   run run --cached-only --no-check -A bench/dense_overhead.ts --hidden 512,512 --inputs 784 \
     --batch 256 --profile --mixed
+  # the same with image bytes uploaded (as anneal train sends Fashion-MNIST), and the upload alone
+  run run --cached-only --no-check -A bench/dense_overhead.ts --hidden 512,512 --inputs 784 \
+    --batch 256 --profile --bytes
+  run run --cached-only --no-check -A bench/upload.ts
   # the benchmark's CNN: tfjs's path against the WGSL step with conv blocks, each dispatch's time,
   # float32 and mixedPrecision side by side
   run run --cached-only --no-check -A bench/dense_overhead.ts --model cnn --filters 32,64 \

@@ -19,11 +19,12 @@ import {
   type WebGpuBackendInternals,
   writableBuffer,
 } from "../../optimizers/fused/gpu.ts";
-import type { HostBatch } from "../engine.ts";
+import type { HostBatch, HostByteBatch } from "../engine.ts";
 import { type ConvBlock, ConvStage, pooledSize } from "./conv.ts";
 import {
   type Dispatch,
   floatBits,
+  grid,
   matmulDispatch,
   pipelineFor,
   SLOT,
@@ -106,6 +107,12 @@ export class DenseGpuProgram {
   #normUniforms?: GPUBuffer;
   #uniformKey = "";
   #boundKey: GPUBuffer[] = [];
+  /**
+   * Byte inputs ({@linkcode HostByteBatch}): their upload buffer (4 bytes a word), the table of
+   * their floats, and the dispatch that turns them into floats in `#x`; made at the first byte
+   * batch (and again after `#allocate`).
+   */
+  #bytes?: { words: GPUBuffer; table: GPUBuffer; of: Float32Array; decode: Dispatch };
 
   /** Checks the plan and allocates what does not depend on the batch size. */
   constructor(plan: DensePlan) {
@@ -198,7 +205,9 @@ export class DenseGpuProgram {
    * of their samples, accumulated), then the global gradient norm. Returns the gradient tensors
    * (reused: valid until the next call) and a new `[mean loss, grad norm, metric sum]` tensor.
    */
-  computeGradients(microBatches: HostBatch[]): { grads: tf.Tensor[]; stats: tf.Tensor1D } {
+  computeGradients(
+    microBatches: (HostBatch | HostByteBatch)[],
+  ): { grads: tf.Tensor[]; stats: tf.Tensor1D } {
     const total = microBatches.reduce((n, b) => n + b.size, 0);
     const largest = Math.max(...microBatches.map((b) => b.size));
     this.#conv?.checkRows(largest);
@@ -216,15 +225,81 @@ export class DenseGpuProgram {
       }
       const queue = this.#device.queue;
       // Offsets and sizes of a typed-array source count elements.
-      queue.writeBuffer(this.#x!, 0, batch.x as Float32Array<ArrayBuffer>, 0, batch.size * inputs);
+      const decode = "byteTable" in batch ? this.#uploadBytes(batch, inputs) : undefined;
+      if (!decode) {
+        const x = batch.x as Float32Array<ArrayBuffer>;
+        queue.writeBuffer(this.#x!, 0, x, 0, batch.size * inputs);
+      }
       const targets = batch.size * this.#plan.targetSize;
       queue.writeBuffer(this.#y!, 0, batch.y as Float32Array<ArrayBuffer>, 0, targets);
       this.#writeUniforms(batch.size, i > 0 ? 1 : 0, 1 / total);
-      recordPass(this.#backend, (pass) => this.#record(pass, this.#dispatches, batch.size));
+      recordPass(this.#backend, (pass) => {
+        if (decode) this.#record(pass, [decode], batch.size);
+        this.#record(pass, this.#dispatches, batch.size);
+      });
     });
     recordPass(this.#backend, (pass) => this.#record(pass, this.#normDispatches, 0));
     const stats = tf.tensor({ buffer: this.#stats }, [3], "float32") as tf.Tensor1D;
     return { grads: this.grads, stats };
+  }
+
+  /**
+   * Uploads a byte batch's features (a quarter of their floats' bytes) and returns the dispatch
+   * that turns them into floats in `#x`, to record before the step's.
+   */
+  #uploadBytes(batch: HostByteBatch, inputs: number): Dispatch {
+    const device = this.#device;
+    if (!this.#bytes) {
+      const table = device.createBuffer({
+        label: "anneal dense byte table",
+        size: 256 * 4,
+        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
+      });
+      const words = storageBuffer(
+        device,
+        Math.ceil(this.#capacity * inputs / 4),
+        "anneal dense input bytes",
+        GPUBufferUsage.COPY_DST,
+      );
+      const decode: Dispatch = {
+        pipeline: pipelineFor(device, "bytes", () => BYTES_TO_FLOATS_WGSL),
+        buffers: () => [],
+        uniforms: () => [],
+        // one thread a word of 4 features
+        groups: (rows) => grid(Math.ceil(rows * inputs / 4), 256),
+      };
+      decode.bindGroup = device.createBindGroup({
+        layout: decode.pipeline.getBindGroupLayout(0),
+        entries: [words, table, this.#x!].map((buffer, binding) => ({
+          binding,
+          resource: { buffer },
+        })),
+      });
+      this.#bytes = { words, table, of: new Float32Array(0), decode };
+    }
+    const bytes = this.#bytes;
+    if (bytes.of !== batch.byteTable) {
+      if (batch.byteTable.length !== 256) {
+        throw new AnnealError(
+          "internal",
+          `A byte batch's table has ${batch.byteTable.length} entries, not 256`,
+        );
+      }
+      device.queue.writeBuffer(bytes.table, 0, batch.byteTable as Float32Array<ArrayBuffer>);
+      bytes.of = batch.byteTable;
+    }
+    // A write's size must be a multiple of 4 bytes: the last word is padded when it is not.
+    const count = batch.size * inputs;
+    const padded = count % 4 === 0 ? batch.x : new Uint8Array(Math.ceil(count / 4) * 4);
+    if (padded !== batch.x) padded.set(batch.x.subarray(0, count));
+    device.queue.writeBuffer(
+      bytes.words,
+      0,
+      padded as Uint8Array<ArrayBuffer>,
+      0,
+      padded === batch.x ? count : padded.length,
+    );
+    return bytes.decode;
   }
 
   /**
@@ -234,7 +309,10 @@ export class DenseGpuProgram {
    * queue (~10 ms in Deno, measured first and subtracted); its time is the mean of the repeats.
    * Returns, in the step's order, each dispatch's pipeline and time.
    */
-  async profile(batch: HostBatch, targetMs = 100): Promise<{ name: string; ms: number }[]> {
+  async profile(
+    batch: HostBatch | HostByteBatch,
+    targetMs = 100,
+  ): Promise<{ name: string; ms: number }[]> {
     const stats = this.computeGradients([batch]).stats;
     const queue = this.#device.queue;
     await queue.onSubmittedWorkDone();
@@ -251,8 +329,13 @@ export class DenseGpuProgram {
     for (let i = 0; i < 5; i++) waits.push(await timed([], 0, 1));
     const wait = waits.sort((a, b) => a - b)[2];
     const out: { name: string; ms: number }[] = [];
+    const decode = "byteTable" in batch ? [this.#bytes!.decode] : [];
     for (
-      const [list, rows] of [[this.#dispatches, batch.size], [this.#normDispatches, 0]] as const
+      const [list, rows] of [
+        [decode, batch.size],
+        [this.#dispatches, batch.size],
+        [this.#normDispatches, 0],
+      ] as const
     ) {
       for (const d of list) {
         let times = 1;
@@ -290,7 +373,7 @@ export class DenseGpuProgram {
 
   /** (Re)allocates the per-sample buffers for micro-batches of up to `rows` samples. */
   #allocate(rows: number): void {
-    for (const b of [this.#x, this.#y, ...this.#acts, ...this.#deltas]) b?.destroy();
+    this.#disposeBuffers();
     this.#capacity = rows;
     const buffer = (floats: number, label: string) =>
       storageBuffer(this.#device, floats, `anneal dense ${label}`, GPUBufferUsage.COPY_DST);
@@ -498,9 +581,17 @@ export class DenseGpuProgram {
     bind(this.#normDispatches, this.#normUniforms!);
   }
 
+  /** Frees the per-sample buffers (and the byte inputs' bind group with them). */
+  #disposeBuffers(): void {
+    for (const b of [this.#x, this.#y, ...this.#acts, ...this.#deltas]) b?.destroy();
+    this.#bytes?.words.destroy();
+    this.#bytes?.table.destroy();
+    this.#bytes = undefined;
+  }
+
   /** Frees the buffers and the gradient tensors. */
   dispose(): void {
-    for (const b of [this.#x, this.#y, ...this.#acts, ...this.#deltas]) b?.destroy();
+    this.#disposeBuffers();
     this.#conv?.dispose();
     this.#stats.destroy();
     this.#partials.destroy();
@@ -509,6 +600,29 @@ export class DenseGpuProgram {
     tf.dispose(this.grads);
   }
 }
+
+/**
+ * Byte inputs to floats: each thread takes a word of 4 bytes (little-endian: the first byte in
+ * the low bits) and writes their floats from the table, within `x`'s length.
+ */
+const BYTES_TO_FLOATS_WGSL = `
+@group(0) @binding(0) var<storage, read> words: array<u32>;
+@group(0) @binding(1) var<storage, read> table: array<f32, 256>;
+@group(0) @binding(2) var<storage, read_write> x: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+  let i = (wg.y * nw.x + wg.x) * 256u + li;
+  if (i >= arrayLength(&words)) { return; }
+  let word = words[i];
+  let n = arrayLength(&x);
+  for (var k = 0u; k < 4u; k++) {
+    let e = 4u * i + k;
+    if (e < n) { x[e] = table[(word >> (8u * k)) & 255u]; }
+  }
+}
+`;
 
 /**
  * Throws unless every count is even: `mixedPrecision` stores activations as float16 pairs, and a

@@ -8,9 +8,9 @@
  */
 import assert from "node:assert/strict";
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
-import { parseConfig } from "../../config.ts";
+import { parseConfig, type RunConfigInput } from "../../config.ts";
 import { releaseWebGpu, selectBackend } from "../backend.ts";
-import { TrainingEngine } from "../engine.ts";
+import { type DataShape, floatBatch, type HostByteBatch, TrainingEngine } from "../engine.ts";
 import { AnnealError } from "../../errors.ts";
 import { Rng } from "../../data/rng.ts";
 import {
@@ -180,3 +180,67 @@ Deno.test("mixedPrecision where the WGSL step cannot store float16 fails at the 
 
 // Last in this file: no WebGPU device left alive when the test process ends.
 Deno.test("release the WebGPU device", releaseWebGpu);
+
+/** A batch of random bytes for `shape`, and the same batch as floats (`floatBatch`). */
+function byteBatch(rng: () => number, size: number, shape: DataShape, byteTable: Float32Array) {
+  const inputs = shape.inputShape.reduce((a, b) => a * b, 1);
+  const { y } = batch(rng, size, inputs, shape);
+  const x = Uint8Array.from({ length: size * inputs }, () => Math.floor(rng() * 256));
+  const bytes: HostByteBatch = { x, byteTable, y, size };
+  return { bytes, floats: floatBatch(bytes) };
+}
+
+// Image inputs uploaded as bytes and turned into floats on the GPU must train exactly as the same
+// floats uploaded: the same weights, losses and gradient norms, bit for bit.
+for (
+  const c of [
+    {
+      name: "mlp, accumulation, 3-feature rows (words padded), a larger batch later",
+      config: { model: { kind: "mlp" as const, hidden: [6] }, gradientAccumulation: 2 },
+      shape: { inputShape: [3], targetSize: 1, task: "classification", numClasses: 4 },
+      steps: [[5, 3], [5, 5], [9, 1]],
+    },
+    {
+      name: "cnn, grey images",
+      config: { model: { kind: "cnn" as const, filters: [4, 2], dense: [] } },
+      shape: { inputShape: [8, 8, 1], targetSize: 1, task: "classification", numClasses: 3 },
+      steps: [[6], [6], [3]],
+    },
+  ] satisfies { name: string; config: RunConfigInput; shape: DataShape; steps: number[][] }[]
+) {
+  Deno.test(`dense WGSL step trains byte inputs as their floats: ${c.name}`, async () => {
+    await selectBackend("webgpu", c.config.model.kind); // (a test above moves to the cpu backend)
+    const config = parseConfig({
+      ...c.config,
+      backend: "webgpu",
+      seed: 5,
+      optimizer: { name: "adam", lr: 0.01 },
+    });
+    const viaBytes = new TrainingEngine(config, c.shape);
+    const viaFloats = new TrainingEngine(config, c.shape);
+    try {
+      assert.equal(viaBytes.modelPath, "wgsl");
+      assert.ok(viaBytes.takesByteInputs);
+      const gen = new Rng(11);
+      const rng = () => gen.float();
+      // a table that is not b / 255: the GPU must use the table it is given
+      const table = Float32Array.from({ length: 256 }, (_, b) => (b - 100) / 37);
+      for (const sizes of c.steps) {
+        const micro = sizes.map((size) => byteBatch(rng, size, c.shape, table));
+        const a = viaBytes.computeGradients(micro.map((m) => m.bytes));
+        const b = viaFloats.computeGradients(micro.map((m) => m.floats));
+        viaBytes.applyGradients(a, 0.01);
+        viaFloats.applyGradients(b, 0.01);
+        const [[sa], [sb]] = [await viaBytes.readStats([a]), await viaFloats.readStats([b])];
+        assert.deepEqual([sa.loss, sa.gradNorm], [sb.loss, sb.gradNorm], `step of ${sizes}`);
+      }
+      // (the two models' layers have different names: compare the weights in order)
+      const weights = async (engine: TrainingEngine) =>
+        Object.values(await engine.readWeights()).map((w) => w.values);
+      assert.deepEqual(await weights(viaBytes), await weights(viaFloats));
+    } finally {
+      viaBytes.dispose();
+      viaFloats.dispose();
+    }
+  });
+}
