@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { anneal, annealCommand, REPO_ROOT } from "./_helpers.ts";
+import { anneal, REPO_ROOT } from "./_helpers.ts";
 
 async function withRunsDir(fn: (dir: string) => Promise<void>) {
   const dir = await Deno.makeTempDir({ prefix: "anneal-cli-" });
