@@ -95,12 +95,46 @@ Deno.test("only momentum-cycling schedules have momentumAt", () => {
       .momentumAt,
     undefined,
   );
-  const mixed = createSchedule({
+  const alone = createSchedule({
     name: "sequential",
-    schedulers: [{ name: "onecycle", maxLr: 1, totalSteps: 10 }, { name: "constant" }],
-    milestones: [10],
+    schedulers: [{ name: "onecycle", maxLr: 1, totalSteps: 10 }],
+    milestones: [],
   }, 0.1);
-  assert.equal(mixed.momentumAt, undefined);
+  assert.equal(alone.momentumAt?.(0), 0.95);
+});
+
+// torch's OneCycleLR overwrites the optimizer's initial_lr, which SequentialLR's other children
+// start from: with maxLr 0.2, [constant(factor 0.5), onecycle] gives 0.004 (0.2 / 25 * 0.5) in
+// torch 1.13 from step 0, not 0.05 (0.1 * 0.5). anneal refuses the combination rather than train
+// with other rates than torch would.
+Deno.test("sequential refuses onecycle beside other schedules, naming the child", () => {
+  for (
+    const [schedulers, index] of [
+      [[{ name: "constant", factor: 0.5, totalIters: 5 }, {
+        name: "onecycle",
+        maxLr: 0.2,
+        totalSteps: 40,
+      }], 1],
+      [
+        [{ name: "onecycle", maxLr: 1, totalSteps: 10, cycleMomentum: false }, {
+          name: "constant",
+        }],
+        0,
+      ],
+    ] as const
+  ) {
+    assert.throws(
+      () =>
+        createSchedule({ name: "sequential", schedulers: [...schedulers], milestones: [5] }, 0.1),
+      (error: unknown) => {
+        assert.ok(error instanceof AnnealError);
+        assert.equal(error.where, `schedulers[${index}].name`);
+        assert.match(error.message, /cannot be onecycle beside other schedules/);
+        assert.match(error.message, /use onecycle on its own/);
+        return true;
+      },
+    );
+  }
 });
 
 Deno.test("sequential restarts each child at its milestone", () => {

@@ -166,7 +166,21 @@ export const SequentialSpecSchema = z.strictObject({
   milestones: z.array(positiveInt()),
 }).check((ctx) => {
   const { schedulers, milestones } = ctx.value;
-  if (milestones.length !== schedulers.length - 1) {
+  // torch's OneCycleLR sets every param group's `initial_lr` to maxLr / divFactor when it is
+  // built, and SequentialLR starts its children from `initial_lr`: beside a onecycle, every other
+  // child would run from maxLr / divFactor, not from the optimizer's lr, and momentum would cycle
+  // only while the onecycle runs. anneal does not reproduce that, so it refuses it.
+  const oneCycle = schedulers.findIndex((child) => child.name === "onecycle");
+  if (schedulers.length > 1 && oneCycle >= 0) {
+    ctx.issues.push({
+      code: "custom",
+      input: "onecycle",
+      path: ["schedulers", oneCycle, "name"],
+      message: "cannot be onecycle beside other schedules (torch's OneCycleLR would make them " +
+        "start from maxLr / divFactor instead of the optimizer's lr); use onecycle on its own, " +
+        "its pctStart phase is its warmup",
+    });
+  } else if (milestones.length !== schedulers.length - 1) {
     ctx.issues.push({
       code: "custom",
       input: milestones,
