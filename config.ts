@@ -121,7 +121,32 @@ export const RunConfigSchema = z.strictObject({
       message: "must be > 0 (a zero learning rate never changes the weights)",
     });
   }
+  // torch's OneCycleLR refuses an optimizer without momentum or betas when it cycles momentum;
+  // anneal's adagrad and adafactor have neither, and would fail only at the first step.
+  const cycling = cyclingOneCycle(config.scheduler);
+  if (cycling && (config.optimizer.name === "adagrad" || config.optimizer.name === "adafactor")) {
+    context.addIssue({
+      code: "custom",
+      path: ["scheduler", ...cycling, "cycleMomentum"],
+      message: `must be false with optimizer ${config.optimizer.name}, which has no momentum ` +
+        "or beta1 to cycle",
+    });
+  }
 });
+
+/** Path (below `scheduler`) of a onecycle that cycles momentum; undefined when there is none. */
+function cyclingOneCycle(
+  scheduler: RunConfigOutputScheduler,
+): (string | number)[] | undefined {
+  if (scheduler?.name === "onecycle") return scheduler.cycleMomentum ? [] : undefined;
+  if (scheduler?.name !== "sequential") return undefined;
+  const index = scheduler.schedulers.findIndex((child) =>
+    child.name === "onecycle" && child.cycleMomentum
+  );
+  return index < 0 ? undefined : ["schedulers", index];
+}
+
+type RunConfigOutputScheduler = z.output<typeof SchedulerSpecSchema> | undefined;
 
 /** A run config as a user writes it (every default optional). */
 export type RunConfigInput = z.input<typeof RunConfigSchema>;

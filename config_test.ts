@@ -26,6 +26,27 @@ const bad: [string, unknown, RegExp][] = [
   ["unknown optimizer", { optimizer: { name: "sgdw", lr: 0.1 } }, /'optimizer\.name'/],
   ["path in a run name", { name: "../../etc" }, /'name'/],
   ["unknown backend", { backend: "cuda" }, /'backend'/],
+  // torch's OneCycleLR refuses an optimizer without momentum when cycle_momentum is on
+  [
+    "onecycle cycling the momentum adagrad lacks",
+    {
+      optimizer: { name: "adagrad", lr: 0.1 },
+      scheduler: { name: "onecycle", maxLr: 0.1, totalSteps: 100 },
+    },
+    /'scheduler\.cycleMomentum': must be false with optimizer adagrad/,
+  ],
+  [
+    "a sequential's onecycle cycling the momentum adafactor lacks",
+    {
+      optimizer: { name: "adafactor" },
+      scheduler: {
+        name: "sequential",
+        milestones: [],
+        schedulers: [{ name: "onecycle", maxLr: 0.1, totalSteps: 100 }],
+      },
+    },
+    /'scheduler\.schedulers\.0\.cycleMomentum': must be false with optimizer adafactor/,
+  ],
 ];
 for (const [what, input, message] of bad) {
   Deno.test(`a config with ${what} gets a config error naming the field`, () => {
@@ -38,6 +59,14 @@ for (const [what, input, message] of bad) {
     });
   });
 }
+
+Deno.test("onecycle without momentum cycling is accepted with adagrad", () => {
+  const config = parseConfig({
+    optimizer: { name: "adagrad", lr: 0.1 },
+    scheduler: { name: "onecycle", maxLr: 0.1, totalSteps: 100, cycleMomentum: false },
+  });
+  assert.equal(config.scheduler?.name, "onecycle");
+});
 
 Deno.test("property: any JSON value as a config either parses or throws a config AnnealError", () => {
   let tried = 0;
