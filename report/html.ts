@@ -25,6 +25,7 @@ const STATUS_CLASS: Record<string, string> = {
   running: "info",
   diverged: "bad",
   failed: "bad",
+  crashed: "bad",
 };
 
 function header(record: RunRecord): string {
@@ -50,6 +51,8 @@ function header(record: RunRecord): string {
     ]);
   }
   const status = summary.status;
+  // a run killed without warning: how to go on, beside why
+  if (status === "crashed" && summary.hint) facts.splice(1, 0, ["next", summary.hint]);
   return `<header>
   <div class="title"><h1>${escapeHtml(record.id)}</h1>
   <span class="badge ${STATUS_CLASS[status] ?? "info"}">${escapeHtml(status)}</span></div>

@@ -8,6 +8,7 @@
  */
 import { AnnealError } from "../errors.ts";
 import { fileError } from "../file_errors.ts";
+import { type Liveness, type LivenessProbe, processLiveness } from "../runtime/liveness.ts";
 import type {
   EpochRecord,
   LrFindRecord,
@@ -74,7 +75,10 @@ async function readJson<T>(dir: string, name: string, warnings: string[]): Promi
  * console.assert(run.epochs.length === 1 && run.warnings.length === 1);
  * ```
  */
-export async function readRun(dir: string): Promise<RunRecord> {
+export async function readRun(
+  dir: string,
+  options: { liveness?: LivenessProbe } = {},
+): Promise<RunRecord> {
   let info: Deno.FileInfo;
   try {
     info = await Deno.stat(dir);
@@ -94,9 +98,14 @@ export async function readRun(dir: string): Promise<RunRecord> {
   const name = dir.replace(/\/+$/, "").split("/").pop() ?? dir;
   const meta = await readJson<RunMeta>(dir, "meta.json", warnings) ?? { id: name };
   let summary = await readJson<RunSummary>(dir, "summary.json", warnings);
+  let liveness: Liveness | undefined;
   if (!summary) {
     warnings.push("summary.json: missing; the run is still going or was killed");
     summary = { status: "running" };
+  } else if (summary.status === "running") {
+    liveness = await runningProcess(dir, summary, options.liveness);
+    if (liveness.state === "gone") summary = await crashed(dir, meta.id ?? name, summary, liveness);
+    if (liveness.state === "unchecked") warnings.push(`summary.json: ${liveness.reason}`);
   }
   const lrFind = await readJson<LrFindRecord>(dir, "lr_find.json", warnings);
   const ndjson = async <T>(file: string): Promise<T[]> => {
@@ -111,7 +120,93 @@ export async function readRun(dir: string): Promise<RunRecord> {
   };
   const steps = await ndjson<StepRecord>("steps.ndjson");
   const epochs = await ndjson<EpochRecord>("epochs.ndjson");
-  return { id: meta.id ?? name, dir, config, meta, steps, epochs, summary, lrFind, warnings };
+  return {
+    id: meta.id ?? name,
+    dir,
+    config,
+    meta,
+    steps,
+    epochs,
+    summary,
+    ...(liveness && { liveness }),
+    lrFind,
+    warnings,
+  };
+}
+
+/**
+ * Whether the process a `running` record names is still there. Unchecked, saying why, when it
+ * names none (a record of an older anneal, or of a process without --allow-sys) or one on another
+ * host: then how long ago the run last wrote its records is the only sign of life, given as such.
+ */
+async function runningProcess(
+  dir: string,
+  summary: RunSummary,
+  probe: LivenessProbe | undefined,
+): Promise<Liveness> {
+  const recorded = summary.process;
+  const found: Liveness =
+    recorded && typeof recorded.pid === "number" && typeof recorded.host === "string"
+      ? await processLiveness(recorded, probe)
+      : {
+        state: "unchecked",
+        reason: "its record names no process: written by an older anneal, or without --allow-sys",
+      };
+  if (found.state !== "unchecked") return found;
+  const written = await lastWritten(dir);
+  const age = written === undefined
+    ? ""
+    : `; its records were last written ${formatAge(Date.now() - written)} ago`;
+  return {
+    state: "unchecked",
+    reason: `recorded as running (${found.reason}); whether it still runs cannot be checked ` +
+      `from here${age}`,
+  };
+}
+
+/** The newest modification time of a run's records, in ms since the epoch. */
+async function lastWritten(dir: string): Promise<number | undefined> {
+  const times = await Promise.all(
+    ["steps.ndjson", "epochs.ndjson", "summary.json"].map((file) =>
+      Deno.stat(`${dir}/${file}`).then((info) => info.mtime?.getTime(), () => undefined)
+    ),
+  );
+  const known = times.filter((t): t is number => t !== undefined);
+  return known.length ? Math.max(...known) : undefined;
+}
+
+/** An age in words: `40 s`, `12 min`, `3 h`, `2 days`. */
+function formatAge(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 120) return `${s} s`;
+  if (s < 7200) return `${Math.round(s / 60)} min`;
+  if (s < 172_800) return `${Math.round(s / 3600)} h`;
+  return `${Math.round(s / 86_400)} days`;
+}
+
+/**
+ * The summary of a run whose process is gone without recording its end: `crashed`, why, and how
+ * to go on (resume from its last checkpoint, or start again when it has none).
+ */
+async function crashed(
+  dir: string,
+  id: string,
+  summary: RunSummary,
+  liveness: { reason: string },
+): Promise<RunSummary> {
+  const runsDir = dir.replace(/\/+$/, "").split("/").slice(0, -1).join("/") || ".";
+  const checkpoint = await Deno.stat(`${dir}/checkpoints/last.ckpt`).then(() => true, () => false);
+  return {
+    ...summary,
+    status: "crashed",
+    stopReason: `killed without recording its end (SIGKILL, out of memory, the machine went ` +
+      `down): ${liveness.reason}`,
+    hint: checkpoint
+      ? `resume it from its last checkpoint: anneal train --resume ${id}${
+        runsDir === "runs" ? "" : ` --runs-dir ${runsDir}`
+      }`
+      : `it ended before its first epoch's checkpoint: start it again (anneal train -c ${dir}/config.json)`,
+  };
 }
 
 /** Reads a dotted path (`optimizer.lr`) of a config. */
@@ -162,8 +257,10 @@ export interface RunRow {
   epochs: number;
   /** The best monitored metric as `metric=value@epoch`, or `-`. */
   best: string;
-  /** How the run ended, or `running`. */
+  /** How the run ended, or `running` (`crashed`: its process is gone, see `readRun`). */
   status: string;
+  /** What to know about its status: how to resume a crashed run, why a running one is unchecked. */
+  note?: string;
 }
 
 /** How to fix a runs directory that cannot be read. */
@@ -237,6 +334,8 @@ export function runRow(record: RunRecord): RunRow {
     epochs: record.epochs.length,
     best: best ? `${best.metric}=${formatNumber(best.value)}@${best.epoch}` : "-",
     status: record.summary.status,
+    ...(record.liveness?.state === "gone" && { note: record.summary.hint }),
+    ...(record.liveness?.state === "unchecked" && { note: record.liveness.reason }),
   };
 }
 

@@ -6,6 +6,8 @@
  * @module
  */
 
+import type { Liveness, RunProcess } from "../runtime/liveness.ts";
+
 /** One optimizer step (`steps.ndjson`). */
 export interface StepRecord {
   /** Global step index. */
@@ -52,14 +54,18 @@ export interface EpochRecord {
   [metric: string]: number | undefined;
 }
 
-/** How a run ended. */
+/**
+ * How a run ended. `crashed` is never written: readers derive it from a record that says
+ * `running` whose process is gone (killed without warning; see runtime/liveness.ts).
+ */
 export type RunStatus =
   | "running"
   | "completed"
   | "stopped"
   | "interrupted"
   | "diverged"
-  | "failed";
+  | "failed"
+  | "crashed";
 
 /** `summary.json`. */
 export interface RunSummary {
@@ -89,6 +95,8 @@ export interface RunSummary {
   clip?: { threshold?: number; fractionClipped?: number; spikes?: number; [key: string]: unknown };
   /** Wall time of the run in seconds. */
   seconds?: number;
+  /** The process that ran it (the last one, for a resumed run): pid, host and start time. */
+  process?: RunProcess;
   /** Fields added by newer versions. */
   [key: string]: unknown;
 }
@@ -148,8 +156,16 @@ export interface RunRecord {
   steps: StepRecord[];
   /** `epochs.ndjson`, in order. */
   epochs: EpochRecord[];
-  /** `summary.json` (`status: running` when absent). */
+  /**
+   * `summary.json` (`status: running` when absent), with `status: crashed`, a stop reason and a
+   * hint when it says `running` but its process is gone from this host (the file is unchanged).
+   */
   summary: RunSummary;
+  /**
+   * What the check of a `running` record's process found: alive, gone (then `summary.status` is
+   * `crashed`) or unchecked (another host, or a record that names no process), with why.
+   */
+  liveness?: Liveness;
   /** `lr_find.json`, when the run has one. */
   lrFind?: LrFindRecord;
   /** What was skipped or missing while reading (a torn last line of a killed run, ...). */

@@ -23,6 +23,7 @@ import type { TrainerResult } from "../actors/trainer_worker.ts";
 import denoJson from "../deno.json" with { type: "json" };
 import { diagnose } from "../report/diagnose.ts";
 import { readRun } from "../report/records.ts";
+import { currentProcess } from "./liveness.ts";
 import type { Diagnosis } from "../report/types.ts";
 
 const WORKER_FILES: Record<ActorName, string> = {
@@ -310,10 +311,14 @@ async function supervise(
     resolvedLr,
     effectiveBatch,
   };
+  // The process running the run: a reader that finds it gone knows the run was killed without
+  // recording its end (SIGKILL, out of memory, power loss), not still going (see liveness.ts).
+  const runProcess = await currentProcess();
   const summary: Record<string, unknown> = {
     status: "running",
     startedAt: before.summary?.startedAt ?? now,
     ...(resumeState && { resumedAt: now }),
+    ...(runProcess && { process: runProcess }),
   };
   await writer.writeJson("summary.json", summary);
   const emit = (event: RunEvent) => queue.push(event);

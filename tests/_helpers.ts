@@ -78,7 +78,9 @@ export async function signalWhen(
   args: string[],
   until: (event: Record<string, unknown>) => boolean,
   signal: Deno.Signal,
-): Promise<{ runId: string; status: Deno.CommandStatus; stdout: string; stderr: string }> {
+): Promise<
+  { runId: string; pid: number; status: Deno.CommandStatus; stdout: string; stderr: string }
+> {
   const child = annealCommand([...args, "--json"]).spawn();
   const stderr = new Response(child.stderr).text();
   const decoder = new TextDecoder();
@@ -105,5 +107,5 @@ export async function signalWhen(
       }
     }
   }
-  return { runId, status: await child.status, stdout, stderr: await stderr };
+  return { runId, pid: child.pid, status: await child.status, stdout, stderr: await stderr };
 }

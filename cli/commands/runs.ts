@@ -48,7 +48,12 @@ export async function runsListCommand(options: RunsOptions & { json?: boolean })
   if (options.json) console.log(JSON.stringify(rows));
   else if (rows.length === 0) {
     console.log(`no runs in ${options.runsDir} (train one: anneal train)`);
-  } else console.log(formatTable(rows as unknown as Record<string, unknown>[]));
+  } else {
+    const columns = ["id", "date", "model", "optimizer", "lr", "batch", "epochs", "best", "status"];
+    console.log(formatTable(rows as unknown as Record<string, unknown>[], columns));
+    // a crashed run's way on, or why a running one could not be checked, below the table
+    for (const row of rows) if (row.note) console.log(`${row.id} ${row.status}: ${row.note}`);
+  }
   return 0;
 }
 
@@ -64,6 +69,7 @@ export async function runsShowCommand(
   }
   const s = record.summary;
   console.log(`run ${record.id}: ${s.status}${s.stopReason ? ` (${s.stopReason})` : ""}`);
+  if (s.status === "crashed" && s.hint) console.log(`  hint: ${s.hint}`);
   console.log(
     `  backend ${record.meta.backend ?? "-"}, seed ${record.meta.seed ?? "-"}, dataset ${
       record.meta.fingerprint ?? "-"
@@ -123,6 +129,14 @@ export async function diagnoseCommand(
 ): Promise<number> {
   const record = await readRun(await runDirOf(id, options));
   const diagnosis = diagnose(record);
+  if (!options.json) {
+    // the curves of a run killed without warning stop where it died: say so first
+    const { status, stopReason, hint } = record.summary;
+    if (status === "crashed") {
+      console.log(`run ${record.id} crashed: ${stopReason}\n  hint: ${hint}`);
+    }
+    if (record.liveness?.state === "unchecked") console.log(`note: ${record.liveness.reason}`);
+  }
   console.log(options.json ? JSON.stringify(diagnosis) : formatDiagnosis(diagnosis));
   return 0;
 }
