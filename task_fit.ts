@@ -268,11 +268,81 @@ export function checkMonitor(
   data: DataTask,
   validation: boolean,
 ): void {
-  const accepted = epochMetricNames(data.task, true);
-  if (accepted.includes(monitor)) return;
+  checkMetric(monitor, data, validation, {
+    action: "watch",
+    purpose: "for early stopping",
+    subject: "this run",
+    where: "earlyStopping.monitor",
+    validationFallback: true,
+    directionFix: (max) =>
+      max === (mode === "max") ? "" : ` --set earlyStopping.mode=${max ? "max" : "min"}`,
+  });
+}
+
+/** What a metric is checked for, by {@linkcode checkMetric}: the words and paths of its error. */
+export interface MetricUse {
+  /** The verb of the message and hint: `watch`, `optimise`. */
+  action: string;
+  /** What for: `for early stopping`, `in the sweep`. */
+  purpose: string;
+  /** Whose epochs log the metrics: `this run`, `a trial`. */
+  subject: string;
+  /** The config path of the metric, for `where` and the `--set` of the fix. */
+  where: string;
+  /** Whether `valX` without a validation split reads `x` (early stopping does; a sweep does not). */
+  validationFallback: boolean;
+  /** The `--set` that the direction needs with a suggested metric (maximize: accuracy), or "". */
+  directionFix?: (maximize: boolean) => string;
+}
+
+/**
+ * Throws a config error when a metric is one no epoch logs, given the data's task and validation
+ * split: names it, the metrics the epochs log, and the closest one (or the task's counterpart of
+ * another task's metric) as a `--set` of `use.where`. Early stopping's monitor and the metric of
+ * `anneal sweep` and `anneal tune` are checked by it.
+ *
+ * @example
+ * ```ts
+ * import { checkMetric, dataTask } from "./task_fit.ts";
+ * const use = { action: "optimise", purpose: "in the sweep", subject: "a trial", where: "sweep.metric", validationFallback: false };
+ * checkMetric("valAccuracy", dataTask({ kind: "idx", dir: "/data" }), true, use);
+ * let hint = "";
+ * try {
+ *   checkMetric("valAcc", dataTask({ kind: "idx", dir: "/data" }), true, use);
+ * } catch (error) {
+ *   hint = (error as { hint: string }).hint;
+ * }
+ * console.assert(hint === "did you mean 'valAccuracy'? (--set sweep.metric=valAccuracy)");
+ * ```
+ */
+export function checkMetric(
+  metric: string,
+  data: DataTask,
+  validation: boolean,
+  use: MetricUse,
+): void {
   const logged = epochMetricNames(data.task, validation);
+  const accepted = epochMetricNames(data.task, validation || use.validationFallback);
+  if (accepted.includes(metric)) return;
+  const all = epochMetricNames(data.task, true);
+  const set = (name: string) => `--set ${use.where}=${name}`;
+  const cannot = `Cannot ${use.action} '${metric}' ${use.purpose}`;
+  const logs = `the epochs of ${use.subject} log ${logged.join(", ")}`;
+  if (all.includes(metric)) {
+    // a validation metric, and no validation split to compute it on
+    const training = logged.find((name) => validationName(name) === metric)!;
+    throw new AnnealError(
+      "config",
+      `${cannot}: there is no validation split to compute it on (data.validationSplit is 0); ${logs}`,
+      {
+        where: use.where,
+        hint: `hold out a validation split (--set data.validationSplit=0.1) or ${use.action} ` +
+          `'${training}' (${set(training)}${use.directionFix?.(/accuracy/i.test(training)) ?? ""})`,
+      },
+    );
+  }
   // a metric of another task (`accuracy` on a regression), or a misspelling of one
-  const meant = closestMetric(monitor, [...accepted, ...Object.keys(COUNTERPART)]);
+  const meant = closestMetric(metric, [...accepted, ...Object.keys(COUNTERPART)]);
   const counterpart = meant !== undefined && !accepted.includes(meant)
     ? COUNTERPART[meant]
     : undefined;
@@ -281,30 +351,29 @@ export function checkMonitor(
       meant!.toLowerCase().includes("accuracy") ? "classification and binary tasks" : "regressions"
     } only, and ${data.described}`;
   const why = otherTask
-    ? meant === monitor ? otherTask : `no epoch logs it (${otherTask})`
+    ? meant === metric ? otherTask : `no epoch logs it (${otherTask})`
     : "no epoch logs it";
-  const fallback = validation
+  const fallback = validation || !use.validationFallback
     ? ""
     : ` (no validation split: ${
       accepted.filter((name) => !logged.includes(name)).join(" and ")
     } watch the training metrics)`;
-  const suggestion = counterpart ?? meant;
-  const wantsMax = suggestion !== undefined && suggestion.toLowerCase().includes("accuracy");
-  const modeFix = suggestion === undefined || wantsMax === (mode === "max")
+  const suggestion = counterpart !== undefined && accepted.includes(counterpart)
+    ? counterpart
+    : counterpart === undefined
+    ? meant
+    : undefined;
+  const directionFix = suggestion === undefined
     ? ""
-    : ` --set earlyStopping.mode=${wantsMax ? "max" : "min"}`;
-  throw new AnnealError(
-    "config",
-    `Cannot watch '${monitor}' for early stopping: ${why}; the epochs of this run log ` +
-      `${logged.join(", ")}${fallback}`,
-    {
-      where: "earlyStopping.monitor",
-      hint: suggestion
-        ? `${counterpart ? "watch" : "did you mean"} '${suggestion}'${
-          counterpart ? " instead" : "?"
-        } ` +
-          `(--set earlyStopping.monitor=${suggestion}${modeFix})`
-        : `watch one of ${accepted.join(", ")} (e.g. --set earlyStopping.monitor=valLoss)`,
-    },
-  );
+    : use.directionFix?.(suggestion.toLowerCase().includes("accuracy")) ?? "";
+  throw new AnnealError("config", `${cannot}: ${why}; ${logs}${fallback}`, {
+    where: use.where,
+    hint: suggestion
+      ? `${counterpart ? use.action : "did you mean"} '${suggestion}'${
+        counterpart ? " instead" : "?"
+      } (${set(suggestion)}${directionFix})`
+      : `${use.action} one of ${accepted.join(", ")} (e.g. ${
+        set(accepted.includes("valLoss") ? "valLoss" : "loss")
+      })`,
+  });
 }

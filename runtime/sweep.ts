@@ -23,6 +23,7 @@ import { openStorage } from "../storage/mod.ts";
 import type { StudyStorage, Trial } from "../storage/types.ts";
 import { checkRunId, makeRunDirectory } from "./records.ts";
 import { train } from "./supervisor.ts";
+import { checkMetric, dataTask } from "../task_fit.ts";
 
 /** What a study stores so that any worker can run its trials. */
 export interface StudyDefinition {
@@ -124,6 +125,31 @@ function isBetter(
   return best === undefined || (direction === "minimize" ? value < best : value > best);
 }
 
+/**
+ * Refuses a sweep metric no trial's epochs log (a misspelling, another task's metric, a validation
+ * metric without a validation split) before any trial runs, naming the metrics a trial logs and
+ * the closest one; `anneal tune` checks its metric with it too.
+ */
+export function checkSweepMetric(
+  sweep: Pick<SweepSpec, "metric" | "direction" | "space">,
+  base: Pick<RunConfig, "data">,
+): void {
+  // a space over the split may give every trial one
+  const validation = base.data.validationSplit > 0 || "data.validationSplit" in sweep.space;
+  checkMetric(sweep.metric, dataTask(base.data), validation, {
+    action: "optimise",
+    purpose: "in the sweep",
+    subject: "a trial",
+    where: "sweep.metric",
+    validationFallback: false,
+    // the direction follows the metric's name unless the config sets one
+    directionFix: (maximize) =>
+      sweep.direction === undefined || (sweep.direction === "maximize") === maximize
+        ? ""
+        : ` --set sweep.direction=${maximize ? "maximize" : "minimize"}`,
+  });
+}
+
 async function runDefinition(
   storage: StudyStorage,
   studyName: string,
@@ -131,6 +157,7 @@ async function runDefinition(
   options: SweepOptions,
 ): Promise<SweepResult> {
   const { sweep, base } = definition;
+  checkSweepMetric(sweep, base);
   const direction = directionOf(sweep);
   const runsDir = `${base.runsDir}/${studyName}`;
   const result = await runStudy({

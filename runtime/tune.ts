@@ -14,6 +14,7 @@ import { directionOf } from "../sweeps/spec.ts";
 import { applyParams, type Params } from "../sweeps/space.ts";
 import { lrFind } from "./lr_find.ts";
 import { train } from "./supervisor.ts";
+import { checkSweepMetric } from "./sweep.ts";
 
 /** One candidate change: dotted config paths and their new values. */
 export type Change = Record<string, unknown>;
@@ -193,6 +194,8 @@ export async function tune(input: RunConfig, options: TuneOptions = {}): Promise
     );
   }
   const metric = tuneMetric(input);
+  // a metric the config names is checked before any run (tune's own choice fits the task)
+  if (input.sweep) checkSweepMetric(input.sweep, input);
   const direction = directionOf({ metric });
   const runsDir = `${input.runsDir}/tune-${
     new Date().toISOString().replace(/[-:]/g, "").slice(0, 15)

@@ -95,3 +95,56 @@ Deno.test("anneal sweep on a study with another search space or base config name
   const renamed = await anneal("sweep", "-c", config, "--set", "epochs=2", "--study", "sw-2");
   assert.equal(renamed.code, 0, renamed.stderr);
 });
+
+Deno.test("a sweep or tune metric no trial logs is refused before any trial runs, with the metrics a trial logs and the closest", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const file = await writeSweepConfig(dir);
+  // another task's metric: the data is a regression
+  const sweep = await anneal("sweep", "-c", file, "--set", "sweep.metric=valAccuracy");
+  assert.equal(sweep.code, 1, sweep.stderr);
+  assert.match(
+    sweep.stderr,
+    /error\[config\]: Cannot optimise 'valAccuracy' in the sweep: 'valAccuracy' is logged for classification and binary tasks only.*; the epochs of a trial log loss, mae, valLoss, valMae, lr \(at sweep\.metric\)/,
+  );
+  assert.match(sweep.stderr, /hint: optimise 'valMae' instead \(--set sweep\.metric=valMae\)/);
+  // a misspelling, with a direction that must change with the suggestion
+  const typo = await anneal(
+    "sweep",
+    "-c",
+    file,
+    "--set",
+    "sweep.metric=val_los",
+    "--set",
+    "sweep.direction=maximize",
+  );
+  assert.equal(typo.code, 1, typo.stderr);
+  assert.match(
+    typo.stderr,
+    /hint: did you mean 'valLoss'\? \(--set sweep\.metric=valLoss --set sweep\.direction=minimize\)/,
+  );
+  // no validation split: a trial logs no val metric
+  const noSplit = await anneal(
+    "tune",
+    "-c",
+    file,
+    "--set",
+    "data.validationSplit=0",
+    "--set",
+    "sweep.metric=valMae",
+  );
+  assert.equal(noSplit.code, 1, noSplit.stderr);
+  assert.match(
+    noSplit.stderr,
+    /Cannot optimise 'valMae' in the sweep: there is no validation split/,
+  );
+  assert.match(noSplit.stderr, /optimise 'mae' \(--set sweep\.metric=mae\)/);
+  // nothing ran: no trial's run directory, no study
+  const entries = await Array.fromAsync(Deno.readDir(dir), (e) => e.name);
+  assert.deepEqual(entries.filter((name) => name !== "sw.json" && name !== "sweeps.db"), []);
+  const stored = await openStorage(`sqlite:${dir}/sweeps.db`).catch(() => undefined);
+  if (stored) {
+    await assert.rejects(() => stored.loadStudy("sw"));
+    await stored.close();
+  }
+});
