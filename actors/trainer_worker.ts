@@ -295,6 +295,23 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     bestEpoch = (saved.state.bestEpoch as number | null) ?? null;
     if (saved.state.clipThreshold !== undefined) maxNorm = saved.state.clipThreshold as number;
   }
+  // The first plan and batches are asked for now, so that they travel while the trainer reads
+  // its starting weights. The loader streams on into later epochs by itself: it is told where
+  // to start only once.
+  const totalSteps = Math.min(config.maxSteps ?? Infinity, stepsPerEpoch * config.epochs);
+  scheduler.send({ type: "TrainingPlanned", stepsPerEpoch, startStep: step, totalSteps });
+  // Credits: at least `prefetch` batches, and for small batches as many as fit in
+  // PREFETCH_BYTES (a tiny step should not wait on a message per batch); given back in bulk.
+  const bytesPerBatch = config.batchSize *
+    ((inputBytes ? 1 : 4) * info.inputShape.reduce((a, b) => a * b, 1) + 4 * info.targetSize);
+  const prefetch = Math.max(
+    config.prefetch,
+    Math.min(MAX_PREFETCH, Math.floor(PREFETCH_BYTES / bytesPerBatch)),
+  );
+  const creditBatch = Math.max(1, Math.floor(prefetch / 4));
+  let consumed = 0;
+  loader.send({ type: "GrantCredits", count: prefetch });
+  loader.send({ type: "StartEpoch", epoch, fromBatch: 0, inputBytes });
   // What a NaN rollback returns to: the last epoch-end checkpoint, or the start (a fresh
   // optimizer: `undefined`) before the first one.
   // (A promise while the last epoch end's read-back is on its way.)
@@ -304,7 +321,6 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   };
   /** A failed read-back of an epoch's state the trainer went on from, thrown at the next step. */
   let readFailure: unknown;
-  const totalSteps = Math.min(config.maxSteps ?? Infinity, stepsPerEpoch * config.epochs);
   context.emit({
     type: "plan",
     fusedOptimizer: engine.fused,
@@ -319,18 +335,6 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     dataset: info,
     parameters: engine.variables.reduce((n, v) => n + v.size, 0),
   });
-  scheduler.send({ type: "TrainingPlanned", stepsPerEpoch, startStep: step, totalSteps });
-  // Credits: at least `prefetch` batches, and for small batches as many as fit in
-  // PREFETCH_BYTES (a tiny step should not wait on a message per batch); given back in bulk.
-  const bytesPerBatch = 4 * config.batchSize *
-    (info.inputShape.reduce((a, b) => a * b, 1) + info.targetSize);
-  const prefetch = Math.max(
-    config.prefetch,
-    Math.min(MAX_PREFETCH, Math.floor(PREFETCH_BYTES / bytesPerBatch)),
-  );
-  const creditBatch = Math.max(1, Math.floor(prefetch / 4));
-  let consumed = 0;
-  loader.send({ type: "GrantCredits", count: prefetch });
 
   const startedAt = performance.now();
   let status: TrainerResult["status"] = "completed";
@@ -656,8 +660,6 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   // Fault points are a test hook: a run without one does not pay two awaits a step for them.
   const faulty = context.init.fault !== undefined;
   outer: for (; epoch < config.epochs; epoch++) {
-    // The loader streams on into later epochs by itself: it is told where to start only once.
-    if (epochsRun === 0) loader.send({ type: "StartEpoch", epoch, fromBatch: 0, inputBytes });
     let batchIndex = 0;
     record = newRecord(epoch, engine.metrics);
     while (batchIndex < info.batchesPerEpoch) {
