@@ -32,7 +32,7 @@ async function idxSplit(
   imagesName: string,
   labelsName: string,
   limit: number | undefined,
-): Promise<{ ds: Dataset; maxLabel: number }> {
+): Promise<{ ds: Dataset; maxLabel: number; labelsPath: string }> {
   const imagesPath = join(spec.dir, imagesName);
   const labelsPath = join(spec.dir, labelsName);
   const images = await readIdxFile(imagesPath, 3);
@@ -69,7 +69,7 @@ async function idxSplit(
     imageShape: [height, width, 1],
     byteTable,
   };
-  return { ds, maxLabel };
+  return { ds, maxLabel, labelsPath: labels.path };
 }
 
 async function loadIdx(spec: ResolvedIdxSpec): Promise<Sources> {
@@ -84,7 +84,23 @@ async function loadIdx(spec: ResolvedIdxSpec): Promise<Sources> {
     );
   }
   const numClasses = Math.max(train.maxLabel, test.maxLabel) + 1;
+  if (numClasses < 2) {
+    throw oneClass(
+      "every label in the train and test files is 0",
+      train.labelsPath,
+      "point 'trainLabels' and 'testLabels' at the dataset's label files",
+    );
+  }
   return { pool: { ...train.ds, numClasses }, test: { ...test.ds, numClasses } };
+}
+
+/** A classifier needs two classes: with one, there is nothing to learn (and tfjs's oneHot fails). */
+function oneClass(found: string, where: string, hint: string): AnnealError {
+  return new AnnealError(
+    "data",
+    `Cannot train a classifier on one class: ${found}`,
+    { where, hint },
+  );
 }
 
 async function csvDataset(
@@ -127,6 +143,15 @@ async function loadCsv(spec: ResolvedCsvSpec): Promise<Sources> {
     };
   }
   const encoding = labelEncoding(table.labels!, spec.task, spec.path);
+  if (spec.task === "classification" && encoding.classes.length < 2) {
+    throw oneClass(
+      `every row's '${table.columns[table.targetIndex]}' is '${encoding.classes[0]}'`,
+      spec.path,
+      spec.limit === undefined
+        ? "check that 'target' is the label column: a classifier needs two classes or more"
+        : `raise 'limit' (now ${spec.limit}): the rows it keeps hold one class`,
+    );
+  }
   const extra = spec.task === "classification"
     ? { numClasses: encoding.classes.length, labels: encoding.classes }
     : { labels: encoding.classes };

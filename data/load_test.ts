@@ -217,3 +217,46 @@ Deno.test("full Fashion-MNIST loads 60000 + 10000 balanced 28x28 samples", async
   // Generous bound for a shared CI machine; about 1.3 s measured on a busy 2-core box.
   assert.ok(seconds < 15, `loading took ${seconds.toFixed(2)} s`);
 });
+
+/** Writes an IDX file of unsigned bytes with the given dimensions. */
+function idxBytes(dims: number[], values: number[]): Uint8Array {
+  const bytes = new Uint8Array(4 + 4 * dims.length + values.length);
+  bytes.set([0, 0, 8, dims.length]);
+  const view = new DataView(bytes.buffer);
+  dims.forEach((d, i) => view.setUint32(4 + 4 * i, d, false));
+  bytes.set(values, 4 + 4 * dims.length);
+  return bytes;
+}
+
+Deno.test("classification data of one class is refused as data, naming the file and the label", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const csv = `${dir}/one_class.csv`;
+    await Deno.writeTextFile(csv, "a,b,label\n1,2,cat\n3,4,cat\n5,6,cat\n");
+    const spec = { kind: "csv", path: csv, target: "label", task: "classification" } as const;
+    const error = await assertDataError(
+      () => loadData(spec, 1),
+      /one class: every row's 'label' is 'cat'/,
+      /one_class\.csv$/,
+    );
+    assert.match(error.hint!, /'target' is the label column: a classifier needs two classes/);
+    // a limit that keeps one class is named in the hint
+    await Deno.writeTextFile(csv, "a,b,label\n1,2,cat\n3,4,dog\n");
+    const limited = await assertDataError(() => loadData({ ...spec, limit: 1 }, 1), /one class/);
+    assert.match(limited.hint!, /raise 'limit' \(now 1\): the rows it keeps hold one class/);
+    for (const split of ["train", "t10k"]) {
+      await Deno.writeFile(
+        `${dir}/${split}-images-idx3-ubyte`,
+        idxBytes([3, 2, 2], new Array(12).fill(7)),
+      );
+      await Deno.writeFile(`${dir}/${split}-labels-idx1-ubyte`, idxBytes([3], [0, 0, 0]));
+    }
+    await assertDataError(
+      () => loadData({ kind: "idx", dir }, 1),
+      /one class: every label in the train and test files is 0/,
+      /train-labels-idx1-ubyte$/, // the file read, not the .gz name asked for
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
