@@ -55,6 +55,34 @@ function resolveTarget(target: string | number, columns: string[], where: string
   );
 }
 
+/** Delimiters a file may use instead of the configured one, as a hint names them. */
+const OTHER_DELIMITERS = [",", ";", "\t", "|"];
+
+/**
+ * A first record of one field: a run needs a target and a feature. Most often the file uses
+ * another delimiter, so the hint names the one the line holds most of.
+ */
+function oneColumn(text: string, delimiter: string, where: string): AnnealError {
+  const counts = OTHER_DELIMITERS.filter((d) => d !== delimiter)
+    .map((d) => ({ d, count: text.split(d).length - 1 }))
+    .filter(({ count }) => count > 0)
+    .sort((a, b) => b.count - a.count);
+  const shown = (d: string) => (d === "\t" ? "\\t" : d);
+  return new AnnealError(
+    "data",
+    `Cannot read CSV: the first line has one field (split on '${shown(delimiter)}'), ` +
+      "and a run needs a target and at least one feature column",
+    {
+      where,
+      hint: counts.length > 0
+        ? `the line holds '${shown(counts[0].d)}': set data.delimiter to ${
+          JSON.stringify(counts[0].d)
+        }`
+        : `check the delimiter (now '${shown(delimiter)}'), and give the file a feature column`,
+    },
+  );
+}
+
 /**
  * Float32 values in blocks that are never copied while they fill: a table grows by at most one
  * block at a time (doubling one array would need three times the data at its peak).
@@ -143,7 +171,10 @@ class TableBuilder implements CsvSink {
       );
     }
     // A field that failed the general path fails it again here, now with the record's line.
-    if (this.#bad) parseNumber(this.#bad.text, where, this.columns[this.#bad.column]);
+    if (this.#bad) {
+      const { column, text } = this.#bad;
+      parseNumber(text, where, this.columns[column], column === this.targetIndex);
+    }
     this.n++;
     return this.n < this.#limit;
   }
@@ -164,7 +195,8 @@ class TableBuilder implements CsvSink {
   #firstRecord(line: number): boolean {
     const fields = this.#first;
     this.#first = [];
-    const { header, target } = this.#options;
+    const { header, target, delimiter } = this.#options;
+    if (fields.length < 2) throw oneColumn(fields[0] ?? "", delimiter, `${this.#file}:${line}`);
     this.columns = header ? fields.map((f) => f.trim()) : fields.map((_, i) => `column${i}`);
     this.targetIndex = resolveTarget(target, this.columns, `${this.#file}:${line}`);
     if (header) return true;
@@ -215,16 +247,6 @@ export async function readCsv(
       {
         where: file,
         hint: "point 'path' at a CSV file with a header row and at least one data row",
-      },
-    );
-  }
-  if (columns.length < 2) {
-    throw new AnnealError(
-      "data",
-      "Cannot read CSV: need a target and at least one feature column",
-      {
-        where: `${file}:1`,
-        hint: `check the delimiter (now '${options.delimiter}')`,
       },
     );
   }

@@ -11,7 +11,8 @@ const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 const NON_FINITE = /^[+-]?(nan|inf|infinity)$/i;
 
 /**
- * Parses one CSV field as a finite float32, or throws an error naming file:line and column.
+ * Parses one CSV field as a finite float32, or throws an error naming file:line and column (and,
+ * for the `target` column, the task that reads labels).
  *
  * @example
  * ```ts
@@ -19,7 +20,7 @@ const NON_FINITE = /^[+-]?(nan|inf|infinity)$/i;
  * console.assert(parseNumber(" -1.5e2 ", "a.csv:2", "x0") === -150);
  * ```
  */
-export function parseNumber(text: string, where: string, column: string): number {
+export function parseNumber(text: string, where: string, column: string, target = false): number {
   const trimmed = text.trim();
   if (NUMBER.test(trimmed)) {
     const value = Number(trimmed);
@@ -44,6 +45,9 @@ export function parseNumber(text: string, where: string, column: string): number
       where,
       hint: trimmed === ""
         ? "fill in the empty value or drop the row"
+        : target
+        ? "it is the target, read as a number for task 'regression': set data.task to " +
+          "'classification' (or 'binary') if it holds labels, else fix the value"
         : "fix the value, or set 'target' to this column with task 'classification' if it is a label",
     },
   );

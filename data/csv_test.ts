@@ -189,3 +189,41 @@ Deno.test("property: decimals parsed from bytes equal Math.fround(Number(text)),
   // values too close to a float32 rounding boundary to decide from a 15-digit estimate).
   assert.ok(quick > 0.8 * total && total > 1000, `${quick} of ${total}`);
 });
+
+Deno.test("a first line of one field names the delimiter the line holds", async () => {
+  const options = { ...numeric, target: -1 };
+  // read with ',' (the default), a ';' file fails at its first line, not at a 'not a number'
+  const semi = await assertDataError(
+    () => readFile("semicolon.csv", options),
+    /first line has one field \(split on ','\)/,
+    /semicolon\.csv:1$/,
+  );
+  assert.match(semi.hint!, /the line holds ';': set data.delimiter to ";"/);
+  const tab = await assertDataError(
+    () => readCsv(once("a\tb\ty\n1\t2\t3\n"), "tab.csv", options),
+    /one field/,
+  );
+  assert.match(tab.hint!, /the line holds '\\t': set data.delimiter to "\\t"/);
+  const single = await assertDataError(
+    () => readCsv(once("y\n1\n"), "single.csv", { ...numeric, header: false, target: 0 }),
+    /one field/,
+    /single\.csv:1$/,
+  );
+  assert.match(single.hint!, /check the delimiter \(now ','\)/);
+});
+
+Deno.test("a label in a regression target says to set data.task, not to set 'target'", async () => {
+  const text = "a,label\n1,cat\n2,dog\n";
+  const target = await assertDataError(
+    () => readCsv(once(text), "labels.csv", { ...numeric, target: "label" }),
+    /'label' has "cat", which is not a number/,
+    /labels\.csv:2$/,
+  );
+  assert.match(target.hint!, /it is the target.*set data.task to 'classification'/);
+  // a label in a feature column keeps the hint that names 'target'
+  const feature = await assertDataError(
+    () => readCsv(once("label,y\ncat,1\n"), "features.csv", numeric),
+    /'label' has "cat"/,
+  );
+  assert.match(feature.hint!, /set 'target' to this column/);
+});
