@@ -11,7 +11,7 @@ import { OptimizerSpecSchema } from "./optimizers/spec.ts";
 import { SchedulerSpecSchema } from "./schedulers/spec.ts";
 import { SweepSpecSchema } from "./sweeps/spec.ts";
 import { AnnealError } from "./errors.ts";
-import { showValue, valueAt } from "./zod_paths.ts";
+import { closestName, fieldNames, formatPath, showValue, valueAt } from "./zod_paths.ts";
 import { type ScaledLearningRate, scaleLearningRate } from "./optimizers/scaling.ts";
 import { checkLossFits, checkMonitor, dataTask } from "./task_fit.ts";
 
@@ -153,10 +153,49 @@ export type RunConfigInput = z.input<typeof RunConfigSchema>;
 /** A validated run config with every default filled in. */
 export type RunConfig = z.output<typeof RunConfigSchema>;
 
+/** A zod issue, with an unknown key's path ending at that key (one entry per key). */
+interface FieldIssue {
+  path: PropertyKey[];
+  issue: z.core.$ZodIssue;
+  /** The key no schema field has, for an `unrecognized_keys` issue. */
+  unknown?: string;
+}
+
+function fieldIssues(error: z.ZodError): FieldIssue[] {
+  return error.issues.flatMap((issue): FieldIssue[] =>
+    issue.code === "unrecognized_keys"
+      ? issue.keys.map((key) => ({ path: [...issue.path, key], issue, unknown: key }))
+      : [{ path: issue.path, issue }]
+  );
+}
+
+/**
+ * The fields an unknown key most likely meant: a field of the same object spelled alike
+ * (`optimzer`: `optimizer`), else the fields of that name one level down (`patience` at the top:
+ * `scheduler.patience`, `earlyStopping.patience`) or up (`optimizer.epochs`: `epochs`).
+ */
+function meantFields(key: string, parent: PropertyKey[], input: unknown): string[] {
+  const here = fieldNames(RunConfigSchema, parent, input).filter((name) => name !== key);
+  const close = closestName(key, here);
+  if (close !== undefined) return [formatPath([...parent, close])];
+  const below = here.filter((section) =>
+    fieldNames(RunConfigSchema, [...parent, section], input).includes(key)
+  );
+  if (below.length > 0) return below.map((section) => formatPath([...parent, section, key]));
+  for (let depth = parent.length - 1; depth >= 0; depth--) {
+    const above = parent.slice(0, depth);
+    if (fieldNames(RunConfigSchema, above, input).includes(key)) {
+      return [formatPath([...above, key])];
+    }
+  }
+  return [];
+}
+
 /**
  * Formats the first zod issues as `field path: message, current value is ...`, one per field (a
- * value that breaks two rules, like lr -1, is named once); `sourceOf` may name where an issue's
- * value came from (`in --set 'epochs=0'`), said after its path.
+ * value that breaks two rules, like lr -1, is named once; an unknown field says which field it
+ * likely meant); `sourceOf` may name where an issue's value came from (`in --set 'epochs=0'`),
+ * said after its path.
  */
 export function describeIssues(
   error: z.ZodError,
@@ -164,19 +203,26 @@ export function describeIssues(
   sourceOf: (path: PropertyKey[]) => string | undefined = () => undefined,
 ): string {
   const fields = new Set<string>();
-  return error.issues.filter((issue) => {
-    const path = issue.path.length ? issue.path.join(".") : "(root)";
-    return !fields.has(path) && fields.add(path);
-  }).slice(0, 5).map((issue) => {
-    const path = issue.path.length ? issue.path.join(".") : "(root)";
-    const value = valueAt(input, issue.path);
+  return fieldIssues(error).filter(({ path }) => {
+    const field = path.length ? path.join(".") : "(root)";
+    return !fields.has(field) && fields.add(field);
+  }).slice(0, 5).map(({ path, issue, unknown }) => {
+    const field = path.length ? path.join(".") : "(root)";
+    const source = sourceOf(path);
+    const where = `'${field}'${source ? ` (${source})` : ""}`;
+    if (unknown !== undefined) {
+      const meant = meantFields(unknown, path.slice(0, -1), input).map((name) => `'${name}'`);
+      return `${where}: unknown field${
+        meant.length > 0 ? ` (did you mean ${meant.join(" or ")}?)` : ""
+      }`;
+    }
+    const value = valueAt(input, path);
     // JSON reads 1e400 as Infinity, which zod calls "received Infinity" and JSON writes as null
     const message = typeof value === "number" && !Number.isFinite(value)
       ? "must be a finite number"
       : issue.message;
     const got = value === undefined ? "" : `, current value is ${showValue(value)}`;
-    const source = sourceOf(issue.path);
-    return `'${path}'${source ? ` (${source})` : ""}: ${message}${got}`;
+    return `${where}: ${message}${got}`;
   }).join("; ");
 }
 
@@ -218,7 +264,7 @@ function parseWithOverrides(input: unknown, source: string, overrides: string[])
     checkFit(result.data);
     return withSeedDefaults(result.data);
   }
-  const first = result.error.issues[0];
+  const first = fieldIssues(result.error)[0];
   const blamed = first && overrideAt(first.path, overrides);
   const header = blamed ? `--set '${blamed}'` : source;
   // Issues from elsewhere than the first one's source say where they come from.
@@ -232,9 +278,13 @@ function parseWithOverrides(input: unknown, source: string, overrides: string[])
     `Invalid ${header}: ${describeIssues(result.error, input, sourceOf)}`,
     {
       where: first?.path.join(".") || undefined,
-      hint: blamed
-        ? "change the --set value; `anneal schema` prints every field and what it allows"
-        : "fix the field named above; `anneal schema` prints every field and what it allows",
+      hint:
+        (first?.unknown !== undefined
+          ? `remove or rename the field${blamed ? " in the --set" : ""}`
+          : blamed
+          ? "change the --set value"
+          : "fix the field named above") +
+        "; `anneal schema` prints every field and what it allows",
     },
   );
 }

@@ -160,3 +160,54 @@ Deno.test("RNNs clip gradients at 1.0 by default (the seeds' advice); null turns
   );
   assert.equal(parseConfig({ model: { kind: "cnn" } }).clipping.maxNorm, undefined);
 });
+
+Deno.test("an unknown field is named by its own path, with the field it likely meant", async () => {
+  const unknown = async (input: Record<string, unknown>, overrides: string[] = []) => {
+    try {
+      if (overrides.length > 0) await loadConfig(undefined, overrides);
+      else parseConfig(input);
+    } catch (error) {
+      assert.ok(error instanceof AnnealError && error.code === "config");
+      assert.match(error.hint!, /remove or rename the field/);
+      // never the whole object it sits in as a "current value"
+      assert.doesNotMatch(error.message, /current value/);
+      return error;
+    }
+    assert.fail("expected a config error");
+  };
+  const typo = await unknown({ optimzer: { name: "adam" } });
+  assert.match(typo.message, /'optimzer': unknown field \(did you mean 'optimizer'\?\)/);
+  assert.equal(typo.where, "optimzer");
+  // a field of a section written at the top, and one written in the wrong section
+  const misplaced = await unknown({ validationSplit: 0.2 });
+  assert.match(
+    misplaced.message,
+    /'validationSplit': unknown field \(did you mean 'data\.validationSplit'\?\)/,
+  );
+  assert.match(
+    (await unknown({ optimizer: { name: "sgd", lr: 0.1, epochs: 3 } })).message,
+    /'optimizer\.epochs': unknown field \(did you mean 'epochs'\?\)/,
+  );
+  assert.match(
+    (await unknown({ patience: 3 })).message,
+    /did you mean 'scheduler\.patience' or 'earlyStopping\.patience'\?/,
+  );
+  // a union's option is chosen by its kind: idx has 'flatten', csv has not
+  assert.match(
+    (await unknown({ data: { kind: "idx", flaten: true } })).message,
+    /'data\.flaten': unknown field \(did you mean 'data\.flatten'\?\)/,
+  );
+  assert.match(
+    (await unknown({ data: { kind: "csv", path: "a.csv", target: "y", flaten: true } })).message,
+    /'data\.flaten': unknown field$/,
+  );
+  // written by a --set at the top level, it is blamed on that --set
+  const set = await unknown({}, ["validationSplit=0.2"]);
+  assert.match(set.message, /^Invalid --set 'validationSplit=0.2': 'validationSplit': unknown/);
+  assert.match(set.hint!, /in the --set/);
+  // two unknown keys of one object are both named
+  assert.match(
+    (await unknown({ foo: 1, bar: 2 })).message,
+    /'foo': unknown field; 'bar': unknown field/,
+  );
+});

@@ -8,6 +8,7 @@
  * @module
  */
 import { AnnealError } from "./errors.ts";
+import { closestName } from "./zod_paths.ts";
 import type { Task } from "./data/types.ts";
 import type { LossName } from "./models/losses.ts";
 
@@ -195,46 +196,6 @@ export function epochMetricNames(task: Task, validation: boolean): string[] {
   return [...training, ...(validation ? training.map(validationName) : []), "lr"];
 }
 
-/** Lower case without separators, so `val_loss` and `VALLOSS` read as `valLoss`. */
-const normalized = (name: string) => name.toLowerCase().replace(/[^a-z0-9]/g, "");
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min(
-        previous[j] + 1,
-        row[j - 1] + 1,
-        previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-    }
-    previous = row;
-  }
-  return previous[b.length];
-}
-
-/** The metric a misspelled name most likely meant, if any is close. */
-function closestMetric(name: string, candidates: string[]): string | undefined {
-  const wanted = normalized(name);
-  let best: { name: string; distance: number } | undefined;
-  for (const candidate of candidates) {
-    const other = normalized(candidate);
-    // `valAcc` for `valAccuracy`: a prefix of 3 or more letters counts as close
-    const distance = other === wanted
-      ? 0
-      : wanted.length >= 3 && other.startsWith(wanted)
-      ? 1
-      : editDistance(wanted, other);
-    // up to 2 edits, fewer for short names (`f1` is not `lr`)
-    const allowed = Math.min(2, Math.floor(other.length / 3));
-    if (distance <= allowed && (!best || distance < best.distance)) {
-      best = { name: candidate, distance };
-    }
-  }
-  return best?.name;
-}
-
 /** Each task's metric's counterpart in the other tasks (a monitor written for another task). */
 const COUNTERPART: Record<string, string> = {
   accuracy: "mae",
@@ -342,7 +303,7 @@ export function checkMetric(
     );
   }
   // a metric of another task (`accuracy` on a regression), or a misspelling of one
-  const meant = closestMetric(metric, [...accepted, ...Object.keys(COUNTERPART)]);
+  const meant = closestName(metric, [...accepted, ...Object.keys(COUNTERPART)]);
   const counterpart = meant !== undefined && !accepted.includes(meant)
     ? COUNTERPART[meant]
     : undefined;

@@ -114,3 +114,127 @@ export function jsonDifferences(
   }
   return [{ path: formatPath(path), stored, given }];
 }
+
+/** Lower case without separators, so `val_loss` and `VALLOSS` read as `valLoss`. */
+const normalized = (name: string) => name.toLowerCase().replace(/[^a-z0-9]/g, "");
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(
+        previous[j] + 1,
+        row[j - 1] + 1,
+        previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = row;
+  }
+  return previous[b.length];
+}
+
+/**
+ * The name a misspelled one most likely meant, if any is close: case and separators are ignored
+ * (`val_loss` is `valLoss`), a prefix of 3 or more letters counts as close (`valAcc` for
+ * `valAccuracy`), else up to 2 edits, fewer for short names (`f1` is not `lr`).
+ *
+ * @example
+ * ```ts
+ * import { closestName } from "./zod_paths.ts";
+ * console.assert(closestName("optimzer", ["optimizer", "epochs"]) === "optimizer");
+ * console.assert(closestName("f1", ["lr"]) === undefined);
+ * ```
+ */
+export function closestName(name: string, candidates: string[]): string | undefined {
+  const wanted = normalized(name);
+  let best: { name: string; distance: number } | undefined;
+  for (const candidate of candidates) {
+    const other = normalized(candidate);
+    // `valAcc` for `valAccuracy`: a prefix of 3 or more letters counts as close
+    const distance = other === wanted
+      ? 0
+      : wanted.length >= 3 && other.startsWith(wanted)
+      ? 1
+      : editDistance(wanted, other);
+    // up to 2 edits, fewer for short names (`f1` is not `lr`)
+    const allowed = Math.min(2, Math.floor(other.length / 3));
+    if (distance <= allowed && (!best || distance < best.distance)) {
+      best = { name: candidate, distance };
+    }
+  }
+  return best?.name;
+}
+
+/** The parts of a zod schema's definition that {@linkcode fieldNames} walks. */
+interface SchemaDef {
+  type: string;
+  shape?: Record<string, { _zod: { def: SchemaDef } }>;
+  innerType?: { _zod: { def: SchemaDef } };
+  in?: { _zod: { def: SchemaDef } };
+  options?: { _zod: { def: SchemaDef } }[];
+  element?: { _zod: { def: SchemaDef } };
+  valueType?: { _zod: { def: SchemaDef } };
+  values?: unknown[];
+}
+
+/** A definition without its wrappers (optional, default, a pipe's input, ...). */
+function unwrap(def: SchemaDef): SchemaDef {
+  while (true) {
+    const inner = def.innerType ?? (def.type === "pipe" ? def.in : undefined);
+    if (!inner) return def;
+    def = inner._zod.def;
+  }
+}
+
+/** Whether an object schema's literal fields (a union's discriminator) accept `value`'s. */
+function literalsMatch(def: SchemaDef, value: unknown): boolean {
+  return Object.entries(def.shape ?? {}).every(([key, field]) => {
+    const inner = unwrap(field._zod.def);
+    if (inner.type !== "literal") return true;
+    const given = (value as Record<string, unknown> | null)?.[key];
+    return given === undefined || inner.values!.includes(given);
+  });
+}
+
+/**
+ * The field names an object schema knows at `path` of `input` (for a union, those of the options
+ * whose literal fields, such as a `kind` or `name`, accept the input's; all options' when none
+ * does), to name the field a misspelled key meant.
+ *
+ * @example
+ * ```ts
+ * import { z } from "npm:zod@4.6.7";
+ * import { fieldNames } from "./zod_paths.ts";
+ * const schema = z.strictObject({ a: z.strictObject({ lr: z.number() }).optional() });
+ * console.assert(fieldNames(schema, ["a"], {}).join() === "lr");
+ * ```
+ */
+export function fieldNames(
+  schema: { _zod: { def: unknown } },
+  path: readonly PropertyKey[],
+  input: unknown,
+): string[] {
+  const names = new Set<string>();
+  const walk = (def: SchemaDef, depth: number, value: unknown) => {
+    def = unwrap(def);
+    if (def.type === "union") {
+      const options = def.options!.map((option) => unwrap(option._zod.def));
+      const matching = options.filter((option) => literalsMatch(option, value));
+      for (const option of matching.length > 0 ? matching : options) walk(option, depth, value);
+      return;
+    }
+    if (depth === path.length) {
+      if (def.type === "object") { for (const name of Object.keys(def.shape!)) names.add(name); }
+      return;
+    }
+    const key = path[depth];
+    const next = (value as Record<PropertyKey, unknown> | null)?.[key];
+    if (def.type === "object" && typeof key === "string" && def.shape![key]) {
+      walk(def.shape![key]._zod.def, depth + 1, next);
+    } else if (def.type === "array" && def.element) walk(def.element._zod.def, depth + 1, next);
+    else if (def.type === "record" && def.valueType) walk(def.valueType._zod.def, depth + 1, next);
+  };
+  walk(schema._zod.def as SchemaDef, 0, input);
+  return [...names];
+}
