@@ -104,7 +104,7 @@ export async function readRun(
     summary = { status: "running" };
   } else if (summary.status === "running") {
     liveness = await runningProcess(dir, summary, options.liveness);
-    if (liveness.state === "gone") summary = await crashed(dir, meta.id ?? name, summary, liveness);
+    if (liveness.state === "gone") summary = await crashed(dir, name, summary, liveness);
     if (liveness.state === "unchecked") warnings.push(`summary.json: ${liveness.reason}`);
   }
   const lrFind = await readJson<LrFindRecord>(dir, "lr_find.json", warnings);
@@ -120,8 +120,10 @@ export async function readRun(
   };
   const steps = await ndjson<StepRecord>("steps.ndjson");
   const epochs = await ndjson<EpochRecord>("epochs.ndjson");
+  // The id is the directory's name, which every command takes: meta.json's id is the name the run
+  // was created under, and a run directory copied or renamed keeps it.
   return {
-    id: meta.id ?? name,
+    id: name,
     dir,
     config,
     meta,

@@ -15,7 +15,7 @@ Deno.test("readRun reads config, meta, steps, epochs, summary and lr_find of a r
   const run = await readRun(`${FIXTURES}healthy`);
   const lines = (await Deno.readTextFile(`${FIXTURES}healthy/epochs.ndjson`)).trim().split("\n");
   assert.equal(run.epochs.length, lines.length);
-  assert.equal(run.id, JSON.parse(await Deno.readTextFile(`${FIXTURES}healthy/meta.json`)).id);
+  assert.equal(run.id, "healthy"); // the directory's name (meta.json's id is healthy-20261122-...)
   assert.equal(run.summary.status, "completed");
   assert.equal(run.lrFind?.lrs.length, run.lrFind?.losses.length);
   assert.ok(run.steps.every((s) => typeof s.gradNorm === "number"));
@@ -108,4 +108,20 @@ Deno.test("formatTable aligns columns, right-aligns numbers and prints '-' for m
     "a        0.1  -",
     "bbb  1.00e-5  x",
   ]);
+});
+
+Deno.test("a run's id is its directory's name (what `last` resolves to), also for a renamed run", async () => {
+  const runs = await Deno.makeTempDir();
+  try {
+    // the fixtures' meta.json ids ("healthy-20261122-...") are not their directory names
+    await Deno.rename(await copyRun("healthy"), `${runs}/healthy`);
+    await Deno.rename(await copyRun("overfitting"), `${runs}/renamed`);
+    const rows = await listRuns(runs);
+    assert.deepEqual(rows.map((row) => row.id), ["healthy", "renamed"]);
+    const record = await readRun(`${runs}/renamed`);
+    assert.equal(record.id, "renamed");
+    assert.match(String(record.meta.id), /^overfitting-/);
+  } finally {
+    await Deno.remove(runs, { recursive: true });
+  }
 });

@@ -144,7 +144,7 @@ export type RunConfigRecord = Record<string, unknown>;
 
 /** A whole run directory, read back. */
 export interface RunRecord {
-  /** The run id (from meta.json, else the directory name). */
+  /** The run id: the directory's name (meta.json's `id` is the name it was created under). */
   id: string;
   /** Path of the run directory. */
   dir: string;
