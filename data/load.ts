@@ -20,6 +20,7 @@ import {
 } from "./spec.ts";
 import { applyNormalization, fitNormalization, splitValidation, takeFirst } from "./split.ts";
 import { syntheticLinear } from "./synthetic.ts";
+import { formatPath, showValue, valueAt } from "../zod_paths.ts";
 import type { Dataset, LoadedData, Normalization } from "./types.ts";
 
 interface Sources {
@@ -177,8 +178,13 @@ function parseSpec(spec: DataSpec): ResolvedDataSpec {
   const parsed = DataSpecSchema.safeParse(spec);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
-  const path = ["data", ...issue.path.map(String)].join(".");
-  throw new AnnealError("config", `Cannot load data: ${issue.message}`, {
+  const path = formatPath(["data", ...issue.path]);
+  const value = valueAt(spec, issue.path);
+  // the message names the field: zod's own says only "expected string, received undefined"
+  const message = value === undefined && issue.code === "invalid_type"
+    ? "is required"
+    : `${issue.message}, current value is ${showValue(value)}`;
+  throw new AnnealError("config", `Cannot load data: '${path}' ${message}`, {
     where: path,
     hint: "fix the data section of the config (see docs/contracts.md, data/)",
     cause: parsed.error,

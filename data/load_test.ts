@@ -87,7 +87,15 @@ Deno.test("an invalid spec is a config error naming the field", async () => {
     assert.ok(error instanceof AnnealError);
     assert.equal(error.code, "config");
     assert.equal(error.where, "data.n");
+    assert.match(error.message, /'data\.n' .*current value is -1/);
   }
+  // a missing field is named (zod's message was "expected string, received undefined")
+  await assert.rejects(
+    () => loadData({ kind: "csv" } as unknown as Parameters<typeof loadData>[0], 1),
+    (error: unknown) =>
+      error instanceof AnnealError && error.where === "data.path" &&
+      error.message === "Cannot load data: 'data.path' is required",
+  );
 });
 
 Deno.test("csv standardization is fitted on the training split and applied to validation", async () => {

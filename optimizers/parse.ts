@@ -37,6 +37,8 @@ export function parseOptimizerSpec(input: unknown): ResolvedOptimizerSpec {
     where: where === "" ? undefined : where,
     hint: issue.code === "unrecognized_keys"
       ? "remove the field or check its spelling (torch.optim's argument names in camelCase)"
+      : where === ""
+      ? "pass an object like { name: 'adam', lr: 0.001 }"
       : `set '${where}' to a valid value`,
   });
 }
@@ -51,6 +53,7 @@ function describe(issue: z.core.$ZodIssue, input: unknown): string {
     case "too_big":
       return `${field} must be ${issue.inclusive ? "<=" : "<"} ${issue.maximum}, ${current}`;
     case "invalid_type":
+      if (issue.path.length === 0) return `the spec must be an object, ${current}`;
       if (value === undefined) return `${field} is required`;
       return `${field} must be ${
         issue.expected === "int" ? "an integer" : `a ${issue.expected}`

@@ -69,3 +69,11 @@ Deno.test("defaults are torch.optim's", () => {
     assert.equal(spec.noDecay, undefined, "no list: the rank < 2 rule");
   }
 });
+
+Deno.test("a spec that is not an object says so (from plain JavaScript: createOptimizer())", () => {
+  assert.equal(
+    messageOf(undefined),
+    "Cannot create optimizer: the spec must be an object, current value is undefined",
+  );
+  assert.match(messageOf("adam"), /the spec must be an object, current value is "adam"/);
+});

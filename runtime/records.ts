@@ -8,14 +8,19 @@
 import { writeFileAtomic } from "./checkpoint.ts";
 import { AnnealError } from "../errors.ts";
 import { fileError } from "../file_errors.ts";
+import { showValue } from "../zod_paths.ts";
 
 /** Run ids are plain names: no separators, no `..`, so a run can never escape its runs directory. */
 export const RUN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 /** Checks a run id taken from a user. */
 export function checkRunId(id: string): string {
-  if (!RUN_ID_PATTERN.test(id) || id.includes("..")) {
-    throw new AnnealError("usage", `'${id}' is not a valid run id`, {
+  // a caller in plain JavaScript may pass anything (train(config, { resume: 5 }))
+  if (typeof id !== "string" || !RUN_ID_PATTERN.test(id) || id.includes("..")) {
+    const message = typeof id === "string"
+      ? `'${id}' is not a valid run id`
+      : `${showValue(id)} is not a valid run id: a run id is a string`;
+    throw new AnnealError("usage", message, {
       hint:
         "run ids are letters, digits, '.', '_' and '-' (see `anneal runs`); paths are not allowed",
     });
