@@ -256,9 +256,15 @@ export function parseConfig(input: unknown, source = "config"): RunConfig {
 
 /**
  * Validates a config made of `source` and `--set` overrides; an invalid value is blamed on the
- * override that wrote it, if one did, else on `source`.
+ * override that wrote it, if one did, else on `source`. `flags` names the command-line flag an
+ * override stands for (`epochs=0` is `--epochs 0`), so that the error names what was typed.
  */
-function parseWithOverrides(input: unknown, source: string, overrides: string[]): RunConfig {
+function parseWithOverrides(
+  input: unknown,
+  source: string,
+  overrides: string[],
+  flags: Record<string, string> = {},
+): RunConfig {
   const result = RunConfigSchema.safeParse(input);
   if (result.success) {
     checkFit(result.data);
@@ -266,13 +272,15 @@ function parseWithOverrides(input: unknown, source: string, overrides: string[])
   }
   const first = fieldIssues(result.error)[0];
   const blamed = first && overrideAt(first.path, overrides);
-  const header = blamed ? `--set '${blamed}'` : source;
+  const typed = (override: string) => flags[override] ?? `--set '${override}'`;
+  const header = blamed ? typed(blamed) : source;
   // Issues from elsewhere than the first one's source say where they come from.
   const sourceOf = (path: PropertyKey[]) => {
     const override = overrideAt(path, overrides);
     if (override === blamed) return undefined;
-    return override ? `in --set '${override}'` : `in ${source}`;
+    return override ? `in ${typed(override)}` : `in ${source}`;
   };
+  const flag = blamed && flags[blamed] ? flags[blamed].split(" ")[0] : "--set";
   throw new AnnealError(
     "config",
     `Invalid ${header}: ${describeIssues(result.error, input, sourceOf)}`,
@@ -280,9 +288,9 @@ function parseWithOverrides(input: unknown, source: string, overrides: string[])
       where: first?.path.join(".") || undefined,
       hint:
         (first?.unknown !== undefined
-          ? `remove or rename the field${blamed ? " in the --set" : ""}`
+          ? `remove or rename the field${blamed ? ` in the ${flag}` : ""}`
           : blamed
-          ? "change the --set value"
+          ? `change the ${flag} value`
           : "fix the field named above") +
         "; `anneal schema` prints every field and what it allows",
     },
@@ -375,10 +383,14 @@ export function applyOverrides(
   return out;
 }
 
-/** Reads a JSON config file, applies overrides and validates. */
+/**
+ * Reads a JSON config file, applies overrides and validates; `flags` maps an override to the
+ * flag it was typed as (`{ "epochs=0": "--epochs 0" }`), for errors.
+ */
 export async function loadConfig(
   path: string | undefined,
   overrides: string[] = [],
+  flags: Record<string, string> = {},
 ): Promise<RunConfig> {
   let input: Record<string, unknown> = {};
   if (path !== undefined) {
@@ -411,7 +423,7 @@ export async function loadConfig(
     }
   }
   const source = path ? `config '${path}'` : "config";
-  return parseWithOverrides(applyOverrides(input, overrides), source, overrides);
+  return parseWithOverrides(applyOverrides(input, overrides), source, overrides, flags);
 }
 
 /** The run config's JSON Schema, for editors (`anneal schema`). */

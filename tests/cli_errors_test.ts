@@ -80,6 +80,21 @@ Deno.test("an invalid value from --set is blamed on the --set, not on the config
   assert.match(out.stderr, /hint: change the --set value/);
 });
 
+Deno.test("an invalid --epochs, --lr or --batch-size is blamed on that flag, not on a --set nobody typed", async () => {
+  await using runs = await tempRunsDir();
+  const out = await anneal("train", "--runs-dir", runs.dir, "--batch-size", "0", "--lr", "0");
+  assertUserError(
+    out,
+    1,
+    /Invalid --batch-size 0: 'batchSize': Too small: expected number to be >0, current value is 0; 'optimizer\.lr' \(in --lr 0\): must be > 0/,
+  );
+  assert.match(out.stderr, /hint: change the --batch-size value/);
+  assert.doesNotMatch(out.stderr, /--set/);
+  // a --set that writes the same field is still named as the --set
+  const set = await anneal("train", "--runs-dir", runs.dir, "--set", "epochs=0");
+  assertUserError(set, 1, /Invalid --set 'epochs=0': 'epochs': Too small/);
+});
+
 Deno.test("report --plot lrFind on a training run points at the lr-find run to report", async () => {
   await using runs = await tempRunsDir();
   const config = `${runs.dir}/config.json`;

@@ -41,15 +41,30 @@ export function exitCodeFor(result: RunResult, signal?: Deno.Signal): number {
   return 0;
 }
 
-/** Turns the shortcut flags into `--set` overrides. */
-export function shortcutOverrides(options: TrainCommandOptions): string[] {
-  const overrides = [...options.set];
-  if (options.backend) overrides.push(`backend=${JSON.stringify(options.backend)}`);
-  if (options.epochs) overrides.push(`epochs=${options.epochs}`);
-  if (options.batchSize) overrides.push(`batchSize=${options.batchSize}`);
-  if (options.lr) overrides.push(`optimizer.lr=${options.lr}`);
-  if (options.runsDir) overrides.push(`runsDir=${JSON.stringify(options.runsDir)}`);
-  if (options.name) overrides.push(`name=${JSON.stringify(options.name)}`);
+/**
+ * Turns the shortcut flags into `--set` overrides; `flags` says which flag each one was typed as,
+ * so that a config error names `--epochs 0`, not a `--set 'epochs=0'` nobody wrote.
+ */
+export function shortcutOverrides(
+  options: TrainCommandOptions,
+): string[] & { flags: Record<string, string> } {
+  const overrides = Object.assign([...options.set], { flags: {} as Record<string, string> });
+  const shortcut = (override: string, flag: string, value: string) => {
+    overrides.push(override);
+    overrides.flags[override] = `${flag} ${value}`;
+  };
+  if (options.backend) {
+    shortcut(`backend=${JSON.stringify(options.backend)}`, "--backend", options.backend);
+  }
+  if (options.epochs) shortcut(`epochs=${options.epochs}`, "--epochs", options.epochs);
+  if (options.batchSize) {
+    shortcut(`batchSize=${options.batchSize}`, "--batch-size", options.batchSize);
+  }
+  if (options.lr) shortcut(`optimizer.lr=${options.lr}`, "--lr", options.lr);
+  if (options.runsDir) {
+    shortcut(`runsDir=${JSON.stringify(options.runsDir)}`, "--runs-dir", options.runsDir);
+  }
+  if (options.name) shortcut(`name=${JSON.stringify(options.name)}`, "--name", options.name);
   return overrides;
 }
 
@@ -92,9 +107,10 @@ function resumeInput(options: TrainCommandOptions, runId: string): Record<string
 export async function trainCommand(options: TrainCommandOptions): Promise<number> {
   // checked before anything runs: 0 or 'abc' printed only the last epoch
   if (options.logEvery !== undefined) parseNumberFlag("--log-every", options.logEvery, true);
+  const overrides = shortcutOverrides(options);
   const run = options.resume
     ? train(resumeInput(options, options.resume), { resume: options.resume })
-    : train(await loadConfig(options.config, shortcutOverrides(options)));
+    : train(await loadConfig(options.config, overrides, overrides.flags));
   const interruption = onInterrupt(run);
   try {
     return await follow(run, options, interruption);
