@@ -71,6 +71,34 @@ export async function anneal(
 }
 
 /**
+ * `anneal train` arguments for a run of `epochs` epochs of about a second each (a wide MLP on the
+ * CPU), so that a signal sent at an epoch's end lands mid-run.
+ */
+export function slowTrainArgs(epochs: number, runsDir: string): string[] {
+  return [
+    "train",
+    "--backend",
+    "cpu",
+    "--epochs",
+    String(epochs),
+    "--set",
+    "data.n=1000",
+    "--set",
+    'model={"kind":"mlp","hidden":[256,256]}',
+    "--runs-dir",
+    runsDir,
+  ];
+}
+
+/** `anneal train --resume <runId>` in `runsDir` without a progress bar, and what it printed. */
+export function resumeRun(
+  runId: string,
+  runsDir: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return anneal("train", "--resume", runId, "--runs-dir", runsDir, "--no-progress");
+}
+
+/**
  * Starts `anneal ... --json` and sends `signal` once an event satisfies `until`; resolves with
  * the run's id and the process's status (and what it printed after the signal).
  */

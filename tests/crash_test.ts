@@ -7,7 +7,14 @@
  */
 import assert from "node:assert/strict";
 import { listRuns } from "../mod.ts";
-import { anneal, readNdjson, signalWhen, tempRunsDir } from "./_helpers.ts";
+import {
+  anneal,
+  readNdjson,
+  resumeRun,
+  signalWhen,
+  slowTrainArgs,
+  tempRunsDir,
+} from "./_helpers.ts";
 
 Deno.test("a run killed with SIGKILL after its first epochs lists as crashed, with the resume command, and --resume completes it", async () => {
   await using runs = await tempRunsDir();
@@ -15,19 +22,7 @@ Deno.test("a run killed with SIGKILL after its first epochs lists as crashed, wi
   // Epochs of about a second (a wide MLP): the kill lands mid-run.
   const epochs = 6;
   const killed = await signalWhen(
-    [
-      "train",
-      "--backend",
-      "cpu",
-      "--epochs",
-      String(epochs),
-      "--set",
-      "data.n=1000",
-      "--set",
-      'model={"kind":"mlp","hidden":[256,256]}',
-      "--runs-dir",
-      dir,
-    ],
+    slowTrainArgs(epochs, dir),
     // the second epoch's end: the trainer waits for the first checkpoint before it goes on
     (event) => event.type === "epoch" && (event.epoch as number) >= 1,
     "SIGKILL",
@@ -57,14 +52,7 @@ Deno.test("a run killed with SIGKILL after its first epochs lists as crashed, wi
   // the record itself is left as the run left it
   assert.equal(JSON.parse(await Deno.readTextFile(`${runDir}/summary.json`)).status, "running");
 
-  const resumed = await anneal(
-    "train",
-    "--resume",
-    killed.runId,
-    "--runs-dir",
-    dir,
-    "--no-progress",
-  );
+  const resumed = await resumeRun(killed.runId, dir);
   assert.equal(resumed.code, 0, resumed.stderr);
   const after = JSON.parse(await Deno.readTextFile(`${runDir}/summary.json`));
   assert.equal(after.status, "completed");

@@ -5,7 +5,14 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { annealCommand, readNdjson, signalWhen, tempRunsDir } from "./_helpers.ts";
+import {
+  annealCommand,
+  readNdjson,
+  resumeRun,
+  signalWhen,
+  slowTrainArgs,
+  tempRunsDir,
+} from "./_helpers.ts";
 
 const decoder = new TextDecoder();
 
@@ -15,19 +22,7 @@ async function interruptAfterFirstEpoch(signal: "SIGTERM" | "SIGINT", code: numb
   // Epochs of about a second (a wide MLP): a signal sent at the first one's end lands mid-run.
   const epochs = 8;
   const interrupted = await signalWhen(
-    [
-      "train",
-      "--backend",
-      "cpu",
-      "--epochs",
-      String(epochs),
-      "--set",
-      "data.n=1000",
-      "--set",
-      'model={"kind":"mlp","hidden":[256,256]}',
-      "--runs-dir",
-      dir,
-    ],
+    slowTrainArgs(epochs, dir),
     (event) => event.type === "epoch",
     signal,
   );
@@ -56,15 +51,8 @@ async function interruptAfterFirstEpoch(signal: "SIGTERM" | "SIGINT", code: numb
   const [row] = JSON.parse(decoder.decode(listed.stdout));
   assert.equal(row.status, "interrupted");
 
-  const resumed = await annealCommand([
-    "train",
-    "--resume",
-    interrupted.runId,
-    "--runs-dir",
-    dir,
-    "--no-progress",
-  ]).output();
-  assert.equal(resumed.code, 0, decoder.decode(resumed.stderr));
+  const resumed = await resumeRun(interrupted.runId, dir);
+  assert.equal(resumed.code, 0, resumed.stderr);
   const after = JSON.parse(await Deno.readTextFile(`${runDir}/summary.json`));
   assert.equal(after.status, "completed");
   assert.equal(after.epochs, epochs);

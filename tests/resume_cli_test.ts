@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { train } from "../mod.ts";
-import { anneal, readNdjson, signalWhen, tempRunsDir } from "./_helpers.ts";
+import { anneal, readNdjson, resumeRun, signalWhen, tempRunsDir } from "./_helpers.ts";
 
 /** A small regression CSV with a test file: every run prints a `Test:` line. */
 async function csvConfig(dir: string, epochs: number): Promise<string> {
@@ -166,14 +166,7 @@ Deno.test("a resumed run prints its epochs in order, by its own config, before t
     "SIGKILL",
   );
   assert.equal(killed.status.signal, "SIGKILL");
-  const resumed = await anneal(
-    "train",
-    "--resume",
-    killed.runId,
-    "--runs-dir",
-    dir,
-    "--no-progress",
-  );
+  const resumed = await resumeRun(killed.runId, dir);
   assert.equal(resumed.code, 0, resumed.stderr);
   const from = Number(resumed.stdout.match(/resuming at epoch (\d+)/)![1]);
   const lines = resumed.stdout.split("\n");
