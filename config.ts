@@ -110,6 +110,13 @@ export const RunConfigSchema = z.strictObject({
   mixedPrecision: z.boolean().default(false),
   /** Steps between read-backs of losses and norms; 1 on CPU backends, 16 on WebGPU when absent. */
   readbackEvery: z.number().int().positive().optional(),
+  /**
+   * Send images read as bytes (IDX, no value-changing augmentation) to the WGSL step on WebGPU as
+   * those bytes, turned into the same floats on the GPU: a quarter of the upload, one dispatch
+   * more. Absent: on a hardware adapter only (on a software one, llvmpipe, that dispatch costs
+   * more than the smaller upload saves). Elsewhere inputs are floats either way.
+   */
+  byteInputs: z.boolean().optional(),
   /** A hyperparameter search over this config (`anneal sweep`); ignored by `anneal train`. */
   sweep: SweepSpecSchema.optional(),
 }).superRefine((config, context) => {

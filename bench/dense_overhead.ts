@@ -80,6 +80,7 @@ for (let r = 0; r < Number(values.repeats); r++) {
         backend: "webgpu",
         fusedModel,
         mixedPrecision,
+        byteInputs: values.bytes,
         model: cnn ? { kind: "cnn", filters, dense: hidden } : { kind: "mlp", hidden },
         optimizer: { name: "adam", lr: 1e-3 },
       }),

@@ -224,8 +224,20 @@ async function useWebGpu(
   routeWebGpuSmallConv();
   routeWebGpuFilterGradient();
   routeWebGpuMatMul();
+  softwareAdapter = probe.info.isFallbackAdapter;
   const fallback = probe.info.isFallbackAdapter ? " (software fallback adapter: slow)" : "";
   return { backend: "webgpu", adapter: probe.info, reason: reason + fallback };
+}
+
+/** Whether the webgpu backend last started runs on a software adapter (llvmpipe). */
+let softwareAdapter = false;
+
+/**
+ * Whether tfjs's webgpu backend runs on a software fallback adapter (Mesa's llvmpipe on CPU-only
+ * machines), where GPU work is CPU work: what is cheap on a GPU may not be there.
+ */
+export function webGpuIsSoftware(): boolean {
+  return tf.getBackend() === "webgpu" && softwareAdapter;
 }
 
 /**

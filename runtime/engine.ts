@@ -23,6 +23,7 @@ import {
 import { AnnealError } from "../errors.ts";
 import { readTensors, readVectors } from "./read_back.ts";
 import { DenseGpuProgram } from "./dense/gpu_program.ts";
+import { webGpuIsSoftware } from "./backend.ts";
 import { DenseHostProgram, HOST_STEP_MAX_WORK } from "./dense/host_program.ts";
 import {
   clipHostNorm,
@@ -167,6 +168,8 @@ export class TrainingEngine {
   /** Why forward and backward run in tfjs although `fusedModel` is on. */
   readonly fusedModelReason?: string;
   readonly #dense?: DenseGpuProgram | DenseHostProgram;
+  /** The config's `byteInputs`, or (absent) whether the GPU is hardware. */
+  readonly #byteInputs: boolean;
   readonly #loss: (output: tf.Tensor, target: tf.Tensor) => tf.Scalar;
   readonly #shape: DataShape;
   readonly #config: RunConfig;
@@ -223,6 +226,7 @@ export class TrainingEngine {
         }
       }
       this.modelPath = path;
+      this.#byteInputs = config.byteInputs ?? !webGpuIsSoftware();
       if (config.mixedPrecision && path !== "wgsl") {
         const why = this.fusedModelReason ??
           (tf.getBackend() === "webgpu"
@@ -305,12 +309,13 @@ export class TrainingEngine {
   }
 
   /**
-   * Whether a step uploads a {@linkcode HostByteBatch}'s bytes as they are (the WGSL step on
-   * WebGPU: a quarter of the bytes to copy to the GPU). Other paths take such batches too, but
-   * turn them into floats on the CPU first, which costs what the bytes save.
+   * Whether the trainer should send {@linkcode HostByteBatch}es: the step uploads their bytes as
+   * they are (the WGSL step on WebGPU: a quarter of the bytes to copy to the GPU), and the config's
+   * `byteInputs` (absent: a hardware adapter) asks for it. Every path takes such batches, but
+   * others turn them into floats on the CPU first, which costs what the bytes save.
    */
   get takesByteInputs(): boolean {
-    return this.#dense instanceof DenseGpuProgram;
+    return this.#dense instanceof DenseGpuProgram && this.#byteInputs;
   }
 
   /**

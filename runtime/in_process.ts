@@ -53,8 +53,7 @@ export interface InProcessResult {
 }
 
 /**
- * Trains `config` in the calling thread. `byteInputs: false` keeps image inputs as floats where
- * the trainer would send their bytes (the WGSL step on WebGPU), to compare the two.
+ * Trains `config` in the calling thread.
  *
  * @example
  * ```ts ignore
@@ -64,10 +63,7 @@ export interface InProcessResult {
  * console.log(result.losses);
  * ```
  */
-export async function trainInProcess(
-  config: RunConfig,
-  { byteInputs = true }: { byteInputs?: boolean } = {},
-): Promise<InProcessResult> {
+export async function trainInProcess(config: RunConfig): Promise<InProcessResult> {
   if (config.scheduler?.name === "plateau") {
     throw new AnnealError(
       "usage",
@@ -82,9 +78,7 @@ export async function trainInProcess(
   const engine = new TrainingEngine(config, train);
   // As the trainer does: image inputs as bytes where the step uploads them to the GPU.
   const byteTable = train.byteTable;
-  const bytes = byteInputs && byteTable && engine.takesByteInputs
-    ? trainBytes(train, options)
-    : undefined;
+  const bytes = byteTable && engine.takesByteInputs ? trainBytes(train, options) : undefined;
   const byteBatch = (index: number, order: Uint32Array): HostByteBatch | undefined =>
     bytes && byteTable
       ? { ...trainByteSamples(train, options, index, order, bytes), byteTable }

@@ -214,6 +214,7 @@ for (
       ...c.config,
       backend: "webgpu",
       seed: 5,
+      byteInputs: true,
       optimizer: { name: "adam", lr: 0.01 },
     });
     const viaBytes = new TrainingEngine(config, c.shape);
