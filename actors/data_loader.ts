@@ -90,11 +90,16 @@ function batchIndices(train: Dataset, options: LoaderOptions, index: number, ord
 }
 
 /**
- * The training split's features as bytes, when its batches may travel so: it was read from bytes
- * (`Dataset.byteTable`) and no augmentation changes its values. Undefined otherwise.
+ * The table of the training split's bytes when its batches may travel as bytes: it was read from
+ * bytes (`Dataset.byteTable`) and no augmentation changes its values. Undefined otherwise.
  */
+export function trainByteTable(train: Dataset, options: LoaderOptions): Float32Array | undefined {
+  return augmentIsActive(options.augment) ? undefined : train.byteTable;
+}
+
+/** The training split's features as bytes, when {@linkcode trainByteTable} allows it. */
 export function trainBytes(train: Dataset, options: LoaderOptions): Uint8Array | undefined {
-  return augmentIsActive(options.augment) ? undefined : featureBytes(train);
+  return trainByteTable(train, options) ? featureBytes(train) : undefined;
 }
 
 /**

@@ -14,9 +14,9 @@ import {
   trainBatch,
   trainBatchCount,
   trainBytes,
+  trainByteTable,
   trainOrder,
 } from "./data_loader.ts";
-import { augmentIsActive } from "../data/augment.ts";
 import { loadData } from "../data/mod.ts";
 import type { RunConfig } from "../config.ts";
 import type { BatchReady, DatasetReady, SendSplit, StartEpoch } from "./protocol.ts";
@@ -82,9 +82,8 @@ runActor("dataLoader", async (context) => {
     batchesPerEpoch: count,
     fingerprint: data.fingerprint,
   };
-  if (data.train.byteTable && !augmentIsActive(options.augment)) {
-    ready.byteTable = data.train.byteTable as Float32Array<ArrayBuffer>;
-  }
+  const byteTable = trainByteTable(data.train, options);
+  if (byteTable) ready.byteTable = byteTable as Float32Array<ArrayBuffer>;
   port.postMessage(ready);
   // The training features as bytes, made at the trainer's first request (undefined: as floats).
   let inputBytes: Uint8Array | undefined;

@@ -208,6 +208,21 @@ export function makeBatch(
 }
 
 /**
+ * The floats of `bytes` by `table` (see `Dataset.byteTable`): `table[bytes[i]]` each.
+ *
+ * @example
+ * ```ts
+ * import { bytesToFloats } from "./batches.ts";
+ * console.assert(bytesToFloats(Uint8Array.of(2, 0), Float32Array.of(0, 0.5, 1)).join() === "1,0");
+ * ```
+ */
+export function bytesToFloats(bytes: Uint8Array, table: Float32Array): Float32Array {
+  const x = new Float32Array(bytes.length);
+  for (let i = 0; i < bytes.length; i++) x[i] = table[bytes[i]];
+  return x;
+}
+
+/**
  * The features of `ds` as the bytes they were read from (see `Dataset.byteTable`), or undefined
  * when `ds` has no byte table or a value is not one of its entries (features changed after
  * loading): then they travel as floats.

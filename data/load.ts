@@ -7,6 +7,7 @@
 
 import { join } from "node:path";
 import { AnnealError } from "../errors.ts";
+import { bytesToFloats } from "./batches.ts";
 import { fileChunks, readCsv } from "./csv.ts";
 import { fingerprintSplits } from "./fingerprint.ts";
 import { readIdxFile } from "./idx.ts";
@@ -51,12 +52,10 @@ async function idxSplit(
   const [count, height, width] = images.dims;
   const n = Math.min(count, limit ?? count);
   const pixels = height * width;
-  const x = new Float32Array(n * pixels);
   const factor = spec.scale ? 1 / 255 : 1;
   const byteTable = new Float32Array(256);
   for (let b = 0; b < 256; b++) byteTable[b] = b * factor;
-  const source = images.data;
-  for (let i = 0; i < x.length; i++) x[i] = byteTable[source[i]];
+  const x = bytesToFloats(images.data.subarray(0, n * pixels), byteTable);
   const y = Float32Array.from(labels.data.subarray(0, n));
   let maxLabel = 0;
   for (const label of labels.data) if (label > maxLabel) maxLabel = label;

@@ -22,6 +22,7 @@ import {
 } from "../optimizers/fused/adapter.ts";
 import { AnnealError } from "../errors.ts";
 import { readTensors, readVectors } from "./read_back.ts";
+import { bytesToFloats } from "../data/batches.ts";
 import { DenseGpuProgram } from "./dense/gpu_program.ts";
 import { webGpuIsSoftware } from "./backend.ts";
 import { DenseHostProgram, HOST_STEP_MAX_WORK } from "./dense/host_program.ts";
@@ -73,10 +74,7 @@ export interface HostByteBatch {
 /** `batch` with float features (a byte batch's looked up in its table). */
 export function floatBatch(batch: HostBatch | HostByteBatch): HostBatch {
   if (!("byteTable" in batch)) return batch;
-  const { x: bytes, byteTable } = batch;
-  const x = new Float32Array(bytes.length);
-  for (let i = 0; i < bytes.length; i++) x[i] = byteTable[bytes[i]];
-  return { x, y: batch.y, size: batch.size };
+  return { x: bytesToFloats(batch.x, batch.byteTable), y: batch.y, size: batch.size };
 }
 
 /**

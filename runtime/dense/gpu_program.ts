@@ -290,15 +290,10 @@ export class DenseGpuProgram {
     }
     // A write's size must be a multiple of 4 bytes: the last word is padded when it is not.
     const count = batch.size * inputs;
-    const padded = count % 4 === 0 ? batch.x : new Uint8Array(Math.ceil(count / 4) * 4);
-    if (padded !== batch.x) padded.set(batch.x.subarray(0, count));
-    device.queue.writeBuffer(
-      bytes.words,
-      0,
-      padded as Uint8Array<ArrayBuffer>,
-      0,
-      padded === batch.x ? count : padded.length,
-    );
+    const size = Math.ceil(count / 4) * 4;
+    const data = size === count ? batch.x : new Uint8Array(size);
+    if (data !== batch.x) data.set(batch.x.subarray(0, count));
+    device.queue.writeBuffer(bytes.words, 0, data as Uint8Array<ArrayBuffer>, 0, size);
     return bytes.decode;
   }
 
