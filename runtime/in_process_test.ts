@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { parseConfig } from "../config.ts";
 import { trainInProcess } from "./in_process.ts";
-import { loadCheckpoint } from "./checkpoint.ts";
-import { readNdjson, tempRunsDir, trainCollect } from "../tests/_helpers.ts";
+import { assertLastWeights, readNdjson, tempRunsDir, trainCollect } from "../tests/_helpers.ts";
 
 Deno.test("the actors change nothing about the numbers: same weights and losses as a plain in-process loop", async () => {
   await using runs = await tempRunsDir();
@@ -28,10 +27,7 @@ Deno.test("the actors change nothing about the numbers: same weights and losses 
   assert.equal(plain.firstWindowSteps, 1);
   assert.ok(plain.firstWindowSeconds > 0 && plain.firstWindowSeconds < plain.seconds);
   // Weights bit for bit; epoch losses to float32 rounding (the trainer sums them on the device).
-  const saved = await loadCheckpoint(`${result.runDir}/checkpoints/last.ckpt`);
-  for (const [name, weight] of Object.entries(plain.weights)) {
-    assert.deepEqual(Array.from(saved.weights[name].values), Array.from(weight.values), name);
-  }
+  await assertLastWeights(result.runDir, plain.weights);
   epochs.forEach((e, i) =>
     assert.ok(Math.abs(e.loss - plain.losses[i]) <= 1e-6 * plain.losses[i], `epoch ${i}`)
   );

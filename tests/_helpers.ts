@@ -3,8 +3,9 @@
  *
  * @module
  */
-import { train } from "../mod.ts";
-import type { RunConfigInput, RunEvent, RunResult, TrainOptions } from "../mod.ts";
+import assert from "node:assert/strict";
+import { loadCheckpoint, train } from "../mod.ts";
+import type { RunConfigInput, RunEvent, RunResult, TrainOptions, WeightMap } from "../mod.ts";
 
 /**
  * A temporary runs directory, removed when the scope that holds it ends:
@@ -136,4 +137,12 @@ export async function signalWhen(
     }
   }
   return { runId, pid: child.pid, status: await child.status, stdout, stderr: await stderr };
+}
+
+/** Asserts that the last checkpoint of the run in `runDir` holds `weights`, bit for bit. */
+export async function assertLastWeights(runDir: string, weights: WeightMap): Promise<void> {
+  const saved = await loadCheckpoint(`${runDir}/checkpoints/last.ckpt`);
+  for (const [name, weight] of Object.entries(weights)) {
+    assert.deepEqual(Array.from(saved.weights[name].values), Array.from(weight.values), name);
+  }
 }
