@@ -175,11 +175,24 @@ export function scaleByLion(options: { beta2: number }): Transform {
   return {
     init: (param) => ({ exp_avg: tf.zerosLike(param) }),
     update(grad, slots, { momentum: beta1 }) {
-      const direction = tf.sign(tf.add(tf.mul(slots.exp_avg, beta1), tf.mul(grad, 1 - beta1)));
+      const direction = sign(tf.add(tf.mul(slots.exp_avg, beta1), tf.mul(grad, 1 - beta1)));
       const expAvg = tf.add(tf.mul(slots.exp_avg, options.beta2), tf.mul(grad, 1 - options.beta2));
       return [direction, { exp_avg: expAvg }];
     },
   };
+}
+
+/**
+ * The sign of each value: -1, 0 or 1, as `torch.sign`. tfjs-wasm 4.22's `Sign` kernel returns 0
+ * for values within ~1e-7 of zero (measured: `sign(1e-7)` is 0 there, 1 on the cpu and WebGPU
+ * backends), which would leave Lion's parameters still wherever its direction is small; on wasm
+ * it is computed from two comparisons instead.
+ */
+export function sign(x: tf.Tensor): tf.Tensor {
+  if (tf.getBackend() !== "wasm") return tf.sign(x);
+  return tf.tidy(() =>
+    tf.sub(tf.cast(tf.greater(x, 0), x.dtype), tf.cast(tf.less(x, 0), x.dtype))
+  );
 }
 
 /**
