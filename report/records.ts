@@ -8,7 +8,13 @@
  */
 import { AnnealError } from "../errors.ts";
 import { fileError } from "../file_errors.ts";
-import { type Liveness, type LivenessProbe, processLiveness } from "../runtime/liveness.ts";
+import {
+  formatAge,
+  lastWritten,
+  type Liveness,
+  type LivenessProbe,
+  processLiveness,
+} from "../runtime/liveness.ts";
 import type {
   EpochRecord,
   LrFindRecord,
@@ -164,26 +170,6 @@ async function runningProcess(
     reason: `recorded as running (${found.reason}); whether it still runs cannot be checked ` +
       `from here${age}`,
   };
-}
-
-/** The newest modification time of a run's records, in ms since the epoch. */
-async function lastWritten(dir: string): Promise<number | undefined> {
-  const times = await Promise.all(
-    ["steps.ndjson", "epochs.ndjson", "summary.json"].map((file) =>
-      Deno.stat(`${dir}/${file}`).then((info) => info.mtime?.getTime(), () => undefined)
-    ),
-  );
-  const known = times.filter((t): t is number => t !== undefined);
-  return known.length ? Math.max(...known) : undefined;
-}
-
-/** An age in words: `40 s`, `12 min`, `3 h`, `2 days`. */
-function formatAge(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 120) return `${s} s`;
-  if (s < 7200) return `${Math.round(s / 60)} min`;
-  if (s < 172_800) return `${Math.round(s / 3600)} h`;
-  return `${Math.round(s / 86_400)} days`;
 }
 
 /**

@@ -75,7 +75,7 @@ export function startTimeOf(stat: string): string | undefined {
 }
 
 /** This host's name, or `undefined` without --allow-sys. */
-function hostname(): string | undefined {
+export function hostname(): string | undefined {
   try {
     return Deno.hostname();
   } catch {
@@ -163,4 +163,27 @@ export async function processLiveness(
     };
   }
   return { state: "alive" };
+}
+
+/**
+ * The newest modification time of a run's records, in ms since the epoch: with its process on
+ * another host, the only sign of life there is. `undefined` when it has none.
+ */
+export async function lastWritten(dir: string): Promise<number | undefined> {
+  const times = await Promise.all(
+    ["steps.ndjson", "epochs.ndjson", "summary.json"].map((file) =>
+      Deno.stat(`${dir}/${file}`).then((info) => info.mtime?.getTime(), () => undefined)
+    ),
+  );
+  const known = times.filter((t): t is number => t !== undefined);
+  return known.length ? Math.max(...known) : undefined;
+}
+
+/** An age in words: `40 s`, `12 min`, `3 h`, `2 days`. */
+export function formatAge(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 120) return `${s} s`;
+  if (s < 7200) return `${Math.round(s / 60)} min`;
+  if (s < 172_800) return `${Math.round(s / 3600)} h`;
+  return `${Math.round(s / 86_400)} days`;
 }

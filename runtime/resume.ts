@@ -6,6 +6,82 @@
 import { parseConfig, type RunConfig } from "../config.ts";
 import { AnnealError } from "../errors.ts";
 import { jsonDifferences } from "../zod_paths.ts";
+import {
+  formatAge,
+  hostname,
+  lastWritten,
+  type LivenessProbe,
+  processLiveness,
+  type RunProcess,
+} from "./liveness.ts";
+
+/**
+ * How long a run recorded as running on another host must have written nothing before it may be
+ * resumed here: a running one writes its records every few steps, and that host's processes
+ * cannot be looked at from this one.
+ */
+export const OTHER_HOST_QUIET_MS = 10 * 60_000;
+
+/** The command that resumes a run, with `--runs-dir` where it is not the default. */
+export function resumeCommand(runId: string, runsDir: string): string {
+  return `anneal train --resume ${runId}${runsDir === "runs" ? "" : ` --runs-dir ${runsDir}`}`;
+}
+
+/**
+ * Refuses to resume a run that is still running: two processes would write the same run
+ * directory. Its `summary.json` names the process running it (see liveness.ts): one alive on
+ * this host is refused, naming its pid; one on another host, which cannot be looked at from
+ * here, is refused while its records were written less than {@linkcode OTHER_HOST_QUIET_MS} ago.
+ * A record that says the run ended, names no process or does not parse stands in no one's way.
+ */
+export async function checkNotRunning(
+  dir: string,
+  runId: string,
+  runsDir: string,
+  probe: LivenessProbe = {},
+): Promise<void> {
+  let summary: { status?: unknown; process?: RunProcess } | undefined;
+  try {
+    summary = JSON.parse(await Deno.readTextFile(`${dir}/summary.json`));
+  } catch {
+    return;
+  }
+  const recorded = summary?.process;
+  if (summary?.status !== "running" || typeof recorded?.pid !== "number") return;
+  const { pid, host } = recorded;
+  const resume = resumeCommand(runId, runsDir);
+  const refuse = (message: string, hint: string) =>
+    new AnnealError(
+      "usage",
+      `Cannot resume run '${runId}': ${message}; two processes would write the same run directory`,
+      { where: `${dir}/summary.json`, hint },
+    );
+  const here = probe.host ?? hostname();
+  if (host === here) {
+    if ((await processLiveness(recorded, probe)).state !== "alive") return;
+    throw pid === Deno.pid
+      ? refuse(
+        "it is still running in this process",
+        "wait for its `result`, or stop it (`run.stop()`), then resume it",
+      )
+      : refuse(
+        `it is still running (pid ${pid} on this host, ${host})`,
+        `wait for it to end, or stop it (\`kill ${pid}\`: it stops after the current step and ` +
+          `keeps its checkpoints), then \`${resume}\``,
+      );
+  }
+  if (here === undefined) return;
+  const written = await lastWritten(dir);
+  const quiet = written === undefined ? Infinity : Date.now() - written;
+  if (quiet >= OTHER_HOST_QUIET_MS) return;
+  throw refuse(
+    `its record says it is running on host ${host} (pid ${pid}), which cannot be checked from ` +
+      `this host (${here}), and its records were last written ${formatAge(quiet)} ago`,
+    `if it still runs there, wait for it to end, or stop it there (\`kill ${pid}\` on ${host}); ` +
+      `if it is gone, \`${resume}\` goes ahead once its records have been left alone for ` +
+      `${formatAge(OTHER_HOST_QUIET_MS)} (in ${formatAge(OTHER_HOST_QUIET_MS - quiet)})`,
+  );
+}
 
 /**
  * Reads the config a run was started with (`<dir>/config.json`). A missing file, one that cannot

@@ -18,7 +18,7 @@ import {
 } from "./checkpoint.ts";
 import type { RunEvent } from "./events.ts";
 import { checkRunId, newRunId, RunWriter } from "./records.ts";
-import { readSavedConfig, resumedConfig } from "./resume.ts";
+import { checkNotRunning, readSavedConfig, resumedConfig } from "./resume.ts";
 import type { TrainerResult } from "../actors/trainer_worker.ts";
 import denoJson from "../deno.json" with { type: "json" };
 import { diagnose } from "../report/diagnose.ts";
@@ -210,6 +210,7 @@ export function train(
       const { runsDir } = parseConfig(input);
       runId = checkRunId(options.resume);
       const dir = `${runsDir}/${runId}`;
+      await checkNotRunning(dir, runId, runsDir);
       const saved = await readSavedConfig(dir, runId);
       // (the run directory may have been moved since: it is where it was found)
       config = { ...resumedConfig(saved, input, runId, dir), runsDir };

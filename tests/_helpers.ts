@@ -100,13 +100,15 @@ export function resumeRun(
 }
 
 /**
- * Starts `anneal ... --json` and sends `signal` once an event satisfies `until`; resolves with
- * the run's id and the process's status (and what it printed after the signal).
+ * Starts `anneal ... --json` and sends `signal` once an event satisfies `until` (after `before`,
+ * given the run's id and its process's pid, has done what is to be done while it runs); resolves
+ * with the run's id and the process's status (and what it printed after the signal).
  */
 export async function signalWhen(
   args: string[],
   until: (event: Record<string, unknown>) => boolean,
   signal: Deno.Signal,
+  before?: (runId: string, pid: number) => Promise<void>,
 ): Promise<
   { runId: string; pid: number; status: Deno.CommandStatus; stdout: string; stderr: string }
 > {
@@ -117,6 +119,7 @@ export async function signalWhen(
   let buffered = "";
   let sent = false;
   let stdout = "";
+  let failed: { error: unknown } | undefined;
   for await (const chunk of child.stdout) {
     const text = decoder.decode(chunk, { stream: true });
     if (sent) {
@@ -130,13 +133,17 @@ export async function signalWhen(
       buffered = buffered.slice(newline + 1);
       if (event.type === "run.started") runId = event.runId;
       if (until(event)) {
+        // the process is signalled whatever `before` did; its failure is thrown once it ended
+        await before?.(runId, child.pid).catch((error) => (failed = { error }));
         child.kill(signal);
         sent = true;
         stdout = buffered;
       }
     }
   }
-  return { runId, pid: child.pid, status: await child.status, stdout, stderr: await stderr };
+  const status = await child.status;
+  if (failed) throw failed.error;
+  return { runId, pid: child.pid, status, stdout, stderr: await stderr };
 }
 
 /** Asserts that the last checkpoint of the run in `runDir` holds `weights`, bit for bit. */

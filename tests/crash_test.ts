@@ -6,7 +6,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { listRuns } from "../mod.ts";
+import { listRuns, train } from "../mod.ts";
 import {
   anneal,
   readNdjson,
@@ -63,4 +63,35 @@ Deno.test("a run killed with SIGKILL after its first epochs lists as crashed, wi
   const [done] = await listRuns(dir);
   assert.equal(done.status, "completed");
   assert.equal(done.note, undefined);
+});
+
+Deno.test("--resume of a run still running on this host is refused, naming its pid, and records nothing", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  // Epochs of about a second, more than the refusals take: the run is alive throughout.
+  const killed = await signalWhen(
+    slowTrainArgs(40, dir),
+    (event) => event.type === "epoch" && (event.epoch as number) >= 1,
+    "SIGKILL",
+    async (runId, pid) => {
+      const resumed = await resumeRun(runId, dir);
+      assert.equal(resumed.code, 2, resumed.stderr);
+      assert.match(
+        resumed.stderr,
+        new RegExp(`Cannot resume run '${runId}': it is still running \\(pid ${pid} on this host`),
+      );
+      assert.match(
+        resumed.stderr,
+        new RegExp(`hint: wait for it to end, or stop it \\(\`kill ${pid}\``),
+      );
+      // the module's train() resumes through the same path
+      await assert.rejects(
+        train({ runsDir: dir }, { resume: runId }).result,
+        new RegExp(`Cannot resume run '${runId}': it is still running \\(pid ${pid}`),
+      );
+      const summary = JSON.parse(await Deno.readTextFile(`${dir}/${runId}/summary.json`));
+      assert.equal(summary.process.pid, pid, "the refused resumes recorded nothing");
+    },
+  );
+  assert.equal(killed.status.signal, "SIGKILL", killed.stderr);
 });

@@ -1,0 +1,61 @@
+import assert from "node:assert/strict";
+import { AnnealError } from "../errors.ts";
+import { currentProcess, type RunProcess } from "./liveness.ts";
+import { checkNotRunning, OTHER_HOST_QUIET_MS } from "./resume.ts";
+
+/** A run directory whose summary.json says `summary`; removed when its scope ends. */
+async function runWith(
+  summary: string | Record<string, unknown>,
+): Promise<{ dir: string } & AsyncDisposable> {
+  const dir = await Deno.makeTempDir();
+  const text = typeof summary === "string" ? summary : JSON.stringify(summary);
+  await Deno.writeTextFile(`${dir}/summary.json`, text);
+  return { dir, [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }) };
+}
+
+const elsewhere: RunProcess = { pid: 4242, host: "another-host", startTime: "17" };
+const here = { host: "this-host" };
+
+Deno.test("a run recorded as running on another host that wrote its records recently is not resumed", async () => {
+  await using run = await runWith({ status: "running", process: elsewhere });
+  await assert.rejects(checkNotRunning(run.dir, "r", "runs", here), (error: unknown) => {
+    assert.ok(error instanceof AnnealError && error.code === "usage");
+    assert.match(
+      error.message,
+      /^Cannot resume run 'r': its record says it is running on host another-host \(pid 4242\), which cannot be checked from this host \(this-host\), and its records were last written \d+ s ago; two processes would write the same run directory$/,
+    );
+    assert.match(error.hint ?? "", /stop it there \(`kill 4242` on another-host\)/);
+    assert.match(error.hint ?? "", /`anneal train --resume r` goes ahead once .* for 10 min/);
+    return true;
+  });
+});
+
+Deno.test("a run recorded on another host whose records are older than the quiet time is resumed", async () => {
+  await using run = await runWith({ status: "running", process: elsewhere });
+  const old = new Date(Date.now() - OTHER_HOST_QUIET_MS - 60_000);
+  await Deno.utime(`${run.dir}/summary.json`, old, old);
+  await checkNotRunning(run.dir, "r", "runs", here);
+});
+
+Deno.test("a run whose recorded process is gone, that ended, or whose summary does not parse is resumed", async () => {
+  const gone = { host: elsewhere.host, readStat: () => Promise.resolve(undefined) };
+  for (
+    const summary of [
+      { status: "running", process: elsewhere },
+      { status: "interrupted", process: elsewhere },
+      { status: "running" },
+      '{"status": "running", "proc',
+    ]
+  ) {
+    await using run = await runWith(summary);
+    await checkNotRunning(run.dir, "r", "runs", gone);
+  }
+});
+
+Deno.test("a run still running in this very process is refused with the API's way out", async () => {
+  await using run = await runWith({ status: "running", process: await currentProcess() });
+  await assert.rejects(
+    checkNotRunning(run.dir, "r", "elsewhere"),
+    /Cannot resume run 'r': it is still running in this process/,
+  );
+});
