@@ -26,6 +26,7 @@ const STATUS_CLASS: Record<string, string> = {
   diverged: "bad",
   failed: "bad",
   crashed: "bad",
+  corrupt: "bad",
 };
 
 function header(record: RunRecord): string {
@@ -51,8 +52,10 @@ function header(record: RunRecord): string {
     ]);
   }
   const status = summary.status;
-  // a run killed without warning: how to go on, beside why
-  if (status === "crashed" && summary.hint) facts.splice(1, 0, ["next", summary.hint]);
+  // a run killed without warning, or whose summary does not parse: how to go on, beside why
+  if ((status === "crashed" || status === "corrupt") && summary.hint) {
+    facts.splice(1, 0, ["next", summary.hint]);
+  }
   return `<header>
   <div class="title"><h1>${escapeHtml(record.id)}</h1>
   <span class="badge ${STATUS_CLASS[status] ?? "info"}">${escapeHtml(status)}</span></div>

@@ -2,7 +2,8 @@
  * Reading run directories back: one run ({@linkcode readRun}), all runs as table rows
  * ({@linkcode listRuns}), several runs side by side ({@linkcode compareRuns}), and a plain-text
  * table ({@linkcode formatTable}). Tolerant of killed runs: a torn last NDJSON line is skipped
- * and noted in `warnings`, a missing summary reads as `running`.
+ * and noted in `warnings`, a missing summary reads as `running`, one that does not parse as
+ * `corrupt`.
  *
  * @module
  */
@@ -15,6 +16,7 @@ import {
   type LivenessProbe,
   processLiveness,
 } from "../runtime/liveness.ts";
+import { resumeCommand } from "../runtime/resume.ts";
 import type {
   EpochRecord,
   LrFindRecord,
@@ -57,15 +59,24 @@ async function readText(path: string): Promise<string | undefined> {
   }
 }
 
-async function readJson<T>(dir: string, name: string, warnings: string[]): Promise<T | undefined> {
+/** A JSON file of a run: its value; nothing when it is missing; or why it does not parse. */
+async function readJsonFile<T>(
+  dir: string,
+  name: string,
+): Promise<{ value?: T; invalid?: string }> {
   const text = await readText(`${dir}/${name}`);
-  if (text === undefined) return undefined;
+  if (text === undefined) return {};
   try {
-    return JSON.parse(text) as T;
+    return { value: JSON.parse(text) as T };
   } catch (error) {
-    warnings.push(`${name}: not valid JSON (${(error as Error).message}); ignored`);
-    return undefined;
+    return { invalid: `not valid JSON (${(error as Error).message})` };
   }
+}
+
+async function readJson<T>(dir: string, name: string, warnings: string[]): Promise<T | undefined> {
+  const { value, invalid } = await readJsonFile<T>(dir, name);
+  if (invalid) warnings.push(`${name}: ${invalid}; ignored`);
+  return value;
 }
 
 /**
@@ -103,9 +114,15 @@ export async function readRun(
   const config = await readJson<Record<string, unknown>>(dir, "config.json", warnings) ?? {};
   const name = dir.replace(/\/+$/, "").split("/").pop() ?? dir;
   const meta = await readJson<RunMeta>(dir, "meta.json", warnings) ?? { id: name };
-  let summary = await readJson<RunSummary>(dir, "summary.json", warnings);
+  const read = await readJsonFile<RunSummary>(dir, "summary.json");
+  let summary = read.value;
+  const invalid = read.invalid ??
+    (summary === undefined || typeof summary?.status === "string"
+      ? undefined
+      : "not a run summary (it has no 'status')");
   let liveness: Liveness | undefined;
-  if (!summary) {
+  if (invalid) summary = await corrupt(dir, name, invalid);
+  else if (!summary) {
     warnings.push("summary.json: missing; the run is still going or was killed");
     summary = { status: "running" };
   } else if (summary.status === "running") {
@@ -172,6 +189,30 @@ async function runningProcess(
   };
 }
 
+/** The directory that holds a run's directory. */
+const runsDirOf = (dir: string) => dir.replace(/\/+$/, "").split("/").slice(0, -1).join("/") || ".";
+
+/** Whether a run has a checkpoint to resume from. */
+const hasCheckpoint = (dir: string) =>
+  Deno.stat(`${dir}/checkpoints/last.ckpt`).then(() => true, () => false);
+
+/**
+ * The summary of a run whose `summary.json` does not parse (a torn write, a full disk, a hand
+ * edit): `corrupt`, naming the file and why, with how to get a whole record again. Its curves are
+ * read as ever.
+ */
+async function corrupt(dir: string, id: string, problem: string): Promise<RunSummary> {
+  return {
+    status: "corrupt",
+    stopReason: `${dir}/summary.json is ${problem}: how the run ended is unknown`,
+    hint: "its curves are read as they are; " +
+      (await hasCheckpoint(dir)
+        ? "to write its summary again, resume it from its last checkpoint once it is not " +
+          `running: ${resumeCommand(id, runsDirOf(dir))}`
+        : `for a whole record, train it again: anneal train -c ${dir}/config.json`),
+  };
+}
+
 /**
  * The summary of a run whose process is gone without recording its end: `crashed`, why, and how
  * to go on (resume from its last checkpoint, or start again when it has none).
@@ -182,17 +223,14 @@ async function crashed(
   summary: RunSummary,
   liveness: { reason: string },
 ): Promise<RunSummary> {
-  const runsDir = dir.replace(/\/+$/, "").split("/").slice(0, -1).join("/") || ".";
-  const checkpoint = await Deno.stat(`${dir}/checkpoints/last.ckpt`).then(() => true, () => false);
+  const checkpoint = await hasCheckpoint(dir);
   return {
     ...summary,
     status: "crashed",
     stopReason: `killed without recording its end (SIGKILL, out of memory, the machine went ` +
       `down): ${liveness.reason}`,
     hint: checkpoint
-      ? `resume it from its last checkpoint: anneal train --resume ${id}${
-        runsDir === "runs" ? "" : ` --runs-dir ${runsDir}`
-      }`
+      ? `resume it from its last checkpoint: ${resumeCommand(id, runsDirOf(dir))}`
       : `it ended before its first epoch's checkpoint: start it again (anneal train -c ${dir}/config.json)`,
   };
 }
@@ -245,9 +283,15 @@ export interface RunRow {
   epochs: number;
   /** The best monitored metric as `metric=value@epoch`, or `-`. */
   best: string;
-  /** How the run ended, or `running` (`crashed`: its process is gone, see `readRun`). */
+  /**
+   * How the run ended, or `running` (`crashed`: its process is gone; `corrupt`: its summary.json
+   * does not parse; see `readRun`).
+   */
   status: string;
-  /** What to know about its status: how to resume a crashed run, why a running one is unchecked. */
+  /**
+   * What to know about its status: how to resume a crashed run, why a running one is unchecked,
+   * which file of a corrupt one does not parse and what to do.
+   */
   note?: string;
 }
 
@@ -323,6 +367,8 @@ export function runRow(record: RunRecord): RunRow {
     best: best ? `${best.metric}=${formatNumber(best.value)}@${best.epoch}` : "-",
     status: record.summary.status,
     ...(record.liveness?.state === "gone" && { note: record.summary.hint }),
+    ...(record.summary.status === "corrupt" &&
+      { note: `${record.summary.stopReason}; ${record.summary.hint}` }),
     ...(record.liveness?.state === "unchecked" && { note: record.liveness.reason }),
   };
 }

@@ -125,3 +125,32 @@ Deno.test("a run's id is its directory's name (what `last` resolves to), also fo
     await Deno.remove(runs, { recursive: true });
   }
 });
+
+Deno.test("a summary.json that does not parse, or holds no status, reads as corrupt, naming the file and what to do", async () => {
+  const runs = await Deno.makeTempDir();
+  try {
+    for (const [id, text] of [["torn", '{"status": "compl'], ["empty", ""], ["nothing", "null"]]) {
+      await Deno.rename(await copyRun("healthy"), `${runs}/${id}`);
+      await Deno.writeTextFile(`${runs}/${id}/summary.json`, text);
+    }
+    const rows = await listRuns(runs);
+    assert.deepEqual(rows.map((row) => row.status), ["corrupt", "corrupt", "corrupt"]);
+    const torn = await readRun(`${runs}/torn`);
+    assert.equal(torn.summary.status, "corrupt");
+    assert.match(torn.summary.stopReason ?? "", /torn\/summary\.json is not valid JSON \(/);
+    assert.match(torn.summary.hint ?? "", /anneal train -c .*torn\/config\.json/);
+    assert.equal(torn.epochs.length, 50, "the curves are read as ever");
+    const nothing = rows.find((row) => row.id === "nothing")!;
+    assert.match(
+      nothing.note ?? "",
+      /nothing\/summary\.json is not a run summary \(it has no 'status'\)/,
+    );
+    // with a checkpoint, resuming the run writes its summary again
+    await Deno.mkdir(`${runs}/torn/checkpoints`);
+    await Deno.writeTextFile(`${runs}/torn/checkpoints/last.ckpt`, "");
+    const resumable = await readRun(`${runs}/torn`);
+    assert.match(resumable.summary.hint ?? "", /anneal train --resume torn --runs-dir /);
+  } finally {
+    await Deno.remove(runs, { recursive: true });
+  }
+});

@@ -55,8 +55,9 @@ export interface EpochRecord {
 }
 
 /**
- * How a run ended. `crashed` is never written: readers derive it from a record that says
- * `running` whose process is gone (killed without warning; see runtime/liveness.ts).
+ * How a run ended. `crashed` and `corrupt` are never written: readers derive `crashed` from a
+ * record that says `running` whose process is gone (killed without warning; see
+ * runtime/liveness.ts), and `corrupt` from a `summary.json` that does not parse.
  */
 export type RunStatus =
   | "running"
@@ -65,7 +66,8 @@ export type RunStatus =
   | "interrupted"
   | "diverged"
   | "failed"
-  | "crashed";
+  | "crashed"
+  | "corrupt";
 
 /** `summary.json`. */
 export interface RunSummary {

@@ -69,7 +69,9 @@ export async function runsShowCommand(
   }
   const s = record.summary;
   console.log(`run ${record.id}: ${s.status}${s.stopReason ? ` (${s.stopReason})` : ""}`);
-  if (s.status === "crashed" && s.hint) console.log(`  hint: ${s.hint}`);
+  if ((s.status === "crashed" || s.status === "corrupt") && s.hint) {
+    console.log(`  hint: ${s.hint}`);
+  }
   console.log(
     `  backend ${record.meta.backend ?? "-"}, seed ${record.meta.seed ?? "-"}, dataset ${
       record.meta.fingerprint ?? "-"
@@ -130,10 +132,11 @@ export async function diagnoseCommand(
   const record = await readRun(await runDirOf(id, options));
   const diagnosis = diagnose(record);
   if (!options.json) {
-    // the curves of a run killed without warning stop where it died: say so first
+    // the curves of a run killed without warning stop where it died, and how a run with a
+    // corrupt summary ended is unknown: say so first
     const { status, stopReason, hint } = record.summary;
-    if (status === "crashed") {
-      console.log(`run ${record.id} crashed: ${stopReason}\n  hint: ${hint}`);
+    if (status === "crashed" || status === "corrupt") {
+      console.log(`run ${record.id} ${status}: ${stopReason}\n  hint: ${hint}`);
     }
     if (record.liveness?.state === "unchecked") console.log(`note: ${record.liveness.reason}`);
   }
