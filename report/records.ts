@@ -1,9 +1,9 @@
 /**
  * Reading run directories back: one run ({@linkcode readRun}), all runs as table rows
  * ({@linkcode listRuns}), several runs side by side ({@linkcode compareRuns}), and a plain-text
- * table ({@linkcode formatTable}). Tolerant of killed runs: a torn last NDJSON line is skipped
- * and noted in `warnings`, a missing summary reads as `running`, one that does not parse as
- * `corrupt`.
+ * table ({@linkcode formatTable}). Tolerant of killed runs and damaged files: an incomplete last
+ * NDJSON line, or a corrupt one, is left out and noted in `warnings` by path and line; a missing
+ * summary reads as `running`, one that does not parse as `corrupt`.
  *
  * @module
  */
@@ -26,7 +26,11 @@ import type {
   StepRecord,
 } from "./types.ts";
 
-/** Parses NDJSON text, skipping lines that do not parse (a killed run tears its last line). */
+/**
+ * Parses NDJSON text whose lines are records (objects), leaving out the lines that are not, each
+ * named by `name:line` in `warnings`: an incomplete last line (a run killed mid-write, a full
+ * disk) or a corrupt line elsewhere.
+ */
 export function parseNdjson<T>(
   text: string,
   name = "ndjson",
@@ -36,16 +40,25 @@ export function parseNdjson<T>(
   const lines = text.split("\n");
   lines.forEach((line, index) => {
     if (!line.trim()) return;
+    let record: unknown;
     try {
-      records.push(JSON.parse(line) as T);
+      record = JSON.parse(line);
     } catch {
-      const last = lines.slice(index + 1).every((rest) => !rest.trim());
-      warnings.push(
-        `${name}:${index + 1}: skipped ${
-          last ? "a torn last line (the run was killed)" : "a line that is not JSON"
-        }`,
-      );
+      // not JSON: told apart below
     }
+    if (record !== null && typeof record === "object" && !Array.isArray(record)) {
+      records.push(record as T);
+      return;
+    }
+    const last = record === undefined && lines.slice(index + 1).every((rest) => !rest.trim());
+    warnings.push(
+      `${name}:${index + 1}: ${
+        last
+          ? "the last line is incomplete (cut off mid-way, as when the run is killed or its disk " +
+            "fills); left out, the complete lines before it are read"
+          : "not a JSON record (a corrupt line); left out, the other lines are read"
+      }`,
+    );
   });
   return { records, warnings };
 }
@@ -134,7 +147,7 @@ export async function readRun(
   const ndjson = async <T>(file: string): Promise<T[]> => {
     const text = await readText(`${dir}/${file}`);
     if (text === undefined) return [];
-    const parsed = parseNdjson<Record<string, unknown>>(text, file);
+    const parsed = parseNdjson<Record<string, unknown>>(text, `${dir}/${file}`);
     warnings.push(...parsed.warnings);
     // JSON has no NaN: JSON.stringify writes a NaN loss as null; read it back as NaN.
     return parsed.records.map((row) =>

@@ -55,3 +55,51 @@ Deno.test("a corrupt summary.json lists as corrupt, naming the file, and runs sh
   assert.ok(diagnosed.stdout.startsWith(`run torn corrupt: ${because}`), diagnosed.stdout);
   assert.match(diagnosed.stdout, /Diagnosis: healthy/);
 });
+
+Deno.test("a torn last line of epochs.ndjson is named by diagnose, with its line and path; diagnose, runs show and report read the complete lines", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const torn = await copyHealthy(dir, "torn");
+  const epochs = `${torn}/epochs.ndjson`;
+  const text = await Deno.readTextFile(epochs);
+  // the last of its 50 lines cut mid-way, as a killed run or a full disk leaves it
+  await Deno.writeTextFile(epochs, text.slice(0, text.lastIndexOf("\n", text.length - 2) + 40));
+
+  const diagnosed = await anneal("diagnose", "torn", "--runs-dir", dir);
+  assert.equal(diagnosed.code, 0, diagnosed.stderr);
+  assert.ok(
+    diagnosed.stdout.includes(`note: ${epochs}:50: the last line is incomplete`),
+    diagnosed.stdout,
+  );
+  assert.match(diagnosed.stdout, /Diagnosis: healthy: no problem found in 49 epochs/);
+  const json = JSON.parse((await anneal("diagnose", "torn", "--runs-dir", dir, "--json")).stdout);
+  assert.match(json.notes.join("\n"), /epochs\.ndjson:50: the last line is incomplete/);
+  assert.ok(Array.isArray(json.findings));
+
+  const shown = await anneal("runs", "show", "torn", "--runs-dir", dir);
+  assert.equal(shown.code, 0, shown.stderr);
+  assert.match(shown.stdout, /49 epochs, 650 steps/);
+  assert.ok(shown.stdout.includes(`note: ${epochs}:50: the last line is incomplete`));
+  const report = await anneal("report", "torn", "--runs-dir", dir);
+  assert.equal(report.code, 0, report.stderr);
+  const html = await Deno.readTextFile(`${torn}/report.html`);
+  assert.match(html, /epochs\.ndjson:50: the last line is incomplete/);
+});
+
+Deno.test("a corrupt line in the middle of epochs.ndjson is named by its line number, and the others are read", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const damaged = await copyHealthy(dir, "damaged");
+  const epochs = `${damaged}/epochs.ndjson`;
+  const lines = (await Deno.readTextFile(epochs)).split("\n");
+  lines[9] = "\0\0\0\0";
+  await Deno.writeTextFile(epochs, lines.join("\n"));
+
+  const diagnosed = await anneal("diagnose", "damaged", "--runs-dir", dir);
+  assert.equal(diagnosed.code, 0, diagnosed.stderr);
+  assert.ok(
+    diagnosed.stdout.includes(`note: ${epochs}:10: not a JSON record (a corrupt line)`),
+    diagnosed.stdout,
+  );
+  assert.match(diagnosed.stdout, /Diagnosis: healthy: no problem found in 49 epochs/);
+});

@@ -138,9 +138,14 @@ export async function diagnoseCommand(
     if (status === "crashed" || status === "corrupt") {
       console.log(`run ${record.id} ${status}: ${stopReason}\n  hint: ${hint}`);
     }
-    if (record.liveness?.state === "unchecked") console.log(`note: ${record.liveness.reason}`);
+    // what reading the record found: an unchecked process, lines of its curves left out
+    for (const warning of record.warnings) console.log(`note: ${warning}`);
   }
-  console.log(options.json ? JSON.stringify(diagnosis) : formatDiagnosis(diagnosis));
+  console.log(
+    options.json
+      ? JSON.stringify({ ...diagnosis, notes: record.warnings })
+      : formatDiagnosis(diagnosis),
+  );
   return 0;
 }
 
