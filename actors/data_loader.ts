@@ -24,6 +24,8 @@ export interface LoaderOptions {
   evalBatchSize: number;
   shuffle: boolean;
   dropLast: boolean;
+  /** Batches a step (gradient accumulation): with `dropLast`, an epoch keeps whole groups only. */
+  accumulation: number;
   seed: number;
   augment?: Parameters<typeof makeBatch>[2];
 }
@@ -41,17 +43,20 @@ export function loaderOptions(config: RunConfig): LoaderOptions {
     evalBatchSize: Math.max(config.batchSize, 256),
     shuffle: spec.shuffle ?? true,
     dropLast: spec.dropLast ?? false,
+    accumulation: config.gradientAccumulation,
     seed: config.seed,
     augment: spec.augment,
   };
 }
 
 /**
- * Batches of an epoch of the training split; an error when there are none (`heldOut`: the
+ * Batches of an epoch of the training split (with `dropLast`, those of whole accumulation groups:
+ * the trainer's steps per epoch follow from it); an error when there are none (`heldOut`: the
  * validation split's samples, named in it).
  */
 export function trainBatchCount(train: Dataset, options: LoaderOptions, heldOut = 0): number {
-  return trainingBatchesPerEpoch(train.n, options.batchSize, options.dropLast, heldOut);
+  const { batchSize, dropLast, accumulation } = options;
+  return trainingBatchesPerEpoch(train.n, batchSize, dropLast, { heldOut, accumulation });
 }
 
 /**

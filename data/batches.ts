@@ -68,15 +68,24 @@ export function epochOrder(n: number, { shuffle, seed, epoch }: EpochOrderOption
 }
 
 /**
- * Batches in one epoch: `ceil(n / batchSize)`, or `floor` when the last short batch is dropped.
+ * Batches in one epoch: `ceil(n / batchSize)`; with `dropLast`, only the batches of whole
+ * optimizer steps, `floor(n / (batchSize * accumulation)) * accumulation`: the short batch is
+ * dropped, and so are the micro-batches that would make a smaller last accumulation group, so
+ * that every step is the configured effective batch.
  *
  * @example
  * ```ts
  * import { batchesPerEpoch } from "./batches.ts";
  * console.assert(batchesPerEpoch(200, 32, false) === 7 && batchesPerEpoch(200, 32, true) === 6);
+ * console.assert(batchesPerEpoch(200, 8, true, 4) === 24); // 25 batches of 8, 6 whole groups
  * ```
  */
-export function batchesPerEpoch(n: number, batchSize: number, dropLast: boolean): number {
+export function batchesPerEpoch(
+  n: number,
+  batchSize: number,
+  dropLast: boolean,
+  accumulation = 1,
+): number {
   if (!Number.isInteger(batchSize) || batchSize <= 0) {
     throw new AnnealError(
       "config",
@@ -87,19 +96,32 @@ export function batchesPerEpoch(n: number, batchSize: number, dropLast: boolean)
       },
     );
   }
-  return dropLast ? Math.floor(n / batchSize) : Math.ceil(n / batchSize);
+  if (!Number.isInteger(accumulation) || accumulation <= 0) {
+    throw new AnnealError(
+      "config",
+      `Cannot make batches: 'gradientAccumulation' must be a positive integer, current value is ${accumulation}`,
+      {
+        where: "gradientAccumulation",
+        hint: "set a positive count, e.g. --set gradientAccumulation=4",
+      },
+    );
+  }
+  if (!dropLast) return Math.ceil(n / batchSize);
+  return Math.floor(n / (batchSize * accumulation)) * accumulation;
 }
 
 /**
- * {@linkcode batchesPerEpoch} of a training set, refusing an epoch without a batch: an empty
- * training set, or `dropLast` with a batch larger than the training set. Training would take no
- * step, and an epoch's loss would be NaN. `heldOut`: the samples `data.validationSplit` took from
- * the training pool, named in the error when there are some.
+ * {@linkcode batchesPerEpoch} of a training set, refusing an epoch without a step: an empty
+ * training set, or `dropLast` with a batch (or an accumulation group of `accumulation` batches)
+ * larger than the training set. Training would take no step, and an epoch's loss would be NaN.
+ * `heldOut`: the samples `data.validationSplit` took from the training pool, named in the error
+ * when there are some.
  *
  * @example
  * ```ts
  * import { trainingBatchesPerEpoch } from "./batches.ts";
  * console.assert(trainingBatchesPerEpoch(200, 500, false) === 1);
+ * console.assert(trainingBatchesPerEpoch(200, 8, true, { accumulation: 4 }) === 24);
  * try {
  *   trainingBatchesPerEpoch(200, 500, true);
  * } catch (error) {
@@ -111,9 +133,9 @@ export function trainingBatchesPerEpoch(
   n: number,
   batchSize: number,
   dropLast: boolean,
-  heldOut = 0,
+  { heldOut = 0, accumulation = 1 }: { heldOut?: number; accumulation?: number } = {},
 ): number {
-  const batches = batchesPerEpoch(n, batchSize, dropLast);
+  const batches = batchesPerEpoch(n, batchSize, dropLast, accumulation);
   if (batches > 0) return batches;
   const pool = heldOut > 0
     ? ` (${n + heldOut} less the ${heldOut} that 'data.validationSplit' holds out)`
@@ -124,6 +146,23 @@ export function trainingBatchesPerEpoch(
       where: "data",
       hint: "check the data source and data.limit",
     });
+  }
+  if (batchSize <= n) {
+    // A batch fits, a whole accumulation group does not.
+    const most = Math.floor(n / batchSize);
+    throw new AnnealError(
+      "config",
+      `Cannot make batches: 'batchSize' x 'gradientAccumulation' is ${batchSize} x ` +
+        `${accumulation} = ${batchSize * accumulation} samples a step, more than the ${n} ` +
+        `training samples${pool}, and 'data.dropLast' drops the short accumulation group, so ` +
+        `an epoch would take no step`,
+      {
+        where: "gradientAccumulation",
+        hint:
+          `lower gradientAccumulation to at most ${most} (--set gradientAccumulation=${most}), ` +
+          `or keep the short group (--set data.dropLast=false)${lessHeldOut}`,
+      },
+    );
   }
   throw new AnnealError(
     "config",

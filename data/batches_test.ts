@@ -46,6 +46,11 @@ Deno.test("batchesPerEpoch rounds up, or down when dropping the last batch", () 
   assert.equal(batchesPerEpoch(10, 32, true), 0);
   assert.equal(batchesPerEpoch(0, 32, false), 0);
   assert.throws(() => batchesPerEpoch(10, 0, false), /'batchSize' must be a positive integer/);
+  // with gradient accumulation, dropLast keeps whole groups: every step is batch x accumulation
+  assert.equal(batchesPerEpoch(200, 8, true, 4), 24);
+  assert.equal(batchesPerEpoch(200, 8, false, 4), 25);
+  assert.equal(batchesPerEpoch(31, 8, true, 4), 0);
+  assert.throws(() => batchesPerEpoch(10, 8, true, 0), /'gradientAccumulation' must be/);
 });
 
 const table: Dataset = {

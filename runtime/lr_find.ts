@@ -383,7 +383,9 @@ interface DataOptions {
 /** Training steps (each `gradientAccumulation` batches), cycling through epochs as needed. */
 function* steps(train: Dataset, config: RunConfig, seed: number): Generator<HostBatch[]> {
   const spec = config.data as DataOptions;
-  const batches = trainingBatchesPerEpoch(train.n, config.batchSize, spec.dropLast);
+  const batches = trainingBatchesPerEpoch(train.n, config.batchSize, spec.dropLast, {
+    accumulation: config.gradientAccumulation,
+  });
   let micro: HostBatch[] = [];
   for (let epoch = 0;; epoch++) {
     const order = epochOrder(train.n, { shuffle: spec.shuffle, seed, epoch });
@@ -506,12 +508,10 @@ export async function lrFind(
   const data = options.train ? undefined : await loadData(config.data, config.seed);
   const train = options.train ?? data!.train;
   // An epoch without a batch is refused before any engine is built.
-  trainingBatchesPerEpoch(
-    train.n,
-    config.batchSize,
-    (config.data as DataOptions).dropLast,
-    data?.validation?.n,
-  );
+  trainingBatchesPerEpoch(train.n, config.batchSize, (config.data as DataOptions).dropLast, {
+    heldOut: data?.validation?.n,
+    accumulation: config.gradientAccumulation,
+  });
   const runs: LrCurve[] = [];
   for (let r = 0; r < o.repeats; r++) {
     const seed = config.seed + r;
@@ -604,8 +604,9 @@ export function suggestConfig(
   const baseBatch = (config.optimizer as { baseBatch?: number }).baseBatch;
   const factor = baseBatch ? scaleLearningRate(1, baseBatch, effective).lr : 1;
   const optimizerLr = lr / factor;
+  const accumulation = config.gradientAccumulation;
   const perEpoch = Math.ceil(
-    batchesPerEpoch(trainSamples, config.batchSize, spec.dropLast) / config.gradientAccumulation,
+    batchesPerEpoch(trainSamples, config.batchSize, spec.dropLast, accumulation) / accumulation,
   );
   const totalSteps = Math.max(1, Math.min(config.epochs * perEpoch, config.maxSteps ?? Infinity));
   let scheduler: ResolvedSchedulerSpec | undefined = config.scheduler;

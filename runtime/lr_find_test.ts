@@ -264,6 +264,18 @@ Deno.test("suggestConfig builds complete onecycle and warmupCosine specs the con
   assert.equal(suggestConfig(scaled, 40, 3e-3).config.optimizer.lr, 6e-3);
 });
 
+Deno.test("suggestConfig plans the steps a run takes with dropLast and gradient accumulation", () => {
+  // 200 samples in micro-batches of 8, 4 a step: 6 whole groups an epoch (the 25th batch is
+  // dropped, as the trainer drops it), 5 epochs.
+  const config = syntheticConfig({
+    data: { kind: "synthetic-linear", n: 200, dropLast: true },
+    batchSize: 8,
+    gradientAccumulation: 4,
+  });
+  const { config: out } = suggestConfig(config, 200, 3e-3, "onecycle");
+  assert.equal((out.scheduler as { totalSteps: number }).totalSteps, 30);
+});
+
 Deno.test("lrFindSvg draws the curve on a log axis with the chosen suggestion marked", async () => {
   const lrs = lrRamp(1e-7, 10, 60);
   const smoothed = lrs.map(oneDip);

@@ -44,3 +44,58 @@ Deno.test("gradient accumulation: 4 micro-batches of 8 give the same updates as 
   }
   assert.ok(Math.abs(big.result.metrics.loss - accumulated.result.metrics.loss) < 1e-5);
 });
+
+/** Asserts that two runs' last checkpoints hold the same weights, to float32 rounding. */
+async function assertSameWeights(runDirA: string, runDirB: string): Promise<void> {
+  const a = await loadCheckpoint(`${runDirA}/checkpoints/last.ckpt`);
+  const b = await loadCheckpoint(`${runDirB}/checkpoints/last.ckpt`);
+  for (const [name, weight] of Object.entries(a.weights)) {
+    const other = b.weights[name].values;
+    for (let i = 0; i < weight.values.length; i++) {
+      const scale = Math.max(1, Math.abs(weight.values[i]));
+      assert.ok(
+        Math.abs(weight.values[i] - other[i]) <= 1e-5 * scale,
+        `${name}[${i}]: ${weight.values[i]} vs ${other[i]}`,
+      );
+    }
+  }
+}
+
+Deno.test("with dropLast, micro-batches that do not fill an accumulation group are dropped: every update is the big-batch one", async () => {
+  await using runs = await tempRunsDir();
+  // 200 samples: 25 micro-batches of 8, six whole groups of 4 (192 samples); the 25th is dropped,
+  // as one batch of 32 drops its last 8 samples. A onecycle schedule over the 18 updates of 3
+  // epochs is planned from the same count of steps per epoch as the run takes.
+  const run = {
+    ...base,
+    runsDir: runs.dir,
+    data: { ...base.data, n: 200, dropLast: true },
+    scheduler: { name: "onecycle" as const, maxLr: 0.02, totalSteps: 18 },
+  };
+  const big = await trainCollect({ ...run, batchSize: 32 });
+  const accumulated = await trainCollect({ ...run, batchSize: 8, gradientAccumulation: 4 });
+  for (const { result, events } of [big, accumulated]) {
+    assert.equal(result.status, "completed", result.reason);
+    assert.equal(result.steps, 18);
+    const plan = events.find((event) => event.type === "plan");
+    assert.ok(plan?.type === "plan");
+    assert.equal(plan.stepsPerEpoch, 6);
+    assert.equal(plan.totalSteps, 18);
+  }
+  await assertSameWeights(big.result.runDir, accumulated.result.runDir);
+});
+
+Deno.test("without dropLast, the last, smaller accumulation group is the mean over its samples, as a short big batch", async () => {
+  await using runs = await tempRunsDir();
+  // 212 samples: micro-batches of 8 make six groups of 32 and a last group of 8 + 8 + 4 = 20
+  // samples, the same samples as the last short batch of 32. Both gradient paths (the host step
+  // and tfjs) are checked.
+  for (const fusedModel of [true, false]) {
+    const run = { ...base, runsDir: runs.dir, fusedModel, data: { ...base.data, n: 212 } };
+    const big = await trainCollect({ ...run, batchSize: 32 });
+    const accumulated = await trainCollect({ ...run, batchSize: 8, gradientAccumulation: 4 });
+    assert.equal(big.result.steps, 21, "7 updates per epoch");
+    assert.equal(accumulated.result.steps, 21, "6 whole groups and one of 20 samples per epoch");
+    await assertSameWeights(big.result.runDir, accumulated.result.runDir);
+  }
+});

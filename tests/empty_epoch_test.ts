@@ -36,3 +36,25 @@ Deno.test("the LR range test refuses an epoch without a step before it builds a 
     },
   );
 });
+
+Deno.test("training refuses dropLast with an accumulation group larger than the training set, naming gradientAccumulation", async () => {
+  await using runs = await tempRunsDir();
+  // 100 training samples: batches of 40 fit, a step of 3 x 40 does not
+  const config = { ...shrunk, batchSize: 40, gradientAccumulation: 3, runsDir: runs.dir };
+  const { result, events } = await trainCollect(config);
+  assert.equal(result.status, "failed");
+  assert.match(
+    result.reason,
+    /'batchSize' x 'gradientAccumulation' is 40 x 3 = 120 samples a step, more than the 100 training samples .*'data\.dropLast' drops the short accumulation group/,
+  );
+  assert.match(
+    result.hint ?? "",
+    /--set gradientAccumulation=2\b.*--set data\.dropLast=false.*data\.validationSplit/,
+  );
+  assert.equal(result.steps, 0);
+  assert.ok(!events.some((e) => e.type === "epoch"));
+  await assert.rejects(
+    () => lrFind(parseConfig(config), { iterations: 10 }),
+    (error: unknown) => error instanceof AnnealError && error.where === "gradientAccumulation",
+  );
+});
