@@ -254,6 +254,8 @@ export interface MetricUse {
   validationFallback: boolean;
   /** The `--set` that the direction needs with a suggested metric (maximize: accuracy), or "". */
   directionFix?: (maximize: boolean) => string;
+  /** The `--set` that picks metric `name` (default: `--set <where>=<name>`). */
+  setMetric?: (name: string) => string;
 }
 
 /**
@@ -286,7 +288,7 @@ export function checkMetric(
   const accepted = epochMetricNames(data.task, validation || use.validationFallback);
   if (accepted.includes(metric)) return;
   const all = epochMetricNames(data.task, true);
-  const set = (name: string) => `--set ${use.where}=${name}`;
+  const set = use.setMetric ?? ((name: string) => `--set ${use.where}=${name}`);
   const cannot = `Cannot ${use.action} '${metric}' ${use.purpose}`;
   const logs = `the epochs of ${use.subject} log ${logged.join(", ")}`;
   if (all.includes(metric)) {

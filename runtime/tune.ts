@@ -15,6 +15,7 @@ import { applyParams, type Params } from "../sweeps/space.ts";
 import { lrFind } from "./lr_find.ts";
 import { train } from "./supervisor.ts";
 import { checkSweepMetric } from "./sweep.ts";
+import { checkMetric, dataTask } from "../task_fit.ts";
 
 /** One candidate change: dotted config paths and their new values. */
 export type Change = Record<string, unknown>;
@@ -81,6 +82,39 @@ export function tuneMetric(config: RunConfig): string {
 }
 
 const round = (x: number) => Number(x.toPrecision(3));
+
+/**
+ * Refuses tune's metric before any run when no run's epochs log it: the sweep's `metric` where
+ * the config has a `sweep` section, else tune's own choice (a validation metric, which needs a
+ * validation split).
+ *
+ * @example
+ * ```ts
+ * import { checkTuneMetric } from "./tune.ts";
+ * import { parseConfig } from "../config.ts";
+ * checkTuneMetric(parseConfig({ data: { kind: "synthetic-linear", validationSplit: 0.2 } }));
+ * let message = "";
+ * try {
+ *   checkTuneMetric(parseConfig({ data: { kind: "synthetic-linear" } }));
+ * } catch (error) {
+ *   message = (error as Error).message;
+ * }
+ * console.assert(message.includes("there is no validation split"));
+ * ```
+ */
+export function checkTuneMetric(config: RunConfig): void {
+  // tune trains the config as it is: a sweep's space over the split gives its runs none
+  if (config.sweep) return checkSweepMetric({ ...config.sweep, space: {} }, config);
+  checkMetric(tuneMetric(config), dataTask(config.data), config.data.validationSplit > 0, {
+    action: "optimise",
+    purpose: "in tune (its default metric: the config has no sweep.metric)",
+    subject: "a run",
+    where: "sweep.metric",
+    validationFallback: false,
+    // a sweep section needs a space; tune reads its metric only
+    setMetric: (name) => `--set 'sweep={"space":{},"metric":"${name}"}'`,
+  });
+}
 
 /** Candidate changes of each stage, given the config the stage starts from. */
 function stages(config: RunConfig, stepsPerEpoch: () => Promise<number>): {
@@ -194,8 +228,7 @@ export async function tune(input: RunConfig, options: TuneOptions = {}): Promise
     );
   }
   const metric = tuneMetric(input);
-  // a metric the config names is checked before any run (tune's own choice fits the task)
-  if (input.sweep) checkSweepMetric(input.sweep, input);
+  checkTuneMetric(input);
   const direction = directionOf({ metric });
   const runsDir = `${input.runsDir}/tune-${
     new Date().toISOString().replace(/[-:]/g, "").slice(0, 15)

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { openStorage } from "../mod.ts";
+import { loadConfig, openStorage } from "../mod.ts";
 import type { StudyDefinition } from "../mod.ts";
+import { checkTuneMetric } from "../runtime/tune.ts";
 import { anneal, tempRunsDir } from "./_helpers.ts";
 
 /** A sweep of two tiny trials (one epoch of 64 samples each) over the learning rate. */
@@ -147,4 +148,45 @@ Deno.test("a sweep or tune metric no trial logs is refused before any trial runs
     await assert.rejects(() => stored.loadStudy("sw"));
     await stored.close();
   }
+});
+
+Deno.test("anneal tune without a sweep section refuses its default validation metric without a validation split before any run", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const file = `${dir}/tune.json`;
+  // synthetic-linear holds nothing out by default; tune's own metric is valLoss
+  const config = { backend: "cpu", runsDir: dir, epochs: 1, data: { kind: "synthetic-linear" } };
+  await Deno.writeTextFile(file, JSON.stringify(config));
+  const refused = await anneal("tune", "-c", file, "--budget", "2");
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.match(
+    refused.stderr,
+    /error\[config\]: Cannot optimise 'valLoss' in tune \(its default metric: the config has no sweep\.metric\): there is no validation split to compute it on \(data\.validationSplit is 0\); the epochs of a run log loss, mae, lr/,
+  );
+  const fix = `sweep={"space":{},"metric":"loss"}`;
+  assert.ok(
+    refused.stderr.includes(
+      `hint: hold out a validation split (--set data.validationSplit=0.1) or optimise 'loss' (--set '${fix}')`,
+    ),
+    refused.stderr,
+  );
+  // a sweep's space over the split does not give tune's runs one: tune trains the config as is
+  const spaced = await anneal(
+    "tune",
+    "-c",
+    file,
+    "--set",
+    'sweep={"space":{"data.validationSplit":{"type":"choice","values":[0.2]}}}',
+  );
+  assert.equal(spaced.code, 1, spaced.stderr);
+  assert.match(
+    spaced.stderr,
+    /Cannot optimise 'valLoss' in the sweep: there is no validation split/,
+  );
+  // nothing ran
+  const entries = await Array.fromAsync(Deno.readDir(dir), (e) => e.name);
+  assert.deepEqual(entries, ["tune.json"]);
+  // both fixes of the hint pass the check
+  checkTuneMetric(await loadConfig(file, ["data.validationSplit=0.1"]));
+  checkTuneMetric(await loadConfig(file, [fix]));
 });
