@@ -1,7 +1,8 @@
 /**
  * IDX files (the MNIST format): a 4-byte magic (0, 0, type, rank), `rank` big-endian uint32
- * dimensions, then the values. Only unsigned bytes (type 0x08) are read, which covers MNIST and
- * Fashion-MNIST. Gzipped files are recognised by their magic bytes, whatever their name.
+ * dimensions, then the values. Only unsigned bytes (type 0x08) are read, which covers MNIST,
+ * Fashion-MNIST and 8-bit colour images; the other IDX types are refused by name. Gzipped files
+ * are recognised by their magic bytes, whatever their name.
  *
  * @module
  */
@@ -17,6 +18,15 @@ export interface IdxArray {
   path: string;
 }
 
+/** The IDX value types other than unsigned bytes, by type byte, for messages. */
+const OTHER_TYPES: Record<number, string> = {
+  0x09: "signed bytes",
+  0x0b: "16-bit integers",
+  0x0c: "32-bit integers",
+  0x0d: "32-bit floats",
+  0x0e: "64-bit floats",
+};
+
 function idxError(message: string, file: string, offset: number, hint: string): AnnealError {
   return new AnnealError("data", `Cannot read IDX file: ${message}`, {
     where: `${file} at byte ${offset}`,
@@ -25,8 +35,8 @@ function idxError(message: string, file: string, offset: number, hint: string): 
 }
 
 /**
- * Decodes IDX bytes; errors name the file and the byte offset (of the decompressed data for
- * gzipped files).
+ * Decodes IDX bytes, refusing a rank not in `expectedRank` (one rank or several); errors name the
+ * file and the byte offset (of the decompressed data for gzipped files).
  *
  * @example
  * ```ts
@@ -36,13 +46,28 @@ function idxError(message: string, file: string, offset: number, hint: string): 
  * console.assert(dims[0] === 2 && data[1] === 9);
  * ```
  */
-export function parseIdx(bytes: Uint8Array, file: string, expectedRank?: number): IdxArray {
+export function parseIdx(
+  bytes: Uint8Array,
+  file: string,
+  expectedRank?: number | readonly number[],
+): IdxArray {
   if (bytes.length < 4) {
     throw idxError(
       `the file is ${bytes.length} bytes, too short for a header`,
       file,
       0,
       "re-download the file",
+    );
+  }
+  const type = OTHER_TYPES[bytes[2]];
+  if (bytes[0] === 0 && bytes[1] === 0 && type !== undefined && bytes[3] !== 0) {
+    throw idxError(
+      `the values are ${type} (type 0x${bytes[2].toString(16)}); anneal reads unsigned bytes ` +
+        `(type 0x08) only`,
+      file,
+      2,
+      "write the file as unsigned bytes 0..255 (numpy: x.astype(np.uint8) for 8-bit values, " +
+        "(x * 255).round().astype(np.uint8) for values in [0, 1]); data.scale maps them to [0, 1]",
     );
   }
   if (bytes[0] !== 0 || bytes[1] !== 0 || bytes[2] !== 0x08 || bytes[3] === 0) {
@@ -57,9 +82,11 @@ export function parseIdx(bytes: Uint8Array, file: string, expectedRank?: number)
     );
   }
   const rank = bytes[3];
-  if (expectedRank !== undefined && rank !== expectedRank) {
+  const ranks = expectedRank === undefined ? undefined : [expectedRank].flat();
+  if (ranks !== undefined && !ranks.includes(rank)) {
+    const expected = ranks.join(" or ");
     throw idxError(
-      `expected ${expectedRank} dimensions, the header says ${rank}`,
+      `expected ${expected} dimension${expected === "1" ? "" : "s"}, the header says ${rank}`,
       file,
       3,
       "check that image and label file names are not swapped",
@@ -102,7 +129,10 @@ export function parseIdx(bytes: Uint8Array, file: string, expectedRank?: number)
  * console.log(labels.dims); // [10000]
  * ```
  */
-export async function readIdxFile(path: string, expectedRank?: number): Promise<IdxArray> {
+export async function readIdxFile(
+  path: string,
+  expectedRank?: number | readonly number[],
+): Promise<IdxArray> {
   const alternative = path.endsWith(".gz") ? path.slice(0, -3) : `${path}.gz`;
   let bytes: Uint8Array;
   let used = path;

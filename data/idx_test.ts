@@ -20,10 +20,57 @@ Deno.test("readIdxFile falls back to the name with .gz added or removed", async 
 });
 
 Deno.test("a wrong magic number is an error naming the file and byte 0", async () => {
+  const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  await assertDataError(
+    () => parseIdx(png, "image.png"),
+    /wrong magic number 89 50 4e 47, expected 00 00 08 0N/,
+    /image\.png at byte 0$/,
+  );
+});
+
+Deno.test("an IDX file of values other than unsigned bytes is refused by its type", async () => {
+  // the fixture's magic is 00 00 0d 01: 32-bit floats
   await assertDataError(
     () => readIdxFile(fixture("idx_bad/wrong_magic.idx")),
-    /wrong magic number 00 00 0d 01/,
-    /wrong_magic\.idx at byte 0$/,
+    /the values are 32-bit floats \(type 0xd\); anneal reads unsigned bytes \(type 0x08\) only/,
+    /wrong_magic\.idx at byte 2$/,
+  );
+  await assertDataError(
+    () => parseIdx(new Uint8Array([0, 0, 0x0b, 1, 0, 0, 0, 1, 0, 7]), "shorts.idx"),
+    /16-bit integers \(type 0xb\)/,
+  );
+});
+
+Deno.test("several ranks may be expected: images of 3 or 4 dimensions", () => {
+  const colour = new Uint8Array([
+    0,
+    0,
+    8,
+    4,
+    0,
+    0,
+    0,
+    1,
+    0,
+    0,
+    0,
+    1,
+    0,
+    0,
+    0,
+    1,
+    0,
+    0,
+    0,
+    3,
+    1,
+    2,
+    3,
+  ]);
+  assert.deepEqual(parseIdx(colour, "colour.idx", [3, 4]).dims, [1, 1, 1, 3]);
+  assert.throws(
+    () => parseIdx(colour, "colour.idx", [3]),
+    /expected 3 dimensions, the header says 4/,
   );
 });
 

@@ -37,7 +37,8 @@ async function idxSplit(
 ): Promise<{ ds: Dataset; maxLabel: number; labelsPath: string }> {
   const imagesPath = join(spec.dir, imagesName);
   const labelsPath = join(spec.dir, labelsName);
-  const images = await readIdxFile(imagesPath, 3);
+  // [n, height, width] (grey) or [n, height, width, channels] (channels last: colour)
+  const images = await readIdxFile(imagesPath, [3, 4]);
   const labels = await readIdxFile(labelsPath, 1);
   if (images.dims[0] !== labels.dims[0]) {
     throw new AnnealError(
@@ -49,13 +50,14 @@ async function idxSplit(
       },
     );
   }
-  const [count, height, width] = images.dims;
+  const [count, height, width, channels = 1] = images.dims;
+  checkImageShape(images.dims, images.path);
   const n = Math.min(count, limit ?? count);
-  const pixels = height * width;
+  const features = height * width * channels;
   const factor = spec.scale ? 1 / 255 : 1;
   const byteTable = new Float32Array(256);
   for (let b = 0; b < 256; b++) byteTable[b] = b * factor;
-  const x = bytesToFloats(images.data.subarray(0, n * pixels), byteTable);
+  const x = bytesToFloats(images.data.subarray(0, n * features), byteTable);
   const y = Float32Array.from(labels.data.subarray(0, n));
   let maxLabel = 0;
   for (const label of labels.data) if (label > maxLabel) maxLabel = label;
@@ -63,13 +65,43 @@ async function idxSplit(
     x,
     y,
     n,
-    inputShape: spec.flatten ? [pixels] : [height, width, 1],
+    inputShape: spec.flatten ? [features] : [height, width, channels],
     targetSize: 1,
     task: "classification",
-    imageShape: [height, width, 1],
+    imageShape: [height, width, channels],
     byteTable,
   };
   return { ds, maxLabel, labelsPath: labels.path };
+}
+
+/**
+ * Refuses image dimensions anneal would misread: an image of no pixels, or a 4-D file whose
+ * channels come first ([n, c, h, w], as PyTorch stores them) rather than last.
+ */
+function checkImageShape(dims: number[], path: string): void {
+  const shape = dims.join("x");
+  if (dims.slice(1).includes(0)) {
+    throw new AnnealError(
+      "data",
+      `Cannot read IDX images of shape ${shape}: an image has no pixels`,
+      {
+        where: `${path} at byte 4`,
+        hint: "point the spec at the dataset's image files",
+      },
+    );
+  }
+  const [, height, , channels] = dims;
+  if (channels !== undefined && height <= 4 && channels > 4) {
+    throw new AnnealError(
+      "data",
+      `Cannot read IDX images of shape ${shape}: they look channels-first ([n, channels, ` +
+        `height, width]), and anneal reads [n, height, width, channels] (channels last)`,
+      {
+        where: `${path} at byte 4`,
+        hint: "write the images channels last (numpy: x.transpose(0, 2, 3, 1))",
+      },
+    );
+  }
 }
 
 async function loadIdx(spec: ResolvedIdxSpec): Promise<Sources> {

@@ -268,3 +268,101 @@ Deno.test("classification data of one class is refused as data, naming the file 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** Writes train and t10k IDX files of `images` (dims with the count first) and their labels. */
+async function writeIdxPair(
+  dir: string,
+  dims: { train: number[]; test: number[] },
+  labels: { train: number[]; test: number[] },
+): Promise<void> {
+  for (const [split, key] of [["train", "train"], ["t10k", "test"]] as const) {
+    const shape = dims[key];
+    const size = shape.reduce((a, b) => a * b, 1);
+    const values = Array.from({ length: size }, (_, i) => (7 * i) % 256);
+    await Deno.writeFile(`${dir}/${split}-images-idx3-ubyte`, idxBytes(shape, values));
+    await Deno.writeFile(
+      `${dir}/${split}-labels-idx1-ubyte`,
+      idxBytes([labels[key].length], labels[key]),
+    );
+  }
+}
+
+Deno.test("idx loads 4-D images [n, h, w, c] as channels-last samples [h, w, c], bytes and all", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const labels = { train: [0, 1, 2, 1], test: [2, 0] };
+    await writeIdxPair(dir, { train: [4, 2, 3, 3], test: [2, 2, 3, 3] }, labels);
+    const data = await loadData({ kind: "idx", dir, validationSplit: 0 }, 1);
+    assert.deepEqual(data.train.inputShape, [2, 3, 3]);
+    assert.deepEqual(data.train.imageShape, [2, 3, 3]);
+    assert.deepEqual(data.test?.inputShape, [2, 3, 3]);
+    assert.equal(data.train.n, 4);
+    assert.equal(data.train.numClasses, 3);
+    assert.deepEqual([...data.train.y], labels.train);
+    // the file's bytes in its order: sample 1, row 1, column 2, channel 1 is byte 18 + 9 + 6 + 1
+    const bytes = featureBytes(data.train)!;
+    assert.equal(bytes.length, 4 * 18);
+    assert.deepEqual([...bytes], Array.from({ length: 72 }, (_, i) => (7 * i) % 256));
+    assert.ok(Math.abs(data.train.x[34] - ((7 * 34) % 256) / 255) < 1e-7);
+    assert.ok(bytes.every((b, i) => data.train.byteTable![b] === data.train.x[i]));
+    const flat = await loadData(
+      { kind: "idx", dir, flatten: true, limit: 3, validationSplit: 0 },
+      1,
+    );
+    assert.deepEqual(flat.train.inputShape, [18]);
+    assert.deepEqual(flat.train.imageShape, [2, 3, 3]);
+    assert.deepEqual([...featureBytes(flat.train)!], [...bytes.subarray(0, 3 * 18)]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("idx files anneal cannot read are refused, naming the file: channels first, other shapes, counts or value types", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const labels = { train: [0, 1], test: [1, 0] };
+    // [n, c, h, w], as PyTorch stores images
+    await writeIdxPair(dir, { train: [2, 3, 8, 8], test: [2, 3, 8, 8] }, labels);
+    const first = await assertDataError(
+      () => loadData({ kind: "idx", dir }, 1),
+      /images of shape 2x3x8x8: they look channels-first/,
+      /train-images-idx3-ubyte at byte 4$/,
+    );
+    assert.match(first.hint!, /transpose\(0, 2, 3, 1\)/);
+    await writeIdxPair(dir, { train: [2, 4, 0, 3], test: [2, 4, 4, 3] }, labels);
+    await assertDataError(
+      () => loadData({ kind: "idx", dir }, 1),
+      /images of shape 2x4x0x3: an image has no pixels/,
+    );
+    // colour train images, grey test images
+    await writeIdxPair(dir, { train: [2, 4, 4, 3], test: [2, 4, 4] }, labels);
+    await assertDataError(
+      () => loadData({ kind: "idx", dir }, 1),
+      /train images are 4x4x3, test images 4x4x1/,
+    );
+    // a label per image
+    await writeIdxPair(dir, { train: [3, 4, 4, 3], test: [2, 4, 4, 3] }, labels);
+    await assertDataError(
+      () => loadData({ kind: "idx", dir }, 1),
+      /3 images but 2 labels/,
+      /train-labels-idx1-ubyte at byte 4$/,
+    );
+    // images of 5 dimensions, and of floats
+    await writeIdxPair(dir, { train: [2, 4, 4, 3, 1], test: [2, 4, 4, 3] }, labels);
+    await assertDataError(
+      () => loadData({ kind: "idx", dir }, 1),
+      /expected 3 or 4 dimensions, the header says 5/,
+    );
+    const floats = idxBytes([2, 4, 4], new Array(32).fill(0));
+    floats[2] = 0x0d;
+    await Deno.writeFile(`${dir}/train-images-idx3-ubyte`, floats);
+    const typed = await assertDataError(
+      () => loadData({ kind: "idx", dir }, 1),
+      /the values are 32-bit floats \(type 0xd\); anneal reads unsigned bytes \(type 0x08\) only/,
+      /train-images-idx3-ubyte at byte 2$/,
+    );
+    assert.match(typed.hint!, /unsigned bytes 0\.\.255/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

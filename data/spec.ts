@@ -76,7 +76,7 @@ export const IdxSpecSchema = z.strictObject({
   trainLabels: z.string().min(1).default("train-labels-idx1-ubyte.gz"),
   testImages: z.string().min(1).default("t10k-images-idx3-ubyte.gz"),
   testLabels: z.string().min(1).default("t10k-labels-idx1-ubyte.gz"),
-  /** Keep [h, w, 1] so that CNNs get images; MLPs may ask for flat vectors. */
+  /** Keep [h, w, c] so that CNNs get images; MLPs may ask for flat vectors. */
   flatten: z.boolean().default(false),
   /** Bytes 0..255 become [0, 1], the range initialisers and learning rates assume. */
   scale: z.boolean().default(true),
