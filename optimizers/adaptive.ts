@@ -59,19 +59,25 @@ export function scaleByAdam(options: AdamOptions): Transform {
  * registers it: one SIMD pass instead of ~15 tfjs ops). The same slots and numbers as
  * `chain(addDecayedWeights(), scaleByAdam(...), scaleByLearningRate())` (Adam) or
  * `chain(scaleByAdam(...), scaleByLearningRate(), decoupledWeightDecay())` (AdamW), to float32
- * rounding.
+ * rounding; `maximize` negates the gradient in the kernel, as `negate()` first in the chain would.
  *
  * @example
  * ```ts
  * import { fusedAdam } from "./adaptive.ts";
- * const adamw = fusedAdam({ beta2: 0.999, eps: 1e-8, amsgrad: false, decoupled: true });
+ * const adamw = fusedAdam({
+ *   beta2: 0.999,
+ *   eps: 1e-8,
+ *   amsgrad: false,
+ *   decoupled: true,
+ *   maximize: false,
+ * });
  * console.assert(typeof adamw.update === "function");
  * ```
  */
 export function fusedAdam(
-  options: { beta2: number; eps: number; amsgrad: boolean; decoupled: boolean },
+  options: { beta2: number; eps: number; amsgrad: boolean; decoupled: boolean; maximize: boolean },
 ): Transform {
-  const { beta2, eps, amsgrad, decoupled } = options;
+  const { beta2, eps, amsgrad, decoupled, maximize } = options;
   const moments = scaleByAdam({ beta2, eps, amsgrad, biasCorrection: true });
   return {
     init: moments.init,
@@ -93,6 +99,7 @@ export function fusedAdam(
         lr,
         coupled: decoupled ? 0 : weightDecay,
         decoupled: decoupled ? lr * weightDecay : 0,
+        gradSign: maximize ? -1 : 1,
       };
       const [update, m, v, vmax] = tf.engine().runKernel(
         "AnnealAdamUpdate",

@@ -20,6 +20,7 @@ import { chain, type Transform } from "./transform.ts";
 import {
   addDecayedWeights,
   decoupledWeightDecay,
+  negate,
   scaleByLearningRate,
   trace,
 } from "./transforms.ts";
@@ -46,12 +47,15 @@ const FLOAT32_EPSILON = 2 ** -23;
  * ```
  */
 export function assemble(spec: ResolvedOptimizerSpec, fused = false): Assembly {
+  // torch's maximize negates the gradient before anything else sees it (torch 1.13 has it for
+  // sgd, adam, adamw, rmsprop and adagrad; the other specs have no such field).
+  const ascent = "maximize" in spec && spec.maximize ? [negate()] : [];
   switch (spec.name) {
     case "sgd": {
       // The buffer appears with the first nonzero momentum, so plain SGD keeps no state.
       const momentum = trace({ dampening: spec.dampening, nesterov: spec.nesterov });
       return {
-        transform: chain(addDecayedWeights(), momentum, scaleByLearningRate()),
+        transform: chain(...ascent, addDecayedWeights(), momentum, scaleByLearningRate()),
         momentum: spec.momentum,
       };
     }
@@ -65,6 +69,7 @@ export function assemble(spec: ResolvedOptimizerSpec, fused = false): Assembly {
             eps: spec.eps,
             amsgrad: spec.amsgrad,
             decoupled: spec.name === "adamw",
+            maximize: spec.maximize,
           }),
           momentum: spec.betas[0],
         };
@@ -76,8 +81,8 @@ export function assemble(spec: ResolvedOptimizerSpec, fused = false): Assembly {
         biasCorrection: true,
       });
       const transform = spec.name === "adam"
-        ? chain(addDecayedWeights(), adam, scaleByLearningRate())
-        : chain(adam, scaleByLearningRate(), decoupledWeightDecay());
+        ? chain(...ascent, addDecayedWeights(), adam, scaleByLearningRate())
+        : chain(...ascent, adam, scaleByLearningRate(), decoupledWeightDecay());
       return { transform, momentum: spec.betas[0] };
     }
     case "rmsprop": {
@@ -85,13 +90,14 @@ export function assemble(spec: ResolvedOptimizerSpec, fused = false): Assembly {
       // torch's zero-initialised buffer equals SGD's copy-on-first-use when dampening is 0.
       const momentum = trace({ dampening: 0, nesterov: false });
       return {
-        transform: chain(addDecayedWeights(), rms, momentum, scaleByLearningRate()),
+        transform: chain(...ascent, addDecayedWeights(), rms, momentum, scaleByLearningRate()),
         momentum: spec.momentum,
       };
     }
     case "adagrad":
       return {
         transform: chain(
+          ...ascent,
           addDecayedWeights(),
           scaleByAdagrad({ initialAccumulatorValue: spec.initialAccumulatorValue, eps: spec.eps }),
           scaleByLearningRate({ lrDecay: spec.lrDecay }),

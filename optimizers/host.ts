@@ -1,10 +1,10 @@
 /**
- * `createHostOptimizer`: SGD (momentum, dampening, Nesterov), Adam, AdamW and Lion as plain loops
- * over Float32Arrays on the host, for models so small that tfjs's per-op cost is the whole step
- * (the seed experiment's linear regression: SGD's update is 4 tfjs ops of ~25 us each on wasm for
- * 3 numbers). The arithmetic is the reference chain's (`aliases.ts`), in float64 with the results
- * stored as float32, the slots keyed and saved as `createOptimizer` keys and saves them, so
- * checkpoints move between the two paths.
+ * `createHostOptimizer`: SGD (momentum, dampening, Nesterov), Adam, AdamW (each with `maximize`)
+ * and Lion as plain loops over Float32Arrays on the host, for models so small that tfjs's per-op
+ * cost is the whole step (the seed experiment's linear regression: SGD's update is 4 tfjs ops of
+ * ~25 us each on wasm for 3 numbers). The arithmetic is the reference chain's (`aliases.ts`), in
+ * float64 with the results stored as float32, the slots keyed and saved as `createOptimizer` keys
+ * and saves them, so checkpoints move between the two paths.
  *
  * `stepArrays` updates host arrays in place; `step` (the {@linkcode Optimizer} interface) reads
  * tfjs variables, steps, and assigns the results back.
@@ -169,6 +169,7 @@ export function createHostOptimizer(input: OptimizerSpec): HostOptimizer {
     });
   }
   const where = `${spec.name} optimizer`;
+  const ascent = "maximize" in spec && spec.maximize;
   let momentum = spec.name === "sgd" ? spec.momentum : (spec as { betas: number[] }).betas[0];
   let count = 0;
   let disposed = false;
@@ -229,7 +230,9 @@ export function createHostOptimizer(input: OptimizerSpec): HostOptimizer {
     count += 1;
     params.forEach((param, i) => {
       const { lrMultiplier, weightDecay } = settingsOf(param);
-      update(spec, param.values, grads[i], current[i], {
+      // torch's maximize: the gradient negated before the update reads it (exact in float32)
+      const grad = ascent ? Float32Array.from(grads[i], (value) => -value) : grads[i];
+      update(spec, param.values, grad, current[i], {
         lr: lr * lrMultiplier,
         weightDecay,
         momentum,

@@ -70,6 +70,20 @@ Deno.test("defaults are torch.optim's", () => {
   }
 });
 
+Deno.test("maximize is an option of the optimizers torch 1.13 gives it to, and no other", () => {
+  const maximizeOf = (input: object) => (parseOptimizerSpec(input) as { maximize?: boolean });
+  for (const name of ["sgd", "adam", "adamw", "rmsprop", "adagrad"]) {
+    assert.equal(maximizeOf({ name }).maximize, false, `${name}: torch's default`);
+    assert.equal(maximizeOf({ name, maximize: true }).maximize, true, name);
+  }
+  for (const name of ["lion", "lamb", "adafactor"]) {
+    assert.equal(
+      messageOf({ name, maximize: true }),
+      `Cannot create ${name} optimizer: unknown field 'maximize'`,
+    );
+  }
+});
+
 Deno.test("a spec that is not an object says so (from plain JavaScript: createOptimizer())", () => {
   assert.equal(
     messageOf(undefined),

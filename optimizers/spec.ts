@@ -13,6 +13,9 @@ const unitInterval = () =>
   z.number().refine((value) => value >= 0 && value < 1, { message: "must be in [0, 1)" });
 const betas = (beta1: number, beta2: number) =>
   z.tuple([unitInterval(), unitInterval()]).default([beta1, beta2]);
+// torch 1.13's `maximize` (SGD, Adam, AdamW, RMSprop, Adagrad): the gradient is negated before
+// anything else reads it, weight decay and momentum included, so the step ascends the loss.
+const maximize = () => z.boolean().default(false);
 const regexSource = z.string().refine((source) => {
   try {
     new RegExp(source);
@@ -55,6 +58,7 @@ export const SgdSpecSchema = z.strictObject({
   dampening: z.number().gte(0).lte(1).default(0),
   nesterov: z.boolean().default(false),
   weightDecay: nonNegative().default(0),
+  maximize: maximize(),
   ...common,
 }).refine((spec) => !spec.nesterov || (spec.momentum > 0 && spec.dampening === 0), {
   message: "requires momentum > 0 and dampening = 0",
@@ -69,6 +73,7 @@ export const AdamSpecSchema = z.strictObject({
   eps: nonNegative().default(1e-8),
   weightDecay: nonNegative().default(0),
   amsgrad: z.boolean().default(false),
+  maximize: maximize(),
   ...common,
 });
 
@@ -80,6 +85,7 @@ export const AdamwSpecSchema = z.strictObject({
   eps: nonNegative().default(1e-8),
   weightDecay: nonNegative().default(1e-2),
   amsgrad: z.boolean().default(false),
+  maximize: maximize(),
   ...common,
 });
 
@@ -92,6 +98,7 @@ export const RmspropSpecSchema = z.strictObject({
   weightDecay: nonNegative().default(0),
   momentum: nonNegative().default(0),
   centered: z.boolean().default(false),
+  maximize: maximize(),
   ...common,
 });
 
@@ -103,6 +110,7 @@ export const AdagradSpecSchema = z.strictObject({
   weightDecay: nonNegative().default(0),
   initialAccumulatorValue: nonNegative().default(0),
   eps: nonNegative().default(1e-10),
+  maximize: maximize(),
   ...common,
 });
 

@@ -1,6 +1,6 @@
 /**
- * The small gradient transformations shared by every optimizer: weight decay (coupled L2 and
- * decoupled), momentum (`trace`) and the final learning-rate scaling. The adaptive ones (Adam,
+ * The small gradient transformations shared by every optimizer: torch's `maximize` (`negate`),
+ * weight decay (coupled L2 and decoupled), momentum (`trace`) and the final learning-rate scaling. The adaptive ones (Adam,
  * RMSprop, Adagrad, Lion, trust ratio, Adafactor) are in `adaptive.ts`.
  *
  * @module
@@ -8,6 +8,22 @@
 
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import type { Slots, Transform } from "./transform.ts";
+
+/**
+ * Negates the gradient: torch's `maximize`, which places it first, before weight decay and every
+ * slot, so that the optimizer ascends the objective (negation is exact in float32).
+ *
+ * @example
+ * ```ts
+ * import { chain } from "./transform.ts";
+ * import { negate, scaleByLearningRate } from "./transforms.ts";
+ * const gradientAscent = chain(negate(), scaleByLearningRate());
+ * console.assert(typeof gradientAscent.update === "function");
+ * ```
+ */
+export function negate(): Transform {
+  return { init: () => ({}), update: (update) => [tf.neg(update), {}] };
+}
 
 /**
  * Adds `weightDecay * param` to the update: torch's L2 `weight_decay` when placed before the

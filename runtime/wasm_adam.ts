@@ -31,6 +31,8 @@ export interface AdamUpdateAttrs {
   coupled: number;
   /** AdamW's decoupled decay, lr * weightDecay. */
   decoupled: number;
+  /** -1 for torch's `maximize` (the gradient is negated before everything else), else 1. */
+  gradSign: number;
 }
 
 function adamUpdate({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo[] {
@@ -64,6 +66,7 @@ function adamUpdate({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo[] {
     a.lr,
     a.coupled,
     a.decoupled,
+    a.gradSign,
   );
   return outputs;
 }

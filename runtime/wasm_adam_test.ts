@@ -1,8 +1,8 @@
 /**
  * Adam and AdamW as one SIMD kernel per parameter on wasm (`createOptimizer(spec, { fusedKernels:
  * true })`) against the reference chain of tfjs ops on the same backend: weights and saved state
- * after several steps, with amsgrad, L2 and decoupled decay, param groups, momentum moved between
- * steps, and sizes that are not multiples of 4.
+ * after several steps, with amsgrad, L2 and decoupled decay, maximize, param groups, momentum
+ * moved between steps, and sizes that are not multiples of 4.
  *
  * @module
  */
@@ -26,6 +26,8 @@ const SPECS: OptimizerSpec[] = [
     amsgrad: true,
     paramGroups: [{ match: "^p2$", lrMultiplier: 0.5 }],
   },
+  { name: "adam", lr: 0.02, weightDecay: 0.05, amsgrad: true, maximize: true },
+  { name: "adamw", lr: 0.01, weightDecay: 0.5, maximize: true },
 ];
 
 function run(spec: OptimizerSpec, fused: boolean, prefix: string) {

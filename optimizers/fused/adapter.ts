@@ -45,6 +45,7 @@ function hyperOf(spec: ResolvedOptimizerSpec, weightDecay: number): FusedHyper {
     dampening: s.dampening as number | undefined,
     nesterov: s.nesterov as boolean | undefined,
     amsgrad: s.amsgrad as boolean | undefined,
+    maximize: s.maximize as boolean | undefined,
   };
 }
 

@@ -40,6 +40,8 @@ export interface FusedHyper {
   dampening?: number;
   nesterov?: boolean;
   amsgrad?: boolean;
+  /** torch's `maximize` (sgd, adam, adamw): the gradient is negated before the update reads it. */
+  maximize?: boolean;
   /** Clip the global L2 norm of the gradients to this (torch.nn.utils.clip_grad_norm_). */
   maxGradNorm?: number;
 }
@@ -190,6 +192,7 @@ export function createFusedStep(kind: FusedKind, hyper: FusedHyper = {}): FusedS
       u[o + F.partialBase] = base;
       u[o + F.partialCount] = totalPartials;
       f[o + F.maxNorm] = h.maxGradNorm ?? 0;
+      f[o + F.gradSign] = h.maximize ? -1 : 1;
       base += e.partials;
     });
     backend!.queue.writeBuffer(uniformBuffer!, 0, uniforms);
@@ -346,6 +349,7 @@ function resolveHyper(kind: FusedKind, hyper: FusedHyper) {
     dampening: hyper.dampening ?? 0,
     nesterov: hyper.nesterov ?? false,
     amsgrad: hyper.amsgrad ?? false,
+    maximize: hyper.maximize ?? false,
     maxGradNorm: hyper.maxGradNorm,
   };
 }

@@ -33,7 +33,8 @@ function referenceStep(
       gs = grads.map((g) => tf.mul(g, scale));
     }
     return params.map((p, i) => {
-      const g = gs[i];
+      // torch's maximize negates the gradient before anything else reads it
+      const g = h.maximize ? tf.neg(gs[i]) : gs[i];
       const s = state[i];
       if (kind === "sgd") {
         let d = tf.add(g, tf.mul(h.weightDecay, p));
@@ -85,6 +86,7 @@ async function compare(kind: FusedKind, hyper: Partial<Hyper>, steps = 3): Promi
     dampening: 0,
     nesterov: false,
     amsgrad: false,
+    maximize: false,
     ...hyper,
   };
   const shapes = [[7, 5], [5], [3, 2, 2]];
@@ -128,6 +130,12 @@ Deno.test("fused sgd with momentum, dampening and decay matches the reference", 
 Deno.test("fused sgd with nesterov momentum matches the reference", () =>
   compare("sgd", { momentum: 0.9, nesterov: true }));
 Deno.test("fused plain sgd matches the reference", () => compare("sgd", {}, 2));
+Deno.test("fused sgd with maximize ascends with nesterov momentum and decay", () =>
+  compare("sgd", { momentum: 0.9, nesterov: true, weightDecay: 0.01, maximize: true }));
+Deno.test("fused adam with maximize negates the gradient before L2 decay and amsgrad", () =>
+  compare("adam", { weightDecay: 0.1, amsgrad: true, maximize: true }));
+Deno.test("fused adamw with maximize and a global-norm clip matches the reference", () =>
+  compare("adamw", { weightDecay: 0.1, maximize: true, maxGradNorm: 1 }));
 Deno.test("fused lion matches the reference", () => compare("lion", { weightDecay: 0.1 }));
 Deno.test("fused adam with a global-norm clip matches the reference", () =>
   compare("adam", { maxGradNorm: 1 }));

@@ -1,6 +1,7 @@
 /**
- * Fused WGSL optimizer steps for the tfjs webgpu backend: SGD (momentum, nesterov, decay),
- * Adam/AdamW (amsgrad), Lion, and a global-norm clip on the device, one dispatch per tensor.
+ * Fused WGSL optimizer steps for the tfjs webgpu backend: SGD (momentum, nesterov, decay,
+ * maximize), Adam/AdamW (amsgrad, maximize), Lion, and a global-norm clip on the device, one
+ * dispatch per tensor.
  *
  * @example
  * ```ts ignore

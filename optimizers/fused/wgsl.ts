@@ -5,7 +5,8 @@
  *
  * Every kernel binds the same 256-byte uniform slot ({@linkcode UNIFORM_FLOATS} words, one slot
  * per parameter tensor) and a two-word `clip` buffer `[totalNorm, scale]`: the gradient is
- * multiplied by `clip[1]`, which the norm kernels write on the device (1 when no clipping).
+ * multiplied by `clip[1]`, which the norm kernels write on the device (1 when no clipping), and by
+ * the slot's `gradSign` (-1 for torch's `maximize`, which negates the gradient first; else 1).
  *
  * @module
  */
@@ -21,7 +22,8 @@ export const WORKGROUP = 256;
  * Layout of one uniform slot, word by word. f32 unless marked u32.
  * 0 lr, 1 beta1 (or momentum), 2 beta2, 3 eps, 4 weightDecay, 5 bias correction 1 (1 - b1^t),
  * 6 sqrt(bias correction 2), 7 dampening, 8 flags (u32: 1 first step, 2 nesterov, 4 decoupled
- * decay, 8 amsgrad), 9 n (u32), 10 partial base (u32), 11 partial count (u32), 12 maxNorm.
+ * decay, 8 amsgrad), 9 n (u32), 10 partial base (u32), 11 partial count (u32), 12 maxNorm,
+ * 13 gradSign.
  */
 export const UNIFORM_FIELDS = {
   lr: 0,
@@ -37,6 +39,7 @@ export const UNIFORM_FIELDS = {
   partialBase: 10,
   partialCount: 11,
   maxNorm: 12,
+  gradSign: 13,
 } as const;
 
 const HEADER = /* wgsl */ `
@@ -44,7 +47,7 @@ struct U {
   lr: f32, beta1: f32, beta2: f32, eps: f32,
   wd: f32, bc1: f32, sqrtBc2: f32, dampening: f32,
   flags: u32, n: u32, partialBase: u32, partialCount: u32,
-  maxNorm: f32, pad0: f32, pad1: f32, pad2: f32,
+  maxNorm: f32, gradSign: f32, pad1: f32, pad2: f32,
 };
 @group(0) @binding(0) var<uniform> u: U;
 @group(0) @binding(1) var<storage, read> clip: array<f32, 2>;
@@ -66,7 +69,7 @@ export const SGD_WGSL = HEADER + /* wgsl */ `
 @group(0) @binding(3) var<storage, read> g: array<f32>;
 @group(0) @binding(4) var<storage, read_write> buf: array<f32>;
 fn update(i: u32) {
-  var d = g[i] * clip[1] + u.wd * p[i];
+  var d = g[i] * clip[1] * u.gradSign + u.wd * p[i];
   if (u.beta1 != 0.0) {
     var b = d;
     if ((u.flags & 1u) == 0u) { b = u.beta1 * buf[i] + (1.0 - u.dampening) * d; }
@@ -86,7 +89,7 @@ export const ADAM_WGSL = HEADER + /* wgsl */ `
 @group(0) @binding(6) var<storage, read_write> vmax: array<f32>;
 fn update(i: u32) {
   var x = p[i];
-  var d = g[i] * clip[1];
+  var d = g[i] * clip[1] * u.gradSign;
   if ((u.flags & 4u) != 0u) { x = x * (1.0 - u.lr * u.wd); } else { d = d + u.wd * x; }
   let mi = u.beta1 * m[i] + (1.0 - u.beta1) * d;
   var vi = u.beta2 * v[i] + (1.0 - u.beta2) * d * d;
@@ -104,7 +107,7 @@ export const LION_WGSL = HEADER + /* wgsl */ `
 @group(0) @binding(3) var<storage, read> g: array<f32>;
 @group(0) @binding(4) var<storage, read_write> m: array<f32>;
 fn update(i: u32) {
-  let d = g[i] * clip[1];
+  let d = g[i] * clip[1] * u.gradSign;
   let c = u.beta1 * m[i] + (1.0 - u.beta1) * d;
   p[i] = p[i] * (1.0 - u.lr * u.wd) - u.lr * sign(c);
   m[i] = u.beta2 * m[i] + (1.0 - u.beta2) * d;
@@ -117,7 +120,7 @@ struct U {
   lr: f32, beta1: f32, beta2: f32, eps: f32,
   wd: f32, bc1: f32, sqrtBc2: f32, dampening: f32,
   flags: u32, n: u32, partialBase: u32, partialCount: u32,
-  maxNorm: f32, pad0: f32, pad1: f32, pad2: f32,
+  maxNorm: f32, gradSign: f32, pad1: f32, pad2: f32,
 };
 @group(0) @binding(0) var<uniform> u: U;
 @group(0) @binding(1) var<storage, read> g: array<f32>;
@@ -145,7 +148,7 @@ struct U {
   lr: f32, beta1: f32, beta2: f32, eps: f32,
   wd: f32, bc1: f32, sqrtBc2: f32, dampening: f32,
   flags: u32, n: u32, partialBase: u32, partialCount: u32,
-  maxNorm: f32, pad0: f32, pad1: f32, pad2: f32,
+  maxNorm: f32, gradSign: f32, pad1: f32, pad2: f32,
 };
 @group(0) @binding(0) var<uniform> u: U;
 @group(0) @binding(1) var<storage, read> partials: array<f32>;

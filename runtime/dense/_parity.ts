@@ -136,6 +136,15 @@ export const PARITY_CASES: ParityCase[] = [
     steps: [[16], [16], [16], [16]],
   },
   {
+    name: "mlp tanh, mse, adam with maximize and L2 decay (the gradient negated first)",
+    config: {
+      model: { kind: "mlp", hidden: [20], activation: "tanh" },
+      optimizer: { name: "adam", lr: 0.01, weightDecay: 0.1, maximize: true },
+    },
+    shape: { inputShape: [6], targetSize: 2, task: "regression" },
+    steps: [[16], [16], [16]],
+  },
+  {
     name: "linear, mse, rmsprop (tfjs optimizer on the reused gradients), clipping",
     config: {
       model: { kind: "linear" },

@@ -130,7 +130,8 @@ export interface SimdKernels {
   /**
    * One Adam/AdamW step over n values into new buffers: m', v' (and vmax' when amsgrad is 1),
    * and the update u = -lr (m' / c1) / (sqrt(s) / root2 + eps) - decoupled * p, where
-   * d = g + coupled * p and s = v' (or max(vmax, v')).
+   * d = gradSign * g + coupled * p (gradSign -1 for torch's maximize, else 1) and s = v' (or
+   * max(vmax, v')).
    */
   adamUpdate(
     p: number,
@@ -152,6 +153,7 @@ export interface SimdKernels {
     lr: number,
     coupled: number,
     decoupled: number,
+    gradSign: number,
   ): void;
   maxPoolGrad2x2(
     x: number,

@@ -1092,7 +1092,8 @@
   )
 
   ;; One Adam/AdamW step over n values, as the reference chain computes it (optimizers/aliases.ts),
-  ;; in one pass: d = g + coupled * p; m' = beta1 m + (1 - beta1) d; v' = beta2 v + (1 - beta2) d^2;
+  ;; in one pass: d = gradSign g + coupled * p (gradSign -1: torch's maximize, the gradient negated
+  ;; before the L2 term; else 1); m' = beta1 m + (1 - beta1) d; v' = beta2 v + (1 - beta2) d^2;
   ;; s = max(vmax, v') when amsgrad (vmax' = s) else v'; the update
   ;; u = -lr (m' / c1) / (sqrt(s) / root2 + eps) - decoupled * p (the caller adds it to p).
   ;; Outputs go to new buffers (outU, outM, outV, outVmax); vmax/outVmax unused unless amsgrad.
@@ -1101,7 +1102,8 @@
     (param $outU i32) (param $outM i32) (param $outV i32) (param $outVmax i32) (param $n i32)
     (param $amsgrad i32) (param $beta1 f32) (param $beta2 f32) (param $eps f32) (param $c1 f32)
     (param $root2 f32) (param $lr f32) (param $coupled f32) (param $decoupled f32)
-    (local $i i32) (local $at i32) (local $end4 i32)
+    (param $gradSign f32)
+    (local $i i32) (local $at i32) (local $end4 i32) (local $vsign v128)
     (local $vb1 v128) (local $vb1c v128) (local $vb2 v128) (local $vb2c v128) (local $veps v128)
     (local $vc1 v128) (local $vr2 v128) (local $vlr v128) (local $vcoup v128) (local $vdec v128)
     (local $vp v128) (local $vd v128) (local $vm v128) (local $vv v128) (local $vs v128)
@@ -1116,12 +1118,14 @@
     (local.set $vlr (f32x4.splat (local.get $lr)))
     (local.set $vcoup (f32x4.splat (local.get $coupled)))
     (local.set $vdec (f32x4.splat (local.get $decoupled)))
+    (local.set $vsign (f32x4.splat (local.get $gradSign)))
     (local.set $end4 (i32.and (local.get $n) (i32.const -4)))
     (block $done (loop $vec
       (br_if $done (i32.ge_u (local.get $i) (local.get $end4)))
       (local.set $at (i32.shl (local.get $i) (i32.const 2)))
       (local.set $vp (v128.load align=4 (i32.add (local.get $p) (local.get $at))))
-      (local.set $vd (f32x4.add (v128.load align=4 (i32.add (local.get $g) (local.get $at)))
+      (local.set $vd (f32x4.add
+        (f32x4.mul (v128.load align=4 (i32.add (local.get $g) (local.get $at))) (local.get $vsign))
         (f32x4.mul (local.get $vcoup) (local.get $vp))))
       (local.set $vm (f32x4.add
         (f32x4.mul (v128.load align=4 (i32.add (local.get $m) (local.get $at))) (local.get $vb1))
@@ -1148,7 +1152,8 @@
       (br_if $sdone (i32.ge_u (local.get $i) (local.get $n)))
       (local.set $at (i32.shl (local.get $i) (i32.const 2)))
       (local.set $sp (f32.load (i32.add (local.get $p) (local.get $at))))
-      (local.set $sd (f32.add (f32.load (i32.add (local.get $g) (local.get $at)))
+      (local.set $sd (f32.add
+        (f32.mul (f32.load (i32.add (local.get $g) (local.get $at))) (local.get $gradSign))
         (f32.mul (local.get $coupled) (local.get $sp))))
       (local.set $sm (f32.add
         (f32.mul (f32.load (i32.add (local.get $m) (local.get $at))) (local.get $beta1))
