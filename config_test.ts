@@ -60,6 +60,25 @@ for (const [what, input, message] of bad) {
   });
 }
 
+// Values torch 1.13 accepts (its constructors check no more than anneal now does); each is stepped
+// against torch in optimizers/conformance_test.ts or schedulers/conformance_test.ts.
+const torchAccepts: [string, Record<string, Record<string, unknown>>][] = [
+  ["sgd dampening above 1", { optimizer: { name: "sgd", lr: 0.1, momentum: 0.5, dampening: 1.2 } }],
+  ["sgd negative dampening", {
+    optimizer: { name: "sgd", lr: 0.1, momentum: 0.5, dampening: -0.5 },
+  }],
+];
+for (const [what, input] of torchAccepts) {
+  Deno.test(`a config with ${what} is accepted, as torch 1.13 accepts it`, () => {
+    const config = parseConfig(input) as unknown as Record<string, Record<string, unknown>>;
+    for (const [section, fields] of Object.entries(input)) {
+      for (const [field, value] of Object.entries(fields)) {
+        assert.deepEqual(config[section][field], value, `${section}.${field}`);
+      }
+    }
+  });
+}
+
 Deno.test("onecycle without momentum cycling is accepted with adagrad", () => {
   const config = parseConfig({
     optimizer: { name: "adagrad", lr: 0.1 },

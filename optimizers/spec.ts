@@ -55,7 +55,8 @@ export const SgdSpecSchema = z.strictObject({
   name: z.literal("sgd"),
   lr: nonNegative().default(1e-3),
   momentum: nonNegative().default(0),
-  dampening: z.number().gte(0).lte(1).default(0),
+  // Any value, as in torch 1.13 (no range check): the update enters the buffer times 1 - dampening.
+  dampening: z.number().default(0),
   nesterov: z.boolean().default(false),
   weightDecay: nonNegative().default(0),
   maximize: maximize(),

@@ -127,6 +127,9 @@ Deno.test("fused adamw decays decoupled and matches the reference", () =>
   compare("adamw", { weightDecay: 0.1 }));
 Deno.test("fused sgd with momentum, dampening and decay matches the reference", () =>
   compare("sgd", { momentum: 0.9, dampening: 0.1, weightDecay: 0.01 }));
+// torch checks no range of dampening: above 1 the gradient enters the buffer negated
+Deno.test("fused sgd with dampening above 1 matches the reference", () =>
+  compare("sgd", { momentum: 0.5, dampening: 1.2, weightDecay: 0.01 }));
 Deno.test("fused sgd with nesterov momentum matches the reference", () =>
   compare("sgd", { momentum: 0.9, nesterov: true }));
 Deno.test("fused plain sgd matches the reference", () => compare("sgd", {}, 2));
