@@ -26,6 +26,12 @@ const bad: [string, unknown, RegExp][] = [
   ["unknown optimizer", { optimizer: { name: "sgdw", lr: 0.1 } }, /'optimizer\.name'/],
   ["path in a run name", { name: "../../etc" }, /'name'/],
   ["unknown backend", { backend: "cuda" }, /'backend'/],
+  // torch 1.13 checks 0 <= alpha and nothing more
+  [
+    "a negative rmsprop alpha",
+    { optimizer: { name: "rmsprop", alpha: -0.1 } },
+    /'optimizer\.alpha'.*>=0, current value is -0\.1/,
+  ],
   // torch's OneCycleLR refuses an optimizer without momentum when cycle_momentum is on
   [
     "onecycle cycling the momentum adagrad lacks",
@@ -67,6 +73,7 @@ const torchAccepts: [string, Record<string, Record<string, unknown>>][] = [
   ["sgd negative dampening", {
     optimizer: { name: "sgd", lr: 0.1, momentum: 0.5, dampening: -0.5 },
   }],
+  ["rmsprop alpha above 1", { optimizer: { name: "rmsprop", lr: 0.01, alpha: 1.5 } }],
 ];
 for (const [what, input] of torchAccepts) {
   Deno.test(`a config with ${what} is accepted, as torch 1.13 accepts it`, () => {

@@ -51,10 +51,17 @@ function sizeOf(shape: number[]): number {
   return shape.reduce((product, size) => product * size, 1);
 }
 
-/** Largest |actual - expected| / (|expected| + floor) over the arrays. */
+/**
+ * Largest |actual - expected| / (|expected| + floor) over the arrays (NaN when anneal has a NaN
+ * torch has not); where torch has NaN (RMSprop's alpha > 1), anneal must have NaN too.
+ */
 function worstError(actual: Float32Array, expected: Float32Array, floor: number): number {
   let worst = 0;
   for (let i = 0; i < expected.length; i++) {
+    if (Number.isNaN(expected[i])) {
+      if (!Number.isNaN(actual[i])) return Infinity;
+      continue;
+    }
     worst = Math.max(worst, Math.abs(actual[i] - expected[i]) / (Math.abs(expected[i]) + floor));
   }
   return worst;

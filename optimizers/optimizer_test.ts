@@ -199,6 +199,18 @@ Deno.test("setState rejects a state of another optimizer or of other shapes", as
   tf.dispose(params);
 });
 
+Deno.test("rmsprop with alpha above 1 turns what has a gradient into NaN at once, as torch does", () => {
+  // torch 1.13: RMSprop([p], lr=0.01, alpha=1.5) on p = [1, 2, 0.5], grad [0.1, 0, -0.2] steps to
+  // [nan, 2, nan]: the square average (1 - alpha) * grad² is negative, its square root NaN.
+  const param = tf.variable(tf.tensor1d([1, 2, 0.5]), true, "rmsprop_alpha/p");
+  const optimizer = createOptimizer({ name: "rmsprop", lr: 0.01, alpha: 1.5 });
+  const grad = tf.tensor1d([0.1, 0, -0.2]);
+  optimizer.step([param], [grad]);
+  assert.deepEqual(Array.from(param.dataSync()), [NaN, 2, NaN]);
+  optimizer.dispose();
+  tf.dispose([param, grad]);
+});
+
 Deno.test("step rejects mismatched gradients and a negative lr", () => {
   const params = makeParams();
   const optimizer = createOptimizer({ name: "sgd" });

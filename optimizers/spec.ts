@@ -94,7 +94,9 @@ export const AdamwSpecSchema = z.strictObject({
 export const RmspropSpecSchema = z.strictObject({
   name: z.literal("rmsprop"),
   lr: nonNegative().default(1e-2),
-  alpha: z.number().gte(0).lte(1).default(0.99),
+  // torch 1.13 checks only 0 <= alpha. Above 1 the square average starts negative, so every
+  // coordinate with a nonzero gradient is NaN after the first step, in torch as here.
+  alpha: z.number().gte(0).default(0.99),
   eps: nonNegative().default(1e-8),
   weightDecay: nonNegative().default(0),
   momentum: nonNegative().default(0),
