@@ -26,6 +26,12 @@ const bad: [string, unknown, RegExp][] = [
   ["unknown optimizer", { optimizer: { name: "sgdw", lr: 0.1 } }, /'optimizer\.name'/],
   ["path in a run name", { name: "../../etc" }, /'name'/],
   ["unknown backend", { backend: "cuda" }, /'backend'/],
+  // a negative gamma would make negative learning rates, which the optimizers refuse
+  [
+    "a negative exponential gamma",
+    { scheduler: { name: "exponential", gamma: -0.5 } },
+    /'scheduler\.gamma'.*>=0, current value is -0\.5/,
+  ],
   // torch 1.13 checks 0 <= alpha and nothing more
   [
     "a negative rmsprop alpha",
@@ -74,6 +80,9 @@ const torchAccepts: [string, Record<string, Record<string, unknown>>][] = [
     optimizer: { name: "sgd", lr: 0.1, momentum: 0.5, dampening: -0.5 },
   }],
   ["rmsprop alpha above 1", { optimizer: { name: "rmsprop", lr: 0.01, alpha: 1.5 } }],
+  ["step gamma 0", { scheduler: { name: "step", stepSize: 10, gamma: 0 } }],
+  ["multistep gamma 0", { scheduler: { name: "multistep", milestones: [5, 9], gamma: 0 } }],
+  ["exponential gamma 0", { scheduler: { name: "exponential", gamma: 0 } }],
 ];
 for (const [what, input] of torchAccepts) {
   Deno.test(`a config with ${what} is accepted, as torch 1.13 accepts it`, () => {

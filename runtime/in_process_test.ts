@@ -50,3 +50,20 @@ Deno.test("read in windows (as on WebGPU), across epoch ends it does not wait at
   assert.ok(windows.losses[4] < windows.losses[0], "it trained");
   assert.deepEqual(windows.weights, each.weights);
 });
+
+Deno.test("a step schedule with gamma 0 (torch accepts it) trains at the base rate, then leaves the weights as they are", async () => {
+  const input = {
+    backend: "cpu" as const,
+    data: { kind: "synthetic-linear" as const, n: 64 },
+    optimizer: { name: "sgd" as const, lr: 0.05 },
+    scheduler: { name: "step" as const, stepSize: 1, gamma: 0, interval: "epoch" as const },
+    batchSize: 16,
+  };
+  const first = await trainInProcess(parseConfig({ ...input, epochs: 1 }));
+  const more = await trainInProcess(parseConfig({ ...input, epochs: 3 }));
+  assert.ok(first.losses.every(Number.isFinite) && more.losses.every(Number.isFinite));
+  // torch's StepLR: lr = 0.05 * 0 ** epoch, 0 from the second epoch on: no step moves a weight
+  assert.deepEqual(more.weights, first.weights);
+  const constant = await trainInProcess(parseConfig({ ...input, scheduler: undefined, epochs: 3 }));
+  assert.notDeepEqual(constant.weights, first.weights, "at the base rate the later epochs train");
+});

@@ -24,12 +24,17 @@ export const ConstantSpecSchema = z.strictObject({
   totalIters: nonNegativeInt().default(0),
 });
 
+// The decay factor of StepLR, MultiStepLR and ExponentialLR. torch 1.13 checks none; 0 is torch's
+// drop to a learning rate of 0 at the first decay. A negative one is refused: it makes negative
+// learning rates, which anneal's optimizers refuse (as torch's optimizers do when built).
+const gamma = () => nonNegative();
+
 /** torch `StepLR`: multiply by `gamma` every `stepSize` steps. */
 export const StepSpecSchema = z.strictObject({
   name: z.literal("step"),
   interval,
   stepSize: positiveInt(),
-  gamma: positive().default(0.1),
+  gamma: gamma().default(0.1),
 });
 
 /** torch `MultiStepLR`: multiply by `gamma` at each milestone. */
@@ -37,14 +42,14 @@ export const MultistepSpecSchema = z.strictObject({
   name: z.literal("multistep"),
   interval,
   milestones: z.array(nonNegativeInt()).min(1),
-  gamma: positive().default(0.1),
+  gamma: gamma().default(0.1),
 });
 
 /** torch `ExponentialLR`: multiply by `gamma` every step. */
 export const ExponentialSpecSchema = z.strictObject({
   name: z.literal("exponential"),
   interval,
-  gamma: positive(),
+  gamma: gamma(),
 });
 
 /** torch `CosineAnnealingLR`. */
