@@ -83,6 +83,12 @@ const torchAccepts: [string, Record<string, Record<string, unknown>>][] = [
   ["step gamma 0", { scheduler: { name: "step", stepSize: 10, gamma: 0 } }],
   ["multistep gamma 0", { scheduler: { name: "multistep", milestones: [5, 9], gamma: 0 } }],
   ["exponential gamma 0", { scheduler: { name: "exponential", gamma: 0 } }],
+  ["onecycle pctStart * totalSteps below 1", {
+    scheduler: { name: "onecycle", maxLr: 0.1, totalSteps: 40, pctStart: 0.02 },
+  }],
+  ["onecycle pctStart 0, three phases", {
+    scheduler: { name: "onecycle", maxLr: 0.1, totalSteps: 40, pctStart: 0, threePhase: true },
+  }],
 ];
 for (const [what, input] of torchAccepts) {
   Deno.test(`a config with ${what} is accepted, as torch 1.13 accepts it`, () => {

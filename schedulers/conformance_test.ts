@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { previewSchedule } from "./preview.ts";
-import type { SchedulerSpec } from "./spec.ts";
+import { type SchedulerSpec, SchedulerSpecSchema } from "./spec.ts";
 
 interface FixtureCase {
   id: string;
@@ -20,11 +20,19 @@ interface FixtureCase {
   momentum?: number[];
 }
 
-const fixture: { torch: string; cases: FixtureCase[] } = JSON.parse(
-  await Deno.readTextFile(
-    new URL("../tests/fixtures/schedulers/torch_schedules.json", import.meta.url),
-  ),
-);
+/** OneCycleLR over a grid of totalSteps and pctStart: where torch raises, and at which step. */
+interface OnecycleDomain {
+  totalSteps: number[];
+  pctStart: number[];
+  raises: { totalSteps: number; pctStart: number; threePhase: boolean; step: number }[];
+}
+
+const fixture: { torch: string; cases: FixtureCase[]; onecycleDomain: OnecycleDomain } = JSON
+  .parse(
+    await Deno.readTextFile(
+      new URL("../tests/fixtures/schedulers/torch_schedules.json", import.meta.url),
+    ),
+  );
 
 function assertClose(actual: number[], expected: number[], label: string): void {
   assert.equal(actual.length, expected.length, `${label}: length`);
@@ -73,3 +81,30 @@ for (const c of fixture.cases) {
     }
   });
 }
+
+Deno.test(`onecycle refuses exactly the pctStart and totalSteps for which torch ${fixture.torch} divides by zero`, () => {
+  const { totalSteps, pctStart, raises } = fixture.onecycleDomain;
+  const key = (total: number, pct: number, threePhase: boolean) => `${total} ${pct} ${threePhase}`;
+  const torchRaises = new Map(raises.map((r) => [key(r.totalSteps, r.pctStart, r.threePhase), r]));
+  for (const total of totalSteps) {
+    for (const pct of pctStart) {
+      for (const threePhase of [false, true]) {
+        const spec = { name: "onecycle", maxLr: 0.1, totalSteps: total, pctStart: pct, threePhase };
+        const raised = torchRaises.get(key(total, pct, threePhase));
+        const refused = !SchedulerSpecSchema.safeParse(spec).success;
+        assert.equal(
+          refused,
+          raised !== undefined,
+          `${JSON.stringify(spec)}: torch ${
+            raised ? `raises at step ${raised.step}` : "runs every step"
+          }, anneal ${refused ? "refuses it" : "accepts it"}`,
+        );
+        // what torch runs, anneal computes at every step torch has, 0 to totalSteps
+        if (!refused) {
+          const preview = previewSchedule(spec as SchedulerSpec, 0.1, total + 1);
+          assert.ok(preview.lr.every(Number.isFinite), JSON.stringify(spec));
+        }
+      }
+    }
+  }
+});

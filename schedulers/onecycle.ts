@@ -47,7 +47,9 @@ function phasesOf(spec: SpecOf<"onecycle">): Phase[] {
 /**
  * Builds the one-cycle curves. Like torch, the schedule ignores the optimizer's own learning
  * rate: it starts at `maxLr / divFactor` and ends near `maxLr / divFactor / finalDivFactor`.
- * Asking for a step past `totalSteps` throws, as torch does.
+ * Asking for a step past `totalSteps` throws, as torch does. Phases shorter than a step are run as
+ * torch runs them: with `pctStart * totalSteps < 1` the warmup ends before step 0, so step 0 is
+ * already in the annealing phase, past `maxLr`.
  *
  * @example
  * ```ts

@@ -109,25 +109,24 @@ Deno.test("sequential checks its children and its milestones", () => {
   );
 });
 
-Deno.test("onecycle rejects a pctStart that leaves a phase without steps", () => {
+Deno.test("onecycle refuses only a pctStart that makes torch divide by zero, saying where", () => {
+  const onecycle = { name: "onecycle", maxLr: 1, totalSteps: 10 };
   assert.match(
-    errorOf({ name: "onecycle", maxLr: 1, totalSteps: 10, pctStart: 0.05 }).message,
-    /'pctStart' must give every phase at least one step/,
+    errorOf({ ...onecycle, pctStart: 0.1 }).message,
+    /'pctStart' must not make pctStart \* totalSteps 1 \(totalSteps is 10\): torch's warmup phase would end at step 0/,
   );
-  assert.match(
-    errorOf({ name: "onecycle", maxLr: 1, totalSteps: 10, pctStart: 0.6, threePhase: true })
-      .message,
-    /'pctStart' must give every phase/,
-  );
-  assert.doesNotThrow(() =>
-    parseSchedulerSpec({
-      name: "onecycle",
-      maxLr: 1,
-      totalSteps: 10,
-      pctStart: 0.3,
-      threePhase: true,
-    })
-  );
+  for (const pct of [{ pctStart: 1 }, { pctStart: 0.55, threePhase: true }]) {
+    assert.match(
+      errorOf({ ...onecycle, ...pct }).message,
+      /'pctStart' must leave the last phase at least one step .* divide by zero at step 10/,
+    );
+  }
+  // Shorter phases torch runs through: a warmup ending before step 0, a second phase past the end.
+  for (const pct of [0, 0.05, 0.3, 0.6]) {
+    for (const threePhase of [false, true]) {
+      assert.doesNotThrow(() => parseSchedulerSpec({ ...onecycle, pctStart: pct, threePhase }));
+    }
+  }
 });
 
 Deno.test("a spec that is not an object is rejected", () => {

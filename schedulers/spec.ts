@@ -102,17 +102,26 @@ export const OnecycleSpecSchema = z.strictObject({
   threePhase: z.boolean().default(false),
 }).check((ctx) => {
   const { pctStart, totalSteps, threePhase } = ctx.value;
-  // torch divides by each phase's length; a zero-length phase is a ZeroDivisionError there.
+  // torch's phase ends, in its float arithmetic (see onecycle.ts). At step t it takes the first
+  // phase with t <= end (else the last) and divides by end - start, the start being the previous
+  // phase's end (0 for the first). A phase that ends before it starts, or before step 0, is only
+  // skipped or run backwards (pctStart * totalSteps < 1: the first phase ends before step 0, so
+  // the schedule starts in the annealing phase). Two cases divide by zero, a ZeroDivisionError in
+  // torch: a first phase ending at step 0 (at step 0, when torch builds the scheduler), and a
+  // last phase starting where it ends (at step totalSteps). Those, and only those, are refused.
   const up = pctStart * totalSteps - 1;
-  const ends = threePhase
-    ? [up, 2 * pctStart * totalSteps - 2, totalSteps - 1]
-    : [up, totalSteps - 1];
-  if (ends.some((end, i) => end <= (i === 0 ? 0 : ends[i - 1]))) {
+  const last = totalSteps - 1;
+  const beforeLast = threePhase ? 2 * pctStart * totalSteps - 2 : up;
+  if (up === 0 || beforeLast === last) {
     ctx.issues.push({
       code: "custom",
       input: pctStart,
       path: ["pctStart"],
-      message: `must give every phase at least one step (totalSteps is ${totalSteps})`,
+      message: up === 0
+        ? `must not make pctStart * totalSteps 1 (totalSteps is ${totalSteps}): torch's ` +
+          "warmup phase would end at step 0 and divide by zero there"
+        : `must leave the last phase at least one step (totalSteps is ${totalSteps}): torch's ` +
+          `last phase would start where it ends and divide by zero at step ${totalSteps}`,
     });
   }
 });
