@@ -32,6 +32,7 @@ import { routeSimdTranspose } from "./wasm_transpose.ts";
 import { registerWasmAdam } from "./wasm_adam.ts";
 import { routeWebGpuFilterGradient, routeWebGpuSmallConv } from "./webgpu_conv.ts";
 import { routeWebGpuMatMul } from "./webgpu_matmul.ts";
+import { routeWebGpuMaxPoolGrad } from "./webgpu_pool.ts";
 import { routeReluGradient } from "./wasm_relu.ts";
 import { routeSharedIdentity } from "./wasm_identity.ts";
 import { routeTransposedMatMul } from "./wasm_matmul.ts";
@@ -224,6 +225,7 @@ async function useWebGpu(
   routeWebGpuSmallConv();
   routeWebGpuFilterGradient();
   routeWebGpuMatMul();
+  routeWebGpuMaxPoolGrad();
   softwareAdapter = probe.info.isFallbackAdapter;
   const fallback = probe.info.isFallbackAdapter ? " (software fallback adapter: slow)" : "";
   return { backend: "webgpu", adapter: probe.info, reason: reason + fallback };

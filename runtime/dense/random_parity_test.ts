@@ -1,0 +1,242 @@
+/**
+ * Randomized parity of the fast paths: fast-check draws whole cases (model, task, optimizer and
+ * its hyperparameters, clipping, gradient accumulation, micro-batch sizes) from the configs the
+ * dense steps accept, and each is trained through the fast path and through tfjs's own ops side
+ * by side (`checkParity`): gradients, losses, metrics, norms and weights must agree at every step.
+ * The hand-written cases (`PARITY_CASES`, `conv_test.ts`) pin the paths' known corners; these look
+ * for the corners nobody wrote down: odd widths, a layer of one unit, batches of one, a class
+ * count that is not a power of two, kernels larger than a map.
+ *
+ * A few cases a run (fixed seed, so CI is repeatable); more with `ANNEAL_PARITY_RUNS=N`, another
+ * draw with `ANNEAL_PARITY_SEED=S`. A failure prints the case and the seed that replays it.
+ *
+ * @module
+ */
+import fc from "npm:fast-check@4.10.2";
+import { releaseWebGpu, selectBackend } from "../backend.ts";
+import type { DataShape } from "../engine.ts";
+import { checkParity, checkWebGpuParity, type ParityCase } from "./_parity.ts";
+
+const RUNS = Number(Deno.env.get("ANNEAL_PARITY_RUNS") ?? 0);
+const SEED = Number(Deno.env.get("ANNEAL_PARITY_SEED") ?? 20261201);
+
+/** fast-check's settings for `defaultRuns` cases (or ANNEAL_PARITY_RUNS). */
+const settings = (defaultRuns: number) => ({
+  numRuns: RUNS > 0 ? RUNS : defaultRuns,
+  seed: SEED,
+  // A case trains two engines for a few steps on llvmpipe: shrinking would take minutes. The
+  // failing case itself is printed whole.
+  endOnFailure: true,
+});
+
+/**
+ * The smallest magnitude the tolerances are relative to. A bias's gradient is a mean of terms of
+ * the loss's scale (~0.1-1) that can cancel to ~1e-4, whose rounding (~1e-8, summed in another
+ * order than tfjs's) is then more than 2e-5 of that mean (measured: 3e-8 on a mean of 3.4e-4,
+ * a binary head after accumulation of a batch of one); a conv bias under batch norm has a gradient
+ * of zero up to such rounding. So gradients are compared to 2e-5 of at least 1e-2: an error of
+ * 2e-7, far below a wrong index's or a missed term's.
+ */
+const SUM_FLOOR = 1e-2;
+
+/** A learning rate on a log scale between `low` and `high`. */
+const logRate = (low: number, high: number) =>
+  fc.double({ min: Math.log10(low), max: Math.log10(high), noNaN: true }).map((e) =>
+    Number((10 ** e).toPrecision(3))
+  );
+const fraction = (min: number, max: number) =>
+  fc.double({ min, max, noNaN: true }).map((v) => Math.min(max, Number(v.toFixed(3))));
+
+/** The optimizers with an update of anneal's own (sgd, adam, adamw, lion) and two of tfjs's. */
+const optimizer = (withAdaptive: boolean) => {
+  const sgd = fc.record({
+    name: fc.constant("sgd"),
+    lr: logRate(1e-3, 0.2),
+    momentum: fc.oneof(fc.constant(0), fraction(0.1, 0.95)),
+    weightDecay: fc.oneof(fc.constant(0), fraction(0, 0.1)),
+    nesterov: fc.boolean(),
+    dampening: fc.oneof(fc.constant(0), fraction(0, 0.5)),
+  }).map((o) =>
+    // torch: nesterov needs momentum and no dampening
+    o.nesterov ? { ...o, momentum: o.momentum || 0.9, dampening: 0 } : o
+  );
+  const adamLike = (name: string) =>
+    fc.record({
+      name: fc.constant(name),
+      lr: logRate(1e-4, 0.02),
+      betas: fc.tuple(fraction(0.5, 0.95), fraction(0.9, 0.999)),
+      eps: fc.constantFrom(1e-8, 1e-6, 1e-3),
+      weightDecay: fc.oneof(fc.constant(0), fraction(0, 0.1)),
+      amsgrad: fc.boolean(),
+    });
+  const lion = fc.record({
+    name: fc.constant("lion"),
+    lr: logRate(1e-4, 3e-3),
+    betas: fc.tuple(fraction(0.5, 0.95), fraction(0.9, 0.999)),
+    weightDecay: fc.oneof(fc.constant(0), fraction(0, 0.2)),
+  });
+  const others = fc.oneof(
+    fc.record({ name: fc.constant("rmsprop"), lr: logRate(1e-4, 0.01) }),
+    fc.record({ name: fc.constant("adagrad"), lr: logRate(1e-3, 0.1) }),
+  );
+  return withAdaptive
+    ? fc.oneof(sgd, adamLike("adam"), adamLike("adamw"), lion, others)
+    : fc.oneof(sgd);
+};
+
+/** No clipping, by global norm (2 or inf), by value, or both. */
+const clipping = fc.oneof(
+  fc.constant({}),
+  fc.record({ maxNorm: fraction(0.01, 2), normType: fc.constantFrom(2, "inf") }),
+  fc.record({ value: fraction(0.01, 0.5) }),
+  fc.record({ value: fraction(0.01, 0.5), maxNorm: fraction(0.01, 2) }),
+);
+
+/** A task and its targets, and the data shape for inputs of `inputShape`. */
+const task = (inputShape: number[]): fc.Arbitrary<DataShape> =>
+  fc.oneof(
+    fc.integer({ min: 2, max: 11 }).map((numClasses) => ({
+      inputShape,
+      targetSize: 1,
+      task: "classification" as const,
+      numClasses,
+    })),
+    fc.constant({ inputShape, targetSize: 1, task: "binary" as const }),
+    fc.integer({ min: 1, max: 4 }).map((targetSize) => ({
+      inputShape,
+      targetSize,
+      task: "regression" as const,
+    })),
+  );
+
+/** 2-4 steps of `accumulation` micro-batches of 1-`max` samples (the last step may have fewer). */
+const steps = (accumulation: number, max: number) =>
+  fc.array(fc.integer({ min: 1, max }), {
+    minLength: 2 * accumulation,
+    maxLength: 4 * accumulation,
+  }).chain((sizes) =>
+    fc.integer({ min: 1, max: accumulation }).map((lastMicro) => {
+      const out: number[][] = [];
+      for (let i = 0; i < sizes.length; i += accumulation) {
+        out.push(sizes.slice(i, i + accumulation));
+      }
+      // An epoch's last step can hold fewer micro-batches than the accumulation.
+      out[out.length - 1] = out[out.length - 1].slice(0, lastMicro);
+      return out;
+    })
+  );
+
+/** Linear models and MLPs (the activations the dense steps run) on flat or 2-D inputs. */
+const denseCase: fc.Arbitrary<ParityCase> = fc.record({
+  model: fc.oneof(
+    fc.constant({ kind: "linear" }),
+    fc.record({
+      kind: fc.constant("mlp"),
+      hidden: fc.array(fc.integer({ min: 1, max: 48 }), { minLength: 1, maxLength: 3 }),
+      activation: fc.constantFrom("relu", "tanh", "sigmoid"),
+    }),
+  ),
+  inputShape: fc.oneof(
+    fc.tuple(fc.integer({ min: 1, max: 40 })),
+    fc.tuple(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 6 })),
+  ),
+  optimizer: optimizer(true),
+  clipping,
+  accumulation: fc.integer({ min: 1, max: 3 }),
+}).chain((c) =>
+  fc.record({ shape: task(c.inputShape), steps: steps(c.accumulation, 40) }).map((
+    { shape, steps },
+  ) => ({
+    name: JSON.stringify({ ...c, shape, steps }),
+    config: {
+      model: c.model,
+      optimizer: c.optimizer,
+      clipping: c.clipping,
+      gradientAccumulation: c.accumulation,
+    },
+    shape,
+    steps,
+    floor: SUM_FLOOR,
+  }))
+);
+
+/**
+ * cnn models the WGSL step runs: 1-2 conv blocks, kernels of 1-5, pools that fit the maps, with
+ * or without batch norm (then sgd: under batch norm a conv bias's gradient is rounding noise,
+ * which adaptive optimizers turn into steps of +-lr), a dense layer or none.
+ */
+const cnnCase: fc.Arbitrary<ParityCase> = fc.record({
+  filters: fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 2 }),
+  kernelSize: fc.integer({ min: 1, max: 5 }),
+  pool: fc.integer({ min: 1, max: 3 }),
+  batchNorm: fc.boolean(),
+  dense: fc.oneof(fc.constant([]), fc.tuple(fc.integer({ min: 1, max: 12 }))),
+  height: fc.integer({ min: 3, max: 12 }),
+  width: fc.integer({ min: 3, max: 12 }),
+  channels: fc.integer({ min: 0, max: 3 }), // 0: grey 2-D images
+  accumulation: fc.integer({ min: 1, max: 2 }),
+  clipping,
+}).filter((c) => {
+  // every block's pool must fit its map
+  let [h, w] = [c.height, c.width];
+  for (const _ of c.filters) {
+    if (c.pool > h || c.pool > w) return false;
+    [h, w] = [Math.floor(h / c.pool), Math.floor(w / c.pool)];
+  }
+  return true;
+}).chain((c) => {
+  const inputShape = c.channels === 0 ? [c.height, c.width] : [c.height, c.width, c.channels];
+  return fc.record({
+    shape: task(inputShape),
+    steps: steps(c.accumulation, 12),
+    optimizer: optimizer(!c.batchNorm),
+  }).map(({ shape, steps, optimizer }) => ({
+    name: JSON.stringify({ ...c, shape, steps, optimizer }),
+    config: {
+      model: {
+        kind: "cnn",
+        filters: c.filters,
+        kernelSize: c.kernelSize,
+        pool: c.pool,
+        batchNorm: c.batchNorm,
+        dense: c.dense,
+      },
+      optimizer,
+      clipping: c.clipping,
+      gradientAccumulation: c.accumulation,
+    },
+    shape,
+    steps,
+    // Under batch norm a conv bias's gradient is zero but for the rounding of a sum over every
+    // position of the batch, amplified by 1/sqrt(variance) where a micro-batch of one image has
+    // few positions (measured: 2.3e-7 apart over 108 positions, 3e-6 over 32): 2e-5 of 1. Batch
+    // norm's own gradients are of the loss's scale and are held to their own.
+    floor: c.batchNorm ? 1 : SUM_FLOOR,
+  }));
+});
+
+/** Runs `check` on `runs` drawn cases; a failure names the case and the seed. */
+async function property(
+  cases: fc.Arbitrary<ParityCase>,
+  runs: number,
+  check: (c: ParityCase) => Promise<void>,
+): Promise<void> {
+  await fc.assert(fc.asyncProperty(cases, async (c) => await check(c)), settings(runs));
+}
+
+Deno.test("random cases: the host dense step matches tfjs on wasm", async () => {
+  await selectBackend("wasm", "mlp");
+  await property(denseCase, 12, (c) => checkParity(c, "wasm", "host"));
+});
+
+Deno.test("random cases: the dense WGSL step matches tfjs on WebGPU", async () => {
+  await selectBackend("webgpu", "mlp");
+  await property(denseCase, 8, checkWebGpuParity);
+});
+
+Deno.test("random cases: the WGSL conv step matches tfjs on WebGPU", async () => {
+  await selectBackend("webgpu", "cnn");
+  await property(cnnCase, 6, checkWebGpuParity);
+});
+
+Deno.test("release the WebGPU device", releaseWebGpu);

@@ -1,0 +1,131 @@
+/**
+ * `MaxPoolGrad` for tfjs-backend-webgpu in WGSL, with torch's rule for ties: a window's gradient
+ * goes to its first maximum in row order (as `torch.nn.functional.max_pool2d`, tfjs's cpu backend
+ * and anneal's wasm kernel). tfjs-webgpu 4.22's kernel gives it to the last one, so where a window
+ * holds equal maxima its gradients differ from torch's. Such ties are common on real images: over
+ * a blank background (Fashion-MNIST's zeros) every convolution output is its bias.
+ *
+ * One thread per input value: for each window that covers it (one for the usual pool = stride),
+ * the window is searched for its first maximum, and the window's gradient is added where that is
+ * this value. Padding takes no part (tfjs's "same" pooling ignores it), and a window of NaNs
+ * passes no gradient, as on the cpu backend.
+ *
+ * @module
+ */
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import { type KernelArgs, overrideKernel } from "./wasm_heap.ts";
+import { runProgram, type WebGpuProgram } from "./webgpu_program.ts";
+
+type Shape4 = [number, number, number, number];
+
+/** The WGSL `MaxPoolGrad`; declines what it does not cover (non-float32 tensors). */
+export function maxPoolGradFirst(
+  { inputs, attrs, backend }: KernelArgs,
+): tf.TensorInfo | undefined {
+  const { dy, input } = inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
+  const a = attrs as unknown as tf.MaxPoolGradAttrs;
+  if (input.dtype !== "float32" || dy.dtype !== "float32") return;
+  const pool = tf.backend_util.computePool2DInfo(
+    input.shape as Shape4,
+    a.filterSize,
+    a.strides,
+    1,
+    a.pad,
+    a.dimRoundingMode,
+  );
+  const size = tf.util.sizeFromShape(input.shape);
+  if (size === 0) return;
+  const program: WebGpuProgram = {
+    variableNames: ["dy", "x"],
+    outputShape: input.shape,
+    shaderKey: "anneal_max_pool_grad_first",
+    dispatchLayout: { x: [0, 1, 2, 3] },
+    dispatch: [Math.ceil(size / 64), 1, 1],
+    workgroupSize: [64, 1, 1],
+    size: true,
+    uniforms: "padTop : i32, padLeft : i32, strideH : i32, strideW : i32, filterH : i32, " +
+      "filterW : i32, inH : i32, inW : i32, outH : i32, outW : i32, channels : i32,",
+    getUserCode: () => `
+      fn main(index : i32) {
+        if (index >= uniforms.size) { return; }
+        let coords = getCoordsFromIndex(index);
+        let b = coords[0];
+        let y = coords[1];
+        let x0 = coords[2];
+        let c = coords[3];
+        let C = uniforms.channels;
+        // the windows (oy, ox) whose rows oy * strideH - padTop + [0, filterH) hold y
+        let oyFrom = max(0, (y + uniforms.padTop - uniforms.filterH + uniforms.strideH) / uniforms.strideH);
+        let oyTo = min(uniforms.outH - 1, (y + uniforms.padTop) / uniforms.strideH);
+        let oxFrom = max(0, (x0 + uniforms.padLeft - uniforms.filterW + uniforms.strideW) / uniforms.strideW);
+        let oxTo = min(uniforms.outW - 1, (x0 + uniforms.padLeft) / uniforms.strideW);
+        var sum = 0.0;
+        for (var oy = oyFrom; oy <= oyTo; oy = oy + 1) {
+          for (var ox = oxFrom; ox <= oxTo; ox = ox + 1) {
+            let top = oy * uniforms.strideH - uniforms.padTop;
+            let left = ox * uniforms.strideW - uniforms.padLeft;
+            if (y < top || x0 < left) { continue; }
+            // the window's first maximum in row order (NaN is no maximum)
+            var best = 0.0;
+            var found = false;
+            var at = -1;
+            for (var i = 0; i < uniforms.filterH; i = i + 1) {
+              let iy = top + i;
+              if (iy < 0 || iy >= uniforms.inH) { continue; }
+              for (var j = 0; j < uniforms.filterW; j = j + 1) {
+                let ix = left + j;
+                if (ix < 0 || ix >= uniforms.inW) { continue; }
+                let v = x[((b * uniforms.inH + iy) * uniforms.inW + ix) * C + c];
+                if ((!found && v == v) || v > best) {
+                  best = v;
+                  found = true;
+                  at = iy * uniforms.inW + ix;
+                }
+              }
+            }
+            if (at == y * uniforms.inW + x0) {
+              sum = sum + dy[((b * uniforms.outH + oy) * uniforms.outW + ox) * C + c];
+            }
+          }
+        }
+        setOutputAtIndex(index, sum);
+      }`,
+  };
+  const i32 = (...data: number[]) => data.map((value) => ({ type: "int32", data: [value] }));
+  return runProgram(backend, program, [dy, input], [
+    ...i32(
+      pool.padInfo.top,
+      pool.padInfo.left,
+      pool.strideHeight,
+      pool.strideWidth,
+      pool.filterHeight,
+      pool.filterWidth,
+      pool.inHeight,
+      pool.inWidth,
+      pool.outHeight,
+      pool.outWidth,
+      pool.inChannels,
+    ),
+  ]);
+}
+
+/**
+ * Puts the WGSL `MaxPoolGrad` in front of tfjs-webgpu's (which still runs what it declines).
+ * Returns the kernels overridden.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+ * import { selectBackend } from "./backend.ts";
+ * await selectBackend("webgpu");
+ * // every 2x2 window a tie: the first of each gets its gradient, as in torch
+ * const input = tf.tensor4d([1, 1, 1, 1], [1, 2, 2, 1]);
+ * const dy = tf.tensor4d([7], [1, 1, 1, 1]);
+ * const attrs = { filterSize: 2, strides: 2, pad: "valid" };
+ * const dx = tf.engine().runKernel("MaxPoolGrad", { dy, input, output: dy }, attrs) as tf.Tensor;
+ * console.assert(dx.dataSync().join() === "7,0,0,0");
+ * ```
+ */
+export function routeWebGpuMaxPoolGrad(): string[] {
+  return overrideKernel("webgpu", "MaxPoolGrad", maxPoolGradFirst) ? ["MaxPoolGrad"] : [];
+}
