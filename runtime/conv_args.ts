@@ -1,7 +1,8 @@
 /**
- * What anneal's convolution kernels (wasm and WebGPU) share: reading a `Conv2D`/`FusedConv2D` or
- * `Conv2DBackpropFilter` call into tensors and tfjs's `Conv2DInfo`, declining the cases none of
- * them covers, and the padding/stride/size uniforms of the WGSL ones.
+ * What anneal's convolution and pooling kernels (wasm and WebGPU) share: reading a
+ * `Conv2D`/`FusedConv2D`, `Conv2DBackpropFilter` or `MaxPoolGrad` call into tensors and tfjs's
+ * `Conv2DInfo`, declining the cases none of them covers, and the padding/stride/size uniforms of
+ * the WGSL ones.
  *
  * @module
  */
@@ -87,4 +88,33 @@ export function convUniforms(
     conv.inWidth,
     ...extra,
   ].map((value) => ({ type: "int32", data: [value] }));
+}
+
+/** A `MaxPoolGrad` call anneal's kernels may take. */
+export interface PoolGradCall {
+  dy: tf.TensorInfo;
+  input: tf.TensorInfo;
+  /** The forward pass's output, where the caller gave it. */
+  output?: tf.TensorInfo;
+  pool: tf.backend_util.Conv2DInfo;
+}
+
+/** A `MaxPoolGrad` call as a {@linkcode PoolGradCall}; undefined for other dtypes than float32. */
+export function poolGradCall({ inputs, attrs }: KernelArgs): PoolGradCall | undefined {
+  const { dy, input, output } = inputs as {
+    dy: tf.TensorInfo;
+    input: tf.TensorInfo;
+    output?: tf.TensorInfo;
+  };
+  const a = attrs as unknown as tf.MaxPoolGradAttrs;
+  if (input.dtype !== "float32" || dy.dtype !== "float32") return;
+  const pool = tf.backend_util.computePool2DInfo(
+    input.shape as Shape4,
+    a.filterSize,
+    a.strides,
+    1,
+    a.pad,
+    a.dimRoundingMode,
+  );
+  return { dy, input, output, pool };
 }

@@ -13,24 +13,16 @@
  * @module
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import { poolGradCall } from "./conv_args.ts";
 import { heapFloats, type KernelArgs, overrideWasmKernel, wasmInternals } from "./wasm_heap.ts";
 import { simdKernels } from "./wasm_simd/kernels.ts";
 import { kernelPool, PARALLEL_VALUES, splitRange } from "./wasm_simd/pool.ts";
 
-type Shape4 = [number, number, number, number];
-
-function maxPoolGrad({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo | undefined {
-  const { dy, input } = inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
-  const a = attrs as unknown as tf.MaxPoolGradAttrs;
-  if (input.dtype !== "float32" || dy.dtype !== "float32") return;
-  const pool = tf.backend_util.computePool2DInfo(
-    input.shape as Shape4,
-    a.filterSize,
-    a.strides,
-    1,
-    a.pad,
-    a.dimRoundingMode,
-  );
+function maxPoolGrad(args: KernelArgs): tf.TensorInfo | undefined {
+  const call = poolGradCall(args);
+  if (!call) return;
+  const { dy, input, output, pool } = call;
+  const backend = args.backend;
   const { batchSize, inHeight, inWidth, inChannels: c, outHeight, outWidth } = pool;
   const { strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = pool;
   const wasm = wasmInternals(backend);
@@ -38,7 +30,6 @@ function maxPoolGrad({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo | un
   const x = heapFloats(wasm, input);
   const gradient = heapFloats(wasm, dy);
   const dx = heapFloats(wasm, out);
-  const { output } = inputs as { output?: tf.TensorInfo };
   if (
     fh === sh && fw === sw && output?.dtype === "float32" &&
     output.shape.every((n, i) => n === dy.shape[i])

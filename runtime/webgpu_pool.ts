@@ -13,26 +13,15 @@
  * @module
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import { poolGradCall } from "./conv_args.ts";
 import { type KernelArgs, overrideKernel } from "./wasm_heap.ts";
 import { runProgram, type WebGpuProgram } from "./webgpu_program.ts";
 
-type Shape4 = [number, number, number, number];
-
 /** The WGSL `MaxPoolGrad`; declines what it does not cover (non-float32 tensors). */
-export function maxPoolGradFirst(
-  { inputs, attrs, backend }: KernelArgs,
-): tf.TensorInfo | undefined {
-  const { dy, input } = inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
-  const a = attrs as unknown as tf.MaxPoolGradAttrs;
-  if (input.dtype !== "float32" || dy.dtype !== "float32") return;
-  const pool = tf.backend_util.computePool2DInfo(
-    input.shape as Shape4,
-    a.filterSize,
-    a.strides,
-    1,
-    a.pad,
-    a.dimRoundingMode,
-  );
+export function maxPoolGradFirst(args: KernelArgs): tf.TensorInfo | undefined {
+  const call = poolGradCall(args);
+  if (!call) return;
+  const { dy, input, pool } = call;
   const size = tf.util.sizeFromShape(input.shape);
   if (size === 0) return;
   const program: WebGpuProgram = {
@@ -92,7 +81,7 @@ export function maxPoolGradFirst(
       }`,
   };
   const i32 = (...data: number[]) => data.map((value) => ({ type: "int32", data: [value] }));
-  return runProgram(backend, program, [dy, input], [
+  return runProgram(args.backend, program, [dy, input], [
     ...i32(
       pool.padInfo.top,
       pool.padInfo.left,
@@ -123,7 +112,7 @@ export function maxPoolGradFirst(
  * const dy = tf.tensor4d([7], [1, 1, 1, 1]);
  * const attrs = { filterSize: 2, strides: 2, pad: "valid" };
  * const dx = tf.engine().runKernel("MaxPoolGrad", { dy, input, output: dy }, attrs) as tf.Tensor;
- * console.assert(dx.dataSync().join() === "7,0,0,0");
+ * console.assert((await dx.data()).join() === "7,0,0,0");
  * ```
  */
 export function routeWebGpuMaxPoolGrad(): string[] {
