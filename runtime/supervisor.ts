@@ -18,7 +18,7 @@ import {
 } from "./checkpoint.ts";
 import type { RunEvent } from "./events.ts";
 import { checkRunId, newRunId, RunWriter } from "./records.ts";
-import { checkNotRunning, readSavedConfig, resumedConfig } from "./resume.ts";
+import { checkNotRunning, readSavedConfig, resumeCommand, resumedConfig } from "./resume.ts";
 import type { TrainerResult } from "../actors/trainer_worker.ts";
 import denoJson from "../deno.json" with { type: "json" };
 import { diagnose } from "../report/diagnose.ts";
@@ -352,7 +352,7 @@ async function supervise(
     }`,
     hint: (error instanceof AnnealError ? error.hint : undefined) ??
       `check that ${runDir}/checkpoints is writable and its disk has room, then ${
-        checkpointed() ? `\`anneal train --resume ${runId}\`` : "start the run again"
+        checkpointed() ? `\`${resumeCommand(runId, config.runsDir)}\`` : "start the run again"
       }`,
     where: (error instanceof AnnealError ? error.where : undefined) ?? `${runDir}/checkpoints`,
   });
@@ -460,7 +460,9 @@ async function supervise(
       reason: `actor '${actor}' failed: ${message}${where ? ` (at ${where})` : ""}`,
       hint: hint ??
         (checkpointed()
-          ? `the last checkpoint is kept in ${runDir}/checkpoints; fix the cause, then \`anneal train --resume ${runId}\``
+          ? `the last checkpoint is kept in ${runDir}/checkpoints; fix the cause, then \`${
+            resumeCommand(runId, config.runsDir)
+          }\``
           : "fix the cause, then start the run again (it ended before its first checkpoint, so there is nothing to resume)"),
       failedActor: actor,
       where,
@@ -562,9 +564,7 @@ async function supervise(
             ? result.hint
             : result.epochs === 0 && !resumeState
             ? "it ended before its first epoch's checkpoint: start it again"
-            : `resume it: \`anneal train --resume ${runId}${
-              config.runsDir === "runs" ? "" : ` --runs-dir ${config.runsDir}`
-            }\``,
+            : `resume it: \`${resumeCommand(runId, config.runsDir)}\``,
           seconds: (performance.now() - startedAt) / 1000,
         });
       }
