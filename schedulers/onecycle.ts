@@ -8,7 +8,7 @@
 
 import { AnnealError } from "../errors.ts";
 import type { LrFunction } from "./decay.ts";
-import type { SpecOf } from "./spec.ts";
+import { oneCyclePhaseEnds, type SpecOf } from "./spec.ts";
 
 type Level = "initial" | "max" | "min";
 interface Phase {
@@ -25,22 +25,17 @@ export interface OneCycle {
 }
 
 function phasesOf(spec: SpecOf<"onecycle">): Phase[] {
-  const up = spec.pctStart * spec.totalSteps - 1;
-  const last = spec.totalSteps - 1;
+  const ends = oneCyclePhaseEnds(spec.pctStart, spec.totalSteps, spec.threePhase);
   if (!spec.threePhase) {
     return [
-      { endStep: up, lr: ["initial", "max"], momentum: ["max", "base"] },
-      { endStep: last, lr: ["max", "min"], momentum: ["base", "max"] },
+      { endStep: ends[0], lr: ["initial", "max"], momentum: ["max", "base"] },
+      { endStep: ends[1], lr: ["max", "min"], momentum: ["base", "max"] },
     ];
   }
   return [
-    { endStep: up, lr: ["initial", "max"], momentum: ["max", "base"] },
-    {
-      endStep: 2 * spec.pctStart * spec.totalSteps - 2,
-      lr: ["max", "initial"],
-      momentum: ["base", "max"],
-    },
-    { endStep: last, lr: ["initial", "min"], momentum: ["max", "max"] },
+    { endStep: ends[0], lr: ["initial", "max"], momentum: ["max", "base"] },
+    { endStep: ends[1], lr: ["max", "initial"], momentum: ["base", "max"] },
+    { endStep: ends[2], lr: ["initial", "min"], momentum: ["max", "max"] },
   ];
 }
 

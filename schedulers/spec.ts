@@ -86,6 +86,20 @@ export const PolynomialSpecSchema = z.strictObject({
   power: nonNegative().default(1),
 });
 
+/**
+ * The steps at which torch's OneCycleLR phases end, in its float arithmetic: warmup at
+ * `pctStart * totalSteps - 1`, then (three phases) the way back down at
+ * `2 * pctStart * totalSteps - 2`, and the annealing at `totalSteps - 1`.
+ */
+export function oneCyclePhaseEnds(
+  pctStart: number,
+  totalSteps: number,
+  threePhase: boolean,
+): number[] {
+  const up = pctStart * totalSteps - 1;
+  return threePhase ? [up, 2 * pctStart * totalSteps - 2, totalSteps - 1] : [up, totalSteps - 1];
+}
+
 /** torch `OneCycleLR` (given `totalSteps`; the base learning rate is `maxLr / divFactor`). */
 export const OnecycleSpecSchema = z.strictObject({
   name: z.literal("onecycle"),
@@ -109,9 +123,8 @@ export const OnecycleSpecSchema = z.strictObject({
   // the schedule starts in the annealing phase). Two cases divide by zero, a ZeroDivisionError in
   // torch: a first phase ending at step 0 (at step 0, when torch builds the scheduler), and a
   // last phase starting where it ends (at step totalSteps). Those, and only those, are refused.
-  const up = pctStart * totalSteps - 1;
-  const last = totalSteps - 1;
-  const beforeLast = threePhase ? 2 * pctStart * totalSteps - 2 : up;
+  const ends = oneCyclePhaseEnds(pctStart, totalSteps, threePhase);
+  const [up, last, beforeLast] = [ends[0], ends[ends.length - 1], ends[ends.length - 2]];
   if (up === 0 || beforeLast === last) {
     ctx.issues.push({
       code: "custom",
