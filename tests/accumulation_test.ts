@@ -12,6 +12,22 @@ const base = {
   epochs: 3,
 };
 
+/** Asserts that two runs' last checkpoints hold the same weights, to float32 rounding. */
+async function assertSameWeights(runDirA: string, runDirB: string): Promise<void> {
+  const a = await loadCheckpoint(`${runDirA}/checkpoints/last.ckpt`);
+  const b = await loadCheckpoint(`${runDirB}/checkpoints/last.ckpt`);
+  for (const [name, weight] of Object.entries(a.weights)) {
+    const other = b.weights[name].values;
+    for (let i = 0; i < weight.values.length; i++) {
+      const scale = Math.max(1, Math.abs(weight.values[i]));
+      assert.ok(
+        Math.abs(weight.values[i] - other[i]) <= 1e-5 * scale,
+        `${name}[${i}]: ${weight.values[i]} vs ${other[i]}`,
+      );
+    }
+  }
+}
+
 Deno.test("gradient accumulation: 4 micro-batches of 8 give the same updates as one batch of 32", async () => {
   await using runs = await tempRunsDir();
   const { dir } = runs;
@@ -30,36 +46,9 @@ Deno.test("gradient accumulation: 4 micro-batches of 8 give the same updates as 
     18,
     "effective batch 8 x 4 = 32: still 6 updates per epoch",
   );
-  const a = await loadCheckpoint(`${big.result.runDir}/checkpoints/last.ckpt`);
-  const b = await loadCheckpoint(`${accumulated.result.runDir}/checkpoints/last.ckpt`);
-  for (const [name, weight] of Object.entries(a.weights)) {
-    const other = b.weights[name].values;
-    for (let i = 0; i < weight.values.length; i++) {
-      const scale = Math.max(1, Math.abs(weight.values[i]));
-      assert.ok(
-        Math.abs(weight.values[i] - other[i]) <= 1e-5 * scale,
-        `${name}[${i}]: ${weight.values[i]} vs ${other[i]}`,
-      );
-    }
-  }
+  await assertSameWeights(big.result.runDir, accumulated.result.runDir);
   assert.ok(Math.abs(big.result.metrics.loss - accumulated.result.metrics.loss) < 1e-5);
 });
-
-/** Asserts that two runs' last checkpoints hold the same weights, to float32 rounding. */
-async function assertSameWeights(runDirA: string, runDirB: string): Promise<void> {
-  const a = await loadCheckpoint(`${runDirA}/checkpoints/last.ckpt`);
-  const b = await loadCheckpoint(`${runDirB}/checkpoints/last.ckpt`);
-  for (const [name, weight] of Object.entries(a.weights)) {
-    const other = b.weights[name].values;
-    for (let i = 0; i < weight.values.length; i++) {
-      const scale = Math.max(1, Math.abs(weight.values[i]));
-      assert.ok(
-        Math.abs(weight.values[i] - other[i]) <= 1e-5 * scale,
-        `${name}[${i}]: ${weight.values[i]} vs ${other[i]}`,
-      );
-    }
-  }
-}
 
 Deno.test("with dropLast, micro-batches that do not fill an accumulation group are dropped: every update is the big-batch one", async () => {
   await using runs = await tempRunsDir();
