@@ -8,8 +8,9 @@
 import type { z } from "npm:zod@4.6.7";
 import type { ClippingSchema } from "../config.ts";
 import type { NonFiniteHandled, StepsObserved } from "./protocol.ts";
-import { divideLrHint } from "./early_stopper.ts";
+import { divergenceHint } from "./early_stopper.ts";
 import { explosionReason, initLossWatch, type LossWatchState, observeLoss } from "./loss_watch.ts";
+import { maximizes, settingFault } from "../optimizers/hazards.ts";
 
 type Clipping = z.output<typeof ClippingSchema>;
 
@@ -21,6 +22,12 @@ export const SPIKE_WARMUP = 20;
 export const MAX_ROLLBACKS = 3;
 /** Consecutive skipped steps before skipping turns into stopping. */
 export const MAX_CONSECUTIVE_SKIPS = 20;
+/**
+ * When the optimizer maximizes the loss, a spike is judged against the median of this many latest
+ * norms (as `diagnose` judges every run): the loss and its gradients grow by design, and the
+ * median of the whole history would fall ever further behind them.
+ */
+export const RECENT_NORMS = 25;
 
 /** The clip monitor's state. */
 export interface ClipMonitorState {
@@ -39,6 +46,8 @@ export interface ClipMonitorState {
   threshold: number | undefined;
   /** The losses' early level and current block (see loss_watch.ts). */
   lossWatch: LossWatchState;
+  /** The optimizer ascends the loss: spikes are judged against the recent norms only. */
+  maximize: boolean;
 }
 
 /** Summary statistics, sent to the run's event stream. */
@@ -58,9 +67,15 @@ export interface ClipStats {
 
 /**
  * The initial state, for steps of `samplesPerStep` samples (the batch size times the gradient
- * accumulation: the loss is watched in blocks of steps holding enough samples).
+ * accumulation: the loss is watched in blocks of steps holding enough samples), taken by the
+ * run's `optimizer` spec (one that maximizes the loss is never stopped for a rising loss, and its
+ * growing gradient norms are compared with the recent ones only).
  */
-export function initClipMonitor(clipping: Clipping, samplesPerStep: number): ClipMonitorState {
+export function initClipMonitor(
+  clipping: Clipping,
+  samplesPerStep: number,
+  optimizer?: unknown,
+): ClipMonitorState {
   return {
     norms: [],
     sorted: [],
@@ -73,7 +88,8 @@ export function initClipMonitor(clipping: Clipping, samplesPerStep: number): Cli
     consecutiveSkips: 0,
     rollbacks: 0,
     threshold: clipping.maxNorm ?? undefined,
-    lossWatch: initLossWatch(samplesPerStep),
+    lossWatch: initLossWatch(samplesPerStep, { maximize: maximizes(optimizer) }),
+    maximize: maximizes(optimizer),
   };
 }
 
@@ -108,12 +124,20 @@ export interface ClipMonitorOutput {
   events: (Record<string, unknown> | ClipStats)[];
 }
 
-/** Takes in a window of steps. */
+/**
+ * Takes in a window of steps of the run's `optimizer` spec, whose settings pick the hint of a
+ * divergence: a setting that makes the weights NaN whatever the learning rate (RMSprop's `alpha`
+ * above 1) is named, and stops the run at once, since neither a rollback with a lower learning
+ * rate nor skipping steps can help.
+ */
 export function observeSteps(
   clipping: Clipping,
   state: ClipMonitorState,
   message: StepsObserved,
+  optimizer?: unknown,
 ): [ClipMonitorState, ClipMonitorOutput] {
+  const fault = settingFault(optimizer);
+  const hopeless = fault?.anyLr === true;
   const next: ClipMonitorState = {
     ...state,
     norms: [...state.norms],
@@ -132,9 +156,10 @@ export function observeSteps(
     next.lossWatch = watch;
     if (explosion && clipping.onNonFinite !== "skip") {
       // Caught before it overflows: the same decision as for a NaN (stop, or roll back and cut the LR).
-      const action = clipping.onNonFinite === "rollback" && next.rollbacks < MAX_ROLLBACKS
-        ? "rollback"
-        : "stop";
+      const action =
+        clipping.onNonFinite === "rollback" && next.rollbacks < MAX_ROLLBACKS && !hopeless
+          ? "rollback"
+          : "stop";
       if (action === "rollback") next.rollbacks++;
       next.nonFinite++;
       out.toTrainer.push({
@@ -142,7 +167,7 @@ export function observeSteps(
         step,
         action,
         reason: explosionReason(explosion),
-        hint: divideLrHint(message.lr[i]),
+        hint: divergenceHint(optimizer, message.lr[i]),
       });
       break;
     }
@@ -155,23 +180,27 @@ export function observeSteps(
       let action = clipping.onNonFinite;
       if (action === "skip" && next.consecutiveSkips >= MAX_CONSECUTIVE_SKIPS) action = "stop";
       if (action === "rollback" && next.rollbacks >= MAX_ROLLBACKS) action = "stop";
+      if (hopeless) action = "stop";
       if (action === "rollback") next.rollbacks++;
+      const futile = hopeless
+        ? ` (${clipping.onNonFinite} cannot help: ${fault!.field} breaks every step)`
+        : ` (${clipping.onNonFinite} did not help)`;
       out.toTrainer.push({
         type: "NonFiniteHandled",
         step,
         action,
         reason: `training diverged at step ${step}: ${what}` +
-          (action === "stop" && clipping.onNonFinite !== "stop"
-            ? ` (${clipping.onNonFinite} did not help)`
-            : ""),
-        hint: divideLrHint(message.lr[i]),
+          (action === "stop" && clipping.onNonFinite !== "stop" ? futile : ""),
+        hint: divergenceHint(optimizer, message.lr[i]),
       });
       if (action !== "skip") break;
       continue;
     }
     next.consecutiveSkips = 0;
     next.steps++;
-    const median = sortedPercentile(next.sorted, 50);
+    const median = next.maximize
+      ? percentile(next.norms.slice(-RECENT_NORMS), 50)
+      : sortedPercentile(next.sorted, 50);
     if (
       median !== null && next.norms.length >= SPIKE_WARMUP && norm > clipping.spikeFactor * median
     ) {
@@ -181,7 +210,9 @@ export function observeSteps(
         actor: "clipMonitor",
         message: `gradient-norm spike at step ${step}: ${norm.toPrecision(4)} is ${
           (norm / median).toFixed(1)
-        }x the median ${median.toPrecision(4)}`,
+        }x the median ${median.toPrecision(4)}${
+          next.maximize ? ` of the last ${RECENT_NORMS} steps` : ""
+        }`,
         hint: "clip gradients (--set clipping.maxNorm=1), lower the learning rate, or add warmup",
       });
     }

@@ -7,6 +7,7 @@ import {
   MAX_CONSECUTIVE_SKIPS,
   observeSteps,
   percentile,
+  RECENT_NORMS,
 } from "./clip_monitor.ts";
 
 const window = (fromStep: number, norms: number[], losses = norms.map(() => 1)) => ({
@@ -65,6 +66,53 @@ Deno.test("a NaN loss gets the configured action, and endless skipping turns int
   const actions = skipped.toTrainer.map((m) => (m as { action: string }).action);
   assert.equal(actions.at(-1), "stop");
   assert.ok(actions.slice(0, -1).every((a) => a === "skip"));
+});
+
+Deno.test("rmsprop with alpha above 1: a NaN step stops at once, blaming alpha; rollback and skip cannot help", () => {
+  const rmsprop = { name: "rmsprop", lr: 0.01, alpha: 1.5 };
+  for (const onNonFinite of ["stop", "skip", "rollback"] as const) {
+    const clipping = ClippingSchema.parse({ onNonFinite });
+    const [, out] = observeSteps(
+      clipping,
+      initClipMonitor(clipping, 16, rmsprop),
+      window(0, [1, 1], [1, NaN]),
+      rmsprop,
+    );
+    const handled = out.toTrainer[0] as { action: string; reason: string; hint: string };
+    assert.equal(handled.action, "stop", onNonFinite);
+    assert.match(handled.hint, /alpha 1\.5 is above 1: its square average/);
+    assert.match(handled.hint, /--set optimizer\.alpha=0\.99/);
+    assert.doesNotMatch(handled.hint, /learning rate too high/);
+    if (onNonFinite !== "stop") {
+      assert.match(handled.reason, new RegExp(`\\(${onNonFinite} cannot help: optimizer\\.alpha`));
+    }
+  }
+});
+
+Deno.test("maximize: a rising loss is never an explosion, growing norms are no spikes; NaN still stops", () => {
+  const ascent = { name: "adam", lr: 0.01, maximize: true };
+  const stop = ClippingSchema.parse({});
+  const losses = Array.from({ length: 60 }, (_, i) => 13 * 1.3 ** i);
+  const norms = losses.map(Math.sqrt);
+  const [, minimized] = observeSteps(stop, initClipMonitor(stop, 16), window(0, norms, losses));
+  assert.equal((minimized.toTrainer[0] as { action: string }).action, "stop", "minimized: stop");
+  let [state, out] = observeSteps(
+    stop,
+    initClipMonitor(stop, 16, ascent),
+    window(0, norms, losses),
+    ascent,
+  );
+  assert.deepEqual(out.toTrainer, [], "no stop for a loss 5e6x its start");
+  assert.equal(state.spikes.length, 0, "norms that grow with the loss are judged on recent ones");
+  // A real spike stands out from the recent norms.
+  const recent = percentile(norms.slice(-RECENT_NORMS), 50)!;
+  [state, out] = observeSteps(stop, state, window(60, [recent * 50], [losses[59]]), ascent);
+  const warning = out.events.find((e) => e.type === "warning") as { message: string };
+  assert.match(warning.message, /spike at step 60: .* the median .* of the last 25 steps/);
+  [, out] = observeSteps(stop, state, window(61, [1], [Infinity]), ascent);
+  const handled = out.toTrainer[0] as { action: string; hint: string };
+  assert.equal(handled.action, "stop");
+  assert.match(handled.hint, /optimizer\.maximize ascends the loss/);
 });
 
 Deno.test("a loss that explodes past 100x its early level is stopped before it overflows", () => {

@@ -14,11 +14,17 @@ runActor("clipMonitor", async (context) => {
   let state: ClipMonitorState = initClipMonitor(
     config.clipping,
     config.batchSize * config.gradientAccumulation,
+    config.optimizer,
   );
   await servePort(context, port, async (message) => {
     if (message.type !== "StepsObserved") return;
     await context.faultPoint("observe");
-    const [next, out] = observeSteps(config.clipping, state, message as unknown as StepsObserved);
+    const [next, out] = observeSteps(
+      config.clipping,
+      state,
+      message as unknown as StepsObserved,
+      config.optimizer,
+    );
     state = next;
     for (const reply of out.toTrainer) port.postMessage(reply);
     for (const payload of out.events) context.emit({ ...payload });

@@ -1,7 +1,8 @@
 /**
  * The early stopper's logic: Keras' EarlyStopping (monitor, mode, patience, minDelta, baseline,
  * restore-best) plus stopping on divergence (a non-finite loss, or a loss above k times its
- * first value). A pure reducer: `(state, epoch metrics) => [state, verdict]`.
+ * first value; with torch's `maximize` the loss rises by design, and only a non-finite one
+ * stops the run). A pure reducer: `(state, epoch metrics) => [state, verdict]`.
  *
  * Each verdict also carries a guard (`stopGuard`): which later epochs could possibly end in a
  * stop. The trainer goes on into the next epoch without waiting for the verdicts of epochs the
@@ -12,6 +13,7 @@
 import type { z } from "npm:zod@4.6.7";
 import type { EarlyStoppingSchema } from "../config.ts";
 import type { EpochEnded, EpochJudged } from "./protocol.ts";
+import { maximizes, settingFault } from "../optimizers/hazards.ts";
 
 type EarlyStopping = z.output<typeof EarlyStoppingSchema>;
 
@@ -50,10 +52,18 @@ export interface StopGuard {
 /**
  * The guard after the verdict of `epoch` left `state`: the earliest epoch patience could stop
  * is found by judging epochs that never improve (an improvement only puts the stop later; a
- * non-finite monitored value does not count as an epoch).
+ * non-finite monitored value does not count as an epoch). `optimizer` is the run's optimizer
+ * spec: one that maximizes the loss has no loss bound (a rising loss never stops the run).
  */
-export function stopGuard(spec: EarlyStopping, state: EarlyStopperState, epoch: number): StopGuard {
-  const lossAbove = state.firstLoss === null ? null : spec.divergenceFactor * state.firstLoss;
+export function stopGuard(
+  spec: EarlyStopping,
+  state: EarlyStopperState,
+  epoch: number,
+  optimizer?: unknown,
+): StopGuard {
+  const lossAbove = state.firstLoss === null || maximizes(optimizer)
+    ? null
+    : spec.divergenceFactor * state.firstLoss;
   if (spec.patience === undefined) return { patienceFrom: null, lossAbove };
   const monitor = state.monitor;
   const flat = state.best;
@@ -64,12 +74,18 @@ export function stopGuard(spec: EarlyStopping, state: EarlyStopperState, epoch: 
   let simulated = state;
   for (let next = epoch + 1; next <= epoch + 1 + spec.patience; next++) {
     const metrics = { loss: state.firstLoss, [monitor]: flat };
-    const [after, verdict] = judge(spec, simulated, {
-      type: "EpochEnded",
-      epoch: next,
-      step: 0,
-      metrics,
-    });
+    const [after, verdict] = judge(
+      spec,
+      simulated,
+      {
+        type: "EpochEnded",
+        epoch: next,
+        step: 0,
+        metrics,
+      },
+      undefined,
+      optimizer,
+    );
     if (verdict.stop) return { patienceFrom: next, lossAbove };
     simulated = after;
   }
@@ -97,8 +113,38 @@ export function patienceMayStop(guard: StopGuard | undefined, epoch: number): bo
 
 /** Suggests a tenth of the learning rate, as a `--set` the user can paste. */
 export function divideLrHint(lr: number | undefined): string {
-  const next = lr === undefined ? "a tenth of it" : `${Number((lr / 10).toPrecision(3))}`;
-  return `learning rate too high: divide by 10 (--set optimizer.lr=${next}), or add clipping (--set clipping.maxNorm=1)`;
+  return `learning rate too high: divide by 10 (--set optimizer.lr=${
+    tenth(lr)
+  }), or add clipping (--set clipping.maxNorm=1)`;
+}
+
+function tenth(lr: number | undefined): string {
+  return lr === undefined ? "a tenth of it" : `${Number((lr / 10).toPrecision(3))}`;
+}
+
+/**
+ * The hint of a run that diverged (a non-finite loss, or one exploding) at learning rate `lr`,
+ * given the run's optimizer spec: a setting that breaks the update whatever the learning rate
+ * (RMSprop's `alpha` >= 1) is named with its fix; a run that maximizes its loss is told that the
+ * ascent overflowed; any other gets {@linkcode divideLrHint}.
+ *
+ * @example
+ * ```ts
+ * import { divergenceHint } from "./early_stopper.ts";
+ * console.assert(divergenceHint({ name: "rmsprop", alpha: 1.5 }, 0.01).includes("optimizer.alpha=0.99"));
+ * console.assert(divergenceHint({ name: "sgd" }, 0.5).startsWith("learning rate too high"));
+ * ```
+ */
+export function divergenceHint(optimizer: unknown, lr: number | undefined): string {
+  const fault = settingFault(optimizer);
+  if (fault) return `${fault.message}; ${fault.hint}`;
+  if (maximizes(optimizer)) {
+    return "optimizer.maximize ascends the loss, and mse, crossEntropy and binaryCrossEntropy " +
+      "have no upper bound: most likely it rose until it overflowed. Stop the ascent " +
+      `sooner (fewer epochs, or maxSteps), slow it (--set optimizer.lr=${tenth(lr)}), or ` +
+      "minimize the loss instead (--set optimizer.maximize=false)";
+  }
+  return divideLrHint(lr);
 }
 
 /** The metric to watch: `valX` falls back to `x` when there is no validation data. */
@@ -109,15 +155,20 @@ function resolveMonitor(monitor: string, metrics: Record<string, number>): strin
   return training in metrics ? training : null;
 }
 
-/** Judges one epoch; a verdict that does not stop carries the guard for the epochs after it. */
+/**
+ * Judges one epoch, trained at learning rate `lr` by the run's `optimizer` spec (which picks the
+ * hint of a divergence, and turns the rising-loss check off when it maximizes the loss); a verdict
+ * that does not stop carries the guard for the epochs after it.
+ */
 export function judgeEpoch(
   spec: EarlyStopping,
   state: EarlyStopperState,
   message: EpochEnded,
   lr?: number,
+  optimizer?: unknown,
 ): [EarlyStopperState, EpochJudged] {
-  const [next, verdict] = judge(spec, state, message, lr);
-  if (!verdict.stop) verdict.guard = stopGuard(spec, next, message.epoch);
+  const [next, verdict] = judge(spec, state, message, lr, optimizer);
+  if (!verdict.stop) verdict.guard = stopGuard(spec, next, message.epoch, optimizer);
   return [next, verdict];
 }
 
@@ -126,6 +177,7 @@ function judge(
   state: EarlyStopperState,
   message: EpochEnded,
   lr?: number,
+  optimizer?: unknown,
 ): [EarlyStopperState, EpochJudged] {
   const next = { ...state };
   const verdict = (
@@ -146,11 +198,12 @@ function judge(
       stop: true,
       status: "diverged",
       reason: `training diverged: the loss became ${loss} at epoch ${message.epoch}`,
-      hint: divideLrHint(lr),
+      hint: divergenceHint(optimizer, lr),
     });
   }
+  // Under maximize the loss is meant to rise: only a non-finite one (above) is a divergence.
   if (next.firstLoss === null) next.firstLoss = loss;
-  else if (loss > spec.divergenceFactor * next.firstLoss) {
+  else if (!maximizes(optimizer) && loss > spec.divergenceFactor * next.firstLoss) {
     return verdict({
       isBest: false,
       stop: true,
@@ -160,7 +213,7 @@ function judge(
       } at epoch ${message.epoch} is over ${spec.divergenceFactor}x its first value ${
         next.firstLoss.toPrecision(4)
       }`,
-      hint: divideLrHint(lr),
+      hint: divergenceHint(optimizer, lr),
     });
   }
   next.monitor ??= resolveMonitor(spec.monitor, message.metrics);

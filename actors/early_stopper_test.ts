@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { EarlyStoppingSchema } from "../config.ts";
 import fc from "npm:fast-check@4.10.2";
 import {
+  divergenceHint,
   initEarlyStopper,
   judgeEpoch,
   patienceMayStop,
@@ -16,12 +17,16 @@ const ended = (epoch: number, metrics: Record<string, number>) => ({
   metrics,
 });
 
-function run(spec: Record<string, unknown>, series: Record<string, number>[]) {
+function run(
+  spec: Record<string, unknown>,
+  series: Record<string, number>[],
+  optimizer?: Record<string, unknown>,
+) {
   const parsed = EarlyStoppingSchema.parse(spec);
   let state = initEarlyStopper();
   const verdicts = [];
   for (const [epoch, metrics] of series.entries()) {
-    const [next, verdict] = judgeEpoch(parsed, state, ended(epoch, metrics), 0.1);
+    const [next, verdict] = judgeEpoch(parsed, state, ended(epoch, metrics), 0.1, optimizer);
     state = next;
     verdicts.push(verdict);
     if (verdict.stop) break;
@@ -87,6 +92,42 @@ Deno.test("a non-finite loss or one above divergenceFactor x the first stops as 
   assert.match(exploded.at(-1)!.reason!, /over 5x its first value/);
 });
 
+Deno.test("rmsprop with alpha above 1: a NaN or exploding loss is blamed on alpha, not on the learning rate", () => {
+  const rmsprop = { name: "rmsprop", lr: 0.01, alpha: 1.5 };
+  const nan = run({}, [{ loss: 1 }, { loss: NaN }], rmsprop).at(-1)!;
+  assert.equal(nan.status, "diverged");
+  assert.match(nan.hint!, /alpha 1\.5 is above 1: its square average .* turns negative/);
+  assert.match(nan.hint!, /square root NaN/);
+  assert.match(
+    nan.hint!,
+    /use alpha in \[0, 1\): --set optimizer\.alpha=0\.99 \(torch's default\)/,
+  );
+  assert.doesNotMatch(nan.hint!, /learning rate too high/);
+  const exploded = run({}, [{ loss: 1 }, { loss: 20 }], rmsprop).at(-1)!;
+  assert.match(exploded.hint!, /optimizer\.alpha=0\.99/);
+  // alpha 1 keeps the square average at 0: every step is lr x grad / eps.
+  assert.match(divergenceHint({ name: "rmsprop", alpha: 1 }, 0.01), /alpha 1 keeps its square/);
+  // Within [0, 1) the learning rate is still the suspect.
+  assert.match(divergenceHint({ name: "rmsprop", alpha: 0.99 }, 0.01), /learning rate too high/);
+});
+
+Deno.test("maximize: a rising loss is the optimizer working, never a divergence; a NaN one still stops", () => {
+  const ascent = { name: "sgd", lr: 0.1, maximize: true };
+  const rising = [1, 5, 40, 900, 1e6].map((loss) => ({ loss }));
+  const verdicts = run({}, rising, ascent);
+  assert.equal(verdicts.length, 5);
+  assert.ok(verdicts.every((v) => !v.stop), "no divergence stop for a rising loss");
+  assert.deepEqual(verdicts.at(-1)!.guard, { patienceFrom: null, lossAbove: null });
+  assert.equal(verdictNeeded(verdicts.at(-1)!.guard, 5, 1e9), false, "no loss bound to wait on");
+  // The same curve minimized is a divergence.
+  assert.equal(run({}, rising).at(-1)!.status, "diverged");
+  const nan = run({}, [{ loss: 1 }, { loss: Infinity }], ascent).at(-1)!;
+  assert.equal(nan.status, "diverged");
+  assert.match(nan.hint!, /optimizer\.maximize ascends the loss/);
+  assert.match(nan.hint!, /--set optimizer\.maximize=false/);
+  assert.match(nan.hint!, /--set optimizer\.lr=0\.01/);
+});
+
 Deno.test("the stop guard never lets the trainer go past an epoch that stops (random runs)", () => {
   // For any spec and metric series: every verdict that stops must be one the trainer waits for,
   // under the guard of the verdict just before it and of the older ones it may still hold.
@@ -111,13 +152,21 @@ Deno.test("the stop guard never lets the trainer go past an epoch that stops (ra
           maxLength: 30,
         },
       ),
-      (spec, series) => {
+      fc.boolean(),
+      (spec, series, maximize) => {
         const parsed = EarlyStoppingSchema.parse(spec);
+        const optimizer = { name: "adam", maximize };
         let state = initEarlyStopper();
         const guards: (StopGuard | undefined)[] = [];
         for (const [epoch, [loss, valLoss, accuracy]] of series.entries()) {
           const metrics = { loss, valLoss, accuracy };
-          const [next, verdict] = judgeEpoch(parsed, state, ended(epoch, metrics));
+          const [next, verdict] = judgeEpoch(
+            parsed,
+            state,
+            ended(epoch, metrics),
+            undefined,
+            optimizer,
+          );
           state = next;
           if (verdict.stop) {
             for (const guard of guards.slice(-4)) {

@@ -17,7 +17,13 @@ runActor("earlyStopper", async (context) => {
     if (message.type !== "EpochEnded") return;
     await context.faultPoint("epoch");
     const ended = message as unknown as EpochEnded;
-    const [next, verdict] = judgeEpoch(config.earlyStopping, state, ended, ended.metrics.lr);
+    const [next, verdict] = judgeEpoch(
+      config.earlyStopping,
+      state,
+      ended,
+      ended.metrics.lr,
+      config.optimizer,
+    );
     state = next;
     port.postMessage(verdict);
   });

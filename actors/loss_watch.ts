@@ -11,6 +11,9 @@
  * the lowest of the first {@linkcode BASELINE_BLOCKS} block means, and a block explodes once its
  * mean is certain to exceed {@linkcode EXPLOSION_FACTOR} times that level.
  *
+ * A run that maximizes its loss (torch's `maximize`) rises by design: its watch never reports an
+ * explosion (a loss that overflows to NaN or Inf still stops it, as a non-finite one).
+ *
  * @module
  */
 
@@ -37,6 +40,8 @@ export interface LossWatchState {
   earlyMeans: number[];
   /** The lowest of earlyMeans (null before the first block is complete). */
   level: number | null;
+  /** The optimizer ascends the loss: a rising loss is no explosion. */
+  maximize: boolean;
 }
 
 /** An exploding loss: the current block's mean so far and the early level. */
@@ -51,9 +56,12 @@ export interface LossExplosion {
 
 /**
  * The initial state for steps of `samplesPerStep` samples (the batch size times the gradient
- * accumulation).
+ * accumulation); `maximize` when the optimizer ascends the loss (then nothing is an explosion).
  */
-export function initLossWatch(samplesPerStep: number): LossWatchState {
+export function initLossWatch(
+  samplesPerStep: number,
+  options: { maximize?: boolean } = {},
+): LossWatchState {
   if (!(samplesPerStep >= 1)) {
     throw new RangeError(
       `Cannot watch the loss: 'samplesPerStep' must be >= 1, current value is ${samplesPerStep}`,
@@ -66,6 +74,7 @@ export function initLossWatch(samplesPerStep: number): LossWatchState {
     blockStart: null,
     earlyMeans: [],
     level: null,
+    maximize: options.maximize ?? false,
   };
 }
 
@@ -73,13 +82,14 @@ export function initLossWatch(samplesPerStep: number): LossWatchState {
  * Takes in a finite loss of a step that was applied. Returns the next state, and an explosion
  * when the block's mean is certain to exceed EXPLOSION_FACTOR times the early level (the
  * losses still to come in the block are not negative); then the state is the one given, so that
- * the exploding loss never becomes part of a level.
+ * the exploding loss never becomes part of a level. A watch for a maximized loss is left as it is.
  */
 export function observeLoss(
   state: LossWatchState,
   step: number,
   loss: number,
 ): [LossWatchState, LossExplosion | undefined] {
+  if (state.maximize) return [state, undefined];
   const sum = state.sum + loss;
   const count = state.count + 1;
   const fromStep = state.blockStart ?? step;

@@ -102,3 +102,14 @@ Deno.test("the early level is the lowest of the first block means, then stays", 
   assert.equal(state.earlyMeans.length, BASELINE_BLOCKS);
   assert.equal(state.level, 3, "later, lower blocks do not lower it");
 });
+
+Deno.test("a maximized loss rises by design: its watch never reports an explosion", () => {
+  const rising = [1, 10, 1e3, 1e5, 1e8, 1e12, 1e20];
+  assert.equal(watch(16, rising)?.step, 2, "minimized, the same curve explodes");
+  let state = initLossWatch(16, { maximize: true });
+  for (const [step, loss] of rising.entries()) {
+    const [next, explosion] = observeLoss(state, step, loss);
+    assert.equal(explosion, undefined, `step ${step}`);
+    state = next;
+  }
+});

@@ -14,6 +14,7 @@ import { EpochTotals } from "./epoch_totals.ts";
 import { unpackBatchGroup } from "./data_loader.ts";
 import { patienceMayStop, type StopGuard, verdictNeeded } from "./early_stopper.ts";
 import { initLossWatch, observeLoss } from "./loss_watch.ts";
+import { maximizes } from "../optimizers/hazards.ts";
 import type {
   BatchGroup,
   BatchReady,
@@ -278,7 +279,9 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   let lastReport = performance.now();
   // The clip monitor's loss watch, mirrored: the step where it will see an explosion ends its
   // window at once and waits for the verdict.
-  let lossWatch = initLossWatch(config.batchSize * accumulation);
+  let lossWatch = initLossWatch(config.batchSize * accumulation, {
+    maximize: maximizes(config.optimizer),
+  });
   let lastYield = performance.now();
 
   let epoch = 0;
