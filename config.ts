@@ -13,6 +13,7 @@ import { SweepSpecSchema } from "./sweeps/spec.ts";
 import { AnnealError } from "./errors.ts";
 import { closestName, fieldNames, formatPath, showValue, valueAt } from "./zod_paths.ts";
 import { type ScaledLearningRate, scaleLearningRate } from "./optimizers/scaling.ts";
+import { maximizes, settingFault } from "./optimizers/hazards.ts";
 import { checkLossFits, checkMonitor, dataTask } from "./task_fit.ts";
 
 /** Gradient clipping and the clip monitor's policy. */
@@ -41,7 +42,14 @@ export const EarlyStoppingSchema = z.strictObject({
    * `val` versions, `lr`); without a validation split `valX` watches `x`. Others are refused.
    */
   monitor: z.string().default("valLoss"),
-  mode: z.enum(["min", "max"]).default("min"),
+  /**
+   * `min`: lower is better; `max`: higher is better. Default `min`, but `max` for a loss monitor
+   * (`loss`, `valLoss`) when `optimizer.maximize` is on (set by `parseConfig`, which sees both).
+   */
+  mode: z.enum(["min", "max"]).default("min").describe(
+    "min: lower is better, max: higher is better. Default min; max when optimizer.maximize is " +
+      "on and the monitor is the loss (loss, valLoss).",
+  ),
   /** Epochs without improvement before stopping; no metric-based stopping when absent. */
   patience: z.number().int().nonnegative().optional(),
   /** Improvement smaller than this does not count (Keras' min_delta). */
@@ -50,7 +58,10 @@ export const EarlyStoppingSchema = z.strictObject({
   baseline: z.number().optional(),
   /** End the run with the best epoch's weights (Keras' restore_best_weights). */
   restoreBest: z.boolean().default(true),
-  /** Stop as diverged when the training loss exceeds this multiple of its first value. */
+  /**
+   * Stop as diverged when the training loss exceeds this multiple of its first value (never with
+   * `optimizer.maximize`, whose loss rises by design).
+   */
   divergenceFactor: z.number().gt(1).default(10),
 });
 
@@ -272,6 +283,7 @@ function parseWithOverrides(
   overrides: string[],
   flags: Record<string, string> = {},
 ): RunConfig {
+  input = withDirectionDefaults(input);
   const result = RunConfigSchema.safeParse(input);
   if (result.success) {
     checkFit(result.data);
@@ -313,6 +325,97 @@ function checkFit(config: RunConfig): void {
   if (config.loss !== undefined) checkLossFits(config.loss, data);
   const { monitor, mode } = config.earlyStopping;
   checkMonitor(monitor, mode, data, config.data.validationSplit > 0);
+}
+
+/** The metrics that are the loss itself: the ones `optimizer.maximize` pushes up. */
+const LOSS_MONITORS = ["loss", "valLoss"];
+
+/**
+ * Whether `config` maximizes the loss while early stopping watches it: then the best epoch is
+ * the one with the highest loss, and the monitor's mode (and a plateau schedule's) should be max.
+ */
+function watchesMaximizedLoss(config: { optimizer?: unknown; earlyStopping?: unknown }): boolean {
+  const stopping = config.earlyStopping as { monitor?: unknown } | undefined;
+  const monitor = stopping?.monitor ?? "valLoss";
+  return maximizes(config.optimizer) && LOSS_MONITORS.includes(monitor as string);
+}
+
+/**
+ * Defaults that follow the optimizer's direction, filled into the input before it is validated (a
+ * mode the input sets is kept): with `optimizer.maximize` the loss is pushed up, so early stopping
+ * and a plateau schedule that watch the loss default to mode `max`. Anything that is not the shape
+ * of a config is left for the schema to reject.
+ */
+function withDirectionDefaults(input: unknown): unknown {
+  if (input === null || typeof input !== "object" || Array.isArray(input)) return input;
+  const config = input as Record<string, unknown>;
+  const stopping = config.earlyStopping ?? {};
+  if (typeof stopping !== "object" || stopping === null || !watchesMaximizedLoss(config)) {
+    return input;
+  }
+  const withMax = (section: object) => {
+    const fields = section as Record<string, unknown>;
+    return fields.mode === undefined ? { ...fields, mode: "max" } : fields;
+  };
+  const out: Record<string, unknown> = { ...config, earlyStopping: withMax(stopping) };
+  const scheduler = config.scheduler as Record<string, unknown> | undefined;
+  if (scheduler !== null && typeof scheduler === "object" && scheduler.name === "plateau") {
+    out.scheduler = withMax(scheduler);
+  }
+  return out;
+}
+
+/** Something in a valid config that is likely a mistake: what, the field, and the fix. */
+export interface ConfigWarning {
+  /** The config path of the setting, e.g. `optimizer.alpha`. */
+  field: string;
+  /** What the setting does. */
+  message: string;
+  /** What to do about it. */
+  hint: string;
+}
+
+/**
+ * What in a valid config is likely a mistake: settings torch accepts, so anneal does too, but
+ * that make the run fail or mean something else than intended. A run starts with these as
+ * `warning` events.
+ * - RMSprop's `alpha` >= 1: above 1 the weights are NaN after the first step; at 1 every step is
+ *   the learning rate x gradient / eps.
+ * - `optimizer.maximize` with early stopping or a plateau schedule watching the loss in mode
+ *   `min`: their best epoch is then the lowest loss, which the optimizer pushes away from (the
+ *   mode defaults to `max` there; this is a `min` the config sets).
+ *
+ * @example
+ * ```ts
+ * import { configWarnings, parseConfig } from "./config.ts";
+ * const config = parseConfig({ optimizer: { name: "rmsprop", alpha: 1.5 } });
+ * console.assert(configWarnings(config)[0].field === "optimizer.alpha");
+ * ```
+ */
+export function configWarnings(config: RunConfig): ConfigWarning[] {
+  const warnings: ConfigWarning[] = [];
+  const fault = settingFault(config.optimizer);
+  if (fault) warnings.push({ field: fault.field, message: fault.message, hint: fault.hint });
+  if (watchesMaximizedLoss(config)) {
+    const { monitor } = config.earlyStopping;
+    const watchers = [
+      { field: "earlyStopping.mode", mode: config.earlyStopping.mode, what: "early stopping" },
+      ...(config.scheduler?.name === "plateau"
+        ? [{ field: "scheduler.mode", mode: config.scheduler.mode, what: "the plateau schedule" }]
+        : []),
+    ];
+    for (const { field, mode, what } of watchers) {
+      if (mode !== "min") continue;
+      warnings.push({
+        field,
+        message: `${field} is 'min' while optimizer.maximize pushes the loss up: ${what} ` +
+          `takes the epoch with the lowest ${monitor} as the best`,
+        hint: `leave ${field} out (with maximize it defaults to max for a loss monitor), or ` +
+          `--set ${field}=max`,
+      });
+    }
+  }
+  return warnings;
 }
 
 /** Defaults that depend on other fields: clip RNN gradients at 1.0 unless told otherwise. */

@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import fc from "npm:fast-check@4.10.2";
 import { AnnealError } from "./errors.ts";
-import { applyOverrides, configJsonSchema, loadConfig, parseConfig } from "./config.ts";
+import {
+  applyOverrides,
+  configJsonSchema,
+  configWarnings,
+  loadConfig,
+  parseConfig,
+} from "./config.ts";
 
 Deno.test("the default config is the seed experiment", () => {
   const config = parseConfig({});
@@ -100,6 +106,54 @@ for (const [what, input] of torchAccepts) {
     }
   });
 }
+
+Deno.test("rmsprop alpha at or above 1 is accepted with a warning that names alpha and the fix", () => {
+  const [above] = configWarnings(parseConfig({ optimizer: { name: "rmsprop", alpha: 1.5 } }));
+  assert.equal(above.field, "optimizer.alpha");
+  assert.match(above.message, /alpha 1\.5 is above 1: its square average .* turns negative/);
+  assert.match(above.hint, /use alpha in \[0, 1\): --set optimizer\.alpha=0\.99/);
+  const [one] = configWarnings(parseConfig({ optimizer: { name: "rmsprop", alpha: 1 } }));
+  assert.match(one.message, /alpha 1 keeps its square average at 0/);
+  assert.deepEqual(configWarnings(parseConfig({ optimizer: { name: "rmsprop" } })), []);
+  assert.deepEqual(configWarnings(parseConfig({})), []);
+});
+
+Deno.test("maximize: early stopping and plateau on the loss default to mode max; a min they set is kept, with a warning", () => {
+  const ascent = { name: "adam", lr: 1e-3, maximize: true };
+  const plateau = { name: "plateau", interval: "epoch" };
+  const defaulted = parseConfig({ optimizer: ascent, scheduler: plateau });
+  assert.equal(defaulted.earlyStopping.mode, "max", "valLoss is what maximize pushes up");
+  assert.equal(defaulted.scheduler?.name === "plateau" && defaulted.scheduler.mode, "max");
+  assert.deepEqual(configWarnings(defaulted), []);
+  assert.equal(
+    parseConfig({ optimizer: ascent, earlyStopping: { monitor: "loss" } })
+      .earlyStopping.mode,
+    "max",
+  );
+  // Other metrics, and minimizing runs, keep min.
+  assert.equal(
+    parseConfig({ optimizer: ascent, earlyStopping: { monitor: "mae" } }).earlyStopping.mode,
+    "min",
+  );
+  assert.equal(parseConfig({ scheduler: plateau }).earlyStopping.mode, "min");
+  const minimized = parseConfig({ scheduler: plateau });
+  assert.equal(minimized.scheduler?.name === "plateau" && minimized.scheduler.mode, "min");
+  // A mode the config sets is kept, and warned about.
+  const explicit = parseConfig({
+    optimizer: ascent,
+    earlyStopping: { mode: "min" },
+    scheduler: { ...plateau, mode: "min" },
+  });
+  assert.equal(explicit.earlyStopping.mode, "min");
+  const warnings = configWarnings(explicit);
+  assert.deepEqual(warnings.map((w) => w.field), ["earlyStopping.mode", "scheduler.mode"]);
+  assert.match(warnings[0].message, /'min' while optimizer\.maximize pushes the loss up/);
+  assert.match(warnings[0].hint, /--set earlyStopping\.mode=max/);
+  // Through --set as through the file; the saved config keeps the mode it resolved to.
+  const set = applyOverrides({}, ["optimizer.name=sgd", "optimizer.maximize=true"]);
+  assert.equal(parseConfig(set).earlyStopping.mode, "max");
+  assert.equal(parseConfig(JSON.parse(JSON.stringify(defaulted))).earlyStopping.mode, "max");
+});
 
 Deno.test("onecycle without momentum cycling is accepted with adagrad", () => {
   const config = parseConfig({

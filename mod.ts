@@ -38,12 +38,13 @@ export {
   applyOverrides,
   ClippingSchema,
   configJsonSchema,
+  configWarnings,
   EarlyStoppingSchema,
   loadConfig,
   parseConfig,
   RunConfigSchema,
 } from "./config.ts";
-export type { RunConfig, RunConfigInput } from "./config.ts";
+export type { ConfigWarning, RunConfig, RunConfigInput } from "./config.ts";
 export { AnnealError } from "./errors.ts";
 export type { ErrorCode } from "./errors.ts";
 export { createOptimizer, OptimizerSpecSchema } from "./optimizers/mod.ts";

@@ -6,7 +6,13 @@
  *
  * @module
  */
-import { baseLearningRate, parseConfig, type RunConfig, type RunConfigInput } from "../config.ts";
+import {
+  baseLearningRate,
+  configWarnings,
+  parseConfig,
+  type RunConfig,
+  type RunConfigInput,
+} from "../config.ts";
 import { AnnealError, deserializeError } from "../errors.ts";
 import type { ActorName, Init, SupervisorInbox } from "../actors/protocol.ts";
 import { actorPermissions, narrowActorPermissions } from "./actor_permissions.ts";
@@ -301,6 +307,15 @@ async function supervise(
   const scaled = baseLearningRate(config);
   const resolvedLr = scaled.lr;
   if (scaled.warning) queue.push({ type: "warning", actor: "trainer", message: scaled.warning });
+  // Settings torch accepts, so the run goes on, but that are likely a mistake (rmsprop alpha > 1).
+  for (const warning of configWarnings(config)) {
+    queue.push({
+      type: "warning",
+      actor: "supervisor",
+      message: `${warning.field}: ${warning.message}`,
+      hint: warning.hint,
+    });
+  }
   const now = new Date().toISOString();
   const meta: Record<string, unknown> = {
     id: runId,
