@@ -21,6 +21,7 @@ import {
 import type { Dataset } from "../data/types.ts";
 import { createOptimizer } from "../optimizers/optimizer.ts";
 import { scaleLearningRate } from "../optimizers/scaling.ts";
+import { maximizes, settingFault } from "../optimizers/hazards.ts";
 import { parseSchedulerSpec } from "../schedulers/parse.ts";
 import type { ResolvedSchedulerSpec } from "../schedulers/spec.ts";
 import { plotSvg } from "../report/vega.ts";
@@ -487,8 +488,59 @@ async function runCurve(
 }
 
 /**
+ * Refuses a config whose range test could not be read as one: a setting that breaks the update
+ * whatever the learning rate (RMSprop's `alpha` >= 1: the curve would blame the rate for it), and
+ * torch's `maximize`. The rules read a rate off a falling loss (its steepest descent, its
+ * minimum); a maximized loss rises instead, and every loss anneal has (mse, crossEntropy,
+ * binaryCrossEntropy) is unbounded above, so its ascent only gets faster with the rate until it
+ * overflows: there is no turning point to read, and its steepest stretch is at the overflow.
+ *
+ * @example
+ * ```ts
+ * import { checkReadable } from "./lr_find.ts";
+ * import { parseConfig } from "../config.ts";
+ * checkReadable(parseConfig({ optimizer: { name: "adam", lr: 1e-3 } }));
+ * let where = "";
+ * try {
+ *   checkReadable(parseConfig({ optimizer: { name: "adam", lr: 1e-3, maximize: true } }));
+ * } catch (error) {
+ *   where = (error as { where: string }).where;
+ * }
+ * console.assert(where === "optimizer.maximize");
+ * ```
+ */
+export function checkReadable(config: RunConfig): void {
+  const fault = settingFault(config.optimizer);
+  if (fault) {
+    throw new AnnealError(
+      "config",
+      `Cannot run the LR range test: ${fault.message}; the test would blame that on the ` +
+        "learning rate",
+      { where: fault.field, hint: `${fault.hint}, then run the test` },
+    );
+  }
+  if (maximizes(config.optimizer)) {
+    throw new AnnealError(
+      "config",
+      "Cannot run the LR range test with optimizer.maximize: the test reads a learning rate off " +
+        "a falling loss (its steepest descent, its minimum), but maximize makes the loss rise, " +
+        "and mse, crossEntropy and binaryCrossEntropy have no upper bound, so the ascent only " +
+        "speeds up with the learning rate until it overflows: there is no minimum or turning " +
+        "point to read",
+      {
+        where: "optimizer.maximize",
+        hint: "for the scale of rates the model's gradients allow, run the test on the " +
+          "minimized loss (--set optimizer.maximize=false) and start the ascent below its " +
+          "suggestion; or compare a few rates in a short sweep (anneal sweep)",
+      },
+    );
+  }
+}
+
+/**
  * Runs the LR range test for `config` (on a backend it selects, unless `options.engine` is given)
- * and suggests a learning rate, with a scheduler spec when `options.schedule` asks for one.
+ * and suggests a learning rate, with a scheduler spec when `options.schedule` asks for one. A
+ * config whose test could not be read is refused first ({@linkcode checkReadable}).
  *
  * @example
  * ```ts ignore
@@ -504,6 +556,7 @@ export async function lrFind(
   options: LrFindOptions = {},
 ): Promise<LrFindResult> {
   const o = resolve(options);
+  checkReadable(config);
   if (!options.engine) await selectBackend(config.backend, config.model.kind);
   const data = options.train ? undefined : await loadData(config.data, config.seed);
   const train = options.train ?? data!.train;

@@ -199,6 +199,29 @@ Deno.test("lrFind refuses fewer than 10 iterations, and suggests nothing when th
   assert.deepEqual(suggestLrs(lrRamp(1e-4, 1, 30), lrRamp(1, 2, 30, "linear")), {});
 });
 
+Deno.test("lrFind refuses maximize and rmsprop alpha >= 1, whose curves it would read as the learning rate's", async () => {
+  const maximized = syntheticConfig({ optimizer: { name: "adam", lr: 1e-3, maximize: true } });
+  await assert.rejects(
+    lrFind(maximized, { iterations: 20 }),
+    (error: AnnealError) =>
+      error.code === "config" && error.where === "optimizer.maximize" &&
+      /Cannot run the LR range test with optimizer\.maximize: .* no upper bound/.test(
+        error.message,
+      ) && /--set optimizer\.maximize=false/.test(error.hint ?? ""),
+  );
+  for (const alpha of [1.5, 1]) {
+    const broken = syntheticConfig({ optimizer: { name: "rmsprop", lr: 1e-3, alpha } });
+    await assert.rejects(
+      lrFind(broken, { iterations: 20 }),
+      (error: AnnealError) =>
+        error.code === "config" && error.where === "optimizer.alpha" &&
+        new RegExp(`Cannot run the LR range test: rmsprop's alpha ${alpha} `).test(error.message) &&
+        /would blame that on the learning rate/.test(error.message) &&
+        /--set optimizer\.alpha=0\.99/.test(error.hint ?? ""),
+    );
+  }
+});
+
 Deno.test("lrFind stops early once the smoothed loss passes divergeFactor times its best", async () => {
   const config = syntheticConfig({ optimizer: { name: "sgd", lr: 0.01 } });
   const result = await lrFind(config, { startLr: 1e-3, endLr: 1e3, iterations: 60 });

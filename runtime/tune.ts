@@ -12,7 +12,7 @@ import { parseConfig, type RunConfig } from "../config.ts";
 import { AnnealError } from "../errors.ts";
 import { directionOf } from "../sweeps/spec.ts";
 import { applyParams, type Params } from "../sweeps/space.ts";
-import { lrFind } from "./lr_find.ts";
+import { checkReadable, lrFind } from "./lr_find.ts";
 import { train } from "./supervisor.ts";
 import { checkSweepMetric } from "./sweep.ts";
 import { checkMetric, dataTask } from "../task_fit.ts";
@@ -229,6 +229,17 @@ export async function tune(input: RunConfig, options: TuneOptions = {}): Promise
   }
   const metric = tuneMetric(input);
   checkTuneMetric(input);
+  try {
+    // Its first stage is the range test: a config it refuses is refused before any run.
+    checkReadable(input);
+  } catch (error) {
+    if (!(error instanceof AnnealError)) throw error;
+    throw new AnnealError(
+      error.code,
+      `Cannot tune this config: its learning-rate stage is an LR range test. ${error.message}`,
+      { where: error.where, hint: error.hint },
+    );
+  }
   const direction = directionOf({ metric });
   const runsDir = `${input.runsDir}/tune-${
     new Date().toISOString().replace(/[-:]/g, "").slice(0, 15)
