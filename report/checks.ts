@@ -6,6 +6,7 @@
  */
 import { configValue, formatNumber } from "./records.ts";
 import type { Finding, RunRecord } from "./types.ts";
+import { maximizes, settingFault } from "../optimizers/hazards.ts";
 
 // Thresholds. Each is a judgement call taken from common practice; the tests pin their effect.
 /** Diverged when a loss exceeds this multiple of the first (Keras/Lightning divergence checks use ~10x). */
@@ -62,6 +63,10 @@ export interface Curves {
   val: number[] | undefined;
   /** The loss before training: mean of the first steps, else the first epoch's loss. */
   start: number;
+  /** The run's optimizer spec as recorded (`config.optimizer`). */
+  optimizer: unknown;
+  /** The optimizer ascends the loss (torch's `maximize`): the loss is meant to rise. */
+  maximize: boolean;
 }
 
 export function curves(record: RunRecord): Curves {
@@ -72,10 +77,19 @@ export function curves(record: RunRecord): Curves {
   const val = valRaw.every((v) => typeof v === "number") ? valRaw as number[] : undefined;
   const firstSteps = finite(record.steps.slice(0, 3).map((s) => s.loss));
   const start = firstSteps.length ? mean(firstSteps) : train[0];
-  return { record, lr, train, val, start };
+  const optimizer = configValue(record.config, "optimizer");
+  return { record, lr, train, val, start, optimizer, maximize: maximizes(optimizer) };
 }
 
-export function checkDiverged({ record, lr, train }: Curves): Finding | undefined {
+/**
+ * A run that diverged: a NaN/Inf loss, a loss far above its first value or its minimum (not when
+ * the run maximizes its loss: then it rises by design), or the trainer's own verdict. The fix is
+ * a setting that breaks the update whatever the learning rate (RMSprop's alpha >= 1) when the
+ * config has one; for a maximized loss, a shorter or slower ascent; else a tenth of the rate.
+ */
+export function checkDiverged(
+  { record, lr, train, optimizer, maximize }: Curves,
+): Finding | undefined {
   const badEpoch = record.epochs.find((e) => !Number.isFinite(e.loss));
   const badStep = record.steps.find((s) => !Number.isFinite(s.loss));
   const good = finite(train);
@@ -87,7 +101,7 @@ export function checkDiverged({ record, lr, train }: Curves): Finding | undefine
     evidence = good.length === 0 && record.epochs.length > 0
       ? `every recorded epoch loss is NaN/Inf (first bad value at ${where})`
       : `the loss became ${badStep?.loss ?? badEpoch?.loss} at ${where}`;
-  } else if (good.length >= 2) {
+  } else if (good.length >= 2 && !maximize) {
     const peak = Math.max(...good);
     const min = Math.min(...good);
     const peakEpoch = record.epochs[train.indexOf(peak)].epoch;
@@ -108,7 +122,33 @@ export function checkDiverged({ record, lr, train }: Curves): Finding | undefine
     }`;
   }
   if (!evidence) return undefined;
+  const fault = settingFault(optimizer);
+  if (fault) {
+    return {
+      kind: "diverged",
+      severity: "critical",
+      title: `diverged: ${fault.title}`,
+      evidence,
+      fix: `${fault.message}; ${fault.hint}`,
+      set: [fault.set],
+    };
+  }
   const set = Number.isFinite(lr) ? [`optimizer.lr=${nice(lr / 10)}`] : [];
+  if (maximize) {
+    return {
+      kind: "diverged",
+      severity: "critical",
+      title: badEpoch || badStep
+        ? "diverged: the maximized loss overflowed"
+        : "diverged: stopped while maximizing the loss",
+      evidence,
+      fix: "optimizer.maximize ascends the loss, and mse, crossEntropy and binaryCrossEntropy " +
+        "have no upper bound: stop the ascent sooner (fewer epochs, or maxSteps), slow it" +
+        `${set.length ? ` (${setText(set)})` : ""}, or minimize the loss instead ` +
+        "(--set optimizer.maximize=false)",
+      set,
+    };
+  }
   const clip = configValue(record.config, "clipping.maxNorm");
   const clipText = typeof clip === "number" ? "" : ", or clip gradients (--set clipping.maxNorm=1)";
   return {

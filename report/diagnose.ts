@@ -3,6 +3,8 @@
  * (epochs, values) and one concrete next step as `--set path=value` computed from the run's own
  * config. The classes follow the usual symptom tables: diverged, LR too low, early plateau,
  * oscillation, overfitting, underfitting, gradient spikes — or healthy, only when none applies.
+ * They read a falling loss: a run that maximizes its loss (torch's `maximize`) is judged only on
+ * a loss that stopped being finite and on gradient spikes, and says so (`maximizing`).
  *
  * @module
  */
@@ -66,6 +68,26 @@ function healthy(c: ReturnType<typeof curves>): Finding {
   };
 }
 
+/** What the curves of a run that maximizes its loss show: where the loss went, nothing judged. */
+function maximizing({ train, start }: ReturnType<typeof curves>): Finding {
+  const last = train.at(-1);
+  const change = last === undefined ? NaN : (last - start) / Math.abs(start) * 100;
+  const went = last === undefined
+    ? "no epoch was recorded"
+    : `the training loss went from ${f(start)} to ${f(last)}${
+      Number.isFinite(change) ? ` (${change >= 0 ? "+" : "-"}${f(Math.abs(change))}%)` : ""
+    } over ${train.length} epoch(s)`;
+  return {
+    kind: "maximizing",
+    severity: "info",
+    title: "maximizing the loss: the checks of a falling loss do not apply",
+    evidence: `optimizer.maximize is on, so the loss is meant to rise: ${went}`,
+    fix: "nothing read from the curves: a learning rate too low, a plateau, oscillation, " +
+      "overfitting and a healthy run are all read off a falling loss; to pick a learning rate, " +
+      "compare a few in a short sweep (anneal sweep)",
+  };
+}
+
 /**
  * Diagnoses a run from its epoch and step curves.
  *
@@ -91,6 +113,14 @@ export function diagnose(record: RunRecord): Diagnosis {
   if (diverged) return { verdict: diverged.title, findings: [diverged], config };
   const findings: Finding[] = [];
   const spikes = checkGradientSpikes(c);
+  if (c.maximize) {
+    const ascent = maximizing(c);
+    return {
+      verdict: spikes ? `${spikes.title}; ${ascent.title}` : ascent.title,
+      findings: spikes ? [spikes, ascent] : [ascent],
+      config,
+    };
+  }
   if (c.train.length < MIN_EPOCHS_FOR_TRENDS) {
     if (spikes) findings.push(spikes);
     const short = `too short to judge the curves (${c.train.length} epoch(s); trends need ` +

@@ -42,6 +42,49 @@ Deno.test("diverged: a run the trainer stopped as diverged is diverged even with
   assert.deepEqual(kinds(d), ["diverged"]);
 });
 
+Deno.test("diverged: rmsprop with alpha above 1 blames alpha, with its fix, not the learning rate", () => {
+  const steps = syntheticSteps(20, 10, () => 1);
+  steps[1].loss = NaN;
+  const d = diagnose(syntheticRun([3], {
+    steps,
+    status: "diverged",
+    config: { optimizer: { name: "rmsprop", lr: 0.01, alpha: 1.5 } },
+  }));
+  assert.deepEqual(kinds(d), ["diverged"]);
+  assert.equal(d.verdict, "diverged: rmsprop alpha above 1");
+  assert.match(d.findings[0].evidence, /step 1 \(epoch 0\)/);
+  assert.match(d.findings[0].fix, /square average .* turns negative and its square root NaN/);
+  assert.match(d.findings[0].fix, /use alpha in \[0, 1\)/);
+  assert.deepEqual(d.findings[0].set, ["optimizer.alpha=0.99"]);
+  assert.doesNotMatch(d.findings[0].fix, /learning rate too high/);
+});
+
+const ascent = { optimizer: { name: "adam", lr: 0.01, maximize: true } };
+
+Deno.test("maximizing: a rising loss is neither diverged nor a learning rate too low", () => {
+  for (const losses of [[2, 5, 12, 30, 80], [2, 2.01, 2.02, 2.03, 2.05]]) {
+    const d = diagnose(syntheticRun(losses, { config: ascent }));
+    assert.deepEqual(kinds(d), ["maximizing"], `${losses}`);
+    assert.equal(d.findings[0].severity, "info");
+    assert.match(d.findings[0].evidence, /optimizer\.maximize is on/);
+    assert.match(d.findings[0].evidence, new RegExp(`went from 2 to ${losses.at(-1)}`));
+    // Minimized, the same curves are a divergence and a learning rate too low.
+    assert.notDeepEqual(kinds(diagnose(syntheticRun(losses))), ["maximizing"]);
+  }
+  // Spikes are still read off the gradient norms.
+  const steps = syntheticSteps(60, 10, (s) => (s === 45 ? 50 : 1));
+  const spiky = diagnose(syntheticRun([1, 2, 3, 4, 5, 6], { steps, config: ascent }));
+  assert.deepEqual(kinds(spiky), ["gradientSpikes", "maximizing"]);
+});
+
+Deno.test("maximizing: a loss that overflows is diverged, with the ascent's fix", () => {
+  const d = diagnose(syntheticRun([2, 50, Infinity], { config: ascent, status: "diverged" }));
+  assert.deepEqual(kinds(d), ["diverged"]);
+  assert.equal(d.verdict, "diverged: the maximized loss overflowed");
+  assert.match(d.findings[0].fix, /--set optimizer\.lr=0\.001/);
+  assert.match(d.findings[0].fix, /--set optimizer\.maximize=false/);
+});
+
 Deno.test("lrTooLow: a loss that drops under 5% asks for 10x the run's lr", () => {
   const d = diagnose(syntheticRun([1, 0.995, 0.99, 0.985, 0.98, 0.978], { lr: 0.001 }));
   assert.deepEqual(kinds(d), ["lrTooLow"]);

@@ -183,7 +183,9 @@ export type FindingKind =
   | "overfitting"
   | "underfitting"
   | "gradientSpikes"
-  | "healthy";
+  | "healthy"
+  /** The run maximizes its loss (torch's `maximize`): the checks of a falling loss do not apply. */
+  | "maximizing";
 
 /** One thing the curves show, why we think so, and what to do next. */
 export interface Finding {
