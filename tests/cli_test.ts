@@ -193,6 +193,44 @@ Deno.test("anneal train --lr 10 exits 3 with 'learning rate too high: divide by 
   });
 });
 
+Deno.test("rmsprop alpha above 1: train warns, exits 3 blaming alpha; lr-find refuses it and maximize", async () => {
+  await withRunsDir(async (dir) => {
+    const rmsprop = ["--set", "optimizer.name=rmsprop", "--set", "optimizer.alpha=1.5"];
+    const out = await anneal(
+      "train",
+      "--backend",
+      "cpu",
+      "--epochs",
+      "2",
+      "--runs-dir",
+      dir,
+      ...rmsprop,
+    );
+    assert.equal(out.code, 3, out.stderr);
+    // The warning at the start and the diagnosis are on stdout; the end and its hint on stderr.
+    assert.match(
+      out.stdout,
+      /warning \(supervisor\): optimizer\.alpha: rmsprop's alpha 1\.5 is above 1/,
+    );
+    assert.match(out.stderr, /hint: rmsprop's alpha 1\.5 is above 1: its square average/);
+    assert.match(out.stdout, /Diagnosis: diverged: rmsprop alpha above 1/);
+    assert.match(out.stdout, /try: .* --set optimizer\.alpha=0\.99/);
+    assert.doesNotMatch(out.stdout + out.stderr, /learning rate too high/);
+    const found = await anneal("lr-find", "--set", `runsDir=${dir}`, ...rmsprop);
+    assert.equal(found.code, 1);
+    assert.match(
+      found.stderr,
+      /error\[config\]: Cannot run the LR range test: rmsprop's alpha 1\.5/,
+    );
+    assert.match(found.stderr, /hint: use alpha in \[0, 1\): --set optimizer\.alpha=0\.99/);
+    const ascent = ["--set", "optimizer.name=adam", "--set", "optimizer.maximize=true"];
+    const maximized = await anneal("lr-find", "--set", `runsDir=${dir}`, ...ascent);
+    assert.equal(maximized.code, 1);
+    assert.match(maximized.stderr, /Cannot run the LR range test with optimizer\.maximize/);
+    assert.match(maximized.stderr, /\(at optimizer\.maximize\)/);
+  });
+});
+
 Deno.test("anneal train with dropLast and a batch larger than the data fails up front, not as NaN", async () => {
   await withRunsDir(async (dir) => {
     const out = await anneal(
