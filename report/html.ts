@@ -6,7 +6,7 @@
  * @module
  */
 import { diagnose, retrainCommand } from "./diagnose.ts";
-import { bestMetric, formatNumber } from "./records.ts";
+import { bestMetric, DAMAGED, formatNumber } from "./records.ts";
 import type { Diagnosis, RunRecord } from "./types.ts";
 import { PLOTS, plotSpec, renderSvg } from "./vega.ts";
 import { REPORT_CSS } from "./html_style.ts";
@@ -27,6 +27,7 @@ const STATUS_CLASS: Record<string, string> = {
   failed: "bad",
   crashed: "bad",
   corrupt: "bad",
+  unreadable: "bad",
 };
 
 function header(record: RunRecord): string {
@@ -52,8 +53,9 @@ function header(record: RunRecord): string {
     ]);
   }
   const status = summary.status;
-  // a run killed without warning, or whose summary does not parse: how to go on, beside why
-  if ((status === "crashed" || status === "corrupt") && summary.hint) {
+  // a run killed without warning, or whose summary does not parse or cannot be read: how to go
+  // on, beside why
+  if (DAMAGED.has(status) && summary.hint) {
     facts.splice(1, 0, ["next", summary.hint]);
   }
   return `<header>

@@ -3,7 +3,9 @@
  * ({@linkcode listRuns}), several runs side by side ({@linkcode compareRuns}), and a plain-text
  * table ({@linkcode formatTable}). Tolerant of killed runs and damaged files: an incomplete last
  * NDJSON line, or a corrupt one, is left out and noted in `warnings` by path and line; a missing
- * summary reads as `running`, one that does not parse as `corrupt`.
+ * summary reads as `running`, one that does not parse as `corrupt`, one that cannot be read
+ * (permission denied, a directory in its place) as `unreadable`; any other file that cannot be
+ * read is left out and noted in `warnings`.
  *
  * @module
  */
@@ -63,21 +65,47 @@ export function parseNdjson<T>(
   return { records, warnings };
 }
 
-async function readText(path: string): Promise<string | undefined> {
+/**
+ * The OS's words for why a file could not be read (`Is a directory (os error 21)`), without the
+ * operation and path Deno appends (the callers name the path themselves).
+ */
+export function osReason(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/: \w+ '[^']*'(?: -> '[^']*')?$/, "");
+}
+
+/**
+ * A file of a run: its text; nothing when it is missing; or the error that kept it from being
+ * read (permission denied, a directory or a symbolic link loop in its place). Anything else, as
+ * a read this process is not allowed (Deno's --allow-read), is thrown.
+ */
+async function readText(path: string): Promise<{ text?: string; unreadable?: Error }> {
   try {
-    return await Deno.readTextFile(path);
+    return { text: await Deno.readTextFile(path) };
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
-    throw error;
+    if (error instanceof Deno.errors.NotFound) return {};
+    if (error instanceof Deno.errors.NotCapable || !(error instanceof Error)) throw error;
+    return { unreadable: error };
   }
 }
 
-/** A JSON file of a run: its value; nothing when it is missing; or why it does not parse. */
+/** The warning for a file of a run that cannot be read, which is left out. */
+function unreadableWarning(path: string, error: Error): string {
+  return `${path}: cannot be read (${osReason(error)}); left out, the other files are read ` +
+    `(ls -l '${path}' shows what is there: its permissions, a directory or a symbolic link in ` +
+    `its place)`;
+}
+
+/**
+ * A JSON file of a run: its value; nothing when it is missing; why it does not parse; or the
+ * error that kept it from being read.
+ */
 async function readJsonFile<T>(
   dir: string,
   name: string,
-): Promise<{ value?: T; invalid?: string }> {
-  const text = await readText(`${dir}/${name}`);
+): Promise<{ value?: T; invalid?: string; unreadable?: Error }> {
+  const { text, unreadable } = await readText(`${dir}/${name}`);
+  if (unreadable) return { unreadable };
   if (text === undefined) return {};
   try {
     return { value: JSON.parse(text) as T };
@@ -87,8 +115,9 @@ async function readJsonFile<T>(
 }
 
 async function readJson<T>(dir: string, name: string, warnings: string[]): Promise<T | undefined> {
-  const { value, invalid } = await readJsonFile<T>(dir, name);
+  const { value, invalid, unreadable } = await readJsonFile<T>(dir, name);
   if (invalid) warnings.push(`${name}: ${invalid}; ignored`);
+  if (unreadable) warnings.push(unreadableWarning(`${dir}/${name}`, unreadable));
   return value;
 }
 
@@ -112,11 +141,23 @@ export async function readRun(
   let info: Deno.FileInfo;
   try {
     info = await Deno.stat(dir);
-  } catch {
-    throw new AnnealError("storage", `Cannot read run: '${dir}' does not exist`, {
-      where: dir,
-      hint: "list the runs with `anneal runs` and pass one of their ids",
-    });
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable) throw error;
+    throw error instanceof Deno.errors.NotFound
+      ? new AnnealError("storage", `Cannot read run: '${dir}' does not exist`, {
+        where: dir,
+        hint: "list the runs with `anneal runs` and pass one of their ids",
+      })
+      : new AnnealError(
+        "storage",
+        `Cannot read run: '${dir}' cannot be read (${osReason(error)})`,
+        {
+          where: dir,
+          hint: `check what is there (ls -ld '${dir}'): its permissions, or a symbolic link that ` +
+            "leads nowhere",
+          cause: error,
+        },
+      );
   }
   if (!info.isDirectory) {
     throw new AnnealError("storage", `Cannot read run: '${dir}' is not a directory`, {
@@ -134,7 +175,8 @@ export async function readRun(
       ? undefined
       : "not a run summary (it has no 'status')");
   let liveness: Liveness | undefined;
-  if (invalid) summary = await corrupt(dir, name, invalid);
+  if (read.unreadable) summary = await unreadable(dir, name, read.unreadable);
+  else if (invalid) summary = await corrupt(dir, name, invalid);
   else if (!summary) {
     warnings.push("summary.json: missing; the run is still going or was killed");
     summary = { status: "running" };
@@ -145,7 +187,8 @@ export async function readRun(
   }
   const lrFind = await readJson<LrFindRecord>(dir, "lr_find.json", warnings);
   const ndjson = async <T>(file: string): Promise<T[]> => {
-    const text = await readText(`${dir}/${file}`);
+    const { text, unreadable } = await readText(`${dir}/${file}`);
+    if (unreadable) warnings.push(unreadableWarning(`${dir}/${file}`, unreadable));
     if (text === undefined) return [];
     const parsed = parseNdjson<Record<string, unknown>>(text, `${dir}/${file}`);
     warnings.push(...parsed.warnings);
@@ -202,6 +245,12 @@ async function runningProcess(
   };
 }
 
+/**
+ * The statuses readers derive from a record that cannot tell how the run ended (`crashed`,
+ * `corrupt`, `unreadable`): each comes with a `hint` that says how to go on.
+ */
+export const DAMAGED: ReadonlySet<string> = new Set(["crashed", "corrupt", "unreadable"]);
+
 /** The directory that holds a run's directory. */
 const runsDirOf = (dir: string) => dir.replace(/\/+$/, "").split("/").slice(0, -1).join("/") || ".";
 
@@ -223,6 +272,27 @@ async function corrupt(dir: string, id: string, problem: string): Promise<RunSum
         ? "to write its summary again, resume it from its last checkpoint once it is not " +
           `running: ${resumeCommand(id, runsDirOf(dir))}`
         : `for a whole record, train it again: anneal train -c ${dir}/config.json`),
+  };
+}
+
+/**
+ * The summary of a run whose `summary.json` cannot be read (permission denied, a directory or a
+ * symbolic link loop in its place): `unreadable`, naming the file and the OS's error, with how to
+ * fix it. Its curves are read as ever.
+ */
+async function unreadable(dir: string, id: string, error: Error): Promise<RunSummary> {
+  const path = `${dir}/summary.json`;
+  return {
+    status: "unreadable",
+    stopReason: `${path} cannot be read (${osReason(error)}): how the run ended is unknown`,
+    hint: `make it a readable file again (ls -l '${path}' shows what is there: its ` +
+      "permissions, a directory or a symbolic link in its place); if what it held is lost, move " +
+      "it away and " +
+      (await hasCheckpoint(dir)
+        ? "resume the run from its last checkpoint once it is not running, which writes its " +
+          `summary again: ${resumeCommand(id, runsDirOf(dir))}`
+        : `train it again: anneal train -c ${dir}/config.json`) +
+      "; its curves are read as they are",
   };
 }
 
@@ -298,12 +368,13 @@ export interface RunRow {
   best: string;
   /**
    * How the run ended, or `running` (`crashed`: its process is gone; `corrupt`: its summary.json
-   * does not parse; see `readRun`).
+   * does not parse; `unreadable`: its summary.json, or its directory, cannot be read; see
+   * `readRun`).
    */
   status: string;
   /**
    * What to know about its status: how to resume a crashed run, why a running one is unchecked,
-   * which file of a corrupt one does not parse and what to do.
+   * which file of a corrupt or unreadable one is damaged, why, and what to do.
    */
   note?: string;
 }
@@ -357,11 +428,40 @@ export async function listRuns(runsDir: string): Promise<RunRow[]> {
   for (const entry of entries) {
     if (!entry.isDirectory) continue;
     const dir = `${runsDir}/${entry.name}`;
-    const files = await Array.fromAsync(Deno.readDir(dir), (e) => e.name);
+    let files: string[];
+    try {
+      files = await Array.fromAsync(Deno.readDir(dir), (e) => e.name);
+    } catch (error) {
+      // gone since the runs directory was listed: not a run any more
+      if (error instanceof Deno.errors.NotFound) continue;
+      if (error instanceof Deno.errors.NotCapable) throw error;
+      rows.push(unlistedRow(entry.name, dir, error));
+      continue;
+    }
     if (!files.some((f) => f === "config.json" || f === "meta.json")) continue;
     rows.push(runRow(await readRun(dir)));
   }
   return rows.sort((a, b) => a.date.localeCompare(b.date) || a.id.localeCompare(b.id));
+}
+
+/**
+ * The row of a directory of the runs directory that cannot be listed (permission denied): whether
+ * it is a run is unknown, so it is shown as `unreadable`, naming it and the OS's error.
+ */
+function unlistedRow(id: string, dir: string, error: unknown): RunRow {
+  return {
+    id,
+    date: "",
+    model: "?",
+    optimizer: "?",
+    lr: undefined,
+    batch: undefined,
+    epochs: 0,
+    best: "-",
+    status: "unreadable",
+    note: `${dir} cannot be listed (${osReason(error)}): whether it holds a run is unknown; ` +
+      `check its permissions (ls -ld '${dir}')`,
+  };
 }
 
 /** The {@linkcode RunRow} of one run. */
@@ -380,7 +480,7 @@ export function runRow(record: RunRecord): RunRow {
     best: best ? `${best.metric}=${formatNumber(best.value)}@${best.epoch}` : "-",
     status: record.summary.status,
     ...(record.liveness?.state === "gone" && { note: record.summary.hint }),
-    ...(record.summary.status === "corrupt" &&
+    ...((record.summary.status === "corrupt" || record.summary.status === "unreadable") &&
       { note: `${record.summary.stopReason}; ${record.summary.hint}` }),
     ...(record.liveness?.state === "unchecked" && { note: record.liveness.reason }),
   };

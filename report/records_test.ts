@@ -158,3 +158,64 @@ Deno.test("a summary.json that does not parse, or holds no status, reads as corr
     await Deno.remove(runs, { recursive: true });
   }
 });
+
+Deno.test("an unreadable summary.json reads as unreadable, with a resume command when there is a checkpoint; other unreadable files are left out with a warning", async () => {
+  const runs = await Deno.makeTempDir();
+  try {
+    const dir = `${runs}/damaged`;
+    await Deno.rename(await copyRun("healthy"), dir);
+    for (const name of ["summary.json", "steps.ndjson", "lr_find.json"]) {
+      await Deno.remove(`${dir}/${name}`);
+      await Deno.mkdir(`${dir}/${name}`);
+    }
+    await Deno.remove(`${dir}/meta.json`);
+    await Deno.symlink("meta.json", `${dir}/meta.json`);
+    await Deno.mkdir(`${dir}/checkpoints`);
+    await Deno.writeTextFile(`${dir}/checkpoints/last.ckpt`, "");
+
+    const run = await readRun(dir);
+    assert.equal(run.summary.status, "unreadable");
+    assert.match(
+      run.summary.stopReason ?? "",
+      /damaged\/summary\.json cannot be read \(Is a directory \(os error 21\)\): how the run ended/,
+    );
+    assert.match(run.summary.hint ?? "", /anneal train --resume damaged --runs-dir /);
+    assert.equal(run.steps.length, 0);
+    assert.equal(run.epochs.length, 50, "the curves that can be read are read");
+    assert.equal(run.lrFind, undefined);
+    assert.equal(run.meta.id, "damaged");
+    for (const name of ["steps.ndjson", "lr_find.json", "meta.json"]) {
+      assert.ok(
+        run.warnings.some((w) => w.startsWith(`${dir}/${name}: cannot be read (`)),
+        `${name}: ${run.warnings.join("\n")}`,
+      );
+    }
+    const [row] = await listRuns(runs);
+    assert.equal(row.status, "unreadable");
+    assert.match(row.note ?? "", /summary\.json cannot be read .*; make it a readable file again/);
+  } finally {
+    await Deno.remove(runs, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: "listRuns lists a directory it cannot look into as unreadable, and the other runs",
+  // root may list a directory of mode 000
+  ignore: Deno.build.os === "windows" || Deno.uid() === 0,
+  fn: async () => {
+    const runs = await Deno.makeTempDir();
+    try {
+      await Deno.rename(await copyRun("healthy"), `${runs}/healthy`);
+      await Deno.mkdir(`${runs}/closed`, { mode: 0o000 });
+      const rows = await listRuns(runs);
+      assert.deepEqual(rows.map((row) => `${row.id} ${row.status}`), [
+        "closed unreadable",
+        "healthy completed",
+      ]);
+      assert.match(rows[0].note ?? "", /closed cannot be listed \(Permission denied/);
+    } finally {
+      await Deno.chmod(`${runs}/closed`, 0o755);
+      await Deno.remove(runs, { recursive: true });
+    }
+  },
+});

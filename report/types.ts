@@ -55,9 +55,11 @@ export interface EpochRecord {
 }
 
 /**
- * How a run ended. `crashed` and `corrupt` are never written: readers derive `crashed` from a
- * record that says `running` whose process is gone (killed without warning; see
- * runtime/liveness.ts), and `corrupt` from a `summary.json` that does not parse.
+ * How a run ended. `crashed`, `corrupt` and `unreadable` are never written: readers derive
+ * `crashed` from a record that says `running` whose process is gone (killed without warning; see
+ * runtime/liveness.ts), `corrupt` from a `summary.json` that does not parse, and `unreadable`
+ * from one that cannot be read (permission denied, a directory or a symbolic link loop in its
+ * place).
  */
 export type RunStatus =
   | "running"
@@ -67,7 +69,8 @@ export type RunStatus =
   | "diverged"
   | "failed"
   | "crashed"
-  | "corrupt";
+  | "corrupt"
+  | "unreadable";
 
 /** `summary.json`. */
 export interface RunSummary {

@@ -103,3 +103,60 @@ Deno.test("a corrupt line in the middle of epochs.ndjson is named by its line nu
   );
   assert.match(diagnosed.stdout, /Diagnosis: healthy: no problem found in 49 epochs/);
 });
+
+Deno.test("a summary.json that cannot be read (a directory, a symbolic link loop in its place) lists as unreadable with the OS's error and the fix; the other runs are listed, and runs show, diagnose, compare and report keep working", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  await copyHealthy(dir, "whole");
+  // EISDIR and ELOOP: reads that fail also for root, who may read a file of mode 000
+  const directory = await copyHealthy(dir, "directory");
+  await Deno.remove(`${directory}/summary.json`);
+  await Deno.mkdir(`${directory}/summary.json`);
+  const loop = await copyHealthy(dir, "loop");
+  await Deno.remove(`${loop}/summary.json`);
+  await Deno.symlink("summary.json", `${loop}/summary.json`);
+
+  const listed = await anneal("runs", "--runs-dir", dir);
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.match(listed.stdout, /^whole .* completed$/m);
+  assert.match(listed.stdout, /^directory .* unreadable$/m);
+  assert.match(listed.stdout, /^loop .* unreadable$/m);
+  assert.ok(
+    listed.stdout.includes(
+      `directory unreadable: ${directory}/summary.json cannot be read (Is a directory (os error`,
+    ),
+    listed.stdout,
+  );
+  assert.ok(
+    listed.stdout.includes(
+      `loop unreadable: ${loop}/summary.json cannot be read (Too many levels of symbolic links`,
+    ),
+    listed.stdout,
+  );
+  assert.ok(listed.stdout.includes(`ls -l '${loop}/summary.json' shows what is there`));
+  assert.match(listed.stdout, /loop unreadable: .*train it again: anneal train -c .*loop\/config/);
+  const json = JSON.parse((await anneal("runs", "--runs-dir", dir, "--json")).stdout);
+  assert.deepEqual(
+    json.map((row: { id: string; status: string }) => `${row.id} ${row.status}`).sort(),
+    ["directory unreadable", "loop unreadable", "whole completed"],
+  );
+
+  const shown = await anneal("runs", "show", "loop", "--runs-dir", dir);
+  assert.equal(shown.code, 0, shown.stderr);
+  assert.ok(shown.stdout.startsWith(`run loop: unreadable (${loop}/summary.json cannot be read`));
+  assert.match(shown.stdout, /\n {2}hint: make it a readable file again/);
+  assert.match(shown.stdout, /50 epochs, 650 steps/, "the curves are read as ever");
+
+  const diagnosed = await anneal("diagnose", "directory", "--runs-dir", dir);
+  assert.equal(diagnosed.code, 0, diagnosed.stderr);
+  assert.ok(diagnosed.stdout.startsWith(`run directory unreadable: ${directory}/summary.json`));
+  assert.match(diagnosed.stdout, /Diagnosis: healthy/);
+
+  const compared = await anneal("runs", "compare", "whole", "directory", "loop", "--runs-dir", dir);
+  assert.equal(compared.code, 0, compared.stderr);
+  assert.match(compared.stdout, /^final loss /m);
+
+  const report = await anneal("report", "loop", "--runs-dir", dir);
+  assert.equal(report.code, 0, report.stderr);
+  assert.match(await Deno.readTextFile(`${loop}/report.html`), /make it a readable file again/);
+});

@@ -18,7 +18,7 @@ import {
   renderReport,
   terminalCharts,
 } from "../../mod.ts";
-import { checkRunsDir } from "../../report/records.ts";
+import { checkRunsDir, DAMAGED } from "../../report/records.ts";
 import { writeFlagFile } from "../output.ts";
 
 /** Where runs live, and how a user names one. */
@@ -69,9 +69,7 @@ export async function runsShowCommand(
   }
   const s = record.summary;
   console.log(`run ${record.id}: ${s.status}${s.stopReason ? ` (${s.stopReason})` : ""}`);
-  if ((s.status === "crashed" || s.status === "corrupt") && s.hint) {
-    console.log(`  hint: ${s.hint}`);
-  }
+  if (DAMAGED.has(s.status) && s.hint) console.log(`  hint: ${s.hint}`);
   console.log(
     `  backend ${record.meta.backend ?? "-"}, seed ${record.meta.seed ?? "-"}, dataset ${
       record.meta.fingerprint ?? "-"
@@ -133,9 +131,9 @@ export async function diagnoseCommand(
   const diagnosis = diagnose(record);
   if (!options.json) {
     // the curves of a run killed without warning stop where it died, and how a run with a
-    // corrupt summary ended is unknown: say so first
+    // corrupt or unreadable summary ended is unknown: say so first
     const { status, stopReason, hint } = record.summary;
-    if (status === "crashed" || status === "corrupt") {
+    if (DAMAGED.has(status)) {
       console.log(`run ${record.id} ${status}: ${stopReason}\n  hint: ${hint}`);
     }
     // what reading the record found: an unchecked process, lines of its curves left out
