@@ -27,12 +27,82 @@ export function resumeCommand(runId: string, runsDir: string): string {
   return `anneal train --resume ${runId}${runsDir === "runs" ? "" : ` --runs-dir ${runsDir}`}`;
 }
 
+/** What a run is about to do that another process running it stands in the way of. */
+export type RunAction = "resume" | "start";
+
+/** Who runs a run, as far as is known, for {@linkcode stillRunningError}. */
+export type RunningHolder =
+  /** A process on this host, alive, named by its record or its lock file. */
+  | { kind: "here"; process: RunProcess }
+  /** A process on another host whose records were written `quietMs` ago. */
+  | { kind: "elsewhere"; process: RunProcess; here: string; quietMs: number }
+  /** A process that holds the run's lock file, but whose name could not be read from it. */
+  | { kind: "unnamed"; lockPath: string };
+
+/**
+ * The error that refuses to resume (or start) a run another process is running: two processes
+ * would write the same run directory. It names that process and how to go on: wait for it, stop
+ * it, or (on another host) how long until a resume goes ahead on its own.
+ */
+export function stillRunningError(
+  holder: RunningHolder,
+  run: { runId: string; runsDir: string; where: string; action?: RunAction },
+): AnnealError {
+  const { runId, runsDir, where, action = "resume" } = run;
+  const refuse = (message: string, hint: string) =>
+    new AnnealError(
+      "usage",
+      `Cannot ${action} run '${runId}': ${message}; two processes would write the same run ` +
+        "directory",
+      {
+        where,
+        // a new run given the id of one that runs: it is the id that has to change
+        hint: action === "start"
+          ? "give the new run an id no run has, or leave its id out (a new one is made up)"
+          : hint,
+      },
+    );
+  const resume = resumeCommand(runId, runsDir);
+  if (holder.kind === "unnamed") {
+    return refuse(
+      `another process holds its lock file ${holder.lockPath}`,
+      `wait for that run to end (\`anneal runs\` lists it as running), or stop it, then ` +
+        `\`${resume}\``,
+    );
+  }
+  const { pid, host } = holder.process;
+  if (holder.kind === "here") {
+    return pid === Deno.pid
+      ? refuse(
+        "it is still running in this process",
+        "wait for its `result`, or stop it (`run.stop()`), then resume it",
+      )
+      : refuse(
+        `it is still running (pid ${pid} on this host, ${host})`,
+        `wait for it to end, or stop it (\`kill ${pid}\`: it stops after the current step and ` +
+          `keeps its checkpoints), then \`${resume}\``,
+      );
+  }
+  const { here, quietMs } = holder;
+  return refuse(
+    `its record says it is running on host ${host} (pid ${pid}), which cannot be checked from ` +
+      `this host (${here}), and its records were last written ${formatAge(quietMs)} ago`,
+    `if it still runs there, wait for it to end, or stop it there (\`kill ${pid}\` on ${host}); ` +
+      `if it is gone, \`${resume}\` goes ahead once its records have been left alone for ` +
+      `${formatAge(OTHER_HOST_QUIET_MS)} (in ${formatAge(OTHER_HOST_QUIET_MS - quietMs)})`,
+  );
+}
+
 /**
  * Refuses to resume a run that is still running: two processes would write the same run
  * directory. Its `summary.json` names the process running it (see liveness.ts): one alive on
  * this host is refused, naming its pid; one on another host, which cannot be looked at from
  * here, is refused while its records were written less than {@linkcode OTHER_HOST_QUIET_MS} ago.
  * A record that says the run ended, names no process or does not parse stands in no one's way.
+ *
+ * This reads the record a run keeps; the run's lock (run_lock.ts), which `train` takes first,
+ * is what keeps two resumes started at once apart. This check still refuses a run started by an
+ * anneal that took no lock.
  */
 export async function checkNotRunning(
   dir: string,
@@ -48,39 +118,17 @@ export async function checkNotRunning(
   }
   const recorded = summary?.process;
   if (summary?.status !== "running" || typeof recorded?.pid !== "number") return;
-  const { pid, host } = recorded;
-  const resume = resumeCommand(runId, runsDir);
-  const refuse = (message: string, hint: string) =>
-    new AnnealError(
-      "usage",
-      `Cannot resume run '${runId}': ${message}; two processes would write the same run directory`,
-      { where: `${dir}/summary.json`, hint },
-    );
+  const run = { runId, runsDir, where: `${dir}/summary.json` };
   const here = probe.host ?? hostname();
-  if (host === here) {
+  if (recorded.host === here) {
     if ((await processLiveness(recorded, probe)).state !== "alive") return;
-    throw pid === Deno.pid
-      ? refuse(
-        "it is still running in this process",
-        "wait for its `result`, or stop it (`run.stop()`), then resume it",
-      )
-      : refuse(
-        `it is still running (pid ${pid} on this host, ${host})`,
-        `wait for it to end, or stop it (\`kill ${pid}\`: it stops after the current step and ` +
-          `keeps its checkpoints), then \`${resume}\``,
-      );
+    throw stillRunningError({ kind: "here", process: recorded }, run);
   }
   if (here === undefined) return;
   const written = await lastWritten(dir);
-  const quiet = written === undefined ? Infinity : Date.now() - written;
-  if (quiet >= OTHER_HOST_QUIET_MS) return;
-  throw refuse(
-    `its record says it is running on host ${host} (pid ${pid}), which cannot be checked from ` +
-      `this host (${here}), and its records were last written ${formatAge(quiet)} ago`,
-    `if it still runs there, wait for it to end, or stop it there (\`kill ${pid}\` on ${host}); ` +
-      `if it is gone, \`${resume}\` goes ahead once its records have been left alone for ` +
-      `${formatAge(OTHER_HOST_QUIET_MS)} (in ${formatAge(OTHER_HOST_QUIET_MS - quiet)})`,
-  );
+  const quietMs = written === undefined ? Infinity : Date.now() - written;
+  if (quietMs >= OTHER_HOST_QUIET_MS) return;
+  throw stillRunningError({ kind: "elsewhere", process: recorded, here, quietMs }, run);
 }
 
 /**

@@ -25,6 +25,7 @@ import {
 import type { RunEvent } from "./events.ts";
 import { checkRunId, newRunId, RunWriter } from "./records.ts";
 import { checkNotRunning, readSavedConfig, resumeCommand, resumedConfig } from "./resume.ts";
+import { lockRun, type RunLock } from "./run_lock.ts";
 import type { TrainerResult } from "../actors/trainer_worker.ts";
 import denoJson from "../deno.json" with { type: "json" };
 import { diagnose } from "../report/diagnose.ts";
@@ -211,13 +212,18 @@ export function train(
   /** The saved config's epochs, when a resume raises them. */
   let savedEpochs: number | undefined;
   const requestedStop: RequestedStop = {};
+  /** The run directory's lock (run_lock.ts): taken before the run writes anything. */
+  const held: { lock?: RunLock } = {};
   const setup = (async () => {
     if (options.resume) {
       const { runsDir } = parseConfig(input);
       runId = checkRunId(options.resume);
       const dir = `${runsDir}/${runId}`;
-      await checkNotRunning(dir, runId, runsDir);
       const saved = await readSavedConfig(dir, runId);
+      // Two resumes started at once: one takes the lock, the other is refused here.
+      held.lock = await lockRun(dir, { runId, runsDir });
+      // a run of an anneal that took no lock is refused by what its record says
+      await checkNotRunning(dir, runId, runsDir);
       // (the run directory may have been moved since: it is where it was found)
       config = { ...resumedConfig(saved, input, runId, dir), runsDir };
       if (config.epochs !== saved.epochs) savedEpochs = saved.epochs;
@@ -227,8 +233,8 @@ export function train(
     }
   })();
   const result = setup.then(() =>
-    supervise(config, runId, options, queue, requestedStop, savedEpochs)
-  );
+    supervise(config, runId, options, queue, requestedStop, held, savedEpochs)
+  ).finally(() => held.lock?.release());
   result.catch(() => queue.close());
   const run: TrainingRun = {
     get runId() {
@@ -258,6 +264,7 @@ async function supervise(
   options: TrainOptions,
   queue: EventQueue<RunEvent>,
   requestedStop: RequestedStop,
+  held: { lock?: RunLock },
   savedEpochs?: number,
 ): Promise<RunResult> {
   const runDir = `${config.runsDir}/${runId}`;
@@ -291,6 +298,7 @@ async function supervise(
         epochs: config.epochs,
         resumedFrom: { epoch: resumeState.epoch, step: resumeState.step },
       });
+      await held.lock?.release();
       queue.push({ type: "run.finished", result: ended });
       queue.close();
       return ended;
@@ -301,6 +309,7 @@ async function supervise(
     await writer.truncate("epochs.ndjson", (r) => r.epoch <= resumeState!.epoch);
   } else {
     await writer.create();
+    held.lock = await lockRun(runDir, { runId, runsDir: config.runsDir, action: "start" });
     await writer.writeJson("config.json", config);
   }
   const effectiveBatch = config.batchSize * config.gradientAccumulation;
@@ -462,6 +471,8 @@ async function supervise(
         message: `could not write the run record: ${error}`,
       });
     }
+    // given back before the run is reported ended: whoever is told may resume it at once
+    await held.lock?.release();
     emit({ type: "run.finished", result });
     queue.close();
     finish(result);

@@ -1,0 +1,114 @@
+/**
+ * A run directory is written by one process at a time: a run holds its lock (`run.lock`) while it
+ * runs, so of two resumes started at the same moment one trains and the other is refused, and a
+ * lock left by a killed process does not stand in the way.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { type RunResult, train } from "../mod.ts";
+import { anneal, readNdjson, slowTrainArgs, tempRunsDir } from "./_helpers.ts";
+
+/** A completed run of `epochs` epochs in `runsDir` (a small linear model); its id. */
+async function shortRun(runsDir: string, epochs: number): Promise<string> {
+  const result = await train({ backend: "cpu", epochs, runsDir }).result;
+  assert.equal(result.status, "completed", result.reason);
+  return result.runId;
+}
+
+const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
+
+Deno.test("of two train(config, { resume }) started at once, one trains the run on and the other is refused; no lock is left", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const runId = await shortRun(dir, 1);
+  const results = await Promise.allSettled([
+    train({ runsDir: dir, epochs: 3 }, { resume: runId }).result,
+    train({ runsDir: dir, epochs: 3 }, { resume: runId }).result,
+  ]);
+  const trained = results.filter((r): r is PromiseFulfilledResult<RunResult> =>
+    r.status === "fulfilled"
+  );
+  const refused = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+  assert.equal(trained.length, 1, JSON.stringify(results));
+  assert.equal(refused.length, 1);
+  assert.equal(trained[0].value.status, "completed", trained[0].value.reason);
+  assert.match(
+    refused[0].reason.message,
+    new RegExp(
+      `^Cannot resume run '${runId}': it is still running in this process; two processes ` +
+        "would write the same run directory$",
+    ),
+  );
+  assert.deepEqual(
+    (await readNdjson(`${dir}/${runId}/epochs.ndjson`)).map((r) => r.epoch),
+    [0, 1, 2],
+    "one process wrote the epochs",
+  );
+  assert.equal(await exists(`${dir}/${runId}/run.lock`), false);
+});
+
+Deno.test("a run holds its lock while it runs, and gives it back when it ends", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const run = train({ backend: "cpu", epochs: 2, runsDir: dir });
+  let locked = false;
+  for await (const event of run.events()) {
+    if (event.type !== "epoch" || event.epoch !== 0) continue;
+    const lock = JSON.parse(await Deno.readTextFile(`${run.runDir}/run.lock`));
+    locked = lock.pid === Deno.pid;
+    await assert.rejects(
+      train({ runsDir: dir }, { resume: run.runId }).result,
+      /it is still running in this process/,
+    );
+  }
+  assert.equal((await run.result).status, "completed");
+  assert.ok(locked, "run.lock named this process");
+  assert.equal(await exists(`${run.runDir}/run.lock`), false);
+});
+
+Deno.test("a lock left by a process that is gone (killed before it could give it back) does not block a resume", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const runId = await shortRun(dir, 1);
+  const gone = new Deno.Command("true").spawn();
+  await gone.status;
+  await Deno.writeTextFile(
+    `${dir}/${runId}/run.lock`,
+    JSON.stringify({ pid: gone.pid, host: Deno.hostname(), since: new Date().toISOString() }),
+  );
+  const result = await train({ runsDir: dir, epochs: 2 }, { resume: runId }).result;
+  assert.equal(result.status, "completed", result.reason);
+  assert.equal(result.epochs, 2);
+  assert.equal(await exists(`${dir}/${runId}/run.lock`), false);
+});
+
+Deno.test("of two `anneal train --resume` started at once, one trains and the other is refused, naming the first's pid", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  // epochs of about a second: the resume that takes the lock still runs when the other starts
+  const first = await anneal(...slowTrainArgs(1, dir), "--name", "shared", "--no-progress");
+  assert.equal(first.code, 0, first.stderr);
+  const runId = first.stdout.match(/run record: \S+\/(\S+)/)![1];
+  const resume = () =>
+    anneal("train", "--resume", runId, "--runs-dir", dir, "--epochs", "4", "--no-progress");
+  const [a, b] = await Promise.all([resume(), resume()]);
+  const codes = [a.code, b.code].sort();
+  assert.deepEqual(codes, [0, 2], `${a.stderr}\n${b.stderr}`);
+  const refused = a.code === 2 ? a : b;
+  const trained = a.code === 0 ? a : b;
+  assert.match(
+    refused.stderr,
+    new RegExp(
+      `Cannot resume run '${runId}': it is still running \\(pid \\d+ on this host, .*\\); two ` +
+        "processes would write the same run directory",
+    ),
+  );
+  assert.match(refused.stderr, /hint: wait for it to end, or stop it \(`kill \d+`/);
+  assert.match(trained.stdout, /completed: finished 4 epochs/);
+  assert.deepEqual(
+    (await readNdjson(`${dir}/${runId}/epochs.ndjson`)).map((r) => r.epoch),
+    [0, 1, 2, 3],
+  );
+  assert.equal(await exists(`${dir}/${runId}/run.lock`), false);
+});
