@@ -35,6 +35,7 @@ import {
 import { selectBackend } from "../runtime/backend.ts";
 import { READS_IN_FLIGHT, ReadsInFlight } from "../runtime/reads_in_flight.ts";
 import { type CheckpointState, loadCheckpoint, type WeightMap } from "../runtime/checkpoint.ts";
+import { checkResumedSteps } from "../runtime/resume_steps.ts";
 import type { OptimizerState } from "../optimizers/mod.ts";
 
 type Message = { type: string } & Record<string, unknown>;
@@ -291,6 +292,14 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   let bestWeights: WeightMap | undefined;
   if (resume) {
     const saved = await loadCheckpoint(resume.checkpoint);
+    // its steps must end its epochs where they end now, or every later rate would be planned
+    // for another step (an older anneal's dropLast, changed data)
+    checkResumedSteps(saved.state, {
+      trainSize: info.trainSize,
+      batchSize: config.batchSize,
+      dropLast: config.data.dropLast,
+      accumulation,
+    }, { runId: context.init.runId, dir: runDir });
     engine.writeWeights(saved.weights);
     engine.optimizer.setState(saved.state.optimizer as OptimizerState);
     epoch = saved.state.epoch + 1;

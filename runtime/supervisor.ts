@@ -25,6 +25,7 @@ import {
 import type { RunEvent } from "./events.ts";
 import { checkRunId, newRunId, RunWriter } from "./records.ts";
 import { checkNotRunning, readSavedConfig, resumeCommand, resumedConfig } from "./resume.ts";
+import { checkResumedSteps } from "./resume_steps.ts";
 import { lockRun, type RunLock } from "./run_lock.ts";
 import type { TrainerResult } from "../actors/trainer_worker.ts";
 import denoJson from "../deno.json" with { type: "json" };
@@ -302,6 +303,18 @@ async function supervise(
       queue.push({ type: "run.finished", result: ended });
       queue.close();
       return ended;
+    }
+    // A checkpoint off this run's epoch ends now is refused before a record is touched, where
+    // the run's record says how many samples it trained on (the trainer checks again on the data
+    // it loads).
+    const trainSize = (before.meta?.dataset as { trainSize?: unknown } | undefined)?.trainSize;
+    if (typeof trainSize === "number") {
+      checkResumedSteps(resumeState, {
+        trainSize,
+        batchSize: config.batchSize,
+        dropLast: config.data.dropLast,
+        accumulation: config.gradientAccumulation,
+      }, { runId, dir: runDir });
     }
     if (savedEpochs !== undefined) await writer.writeJson("config.json", config);
     // Drop records of steps and epochs after the checkpoint: they are replayed.

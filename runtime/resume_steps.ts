@@ -1,0 +1,98 @@
+/**
+ * Where a resumed run's checkpoint sits in its epochs: a checkpoint is written at an epoch's end,
+ * and a resume goes on from there only where that end is where the run's epochs end now
+ * ({@linkcode checkResumedSteps}). Kept apart from resume.ts so the trainer's Worker loads only
+ * this.
+ *
+ * @module
+ */
+import { batchesPerEpoch } from "../data/batches.ts";
+import { AnnealError } from "../errors.ts";
+
+/** How a run's epochs are made into steps now, to check a checkpoint's position against. */
+export interface EpochSteps {
+  /** Training samples (after the validation split). */
+  trainSize: number;
+  /** `batchSize`. */
+  batchSize: number;
+  /** `data.dropLast`. */
+  dropLast: boolean;
+  /** `gradientAccumulation`: batches a step. */
+  accumulation: number;
+}
+
+/** The optimizer steps of one epoch, as the trainer takes them. */
+export function stepsPerEpoch(
+  { trainSize, batchSize, dropLast, accumulation }: EpochSteps,
+): number {
+  return Math.ceil(batchesPerEpoch(trainSize, batchSize, dropLast, accumulation) / accumulation);
+}
+
+/**
+ * The steps an epoch took before anneal dropped, with `dropLast`, the micro-batches that do not
+ * fill a whole step (commit 93f3c04): every whole batch, the last step over the ones left.
+ */
+function stepsPerEpochBefore({ trainSize, batchSize, accumulation }: EpochSteps): number {
+  return Math.ceil(Math.floor(trainSize / batchSize) / accumulation);
+}
+
+/**
+ * Refuses to resume from a checkpoint that is not at an epoch's end as the run makes its epochs
+ * now: the checkpoint of epoch `epoch` (zero-based) is at step `(epoch + 1) x stepsPerEpoch`
+ * (skipped steps count, a rollback keeps the count, and a run stopped mid-epoch keeps the
+ * checkpoint of the epoch before). Where it is not, every later step would get a learning rate
+ * planned for another step (the schedule, its epochs and its total are planned from the steps an
+ * epoch takes), and no resume can make it up without guessing what was meant. Such a checkpoint
+ * was written by an anneal whose epochs with `dropLast` and `gradientAccumulation` above 1 took
+ * one more, shorter step (said so when its count matches), or the training data changed since.
+ */
+export function checkResumedSteps(
+  state: { epoch: number; step: number },
+  now: EpochSteps,
+  run: { runId: string; dir: string },
+): void {
+  const perEpoch = stepsPerEpoch(now);
+  // no step an epoch: the loader refuses such a run, saying why
+  if (perEpoch === 0 || state.step === (state.epoch + 1) * perEpoch) return;
+  const { runId, dir } = run;
+  const epochs = state.epoch + 1;
+  const { trainSize, batchSize, dropLast, accumulation } = now;
+  const where = `${dir}/checkpoints/last.ckpt`;
+  const fresh = `start a new run from its config: \`anneal train -c ${dir}/config.json\``;
+  const before = stepsPerEpochBefore(now);
+  if (dropLast && accumulation > 1 && state.step === epochs * before) {
+    const batches = Math.floor(trainSize / batchSize);
+    throw new AnnealError(
+      "checkpoint",
+      `Cannot resume run '${runId}': its checkpoint was written by an older anneal, whose epochs ` +
+        `took ${before} steps (step ${state.step} after epoch ${state.epoch}), and this one ` +
+        `takes ${perEpoch}: of the ${batches} batches of ${batchSize} that data.dropLast makes ` +
+        `of the ${trainSize} training samples, the ${batches % accumulation} that do not fill a ` +
+        `step of gradientAccumulation ${accumulation} are now dropped too, where the older one ` +
+        `took one more, shorter step over them. Resumed, every later step would get a learning ` +
+        `rate planned for another step (the schedule and its total steps are planned from the ` +
+        `steps an epoch takes)`,
+      {
+        where,
+        hint: `${fresh} (its epochs take ${perEpoch} steps from the start; a schedule whose ` +
+          `horizon is in steps, as onecycle's totalSteps, may want setting again for them); or ` +
+          "finish this one with the anneal that trained it",
+      },
+    );
+  }
+  throw new AnnealError(
+    "checkpoint",
+    `Cannot resume run '${runId}': its checkpoint is at step ${state.step} after epoch ` +
+      `${state.epoch}, not at step ${epochs * perEpoch} (${epochs} epochs of ${perEpoch} ` +
+      `steps), where that epoch ends as this run makes its epochs now (${trainSize} training ` +
+      `samples, batchSize ${batchSize}, gradientAccumulation ${accumulation}, dropLast ` +
+      `${dropLast}): its training data has changed since it was written, or the checkpoint is ` +
+      `not this run's. Resumed, every later step would get a learning rate planned for another ` +
+      "step",
+    {
+      where,
+      hint: `${fresh}; or, if the data changed by mistake, put the data it trained on back and ` +
+        "resume it",
+    },
+  );
+}

@@ -1,0 +1,34 @@
+import assert from "node:assert/strict";
+import { AnnealError } from "../errors.ts";
+import { checkResumedSteps, stepsPerEpoch } from "./resume_steps.ts";
+
+const run = { runId: "r", dir: "runs/r" };
+const now = { trainSize: 200, batchSize: 8, dropLast: true, accumulation: 4 };
+
+Deno.test("stepsPerEpoch is the trainer's: whole groups with dropLast, a short last one without", () => {
+  assert.equal(stepsPerEpoch(now), 6);
+  assert.equal(stepsPerEpoch({ ...now, dropLast: false }), 7);
+  assert.equal(stepsPerEpoch({ ...now, accumulation: 1 }), 25);
+  assert.equal(stepsPerEpoch({ ...now, trainSize: 20 }), 0);
+});
+
+Deno.test("checkResumedSteps passes a checkpoint at an epoch end, and refuses one elsewhere naming why", () => {
+  checkResumedSteps({ epoch: 0, step: 6 }, now, run);
+  checkResumedSteps({ epoch: 4, step: 35 }, { ...now, dropLast: false }, run);
+  // an epoch of no step: the loader's own error says why
+  checkResumedSteps({ epoch: 0, step: 1 }, { ...now, trainSize: 20 }, run);
+  assert.throws(() => checkResumedSteps({ epoch: 2, step: 21 }, now, run), (error) => {
+    assert.ok(error instanceof AnnealError && error.code === "checkpoint");
+    assert.match(
+      error.message,
+      /older anneal, whose epochs took 7 steps \(step 21 after epoch 2\)/,
+    );
+    assert.equal(error.where, "runs/r/checkpoints/last.ckpt");
+    return true;
+  });
+  // without accumulation nothing changed: another count is changed data
+  assert.throws(
+    () => checkResumedSteps({ epoch: 0, step: 26 }, { ...now, accumulation: 1 }, run),
+    /its training data has changed since it was written/,
+  );
+});
