@@ -37,7 +37,7 @@ async function idxSplit(
 ): Promise<{ ds: Dataset; maxLabel: number; labelsPath: string }> {
   const imagesPath = join(spec.dir, imagesName);
   const labelsPath = join(spec.dir, labelsName);
-  // [n, height, width] (grey) or [n, height, width, channels] (channels last: colour)
+  // [n, height, width] (grey), or with a channel axis, last or first as `layout` says
   const images = await readIdxFile(imagesPath, [3, 4]);
   const labels = await readIdxFile(labelsPath, 1);
   if (images.dims[0] !== labels.dims[0]) {
@@ -50,14 +50,19 @@ async function idxSplit(
       },
     );
   }
-  const [count, height, width, channels = 1] = images.dims;
   checkImageShape(images.dims, images.path);
+  const count = images.dims[0];
+  const [height, width, channels] = imageShapeOf(images.dims, spec.layout);
   const n = Math.min(count, limit ?? count);
   const features = height * width * channels;
   const factor = spec.scale ? 1 / 255 : 1;
   const byteTable = new Float32Array(256);
   for (let b = 0; b < 256; b++) byteTable[b] = b * factor;
-  const x = bytesToFloats(images.data.subarray(0, n * features), byteTable);
+  let pixels = images.data.subarray(0, n * features);
+  if (spec.layout === "nchw" && images.dims.length === 4) {
+    pixels = channelsLast(pixels, n, [channels, height, width]);
+  }
+  const x = bytesToFloats(pixels, byteTable);
   const y = Float32Array.from(labels.data.subarray(0, n));
   let maxLabel = 0;
   for (const label of labels.data) if (label > maxLabel) maxLabel = label;
@@ -75,8 +80,49 @@ async function idxSplit(
 }
 
 /**
- * Refuses image dimensions anneal would misread: an image of no pixels, or a 4-D file whose
- * channels come first ([n, c, h, w], as PyTorch stores them) rather than last.
+ * The samples' shape `[height, width, channels]` of an images file's dimensions: `[n, h, w]` is
+ * grey (one channel) whatever the layout; a 4-D file is `[n, h, w, c]` (`nhwc`, channels last) or
+ * `[n, c, h, w]` (`nchw`, channels first). IDX has no flag for it: the config's `layout` says.
+ */
+export function imageShapeOf(dims: number[], layout: "nhwc" | "nchw"): [number, number, number] {
+  if (dims.length === 3) return [dims[1], dims[2], 1];
+  return layout === "nchw" ? [dims[2], dims[3], dims[1]] : [dims[1], dims[2], dims[3]];
+}
+
+/**
+ * `n` images stored channels first (`[c, h, w]` each) as channels last (`[h, w, c]` each), the
+ * samples anneal trains on.
+ *
+ * @example
+ * ```ts
+ * import { channelsLast } from "./load.ts";
+ * // one 1x2 image of 2 channels: red [1, 2], green [3, 4]
+ * const out = channelsLast(Uint8Array.of(1, 2, 3, 4), 1, [2, 1, 2]);
+ * console.assert(out.join() === "1,3,2,4");
+ * ```
+ */
+export function channelsLast(
+  bytes: Uint8Array,
+  n: number,
+  [channels, height, width]: [number, number, number],
+): Uint8Array {
+  const plane = height * width;
+  const size = plane * channels;
+  const out = new Uint8Array(n * size);
+  for (let i = 0; i < n; i++) {
+    const from = i * size;
+    for (let c = 0; c < channels; c++) {
+      const source = from + c * plane;
+      for (let p = 0; p < plane; p++) out[from + p * channels + c] = bytes[source + p];
+    }
+  }
+  return out;
+}
+
+/**
+ * Refuses image dimensions anneal would misread: an image of no pixels. (Whether a 4-D file's
+ * channels come first or last cannot be told from its shape, as short images of many channels
+ * are as real as PyTorch's [n, c, h, w]: the config's `data.layout` says, `nhwc` by default.)
  */
 function checkImageShape(dims: number[], path: string): void {
   const shape = dims.join("x");
@@ -87,18 +133,6 @@ function checkImageShape(dims: number[], path: string): void {
       {
         where: `${path} at byte 4`,
         hint: "point the spec at the dataset's image files",
-      },
-    );
-  }
-  const [, height, , channels] = dims;
-  if (channels !== undefined && height <= 4 && channels > 4) {
-    throw new AnnealError(
-      "data",
-      `Cannot read IDX images of shape ${shape}: they look channels-first ([n, channels, ` +
-        `height, width]), and anneal reads [n, height, width, channels] (channels last)`,
-      {
-        where: `${path} at byte 4`,
-        hint: "write the images channels last (numpy: x.transpose(0, 2, 3, 1))",
       },
     );
   }

@@ -78,6 +78,13 @@ export const IdxSpecSchema = z.strictObject({
   testLabels: z.string().min(1).default("t10k-labels-idx1-ubyte.gz"),
   /** Keep [h, w, c] so that CNNs get images; MLPs may ask for flat vectors. */
   flatten: z.boolean().default(false),
+  /**
+   * How 4-D image files order their axes, which IDX does not record: `nhwc` [n, height, width,
+   * channels] (channels last), or `nchw` [n, channels, height, width] (channels first, as
+   * PyTorch stores images), turned channels last on load. Samples are [h, w, c] either way; a
+   * 3-D file [n, h, w] is grey under both.
+   */
+  layout: z.enum(["nhwc", "nchw"]).default("nhwc"),
   /** Bytes 0..255 become [0, 1], the range initialisers and learning rates assume. */
   scale: z.boolean().default(true),
   ...common(0.1),

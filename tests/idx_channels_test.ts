@@ -60,3 +60,79 @@ Deno.test("a small cnn trains on colour IDX images [n, h, w, 3]: three input cha
   assert.deepEqual(kernels[0][1].shape, [3, 3, 3, 4], "3x3 kernels over 3 channels, 4 filters");
   assert.ok((result.test?.accuracy ?? 0) >= 0.9, `test accuracy ${result.test?.accuracy}`);
 });
+
+/** `images` of `count` samples [h, w, c] as channels-first samples [c, h, w]. */
+function channelsFirst(images: Uint8Array, count: number, [h, w, c]: number[]): Uint8Array {
+  const out = new Uint8Array(images.length);
+  for (let i = 0; i < count; i++) {
+    for (let p = 0; p < h * w; p++) {
+      for (let k = 0; k < c; k++) {
+        out[i * h * w * c + k * h * w + p] = images[(i * h * w + p) * c + k];
+      }
+    }
+  }
+  return out;
+}
+
+Deno.test("colour IDX images written channels first [n, 3, h, w] train with data.layout nchw as the same images channels last do", async () => {
+  await using runs = await tempRunsDir();
+  const last = `${runs.dir}/last`;
+  const first = `${runs.dir}/first`;
+  for (const dir of [last, first]) await Deno.mkdir(dir);
+  for (const [split, count, seed] of [["train", 64, 3], ["t10k", 16, 4]] as const) {
+    const { images, labels } = colourImages(count, seed);
+    await Deno.writeFile(`${last}/${split}-images-idx3-ubyte`, idx([count, 8, 8, 3], images));
+    await Deno.writeFile(
+      `${first}/${split}-images-idx3-ubyte`,
+      idx([count, 3, 8, 8], channelsFirst(images, count, [8, 8, 3])),
+    );
+    for (const dir of [last, first]) {
+      await Deno.writeFile(`${dir}/${split}-labels-idx1-ubyte`, idx([count], labels));
+    }
+  }
+  const config = {
+    backend: "cpu" as const,
+    runsDir: runs.dir,
+    model: { kind: "cnn" as const, filters: [4], dense: [8], batchNorm: false },
+    optimizer: { name: "adam" as const, lr: 0.01 },
+    batchSize: 16,
+    epochs: 2,
+  };
+  const trained = [];
+  for (const data of [{ dir: last }, { dir: first, layout: "nchw" as const }]) {
+    const { result, events } = await trainCollect({ ...config, data: { kind: "idx", ...data } });
+    assert.equal(result.status, "completed", result.reason);
+    const plan = events.find((e) => e.type === "plan") as { dataset: { fingerprint: string } };
+    trained.push({ result, fingerprint: plan.dataset.fingerprint });
+  }
+  assert.equal(trained[1].fingerprint, trained[0].fingerprint, "the same samples, bytes and all");
+  const [a, b] = await Promise.all(
+    trained.map(({ result }) => loadCheckpoint(`${result.runDir}/checkpoints/last.ckpt`)),
+  );
+  for (const [name, weight] of Object.entries(a.weights)) {
+    assert.deepEqual(Array.from(b.weights[name].values), Array.from(weight.values), name);
+  }
+});
+
+Deno.test("short IDX images of many channels ([n, 2, 8, 8]: 2 rows of 8 pixels, 8 channels) train as channels last", async () => {
+  await using runs = await tempRunsDir();
+  const dir = `${runs.dir}/strips`;
+  await Deno.mkdir(dir);
+  for (const [split, count] of [["train", 32], ["t10k", 8]] as const) {
+    const images = Uint8Array.from({ length: count * 2 * 8 * 8 }, (_, i) => (i * 37) % 256);
+    const labels = Uint8Array.from({ length: count }, (_, i) => i % 2);
+    await Deno.writeFile(`${dir}/${split}-images-idx3-ubyte`, idx([count, 2, 8, 8], images));
+    await Deno.writeFile(`${dir}/${split}-labels-idx1-ubyte`, idx([count], labels));
+  }
+  const { result, events } = await trainCollect({
+    backend: "cpu",
+    runsDir: runs.dir,
+    data: { kind: "idx", dir, validationSplit: 0 },
+    model: { kind: "cnn", filters: [4], dense: [8], batchNorm: false },
+    batchSize: 16,
+    epochs: 1,
+  });
+  assert.equal(result.status, "completed", result.reason);
+  const plan = events.find((e) => e.type === "plan") as { dataset: { inputShape: number[] } };
+  assert.deepEqual(plan.dataset.inputShape, [2, 8, 8]);
+});
