@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { AnnealError } from "../errors.ts";
-import { currentProcess } from "./liveness.ts";
+import { currentProcess, readProcStat, startTimeOf } from "./liveness.ts";
 import { OTHER_HOST_QUIET_MS } from "./resume.ts";
 import { lockRun, parseHolder, RUN_LOCK_FILE } from "./run_lock.ts";
 
@@ -103,8 +103,8 @@ Deno.test("a lock file that names a live process of this host is refused even wh
   const child = new Deno.Command("sleep", { args: ["30"] }).spawn();
   try {
     const process = (await currentProcess())!;
-    const stat = await Deno.readTextFile(`/proc/${child.pid}/stat`).catch(() => undefined);
-    const startTime = stat?.slice(stat.lastIndexOf(")") + 1).trim().split(/\s+/)[19];
+    // (read as the lock's own check reads it: /proc takes --allow-all or cat)
+    const startTime = startTimeOf((await readProcStat(child.pid))!);
     await Deno.writeTextFile(
       run.lock,
       JSON.stringify({ pid: child.pid, host: process.host, startTime, since: "x" }),
