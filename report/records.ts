@@ -76,17 +76,25 @@ export function osReason(error: unknown): string {
 
 /**
  * A file of a run: its text; nothing when it is missing; or the error that kept it from being
- * read (permission denied, a directory or a symbolic link loop in its place). Anything else, as
- * a read this process is not allowed (Deno's --allow-read), is thrown.
+ * read (permission denied, a directory, a symbolic link loop or a link to nothing in its place).
+ * Anything else, as a read this process is not allowed (Deno's --allow-read), is thrown.
  */
 async function readText(path: string): Promise<{ text?: string; unreadable?: Error }> {
   try {
     return { text: await Deno.readTextFile(path) };
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return {};
+    if (error instanceof Deno.errors.NotFound) return { unreadable: await danglingLink(path) };
     if (error instanceof Deno.errors.NotCapable || !(error instanceof Error)) throw error;
     return { unreadable: error };
   }
+}
+
+/** Why a path that reads as missing is there all the same: a symbolic link to nothing. */
+async function danglingLink(path: string): Promise<Error | undefined> {
+  const target = await Deno.readLink(path).catch(() => undefined);
+  return target === undefined
+    ? undefined
+    : new Error(`it is a symbolic link to '${target}', which does not exist`);
 }
 
 /** The warning for a file of a run that cannot be read, which is left out. */

@@ -159,7 +159,7 @@ Deno.test("a summary.json that does not parse, or holds no status, reads as corr
   }
 });
 
-Deno.test("an unreadable summary.json reads as unreadable, with a resume command when there is a checkpoint; other unreadable files are left out with a warning", async () => {
+Deno.test("an unreadable summary.json reads as unreadable, with a resume command when there is a checkpoint; other unreadable files (a directory, a link loop, a link to nothing) are left out with a warning", async () => {
   const runs = await Deno.makeTempDir();
   try {
     const dir = `${runs}/damaged`;
@@ -170,6 +170,8 @@ Deno.test("an unreadable summary.json reads as unreadable, with a resume command
     }
     await Deno.remove(`${dir}/meta.json`);
     await Deno.symlink("meta.json", `${dir}/meta.json`);
+    await Deno.remove(`${dir}/epochs.ndjson`);
+    await Deno.symlink("gone.ndjson", `${dir}/epochs.ndjson`);
     await Deno.mkdir(`${dir}/checkpoints`);
     await Deno.writeTextFile(`${dir}/checkpoints/last.ckpt`, "");
 
@@ -181,7 +183,16 @@ Deno.test("an unreadable summary.json reads as unreadable, with a resume command
     );
     assert.match(run.summary.hint ?? "", /anneal train --resume damaged --runs-dir /);
     assert.equal(run.steps.length, 0);
-    assert.equal(run.epochs.length, 50, "the curves that can be read are read");
+    assert.equal(run.epochs.length, 0);
+    assert.ok(
+      run.warnings.includes(
+        `${dir}/epochs.ndjson: cannot be read (it is a symbolic link to 'gone.ndjson', which ` +
+          `does not exist); left out, the other files are read (ls -l '${dir}/epochs.ndjson' ` +
+          "shows what is there: its permissions, a directory or a symbolic link in its place)",
+      ),
+      run.warnings.join("\n"),
+    );
+    assert.deepEqual(run.config, JSON.parse(await Deno.readTextFile(`${dir}/config.json`)));
     assert.equal(run.lrFind, undefined);
     assert.equal(run.meta.id, "damaged");
     for (const name of ["steps.ndjson", "lr_find.json", "meta.json"]) {
