@@ -50,9 +50,9 @@ async function idxSplit(
       },
     );
   }
-  checkImageShape(images.dims, images.path);
+  checkImageShape(images.dims, images.path, spec.layout);
   const count = images.dims[0];
-  const [height, width, channels] = imageShapeOf(images.dims, spec.layout);
+  const [height, width, channels] = imageShapeOf(images.dims, spec.layout ?? "nhwc");
   const n = Math.min(count, limit ?? count);
   const features = height * width * channels;
   const factor = spec.scale ? 1 / 255 : 1;
@@ -120,12 +120,28 @@ export function channelsLast(
 }
 
 /**
- * Refuses image dimensions anneal would misread: an image of no pixels. (Whether a 4-D file's
- * channels come first or last cannot be told from its shape, as short images of many channels
- * are as real as PyTorch's [n, c, h, w]: the config's `data.layout` says, `nhwc` by default.)
+ * Refuses image dimensions anneal would misread: an image of no pixels, and, where the config
+ * does not say how the axes are ordered, a 4-D shape that reads more naturally channels first
+ * ([n, 1..4, h, w] with w > 4, as PyTorch's [n, 3, 32, 32]). Whether a 4-D file's channels come
+ * first or last cannot be told from its shape (short images of many channels are real too), so
+ * such a file is read only once `data.layout` says; any other 4-D shape is `nhwc` by default.
  */
-function checkImageShape(dims: number[], path: string): void {
+function checkImageShape(dims: number[], path: string, layout: "nhwc" | "nchw" | undefined): void {
   const shape = dims.join("x");
+  if (layout === undefined && dims.length === 4 && dims[1] <= 4 && dims[3] > 4) {
+    const [n, a, b, c] = dims;
+    throw new AnnealError(
+      "data",
+      `IDX images of shape ${shape}: channels first ([${n}, ${a} channels, ${b}, ${c}]) or last ` +
+        `([${n}, ${a}, ${b}, ${c} channels])? IDX does not record it, and this shape reads more ` +
+        "naturally channels first",
+      {
+        where: path,
+        hint: `set data.layout: "nchw" if each image is ${a} planes of ${b}x${c} (as PyTorch ` +
+          `stores images), or "nhwc" if it is ${a}x${b} pixels of ${c} channels`,
+      },
+    );
+  }
   if (dims.slice(1).includes(0)) {
     throw new AnnealError(
       "data",

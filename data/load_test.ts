@@ -317,13 +317,24 @@ Deno.test("idx loads 4-D images [n, h, w, c] as channels-last samples [h, w, c],
   }
 });
 
-Deno.test("idx reads a 4-D file channels last whatever its shape: short images of many channels load as they are", async () => {
+Deno.test("idx: a 4-D shape that reads channels first is refused until data.layout says; nhwc then loads it as it is", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    // strips 2 pixels high, 64 wide, of 8 channels (a shape a channels-first guess refused)
+    // strips 2 pixels high, 64 wide, of 8 channels: as a file it is [n, 2, 64, 8], which reads
+    // as [n, 2 channels, 64, 8] just as well
     const labels = { train: [0, 1, 1], test: [1, 0] };
     await writeIdxPair(dir, { train: [3, 2, 64, 8], test: [2, 2, 64, 8] }, labels);
-    const data = await loadData({ kind: "idx", dir, validationSplit: 0 }, 1);
+    await assert.rejects(
+      () => loadData({ kind: "idx", dir, validationSplit: 0 }, 1),
+      (error: AnnealError) => {
+        assert.match(error.message, /shape 3x2x64x8: channels first .* or last/);
+        assert.match(error.hint!, /data\.layout: "nchw" if each image is 2 planes of 64x8/);
+        assert.match(error.hint!, /"nhwc" if it is 2x64 pixels of 8 channels/);
+        assert.match(error.where!, /train-images-idx3-ubyte/);
+        return true;
+      },
+    );
+    const data = await loadData({ kind: "idx", dir, validationSplit: 0, layout: "nhwc" }, 1);
     assert.deepEqual(data.train.inputShape, [2, 64, 8]);
     assert.deepEqual(data.train.imageShape, [2, 64, 8]);
     assert.deepEqual(
@@ -331,8 +342,20 @@ Deno.test("idx reads a 4-D file channels last whatever its shape: short images o
       Array.from({ length: 3 * 2 * 64 * 8 }, (_, i) => (7 * i) % 256),
       "the file's bytes in its order",
     );
-    const explicit = await loadData({ kind: "idx", dir, validationSplit: 0, layout: "nhwc" }, 1);
-    assert.equal(explicit.fingerprint, data.fingerprint);
+    // any other 4-D shape is channels last by default
+    const square = await Deno.makeTempDir();
+    try {
+      await writeIdxPair(square, { train: [3, 8, 8, 3], test: [2, 8, 8, 3] }, labels);
+      const byDefault = await loadData({ kind: "idx", dir: square, validationSplit: 0 }, 1);
+      const explicit = await loadData(
+        { kind: "idx", dir: square, validationSplit: 0, layout: "nhwc" },
+        1,
+      );
+      assert.deepEqual(byDefault.train.imageShape, [8, 8, 3]);
+      assert.equal(explicit.fingerprint, byDefault.fingerprint);
+    } finally {
+      await Deno.remove(square, { recursive: true });
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

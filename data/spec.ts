@@ -82,9 +82,11 @@ export const IdxSpecSchema = z.strictObject({
    * How 4-D image files order their axes, which IDX does not record: `nhwc` [n, height, width,
    * channels] (channels last), or `nchw` [n, channels, height, width] (channels first, as
    * PyTorch stores images), turned channels last on load. Samples are [h, w, c] either way; a
-   * 3-D file [n, h, w] is grey under both.
+   * 3-D file [n, h, w] is grey under both. Absent: `nhwc`, except for a shape that reads more
+   * naturally channels first ([n, 1..4, h, w] with w > 4, as PyTorch's [n, 3, 32, 32]): that
+   * one is refused until `layout` says which it is.
    */
-  layout: z.enum(["nhwc", "nchw"]).default("nhwc"),
+  layout: z.enum(["nhwc", "nchw"]).optional(),
   /** Bytes 0..255 become [0, 1], the range initialisers and learning rates assume. */
   scale: z.boolean().default(true),
   ...common(0.1),

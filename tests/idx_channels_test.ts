@@ -114,7 +114,7 @@ Deno.test("colour IDX images written channels first [n, 3, h, w] train with data
   }
 });
 
-Deno.test("short IDX images of many channels ([n, 2, 8, 8]: 2 rows of 8 pixels, 8 channels) train as channels last", async () => {
+Deno.test("short IDX images of many channels ([n, 2, 8, 8]: 2 rows of 8 pixels, 8 channels) train as channels last once data.layout says so", async () => {
   await using runs = await tempRunsDir();
   const dir = `${runs.dir}/strips`;
   await Deno.mkdir(dir);
@@ -124,13 +124,20 @@ Deno.test("short IDX images of many channels ([n, 2, 8, 8]: 2 rows of 8 pixels, 
     await Deno.writeFile(`${dir}/${split}-images-idx3-ubyte`, idx([count, 2, 8, 8], images));
     await Deno.writeFile(`${dir}/${split}-labels-idx1-ubyte`, idx([count], labels));
   }
-  const { result, events } = await trainCollect({
-    backend: "cpu",
+  const config = {
+    backend: "cpu" as const,
     runsDir: runs.dir,
-    data: { kind: "idx", dir, validationSplit: 0 },
-    model: { kind: "cnn", filters: [4], dense: [8], batchNorm: false },
+    model: { kind: "cnn" as const, filters: [4], dense: [8], batchNorm: false },
     batchSize: 16,
     epochs: 1,
+  };
+  // [n, 2, 8, 8] reads as 2 planes of 8x8 just as well: refused until the layout is said
+  const refused = await trainCollect({ ...config, data: { kind: "idx", dir, validationSplit: 0 } })
+    .then(({ result }) => result, (error) => error);
+  assert.match(String(refused.reason ?? refused.message), /channels first .* or last/);
+  const { result, events } = await trainCollect({
+    ...config,
+    data: { kind: "idx", dir, validationSplit: 0, layout: "nhwc" },
   });
   assert.equal(result.status, "completed", result.reason);
   const plan = events.find((e) => e.type === "plan") as { dataset: { inputShape: number[] } };
