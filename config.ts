@@ -131,12 +131,14 @@ export const RunConfigSchema = z.strictObject({
   /** A hyperparameter search over this config (`anneal sweep`); ignored by `anneal train`. */
   sweep: SweepSpecSchema.optional(),
 }).superRefine((config, context) => {
-  // torch accepts lr = 0, but a run with it never changes the weights: almost surely a mistake.
-  if (!((config.optimizer.lr as number) > 0)) {
+  // torch accepts lr = 0, but a run with it never changes the weights: almost surely a mistake,
+  // so anneal refuses it on purpose. Not under onecycle, whose rates ignore the optimizer's.
+  if (!((config.optimizer.lr as number) > 0) && !setsItsOwnRates(config.scheduler)) {
     context.addIssue({
       code: "custom",
       path: ["optimizer", "lr"],
-      message: "must be > 0 (a zero learning rate never changes the weights)",
+      message: "must be > 0: torch 1.13 accepts 0, but a zero learning rate never changes the " +
+        "weights, so anneal refuses it",
     });
   }
   // torch's OneCycleLR refuses an optimizer without momentum or betas when it cycles momentum;
@@ -151,6 +153,16 @@ export const RunConfigSchema = z.strictObject({
     });
   }
 });
+
+/**
+ * Whether the schedule's rates ignore the optimizer's `lr`: a onecycle, alone or as the only child
+ * of a sequential (torch's OneCycleLR runs from `maxLr / divFactor`).
+ */
+function setsItsOwnRates(scheduler: RunConfigOutputScheduler): boolean {
+  if (scheduler?.name === "onecycle") return true;
+  return scheduler?.name === "sequential" && scheduler.schedulers.length === 1 &&
+    scheduler.schedulers[0].name === "onecycle";
+}
 
 /** Path (below `scheduler`) of a onecycle that cycles momentum; undefined when there is none. */
 function cyclingOneCycle(

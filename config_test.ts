@@ -22,7 +22,12 @@ Deno.test("the default config is the seed experiment", () => {
 
 const bad: [string, unknown, RegExp][] = [
   ["negative batch size", { batchSize: -4 }, /'batchSize'.*current value is -4/],
-  ["zero learning rate", { optimizer: { name: "sgd", lr: 0 } }, /'optimizer\.lr'/],
+  // refused on purpose, and the error says so
+  [
+    "zero learning rate",
+    { optimizer: { name: "sgd", lr: 0 } },
+    /'optimizer\.lr': must be > 0: torch 1\.13 accepts 0, but .* anneal refuses it/,
+  ],
   ["NaN as a string", { optimizer: { name: "adam", lr: "NaN" } }, /'optimizer\.lr'/],
   ["huge epochs", { epochs: 1e300 }, /'epochs'/],
   ["fractional epochs", { epochs: 2.5 }, /'epochs'/],
@@ -153,6 +158,15 @@ Deno.test("maximize: early stopping and plateau on the loss default to mode max;
   const set = applyOverrides({}, ["optimizer.name=sgd", "optimizer.maximize=true"]);
   assert.equal(parseConfig(set).earlyStopping.mode, "max");
   assert.equal(parseConfig(JSON.parse(JSON.stringify(defaulted))).earlyStopping.mode, "max");
+});
+
+Deno.test("a zero optimizer lr is accepted under onecycle, whose rates ignore it (as torch's)", () => {
+  const onecycle = { name: "onecycle", maxLr: 0.1, totalSteps: 100 };
+  for (
+    const scheduler of [onecycle, { name: "sequential", milestones: [], schedulers: [onecycle] }]
+  ) {
+    assert.equal(parseConfig({ optimizer: { name: "sgd", lr: 0 }, scheduler }).optimizer.lr, 0);
+  }
 });
 
 Deno.test("onecycle without momentum cycling is accepted with adagrad", () => {
