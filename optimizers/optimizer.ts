@@ -58,7 +58,10 @@ export interface OptimizerState {
 export interface Optimizer {
   /** The spec with every default filled in. */
   readonly spec: ResolvedOptimizerSpec;
-  /** Updates `params` in place from `grads`; `lr` (the scheduler's value) overrides `spec.lr`. */
+  /**
+   * Updates `params` in place from `grads`; `lr` (the scheduler's value, negative too, as torch
+   * takes it) overrides `spec.lr`.
+   */
   step(params: tf.Variable[], grads: tf.Tensor[], lr?: number): void;
   /** Sets the momentum (SGD, RMSprop) or beta1 (Adam, AdamW, Lion, LAMB), for onecycle. */
   setMomentum(value: number): void;
@@ -260,7 +263,12 @@ export function checkStateOwner(where: string, name: OptimizerName, state: Optim
   }
 }
 
-/** Throws a usage error unless there are as many gradients as `noun` and `lr` >= 0. */
+/**
+ * Throws a usage error unless there are as many gradients as `noun` and `lr` is finite. A negative
+ * `lr` is taken as it is: torch 1.13's optimizers check only the rate they are built with, and a
+ * schedule may make the rate negative afterwards (a negative `gamma` or `etaMin`), which then
+ * enters the update as it is, climbing the loss.
+ */
 export function checkCountAndLr(
   where: string,
   params: number,
@@ -274,15 +282,16 @@ export function checkCountAndLr(
       `Cannot step ${where}: ${params} ${noun} but ${grads} gradients`,
     );
   }
-  if (!Number.isFinite(lr) || lr < 0) {
+  if (!Number.isFinite(lr)) {
     throw new AnnealError(
       "usage",
-      `Cannot step ${where}: 'lr' must be >= 0, current value is ${lr}`,
+      `Cannot step ${where}: 'lr' must be a finite number, current value is ${lr}`,
+      { hint: "pass the learning rate of this step (a schedule's value may be negative)" },
     );
   }
 }
 
-/** Throws a usage error unless `params` and `grads` pair up (names unique, shapes equal) and `lr` >= 0. */
+/** Throws a usage error unless `params` and `grads` pair up (names unique, shapes equal) and `lr` is finite. */
 export function checkStepArguments(
   where: string,
   params: tf.Variable[],

@@ -2,7 +2,7 @@
  * Adam and AdamW as one SIMD kernel per parameter on wasm (`createOptimizer(spec, { fusedKernels:
  * true })`) against the reference chain of tfjs ops on the same backend: weights and saved state
  * after several steps, with amsgrad, L2 and decoupled decay, maximize, param groups, momentum
- * moved between steps, and sizes that are not multiples of 4.
+ * moved between steps, a negative rate (a schedule's) and sizes that are not multiples of 4.
  *
  * @module
  */
@@ -41,7 +41,8 @@ function run(spec: OptimizerSpec, fused: boolean, prefix: string) {
   for (let step = 1; step <= 5; step++) {
     optimizer.setMomentum(0.9 - 0.02 * step);
     const grads = SHAPES.map((shape, i) => tf.randomNormal(shape, 0, 1, "float32", 100 * step + i));
-    optimizer.step(variables, grads, 0.01 * step);
+    // a schedule's rate, negative at step 3 (torch uses a negative rate as it is)
+    optimizer.step(variables, grads, step === 3 ? -0.02 : 0.01 * step);
     tf.dispose(grads);
   }
   return { variables, optimizer };

@@ -75,7 +75,13 @@ function maxRelativeError(a: Float32Array, b: Float32Array): number {
   return worst / scale;
 }
 
-async function compare(kind: FusedKind, hyper: Partial<Hyper>, steps = 3): Promise<void> {
+/** `lrs`: the rate of each step (a schedule's, negative ones too); 0.05 at every step by default. */
+async function compare(
+  kind: FusedKind,
+  hyper: Partial<Hyper>,
+  steps = 3,
+  lrs: number[] = Array(steps).fill(0.05),
+): Promise<void> {
   await ready;
   const h: Hyper = {
     beta1: 0.9,
@@ -98,10 +104,10 @@ async function compare(kind: FusedKind, hyper: Partial<Hyper>, steps = 3): Promi
   let counts: number[] = [];
   for (let t = 1; t <= steps; t++) {
     const grads = shapes.map((s, i) => tf.randomNormal(s, 0, 2, "float32", 100 * t + i));
-    fused.step(vars, grads, 0.05);
+    fused.step(vars, grads, lrs[t - 1]);
     counts.push(tf.memory().numTensors);
     const old = state.map((s) => [...s]);
-    const next = referenceStep(kind, h, ref, grads, state, t, 0.05);
+    const next = referenceStep(kind, h, ref, grads, state, t, lrs[t - 1]);
     old.forEach((s, i) => s.forEach((x, k) => x !== state[i][k] && x.dispose()));
     ref.forEach((x) => x.dispose());
     ref = next;
@@ -145,6 +151,17 @@ Deno.test("fused adam with a global-norm clip matches the reference", () =>
 // SGD is not scale invariant as Adam nearly is: a wrong clip factor shows in the weights.
 Deno.test("fused sgd with a global-norm clip scales gradients on the device", () =>
   compare("sgd", { momentum: 0.9, maxGradNorm: 0.5 }));
+
+// A schedule may make the rate negative (a negative gamma): torch uses it as it is.
+const negativeRates = [0.05, -0.03, 0.02, -0.01];
+Deno.test("fused sgd with momentum and decay at a schedule's negative rates matches the reference", () =>
+  compare("sgd", { momentum: 0.9, nesterov: true, weightDecay: 0.1 }, 4, negativeRates));
+Deno.test("fused adam with amsgrad at a schedule's negative rates matches the reference", () =>
+  compare("adam", { amsgrad: true, weightDecay: 0.1 }, 4, negativeRates));
+Deno.test("fused adamw at a schedule's negative rates matches the reference", () =>
+  compare("adamw", { weightDecay: 0.5 }, 4, negativeRates));
+Deno.test("fused lion at a schedule's negative rates matches the reference", () =>
+  compare("lion", { weightDecay: 0.1 }, 4, negativeRates));
 
 Deno.test("fused gradNorm is the global L2 norm of the gradients", async () => {
   await ready;
