@@ -8,7 +8,8 @@ import { z } from "npm:zod@4.6.7";
 import { DataSpecSchema } from "./data/spec.ts";
 import { ModelSpecSchema } from "./models/spec.ts";
 import { OptimizerSpecSchema } from "./optimizers/spec.ts";
-import { SchedulerSpecSchema } from "./schedulers/spec.ts";
+import { SchedulerSpecSchema, type SpecOf } from "./schedulers/spec.ts";
+import { oneCycle } from "./schedulers/onecycle.ts";
 import { SweepSpecSchema } from "./sweeps/spec.ts";
 import { AnnealError } from "./errors.ts";
 import { closestName, fieldNames, formatPath, showValue, valueAt } from "./zod_paths.ts";
@@ -144,15 +145,61 @@ export const RunConfigSchema = z.strictObject({
   // torch's OneCycleLR refuses an optimizer without momentum or betas when it cycles momentum;
   // anneal's adagrad and adafactor have neither, and would fail only at the first step.
   const cycling = cyclingOneCycle(config.scheduler);
-  if (cycling && (config.optimizer.name === "adagrad" || config.optimizer.name === "adafactor")) {
+  if (!cycling) return;
+  const name = config.optimizer.name;
+  if (name === "adagrad" || name === "adafactor") {
     context.addIssue({
       code: "custom",
-      path: ["scheduler", ...cycling, "cycleMomentum"],
-      message: `must be false with optimizer ${config.optimizer.name}, which has no momentum ` +
-        "or beta1 to cycle",
+      path: ["scheduler", ...cycling.path, "cycleMomentum"],
+      message: `must be false with optimizer ${name}, which has no momentum or beta1 to cycle`,
     });
+    return;
+  }
+  for (const { field, message } of cycledMomentumIssues(cycling.spec, name)) {
+    context.addIssue({ code: "custom", path: ["scheduler", ...cycling.path, field], message });
   }
 });
+
+/**
+ * What is wrong with the momenta a cycling onecycle hands optimizer `name`. torch's OneCycleLR
+ * hands them over unchecked, so torch 1.13 accepts any; anneal keeps them to what the optimizer's
+ * own constructor takes (sgd and rmsprop: a momentum >= 0; the others: a beta1 in [0, 1)), which
+ * also refuses the two ways torch fails: Adam's bias correction `1 - beta1 ** t` divides by zero
+ * at a step where the cycle is exactly at 1, and RMSprop, whose first step had momentum 0, has no
+ * momentum buffer when a later step has some (KeyError).
+ */
+function cycledMomentumIssues(
+  spec: SpecOf<"onecycle">,
+  name: "sgd" | "adam" | "adamw" | "rmsprop" | "lion" | "lamb",
+): { field: "baseMomentum" | "maxMomentum"; message: string }[] {
+  const betaLike = name !== "sgd" && name !== "rmsprop";
+  const fits = (value: number) => value >= 0 && (!betaLike || value < 1);
+  const issues = (["baseMomentum", "maxMomentum"] as const).filter((field) => !fits(spec[field]))
+    .map((field) => ({
+      field,
+      message: betaLike
+        ? `must be in [0, 1) with optimizer ${name}, whose beta1 it sets: torch 1.13 accepts ` +
+          "any value and hands it over unchecked (at 1 exactly, Adam's bias correction " +
+          "1 - beta1 ** t divides by zero); anneal refuses what the optimizer's own betas refuse"
+        : `must be >= 0 with optimizer ${name}, whose momentum it sets: torch 1.13 accepts any ` +
+          "value and hands it over unchecked; anneal refuses what the optimizer's own momentum " +
+          "refuses",
+    }));
+  if (issues.length > 0 || name !== "rmsprop") return issues;
+  const momentum = oneCycle(spec).momentum!;
+  if (momentum(0) !== 0) return [];
+  for (let t = 1; t < spec.totalSteps; t++) {
+    if (momentum(t) > 0) {
+      return [{
+        field: "maxMomentum",
+        message: `must not start the cycle at momentum 0 with optimizer rmsprop when it rises ` +
+          `later (at step ${t}): torch's RMSprop keeps no momentum buffer after a first step ` +
+          "without momentum, and fails at the first step with some (KeyError)",
+      }];
+    }
+  }
+  return [];
+}
 
 /**
  * Whether the schedule's rates ignore the optimizer's `lr`: a onecycle, alone or as the only child
@@ -164,16 +211,22 @@ function setsItsOwnRates(scheduler: RunConfigOutputScheduler): boolean {
     scheduler.schedulers[0].name === "onecycle";
 }
 
-/** Path (below `scheduler`) of a onecycle that cycles momentum; undefined when there is none. */
+/**
+ * A onecycle that cycles momentum and its path below `scheduler`; undefined when there is none.
+ */
 function cyclingOneCycle(
   scheduler: RunConfigOutputScheduler,
-): (string | number)[] | undefined {
-  if (scheduler?.name === "onecycle") return scheduler.cycleMomentum ? [] : undefined;
+): { spec: SpecOf<"onecycle">; path: (string | number)[] } | undefined {
+  if (scheduler?.name === "onecycle") {
+    return scheduler.cycleMomentum ? { spec: scheduler, path: [] } : undefined;
+  }
   if (scheduler?.name !== "sequential") return undefined;
   const index = scheduler.schedulers.findIndex((child) =>
     child.name === "onecycle" && child.cycleMomentum
   );
-  return index < 0 ? undefined : ["schedulers", index];
+  return index < 0
+    ? undefined
+    : { spec: scheduler.schedulers[index] as SpecOf<"onecycle">, path: ["schedulers", index] };
 }
 
 type RunConfigOutputScheduler = z.output<typeof SchedulerSpecSchema> | undefined;

@@ -37,11 +37,28 @@ const bad: [string, unknown, RegExp][] = [
   ["unknown optimizer", { optimizer: { name: "sgdw", lr: 0.1 } }, /'optimizer\.name'/],
   ["path in a run name", { name: "../../etc" }, /'name'/],
   ["unknown backend", { backend: "cuda" }, /'backend'/],
-  // a negative gamma would make negative learning rates, which the optimizers refuse
+  // refused on purpose: torch 1.13 accepts 2.5 but decays at whole multiples of it
   [
-    "a negative exponential gamma",
-    { scheduler: { name: "exponential", gamma: -0.5 } },
-    /'scheduler\.gamma'.*>=0, current value is -0\.5/,
+    "a fractional step size",
+    { scheduler: { name: "step", stepSize: 2.5 } },
+    /'scheduler\.stepSize': must be a whole number: torch 1\.13 accepts .*current value is 2\.5/,
+  ],
+  // torch's OneCycleLR hands the momenta to Adam unchecked: at 1, its bias correction is 0
+  [
+    "onecycle cycling adam's beta1 up to 1",
+    {
+      optimizer: { name: "adam", lr: 0.01 },
+      scheduler: { name: "onecycle", maxLr: 0.1, totalSteps: 100, maxMomentum: 1 },
+    },
+    /'scheduler\.maxMomentum': must be in \[0, 1\) with optimizer adam, whose beta1 it sets: torch 1\.13 accepts/,
+  ],
+  [
+    "onecycle cycling rmsprop's momentum up from 0",
+    {
+      optimizer: { name: "rmsprop", lr: 0.01 },
+      scheduler: { name: "onecycle", maxLr: 0.1, totalSteps: 100, maxMomentum: 0 },
+    },
+    /'scheduler\.maxMomentum': must not start the cycle at momentum 0 .* \(KeyError\)/,
   ],
   // torch 1.13 checks 0 <= alpha and nothing more
   [
@@ -94,6 +111,13 @@ const torchAccepts: [string, Record<string, Record<string, unknown>>][] = [
   ["step gamma 0", { scheduler: { name: "step", stepSize: 10, gamma: 0 } }],
   ["multistep gamma 0", { scheduler: { name: "multistep", milestones: [5, 9], gamma: 0 } }],
   ["exponential gamma 0", { scheduler: { name: "exponential", gamma: 0 } }],
+  // a negative gamma: the rate changes sign at every decay, and the optimizers take it
+  ["a negative exponential gamma", { scheduler: { name: "exponential", gamma: -0.5 } }],
+  ["a negative step gamma", { scheduler: { name: "step", stepSize: 3, gamma: -1 } }],
+  ["a cosine dipping below 0", { scheduler: { name: "cosine", tMax: 10, etaMin: -0.001 } }],
+  ["onecycle cycling sgd's momentum above 1", {
+    scheduler: { name: "onecycle", maxLr: 0.1, totalSteps: 40, maxMomentum: 1.2 },
+  }],
   ["onecycle pctStart * totalSteps below 1", {
     scheduler: { name: "onecycle", maxLr: 0.1, totalSteps: 40, pctStart: 0.02 },
   }],

@@ -3,6 +3,12 @@
  * `ExponentialLR`, `LinearLR` and `PolynomialLR`. Each is `(spec, baseLr) => (t) => lr`, where
  * `t` is the number of scheduler steps taken (torch's `last_epoch`).
  *
+ * torch 1.13 steps these schedules by their recursive forms (`get_lr`), from the rate at step 0,
+ * and restarts a `SequentialLR`'s later schedule with the closed form (`step(0)`). The two agree
+ * for every setting but a few torch does not check (a `totalIters` <= 0, a milestone below 0),
+ * where they start differently: `restarted` (a later schedule of a sequential) picks the start
+ * torch gives a restarted schedule, else the one it gives a schedule on its own or first.
+ *
  * @module
  */
 
@@ -12,7 +18,10 @@ import type { SpecOf } from "./spec.ts";
 export type LrFunction = (t: number) => number;
 
 /**
- * torch `ConstantLR`: `baseLr * factor` until `totalIters`, then `baseLr`.
+ * torch `ConstantLR`: `baseLr * factor` until `totalIters`, then `baseLr`. With `totalIters` <= 0
+ * torch's recursive form never reaches the step where it brings the base rate back: the factor
+ * stays for good, unless the schedule is `restarted`, where torch's closed form starts it at the
+ * base rate, and it stays there.
  *
  * @example
  * ```ts
@@ -21,12 +30,22 @@ export type LrFunction = (t: number) => number;
  * console.assert(lr(3) === 0.05 && lr(4) === 0.1);
  * ```
  */
-export function constantLr(spec: SpecOf<"constant">, baseLr: number): LrFunction {
+export function constantLr(
+  spec: SpecOf<"constant">,
+  baseLr: number,
+  restarted = false,
+): LrFunction {
+  if (spec.totalIters <= 0) {
+    const lr = restarted ? baseLr : baseLr * spec.factor;
+    return () => lr;
+  }
   return (t) => (t >= spec.totalIters ? baseLr : baseLr * spec.factor);
 }
 
 /**
- * torch `StepLR`: `baseLr * gamma ** floor(t / stepSize)`.
+ * torch `StepLR`: `baseLr * gamma ** floor(t / stepSize)`. A negative `stepSize` decays every
+ * `|stepSize|` steps, as torch's `t % stepSize == 0` does; a negative `gamma` flips the sign at
+ * every decay.
  *
  * @example
  * ```ts
@@ -36,12 +55,15 @@ export function constantLr(spec: SpecOf<"constant">, baseLr: number): LrFunction
  * ```
  */
 export function stepLr(spec: SpecOf<"step">, baseLr: number): LrFunction {
-  return (t) => baseLr * spec.gamma ** Math.floor(t / spec.stepSize);
+  const period = Math.abs(spec.stepSize);
+  return (t) => baseLr * spec.gamma ** Math.floor(t / period);
 }
 
 /**
  * torch `MultiStepLR`: `baseLr * gamma ** (milestones passed)`; a milestone listed twice
- * counts twice, as in torch.
+ * counts twice, as in torch. A milestone below 0 is never reached by torch's recursive form (it
+ * multiplies at the steps that equal one), but counts from the start when the schedule is
+ * `restarted` (torch's closed form counts the milestones <= t).
  *
  * @example
  * ```ts
@@ -50,8 +72,12 @@ export function stepLr(spec: SpecOf<"step">, baseLr: number): LrFunction {
  * console.assert(lr(1) === 1 && lr(2) === 0.1);
  * ```
  */
-export function multistepLr(spec: SpecOf<"multistep">, baseLr: number): LrFunction {
-  const milestones = [...spec.milestones].sort((a, b) => a - b);
+export function multistepLr(
+  spec: SpecOf<"multistep">,
+  baseLr: number,
+  restarted = false,
+): LrFunction {
+  const milestones = spec.milestones.filter((m) => restarted || m >= 0).sort((a, b) => a - b);
   return (t) => baseLr * spec.gamma ** milestones.filter((m) => m <= t).length;
 }
 
@@ -70,7 +96,9 @@ export function exponentialLr(spec: SpecOf<"exponential">, baseLr: number): LrFu
 
 /**
  * torch `LinearLR`: the factor moves linearly from `startFactor` to `endFactor` over
- * `totalIters` steps, then stays.
+ * `totalIters` steps, then stays. With `totalIters` <= 0 it stays at `startFactor`, as torch's
+ * recursive form does; `restarted`, at `endFactor` (torch's closed form at step 0; `totalIters`
+ * 0 divides by zero there, which the sequential's spec refuses).
  *
  * @example
  * ```ts
@@ -82,15 +110,25 @@ export function exponentialLr(spec: SpecOf<"exponential">, baseLr: number): LrFu
  * console.assert(lr(0) === 0.025 && lr(4) === 0.05);
  * ```
  */
-export function linearLr(spec: SpecOf<"linear">, baseLr: number): LrFunction {
+export function linearLr(
+  spec: SpecOf<"linear">,
+  baseLr: number,
+  restarted = false,
+): LrFunction {
   const { startFactor, endFactor, totalIters } = spec;
+  if (totalIters <= 0) {
+    const lr = baseLr * (restarted ? endFactor : startFactor);
+    return () => lr;
+  }
   return (t) =>
     baseLr * (startFactor + (endFactor - startFactor) * Math.min(totalIters, t) / totalIters);
 }
 
 /**
  * torch `PolynomialLR`: `baseLr * (1 - min(t, totalIters) / totalIters) ** power`, so zero
- * from `totalIters` on.
+ * from `totalIters` on. With `totalIters` <= 0 the rate stays at `baseLr`, as torch's recursive
+ * form does; `restarted`, at `baseLr * 0 ** power` (torch's closed form at step 0; `totalIters`
+ * 0 divides by zero there, which the sequential's spec refuses).
  *
  * @example
  * ```ts
@@ -99,7 +137,15 @@ export function linearLr(spec: SpecOf<"linear">, baseLr: number): LrFunction {
  * console.assert(lr(1) === 0.75 && lr(9) === 0);
  * ```
  */
-export function polynomialLr(spec: SpecOf<"polynomial">, baseLr: number): LrFunction {
+export function polynomialLr(
+  spec: SpecOf<"polynomial">,
+  baseLr: number,
+  restarted = false,
+): LrFunction {
   const { totalIters, power } = spec;
+  if (totalIters <= 0) {
+    const lr = restarted ? baseLr * 0 ** power : baseLr;
+    return () => lr;
+  }
   return (t) => baseLr * (1 - Math.min(totalIters, t) / totalIters) ** power;
 }

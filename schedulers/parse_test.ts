@@ -42,7 +42,8 @@ Deno.test("a bad value names the schedule, the field and the value", () => {
   const error = errorOf({ name: "cosine", tMax: 0 });
   assert.equal(
     error.message,
-    "Cannot create cosine schedule: 'tMax' must be > 0, current value is 0",
+    "Cannot create cosine schedule: 'tMax' must not be 0: torch's CosineAnnealingLR divides by " +
+      "it at step 1 (ZeroDivisionError), current value is 0",
   );
   assert.equal(error.code, "config");
   assert.equal(error.where, "tMax");
@@ -59,8 +60,8 @@ Deno.test("missing, mistyped, non-integer and out-of-range fields are reported",
     /'tMax' must be a number, current value is "5"/,
   );
   assert.match(
-    errorOf({ name: "step", stepSize: 2.5 }).message,
-    /'stepSize' must be an integer, current value is 2.5/,
+    errorOf({ name: "cosineWarmRestarts", t0: 2.5 }).message,
+    /'t0' must be an integer, current value is 2.5/,
   );
   assert.match(
     errorOf({ name: "plateau", factor: 1 }).message,
@@ -90,23 +91,95 @@ Deno.test("sequential checks its children and its milestones", () => {
     milestones: [],
   });
   assert.equal(child.where, "schedulers[0].tMax");
-  assert.match(child.message, /'schedulers\[0\]\.tMax' must be > 0, current value is 0/);
+  assert.match(child.message, /'schedulers\[0\]\.tMax' must not be 0: .*, current value is 0/);
   assert.match(
     errorOf({ name: "sequential", schedulers: [{ name: "constant" }], milestones: [3] }).message,
     /'milestones' must have one entry fewer than 'schedulers'/,
   );
+  const three = [{ name: "constant" }, { name: "exponential", gamma: 0.5 }, { name: "constant" }];
   assert.match(
-    errorOf({
-      name: "sequential",
-      schedulers: [{ name: "constant" }, { name: "constant" }, { name: "constant" }],
-      milestones: [5, 5],
-    }).message,
-    /'milestones' must be strictly increasing/,
+    errorOf({ name: "sequential", schedulers: three, milestones: [5, 3] }).message,
+    /'milestones' must not decrease: torch 1\.13 accepts them in any order, but .* anneal refuses it/,
+  );
+  // equal milestones skip the schedule between them, as torch's SequentialLR does
+  assert.doesNotThrow(() =>
+    parseSchedulerSpec({ name: "sequential", schedulers: three, milestones: [5, 5] })
   );
   assert.match(
     errorOf({ name: "sequential", schedulers: [{ name: "plateau" }], milestones: [] }).message,
     /'schedulers\[0\]\.name' must be one of/,
   );
+});
+
+Deno.test("settings torch 1.13 accepts but does not act on as they read are refused, saying so", () => {
+  const cases: [unknown, RegExp][] = [
+    [
+      { name: "step", stepSize: 2.5 },
+      /'stepSize' must be a whole number: torch 1\.13 accepts a fraction, but .*every 5th for 2\.5.*; anneal refuses it, current value is 2\.5/,
+    ],
+    [
+      { name: "multistep", milestones: [3, 4.5] },
+      /'milestones\[1\]' must be a whole number: torch 1\.13 accepts .* never reached/,
+    ],
+    [{ name: "constant", factor: 0.5, totalIters: 1.5 }, /'totalIters' must be a whole number/],
+    [{ name: "linear", totalIters: 2.5 }, /'totalIters' must be a whole number/],
+    [{ name: "polynomial", totalIters: 2.5 }, /'totalIters' must be a whole number/],
+    [
+      {
+        name: "sequential",
+        schedulers: [{ name: "constant" }, { name: "exponential", gamma: 0.5 }],
+        milestones: [0],
+      },
+      /'milestones\[0\]' must be a whole number >= 1: torch 1\.13 accepts it, but .* a step late/,
+    ],
+  ];
+  for (const [spec, message] of cases) {
+    assert.match(errorOf(spec).message, message, JSON.stringify(spec));
+  }
+});
+
+Deno.test("where torch divides by zero, the error says where", () => {
+  const cases: [unknown, string, RegExp][] = [
+    [{ name: "step", stepSize: 0 }, "stepSize", /at step 1 \(ZeroDivisionError\)/],
+    [{ name: "constant", factor: 0, totalIters: 3 }, "factor", /divides by it at step 3/],
+    [{ name: "linear", startFactor: 0, totalIters: 3 }, "startFactor", /at step 1/],
+    [{ name: "polynomial", power: -1, totalIters: 4 }, "power", /raises 0 to it at step 4/],
+    [{ name: "onecycle", maxLr: 0.1, totalSteps: 9, divFactor: 0 }, "divFactor", /divides/],
+    [
+      {
+        name: "sequential",
+        schedulers: [{ name: "constant" }, { name: "linear", totalIters: 0 }],
+        milestones: [4],
+      },
+      "schedulers[1].totalIters",
+      /must not be 0 in a schedule after the first: torch restarts it .* closed form/,
+    ],
+  ];
+  for (const [spec, where, message] of cases) {
+    const error = errorOf(spec);
+    assert.equal(error.where, where, JSON.stringify(spec));
+    assert.match(error.message, message, JSON.stringify(spec));
+  }
+});
+
+Deno.test("settings torch 1.13 runs are accepted: negative, zero and empty ones included", () => {
+  for (
+    const spec of [
+      { name: "exponential", gamma: -0.5 },
+      { name: "step", stepSize: -3, gamma: -1 },
+      { name: "multistep", milestones: [] },
+      { name: "multistep", milestones: [-1, 4, 2, 4], gamma: 2 },
+      { name: "constant", factor: 0 },
+      { name: "cosine", tMax: -4, etaMin: -0.01 },
+      { name: "cosineWarmRestarts", t0: 3, etaMin: -0.01 },
+      { name: "linear", startFactor: 0, totalIters: 0 },
+      { name: "polynomial", totalIters: -2, power: -1 },
+      { name: "onecycle", maxLr: -0.1, totalSteps: 9, divFactor: -5, baseMomentum: 1.5 },
+      { name: "plateau", factor: -0.5, patience: -1, cooldown: 1.5, minLr: -0.01, eps: -1 },
+      { name: "warmupCosine", warmupSteps: -2, totalSteps: 0, numCycles: -0.5 },
+      { name: "warmupLinear", warmupSteps: 2.5, totalSteps: 7.5 },
+    ]
+  ) assert.doesNotThrow(() => parseSchedulerSpec(spec), JSON.stringify(spec));
 });
 
 Deno.test("onecycle refuses only a pctStart that makes torch divide by zero, saying where", () => {

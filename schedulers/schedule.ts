@@ -54,22 +54,29 @@ export function createSchedule(spec: SchedulerSpec, baseLr: number): Schedule {
     );
   }
   const piece = resolved.name === "sequential"
-    ? joinSchedules(resolved.schedulers.map((child) => pieceOf(child, baseLr)), resolved.milestones)
-    : pieceOf(resolved, baseLr);
+    ? joinSchedules(
+      resolved.schedulers.map((child, i) => pieceOf(child, baseLr, i > 0)),
+      resolved.milestones,
+    )
+    : pieceOf(resolved, baseLr, false);
   const lrAt = (t: number) => piece.lr(checkStep(t));
   if (!piece.momentum) return { interval: resolved.interval, lrAt };
   const momentum = piece.momentum;
   return { interval: resolved.interval, lrAt, momentumAt: (t) => momentum(checkStep(t)) };
 }
 
-function pieceOf(spec: ChildSchedulerSpec, baseLr: number): Piece {
+/**
+ * One schedule's curves; `restarted`: it is a sequential's later schedule, which torch restarts
+ * at its milestone with its closed form (see decay.ts).
+ */
+function pieceOf(spec: ChildSchedulerSpec, baseLr: number, restarted: boolean): Piece {
   switch (spec.name) {
     case "constant":
-      return { lr: constantLr(spec, baseLr) };
+      return { lr: constantLr(spec, baseLr, restarted) };
     case "step":
       return { lr: stepLr(spec, baseLr) };
     case "multistep":
-      return { lr: multistepLr(spec, baseLr) };
+      return { lr: multistepLr(spec, baseLr, restarted) };
     case "exponential":
       return { lr: exponentialLr(spec, baseLr) };
     case "cosine":
@@ -77,9 +84,9 @@ function pieceOf(spec: ChildSchedulerSpec, baseLr: number): Piece {
     case "cosineWarmRestarts":
       return { lr: cosineWarmRestartsLr(spec, baseLr) };
     case "linear":
-      return { lr: linearLr(spec, baseLr) };
+      return { lr: linearLr(spec, baseLr, restarted) };
     case "polynomial":
-      return { lr: polynomialLr(spec, baseLr) };
+      return { lr: polynomialLr(spec, baseLr, restarted) };
     case "onecycle":
       return oneCycle(spec);
     case "warmupCosine":

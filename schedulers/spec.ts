@@ -10,38 +10,85 @@ import { z } from "npm:zod@4.6.7";
 // Every schedule counts optimizer steps unless told otherwise (DESIGN.md: "Schedules count steps
 // unless `interval: "epoch"`").
 const interval = z.enum(["step", "epoch"]).default("step");
-const positive = () => z.number().gt(0);
-const nonNegative = () => z.number().gte(0);
 const positiveInt = () => z.number().int().gt(0);
-const nonNegativeInt = () => z.number().int().gte(0);
+// A setting torch 1.13 checks no range of: any finite number (JSON has no NaN, and 1e400, which it
+// reads as Infinity, is refused as not finite, everywhere in the config).
+const anyNumber = () => z.number();
+/** Refuses `zero`, where torch divides by the setting (`why` says where). */
+const nonZero = (why: string) =>
+  z.number().refine((value) => value !== 0, { message: `must not be 0: ${why}` });
 
-/** Keeps the base learning rate; with `factor`/`totalIters` it is torch's `ConstantLR`. */
+/**
+ * A number of steps torch documents as an int and compares with its whole step count without
+ * checking it. torch 1.13 accepts a fraction, but no step is then equal to it, so it does not act
+ * where the number says (`effect`): anneal refuses it on purpose. Zero and negative counts are
+ * taken as torch takes them.
+ */
+const wholeSteps = (effect: string) =>
+  z.number().refine(Number.isInteger, {
+    message: `must be a whole number: torch 1.13 accepts a fraction, but its step count is ` +
+      `whole, so ${effect}; anneal refuses it`,
+  });
+
+/**
+ * Keeps the base learning rate; with `factor`/`totalIters` it is torch's `ConstantLR`: the rate
+ * is `baseLr * factor` until step `totalIters`, then `baseLr`. torch checks `factor` in [0, 1]
+ * only. With `totalIters` <= 0 torch never brings the base rate back (its recursive form skips
+ * step `totalIters`): the factor stays for good, except in a sequential's later schedule, which
+ * torch restarts at the base rate.
+ */
 export const ConstantSpecSchema = z.strictObject({
   name: z.literal("constant"),
   interval,
   // Defaults differ from torch's ConstantLR (1/3, 5) on purpose: "constant" must mean constant.
-  factor: z.number().gt(0).lte(1).default(1),
-  totalIters: nonNegativeInt().default(0),
+  factor: z.number().gte(0).lte(1).default(1),
+  totalIters: wholeSteps("the base rate never comes back").default(0),
+}).check((ctx) => {
+  const { factor, totalIters } = ctx.value;
+  // torch brings the base rate back as lr * (1 / factor) at step totalIters
+  if (factor === 0 && totalIters > 0) {
+    ctx.issues.push({
+      code: "custom",
+      input: factor,
+      path: ["factor"],
+      message: `must be > 0 when 'totalIters' is > 0 (it is ${totalIters}): torch's ConstantLR ` +
+        `divides by it at step ${totalIters} (ZeroDivisionError)`,
+    });
+  }
 });
 
-// The decay factor of StepLR, MultiStepLR and ExponentialLR. torch 1.13 checks none; 0 is torch's
-// drop to a learning rate of 0 at the first decay. A negative one is refused: it makes negative
-// learning rates, which anneal's optimizers refuse (as torch's optimizers do when built).
-const gamma = () => nonNegative();
+// The decay factor of StepLR, MultiStepLR and ExponentialLR: torch 1.13 checks none. 0 drops the
+// rate to 0 at the first decay; a negative one makes the rate change sign at every decay (the
+// optimizers then step uphill, as torch's do), above 1 it grows.
+const gamma = () => anyNumber();
 
-/** torch `StepLR`: multiply by `gamma` every `stepSize` steps. */
+/**
+ * torch `StepLR`: multiply by `gamma` every `stepSize` steps. torch checks no `stepSize`: 0
+ * divides by zero at step 1; a negative one decays every `|stepSize|` steps (`t % stepSize` is 0
+ * there), as here.
+ */
 export const StepSpecSchema = z.strictObject({
   name: z.literal("step"),
   interval,
-  stepSize: positiveInt(),
+  stepSize: wholeSteps(
+    "it decays only at the steps that are whole multiples of it (every 5th for 2.5)",
+  ).refine((value) => value !== 0, {
+    message: "must not be 0: torch's StepLR takes the step count modulo it at step 1 " +
+      "(ZeroDivisionError)",
+  }),
   gamma: gamma().default(0.1),
 });
 
-/** torch `MultiStepLR`: multiply by `gamma` at each milestone. */
+/**
+ * torch `MultiStepLR`: multiply by `gamma` at each milestone, in any order; one listed twice
+ * counts twice, and none keeps the base rate. torch checks no milestone: one below 0 is never
+ * reached on its own, but counts from the start in a sequential's later schedule, which torch
+ * restarts with its closed form.
+ */
 export const MultistepSpecSchema = z.strictObject({
   name: z.literal("multistep"),
   interval,
-  milestones: z.array(nonNegativeInt()).min(1),
+  milestones: z.array(wholeSteps("a fractional milestone is never reached")),
   gamma: gamma().default(0.1),
 });
 
@@ -52,38 +99,76 @@ export const ExponentialSpecSchema = z.strictObject({
   gamma: gamma(),
 });
 
-/** torch `CosineAnnealingLR`. */
+/**
+ * torch `CosineAnnealingLR`. torch checks neither setting: a negative `tMax` runs as `|tMax|`
+ * (the cosine is even), a fractional one as written; `etaMin` may be negative or above the base
+ * rate, the curve then dips below 0 or rises.
+ */
 export const CosineSpecSchema = z.strictObject({
   name: z.literal("cosine"),
   interval,
-  tMax: positive(),
-  etaMin: nonNegative().default(0),
+  tMax: nonZero("torch's CosineAnnealingLR divides by it at step 1 (ZeroDivisionError)"),
+  etaMin: anyNumber().default(0),
 });
 
-/** torch `CosineAnnealingWarmRestarts` (`T_0`, `T_mult` are integers there too). */
+/**
+ * torch `CosineAnnealingWarmRestarts` (`T_0`, `T_mult` are integers there too, checked by torch;
+ * `eta_min` is not: it may be negative or above the base rate).
+ */
 export const CosineWarmRestartsSpecSchema = z.strictObject({
   name: z.literal("cosineWarmRestarts"),
   interval,
   t0: positiveInt(),
   tMult: z.number().int().gte(1).default(1),
-  etaMin: nonNegative().default(0),
+  etaMin: anyNumber().default(0),
 });
 
-/** torch `LinearLR`. `startFactor` must be > 0: torch 1.13 divides by it on the first step. */
+/**
+ * torch `LinearLR`: the factor moves from `startFactor` to `endFactor` over `totalIters` steps.
+ * torch checks both factors in [0, 1] and not `totalIters`: with `totalIters` <= 0 the factor
+ * stays at `startFactor` for good (in a sequential's later schedule, restarted by torch with its
+ * closed form: at `endFactor`; there `totalIters` 0 divides by zero).
+ */
 export const LinearSpecSchema = z.strictObject({
   name: z.literal("linear"),
   interval,
-  startFactor: z.number().gt(0).lte(1).default(1 / 3),
+  startFactor: z.number().gte(0).lte(1).default(1 / 3),
   endFactor: z.number().gte(0).lte(1).default(1),
-  totalIters: positiveInt().default(5),
+  totalIters: wholeSteps("the factor stops short of endFactor").default(5),
+}).check((ctx) => {
+  const { startFactor, totalIters } = ctx.value;
+  if (startFactor === 0 && totalIters > 0) {
+    ctx.issues.push({
+      code: "custom",
+      input: startFactor,
+      path: ["startFactor"],
+      message: `must be > 0 when 'totalIters' is > 0 (it is ${totalIters}): torch's LinearLR ` +
+        "divides by startFactor * totalIters at step 1 (ZeroDivisionError)",
+    });
+  }
 });
 
-/** torch `PolynomialLR`. */
+/**
+ * torch `PolynomialLR`. torch checks neither setting: with `totalIters` <= 0 the rate stays at
+ * the base rate (in a sequential's later schedule, restarted by torch with its closed form: at
+ * `0 ** power` times it; there `totalIters` 0 divides by zero); `power` 0 keeps the base rate.
+ */
 export const PolynomialSpecSchema = z.strictObject({
   name: z.literal("polynomial"),
   interval,
-  totalIters: positiveInt().default(5),
-  power: nonNegative().default(1),
+  totalIters: wholeSteps("the rate stops short of 0").default(5),
+  power: anyNumber().default(1),
+}).check((ctx) => {
+  const { totalIters, power } = ctx.value;
+  if (power < 0 && totalIters > 0) {
+    ctx.issues.push({
+      code: "custom",
+      input: power,
+      path: ["power"],
+      message: `must be >= 0 when 'totalIters' is > 0 (it is ${totalIters}): torch's ` +
+        `PolynomialLR raises 0 to it at step ${totalIters} (ZeroDivisionError)`,
+    });
+  }
 });
 
 /**
@@ -100,19 +185,27 @@ export function oneCyclePhaseEnds(
   return threePhase ? [up, 2 * pctStart * totalSteps - 2, totalSteps - 1] : [up, totalSteps - 1];
 }
 
-/** torch `OneCycleLR` (given `totalSteps`; the base learning rate is `maxLr / divFactor`). */
+/**
+ * torch `OneCycleLR` (given `totalSteps`; the base learning rate is `maxLr / divFactor`). torch
+ * checks `totalSteps`, `pctStart` and `annealStrategy` only: `maxLr` and the two divisors may be
+ * negative (the rates are then negative), the divisors not 0 (torch divides by them when built).
+ * The momenta go into the optimizer unchecked: the run's config keeps them to what the optimizer
+ * itself takes (see config.ts).
+ */
 export const OnecycleSpecSchema = z.strictObject({
   name: z.literal("onecycle"),
   interval,
-  maxLr: positive(),
+  maxLr: anyNumber(),
   totalSteps: positiveInt(),
   pctStart: z.number().gte(0).lte(1).default(0.3),
   annealStrategy: z.enum(["cos", "linear"]).default("cos"),
   cycleMomentum: z.boolean().default(true),
-  baseMomentum: z.number().gte(0).lte(1).default(0.85),
-  maxMomentum: z.number().gte(0).lte(1).default(0.95),
-  divFactor: positive().default(25),
-  finalDivFactor: positive().default(1e4),
+  baseMomentum: anyNumber().default(0.85),
+  maxMomentum: anyNumber().default(0.95),
+  divFactor: nonZero("torch's OneCycleLR divides maxLr by it (ZeroDivisionError)").default(25),
+  finalDivFactor: nonZero(
+    "torch's OneCycleLR divides the initial rate by it (ZeroDivisionError)",
+  ).default(1e4),
   threePhase: z.boolean().default(false),
 }).check((ctx) => {
   const { pctStart, totalSteps, threePhase } = ctx.value;
@@ -139,35 +232,43 @@ export const OnecycleSpecSchema = z.strictObject({
   }
 });
 
-/** torch `ReduceLROnPlateau`: the one metric-driven schedule (a reducer, see `plateau.ts`). */
+/**
+ * torch `ReduceLROnPlateau`: the one metric-driven schedule (a reducer, see `plateau.ts`). torch
+ * checks `factor` < 1 and the two modes only; the reducer makes torch's comparisons, so every
+ * other number runs as in torch (a negative `factor` cuts the rate to `minLr`, a negative
+ * `patience` reduces at every metric, a fractional one after more bad metrics than it says).
+ */
 export const PlateauSpecSchema = z.strictObject({
   name: z.literal("plateau"),
   interval,
   mode: z.enum(["min", "max"]).default("min"),
-  factor: z.number().gte(0).lt(1).default(0.1),
-  patience: nonNegativeInt().default(10),
-  threshold: nonNegative().default(1e-4),
+  factor: z.number().lt(1).default(0.1),
+  patience: anyNumber().default(10),
+  threshold: anyNumber().default(1e-4),
   thresholdMode: z.enum(["rel", "abs"]).default("rel"),
-  cooldown: nonNegativeInt().default(0),
-  minLr: nonNegative().default(0),
-  eps: nonNegative().default(1e-8),
+  cooldown: anyNumber().default(0),
+  minLr: anyNumber().default(0),
+  eps: anyNumber().default(1e-8),
 });
 
-/** Hugging Face `get_cosine_schedule_with_warmup`. */
+/**
+ * Hugging Face `get_cosine_schedule_with_warmup`, which checks nothing: its formula (warmup.ts)
+ * runs any numbers, as here.
+ */
 export const WarmupCosineSpecSchema = z.strictObject({
   name: z.literal("warmupCosine"),
   interval,
-  warmupSteps: nonNegativeInt(),
-  totalSteps: positiveInt(),
-  numCycles: positive().default(0.5),
+  warmupSteps: anyNumber(),
+  totalSteps: anyNumber(),
+  numCycles: anyNumber().default(0.5),
 });
 
-/** Hugging Face `get_linear_schedule_with_warmup`. */
+/** Hugging Face `get_linear_schedule_with_warmup`, which checks nothing (see warmupCosine). */
 export const WarmupLinearSpecSchema = z.strictObject({
   name: z.literal("warmupLinear"),
   interval,
-  warmupSteps: nonNegativeInt(),
-  totalSteps: positiveInt(),
+  warmupSteps: anyNumber(),
+  totalSteps: anyNumber(),
 });
 
 /** Every schedule a `sequential` may chain: all closed-form ones (not `plateau`, not nested). */
@@ -185,43 +286,99 @@ export const ChildSchedulerSpecSchema = z.discriminatedUnion("name", [
   WarmupLinearSpecSchema,
 ]);
 
-/** torch `SequentialLR`: `schedulers[i]` runs from `milestones[i - 1]`, restarted at step 0. */
+/**
+ * Whether `child` of a sequential, restarted at its milestone, makes torch raise there: torch
+ * restarts a later schedule with its closed form (`step(0)`), which divides by `totalIters` for
+ * linear and polynomial (0 in the closed form's `min(totalIters, 0) / totalIters`) and, for a
+ * polynomial with `totalIters` < 0, raises 0 to `power`. The message and the field, or undefined.
+ */
+function restartRaises(child: ChildSchedulerSpec): { field: string; message: string } | undefined {
+  const restart = "in a schedule after the first: torch restarts it at its milestone with its " +
+    "closed form";
+  if ((child.name === "linear" || child.name === "polynomial") && child.totalIters === 0) {
+    return {
+      field: "totalIters",
+      message: `must not be 0 ${restart}, which divides by totalIters (ZeroDivisionError)`,
+    };
+  }
+  if (child.name === "polynomial" && child.totalIters < 0 && child.power < 0) {
+    return {
+      field: "power",
+      message: `must be >= 0 with 'totalIters' < 0 ${restart}, which raises 0 to the power ` +
+        "(ZeroDivisionError)",
+    };
+  }
+  return undefined;
+}
+
+/**
+ * torch `SequentialLR`: `schedulers[i]` runs from `milestones[i - 1]`, restarted at step 0. torch
+ * checks only that there is one milestone fewer than schedules. Equal milestones skip the
+ * schedules between them, as in torch. anneal refuses on purpose milestones torch accepts but does
+ * not restart a schedule at: one no step equals (below 1, or a fraction), after which torch runs
+ * the next schedule a step late from the rate the previous one left, and decreasing ones, which
+ * torch looks up as if sorted (bisection).
+ */
 export const SequentialSpecSchema = z.strictObject({
   name: z.literal("sequential"),
   interval,
   schedulers: z.array(ChildSchedulerSpecSchema).min(1),
-  milestones: z.array(positiveInt()),
+  milestones: z.array(anyNumber()),
 }).check((ctx) => {
   const { schedulers, milestones } = ctx.value;
+  const issue = (path: (string | number)[], input: unknown, message: string) =>
+    ctx.issues.push({ code: "custom", input, path, message });
   // torch's OneCycleLR sets every param group's `initial_lr` to maxLr / divFactor when it is
   // built, and SequentialLR starts its children from `initial_lr`: beside a onecycle, every other
   // child would run from maxLr / divFactor, not from the optimizer's lr, and momentum would cycle
   // only while the onecycle runs. anneal does not reproduce that, so it refuses it.
   const oneCycle = schedulers.findIndex((child) => child.name === "onecycle");
   if (schedulers.length > 1 && oneCycle >= 0) {
-    ctx.issues.push({
-      code: "custom",
-      input: "onecycle",
-      path: ["schedulers", oneCycle, "name"],
-      message: "cannot be onecycle beside other schedules (torch's OneCycleLR would make them " +
+    issue(
+      ["schedulers", oneCycle, "name"],
+      "onecycle",
+      "cannot be onecycle beside other schedules (torch's OneCycleLR would make them " +
         "start from maxLr / divFactor instead of the optimizer's lr); use onecycle on its own, " +
         "its pctStart phase is its warmup",
-    });
-  } else if (milestones.length !== schedulers.length - 1) {
-    ctx.issues.push({
-      code: "custom",
-      input: milestones,
-      path: ["milestones"],
-      message: `must have one entry fewer than 'schedulers' (${schedulers.length})`,
-    });
-  } else if (milestones.some((m, i) => i > 0 && m <= milestones[i - 1])) {
-    ctx.issues.push({
-      code: "custom",
-      input: milestones,
-      path: ["milestones"],
-      message: "must be strictly increasing",
-    });
+    );
+    return;
   }
+  if (milestones.length !== schedulers.length - 1) {
+    issue(
+      ["milestones"],
+      milestones,
+      `must have one entry fewer than 'schedulers' (${schedulers.length})`,
+    );
+    return;
+  }
+  const unreached = milestones.findIndex((m) => !Number.isInteger(m) || m < 1);
+  if (unreached >= 0) {
+    issue(
+      ["milestones", unreached],
+      milestones[unreached],
+      "must be a whole number >= 1: torch 1.13 accepts it, but no step equals it, so torch " +
+        "does not restart the next schedule: it runs it a step late from the rate the previous " +
+        "one left; anneal refuses it",
+    );
+    return;
+  }
+  const down = milestones.findIndex((m, i) => i > 0 && m < milestones[i - 1]);
+  if (down >= 0) {
+    issue(
+      ["milestones"],
+      milestones,
+      "must not decrease: torch 1.13 accepts them in any order, but finds the running schedule " +
+        "by bisection, as if they were sorted, so schedules run elsewhere than their milestones " +
+        "say; anneal refuses it",
+    );
+    return;
+  }
+  schedulers.forEach((child, i) => {
+    // a schedule whose milestone equals the next one's is skipped, never restarted
+    const restarted = i > 0 && (i === schedulers.length - 1 || milestones[i - 1] < milestones[i]);
+    const raises = restarted ? restartRaises(child) : undefined;
+    if (raises) issue(["schedulers", i, raises.field], child, raises.message);
+  });
 });
 
 /**

@@ -1,0 +1,158 @@
+/**
+ * torch 1.13's own verdict on the edges of every schedule's settings, from
+ * tests/fixtures/schedulers/torch_domain.json (generate.py): negative, zero and above-1 values,
+ * fractional step counts, empty, unsorted, repeated and negative milestones, each schedule on its
+ * own and as a sequential's later schedule (which torch restarts with its closed form). anneal must
+ * refuse every setting torch raises for (when built or at a later step), and run every other one
+ * to torch's learning rates (and momenta) unless it refuses it on purpose, which its error must
+ * say ("torch 1.13 accepts ..."). onecycle's momenta are judged with the optimizer they go into.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { parseConfig } from "../config.ts";
+import { parseSchedulerSpec } from "./parse.ts";
+import { previewSchedule } from "./preview.ts";
+import type { SchedulerSpec } from "./spec.ts";
+
+interface DomainCase {
+  spec: SchedulerSpec;
+  /** Where torch raised: the scheduler step (0: when built) and its error. */
+  raises?: { step: number; error: string };
+  lr?: number[];
+  momentum?: number[];
+}
+
+const fixture: {
+  torch: string;
+  baseLr: number;
+  metrics: number[];
+  schedules: DomainCase[];
+  onecycleMomentum: (DomainCase & { optimizer: "sgd" | "adam" | "rmsprop" })[];
+} = JSON.parse(
+  await Deno.readTextFile(
+    new URL("../tests/fixtures/schedulers/torch_domain.json", import.meta.url),
+  ),
+);
+
+/** What anneal refuses on purpose says so, and what torch does with it. */
+const DELIBERATE = /torch 1\.13 accepts/;
+
+/** anneal's verdict: undefined when it accepts `run`, else its error's message. */
+function refusal(run: () => unknown): string | undefined {
+  try {
+    run();
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+function assertClose(actual: number[], expected: number[], label: string): void {
+  assert.equal(actual.length, expected.length, `${label}: length`);
+  expected.forEach((want, t) => {
+    // closed forms against torch's recursive ones: rounding only
+    const tolerance = 1e-9 * Math.max(Math.abs(actual[t]), Math.abs(want)) + 1e-15;
+    assert.ok(
+      Math.abs(actual[t] - want) <= tolerance,
+      `${label} at t=${t}: anneal ${actual[t]}, torch ${want}`,
+    );
+  });
+}
+
+/** The schedule a case is about: a sequential made to restart a schedule counts as that one. */
+function groupOf({ spec }: DomainCase): string {
+  if (spec.name !== "sequential" || spec.schedulers[0].name !== "constant") return spec.name;
+  return `${spec.schedulers[1].name}, restarted by a sequential`;
+}
+
+const groups = Map.groupBy(fixture.schedules, groupOf);
+
+Deno.test(`the domain fixture covers every schedule, and torch ${fixture.torch} raises for some of each`, () => {
+  for (
+    const name of [
+      "constant",
+      "step",
+      "multistep",
+      "exponential",
+      "cosine",
+      "cosineWarmRestarts",
+      "linear",
+      "polynomial",
+      "onecycle",
+      "plateau",
+      "warmupCosine",
+      "warmupLinear",
+      "sequential",
+    ]
+  ) assert.ok(groups.has(name), `no domain cases for ${name}`);
+  // every schedule can go below 0 somewhere in its domain but the warmups, which clamp at 0
+  const negative = new Set(
+    fixture.schedules.filter((c) => c.lr?.some((lr) => lr < 0)).map(groupOf),
+  );
+  for (const name of ["step", "multistep", "exponential", "cosine", "onecycle", "plateau"]) {
+    assert.ok(negative.has(name), `no negative rates for ${name}`);
+  }
+});
+
+for (const [group, cases] of groups) {
+  Deno.test(`${group}: anneal refuses what torch ${fixture.torch} raises for, and runs the rest as torch does or says why not`, () => {
+    let compared = 0;
+    for (const c of cases) {
+      const label = JSON.stringify(c.spec);
+      const refused = refusal(() => parseSchedulerSpec(c.spec));
+      if (c.raises) {
+        assert.ok(
+          refused !== undefined,
+          `${label}: torch raises at step ${c.raises.step} (${c.raises.error}), anneal accepts it`,
+        );
+      } else if (refused !== undefined) {
+        assert.match(refused, DELIBERATE, `${label}: torch runs it, anneal refuses it`);
+      } else {
+        const preview = previewSchedule(c.spec, fixture.baseLr, c.lr!.length, fixture.metrics);
+        assertClose(preview.lr, c.lr!, `${label} lr`);
+        if (c.momentum) assertClose(preview.momentum ?? [], c.momentum, `${label} momentum`);
+        compared++;
+      }
+    }
+    assert.ok(compared > 0, `${group}: no setting run against torch`);
+  });
+}
+
+Deno.test(`onecycle's momenta: a run config refuses what torch ${fixture.torch}'s optimizers fail on, and says why it refuses the rest`, () => {
+  for (const c of fixture.onecycleMomentum) {
+    const optimizer = c.optimizer === "sgd"
+      ? { name: "sgd", lr: 0.1, momentum: 0.9 }
+      : { name: c.optimizer, lr: 0.1 };
+    const label = `${c.optimizer} with ${JSON.stringify(c.spec)}`;
+    const refused = refusal(() => parseConfig({ optimizer, scheduler: c.spec }));
+    if (c.raises) {
+      assert.ok(
+        refused !== undefined,
+        `${label}: torch raises (${c.raises.error}), anneal accepts`,
+      );
+    } else if (refused !== undefined) {
+      assert.match(refused, DELIBERATE, `${label}: torch runs it, anneal refuses it`);
+    }
+  }
+  // what each optimizer takes: sgd and rmsprop any momentum >= 0, the Adam family a beta1 < 1
+  const accepted = (optimizer: string, base: number, max: number) =>
+    fixture.onecycleMomentum.some((c) =>
+      c.optimizer === optimizer && c.spec.name === "onecycle" && c.spec.baseMomentum === base &&
+      c.spec.maxMomentum === max && !c.raises
+    ) && refusal(() =>
+        parseConfig({
+          optimizer: { name: optimizer, lr: 0.1 },
+          scheduler: {
+            name: "onecycle",
+            maxLr: 0.1,
+            totalSteps: 10,
+            baseMomentum: base,
+            maxMomentum: max,
+          },
+        })
+      ) === undefined;
+  assert.ok(accepted("sgd", 1.5, 0) && accepted("rmsprop", 1.5, 1) && accepted("adam", 0, 0.95));
+  assert.ok(!accepted("adam", 0.85, 1.5) && !accepted("sgd", -0.5, 0.95));
+});
