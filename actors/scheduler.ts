@@ -142,8 +142,12 @@ export function replanFrom(state: SchedulerState, epoch: number): number | null 
   const flat = resolved.mode === "min" ? Infinity : -Infinity;
   let plateau = state.plateau;
   // A reduction is due within cooldown + patience + 1 flat epochs; one that leaves the rate
-  // unchanged means it is at its floor for good.
-  const last = epoch + 1 + resolved.cooldown + resolved.patience + 1;
+  // unchanged means it is at its floor for good. torch's counters take any number: a fractional
+  // cooldown lasts its ceiling, a fractional patience its floor (more bad epochs than it), and
+  // one below 0 none (a negative patience reduces at every metric, in cooldown too).
+  const cooldown = Math.max(0, Math.ceil(resolved.cooldown));
+  const patience = Math.max(-1, Math.floor(resolved.patience));
+  const last = epoch + 1 + cooldown + patience + 1;
   for (let next = epoch + 1; next <= last; next++) {
     const after = stepPlateau(spec, plateau, flat);
     if (after.lr !== plateau.lr) return next;

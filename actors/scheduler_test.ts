@@ -68,12 +68,14 @@ Deno.test("replanFrom: no epoch end before it changes a plateau's rate (random r
   fc.assert(
     fc.property(
       fc.record({
-        patience: fc.integer({ min: 0, max: 4 }),
-        cooldown: fc.integer({ min: 0, max: 3 }),
-        factor: fc.constantFrom(0.1, 0.5),
-        minLr: fc.constantFrom(0, 0.01),
+        // torch checks none of these but factor < 1: negative and fractional ones too
+        patience: fc.constantFrom(-1, 0, 1, 1.5, 2, 4),
+        cooldown: fc.constantFrom(-1, 0, 1, 1.5, 3),
+        factor: fc.constantFrom(-0.5, 0, 0.1, 0.5),
+        minLr: fc.constantFrom(-0.01, 0, 0.01),
+        eps: fc.constantFrom(-0.01, 0, 1e-8),
         mode: fc.constantFrom("min" as const, "max" as const),
-        threshold: fc.constantFrom(0, 1e-4, 0.1),
+        threshold: fc.constantFrom(-0.1, 0, 1e-4, 0.1),
         thresholdMode: fc.constantFrom("rel" as const, "abs" as const),
       }),
       fc.array(
