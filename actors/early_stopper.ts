@@ -111,8 +111,16 @@ export function patienceMayStop(guard: StopGuard | undefined, epoch: number): bo
   return !guard || (guard.patienceFrom !== null && epoch >= guard.patienceFrom);
 }
 
-/** Suggests a tenth of the learning rate, as a `--set` the user can paste. */
+/**
+ * Suggests a tenth of the learning rate, as a `--set` the user can paste; for a negative rate
+ * (a schedule's, as torch runs it), says that it climbs the loss instead.
+ */
 export function divideLrHint(lr: number | undefined): string {
+  if (lr !== undefined && lr < 0) {
+    return `the learning rate is negative (${Number(lr.toPrecision(3))}, from the schedule): ` +
+      "a negative rate climbs the loss, in torch as here; keep the schedule's rates >= 0 (a " +
+      "gamma, etaMin, maxLr or minLr >= 0)";
+  }
   return `learning rate too high: divide by 10 (--set optimizer.lr=${
     tenth(lr)
   }), or add clipping (--set clipping.maxNorm=1)`;

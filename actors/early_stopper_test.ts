@@ -3,6 +3,7 @@ import { EarlyStoppingSchema } from "../config.ts";
 import fc from "npm:fast-check@4.10.2";
 import {
   divergenceHint,
+  divideLrHint,
   initEarlyStopper,
   judgeEpoch,
   patienceMayStop,
@@ -212,4 +213,12 @@ Deno.test("the stop guard lets the trainer go on where no stop is possible", () 
     ended(0, { loss: 2 }),
   );
   assert.deepEqual(free.guard, { patienceFrom: null, lossAbove: 20 });
+});
+
+Deno.test("a divergence at a schedule's negative rate says the rate climbs the loss, not to divide it", () => {
+  assert.match(divideLrHint(0.5), /divide by 10 \(--set optimizer\.lr=0\.05\)/);
+  const hint = divideLrHint(-0.05);
+  assert.match(hint, /the learning rate is negative \(-0\.05, from the schedule\)/);
+  assert.match(hint, /climbs the loss/);
+  assert.doesNotMatch(hint, /optimizer\.lr=/);
 });

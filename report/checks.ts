@@ -133,6 +133,8 @@ export function checkDiverged(
       set: [fault.set],
     };
   }
+  const negative = record.steps.find((s) => s.lr < 0);
+  if (negative) return climbedNegativeRate(record, evidence, negative);
   const set = Number.isFinite(lr) ? [`optimizer.lr=${nice(lr / 10)}`] : [];
   if (maximize) {
     return {
@@ -157,6 +159,33 @@ export function checkDiverged(
     title: "diverged: learning rate too high",
     evidence,
     fix: `learning rate too high: divide it by 10 (${setText(set)})${clipText}`,
+    set,
+  };
+}
+
+/**
+ * A run that diverged after its schedule made the rate negative (torch runs a negative gamma or
+ * etaMin as it is: the update climbs the loss): a smaller rate would not help, a rate >= 0 would.
+ */
+function climbedNegativeRate(
+  record: RunRecord,
+  evidence: string,
+  negative: { step: number; epoch: number; lr: number },
+): Finding {
+  const set: string[] = [];
+  for (const field of ["gamma", "etaMin", "maxLr", "minLr"]) {
+    const value = configValue(record.config, `scheduler.${field}`);
+    if (typeof value === "number" && value < 0) {
+      set.push(`scheduler.${field}=${field === "gamma" || field === "maxLr" ? -value : 0}`);
+    }
+  }
+  return {
+    kind: "diverged",
+    severity: "critical",
+    title: "diverged: the learning rate went negative",
+    evidence: `${evidence}; the schedule's rate was ${f(negative.lr)} at step ${negative.step} ` +
+      `(epoch ${negative.epoch}), and a negative rate climbs the loss (torch runs it so too)`,
+    fix: `keep the schedule's rates >= 0${set.length ? ` (${setText(set)})` : ""}`,
     set,
   };
 }

@@ -85,6 +85,20 @@ Deno.test("maximizing: a loss that overflows is diverged, with the ascent's fix"
   assert.match(d.findings[0].fix, /--set optimizer\.maximize=false/);
 });
 
+Deno.test("diverged after the schedule made the rate negative: the fix is a rate >= 0, not a smaller one", () => {
+  // torch runs a negative gamma as it is: every other decay the rate is negative and climbs the loss
+  const steps = syntheticSteps(40, 10, () => 1).map((s) => ({ ...s, lr: 0.1 * (-1) ** s.epoch }));
+  const d = diagnose(syntheticRun([2, 5, 12, 30], {
+    steps,
+    lr: 0.1,
+    config: { scheduler: { name: "step", stepSize: 10, gamma: -1 } },
+  }));
+  assert.deepEqual(kinds(d), ["diverged"]);
+  assert.equal(d.findings[0].title, "diverged: the learning rate went negative");
+  assert.match(d.findings[0].evidence, /the schedule's rate was -0\.1 at step 10 \(epoch 1\)/);
+  assert.deepEqual(d.findings[0].set, ["scheduler.gamma=1"]);
+});
+
 Deno.test("lrTooLow: a loss that drops under 5% asks for 10x the run's lr", () => {
   const d = diagnose(syntheticRun([1, 0.995, 0.99, 0.985, 0.98, 0.978], { lr: 0.001 }));
   assert.deepEqual(kinds(d), ["lrTooLow"]);

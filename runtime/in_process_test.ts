@@ -67,3 +67,26 @@ Deno.test("a step schedule with gamma 0 (torch accepts it) trains at the base ra
   const constant = await trainInProcess(parseConfig({ ...input, scheduler: undefined, epochs: 3 }));
   assert.notDeepEqual(constant.weights, first.weights, "at the base rate the later epochs train");
 });
+
+Deno.test("a step schedule with a negative gamma (torch accepts it) climbs the loss while its rate is negative, through the actors as in the loop", async () => {
+  await using runs = await tempRunsDir();
+  const input = {
+    backend: "cpu" as const,
+    runsDir: runs.dir,
+    epochs: 3,
+    data: { kind: "synthetic-linear" as const, n: 64 },
+    optimizer: { name: "sgd" as const, lr: 0.05, momentum: 0.5 },
+    // torch's StepLR: lr = 0.05 * (-1) ** epoch, so epoch 1 steps up the gradient
+    scheduler: { name: "step" as const, stepSize: 1, gamma: -1, interval: "epoch" as const },
+    batchSize: 16,
+  };
+  const flipped = await trainInProcess(parseConfig(input));
+  const steady = await trainInProcess(
+    parseConfig({ ...input, scheduler: { ...input.scheduler, gamma: 1 } }),
+  );
+  assert.ok(flipped.losses.every(Number.isFinite));
+  assert.equal(flipped.losses[0], steady.losses[0], "the same first epoch at the base rate");
+  assert.ok(flipped.losses[1] > steady.losses[1], "the negative rate climbs the loss");
+  const { result } = await trainCollect(input);
+  await assertLastWeights(result.runDir, flipped.weights);
+});
