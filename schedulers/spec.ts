@@ -337,9 +337,9 @@ export const SequentialSpecSchema = z.strictObject({
     issue(
       ["schedulers", oneCycle, "name"],
       "onecycle",
-      "cannot be onecycle beside other schedules (torch's OneCycleLR would make them " +
-        "start from maxLr / divFactor instead of the optimizer's lr); use onecycle on its own, " +
-        "its pctStart phase is its warmup",
+      "cannot be onecycle beside other schedules: torch 1.13 accepts it, but its OneCycleLR " +
+        "makes them start from maxLr / divFactor instead of the optimizer's lr, which anneal " +
+        "refuses rather than imitates; use onecycle on its own, its pctStart phase is its warmup",
     );
     return;
   }
