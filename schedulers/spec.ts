@@ -235,7 +235,7 @@ export const OnecycleSpecSchema = z.strictObject({
 /**
  * torch `ReduceLROnPlateau`: the one metric-driven schedule (a reducer, see `plateau.ts`). torch
  * checks `factor` < 1 and the two modes only; the reducer makes torch's comparisons, so every
- * other number runs as in torch (a negative `factor` cuts the rate to `minLr`, a negative
+ * other number runs as in torch (a negative `factor` flips the rate's sign, floored at `minLr`; a negative
  * `patience` reduces at every metric, a fractional one after more bad metrics than it says).
  */
 export const PlateauSpecSchema = z.strictObject({
@@ -315,7 +315,8 @@ function restartRaises(child: ChildSchedulerSpec): { field: string; message: str
  * torch `SequentialLR`: `schedulers[i]` runs from `milestones[i - 1]`, restarted at step 0. torch
  * checks only that there is one milestone fewer than schedules. Equal milestones skip the
  * schedules between them, as in torch. anneal refuses on purpose milestones torch accepts but does
- * not restart a schedule at: one no step equals (below 1, or a fraction), after which torch runs
+ * not restart a schedule at: one below 1 or fractional (torch looks for milestones at whole steps
+ * from step 1), after which torch runs
  * the next schedule a step late from the rate the previous one left, and decreasing ones, which
  * torch looks up as if sorted (bisection).
  */
@@ -356,9 +357,9 @@ export const SequentialSpecSchema = z.strictObject({
     issue(
       ["milestones", unreached],
       milestones[unreached],
-      "must be a whole number >= 1: torch 1.13 accepts it, but no step equals it, so torch " +
-        "does not restart the next schedule: it runs it a step late from the rate the previous " +
-        "one left; anneal refuses it",
+      "must be a whole number >= 1: torch 1.13 accepts it, but looks for a milestone only at " +
+        "whole steps from step 1, so it does not restart the next schedule there: it runs it a " +
+        "step late from the rate the previous one left; anneal refuses it",
     );
     return;
   }
