@@ -179,8 +179,11 @@ function cycledMomentumIssues(
       field,
       message: betaLike
         ? `must be in [0, 1) with optimizer ${name}, whose beta1 it sets: torch 1.13 accepts ` +
-          "any value and hands it over unchecked (at 1 exactly, Adam's bias correction " +
-          "1 - beta1 ** t divides by zero); anneal refuses what the optimizer's own betas refuse"
+          "any value and hands it over unchecked" +
+          (name === "adam" || name === "adamw"
+            ? " (at 1 exactly, Adam's bias correction 1 - beta1 ** t divides by zero)"
+            : "") +
+          "; anneal refuses what the optimizer's own betas refuse"
         : `must be >= 0 with optimizer ${name}, whose momentum it sets: torch 1.13 accepts any ` +
           "value and hands it over unchecked; anneal refuses what the optimizer's own momentum " +
           "refuses",
