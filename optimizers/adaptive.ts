@@ -197,9 +197,7 @@ export function scaleByLion(options: { beta2: number }): Transform {
  */
 export function sign(x: tf.Tensor): tf.Tensor {
   if (tf.getBackend() !== "wasm") return tf.sign(x);
-  return tf.tidy(() =>
-    tf.sub(tf.cast(tf.greater(x, 0), x.dtype), tf.cast(tf.less(x, 0), x.dtype))
-  );
+  return tf.tidy(() => tf.sub(tf.cast(tf.greater(x, 0), x.dtype), tf.cast(tf.less(x, 0), x.dtype)));
 }
 
 /**

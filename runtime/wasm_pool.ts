@@ -12,7 +12,7 @@
  *
  * @module
  */
-import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import type * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { poolGradCall } from "./conv_args.ts";
 import { heapFloats, type KernelArgs, overrideWasmKernel, wasmInternals } from "./wasm_heap.ts";
 import { simdKernels } from "./wasm_simd/kernels.ts";
