@@ -15,7 +15,7 @@ import { AnnealError } from "./errors.ts";
 import { closestName, fieldNames, formatPath, showValue, valueAt } from "./zod_paths.ts";
 import { type ScaledLearningRate, scaleLearningRate } from "./optimizers/scaling.ts";
 import { maximizes, settingFault } from "./optimizers/hazards.ts";
-import { checkLossFits, checkMonitor, dataTask } from "./task_fit.ts";
+import { checkLossFits, checkMonitor, dataTask, LOSS_METRICS } from "./task_fit.ts";
 
 /** Gradient clipping and the clip monitor's policy. */
 export const ClippingSchema = z.strictObject({
@@ -392,11 +392,8 @@ function checkFit(config: RunConfig): void {
   const data = dataTask(config.data);
   if (config.loss !== undefined) checkLossFits(config.loss, data);
   const { monitor, mode } = config.earlyStopping;
-  checkMonitor(monitor, mode, data, config.data.validationSplit > 0);
+  checkMonitor(monitor, mode, data, config.data.validationSplit > 0, maximizes(config.optimizer));
 }
-
-/** The metrics that are the loss itself: the ones `optimizer.maximize` pushes up. */
-const LOSS_MONITORS = ["loss", "valLoss"];
 
 /**
  * Whether `config` maximizes the loss while early stopping watches it: then the best epoch is
@@ -405,7 +402,7 @@ const LOSS_MONITORS = ["loss", "valLoss"];
 function watchesMaximizedLoss(config: { optimizer?: unknown; earlyStopping?: unknown }): boolean {
   const stopping = config.earlyStopping as { monitor?: unknown } | undefined;
   const monitor = stopping?.monitor ?? "valLoss";
-  return maximizes(config.optimizer) && LOSS_MONITORS.includes(monitor as string);
+  return maximizes(config.optimizer) && LOSS_METRICS.includes(monitor as string);
 }
 
 /**

@@ -193,6 +193,28 @@ Deno.test("a zero optimizer lr is accepted under onecycle, whose rates ignore it
   }
 });
 
+Deno.test("early stopping's suggested monitor changes its mode only where the optimizer's direction needs it", () => {
+  const hintOf = (input: Record<string, unknown>) => {
+    try {
+      parseConfig({ data: { kind: "synthetic-linear", validationSplit: 0.25 }, ...input });
+    } catch (error) {
+      return (error as AnnealError).hint;
+    }
+    assert.fail("the monitor was accepted");
+  };
+  assert.equal(
+    hintOf({
+      optimizer: { name: "adam", maximize: true },
+      earlyStopping: { monitor: "val_los", mode: "max" },
+    }),
+    "did you mean 'valLoss'? (--set earlyStopping.monitor=valLoss)",
+  );
+  assert.equal(
+    hintOf({ earlyStopping: { monitor: "val_los", mode: "max" } }),
+    "did you mean 'valLoss'? (--set earlyStopping.monitor=valLoss --set earlyStopping.mode=min)",
+  );
+});
+
 Deno.test("onecycle without momentum cycling is accepted with adagrad", () => {
   const config = parseConfig({
     optimizer: { name: "adagrad", lr: 0.1 },

@@ -133,8 +133,13 @@ export type {
   StepRecord,
 } from "./report/mod.ts";
 export { checkRunId } from "./runtime/records.ts";
-export { runSweep, runWorker, trialConfig } from "./runtime/sweep.ts";
-export type { StudyDefinition, SweepOptions, SweepResult } from "./runtime/sweep.ts";
+export { runSweep, runWorker, sweepDirection, trialConfig } from "./runtime/sweep.ts";
+export type {
+  StudyDefinition,
+  SweepDirection,
+  SweepOptions,
+  SweepResult,
+} from "./runtime/sweep.ts";
 export type { StudyResult } from "./sweeps/study.ts";
 export type { Params, ParamValue } from "./sweeps/space.ts";
 export { renderSweepReport } from "./report/sweep_html.ts";

@@ -179,7 +179,28 @@ export function checkLossFits(loss: LossName, data: DataTask): void {
 }
 
 /** A validation metric's name: `loss` -> `valLoss`. */
-const validationName = (name: string) => `val${name[0].toUpperCase()}${name.slice(1)}`;
+export const validationName = (name: string) => `val${name[0].toUpperCase()}${name.slice(1)}`;
+
+/** The metrics that are the loss itself, on the training and the validation split. */
+export const LOSS_METRICS: readonly string[] = ["loss", "valLoss"];
+
+/**
+ * Whether a higher value of an epoch metric is better: for the loss itself (`loss`, `valLoss`),
+ * exactly when the optimizer maximizes it (torch's `maximize`, see optimizers/hazards.ts); for any
+ * other metric, when its name is accuracy-like (accuracy, AUC, F1, precision, recall). Errors
+ * such as `mae`, and the loss of an optimizer that descends it, are better lower.
+ *
+ * @example
+ * ```ts
+ * import { higherIsBetter } from "./task_fit.ts";
+ * console.assert(higherIsBetter("valAccuracy", false) && !higherIsBetter("valMae", true));
+ * console.assert(higherIsBetter("valLoss", true) && !higherIsBetter("valLoss", false));
+ * ```
+ */
+export function higherIsBetter(metric: string, maximizesLoss: boolean): boolean {
+  if (LOSS_METRICS.includes(metric)) return maximizesLoss;
+  return /acc|auc|f1|precision|recall/i.test(metric);
+}
 
 /**
  * The metrics each epoch of a run logs: the training loss and the task's metric, the same on the
@@ -207,8 +228,10 @@ const COUNTERPART: Record<string, string> = {
 /**
  * Throws a config error when early stopping would watch a metric no epoch of the run logs (it
  * would never stop the run, nor find a best epoch): names the monitor, the metrics the run logs
- * given its task and validation split, and the closest one. Without a validation split,
- * `valLoss` and the other validation metrics are accepted: they watch the training metrics.
+ * given its task and validation split, and the closest one, with the mode that metric needs when
+ * `mode` is the other (`maximizesLoss`: the optimizer pushes the loss up, so a loss needs max).
+ * Without a validation split, `valLoss` and the other validation metrics are accepted: they watch
+ * the training metrics.
  *
  * @example
  * ```ts
@@ -228,6 +251,7 @@ export function checkMonitor(
   mode: "min" | "max",
   data: DataTask,
   validation: boolean,
+  maximizesLoss = false,
 ): void {
   checkMetric(monitor, data, validation, {
     action: "watch",
@@ -235,8 +259,10 @@ export function checkMonitor(
     subject: "this run",
     where: "earlyStopping.monitor",
     validationFallback: true,
-    directionFix: (max) =>
-      max === (mode === "max") ? "" : ` --set earlyStopping.mode=${max ? "max" : "min"}`,
+    directionFix: (metric) => {
+      const max = higherIsBetter(metric, maximizesLoss);
+      return max === (mode === "max") ? "" : ` --set earlyStopping.mode=${max ? "max" : "min"}`;
+    },
   });
 }
 
@@ -252,8 +278,8 @@ export interface MetricUse {
   where: string;
   /** Whether `valX` without a validation split reads `x` (early stopping does; a sweep does not). */
   validationFallback: boolean;
-  /** The `--set` that the direction needs with a suggested metric (maximize: accuracy), or "". */
-  directionFix?: (maximize: boolean) => string;
+  /** The `--set` that the direction needs with the suggested metric, or "" when none is needed. */
+  directionFix?: (metric: string) => string;
   /** The `--set` that picks metric `name` (default: `--set <where>=<name>`). */
   setMetric?: (name: string) => string;
 }
@@ -300,7 +326,7 @@ export function checkMetric(
       {
         where: use.where,
         hint: `hold out a validation split (--set data.validationSplit=0.1) or ${use.action} ` +
-          `'${training}' (${set(training)}${use.directionFix?.(/accuracy/i.test(training)) ?? ""})`,
+          `'${training}' (${set(training)}${use.directionFix?.(training) ?? ""})`,
       },
     );
   }
@@ -326,9 +352,7 @@ export function checkMetric(
     : counterpart === undefined
     ? meant
     : undefined;
-  const directionFix = suggestion === undefined
-    ? ""
-    : use.directionFix?.(suggestion.toLowerCase().includes("accuracy")) ?? "";
+  const directionFix = suggestion === undefined ? "" : use.directionFix?.(suggestion) ?? "";
   throw new AnnealError("config", `${cannot}: ${why}; ${logs}${fallback}`, {
     where: use.where,
     hint: suggestion

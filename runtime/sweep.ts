@@ -5,10 +5,10 @@
  *
  * @module
  */
-import { parseConfig, type RunConfig } from "../config.ts";
+import { type ConfigWarning, parseConfig, type RunConfig } from "../config.ts";
 import { AnnealError } from "../errors.ts";
 import { applyParams, type Params, parseSpace } from "../sweeps/space.ts";
-import { directionOf, type SweepSpec } from "../sweeps/spec.ts";
+import type { SweepSpec } from "../sweeps/spec.ts";
 import { runStudy, type StudyResult } from "../sweeps/study.ts";
 import { gridSampler } from "../sweeps/samplers/grid.ts";
 import { randomSampler } from "../sweeps/samplers/random.ts";
@@ -23,7 +23,16 @@ import { openStorage } from "../storage/mod.ts";
 import type { StudyStorage, Trial } from "../storage/types.ts";
 import { checkRunId, makeRunDirectory } from "./records.ts";
 import { train } from "./supervisor.ts";
-import { checkMetric, dataTask } from "../task_fit.ts";
+import {
+  checkMetric,
+  dataTask,
+  higherIsBetter,
+  LOSS_METRICS,
+  metricNames,
+  validationName,
+} from "../task_fit.ts";
+import { maximizes } from "../optimizers/hazards.ts";
+import { formatPath } from "../zod_paths.ts";
 
 /** What a study stores so that any worker can run its trials. */
 export interface StudyDefinition {
@@ -67,6 +76,11 @@ export interface SweepOptions {
   pruner?: SweepSpec["pruner"];
   /** Called when a trial ends. */
   onTrial?: (trial: Trial) => void;
+  /**
+   * Called, before any trial runs, with what in the sweep is likely a mistake (a `direction` that
+   * contradicts the trials' `optimizer.maximize`); the result lists them too.
+   */
+  onWarning?: (warning: ConfigWarning) => void;
   /** Worker identity (default: host:pid:random). */
   workerId?: string;
 }
@@ -79,6 +93,8 @@ export interface SweepResult extends StudyResult {
   direction: "minimize" | "maximize";
   /** The best trial's full config, ready for `anneal train -c`. */
   bestConfig?: RunConfig;
+  /** What in the sweep is likely a mistake, as given to `onWarning`. */
+  warnings: ConfigWarning[];
 }
 
 /** The sampler named by a sweep. */
@@ -125,6 +141,95 @@ function isBetter(
   return best === undefined || (direction === "minimize" ? value < best : value > best);
 }
 
+/** The `optimizer.maximize` of each trial a sweep may run: the space's values, else the base's. */
+function trialsMaximize(
+  space: SweepSpec["space"],
+  base: Pick<RunConfig, "optimizer">,
+): Set<boolean> {
+  const distribution = space["optimizer.maximize"];
+  // a numeric distribution over the flag gives trials the schema refuses: each fails on its own
+  if (distribution?.type === "choice" || distribution?.type === "grid") {
+    return new Set(distribution.values.map((value) => value === true));
+  }
+  return new Set([maximizes(base.optimizer)]);
+}
+
+/** The direction in which `metric` is better, for trials that do or do not maximize the loss. */
+const followed = (metric: string, maximize: boolean) =>
+  higherIsBetter(metric, maximize) ? "maximize" : "minimize";
+
+/** The direction of a sweep's objective, and what about it is likely a mistake. */
+export interface SweepDirection {
+  /** Whether a smaller or a larger objective is better. */
+  direction: "minimize" | "maximize";
+  /** A `sweep.direction` that contradicts the trials' `optimizer.maximize`. */
+  warning?: ConfigWarning;
+}
+
+/**
+ * The direction of a sweep's objective. `sweep.direction` when set; else, for the loss itself
+ * (`loss`, `valLoss`), the direction the trials' optimizer pushes it: `maximize` when every trial
+ * has `optimizer.maximize` (set in the base config, or the only value of a space over it), else
+ * `minimize`; for any other metric, its name's (accuracy-like: maximize; errors: minimize).
+ *
+ * A space whose trials differ in `optimizer.maximize` is refused for a loss metric, whatever
+ * `sweep.direction` says: half the trials would push the objective the wrong way (and each
+ * trial's early stopping already reads its loss in its own direction). A `sweep.direction` set
+ * against the trials' optimizer is kept, with a warning.
+ *
+ * @example
+ * ```ts
+ * import { sweepDirection } from "./sweep.ts";
+ * import { parseConfig } from "../config.ts";
+ * const base = parseConfig({ optimizer: { name: "adam", maximize: true } });
+ * console.assert(sweepDirection({ metric: "valLoss", space: {} }, base).direction === "maximize");
+ * console.assert(sweepDirection({ metric: "valMae", space: {} }, base).direction === "minimize");
+ * ```
+ */
+export function sweepDirection(
+  sweep: Pick<SweepSpec, "metric" | "direction" | "space">,
+  base: Pick<RunConfig, "optimizer" | "data">,
+): SweepDirection {
+  const { metric } = sweep;
+  if (!LOSS_METRICS.includes(metric)) {
+    return { direction: sweep.direction ?? followed(metric, false) };
+  }
+  const flags = trialsMaximize(sweep.space, base);
+  if (flags.size > 1) {
+    const [other] = metricNames(dataTask(base.data).task);
+    const instead = metric.startsWith("val") ? validationName(other) : other;
+    throw new AnnealError(
+      "config",
+      `Cannot optimise '${metric}' with optimizer.maximize in sweep.space: the trials that ` +
+        `maximize push ${metric} up and the others push it down, so no one direction ranks ` +
+        `them all (a sweep.direction cannot: either way, some trials work against it)`,
+      {
+        where: formatPath(["sweep", "space", "optimizer.maximize"]),
+        hint: `sweep one direction at a time: remove "optimizer.maximize" from sweep.space and ` +
+          `set it in the config (--set optimizer.maximize=true), with another study (--study ` +
+          `NAME) for false; or optimise a metric that is better one way in both (--set ` +
+          `sweep.metric=${instead})`,
+      },
+    );
+  }
+  const maximize = [...flags][0];
+  const follows = followed(metric, maximize);
+  if (sweep.direction === undefined || sweep.direction === follows) return { direction: follows };
+  const trials = maximize
+    ? `every trial's optimizer.maximize pushes ${metric} up`
+    : `the trials' optimizer pushes ${metric} down (optimizer.maximize is off)`;
+  return {
+    direction: sweep.direction,
+    warning: {
+      field: "sweep.direction",
+      message: `sweep.direction is '${sweep.direction}' while ${trials}: the best trial is the ` +
+        `one whose ${metric} ${maximize ? "rose" : "fell"} least`,
+      hint: `leave sweep.direction out (for the loss it follows optimizer.maximize: ` +
+        `${follows}), or --set sweep.direction=${follows}`,
+    },
+  };
+}
+
 /**
  * Refuses a sweep metric no trial's epochs log (a misspelling, another task's metric, a validation
  * metric without a validation split) before any trial runs, naming the metrics a trial logs and
@@ -132,7 +237,7 @@ function isBetter(
  */
 export function checkSweepMetric(
   sweep: Pick<SweepSpec, "metric" | "direction" | "space">,
-  base: Pick<RunConfig, "data">,
+  base: Pick<RunConfig, "data" | "optimizer">,
 ): void {
   // a space over the split may give every trial one
   const validation = base.data.validationSplit > 0 || "data.validationSplit" in sweep.space;
@@ -142,11 +247,14 @@ export function checkSweepMetric(
     subject: "a trial",
     where: "sweep.metric",
     validationFallback: false,
-    // the direction follows the metric's name unless the config sets one
-    directionFix: (maximize) =>
-      sweep.direction === undefined || (sweep.direction === "maximize") === maximize
-        ? ""
-        : ` --set sweep.direction=${maximize ? "maximize" : "minimize"}`,
+    // the direction follows the metric (the loss: the optimizer's) unless the config sets one
+    directionFix: (metric) => {
+      const flags = trialsMaximize(sweep.space, base);
+      // trials that differ in maximize are refused for a loss metric, after this check
+      if (sweep.direction === undefined || flags.size > 1) return "";
+      const direction = followed(metric, [...flags][0]);
+      return sweep.direction === direction ? "" : ` --set sweep.direction=${direction}`;
+    },
   });
 }
 
@@ -158,7 +266,9 @@ async function runDefinition(
 ): Promise<SweepResult> {
   const { sweep, base } = definition;
   checkSweepMetric(sweep, base);
-  const direction = directionOf(sweep);
+  const { direction, warning } = sweepDirection(sweep, base);
+  const warnings = warning ? [warning] : [];
+  for (const each of warnings) options.onWarning?.(each);
   const runsDir = `${base.runsDir}/${studyName}`;
   const result = await runStudy({
     storage,
@@ -210,7 +320,7 @@ async function runDefinition(
     },
   });
   const bestConfig = result.best ? trialConfig(definition, result.best.params) : undefined;
-  return { ...result, definition, direction, bestConfig };
+  return { ...result, definition, direction, bestConfig, warnings };
 }
 
 /** The default storage of a sweep: an SQLite file in the runs directory. */

@@ -5,6 +5,7 @@
  */
 import { z } from "npm:zod@4.6.7";
 import { SearchSpaceSchema } from "./space.ts";
+import { higherIsBetter } from "../task_fit.ts";
 
 /** A sweep over config fields. */
 export const SweepSpecSchema = z.strictObject({
@@ -12,8 +13,15 @@ export const SweepSpecSchema = z.strictObject({
   space: SearchSpaceSchema,
   /** The epoch metric to optimise; a trial's value is its best epoch's. */
   metric: z.string().default("valLoss"),
-  /** Default: maximize for accuracy-like metrics, minimize otherwise. */
-  direction: z.enum(["minimize", "maximize"]).optional(),
+  /**
+   * Default: for the loss itself (`loss`, `valLoss`), the trials' optimizer's direction (maximize
+   * when `optimizer.maximize` is on in every trial; a space over it is refused for the loss); for
+   * other metrics, maximize for accuracy-like ones, minimize otherwise. See `sweepDirection`.
+   */
+  direction: z.enum(["minimize", "maximize"]).optional().describe(
+    "Default: for loss and valLoss, the optimizer's direction (maximize with optimizer.maximize); " +
+      "otherwise maximize for accuracy-like metrics, minimize for the others.",
+  ),
   /** Trials in the study (all workers together). */
   trials: z.number().int().positive().default(20),
   /** TPE is Optuna's default and beats random search after its 10 random start-up trials. */
@@ -31,10 +39,13 @@ export type SweepSpecInput = z.input<typeof SweepSpecSchema>;
 /** A sweep section with defaults. */
 export type SweepSpec = z.output<typeof SweepSpecSchema>;
 
-/** The direction a metric should move: up for accuracy-like metrics, down for losses and errors. */
+/**
+ * The direction a metric should move by its name: up for accuracy-like metrics, down for losses
+ * and errors. It does not know the optimizer: a sweep's objective comes from `sweepDirection`
+ * (runtime/sweep.ts), which reads `optimizer.maximize` for the loss.
+ */
 export function directionOf(
   spec: Pick<SweepSpec, "metric" | "direction">,
 ): "minimize" | "maximize" {
-  return spec.direction ??
-    (/acc|auc|f1|precision|recall/i.test(spec.metric) ? "maximize" : "minimize");
+  return spec.direction ?? (higherIsBetter(spec.metric, false) ? "maximize" : "minimize");
 }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { loadConfig, openStorage } from "../mod.ts";
 import type { StudyDefinition } from "../mod.ts";
 import { checkTuneMetric } from "../runtime/tune.ts";
-import { anneal, tempRunsDir } from "./_helpers.ts";
+import { anneal, readNdjson, tempRunsDir } from "./_helpers.ts";
 
 /** A sweep of two tiny trials (one epoch of 64 samples each) over the learning rate. */
 async function writeSweepConfig(dir: string): Promise<string> {
@@ -95,6 +95,86 @@ Deno.test("anneal sweep on a study with another search space or base config name
   // Under a new study name the changed sweep runs.
   const renamed = await anneal("sweep", "-c", config, "--set", "epochs=2", "--study", "sw-2");
   assert.equal(renamed.code, 0, renamed.stderr);
+});
+
+Deno.test("anneal sweep of valLoss under optimizer.maximize keeps the trial whose loss rose most; a space over maximize is refused", async () => {
+  await using runs = await tempRunsDir();
+  const file = await writeSweepConfig(runs.dir);
+  const config = JSON.parse(await Deno.readTextFile(file));
+  await Deno.writeTextFile(
+    file,
+    JSON.stringify({
+      ...config,
+      epochs: 2,
+      optimizer: { name: "sgd", lr: 0.01, maximize: true },
+      sweep: {
+        ...config.sweep,
+        space: { "optimizer.lr": { type: "grid", values: [0.001, 0.05] } },
+        sampler: "grid",
+      },
+    }),
+  );
+  // trials that differ in maximize cannot share a direction for the loss: refused before any runs
+  const varied = await anneal(
+    "sweep",
+    "-c",
+    file,
+    "--set",
+    'sweep.space={"optimizer.maximize":{"type":"choice","values":[true,false]}}',
+  );
+  assert.equal(varied.code, 1, varied.stderr);
+  assert.match(
+    varied.stderr,
+    /error\[config\]: Cannot optimise 'valLoss' with optimizer\.maximize in sweep\.space: the trials that maximize push valLoss up and the others push it down/,
+  );
+  assert.match(varied.stderr, /hint: sweep one direction at a time/);
+  assert.deepEqual(
+    (await Array.fromAsync(Deno.readDir(runs.dir), (e) => e.name)).filter((name) =>
+      name !== "sw.json" && name !== "sweeps.db"
+    ),
+    [],
+  );
+
+  const swept = await anneal("sweep", "-c", file);
+  assert.equal(swept.code, 0, swept.stderr);
+  assert.doesNotMatch(swept.stdout, /warning/);
+  const storage = await openStorage(`sqlite:${runs.dir}/sweeps.db`);
+  try {
+    const study = await storage.loadStudy("sw");
+    assert.equal(study.direction, "maximize");
+    const trials = await storage.listTrials(study.id);
+    assert.equal(trials.length, 2);
+    // each trial's value is its highest valLoss, and the best trial the one with the highest
+    const dirs = await Array.fromAsync(Deno.readDir(`${runs.dir}/sw`), (e) => e.name);
+    for (const trial of trials) {
+      const dir = dirs.find((name) => name.startsWith(`trial-${trial.number}-`))!;
+      const epochs = await readNdjson(`${runs.dir}/sw/${dir}/epochs.ndjson`);
+      assert.equal(trial.value, Math.max(...epochs.map((e) => e.valLoss)));
+    }
+    const best = await storage.bestTrial(study.id);
+    assert.equal(best!.value, Math.max(...trials.map((t) => t.value!)));
+    assert.match(swept.stdout, new RegExp(`best: trial ${best!.number}, valLoss = `));
+  } finally {
+    await storage.close();
+  }
+
+  // a direction set against the optimizer is the user's: kept, with a warning before the trials
+  const against = await anneal(
+    "sweep",
+    "-c",
+    file,
+    "--set",
+    "sweep.direction=minimize",
+    "--trials",
+    "1",
+    "--study",
+    "sw-min",
+  );
+  assert.equal(against.code, 0, against.stderr);
+  assert.match(
+    against.stdout,
+    /warning: sweep\.direction is 'minimize' while every trial's optimizer\.maximize pushes valLoss up: the best trial is the one whose valLoss rose least\n {2}hint: .*--set sweep\.direction=maximize\ntrial +0/,
+  );
 });
 
 Deno.test("a sweep or tune metric no trial logs is refused before any trial runs, with the metrics a trial logs and the closest", async () => {

@@ -4,7 +4,7 @@
  * @module
  */
 import { AnnealError, loadConfig, renderSweepReport, runSweep, runWorker } from "../../mod.ts";
-import type { SweepResult, Trial } from "../../mod.ts";
+import type { ConfigWarning, SweepResult, Trial } from "../../mod.ts";
 import { formatNumber } from "../output.ts";
 
 /** Options of `anneal sweep`. */
@@ -47,6 +47,11 @@ function printTrial(trial: Trial): void {
       params.join(" ")
     }${note}`,
   );
+}
+
+/** Prints what in the sweep is likely a mistake, before its trials run. */
+function printWarning(warning: ConfigWarning): void {
+  console.log(`warning: ${warning.message}\n  hint: ${warning.hint}`);
 }
 
 async function finish(result: SweepResult, studyDir: string): Promise<number> {
@@ -111,6 +116,7 @@ export async function sweepCommand(options: SweepCommandOptions): Promise<number
     sampler: options.sampler,
     pruner: options.pruner,
     onTrial: printTrial,
+    onWarning: printWarning,
   });
   return finish(result, `${config.runsDir}/${study}`);
 }
@@ -120,6 +126,9 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<numb
   console.log(
     `worker joining study ${options.study} at ${options.storage.replace(/\/\/[^@/]*@/, "//***@")}`,
   );
-  const result = await runWorker(options.storage, options.study, { onTrial: printTrial });
+  const result = await runWorker(options.storage, options.study, {
+    onTrial: printTrial,
+    onWarning: printWarning,
+  });
   return finish(result, `${result.definition.base.runsDir}/${options.study}`);
 }
