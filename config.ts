@@ -306,10 +306,61 @@ export function describeIssues(
     // JSON reads 1e400 as Infinity, which zod calls "received Infinity" and JSON writes as null
     const message = typeof value === "number" && !Number.isFinite(value)
       ? "must be a finite number"
+      : value === undefined && issue.code === "invalid_union" && issue.discriminator
+      ? missingDiscriminator(
+        path.slice(0, -1),
+        issue.discriminator,
+        discriminatorValues(issue),
+        input,
+      )
       : issue.message;
     const got = value === undefined ? "" : `, current value is ${showValue(value)}`;
     return `${where}: ${message}${got}`;
   }).join("; ");
+}
+
+/**
+ * What to say of a section without its discriminator (`kind`, `name`) that is not the default
+ * kind's (see `withSectionDefaults`): the values it may take, what the default would have been,
+ * and the ones whose fields hold every field given.
+ */
+function missingDiscriminator(
+  parent: PropertyKey[],
+  key: string,
+  options: unknown[],
+  input: unknown,
+): string {
+  const given = Object.keys(valueAt(input, parent) as Record<string, unknown>);
+  const fieldsOf = (option: unknown) => {
+    const withOption = structuredClone(input) as Record<PropertyKey, unknown>;
+    const section = valueAt(withOption, parent) as Record<string, unknown>;
+    section[key] = option;
+    return fieldNames(RunConfigSchema, parent, withOption);
+  };
+  const fits = options.filter((option) => given.every((name) => fieldsOf(option).includes(name)));
+  const names = (values: unknown[], or: string) =>
+    values.map((value) => `'${String(value)}'`).join(or);
+  const defaults = parent.length === 1 ? SECTION_DEFAULTS[String(parent[0])] : undefined;
+  const foreign = defaults ? given.filter((name) => !fieldsOf(defaults[key]).includes(name)) : [];
+  const fallback = defaults
+    ? `; without it the section would be the default ${names([defaults[key]], "")}, which has ` +
+      `no field ${names(foreign, " or ")}`
+    : "";
+  // no kind has every field given: which kinds have the ones the default lacks
+  const known = foreign.filter((name) => options.some((option) => fieldsOf(option).includes(name)));
+  const owners = options.filter((option) => known.some((name) => fieldsOf(option).includes(name)));
+  const suggestion = fits.length > 0 && fits.length < options.length
+    ? `; the fields given fit ${names(fits, " or ")} (add "${key}": ${showValue(fits[0])})`
+    : owners.length > 0
+    ? `; ${names(known, " and ")} belong${known.length > 1 ? "" : "s"} to ${names(owners, " or ")}`
+    : "";
+  return `missing (one of ${names(options, ", ")})${fallback}${suggestion}`;
+}
+
+/** The values a discriminated union's issue lists for its discriminator. */
+function discriminatorValues(issue: z.core.$ZodIssue): unknown[] {
+  const { options } = issue as { options?: unknown };
+  return Array.isArray(options) ? options : [];
 }
 
 /**
@@ -351,7 +402,7 @@ function parseWithOverrides(
   overrides: string[],
   flags: Record<string, string> = {},
 ): RunConfig {
-  input = withDirectionDefaults(input);
+  input = withDirectionDefaults(withSectionDefaults(input));
   const result = RunConfigSchema.safeParse(input);
   if (result.success) {
     checkFit(result.data);
@@ -502,13 +553,55 @@ function parseValue(raw: string): unknown {
 
 /**
  * Sections whose schema needs a discriminator: an override into an absent section starts from
- * the section's default, so `--set optimizer.lr=0.1` means "the default SGD, with lr 0.1".
+ * the section's default, so `--set optimizer.lr=0.1` means "the default SGD, with lr 0.1"; and a
+ * section given without its discriminator is the default with its fields changed (see
+ * `withSectionDefaults`).
  */
 const SECTION_DEFAULTS: Record<string, Record<string, unknown>> = {
   data: { kind: "synthetic-linear" },
   model: { kind: "linear" },
   optimizer: { name: "sgd", lr: 0.01 },
 };
+
+/** The discriminator of each section of {@linkcode SECTION_DEFAULTS}, and the values it takes. */
+const DISCRIMINATORS: Record<string, { key: string; values: string[] }> = {
+  data: { key: "kind", values: DataSpecSchema.options.map((option) => option.shape.kind.value) },
+  model: { key: "kind", values: ModelSpecSchema.options.map((option) => option.shape.kind.value) },
+  optimizer: {
+    key: "name",
+    values: OptimizerSpecSchema.options.map((option) => option.shape.name.value),
+  },
+};
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+/**
+ * A section given without its discriminator is the default section with those fields changed,
+ * as a `--set` into an absent section is: `data: { validationSplit: 0.2 }` is the default
+ * synthetic-linear data with a validation split, `optimizer: { momentum: 0.9 }` the default SGD
+ * (lr 0.01) with momentum. Not when a field given is another kind's and not the default's
+ * (`data: { path: "x.csv", target: "y" }`, a CSV file's): that section is left for the schema,
+ * whose error says the discriminator is missing and which kinds have those fields (see
+ * `missingDiscriminator`). A field no kind has is an unknown field of the default, named with
+ * the field it likely meant.
+ */
+function withSectionDefaults(input: unknown): unknown {
+  if (!isPlainObject(input)) return input;
+  let out = input;
+  for (const [section, defaults] of Object.entries(SECTION_DEFAULTS)) {
+    const given = input[section];
+    const { key, values } = DISCRIMINATORS[section];
+    if (!isPlainObject(given) || key in given) continue;
+    const fieldsOf = (value: unknown) =>
+      fieldNames(RunConfigSchema, [section], { [section]: { [key]: value } });
+    const foreign = Object.keys(given).filter((name) => !fieldsOf(defaults[key]).includes(name));
+    if (values.some((value) => foreign.some((name) => fieldsOf(value).includes(name)))) continue;
+    out = { ...out, [section]: { ...structuredClone(defaults), ...given } };
+  }
+  return out;
+}
 
 /**
  * Applies `--set path=value` overrides to a config object (a deep copy is returned).
@@ -601,12 +694,47 @@ export async function loadConfig(
   return parseWithOverrides(applyOverrides(input, overrides), source, overrides, flags);
 }
 
-/** The run config's JSON Schema, for editors (`anneal schema`). */
+/** The parts of a JSON Schema that {@linkcode configJsonSchema} rewrites. */
+interface JsonSchemaNode {
+  properties?: Record<string, JsonSchemaNode>;
+  oneOf?: JsonSchemaNode[];
+  required?: string[];
+  const?: unknown;
+  default?: unknown;
+  description?: string;
+  [key: string]: unknown;
+}
+
+/**
+ * The run config's JSON Schema, for editors (`anneal schema`). Beside each kind of a section that
+ * has a default (`data`, `model`, `optimizer`), it has the form `parseConfig` reads as that
+ * default with the fields given changed: the default kind's fields without the discriminator
+ * (`data: { "validationSplit": 0.2 }`; see `withSectionDefaults`).
+ */
 export function configJsonSchema(): Record<string, unknown> {
-  return z.toJSONSchema(RunConfigSchema, { io: "input", unrepresentable: "any" }) as Record<
-    string,
-    unknown
-  >;
+  const schema = z.toJSONSchema(RunConfigSchema, { io: "input", unrepresentable: "any" });
+  const properties = (schema as JsonSchemaNode).properties!;
+  for (const [section, defaults] of Object.entries(SECTION_DEFAULTS)) {
+    const { key } = DISCRIMINATORS[section];
+    const variants = properties[section].oneOf ?? [];
+    const standard = variants.find((variant) => variant.properties?.[key]?.const === defaults[key]);
+    if (!standard) {
+      throw new AnnealError("internal", `The JSON Schema of '${section}' has no ${defaults[key]}`);
+    }
+    const { [key]: _, ...fields } = standard.properties!;
+    for (const [name, value] of Object.entries(defaults)) {
+      if (name !== key) fields[name] = { ...fields[name], default: value };
+    }
+    variants.push({
+      ...standard,
+      description: `Without '${key}': the default ${section} (${
+        JSON.stringify(defaults)
+      }) with the fields given changed.`,
+      properties: fields,
+      required: (standard.required ?? []).filter((name) => name !== key),
+    });
+  }
+  return schema as Record<string, unknown>;
 }
 
 /**

@@ -303,6 +303,126 @@ Deno.test("the JSON Schema is strict and describes every top-level field", () =>
   assert.ok("gradientAccumulation" in schema.properties);
 });
 
+Deno.test("a data, model or optimizer section without its kind is the default one with the fields given, as through --set", async () => {
+  const same = async (section: Record<string, unknown>, overrides: string[]) => {
+    assert.deepEqual(parseConfig(section), await loadConfig(undefined, overrides));
+  };
+  await same({ data: { validationSplit: 0.2 } }, ["data.validationSplit=0.2"]);
+  assert.deepEqual(
+    parseConfig({ data: { validationSplit: 0.2, n: 64 } }).data,
+    parseConfig({ data: { kind: "synthetic-linear", validationSplit: 0.2, n: 64 } }).data,
+  );
+  await same({ optimizer: { momentum: 0.9 } }, ["optimizer.momentum=0.9"]);
+  assert.equal(parseConfig({ optimizer: { momentum: 0.9 } }).optimizer.lr, 0.01);
+  await same({ optimizer: { lr: 0.1, maximize: true } }, [
+    "optimizer.lr=0.1",
+    "optimizer.maximize=true",
+  ]);
+  await same({ model: {} }, []);
+  // a file's section without its kind, with a --set into it
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/c.json`, JSON.stringify({ data: { validationSplit: 0.2 } }));
+    const config = await loadConfig(`${dir}/c.json`, ["data.n=64"]);
+    assert.deepEqual([config.data.kind, config.data.validationSplit], ["synthetic-linear", 0.2]);
+    assert.equal(config.data.kind === "synthetic-linear" && config.data.n, 64);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a section without its kind whose fields are another kind's is refused: the kind is missing, and which kinds have them", () => {
+  const refused: [unknown, string, RegExp][] = [
+    [
+      { data: { path: "x.csv", target: "y" } },
+      "data.kind",
+      /'data\.kind': missing \(one of 'synthetic-linear', 'csv', 'idx'\); without it the section would be the default 'synthetic-linear', which has no field 'path' or 'target'; the fields given fit 'csv' \(add "kind": "csv"\)/,
+    ],
+    [
+      { data: { path: "x.csv", n: 10 } },
+      "data.kind",
+      /'data\.kind': missing .*which has no field 'path'; 'path' belongs to 'csv'$/,
+    ],
+    [{ model: { hidden: [8] } }, "model.kind", /the fields given fit 'mlp' \(add "kind": "mlp"\)/],
+    [
+      { optimizer: { lr: 0.1, betas: [0.9, 0.99] } },
+      "optimizer.name",
+      /'optimizer\.name': missing .*no field 'betas'; the fields given fit 'adam' or 'adamw' or 'lion' or 'lamb' \(add "name": "adam"\)/,
+    ],
+    // a section without a default says which names have its fields
+    [
+      { scheduler: { tMax: 10 } },
+      "scheduler.name",
+      /'scheduler\.name': missing \(one of 'constant', .*\); the fields given fit 'cosine' \(add "name": "cosine"\)/,
+    ],
+    // a field no kind has is an unknown field of the default, with the one it likely meant
+    [
+      { data: { validatonSplit: 0.2 } },
+      "data.validatonSplit",
+      /'data\.validatonSplit': unknown field \(did you mean 'data\.validationSplit'\?\)/,
+    ],
+  ];
+  for (const [input, where, message] of refused) {
+    assert.throws(() => parseConfig(input), (error: unknown) => {
+      assert.ok(error instanceof AnnealError && error.code === "config");
+      assert.equal(error.where, where);
+      assert.match(error.message, message);
+      return true;
+    }, JSON.stringify(input));
+  }
+});
+
+Deno.test("the JSON Schema accepts a section without its kind where parseConfig does, and only there", () => {
+  type Node = {
+    properties?: Record<string, Node>;
+    oneOf?: Node[];
+    required?: string[];
+    const?: unknown;
+    default?: unknown;
+  };
+  const schema = configJsonSchema() as { properties: Record<string, Node> };
+  // the variants of a section whose discriminator and field names accept the section
+  const accepting = (section: string, value: Record<string, unknown>) =>
+    schema.properties[section].oneOf!.filter((variant) =>
+      Object.keys(value).every((key) =>
+        variant.properties![key] !== undefined &&
+        (variant.properties![key].const === undefined ||
+          variant.properties![key].const === value[key])
+      ) && (variant.required ?? []).every((key) => key in value)
+    );
+  const sections: [string, Record<string, unknown>, boolean][] = [
+    ["data", { validationSplit: 0.2 }, true],
+    ["data", {}, true],
+    ["data", { kind: "csv", path: "x.csv", target: "y" }, true],
+    ["data", { path: "x.csv", target: "y" }, false],
+    ["data", { validatonSplit: 0.2 }, false],
+    ["model", {}, true],
+    ["model", { hidden: [8] }, false],
+    ["optimizer", { momentum: 0.9 }, true],
+    ["optimizer", { betas: [0.9, 0.99] }, false],
+  ];
+  for (const [section, value, accepted] of sections) {
+    const parses = (() => {
+      try {
+        parseConfig({ [section]: value });
+        return true;
+      } catch {
+        return false;
+      }
+    })();
+    assert.equal(parses, accepted, `parseConfig of ${section} ${JSON.stringify(value)}`);
+    assert.equal(
+      accepting(section, value).length,
+      accepted ? 1 : 0,
+      `schema of ${section} ${JSON.stringify(value)}`,
+    );
+  }
+  // without a name the optimizer is SGD at lr 0.01, not SGD's own default 0.001
+  const nameless = accepting("optimizer", { momentum: 0.9 })[0];
+  assert.equal(nameless.properties!.lr.default, 0.01);
+  assert.equal(nameless.properties!.name, undefined);
+});
+
 Deno.test("RNNs clip gradients at 1.0 by default (the seeds' advice); null turns it off; others don't clip", () => {
   assert.equal(parseConfig({ model: { kind: "rnn" } }).clipping.maxNorm, 1);
   assert.equal(

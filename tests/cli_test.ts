@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { anneal, REPO_ROOT } from "./_helpers.ts";
+import { anneal, REPO_ROOT, tempRunsDir } from "./_helpers.ts";
 
 async function withRunsDir(fn: (dir: string) => Promise<void>) {
   const dir = await Deno.makeTempDir({ prefix: "anneal-cli-" });
@@ -275,6 +275,36 @@ Deno.test("anneal schema prints the config's JSON Schema", async () => {
     assert.ok(field in schema.properties, `schema lacks ${field}`);
   }
   assert.equal(schema.additionalProperties, false);
+  // a data section without its kind is the default data, in the schema as in the parser
+  const kindless = schema.properties.data.oneOf.filter((variant: { properties: object }) =>
+    !("kind" in variant.properties)
+  );
+  assert.equal(kindless.length, 1);
+  assert.ok("validationSplit" in kindless[0].properties && !("path" in kindless[0].properties));
+});
+
+Deno.test("anneal train -c with a data section without its kind trains the default data with those fields", async () => {
+  await using runs = await tempRunsDir();
+  const file = `${runs.dir}/c.json`;
+  const config = { backend: "cpu", epochs: 1, runsDir: runs.dir, data: { validationSplit: 0.25 } };
+  await Deno.writeTextFile(file, JSON.stringify(config));
+  const out = await anneal("train", "-c", file, "--set", "data.n=64", "--no-progress");
+  assert.equal(out.code, 0, out.stderr);
+  assert.match(out.stdout, /Epoch 0: .*valLoss/);
+  const runId = out.stdout.match(/run record: \S+\/(\S+)/)![1];
+  const saved = JSON.parse(await Deno.readTextFile(`${runs.dir}/${runId}/config.json`));
+  assert.deepEqual(
+    [saved.data.kind, saved.data.n, saved.data.validationSplit],
+    ["synthetic-linear", 64, 0.25],
+  );
+  // one whose fields are a CSV file's says what is missing
+  await Deno.writeTextFile(file, JSON.stringify({ ...config, data: { path: "x.csv", target: 0 } }));
+  const refused = await anneal("train", "-c", file);
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.match(
+    refused.stderr,
+    /'data\.kind': missing \(one of 'synthetic-linear', 'csv', 'idx'\).*the fields given fit 'csv' \(add "kind": "csv"\)/,
+  );
 });
 
 Deno.test("anneal completions prints scripts for bash, zsh and fish", async () => {
