@@ -179,7 +179,8 @@ export async function readSavedConfig(dir: string, runId: string): Promise<RunCo
  * The config a resumed run trains with: the one saved in its directory. `input` (what the caller
  * passed to `train`) locates the run (`runsDir`) and may raise `epochs`, to train it longer; any
  * other field it sets must agree with the saved config, or the resume is refused, naming the
- * fields (a resume never changes settings silently).
+ * fields (a resume never changes settings silently). `optimizer.maximize` above all: the run's
+ * best epoch, early stopping and plateau state were recorded for the direction it started with.
  */
 export function resumedConfig(
   saved: RunConfig,
@@ -206,9 +207,17 @@ export function resumedConfig(
     const sets = conflicts.slice(0, 5).map(({ path, given }) =>
       ` --set ${path}=${JSON.stringify(given) ?? "null"}`
     ).join("");
+    // the direction of the loss: what the run kept of its past reads it one way
+    const direction = conflicts.some(({ path }) =>
+        path === "optimizer.maximize"
+      )
+      ? ` (optimizer.maximize turns the loss's direction around: its best epoch and best.ckpt, ` +
+        `early stopping's best-so-far and a plateau schedule's state were recorded for the ` +
+        `direction it started with)`
+      : "";
     throw new AnnealError(
       "usage",
-      `Cannot resume run '${runId}' with other settings: ${listed}`,
+      `Cannot resume run '${runId}' with other settings: ${listed}${direction}`,
       {
         where: `${dir}/config.json`,
         hint: `a resumed run keeps the config it was started with; only --epochs may raise its ` +

@@ -102,6 +102,25 @@ Deno.test("--resume refuses options that would change the run's config, naming t
     train({ runsDir: dir, optimizer: { name: "adam", lr: 0.5 } }, { resume: runId }).result,
     /Cannot resume run '.*' with other settings: 'optimizer.lr' is 0.01 in its config.json, 0.5 given/,
   );
+  // Nor the optimizer's direction: what the run recorded of its best epochs reads the loss the
+  // way it started with.
+  const ascent = await anneal(
+    "train",
+    "--resume",
+    runId,
+    "--runs-dir",
+    dir,
+    "--set",
+    "optimizer.maximize=true",
+  );
+  assert.equal(ascent.code, 2, ascent.stderr);
+  assert.match(ascent.stderr, new RegExp(`Cannot resume run '${runId}' with --set`));
+  await assert.rejects(
+    train({ runsDir: dir, optimizer: { ...saved.optimizer, maximize: true } }, { resume: runId })
+      .result,
+    /'optimizer\.maximize' is false in its config\.json, true given \(optimizer\.maximize turns the loss's direction around: its best epoch .* were recorded for the direction it started with\)/,
+  );
+  assert.deepEqual(await snapshot(`${dir}/${runId}`), before, "a refused resume touches nothing");
   const same = await train(saved, { resume: runId }).result;
   assert.match(same.reason, /nothing to resume/);
 });
