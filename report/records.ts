@@ -11,6 +11,8 @@
  */
 import { AnnealError } from "../errors.ts";
 import { fileError } from "../file_errors.ts";
+import { maximizes } from "../optimizers/hazards.ts";
+import { higherIsBetter } from "../task_fit.ts";
 import {
   formatAge,
   lastWritten,
@@ -336,18 +338,32 @@ export function configValue(config: Record<string, unknown>, path: string): unkn
   return node;
 }
 
-/** The metric that decides "best": the early stopper's monitor when logged, else valLoss, else loss. */
+/**
+ * The metric that decides "best": the early stopper's monitor when logged (without a validation
+ * split, the training metric a `valX` monitor watches), else valLoss, else loss. The monitor is
+ * read in the early stopper's mode; another metric the way it is better, the loss upwards when
+ * the run's optimizer maximizes it (`optimizer.maximize`).
+ */
 export function bestMetric(
   record: Pick<RunRecord, "config" | "epochs" | "summary">,
 ): { metric: string; mode: "min" | "max"; value: number; epoch: number } | undefined {
   const monitor = configValue(record.config, "earlyStopping.monitor");
   const mode = configValue(record.config, "earlyStopping.mode") === "max" ? "max" : "min";
-  const candidates = [record.summary.best?.metric, monitor, "valLoss", "loss"];
+  // what early stopping watches of a `valX` monitor without a validation split
+  const watched = typeof monitor === "string" && /^val[A-Z]/.test(monitor)
+    ? monitor[3].toLowerCase() + monitor.slice(4)
+    : undefined;
+  const ascends = maximizes(configValue(record.config, "optimizer"));
+  const candidates = [record.summary.best?.metric, monitor, watched, "valLoss", "loss"];
   for (const metric of candidates) {
     if (typeof metric !== "string") continue;
     const rows = record.epochs.filter((e) => Number.isFinite(e[metric]));
     if (rows.length === 0) continue;
-    const direction = metric === monitor ? mode : /accuracy/i.test(metric) ? "max" : "min";
+    const direction = metric === monitor || metric === watched
+      ? mode
+      : higherIsBetter(metric, ascends)
+      ? "max"
+      : "min";
     const best = rows.reduce((a, b) =>
       (direction === "min" ? b[metric]! < a[metric]! : b[metric]! > a[metric]!) ? b : a
     );
@@ -515,7 +531,9 @@ export interface RunComparison {
 }
 
 /**
- * Compares runs: the config fields that differ (dotted paths) and final/best metrics side by side.
+ * Compares runs: the config fields that differ (dotted paths) and final/best metrics side by side;
+ * a run's best is its own way (accuracy highest, errors lowest, the loss highest in a run whose
+ * optimizer maximizes it).
  *
  * @example
  * ```ts
@@ -539,13 +557,14 @@ export function compareRuns(records: RunRecord[]): RunComparison {
   const metrics: RunComparison["metrics"] = [];
   for (const name of names) {
     metrics.push({ name: `final ${name}`, values: records.map((r) => r.epochs.at(-1)?.[name]) });
-    const maximize = /accuracy/i.test(name);
     metrics.push({
       name: `best ${name}`,
       values: records.map((r) => {
         const values = r.epochs.map((e) => e[name]).filter((v): v is number => Number.isFinite(v));
         if (values.length === 0) return undefined;
-        return maximize ? Math.max(...values) : Math.min(...values);
+        // each run's best its own way: the loss of one that maximizes it is best highest
+        const higher = higherIsBetter(name, maximizes(configValue(r.config, "optimizer")));
+        return higher ? Math.max(...values) : Math.min(...values);
       }),
     });
   }

@@ -88,6 +88,35 @@ Deno.test("bestMetric follows the early stopper's monitor and mode", async () =>
   assert.equal(best.value, Math.max(...record.epochs.map((e) => e.valAccuracy!)));
 });
 
+Deno.test("bestMetric reads the loss of a run that maximizes it upwards, and a valX monitor without a split in its mode", async () => {
+  const record = await readRun(`${FIXTURES}overfitting`);
+  record.summary.best = undefined;
+  const optimizer = { ...(record.config.optimizer as object), maximize: true };
+  const highest = (name: string) => Math.max(...record.epochs.map((e) => e[name]!));
+  // a monitor the epochs do not log: the fallback, valLoss, is read the optimizer's way
+  record.config = {
+    ...record.config,
+    optimizer,
+    earlyStopping: { monitor: "valMae", mode: "min" },
+  };
+  assert.deepEqual(
+    [bestMetric(record)!.metric, bestMetric(record)!.mode, bestMetric(record)!.value],
+    ["valLoss", "max", highest("valLoss")],
+  );
+  // without a validation split, a valLoss monitor watches loss, in its mode
+  const trainingOnly = {
+    ...record,
+    epochs: record.epochs.map(({ valLoss: _, valAccuracy: __, ...rest }) => rest),
+  };
+  for (const mode of ["max", "min"] as const) {
+    trainingOnly.config = { ...record.config, earlyStopping: { monitor: "valLoss", mode } };
+    const best = bestMetric(trainingOnly)!;
+    assert.deepEqual([best.metric, best.mode], ["loss", mode]);
+    const losses = trainingOnly.epochs.map((e) => e.loss!);
+    assert.equal(best.value, mode === "max" ? Math.max(...losses) : Math.min(...losses));
+  }
+});
+
 Deno.test("compareRuns lists only differing config paths and metrics side by side", async () => {
   const runs = [await readRun(`${FIXTURES}healthy`), await readRun(`${FIXTURES}diverged`)];
   const diff = compareRuns(runs);
@@ -101,6 +130,25 @@ Deno.test("compareRuns lists only differing config paths and metrics side by sid
   const bestVal = diff.metrics.find((m) => m.name === "best valLoss")!;
   assert.equal(bestVal.values[0], Math.min(...runs[0].epochs.map((e) => e.valLoss!)));
   assert.equal(bestVal.values[1], undefined);
+});
+
+Deno.test("compareRuns takes each run's best its own way: the highest loss of a run that maximizes it", async () => {
+  const descent = await readRun(`${FIXTURES}healthy`);
+  const ascent = await readRun(`${FIXTURES}healthy`);
+  ascent.config = {
+    ...ascent.config,
+    optimizer: { ...(ascent.config.optimizer as object), maximize: true },
+  };
+  const diff = compareRuns([descent, ascent]);
+  for (const name of ["loss", "valLoss"]) {
+    const values = descent.epochs.map((e) => e[name]!);
+    const best = diff.metrics.find((m) => m.name === `best ${name}`)!;
+    assert.deepEqual(best.values, [Math.min(...values), Math.max(...values)], name);
+  }
+  // a metric the optimizer does not push keeps its direction in both
+  const mae = descent.epochs.map((e) => e.mae!);
+  const bestMae = diff.metrics.find((m) => m.name === "best mae")!;
+  assert.deepEqual(bestMae.values, [Math.min(...mae), Math.min(...mae)]);
 });
 
 Deno.test("formatTable aligns columns, right-aligns numbers and prints '-' for missing", () => {
