@@ -8,13 +8,12 @@
  *
  * @module
  */
-import { parseConfig, type RunConfig } from "../config.ts";
+import { type ConfigWarning, parseConfig, type RunConfig } from "../config.ts";
 import { AnnealError } from "../errors.ts";
-import { directionOf } from "../sweeps/spec.ts";
 import { applyParams, type Params } from "../sweeps/space.ts";
 import { checkReadable, lrFind } from "./lr_find.ts";
 import { train } from "./supervisor.ts";
-import { checkSweepMetric } from "./sweep.ts";
+import { checkSweepMetric, sweepDirection } from "./sweep.ts";
 import { checkMetric, dataTask } from "../task_fit.ts";
 
 /** One candidate change: dotted config paths and their new values. */
@@ -42,6 +41,8 @@ export interface TuneOptions {
   onTrial?: (stage: string, change: Change, value: number) => void;
   /** Called after each stage. */
   onStage?: (stage: TuneStage) => void;
+  /** Called before any run with what is likely a mistake (a `sweep.direction` against the loss). */
+  onWarning?: (warning: ConfigWarning) => void;
 }
 
 /** The outcome. */
@@ -79,6 +80,15 @@ export function tuneMetric(config: RunConfig): string {
   const classification = config.loss === "crossEntropy" || config.data.kind === "idx" ||
     (config.data.kind === "csv" && (config.data as { task?: string }).task !== "regression");
   return classification ? "valAccuracy" : "valLoss";
+}
+
+/**
+ * Which way tune's metric is better: the config's `sweep.direction` when set, else the metric's
+ * (as a sweep's: `sweepDirection`, with tune's own metric where the config names none).
+ */
+export function tuneDirection(config: RunConfig): ReturnType<typeof sweepDirection> {
+  const metric = tuneMetric(config);
+  return sweepDirection({ metric, direction: config.sweep?.direction, space: {} }, config);
 }
 
 const round = (x: number) => Number(x.toPrecision(3));
@@ -199,9 +209,7 @@ function stages(config: RunConfig, stepsPerEpoch: () => Promise<number>): {
           epochs: config.epochs * 2,
           "earlyStopping.patience": Math.max(2, Math.round(config.epochs / 3)),
           "earlyStopping.monitor": tuneMetric(config),
-          "earlyStopping.mode": directionOf({ metric: tuneMetric(config) }) === "maximize"
-            ? "max"
-            : "min",
+          "earlyStopping.mode": tuneDirection(config).direction === "maximize" ? "max" : "min",
           "earlyStopping.restoreBest": true,
         }]),
     },
@@ -240,7 +248,8 @@ export async function tune(input: RunConfig, options: TuneOptions = {}): Promise
       { where: error.where, hint: error.hint },
     );
   }
-  const direction = directionOf({ metric });
+  const { direction, warning } = tuneDirection(input);
+  if (warning) options.onWarning?.(warning);
   const runsDir = `${input.runsDir}/tune-${
     new Date().toISOString().replace(/[-:]/g, "").slice(0, 15)
   }`;

@@ -32,6 +32,7 @@ export async function tuneCommand(options: TuneCommandOptions): Promise<number> 
     budget,
     onTrial: (stage, change, value) =>
       console.log(`  [${stage}] ${describe(change)} -> ${formatNumber(value)}`),
+    onWarning: (warning) => console.log(`warning: ${warning.message}\n  hint: ${warning.hint}`),
     onStage: (stage) => {
       const delta = stage.after - stage.before;
       console.log(
