@@ -138,6 +138,8 @@ Deno.test("anneal sweep of valLoss under optimizer.maximize keeps the trial whos
   const swept = await anneal("sweep", "-c", file);
   assert.equal(swept.code, 0, swept.stderr);
   assert.doesNotMatch(swept.stdout, /warning/);
+  // the header says which way the metric is optimised
+  assert.match(swept.stdout, /^sweep sw: .* at a time; maximize valLoss over /m);
   const storage = await openStorage(`sqlite:${runs.dir}/sweeps.db`);
   try {
     const study = await storage.loadStudy("sw");
@@ -171,6 +173,7 @@ Deno.test("anneal sweep of valLoss under optimizer.maximize keeps the trial whos
     "sw-min",
   );
   assert.equal(against.code, 0, against.stderr);
+  assert.match(against.stdout, /^sweep sw-min: .* at a time; minimize valLoss over /m);
   assert.match(
     against.stdout,
     /warning: sweep\.direction is 'minimize' while every trial's optimizer\.maximize pushes valLoss up: the best trial is the one whose valLoss rose least\n {2}hint: .*--set sweep\.direction=maximize\ntrial +0/,

@@ -3,7 +3,14 @@
  *
  * @module
  */
-import { AnnealError, loadConfig, renderSweepReport, runSweep, runWorker } from "../../mod.ts";
+import {
+  AnnealError,
+  loadConfig,
+  renderSweepReport,
+  runSweep,
+  runWorker,
+  sweepDirection,
+} from "../../mod.ts";
 import type { ConfigWarning, SweepResult, Trial } from "../../mod.ts";
 import { formatNumber } from "../output.ts";
 
@@ -105,7 +112,9 @@ export async function sweepCommand(options: SweepCommandOptions): Promise<number
         options.sampler ?? sweep.sampler
       }, pruner ${options.pruner ?? sweep.pruner}, ${
         options.parallel ?? sweep.parallel
-      } at a time; ${sweep.metric} over ${Object.keys(sweep.space).join(", ")}`,
+      } at a time; ${sweepDirection(sweep, config).direction} ${sweep.metric} over ${
+        Object.keys(sweep.space).join(", ")
+      }`,
     );
   }
   const result = await runSweep(config, {
