@@ -25,6 +25,9 @@ function annealCos(etaMax: number, etaMin: number, tCur: number, tI: number): nu
  * ```
  */
 export function cosineLr(spec: SpecOf<"cosine">, baseLr: number): LrFunction {
+  // tMax 0: torch starts at the base rate and raises at step 1 (or restarted, at once), so only
+  // step 0 of a sequential's first schedule runs, handed over at milestone 1
+  if (spec.tMax === 0) return () => baseLr;
   return (t) => annealCos(baseLr, spec.etaMin, t, spec.tMax);
 }
 

@@ -55,6 +55,9 @@ export function constantLr(
  * ```
  */
 export function stepLr(spec: SpecOf<"step">, baseLr: number): LrFunction {
+  // stepSize 0: torch starts at the base rate and raises at step 1 (or restarted, at once), so
+  // only step 0 of a sequential's first schedule runs, handed over at milestone 1
+  if (spec.stepSize === 0) return () => baseLr;
   const period = Math.abs(spec.stepSize);
   return (t) => baseLr * spec.gamma ** Math.floor(t / period);
 }

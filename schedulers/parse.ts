@@ -1,7 +1,7 @@
 /**
  * Validates a scheduler spec and turns the first zod issue into an {@linkcode AnnealError} that
- * names the schedule, the field and the value: `Cannot create cosine schedule: 'tMax' must be
- * > 0, current value is 0`.
+ * names the schedule, the field and the value: `Cannot create step schedule: 'gamma' must be a
+ * number, current value is "0.5"`.
  *
  * @module
  */
@@ -22,8 +22,7 @@ import { formatPath, showValue, valueAt } from "../zod_paths.ts";
  *   parseSchedulerSpec({ name: "cosine", tMax: 0 });
  * } catch (error) {
  *   console.assert(
- *     (error as Error).message ===
- *       "Cannot create cosine schedule: 'tMax' must be > 0, current value is 0",
+ *     (error as Error).message.startsWith("Cannot create cosine schedule: 'tMax' must not be 0"),
  *   );
  * }
  * ```

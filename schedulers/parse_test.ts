@@ -43,7 +43,7 @@ Deno.test("a bad value names the schedule, the field and the value", () => {
   assert.equal(
     error.message,
     "Cannot create cosine schedule: 'tMax' must not be 0: torch's CosineAnnealingLR divides by " +
-      "it at step 1 (ZeroDivisionError), current value is 0",
+      "it at step 1 if training gets there (ZeroDivisionError), current value is 0",
   );
   assert.equal(error.code, "config");
   assert.equal(error.where, "tMax");
@@ -140,7 +140,7 @@ Deno.test("settings torch 1.13 accepts but does not act on as they read are refu
 
 Deno.test("where torch divides by zero, the error says where", () => {
   const cases: [unknown, string, RegExp][] = [
-    [{ name: "step", stepSize: 0 }, "stepSize", /at step 1 \(ZeroDivisionError\)/],
+    [{ name: "step", stepSize: 0 }, "stepSize", /at step 1 if training gets there/],
     [{ name: "constant", factor: 0, totalIters: 3 }, "factor", /divides by it at step 3/],
     [{ name: "linear", startFactor: 0, totalIters: 3 }, "startFactor", /at step 1/],
     [{ name: "polynomial", power: -1, totalIters: 4 }, "power", /raises 0 to it at step 4/],
@@ -160,6 +160,51 @@ Deno.test("where torch divides by zero, the error says where", () => {
     assert.equal(error.where, where, JSON.stringify(spec));
     assert.match(error.message, message, JSON.stringify(spec));
   }
+});
+
+Deno.test("in a sequential, a setting torch raises for at a later step is refused only if its schedule gets there", () => {
+  const exponential = { name: "exponential", gamma: 0.5 };
+  const sequential = (schedulers: unknown[], milestones: number[]) => ({
+    name: "sequential",
+    schedulers,
+    milestones,
+  });
+  // ConstantLR with factor 0 divides by it at its step 5: handed over at or before it, it never is
+  const zero = { name: "constant", factor: 0, totalIters: 5 };
+  for (
+    const spec of [
+      sequential([zero, exponential], [5]),
+      sequential([exponential, zero, exponential], [2, 7]),
+      sequential([exponential, zero, exponential], [2, 2]), // skipped: never stepped
+      sequential([{ name: "linear", startFactor: 0, totalIters: 3 }, exponential], [1]),
+    ]
+  ) assert.doesNotThrow(() => parseSchedulerSpec(spec), JSON.stringify(spec));
+  const first = errorOf(sequential([zero, exponential], [6]));
+  assert.equal(first.where, "schedulers[0].factor");
+  assert.match(
+    first.message,
+    /torch's ConstantLR divides by it at step 5, before milestone 6 hands over to the next schedule \(ZeroDivisionError\)/,
+  );
+  const middle = errorOf(sequential([exponential, zero, exponential], [2, 8]));
+  assert.equal(middle.where, "schedulers[1].factor");
+  assert.match(
+    middle.message,
+    /divides by it at step 7 \(its own step 5, from its milestone 2\), before milestone 8 hands over/,
+  );
+  // the last schedule runs to the end of training, whose length the spec does not know
+  const last = errorOf(sequential([exponential, zero], [2]));
+  assert.equal(last.where, "schedulers[1].factor");
+  assert.match(
+    last.message,
+    /divides by it at step 7 \(its own step 5, from its milestone 2\) if training gets there/,
+  );
+  // restarted at its milestone, StepLR's closed form divides by a stepSize 0 at once
+  const restarted = errorOf(sequential([exponential, { name: "step", stepSize: 0 }, zero], [3, 4]));
+  assert.equal(restarted.where, "schedulers[1].stepSize");
+  assert.match(
+    restarted.message,
+    /closed form, which divides the step count by it at step 3 \(its milestone\), before milestone 4/,
+  );
 });
 
 Deno.test("settings torch 1.13 runs are accepted: negative, zero and empty ones included", () => {

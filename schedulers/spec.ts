@@ -30,54 +30,44 @@ const wholeSteps = (effect: string) =>
       `whole, so ${effect}; anneal refuses it`,
   });
 
-/**
- * Keeps the base learning rate; with `factor`/`totalIters` it is torch's `ConstantLR`: the rate
- * is `baseLr * factor` until step `totalIters`, then `baseLr`. torch checks `factor` in [0, 1]
- * only. With `totalIters` <= 0 torch never brings the base rate back (its recursive form skips
- * step `totalIters`): the factor stays for good, except in a sequential's later schedule, which
- * torch restarts at the base rate.
- */
-export const ConstantSpecSchema = z.strictObject({
+// constant's fields, without the refusals a sequential makes by its milestones instead.
+const ConstantFields = z.strictObject({
   name: z.literal("constant"),
   interval,
   // Defaults differ from torch's ConstantLR (1/3, 5) on purpose: "constant" must mean constant.
   factor: z.number().gte(0).lte(1).default(1),
   totalIters: wholeSteps("the base rate never comes back").default(0),
-}).check((ctx) => {
-  const { factor, totalIters } = ctx.value;
-  // torch brings the base rate back as lr * (1 / factor) at step totalIters
-  if (factor === 0 && totalIters > 0) {
-    ctx.issues.push({
-      code: "custom",
-      input: factor,
-      path: ["factor"],
-      message: `must be > 0 when 'totalIters' is > 0 (it is ${totalIters}): torch's ConstantLR ` +
-        `divides by it at step ${totalIters} (ZeroDivisionError)`,
-    });
-  }
 });
+/**
+ * Keeps the base learning rate; with `factor`/`totalIters` it is torch's `ConstantLR`: the rate
+ * is `baseLr * factor` until step `totalIters`, then `baseLr`. torch checks `factor` in [0, 1]
+ * only. With `totalIters` <= 0 torch never brings the base rate back (its recursive form skips
+ * step `totalIters`): the factor stays for good, except in a sequential's later schedule, which
+ * torch restarts at the base rate. `factor` 0 with `totalIters` > 0 is refused: torch divides by
+ * it at step `totalIters` (see `laterRaise`).
+ */
+export const ConstantSpecSchema = ConstantFields.check(refuseLaterRaise);
 
 // The decay factor of StepLR, MultiStepLR and ExponentialLR: torch 1.13 checks none. 0 drops the
 // rate to 0 at the first decay; a negative one makes the rate change sign at every decay (the
 // optimizers then step uphill, as torch's do), above 1 it grows.
 const gamma = () => anyNumber();
 
-/**
- * torch `StepLR`: multiply by `gamma` every `stepSize` steps. torch checks no `stepSize`: 0
- * divides by zero at step 1; a negative one decays every `|stepSize|` steps (`t % stepSize` is 0
- * there), as here.
- */
-export const StepSpecSchema = z.strictObject({
+// step's fields, without the refusals a sequential makes by its milestones instead.
+const StepFields = z.strictObject({
   name: z.literal("step"),
   interval,
   stepSize: wholeSteps(
     "it decays only at the steps that are whole multiples of it (every 5th for 2.5)",
-  ).refine((value) => value !== 0, {
-    message: "must not be 0: torch's StepLR takes the step count modulo it at step 1 " +
-      "(ZeroDivisionError)",
-  }),
+  ),
   gamma: gamma().default(0.1),
 });
+/**
+ * torch `StepLR`: multiply by `gamma` every `stepSize` steps. torch checks no `stepSize`: 0
+ * divides by zero at step 1 (refused, see `laterRaise`); a negative one decays every `|stepSize|`
+ * steps (`t % stepSize` is 0 there), as here.
+ */
+export const StepSpecSchema = StepFields.check(refuseLaterRaise);
 
 /**
  * torch `MultiStepLR`: multiply by `gamma` at each milestone, in any order; one listed twice
@@ -99,17 +89,20 @@ export const ExponentialSpecSchema = z.strictObject({
   gamma: gamma(),
 });
 
+// cosine's fields, without the refusals a sequential makes by its milestones instead.
+const CosineFields = z.strictObject({
+  name: z.literal("cosine"),
+  interval,
+  tMax: anyNumber(),
+  etaMin: anyNumber().default(0),
+});
 /**
  * torch `CosineAnnealingLR`. torch checks neither setting: a negative `tMax` runs as `|tMax|`
  * (the cosine is even), a fractional one as written; `etaMin` may be negative or above the base
- * rate, the curve then dips below 0 or rises.
+ * rate, the curve then dips below 0 or rises. `tMax` 0 is refused: torch divides by it at step 1
+ * (see `laterRaise`).
  */
-export const CosineSpecSchema = z.strictObject({
-  name: z.literal("cosine"),
-  interval,
-  tMax: nonZero("torch's CosineAnnealingLR divides by it at step 1 (ZeroDivisionError)"),
-  etaMin: anyNumber().default(0),
-});
+export const CosineSpecSchema = CosineFields.check(refuseLaterRaise);
 
 /**
  * torch `CosineAnnealingWarmRestarts` (`T_0`, `T_mult` are integers there too, checked by torch;
@@ -123,53 +116,38 @@ export const CosineWarmRestartsSpecSchema = z.strictObject({
   etaMin: anyNumber().default(0),
 });
 
-/**
- * torch `LinearLR`: the factor moves from `startFactor` to `endFactor` over `totalIters` steps.
- * torch checks both factors in [0, 1] and not `totalIters`: with `totalIters` <= 0 the factor
- * stays at `startFactor` for good (in a sequential's later schedule, restarted by torch with its
- * closed form: at `endFactor`; there `totalIters` 0 divides by zero).
- */
-export const LinearSpecSchema = z.strictObject({
+// linear's fields, without the refusals a sequential makes by its milestones instead.
+const LinearFields = z.strictObject({
   name: z.literal("linear"),
   interval,
   startFactor: z.number().gte(0).lte(1).default(1 / 3),
   endFactor: z.number().gte(0).lte(1).default(1),
   totalIters: wholeSteps("the factor stops short of endFactor").default(5),
-}).check((ctx) => {
-  const { startFactor, totalIters } = ctx.value;
-  if (startFactor === 0 && totalIters > 0) {
-    ctx.issues.push({
-      code: "custom",
-      input: startFactor,
-      path: ["startFactor"],
-      message: `must be > 0 when 'totalIters' is > 0 (it is ${totalIters}): torch's LinearLR ` +
-        "divides by startFactor * totalIters at step 1 (ZeroDivisionError)",
-    });
-  }
 });
-
 /**
- * torch `PolynomialLR`. torch checks neither setting: with `totalIters` <= 0 the rate stays at
- * the base rate (in a sequential's later schedule, restarted by torch with its closed form: at
- * `0 ** power` times it; there `totalIters` 0 divides by zero); `power` 0 keeps the base rate.
+ * torch `LinearLR`: the factor moves from `startFactor` to `endFactor` over `totalIters` steps.
+ * torch checks both factors in [0, 1] and not `totalIters`: with `totalIters` <= 0 the factor
+ * stays at `startFactor` for good (in a sequential's later schedule, restarted by torch with its
+ * closed form: at `endFactor`; there `totalIters` 0 divides by zero). `startFactor` 0 with
+ * `totalIters` > 0 is refused: torch divides by it at step 1 (see `laterRaise`).
  */
-export const PolynomialSpecSchema = z.strictObject({
+export const LinearSpecSchema = LinearFields.check(refuseLaterRaise);
+
+// polynomial's fields, without the refusals a sequential makes by its milestones instead.
+const PolynomialFields = z.strictObject({
   name: z.literal("polynomial"),
   interval,
   totalIters: wholeSteps("the rate stops short of 0").default(5),
   power: anyNumber().default(1),
-}).check((ctx) => {
-  const { totalIters, power } = ctx.value;
-  if (power < 0 && totalIters > 0) {
-    ctx.issues.push({
-      code: "custom",
-      input: power,
-      path: ["power"],
-      message: `must be >= 0 when 'totalIters' is > 0 (it is ${totalIters}): torch's ` +
-        `PolynomialLR raises 0 to it at step ${totalIters} (ZeroDivisionError)`,
-    });
-  }
 });
+/**
+ * torch `PolynomialLR`. torch checks neither setting: with `totalIters` <= 0 the rate stays at
+ * the base rate (in a sequential's later schedule, restarted by torch with its closed form: at
+ * `0 ** power` times it; there `totalIters` 0 divides by zero); `power` 0 keeps the base rate.
+ * A negative `power` with `totalIters` > 0 is refused: torch raises 0 to it at step `totalIters`
+ * (see `laterRaise`).
+ */
+export const PolynomialSpecSchema = PolynomialFields.check(refuseLaterRaise);
 
 /**
  * The steps at which torch's OneCycleLR phases end, in its float arithmetic: warmup at
@@ -271,50 +249,172 @@ export const WarmupLinearSpecSchema = z.strictObject({
   totalSteps: anyNumber(),
 });
 
-/** Every schedule a `sequential` may chain: all closed-form ones (not `plateau`, not nested). */
+/**
+ * Every schedule a `sequential` may chain: all closed-form ones (not `plateau`, not nested). The
+ * settings torch raises for at a later step are judged by the sequential, which knows whether the
+ * schedule gets to that step before the next milestone hands over.
+ */
 export const ChildSchedulerSpecSchema = z.discriminatedUnion("name", [
-  ConstantSpecSchema,
-  StepSpecSchema,
+  ConstantFields,
+  StepFields,
   MultistepSpecSchema,
   ExponentialSpecSchema,
-  CosineSpecSchema,
+  CosineFields,
   CosineWarmRestartsSpecSchema,
-  LinearSpecSchema,
-  PolynomialSpecSchema,
+  LinearFields,
+  PolynomialFields,
   OnecycleSpecSchema,
   WarmupCosineSpecSchema,
   WarmupLinearSpecSchema,
 ]);
 
 /**
- * Whether `child` of a sequential, restarted at its milestone, makes torch raise there: torch
- * restarts a later schedule with its closed form (`step(0)`), which divides by `totalIters` for
- * linear and polynomial (0 in the closed form's `min(totalIters, 0) / totalIters`) and, for a
- * polynomial with `totalIters` < 0, raises 0 to `power`. The message and the field, or undefined.
+ * A setting torch 1.13 builds a schedule with but raises for at a later step of it: the field,
+ * the schedule's own step at which torch raises (its `last_epoch`; 0 where a sequential restarts
+ * it at its milestone), and what is wrong, given where that step is (`at step 5`).
  */
-function restartRaises(child: ChildSchedulerSpec): { field: string; message: string } | undefined {
+interface LaterRaise {
+  field: string;
+  step: number;
+  message: (at: string) => string;
+}
+
+/**
+ * Where torch 1.13 raises for `spec` run on its own clock from step 0, or undefined. `restarted`:
+ * it is a sequential's later schedule, which torch starts at its milestone with its closed form
+ * (`step(0)`) and steps by its recursive form after that; otherwise torch starts it with its
+ * recursive form.
+ * - constant `factor` 0 with `totalIters` > 0: the base rate comes back as `lr * (1 / factor)` at
+ *   step `totalIters`;
+ * - `stepSize` 0: step 1 takes the step count modulo it; restarted, the closed form divides by it
+ *   at step 0;
+ * - cosine `tMax` 0: step 1 divides by it; restarted, the closed form at step 0;
+ * - linear `startFactor` 0 with `totalIters` > 0: step 1 divides by `startFactor * totalIters`;
+ * - polynomial `power` < 0 with `totalIters` > 0: step `totalIters` raises 0 to it;
+ * - restarted only, at step 0: linear or polynomial `totalIters` 0 (the closed form's
+ *   `min(totalIters, 0) / totalIters`), polynomial `power` < 0 with `totalIters` < 0 (`0 ** power`).
+ */
+function laterRaise(spec: ChildSchedulerSpec, restarted: boolean): LaterRaise | undefined {
   const restart = "in a schedule after the first: torch restarts it at its milestone with its " +
-    "closed form";
-  if ((child.name === "linear" || child.name === "polynomial") && child.totalIters === 0) {
-    return {
-      field: "totalIters",
-      message: `must not be 0 ${restart}, which divides by totalIters (ZeroDivisionError)`,
-    };
+    "closed form, which";
+  switch (spec.name) {
+    case "constant":
+      if (spec.factor !== 0 || spec.totalIters <= 0) return undefined;
+      return {
+        field: "factor",
+        step: spec.totalIters,
+        message: (at) =>
+          `must be > 0 when 'totalIters' is > 0 (it is ${spec.totalIters}): torch's ConstantLR ` +
+          `divides by it ${at} (ZeroDivisionError)`,
+      };
+    case "step":
+      if (spec.stepSize !== 0) return undefined;
+      return {
+        field: "stepSize",
+        step: restarted ? 0 : 1,
+        message: (at) =>
+          restarted
+            ? `must not be 0 ${restart} divides the step count by it ${at} (ZeroDivisionError)`
+            : `must not be 0: torch's StepLR takes the step count modulo it ${at} ` +
+              "(ZeroDivisionError)",
+      };
+    case "cosine":
+      if (spec.tMax !== 0) return undefined;
+      return {
+        field: "tMax",
+        step: restarted ? 0 : 1,
+        message: (at) =>
+          restarted
+            ? `must not be 0 ${restart} divides by it ${at} (ZeroDivisionError)`
+            : `must not be 0: torch's CosineAnnealingLR divides by it ${at} (ZeroDivisionError)`,
+      };
+    case "linear":
+      if (restarted && spec.totalIters === 0) {
+        return {
+          field: "totalIters",
+          step: 0,
+          message: (at) =>
+            `must not be 0 ${restart} divides by totalIters ${at} (ZeroDivisionError)`,
+        };
+      }
+      if (spec.startFactor !== 0 || spec.totalIters <= 0) return undefined;
+      return {
+        field: "startFactor",
+        step: 1,
+        message: (at) =>
+          `must be > 0 when 'totalIters' is > 0 (it is ${spec.totalIters}): torch's LinearLR ` +
+          `divides by startFactor * totalIters ${at} (ZeroDivisionError)`,
+      };
+    case "polynomial":
+      if (restarted && spec.totalIters === 0) {
+        return {
+          field: "totalIters",
+          step: 0,
+          message: (at) =>
+            `must not be 0 ${restart} divides by totalIters ${at} (ZeroDivisionError)`,
+        };
+      }
+      if (restarted && spec.totalIters < 0 && spec.power < 0) {
+        return {
+          field: "power",
+          step: 0,
+          message: (at) =>
+            `must be >= 0 with 'totalIters' < 0 ${restart} raises 0 to the power ${at} ` +
+            "(ZeroDivisionError)",
+        };
+      }
+      if (spec.power >= 0 || spec.totalIters <= 0) return undefined;
+      return {
+        field: "power",
+        step: spec.totalIters,
+        message: (at) =>
+          `must be >= 0 when 'totalIters' is > 0 (it is ${spec.totalIters}): torch's ` +
+          `PolynomialLR raises 0 to it ${at} (ZeroDivisionError)`,
+      };
+    default:
+      return undefined;
   }
-  if (child.name === "polynomial" && child.totalIters < 0 && child.power < 0) {
-    return {
-      field: "power",
-      message: `must be >= 0 with 'totalIters' < 0 ${restart}, which raises 0 to the power ` +
-        "(ZeroDivisionError)",
-    };
-  }
-  return undefined;
+}
+
+/**
+ * Where torch raises for a schedule that starts at step `start` of the run's schedule (0, or its
+ * milestone in a sequential) and runs until milestone `end` hands over to the next one
+ * (undefined: to the end of training, whose length is not known here).
+ */
+function raisedAt(raise: LaterRaise, start: number, end: number | undefined): string {
+  const own = start === 0
+    ? ""
+    : raise.step === 0
+    ? " (its milestone)"
+    : ` (its own step ${raise.step}, from its milestone ${start})`;
+  const until = end === undefined
+    ? " if training gets there"
+    : `, before milestone ${end} hands over to the next schedule`;
+  return `at step ${start + raise.step}${own}${until}`;
+}
+
+/**
+ * Refuses a schedule on its own where torch raises at a later step of it: it runs to the end of
+ * training, which may get there.
+ */
+function refuseLaterRaise(ctx: z.core.ParsePayload<ChildSchedulerSpec>): void {
+  const raise = laterRaise(ctx.value, false);
+  if (!raise) return;
+  ctx.issues.push({
+    code: "custom",
+    input: (ctx.value as Record<string, unknown>)[raise.field],
+    path: [raise.field],
+    message: raise.message(raisedAt(raise, 0, undefined)),
+  });
 }
 
 /**
  * torch `SequentialLR`: `schedulers[i]` runs from `milestones[i - 1]`, restarted at step 0. torch
  * checks only that there is one milestone fewer than schedules. Equal milestones skip the
- * schedules between them, as in torch. anneal refuses on purpose milestones torch accepts but does
+ * schedules between them, as in torch. A setting torch raises for at a later step of a schedule
+ * (see `laterRaise`) is refused only where the schedule gets to that step before the next
+ * milestone hands over, as torch raises only there; the last schedule runs to the end of
+ * training, whose length is not known here, so it is refused there, the error naming the step. anneal refuses on purpose milestones torch accepts but does
  * not restart a schedule at: one below 1 or fractional (torch looks for milestones at whole steps
  * from step 1), after which torch runs
  * the next schedule a step late from the rate the previous one left, and decreasing ones, which
@@ -374,11 +474,17 @@ export const SequentialSpecSchema = z.strictObject({
     );
     return;
   }
+  // torch steps schedulers[i] from its start (0, or its milestone) until the next milestone
+  // hands over (a schedule between equal milestones is never stepped), the last one to the end of
+  // training: a setting torch raises for at a later step is refused only if the schedule gets
+  // there, or may (the last one: the length of training is not known here).
   schedulers.forEach((child, i) => {
-    // a schedule whose milestone equals the next one's is skipped, never restarted
-    const restarted = i > 0 && (i === schedulers.length - 1 || milestones[i - 1] < milestones[i]);
-    const raises = restarted ? restartRaises(child) : undefined;
-    if (raises) issue(["schedulers", i, raises.field], child, raises.message);
+    const start = i === 0 ? 0 : milestones[i - 1];
+    const end = i === schedulers.length - 1 ? undefined : milestones[i];
+    const raise = laterRaise(child, i > 0);
+    if (!raise || (end !== undefined && start + raise.step >= end)) return;
+    const input = (child as Record<string, unknown>)[raise.field];
+    issue(["schedulers", i, raise.field], input, raise.message(raisedAt(raise, start, end)));
   });
 });
 
