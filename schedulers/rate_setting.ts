@@ -1,0 +1,137 @@
+/**
+ * Which setting sets a run's learning rate, for everything that tells a user to change it (the
+ * divergence hints of the early stopper and the clip monitor, `diagnose`'s fixes, `lr-find`'s
+ * suggestion, `tune`'s learning-rate and batch-size stages, `batch-size`'s scaled rate): the
+ * optimizer's `lr`, except under onecycle, whose rates torch's OneCycleLR computes from its own
+ * `maxLr` (and its divisors), ignoring the optimizer's `lr`. A onecycle is the run's schedule on
+ * its own, or the only schedule of a sequential (config.ts refuses one beside others); there its
+ * `maxLr` sits in the sequential's list of schedules, which `--set` cannot reach (`applyOverrides`
+ * walks objects only), so a hint names the schedule to edit instead of printing a `--set` that
+ * would be refused.
+ *
+ * Pure, and lenient about its input: it reads a resolved config as well as a run record's config
+ * as plain JSON (anything else reads as the optimizer's `lr`, value unknown).
+ *
+ * @module
+ */
+
+/** The setting that sets a run's learning rate. */
+export interface RateSetting {
+  /** Its dotted config path: `optimizer.lr`, `scheduler.maxLr` or `scheduler.schedulers.0.maxLr`. */
+  path: string;
+  /** Its value in the config; undefined when that is not a number. */
+  value: number | undefined;
+  /** True for a onecycle's `maxLr`: the optimizer's `lr` does nothing in this run. */
+  oneCycle: boolean;
+  /**
+   * Whether `--set path=value` reaches it: false inside a sequential's list of schedules (a
+   * `--set` path walks objects only, so `applyOverrides` refuses `scheduler.schedulers.0.maxLr`).
+   */
+  settable: boolean;
+}
+
+function fieldOf(value: unknown, key: string): unknown {
+  return value !== null && typeof value === "object" && !Array.isArray(value)
+    ? (value as Record<string, unknown>)[key]
+    : undefined;
+}
+
+const numberOr = (value: unknown) => typeof value === "number" ? value : undefined;
+
+/**
+ * The setting that sets the learning rate of the run `config` describes (`{ optimizer,
+ * scheduler }`, resolved or as recorded).
+ *
+ * @example
+ * ```ts
+ * import { rateSetting } from "./rate_setting.ts";
+ * const optimizer = { name: "sgd", lr: 0.01 };
+ * console.assert(rateSetting({ optimizer }).path === "optimizer.lr");
+ * const scheduler = { name: "onecycle", maxLr: 0.5, totalSteps: 100 };
+ * const setting = rateSetting({ optimizer, scheduler });
+ * console.assert(setting.path === "scheduler.maxLr" && setting.value === 0.5 && setting.settable);
+ * const nested = rateSetting({ optimizer, scheduler: { name: "sequential", schedulers: [scheduler] } });
+ * console.assert(nested.path === "scheduler.schedulers.0.maxLr" && !nested.settable);
+ * ```
+ */
+export function rateSetting(config: unknown): RateSetting {
+  const scheduler = fieldOf(config, "scheduler");
+  if (fieldOf(scheduler, "name") === "onecycle") {
+    const value = numberOr(fieldOf(scheduler, "maxLr"));
+    return { path: "scheduler.maxLr", value, oneCycle: true, settable: true };
+  }
+  const children = fieldOf(scheduler, "schedulers");
+  if (fieldOf(scheduler, "name") === "sequential" && Array.isArray(children)) {
+    const index = children.findIndex((child) => fieldOf(child, "name") === "onecycle");
+    if (index >= 0) {
+      const value = numberOr(fieldOf(children[index], "maxLr"));
+      return {
+        path: `scheduler.schedulers.${index}.maxLr`,
+        value,
+        oneCycle: true,
+        settable: false,
+      };
+    }
+  }
+  const value = numberOr(fieldOf(fieldOf(config, "optimizer"), "lr"));
+  return { path: "optimizer.lr", value, oneCycle: false, settable: true };
+}
+
+/**
+ * Setting the run's rate to `value` (a number, or words such as "a tenth of it" when the rate is
+ * not known): the `--set` overrides that do it (none where `--set` cannot reach the setting, or
+ * for words) and how a hint says it.
+ *
+ * @example
+ * ```ts
+ * import { rateChange, rateSetting } from "./rate_setting.ts";
+ * const plain = rateChange(rateSetting({ optimizer: { lr: 0.5 } }), 0.05);
+ * console.assert(plain.text === "--set optimizer.lr=0.05" && plain.set[0] === "optimizer.lr=0.05");
+ * const scheduler = { name: "onecycle", maxLr: 0.5 };
+ * const oneCycle = rateChange(rateSetting({ optimizer: { lr: 0.5 }, scheduler }), 0.05);
+ * console.assert(oneCycle.set[0] === "scheduler.maxLr=0.05");
+ * console.assert(oneCycle.text.includes("rates come from its maxLr, not optimizer.lr"));
+ * ```
+ */
+export function rateChange(
+  setting: RateSetting,
+  value: number | string,
+): { set: string[]; text: string } {
+  const known = typeof value === "number";
+  const override = `${setting.path}=${value}`;
+  if (!setting.oneCycle) return { set: known ? [override] : [], text: `--set ${override}` };
+  const why = "onecycle's rates come from its maxLr, not optimizer.lr";
+  if (setting.settable) return { set: known ? [override] : [], text: `--set ${override}: ${why}` };
+  const index = setting.path.split(".")[2];
+  return {
+    set: [],
+    text: `in the config file, set the maxLr of the sequential's onecycle, ` +
+      `scheduler.schedulers[${index}], to ${value}: --set cannot reach into a list, and ${why}`,
+  };
+}
+
+/**
+ * The one override that sets the run's rate to `value`, as a config path and its value: the
+ * setting itself where `--set` reaches it, else the whole `scheduler` section with the
+ * sequential's onecycle at `value` (for `--set 'scheduler={...}'`, or a tune change).
+ *
+ * @example
+ * ```ts
+ * import { rateOverride } from "./rate_setting.ts";
+ * const onecycle = { name: "onecycle", maxLr: 0.5 };
+ * const scheduler = { name: "sequential", schedulers: [onecycle], milestones: [] };
+ * const { path, value } = rateOverride({ optimizer: { lr: 0.1 }, scheduler }, 0.05);
+ * console.assert(path === "scheduler");
+ * console.assert((value as typeof scheduler).schedulers[0].maxLr === 0.05 && onecycle.maxLr === 0.5);
+ * ```
+ */
+export function rateOverride(config: unknown, value: number): { path: string; value: unknown } {
+  const setting = rateSetting(config);
+  if (setting.settable) return { path: setting.path, value };
+  const scheduler = fieldOf(config, "scheduler") as Record<string, unknown>;
+  const index = Number(setting.path.split(".")[2]);
+  const schedulers = (scheduler.schedulers as Record<string, unknown>[]).map((child, i) =>
+    i === index ? { ...child, maxLr: value } : child
+  );
+  return { path: "scheduler", value: { ...scheduler, schedulers } };
+}

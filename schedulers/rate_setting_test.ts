@@ -1,0 +1,91 @@
+import assert from "node:assert/strict";
+import { applyOverrides, parseConfig } from "../config.ts";
+import { AnnealError } from "../errors.ts";
+import { rateChange, rateOverride, rateSetting } from "./rate_setting.ts";
+import type { SpecOf } from "./spec.ts";
+
+const onecycle = { name: "onecycle", maxLr: 0.5, totalSteps: 100 };
+const sequential = { name: "sequential", schedulers: [onecycle], milestones: [] };
+
+Deno.test("the optimizer's lr sets the rates, except under onecycle: its maxLr, alone or in a sequential", () => {
+  const optimizer = { name: "sgd", lr: 0.01 };
+  for (
+    const scheduler of [undefined, { name: "cosine", tMax: 10 }, {
+      name: "sequential",
+      schedulers: [{ name: "linear" }, { name: "cosine", tMax: 10 }],
+      milestones: [5],
+    }]
+  ) {
+    assert.deepEqual(rateSetting(parseConfig({ optimizer, scheduler })), {
+      path: "optimizer.lr",
+      value: 0.01,
+      oneCycle: false,
+      settable: true,
+    });
+  }
+  assert.deepEqual(rateSetting(parseConfig({ optimizer, scheduler: onecycle })), {
+    path: "scheduler.maxLr",
+    value: 0.5,
+    oneCycle: true,
+    settable: true,
+  });
+  assert.deepEqual(rateSetting(parseConfig({ optimizer, scheduler: sequential })), {
+    path: "scheduler.schedulers.0.maxLr",
+    value: 0.5,
+    oneCycle: true,
+    settable: false,
+  });
+  // a record's config as plain JSON, or no config at all
+  assert.equal(rateSetting({ scheduler: { name: "onecycle" } }).value, undefined);
+  assert.equal(rateSetting(undefined).path, "optimizer.lr");
+});
+
+Deno.test("a rate change is a --set where --set reaches the setting, and says where otherwise", () => {
+  const plain = rateChange(rateSetting({ optimizer: { lr: 0.5 } }), 0.05);
+  assert.deepEqual(plain, { set: ["optimizer.lr=0.05"], text: "--set optimizer.lr=0.05" });
+  const alone = rateChange(rateSetting({ optimizer: { lr: 0.5 }, scheduler: onecycle }), 0.05);
+  assert.deepEqual(alone.set, ["scheduler.maxLr=0.05"]);
+  assert.equal(
+    alone.text,
+    "--set scheduler.maxLr=0.05: onecycle's rates come from its maxLr, not optimizer.lr",
+  );
+  // the override works: it sets what the run's rates come from
+  const applied = parseConfig(applyOverrides({ scheduler: onecycle }, alone.set));
+  assert.equal((applied.scheduler as { maxLr: number }).maxLr, 0.05);
+
+  const nested = rateChange(rateSetting({ scheduler: sequential }), 0.05);
+  assert.deepEqual(nested.set, []);
+  assert.match(
+    nested.text,
+    /^in the config file, set the maxLr of the sequential's onecycle, scheduler\.schedulers\[0\], to 0\.05: --set cannot reach into a list/,
+  );
+  // why: a --set path walks objects only, and refuses an index into the list of schedules
+  assert.throws(
+    () => applyOverrides({ scheduler: sequential }, ["scheduler.schedulers.0.maxLr=0.05"]),
+    (error) => error instanceof AnnealError && /'schedulers' is not an object/.test(error.message),
+  );
+  // words stand for an unknown rate: no override
+  assert.deepEqual(rateChange(rateSetting({}), "a tenth of it").set, []);
+});
+
+Deno.test("a rate override sets the setting, or the whole scheduler section around a sequential's onecycle", () => {
+  assert.deepEqual(rateOverride({ optimizer: { lr: 1 } }, 0.1), {
+    path: "optimizer.lr",
+    value: 0.1,
+  });
+  assert.deepEqual(rateOverride({ scheduler: onecycle }, 0.1), {
+    path: "scheduler.maxLr",
+    value: 0.1,
+  });
+  const config = parseConfig({ scheduler: sequential });
+  const { path, value } = rateOverride(config, 0.1);
+  assert.equal(path, "scheduler");
+  const applied = parseConfig(applyOverrides({ scheduler: sequential }, [
+    `scheduler=${JSON.stringify(value)}`,
+  ]));
+  assert.deepEqual(applied.scheduler, {
+    ...config.scheduler,
+    schedulers: [{ ...(config.scheduler as SpecOf<"sequential">).schedulers[0], maxLr: 0.1 }],
+  });
+  assert.equal(onecycle.maxLr, 0.5, "the config it read is left as it was");
+});
