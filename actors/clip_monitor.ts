@@ -128,13 +128,15 @@ export interface ClipMonitorOutput {
  * Takes in a window of steps of the run's `optimizer` spec, whose settings pick the hint of a
  * divergence: a setting that makes the weights NaN whatever the learning rate (RMSprop's `alpha`
  * above 1) is named, and stops the run at once, since neither a rollback with a lower learning
- * rate nor skipping steps can help.
+ * rate nor skipping steps can help. Under the run's `scheduler` a onecycle sets the rates from its
+ * `maxLr`: a hint to lower the rate names that, not the optimizer's `lr`.
  */
 export function observeSteps(
   clipping: Clipping,
   state: ClipMonitorState,
   message: StepsObserved,
   optimizer?: unknown,
+  scheduler?: unknown,
 ): [ClipMonitorState, ClipMonitorOutput] {
   const fault = settingFault(optimizer);
   const hopeless = fault?.anyLr === true;
@@ -167,7 +169,7 @@ export function observeSteps(
         step,
         action,
         reason: explosionReason(explosion),
-        hint: divergenceHint(optimizer, message.lr[i]),
+        hint: divergenceHint(optimizer, message.lr[i], scheduler),
       });
       break;
     }
@@ -191,7 +193,7 @@ export function observeSteps(
         action,
         reason: `training diverged at step ${step}: ${what}` +
           (action === "stop" && clipping.onNonFinite !== "stop" ? futile : ""),
-        hint: divergenceHint(optimizer, message.lr[i]),
+        hint: divergenceHint(optimizer, message.lr[i], scheduler),
       });
       if (action !== "skip") break;
       continue;

@@ -165,3 +165,30 @@ Deno.test("the rolling sorted history gives the same percentiles as sorting the 
   }
   assert.equal(state.norms.length, HISTORY_LIMIT);
 });
+
+Deno.test("under onecycle a NaN or exploding loss is met with a tenth of its maxLr, not of optimizer.lr", () => {
+  const sgd = { name: "sgd", lr: 0.01 };
+  const onecycle = { name: "onecycle", maxLr: 3, totalSteps: 50 };
+  for (
+    const [losses, what] of [[[1, NaN], "NaN"], [
+      [1, 1, 1, 1, 500, 500, 500, 500],
+      "explosion",
+    ]] as const
+  ) {
+    const clipping = ClippingSchema.parse({});
+    const [, out] = observeSteps(
+      clipping,
+      initClipMonitor(clipping, 16, sgd),
+      window(0, losses.map(() => 1), [...losses]),
+      sgd,
+      onecycle,
+    );
+    const handled = out.toTrainer[0] as { action: string; hint: string };
+    assert.equal(handled?.action, "stop", what);
+    assert.match(
+      handled.hint,
+      /divide by 10 \(--set scheduler\.maxLr=0\.3: onecycle's rates come from its maxLr, not optimizer\.lr\)/,
+      what,
+    );
+  }
+});

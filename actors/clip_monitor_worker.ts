@@ -24,6 +24,7 @@ runActor("clipMonitor", async (context) => {
       state,
       message as unknown as StepsObserved,
       config.optimizer,
+      config.scheduler,
     );
     state = next;
     for (const reply of out.toTrainer) port.postMessage(reply);

@@ -14,6 +14,7 @@ import type { z } from "npm:zod@4.6.7";
 import type { EarlyStoppingSchema } from "../config.ts";
 import type { EpochEnded, EpochJudged } from "./protocol.ts";
 import { maximizes, settingFault } from "../optimizers/hazards.ts";
+import { rateChange, rateSetting } from "../schedulers/rate_setting.ts";
 
 type EarlyStopping = z.output<typeof EarlyStoppingSchema>;
 
@@ -112,29 +113,49 @@ export function patienceMayStop(guard: StopGuard | undefined, epoch: number): bo
 }
 
 /**
- * Suggests a tenth of the learning rate, as a `--set` the user can paste; for a negative rate
- * (a schedule's, as torch runs it), says that it climbs the loss instead.
+ * Suggests a tenth of the learning rate `lr` (the rate of the step that went wrong), as a `--set`
+ * the user can paste; for a negative rate (a schedule's, as torch runs it), says that it climbs
+ * the loss instead. Under the run's `scheduler` a onecycle sets the rates from its `maxLr`, so
+ * the suggestion is a tenth of that, set there (see `rate_setting.ts`).
+ *
+ * @example
+ * ```ts
+ * import { divideLrHint } from "./early_stopper.ts";
+ * console.assert(divideLrHint(0.5).includes("--set optimizer.lr=0.05"));
+ * const onecycle = { name: "onecycle", maxLr: 2, totalSteps: 100 };
+ * console.assert(divideLrHint(0.5, onecycle).includes("--set scheduler.maxLr=0.2"));
+ * ```
  */
-export function divideLrHint(lr: number | undefined): string {
+export function divideLrHint(lr: number | undefined, scheduler?: unknown): string {
   if (lr !== undefined && lr < 0) {
     return `the learning rate is negative (${Number(lr.toPrecision(3))}, from the schedule): ` +
       "a negative rate climbs the loss, in torch as here; keep the schedule's rates >= 0 (a " +
       "gamma, etaMin, maxLr or minLr >= 0)";
   }
-  return `learning rate too high: divide by 10 (--set optimizer.lr=${
-    tenth(lr)
+  return `learning rate too high: divide by 10 (${
+    tenthOf(lr, scheduler)
   }), or add clipping (--set clipping.maxNorm=1)`;
 }
 
-function tenth(lr: number | undefined): string {
-  return lr === undefined ? "a tenth of it" : `${Number((lr / 10).toPrecision(3))}`;
+/**
+ * How to set the run's rate to a tenth of it: of `lr`, the step's rate, or under onecycle of its
+ * `maxLr`, which sets the rates.
+ */
+function tenthOf(lr: number | undefined, scheduler: unknown): string {
+  const setting = rateSetting({ scheduler });
+  const from = setting.oneCycle ? setting.value : lr;
+  return rateChange(
+    setting,
+    from === undefined ? "a tenth of it" : Number((from / 10).toPrecision(3)),
+  ).text;
 }
 
 /**
  * The hint of a run that diverged (a non-finite loss, or one exploding) at learning rate `lr`,
- * given the run's optimizer spec: a setting that breaks the update whatever the learning rate
- * (RMSprop's `alpha` >= 1) is named with its fix; a run that maximizes its loss is told that the
- * ascent overflowed; any other gets {@linkcode divideLrHint}.
+ * given the run's optimizer spec and schedule: a setting that breaks the update whatever the
+ * learning rate (RMSprop's `alpha` >= 1) is named with its fix; a run that maximizes its loss is
+ * told that the ascent overflowed; any other gets {@linkcode divideLrHint}. A slower rate is
+ * suggested for the setting that sets it: `optimizer.lr`, or under onecycle its `maxLr`.
  *
  * @example
  * ```ts
@@ -143,16 +164,20 @@ function tenth(lr: number | undefined): string {
  * console.assert(divergenceHint({ name: "sgd" }, 0.5).startsWith("learning rate too high"));
  * ```
  */
-export function divergenceHint(optimizer: unknown, lr: number | undefined): string {
+export function divergenceHint(
+  optimizer: unknown,
+  lr: number | undefined,
+  scheduler?: unknown,
+): string {
   const fault = settingFault(optimizer);
   if (fault) return `${fault.message}; ${fault.hint}`;
   if (maximizes(optimizer)) {
     return "optimizer.maximize ascends the loss, and mse, crossEntropy and binaryCrossEntropy " +
       "have no upper bound: most likely it rose until it overflowed. Stop the ascent " +
-      `sooner (fewer epochs, or maxSteps), slow it (--set optimizer.lr=${tenth(lr)}), or ` +
+      `sooner (fewer epochs, or maxSteps), slow it (${tenthOf(lr, scheduler)}), or ` +
       "minimize the loss instead (--set optimizer.maximize=false)";
   }
-  return divideLrHint(lr);
+  return divideLrHint(lr, scheduler);
 }
 
 /** The metric to watch: `valX` falls back to `x` when there is no validation data. */
@@ -165,8 +190,9 @@ function resolveMonitor(monitor: string, metrics: Record<string, number>): strin
 
 /**
  * Judges one epoch, trained at learning rate `lr` by the run's `optimizer` spec (which picks the
- * hint of a divergence, and turns the rising-loss check off when it maximizes the loss); a verdict
- * that does not stop carries the guard for the epochs after it.
+ * hint of a divergence, and turns the rising-loss check off when it maximizes the loss) under its
+ * `scheduler` (a onecycle's `maxLr`, not the optimizer's `lr`, is the rate a hint changes); a
+ * verdict that does not stop carries the guard for the epochs after it.
  */
 export function judgeEpoch(
   spec: EarlyStopping,
@@ -174,8 +200,9 @@ export function judgeEpoch(
   message: EpochEnded,
   lr?: number,
   optimizer?: unknown,
+  scheduler?: unknown,
 ): [EarlyStopperState, EpochJudged] {
-  const [next, verdict] = judge(spec, state, message, lr, optimizer);
+  const [next, verdict] = judge(spec, state, message, lr, optimizer, scheduler);
   if (!verdict.stop) verdict.guard = stopGuard(spec, next, message.epoch, optimizer);
   return [next, verdict];
 }
@@ -186,6 +213,7 @@ function judge(
   message: EpochEnded,
   lr?: number,
   optimizer?: unknown,
+  scheduler?: unknown,
 ): [EarlyStopperState, EpochJudged] {
   const next = { ...state };
   const verdict = (
@@ -206,7 +234,7 @@ function judge(
       stop: true,
       status: "diverged",
       reason: `training diverged: the loss became ${loss} at epoch ${message.epoch}`,
-      hint: divergenceHint(optimizer, lr),
+      hint: divergenceHint(optimizer, lr, scheduler),
     });
   }
   // Under maximize the loss is meant to rise: only a non-finite one (above) is a divergence.
@@ -221,7 +249,7 @@ function judge(
       } at epoch ${message.epoch} is over ${spec.divergenceFactor}x its first value ${
         next.firstLoss.toPrecision(4)
       }`,
-      hint: divergenceHint(optimizer, lr),
+      hint: divergenceHint(optimizer, lr, scheduler),
     });
   }
   next.monitor ??= resolveMonitor(spec.monitor, message.metrics);

@@ -222,3 +222,41 @@ Deno.test("a divergence at a schedule's negative rate says the rate climbs the l
   assert.match(hint, /climbs the loss/);
   assert.doesNotMatch(hint, /optimizer\.lr=/);
 });
+
+Deno.test("under onecycle a divergence's hint divides its maxLr, which sets the rates, not optimizer.lr", () => {
+  const onecycle = { name: "onecycle", maxLr: 4, totalSteps: 100 };
+  const judged = (scheduler: unknown, metrics: Record<string, number>[]) => {
+    const spec = EarlyStoppingSchema.parse({});
+    let state = initEarlyStopper();
+    let verdict;
+    for (const [epoch, m] of metrics.entries()) {
+      // the epoch's own rate (0.1) is wherever the cycle was: the hint reads maxLr instead
+      [state, verdict] = judgeEpoch(spec, state, ended(epoch, m), 0.1, { name: "sgd" }, scheduler);
+    }
+    return verdict!;
+  };
+  for (const series of [[{ loss: 1 }, { loss: NaN }], [{ loss: 1 }, { loss: 20 }]]) {
+    const verdict = judged(onecycle, series);
+    assert.equal(verdict.status, "diverged");
+    assert.match(
+      verdict.hint!,
+      /learning rate too high: divide by 10 \(--set scheduler\.maxLr=0\.4: onecycle's rates come from its maxLr, not optimizer\.lr\)/,
+    );
+    assert.doesNotMatch(verdict.hint!, /optimizer\.lr=/);
+  }
+  // a sequential's onecycle: --set cannot reach it, so the hint names the schedule to edit
+  const nested = judged({ name: "sequential", schedulers: [onecycle], milestones: [] }, [
+    { loss: 1 },
+    { loss: NaN },
+  ]);
+  assert.match(
+    nested.hint!,
+    /set the maxLr of the sequential's onecycle, scheduler\.schedulers\[0\], to 0\.4/,
+  );
+  assert.doesNotMatch(nested.hint!, /--set (optimizer\.lr|scheduler\.schedulers)/);
+  // a onecycle that maximizes: the ascent is slowed at maxLr too
+  const ascent = divergenceHint({ name: "sgd", maximize: true }, 0.1, onecycle);
+  assert.match(ascent, /slow it \(--set scheduler\.maxLr=0\.4: /);
+  // any other schedule scales from the optimizer's lr: the step's rate, as before
+  assert.match(divideLrHint(0.5, { name: "cosine", tMax: 10 }), /--set optimizer\.lr=0\.05\)/);
+});

@@ -23,6 +23,7 @@ runActor("earlyStopper", async (context) => {
       ended,
       ended.metrics.lr,
       config.optimizer,
+      config.scheduler,
     );
     state = next;
     port.postMessage(verdict);
