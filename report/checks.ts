@@ -7,6 +7,7 @@
 import { configValue, formatNumber } from "./records.ts";
 import type { Finding, RunRecord } from "./types.ts";
 import { maximizes, settingFault } from "../optimizers/hazards.ts";
+import { rateChange, type RateSetting, rateSetting } from "../schedulers/rate_setting.ts";
 
 // Thresholds. Each is a judgement call taken from common practice; the tests pin their effect.
 /** Diverged when a loss exceeds this multiple of the first (Keras/Lightning divergence checks use ~10x). */
@@ -58,7 +59,13 @@ export const setText = (set: string[]) => set.map((s) => `--set ${s}`).join(" ")
 
 export interface Curves {
   record: RunRecord;
+  /**
+   * The run's learning rate as its config sets it (`rate`): the optimizer's `lr`, or under
+   * onecycle its `maxLr`; unrecorded, the last step's rate (under onecycle, the highest).
+   */
   lr: number;
+  /** The setting that sets the rate, which the fixes change (see `rate_setting.ts`). */
+  rate: RateSetting;
   train: number[];
   val: number[] | undefined;
   /** The loss before training: mean of the first steps, else the first epoch's loss. */
@@ -70,15 +77,25 @@ export interface Curves {
 }
 
 export function curves(record: RunRecord): Curves {
-  const configLr = configValue(record.config, "optimizer.lr");
-  const lr = typeof configLr === "number" ? configLr : record.steps.at(-1)?.lr ?? NaN;
+  const rate = rateSetting(record.config);
+  const stepLrs = record.steps.map((s) => s.lr);
+  const lr = rate.value ??
+    (rate.oneCycle && stepLrs.length ? Math.max(...stepLrs) : stepLrs.at(-1)) ?? NaN;
   const train = record.epochs.map((e) => e.loss);
   const valRaw = record.epochs.map((e) => e.valLoss);
   const val = valRaw.every((v) => typeof v === "number") ? valRaw as number[] : undefined;
   const firstSteps = finite(record.steps.slice(0, 3).map((s) => s.loss));
   const start = firstSteps.length ? mean(firstSteps) : train[0];
   const optimizer = configValue(record.config, "optimizer");
-  return { record, lr, train, val, start, optimizer, maximize: maximizes(optimizer) };
+  return { record, lr, rate, train, val, start, optimizer, maximize: maximizes(optimizer) };
+}
+
+/**
+ * How a fix sets the run's rate to `value`: the `--set` overrides and the words (see
+ * `rate_setting.ts`: under onecycle its `maxLr`, not `optimizer.lr`).
+ */
+export function changeRate(rate: RateSetting, value: number): { set: string[]; text: string } {
+  return rateChange(rate, nice(value));
 }
 
 /**
@@ -88,7 +105,7 @@ export function curves(record: RunRecord): Curves {
  * config has one; for a maximized loss, a shorter or slower ascent; else a tenth of the rate.
  */
 export function checkDiverged(
-  { record, lr, train, optimizer, maximize }: Curves,
+  { record, lr, rate, train, optimizer, maximize }: Curves,
 ): Finding | undefined {
   const badEpoch = record.epochs.find((e) => !Number.isFinite(e.loss));
   const badStep = record.steps.find((s) => !Number.isFinite(s.loss));
@@ -135,7 +152,8 @@ export function checkDiverged(
   }
   const negative = record.steps.find((s) => s.lr < 0);
   if (negative) return climbedNegativeRate(record, evidence, negative);
-  const set = Number.isFinite(lr) ? [`optimizer.lr=${nice(lr / 10)}`] : [];
+  const slower = Number.isFinite(lr) ? changeRate(rate, lr / 10) : undefined;
+  const set = slower?.set ?? [];
   if (maximize) {
     return {
       kind: "diverged",
@@ -146,7 +164,7 @@ export function checkDiverged(
       evidence,
       fix: "optimizer.maximize ascends the loss, and mse, crossEntropy and binaryCrossEntropy " +
         "have no upper bound: stop the ascent sooner (fewer epochs, or maxSteps), slow it" +
-        `${set.length ? ` (${setText(set)})` : ""}, or minimize the loss instead ` +
+        `${slower ? ` (${slower.text})` : ""}, or minimize the loss instead ` +
         "(--set optimizer.maximize=false)",
       set,
     };
@@ -158,7 +176,7 @@ export function checkDiverged(
     severity: "critical",
     title: "diverged: learning rate too high",
     evidence,
-    fix: `learning rate too high: divide it by 10 (${setText(set)})${clipText}`,
+    fix: `learning rate too high: divide it by 10${slower ? ` (${slower.text})` : ""}${clipText}`,
     set,
   };
 }
@@ -190,18 +208,19 @@ function climbedNegativeRate(
   };
 }
 
-export function checkLrTooLow({ train, start, lr }: Curves): Finding | undefined {
+export function checkLrTooLow({ train, start, lr, rate }: Curves): Finding | undefined {
   const min = Math.min(...train);
   const drop = (start - min) / Math.abs(start);
   if (!(drop < LOW_LR_DROP)) return undefined;
-  const set = [`optimizer.lr=${nice(lr * 10)}`];
+  const faster = changeRate(rate, lr * 10);
+  const set = faster.set;
   return {
     kind: "lrTooLow",
     severity: "warning",
     title: "learning rate too low: the loss barely moved",
     evidence: `the training loss went from ${f(start)} to at best ${f(min)} over ${train.length} ` +
       `epochs, a ${f(Math.max(0, drop) * 100)}% drop (under ${LOW_LR_DROP * 100}%)`,
-    fix: `multiply the learning rate by 10 (${setText(set)}), or find one with \`anneal lr-find\``,
+    fix: `multiply the learning rate by 10 (${faster.text}), or find one with \`anneal lr-find\``,
     set,
   };
 }
@@ -250,7 +269,7 @@ export function checkPlateau({ record, train, val, start }: Curves): Finding | u
   };
 }
 
-export function checkOscillating({ record, train, lr }: Curves): Finding | undefined {
+export function checkOscillating({ record, train, lr, rate }: Curves): Finding | undefined {
   const n = train.length;
   if (n < 6) return undefined;
   const deltas = train.slice(1).map((v, i) => v - train[i]);
@@ -267,7 +286,8 @@ export function checkOscillating({ record, train, lr }: Curves): Finding | undef
     return undefined;
   }
   const worst = deltas.indexOf(Math.max(...deltas)) + 1;
-  const set = [`optimizer.lr=${nice(lr / 2)}`];
+  const halved = changeRate(rate, lr / 2);
+  const set = halved.set;
   return {
     kind: "oscillating",
     severity: "warning",
@@ -277,7 +297,7 @@ export function checkOscillating({ record, train, lr }: Curves): Finding | undef
         record.epochs[worst].epoch
       }) ` +
       `against a net drop of ${f(net)}`,
-    fix: `halve the learning rate (${setText(set)}), or add a decaying schedule`,
+    fix: `halve the learning rate (${halved.text}), or add a decaying schedule`,
     set,
   };
 }

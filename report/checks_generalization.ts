@@ -6,6 +6,7 @@
  */
 import { configValue } from "./records.ts";
 import {
+  changeRate,
   CLIPPED_FRACTION,
   type Curves,
   f,
@@ -115,7 +116,7 @@ export function checkOverfitting({ record, train, val }: Curves): Finding | unde
 }
 
 /** Norms far above their recent median, or most steps clipped. */
-export function checkGradientSpikes({ record, lr }: Curves): Finding | undefined {
+export function checkGradientSpikes({ record, lr, rate }: Curves): Finding | undefined {
   const steps = record.steps.filter((s) => Number.isFinite(s.gradNorm));
   if (steps.length === 0) return undefined;
   const factorSetting = configValue(record.config, "clipping.spikeFactor");
@@ -146,9 +147,13 @@ export function checkGradientSpikes({ record, lr }: Curves): Finding | undefined
   const norms = steps.map((s) => s.gradNorm!).sort((a, b) => a - b);
   const p90 = norms[Math.floor(norms.length * 0.9)];
   const maxNorm = configValue(record.config, "clipping.maxNorm");
-  const set = typeof maxNorm === "number" || manyClipped
-    ? [`optimizer.lr=${nice(lr / 2)}`]
-    : [`clipping.maxNorm=${nice(p90)}`];
+  const lower = typeof maxNorm === "number" || manyClipped;
+  const halved = changeRate(rate, lr / 2);
+  const set = lower ? halved.set : [`clipping.maxNorm=${nice(p90)}`];
+  // onecycle warms up already, for its pctStart of the steps
+  const warmup = rate.oneCycle
+    ? "a longer warmup (onecycle's pctStart)"
+    : "warmup (scheduler warmupCosine)";
   const worst = spikes.reduce((a, b) => (b.norm / b.median > a.norm / a.median ? b : a), spikes[0]);
   const spikeText = spikes.length
     ? `${spikes.length} step(s) had a gradient norm over ${factor}x the median of the previous ` +
@@ -160,11 +165,11 @@ export function checkGradientSpikes({ record, lr }: Curves): Finding | undefined
     severity: "warning",
     title: manyClipped ? "most steps clipped" : "gradient spikes",
     evidence: [spikeText, clipText].filter(Boolean).join("; "),
-    fix: typeof maxNorm === "number" || manyClipped
-      ? `lower the learning rate (${setText(set)}) or add warmup (scheduler warmupCosine)`
-      : `clip gradients at about their 90th percentile (${
-        setText(set)
-      }), lower the LR or add warmup`,
+    fix: lower
+      ? `lower the learning rate (${halved.text}) or add ${warmup}`
+      : `clip gradients at about their 90th percentile (${setText(set)}), lower the LR or add ${
+        rate.oneCycle ? "a longer warmup" : "warmup"
+      }`,
     set,
   };
 }

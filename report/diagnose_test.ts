@@ -290,3 +290,55 @@ Deno.test("formatDiagnosis prints verdict, evidence, fix and a runnable --set li
     /try: {6}anneal train -c synthetic\/config\.json .*--set 'model\.hidden=\[16\]'/,
   );
 });
+
+const oneCycle = (maxLr: number) => ({ name: "onecycle", maxLr, totalSteps: 100 });
+
+Deno.test("under onecycle every rate fix changes its maxLr, which sets the rates, not optimizer.lr", () => {
+  // optimizer.lr 0.3 does nothing here: the cycle peaks at maxLr
+  const config = { scheduler: oneCycle(2) };
+  const diverged = diagnose(syntheticRun([2, 5, 12, 30], { lr: 0.3, config }));
+  assert.deepEqual(kinds(diverged), ["diverged"]);
+  assert.deepEqual(diverged.findings[0].set, ["scheduler.maxLr=0.2"]);
+  assert.match(
+    diverged.findings[0].fix,
+    /^learning rate too high: divide it by 10 \(--set scheduler\.maxLr=0\.2: onecycle's rates come from its maxLr, not optimizer\.lr\)/,
+  );
+  assert.match(
+    formatDiagnosis(diverged),
+    /try: {6}anneal train -c synthetic\/config\.json --set scheduler\.maxLr=0\.2$/m,
+  );
+  const low = diagnose(syntheticRun([1, 0.995, 0.99, 0.985, 0.98, 0.978], {
+    lr: 0.001,
+    config: { scheduler: oneCycle(0.004) },
+  }));
+  assert.deepEqual(kinds(low), ["lrTooLow"]);
+  assert.deepEqual(low.findings[0].set, ["scheduler.maxLr=0.04"]);
+  const zigzag = [10, 7, 8.5, 5.5, 7, 4, 5.5, 3, 4.2, 2.2, 3.2, 1.5];
+  const oscillating = diagnose(
+    syntheticRun(zigzag, { lr: 0.2, config: { scheduler: oneCycle(1) } }),
+  );
+  assert.deepEqual(kinds(oscillating), ["oscillating"]);
+  assert.deepEqual(oscillating.findings[0].set, ["scheduler.maxLr=0.5"]);
+  const steps = syntheticSteps(100, 10, () => 1).map((s) => ({ ...s, clipped: s.step % 4 !== 0 }));
+  const clipped = diagnose(syntheticRun(decay(10), { steps, lr: 0.4, config }));
+  assert.deepEqual(kinds(clipped), ["gradientSpikes"]);
+  assert.deepEqual(clipped.findings[0].set, ["scheduler.maxLr=1"]);
+  assert.match(clipped.findings[0].fix, /a longer warmup \(onecycle's pctStart\)/);
+  // the maximized loss that overflowed is slowed at maxLr too
+  const ascent = diagnose(syntheticRun([1, 2, NaN], {
+    config: { scheduler: oneCycle(2), optimizer: { name: "sgd", lr: 0.3, maximize: true } },
+  }));
+  assert.deepEqual(ascent.findings[0].set, ["scheduler.maxLr=0.2"]);
+});
+
+Deno.test("under a sequential's onecycle the fix names the schedule to edit: --set cannot reach into the list", () => {
+  const scheduler = { name: "sequential", schedulers: [oneCycle(2)], milestones: [] };
+  const d = diagnose(syntheticRun([2, 5, 12, 30], { lr: 0.3, config: { scheduler } }));
+  assert.deepEqual(kinds(d), ["diverged"]);
+  assert.deepEqual(d.findings[0].set, [], "no --set that applyOverrides would refuse");
+  assert.match(
+    d.findings[0].fix,
+    /divide it by 10 \(in the config file, set the maxLr of the sequential's onecycle, scheduler\.schedulers\[0\], to 0\.2: --set cannot reach into a list/,
+  );
+  assert.doesNotMatch(formatDiagnosis(d), /try:|optimizer\.lr=/);
+});
