@@ -3,8 +3,8 @@
  * optimizer steps of the run's own model on its own data and backend, record the memory they
  * hold (tfjs's tensors, and what the training step keeps outside tfjs), find the largest batch
  * that fits a memory budget, and show the learning rate the linear scaling rule gives for each
- * (lr x batch / the config's batch). A batch larger than the training set is not tried: no
- * epoch would hold it.
+ * (lr x batch / the config's batch; under onecycle, whose rates come from its `maxLr`, that
+ * scaled). A batch larger than the training set is not tried: no epoch would hold it.
  *
  * @module
  */
@@ -15,6 +15,7 @@ import { epochOrder, makeBatch } from "../data/batches.ts";
 import { selectBackend } from "./backend.ts";
 import { TrainingEngine } from "./engine.ts";
 import { scaleLearningRate } from "../optimizers/scaling.ts";
+import { rateChange, rateSetting } from "../schedulers/rate_setting.ts";
 
 /** Options of {@linkcode findBatchSize}. */
 export interface BatchSizeOptions {
@@ -47,7 +48,10 @@ export interface BatchSizeRow {
    * gradients, a host optimizer's state).
    */
   peakMiB?: number;
-  /** The config's lr scaled linearly to this batch (x gradient accumulation). */
+  /**
+   * The config's lr (under onecycle, its `maxLr`, which sets the rates) scaled linearly to this
+   * batch (x gradient accumulation).
+   */
   scaledLr: number;
   /** Set when the scaled learning rate is outside the linear rule's known range. */
   warning?: string;
@@ -72,6 +76,12 @@ export interface BatchSizeResult {
   largest?: number;
   /** The batch with the highest throughput among those that fit. */
   fastest?: number;
+  /**
+   * How to train at `largest`: `--set batchSize=N` and the scaled rate, set where it is set
+   * (`optimizer.lr`, or under onecycle its `maxLr`; in a sequential's onecycle, which `--set`
+   * cannot reach, the words that say where). Absent when no batch fits.
+   */
+  use?: string;
 }
 
 function defaultSizes(n: number): number[] {
@@ -102,14 +112,17 @@ export async function findBatchSize(
   const steps = options.steps ?? 3;
   const order = epochOrder(train.n, { shuffle: true, seed: config.seed, epoch: 0 });
   const rows: BatchSizeRow[] = [];
+  const rate = rateSetting(config);
+  // onecycle's maxLr may be negative (torch runs it): scale its size, keep its sign
+  const from = rate.oneCycle ? rate.value ?? 0 : config.optimizer.lr as number;
   for (const batchSize of sizes) {
     const effective = batchSize * config.gradientAccumulation;
     const scaled = scaleLearningRate(
-      config.optimizer.lr as number,
+      Math.abs(from),
       config.batchSize * config.gradientAccumulation,
       effective,
     );
-    const row: BatchSizeRow = { batchSize, fits: false, scaledLr: scaled.lr };
+    const row: BatchSizeRow = { batchSize, fits: false, scaledLr: Math.sign(from) * scaled.lr };
     if (batchSize > train.n) {
       row.skipped = `more than the ${train.n} training samples: an epoch's batches hold at most ` +
         `${train.n}`;
@@ -149,12 +162,21 @@ export async function findBatchSize(
     (best, r) => (!best || (r.samplesPerSecond ?? 0) > (best.samplesPerSecond ?? 0) ? r : best),
     undefined,
   );
+  const largest = fitting.reduce<number | undefined>(
+    (m, r) => Math.max(m ?? 0, r.batchSize),
+    undefined,
+  );
+  const scaledLr = rows.find((r) => r.batchSize === largest)?.scaledLr;
+  const change = scaledLr === undefined
+    ? undefined
+    : rateChange(rate, Number(scaledLr.toPrecision(4))).text;
   return {
     backend,
     rows,
     trainSize: train.n,
-    largest: fitting.reduce<number | undefined>((m, r) => Math.max(m ?? 0, r.batchSize), undefined),
+    largest,
     fastest: fastest?.batchSize,
+    ...(change && { use: `--set batchSize=${largest}${rate.settable ? " " : "; "}${change}` }),
   };
 }
 

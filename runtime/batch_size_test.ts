@@ -18,6 +18,7 @@ Deno.test("the batch-size finder measures each size, scales the LR linearly and 
   assert.deepEqual(open.rows.map((r) => r.scaledLr), [0.005, 0.01, 0.02]);
   assert.ok(open.rows.every((r) => r.fits && r.msPerStep! > 0 && r.peakMiB! > 0));
   assert.equal(open.largest, 32);
+  assert.equal(open.use, "--set batchSize=32 --set optimizer.lr=0.02");
   assert.ok(open.rows[2].peakMiB! > open.rows[0].peakMiB!, "bigger batches hold more activations");
   const budget = (open.rows[0].peakMiB! + open.rows[2].peakMiB!) / 2;
   const limited = await findBatchSize(config, {
@@ -66,4 +67,29 @@ Deno.test("on the TypeScript step the finder counts the host arrays, and never t
     { sizes: [32], steps: 1 },
   );
   assert.equal(adam.rows[0].peakMiB! * 2 ** 20 - bytes[1], 2 * 4 * 3);
+});
+
+Deno.test("under onecycle the finder scales its maxLr, which sets the rates, not optimizer.lr", async () => {
+  const onecycle = { name: "onecycle" as const, maxLr: 0.4, totalSteps: 100 };
+  const base = { backend: "cpu" as const, optimizer: { name: "sgd" as const, lr: 0 } };
+  const alone = await findBatchSize(parseConfig({ ...base, scheduler: onecycle }), {
+    sizes: [8, 32],
+    steps: 1,
+  });
+  assert.deepEqual(alone.rows.map((r) => r.scaledLr), [0.2, 0.8]);
+  assert.equal(
+    alone.use,
+    "--set batchSize=32 --set scheduler.maxLr=0.8: onecycle's rates come from its maxLr, not " +
+      "optimizer.lr",
+  );
+  // a sequential's onecycle, which --set cannot reach: the words say which schedule to edit
+  const scheduler = { name: "sequential" as const, schedulers: [onecycle], milestones: [] };
+  const nested = await findBatchSize(parseConfig({ ...base, scheduler }), {
+    sizes: [32],
+    steps: 1,
+  });
+  assert.match(
+    nested.use ?? "",
+    /^--set batchSize=32; in the config file, set the maxLr of the sequential's onecycle, scheduler\.schedulers\[0\], to 0\.8/,
+  );
 });

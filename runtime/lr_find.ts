@@ -23,6 +23,7 @@ import { createOptimizer } from "../optimizers/optimizer.ts";
 import { scaleLearningRate } from "../optimizers/scaling.ts";
 import { maximizes, settingFault } from "../optimizers/hazards.ts";
 import { parseSchedulerSpec } from "../schedulers/parse.ts";
+import { rateOverride, rateSetting } from "../schedulers/rate_setting.ts";
 import type { ResolvedSchedulerSpec } from "../schedulers/spec.ts";
 import { plotSvg } from "../report/vega.ts";
 import type { LrFindRecord } from "../report/types.ts";
@@ -302,7 +303,10 @@ export interface LrFindResult extends Omit<LrCurve, "agreement" | "seed"> {
   spread: { geometricMean: number; min: number; max: number; ratio: number };
   /** Every repeat's curve, the first one first. */
   runs: LrCurve[];
-  /** The config with `optimizer.lr` (and `scheduler`, when asked) set from the suggestion. */
+  /**
+   * The config with `optimizer.lr` (and `scheduler`, when asked) set from the suggestion; under
+   * the config's own onecycle, its `maxLr`, which sets the rates (see {@linkcode suggestConfig}).
+   */
   suggestedConfig: RunConfig;
   /** The same change as `--set` overrides, for writing into a config file. */
   suggestedOverrides: string[];
@@ -638,6 +642,11 @@ export async function lrFind(
  *   that lasts far longer than the range test, so a peak at the loss minimum tends to diverge.
  * - `warmupCosine`: `optimizer.lr = lr`, `warmupSteps` = 5% of `totalSteps` (at least 1).
  *
+ * Asked for no schedule, a config whose onecycle sets the rates (on its own, or in a sequential)
+ * gets its `maxLr` set to `lr` instead: the optimizer's `lr` does nothing there. Its override is
+ * `scheduler.maxLr=...`, or for a sequential's onecycle, which `--set` cannot reach in its list,
+ * the whole `scheduler=...` section.
+ *
  * @example
  * ```ts
  * import { suggestConfig } from "./lr_find.ts";
@@ -673,6 +682,16 @@ export function suggestConfig(
       warmupSteps,
       totalSteps,
     });
+  }
+  if (!schedule && rateSetting(config).oneCycle) {
+    // the run's onecycle sets the rates from its maxLr: the suggestion is its peak, as above
+    const { path, value } = rateOverride(config, lr);
+    const whole = path === "scheduler";
+    const next = (whole ? value : { ...config.scheduler, maxLr: lr }) as ResolvedSchedulerSpec;
+    return {
+      config: { ...config, scheduler: next },
+      overrides: [`${path}=${whole ? JSON.stringify(value) : value}`],
+    };
   }
   const optimizer = { ...config.optimizer, lr: optimizerLr } as RunConfig["optimizer"];
   const out: RunConfig = { ...config, optimizer, ...(scheduler ? { scheduler } : {}) };

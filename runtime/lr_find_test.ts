@@ -287,6 +287,32 @@ Deno.test("suggestConfig builds complete onecycle and warmupCosine specs the con
   assert.equal(suggestConfig(scaled, 40, 3e-3).config.optimizer.lr, 6e-3);
 });
 
+Deno.test("suggestConfig sets the maxLr of the config's own onecycle, which sets the rates, not optimizer.lr", () => {
+  const onecycle = { name: "onecycle" as const, maxLr: 0.5, totalSteps: 40 };
+  const alone = suggestConfig(syntheticConfig({ scheduler: onecycle }), 200, 3e-3);
+  assert.deepEqual(alone.overrides, ["scheduler.maxLr=0.003"]);
+  assert.equal((alone.config.scheduler as { maxLr: number }).maxLr, 3e-3);
+  assert.equal(alone.config.optimizer.lr, 1e-3, "the optimizer's lr, which does nothing, is kept");
+  // --apply writes the overrides into the config file: they must make the same config
+  const written = parseConfig(applyOverrides({ scheduler: onecycle }, alone.overrides));
+  assert.deepEqual(written.scheduler, alone.config.scheduler);
+
+  // a sequential's onecycle sits in a list --set cannot reach: the whole section is written
+  const sequential = { name: "sequential" as const, schedulers: [onecycle], milestones: [] };
+  const nested = suggestConfig(syntheticConfig({ scheduler: sequential }), 200, 3e-3);
+  assert.equal(nested.overrides.length, 1);
+  assert.match(nested.overrides[0], /^scheduler=\{"name":"sequential"/);
+  const inner = (nested.config.scheduler as { schedulers: { maxLr: number }[] }).schedulers[0];
+  assert.equal(inner.maxLr, 3e-3);
+  parseConfig(nested.config);
+  const applied = parseConfig(applyOverrides({ scheduler: sequential }, nested.overrides));
+  assert.deepEqual(applied.scheduler, nested.config.scheduler);
+  // asked for a schedule, the suggestion replaces the config's, as ever
+  const asked = suggestConfig(syntheticConfig({ scheduler: onecycle }), 200, 3e-3, "warmupCosine");
+  assert.equal(asked.config.scheduler?.name, "warmupCosine");
+  assert.equal(asked.config.optimizer.lr, 3e-3);
+});
+
 Deno.test("suggestConfig plans the steps a run takes with dropLast and gradient accumulation", () => {
   // 200 samples in micro-batches of 8, 4 a step: 6 whole groups an epoch (the 25th batch is
   // dropped, as the trainer drops it), 5 epochs.

@@ -15,6 +15,7 @@ import { checkReadable, lrFind } from "./lr_find.ts";
 import { train } from "./supervisor.ts";
 import { checkSweepMetric, sweepDirection } from "./sweep.ts";
 import { checkMetric, dataTask } from "../task_fit.ts";
+import { rateOverride, rateSetting } from "../schedulers/rate_setting.ts";
 
 /** One candidate change: dotted config paths and their new values. */
 export type Change = Record<string, unknown>;
@@ -126,12 +127,22 @@ export function checkTuneMetric(config: RunConfig): void {
   });
 }
 
+/**
+ * The change that sets the config's learning rate to `value`: `optimizer.lr`, or under onecycle
+ * its `maxLr`, which sets the rates (a sequential's onecycle: the whole `scheduler` section).
+ */
+function rateChangeOf(config: RunConfig, value: number): Change {
+  const { path, value: set } = rateOverride(config, value);
+  return { [path]: set };
+}
+
 /** Candidate changes of each stage, given the config the stage starts from. */
 function stages(config: RunConfig, stepsPerEpoch: () => Promise<number>): {
   name: string;
   candidates: () => Promise<Change[]>;
 }[] {
-  const lr = () => config.optimizer.lr as number;
+  const rate = rateSetting(config);
+  const lr = () => rate.value ?? (config.optimizer.lr as number);
   return [
     {
       name: "learning rate",
@@ -147,9 +158,9 @@ function stages(config: RunConfig, stepsPerEpoch: () => Promise<number>): {
         const values = Object.values(found.suggestions).filter((v): v is number => v !== undefined);
         const distinct = values.sort((a, b) => a - b)
           .filter((v, i, all) => i === 0 || v > 1.5 * all[i - 1]);
-        return (distinct.length ? distinct : [found.suggestion]).map((value) => ({
-          "optimizer.lr": round(value),
-        }));
+        return (distinct.length ? distinct : [found.suggestion]).map((value) =>
+          rateChangeOf(config, round(value))
+        );
       },
     },
     {
@@ -157,7 +168,10 @@ function stages(config: RunConfig, stepsPerEpoch: () => Promise<number>): {
       candidates: () =>
         Promise.resolve([0.5, 2].map((factor) => {
           const batch = Math.max(1, Math.round(config.batchSize * factor));
-          return { batchSize: batch, "optimizer.lr": round(lr() * (batch / config.batchSize)) };
+          return {
+            batchSize: batch,
+            ...rateChangeOf(config, round(lr() * (batch / config.batchSize))),
+          };
         })),
     },
     {
@@ -174,9 +188,17 @@ function stages(config: RunConfig, stepsPerEpoch: () => Promise<number>): {
       name: "schedule and warmup",
       candidates: async () => {
         const total = (await stepsPerEpoch()) * config.epochs;
+        // Away from onecycle the optimizer's lr sets the rates: start from onecycle's peak (the
+        // rate the optimizer saw, so baseBatch scaling is undone).
+        const baseBatch = (config.optimizer as { baseBatch?: number }).baseBatch;
+        const effective = config.batchSize * config.gradientAccumulation;
+        const peak = rate.oneCycle && rate.value !== undefined && rate.value > 0
+          ? { "optimizer.lr": round(rate.value * (baseBatch ? baseBatch / effective : 1)) }
+          : {};
         return [
-          { scheduler: { name: "cosine", tMax: total } },
+          { scheduler: { name: "cosine", tMax: total }, ...peak },
           {
+            ...peak,
             scheduler: {
               name: "warmupCosine",
               warmupSteps: Math.max(1, Math.round(total * 0.05)),

@@ -71,11 +71,7 @@ export async function batchSizeCommand(options: BatchSizeCommandOptions): Promis
     `backend ${result.backend}: largest batch that fits ${result.largest ?? "none"}, fastest ${
       result.fastest ?? "-"
     }` +
-      (result.largest
-        ? `\n  to use it: --set batchSize=${result.largest} --set optimizer.lr=${
-          formatNumber(result.rows.find((r) => r.batchSize === result.largest)!.scaledLr)
-        }`
-        : ""),
+      (result.use ? `\n  to use it: ${result.use}` : ""),
   );
   return result.largest === undefined ? 1 : 0;
 }
