@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { previewSchedule } from "./preview.ts";
-import { type SchedulerSpec, SchedulerSpecSchema } from "./spec.ts";
+import { SCHEDULER_NAMES, type SchedulerSpec, SchedulerSpecSchema } from "./spec.ts";
 
 interface FixtureCase {
   id: string;
@@ -49,23 +49,7 @@ function assertClose(actual: number[], expected: number[], label: string): void 
 
 Deno.test("torch fixtures cover every scheduler name with at least 40 steps each", () => {
   const names = new Set(fixture.cases.map((c) => c.spec.name));
-  for (
-    const name of [
-      "constant",
-      "step",
-      "multistep",
-      "exponential",
-      "cosine",
-      "cosineWarmRestarts",
-      "linear",
-      "polynomial",
-      "onecycle",
-      "plateau",
-      "warmupCosine",
-      "warmupLinear",
-      "sequential",
-    ]
-  ) assert.ok(names.has(name as SchedulerSpec["name"]), `no fixture for ${name}`);
+  for (const name of SCHEDULER_NAMES) assert.ok(names.has(name), `no fixture for ${name}`);
   for (const c of fixture.cases) assert.ok(c.lr.length >= 40, `${c.id} has ${c.lr.length}`);
 });
 

@@ -14,7 +14,7 @@ import assert from "node:assert/strict";
 import { parseConfig } from "../config.ts";
 import { parseSchedulerSpec } from "./parse.ts";
 import { previewSchedule } from "./preview.ts";
-import type { SchedulerSpec } from "./spec.ts";
+import { SCHEDULER_NAMES, type SchedulerSpec } from "./spec.ts";
 
 interface DomainCase {
   spec: SchedulerSpec;
@@ -81,23 +81,7 @@ function stepNamed(message: string): number | undefined {
 const groups = Map.groupBy(fixture.schedules, groupOf);
 
 Deno.test(`the domain fixture covers every schedule, and torch ${fixture.torch} raises for some of each`, () => {
-  for (
-    const name of [
-      "constant",
-      "step",
-      "multistep",
-      "exponential",
-      "cosine",
-      "cosineWarmRestarts",
-      "linear",
-      "polynomial",
-      "onecycle",
-      "plateau",
-      "warmupCosine",
-      "warmupLinear",
-      "sequential",
-    ]
-  ) assert.ok(groups.has(name), `no domain cases for ${name}`);
+  for (const name of SCHEDULER_NAMES) assert.ok(groups.has(name), `no domain cases for ${name}`);
   // every schedule can go below 0 somewhere in its domain but the warmups, which clamp at 0
   const negative = new Set(
     fixture.schedules.filter((c) => c.lr?.some((lr) => lr < 0)).map(groupOf),

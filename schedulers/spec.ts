@@ -516,6 +516,11 @@ export const SchedulerSpecSchema = z.discriminatedUnion("name", [
 
 /** A scheduler spec as written by a user (defaults optional). */
 export type SchedulerSpec = z.input<typeof SchedulerSpecSchema>;
+
+/** Every schedule's name, in the order of {@link SchedulerSpecSchema}'s options. */
+export const SCHEDULER_NAMES: readonly SchedulerSpec["name"][] = SchedulerSpecSchema.options.map(
+  (option) => option.shape.name.value,
+);
 /** A scheduler spec with every default filled in. */
 export type ResolvedSchedulerSpec = z.output<typeof SchedulerSpecSchema>;
 /** The resolved spec of one `name`. */
