@@ -55,7 +55,11 @@ export function median(values: number[]): number {
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
-export const setText = (set: string[]) => set.map((s) => `--set ${s}`).join(" ");
+/** A word the shell takes as it is, else in single quotes (a JSON value: `'scheduler={...}'`). */
+export const shellWord = (word: string) =>
+  /^[\w./:=@%+,-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+/** `--set` overrides as a user types them, each quoted for the shell where it needs it. */
+export const setText = (set: string[]) => set.map((s) => `--set ${shellWord(s)}`).join(" ");
 
 export interface Curves {
   record: RunRecord;
@@ -225,8 +229,14 @@ export function checkLrTooLow({ train, start, lr, rate }: Curves): Finding | und
   };
 }
 
-/** Flat for the second half while still high: a schedule, or more capacity when it cannot fit. */
-export function checkPlateau({ record, train, val, start }: Curves): Finding | undefined {
+/**
+ * Flat for the second half while still high: a schedule, or more capacity when it cannot fit.
+ * The schedule replaces the whole `scheduler` section (`--set 'scheduler={"name":"cosine",...}'`):
+ * `--set scheduler.name=cosine` would leave the old schedule's fields behind, which `parseConfig`
+ * refuses as unknown to cosine. Cosine's rates start from `optimizer.lr`, which a onecycle run
+ * ignores (and may leave at 0), so there the suggestion also sets it to onecycle's `maxLr`.
+ */
+export function checkPlateau({ record, train, val, start, lr, rate }: Curves): Finding | undefined {
   const n = train.length;
   const mid = Math.floor(n / 2);
   const last = train[n - 1];
@@ -257,8 +267,9 @@ export function checkPlateau({ record, train, val, start }: Curves): Finding | u
     };
   }
   const steps = record.summary.steps ?? record.steps.length;
-  const set = ["scheduler.name=cosine", `scheduler.tMax=${steps || n}`];
-  if (!steps) set.push("scheduler.interval=epoch");
+  const cosine = { name: "cosine", tMax: steps || n, ...(steps ? {} : { interval: "epoch" }) };
+  const set = [`scheduler=${JSON.stringify(cosine)}`];
+  if (rate.oneCycle && Number.isFinite(lr)) set.push(`optimizer.lr=${lr}`);
   return {
     kind: "plateauEarly",
     severity: "warning",

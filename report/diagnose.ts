@@ -17,6 +17,7 @@ import {
   f,
   MIN_EPOCHS_FOR_TRENDS,
   setText,
+  shellWord,
   STILL_FALLING,
 } from "./checks.ts";
 import { configValue } from "./records.ts";
@@ -152,10 +153,6 @@ export function diagnose(record: RunRecord): Diagnosis {
 }
 
 const MARK = { critical: "✗", warning: "!", info: "✓" };
-
-/** A word the shell takes as it is, else in single quotes. */
-const shellWord = (word: string) =>
-  /^[\w./:=@%+,-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 
 /**
  * The command that trains the run again with a finding's `--set` fixes: `-c` the run's own

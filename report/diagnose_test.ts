@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "npm:fast-check@4.10.2";
 import { diagnose, formatDiagnosis } from "./diagnose.ts";
+import { applyOverrides, parseConfig } from "../config.ts";
 import { readRun } from "./records.ts";
 import { decay, FIXTURES, syntheticRun, syntheticSteps } from "./_synthetic.ts";
 import type { Diagnosis } from "./types.ts";
@@ -112,8 +113,61 @@ Deno.test("plateauEarly: flat second half while still high asks for a cosine sch
   const steps = syntheticSteps(100, 10, () => 1);
   const d = diagnose(syntheticRun(plateau, { val: plateau.map((v) => v * 1.05), steps }));
   assert.deepEqual(kinds(d), ["plateauEarly"]);
-  assert.deepEqual(d.findings[0].set, ["scheduler.name=cosine", "scheduler.tMax=100"]);
+  assert.deepEqual(d.findings[0].set, ['scheduler={"name":"cosine","tMax":100}']);
   assert.match(d.findings[0].evidence, /epoch 5/);
+  // quoted for the shell, in the fix's words as on the try: line
+  assert.match(d.findings[0].fix, /\(--set 'scheduler=\{"name":"cosine","tMax":100\}'\)/);
+  assert.match(
+    formatDiagnosis({ ...d, config: "runs/a/config.json" }),
+    /try: {6}anneal train -c runs\/a\/config\.json --set 'scheduler=\{"name":"cosine","tMax":100\}'$/m,
+  );
+  // no steps recorded: a cosine over the epochs, stepped once an epoch
+  const epochs = diagnose(syntheticRun(plateau, { val: plateau.map((v) => v * 1.05) }));
+  assert.deepEqual(epochs.findings[0].set, [
+    'scheduler={"name":"cosine","tMax":10,"interval":"epoch"}',
+  ]);
+});
+
+Deno.test("plateauEarly replaces another schedule whole, and under onecycle carries its maxLr to optimizer.lr", () => {
+  const steps = syntheticSteps(100, 10, () => 1);
+  const val = plateau.map((v) => v * 1.05);
+  // a step schedule: its stepSize and gamma are not cosine's, so the whole section is replaced
+  const step = { scheduler: { name: "step", stepSize: 30, gamma: 0.5 } };
+  const steppedRun = syntheticRun(plateau, { val, steps, config: step });
+  const stepped = diagnose(steppedRun);
+  assert.deepEqual(stepped.findings[0].set, ['scheduler={"name":"cosine","tMax":100}']);
+  const applied = parseConfig(applyOverrides(steppedRun.config, stepped.findings[0].set!));
+  assert.deepEqual(applied.scheduler, {
+    name: "cosine",
+    interval: "step",
+    tMax: 100,
+    etaMin: 0,
+  });
+  // onecycle with optimizer.lr 0 (it ignores it): cosine would train at 0 without the lr
+  const config = {
+    optimizer: { name: "sgd", lr: 0 },
+    scheduler: { name: "onecycle", maxLr: 0.4, totalSteps: 100 },
+  };
+  const run = syntheticRun(plateau, { val, steps, config });
+  const d = diagnose(run);
+  assert.deepEqual(kinds(d), ["plateauEarly"]);
+  assert.deepEqual(d.findings[0].set, [
+    'scheduler={"name":"cosine","tMax":100}',
+    "optimizer.lr=0.4",
+  ]);
+  const cosine = parseConfig(applyOverrides(run.config, d.findings[0].set!));
+  assert.equal(cosine.optimizer.lr, 0.4);
+  assert.equal(cosine.scheduler?.name, "cosine");
+  // a sequential's onecycle: replaced whole too, its maxLr carried
+  const sequential = {
+    optimizer: { name: "sgd", lr: 0 },
+    scheduler: { name: "sequential", schedulers: [config.scheduler], milestones: [] },
+  };
+  const nested = diagnose(syntheticRun(plateau, { val, steps, config: sequential }));
+  assert.deepEqual(nested.findings[0].set, [
+    'scheduler={"name":"cosine","tMax":100}',
+    "optimizer.lr=0.4",
+  ]);
 });
 
 Deno.test("underfitting: high, flat train and validation with low accuracy asks for capacity", () => {
@@ -341,4 +395,108 @@ Deno.test("under a sequential's onecycle the fix names the schedule to edit: --s
     /divide it by 10 \(in the config file, set the maxLr of the sequential's onecycle, scheduler\.schedulers\[0\], to 0\.2: --set cannot reach into a list/,
   );
   assert.doesNotMatch(formatDiagnosis(d), /try:|optimizer\.lr=/);
+});
+
+/** Runs whose curves give every kind of finding that suggests a `--set`. */
+function findingRuns(config: Record<string, unknown>) {
+  const steps = syntheticSteps(100, 10, () => 1);
+  const spiky = syntheticSteps(200, 20, (s) => (s === 120 ? 50 : 1 + (s % 3) * 0.1));
+  const clipped = steps.map((s) => ({ ...s, clipped: s.step % 4 !== 0 }));
+  const overfit = decay(20, 3, 0.01, 0.3);
+  const lr = 0.3;
+  return [
+    syntheticRun([2, 5, 12, 30], { lr, config }),
+    syntheticRun([1, 0.995, 0.99, 0.985, 0.98, 0.978], { lr, config }),
+    syntheticRun(plateau, { val: plateau.map((v) => v * 1.05), steps, lr, config }),
+    syntheticRun(plateau, { val: plateau.map((v) => v * 1.05), lr, config }),
+    syntheticRun(plateau, {
+      val: plateau.map((v) => v * 1.05),
+      accuracy: plateau.map(() => 0.45),
+      lr,
+      config,
+    }),
+    syntheticRun([10, 7, 8.5, 5.5, 7, 4, 5.5, 3, 4.2, 2.2, 3.2, 1.5], { lr, config }),
+    syntheticRun(overfit, {
+      val: overfit.map((_, e) => 0.5 + 0.02 * (e - 6) ** 2),
+      lr,
+      config: { ...config, earlyStopping: { patience: 100 } },
+    }),
+    syntheticRun(decay(10), { steps: spiky, lr, config }),
+    syntheticRun(decay(10), { steps: clipped, lr, config }),
+    syntheticRun([40, 30, 22, 16, 12, 9.05, 5.61], { lr, config }),
+  ];
+}
+
+/** A run's schedules, as a user may have written them. */
+const schedules: Record<string, unknown>[] = [
+  {},
+  { scheduler: { name: "step", stepSize: 30, gamma: 0.5 } },
+  { scheduler: { name: "cosine", tMax: 50 } },
+  { scheduler: { name: "plateau", factor: 0.5, patience: 2, interval: "epoch" } },
+  { scheduler: { name: "warmupCosine", warmupSteps: 10, totalSteps: 100 } },
+  { scheduler: oneCycle(2), optimizer: { name: "sgd", lr: 0 } },
+  {
+    scheduler: { name: "sequential", schedulers: [oneCycle(2)], milestones: [] },
+    optimizer: { name: "adam", lr: 0.001 },
+  },
+  {
+    scheduler: {
+      name: "sequential",
+      schedulers: [{ name: "linear", startFactor: 0.1, totalIters: 10 }, {
+        name: "cosine",
+        tMax: 90,
+      }],
+      milestones: [10],
+    },
+  },
+];
+
+Deno.test("every --set that diagnose suggests is one the run's config takes (every finding, every schedule)", () => {
+  const seen = new Set<string>();
+  const check = (config: Record<string, unknown>, d: Diagnosis) => {
+    for (const finding of d.findings) {
+      if (!finding.set?.length) continue;
+      seen.add(finding.kind);
+      try {
+        parseConfig(applyOverrides(config, finding.set));
+      } catch (error) {
+        assert.fail(
+          `${finding.kind}'s --set ${finding.set.join(" --set ")} is refused for ` +
+            `${JSON.stringify(config.scheduler)}: ${(error as Error).message}`,
+        );
+      }
+    }
+  };
+  for (const schedule of schedules) {
+    for (const run of findingRuns(schedule)) check(run.config, diagnose(run));
+  }
+  for (
+    const kind of [
+      "diverged",
+      "lrTooLow",
+      "plateauEarly",
+      "underfitting",
+      "oscillating",
+      "overfitting",
+      "gradientSpikes",
+      "healthy",
+    ]
+  ) assert.ok(seen.has(kind), `no case suggested a --set for ${kind}`);
+  // and random curves, with or without validation and steps, under each schedule
+  const loss = fc.double({ min: 0.001, max: 100, noNaN: true });
+  fc.assert(
+    fc.property(
+      fc.array(loss, { minLength: 2, maxLength: 20 }),
+      fc.boolean(),
+      fc.boolean(),
+      fc.constantFrom(...schedules),
+      (train, withVal, withSteps, schedule) => {
+        const val = withVal ? train.map((v, i) => v * (1 + 0.1 * i)) : undefined;
+        const steps = withSteps ? syntheticSteps(train.length * 5, 5, (s) => 1 + s % 7) : [];
+        const run = syntheticRun(train, { val, steps, config: schedule });
+        check(run.config, diagnose(run));
+      },
+    ),
+    { numRuns: 300 },
+  );
 });
