@@ -63,7 +63,11 @@ Examples:
     )
     .option("--epochs <n>", "shortcut for --set epochs=N")
     .option("--batch-size <n>", "shortcut for --set batchSize=N")
-    .option("--lr <lr>", "shortcut for --set optimizer.lr=LR")
+    .option(
+      "--lr <lr>",
+      "shortcut for --set optimizer.lr=LR; under onecycle, whose rates come from its maxLr, " +
+        "sets scheduler.maxLr (the cycle's peak) instead",
+    )
     .option("--name <name>", "run name (prefix of the run id)")
     .option("--runs-dir <dir>", "where run directories go (default runs/)")
     .option("--resume <run-id>", "continue a run from its last checkpoint")

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { parseConfig, tune } from "../mod.ts";
-import { tempRunsDir, trainCollect } from "./_helpers.ts";
+import { anneal, tempRunsDir, trainCollect } from "./_helpers.ts";
 
 // the seed experiment (200 samples, batch 16: 13 steps an epoch) over 5 epochs; starting at
 // maxLr / 25 = 10 the first step explodes, as `--lr 10` does without a schedule
@@ -79,4 +79,23 @@ Deno.test("tune under onecycle tries learning rates as its maxLr, and other sche
   for (const change of tried("schedule and warmup")) {
     assert.ok((change["optimizer.lr"] as number) > 0, JSON.stringify(change));
   }
+});
+
+Deno.test("anneal train --lr under onecycle sets its maxLr, the rate the run trains at, and says so", async () => {
+  await using runs = await tempRunsDir();
+  const file = `${runs.dir}/c.json`;
+  const config = {
+    backend: "cpu",
+    epochs: 1,
+    runsDir: runs.dir,
+    optimizer: { name: "sgd", lr: 0 },
+    scheduler: { name: "onecycle", maxLr: 250, totalSteps: 13 },
+  };
+  await Deno.writeTextFile(file, JSON.stringify(config));
+  const out = await anneal("train", "-c", file, "--lr", "0.05", "--no-progress");
+  assert.equal(out.code, 0, out.stderr);
+  assert.match(out.stderr, /--lr 0\.05 sets onecycle's maxLr \(scheduler\.maxLr\)/);
+  const runId = out.stdout.match(/run record: \S+\/(\S+)/)![1];
+  const saved = JSON.parse(await Deno.readTextFile(`${runs.dir}/${runId}/config.json`));
+  assert.deepEqual([saved.scheduler.maxLr, saved.optimizer.lr], [0.05, 0]);
 });

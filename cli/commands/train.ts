@@ -16,6 +16,7 @@ import type { RunEvent, RunResult, TrainingRun } from "../../mod.ts";
 import { formatMetrics, formatNumber } from "../output.ts";
 import { StepProgress } from "../progress.ts";
 import { parseNumberFlag } from "./schedule.ts";
+import { rateOverride, rateSetting } from "../../schedulers/rate_setting.ts";
 
 /** Options of `anneal train`, as parsed by the CLI. */
 export interface TrainCommandOptions {
@@ -42,13 +43,61 @@ export function exitCodeFor(result: RunResult, signal?: Deno.Signal): number {
 }
 
 /**
+ * The override `--lr LR` makes in a run configured as `config` (the config file with the user's
+ * `--set`s applied, or undefined when it cannot be read: `loadConfig` then says why): the setting
+ * that sets the run's learning rate (see `rate_setting.ts`). That is `optimizer.lr`, except under
+ * onecycle, whose rates torch's OneCycleLR computes from its `maxLr` and which ignores
+ * `optimizer.lr`: `--lr` sets the peak, `scheduler.maxLr` (for a sequential's onecycle, the whole
+ * `scheduler` section with its `maxLr` changed, which `--set` reaches). `note` says so, when the
+ * setting is not `optimizer.lr`.
+ *
+ * @example
+ * ```ts
+ * import { lrOverride } from "./train.ts";
+ * console.assert(lrOverride("0.1", {}).override === "optimizer.lr=0.1");
+ * const scheduler = { name: "onecycle", maxLr: 1, totalSteps: 100 };
+ * console.assert(lrOverride("0.1", { scheduler }).override === "scheduler.maxLr=0.1");
+ * ```
+ */
+export function lrOverride(lr: string, config: unknown): { override: string; note?: string } {
+  const setting = rateSetting(config);
+  if (!setting.oneCycle) return { override: `optimizer.lr=${lr}` };
+  const value = Number(lr);
+  // a value the config will refuse is left for it to name (a sequential's needs a number to place)
+  if (!setting.settable && !Number.isFinite(value)) return { override: `optimizer.lr=${lr}` };
+  const { path, value: section } = rateOverride(config, value);
+  const override = setting.settable ? `${path}=${lr}` : `${path}=${JSON.stringify(section)}`;
+  return {
+    override,
+    note: `--lr ${lr} sets onecycle's maxLr (${setting.path}), the peak of its cycle: onecycle's ` +
+      `rates come from its maxLr, not optimizer.lr (--set optimizer.lr=${lr} would do nothing)`,
+  };
+}
+
+/** The config file with the `--set`s applied, as JSON; undefined when it cannot be read. */
+async function rawConfig(options: TrainCommandOptions): Promise<unknown> {
+  try {
+    const text = options.config === undefined ? "{}" : await Deno.readTextFile(options.config);
+    return applyOverrides(JSON.parse(text), options.set);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Turns the shortcut flags into `--set` overrides; `flags` says which flag each one was typed as,
- * so that a config error names `--epochs 0`, not a `--set 'epochs=0'` nobody wrote.
+ * so that a config error names `--epochs 0`, not a `--set 'epochs=0'` nobody wrote. `config` is
+ * the run's config before the shortcuts (see {@linkcode lrOverride}: `--lr` sets onecycle's
+ * `maxLr` under onecycle); `notes` says what a shortcut set that its name does not.
  */
 export function shortcutOverrides(
   options: TrainCommandOptions,
-): string[] & { flags: Record<string, string> } {
-  const overrides = Object.assign([...options.set], { flags: {} as Record<string, string> });
+  config: unknown = {},
+): string[] & { flags: Record<string, string>; notes: string[] } {
+  const overrides = Object.assign([...options.set], {
+    flags: {} as Record<string, string>,
+    notes: [] as string[],
+  });
   const shortcut = (override: string, flag: string, value: string) => {
     overrides.push(override);
     overrides.flags[override] = `${flag} ${value}`;
@@ -60,7 +109,11 @@ export function shortcutOverrides(
   if (options.batchSize) {
     shortcut(`batchSize=${options.batchSize}`, "--batch-size", options.batchSize);
   }
-  if (options.lr) shortcut(`optimizer.lr=${options.lr}`, "--lr", options.lr);
+  if (options.lr) {
+    const { override, note } = lrOverride(options.lr, config);
+    shortcut(override, "--lr", options.lr);
+    if (note) overrides.notes.push(note);
+  }
   if (options.runsDir) {
     shortcut(`runsDir=${JSON.stringify(options.runsDir)}`, "--runs-dir", options.runsDir);
   }
@@ -107,7 +160,11 @@ function resumeInput(options: TrainCommandOptions, runId: string): Record<string
 export async function trainCommand(options: TrainCommandOptions): Promise<number> {
   // checked before anything runs: 0 or 'abc' printed only the last epoch
   if (options.logEvery !== undefined) parseNumberFlag("--log-every", options.logEvery, true);
-  const overrides = shortcutOverrides(options);
+  const overrides = shortcutOverrides(
+    options,
+    options.lr && !options.resume ? await rawConfig(options) : {},
+  );
+  for (const note of overrides.notes) console.error(`anneal: ${note}`);
   const run = options.resume
     ? train(resumeInput(options, options.resume), { resume: options.resume })
     : train(await loadConfig(options.config, overrides, overrides.flags));

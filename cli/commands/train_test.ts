@@ -1,0 +1,45 @@
+import assert from "node:assert/strict";
+import { applyOverrides, parseConfig } from "../../config.ts";
+import { lrOverride, shortcutOverrides, type TrainCommandOptions } from "./train.ts";
+
+const options = (lr: string): TrainCommandOptions => ({ set: [], lr, progress: false });
+const onecycle = { name: "onecycle", maxLr: 1, totalSteps: 100 };
+
+Deno.test("--lr sets optimizer.lr, and under onecycle its maxLr, which sets the rates, with a note", () => {
+  const plain = shortcutOverrides(options("0.1"), { scheduler: { name: "cosine", tMax: 10 } });
+  assert.deepEqual([...plain], ["optimizer.lr=0.1"]);
+  assert.deepEqual(plain.notes, []);
+  assert.equal(plain.flags["optimizer.lr=0.1"], "--lr 0.1");
+  const config = { optimizer: { name: "sgd", lr: 0 }, scheduler: onecycle };
+  const cycle = shortcutOverrides(options("0.1"), config);
+  assert.deepEqual([...cycle], ["scheduler.maxLr=0.1"]);
+  assert.equal(cycle.flags["scheduler.maxLr=0.1"], "--lr 0.1", "an error names --lr 0.1");
+  assert.match(cycle.notes[0], /--lr 0\.1 sets onecycle's maxLr \(scheduler\.maxLr\)/);
+  assert.equal(parseConfig(applyOverrides(config, [...cycle])).scheduler?.name, "onecycle");
+  assert.equal(
+    (parseConfig(applyOverrides(config, [...cycle])).scheduler as { maxLr: number }).maxLr,
+    0.1,
+  );
+});
+
+Deno.test("--lr under a sequential's onecycle replaces the scheduler section with its maxLr changed", () => {
+  const config = {
+    optimizer: { name: "sgd", lr: 0 },
+    scheduler: { name: "sequential", schedulers: [onecycle], milestones: [] },
+  };
+  const { override, note } = lrOverride("0.2", config);
+  assert.equal(
+    override,
+    `scheduler=${
+      JSON.stringify({ ...config.scheduler, schedulers: [{ ...onecycle, maxLr: 0.2 }] })
+    }`,
+  );
+  assert.match(note!, /scheduler\.schedulers\.0\.maxLr/);
+  const parsed = parseConfig(applyOverrides(config, [override]));
+  const sequential = parsed.scheduler as { schedulers: { maxLr: number }[] };
+  assert.equal(sequential.schedulers[0].maxLr, 0.2);
+  // a value that is no number is left for the config to refuse, by the flag's name
+  assert.equal(lrOverride("abc", config).override, "optimizer.lr=abc");
+  // and a config that cannot be read is the optimizer's lr (loadConfig says why)
+  assert.equal(lrOverride("0.1", undefined).override, "optimizer.lr=0.1");
+});
