@@ -13,6 +13,7 @@ import { AnnealError } from "../errors.ts";
 import { fileError } from "../file_errors.ts";
 import { maximizes } from "../optimizers/hazards.ts";
 import { higherIsBetter } from "../task_fit.ts";
+import { rateSetting } from "../schedulers/rate_setting.ts";
 import {
   formatAge,
   lastWritten,
@@ -382,8 +383,16 @@ export interface RunRow {
   model: string;
   /** Optimizer name, e.g. `adamw`. */
   optimizer: string;
-  /** Base learning rate, when the config has one. */
+  /**
+   * The learning rate the config sets, when it has one: the optimizer's `lr`, or under onecycle,
+   * whose rates come from its `maxLr` and not the optimizer's `lr`, that `maxLr` (see `lrSetting`).
+   */
   lr: number | undefined;
+  /**
+   * Where `lr` comes from when that is not `optimizer.lr`: onecycle's `scheduler.maxLr` (a
+   * sequential's `scheduler.schedulers.N.maxLr`), the peak of its cycle.
+   */
+  lrSetting?: string;
   /** Batch size, when the config has one. */
   batch: number | undefined;
   /** Epochs recorded. */
@@ -491,14 +500,15 @@ function unlistedRow(id: string, dir: string, error: unknown): RunRow {
 /** The {@linkcode RunRow} of one run. */
 export function runRow(record: RunRecord): RunRow {
   const best = bestMetric(record);
-  const lr = configValue(record.config, "optimizer.lr");
+  const rate = rateSetting(record.config);
   const batch = configValue(record.config, "batchSize");
   return {
     id: record.id,
     date: String(record.meta.createdAt ?? record.summary.startedAt ?? ""),
     model: String(configValue(record.config, "model.kind") ?? "?"),
     optimizer: String(configValue(record.config, "optimizer.name") ?? "?"),
-    lr: typeof lr === "number" ? lr : undefined,
+    lr: rate.value,
+    ...(rate.oneCycle && { lrSetting: rate.path }),
     batch: typeof batch === "number" ? batch : undefined,
     epochs: record.epochs.length,
     best: best ? `${best.metric}=${formatNumber(best.value)}@${best.epoch}` : "-",

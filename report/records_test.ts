@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
 import { AnnealError } from "../errors.ts";
-import { bestMetric, compareRuns, formatTable, listRuns, parseNdjson, readRun } from "./records.ts";
+import {
+  bestMetric,
+  compareRuns,
+  formatTable,
+  listRuns,
+  parseNdjson,
+  readRun,
+  runRow,
+} from "./records.ts";
+import { syntheticRun } from "./_synthetic.ts";
 import { FIXTURES } from "./_synthetic.ts";
 
 async function copyRun(name: string): Promise<string> {
@@ -160,6 +169,20 @@ Deno.test("formatTable aligns columns, right-aligns numbers and prints '-' for m
     "a        0.1  -",
     "bbb  1.00e-5  x",
   ]);
+});
+
+Deno.test("a run's row shows the rate it trains at: under onecycle its maxLr, not optimizer.lr", () => {
+  const onecycle = { name: "onecycle", maxLr: 0.4, totalSteps: 100 };
+  const optimizer = { name: "sgd", lr: 0 };
+  const plain = runRow(syntheticRun([1, 0.5], { lr: 0.03 }));
+  assert.equal(plain.lr, 0.03);
+  assert.equal(plain.lrSetting, undefined);
+  const cycle = runRow(syntheticRun([1, 0.5], { config: { optimizer, scheduler: onecycle } }));
+  assert.equal(cycle.lr, 0.4);
+  assert.equal(cycle.lrSetting, "scheduler.maxLr");
+  const scheduler = { name: "sequential", schedulers: [onecycle], milestones: [] };
+  const nested = runRow(syntheticRun([1, 0.5], { config: { optimizer, scheduler } }));
+  assert.deepEqual([nested.lr, nested.lrSetting], [0.4, "scheduler.schedulers.0.maxLr"]);
 });
 
 Deno.test("a run's id is its directory's name (what `last` resolves to), also for a renamed run", async () => {

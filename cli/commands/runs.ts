@@ -18,7 +18,7 @@ import {
   renderReport,
   terminalCharts,
 } from "../../mod.ts";
-import { checkRunsDir, DAMAGED } from "../../report/records.ts";
+import { checkRunsDir, DAMAGED, formatNumber, type RunRow } from "../../report/records.ts";
 import { writeFlagFile } from "../output.ts";
 
 /** Where runs live, and how a user names one. */
@@ -42,6 +42,36 @@ export async function runDirOf(id: string, options: RunsOptions): Promise<string
   return `${options.runsDir}/${checkRunId(id)}`;
 }
 
+/**
+ * The table `anneal runs` prints: the learning rate each run trains at, marked `(max)` under
+ * onecycle, whose rates come from its `maxLr` (the peak of its cycle) and not `optimizer.lr`,
+ * with a line under the table saying so.
+ *
+ * @example
+ * ```ts
+ * import { runsTable } from "./runs.ts";
+ * const row = { id: "a", date: "", model: "mlp", optimizer: "sgd", batch: 16, epochs: 1, best: "-" };
+ * const table = runsTable([{ ...row, lr: 0.4, lrSetting: "scheduler.maxLr", status: "completed" }]);
+ * console.assert(table.includes("0.4 (max)") && table.includes("onecycle's maxLr"));
+ * ```
+ */
+export function runsTable(rows: RunRow[]): string {
+  const columns = ["id", "date", "model", "optimizer", "lr", "batch", "epochs", "best", "status"];
+  const marked = rows.some((row) => row.lrSetting && row.lr !== undefined);
+  const cells = rows.map((row) => ({
+    ...row,
+    lr: marked && row.lr !== undefined
+      ? `${formatNumber(row.lr)}${row.lrSetting ? " (max)" : ""}`
+      : row.lr,
+  }));
+  const table = formatTable(cells as unknown as Record<string, unknown>[], columns);
+  return marked
+    ? `${table}
+lr (max): onecycle's maxLr, the peak of its cycle (its rates come from it, ` +
+      `not optimizer.lr)`
+    : table;
+}
+
 /** `anneal runs`: a table of runs, newest first. */
 export async function runsListCommand(options: RunsOptions & { json?: boolean }): Promise<number> {
   const rows = await listRuns(options.runsDir);
@@ -49,8 +79,7 @@ export async function runsListCommand(options: RunsOptions & { json?: boolean })
   else if (rows.length === 0) {
     console.log(`no runs in ${options.runsDir} (train one: anneal train)`);
   } else {
-    const columns = ["id", "date", "model", "optimizer", "lr", "batch", "epochs", "best", "status"];
-    console.log(formatTable(rows as unknown as Record<string, unknown>[], columns));
+    console.log(runsTable(rows));
     // a crashed run's way on, or why a running one could not be checked, below the table
     for (const row of rows) if (row.note) console.log(`${row.id} ${row.status}: ${row.note}`);
   }

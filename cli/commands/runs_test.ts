@@ -1,0 +1,20 @@
+import assert from "node:assert/strict";
+import { runRow } from "../../report/records.ts";
+import { syntheticRun } from "../../report/_synthetic.ts";
+import { runsTable } from "./runs.ts";
+
+Deno.test("anneal runs marks a onecycle run's lr as its maxLr, and says what the mark means", () => {
+  const plain = { ...runRow(syntheticRun([1, 0.5], { lr: 0.03 })), id: "plain" };
+  const scheduler = { name: "onecycle", maxLr: 0.4, totalSteps: 100 };
+  const config = { optimizer: { name: "sgd", lr: 0 }, scheduler };
+  const cycle = { ...runRow(syntheticRun([1, 0.5], { config })), id: "cycle" };
+  const lines = runsTable([plain, cycle]).split("\n");
+  const lrAt = lines[0].indexOf("lr ");
+  assert.ok(lines[2].startsWith("plain") && lines[2].slice(lrAt).startsWith("0.03 "));
+  assert.ok(lines[3].startsWith("cycle") && lines[3].slice(lrAt).startsWith("0.4 (max) "));
+  assert.match(lines.at(-1)!, /^lr \(max\): onecycle's maxLr, the peak of its cycle/);
+  // without a onecycle run the table is as ever: numbers, no legend
+  const table = runsTable([plain]);
+  assert.doesNotMatch(table, /\(max\)/);
+  assert.equal(table.split("\n").length, 3);
+});
