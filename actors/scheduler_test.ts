@@ -8,6 +8,7 @@ import {
   PLAN_AHEAD,
   planFrom,
   replanFrom,
+  snapshot,
 } from "./scheduler.ts";
 import fc from "npm:fast-check@4.10.2";
 import { previewSchedule } from "../schedulers/mod.ts";
@@ -62,6 +63,30 @@ Deno.test("a NaN rollback scales every later learning rate by the factor", () =>
   const before = lrAtStep(state, 3).lr;
   const plan = onScale(state, 0.1, 3);
   assert.ok(Math.abs(plan.lr[0] - before * 0.1) < 1e-12);
+});
+
+Deno.test("a NaN rollback scales onecycle's planned rates too, alone or as a sequential's, whatever optimizer.lr is", () => {
+  // onecycle's rates come from its maxLr: an optimizer lr of 0 must not hide the cut
+  const onecycle = { name: "onecycle" as const, maxLr: 0.5, totalSteps: 40 };
+  const sequential = {
+    name: "sequential" as const,
+    schedulers: [onecycle],
+    milestones: [],
+  } as unknown as Parameters<typeof initScheduler>[0];
+  for (const spec of [onecycle, sequential]) {
+    const state = initScheduler(spec, 0, 5, "valLoss", undefined, 40);
+    const before = planFrom(state, 7).lr;
+    assert.ok(before.every((lr) => lr > 0), "the cycle's own rates, not 0 from optimizer.lr");
+    const plan = onScale(state, 0.1, 7);
+    assert.equal(plan.fromStep, 7);
+    assert.equal(plan.lr.length, before.length);
+    plan.lr.forEach((lr, i) => assert.ok(Math.abs(lr - before[i] * 0.1) < 1e-12, `step ${7 + i}`));
+    // and again: the cuts compound, and a resumed run keeps them (scale is in the snapshot)
+    onScale(state, 0.1, 20);
+    const fresh = lrAtStep(initScheduler(spec, 0, 5, "valLoss", undefined, 40), 20).lr;
+    const resumed = initScheduler(spec, 0, 5, "valLoss", snapshot(state), 40);
+    assert.ok(Math.abs(lrAtStep(resumed, 20).lr - fresh * 0.01) < 1e-12);
+  }
 });
 
 Deno.test("replanFrom: no epoch end before it changes a plateau's rate (random runs)", () => {
