@@ -29,3 +29,13 @@ export async function assertDataError(
   }
   assert.fail("expected an AnnealError, nothing was thrown");
 }
+
+/** An IDX file of unsigned bytes with the given dimensions. */
+export function idxBytes(dims: number[], values: ArrayLike<number>): Uint8Array {
+  const bytes = new Uint8Array(4 + 4 * dims.length + values.length);
+  bytes.set([0, 0, 8, dims.length]);
+  const view = new DataView(bytes.buffer);
+  dims.forEach((d, i) => view.setUint32(4 + 4 * i, d, false));
+  bytes.set(values, 4 + 4 * dims.length);
+  return bytes;
+}

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { AnnealError } from "../errors.ts";
 import { loadData } from "./load.ts";
 import { featureBytes } from "./batches.ts";
-import { assertDataError, fixture } from "./_test_helpers.ts";
+import { assertDataError, fixture, idxBytes } from "./_test_helpers.ts";
 
 /** Least squares for y = w0*x0 + w1*x1 (2x2 normal equations). */
 function fitTwoWeights(x: Float32Array, y: Float32Array): [number, number, number] {
@@ -225,16 +225,6 @@ Deno.test("full Fashion-MNIST loads 60000 + 10000 balanced 28x28 samples", async
   // Generous bound for a shared CI machine; about 1.3 s measured on a busy 2-core box.
   assert.ok(seconds < 15, `loading took ${seconds.toFixed(2)} s`);
 });
-
-/** Writes an IDX file of unsigned bytes with the given dimensions. */
-function idxBytes(dims: number[], values: number[]): Uint8Array {
-  const bytes = new Uint8Array(4 + 4 * dims.length + values.length);
-  bytes.set([0, 0, 8, dims.length]);
-  const view = new DataView(bytes.buffer);
-  dims.forEach((d, i) => view.setUint32(4 + 4 * i, d, false));
-  bytes.set(values, 4 + 4 * dims.length);
-  return bytes;
-}
 
 Deno.test("classification data of one class is refused as data, naming the file and the label", async () => {
   const dir = await Deno.makeTempDir();

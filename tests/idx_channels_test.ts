@@ -1,16 +1,7 @@
 import assert from "node:assert/strict";
 import { loadCheckpoint } from "../mod.ts";
 import { tempRunsDir, trainCollect } from "./_helpers.ts";
-
-/** An IDX file of unsigned bytes with the given dimensions. */
-function idx(dims: number[], values: Uint8Array): Uint8Array {
-  const bytes = new Uint8Array(4 + 4 * dims.length + values.length);
-  bytes.set([0, 0, 8, dims.length]);
-  const view = new DataView(bytes.buffer);
-  dims.forEach((d, i) => view.setUint32(4 + 4 * i, d, false));
-  bytes.set(values, 4 + 4 * dims.length);
-  return bytes;
-}
+import { idxBytes as idx } from "../data/_test_helpers.ts";
 
 /**
  * `count` 8x8 colour images, channels last: class 0 is reddish, class 1 bluish, green is noise.
