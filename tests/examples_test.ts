@@ -1,0 +1,96 @@
+import assert from "node:assert/strict";
+import { configWarnings, loadConfig } from "../config.ts";
+import { sensorsCsv } from "../examples/data/make_sensors.ts";
+import { anneal, REPO_ROOT, tempRunsDir } from "./_helpers.ts";
+
+// Every example the README and `--help` point users at must keep running as shipped. The image
+// examples train minutes as written: here they run shortened (a slice of the data, one or two
+// epochs) through the CLI, which still parses, builds and trains everything they configure.
+
+const examples = async () => {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(`${REPO_ROOT}examples`)) {
+    if (entry.isFile && entry.name.endsWith(".json")) names.push(`examples/${entry.name}`);
+  }
+  return names.sort();
+};
+
+Deno.test("every example config parses, and none starts with a warning", async () => {
+  const names = await examples();
+  assert.ok(names.length >= 6, `examples: ${names.join(", ")}`);
+  for (const name of names) {
+    const config = await loadConfig(`${REPO_ROOT}${name}`);
+    assert.deepEqual(configWarnings(config), [], name);
+  }
+});
+
+Deno.test("every image example trains (shortened) through the CLI", async () => {
+  const names = (await examples()).filter((name) => name.includes("fashion_mnist"));
+  for (const name of names) {
+    await using runs = await tempRunsDir();
+    const out = await anneal(
+      "train",
+      "-c",
+      name,
+      "--runs-dir",
+      runs.dir,
+      "--set",
+      "data.limit=512",
+      "--set",
+      "data.testLimit=256",
+      "--epochs",
+      "1",
+    );
+    assert.equal(out.code, 0, `${name}:\n${out.stderr}`);
+    assert.match(out.stdout, /^Epoch 0: loss = /m, name);
+    assert.match(out.stdout, /completed: /, name);
+  }
+});
+
+Deno.test("the sensors example learns its CSV as shipped, and the CSV is what its generator writes", async () => {
+  const csv = await Deno.readTextFile(`${REPO_ROOT}examples/data/sensors.csv`);
+  assert.equal(csv, sensorsCsv(), "run examples/data/make_sensors.ts again");
+  await using runs = await tempRunsDir();
+  const out = await anneal(
+    "train",
+    "-c",
+    "examples/sensors_classification.json",
+    "--runs-dir",
+    runs.dir,
+    "--json",
+  );
+  assert.equal(out.code, 0, out.stderr);
+  const events = out.stdout.trim().split("\n").map((line) => JSON.parse(line));
+  const best = Math.max(
+    ...events.filter((e) => e.type === "epoch").map((e) => e.metrics.valAccuracy),
+  );
+  // three overlapping states: a working run gets most readings right, a broken one a third
+  assert.ok(best >= 0.8, `best valAccuracy ${best}`);
+});
+
+Deno.test("examples/train_module.ts trains through mod.ts and prints each rate's lowest loss", async () => {
+  await using runs = await tempRunsDir();
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "examples/train_module.ts",
+      "--lrs",
+      "0.003,0.03",
+      "--epochs",
+      "3",
+      "--runs-dir",
+      runs.dir,
+    ],
+    cwd: REPO_ROOT,
+    env: { NO_COLOR: "1" },
+  }).output();
+  const text = new TextDecoder();
+  assert.equal(code, 0, text.decode(stderr));
+  const out = text.decode(stdout);
+  assert.match(out, /^lr 0\.003 epoch 2: loss /m);
+  assert.match(out, /^lr 0\.03: completed: /m);
+  const rows = out.slice(out.indexOf("lowest valLoss")).trim().split("\n").slice(1);
+  assert.equal(rows.length, 2);
+  for (const row of rows) assert.match(row, new RegExp(`^0\\.0?03 +\\d\\.\\d{4} +${runs.dir}/`));
+});
