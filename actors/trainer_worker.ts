@@ -350,7 +350,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
 
   const startedAt = performance.now();
   let status: TrainerResult["status"] = "completed";
-  let reason = `finished ${config.epochs} epochs`;
+  let reason = `finished ${config.epochs} epoch${config.epochs === 1 ? "" : "s"}`;
   let hint: string | undefined;
   let metrics: Record<string, number> = {};
   let window: WindowEntry[] = [];

@@ -43,7 +43,7 @@ Deno.test("every image example trains (shortened) through the CLI", async () => 
     );
     assert.equal(out.code, 0, `${name}:\n${out.stderr}`);
     assert.match(out.stdout, /^Epoch 0: loss = /m, name);
-    assert.match(out.stdout, /completed: /, name);
+    assert.match(out.stdout, /completed: finished 1 epoch \(1 epoch, /, name);
   }
 });
 
