@@ -94,3 +94,23 @@ Deno.test("examples/train_module.ts trains through mod.ts and prints each rate's
   assert.equal(rows.length, 2);
   for (const row of rows) assert.match(row, new RegExp(`^0\\.0?03 +\\d\\.\\d{4} +${runs.dir}/`));
 });
+
+Deno.test("every example file the README and the CLI's help name exists", async () => {
+  const texts = [
+    await Deno.readTextFile(`${REPO_ROOT}README.md`),
+    (await anneal("--help")).stdout,
+    ...await Promise.all(
+      ["train", "lr-find", "sweep", "tune", "batch-size"].map(async (c) =>
+        (await anneal(c, "--help")).stdout
+      ),
+    ),
+  ];
+  const named = new Set(
+    texts.flatMap((text) => text.match(/examples\/[\w./-]+\.(json|ts|csv)/g) ?? []),
+  );
+  assert.ok(named.size >= 6, [...named].join(", "));
+  for (const path of named) {
+    const stat = await Deno.stat(`${REPO_ROOT}${path}`).catch(() => undefined);
+    assert.ok(stat?.isFile, `${path} is named but does not exist`);
+  }
+});
