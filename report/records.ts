@@ -538,12 +538,18 @@ export interface RunComparison {
   differences: { path: string; values: unknown[] }[];
   /** `final <metric>` and `best <metric>` of each run (`undefined` where a run lacks it). */
   metrics: { name: string; values: (number | undefined)[] }[];
+  /**
+   * The learning rate each run trains at, as {@linkcode RunRow}'s `lr`: its `optimizer.lr`, or
+   * under onecycle, which ignores `optimizer.lr`, its `maxLr`; `settings` names, run by run, the
+   * config path it comes from (`optimizer.lr`, `scheduler.maxLr`, `scheduler.schedulers.0.maxLr`).
+   */
+  lr: { values: (number | undefined)[]; settings: string[] };
 }
 
 /**
- * Compares runs: the config fields that differ (dotted paths) and final/best metrics side by side;
- * a run's best is its own way (accuracy highest, errors lowest, the loss highest in a run whose
- * optimizer maximizes it).
+ * Compares runs: the config fields that differ (dotted paths), the learning rate each trains at
+ * (under onecycle its `maxLr`), and final/best metrics side by side; a run's best is its own way
+ * (accuracy highest, errors lowest, the loss highest in a run whose optimizer maximizes it).
  *
  * @example
  * ```ts
@@ -578,7 +584,31 @@ export function compareRuns(records: RunRecord[]): RunComparison {
       }),
     });
   }
-  return { ids: records.map((r) => r.id), differences, metrics };
+  const rates = records.map((r) => rateSetting(r.config));
+  const lr = { values: rates.map((r) => r.value), settings: rates.map((r) => r.path) };
+  return { ids: records.map((r) => r.id), differences, metrics, lr };
+}
+
+/**
+ * The line under a table whose `lr` marks a onecycle run's rate `(max)`
+ * ({@linkcode formatRate}): what the mark means.
+ */
+export const RATE_LEGEND = "lr (max): onecycle's maxLr, the peak of its cycle " +
+  "(its rates come from it, not optimizer.lr)";
+
+/**
+ * The learning rate a run trains at as a table shows it (`lr` and `lrSetting` of a
+ * {@linkcode RunRow}): the number, marked `(max)` where it is a onecycle's `maxLr`; `-` unknown.
+ *
+ * @example
+ * ```ts
+ * import { formatRate } from "./records.ts";
+ * console.assert(formatRate(0.01) === "0.01");
+ * console.assert(formatRate(0.4, "scheduler.maxLr") === "0.4 (max)");
+ * ```
+ */
+export function formatRate(lr: number | undefined, lrSetting?: string): string {
+  return `${formatNumber(lr)}${lrSetting && lr !== undefined ? " (max)" : ""}`;
 }
 
 /** A number as a report shows it: 4 significant digits, exponent form when tiny or huge. */

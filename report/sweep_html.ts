@@ -7,6 +7,7 @@
  */
 import type * as vl from "npm:vega-lite@6.5.0";
 import { escapeHtml } from "./html.ts";
+import { formatRate, RATE_LEGEND } from "./records.ts";
 import { REPORT_CSS } from "./html_style.ts";
 import { renderSvg } from "./vega.ts";
 
@@ -22,6 +23,13 @@ export interface SweepTrialRow {
   params: Record<string, number | string | boolean | null>;
   /** Why the trial was pruned or failed. */
   reason?: string | null;
+  /**
+   * The learning rate the trial trained at, where the table should show it (its `params` do not):
+   * under onecycle, which ignores `optimizer.lr`, its `maxLr` (as `anneal runs` shows it).
+   */
+  lr?: number;
+  /** Where `lr` comes from when that is not `optimizer.lr`: onecycle's `scheduler.maxLr`. */
+  lrSetting?: string;
 }
 
 /** Objective value per trial, with the best-so-far line. */
@@ -125,13 +133,20 @@ export async function renderSweepReport(
   const names = [...new Set(trials.flatMap((t) => Object.keys(t.params)))];
   const best = trials.filter((t) => t.state === "COMPLETE" && t.value !== null)
     .sort((a, b) => direction === "minimize" ? a.value! - b.value! : b.value! - a.value!)[0];
+  // the rate a trial trains at, where its parameters do not say it (under onecycle: its maxLr)
+  const rated = trials.some((t) => t.lr !== undefined || t.lrSetting !== undefined);
+  const rateCell = (t: SweepTrialRow) =>
+    rated ? `<td>${escapeHtml(formatRate(t.lr, t.lrSetting))}</td>` : "";
   const rows = trials.map((t) =>
     `<tr${t === best ? ' class="best"' : ""}><td>${t.number}</td><td>${
       escapeHtml(t.state)
     }</td><td>${t.value === null ? "-" : Number(t.value.toPrecision(5))}</td>${
       names.map((n) => `<td>${escapeHtml(String(t.params[n] ?? "-"))}</td>`).join("")
-    }<td>${escapeHtml(t.reason ?? "")}</td></tr>`
+    }${rateCell(t)}<td>${escapeHtml(t.reason ?? "")}</td></tr>`
   ).join("\n");
+  const legend = trials.some((t) => t.lrSetting && t.lr !== undefined)
+    ? `<p>${escapeHtml(RATE_LEGEND)}</p>`
+    : "";
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>anneal sweep ${escapeHtml(study)}</title>
 <style>${REPORT_CSS}</style></head>
@@ -144,9 +159,11 @@ export async function renderSweepReport(
 <section class="card"><h2>Hyperparameters (parallel coordinates)</h2>${parallelSvg}</section>
 <section class="card"><h2>Trials</h2><table><thead><tr><th>trial</th><th>state</th><th>${
     escapeHtml(metric)
-  }</th>${names.map((n) => `<th>${escapeHtml(n)}</th>`).join("")}<th>note</th></tr></thead><tbody>
+  }</th>${names.map((n) => `<th>${escapeHtml(n)}</th>`).join("")}${
+    rated ? "<th>lr</th>" : ""
+  }<th>note</th></tr></thead><tbody>
 ${rows}
-</tbody></table></section>
+</tbody></table>${legend}</section>
 ${
     bestConfig
       ? `<section class="card"><h2>Best config</h2><pre>${

@@ -32,6 +32,7 @@ import {
   validationName,
 } from "../task_fit.ts";
 import { maximizes } from "../optimizers/hazards.ts";
+import { type RateSetting, rateSetting } from "../schedulers/rate_setting.ts";
 import { formatPath } from "../zod_paths.ts";
 
 /** What a study stores so that any worker can run its trials. */
@@ -74,11 +75,15 @@ export interface SweepOptions {
   sampler?: SweepSpec["sampler"];
   /** Pruner to use instead of the config's. */
   pruner?: SweepSpec["pruner"];
-  /** Called when a trial ends. */
-  onTrial?: (trial: Trial) => void;
+  /**
+   * Called when a trial ends, with the study's definition (`trialRate` tells the rate the trial
+   * trained at).
+   */
+  onTrial?: (trial: Trial, definition: StudyDefinition) => void;
   /**
    * Called, before any trial runs, with what in the sweep is likely a mistake (a `direction` that
-   * contradicts the trials' `optimizer.maximize`); the result lists them too.
+   * contradicts the trials' `optimizer.maximize`, a space over the `optimizer.lr` that the trials'
+   * onecycle ignores); the result lists them too.
    */
   onWarning?: (warning: ConfigWarning) => void;
   /** Worker identity (default: host:pid:random). */
@@ -131,6 +136,36 @@ export function trialConfig(definition: StudyDefinition, params: Params): RunCon
     allowNew: true,
   });
   return parseConfig(applied, "trial config");
+}
+
+/**
+ * The setting that sets a trial's learning rate and its value (`rateSetting` of its config): its
+ * `optimizer.lr`, or under onecycle, which ignores that, its `maxLr`. Lenient, for the tables
+ * that show it: parameters the schema refuses (a failed trial's) are read as they are.
+ *
+ * @example
+ * ```ts
+ * import { trialRate } from "./sweep.ts";
+ * import { parseConfig } from "../config.ts";
+ * const { sweep: _, ...base } = parseConfig({
+ *   optimizer: { name: "sgd", lr: 0.1 },
+ *   scheduler: { name: "onecycle", maxLr: 0.5, totalSteps: 100 },
+ * });
+ * const definition = { kind: "anneal-sweep" as const, sweep: { space: {} } as never, base };
+ * const rate = trialRate(definition, { "scheduler.maxLr": 0.3 });
+ * console.assert(rate?.path === "scheduler.maxLr" && rate.value === 0.3 && rate.oneCycle);
+ * ```
+ */
+export function trialRate(
+  definition: Pick<StudyDefinition, "base">,
+  params: Params,
+): RateSetting | undefined {
+  try {
+    const base = definition.base as unknown as Record<string, unknown>;
+    return rateSetting(applyParams(base, params, { allowNew: true }));
+  } catch {
+    return undefined; // a path the base does not have: the trial failed on it
+  }
 }
 
 function isBetter(
@@ -231,6 +266,45 @@ export function sweepDirection(
 }
 
 /**
+ * What is wrong with a space over `optimizer.lr` whose trials all train under onecycle: torch's
+ * OneCycleLR ignores the optimizer's `lr`, so every trial trains at the same rates, the `maxLr`'s,
+ * whatever `optimizer.lr` it samples. Undefined when the space sweeps no `optimizer.lr`, or sweeps
+ * the schedule itself (some trials may leave onecycle).
+ *
+ * @example
+ * ```ts
+ * import { rateSpaceWarning } from "./sweep.ts";
+ * const base = { scheduler: { name: "onecycle", maxLr: 0.5, totalSteps: 100 } };
+ * const space = { "optimizer.lr": { type: "logUniform" as const, low: 1e-4, high: 0.1 } };
+ * console.assert(rateSpaceWarning(space, base)?.hint.includes('"scheduler.maxLr"'));
+ * console.assert(rateSpaceWarning(space, { scheduler: { name: "cosine", tMax: 10 } }) === undefined);
+ * ```
+ */
+export function rateSpaceWarning(
+  space: SweepSpec["space"],
+  base: unknown,
+): ConfigWarning | undefined {
+  const swept = space["optimizer.lr"];
+  const schedules = ["scheduler", "scheduler.name", "scheduler.schedulers"];
+  if (!swept || schedules.some((path) => path in space)) return undefined;
+  const rate = rateSetting(base);
+  if (!rate.oneCycle) return undefined;
+  const peak = rate.value === undefined ? "" : ` (${rate.value})`;
+  const instead = JSON.stringify({ "scheduler.maxLr": swept });
+  return {
+    field: formatPath(["sweep", "space", "optimizer.lr"]),
+    message: `sweep.space samples optimizer.lr, which the trials' onecycle ignores: torch's ` +
+      `OneCycleLR takes its rates from its maxLr${peak}, so every trial trains at the same rates ` +
+      `whatever optimizer.lr it samples`,
+    hint: rate.settable
+      ? `sample the onecycle's maxLr instead: "space": ${instead}`
+      : `a sweep.space path cannot reach into the sequential's list of schedules ` +
+        `(${rate.path}): make the onecycle the scheduler itself and sample its maxLr ` +
+        `("space": ${instead}), or sample whole scheduler sections ("scheduler": a choice)`,
+  };
+}
+
+/**
  * Refuses a sweep metric no trial's epochs log (a misspelling, another task's metric, a validation
  * metric without a validation split) before any trial runs, naming the metrics a trial logs and
  * the closest one; `anneal tune` checks its metric with it too.
@@ -267,7 +341,7 @@ async function runDefinition(
   const { sweep, base } = definition;
   checkSweepMetric(sweep, base);
   const { direction, warning } = sweepDirection(sweep, base);
-  const warnings = warning ? [warning] : [];
+  const warnings = [warning, rateSpaceWarning(sweep.space, base)].filter((w) => w !== undefined);
   for (const each of warnings) options.onWarning?.(each);
   const runsDir = `${base.runsDir}/${studyName}`;
   const result = await runStudy({
@@ -283,7 +357,7 @@ async function runDefinition(
     direction,
     seed: sweep.seed,
     workerId: options.workerId,
-    onTrial: options.onTrial,
+    onTrial: (trial) => options.onTrial?.(trial, definition),
     objective: async (params, report, context) => {
       const config = { ...trialConfig(definition, params), runsDir };
       const run = train(config, {

@@ -38,8 +38,8 @@ export interface TuneStage {
 export interface TuneOptions {
   /** The most training runs to spend, the baseline included (default 20). */
   budget?: number;
-  /** Called after each run and each stage. */
-  onTrial?: (stage: string, change: Change, value: number) => void;
+  /** Called after each run, with the config it trained (`rateSetting` tells its rate). */
+  onTrial?: (stage: string, change: Change, value: number, config: RunConfig) => void;
   /** Called after each stage. */
   onStage?: (stage: TuneStage) => void;
   /** Called before any run with what is likely a mistake (a `sweep.direction` against the loss). */
@@ -297,7 +297,7 @@ export async function tune(input: RunConfig, options: TuneOptions = {}): Promise
     }
     const result = await run.result;
     const value = result.status === "failed" || result.status === "diverged" ? NaN : best;
-    options.onTrial?.(stage, change, value);
+    options.onTrial?.(stage, change, value, config);
     return { value, runId: result.runId, test: result.test };
   };
   const better = (a: number, b: number) =>

@@ -18,7 +18,14 @@ import {
   renderReport,
   terminalCharts,
 } from "../../mod.ts";
-import { checkRunsDir, DAMAGED, formatNumber, type RunRow } from "../../report/records.ts";
+import {
+  checkRunsDir,
+  DAMAGED,
+  formatRate,
+  RATE_LEGEND,
+  type RunComparison,
+  type RunRow,
+} from "../../report/records.ts";
 import { writeFlagFile } from "../output.ts";
 
 /** Where runs live, and how a user names one. */
@@ -60,16 +67,10 @@ export function runsTable(rows: RunRow[]): string {
   const marked = rows.some((row) => row.lrSetting && row.lr !== undefined);
   const cells = rows.map((row) => ({
     ...row,
-    lr: marked && row.lr !== undefined
-      ? `${formatNumber(row.lr)}${row.lrSetting ? " (max)" : ""}`
-      : row.lr,
+    lr: marked && row.lr !== undefined ? formatRate(row.lr, row.lrSetting) : row.lr,
   }));
   const table = formatTable(cells as unknown as Record<string, unknown>[], columns);
-  return marked
-    ? `${table}
-lr (max): onecycle's maxLr, the peak of its cycle (its rates come from it, ` +
-      `not optimizer.lr)`
-    : table;
+  return marked ? `${table}\n${RATE_LEGEND}` : table;
 }
 
 /** `anneal runs`: a table of runs, newest first. */
@@ -132,23 +133,66 @@ export async function runsCompareCommand(
     console.log(JSON.stringify(comparison));
     return 0;
   }
-  const header = ["", ...comparison.ids];
+  console.log(compareTable(comparison));
+  return 0;
+}
+
+/**
+ * The table `anneal runs compare` prints: the config fields that differ, then the metrics. Where a
+ * run trains under onecycle, whose rates come from its `maxLr` and not `optimizer.lr`, and the
+ * rates differ (or `optimizer.lr` does), an `lr` row first says the rate each run trains at, marked
+ * `(max)` as in `anneal runs`, and a onecycle run's `optimizer.lr` is marked `(unused)`.
+ *
+ * @example
+ * ```ts
+ * import { compareTable } from "./runs.ts";
+ * const table = compareTable({
+ *   ids: ["a", "b"],
+ *   differences: [{ path: "optimizer.lr", values: [0.1, 0.01] }],
+ *   metrics: [],
+ *   lr: { values: [0.4, 0.01], settings: ["scheduler.maxLr", "optimizer.lr"] },
+ * });
+ * console.assert(table.includes("0.4 (max)") && table.includes("0.1 (unused)"));
+ * ```
+ */
+export function compareTable(comparison: RunComparison): string {
+  const { ids, differences, metrics, lr } = comparison;
+  const oneCycle = lr.settings.map((setting) => setting !== "optimizer.lr");
+  const same = (values: unknown[]) => new Set(values.map((v) => JSON.stringify(v))).size <= 1;
+  const lrDiffers = differences.some((d) => d.path === "optimizer.lr");
+  const showRate = oneCycle.some(Boolean) &&
+    (lrDiffers || !same(lr.values) || !same(oneCycle));
+  const json = (value: unknown) => JSON.stringify(value) ?? "-";
   const rows = [
-    ...comparison.differences.map((
-      d,
-    ) => [d.path, ...d.values.map((v) => JSON.stringify(v) ?? "-")]),
-    ...comparison.metrics.map((
-      m,
-    ) => [
+    ...(showRate
+      ? [[
+        "lr",
+        ...lr.values.map((v, i) => formatRate(v, oneCycle[i] ? lr.settings[i] : undefined)),
+      ]]
+      : []),
+    ...differences.map((d) => [
+      d.path,
+      ...d.values.map((v, i) =>
+        d.path === "optimizer.lr" && oneCycle[i] && v !== undefined
+          ? `${json(v)} (unused)`
+          : json(v)
+      ),
+    ]),
+    ...metrics.map((m) => [
       m.name,
       ...m.values.map((v) => (v === undefined ? "-" : String(Number(v.toPrecision(4))))),
     ]),
   ];
-  console.log(
-    formatTable(rows.map((r) => Object.fromEntries(header.map((h, i) => [h || "field", r[i]])))),
-  );
-  if (comparison.differences.length === 0) console.log("(the configs are identical)");
-  return 0;
+  const header = ["field", ...ids];
+  const lines = [
+    formatTable(rows.map((r) => Object.fromEntries(header.map((h, i) => [h, r[i]])))),
+  ];
+  if (showRate) lines.push(RATE_LEGEND);
+  if (showRate && lrDiffers) {
+    lines.push("optimizer.lr (unused): a onecycle run's rates ignore it");
+  }
+  if (differences.length === 0) lines.push("(the configs are identical)");
+  return lines.join("\n");
 }
 
 /** `anneal diagnose RUN`: what the curves say, with evidence and a fix. */

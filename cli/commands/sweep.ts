@@ -11,7 +11,9 @@ import {
   runWorker,
   sweepDirection,
 } from "../../mod.ts";
-import type { ConfigWarning, SweepResult, Trial } from "../../mod.ts";
+import type { ConfigWarning, StudyDefinition, SweepResult, Trial } from "../../mod.ts";
+import { formatRate, RATE_LEGEND } from "../../report/records.ts";
+import { trialRate } from "../../runtime/sweep.ts";
 import { formatNumber } from "../output.ts";
 
 /** Options of `anneal sweep`. */
@@ -41,10 +43,25 @@ function positive(flag: string, raw: string | undefined): number | undefined {
   return value;
 }
 
-function printTrial(trial: Trial): void {
+/**
+ * The learning rate a trial trained at, where its parameters do not show it: under onecycle,
+ * which ignores `optimizer.lr`, its `maxLr` (as `anneal runs` shows a run's lr); else undefined.
+ */
+function hiddenRate(
+  trial: Pick<Trial, "params">,
+  definition: Pick<StudyDefinition, "base">,
+): { lr: number | undefined; lrSetting: string } | undefined {
+  const rate = trialRate(definition, trial.params);
+  if (!rate?.oneCycle || rate.path in trial.params) return undefined;
+  return { lr: rate.value, lrSetting: rate.path };
+}
+
+function printTrial(trial: Trial, definition: StudyDefinition): void {
   const params = Object.entries(trial.params).map(([k, v]) =>
     `${k}=${typeof v === "number" ? formatNumber(v) : v}`
   );
+  const rate = hiddenRate(trial, definition);
+  const trainedAt = rate ? `; trains at lr ${formatRate(rate.lr, rate.lrSetting)}` : "";
   const value = trial.value === null ? "-" : formatNumber(trial.value);
   const note = trial.reason
     ? `  (${trial.reason}${trial.prunedStep !== null ? ` at epoch ${trial.prunedStep}` : ""})`
@@ -52,7 +69,7 @@ function printTrial(trial: Trial): void {
   console.log(
     `trial ${String(trial.number).padStart(3)}  ${trial.state.padEnd(8)}  ${value.padStart(10)}  ${
       params.join(" ")
-    }${note}`,
+    }${trainedAt}${note}`,
   );
 }
 
@@ -65,11 +82,15 @@ async function finish(result: SweepResult, studyDir: string): Promise<number> {
   const { sweep } = result.definition;
   await Deno.mkdir(studyDir, { recursive: true });
   const html = `${studyDir}/sweep.html`;
+  const rows = result.trials.map((trial) => ({
+    ...trial,
+    ...hiddenRate(trial, result.definition),
+  }));
   await Deno.writeTextFile(
     html,
     await renderSweepReport(
       result.study.name,
-      result.trials,
+      rows,
       result.direction,
       sweep.metric,
       result.bestConfig,
@@ -81,6 +102,7 @@ async function finish(result: SweepResult, studyDir: string): Promise<number> {
       {},
     ),
   ).map(([state, n]) => `${n} ${state.toLowerCase()}`).join(", ");
+  if (rows.some((row) => row.lrSetting)) console.log(RATE_LEGEND);
   console.log(`\nstudy ${result.study.name}: ${result.trials.length} trials (${counts})`);
   if (!result.best || !result.bestConfig) {
     console.error(
@@ -91,10 +113,13 @@ async function finish(result: SweepResult, studyDir: string): Promise<number> {
   const { sweep: _, ...bestConfig } = result.bestConfig;
   const file = `${studyDir}/best_config.json`;
   await Deno.writeTextFile(file, JSON.stringify(bestConfig, null, 2) + "\n");
+  const bestRate = hiddenRate(result.best, result.definition);
   console.log(
     `best: trial ${result.best.number}, ${sweep.metric} = ${
       formatNumber(result.best.value ?? NaN)
-    } with ${JSON.stringify(result.best.params)}`,
+    } with ${JSON.stringify(result.best.params)}${
+      bestRate ? `; trains at lr ${formatRate(bestRate.lr, bestRate.lrSetting)}` : ""
+    }`,
   );
   console.log(`best config written to ${file} (train it: anneal train -c ${file})`);
   console.log(`report written to ${html}`);

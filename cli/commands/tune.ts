@@ -3,7 +3,9 @@
  *
  * @module
  */
-import { loadConfig, tune, writeFileAtomic } from "../../mod.ts";
+import { loadConfig, type RunConfig, tune, writeFileAtomic } from "../../mod.ts";
+import { formatRate, RATE_LEGEND } from "../../report/records.ts";
+import { rateSetting } from "../../schedulers/rate_setting.ts";
 import { formatMetrics, formatNumber } from "../output.ts";
 import { parseNumberFlag } from "./schedule.ts";
 
@@ -21,6 +23,16 @@ const describe = (change: Record<string, unknown>) =>
   ).join(" ") ||
   "(unchanged)";
 
+/**
+ * The rate a run trained at, where its change does not show it: under onecycle, which ignores
+ * `optimizer.lr`, its `maxLr` (as `anneal runs` shows a run's lr); else "".
+ */
+function trainedAt(change: Record<string, unknown>, config: RunConfig): string {
+  const rate = rateSetting(config);
+  if (!rate.oneCycle || rate.path in change) return "";
+  return `; trains at lr ${formatRate(rate.value, rate.path)}`;
+}
+
 /** Runs `anneal tune`; returns the exit code. */
 export async function tuneCommand(options: TuneCommandOptions): Promise<number> {
   const config = await loadConfig(options.config, options.set);
@@ -28,10 +40,14 @@ export async function tuneCommand(options: TuneCommandOptions): Promise<number> 
   console.log(
     `tune: up to ${budget} runs of ${config.epochs} epochs; stages: learning rate, batch size, weight decay, schedule/warmup, clipping, dropout, epochs`,
   );
+  let marked = false;
   const result = await tune(config, {
     budget,
-    onTrial: (stage, change, value) =>
-      console.log(`  [${stage}] ${describe(change)} -> ${formatNumber(value)}`),
+    onTrial: (stage, change, value, trained) => {
+      const rate = trainedAt(change, trained);
+      marked ||= rate !== "";
+      console.log(`  [${stage}] ${describe(change)} -> ${formatNumber(value)}${rate}`);
+    },
     onWarning: (warning) => console.log(`warning: ${warning.message}\n  hint: ${warning.hint}`),
     onStage: (stage) => {
       const delta = stage.after - stage.before;
@@ -44,6 +60,7 @@ export async function tuneCommand(options: TuneCommandOptions): Promise<number> 
       );
     },
   });
+  if (marked) console.log(RATE_LEGEND);
   const out = options.out ?? `${config.runsDir}/tuned_config.json`;
   const { sweep: _, ...tuned } = result.config;
   await Deno.mkdir(config.runsDir, { recursive: true });
