@@ -234,7 +234,8 @@ export function checkLrTooLow({ train, start, lr, rate }: Curves): Finding | und
  * The schedule replaces the whole `scheduler` section (`--set 'scheduler={"name":"cosine",...}'`):
  * `--set scheduler.name=cosine` would leave the old schedule's fields behind, which `parseConfig`
  * refuses as unknown to cosine. Cosine's rates start from `optimizer.lr`, which a onecycle run
- * ignores (and may leave at 0), so there the suggestion also sets it to onecycle's `maxLr`.
+ * ignores (and may leave at 0), so there the suggestion also sets it to onecycle's `maxLr` (its
+ * size, for a negative one: `optimizer.lr` must be > 0).
  */
 export function checkPlateau({ record, train, val, start, lr, rate }: Curves): Finding | undefined {
   const n = train.length;
@@ -269,7 +270,9 @@ export function checkPlateau({ record, train, val, start, lr, rate }: Curves): F
   const steps = record.summary.steps ?? record.steps.length;
   const cosine = { name: "cosine", tMax: steps || n, ...(steps ? {} : { interval: "epoch" }) };
   const set = [`scheduler=${JSON.stringify(cosine)}`];
-  if (rate.oneCycle && Number.isFinite(lr)) set.push(`optimizer.lr=${lr}`);
+  // cosine starts from optimizer.lr, which must be > 0: a negative maxLr's peak as its size
+  const peak = Math.abs(lr);
+  if (rate.oneCycle && Number.isFinite(peak) && peak > 0) set.push(`optimizer.lr=${peak}`);
   return {
     kind: "plateauEarly",
     severity: "warning",

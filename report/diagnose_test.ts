@@ -128,7 +128,7 @@ Deno.test("plateauEarly: flat second half while still high asks for a cosine sch
   ]);
 });
 
-Deno.test("plateauEarly replaces another schedule whole, and under onecycle carries its maxLr to optimizer.lr", () => {
+Deno.test("plateauEarly replaces another schedule whole, and under onecycle carries its maxLr (its size) to optimizer.lr", () => {
   const steps = syntheticSteps(100, 10, () => 1);
   const val = plateau.map((v) => v * 1.05);
   // a step schedule: its stepSize and gamma are not cosine's, so the whole section is replaced
@@ -168,6 +168,19 @@ Deno.test("plateauEarly replaces another schedule whole, and under onecycle carr
     'scheduler={"name":"cosine","tMax":100}',
     "optimizer.lr=0.4",
   ]);
+  // a negative maxLr (torch runs it, its rates negative): cosine from its size, as optimizer.lr
+  // takes no negative rate
+  const negative = { ...config, scheduler: { ...config.scheduler, maxLr: -0.4 } };
+  const negativeRun = syntheticRun(plateau, { val, steps, config: negative });
+  const flipped = diagnose(negativeRun);
+  assert.deepEqual(flipped.findings[0].set, [
+    'scheduler={"name":"cosine","tMax":100}',
+    "optimizer.lr=0.4",
+  ]);
+  assert.equal(
+    parseConfig(applyOverrides(negativeRun.config, flipped.findings[0].set!)).optimizer.lr,
+    0.4,
+  );
 });
 
 Deno.test("underfitting: high, flat train and validation with low accuracy asks for capacity", () => {
