@@ -186,6 +186,49 @@ export function checkDiverged(
 }
 
 /**
+ * The settings with which a schedule's rates go negative (torch takes them all), and the value
+ * that keeps them >= 0: a decay factor or a onecycle's peak and divisors turned positive, a floor
+ * (cosine's etaMin, plateau's minLr) at 0.
+ */
+const NEGATIVE_RATE_FIXES: Record<string, (value: number) => number> = {
+  gamma: (value) => -value,
+  etaMin: () => 0,
+  maxLr: (value) => -value,
+  divFactor: (value) => -value,
+  finalDivFactor: (value) => -value,
+  minLr: () => 0,
+};
+
+/** A schedule's spec with every setting that made its rates negative fixed, and their names. */
+function nonNegativeSpec(spec: unknown): { spec: Record<string, unknown>; fields: string[] } {
+  const fixed = { ...(spec as Record<string, unknown>) };
+  const fields = Object.keys(NEGATIVE_RATE_FIXES).filter((field) => {
+    const value = fixed[field];
+    if (typeof value !== "number" || !(value < 0)) return false;
+    fixed[field] = NEGATIVE_RATE_FIXES[field](value);
+    return true;
+  });
+  return { spec: fixed, fields };
+}
+
+/**
+ * The `--set` overrides that keep a run's schedule's rates >= 0: each setting of the scheduler
+ * that made them negative, or, inside a sequential's list of schedules, which `--set` cannot reach
+ * (`applyOverrides` walks objects only), the whole `scheduler` section with its schedules fixed.
+ */
+export function nonNegativeRateSet(scheduler: unknown): string[] {
+  if (scheduler === null || typeof scheduler !== "object" || Array.isArray(scheduler)) return [];
+  const section = scheduler as Record<string, unknown>;
+  if (section.name === "sequential" && Array.isArray(section.schedulers)) {
+    const children = section.schedulers.map(nonNegativeSpec);
+    if (!children.some((child) => child.fields.length)) return [];
+    return [`scheduler=${JSON.stringify({ ...section, schedulers: children.map((c) => c.spec) })}`];
+  }
+  const { spec, fields } = nonNegativeSpec(section);
+  return fields.map((field) => `scheduler.${field}=${spec[field]}`);
+}
+
+/**
  * A run that diverged after its schedule made the rate negative (torch runs a negative gamma or
  * etaMin as it is: the update climbs the loss): a smaller rate would not help, a rate >= 0 would.
  */
@@ -194,13 +237,7 @@ function climbedNegativeRate(
   evidence: string,
   negative: { step: number; epoch: number; lr: number },
 ): Finding {
-  const set: string[] = [];
-  for (const field of ["gamma", "etaMin", "maxLr", "minLr"]) {
-    const value = configValue(record.config, `scheduler.${field}`);
-    if (typeof value === "number" && value < 0) {
-      set.push(`scheduler.${field}=${field === "gamma" || field === "maxLr" ? -value : 0}`);
-    }
-  }
+  const set = nonNegativeRateSet(configValue(record.config, "scheduler"));
   return {
     kind: "diverged",
     severity: "critical",

@@ -100,6 +100,41 @@ Deno.test("diverged after the schedule made the rate negative: the fix is a rate
   assert.deepEqual(d.findings[0].set, ["scheduler.gamma=1"]);
 });
 
+Deno.test("diverged at a negative rate inside a sequential: the fix replaces the whole scheduler section, its negative settings made >= 0", () => {
+  const steps = syntheticSteps(40, 10, () => 1).map((s) => ({
+    ...s,
+    lr: s.epoch === 2 ? -0.1 : 0.1,
+  }));
+  const scheduler = {
+    name: "sequential",
+    schedulers: [
+      { name: "linear", startFactor: 0.5, totalIters: 10 },
+      { name: "step", stepSize: 10, gamma: -1 },
+      { name: "cosine", tMax: 10, etaMin: -0.01 },
+    ],
+    milestones: [10, 20],
+  };
+  const run = syntheticRun([2, 5, 12, 30], { steps, lr: 0.1, config: { scheduler } });
+  const d = diagnose(run);
+  assert.equal(d.findings[0].title, "diverged: the learning rate went negative");
+  // --set cannot reach into the list of schedules: the section goes whole
+  const fixed = {
+    ...scheduler,
+    schedulers: [scheduler.schedulers[0], { ...scheduler.schedulers[1], gamma: 1 }, {
+      ...scheduler.schedulers[2],
+      etaMin: 0,
+    }],
+  };
+  assert.deepEqual(d.findings[0].set, [`scheduler=${JSON.stringify(fixed)}`]);
+  assert.match(d.findings[0].fix, /^keep the schedule's rates >= 0 \(--set 'scheduler=\{/);
+  const applied = parseConfig(applyOverrides(run.config, d.findings[0].set!));
+  assert.deepEqual(applied.scheduler, parseConfig({ scheduler: fixed }).scheduler);
+  // a onecycle's negative peak and divisors on its own, as top-level settings
+  const cycle = { name: "onecycle", maxLr: -0.5, totalSteps: 100, divFactor: -25 };
+  const alone = diagnose(syntheticRun([2, 5, 12, 30], { steps, config: { scheduler: cycle } }));
+  assert.deepEqual(alone.findings[0].set, ["scheduler.maxLr=0.5", "scheduler.divFactor=25"]);
+});
+
 Deno.test("lrTooLow: a loss that drops under 5% asks for 10x the run's lr", () => {
   const d = diagnose(syntheticRun([1, 0.995, 0.99, 0.985, 0.98, 0.978], { lr: 0.001 }));
   assert.deepEqual(kinds(d), ["lrTooLow"]);
@@ -437,6 +472,12 @@ function findingRuns(config: Record<string, unknown>) {
     syntheticRun(decay(10), { steps: spiky, lr, config }),
     syntheticRun(decay(10), { steps: clipped, lr, config }),
     syntheticRun([40, 30, 22, 16, 12, 9.05, 5.61], { lr, config }),
+    // a divergence after the schedule's rate went negative (under the schedules below that can)
+    syntheticRun([2, 5, 12, 30], {
+      steps: steps.map((s) => ({ ...s, lr: s.epoch === 2 ? -0.1 : 0.1 })),
+      lr,
+      config,
+    }),
   ];
 }
 
@@ -462,6 +503,29 @@ const schedules: Record<string, unknown>[] = [
       milestones: [10],
     },
   },
+  // settings torch takes that make the rates negative, on their own and inside a sequential
+  { scheduler: { name: "step", stepSize: 30, gamma: -0.5 } },
+  { scheduler: { name: "cosine", tMax: 50, etaMin: -0.01 } },
+  { scheduler: { name: "plateau", factor: -0.5, minLr: -0.01, interval: "epoch" } },
+  {
+    scheduler: { ...oneCycle(-2), divFactor: -25, finalDivFactor: -1e4 },
+    optimizer: { name: "sgd", lr: 0 },
+  },
+  {
+    scheduler: { name: "sequential", schedulers: [oneCycle(-2)], milestones: [] },
+    optimizer: { name: "sgd", lr: 0 },
+  },
+  {
+    scheduler: {
+      name: "sequential",
+      schedulers: [
+        { name: "exponential", gamma: -0.9 },
+        { name: "multistep", milestones: [5], gamma: -0.5 },
+        { name: "cosineWarmRestarts", t0: 10, etaMin: -0.001 },
+      ],
+      milestones: [10, 40],
+    },
+  },
 ];
 
 Deno.test("every --set that diagnose suggests is one the run's config takes (every finding, every schedule)", () => {
@@ -470,6 +534,7 @@ Deno.test("every --set that diagnose suggests is one the run's config takes (eve
     for (const finding of d.findings) {
       if (!finding.set?.length) continue;
       seen.add(finding.kind);
+      if (finding.title.endsWith("went negative")) seen.add(`negative rate: ${finding.set[0]}`);
       try {
         parseConfig(applyOverrides(config, finding.set));
       } catch (error) {
@@ -495,6 +560,10 @@ Deno.test("every --set that diagnose suggests is one the run's config takes (eve
       "healthy",
     ]
   ) assert.ok(seen.has(kind), `no case suggested a --set for ${kind}`);
+  // a negative rate's fix, for every schedule above with a setting that makes one
+  const negative = [...seen].filter((kind) => kind.startsWith("negative rate: "));
+  assert.equal(negative.length, 6, negative.join("\n"));
+  assert.equal(negative.filter((kind) => kind.includes("scheduler={")).length, 2);
   // and random curves, with or without validation and steps, under each schedule
   const loss = fc.double({ min: 0.001, max: 100, noNaN: true });
   fc.assert(
