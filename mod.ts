@@ -159,6 +159,8 @@ export type {
 } from "./storage/types.ts";
 export { openStorage } from "./storage/mod.ts";
 export { lrFind, lrFindRecord, lrFindSvg } from "./runtime/lr_find.ts";
+export { recordLrFind } from "./runtime/lr_find_run.ts";
+export type { RecordedLrFind, RecordLrFindOptions } from "./runtime/lr_find_run.ts";
 export type {
   Agreement,
   LrCurve,

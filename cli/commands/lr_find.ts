@@ -10,10 +10,9 @@ import {
   lrFind,
   lrFindRecord,
   lrFindSvg,
-  newRunId,
+  recordLrFind,
   writeFileAtomic,
 } from "../../mod.ts";
-import { makeRunDirectory } from "../../runtime/records.ts";
 import { formatNumber, writeFlagFile } from "../output.ts";
 import { parseNumberFlag } from "./schedule.ts";
 
@@ -66,23 +65,11 @@ export async function lrFindCommand(options: LrFindCommandOptions): Promise<numb
   });
   if (progress) Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K"));
 
-  // The test's record lives in a run directory of its own, so `anneal report` can show it.
-  const runDir = `${config.runsDir}/${
-    newRunId(config.name ? `${config.name}-lr-find` : "lr-find")
-  }`;
-  await makeRunDirectory(runDir);
-  await Deno.writeTextFile(`${runDir}/config.json`, JSON.stringify(config, null, 2) + "\n");
-  await Deno.writeTextFile(`${runDir}/lr_find.json`, JSON.stringify(lrFindRecord(result)) + "\n");
-  await Deno.writeTextFile(
-    `${runDir}/summary.json`,
-    JSON.stringify({
-      status: "completed",
-      stopReason: "LR range test",
-      lrFind: { suggestion: result.suggestion, rule: result.rule },
-    }) + "\n",
-  );
+  // The test's record lives in a run directory of its own, so `anneal report` can show it; it
+  // is written holding the directory's lock, as a training run writes its own.
+  const { runDir } = await recordLrFind(config, result, { plot: !options.plot });
   const plot = options.plot ?? `${runDir}/lr_find.svg`;
-  await writeFlagFile(options.plot ? "--plot" : undefined, plot, await lrFindSvg(result));
+  if (options.plot) await writeFlagFile("--plot", options.plot, await lrFindSvg(result));
 
   if (options.apply) {
     const text = await Deno.readTextFile(options.config!);

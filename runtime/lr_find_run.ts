@@ -1,0 +1,84 @@
+/**
+ * The run directory of an LR range test: `anneal lr-find` records its test in a run directory of
+ * its own (`config.json`, `lr_find.json`, `summary.json` and the plot), which `anneal runs`,
+ * `report` and `diagnose` read as a run. It writes it as a training run writes its own: holding
+ * the directory's lock (run_lock.ts), so a process that writes the same directory at the same
+ * time is refused, naming the one that holds it, and nothing of the two is mixed.
+ *
+ * @module
+ */
+import type { RunConfig } from "../config.ts";
+import { lrFindRecord, type LrFindResult, lrFindSvg } from "./lr_find.ts";
+import { checkRunId, makeRunDirectory, newRunId } from "./records.ts";
+import { lockRun } from "./run_lock.ts";
+
+/** Options of {@linkcode recordLrFind}. */
+export interface RecordLrFindOptions {
+  /** The run's id (default: a new one, `<name>-lr-find-<time>-<random>`). */
+  runId?: string;
+  /** Write the plot into the run directory as `lr_find.svg` (default true). */
+  plot?: boolean;
+}
+
+/** Where {@linkcode recordLrFind} recorded the test. */
+export interface RecordedLrFind {
+  /** The run's id. */
+  runId: string;
+  /** Its directory, `<runsDir>/<runId>`. */
+  runDir: string;
+}
+
+/**
+ * Records an LR range test's `result` on `config` in a run directory under `config.runsDir`,
+ * holding the directory's lock while it writes: another process (or another call in this one)
+ * writing the same directory is refused with the error `train` gives, naming its holder.
+ *
+ * @example
+ * ```ts
+ * import { recordLrFind } from "./lr_find_run.ts";
+ * import type { LrFindResult } from "./lr_find.ts";
+ * import { parseConfig } from "../config.ts";
+ * const config = parseConfig({ runsDir: await Deno.makeTempDir() });
+ * // (a result of lrFind(config), here made up)
+ * const result = {
+ *   lrs: [1e-3, 1e-2], losses: [2, 1], smoothed: [2, 1.5], suggestions: { steepest: 1e-3 },
+ *   suggestion: 1e-3, rule: "steepest",
+ * } as LrFindResult;
+ * const { runDir } = await recordLrFind(config, result, { runId: "lr-find-demo", plot: false });
+ * const summary = JSON.parse(await Deno.readTextFile(`${runDir}/summary.json`));
+ * console.assert(summary.stopReason === "LR range test");
+ * ```
+ */
+export async function recordLrFind(
+  config: RunConfig,
+  result: LrFindResult,
+  options: RecordLrFindOptions = {},
+): Promise<RecordedLrFind> {
+  const runId = options.runId === undefined
+    ? newRunId(config.name ? `${config.name}-lr-find` : "lr-find")
+    : checkRunId(options.runId);
+  const runDir = `${config.runsDir}/${runId}`;
+  await makeRunDirectory(runDir);
+  const lock = await lockRun(runDir, { runId, runsDir: config.runsDir, action: "start" });
+  try {
+    await Deno.writeTextFile(`${runDir}/config.json`, JSON.stringify(config, null, 2) + "\n");
+    await Deno.writeTextFile(
+      `${runDir}/lr_find.json`,
+      JSON.stringify(lrFindRecord(result)) + "\n",
+    );
+    await Deno.writeTextFile(
+      `${runDir}/summary.json`,
+      JSON.stringify({
+        status: "completed",
+        stopReason: "LR range test",
+        lrFind: { suggestion: result.suggestion, rule: result.rule },
+      }) + "\n",
+    );
+    if (options.plot ?? true) {
+      await Deno.writeTextFile(`${runDir}/lr_find.svg`, await lrFindSvg(result));
+    }
+  } finally {
+    await lock.release();
+  }
+  return { runId, runDir };
+}

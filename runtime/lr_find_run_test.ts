@@ -1,0 +1,73 @@
+import assert from "node:assert/strict";
+import { parseConfig } from "../config.ts";
+import type { LrFindResult } from "./lr_find.ts";
+import { recordLrFind } from "./lr_find_run.ts";
+import { train } from "./supervisor.ts";
+
+/** What `lrFind` returns, as far as a record reads it (its curve made up). */
+const result = {
+  lrs: [1e-4, 1e-3, 1e-2],
+  losses: [2, 1, 3],
+  smoothed: [2, 1.5, 2],
+  suggestions: { valley: 1e-3 },
+  suggestion: 1e-3,
+  rule: "valley",
+} as LrFindResult;
+
+const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
+
+Deno.test("of two LR range tests recorded in one run directory at once, one writes it and the other is refused; no lock is left", async () => {
+  const runsDir = await Deno.makeTempDir();
+  try {
+    const config = parseConfig({ runsDir });
+    const other = parseConfig({ runsDir, batchSize: 64 });
+    const tries = await Promise.allSettled([
+      recordLrFind(config, result, { runId: "shared" }),
+      recordLrFind(other, { ...result, suggestion: 1e-2 }, { runId: "shared" }),
+    ]);
+    const written = tries.filter((t) => t.status === "fulfilled");
+    const refused = tries.filter((t): t is PromiseRejectedResult => t.status === "rejected");
+    assert.equal(written.length, 1, JSON.stringify(tries));
+    assert.equal(refused.length, 1);
+    assert.equal(refused[0].reason.code, "usage");
+    assert.equal(
+      refused[0].reason.message,
+      "Cannot start run 'shared': it is still running in this process; two processes would " +
+        "write the same run directory",
+    );
+    // the directory is the one writer's, whole: its config beside its own suggestion
+    const dir = `${runsDir}/shared`;
+    const saved = JSON.parse(await Deno.readTextFile(`${dir}/config.json`));
+    const summary = JSON.parse(await Deno.readTextFile(`${dir}/summary.json`));
+    assert.equal(summary.lrFind.suggestion, saved.batchSize === 64 ? 1e-2 : 1e-3);
+    assert.equal(await exists(`${dir}/run.lock`), false);
+    assert.ok(await exists(`${dir}/lr_find.svg`));
+    // once the writer is done, the directory is free again
+    await recordLrFind(config, result, { runId: "shared", plot: false });
+  } finally {
+    await Deno.remove(runsDir, { recursive: true });
+  }
+});
+
+Deno.test("an LR range test is not recorded in a run directory a training run is writing", async () => {
+  const runsDir = await Deno.makeTempDir();
+  try {
+    const run = train({ backend: "cpu", epochs: 2, runsDir }, { runId: "busy" });
+    for await (const event of run.events()) {
+      if (event.type !== "epoch" || event.epoch !== 0) continue;
+      await assert.rejects(
+        recordLrFind(parseConfig({ runsDir }), result, { runId: "busy" }),
+        /^AnnealError: Cannot start run 'busy': it is still running in this process/,
+      );
+    }
+    assert.equal((await run.result).status, "completed");
+    assert.equal(
+      await exists(`${runsDir}/busy/lr_find.json`),
+      false,
+      "the run's directory is its own",
+    );
+    assert.equal(await exists(`${runsDir}/busy/run.lock`), false);
+  } finally {
+    await Deno.remove(runsDir, { recursive: true });
+  }
+});
