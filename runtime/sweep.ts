@@ -34,6 +34,7 @@ import {
 import { maximizes } from "../optimizers/hazards.ts";
 import { type RateSetting, rateSetting } from "../schedulers/rate_setting.ts";
 import { formatPath } from "../zod_paths.ts";
+import { checkStudyDirection } from "./study_direction.ts";
 
 /** What a study stores so that any worker can run its trials. */
 export interface StudyDefinition {
@@ -337,10 +338,16 @@ async function runDefinition(
   studyName: string,
   definition: StudyDefinition,
   options: SweepOptions,
+  worker = false,
 ): Promise<SweepResult> {
   const { sweep, base } = definition;
   checkSweepMetric(sweep, base);
   const { direction, warning } = sweepDirection(sweep, base);
+  // a stored study of the other direction: refused saying why and how to go on, before anything
+  await checkStudyDirection(storage, studyName, definition, direction, {
+    identity: studyIdentity,
+    worker,
+  });
   const warnings = [warning, rateSpaceWarning(sweep.space, base)].filter((w) => w !== undefined);
   for (const each of warnings) options.onWarning?.(each);
   const runsDir = `${base.runsDir}/${studyName}`;
@@ -461,7 +468,7 @@ export async function runWorker(
         hint: "start the study with `anneal sweep --storage URL --study NAME -c config.json` first",
       });
     }
-    return await runDefinition(storage, studyName, definition, options);
+    return await runDefinition(storage, studyName, definition, options, true);
   } finally {
     await storage.close();
   }

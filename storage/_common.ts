@@ -26,8 +26,28 @@ export function describeDifferences(differences: JsonDifference[]): string {
 }
 
 /**
- * Checks that an existing study matches what a caller asked to create: the same direction, and
- * the same `identity` of the stored and the given space (default: the whole space).
+ * The refusal of a study asked for in the other direction than the one it was created in: its
+ * trials' values (each a trial's best in the study's direction) and its best trial were recorded
+ * for that direction, so trials ranked the other way would not compare with them.
+ */
+function directionError(study: Study, direction: Direction): AnnealError {
+  return new AnnealError(
+    "storage",
+    `Cannot load study '${study.name}' to ${direction} its objective: it was created to ` +
+      `${study.direction} it, and its trials' values and its best trial were recorded that way; ` +
+      `trials ranked the other way would not compare with them`,
+    {
+      where: study.name,
+      hint: `start a new study under another name (anneal sweep --study NAME), or ` +
+        `${study.direction} as the study does`,
+    },
+  );
+}
+
+/**
+ * Checks that an existing study matches what a caller asked to create: the same `identity` of
+ * the stored and the given space (default: the whole space), then the same direction (a
+ * difference in the space says more than the direction that may follow from it).
  */
 export function checkSameStudy(
   study: Study,
@@ -35,13 +55,6 @@ export function checkSameStudy(
   space: unknown,
   identity: (space: unknown) => unknown = (whole) => whole,
 ): Study {
-  if (study.direction !== direction) {
-    throw new AnnealError(
-      "storage",
-      `Cannot load study '${study.name}': it was created to ${study.direction}, not to ${direction}`,
-      { where: study.name, hint: "use the study's direction or pick a new study name" },
-    );
-  }
   const differences = jsonDifferences(identity(study.space), identity(space));
   if (differences.length > 0) {
     throw new AnnealError(
@@ -56,6 +69,7 @@ export function checkSameStudy(
       },
     );
   }
+  if (study.direction !== direction) throw directionError(study, direction);
   return study;
 }
 

@@ -74,7 +74,13 @@ export function registerStorageConformance(kind: string, factory: StorageFactory
       assert.equal((await storage.loadStudy(name)).id, study.id);
       await assert.rejects(
         storage.createStudy(name, "maximize", space, { loadIfExists: true }),
-        isStorageError,
+        (error) =>
+          isStorageError(error) &&
+          (error as Error).message ===
+            `Cannot load study '${name}' to maximize its objective: it was created to minimize ` +
+              "it, and its trials' values and its best trial were recorded that way; trials " +
+              "ranked the other way would not compare with them" &&
+          /--study NAME\), or minimize as the study does$/.test((error as AnnealError).hint!),
       );
       await assert.rejects(
         storage.createStudy(name, "minimize", { ...space, b: { x: 2 } }, { loadIfExists: true }),

@@ -273,3 +273,62 @@ Deno.test("anneal tune without a sweep section refuses its default validation me
   checkTuneMetric(await loadConfig(file, ["data.validationSplit=0.1"]));
   checkTuneMetric(await loadConfig(file, [fix]));
 });
+
+Deno.test("a study an older anneal stored to minimize a maximized loss is refused saying what, why and how to go on", async () => {
+  await using runs = await tempRunsDir();
+  const file = await writeSweepConfig(runs.dir);
+  const written = JSON.parse(await Deno.readTextFile(file));
+  await Deno.writeTextFile(
+    file,
+    JSON.stringify({ ...written, optimizer: { name: "sgd", lr: 0.01, maximize: true } }),
+  );
+  // the study as an anneal stored it before the loss's direction followed optimizer.maximize
+  const { sweep, ...base } = await loadConfig(file);
+  const storage = await openStorage(`sqlite:${runs.dir}/sweeps.db`);
+  try {
+    const definition: StudyDefinition = { kind: "anneal-sweep", sweep: sweep!, base };
+    await storage.createStudy("sw", "minimize", definition);
+  } finally {
+    await storage.close();
+  }
+  const refused = await anneal("sweep", "-c", file);
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.match(
+    refused.stderr,
+    /error\[storage\]: Cannot run study 'sw' to maximize valLoss \(for the loss the direction follows optimizer\.maximize, which every trial has\): it was created to minimize valLoss, and its 0 trial\(s\) were recorded that way; anneals before the loss's direction followed optimizer\.maximize created such a study to minimize it\. A trial's value is its best valLoss in the study's direction, and the study's best trial the best of those: trials ranked the other way would not compare with them/,
+  );
+  assert.match(
+    refused.stderr,
+    /hint: start a new study for this sweep, whose trials run again: `anneal sweep -c CONFIG --study NAME`; or go on with 'sw' in its own direction: --set sweep\.direction=minimize \(its best trial is then the one whose valLoss rose least\)/,
+  );
+  assert.doesNotMatch(refused.stdout, /^trial /m, "refused before any trial");
+  // a worker runs the study as stored: its hint says how to change it from anneal sweep
+  const worker = await anneal(
+    "worker",
+    "--storage",
+    `sqlite:${runs.dir}/sweeps.db`,
+    "--study",
+    "sw",
+  );
+  assert.equal(worker.code, 1, worker.stderr);
+  assert.match(worker.stderr, /Cannot run study 'sw' to maximize valLoss/);
+  assert.match(
+    worker.stderr,
+    /hint: a worker runs a study as it is stored: .*`anneal sweep -c CONFIG --storage URL --study sw --set sweep\.direction=minimize`/,
+  );
+  // both ways on go ahead
+  const kept = await anneal(
+    "sweep",
+    "-c",
+    file,
+    "--set",
+    "sweep.direction=minimize",
+    "--trials",
+    "1",
+  );
+  assert.equal(kept.code, 0, kept.stderr);
+  assert.match(kept.stdout, /study sw: 1 trials \(1 complete\)/);
+  const renamed = await anneal("sweep", "-c", file, "--study", "sw-max", "--trials", "1");
+  assert.equal(renamed.code, 0, renamed.stderr);
+  assert.match(renamed.stdout, /^sweep sw-max: .* maximize valLoss over /m);
+});
