@@ -8,6 +8,7 @@ import { configValue, formatNumber } from "./records.ts";
 import type { Finding, RunRecord } from "./types.ts";
 import { maximizes, settingFault } from "../optimizers/hazards.ts";
 import { rateChange, type RateSetting, rateSetting } from "../schedulers/rate_setting.ts";
+import { stretchChanges } from "../schedulers/stretch.ts";
 
 // Thresholds. Each is a judgement call taken from common practice; the tests pin their effect.
 /** Diverged when a loss exceeds this multiple of the first (Keras/Lightning divergence checks use ~10x). */
@@ -60,6 +61,23 @@ export const shellWord = (word: string) =>
   /^[\w./:=@%+,-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 /** `--set` overrides as a user types them, each quoted for the shell where it needs it. */
 export const setText = (set: string[]) => set.map((s) => `--set ${shellWord(s)}`).join(" ");
+
+/**
+ * The `--set`s that train the run of `config` for `epochs` epochs: the epochs, and a schedule with
+ * an end (onecycle's totalSteps, cosine's tMax, ...) stretched over the longer run, which would
+ * otherwise train past it (torch's OneCycleLR raises there, cosine climbs back up).
+ */
+export function longerRun(config: Record<string, unknown>, epochs: number): string[] {
+  const was = configValue(config, "epochs");
+  if (typeof was !== "number" || !(was > 0)) return [`epochs=${epochs}`];
+  const factor = epochs / was;
+  const changes = stretchChanges(config, { steps: factor, epochs: factor });
+  // each setting that moves, as its own --set (a sequential's schedules as one list)
+  return [
+    `epochs=${epochs}`,
+    ...Object.entries(changes).map(([path, value]) => `${path}=${JSON.stringify(value)}`),
+  ];
+}
 
 export interface Curves {
   record: RunRecord;
@@ -288,7 +306,7 @@ export function checkPlateau({ record, train, val, start, lr, rate }: Curves): F
   const flatText = `the training loss fell from ${f(start)} to ${f(train[mid])} by epoch ` +
     `${record.epochs[mid].epoch}, then only to ${f(last)} by epoch ${record.epochs[n - 1].epoch}`;
   if (cannotFit && gap < SMALL_GAP) {
-    const set = [`epochs=${n * 2}`];
+    const set = longerRun(record.config, n * 2);
     const dropout = configValue(record.config, "model.dropout");
     if (typeof dropout === "number" && dropout > 0) set.push("model.dropout=0");
     const hidden = configValue(record.config, "model.hidden");

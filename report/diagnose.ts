@@ -15,6 +15,7 @@ import {
   checkPlateau,
   curves,
   f,
+  longerRun,
   MIN_EPOCHS_FOR_TRENDS,
   setText,
   shellWord,
@@ -49,7 +50,7 @@ function healthy(c: ReturnType<typeof curves>): Finding {
   }
   if (falling) {
     const epochs = configValue(record.config, "epochs");
-    const set = [`epochs=${2 * (typeof epochs === "number" ? epochs : train.length)}`];
+    const set = longerRun(record.config, 2 * (typeof epochs === "number" ? epochs : train.length));
     return {
       kind: "healthy",
       severity: "info",

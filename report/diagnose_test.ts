@@ -333,6 +333,42 @@ Deno.test("healthy: a loss still falling at the end is not called levelled off, 
   assert.equal(floor.findings[0].set, undefined);
 });
 
+Deno.test("train longer under a schedule with an end stretches the schedule over the longer run", () => {
+  const losses = [40, 30, 22, 16, 12, 9.05, 5.61];
+  const schedules = [
+    [{ name: "onecycle", maxLr: 0.1, totalSteps: 70 }, "totalSteps", 140],
+    [{ name: "cosine", tMax: 70 }, "tMax", 140],
+    [{ name: "warmupCosine", warmupSteps: 7, totalSteps: 70 }, "totalSteps", 140],
+    [{ name: "cosine", tMax: 7, interval: "epoch" }, "tMax", 14],
+  ] as const;
+  for (const [scheduler, field, stretched] of schedules) {
+    const run = syntheticRun(losses, { config: { epochs: 7, scheduler } });
+    const finding = diagnose(run).findings[0];
+    assert.equal(finding.set?.[0], "epochs=14");
+    // the fix trains a config whose schedule ends where the longer run does
+    const next = parseConfig(applyOverrides(run.config, finding.set!));
+    assert.equal(next.epochs, 14);
+    assert.equal((next.scheduler as Record<string, unknown>)[field], stretched, scheduler.name);
+    assert.ok(finding.set?.includes(`scheduler.${field}=${stretched}`), finding.set?.join(" "));
+  }
+  // a schedule with no end keeps its cadence: only the epochs change
+  const step = syntheticRun(losses, {
+    config: { epochs: 7, scheduler: { name: "step", stepSize: 30 } },
+  });
+  assert.deepEqual(diagnose(step).findings[0].set, ["epochs=14"]);
+  // underfitting's longer run too
+  const accuracy = plateau.map(() => 0.45);
+  const flat = syntheticRun(plateau, {
+    val: plateau.map((v) => v * 1.05),
+    accuracy,
+    config: { scheduler: { name: "onecycle", maxLr: 0.1, totalSteps: plateau.length * 10 } },
+  });
+  const under = diagnose(flat).findings[0];
+  assert.equal(under.kind, "underfitting");
+  const next = parseConfig(applyOverrides(flat.config, under.set!));
+  assert.equal((next.scheduler as { totalSteps: number }).totalSteps, plateau.length * 20);
+});
+
 Deno.test("one epoch: too short to judge, and not called healthy", () => {
   const d = diagnose(syntheticRun([1.5]));
   assert.deepEqual(d.findings, []);
