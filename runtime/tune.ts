@@ -16,6 +16,8 @@ import { train } from "./supervisor.ts";
 import { checkSweepMetric, sweepDirection } from "./sweep.ts";
 import { checkMetric, dataTask } from "../task_fit.ts";
 import { rateOverride, rateSetting } from "../schedulers/rate_setting.ts";
+import { stretchChanges } from "../schedulers/stretch.ts";
+import { batchesPerEpoch } from "../data/batches.ts";
 
 /** One candidate change: dotted config paths and their new values. */
 export type Change = Record<string, unknown>;
@@ -137,7 +139,46 @@ function rateChangeOf(config: RunConfig, value: number): Change {
 }
 
 /** Candidate changes of each stage, given the config the stage starts from. */
-function stages(config: RunConfig, stepsPerEpoch: () => Promise<number>): {
+/**
+ * What a run of a config showed of its length: its optimizer steps per epoch and its training
+ * samples (its `plan` event).
+ */
+interface RunLength {
+  stepsPerEpoch: number;
+  trainSize: number;
+}
+
+/**
+ * The changes that keep a schedule with an end spanning the run when `change` makes the run
+ * longer or shorter (`stretchChanges`): more epochs, or more or fewer steps to an epoch with
+ * another batch size. Without them the run would go past the schedule's end (torch's OneCycleLR
+ * raises there) or stop short of it.
+ */
+function keepSchedule(config: RunConfig, change: Change, length: RunLength | undefined): Change {
+  const next = applyChange(config, change);
+  const epochs = next.epochs / config.epochs;
+  if (!length) {
+    // no run told the steps of an epoch: only more epochs of the same batches can be stretched
+    const sameSteps = next.batchSize === config.batchSize &&
+      next.gradientAccumulation === config.gradientAccumulation;
+    return sameSteps ? stretchChanges(next, { steps: epochs, epochs }) : {};
+  }
+  // an optimizer step takes gradientAccumulation batches (a short last group counts as one)
+  const batches = batchesPerEpoch(
+    length.trainSize,
+    next.batchSize,
+    next.data.dropLast,
+    next.gradientAccumulation,
+  );
+  const steps = Math.ceil(batches / next.gradientAccumulation);
+  return stretchChanges(next, {
+    steps: (steps * next.epochs) / (length.stepsPerEpoch * config.epochs),
+    epochs,
+    runSteps: { before: length.stepsPerEpoch * config.epochs, after: steps * next.epochs },
+  });
+}
+
+function stages(config: RunConfig, length: () => RunLength | undefined): {
   name: string;
   candidates: () => Promise<Change[]>;
 }[] {
@@ -168,10 +209,11 @@ function stages(config: RunConfig, stepsPerEpoch: () => Promise<number>): {
       candidates: () =>
         Promise.resolve([0.5, 2].map((factor) => {
           const batch = Math.max(1, Math.round(config.batchSize * factor));
-          return {
+          const change = {
             batchSize: batch,
             ...rateChangeOf(config, round(lr() * (batch / config.batchSize))),
           };
+          return { ...change, ...keepSchedule(config, change, length()) };
         })),
     },
     {
@@ -186,8 +228,9 @@ function stages(config: RunConfig, stepsPerEpoch: () => Promise<number>): {
     },
     {
       name: "schedule and warmup",
-      candidates: async () => {
-        const total = (await stepsPerEpoch()) * config.epochs;
+      candidates: () => {
+        const total = (length()?.stepsPerEpoch ?? 0) * config.epochs;
+        if (total === 0) return Promise.resolve([]);
         // Away from onecycle the optimizer's lr sets the rates: start from onecycle's peak (the
         // rate the optimizer saw, so baseBatch scaling is undone).
         const baseBatch = (config.optimizer as { baseBatch?: number }).baseBatch;
@@ -195,7 +238,7 @@ function stages(config: RunConfig, stepsPerEpoch: () => Promise<number>): {
         const peak = rate.oneCycle && rate.value !== undefined && rate.value > 0
           ? { "optimizer.lr": round(rate.value * (baseBatch ? baseBatch / effective : 1)) }
           : {};
-        return [
+        return Promise.resolve([
           { scheduler: { name: "cosine", tMax: total }, ...peak },
           {
             ...peak,
@@ -205,7 +248,7 @@ function stages(config: RunConfig, stepsPerEpoch: () => Promise<number>): {
               totalSteps: total,
             },
           },
-        ];
+        ]);
       },
     },
     {
@@ -226,14 +269,16 @@ function stages(config: RunConfig, stepsPerEpoch: () => Promise<number>): {
     },
     {
       name: "epochs with early stopping",
-      candidates: () =>
-        Promise.resolve([{
+      candidates: () => {
+        const change = {
           epochs: config.epochs * 2,
           "earlyStopping.patience": Math.max(2, Math.round(config.epochs / 3)),
           "earlyStopping.monitor": tuneMetric(config),
           "earlyStopping.mode": tuneDirection(config).direction === "maximize" ? "max" : "min",
           "earlyStopping.restoreBest": true,
-        }]),
+        };
+        return Promise.resolve([{ ...change, ...keepSchedule(config, change, length()) }]);
+      },
     },
   ];
 }
@@ -276,13 +321,17 @@ export async function tune(input: RunConfig, options: TuneOptions = {}): Promise
     new Date().toISOString().replace(/[-:]/g, "").slice(0, 15)
   }`;
   let runs = 0;
-  let stepsPerEpoch = 0;
+  /** Each config's run length, from its run's plan. */
+  const lengths = new WeakMap<RunConfig, RunLength>();
   const evaluate = async (config: RunConfig, stage: string, change: Change) => {
     runs++;
     const run = train({ ...config, runsDir, sweep: undefined });
     let best = NaN;
     for await (const event of run.events()) {
-      if (event.type === "plan") stepsPerEpoch = event.stepsPerEpoch;
+      if (event.type === "plan") {
+        const { stepsPerEpoch, dataset: { trainSize } } = event;
+        lengths.set(config, { stepsPerEpoch, trainSize });
+      }
       if (event.type !== "epoch") continue;
       const value = event.metrics[metric];
       if (value === undefined) {
@@ -309,10 +358,10 @@ export async function tune(input: RunConfig, options: TuneOptions = {}): Promise
   let current = baseline;
   let currentTest = first.test;
   const done: TuneStage[] = [];
-  const stageCount = stages(config, () => Promise.resolve(0)).length;
+  const stageCount = stages(config, () => undefined).length;
   for (let index = 0; index < stageCount && runs < budget; index++) {
     // Candidates depend on the config so far: rebuild the stage from it.
-    const stage = stages(config, () => Promise.resolve(stepsPerEpoch))[index];
+    const stage = stages(config, () => lengths.get(config))[index];
     const candidates = (await stage.candidates()).slice(0, budget - runs);
     const record: TuneStage = {
       name: stage.name,
