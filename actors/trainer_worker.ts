@@ -36,6 +36,7 @@ import { selectBackend } from "../runtime/backend.ts";
 import { READS_IN_FLIGHT, ReadsInFlight } from "../runtime/reads_in_flight.ts";
 import { type CheckpointState, loadCheckpoint, type WeightMap } from "../runtime/checkpoint.ts";
 import { checkResumedSteps } from "../runtime/resume_steps.ts";
+import { checkScheduleReach } from "../schedulers/raises.ts";
 import type { OptimizerState } from "../optimizers/mod.ts";
 
 type Message = { type: string } & Record<string, unknown>;
@@ -265,9 +266,12 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   context.emit({ type: "backend", ...chosen, tfjs: tf.version_core });
   await context.faultPoint("init");
   const info = await loader.take((m) => m.type === "DatasetReady") as unknown as DatasetReady;
-  const engine = new TrainingEngine(config, info);
   const accumulation = config.gradientAccumulation;
   const stepsPerEpoch = Math.ceil(info.batchesPerEpoch / accumulation);
+  // where torch would raise at a step of the schedule this run gets to, it ends now, saying why
+  const { epochs, maxSteps } = config;
+  checkScheduleReach(config.scheduler, { stepsPerEpoch, epochs, maxSteps });
+  const engine = new TrainingEngine(config, info);
   const readEvery = config.readbackEvery ?? (chosen.backend === "webgpu" ? 16 : 1);
   // Image inputs travel as the bytes they were read from where the step uploads them to the GPU
   // (a quarter of the bytes to copy on the trainer's thread; the GPU turns them into floats).

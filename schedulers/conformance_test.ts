@@ -7,7 +7,9 @@
  */
 
 import assert from "node:assert/strict";
+import { parseSchedulerSpec } from "./parse.ts";
 import { previewSchedule } from "./preview.ts";
+import { checkScheduleReach } from "./raises.ts";
 import { SCHEDULER_NAMES, type SchedulerSpec, SchedulerSpecSchema } from "./spec.ts";
 
 interface FixtureCase {
@@ -66,28 +68,45 @@ for (const c of fixture.cases) {
   });
 }
 
-Deno.test(`onecycle refuses exactly the pctStart and totalSteps for which torch ${fixture.torch} divides by zero`, () => {
+Deno.test(`onecycle refuses exactly the pctStart and totalSteps for which torch ${fixture.torch} divides by zero, where a run gets there`, () => {
   const { totalSteps, pctStart, raises } = fixture.onecycleDomain;
   const key = (total: number, pct: number, threePhase: boolean) => `${total} ${pct} ${threePhase}`;
   const torchRaises = new Map(raises.map((r) => [key(r.totalSteps, r.pctStart, r.threePhase), r]));
+  // a run that steps the schedule `steps` times: undefined when it trains, else why not
+  const run = (spec: SchedulerSpec, steps: number) => {
+    try {
+      checkScheduleReach(parseSchedulerSpec(spec), { stepsPerEpoch: 1, epochs: steps });
+      return undefined;
+    } catch (error) {
+      return (error as Error).message;
+    }
+  };
   for (const total of totalSteps) {
     for (const pct of pctStart) {
       for (const threePhase of [false, true]) {
         const spec = { name: "onecycle", maxLr: 0.1, totalSteps: total, pctStart: pct, threePhase };
+        const label = JSON.stringify(spec);
         const raised = torchRaises.get(key(total, pct, threePhase));
-        const refused = !SchedulerSpecSchema.safeParse(spec).success;
+        // built, or stepped once, which every run does: refused as it is parsed
+        const early = raised !== undefined && raised.step <= 1;
+        const parsed = SchedulerSpecSchema.safeParse(spec).success;
         assert.equal(
-          refused,
-          raised !== undefined,
-          `${JSON.stringify(spec)}: torch ${
-            raised ? `raises at step ${raised.step}` : "runs every step"
-          }, anneal ${refused ? "refuses it" : "accepts it"}`,
+          !parsed,
+          early,
+          `${label}: torch ${raised ? `raises at step ${raised.step}` : "runs every step"}, ` +
+            `anneal ${parsed ? "accepts it" : "refuses it"}`,
         );
-        // what torch runs, anneal computes at every step torch has, 0 to totalSteps
-        if (!refused) {
-          const preview = previewSchedule(spec as SchedulerSpec, 0.1, total + 1);
-          assert.ok(preview.lr.every(Number.isFinite), JSON.stringify(spec));
-        }
+        if (early) continue;
+        // torch runs it to its raise (else to totalSteps, and raises one step past it); a run
+        // that ends before trains, at finite rates; one that gets there is refused, saying where
+        const raisesAt = raised?.step ?? total + 1;
+        assert.equal(run(spec as SchedulerSpec, raisesAt - 1), undefined, label);
+        const preview = previewSchedule(spec as SchedulerSpec, 0.1, raisesAt);
+        assert.ok(preview.lr.every(Number.isFinite), label);
+        assert.match(
+          run(spec as SchedulerSpec, raisesAt) ?? "",
+          new RegExp(` at step ${raisesAt}\\b`),
+        );
       }
     }
   }

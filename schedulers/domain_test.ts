@@ -3,9 +3,11 @@
  * tests/fixtures/schedulers/torch_domain.json (generate.py): negative, zero and above-1 values,
  * fractional step counts, empty, unsorted, repeated and negative milestones, each schedule on its
  * own and as a sequential's later schedule (which torch restarts with its closed form). anneal must
- * refuse every setting torch raises for (when built or at a later step), and run every other one
- * to torch's learning rates (and momenta) unless it refuses it on purpose, which its error must
- * say ("torch 1.13 accepts ..."). onecycle's momenta are judged with the optimizer they go into.
+ * refuse every setting torch raises for when built or at step 1 (which every run gets to) as it
+ * parses it; one torch raises for at a later step, in a run that gets to that step, and not in a
+ * shorter one, which trains at torch's rates. Every other setting runs to torch's learning rates
+ * (and momenta) unless anneal refuses it on purpose, which its error must say ("torch 1.13
+ * accepts ..."). onecycle's momenta are judged with the optimizer they go into.
  *
  * @module
  */
@@ -14,12 +16,14 @@ import assert from "node:assert/strict";
 import { parseConfig } from "../config.ts";
 import { parseSchedulerSpec } from "./parse.ts";
 import { previewSchedule } from "./preview.ts";
+import { checkScheduleReach } from "./raises.ts";
 import { SCHEDULER_NAMES, type SchedulerSpec } from "./spec.ts";
 
 interface DomainCase {
   spec: SchedulerSpec;
   /** Where torch raised: the scheduler step (0: when built) and its error. */
   raises?: { step: number; error: string };
+  /** torch's rates, t = 0 .. (before the step it raises at, where it does). */
   lr?: number[];
   momentum?: number[];
 }
@@ -96,40 +100,59 @@ Deno.test(`the domain fixture covers every schedule, and torch ${fixture.torch} 
       c.spec.schedulers.some((s) => s.name === "constant" && s.factor === 0 && s.totalIters! > 0)
     );
   assert.ok(handedOver(false) && handedOver(true), "no sequential hands over around a raise");
+  // torch raises later than step 1 (where the run's length decides), for a schedule on its own,
+  // restarted by a sequential, and for onecycle stepped past its end
+  const later = fixture.schedules.filter((c) => c.raises && c.raises.step > 1);
+  for (const group of ["constant", "polynomial", "onecycle", "sequential"]) {
+    assert.ok(later.some((c) => groupOf(c) === group), `no later raise for ${group}`);
+  }
+  assert.ok(later.some((c) => /Tried to step/.test(c.raises!.error)), "no onecycle past its end");
 });
 
+/** anneal's verdict on a run that steps `spec` `steps` times: undefined when it trains. */
+function runRefusal(spec: SchedulerSpec, steps: number): string | undefined {
+  return refusal(() =>
+    checkScheduleReach(parseSchedulerSpec(spec), { stepsPerEpoch: 1, epochs: steps })
+  );
+}
+
 for (const [group, cases] of groups) {
-  Deno.test(`${group}: anneal refuses what torch ${fixture.torch} raises for, and runs the rest as torch does or says why not`, () => {
+  Deno.test(`${group}: anneal refuses what torch ${fixture.torch} raises for where a run gets there, and runs the rest as torch does or says why not`, () => {
     let compared = 0;
     for (const c of cases) {
       const label = JSON.stringify(c.spec);
       const refused = refusal(() => parseSchedulerSpec(c.spec));
-      if (c.raises) {
+      if (refused !== undefined && DELIBERATE.test(refused)) continue;
+      if (c.raises && c.raises.step <= 1) {
+        // raised when built, or at step 1, which every run gets to: refused as it is parsed
         assert.ok(
           refused !== undefined,
           `${label}: torch raises at step ${c.raises.step} (${c.raises.error}), anneal accepts it`,
         );
-        // where the error says torch raises, torch does
         const named = stepNamed(refused);
         if (named !== undefined) {
           assert.equal(named, c.raises.step, `${label}: torch raises at another step: ${refused}`);
         }
-      } else if (refused !== undefined && !DELIBERATE.test(refused)) {
-        // what runs to the end of training is refused where torch would raise if training got
-        // there: past the steps torch was run for here
-        const named = stepNamed(refused);
-        assert.match(
-          refused,
-          /if training gets there/,
-          `${label}: torch runs it, anneal refuses it`,
-        );
-        assert.ok(named !== undefined && named >= c.lr!.length, `${label}: ${refused}`);
-      } else if (refused === undefined) {
-        const preview = previewSchedule(c.spec, fixture.baseLr, c.lr!.length, fixture.metrics);
-        assertClose(preview.lr, c.lr!, `${label} lr`);
-        if (c.momentum) assertClose(preview.momentum ?? [], c.momentum, `${label} momentum`);
-        compared++;
+        continue;
       }
+      assert.equal(refused, undefined, `${label}: torch runs it, anneal refuses it`);
+      // a run that steps the schedule as often as torch did here trains, at torch's rates
+      const stepped = c.lr!.length - 1;
+      assert.equal(runRefusal(c.spec, stepped), undefined, `${label}: ${stepped} steps`);
+      const preview = previewSchedule(c.spec, fixture.baseLr, c.lr!.length, fixture.metrics);
+      assertClose(preview.lr, c.lr!, `${label} lr`);
+      if (c.momentum) assertClose(preview.momentum ?? [], c.momentum, `${label} momentum`);
+      compared++;
+      if (!c.raises) continue;
+      // one step more gets to where torch raises: refused, naming that step
+      const longer = runRefusal(c.spec, c.raises.step);
+      assert.ok(
+        longer !== undefined,
+        `${label}: torch raises at step ${c.raises.step} (${c.raises.error}), a run of ` +
+          `${c.raises.step} steps is accepted`,
+      );
+      assert.equal(stepNamed(longer), c.raises.step, `${label}: ${longer}`);
+      assert.match(longer, /the run gets there: it takes \d+ optimizer steps/, label);
     }
     assert.ok(compared > 0, `${group}: no setting run against torch`);
   });

@@ -8,7 +8,8 @@
 
 import { AnnealError } from "../errors.ts";
 import type { LrFunction } from "./decay.ts";
-import { oneCyclePhaseEnds, type SpecOf } from "./spec.ts";
+import { oneCyclePhaseEnds } from "./raises.ts";
+import type { SpecOf } from "./spec.ts";
 
 type Level = "initial" | "max" | "min";
 interface Phase {

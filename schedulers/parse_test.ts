@@ -43,7 +43,7 @@ Deno.test("a bad value names the schedule, the field and the value", () => {
   assert.equal(
     error.message,
     "Cannot create cosine schedule: 'tMax' must not be 0: torch's CosineAnnealingLR divides by " +
-      "it at step 1 if training gets there (ZeroDivisionError), current value is 0",
+      "it at step 1, which every run gets to (ZeroDivisionError), current value is 0",
   );
   assert.equal(error.code, "config");
   assert.equal(error.where, "tMax");
@@ -138,21 +138,31 @@ Deno.test("settings torch 1.13 accepts but does not act on as they read are refu
   }
 });
 
-Deno.test("where torch divides by zero, the error says where", () => {
+Deno.test("where torch divides by zero at step 1, which every run gets to, the error says where", () => {
   const cases: [unknown, string, RegExp][] = [
-    [{ name: "step", stepSize: 0 }, "stepSize", /at step 1 if training gets there/],
-    [{ name: "constant", factor: 0, totalIters: 3 }, "factor", /divides by it at step 3/],
+    [{ name: "step", stepSize: 0 }, "stepSize", /at step 1, which every run gets to/],
+    [{ name: "constant", factor: 0, totalIters: 1 }, "factor", /divides by it at step 1/],
     [{ name: "linear", startFactor: 0, totalIters: 3 }, "startFactor", /at step 1/],
-    [{ name: "polynomial", power: -1, totalIters: 4 }, "power", /raises 0 to it at step 4/],
+    [{ name: "polynomial", power: -1, totalIters: 1 }, "power", /raises 0 to it at step 1/],
     [{ name: "onecycle", maxLr: 0.1, totalSteps: 9, divFactor: 0 }, "divFactor", /divides/],
     [
       {
         name: "sequential",
         schedulers: [{ name: "constant" }, { name: "linear", totalIters: 0 }],
-        milestones: [4],
+        milestones: [1],
       },
       "schedulers[1].totalIters",
-      /must not be 0 in a schedule after the first: torch restarts it .* closed form/,
+      /must not be 0 in a schedule after the first: torch restarts it .* closed form, which divides by totalIters at step 1 \(its milestone\), which every run gets to/,
+    ],
+    // a sequential's first schedule, before its milestone hands over
+    [
+      {
+        name: "sequential",
+        schedulers: [{ name: "cosine", tMax: 0 }, { name: "constant" }],
+        milestones: [2],
+      },
+      "schedulers[0].tMax",
+      /divides by it at step 1, which every run gets to, before milestone 2 hands over/,
     ],
   ];
   for (const [spec, where, message] of cases) {
@@ -162,49 +172,37 @@ Deno.test("where torch divides by zero, the error says where", () => {
   }
 });
 
-Deno.test("in a sequential, a setting torch raises for at a later step is refused only if its schedule gets there", () => {
+Deno.test("where torch raises at a later step, the spec parses: the run's length decides (raises.ts)", () => {
   const exponential = { name: "exponential", gamma: 0.5 };
-  const sequential = (schedulers: unknown[], milestones: number[]) => ({
-    name: "sequential",
-    schedulers,
-    milestones,
-  });
-  // ConstantLR with factor 0 divides by it at its step 5: handed over at or before it, it never is
-  const zero = { name: "constant", factor: 0, totalIters: 5 };
   for (
     const spec of [
-      sequential([zero, exponential], [5]),
-      sequential([exponential, zero, exponential], [2, 7]),
-      sequential([exponential, zero, exponential], [2, 2]), // skipped: never stepped
-      sequential([{ name: "linear", startFactor: 0, totalIters: 3 }, exponential], [1]),
+      { name: "constant", factor: 0, totalIters: 3 },
+      { name: "polynomial", power: -1, totalIters: 4 },
+      { name: "onecycle", maxLr: 1, totalSteps: 10, pctStart: 1 },
+      // a sequential's schedule handed over before it raises, one before its milestone hands
+      // over, one restarted at a later milestone, and its last
+      {
+        name: "sequential",
+        schedulers: [{ name: "cosine", tMax: 0 }, exponential],
+        milestones: [1],
+      },
+      {
+        name: "sequential",
+        schedulers: [exponential, { name: "constant", factor: 0, totalIters: 5 }, exponential],
+        milestones: [2, 8],
+      },
+      {
+        name: "sequential",
+        schedulers: [exponential, { name: "linear", totalIters: 0 }],
+        milestones: [4],
+      },
+      {
+        name: "sequential",
+        schedulers: [exponential, { name: "constant", factor: 0, totalIters: 5 }],
+        milestones: [2],
+      },
     ]
   ) assert.doesNotThrow(() => parseSchedulerSpec(spec), JSON.stringify(spec));
-  const first = errorOf(sequential([zero, exponential], [6]));
-  assert.equal(first.where, "schedulers[0].factor");
-  assert.match(
-    first.message,
-    /torch's ConstantLR divides by it at step 5, before milestone 6 hands over to the next schedule \(ZeroDivisionError\)/,
-  );
-  const middle = errorOf(sequential([exponential, zero, exponential], [2, 8]));
-  assert.equal(middle.where, "schedulers[1].factor");
-  assert.match(
-    middle.message,
-    /divides by it at step 7 \(its own step 5, from its milestone 2\), before milestone 8 hands over/,
-  );
-  // the last schedule runs to the end of training, whose length the spec does not know
-  const last = errorOf(sequential([exponential, zero], [2]));
-  assert.equal(last.where, "schedulers[1].factor");
-  assert.match(
-    last.message,
-    /divides by it at step 7 \(its own step 5, from its milestone 2\) if training gets there/,
-  );
-  // restarted at its milestone, StepLR's closed form divides by a stepSize 0 at once
-  const restarted = errorOf(sequential([exponential, { name: "step", stepSize: 0 }, zero], [3, 4]));
-  assert.equal(restarted.where, "schedulers[1].stepSize");
-  assert.match(
-    restarted.message,
-    /closed form, which divides the step count by it at step 3 \(its milestone\), before milestone 4/,
-  );
 });
 
 Deno.test("settings torch 1.13 runs are accepted: negative, zero and empty ones included", () => {
@@ -227,20 +225,15 @@ Deno.test("settings torch 1.13 runs are accepted: negative, zero and empty ones 
   ) assert.doesNotThrow(() => parseSchedulerSpec(spec), JSON.stringify(spec));
 });
 
-Deno.test("onecycle refuses only a pctStart that makes torch divide by zero, saying where", () => {
+Deno.test("onecycle refuses as it is parsed only a pctStart that makes torch divide by zero when built", () => {
   const onecycle = { name: "onecycle", maxLr: 1, totalSteps: 10 };
   assert.match(
     errorOf({ ...onecycle, pctStart: 0.1 }).message,
     /'pctStart' must not make pctStart \* totalSteps 1 \(totalSteps is 10\): torch's warmup phase would end at step 0/,
   );
-  for (const pct of [{ pctStart: 1 }, { pctStart: 0.55, threePhase: true }]) {
-    assert.match(
-      errorOf({ ...onecycle, ...pct }).message,
-      /'pctStart' must leave the last phase at least one step .* divide by zero at step 10/,
-    );
-  }
-  // Shorter phases torch runs through: a warmup ending before step 0, a second phase past the end.
-  for (const pct of [0, 0.05, 0.3, 0.6]) {
+  // Shorter phases torch runs through: a warmup ending before step 0, a second phase past the end;
+  // a last phase of no length divides by zero only at step totalSteps (see raises_test.ts).
+  for (const pct of [0, 0.05, 0.3, 0.6, 1]) {
     for (const threePhase of [false, true]) {
       assert.doesNotThrow(() => parseSchedulerSpec({ ...onecycle, pctStart: pct, threePhase }));
     }

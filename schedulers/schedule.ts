@@ -10,9 +10,11 @@ import { cosineLr, cosineWarmRestartsLr } from "./cosine.ts";
 import { constantLr, exponentialLr, linearLr, multistepLr, polynomialLr, stepLr } from "./decay.ts";
 import { oneCycle } from "./onecycle.ts";
 import { parseSchedulerSpec } from "./parse.ts";
+import { firstRaise, type ScheduleRaise } from "./raises.ts";
 import { joinSchedules, type Piece } from "./sequential.ts";
 import type { ChildSchedulerSpec, SchedulerSpec } from "./spec.ts";
 import { warmupCosineLr, warmupLinearLr } from "./warmup.ts";
+import { formatPath } from "../zod_paths.ts";
 
 /** A learning-rate schedule in closed form. */
 export interface Schedule {
@@ -59,10 +61,15 @@ export function createSchedule(spec: SchedulerSpec, baseLr: number): Schedule {
       resolved.milestones,
     )
     : pieceOf(resolved, baseLr, false);
-  const lrAt = (t: number) => piece.lr(checkStep(t));
+  const raise = firstRaise(resolved);
+  const lrAt = (t: number) => piece.lr(checkStep(t, resolved.name, raise));
   if (!piece.momentum) return { interval: resolved.interval, lrAt };
   const momentum = piece.momentum;
-  return { interval: resolved.interval, lrAt, momentumAt: (t) => momentum(checkStep(t)) };
+  return {
+    interval: resolved.interval,
+    lrAt,
+    momentumAt: (t) => momentum(checkStep(t, resolved.name, raise)),
+  };
 }
 
 /**
@@ -96,12 +103,24 @@ function pieceOf(spec: ChildSchedulerSpec, baseLr: number, restarted: boolean): 
   }
 }
 
-function checkStep(t: number): number {
+/** `t`, if the schedule has a rate there: torch raises at `raise.step`, and goes no further. */
+function checkStep(t: number, name: string, raise: ScheduleRaise | undefined): number {
   if (!Number.isInteger(t) || t < 0) {
     throw new AnnealError(
       "usage",
       `Cannot compute learning rate: 't' must be an integer >= 0, current value is ${t}`,
       { where: "t", hint: "pass the number of scheduler steps taken so far" },
+    );
+  }
+  if (raise && t >= raise.step) {
+    const field = formatPath(raise.path);
+    throw new AnnealError(
+      "config",
+      `Cannot compute ${name} schedule at step ${t}: '${field}' ${raise.message}`,
+      {
+        where: field,
+        hint: `change '${field}', or stop before step ${raise.step}: torch computes no rate there`,
+      },
     );
   }
   return t;

@@ -78,14 +78,25 @@ Deno.test("onecycle ignores baseLr, peaks at maxLr and cycles momentum inversely
   assert.ok(Math.abs(a.lrAt(99) - 1 / 25 / 1e4) < 1e-15);
 });
 
-Deno.test("onecycle refuses steps past totalSteps, as torch does", () => {
-  const schedule = createSchedule({ name: "onecycle", maxLr: 1, totalSteps: 10 }, 0.1);
-  assert.doesNotThrow(() => schedule.lrAt(10));
-  assert.throws(() => schedule.lrAt(11), (error: unknown) => {
-    assert.ok(error instanceof AnnealError);
-    assert.match(error.message, /step 11 is past 'totalSteps', current value is 10/);
-    return true;
-  });
+Deno.test("a schedule has no rate where torch raises, or past it: onecycle past totalSteps, a later raise", () => {
+  const onecycle = createSchedule({ name: "onecycle", maxLr: 1, totalSteps: 10 }, 0.1);
+  assert.doesNotThrow(() => onecycle.lrAt(10));
+  assert.doesNotThrow(() => onecycle.momentumAt!(10));
+  for (const step of [11, 12]) {
+    assert.throws(() => onecycle.lrAt(step), (error: unknown) => {
+      assert.ok(error instanceof AnnealError && error.where === "totalSteps");
+      assert.match(
+        error.message,
+        new RegExp(
+          `^Cannot compute onecycle schedule at step ${step}: 'totalSteps' .* raises at step 11`,
+        ),
+      );
+      return true;
+    });
+  }
+  const constant = createSchedule({ name: "constant", factor: 0, totalIters: 4 }, 0.1);
+  assert.deepEqual([0, 1, 2, 3].map(constant.lrAt), [0, 0, 0, 0]);
+  assert.throws(() => constant.lrAt(4), /'factor' must be > 0 .* divides by it at step 4/);
 });
 
 Deno.test("only momentum-cycling schedules have momentumAt", () => {

@@ -6,6 +6,8 @@
  */
 
 import { z } from "npm:zod@4.6.7";
+import { firstRaise, oneCyclePhaseEnds } from "./raises.ts";
+import { valueAt } from "../zod_paths.ts";
 
 // Every schedule counts optimizer steps unless told otherwise (DESIGN.md: "Schedules count steps
 // unless `interval: "epoch"`").
@@ -43,10 +45,10 @@ const ConstantFields = z.strictObject({
  * is `baseLr * factor` until step `totalIters`, then `baseLr`. torch checks `factor` in [0, 1]
  * only. With `totalIters` <= 0 torch never brings the base rate back (its recursive form skips
  * step `totalIters`): the factor stays for good, except in a sequential's later schedule, which
- * torch restarts at the base rate. `factor` 0 with `totalIters` > 0 is refused: torch divides by
- * it at step `totalIters` (see `laterRaise`).
+ * torch restarts at the base rate. `factor` 0 with `totalIters` > 0 is refused where the run gets
+ * to step `totalIters`: torch divides by it there (see raises.ts).
  */
-export const ConstantSpecSchema = ConstantFields.check(refuseLaterRaise);
+export const ConstantSpecSchema = ConstantFields.check(refuseEarlyRaise);
 
 // The decay factor of StepLR, MultiStepLR and ExponentialLR: torch 1.13 checks none. 0 drops the
 // rate to 0 at the first decay; a negative one makes the rate change sign at every decay (the
@@ -64,10 +66,10 @@ const StepFields = z.strictObject({
 });
 /**
  * torch `StepLR`: multiply by `gamma` every `stepSize` steps. torch checks no `stepSize`: 0
- * divides by zero at step 1 (refused, see `laterRaise`); a negative one decays every `|stepSize|`
+ * divides by zero at step 1 (refused, see raises.ts); a negative one decays every `|stepSize|`
  * steps (`t % stepSize` is 0 there), as here.
  */
-export const StepSpecSchema = StepFields.check(refuseLaterRaise);
+export const StepSpecSchema = StepFields.check(refuseEarlyRaise);
 
 /**
  * torch `MultiStepLR`: multiply by `gamma` at each milestone, in any order; one listed twice
@@ -100,9 +102,9 @@ const CosineFields = z.strictObject({
  * torch `CosineAnnealingLR`. torch checks neither setting: a negative `tMax` runs as `|tMax|`
  * (the cosine is even), a fractional one as written; `etaMin` may be negative or above the base
  * rate, the curve then dips below 0 or rises. `tMax` 0 is refused: torch divides by it at step 1
- * (see `laterRaise`).
+ * (see raises.ts).
  */
-export const CosineSpecSchema = CosineFields.check(refuseLaterRaise);
+export const CosineSpecSchema = CosineFields.check(refuseEarlyRaise);
 
 /**
  * torch `CosineAnnealingWarmRestarts` (`T_0`, `T_mult` are integers there too, checked by torch;
@@ -129,9 +131,9 @@ const LinearFields = z.strictObject({
  * torch checks both factors in [0, 1] and not `totalIters`: with `totalIters` <= 0 the factor
  * stays at `startFactor` for good (in a sequential's later schedule, restarted by torch with its
  * closed form: at `endFactor`; there `totalIters` 0 divides by zero). `startFactor` 0 with
- * `totalIters` > 0 is refused: torch divides by it at step 1 (see `laterRaise`).
+ * `totalIters` > 0 is refused: torch divides by it at step 1 (see raises.ts).
  */
-export const LinearSpecSchema = LinearFields.check(refuseLaterRaise);
+export const LinearSpecSchema = LinearFields.check(refuseEarlyRaise);
 
 // polynomial's fields, without the refusals a sequential makes by its milestones instead.
 const PolynomialFields = z.strictObject({
@@ -144,33 +146,14 @@ const PolynomialFields = z.strictObject({
  * torch `PolynomialLR`. torch checks neither setting: with `totalIters` <= 0 the rate stays at
  * the base rate (in a sequential's later schedule, restarted by torch with its closed form: at
  * `0 ** power` times it; there `totalIters` 0 divides by zero); `power` 0 keeps the base rate.
- * A negative `power` with `totalIters` > 0 is refused: torch raises 0 to it at step `totalIters`
- * (see `laterRaise`).
+ * A negative `power` with `totalIters` > 0 is refused where the run gets to step `totalIters`:
+ * torch raises 0 to it there (see raises.ts).
  */
-export const PolynomialSpecSchema = PolynomialFields.check(refuseLaterRaise);
+export const PolynomialSpecSchema = PolynomialFields.check(refuseEarlyRaise);
 
-/**
- * The steps at which torch's OneCycleLR phases end, in its float arithmetic: warmup at
- * `pctStart * totalSteps - 1`, then (three phases) the way back down at
- * `2 * pctStart * totalSteps - 2`, and the annealing at `totalSteps - 1`.
- */
-export function oneCyclePhaseEnds(
-  pctStart: number,
-  totalSteps: number,
-  threePhase: boolean,
-): number[] {
-  const up = pctStart * totalSteps - 1;
-  return threePhase ? [up, 2 * pctStart * totalSteps - 2, totalSteps - 1] : [up, totalSteps - 1];
-}
-
-/**
- * torch `OneCycleLR` (given `totalSteps`; the base learning rate is `maxLr / divFactor`). torch
- * checks `totalSteps`, `pctStart` and `annealStrategy` only: `maxLr` and the two divisors may be
- * negative (the rates are then negative), the divisors not 0 (torch divides by them when built).
- * The momenta go into the optimizer unchecked: the run's config keeps them to what the optimizer
- * itself takes (see config.ts).
- */
-export const OnecycleSpecSchema = z.strictObject({
+// onecycle's fields, with the refusal of a cycle torch cannot build, without the refusals a
+// sequential makes instead.
+const OnecycleFields = z.strictObject({
   name: z.literal("onecycle"),
   interval,
   maxLr: anyNumber(),
@@ -192,23 +175,27 @@ export const OnecycleSpecSchema = z.strictObject({
   // phase's end (0 for the first). A phase that ends before it starts, or before step 0, is only
   // skipped or run backwards (pctStart * totalSteps < 1: the first phase ends before step 0, so
   // the schedule starts in the annealing phase). Two cases divide by zero, a ZeroDivisionError in
-  // torch: a first phase ending at step 0 (at step 0, when torch builds the scheduler), and a
-  // last phase starting where it ends (at step totalSteps). Those, and only those, are refused.
-  const ends = oneCyclePhaseEnds(pctStart, totalSteps, threePhase);
-  const [up, last, beforeLast] = [ends[0], ends[ends.length - 1], ends[ends.length - 2]];
-  if (up === 0 || beforeLast === last) {
+  // torch: a first phase ending at step 0, refused here (at step 0, when torch builds the
+  // scheduler), and a last phase starting where it ends (at step totalSteps, see raises.ts).
+  if (oneCyclePhaseEnds(pctStart, totalSteps, threePhase)[0] === 0) {
     ctx.issues.push({
       code: "custom",
       input: pctStart,
       path: ["pctStart"],
-      message: up === 0
-        ? `must not make pctStart * totalSteps 1 (totalSteps is ${totalSteps}): torch's ` +
-          "warmup phase would end at step 0 and divide by zero there"
-        : `must leave the last phase at least one step (totalSteps is ${totalSteps}): torch's ` +
-          `last phase would start where it ends and divide by zero at step ${totalSteps}`,
+      message: `must not make pctStart * totalSteps 1 (totalSteps is ${totalSteps}): torch's ` +
+        "warmup phase would end at step 0 and divide by zero there",
     });
   }
 });
+/**
+ * torch `OneCycleLR` (given `totalSteps`; the base learning rate is `maxLr / divFactor`). torch
+ * checks `totalSteps`, `pctStart` and `annealStrategy` only: `maxLr` and the two divisors may be
+ * negative (the rates are then negative), the divisors not 0 (torch divides by them when built).
+ * The momenta go into the optimizer unchecked: the run's config keeps them to what the optimizer
+ * itself takes (see config.ts). torch raises past `totalSteps`, and at `totalSteps` for a
+ * `pctStart` that leaves the last phase no length: refused where the run gets there (raises.ts).
+ */
+export const OnecycleSpecSchema = OnecycleFields.check(refuseEarlyRaise);
 
 /**
  * torch `ReduceLROnPlateau`: the one metric-driven schedule (a reducer, see `plateau.ts`). torch
@@ -251,8 +238,8 @@ export const WarmupLinearSpecSchema = z.strictObject({
 
 /**
  * Every schedule a `sequential` may chain: all closed-form ones (not `plateau`, not nested). The
- * settings torch raises for at a later step are judged by the sequential, which knows whether the
- * schedule gets to that step before the next milestone hands over.
+ * settings torch raises for at a later step are judged by the sequential, which knows when each
+ * schedule starts and whether it gets to that step before the next milestone hands over.
  */
 export const ChildSchedulerSpecSchema = z.discriminatedUnion("name", [
   ConstantFields,
@@ -263,148 +250,24 @@ export const ChildSchedulerSpecSchema = z.discriminatedUnion("name", [
   CosineWarmRestartsSpecSchema,
   LinearFields,
   PolynomialFields,
-  OnecycleSpecSchema,
+  OnecycleFields,
   WarmupCosineSpecSchema,
   WarmupLinearSpecSchema,
 ]);
 
 /**
- * A setting torch 1.13 builds a schedule with but raises for at a later step of it: the field,
- * the schedule's own step at which torch raises (its `last_epoch`; 0 where a sequential restarts
- * it at its milestone), and what is wrong, given where that step is (`at step 5`).
+ * Refuses a schedule where torch raises at a step every run gets to (step 1: torch steps the
+ * schedule after the first update); a later one is refused at the run's start, where its length
+ * is known (see raises.ts).
  */
-interface LaterRaise {
-  field: string;
-  step: number;
-  message: (at: string) => string;
-}
-
-/**
- * Where torch 1.13 raises for `spec` run on its own clock from step 0, or undefined. `restarted`:
- * it is a sequential's later schedule, which torch starts at its milestone with its closed form
- * (`step(0)`) and steps by its recursive form after that; otherwise torch starts it with its
- * recursive form.
- * - constant `factor` 0 with `totalIters` > 0: the base rate comes back as `lr * (1 / factor)` at
- *   step `totalIters`;
- * - `stepSize` 0: step 1 takes the step count modulo it; restarted, the closed form divides by it
- *   at step 0;
- * - cosine `tMax` 0: step 1 divides by it; restarted, the closed form at step 0;
- * - linear `startFactor` 0 with `totalIters` > 0: step 1 divides by `startFactor * totalIters`;
- * - polynomial `power` < 0 with `totalIters` > 0: step `totalIters` raises 0 to it;
- * - restarted only, at step 0: linear or polynomial `totalIters` 0 (the closed form's
- *   `min(totalIters, 0) / totalIters`), polynomial `power` < 0 with `totalIters` < 0 (`0 ** power`).
- */
-function laterRaise(spec: ChildSchedulerSpec, restarted: boolean): LaterRaise | undefined {
-  const restart = "in a schedule after the first: torch restarts it at its milestone with its " +
-    "closed form, which";
-  switch (spec.name) {
-    case "constant":
-      if (spec.factor !== 0 || spec.totalIters <= 0) return undefined;
-      return {
-        field: "factor",
-        step: spec.totalIters,
-        message: (at) =>
-          `must be > 0 when 'totalIters' is > 0 (it is ${spec.totalIters}): torch's ConstantLR ` +
-          `divides by it ${at} (ZeroDivisionError)`,
-      };
-    case "step":
-      if (spec.stepSize !== 0) return undefined;
-      return {
-        field: "stepSize",
-        step: restarted ? 0 : 1,
-        message: (at) =>
-          restarted
-            ? `must not be 0 ${restart} divides the step count by it ${at} (ZeroDivisionError)`
-            : `must not be 0: torch's StepLR takes the step count modulo it ${at} ` +
-              "(ZeroDivisionError)",
-      };
-    case "cosine":
-      if (spec.tMax !== 0) return undefined;
-      return {
-        field: "tMax",
-        step: restarted ? 0 : 1,
-        message: (at) =>
-          restarted
-            ? `must not be 0 ${restart} divides by it ${at} (ZeroDivisionError)`
-            : `must not be 0: torch's CosineAnnealingLR divides by it ${at} (ZeroDivisionError)`,
-      };
-    case "linear":
-      if (restarted && spec.totalIters === 0) {
-        return {
-          field: "totalIters",
-          step: 0,
-          message: (at) =>
-            `must not be 0 ${restart} divides by totalIters ${at} (ZeroDivisionError)`,
-        };
-      }
-      if (spec.startFactor !== 0 || spec.totalIters <= 0) return undefined;
-      return {
-        field: "startFactor",
-        step: 1,
-        message: (at) =>
-          `must be > 0 when 'totalIters' is > 0 (it is ${spec.totalIters}): torch's LinearLR ` +
-          `divides by startFactor * totalIters ${at} (ZeroDivisionError)`,
-      };
-    case "polynomial":
-      if (restarted && spec.totalIters === 0) {
-        return {
-          field: "totalIters",
-          step: 0,
-          message: (at) =>
-            `must not be 0 ${restart} divides by totalIters ${at} (ZeroDivisionError)`,
-        };
-      }
-      if (restarted && spec.totalIters < 0 && spec.power < 0) {
-        return {
-          field: "power",
-          step: 0,
-          message: (at) =>
-            `must be >= 0 with 'totalIters' < 0 ${restart} raises 0 to the power ${at} ` +
-            "(ZeroDivisionError)",
-        };
-      }
-      if (spec.power >= 0 || spec.totalIters <= 0) return undefined;
-      return {
-        field: "power",
-        step: spec.totalIters,
-        message: (at) =>
-          `must be >= 0 when 'totalIters' is > 0 (it is ${spec.totalIters}): torch's ` +
-          `PolynomialLR raises 0 to it ${at} (ZeroDivisionError)`,
-      };
-    default:
-      return undefined;
-  }
-}
-
-/**
- * Where torch raises for a schedule that starts at step `start` of the run's schedule (0, or its
- * milestone in a sequential) and runs until milestone `end` hands over to the next one
- * (undefined: to the end of training, whose length is not known here).
- */
-function raisedAt(raise: LaterRaise, start: number, end: number | undefined): string {
-  const own = start === 0
-    ? ""
-    : raise.step === 0
-    ? " (its milestone)"
-    : ` (its own step ${raise.step}, from its milestone ${start})`;
-  const until = end === undefined
-    ? " if training gets there"
-    : `, before milestone ${end} hands over to the next schedule`;
-  return `at step ${start + raise.step}${own}${until}`;
-}
-
-/**
- * Refuses a schedule on its own where torch raises at a later step of it: it runs to the end of
- * training, which may get there.
- */
-function refuseLaterRaise(ctx: z.core.ParsePayload<ChildSchedulerSpec>): void {
-  const raise = laterRaise(ctx.value, false);
-  if (!raise) return;
+function refuseEarlyRaise(ctx: z.core.ParsePayload<ResolvedSchedulerSpec>): void {
+  const raise = firstRaise(ctx.value);
+  if (!raise || raise.step > 1) return;
   ctx.issues.push({
     code: "custom",
-    input: (ctx.value as Record<string, unknown>)[raise.field],
-    path: [raise.field],
-    message: raise.message(raisedAt(raise, 0, undefined)),
+    input: valueAt(ctx.value, raise.path),
+    path: raise.path,
+    message: raise.message,
   });
 }
 
@@ -412,13 +275,13 @@ function refuseLaterRaise(ctx: z.core.ParsePayload<ChildSchedulerSpec>): void {
  * torch `SequentialLR`: `schedulers[i]` runs from `milestones[i - 1]`, restarted at step 0. torch
  * checks only that there is one milestone fewer than schedules. Equal milestones skip the
  * schedules between them, as in torch. A setting torch raises for at a later step of a schedule
- * (see `laterRaise`) is refused only where the schedule gets to that step before the next
- * milestone hands over, as torch raises only there; the last schedule runs to the end of
- * training, whose length is not known here, so it is refused there, the error naming the step. anneal refuses on purpose milestones torch accepts but does
- * not restart a schedule at: one below 1 or fractional (torch looks for milestones at whole steps
- * from step 1), after which torch runs
- * the next schedule a step late from the rate the previous one left, and decreasing ones, which
- * torch looks up as if sorted (bisection).
+ * (see raises.ts) counts only where the schedule gets to that step before the next milestone
+ * hands over, as torch raises only there, and the last schedule runs to the end of training: it
+ * is refused here where every run gets there (step 1), else at the run's start, where its length
+ * is known. anneal refuses on purpose milestones torch accepts but does not restart a schedule
+ * at: one below 1 or fractional (torch looks for milestones at whole steps from step 1), after
+ * which torch runs the next schedule a step late from the rate the previous one left, and
+ * decreasing ones, which torch looks up as if sorted (bisection).
  */
 export const SequentialSpecSchema = z.strictObject({
   name: z.literal("sequential"),
@@ -475,17 +338,9 @@ export const SequentialSpecSchema = z.strictObject({
     return;
   }
   // torch steps schedulers[i] from its start (0, or its milestone) until the next milestone
-  // hands over (a schedule between equal milestones is never stepped), the last one to the end of
-  // training: a setting torch raises for at a later step is refused only if the schedule gets
-  // there, or may (the last one: the length of training is not known here).
-  schedulers.forEach((child, i) => {
-    const start = i === 0 ? 0 : milestones[i - 1];
-    const end = i === schedulers.length - 1 ? undefined : milestones[i];
-    const raise = laterRaise(child, i > 0);
-    if (!raise || (end !== undefined && start + raise.step >= end)) return;
-    const input = (child as Record<string, unknown>)[raise.field];
-    issue(["schedulers", i, raise.field], input, raise.message(raisedAt(raise, start, end)));
-  });
+  // hands over, the last one to the end of training: a setting torch raises for at a later step
+  // is refused here only if every run gets there (see refuseEarlyRaise).
+  refuseEarlyRaise(ctx as z.core.ParsePayload<ResolvedSchedulerSpec>);
 });
 
 /**

@@ -1,0 +1,79 @@
+/**
+ * A schedule torch 1.13 would raise for at a later step trains when the run ends before that
+ * step, and is refused at the run's start when it gets there: the run's length (its data's size,
+ * batchSize, epochs, maxSteps) is known only then. The error names the field, the step, the run's
+ * length and the fixes.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { anneal, tempRunsDir, trainCollect } from "./_helpers.ts";
+
+// 64 samples in batches of 16: 4 steps an epoch. The sequential's constant (factor 0) divides by
+// zero at its own step 20, from its milestone 2: at step 22 of the run.
+const config = {
+  backend: "cpu" as const,
+  data: { kind: "synthetic-linear" as const, n: 64 },
+  batchSize: 16,
+  scheduler: {
+    name: "sequential" as const,
+    schedulers: [
+      { name: "linear" as const, startFactor: 0.5, totalIters: 2 },
+      { name: "constant" as const, factor: 0, totalIters: 20 },
+    ],
+    milestones: [2],
+  },
+};
+
+Deno.test("a sequential whose last schedule raises past the run's end trains; one that gets there is refused at the start", async () => {
+  await using runs = await tempRunsDir();
+  // 5 epochs: 20 steps; maxSteps 21 of 10 epochs: short of step 22 too
+  for (const length of [{ epochs: 5 }, { epochs: 10, maxSteps: 21 }]) {
+    const { result } = await trainCollect({ ...config, ...length, runsDir: runs.dir });
+    assert.notEqual(result.status, "failed", `${JSON.stringify(length)}: ${result.reason}`);
+    assert.equal(result.steps, Math.min(length.epochs * 4, length.maxSteps ?? Infinity));
+  }
+  const { result } = await trainCollect({ ...config, epochs: 6, runsDir: runs.dir });
+  assert.equal(result.status, "failed");
+  assert.equal(result.steps, 0, "refused before the first step");
+  assert.equal(result.where, "scheduler.schedulers[1].factor");
+  assert.match(
+    result.reason,
+    /'scheduler\.schedulers\[1\]\.factor': must be > 0 when 'totalIters' is > 0 \(it is 20\): torch's ConstantLR divides by it at step 22 \(its own step 20, from its milestone 2\) \(ZeroDivisionError\), current value is 0; the run gets there: it takes 24 optimizer steps \(6 epochs of 4\)/,
+  );
+  assert.match(result.hint!, /or end the run before step 22 \(--set maxSteps=21\)/);
+});
+
+Deno.test("anneal train: a onecycle shorter than the run is refused before its first step, saying to set totalSteps to the run's steps", async () => {
+  await using runs = await tempRunsDir();
+  const path = `${runs.dir}/onecycle.json`;
+  await Deno.writeTextFile(
+    path,
+    JSON.stringify({
+      ...config,
+      scheduler: { name: "onecycle", maxLr: 0.1, totalSteps: 20 },
+      runsDir: runs.dir,
+    }),
+  );
+  const longer = await anneal("train", "--config", path, "--epochs", "6", "--no-progress");
+  assert.equal(longer.code, 1, longer.stderr);
+  assert.match(
+    longer.stderr,
+    /'scheduler\.totalSteps': must count every step the schedule takes: torch's OneCycleLR raises at step 21, one past it .* the run gets there: it takes 24 optimizer steps/,
+  );
+  assert.match(
+    longer.stderr,
+    /hint: set 'scheduler\.totalSteps' to the run's 24 \(--set scheduler\.totalSteps=24\), or end the run before step 21 \(--set maxSteps=20\)/,
+  );
+  const fixed = await anneal(
+    "train",
+    "--config",
+    path,
+    "--epochs",
+    "6",
+    "--set",
+    "scheduler.totalSteps=24",
+    "--no-progress",
+  );
+  assert.equal(fixed.code, 0, fixed.stderr);
+});
