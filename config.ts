@@ -12,7 +12,8 @@ import { SchedulerSpecSchema, type SpecOf } from "./schedulers/spec.ts";
 import { oneCycle } from "./schedulers/onecycle.ts";
 import { SweepSpecSchema } from "./sweeps/spec.ts";
 import { AnnealError } from "./errors.ts";
-import { closestName, fieldNames, formatPath, showValue, valueAt } from "./zod_paths.ts";
+import { fieldNames, formatPath, showValue, valueAt } from "./zod_paths.ts";
+import { configStyle, describeSuggestion, suggestField, suggestionHint } from "./unknown_fields.ts";
 import { type ScaledLearningRate, scaleLearningRate } from "./optimizers/scaling.ts";
 import { maximizes, settingFault } from "./optimizers/hazards.ts";
 import { checkLossFits, checkMonitor, dataTask, LOSS_METRICS } from "./task_fit.ts";
@@ -260,21 +261,29 @@ function fieldIssues(error: z.ZodError): FieldIssue[] {
  * (`optimzer`: `optimizer`), else the fields of that name one level down (`patience` at the top:
  * `scheduler.patience`, `earlyStopping.patience`) or up (`optimizer.epochs`: `epochs`).
  */
-function meantFields(key: string, parent: PropertyKey[], input: unknown): string[] {
+function meantFields(key: string, parent: PropertyKey[], input: unknown): string {
+  const suggestion = suggestField(RunConfigSchema, parent, key, input);
+  if (suggestion) return describeSuggestion(suggestion, key, configStyle(parent));
   const here = fieldNames(RunConfigSchema, parent, input).filter((name) => name !== key);
-  const close = closestName(key, here);
-  if (close !== undefined) return [formatPath([...parent, close])];
+  const meant = (paths: PropertyKey[][]) =>
+    `(did you mean ${paths.map((path) => `'${formatPath(path)}'`).join(" or ")}?)`;
   const below = here.filter((section) =>
     fieldNames(RunConfigSchema, [...parent, section], input).includes(key)
   );
-  if (below.length > 0) return below.map((section) => formatPath([...parent, section, key]));
+  if (below.length > 0) return meant(below.map((section) => [...parent, section, key]));
   for (let depth = parent.length - 1; depth >= 0; depth--) {
     const above = parent.slice(0, depth);
-    if (fieldNames(RunConfigSchema, above, input).includes(key)) {
-      return [formatPath([...above, key])];
-    }
+    if (fieldNames(RunConfigSchema, above, input).includes(key)) return meant([[...above, key]]);
   }
-  return [];
+  return "";
+}
+
+/** What to do about unknown field `key` of the object at `parent`: see `suggestionHint`. */
+function unknownFieldHint(key: string, parent: PropertyKey[], input: unknown): string {
+  const suggestion = suggestField(RunConfigSchema, parent, key, input);
+  return suggestion
+    ? suggestionHint(suggestion, key, configStyle(parent))
+    : "remove or rename the field";
 }
 
 /**
@@ -297,10 +306,8 @@ export function describeIssues(
     const source = sourceOf(path);
     const where = `'${field}'${source ? ` (${source})` : ""}`;
     if (unknown !== undefined) {
-      const meant = meantFields(unknown, path.slice(0, -1), input).map((name) => `'${name}'`);
-      return `${where}: unknown field${
-        meant.length > 0 ? ` (did you mean ${meant.join(" or ")}?)` : ""
-      }`;
+      const meant = meantFields(unknown, path.slice(0, -1), input);
+      return `${where}: unknown field${meant ? ` ${meant}` : ""}`;
     }
     const value = valueAt(input, path);
     // JSON reads 1e400 as Infinity, which zod calls "received Infinity" and JSON writes as null
@@ -426,7 +433,9 @@ function parseWithOverrides(
       where: first?.path.join(".") || undefined,
       hint:
         (first?.unknown !== undefined
-          ? `remove or rename the field${blamed ? ` in the ${flag}` : ""}`
+          ? `${unknownFieldHint(first.unknown, first.path.slice(0, -1), input)}${
+            blamed ? ` in the ${flag}` : ""
+          }`
           : blamed
           ? `change the ${flag} value`
           : "fix the field named above") +

@@ -137,13 +137,17 @@ function editDistance(a: string, b: string): number {
 /**
  * The name a misspelled one most likely meant, if any is close: case and separators are ignored
  * (`val_loss` is `valLoss`), a prefix of 3 or more letters counts as close (`valAcc` for
- * `valAccuracy`), else up to 2 edits, fewer for short names (`f1` is not `lr`).
+ * `valAccuracy`), and so does a name of 4 or more letters that the misspelled one starts with
+ * (`targetColumn` for `target`, `CosineAnnealingLR` for `cosine`) or one it is the end or middle
+ * of, of 4 or more letters (`delta` for `minDelta`); else up to 2 edits, fewer for short names
+ * (`f1` is not `lr`).
  *
  * @example
  * ```ts
  * import { closestName } from "./zod_paths.ts";
  * console.assert(closestName("optimzer", ["optimizer", "epochs"]) === "optimizer");
  * console.assert(closestName("f1", ["lr"]) === undefined);
+ * console.assert(closestName("delta", ["minDelta", "patience"]) === "minDelta");
  * ```
  */
 export function closestName(name: string, candidates: string[]): string | undefined {
@@ -152,10 +156,11 @@ export function closestName(name: string, candidates: string[]): string | undefi
   for (const candidate of candidates) {
     const other = normalized(candidate);
     // `valAcc` for `valAccuracy`: a prefix of 3 or more letters counts as close
-    const distance = other === wanted
-      ? 0
-      : wanted.length >= 3 && other.startsWith(wanted)
+    const distance = other === wanted ? 0 : (wanted.length >= 3 && other.startsWith(wanted)) ||
+        (other.length >= 4 && wanted.startsWith(other))
       ? 1
+      : wanted.length >= 4 && other.includes(wanted)
+      ? 2
       : editDistance(wanted, other);
     // up to 2 edits, fewer for short names (`f1` is not `lr`)
     const allowed = Math.min(2, Math.floor(other.length / 3));
@@ -173,6 +178,8 @@ interface SchemaDef {
   innerType?: { _zod: { def: SchemaDef } };
   in?: { _zod: { def: SchemaDef } };
   options?: { _zod: { def: SchemaDef } }[];
+  /** A discriminated union's discriminator (`kind`, `name`). */
+  discriminator?: string;
   element?: { _zod: { def: SchemaDef } };
   valueType?: { _zod: { def: SchemaDef } };
   values?: unknown[];
@@ -197,6 +204,41 @@ function literalsMatch(def: SchemaDef, value: unknown): boolean {
   });
 }
 
+/** A union's options that `value`'s literal fields select; all of them when none does. */
+function selected(def: SchemaDef, value: unknown): SchemaDef[] {
+  const options = def.options!.map((option) => unwrap(option._zod.def));
+  const matching = options.filter((option) => literalsMatch(option, value));
+  return matching.length > 0 ? matching : options;
+}
+
+/**
+ * The schema definitions at `path` of `input` (unwrapped; a union on the way is narrowed to the
+ * options the input's literal fields select, one at the end is left whole).
+ */
+function defsAt(
+  schema: { _zod: { def: unknown } },
+  path: readonly PropertyKey[],
+  input: unknown,
+): SchemaDef[] {
+  const found: SchemaDef[] = [];
+  const walk = (def: SchemaDef, depth: number, value: unknown) => {
+    def = unwrap(def);
+    if (depth === path.length) return void found.push(def);
+    if (def.type === "union") {
+      for (const option of selected(def, value)) walk(option, depth, value);
+      return;
+    }
+    const key = path[depth];
+    const next = (value as Record<PropertyKey, unknown> | null)?.[key];
+    if (def.type === "object" && typeof key === "string" && def.shape![key]) {
+      walk(def.shape![key]._zod.def, depth + 1, next);
+    } else if (def.type === "array" && def.element) walk(def.element._zod.def, depth + 1, next);
+    else if (def.type === "record" && def.valueType) walk(def.valueType._zod.def, depth + 1, next);
+  };
+  walk(schema._zod.def as SchemaDef, 0, input);
+  return found;
+}
+
 /**
  * The field names an object schema knows at `path` of `input` (for a union, those of the options
  * whose literal fields, such as a `kind` or `name`, accept the input's; all options' when none
@@ -216,25 +258,56 @@ export function fieldNames(
   input: unknown,
 ): string[] {
   const names = new Set<string>();
-  const walk = (def: SchemaDef, depth: number, value: unknown) => {
-    def = unwrap(def);
-    if (def.type === "union") {
-      const options = def.options!.map((option) => unwrap(option._zod.def));
-      const matching = options.filter((option) => literalsMatch(option, value));
-      for (const option of matching.length > 0 ? matching : options) walk(option, depth, value);
-      return;
+  const value = valueAt(input, path);
+  for (const def of defsAt(schema, path, input)) {
+    for (const object of def.type === "union" ? selected(def, value) : [def]) {
+      if (object.type === "object") {
+        for (const name of Object.keys(object.shape!)) names.add(name);
+      }
     }
-    if (depth === path.length) {
-      if (def.type === "object") { for (const name of Object.keys(def.shape!)) names.add(name); }
-      return;
-    }
-    const key = path[depth];
-    const next = (value as Record<PropertyKey, unknown> | null)?.[key];
-    if (def.type === "object" && typeof key === "string" && def.shape![key]) {
-      walk(def.shape![key]._zod.def, depth + 1, next);
-    } else if (def.type === "array" && def.element) walk(def.element._zod.def, depth + 1, next);
-    else if (def.type === "record" && def.valueType) walk(def.valueType._zod.def, depth + 1, next);
-  };
-  walk(schema._zod.def as SchemaDef, 0, input);
+  }
   return [...names];
+}
+
+/** One option of a discriminated union: the value of its discriminator, and its fields. */
+export interface UnionOption {
+  value: unknown;
+  fields: string[];
+}
+
+/**
+ * The discriminated union at `path` of a schema (a section such as `optimizer`, chosen by its
+ * `name`): its discriminator and every option, or undefined where there is none.
+ *
+ * @example
+ * ```ts
+ * import { z } from "npm:zod@4.6.7";
+ * import { unionAt } from "./zod_paths.ts";
+ * const schema = z.strictObject({
+ *   opt: z.discriminatedUnion("name", [
+ *     z.strictObject({ name: z.literal("sgd"), momentum: z.number() }),
+ *     z.strictObject({ name: z.literal("adam"), betas: z.number() }),
+ *   ]),
+ * });
+ * const union = unionAt(schema, ["opt"], {});
+ * console.assert(union?.key === "name" && union.options[1].fields.join() === "name,betas");
+ * ```
+ */
+export function unionAt(
+  schema: { _zod: { def: unknown } },
+  path: readonly PropertyKey[],
+  input: unknown,
+): { key: string; options: UnionOption[] } | undefined {
+  const union = defsAt(schema, path, input).find((def) =>
+    def.type === "union" && def.discriminator !== undefined
+  );
+  if (!union) return undefined;
+  const key = union.discriminator!;
+  const options = union.options!.map((option) => unwrap(option._zod.def)).flatMap((option) => {
+    const literal = option.shape?.[key] && unwrap(option.shape[key]._zod.def);
+    if (literal?.type !== "literal") return [];
+    const fields = Object.keys(option.shape!);
+    return literal.values!.map((value) => ({ value, fields }));
+  });
+  return { key, options };
 }

@@ -10,6 +10,7 @@ import type { z } from "npm:zod@4.6.7";
 import { AnnealError } from "../errors.ts";
 import { OptimizerSpecSchema, type ResolvedOptimizerSpec } from "./spec.ts";
 import { formatPath, showValue, valueAt } from "../zod_paths.ts";
+import { unknownFields } from "../unknown_fields.ts";
 
 /**
  * Parses `input` into a resolved optimizer spec (defaults filled in) or throws an
@@ -32,11 +33,15 @@ export function parseOptimizerSpec(input: unknown): ResolvedOptimizerSpec {
   const issue = result.error.issues[0];
   const name = (input as { name?: unknown } | null)?.name;
   const subject = typeof name === "string" ? `${name} optimizer` : "optimizer";
-  const where = formatPath(issue.path);
+  const where = formatPath(
+    issue.code === "unrecognized_keys" ? [...issue.path, issue.keys[0]] : issue.path,
+  );
   throw new AnnealError("config", `Cannot create ${subject}: ${describe(issue, input)}`, {
     where: where === "" ? undefined : where,
     hint: issue.code === "unrecognized_keys"
-      ? "remove the field or check its spelling (torch.optim's argument names in camelCase)"
+      ? `${
+        unknownFields(OptimizerSpecSchema, issue.path, issue.keys, input).hint
+      } (torch.optim's argument names in camelCase)`
       : where === ""
       ? "pass an object like { name: 'adam', lr: 0.001 }"
       : `set '${where}' to a valid value`,
@@ -60,10 +65,8 @@ function describe(issue: z.core.$ZodIssue, input: unknown): string {
       }, ${current}`;
     case "invalid_value":
       return `${field} must be one of ${issue.values.map(showValue).join(", ")}, ${current}`;
-    case "unrecognized_keys": {
-      const keys = issue.keys.map((key) => `'${key}'`).join(", ");
-      return `unknown field${issue.keys.length > 1 ? "s" : ""} ${keys}`;
-    }
+    case "unrecognized_keys":
+      return unknownFields(OptimizerSpecSchema, issue.path, issue.keys, input).message;
     case "invalid_union": {
       const options = "options" in issue ? (issue.options as unknown[]) ?? [] : [];
       return `${field} must be one of ${options.map(showValue).join(", ")}, ${current}`;

@@ -23,7 +23,7 @@ Deno.test("an out-of-range beta names the field and the value", () => {
 Deno.test("unknown keys are errors", () => {
   assert.equal(
     messageOf({ name: "adamw", weight_decay: 0.1 }),
-    "Cannot create adamw optimizer: unknown field 'weight_decay'",
+    "Cannot create adamw optimizer: unknown field 'weight_decay' (did you mean 'weightDecay'?)",
   );
 });
 
@@ -79,7 +79,8 @@ Deno.test("maximize is an option of the optimizers torch 1.13 gives it to, and n
   for (const name of ["lion", "lamb", "adafactor"]) {
     assert.equal(
       messageOf({ name, maximize: true }),
-      `Cannot create ${name} optimizer: unknown field 'maximize'`,
+      `Cannot create ${name} optimizer: unknown field 'maximize' ('sgd', 'adam', 'adamw', ` +
+        `'rmsprop' and 'adagrad' have it, not '${name}': select one with "name": "sgd")`,
     );
   }
 });

@@ -10,6 +10,7 @@ import type { z } from "npm:zod@4.6.7";
 import { AnnealError } from "../errors.ts";
 import { type ResolvedSchedulerSpec, SchedulerSpecSchema } from "./spec.ts";
 import { formatPath, showValue, valueAt } from "../zod_paths.ts";
+import { unknownFields } from "../unknown_fields.ts";
 
 /**
  * Parses `input` into a resolved scheduler spec (defaults filled in) or throws an
@@ -39,7 +40,7 @@ export function parseSchedulerSpec(input: unknown): ResolvedSchedulerSpec {
   );
   throw new AnnealError("config", `Cannot create ${name} schedule: ${describe(issue, input)}`, {
     where: where === "" ? undefined : where,
-    hint: hintFor(issue),
+    hint: hintFor(issue, input),
   });
 }
 
@@ -64,9 +65,7 @@ function describe(issue: z.core.$ZodIssue, input: unknown): string {
     case "invalid_value":
       return `${field} must be one of ${issue.values.map(showValue).join(", ")}, ${current}`;
     case "unrecognized_keys":
-      return `unknown field${issue.keys.length > 1 ? "s" : ""} ${
-        issue.keys.map((key) => `'${key}'`).join(", ")
-      }${issue.path.length > 0 ? ` in ${field}` : ""}`;
+      return unknownFields(SchedulerSpecSchema, issue.path, issue.keys, input).message;
     case "invalid_union": {
       // A discriminated union reports the discriminator's own path (e.g. ['name']).
       const options = ("options" in issue ? issue.options ?? [] : []).map(showValue).join(", ");
@@ -78,9 +77,10 @@ function describe(issue: z.core.$ZodIssue, input: unknown): string {
   }
 }
 
-function hintFor(issue: z.core.$ZodIssue): string {
+function hintFor(issue: z.core.$ZodIssue, input: unknown): string {
   if (issue.code === "unrecognized_keys") {
-    return "remove the field or check its spelling (PyTorch's argument names in camelCase)";
+    const { hint } = unknownFields(SchedulerSpecSchema, issue.path, issue.keys, input);
+    return `${hint} (PyTorch's argument names in camelCase)`;
   }
   return `set '${formatPath(issue.path)}' to a valid value`;
 }

@@ -80,7 +80,11 @@ Deno.test("unknown names and unknown fields are rejected (strict objects)", () =
     /^Cannot create cosin schedule: 'name' must be one of .*"cosine"/,
   );
   const unknownField = errorOf({ name: "cosine", tMax: 5, T_max: 5 });
-  assert.equal(unknownField.message, "Cannot create cosine schedule: unknown field 'T_max'");
+  assert.equal(
+    unknownField.message,
+    "Cannot create cosine schedule: unknown field 'T_max' (did you mean 'tMax'?)",
+  );
+  assert.match(unknownField.hint!, /^rename 'T_max' to 'tMax'/);
   assert.equal(unknownField.where, "T_max");
 });
 

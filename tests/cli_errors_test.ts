@@ -132,3 +132,13 @@ Deno.test("lr-find with too few iterations to find a minimum suggests nothing", 
   assertUserError(ten, 1, /found no minimum of the smoothed loss: it never fell/);
   assert.doesNotMatch(ten.stdout, /suggested lr/);
 });
+
+Deno.test("anneal train --set with another optimizer's field says which optimizers have it and how to select one", async () => {
+  const out = await anneal("train", "--set", "optimizer.beta=0.9", "--no-progress");
+  assertUserError(out, 1, /error\[config\]: Invalid --set 'optimizer\.beta=0\.9'/);
+  assert.match(
+    out.stderr,
+    /error\[config\]: Invalid --set 'optimizer\.beta=0\.9': 'optimizer\.beta': unknown field \(did you mean 'optimizer\.betas'\? 'adam', 'adamw', 'lion' and 'lamb' have it, not 'sgd': select one with --set optimizer\.name=adam\)/,
+  );
+  assert.match(out.stderr, /hint: rename 'optimizer\.beta' to 'optimizer\.betas' and select one/);
+});
