@@ -12,7 +12,8 @@ import { SchedulerSpecSchema, type SpecOf } from "./schedulers/spec.ts";
 import { oneCycle } from "./schedulers/onecycle.ts";
 import { SweepSpecSchema } from "./sweeps/spec.ts";
 import { AnnealError } from "./errors.ts";
-import { fieldNames, formatPath, showValue, valueAt } from "./zod_paths.ts";
+import { fieldNames, formatPath, optionalAt, showValue, unionAt, valueAt } from "./zod_paths.ts";
+import { closestOption, issueText } from "./issue_text.ts";
 import { configStyle, describeSuggestion, suggestField, suggestionHint } from "./unknown_fields.ts";
 import { type ScaledLearningRate, scaleLearningRate } from "./optimizers/scaling.ts";
 import { maximizes, settingFault } from "./optimizers/hazards.ts";
@@ -299,10 +300,10 @@ export function describeIssues(
 ): string {
   const fields = new Set<string>();
   return fieldIssues(error).filter(({ path }) => {
-    const field = path.length ? path.join(".") : "(root)";
+    const field = path.length ? formatPath(path) : "(root)";
     return !fields.has(field) && fields.add(field);
   }).slice(0, 5).map(({ path, issue, unknown }) => {
-    const field = path.length ? path.join(".") : "(root)";
+    const field = path.length ? formatPath(path) : "(root)";
     const source = sourceOf(path);
     const where = `'${field}'${source ? ` (${source})` : ""}`;
     if (unknown !== undefined) {
@@ -320,10 +321,34 @@ export function describeIssues(
         discriminatorValues(issue),
         input,
       )
-      : issue.message;
+      : issueText(issue, value) + sectionChoice(issue, path, value, input) +
+        (value === null && optionalAt(RunConfigSchema, path, input)
+          ? " (leave the field out for its default)"
+          : "");
     const got = value === undefined ? "" : `, current value is ${showValue(value)}`;
     return `${where}: ${message}${got}`;
   }).join("; ");
+}
+
+/**
+ * A section written as the name of its kind (`--set optimizer=adam`): how to choose that kind
+ * (`--set optimizer.name=adam`), where the name is one, or close to one.
+ */
+function sectionChoice(
+  issue: z.core.$ZodIssue,
+  path: PropertyKey[],
+  value: unknown,
+  input: unknown,
+): string {
+  if (issue.code !== "invalid_type" || issue.expected !== "object") return "";
+  const union = unionAt(RunConfigSchema, path, input);
+  const meant = union && closestOption(value, union.options.map((option) => option.value));
+  if (!union || meant === undefined) return "";
+  const written = `${formatPath(path)}: {"${union.key}": ${showValue(meant)}, ...}`;
+  const set = path.every((key) => typeof key === "string")
+    ? `--set ${formatPath([...path, union.key])}=${meant}, or `
+    : "";
+  return ` (to choose ${showValue(meant)}: ${set}${written})`;
 }
 
 /**
@@ -430,7 +455,7 @@ function parseWithOverrides(
     "config",
     `Invalid ${header}: ${describeIssues(result.error, input, sourceOf)}`,
     {
-      where: first?.path.join(".") || undefined,
+      where: first ? formatPath(first.path) || undefined : undefined,
       hint:
         (first?.unknown !== undefined
           ? `${unknownFieldHint(first.unknown, first.path.slice(0, -1), input)}${

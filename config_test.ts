@@ -64,7 +64,7 @@ const bad: [string, unknown, RegExp][] = [
   [
     "a negative rmsprop alpha",
     { optimizer: { name: "rmsprop", alpha: -0.1 } },
-    /'optimizer\.alpha'.*>=0, current value is -0\.1/,
+    /'optimizer\.alpha': must be >= 0, current value is -0\.1/,
   ],
   // torch's OneCycleLR refuses an optimizer without momentum when cycle_momentum is on
   [
@@ -85,7 +85,7 @@ const bad: [string, unknown, RegExp][] = [
         schedulers: [{ name: "onecycle", maxLr: 0.1, totalSteps: 100 }],
       },
     },
-    /'scheduler\.schedulers\.0\.cycleMomentum': must be false with optimizer adafactor/,
+    /'scheduler\.schedulers\[0\]\.cycleMomentum': must be false with optimizer adafactor/,
   ],
 ];
 for (const [what, input, message] of bad) {

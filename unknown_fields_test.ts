@@ -72,7 +72,7 @@ const CASES: [Record<string, unknown>, string, RegExp, RegExp][] = [
         milestones: [],
       },
     },
-    "scheduler.schedulers.0.gamma",
+    "scheduler.schedulers[0].gamma",
     /\('step', 'multistep' and 'exponential' have it, not 'cosine': select one with "name": "step" in 'scheduler\.schedulers\[0\]'\)/,
     /"name": "step" in 'scheduler\.schedulers\[0\]'/,
   ],
@@ -116,7 +116,7 @@ const CASES: [Record<string, unknown>, string, RegExp, RegExp][] = [
   ],
   [
     { sweep: { space: { "optimizer.lr": { type: "uniform", low: 0, high: 1, step: 0.1 } } } },
-    "sweep.space.optimizer.lr.step",
+    'sweep.space["optimizer.lr"].step',
     /'int' has it, not 'uniform': select it with "type": "int" in 'sweep\.space\["optimizer\.lr"\]'/,
     /"type": "int"/,
   ],

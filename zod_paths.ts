@@ -269,6 +269,34 @@ export function fieldNames(
   return [...names];
 }
 
+/**
+ * Whether the field at `path` of `input` may be left out: it is optional, or has a default.
+ *
+ * @example
+ * ```ts
+ * import { z } from "npm:zod@4.6.7";
+ * import { optionalAt } from "./zod_paths.ts";
+ * const schema = z.strictObject({ a: z.number().default(1), b: z.number() });
+ * console.assert(optionalAt(schema, ["a"], {}) && !optionalAt(schema, ["b"], {}));
+ * ```
+ */
+export function optionalAt(
+  schema: { _zod: { def: unknown } },
+  path: readonly PropertyKey[],
+  input: unknown,
+): boolean {
+  const key = path[path.length - 1];
+  if (typeof key !== "string") return false;
+  const parent = path.slice(0, -1);
+  const value = valueAt(input, parent);
+  return defsAt(schema, parent, input).some((def) =>
+    (def.type === "union" ? selected(def, value) : [def]).some((object) => {
+      const field = object.type === "object" ? object.shape?.[key]?._zod.def : undefined;
+      return field !== undefined && ["optional", "default", "prefault"].includes(field.type);
+    })
+  );
+}
+
 /** One option of a discriminated union: the value of its discriminator, and its fields. */
 export interface UnionOption {
   value: unknown;

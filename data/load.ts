@@ -21,7 +21,8 @@ import {
 } from "./spec.ts";
 import { applyNormalization, fitNormalization, splitValidation, takeFirst } from "./split.ts";
 import { syntheticLinear } from "./synthetic.ts";
-import { formatPath, showValue, valueAt } from "../zod_paths.ts";
+import { formatPath } from "../zod_paths.ts";
+import { fieldIssueText } from "../issue_text.ts";
 import type { Dataset, LoadedData, Normalization } from "./types.ts";
 
 interface Sources {
@@ -260,12 +261,7 @@ function parseSpec(spec: DataSpec): ResolvedDataSpec {
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
   const path = formatPath(["data", ...issue.path]);
-  const value = valueAt(spec, issue.path);
-  // the message names the field: zod's own says only "expected string, received undefined"
-  const message = value === undefined && issue.code === "invalid_type"
-    ? "is required"
-    : `${issue.message}, current value is ${showValue(value)}`;
-  throw new AnnealError("config", `Cannot load data: '${path}' ${message}`, {
+  throw new AnnealError("config", `Cannot load data: ${fieldIssueText(issue, spec, ["data"])}`, {
     where: path,
     hint: "fix the data section of the config (see docs/contracts.md, data/)",
     cause: parsed.error,

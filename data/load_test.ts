@@ -94,7 +94,7 @@ Deno.test("an invalid spec is a config error naming the field", async () => {
     () => loadData({ kind: "csv" } as unknown as Parameters<typeof loadData>[0], 1),
     (error: unknown) =>
       error instanceof AnnealError && error.where === "data.path" &&
-      error.message === "Cannot load data: 'data.path' is required",
+      error.message === "Cannot load data: 'data.path' is required (a string)",
   );
 });
 

@@ -9,7 +9,8 @@
 import type { z } from "npm:zod@4.6.7";
 import { AnnealError } from "../errors.ts";
 import { OptimizerSpecSchema, type ResolvedOptimizerSpec } from "./spec.ts";
-import { formatPath, showValue, valueAt } from "../zod_paths.ts";
+import { formatPath } from "../zod_paths.ts";
+import { fieldIssueText } from "../issue_text.ts";
 import { unknownFields } from "../unknown_fields.ts";
 
 /**
@@ -49,29 +50,7 @@ export function parseOptimizerSpec(input: unknown): ResolvedOptimizerSpec {
 }
 
 function describe(issue: z.core.$ZodIssue, input: unknown): string {
-  const field = `'${formatPath(issue.path)}'`;
-  const value = valueAt(input, issue.path);
-  const current = `current value is ${showValue(value)}`;
-  switch (issue.code) {
-    case "too_small":
-      return `${field} must be ${issue.inclusive ? ">=" : ">"} ${issue.minimum}, ${current}`;
-    case "too_big":
-      return `${field} must be ${issue.inclusive ? "<=" : "<"} ${issue.maximum}, ${current}`;
-    case "invalid_type":
-      if (issue.path.length === 0) return `the spec must be an object, ${current}`;
-      if (value === undefined) return `${field} is required`;
-      return `${field} must be ${
-        issue.expected === "int" ? "an integer" : `a ${issue.expected}`
-      }, ${current}`;
-    case "invalid_value":
-      return `${field} must be one of ${issue.values.map(showValue).join(", ")}, ${current}`;
-    case "unrecognized_keys":
-      return unknownFields(OptimizerSpecSchema, issue.path, issue.keys, input).message;
-    case "invalid_union": {
-      const options = "options" in issue ? (issue.options as unknown[]) ?? [] : [];
-      return `${field} must be one of ${options.map(showValue).join(", ")}, ${current}`;
-    }
-    default:
-      return `${field} ${issue.message}, ${current}`;
-  }
+  return issue.code === "unrecognized_keys"
+    ? unknownFields(OptimizerSpecSchema, issue.path, issue.keys, input).message
+    : fieldIssueText(issue, input);
 }

@@ -9,7 +9,8 @@
 import type { z } from "npm:zod@4.6.7";
 import { AnnealError } from "../errors.ts";
 import { type ResolvedSchedulerSpec, SchedulerSpecSchema } from "./spec.ts";
-import { formatPath, showValue, valueAt } from "../zod_paths.ts";
+import { formatPath } from "../zod_paths.ts";
+import { fieldIssueText } from "../issue_text.ts";
 import { unknownFields } from "../unknown_fields.ts";
 
 /**
@@ -45,36 +46,9 @@ export function parseSchedulerSpec(input: unknown): ResolvedSchedulerSpec {
 }
 
 function describe(issue: z.core.$ZodIssue, input: unknown): string {
-  const field = `'${formatPath(issue.path)}'`;
-  const value = valueAt(input, issue.path);
-  const current = `current value is ${showValue(value)}`;
-  switch (issue.code) {
-    case "too_small":
-      if (issue.origin === "array") {
-        return `${field} must have at least ${issue.minimum} ${
-          issue.minimum === 1 ? "entry" : "entries"
-        }, ${current}`;
-      }
-      return `${field} must be ${issue.inclusive ? ">=" : ">"} ${issue.minimum}, ${current}`;
-    case "too_big":
-      return `${field} must be ${issue.inclusive ? "<=" : "<"} ${issue.maximum}, ${current}`;
-    case "invalid_type":
-      if (issue.path.length === 0) return `the spec must be ${article(issue.expected)}, ${current}`;
-      if (value === undefined) return `${field} is required`;
-      return `${field} must be ${article(issue.expected)}, ${current}`;
-    case "invalid_value":
-      return `${field} must be one of ${issue.values.map(showValue).join(", ")}, ${current}`;
-    case "unrecognized_keys":
-      return unknownFields(SchedulerSpecSchema, issue.path, issue.keys, input).message;
-    case "invalid_union": {
-      // A discriminated union reports the discriminator's own path (e.g. ['name']).
-      const options = ("options" in issue ? issue.options ?? [] : []).map(showValue).join(", ");
-      if (options !== "") return `${field} must be one of ${options}, ${current}`;
-      return `${field} ${issue.message}, ${current}`;
-    }
-    default:
-      return `${field} ${issue.message}, ${current}`;
-  }
+  return issue.code === "unrecognized_keys"
+    ? unknownFields(SchedulerSpecSchema, issue.path, issue.keys, input).message
+    : fieldIssueText(issue, input);
 }
 
 function hintFor(issue: z.core.$ZodIssue, input: unknown): string {
@@ -83,9 +57,4 @@ function hintFor(issue: z.core.$ZodIssue, input: unknown): string {
     return `${hint} (PyTorch's argument names in camelCase)`;
   }
   return `set '${formatPath(issue.path)}' to a valid value`;
-}
-
-function article(expected: string): string {
-  if (expected === "int") return "an integer";
-  return /^[aeiou]/.test(expected) ? `an ${expected}` : `a ${expected}`;
 }

@@ -53,15 +53,15 @@ Deno.test("a bad value names the schedule, the field and the value", () => {
 Deno.test("missing, mistyped, non-integer and out-of-range fields are reported", () => {
   assert.equal(
     errorOf({ name: "cosine" }).message,
-    "Cannot create cosine schedule: 'tMax' is required",
+    "Cannot create cosine schedule: 'tMax' is required (a number)",
   );
   assert.match(
     errorOf({ name: "cosine", tMax: "5" }).message,
-    /'tMax' must be a number, current value is "5"/,
+    /'tMax' must be a number, not the string "5" \(write it without quotes\), current value is "5"/,
   );
   assert.match(
     errorOf({ name: "cosineWarmRestarts", t0: 2.5 }).message,
-    /'t0' must be an integer, current value is 2.5/,
+    /'t0' must be a whole number, current value is 2.5/,
   );
   assert.match(
     errorOf({ name: "plateau", factor: 1 }).message,

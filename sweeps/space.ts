@@ -10,6 +10,8 @@
  */
 import { z } from "npm:zod@4.6.7";
 import { AnnealError } from "../errors.ts";
+import { formatPath } from "../zod_paths.ts";
+import { fieldIssueText } from "../issue_text.ts";
 
 const Scalar = z.union([z.number(), z.string(), z.boolean(), z.null()]);
 
@@ -70,10 +72,14 @@ export function parseSpace(input: unknown): SearchSpace {
   const result = SearchSpaceSchema.safeParse(input);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
-  const where = issue.path.join(".");
+  const where = formatPath(["space", ...issue.path]);
   throw new AnnealError(
     "config",
-    `Cannot read search space: ${where || "space"} ${issue.message}`,
+    `Cannot read search space: ${
+      issue.path.length > 0
+        ? fieldIssueText(issue, input, ["space"])
+        : `it must be an object, current value is ${JSON.stringify(input)}`
+    }`,
     {
       where,
       hint: 'write e.g. { "optimizer.lr": { "type": "logUniform", "low": 1e-4, "high": 0.1 } }',

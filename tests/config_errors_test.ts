@@ -1,0 +1,168 @@
+/**
+ * Malformed configs and `--set` overrides a user could plausibly write, each refused with what is
+ * wrong, where, and the fix: wrong types, numbers written as strings, lists written without
+ * brackets, counts out of range, names from PyTorch, misspelled sections, sections written as
+ * their kind's name.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { AnnealError, loadConfig } from "../mod.ts";
+import { tempRunsDir } from "./_helpers.ts";
+
+interface Case {
+  /** What the user wrote: a config file's text (JSON or not), and `--set` overrides. */
+  file?: string;
+  sets?: string[];
+  /** The error's `where`, a pattern of its message and of its hint. */
+  where?: string;
+  message: RegExp;
+  hint?: RegExp;
+}
+
+const CASES: Record<string, Case> = {
+  "negative epochs": {
+    file: '{"epochs": -5}',
+    where: "epochs",
+    message: /^Invalid config '.*': 'epochs': must be > 0, current value is -5$/,
+  },
+  "batch size 0 by --set": {
+    sets: ["batchSize=0"],
+    where: "batchSize",
+    message: /^Invalid --set 'batchSize=0': 'batchSize': must be > 0, current value is 0$/,
+    hint: /^change the --set value/,
+  },
+  "fractional epochs": {
+    sets: ["epochs=2.5"],
+    message: /'epochs': must be a whole number, current value is 2\.5/,
+  },
+  "a learning rate written as a string": {
+    file: '{"optimizer": {"name": "adam", "lr": "1e-3"}}',
+    where: "optimizer.lr",
+    message: /must be a number, not the string "1e-3" \(write it without quotes\)/,
+  },
+  "a quoted number by --set": {
+    sets: ['optimizer.lr="1e-3"'],
+    message: /must be a number, not the string "1e-3" \(write it without quotes\)/,
+  },
+  "a number that is not JSON by --set": {
+    sets: ["epochs=03"],
+    message: /'epochs': must be a number, not the string "03" \(write 3\)/,
+  },
+  "a number in a list": {
+    file: '{"epochs": [3]}',
+    message: /'epochs': must be a number, not an array \(write 3\)/,
+  },
+  "a list without its brackets by --set": {
+    sets: ["optimizer.name=adam", "optimizer.betas=0.9,0.99"],
+    where: "optimizer.betas",
+    message:
+      /must be an array, like \[0\.9, 0\.99\] \(in JSON brackets\), current value is "0\.9,0\.99"/,
+  },
+  "a number where a list goes": {
+    file: '{"model": {"kind": "mlp", "hidden": 64}}',
+    message: /'model\.hidden': must be an array, like \[64\]/,
+  },
+  "too few betas": {
+    file: '{"optimizer": {"name": "adam", "betas": [0.9]}}',
+    message: /'optimizer\.betas': must have at least 2 entries, current value is \[0\.9\]/,
+  },
+  "a boolean written as a string": {
+    file: '{"optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": "true"}}',
+    message: /must be a boolean, not the string "true" \(write it without quotes\)/,
+  },
+  "yes for a boolean": {
+    sets: ["optimizer.nesterov=yes"],
+    message: /'optimizer\.nesterov': must be true or false/,
+  },
+  "a schedule by its torch name": {
+    file: '{"scheduler": {"name": "CosineAnnealingLR", "tMax": 10}}',
+    where: "scheduler.name",
+    message: /must be one of "constant", .*"sequential" \(did you mean "cosine"\?\)/,
+  },
+  "ReduceLROnPlateau": {
+    file: '{"scheduler": {"name": "ReduceLROnPlateau"}}',
+    message: /\(did you mean "plateau"\?\)/,
+  },
+  "a misspelled schedule name by --set": {
+    sets: ["scheduler.name=cosin", "scheduler.tMax=5"],
+    message: /^Invalid --set 'scheduler\.name=cosin': .*\(did you mean "cosine"\?\)/,
+  },
+  "an optimizer name in capitals": {
+    sets: ["optimizer.name=Adam"],
+    message: /\(did you mean "adam"\?\)/,
+  },
+  "a loss by its torch name": {
+    file: '{"loss": "CrossEntropyLoss"}',
+    message: /'loss': must be one of .* \(did you mean "crossEntropy"\?\)/,
+  },
+  "gpu for a backend": {
+    sets: ["backend=gpu"],
+    message: /\(did you mean "webgpu"\?\)/,
+  },
+  "an interval in the plural": {
+    file: '{"scheduler": {"name": "cosine", "tMax": 10, "interval": "epochs"}}',
+    message: /'scheduler\.interval': must be one of "step", "epoch" \(did you mean "epoch"\?\)/,
+  },
+  "a misspelled section": {
+    file: '{"optimiser": {"name": "adam"}}',
+    where: "optimiser",
+    message: /'optimiser': unknown field \(did you mean 'optimizer'\?\)/,
+    hint: /^rename 'optimiser' to 'optimizer'/,
+  },
+  "a field in capitals": {
+    file: '{"Epochs": 3}',
+    message: /'Epochs': unknown field \(did you mean 'epochs'\?\)/,
+  },
+  "a section written as its kind's name": {
+    sets: ["optimizer=adam"],
+    message:
+      /'optimizer': must be an object \(to choose "adam": --set optimizer\.name=adam, or optimizer: \{"name": "adam", \.\.\.\}\)/,
+  },
+  "a section left null": {
+    file: '{"scheduler": null}',
+    message:
+      /'scheduler': must be an object \(leave the field out for its default\), current value is null/,
+  },
+  "a required field left out": {
+    file: '{"data": {"kind": "csv", "path": "x.csv"}}',
+    where: "data.target",
+    message: /'data\.target': is required \(a string or a number\)$/,
+  },
+  "a union's value of neither kind": {
+    file: '{"clipping": {"normType": "infinity"}}',
+    message: /'clipping\.normType': must be a number or "inf", current value is "infinity"/,
+  },
+  "a sequential's schedule by its path": {
+    file: JSON.stringify({
+      scheduler: {
+        name: "sequential",
+        schedulers: [{ name: "cosine", tMax: -1 }, { name: "cosine" }],
+        milestones: [3],
+      },
+    }),
+    where: "scheduler.schedulers[1].tMax",
+    message: /'scheduler\.schedulers\[1\]\.tMax': is required \(a number\)/,
+  },
+  "infinity": {
+    sets: ["epochs=1e400"],
+    message: /'epochs': must be a finite number/,
+  },
+};
+
+Deno.test("malformed configs and --set overrides are refused saying what, where and how to fix it", async () => {
+  await using runs = await tempRunsDir();
+  const file = `${runs.dir}/config.json`;
+  for (const [label, { file: text, sets = [], where, message, hint }] of Object.entries(CASES)) {
+    if (text !== undefined) await Deno.writeTextFile(file, text);
+    const error = await loadConfig(text === undefined ? undefined : file, sets).then(
+      () => assert.fail(`${label}: accepted`),
+      (error) => error,
+    );
+    assert.ok(error instanceof AnnealError, `${label}: ${error}`);
+    assert.match(error.message, message, label);
+    if (where !== undefined) assert.equal(error.where, where.replace("FILE", file), label);
+    assert.ok(error.hint, `${label}: no hint`);
+    if (hint) assert.match(error.hint, hint, label);
+  }
+});
