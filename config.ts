@@ -14,6 +14,7 @@ import { SweepSpecSchema } from "./sweeps/spec.ts";
 import { AnnealError } from "./errors.ts";
 import { fieldNames, formatPath, optionalAt, showValue, unionAt, valueAt } from "./zod_paths.ts";
 import { closestOption, issueText } from "./issue_text.ts";
+import { parseJsonText } from "./json_syntax.ts";
 import { configStyle, describeSuggestion, suggestField, suggestionHint } from "./unknown_fields.ts";
 import { type ScaledLearningRate, scaleLearningRate } from "./optimizers/scaling.ts";
 import { maximizes, settingFault } from "./optimizers/hazards.ts";
@@ -706,18 +707,7 @@ export async function loadConfig(
         cause,
       });
     }
-    try {
-      input = JSON.parse(text);
-    } catch (cause) {
-      throw new AnnealError(
-        "config",
-        `Config file '${path}' is not valid JSON: ${(cause as Error).message}`,
-        {
-          where: path,
-          hint: "fix the JSON syntax (trailing commas and comments are not allowed)",
-        },
-      );
-    }
+    input = parseJsonText(text, `config file '${path}'`, "config", path) as typeof input;
     if (input === null || typeof input !== "object" || Array.isArray(input)) {
       throw new AnnealError("config", `Config file '${path}' must hold a JSON object`, {
         where: path,

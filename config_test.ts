@@ -285,7 +285,8 @@ Deno.test("loadConfig names the file of a missing, non-JSON or non-object config
     for (const name of ["missing.json", "list.json", "broken.json"]) {
       await assert.rejects(() => loadConfig(`${dir}/${name}`), (error: unknown) => {
         assert.ok(error instanceof AnnealError);
-        assert.equal(error.where, `${dir}/${name}`);
+        // a syntax error, with its line and column
+        assert.equal(error.where, `${dir}/${name}${name === "broken.json" ? ":1:2" : ""}`);
         return true;
       });
     }

@@ -2,13 +2,13 @@
  * Malformed configs and `--set` overrides a user could plausibly write, each refused with what is
  * wrong, where, and the fix: wrong types, numbers written as strings, lists written without
  * brackets, counts out of range, names from PyTorch, misspelled sections, sections written as
- * their kind's name.
+ * their kind's name, and JSON syntax errors with their line and column.
  *
  * @module
  */
 import assert from "node:assert/strict";
 import { AnnealError, loadConfig } from "../mod.ts";
-import { tempRunsDir } from "./_helpers.ts";
+import { anneal, tempRunsDir } from "./_helpers.ts";
 
 interface Case {
   /** What the user wrote: a config file's text (JSON or not), and `--set` overrides. */
@@ -148,6 +148,39 @@ const CASES: Record<string, Case> = {
     sets: ["epochs=1e400"],
     message: /'epochs': must be a finite number/,
   },
+  "a trailing comma": {
+    file: '{\n  "epochs": 3,\n  "optimizer": {"name": "adam",}\n}\n',
+    where: "FILE:3:32",
+    message:
+      /is not valid JSON at line 3, column 32 \(`"optimizer": \{"name": "adam",\}`\): a trailing comma before '\}'$/,
+    hint: /^remove the comma after the last entry/,
+  },
+  "a comment": {
+    file: '{\n  // three epochs\n  "epochs": 3\n}\n',
+    where: "FILE:2:3",
+    message: /at line 2, column 3 .*: a comment$/,
+    hint: /JSON has no comments/,
+  },
+  "a missing comma": {
+    file: '{\n  "epochs": 3\n  "batchSize": 4\n}\n',
+    where: "FILE:3:3",
+    message: /at line 3, column 3 .*: a missing comma$/,
+  },
+  "single quotes": {
+    file: "{'epochs': 3}",
+    where: "FILE:1:2",
+    message: /: a single-quoted string$/,
+    hint: /double quotes/,
+  },
+  "a cut-off file": {
+    file: '{\n  "epochs": 3,\n',
+    message: /: it ends before the JSON does$/,
+  },
+  "an empty file": {
+    file: "",
+    where: "FILE",
+    message: /is not valid JSON: it is empty$/,
+  },
 };
 
 Deno.test("malformed configs and --set overrides are refused saying what, where and how to fix it", async () => {
@@ -165,4 +198,32 @@ Deno.test("malformed configs and --set overrides are refused saying what, where 
     assert.ok(error.hint, `${label}: no hint`);
     if (hint) assert.match(error.hint, hint, label);
   }
+});
+
+Deno.test("a config file with a byte-order mark reads as the JSON after it", async () => {
+  await using runs = await tempRunsDir();
+  const file = `${runs.dir}/bom.json`;
+  await Deno.writeTextFile(file, '\uFEFF{"epochs": 2}');
+  assert.equal((await loadConfig(file)).epochs, 2);
+});
+
+Deno.test("anneal train and anneal schedule name a JSON error by its line and column", async () => {
+  await using runs = await tempRunsDir();
+  const file = `${runs.dir}/config.json`;
+  await Deno.writeTextFile(file, '{\n  "epochs": 3,\n}\n');
+  const out = await anneal("train", "--config", file, "--no-progress");
+  assert.equal(out.code, 1, out.stderr);
+  assert.match(
+    out.stderr,
+    /error\[config\]: Config file '.*' is not valid JSON at line 3, column 1 \(`\}`\): a trailing comma before '\}' \(at .*config\.json:3:1\)/,
+  );
+  assert.match(out.stderr, /hint: remove the comma after the last entry/);
+  // a JSON flag the shell stripped of its quotes
+  const flag = await anneal("schedule", "--scheduler", "{name:cosine}", "--steps", "3");
+  assert.equal(flag.code, 2, flag.stderr);
+  assert.match(
+    flag.stderr,
+    /error\[usage\]: --scheduler is not valid JSON at line 1, column 2 \(`\{name:cosine\}`\): a name without double quotes \(at --scheduler:1:2\)/,
+  );
+  assert.match(flag.stderr, /hint: quote every name: "epochs": 5; quote it for the shell, e\.g\./);
 });

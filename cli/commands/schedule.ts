@@ -6,6 +6,7 @@
 import { AnnealError, previewSchedule, type SchedulerSpec } from "../../mod.ts";
 import { renderSchedulePlot, scheduleSvg } from "../../schedulers/plot.ts";
 import { formatNumber, readFlagFile, writeFlagFile } from "../output.ts";
+import { parseJsonText } from "../../json_syntax.ts";
 
 /** Options of `anneal schedule`. */
 export interface ScheduleCommandOptions {
@@ -19,14 +20,17 @@ export interface ScheduleCommandOptions {
 
 /** Parses a JSON flag value (or `@file`), naming the flag in errors. */
 export async function parseJsonFlag(flag: string, raw: string): Promise<unknown> {
-  const text = raw.startsWith("@") ? await readFlagFile(flag, raw.slice(1)) : raw;
-  try {
-    return JSON.parse(text);
-  } catch (cause) {
-    throw new AnnealError("usage", `${flag} is not valid JSON: ${(cause as Error).message}`, {
-      hint: `quote it for the shell, e.g. ${flag} '{"name":"cosine","tMax":100}'`,
-    });
-  }
+  const file = raw.startsWith("@") ? raw.slice(1) : undefined;
+  const text = file !== undefined ? await readFlagFile(flag, file) : raw;
+  return parseJsonText(
+    text,
+    file !== undefined ? `${flag} file '${file}'` : flag,
+    "usage",
+    file ?? flag,
+    file !== undefined
+      ? undefined
+      : `quote it for the shell, e.g. ${flag} '{"name":"cosine","tMax":100}'`,
+  );
 }
 
 /** Parses a positive number flag. */
