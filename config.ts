@@ -661,6 +661,12 @@ export function applyOverrides(
       });
     }
     const path = override.slice(0, eq).split(".");
+    if (override.slice(eq + 1) === "") {
+      throw new AnnealError("usage", `Cannot apply --set '${override}': no value after '='`, {
+        hint: `write --set ${override}VALUE, the value in JSON (0.1, true, [1, 2], ` +
+          `{"name": "adam"}); for an empty string --set '${override}""'`,
+      });
+    }
     if (path.some((part) => part === "" || part === "__proto__" || part === "constructor")) {
       throw new AnnealError("usage", `Cannot apply --set '${override}': bad field path`, {
         hint: "use dotted field names like optimizer.lr",

@@ -144,6 +144,11 @@ const CASES: Record<string, Case> = {
     where: "scheduler.schedulers[1].tMax",
     message: /'scheduler\.schedulers\[1\]\.tMax': is required \(a number\)/,
   },
+  "an empty --set value": {
+    sets: ["optimizer.lr="],
+    message: /^Cannot apply --set 'optimizer\.lr=': no value after '='$/,
+    hint: /write --set optimizer\.lr=VALUE/,
+  },
   "infinity": {
     sets: ["epochs=1e400"],
     message: /'epochs': must be a finite number/,
