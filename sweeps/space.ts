@@ -10,7 +10,7 @@
  */
 import { z } from "npm:zod@4.6.7";
 import { AnnealError } from "../errors.ts";
-import { formatPath } from "../zod_paths.ts";
+import { closestName, formatPath } from "../zod_paths.ts";
 import { fieldIssueText } from "../issue_text.ts";
 
 const Scalar = z.union([z.number(), z.string(), z.boolean(), z.null()]);
@@ -159,9 +159,12 @@ export function applyParams<T extends Record<string, unknown>>(
       const soFar = keys.slice(0, i + 1).join(".");
       const last = i === keys.length - 1;
       if (!Object.hasOwn(node, key) && !(last && options.allowNew)) {
+        const meant = closestName(key, Object.keys(node));
         throw new AnnealError("config", `Cannot set '${path}': '${soFar}' does not exist`, {
           where: path,
-          hint: `existing keys there: ${Object.keys(node).join(", ") || "(none)"}`,
+          hint: `${
+            meant === undefined ? "" : `did you mean '${[...keys.slice(0, i), meant].join(".")}'? `
+          }existing keys there: ${Object.keys(node).join(", ") || "(none)"}`,
         });
       }
       if (last) {

@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { AnnealError, loadConfig } from "../mod.ts";
+import { applyParams } from "../sweeps/space.ts";
 import { anneal, tempRunsDir } from "./_helpers.ts";
 
 interface Case {
@@ -210,6 +211,21 @@ Deno.test("a config file with a byte-order mark reads as the JSON after it", asy
   const file = `${runs.dir}/bom.json`;
   await Deno.writeTextFile(file, '\uFEFF{"epochs": 2}');
   assert.equal((await loadConfig(file)).epochs, 2);
+});
+
+Deno.test("a sweep over a path no config has says which it likely meant", () => {
+  assert.throws(
+    () =>
+      applyParams({ optimizer: { name: "sgd", lr: 0.1, momentum: 0 } }, {
+        "optimizer.momentm": 0.9,
+      }),
+    (error: unknown) => {
+      assert.ok(error instanceof AnnealError);
+      assert.match(error.message, /Cannot set 'optimizer\.momentm': 'optimizer\.momentm' does not/);
+      assert.match(error.hint!, /^did you mean 'optimizer\.momentum'\? existing keys there: name/);
+      return true;
+    },
+  );
 });
 
 Deno.test("anneal train and anneal schedule name a JSON error by its line and column", async () => {
