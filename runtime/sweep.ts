@@ -33,6 +33,7 @@ import {
 } from "../task_fit.ts";
 import { maximizes } from "../optimizers/hazards.ts";
 import { type RateSetting, rateSetting } from "../schedulers/rate_setting.ts";
+import { stretchChanges } from "../schedulers/stretch.ts";
 import { formatPath } from "../zod_paths.ts";
 import { checkStudyDirection } from "./study_direction.ts";
 
@@ -305,6 +306,64 @@ export function rateSpaceWarning(
   };
 }
 
+/** Space paths that change how many steps a trial trains. */
+const LENGTH_PATHS = [
+  "batchSize",
+  "epochs",
+  "gradientAccumulation",
+  "data.limit",
+  "data.validationSplit",
+  "data.dropLast",
+];
+
+/**
+ * What is wrong with a space over the run's length (batch size, epochs, ...) whose trials share a
+ * schedule with a fixed end (onecycle's totalSteps, cosine's tMax, ...): a trial that takes more
+ * steps than the schedule spans goes past its end, which torch's OneCycleLR (and a few other
+ * settings) refuse at the trial's start, and where cosine climbs back up; one that takes fewer
+ * stops short of it. Undefined when the space changes no length, sweeps the schedule, or the
+ * schedule has no end.
+ *
+ * @example
+ * ```ts
+ * import { lengthSpaceWarning } from "./sweep.ts";
+ * const base = { scheduler: { name: "onecycle", maxLr: 0.1, totalSteps: 100 } };
+ * const space = { batchSize: { type: "choice" as const, values: [16, 64] } };
+ * console.assert(lengthSpaceWarning(space, base)?.message.includes("scheduler.totalSteps"));
+ * console.assert(lengthSpaceWarning(space, { scheduler: { name: "step", stepSize: 10 } }) === undefined);
+ * ```
+ */
+export function lengthSpaceWarning(
+  space: SweepSpec["space"],
+  base: { scheduler?: unknown },
+): ConfigWarning | undefined {
+  const swept = LENGTH_PATHS.filter((path) => path in space);
+  if (swept.length === 0 || Object.keys(space).some((path) => path.startsWith("scheduler"))) {
+    return undefined;
+  }
+  const ends = Object.keys(stretchChanges(base, { steps: 2, epochs: 2 }));
+  if (ends.length === 0) return undefined;
+  const scheduler = base.scheduler as Record<string, unknown>;
+  // where it ends: a warmup's length, and a sequential's list beside its milestones, are not
+  const shown = ends.filter((path) => path !== "scheduler.warmupSteps");
+  const fixed = (shown.includes("scheduler.milestones") ? ["scheduler.milestones"] : shown).map(
+    (path) => {
+      const value = scheduler[path.slice("scheduler.".length)];
+      return `${path} = ${JSON.stringify(value)}`;
+    },
+  ).join(", ");
+  return {
+    field: formatPath(["sweep", "space", swept[0]]),
+    message: `sweep.space samples ${swept.join(", ")}, which changes how many steps a trial ` +
+      `takes, but the ${scheduler.name} schedule ends at a fixed step (${fixed}): a trial with ` +
+      `more steps goes past that end (refused at its start where torch raises there, as ` +
+      `onecycle does; a cosine climbs back up), and one with fewer stops short of it`,
+    hint: `size the schedule for the longest trial, or sample whole scheduler sections with ` +
+      `the lengths that go with them; anneal tune stretches the schedule with the batch size ` +
+      `and epochs it tries`,
+  };
+}
+
 /**
  * Refuses a sweep metric no trial's epochs log (a misspelling, another task's metric, a validation
  * metric without a validation split) before any trial runs, naming the metrics a trial logs and
@@ -348,7 +407,11 @@ async function runDefinition(
     identity: studyIdentity,
     worker,
   });
-  const warnings = [warning, rateSpaceWarning(sweep.space, base)].filter((w) => w !== undefined);
+  const warnings = [
+    warning,
+    rateSpaceWarning(sweep.space, base),
+    lengthSpaceWarning(sweep.space, base),
+  ].filter((w) => w !== undefined);
   for (const each of warnings) options.onWarning?.(each);
   const runsDir = `${base.runsDir}/${studyName}`;
   const result = await runStudy({

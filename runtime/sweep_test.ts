@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
-import { AnnealError, parseConfig, sweepDirection } from "../mod.ts";
+import { AnnealError, parseConfig, runSweep, sweepDirection } from "../mod.ts";
+import type { ConfigWarning } from "../mod.ts";
 import { parseSpace } from "../sweeps/space.ts";
-import { checkSweepMetric } from "./sweep.ts";
+import { checkSweepMetric, lengthSpaceWarning } from "./sweep.ts";
 
 const ascent = { name: "adam", lr: 1e-3, maximize: true };
 const split = { kind: "synthetic-linear", validationSplit: 0.25 };
@@ -101,4 +102,61 @@ Deno.test("a sweep metric's suggestion changes sweep.direction only where the tr
     hintOf({ metric: "val_los", direction: "maximize" }, {}),
     "did you mean 'valLoss'? (--set sweep.metric=valLoss --set sweep.direction=minimize)",
   );
+});
+
+Deno.test("a space over the run's length under a schedule with a fixed end is warned before any trial", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // 48 training samples: batches of 16 take the onecycle's 6 steps, batches of 8 twice as many
+    const config = parseConfig({
+      backend: "cpu",
+      epochs: 2,
+      runsDir: dir,
+      data: { ...split, n: 64 },
+      scheduler: { name: "onecycle", maxLr: 0.01, totalSteps: 6 },
+      sweep: {
+        space: { batchSize: { type: "choice", values: [8, 16] } },
+        metric: "valLoss",
+        sampler: "grid",
+        trials: 2,
+      },
+    });
+    const seen: ConfigWarning[] = [];
+    const result = await runSweep(config, {
+      storage: `${dir}/sweeps.db`,
+      study: "length",
+      onWarning: (w) => seen.push(w),
+    });
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0].field, "sweep.space.batchSize");
+    assert.match(seen[0].message, /samples batchSize, which changes how many steps a trial takes/);
+    assert.match(
+      seen[0].message,
+      /onecycle schedule ends at a fixed step \(scheduler\.totalSteps = 6\)/,
+    );
+    assert.deepEqual(result.warnings, seen);
+    // as warned: the trial of batches of 8 (12 steps) went past the end, and was refused
+    const states = result.trials.map((t) => [t.params.batchSize, t.state]).sort();
+    assert.deepEqual(states, [[16, "COMPLETE"], [8, "FAILED"]]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("no length warning where the schedule has no end, is swept itself, or the length is not", () => {
+  const batch = parseSpace({ batchSize: { type: "choice", values: [8, 16] } });
+  const lr = parseSpace({ "optimizer.lr": { type: "logUniform", low: 1e-3, high: 1e-1 } });
+  const cosine = { scheduler: { name: "cosine", tMax: 10, etaMin: 0, interval: "step" } };
+  assert.ok(lengthSpaceWarning(batch, cosine));
+  assert.equal(lengthSpaceWarning(lr, cosine), undefined);
+  assert.equal(lengthSpaceWarning(batch, { scheduler: { name: "step", stepSize: 3 } }), undefined);
+  assert.equal(lengthSpaceWarning(batch, {}), undefined);
+  const both = parseSpace({
+    batchSize: { type: "choice", values: [8, 16] },
+    "scheduler.tMax": { type: "choice", values: [10, 20] },
+  });
+  assert.equal(lengthSpaceWarning(both, cosine), undefined);
+  // a warmup's length is not where the schedule ends
+  const warm = { scheduler: { name: "warmupCosine", warmupSteps: 2, totalSteps: 10 } };
+  assert.match(lengthSpaceWarning(batch, warm)!.message, /\(scheduler\.totalSteps = 10\)/);
 });
