@@ -34,6 +34,10 @@ export function buildProgram(run: (work: () => Promise<number>) => Promise<void>
     .version(denoJson.version, "-V, --version", "print the version")
     .option("--debug", "print stack traces of errors")
     .showHelpAfterError("(run with --help for usage)")
+    // Set before the commands are added, so that they inherit it: a subcommand's usage error
+    // (an unknown option, a missing argument) is thrown to the caller, which exits 2, instead of
+    // commander's own process.exit(1).
+    .exitOverride()
     .enablePositionalOptions()
     .addHelpText(
       "after",
@@ -371,7 +375,6 @@ if (import.meta.main) {
       exitCode = reportError(error, debug);
     }
   });
-  program.exitOverride();
   try {
     // --debug may stand anywhere (it is read above), so it is taken out before commander parses.
     await program.parseAsync(Deno.args.filter((arg) => arg !== "--debug"), { from: "user" });
