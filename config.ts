@@ -16,6 +16,7 @@ import { fieldNames, formatPath, optionalAt, showValue, unionAt, valueAt } from 
 import { closestOption, issueText } from "./issue_text.ts";
 import { parseJsonText } from "./json_syntax.ts";
 import { configStyle, describeSuggestion, suggestField, suggestionHint } from "./unknown_fields.ts";
+import { fileError } from "./file_errors.ts";
 import { type ScaledLearningRate, scaleLearningRate } from "./optimizers/scaling.ts";
 import { maximizes, settingFault } from "./optimizers/hazards.ts";
 import { checkLossFits, checkMonitor, dataTask, LOSS_METRICS } from "./task_fit.ts";
@@ -692,6 +693,63 @@ export function applyOverrides(
   return out;
 }
 
+/** The hint for a config path that is a directory: the JSON files in it, if any. */
+function configsIn(directory: string): string {
+  let names: string[] = [];
+  try {
+    names = [...Deno.readDirSync(directory)]
+      .filter((entry) => entry.isFile && entry.name.endsWith(".json"))
+      .map((entry) => `${directory.replace(/\/+$/, "")}/${entry.name}`).sort();
+  } catch { /* unreadable: no names to offer */ }
+  return names.length === 0
+    ? "give the path of a JSON config file"
+    : `give the path of a JSON config file, e.g. ${names.slice(0, 3).join(", ")}`;
+}
+
+/**
+ * Reads a JSON config file as an object, before validation. A missing file, a directory or an
+ * unreadable file is named with why; a UTF-8 byte order mark (as some Windows editors write) is
+ * skipped, as JSON.parse would refuse it.
+ *
+ * @example
+ * ```ts ignore
+ * import { readConfigFile } from "./config.ts";
+ * const input = await readConfigFile("examples/fashion_mnist_mlp.json");
+ * console.assert(input.name === "fashion-mlp");
+ * ```
+ */
+export async function readConfigFile(path: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (cause) {
+    const described = fileError(cause, {
+      action: "read config file",
+      path,
+      expected: "a JSON config file",
+      hint: cause instanceof Deno.errors.NotFound
+        ? "check the path (relative paths start at the working directory)"
+        : cause instanceof Deno.errors.IsADirectory
+        ? configsIn(path)
+        : undefined,
+    });
+    throw new AnnealError("config", described?.message ?? `Cannot read config file '${path}'`, {
+      where: path,
+      hint: described?.hint ?? "check the path; config files are JSON",
+      cause,
+    });
+  }
+  // a syntax error is named by its line and column (json_syntax.ts), a byte order mark skipped
+  const input = parseJsonText(text, `config file '${path}'`, "config", path);
+  if (input === null || typeof input !== "object" || Array.isArray(input)) {
+    throw new AnnealError("config", `Config file '${path}' must hold a JSON object`, {
+      where: path,
+      hint: 'write the config as one object: { "epochs": 5, "optimizer": { "lr": 0.1 } }',
+    });
+  }
+  return input as Record<string, unknown>;
+}
+
 /**
  * Reads a JSON config file, applies overrides and validates; `flags` maps an override to the
  * flag it was typed as (`{ "epochs=0": "--epochs 0" }`), for errors.
@@ -701,25 +759,7 @@ export async function loadConfig(
   overrides: string[] = [],
   flags: Record<string, string> = {},
 ): Promise<RunConfig> {
-  let input: Record<string, unknown> = {};
-  if (path !== undefined) {
-    let text: string;
-    try {
-      text = await Deno.readTextFile(path);
-    } catch (cause) {
-      throw new AnnealError("config", `Cannot read config file '${path}'`, {
-        where: path,
-        hint: "check the path; config files are JSON",
-        cause,
-      });
-    }
-    input = parseJsonText(text, `config file '${path}'`, "config", path) as typeof input;
-    if (input === null || typeof input !== "object" || Array.isArray(input)) {
-      throw new AnnealError("config", `Config file '${path}' must hold a JSON object`, {
-        where: path,
-      });
-    }
-  }
+  const input = path === undefined ? {} : await readConfigFile(path);
   const source = path ? `config '${path}'` : "config";
   return parseWithOverrides(applyOverrides(input, overrides), source, overrides, flags);
 }

@@ -13,6 +13,7 @@ import {
   recordLrFind,
   writeFileAtomic,
 } from "../../mod.ts";
+import { readConfigFile } from "../../config.ts";
 import { formatNumber, writeFlagFile } from "../output.ts";
 import { parseNumberFlag } from "./schedule.ts";
 
@@ -72,8 +73,10 @@ export async function lrFindCommand(options: LrFindCommandOptions): Promise<numb
   if (options.plot) await writeFlagFile("--plot", options.plot, await lrFindSvg(result));
 
   if (options.apply) {
-    const text = await Deno.readTextFile(options.config!);
-    const updated = applyOverrides(JSON.parse(text), result.suggestedOverrides);
+    const updated = applyOverrides(
+      await readConfigFile(options.config!),
+      result.suggestedOverrides,
+    );
     await writeFileAtomic(
       options.config!,
       new TextEncoder().encode(JSON.stringify(updated, null, 2) + "\n"),

@@ -13,6 +13,7 @@ import {
   train,
 } from "../../mod.ts";
 import type { RunEvent, RunResult, TrainingRun } from "../../mod.ts";
+import { readConfigFile } from "../../config.ts";
 import { formatMetrics, formatNumber } from "../output.ts";
 import { StepProgress } from "../progress.ts";
 import { parseNumberFlag } from "./schedule.ts";
@@ -77,8 +78,8 @@ export function lrOverride(lr: string, config: unknown): { override: string; not
 /** The config file with the `--set`s applied, as JSON; undefined when it cannot be read. */
 async function rawConfig(options: TrainCommandOptions): Promise<unknown> {
   try {
-    const text = options.config === undefined ? "{}" : await Deno.readTextFile(options.config);
-    return applyOverrides(JSON.parse(text), options.set);
+    const input = options.config === undefined ? {} : await readConfigFile(options.config);
+    return applyOverrides(input, options.set);
   } catch {
     return undefined;
   }
