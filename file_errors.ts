@@ -15,7 +15,10 @@ export interface FileErrorContext {
   path?: string;
   /** What should be at the path, e.g. "a readable JSON file", "a directory". */
   expected?: string;
-  /** How to fix it (default: a hint for the kind of failure). */
+  /**
+   * How to fix it (default: a hint for the kind of failure). Not used where the path is not at
+   * fault but its file system is (read-only, full): that failure's own hint says what to do.
+   */
   hint?: string;
 }
 
@@ -26,6 +29,35 @@ const FILE_ERRORS = [
   Deno.errors.AlreadyExists,
   Deno.errors.PermissionDenied,
 ];
+
+/**
+ * Failures of the file system that holds the path, not of the path itself; Deno raises them as
+ * plain `Error`s with the OS's code.
+ */
+const DEVICE_CODES: Record<string, { why: string; fix: (parent: string) => string }> = {
+  EROFS: {
+    why: "the file system is read-only",
+    fix: (parent) =>
+      `choose a path on a writable file system (the one that holds '${parent}' is mounted read-only)`,
+  },
+  ENOSPC: {
+    why: "no space left on its disk",
+    fix: (parent) =>
+      `free space on the disk that holds '${parent}' (df -h '${parent}'), or choose a path on another disk`,
+  },
+  EDQUOT: {
+    why: "the disk quota is exceeded",
+    fix: (parent) =>
+      `free space within your quota (quota -s), or choose a path outside '${parent}'`,
+  },
+};
+
+function deviceCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return error instanceof Error && typeof code === "string" && code in DEVICE_CODES
+    ? code
+    : undefined;
+}
 
 const VERBS: Record<string, string> = {
   readfile: "read",
@@ -67,6 +99,12 @@ function existingAncestor(path: string): { path: string; info: Deno.FileInfo } |
 
 /** Why it failed and the default fix, for one kind of error at `path`. */
 function explain(error: Error, op: string, path: string): { why: string; fix: string } {
+  const device = deviceCode(error);
+  if (device) {
+    // the nearest directory that exists: one a user can look at (df, mount)
+    const held = existingAncestor(path)?.path ?? parentOf(path);
+    return { why: DEVICE_CODES[device].why, fix: DEVICE_CODES[device].fix(held) };
+  }
   if (error instanceof Deno.errors.NotADirectory) {
     const ancestor = existingAncestor(path);
     const file = ancestor && !ancestor.info.isDirectory ? ancestor.path : path;
@@ -127,7 +165,8 @@ function explain(error: Error, op: string, path: string): { why: string; fix: st
  * ```
  */
 export function fileError(error: unknown, context: FileErrorContext = {}): AnnealError | undefined {
-  if (!FILE_ERRORS.some((kind) => error instanceof kind)) return undefined;
+  const device = deviceCode(error);
+  if (!device && !FILE_ERRORS.some((kind) => error instanceof kind)) return undefined;
   const failure = error as Error;
   // Deno's messages end with the operation and its path: "...: readfile '/x.json'".
   const named = failure.message.match(/: (\w+) '([^']*)'(?: -> '[^']*')?$/);
@@ -141,6 +180,6 @@ export function fileError(error: unknown, context: FileErrorContext = {}): Annea
   return new AnnealError(
     "file",
     `Cannot ${action}${path ? ` '${path}'` : ""}: ${why}${expected}`,
-    { where: path, hint: context.hint ?? fix, cause: error },
+    { where: path, hint: (device ? undefined : context.hint) ?? fix, cause: error },
   );
 }

@@ -71,3 +71,36 @@ Deno.test("fileError names the path, why it failed and a fix, for each kind of f
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("fileError says a read-only or full file system is at fault, not the path, and names the directory to look at", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "anneal-file-errors-" });
+  try {
+    // as Deno raises them: a plain Error with the OS's code (seen on a read-only tmpfs and a full one)
+    const readOnly = Object.assign(
+      new Error(`Read-only file system (os error 30): mkdir '${dir}/runs/run-1/checkpoints'`),
+      { code: "EROFS" },
+    );
+    const hint = "point --runs-dir at a directory, or move the file in the way";
+    const refused = fileError(readOnly, { action: "create the directory", hint })!;
+    assert.equal(refused.code, "file");
+    assert.equal(
+      refused.message,
+      `Cannot create the directory '${dir}/runs/run-1/checkpoints': the file system is read-only`,
+    );
+    assert.equal(
+      refused.hint,
+      `choose a path on a writable file system (the one that holds '${dir}' is mounted read-only)`,
+      "the caller's hint is about the path, which is not at fault",
+    );
+    const full = Object.assign(
+      new Error(`No space left on device (os error 28): writefile '${dir}/report.html'`),
+      { code: "ENOSPC" },
+    );
+    const described = fileError(full)!;
+    assert.equal(described.message, `Cannot write '${dir}/report.html': no space left on its disk`);
+    assert.match(described.hint!, new RegExp(`df -h '${dir}'`));
+    assert.equal(fileError(Object.assign(new Error("other"), { code: "EIO" })), undefined);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
