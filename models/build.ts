@@ -156,6 +156,7 @@ function cnn(
       { where: "model.kind", hint: "use kind 'mlp' for tabular data, or load image data (idx)" },
     );
   }
+  checkPooling(spec, shape.inputShape[0], shape.inputShape[1]);
   spec.filters.forEach((filters, i) => {
     const fanIn = spec.kernelSize * spec.kernelSize * lastDim(x);
     x = conv2d({
@@ -187,6 +188,42 @@ function cnn(
     }
   });
   return head(x, shape.outputUnits, init);
+}
+
+/**
+ * Each conv block keeps its maps' size ("same" padding) and its pool divides it, rounding down: a
+ * map pooled below 1x1 has no values, and the dense layers after it none to read (their weights'
+ * fan-in is 0, so they start NaN). torch's MaxPool2d raises there ("Output size is too small").
+ */
+function checkPooling(
+  spec: Extract<ResolvedModelSpec, { kind: "cnn" }>,
+  height: number,
+  width: number,
+): void {
+  if (spec.pool <= 1) return;
+  let [h, w] = [height, width];
+  for (let block = 0; block < spec.filters.length; block++) {
+    const [pooledH, pooledW] = [Math.floor(h / spec.pool), Math.floor(w / spec.pool)];
+    if (pooledH === 0 || pooledW === 0) {
+      const fits = block; // the blocks before this one
+      throw new AnnealError(
+        "config",
+        `Cannot build cnn model: conv block ${block} gets ${h}x${w} maps, which its pool ` +
+          `${spec.pool} makes ${pooledH}x${pooledW}: no values are left (from ${height}x${width} ` +
+          `images, ${spec.filters.length} block${spec.filters.length === 1 ? "" : "s"} of pool ` +
+          `${spec.pool})`,
+        {
+          where: "model.filters",
+          hint: fits > 0
+            ? `use at most ${fits} conv block${fits === 1 ? "" : "s"} for ${height}x${width} ` +
+              `images (--set 'model.filters=${JSON.stringify(spec.filters.slice(0, fits))}'), ` +
+              `or a smaller pool (model.pool)`
+            : `use a pool of at most ${Math.min(height, width)} (model.pool), or 1 for none`,
+        },
+      );
+    }
+    [h, w] = [pooledH, pooledW];
+  }
 }
 
 function rnn(

@@ -220,6 +220,51 @@ Deno.test("a cnn on non-image data is rejected with a hint", () => {
   );
 });
 
+Deno.test("a cnn whose pools leave no values is refused naming the block and how many fit; one that fits trains finite", () => {
+  const refusal = (spec: ModelSpec, shape: ModelShape) => {
+    try {
+      buildModel(spec, shape, 0);
+    } catch (error) {
+      assert.ok(error instanceof AnnealError && error.code === "config", String(error));
+      return error;
+    }
+    assert.fail(`${label({ spec, shape })} was built`);
+  };
+  const deep = refusal({ kind: "cnn", filters: [4, 8, 8, 8] }, image);
+  assert.match(deep.message, /conv block 3 gets 1x1 maps, which its pool 2 makes 0x0/);
+  assert.equal(deep.where, "model.filters");
+  assert.match(
+    deep.hint!,
+    /at most 3 conv blocks for 8x8 images \(--set 'model\.filters=\[4,8,8\]'\)/,
+  );
+  // the narrower side runs out first
+  const wide = refusal({ kind: "cnn", filters: [2, 2, 2] }, {
+    inputShape: [16, 4],
+    outputUnits: 2,
+  });
+  assert.match(wide.message, /conv block 2 gets 4x1 maps, which its pool 2 makes 2x0/);
+  const pool = refusal({ kind: "cnn", filters: [2], pool: 9 }, image);
+  assert.match(pool.hint!, /a pool of at most 8 \(model\.pool\), or 1 for none/);
+  // as many blocks as fit, or no pooling, build, and their outputs and gradients are finite
+  for (
+    const spec of [{ kind: "cnn", filters: [4, 8, 8] }, {
+      kind: "cnn",
+      filters: [2, 2, 2, 2, 2],
+      pool: 1,
+    }] as ModelSpec[]
+  ) {
+    withModel(spec, image, 0, (model) => {
+      const x = tf.randomNormal([2, 8, 8, 1]);
+      const y = model.predict(x) as tf.Tensor;
+      assert.ok(
+        (y.dataSync() as Float32Array).every(Number.isFinite),
+        label({ spec, shape: image }),
+      );
+      tf.dispose([x, y]);
+    });
+  }
+});
+
 Deno.test("invalid shapes and unknown spec keys are rejected", () => {
   assert.throws(
     () => buildModel({ kind: "linear" }, { inputShape: [0], outputUnits: 2 }, 0),

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { anneal, tempRunsDir } from "./_helpers.ts";
+import { idxBytes } from "../data/_test_helpers.ts";
 
 Deno.test("a subcommand's usage error (unknown option, missing argument) exits 2, as the top level's", async () => {
   for (
@@ -60,4 +61,43 @@ Deno.test("a config path that is missing or a directory is named with why; a con
   const trained = await anneal("train", "-c", bom, "--no-progress");
   assert.equal(trained.code, 0, trained.stderr);
   assert.match(trained.stdout, /completed: finished 1 epoch/);
+});
+
+/** IDX files of `n` random grey `size`x`size` images in 3 classes (and 4 test ones) under `dir`. */
+async function writeSmallIdx(dir: string, n: number, size: number): Promise<void> {
+  await Deno.mkdir(dir, { recursive: true });
+  const pixels = (count: number) => Array.from({ length: count * size * size }, (_, i) => i % 256);
+  const labels = (count: number) => Array.from({ length: count }, (_, i) => i % 3);
+  await Deno.writeFile(`${dir}/train-images-idx3-ubyte`, idxBytes([n, size, size], pixels(n)));
+  await Deno.writeFile(`${dir}/train-labels-idx1-ubyte`, idxBytes([n], labels(n)));
+  await Deno.writeFile(`${dir}/t10k-images-idx3-ubyte`, idxBytes([4, size, size], pixels(4)));
+  await Deno.writeFile(`${dir}/t10k-labels-idx1-ubyte`, idxBytes([4], labels(4)));
+}
+
+Deno.test("a cnn too deep for small images is refused naming the blocks that fit, not taken for a divergence", async () => {
+  await using runs = await tempRunsDir();
+  await writeSmallIdx(`${runs.dir}/idx`, 10, 8);
+  const args = [
+    "train",
+    "--backend",
+    "cpu",
+    "--epochs",
+    "1",
+    "--runs-dir",
+    runs.dir,
+    "--no-progress",
+    "--set",
+    "data.kind=idx",
+    "--set",
+    `data.dir=${runs.dir}/idx`,
+  ];
+  // 8x8 pooled by 2 four times: 4, 2, 1, then 0x0 (its dense layer started NaN: "learning rate
+  // too high", exit 3)
+  const deep = await anneal(...args, "--set", 'model={"kind":"cnn","filters":[4,8,8,8]}');
+  assert.equal(deep.code, 1, deep.stderr);
+  assert.match(deep.stdout + deep.stderr, /conv block 3 gets 1x1 maps, which its pool 2 makes 0x0/);
+  assert.match(deep.stderr, /hint: use at most 3 conv blocks for 8x8 images/);
+  assert.doesNotMatch(deep.stdout + deep.stderr, /learning rate too high/);
+  const fits = await anneal(...args, "--set", 'model={"kind":"cnn","filters":[4,8,8]}');
+  assert.equal(fits.code, 0, fits.stderr);
 });

@@ -132,9 +132,6 @@ export function cnnPlan(
         epsilon: layer.epsilon,
       };
     }
-    if (spec.pool > height || spec.pool > width) {
-      return `a pool of ${spec.pool} over a ${height}x${width} map`;
-    }
     convs.push({
       kernel,
       bias,
