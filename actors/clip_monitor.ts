@@ -11,6 +11,7 @@ import type { NonFiniteHandled, StepsObserved } from "./protocol.ts";
 import { divergenceHint } from "./early_stopper.ts";
 import { explosionReason, initLossWatch, type LossWatchState, observeLoss } from "./loss_watch.ts";
 import { maximizes, settingFault } from "../optimizers/hazards.ts";
+import { FIRST_STEP, firstStepFault } from "../report/first_step.ts";
 
 type Clipping = z.output<typeof ClippingSchema>;
 
@@ -187,13 +188,15 @@ export function observeSteps(
       const futile = hopeless
         ? ` (${clipping.onNonFinite} cannot help: ${fault!.field} breaks every step)`
         : ` (${clipping.onNonFinite} did not help)`;
+      // before any update the learning rate cannot be the cause
+      const first = step === FIRST_STEP ? firstStepFault(what) : undefined;
       out.toTrainer.push({
         type: "NonFiniteHandled",
         step,
         action,
-        reason: `training diverged at step ${step}: ${what}` +
+        reason: (first?.reason ?? `training diverged at step ${step}: ${what}`) +
           (action === "stop" && clipping.onNonFinite !== "stop" ? futile : ""),
-        hint: divergenceHint(optimizer, message.lr[i], scheduler),
+        hint: first?.hint ?? divergenceHint(optimizer, message.lr[i], scheduler),
       });
       if (action !== "skip") break;
       continue;

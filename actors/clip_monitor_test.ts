@@ -68,6 +68,30 @@ Deno.test("a NaN loss gets the configured action, and endless skipping turns int
   assert.ok(actions.slice(0, -1).every((a) => a === "skip"));
 });
 
+Deno.test("a loss or gradient not finite at step 0, before any update, is blamed on the data or model, not the learning rate", () => {
+  const stop = ClippingSchema.parse({});
+  for (
+    const [norms, losses, what] of [
+      [[1], [Infinity], /the loss became Infinity on the initial weights, before any update/],
+      [[NaN], [1], /the gradient norm became NaN on the initial weights, before any update/],
+    ] as [number[], number[], RegExp][]
+  ) {
+    const [, out] = observeSteps(stop, initClipMonitor(stop, 16), window(0, norms, losses));
+    const handled = out.toTrainer[0] as { action: string; reason: string; hint: string };
+    assert.equal(handled.action, "stop");
+    assert.match(handled.reason, /^training diverged at step 0: /);
+    assert.match(handled.reason, what);
+    assert.match(handled.hint, /the learning rate is not the cause/);
+    assert.doesNotMatch(handled.hint, /divide by 10/);
+  }
+  // the same loss a step later, after an update, is the learning rate's to answer for
+  const [, later] = observeSteps(stop, initClipMonitor(stop, 16), window(0, [1, 1], [1, Infinity]));
+  assert.match(
+    (later.toTrainer[0] as { hint: string }).hint,
+    /learning rate too high: divide by 10/,
+  );
+});
+
 Deno.test("rmsprop with alpha above 1: a NaN step stops at once, blaming alpha; rollback and skip cannot help", () => {
   const rmsprop = { name: "rmsprop", lr: 0.01, alpha: 1.5 };
   for (const onNonFinite of ["stop", "skip", "rollback"] as const) {

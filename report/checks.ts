@@ -9,6 +9,7 @@ import type { Finding, RunRecord } from "./types.ts";
 import { maximizes, settingFault } from "../optimizers/hazards.ts";
 import { rateChange, type RateSetting, rateSetting } from "../schedulers/rate_setting.ts";
 import { stretchChanges } from "../schedulers/stretch.ts";
+import { FIRST_STEP, firstStepFault } from "./first_step.ts";
 
 // Thresholds. Each is a judgement call taken from common practice; the tests pin their effect.
 /** Diverged when a loss exceeds this multiple of the first (Keras/Lightning divergence checks use ~10x). */
@@ -161,6 +162,18 @@ export function checkDiverged(
     }`;
   }
   if (!evidence) return undefined;
+  if (badStep?.step === FIRST_STEP) {
+    // on the initial weights, before any update: not the learning rate's doing
+    const first = firstStepFault(`the loss became ${badStep.loss}`);
+    return {
+      kind: "diverged",
+      severity: "critical",
+      title: first.title,
+      evidence,
+      fix: first.hint,
+      set: [],
+    };
+  }
   const fault = settingFault(optimizer);
   if (fault) {
     return {

@@ -32,6 +32,17 @@ Deno.test("diverged: a NaN step names the step and epoch", () => {
   assert.deepEqual(d.findings[0].set, ["optimizer.lr=0.1"]);
 });
 
+Deno.test("diverged: a loss not finite at step 0, before any update, blames the data or model, with no rate to set", () => {
+  const steps = syntheticSteps(1, 10, () => 1);
+  steps[0].loss = Infinity;
+  const d = diagnose(syntheticRun([], { steps, lr: 1, status: "diverged" }));
+  assert.deepEqual(kinds(d), ["diverged"]);
+  assert.match(d.findings[0].title, /the data or the model, not the learning rate/);
+  assert.match(d.findings[0].evidence, /the loss became Infinity at step 0 \(epoch 0\)/);
+  assert.match(d.findings[0].fix, /the learning rate is not the cause/);
+  assert.deepEqual(d.findings[0].set, []);
+});
+
 Deno.test("diverged: all-NaN curves are diverged, not healthy or too short", () => {
   const d = diagnose(syntheticRun([NaN, NaN, NaN, NaN]));
   assert.deepEqual(kinds(d), ["diverged"]);

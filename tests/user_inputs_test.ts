@@ -101,3 +101,32 @@ Deno.test("a cnn too deep for small images is refused naming the blocks that fit
   const fits = await anneal(...args, "--set", 'model={"kind":"cnn","filters":[4,8,8]}');
   assert.equal(fits.code, 0, fits.stderr);
 });
+
+Deno.test("a CSV target too large for float32's loss stops at step 0 naming the data, not the learning rate", async () => {
+  await using runs = await tempRunsDir();
+  const csv = `${runs.dir}/huge.csv`;
+  const rows = Array.from({ length: 40 }, (_, i) => `${i},${i % 7},${i * 1e21}`);
+  await Deno.writeTextFile(csv, ["a,b,y", ...rows].join("\n") + "\n");
+  const out = await anneal(
+    "train",
+    "--backend",
+    "cpu",
+    "--epochs",
+    "2",
+    "--runs-dir",
+    runs.dir,
+    "--no-progress",
+    "--set",
+    "data.kind=csv",
+    "--set",
+    `data.path=${csv}`,
+    "--set",
+    "data.target=y",
+  );
+  assert.equal(out.code, 3, out.stderr);
+  const printed = out.stdout + out.stderr;
+  assert.match(printed, /the loss became Infinity on the initial weights, before any update/);
+  assert.match(printed, /hint: no update had been made, so the learning rate is not the cause/);
+  assert.match(printed, /Diagnosis: diverged at the first step: the data or the model/);
+  assert.doesNotMatch(printed, /divide by 10/);
+});

@@ -1,0 +1,35 @@
+/**
+ * A loss or gradient that is not finite at a run's first step: it was computed on the initial
+ * weights, before any update, so the learning rate cannot be its cause (a tenth of it would fail
+ * the same way). The data or the model is: values so large that the loss overflows float32, or
+ * NaN/Infinity reaching the model. Said alike by the clip monitor's stop and by `diagnose`.
+ *
+ * @module
+ */
+
+/** The step whose loss and gradient are computed before any update: the run's first. */
+export const FIRST_STEP = 0;
+
+/**
+ * What to do about a loss or gradient norm (`what`, e.g. "the loss became Infinity") that is not
+ * finite at the first step.
+ *
+ * @example
+ * ```ts
+ * import { firstStepFault } from "./first_step.ts";
+ * const fault = firstStepFault("the loss became Infinity");
+ * console.assert(fault.reason.includes("before any update"));
+ * console.assert(!fault.hint.includes("divide"));
+ * ```
+ */
+export function firstStepFault(what: string): { reason: string; title: string; hint: string } {
+  return {
+    reason: `training diverged at step ${FIRST_STEP}: ${what} on the initial weights, ` +
+      "before any update",
+    title: "diverged at the first step: the data or the model, not the learning rate",
+    hint: "no update had been made, so the learning rate is not the cause: the loss overflows " +
+      "float32 (~3.4e38) on the data as it is, or NaN/Infinity reaches the model; scale " +
+      "values that large down (a CSV's data.normalize scales its features, not its target), " +
+      "and check the data for NaN or infinite values",
+  };
+}
