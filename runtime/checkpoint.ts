@@ -104,8 +104,7 @@ export async function decodeCheckpoint(
   const torn = (detail: string) =>
     new AnnealError("checkpoint", `Checkpoint '${where}' is damaged: ${detail}`, {
       where,
-      hint:
-        "it was not loaded; resume from another checkpoint (checkpoints/best.ckpt) or start a new run",
+      hint: "it was not loaded: it was cut short or changed after anneal wrote it",
     });
   if (bytes.length < 16 || !MAGIC.every((b, i) => bytes[i] === b)) {
     throw torn("it does not start with the ANNEALCK signature");

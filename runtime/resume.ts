@@ -6,6 +6,7 @@
 import { parseConfig, type RunConfig } from "../config.ts";
 import { AnnealError } from "../errors.ts";
 import { jsonDifferences } from "../zod_paths.ts";
+import { type CheckpointState, loadCheckpoint, type WeightMap } from "./checkpoint.ts";
 import {
   formatAge,
   hostname,
@@ -258,4 +259,32 @@ function merge(base: unknown, over: unknown): unknown {
   const out: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(over)) out[key] = merge(base[key], value);
   return out;
+}
+
+/**
+ * Loads the checkpoint a resume continues from, `checkpoints/last.ckpt`. One that is damaged (cut
+ * short, changed after it was written) is never loaded: the error says how to go on, from the
+ * best epoch's checkpoint when that one is whole (copied over `last.ckpt`, the epochs after it are
+ * trained again), else with a new run from the run's config.
+ */
+export async function loadResumeCheckpoint(
+  runDir: string,
+  runId: string,
+  runsDir: string,
+): Promise<{ state: CheckpointState; weights: WeightMap }> {
+  const last = `${runDir}/checkpoints/last.ckpt`;
+  try {
+    return await loadCheckpoint(last);
+  } catch (error) {
+    if (!(error instanceof AnnealError) || !/ is damaged: /.test(error.message)) throw error;
+    const best = `${runDir}/checkpoints/best.ckpt`;
+    const fromBest = await loadCheckpoint(best).then((saved) => saved.state.epoch, () => null);
+    const anew = `start a new run from its config: anneal train -c ${runDir}/config.json`;
+    throw new AnnealError("checkpoint", error.message, {
+      where: last,
+      hint: fromBest === null ? anew : `resume it from its best epoch's checkpoint (epoch ` +
+        `${fromBest}; the epochs after it are trained again): cp ${best} ${last} && ` +
+        `${resumeCommand(runId, runsDir)}; or ${anew}`,
+    });
+  }
 }

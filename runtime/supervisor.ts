@@ -16,15 +16,16 @@ import {
 import { AnnealError, deserializeError } from "../errors.ts";
 import type { ActorName, Init, SupervisorInbox } from "../actors/protocol.ts";
 import { actorPermissions, narrowActorPermissions } from "./actor_permissions.ts";
-import {
-  type CheckpointState,
-  CheckpointWriter,
-  loadCheckpoint,
-  type WeightMap,
-} from "./checkpoint.ts";
+import { type CheckpointState, CheckpointWriter, type WeightMap } from "./checkpoint.ts";
 import type { RunEvent } from "./events.ts";
 import { checkRunId, newRunId, RunWriter } from "./records.ts";
-import { checkNotRunning, readSavedConfig, resumeCommand, resumedConfig } from "./resume.ts";
+import {
+  checkNotRunning,
+  loadResumeCheckpoint,
+  readSavedConfig,
+  resumeCommand,
+  resumedConfig,
+} from "./resume.ts";
 import { checkResumedSteps } from "./resume_steps.ts";
 import { lockRun, type RunLock } from "./run_lock.ts";
 import type { TrainerResult } from "../actors/trainer_worker.ts";
@@ -283,7 +284,7 @@ async function supervise(
         { where: last, hint: "start the run again (`anneal train` with its config.json)" },
       );
     }
-    const saved = await loadCheckpoint(last);
+    const saved = await loadResumeCheckpoint(runDir, runId, config.runsDir);
     resumeState = saved.state as ResumeState;
     before = {
       summary: await readJsonIfAny(`${runDir}/summary.json`),

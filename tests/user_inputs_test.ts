@@ -130,3 +130,57 @@ Deno.test("a CSV target too large for float32's loss stops at step 0 naming the 
   assert.match(printed, /Diagnosis: diverged at the first step: the data or the model/);
   assert.doesNotMatch(printed, /divide by 10/);
 });
+
+Deno.test("resuming from a damaged last.ckpt says how to go on from best.ckpt, and that way works", async () => {
+  await using runs = await tempRunsDir();
+  const trained = await anneal(
+    "train",
+    "--backend",
+    "cpu",
+    "--epochs",
+    "8",
+    "--runs-dir",
+    runs.dir,
+    "--no-progress",
+    "--set",
+    "data.n=100",
+    "--set",
+    "data.validationSplit=0.2",
+    "--set",
+    "optimizer.lr=0.3",
+  );
+  assert.equal(trained.code, 0, trained.stderr);
+  const [run] = [...Deno.readDirSync(runs.dir)].map((entry) => entry.name);
+  const dir = `${runs.dir}/${run}`;
+  const last = `${dir}/checkpoints/last.ckpt`;
+  await Deno.truncate(last, 100); // as a torn copy or a full disk leaves it
+  const damaged = await anneal("train", "--resume", run, "--runs-dir", runs.dir, "--no-progress");
+  assert.equal(damaged.code, 1, damaged.stderr);
+  assert.match(damaged.stderr, /Checkpoint '.*last\.ckpt' is damaged: truncated header/);
+  const hint = damaged.stderr.match(
+    /hint: resume it from its best epoch's checkpoint \(epoch (\d+); the epochs after it are trained again\): cp (\S+) (\S+) && anneal train --resume (\S+) --runs-dir (\S+); or start a new run from its config: anneal train -c (\S+)/,
+  );
+  assert.ok(hint, damaged.stderr);
+  assert.deepEqual(hint.slice(2), [
+    `${dir}/checkpoints/best.ckpt`,
+    last,
+    run,
+    runs.dir,
+    `${dir}/config.json`,
+  ]);
+  // following the hint finishes the run
+  await Deno.copyFile(`${dir}/checkpoints/best.ckpt`, last);
+  const resumed = await anneal("train", "--resume", run, "--runs-dir", runs.dir, "--no-progress");
+  assert.equal(resumed.code, 0, resumed.stderr);
+  const epochs = (await Deno.readTextFile(`${dir}/epochs.ndjson`)).trim().split("\n");
+  assert.equal(epochs.length, 8);
+  // without a whole best.ckpt, a new run is the way
+  await Deno.truncate(last, 100);
+  await Deno.remove(`${dir}/checkpoints/best.ckpt`);
+  const neither = await anneal("train", "--resume", run, "--runs-dir", runs.dir, "--no-progress");
+  assert.equal(neither.code, 1);
+  assert.match(
+    neither.stderr,
+    new RegExp(`hint: start a new run from its config: anneal train -c ${dir}/config.json\\n`),
+  );
+});
