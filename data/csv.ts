@@ -8,7 +8,7 @@
 
 import { AnnealError } from "../errors.ts";
 import { CsvScanner, type CsvSink } from "./csv_parse.ts";
-import { parseFloat32Bytes, parseNumber } from "./csv_number.ts";
+import { looksNumeric, parseFloat32Bytes, parseNumber } from "./csv_number.ts";
 
 /** What {@linkcode readCsv} needs to know about the file. */
 export interface CsvReadOptions {
@@ -41,9 +41,16 @@ function resolveTarget(target: string | number, columns: string[], where: string
   if (typeof target === "string") {
     const index = columns.indexOf(target);
     if (index !== -1) return index;
+    // a first line of numbers is a data row read as the header (data.header defaults to true)
+    const numbers = columns.every(looksNumeric);
     throw new AnnealError("data", `Cannot read CSV: no column is named '${target}'`, {
       where,
-      hint: `set 'target' to one of ${columns.map((c) => `'${c}'`).join(", ")} or to an index`,
+      hint: numbers
+        ? `the first line holds numbers (${columns.slice(0, 3).join(", ")}${
+          columns.length > 3 ? ", ..." : ""
+        }), not column names: if the file has no header row, set data.header=false and ` +
+          `'target' to the column's index (-1 for the last)`
+        : `set 'target' to one of ${columns.map((c) => `'${c}'`).join(", ")} or to an index`,
     });
   }
   const index = target < 0 ? columns.length + target : target;
@@ -197,6 +204,19 @@ class TableBuilder implements CsvSink {
     this.#first = [];
     const { header, target, delimiter } = this.#options;
     if (fields.length < 2) throw oneColumn(fields[0] ?? "", delimiter, `${this.#file}:${line}`);
+    if (!header && !fields.some(looksNumeric)) {
+      const names = fields.slice(0, 3).map((f) => JSON.stringify(f.trim())).join(", ");
+      throw new AnnealError(
+        "data",
+        `Cannot read CSV: data.header is false, and the first line holds no number ` +
+          `(${names}${fields.length > 3 ? ", ..." : ""}): it reads as column names`,
+        {
+          where: `${this.#file}:${line}`,
+          hint: "if it is the header, set data.header=true (the default) and name the target " +
+            "column in 'target'",
+        },
+      );
+    }
     this.columns = header ? fields.map((f) => f.trim()) : fields.map((_, i) => `column${i}`);
     this.targetIndex = resolveTarget(target, this.columns, `${this.#file}:${line}`);
     if (header) return true;

@@ -11,6 +11,20 @@ const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 const NON_FINITE = /^[+-]?(nan|inf|infinity)$/i;
 
 /**
+ * Whether a field's text reads as a decimal number (finite or not), as a column name seldom does.
+ *
+ * @example
+ * ```ts
+ * import { looksNumeric } from "./csv_number.ts";
+ * console.assert(looksNumeric(" -1.5e2") && !looksNumeric("price"));
+ * ```
+ */
+export function looksNumeric(text: string): boolean {
+  const trimmed = text.trim();
+  return NUMBER.test(trimmed) || NON_FINITE.test(trimmed);
+}
+
+/**
  * Parses one CSV field as a finite float32, or throws an error naming file:line and column (and,
  * for the `target` column, the task that reads labels).
  *

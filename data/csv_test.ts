@@ -89,6 +89,35 @@ Deno.test("a missing target column is an error listing the columns", async () =>
   await assertDataError(() => readFile("good.csv", { target: 3 }), /out of range/);
 });
 
+Deno.test("a header setting the file contradicts says so: a first line of numbers read as names, or of names read as data", async () => {
+  // no header row, but data.header is true (the default): the first row became the names
+  const numbers = await assertDataError(
+    () => readCsv(once("1.5,2,3\n4,5,6\n"), "bare.csv", numeric),
+    /no column is named 'y'/,
+    /^bare\.csv:1$/,
+  );
+  assert.match(
+    numbers.hint!,
+    /the first line holds numbers \(1\.5, 2, 3\), not column names: .*set data\.header=false/,
+  );
+  // a header row, but data.header is false
+  const names = await assertDataError(
+    () =>
+      readCsv(once("a,b,label\n1,2,x\n"), "named.csv", { ...numeric, header: false, target: -1 }),
+    /data\.header is false, and the first line holds no number \("a", "b", "label"\)/,
+    /^named\.csv:1$/,
+  );
+  assert.match(names.hint!, /set data\.header=true/);
+  // a first line with a number in it stays a data row (a label column is text)
+  const labelled = await readCsv(once("1,2,x\n3,4,y\n"), "labels.csv", {
+    ...numeric,
+    header: false,
+    target: -1,
+    numericTarget: false,
+  });
+  assert.deepEqual(labelled.labels, ["x", "y"]);
+});
+
 Deno.test("unterminated quotes and a missing file are data errors", async () => {
   await assertDataError(() => readFile("unterminated.csv"), /never closed/, /unterminated\.csv:3$/);
   await assertDataError(() => readFile("after_quote.csv"), /after a closing quote/, /:2$/);
