@@ -280,8 +280,49 @@ export async function readCsv(
   };
 }
 
+/** Whether bytes start with gzip's magic number (1f 8b), as a `.csv.gz` file does. */
+function isGzip(bytes: Uint8Array): boolean {
+  return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+}
+
 /**
- * Streams a file's bytes, wrapping open and read failures in {@linkcode AnnealError}.
+ * A file's bytes as they were written, gunzipped on the fly when they start with gzip's magic
+ * number (as IDX files are read), so that a `.csv.gz` streams as its text.
+ */
+async function* plainBytes(file: Deno.FsFile, path: string): AsyncGenerator<Uint8Array> {
+  const chunks = file.readable[Symbol.asyncIterator]();
+  const first = await chunks.next();
+  if (first.done) return;
+  if (!isGzip(first.value)) {
+    yield first.value;
+    yield* { [Symbol.asyncIterator]: () => chunks };
+    return;
+  }
+  const compressed = new ReadableStream<BufferSource>({
+    start: (controller) => controller.enqueue(first.value),
+    pull: async (controller) => {
+      const next = await chunks.next();
+      if (next.done) controller.close();
+      else controller.enqueue(next.value);
+    },
+    cancel: async () => void await chunks.return?.(),
+  });
+  try {
+    yield* compressed.pipeThrough(new DecompressionStream("gzip"));
+  } catch (cause) {
+    if (cause instanceof AnnealError) throw cause;
+    throw new AnnealError("data", `Cannot gunzip CSV file: ${(cause as Error).message}`, {
+      where: path,
+      hint: "the gzip stream is damaged or cut short: re-download the file, or test it with " +
+        "`gzip -t`",
+      cause,
+    });
+  }
+}
+
+/**
+ * Streams a file's bytes (gunzipped when the file is gzip's), wrapping open and read failures in
+ * {@linkcode AnnealError}.
  *
  * @example
  * ```ts ignore
@@ -301,7 +342,7 @@ export async function* fileChunks(path: string): AsyncGenerator<Uint8Array> {
     });
   }
   try {
-    yield* file.readable;
+    yield* plainBytes(file, path);
   } catch (cause) {
     if (cause instanceof AnnealError) throw cause;
     throw new AnnealError("data", `Cannot read data file '${path}': ${(cause as Error).message}`, {

@@ -118,6 +118,34 @@ Deno.test("a header setting the file contradicts says so: a first line of number
   assert.deepEqual(labelled.labels, ["x", "y"]);
 });
 
+Deno.test("a gzipped CSV is read as its text, as IDX files are; a damaged one is a data error naming it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "anneal-csv-gz-" });
+  try {
+    const text = await Deno.readFile(fixture("good.csv"));
+    const gzipped = new Uint8Array(
+      await new Response(new Blob([text]).stream().pipeThrough(new CompressionStream("gzip")))
+        .arrayBuffer(),
+    );
+    const path = `${dir}/good.csv.gz`;
+    await Deno.writeFile(path, gzipped);
+    const plain = await readFile("good.csv");
+    const read = await readCsv(fileChunks(path), path, numeric);
+    assert.deepEqual(read, plain);
+    // stopped early by a limit, the file is let go (no leaked resource fails the test)
+    assert.equal((await readCsv(fileChunks(path), path, { ...numeric, limit: 1 })).n, 1);
+    const cut = `${dir}/cut.csv.gz`;
+    await Deno.writeFile(cut, gzipped.subarray(0, gzipped.length - 6));
+    const error = await assertDataError(
+      () => readCsv(fileChunks(cut), cut, numeric),
+      /^Cannot gunzip CSV file: /,
+      new RegExp(`^${cut}$`),
+    );
+    assert.match(error.hint!, /damaged or cut short/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("unterminated quotes and a missing file are data errors", async () => {
   await assertDataError(() => readFile("unterminated.csv"), /never closed/, /unterminated\.csv:3$/);
   await assertDataError(() => readFile("after_quote.csv"), /after a closing quote/, /:2$/);
