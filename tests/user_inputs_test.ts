@@ -184,3 +184,26 @@ Deno.test("resuming from a damaged last.ckpt says how to go on from best.ckpt, a
     new RegExp(`hint: start a new run from its config: anneal train -c ${dir}/config.json\\n`),
   );
 });
+
+Deno.test("lr-find's 'to use it' keeps the --sets the test ran with (but those the suggestion replaces); --apply names them", async () => {
+  await using runs = await tempRunsDir();
+  const sets = ["--set", "backend=cpu", "--set", `runsDir=${runs.dir}`, "--set", "batchSize=8"];
+  const found = await anneal("lr-find", ...sets, "--set", "optimizer.lr=0.5");
+  assert.equal(found.code, 0, found.stderr);
+  assert.match(
+    found.stdout,
+    new RegExp(
+      `to use it: anneal train --set 'backend=cpu' --set 'runsDir=${runs.dir}' ` +
+        `--set 'batchSize=8' --set 'optimizer\\.lr=[0-9.e-]+'\\n`,
+    ),
+  );
+  assert.doesNotMatch(found.stdout, /optimizer\.lr=0\.5/, "the suggestion replaces the user's lr");
+  const config = `${runs.dir}/config.json`;
+  await Deno.writeTextFile(config, JSON.stringify({ epochs: 2 }));
+  const applied = await anneal("lr-find", "-c", config, ...sets, "--apply");
+  assert.equal(applied.code, 0, applied.stderr);
+  assert.match(
+    applied.stdout,
+    /; the test ran with --set 'backend=cpu' .* --set 'batchSize=8', which the file does not hold/,
+  );
+});

@@ -121,11 +121,46 @@ export async function lrFindCommand(options: LrFindCommandOptions): Promise<numb
     );
   }
   console.log(`plot written to ${plot}; record in ${runDir}`);
-  const set = result.suggestedOverrides.map((o) => `--set '${o}'`).join(" ");
+  // the rate was found on the config as the --sets made it: training needs them too
+  const kept = keptOverrides(options.set, result.suggestedOverrides);
+  const set = [...kept, ...result.suggestedOverrides].map((o) => `--set ${shellQuote(o)}`)
+    .join(" ");
   console.log(
     options.apply
-      ? `applied to ${options.config}: ${result.suggestedOverrides.join(", ")}`
+      ? `applied to ${options.config}: ${result.suggestedOverrides.join(", ")}` +
+        (kept.length > 0
+          ? `; the test ran with ${kept.map((o) => `--set ${shellQuote(o)}`).join(" ")}, ` +
+            "which the file does not hold: train with them too"
+          : "")
       : `to use it: anneal train ${options.config ? `-c ${options.config} ` : ""}${set}`,
   );
   return 0;
+}
+
+/**
+ * The user's `--set`s that the suggestion leaves standing: those of another path than the
+ * suggestion's, or above it (a whole section the suggestion then changes a field of).
+ *
+ * @example
+ * ```ts
+ * import { keptOverrides } from "./lr_find.ts";
+ * const kept = keptOverrides(["batchSize=8", "optimizer.lr=1", "scheduler.maxLr=2"], [
+ *   "optimizer.lr=0.01",
+ *   'scheduler={"name":"onecycle","maxLr":0.1,"totalSteps":100}',
+ * ]);
+ * console.assert(kept.join() === "batchSize=8");
+ * ```
+ */
+export function keptOverrides(user: string[], suggested: string[]): string[] {
+  const pathOf = (override: string) => override.slice(0, override.indexOf("=")).trim();
+  const replaced = suggested.map(pathOf);
+  return user.filter((override) => {
+    const path = pathOf(override);
+    return !replaced.some((other) => path === other || path.startsWith(`${other}.`));
+  });
+}
+
+/** One shell word: single-quoted, with its own single quotes escaped. */
+function shellQuote(text: string): string {
+  return `'${text.replaceAll("'", `'\\''`)}'`;
 }
