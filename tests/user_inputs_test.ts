@@ -207,3 +207,18 @@ Deno.test("lr-find's 'to use it' keeps the --sets the test ran with (but those t
     /; the test ran with --set 'backend=cpu' .* --set 'batchSize=8', which the file does not hold/,
   );
 });
+
+Deno.test("a run that fails before its first step prints its cause, with no diagnosis of curves it never had", async () => {
+  await using runs = await tempRunsDir();
+  const csv = `${runs.dir}/gap.csv`;
+  await Deno.writeTextFile(csv, "a,b,y\n1,2,3\n2,,4\n3,4,5\n");
+  const out = await anneal(
+    ...["train", "--backend", "cpu", "--runs-dir", runs.dir, "--no-progress"],
+    ...["--set", "data.kind=csv", "--set", `data.path=${csv}`, "--set", "data.target=y"],
+  );
+  assert.equal(out.code, 1, out.stderr);
+  const printed = out.stdout + out.stderr;
+  assert.match(printed, /failed: actor 'dataLoader' failed: Cannot read CSV: column 'b' has ""/);
+  assert.match(printed, /hint: fill in the empty value or drop the row/);
+  assert.doesNotMatch(printed, /Diagnosis|no data: the run recorded no steps/);
+});

@@ -237,7 +237,9 @@ async function follow(
   for await (const event of run.events()) result = printEvent(event, context) ?? result;
   progress.stop();
   result ??= await run.result;
-  if (result.diagnosis) console.log(formatDiagnosis(result.diagnosis));
+  // A run that ended before its first step (bad data, a config its model cannot take) has no
+  // curves to read: the summary's reason says what went wrong, a diagnosis of "no data" would not.
+  if (result.diagnosis && result.steps > 0) console.log(formatDiagnosis(result.diagnosis));
   if (Deno.stdout.isTerminal() && result.epochs > 1) {
     try {
       console.log(terminalCharts(await readRun(result.runDir)));
