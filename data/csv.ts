@@ -20,6 +20,11 @@ export interface CsvReadOptions {
   numericTarget: boolean;
   /** Stop after this many data rows. */
   limit?: number;
+  /**
+   * The file whose columns this one must have, in its order (a test file: the training file's):
+   * features are read by position, so another order would feed them to the wrong weights.
+   */
+  columnsOf?: { file: string; columns: string[] };
 }
 
 /** Rows read from a CSV source. */
@@ -198,6 +203,33 @@ class TableBuilder implements CsvSink {
     }
   }
 
+  /** Refuses columns other than those of `columnsOf`'s file (names with a header, else count). */
+  #checkColumnsOf(line: number): void {
+    const expected = this.#options.columnsOf;
+    const columns = this.columns!;
+    if (expected === undefined) return;
+    const same = columns.length === expected.columns.length &&
+      (!this.#options.header || columns.every((name, i) => name === expected.columns[i]));
+    if (same) return;
+    const list = (names: string[]) =>
+      names.length > 8
+        ? `${names.slice(0, 8).join(", ")}, ... (${names.length})`
+        : names.join(", ");
+    throw new AnnealError(
+      "data",
+      this.#options.header
+        ? `Cannot read CSV: '${this.#file}' has the columns ${list(columns)}, and ` +
+          `'${expected.file}' ${list(expected.columns)}`
+        : `Cannot read CSV: '${this.#file}' has ${columns.length} columns, and ` +
+          `'${expected.file}' ${expected.columns.length}`,
+      {
+        where: `${this.#file}:${line}`,
+        hint: `give it the columns of '${expected.file}', in that order (features are read by ` +
+          "position)",
+      },
+    );
+  }
+
   /** Fixes the columns from the first record, which is data too when there is no header. */
   #firstRecord(line: number): boolean {
     const fields = this.#first;
@@ -218,6 +250,7 @@ class TableBuilder implements CsvSink {
       );
     }
     this.columns = header ? fields.map((f) => f.trim()) : fields.map((_, i) => `column${i}`);
+    this.#checkColumnsOf(line);
     this.targetIndex = resolveTarget(target, this.columns, `${this.#file}:${line}`);
     if (header) return true;
     const encoder = new TextEncoder();

@@ -190,6 +190,7 @@ async function csvDataset(
   spec: ResolvedCsvSpec,
   path: string,
   limit: number | undefined,
+  columnsOf?: { file: string; columns: string[] },
 ) {
   const table = await readCsv(fileChunks(path), path, {
     header: spec.header,
@@ -197,23 +198,20 @@ async function csvDataset(
     target: spec.target,
     numericTarget: spec.task === "regression",
     limit,
+    columnsOf,
   });
   return table;
 }
 
 async function loadCsv(spec: ResolvedCsvSpec): Promise<Sources> {
   const table = await csvDataset(spec, spec.path, spec.limit);
+  // the test file has the training file's columns, in its order
   const testTable = spec.testPath === undefined
     ? undefined
-    : await csvDataset(spec, spec.testPath, spec.testLimit);
-  if (testTable !== undefined && testTable.columns.length !== table.columns.length) {
-    throw new AnnealError(
-      "data",
-      `Cannot read CSV test file: it has ${testTable.columns.length} columns, ` +
-        `the training file ${table.columns.length}`,
-      { where: `${spec.testPath}:1`, hint: "give the test file the training file's columns" },
-    );
-  }
+    : await csvDataset(spec, spec.testPath, spec.testLimit, {
+      file: spec.path,
+      columns: table.columns,
+    });
   const base = {
     inputShape: [table.columns.length - 1],
     targetSize: 1,

@@ -150,6 +150,43 @@ Deno.test("csv classification maps sorted labels to indices, also in the test fi
   assert.deepEqual([...data.test!.x], [6, 7]);
 });
 
+Deno.test("a csv test file must have the training file's columns in its order: features are read by position", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "anneal-test-columns-" });
+  try {
+    const train = `${dir}/train.csv`;
+    await Deno.writeTextFile(train, "a,b,y\n1,10,1\n2,20,2\n3,30,3\n");
+    const bare = `${dir}/bare.csv`; // no header
+    await Deno.writeTextFile(bare, "1,10,1\n2,20,2\n3,30,3\n");
+    const load = async (text: string, header = true) => {
+      const test = `${dir}/test.csv`;
+      await Deno.writeTextFile(test, text);
+      return loadData({
+        kind: "csv",
+        path: header ? train : bare,
+        testPath: test,
+        target: header ? "y" : -1,
+        header,
+        validationSplit: 0,
+        normalize: "none",
+      }, 1);
+    };
+    // the same names in another order fed b to a's weight, silently
+    const swapped = await assertDataError(
+      () => load("b,a,y\n10,1,1\n"),
+      new RegExp(`'${dir}/test\\.csv' has the columns b, a, y, and '${dir}/train\\.csv' a, b, y`),
+      new RegExp(`^${dir}/test\\.csv:1$`),
+    );
+    assert.match(swapped.hint!, /in that order \(features are read by position\)/);
+    // other names: named as such, not as a target to choose among them
+    await assertDataError(() => load("f1,f2,label\n1,2,x\n"), /has the columns f1, f2, label, and/);
+    await assertDataError(() => load("1,10\n", false), /has 2 columns, and '.*bare\.csv' 3/);
+    const same = await load("a,b,y\n4,40,4\n");
+    assert.deepEqual([...same.test!.x], [4, 40]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("csv binary accepts two string labels and rejects three", async () => {
   const quoted = fixture("quoted.csv");
   await assertDataError(
