@@ -60,7 +60,7 @@ Deno.test("a config path that is missing or a directory is named with why; a con
   );
   const trained = await anneal("train", "-c", bom, "--no-progress");
   assert.equal(trained.code, 0, trained.stderr);
-  assert.match(trained.stdout, /completed: finished 1 epoch/);
+  assert.match(trained.stdout, /completed: finished 1 epoch \(1 epoch, /);
 });
 
 /** IDX files of `n` random grey `size`x`size` images in 3 classes (and 4 test ones) under `dir`. */
