@@ -7,7 +7,7 @@
  */
 import { type ConfigWarning, parseConfig, type RunConfig } from "../config.ts";
 import { AnnealError } from "../errors.ts";
-import { applyParams, type Params, parseSpace } from "../sweeps/space.ts";
+import { applyParams, fromUnit, type Params, parseSpace } from "../sweeps/space.ts";
 import type { SweepSpec } from "../sweeps/spec.ts";
 import { runStudy, type StudyResult } from "../sweeps/study.ts";
 import { gridSampler } from "../sweeps/samplers/grid.ts";
@@ -392,6 +392,45 @@ export function checkSweepMetric(
   });
 }
 
+/** The paths whose value decides which fields a config section has (its kind). */
+const KIND_PATHS = ["data", "data.kind", "model", "model.kind", "optimizer", "optimizer.name"];
+
+/**
+ * Refuses, before any trial runs, a search-space path that names no config field (a misspelling,
+ * or a field the base config's kind has not, like `model.hidden` on a linear model): every trial
+ * would fail on it. A path is judged on the base config alone unless the space also varies its
+ * section's kind (then some trials may have the field).
+ */
+export function checkSpacePaths(definition: StudyDefinition): void {
+  const { space } = definition.sweep;
+  for (const [path, distribution] of Object.entries(space)) {
+    const kinds = Object.keys(space).filter((other) =>
+      other !== path && KIND_PATHS.includes(other) && path.startsWith(`${other.split(".")[0]}.`)
+    );
+    if (kinds.length > 0) continue;
+    try {
+      trialConfig(definition, { [path]: fromUnit(distribution, 0) });
+    } catch (error) {
+      if (!(error instanceof AnnealError)) throw error;
+      const unknown = error.where === path &&
+        (/unknown field/.test(error.message) || /^Cannot set /.test(error.message));
+      if (!unknown) continue; // a value some trials may not draw: theirs to fail
+      throw new AnnealError(
+        "config",
+        `Cannot sweep '${path}': ${
+          error.message.replace(/^Invalid trial config: /, "").replace(`'${path}': `, "")
+        }; ` +
+          "every trial would fail on it",
+        {
+          where: formatPath(["sweep", "space", path]),
+          hint: "name a field of the config as its section's kind has it (`anneal schema` " +
+            "lists them), or vary the kind too (e.g. model.kind) in the space",
+        },
+      );
+    }
+  }
+}
+
 async function runDefinition(
   storage: StudyStorage,
   studyName: string,
@@ -401,6 +440,7 @@ async function runDefinition(
 ): Promise<SweepResult> {
   const { sweep, base } = definition;
   checkSweepMetric(sweep, base);
+  checkSpacePaths(definition);
   const { direction, warning } = sweepDirection(sweep, base);
   // a stored study of the other direction: refused saying why and how to go on, before anything
   await checkStudyDirection(storage, studyName, definition, direction, {

@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import { AnnealError, parseConfig, runSweep, sweepDirection } from "../mod.ts";
 import type { ConfigWarning } from "../mod.ts";
 import { parseSpace } from "../sweeps/space.ts";
-import { checkSweepMetric, lengthSpaceWarning } from "./sweep.ts";
+import {
+  checkSpacePaths,
+  checkSweepMetric,
+  lengthSpaceWarning,
+  type StudyDefinition,
+} from "./sweep.ts";
 
 const ascent = { name: "adam", lr: 1e-3, maximize: true };
 const split = { kind: "synthetic-linear", validationSplit: 0.25 };
@@ -159,4 +164,48 @@ Deno.test("no length warning where the schedule has no end, is swept itself, or 
   // a warmup's length is not where the schedule ends
   const warm = { scheduler: { name: "warmupCosine", warmupSteps: 2, totalSteps: 10 } };
   assert.match(lengthSpaceWarning(batch, warm)!.message, /\(scheduler\.totalSteps = 10\)/);
+});
+
+Deno.test("a space path that names no field of the base config is refused before any trial; one whose kind the space varies is not", () => {
+  const definition = (base: Record<string, unknown>, space: Record<string, unknown>) => {
+    const { sweep: _sweep, ...config } = parseConfig(base);
+    return {
+      kind: "anneal-sweep",
+      sweep: { metric: "valLoss", space: parseSpace(space) },
+      base: config,
+    } as unknown as StudyDefinition;
+  };
+  const mlp = { model: { kind: "mlp", hidden: [8] } };
+  for (
+    const [base, path, detail] of [
+      [mlp, "model.hiden", /unknown field \(did you mean 'model\.hidden'\?\)/],
+      [{}, "optimizer.lrr", /unknown field/],
+      [{}, "model.hidden", /unknown field/], // the seed's linear model has no hidden layers
+      [{}, "nosection.x", /'nosection' does not exist/],
+    ] as [Record<string, unknown>, string, RegExp][]
+  ) {
+    try {
+      checkSpacePaths(definition(base, { [path]: { type: "choice", values: [4, 8] } }));
+      assert.fail(`${path} was not refused`);
+    } catch (error) {
+      assert.ok(error instanceof AnnealError, String(error));
+      assert.match(error.message, new RegExp(`^Cannot sweep '${path.replace(".", "\\.")}': `));
+      assert.match(error.message, detail);
+      assert.match(error.message, /every trial would fail on it$/);
+      assert.equal(error.where, `sweep.space["${path}"]`);
+    }
+  }
+  // fields that exist, and a field whose section's kind the space varies, pass
+  checkSpacePaths(definition(mlp, {
+    "model.dropout": { type: "uniform", low: 0, high: 0.5 },
+    "optimizer.lr": { type: "logUniform", low: 1e-4, high: 0.1 },
+  }));
+  checkSpacePaths(definition({}, {
+    "model.kind": { type: "choice", values: ["linear", "mlp"] },
+    "model.dropout": { type: "uniform", low: 0, high: 0.5 },
+  }));
+  // a value some trials draw outside the field's range is theirs to fail, not the space's
+  checkSpacePaths(
+    definition({}, { "optimizer.momentum": { type: "uniform", low: -1, high: 0.9 } }),
+  );
 });

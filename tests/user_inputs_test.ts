@@ -222,3 +222,24 @@ Deno.test("a run that fails before its first step prints its cause, with no diag
   assert.match(printed, /hint: fill in the empty value or drop the row/);
   assert.doesNotMatch(printed, /Diagnosis|no data: the run recorded no steps/);
 });
+
+Deno.test("anneal sweep refuses a misspelled space path before any trial runs, naming the field meant", async () => {
+  await using runs = await tempRunsDir();
+  const out = await anneal(
+    "sweep",
+    "--set",
+    "backend=cpu",
+    "--set",
+    `runsDir=${runs.dir}`,
+    "--set",
+    'model={"kind":"mlp","hidden":[4]}',
+    "--set",
+    'sweep={"space":{"model.dropuot":{"type":"uniform","low":0,"high":0.5}},"metric":"loss","trials":3}',
+  );
+  assert.equal(out.code, 1, out.stderr);
+  assert.match(
+    out.stderr,
+    /Cannot sweep 'model\.dropuot': unknown field \(did you mean 'model\.dropout'\?\); every trial would fail on it \(at sweep\.space\["model\.dropuot"\]\)/,
+  );
+  assert.doesNotMatch(out.stdout, /trial +0/, "no trial ran");
+});
