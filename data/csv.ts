@@ -162,7 +162,10 @@ class TableBuilder implements CsvSink {
     } else if (this.#options.numericTarget) {
       this.targets.push(this.#number(bytes, start, end, column));
     } else {
-      this.labels.push(this.#decoder.decode(bytes.subarray(start, end)).trim());
+      const label = this.#decoder.decode(bytes.subarray(start, end)).trim();
+      // a missing label is no class of its own: reported with its line when the record ends
+      if (label === "") this.#bad ??= { column, text: "" };
+      this.labels.push(label);
     }
   }
 
@@ -185,6 +188,13 @@ class TableBuilder implements CsvSink {
     // A field that failed the general path fails it again here, now with the record's line.
     if (this.#bad) {
       const { column, text } = this.#bad;
+      if (column === this.targetIndex && !this.#options.numericTarget) {
+        throw new AnnealError(
+          "data",
+          `Cannot read CSV: the label column '${this.columns[column]}' is empty`,
+          { where, hint: "fill in the row's label, or drop the row" },
+        );
+      }
       parseNumber(text, where, this.columns[column], column === this.targetIndex);
     }
     this.n++;

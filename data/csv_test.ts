@@ -146,6 +146,26 @@ Deno.test("a gzipped CSV is read as its text, as IDX files are; a damaged one is
   }
 });
 
+Deno.test("an empty label is refused naming its line, not made a class of its own", async () => {
+  const labels = { ...numeric, target: "species", numericTarget: false };
+  for (const text of ["f,species\n1,a\n2,\n3,b\n", 'f,species\n1,a\n2," "\n3,b\n']) {
+    const error = await assertDataError(
+      () => readCsv(once(text), "gaps.csv", labels),
+      /^Cannot read CSV: the label column 'species' is empty$/,
+      /^gaps\.csv:3$/,
+    );
+    assert.match(error.hint!, /fill in the row's label, or drop the row/);
+  }
+  // without a header, the first row's label is checked too
+  await assertDataError(
+    () => readCsv(once("1,\n2,a\n"), "bare.csv", { ...labels, header: false, target: -1 }),
+    /label column 'column1' is empty/,
+    /^bare\.csv:1$/,
+  );
+  const whole = await readCsv(once("f,species\n1,a\n2,b\n"), "whole.csv", labels);
+  assert.deepEqual(whole.labels, ["a", "b"]);
+});
+
 Deno.test("unterminated quotes and a missing file are data errors", async () => {
   await assertDataError(() => readFile("unterminated.csv"), /never closed/, /unterminated\.csv:3$/);
   await assertDataError(() => readFile("after_quote.csv"), /after a closing quote/, /:2$/);
