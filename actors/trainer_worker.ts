@@ -35,7 +35,7 @@ import {
 import { selectBackend } from "../runtime/backend.ts";
 import { READS_IN_FLIGHT, ReadsInFlight } from "../runtime/reads_in_flight.ts";
 import { type CheckpointState, loadCheckpoint, type WeightMap } from "../runtime/checkpoint.ts";
-import { checkResumedSteps } from "../runtime/resume_steps.ts";
+import { checkResumedData, checkResumedSteps } from "../runtime/resume_steps.ts";
 import { checkScheduleReach } from "../schedulers/raises.ts";
 import type { OptimizerState } from "../optimizers/mod.ts";
 
@@ -196,7 +196,8 @@ async function releaseGpu(): Promise<void> {
 async function trainer(context: ActorContext): Promise<TrainerResult> {
   const config = context.init.config as Config;
   const runDir = context.init.runDir;
-  const resume = context.init.resume as { checkpoint: string } | undefined;
+  /** On resume: the checkpoint, and the fingerprint of the data the run trained on. */
+  const resume = context.init.resume as { checkpoint: string; fingerprint?: string } | undefined;
   const loader = new Mailbox<Message>(context.init.ports.dataLoader);
   const scheduler = new Mailbox<Message>(context.init.ports.scheduler);
   const stopper = new Mailbox<Message>(context.init.ports.earlyStopper);
@@ -304,6 +305,10 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       dropLast: config.data.dropLast,
       accumulation,
     }, { runId: context.init.runId, dir: runDir });
+    checkResumedData(resume.fingerprint, info.fingerprint, {
+      runId: context.init.runId,
+      dir: runDir,
+    });
     engine.writeWeights(saved.weights);
     engine.optimizer.setState(saved.state.optimizer as OptimizerState);
     epoch = saved.state.epoch + 1;

@@ -96,3 +96,31 @@ export function checkResumedSteps(
     },
   );
 }
+
+/**
+ * Refuses to resume a run on data other than the data it trained on: its `meta.json` records the
+ * SHA-256 of the samples it loaded (training, validation and test: `recorded`), and `now` is that
+ * of the samples loaded now. A file edited in place since (the same number of rows, other values)
+ * would otherwise go on training, and be judged, on other samples than its checkpoint's epochs,
+ * without a word. A run whose record holds no fingerprint (killed before it loaded its data) is
+ * not checked.
+ */
+export function checkResumedData(
+  recorded: string | undefined,
+  now: string,
+  run: { runId: string; dir: string },
+): void {
+  if (recorded === undefined || recorded === now) return;
+  const { runId, dir } = run;
+  throw new AnnealError(
+    "checkpoint",
+    `Cannot resume run '${runId}': its data is not the data it trained on (SHA-256 ` +
+      `${recorded.slice(0, 12)}... in ${dir}/meta.json, ${now.slice(0, 12)}... now): a data ` +
+      "file changed since (its training, validation or test samples)",
+    {
+      where: `${dir}/meta.json`,
+      hint: "restore the data it trained on, then resume it; or start a new run on the data " +
+        `as it is: \`anneal train -c ${dir}/config.json\``,
+    },
+  );
+}

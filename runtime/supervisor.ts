@@ -634,10 +634,13 @@ async function supervise(
     if (actor === "trainer") {
       for (const [peer, channel] of channels) ports[peer] = channel.port1;
     } else ports.trainer = channels.get(actor)!.port2;
-    const resume = !resumeState
-      ? undefined
-      : actor === "trainer"
-      ? { checkpoint: `${runDir}/checkpoints/last.ckpt` }
+    const resume = !resumeState ? undefined : actor === "trainer"
+      ? {
+        checkpoint: `${runDir}/checkpoints/last.ckpt`,
+        fingerprint: typeof before.meta?.fingerprint === "string"
+          ? before.meta.fingerprint
+          : undefined,
+      }
       : actor === "scheduler"
       ? resumeState.scheduler
       : actor === "earlyStopper"

@@ -243,3 +243,35 @@ Deno.test("anneal sweep refuses a misspelled space path before any trial runs, n
   );
   assert.doesNotMatch(out.stdout, /trial +0/, "no trial ran");
 });
+
+Deno.test("resuming a run whose data file changed in place (same rows, other values) is refused; restored, it resumes", async () => {
+  await using runs = await tempRunsDir();
+  const csv = `${runs.dir}/data.csv`;
+  const rows = Array.from({ length: 40 }, (_, i) => `${i % 5},${i % 3},${(i % 5) - (i % 3)}`);
+  const original = ["a,b,y", ...rows].join("\n") + "\n";
+  await Deno.writeTextFile(csv, original);
+  const args = ["--runs-dir", runs.dir, "--no-progress"];
+  const trained = await anneal(
+    "train",
+    ...args,
+    ...["--backend", "cpu", "--epochs", "2"],
+    ...["--set", "data.kind=csv", "--set", `data.path=${csv}`, "--set", "data.target=y"],
+  );
+  assert.equal(trained.code, 0, trained.stderr);
+  const [run] = [...Deno.readDirSync(runs.dir)].filter((e) => e.isDirectory).map((e) => e.name);
+  await Deno.writeTextFile(csv, original.replace("\n0,0,0\n", "\n0,0,7\n"));
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const changed = await anneal("train", "--resume", run, "--epochs", "3", ...args);
+    assert.equal(changed.code, 1, changed.stderr);
+    assert.match(
+      changed.stdout + changed.stderr,
+      new RegExp(`Cannot resume run '${run}': its data is not the data it trained on`),
+      `attempt ${attempt}: the refusal does not record the new data as the run's`,
+    );
+    assert.match(changed.stdout + changed.stderr, /hint: restore the data it trained on/);
+  }
+  await Deno.writeTextFile(csv, original);
+  const restored = await anneal("train", "--resume", run, "--epochs", "3", ...args);
+  assert.equal(restored.code, 0, restored.stderr);
+  assert.match(restored.stdout + restored.stderr, /completed: finished 3 epochs/);
+});
