@@ -364,6 +364,31 @@ async function* plainBytes(file: Deno.FsFile, path: string): AsyncGenerator<Uint
 }
 
 /**
+ * Refuses a file that is not UTF-8 (or ASCII) text, judged on its first bytes: UTF-16, as Excel's
+ * "Unicode Text" and Windows PowerShell write it, or a binary file, whose NUL bytes no text has.
+ * Read as UTF-8, their fields would be names full of NULs and numbers that do not parse.
+ */
+function checkText(bytes: Uint8Array, path: string): void {
+  const utf16 = (bytes[0] === 0xff && bytes[1] === 0xfe) ||
+    (bytes[0] === 0xfe && bytes[1] === 0xff);
+  const nul = bytes.subarray(0, 4096).indexOf(0);
+  if (!utf16 && nul === -1) return;
+  throw new AnnealError(
+    "data",
+    utf16
+      ? "Cannot read CSV: the file is UTF-16 text (it starts with a UTF-16 byte order mark), and " +
+        "anneal reads UTF-8"
+      : `Cannot read CSV: the file holds a NUL byte (at byte ${nul}), which no UTF-8 text has: ` +
+        "it is UTF-16 text or not text at all",
+    {
+      where: path,
+      hint: `convert it to UTF-8 (iconv -f UTF-16 -t UTF-8 '${path}' > data.csv), or save it ` +
+        'as "CSV UTF-8"; a binary file is no CSV',
+    },
+  );
+}
+
+/**
  * Streams a file's bytes (gunzipped when the file is gzip's), wrapping open and read failures in
  * {@linkcode AnnealError}.
  *
@@ -385,7 +410,12 @@ export async function* fileChunks(path: string): AsyncGenerator<Uint8Array> {
     });
   }
   try {
-    yield* plainBytes(file, path);
+    let first = true;
+    for await (const chunk of plainBytes(file, path)) {
+      if (first) checkText(chunk, path);
+      first = false;
+      yield chunk;
+    }
   } catch (cause) {
     if (cause instanceof AnnealError) throw cause;
     throw new AnnealError("data", `Cannot read data file '${path}': ${(cause as Error).message}`, {

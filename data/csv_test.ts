@@ -166,6 +166,33 @@ Deno.test("an empty label is refused naming its line, not made a class of its ow
   assert.deepEqual(whole.labels, ["a", "b"]);
 });
 
+Deno.test("a UTF-16 or binary file is refused as not UTF-8 text, not read as columns full of NULs", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "anneal-csv-text-" });
+  try {
+    const text = "a,b,y\n1,2,3\n";
+    const utf16 = new Uint8Array(2 + 2 * text.length);
+    utf16.set([0xff, 0xfe]); // little-endian, as Excel's "Unicode Text" and PowerShell write it
+    for (let i = 0; i < text.length; i++) utf16[2 + 2 * i] = text.charCodeAt(i);
+    const cases: [Uint8Array, RegExp][] = [
+      [utf16, /the file is UTF-16 text \(it starts with a UTF-16 byte order mark\)/],
+      [utf16.subarray(2), /holds a NUL byte \(at byte 1\).*UTF-16 text or not text at all/],
+      [new Uint8Array([0x41, 0x2c, 0x00, 0x01, 0x0a]), /holds a NUL byte \(at byte 2\)/],
+    ];
+    for (const [bytes, message] of cases) {
+      const path = `${dir}/data.csv`;
+      await Deno.writeFile(path, bytes);
+      const error = await assertDataError(
+        () => readCsv(fileChunks(path), path, numeric),
+        message,
+        new RegExp(`^${path}$`),
+      );
+      assert.match(error.hint!, /convert it to UTF-8 \(iconv -f UTF-16 -t UTF-8 /);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("unterminated quotes and a missing file are data errors", async () => {
   await assertDataError(() => readFile("unterminated.csv"), /never closed/, /unterminated\.csv:3$/);
   await assertDataError(() => readFile("after_quote.csv"), /after a closing quote/, /:2$/);
