@@ -123,7 +123,12 @@ export async function lockRun(dir: string, options: LockRunOptions): Promise<Run
     }
     let held = false;
     try {
-      if (!(await file.tryLock(true))) throw await heldError(path, dir, options);
+      if (!(await file.tryLock(true))) {
+        const refusal = await heldError(file, path, dir, options);
+        // (let go while the refusal was being written: the holder removed the file; try again)
+        if (refusal === undefined) continue;
+        throw refusal;
+      }
       // Between the open and the lock, the holder may have let it go, removing the file, and
       // another process made it anew: a lock on a file no longer at `path` locks nothing.
       if (!(await isAt(file, path))) continue;
@@ -166,16 +171,20 @@ function lockOf(file: Deno.FsFile, path: string): RunLock {
 /**
  * The refusal when the kernel lock is held: the holder named by the file. It writes its name
  * just after it took the lock, so an empty file, or one that still names a process gone from
- * this host (the one whose lock it took over), is read again for a moment.
+ * this host (the one whose lock it took over), is read again for a moment. Undefined when the
+ * holder let the lock go meanwhile (it removes the file as it does): there is no one to refuse
+ * for, and the lock is to be taken again.
  */
 async function heldError(
+  file: Deno.FsFile,
   path: string,
   dir: string,
   options: LockRunOptions,
-): Promise<AnnealError> {
+): Promise<AnnealError | undefined> {
   const here = options.probe?.host ?? hostname();
   let holder: RunLockHolder | undefined;
   for (let attempt = 0; attempt < 20; attempt++) {
+    if (!(await isAt(file, path))) return undefined;
     holder = await readHolder(path);
     const settled = holder !== undefined &&
       (holder.host !== here ||

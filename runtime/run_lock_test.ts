@@ -46,6 +46,20 @@ Deno.test("of two locks of a run taken at once, one is held and the other refuse
   await again.release(); // a second release does nothing
 });
 
+Deno.test("a lock let go while its refusal is being written is taken, not refused for a holder that is gone", async () => {
+  await using run = await runDir();
+  const first = await lockRun(run.dir, options);
+  // a file that names no holder yet (as just after the holder took it): the refusal reads it
+  // again for a moment, and meanwhile the holder lets the lock go, removing the file
+  await Deno.writeTextFile(run.lock, "");
+  const second = lockRun(run.dir, options);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  await first.release();
+  const taken = await second;
+  assert.equal(parseHolder(await Deno.readTextFile(run.lock))?.pid, Deno.pid);
+  await taken.release();
+});
+
 Deno.test("a lock held by another process of this host is refused naming its pid; once that process is killed, it is taken over", async () => {
   await using run = await runDir();
   const script = `
