@@ -9,8 +9,8 @@
  */
 import type { RunConfig } from "../config.ts";
 import { lrFindRecord, type LrFindResult, lrFindSvg } from "./lr_find.ts";
-import { checkRunId, makeRunDirectory, newRunId } from "./records.ts";
-import { lockRun } from "./run_lock.ts";
+import { checkRunId } from "./records.ts";
+import { claimNewRun } from "./new_run.ts";
 
 /** Options of {@linkcode recordLrFind}. */
 export interface RecordLrFindOptions {
@@ -29,9 +29,11 @@ export interface RecordedLrFind {
 }
 
 /**
- * Records an LR range test's `result` on `config` in a run directory under `config.runsDir`,
+ * Records an LR range test's `result` on `config` in a new run directory under `config.runsDir`,
  * holding the directory's lock while it writes: another process (or another call in this one)
- * writing the same directory is refused with the error `train` gives, naming its holder.
+ * writing the same directory is refused with the error `train` gives, naming its holder, and a
+ * `runId` of a run already there (a training run, an earlier range test) is refused, as `train`
+ * refuses it: nothing of that run is overwritten.
  *
  * @example
  * ```ts
@@ -54,12 +56,14 @@ export async function recordLrFind(
   result: LrFindResult,
   options: RecordLrFindOptions = {},
 ): Promise<RecordedLrFind> {
-  const runId = options.runId === undefined
-    ? newRunId(config.name ? `${config.name}-lr-find` : "lr-find")
-    : checkRunId(options.runId);
-  const runDir = `${config.runsDir}/${runId}`;
-  await makeRunDirectory(runDir);
-  const lock = await lockRun(runDir, { runId, runsDir: config.runsDir, action: "start" });
+  const { runsDir } = config;
+  const { runId, lock } = await claimNewRun({
+    runId: options.runId === undefined ? undefined : checkRunId(options.runId),
+    prefix: config.name ? `${config.name}-lr-find` : "lr-find",
+    runsDir,
+    what: "LR range test",
+  });
+  const runDir = `${runsDir}/${runId}`;
   try {
     await Deno.writeTextFile(`${runDir}/config.json`, JSON.stringify(config, null, 2) + "\n");
     await Deno.writeTextFile(

@@ -18,7 +18,8 @@ import type { ActorName, Init, SupervisorInbox } from "../actors/protocol.ts";
 import { actorPermissions, narrowActorPermissions } from "./actor_permissions.ts";
 import { type CheckpointState, CheckpointWriter, type WeightMap } from "./checkpoint.ts";
 import type { RunEvent } from "./events.ts";
-import { checkRunId, newRunId, RunWriter } from "./records.ts";
+import { checkRunId, RunWriter } from "./records.ts";
+import { claimNewRun } from "./new_run.ts";
 import {
   checkNotRunning,
   loadResumeCheckpoint,
@@ -231,7 +232,14 @@ export function train(
       if (config.epochs !== saved.epochs) savedEpochs = saved.epochs;
     } else {
       config = parseConfig(input);
-      runId = options.runId ? checkRunId(options.runId) : newRunId(config.name);
+      // a run already there of the id given, whatever its status, is refused: never overwritten
+      const claimed = await claimNewRun({
+        runId: options.runId === undefined ? undefined : checkRunId(options.runId),
+        prefix: config.name,
+        runsDir: config.runsDir,
+      });
+      runId = claimed.runId;
+      held.lock = claimed.lock;
     }
   })();
   const result = setup.then(() =>
@@ -322,8 +330,8 @@ async function supervise(
     await writer.truncate("steps.ndjson", (r) => r.step < resumeState!.step);
     await writer.truncate("epochs.ndjson", (r) => r.epoch <= resumeState!.epoch);
   } else {
+    // (the directory is made and locked, found empty: claimNewRun in train)
     await writer.create();
-    held.lock = await lockRun(runDir, { runId, runsDir: config.runsDir, action: "start" });
     await writer.writeJson("config.json", config);
   }
   const effectiveBatch = config.batchSize * config.gradientAccumulation;

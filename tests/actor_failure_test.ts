@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { loadCheckpoint } from "../mod.ts";
+import { loadCheckpoint, type RunEvent, train } from "../mod.ts";
 import { tempRunsDir, trainCollect } from "./_helpers.ts";
 
 const config = {
@@ -47,13 +47,17 @@ for (const { actor, at } of cases) {
 Deno.test("a checkpoint that cannot be written ends the run at once, naming the file, the cause and the fix", async () => {
   await using runs = await tempRunsDir();
   const { dir } = runs;
-  // last.ckpt is a non-empty folder: renaming the written file onto it fails
-  await Deno.mkdir(`${dir}/blocked/checkpoints/last.ckpt`, { recursive: true });
-  await Deno.writeTextFile(`${dir}/blocked/checkpoints/last.ckpt/keep.txt`, "x\n");
-  const { result, events } = await trainCollect(
-    { ...config, epochs: 400, runsDir: dir },
-    { runId: "blocked" },
-  );
+  const run = train({ ...config, epochs: 400, runsDir: dir }, { runId: "blocked" });
+  const events: RunEvent[] = [];
+  for await (const event of run.events()) {
+    events.push(event);
+    if (event.type !== "run.started") continue;
+    // last.ckpt is a non-empty folder: renaming the written file onto it fails (made once the
+    // run has its directory: a new run is not started in a directory that holds files)
+    await Deno.mkdir(`${dir}/blocked/checkpoints/last.ckpt`, { recursive: true });
+    await Deno.writeTextFile(`${dir}/blocked/checkpoints/last.ckpt/keep.txt`, "x\n");
+  }
+  const result = await run.result;
   assert.equal(result.status, "failed");
   assert.equal(result.failedActor, "trainer");
   assert.match(result.reason, /checkpoint could not be written: .*last\.ckpt/);
