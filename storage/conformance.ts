@@ -245,6 +245,34 @@ export function registerStorageConformance(kind: string, factory: StorageFactory
       assert.equal(stillAlive.id, alive!.id);
     }));
 
+  test("interruptTrial fails a RUNNING trial with its reason and enqueues its retry at once", () =>
+    withStorage(factory, async (storage) => {
+      const study = await storage.createStudy(uniqueName("interrupt"), "minimize", {});
+      const first = await storage.createTrial(study.id, { params: { lr: 0.1 }, claimBy: "w" });
+      const waiting = await storage.createTrial(study.id, { params: { lr: 0.2 } });
+      const { failed, retried } = await storage.interruptTrial(first!.id, "interrupted (SIGINT)");
+      assert.deepEqual(failed.map((t) => [t.id, t.state, t.reason]), [
+        [first!.id, "FAILED", "interrupted (SIGINT)"],
+      ]);
+      assert.equal(retried.length, 1);
+      assert.deepEqual(
+        [retried[0].state, retried[0].retryOf, retried[0].retries, retried[0].params],
+        ["WAITING", first!.id, 1, { lr: 0.1 }],
+      );
+      // the retry is not an original trial: the budget of 2 is not spent
+      assert.notEqual(await storage.createTrial(study.id, { params: {}, maxTrials: 3 }), null);
+      // claimed in number order: the trial left waiting first, then the retry
+      assert.equal((await storage.claimTrial(study.id, "w2"))!.id, waiting!.id);
+      const again = await storage.claimTrial(study.id, "w2");
+      assert.equal(again!.id, retried[0].id);
+      // a retry interrupted again keeps pointing at the original
+      const second = await storage.interruptTrial(again!.id, "interrupted (SIGTERM)");
+      assert.deepEqual([second.retried[0].retryOf, second.retried[0].retries], [first!.id, 2]);
+      // only a RUNNING trial is interrupted
+      await assert.rejects(storage.interruptTrial(first!.id, "again"), isStorageError);
+      await assert.rejects(storage.interruptTrial(second.retried[0].id, "again"), isStorageError);
+    }));
+
   test("concurrent claimers in several connections and processes claim each trial exactly once", async () => {
     const trials = 60;
     const setup = await factory.open();

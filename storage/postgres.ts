@@ -275,6 +275,28 @@ class PostgresStorage implements StudyStorage {
     return this.#finish(trialId, "prune", "PRUNED", null, reason, step);
   }
 
+  interruptTrial(trialId: number, reason: string): Promise<ReapResult> {
+    return this.#sql.begin(async (tx) => {
+      // the study row's lock first (it serialises numbering), as createTrial and reapStale take it
+      await tx`
+        SELECT s.id FROM anneal_studies s JOIN anneal_trials t ON t.study_id = s.id
+        WHERE t.id = ${trialId} FOR UPDATE OF s`;
+      await this.#requireRunning(tx, trialId, "interrupt");
+      const [row] = await tx`
+        UPDATE anneal_trials SET state = 'FAILED', reason = ${reason}, finished_at = now()
+        WHERE id = ${trialId} RETURNING *`;
+      const retry = await this.#insertTrial(
+        tx,
+        row.study_id,
+        row.params,
+        null,
+        row.retry_of ?? row.id,
+        row.retries + 1,
+      );
+      return { failed: [await this.#trial(tx, trialId)], retried: [retry] };
+    });
+  }
+
   async heartbeat(trialId: number, workerId: string): Promise<boolean> {
     const result = await this.#sql`
       UPDATE anneal_trials SET heartbeat_at = now()

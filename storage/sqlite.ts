@@ -277,6 +277,22 @@ class SqliteStorage implements StudyStorage {
     return this.#finish(trialId, "prune", "PRUNED", { value: null, reason, pruned_step: step });
   }
 
+  interruptTrial(trialId: number, reason: string): Promise<ReapResult> {
+    return this.#run(() => {
+      this.#requireRunning(trialId, "interrupt");
+      const row = this.#get("SELECT * FROM trials WHERE id = ?", trialId)!;
+      this.#db.prepare(
+        "UPDATE trials SET state = 'FAILED', reason = ?, finished_at = ? WHERE id = ?",
+      ).run(reason, Date.now(), trialId);
+      const retryId = this.#insertTrial(Number(row.study_id), JSON.parse(String(row.params)), {
+        worker_id: null,
+        retry_of: row.retry_of ?? trialId,
+        retries: Number(row.retries) + 1,
+      });
+      return { failed: [this.#trial(trialId)], retried: [this.#trial(retryId)] };
+    });
+  }
+
   heartbeat(trialId: number, workerId: string): Promise<boolean> {
     return this.#run(() => {
       const result = this.#db.prepare(

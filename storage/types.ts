@@ -93,9 +93,9 @@ export interface CreateTrialOptions {
   claimBy?: string;
 }
 
-/** What {@linkcode StudyStorage.reapStale} did. */
+/** What {@linkcode StudyStorage.reapStale} (or `interruptTrial`) did. */
 export interface ReapResult {
-  /** Trials marked FAILED because their worker stopped heart-beating. */
+  /** Trials marked FAILED because their worker stopped heart-beating (or was interrupted). */
   failed: Trial[];
   /** The WAITING retries enqueued for them (fewer when a trial ran out of retries). */
   retried: Trial[];
@@ -129,6 +129,13 @@ export interface StudyStorage {
   failTrial(trialId: number, reason: string): Promise<Trial>;
   /** RUNNING -> PRUNED at `step` with `reason`. */
   pruneTrial(trialId: number, step: number, reason: string): Promise<Trial>;
+  /**
+   * RUNNING -> FAILED with `reason`, and a WAITING retry with the same params enqueued at once:
+   * a trial stopped for no fault of its own (its worker interrupted, Ctrl-C) is run again, first,
+   * by the next worker of the study. The retry counts as a retry (not against the budget), as a
+   * reaped trial's does.
+   */
+  interruptTrial(trialId: number, reason: string): Promise<ReapResult>;
   /** Refreshes the heartbeat; false when the trial is no longer RUNNING for this worker. */
   heartbeat(trialId: number, workerId: string): Promise<boolean>;
   /**
