@@ -185,6 +185,8 @@ The config's sweep section:
                         "batchSize": { "type": "choice", "values": [32, 64, 128] } },
              "metric": "valAccuracy", "trials": 20, "sampler": "tpe", "pruner": "median" }
 Distributions: uniform, logUniform, int {low, high, step, log}, choice {values}, grid {values}.
+Ctrl-C: the running trials stop after their current step and are queued again (exit 130); the
+same command goes on with them, then the rest of the study's trials.
 
 Examples:
   anneal sweep -c examples/fashion_mnist_sweep.json --trials 20 --sampler tpe --pruner asha --parallel 2
@@ -231,7 +233,8 @@ Example:
     .requiredOption("--study <name>", "the study's name")
     .addHelpText(
       "after",
-      "\nExample:\n  anneal worker --storage postgres://anneal@db.example/anneal --study lr-search",
+      "\nCtrl-C: the running trials stop after their current step and are queued again (exit 130)." +
+        "\n\nExample:\n  anneal worker --storage postgres://anneal@db.example/anneal --study lr-search",
     )
     .action((options) => run(() => workerCommand(options)));
 

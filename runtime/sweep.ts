@@ -9,7 +9,7 @@ import { type ConfigWarning, parseConfig, type RunConfig } from "../config.ts";
 import { AnnealError } from "../errors.ts";
 import { applyParams, fromUnit, type Params, parseSpace } from "../sweeps/space.ts";
 import type { SweepSpec } from "../sweeps/spec.ts";
-import { runStudy, type StudyResult } from "../sweeps/study.ts";
+import { interruptionOf, runStudy, type StudyResult } from "../sweeps/study.ts";
 import { gridSampler } from "../sweeps/samplers/grid.ts";
 import { randomSampler } from "../sweeps/samplers/random.ts";
 import { quasiRandomSampler } from "../sweeps/samplers/quasi_random.ts";
@@ -90,6 +90,14 @@ export interface SweepOptions {
   onWarning?: (warning: ConfigWarning) => void;
   /** Worker identity (default: host:pid:random). */
   workerId?: string;
+  /**
+   * Interrupts the sweep (what `anneal sweep` and `anneal worker` do on Ctrl-C): no trial is
+   * started any more, each running trial's run stops after its current step as `interrupted`
+   * (its checkpoint kept), and the trial is recorded FAILED with the reason and queued to run
+   * again, first, when the study goes on (`anneal sweep` again, or `anneal worker`). The result
+   * says `interrupted`.
+   */
+  interrupt?: AbortSignal;
 }
 
 /** A finished sweep. */
@@ -467,12 +475,22 @@ async function runDefinition(
     direction,
     seed: sweep.seed,
     workerId: options.workerId,
+    interrupt: options.interrupt,
     onTrial: (trial) => options.onTrial?.(trial, definition),
     objective: async (params, report, context) => {
       const config = { ...trialConfig(definition, params), runsDir };
       const run = train(config, {
         runId: `trial-${context.number}-${crypto.randomUUID().slice(0, 4)}`,
       });
+      // Interrupted (Ctrl-C): the run stops after its current step as `interrupted`, its
+      // checkpoint kept; taken away (reaped: this worker stalled): its result would be dropped.
+      const onAbort = () => {
+        const interrupted = interruptionOf(context.signal);
+        if (interrupted !== undefined) run.interrupt(interrupted);
+        else if (context.signal.reason !== "pruned") run.stop(String(context.signal.reason));
+      };
+      if (context.signal.aborted) onAbort();
+      else context.signal.addEventListener("abort", onAbort, { once: true });
       let best: number | undefined;
       let pruned = false;
       for await (const event of run.events()) {
@@ -497,7 +515,12 @@ async function runDefinition(
         }
       }
       const finished = await run.result;
-      if (finished.status === "failed" || finished.status === "diverged" || best === undefined) {
+      context.signal.removeEventListener("abort", onAbort);
+      // (an interrupted run's best is of the epochs it got to: not the trial's value)
+      if (
+        finished.status === "failed" || finished.status === "diverged" ||
+        finished.status === "interrupted" || best === undefined
+      ) {
         throw new Error(`${finished.status}: ${finished.reason}`);
       }
       return best;

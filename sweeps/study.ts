@@ -4,7 +4,8 @@
  * storage (atomically within the `trials` budget), run the objective while heart-beating, report
  * intermediate values to the pruner, then complete, prune or fail the trial. A lane stops when
  * the budget is spent and no trial is WAITING or RUNNING anywhere, so a study never ends with a
- * trial lost to a dead worker while some worker is still alive.
+ * trial lost to a dead worker while some worker is still alive. An interrupted worker (Ctrl-C)
+ * starts no more trials and records its running ones as interrupted, queued to run again.
  *
  * @module
  */
@@ -23,8 +24,26 @@ export interface TrialContext {
   trialId: number;
   number: number;
   workerId: string;
-  /** Aborted when the trial was pruned or taken away (reaped); long objectives may watch it. */
+  /**
+   * Aborted when the trial was pruned, taken away (reaped) or interrupted (the worker's
+   * `interrupt` signal: {@linkcode interruptionOf} gives its reason); long objectives may watch it.
+   * An objective that throws once interrupted has its trial recorded as interrupted and retried.
+   */
   signal: AbortSignal;
+}
+
+/** The abort reason of a trial's signal when its worker was interrupted. */
+class Interruption {
+  constructor(readonly reason: string) {}
+}
+
+/**
+ * Why a trial's signal (`TrialContext.signal`) was aborted, where its worker was interrupted
+ * (`RunStudyOptions.interrupt`); undefined where it was not aborted, or was for another cause
+ * (pruned, taken away).
+ */
+export function interruptionOf(signal: AbortSignal): string | undefined {
+  return signal.aborted && signal.reason instanceof Interruption ? signal.reason.reason : undefined;
 }
 
 /** The function a sweep optimises: params in, objective value out. */
@@ -73,6 +92,13 @@ export interface RunStudyOptions {
   /** Stops the worker after its current trials. */
   signal?: AbortSignal;
   /**
+   * Interrupts the worker (Ctrl-C): no trial is started any more, and each running one is told
+   * (its `context.signal` aborts, {@linkcode interruptionOf} says why); one whose objective then
+   * throws is recorded FAILED with the signal's reason and retried at once (`interruptTrial`),
+   * so the next worker of the study runs it again. One whose objective returns a value completes.
+   */
+  interrupt?: AbortSignal;
+  /**
    * How long a storage call keeps retrying while the database is unreachable (a restarted or
    * briefly cut-off PostgreSQL) before the worker gives up; default 120000 ms.
    */
@@ -91,6 +117,8 @@ export interface StudyResult {
   trials: Trial[];
   /** The trials this worker finished. */
   ran: Trial[];
+  /** The reason of the `interrupt` signal, where the worker was interrupted. */
+  interrupted?: string;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -182,8 +210,9 @@ export async function runStudy(options: RunStudyOptions): Promise<StudyResult> {
     });
   };
 
+  const stopped = () => o.signal?.aborted || o.interrupt?.aborted;
   const lane = async () => {
-    while (!o.signal?.aborted) {
+    while (!stopped()) {
       await storage.reapStale(study.id, staleAfterMs, o.maxRetries);
       const trial = await nextTrial();
       if (trial) {
@@ -195,7 +224,7 @@ export async function runStudy(options: RunStudyOptions): Promise<StudyResult> {
         continue;
       }
       const open = await storage.listTrials(study.id, ["WAITING", "RUNNING"]);
-      if (open.length === 0) break;
+      if (open.length === 0 || stopped()) break;
       await sleep(o.pollMs);
     }
   };
@@ -205,7 +234,14 @@ export async function runStudy(options: RunStudyOptions): Promise<StudyResult> {
     best: await storage.bestTrial(study.id),
     trials: await storage.listTrials(study.id),
     ran,
+    ...(o.interrupt?.aborted && { interrupted: reasonOf(o.interrupt) }),
   };
+}
+
+/** An abort signal's reason in words. */
+function reasonOf(signal: AbortSignal): string {
+  const reason = signal.reason;
+  return reason instanceof Error ? reason.message : String(reason ?? "interrupted");
 }
 
 type Resolved = RunStudyOptions & {
@@ -231,9 +267,17 @@ async function runTrial(o: Resolved, study: Study, trial: Trial): Promise<Trial 
       beating = false;
     }
   }, o.heartbeatMs);
+  let interrupted: string | undefined;
+  const interrupt = () => {
+    interrupted = reasonOf(o.interrupt!);
+    controller.abort(new Interruption(interrupted));
+  };
+  if (o.interrupt?.aborted) interrupt();
+  else o.interrupt?.addEventListener("abort", interrupt, { once: true });
   const intermediate = new Map<number, number>();
   const report: Report = async (step, value) => {
-    if (controller.signal.aborted) return true;
+    // (an interrupted objective stops through its signal: it is not to read this as pruned)
+    if (controller.signal.aborted) return interrupted === undefined;
     intermediate.set(step, value);
     await storage.reportIntermediate(trial.id, step, value);
     if (!o.pruner) return false;
@@ -261,6 +305,13 @@ async function runTrial(o: Resolved, study: Study, trial: Trial): Promise<Trial 
       value = await o.objective(trial.params, report, context);
     } catch (error) {
       if (pruned) return await storage.pruneTrial(trial.id, pruned.step, pruned.reason);
+      if (interrupted !== undefined) {
+        const done = await storage.interruptTrial(
+          trial.id,
+          `interrupted (${interrupted}); it runs again, as a retry, when the study goes on`,
+        );
+        return done.failed[0];
+      }
       const message = error instanceof Error ? error.message : String(error);
       return await storage.failTrial(trial.id, `objective threw: ${message}`);
     }
@@ -275,6 +326,7 @@ async function runTrial(o: Resolved, study: Study, trial: Trial): Promise<Trial 
     throw error;
   } finally {
     clearInterval(timer);
+    o.interrupt?.removeEventListener("abort", interrupt);
   }
 }
 

@@ -129,3 +129,56 @@ Deno.test("runStudy caps a grid sweep at the grid's size and runs each point onc
     await storage.close();
   }
 });
+
+Deno.test("an interrupted worker starts no trial; a trial whose objective stops is recorded FAILED and queued again, one that returns completes", async () => {
+  const storage = openSqliteStorage(":memory:");
+  const interrupt = new AbortController();
+  let started = 0;
+  const result = await runStudy({
+    storage,
+    studyName: "interrupted",
+    space: bowlSpace,
+    sampler: randomSampler(),
+    parallel: 2,
+    trials: 5,
+    interrupt: interrupt.signal,
+    objective: (params, _report, context) => {
+      started++;
+      if (started === 2) setTimeout(() => interrupt.abort("SIGINT received"), 20);
+      // the first lane's objective finishes what it does; the second's stops when told
+      if (context.number === 0) {
+        return new Promise((resolve) => setTimeout(() => resolve(bowl(params)), 100));
+      }
+      return new Promise((_, reject) =>
+        context.signal.addEventListener("abort", () => reject(new Error("stopped")))
+      );
+    },
+  });
+  assert.equal(result.interrupted, "SIGINT received");
+  assert.equal(started, 2, "no trial started after the interrupt");
+  const [first, second, retry] = result.trials;
+  assert.equal(first.state, "COMPLETE");
+  assert.equal(second.state, "FAILED");
+  assert.equal(
+    second.reason,
+    "interrupted (SIGINT received); it runs again, as a retry, when the study goes on",
+  );
+  assert.deepEqual([retry.state, retry.retryOf, retry.params], [
+    "WAITING",
+    second.id,
+    second.params,
+  ]);
+  assert.equal(result.trials.length, 3);
+  // the study goes on: the retry first, then the rest of the budget
+  const again = await runStudy({
+    storage,
+    studyName: "interrupted",
+    space: bowlSpace,
+    sampler: randomSampler(),
+    trials: 5,
+    objective: (params) => Promise.resolve(bowl(params)),
+  });
+  assert.equal(again.ran[0].id, retry.id);
+  assert.equal(again.trials.filter((t) => t.state === "COMPLETE").length, 5);
+  await storage.close();
+});

@@ -15,6 +15,7 @@ import type { ConfigWarning, StudyDefinition, SweepResult, Trial } from "../../m
 import { formatRate, RATE_LEGEND } from "../../report/records.ts";
 import { trialRate } from "../../runtime/sweep.ts";
 import { formatNumber } from "../output.ts";
+import { type Interruption, onSignals, signalExitCode } from "../signals.ts";
 
 /** Options of `anneal sweep`. */
 export interface SweepCommandOptions {
@@ -78,7 +79,25 @@ function printWarning(warning: ConfigWarning): void {
   console.log(`warning: ${warning.message}\n  hint: ${warning.hint}`);
 }
 
-async function finish(result: SweepResult, studyDir: string): Promise<number> {
+/**
+ * Ctrl-C or SIGTERM ends a sweep cleanly: no trial is started any more, the running ones stop
+ * after their current step (their runs recorded as interrupted, checkpoints kept) and are queued
+ * to run again first when the study goes on; the report and best config are written for the
+ * trials that finished.
+ */
+function onInterrupt(controller: AbortController): Interruption {
+  return onSignals(
+    "stopping the running trials after their current step; they run again first when the study " +
+      "goes on",
+    (reason) => controller.abort(reason),
+  );
+}
+
+async function finish(
+  result: SweepResult,
+  studyDir: string,
+  interruption?: { signal?: Deno.Signal; goOn: string },
+): Promise<number> {
   const { sweep } = result.definition;
   await Deno.mkdir(studyDir, { recursive: true });
   const html = `${studyDir}/sweep.html`;
@@ -104,7 +123,26 @@ async function finish(result: SweepResult, studyDir: string): Promise<number> {
   ).map(([state, n]) => `${n} ${state.toLowerCase()}`).join(", ");
   if (rows.some((row) => row.lrSetting)) console.log(RATE_LEGEND);
   console.log(`\nstudy ${result.study.name}: ${result.trials.length} trials (${counts})`);
+  const interrupted = result.interrupted !== undefined && interruption !== undefined;
+  if (interrupted) {
+    const waiting = result.trials.filter((t) => t.state === "WAITING").map((t) => t.number);
+    const { trials } = result.definition.sweep;
+    const originals = result.trials.filter((t) => t.retries === 0).length;
+    const left = [
+      waiting.length ? `trial${waiting.length > 1 ? "s" : ""} ${waiting.join(", ")} waiting` : "",
+      originals < trials ? `${trials - originals} of its ${trials} trials not yet sampled` : "",
+    ].filter((part) => part).join(", ");
+    console.error(
+      `anneal: sweep interrupted (${result.interrupted})${left ? `: ${left}` : ""}; ` +
+        `go on with the same command: ${interruption.goOn}`,
+    );
+  }
+  const code = interrupted ? signalExitCode(interruption.signal) : 0;
   if (!result.best || !result.bestConfig) {
+    if (interrupted) {
+      console.log(`report written to ${html}`);
+      return code;
+    }
     console.error(
       "no trial completed\n  hint: look at the failed trials' reasons above; `anneal runs --runs-dir <runsDir>/<study>` lists their runs",
     );
@@ -123,7 +161,7 @@ async function finish(result: SweepResult, studyDir: string): Promise<number> {
   );
   console.log(`best config written to ${file} (train it: anneal train -c ${file})`);
   console.log(`report written to ${html}`);
-  return 0;
+  return code;
 }
 
 /** Runs `anneal sweep`; returns the exit code. */
@@ -142,17 +180,35 @@ export async function sweepCommand(options: SweepCommandOptions): Promise<number
       }`,
     );
   }
-  const result = await runSweep(config, {
-    storage: options.storage,
-    study,
-    trials: positive("--trials", options.trials),
-    parallel: positive("--parallel", options.parallel),
-    sampler: options.sampler,
-    pruner: options.pruner,
-    onTrial: printTrial,
-    onWarning: printWarning,
-  });
-  return finish(result, `${config.runsDir}/${study}`);
+  const trials = positive("--trials", options.trials);
+  const parallel = positive("--parallel", options.parallel);
+  const controller = new AbortController();
+  const interruption = onInterrupt(controller);
+  try {
+    const result = await runSweep(config, {
+      storage: options.storage,
+      study,
+      trials,
+      parallel,
+      sampler: options.sampler,
+      pruner: options.pruner,
+      onTrial: printTrial,
+      onWarning: printWarning,
+      interrupt: controller.signal,
+    });
+    const goOn = `anneal ${Deno.args.map(shellWord).join(" ")}`;
+    return await finish(result, `${config.runsDir}/${study}`, {
+      signal: interruption.signal,
+      goOn,
+    });
+  } finally {
+    interruption.dispose();
+  }
+}
+
+/** A command-line word as a shell reads it back (quoted where it has to be). */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
 /** Runs `anneal worker`; returns the exit code. */
@@ -160,9 +216,22 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<numb
   console.log(
     `worker joining study ${options.study} at ${options.storage.replace(/\/\/[^@/]*@/, "//***@")}`,
   );
-  const result = await runWorker(options.storage, options.study, {
-    onTrial: printTrial,
-    onWarning: printWarning,
-  });
-  return finish(result, `${result.definition.base.runsDir}/${options.study}`);
+  const controller = new AbortController();
+  const interruption = onInterrupt(controller);
+  try {
+    const result = await runWorker(options.storage, options.study, {
+      onTrial: printTrial,
+      onWarning: printWarning,
+      interrupt: controller.signal,
+    });
+    return await finish(result, `${result.definition.base.runsDir}/${options.study}`, {
+      signal: interruption.signal,
+      // (the storage's password is not printed)
+      goOn: `anneal worker --storage ${
+        shellWord(options.storage.replace(/\/\/[^@/]*@/, "//***@"))
+      } --study ${shellWord(options.study)}`,
+    });
+  } finally {
+    interruption.dispose();
+  }
 }

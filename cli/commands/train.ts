@@ -17,6 +17,7 @@ import { readConfigFile } from "../../config.ts";
 import { formatMetrics, formatNumber } from "../output.ts";
 import { StepProgress } from "../progress.ts";
 import { parseNumberFlag } from "./schedule.ts";
+import { type Interruption, onSignals, signalExitCode } from "../signals.ts";
 import { rateOverride, rateSetting } from "../../schedulers/rate_setting.ts";
 
 /** Options of `anneal train`, as parsed by the CLI. */
@@ -37,7 +38,7 @@ export interface TrainCommandOptions {
 
 /** Exit codes: 0 completed or stopped early, 1 failed, 3 diverged, 128 + N interrupted by signal N. */
 export function exitCodeFor(result: RunResult, signal?: Deno.Signal): number {
-  if (result.status === "interrupted") return signal === "SIGTERM" ? 143 : 130;
+  if (result.status === "interrupted") return signalExitCode(signal);
   if (result.status === "failed") return 1;
   if (result.status === "diverged") return 3;
   return 0;
@@ -181,30 +182,11 @@ export async function trainCommand(options: TrainCommandOptions): Promise<number
  * SIGINT (Ctrl-C) or SIGTERM ends the run cleanly: it stops after the current step, keeps its last
  * checkpoint and is recorded as `interrupted`. A second signal exits at once.
  */
-function onInterrupt(run: TrainingRun): { signal?: Deno.Signal; dispose(): void } {
-  const state: { signal?: Deno.Signal; dispose(): void } = { dispose: () => {} };
-  const listeners: [Deno.Signal, () => void][] = [];
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    const listener = () => {
-      if (state.signal) Deno.exit(signal === "SIGTERM" ? 143 : 130);
-      state.signal = signal;
-      console.error(
-        `anneal: ${signal}: stopping after the current step, keeping the last checkpoint ` +
-          `(${signal} again exits at once)`,
-      );
-      run.interrupt(`${signal} received`);
-    };
-    try {
-      Deno.addSignalListener(signal, listener);
-      listeners.push([signal, listener]);
-    } catch {
-      // (Windows has no SIGTERM: Ctrl-C is still handled)
-    }
-  }
-  state.dispose = () => {
-    for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
-  };
-  return state;
+function onInterrupt(run: TrainingRun): Interruption {
+  return onSignals(
+    "stopping after the current step, keeping the last checkpoint",
+    (reason) => run.interrupt(reason),
+  );
 }
 
 async function follow(

@@ -1,0 +1,54 @@
+/**
+ * Ctrl-C (SIGINT) and SIGTERM in the long commands (`train`, `sweep`, `worker`, `tune`): the first
+ * signal asks the work to end cleanly, keeping what it has done; a second exits at once.
+ *
+ * @module
+ */
+
+/** The signals a command ends on, and what the first one asked. */
+export interface Interruption {
+  /** The first signal received, where one was. */
+  readonly signal?: Deno.Signal;
+  /** Stops listening (the default handlers again). */
+  dispose(): void;
+}
+
+/** The exit code of a command a signal ended: 128 + its number. */
+export function signalExitCode(signal: Deno.Signal | undefined): number {
+  return signal === "SIGTERM" ? 143 : 130;
+}
+
+/**
+ * Listens for SIGINT and SIGTERM: at the first, prints `anneal: SIGNAL: <doing>` (and that the
+ * signal again exits at once) on stderr and calls `stop` with `SIGNAL received`; at a second, the
+ * process exits at once with 128 + the signal's number.
+ *
+ * @example
+ * ```ts
+ * import { onSignals } from "./signals.ts";
+ * const interruption = onSignals("stopping after the current step", (reason) => console.log(reason));
+ * interruption.dispose();
+ * ```
+ */
+export function onSignals(doing: string, stop: (reason: string) => void): Interruption {
+  const state: { signal?: Deno.Signal; dispose(): void } = { dispose: () => {} };
+  const listeners: [Deno.Signal, () => void][] = [];
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    const listener = () => {
+      if (state.signal) Deno.exit(signalExitCode(signal));
+      state.signal = signal;
+      console.error(`anneal: ${signal}: ${doing} (${signal} again exits at once)`);
+      stop(`${signal} received`);
+    };
+    try {
+      Deno.addSignalListener(signal, listener);
+      listeners.push([signal, listener]);
+    } catch {
+      // (Windows has no SIGTERM: Ctrl-C is still handled)
+    }
+  }
+  state.dispose = () => {
+    for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
+  };
+  return state;
+}
