@@ -173,3 +173,4 @@ export { newRunId } from "./runtime/records.ts";
 export { writeFileAtomic } from "./runtime/checkpoint.ts";
 export { applyChange, tune } from "./runtime/tune.ts";
 export type { Change, TuneOptions, TuneResult, TuneStage } from "./runtime/tune.ts";
+export type { TuneRecord, UnfinishedTune } from "./runtime/tune_record.ts";

@@ -209,13 +209,16 @@ Examples:
     .option("--budget <runs>", "the most training runs to spend", "20")
     .option(
       "-o, --out <file>",
-      "where to write the tuned config (default: <runsDir>/tuned_config.json)",
+      "also write the tuned config there (it is always in the tune's own directory, " +
+        "<runsDir>/tune-<time>-<random>/tuned_config.json)",
     )
     .addHelpText(
       "after",
       `
 Each stage starts from the best config so far and keeps a change only when it improves the
-validation metric (valAccuracy for classification, valLoss otherwise).
+validation metric (valAccuracy for classification, valLoss otherwise). Each tune has its own
+directory: its runs, tune.json and tuned_config.json (the best config so far, after every run).
+Ctrl-C stops it with the best config so far (exit 130); a tune is not resumed: it starts over.
 
 Example:
   anneal tune -c examples/fashion_mnist_mlp.json --set epochs=3 --set data.limit=6000 --budget 14`,

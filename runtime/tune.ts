@@ -4,7 +4,7 @@
  * decay, schedule and warmup, clipping, dropout, and last the number of epochs with early
  * stopping. Each stage starts from the best config so far, tries a few changes through full
  * runs, keeps a change only when it improves the validation metric, and reports what it changed
- * and by how much.
+ * and by how much. Each tune records itself in a directory of its own (tune_record.ts).
  *
  * @module
  */
@@ -18,6 +18,12 @@ import { checkMetric, dataTask } from "../task_fit.ts";
 import { rateOverride, rateSetting } from "../schedulers/rate_setting.ts";
 import { stretchChanges } from "../schedulers/stretch.ts";
 import { batchesPerEpoch } from "../data/batches.ts";
+import {
+  lastUnfinishedTune,
+  makeTuneDirectory,
+  TuneRecorder,
+  type UnfinishedTune,
+} from "./tune_record.ts";
 
 /** One candidate change: dotted config paths and their new values. */
 export type Change = Record<string, unknown>;
@@ -34,6 +40,8 @@ export interface TuneStage {
   before: number;
   /** Best validation metric after the stage (equal to `before` when nothing was kept). */
   after: number;
+  /** How many changes the stage had to try, where the tune was interrupted before it tried all. */
+  cutShort?: { of: number };
 }
 
 /** Options of {@linkcode tune}. */
@@ -46,6 +54,18 @@ export interface TuneOptions {
   onStage?: (stage: TuneStage) => void;
   /** Called before any run with what is likely a mistake (a `sweep.direction` against the loss). */
   onWarning?: (warning: ConfigWarning) => void;
+  /**
+   * Called before the first run with the tune's directory, and the last tune of the runs
+   * directory where it did not complete (killed, or interrupted): a tune is not resumed, and this
+   * one starts over.
+   */
+  onStart?: (dir: string, previous?: UnfinishedTune) => void;
+  /**
+   * Interrupts the tune (what `anneal tune` does on Ctrl-C): the run in progress stops after its
+   * current step as `interrupted` and counts for nothing, no other run starts, and the result is
+   * the best config so far, with `interrupted` saying why.
+   */
+  interrupt?: AbortSignal;
 }
 
 /** The outcome. */
@@ -68,6 +88,13 @@ export interface TuneResult {
   config: RunConfig;
   /** Runs spent. */
   runs: number;
+  /**
+   * The tune's own directory, `<runsDir>/tune-<time>-<random>`: its runs, `tune.json` (its
+   * stages and how it ended) and `tuned_config.json` (`config`, kept up to date after every run).
+   */
+  dir: string;
+  /** Why the tune was interrupted before its end (`options.interrupt`'s reason). */
+  interrupted?: string;
 }
 
 /** The config with a change applied (validated). */
@@ -317,15 +344,44 @@ export async function tune(input: RunConfig, options: TuneOptions = {}): Promise
   }
   const { direction, warning } = tuneDirection(input);
   if (warning) options.onWarning?.(warning);
-  const runsDir = `${input.runsDir}/tune-${
-    new Date().toISOString().replace(/[-:]/g, "").slice(0, 15)
-  }`;
+  const previous = await lastUnfinishedTune(input.runsDir);
+  // its own directory, whatever other tunes run beside it
+  const runsDir = await makeTuneDirectory(input.runsDir);
+  const recorder = await TuneRecorder.start(runsDir, { metric, direction, budget });
+  options.onStart?.(runsDir, previous);
+  try {
+    return await search(input, options, { metric, direction, budget, runsDir, recorder });
+  } catch (error) {
+    // (a tune that failed said why: the next one does not report it as cut short)
+    const reason = error instanceof Error ? error.message : String(error);
+    await recorder.update({ status: "failed", reason }).catch(() => {});
+    throw error;
+  }
+}
+
+/** The staged search of {@linkcode tune}, recorded in its directory as it goes. */
+async function search(
+  input: RunConfig,
+  options: TuneOptions,
+  tuning: {
+    metric: string;
+    direction: "minimize" | "maximize";
+    budget: number;
+    runsDir: string;
+    recorder: TuneRecorder;
+  },
+): Promise<TuneResult> {
+  const { metric, direction, budget, runsDir, recorder } = tuning;
   let runs = 0;
   /** Each config's run length, from its run's plan. */
   const lengths = new WeakMap<RunConfig, RunLength>();
-  const evaluate = async (config: RunConfig, stage: string, change: Change) => {
+  const interrupt = options.interrupt;
+  const interrupted = () => interrupt?.aborted ? String(interrupt.reason ?? "interrupted") : "";
+  const evaluate = async (config: RunConfig) => {
     runs++;
     const run = train({ ...config, runsDir, sweep: undefined });
+    const stop = () => run.interrupt(interrupted());
+    interrupt?.addEventListener("abort", stop, { once: true });
     let best = NaN;
     for await (const event of run.events()) {
       if (event.type === "plan") {
@@ -344,26 +400,40 @@ export async function tune(input: RunConfig, options: TuneOptions = {}): Promise
         best = value;
       }
     }
-    const result = await run.result;
+    const result = await run.result.finally(() => interrupt?.removeEventListener("abort", stop));
+    // (an interrupted run's best is of the epochs it got to: it counts for nothing)
+    if (result.status === "interrupted") {
+      return { value: NaN, runId: result.runId, test: undefined };
+    }
     const value = result.status === "failed" || result.status === "diverged" ? NaN : best;
-    options.onTrial?.(stage, change, value, config);
     return { value, runId: result.runId, test: result.test };
   };
   const better = (a: number, b: number) =>
     Number.isFinite(a) && (!Number.isFinite(b) || (direction === "minimize" ? a < b : a > b));
 
   let config = input;
-  const first = await evaluate(config, "baseline", {});
+  const first = await evaluate(config);
   const baseline = first.value;
   let current = baseline;
   let currentTest = first.test;
   const done: TuneStage[] = [];
+  /** Records how far the tune got: the stages so far (`stage`: one under way), the best config. */
+  const record = (stage?: TuneStage, best = { value: current, config }) =>
+    recorder.update({
+      runs,
+      ...(Number.isFinite(baseline) && { baseline }),
+      ...(Number.isFinite(best.value) && { best: best.value }),
+      stages: stage ? [...done, stage] : done,
+    }, best.config);
+  await record();
+  // (told once recorded: what a tune killed after it printed a run's line had found is on disk)
+  if (!interrupted()) options.onTrial?.("baseline", {}, baseline, config);
   const stageCount = stages(config, () => undefined).length;
-  for (let index = 0; index < stageCount && runs < budget; index++) {
+  for (let index = 0; index < stageCount && runs < budget && !interrupted(); index++) {
     // Candidates depend on the config so far: rebuild the stage from it.
     const stage = stages(config, () => lengths.get(config))[index];
     const candidates = (await stage.candidates()).slice(0, budget - runs);
-    const record: TuneStage = {
+    const tried: TuneStage = {
       name: stage.name,
       tried: [],
       kept: {},
@@ -372,21 +442,34 @@ export async function tune(input: RunConfig, options: TuneOptions = {}): Promise
     };
     let bestConfig = config;
     for (const change of candidates) {
+      if (interrupted()) break;
       const candidate = applyChange(config, change);
-      const { value, runId, test } = await evaluate(candidate, stage.name, change);
-      record.tried.push({ change, value, runId, test });
-      if (better(value, record.after)) {
-        record.after = value;
-        record.kept = change;
+      const { value, runId, test } = await evaluate(candidate);
+      if (interrupted()) break; // (its run counts for nothing)
+      tried.tried.push({ change, value, runId, test });
+      if (better(value, tried.after)) {
+        tried.after = value;
+        tried.kept = change;
         bestConfig = candidate;
         currentTest = test;
       }
+      await record(tried, { value: tried.after, config: bestConfig });
+      options.onTrial?.(stage.name, change, value, candidate);
     }
+    if (tried.tried.length === 0 && interrupted()) break;
+    if (tried.tried.length < candidates.length) tried.cutShort = { of: candidates.length };
+    // a stage cut short keeps the best of what it tried
     config = bestConfig;
-    current = record.after;
-    done.push(record);
-    options.onStage?.(record);
+    current = tried.after;
+    done.push(tried);
+    await record();
+    options.onStage?.(tried);
   }
+  const reason = interrupted();
+  await recorder.update({
+    status: reason ? "interrupted" : "completed",
+    ...(reason && { reason }),
+  });
   return {
     metric,
     direction,
@@ -397,5 +480,7 @@ export async function tune(input: RunConfig, options: TuneOptions = {}): Promise
     stages: done,
     config,
     runs,
+    dir: runsDir,
+    ...(reason && { interrupted: reason }),
   };
 }

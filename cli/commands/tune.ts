@@ -4,6 +4,8 @@
  * @module
  */
 import { loadConfig, type RunConfig, tune, writeFileAtomic } from "../../mod.ts";
+import { TUNED_CONFIG, type UnfinishedTune } from "../../runtime/tune_record.ts";
+import { onSignals, signalExitCode } from "../signals.ts";
 import { formatRate, RATE_LEGEND } from "../../report/records.ts";
 import { rateSetting } from "../../schedulers/rate_setting.ts";
 import { formatMetrics, formatNumber } from "../output.ts";
@@ -41,8 +43,22 @@ export async function tuneCommand(options: TuneCommandOptions): Promise<number> 
     `tune: up to ${budget} runs of ${config.epochs} epochs; stages: learning rate, batch size, weight decay, schedule/warmup, clipping, dropout, epochs`,
   );
   let marked = false;
+  const controller = new AbortController();
+  const interruption = onSignals(
+    "stopping the run in progress after its current step; the best config so far is kept",
+    (reason) => controller.abort(reason),
+  );
+  const started = Date.now();
   const result = await tune(config, {
     budget,
+    interrupt: controller.signal,
+    onStart: (dir, previous) => {
+      if (previous) printPrevious(previous);
+      console.log(
+        `tune: its runs, tune.json and ${TUNED_CONFIG} (the best config so far, after every run) ` +
+          `go to ${dir}; a tune cut short is not resumed: run again, it starts over`,
+      );
+    },
     onTrial: (stage, change, value, trained) => {
       const rate = trainedAt(change, trained);
       marked ||= rate !== "";
@@ -51,20 +67,38 @@ export async function tuneCommand(options: TuneCommandOptions): Promise<number> 
     onWarning: (warning) => console.log(`warning: ${warning.message}\n  hint: ${warning.hint}`),
     onStage: (stage) => {
       const delta = stage.after - stage.before;
+      const name = stage.cutShort
+        ? `${stage.name}' (cut short: ${stage.tried.length} of its ${stage.cutShort.of} changes tried)`
+        : `${stage.name}'`;
       console.log(
         Object.keys(stage.kept).length
-          ? `stage '${stage.name}': kept ${describe(stage.kept)}: ${
-            formatNumber(stage.before)
-          } -> ${formatNumber(stage.after)} (${delta >= 0 ? "+" : ""}${formatNumber(delta)})`
-          : `stage '${stage.name}': nothing beat ${formatNumber(stage.before)}; unchanged`,
+          ? `stage '${name}: kept ${describe(stage.kept)}: ${formatNumber(stage.before)} -> ${
+            formatNumber(stage.after)
+          } (${delta >= 0 ? "+" : ""}${formatNumber(delta)})`
+          : `stage '${name}: nothing beat ${formatNumber(stage.before)}; unchanged`,
       );
     },
-  });
+  }).finally(() => interruption.dispose());
   if (marked) console.log(RATE_LEGEND);
-  const out = options.out ?? `${config.runsDir}/tuned_config.json`;
-  const { sweep: _, ...tuned } = result.config;
-  await Deno.mkdir(config.runsDir, { recursive: true });
-  await writeFileAtomic(out, new TextEncoder().encode(JSON.stringify(tuned, null, 2) + "\n"));
+  const kept = `${result.dir}/${TUNED_CONFIG}`;
+  if (result.interrupted) {
+    const best = Number.isFinite(result.final)
+      ? `${result.metric} ${formatNumber(result.baseline)} (untuned) -> ${
+        formatNumber(result.final)
+      }; `
+      : "";
+    console.error(
+      `anneal: tune interrupted (${result.interrupted}) after ${result.runs} of ${budget} runs: ` +
+        `the best config so far (${best}stages done: ${
+          result.stages.map((s) => s.name).join(", ") || "none"
+        }) is in ${kept}` +
+        `${options.out ? ` (not written to ${options.out}: the tune did not complete)` : ""}; ` +
+        "a tune is not resumed: run it again to start over",
+    );
+    return signalExitCode(interruption.signal);
+  }
+  const out = options.out ?? kept;
+  if (options.out) await writeOut(options.out, result.config, started);
   console.log(
     `\n${result.metric}: ${formatNumber(result.baseline)} (untuned) -> ${
       formatNumber(result.final)
@@ -78,5 +112,47 @@ export async function tuneCommand(options: TuneCommandOptions): Promise<number> 
     );
   }
   console.log(`tuned config written to ${out} (train it: anneal train -c ${out})`);
+  if (options.out) console.log(`(and kept with the tune's runs: ${kept})`);
   return 0;
+}
+
+/** Says where the last tune of the runs directory, which did not complete, left its best config. */
+function printPrevious(previous: UnfinishedTune): void {
+  const { record } = previous;
+  const ended = previous.ended === "killed"
+    ? "was killed (its process is gone) before it completed"
+    : `was interrupted (${record.reason ?? "interrupted"})`;
+  const best = record.best === undefined
+    ? "before its first run ended"
+    : `${record.metric} ${
+      record.baseline === undefined ? "" : `${formatNumber(record.baseline)} (untuned) -> `
+    }${formatNumber(record.best)}`;
+  console.log(
+    `note: the last tune, ${previous.dir}, ${ended} after ${record.runs} of its ${record.budget} ` +
+      `runs (${best})${
+        previous.config && record.best !== undefined
+          ? `: its best config so far is ${previous.config}`
+          : ""
+      }; this tune starts over`,
+  );
+}
+
+/**
+ * Writes the tuned config to `--out`, saying so where it replaces a file: above all one written
+ * since this tune started (another tune's, given the same --out), whose config each tune keeps in
+ * its own directory.
+ */
+async function writeOut(out: string, config: RunConfig, started: number): Promise<void> {
+  const before = await Deno.stat(out).catch(() => undefined);
+  const { sweep: _, ...tuned } = config;
+  await writeFileAtomic(out, new TextEncoder().encode(JSON.stringify(tuned, null, 2) + "\n"));
+  if (!before) return;
+  const written = before.mtime?.getTime();
+  const since = written !== undefined && written >= started
+    ? ", written while this tune ran (by another tune given the same --out? each tune keeps its " +
+      "own tuned config in its directory, runs/tune-*/" + TUNED_CONFIG + ")"
+    : written !== undefined
+    ? `, written ${new Date(written).toISOString()}`
+    : "";
+  console.log(`note: replaced the file that was at ${out}${since}`);
 }

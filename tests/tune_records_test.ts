@@ -1,0 +1,159 @@
+/**
+ * Each `anneal tune` keeps its own directory, `runs/tune-<time>-<random>`: its runs, `tune.json`
+ * and `tuned_config.json`, the best config so far after every run. Two tunes at once write no file
+ * of the other's; one given an `--out` another wrote meanwhile says it replaced it. Ctrl-C stops
+ * a tune cleanly (the best config so far kept, exit 130); a tune killed without warning leaves its
+ * best config so far, and the next tune says where it is and that it starts over.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { parseConfig, tune } from "../mod.ts";
+import { anneal, annealCommand, tempRunsDir } from "./_helpers.ts";
+
+/** A config of runs of `epochs` epochs on synthetic data with a validation split. */
+function tuneConfig(runsDir: string, epochs: number, slow = false) {
+  return {
+    backend: "cpu" as const,
+    runsDir,
+    epochs,
+    data: { kind: "synthetic-linear" as const, n: slow ? 1000 : 200, validationSplit: 0.25 },
+    // (a wide MLP: epochs of about a second, so a signal lands mid-run)
+    ...(slow && { model: { kind: "mlp" as const, hidden: [256, 256] } }),
+  };
+}
+
+const readJson = async (path: string) => JSON.parse(await Deno.readTextFile(path));
+
+Deno.test("two tunes at once each write their own directory: runs, tune.json and tuned_config.json", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const config = parseConfig(tuneConfig(dir, 1));
+  const starts: string[] = [];
+  const results = await Promise.all(
+    [0, 1].map(() => tune(config, { budget: 2, onStart: (at) => starts.push(at) })),
+  );
+  const [a, b] = results;
+  assert.notEqual(a.dir, b.dir);
+  assert.deepEqual(starts.sort(), [a.dir, b.dir].sort());
+  for (const result of results) {
+    assert.match(result.dir, new RegExp(`^${dir}/tune-\\d{8}T\\d{6}-[0-9a-f]{4}$`));
+    const { sweep: _, ...tuned } = result.config;
+    assert.deepEqual(
+      await readJson(`${result.dir}/tuned_config.json`),
+      JSON.parse(JSON.stringify(tuned)),
+    );
+    const record = await readJson(`${result.dir}/tune.json`);
+    assert.equal(record.status, "completed");
+    assert.equal(record.runs, result.runs);
+    assert.equal(record.best, result.final);
+    assert.equal(record.baseline, result.baseline);
+    assert.deepEqual(
+      record.stages.map((s: { name: string }) => s.name),
+      result.stages.map((s) => s.name),
+    );
+    // its runs are its own
+    const ran = [{ runId: "" }, ...result.stages.flatMap((s) => s.tried)].slice(1);
+    for (const { runId } of ran) await Deno.stat(`${result.dir}/${runId}/summary.json`);
+  }
+  await assert.rejects(Deno.stat(`${dir}/tuned_config.json`), Deno.errors.NotFound);
+});
+
+Deno.test("anneal tune --out a file another tune wrote meanwhile says it replaced it; each tune keeps its own", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const file = `${dir}/t.json`;
+  await Deno.writeTextFile(file, JSON.stringify(tuneConfig(dir, 1)));
+  const out = `${dir}/tuned.json`;
+  const outputs = await Promise.all(
+    ["2", "3"].map((budget) => anneal("tune", "-c", file, "--budget", budget, "--out", out)),
+  );
+  for (const output of outputs) assert.equal(output.code, 0, output.stderr);
+  const kept = outputs.map((o) => o.stdout.match(/\(and kept with the tune's runs: (\S+)\)/)![1]);
+  assert.notEqual(kept[0], kept[1]);
+  // the one that wrote --out second says so (the other found no file there)
+  const replaced = outputs.filter((o) =>
+    o.stdout.includes(
+      `note: replaced the file that was at ${out}, written while this tune ran (by another ` +
+        "tune given the same --out?",
+    )
+  );
+  assert.equal(replaced.length, 1, outputs.map((o) => o.stdout).join("\n---\n"));
+  const last = outputs.indexOf(replaced[0]);
+  assert.deepEqual(await readJson(out), await readJson(kept[last]));
+  for (const path of kept) await readJson(path);
+});
+
+/** Starts `anneal tune` and sends `signal` once it printed a line `until` matches. */
+async function signalTune(args: string[], until: RegExp, signal: Deno.Signal) {
+  const child = annealCommand(["tune", ...args]).spawn();
+  const stderr = new Response(child.stderr).text();
+  let stdout = "";
+  let sent = false;
+  for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+    stdout += chunk;
+    if (!sent && until.test(stdout)) {
+      child.kill(signal);
+      sent = true;
+    }
+  }
+  const status = await child.status;
+  const dir = stdout.match(/ go to (\S+); a tune cut short is not resumed/)?.[1];
+  assert.ok(dir, stdout);
+  return { status, stdout, stderr: await stderr, dir };
+}
+
+Deno.test("Ctrl-C stops anneal tune with its best config so far; a tune killed with SIGKILL leaves its own, and the next tune says where and that it starts over", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const file = `${dir}/t.json`;
+  await Deno.writeTextFile(file, JSON.stringify(tuneConfig(dir, 6, true)));
+  const args = ["-c", file, "--budget", "6"];
+
+  const interrupted = await signalTune(args, /\[baseline\]/, "SIGINT");
+  assert.equal(interrupted.status.code, 130, interrupted.stderr);
+  assert.match(interrupted.stderr, /anneal: SIGINT: stopping the run in progress/);
+  assert.match(
+    interrupted.stderr,
+    new RegExp(
+      `anneal: tune interrupted \\(SIGINT received\\) after \\d of 6 runs: the best config so ` +
+        `far \\(valLoss .*\\) is in ${interrupted.dir}/tuned_config\\.json; a tune is not ` +
+        "resumed: run it again to start over",
+    ),
+  );
+  const record = await readJson(`${interrupted.dir}/tune.json`);
+  assert.equal(record.status, "interrupted");
+  assert.equal(record.reason, "SIGINT received");
+  assert.equal(typeof record.best, "number");
+  // the baseline is the best so far: the config as given
+  const { sweep: _, ...given } = parseConfig(tuneConfig(dir, 6, true));
+  assert.deepEqual(
+    await readJson(`${interrupted.dir}/tuned_config.json`),
+    JSON.parse(JSON.stringify(given)),
+  );
+
+  const killed = await signalTune(args, /\[baseline\]/, "SIGKILL");
+  assert.equal(killed.status.signal, "SIGKILL");
+  assert.match(
+    killed.stdout,
+    new RegExp(
+      `note: the last tune, ${interrupted.dir}, was interrupted \\(SIGINT received\\) after ` +
+        `\\d of its 6 runs \\(valLoss .*\\): its best config so far is ` +
+        `${interrupted.dir}/tuned_config.json; this tune starts over`,
+    ),
+  );
+  assert.equal((await readJson(`${killed.dir}/tune.json`)).status, "running");
+  await readJson(`${killed.dir}/tuned_config.json`);
+
+  const next = await signalTune(args, /\[baseline\]/, "SIGINT");
+  assert.equal(next.status.code, 130, next.stderr);
+  assert.match(
+    next.stdout,
+    new RegExp(
+      `note: the last tune, ${killed.dir}, was killed \\(its process is gone\\) before it ` +
+        `completed after \\d of its 6 runs \\(valLoss .*\\): its best config so far is ` +
+        `${killed.dir}/tuned_config.json; this tune starts over`,
+    ),
+  );
+  assert.equal(new Set([interrupted.dir, killed.dir, next.dir]).size, 3);
+});
