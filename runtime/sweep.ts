@@ -83,6 +83,11 @@ export interface SweepOptions {
    */
   onTrial?: (trial: Trial, definition: StudyDefinition) => void;
   /**
+   * Called for each trial of a dead worker (killed, cut off: no heartbeat for 10 s) that this one
+   * marks FAILED, with the retry queued for it, where one was (up to 2 a trial).
+   */
+  onReaped?: (trial: Trial, retry: Trial | undefined, definition: StudyDefinition) => void;
+  /**
    * Called, before any trial runs, with what in the sweep is likely a mistake (a `direction` that
    * contradicts the trials' `optimizer.maximize`, a space over the `optimizer.lr` that the trials'
    * onecycle ignores); the result lists them too.
@@ -477,6 +482,7 @@ async function runDefinition(
     workerId: options.workerId,
     interrupt: options.interrupt,
     onTrial: (trial) => options.onTrial?.(trial, definition),
+    onReaped: (trial, retry) => options.onReaped?.(trial, retry, definition),
     objective: async (params, report, context) => {
       const config = { ...trialConfig(definition, params), runsDir };
       const run = train(config, {

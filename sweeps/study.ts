@@ -105,6 +105,11 @@ export interface RunStudyOptions {
   storageRetryMs?: number;
   /** Called after each trial this worker finishes. */
   onTrial?: (trial: Trial) => void;
+  /**
+   * Called for each trial this worker reaps (marked FAILED: its worker stopped heart-beating,
+   * killed or cut off), with its retry where one was enqueued.
+   */
+  onReaped?: (trial: Trial, retry?: Trial) => void;
 }
 
 /** What {@linkcode runStudy} returns. */
@@ -188,10 +193,22 @@ export async function runStudy(options: RunStudyOptions): Promise<StudyResult> {
     loadIfExists: true,
     identity: o.identity,
   });
-  const originals = (await storage.listTrials(study.id)).filter((t) => t.retries === 0).length;
-  if (originals > 0 && originals >= budget) {
+  const stored = await storage.listTrials(study.id);
+  const originals = stored.filter((t) => t.retries === 0).length;
+  const open = stored.filter((t) => t.state === "RUNNING" || t.state === "WAITING");
+  if (originals > 0 && originals >= budget && open.length === 0) {
     console.warn(
       `notice: study '${study.name}' already has ${originals} trials and its budget is ${budget}: no new trial is sampled (the budget counts the whole study's trials; ask for more than ${originals} to add some)`,
+    );
+  } else if (originals > 0 && originals >= budget) {
+    // a study cut short: its trials are all sampled, not all run
+    const numbers = open.map((t) => `${t.number} (${t.state.toLowerCase()})`).join(", ");
+    console.warn(
+      `notice: study '${study.name}' already has its ${budget} trial${budget === 1 ? "" : "s"}, ` +
+        `not all finished: no new ` +
+        `trial is sampled; this worker runs those waiting, and those of a worker that stopped ` +
+        `heart-beating once ${staleAfterMs / 1000} s have passed without its heartbeat: ` +
+        `trial${open.length === 1 ? "" : "s"} ${numbers}`,
     );
   }
   const ran: Trial[] = [];
@@ -213,7 +230,11 @@ export async function runStudy(options: RunStudyOptions): Promise<StudyResult> {
   const stopped = () => o.signal?.aborted || o.interrupt?.aborted;
   const lane = async () => {
     while (!stopped()) {
-      await storage.reapStale(study.id, staleAfterMs, o.maxRetries);
+      const reaped = await storage.reapStale(study.id, staleAfterMs, o.maxRetries);
+      for (const trial of reaped.failed) {
+        const retry = reaped.retried.find((t) => t.retryOf === (trial.retryOf ?? trial.id));
+        o.onReaped?.(trial, retry);
+      }
       const trial = await nextTrial();
       if (trial) {
         const finished = await runTrial(o, study, trial);

@@ -182,3 +182,39 @@ Deno.test("an interrupted worker starts no trial; a trial whose objective stops 
   assert.equal(again.trials.filter((t) => t.state === "COMPLETE").length, 5);
   await storage.close();
 });
+
+Deno.test("a worker tells of each trial of a dead worker it reaps, with the retry it queued", async () => {
+  const storage = openSqliteStorage(":memory:");
+  const space = bowlSpace;
+  const study = await storage.createStudy("reaped", "minimize", space);
+  const dead = await storage.createTrial(study.id, {
+    params: { "optimizer.lr": 0.01, "optimizer.weightDecay": 0.001 },
+    claimBy: "dead",
+  });
+  await new Promise((resolve) => setTimeout(resolve, 80));
+  const told: [number, number | undefined][] = [];
+  const warned: string[] = [];
+  const warn = console.warn;
+  console.warn = (message: string) => warned.push(message);
+  const result = await runStudy({
+    storage,
+    studyName: "reaped",
+    space,
+    sampler: randomSampler(),
+    trials: 1,
+    staleAfterMs: 50,
+    objective: (params) => Promise.resolve(bowl(params)),
+    onReaped: (trial, retry) => told.push([trial.id, retry?.retryOf ?? undefined]),
+  }).finally(() => (console.warn = warn));
+  assert.deepEqual(told, [[dead!.id, dead!.id]]);
+  // its one trial is sampled, not run: the study is not said to be done
+  assert.deepEqual(warned, [
+    "notice: study 'reaped' already has its 1 trial, not all finished: no new trial is " +
+    "sampled; this worker runs those waiting, and those of a worker that stopped heart-beating " +
+    "once 0.05 s have passed without its heartbeat: trial 0 (running)",
+  ]);
+  const retry = result.trials.find((t) => t.retryOf === dead!.id)!;
+  assert.equal(retry.state, "COMPLETE");
+  assert.match(result.trials[0].reason!, /worker dead stopped heart-beating/);
+  await storage.close();
+});

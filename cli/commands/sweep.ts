@@ -74,6 +74,16 @@ function printTrial(trial: Trial, definition: StudyDefinition): void {
   );
 }
 
+/** Prints a trial of a dead worker that this one marked failed, and its retry. */
+function printReaped(trial: Trial, retry: Trial | undefined, definition: StudyDefinition): void {
+  printTrial({
+    ...trial,
+    reason: `${trial.reason}; ${
+      retry ? `run again as trial ${retry.number}` : "not run again: it was retried twice already"
+    }`,
+  }, definition);
+}
+
 /** Prints what in the sweep is likely a mistake, before its trials run. */
 function printWarning(warning: ConfigWarning): void {
   console.log(`warning: ${warning.message}\n  hint: ${warning.hint}`);
@@ -193,6 +203,7 @@ export async function sweepCommand(options: SweepCommandOptions): Promise<number
       sampler: options.sampler,
       pruner: options.pruner,
       onTrial: printTrial,
+      onReaped: printReaped,
       onWarning: printWarning,
       interrupt: controller.signal,
     });
@@ -221,6 +232,7 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<numb
   try {
     const result = await runWorker(options.storage, options.study, {
       onTrial: printTrial,
+      onReaped: printReaped,
       onWarning: printWarning,
       interrupt: controller.signal,
     });
