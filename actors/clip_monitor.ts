@@ -154,7 +154,7 @@ export function observeSteps(
     const loss = message.losses[i];
     const applied = !message.skipped[i] && Number.isFinite(norm) && Number.isFinite(loss);
     const [watch, explosion] = applied
-      ? observeLoss(next.lossWatch, step, loss)
+      ? observeLoss(next.lossWatch, step, loss, message.samples?.[i])
       : [next.lossWatch, undefined];
     next.lossWatch = watch;
     if (explosion && clipping.onNonFinite !== "skip") {

@@ -9,7 +9,10 @@
  * losses are averaged in blocks of consecutive steps holding at least {@linkcode BLOCK_SAMPLES}
  * samples (one step for batches of 16 or more, 16 steps at batch size 1), the early level is
  * the lowest of the first {@linkcode BASELINE_BLOCKS} block means, and a block explodes once its
- * mean is certain to exceed {@linkcode EXPLOSION_FACTOR} times that level.
+ * mean is certain to exceed {@linkcode EXPLOSION_FACTOR} times that level. Steps count by their
+ * samples: an epoch's short last step (one sample, say) is that fraction of a step, so that its
+ * few samples never make a block, or a yardstick, of their own; a block's mean is the mean over
+ * its samples.
  *
  * A run that maximizes its loss (torch's `maximize`) rises by design: its watch never reports an
  * explosion (a loss that overflows to NaN or Inf still stops it, as a non-finite one).
@@ -31,9 +34,14 @@ export const EXPLOSION_FACTOR = 100;
 export interface LossWatchState {
   /** Steps per block: enough for {@linkcode BLOCK_SAMPLES} samples. */
   span: number;
-  /** The sum and the number of the current block's losses so far. */
+  /** Samples of a whole step (a short one, an epoch's last, counts as its part of one). */
+  samplesPerStep: number;
+  /**
+   * The current block so far: the sum of its losses, each times its step's part of a whole step
+   * (1 for a whole step), and its samples.
+   */
   sum: number;
-  count: number;
+  samples: number;
   /** The step the current block started at (null before its first loss). */
   blockStart: number | null;
   /** The first block means (up to BASELINE_BLOCKS). */
@@ -69,8 +77,9 @@ export function initLossWatch(
   }
   return {
     span: Math.ceil(BLOCK_SAMPLES / samplesPerStep),
+    samplesPerStep,
     sum: 0,
-    count: 0,
+    samples: 0,
     blockStart: null,
     earlyMeans: [],
     level: null,
@@ -79,31 +88,43 @@ export function initLossWatch(
 }
 
 /**
- * Takes in a finite loss of a step that was applied. Returns the next state, and an explosion
- * when the block's mean is certain to exceed EXPLOSION_FACTOR times the early level (the
- * losses still to come in the block are not negative); then the state is the one given, so that
- * the exploding loss never becomes part of a level. A watch for a maximized loss is left as it is.
+ * Takes in a finite loss of a step that was applied, over `samples` samples (a whole step's
+ * when absent). Returns the next state, and an explosion when the block's mean is certain to
+ * exceed EXPLOSION_FACTOR times the early level (the losses still to come in the block are not
+ * negative); then the state is the one given, so that the exploding loss never becomes part of a
+ * level. A watch for a maximized loss is left as it is.
  */
 export function observeLoss(
   state: LossWatchState,
   step: number,
   loss: number,
+  samples: number = state.samplesPerStep,
 ): [LossWatchState, LossExplosion | undefined] {
   if (state.maximize) return [state, undefined];
-  const sum = state.sum + loss;
-  const count = state.count + 1;
+  const whole = state.samplesPerStep;
+  // A whole step adds its loss as it is (the same arithmetic as a plain mean); a short one its
+  // share of a whole step's.
+  const sum = state.sum + (samples === whole ? loss : loss * samples / whole);
+  const taken = state.samples + samples;
+  /** The block's steps so far, short ones as their part of a whole one. */
+  const steps = taken / whole;
   const fromStep = state.blockStart ?? step;
-  if (state.level !== null && sum / state.span > EXPLOSION_FACTOR * state.level) {
-    return [state, { fromStep, step, mean: sum / count, level: state.level }];
+  // The block ends with at least `span` whole steps' samples: its mean is at least this.
+  if (
+    state.level !== null && sum / Math.max(state.span, steps) > EXPLOSION_FACTOR * state.level
+  ) {
+    return [state, { fromStep, step, mean: sum / steps, level: state.level }];
   }
-  if (count < state.span) return [{ ...state, sum, count, blockStart: fromStep }, undefined];
+  if (taken < state.span * whole) {
+    return [{ ...state, sum, samples: taken, blockStart: fromStep }, undefined];
+  }
   // A block is complete. The lowest of the early means: a loss that explodes within the first
   // blocks (a far too high learning rate) must not raise its own yardstick.
   const earlyMeans = state.earlyMeans.length < BASELINE_BLOCKS
-    ? [...state.earlyMeans, sum / count]
+    ? [...state.earlyMeans, sum / steps]
     : state.earlyMeans;
   const level = Math.min(...earlyMeans);
-  return [{ ...state, sum: 0, count: 0, blockStart: null, earlyMeans, level }, undefined];
+  return [{ ...state, sum: 0, samples: 0, blockStart: null, earlyMeans, level }, undefined];
 }
 
 /** The reason a run stops for an explosion, as the clip monitor reports it. */

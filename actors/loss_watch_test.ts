@@ -113,3 +113,32 @@ Deno.test("a maximized loss rises by design: its watch never reports an explosio
     state = next;
   }
 });
+
+Deno.test("an epoch's short last step counts by its samples: one sample is never the yardstick", () => {
+  // Steps of 20 samples (batch 10, two micro-batches); 61 samples an epoch leave a last step of
+  // one sample, whose loss is that one easy sample's. The losses of such a run (torch's as
+  // anneal's): the next ordinary step is 142x that sample, and no explosion.
+  const losses = [16.08, 12.23, 12.03, 0.1012, 14.38, 11.64, 13.32, 1.32, 16.1];
+  const samples = [20, 20, 20, 1, 20, 20, 20, 1, 20];
+  let state = initLossWatch(20);
+  for (const [step, loss] of losses.entries()) {
+    const [next, explosion] = observeLoss(state, step, loss, samples[step]);
+    assert.equal(explosion, undefined, `step ${step}: ${explosion && explosionReason(explosion)}`);
+    state = next;
+  }
+  // The short step joined the next one's block: a mean over 21 samples, weighted by them.
+  const means = [16.08, 12.23, 12.03, (0.1012 + 14.38 * 20) / 21];
+  means.forEach((mean, i) => assert.ok(Math.abs(state.earlyMeans[i] - mean) < 1e-12, `${i}`));
+  // Steps of the full size are as before: blocks of `span` steps, their plain means.
+  let full = initLossWatch(8);
+  for (const [step, loss] of [8, 6, 4, 2].entries()) [full] = observeLoss(full, step, loss, 8);
+  assert.deepEqual(full.earlyMeans, [7, 3]);
+  // A block of tiny steps: at batch size 4 a block is 4 steps (16 samples); a last step of 1
+  // sample leaves it a quarter step short, so the next step completes it.
+  let tiny = initLossWatch(4);
+  for (const [step, [loss, n]] of [[1, 4], [1, 4], [1, 4], [3, 1], [2, 4]].entries()) {
+    [tiny] = observeLoss(tiny, step, loss, n);
+  }
+  assert.equal(tiny.earlyMeans.length, 1);
+  assert.ok(Math.abs(tiny.earlyMeans[0] - (12 + 3 + 8) / 17) < 1e-12);
+});

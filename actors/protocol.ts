@@ -193,6 +193,11 @@ export const StepsObservedSchema = z.object({
   /** True where the step was not applied because loss or gradients were not finite. */
   skipped: z.array(z.boolean()),
   lr: z.array(z.number()),
+  /**
+   * Samples of each step (an epoch's last may be short, and its loss is the mean over those);
+   * absent: every step is batchSize x gradientAccumulation samples.
+   */
+  samples: z.array(z.number().int().positive()).optional(),
   /** Set when the trainer waits for the verdict (`StepsJudged`) before its next step. */
   verdictRequested: z.boolean().optional(),
 });

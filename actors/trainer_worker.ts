@@ -406,7 +406,8 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       lr: entries.map((w) => w.lr),
       verdictRequested: verdict || undefined,
     };
-    monitor.send(observed);
+    // The loss watch counts a short step (an epoch's last) by its samples.
+    monitor.send({ ...observed, samples: values.map((v) => v.samples) });
     if (verdict) await monitor.take((m) => m.type === "StepsJudged");
     const momentum = entries.some((w) => w.momentum !== undefined)
       ? entries.map((w) => w.momentum ?? NaN)
@@ -724,7 +725,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       // not learn it a window late.
       let alarming = false;
       if (loss !== undefined && !skipped) {
-        const [watched, explosion] = observeLoss(lossWatch, step - 1, loss);
+        const [watched, explosion] = observeLoss(lossWatch, step - 1, loss, values.samples);
         lossWatch = watched;
         alarming = explosion !== undefined;
       }
