@@ -217,6 +217,26 @@ export function epochMetricNames(task: Task, validation: boolean): string[] {
   return [...training, ...(validation ? training.map(validationName) : []), "lr"];
 }
 
+/**
+ * The epoch metric a monitor (`earlyStopping.monitor`, which a plateau schedule watches too)
+ * reads among an epoch's `metrics`: itself when logged; else a validation metric reads the
+ * training one (a run without a validation split); null when neither is logged.
+ *
+ * @example
+ * ```ts
+ * import { watchedMetric } from "./task_fit.ts";
+ * console.assert(watchedMetric("valAccuracy", { loss: 1, accuracy: 0.5 }) === "accuracy");
+ * console.assert(watchedMetric("valLoss", { loss: 1, valLoss: 2 }) === "valLoss");
+ * console.assert(watchedMetric("mae", { loss: 1 }) === null);
+ * ```
+ */
+export function watchedMetric(monitor: string, metrics: Record<string, number>): string | null {
+  if (monitor in metrics) return monitor;
+  if (!monitor.startsWith("val") || monitor.length < 4) return null;
+  const training = monitor[3].toLowerCase() + monitor.slice(4);
+  return training in metrics ? training : null;
+}
+
 /** Each task's metric's counterpart in the other tasks (a monitor written for another task). */
 const COUNTERPART: Record<string, string> = {
   accuracy: "mae",

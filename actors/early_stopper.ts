@@ -15,6 +15,7 @@ import type { EarlyStoppingSchema } from "../config.ts";
 import type { EpochEnded, EpochJudged } from "./protocol.ts";
 import { maximizes, settingFault } from "../optimizers/hazards.ts";
 import { rateChange, rateSetting } from "../schedulers/rate_setting.ts";
+import { watchedMetric } from "../task_fit.ts";
 
 type EarlyStopping = z.output<typeof EarlyStoppingSchema>;
 
@@ -180,14 +181,6 @@ export function divergenceHint(
   return divideLrHint(lr, scheduler);
 }
 
-/** The metric to watch: `valX` falls back to `x` when there is no validation data. */
-function resolveMonitor(monitor: string, metrics: Record<string, number>): string | null {
-  if (monitor in metrics) return monitor;
-  if (!monitor.startsWith("val") || monitor.length < 4) return null;
-  const training = monitor[3].toLowerCase() + monitor.slice(4);
-  return training in metrics ? training : null;
-}
-
 /**
  * Judges one epoch, trained at learning rate `lr` by the run's `optimizer` spec (which picks the
  * hint of a divergence, and turns the rising-loss check off when it maximizes the loss) under its
@@ -252,7 +245,7 @@ function judge(
       hint: divergenceHint(optimizer, lr, scheduler),
     });
   }
-  next.monitor ??= resolveMonitor(spec.monitor, message.metrics);
+  next.monitor ??= watchedMetric(spec.monitor, message.metrics);
   const current = next.monitor === null ? undefined : message.metrics[next.monitor];
   if (current === undefined || !Number.isFinite(current)) {
     return verdict({ isBest: false, stop: false, status: "running" });

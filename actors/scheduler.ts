@@ -10,6 +10,8 @@ import { initPlateau, type PlateauState, stepPlateau } from "../schedulers/plate
 import type { PlateauSpec, SchedulerSpec } from "../schedulers/spec.ts";
 import { parseSchedulerSpec } from "../schedulers/parse.ts";
 import type { EpochEnded, LrPlanned, ScheduleAdvanced } from "./protocol.ts";
+import { watchedMetric } from "../task_fit.ts";
+import { AnnealError } from "../errors.ts";
 
 /** How far ahead the scheduler plans. */
 export const PLAN_AHEAD = 256;
@@ -115,7 +117,21 @@ export function onStepsTaken(state: SchedulerState, step: number): LrPlanned | u
 /** An epoch ended: plateau reacts to the metric; the answer carries a fresh plan. */
 export function onEpochEnded(state: SchedulerState, message: EpochEnded): ScheduleAdvanced {
   if (state.plateau && state.spec?.name === "plateau") {
-    const metric = message.metrics[state.monitor] ?? message.metrics.loss;
+    // The metric early stopping watches: `valX` reads `x` without a validation split.
+    const watched = watchedMetric(state.monitor, message.metrics);
+    if (watched === null) {
+      throw new AnnealError(
+        "config",
+        `The plateau schedule cannot watch '${state.monitor}': the epochs log ${
+          Object.keys(message.metrics).join(", ")
+        }`,
+        {
+          where: "earlyStopping.monitor",
+          hint: "watch one of those (--set earlyStopping.monitor=valLoss)",
+        },
+      );
+    }
+    const metric = message.metrics[watched];
     const before = state.plateau.lr;
     state.plateau = stepPlateau(state.spec, state.plateau, metric);
     if (state.plateau.lr !== before) state.version++;

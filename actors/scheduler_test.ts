@@ -58,6 +58,30 @@ Deno.test("plateau lowers the LR at an epoch end and bumps the plan version", ()
   assert.ok(b.plan.version > a.plan.version);
 });
 
+Deno.test("plateau watching a validation metric without a validation split watches the training one", () => {
+  // What early stopping watches too: valAccuracy reads accuracy. The loss falls as the accuracy
+  // rises, so a plateau in mode max that read the loss would reduce the rate at every epoch.
+  const spec = { name: "plateau" as const, mode: "max" as const, patience: 0, factor: 0.5 };
+  const state = initScheduler(spec, 0.1, 5, "valAccuracy");
+  const epochs = [[1.1, 0.3], [0.9, 0.5], [0.7, 0.6], [0.6, 0.6]];
+  const rates = epochs.map(([loss, accuracy], epoch) =>
+    onEpochEnded(state, {
+      type: "EpochEnded",
+      epoch,
+      step: 5 * (epoch + 1),
+      metrics: { loss, accuracy, lr: 0.1 },
+    }).plan.lr[0]
+  );
+  assert.deepEqual(rates, [0.1, 0.1, 0.1, 0.05], "reduced only when the accuracy stopped rising");
+  // With a validation split the validation metric is watched, as named.
+  const split = initScheduler(spec, 0.1, 5, "valAccuracy");
+  for (const [epoch, valAccuracy] of [0.5, 0.5].entries()) {
+    const metrics = { loss: 1 - epoch, accuracy: 0.5 + epoch, valAccuracy };
+    const lr = onEpochEnded(split, { type: "EpochEnded", epoch, step: 5, metrics }).plan.lr[0];
+    assert.equal(lr, epoch === 0 ? 0.1 : 0.05);
+  }
+});
+
 Deno.test("a NaN rollback scales every later learning rate by the factor", () => {
   const state = initScheduler({ name: "cosine", tMax: 10 }, 0.1, 5, "valLoss");
   const before = lrAtStep(state, 3).lr;
