@@ -1,0 +1,144 @@
+/**
+ * Whole runs against PyTorch 1.13: random configs (tests/fixtures/training/generate.py draws them
+ * from a fixed seed: every optimizer with its settings, every schedule alone and in sequentials,
+ * by step and by epoch, reduce-on-plateau on validation metrics, clipping by norm and value,
+ * gradient accumulation, short last batches with and without dropLast, the CPU backends and the
+ * paths anneal takes there) trained through `train()` and compared with torch's run of the same
+ * weights on the same samples in the same order: every step's loss, learning rate, momentum and
+ * gradient norm, every epoch's metrics, the final weights.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { loadCheckpoint } from "../mod.ts";
+import type { RunConfigInput } from "../mod.ts";
+import { readNdjson, tempRunsDir, trainCollect } from "./_helpers.ts";
+import { type TrainingInputs, trainingInputs } from "./fixtures/training/inputs.ts";
+
+interface Expected {
+  /** torch raised (when built, or at a step): anneal must refuse the config. */
+  error?: string;
+  steps: { loss: number; gradNorm: number; lr?: number; momentum?: number }[];
+  epochs: Record<string, number>[];
+  weights: Record<string, number[]>;
+}
+
+interface Case {
+  id: string;
+  config: RunConfigInput;
+  inputs: TrainingInputs;
+  torch: Expected;
+}
+
+const FIXTURE = new URL("./fixtures/training/", import.meta.url);
+// ANNEAL_TORCH_TRAINING: another fixture (generate.py --cases N --seed S --out PATH), for more draws.
+const fixturePath = Deno.env.get("ANNEAL_TORCH_TRAINING") ??
+  new URL("torch_training.json", FIXTURE);
+const { cases } = JSON.parse(await Deno.readTextFile(fixturePath)) as { cases: Case[] };
+
+/** The config with its data file found in the fixture directory. */
+function located(config: RunConfigInput): RunConfigInput {
+  const data = config.data as { kind: string; path?: string };
+  if (data.kind !== "csv") return config;
+  return { ...config, data: { ...data, path: new URL(data.path!, FIXTURE).pathname } as never };
+}
+
+/** |a - b| within `rel` of the larger magnitude, or `abs`. */
+function close(a: number, b: number, rel: number, abs: number): boolean {
+  return Math.abs(a - b) <= Math.max(abs, rel * Math.max(Math.abs(a), Math.abs(b)));
+}
+
+function describe(test: Case): string {
+  const c = test.config as Record<string, unknown>;
+  return JSON.stringify({
+    optimizer: c.optimizer,
+    scheduler: c.scheduler,
+    clipping: c.clipping,
+    batchSize: c.batchSize,
+    gradientAccumulation: c.gradientAccumulation,
+    data: c.data,
+    backend: c.backend,
+  });
+}
+
+for (const test of cases) {
+  Deno.test(`torch parity ${test.id}: ${describe(test)}`, async () => {
+    const config = located(test.config);
+    // The fixture was made from anneal's own data, order and initial weights: they must not have
+    // moved, or torch trained something else (regenerate with generate.py).
+    const inputs = await trainingInputs(config);
+    assert.deepEqual(
+      inputs,
+      test.inputs,
+      "anneal's data, sample order or initial weights differ from the fixture's: " +
+        "regenerate it (/usr/bin/python3 tests/fixtures/training/generate.py)",
+    );
+    await using runs = await tempRunsDir();
+    if (test.torch.error !== undefined) {
+      // Refused when parsed, or the run fails at its start (a setting judged against the data).
+      let refusal: string | undefined;
+      try {
+        const { result } = await trainCollect({ ...config, runsDir: runs.dir });
+        if (result.status === "failed" && result.steps === 0) refusal = result.reason;
+      } catch (error) {
+        refusal = (error as Error).message;
+      }
+      assert.ok(refusal, `torch raised ${test.torch.error}; anneal trained`);
+      return;
+    }
+    const { result } = await trainCollect({ ...config, runsDir: runs.dir });
+    assert.equal(result.status, "completed", `${result.reason} ${result.hint ?? ""}`);
+    const steps = await readNdjson(`${result.runDir}/steps.ndjson`);
+    const epochs = await readNdjson(`${result.runDir}/epochs.ndjson`);
+    const expected = test.torch;
+    assert.equal(steps.length, expected.steps.length, "steps taken");
+    assert.equal(epochs.length, expected.epochs.length, "epochs run");
+    // float32 on both sides, through a few dozen updates: differences grow from rounding only.
+    // A value far below the run's own scale (a saturated softmax's gradient) keeps only the
+    // rounding of that scale.
+    const rel = 2e-4;
+    const scale = (values: number[]) => Math.max(1e-6, 1e-5 * Math.max(...values.map(Math.abs)));
+    const lossFloor = scale(expected.steps.map((s) => s.loss));
+    const normFloor = scale(expected.steps.map((s) => s.gradNorm));
+    expected.steps.forEach((want, i) => {
+      const got = steps[i];
+      const at = `step ${i} (epoch ${got.epoch})`;
+      if (want.lr !== undefined) {
+        assert.ok(close(got.lr, want.lr, 1e-6, 1e-12), `${at}: lr ${got.lr}, torch ${want.lr}`);
+      }
+      if (want.momentum !== undefined) {
+        const momentum = (got as Record<string, number>).momentum;
+        assert.ok(
+          close(momentum, want.momentum, 1e-6, 1e-9),
+          `${at}: momentum ${momentum}, torch ${want.momentum}`,
+        );
+      }
+      assert.ok(
+        close(got.loss, want.loss, rel, lossFloor),
+        `${at}: loss ${got.loss}, torch ${want.loss}`,
+      );
+      assert.ok(
+        close(got.gradNorm, want.gradNorm, rel, normFloor),
+        `${at}: gradNorm ${got.gradNorm}, torch ${want.gradNorm}`,
+      );
+    });
+    expected.epochs.forEach((want, i) => {
+      for (const [name, value] of Object.entries(want)) {
+        assert.ok(
+          close(epochs[i][name], value, rel, 1e-6),
+          `epoch ${i}: ${name} ${epochs[i][name]}, torch ${value}`,
+        );
+      }
+    });
+    const { weights } = await loadCheckpoint(`${result.runDir}/checkpoints/last.ckpt`);
+    for (const [name, want] of Object.entries(expected.weights)) {
+      const got = weights[name].values;
+      want.forEach((value, i) => {
+        assert.ok(
+          close(got[i], value, rel, 1e-5),
+          `weight ${name}[${i}]: ${got[i]}, torch ${value}`,
+        );
+      });
+    }
+  });
+}
