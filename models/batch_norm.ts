@@ -530,7 +530,10 @@ type LayerArgs = Parameters<typeof tfl.layers.batchNormalization>[0];
 /** What a tfjs-layers batch-normalization layer holds: its axis, settings and weights. */
 export interface BatchNormState {
   axis: number;
-  /** Moving averages: moving = moving - (moving - batch) * (1 - momentum). */
+  /**
+   * Moving averages: moving = moving - (moving - batch) * (1 - momentum), the batch's variance
+   * unbiased (torch's running_var).
+   */
   momentum: number;
   epsilon: number;
   gamma?: tfl.LayerVariable;
@@ -545,8 +548,9 @@ const Base = Object.getPrototypeOf(tfl.layers.batchNormalization({})).constructo
 ) => tfl.layers.Layer & BatchNormState;
 
 /**
- * tfjs-layers' `BatchNormalization` (same weights, config, inference and moving averages) whose
- * training pass runs {@link batchNormTraining} when normalizing over the last axis.
+ * tfjs-layers' `BatchNormalization` (same weights, config and inference) whose training pass runs
+ * {@link batchNormTraining} when normalizing over the last axis, and moves the moving variance
+ * with the batch's unbiased variance, as torch's `running_var` (tfjs-layers takes the biased one).
  */
 class FusedBatchNormalization extends Base {
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor | tf.Tensor[] {
@@ -560,9 +564,13 @@ class FusedBatchNormalization extends Base {
       const scale = this.gamma ? this.gamma.read() : tf.ones([channels]);
       const offset = this.beta ? this.beta.read() : tf.zeros([channels]);
       const { y, mean, variance } = batchNormTraining(input, scale, offset, this.epsilon);
-      // as tfjs-layers: moving = moving - (moving - batch) * (1 - momentum)
+      // as tfjs-layers: moving = moving - (moving - batch) * (1 - momentum), but with the batch's
+      // unbiased variance, as torch's BatchNorm (tfjs-layers and Keras take the biased one that
+      // normalizes the batch): n / (n - 1), n the values per channel. torch refuses n = 1.
+      const n = input.size / channels;
+      const unbiased = n > 1 ? tf.mul(variance, n / (n - 1)) : variance;
       for (
-        const [moving, batch] of [[this.movingMean, mean], [this.movingVariance, variance]] as const
+        const [moving, batch] of [[this.movingMean, mean], [this.movingVariance, unbiased]] as const
       ) {
         const current = moving.read();
         moving.write(tf.sub(current, tf.mul(tf.sub(current, batch), 1 - this.momentum)));

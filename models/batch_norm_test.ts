@@ -82,7 +82,7 @@ Deno.test("batchNormTraining refuses a scale that does not match the channels", 
   );
 });
 
-Deno.test("the fused layer trains and infers as tfjs-layers' BatchNormalization", async () => {
+Deno.test("the fused layer trains and infers as tfjs-layers' BatchNormalization, but for torch's moving variance", async () => {
   await selectBackend("wasm");
   const args = { momentum: 0.9, epsilon: 1e-5 };
   const build = (fused: boolean) => {
@@ -110,7 +110,17 @@ Deno.test("the fused layer trains and infers as tfjs-layers' BatchNormalization"
       model.trainableWeights.map((w) => w.read() as tf.Variable),
     );
     void value;
-    // after one training call (variableGrads ran it once): the moving statistics
+    // after one training call (variableGrads ran it once): the moving statistics. tfjs-layers
+    // moves the variance by the batch's biased one, the fused layer by the unbiased one, as
+    // torch: from 1, 0.9 + 0.1 v against 0.9 + 0.1 v n / (n - 1), n = 8 x 5 x 5 values a
+    // channel. tfjs-layers' is set to torch's, so that the inference compares too.
+    if (model === models[0]) {
+      const norm = model.layers[2];
+      const n = 8 * 5 * 5;
+      const [gamma, beta, movingMean, movingVariance] = norm.getWeights();
+      const torchVariance = tf.add(0.9, tf.mul(tf.sub(movingVariance, 0.9), n / (n - 1)));
+      norm.setWeights([gamma, beta, movingMean, torchVariance]);
+    }
     const stats = model.getWeights().map((w) => w.dataSync() as Float32Array);
     const inference = (model.apply(x, { training: false }) as tf.Tensor).dataSync() as Float32Array;
     const gradValues = Object.values(grads).map((g) => g.dataSync() as Float32Array);
@@ -130,4 +140,32 @@ Deno.test("the fused layer trains and infers as tfjs-layers' BatchNormalization"
       )
     );
   });
+});
+
+Deno.test("the moving variance takes the batch's unbiased variance, as torch's BatchNorm does", async () => {
+  await selectBackend("cpu");
+  // torch: running_var = 0.9 * running_var + 0.1 * var * n / (n - 1), with n the values per
+  // channel (batch x positions); the batch is normalized with its biased variance.
+  // Dense [n, channels]: two samples 1 and 3 (mean 2, biased variance 1, unbiased 2), and a
+  // channel of four values in a [1, 2, 2, 1] map (values 0, 0, 4, 4: variance 4, unbiased 16/3).
+  for (
+    const [input, shape, mean, unbiased] of [
+      [[1, 3], [2, 1], 2, 2],
+      [[0, 0, 4, 4], [1, 2, 2, 1], 2, 16 / 3],
+    ] as const
+  ) {
+    const layer = batchNormalization({ momentum: 0.9, epsilon: 1e-5 });
+    const x = tf.tensor(input as unknown as number[], shape as unknown as number[]);
+    const y = layer.apply(x, { training: true }) as tf.Tensor;
+    const [movingMean, movingVariance] = layer.getWeights().slice(2).map((w) => w.dataSync()[0]);
+    assert.ok(Math.abs(movingMean - 0.1 * mean) < 1e-6, `moving mean ${movingMean}`);
+    assert.ok(
+      Math.abs(movingVariance - (0.9 + 0.1 * unbiased)) < 1e-6,
+      `moving variance ${movingVariance}, torch's ${0.9 + 0.1 * unbiased}`,
+    );
+    // normalized by the biased variance: the first value is one standard deviation below
+    assert.ok(Math.abs(y.dataSync()[0] + 1) < 1e-4, `normalized ${y.dataSync()[0]}`);
+    tf.dispose([x, y]);
+    layer.dispose();
+  }
 });

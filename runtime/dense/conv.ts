@@ -15,7 +15,7 @@
  * statistics are a two-stage per-channel reduction: workgroups over blocks of 32 channels and
  * slices of rows, reading whole rows of neighbouring channels, then a thread per channel merging
  * the slices (within a slice two passes, mean then centred squares, as tfjs's `moments`; the
- * slices merged as Chan et al.; the moving averages updated in place as tfjs-layers does). They
+ * slices merged as Chan et al.; the moving averages updated in place as torch does). They
  * are folded into the pooling kernel, which keeps each window's argmax for the backward pass.
  * Backward, the pooled gradient goes back to its argmax and through batch normalization (the full
  * gradient, through the statistics) in one pass per element, after a per-channel reduction (the
@@ -597,7 +597,8 @@ const bnPartialsWgsl = (half: boolean) => (width: number) =>
  * Batch norm's statistics, second stage (a thread per channel): the slices' sums and squares
  * merged (Chan et al.: each slice's squares about its own mean, plus its rows times its mean's
  * squared distance to the batch's), `stat = [mean..., 1/sqrt(var + eps)...]` (the biased
- * variance), and the moving averages updated in place.
+ * variance), and the moving averages updated in place (the variance's with the unbiased one, as
+ * torch's running_var).
  */
 const BN_STATS_WGSL = channelFinishWgsl(
   "rows: u32, C: u32, span: u32, slices: u32, decay: f32, eps: f32",
@@ -619,7 +620,8 @@ const BN_STATS_WGSL = channelFinishWgsl(
   let m = movingMean[c];
   movingMean[c] = m - (m - mean) * dims.decay;
   let v = movingVar[c];
-  movingVar[c] = v - (v - variance) * dims.decay;`,
+  // torch's running_var: the unbiased variance (n / (n - 1); n = 1 is refused before training)
+  movingVar[c] = v - (v - variance * n / max(n - 1.0, 1.0)) * dims.decay;`,
 );
 
 /** Per channel and slice of rows: the sum of `D[r, c]` (a bias gradient's partials). */

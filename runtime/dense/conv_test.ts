@@ -78,6 +78,19 @@ const CASES: ParityCase[] = [
     floor: 1e-2,
   },
   {
+    // 2x2 images, batches of 2 and 3: 8 and 12 values a channel, so that the moving variance's
+    // unbiased batch variance (x n / (n - 1), torch's running_var) is 14% and 9% above the
+    // biased one that normalizes the batch
+    name: "tiny maps (torch's unbiased moving variance), batch norm, sgd",
+    config: {
+      model: { kind: "cnn", filters: [3], pool: 1, dense: [] },
+      optimizer: { name: "sgd", lr: 0.05 },
+    },
+    shape: { inputShape: [2, 2, 1], targetSize: 1, task: "classification", numClasses: 2 },
+    steps: [[2], [3], [2]],
+    floor: 1e-2,
+  },
+  {
     name: "grey 2-D images, pool 1, a 5x5 kernel, binary cross-entropy, L2 clipping",
     config: {
       model: { kind: "cnn", filters: [3], kernelSize: 5, pool: 1, dense: [4] },
