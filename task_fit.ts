@@ -384,3 +384,98 @@ export function checkMetric(
       })`,
   });
 }
+
+/** What {@linkcode checkBatchNormBatches} reads of a model spec. */
+export interface BatchNormModel {
+  kind: string;
+  batchNorm?: boolean;
+  filters?: number[];
+  pool?: number;
+}
+
+/**
+ * Refuses a run that would put one value a channel through batch norm in training: a training
+ * batch of one sample in an MLP with `batchNorm` (or one sample of a 1x1 map in a cnn's conv
+ * block). Its variance is 0 and carries nothing, and torch's BatchNorm raises there ("Expected
+ * more than 1 value per channel when training"). `inputShape`: a sample's; `trainSize`: the
+ * training samples an epoch takes in batches of `batchSize` (the last one short unless
+ * `dropLast`, which with gradient accumulation keeps only whole micro-batches too).
+ *
+ * @example
+ * ```ts
+ * import { checkBatchNormBatches } from "./task_fit.ts";
+ * const mlp = { kind: "mlp", batchNorm: true };
+ * checkBatchNormBatches(mlp, [2], { trainSize: 60, batchSize: 8, dropLast: false });
+ * let where = "";
+ * try {
+ *   checkBatchNormBatches(mlp, [2], { trainSize: 57, batchSize: 8, dropLast: false });
+ * } catch (error) {
+ *   where = (error as { where: string }).where;
+ * }
+ * console.assert(where === "batchSize");
+ * ```
+ */
+export function checkBatchNormBatches(
+  model: BatchNormModel,
+  inputShape: readonly number[],
+  { trainSize, batchSize, dropLast }: { trainSize: number; batchSize: number; dropLast: boolean },
+): void {
+  if (!model.batchNorm || trainSize < 1) return;
+  // Values a channel per sample: 1 in an MLP; a cnn's smallest map (each block pools it).
+  let positions: number;
+  if (model.kind === "mlp") {
+    positions = 1;
+  } else if (model.kind === "cnn" && inputShape.length >= 2) {
+    let [h, w] = inputShape;
+    positions = Infinity;
+    for (const _ of model.filters ?? []) {
+      positions = Math.min(positions, h * w);
+      const pool = model.pool ?? 1;
+      if (pool > 1) [h, w] = [Math.floor(h / pool), Math.floor(w / pool)];
+    }
+  } else {
+    return;
+  }
+  const last = trainSize < batchSize ? trainSize : trainSize % batchSize || batchSize;
+  const smallest = dropLast ? Math.min(batchSize, trainSize) : last;
+  if (smallest * positions !== 1) return;
+  const torch = "torch's BatchNorm raises there ('Expected more than 1 value per channel when " +
+    "training'): one value has no variance";
+  const where = model.kind === "mlp"
+    ? "each of its hidden layers' units"
+    : "a channel of its 1x1 map";
+  if (batchSize === 1 || trainSize === 1) {
+    throw new AnnealError(
+      "config",
+      `Cannot train with batch norm on batches of one sample: 'batchSize' is ${batchSize} and ` +
+        `there are ${trainSize} training samples, and batch norm normalizes ${where} over the ` +
+        `batch; ${torch}`,
+      {
+        where: "batchSize",
+        hint: "train on batches of 2 samples or more (--set batchSize=16), or without batch " +
+          "norm (--set model.batchNorm=false)",
+      },
+    );
+  }
+  // the batch size nearest this one (the smaller first) that leaves no short batch of one sample
+  let better = batchSize;
+  for (let d = 1; better === batchSize; d++) {
+    for (const size of [batchSize - d, batchSize + d]) {
+      if (size >= 2 && trainSize % size !== 1) {
+        better = size;
+        break;
+      }
+    }
+  }
+  throw new AnnealError(
+    "config",
+    `Cannot train with batch norm on the epoch's last batch: ${trainSize} training samples in ` +
+      `batches of ${batchSize} leave a last batch of one sample, and batch norm normalizes ` +
+      `${where} over the batch; ${torch}`,
+    {
+      where: "batchSize",
+      hint: `drop the short batch (--set data.dropLast=true), or take batches that leave none ` +
+        `of one sample (--set batchSize=${better})`,
+    },
+  );
+}

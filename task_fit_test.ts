@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { AnnealError, parseConfig, selectBackend, TrainingEngine } from "./mod.ts";
+import { checkBatchNormBatches } from "./task_fit.ts";
 
 const LOSSES = ["mse", "crossEntropy", "binaryCrossEntropy"] as const;
 
@@ -116,4 +117,68 @@ Deno.test("every metric a run logs can be watched, and val metrics without a val
   for (const monitor of ["loss", "mae", "valLoss", "valMae"]) {
     assert.equal(configError({ earlyStopping: { monitor } }), undefined, monitor);
   }
+});
+
+Deno.test("batch norm on a training batch of one value a channel is refused, as torch raises there", () => {
+  const mlp = { kind: "mlp", batchNorm: true };
+  const refused = (
+    model: Parameters<typeof checkBatchNormBatches>[0],
+    inputShape: number[],
+    run: Parameters<typeof checkBatchNormBatches>[2],
+  ) => {
+    try {
+      checkBatchNormBatches(model, inputShape, run);
+      return undefined;
+    } catch (error) {
+      assert.ok(error instanceof AnnealError);
+      return error;
+    }
+  };
+  // 61 samples in batches of 10: a last batch of one sample (torch: "Expected more than 1 value
+  // per channel when training").
+  const last = refused(mlp, [2], { trainSize: 61, batchSize: 10, dropLast: false })!;
+  assert.equal(
+    last.message,
+    "Cannot train with batch norm on the epoch's last batch: 61 training samples in batches of " +
+      "10 leave a last batch of one sample, and batch norm normalizes each of its hidden " +
+      "layers' units over the batch; torch's BatchNorm raises there ('Expected more than 1 " +
+      "value per channel when training'): one value has no variance",
+  );
+  assert.equal(last.where, "batchSize");
+  assert.match(last.hint!, /--set data\.dropLast=true\), or .* \(--set batchSize=9\)/);
+  // the suggested size leaves no batch of one: 7 samples, batches of 2 -> 4 (3 leaves one too)
+  const seven = refused(mlp, [2], { trainSize: 7, batchSize: 2, dropLast: false })!;
+  assert.match(seven.hint!, /--set batchSize=4\)/);
+  assert.equal(refused(mlp, [2], { trainSize: 61, batchSize: 10, dropLast: true }), undefined);
+  assert.equal(refused(mlp, [2], { trainSize: 60, batchSize: 10, dropLast: false }), undefined);
+  assert.equal(refused(mlp, [2], { trainSize: 62, batchSize: 10, dropLast: false }), undefined);
+  // batches of one sample
+  const one = refused(mlp, [2], { trainSize: 40, batchSize: 1, dropLast: true })!;
+  assert.match(one.message, /on batches of one sample: 'batchSize' is 1/);
+  assert.match(one.hint!, /--set model\.batchNorm=false/);
+  // without batch norm, or another model, nothing to refuse
+  assert.equal(
+    refused({ kind: "mlp", batchNorm: false }, [2], {
+      trainSize: 61,
+      batchSize: 10,
+      dropLast: false,
+    }),
+    undefined,
+  );
+  assert.equal(
+    refused({ kind: "linear" }, [2], { trainSize: 1, batchSize: 1, dropLast: false }),
+    undefined,
+  );
+  // a cnn normalizes a channel over the batch's positions: one sample is refused only where a
+  // block's map is 1x1 (a 4x4 image pooled by 2 twice before its third block)
+  const cnn = { kind: "cnn", batchNorm: true, filters: [2, 2], pool: 2 };
+  assert.equal(
+    refused(cnn, [4, 4, 1], { trainSize: 61, batchSize: 10, dropLast: false }),
+    undefined,
+  );
+  const deep = { ...cnn, filters: [2, 2, 2] };
+  assert.match(
+    refused(deep, [4, 4, 1], { trainSize: 61, batchSize: 10, dropLast: false })!.message,
+    /a channel of its 1x1 map/,
+  );
 });

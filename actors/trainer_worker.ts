@@ -38,6 +38,7 @@ import { type CheckpointState, loadCheckpoint, type WeightMap } from "../runtime
 import { checkResumedData, checkResumedSteps } from "../runtime/resume_steps.ts";
 import { checkScheduleReach } from "../schedulers/raises.ts";
 import type { OptimizerState } from "../optimizers/mod.ts";
+import { checkBatchNormBatches } from "../task_fit.ts";
 
 type Message = { type: string } & Record<string, unknown>;
 
@@ -267,6 +268,12 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   context.emit({ type: "backend", ...chosen, tfjs: tf.version_core });
   await context.faultPoint("init");
   const info = await loader.take((m) => m.type === "DatasetReady") as unknown as DatasetReady;
+  // batch norm over one value a channel (a batch of one sample): torch raises, anneal refuses
+  checkBatchNormBatches(config.model, info.inputShape, {
+    trainSize: info.trainSize,
+    batchSize: config.batchSize,
+    dropLast: config.data.dropLast,
+  });
   const accumulation = config.gradientAccumulation;
   const stepsPerEpoch = Math.ceil(info.batchesPerEpoch / accumulation);
   // where torch would raise at a step of the schedule this run gets to, it ends now, saying why
