@@ -115,6 +115,37 @@ Deno.test("sequential checks its children and its milestones", () => {
   );
 });
 
+Deno.test("a sequential's schedule counting epochs under a sequential of steps is refused, not ignored", () => {
+  // torch steps every child through SequentialLR.step(): the children have no interval of their
+  // own, and anneal's count the sequential's. One written 'epoch' would silently count steps.
+  const warmupThenEpochs = {
+    name: "sequential",
+    schedulers: [{ name: "linear", totalIters: 100 }, {
+      name: "step",
+      stepSize: 1,
+      interval: "epoch",
+    }],
+    milestones: [100],
+  };
+  const error = errorOf(warmupThenEpochs);
+  assert.equal(error.where, "schedulers[1].interval");
+  assert.match(
+    error.message,
+    /'schedulers\[1\]\.interval' must not be 'epoch' in a sequential that counts steps: its schedules all count the sequential's own interval/,
+  );
+  // the same interval as the sequential's (written, or the default a saved config holds) runs
+  const resolved = parseSchedulerSpec({ ...warmupThenEpochs, interval: "epoch" });
+  assert.equal(resolved.interval, "epoch");
+  assert.doesNotThrow(() =>
+    parseSchedulerSpec({
+      name: "sequential",
+      schedulers: [{ name: "linear", interval: "step" }, { name: "exponential", gamma: 0.5 }],
+      milestones: [5],
+    })
+  );
+  assert.doesNotThrow(() => parseSchedulerSpec(resolved));
+});
+
 Deno.test("settings torch 1.13 accepts but does not act on as they read are refused, saying so", () => {
   const cases: [unknown, RegExp][] = [
     [

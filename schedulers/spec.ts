@@ -307,6 +307,21 @@ export const SequentialSpecSchema = z.strictObject({
     );
     return;
   }
+  // torch steps every child through SequentialLR.step(): they count what the sequential counts.
+  // A child written to count epochs in a sequential of steps would silently count steps. (The
+  // other way round cannot be told from the default 'step' a saved config holds: it runs.)
+  const byEpoch = schedulers.findIndex((child) => child.interval === "epoch");
+  if (ctx.value.interval === "step" && byEpoch >= 0) {
+    issue(
+      ["schedulers", byEpoch, "interval"],
+      "epoch",
+      "must not be 'epoch' in a sequential that counts steps: its schedules all count the " +
+        "sequential's own interval, as torch's SequentialLR steps them all at once; set the " +
+        "sequential's (scheduler.interval: 'epoch', its milestones then count epochs too) and " +
+        "leave the schedules' out",
+    );
+    return;
+  }
   if (milestones.length !== schedulers.length - 1) {
     issue(
       ["milestones"],
