@@ -94,10 +94,11 @@ for (const test of cases) {
     assert.equal(steps.length, expected.steps.length, "steps taken");
     assert.equal(epochs.length, expected.epochs.length, "epochs run");
     // float32 on both sides, through a few dozen updates: differences grow from rounding only.
-    // A value far below the run's own scale (a saturated softmax's gradient) keeps only the
-    // rounding of that scale.
+    // A value far below the run's own scale (a saturated softmax's gradient, a gradient norm of
+    // per-sample gradients that cancel) keeps only the rounding of that scale: features left on
+    // their own scales (up to 100) part two float32 runs by 1e-4 of it.
     const rel = 2e-4;
-    const scale = (values: number[]) => Math.max(1e-6, 1e-5 * Math.max(...values.map(Math.abs)));
+    const scale = (values: number[]) => Math.max(1e-6, 1e-4 * Math.max(...values.map(Math.abs)));
     const lossFloor = scale(expected.steps.map((s) => s.loss));
     const normFloor = scale(expected.steps.map((s) => s.gradNorm));
     expected.steps.forEach((want, i) => {
@@ -130,12 +131,14 @@ for (const test of cases) {
         );
       }
     });
+    // The weights sum every step's rounding: where the features keep their own scales (up to
+    // 100) two float32 runs part by a few 1e-4 (anneal's cpu and wasm backends alike).
     const { weights } = await loadCheckpoint(`${result.runDir}/checkpoints/last.ckpt`);
     for (const [name, want] of Object.entries(expected.weights)) {
       const got = weights[name].values;
       want.forEach((value, i) => {
         assert.ok(
-          close(got[i], value, rel, 1e-5),
+          close(got[i], value, 1e-3, 1e-5),
           `weight ${name}[${i}]: ${got[i]}, torch ${value}`,
         );
       });
