@@ -548,6 +548,27 @@ export function configWarnings(config: RunConfig): ConfigWarning[] {
   const warnings: ConfigWarning[] = [];
   const fault = settingFault(config.optimizer);
   if (fault) warnings.push({ field: fault.field, message: fault.message, hint: fault.hint });
+  const baseBatch = (config.optimizer as { baseBatch?: number }).baseBatch;
+  if (baseBatch !== undefined && setsItsOwnRates(config.scheduler)) {
+    // The linear scaling rule scales optimizer.lr; onecycle takes its rates from maxLr.
+    const only = config.scheduler?.name === "sequential";
+    const cycle = (only
+      ? (config.scheduler as { schedulers: unknown[] }).schedulers[0]
+      : config.scheduler) as SpecOf<"onecycle">;
+    const effective = config.batchSize * config.gradientAccumulation;
+    const scaled = Number(scaleLearningRate(cycle.maxLr, baseBatch, effective).lr.toPrecision(6));
+    warnings.push({
+      field: "optimizer.baseBatch",
+      message: `optimizer.baseBatch scales optimizer.lr to the effective batch (${effective} of ` +
+        `${baseBatch}), but onecycle does not use optimizer.lr: its rates come from ` +
+        "scheduler.maxLr, which is not scaled",
+      hint: "scale the cycle's peak yourself and drop baseBatch: " +
+        (only
+          ? `set schedulers[0].maxLr to ${scaled} in the scheduler section`
+          : `--set scheduler.maxLr=${scaled}`) +
+        ` (${cycle.maxLr} x ${effective} / ${baseBatch})`,
+    });
+  }
   if (watchesMaximizedLoss(config)) {
     const { monitor } = config.earlyStopping;
     const watchers = [

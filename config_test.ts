@@ -147,6 +147,34 @@ Deno.test("rmsprop alpha at or above 1 is accepted with a warning that names alp
   assert.deepEqual(configWarnings(parseConfig({})), []);
 });
 
+Deno.test("baseBatch under onecycle, whose rates ignore optimizer.lr, is a warning naming the maxLr to set", () => {
+  const run = {
+    batchSize: 64,
+    optimizer: { name: "sgd" as const, lr: 0.1, baseBatch: 256 },
+    scheduler: { name: "onecycle" as const, maxLr: 0.4, totalSteps: 100 },
+  };
+  const [warning] = configWarnings(parseConfig(run));
+  assert.equal(warning.field, "optimizer.baseBatch");
+  assert.equal(
+    warning.message,
+    "optimizer.baseBatch scales optimizer.lr to the effective batch (64 of 256), but onecycle " +
+      "does not use optimizer.lr: its rates come from scheduler.maxLr, which is not scaled",
+  );
+  assert.equal(
+    warning.hint,
+    "scale the cycle's peak yourself and drop baseBatch: --set scheduler.maxLr=0.1 " +
+      "(0.4 x 64 / 256)",
+  );
+  // a sequential's only schedule: the words say where
+  const [inSequential] = configWarnings(parseConfig({
+    ...run,
+    scheduler: { name: "sequential", schedulers: [run.scheduler], milestones: [] },
+  }));
+  assert.match(inSequential.hint, /set schedulers\[0\]\.maxLr to 0\.1 in the scheduler section/);
+  // baseBatch where the optimizer's lr is the rate: no warning
+  assert.deepEqual(configWarnings(parseConfig({ ...run, scheduler: undefined })), []);
+});
+
 Deno.test("maximize: early stopping and plateau on the loss default to mode max; a min they set is kept, with a warning", () => {
   const ascent = { name: "adam", lr: 1e-3, maximize: true };
   const plateau = { name: "plateau", interval: "epoch" };
