@@ -51,55 +51,6 @@ function scheduleOf(state: SchedulerState): Schedule | undefined {
   return schedule;
 }
 
-/** `1st`, `2nd`, `3rd`, `11th`, ... */
-function ordinal(n: number): string {
-  const tens = n % 100;
-  const suffix = tens >= 11 && tens <= 13 ? "th" : ["th", "st", "nd", "rd"][n % 10] ?? "th";
-  return `${n}${suffix}`;
-}
-
-/**
- * Refuses a onecycle (alone, or a sequential's only schedule) shorter than the run: torch's
- * OneCycleLR raises once stepped more than `totalSteps` times (its steps, or epochs with
- * `interval: "epoch"`), so a torch loop of more fails there. `totalSteps`: the run's optimizer
- * steps (at most `maxSteps`).
- */
-function checkCycleCoversRun(
-  spec: SchedulerSpec | undefined,
-  stepsPerEpoch: number,
-  totalSteps: number,
-): void {
-  if (!spec || !Number.isFinite(totalSteps)) return;
-  const resolved = parseSchedulerSpec(spec);
-  const only = resolved.name === "sequential" && resolved.schedulers.length === 1
-    ? resolved.schedulers[0]
-    : undefined;
-  const cycle = resolved.name === "onecycle" ? resolved : only?.name === "onecycle" ? only : null;
-  if (!cycle) return;
-  const byEpoch = resolved.interval === "epoch";
-  const unit = byEpoch ? "epoch" : "step";
-  const run = byEpoch ? Math.ceil(totalSteps / stepsPerEpoch) : totalSteps;
-  if (run <= cycle.totalSteps) return;
-  const field = only ? "scheduler.schedulers[0].totalSteps" : "scheduler.totalSteps";
-  const what = byEpoch ? `${run} epochs` : `${run} optimizer steps`;
-  throw new AnnealError(
-    "config",
-    `The onecycle schedule is ${cycle.totalSteps} ${unit}s long ('totalSteps'), but the run ` +
-      `takes ${what}: torch's OneCycleLR raises once stepped past totalSteps, after the run's ` +
-      `${ordinal(cycle.totalSteps + 1)} ${unit}`,
-    {
-      where: field,
-      // A resumed run keeps its schedule: the cycle can change only in a new run.
-      hint:
-        (only
-          ? `set schedulers[0].totalSteps to ${run} in the scheduler section`
-          : `--set scheduler.totalSteps=${run}`) +
-        ` (a cycle over the whole run, in a new run: a resumed one keeps its schedule), or ` +
-        `train fewer ${unit}s`,
-    },
-  );
-}
-
 /** Creates the state (validating the spec by building the schedule once). */
 export function initScheduler(
   spec: SchedulerSpec | undefined,
@@ -123,7 +74,6 @@ export function initScheduler(
     totalSteps,
   };
   scheduleOf(state);
-  checkCycleCoversRun(spec, state.stepsPerEpoch, totalSteps);
   return state;
 }
 

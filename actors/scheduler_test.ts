@@ -82,45 +82,6 @@ Deno.test("plateau watching a validation metric without a validation split watch
   }
 });
 
-Deno.test("a onecycle shorter than the run is refused at its start, naming the totalSteps it needs", () => {
-  // torch's OneCycleLR raises once stepped more than totalSteps times: after the 11th optimizer
-  // step of a run of 11 or more, when its cycle is 10 steps.
-  const cycle = { name: "onecycle" as const, maxLr: 0.1, totalSteps: 10 };
-  assert.doesNotThrow(() => initScheduler(cycle, 0.01, 5, "valLoss", undefined, 10));
-  for (const run of [11, 12, 40]) {
-    assert.throws(
-      () => initScheduler(cycle, 0.01, 5, "valLoss", undefined, run),
-      (error: Error & { where?: string; hint?: string }) => {
-        assert.equal(
-          error.message,
-          `The onecycle schedule is 10 steps long ('totalSteps'), but the run takes ${run} ` +
-            "optimizer steps: torch's OneCycleLR raises once stepped past totalSteps, " +
-            "after the run's 11th step",
-        );
-        assert.equal(error.where, "scheduler.totalSteps");
-        assert.match(error.hint!, new RegExp(`--set scheduler.totalSteps=${run}\\b`));
-        return true;
-      },
-    );
-  }
-  // By epoch: a cycle of 2 epochs in a run of 3 (of 5 steps each); a run stopped by maxSteps
-  // within the cycle is not.
-  const byEpoch = { ...cycle, totalSteps: 2, interval: "epoch" as const };
-  assert.throws(
-    () => initScheduler(byEpoch, 0.01, 5, "valLoss", undefined, 15),
-    /2 epochs long \('totalSteps'\), but the run takes 3 epochs: .* after the run's 3rd epoch/,
-  );
-  assert.doesNotThrow(() => initScheduler(byEpoch, 0.01, 5, "valLoss", undefined, 10));
-  assert.doesNotThrow(() => initScheduler(byEpoch, 0.01, 5, "valLoss", undefined, 8));
-  // A sequential's only schedule: its hint names where to edit it.
-  const single = { name: "sequential" as const, schedulers: [cycle], milestones: [] };
-  assert.throws(
-    () => initScheduler(single, 0.01, 5, "valLoss", undefined, 11),
-    (error: Error & { where?: string; hint?: string }) =>
-      error.where === "scheduler.schedulers[0].totalSteps" && /schedulers\[0\]/.test(error.hint!),
-  );
-});
-
 Deno.test("a NaN rollback scales every later learning rate by the factor", () => {
   const state = initScheduler({ name: "cosine", tMax: 10 }, 0.1, 5, "valLoss");
   const before = lrAtStep(state, 3).lr;
