@@ -43,7 +43,10 @@ async function recordsIn(dir: string): Promise<string[]> {
       found.push(entry.name);
     }
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return [];
+    // nothing there yet; or a file on the way, which making the directory names (what and how)
+    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+      return [];
+    }
     throw error;
   }
   return found.sort();
