@@ -45,11 +45,10 @@ function stretchOne(
   switch (spec.name) {
     case "onecycle": {
       // a length whose phases torch divides by zero in (pctStart * totalSteps = 1, say) is
-      // refused: the next one up is not
+      // refused: one of the next few up is not
       const out = scale("totalSteps");
-      while (!OnecycleSpecSchema.safeParse(out).success && (out.totalSteps as number) > 0) {
+      for (let tries = 0; tries < 3 && !OnecycleSpecSchema.safeParse(out).success; tries++) {
         out.totalSteps = (out.totalSteps as number) + 1;
-        if ((out.totalSteps as number) > (spec.totalSteps as number) * factor + 3) return out;
       }
       return out;
     }
