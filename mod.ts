@@ -150,6 +150,7 @@ export type {
   CreateStudyOptions,
   CreateTrialOptions,
   Direction,
+  OpenStorageOptions,
   ReapResult,
   Study,
   StudyStorage,

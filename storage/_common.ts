@@ -94,6 +94,21 @@ export function studyError(name: string, exists: boolean): AnnealError {
     });
 }
 
+/**
+ * The refusal of a storage that is not there (no file, no tables), opened only to load or join a
+ * study (`create: false`): nothing was created; the study (and its storage) is made by
+ * `anneal sweep`.
+ */
+export function missingStorageError(url: string, missing: string, study?: string): AnnealError {
+  const subject = study === undefined ? `open study storage '${url}'` : `join study '${study}'`;
+  return new AnnealError("storage", `Cannot ${subject}: ${missing}, so it holds no study`, {
+    where: url,
+    hint: `create the study first: \`anneal sweep -c CONFIG --storage ${url} --study ` +
+      `${study ?? "NAME"}\` creates the storage and the study, then \`anneal worker\` joins it; ` +
+      `or check the storage URL`,
+  });
+}
+
 /** The error for finishing a trial that is not RUNNING (e.g. reaped after its worker stalled). */
 export function notRunningError(trialId: number, action: string, state: string): AnnealError {
   return new AnnealError(

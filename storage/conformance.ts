@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { AnnealError } from "../errors.ts";
-import type { StudyStorage, Trial } from "./types.ts";
+import type { OpenStorageOptions, StudyStorage, Trial } from "./types.ts";
 
 /** How the suite reaches a storage. */
 export interface StorageFactory {
@@ -16,6 +16,22 @@ export interface StorageFactory {
   open(): Promise<StudyStorage>;
   /** The URL that `openStorage` in another process uses to reach the same store. */
   url: string;
+  /** A store of its own with nothing in it yet (no file, no database tables). */
+  fresh(): Promise<FreshStore>;
+}
+
+/** An empty store of its own, for the tests of what opening it creates or updates. */
+export interface FreshStore extends AsyncDisposable {
+  /** Opens it as `openStorage(url, options)` does. */
+  open(options?: OpenStorageOptions): Promise<StudyStorage>;
+  /** Whether anything is there now: the SQLite file, or anneal's tables in the database. */
+  created(): Promise<boolean>;
+  /**
+   * Writes what an anneal from before trials recorded their run (`runDir`) stored: its tables,
+   * and a study `old` of three trials, numbers 0 to 2: COMPLETE (value 0.5, intermediate value
+   * 0.7 at step 0), RUNNING for worker `w` (heartbeat now) and WAITING, params `{ "lr": 0.1 }`.
+   */
+  writeLegacy(): Promise<void>;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -272,6 +288,104 @@ export function registerStorageConformance(kind: string, factory: StorageFactory
       await assert.rejects(storage.interruptTrial(first!.id, "again"), isStorageError);
       await assert.rejects(storage.interruptTrial(second.retried[0].id, "again"), isStorageError);
     }));
+
+  test("setTrialRun records a RUNNING trial's run, and the retry of an interrupted or reaped trial carries it", () =>
+    withStorage(factory, async (storage) => {
+      const study = await storage.createStudy(uniqueName("run-dir"), "minimize", {});
+      const first = await storage.createTrial(study.id, { params: { lr: 0.1 }, claimBy: "w" });
+      const waiting = await storage.createTrial(study.id, { params: { lr: 0.2 } });
+      assert.equal(first!.runDir, null);
+      await storage.setTrialRun(first!.id, "/runs/study/trial-0-ab12");
+      const [recorded] = await storage.listTrials(study.id, ["RUNNING"]);
+      assert.equal(recorded.runDir, "/runs/study/trial-0-ab12");
+      // only a RUNNING trial records one
+      await assert.rejects(storage.setTrialRun(waiting!.id, "/elsewhere"), isStorageError);
+      // interrupted: the retry carries the run, to continue it
+      const { retried } = await storage.interruptTrial(first!.id, "interrupted (SIGINT)");
+      assert.equal(retried[0].runDir, "/runs/study/trial-0-ab12");
+      await assert.rejects(storage.setTrialRun(first!.id, "/elsewhere"), isStorageError);
+      // claimed in number order: the waiting trial, then the retry, which reads its run
+      await storage.claimTrial(study.id, "w2");
+      const again = await storage.claimTrial(study.id, "w2");
+      assert.deepEqual([again!.id, again!.runDir], [retried[0].id, "/runs/study/trial-0-ab12"]);
+      // a retry that starts a run of its own records that one; its own retry carries it
+      await storage.setTrialRun(again!.id, "/runs/study/trial-2-cd34");
+      await sleep(60);
+      const reaped = await storage.reapStale(study.id, 40, 2);
+      const retry = reaped.retried.find((t) => t.retryOf === first!.id)!;
+      assert.deepEqual([retry.retries, retry.runDir], [2, "/runs/study/trial-2-cd34"]);
+      const trials = await storage.listTrials(study.id);
+      assert.equal(trials.find((t) => t.id === first!.id)!.runDir, "/runs/study/trial-0-ab12");
+      assert.equal(trials.find((t) => t.id === again!.id)!.runDir, "/runs/study/trial-2-cd34");
+      // a reaped trial that recorded no run gives its retry none
+      const silent = trials.find((t) => t.id === waiting!.id)!;
+      assert.deepEqual([silent.state, silent.runDir], ["FAILED", null]);
+      assert.equal(reaped.retried.find((t) => t.retryOf === waiting!.id)!.runDir, null);
+    }));
+
+  test("opened to join (create: false), an empty store is refused naming what is missing, and nothing is created", async () => {
+    await using store = await factory.fresh();
+    await assert.rejects(store.open({ create: false, study: "sw" }), (error: AnnealError) => {
+      assert.ok(isStorageError(error));
+      assert.match(
+        error.message,
+        /^Cannot join study 'sw': .* (does not exist|has no anneal tables)/,
+      );
+      assert.match(error.message, /so it holds no study$/);
+      assert.match(error.hint!, /anneal sweep -c CONFIG --storage \S+ --study sw` creates/);
+      return true;
+    });
+    assert.equal(await store.created(), false);
+    // opened to create (the default), it is made
+    const storage = await store.open();
+    const study = await storage.createStudy("sw", "minimize", {});
+    await storage.close();
+    assert.equal(await store.created(), true);
+    const joined = await store.open({ create: false });
+    try {
+      assert.equal((await joined.loadStudy("sw")).id, study.id);
+    } finally {
+      await joined.close();
+    }
+  });
+
+  test("the tables of an older anneal (no runDir) are read, brought up to date and written", async () => {
+    await using store = await factory.fresh();
+    await store.writeLegacy();
+    // (as a worker opens it: an older study is joined, not refused)
+    const storage = await store.open({ create: false });
+    try {
+      const study = await storage.loadStudy("old");
+      const trials = await storage.listTrials(study.id);
+      assert.deepEqual(
+        trials.map((t) => [t.number, t.state, t.value, t.runDir, t.retries, t.params]),
+        [
+          [0, "COMPLETE", 0.5, null, 0, { lr: 0.1 }],
+          [1, "RUNNING", null, null, 0, { lr: 0.1 }],
+          [2, "WAITING", null, null, 0, { lr: 0.1 }],
+        ],
+      );
+      assert.deepEqual([...trials[0].intermediate], [[0, 0.7]]);
+      assert.equal((await storage.bestTrial(study.id))!.number, 0);
+      await storage.setTrialRun(trials[1].id, "/runs/old/trial-1-ab12");
+      const { retried } = await storage.interruptTrial(trials[1].id, "interrupted (SIGINT)");
+      assert.deepEqual([retried[0].number, retried[0].runDir], [3, "/runs/old/trial-1-ab12"]);
+      const claimed = await storage.claimTrial(study.id, "w2");
+      assert.equal(claimed!.number, 2);
+      await storage.completeTrial(claimed!.id, 0.25);
+      assert.equal((await storage.bestTrial(study.id))!.number, 2);
+    } finally {
+      await storage.close();
+    }
+    // opened again: nothing is added twice
+    const again = await store.open();
+    try {
+      const study = await again.loadStudy("old");
+      assert.equal((await again.listTrials(study.id)).length, 4);
+    } finally {
+      await again.close();
+    }
+  });
 
   test("concurrent claimers in several connections and processes claim each trial exactly once", async () => {
     const trials = 60;

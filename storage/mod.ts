@@ -7,7 +7,7 @@
 import { AnnealError } from "../errors.ts";
 import { openPostgresStorage } from "./postgres.ts";
 import { openSqliteStorage } from "./sqlite.ts";
-import type { StudyStorage } from "./types.ts";
+import type { OpenStorageOptions, StudyStorage } from "./types.ts";
 
 export type * from "./types.ts";
 export { openSqliteStorage } from "./sqlite.ts";
@@ -15,7 +15,8 @@ export { openPostgresStorage } from "./postgres.ts";
 
 /**
  * Opens study storage from a URL: `postgres://...` / `postgresql://...` for PostgreSQL,
- * `sqlite:PATH` or a plain file path (`sweeps.db`) for SQLite.
+ * `sqlite:PATH` or a plain file path (`sweeps.db`) for SQLite. It is created where missing,
+ * unless `options.create` is false (to join a study that must be there already).
  *
  * @example
  * ```ts
@@ -26,13 +27,16 @@ export { openPostgresStorage } from "./postgres.ts";
  * await storage.close();
  * ```
  */
-export async function openStorage(url: string): Promise<StudyStorage> {
-  if (/^postgres(ql)?:\/\//.test(url)) return await openPostgresStorage(url);
+export async function openStorage(
+  url: string,
+  options: OpenStorageOptions = {},
+): Promise<StudyStorage> {
+  if (/^postgres(ql)?:\/\//.test(url)) return await openPostgresStorage(url, options);
   const path = url.startsWith("sqlite:") ? url.slice("sqlite:".length) : url;
   if (path === "" || /^[a-z][a-z0-9+.-]*:\/\//i.test(path)) {
     throw new AnnealError("usage", `Cannot open study storage '${url}': unknown kind`, {
       hint: "use postgres://user@host:port/db, sqlite:PATH or a file path such as sweeps.db",
     });
   }
-  return openSqliteStorage(path);
+  return openSqliteStorage(path, options);
 }

@@ -12,6 +12,7 @@ import { AnnealError } from "../errors.ts";
 import {
   canonicalJson,
   checkSameStudy,
+  missingStorageError,
   notRunningError,
   pickBest,
   settingsChanged,
@@ -21,6 +22,7 @@ import type {
   CreateStudyOptions,
   CreateTrialOptions,
   Direction,
+  OpenStorageOptions,
   ReapResult,
   Study,
   StudyStorage,
@@ -41,7 +43,7 @@ const SCHEMA = [
     number integer NOT NULL, state text NOT NULL, params jsonb NOT NULL,
     value double precision, worker_id text, heartbeat_at timestamptz, started_at timestamptz,
     finished_at timestamptz, reason text, pruned_step integer, retry_of integer,
-    retries integer NOT NULL DEFAULT 0, UNIQUE (study_id, number))`,
+    retries integer NOT NULL DEFAULT 0, run_dir text, UNIQUE (study_id, number))`,
   `CREATE INDEX IF NOT EXISTS anneal_trials_state ON anneal_trials (study_id, state, number)`,
   `CREATE TABLE IF NOT EXISTS anneal_intermediate (
     trial_id integer NOT NULL REFERENCES anneal_trials(id), step integer NOT NULL,
@@ -49,8 +51,15 @@ const SCHEMA = [
 ];
 
 /**
+ * Columns added since the first schema, with their type: the tables of an older anneal get them
+ * when a storage is opened (their trials read them as null).
+ */
+const ADDED_COLUMNS: Record<string, string> = { run_dir: "text" };
+
+/**
  * Connects to PostgreSQL at `url` and creates the tables if needed (under an advisory lock, so
- * many workers starting at once do not race on `CREATE TABLE`).
+ * many workers starting at once do not race on `CREATE TABLE`), or, with `create: false`, refuses
+ * a database without them; the tables of an older anneal get the columns added since.
  *
  * @example
  * ```ts ignore
@@ -63,8 +72,9 @@ const SCHEMA = [
  */
 export async function openPostgresStorage(
   url: string,
-  options: { maxConnections?: number } = {},
+  options: { maxConnections?: number } & OpenStorageOptions = {},
 ): Promise<StudyStorage> {
+  const { create = true, study } = options;
   guardDroppedSocketWrites();
   const sql = postgres(url, {
     max: options.maxConnections ?? 4,
@@ -74,16 +84,38 @@ export async function openPostgresStorage(
   try {
     await sql.begin(async (tx) => {
       await tx`SELECT pg_advisory_xact_lock(7464251)`;
+      const [{ tables }] = await tx`SELECT to_regclass('anneal_studies') IS NOT NULL AS tables`;
+      if (!create && !tables) {
+        throw missingStorageError(redact(url), "the database has no anneal tables", study);
+      }
       for (const statement of SCHEMA) await tx.unsafe(statement);
+      await addColumns(tx);
     });
   } catch (error) {
     await sql.end({ timeout: 1 });
+    if (error instanceof AnnealError) throw error;
     throw new AnnealError("storage", `Cannot open study storage at ${redact(url)}: ${error}`, {
       cause: error,
       hint: "check that PostgreSQL runs and the URL (user, host, port, database) is right",
     });
   }
   return new PostgresStorage(sql);
+}
+
+/**
+ * Adds the columns an older anneal's trials table lacks. (Looked up first: `ADD COLUMN IF NOT
+ * EXISTS` would take the table's exclusive lock at every open, even with nothing to add.)
+ */
+async function addColumns(tx: postgres.TransactionSql): Promise<void> {
+  const rows = await tx`
+    SELECT column_name FROM information_schema.columns
+    WHERE table_name = 'anneal_trials' AND table_schema = current_schema()`;
+  const columns = new Set(rows.map((row) => row.column_name));
+  for (const [name, type] of Object.entries(ADDED_COLUMNS)) {
+    if (!columns.has(name)) {
+      await tx.unsafe(`ALTER TABLE anneal_trials ADD COLUMN IF NOT EXISTS ${name} ${type}`);
+    }
+  }
 }
 
 let guarded = false;
@@ -141,6 +173,7 @@ function trialFrom(row: Row, intermediate = new Map<number, number>()): Trial {
     prunedStep: row.pruned_step,
     retryOf: row.retry_of,
     retries: row.retries,
+    runDir: row.run_dir ?? null,
   };
 }
 
@@ -191,14 +224,16 @@ class PostgresStorage implements StudyStorage {
     workerId: string | null,
     retryOf: number | null,
     retries: number,
+    runDir: string | null = null,
   ): Promise<Trial> {
     const [row] = await sql`
       INSERT INTO anneal_trials (study_id, number, state, params, worker_id, heartbeat_at,
-        started_at, retry_of, retries)
+        started_at, retry_of, retries, run_dir)
       SELECT ${studyId}, COALESCE(MAX(number) + 1, 0), ${workerId === null ? "WAITING" : "RUNNING"},
         ${JSON.stringify(params)}::text::jsonb, ${workerId},
         CASE WHEN ${workerId}::text IS NULL THEN NULL ELSE now() END,
-        CASE WHEN ${workerId}::text IS NULL THEN NULL ELSE now() END, ${retryOf}, ${retries}
+        CASE WHEN ${workerId}::text IS NULL THEN NULL ELSE now() END, ${retryOf}, ${retries},
+        ${runDir}
       FROM anneal_trials WHERE study_id = ${studyId}
       RETURNING *`;
     return trialFrom(row);
@@ -292,8 +327,16 @@ class PostgresStorage implements StudyStorage {
         null,
         row.retry_of ?? row.id,
         row.retries + 1,
+        row.run_dir,
       );
       return { failed: [await this.#trial(tx, trialId)], retried: [retry] };
+    });
+  }
+
+  async setTrialRun(trialId: number, runDir: string): Promise<void> {
+    await this.#sql.begin(async (tx) => {
+      await this.#requireRunning(tx, trialId, "record the run of");
+      await tx`UPDATE anneal_trials SET run_dir = ${runDir} WHERE id = ${trialId}`;
     });
   }
 
@@ -326,6 +369,7 @@ class PostgresStorage implements StudyStorage {
               null,
               row.retry_of ?? row.id,
               row.retries + 1,
+              row.run_dir,
             ),
           );
         }

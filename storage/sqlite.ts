@@ -12,6 +12,7 @@ import { AnnealError } from "../errors.ts";
 import {
   canonicalJson,
   checkSameStudy,
+  missingStorageError,
   notRunningError,
   pickBest,
   settingsChanged,
@@ -21,6 +22,7 @@ import type {
   CreateStudyOptions,
   CreateTrialOptions,
   Direction,
+  OpenStorageOptions,
   ReapResult,
   Study,
   StudyStorage,
@@ -36,19 +38,26 @@ CREATE TABLE IF NOT EXISTS trials (
   id INTEGER PRIMARY KEY, study_id INTEGER NOT NULL REFERENCES studies(id), number INTEGER NOT NULL,
   state TEXT NOT NULL, params TEXT NOT NULL, value REAL, worker_id TEXT, heartbeat_at INTEGER,
   started_at INTEGER, finished_at INTEGER, reason TEXT, pruned_step INTEGER,
-  retry_of INTEGER, retries INTEGER NOT NULL DEFAULT 0, UNIQUE (study_id, number));
+  retry_of INTEGER, retries INTEGER NOT NULL DEFAULT 0, run_dir TEXT, UNIQUE (study_id, number));
 CREATE INDEX IF NOT EXISTS trials_state ON trials (study_id, state, number);
 CREATE TABLE IF NOT EXISTS intermediate (
   trial_id INTEGER NOT NULL REFERENCES trials(id), step INTEGER NOT NULL, value REAL,
   PRIMARY KEY (trial_id, step));
 `;
 
+/**
+ * Columns added since the first schema, with their type: a study file of an older anneal gets
+ * them when it is opened (its trials read them as null).
+ */
+const ADDED_COLUMNS: Record<string, string> = { run_dir: "TEXT" };
+
 type Row = Record<string, SQLInputValue>;
 
 const date = (ms: SQLInputValue) => (ms === null ? null : new Date(Number(ms)));
 
 /**
- * Opens (creating if needed) a study database at `path`.
+ * Opens a study database at `path`, creating it if needed (unless `create` is false: then a
+ * missing file, or one without anneal's tables, is refused and nothing is created).
  *
  * @example
  * ```ts
@@ -63,20 +72,60 @@ const date = (ms: SQLInputValue) => (ms === null ? null : new Date(Number(ms)));
  */
 export function openSqliteStorage(
   path: string,
-  options: { busyTimeoutMs?: number } = {},
+  options: { busyTimeoutMs?: number } & OpenStorageOptions = {},
 ): StudyStorage {
-  return new SqliteStorage(path, options.busyTimeoutMs ?? 10_000);
+  const { create = true, study } = options;
+  if (!create && path !== ":memory:" && !pathExists(path)) {
+    throw missingStorageError(`sqlite:${path}`, `the database file ${path} does not exist`, study);
+  }
+  return new SqliteStorage(path, options.busyTimeoutMs ?? 10_000, create, study);
+}
+
+/** Whether `path` exists (a file, or anything else that is there). */
+function pathExists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
 }
 
 class SqliteStorage implements StudyStorage {
   #db: DatabaseSync;
 
-  constructor(path: string, busyTimeoutMs: number) {
+  constructor(path: string, busyTimeoutMs: number, create: boolean, study?: string) {
     this.#db = new DatabaseSync(path);
-    this.#db.exec(`PRAGMA busy_timeout = ${Math.floor(busyTimeoutMs)}`);
-    this.#db.exec("PRAGMA journal_mode = WAL");
-    this.#db.exec("PRAGMA synchronous = NORMAL");
-    this.#transaction(() => this.#db.exec(SCHEMA));
+    try {
+      this.#db.exec(`PRAGMA busy_timeout = ${Math.floor(busyTimeoutMs)}`);
+      this.#db.exec("PRAGMA journal_mode = WAL");
+      this.#db.exec("PRAGMA synchronous = NORMAL");
+      this.#transaction(() => {
+        if (!create && !this.#get("SELECT 1 FROM sqlite_master WHERE name = 'studies'")) {
+          throw missingStorageError(
+            `sqlite:${path}`,
+            `the database file ${path} has no anneal tables`,
+            study,
+          );
+        }
+        this.#db.exec(SCHEMA);
+        this.#addColumns();
+      });
+    } catch (error) {
+      this.#db.close();
+      throw error;
+    }
+  }
+
+  /** Brings the trials table of an older anneal up to date (inside the opening transaction). */
+  #addColumns(): void {
+    const columns = new Set(
+      (this.#db.prepare("PRAGMA table_info(trials)").all() as Row[]).map((c) => String(c.name)),
+    );
+    for (const [name, type] of Object.entries(ADDED_COLUMNS)) {
+      if (!columns.has(name)) this.#db.exec(`ALTER TABLE trials ADD COLUMN ${name} ${type}`);
+    }
   }
 
   #transaction<T>(body: () => T): T {
@@ -131,6 +180,7 @@ class SqliteStorage implements StudyStorage {
       prunedStep: row.pruned_step === null ? null : Number(row.pruned_step),
       retryOf: row.retry_of === null ? null : Number(row.retry_of),
       retries: Number(row.retries),
+      runDir: row.run_dir === null ? null : String(row.run_dir),
     };
   }
 
@@ -184,7 +234,7 @@ class SqliteStorage implements StudyStorage {
     const running = extra.worker_id !== null;
     const result = this.#db.prepare(
       `INSERT INTO trials (study_id, number, state, params, worker_id, heartbeat_at, started_at,
-         retry_of, retries) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         retry_of, retries, run_dir) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       studyId,
       Number(next.n),
@@ -195,6 +245,7 @@ class SqliteStorage implements StudyStorage {
       running ? now : null,
       extra.retry_of,
       extra.retries,
+      extra.run_dir ?? null,
     );
     return Number(result.lastInsertRowid);
   }
@@ -288,8 +339,16 @@ class SqliteStorage implements StudyStorage {
         worker_id: null,
         retry_of: row.retry_of ?? trialId,
         retries: Number(row.retries) + 1,
+        run_dir: row.run_dir,
       });
       return { failed: [this.#trial(trialId)], retried: [this.#trial(retryId)] };
+    });
+  }
+
+  setTrialRun(trialId: number, runDir: string): Promise<void> {
+    return this.#run(() => {
+      this.#requireRunning(trialId, "record the run of");
+      this.#db.prepare("UPDATE trials SET run_dir = ? WHERE id = ?").run(runDir, trialId);
     });
   }
 
@@ -325,6 +384,7 @@ class SqliteStorage implements StudyStorage {
             worker_id: null,
             retry_of: row.retry_of ?? id,
             retries: retries + 1,
+            run_dir: row.run_dir,
           });
           result.retried.push(this.#trial(retryId));
         }

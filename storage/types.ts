@@ -65,6 +65,12 @@ export interface Trial {
   retryOf: number | null;
   /** 0 for an original trial, k for its k-th retry. */
   retries: number;
+  /**
+   * The directory of the run the trial trains in (a sweep's trials record theirs with
+   * `setTrialRun` once it starts). A retry is created with the one of the trial it retries, so
+   * that it can continue that run; null when none was recorded.
+   */
+  runDir: string | null;
 }
 
 /** Options of {@linkcode StudyStorage.createStudy}. */
@@ -91,6 +97,19 @@ export interface CreateTrialOptions {
   maxTrials?: number;
   /** Claim it for this worker in the same transaction (it starts RUNNING). */
   claimBy?: string;
+}
+
+/** Options of `openStorage` and of each storage's own open function. */
+export interface OpenStorageOptions {
+  /**
+   * Create the storage where there is none (default true): the SQLite file, the tables. False
+   * for a caller that only joins an existing study (`anneal worker`): a missing file, or a
+   * database without anneal's tables, is refused without creating anything. (Tables of an older
+   * anneal are brought up to date either way.)
+   */
+  create?: boolean;
+  /** The study the caller means to load, named in the refusal of a missing storage. */
+  study?: string;
 }
 
 /** What {@linkcode StudyStorage.reapStale} (or `interruptTrial`) did. */
@@ -132,15 +151,20 @@ export interface StudyStorage {
   /**
    * RUNNING -> FAILED with `reason`, and a WAITING retry with the same params enqueued at once:
    * a trial stopped for no fault of its own (its worker interrupted, Ctrl-C) is run again, first,
-   * by the next worker of the study. The retry counts as a retry (not against the budget), as a
-   * reaped trial's does.
+   * by the next worker of the study. The retry counts as a retry (not against the budget) and
+   * carries the trial's `runDir`, as a reaped trial's does.
    */
   interruptTrial(trialId: number, reason: string): Promise<ReapResult>;
+  /**
+   * Records the directory of the run a RUNNING trial trains in (its `runDir`), so that a retry of
+   * it (interrupted, reaped) can continue that run.
+   */
+  setTrialRun(trialId: number, runDir: string): Promise<void>;
   /** Refreshes the heartbeat; false when the trial is no longer RUNNING for this worker. */
   heartbeat(trialId: number, workerId: string): Promise<boolean>;
   /**
    * Marks RUNNING trials without a heartbeat for `timeoutMs` as FAILED and enqueues a retry with
-   * the same params for each that has had fewer than `maxRetries` retries.
+   * the same params (and `runDir`) for each that has had fewer than `maxRetries` retries.
    */
   reapStale(studyId: number, timeoutMs: number, maxRetries: number): Promise<ReapResult>;
   /** All trials of a study by number, optionally only those in `states`. */
