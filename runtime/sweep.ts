@@ -591,9 +591,24 @@ export async function runWorker(
   studyName: string,
   options: SweepOptions = {},
 ): Promise<SweepResult> {
-  const storage = await openStorage(storageUrl);
+  checkRunId(studyName);
+  // a worker joins a study: where there is none, nothing is created (no empty SQLite file)
+  const storage = await openStorage(storageUrl, { create: false, study: studyName });
   try {
-    const study = await storage.loadStudy(checkRunId(studyName));
+    const study = await storage.loadStudy(studyName).catch((error) => {
+      if (!(error instanceof AnnealError) || error.code !== "storage") throw error;
+      const url = storageUrl.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@");
+      throw new AnnealError(
+        "storage",
+        `Cannot join study '${studyName}': ${url} holds no study of that name`,
+        {
+          where: studyName,
+          hint: `create it first: \`anneal sweep -c CONFIG --storage ${url} --study ` +
+            `${studyName}\` creates the study, then \`anneal worker\` joins it; or check --study`,
+          cause: error,
+        },
+      );
+    });
     const definition = study.space as StudyDefinition;
     if (definition?.kind !== "anneal-sweep") {
       throw new AnnealError("storage", `Study '${studyName}' was not created by anneal sweep`, {

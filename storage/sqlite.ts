@@ -99,16 +99,17 @@ class SqliteStorage implements StudyStorage {
     this.#db = new DatabaseSync(path);
     try {
       this.#db.exec(`PRAGMA busy_timeout = ${Math.floor(busyTimeoutMs)}`);
+      // (looked at before anything is written: a file that is not anneal's is left as it was)
+      if (!create && !this.#get("SELECT 1 FROM sqlite_master WHERE name = 'studies'")) {
+        throw missingStorageError(
+          `sqlite:${path}`,
+          `the database file ${path} has no anneal tables`,
+          study,
+        );
+      }
       this.#db.exec("PRAGMA journal_mode = WAL");
       this.#db.exec("PRAGMA synchronous = NORMAL");
       this.#transaction(() => {
-        if (!create && !this.#get("SELECT 1 FROM sqlite_master WHERE name = 'studies'")) {
-          throw missingStorageError(
-            `sqlite:${path}`,
-            `the database file ${path} has no anneal tables`,
-            study,
-          );
-        }
         this.#db.exec(SCHEMA);
         this.#addColumns();
       });

@@ -142,3 +142,55 @@ Deno.test("anneal train --set with another optimizer's field says which optimize
   );
   assert.match(out.stderr, /hint: rename 'optimizer\.beta' to 'optimizer\.betas' and select one/);
 });
+
+Deno.test("anneal worker on a study that does not exist creates no database: it says so and how to create the study", async () => {
+  await using runs = await tempRunsDir();
+  const missing = `${runs.dir}/missing.db`;
+  const out = await anneal("worker", "--storage", `sqlite:${missing}`, "--study", "sw");
+  assertUserError(
+    out,
+    1,
+    new RegExp(
+      `error\\[storage\\]: Cannot join study 'sw': the database file ${missing} does not ` +
+        "exist, so it holds no study",
+    ),
+  );
+  assert.ok(
+    out.stderr.includes(
+      `hint: create the study first: \`anneal sweep -c CONFIG --storage sqlite:${missing} ` +
+        "--study sw` creates the storage and the study, then `anneal worker` joins it",
+    ),
+    out.stderr,
+  );
+  assert.deepEqual(await Array.fromAsync(Deno.readDir(runs.dir)), [], "nothing created");
+  // a file that is not a study database is left as it was
+  await Deno.writeTextFile(missing, "");
+  const empty = await anneal("worker", "--storage", missing, "--study", "sw");
+  assertUserError(empty, 1, /Cannot join study 'sw': the database file .* has no anneal tables/);
+  assert.equal((await Deno.stat(missing)).size, 0);
+  // a study database without that study: named, with the command that creates it
+  const config = `${runs.dir}/other.json`;
+  await Deno.writeTextFile(
+    config,
+    JSON.stringify({
+      name: "other",
+      backend: "cpu",
+      runsDir: runs.dir,
+      epochs: 1,
+      sweep: { space: { "optimizer.lr": { type: "choice", values: [0.01] } }, trials: 1 },
+    }),
+  );
+  const swept = await anneal("sweep", "-c", config, "--set", "sweep.metric=loss");
+  assert.equal(swept.code, 0, swept.stderr);
+  const storage = `sqlite:${runs.dir}/sweeps.db`;
+  const other = await anneal("worker", "--storage", storage, "--study", "sw");
+  assertUserError(
+    other,
+    1,
+    new RegExp(`Cannot join study 'sw': ${storage} holds no study of that name`),
+  );
+  assert.match(
+    other.stderr,
+    /hint: create it first: `anneal sweep -c CONFIG --storage .* --study sw`/,
+  );
+});
