@@ -140,6 +140,7 @@ export type {
   SweepOptions,
   SweepResult,
 } from "./runtime/sweep.ts";
+export type { TrialRunStart } from "./runtime/trial_run.ts";
 export type { StudyResult } from "./sweeps/study.ts";
 export type { Params, ParamValue } from "./sweeps/space.ts";
 export { renderSweepReport } from "./report/sweep_html.ts";

@@ -9,7 +9,7 @@ import { type ConfigWarning, parseConfig, type RunConfig } from "../config.ts";
 import { AnnealError } from "../errors.ts";
 import { applyParams, fromUnit, type Params, parseSpace } from "../sweeps/space.ts";
 import type { SweepSpec } from "../sweeps/spec.ts";
-import { interruptionOf, runStudy, type StudyResult } from "../sweeps/study.ts";
+import { runStudy, type StudyResult } from "../sweeps/study.ts";
 import { gridSampler } from "../sweeps/samplers/grid.ts";
 import { randomSampler } from "../sweeps/samplers/random.ts";
 import { quasiRandomSampler } from "../sweeps/samplers/quasi_random.ts";
@@ -22,7 +22,7 @@ import { nopPruner, type Pruner } from "../sweeps/pruners/types.ts";
 import { openStorage } from "../storage/mod.ts";
 import type { StudyStorage, Trial } from "../storage/types.ts";
 import { checkRunId, makeRunDirectory } from "./records.ts";
-import { train } from "./supervisor.ts";
+import { trainTrial, type TrialRunStart } from "./trial_run.ts";
 import {
   checkMetric,
   dataTask,
@@ -87,6 +87,13 @@ export interface SweepOptions {
    * marks FAILED, with the retry queued for it, where one was (up to 2 a trial).
    */
   onReaped?: (trial: Trial, retry: Trial | undefined, definition: StudyDefinition) => void;
+  /**
+   * Called when a retry (of a trial interrupted, or of a dead worker's) starts its run: it
+   * continues the run of the trial it retries from its last checkpoint, or, where that run
+   * cannot be resumed (no checkpoint yet, a damaged one, its directory gone), trains a new one,
+   * with the reason.
+   */
+  onTrialRun?: (start: TrialRunStart, definition: StudyDefinition) => void;
   /**
    * Called, before any trial runs, with what in the sweep is likely a mistake (a `direction` that
    * contradicts the trials' `optimizer.maximize`, a space over the `optimizer.lr` that the trials'
@@ -181,14 +188,6 @@ export function trialRate(
   } catch {
     return undefined; // a path the base does not have: the trial failed on it
   }
-}
-
-function isBetter(
-  direction: "minimize" | "maximize",
-  value: number,
-  best: number | undefined,
-): boolean {
-  return best === undefined || (direction === "minimize" ? value < best : value > best);
 }
 
 /** The `optimizer.maximize` of each trial a sweep may run: the space's values, else the base's. */
@@ -483,54 +482,15 @@ async function runDefinition(
     interrupt: options.interrupt,
     onTrial: (trial) => options.onTrial?.(trial, definition),
     onReaped: (trial, retry) => options.onReaped?.(trial, retry, definition),
-    objective: async (params, report, context) => {
-      const config = { ...trialConfig(definition, params), runsDir };
-      const run = train(config, {
-        runId: `trial-${context.number}-${crypto.randomUUID().slice(0, 4)}`,
-      });
-      // Interrupted (Ctrl-C): the run stops after its current step as `interrupted`, its
-      // checkpoint kept; taken away (reaped: this worker stalled): its result would be dropped.
-      const onAbort = () => {
-        const interrupted = interruptionOf(context.signal);
-        if (interrupted !== undefined) run.interrupt(interrupted);
-        else if (context.signal.reason !== "pruned") run.stop(String(context.signal.reason));
-      };
-      if (context.signal.aborted) onAbort();
-      else context.signal.addEventListener("abort", onAbort, { once: true });
-      let best: number | undefined;
-      let pruned = false;
-      for await (const event of run.events()) {
-        if (event.type !== "epoch" || pruned) continue;
-        const value = event.metrics[sweep.metric] ??
-          (sweep.metric.startsWith("val") ? undefined : event.metrics[sweep.metric]);
-        if (value === undefined) {
-          run.stop(`the metric '${sweep.metric}' is not logged`);
-          throw new AnnealError(
-            "config",
-            `Sweep metric '${sweep.metric}' is not among ${Object.keys(event.metrics).join(", ")}`,
-            {
-              where: "sweep.metric",
-              hint: "use a logged epoch metric: valLoss needs data.validationSplit > 0",
-            },
-          );
-        }
-        if (Number.isFinite(value) && isBetter(direction, value, best)) best = value;
-        if (await report(event.epoch, value)) {
-          pruned = true;
-          run.stop("pruned by the sweep");
-        }
-      }
-      const finished = await run.result;
-      context.signal.removeEventListener("abort", onAbort);
-      // (an interrupted run's best is of the epochs it got to: not the trial's value)
-      if (
-        finished.status === "failed" || finished.status === "diverged" ||
-        finished.status === "interrupted" || best === undefined
-      ) {
-        throw new Error(`${finished.status}: ${finished.reason}`);
-      }
-      return best;
-    },
+    objective: (params, report, context) =>
+      trainTrial({
+        config: { ...trialConfig(definition, params), runsDir },
+        metric: sweep.metric,
+        direction,
+        report,
+        context,
+        onStart: (start) => options.onTrialRun?.(start, definition),
+      }),
   });
   const bestConfig = result.best ? trialConfig(definition, result.best.params) : undefined;
   return { ...result, definition, direction, bestConfig, warnings };

@@ -30,6 +30,18 @@ export interface TrialContext {
    * An objective that throws once interrupted has its trial recorded as interrupted and retried.
    */
   signal: AbortSignal;
+  /** 0 for an original trial, k for its k-th retry. */
+  retries: number;
+  /**
+   * The run the trial is to train in, as stored with it: for a retry, the run of the trial it
+   * retries (recorded there with `recordRun`), to continue; null when none was recorded.
+   */
+  runDir: string | null;
+  /**
+   * Records the directory of the run the trial trains in, so that a retry of it (after an
+   * interruption or a dead worker) can continue that run.
+   */
+  recordRun(runDir: string): Promise<void>;
 }
 
 /** The abort reason of a trial's signal when its worker was interrupted. */
@@ -314,11 +326,14 @@ async function runTrial(o: Resolved, study: Study, trial: Trial): Promise<Trial 
     }
     return verdict.prune;
   };
-  const context = {
+  const context: TrialContext = {
     trialId: trial.id,
     number: trial.number,
     workerId: o.workerId,
     signal: controller.signal,
+    retries: trial.retries,
+    runDir: trial.runDir,
+    recordRun: (runDir) => storage.setTrialRun(trial.id, runDir),
   };
   try {
     let value: number;

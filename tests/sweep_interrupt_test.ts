@@ -8,9 +8,9 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { openStorage } from "../mod.ts";
+import { loadCheckpoint, openStorage } from "../mod.ts";
 import type { StudyStorage, Trial } from "../mod.ts";
-import { anneal, annealCommand, tempRunsDir } from "./_helpers.ts";
+import { anneal, annealCommand, readNdjson, tempRunsDir } from "./_helpers.ts";
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
   const deadline = performance.now() + 120_000;
@@ -22,8 +22,8 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>): Pr
   throw new Error(`timed out waiting for ${what}`);
 }
 
-/** A study of 3 trials of 6 epochs of about a second each (a wide MLP on the CPU). */
-async function writeSweepConfig(dir: string): Promise<string> {
+/** A study of `trials` trials of 6 epochs of about a second each (a wide MLP on the CPU). */
+async function writeSweepConfig(dir: string, trials = 3): Promise<string> {
   const file = `${dir}/sw.json`;
   await Deno.writeTextFile(
     file,
@@ -36,7 +36,7 @@ async function writeSweepConfig(dir: string): Promise<string> {
       model: { kind: "mlp", hidden: [256, 256] },
       sweep: {
         space: { "optimizer.lr": { type: "logUniform", low: 0.001, high: 0.03 } },
-        trials: 3,
+        trials,
         sampler: "random",
         pruner: "none",
       },
@@ -115,11 +115,63 @@ Deno.test("Ctrl-C stops anneal sweep and anneal worker cleanly: the running tria
       await Deno.stat(`${runDir}/checkpoints/last.ckpt`);
     }
     assert.ok((await Deno.readTextFile(`${dir}/sw/sweep.html`)).includes("interrupted"));
+    // where each run stopped: its last checkpoint, and the trial's values until it
+    const stopped = new Map<number, { runDir: string; epoch: number; step: number }>();
+    for (const { id, number } of running) {
+      const runDir = await trialRun(`${dir}/sw`, number);
+      const { state } = await loadCheckpoint(`${runDir}/checkpoints/last.ckpt`);
+      stopped.set(id, { runDir, epoch: state.epoch, step: state.step });
+      assert.equal(trials.find((t) => t.id === id)!.runDir, runDir, "the trial's run is recorded");
+    }
 
     const again = await anneal("sweep", "-c", file);
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /study sw: 5 trials \(2 failed, 3 complete\)/);
     const after = await storage!.listTrials(studyId);
+    // each retry continued the run of the trial it retries from its last checkpoint
+    for (const { id } of running) {
+      const { runDir, epoch, step } = stopped.get(id)!;
+      const retry = after.find((t) => t.retryOf === id)!;
+      assert.equal(retry.state, "COMPLETE");
+      assert.equal(retry.runDir, runDir, "the retry trained in the same run");
+      assert.ok(
+        again.stdout.includes(
+          `trial ${String(retry.number).padStart(3)}  resumes the run of the trial it retries ` +
+            `from its last checkpoint (after epoch ${epoch}, step ${step}): ${runDir}\n`,
+        ),
+        again.stdout,
+      );
+      const summary = JSON.parse(await Deno.readTextFile(`${runDir}/summary.json`));
+      assert.equal(summary.status, "completed");
+      assert.ok(summary.resumedAt, "resumed, not started again");
+      const epochs = await readNdjson(`${runDir}/epochs.ndjson`);
+      assert.deepEqual(epochs.map((e) => e.epoch), [0, 1, 2, 3, 4, 5]);
+      const steps = await readNdjson(`${runDir}/steps.ndjson`);
+      assert.deepEqual(steps.map((s) => s.step), steps.map((_, i) => i), "each step once");
+      // its values: the epochs before the checkpoint as recorded, the rest trained on from it
+      assert.deepEqual(
+        [...retry.intermediate.keys()],
+        [0, 1, 2, 3, 4, 5],
+        "the retry's curve is the whole run's",
+      );
+      for (const e of epochs) assert.equal(retry.intermediate.get(e.epoch), e.valLoss);
+      assert.equal(retry.value, Math.min(...epochs.map((e) => e.valLoss)));
+      // training on cpu is deterministic for a seed: the same trial never interrupted ends the same
+      const whole = await anneal(
+        "train",
+        "-c",
+        `${runDir}/config.json`,
+        "--set",
+        `runsDir=${JSON.stringify(`${dir}/whole`)}`,
+        "--no-progress",
+      );
+      assert.equal(whole.code, 0, whole.stderr);
+      const [uninterrupted] = await Array.fromAsync(Deno.readDir(`${dir}/whole`));
+      const reference = await readNdjson(`${dir}/whole/${uninterrupted.name}/epochs.ndjson`);
+      assert.deepEqual(epochs.map((e) => e.valLoss), reference.map((e) => e.valLoss));
+      assert.equal(retry.value, Math.min(...reference.map((e) => e.valLoss)));
+      await Deno.remove(`${dir}/whole`, { recursive: true });
+    }
     assert.deepEqual(after.filter((t) => t.state === "RUNNING" || t.state === "WAITING"), []);
     const originals = after.filter((t) => t.retryOf === null);
     assert.equal(originals.length, 3, "the study's budget, no more");
@@ -144,5 +196,64 @@ Deno.test("Ctrl-C stops anneal sweep and anneal worker cleanly: the running tria
       await process?.stderr.catch(() => "");
     }
     await storage?.close();
+  }
+});
+
+Deno.test("a sweep killed mid-trial (SIGKILL): the next anneal sweep reaps its trial, and the retry resumes its run from the last checkpoint", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const file = await writeSweepConfig(dir, 1);
+  const storage = await openStorage(`sqlite:${dir}/sweeps.db`);
+  const child = annealCommand(["sweep", "-c", file]).spawn();
+  const output = [new Response(child.stdout).text(), new Response(child.stderr).text()];
+  try {
+    const studyId = await waitFor("the study", async () => {
+      return (await storage.loadStudy("sw").catch(() => undefined))?.id;
+    });
+    const killed = await waitFor("a trial past its second epoch", async () => {
+      const [trial] = await storage.listTrials(studyId, ["RUNNING"]);
+      return (trial?.intermediate.size ?? 0) >= 2 ? trial : undefined;
+    });
+    child.kill("SIGKILL");
+    assert.equal((await child.status).signal, "SIGKILL");
+    await Promise.all(output);
+    const runDir = await trialRun(`${dir}/sw`, 0);
+    const { state } = await loadCheckpoint(`${runDir}/checkpoints/last.ckpt`);
+    assert.ok(state.epoch >= 0);
+
+    const again = await anneal("sweep", "-c", file);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(
+      again.stdout,
+      /trial +0 +FAILED .*stopped heart-beating.*; run again as trial 1\)/,
+    );
+    assert.ok(
+      again.stdout.includes(
+        "trial   1  resumes the run of the trial it retries from its last checkpoint (after " +
+          `epoch ${state.epoch}, step ${state.step}): ${runDir}\n`,
+      ),
+      again.stdout,
+    );
+    const [first, retry] = await storage.listTrials(studyId);
+    assert.deepEqual([first.id, first.state, first.runDir], [killed.id, "FAILED", runDir]);
+    assert.deepEqual([retry.retryOf, retry.state, retry.runDir], [killed.id, "COMPLETE", runDir]);
+    const summary = JSON.parse(await Deno.readTextFile(`${runDir}/summary.json`));
+    assert.equal(summary.status, "completed");
+    assert.ok(summary.resumedAt, "resumed, not started again");
+    const epochs = await readNdjson(`${runDir}/epochs.ndjson`);
+    assert.deepEqual(epochs.map((e) => e.epoch), [0, 1, 2, 3, 4, 5]);
+    const steps = await readNdjson(`${runDir}/steps.ndjson`);
+    assert.deepEqual(steps.map((s) => s.step), steps.map((_, i) => i), "each step once");
+    for (const e of epochs) assert.equal(retry.intermediate.get(e.epoch), e.valLoss);
+    assert.equal(retry.value, Math.min(...epochs.map((e) => e.valLoss)));
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already exited
+    }
+    await child.status;
+    await Promise.all(output.map((text) => text.catch(() => "")));
+    await storage.close();
   }
 });

@@ -11,7 +11,13 @@ import {
   runWorker,
   sweepDirection,
 } from "../../mod.ts";
-import type { ConfigWarning, StudyDefinition, SweepResult, Trial } from "../../mod.ts";
+import type {
+  ConfigWarning,
+  StudyDefinition,
+  SweepResult,
+  Trial,
+  TrialRunStart,
+} from "../../mod.ts";
 import { formatRate, RATE_LEGEND } from "../../report/records.ts";
 import { trialRate } from "../../runtime/sweep.ts";
 import { formatNumber } from "../output.ts";
@@ -82,6 +88,22 @@ function printReaped(trial: Trial, retry: Trial | undefined, definition: StudyDe
       retry ? `run again as trial ${retry.number}` : "not run again: it was retried twice already"
     }`,
   }, definition);
+}
+
+/** Prints how a retry's run started: the run of the trial it retries resumed, or why not. */
+function printTrialRun(start: TrialRunStart): void {
+  const trial = `trial ${String(start.trial).padStart(3)}  `;
+  if (start.resumed) {
+    console.log(
+      `${trial}resumes the run of the trial it retries from its last checkpoint (after epoch ` +
+        `${start.epoch}, step ${start.step}): ${start.runDir}`,
+    );
+    return;
+  }
+  const why = start.previous === undefined
+    ? start.reason
+    : `the run of the trial it retries, ${start.previous}, cannot be resumed: ${start.reason}`;
+  console.log(`${trial}starts over in a new run, ${start.runDir}: ${why}`);
 }
 
 /** Prints what in the sweep is likely a mistake, before its trials run. */
@@ -204,6 +226,7 @@ export async function sweepCommand(options: SweepCommandOptions): Promise<number
       pruner: options.pruner,
       onTrial: printTrial,
       onReaped: printReaped,
+      onTrialRun: printTrialRun,
       onWarning: printWarning,
       interrupt: controller.signal,
     });
@@ -233,6 +256,7 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<numb
     const result = await runWorker(options.storage, options.study, {
       onTrial: printTrial,
       onReaped: printReaped,
+      onTrialRun: printTrialRun,
       onWarning: printWarning,
       interrupt: controller.signal,
     });

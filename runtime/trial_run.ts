@@ -1,0 +1,237 @@
+/**
+ * The run a sweep trial trains in. A new trial starts a run of its own. A retry (its trial
+ * interrupted by Ctrl-C, or reaped after its worker died) continues the run of the trial it
+ * retries, from that run's last checkpoint, as `anneal train --resume` does, where that run can be
+ * resumed with the trial's config; else it starts a new run, and says why.
+ *
+ * @module
+ */
+import { basename, dirname, resolve } from "node:path";
+import type { RunConfig } from "../config.ts";
+import { AnnealError } from "../errors.ts";
+import { readRun } from "../report/records.ts";
+import { interruptionOf, type Report, type TrialContext } from "../sweeps/study.ts";
+import { loadCheckpoint } from "./checkpoint.ts";
+import { readSavedConfig, resumedConfig } from "./resume.ts";
+import { train } from "./supervisor.ts";
+
+/** How a retry's run started, for the line `anneal sweep` prints. */
+export type TrialRunStart =
+  /** It continues the run of the trial it retries from that run's last checkpoint. */
+  | { trial: number; resumed: true; runDir: string; epoch: number; step: number }
+  /**
+   * It trains a new run, `runDir`: the run of the trial it retries (`previous`, where one was
+   * recorded) could not be resumed, for `reason`.
+   */
+  | { trial: number; resumed: false; runDir: string; previous?: string; reason: string };
+
+/** A run a retry can continue, from its last checkpoint. */
+export interface ResumableRun {
+  /** The run's directory. */
+  runDir: string;
+  /** The checkpoint's epoch (zero-based, the last one it completed) and step. */
+  epoch: number;
+  step: number;
+  /** The run's config name (the study's base config may have been renamed since). */
+  name?: string;
+  /** The run's records of its epochs up to the checkpoint's: the trial's values so far. */
+  epochs: Record<string, number>[];
+}
+
+/** `Cannot resume run 'ID': x` or `Cannot resume run 'ID' with x` as `x`. */
+const detail = (error: AnnealError) =>
+  error.message.replace(/^Cannot resume run '[^']*'(: | with )/, "");
+
+/**
+ * Whether the run in `runDir` (recorded by the trial a retry retries) can be continued with the
+ * retry's `config`: the run, or in words why not (its directory gone, its config not the trial's,
+ * no checkpoint yet, a damaged one, its records short of the checkpoint's epoch).
+ */
+export async function resumableRun(
+  runDir: string,
+  config: RunConfig,
+): Promise<ResumableRun | string> {
+  const runId = basename(runDir);
+  try {
+    if (!(await Deno.stat(runDir)).isDirectory) return "it is not a directory";
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      return "its directory is gone (removed, or on another machine)";
+    }
+    return `its directory cannot be read (${(error as Error).message})`;
+  }
+  let name: string | undefined;
+  try {
+    const saved = await readSavedConfig(runDir, runId);
+    name = saved.name;
+    try {
+      // its name and where it is are the run's own; the rest must be the trial's
+      resumedConfig(saved, { ...config, name, runsDir: undefined }, runId, runDir);
+    } catch (error) {
+      if (!(error instanceof AnnealError)) throw error;
+      return `its config is not the trial's: ${detail(error)}`;
+    }
+  } catch (error) {
+    if (!(error instanceof AnnealError)) throw error;
+    return `its config cannot be read: ${detail(error)}`;
+  }
+  let epoch: number, step: number;
+  try {
+    ({ epoch, step } = (await loadCheckpoint(`${runDir}/checkpoints/last.ckpt`)).state);
+  } catch (error) {
+    if (!(error instanceof AnnealError)) throw error;
+    return error.cause instanceof Deno.errors.NotFound
+      ? "it has no checkpoint yet (it stopped before its first epoch's end)"
+      : `its last checkpoint cannot be loaded: ${error.message}`;
+  }
+  const epochs = (await readRun(runDir)).epochs.filter((record) => record.epoch <= epoch);
+  const recorded = new Set(epochs.map((record) => record.epoch));
+  const lost = Array.from({ length: epoch + 1 }, (_, i) => i).filter((i) => !recorded.has(i));
+  if (lost.length > 0) {
+    return `its epochs.ndjson lacks epoch${lost.length > 1 ? "s" : ""} ${lost.join(", ")} ` +
+      `of the ${epoch + 1} its checkpoint holds: the trial's values there are not known`;
+  }
+  return { runDir, epoch, step, name, epochs: epochs as unknown as Record<string, number>[] };
+}
+
+/** What {@linkcode trainTrial} trains, and whom it tells. */
+export interface TrialTraining {
+  /** The trial's config, its `runsDir` the study's runs directory. */
+  config: RunConfig;
+  /** The sweep's metric, and the direction in which it is better. */
+  metric: string;
+  direction: "minimize" | "maximize";
+  report: Report;
+  context: TrialContext;
+  /** Told how a retry's run started: resumed, or anew and why. */
+  onStart?: (start: TrialRunStart) => void;
+}
+
+/** Why a retry trains a new run: the run it retries, where one was recorded, and the reason. */
+type Anew = { previous?: string; reason: string };
+
+/**
+ * Trains a trial (a retry in the run of the trial it retries, where it can: see the module doc),
+ * reporting each epoch's metric, and returns its value: its best metric over all its run's
+ * epochs, those before a resume included. Throws where the run did not finish (failed, diverged,
+ * interrupted).
+ */
+export async function trainTrial(training: TrialTraining): Promise<number> {
+  const { config, context } = training;
+  let anew: Anew | undefined;
+  if (context.retries > 0) {
+    const previous = context.runDir ?? undefined;
+    const resumable = previous === undefined
+      ? "the trial it retries recorded no run (it stopped before its run started, or an older " +
+        "anneal ran it)"
+      : await resumableRun(previous, config);
+    if (typeof resumable === "string") anew = { previous, reason: resumable };
+    else {
+      const outcome = await trainRun(training, resumable);
+      if (typeof outcome === "number") return outcome;
+      anew = { previous, reason: outcome.refused };
+    }
+  }
+  const outcome = await trainRun(training, undefined, anew);
+  if (typeof outcome === "number") return outcome;
+  throw new Error(outcome.refused);
+}
+
+/** An epoch record's or event's value of `metric`; NaN where it holds none. */
+function metricOf(metrics: Record<string, number>, metric: string): number {
+  const value = metrics[metric];
+  return typeof value === "number" ? value : NaN;
+}
+
+/**
+ * Trains one run of a trial: `resumable` continued, or a new one. Returns the trial's value, or
+ * where a resume was turned down as it started (by `train`'s own checks), why.
+ */
+async function trainRun(
+  training: TrialTraining,
+  resumable?: ResumableRun,
+  anew?: Anew,
+): Promise<number | { refused: string }> {
+  const { config, context, metric, direction, report } = training;
+  const run = resumable
+    ? train(
+      { ...config, name: resumable.name, runsDir: dirname(resumable.runDir) },
+      { resume: basename(resumable.runDir) },
+    )
+    : train(config, { runId: `trial-${context.number}-${crypto.randomUUID().slice(0, 4)}` });
+  // Interrupted (Ctrl-C): the run stops after its current step as `interrupted`, its checkpoint
+  // kept; taken away (reaped: this worker stalled): its result would be dropped.
+  const onAbort = () => {
+    const interrupted = interruptionOf(context.signal);
+    if (interrupted !== undefined) run.interrupt(interrupted);
+    else if (context.signal.reason !== "pruned") run.stop(String(context.signal.reason));
+  };
+  if (context.signal.aborted) onAbort();
+  else context.signal.addEventListener("abort", onAbort, { once: true });
+  let best: number | undefined;
+  let pruned = false;
+  let started = false;
+  const epochEnded = async (epoch: number, value: number) => {
+    const better = best === undefined || (direction === "minimize" ? value < best : value > best);
+    if (Number.isFinite(value) && better) best = value;
+    if (await report(epoch, value)) {
+      pruned = true;
+      run.stop("pruned by the sweep");
+    }
+  };
+  try {
+    for await (const event of run.events()) {
+      if (event.type === "run.started") {
+        started = true;
+        const runDir = resolve(event.runDir);
+        await context.recordRun(runDir);
+        const trial = context.number;
+        const from = event.resumedFrom;
+        if (anew) training.onStart?.({ trial, resumed: false, runDir, ...anew });
+        if (!resumable || !from) continue;
+        training.onStart?.({ trial, resumed: true, runDir, epoch: from.epoch, step: from.step });
+        // the epochs before the checkpoint count as the trial's own, as they would have
+        for (const record of resumable.epochs) {
+          if (!pruned && record.epoch <= from.epoch) {
+            await epochEnded(record.epoch, metricOf(record, metric));
+          }
+        }
+      }
+      if (event.type !== "epoch" || pruned) continue;
+      if (!(metric in event.metrics)) {
+        throw new AnnealError(
+          "config",
+          `Sweep metric '${metric}' is not among ${Object.keys(event.metrics).join(", ")}`,
+          {
+            where: "sweep.metric",
+            hint: "use a logged epoch metric: valLoss needs data.validationSplit > 0",
+          },
+        );
+      }
+      await epochEnded(event.epoch, metricOf(event.metrics, metric));
+    }
+  } catch (error) {
+    // (the metric not logged; the trial taken away as its run was recorded)
+    run.stop(error instanceof AnnealError ? error.message : String(error));
+    await run.result.catch(() => {});
+    throw error;
+  } finally {
+    context.signal.removeEventListener("abort", onAbort);
+  }
+  let finished;
+  try {
+    finished = await run.result;
+  } catch (error) {
+    // a resume turned down before the run started (its lock held by a run still stopping)
+    if (resumable && !started && error instanceof AnnealError) return { refused: error.message };
+    throw error;
+  }
+  // (an interrupted run's best is of the epochs it got to: not the trial's value)
+  if (
+    finished.status === "failed" || finished.status === "diverged" ||
+    finished.status === "interrupted" || best === undefined
+  ) {
+    throw new Error(`${finished.status}: ${finished.reason}`);
+  }
+  return best;
+}

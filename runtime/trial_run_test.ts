@@ -1,0 +1,173 @@
+import assert from "node:assert/strict";
+import { cp } from "node:fs/promises";
+import { openStorage, parseConfig, runSweep } from "../mod.ts";
+import type { RunConfig, TrialRunStart } from "../mod.ts";
+import { resumableRun } from "./trial_run.ts";
+
+/** A sweep of one trial of 3 short epochs on the CPU, its runs in `dir`. */
+function sweepConfig(dir: string): RunConfig {
+  return parseConfig({
+    name: "tr",
+    backend: "cpu",
+    epochs: 3,
+    runsDir: dir,
+    data: { kind: "synthetic-linear", n: 96, validationSplit: 0.25 },
+    sweep: {
+      space: { "optimizer.lr": { type: "choice", values: [0.05] } },
+      metric: "valLoss",
+      trials: 1,
+    },
+  });
+}
+
+/** Runs the sweep's one trial to its end; its run's directory and value. */
+async function finishedTrial(dir: string) {
+  const result = await runSweep(sweepConfig(dir), { storage: `${dir}/sweeps.db` });
+  const [trial] = result.trials;
+  assert.equal(trial.state, "COMPLETE");
+  assert.ok(trial.runDir?.startsWith("/"), "the trial's run is recorded, as an absolute path");
+  return { runDir: trial.runDir!, value: trial.value!, params: trial.params, result };
+}
+
+/** A copy of the run at `runDir`, named `name`, changed by `change`. */
+async function copyRun(runDir: string, name: string, change?: (dir: string) => Promise<void>) {
+  const dir = `${runDir.slice(0, runDir.lastIndexOf("/"))}/${name}`;
+  await cp(runDir, dir, { recursive: true });
+  await change?.(dir);
+  return dir;
+}
+
+Deno.test("resumableRun says why a trial's run cannot be continued: gone, no or a damaged checkpoint, another config, records short of it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const { runDir, result } = await finishedTrial(dir);
+    const config = {
+      ...parseConfig({ ...result.bestConfig, name: "renamed" }),
+      runsDir: `${dir}/elsewhere`,
+    };
+    // the run itself: resumable from its last epoch, with its three epochs' records
+    const whole = await resumableRun(runDir, config);
+    assert.ok(typeof whole !== "string", String(whole));
+    assert.equal(whole.epoch, 2);
+    assert.deepEqual(whole.epochs.map((e) => e.epoch), [0, 1, 2]);
+    assert.equal(whole.name, "tr", "the run keeps its own name");
+
+    assert.equal(
+      await resumableRun(`${dir}/tr/gone`, config),
+      "its directory is gone (removed, or on another machine)",
+    );
+    const bare = await copyRun(
+      runDir,
+      "bare",
+      (d) => Deno.remove(`${d}/checkpoints`, { recursive: true }),
+    );
+    assert.equal(
+      await resumableRun(bare, config),
+      "it has no checkpoint yet (it stopped before its first epoch's end)",
+    );
+    const torn = await copyRun(runDir, "torn", async (d) => {
+      const bytes = await Deno.readFile(`${d}/checkpoints/last.ckpt`);
+      await Deno.writeFile(`${d}/checkpoints/last.ckpt`, bytes.slice(0, bytes.length - 7));
+    });
+    assert.match(
+      String(await resumableRun(torn, config)),
+      /^its last checkpoint cannot be loaded: Checkpoint '.*torn\/checkpoints\/last\.ckpt' is damaged: /,
+    );
+    assert.match(
+      String(
+        await resumableRun(runDir, { ...config, optimizer: { ...config.optimizer, lr: 0.1 } }),
+      ),
+      /^its config is not the trial's: other settings: 'optimizer\.lr' is 0\.05 in its config\.json, 0\.1 given/,
+    );
+    const unread = await copyRun(
+      runDir,
+      "unread",
+      (d) => Deno.writeTextFile(`${d}/config.json`, "{"),
+    );
+    assert.match(
+      String(await resumableRun(unread, config)),
+      /^its config cannot be read: .*config\.json is corrupt \(not valid JSON/,
+    );
+    const short = await copyRun(runDir, "short", async (d) => {
+      const lines = (await Deno.readTextFile(`${d}/epochs.ndjson`)).trim().split("\n");
+      await Deno.writeTextFile(`${d}/epochs.ndjson`, `${lines[0]}\n${lines[2]}\n`);
+    });
+    assert.equal(
+      await resumableRun(short, config),
+      "its epochs.ndjson lacks epoch 1 of the 3 its checkpoint holds: the trial's values there " +
+        "are not known",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a sweep's retries continue the run of the trial they retry, or start over saying why", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const { runDir, value, params } = await finishedTrial(dir);
+    // trials stopped for no fault of their own (interrupted), each with a run as left behind
+    const ended = await copyRun(runDir, "trial-9-ended"); // killed as its run ended
+    const torn = await copyRun(runDir, "trial-9-torn", async (d) => {
+      await Deno.writeTextFile(`${d}/checkpoints/last.ckpt`, "ANNEALCK");
+    });
+    const storage = await openStorage(`sqlite:${dir}/sweeps.db`);
+    const retries: Record<string, number> = {};
+    try {
+      const study = await storage.loadStudy("tr");
+      for (
+        const [label, run] of Object.entries({ ended, torn, gone: `${dir}/tr/gone`, none: "" })
+      ) {
+        const trial = await storage.createTrial(study.id, { params, claimBy: "stopped" });
+        if (run) await storage.setTrialRun(trial!.id, run);
+        const { retried } = await storage.interruptTrial(trial!.id, "interrupted (SIGINT)");
+        retries[label] = retried[0].number;
+      }
+    } finally {
+      await storage.close();
+    }
+    const starts: TrialRunStart[] = [];
+    const result = await runSweep(sweepConfig(dir), {
+      storage: `${dir}/sweeps.db`,
+      onTrialRun: (start) => starts.push(start),
+    });
+    const byTrial = new Map(starts.map((start) => [start.trial, start]));
+    assert.equal(starts.length, 4);
+    // resumed: a run that had ended has nothing left to train; its value is its epochs' best
+    assert.deepEqual(byTrial.get(retries.ended), {
+      trial: retries.ended,
+      resumed: true,
+      runDir: ended,
+      epoch: 2,
+      step: (byTrial.get(retries.ended) as { step: number }).step,
+    });
+    const trialOf = (label: string) => result.trials.find((t) => t.number === retries[label])!;
+    assert.equal(trialOf("ended").state, "COMPLETE");
+    assert.equal(trialOf("ended").value, value);
+    assert.equal(trialOf("ended").runDir, ended);
+    // the others start over, in a run of their own, and say why
+    for (
+      const [label, reason] of [
+        ["torn", /^its last checkpoint cannot be loaded: Checkpoint .* is damaged/],
+        ["gone", /^its directory is gone/],
+        ["none", /^the trial it retries recorded no run/],
+      ] as const
+    ) {
+      const start = byTrial.get(retries[label])!;
+      assert.equal(start.resumed, false, label);
+      assert.match((start as { reason: string }).reason, reason);
+      assert.equal(
+        (start as { previous?: string }).previous,
+        label === "none" ? undefined : (label === "torn" ? torn : `${dir}/tr/gone`),
+      );
+      const trial = trialOf(label);
+      assert.equal(trial.state, "COMPLETE", label);
+      assert.equal(trial.runDir, start.runDir);
+      assert.match(start.runDir, new RegExp(`/tr/trial-${trial.number}-[0-9a-f]{4}$`));
+      // the same config and seed from scratch: the first trial's value again
+      assert.equal(trial.value, value, label);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
