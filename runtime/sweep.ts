@@ -443,17 +443,27 @@ export function checkSpacePaths(definition: StudyDefinition): void {
   }
 }
 
+/**
+ * What is checked of a sweep before anything is written or opened (runs directory, storage):
+ * its metric, its space's paths and its direction. Returns its direction.
+ */
+function checkSweep(definition: StudyDefinition): SweepDirection {
+  const { sweep, base } = definition;
+  checkSweepMetric(sweep, base);
+  checkSpacePaths(definition);
+  return sweepDirection(sweep, base);
+}
+
 async function runDefinition(
   storage: StudyStorage,
   studyName: string,
   definition: StudyDefinition,
   options: SweepOptions,
   worker = false,
+  checked: SweepDirection = checkSweep(definition),
 ): Promise<SweepResult> {
   const { sweep, base } = definition;
-  checkSweepMetric(sweep, base);
-  checkSpacePaths(definition);
-  const { direction, warning } = sweepDirection(sweep, base);
+  const { direction, warning } = checked;
   // a stored study of the other direction: refused saying why and how to go on, before anything
   await checkStudyDirection(storage, studyName, definition, direction, {
     identity: studyIdentity,
@@ -534,12 +544,13 @@ export async function runSweep(
   };
   const { sweep: _, ...base } = config;
   const definition: StudyDefinition = { kind: "anneal-sweep", sweep, base };
-  // Every trial's config must be valid: check one from the middle of the space before starting.
   const studyName = checkRunId(options.study ?? config.name ?? "sweep");
+  // a sweep that every trial would fail is refused before a directory or the storage is made
+  const checked = checkSweep(definition);
   await makeRunDirectory(config.runsDir);
   const storage = await openStorage(options.storage ?? defaultStorage(config));
   try {
-    return await runDefinition(storage, studyName, definition, options);
+    return await runDefinition(storage, studyName, definition, options, false, checked);
   } finally {
     await storage.close();
   }

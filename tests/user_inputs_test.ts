@@ -223,25 +223,33 @@ Deno.test("a run that fails before its first step prints its cause, with no diag
   assert.doesNotMatch(printed, /Diagnosis|no data: the run recorded no steps/);
 });
 
-Deno.test("anneal sweep refuses a misspelled space path before any trial runs, naming the field meant", async () => {
+Deno.test("anneal sweep refuses a misspelled space path before any trial runs, naming the field meant, before it makes a directory or opens the storage", async () => {
   await using runs = await tempRunsDir();
-  const out = await anneal(
-    "sweep",
-    "--set",
-    "backend=cpu",
-    "--set",
-    `runsDir=${runs.dir}`,
-    "--set",
-    'model={"kind":"mlp","hidden":[4]}',
-    "--set",
-    'sweep={"space":{"model.dropuot":{"type":"uniform","low":0,"high":0.5}},"metric":"loss","trials":3}',
-  );
+  const sweep = (...args: string[]) =>
+    anneal(
+      "sweep",
+      "--set",
+      "backend=cpu",
+      "--set",
+      `runsDir=${runs.dir}/runs`,
+      "--set",
+      'model={"kind":"mlp","hidden":[4]}',
+      "--set",
+      'sweep={"space":{"model.dropuot":{"type":"uniform","low":0,"high":0.5}},"metric":"loss","trials":3}',
+      ...args,
+    );
+  const refusal =
+    /Cannot sweep 'model\.dropuot': unknown field \(did you mean 'model\.dropout'\?\); every trial would fail on it \(at sweep\.space\["model\.dropuot"\]\)/;
+  const out = await sweep();
   assert.equal(out.code, 1, out.stderr);
-  assert.match(
-    out.stderr,
-    /Cannot sweep 'model\.dropuot': unknown field \(did you mean 'model\.dropout'\?\); every trial would fail on it \(at sweep\.space\["model\.dropuot"\]\)/,
-  );
+  assert.match(out.stderr, refusal);
   assert.doesNotMatch(out.stdout, /trial +0/, "no trial ran");
+  assert.deepEqual(await Array.fromAsync(Deno.readDir(runs.dir)), [], "no runs dir, no sweeps.db");
+  // a database not reached: the space is refused first, not after the storage is set up
+  const far = await sweep("--storage", "postgres://anneal@127.0.0.1:1/anneal");
+  assert.equal(far.code, 1, far.stderr);
+  assert.match(far.stderr, refusal);
+  assert.doesNotMatch(far.stderr, /Cannot open study storage/);
 });
 
 Deno.test("resuming a run whose data file changed in place (same rows, other values) is refused; restored, it resumes", async () => {
