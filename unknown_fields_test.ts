@@ -135,6 +135,48 @@ const CASES: [Record<string, unknown>, string, RegExp, RegExp][] = [
   ],
 ];
 
+// Names of 3 letters or fewer: a letter typed twice, two neighbours swapped or one more letter at
+// the end is a slip, and named; another letter in place of one of theirs is not (`lt` is no more
+// `lr` than `f1` is), nor is one left out.
+const SHORT: [Record<string, unknown>, string, string | undefined][] = [
+  [{ optimizer: { name: "adam", lrr: 0.1 } }, "optimizer.lrr", "optimizer.lr"],
+  [{ optimizer: { name: "adam", rl: 0.1 } }, "optimizer.rl", "optimizer.lr"],
+  [{ optimizer: { name: "adam", lrs: 0.1 } }, "optimizer.lrs", "optimizer.lr"],
+  [{ optimizer: { name: "adam", lr: 0.1, esp: 1e-6 } }, "optimizer.esp", "optimizer.eps"],
+  [{ optimizer: { name: "adam", lr: 0.1, epps: 1e-6 } }, "optimizer.epps", "optimizer.eps"],
+  [{ data: { kind: "synthetic-linear", nn: 100 } }, "data.nn", "data.n"],
+  // longer names: two neighbours swapped are one edit
+  [{ model: { kind: "mlp", hidden: [4], dropuot: 0.1 } }, "model.dropuot", "model.dropout"],
+  [{ mdoel: { kind: "mlp" } }, "mdoel", "model"],
+  // no guess
+  [{ optimizer: { name: "adam", lt: 0.1 } }, "optimizer.lt", undefined],
+  [{ optimizer: { name: "adam", l: 0.1 } }, "optimizer.l", undefined],
+  [{ optimizer: { name: "adam", f1: 0.1 } }, "optimizer.f1", undefined],
+  [{ optimizer: { name: "adam", lr: 0.1, ep: 1e-6 } }, "optimizer.ep", undefined],
+  [{ optimizer: { name: "adam", lr: 0.1, epz: 1e-6 } }, "optimizer.epz", undefined],
+  [{ data: { kind: "synthetic-linear", m: 100 } }, "data.m", undefined],
+];
+
+Deno.test("a short field's slips of the fingers are named as that field, and other short names get no guess", async () => {
+  for (const [input, where, meant] of SHORT) {
+    const error = await configError(input);
+    const label = JSON.stringify(input);
+    assert.equal(error.where, where, label);
+    if (meant === undefined) {
+      assert.doesNotMatch(error.message, /did you mean/, label);
+    } else {
+      assert.ok(error.message.includes(`unknown field (did you mean '${meant}'?)`), label);
+      assert.ok(error.hint!.startsWith(`rename '${where}' to '${meant}'`), label);
+    }
+  }
+});
+
+Deno.test("a metric written as another of three letters gets no guess: 'mse' is not 'mae'", async () => {
+  const error = await configError({ earlyStopping: { monitor: "mse", patience: 2 } });
+  assert.equal(error.where, "earlyStopping.monitor");
+  assert.doesNotMatch(`${error.message} ${error.hint}`, /'mae'|'valMae'/);
+});
+
 Deno.test("an unknown field in any section suggests the field it likely meant, and the kind that has it", async () => {
   for (const [input, where, message, hint] of CASES) {
     const error = await configError(input);

@@ -118,7 +118,10 @@ export function jsonDifferences(
 /** Lower case without separators, so `val_loss` and `VALLOSS` read as `valLoss`. */
 const normalized = (name: string) => name.toLowerCase().replace(/[^a-z0-9]/g, "");
 
+/** Edits between two names: insertions, deletions, substitutions and swaps of neighbours. */
 function editDistance(a: string, b: string): number {
+  // rows i - 2, i - 1 and i of the table (optimal string alignment: a swap is one edit)
+  let before: number[] = [];
   let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const row = [i];
@@ -128,10 +131,36 @@ function editDistance(a: string, b: string): number {
         row[j - 1] + 1,
         previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1),
       );
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        row[j] = Math.min(row[j], before[j - 2] + 1);
+      }
     }
-    previous = row;
+    [before, previous] = [previous, row];
   }
   return previous[b.length];
+}
+
+/**
+ * Whether `wanted` is short name `name` with a slip of the fingers that keeps every letter of it
+ * in place: a letter typed twice (`lrr`, `epps`), two neighbours swapped (`rl`, `esp`), or, for
+ * two letters or more, one letter more at the end (`lrs`). Another letter in place of one of
+ * its (`lt`, `mse` for `mae`) or one left out (`ep`) changes too much of a short name to say it
+ * was meant.
+ */
+function slipOf(wanted: string, name: string): boolean {
+  if (wanted.length === name.length) {
+    const i = [...wanted].findIndex((letter, k) => letter !== name[k]);
+    return i >= 0 && i + 1 < name.length && wanted[i] === name[i + 1] &&
+      wanted[i + 1] === name[i] && wanted.slice(i + 2) === name.slice(i + 2);
+  }
+  if (wanted.length !== name.length + 1) return false;
+  if (name.length >= 2 && wanted.startsWith(name)) return true;
+  for (let i = 1; i < wanted.length; i++) {
+    if (wanted[i] === wanted[i - 1] && wanted.slice(0, i) + wanted.slice(i + 1) === name) {
+      return true;
+    }
+  }
+  return false;
 }
 
 /**
@@ -139,14 +168,17 @@ function editDistance(a: string, b: string): number {
  * (`val_loss` is `valLoss`), a prefix of 3 or more letters counts as close (`valAcc` for
  * `valAccuracy`), and so does a name of 4 or more letters that the misspelled one starts with
  * (`targetColumn` for `target`, `CosineAnnealingLR` for `cosine`) or one it is the end or middle
- * of, of 4 or more letters (`delta` for `minDelta`); else up to 2 edits, fewer for short names
- * (`f1` is not `lr`).
+ * of, of 4 or more letters (`delta` for `minDelta`); else up to 2 edits (a swap of neighbours is
+ * one), fewer for short names: one for 4 and 5 letters, and for 3 letters or fewer only a letter
+ * typed twice, two neighbours swapped or one letter more at the end (`lrr` for `lr`; `f1` is not
+ * `lr`, nor `mse` `mae`).
  *
  * @example
  * ```ts
  * import { closestName } from "./zod_paths.ts";
  * console.assert(closestName("optimzer", ["optimizer", "epochs"]) === "optimizer");
  * console.assert(closestName("f1", ["lr"]) === undefined);
+ * console.assert(closestName("lrr", ["lr", "eps"]) === "lr");
  * console.assert(closestName("delta", ["minDelta", "patience"]) === "minDelta");
  * ```
  */
@@ -162,8 +194,11 @@ export function closestName(name: string, candidates: string[]): string | undefi
       : wanted.length >= 4 && other.includes(wanted)
       ? 2
       : editDistance(wanted, other);
-    // up to 2 edits, fewer for short names (`f1` is not `lr`)
-    const allowed = Math.min(2, Math.floor(other.length / 3));
+    // up to 2 edits, fewer for short names; names of 3 letters or fewer only a slip of the
+    // fingers that keeps their letters (`lrr` is `lr`, `f1` is not)
+    const allowed = other.length <= 3
+      ? (slipOf(wanted, other) ? 1 : 0)
+      : Math.min(2, Math.floor(other.length / 3));
     if (distance <= allowed && (!best || distance < best.distance)) {
       best = { name: candidate, distance };
     }
