@@ -36,9 +36,8 @@ import { selectBackend } from "../runtime/backend.ts";
 import { READS_IN_FLIGHT, ReadsInFlight } from "../runtime/reads_in_flight.ts";
 import { type CheckpointState, loadCheckpoint, type WeightMap } from "../runtime/checkpoint.ts";
 import { checkResumedData, checkResumedSteps } from "../runtime/resume_steps.ts";
-import { checkScheduleReach } from "../schedulers/raises.ts";
+import { checkRunStart } from "../runtime/start_checks.ts";
 import type { OptimizerState } from "../optimizers/mod.ts";
-import { checkBatchNormBatches } from "../task_fit.ts";
 
 type Message = { type: string } & Record<string, unknown>;
 
@@ -268,17 +267,9 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   context.emit({ type: "backend", ...chosen, tfjs: tf.version_core });
   await context.faultPoint("init");
   const info = await loader.take((m) => m.type === "DatasetReady") as unknown as DatasetReady;
-  // batch norm over one value a channel (a batch of one sample): torch raises, anneal refuses
-  checkBatchNormBatches(config.model, info.inputShape, {
-    trainSize: info.trainSize,
-    batchSize: config.batchSize,
-    dropLast: config.data.dropLast,
-  });
+  // what torch would fail partway (batch norm over one value, a schedule's raise) ends it now
+  const stepsPerEpoch = checkRunStart(config, info, config);
   const accumulation = config.gradientAccumulation;
-  const stepsPerEpoch = Math.ceil(info.batchesPerEpoch / accumulation);
-  // where torch would raise at a step of the schedule this run gets to, it ends now, saying why
-  const { epochs, maxSteps } = config;
-  checkScheduleReach(config.scheduler, { stepsPerEpoch, epochs, maxSteps });
   const engine = new TrainingEngine(config, info);
   const readEvery = config.readbackEvery ?? (chosen.backend === "webgpu" ? 16 : 1);
   // Image inputs travel as the bytes they were read from where the step uploads them to the GPU

@@ -20,7 +20,7 @@ import {
   trainSamples,
 } from "../actors/data_loader.ts";
 import { createSchedule } from "../schedulers/mod.ts";
-import { checkScheduleReach } from "../schedulers/raises.ts";
+import { checkRunStart } from "./start_checks.ts";
 import { selectBackend } from "./backend.ts";
 import { READS_IN_FLIGHT, ReadsInFlight } from "./reads_in_flight.ts";
 import {
@@ -86,9 +86,13 @@ export async function trainInProcess(config: RunConfig): Promise<InProcessResult
       : undefined;
   const lr0 = baseLearningRate(config).lr;
   const schedule = config.scheduler ? createSchedule(config.scheduler, lr0) : undefined;
-  const stepsPerEpoch = Math.ceil(batches / config.gradientAccumulation);
-  // (this loop trains every epoch: maxSteps is not among what it supports)
-  checkScheduleReach(config.scheduler, { stepsPerEpoch, epochs: config.epochs });
+  // the trainer actor's start checks (this loop trains every epoch: maxSteps is not among what
+  // it supports)
+  const stepsPerEpoch = checkRunStart(config, {
+    inputShape: train.inputShape,
+    trainSize: train.n,
+    batchesPerEpoch: batches,
+  }, { maxSteps: undefined });
   const maxNorm = config.clipping.maxNorm ?? undefined;
   // Like the trainer: results are read in windows (every step on the CPU backends), so a GPU
   // loop does not wait for the device after each step.

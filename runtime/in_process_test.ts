@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { parseConfig } from "../config.ts";
 import { trainInProcess } from "./in_process.ts";
+import { AnnealError } from "../errors.ts";
 import { assertLastWeights, readNdjson, tempRunsDir, trainCollect } from "../tests/_helpers.ts";
 
 Deno.test("the actors change nothing about the numbers: same weights and losses as a plain in-process loop", async () => {
@@ -89,4 +90,32 @@ Deno.test("a step schedule with a negative gamma (torch accepts it) climbs the l
   assert.ok(flipped.losses[1] > steady.losses[1], "the negative rate climbs the loss");
   const { result } = await trainCollect(input);
   await assertLastWeights(result.runDir, flipped.weights);
+});
+
+Deno.test("the loop makes the trainer's start checks: batch norm over an epoch's last batch of one sample is refused, as through the actors", async () => {
+  await using runs = await tempRunsDir();
+  const input = {
+    backend: "cpu" as const,
+    runsDir: runs.dir,
+    epochs: 1,
+    // 33 samples in batches of 8: the last batch holds one
+    data: { kind: "synthetic-linear" as const, n: 33 },
+    model: { kind: "mlp" as const, hidden: [4], batchNorm: true },
+    batchSize: 8,
+  };
+  const refused = await trainInProcess(parseConfig(input)).then(
+    () => assert.fail("the in-process loop trained on a batch of one sample"),
+    (error) => error,
+  );
+  assert.ok(refused instanceof AnnealError, String(refused));
+  assert.equal(refused.where, "batchSize");
+  assert.match(refused.message, /last batch of one sample/);
+  // the trainer actor refuses it with the same error
+  const { result } = await trainCollect(input);
+  assert.equal(result.status, "failed");
+  assert.equal(result.where, "batchSize");
+  assert.ok(result.reason.includes(refused.message), result.reason);
+  // with the short batch dropped, both train
+  const dropped = { ...input, data: { ...input.data, dropLast: true } };
+  assert.equal((await trainInProcess(parseConfig(dropped))).steps, 4);
 });
