@@ -83,6 +83,7 @@ export type {
   Batch,
   Dataset,
   DataSpec,
+  DataWarning,
   EpochOrderOptions,
   LoadedData,
   Normalization,

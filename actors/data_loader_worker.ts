@@ -68,6 +68,10 @@ runActor("dataLoader", async (context) => {
 
   await context.faultPoint("load");
   const data = await loadData(config.data, config.seed);
+  // what in the data is likely a mistake, though it loads (a header of numbers, ...)
+  for (const { message, where, hint } of data.warnings ?? []) {
+    context.emit({ type: "warning", actor: "dataLoader", message: `${where}: ${message}`, hint });
+  }
   const options = loaderOptions(config);
   const count = trainBatchCount(data.train, options, data.validation?.n);
   const ready: DatasetReady = {

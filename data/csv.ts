@@ -9,6 +9,7 @@
 import { AnnealError } from "../errors.ts";
 import { CsvScanner, type CsvSink } from "./csv_parse.ts";
 import { looksNumeric, parseFloat32Bytes, parseNumber } from "./csv_number.ts";
+import type { DataWarning } from "./types.ts";
 
 /** What {@linkcode readCsv} needs to know about the file. */
 export interface CsvReadOptions {
@@ -40,6 +41,40 @@ export interface CsvTable {
   targets?: Float32Array;
   /** Label strings (trimmed), when not `numericTarget`. */
   labels?: string[];
+  /** What in the file is likely a mistake, though it reads (a header of numbers). */
+  warnings: DataWarning[];
+}
+
+/**
+ * Whether names that are all numbers read as column names: consecutive whole numbers (pandas'
+ * `0,1,2`, years) or 3 or more in steps of one size (wavelengths `400,410,420`), which a row of
+ * data seldom is.
+ */
+function numberedColumns(names: string[]): boolean {
+  const values = names.map(Number);
+  const step = values[1] - values[0];
+  const even = values.every((value, i) =>
+    i === 0 || Math.abs(value - values[i - 1] - step) <= 1e-9 * Math.abs(value)
+  );
+  return even && step !== 0 && (values.length >= 3 || (step === 1 && Number.isInteger(values[0])));
+}
+
+/**
+ * A first line of numbers read as the header (`data.header` is true): unless they read as
+ * column names ({@linkcode numberedColumns}), a data row is most likely lost as names.
+ */
+function numbersAsHeader(names: string[], where: string): DataWarning | undefined {
+  if (!names.every(looksNumeric) || numberedColumns(names)) return undefined;
+  return {
+    message:
+      `data.header is true, and the first line holds only numbers (${names.slice(0, 3).join(", ")}${
+        names.length > 3 ? ", ..." : ""
+      }): it is read as the column names, and the run trains ` +
+      "without it",
+    where,
+    hint: "if the file has no header row, --set data.header=false (and 'target' an index, -1 " +
+      "for the last column); if those are its column names, nothing to do",
+  };
 }
 
 function resolveTarget(target: string | number, columns: string[], where: string): number {
@@ -139,6 +174,7 @@ class TableBuilder implements CsvSink {
   readonly x = new FloatBlocks();
   readonly targets = new FloatBlocks();
   readonly labels: string[] = [];
+  readonly warnings: DataWarning[] = [];
   /** The first record's fields, as text (the header, or the row that fixes the column count). */
   #first: string[] = [];
   #column = 0;
@@ -234,8 +270,11 @@ class TableBuilder implements CsvSink {
           `'${expected.file}' ${expected.columns.length}`,
       {
         where: `${this.#file}:${line}`,
-        hint: `give it the columns of '${expected.file}', in that order (features are read by ` +
-          "position)",
+        hint: this.#options.header && [...columns, ...expected.columns].every(looksNumeric)
+          ? "the first lines of both hold numbers, not names: if the files have no header row, " +
+            "set data.header=false (and 'target' an index, -1 for the last column)"
+          : `give it the columns of '${expected.file}', in that order (features are read by ` +
+            "position)",
       },
     );
   }
@@ -262,7 +301,29 @@ class TableBuilder implements CsvSink {
     this.columns = header ? fields.map((f) => f.trim()) : fields.map((_, i) => `column${i}`);
     this.#checkColumnsOf(line);
     this.targetIndex = resolveTarget(target, this.columns, `${this.#file}:${line}`);
-    if (header) return true;
+    if (header) {
+      const numbers = numbersAsHeader(this.columns, `${this.#file}:${line}`);
+      if (numbers) this.warnings.push(numbers);
+      return true;
+    }
+    // text where numbers go, on the first line only: most likely a header with numbers in it
+    const texts = fields.filter((field, i) =>
+      (i !== this.targetIndex || this.#options.numericTarget) && field.trim() !== "" &&
+      !looksNumeric(field)
+    );
+    if (texts.length > 0) {
+      const names = texts.slice(0, 3).map((f) => JSON.stringify(f.trim())).join(", ");
+      throw new AnnealError(
+        "data",
+        `Cannot read CSV: data.header is false, and the first line holds text where numbers go ` +
+          `(${names}${texts.length > 3 ? ", ..." : ""}): it reads as column names`,
+        {
+          where: `${this.#file}:${line}`,
+          hint: "if it is the header, set data.header=true (the default) and name the target " +
+            "column in 'target'; if it is data, fix those values",
+        },
+      );
+    }
     const encoder = new TextEncoder();
     for (const field of fields) {
       const bytes = encoder.encode(field);
@@ -320,6 +381,7 @@ export async function readCsv(
     x: table.x.take(),
     targets: options.numericTarget ? table.targets.take() : undefined,
     labels: options.numericTarget ? undefined : table.labels,
+    warnings: table.warnings,
   };
 }
 

@@ -7,8 +7,72 @@
  */
 
 import { AnnealError } from "../errors.ts";
+import type { DataWarning } from "./types.ts";
 
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+/** A few values, as a message lists them. */
+function some(values: string[]): string {
+  return `${values.slice(0, 3).join(", ")}${values.length > 3 ? ", ..." : ""}`;
+}
+
+/** Whether a label is a number with a fraction (`0.137`, `2.5`; not `3`, `3.0` or `1e3`). */
+function fractional(label: string): boolean {
+  return NUMBER.test(label) && !Number.isInteger(Number(label));
+}
+
+/**
+ * What a classifier's training labels say of the target (`column` of `file`): numbers with
+ * fractions are refused, as a continuous target of which every value would be a class of its own
+ * (the fix is task 'regression'); as many distinct labels as half the rows or more (over 10) are
+ * a warning, most classes then having one row, as a quantity or an id has. Whole numbers and
+ * names stay classes.
+ *
+ * @example
+ * ```ts
+ * import { checkClassLabels } from "./labels.ts";
+ * const where = { file: "a.csv", column: "y" };
+ * console.assert(checkClassLabels(["0", "1", "2", "1"], where) === undefined);
+ * let refused = false;
+ * try {
+ *   checkClassLabels(["0.137", "2.5", "1.25"], where);
+ * } catch {
+ *   refused = true;
+ * }
+ * console.assert(refused);
+ * ```
+ */
+export function checkClassLabels(
+  labels: string[],
+  { file, column }: { file: string; column: string },
+): DataWarning | undefined {
+  const numeric = labels.every((label) => NUMBER.test(label));
+  const distinct = new Set(numeric ? labels.map((label) => String(Number(label))) : labels).size;
+  const counted = `${distinct} distinct values in ${labels.length} rows`;
+  const regression = "to predict the number, --set data.task=regression (the default task)";
+  if (numeric && labels.some(fractional)) {
+    const fractions = [...new Set(labels.filter(fractional))];
+    throw new AnnealError(
+      "data",
+      `Cannot train a classifier on '${column}': it holds numbers with fractions ` +
+        `(${some(fractions)}; ${counted}), a continuous target, and each value would be a ` +
+        "class of its own",
+      {
+        where: file,
+        hint: `${regression}; if the values do name classes, write them as whole numbers or names`,
+      },
+    );
+  }
+  if (distinct <= 10 || distinct * 2 < labels.length) return undefined;
+  return {
+    message: `data.task is 'classification', and '${column}' holds ${counted}: most classes ` +
+      "have one row, as when the target is a quantity or an id",
+    where: file,
+    hint: numeric
+      ? `${regression}; else check that 'target' names the label column`
+      : "check that 'target' names the label column",
+  };
+}
 
 /** Sorted class names and a function that encodes labels as class indices. */
 export interface LabelEncoding {
@@ -46,7 +110,12 @@ export function labelEncoding(
         "data",
         `Cannot encode binary labels: found ${distinct.length} distinct labels ` +
           `(${distinct.slice(0, 5).join(", ")}${distinct.length > 5 ? ", ..." : ""})`,
-        { where: file, hint: "use labels 0/1 or exactly two values, or task 'classification'" },
+        {
+          where: file,
+          hint: numeric && labels.some(fractional)
+            ? "numbers with fractions are a continuous target: --set data.task=regression"
+            : "use labels 0/1 or exactly two values, or task 'classification'",
+        },
       );
     }
   }

@@ -11,7 +11,7 @@ import { bytesToFloats } from "./batches.ts";
 import { fileChunks, readCsv } from "./csv.ts";
 import { fingerprintSplits } from "./fingerprint.ts";
 import { readIdxFile } from "./idx.ts";
-import { labelEncoding } from "./labels.ts";
+import { checkClassLabels, labelEncoding } from "./labels.ts";
 import {
   type DataSpec,
   DataSpecSchema,
@@ -23,11 +23,12 @@ import { applyNormalization, fitNormalization, splitValidation, takeFirst } from
 import { syntheticLinear } from "./synthetic.ts";
 import { formatPath } from "../zod_paths.ts";
 import { fieldIssueText } from "../issue_text.ts";
-import type { Dataset, LoadedData, Normalization } from "./types.ts";
+import type { Dataset, DataWarning, LoadedData, Normalization } from "./types.ts";
 
 interface Sources {
   pool: Dataset;
   test?: Dataset;
+  warnings?: DataWarning[];
 }
 
 async function idxSplit(
@@ -217,11 +218,18 @@ async function loadCsv(spec: ResolvedCsvSpec): Promise<Sources> {
     targetSize: 1,
     task: spec.task,
   };
+  const warnings = [...table.warnings, ...(testTable?.warnings ?? [])];
   if (spec.task === "regression") {
     return {
       pool: { ...base, x: table.x, y: table.targets!, n: table.n },
       test: testTable && { ...base, x: testTable.x, y: testTable.targets!, n: testTable.n },
+      warnings,
     };
+  }
+  if (spec.task === "classification") {
+    const column = table.columns[table.targetIndex];
+    const labels = checkClassLabels(table.labels!, { file: spec.path, column });
+    if (labels) warnings.push(labels);
   }
   const encoding = labelEncoding(table.labels!, spec.task, spec.path);
   if (spec.task === "classification" && encoding.classes.length < 2) {
@@ -251,6 +259,7 @@ async function loadCsv(spec: ResolvedCsvSpec): Promise<Sources> {
       y: encoding.encode(testTable.labels!, spec.testPath!),
       n: testTable.n,
     },
+    warnings,
   };
 }
 
@@ -303,5 +312,6 @@ export async function loadData(spec: DataSpec, seed: number): Promise<LoadedData
   if (validation) data.validation = validation;
   if (test) data.test = test;
   if (normalization) data.normalization = normalization;
+  if (sources.warnings?.length) data.warnings = sources.warnings;
   return data;
 }

@@ -481,3 +481,121 @@ Deno.test("idx files anneal cannot read are refused, naming the file: other shap
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** Writes `text` as a CSV file in a temporary directory, for `use`. */
+async function withCsv(text: string, use: (path: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "anneal-test-labels-" });
+  try {
+    const path = `${dir}/data.csv`;
+    await Deno.writeTextFile(path, text);
+    await use(path);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** `n` rows `i,label(i)` under the header `x,y`. */
+function rows(n: number, label: (i: number) => string): string {
+  return ["x,y", ...Array.from({ length: n }, (_, i) => `${i},${label(i)}`)].join("\n") + "\n";
+}
+
+Deno.test("a classifier on numbers with fractions is refused as a continuous target, naming data.task=regression; whole numbers and names stay classes", async () => {
+  const csv = (path: string, task: "classification" | "binary" | "regression") =>
+    loadData({ kind: "csv", path, target: "y", task, validationSplit: 0 }, 1);
+  await withCsv(rows(40, (i) => (0.137 + i * 0.61).toFixed(3)), async (path) => {
+    const error = await assertDataError(
+      () => csv(path, "classification"),
+      /^Cannot train a classifier on 'y': it holds numbers with fractions \(0\.137, 0\.747, 1\.357, \.\.\.; 40 distinct values in 40 rows\), a continuous target/,
+      new RegExp(`^${path}$`),
+    );
+    assert.match(error.hint!, /^to predict the number, --set data\.task=regression/);
+    // binary: its count of labels is refused as before, with the same fix
+    const binary = await assertDataError(() => csv(path, "binary"), /40 distinct labels/);
+    assert.match(binary.hint!, /continuous target: --set data\.task=regression/);
+    assert.equal((await csv(path, "regression")).train.n, 40);
+  });
+  // a few fractions among whole numbers are fractions too (2.5 among class ids)
+  await withCsv(rows(12, (i) => (i === 5 ? "2.5" : String(i % 3))), async (path) => {
+    await assertDataError(() => csv(path, "classification"), /with fractions \(2\.5; 4 distinct/);
+  });
+  // whole numbers, written as floats too, and names load as classes, with no warning
+  for (const label of [(i: number) => `${i % 4}.0`, (i: number) => ["cat", "dog", "eel"][i % 3]]) {
+    await withCsv(rows(40, label), async (path) => {
+      const data = await csv(path, "classification");
+      assert.ok(data.train.numClasses! >= 3);
+      assert.equal(data.warnings, undefined);
+    });
+  }
+});
+
+Deno.test("a classifier whose labels are distinct for most rows loads with a warning (a quantity or an id), not below 11 classes", async () => {
+  const load = (path: string, limit?: number) =>
+    loadData({ kind: "csv", path, target: "y", task: "classification", limit }, 1);
+  // whole-number prices: a quantity, most of them once
+  await withCsv(rows(40, (i) => String(100_000 + 7919 * ((i * 13) % 31))), async (path) => {
+    const data = await load(path);
+    assert.equal(data.warnings?.length, 1);
+    const [warning] = data.warnings!;
+    assert.match(
+      warning.message,
+      /^data\.task is 'classification', and 'y' holds 31 distinct values in 40 rows: most classes have one row/,
+    );
+    assert.equal(warning.where, path);
+    assert.match(warning.hint, /--set data\.task=regression/);
+    // a smoke run on the first 10 rows of 10 classes is no warning
+    assert.equal((await load(path, 10)).warnings, undefined);
+  });
+  // names that are ids: the target is likely the wrong column
+  await withCsv(rows(30, (i) => `user${i}`), async (path) => {
+    const [warning] = (await load(path)).warnings!;
+    assert.match(warning.message, /30 distinct values in 30 rows/);
+    assert.equal(warning.hint, "check that 'target' names the label column");
+  });
+});
+
+Deno.test("a first line of numbers read as the header is a warning naming data.header=false; numbered columns are not; text where numbers go with data.header false is refused", async () => {
+  const load = (path: string, header = true) =>
+    loadData({ kind: "csv", path, target: -1, header, validationSplit: 0 }, 1);
+  const data = "1.5,2,3\n4,5,6\n7,8,9\n";
+  await withCsv(data, async (path) => {
+    const read = await load(path);
+    assert.equal(read.train.n, 2, "the first row was taken as the header");
+    assert.equal(read.warnings?.length, 1);
+    const [warning] = read.warnings!;
+    assert.equal(
+      warning.message,
+      "data.header is true, and the first line holds only numbers (1.5, 2, 3): it is read as " +
+        "the column names, and the run trains without it",
+    );
+    assert.equal(warning.where, `${path}:1`);
+    assert.match(warning.hint, /^if the file has no header row, --set data\.header=false/);
+    const bare = await load(path, false);
+    assert.equal(bare.train.n, 3);
+    assert.equal(bare.warnings, undefined);
+  });
+  // a test file beside it: their first lines differ as names, which is what to say
+  await withCsv(data, async (path) => {
+    const testPath = path.replace(/data\.csv$/, "test.csv");
+    await Deno.writeTextFile(testPath, "2.5,1,0\n3,4,5\n");
+    const spec = { kind: "csv" as const, path, testPath, target: -1, validationSplit: 0 };
+    const error = await assertDataError(() => loadData(spec, 1), /has the columns 2\.5, 1, 0/);
+    assert.match(error.hint!, /first lines of both hold numbers, not names: .*data\.header=false/);
+  });
+  // column numbers (pandas writes 0,1,2), years, wavelengths: names
+  for (const header of ["0,1,2", "1,2", "2019,2020,2021", "400,410,420,430"]) {
+    const width = header.split(",").length;
+    const row = Array.from({ length: width }, (_, i) => i * 1.5 + 0.25).join(",");
+    await withCsv(`${header}\n${row}\n${row}\n`, async (path) => {
+      assert.equal((await load(path)).warnings, undefined, header);
+    });
+  }
+  // a header with a number in it, read as data: refused at its line, naming data.header=true
+  await withCsv("x1,x2,2020,y\n1,2,3,4\n", async (path) => {
+    const error = await assertDataError(
+      () => load(path, false),
+      /data\.header is false, and the first line holds text where numbers go \("x1", "x2", "y"\)/,
+      new RegExp(`^${path}:1$`),
+    );
+    assert.match(error.hint!, /set data\.header=true/);
+  });
+});

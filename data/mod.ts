@@ -27,4 +27,4 @@ export {
 export type { AugmentSpec, DataSpec, ResolvedAugment, ResolvedDataSpec } from "./spec.ts";
 export { Rng, seedFrom } from "./rng.ts";
 export type { RngState } from "./rng.ts";
-export type { Dataset, LoadedData, Normalization, Task } from "./types.ts";
+export type { Dataset, DataWarning, LoadedData, Normalization, Task } from "./types.ts";

@@ -46,6 +46,16 @@ export interface Normalization {
   scale: number[];
 }
 
+/** Something in the data that is likely a mistake, though it loads: what, where, and the fix. */
+export interface DataWarning {
+  /** What the data holds, and what the run makes of it. */
+  message: string;
+  /** Where: a data file, `file:line` when it is a line. */
+  where: string;
+  /** What to do about it. */
+  hint: string;
+}
+
 /** The splits a run uses, and a fingerprint of exactly those bytes. */
 export interface LoadedData {
   /** The split the optimizer trains on. */
@@ -58,4 +68,6 @@ export interface LoadedData {
   fingerprint: string;
   /** Present when CSV features were normalized; apply it to new inputs before predicting. */
   normalization?: Normalization;
+  /** What in the data is likely a mistake (a run starts with these as `warning` events). */
+  warnings?: DataWarning[];
 }

@@ -283,3 +283,43 @@ Deno.test("resuming a run whose data file changed in place (same rows, other val
   assert.equal(restored.code, 0, restored.stderr);
   assert.match(restored.stdout + restored.stderr, /completed: finished 3 epochs/);
 });
+
+Deno.test("CSV data that reads but likely not as meant: a first line of numbers taken as the header is a warning with the fix; a classifier on a continuous target is refused with it", async () => {
+  await using runs = await tempRunsDir();
+  const bare = `${runs.dir}/bare.csv`;
+  const lines = Array.from(
+    { length: 24 },
+    (_, i) => `${((i + 1) * 0.37 % 3).toFixed(2)},${i % 5},${((i + 1) * 0.61 % 2).toFixed(2)}`,
+  );
+  await Deno.writeTextFile(bare, lines.join("\n") + "\n");
+  const train = (...sets: string[]) =>
+    anneal(
+      "train",
+      "--backend",
+      "cpu",
+      "--epochs",
+      "1",
+      "--runs-dir",
+      runs.dir,
+      "--no-progress",
+      ...sets.flatMap((set) => ["--set", set]),
+    );
+  const csv = ["data.kind=csv", `data.path=${bare}`, "data.target=-1", "data.validationSplit=0"];
+  const header = await train(...csv);
+  assert.equal(header.code, 0, header.stderr);
+  assert.match(
+    header.stdout,
+    /warning \(dataLoader\): .*bare\.csv:1: data\.header is true, and the first line holds only numbers \(0\.37, 0, 0\.61\): it is read as the column names, and the run trains without it\n {2}hint: if the file has no header row, --set data\.header=false/,
+  );
+  assert.match(header.stdout, /23 training samples/);
+  const fixed = await train(...csv, "data.header=false");
+  assert.equal(fixed.code, 0, fixed.stderr);
+  assert.doesNotMatch(fixed.stdout, /warning/);
+  assert.match(fixed.stdout, /24 training samples/);
+  const classes = await train(...csv, "data.header=false", "data.task=classification");
+  assert.equal(classes.code, 1, classes.stdout);
+  assert.match(
+    classes.stdout + classes.stderr,
+    /Cannot train a classifier on 'column2': it holds numbers with fractions .*\n {2}hint: to predict the number, --set data\.task=regression/,
+  );
+});
