@@ -536,6 +536,7 @@ export interface ConfigWarning {
  * - `optimizer.maximize` with early stopping or a plateau schedule watching the loss in mode
  *   `min`: their best epoch is then the lowest loss, which the optimizer pushes away from (the
  *   mode defaults to `max` there; this is a `min` the config sets).
+ * - An `interval` that changes nothing (see {@linkcode unusedIntervals}).
  *
  * @example
  * ```ts
@@ -588,7 +589,41 @@ export function configWarnings(config: RunConfig): ConfigWarning[] {
       });
     }
   }
+  warnings.push(...unusedIntervals(config.scheduler));
   return warnings;
+}
+
+/**
+ * An `interval` written where it changes nothing: a plateau schedule's (it changes the rate at
+ * epoch ends, on its metric), and `step` on a schedule of a sequential that counts epochs (they
+ * all count the sequential's interval, as torch's SequentialLR steps them at once; `epoch` in a
+ * sequential of steps is refused by the schema). Neither has a default, so a config holds one
+ * only where it was written, but a config.json saved before holds `step` in both: warnings,
+ * not refusals (a resume drops those, see `readSavedConfig`).
+ */
+function unusedIntervals(scheduler: RunConfigOutputScheduler): ConfigWarning[] {
+  if (scheduler?.name === "plateau" && scheduler.interval !== undefined) {
+    return [{
+      field: "scheduler.interval",
+      message: `scheduler.interval is '${scheduler.interval}', and a plateau schedule has none: ` +
+        "it changes the rate at epoch ends only, on the metric it watches (torch's " +
+        "ReduceLROnPlateau.step(metric) after each validation)",
+      hint: "leave scheduler.interval out",
+    }];
+  }
+  if (scheduler?.name !== "sequential" || scheduler.interval !== "epoch") return [];
+  return scheduler.schedulers.flatMap((child, i) => {
+    if (child.interval !== "step") return [];
+    const field = `scheduler.schedulers[${i}].interval`;
+    return [{
+      field,
+      message: `${field} is 'step', and the sequential counts epochs (scheduler.interval is ` +
+        "'epoch'): its schedules all count epochs, as torch's SequentialLR steps them all at " +
+        `once, and so does this ${child.name} schedule`,
+      hint: "leave the schedules' interval out; to count steps, set the sequential's " +
+        "(scheduler.interval: 'step', its milestones then count steps too)",
+    }];
+  });
 }
 
 /** Defaults that depend on other fields: clip RNN gradients at 1.0 unless told otherwise. */

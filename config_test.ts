@@ -177,7 +177,7 @@ Deno.test("baseBatch under onecycle, whose rates ignore optimizer.lr, is a warni
 
 Deno.test("maximize: early stopping and plateau on the loss default to mode max; a min they set is kept, with a warning", () => {
   const ascent = { name: "adam", lr: 1e-3, maximize: true };
-  const plateau = { name: "plateau", interval: "epoch" };
+  const plateau = { name: "plateau" };
   const defaulted = parseConfig({ optimizer: ascent, scheduler: plateau });
   assert.equal(defaulted.earlyStopping.mode, "max", "valLoss is what maximize pushes up");
   assert.equal(defaulted.scheduler?.name === "plateau" && defaulted.scheduler.mode, "max");
@@ -210,6 +210,50 @@ Deno.test("maximize: early stopping and plateau on the loss default to mode max;
   const set = applyOverrides({}, ["optimizer.name=sgd", "optimizer.maximize=true"]);
   assert.equal(parseConfig(set).earlyStopping.mode, "max");
   assert.equal(parseConfig(JSON.parse(JSON.stringify(defaulted))).earlyStopping.mode, "max");
+});
+
+Deno.test("an interval that changes nothing is a warning naming it: a plateau's, 'step' in a sequential of epochs; a config holds one only where written", () => {
+  const plateau = parseConfig({ scheduler: { name: "plateau", patience: 2 } });
+  assert.equal(plateau.scheduler?.interval, undefined, "no default to save in config.json");
+  assert.deepEqual(configWarnings(plateau), []);
+  for (const interval of ["step", "epoch"] as const) {
+    const config = parseConfig({ scheduler: { name: "plateau", interval } });
+    assert.deepEqual(configWarnings(config), [{
+      field: "scheduler.interval",
+      message: `scheduler.interval is '${interval}', and a plateau schedule has none: it ` +
+        "changes the rate at epoch ends only, on the metric it watches (torch's " +
+        "ReduceLROnPlateau.step(metric) after each validation)",
+      hint: "leave scheduler.interval out",
+    }]);
+  }
+  const sequential = (interval: "step" | "epoch", first: Record<string, unknown>) =>
+    parseConfig({
+      scheduler: {
+        name: "sequential",
+        interval,
+        milestones: [2],
+        schedulers: [{ name: "linear", totalIters: 2, ...first }, { name: "cosine", tMax: 8 }],
+      },
+    });
+  const counted = sequential("epoch", { interval: "step" });
+  const [warning, ...more] = configWarnings(counted);
+  assert.deepEqual(more, []);
+  assert.equal(warning.field, "scheduler.schedulers[0].interval");
+  assert.match(
+    warning.message,
+    /is 'step', and the sequential counts epochs \(scheduler\.interval is 'epoch'\): its schedules all count epochs, .* and so does this linear schedule/,
+  );
+  assert.match(
+    warning.hint,
+    /^leave the schedules' interval out; to count steps, set the sequential's/,
+  );
+  const children = (counted.scheduler as { schedulers: { interval?: string }[] }).schedulers;
+  assert.deepEqual(children.map((child) => child.interval), ["step", undefined]);
+  // what the schedules count anyway: no warning
+  assert.deepEqual(configWarnings(sequential("epoch", {})), []);
+  assert.deepEqual(configWarnings(sequential("step", { interval: "step" })), []);
+  // and 'epoch' in a sequential of steps is refused, as before
+  assert.throws(() => sequential("step", { interval: "epoch" }), /must not be 'epoch'/);
 });
 
 Deno.test("a zero optimizer lr is accepted under onecycle, whose rates ignore it (as torch's)", () => {

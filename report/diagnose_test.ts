@@ -533,7 +533,7 @@ const schedules: Record<string, unknown>[] = [
   {},
   { scheduler: { name: "step", stepSize: 30, gamma: 0.5 } },
   { scheduler: { name: "cosine", tMax: 50 } },
-  { scheduler: { name: "plateau", factor: 0.5, patience: 2, interval: "epoch" } },
+  { scheduler: { name: "plateau", factor: 0.5, patience: 2 } },
   { scheduler: { name: "warmupCosine", warmupSteps: 10, totalSteps: 100 } },
   { scheduler: oneCycle(2), optimizer: { name: "sgd", lr: 0 } },
   {
@@ -553,7 +553,7 @@ const schedules: Record<string, unknown>[] = [
   // settings torch takes that make the rates negative, on their own and inside a sequential
   { scheduler: { name: "step", stepSize: 30, gamma: -0.5 } },
   { scheduler: { name: "cosine", tMax: 50, etaMin: -0.01 } },
-  { scheduler: { name: "plateau", factor: -0.5, minLr: -0.01, interval: "epoch" } },
+  { scheduler: { name: "plateau", factor: -0.5, minLr: -0.01 } },
   {
     scheduler: { ...oneCycle(-2), divFactor: -25, finalDivFactor: -1e4 },
     optimizer: { name: "sgd", lr: 0 },

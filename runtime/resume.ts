@@ -173,7 +173,29 @@ export async function readSavedConfig(dir: string, runId: string): Promise<RunCo
       },
     );
   }
-  return parseConfig(json, `saved config ${path}`);
+  return parseConfig(withoutSavedIntervals(json), `saved config ${path}`);
+}
+
+/**
+ * A config.json saved while every schedule had the default `interval: "step"` holds it where it
+ * changes nothing (a plateau schedule, the schedules of a sequential that counts epochs), which a
+ * config now gets a warning for (`configWarnings`): dropped, as the run never read it.
+ */
+function withoutSavedIntervals(json: unknown): unknown {
+  if (!isObject(json) || !isObject(json.scheduler)) return json;
+  const scheduler = { ...json.scheduler };
+  if (scheduler.name === "plateau" && scheduler.interval === "step") delete scheduler.interval;
+  if (
+    scheduler.name === "sequential" && scheduler.interval === "epoch" &&
+    Array.isArray(scheduler.schedulers)
+  ) {
+    scheduler.schedulers = scheduler.schedulers.map((child: unknown) => {
+      if (!isObject(child) || child.interval !== "step") return child;
+      const { interval: _, ...rest } = child;
+      return rest;
+    });
+  }
+  return { ...json, scheduler };
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 
 import type { LrFunction } from "./decay.ts";
-import type { SpecOf } from "./spec.ts";
+import type { ChildSpecOf } from "./spec.ts";
 
 /** `etaMin + (etaMax - etaMin) * (1 + cos(pi * tCur / tI)) / 2`, the SGDR curve. */
 function annealCos(etaMax: number, etaMin: number, tCur: number, tI: number): number {
@@ -24,7 +24,7 @@ function annealCos(etaMax: number, etaMin: number, tCur: number, tI: number): nu
  * console.assert(lr(0) === 1 && Math.abs(lr(5) - 0.5) < 1e-12 && lr(10) === 0);
  * ```
  */
-export function cosineLr(spec: SpecOf<"cosine">, baseLr: number): LrFunction {
+export function cosineLr(spec: ChildSpecOf<"cosine">, baseLr: number): LrFunction {
   // tMax 0: torch starts at the base rate and raises at step 1 (or restarted, at once), so only
   // step 0 of a sequential's first schedule runs, handed over at milestone 1
   if (spec.tMax === 0) return () => baseLr;
@@ -46,7 +46,7 @@ export function cosineLr(spec: SpecOf<"cosine">, baseLr: number): LrFunction {
  * ```
  */
 export function cosineWarmRestartsLr(
-  spec: SpecOf<"cosineWarmRestarts">,
+  spec: ChildSpecOf<"cosineWarmRestarts">,
   baseLr: number,
 ): LrFunction {
   return (t) => {

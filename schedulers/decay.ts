@@ -12,7 +12,7 @@
  * @module
  */
 
-import type { SpecOf } from "./spec.ts";
+import type { ChildSpecOf } from "./spec.ts";
 
 /** A learning rate as a function of the number of scheduler steps taken. */
 export type LrFunction = (t: number) => number;
@@ -31,7 +31,7 @@ export type LrFunction = (t: number) => number;
  * ```
  */
 export function constantLr(
-  spec: SpecOf<"constant">,
+  spec: ChildSpecOf<"constant">,
   baseLr: number,
   restarted = false,
 ): LrFunction {
@@ -54,7 +54,7 @@ export function constantLr(
  * console.assert(lr(9) === 1 && lr(10) === 0.5);
  * ```
  */
-export function stepLr(spec: SpecOf<"step">, baseLr: number): LrFunction {
+export function stepLr(spec: ChildSpecOf<"step">, baseLr: number): LrFunction {
   // stepSize 0: torch starts at the base rate and raises at step 1 (or restarted, at once), so
   // only step 0 of a sequential's first schedule runs, handed over at milestone 1
   if (spec.stepSize === 0) return () => baseLr;
@@ -76,7 +76,7 @@ export function stepLr(spec: SpecOf<"step">, baseLr: number): LrFunction {
  * ```
  */
 export function multistepLr(
-  spec: SpecOf<"multistep">,
+  spec: ChildSpecOf<"multistep">,
   baseLr: number,
   restarted = false,
 ): LrFunction {
@@ -93,7 +93,7 @@ export function multistepLr(
  * console.assert(exponentialLr({ name: "exponential", interval: "step", gamma: 0.5 }, 1)(2) === 0.25);
  * ```
  */
-export function exponentialLr(spec: SpecOf<"exponential">, baseLr: number): LrFunction {
+export function exponentialLr(spec: ChildSpecOf<"exponential">, baseLr: number): LrFunction {
   return (t) => baseLr * spec.gamma ** t;
 }
 
@@ -114,7 +114,7 @@ export function exponentialLr(spec: SpecOf<"exponential">, baseLr: number): LrFu
  * ```
  */
 export function linearLr(
-  spec: SpecOf<"linear">,
+  spec: ChildSpecOf<"linear">,
   baseLr: number,
   restarted = false,
 ): LrFunction {
@@ -141,7 +141,7 @@ export function linearLr(
  * ```
  */
 export function polynomialLr(
-  spec: SpecOf<"polynomial">,
+  spec: ChildSpecOf<"polynomial">,
   baseLr: number,
   restarted = false,
 ): LrFunction {

@@ -9,7 +9,7 @@
 import { AnnealError } from "../errors.ts";
 import type { LrFunction } from "./decay.ts";
 import { oneCyclePhaseEnds } from "./raises.ts";
-import type { SpecOf } from "./spec.ts";
+import type { ChildSpecOf } from "./spec.ts";
 
 type Level = "initial" | "max" | "min";
 interface Phase {
@@ -25,7 +25,7 @@ export interface OneCycle {
   momentum?: LrFunction;
 }
 
-function phasesOf(spec: SpecOf<"onecycle">): Phase[] {
+function phasesOf(spec: ChildSpecOf<"onecycle">): Phase[] {
   const ends = oneCyclePhaseEnds(spec.pctStart, spec.totalSteps, spec.threePhase);
   if (!spec.threePhase) {
     return [
@@ -56,7 +56,7 @@ function phasesOf(spec: SpecOf<"onecycle">): Phase[] {
  * console.assert(Math.abs(lr(0) - 0.004) < 1e-12 && momentum!(0) === 0.95);
  * ```
  */
-export function oneCycle(spec: SpecOf<"onecycle">): OneCycle {
+export function oneCycle(spec: ChildSpecOf<"onecycle">): OneCycle {
   const initial = spec.maxLr / spec.divFactor;
   const lrLevels: Record<Level, number> = {
     initial,

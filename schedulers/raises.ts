@@ -296,7 +296,7 @@ export function scheduleSteps(interval: "step" | "epoch", run: RunLength): numbe
 export function checkScheduleReach(spec: ResolvedSchedulerSpec | undefined, run: RunLength): void {
   if (!spec || run.stepsPerEpoch <= 0) return;
   const raise = firstRaise(spec);
-  const reached = scheduleSteps(spec.interval, run);
+  const reached = scheduleSteps(spec.interval ?? "step", run);
   if (!raise || raise.step > reached) return;
   const field = formatPath(["scheduler", ...raise.path]);
   const value = raise.path.reduce<unknown>(

@@ -12,6 +12,10 @@ import { valueAt } from "../zod_paths.ts";
 // Every schedule counts optimizer steps unless told otherwise (DESIGN.md: "Schedules count steps
 // unless `interval: "epoch"`").
 const interval = z.enum(["step", "epoch"]).default("step");
+// A sequential's schedules count what it counts, and a plateau schedule the epochs it is told
+// metrics at: there `interval` changes nothing, and has no default, so that a config (and the
+// config.json a run saves) holds one only where it was written, and what was written is told.
+const unusedInterval = z.enum(["step", "epoch"]).optional();
 const positiveInt = () => z.number().int().gt(0);
 // A setting torch 1.13 checks no range of: any finite number (JSON has no NaN, and 1e400, which it
 // reads as Infinity, is refused as not finite, everywhere in the config).
@@ -151,9 +155,9 @@ const PolynomialFields = z.strictObject({
  */
 export const PolynomialSpecSchema = PolynomialFields.check(refuseEarlyRaise);
 
-// onecycle's fields, with the refusal of a cycle torch cannot build, without the refusals a
-// sequential makes instead.
-const OnecycleFields = z.strictObject({
+// onecycle's fields, without the refusal of a cycle torch cannot build (below) and the refusals
+// a sequential makes instead.
+const OnecycleShape = z.strictObject({
   name: z.literal("onecycle"),
   interval,
   maxLr: anyNumber(),
@@ -168,7 +172,12 @@ const OnecycleFields = z.strictObject({
     "torch's OneCycleLR divides the initial rate by it (ZeroDivisionError)",
   ).default(1e4),
   threePhase: z.boolean().default(false),
-}).check((ctx) => {
+});
+
+/** Refuses a cycle torch cannot build. */
+function refuseUnbuildableCycle(
+  ctx: z.core.ParsePayload<{ pctStart: number; totalSteps: number; threePhase: boolean }>,
+): void {
   const { pctStart, totalSteps, threePhase } = ctx.value;
   // torch's phase ends, in its float arithmetic (see onecycle.ts). At step t it takes the first
   // phase with t <= end (else the last) and divides by end - start, the start being the previous
@@ -186,7 +195,11 @@ const OnecycleFields = z.strictObject({
         "warmup phase would end at step 0 and divide by zero there",
     });
   }
-});
+}
+
+// onecycle's fields, with the refusal of a cycle torch cannot build, without the refusals a
+// sequential makes instead.
+const OnecycleFields = OnecycleShape.check(refuseUnbuildableCycle);
 /**
  * torch `OneCycleLR` (given `totalSteps`; the base learning rate is `maxLr / divFactor`). torch
  * checks `totalSteps`, `pctStart` and `annealStrategy` only: `maxLr` and the two divisors may be
@@ -205,7 +218,7 @@ export const OnecycleSpecSchema = OnecycleFields.check(refuseEarlyRaise);
  */
 export const PlateauSpecSchema = z.strictObject({
   name: z.literal("plateau"),
-  interval,
+  interval: unusedInterval,
   mode: z.enum(["min", "max"]).default("min"),
   factor: z.number().lt(1).default(0.1),
   patience: anyNumber().default(10),
@@ -242,17 +255,17 @@ export const WarmupLinearSpecSchema = z.strictObject({
  * schedule starts and whether it gets to that step before the next milestone hands over.
  */
 export const ChildSchedulerSpecSchema = z.discriminatedUnion("name", [
-  ConstantFields,
-  StepFields,
-  MultistepSpecSchema,
-  ExponentialSpecSchema,
-  CosineFields,
-  CosineWarmRestartsSpecSchema,
-  LinearFields,
-  PolynomialFields,
-  OnecycleFields,
-  WarmupCosineSpecSchema,
-  WarmupLinearSpecSchema,
+  ConstantFields.extend({ interval: unusedInterval }),
+  StepFields.extend({ interval: unusedInterval }),
+  MultistepSpecSchema.extend({ interval: unusedInterval }),
+  ExponentialSpecSchema.extend({ interval: unusedInterval }),
+  CosineFields.extend({ interval: unusedInterval }),
+  CosineWarmRestartsSpecSchema.extend({ interval: unusedInterval }),
+  LinearFields.extend({ interval: unusedInterval }),
+  PolynomialFields.extend({ interval: unusedInterval }),
+  OnecycleShape.extend({ interval: unusedInterval }).check(refuseUnbuildableCycle),
+  WarmupCosineSpecSchema.extend({ interval: unusedInterval }),
+  WarmupLinearSpecSchema.extend({ interval: unusedInterval }),
 ]);
 
 /**
@@ -309,7 +322,8 @@ export const SequentialSpecSchema = z.strictObject({
   }
   // torch steps every child through SequentialLR.step(): they count what the sequential counts.
   // A child written to count epochs in a sequential of steps would silently count steps. (The
-  // other way round cannot be told from the default 'step' a saved config holds: it runs.)
+  // other way round is a warning, see configWarnings: a config.json saved before children had
+  // no default interval holds 'step' in every one.)
   const byEpoch = schedulers.findIndex((child) => child.interval === "epoch");
   if (ctx.value.interval === "step" && byEpoch >= 0) {
     issue(
@@ -398,7 +412,12 @@ export type SpecOf<N extends ResolvedSchedulerSpec["name"]> = Extract<
   ResolvedSchedulerSpec,
   { name: N }
 >;
-/** A resolved spec that `sequential` may chain. */
+/** A resolved spec that `sequential` may chain (its `interval` only as written). */
 export type ChildSchedulerSpec = z.output<typeof ChildSchedulerSpecSchema>;
+/** The resolved spec of one `name` that `sequential` may chain, or that runs on its own. */
+export type ChildSpecOf<N extends ChildSchedulerSpec["name"]> = Extract<
+  ChildSchedulerSpec,
+  { name: N }
+>;
 /** A resolved plateau spec. */
 export type PlateauSpec = SpecOf<"plateau">;

@@ -7,7 +7,7 @@
  */
 
 import type { LrFunction } from "./decay.ts";
-import type { SpecOf } from "./spec.ts";
+import type { ChildSpecOf } from "./spec.ts";
 
 function warmupFactor(t: number, warmupSteps: number): number {
   return t / Math.max(1, warmupSteps);
@@ -27,7 +27,7 @@ function warmupFactor(t: number, warmupSteps: number): number {
  * console.assert(lr(0) === 0 && lr(5) === 0.5 && lr(10) === 1 && lr(110) === 0);
  * ```
  */
-export function warmupCosineLr(spec: SpecOf<"warmupCosine">, baseLr: number): LrFunction {
+export function warmupCosineLr(spec: ChildSpecOf<"warmupCosine">, baseLr: number): LrFunction {
   const { warmupSteps, totalSteps, numCycles } = spec;
   return (t) => {
     if (t < warmupSteps) return baseLr * warmupFactor(t, warmupSteps);
@@ -49,7 +49,7 @@ export function warmupCosineLr(spec: SpecOf<"warmupCosine">, baseLr: number): Lr
  * console.assert(lr(5) === 0.5 && lr(15) === 0.5 && lr(30) === 0);
  * ```
  */
-export function warmupLinearLr(spec: SpecOf<"warmupLinear">, baseLr: number): LrFunction {
+export function warmupLinearLr(spec: ChildSpecOf<"warmupLinear">, baseLr: number): LrFunction {
   const { warmupSteps, totalSteps } = spec;
   return (t) => {
     if (t < warmupSteps) return baseLr * warmupFactor(t, warmupSteps);

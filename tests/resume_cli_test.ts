@@ -194,3 +194,57 @@ Deno.test("a resumed run prints its epochs in order, by its own config, before t
   const test = lines.findIndex((l) => l.startsWith("Test: "));
   assert.ok(test > lines.indexOf(lines.find((l) => l.startsWith("Epoch 7"))!), resumed.stdout);
 });
+
+Deno.test("a config.json saved with every schedule's default interval 'step' resumes as it started, with no warning for the intervals its user never wrote", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const file = await csvConfig(dir, 2);
+  const base = JSON.parse(await Deno.readTextFile(file));
+  const schedulers = {
+    plateau: { name: "plateau", patience: 0, factor: 0.5 },
+    sequential: {
+      name: "sequential",
+      interval: "epoch",
+      milestones: [1],
+      schedulers: [{ name: "constant", factor: 0.5, totalIters: 1 }, {
+        name: "exponential",
+        gamma: 0.9,
+      }],
+    },
+  };
+  for (const [name, scheduler] of Object.entries(schedulers)) {
+    await Deno.writeTextFile(file, JSON.stringify({ ...base, scheduler }));
+    const first = await anneal("train", "-c", file, "--name", name, "--no-progress");
+    assert.equal(first.code, 0, first.stderr);
+    assert.doesNotMatch(first.stdout, /warning \(/, first.stdout);
+    const runId = first.stdout.match(/run record: \S+\/(\S+)/)![1];
+    const saved = `${dir}/${runId}/config.json`;
+    const config = JSON.parse(await Deno.readTextFile(saved));
+    // as an anneal that filled in every interval saved it
+    assert.equal(JSON.stringify(config.scheduler).includes('interval":"step'), false, name);
+    if (name === "plateau") config.scheduler.interval = "step";
+    else for (const child of config.scheduler.schedulers) child.interval = "step";
+    const legacy = JSON.stringify(config, null, 2);
+    await Deno.writeTextFile(saved, legacy);
+    const resumed = await anneal(
+      "train",
+      "--resume",
+      runId,
+      "--runs-dir",
+      dir,
+      "--epochs",
+      "3",
+      "--no-progress",
+    );
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.doesNotMatch(resumed.stdout, /warning \(/, resumed.stdout);
+    assert.match(resumed.stdout, /completed: finished 3 epochs/, name);
+    // the config.json the resume wrote (3 epochs) holds no interval the run never read
+    assert.doesNotMatch(await Deno.readTextFile(saved), /"interval": "step"/, name);
+    // a new run from that file: the intervals written there are told
+    await Deno.writeTextFile(`${dir}/legacy.json`, legacy);
+    const anew = await anneal("train", "-c", `${dir}/legacy.json`, "--no-progress");
+    assert.equal(anew.code, 0, anew.stderr);
+    assert.match(anew.stdout, /warning \(supervisor\): scheduler\.(schedulers\[0\]\.)?interval/);
+  }
+});
