@@ -14,7 +14,7 @@ import type { z } from "npm:zod@4.6.7";
 import type { EarlyStoppingSchema } from "../config.ts";
 import type { EpochEnded, EpochJudged } from "./protocol.ts";
 import { maximizes, settingFault } from "../optimizers/hazards.ts";
-import { rateChange, rateSetting } from "../schedulers/rate_setting.ts";
+import { rateChange, rateSetting, risingSettings } from "../schedulers/rate_setting.ts";
 import { watchedMetric } from "../task_fit.ts";
 
 type EarlyStopping = z.output<typeof EarlyStoppingSchema>;
@@ -114,10 +114,14 @@ export function patienceMayStop(guard: StopGuard | undefined, epoch: number): bo
 }
 
 /**
- * Suggests a tenth of the learning rate `lr` (the rate of the step that went wrong), as a `--set`
- * the user can paste; for a negative rate (a schedule's, as torch runs it), says that it climbs
- * the loss instead. Under the run's `scheduler` a onecycle sets the rates from its `maxLr`, so
- * the suggestion is a tenth of that, set there (see `rate_setting.ts`).
+ * Suggests a tenth of the run's learning rate, as a `--set` the user can paste: of the setting
+ * that sets it (`optimizer.lr` of the run's `optimizer` spec, or under onecycle its `maxLr`; see
+ * `rate_setting.ts`), not of `lr`, the rate of the step that went wrong, which the schedule (and
+ * the linear scaling rule) made from that setting: a tenth of a rate a warmup had lowered, or a
+ * gamma above 1 had raised, set as `optimizer.lr`, would be another rate altogether. Without the
+ * spec's `lr` the step's rate stands in. Where the schedule had raised the step's rate above
+ * `optimizer.lr` (a gamma above 1, an etaMin above it), the hint names the setting that did. For
+ * a negative rate (a schedule's, as torch runs it), says that it climbs the loss instead.
  *
  * @example
  * ```ts
@@ -125,26 +129,50 @@ export function patienceMayStop(guard: StopGuard | undefined, epoch: number): bo
  * console.assert(divideLrHint(0.5).includes("--set optimizer.lr=0.05"));
  * const onecycle = { name: "onecycle", maxLr: 2, totalSteps: 100 };
  * console.assert(divideLrHint(0.5, onecycle).includes("--set scheduler.maxLr=0.2"));
+ * // a step schedule with gamma 3 had raised optimizer.lr 0.01 to 0.27 at this step
+ * const raised = divideLrHint(0.27, { name: "step", stepSize: 5, gamma: 3 }, { lr: 0.01 });
+ * console.assert(raised.includes("--set optimizer.lr=0.001") && raised.includes("gamma 3"));
  * ```
  */
-export function divideLrHint(lr: number | undefined, scheduler?: unknown): string {
+export function divideLrHint(
+  lr: number | undefined,
+  scheduler?: unknown,
+  optimizer?: unknown,
+): string {
   if (lr !== undefined && lr < 0) {
     return `the learning rate is negative (${Number(lr.toPrecision(3))}, from the schedule): ` +
       "a negative rate climbs the loss, in torch as here; keep the schedule's rates >= 0 (a " +
       "gamma, etaMin, maxLr or minLr >= 0)";
   }
-  return `learning rate too high: divide by 10 (${
-    tenthOf(lr, scheduler)
+  return `learning rate too high: ${raisedBy(lr, scheduler, optimizer)}divide by 10 (${
+    tenthOf(lr, scheduler, optimizer)
   }), or add clipping (--set clipping.maxNorm=1)`;
 }
 
 /**
- * How to set the run's rate to a tenth of it: of `lr`, the step's rate, or under onecycle of its
- * `maxLr`, which sets the rates.
+ * Words naming the schedule's settings that had raised the step's rate `lr` above `optimizer.lr`
+ * (see `risingSettings`), ending so that the rest of the hint follows; empty where none did.
  */
-function tenthOf(lr: number | undefined, scheduler: unknown): string {
-  const setting = rateSetting({ scheduler });
-  const from = setting.oneCycle ? setting.value : lr;
+function raisedBy(lr: number | undefined, scheduler: unknown, optimizer: unknown): string {
+  const base = rateSetting({ optimizer, scheduler });
+  if (lr === undefined || base.oneCycle || base.value === undefined || !(lr > base.value)) {
+    return "";
+  }
+  const rising = risingSettings({ optimizer, scheduler });
+  if (rising.length === 0) return "";
+  const times = base.value > 0 ? `, ${Number((lr / base.value).toPrecision(3))}x optimizer.lr` : "";
+  return `the schedule had raised the step's rate to ${Number(lr.toPrecision(3))}${times} (${
+    rising.join("; ")
+  }): keep its rates at or below optimizer.lr, or `;
+}
+
+/**
+ * How to set the run's rate to a tenth of it: of the setting that sets it (`optimizer.lr`, or
+ * under onecycle its `maxLr`); of `lr`, the step's rate, where the spec has no `lr`.
+ */
+function tenthOf(lr: number | undefined, scheduler: unknown, optimizer?: unknown): string {
+  const setting = rateSetting({ optimizer, scheduler });
+  const from = setting.oneCycle ? setting.value : setting.value ?? lr;
   return rateChange(
     setting,
     from === undefined ? "a tenth of it" : Number((from / 10).toPrecision(3)),
@@ -175,10 +203,10 @@ export function divergenceHint(
   if (maximizes(optimizer)) {
     return "optimizer.maximize ascends the loss, and mse, crossEntropy and binaryCrossEntropy " +
       "have no upper bound: most likely it rose until it overflowed. Stop the ascent " +
-      `sooner (fewer epochs, or maxSteps), slow it (${tenthOf(lr, scheduler)}), or ` +
+      `sooner (fewer epochs, or maxSteps), slow it (${tenthOf(lr, scheduler, optimizer)}), or ` +
       "minimize the loss instead (--set optimizer.maximize=false)";
   }
-  return divideLrHint(lr, scheduler);
+  return divideLrHint(lr, scheduler, optimizer);
 }
 
 /**

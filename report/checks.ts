@@ -7,7 +7,12 @@
 import { configValue, formatNumber } from "./records.ts";
 import type { Finding, RunRecord } from "./types.ts";
 import { maximizes, settingFault } from "../optimizers/hazards.ts";
-import { rateChange, type RateSetting, rateSetting } from "../schedulers/rate_setting.ts";
+import {
+  rateChange,
+  type RateSetting,
+  rateSetting,
+  risingSettings,
+} from "../schedulers/rate_setting.ts";
 import { stretchChanges } from "../schedulers/stretch.ts";
 import { FIRST_STEP, firstStepFault } from "./first_step.ts";
 
@@ -211,9 +216,28 @@ export function checkDiverged(
     severity: "critical",
     title: "diverged: learning rate too high",
     evidence,
-    fix: `learning rate too high: divide it by 10${slower ? ` (${slower.text})` : ""}${clipText}`,
+    fix: `learning rate too high: ${raisedRate(record, rate)}divide it by 10${
+      slower ? ` (${slower.text})` : ""
+    }${clipText}`,
     set,
   };
+}
+
+/**
+ * Words naming the schedule's settings that took the run's rates above `optimizer.lr` (a gamma
+ * above 1, an etaMin above it: see `risingSettings`), with the highest rate they reached, ending
+ * so that the rest of the fix follows; empty where the rates stayed at or below it.
+ */
+function raisedRate(record: RunRecord, rate: RateSetting): string {
+  if (rate.oneCycle || rate.value === undefined) return "";
+  const highest = Math.max(...record.steps.map((s) => s.lr).filter(Number.isFinite));
+  if (!(highest > rate.value)) return "";
+  const rising = risingSettings(record.config);
+  if (rising.length === 0) return "";
+  const times = rate.value > 0 ? `, ${nice(highest / rate.value)}x optimizer.lr` : "";
+  return `the schedule raised the rate to ${nice(highest)}${times} (${
+    rising.join("; ")
+  }): keep its rates at or below optimizer.lr, or `;
 }
 
 /**

@@ -135,3 +135,46 @@ export function rateOverride(config: unknown, value: number): { path: string; va
   );
   return { path: "scheduler", value: { ...scheduler, schedulers } };
 }
+
+/**
+ * The settings of a run's schedule that take its rates above `optimizer.lr`, as torch runs them:
+ * a `gamma` above 1 (step, multistep, exponential: every decay multiplies the rate by it) and an
+ * `etaMin` above `optimizer.lr` (cosine, cosineWarmRestarts: the cosine climbs to it), a
+ * sequential's by their place in its list. Each as words that say what it does, for a
+ * divergence's hint. None under onecycle, whose rates rise to its `maxLr` by design.
+ *
+ * @example
+ * ```ts
+ * import { risingSettings } from "./rate_setting.ts";
+ * const [gamma] = risingSettings({ optimizer: { lr: 0.1 }, scheduler: { name: "step", gamma: 3 } });
+ * console.assert(gamma === "scheduler.gamma 3 is above 1: every decay multiplies the rate by 3");
+ * console.assert(risingSettings({ optimizer: { lr: 0.1 }, scheduler: { name: "cosine" } }).length === 0);
+ * ```
+ */
+export function risingSettings(config: unknown): string[] {
+  const base = numberOr(fieldOf(fieldOf(config, "optimizer"), "lr"));
+  const scheduler = fieldOf(config, "scheduler");
+  const children = fieldOf(scheduler, "schedulers");
+  const specs = fieldOf(scheduler, "name") === "sequential" && Array.isArray(children)
+    ? children.map((child, i) => ({ spec: child, path: `scheduler.schedulers[${i}]` }))
+    : [{ spec: scheduler, path: "scheduler" }];
+  const found: string[] = [];
+  for (const { spec, path } of specs) {
+    const name = fieldOf(spec, "name");
+    const gamma = numberOr(fieldOf(spec, "gamma"));
+    if ((name === "step" || name === "multistep" || name === "exponential") && gamma! > 1) {
+      found.push(`${path}.gamma ${gamma} is above 1: every decay multiplies the rate by ${gamma}`);
+    }
+    const etaMin = numberOr(fieldOf(spec, "etaMin"));
+    if (
+      (name === "cosine" || name === "cosineWarmRestarts") && etaMin !== undefined &&
+      base !== undefined && etaMin > base
+    ) {
+      found.push(
+        `${path}.etaMin ${etaMin} is above optimizer.lr ${base}: the cosine climbs to it, ` +
+          "whatever optimizer.lr is",
+      );
+    }
+  }
+  return found;
+}

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { applyOverrides, parseConfig } from "../config.ts";
 import { AnnealError } from "../errors.ts";
-import { rateChange, rateOverride, rateSetting } from "./rate_setting.ts";
+import { rateChange, rateOverride, rateSetting, risingSettings } from "./rate_setting.ts";
 import type { SpecOf } from "./spec.ts";
 
 const onecycle = { name: "onecycle", maxLr: 0.5, totalSteps: 100 };
@@ -88,4 +88,27 @@ Deno.test("a rate override sets the setting, or the whole scheduler section arou
     schedulers: [{ ...(config.scheduler as SpecOf<"sequential">).schedulers[0], maxLr: 0.1 }],
   });
   assert.equal(onecycle.maxLr, 0.5, "the config it read is left as it was");
+});
+
+Deno.test("risingSettings names a gamma above 1 and an etaMin above optimizer.lr, in a sequential by place", () => {
+  const optimizer = { name: "sgd", lr: 0.1 };
+  assert.deepEqual(
+    risingSettings({ optimizer, scheduler: { name: "exponential", gamma: 0.9 } }),
+    [],
+  );
+  assert.deepEqual(risingSettings({ optimizer, scheduler: { name: "cosine", etaMin: 0.1 } }), []);
+  assert.deepEqual(risingSettings({ optimizer, scheduler: { name: "cosine", etaMin: 0.5 } }), [
+    "scheduler.etaMin 0.5 is above optimizer.lr 0.1: the cosine climbs to it, whatever optimizer.lr is",
+  ]);
+  const scheduler = {
+    name: "sequential",
+    schedulers: [{ name: "linear" }, { name: "multistep", milestones: [3], gamma: 2 }],
+    milestones: [5],
+  };
+  assert.deepEqual(risingSettings({ optimizer, scheduler }), [
+    "scheduler.schedulers[1].gamma 2 is above 1: every decay multiplies the rate by 2",
+  ]);
+  // onecycle's rates rise to its maxLr by design; a plateau's factor is below 1
+  assert.deepEqual(risingSettings({ optimizer, scheduler: { name: "onecycle", maxLr: 1 } }), []);
+  assert.deepEqual(risingSettings({ optimizer }), []);
 });

@@ -102,3 +102,41 @@ Deno.test("tune refuses maximize and rmsprop alpha above 1 before any run: its r
   }
   assert.deepEqual(await Array.fromAsync(Deno.readDir(runs.dir)), [], "nothing ran");
 });
+
+Deno.test("a divergence's hint divides the run's optimizer.lr by 10, not the rate its schedule or the scaling rule made of it", async () => {
+  await using runs = await tempRunsDir();
+  const diverge = async (config: Record<string, unknown>) => {
+    const { result } = await trainCollect({ backend: "cpu", runsDir: runs.dir, ...config });
+    assert.equal(result.status, "diverged", JSON.stringify(config));
+    return result;
+  };
+  // the linear scaling rule trains at 16x optimizer.lr (batch 16 over baseBatch 1): the step's
+  // rate was 3.2, and a tenth of it set as optimizer.lr (0.32) would have raised the rate
+  const scaled = await diverge({ epochs: 3, optimizer: { name: "sgd", lr: 0.2, baseBatch: 1 } });
+  assert.match(scaled.hint ?? "", /divide by 10 \(--set optimizer\.lr=0\.02\)/);
+  assert.deepEqual(scaled.diagnosis?.findings[0].set, ["optimizer.lr=0.02"]);
+  // a warmup had lowered the step's rate to 1.5: a tenth of that (0.15) is a thirtieth of 5
+  const warm = await diverge({
+    epochs: 10,
+    optimizer: { name: "sgd", lr: 5 },
+    scheduler: { name: "warmupLinear", warmupSteps: 100, totalSteps: 200 },
+  });
+  assert.match(warm.hint ?? "", /divide by 10 \(--set optimizer\.lr=0\.5\)/);
+  assert.doesNotMatch(warm.hint ?? "", /schedule had raised/);
+  // gamma 3 had raised 0.01 to 2.43 by step 28: the hint names it (0.243 raised the rate 24x)
+  const rising = await diverge({
+    epochs: 8,
+    optimizer: { name: "sgd", lr: 0.01 },
+    scheduler: { name: "step", stepSize: 5, gamma: 3 },
+  });
+  assert.match(
+    rising.hint ?? "",
+    /^learning rate too high: the schedule had raised the step's rate to 2\.43, 243x optimizer\.lr \(scheduler\.gamma 3 is above 1: every decay multiplies the rate by 3\): keep its rates at or below optimizer\.lr, or divide by 10 \(--set optimizer\.lr=0\.001\)/,
+  );
+  const finding = rising.diagnosis?.findings[0];
+  assert.match(
+    finding?.fix ?? "",
+    /the schedule raised the rate to 2\.4, 240x optimizer\.lr \(scheduler\.gamma 3 is above 1/,
+  );
+  assert.deepEqual(finding?.set, ["optimizer.lr=0.001"]);
+});
