@@ -80,6 +80,22 @@ function numbersAsHeader(names: string[], where: string): DataWarning | undefine
 function resolveTarget(target: string | number, columns: string[], where: string): number {
   if (typeof target === "string") {
     const index = columns.indexOf(target);
+    const last = columns.lastIndexOf(target);
+    if (index !== last) {
+      // the first would be the target and the others features, by chance of the order
+      const places = columns.flatMap((name, i) => name === target ? [i] : []);
+      throw new AnnealError(
+        "data",
+        `Cannot read CSV: ${places.length} columns are named '${target}' (indexes ${
+          places.join(", ")
+        }), so the target is ambiguous`,
+        {
+          where,
+          hint: `rename the columns so that one is '${target}', or set 'target' to the index ` +
+            `of the one meant (e.g. ${places[0]})`,
+        },
+      );
+    }
     if (index !== -1) return index;
     // a first line of numbers is a data row read as the header (data.header defaults to true)
     const numbers = columns.every(looksNumeric);

@@ -89,6 +89,22 @@ Deno.test("a missing target column is an error listing the columns", async () =>
   await assertDataError(() => readFile("good.csv", { target: 3 }), /out of range/);
 });
 
+Deno.test("a target name that two columns have is refused, naming their indexes; an index picks one", async () => {
+  const text = "y,b,y\n1,2,3\n4,5,6\n";
+  const error = await assertDataError(
+    () => readCsv(once(text), "dup.csv", numeric),
+    /2 columns are named 'y' \(indexes 0, 2\), so the target is ambiguous/,
+  );
+  assert.equal(error.where, "dup.csv:1");
+  assert.match(error.hint!, /set 'target' to the index of the one meant \(e\.g\. 0\)/);
+  const byIndex = await readCsv(once(text), "dup.csv", { ...numeric, target: 2 });
+  assert.deepEqual([...byIndex.targets!], [3, 6]);
+  assert.deepEqual([...byIndex.x], [1, 2, 4, 5]);
+  // features may share a name: they are read by position
+  const features = await readCsv(once("a,a,y\n1,2,3\n"), "dup.csv", numeric);
+  assert.deepEqual([...features.x], [1, 2]);
+});
+
 Deno.test("a header setting the file contradicts says so: a first line of numbers read as names, or of names read as data", async () => {
   // no header row, but data.header is true (the default): the first row became the names
   const numbers = await assertDataError(
