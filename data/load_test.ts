@@ -133,6 +133,24 @@ Deno.test("csv standardization is fitted on the training split and applied to va
   assert.equal(none.normalization, undefined);
 });
 
+Deno.test("a validation split asked for holds out one sample at least, where n x split rounds to 0", async () => {
+  const path = fixture("good.csv"); // 4 rows
+  for (const validationSplit of [0.05, 0.1, 0.25]) {
+    const data = await loadData({ kind: "csv", path, target: "y", validationSplit }, 5);
+    assert.equal(data.validation?.n, 1, `validationSplit ${validationSplit}`);
+    assert.equal(data.train.n, 3);
+  }
+  const none = await loadData({ kind: "csv", path, target: "y", validationSplit: 0 }, 5);
+  assert.equal(none.validation, undefined);
+  assert.equal(none.train.n, 4);
+  // one sample cannot be split: it says so, and how to train on it
+  const error = await assertDataError(
+    () => loadData({ kind: "csv", path, target: "y", limit: 1 }, 5),
+    /validationSplit 0\.1 of 1 samples leaves no training data/,
+  );
+  assert.match(error.hint!, /0 trains on every sample, without validation/);
+});
+
 Deno.test("csv classification maps sorted labels to indices, also in the test file", async () => {
   const data = await loadData({
     kind: "csv",

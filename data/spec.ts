@@ -22,7 +22,10 @@ export const AugmentSchema = z.strictObject({
 /** Fields every data kind shares; `validationSplit`'s default differs per kind. */
 function common(defaultSplit: number) {
   return {
-    /** Fraction of the (limited) training pool held out, chosen by a seeded shuffle. */
+    /**
+     * Fraction of the (limited) training pool held out, chosen by a seeded shuffle: round(n *
+     * fraction) samples, at least one when above 0.
+     */
     validationSplit: z.number().min(0).lt(1).default(defaultSplit),
     /** Use only the first N samples of the training source (before the validation split). */
     limit: z.int().positive().optional(),

@@ -51,8 +51,10 @@ export function takeFirst(ds: Dataset, count: number | undefined): Dataset {
 }
 
 /**
- * Holds out `round(n * fraction)` samples chosen by a shuffle seeded from `seed`; both parts keep
- * the source order. No validation set when that count is 0.
+ * Holds out `round(n * fraction)` samples chosen by a shuffle seeded from `seed`, and at least one
+ * when `fraction` > 0 (a split asked for is never silently empty: every reader of the config takes
+ * `validationSplit` > 0 for validation metrics to watch); both parts keep the source order. No
+ * validation set when `fraction` is 0.
  *
  * @example
  * ```ts
@@ -68,13 +70,17 @@ export function splitValidation(
   fraction: number,
   seed: number,
 ): { train: Dataset; validation?: Dataset } {
-  const held = Math.round(ds.n * fraction);
-  if (held === 0) return { train: ds };
+  if (fraction === 0) return { train: ds };
+  const held = Math.max(1, Math.round(ds.n * fraction));
   if (held >= ds.n) {
     throw new AnnealError(
       "data",
       `Cannot split data: validationSplit ${fraction} of ${ds.n} samples leaves no training data`,
-      { where: "data.validationSplit", hint: "lower validationSplit or raise limit" },
+      {
+        where: "data.validationSplit",
+        hint: "lower validationSplit (0 trains on every sample, without validation), or raise " +
+          "limit",
+      },
     );
   }
   const rng = new Rng(seedFrom(seed, 0x5b1d)); // its own stream: the split never moves with shuffling
