@@ -37,6 +37,7 @@ import { READS_IN_FLIGHT, ReadsInFlight } from "../runtime/reads_in_flight.ts";
 import { type CheckpointState, loadCheckpoint, type WeightMap } from "../runtime/checkpoint.ts";
 import { checkResumedData, checkResumedSteps } from "../runtime/resume_steps.ts";
 import { checkRunStart } from "../runtime/start_checks.ts";
+import { warmupBeyondRun } from "../schedulers/warmup_reach.ts";
 import type { OptimizerState } from "../optimizers/mod.ts";
 
 type Message = { type: string } & Record<string, unknown>;
@@ -270,6 +271,17 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   // what torch would fail partway (batch norm over one value, a schedule's raise) ends it now
   const stepsPerEpoch = checkRunStart(config, info, config);
   const accumulation = config.gradientAccumulation;
+  // a warmup longer than the run: torch-style schedules take it, but the rate never gets there
+  const { epochs, maxSteps } = config;
+  const unfinished = warmupBeyondRun(config.scheduler, { stepsPerEpoch, epochs, maxSteps });
+  if (unfinished) {
+    context.emit({
+      type: "warning",
+      actor: "trainer",
+      message: unfinished.message,
+      hint: unfinished.hint,
+    });
+  }
   const engine = new TrainingEngine(config, info);
   const readEvery = config.readbackEvery ?? (chosen.backend === "webgpu" ? 16 : 1);
   // Image inputs travel as the bytes they were read from where the step uploads them to the GPU

@@ -14,6 +14,8 @@ import {
   risingSettings,
 } from "../schedulers/rate_setting.ts";
 import { stretchChanges } from "../schedulers/stretch.ts";
+import { parseSchedulerSpec } from "../schedulers/parse.ts";
+import { warmupBeyondRun, type WarmupNote } from "../schedulers/warmup_reach.ts";
 import { FIRST_STEP, firstStepFault } from "./first_step.ts";
 
 // Thresholds. Each is a judgement call taken from common practice; the tests pin their effect.
@@ -25,6 +27,11 @@ export const DIVERGE_FROM_MIN = 20;
 export const MIN_EPOCHS_FOR_TRENDS = 3;
 /** LR too low when the training loss dropped by less than this fraction of its start over the run. */
 export const LOW_LR_DROP = 0.05;
+/**
+ * An lrTooLow finding names the rates the run trained at when their highest stayed under this
+ * fraction of `optimizer.lr` (a schedule, or the scaling rule, held them down).
+ */
+export const LOW_RATES_HELD = 0.5;
 /** Flat second half: it removed less than this fraction of the run's total loss drop. */
 export const FLAT_SECOND_HALF = 0.05;
 /** "Still high": the final loss is above this fraction of the drop achieved (far from converged). */
@@ -304,21 +311,58 @@ function climbedNegativeRate(
   };
 }
 
-export function checkLrTooLow({ train, start, lr, rate }: Curves): Finding | undefined {
+export function checkLrTooLow({ record, train, start, lr, rate }: Curves): Finding | undefined {
   const min = Math.min(...train);
   const drop = (start - min) / Math.abs(start);
   if (!(drop < LOW_LR_DROP)) return undefined;
+  const evidence = `the training loss went from ${f(start)} to at best ${f(min)} over ` +
+    `${train.length} epochs, a ${f(Math.max(0, drop) * 100)}% drop (under ${LOW_LR_DROP * 100}%)`;
+  const warmup = unfinishedWarmup(record, train.length);
+  if (warmup) {
+    // the rate never got to optimizer.lr: the warmup held it low, not optimizer.lr
+    return {
+      kind: "lrTooLow",
+      severity: "warning",
+      title: "learning rate too low: the warmup outlasted the run",
+      evidence: `${evidence}; ${warmup.message}`,
+      fix: warmup.hint,
+      set: warmup.set,
+    };
+  }
   const faster = changeRate(rate, lr * 10);
-  const set = faster.set;
+  const highest = Math.max(...record.steps.map((s) => s.lr).filter(Number.isFinite));
+  const held = !rate.oneCycle && rate.value !== undefined && rate.value > 0 &&
+      highest >= 0 && highest < LOW_RATES_HELD * rate.value
+    ? `; it trained at rates of ${f(highest)} at most, ${
+      f(100 * highest / rate.value)
+    }% of optimizer.lr`
+    : "";
   return {
     kind: "lrTooLow",
     severity: "warning",
     title: "learning rate too low: the loss barely moved",
-    evidence: `the training loss went from ${f(start)} to at best ${f(min)} over ${train.length} ` +
-      `epochs, a ${f(Math.max(0, drop) * 100)}% drop (under ${LOW_LR_DROP * 100}%)`,
+    evidence: `${evidence}${held}`,
     fix: `multiply the learning rate by 10 (${faster.text}), or find one with \`anneal lr-find\``,
-    set,
+    set: faster.set,
   };
+}
+
+/**
+ * The run's warmup schedule where it lasted as long as the run or longer (see `warmup_reach.ts`):
+ * the run's steps, or its epochs under `interval: "epoch"`, against `warmupSteps`.
+ */
+function unfinishedWarmup(record: RunRecord, epochs: number): WarmupNote | undefined {
+  let spec;
+  try {
+    spec = parseSchedulerSpec(configValue(record.config, "scheduler"));
+  } catch {
+    return undefined; // no schedule, or one this anneal does not read: no warmup to judge
+  }
+  const steps = record.summary.steps ?? record.steps.length;
+  return warmupBeyondRun(
+    spec,
+    spec.interval === "epoch" ? { stepsPerEpoch: 1, epochs } : { stepsPerEpoch: steps, epochs: 1 },
+  );
 }
 
 /**

@@ -153,6 +153,33 @@ Deno.test("lrTooLow: a loss that drops under 5% asks for 10x the run's lr", () =
   assert.match(d.findings[0].fix, /lr-find/);
 });
 
+Deno.test("lrTooLow: rates held far below optimizer.lr are named; a warmup the run never finished is the fix", () => {
+  const losses = [1, 0.995, 0.99, 0.985, 0.98, 0.978];
+  // a sequential's long linear warmup kept every rate at 1% of optimizer.lr 0.1
+  const steps = syntheticSteps(60, 10, () => 1).map((s) => ({ ...s, lr: 0.001 }));
+  const held = diagnose(syntheticRun(losses, { lr: 0.1, steps }));
+  assert.match(
+    held.findings[0].evidence,
+    /; it trained at rates of 0\.001 at most, 1% of optimizer\.lr$/,
+  );
+  assert.deepEqual(held.findings[0].set, ["optimizer.lr=1"]);
+  // rates that reached optimizer.lr: nothing to add
+  const full = diagnose(syntheticRun(losses, { lr: 0.01, steps: syntheticSteps(60, 10, () => 1) }));
+  assert.doesNotMatch(full.findings[0].evidence, /trained at rates/);
+  // a warmup of 1000 steps over a 60-step run: shorten it, not raise optimizer.lr
+  const warm = diagnose(syntheticRun(losses, {
+    lr: 0.1,
+    steps,
+    config: { scheduler: { name: "warmupLinear", warmupSteps: 1000, totalSteps: 2000 } },
+  }));
+  assert.equal(warm.findings[0].title, "learning rate too low: the warmup outlasted the run");
+  assert.deepEqual(warm.findings[0].set, ["scheduler.warmupSteps=6", "scheduler.totalSteps=60"]);
+  assert.match(
+    warm.findings[0].evidence,
+    /the run takes 60 optimizer steps, so its rate climbs to 5\.9%/,
+  );
+});
+
 const plateau = [10, 6, 4, 3.6, 3.5, 3.5, 3.49, 3.5, 3.49, 3.49];
 
 Deno.test("plateauEarly: flat second half while still high asks for a cosine schedule over the run", () => {

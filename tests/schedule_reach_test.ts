@@ -77,3 +77,26 @@ Deno.test("anneal train: a onecycle shorter than the run is refused before its f
   );
   assert.equal(fixed.code, 0, fixed.stderr);
 });
+
+Deno.test("a warmup longer than the run trains, with a warning at the start, and diagnose blames the warmup, not optimizer.lr", async () => {
+  await using runs = await tempRunsDir();
+  // 3 epochs of 4 steps: 12 steps of a 1000-step warmup, at 1.1% of optimizer.lr at most
+  const { result, events } = await trainCollect({
+    ...config,
+    epochs: 3,
+    scheduler: { name: "warmupCosine", warmupSteps: 1000, totalSteps: 2000 },
+    runsDir: runs.dir,
+  });
+  assert.equal(result.status, "completed", result.reason);
+  const warnings = events.filter((e) => e.type === "warning");
+  assert.equal(warnings.length, 1);
+  assert.equal(
+    warnings[0].type === "warning" && warnings[0].message,
+    "scheduler.warmupSteps 1000 is as long as the run or longer: the run takes 12 optimizer " +
+      "steps, so its rate climbs to 1.1% of optimizer.lr at most, and never decays",
+  );
+  const finding = result.diagnosis?.findings[0];
+  assert.equal(finding?.title, "learning rate too low: the warmup outlasted the run");
+  assert.deepEqual(finding?.set, ["scheduler.warmupSteps=1", "scheduler.totalSteps=12"]);
+  assert.doesNotMatch(finding?.fix ?? "", /optimizer\.lr/);
+});
