@@ -419,6 +419,8 @@ async function supervise(
     },
   });
 
+  /** How far the run got by its events: the epochs this process ended, the run's steps. */
+  const progress = { epochs: 0, steps: resumeState?.step ?? 0 };
   let stopDeadline: ReturnType<typeof setTimeout> | undefined;
   const end = async (result: RunResult) => {
     if (done) return;
@@ -453,6 +455,12 @@ async function supervise(
       }
     }
     if (gpu) await sleep(GPU_TEARDOWN_MS);
+    if (!trainerDone.result) {
+      // A run that failed mid-way (a checkpoint not written, an actor that threw) trained as far
+      // as its events say, up to the last one emitted before its actors were terminated.
+      result.epochs = progress.epochs;
+      result.steps = progress.steps;
+    }
     if (resumeState) {
       // The run's totals, not this process's: epochs before the resume count, and a resume with
       // no epoch left to train keeps the last epoch's metrics.
@@ -514,8 +522,9 @@ async function supervise(
           : "fix the cause, then start the run again (it ended before its first checkpoint, so there is nothing to resume)"),
       failedActor: actor,
       where,
-      epochs: trainerDone.result?.epochs ?? 0,
-      steps: trainerDone.result?.steps ?? 0,
+      // without the trainer's result, counted from its events once they stop (see end)
+      epochs: trainerDone.result?.epochs ?? progress.epochs,
+      steps: trainerDone.result?.steps ?? progress.steps,
       bestEpoch: null,
       metrics: {},
       seconds: (performance.now() - startedAt) / 1000,
@@ -544,6 +553,7 @@ async function supervise(
     } else if (message.type === "actor.event") {
       const event = message.event as RunEvent;
       if (event.type === "steps") {
+        progress.steps = event.fromStep + event.losses.length;
         writer.append(
           "steps.ndjson",
           event.losses.map((loss, i) => ({
@@ -557,8 +567,11 @@ async function supervise(
           })),
         );
       } else if (event.type === "returned") {
+        progress.steps = event.step;
         writer.truncate("steps.ndjson", (r) => r.step < event.step);
       } else if (event.type === "epoch") {
+        // this process's epochs, as the trainer counts them (end adds a resumed run's earlier ones)
+        progress.epochs = event.epoch + 1 - (resumeState ? resumeState.epoch + 1 : 0);
         (globalThis as { gc?: () => void }).gc?.(); // only under --expose-gc (the soak)
         event.heapUsed = { main: Deno.memoryUsage().heapUsed, ...heapUsed };
         writer.append("epochs.ndjson", [{

@@ -65,6 +65,11 @@ Deno.test("a checkpoint that cannot be written ends the run at once, naming the 
   assert.match(result.where ?? "", /blocked\/checkpoints/);
   const epochs = events.filter((e) => e.type === "epoch").length;
   assert.ok(epochs < 400, `the run went on for ${epochs} epochs after the write failed`);
+  // it trained as far as its events say (it said 0 epochs, 0 steps)
+  assert.ok(epochs >= 1);
+  assert.equal(result.epochs, epochs);
+  const steps = events.flatMap((e) => e.type === "steps" ? [e.fromStep + e.losses.length] : []);
+  assert.equal(result.steps, steps.at(-1));
   const left = [...Deno.readDirSync(`${dir}/blocked/checkpoints`)].map((e) => e.name);
   assert.deepEqual(left, ["last.ckpt"], "no temporary file is left behind");
 });
@@ -84,6 +89,9 @@ Deno.test("a trainer crash mid-run keeps the last checkpoint, and --resume finis
     { runId: "crashed", faults: { trainer: { kind: "throw", at: "step:3" } } },
   );
   assert.equal(crashed.result.status, "failed");
+  // 3 epochs of 4 steps ended before it (it said 0 epochs, 0 steps)
+  assert.equal(crashed.result.epochs, 3);
+  assert.ok(crashed.result.steps >= 12, `${crashed.result.steps} steps`);
   // (the runs directory is not the default: the command names it)
   assert.ok(
     (crashed.result.hint ?? "").includes(`anneal train --resume crashed --runs-dir ${dir}`),
