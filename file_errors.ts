@@ -52,6 +52,16 @@ const DEVICE_CODES: Record<string, { why: string; fix: (parent: string) => strin
   },
 };
 
+/**
+ * The path of Deno's refusal of a special path (under /dev, /proc, /sys), which it grants only to
+ * `--allow-all` whatever `--allow-read` and `--allow-write` say: "Requires all access to "PATH",
+ * run again with the --allow-all flag". Undefined for any other error.
+ */
+function specialPath(error: unknown): string | undefined {
+  if (!(error instanceof Deno.errors.NotCapable)) return undefined;
+  return error.message.match(/^Requires all access to "(.*)", run again/)?.[1];
+}
+
 function deviceCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return error instanceof Error && typeof code === "string" && code in DEVICE_CODES
@@ -165,6 +175,24 @@ function explain(error: Error, op: string, path: string): { why: string; fix: st
  * ```
  */
 export function fileError(error: unknown, context: FileErrorContext = {}): AnnealError | undefined {
+  const special = specialPath(error);
+  if (special !== undefined) {
+    const path = context.path ?? special;
+    const action = context.action ?? "use";
+    return new AnnealError(
+      "file",
+      `Cannot ${action} '${path}': Deno lets a program use paths under /dev, /proc and /sys ` +
+        "only when it runs with --allow-all, and `deno task anneal` grants read and write " +
+        "access, not all",
+      {
+        where: path,
+        hint: "use a path outside /dev, /proc and /sys (/tmp in place of /dev/shm; a file, then " +
+          "`cat` it, in place of /dev/stdout), or run anneal with every permission: " +
+          "deno run -A --unstable-worker-options cli/main.ts ...",
+        cause: error,
+      },
+    );
+  }
   const device = deviceCode(error);
   if (!device && !FILE_ERRORS.some((kind) => error instanceof kind)) return undefined;
   const failure = error as Error;

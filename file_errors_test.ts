@@ -104,3 +104,24 @@ Deno.test("fileError says a read-only or full file system is at fault, not the p
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("fileError says a path under /dev, /proc or /sys needs --allow-all, not that anneal has a bug", () => {
+  // as Deno raises it for such a path, whatever --allow-read and --allow-write grant
+  const refused = new Deno.errors.NotCapable(
+    'Requires all access to "/dev/shm/runs/run-1", run again with the --allow-all flag',
+  );
+  const described = fileError(refused, { action: "create the directory" })!;
+  assert.equal(described.code, "file");
+  assert.equal(described.where, "/dev/shm/runs/run-1");
+  assert.match(
+    described.message,
+    /^Cannot create the directory '\/dev\/shm\/runs\/run-1': Deno lets a program use paths under \/dev, \/proc and \/sys only when it runs with --allow-all/,
+  );
+  assert.match(described.hint!, /\/tmp in place of \/dev\/shm/);
+  assert.match(described.hint!, /deno run -A --unstable-worker-options cli\/main\.ts/);
+  // other refusals stay Deno's own: a narrowed actor probing outside its grant is no user path
+  const narrowed = new Deno.errors.NotCapable(
+    'Requires read access to "/etc/x", run again with the --allow-read flag',
+  );
+  assert.equal(fileError(narrowed), undefined);
+});

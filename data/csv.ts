@@ -7,6 +7,7 @@
  */
 
 import { AnnealError } from "../errors.ts";
+import { fileError } from "../file_errors.ts";
 import { CsvScanner, type CsvSink } from "./csv_parse.ts";
 import { looksNumeric, parseFloat32Bytes, parseNumber } from "./csv_number.ts";
 import type { DataWarning } from "./types.ts";
@@ -481,6 +482,11 @@ export async function* fileChunks(path: string): AsyncGenerator<Uint8Array> {
   try {
     file = await Deno.open(path);
   } catch (cause) {
+    // a path Deno grants only to --allow-all (/dev/shm): said so, with the fix
+    const special = cause instanceof Deno.errors.NotCapable
+      ? fileError(cause, { action: "open the data file", path })
+      : undefined;
+    if (special) throw special;
     throw new AnnealError("data", `Cannot open data file '${path}': ${(cause as Error).message}`, {
       where: path,
       hint: "check the path (relative paths start at the working directory) and read permission",

@@ -9,6 +9,7 @@
 
 import { gunzipSync } from "node:zlib";
 import { AnnealError } from "../errors.ts";
+import { fileError } from "../file_errors.ts";
 
 /** A decoded IDX array: its dimensions and its bytes (row-major). */
 export interface IdxArray {
@@ -143,6 +144,11 @@ export async function readIdxFile(
       bytes = await Deno.readFile(alternative);
       used = alternative;
     } catch {
+      // a path Deno grants only to --allow-all (/dev/shm): said so, with the fix
+      const special = first instanceof Deno.errors.NotCapable
+        ? fileError(first, { action: "open the IDX file", path })
+        : undefined;
+      if (special) throw special;
       throw new AnnealError(
         "data",
         `Cannot open IDX file '${path}' (nor '${alternative}'): ${(first as Error).message}`,

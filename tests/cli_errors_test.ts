@@ -194,3 +194,49 @@ Deno.test("anneal worker on a study that does not exist creates no database: it 
     /hint: create it first: `anneal sweep -c CONFIG --storage .* --study sw`/,
   );
 });
+
+Deno.test("a path under /dev (/dev/stdout, /dev/shm) is refused as one Deno grants only to --allow-all, naming it and the fix", async () => {
+  await using runs = await tempRunsDir();
+  const plot = await anneal(
+    "schedule",
+    "--scheduler",
+    '{"name":"cosine","tMax":10}',
+    "--base-lr",
+    "0.1",
+    "--steps",
+    "10",
+    "--plot",
+    "/dev/stdout",
+  );
+  assertUserError(
+    plot,
+    1,
+    /error\[file\]: Cannot write the --plot file '\/dev\/stdout': Deno lets a program use paths under \/dev, \/proc and \/sys only when it runs with --allow-all/,
+  );
+  assert.match(plot.stderr, /a file, then `cat` it, in place of \/dev\/stdout/);
+  const shm = await Deno.stat("/dev/shm").catch(() => undefined);
+  if (!shm?.isDirectory) return;
+  // a CSV on a RAM disk: the data loader says so, not "check the path"
+  const csv = `/dev/shm/anneal-test-${crypto.randomUUID()}.csv`;
+  await Deno.writeTextFile(csv, "a,y\n1,2\n2,4\n3,6\n");
+  try {
+    const train = await anneal(
+      "train",
+      "--backend",
+      "cpu",
+      "--epochs",
+      "1",
+      "--runs-dir",
+      runs.dir,
+      "--set",
+      `data={"kind":"csv","path":"${csv}","target":"y"}`,
+    );
+    assertUserError(
+      train,
+      1,
+      new RegExp(`Cannot open the data file '${csv}': Deno lets a program use paths under /dev`),
+    );
+  } finally {
+    await Deno.remove(csv);
+  }
+});
