@@ -130,7 +130,8 @@ export function labelEncoding(
         if (found === undefined) {
           throw new AnnealError(
             "data",
-            `Cannot encode label '${value}': it does not occur in the training data`,
+            `Cannot encode label '${value}' (data row ${i + 1}): it does not occur in the ` +
+              "training data",
             { where: source, hint: `use one of the training labels: ${classes.join(", ")}` },
           );
         }

@@ -168,6 +168,30 @@ Deno.test("csv classification maps sorted labels to indices, also in the test fi
   assert.deepEqual([...data.test!.x], [6, 7]);
 });
 
+Deno.test("a csv test label the training file lacks is refused, naming it, its row and the training labels", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "anneal-test-labels-" });
+  try {
+    const test = `${dir}/test.csv`;
+    await Deno.writeTextFile(test, "f,label\n6,100\n7,9\n8,42\n");
+    const error = await assertDataError(
+      () =>
+        loadData({
+          kind: "csv",
+          path: fixture("classes.csv"),
+          testPath: test,
+          target: "label",
+          task: "classification",
+          validationSplit: 0,
+        }, 1),
+      /^Cannot encode label '42' \(data row 3\): it does not occur in the training data$/,
+      new RegExp(`^${test}$`),
+    );
+    assert.equal(error.hint, "use one of the training labels: 9, 10, 100");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a csv test file must have the training file's columns in its order: features are read by position", async () => {
   const dir = await Deno.makeTempDir({ prefix: "anneal-test-columns-" });
   try {
