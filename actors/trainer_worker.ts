@@ -38,6 +38,7 @@ import { type CheckpointState, loadCheckpoint, type WeightMap } from "../runtime
 import { checkResumedData, checkResumedSteps } from "../runtime/resume_steps.ts";
 import { checkRunStart } from "../runtime/start_checks.ts";
 import { warmupBeyondRun } from "../schedulers/warmup_reach.ts";
+import { cosineBeyondRun } from "../schedulers/cosine_reach.ts";
 import type { OptimizerState } from "../optimizers/mod.ts";
 
 type Message = { type: string } & Record<string, unknown>;
@@ -271,16 +272,19 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   // what torch would fail partway (batch norm over one value, a schedule's raise) ends it now
   const stepsPerEpoch = checkRunStart(config, info, config);
   const accumulation = config.gradientAccumulation;
-  // a warmup longer than the run: torch-style schedules take it, but the rate never gets there
   const { epochs, maxSteps } = config;
-  const unfinished = warmupBeyondRun(config.scheduler, { stepsPerEpoch, epochs, maxSteps });
-  if (unfinished) {
-    context.emit({
-      type: "warning",
-      actor: "trainer",
-      message: unfinished.message,
-      hint: unfinished.hint,
-    });
+  // a warmup longer than the run, a cosine shorter than it: torch runs them so, but they are
+  // seldom meant (the rate never gets to optimizer.lr; it climbs back up before the end)
+  const length = { stepsPerEpoch, epochs, maxSteps };
+  for (
+    const note of [
+      warmupBeyondRun(config.scheduler, length),
+      cosineBeyondRun(config.scheduler, length),
+    ]
+  ) {
+    if (note) {
+      context.emit({ type: "warning", actor: "trainer", message: note.message, hint: note.hint });
+    }
   }
   const engine = new TrainingEngine(config, info);
   const readEvery = config.readbackEvery ?? (chosen.backend === "webgpu" ? 16 : 1);

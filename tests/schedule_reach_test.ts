@@ -100,3 +100,24 @@ Deno.test("a warmup longer than the run trains, with a warning at the start, and
   assert.deepEqual(finding?.set, ["scheduler.warmupSteps=1", "scheduler.totalSteps=12"]);
   assert.doesNotMatch(finding?.fix ?? "", /optimizer\.lr/);
 });
+
+Deno.test("a cosine shorter than the run trains as torch's does, climbing back up, with a warning at the start", async () => {
+  await using runs = await tempRunsDir();
+  // 5 epochs of 4 steps: tMax 5 (meant as epochs?) ends at step 5 of 20
+  const { result, events } = await trainCollect({
+    ...config,
+    epochs: 5,
+    scheduler: { name: "cosine", tMax: 5 },
+    runsDir: runs.dir,
+  });
+  assert.equal(result.status, "completed", result.reason);
+  const warnings = events.flatMap((e) => e.type === "warning" ? [e.message] : []);
+  assert.deepEqual(warnings, [
+    "scheduler.tMax 5 is shorter than the run, which takes 20 optimizer steps: after optimizer " +
+    "step 5 the cosine climbs back up towards optimizer.lr, and turns 3 times in the run, as " +
+    "torch's CosineAnnealingLR does",
+  ]);
+  // the rates it trained at: back at optimizer.lr (0.01) at step 10, as torch's
+  const rates = events.flatMap((e) => e.type === "steps" ? e.lr : []);
+  assert.ok(Math.abs(rates[10] - 0.01) < 1e-9 && rates[5] < 1e-9, rates.join());
+});
