@@ -39,6 +39,7 @@ import { checkResumedData, checkResumedSteps } from "../runtime/resume_steps.ts"
 import { checkRunStart } from "../runtime/start_checks.ts";
 import { warmupBeyondRun } from "../schedulers/warmup_reach.ts";
 import { cosineBeyondRun } from "../schedulers/cosine_reach.ts";
+import { decayBeyondRun } from "../schedulers/decay_reach.ts";
 import type { OptimizerState } from "../optimizers/mod.ts";
 
 type Message = { type: string } & Record<string, unknown>;
@@ -273,15 +274,15 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   const stepsPerEpoch = checkRunStart(config, info, config);
   const accumulation = config.gradientAccumulation;
   const { epochs, maxSteps } = config;
-  // a warmup longer than the run, a cosine shorter than it: torch runs them so, but they are
-  // seldom meant (the rate never gets to optimizer.lr; it climbs back up before the end)
+  // a warmup longer than the run, a cosine shorter than it, a decay counted in steps that takes
+  // the rate all but to 0: torch runs them so, but they are seldom meant
   const length = { stepsPerEpoch, epochs, maxSteps };
-  for (
-    const note of [
-      warmupBeyondRun(config.scheduler, length),
-      cosineBeyondRun(config.scheduler, length),
-    ]
-  ) {
+  const notes = [
+    warmupBeyondRun(config.scheduler, length),
+    cosineBeyondRun(config.scheduler, length),
+    decayBeyondRun(config.scheduler, length),
+  ];
+  for (const note of notes) {
     if (note) {
       context.emit({ type: "warning", actor: "trainer", message: note.message, hint: note.hint });
     }

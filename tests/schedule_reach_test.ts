@@ -121,3 +121,24 @@ Deno.test("a cosine shorter than the run trains as torch's does, climbing back u
   const rates = events.flatMap((e) => e.type === "steps" ? e.lr : []);
   assert.ok(Math.abs(rates[10] - 0.01) < 1e-9 && rates[5] < 1e-9, rates.join());
 });
+
+Deno.test("milestones that read as epochs under the default interval (steps) train as written, with a warning at the start", async () => {
+  await using runs = await tempRunsDir();
+  // 6 epochs of 4 steps: milestones 1, 2, 3 decay the rate 1000x by step 3
+  const { result, events } = await trainCollect({
+    ...config,
+    epochs: 6,
+    scheduler: { name: "multistep", milestones: [1, 2, 3] },
+    runsDir: runs.dir,
+  });
+  assert.equal(result.status, "completed", result.reason);
+  const warnings = events.flatMap((e) => e.type === "warning" ? [e] : []);
+  assert.equal(warnings.length, 1);
+  assert.match(
+    warnings[0].message,
+    /^scheduler multistep counts optimizer steps \(interval "step"\), 24 in the run: its decays take the rate to 0\.001 of optimizer\.lr by the last step$/,
+  );
+  assert.match(warnings[0].hint ?? "", /\(--set scheduler\.interval=epoch\)$/);
+  const rates = events.flatMap((e) => e.type === "steps" ? e.lr : []);
+  assert.ok(Math.abs(rates[3] - 1e-5) < 1e-12, `${rates[3]}`);
+});
