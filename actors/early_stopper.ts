@@ -291,9 +291,9 @@ function judge(
       isBest: false,
       stop: true,
       status: "stopped",
-      reason: `early stopping: ${next.monitor} did not improve for ${next.wait} epochs (best ${
-        Number(next.best?.toPrecision(4))
-      } at epoch ${next.bestEpoch})`,
+      reason: `early stopping: ${next.monitor} did not improve for ${next.wait} epoch${
+        next.wait === 1 ? "" : "s"
+      } (best ${Number(next.best?.toPrecision(4))} at epoch ${next.bestEpoch})`,
     });
   }
   return verdict({ isBest: false, stop: false, status: "running" });

@@ -47,6 +47,13 @@ Deno.test("early stopping stops after `patience` epochs without improvement, as 
   );
 });
 
+Deno.test("patience 0 stops at the first epoch without improvement, after the first, as Keras does", () => {
+  const verdicts = run({ patience: 0 }, [1, 1.2, 0.9].map((l) => ({ loss: 1, valLoss: l })));
+  assert.equal(verdicts.length, 2);
+  assert.equal(verdicts[1].status, "stopped");
+  assert.match(verdicts[1].reason!, /valLoss did not improve for 1 epoch \(best 1 at epoch 0\)$/);
+});
+
 Deno.test("minDelta: improvements smaller than minDelta do not count", () => {
   const verdicts = run(
     { patience: 2, minDelta: 0.05 },
