@@ -13,6 +13,7 @@
 import { resolve } from "node:path";
 import type { ActorName } from "../actors/protocol.ts";
 import type { RunConfig } from "../config.ts";
+import { dataPathFields } from "../data/paths.ts";
 import { WASM_THREADS_ENV, wasmThreadsReadPaths } from "./wasm_threads.ts";
 
 /** Set to `narrow` (with `--unstable-worker-options`) to give each actor only what it needs. */
@@ -52,13 +53,6 @@ export function narrowActorPermissions(requested?: "narrow" | "inherit"): boolea
   }
 }
 
-/** The files and folders the data loader reads for a data spec. */
-function dataPaths(data: RunConfig["data"]): string[] {
-  if (data.kind === "csv") return [data.path, ...(data.testPath ? [data.testPath] : [])];
-  if (data.kind === "idx") return [data.dir ?? "/usr/share/datasets/fashion-mnist"];
-  return [];
-}
-
 /**
  * The permissions of one actor's Worker: the data loader reads the data files; the trainer reads
  * the run directory (a checkpoint to resume from, or the best epoch's from before a resume) and
@@ -84,7 +78,7 @@ export function actorPermissions(
   const run = resolve(runDir);
   switch (actor) {
     case "dataLoader": {
-      const paths = dataPaths(config.data).map((p) => resolve(p));
+      const paths = dataPathFields(config.data).map(({ path }) => resolve(path));
       return { ...NONE, read: paths.length > 0 ? paths : false };
     }
     case "trainer":

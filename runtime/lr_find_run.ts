@@ -9,7 +9,7 @@
  */
 import type { RunConfig } from "../config.ts";
 import { lrFindRecord, type LrFindResult, lrFindSvg } from "./lr_find.ts";
-import { checkRunId } from "./records.ts";
+import { checkRunId, recordedConfig } from "./records.ts";
 import { claimNewRun } from "./new_run.ts";
 
 /** Options of {@linkcode recordLrFind}. */
@@ -65,7 +65,10 @@ export async function recordLrFind(
   });
   const runDir = `${runsDir}/${runId}`;
   try {
-    await Deno.writeTextFile(`${runDir}/config.json`, JSON.stringify(config, null, 2) + "\n");
+    await Deno.writeTextFile(
+      `${runDir}/config.json`,
+      JSON.stringify(recordedConfig(config), null, 2) + "\n",
+    );
     await Deno.writeTextFile(
       `${runDir}/lr_find.json`,
       JSON.stringify(lrFindRecord(result)) + "\n",

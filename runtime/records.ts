@@ -9,6 +9,8 @@ import { writeFileAtomic } from "./checkpoint.ts";
 import { AnnealError } from "../errors.ts";
 import { fileError } from "../file_errors.ts";
 import { showValue } from "../zod_paths.ts";
+import type { RunConfig } from "../config.ts";
+import { absoluteDataPaths } from "../data/paths.ts";
 
 /** Run ids are plain names: no separators, no `..`, so a run can never escape its runs directory. */
 export const RUN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -26,6 +28,15 @@ export function checkRunId(id: string): string {
     });
   }
   return id;
+}
+
+/**
+ * The config as a run records it in its `config.json`: its data files' paths absolute, resolved
+ * against the working directory it starts in, so that a resume (`--resume`, from any directory)
+ * and a new run from that file read the files it trained on.
+ */
+export function recordedConfig(config: RunConfig, cwd: string = Deno.cwd()): RunConfig {
+  return { ...config, data: absoluteDataPaths(config.data, cwd) };
 }
 
 /** A fresh run id: UTC date and time plus a short random suffix. */

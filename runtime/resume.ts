@@ -6,6 +6,9 @@
 import { parseConfig, type RunConfig } from "../config.ts";
 import { AnnealError } from "../errors.ts";
 import { jsonDifferences } from "../zod_paths.ts";
+import { absoluteDataPaths, dataPathFields } from "../data/paths.ts";
+import type { ResolvedDataSpec } from "../data/spec.ts";
+import { isAbsolute } from "node:path";
 import { type CheckpointState, loadCheckpoint, type WeightMap } from "./checkpoint.ts";
 import {
   formatAge,
@@ -221,8 +224,11 @@ export function resumedConfig(
   } catch {
     // compared as given: the differences below are what makes it invalid
   }
-  // arrays as leaves: a --set writes an array whole
-  const conflicts = jsonDifferences(savedJson, candidate, { arraysAsLeaves: true });
+  // arrays as leaves: a --set writes an array whole; data files by where they are (the saved
+  // config has them absolute, a caller may give them relative to the working directory)
+  const conflicts = jsonDifferences(withAbsolutePaths(savedJson), withAbsolutePaths(candidate), {
+    arraysAsLeaves: true,
+  });
   if (conflicts.length > 0) {
     const listed = conflicts.slice(0, 5).map(({ path, stored, given }) =>
       `'${path}' is ${JSON.stringify(stored)} in its config.json, ${JSON.stringify(given)} given`
@@ -264,6 +270,42 @@ export function resumedConfig(
     );
   }
   return { ...saved, epochs: wanted };
+}
+
+/** A config's data paths absolute (against the working directory), where it has a data section. */
+function withAbsolutePaths(config: unknown): unknown {
+  if (!isObject(config) || !isObject(config.data)) return config;
+  return { ...config, data: absoluteDataPaths(config.data as ResolvedDataSpec, Deno.cwd()) };
+}
+
+/**
+ * Refuses to resume a run whose `config.json` names a data file by a relative path that does not
+ * lead to one from the working directory. A run records its data files' absolute paths; one
+ * started by an older anneal recorded them as written, relative to the directory it was started
+ * in, which its record does not name: from another directory the data loader would not find them
+ * (or would find others), after the run's record had been touched. Said before, with the fixes.
+ */
+export async function checkRelativeDataPaths(
+  saved: RunConfig,
+  runId: string,
+  dir: string,
+): Promise<void> {
+  for (const { field, path } of dataPathFields(saved.data)) {
+    if (isAbsolute(path)) continue;
+    const found = await Deno.stat(path).then(() => true, () => false);
+    if (found) continue;
+    throw new AnnealError(
+      "file",
+      `Cannot resume run '${runId}': its config.json names ${field} '${path}', a path relative ` +
+        `to the directory the run was started in (the anneal that started it recorded data ` +
+        `paths as written), and there is no '${path}' from this directory (${Deno.cwd()})`,
+      {
+        where: `${dir}/config.json`,
+        hint: `resume it from the directory it was started in, or write the absolute path of ` +
+          `its data into ${dir}/config.json (${field}: "/<that directory>/${path}")`,
+      },
+    );
+  }
 }
 
 /** The value as JSON holds it (no `undefined` keys), for comparing. */

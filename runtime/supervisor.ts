@@ -18,10 +18,11 @@ import type { ActorName, Init, SupervisorInbox } from "../actors/protocol.ts";
 import { actorPermissions, narrowActorPermissions } from "./actor_permissions.ts";
 import { type CheckpointState, CheckpointWriter, type WeightMap } from "./checkpoint.ts";
 import type { RunEvent } from "./events.ts";
-import { checkRunId, RunWriter } from "./records.ts";
+import { checkRunId, recordedConfig, RunWriter } from "./records.ts";
 import { claimNewRun } from "./new_run.ts";
 import {
   checkNotRunning,
+  checkRelativeDataPaths,
   loadResumeCheckpoint,
   readSavedConfig,
   resumeCommand,
@@ -229,6 +230,7 @@ export function train(
       await checkNotRunning(dir, runId, runsDir);
       // (the run directory may have been moved since: it is where it was found)
       config = { ...resumedConfig(saved, input, runId, dir), runsDir };
+      await checkRelativeDataPaths(saved, runId, dir);
       if (config.epochs !== saved.epochs) savedEpochs = saved.epochs;
     } else {
       config = parseConfig(input);
@@ -332,7 +334,8 @@ async function supervise(
   } else {
     // (the directory is made and locked, found empty: claimNewRun in train)
     await writer.create();
-    await writer.writeJson("config.json", config);
+    // its data files by their absolute paths: resumed from any directory, it reads the same ones
+    await writer.writeJson("config.json", recordedConfig(config));
   }
   const effectiveBatch = config.batchSize * config.gradientAccumulation;
   const scaled = baseLearningRate(config);

@@ -39,9 +39,14 @@ export const REPO_ROOT: string = new URL("..", import.meta.url).pathname;
 /**
  * The CLI as a user runs it (`deno task anneal` uses the same file and permissions, actors'
  * permissions narrowed); `net` widens
- * the network permission (the PostgreSQL tests reach a server on a random local port).
+ * the network permission (the PostgreSQL tests reach a server on a random local port); `cwd` is
+ * the working directory it runs in (the repository's root by default).
  */
-export function annealCommand(args: string[], net = "127.0.0.1,localhost"): Deno.Command {
+export function annealCommand(
+  args: string[],
+  net = "127.0.0.1,localhost",
+  cwd = REPO_ROOT,
+): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -52,10 +57,12 @@ export function annealCommand(args: string[], net = "127.0.0.1,localhost"): Deno
       "--allow-sys",
       net === "*" ? "--allow-net" : `--allow-net=${net}`,
       "--allow-run",
-      "cli/main.ts",
+      // (from another directory, the repository's deno.json is not found by itself)
+      ...(cwd === REPO_ROOT ? [] : ["--config", `${REPO_ROOT}deno.json`]),
+      `${REPO_ROOT}cli/main.ts`,
       ...args,
     ],
-    cwd: REPO_ROOT,
+    cwd,
     env: { NO_COLOR: "1", ANNEAL_ACTOR_PERMISSIONS: "narrow" },
     stdout: "piped",
     stderr: "piped",
