@@ -16,7 +16,12 @@ import {
 import { AnnealError, deserializeError } from "../errors.ts";
 import type { ActorName, Init, SupervisorInbox } from "../actors/protocol.ts";
 import { actorPermissions, narrowActorPermissions } from "./actor_permissions.ts";
-import { type CheckpointState, CheckpointWriter, type WeightMap } from "./checkpoint.ts";
+import {
+  type CheckpointState,
+  CheckpointWriter,
+  type WeightMap,
+  writeFileAtomic,
+} from "./checkpoint.ts";
 import type { RunEvent } from "./events.ts";
 import { checkRunId, recordedConfig, RunWriter } from "./records.ts";
 import { claimNewRun } from "./new_run.ts";
@@ -140,7 +145,12 @@ export interface TrainingRun {
   readonly runDir: string;
   /** Every event of the run, ending with `run.finished`. */
   events(): AsyncIterable<RunEvent>;
-  /** Resolves when the run has ended and every Worker is gone. */
+  /**
+   * Resolves when the run has ended and every Worker is gone. Rejects, with the error, where the
+   * run is refused before it trains: a config that does not parse, a run id taken, and a config
+   * its data shows it cannot train with (an `AnnealError` of code `config`, found once the data is
+   * loaded: no record of the run is left, and a resumed run's records stay as they were).
+   */
   readonly result: Promise<RunResult>;
   /**
    * Asks the run to end after the current step, as a `stopped` run with this reason (the last
@@ -285,6 +295,10 @@ async function supervise(
   let resumeState: ResumeState | undefined;
   /** What the run's records said before this resume (its start is kept). */
   let before: { summary?: Record<string, unknown>; meta?: Record<string, unknown> } = {};
+  /** `summary.json` as this resume found it, put back should the run be refused at its start. */
+  let summaryText: string | undefined;
+  /** What a resume changes in the run's records, once the run has passed its start's checks. */
+  let startRecords = () => {};
   if (options.resume) {
     const last = `${runDir}/checkpoints/last.ckpt`;
     if (await exists(`${runDir}/config.json`) && !(await exists(last))) {
@@ -296,6 +310,7 @@ async function supervise(
     }
     const saved = await loadResumeCheckpoint(runDir, runId, config.runsDir);
     resumeState = saved.state as ResumeState;
+    summaryText = await Deno.readTextFile(`${runDir}/summary.json`).catch(() => undefined);
     before = {
       summary: await readJsonIfAny(`${runDir}/summary.json`),
       meta: await readJsonIfAny(`${runDir}/meta.json`),
@@ -327,10 +342,14 @@ async function supervise(
         accumulation: config.gradientAccumulation,
       }, { runId, dir: runDir });
     }
-    if (savedEpochs !== undefined) await writer.writeJson("config.json", config);
-    // Drop records of steps and epochs after the checkpoint: they are replayed.
-    await writer.truncate("steps.ndjson", (r) => r.step < resumeState!.step);
-    await writer.truncate("epochs.ndjson", (r) => r.epoch <= resumeState!.epoch);
+    const from = resumeState;
+    startRecords = () => {
+      // (queued in order: before the steps the trainer reports after its plan)
+      if (savedEpochs !== undefined) writer.writeJson("config.json", config);
+      // Drop records of steps and epochs after the checkpoint: they are replayed.
+      writer.truncate("steps.ndjson", (r) => r.step < from.step);
+      writer.truncate("epochs.ndjson", (r) => r.epoch <= from.epoch);
+    };
   } else {
     // (the directory is made and locked, found empty: claimNewRun in train)
     await writer.create();
@@ -387,7 +406,13 @@ async function supervise(
   const stallTimeoutMs = options.stallTimeoutMs ?? 60_000;
   let trainerStallMs = stallTimeoutMs;
   let finish: (result: RunResult) => void = () => {};
-  const finished = new Promise<RunResult>((resolve) => (finish = resolve));
+  let refused: (error: AnnealError) => void = () => {};
+  const finished = new Promise<RunResult>((resolve, reject) => {
+    finish = resolve;
+    refused = reject;
+  });
+  /** The trainer has passed its start's checks and sent its plan: the run trains from here. */
+  let planned = false;
   let done = false;
   const trainerDone: { result?: TrainerResult } = {};
   let clipStats: unknown;
@@ -533,6 +558,42 @@ async function supervise(
       seconds: (performance.now() - startedAt) / 1000,
     });
 
+  /**
+   * Ends a run refused at its start, before its first step: a setting its data shows it cannot
+   * train with (a schedule torch would raise for at a step the run gets to, batch norm over one
+   * value a channel, an epoch without a step). Refused as a config is refused: `result` rejects
+   * with the error, and no record of a run that never trained is left. A new run's directory is
+   * removed; a resumed run's records are left as they were (its summary put back).
+   */
+  const refuse = async (error: AnnealError) => {
+    if (done) return;
+    done = true;
+    clearTimeout(stopDeadline);
+    clearInterval(watchdog);
+    for (const worker of workers.values()) worker.postMessage({ type: "Stop", reason: "refused" });
+    // (a Worker that holds a WebGPU device is given time to let it go, as `end` gives it)
+    const gpu = meta.backend === "webgpu";
+    if (gpu) await sleep(GPU_TEARDOWN_MS);
+    for (const worker of workers.values()) worker.terminate();
+    workers.clear();
+    if (gpu) await sleep(GPU_TEARDOWN_MS);
+    await writer.flush().catch(() => {});
+    try {
+      if (!resumeState) await Deno.remove(runDir, { recursive: true });
+      else if (summaryText === undefined) await Deno.remove(`${runDir}/summary.json`);
+      else await writeFileAtomic(`${runDir}/summary.json`, new TextEncoder().encode(summaryText));
+    } catch (cause) {
+      emit({
+        type: "warning",
+        actor: "supervisor",
+        message: `could not clear the record of the refused run in ${runDir}: ${cause}`,
+      });
+    }
+    await held.lock?.release();
+    queue.close();
+    refused(error);
+  };
+
   requestedStop.apply = (reason) => {
     workers.get("trainer")?.postMessage({
       type: "Stop",
@@ -552,7 +613,9 @@ async function supervise(
       if (message.heapUsed !== undefined) heapUsed[actor] = message.heapUsed;
     } else if (message.type === "actor.error") {
       const error = deserializeError(message.error);
-      fail(actor, error.message, error.hint, error.where);
+      // a config the run cannot train, found once its data is loaded: refused, as a config is
+      if (!planned && error.code === "config") refuse(error);
+      else fail(actor, error.message, error.hint, error.where);
     } else if (message.type === "actor.event") {
       const event = message.event as RunEvent;
       if (event.type === "steps") {
@@ -594,6 +657,8 @@ async function supervise(
           backendReason: event.reason,
         });
       } else if (event.type === "plan") {
+        planned = true;
+        startRecords();
         Object.assign(meta, {
           fingerprint: event.dataset.fingerprint,
           fusedOptimizer: event.fusedOptimizer,

@@ -32,8 +32,17 @@ export type Change = Record<string, unknown>;
 export interface TuneStage {
   /** What the stage tunes, e.g. `learning rate`. */
   name: string;
-  /** Every change tried, with its validation metric (NaN when the run failed or diverged). */
-  tried: { change: Change; value: number; runId: string; test?: Record<string, number> }[];
+  /**
+   * Every change tried, with its validation metric (NaN when the run failed or diverged, or was
+   * refused at its start: then `refused` says why, and there is no run).
+   */
+  tried: {
+    change: Change;
+    value: number;
+    runId?: string;
+    test?: Record<string, number>;
+    refused?: string;
+  }[];
   /** The change kept; empty when nothing beat the config before the stage. */
   kept: Change;
   /** Best validation metric before the stage. */
@@ -48,8 +57,17 @@ export interface TuneStage {
 export interface TuneOptions {
   /** The most training runs to spend, the baseline included (default 20). */
   budget?: number;
-  /** Called after each run, with the config it trained (`rateSetting` tells its rate). */
-  onTrial?: (stage: string, change: Change, value: number, config: RunConfig) => void;
+  /**
+   * Called after each run, with the config it trained (`rateSetting` tells its rate); `refused`:
+   * why a change's config was refused at its start (its value is then NaN).
+   */
+  onTrial?: (
+    stage: string,
+    change: Change,
+    value: number,
+    config: RunConfig,
+    refused?: string,
+  ) => void;
   /** Called after each stage. */
   onStage?: (stage: TuneStage) => void;
   /** Called before any run with what is likely a mistake (a `sweep.direction` against the loss). */
@@ -359,6 +377,14 @@ export async function tune(input: RunConfig, options: TuneOptions = {}): Promise
   }
 }
 
+/** What a run of a tune's config gave: the value of its metric, and its run (none if refused). */
+type Evaluated = {
+  value: number;
+  runId?: string;
+  test?: Record<string, number>;
+  refused?: string;
+};
+
 /** The staged search of {@linkcode tune}, recorded in its directory as it goes. */
 async function search(
   input: RunConfig,
@@ -444,9 +470,16 @@ async function search(
     for (const change of candidates) {
       if (interrupted()) break;
       const candidate = applyChange(config, change);
-      const { value, runId, test } = await evaluate(candidate);
+      const { value, runId, test, refused }: Evaluated = await evaluate(candidate).catch(
+        (error) => {
+          // a change its data cannot train with (batches of one sample under batch norm): refused
+          // at its start, as its config; it counts for nothing, and the stage goes on
+          if (!(error instanceof AnnealError && error.code === "config")) throw error;
+          return { value: NaN, runId: undefined, test: undefined, refused: error.message };
+        },
+      );
       if (interrupted()) break; // (its run counts for nothing)
-      tried.tried.push({ change, value, runId, test });
+      tried.tried.push({ change, value, runId, test, ...(refused && { refused }) });
       if (better(value, tried.after)) {
         tried.after = value;
         tried.kept = change;
@@ -454,7 +487,7 @@ async function search(
         currentTest = test;
       }
       await record(tried, { value: tried.after, config: bestConfig });
-      options.onTrial?.(stage.name, change, value, candidate);
+      options.onTrial?.(stage.name, change, value, candidate, refused);
     }
     if (tried.tried.length === 0 && interrupted()) break;
     if (tried.tried.length < candidates.length) tried.cutShort = { of: candidates.length };

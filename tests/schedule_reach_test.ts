@@ -7,7 +7,15 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { AnnealError, train } from "../mod.ts";
 import { anneal, tempRunsDir, trainCollect } from "./_helpers.ts";
+
+/** The run directories in `runsDir`. */
+async function runsIn(runsDir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(runsDir)) if (entry.isDirectory) names.push(entry.name);
+  return names.sort();
+}
 
 // 64 samples in batches of 16: 4 steps an epoch. The sequential's constant (factor 0) divides by
 // zero at its own step 20, from its milestone 2: at step 22 of the run.
@@ -33,15 +41,20 @@ Deno.test("a sequential whose last schedule raises past the run's end trains; on
     assert.notEqual(result.status, "failed", `${JSON.stringify(length)}: ${result.reason}`);
     assert.equal(result.steps, Math.min(length.epochs * 4, length.maxSteps ?? Infinity));
   }
-  const { result } = await trainCollect({ ...config, epochs: 6, runsDir: runs.dir });
-  assert.equal(result.status, "failed");
-  assert.equal(result.steps, 0, "refused before the first step");
-  assert.equal(result.where, "scheduler.schedulers[1].factor");
+  const before = await runsIn(runs.dir);
+  // refused as a config is: `result` rejects with the error, and no run of 0 steps is left
+  const error = await train({ ...config, epochs: 6, runsDir: runs.dir }).result.then(
+    (result) => assert.fail(`trained: ${result.status} ${result.reason}`),
+    (error) => error,
+  );
+  assert.ok(error instanceof AnnealError && error.code === "config", String(error));
+  assert.equal(error.where, "scheduler.schedulers[1].factor");
   assert.match(
-    result.reason,
+    error.message,
     /'scheduler\.schedulers\[1\]\.factor': must be > 0 when 'totalIters' is > 0 \(it is 20\): torch's ConstantLR divides by it at step 22 \(its own step 20, from its milestone 2\) \(ZeroDivisionError\), current value is 0; the run gets there: it takes 24 optimizer steps \(6 epochs of 4\)/,
   );
-  assert.match(result.hint!, /or end the run before step 22 \(--set maxSteps=21\)/);
+  assert.match(error.hint!, /or end the run before step 22 \(--set maxSteps=21\)/);
+  assert.deepEqual(await runsIn(runs.dir), before, "no record of the refused run");
 });
 
 Deno.test("anneal train: a onecycle shorter than the run is refused before its first step, saying to set totalSteps to the run's steps", async () => {
@@ -56,7 +69,13 @@ Deno.test("anneal train: a onecycle shorter than the run is refused before its f
     }),
   );
   const longer = await anneal("train", "--config", path, "--epochs", "6", "--no-progress");
+  // a config error, as one the config's reading finds: no actor's failure, no run left
   assert.equal(longer.code, 1, longer.stderr);
+  assert.match(longer.stderr, /^error\[config\]: /m);
+  assert.doesNotMatch(longer.stdout + longer.stderr, /actor 'trainer'|failed:|run record/);
+  assert.deepEqual(await runsIn(runs.dir), [], "no record of the refused run");
+  const listed = await anneal("runs", "--runs-dir", runs.dir);
+  assert.doesNotMatch(listed.stdout, /failed/);
   assert.match(
     longer.stderr,
     /'scheduler\.totalSteps': must count every step the schedule takes: torch's OneCycleLR raises at step 21, one past it .* the run gets there: it takes 24 optimizer steps/,

@@ -59,7 +59,11 @@ export async function tuneCommand(options: TuneCommandOptions): Promise<number> 
           `go to ${dir}; a tune cut short is not resumed: run again, it starts over`,
       );
     },
-    onTrial: (stage, change, value, trained) => {
+    onTrial: (stage, change, value, trained, refused) => {
+      if (refused) {
+        console.log(`  [${stage}] ${describe(change)} -> refused: ${refused}`);
+        return;
+      }
       const rate = trainedAt(change, trained);
       marked ||= rate !== "";
       console.log(`  [${stage}] ${describe(change)} -> ${formatNumber(value)}${rate}`);

@@ -1,0 +1,141 @@
+/**
+ * A config refused at the run's start, once its data says how the run goes (batch norm over one
+ * value a channel, a schedule torch raises for at a step the run gets to, an epoch without a
+ * step), is a config error like one found as the config is read: the CLI prints the error and
+ * its hint, with no actor named, and exits 1; `train(...).result` rejects with it; and no record
+ * of a run that never trained is left (a resumed run's records stay as they were).
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { AnnealError, parseConfig, train, tune } from "../mod.ts";
+import { anneal, tempRunsDir } from "./_helpers.ts";
+
+/** The entries of `dir`, sorted. */
+async function entries(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+  return names.sort();
+}
+
+/** The files of a run's record, by name. */
+async function records(runDir: string): Promise<Record<string, string>> {
+  const files: Record<string, string> = {};
+  for (const name of await entries(runDir)) {
+    if (name.endsWith(".json") || name.endsWith(".ndjson")) {
+      files[name] = await Deno.readTextFile(`${runDir}/${name}`);
+    }
+  }
+  return files;
+}
+
+// 61 samples in batches of 4: the last batch holds one sample, and batch norm normalizes each
+// hidden unit over it (torch raises 'Expected more than 1 value per channel when training')
+const batchNorm = [
+  ...["--backend", "cpu", "--epochs", "2", "--batch-size", "4", "--no-progress"],
+  ...["--set", "data.n=61", "--set", 'model={"kind":"mlp","hidden":[8],"batchNorm":true}'],
+];
+
+Deno.test("anneal train: batch norm over one value a channel is refused as a config error, leaving no failed run", async () => {
+  await using runs = await tempRunsDir();
+  const out = await anneal("train", ...batchNorm, "--runs-dir", runs.dir);
+  assert.equal(out.code, 1, out.stderr);
+  assert.match(
+    out.stderr,
+    /^error\[config\]: Cannot train with batch norm on the epoch's last batch: 61 training samples in batches of 4 leave a last batch of one sample.* \(at batchSize\)\n {2}hint: drop the short batch \(--set data\.dropLast=true\)/m,
+  );
+  assert.doesNotMatch(out.stdout + out.stderr, /actor 'trainer'|failed|run record|--resume/);
+  assert.deepEqual(await entries(runs.dir), [], "no run directory is left");
+  const listed = await anneal("runs", "--runs-dir", runs.dir);
+  assert.doesNotMatch(listed.stdout + listed.stderr, /failed/);
+  // the fix its hint gives trains
+  const fixed = await anneal(
+    "train",
+    ...batchNorm,
+    "--runs-dir",
+    runs.dir,
+    "--set",
+    "data.dropLast=true",
+  );
+  assert.equal(fixed.code, 0, fixed.stderr);
+});
+
+Deno.test("train(): an epoch without a step rejects the run's result with the config error, and leaves no run", async () => {
+  await using runs = await tempRunsDir();
+  const run = train({
+    backend: "cpu",
+    runsDir: runs.dir,
+    batchSize: 150,
+    data: { kind: "synthetic-linear", validationSplit: 0.5, dropLast: true },
+  });
+  const events: string[] = [];
+  for await (const event of run.events()) events.push(event.type);
+  const error = await run.result.then(
+    (result) => assert.fail(`trained: ${result.status} ${result.reason}`),
+    (error) => error,
+  );
+  assert.ok(error instanceof AnnealError && error.code === "config", String(error));
+  assert.equal(error.where, "batchSize");
+  assert.match(error.message, /an epoch would take no step/);
+  assert.ok(!events.includes("run.finished"), events.join());
+  assert.deepEqual(await entries(runs.dir), []);
+});
+
+Deno.test("--resume --epochs past onecycle's totalSteps is refused as a config error, the run's records as they were", async () => {
+  await using runs = await tempRunsDir();
+  // 64 samples in batches of 16: 4 steps an epoch; onecycle over the 3 epochs' 12 steps
+  const config = {
+    backend: "cpu" as const,
+    runsDir: runs.dir,
+    epochs: 3,
+    batchSize: 16,
+    data: { kind: "synthetic-linear" as const, n: 64 },
+    scheduler: { name: "onecycle" as const, maxLr: 0.1, totalSteps: 12 },
+  };
+  const first = await train(config, { runId: "cycle" }).result;
+  assert.equal(first.status, "completed", first.reason);
+  const runDir = `${runs.dir}/cycle`;
+  const before = await records(runDir);
+
+  const out = await anneal("train", "--resume", "cycle", "--runs-dir", runs.dir, "--epochs", "4");
+  assert.equal(out.code, 1, out.stderr);
+  assert.match(
+    out.stderr,
+    /^error\[config\]: .*'scheduler\.totalSteps': must count every step the schedule takes: torch's OneCycleLR raises at step 13/m,
+  );
+  assert.doesNotMatch(out.stdout + out.stderr, /actor 'trainer'|failed:/);
+  assert.deepEqual(await records(runDir), before, "config, summary and curves as they were");
+  const listed = await anneal("runs", "--runs-dir", runs.dir);
+  assert.match(listed.stdout, /cycle.*completed/);
+});
+
+Deno.test("tune: a change refused at its start (batches of one sample under batch norm) counts for nothing, and the tune goes on", async () => {
+  await using runs = await tempRunsDir();
+  // 48 training samples under batch norm in batches of 2; the batch-size stage tries 1 and 4
+  const config = parseConfig({
+    backend: "cpu",
+    epochs: 2,
+    batchSize: 2,
+    runsDir: runs.dir,
+    data: { kind: "synthetic-linear", n: 64, validationSplit: 0.25 },
+    model: { kind: "mlp", hidden: [4], batchNorm: true },
+    sweep: { space: {}, metric: "valLoss" },
+  });
+  // stopped after the batch-size stage: the later stages have nothing to show here
+  const stop = new AbortController();
+  const refusals: string[] = [];
+  const result = await tune(config, {
+    budget: 20,
+    interrupt: stop.signal,
+    onTrial: (_stage, _change, _value, _config, refused) => refused && refusals.push(refused),
+    onStage: (stage) => stage.name.startsWith("batch size") && stop.abort("enough"),
+  });
+  const batches = result.stages.find((stage) => stage.name.startsWith("batch size"))!;
+  const one = batches.tried.find(({ change }) => change.batchSize === 1)!;
+  assert.ok(Number.isNaN(one.value));
+  assert.equal(one.runId, undefined, "no run was left");
+  assert.match(one.refused ?? "", /Cannot train with batch norm on batches of one sample/);
+  assert.deepEqual(refusals, [one.refused]);
+  const four = batches.tried.find(({ change }) => change.batchSize === 4)!;
+  assert.ok(Number.isFinite(four.value), "the stage went on to its next change");
+});
