@@ -4,7 +4,16 @@
  *
  * @module
  */
+import { AnnealError } from "../errors.ts";
 import type { StepValues } from "../runtime/engine.ts";
+
+/** The sums of an {@linkcode EpochTotals}, as a checkpoint keeps them. */
+export interface EpochTotalsSnapshot {
+  /** The loss's sum (by samples), then each metric's. */
+  sums: number[];
+  /** Samples summed. */
+  samples: number;
+}
 
 /** Loss and metric sums of one epoch (or one evaluation pass). */
 export class EpochTotals {
@@ -21,6 +30,25 @@ export class EpochTotals {
     this.#sums[0] += values.loss * values.samples;
     values.metricSums.forEach((sum, i) => (this.#sums[i + 1] += sum));
     this.samples += values.samples;
+  }
+
+  /** The sums so far, for a checkpoint taken within an epoch (see {@linkcode restore}). */
+  snapshot(): EpochTotalsSnapshot {
+    return { sums: [...this.#sums], samples: this.samples };
+  }
+
+  /** Goes on from a {@linkcode snapshot}'s sums (an epoch resumed where it was stopped). */
+  restore(snapshot: EpochTotalsSnapshot): void {
+    if (snapshot.sums.length !== this.#sums.length) {
+      throw new AnnealError(
+        "checkpoint",
+        `Cannot go on with an epoch's totals: the checkpoint holds ${snapshot.sums.length} sums, ` +
+          `the model logs ${this.#sums.length} (loss, ${this.metrics.join(", ")})`,
+        { hint: "the checkpoint is not this run's: start a new run from its config" },
+      );
+    }
+    this.#sums = [...snapshot.sums];
+    this.samples = snapshot.samples;
   }
 
   /** Means over the samples: `{ loss, accuracy | mae }`; NaN loss when no step counted. */

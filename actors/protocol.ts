@@ -162,6 +162,20 @@ export const ScaleLearningRateSchema = z.object({
   fromStep: z.number().int(),
 });
 
+/**
+ * Trainer -> scheduler: its state now, for the checkpoint of a run stopped within an epoch (at an
+ * epoch's end the state comes with `ScheduleAdvanced`; a rollback since changes it).
+ */
+export const ScheduleStateRequestedSchema = z.object({
+  type: z.literal("ScheduleStateRequested"),
+});
+
+/** Scheduler -> trainer: answer to `ScheduleStateRequested`, the state a checkpoint keeps. */
+export const ScheduleStateSchema = z.object({
+  type: z.literal("ScheduleState"),
+  state: z.unknown(),
+});
+
 // ---- early stopper <-> trainer --------------------------------------------------------------
 
 /** Early stopper -> trainer: answer to `EpochEnded`. */
@@ -325,6 +339,7 @@ export const TrainerInboxSchema = z.discriminatedUnion("type", [
   BatchGroupSchema,
   LrPlannedSchema,
   ScheduleAdvancedSchema,
+  ScheduleStateSchema,
   EpochJudgedSchema,
   ClipThresholdSetSchema,
   NonFiniteHandledSchema,
@@ -353,6 +368,7 @@ export type StepsTaken = z.infer<typeof StepsTakenSchema>;
 export type EpochEnded = z.infer<typeof EpochEndedSchema>;
 export type ScheduleAdvanced = z.infer<typeof ScheduleAdvancedSchema>;
 export type ScaleLearningRate = z.infer<typeof ScaleLearningRateSchema>;
+export type ScheduleState = z.infer<typeof ScheduleStateSchema>;
 export type EpochJudged = z.infer<typeof EpochJudgedSchema>;
 export type StepsObserved = z.infer<typeof StepsObservedSchema>;
 export type StepsJudged = z.infer<typeof StepsJudgedSchema>;

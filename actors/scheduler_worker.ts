@@ -12,6 +12,7 @@ import {
   planFrom,
   type SchedulerSnapshot,
   type SchedulerState,
+  snapshot,
 } from "./scheduler.ts";
 import type { RunConfig } from "../config.ts";
 import type { EpochEnded } from "./protocol.ts";
@@ -43,6 +44,8 @@ runActor("scheduler", async (context) => {
       port.postMessage(onEpochEnded(state, message as unknown as EpochEnded));
     } else if (message.type === "ScaleLearningRate") {
       port.postMessage(onScale(state, message.factor as number, message.fromStep as number));
+    } else if (message.type === "ScheduleStateRequested") {
+      port.postMessage({ type: "ScheduleState", state: snapshot(state) });
     }
   });
 });

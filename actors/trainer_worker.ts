@@ -10,7 +10,7 @@
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { AnnealError } from "../errors.ts";
 import { type ActorContext, Mailbox, runActor, yieldToEventLoop } from "./_worker_shell.ts";
-import { EpochTotals } from "./epoch_totals.ts";
+import { EpochTotals, type EpochTotalsSnapshot } from "./epoch_totals.ts";
 import { unpackBatchGroup } from "./data_loader.ts";
 import { patienceMayStop, type StopGuard, verdictNeeded } from "./early_stopper.ts";
 import { initLossWatch, observeLoss } from "./loss_watch.ts";
@@ -23,6 +23,7 @@ import type {
   LrPlanned,
   NonFiniteHandled,
   ScheduleAdvanced,
+  ScheduleState,
 } from "./protocol.ts";
 import type { RunConfig } from "../config.ts";
 import {
@@ -87,6 +88,16 @@ interface WindowEntry {
   /** The step's results: read back already (CPU backends) or still on the device. */
   values: StepValues | StepTensors;
   skipped: boolean;
+}
+
+/**
+ * The part of a checkpoint taken within an epoch (a run stopped or interrupted there) that says
+ * where: the epoch's batches trained (its optimizer steps: `batches / gradientAccumulation`), and
+ * its loss and metric sums so far, so that its metrics come out as an uninterrupted epoch's.
+ */
+export interface WithinEpoch {
+  batches: number;
+  totals: EpochTotalsSnapshot;
 }
 
 /** What a NaN rollback returns to: an epoch end's state, or the start (no optimizer state). */
@@ -310,6 +321,13 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   let bestEpoch: number | null = null;
   /** The weights of the best epoch this process saw (sent for best.ckpt). */
   let bestWeights: WeightMap | undefined;
+  /**
+   * What the last epoch end settled (or the checkpoint resumed from) left the scheduler and the
+   * early stopper in, and that end's metrics: a checkpoint within an epoch keeps them.
+   */
+  let settled: { earlyStopper?: unknown; metrics?: Record<string, number> } = {};
+  /** A checkpoint within an epoch resumed from: the batches of its epoch trained, its sums. */
+  let within: WithinEpoch | undefined;
   if (resume) {
     const saved = await loadCheckpoint(resume.checkpoint);
     // its steps must end its epochs where they end now, or every later rate would be planned
@@ -330,6 +348,11 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     step = saved.state.step;
     bestEpoch = (saved.state.bestEpoch as number | null) ?? null;
     if (saved.state.clipThreshold !== undefined) maxNorm = saved.state.clipThreshold as number;
+    settled = {
+      earlyStopper: saved.state.earlyStopper,
+      metrics: saved.state.metrics as Record<string, number> | undefined,
+    };
+    within = saved.state.within as WithinEpoch | undefined;
   }
   // The first plan and batches are asked for now, so that they travel while the trainer reads
   // its starting weights. The loader streams on into later epochs by itself: it is told where
@@ -347,7 +370,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   const creditBatch = Math.max(1, Math.floor(prefetch / 4));
   let consumed = 0;
   loader.send({ type: "GrantCredits", count: prefetch });
-  loader.send({ type: "StartEpoch", epoch, fromBatch: 0, inputBytes });
+  loader.send({ type: "StartEpoch", epoch, fromBatch: within?.batches ?? 0, inputBytes });
   // What a NaN rollback returns to: the last epoch-end checkpoint, or the start (a fresh
   // optimizer: `undefined`) before the first one.
   // (A promise while the last epoch end's read-back is on its way.)
@@ -557,6 +580,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
         context.checkpoint(judged.isBest ? ["last", "best"] : ["last"], state, end.weights!);
         sent = true;
         if (judged.isBest) bestWeights = end.weights;
+        settled = { earlyStopper: judged.state, metrics: end.metrics };
         if (!end.deferred) lastGood = { weights: end.weights!, optimizer: end.optimizer };
       }
       context.emit({
@@ -696,9 +720,21 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   let epochsRun = 0;
   // Fault points are a test hook: a run without one does not pay two awaits a step for them.
   const faulty = context.init.fault !== undefined;
-  outer: for (; epoch < config.epochs; epoch++) {
-    let batchIndex = 0;
+  /** Where the run stopped within an epoch (a stop or an interruption): its batches trained. */
+  let stoppedWithin: number | undefined;
+  // Resumed at its step budget (killed after its last checkpoint, before its end was recorded):
+  // nothing is left to train, only its end (the test pass) to finish.
+  const atBudget = config.maxSteps !== undefined && step >= config.maxSteps;
+  if (atBudget) {
+    status = "stopped";
+    reason = budgetReason()!;
+  }
+  outer: for (; !atBudget && epoch < config.epochs; epoch++) {
+    // (a run resumed from within an epoch goes on from its next batch, with the sums so far)
+    let batchIndex = within?.batches ?? 0;
     record = newRecord(epoch, engine.metrics);
+    if (within) record.totals.restore(within.totals);
+    within = undefined;
     while (batchIndex < info.batchesPerEpoch) {
       const micro: (HostBatch | HostByteBatch)[] = [];
       while (micro.length < accumulation && batchIndex < info.batchesPerEpoch) {
@@ -778,20 +814,17 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
         returnToEnd(lateStop);
         break outer;
       }
+      // A graceful stop (a user, a sweep pruning the trial, a signal) or a budget: end after
+      // this step. Within an epoch, the run ends there (its state is checkpointed below); at an
+      // epoch's last step, the epoch ends first (its validation, answers and checkpoint).
       const requested = context.stopRequested();
-      if (requested) {
-        // A graceful stop (a user, or a sweep pruning the trial): end after this step.
-        status = context.interruptRequested() ? "interrupted" : "stopped";
-        reason = requested;
-        await flush();
-        break outer;
-      }
-      const budget = budgetReason();
-      if (budget) {
-        status = "stopped";
-        reason = budget;
+      const budget = requested ? undefined : budgetReason();
+      if (requested || budget) {
+        status = requested && context.interruptRequested() ? "interrupted" : "stopped";
+        reason = requested ?? budget!;
         if (batchIndex < info.batchesPerEpoch) {
           await flush();
+          stoppedWithin = batchIndex;
           break outer;
         }
       }
@@ -865,16 +898,49 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       hint = judged.hint;
       break;
     }
-    if (status === "stopped") break;
+    if (status !== "completed") break;
   }
   // a validation pass started at the last window of an epoch the run did not end
   await validating?.queued.then((evaluation) => evaluation.metrics).catch(() => {});
   loader.drop((m) => m.type === "BatchReady");
   await allEndsSettled();
+  if (lateStop && stoppedWithin !== undefined) {
+    // an epoch end the trainer went past was a stop after all: the run ended there
+    returnToEnd(lateStop);
+    stoppedWithin = undefined;
+  }
+  if (stoppedWithin !== undefined && (status === "stopped" || status === "interrupted")) {
+    // Stopped within an epoch: its last checkpoint is where it stopped, the weights its test
+    // pass (without restoreBest) is run on, and a resume goes on from there exactly: the epoch's
+    // next batch, with its sums so far and every actor's state as it is now.
+    const [weights, optimizer] = await Promise.all([
+      engine.readWeights(),
+      engine.optimizer.getState(),
+    ]);
+    scheduler.send({ type: "ScheduleStateRequested" });
+    const schedule = await scheduler.take((m) =>
+      m.type === "ScheduleState"
+    ) as unknown as ScheduleState;
+    const state: CheckpointState = {
+      epoch: epoch - 1,
+      step,
+      optimizer,
+      scheduler: schedule.state,
+      earlyStopper: settled.earlyStopper,
+      clipThreshold: maxNorm,
+      bestEpoch,
+      metrics: settled.metrics,
+      within: { batches: stoppedWithin, totals: record.totals.snapshot() } satisfies WithinEpoch,
+    };
+    context.checkpoint(["last"], state, weights);
+  }
 
   // The epoch whose end the weights are at: the last one when every epoch ran (the loop counted
   // past it); else the one the run stopped in (at its end, or partway through it).
-  const weightsAt = status === "completed" ? epoch - 1 : epoch;
+  // (resumed at its budget: where its checkpoint is, an epoch's end unless it is within one)
+  const weightsAt = status === "completed" || (atBudget && within === undefined)
+    ? epoch - 1
+    : epoch;
   // An interrupted run is not over (it is resumed from its checkpoint): no best weights, no test.
   const over = status !== "diverged" && status !== "interrupted";
   if (

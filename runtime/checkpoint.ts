@@ -26,7 +26,11 @@ export type WeightMap = Record<string, { shape: number[]; values: Float32Array }
 
 /** Everything besides the weights: optimizer, scheduler, early stopper, position. */
 export interface CheckpointState {
-  /** Zero-based index of the last completed epoch. */
+  /**
+   * Zero-based index of the last completed epoch (-1: none, for a run stopped within its first).
+   * A checkpoint of a run stopped within the next epoch says where in `within` (the trainer's
+   * `WithinEpoch`: its batches trained and sums so far).
+   */
   epoch: number;
   /** Optimizer steps taken so far. */
   step: number;

@@ -17,7 +17,10 @@ export interface RunStartedEvent {
   runDir: string;
   /** Epochs the run trains to (a resumed run's come from its saved config). */
   epochs: number;
-  /** Where a resumed run continues: last checkpointed epoch and step. */
+  /**
+   * Where a resumed run continues: the last epoch whose end it checkpointed (-1: none), and the
+   * step (past that end where the run was stopped within the next epoch).
+   */
   resumedFrom?: { epoch: number; step: number };
 }
 /** The trainer chose a backend. */

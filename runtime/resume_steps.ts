@@ -37,37 +37,42 @@ function stepsPerEpochBefore({ trainSize, batchSize, accumulation }: EpochSteps)
 }
 
 /**
- * Refuses to resume from a checkpoint that is not at an epoch's end as the run makes its epochs
- * now: the checkpoint of epoch `epoch` (zero-based) is at step `(epoch + 1) x stepsPerEpoch`
- * (skipped steps count, a rollback keeps the count, and a run stopped mid-epoch keeps the
- * checkpoint of the epoch before). Where it is not, every later step would get a learning rate
- * planned for another step (the schedule, its epochs and its total are planned from the steps an
- * epoch takes), and no resume can make it up without guessing what was meant. Such a checkpoint
+ * Refuses to resume from a checkpoint that is not where the run makes its epochs' steps now: the
+ * checkpoint of epoch `epoch`'s end (zero-based) is at step `(epoch + 1) x stepsPerEpoch`
+ * (skipped steps count, and a rollback keeps the count); that of a run stopped within the next
+ * epoch (`within`: its batches trained) that many steps on, short of that epoch's end. Where it
+ * is not, every later step would get a learning rate planned for another step (the schedule, its
+ * epochs and its total are planned from the steps an epoch takes), and no resume can make it up without guessing what was meant. Such a checkpoint
  * was written by an anneal whose epochs with `dropLast` and `gradientAccumulation` above 1 took
  * one more, shorter step (said so when its count matches), or the training data changed since.
  */
 export function checkResumedSteps(
-  state: { epoch: number; step: number },
+  state: { epoch: number; step: number; within?: unknown },
   now: EpochSteps,
   run: { runId: string; dir: string },
 ): void {
   const perEpoch = stepsPerEpoch(now);
-  // no step an epoch: the loader refuses such a run, saying why
-  if (perEpoch === 0 || state.step === (state.epoch + 1) * perEpoch) return;
-  const { runId, dir } = run;
-  const epochs = state.epoch + 1;
   const { trainSize, batchSize, dropLast, accumulation } = now;
+  const within = (state.within as { batches?: unknown } | undefined)?.batches;
+  const trained = typeof within === "number" ? within : 0;
+  const withinSteps = Math.ceil(trained / accumulation);
+  const epochs = state.epoch + 1;
+  const expected = epochs * perEpoch + withinSteps;
+  const fits = trained < batchesPerEpoch(trainSize, batchSize, dropLast, accumulation);
+  // no step an epoch: the loader refuses such a run, saying why
+  if (perEpoch === 0 || (fits && state.step === expected)) return;
+  const { runId, dir } = run;
   const where = `${dir}/checkpoints/last.ckpt`;
   const fresh = `start a new run from its config: \`anneal train -c ${dir}/config.json\``;
   const before = stepsPerEpochBefore(now);
-  if (dropLast && accumulation > 1 && state.step === epochs * before) {
-    const batches = Math.floor(trainSize / batchSize);
+  if (trained === 0 && dropLast && accumulation > 1 && state.step === epochs * before) {
+    const whole = Math.floor(trainSize / batchSize);
     throw new AnnealError(
       "checkpoint",
       `Cannot resume run '${runId}': its checkpoint was written by an older anneal, whose epochs ` +
         `took ${before} steps (step ${state.step} after epoch ${state.epoch}), and this one ` +
-        `takes ${perEpoch}: of the ${batches} batches of ${batchSize} that data.dropLast makes ` +
-        `of the ${trainSize} training samples, the ${batches % accumulation} that do not fill a ` +
+        `takes ${perEpoch}: of the ${whole} batches of ${batchSize} that data.dropLast makes ` +
+        `of the ${trainSize} training samples, the ${whole % accumulation} that do not fill a ` +
         `step of gradientAccumulation ${accumulation} are now dropped too, where the older one ` +
         `took one more, shorter step over them. Resumed, every later step would get a learning ` +
         `rate planned for another step (the schedule and its total steps are planned from the ` +
@@ -80,15 +85,22 @@ export function checkResumedSteps(
       },
     );
   }
+  const ended = `${epochs} epoch${epochs === 1 ? "" : "s"} of ${perEpoch} steps`;
+  const position = trained === 0
+    ? `at step ${state.step} after epoch ${state.epoch}, not at step ${expected} (${ended}), ` +
+      "where that epoch ends"
+    : !fits
+    ? `at step ${state.step}, ${trained} batches into epoch ${epochs}, more batches than an ` +
+      "epoch holds"
+    : `at step ${state.step}, ${trained} batches into epoch ${epochs}, not at step ${expected} ` +
+      `(${ended}, then ${withinSteps}), where those batches end`;
   throw new AnnealError(
     "checkpoint",
-    `Cannot resume run '${runId}': its checkpoint is at step ${state.step} after epoch ` +
-      `${state.epoch}, not at step ${epochs * perEpoch} (${epochs} epochs of ${perEpoch} ` +
-      `steps), where that epoch ends as this run makes its epochs now (${trainSize} training ` +
-      `samples, batchSize ${batchSize}, gradientAccumulation ${accumulation}, dropLast ` +
-      `${dropLast}): its training data has changed since it was written, or the checkpoint is ` +
-      `not this run's. Resumed, every later step would get a learning rate planned for another ` +
-      "step",
+    `Cannot resume run '${runId}': its checkpoint is ${position} as this run makes its epochs ` +
+      `now (${trainSize} training samples, batchSize ${batchSize}, gradientAccumulation ` +
+      `${accumulation}, dropLast ${dropLast}): its training data has changed since it was ` +
+      `written, or the checkpoint is not this run's. Resumed, every later step would get a ` +
+      "learning rate planned for another step",
     {
       where,
       hint: `${fresh}; or, if the data changed by mistake, put the data it trained on back and ` +

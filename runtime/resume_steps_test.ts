@@ -32,3 +32,19 @@ Deno.test("checkResumedSteps passes a checkpoint at an epoch end, and refuses on
     /its training data has changed since it was written/,
   );
 });
+
+Deno.test("checkResumedSteps passes a checkpoint within an epoch at its batches' steps past the epoch end before, and refuses one elsewhere", () => {
+  const totals = { sums: [0, 0], samples: 0 };
+  // 24 batches of 8 an epoch (dropLast, groups of 4): 6 steps; 8 batches into epoch 1 is step 8
+  checkResumedSteps({ epoch: 0, step: 8, within: { batches: 8, totals } }, now, run);
+  // a stop in the first epoch: no epoch before it
+  checkResumedSteps({ epoch: -1, step: 1, within: { batches: 4, totals } }, now, run);
+  assert.throws(
+    () => checkResumedSteps({ epoch: 0, step: 9, within: { batches: 8, totals } }, now, run),
+    /its checkpoint is at step 9, 8 batches into epoch 1, not at step 8 \(1 epoch of 6 steps, then 2\), where those batches end .*its training data has changed/,
+  );
+  assert.throws(
+    () => checkResumedSteps({ epoch: 0, step: 12, within: { batches: 24, totals } }, now, run),
+    /24 batches into epoch 1, more batches than an epoch holds/,
+  );
+});

@@ -431,7 +431,9 @@ async function supervise(
     where: (error instanceof AnnealError ? error.where : undefined) ?? `${runDir}/checkpoints`,
   });
   /** Whether the run has a checkpoint to resume from. */
-  const checkpointed = () => firstWritten || resumeState !== undefined;
+  const checkpointed = () => firstWritten || lastQueued || resumeState !== undefined;
+  /** The trainer sent a checkpoint for `last.ckpt` (its write may still be on its way). */
+  let lastQueued = false;
   let firstWritten = false;
   const checkpoints = new CheckpointWriter({
     onError: (error) => {
@@ -677,6 +679,7 @@ async function supervise(
     } else if (message.type === "actor.checkpoint") {
       const state = message.state as CheckpointState;
       const weights = message.weights as WeightMap;
+      if (message.files.includes("last")) lastQueued = true;
       for (const file of message.files) {
         checkpoints.queue(`${runDir}/checkpoints/${file}.ckpt`, state, weights);
       }
@@ -691,8 +694,8 @@ async function supervise(
           ...result,
           hint: result.status !== "interrupted"
             ? result.hint
-            : result.epochs === 0 && !resumeState
-            ? "it ended before its first epoch's checkpoint: start it again"
+            : !checkpointed()
+            ? "it ended before its first checkpoint: start it again"
             : `resume it: \`${resumeCommand(runId, config.runsDir)}\``,
           seconds: (performance.now() - startedAt) / 1000,
         });
@@ -801,8 +804,10 @@ function endedRun(
   state: ResumeState,
   summary: Record<string, unknown> | undefined,
 ): RunResult | undefined {
-  const atEnd = state.epoch + 1 >= config.epochs ||
-    (config.maxSteps !== undefined && state.step >= config.maxSteps);
+  // (a checkpoint within an epoch is never at the last epoch's end)
+  const lastEpoch = state.epoch + 1 >= config.epochs;
+  const budgetTaken = config.maxSteps !== undefined && state.step >= config.maxSteps;
+  const atEnd = lastEpoch || budgetTaken;
   const status = summary?.status;
   if (!atEnd || (status !== "completed" && status !== "stopped" && status !== "diverged")) {
     return undefined;
@@ -812,7 +817,9 @@ function endedRun(
     runDir,
     status,
     reason: `nothing to resume: the run already ended (${summary!.stopReason ?? status}); ` +
-      `to train it longer, resume it with more epochs than ${config.epochs} (--epochs N)`,
+      (budgetTaken
+        ? `it took its maxSteps (${config.maxSteps}), which a resume keeps with its config`
+        : `to train it longer, resume it with more epochs than ${config.epochs} (--epochs N)`),
     hint: summary!.hint as string | undefined,
     epochs: (summary!.epochs as number | undefined) ?? state.epoch + 1,
     steps: (summary!.steps as number | undefined) ?? state.step,

@@ -1,0 +1,130 @@
+/**
+ * A run that stops within an epoch (its `maxSteps` or `maxWallTimeSeconds` reached, `stop()`, a
+ * signal) checkpoints where it stopped: its `last.ckpt` holds the weights its test pass is run on,
+ * and a resume goes on from that step exactly (the epoch's next batch, its sums so far), with
+ * the weights and metrics of a run never stopped.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { loadCheckpoint } from "../mod.ts";
+import type { RunConfigInput } from "../mod.ts";
+import { readNdjson, tempRunsDir, trainCollect } from "./_helpers.ts";
+
+/** A regression CSV of 64 rows and a test file of 16 in `dir`: 48 training samples, 16 held out. */
+async function csvData(dir: string) {
+  const rows = (n: number, offset: number) =>
+    "x,z,y\n" + Array.from({ length: n }, (_, i) => {
+      const x = ((i + offset) * 37 % 101) / 50 - 1, z = ((i + offset) * 59 % 97) / 48 - 1;
+      return `${x},${z},${(2 * x - z + 0.5).toFixed(4)}`;
+    }).join("\n") + "\n";
+  await Deno.writeTextFile(`${dir}/train.csv`, rows(64, 0));
+  await Deno.writeTextFile(`${dir}/test.csv`, rows(16, 500));
+  return {
+    kind: "csv" as const,
+    path: `${dir}/train.csv`,
+    testPath: `${dir}/test.csv`,
+    target: "y",
+    validationSplit: 0.25,
+  };
+}
+
+Deno.test("a run stopped by maxSteps within an epoch checkpoints there: its test metric is its last.ckpt's, and a resume redoes no step", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  // 48 training samples in batches of 16: 3 steps an epoch; step 5 is 2 steps into epoch 1
+  const config: RunConfigInput = {
+    backend: "cpu",
+    runsDir: dir,
+    epochs: 4,
+    batchSize: 16,
+    maxSteps: 5,
+    data: await csvData(dir),
+    model: { kind: "mlp", hidden: [8] },
+    optimizer: { name: "adam", lr: 0.01 },
+  };
+  const { result } = await trainCollect(config, { runId: "budget" });
+  assert.equal(result.status, "stopped", result.reason);
+  assert.equal(result.reason, "budget: reached maxSteps = 5");
+  assert.equal(result.steps, 5);
+  assert.ok(result.test, "the test split was evaluated");
+  const runDir = `${dir}/budget`;
+  const { state } = await loadCheckpoint(`${runDir}/checkpoints/last.ckpt`);
+  assert.equal(state.step, 5, "the last checkpoint is where the run stopped");
+  assert.equal(state.epoch, 0, "after epoch 0's end");
+  assert.equal((state.within as { batches: number }).batches, 2, "2 batches into epoch 1");
+
+  // nothing to resume: its budget is taken
+  const again = await trainCollect({ runsDir: dir }, { resume: "budget" });
+  assert.equal(again.result.status, "stopped");
+  assert.match(again.result.reason, /nothing to resume: .*it took its maxSteps \(5\)/);
+  assert.ok(!again.events.some((e) => e.type === "steps"));
+
+  // Killed after that checkpoint, before its end was recorded: the resume takes no step, and
+  // its test pass, run on the checkpoint's weights, gives the metric the run reported.
+  const summary = JSON.parse(await Deno.readTextFile(`${runDir}/summary.json`));
+  await Deno.writeTextFile(
+    `${runDir}/summary.json`,
+    JSON.stringify({ ...summary, status: "failed" }),
+  );
+  const finished = await trainCollect({ runsDir: dir }, { resume: "budget" });
+  assert.equal(finished.result.status, "stopped", finished.result.reason);
+  assert.ok(!finished.events.some((e) => e.type === "steps"), "no step was taken again");
+  assert.equal(finished.result.steps, 5);
+  assert.deepEqual(finished.result.test, result.test);
+  const steps = await readNdjson(`${runDir}/steps.ndjson`);
+  assert.deepEqual(steps.map((s) => s.step), [0, 1, 2, 3, 4]);
+});
+
+Deno.test("a run stopped by its wall-time budget within an epoch resumes exactly: the weights and metrics of a run never stopped", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  // a wide MLP on 1000 samples (about a second an epoch on the CPU, 47 steps), adam under
+  // plateau (its state moves at epoch ends), a validation split
+  const config: RunConfigInput = {
+    backend: "cpu",
+    runsDir: dir,
+    epochs: 4,
+    batchSize: 16,
+    data: { kind: "synthetic-linear", n: 1000, validationSplit: 0.25 },
+    model: { kind: "mlp", hidden: [256, 256] },
+    optimizer: { name: "adam", lr: 0.001 },
+    scheduler: { name: "plateau", patience: 0, factor: 0.5 },
+  };
+  const straight = await trainCollect(config, { runId: "straight" });
+  assert.equal(straight.result.status, "completed", straight.result.reason);
+
+  // the same run with a budget of half a second, resumed until it completes (each resume gets
+  // as long again)
+  const first = await trainCollect({ ...config, maxWallTimeSeconds: 0.5 }, { runId: "budget" });
+  let result = first.result;
+  let within = 0;
+  for (let round = 0; result.status === "stopped" && round < 60; round++) {
+    assert.match(result.reason, /budget: reached maxWallTimeSeconds = 0.5/);
+    const { state } = await loadCheckpoint(`${dir}/budget/checkpoints/last.ckpt`);
+    assert.equal(state.step, result.steps, "the last checkpoint is where it stopped");
+    if (state.within !== undefined) within++;
+    result = (await trainCollect({ runsDir: dir }, { resume: "budget" })).result;
+  }
+  assert.equal(result.status, "completed", result.reason);
+  assert.ok(within > 0, "a stop within an epoch was resumed");
+
+  const a = await loadCheckpoint(`${dir}/straight/checkpoints/last.ckpt`);
+  const b = await loadCheckpoint(`${dir}/budget/checkpoints/last.ckpt`);
+  for (const [name, weight] of Object.entries(a.weights)) {
+    assert.deepEqual(
+      Array.from(b.weights[name].values),
+      Array.from(weight.values),
+      `${name} differs`,
+    );
+  }
+  const strip = (records: Record<string, number>[]) =>
+    records.map(({ seconds: _, ...rest }) => rest);
+  assert.deepEqual(
+    strip(await readNdjson(`${dir}/budget/epochs.ndjson`)),
+    strip(await readNdjson(`${dir}/straight/epochs.ndjson`)),
+  );
+  const steps = await readNdjson(`${dir}/budget/steps.ndjson`);
+  const straightSteps = await readNdjson(`${dir}/straight/steps.ndjson`);
+  assert.deepEqual(steps, straightSteps, "each step once, with the same loss and rate");
+});
