@@ -73,6 +73,8 @@ export interface TrainerResult {
   status: "completed" | "stopped" | "diverged" | "interrupted";
   reason: string;
   hint?: string;
+  /** Where `status` is `stopped`: by a stop asked for (true), or by the run itself (false). */
+  stopRequested?: boolean;
   epochs: number;
   steps: number;
   bestEpoch: number | null;
@@ -399,6 +401,8 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   let status: TrainerResult["status"] = "completed";
   let reason = `finished ${config.epochs} epoch${config.epochs === 1 ? "" : "s"}`;
   let hint: string | undefined;
+  /** The stop was asked for (a user, a sweep), not early stopping's or a budget's. */
+  let stopRequested = false;
   let metrics: Record<string, number> = {};
   let window: WindowEntry[] = [];
   let record = newRecord(epoch, engine.metrics);
@@ -822,6 +826,10 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       if (requested || budget) {
         status = requested && context.interruptRequested() ? "interrupted" : "stopped";
         reason = requested ?? budget!;
+        // a resume goes on after a stop asked for, and after the wall-time budget, which counts
+        // per process (a job's time limit); not after maxSteps, a budget of the run's own
+        stopRequested = requested !== undefined ||
+          config.maxSteps === undefined || step < config.maxSteps;
         if (batchIndex < info.batchesPerEpoch) {
           await flush();
           stoppedWithin = batchIndex;
@@ -964,6 +972,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     status,
     reason,
     hint,
+    ...(status === "stopped" && { stopRequested }),
     epochs: epochsRun,
     steps: step,
     bestEpoch,

@@ -78,6 +78,8 @@ export interface RunSummary {
   status: RunStatus;
   /** Why the run ended, in words. */
   stopReason?: string;
+  /** Where `status` is `stopped`: asked for (a user, a sweep), or by the run itself (false). */
+  stopRequested?: boolean;
   /** What to do about it. */
   hint?: string;
   /** Zero-based epoch with the best monitored metric. */

@@ -83,6 +83,12 @@ export interface RunResult {
   reason: string;
   /** What to do about it, when the run did not complete. */
   hint?: string;
+  /**
+   * When `status` is `stopped`: true where {@linkcode TrainingRun.stop} stopped it (a user, a
+   * sweep pruning its trial), false where the run stopped itself (early stopping, a budget). A
+   * resume continues a run stopped so, and leaves one that stopped itself as it is.
+   */
+  stopRequested?: boolean;
   /** The actor that failed, when `status` is `failed`. */
   failedActor?: ActorName;
   /**
@@ -115,7 +121,8 @@ export interface TrainOptions {
    * config saved in its directory. The config passed to `train` may raise `epochs` (the run
    * trains on to that many; the schedule stays as saved); any other field it sets must equal the
    * saved one, or the resume is refused naming it. A run that already ended with nothing left to
-   * train is left untouched: its recorded result comes back, with `reason` saying so.
+   * train (at its last epoch, or stopped by early stopping, a budget or a divergence, its `epochs`
+   * not raised) is left untouched: its recorded result comes back, with `reason` saying so.
    */
   resume?: string;
   /** The run's id (default: a timestamp, prefixed with the config's `name`). */
@@ -315,7 +322,10 @@ async function supervise(
       summary: await readJsonIfAny(`${runDir}/summary.json`),
       meta: await readJsonIfAny(`${runDir}/meta.json`),
     };
-    const ended = endedRun(config, runId, runDir, resumeState, before.summary);
+    const ended = endedRun(config, { runId, runDir, raised: savedEpochs !== undefined }, {
+      state: resumeState,
+      summary: before.summary,
+    });
     if (ended) {
       // Nothing left to train, and the record says how it ended: it is left as it is.
       queue.push({
@@ -503,6 +513,7 @@ async function supervise(
     Object.assign(summary, {
       status: result.status,
       stopReason: result.reason,
+      stopRequested: result.stopRequested,
       hint: result.hint,
       failedActor: result.failedActor,
       where: result.where,
@@ -793,42 +804,54 @@ interface ResumeState {
 }
 
 /**
- * The result of a run that has nothing left to train (its last checkpoint is at its last epoch,
- * or at its step budget) and whose summary says how it ended; `undefined` when there is more to
- * train, or its end was never recorded (killed, interrupted, failed: then the trainer finishes it).
+ * The result of a run that has nothing left to train, as its summary records it; `undefined`
+ * when there is more to train, or its end was never recorded (killed, interrupted, failed: then
+ * the trainer finishes it). Nothing is left at its last epoch, at its maxSteps, or, its epochs not
+ * `raised`, where it stopped itself (early stopping, maxWallTimeSeconds, a divergence): resumed,
+ * it would train on past its own end (early stopping's, by at least one epoch). A run stopped at
+ * its caller's request goes on, as does one whose record does not say who stopped it (an older
+ * anneal's).
  */
 function endedRun(
   config: RunConfig,
-  runId: string,
-  runDir: string,
-  state: ResumeState,
-  summary: Record<string, unknown> | undefined,
+  run: { runId: string; runDir: string; raised: boolean },
+  recorded: { state: ResumeState; summary: Record<string, unknown> | undefined },
 ): RunResult | undefined {
-  // (a checkpoint within an epoch is never at the last epoch's end)
-  const lastEpoch = state.epoch + 1 >= config.epochs;
-  const budgetTaken = config.maxSteps !== undefined && state.step >= config.maxSteps;
-  const atEnd = lastEpoch || budgetTaken;
+  const { runId, runDir, raised } = run;
+  const { state, summary } = recorded;
   const status = summary?.status;
-  if (!atEnd || (status !== "completed" && status !== "stopped" && status !== "diverged")) {
+  if (!summary || (status !== "completed" && status !== "stopped" && status !== "diverged")) {
     return undefined;
   }
+  const spent = config.maxSteps !== undefined &&
+    Math.max(state.step, Number(summary.steps) || 0) >= config.maxSteps;
+  const atEnd = state.epoch + 1 >= config.epochs || spent;
+  const stoppedItself = status === "diverged" ||
+    (status === "stopped" && summary.stopRequested === false);
+  if (!atEnd && !(stoppedItself && !raised)) return undefined;
+  const goOn = status === "diverged"
+    ? "resumed with the same settings, it would most likely diverge again: start a new run " +
+      `from ${runDir}/config.json with the change its hint says`
+    : spent
+    ? `its maxSteps (${config.maxSteps}) is spent, and a resume cannot raise it: for more ` +
+      `steps, start a new run from its config (\`anneal train -c ${runDir}/config.json --set ` +
+      `maxSteps=N\`)`
+    : `to train it longer, resume it with more epochs than ${config.epochs} (--epochs N)`;
   return {
     runId,
     runDir,
     status,
-    reason: `nothing to resume: the run already ended (${summary!.stopReason ?? status}); ` +
-      (budgetTaken
-        ? `it took its maxSteps (${config.maxSteps}), which a resume keeps with its config`
-        : `to train it longer, resume it with more epochs than ${config.epochs} (--epochs N)`),
-    hint: summary!.hint as string | undefined,
-    epochs: (summary!.epochs as number | undefined) ?? state.epoch + 1,
-    steps: (summary!.steps as number | undefined) ?? state.step,
-    bestEpoch: (summary!.bestEpoch as number | null | undefined) ?? null,
-    metrics: (summary!.metrics as Record<string, number> | undefined) ?? state.metrics ?? {},
-    test: summary!.test as Record<string, number> | undefined,
-    backend: summary!.backend as string | undefined,
-    seconds: (summary!.seconds as number | undefined) ?? 0,
-    diagnosis: summary!.diagnosis as Diagnosis | undefined,
+    reason: `nothing to resume: the run already ended (${summary.stopReason ?? status}); ${goOn}`,
+    hint: summary.hint as string | undefined,
+    stopRequested: summary.stopRequested as boolean | undefined,
+    epochs: (summary.epochs as number | undefined) ?? state.epoch + 1,
+    steps: (summary.steps as number | undefined) ?? state.step,
+    bestEpoch: (summary.bestEpoch as number | null | undefined) ?? null,
+    metrics: (summary.metrics as Record<string, number> | undefined) ?? state.metrics ?? {},
+    test: summary.test as Record<string, number> | undefined,
+    backend: summary.backend as string | undefined,
+    seconds: (summary.seconds as number | undefined) ?? 0,
+    diagnosis: summary.diagnosis as Diagnosis | undefined,
   };
 }
 

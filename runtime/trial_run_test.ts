@@ -1,17 +1,18 @@
 import assert from "node:assert/strict";
 import { cp } from "node:fs/promises";
 import { openStorage, parseConfig, runSweep } from "../mod.ts";
-import type { RunConfig, TrialRunStart } from "../mod.ts";
+import type { RunConfig, TrialParams, TrialRunStart } from "../mod.ts";
 import { resumableRun } from "./trial_run.ts";
 
-/** A sweep of one trial of 3 short epochs on the CPU, its runs in `dir`. */
-function sweepConfig(dir: string): RunConfig {
+/** A sweep of one trial of 3 short epochs on the CPU, its runs in `dir`; `base` changes it. */
+function sweepConfig(dir: string, base: Record<string, unknown> = {}): RunConfig {
   return parseConfig({
     name: "tr",
     backend: "cpu",
     epochs: 3,
     runsDir: dir,
     data: { kind: "synthetic-linear", n: 96, validationSplit: 0.25 },
+    ...base,
     sweep: {
       space: { "optimizer.lr": { type: "choice", values: [0.05] } },
       metric: "valLoss",
@@ -21,8 +22,8 @@ function sweepConfig(dir: string): RunConfig {
 }
 
 /** Runs the sweep's one trial to its end; its run's directory and value. */
-async function finishedTrial(dir: string) {
-  const result = await runSweep(sweepConfig(dir), { storage: `${dir}/sweeps.db` });
+async function finishedTrial(dir: string, base?: Record<string, unknown>) {
+  const result = await runSweep(sweepConfig(dir, base), { storage: `${dir}/sweeps.db` });
   const [trial] = result.trials;
   assert.equal(trial.state, "COMPLETE");
   assert.ok(trial.runDir?.startsWith("/"), "the trial's run is recorded, as an absolute path");
@@ -167,6 +168,60 @@ Deno.test("a sweep's retries continue the run of the trial they retry, or start 
       // the same config and seed from scratch: the first trial's value again
       assert.equal(trial.value, value, label);
     }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** A retry of trial `params` queued in the study `tr` of `dir`, its trial's run `runDir`. */
+async function queueRetry(dir: string, params: TrialParams, runDir: string) {
+  const storage = await openStorage(`sqlite:${dir}/sweeps.db`);
+  try {
+    const study = await storage.loadStudy("tr");
+    const trial = await storage.createTrial(study.id, { params, claimBy: "stopped" });
+    await storage.setTrialRun(trial!.id, runDir);
+    const { retried } = await storage.interruptTrial(trial!.id, "interrupted (SIGINT)");
+    return retried[0].number;
+  } finally {
+    await storage.close();
+  }
+}
+
+/** The files of a run's record, to tell whether it was touched. */
+async function records(runDir: string): Promise<Record<string, string>> {
+  const files: Record<string, string> = {};
+  for (const name of ["summary.json", "epochs.ndjson", "steps.ndjson", "config.json"]) {
+    files[name] = await Deno.readTextFile(`${runDir}/${name}`);
+  }
+  return files;
+}
+
+Deno.test("a retry of a trial whose run had ended (early stopping) takes that run's result, training nothing", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // no improvement is ever large enough: early stopping ends each run after epoch 1, of 3
+    const base = { earlyStopping: { patience: 1, minDelta: 1000 } };
+    const { runDir, value, params } = await finishedTrial(dir, base);
+    const summary = JSON.parse(await Deno.readTextFile(`${runDir}/summary.json`));
+    assert.equal(summary.status, "stopped");
+    assert.equal(summary.epochs, 2);
+    // the worker killed as its trial's run had ended, before the trial was recorded COMPLETE
+    const ended = await copyRun(runDir, "trial-9-ended");
+    const before = await records(ended);
+    const retry = await queueRetry(dir, params, ended);
+    const starts: TrialRunStart[] = [];
+    const result = await runSweep(sweepConfig(dir, base), {
+      storage: `${dir}/sweeps.db`,
+      onTrialRun: (start) => starts.push(start),
+    });
+    assert.deepEqual(starts.map(({ trial, resumed }) => ({ trial, resumed })), [
+      { trial: retry, resumed: true },
+    ]);
+    const trial = result.trials.find((t) => t.number === retry)!;
+    assert.equal(trial.state, "COMPLETE");
+    assert.equal(trial.value, value, "the value of the run as it ended");
+    assert.deepEqual([...trial.intermediate.keys()], [0, 1]);
+    assert.deepEqual(await records(ended), before, "no epoch trained, no record touched");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

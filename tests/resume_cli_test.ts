@@ -6,6 +6,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { cp } from "node:fs/promises";
 import { train } from "../mod.ts";
 import { anneal, readNdjson, resumeRun, signalWhen, tempRunsDir } from "./_helpers.ts";
 
@@ -61,6 +62,89 @@ Deno.test("--resume of a completed run leaves every record as it was and says th
   const summary = JSON.parse(before["summary.json"]);
   assert.equal(summary.epochs, 3);
   assert.ok(Object.keys(summary.metrics).length > 0);
+});
+
+Deno.test("--resume of a run that stopped itself (early stopping, maxSteps, a divergence) leaves it as it is; one stopped by run.stop() trains on", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const config = await csvConfig(dir, 5);
+  // no improvement is ever large enough: early stopping ends the run after epoch 1, of 5
+  const early = await anneal(
+    "train",
+    "-c",
+    config,
+    "--set",
+    "earlyStopping.patience=1",
+    "--set",
+    "earlyStopping.minDelta=1000",
+    "--no-progress",
+  );
+  assert.equal(early.code, 0, early.stderr);
+  assert.match(early.stdout, /stopped: early stopping: valLoss did not improve for 1 epochs/);
+  const runDir = early.stdout.match(/run record: (\S+)/)![1];
+  const before = await snapshot(runDir);
+  const again = await resumeRun(runDir.split("/").pop()!, dir);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(
+    again.stdout,
+    /stopped: nothing to resume: the run already ended \(early stopping: valLoss did not improve for 1 epochs .*\); to train it longer, resume it with more epochs than 5 \(--epochs N\) \(2 epochs, 8 steps, /,
+  );
+  assert.doesNotMatch(again.stdout, /Epoch 2/);
+  assert.deepEqual(await snapshot(runDir), before, "no record was touched, no epoch trained");
+
+  // Through the API. Its maxSteps spent partway through epoch 1 (4 steps an epoch): its last
+  // checkpoint is epoch 0's, and a resume would train the steps to maxSteps again.
+  const saved = JSON.parse(await Deno.readTextFile(config));
+  const withBudget = { ...saved, maxSteps: 6 };
+  const budget = await train(withBudget).result;
+  assert.equal(budget.status, "stopped", budget.reason);
+  assert.equal(budget.stopRequested, false);
+  const budgetBefore = await snapshot(budget.runDir);
+  const budgetAgain = await train(withBudget, { resume: budget.runId }).result;
+  assert.equal(budgetAgain.status, "stopped");
+  assert.match(
+    budgetAgain.reason,
+    /^nothing to resume: the run already ended \(budget: reached maxSteps = 6\); its maxSteps \(6\) is spent, and a resume cannot raise it: for more steps, start a new run from its config \(`anneal train -c .*\/config\.json --set maxSteps=N`\)$/,
+  );
+  assert.equal(budgetAgain.steps, 6);
+  assert.deepEqual(await snapshot(budget.runDir), budgetBefore, "no step trained again");
+
+  // Stopped by run.stop() after its first epoch: not over, a resume trains it to its end.
+  const run = train(saved);
+  for await (const event of run.events()) if (event.type === "epoch") run.stop("enough for now");
+  const stopped = await run.result;
+  assert.equal(stopped.status, "stopped");
+  assert.equal(stopped.stopRequested, true);
+  assert.ok(stopped.epochs < 5, String(stopped.epochs));
+  const summary = JSON.parse(await Deno.readTextFile(`${stopped.runDir}/summary.json`));
+  assert.equal(summary.stopRequested, true, "the record says who stopped it");
+  // as the record of a run that diverged after its checkpoint (the loss rising at the next
+  // epoch's end) says: resumed, it would go on from before the divergence with the same settings
+  const diverged = `${dir}/diverged`;
+  await cp(stopped.runDir, diverged, { recursive: true });
+  await Deno.writeTextFile(
+    `${diverged}/summary.json`,
+    JSON.stringify({
+      ...summary,
+      status: "diverged",
+      stopReason: "training diverged: loss 41.2 at epoch 1 is over 10x its first value 4.1",
+      stopRequested: undefined,
+      hint: "learning rate too high: divide by 10 (--set optimizer.lr=0.001)",
+    }),
+  );
+  const divergedBefore = await snapshot(diverged);
+  const divergedAgain = await train(saved, { resume: "diverged" }).result;
+  assert.equal(divergedAgain.status, "diverged");
+  assert.match(
+    divergedAgain.reason,
+    /^nothing to resume: the run already ended \(training diverged: .*\); resumed with the same settings, it would most likely diverge again: start a new run from .*diverged\/config\.json with the change its hint says$/,
+  );
+  assert.match(divergedAgain.hint ?? "", /divide by 10/);
+  assert.deepEqual(await snapshot(diverged), divergedBefore, "no record was touched");
+
+  const resumed = await train(saved, { resume: stopped.runId }).result;
+  assert.equal(resumed.status, "completed", resumed.reason);
+  assert.equal(resumed.epochs, 5);
 });
 
 Deno.test("--resume refuses options that would change the run's config, naming them", async () => {
