@@ -13,7 +13,7 @@ import {
   type RunConfig,
   type RunConfigInput,
 } from "../config.ts";
-import { AnnealError, deserializeError } from "../errors.ts";
+import { AnnealError, deserializeError, type ErrorCode } from "../errors.ts";
 import type { ActorName, Init, SupervisorInbox } from "../actors/protocol.ts";
 import { actorPermissions, narrowActorPermissions } from "./actor_permissions.ts";
 import {
@@ -91,6 +91,11 @@ export interface RunResult {
   stopRequested?: boolean;
   /** The actor that failed, when `status` is `failed`. */
   failedActor?: ActorName;
+  /**
+   * The kind of its error (an {@linkcode AnnealError}'s `code`), when `status` is `failed` by an
+   * error an actor threw: `checkpoint` where a resume was refused on the data it loaded.
+   */
+  code?: ErrorCode;
   /**
    * Where the failure is, when the failing actor said: a data file's `file:line`, a config field,
    * a checkpoint's path (also at the end of `reason`).
@@ -549,12 +554,19 @@ async function supervise(
     finish(result);
   };
 
-  const fail = (actor: ActorName, message: string, hint?: string, where?: string) =>
+  const fail = (
+    actor: ActorName,
+    message: string,
+    hint?: string,
+    where?: string,
+    code?: ErrorCode,
+  ) =>
     end({
       runId,
       runDir,
       status: "failed",
       reason: `actor '${actor}' failed: ${message}${where ? ` (at ${where})` : ""}`,
+      code,
       hint: hint ??
         (checkpointed()
           ? `the last checkpoint is kept in ${runDir}/checkpoints; fix the cause, then \`${
@@ -628,7 +640,7 @@ async function supervise(
       const error = deserializeError(message.error);
       // a config the run cannot train, found once its data is loaded: refused, as a config is
       if (!planned && error.code === "config") refuse(error);
-      else fail(actor, error.message, error.hint, error.where);
+      else fail(actor, error.message, error.hint, error.where, error.code);
     } else if (message.type === "actor.event") {
       const event = message.event as RunEvent;
       if (event.type === "steps") {

@@ -90,8 +90,8 @@ export interface SweepOptions {
   /**
    * Called when a retry (of a trial interrupted, or of a dead worker's) starts its run: it
    * continues the run of the trial it retries from its last checkpoint, or, where that run
-   * cannot be resumed (no checkpoint yet, a damaged one, its directory gone), trains a new one,
-   * with the reason.
+   * cannot be resumed (no checkpoint yet, a damaged one, its directory gone, its data changed
+   * since), trains a new one, with the reason.
    */
   onTrialRun?: (start: TrialRunStart, definition: StudyDefinition) => void;
   /**

@@ -39,8 +39,7 @@ export interface ResumableRun {
 }
 
 /** `Cannot resume run 'ID': x` or `Cannot resume run 'ID' with x` as `x`. */
-const detail = (error: AnnealError) =>
-  error.message.replace(/^Cannot resume run '[^']*'(: | with )/, "");
+const detail = (message: string) => message.replace(/^Cannot resume run '[^']*'(: | with )/, "");
 
 /**
  * Whether the run in `runDir` (recorded by the trial a retry retries) can be continued with the
@@ -69,11 +68,11 @@ export async function resumableRun(
       resumedConfig(saved, { ...config, name, runsDir: undefined }, runId, runDir);
     } catch (error) {
       if (!(error instanceof AnnealError)) throw error;
-      return `its config is not the trial's: ${detail(error)}`;
+      return `its config is not the trial's: ${detail(error.message)}`;
     }
   } catch (error) {
     if (!(error instanceof AnnealError)) throw error;
-    return `its config cannot be read: ${detail(error)}`;
+    return `its config cannot be read: ${detail(error.message)}`;
   }
   let epoch: number, step: number;
   try {
@@ -179,23 +178,37 @@ async function trainRun(
       run.stop("pruned by the sweep");
     }
   };
+  const trial = context.number;
+  let resumedFrom: { runDir: string; epoch: number; step: number } | undefined;
+  /** The resume went ahead: the trainer took its checkpoint, or the run had ended. */
+  let continued = false;
+  // The epochs before the checkpoint count as the trial's own, as they would have. They are
+  // told, and the resume announced, once it goes ahead (the trainer took the checkpoint on the
+  // data it loaded, or the run had ended): a resume the trainer turns down starts over instead.
+  const resumeGoesOn = async () => {
+    if (continued || !resumable || !resumedFrom) return;
+    continued = true;
+    training.onStart?.({ trial, resumed: true, ...resumedFrom });
+    for (const record of resumable.epochs) {
+      if (!pruned && record.epoch <= resumedFrom.epoch) {
+        await epochEnded(record.epoch, metricOf(record, metric));
+      }
+    }
+  };
   try {
     for await (const event of run.events()) {
       if (event.type === "run.started") {
         started = true;
         const runDir = resolve(event.runDir);
         await context.recordRun(runDir);
-        const trial = context.number;
-        const from = event.resumedFrom;
         if (anew) training.onStart?.({ trial, resumed: false, runDir, ...anew });
-        if (!resumable || !from) continue;
-        training.onStart?.({ trial, resumed: true, runDir, epoch: from.epoch, step: from.step });
-        // the epochs before the checkpoint count as the trial's own, as they would have
-        for (const record of resumable.epochs) {
-          if (!pruned && record.epoch <= from.epoch) {
-            await epochEnded(record.epoch, metricOf(record, metric));
-          }
-        }
+        if (event.resumedFrom) resumedFrom = { runDir, ...event.resumedFrom };
+      }
+      if (
+        event.type === "plan" ||
+        (event.type === "run.finished" && event.result.status !== "failed")
+      ) {
+        await resumeGoesOn();
       }
       if (event.type !== "epoch" || pruned) continue;
       if (!(metric in event.metrics)) {
@@ -225,6 +238,11 @@ async function trainRun(
     // a resume turned down before the run started (its lock held by a run still stopping)
     if (resumable && !started && error instanceof AnnealError) return { refused: error.message };
     throw error;
+  }
+  // a resume the trainer turned down on the data it loaded (changed since the checkpoint), before
+  // it trained a step
+  if (resumable && !continued && finished.status === "failed" && finished.code === "checkpoint") {
+    return { refused: detail(finished.reason.replace(/^actor '[^']*' failed: /, "")) };
   }
   // (an interrupted run's best is of the epochs it got to: not the trial's value)
   if (

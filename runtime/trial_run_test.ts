@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { cp } from "node:fs/promises";
-import { openStorage, parseConfig, runSweep } from "../mod.ts";
+import { resolve } from "node:path";
+import { openStorage, parseConfig, runSweep, train } from "../mod.ts";
 import type { RunConfig, TrialParams, TrialRunStart } from "../mod.ts";
+import { readRun } from "../report/records.ts";
+import { trialConfig } from "./sweep.ts";
 import { resumableRun } from "./trial_run.ts";
 
 /** A sweep of one trial of 3 short epochs on the CPU, its runs in `dir`; `base` changes it. */
@@ -222,6 +225,81 @@ Deno.test("a retry of a trial whose run had ended (early stopping) takes that ru
     assert.equal(trial.value, value, "the value of the run as it ended");
     assert.deepEqual([...trial.intermediate.keys()], [0, 1]);
     assert.deepEqual(await records(ended), before, "no epoch trained, no record touched");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** A CSV of 96 rows of `y = 2x - z + 0.5`; `shift` moves every target (the same rows, other values). */
+async function writeCsv(path: string, shift = 0) {
+  const rows = Array.from({ length: 96 }, (_, i) => {
+    const x = (i * 37 % 101) / 50 - 1, z = (i * 59 % 97) / 48 - 1;
+    return `${x},${z},${(2 * x - z + 0.5 + shift).toFixed(4)}`;
+  });
+  await Deno.writeTextFile(path, `x,z,y\n${rows.join("\n")}\n`);
+}
+
+Deno.test("a retry whose run's data changed since starts over in a new run, saying why; one whose data is gone fails, starting nothing", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const csv = `${dir}/data.csv`;
+    await writeCsv(csv);
+    const base = { data: { kind: "csv", path: csv, target: "y", validationSplit: 0.25 } };
+    const { params, result } = await finishedTrial(dir, base);
+    // trials' runs interrupted after their first epoch (Ctrl-C), each resumable as it is
+    const interruptedRun = async (runId: string) => {
+      const config = { ...trialConfig(result.definition, params), runsDir: `${dir}/tr` };
+      const run = train(config, { runId });
+      for await (const event of run.events()) if (event.type === "epoch") run.interrupt("test");
+      assert.equal((await run.result).status, "interrupted");
+      assert.ok(typeof (await resumableRun(run.runDir, config)) !== "string");
+      return resolve(run.runDir);
+    };
+    const changed = await interruptedRun("trial-9-changed");
+    const retry = await queueRetry(dir, params, changed);
+    // the data edited in place since: the same rows, other values
+    await writeCsv(csv, 0.25);
+    const starts: TrialRunStart[] = [];
+    const onTrialRun = (start: TrialRunStart) => starts.push(start);
+    const after = await runSweep(sweepConfig(dir, base), {
+      storage: `${dir}/sweeps.db`,
+      onTrialRun,
+    });
+    assert.equal(starts.length, 1);
+    const [start] = starts;
+    assert.equal(start.trial, retry);
+    assert.equal(start.resumed, false, "its trainer turned the resume down: it starts over");
+    assert.equal((start as { previous?: string }).previous, changed);
+    assert.match(
+      (start as { reason: string }).reason,
+      /^its data is not the data it trained on \(SHA-256 [0-9a-f]{12}\.\.\. in .*meta\.json, [0-9a-f]{12}\.\.\. now\): a data file changed since/,
+    );
+    const trial = after.trials.find((t) => t.number === retry)!;
+    assert.equal(trial.state, "COMPLETE", String(trial.reason));
+    assert.equal(trial.runDir, start.runDir);
+    // the new run's epochs, all three of them, are the trial's values: none of the old run's
+    const epochs = (await readRun(start.runDir)).epochs;
+    assert.deepEqual(
+      [...trial.intermediate.entries()],
+      epochs.map((record) => [record.epoch, record.valLoss]),
+    );
+    assert.equal(trial.value, Math.min(...epochs.map((record) => record.valLoss as number)));
+
+    // the data gone: no new run could load it either, and the trial fails saying why
+    const gone = await interruptedRun("trial-9-gone");
+    const failing = await queueRetry(dir, params, gone);
+    await Deno.remove(csv);
+    starts.length = 0;
+    const failed = await runSweep(sweepConfig(dir, base), {
+      storage: `${dir}/sweeps.db`,
+      onTrialRun,
+    });
+    const lost = failed.trials.find((t) => t.number === failing)!;
+    assert.equal(lost.state, "FAILED");
+    assert.match(lost.reason ?? "", /actor .dataLoader. failed: Cannot open data file .*data\.csv/);
+    assert.deepEqual(starts.map((s) => s.resumed), [], "no run was started over");
+    const runs = await Array.fromAsync(Deno.readDir(`${dir}/tr`), (entry) => entry.name);
+    assert.equal(runs.filter((name) => name.startsWith(`trial-${failing}-`)).length, 0);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
