@@ -136,6 +136,9 @@ export async function trainTrial(training: TrialTraining): Promise<number> {
   throw new Error(outcome.refused);
 }
 
+/** How a resumed run that had ended comes back, finished before its trainer starts. */
+const ENDED = new Set(["completed", "stopped", "diverged"]);
+
 /** An epoch record's or event's value of `metric`; NaN where it holds none. */
 function metricOf(metrics: Record<string, number>, metric: string): number {
   const value = metrics[metric];
@@ -170,10 +173,10 @@ async function trainRun(
   let best: number | undefined;
   let pruned = false;
   let started = false;
-  const epochEnded = async (epoch: number, value: number) => {
+  const epochEnded = async (epoch: number, value: number, judge = true) => {
     const better = best === undefined || (direction === "minimize" ? value < best : value > best);
     if (Number.isFinite(value) && better) best = value;
-    if (await report(epoch, value)) {
+    if (await report(epoch, value, { judge })) {
       pruned = true;
       run.stop("pruned by the sweep");
     }
@@ -185,13 +188,15 @@ async function trainRun(
   // The epochs before the checkpoint count as the trial's own, as they would have. They are
   // told, and the resume announced, once it goes ahead (the trainer took the checkpoint on the
   // data it loaded, or the run had ended): a resume the trainer turns down starts over instead.
-  const resumeGoesOn = async () => {
+  // The pruner judges them against the study as it is now, as a new run's, but for a run that
+  // had ended: its result is taken as it is (the pruner let it run to its end).
+  const resumeGoesOn = async (ended: boolean) => {
     if (continued || !resumable || !resumedFrom) return;
     continued = true;
     training.onStart?.({ trial, resumed: true, ...resumedFrom });
     for (const record of resumable.epochs) {
       if (!pruned && record.epoch <= resumedFrom.epoch) {
-        await epochEnded(record.epoch, metricOf(record, metric));
+        await epochEnded(record.epoch, metricOf(record, metric), !ended);
       }
     }
   };
@@ -204,12 +209,8 @@ async function trainRun(
         if (anew) training.onStart?.({ trial, resumed: false, runDir, ...anew });
         if (event.resumedFrom) resumedFrom = { runDir, ...event.resumedFrom };
       }
-      if (
-        event.type === "plan" ||
-        (event.type === "run.finished" && event.result.status !== "failed")
-      ) {
-        await resumeGoesOn();
-      }
+      if (event.type === "plan") await resumeGoesOn(false);
+      if (event.type === "run.finished" && ENDED.has(event.result.status)) await resumeGoesOn(true);
       if (event.type !== "epoch" || pruned) continue;
       if (!(metric in event.metrics)) {
         throw new AnnealError(

@@ -304,3 +304,55 @@ Deno.test("a retry whose run's data changed since starts over in a new run, sayi
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("the pruner judges a resumed retry's epochs against the study as it is now; a run that had ended is taken as it ended, unjudged", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const sweep = {
+      space: { "optimizer.lr": { type: "choice", values: [0.05] } },
+      metric: "valLoss",
+      trials: 1,
+      pruner: "median",
+    };
+    // the study's first trial: nothing to compare it with, not pruned
+    const { runDir, value, params, result } = await finishedTrial(dir, { sweep });
+    // since then, five trials far better at every epoch have finished (the median pruner
+    // judges from its fifth finished trial on)
+    const storage = await openStorage(`sqlite:${dir}/sweeps.db`);
+    try {
+      const study = await storage.loadStudy("tr");
+      for (let i = 0; i < 5; i++) {
+        const better = await storage.createTrial(study.id, { params, claimBy: "elsewhere" });
+        for (const step of [0, 1, 2]) await storage.reportIntermediate(better!.id, step, 0);
+        await storage.completeTrial(better!.id, 0);
+      }
+    } finally {
+      await storage.close();
+    }
+    // a trial's run interrupted after its first epoch, and one killed as its run ended
+    const config = { ...trialConfig(result.definition, params), runsDir: `${dir}/tr` };
+    const run = train(config, { runId: "trial-9-cut" });
+    for await (const event of run.events()) {
+      if (event.type === "epoch") run.interrupt("test");
+    }
+    assert.equal((await run.result).status, "interrupted");
+    const cut = await queueRetry(dir, params, resolve(run.runDir));
+    const ended = await queueRetry(dir, params, await copyRun(runDir, "trial-9-ended"));
+    const after = await runSweep(sweepConfig(dir, { sweep }), { storage: `${dir}/sweeps.db` });
+    const trialOf = (number: number) => after.trials.find((t) => t.number === number)!;
+    // resumed, its epoch 0 is worse than the median of the trials finished now: pruned there,
+    // where its original was not (as a retry started over would be)
+    assert.equal(trialOf(cut).state, "PRUNED", String(trialOf(cut).reason));
+    assert.equal(trialOf(cut).prunedStep, 0);
+    assert.match(
+      trialOf(cut).reason ?? "",
+      /is worse than the median 0 of 6 completed trials at step 0/,
+    );
+    // nothing left to train: the run's result as it ended, its values recorded but not judged
+    assert.equal(trialOf(ended).state, "COMPLETE", String(trialOf(ended).reason));
+    assert.equal(trialOf(ended).value, value);
+    assert.deepEqual([...trialOf(ended).intermediate.keys()], [0, 1, 2]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

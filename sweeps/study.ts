@@ -16,8 +16,16 @@ import type { Params, SearchSpace } from "./space.ts";
 import type { Pruner } from "./pruners/types.ts";
 import type { Sampler } from "./samplers/types.ts";
 
-/** Records an intermediate value; resolves true when the trial should stop (pruned). */
-export type Report = (step: number, value: number) => Promise<boolean>;
+/**
+ * Records an intermediate value; resolves true when the trial should stop (pruned). With `judge:
+ * false` the pruner is not asked (a value of a run that had already ended: nothing is left to
+ * spare, and it was judged as it ran).
+ */
+export type Report = (
+  step: number,
+  value: number,
+  options?: { judge?: boolean },
+) => Promise<boolean>;
 
 /** What an objective knows about its trial. */
 export interface TrialContext {
@@ -308,12 +316,12 @@ async function runTrial(o: Resolved, study: Study, trial: Trial): Promise<Trial 
   if (o.interrupt?.aborted) interrupt();
   else o.interrupt?.addEventListener("abort", interrupt, { once: true });
   const intermediate = new Map<number, number>();
-  const report: Report = async (step, value) => {
+  const report: Report = async (step, value, options) => {
     // (an interrupted objective stops through its signal: it is not to read this as pruned)
     if (controller.signal.aborted) return interrupted === undefined;
     intermediate.set(step, value);
     await storage.reportIntermediate(trial.id, step, value);
-    if (!o.pruner) return false;
+    if (!o.pruner || options?.judge === false) return false;
     const others = (await storage.listTrials(study.id)).filter((t) => t.id !== trial.id);
     const verdict = o.pruner.shouldPrune(
       { id: trial.id, state: "RUNNING", intermediate },
