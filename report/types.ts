@@ -78,7 +78,7 @@ export interface RunSummary {
   status: RunStatus;
   /** Why the run ended, in words. */
   stopReason?: string;
-  /** Where `status` is `stopped`: asked for (a user, a sweep), or by the run itself (false). */
+  /** Where `status` is `stopped`: asked for (a user, a sweep) or by the wall-time budget (true: a resume goes on), or by the run itself (false). */
   stopRequested?: boolean;
   /** What to do about it. */
   hint?: string;

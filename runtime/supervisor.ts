@@ -85,8 +85,9 @@ export interface RunResult {
   hint?: string;
   /**
    * When `status` is `stopped`: true where {@linkcode TrainingRun.stop} stopped it (a user, a
-   * sweep pruning its trial), false where the run stopped itself (early stopping, a budget). A
-   * resume continues a run stopped so, and leaves one that stopped itself as it is.
+   * sweep pruning its trial) or `maxWallTimeSeconds` did (a budget of each process, as a job's
+   * time limit), false where the run stopped itself (early stopping, `maxSteps`). A resume
+   * continues a run stopped so, and leaves one that stopped itself as it is.
    */
   stopRequested?: boolean;
   /** The actor that failed, when `status` is `failed`. */
@@ -819,10 +820,10 @@ interface ResumeState {
  * The result of a run that has nothing left to train, as its summary records it; `undefined`
  * when there is more to train, or its end was never recorded (killed, interrupted, failed: then
  * the trainer finishes it). Nothing is left at its last epoch, at its maxSteps, or, its epochs not
- * `raised`, where it stopped itself (early stopping, maxWallTimeSeconds, a divergence): resumed,
- * it would train on past its own end (early stopping's, by at least one epoch). A run stopped at
- * its caller's request goes on, as does one whose record does not say who stopped it (an older
- * anneal's).
+ * `raised`, where it stopped itself (early stopping, maxSteps, a divergence): resumed, it would
+ * train on past its own end (early stopping's, by at least one epoch). A run stopped at its
+ * caller's request or by its wall-time budget (each process's) goes on, as does one whose record
+ * does not say who stopped it (an older anneal's).
  */
 function endedRun(
   config: RunConfig,

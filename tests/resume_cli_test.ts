@@ -80,14 +80,14 @@ Deno.test("--resume of a run that stopped itself (early stopping, maxSteps, a di
     "--no-progress",
   );
   assert.equal(early.code, 0, early.stderr);
-  assert.match(early.stdout, /stopped: early stopping: valLoss did not improve for 1 epochs/);
+  assert.match(early.stdout, /stopped: early stopping: valLoss did not improve for 1 epoch/);
   const runDir = early.stdout.match(/run record: (\S+)/)![1];
   const before = await snapshot(runDir);
   const again = await resumeRun(runDir.split("/").pop()!, dir);
   assert.equal(again.code, 0, again.stderr);
   assert.match(
     again.stdout,
-    /stopped: nothing to resume: the run already ended \(early stopping: valLoss did not improve for 1 epochs .*\); to train it longer, resume it with more epochs than 5 \(--epochs N\) \(2 epochs, 8 steps, /,
+    /stopped: nothing to resume: the run already ended \(early stopping: valLoss did not improve for 1 epoch .*\); to train it longer, resume it with more epochs than 5 \(--epochs N\) \(2 epochs, 8 steps, /,
   );
   assert.doesNotMatch(again.stdout, /Epoch 2/);
   assert.deepEqual(await snapshot(runDir), before, "no record was touched, no epoch trained");

@@ -57,7 +57,10 @@ Deno.test("a run stopped by maxSteps within an epoch checkpoints there: its test
   // nothing to resume: its budget is taken
   const again = await trainCollect({ runsDir: dir }, { resume: "budget" });
   assert.equal(again.result.status, "stopped");
-  assert.match(again.result.reason, /nothing to resume: .*it took its maxSteps \(5\)/);
+  assert.match(
+    again.result.reason,
+    /nothing to resume: .*its maxSteps \(5\) is spent, and a resume cannot raise it/,
+  );
   assert.ok(!again.events.some((e) => e.type === "steps"));
 
   // Killed after that checkpoint, before its end was recorded: the resume takes no step, and
@@ -101,6 +104,8 @@ Deno.test("a run stopped by its wall-time budget within an epoch resumes exactly
   let within = 0;
   for (let round = 0; result.status === "stopped" && round < 60; round++) {
     assert.match(result.reason, /budget: reached maxWallTimeSeconds = 0.5/);
+    // a budget of each process: the run did not stop itself, and a resume goes on
+    assert.equal(result.stopRequested, true);
     const { state } = await loadCheckpoint(`${dir}/budget/checkpoints/last.ckpt`);
     assert.equal(state.step, result.steps, "the last checkpoint is where it stopped");
     if (state.within !== undefined) within++;
