@@ -401,7 +401,10 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   let status: TrainerResult["status"] = "completed";
   let reason = `finished ${config.epochs} epoch${config.epochs === 1 ? "" : "s"}`;
   let hint: string | undefined;
-  /** The stop was asked for (a user, a sweep), not early stopping's or a budget's. */
+  /**
+   * The run was stopped from outside it (a user, a sweep) or by the wall-time budget, each
+   * process's: a resume goes on. False where it stopped itself (early stopping, maxSteps).
+   */
   let stopRequested = false;
   let metrics: Record<string, number> = {};
   let window: WindowEntry[] = [];
@@ -645,6 +648,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     status = end.judged!.status === "diverged" ? "diverged" : "stopped";
     reason = end.judged!.reason ?? "stopped";
     hint = end.judged!.hint;
+    stopRequested = false; // (the verdict ended the run, whatever stop came after it)
     context.emit({ type: "returned", epoch: end.epoch, step: end.step });
     context.emit({
       type: "warning",
@@ -904,6 +908,9 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       status = judged.status === "diverged" ? "diverged" : "stopped";
       reason = judged.reason ?? "stopped";
       hint = judged.hint;
+      // the run stopped itself at this end (early stopping), though a stop asked for or the
+      // wall-time budget came at its last step: it is over for good, as early stopping's runs are
+      stopRequested = false;
       break;
     }
     if (status !== "completed") break;

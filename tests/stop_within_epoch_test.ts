@@ -133,3 +133,37 @@ Deno.test("a run stopped by its wall-time budget within an epoch resumes exactly
   const straightSteps = await readNdjson(`${dir}/straight/steps.ndjson`);
   assert.deepEqual(steps, straightSteps, "each step once, with the same loss and rate");
 });
+
+Deno.test("early stopping's verdict at the epoch end a wall-time stop came at ends the run for good: a resume leaves it as it ended", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  // one step an epoch (batchSize above the training set): every step is an epoch's last, so the
+  // wall-time budget, spent at once, stops each process at an epoch's end; early stopping (no
+  // epoch after the first improves by minDelta 100) stops the run at epoch 1's end
+  const config: RunConfigInput = {
+    backend: "cpu",
+    runsDir: dir,
+    epochs: 6,
+    batchSize: 256,
+    maxWallTimeSeconds: 1e-6,
+    data: { kind: "synthetic-linear", n: 64, validationSplit: 0.25 },
+    model: { kind: "linear" },
+    optimizer: { name: "sgd", lr: 0.01 },
+    earlyStopping: { monitor: "valLoss", patience: 0, minDelta: 100 },
+  };
+  const first = await trainCollect(config, { runId: "budget" });
+  assert.equal(first.result.status, "stopped", first.result.reason);
+  assert.match(first.result.reason, /maxWallTimeSeconds/);
+  assert.equal(first.result.stopRequested, true, "a wall-time stop goes on when resumed");
+  const second = await trainCollect({ runsDir: dir }, { resume: "budget" });
+  assert.equal(second.result.status, "stopped", second.result.reason);
+  assert.match(second.result.reason, /^early stopping: valLoss did not improve for 1 epoch/);
+  assert.equal(second.result.stopRequested, false, "early stopping stopped it, not the budget");
+  const summary = JSON.parse(await Deno.readTextFile(`${dir}/budget/summary.json`));
+  assert.equal(summary.stopRequested, false);
+  // resumed again, it is left as early stopping ended it: no step is taken
+  const third = await trainCollect({ runsDir: dir }, { resume: "budget" });
+  assert.match(third.result.reason, /^nothing to resume: the run already ended \(early stopping/);
+  assert.ok(!third.events.some((e) => e.type === "steps"), "no step past early stopping's end");
+  assert.equal(third.result.epochs, 2);
+});
