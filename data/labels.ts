@@ -22,11 +22,19 @@ function fractional(label: string): boolean {
 }
 
 /**
+ * The most distinct values a target with fractions may hold and still be read as class names
+ * (half-star ratings `0.5` .. `5.0`, codes `1.1`, `2.3`); more are a measured quantity.
+ */
+export const MAX_FRACTIONAL_CLASSES = 20;
+
+/**
  * What a classifier's training labels say of the target (`column` of `file`): numbers with
- * fractions are refused, as a continuous target of which every value would be a class of its own
- * (the fix is task 'regression'); as many distinct labels as half the rows or more (over 10) are
- * a warning, most classes then having one row, as a quantity or an id has. Whole numbers and
- * names stay classes.
+ * fractions are refused as a continuous target, of which every value would be a class of its
+ * own (the fix is task 'regression'), where they hold more than
+ * {@linkcode MAX_FRACTIONAL_CLASSES} distinct values or a value with a fraction only one row has
+ * (`2.5` among class ids); a few such values that rows share (half-star ratings) stay classes,
+ * with a warning naming task 'regression'. More than 10 classes, most of them of one row, are a
+ * warning too, as a quantity or an id has. Whole numbers and names stay classes.
  *
  * @example
  * ```ts
@@ -40,6 +48,8 @@ function fractional(label: string): boolean {
  *   refused = true;
  * }
  * console.assert(refused);
+ * // ratings in half stars, each shared by rows: classes, with a warning
+ * console.assert(checkClassLabels(["0.5", "1.5", "0.5", "1.5", "2"], where) !== undefined);
  * ```
  */
 export function checkClassLabels(
@@ -47,23 +57,40 @@ export function checkClassLabels(
   { file, column }: { file: string; column: string },
 ): DataWarning | undefined {
   const numeric = labels.every((label) => NUMBER.test(label));
-  const distinct = new Set(numeric ? labels.map((label) => String(Number(label))) : labels).size;
+  const rows = new Map<string, number>();
+  for (const label of labels) {
+    const key = numeric ? String(Number(label)) : label;
+    rows.set(key, (rows.get(key) ?? 0) + 1);
+  }
+  const distinct = rows.size;
   const counted = `${distinct} distinct values in ${labels.length} rows`;
   const regression = "to predict the number, --set data.task=regression (the default task)";
   if (numeric && labels.some(fractional)) {
     const fractions = [...new Set(labels.filter(fractional))];
-    throw new AnnealError(
-      "data",
-      `Cannot train a classifier on '${column}': it holds numbers with fractions ` +
-        `(${some(fractions)}; ${counted}), a continuous target, and each value would be a ` +
-        "class of its own",
-      {
-        where: file,
-        hint: `${regression}; if the values do name classes, write them as whole numbers or names`,
-      },
-    );
+    const once = fractions.some((label) => rows.get(String(Number(label))) === 1);
+    if (distinct > MAX_FRACTIONAL_CLASSES || once) {
+      throw new AnnealError(
+        "data",
+        `Cannot train a classifier on '${column}': it holds numbers with fractions ` +
+          `(${some(fractions)}; ${counted}), a continuous target, and each value would be a ` +
+          "class of its own",
+        {
+          where: file,
+          hint: `${regression}; if the values do name classes, write them as whole numbers or ` +
+            "names",
+        },
+      );
+    }
+    return {
+      message: `data.task is 'classification', and '${column}' holds numbers with fractions ` +
+        `(${some(fractions)}; ${counted}): each value is read as a class`,
+      where: file,
+      hint: `if they name classes (ratings in half steps, codes), nothing to do; ${regression}`,
+    };
   }
-  if (distinct <= 10 || distinct * 2 < labels.length) return undefined;
+  // most classes of one row: a quantity, or an id
+  const single = [...rows.values()].filter((count) => count === 1).length;
+  if (distinct <= 10 || !(single * 2 > distinct)) return undefined;
   return {
     message: `data.task is 'classification', and '${column}' holds ${counted}: most classes ` +
       "have one row, as when the target is a quantity or an id",

@@ -641,3 +641,40 @@ Deno.test("a first line of numbers read as the header is a warning naming data.h
     assert.match(error.hint!, /set data\.header=true/);
   });
 });
+
+Deno.test("a classifier on a few values with fractions that rows share (half-star ratings) loads them as classes with a warning; many such values are refused", async () => {
+  const load = (path: string) =>
+    loadData({ kind: "csv", path, target: "y", task: "classification", validationSplit: 0 }, 1);
+  // ratings 0.5 .. 5.0 in half stars, each given by 6 rows
+  await withCsv(rows(60, (i) => ((i % 10) / 2 + 0.5).toFixed(1)), async (path) => {
+    const data = await load(path);
+    assert.equal(data.train.numClasses, 10);
+    assert.equal(data.warnings?.length, 1);
+    const [warning] = data.warnings!;
+    assert.match(
+      warning.message,
+      /^data\.task is 'classification', and 'y' holds numbers with fractions \(0\.5, 1\.5, 2\.5, \.\.\.; 10 distinct values in 60 rows\): each value is read as a class$/,
+    );
+    assert.match(warning.hint, /nothing to do; to predict the number, --set data\.task=regression/);
+  });
+  // a measurement to one decimal: more values than classes are, shared or not
+  await withCsv(rows(120, (i) => (20 + (i % 40) / 10).toFixed(1)), async (path) => {
+    await assertDataError(
+      () => load(path),
+      /with fractions \(20\.1, 20\.2, 20\.3, \.\.\.; 40 distinct values in 120 rows\)/,
+    );
+  });
+});
+
+Deno.test("a classifier of two rows a class is no warning: most of its classes do not have one row", async () => {
+  const load = (path: string) =>
+    loadData({ kind: "csv", path, target: "y", task: "classification", validationSplit: 0 }, 1);
+  // few-shot: 20 classes of 2 rows each, named and numbered
+  for (const label of [(i: number) => `class${i % 20}`, (i: number) => String(i % 20)]) {
+    await withCsv(rows(40, label), async (path) => {
+      const data = await load(path);
+      assert.equal(data.train.numClasses, 20);
+      assert.equal(data.warnings, undefined);
+    });
+  }
+});
