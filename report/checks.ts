@@ -64,6 +64,15 @@ export const f = formatNumber;
 export const nice = (value: number) => Number(value.toPrecision(2));
 export const finite = (values: number[]) => values.filter((v) => Number.isFinite(v));
 export const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+/**
+ * The highest finite rate of the run's steps (NaN without one): a loop, not
+ * `Math.max(...rates)`, whose arguments overflow the stack past ~150,000 steps.
+ */
+export function highestRate(steps: { lr: number }[]): number {
+  let highest = NaN;
+  for (const { lr } of steps) if (Number.isFinite(lr) && !(lr <= highest)) highest = lr;
+  return highest;
+}
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
@@ -115,7 +124,7 @@ export function curves(record: RunRecord): Curves {
   const rate = rateSetting(record.config);
   const stepLrs = record.steps.map((s) => s.lr);
   const lr = rate.value ??
-    (rate.oneCycle && stepLrs.length ? Math.max(...stepLrs) : stepLrs.at(-1)) ?? NaN;
+    (rate.oneCycle && stepLrs.length ? highestRate(record.steps) : stepLrs.at(-1)) ?? NaN;
   const train = record.epochs.map((e) => e.loss);
   const valRaw = record.epochs.map((e) => e.valLoss);
   const val = valRaw.every((v) => typeof v === "number") ? valRaw as number[] : undefined;
@@ -237,7 +246,7 @@ export function checkDiverged(
  */
 function raisedRate(record: RunRecord, rate: RateSetting): string {
   if (rate.oneCycle || rate.value === undefined) return "";
-  const highest = Math.max(...record.steps.map((s) => s.lr).filter(Number.isFinite));
+  const highest = highestRate(record.steps);
   if (!(highest > rate.value)) return "";
   const rising = risingSettings(record.config);
   if (rising.length === 0) return "";
@@ -330,7 +339,7 @@ export function checkLrTooLow({ record, train, start, lr, rate }: Curves): Findi
     };
   }
   const faster = changeRate(rate, lr * 10);
-  const highest = Math.max(...record.steps.map((s) => s.lr).filter(Number.isFinite));
+  const highest = highestRate(record.steps);
   const held = !rate.oneCycle && rate.value !== undefined && rate.value > 0 &&
       highest >= 0 && highest < LOW_RATES_HELD * rate.value
     ? `; it trained at rates of ${f(highest)} at most, ${

@@ -180,6 +180,26 @@ Deno.test("lrTooLow: rates held far below optimizer.lr are named; a warmup the r
   );
 });
 
+Deno.test("a run of 360,000 steps or more is diagnosed: the rates' highest is found without overflowing the stack", () => {
+  // (Math.max(...rates) throws RangeError past ~150,000 arguments)
+  const flat = diagnose(syntheticRun([1, 0.995, 0.99, 0.985, 0.98, 0.978], {
+    lr: 0.1,
+    steps: syntheticSteps(360_000, 60_000, () => 1),
+  }));
+  assert.deepEqual(kinds(flat), ["lrTooLow"]);
+  assert.match(
+    flat.findings[0].evidence,
+    /trained at rates of 0\.01 at most, 10% of optimizer\.lr$/,
+  );
+  const raised = diagnose(syntheticRun([2, 5, 12, 30], {
+    lr: 0.001,
+    steps: syntheticSteps(400_000, 100_000, () => 1),
+    config: { scheduler: { name: "step", stepSize: 5, gamma: 3 } },
+  }));
+  assert.deepEqual(kinds(raised), ["diverged"]);
+  assert.match(raised.findings[0].fix, /the schedule raised the rate to 0\.01, 10x optimizer\.lr/);
+});
+
 const plateau = [10, 6, 4, 3.6, 3.5, 3.5, 3.49, 3.5, 3.49, 3.49];
 
 Deno.test("plateauEarly: flat second half while still high asks for a cosine schedule over the run", () => {
