@@ -25,6 +25,32 @@ export type TrialRunStart =
    */
   | { trial: number; resumed: false; runDir: string; previous?: string; reason: string };
 
+/**
+ * How a retry's run started, in words (the line `anneal sweep` prints after `trial N  `): where
+ * the run it continues goes on from (a checkpoint within the run's first epoch is after no
+ * epoch), or the new run and why.
+ *
+ * @example
+ * ```ts
+ * import { describeTrialRun } from "./trial_run.ts";
+ * const within = { trial: 3, resumed: true, runDir: "/r/trial-1", epoch: -1, step: 7 } as const;
+ * console.assert(describeTrialRun(within).includes("(within its first epoch, at step 7)"));
+ * ```
+ */
+export function describeTrialRun(start: TrialRunStart): string {
+  if (start.resumed) {
+    const where = start.epoch < 0
+      ? `within its first epoch, at step ${start.step}`
+      : `after epoch ${start.epoch}, step ${start.step}`;
+    return `resumes the run of the trial it retries from its last checkpoint (${where}): ` +
+      start.runDir;
+  }
+  const why = start.previous === undefined
+    ? start.reason
+    : `the run of the trial it retries, ${start.previous}, cannot be resumed: ${start.reason}`;
+  return `starts over in a new run, ${start.runDir}: ${why}`;
+}
+
 /** A run a retry can continue, from its last checkpoint. */
 export interface ResumableRun {
   /** The run's directory. */

@@ -5,7 +5,7 @@ import { openStorage, parseConfig, runSweep, train } from "../mod.ts";
 import type { RunConfig, TrialParams, TrialRunStart } from "../mod.ts";
 import { readRun } from "../report/records.ts";
 import { trialConfig } from "./sweep.ts";
-import { resumableRun } from "./trial_run.ts";
+import { describeTrialRun, resumableRun } from "./trial_run.ts";
 
 /** A sweep of one trial of 3 short epochs on the CPU, its runs in `dir`; `base` changes it. */
 function sweepConfig(dir: string, base: Record<string, unknown> = {}): RunConfig {
@@ -355,4 +355,20 @@ Deno.test("the pruner judges a resumed retry's epochs against the study as it is
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("a retry's line says where the run it continues goes on from: within its first epoch, not after epoch -1", () => {
+  const runDir = "/runs/sw/trial-0-ab12";
+  assert.equal(
+    describeTrialRun({ trial: 2, resumed: true, runDir, epoch: -1, step: 7 }),
+    `resumes the run of the trial it retries from its last checkpoint (within its first epoch, at step 7): ${runDir}`,
+  );
+  assert.equal(
+    describeTrialRun({ trial: 2, resumed: true, runDir, epoch: 1, step: 30 }),
+    `resumes the run of the trial it retries from its last checkpoint (after epoch 1, step 30): ${runDir}`,
+  );
+  assert.equal(
+    describeTrialRun({ trial: 2, resumed: false, runDir, previous: "/runs/sw/x", reason: "gone" }),
+    `starts over in a new run, ${runDir}: the run of the trial it retries, /runs/sw/x, cannot be resumed: gone`,
+  );
 });

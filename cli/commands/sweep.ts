@@ -20,6 +20,7 @@ import type {
 } from "../../mod.ts";
 import { formatRate, RATE_LEGEND } from "../../report/records.ts";
 import { trialRate } from "../../runtime/sweep.ts";
+import { describeTrialRun } from "../../runtime/trial_run.ts";
 import { formatNumber } from "../output.ts";
 import { type Interruption, onSignals, signalExitCode } from "../signals.ts";
 
@@ -92,18 +93,7 @@ function printReaped(trial: Trial, retry: Trial | undefined, definition: StudyDe
 
 /** Prints how a retry's run started: the run of the trial it retries resumed, or why not. */
 function printTrialRun(start: TrialRunStart): void {
-  const trial = `trial ${String(start.trial).padStart(3)}  `;
-  if (start.resumed) {
-    console.log(
-      `${trial}resumes the run of the trial it retries from its last checkpoint (after epoch ` +
-        `${start.epoch}, step ${start.step}): ${start.runDir}`,
-    );
-    return;
-  }
-  const why = start.previous === undefined
-    ? start.reason
-    : `the run of the trial it retries, ${start.previous}, cannot be resumed: ${start.reason}`;
-  console.log(`${trial}starts over in a new run, ${start.runDir}: ${why}`);
+  console.log(`trial ${String(start.trial).padStart(3)}  ${describeTrialRun(start)}`);
 }
 
 /** Prints what in the sweep is likely a mistake, before its trials run. */
