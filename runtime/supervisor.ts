@@ -429,6 +429,8 @@ async function supervise(
   });
   /** The trainer has passed its start's checks and sent its plan: the run trains from here. */
   let planned = false;
+  /** The steps the run plans in all (its `plan` event's): a stop short of them leaves more. */
+  let totalSteps = Infinity;
   let done = false;
   const trainerDone: { result?: TrainerResult } = {};
   let clipStats: unknown;
@@ -684,6 +686,7 @@ async function supervise(
         });
       } else if (event.type === "plan") {
         planned = true;
+        totalSteps = event.totalSteps;
         startRecords();
         Object.assign(meta, {
           fingerprint: event.dataset.fingerprint,
@@ -716,7 +719,11 @@ async function supervise(
           runId,
           runDir,
           ...result,
-          hint: result.status !== "interrupted"
+          // a run to go on with: interrupted, or stopped by a budget of each process (wall time)
+          // or by run.stop(); each resume gets the wall-time budget afresh
+          hint: result.status !== "interrupted" &&
+              !(result.status === "stopped" && result.stopRequested && !result.hint &&
+                result.steps < totalSteps)
             ? result.hint
             : !checkpointed()
             ? "it ended before its first checkpoint: start it again"

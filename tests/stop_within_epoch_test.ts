@@ -9,7 +9,14 @@
 import assert from "node:assert/strict";
 import { loadCheckpoint } from "../mod.ts";
 import type { RunConfigInput } from "../mod.ts";
-import { readNdjson, tempRunsDir, trainCollect } from "./_helpers.ts";
+import {
+  anneal,
+  readNdjson,
+  resumeRun,
+  slowTrainArgs,
+  tempRunsDir,
+  trainCollect,
+} from "./_helpers.ts";
 
 /** A regression CSV of 64 rows and a test file of 16 in `dir`: 48 training samples, 16 held out. */
 async function csvData(dir: string) {
@@ -166,4 +173,31 @@ Deno.test("early stopping's verdict at the epoch end a wall-time stop came at en
   assert.match(third.result.reason, /^nothing to resume: the run already ended \(early stopping/);
   assert.ok(!third.events.some((e) => e.type === "steps"), "no step past early stopping's end");
   assert.equal(third.result.epochs, 2);
+});
+
+Deno.test("anneal train stopped by maxWallTimeSeconds prints the command that goes on, and that command resumes it", async () => {
+  await using runs = await tempRunsDir();
+  // ~1 s an epoch: a budget of 0.5 s stops it within its first or second epoch
+  const args = [...slowTrainArgs(3, runs.dir), "--set", "maxWallTimeSeconds=0.5", "--no-progress"];
+  const first = await anneal(...args);
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stdout, /stopped: budget: reached maxWallTimeSeconds = 0.5/);
+  const runId = first.stdout.match(/run record: \S+\/([^/\s]+)\n/)![1];
+  const command = `anneal train --resume ${runId} --runs-dir ${runs.dir}`;
+  assert.ok(first.stdout.includes(`  hint: resume it: \`${command}\``), first.stdout);
+  const resumed = await resumeRun(runId, runs.dir);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.match(resumed.stdout, /resuming at epoch \d+, step [1-9]/);
+  // a run early stopping ended gets no such hint: it is over
+  const ended = await anneal(
+    ...slowTrainArgs(4, runs.dir),
+    "--set",
+    "data.n=64",
+    "--set",
+    'earlyStopping={"patience":0,"minDelta":100}',
+    "--no-progress",
+  );
+  assert.equal(ended.code, 0, ended.stderr);
+  assert.match(ended.stdout, /stopped: early stopping/);
+  assert.doesNotMatch(ended.stdout, /resume it/);
 });

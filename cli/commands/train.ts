@@ -319,8 +319,12 @@ function printSummary(result: RunResult): void {
   const line = `${result.status}: ${result.reason} (${plural(result.epochs, "epoch")}, ${
     plural(result.steps, "step")
   }, ${result.seconds.toFixed(1)} s); run record: ${result.runDir}`;
-  if (result.status === "completed" || result.status === "stopped") console.log(line);
-  else {
+  if (result.status === "completed") console.log(line);
+  else if (result.status === "stopped") {
+    console.log(line);
+    // stopped by the wall-time budget or run.stop(): the command that goes on
+    if (result.stopRequested && result.hint) console.log(`  hint: ${result.hint}`);
+  } else {
     console.error(line);
     if (result.hint) console.error(`  hint: ${result.hint}`);
   }
