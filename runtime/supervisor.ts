@@ -65,6 +65,13 @@ const STARTUP_TIMEOUT_MS = 30_000;
  * empty shader cache) spent more than 60 s in one such stretch under load.
  */
 const SOFTWARE_GPU_STALL_MS = 600_000;
+/**
+ * Errors that refuse a run found before its first step, as a config error refuses it (no record
+ * of a run that never trained): what the user gave (config, data files, a checkpoint to resume
+ * that does not fit them). An actor that crashed or stalled, a backend that failed, still end
+ * the run as failed.
+ */
+const REFUSED_AT_START = new Set<ErrorCode>(["config", "data", "file", "checkpoint"]);
 /** The actors the trainer has a channel to. */
 const PEERS: ActorName[] = ["dataLoader", "scheduler", "earlyStopper", "clipMonitor"];
 
@@ -160,9 +167,11 @@ export interface TrainingRun {
   events(): AsyncIterable<RunEvent>;
   /**
    * Resolves when the run has ended and every Worker is gone. Rejects, with the error, where the
-   * run is refused before it trains: a config that does not parse, a run id taken, and a config
-   * its data shows it cannot train with (an `AnnealError` of code `config`, found once the data is
-   * loaded: no record of the run is left, and a resumed run's records stay as they were).
+   * run is refused before it trains: a config that does not parse, a run id taken, a config its
+   * data shows it cannot train with, a data file that cannot be read or holds bad values, and a
+   * checkpoint a resume cannot go on from on the data it loads (an `AnnealError` of code
+   * `config`, `data`, `file` or `checkpoint`, found before the run's first step: no record of
+   * the run is left, and a resumed run's records stay as they were).
    */
   readonly result: Promise<RunResult>;
   /**
@@ -589,7 +598,8 @@ async function supervise(
   /**
    * Ends a run refused at its start, before its first step: a setting its data shows it cannot
    * train with (a schedule torch would raise for at a step the run gets to, batch norm over one
-   * value a channel, an epoch without a step). Refused as a config is refused: `result` rejects
+   * value a channel, an epoch without a step), a data file that cannot be read or holds bad
+   * values, a resumed checkpoint that does not fit the data loaded. Refused as a config is refused: `result` rejects
    * with the error, and no record of a run that never trained is left. A new run's directory is
    * removed; a resumed run's records are left as they were (its summary put back).
    */
@@ -641,8 +651,9 @@ async function supervise(
       if (message.heapUsed !== undefined) heapUsed[actor] = message.heapUsed;
     } else if (message.type === "actor.error") {
       const error = deserializeError(message.error);
-      // a config the run cannot train, found once its data is loaded: refused, as a config is
-      if (!planned && error.code === "config") refuse(error);
+      // a config the run cannot train, found once its data is loaded, bad data, a checkpoint
+      // that does not fit it: refused before the first step, as a config is
+      if (!planned && REFUSED_AT_START.has(error.code)) refuse(error);
       else fail(actor, error.message, error.hint, error.where, error.code);
     } else if (message.type === "actor.event") {
       const event = message.event as RunEvent;

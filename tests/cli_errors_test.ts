@@ -236,6 +236,11 @@ Deno.test("a path under /dev (/dev/stdout, /dev/shm) is refused as one Deno gran
       1,
       new RegExp(`Cannot open the data file '${csv}': Deno lets a program use paths under /dev`),
     );
+    // refused at the run's start as the file error it is: no actor named, no run of 0 steps left
+    assert.match(train.stderr, /^error\[file\]: /m);
+    assert.doesNotMatch(train.stdout + train.stderr, /actor 'dataLoader'|run record/);
+    const left = [...Deno.readDirSync(runs.dir)].filter((entry) => entry.isDirectory);
+    assert.deepEqual(left, []);
   } finally {
     await Deno.remove(csv);
   }

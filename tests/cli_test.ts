@@ -121,7 +121,7 @@ Deno.test("a misspelled early-stopping monitor fails before training, with the m
   assert.match(regression.stderr, /hint: watch 'mae' instead/);
 });
 
-Deno.test("a bad data file fails the run naming its file:line, as the data loader found it", async () => {
+Deno.test("a bad data file is refused naming its file:line, as the data loader found it, leaving no run", async () => {
   await withRunsDir(async (dir) => {
     const cases = [
       ["ragged.csv", /expected 3 fields, found 4 \(at tests\/fixtures\/data\/ragged\.csv:3\)/],
@@ -139,10 +139,11 @@ Deno.test("a bad data file fails the run naming its file:line, as the data loade
         `data=${JSON.stringify(data)}`,
       );
       assert.equal(out.code, 1);
-      assert.match(out.stderr, /failed: actor 'dataLoader' failed: Cannot read CSV/);
+      assert.match(out.stderr, /^error\[data\]: Cannot read CSV/m);
       assert.match(out.stderr, where);
       assert.match(out.stderr, /hint: /);
-      assert.doesNotMatch(out.stderr, /--resume/, "no checkpoint was written");
+      assert.doesNotMatch(out.stdout + out.stderr, /actor 'dataLoader'|failed|run record|--resume/);
+      assert.deepEqual([...Deno.readDirSync(dir)], [], "no run of 0 steps is left");
     }
   });
 });

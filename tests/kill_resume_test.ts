@@ -109,11 +109,19 @@ Deno.test("--resume refuses a checkpoint from another model shape, naming the we
   await trainCollect(small, { runId: "small" });
   await trainCollect({ ...small, model: { kind: "mlp", hidden: [16] } }, { runId: "large" });
   await Deno.copyFile(`${dir}/large/checkpoints/last.ckpt`, `${dir}/small/checkpoints/last.ckpt`);
+  const summary = await Deno.readTextFile(`${dir}/small/summary.json`);
   // (one epoch more: a run that completed has nothing to resume otherwise)
-  const { result } = await trainCollect({ runsDir: dir, epochs: 3 }, { resume: "small" });
-  assert.equal(result.status, "failed");
-  assert.match(result.reason, /has shape \[2,16\], the model needs \[2,8\]/);
-  assert.match(result.hint ?? "", /different model/);
+  await assert.rejects(
+    trainCollect({ runsDir: dir, epochs: 3 }, { resume: "small" }),
+    (error: Error & { hint?: string }) =>
+      /has shape \[2,16\], the model needs \[2,8\]/.test(error.message) &&
+      /different model/.test(error.hint ?? ""),
+  );
+  assert.equal(
+    await Deno.readTextFile(`${dir}/small/summary.json`),
+    summary,
+    "refused before its first step: the run's summary as it was",
+  );
 });
 
 Deno.test("--resume of a run whose config.json is corrupt says so, naming the file and the parse error", async () => {

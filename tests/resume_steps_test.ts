@@ -7,7 +7,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { loadCheckpoint, train } from "../mod.ts";
+import { AnnealError, loadCheckpoint, train } from "../mod.ts";
 import { saveCheckpoint } from "../runtime/checkpoint.ts";
 import { anneal, tempRunsDir } from "./_helpers.ts";
 
@@ -76,17 +76,21 @@ Deno.test("--resume of a checkpoint written by an anneal whose dropLast epochs t
   assert.deepEqual(await records(runDir), before, "no record was touched");
 });
 
-Deno.test("without the run's record of its data, the trainer refuses the checkpoint on the data it loads", async () => {
+Deno.test("without the run's record of its data, the trainer refuses the checkpoint on the data it loads, and no record is touched", async () => {
   await using runs = await tempRunsDir();
   const { dir } = runs;
   const runId = await runAtStep(dir, 14);
   // meta.json, which records the number of training samples, is gone (a record of another tool)
   await Deno.remove(`${dir}/${runId}/meta.json`);
-  const result = await train({ runsDir: dir, epochs: 4 }, { resume: runId }).result;
-  assert.equal(result.status, "failed");
-  assert.match(result.reason, /its checkpoint was written by an older anneal, whose epochs took 7/);
-  assert.match(result.hint ?? "", /start a new run from its config/);
-  assert.equal(result.failedActor, "trainer");
+  const before = await records(`${dir}/${runId}`);
+  const error = await train({ runsDir: dir, epochs: 4 }, { resume: runId }).result.then(
+    (result) => assert.fail(`resumed: ${result.status} ${result.reason}`),
+    (error) => error,
+  );
+  assert.ok(error instanceof AnnealError && error.code === "checkpoint", String(error));
+  assert.match(error.message, /its checkpoint was written by an older anneal, whose epochs took 7/);
+  assert.match(error.hint ?? "", /start a new run from its config/);
+  assert.deepEqual(await records(`${dir}/${runId}`), before, "refused before the first step");
 });
 
 Deno.test("a checkpoint off the run's epoch ends for another reason says its data changed; one at an epoch end resumes", async () => {

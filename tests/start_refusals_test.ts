@@ -3,7 +3,8 @@
  * value a channel, a schedule torch raises for at a step the run gets to, an epoch without a
  * step), is a config error like one found as the config is read: the CLI prints the error and
  * its hint, with no actor named, and exits 1; `train(...).result` rejects with it; and no record
- * of a run that never trained is left (a resumed run's records stay as they were).
+ * of a run that never trained is left (a resumed run's records stay as they were). So is a data
+ * file that is missing or bad, and a resumed checkpoint that does not fit the data loaded.
  *
  * @module
  */
@@ -138,4 +139,83 @@ Deno.test("tune: a change refused at its start (batches of one sample under batc
   assert.deepEqual(refusals, [one.refused]);
   const four = batches.tried.find(({ change }) => change.batchSize === 4)!;
   assert.ok(Number.isFinite(four.value), "the stage went on to its next change");
+});
+
+Deno.test("anneal train: a data file that is missing is refused as a data error, naming it, leaving no failed run", async () => {
+  await using runs = await tempRunsDir();
+  const out = await anneal(
+    ...["train", "--backend", "cpu", "--runs-dir", `${runs.dir}/runs`, "--no-progress"],
+    ...["--set", "data.kind=csv", "--set", `data.path=${runs.dir}/gone.csv`],
+    ...["--set", "data.target=y"],
+  );
+  assert.equal(out.code, 1, out.stderr);
+  assert.match(
+    out.stderr,
+    new RegExp(
+      `^error\\[data\\]: Cannot open data file '${runs.dir}/gone\\.csv': .*\\n {2}hint: `,
+      "m",
+    ),
+  );
+  assert.doesNotMatch(out.stdout + out.stderr, /actor 'dataLoader'|failed|run record|--resume/);
+  assert.deepEqual(await entries(`${runs.dir}/runs`), [], "no run directory is left");
+});
+
+/** A CSV of 48 rows of two features and a target. */
+function csv(): string {
+  const lines = ["a,b,y"];
+  for (let i = 0; i < 48; i++) lines.push(`${i % 7},${i % 5},${(i % 7) + 2 * (i % 5)}`);
+  return lines.join("\n") + "\n";
+}
+
+Deno.test("--resume on data that is gone or changed since is refused before its first step, the run's records as they were", async () => {
+  await using runs = await tempRunsDir();
+  const path = `${runs.dir}/data.csv`;
+  await Deno.writeTextFile(path, csv());
+  const config = {
+    backend: "cpu" as const,
+    runsDir: runs.dir,
+    epochs: 2,
+    batchSize: 16,
+    data: { kind: "csv" as const, path, target: "y", task: "regression" as const },
+  };
+  const first = await train(config, { runId: "tabular" }).result;
+  assert.equal(first.status, "completed", first.reason);
+  const runDir = `${runs.dir}/tabular`;
+  const before = await records(runDir);
+  const resume = (...more: string[]) =>
+    anneal("train", "--resume", "tabular", "--runs-dir", runs.dir, "--epochs", "3", ...more);
+
+  await Deno.rename(path, `${path}.moved`);
+  const gone = await resume();
+  assert.equal(gone.code, 1, gone.stderr);
+  assert.match(gone.stderr, /^error\[data\]: Cannot open data file '.*data\.csv'/m);
+  assert.doesNotMatch(gone.stdout + gone.stderr, /actor 'dataLoader'|failed/);
+  assert.deepEqual(
+    await records(runDir),
+    before,
+    "a missing file: config, summary and curves as they were",
+  );
+
+  // the same rows, one value other: the samples' SHA-256 in meta.json is not theirs
+  await Deno.writeTextFile(path, csv().replace("\n0,0,0\n", "\n0,0,1\n"));
+  const changed = await resume();
+  assert.equal(changed.code, 1, changed.stderr);
+  assert.match(
+    changed.stderr,
+    /^error\[checkpoint\]: Cannot resume run 'tabular': its data is not the data it trained on/m,
+  );
+  assert.match(changed.stderr, /hint: restore the data it trained on, then resume it/);
+  assert.doesNotMatch(changed.stdout + changed.stderr, /actor 'trainer'|failed/);
+  assert.deepEqual(
+    await records(runDir),
+    before,
+    "changed data: config, summary and curves as they were",
+  );
+  const listed = await anneal("runs", "--runs-dir", runs.dir);
+  assert.match(listed.stdout, /tabular.*completed/);
+
+  // the data put back, it resumes
+  await Deno.rename(`${path}.moved`, path);
+  const resumed = await resume("--no-progress");
+  assert.equal(resumed.code, 0, resumed.stderr);
 });

@@ -208,7 +208,7 @@ Deno.test("lr-find's 'to use it' keeps the --sets the test ran with (but those t
   );
 });
 
-Deno.test("a run that fails before its first step prints its cause, with no diagnosis of curves it never had", async () => {
+Deno.test("a run refused before its first step for its data prints its cause, with no actor named, no diagnosis of curves it never had, and no run left", async () => {
   await using runs = await tempRunsDir();
   const csv = `${runs.dir}/gap.csv`;
   await Deno.writeTextFile(csv, "a,b,y\n1,2,3\n2,,4\n3,4,5\n");
@@ -218,9 +218,14 @@ Deno.test("a run that fails before its first step prints its cause, with no diag
   );
   assert.equal(out.code, 1, out.stderr);
   const printed = out.stdout + out.stderr;
-  assert.match(printed, /failed: actor 'dataLoader' failed: Cannot read CSV: column 'b' has ""/);
+  assert.match(printed, /^error\[data\]: Cannot read CSV: column 'b' has ""/m);
   assert.match(printed, /hint: fill in the empty value or drop the row/);
-  assert.doesNotMatch(printed, /Diagnosis|no data: the run recorded no steps/);
+  assert.doesNotMatch(
+    printed,
+    /actor 'dataLoader'|failed|Diagnosis|no data: the run recorded no steps/,
+  );
+  const left = [...Deno.readDirSync(runs.dir)].map((entry) => entry.name);
+  assert.deepEqual(left, ["gap.csv"], "no run of 0 steps is left");
 });
 
 Deno.test("anneal sweep refuses a misspelled space path before any trial runs, naming the field meant, before it makes a directory or opens the storage", async () => {
