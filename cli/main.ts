@@ -68,6 +68,7 @@ Examples:
       ),
     )
     .option("--epochs <n>", "shortcut for --set epochs=N")
+    .option("--max-steps <n>", "shortcut for --set maxSteps=N (a budget of optimizer steps)")
     .option("--batch-size <n>", "shortcut for --set batchSize=N")
     .option(
       "--lr <lr>",
@@ -76,7 +77,10 @@ Examples:
     )
     .option("--name <name>", "run name (prefix of the run id)")
     .option("--runs-dir <dir>", "where run directories go (default runs/)")
-    .option("--resume <run-id>", "continue a run from its last checkpoint")
+    .option(
+      "--resume <run-id>",
+      "continue a run from its last checkpoint (--epochs, --max-steps: more, to train it longer)",
+    )
     .option("--json", "print the event stream as NDJSON instead of text")
     .option("--log-every <n>", "print every Nth epoch (default: 1, or 10 above 20 epochs)")
     .option("--no-progress", "no progress bar")

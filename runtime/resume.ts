@@ -203,10 +203,12 @@ function withoutSavedIntervals(json: unknown): unknown {
 
 /**
  * The config a resumed run trains with: the one saved in its directory. `input` (what the caller
- * passed to `train`) locates the run (`runsDir`) and may raise `epochs`, to train it longer; any
- * other field it sets must agree with the saved config, or the resume is refused, naming the
- * fields (a resume never changes settings silently). `optimizer.maximize` above all: the run's
- * best epoch, early stopping and plateau state were recorded for the direction it started with.
+ * passed to `train`) locates the run (`runsDir`) and may raise `epochs` or `maxSteps`, to train it
+ * longer (no step already taken would have gone otherwise: every schedule's horizon is written in
+ * the config, and the trainer checks the schedule's reach again at its start); any other field it
+ * sets must agree with the saved config, or the resume is refused, naming the fields (a resume
+ * never changes settings silently). `optimizer.maximize` above all: the run's best epoch, early
+ * stopping and plateau state were recorded for the direction it started with.
  */
 export function resumedConfig(
   saved: RunConfig,
@@ -216,7 +218,7 @@ export function resumedConfig(
 ): RunConfig {
   const given = plain(input ?? {}) as Record<string, unknown>;
   const savedJson = plain(saved) as Record<string, unknown>;
-  const { runsDir: _, epochs, ...rest } = given;
+  const { runsDir: _, epochs, maxSteps, ...rest } = given;
   const merged = merge(savedJson, rest);
   let candidate: unknown = merged;
   try {
@@ -249,27 +251,70 @@ export function resumedConfig(
       `Cannot resume run '${runId}' with other settings: ${listed}${direction}`,
       {
         where: `${dir}/config.json`,
-        hint: `a resumed run keeps the config it was started with; only --epochs may raise its ` +
-          `epochs, to train it longer. For other settings, start a new run from its config: ` +
+        hint: `a resumed run keeps the config it was started with; only --epochs and ` +
+          `--max-steps may raise its epochs and maxSteps, to train it longer. For other ` +
+          `settings, start a new run from its config: ` +
           `\`anneal train -c ${dir}/config.json${sets}\``,
       },
     );
   }
-  if (epochs === undefined || epochs === saved.epochs) return saved;
-  const wanted = parseConfig({ ...savedJson, epochs }).epochs;
-  if (wanted < saved.epochs) {
+  const raised = { ...saved };
+  if (epochs !== undefined && epochs !== saved.epochs) {
+    const wanted = parseConfig({ ...savedJson, epochs }).epochs;
+    if (wanted < saved.epochs) {
+      throw new AnnealError(
+        "usage",
+        `Cannot resume run '${runId}' with epochs ${wanted}: it trains ${saved.epochs} epochs, ` +
+          `and a resume can only raise that`,
+        {
+          where: "epochs",
+          hint: `leave --epochs out to finish its ${saved.epochs} epochs, or give more than ` +
+            `${saved.epochs} to train it longer`,
+        },
+      );
+    }
+    raised.epochs = wanted;
+  }
+  if (maxSteps !== undefined && maxSteps !== saved.maxSteps) {
+    raised.maxSteps = raisedMaxSteps(saved, savedJson, maxSteps, runId);
+  }
+  return raised;
+}
+
+/** The step budget a resume raises `saved`'s to: above it, or the resume is refused saying why. */
+function raisedMaxSteps(
+  saved: RunConfig,
+  savedJson: Record<string, unknown>,
+  maxSteps: unknown,
+  runId: string,
+): number {
+  const wanted = parseConfig({ ...savedJson, maxSteps }).maxSteps!;
+  if (saved.maxSteps === undefined) {
     throw new AnnealError(
       "usage",
-      `Cannot resume run '${runId}' with epochs ${wanted}: it trains ${saved.epochs} epochs, ` +
-        `and a resume can only raise that`,
+      `Cannot resume run '${runId}' with maxSteps ${wanted}: it has no step budget (it trains ` +
+        `its ${saved.epochs} epochs), and a resume can only raise one`,
       {
-        where: "epochs",
-        hint: `leave --epochs out to finish its ${saved.epochs} epochs, or give more than ` +
-          `${saved.epochs} to train it longer`,
+        where: "maxSteps",
+        hint: `leave --max-steps out to finish its ${saved.epochs} epochs (--epochs N trains ` +
+          `it longer); for a run of ${wanted} steps, start a new run from its config with ` +
+          `--max-steps ${wanted}`,
       },
     );
   }
-  return { ...saved, epochs: wanted };
+  if (wanted < saved.maxSteps) {
+    throw new AnnealError(
+      "usage",
+      `Cannot resume run '${runId}' with maxSteps ${wanted}: it trains ${saved.maxSteps} ` +
+        `steps at most, and a resume can only raise that`,
+      {
+        where: "maxSteps",
+        hint: `leave --max-steps out to finish its ${saved.maxSteps} steps, or give more than ` +
+          `${saved.maxSteps} to train it longer`,
+      },
+    );
+  }
+  return wanted;
 }
 
 /** A config's data paths absolute (against the working directory), where it has a data section. */

@@ -245,8 +245,8 @@ export function train(
   const queue = new EventQueue<RunEvent>();
   let config: RunConfig;
   let runId: string;
-  /** The saved config's epochs, when a resume raises them. */
-  let savedEpochs: number | undefined;
+  /** A resume raises the saved config's epochs or maxSteps: its config.json is written anew. */
+  let raised = false;
   const requestedStop: RequestedStop = {};
   /** The run directory's lock (run_lock.ts): taken before the run writes anything. */
   const held: { lock?: RunLock } = {};
@@ -263,7 +263,7 @@ export function train(
       // (the run directory may have been moved since: it is where it was found)
       config = { ...resumedConfig(saved, input, runId, dir), runsDir };
       await checkRelativeDataPaths(saved, runId, dir);
-      if (config.epochs !== saved.epochs) savedEpochs = saved.epochs;
+      raised = config.epochs !== saved.epochs || config.maxSteps !== saved.maxSteps;
     } else {
       config = parseConfig(input);
       // a run already there of the id given, whatever its status, is refused: never overwritten
@@ -277,7 +277,7 @@ export function train(
     }
   })();
   const result = setup.then(() =>
-    supervise(config, runId, options, queue, requestedStop, held, savedEpochs)
+    supervise(config, runId, options, queue, requestedStop, held, raised)
   ).finally(() => held.lock?.release());
   result.catch(() => queue.close());
   const run: TrainingRun = {
@@ -309,7 +309,7 @@ async function supervise(
   queue: EventQueue<RunEvent>,
   requestedStop: RequestedStop,
   held: { lock?: RunLock },
-  savedEpochs?: number,
+  raised = false,
 ): Promise<RunResult> {
   const runDir = `${config.runsDir}/${runId}`;
   const writer = new RunWriter(runDir);
@@ -337,7 +337,7 @@ async function supervise(
       summary: await readJsonIfAny(`${runDir}/summary.json`),
       meta: await readJsonIfAny(`${runDir}/meta.json`),
     };
-    const ended = endedRun(config, { runId, runDir, raised: savedEpochs !== undefined }, {
+    const ended = endedRun(config, { runId, runDir, raised }, {
       state: resumeState,
       summary: before.summary,
     });
@@ -370,7 +370,7 @@ async function supervise(
     const from = resumeState;
     startRecords = () => {
       // (queued in order: before the steps the trainer reports after its plan)
-      if (savedEpochs !== undefined) writer.writeJson("config.json", config);
+      if (raised) writer.writeJson("config.json", config);
       // Drop records of steps and epochs after the checkpoint: they are replayed.
       writer.truncate("steps.ndjson", (r) => r.step < from.step);
       writer.truncate("epochs.ndjson", (r) => r.epoch <= from.epoch);
@@ -856,18 +856,15 @@ function endedRun(
   }
   const spent = config.maxSteps !== undefined &&
     Math.max(state.step, Number(summary.steps) || 0) >= config.maxSteps;
-  const atEnd = state.epoch + 1 >= config.epochs || spent;
+  const lastEpoch = state.epoch + 1 >= config.epochs;
+  const atEnd = lastEpoch || spent;
   const stoppedItself = status === "diverged" ||
     (status === "stopped" && summary.stopRequested === false);
   if (!atEnd && !(stoppedItself && !raised)) return undefined;
   const goOn = status === "diverged"
     ? "resumed with the same settings, it would most likely diverge again: start a new run " +
       `from ${runDir}/config.json with the change its hint says`
-    : spent
-    ? `its maxSteps (${config.maxSteps}) is spent, and a resume cannot raise it: for more ` +
-      `steps, start a new run from its config (\`anneal train -c ${runDir}/config.json --set ` +
-      `maxSteps=N\`)`
-    : `to train it longer, resume it with more epochs than ${config.epochs} (--epochs N)`;
+    : trainLonger(config, lastEpoch, spent);
   return {
     runId,
     runDir,
@@ -884,6 +881,15 @@ function endedRun(
     seconds: (summary.seconds as number | undefined) ?? 0,
     diagnosis: summary.diagnosis as Diagnosis | undefined,
   };
+}
+
+/** How to train on a run that ended at its last epoch, at its step budget, or both. */
+function trainLonger(config: RunConfig, lastEpoch: boolean, budgetTaken: boolean): string {
+  const epochs = `more epochs than ${config.epochs} (--epochs N)`;
+  const steps = `more steps than its maxSteps ${config.maxSteps} (--max-steps N)`;
+  const what = lastEpoch && budgetTaken ? `${epochs} and ${steps}` : budgetTaken ? steps : epochs;
+  return `${budgetTaken ? `it took its maxSteps (${config.maxSteps}); ` : ""}` +
+    `to train it longer, resume it with ${what}`;
 }
 
 /** A JSON record of the run, or `undefined` when it is missing or unreadable. */

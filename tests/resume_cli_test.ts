@@ -171,7 +171,7 @@ Deno.test("--resume refuses options that would change the run's config, naming t
   );
   assert.equal(flags.code, 2, flags.stderr);
   assert.match(flags.stderr, new RegExp(`Cannot resume run '${runId}' with -c, --set, --lr`));
-  assert.match(flags.stderr, /hint: .*only --epochs N may be given/);
+  assert.match(flags.stderr, /hint: .*only --epochs N and --max-steps N may be given/);
   assert.match(flags.stderr, new RegExp(`anneal train -c ${dir}/${runId}/config.json`));
 
   const fewer = await anneal("train", "--resume", runId, "--runs-dir", dir, "--epochs", "1");

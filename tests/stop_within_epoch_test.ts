@@ -66,7 +66,7 @@ Deno.test("a run stopped by maxSteps within an epoch checkpoints there: its test
   assert.equal(again.result.status, "stopped");
   assert.match(
     again.result.reason,
-    /nothing to resume: .*its maxSteps \(5\) is spent, and a resume cannot raise it/,
+    /nothing to resume: .*it took its maxSteps \(5\); to train it longer, resume it with more steps than its maxSteps 5 \(--max-steps N\)/,
   );
   assert.ok(!again.events.some((e) => e.type === "steps"));
 
@@ -84,6 +84,81 @@ Deno.test("a run stopped by maxSteps within an epoch checkpoints there: its test
   assert.deepEqual(finished.result.test, result.test);
   const steps = await readNdjson(`${runDir}/steps.ndjson`);
   assert.deepEqual(steps.map((s) => s.step), [0, 1, 2, 3, 4]);
+});
+
+Deno.test("a run stopped by maxSteps trains on with --resume --max-steps N, as a run with the higher budget from the start; a lower one, or one where it had none, is refused", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  // 3 steps an epoch; adam under a cosine over 12 steps (a rate per step), early stopping
+  const config: RunConfigInput = {
+    backend: "cpu",
+    runsDir: dir,
+    epochs: 4,
+    batchSize: 16,
+    data: await csvData(dir),
+    model: { kind: "mlp", hidden: [8] },
+    optimizer: { name: "adam", lr: 0.01 },
+    scheduler: { name: "cosine", tMax: 12 },
+    earlyStopping: { patience: 3, monitor: "valLoss" },
+  };
+  const straight = await trainCollect(config, { runId: "straight" });
+  assert.equal(straight.result.status, "completed", straight.result.reason);
+  const first = await trainCollect({ ...config, maxSteps: 5 }, { runId: "budget" });
+  assert.equal(first.result.reason, "budget: reached maxSteps = 5");
+  const resume = (...more: string[]) =>
+    anneal("train", "--resume", "budget", "--runs-dir", dir, "--no-progress", ...more);
+
+  const lower = await resume("--max-steps", "4");
+  assert.equal(lower.code, 2, lower.stderr);
+  assert.match(
+    lower.stderr,
+    /with maxSteps 4: it trains 5 steps at most, and a resume can only raise that/,
+  );
+  assert.match(
+    lower.stderr,
+    /hint: leave --max-steps out to finish its 5 steps, or give more than 5/,
+  );
+
+  // to step 8 (2 steps into epoch 2), then on to the end of its 4 epochs
+  const more = await resume("--max-steps", "8");
+  assert.equal(more.code, 0, more.stderr);
+  assert.match(more.stdout, /budget: reached maxSteps = 8/);
+  const { state } = await loadCheckpoint(`${dir}/budget/checkpoints/last.ckpt`);
+  assert.equal(state.step, 8);
+  const saved = JSON.parse(await Deno.readTextFile(`${dir}/budget/config.json`));
+  assert.equal(saved.maxSteps, 8, "config.json holds the budget raised");
+  const rest = await resume("--max-steps", "100");
+  assert.equal(rest.code, 0, rest.stderr);
+  const summary = JSON.parse(await Deno.readTextFile(`${dir}/budget/summary.json`));
+  assert.equal(summary.status, "completed", summary.stopReason);
+  assert.equal(summary.steps, 12);
+  assert.deepEqual(summary.test, straight.result.test, "the test pass on the same weights");
+
+  const a = await loadCheckpoint(`${dir}/straight/checkpoints/last.ckpt`);
+  const b = await loadCheckpoint(`${dir}/budget/checkpoints/last.ckpt`);
+  for (const [name, weight] of Object.entries(a.weights)) {
+    assert.deepEqual(Array.from(b.weights[name].values), Array.from(weight.values), name);
+  }
+  const strip = (records: Record<string, number>[]) =>
+    records.map(({ seconds: _, ...rest }) => rest);
+  assert.deepEqual(
+    strip(await readNdjson(`${dir}/budget/epochs.ndjson`)),
+    strip(await readNdjson(`${dir}/straight/epochs.ndjson`)),
+  );
+  assert.deepEqual(
+    await readNdjson(`${dir}/budget/steps.ndjson`),
+    await readNdjson(`${dir}/straight/steps.ndjson`),
+  );
+
+  // a run without a step budget gets none on resume (it trains its epochs; --epochs raises them)
+  const none = await anneal(
+    ...["train", "--resume", "straight", "--runs-dir", dir, "--max-steps", "20"],
+  );
+  assert.equal(none.code, 2, none.stderr);
+  assert.match(
+    none.stderr,
+    /with maxSteps 20: it has no step budget \(it trains its 4 epochs\), and a resume can only raise one/,
+  );
 });
 
 Deno.test("a run stopped by its wall-time budget within an epoch resumes exactly: the weights and metrics of a run never stopped", async () => {

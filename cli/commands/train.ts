@@ -26,6 +26,7 @@ export interface TrainCommandOptions {
   set: string[];
   backend?: string;
   epochs?: string;
+  maxSteps?: string;
   batchSize?: string;
   lr?: string;
   resume?: string;
@@ -108,6 +109,9 @@ export function shortcutOverrides(
     shortcut(`backend=${JSON.stringify(options.backend)}`, "--backend", options.backend);
   }
   if (options.epochs) shortcut(`epochs=${options.epochs}`, "--epochs", options.epochs);
+  if (options.maxSteps) {
+    shortcut(`maxSteps=${options.maxSteps}`, "--max-steps", options.maxSteps);
+  }
   if (options.batchSize) {
     shortcut(`batchSize=${options.batchSize}`, "--batch-size", options.batchSize);
   }
@@ -124,7 +128,8 @@ export function shortcutOverrides(
 }
 
 /**
- * What `--resume` passes on: where the run is and, to train it longer, more epochs. Options that
+ * What `--resume` passes on: where the run is and, to train it longer, more epochs or a higher
+ * step budget. Options that
  * would change its saved config are refused by name (a resumed run keeps the config it was
  * started with).
  */
@@ -146,8 +151,9 @@ function resumeInput(options: TrainCommandOptions, runId: string): Record<string
         `config saved in its directory`,
       {
         where: `${runsDir}/${runId}/config.json`,
-        hint: `leave ${refused.length > 1 ? "them" : "it"} out (only --epochs N may be given: ` +
-          `more epochs than the run's, to train it longer); for other settings, start a new ` +
+        hint: `leave ${refused.length > 1 ? "them" : "it"} out (only --epochs N and ` +
+          `--max-steps N may be given: more than the run's, to train it longer); for other ` +
+          `settings, start a new ` +
           `run from its config: \`anneal train -c ${runsDir}/${runId}/config.json ...\``,
       },
     );
@@ -155,6 +161,7 @@ function resumeInput(options: TrainCommandOptions, runId: string): Record<string
   return applyOverrides({}, [
     `runsDir=${JSON.stringify(runsDir)}`,
     ...(options.epochs ? [`epochs=${options.epochs}`] : []),
+    ...(options.maxSteps ? [`maxSteps=${options.maxSteps}`] : []),
   ]);
 }
 
