@@ -1,7 +1,9 @@
 /**
  * The clip monitor's logic: the history of global gradient norms before clipping (EMA,
- * percentiles, max), the fraction of steps clipped, spikes, a suggested threshold, adaptive
- * clipping (AutoClip), and the decision on a NaN/Inf loss or gradient. A pure reducer.
+ * percentiles, max), the fraction of steps clipped (at the thresholds the trainer clipped them
+ * at: a fixed `maxNorm`, or adaptive clipping's, which the trainer sets at each step from the
+ * norms before it), spikes, a suggested threshold, and the decision on a NaN/Inf loss or
+ * gradient. A pure reducer, whose state a checkpoint keeps ({@linkcode clipMonitorSnapshot}).
  *
  * @module
  */
@@ -12,11 +14,18 @@ import { divergenceHint } from "./early_stopper.ts";
 import { explosionReason, initLossWatch, type LossWatchState, observeLoss } from "./loss_watch.ts";
 import { maximizes, settingFault } from "../optimizers/hazards.ts";
 import { FIRST_STEP, firstStepFault } from "../report/first_step.ts";
+import {
+  HISTORY_LIMIT,
+  normHistory,
+  percentile,
+  recordNorm,
+  sortedPercentile,
+} from "./norm_history.ts";
+
+export { HISTORY_LIMIT, percentile, sortedPercentile };
 
 type Clipping = z.output<typeof ClippingSchema>;
 
-/** Norms kept for percentiles (older ones are dropped). */
-export const HISTORY_LIMIT = 4096;
 /** Steps seen before spikes are flagged (the median is meaningless earlier). */
 export const SPIKE_WARMUP = 20;
 /** Rollbacks allowed before a run is stopped anyway. */
@@ -40,10 +49,12 @@ export interface ClipMonitorState {
   clipped: number;
   ema: number | null;
   max: number;
-  spikes: { step: number; norm: number; median: number }[];
+  /** Spikes flagged so far. */
+  spikes: number;
   nonFinite: number;
   consecutiveSkips: number;
   rollbacks: number;
+  /** The threshold of the last step clipped by norm (undefined: no clipping by norm yet). */
   threshold: number | undefined;
   /** The losses' early level and current block (see loss_watch.ts). */
   lossWatch: LossWatchState;
@@ -84,7 +95,7 @@ export function initClipMonitor(
     clipped: 0,
     ema: null,
     max: 0,
-    spikes: [],
+    spikes: 0,
     nonFinite: 0,
     consecutiveSkips: 0,
     rollbacks: 0,
@@ -94,34 +105,9 @@ export function initClipMonitor(
   };
 }
 
-/** The p-th percentile (0-100) of values, by linear interpolation (numpy's default). */
-export function percentile(values: number[], p: number): number | null {
-  return sortedPercentile([...values].sort((a, b) => a - b), p);
-}
-
-/** {@linkcode percentile} of values already in ascending order. */
-export function sortedPercentile(sorted: number[], p: number): number | null {
-  if (sorted.length === 0) return null;
-  const rank = (p / 100) * (sorted.length - 1);
-  const low = Math.floor(rank);
-  const high = Math.ceil(rank);
-  return sorted[low] + (sorted[high] - sorted[low]) * (rank - low);
-}
-
-/** The index of the first element of ascending `sorted` that is not below `value`. */
-function lowerBound(sorted: number[], value: number): number {
-  let [low, high] = [0, sorted.length];
-  while (low < high) {
-    const mid = (low + high) >>> 1;
-    if (sorted[mid] < value) low = mid + 1;
-    else high = mid;
-  }
-  return low;
-}
-
 /** What the monitor tells the trainer and the supervisor after a window of steps. */
 export interface ClipMonitorOutput {
-  toTrainer: ({ type: "ClipThresholdSet"; maxNorm: number } | NonFiniteHandled)[];
+  toTrainer: NonFiniteHandled[];
   events: (Record<string, unknown> | ClipStats)[];
 }
 
@@ -141,12 +127,7 @@ export function observeSteps(
 ): [ClipMonitorState, ClipMonitorOutput] {
   const fault = settingFault(optimizer);
   const hopeless = fault?.anyLr === true;
-  const next: ClipMonitorState = {
-    ...state,
-    norms: [...state.norms],
-    sorted: [...state.sorted],
-    spikes: [...state.spikes],
-  };
+  const next: ClipMonitorState = { ...state, norms: [...state.norms], sorted: [...state.sorted] };
   const out: ClipMonitorOutput = { toTrainer: [], events: [] };
   for (let i = 0; i < message.gradNorms.length; i++) {
     const step = message.fromStep + i;
@@ -209,7 +190,7 @@ export function observeSteps(
     if (
       median !== null && next.norms.length >= SPIKE_WARMUP && norm > clipping.spikeFactor * median
     ) {
-      next.spikes.push({ step, norm, median });
+      next.spikes++;
       out.events.push({
         type: "warning",
         actor: "clipMonitor",
@@ -221,22 +202,12 @@ export function observeSteps(
         hint: "clip gradients (--set clipping.maxNorm=1), lower the learning rate, or add warmup",
       });
     }
+    // the threshold the trainer clipped this step at (a window of an older sender: the fixed one)
+    if (message.thresholds) next.threshold = message.thresholds[i] ?? undefined;
     if (next.threshold !== undefined && norm > next.threshold) next.clipped++;
     next.ema = next.ema === null ? norm : 0.98 * next.ema + 0.02 * norm;
     next.max = Math.max(next.max, norm);
-    next.norms.push(norm);
-    next.sorted.splice(lowerBound(next.sorted, norm), 0, norm);
-    if (next.norms.length > HISTORY_LIMIT) {
-      const oldest = next.norms.shift()!;
-      next.sorted.splice(lowerBound(next.sorted, oldest), 1);
-    }
-  }
-  if (clipping.autoPercentile !== undefined && next.norms.length > 0) {
-    const threshold = sortedPercentile(next.sorted, clipping.autoPercentile)!;
-    if (threshold !== next.threshold) {
-      next.threshold = threshold;
-      out.toTrainer.push({ type: "ClipThresholdSet", maxNorm: threshold });
-    }
+    recordNorm(next, norm);
   }
   out.events.push(stats(next, message.fromStep + message.gradNorms.length - 1));
   return [next, out];
@@ -252,10 +223,43 @@ export function stats(state: ClipMonitorState, step: number): ClipStats {
     p95: sortedPercentile(state.sorted, 95),
     max: state.max,
     fractionClipped: state.steps === 0 ? 0 : state.clipped / state.steps,
-    spikes: state.spikes.length,
+    spikes: state.spikes,
     nonFinite: state.nonFinite,
     threshold: state.threshold,
     // A threshold that only the top ~10% of steps exceed tames spikes without clipping every step.
     suggestedMaxNorm: sortedPercentile(state.sorted, 90),
+  };
+}
+
+/**
+ * The monitor's state as a checkpoint keeps it (JSON: the norms in the order seen, not sorted),
+ * so that a resumed run's statistics, spikes, loss watch and counts of rollbacks and skips go on
+ * as an uninterrupted run's.
+ */
+export type ClipMonitorSnapshot = Omit<ClipMonitorState, "sorted" | "maximize">;
+
+/** {@linkcode ClipMonitorSnapshot} of `state`. */
+export function clipMonitorSnapshot(state: ClipMonitorState): ClipMonitorSnapshot {
+  const { sorted: _, maximize: __, ...snapshot } = state;
+  return { ...snapshot, norms: [...state.norms] };
+}
+
+/**
+ * The state a checkpoint's `snapshot` holds, for a run of the same config (`fresh`: its initial
+ * state); `fresh` itself where the checkpoint holds none (written by an older anneal: the
+ * statistics start over).
+ */
+export function restoreClipMonitor(
+  fresh: ClipMonitorState,
+  snapshot: ClipMonitorSnapshot | undefined,
+): ClipMonitorState {
+  if (!snapshot || !Array.isArray(snapshot.norms)) return fresh;
+  return {
+    ...fresh,
+    ...snapshot,
+    ...normHistory(snapshot.norms),
+    // (JSON leaves an undefined threshold out: no clipping by norm yet)
+    threshold: snapshot.threshold ?? undefined,
+    maximize: fresh.maximize,
   };
 }

@@ -214,6 +214,16 @@ export const StepsObservedSchema = z.object({
   samples: z.array(z.number().int().positive()).optional(),
   /** Set when the trainer waits for the verdict (`StepsJudged`) before its next step. */
   verdictRequested: z.boolean().optional(),
+  /**
+   * The threshold each step's gradients were clipped at by norm (null: none), a fixed `maxNorm`
+   * or adaptive clipping's, which the trainer sets from the norms of the steps before.
+   */
+  thresholds: z.array(z.number().nullable()).optional(),
+  /**
+   * Set on an epoch's last window, to that epoch: the monitor answers with its state after it
+   * (`EpochObserved`), for the epoch's checkpoint.
+   */
+  endsEpoch: z.number().int().optional(),
 });
 
 /** Clip monitor -> trainer: a window with `verdictRequested` has been judged (decisions sent first). */
@@ -222,11 +232,22 @@ export const StepsJudgedSchema = z.object({
   upTo: z.number().int(),
 });
 
-/** Clip monitor -> trainer: new clipping threshold (adaptive clipping). */
-export const ClipThresholdSetSchema = z.object({
-  type: z.literal("ClipThresholdSet"),
-  maxNorm: z.number(),
+/**
+ * Clip monitor -> trainer: answer to an epoch's last window (`StepsObserved.endsEpoch`): its state
+ * after that epoch's steps, for the epoch's checkpoint (the trainer does not wait for it: it is
+ * settled with the scheduler's and the early stopper's answers to the epoch's end).
+ */
+export const EpochObservedSchema = z.object({
+  type: z.literal("EpochObserved"),
+  epoch: z.number().int(),
+  state: z.unknown(),
 });
+
+/** Trainer -> clip monitor: its state now, for the checkpoint of a run stopped within an epoch. */
+export const ClipStateRequestedSchema = z.object({ type: z.literal("ClipStateRequested") });
+
+/** Clip monitor -> trainer: answer to `ClipStateRequested`, the state a checkpoint keeps. */
+export const ClipStateSchema = z.object({ type: z.literal("ClipState"), state: z.unknown() });
 
 /** Clip monitor -> trainer: what to do about a non-finite loss or gradient. */
 export const NonFiniteHandledSchema = z.object({
@@ -341,7 +362,8 @@ export const TrainerInboxSchema = z.discriminatedUnion("type", [
   ScheduleAdvancedSchema,
   ScheduleStateSchema,
   EpochJudgedSchema,
-  ClipThresholdSetSchema,
+  EpochObservedSchema,
+  ClipStateSchema,
   NonFiniteHandledSchema,
   StepsJudgedSchema,
 ]);
@@ -372,7 +394,8 @@ export type ScheduleState = z.infer<typeof ScheduleStateSchema>;
 export type EpochJudged = z.infer<typeof EpochJudgedSchema>;
 export type StepsObserved = z.infer<typeof StepsObservedSchema>;
 export type StepsJudged = z.infer<typeof StepsJudgedSchema>;
-export type ClipThresholdSet = z.infer<typeof ClipThresholdSetSchema>;
+export type EpochObserved = z.infer<typeof EpochObservedSchema>;
+export type ClipState = z.infer<typeof ClipStateSchema>;
 export type NonFiniteHandled = z.infer<typeof NonFiniteHandledSchema>;
 export type ActorEvent = z.infer<typeof ActorEventSchema>;
 export type ActorError = z.infer<typeof ActorErrorSchema>;

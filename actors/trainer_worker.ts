@@ -13,13 +13,17 @@ import { type ActorContext, Mailbox, runActor, yieldToEventLoop } from "./_worke
 import { EpochTotals, type EpochTotalsSnapshot } from "./epoch_totals.ts";
 import { unpackBatchGroup } from "./data_loader.ts";
 import { patienceMayStop, type StopGuard, verdictNeeded } from "./early_stopper.ts";
-import { initLossWatch, observeLoss } from "./loss_watch.ts";
+import { initLossWatch, type LossWatchState, observeLoss } from "./loss_watch.ts";
+import { ClipThreshold, type ClipThresholdState } from "./clip_threshold.ts";
+import type { ClipMonitorSnapshot } from "./clip_monitor.ts";
 import { maximizes } from "../optimizers/hazards.ts";
 import type {
   BatchGroup,
   BatchReady,
+  ClipState,
   DatasetReady,
   EpochJudged,
+  EpochObserved,
   LrPlanned,
   NonFiniteHandled,
   ScheduleAdvanced,
@@ -87,6 +91,8 @@ interface WindowEntry {
   step: number;
   lr: number;
   momentum?: number;
+  /** The threshold the step's gradients were clipped at by norm (undefined: none). */
+  threshold?: number;
   /** The step's results: read back already (CPU backends) or still on the device. */
   values: StepValues | StepTensors;
   skipped: boolean;
@@ -120,6 +126,11 @@ interface EpochRecord {
   /** The epoch's time in the steps' own work, reads of its windows included (ms). */
   stepMs: number;
   lastLr: number;
+  /**
+   * Clipping as its last window left it (read once that window is finished, on every backend):
+   * the threshold, and adaptive clipping's norms, oldest first.
+   */
+  clip?: { threshold?: number; history?: number[] };
   /** Resolves once its last window is finished: its totals are complete. */
   finished: Promise<void>;
   finish: () => void;
@@ -153,7 +164,8 @@ interface EpochEnd {
   epoch: number;
   step: number;
   metrics: Record<string, number>;
-  clipThreshold?: number;
+  /** Clipping at the epoch's end (its record's `clip`, once its last window is finished). */
+  clip?: EpochRecord["clip"];
   /** The epoch's own state (read while the answers travel). */
   weights?: WeightMap;
   optimizer?: OptimizerState;
@@ -260,10 +272,10 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     return plannedLr(step)!;
   };
 
-  let maxNorm = config.clipping.maxNorm ?? undefined;
+  /** The clipping threshold by norm of the next step (adaptive clipping's moves with the norms). */
+  let clip = new ClipThreshold(config.clipping);
   let rolledBackAt = 0;
   let action: NonFiniteHandled | undefined;
-  monitor.on("ClipThresholdSet", (message) => (maxNorm = message.maxNorm as number));
   monitor.on("NonFiniteHandled", (message) => {
     const handled = message as unknown as NonFiniteHandled;
     if (handled.action === "skip") {
@@ -349,7 +361,25 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     epoch = saved.state.epoch + 1;
     step = saved.state.step;
     bestEpoch = (saved.state.bestEpoch as number | null) ?? null;
-    if (saved.state.clipThreshold !== undefined) maxNorm = saved.state.clipThreshold as number;
+    clip = new ClipThreshold(config.clipping, {
+      threshold: saved.state.clipThreshold as number | undefined,
+      history: saved.state.clipHistory as number[] | undefined,
+    });
+    if (clip.restarted) {
+      context.emit({
+        type: "warning",
+        actor: "trainer",
+        message: "adaptive clipping (clipping.autoPercentile) restarts its history of gradient " +
+          "norms: the checkpoint resumed from was written by an older anneal, which did not keep " +
+          `it; its threshold stays ${clip.value} until the first step, then is the percentile ` +
+          "of the norms from here on",
+        hint: "nothing to do, unless it must clip as a run never stopped would: then start it " +
+          `again (anneal train -c ${runDir}/config.json)`,
+      });
+    }
+    // the clip monitor's loss watch, as the checkpoint kept it (an older one's starts over)
+    const watched = (saved.state.clipMonitor as ClipMonitorSnapshot | undefined)?.lossWatch;
+    if (watched) lossWatch = watched as LossWatchState;
     settled = {
       earlyStopper: saved.state.earlyStopper,
       metrics: saved.state.metrics as Record<string, number> | undefined,
@@ -438,6 +468,8 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     onDevice.forEach((entry, i) => {
       entry.values = read[i];
       if (!entry.skipped) record.totals.add(read[i]);
+      // (read a window or more late: adaptive clipping's threshold moves as the reads come back)
+      if (!entry.skipped && Number.isFinite(read[i].loss)) clip.observe(read[i].gradNorm);
     });
     const values = entries.map((w) => w.values as StepValues);
     const losses = values.map((v) => v.loss);
@@ -451,8 +483,15 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       lr: entries.map((w) => w.lr),
       verdictRequested: verdict || undefined,
     };
-    // The loss watch counts a short step (an epoch's last) by its samples.
-    monitor.send({ ...observed, samples: values.map((v) => v.samples) });
+    // The loss watch counts a short step (an epoch's last) by its samples. At an epoch's last
+    // window the monitor answers with its state, for the epoch's checkpoint.
+    monitor.send({
+      ...observed,
+      samples: values.map((v) => v.samples),
+      thresholds: entries.map((w) => w.threshold ?? null),
+      endsEpoch: closed.last ? record.epoch : undefined,
+    });
+    if (closed.last) record.clip = clip.snapshot();
     if (verdict) await monitor.take((m) => m.type === "StepsJudged");
     const momentum = entries.some((w) => w.momentum !== undefined)
       ? entries.map((w) => w.momentum ?? NaN)
@@ -559,13 +598,21 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
    * MAX_OPEN_ENDS epochs late on tiny epochs, where the answers travel longer than an epoch.)
    */
   let firstWritten = false;
+  /**
+   * The clip monitor's state after each epoch's last window, by epoch: its answer may come
+   * before the epoch's end is opened (its last window is sent before the validation pass).
+   */
+  const observedEnds = new Map<number, unknown>();
   const settleEnds = () => {
     while (
-      !lateStop && ends.length > 0 && ends[0].judged && ends[0].advanced && ends[0].optimizer
+      !lateStop && ends.length > 0 && ends[0].judged && ends[0].advanced && ends[0].optimizer &&
+      observedEnds.has(ends[0].epoch)
     ) {
       const end = ends.shift()!;
       const judged = end.judged!;
       const advanced = end.advanced!;
+      const observed = observedEnds.get(end.epoch);
+      observedEnds.delete(end.epoch);
       applyPlan(advanced.plan);
       replanAt = advanced.replanFrom;
       stopGuard = judged.guard;
@@ -577,7 +624,9 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
           optimizer: end.optimizer,
           scheduler: advanced.state,
           earlyStopper: judged.state,
-          clipThreshold: end.clipThreshold,
+          clipThreshold: end.clip?.threshold,
+          clipHistory: end.clip?.history,
+          clipMonitor: observed,
           bestEpoch,
           metrics: end.metrics,
         };
@@ -631,11 +680,17 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     const judged = message as unknown as EpochJudged;
     answered(judged.epoch, (end) => (end.judged = judged));
   });
+  monitor.on("EpochObserved", (message) => {
+    const observed = message as unknown as EpochObserved;
+    observedEnds.set(observed.epoch, observed.state);
+    settleEnds();
+  });
   // A stop the trainer went past (never, while the guards hold): back to that epoch's end.
   const returnToEnd = (end: EpochEnd) => {
     // The epochs after it are undone: their answers are dropped as they come.
     epochsRun -= ends.length;
     ends.length = 0;
+    observedEnds.clear();
     weightsVersion++;
     engine.writeWeights(end.weights!);
     engine.optimizer.setState(end.optimizer!);
@@ -671,7 +726,6 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       epoch: record.epoch,
       step,
       metrics: {},
-      clipThreshold: maxNorm,
       started: record.started,
       stepSeconds: 0,
       memory: {
@@ -703,6 +757,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       epochMetrics.lr = record.lastLr;
       end.metrics = metrics = epochMetrics;
       end.stepSeconds = record.stepMs / 1000;
+      end.clip = record.clip ?? clip.snapshot();
       if (end.good && !verdictNeeded(stopGuard, end.epoch, metrics.loss)) lastGood = end.good;
       const ended = { type: "EpochEnded", epoch: end.epoch, step: end.step, metrics };
       scheduler.send(ended);
@@ -773,20 +828,24 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
         skipped = !Number.isFinite(values.loss) || !Number.isFinite(values.gradNorm);
         if (!skipped) record.totals.add(values);
       }
+      const threshold = clip.value;
       if (skipped) engine.discardGradients(pending);
-      else engine.applyGradients(pending, lr, maxNorm);
-      const loss = "loss" in values ? values.loss : undefined;
-      window.push({ step, lr, momentum, values, skipped });
+      else engine.applyGradients(pending, lr, threshold);
+      const read = "loss" in values ? values : undefined;
+      window.push({ step, lr, momentum, threshold, values, skipped });
       step++;
       const now = performance.now();
       record.stepMs += now - stepStart;
       // A loss the clip monitor will find exploding is reported at once: it decides, and should
       // not learn it a window late.
       let alarming = false;
-      if (loss !== undefined && !skipped) {
-        const [watched, explosion] = observeLoss(lossWatch, step - 1, loss, values.samples);
+      if (read && !skipped) {
+        const [watched, explosion] = observeLoss(lossWatch, step - 1, read.loss, read.samples);
         lossWatch = watched;
         alarming = explosion !== undefined;
+        // adaptive clipping takes in the norm before the next step, as the clip monitor's history
+        // does (without an exploding step's, which it stops or rolls back)
+        if (!alarming || config.clipping.onNonFinite === "skip") clip.observe(read.gradNorm);
       }
       if (
         window.length >= reportEvery || skipped || alarming || batchIndex >= info.batchesPerEpoch ||
@@ -932,17 +991,23 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       engine.readWeights(),
       engine.optimizer.getState(),
     ]);
+    // (the clip monitor answers after every window sent before: its state after the last step)
     scheduler.send({ type: "ScheduleStateRequested" });
-    const schedule = await scheduler.take((m) =>
-      m.type === "ScheduleState"
-    ) as unknown as ScheduleState;
+    monitor.send({ type: "ClipStateRequested" });
+    const [schedule, observed] = await Promise.all([
+      scheduler.take((m) => m.type === "ScheduleState") as unknown as Promise<ScheduleState>,
+      monitor.take((m) => m.type === "ClipState") as unknown as Promise<ClipState>,
+    ]);
+    const clipped: ClipThresholdState = clip.snapshot();
     const state: CheckpointState = {
       epoch: epoch - 1,
       step,
       optimizer,
       scheduler: schedule.state,
       earlyStopper: settled.earlyStopper,
-      clipThreshold: maxNorm,
+      clipThreshold: clipped.threshold,
+      clipHistory: clipped.history,
+      clipMonitor: observed.state,
       bestEpoch,
       metrics: settled.metrics,
       within: { batches: stoppedWithin, totals: record.totals.snapshot() } satisfies WithinEpoch,

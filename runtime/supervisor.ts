@@ -779,6 +779,8 @@ async function supervise(
       ? resumeState.scheduler
       : actor === "earlyStopper"
       ? resumeState.earlyStopper
+      : actor === "clipMonitor"
+      ? resumeState.clipMonitor
       : undefined;
     worker.postMessage(
       {
@@ -831,6 +833,8 @@ interface ResumeState {
   step: number;
   scheduler?: unknown;
   earlyStopper?: unknown;
+  /** Absent from an older anneal's checkpoints (the clip monitor's statistics start over). */
+  clipMonitor?: unknown;
   metrics?: Record<string, number>;
 }
 

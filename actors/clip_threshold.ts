@@ -1,0 +1,86 @@
+/**
+ * The threshold the trainer clips each step's gradients at by norm: `clipping.maxNorm`, or under
+ * adaptive clipping (`clipping.autoPercentile`, AutoClip) the percentile of the norms of the
+ * steps before it (the last {@linkcode HISTORY_LIMIT}, non-finite and skipped steps' left out;
+ * `maxNorm`, if set, until the first one). The trainer sets it itself, from the norms it reads:
+ * on the CPU backends, which read every step before the next, the threshold of each step is a
+ * function of the steps before it alone, never of when another actor's answer arrives, so a run
+ * clips the same way each time, and a resume (its state is in the checkpoint) as the run it
+ * continues.
+ *
+ * @module
+ */
+import {
+  HISTORY_LIMIT,
+  type NormHistory,
+  normHistory,
+  recordNorm,
+  sortedPercentile,
+} from "./norm_history.ts";
+
+export { HISTORY_LIMIT };
+
+/** What a checkpoint keeps of a {@linkcode ClipThreshold}. */
+export interface ClipThresholdState {
+  /** The threshold the next step is clipped at (undefined: none). */
+  threshold?: number;
+  /** Adaptive clipping's norms, oldest first (absent without it). */
+  history?: number[];
+}
+
+/**
+ * A run's clipping threshold by norm, step after step.
+ *
+ * @example
+ * ```ts
+ * import { ClipThreshold } from "./clip_threshold.ts";
+ * const clip = new ClipThreshold({ autoPercentile: 50 });
+ * for (const norm of [1, 3, 2]) clip.observe(norm);
+ * console.assert(clip.value === 2);
+ * const resumed = new ClipThreshold({ autoPercentile: 50 }, clip.snapshot());
+ * resumed.observe(10);
+ * console.assert(resumed.value === 2.5);
+ * ```
+ */
+export class ClipThreshold {
+  #value: number | undefined;
+  readonly #percentile: number | undefined;
+  #history: NormHistory | undefined;
+  /**
+   * Resumed under adaptive clipping from a checkpoint without its norms (an older anneal's):
+   * the history starts over, from the checkpoint's threshold.
+   */
+  readonly restarted: boolean;
+
+  /** Clipping as configured, or as a checkpoint's `saved` state left it. */
+  constructor(
+    clipping: { maxNorm?: number | null; autoPercentile?: number },
+    saved?: ClipThresholdState,
+  ) {
+    this.#value = saved?.threshold ?? clipping.maxNorm ?? undefined;
+    this.#percentile = clipping.autoPercentile;
+    const adaptive = this.#percentile !== undefined;
+    this.#history = adaptive ? normHistory(saved?.history ?? []) : undefined;
+    this.restarted = adaptive && saved !== undefined && saved.history === undefined;
+  }
+
+  /** The threshold of the next step (undefined: no clipping by norm). */
+  get value(): number | undefined {
+    return this.#value;
+  }
+
+  /** Takes in the finite norm of a step that was applied: adaptive clipping's next threshold. */
+  observe(norm: number): void {
+    if (this.#history === undefined || !Number.isFinite(norm)) return;
+    recordNorm(this.#history, norm);
+    this.#value = sortedPercentile(this.#history.sorted, this.#percentile!)!;
+  }
+
+  /** The state a checkpoint keeps (the norms copied: later steps do not change it). */
+  snapshot(): ClipThresholdState {
+    return {
+      threshold: this.#value,
+      ...(this.#history && { history: [...this.#history.norms] }),
+    };
+  }
+}

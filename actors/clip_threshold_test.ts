@@ -1,0 +1,50 @@
+import assert from "node:assert/strict";
+import { ClipThreshold, HISTORY_LIMIT } from "./clip_threshold.ts";
+import { percentile } from "./norm_history.ts";
+
+Deno.test("adaptive clipping clips each step at the percentile of the norms before it, maxNorm until the first", () => {
+  const clip = new ClipThreshold({ maxNorm: 7, autoPercentile: 10 });
+  assert.equal(clip.value, 7);
+  let seed = 5;
+  const random = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const seen: number[] = [];
+  for (let step = 0; step < HISTORY_LIMIT + 300; step++) {
+    if (step > 0) assert.equal(clip.value, percentile(seen.slice(-HISTORY_LIMIT), 10), `${step}`);
+    const norm = step % 97 === 5 ? NaN : random() * 3;
+    clip.observe(norm); // (a non-finite norm is left out, as a skipped step's)
+    if (Number.isFinite(norm)) seen.push(norm);
+  }
+});
+
+Deno.test("a threshold restored from its checkpoint goes on as one never stopped; an older checkpoint's restarts its history", () => {
+  const clipping = { autoPercentile: 25 };
+  const norms = Array.from({ length: 200 }, (_, i) => 1 + i / 50 + ((i * 37) % 11) / 3);
+  const straight = new ClipThreshold(clipping);
+  const first = new ClipThreshold(clipping);
+  const values: (number | undefined)[] = [];
+  for (const norm of norms.slice(0, 120)) {
+    straight.observe(norm);
+    first.observe(norm);
+  }
+  const resumed = new ClipThreshold(clipping, JSON.parse(JSON.stringify(first.snapshot())));
+  assert.equal(resumed.restarted, false);
+  for (const norm of norms.slice(120)) {
+    straight.observe(norm);
+    resumed.observe(norm);
+    values.push(straight.value);
+    assert.equal(resumed.value, straight.value);
+  }
+  assert.ok(new Set(values).size > 1, "the threshold moved");
+
+  const older = new ClipThreshold(clipping, { threshold: 1.5 });
+  assert.equal(older.restarted, true);
+  assert.equal(older.value, 1.5, "the checkpoint's threshold until the first norm");
+  older.observe(4);
+  assert.equal(older.value, 4, "then the percentile of the norms from there on");
+  // a fixed maxNorm has no history: nothing restarts
+  const fixed = new ClipThreshold({ maxNorm: 1 }, { threshold: 1 });
+  assert.equal(fixed.restarted, false);
+  fixed.observe(5);
+  assert.equal(fixed.value, 1);
+  assert.deepEqual(fixed.snapshot(), { threshold: 1 });
+});
