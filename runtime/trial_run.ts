@@ -262,14 +262,15 @@ async function trainRun(
   try {
     finished = await run.result;
   } catch (error) {
-    // a resume turned down before the run started (its lock held by a run still stopping)
-    if (resumable && !started && error instanceof AnnealError) return { refused: error.message };
+    // a resume turned down before the run started (its lock held by a run still stopping), or
+    // by the trainer, on the data it loaded (changed since the checkpoint), before a step
+    if (
+      resumable && error instanceof AnnealError &&
+      (!started || (!continued && error.code === "checkpoint"))
+    ) {
+      return { refused: started ? detail(error.message) : error.message };
+    }
     throw error;
-  }
-  // a resume the trainer turned down on the data it loaded (changed since the checkpoint), before
-  // it trained a step
-  if (resumable && !continued && finished.status === "failed" && finished.code === "checkpoint") {
-    return { refused: detail(finished.reason.replace(/^actor '[^']*' failed: /, "")) };
   }
   // (an interrupted run's best is of the epochs it got to: not the trial's value)
   if (

@@ -296,7 +296,7 @@ Deno.test("a retry whose run's data changed since starts over in a new run, sayi
     });
     const lost = failed.trials.find((t) => t.number === failing)!;
     assert.equal(lost.state, "FAILED");
-    assert.match(lost.reason ?? "", /actor .dataLoader. failed: Cannot open data file .*data\.csv/);
+    assert.match(lost.reason ?? "", /Cannot open data file .*data\.csv/);
     assert.deepEqual(starts.map((s) => s.resumed), [], "no run was started over");
     const runs = await Array.fromAsync(Deno.readDir(`${dir}/tr`), (entry) => entry.name);
     assert.equal(runs.filter((name) => name.startsWith(`trial-${failing}-`)).length, 0);
