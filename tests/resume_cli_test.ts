@@ -104,7 +104,7 @@ Deno.test("--resume of a run that stopped itself (early stopping, maxSteps, a di
   assert.equal(budgetAgain.status, "stopped");
   assert.match(
     budgetAgain.reason,
-    /^nothing to resume: the run already ended \(budget: reached maxSteps = 6\); its maxSteps \(6\) is spent, and a resume cannot raise it: for more steps, start a new run from its config \(`anneal train -c .*\/config\.json --set maxSteps=N`\)$/,
+    /^nothing to resume: the run already ended \(budget: reached maxSteps = 6\); it took its maxSteps \(6\); to train it longer, resume it with more steps than its maxSteps 6 \(--max-steps N\)$/,
   );
   assert.equal(budgetAgain.steps, 6);
   assert.deepEqual(await snapshot(budget.runDir), budgetBefore, "no step trained again");
