@@ -886,7 +886,9 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       // epoch's last step, the epoch ends first (its validation, answers and checkpoint).
       const requested = context.stopRequested();
       const budget = requested ? undefined : budgetReason();
-      if (requested || budget) {
+      // (at the run's last step, it is over: completed, whatever stop came with that step)
+      const lastOfRun = batchIndex >= info.batchesPerEpoch && epoch + 1 >= config.epochs;
+      if ((requested || budget) && !lastOfRun) {
         status = requested && context.interruptRequested() ? "interrupted" : "stopped";
         reason = requested ?? budget!;
         // a resume goes on after a stop asked for, and after the wall-time budget, which counts

@@ -276,3 +276,17 @@ Deno.test("anneal train stopped by maxWallTimeSeconds prints the command that go
   assert.match(ended.stdout, /stopped: early stopping/);
   assert.doesNotMatch(ended.stdout, /resume it/);
 });
+
+Deno.test("a budget or a stop that comes with the run's last step leaves it completed: nothing is left to resume", async () => {
+  await using runs = await tempRunsDir();
+  // 200 samples in batches of 16: 13 steps an epoch, 26 in two epochs
+  const config: RunConfigInput = { backend: "cpu", runsDir: runs.dir, epochs: 2, maxSteps: 26 };
+  const { result } = await trainCollect(config);
+  assert.equal(result.status, "completed", result.reason);
+  assert.equal(result.reason, "finished 2 epochs");
+  assert.equal(result.steps, 26);
+  // one step short of the end: stopped, by the run's own budget
+  const short = (await trainCollect({ ...config, maxSteps: 25 })).result;
+  assert.equal(short.status, "stopped");
+  assert.match(short.reason, /budget: reached maxSteps = 25/);
+});
