@@ -109,13 +109,16 @@ export function smoothLosses(losses: number[], beta = 0.98): number[] {
  *   against ln(LR), up to the minimum (later descents are rebounds from spikes); absent when the
  *   curve never falls.
  * - `minimumDiv10`: the LR of the lowest smoothed loss over 10, but not below the first LR.
+ * - `valley` (fastai's): the longest strictly decreasing subsequence of the smoothed losses (which
+ *   tolerates the small bumps a contiguous run would break on) up to the minimum; its stretch is
+ *   the last `n` steps up to its last point, `n` its number of points, and the LR is the one a
+ *   half of the way through that stretch by index (`first + floor(n / 3) + floor(n / 6)`, as
+ *   fastai). Not the middle of the subsequence's own span: on a noisy curve it picks sparse points
+ *   from the flat start, whose middle lies where the loss has not begun to fall. Absent when that
+ *   subsequence has fewer than 3 points.
  *
  * When the smoothed loss never falls below its value at the window's start, there is no minimum
  * to read and every rule is absent (the test ran too few steps, or over too high rates).
- * - `valley`: the longest strictly decreasing subsequence of the smoothed losses (which tolerates
- *   the small bumps a contiguous run would break on) up to the minimum, from its first to its last
- *   point; the LR halfway between them in log space (fastai takes the point halfway through by
- *   index). Absent when that subsequence has fewer than 3 points.
  *
  * The EMA lags: with beta 0.98 its value averages about the last 30-50 steps, so on a 100-step
  * test the smoothed minimum sits well right of the raw one and `minimumDiv10` tends to be the
@@ -161,34 +164,28 @@ export function suggestLrs(
   if (steepest >= 0) out.steepest = lrs[steepest];
   const valley = longestDescent(smoothed, start, minimum + 1);
   if (valley && valley.length >= 3) {
-    out.valley = Math.sqrt(lrs[valley.first] * lrs[valley.last]);
+    const first = valley.last - valley.length;
+    const third = (valley.last - first) / 3;
+    out.valley = lrs[first + Math.floor(third) + Math.floor(third / 2)];
   }
   return out;
 }
 
-/** First and last index of the longest strictly decreasing subsequence of `values[start, end)`. */
+/** Last index and length of the first longest strictly decreasing subsequence of `values[start, end)`. */
 function longestDescent(
   values: number[],
   start: number,
   end: number,
-): { first: number; last: number; length: number } | undefined {
+): { last: number; length: number } | undefined {
   const length = new Array<number>(end).fill(1);
-  const first = Array.from({ length: end }, (_, i) => i);
-  let bestEnd = -1;
+  let last = -1;
   for (let i = start; i < end; i++) {
     for (let j = start; j < i; j++) {
-      if (!(values[j] > values[i])) continue;
-      // Of equally long descents, keep the one that starts latest: a flat start is no valley.
-      if (length[j] + 1 > length[i] || (length[j] + 1 === length[i] && first[j] > first[i])) {
-        length[i] = length[j] + 1;
-        first[i] = first[j];
-      }
+      if (values[j] > values[i] && length[j] + 1 > length[i]) length[i] = length[j] + 1;
     }
-    if (bestEnd < 0 || length[i] > length[bestEnd]) bestEnd = i;
+    if (last < 0 || length[i] > length[last]) last = i;
   }
-  return bestEnd < 0
-    ? undefined
-    : { first: first[bestEnd], last: bestEnd, length: length[bestEnd] };
+  return last < 0 ? undefined : { last, length: length[last] };
 }
 
 /**

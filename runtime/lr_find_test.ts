@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { applyOverrides, parseConfig, type RunConfigInput } from "../config.ts";
 import { loadData } from "../data/mod.ts";
+import { Rng } from "../data/rng.ts";
 import { selectBackend } from "./backend.ts";
 import { TrainingEngine } from "./engine.ts";
 import { trainInProcess } from "./in_process.ts";
@@ -108,6 +109,63 @@ Deno.test("the rules ignore the diverged tail: no pick past the minimum or beyon
   });
   const suggestions = suggestLrs(lrs, curve);
   for (const lr of Object.values(suggestions)) assert.ok(lr! <= 10 ** -1.5);
+});
+
+Deno.test("valley is fastai's: half-way through the last n steps of the longest descent of n points", () => {
+  // The longest strictly decreasing subsequence is 5, 4.9, 4.8, 4.7, 4, 3, 2, 1 (8 points, the
+  // last at index 13): its stretch is indexes 5..13, and the pick 5 + floor(8 / 3) + floor(8 / 6).
+  const smoothed = [5, 9, 9, 4.9, 9, 9, 4.8, 9, 9, 4.7, 4, 3, 2, 1, 8];
+  const lrs = lrRamp(1e-4, 1, smoothed.length);
+  assert.equal(suggestLrs(lrs, smoothed, { skipStart: 0 }).valley, lrs[8]);
+});
+
+Deno.test("valley of a noisy curve lies in its descent, not in the flat start before it", () => {
+  // Noise on the flat start lets a sparse decreasing subsequence begin there: the middle of its
+  // span (the rule before) sat where the loss had not begun to fall, 10x below the descent.
+  const lrs = lrRamp(1e-7, 10, 100);
+  for (let seed = 0; seed < 10; seed++) {
+    const rng = new Rng(seed);
+    const smoothed = smoothLosses(lrs.map((lr) => oneDip(lr) * (1 + 0.3 * rng.normal())));
+    const { valley, minimumDiv10 } = suggestLrs(lrs, smoothed);
+    assert.ok(valley! >= 10 ** -3.5 && valley! <= 10 * minimumDiv10!, `seed ${seed}: ${valley}`);
+  }
+});
+
+Deno.test("on a noisy CSV regression, the suggestion trains 4 epochs to under half the loss of a tenth of it", async () => {
+  // (the valley picked in the flat start, 0.0011, trained no better than a tenth of it)
+  const rng = new Rng(1);
+  const rows = Array.from({ length: 300 }, () => {
+    const [a, b, c] = [rng.normal(), rng.normal(), rng.normal()];
+    return [a, b, c, 2 * a - b + 0.5 * c * c + 0.1 * rng.normal()].join(",");
+  });
+  const path = await Deno.makeTempFile({ suffix: ".csv" });
+  await Deno.writeTextFile(path, ["x1,x2,x3,y", ...rows].join("\n") + "\n");
+  const input = {
+    backend: "cpu" as const,
+    data: {
+      kind: "csv" as const,
+      path,
+      target: "y",
+      task: "regression" as const,
+      validationSplit: 0,
+    },
+    model: { kind: "mlp" as const, hidden: [16] },
+    optimizer: { name: "adam" as const, lr: 0.01 },
+    batchSize: 32,
+    epochs: 4,
+  };
+  try {
+    const { suggestion, rule } = await lrFind(parseConfig(input));
+    assert.equal(rule, "valley");
+    const finalLoss = async (lr: number) => {
+      const run = await trainInProcess(parseConfig({ ...input, optimizer: { name: "adam", lr } }));
+      return run.losses.at(-1)!;
+    };
+    const [suggested, tenth] = [await finalLoss(suggestion), await finalLoss(suggestion / 10)];
+    assert.ok(suggested < tenth / 2, `${suggestion}: ${suggested}, a tenth of it: ${tenth}`);
+  } finally {
+    await Deno.remove(path);
+  }
 });
 
 Deno.test("chooseSuggestion prefers valley, then steepest, then minimumDiv10", () => {
