@@ -35,7 +35,27 @@ export const DistributionSchema = z.discriminatedUnion("type", [
   if (d.type === "int" && d.log && (d.step !== 1 || d.low < 1)) {
     context.addIssue({ code: "custom", message: "a log int needs step 1 and low >= 1" });
   }
+  // Optuna shortens such a range to its last step with a warning; the samplers drew 'high' off
+  // the steps (16..100 by 16 gave 100 in 1 draw of 27, the grid never)
+  if (d.type === "int" && d.high >= d.low && (d.high - d.low) % d.step !== 0) {
+    const last = intHigh(d);
+    context.addIssue({
+      code: "custom",
+      path: ["high"],
+      message: `'high' must be 'low' (${d.low}) plus a whole number of steps (${d.step}): the ` +
+        `values end at ${last}, so set high to ${last}, or to ${last + d.step} to reach past ` +
+        `${d.high}`,
+    });
+  }
 });
+
+/**
+ * The largest value of an `int` distribution: `high`, or the last step from `low` below it (a
+ * space stored before such ranges were refused).
+ */
+export function intHigh(d: { low: number; high: number; step: number }): number {
+  return d.low + Math.floor((d.high - d.low) / d.step) * d.step;
+}
 
 /** A search space: dotted config path to distribution. */
 export const SearchSpaceSchema = z.record(
@@ -97,7 +117,7 @@ export function internalRange(d: Distribution): [number, number] | undefined {
     case "int":
       return d.log
         ? [Math.log(d.low - 0.5), Math.log(d.high + 0.5)]
-        : [d.low - 0.5 * d.step, d.high + 0.5 * d.step];
+        : [d.low - 0.5 * d.step, intHigh(d) + 0.5 * d.step];
     default:
       return undefined;
   }
@@ -115,7 +135,7 @@ export function fromInternal(d: Distribution, x: number): number {
   if (d.type === "int") {
     const raw = d.log ? Math.exp(x) : x;
     const k = Math.round((raw - d.low) / d.step);
-    return Math.min(d.high, Math.max(d.low, d.low + k * d.step));
+    return Math.min(intHigh(d), Math.max(d.low, d.low + k * d.step));
   }
   throw new AnnealError("internal", `Cannot map ${x} into a ${d.type} distribution`);
 }

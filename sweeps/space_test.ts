@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { AnnealError } from "../errors.ts";
-import { applyParams, fromInternal, fromUnit, parseSpace } from "./space.ts";
+import { parseConfig } from "../mod.ts";
+import { applyParams, fromInternal, fromUnit, type ParamValue, parseSpace } from "./space.ts";
 
 Deno.test("parseSpace fills int defaults and rejects unknown keys and inverted ranges", () => {
   const space = parseSpace({ batchSize: { type: "int", low: 16, high: 128, step: 16 } });
@@ -38,4 +39,31 @@ Deno.test("log and int distributions map the unit interval evenly onto their val
   for (let i = 0; i < 300; i++) counts[(fromUnit(space.n, (i + 0.5) / 300) as number) - 1]++;
   assert.deepEqual(counts, [100, 100, 100]);
   assert.equal(fromInternal(space.n, 99), 3);
+});
+
+Deno.test("an int range that is not low plus whole steps is refused, naming where its values end", () => {
+  const sweep = {
+    space: { batchSize: { type: "int", low: 16, high: 100, step: 16 } },
+    metric: "loss",
+  };
+  assert.throws(
+    () => parseConfig({ sweep }),
+    (e: AnnealError) =>
+      e.where === "sweep.space.batchSize.high" && /values end at 96/.test(e.message) &&
+      /set high to 96, or to 112/.test(e.message),
+  );
+  assert.doesNotThrow(() =>
+    parseConfig({
+      sweep: { ...sweep, space: { batchSize: { ...sweep.space.batchSize, high: 96 } } },
+    })
+  );
+});
+
+Deno.test("a stored int range past its last step draws only values on the steps", () => {
+  // (as an older anneal stored it, unrefused: its samplers drew 100 in 1 draw of 27)
+  const stored = { type: "int" as const, low: 16, high: 100, step: 16, log: false };
+  const seen = new Set<ParamValue>();
+  for (let i = 0; i < 1000; i++) seen.add(fromUnit(stored, (i + 0.5) / 1000));
+  assert.deepEqual([...seen], [16, 32, 48, 64, 80, 96]);
+  assert.equal(fromInternal(stored, 1e9), 96);
 });
