@@ -10,7 +10,7 @@ import { AnnealError } from "../errors.ts";
 import { applyParams, fromUnit, type Params, parseSpace } from "../sweeps/space.ts";
 import type { SweepSpec } from "../sweeps/spec.ts";
 import { runStudy, type StudyResult } from "../sweeps/study.ts";
-import { gridSampler } from "../sweeps/samplers/grid.ts";
+import { gridSampler, gridSize, valuesOf } from "../sweeps/samplers/grid.ts";
 import { randomSampler } from "../sweeps/samplers/random.ts";
 import { quasiRandomSampler } from "../sweeps/samplers/quasi_random.ts";
 import { tpeSampler } from "../sweeps/samplers/tpe.ts";
@@ -318,6 +318,55 @@ export function rateSpaceWarning(
   };
 }
 
+/**
+ * What is wrong with a grid of more points than the study's trials: the grid sampler takes its
+ * points in order, the space's first path varying slowest, so the trials cover a corner of it
+ * and the paths that vary slowest are tried at their first values only (Optuna's GridSampler
+ * draws the points in a random order instead). Undefined for another sampler, or a grid the
+ * trials cover.
+ *
+ * @example
+ * ```ts
+ * import { gridBudgetWarning } from "./sweep.ts";
+ * const space = {
+ *   "optimizer.lr": { type: "grid" as const, values: [0.001, 0.01, 0.1] },
+ *   batchSize: { type: "grid" as const, values: [16, 32, 64] },
+ * };
+ * const warning = gridBudgetWarning({ space, sampler: "grid", trials: 3 });
+ * console.assert(warning?.message.includes("optimizer.lr is tried at 0.001 only"));
+ * console.assert(gridBudgetWarning({ space, sampler: "grid", trials: 9 }) === undefined);
+ * ```
+ */
+export function gridBudgetWarning(
+  sweep: Pick<SweepSpec, "space" | "sampler" | "trials">,
+): ConfigWarning | undefined {
+  if (sweep.sampler !== "grid") return undefined;
+  const size = gridSize(sweep.space);
+  if (sweep.trials >= size) return undefined;
+  const paths = Object.entries(sweep.space).map(([path, d]) => ({
+    path,
+    values: valuesOf(path, d),
+  }));
+  // the values each path takes in the grid's first `trials` points (the last path varies fastest)
+  let inner = size;
+  const short = paths.flatMap(({ path, values }) => {
+    inner /= values.length;
+    const reached = Math.min(values.length, Math.ceil(sweep.trials / inner));
+    if (reached === values.length) return [];
+    const tried = values.slice(0, reached).map((value) => JSON.stringify(value)).join(", ");
+    return [`${path} is tried at ${tried} only (of ${values.length} values)`];
+  });
+  return {
+    field: formatPath(["sweep", "trials"]),
+    message: `the grid has ${size} points and the study ${sweep.trials} trials: the grid sampler ` +
+      `takes its points in order, the first path of the space varying slowest, so ` +
+      `${short.join(", ")}`,
+    hint: `run the whole grid (--trials ${size}; a study run again with more trials goes on ` +
+      `where the grid stopped), put the path to cover first last in the space, or sample the ` +
+      `space at random (--sampler quasiRandom or random) for trials spread over every value`,
+  };
+}
+
 /** Space paths that change how many steps a trial trains. */
 const LENGTH_PATHS = [
   "batchSize",
@@ -445,12 +494,14 @@ export function checkSpacePaths(definition: StudyDefinition): void {
 
 /**
  * What is checked of a sweep before anything is written or opened (runs directory, storage):
- * its metric, its space's paths and its direction. Returns its direction.
+ * its metric, its space's paths, a grid sampler's grid and its direction. Returns its direction.
  */
 function checkSweep(definition: StudyDefinition): SweepDirection {
   const { sweep, base } = definition;
   checkSweepMetric(sweep, base);
   checkSpacePaths(definition);
+  // a grid over a range without one (a uniform, a logUniform) is refused
+  if (sweep.sampler === "grid") gridSize(sweep.space);
   return sweepDirection(sweep, base);
 }
 
@@ -473,6 +524,7 @@ async function runDefinition(
     warning,
     rateSpaceWarning(sweep.space, base),
     lengthSpaceWarning(sweep.space, base),
+    gridBudgetWarning(sweep),
   ].filter((w) => w !== undefined);
   for (const each of warnings) options.onWarning?.(each);
   const runsDir = `${base.runsDir}/${studyName}`;

@@ -176,7 +176,7 @@ Deno.test("anneal sweep of valLoss under optimizer.maximize keeps the trial whos
   assert.match(against.stdout, /^sweep sw-min: .* at a time; minimize valLoss over /m);
   assert.match(
     against.stdout,
-    /warning: sweep\.direction is 'minimize' while every trial's optimizer\.maximize pushes valLoss up: the best trial is the one whose valLoss rose least\n {2}hint: .*--set sweep\.direction=maximize\ntrial +0/,
+    /warning: sweep\.direction is 'minimize' while every trial's optimizer\.maximize pushes valLoss up: the best trial is the one whose valLoss rose least\n {2}hint: .*--set sweep\.direction=maximize\n(?:(?:warning| {2}hint): .*\n)*trial +0/,
   );
 });
 
@@ -325,4 +325,57 @@ Deno.test("a study an older anneal stored to minimize a maximized loss is refuse
   const renamed = await anneal("sweep", "-c", file, "--study", "sw-max", "--trials", "1");
   assert.equal(renamed.code, 0, renamed.stderr);
   assert.match(renamed.stdout, /^sweep sw-max: .* maximize valLoss over /m);
+});
+
+Deno.test("a grid of more points than the study's trials is a warning naming the values never tried; a grid over a range is refused before the storage", async () => {
+  await using runs = await tempRunsDir();
+  const config = await writeSweepConfig(runs.dir);
+  const grid = JSON.stringify({
+    "optimizer.lr": { type: "grid", values: [0.001, 0.01, 0.1] },
+    batchSize: { type: "grid", values: [8, 16] },
+  });
+  const out = await anneal(
+    "sweep",
+    "-c",
+    config,
+    "--set",
+    `sweep.space=${grid}`,
+    "--sampler",
+    "grid",
+    "--trials",
+    "3",
+  );
+  assert.equal(out.code, 0, out.stderr);
+  assert.match(
+    out.stdout,
+    /warning: the grid has 6 points and the study 3 trials: .* so optimizer\.lr is tried at 0\.001, 0\.01 only \(of 3 values\)\n {2}hint: run the whole grid \(--trials 6;/,
+  );
+  assert.doesNotMatch(out.stdout, /batchSize is tried/);
+  const whole = await anneal(
+    "sweep",
+    "-c",
+    config,
+    "--set",
+    `sweep.space=${grid}`,
+    "--sampler",
+    "grid",
+    "--trials",
+    "6",
+  );
+  assert.equal(whole.code, 0, whole.stderr);
+  assert.doesNotMatch(whole.stdout, /warning: the grid/);
+  assert.equal((await storedStudy(runs.dir)).trials.length, 6);
+
+  await using other = await tempRunsDir();
+  const range = await anneal("sweep", "-c", await writeSweepConfig(other.dir), "--sampler", "grid");
+  assert.equal(range.code, 1, range.stderr);
+  assert.match(
+    range.stderr,
+    /Cannot grid-search 'optimizer\.lr': a logUniform range has no grid \(at sweep\.space\["optimizer\.lr"\]\)/,
+  );
+  assert.deepEqual(
+    (await Array.fromAsync(Deno.readDir(other.dir))).map((entry) => entry.name),
+    ["sw.json"],
+    "no sweeps.db",
+  );
 });

@@ -7,18 +7,21 @@
  * @module
  */
 import { AnnealError } from "../../errors.ts";
+import { formatPath } from "../../zod_paths.ts";
 import type { Distribution, Params, ParamValue, SearchSpace } from "../space.ts";
 import type { Sampler } from "./types.ts";
 
-function valuesOf(path: string, d: Distribution): ParamValue[] {
+/** The values of one parameter of a grid, in the order the grid takes them. */
+export function valuesOf(path: string, d: Distribution): ParamValue[] {
   if (d.type === "grid" || d.type === "choice") return d.values;
   if (d.type === "int" && !d.log) {
     const values: number[] = [];
     for (let v = d.low; v <= d.high; v += d.step) values.push(v);
     return values;
   }
-  throw new AnnealError("config", `Cannot grid-search '${path}': a ${d.type} range has no grid`, {
-    where: path,
+  const range = d.type === "int" ? "a log int" : `a ${d.type}`;
+  throw new AnnealError("config", `Cannot grid-search '${path}': ${range} range has no grid`, {
+    where: formatPath(["sweep", "space", path]),
     hint: `list the values: { "type": "grid", "values": [...] }, or use the random or tpe sampler`,
   });
 }
