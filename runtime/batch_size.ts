@@ -3,8 +3,9 @@
  * optimizer steps of the run's own model on its own data and backend, record the memory they
  * hold (tfjs's tensors, and what the training step keeps outside tfjs), find the largest batch
  * that fits a memory budget, and show the learning rate the linear scaling rule gives for each
- * (lr x batch / the config's batch; under onecycle, whose rates come from its `maxLr`, that
- * scaled). A batch larger than the training set is not tried: no epoch would hold it.
+ * (lr x batch / the config's batch; with `optimizer.baseBatch`, lr x batch / baseBatch, as the run
+ * scales it; under onecycle, whose rates come from its `maxLr`, that scaled). A batch larger than
+ * the training set is not tried: no epoch would hold it.
  *
  * @module
  */
@@ -16,15 +17,17 @@ import { selectBackend } from "./backend.ts";
 import { TrainingEngine } from "./engine.ts";
 import { scaleLearningRate } from "../optimizers/scaling.ts";
 import { rateChange, rateSetting } from "../schedulers/rate_setting.ts";
+import { AnnealError } from "../errors.ts";
 
 /** Options of {@linkcode findBatchSize}. */
 export interface BatchSizeOptions {
   /**
    * Candidate batch sizes (default: powers of two from 8 up to the training set size, at most
-   * 4096). Sizes above the training set size are listed, not measured (see `skipped`).
+   * 4096), measured from the smallest up whatever their order. Sizes above the training set size
+   * are listed, not measured (see `skipped`).
    */
   sizes?: number[];
-  /** Steps timed per size after one warm-up step (default 3). */
+  /** Steps timed per size after one warm-up step (default 3; at least 1). */
   steps?: number;
   /** Memory budget in MiB for "fits" (default: none, only failures count). */
   memoryLimitMiB?: number;
@@ -50,7 +53,8 @@ export interface BatchSizeRow {
   peakMiB?: number;
   /**
    * The config's lr (under onecycle, its `maxLr`, which sets the rates) scaled linearly to this
-   * batch (x gradient accumulation).
+   * batch (x gradient accumulation): the rate a run at this batch should train at. With
+   * `optimizer.baseBatch` the run scales `optimizer.lr` so itself: this is the rate it trains at.
    */
   scaledLr: number;
   /** Set when the scaled learning rate is outside the linear rule's known range. */
@@ -66,8 +70,9 @@ export interface BatchSizeResult {
   /** The tfjs backend that was measured. */
   backend: string;
   /**
-   * One row per candidate, in the order given: stops after the first measured one that does not
-   * fit; sizes above the training set are rows with `skipped`.
+   * One row per candidate, from the smallest up: stops after the first measured one that does
+   * not fit (a larger batch needs more memory still); sizes above the training set are rows with
+   * `skipped`.
    */
   rows: BatchSizeRow[];
   /** The training set's size, the largest batch an epoch holds. */
@@ -79,7 +84,9 @@ export interface BatchSizeResult {
   /**
    * How to train at `largest`: `--set batchSize=N` and the scaled rate, set where it is set
    * (`optimizer.lr`, or under onecycle its `maxLr`; in a sequential's onecycle, which `--set`
-   * cannot reach, the words that say where). Absent when no batch fits.
+   * cannot reach, the words that say where); with `optimizer.baseBatch`, which scales
+   * `optimizer.lr` to the batch itself, the batch alone and the rate it trains at. Absent when no
+   * batch fits.
    */
   use?: string;
 }
@@ -108,18 +115,38 @@ export async function findBatchSize(
   const { backend } = await selectBackend(config.backend, config.model.kind);
   const data = await loadData(config.data, config.seed);
   const train = data.train;
-  const sizes = options.sizes ?? defaultSizes(train.n);
   const steps = options.steps ?? 3;
+  if (!Number.isInteger(steps) || steps < 1) {
+    throw new AnnealError(
+      "usage",
+      `Cannot time the batch sizes: 'steps' must be an integer >= 1, current value is ${steps}`,
+      { where: "steps", hint: "time 3 steps a size (the default), or more for steadier numbers" },
+    );
+  }
+  const bad = options.sizes?.find((size) => !Number.isInteger(size) || size < 1);
+  if (bad !== undefined) {
+    throw new AnnealError(
+      "usage",
+      `Cannot time the batch sizes: each of 'sizes' must be an integer >= 1, current value is ${bad}`,
+      { where: "sizes", hint: "list batch sizes such as 16, 32, 64" },
+    );
+  }
+  // from the smallest up: the search ends at the first that does not fit
+  const sizes = [...new Set(options.sizes ?? defaultSizes(train.n))].sort((a, b) => a - b);
   const order = epochOrder(train.n, { shuffle: true, seed: config.seed, epoch: 0 });
   const rows: BatchSizeRow[] = [];
   const rate = rateSetting(config);
   // onecycle's maxLr may be negative (torch runs it): scale its size, keep its sign
   const from = rate.oneCycle ? rate.value ?? 0 : config.optimizer.lr as number;
+  // optimizer.baseBatch: the run scales optimizer.lr from that batch itself (onecycle it leaves)
+  const baseBatch = rate.oneCycle
+    ? undefined
+    : (config.optimizer as { baseBatch?: number }).baseBatch;
   for (const batchSize of sizes) {
     const effective = batchSize * config.gradientAccumulation;
     const scaled = scaleLearningRate(
       Math.abs(from),
-      config.batchSize * config.gradientAccumulation,
+      baseBatch ?? config.batchSize * config.gradientAccumulation,
       effective,
     );
     const row: BatchSizeRow = { batchSize, fits: false, scaledLr: Math.sign(from) * scaled.lr };
@@ -167,16 +194,20 @@ export async function findBatchSize(
     undefined,
   );
   const scaledLr = rows.find((r) => r.batchSize === largest)?.scaledLr;
-  const change = scaledLr === undefined
+  const rounded = scaledLr === undefined ? undefined : Number(scaledLr.toPrecision(4));
+  const change = rounded === undefined
     ? undefined
-    : rateChange(rate, Number(scaledLr.toPrecision(4))).text;
+    : baseBatch !== undefined
+    ? `: optimizer.baseBatch (${baseBatch}) scales optimizer.lr (${from}) to the batch, so the ` +
+      `run trains at ${rounded}`
+    : `${rate.settable ? " " : "; "}${rateChange(rate, rounded).text}`;
   return {
     backend,
     rows,
     trainSize: train.n,
     largest,
     fastest: fastest?.batchSize,
-    ...(change && { use: `--set batchSize=${largest}${rate.settable ? " " : "; "}${change}` }),
+    ...(change && { use: `--set batchSize=${largest}${change}` }),
   };
 }
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseConfig } from "../config.ts";
+import { baseLearningRate, parseConfig } from "../config.ts";
 import { loadData } from "../data/mod.ts";
 import { findBatchSize } from "./batch_size.ts";
 import { TrainingEngine } from "./engine.ts";
@@ -91,5 +91,55 @@ Deno.test("under onecycle the finder scales its maxLr, which sets the rates, not
   assert.match(
     nested.use ?? "",
     /^--set batchSize=32; in the config file, set the maxLr of the sequential's onecycle, scheduler\.schedulers\[0\], to 0\.8/,
+  );
+});
+
+Deno.test("sizes given largest first are measured from the smallest up: one over the budget leaves the smaller ones", async () => {
+  const config = parseConfig({
+    backend: "cpu",
+    data: { kind: "synthetic-linear", n: 512 },
+    model: { kind: "mlp", hidden: [64] },
+    optimizer: { name: "sgd", lr: 0.01 },
+  });
+  const open = await findBatchSize(config, { sizes: [8, 128], steps: 1 });
+  const budget = (open.rows[0].peakMiB! + open.rows[1].peakMiB!) / 2;
+  // (taken in the order given, 128 failed the budget first and 32 and 8 were never measured)
+  const result = await findBatchSize(config, {
+    sizes: [128, 32, 8, 32],
+    steps: 1,
+    memoryLimitMiB: budget,
+  });
+  assert.deepEqual(result.rows.map((r) => [r.batchSize, r.fits]), [[8, true], [32, true], [
+    128,
+    false,
+  ]]);
+  assert.equal(result.largest, 32);
+  await assert.rejects(
+    () => findBatchSize(config, { sizes: [8], steps: 0 }),
+    /'steps' must be an integer >= 1, current value is 0/,
+  );
+  await assert.rejects(
+    () => findBatchSize(config, { sizes: [8, 2.5] }),
+    /each of 'sizes' must be an integer >= 1, current value is 2.5/,
+  );
+});
+
+Deno.test("with optimizer.baseBatch the finder shows the rate the run trains at, and changes the batch alone", async () => {
+  const config = parseConfig({
+    backend: "cpu",
+    batchSize: 16,
+    optimizer: { name: "sgd", lr: 0.01, baseBatch: 32 },
+  });
+  const result = await findBatchSize(config, { sizes: [16, 64], steps: 1 });
+  // the run scales optimizer.lr from baseBatch itself: at 64 it trains at 0.02, not 0.04
+  const trainsAt = (batchSize: number) =>
+    baseLearningRate(parseConfig({ ...config, batchSize })).lr;
+  assert.deepEqual(result.rows.map((r) => r.scaledLr), [trainsAt(16), trainsAt(64)]);
+  assert.deepEqual(result.rows.map((r) => r.scaledLr), [0.005, 0.02]);
+  // (--set optimizer.lr=0.04 as well had the run train at 0.04 x 64 / 32 = 0.08)
+  assert.equal(
+    result.use,
+    "--set batchSize=64: optimizer.baseBatch (32) scales optimizer.lr (0.01) to the batch, so " +
+      "the run trains at 0.02",
   );
 });

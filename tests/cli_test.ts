@@ -379,6 +379,24 @@ Deno.test("anneal batch-size prints throughput, memory and the scaled LR per bat
   const bad = await anneal("batch-size", "--sizes", "8,x");
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--sizes/);
+  // (0 steps timed printed a row of Infinity ms, 'abc' one of NaN, each 'fits')
+  for (const steps of ["0", "abc"]) {
+    const none = await anneal(
+      "batch-size",
+      "--set",
+      "backend=cpu",
+      "--sizes",
+      "8",
+      "--steps",
+      steps,
+    );
+    assert.equal(none.code, 2, none.stderr);
+    assert.match(
+      none.stderr,
+      new RegExp(`--steps must be a positive integer, current value is '${steps}'`),
+    );
+    assert.doesNotMatch(none.stdout, /Infinity|NaN|yes/);
+  }
 });
 
 Deno.test("anneal batch-size measures the TypeScript step's memory, so --memory-limit rules, and skips batches larger than the data", async () => {

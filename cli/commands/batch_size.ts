@@ -5,6 +5,7 @@
  */
 import { AnnealError, findBatchSize, loadConfig } from "../../mod.ts";
 import { formatNumber } from "../output.ts";
+import { parseNumberFlag } from "./schedule.ts";
 
 /** Options of `anneal batch-size`. */
 export interface BatchSizeCommandOptions {
@@ -37,12 +38,15 @@ export async function batchSizeCommand(options: BatchSizeCommandOptions): Promis
       `--memory-limit must be a positive number of MiB, got '${options.memoryLimit}'`,
     );
   }
+  const steps = options.steps === undefined
+    ? undefined
+    : parseNumberFlag("--steps", options.steps, true);
   const header = "batch  ms/step  samples/s  peak MiB  scaled lr  fits";
   if (!options.json) console.log(header);
   const result = await findBatchSize(config, {
     sizes,
     memoryLimitMiB,
-    steps: options.steps ? Number(options.steps) : undefined,
+    steps,
     onProgress: (row) => {
       if (options.json) return;
       const cells = [
