@@ -183,7 +183,26 @@ function rateChangeOf(config: RunConfig, value: number): Change {
   return { [path]: set };
 }
 
-/** Candidate changes of each stage, given the config the stage starts from. */
+/**
+ * The batch from which the run scales `optimizer.lr` itself (`optimizer.baseBatch`, linear
+ * scaling to its effective batch); undefined without one, and under onecycle, whose `maxLr` sets
+ * the rates unscaled.
+ */
+function selfScaledFrom(config: RunConfig): number | undefined {
+  if (rateSetting(config).oneCycle) return undefined;
+  return (config.optimizer as { baseBatch?: number }).baseBatch;
+}
+
+/**
+ * The change that has `config`'s run train at `rate` (a range test's rates are those the steps
+ * took): under `optimizer.baseBatch` its `optimizer.lr` is `rate` unscaled to baseBatch.
+ */
+function trainAt(config: RunConfig, rate: number): Change {
+  const baseBatch = selfScaledFrom(config);
+  const effective = config.batchSize * config.gradientAccumulation;
+  return rateChangeOf(config, round(baseBatch ? rate * baseBatch / effective : rate));
+}
+
 /**
  * What a run of a config showed of its length: its optimizer steps per epoch and its training
  * samples (its `plan` event).
@@ -223,6 +242,7 @@ function keepSchedule(config: RunConfig, change: Change, length: RunLength | und
   });
 }
 
+/** Candidate changes of each stage, given the config the stage starts from. */
 function stages(config: RunConfig, length: () => RunLength | undefined): {
   name: string;
   candidates: () => Promise<Change[]>;
@@ -245,7 +265,7 @@ function stages(config: RunConfig, length: () => RunLength | undefined): {
         const distinct = values.sort((a, b) => a - b)
           .filter((v, i, all) => i === 0 || v > 1.5 * all[i - 1]);
         return (distinct.length ? distinct : [found.suggestion]).map((value) =>
-          rateChangeOf(config, round(value))
+          trainAt(config, value)
         );
       },
     },
@@ -254,9 +274,11 @@ function stages(config: RunConfig, length: () => RunLength | undefined): {
       candidates: () =>
         Promise.resolve([0.5, 2].map((factor) => {
           const batch = Math.max(1, Math.round(config.batchSize * factor));
+          // (under optimizer.baseBatch the run scales its rate to the batch itself)
           const change = {
             batchSize: batch,
-            ...rateChangeOf(config, round(lr() * (batch / config.batchSize))),
+            ...(selfScaledFrom(config) === undefined &&
+              rateChangeOf(config, round(lr() * (batch / config.batchSize)))),
           };
           return { ...change, ...keepSchedule(config, change, length()) };
         })),

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { parseConfig } from "../mod.ts";
-import type { ConfigWarning } from "../mod.ts";
+import { applyChange, lrFind, parseConfig } from "../mod.ts";
+import type { ConfigWarning, RunConfig } from "../mod.ts";
+import { baseLearningRate } from "../config.ts";
 import { tune, tuneDirection } from "./tune.ts";
 
 Deno.test("tune optimises its metric in the config's sweep.direction, as a sweep does", async () => {
@@ -72,6 +73,50 @@ Deno.test("tune keeps a schedule with an end spanning each run it tries: other b
     const length = (scheduler.totalSteps ?? scheduler.tMax)!;
     const perEpoch = Math.ceil(48 / tuned.batchSize);
     assert.ok(length >= perEpoch * tuned.epochs, JSON.stringify(scheduler));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("under optimizer.baseBatch tune trains at the range test's rates, and at batch B x k at k times the rate, as without it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // the run scales optimizer.lr 0.04 from baseBatch 64 to its batch of 16: it trains at 0.01
+    const config = parseConfig({
+      backend: "cpu",
+      epochs: 2,
+      runsDir: dir,
+      batchSize: 16,
+      data: { kind: "synthetic-linear", n: 128, validationSplit: 0.25 },
+      optimizer: { name: "sgd", lr: 0.04, baseBatch: 64 },
+      sweep: { space: {}, metric: "valLoss" },
+    });
+    const trained: { stage: string; config: RunConfig }[] = [];
+    const result = await tune(config, {
+      budget: 6,
+      onTrial: (stage, _change, _value, config) => trained.push({ stage, config }),
+    });
+    const rateOf = (config: RunConfig) => baseLearningRate(config).lr;
+    const found = await lrFind(config, { iterations: 80 });
+    const rated = trained.filter(({ stage }) => stage === "learning rate");
+    assert.ok(rated.length > 0);
+    // (optimizer.lr was set to the range test's rate, which the run then scaled by 16 / 64)
+    for (const { config } of rated) {
+      const rate = rateOf(config);
+      assert.ok(
+        Object.values(found.suggestions).some((lr) => Math.abs(rate / lr! - 1) < 0.01),
+        `trains at ${rate}; the test suggested ${JSON.stringify(found.suggestions)}`,
+      );
+    }
+    const start = applyChange(config, result.stages[0].kept);
+    const batches = trained.filter(({ stage }) => stage.startsWith("batch size"));
+    assert.equal(batches.length, 2);
+    for (const { config } of batches) {
+      // (optimizer.lr was scaled with the batch too, and the run scaled it again: 4x at 2x)
+      const factor = config.batchSize / start.batchSize;
+      assert.ok(Math.abs(rateOf(config) / rateOf(start) - factor) < 1e-9, `${factor}`);
+      assert.equal(config.optimizer.lr, start.optimizer.lr);
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
