@@ -6,10 +6,17 @@
  * @module
  */
 import type * as vl from "npm:vega-lite@6.5.0";
+import { canonicalJson } from "../zod_paths.ts";
 import { escapeHtml } from "./html.ts";
 import { formatRate, RATE_LEGEND } from "./records.ts";
 import { REPORT_CSS } from "./html_style.ts";
 import { renderSvg } from "./vega.ts";
+import type { TrialParamValue } from "../storage/types.ts";
+
+/** A parameter's value as the report shows it: a section or list as JSON, its keys sorted. */
+export function paramText(value: TrialParamValue | undefined): string {
+  return value !== null && typeof value === "object" ? canonicalJson(value) : String(value);
+}
 
 /** What the sweep report needs of a trial. */
 export interface SweepTrialRow {
@@ -19,8 +26,8 @@ export interface SweepTrialRow {
   state: string;
   /** Objective value; `null` unless the trial completed. */
   value: number | null;
-  /** Hyperparameter values by dotted config path. */
-  params: Record<string, number | string | boolean | null>;
+  /** Hyperparameter values by dotted config path (a `choice` may hold whole sections). */
+  params: Record<string, TrialParamValue>;
   /** Why the trial was pruned or failed. */
   reason?: string | null;
   /**
@@ -81,8 +88,8 @@ export function parallelSpec(trials: SweepTrialRow[]): vl.TopLevelSpec | undefin
   for (const name of names) {
     const raw = finished.map((t) => t.params[name]);
     const numeric = raw.every((v) => typeof v === "number");
-    const categories = [...new Set(raw.map(String))].sort();
-    const values = numeric ? (raw as number[]) : raw.map((v) => categories.indexOf(String(v)));
+    const categories = [...new Set(raw.map(paramText))].sort();
+    const values = numeric ? (raw as number[]) : raw.map((v) => categories.indexOf(paramText(v)));
     const positive = numeric && values.every((v) => v > 0);
     // Learning rates and weight decays span decades: compare them on a log axis.
     const scaled = positive && Math.max(...values) / Math.min(...values) > 50
@@ -96,7 +103,7 @@ export function parallelSpec(trials: SweepTrialRow[]): vl.TopLevelSpec | undefin
         objective: t.value,
         axis: name,
         position: (scaled[i] - low) / span,
-        raw: String(raw[i]),
+        raw: paramText(raw[i]),
       })
     );
   }
@@ -141,7 +148,8 @@ export async function renderSweepReport(
     `<tr${t === best ? ' class="best"' : ""}><td>${t.number}</td><td>${
       escapeHtml(t.state)
     }</td><td>${t.value === null ? "-" : Number(t.value.toPrecision(5))}</td>${
-      names.map((n) => `<td>${escapeHtml(String(t.params[n] ?? "-"))}</td>`).join("")
+      names.map((n) => `<td>${escapeHtml(n in t.params ? paramText(t.params[n]) : "-")}</td>`)
+        .join("")
     }${rateCell(t)}<td>${escapeHtml(t.reason ?? "")}</td></tr>`
   ).join("\n");
   const legend = trials.some((t) => t.lrSetting && t.lr !== undefined)

@@ -7,7 +7,13 @@
  */
 import { type ConfigWarning, parseConfig, type RunConfig } from "../config.ts";
 import { AnnealError } from "../errors.ts";
-import { applyParams, fromUnit, type Params, parseSpace } from "../sweeps/space.ts";
+import {
+  applyParams,
+  fromUnit,
+  type Params,
+  type ParamValue,
+  parseSpace,
+} from "../sweeps/space.ts";
 import type { SweepSpec } from "../sweeps/spec.ts";
 import { runStudy, type StudyResult } from "../sweeps/study.ts";
 import { gridSampler, gridSize, valuesOf } from "../sweeps/samplers/grid.ts";
@@ -34,7 +40,7 @@ import {
 import { maximizes } from "../optimizers/hazards.ts";
 import { type RateSetting, rateSetting } from "../schedulers/rate_setting.ts";
 import { stretchChanges } from "../schedulers/stretch.ts";
-import { formatPath } from "../zod_paths.ts";
+import { canonicalJson, formatPath } from "../zod_paths.ts";
 import { checkStudyDirection } from "./study_direction.ts";
 
 /** What a study stores so that any worker can run its trials. */
@@ -200,6 +206,13 @@ function trialsMaximize(
   if (distribution?.type === "choice" || distribution?.type === "grid") {
     return new Set(distribution.values.map((value) => value === true));
   }
+  // whole optimizer sections: each its own flag
+  const sections = space["optimizer"];
+  if (sections?.type === "choice" || sections?.type === "grid") {
+    return new Set(
+      sections.values.map((value) => (value as { maximize?: unknown } | null)?.maximize === true),
+    );
+  }
   return new Set([maximizes(base.optimizer)]);
 }
 
@@ -247,16 +260,23 @@ export function sweepDirection(
   if (flags.size > 1) {
     const [other] = metricNames(dataTask(base.data).task);
     const instead = metric.startsWith("val") ? validationName(other) : other;
+    // the flag itself, or whole optimizer sections that differ in it
+    const flag = "optimizer.maximize" in sweep.space;
+    const apart = flag
+      ? `remove "optimizer.maximize" from sweep.space and set it in the config (--set ` +
+        `optimizer.maximize=true)`
+      : `keep the optimizer sections of sweep.space that maximize in this study`;
     throw new AnnealError(
       "config",
-      `Cannot optimise '${metric}' with optimizer.maximize in sweep.space: the trials that ` +
-        `maximize push ${metric} up and the others push it down, so no one direction ranks ` +
-        `them all (a sweep.direction cannot: either way, some trials work against it)`,
+      `Cannot optimise '${metric}' with optimizer.maximize ${
+        flag ? "in sweep.space" : "in some of sweep.space's optimizer sections"
+      }: the trials that maximize push ${metric} up and the others push it down, so no one ` +
+        `direction ranks them all (a sweep.direction cannot: either way, some trials work ` +
+        `against it)`,
       {
-        where: formatPath(["sweep", "space", "optimizer.maximize"]),
-        hint: `sweep one direction at a time: remove "optimizer.maximize" from sweep.space and ` +
-          `set it in the config (--set optimizer.maximize=true), with another study (--study ` +
-          `NAME) for false; or optimise a metric that is better one way in both (--set ` +
+        where: formatPath(["sweep", "space", flag ? "optimizer.maximize" : "optimizer"]),
+        hint: `sweep one direction at a time: ${apart}, with another study (--study NAME) for ` +
+          `the others; or optimise a metric that is better one way in both (--set ` +
           `sweep.metric=${instead})`,
       },
     );
@@ -454,7 +474,16 @@ export function checkSweepMetric(
 }
 
 /** The paths whose value decides which fields a config section has (its kind). */
-const KIND_PATHS = ["data", "data.kind", "model", "model.kind", "optimizer", "optimizer.name"];
+const KIND_PATHS = [
+  "data",
+  "data.kind",
+  "model",
+  "model.kind",
+  "optimizer",
+  "optimizer.name",
+  "scheduler",
+  "scheduler.name",
+];
 
 /**
  * Refuses, before any trial runs, a search-space path that names no config field (a misspelling,
@@ -469,26 +498,46 @@ export function checkSpacePaths(definition: StudyDefinition): void {
       other !== path && KIND_PATHS.includes(other) && path.startsWith(`${other.split(".")[0]}.`)
     );
     if (kinds.length > 0) continue;
-    try {
-      trialConfig(definition, { [path]: fromUnit(distribution, 0) });
-    } catch (error) {
-      if (!(error instanceof AnnealError)) throw error;
-      const unknown = error.where === path &&
-        (/unknown field/.test(error.message) || /^Cannot set /.test(error.message));
-      if (!unknown) continue; // a value some trials may not draw: theirs to fail
-      throw new AnnealError(
-        "config",
-        `Cannot sweep '${path}': ${
-          error.message.replace(/^Invalid trial config: /, "").replace(`'${path}': `, "")
-        }; ` +
-          "every trial would fail on it",
-        {
-          where: formatPath(["sweep", "space", path]),
-          hint: "name a field of the config as its section's kind has it (`anneal schema` " +
-            "lists them), or vary the kind too (e.g. model.kind) in the space",
-        },
-      );
-    }
+    // each value of a choice (whole sections may differ in their fields), a range's low end
+    const values = distribution.type === "choice" || distribution.type === "grid"
+      ? distribution.values
+      : [fromUnit(distribution, 0)];
+    for (const value of values) checkSpaceValue(definition, path, value, values.length);
+  }
+}
+
+/**
+ * Refuses a space value that names a field the trial's config has not (see checkSpacePaths): at
+ * the path itself, or inside a whole section a `choice` gives it.
+ */
+function checkSpaceValue(
+  definition: StudyDefinition,
+  path: string,
+  value: ParamValue,
+  values: number,
+): void {
+  try {
+    trialConfig(definition, { [path]: value });
+  } catch (error) {
+    if (!(error instanceof AnnealError)) throw error;
+    const inside = error.where !== undefined &&
+      (error.where === path || error.where.startsWith(`${path}.`));
+    const unknown = inside &&
+      (/unknown field/.test(error.message) || /^Cannot set /.test(error.message));
+    if (!unknown) return; // a value some trials may not draw: theirs to fail
+    const reason = error.message.replace(/^Invalid trial config: /, "").replace(`'${path}': `, "");
+    throw new AnnealError(
+      "config",
+      values > 1 && typeof value === "object" && value !== null
+        ? `Cannot sweep '${path}' over ${canonicalJson(value)}: ${reason}; every trial that ` +
+          "draws it would fail on it"
+        : `Cannot sweep '${path}': ${reason}; every trial would fail on it`,
+      {
+        where: formatPath(["sweep", "space", path]),
+        hint: "name a field of the config as its section's kind has it (`anneal schema` " +
+          "lists them), or vary the kind too (e.g. model.kind) in the space",
+      },
+    );
   }
 }
 

@@ -83,6 +83,22 @@ Deno.test("a sweep of the loss over a space of optimizer.maximize is refused, wh
     // the task's metric does not depend on it
     assert.equal(sweepDirection({ metric: "valMae", space }, base).direction, "minimize");
   }
+  // whole optimizer sections, one of them maximizing: refused so too
+  const sections = parseSpace({
+    optimizer: { type: "choice", values: [{ name: "adam" }, { name: "sgd", maximize: true }] },
+  });
+  assert.throws(
+    () => sweepDirection({ metric: "valLoss", space: sections }, base),
+    (error: AnnealError) =>
+      /with optimizer\.maximize in some of sweep\.space's optimizer sections: the trials that maximize push valLoss up/
+        .test(error.message) &&
+      error.where === "sweep.space.optimizer" &&
+      /keep the optimizer sections of sweep\.space that maximize in this study/.test(error.hint!),
+  );
+  const ascending = parseSpace({
+    optimizer: { type: "choice", values: [{ name: "adam", maximize: true }, ascent] },
+  });
+  assert.equal(sweepDirection({ metric: "valLoss", space: ascending }, base).direction, "maximize");
 });
 
 Deno.test("a sweep metric's suggestion changes sweep.direction only where the trials' optimizer needs it", () => {

@@ -16,8 +16,17 @@ export type TrialState = "WAITING" | "RUNNING" | "COMPLETE" | "PRUNED" | "FAILED
 /** Whether a smaller or a larger objective value is better. */
 export type Direction = "minimize" | "maximize";
 
+/** One parameter's value: a scalar, or a whole section or list (a `choice` of scheduler specs). */
+export type TrialParamValue =
+  | number
+  | string
+  | boolean
+  | null
+  | TrialParamValue[]
+  | { [key: string]: TrialParamValue };
+
 /** JSON-safe parameter values, keyed by dotted config path. */
-export type TrialParams = Record<string, number | string | boolean | null>;
+export type TrialParams = Record<string, TrialParamValue>;
 
 /** A study: a named search with a direction and a (JSON) search space. */
 export interface Study {

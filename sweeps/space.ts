@@ -12,8 +12,14 @@ import { z } from "npm:zod@4.6.7";
 import { AnnealError } from "../errors.ts";
 import { closestName, formatPath } from "../zod_paths.ts";
 import { fieldIssueText } from "../issue_text.ts";
+import type { TrialParamValue } from "../storage/types.ts";
 
-const Scalar = z.union([z.number(), z.string(), z.boolean(), z.null()]);
+/**
+ * A value of a `choice` or `grid`: a scalar, or any JSON (a whole config section or list: a
+ * scheduler spec, a model's `hidden` sizes), so one space can switch between sections whose
+ * fields differ.
+ */
+const Value = z.json();
 
 /** One distribution of a search space. */
 export const DistributionSchema = z.discriminatedUnion("type", [
@@ -26,8 +32,8 @@ export const DistributionSchema = z.discriminatedUnion("type", [
     step: z.number().int().positive().default(1),
     log: z.boolean().default(false),
   }),
-  z.strictObject({ type: z.literal("choice"), values: z.array(Scalar).min(1) }),
-  z.strictObject({ type: z.literal("grid"), values: z.array(Scalar).min(1) }),
+  z.strictObject({ type: z.literal("choice"), values: z.array(Value).min(1) }),
+  z.strictObject({ type: z.literal("grid"), values: z.array(Value).min(1) }),
 ]).superRefine((d, context) => {
   if ((d.type === "uniform" || d.type === "logUniform" || d.type === "int") && !(d.high >= d.low)) {
     context.addIssue({ code: "custom", message: `'high' must be >= 'low' (${d.low})` });
@@ -73,8 +79,8 @@ export type Distribution = z.output<typeof DistributionSchema>;
 export type SearchSpace = z.output<typeof SearchSpaceSchema>;
 /** A search space as written by a user. */
 export type SearchSpaceInput = z.input<typeof SearchSpaceSchema>;
-/** One value of a parameter. */
-export type ParamValue = number | string | boolean | null;
+/** One value of a parameter: a scalar, or a whole section or list of a `choice` or `grid`. */
+export type ParamValue = TrialParamValue;
 /** Sampled parameters: dotted path to value. */
 export type Params = Record<string, ParamValue>;
 
@@ -188,7 +194,7 @@ export function applyParams<T extends Record<string, unknown>>(
         });
       }
       if (last) {
-        node[key] = value;
+        node[key] = structuredClone(value);
       } else if (!isPlainObject(node[key])) {
         throw new AnnealError("config", `Cannot set '${path}': '${soFar}' is not an object`, {
           where: path,

@@ -379,3 +379,65 @@ Deno.test("a grid of more points than the study's trials is a warning naming the
     "no sweeps.db",
   );
 });
+
+Deno.test("a choice of whole sections and lists: each trial trains with the section it drew; a section with a misspelled field is refused before any trial", async () => {
+  await using runs = await tempRunsDir();
+  const config = await writeSweepConfig(runs.dir);
+  // the schedules differ in their fields, so "scheduler.name" alone could not switch them
+  const cosine = { name: "cosine", tMax: 4 };
+  const step = { name: "step", stepSize: 2, gamma: 0.5 };
+  const space = JSON.stringify({
+    scheduler: { type: "grid", values: [cosine, step] },
+    model: { type: "grid", values: [{ kind: "linear" }, { kind: "mlp", hidden: [8, 4] }] },
+  });
+  const out = await anneal(
+    "sweep",
+    "-c",
+    config,
+    "--set",
+    `sweep.space=${space}`,
+    "--sampler",
+    "grid",
+    "--trials",
+    "4",
+  );
+  assert.equal(out.code, 0, out.stderr);
+  assert.match(
+    out.stdout,
+    /trial +1 +COMPLETE .* scheduler=\{"name":"cosine","tMax":4\} model=\{"hidden":\[8,4\],"kind":"mlp"\}/,
+  );
+  const { trials } = await storedStudy(runs.dir);
+  assert.equal(trials.length, 4);
+  for (const trial of trials) {
+    assert.equal(trial.state, "COMPLETE", trial.reason ?? "");
+    const trained = JSON.parse(await Deno.readTextFile(`${trial.runDir}/config.json`));
+    for (const path of ["scheduler", "model"] as const) {
+      const drawn = trial.params[path] as Record<string, unknown>;
+      for (const [key, value] of Object.entries(drawn)) assert.deepEqual(trained[path][key], value);
+    }
+  }
+  const sweepHtml = await Deno.readTextFile(`${runs.dir}/sw/sweep.html`);
+  assert.match(
+    sweepHtml,
+    /<td>\{&quot;gamma&quot;:0\.5,&quot;name&quot;:&quot;step&quot;,&quot;stepSize&quot;:2\}<\/td>/,
+  );
+
+  const typo = JSON.stringify({
+    scheduler: { type: "choice", values: [cosine, { name: "step", stepsize: 2 }] },
+  });
+  const refused = await anneal(
+    "sweep",
+    "-c",
+    config,
+    "--study",
+    "typo",
+    "--set",
+    `sweep.space=${typo}`,
+  );
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.match(
+    refused.stderr,
+    /Cannot sweep 'scheduler' over \{"name":"step","stepsize":2\}: .*'scheduler\.stepsize': unknown field \(did you mean 'scheduler\.stepSize'\?\); every trial that draws it would fail on it/,
+  );
+  assert.doesNotMatch(refused.stdout, /trial +0/);
+});

@@ -19,6 +19,7 @@ import type {
   TrialRunStart,
 } from "../../mod.ts";
 import { formatRate, RATE_LEGEND } from "../../report/records.ts";
+import { paramText } from "../../report/sweep_html.ts";
 import { trialRate } from "../../runtime/sweep.ts";
 import { describeTrialRun } from "../../runtime/trial_run.ts";
 import { formatNumber } from "../output.ts";
@@ -66,7 +67,7 @@ function hiddenRate(
 
 function printTrial(trial: Trial, definition: StudyDefinition): void {
   const params = Object.entries(trial.params).map(([k, v]) =>
-    `${k}=${typeof v === "number" ? formatNumber(v) : v}`
+    `${k}=${typeof v === "number" ? formatNumber(v) : paramText(v)}`
   );
   const rate = hiddenRate(trial, definition);
   const trainedAt = rate ? `; trains at lr ${formatRate(rate.lr, rate.lrSetting)}` : "";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Rng } from "../../data/rng.ts";
 import { AnnealError } from "../../errors.ts";
-import { parseSpace } from "../space.ts";
+import { type Params, parseSpace } from "../space.ts";
 import { gridSampler } from "./grid.ts";
 import { quasiRandomSampler, scrambledHalton } from "./quasi_random.ts";
 import { randomSampler } from "./random.ts";
@@ -112,4 +112,27 @@ Deno.test("TPE prefers the categorical value of the good trials", () => {
     (_, s) => tpeSampler().sample(c, history, new Rng(s)).opt,
   );
   assert.ok(picks.filter((p) => p === "adam").length >= 18, `picks: ${picks}`);
+});
+
+Deno.test("TPE learns whole-section choices, read back from storage with their keys in another order", () => {
+  const cosine = { name: "cosine", tMax: 10 };
+  const step = { name: "step", stepSize: 2, gamma: 0.5 };
+  const c = parseSpace({ scheduler: { type: "choice", values: [cosine, step] } });
+  // (PostgreSQL's jsonb gives an object's keys back in its own order)
+  const reordered: Params[] = [
+    { scheduler: { gamma: 0.5, stepSize: 2, name: "step" } },
+    { scheduler: { tMax: 10, name: "cosine" } },
+  ];
+  const history: FinishedTrial[] = Array.from({ length: 30 }, (_, i) => ({
+    number: i,
+    state: "COMPLETE",
+    params: reordered[i % 2],
+    value: i % 2 ? i * 0.01 : 1 + i,
+  }));
+  const picks = Array.from(
+    { length: 20 },
+    (_, s) => tpeSampler().sample(c, history, new Rng(s)).scheduler,
+  );
+  const good = picks.filter((p) => JSON.stringify(p) === JSON.stringify(cosine));
+  assert.ok(good.length >= 18, `picks: ${JSON.stringify(picks)}`);
 });

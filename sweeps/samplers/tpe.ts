@@ -7,8 +7,9 @@
  * candidate drawn from l(x) with the largest log l(x) - log g(x) wins.
  *
  * Numbers live in the internal space of `space.ts` (log space for log distributions); categorical
- * parameters (`choice`, `grid`) use smoothed counts: each observation's kernel puts
- * `priorWeight / k` on every one of the k values and 1 more on its own, plus a uniform prior kernel.
+ * parameters (`choice`, `grid`, whose values may be whole sections, compared by their JSON) use
+ * smoothed counts: each observation's kernel puts `priorWeight / k` on every one of the k values
+ * and 1 more on its own, plus a uniform prior kernel.
  *
  * Simplified against Optuna: integers are a continuous truncated normal on the range widened by
  * half a step each side, rounded afterwards (Optuna uses a discretised kernel); pruned trials
@@ -18,6 +19,7 @@
  * @module
  */
 import { fromInternal, internalRange, type Params, toInternal } from "../space.ts";
+import { canonicalJson } from "../../zod_paths.ts";
 import { sampleIndependent } from "./random.ts";
 import type { FinishedTrial, RandomSource, Sampler } from "./types.ts";
 import { type Mixture, mixtureLogPdf, numericMixture, sampleMixture } from "./parzen.ts";
@@ -135,8 +137,9 @@ export function tpeSampler(options: Partial<TpeOptions> = {}): Sampler {
       for (const [path, d] of Object.entries(space)) {
         const has = (t: FinishedTrial) => Object.hasOwn(t.params, path);
         if (d.type === "choice" || d.type === "grid") {
-          const indexOf = (t: FinishedTrial) =>
-            d.values.findIndex((v) => Object.is(v, t.params[path]));
+          // (a section read back from storage may have its keys in another order)
+          const keys = d.values.map(canonicalJson);
+          const indexOf = (t: FinishedTrial) => keys.indexOf(canonicalJson(t.params[path]));
           const observe = (ts: FinishedTrial[]) =>
             ts.filter(has).map(indexOf).filter((i) => i >= 0);
           const l = categoricalPmf(observe(below), d.values.length, o);
