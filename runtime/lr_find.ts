@@ -345,7 +345,17 @@ function resolve(options: LrFindOptions): LrFindResult["options"] {
     );
   };
   if (!(o.startLr > 0)) fail("startLr", "> 0", o.startLr);
-  if (!(o.endLr > o.startLr) || !Number.isFinite(o.endLr)) fail("endLr", "> startLr", o.endLr);
+  if (!Number.isFinite(o.endLr)) fail("endLr", "a finite number > startLr", o.endLr);
+  if (!(o.endLr > o.startLr)) {
+    fail(
+      "endLr",
+      `> startLr (${o.startLr})`,
+      o.endLr,
+      o.endLr < o.startLr
+        ? `the test raises the rate from startLr to endLr: swap them (startLr ${o.endLr}, endLr ${o.startLr})`
+        : `the test needs a range of rates to read a loss curve off: e.g. startLr ${DEFAULTS.startLr}, endLr ${DEFAULTS.endLr} (the defaults)`,
+    );
+  }
   if (!Number.isInteger(o.iterations) || o.iterations < MIN_ITERATIONS) {
     fail(
       "iterations",

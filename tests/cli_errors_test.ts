@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { anneal, tempRunsDir } from "./_helpers.ts";
+import { type AnnealError, lrFind, parseConfig } from "../mod.ts";
 
 /** A user's error: names what is wrong, says how to fix it, and is not called a bug. */
 function assertUserError(out: { code: number; stderr: string }, code: number, pattern: RegExp) {
@@ -131,6 +132,36 @@ Deno.test("lr-find with too few iterations to find a minimum suggests nothing", 
   const ten = await anneal("lr-find", ...set, "--iterations", "10");
   assertUserError(ten, 1, /found no minimum of the smoothed loss: it never fell/);
   assert.doesNotMatch(ten.stdout, /suggested lr/);
+});
+
+Deno.test("lr-find with its rate range reversed or empty names the flags and the fix, and runs nothing", async () => {
+  await using runs = await tempRunsDir();
+  const set = ["--set", 'backend="cpu"', "--set", `runsDir=${JSON.stringify(runs.dir)}`];
+  // (it said "'endLr' must be > startLr, current value is 0.001" and "pass a value in range")
+  const reversed = await anneal("lr-find", ...set, "--start-lr", "1", "--end-lr", "0.001");
+  assertUserError(
+    reversed,
+    2,
+    /--end-lr \(0\.001\) must be above --start-lr \(1\): the test raises the rate from --start-lr to --end-lr/,
+  );
+  assert.match(reversed.stderr, /hint: swap them: --start-lr 0\.001 --end-lr 1/);
+  const empty = await anneal("lr-find", ...set, "--start-lr", "0.1", "--end-lr", "0.1");
+  assertUserError(empty, 2, /--end-lr \(0\.1\) must be above --start-lr \(0\.1\)/);
+  assert.match(empty.stderr, /hint: give it a range of rates .* --start-lr 1e-7 --end-lr 10/);
+  assert.deepEqual(await Array.fromAsync(Deno.readDir(runs.dir)), [], "no run directory");
+  // an unreliable verdict of a test already repeated is not told to repeat it
+  const repeated = await anneal("lr-find", ...set, "--repeats", "2");
+  assert.equal(repeated.code, 0, repeated.stderr);
+  assert.match(repeated.stdout, /2 repeats span .*\n {2}unreliable: the rules disagree/);
+  assert.match(repeated.stdout, /\n {2}hint: compare the top candidates in a short sweep/);
+  assert.doesNotMatch(repeated.stdout, /--repeats 3/);
+  // through the module: startLr's value, and the swap
+  await assert.rejects(
+    () => lrFind(parseConfig({ backend: "cpu" }), { startLr: 1, endLr: 0.001 }),
+    (error: AnnealError) =>
+      /'endLr' must be > startLr \(1\), current value is 0\.001/.test(error.message) &&
+      /swap them \(startLr 0\.001, endLr 1\)/.test(error.hint!),
+  );
 });
 
 Deno.test("anneal train --set with another optimizer's field says which optimizers have it and how to select one", async () => {

@@ -45,10 +45,25 @@ export async function lrFindCommand(options: LrFindCommandOptions): Promise<numb
   }
   const config = await loadConfig(options.config, options.set);
   const iterations = parseNumberFlag("--iterations", options.iterations, true);
+  const startLr = parseNumberFlag("--start-lr", options.startLr);
+  const endLr = parseNumberFlag("--end-lr", options.endLr);
+  if (!(endLr > startLr)) {
+    throw new AnnealError(
+      "usage",
+      `--end-lr (${options.endLr}) must be above --start-lr (${options.startLr}): the test raises ` +
+        "the rate from --start-lr to --end-lr",
+      {
+        hint: endLr < startLr
+          ? `swap them: --start-lr ${options.endLr} --end-lr ${options.startLr}`
+          : "give it a range of rates to read a loss curve off, e.g. --start-lr 1e-7 --end-lr 10 " +
+            "(the defaults)",
+      },
+    );
+  }
   const progress = Deno.stderr.isTerminal() && !options.json;
   const result = await lrFind(config, {
-    startLr: parseNumberFlag("--start-lr", options.startLr),
-    endLr: parseNumberFlag("--end-lr", options.endLr),
+    startLr,
+    endLr,
     iterations,
     mode: options.mode,
     repeats: parseNumberFlag("--repeats", options.repeats, true),
@@ -116,8 +131,11 @@ export async function lrFindCommand(options: LrFindCommandOptions): Promise<numb
   );
   if (a.verdict === "unreliable") {
     for (const reason of a.reasons) console.log(`  unreliable: ${reason}`);
+    // (a test already repeated is not told to repeat it)
     console.log(
-      "  hint: rerun with --repeats 3, or compare the top candidates in a short sweep (anneal sweep)",
+      `  hint: ${
+        result.runs.length > 1 ? "" : "rerun with --repeats 3, or "
+      }compare the top candidates in a short sweep (anneal sweep)`,
     );
   }
   console.log(`plot written to ${plot}; record in ${runDir}`);
