@@ -4,7 +4,9 @@
  * continues only while its value there is in the top 1 / reductionFactor of every trial that
  * reached the rung (while fewer than `reductionFactor` trials did, only the best continues, as in
  * Optuna, which cannot pause trials). A trial's value at a rung is its first report at or after
- * the rung's step, so the decision needs no stored state.
+ * the rung's step, so the decision needs no stored state. A trial is judged at a rung once, at the
+ * report that reaches it, as Optuna records a trial's rungs: a rung it passed stays passed, though
+ * trials that reach it later (running beside it) do better there.
  *
  * @module
  */
@@ -46,10 +48,14 @@ export function ashaPruner(options: Partial<AshaOptions> = {}): Pruner {
     shouldPrune(trial, others, direction) {
       const step = lastStep(trial);
       if (step === undefined) return { prune: false };
+      // the rungs reached before this report were judged at the report that reached them
+      let previous = -Infinity;
+      for (const s of trial.intermediate.keys()) if (s < step && s > previous) previous = s;
       const peers = others.filter((t) => t.id !== trial.id && (o.peers?.(t) ?? true));
       for (let rung = 0;; rung++) {
         const rungStep = o.minResource * o.reductionFactor ** (o.minEarlyStoppingRate + rung);
         if (step < rungStep) return { prune: false };
+        if (rungStep <= previous) continue;
         const value = rungValue(trial, rungStep)!;
         if (Number.isNaN(value)) return { prune: true, reason: `NaN at rung ${rung}` };
         const competing = [value];

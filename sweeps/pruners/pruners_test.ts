@@ -80,3 +80,25 @@ Deno.test("hyperband splits trials into brackets by budget and compares only wit
   // Bracket 3's first rung is at step 27: a bad trial at step 1 goes on.
   assert.equal(pruner.shouldPrune(curve(last, [50, 50]), others, "minimize").prune, false);
 });
+
+Deno.test("successive halving judges a trial at a rung once, when it reaches it, as Optuna: trials that reach the rung later do not prune it", () => {
+  const pruner = ashaPruner();
+  // trial 1 reached rung 0 (step 1) alone, and went on
+  assert.equal(pruner.shouldPrune(curve(1, [5, 5]), [], "minimize").prune, false);
+  // then trial 2, running beside it, reached rung 0 with a better value
+  const beside = curve(2, [1, 1], "RUNNING");
+  assert.equal(pruner.shouldPrune(beside, [curve(1, [5, 5], "RUNNING")], "minimize").prune, false);
+  // trial 1's step 2 reaches no new rung: it goes on (before, rung 0 was judged again, pruning it)
+  assert.equal(pruner.shouldPrune(curve(1, [5, 5, 5]), [beside], "minimize").prune, false);
+  // at rung 1 (step 3) it is judged again, there
+  const verdict = pruner.shouldPrune(curve(1, [5, 5, 5, 5]), [curve(2, [1, 1, 1, 1])], "minimize");
+  assert.equal(verdict.prune, true);
+  assert.match(verdict.reason!, /at rung 1 \(step 3\)/);
+  // a report that skips rungs (steps 0, then 4) is judged at each rung it passed
+  const skipped = pruner.shouldPrune(
+    { id: 3, intermediate: new Map([[0, 9], [4, 9]]) },
+    [curve(2, [1, 1, 1, 1, 1])],
+    "minimize",
+  );
+  assert.match(skipped.reason!, /at rung 0 \(step 1\)/);
+});
