@@ -441,3 +441,28 @@ Deno.test("a choice of whole sections and lists: each trial trains with the sect
   );
   assert.doesNotMatch(refused.stdout, /trial +0/);
 });
+
+Deno.test("a sweep whose every trial diverges exits 1 with no best config, naming the command that lists its runs", async () => {
+  await using runs = await tempRunsDir();
+  const config = await writeSweepConfig(runs.dir);
+  const space = JSON.stringify({ "optimizer.lr": { type: "logUniform", low: 1000, high: 10000 } });
+  const out = await anneal(
+    "sweep",
+    "-c",
+    config,
+    "--set",
+    "optimizer.name=sgd",
+    "--set",
+    `sweep.space=${space}`,
+  );
+  assert.equal(out.code, 1, out.stderr);
+  assert.match(out.stdout, /trial +0 +FAILED .*diverged/);
+  assert.match(out.stdout, /study sw: 2 trials \(2 failed\)/);
+  // (it named `<runsDir>/<study>` for the user to fill in)
+  const listed = out.stderr.match(/`anneal (runs --runs-dir \S+)` lists their runs/);
+  assert.ok(listed, out.stderr);
+  const list = await anneal(...listed[1].split(" "));
+  assert.equal(list.code, 0, list.stderr);
+  assert.equal(list.stdout.match(/^trial-\d-\S+ .* diverged$/gm)?.length, 2, list.stdout);
+  assert.equal(await Deno.stat(`${runs.dir}/sw/best_config.json`).catch(() => null), null);
+});

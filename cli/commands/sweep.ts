@@ -167,7 +167,8 @@ async function finish(
       return code;
     }
     console.error(
-      "no trial completed\n  hint: look at the failed trials' reasons above; `anneal runs --runs-dir <runsDir>/<study>` lists their runs",
+      "no trial completed\n  hint: look at the failed trials' reasons above; " +
+        `\`anneal runs --runs-dir ${shellWord(studyDir)}\` lists their runs`,
     );
     return 1;
   }
