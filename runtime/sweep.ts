@@ -14,7 +14,7 @@ import {
   type ParamValue,
   parseSpace,
 } from "../sweeps/space.ts";
-import type { SweepSpec } from "../sweeps/spec.ts";
+import { type SweepSpec, SweepSpecSchema } from "../sweeps/spec.ts";
 import { runStudy, type StudyResult } from "../sweeps/study.ts";
 import { gridSampler, gridSize, valuesOf } from "../sweeps/samplers/grid.ts";
 import { randomSampler } from "../sweeps/samplers/random.ts";
@@ -41,6 +41,7 @@ import { maximizes } from "../optimizers/hazards.ts";
 import { type RateSetting, rateSetting } from "../schedulers/rate_setting.ts";
 import { stretchChanges } from "../schedulers/stretch.ts";
 import { canonicalJson, formatPath } from "../zod_paths.ts";
+import { issueText } from "../issue_text.ts";
 import { checkStudyDirection } from "./study_direction.ts";
 
 /** What a study stores so that any worker can run its trials. */
@@ -643,6 +644,24 @@ export async function runSweep(
     sampler: options.sampler ?? config.sweep.sampler,
     pruner: options.pruner ?? config.sweep.pruner,
   };
+  // the options override the sweep section: they are held to its bounds (parallel <= 32)
+  for (const field of ["trials", "parallel", "sampler", "pruner"] as const) {
+    const checked = SweepSpecSchema.shape[field].safeParse(sweep[field]);
+    if (checked.success) continue;
+    throw new AnnealError(
+      "usage",
+      `Cannot run the sweep: '${field}' ${issueText(checked.error.issues[0], sweep[field])}, ` +
+        `current value is ${JSON.stringify(sweep[field])} (it takes the place of sweep.${field}, ` +
+        "and is held to its bounds)",
+      {
+        where: field,
+        hint: field === "parallel"
+          ? "each trial at once trains through its own five actors: run at most 32 in one " +
+            "process, and more with `anneal worker` on other machines"
+          : `give ${field} as sweep.${field} allows (\`anneal schema\` says what that is)`,
+      },
+    );
+  }
   const { sweep: _, ...base } = config;
   const definition: StudyDefinition = { kind: "anneal-sweep", sweep, base };
   const studyName = checkRunId(options.study ?? config.name ?? "sweep");

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { loadConfig, openStorage } from "../mod.ts";
+import { loadConfig, openStorage, runSweep } from "../mod.ts";
 import type { StudyDefinition } from "../mod.ts";
 import { checkTuneMetric } from "../runtime/tune.ts";
 import { anneal, readNdjson, tempRunsDir } from "./_helpers.ts";
@@ -465,4 +465,24 @@ Deno.test("a sweep whose every trial diverges exits 1 with no best config, namin
   assert.equal(list.code, 0, list.stderr);
   assert.equal(list.stdout.match(/^trial-\d-\S+ .* diverged$/gm)?.length, 2, list.stdout);
   assert.equal(await Deno.stat(`${runs.dir}/sw/best_config.json`).catch(() => null), null);
+});
+
+Deno.test("--parallel above sweep.parallel's bound of 32 is refused, as in the config; runSweep's options are held to it too", async () => {
+  await using runs = await tempRunsDir();
+  const config = await writeSweepConfig(runs.dir);
+  // (--parallel 64 ran, where sweep.parallel 64 was refused)
+  const out = await anneal("sweep", "-c", config, "--parallel", "64");
+  assert.equal(out.code, 2, out.stderr);
+  assert.match(out.stderr, /--parallel must be at most 32, current value is '64'/);
+  assert.match(out.stderr, /hint: .*anneal worker/);
+  assert.deepEqual(
+    (await Array.fromAsync(Deno.readDir(runs.dir))).map((entry) => entry.name),
+    ["sw.json"],
+  );
+  const loaded = await loadConfig(config);
+  await assert.rejects(
+    () => runSweep(loaded, { parallel: 64 }),
+    /'parallel' must be <= 32, current value is 64/,
+  );
+  await assert.rejects(() => runSweep(loaded, { trials: 0 }), /'trials' must be > 0/);
 });

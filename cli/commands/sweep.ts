@@ -206,6 +206,16 @@ export async function sweepCommand(options: SweepCommandOptions): Promise<number
   }
   const trials = positive("--trials", options.trials);
   const parallel = positive("--parallel", options.parallel);
+  if (parallel !== undefined && parallel > 32) {
+    throw new AnnealError(
+      "usage",
+      `--parallel must be at most 32, current value is '${options.parallel}'`,
+      {
+        hint: "each trial at once trains through its own five actors: run at most 32 in one " +
+          "process, and more with `anneal worker` on other machines",
+      },
+    );
+  }
   const controller = new AbortController();
   const interruption = onInterrupt(controller);
   try {
