@@ -12,11 +12,12 @@
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import type { RunConfig } from "../config.ts";
 import { loadData } from "../data/mod.ts";
-import { epochOrder, makeBatch } from "../data/batches.ts";
+import { batchesPerEpoch, epochOrder, makeBatch } from "../data/batches.ts";
 import { selectBackend } from "./backend.ts";
 import { TrainingEngine } from "./engine.ts";
 import { scaleLearningRate } from "../optimizers/scaling.ts";
 import { rateChange, rateSetting } from "../schedulers/rate_setting.ts";
+import { stretchChanges } from "../schedulers/stretch.ts";
 import { AnnealError } from "../errors.ts";
 
 /** Options of {@linkcode findBatchSize}. */
@@ -82,7 +83,14 @@ export interface BatchSizeResult {
   /** The batch with the highest throughput among those that fit. */
   fastest?: number;
   /**
-   * How to train at `largest`: `--set batchSize=N` and the scaled rate, set where it is set
+   * The changes that keep the config's schedule spanning a run at `largest` (a onecycle's
+   * `totalSteps`, a cosine's `tMax` in steps, scaled by the steps an epoch takes there); absent
+   * where none moves.
+   */
+  scheduleChanges?: Record<string, unknown>;
+  /**
+   * How to train at `largest`: `--set batchSize=N`, the schedule's changes (`scheduleChanges`),
+   * and the scaled rate, set where it is set
    * (`optimizer.lr`, or under onecycle its `maxLr`; in a sequential's onecycle, which `--set`
    * cannot reach, the words that say where); with `optimizer.baseBatch`, which scales
    * `optimizer.lr` to the batch itself, the batch alone and the rate it trains at. Absent when no
@@ -194,21 +202,63 @@ export async function findBatchSize(
     undefined,
   );
   const scaledLr = rows.find((r) => r.batchSize === largest)?.scaledLr;
+  const schedule = largest === undefined ? {} : keepSchedule(config, train.n, largest);
   const rounded = scaledLr === undefined ? undefined : Number(scaledLr.toPrecision(4));
-  const change = rounded === undefined
+  const children = schedule["scheduler.schedulers"] as Record<string, unknown>[] | undefined;
+  if (rounded !== undefined && !rate.settable && children) {
+    // a sequential's onecycle, which --set cannot reach alone: its list is set whole anyway
+    const index = Number(rate.path.split(".")[2]);
+    schedule["scheduler.schedulers"] = children.map((child, i) =>
+      i === index ? { ...child, maxLr: rounded } : child
+    );
+  }
+  const rateText = rounded === undefined
     ? undefined
     : baseBatch !== undefined
     ? `: optimizer.baseBatch (${baseBatch}) scales optimizer.lr (${from}) to the batch, so the ` +
       `run trains at ${rounded}`
+    : !rate.settable && children
+    ? `: the list holds the onecycle's maxLr, which sets the rates, scaled to ${rounded}`
     : `${rate.settable ? " " : "; "}${rateChange(rate, rounded).text}`;
+  const sets = Object.entries(schedule).map(([path, value]) => ` --set ${setWord(path, value)}`);
   return {
     backend,
     rows,
     trainSize: train.n,
     largest,
     fastest: fastest?.batchSize,
-    ...(change && { use: `--set batchSize=${largest}${change}` }),
+    ...(rateText !== undefined && { use: `--set batchSize=${largest}${sets.join("")}${rateText}` }),
+    ...(Object.keys(schedule).length > 0 && { scheduleChanges: schedule }),
   };
+}
+
+/** `path=value` as one shell word: single-quoted where the value's JSON needs it. */
+function setWord(path: string, value: unknown): string {
+  const word = `${path}=${JSON.stringify(value)}`;
+  return /^[\w.=:,+-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * The changes that keep the config's schedule spanning the run at batch `batchSize` (as `anneal
+ * tune` stretches it): a schedule that ends at a fixed step (onecycle's `totalSteps`, cosine's
+ * `tMax` counted in steps) would stop short of its end at a larger batch, which takes fewer steps
+ * an epoch, and go past it at a smaller one (where torch's OneCycleLR raises).
+ */
+function keepSchedule(
+  config: RunConfig,
+  trainSize: number,
+  batchSize: number,
+): Record<string, unknown> {
+  const { dropLast } = config.data as { dropLast: boolean };
+  const accumulation = config.gradientAccumulation;
+  const stepsAt = (batch: number) =>
+    Math.ceil(batchesPerEpoch(trainSize, batch, dropLast, accumulation) / accumulation);
+  const [before, after] = [stepsAt(config.batchSize), stepsAt(batchSize)];
+  return stretchChanges(config, {
+    steps: after / before,
+    epochs: 1,
+    runSteps: { before: before * config.epochs, after: after * config.epochs },
+  });
 }
 
 /**

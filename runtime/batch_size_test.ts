@@ -70,8 +70,9 @@ Deno.test("on the TypeScript step the finder counts the host arrays, and never t
 });
 
 Deno.test("under onecycle the finder scales its maxLr, which sets the rates, not optimizer.lr", async () => {
-  const onecycle = { name: "onecycle" as const, maxLr: 0.4, totalSteps: 100 };
-  const base = { backend: "cpu" as const, optimizer: { name: "sgd" as const, lr: 0 } };
+  // 200 samples in batches of 16: 13 steps an epoch, 26 in 2 epochs; in batches of 32, 7 and 14
+  const onecycle = { name: "onecycle" as const, maxLr: 0.4, totalSteps: 26 };
+  const base = { backend: "cpu" as const, epochs: 2, optimizer: { name: "sgd" as const, lr: 0 } };
   const alone = await findBatchSize(parseConfig({ ...base, scheduler: onecycle }), {
     sizes: [8, 32],
     steps: 1,
@@ -79,18 +80,34 @@ Deno.test("under onecycle the finder scales its maxLr, which sets the rates, not
   assert.deepEqual(alone.rows.map((r) => r.scaledLr), [0.2, 0.8]);
   assert.equal(
     alone.use,
-    "--set batchSize=32 --set scheduler.maxLr=0.8: onecycle's rates come from its maxLr, not " +
-      "optimizer.lr",
+    "--set batchSize=32 --set scheduler.totalSteps=14 --set scheduler.maxLr=0.8: onecycle's " +
+      "rates come from its maxLr, not optimizer.lr",
   );
   // a sequential's onecycle, which --set cannot reach: the words say which schedule to edit
   const scheduler = { name: "sequential" as const, schedulers: [onecycle], milestones: [] };
-  const nested = await findBatchSize(parseConfig({ ...base, scheduler }), {
+  const nested = await findBatchSize(
+    parseConfig({
+      ...base,
+      batchSize: 32,
+      scheduler: { ...scheduler, schedulers: [{ ...onecycle, totalSteps: 14 }] },
+    }),
+    {
+      sizes: [32],
+      steps: 1,
+    },
+  );
+  assert.match(
+    nested.use ?? "",
+    /^--set batchSize=32; in the config file, set the maxLr of the sequential's onecycle, scheduler\.schedulers\[0\], to 0\.4/,
+  );
+  // where its length changes, its list is set whole, the maxLr in it
+  const stretched = await findBatchSize(parseConfig({ ...base, scheduler }), {
     sizes: [32],
     steps: 1,
   });
   assert.match(
-    nested.use ?? "",
-    /^--set batchSize=32; in the config file, set the maxLr of the sequential's onecycle, scheduler\.schedulers\[0\], to 0\.8/,
+    stretched.use ?? "",
+    /^--set batchSize=32 --set 'scheduler\.schedulers=\[\{"name":"onecycle","maxLr":0\.8,"totalSteps":14,.*\}\]': the list holds the onecycle's maxLr, which sets the rates, scaled to 0\.8$/,
   );
 });
 
@@ -142,4 +159,35 @@ Deno.test("with optimizer.baseBatch the finder shows the rate the run trains at,
     "--set batchSize=64: optimizer.baseBatch (32) scales optimizer.lr (0.01) to the batch, so " +
       "the run trains at 0.02",
   );
+});
+
+Deno.test("the batch to use keeps a schedule with an end spanning the run: onecycle's totalSteps and a cosine's tMax in steps follow the steps an epoch takes", async () => {
+  // 200 samples: batches of 16 take 13 steps an epoch, 2 epochs 26; batches of 64 take 4, 8
+  const base = {
+    backend: "cpu" as const,
+    epochs: 2,
+    optimizer: { name: "sgd" as const, lr: 0.01 },
+  };
+  const onecycle = await findBatchSize(
+    parseConfig({ ...base, scheduler: { name: "onecycle", maxLr: 0.1, totalSteps: 26 } }),
+    { sizes: [16, 64], steps: 1 },
+  );
+  // (it said --set batchSize=64 alone: the run's onecycle ended at step 8 of 26, near its peak)
+  assert.deepEqual(onecycle.scheduleChanges, { "scheduler.totalSteps": 8 });
+  assert.match(
+    onecycle.use!,
+    /^--set batchSize=64 --set scheduler\.totalSteps=8 --set scheduler\.maxLr=0\.4:/,
+  );
+  const cosine = await findBatchSize(
+    parseConfig({ ...base, scheduler: { name: "cosine", tMax: 26 } }),
+    { sizes: [64], steps: 1 },
+  );
+  assert.equal(cosine.use, "--set batchSize=64 --set scheduler.tMax=8 --set optimizer.lr=0.04");
+  // counted in epochs, it spans the run at any batch
+  const epochs = await findBatchSize(
+    parseConfig({ ...base, scheduler: { name: "cosine", tMax: 2, interval: "epoch" } }),
+    { sizes: [64], steps: 1 },
+  );
+  assert.equal(epochs.scheduleChanges, undefined);
+  assert.equal(epochs.use, "--set batchSize=64 --set optimizer.lr=0.04");
 });
