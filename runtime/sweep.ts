@@ -10,6 +10,7 @@ import { AnnealError } from "../errors.ts";
 import {
   applyParams,
   fromUnit,
+  intHigh,
   type Params,
   type ParamValue,
   parseSpace,
@@ -388,6 +389,44 @@ export function gridBudgetWarning(
   };
 }
 
+/**
+ * What is wrong with a space of one point (each path a single value: a choice of one, a range
+ * whose ends meet): every trial trains the same config with the same seed, so the study's trials
+ * repeat one result. Undefined for a space of more points, a study of one trial, or the grid
+ * sampler (it runs each point once).
+ *
+ * @example
+ * ```ts
+ * import { onePointWarning } from "./sweep.ts";
+ * const space = { batchSize: { type: "choice" as const, values: [64] } };
+ * console.assert(onePointWarning({ space, trials: 5, sampler: "tpe" })?.message.includes("every"));
+ * console.assert(onePointWarning({ space, trials: 1, sampler: "tpe" }) === undefined);
+ * ```
+ */
+export function onePointWarning(
+  sweep: Pick<SweepSpec, "space" | "trials" | "sampler">,
+): ConfigWarning | undefined {
+  if (sweep.sampler === "grid") return undefined;
+  const single = (d: SweepSpec["space"][string]) =>
+    d.type === "choice" || d.type === "grid"
+      ? new Set(d.values.map((value) => canonicalJson(value))).size === 1
+      : d.type === "int"
+      ? intHigh(d) === d.low
+      : d.high === d.low;
+  const paths = Object.entries(sweep.space);
+  if (sweep.trials < 2 || paths.length === 0 || !paths.every(([, d]) => single(d))) {
+    return undefined;
+  }
+  const point = paths.map(([path, d]) => `${path} = ${canonicalJson(fromUnit(d, 0))}`).join(", ");
+  return {
+    field: "sweep.space",
+    message: `sweep.space holds one point (${point}): every trial trains the same config with ` +
+      `the same seed, so its ${sweep.trials} trials repeat one result`,
+    hint: "give a path more than one value (a choice of several, a range whose ends differ), or " +
+      "train the config once with anneal train",
+  };
+}
+
 /** Space paths that change how many steps a trial trains. */
 const LENGTH_PATHS = [
   "batchSize",
@@ -548,6 +587,18 @@ function checkSpaceValue(
  */
 function checkSweep(definition: StudyDefinition): SweepDirection {
   const { sweep, base } = definition;
+  if (Object.keys(sweep.space).length === 0) {
+    throw new AnnealError(
+      "config",
+      "Cannot sweep an empty sweep.space: every trial would train the base config, with its " +
+        "seed, alike",
+      {
+        where: "sweep.space",
+        hint: 'name the settings to search, e.g. "space": { "optimizer.lr": { "type": ' +
+          '"logUniform", "low": 1e-4, "high": 0.1 } }; to train the config once, anneal train',
+      },
+    );
+  }
   checkSweepMetric(sweep, base);
   checkSpacePaths(definition);
   // a grid over a range without one (a uniform, a logUniform) is refused
@@ -575,6 +626,7 @@ async function runDefinition(
     rateSpaceWarning(sweep.space, base),
     lengthSpaceWarning(sweep.space, base),
     gridBudgetWarning(sweep),
+    onePointWarning(sweep),
   ].filter((w) => w !== undefined);
   for (const each of warnings) options.onWarning?.(each);
   const runsDir = `${base.runsDir}/${studyName}`;

@@ -486,3 +486,32 @@ Deno.test("--parallel above sweep.parallel's bound of 32 is refused, as in the c
   );
   await assert.rejects(() => runSweep(loaded, { trials: 0 }), /'trials' must be > 0/);
 });
+
+Deno.test("an empty sweep.space is refused before anything is made; a space of one point is a warning that its trials repeat one result", async () => {
+  await using runs = await tempRunsDir();
+  const config = await writeSweepConfig(runs.dir);
+  // (an empty space ran every trial on the base config alike, without a word)
+  const empty = await anneal("sweep", "-c", config, "--set", "sweep.space={}");
+  assert.equal(empty.code, 1, empty.stderr);
+  assert.match(
+    empty.stderr,
+    /Cannot sweep an empty sweep\.space: every trial would train the base config/,
+  );
+  assert.doesNotMatch(empty.stdout, /trial +0/);
+  assert.deepEqual(
+    (await Array.fromAsync(Deno.readDir(runs.dir))).map((entry) => entry.name),
+    ["sw.json"],
+  );
+  const point = JSON.stringify({
+    batchSize: { type: "choice", values: [16, 16] },
+    "optimizer.lr": { type: "logUniform", low: 0.01, high: 0.01 },
+  });
+  const one = await anneal("sweep", "-c", config, "--set", `sweep.space=${point}`);
+  assert.equal(one.code, 0, one.stderr);
+  assert.match(
+    one.stdout,
+    /warning: sweep\.space holds one point \(batchSize = 16, optimizer\.lr = 0\.01\): every trial trains the same config with the same seed, so its 2 trials repeat one result\n/,
+  );
+  const { trials } = await storedStudy(runs.dir);
+  assert.equal(trials[0].value, trials[1].value);
+});
