@@ -45,6 +45,7 @@ import { checkRunStart } from "../runtime/start_checks.ts";
 import { warmupBeyondRun } from "../schedulers/warmup_reach.ts";
 import { cosineBeyondRun } from "../schedulers/cosine_reach.ts";
 import { decayBeyondRun } from "../schedulers/decay_reach.ts";
+import { annealBeyondRun } from "../schedulers/anneal_reach.ts";
 import type { OptimizerState } from "../optimizers/mod.ts";
 
 type Message = { type: string } & Record<string, unknown>;
@@ -300,12 +301,14 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   const accumulation = config.gradientAccumulation;
   const { epochs, maxSteps } = config;
   // a warmup longer than the run, a cosine shorter than it, a decay counted in steps that takes
-  // the rate all but to 0: torch runs them so, but they are seldom meant
+  // the rate all but to 0, a schedule that anneals towards an end the run stops well short of:
+  // torch runs them so, but they are seldom meant
   const length = { stepsPerEpoch, epochs, maxSteps };
   const notes = [
     warmupBeyondRun(config.scheduler, length),
     cosineBeyondRun(config.scheduler, length),
     decayBeyondRun(config.scheduler, length),
+    annealBeyondRun(config.scheduler, length),
   ];
   for (const note of notes) {
     if (note) {

@@ -161,3 +161,36 @@ Deno.test("milestones that read as epochs under the default interval (steps) tra
   const rates = events.flatMap((e) => e.type === "steps" ? e.lr : []);
   assert.ok(Math.abs(rates[3] - 1e-5) < 1e-12, `${rates[3]}`);
 });
+
+Deno.test("a onecycle the run stops well short of trains as cut, with a warning at the start naming the rate it ends at", async () => {
+  await using runs = await tempRunsDir();
+  // 3 epochs of 4 steps of a cycle of 40: it peaks at step 11 (pctStart 0.3), where the run ends
+  const { result, events } = await trainCollect({
+    ...config,
+    epochs: 3,
+    scheduler: { name: "onecycle", maxLr: 0.1, totalSteps: 40 },
+    runsDir: runs.dir,
+  });
+  assert.equal(result.status, "completed", result.reason);
+  const warnings = events.flatMap((e) => e.type === "warning" ? [e] : []);
+  assert.equal(warnings.length, 1);
+  assert.match(
+    warnings[0].message,
+    /^scheduler\.totalSteps 40 is longer than the run, which takes 12 optimizer steps: the onecycle schedule is cut where the run ends, at 100% of maxLr, with 100% of its way down still to go$/,
+  );
+  assert.match(
+    warnings[0].hint ?? "",
+    /^set its length to the run's \(--set scheduler\.totalSteps=12\)/,
+  );
+  // a cycle of the run's length, and a cosine cut at 90% of its tMax, get none
+  for (
+    const scheduler of [
+      { name: "onecycle" as const, maxLr: 0.1, totalSteps: 12 },
+      { name: "cosine" as const, tMax: 13 },
+    ]
+  ) {
+    const quiet = await trainCollect({ ...config, epochs: 3, scheduler, runsDir: runs.dir });
+    assert.equal(quiet.result.status, "completed", quiet.result.reason);
+    assert.deepEqual(quiet.events.filter((e) => e.type === "warning"), [], scheduler.name);
+  }
+});

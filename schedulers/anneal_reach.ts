@@ -1,0 +1,100 @@
+/**
+ * A schedule that anneals towards an end the run never gets to: `onecycle` (`totalSteps`),
+ * `cosine` (`tMax`), `warmupCosine` and `warmupLinear` (`totalSteps`) and `polynomial`
+ * (`totalIters`) take the rate down to their final rate at that step, and a run of T steps
+ * (epochs, under `interval: "epoch"`) steps them at 0 .. T - 1. A run that ends well before
+ * leaves the rate high where it stops: a onecycle near its peak, a cosine halfway down. torch
+ * trains it so, and so does anneal (the schedule is cut where the run ends), but it is seldom
+ * meant: most often the schedule's length was set for a longer run, or counts steps where the
+ * run was shortened. The start of the run says so, with the rate it ends at.
+ *
+ * @module
+ */
+
+import { type RunLength, scheduleSteps } from "./raises.ts";
+import { createSchedule } from "./schedule.ts";
+import type { ResolvedSchedulerSpec } from "./spec.ts";
+
+/** What a warning says of a schedule the run stops short of: what, and how to fix it. */
+export interface AnnealNote {
+  message: string;
+  hint: string;
+}
+
+/**
+ * The share of its way down (from its highest rate to its final one) that a schedule may still
+ * have left where the run ends without a warning: a cosine cut at 80% of `tMax` is within it.
+ */
+export const LEFT_UNANNEALED = 0.1;
+
+/** The field that sets the step where `spec` reaches its final rate, and that step. */
+function annealEnd(
+  spec: ResolvedSchedulerSpec,
+): { field: string; value: number; end: number; peak: number } | undefined {
+  switch (spec.name) {
+    case "cosine":
+      // torch's cosine is even in tMax: a negative one runs as its size
+      return { field: "tMax", value: spec.tMax, end: Math.abs(spec.tMax), peak: 1 };
+    case "onecycle": {
+      // (torch's last valid step is totalSteps - 1, at the final rate)
+      const { totalSteps, maxLr } = spec;
+      return { field: "totalSteps", value: totalSteps, end: totalSteps - 1, peak: maxLr };
+    }
+    case "warmupCosine":
+    case "warmupLinear":
+      return { field: "totalSteps", value: spec.totalSteps, end: spec.totalSteps, peak: 1 };
+    case "polynomial":
+      return { field: "totalIters", value: spec.totalIters, end: spec.totalIters, peak: 1 };
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The note for a run of length `run` under `spec` when the spec anneals towards a step the run
+ * stops well short of (more than {@linkcode LEFT_UNANNEALED} of its way down still to go at the
+ * run's last step), else undefined. A warmup the run never finishes is `warmupBeyondRun`'s.
+ *
+ * @example
+ * ```ts
+ * import { annealBeyondRun } from "./anneal_reach.ts";
+ * import { parseSchedulerSpec } from "./parse.ts";
+ * const spec = parseSchedulerSpec({ name: "onecycle", maxLr: 0.1, totalSteps: 2110 });
+ * // one epoch of 422 steps of a cycle planned for five: it stops near its peak
+ * const note = annealBeyondRun(spec, { stepsPerEpoch: 422, epochs: 1 });
+ * console.assert(note!.hint.includes("--set scheduler.totalSteps=422"));
+ * console.assert(annealBeyondRun(spec, { stepsPerEpoch: 422, epochs: 5 }) === undefined);
+ * ```
+ */
+export function annealBeyondRun(
+  spec: ResolvedSchedulerSpec | undefined,
+  run: RunLength,
+): AnnealNote | undefined {
+  if (spec === undefined || run.stepsPerEpoch <= 0) return undefined;
+  const ends = annealEnd(spec);
+  if (ends === undefined) return undefined;
+  // (every schedule annealEnd knows has an interval; plateau's, which has none, is not one)
+  const interval = spec.interval ?? "step";
+  const reached = scheduleSteps(interval, run);
+  const last = reached - 1;
+  if (last < 0 || last >= ends.end) return undefined;
+  if ((spec.name === "warmupCosine" || spec.name === "warmupLinear") && last < spec.warmupSteps) {
+    return undefined; // (warmupBeyondRun says it: the rate never gets to its top)
+  }
+  const schedule = createSchedule(spec, 1);
+  const final = schedule.lrAt(ends.end);
+  const left = (schedule.lrAt(last) - final) / (ends.peak - final);
+  if (!(left > LEFT_UNANNEALED)) return undefined;
+  const unit = interval === "epoch" ? "epoch" : "optimizer step";
+  const percent = (x: number) => `${Number((100 * x).toPrecision(3))}%`;
+  const rateOf = spec.name === "onecycle" ? "maxLr" : "optimizer.lr";
+  return {
+    message: `scheduler.${ends.field} ${ends.value} is ` +
+      `longer than the run, which takes ${reached} ${unit}${reached === 1 ? "" : "s"}: the ` +
+      `${spec.name} schedule is cut where the run ends, at ${
+        percent(schedule.lrAt(last) / ends.peak)
+      } of ${rateOf}, with ${percent(left)} of its way down still to go`,
+    hint: `set its length to the run's (--set scheduler.${ends.field}=${reached}), or train ` +
+      "as long as the schedule",
+  };
+}

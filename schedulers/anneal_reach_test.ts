@@ -1,0 +1,62 @@
+import assert from "node:assert/strict";
+import { annealBeyondRun, LEFT_UNANNEALED } from "./anneal_reach.ts";
+import { parseSchedulerSpec } from "./parse.ts";
+import { createSchedule } from "./schedule.ts";
+
+const run = (steps: number) => ({ stepsPerEpoch: steps, epochs: 1 });
+
+Deno.test("a schedule cut with more than a tenth of its way down left is named, with the fix", () => {
+  const cases = [
+    { spec: { name: "cosine", tMax: 100 }, field: "tMax" },
+    { spec: { name: "onecycle", maxLr: 1, totalSteps: 100 }, field: "totalSteps" },
+    { spec: { name: "warmupCosine", warmupSteps: 5, totalSteps: 100 }, field: "totalSteps" },
+    { spec: { name: "warmupLinear", warmupSteps: 5, totalSteps: 100 }, field: "totalSteps" },
+    { spec: { name: "polynomial", totalIters: 100 }, field: "totalIters" },
+  ];
+  for (const { spec, field } of cases) {
+    const parsed = parseSchedulerSpec(spec);
+    const note = annealBeyondRun(parsed, run(50));
+    assert.ok(note, spec.name);
+    assert.ok(
+      note.message.startsWith(`scheduler.${field} 100 is longer than the run`),
+      note.message,
+    );
+    assert.ok(note.hint.includes(`--set scheduler.${field}=50`), note.hint);
+    // run to its end, nothing to say
+    assert.equal(annealBeyondRun(parsed, run(100)), undefined, spec.name);
+  }
+});
+
+Deno.test("the tenth is measured on the schedule's own rates: just inside it is quiet, just outside it is named", () => {
+  const spec = parseSchedulerSpec({ name: "cosine", tMax: 100, etaMin: 0.1 });
+  const schedule = createSchedule(spec, 1);
+  // the first step whose rate has less than a tenth of the way down (1 -> 0.1) left
+  let t = 0;
+  while ((schedule.lrAt(t) - 0.1) / 0.9 > LEFT_UNANNEALED) t++;
+  // a run of t + 1 steps ends at step t: quiet; one step shorter: named
+  assert.equal(annealBeyondRun(spec, run(t + 1)), undefined);
+  assert.ok(annealBeyondRun(spec, run(t)));
+});
+
+Deno.test("under interval epoch the run's epochs count; schedules without an end, and a warmup never finished, are not its", () => {
+  const cosine = parseSchedulerSpec({ name: "cosine", tMax: 50, interval: "epoch" });
+  // 10 epochs of 400 steps: 10 of its 50 epochs
+  assert.match(
+    annealBeyondRun(cosine, { stepsPerEpoch: 400, epochs: 10 })!.message,
+    /which takes 10 epochs/,
+  );
+  assert.equal(annealBeyondRun(cosine, { stepsPerEpoch: 400, epochs: 50 }), undefined);
+  for (
+    const spec of [
+      { name: "step", stepSize: 1000 },
+      { name: "exponential", gamma: 0.999 },
+      { name: "constant", factor: 0.5, totalIters: 1000 },
+      { name: "cosineWarmRestarts", t0: 1000 },
+      // warmupBeyondRun's case: the rate never reaches its top
+      { name: "warmupCosine", warmupSteps: 100, totalSteps: 1000 },
+    ]
+  ) {
+    assert.equal(annealBeyondRun(parseSchedulerSpec(spec), run(50)), undefined, spec.name);
+  }
+  assert.equal(annealBeyondRun(undefined, run(50)), undefined);
+});
