@@ -16,6 +16,8 @@ export type ErrorCode =
   /** A path anneal was given is missing, of the wrong kind (a file for a directory) or not permitted. */
   | "file"
   | "usage"
+  /** The caller stopped the work before its end (an `interrupt` signal it passed): nothing is kept. */
+  | "interrupted"
   | "internal";
 
 /** Options of an {@linkcode AnnealError}. */

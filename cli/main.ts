@@ -148,7 +148,8 @@ Examples:
       `
 The model and optimizer state are restored afterwards. Three rules (valley, steepest descent,
 minimum/10) suggest a learning rate; when they or the repeats disagree by more than 10x the
-result is called unreliable.
+result is called unreliable. Ctrl-C stops the test after its current step and records nothing
+(exit 130).
 
 Examples:
   anneal lr-find -c examples/fashion_mnist_mlp.json

@@ -1,6 +1,7 @@
 /**
- * Ctrl-C (SIGINT) and SIGTERM in the long commands (`train`, `sweep`, `worker`, `tune`): the first
- * signal asks the work to end cleanly, keeping what it has done; a second exits at once.
+ * Ctrl-C (SIGINT) and SIGTERM in the long commands (`train`, `sweep`, `worker`, `tune`,
+ * `lr-find`): the first signal asks the work to end cleanly, keeping what it has done (a range test
+ * cut short keeps nothing); a second exits at once.
  *
  * @module
  */

@@ -266,6 +266,13 @@ export interface LrFindOptions {
   engine?: TrainingEngine;
   /** Use this training split instead of loading `config.data`. */
   train?: Dataset;
+  /**
+   * Stops the test when aborted: after the step in progress (or once the data is loaded), the
+   * weights and optimizer restored, it throws an {@linkcode AnnealError} with code
+   * `"interrupted"` saying how far it got (the abort's reason in its message); a test cut short
+   * suggests nothing.
+   */
+  interrupt?: AbortSignal;
 }
 
 /** One range test's curve and what the rules read from it. */
@@ -308,9 +315,13 @@ export interface LrFindResult extends Omit<LrCurve, "agreement" | "seed"> {
   /** The same change as `--set` overrides, for writing into a config file. */
   suggestedOverrides: string[];
   /** The options used, defaults filled in. */
-  options: Required<Omit<LrFindOptions, "schedule" | "onProgress" | "engine" | "train">> & {
-    schedule?: "onecycle" | "warmupCosine";
-  };
+  options:
+    & Required<
+      Omit<LrFindOptions, "schedule" | "onProgress" | "engine" | "train" | "interrupt">
+    >
+    & {
+      schedule?: "onecycle" | "warmupCosine";
+    };
 }
 
 const DEFAULTS = {
@@ -328,7 +339,7 @@ const DEFAULTS = {
  * smoothed loss (a tenth of the steps, rounded down) and read a learning rate off its first,
  * unsmoothed points.
  */
-const MIN_ITERATIONS = 10;
+export const MIN_ITERATIONS = 10;
 
 function resolve(options: LrFindOptions): LrFindResult["options"] {
   const o = { ...DEFAULTS, ...stripUndefined(options) };
@@ -418,6 +429,33 @@ function* steps(train: Dataset, config: RunConfig, seed: number): Generator<Host
 type Resolved = LrFindResult["options"];
 
 /**
+ * Throws the `"interrupted"` error once `interrupt` is aborted, saying how far the test got: `step`
+ * steps of repeat `repeat` (counted from 0) done.
+ */
+function stopIfInterrupted(
+  interrupt: AbortSignal | undefined,
+  o: Resolved,
+  repeat: number,
+  step: number,
+): void {
+  if (!interrupt?.aborted) return;
+  const reason = interrupt.reason === undefined ? "" : ` (${String(interrupt.reason)})`;
+  const where = step === 0
+    ? (repeat === 0 ? "before its first step" : `after ${repeat} of its ${o.repeats} repeats`)
+    : `after ${step} of its ${o.iterations} steps` +
+      (o.repeats > 1 ? ` in repeat ${repeat + 1} of ${o.repeats}` : "");
+  throw new AnnealError(
+    "interrupted",
+    `LR range test interrupted${reason} ${where}: a test cut short suggests nothing`,
+    {
+      hint:
+        `run it again; fewer steps take less time (iterations ${o.iterations} now, at least ${MIN_ITERATIONS})` +
+        (o.repeats > 1 ? `, and so do fewer repeats (${o.repeats} now)` : ""),
+    },
+  );
+}
+
+/**
  * One range test on `engine`: returns the curve, and leaves the weights and the optimizer as they
  * were (also when a step throws).
  */
@@ -427,7 +465,11 @@ async function runCurve(
   config: RunConfig,
   seed: number,
   o: Resolved,
-  onProgress?: LrFindOptions["onProgress"],
+  { onProgress, interrupt, repeat }: {
+    onProgress?: LrFindOptions["onProgress"];
+    interrupt?: AbortSignal;
+    repeat: number;
+  },
 ): Promise<LrCurve> {
   const saved = await engine.readWeights();
   for (const weight of Object.values(saved)) weight.values = weight.values.slice();
@@ -446,7 +488,14 @@ async function runCurve(
   const maxNorm = config.clipping.maxNorm ?? undefined;
   try {
     const stream = steps(train, config, seed);
+    let yielded = performance.now();
     for (let i = 0; i < ramp.length; i++) {
+      if (interrupt && performance.now() - yielded > 50) {
+        // a step on the CPU resolves without a macrotask: let a signal's listener (Ctrl-C) run
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        yielded = performance.now();
+      }
+      stopIfInterrupted(interrupt, o, repeat, i);
       const pending = engine.computeGradients(stream.next().value as HostBatch[]);
       const [{ loss }] = await engine.readStats([pending]);
       if (Number.isFinite(loss)) engine.applyGradients(pending, ramp[i], maxNorm);
@@ -578,6 +627,7 @@ export async function lrFind(
   });
   const runs: LrCurve[] = [];
   for (let r = 0; r < o.repeats; r++) {
+    stopIfInterrupted(options.interrupt, o, r, 0);
     const seed = config.seed + r;
     const own = r === 0 && options.engine
       ? undefined
@@ -585,7 +635,11 @@ export async function lrFind(
     try {
       const engine = own ?? options.engine!;
       runs.push(
-        await runCurve(engine, train, config, seed, o, r === 0 ? options.onProgress : undefined),
+        await runCurve(engine, train, config, seed, o, {
+          onProgress: r === 0 ? options.onProgress : undefined,
+          interrupt: options.interrupt,
+          repeat: r,
+        }),
       );
     } finally {
       own?.dispose();

@@ -14,6 +14,8 @@ import {
   writeFileAtomic,
 } from "../../mod.ts";
 import { readConfigFile } from "../../config.ts";
+import { MIN_ITERATIONS } from "../../runtime/lr_find.ts";
+import { onSignals, signalExitCode } from "../signals.ts";
 import { formatNumber, writeFlagFile } from "../output.ts";
 import { parseNumberFlag } from "./schedule.ts";
 
@@ -61,7 +63,67 @@ export async function lrFindCommand(options: LrFindCommandOptions): Promise<numb
     );
   }
   const progress = Deno.stderr.isTerminal() && !options.json;
+  // Ctrl-C (SIGINT) or SIGTERM stops the test after its current step; a second exits at once
+  const controller = new AbortController();
+  const interruption = onSignals(
+    "stopping the range test after its current step (a test cut short records nothing)",
+    (reason) => controller.abort(reason),
+  );
+  try {
+    const code = await runTest(
+      options,
+      config,
+      { iterations, startLr, endLr, progress },
+      controller,
+    );
+    if (interruption.signal) {
+      // (a signal after the last step stops nothing: the test is whole, and recorded as one)
+      console.error(
+        `anneal: ${interruption.signal} came after the test's last step: it completed and is ` +
+          "recorded as printed above",
+      );
+    }
+    return code;
+  } catch (error) {
+    if (!(error instanceof AnnealError && error.code === "interrupted")) throw error;
+    if (progress) Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K"));
+    console.error(`anneal: ${error.message}; nothing recorded; ${rerunHint(iterations)}`);
+    return signalExitCode(interruption.signal);
+  } finally {
+    interruption.dispose();
+  }
+}
+
+/**
+ * How to run the interrupted test again: the same command, and (where it has more steps than the
+ * fewest) the same with half its steps, which takes about half the time.
+ */
+function rerunHint(iterations: number): string {
+  const same = `anneal ${Deno.args.map(shellWord).join(" ")}`;
+  const fewer = Math.max(MIN_ITERATIONS, Math.floor(iterations / 2));
+  if (fewer >= iterations) return `run it again: ${same}`;
+  const args = Deno.args.filter((arg, i, all) =>
+    !arg.startsWith("--iterations=") && arg !== "--iterations" && all[i - 1] !== "--iterations"
+  );
+  return `run it again (${same}), or with fewer steps, which take less time: anneal ${
+    [...args, "--iterations", String(fewer)].map(shellWord).join(" ")
+  } (it had ${iterations}, at least ${MIN_ITERATIONS})`;
+}
+
+/** The test itself, its record and what it prints; an interrupted test throws before any record. */
+async function runTest(
+  options: LrFindCommandOptions,
+  config: Awaited<ReturnType<typeof loadConfig>>,
+  { iterations, startLr, endLr, progress }: {
+    iterations: number;
+    startLr: number;
+    endLr: number;
+    progress: boolean;
+  },
+  controller: AbortController,
+): Promise<number> {
   const result = await lrFind(config, {
+    interrupt: controller.signal,
     startLr,
     endLr,
     iterations,
@@ -176,6 +238,11 @@ export function keptOverrides(user: string[], suggested: string[]): string[] {
     const path = pathOf(override);
     return !replaced.some((other) => path === other || path.startsWith(`${other}.`));
   });
+}
+
+/** A command-line word as a shell reads it back (quoted where it has to be). */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : shellQuote(word);
 }
 
 /** One shell word: single-quoted, with its own single quotes escaped. */
