@@ -330,13 +330,31 @@ export function checkMetric(
   validation: boolean,
   use: MetricUse,
 ): void {
-  const logged = epochMetricNames(data.task, validation);
-  const accepted = epochMetricNames(data.task, validation || use.validationFallback);
+  // the metrics of the model: an epoch's `lr` is the rate the run was set to train at, which
+  // nothing is meant to optimise or watch (lr-find and tune's rate stage search it)
+  const modelMetrics = (split: boolean) =>
+    epochMetricNames(data.task, split).filter((name) => name !== "lr");
+  const logged = modelMetrics(validation);
+  const accepted = modelMetrics(validation || use.validationFallback);
   if (accepted.includes(metric)) return;
-  const all = epochMetricNames(data.task, true);
+  const all = modelMetrics(true);
   const set = use.setMetric ?? ((name: string) => `--set ${use.where}=${name}`);
   const cannot = `Cannot ${use.action} '${metric}' ${use.purpose}`;
   const logs = `the epochs of ${use.subject} log ${logged.join(", ")}`;
+  if (metric === "lr") {
+    const proper = accepted.includes("valLoss") ? "valLoss" : "loss";
+    throw new AnnealError(
+      "config",
+      `${cannot}: 'lr' is the learning rate an epoch ended at, which the optimizer and the ` +
+        `schedule set, not a measure of the model; ${logs}`,
+      {
+        where: use.where,
+        hint: `${use.action} a metric of the model, e.g. '${proper}' (${set(proper)}${
+          use.directionFix?.(proper) ?? ""
+        }); to search the learning rate, anneal lr-find, or a sweep.space over optimizer.lr`,
+      },
+    );
+  }
   if (all.includes(metric)) {
     // a validation metric, and no validation split to compute it on
     const training = logged.find((name) => validationName(name) === metric)!;

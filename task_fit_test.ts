@@ -90,7 +90,7 @@ Deno.test("early stopping's monitor must be a metric the run logs: the error lis
   assert.equal(typo.code, "config");
   assert.equal(typo.where, "earlyStopping.monitor");
   assert.match(typo.message, /Cannot watch 'valAcc' for early stopping: no epoch logs it/);
-  assert.match(typo.message, /log loss, accuracy, valLoss, valAccuracy, lr$/);
+  assert.match(typo.message, /log loss, accuracy, valLoss, valAccuracy$/);
   assert.equal(
     typo.hint,
     "did you mean 'valAccuracy'? (--set earlyStopping.monitor=valAccuracy)",
@@ -104,19 +104,46 @@ Deno.test("early stopping's monitor must be a metric the run logs: the error lis
     regression.message,
     /'accuracy' is logged for classification and binary tasks only, and the synthetic-linear data is a regression/,
   );
-  assert.match(regression.message, /log loss, mae, lr \(no validation split: valLoss and valMae/);
+  assert.match(regression.message, /log loss, mae \(no validation split: valLoss and valMae/);
   assert.equal(regression.hint, "watch 'mae' instead (--set earlyStopping.monitor=mae)");
   const unknown = configError({ data: IMAGES, earlyStopping: { monitor: "f1" } })!;
-  assert.match(unknown.hint!, /watch one of loss, accuracy, valLoss, valAccuracy, lr/);
+  assert.match(unknown.hint!, /watch one of loss, accuracy, valLoss, valAccuracy \(/);
 });
 
-Deno.test("every metric a run logs can be watched, and val metrics without a validation split watch the training ones", () => {
-  for (const monitor of ["loss", "accuracy", "valLoss", "valAccuracy", "lr"]) {
+Deno.test("every metric of the model a run logs can be watched, and val metrics without a validation split watch the training ones", () => {
+  for (const monitor of ["loss", "accuracy", "valLoss", "valAccuracy"]) {
     assert.equal(configError({ data: IMAGES, earlyStopping: { monitor } }), undefined, monitor);
   }
   for (const monitor of ["loss", "mae", "valLoss", "valMae"]) {
     assert.equal(configError({ earlyStopping: { monitor } }), undefined, monitor);
   }
+});
+
+Deno.test("the learning rate an epoch logs (lr) is refused as early stopping's or a plateau schedule's monitor, naming a metric of the model", () => {
+  const refused = configError({ data: IMAGES, earlyStopping: { monitor: "lr" } })!;
+  assert.equal(refused.code, "config");
+  assert.equal(refused.where, "earlyStopping.monitor");
+  assert.equal(
+    refused.message,
+    "Cannot watch 'lr' for early stopping: 'lr' is the learning rate an epoch ended at, which " +
+      "the optimizer and the schedule set, not a measure of the model; the epochs of this run " +
+      "log loss, accuracy, valLoss, valAccuracy",
+  );
+  assert.match(
+    refused.hint!,
+    /^watch a metric of the model, e\.g\. 'valLoss' \(--set earlyStopping\.monitor=valLoss\); to search the learning rate, anneal lr-find/,
+  );
+  // a plateau schedule watches the same monitor; mode max (set for the rate) needs min for the loss
+  const plateau = configError({
+    scheduler: { name: "plateau", patience: 2 },
+    earlyStopping: { monitor: "lr", mode: "max" },
+  })!;
+  assert.equal(plateau.where, "earlyStopping.monitor");
+  assert.match(plateau.message, /^Cannot watch 'lr' for early stopping: 'lr' is the learning rate/);
+  assert.match(
+    plateau.hint!,
+    /e\.g\. 'valLoss' \(--set earlyStopping\.monitor=valLoss --set earlyStopping\.mode=min\)/,
+  );
 });
 
 Deno.test("batch norm on a training batch of one value a channel is refused, as torch raises there", () => {

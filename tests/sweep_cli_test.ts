@@ -189,7 +189,7 @@ Deno.test("a sweep or tune metric no trial logs is refused before any trial runs
   assert.equal(sweep.code, 1, sweep.stderr);
   assert.match(
     sweep.stderr,
-    /error\[config\]: Cannot optimise 'valAccuracy' in the sweep: 'valAccuracy' is logged for classification and binary tasks only.*; the epochs of a trial log loss, mae, valLoss, valMae, lr \(at sweep\.metric\)/,
+    /error\[config\]: Cannot optimise 'valAccuracy' in the sweep: 'valAccuracy' is logged for classification and binary tasks only.*; the epochs of a trial log loss, mae, valLoss, valMae \(at sweep\.metric\)/,
   );
   assert.match(sweep.stderr, /hint: optimise 'valMae' instead \(--set sweep\.metric=valMae\)/);
   // a misspelling, with a direction that must change with the suggestion
@@ -223,6 +223,19 @@ Deno.test("a sweep or tune metric no trial logs is refused before any trial runs
     /Cannot optimise 'valMae' in the sweep: there is no validation split/,
   );
   assert.match(noSplit.stderr, /optimise 'mae' \(--set sweep\.metric=mae\)/);
+  // the learning rate an epoch logs measures nothing of the model: no sweep or tune optimises it
+  for (const command of ["sweep", "tune"]) {
+    const rate = await anneal(command, "-c", file, "--set", "sweep.metric=lr");
+    assert.equal(rate.code, 1, rate.stderr);
+    assert.match(
+      rate.stderr,
+      /error\[config\]: Cannot optimise 'lr' in the sweep: 'lr' is the learning rate an epoch ended at, which the optimizer and the schedule set, not a measure of the model; the epochs of a trial log loss, mae, valLoss, valMae \(at sweep\.metric\)/,
+    );
+    assert.match(
+      rate.stderr,
+      /hint: optimise a metric of the model, e\.g\. 'valLoss' \(--set sweep\.metric=valLoss\)/,
+    );
+  }
   // nothing ran, nothing was set up: no runs directory of the study, no sweeps.db
   assert.deepEqual(await Array.fromAsync(Deno.readDir(dir), (e) => e.name), ["sw.json"]);
 });
@@ -238,7 +251,7 @@ Deno.test("anneal tune without a sweep section refuses its default validation me
   assert.equal(refused.code, 1, refused.stderr);
   assert.match(
     refused.stderr,
-    /error\[config\]: Cannot optimise 'valLoss' in tune \(its default metric: the config has no sweep\.metric\): there is no validation split to compute it on \(data\.validationSplit is 0\); the epochs of a run log loss, mae, lr/,
+    /error\[config\]: Cannot optimise 'valLoss' in tune \(its default metric: the config has no sweep\.metric\): there is no validation split to compute it on \(data\.validationSplit is 0\); the epochs of a run log loss, mae \(/,
   );
   const fix = `sweep={"space":{},"metric":"loss"}`;
   assert.ok(
