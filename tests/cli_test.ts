@@ -112,7 +112,7 @@ Deno.test("a misspelled early-stopping monitor fails before training, with the m
   assert.match(out.stderr, /error\[config\]: Cannot watch 'valAcc' for early stopping/);
   assert.match(
     out.stderr,
-    /loss, accuracy, valLoss, valAccuracy, lr \(at earlyStopping\.monitor\)/,
+    /loss, accuracy, valLoss, valAccuracy \(at earlyStopping\.monitor\)/,
   );
   assert.match(out.stderr, /hint: did you mean 'valAccuracy'\?/);
   const regression = await anneal("train", "--set", "earlyStopping.monitor=accuracy");
