@@ -52,6 +52,17 @@ const WORKER_FILES: Record<ActorName, string> = {
 const ACTORS = Object.keys(WORKER_FILES) as ActorName[];
 /** Milliseconds a WebGPU Worker gets to release its device before and after it is terminated. */
 const GPU_TEARDOWN_MS = 300;
+/**
+ * Milliseconds the actors get to finish cleanly once told to `Stop`, before their Workers are
+ * terminated regardless, by how the run ends and whether a Worker held a WebGPU device. A failed
+ * run gets only a turn of the event loop (0); `null` is not even that: a run refused at its start
+ * has nothing of its actors' to wait for, but a device to let go.
+ */
+const STOP_GRACE_MS = {
+  ended: { cpu: 50, gpu: GPU_TEARDOWN_MS },
+  failed: { cpu: 0, gpu: 0 },
+  refused: { cpu: null, gpu: GPU_TEARDOWN_MS },
+} as const;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /**
  * An actor not heard from yet is still loading its modules (tfjs takes seconds on a busy
@@ -479,39 +490,55 @@ async function supervise(
   /** How far the run got by its events: the epochs this process ended, the run's steps. */
   const progress = { epochs: 0, steps: resumeState?.step ?? 0 };
   let stopDeadline: ReturnType<typeof setTimeout> | undefined;
-  const end = async (result: RunResult) => {
-    if (done) return;
+  /**
+   * Stops the actors and terminates their Workers, once for the run (`false` when that was done
+   * already): each actor is told to `Stop` and given its grace (STOP_GRACE_MS, by `ending`), then
+   * terminated regardless; `whileReleasing` runs once they are. A Worker that held a WebGPU device
+   * gets GPU_TEARDOWN_MS after, too: on a real GPU (H100, Vulkan) a process that exited while such
+   * a Worker was still being torn down crashed.
+   */
+  const tearDown = async (
+    reason: string,
+    ending: keyof typeof STOP_GRACE_MS,
+    whileReleasing?: () => Promise<void>,
+  ): Promise<boolean> => {
+    if (done) return false;
     done = true;
     clearTimeout(stopDeadline);
     clearInterval(watchdog);
-    for (const worker of workers.values()) {
-      worker.postMessage({ type: "Stop", reason: result.reason });
-    }
-    // Give actors a moment to finish cleanly, then terminate every one regardless. A Worker that
-    // held a WebGPU device gets longer, before and after: on a real GPU (H100, Vulkan) a process
-    // that exited while such a Worker was still being torn down crashed.
+    for (const worker of workers.values()) worker.postMessage({ type: "Stop", reason });
     const gpu = meta.backend === "webgpu";
-    await sleep(result.status === "failed" ? 0 : gpu ? GPU_TEARDOWN_MS : 50);
+    const graceMs = STOP_GRACE_MS[ending][gpu ? "gpu" : "cpu"];
+    if (graceMs !== null) await sleep(graceMs);
     for (const worker of workers.values()) worker.terminate();
     workers.clear();
+    await whileReleasing?.();
+    if (gpu) await sleep(GPU_TEARDOWN_MS);
+    return true;
+  };
+
+  const end = async (result: RunResult) => {
+    const ending = result.status === "failed" ? "failed" : "ended";
     // Every checkpoint the trainer sent is queued (its messages come in order, before its
     // result or error): let them land before the run is reported.
-    try {
-      await checkpoints.flush();
-    } catch (error) {
-      // (the writer's onError came too late to end the run: it was ending already)
-      if (result.status !== "failed") {
-        const { message, hint, where } = writeFailure(error);
-        Object.assign(result, {
-          status: "failed",
-          reason: `actor 'trainer' failed: ${message} (at ${where})`,
-          hint,
-          failedActor: "trainer",
-          where,
-        });
+    const landCheckpoints = async () => {
+      try {
+        await checkpoints.flush();
+      } catch (error) {
+        // (the writer's onError came too late to end the run: it was ending already)
+        if (result.status !== "failed") {
+          const { message, hint, where } = writeFailure(error);
+          Object.assign(result, {
+            status: "failed",
+            reason: `actor 'trainer' failed: ${message} (at ${where})`,
+            hint,
+            failedActor: "trainer",
+            where,
+          });
+        }
       }
-    }
-    if (gpu) await sleep(GPU_TEARDOWN_MS);
+    };
+    if (!await tearDown(result.reason, ending, landCheckpoints)) return;
     if (!trainerDone.result) {
       // A run that failed mid-way (a checkpoint not written, an actor that threw) trained as far
       // as its events say, up to the last one emitted before its actors were terminated.
@@ -604,17 +631,7 @@ async function supervise(
    * removed; a resumed run's records are left as they were (its summary put back).
    */
   const refuse = async (error: AnnealError) => {
-    if (done) return;
-    done = true;
-    clearTimeout(stopDeadline);
-    clearInterval(watchdog);
-    for (const worker of workers.values()) worker.postMessage({ type: "Stop", reason: "refused" });
-    // (a Worker that holds a WebGPU device is given time to let it go, as `end` gives it)
-    const gpu = meta.backend === "webgpu";
-    if (gpu) await sleep(GPU_TEARDOWN_MS);
-    for (const worker of workers.values()) worker.terminate();
-    workers.clear();
-    if (gpu) await sleep(GPU_TEARDOWN_MS);
+    if (!await tearDown("refused", "refused")) return;
     await writer.flush().catch(() => {});
     try {
       if (!resumeState) await Deno.remove(runDir, { recursive: true });
@@ -796,7 +813,7 @@ async function supervise(
       Object.values(ports),
     );
   }
-  // Declared after `end` uses it: `end` can only run from a later event, when it is set.
+  // Declared after `tearDown` uses it: `tearDown` can only run from a later event, when it is set.
   const watchdog = setInterval(() => {
     const now = performance.now();
     for (const [actor, worker] of workers) {
