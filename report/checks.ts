@@ -15,7 +15,8 @@ import {
 } from "../schedulers/rate_setting.ts";
 import { stretchChanges } from "../schedulers/stretch.ts";
 import { parseSchedulerSpec } from "../schedulers/parse.ts";
-import { warmupBeyondRun, type WarmupNote } from "../schedulers/warmup_reach.ts";
+import type { ScheduleNote } from "../schedulers/reach.ts";
+import { warmupBeyondRun } from "../schedulers/warmup_reach.ts";
 import { FIRST_STEP, firstStepFault } from "./first_step.ts";
 
 // Thresholds. Each is a judgement call taken from common practice; the tests pin their effect.
@@ -360,7 +361,7 @@ export function checkLrTooLow({ record, train, start, lr, rate }: Curves): Findi
  * The run's warmup schedule where it lasted as long as the run or longer (see `warmup_reach.ts`):
  * the run's steps, or its epochs under `interval: "epoch"`, against `warmupSteps`.
  */
-function unfinishedWarmup(record: RunRecord, epochs: number): WarmupNote | undefined {
+function unfinishedWarmup(record: RunRecord, epochs: number): ScheduleNote | undefined {
   let spec;
   try {
     spec = parseSchedulerSpec(configValue(record.config, "scheduler"));

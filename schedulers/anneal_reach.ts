@@ -11,15 +11,10 @@
  * @module
  */
 
-import { type RunLength, scheduleSteps } from "./raises.ts";
+import type { RunLength } from "./raises.ts";
+import { type ScheduleNote, scheduleReach } from "./reach.ts";
 import { createSchedule } from "./schedule.ts";
 import type { ResolvedSchedulerSpec } from "./spec.ts";
-
-/** What a warning says of a schedule the run stops short of: what, and how to fix it. */
-export interface AnnealNote {
-  message: string;
-  hint: string;
-}
 
 /**
  * The share of its way down (from its highest rate to its final one) that a schedule may still
@@ -69,15 +64,15 @@ function annealEnd(
 export function annealBeyondRun(
   spec: ResolvedSchedulerSpec | undefined,
   run: RunLength,
-): AnnealNote | undefined {
-  if (spec === undefined || run.stepsPerEpoch <= 0) return undefined;
+): ScheduleNote | undefined {
+  if (spec === undefined) return undefined;
   const ends = annealEnd(spec);
   if (ends === undefined) return undefined;
-  // (every schedule annealEnd knows has an interval; plateau's, which has none, is not one)
-  const interval = spec.interval ?? "step";
-  const reached = scheduleSteps(interval, run);
+  const reach = scheduleReach(spec, run);
+  if (reach === undefined) return undefined;
+  const reached = reach.steps;
   const last = reached - 1;
-  if (last < 0 || last >= ends.end) return undefined;
+  if (last >= ends.end) return undefined;
   if ((spec.name === "warmupCosine" || spec.name === "warmupLinear") && last < spec.warmupSteps) {
     return undefined; // (warmupBeyondRun says it: the rate never gets to its top)
   }
@@ -85,12 +80,11 @@ export function annealBeyondRun(
   const final = schedule.lrAt(ends.end);
   const left = (schedule.lrAt(last) - final) / (ends.peak - final);
   if (!(left > LEFT_UNANNEALED)) return undefined;
-  const unit = interval === "epoch" ? "epoch" : "optimizer step";
   const percent = (x: number) => `${Number((100 * x).toPrecision(3))}%`;
   const rateOf = spec.name === "onecycle" ? "maxLr" : "optimizer.lr";
   return {
     message: `scheduler.${ends.field} ${ends.value} is ` +
-      `longer than the run, which takes ${reached} ${unit}${reached === 1 ? "" : "s"}: the ` +
+      `longer than the run, which takes ${reach.length}: the ` +
       `${spec.name} schedule is cut where the run ends, at ${
         percent(schedule.lrAt(last) / ends.peak)
       } of ${rateOf}, with ${percent(left)} of its way down still to go`,

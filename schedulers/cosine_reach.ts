@@ -11,13 +11,8 @@
  */
 
 import { type RunLength, scheduleSteps } from "./raises.ts";
+import { type ScheduleNote, scheduleReach } from "./reach.ts";
 import type { ResolvedSchedulerSpec } from "./spec.ts";
-
-/** What a warning says of a cosine the run outlasts: what, and how to fix it. */
-export interface CosineNote {
-  message: string;
-  hint: string;
-}
 
 /**
  * The note for a run of length `run` under `spec` when the spec is a cosine whose `tMax` ends
@@ -37,14 +32,15 @@ export interface CosineNote {
 export function cosineBeyondRun(
   spec: ResolvedSchedulerSpec | undefined,
   run: RunLength,
-): CosineNote | undefined {
-  if (spec?.name !== "cosine" || run.stepsPerEpoch <= 0) return undefined;
-  const reached = scheduleSteps(spec.interval, run);
+): ScheduleNote | undefined {
+  if (spec?.name !== "cosine") return undefined;
+  const reach = scheduleReach(spec, run);
+  if (reach === undefined) return undefined;
+  const { steps: reached, unit } = reach;
   // torch's cosine is even in tMax: a negative one runs as its size
   const tMax = Math.abs(spec.tMax);
   // the last step the run takes is reached - 1: at tMax it is at etaMin, past it it climbs
   if (!(tMax < reached - 1)) return undefined;
-  const unit = spec.interval === "epoch" ? "epoch" : "optimizer step";
   const fixes = [`set tMax to the run's length (--set scheduler.tMax=${reached})`];
   if (spec.interval === "step" && tMax >= scheduleSteps("epoch", run)) {
     fixes.push(
@@ -53,8 +49,8 @@ export function cosineBeyondRun(
   }
   const turns = Math.floor((reached - 1) / tMax);
   return {
-    message: `scheduler.tMax ${spec.tMax} is shorter than the run, which takes ${reached} ` +
-      `${unit}s: after ${unit} ${tMax} the cosine climbs back up towards optimizer.lr, and ` +
+    message: `scheduler.tMax ${spec.tMax} is shorter than the run, which takes ${reach.length}: ` +
+      `after ${unit} ${tMax} the cosine climbs back up towards optimizer.lr, and ` +
       `turns ${turns} time${turns === 1 ? "" : "s"} in the run, as torch's CosineAnnealingLR does`,
     hint: `${fixes.join(", or ")}; for restarts by design, use cosineWarmRestarts`,
   };

@@ -11,17 +11,12 @@
  */
 
 import { type RunLength, scheduleSteps } from "./raises.ts";
+import { type ScheduleNote, scheduleReach } from "./reach.ts";
 import { createSchedule } from "./schedule.ts";
 import type { ResolvedSchedulerSpec } from "./spec.ts";
 
 /** The rate at the run's last step, as a fraction of the base, at or below which a decay is noted. */
 export const DECAYED_AWAY = 1e-3;
-
-/** What a warning says of such a decay: what, and how to fix it. */
-export interface DecayNote {
-  message: string;
-  hint: string;
-}
 
 /**
  * The note for a run of length `run` under `spec` when the spec is a step, multistep or
@@ -42,7 +37,7 @@ export interface DecayNote {
 export function decayBeyondRun(
   spec: ResolvedSchedulerSpec | undefined,
   run: RunLength,
-): DecayNote | undefined {
+): ScheduleNote | undefined {
   if (spec?.name !== "step" && spec?.name !== "multistep" && spec?.name !== "exponential") {
     return undefined;
   }
@@ -51,7 +46,9 @@ export function decayBeyondRun(
   if (spec.interval !== "step" || run.stepsPerEpoch <= 1 || !(spec.gamma > 0 && spec.gamma < 1)) {
     return undefined;
   }
-  const steps = scheduleSteps("step", run);
+  const reach = scheduleReach(spec, run);
+  if (reach === undefined) return undefined;
+  const steps = reach.steps;
   const epochs = scheduleSteps("epoch", run);
   const last = createSchedule(spec, 1).lrAt(Math.max(0, steps - 1));
   // (three decays by 0.1 count: 0.1 ** 3 is a hair above 1e-3 in floats)

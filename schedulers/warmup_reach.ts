@@ -8,20 +8,14 @@
  * @module
  */
 
-import { type RunLength, scheduleSteps } from "./raises.ts";
+import type { RunLength } from "./raises.ts";
+import { type ScheduleNote, scheduleReach } from "./reach.ts";
 import type { ResolvedSchedulerSpec } from "./spec.ts";
-
-/** What a warning says of a warmup the run never finishes: what, and how to fix it. */
-export interface WarmupNote {
-  message: string;
-  hint: string;
-  /** The `--set` overrides of the fix: a warmup of a tenth of the run, over the run. */
-  set: string[];
-}
 
 /**
  * The note for a run of length `run` under `spec` when the spec is a warmup the run never
- * finishes (`warmupSteps` >= the steps or epochs the run steps it), else undefined.
+ * finishes (`warmupSteps` >= the steps or epochs the run steps it), else undefined. Its `set` is
+ * the fix: a warmup of a tenth of the run, over the run.
  *
  * @example
  * ```ts
@@ -36,21 +30,19 @@ export interface WarmupNote {
 export function warmupBeyondRun(
   spec: ResolvedSchedulerSpec | undefined,
   run: RunLength,
-): WarmupNote | undefined {
+): ScheduleNote & { set: string[] } | undefined {
   if (spec?.name !== "warmupCosine" && spec?.name !== "warmupLinear") return undefined;
-  if (run.stepsPerEpoch <= 0) return undefined;
-  const reached = scheduleSteps(spec.interval, run);
+  const reach = scheduleReach(spec, run);
   const { warmupSteps, totalSteps } = spec;
-  if (reached <= 0 || warmupSteps < reached) return undefined;
-  const unit = spec.interval === "epoch" ? "epoch" : "optimizer step";
-  const plural = (n: number) => `${n} ${unit}${n === 1 ? "" : "s"}`;
+  if (reach === undefined || warmupSteps < reach.steps) return undefined;
+  const reached = reach.steps;
   const highest = Number((100 * (reached - 1) / warmupSteps).toPrecision(3));
   const warmup = Math.max(1, Math.round(reached / 10));
   const set = [`scheduler.warmupSteps=${warmup}`];
   if (totalSteps !== reached) set.push(`scheduler.totalSteps=${reached}`);
   return {
     message: `scheduler.warmupSteps ${warmupSteps} is as long as the run or longer: the run ` +
-      `takes ${plural(reached)}, so its rate climbs to ${highest}% of optimizer.lr at most, ` +
+      `takes ${reach.length}, so its rate climbs to ${highest}% of optimizer.lr at most, ` +
       "and never decays",
     hint: `warm up over a part of the run (${
       set.map((s) => `--set ${s}`).join(" ")
