@@ -80,7 +80,8 @@ export interface TuneOptions {
   onStart?: (dir: string, previous?: UnfinishedTune) => void;
   /**
    * Interrupts the tune (what `anneal tune` does on Ctrl-C): the run in progress stops after its
-   * current step as `interrupted` and counts for nothing, no other run starts, and the result is
+   * current step as `interrupted` and counts for nothing (the learning-rate stage's range test,
+   * likewise: `interruptedRangeTest` says how far it got), no other run starts, and the result is
    * the best config so far, with `interrupted` saying why.
    */
   interrupt?: AbortSignal;
@@ -113,7 +114,15 @@ export interface TuneResult {
   dir: string;
   /** Why the tune was interrupted before its end (`options.interrupt`'s reason). */
   interrupted?: string;
+  /**
+   * Where the interruption came during the learning-rate stage's LR range test: the steps the
+   * test took of its `iterations` (a test cut short suggests nothing, so the stage tried no rate).
+   */
+  interruptedRangeTest?: { steps: number; iterations: number };
 }
+
+/** Steps of the learning-rate stage's LR range test (lrFind's `iterations`). */
+const RANGE_TEST_STEPS = 80;
 
 /** The config with a change applied (validated). */
 export function applyChange(config: RunConfig, change: Change): RunConfig {
@@ -242,8 +251,16 @@ function keepSchedule(config: RunConfig, change: Change, length: RunLength | und
   });
 }
 
-/** Candidate changes of each stage, given the config the stage starts from. */
-function stages(config: RunConfig, length: () => RunLength | undefined): {
+/**
+ * Candidate changes of each stage, given the config the stage starts from. The learning-rate
+ * stage's range test stops at `rangeTest.interrupt` (lrFind throws its `interrupted` error), and
+ * tells `rangeTest.onStep` the steps it has taken after each one.
+ */
+function stages(
+  config: RunConfig,
+  length: () => RunLength | undefined,
+  rangeTest: { interrupt?: AbortSignal; onStep?: (steps: number) => void } = {},
+): {
   name: string;
   candidates: () => Promise<Change[]>;
 }[] {
@@ -255,7 +272,11 @@ function stages(config: RunConfig, length: () => RunLength | undefined): {
       candidates: async () => {
         // The range test's rules often disagree (by 10-50x on real curves): try each rule's
         // suggestion rather than trusting one, and keep whichever trains best.
-        const found = await lrFind(config, { iterations: 80 }).catch((error) => {
+        const found = await lrFind(config, {
+          iterations: RANGE_TEST_STEPS,
+          interrupt: rangeTest.interrupt,
+          onProgress: (step) => rangeTest.onStep?.(step + 1),
+        }).catch((error) => {
           // No minimum of the smoothed loss (or no finite loss): nothing to try; keep the LR.
           if (error instanceof AnnealError && error.code === "diverged") return undefined;
           throw error;
@@ -477,10 +498,24 @@ async function search(
   // (told once recorded: what a tune killed after it printed a run's line had found is on disk)
   if (!interrupted()) options.onTrial?.("baseline", {}, baseline, config);
   const stageCount = stages(config, () => undefined).length;
+  /** The steps the learning-rate stage's range test has taken (where it is cut short, how far). */
+  let rangeTestSteps = 0;
+  let interruptedRangeTest: TuneResult["interruptedRangeTest"];
   for (let index = 0; index < stageCount && runs < budget && !interrupted(); index++) {
     // Candidates depend on the config so far: rebuild the stage from it.
-    const stage = stages(config, () => lengths.get(config))[index];
-    const candidates = (await stage.candidates()).slice(0, budget - runs);
+    const stage = stages(config, () => lengths.get(config), {
+      interrupt,
+      onStep: (steps) => rangeTestSteps = steps,
+    })[index];
+    let candidates: Change[];
+    try {
+      candidates = (await stage.candidates()).slice(0, budget - runs);
+    } catch (error) {
+      // the range test stopped after its current step: it suggests nothing, and no rate is tried
+      if (!(error instanceof AnnealError && error.code === "interrupted")) throw error;
+      interruptedRangeTest = { steps: rangeTestSteps, iterations: RANGE_TEST_STEPS };
+      break;
+    }
     const tried: TuneStage = {
       name: stage.name,
       tried: [],
@@ -537,5 +572,6 @@ async function search(
     runs,
     dir: runsDir,
     ...(reason && { interrupted: reason }),
+    ...(interruptedRangeTest && { interruptedRangeTest }),
   };
 }

@@ -116,9 +116,10 @@ Deno.test("Ctrl-C stops anneal tune with its best config so far; a tune killed w
   assert.match(
     interrupted.stderr,
     new RegExp(
-      `anneal: tune interrupted \\(SIGINT received\\) after \\d of 6 runs: the best config so ` +
-        `far \\(valLoss .*\\) is in ${interrupted.dir}/tuned_config\\.json; a tune is not ` +
-        "resumed: run it again to start over",
+      // (the signal comes as the learning-rate stage's range test starts: it may stop that)
+      `anneal: tune interrupted \\(SIGINT received\\) after \\d of 6 runs(, during [^:]*)?: the ` +
+        `best config so far \\(valLoss .*\\) is in ${interrupted.dir}/tuned_config\\.json; a ` +
+        "tune is not resumed: run it again to start over",
     ),
   );
   const record = await readJson(`${interrupted.dir}/tune.json`);
@@ -156,4 +157,34 @@ Deno.test("Ctrl-C stops anneal tune with its best config so far; a tune killed w
     ),
   );
   assert.equal(new Set([interrupted.dir, killed.dir, next.dir]).size, 3);
+});
+
+Deno.test("Ctrl-C in tune's learning-rate stage stops its LR range test after the step in progress, saying how far it got", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const file = `${dir}/t.json`;
+  // (a wider MLP: the range test's 80 steps take seconds, and the signal comes as they start)
+  const model = { kind: "mlp", hidden: [512, 512] };
+  await Deno.writeTextFile(file, JSON.stringify({ ...tuneConfig(dir, 1), model }));
+  // the baseline's line is printed as the learning-rate stage starts
+  const interrupted = await signalTune(["-c", file, "--budget", "6"], /\[baseline\]/, "SIGINT");
+  assert.equal(interrupted.status.code, 130, interrupted.stderr);
+  assert.match(
+    interrupted.stderr,
+    /anneal: SIGINT: stopping the run in progress \(or the learning-rate stage's LR range test\)/,
+  );
+  assert.match(
+    interrupted.stderr,
+    new RegExp(
+      "anneal: tune interrupted \\(SIGINT received\\) after 1 of 6 runs, during its " +
+        "learning-rate stage's LR range test \\((before its first step|after \\d+ of its 80 " +
+        "steps); a test cut short suggests nothing, so the stage tried no rate\\): the best " +
+        `config so far \\(valLoss .*; stages done: none\\) is in ${interrupted.dir}/`,
+    ),
+  );
+  // no rate of the test was tried: the baseline is the tune's only run
+  assert.doesNotMatch(interrupted.stdout, /\[learning rate\]/);
+  const record = await readJson(`${interrupted.dir}/tune.json`);
+  assert.equal(record.status, "interrupted");
+  assert.equal(record.runs, 1);
 });

@@ -45,7 +45,8 @@ export async function tuneCommand(options: TuneCommandOptions): Promise<number> 
   let marked = false;
   const controller = new AbortController();
   const interruption = onSignals(
-    "stopping the run in progress after its current step; the best config so far is kept",
+    "stopping the run in progress (or the learning-rate stage's LR range test) after its " +
+      "current step; the best config so far is kept",
     (reason) => controller.abort(reason),
   );
   const started = Date.now();
@@ -91,8 +92,17 @@ export async function tuneCommand(options: TuneCommandOptions): Promise<number> 
         formatNumber(result.final)
       }; `
       : "";
+    const cut = result.interruptedRangeTest;
+    const during = !cut
+      ? ""
+      : `, during its learning-rate stage's LR range test (${
+        cut.steps === 0
+          ? "before its first step"
+          : `after ${cut.steps} of its ${cut.iterations} steps`
+      }; a test cut short suggests nothing, so the stage tried no rate)`;
     console.error(
-      `anneal: tune interrupted (${result.interrupted}) after ${result.runs} of ${budget} runs: ` +
+      `anneal: tune interrupted (${result.interrupted}) after ${result.runs} of ${budget} runs` +
+        `${during}: ` +
         `the best config so far (${best}stages done: ${
           result.stages.map((s) => s.name).join(", ") || "none"
         }) is in ${kept}` +
