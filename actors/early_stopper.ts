@@ -286,15 +286,52 @@ function judge(
     if (spec.baseline === undefined || improves(spec, current, spec.baseline)) next.wait = 0;
     return verdict({ isBest: true, stop: false, status: "running" });
   }
-  if (spec.patience !== undefined && next.wait >= spec.patience && message.epoch > 0) {
-    return verdict({
-      isBest: false,
-      stop: true,
-      status: "stopped",
-      reason: `early stopping: ${next.monitor} did not improve for ${next.wait} epoch${
-        next.wait === 1 ? "" : "s"
-      } (best ${Number(next.best?.toPrecision(4))} at epoch ${next.bestEpoch})`,
-    });
-  }
+  const ranOut = patienceRanOut(spec, next, message.epoch);
+  if (ranOut) return verdict({ isBest: false, stop: true, status: "stopped", reason: ranOut });
   return verdict({ isBest: false, stop: false, status: "running" });
+}
+
+/**
+ * Why patience ran out at `epoch`, an epoch that did not improve and left `state`; `undefined`
+ * where the run goes on (Keras: the wait reached patience, never at the first epoch).
+ */
+function patienceRanOut(
+  spec: EarlyStopping,
+  state: EarlyStopperState,
+  epoch: number,
+): string | undefined {
+  if (spec.patience === undefined || state.wait < spec.patience || epoch === 0) return undefined;
+  return `early stopping: ${state.monitor} did not improve for ${state.wait} epoch${
+    state.wait === 1 ? "" : "s"
+  } (best ${Number(state.best?.toPrecision(4))} at epoch ${state.bestEpoch})`;
+}
+
+/**
+ * The reason of early stopping's verdict on `epoch` where that verdict stopped the run, read from
+ * what the checkpoint of that epoch's end keeps: the state the verdict left (`state`) and the
+ * epoch's metrics. `undefined` where the run went on from it: the epoch improved (it is the best
+ * one), its watched value was not finite (not counted), or patience had not run out. A run killed
+ * after that checkpoint, before its end was recorded, is finished from it, not trained on.
+ *
+ * @example
+ * ```ts
+ * import { EarlyStoppingSchema } from "../config.ts";
+ * import { stoppedAt } from "./early_stopper.ts";
+ * const spec = EarlyStoppingSchema.parse({ patience: 1 });
+ * const state = { best: 0.5, bestEpoch: 0, wait: 1, firstLoss: 1, monitor: "valLoss" };
+ * console.assert(stoppedAt(spec, state, 1, { valLoss: 0.6 })?.startsWith("early stopping"));
+ * console.assert(stoppedAt(spec, { ...state, wait: 0, bestEpoch: 1 }, 1, { valLoss: 0.4 }) === undefined);
+ * ```
+ */
+export function stoppedAt(
+  spec: EarlyStopping,
+  state: EarlyStopperState | undefined,
+  epoch: number,
+  metrics: Record<string, number> | undefined,
+): string | undefined {
+  const watched = state?.monitor ? metrics?.[state.monitor] : undefined;
+  if (!state || watched === undefined || !Number.isFinite(watched) || state.bestEpoch === epoch) {
+    return undefined;
+  }
+  return patienceRanOut(spec, state, epoch);
 }

@@ -8,6 +8,7 @@ import {
   judgeEpoch,
   patienceMayStop,
   type StopGuard,
+  stoppedAt,
   verdictNeeded,
 } from "./early_stopper.ts";
 
@@ -187,6 +188,42 @@ Deno.test("the stop guard never lets the trainer go past an epoch that stops (ra
           }
           assert.ok(verdict.guard, "a verdict that does not stop carries a guard");
           guards.push(verdict.guard);
+        }
+      },
+    ),
+    { numRuns: 3000 },
+  );
+});
+
+Deno.test("a checkpoint's early stopper state and metrics tell whether its epoch's verdict stopped the run, and why (random runs)", () => {
+  // What a checkpoint of an epoch end keeps (the state the verdict left, the epoch's metrics) says
+  // what that verdict was: a run killed after it is finished from there, not trained on.
+  const metric = fc.oneof(
+    { weight: 8, arbitrary: fc.double({ min: -5, max: 5, noNaN: true }) },
+    { weight: 1, arbitrary: fc.constantFrom(NaN, Infinity, 0, 1) },
+  );
+  fc.assert(
+    fc.property(
+      fc.record({
+        patience: fc.option(fc.integer({ min: 0, max: 4 }), { nil: undefined }),
+        mode: fc.constantFrom("min" as const, "max" as const),
+        minDelta: fc.constantFrom(0, 0.01, 0.5),
+        baseline: fc.option(fc.double({ min: -2, max: 2, noNaN: true }), { nil: undefined }),
+        monitor: fc.constantFrom("valLoss", "loss", "accuracy", "missing"),
+      }),
+      fc.array(fc.tuple(fc.double({ min: 0.5, max: 1, noNaN: true }), metric, metric), {
+        minLength: 1,
+        maxLength: 20,
+      }),
+      (spec, series) => {
+        const parsed = EarlyStoppingSchema.parse(spec);
+        let state = initEarlyStopper();
+        for (const [epoch, [loss, valLoss, accuracy]] of series.entries()) {
+          const metrics = { loss, valLoss, accuracy };
+          const [next, verdict] = judgeEpoch(parsed, state, ended(epoch, metrics));
+          state = next;
+          assert.equal(stoppedAt(parsed, state, epoch, metrics), verdict.reason, `epoch ${epoch}`);
+          if (verdict.stop) return;
         }
       },
     ),

@@ -225,8 +225,13 @@ async function releaseGpu(): Promise<void> {
 async function trainer(context: ActorContext): Promise<TrainerResult> {
   const config = context.init.config as Config;
   const runDir = context.init.runDir;
-  /** On resume: the checkpoint, and the fingerprint of the data the run trained on. */
-  const resume = context.init.resume as { checkpoint: string; fingerprint?: string } | undefined;
+  /**
+   * On resume: the checkpoint, the fingerprint of the data the run trained on, and where early
+   * stopping's verdict at the checkpoint's epoch end had ended the run, that verdict's reason.
+   */
+  const resume = context.init.resume as
+    | { checkpoint: string; fingerprint?: string; stopped?: string }
+    | undefined;
   const loader = new Mailbox<Message>(context.init.ports.dataLoader);
   const scheduler = new Mailbox<Message>(context.init.ports.scheduler);
   const stopper = new Mailbox<Message>(context.init.ports.earlyStopper);
@@ -788,14 +793,19 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   const faulty = context.init.fault !== undefined;
   /** Where the run stopped within an epoch (a stop or an interruption): its batches trained. */
   let stoppedWithin: number | undefined;
-  // Resumed at its step budget (killed after its last checkpoint, before its end was recorded):
-  // nothing is left to train, only its end (the test pass) to finish.
-  const atBudget = config.maxSteps !== undefined && step >= config.maxSteps;
-  if (atBudget) {
+  // Resumed at the run's end (killed after its last checkpoint, before its end was recorded):
+  // at the epoch end early stopping's verdict stopped it at (its last epoch's too), or at its
+  // step budget short of its last epoch (a budget spent at the run's last step completes it).
+  // Nothing is left to train, only its end (the best weights, the test pass) to finish, as the
+  // run would have.
+  const atEnd = resume?.stopped !== undefined ||
+    (epoch < config.epochs && config.maxSteps !== undefined && step >= config.maxSteps);
+  if (atEnd) {
     status = "stopped";
-    reason = budgetReason()!;
+    // (early stopping's verdict stands where the budget ran out at the same epoch end)
+    reason = resume?.stopped ?? budgetReason()!;
   }
-  outer: for (; !atBudget && epoch < config.epochs; epoch++) {
+  outer: for (; !atEnd && epoch < config.epochs; epoch++) {
     // (a run resumed from within an epoch goes on from its next batch, with the sums so far)
     let batchIndex = within?.batches ?? 0;
     record = newRecord(epoch, engine.metrics);
@@ -1022,10 +1032,8 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
 
   // The epoch whose end the weights are at: the last one when every epoch ran (the loop counted
   // past it); else the one the run stopped in (at its end, or partway through it).
-  // (resumed at its budget: where its checkpoint is, an epoch's end unless it is within one)
-  const weightsAt = status === "completed" || (atBudget && within === undefined)
-    ? epoch - 1
-    : epoch;
+  // (resumed at its end: where its checkpoint is, an epoch's end unless it is within one)
+  const weightsAt = status === "completed" || (atEnd && within === undefined) ? epoch - 1 : epoch;
   // An interrupted run is not over (it is resumed from its checkpoint): no best weights, no test.
   const over = status !== "diverged" && status !== "interrupted";
   if (

@@ -36,6 +36,7 @@ import {
 import { checkResumedSteps } from "./resume_steps.ts";
 import { lockRun, type RunLock } from "./run_lock.ts";
 import type { TrainerResult } from "../actors/trainer_worker.ts";
+import { type EarlyStopperState, stoppedAt } from "../actors/early_stopper.ts";
 import denoJson from "../deno.json" with { type: "json" };
 import { diagnose } from "../report/diagnose.ts";
 import { readRun } from "../report/records.ts";
@@ -791,6 +792,7 @@ async function supervise(
         fingerprint: typeof before.meta?.fingerprint === "string"
           ? before.meta.fingerprint
           : undefined,
+        stopped: earlyStopped(config, resumeState, raised),
       }
       : actor === "scheduler"
       ? resumeState.scheduler
@@ -853,6 +855,29 @@ interface ResumeState {
   /** Absent from an older anneal's checkpoints (the clip monitor's statistics start over). */
   clipMonitor?: unknown;
   metrics?: Record<string, number>;
+  /** Where the checkpoint was taken within an epoch (a run stopped there): not at its end. */
+  within?: unknown;
+}
+
+/**
+ * Early stopping's reason where its verdict at the epoch end `state` was checkpointed at ended the
+ * run: a run killed after that checkpoint, before its end was recorded (or failed after it), is
+ * finished from there by its resume, as it would have ended, not trained on past early stopping's
+ * end. Not where the resume raises its epochs or maxSteps (`raised`): then it trains on, as a run
+ * whose record says early stopping ended it does.
+ */
+function earlyStopped(
+  config: RunConfig,
+  state: ResumeState,
+  raised: boolean,
+): string | undefined {
+  if (raised || state.within !== undefined) return undefined;
+  return stoppedAt(
+    config.earlyStopping,
+    state.earlyStopper as EarlyStopperState | undefined,
+    state.epoch,
+    state.metrics,
+  );
 }
 
 /**

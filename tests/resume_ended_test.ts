@@ -1,0 +1,168 @@
+/**
+ * A run killed after its end's checkpoint was written, before its end was recorded (its
+ * `summary.json` still says `running`, its process gone): early stopping's verdict, its
+ * `maxSteps` or a divergence had ended it. `--resume` finishes it as it ended, training no step
+ * the run did not take: its record comes out as the uninterrupted run's.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import type { RunConfigInput, RunResult } from "../mod.ts";
+import { hostname } from "../runtime/liveness.ts";
+import { readNdjson, tempRunsDir, trainCollect } from "./_helpers.ts";
+
+/** A regression CSV of 64 rows and a test file of 16 in `dir`: 48 training samples, 16 held out. */
+async function csvData(dir: string) {
+  const rows = (n: number, offset: number) =>
+    "x,z,y\n" + Array.from({ length: n }, (_, i) => {
+      const x = ((i + offset) * 37 % 101) / 50 - 1, z = ((i + offset) * 59 % 97) / 48 - 1;
+      return `${x},${z},${(2 * x - z + 0.5).toFixed(4)}`;
+    }).join("\n") + "\n";
+  await Deno.writeTextFile(`${dir}/train.csv`, rows(64, 0));
+  await Deno.writeTextFile(`${dir}/test.csv`, rows(16, 500));
+  return {
+    kind: "csv" as const,
+    path: `${dir}/train.csv`,
+    testPath: `${dir}/test.csv`,
+    target: "y",
+    validationSplit: 0.25,
+  };
+}
+
+/**
+ * Leaves the run's `summary.json` as a process killed before the run's end was recorded leaves
+ * it: `running`, naming a process that is gone (this pid, started at another time).
+ */
+async function asKilled(runDir: string): Promise<void> {
+  const summary = JSON.parse(await Deno.readTextFile(`${runDir}/summary.json`));
+  await Deno.writeTextFile(
+    `${runDir}/summary.json`,
+    JSON.stringify({
+      status: "running",
+      startedAt: summary.startedAt,
+      process: { pid: Deno.pid, host: hostname(), startTime: "0" },
+    }),
+  );
+}
+
+/** What the run's records say, without the times that differ from one process to the next. */
+async function records(runDir: string) {
+  const summary = JSON.parse(await Deno.readTextFile(`${runDir}/summary.json`));
+  const strip = (rows: Record<string, number>[]) => rows.map(({ seconds: _, ...rest }) => rest);
+  return {
+    summary: {
+      status: summary.status,
+      stopReason: summary.stopReason,
+      stopRequested: summary.stopRequested,
+      hint: summary.hint,
+      epochs: summary.epochs,
+      steps: summary.steps,
+      bestEpoch: summary.bestEpoch,
+      metrics: summary.metrics,
+      test: summary.test,
+    },
+    epochs: strip(await readNdjson(`${runDir}/epochs.ndjson`)),
+    steps: await readNdjson(`${runDir}/steps.ndjson`),
+  };
+}
+
+/** Kills `first`'s run as it ended, resumes it, and checks it ends as `first` did, untrained. */
+async function resumeKilled(dir: string, first: RunResult): Promise<RunResult> {
+  const recorded = await records(first.runDir);
+  await asKilled(first.runDir);
+  const resumed = await trainCollect({ runsDir: dir }, { resume: first.runId });
+  const { result } = resumed;
+  assert.ok(!resumed.events.some((e) => e.type === "steps"), "no step was trained again");
+  assert.ok(!resumed.events.some((e) => e.type === "epoch"), "no epoch was trained again");
+  for (const key of ["status", "reason", "stopRequested", "hint", "epochs", "steps"] as const) {
+    assert.deepEqual(result[key], first[key], key);
+  }
+  assert.deepEqual(result.bestEpoch, first.bestEpoch);
+  assert.deepEqual(result.metrics, first.metrics);
+  assert.deepEqual(result.test, first.test, "the test pass on the weights the run ended with");
+  assert.deepEqual(await records(first.runDir), recorded, "the record of the run as it ended");
+  return result;
+}
+
+const base = async (dir: string): Promise<RunConfigInput> => ({
+  backend: "cpu",
+  runsDir: dir,
+  epochs: 6,
+  batchSize: 16,
+  data: await csvData(dir),
+  model: { kind: "mlp", hidden: [8] },
+  optimizer: { name: "adam", lr: 0.01 },
+});
+
+Deno.test("a run killed after early stopping's checkpoint, before its end was recorded, is finished on --resume as early stopping ended it, without another epoch", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  // no epoch improves by minDelta 100 on the first: early stopping ends the run at epoch 1's
+  // end; restoreBest puts epoch 0's weights back for the test pass
+  const config = {
+    ...await base(dir),
+    earlyStopping: { monitor: "valLoss", patience: 1, minDelta: 100 },
+  };
+  const { result: first } = await trainCollect(config, { runId: "early" });
+  assert.equal(first.status, "stopped", first.reason);
+  assert.match(first.reason, /^early stopping: valLoss did not improve for 1 epoch/);
+  assert.equal(first.epochs, 2);
+  assert.equal(first.bestEpoch, 0);
+  const resumed = await resumeKilled(dir, first);
+  assert.equal(resumed.stopRequested, false, "over for good: a resume leaves it as it is");
+  // the same stop at the run's last epoch's end: stopped by early stopping, not completed
+  const last = await trainCollect({ ...config, epochs: 2 }, { runId: "last" });
+  assert.match(last.result.reason, /^early stopping: valLoss did not improve for 1 epoch/);
+  await resumeKilled(dir, last.result);
+  const again = await trainCollect({ runsDir: dir }, { resume: "early" });
+  assert.match(again.result.reason, /^nothing to resume: the run already ended \(early stopping/);
+  // killed so again, resumed with more epochs: it trains on, as a recorded one does, and early
+  // stopping ends it at the next epoch's end (no improvement)
+  await asKilled(first.runDir);
+  const longer = await trainCollect({ runsDir: dir, epochs: 8 }, { resume: "early" });
+  assert.match(longer.result.reason, /^early stopping: valLoss did not improve for 2 epochs/);
+  assert.equal(longer.result.epochs, 3);
+  assert.deepEqual(
+    longer.events.filter((e) => e.type === "epoch").map((e) => e.type === "epoch" && e.epoch),
+    [2],
+  );
+});
+
+Deno.test("a run killed after its maxSteps checkpoint at an epoch's end, or at its last step, is finished on --resume as it ended", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  // 3 steps an epoch: maxSteps 6 ends the run at epoch 1's end
+  const budget = await trainCollect({ ...await base(dir), maxSteps: 6 }, { runId: "budget" });
+  assert.equal(budget.result.reason, "budget: reached maxSteps = 6");
+  await resumeKilled(dir, budget.result);
+  // maxSteps 18 is the run's last step: it completed its epochs
+  const whole = await trainCollect({ ...await base(dir), maxSteps: 18 }, { runId: "whole" });
+  assert.equal(whole.result.status, "completed", whole.result.reason);
+  assert.equal(whole.result.reason, "finished 6 epochs");
+  await resumeKilled(dir, whole.result);
+});
+
+Deno.test("a run killed after it diverged, before its end was recorded, diverges again on --resume from its last checkpoint, with the record of the run as it ended", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  // sgd at rates far too high: with one step an epoch (batches of 64), the loss at epoch 2's
+  // end is over 10x its first (early stopping's verdict); in batches of 16, the loss explodes at
+  // step 3, within epoch 1 (the clip monitor's)
+  const cases = [
+    { batchSize: 64, lr: 1.2, reason: /^training diverged: loss .* at epoch 2 is over 10x/ },
+    { batchSize: 16, lr: 0.8, reason: /^training diverged at step 3: the loss exploded/ },
+  ];
+  for (const { batchSize, lr, reason } of cases) {
+    const config = { ...await base(dir), batchSize, optimizer: { name: "sgd" as const, lr } };
+    const { result: first } = await trainCollect(config, { runId: `diverged-${batchSize}` });
+    assert.equal(first.status, "diverged", first.reason);
+    assert.match(first.reason, reason);
+    const recorded = await records(first.runDir);
+    await asKilled(first.runDir);
+    const { result } = await trainCollect({ runsDir: dir }, { resume: first.runId });
+    for (const key of ["status", "reason", "hint", "epochs", "steps", "bestEpoch"] as const) {
+      assert.deepEqual(result[key], first[key], key);
+    }
+    assert.deepEqual(await records(first.runDir), recorded, "the record of the run as it ended");
+  }
+});
