@@ -130,6 +130,11 @@ export interface RunMeta {
   backend?: string;
   /** WebGPU adapter info, when on WebGPU. */
   adapter?: unknown;
+  /**
+   * The warnings the run gave at its start (its config's, its data's, its schedule's over its
+   * length), and at a resume's where their words changed: a resume does not repeat them.
+   */
+  warnings?: { actor: string; message: string; hint?: string }[];
   /** Fields added by newer versions. */
   [key: string]: unknown;
 }

@@ -22,6 +22,12 @@ export interface RunStartedEvent {
    * step (past that end where the run was stopped within the next epoch).
    */
   resumedFrom?: { epoch: number; step: number };
+  /**
+   * A resumed run's: how many warnings its earlier starts gave (on its config, its data, its
+   * schedule over its length), recorded in its `meta.json` (`warnings`). The resume does not give
+   * them again, but for those whose words change (a setting it raised, as `--epochs`).
+   */
+  startWarnings?: number;
 }
 /** The trainer chose a backend. */
 export interface BackendEvent {

@@ -22,7 +22,8 @@ import {
   type WeightMap,
   writeFileAtomic,
 } from "./checkpoint.ts";
-import type { RunEvent } from "./events.ts";
+import type { RunEvent, WarningEvent } from "./events.ts";
+import { StartWarnings } from "./start_warnings.ts";
 import { checkRunId, recordedConfig, RunWriter } from "./records.ts";
 import { claimNewRun } from "./new_run.ts";
 import {
@@ -396,16 +397,6 @@ async function supervise(
   const effectiveBatch = config.batchSize * config.gradientAccumulation;
   const scaled = baseLearningRate(config);
   const resolvedLr = scaled.lr;
-  if (scaled.warning) queue.push({ type: "warning", actor: "trainer", message: scaled.warning });
-  // Settings torch accepts, so the run goes on, but that are likely a mistake (rmsprop alpha > 1).
-  for (const warning of configWarnings(config)) {
-    queue.push({
-      type: "warning",
-      actor: "supervisor",
-      message: `${warning.field}: ${warning.message}`,
-      hint: warning.hint,
-    });
-  }
   const now = new Date().toISOString();
   const meta: Record<string, unknown> = {
     id: runId,
@@ -428,13 +419,38 @@ async function supervise(
   };
   await writer.writeJson("summary.json", summary);
   const emit = (event: RunEvent) => queue.push(event);
+  /** The trainer has passed its start's checks and sent its plan: the run trains from here. */
+  let planned = false;
+  // The warnings a run gave at its start (its config's, its data's, its schedule's reach) are
+  // not given again by a resume, unless their words change (a setting it raised): meta.json
+  // keeps them.
+  const startWarnings = new StartWarnings(resumeState ? before.meta?.warnings : undefined);
+  if (startWarnings.earlier > 0) meta.warnings = startWarnings.recorded;
+  const warnAtStart = (warning: WarningEvent) => {
+    if (!startWarnings.admit(warning)) return;
+    emit(warning);
+    meta.warnings = startWarnings.recorded;
+    // (one after the plan, which writes meta.json first: a data warning late from its Worker)
+    if (planned) writer.writeJson("meta.json", meta);
+  };
   emit({
     type: "run.started",
     runId,
     runDir,
     epochs: config.epochs,
     resumedFrom: resumeState && { epoch: resumeState.epoch, step: resumeState.step },
+    ...(startWarnings.earlier > 0 && { startWarnings: startWarnings.earlier }),
   });
+  if (scaled.warning) warnAtStart({ type: "warning", actor: "trainer", message: scaled.warning });
+  // Settings torch accepts, so the run goes on, but that are likely a mistake (rmsprop alpha > 1).
+  for (const warning of configWarnings(config)) {
+    warnAtStart({
+      type: "warning",
+      actor: "supervisor",
+      message: `${warning.field}: ${warning.message}`,
+      hint: warning.hint,
+    });
+  }
 
   const workers = new Map<ActorName, Worker>();
   const lastSeen = new Map<ActorName, number>();
@@ -448,8 +464,6 @@ async function supervise(
     finish = resolve;
     refused = reject;
   });
-  /** The trainer has passed its start's checks and sent its plan: the run trains from here. */
-  let planned = false;
   /** The steps the run plans in all (its `plan` event's): a stop short of them leaves more. */
   let totalSteps = Infinity;
   let done = false;
@@ -730,6 +744,10 @@ async function supervise(
         writer.writeJson("meta.json", meta);
       } else if (event.type === "clip.stats") {
         clipStats = event;
+      } else if (event.type === "warning" && (!planned || actor === "dataLoader")) {
+        // given before the first step (the data loader's, on the data it loaded, all are)
+        warnAtStart(event);
+        return;
       }
       emit(event);
     } else if (message.type === "actor.checkpoint") {

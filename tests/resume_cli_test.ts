@@ -332,3 +332,81 @@ Deno.test("a config.json saved with every schedule's default interval 'step' res
     assert.match(anew.stdout, /warning \(supervisor\): scheduler\.(schedulers\[0\]\.)?interval/);
   }
 });
+
+Deno.test("--resume does not print again the warnings the run gave at its start, unless it changes them: one line says how many there were and where they are", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  // a header of numbers (the data loader's warning), and a onecycle of 40 steps cut by a run of
+  // 4 epochs of 4 steps (the trainer's); the wall-time budget, spent at once, ends each process
+  // after a step
+  const rows = Array.from({ length: 64 }, (_, i) => `${i % 7},${i % 5},${(i % 7) - (i % 5)}`);
+  await Deno.writeTextFile(`${dir}/train.csv`, ["0.5,1.5,7", ...rows].join("\n") + "\n");
+  const file = `${dir}/config.json`;
+  await Deno.writeTextFile(
+    file,
+    JSON.stringify({
+      backend: "cpu",
+      runsDir: dir,
+      epochs: 4,
+      batchSize: 16,
+      maxWallTimeSeconds: 1e-6,
+      data: { kind: "csv", path: `${dir}/train.csv`, target: "7" },
+      optimizer: { name: "adam", lr: 0.01 },
+      scheduler: { name: "onecycle", maxLr: 0.1, totalSteps: 40 },
+    }),
+  );
+  const warnings = (stdout: string) => stdout.split("\n").filter((l) => l.startsWith("warning ("));
+  const first = await anneal("train", "-c", file, "--name", "warned", "--no-progress");
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stdout, /stopped: budget: reached maxWallTimeSeconds/);
+  const runId = first.stdout.match(/run record: \S+\/(\S+)/)![1];
+  const given = warnings(first.stdout);
+  assert.equal(given.length, 2, first.stdout);
+  assert.match(
+    given[0],
+    /^warning \(dataLoader\): .*train\.csv:1: data\.header is true, and the first line holds only numbers/,
+  );
+  assert.match(
+    given[1],
+    /^warning \(trainer\): scheduler\.totalSteps 40 is longer than the run, which takes 16 optimizer steps/,
+  );
+  const line = (count: string, them: string) =>
+    `anneal: the run's earlier starts gave ${count}, not repeated unless this resume changes ` +
+    `${them} (\`anneal runs show ${runId} --runs-dir ${dir}\` lists ${them})`;
+
+  // resumed as it is: the same warnings, not printed again
+  const same = await resumeRun(runId, dir);
+  assert.equal(same.code, 0, same.stderr);
+  assert.match(same.stdout, /resuming at epoch 0, step 1/);
+  assert.deepEqual(warnings(same.stdout), [], same.stdout);
+  assert.ok(same.stdout.includes(line("2 warnings", "them")), same.stdout);
+
+  // --epochs 6: the cut schedule's warning says otherwise (24 steps), and is printed; the data's
+  // is not
+  const longer = await anneal(
+    ...["train", "--resume", runId, "--runs-dir", dir, "--epochs", "6", "--no-progress"],
+  );
+  assert.equal(longer.code, 0, longer.stderr);
+  assert.ok(longer.stdout.includes(line("2 warnings", "them")), longer.stdout);
+  const changed = warnings(longer.stdout);
+  assert.equal(changed.length, 1, longer.stdout);
+  assert.match(changed[0], /^warning \(trainer\): .*which takes 24 optimizer steps/);
+  // and not again at the next resume
+  const again = await resumeRun(runId, dir);
+  assert.equal(again.code, 0, again.stderr);
+  assert.deepEqual(warnings(again.stdout), [], again.stdout);
+  assert.ok(again.stdout.includes(line("3 warnings", "them")), again.stdout);
+
+  // where they are: meta.json, which `anneal runs show` prints
+  const meta = JSON.parse(await Deno.readTextFile(`${dir}/${runId}/meta.json`));
+  assert.deepEqual(meta.warnings.map((w: { actor: string }) => w.actor), [
+    "dataLoader",
+    "trainer",
+    "trainer",
+  ]);
+  const show = await anneal("runs", "show", runId, "--runs-dir", dir);
+  assert.equal(show.code, 0, show.stderr);
+  assert.match(show.stdout, /warning at its start \(dataLoader\): .*data\.header is true/);
+  assert.match(show.stdout, /\n {4}hint: if the file has no header row/);
+  assert.match(show.stdout, /warning at its start \(trainer\): .*which takes 24 optimizer steps/);
+});

@@ -111,6 +111,13 @@ export async function runsShowCommand(
     }`,
   );
   if (s.test) console.log(`  test: ${JSON.stringify(s.test)}`);
+  // (meta.json read loosely: a record of another anneal may hold anything there)
+  const given = Array.isArray(record.meta.warnings) ? record.meta.warnings : [];
+  for (const { actor, message, hint } of given) {
+    console.log(
+      `  warning at its start (${actor}): ${message}${hint ? `\n    hint: ${hint}` : ""}`,
+    );
+  }
   for (const warning of record.warnings) console.log(`  note: ${warning}`);
   console.log(formatDiagnosis(diagnose(record)));
   if (Deno.stdout.isTerminal()) console.log(terminalCharts(record));

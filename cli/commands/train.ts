@@ -256,6 +256,18 @@ function printEvent(event: RunEvent, context: PrintContext): RunResult | undefin
     case "run.started":
       context.epochs = event.epochs;
       context.logEvery ??= event.epochs <= 20 ? 1 : 10;
+      if (event.startWarnings) {
+        // a resume: the warnings of the run's start are not printed again
+        const [count, them] = event.startWarnings === 1
+          ? ["1 warning", "it"]
+          : [`${event.startWarnings} warnings`, "them"];
+        progress.log(
+          `anneal: the run's earlier starts gave ${count}, not repeated unless this resume ` +
+            `changes ${them} (\`anneal runs show ${event.runId}${
+              runsDirFlag(event.runDir, event.runId)
+            }\` lists ${them})`,
+        );
+      }
       break;
     case "backend": {
       const adapter = event.adapter ? ` (${event.adapter.description})` : "";
@@ -311,6 +323,12 @@ function printEvent(event: RunEvent, context: PrintContext): RunResult | undefin
       return event.result;
   }
   return undefined;
+}
+
+/** ` --runs-dir DIR` where the run's directory is not in the default runs directory. */
+function runsDirFlag(runDir: string, runId: string): string {
+  const runsDir = runDir.slice(0, -(runId.length + 1));
+  return runsDir === "runs" ? "" : ` --runs-dir ${runsDir}`;
 }
 
 /** Prints the last epoch's line if it was skipped, before anything that comes after it. */
