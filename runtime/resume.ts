@@ -176,27 +176,35 @@ export async function readSavedConfig(dir: string, runId: string): Promise<RunCo
       },
     );
   }
-  return parseConfig(withoutSavedIntervals(json), `saved config ${path}`);
+  // (an older anneal's default 'step' where it changes nothing: the run never read it)
+  return parseConfig(withoutUnusedIntervals(json, "step"), `saved config ${path}`);
 }
 
 /**
- * A config.json saved while every schedule had the default `interval: "step"` holds it where it
- * changes nothing (a plateau schedule, the schedules of a sequential that counts epochs), which a
- * config now gets a warning for (`configWarnings`): dropped, as the run never read it.
+ * `json` (a config) without the `interval`s that change nothing, or those of them that are
+ * `only`: a plateau schedule's (it changes the rate at epoch ends, on its metric), and those of
+ * a sequential's schedules (they count what the sequential counts, as torch's SequentialLR steps
+ * them all at once). A config.json saved while every schedule had the default `interval: "step"`
+ * holds it there, which a config now gets a warning for (`configWarnings`) where the sequential
+ * counts epochs; a user may have written them either way. Each way trains alike.
  */
-function withoutSavedIntervals(json: unknown): unknown {
+function withoutUnusedIntervals(json: unknown, only?: "step"): unknown {
   if (!isObject(json) || !isObject(json.scheduler)) return json;
-  const scheduler = { ...json.scheduler };
-  if (scheduler.name === "plateau" && scheduler.interval === "step") delete scheduler.interval;
-  if (
-    scheduler.name === "sequential" && scheduler.interval === "epoch" &&
-    Array.isArray(scheduler.schedulers)
-  ) {
-    scheduler.schedulers = scheduler.schedulers.map((child: unknown) => {
-      if (!isObject(child) || child.interval !== "step") return child;
-      const { interval: _, ...rest } = child;
-      return rest;
-    });
+  const unused = (spec: unknown) =>
+    isObject(spec) && spec.interval !== undefined && (only === undefined || spec.interval === only);
+  const without = (spec: Record<string, unknown>) => {
+    const { interval: _, ...rest } = spec;
+    return rest;
+  };
+  let scheduler = json.scheduler;
+  if (scheduler.name === "plateau" && unused(scheduler)) scheduler = without(scheduler);
+  if (scheduler.name === "sequential" && Array.isArray(scheduler.schedulers)) {
+    scheduler = {
+      ...scheduler,
+      schedulers: scheduler.schedulers.map((child: unknown) =>
+        unused(child) ? without(child as Record<string, unknown>) : child
+      ),
+    };
   }
   return { ...json, scheduler };
 }
@@ -227,10 +235,14 @@ export function resumedConfig(
     // compared as given: the differences below are what makes it invalid
   }
   // arrays as leaves: a --set writes an array whole; data files by where they are (the saved
-  // config has them absolute, a caller may give them relative to the working directory)
-  const conflicts = jsonDifferences(withAbsolutePaths(savedJson), withAbsolutePaths(candidate), {
-    arraysAsLeaves: true,
-  });
+  // config has them absolute, a caller may give them relative to the working directory); no
+  // interval that changes nothing (an older anneal saved 'step' on a sequential's schedules, the
+  // config the run was started with may have none)
+  const conflicts = jsonDifferences(
+    withoutUnusedIntervals(withAbsolutePaths(savedJson)),
+    withoutUnusedIntervals(withAbsolutePaths(candidate)),
+    { arraysAsLeaves: true },
+  );
   if (conflicts.length > 0) {
     const listed = conflicts.slice(0, 5).map(({ path, stored, given }) =>
       `'${path}' is ${JSON.stringify(stored)} in its config.json, ${JSON.stringify(given)} given`

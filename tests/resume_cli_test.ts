@@ -410,3 +410,52 @@ Deno.test("--resume does not print again the warnings the run gave at its start,
   assert.match(show.stdout, /\n {4}hint: if the file has no header row/);
   assert.match(show.stdout, /warning at its start \(trainer\): .*which takes 24 optimizer steps/);
 });
+
+Deno.test("train(config, { resume }) with the config a run was started with resumes it, whatever intervals that change nothing its config.json holds (an older anneal's default 'step' on a sequential's schedules)", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const base = JSON.parse(await Deno.readTextFile(await csvConfig(dir, 2)));
+  const children = [{ name: "constant", factor: 0.5, totalIters: 4 }, {
+    name: "exponential",
+    gamma: 0.9,
+  }];
+  const configs = {
+    // counting steps (the default), as counting epochs: its schedules count what it counts
+    steps: { ...base, scheduler: { name: "sequential", milestones: [4], schedulers: children } },
+    epochs: {
+      ...base,
+      scheduler: { name: "sequential", interval: "epoch", milestones: [1], schedulers: children },
+    },
+    // a plateau schedule's interval, written by its user (it changes the rate at epoch ends)
+    plateau: { ...base, scheduler: { name: "plateau", interval: "step", patience: 0 } },
+  };
+  for (const [name, config] of Object.entries(configs)) {
+    const first = await train(config, { runId: name }).result;
+    assert.equal(first.status, "completed", first.reason);
+    if (name !== "plateau") {
+      // as an anneal that gave every schedule the default interval 'step' saved it
+      const saved = JSON.parse(await Deno.readTextFile(`${dir}/${name}/config.json`));
+      for (const child of saved.scheduler.schedulers) child.interval = "step";
+      await Deno.writeTextFile(`${dir}/${name}/config.json`, JSON.stringify(saved, null, 2));
+    }
+    const resumed = await train({ ...config, epochs: 3 }, { resume: name }).result;
+    assert.equal(resumed.status, "completed", `${name}: ${resumed.reason}`);
+    assert.equal(resumed.epochs, 3, name);
+    // with the intervals written on the schedules, as that config.json has them
+    const written = structuredClone(config);
+    const scheduler = written.scheduler as { schedulers?: object[] };
+    if (scheduler.schedulers) {
+      scheduler.schedulers = scheduler.schedulers.map((child) => ({ ...child, interval: "step" }));
+    }
+    const again = await train({ ...written, epochs: 4 }, { resume: name }).result;
+    assert.equal(again.status, "completed", `${name}: ${again.reason}`);
+    assert.equal(again.epochs, 4, name);
+  }
+  // an interval that changes something still differs: the sequential's own
+  await assert.rejects(
+    train({ ...configs.steps, scheduler: { ...configs.steps.scheduler, interval: "epoch" } }, {
+      resume: "steps",
+    }).result,
+    /with other settings: 'scheduler\.interval' is "step" in its config\.json, "epoch" given/,
+  );
+});
