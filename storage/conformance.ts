@@ -35,6 +35,8 @@ export interface FreshStore extends AsyncDisposable {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** The heartbeat age past which a test's trials are reaped. */
+const STALE_MS = 300;
 let counter = 0;
 const uniqueName = (label: string) =>
   `${label}-${Date.now().toString(36)}-${crypto.randomUUID().slice(0, 8)}-${counter++}`;
@@ -230,10 +232,13 @@ export function registerStorageConformance(kind: string, factory: StorageFactory
   test("reapStale fails silent trials and retries them up to maxRetries with the same params", () =>
     withStorage(factory, async (storage) => {
       const study = await storage.createStudy(uniqueName("reap"), "minimize", {});
+      // Silent for STALE_MS and more, against a threshold the live trial's heartbeat, sent just
+      // before, stays well under on a loaded machine (a few database round trips; with 40 ms
+      // against 60 the live one was reaped too at a load of 15).
       const silent = await storage.createTrial(study.id, { params: { lr: 0.1 }, claimBy: "dead" });
-      await sleep(60);
+      await sleep(2 * STALE_MS);
       const alive = await storage.createTrial(study.id, { params: { lr: 0.2 }, claimBy: "alive" });
-      const first = await storage.reapStale(study.id, 40, 2);
+      const first = await storage.reapStale(study.id, STALE_MS, 2);
       assert.deepEqual(first.failed.map((t) => t.id), [silent!.id]);
       assert.equal(first.failed[0].state, "FAILED");
       assert.match(first.failed[0].reason!, /dead stopped heart-beating/);
@@ -249,9 +254,9 @@ export function registerStorageConformance(kind: string, factory: StorageFactory
         const claimed = await storage.claimTrial(study.id, "dead-again");
         assert.equal(claimed!.retryOf, silent!.id);
         await storage.heartbeat(alive!.id, "alive");
-        await sleep(60);
+        await sleep(2 * STALE_MS);
         await storage.heartbeat(alive!.id, "alive");
-        const next = await storage.reapStale(study.id, 40, 2);
+        const next = await storage.reapStale(study.id, STALE_MS, 2);
         assert.deepEqual(next.failed.map((t) => t.id), [claimed!.id]);
         assert.equal(next.retried[0]?.retries, expected);
       }
