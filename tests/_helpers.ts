@@ -24,7 +24,31 @@ export async function trainCollect(
   const run = train(config, options);
   const events: RunEvent[] = [];
   for await (const event of run.events()) events.push(event);
-  return { result: await run.result, events };
+  const result = await run.result;
+  // An actor the watchdog found stalled, in a test that did not make it stall: what this
+  // process's threads wait on then goes to the test's output (an intermittent stall on a busy
+  // machine is otherwise known only by its timeout).
+  if (options.faults === undefined && /\(stalled\)|did not stop within/.test(result.reason)) {
+    console.error(`[stall] ${result.reason}\n${await threadWaits()}`);
+  }
+  return { result, events };
+}
+
+/** This process's threads, counted by name and by the kernel function each waits in. */
+export async function threadWaits(): Promise<string> {
+  const counts = new Map<string, number>();
+  try {
+    for await (const task of Deno.readDir("/proc/self/task")) {
+      const at = `/proc/self/task/${task.name}`;
+      const read = (name: string) => Deno.readTextFile(`${at}/${name}`).catch(() => "?");
+      const name = (await read("comm")).trim().replace(/-\d+$/, "-N");
+      const key = `${name} in ${(await read("wchan")).trim() || "running"}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+  } catch (error) {
+    return `(threads unreadable: ${error})`;
+  }
+  return [...counts].sort((a, b) => b[1] - a[1]).map(([key, n]) => `  ${n} x ${key}`).join("\n");
 }
 
 /** Reads an NDJSON file of a run. */
