@@ -71,20 +71,50 @@ ignored=$(IFS=,; echo "$browser,${gpu[*]}")
 declare -A exits=()
 reruns=""
 last_lines() { sed 's/\x1b\[[0-9;]*m//g' "$logs/$1" | tail -n 25 | sed 's/^/  | /'; }
+# A test still running after 16 minutes (deno test says so at 1, 2, 4, 8 and 16; the slowest test
+# takes ~4 on a loaded 2-core machine) is taken as hung: what the process's threads wait on and
+# the file locks held are printed, and the run is killed, so that CI fails with something to go
+# on instead of at its time limit.
+HUNG='has been running for over \((1[6-9]|[2-9][0-9]|[0-9]{3,})m'
+watched() {
+  local log=$1
+  shift
+  "$@" > >(tee "$log") 2>&1 &
+  local pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 5
+    if sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -qE "$HUNG"; then
+      echo "tools/test.sh: a test has run for 16 minutes: taken as hung. The process's threads:"
+      for task in /proc/"$pid"/task/*; do
+        echo "$(sed 's/-[0-9]*$/-N/' "$task/comm") in $(cat "$task/wchan" 2>/dev/null)"
+      done | sort | uniq -c | sort -rn
+      echo "tools/test.sh: file locks held (/proc/locks):"
+      cat /proc/locks
+      kill "$pid"
+      sleep 10
+      kill -9 "$pid" 2>/dev/null
+      break
+    fi
+  done
+  wait "$pid"
+  local code=$?
+  sleep 1 # (tee's last lines)
+  return "$code"
+}
 part() {
   local name=$1
   shift
   set +e
-  "$@" 2>&1 | tee "$logs/$name"
-  exits[$name]=${PIPESTATUS[0]}
+  watched "$logs/$name" "$@"
+  exits[$name]=$?
   if ((exits[$name] >= 128)) && summary "$logs/$name" | grep -qE '^ok \| [0-9]+ passed.*\| 0 failed'; then
     echo
     echo "tools/test.sh: the $name run passed every test, then died of signal $((exits[$name] - 128)) at exit; its last lines:"
     last_lines "$name"
     echo "tools/test.sh: running the $name run once more"
     reruns+=" $name died at exit (signal $((exits[$name] - 128))) after passing, its rerun exited"
-    "$@" 2>&1 | tee "$logs/$name"
-    exits[$name]=${PIPESTATUS[0]}
+    watched "$logs/$name" "$@"
+    exits[$name]=$?
     reruns+=" ${exits[$name]};"
   fi
   set -e
