@@ -159,6 +159,31 @@ export function registerStorageConformance(kind: string, factory: StorageFactory
       assert.deepEqual(made[2]!.params, { index: 2 });
     }));
 
+  test("createTrial gives a params function the original trials' params, and creates nothing for null", () =>
+    withStorage(factory, async (storage) => {
+      const study = await storage.createStudy(uniqueName("tried"), "minimize", {});
+      const first = await storage.createTrial(study.id, {
+        params: { section: { name: "cosine", tMax: 10 } },
+        claimBy: "w0",
+      });
+      // a retry (of the first, interrupted) is not an original: it is not among them
+      await storage.interruptTrial(first!.id, "interrupted");
+      await storage.createTrial(study.id, { params: { section: { name: "step" } } });
+      const seen: unknown[] = [];
+      const none = await storage.createTrial(study.id, {
+        params: (index, originals) => (seen.push(index, originals), null),
+      });
+      assert.equal(none, null);
+      assert.deepEqual(seen, [2, [{ section: { name: "cosine", tMax: 10 } }, {
+        section: { name: "step" },
+      }]]);
+      assert.equal((await storage.listTrials(study.id)).length, 3);
+      const next = await storage.createTrial(study.id, {
+        params: (index, originals) => ({ index, after: originals.length }),
+      });
+      assert.deepEqual([next!.number, next!.params], [3, { index: 2, after: 2 }]);
+    }));
+
   test("claimTrial takes the oldest WAITING trial and returns null when none waits", () =>
     withStorage(factory, async (storage) => {
       const study = await storage.createStudy(uniqueName("claim"), "minimize", {});

@@ -244,11 +244,15 @@ class PostgresStorage implements StudyStorage {
       // The study row's lock serialises numbering and the budget check across all workers.
       const [study] = await tx`SELECT id FROM anneal_studies WHERE id = ${studyId} FOR UPDATE`;
       if (!study) throw new AnnealError("storage", `Cannot find study ${studyId}`);
-      const [{ count }] = await tx`
-        SELECT COUNT(*)::integer AS count FROM anneal_trials
-        WHERE study_id = ${studyId} AND retry_of IS NULL`;
+      const originals = (await tx`
+        SELECT params FROM anneal_trials WHERE study_id = ${studyId} AND retry_of IS NULL
+        ORDER BY number`).map((row) => row.params as TrialParams);
+      const count = originals.length;
       if (options.maxTrials !== undefined && count >= options.maxTrials) return null;
-      const params = typeof options.params === "function" ? options.params(count) : options.params;
+      const params = typeof options.params === "function"
+        ? options.params(count, originals)
+        : options.params;
+      if (params === null) return null;
       return await this.#insertTrial(tx, studyId, params, options.claimBy ?? null, null, 0);
     });
   }

@@ -27,6 +27,7 @@ import type {
   Study,
   StudyStorage,
   Trial,
+  TrialParams,
   TrialState,
 } from "./types.ts";
 
@@ -253,14 +254,15 @@ class SqliteStorage implements StudyStorage {
 
   createTrial(studyId: number, options: CreateTrialOptions): Promise<Trial | null> {
     return this.#run(() => {
-      const count = Number(
-        this.#get(
-          "SELECT COUNT(*) AS c FROM trials WHERE study_id = ? AND retry_of IS NULL",
-          studyId,
-        )!.c,
-      );
+      const originals = (this.#db.prepare(
+        "SELECT params FROM trials WHERE study_id = ? AND retry_of IS NULL ORDER BY number",
+      ).all(studyId) as Row[]).map((row) => JSON.parse(String(row.params)) as TrialParams);
+      const count = originals.length;
       if (options.maxTrials !== undefined && count >= options.maxTrials) return null;
-      const params = typeof options.params === "function" ? options.params(count) : options.params;
+      const params = typeof options.params === "function"
+        ? options.params(count, originals)
+        : options.params;
+      if (params === null) return null;
       const id = this.#insertTrial(studyId, params, {
         worker_id: options.claimBy ?? null,
         retry_of: null,

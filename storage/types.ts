@@ -98,10 +98,13 @@ export interface CreateStudyOptions {
 export interface CreateTrialOptions {
   /**
    * The parameters, or a function of the trial's index among the study's original (non-retry)
-   * trials, called inside the creating transaction (so sequence samplers such as grid never hand
-   * two workers the same index).
+   * trials and of the parameters of those trials (every state, in number order: `index` is their
+   * count), called inside the creating transaction, so that samplers that go through a sequence
+   * (quasi-random) or a finite set of points (grid) never hand two workers the same one. The
+   * function returns null where it has nothing left to propose (every grid point has a trial):
+   * nothing is created.
    */
-  params: TrialParams | ((index: number) => TrialParams);
+  params: TrialParams | ((index: number, originals: TrialParams[]) => TrialParams | null);
   /** Create nothing (return null) when the study already has this many original trials. */
   maxTrials?: number;
   /** Claim it for this worker in the same transaction (it starts RUNNING). */
@@ -145,7 +148,10 @@ export interface StudyStorage {
   ): Promise<Study>;
   /** Loads a study by name; an AnnealError("storage") when it does not exist. */
   loadStudy(name: string): Promise<Study>;
-  /** Enqueues a trial (WAITING, or RUNNING with `claimBy`); null when `maxTrials` is reached. */
+  /**
+   * Enqueues a trial (WAITING, or RUNNING with `claimBy`); null when `maxTrials` is reached or
+   * the `params` function proposes none.
+   */
   createTrial(studyId: number, options: CreateTrialOptions): Promise<Trial | null>;
   /** Atomically claims the oldest WAITING trial for `workerId`; null when none waits. */
   claimTrial(studyId: number, workerId: string): Promise<Trial | null>;

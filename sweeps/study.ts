@@ -199,14 +199,7 @@ export async function runStudy(options: RunStudyOptions): Promise<StudyResult> {
     pollMs: number;
   };
   const staleAfterMs = o.staleAfterMs ?? 10 * o.heartbeatMs;
-  let budget = o.trials;
-  const size = o.sampler.size?.(o.space);
-  if (size !== undefined && size < budget) {
-    console.warn(
-      `notice: the ${o.sampler.name} sampler has ${size} points; running ${size} trials, not ${budget}`,
-    );
-    budget = size;
-  }
+  const budget = o.trials;
   const storage = retryingStorage(o.storage, o.storageRetryMs ?? 120_000);
   o.storage = storage;
   const study = await storage.createStudy(o.studyName, o.direction, o.definition ?? o.space, {
@@ -214,21 +207,52 @@ export async function runStudy(options: RunStudyOptions): Promise<StudyResult> {
     identity: o.identity,
   });
   const stored = await storage.listTrials(study.id);
-  const originals = stored.filter((t) => t.retries === 0).length;
+  const originals = stored.filter((t) => t.retries === 0);
   const open = stored.filter((t) => t.state === "RUNNING" || t.state === "WAITING");
-  if (originals > 0 && originals >= budget && open.length === 0) {
+  const numbers = open.map((t) => `${t.number} (${t.state.toLowerCase()})`).join(", ");
+  const openNote = `this worker runs those waiting, and those of a worker that stopped ` +
+    `heart-beating once ${staleAfterMs / 1000} s have passed without its heartbeat: ` +
+    `trial${open.length === 1 ? "" : "s"} ${numbers}`;
+  // a sampler of finitely many points (grid) ends the study once each has a trial
+  const untried = o.sampler.untried?.(o.space, originals.map((t) => t.params));
+  const size = o.sampler.untried?.(o.space, []);
+  const n = originals.length;
+  if (untried !== undefined && (untried === 0 || n + untried < budget)) {
+    if (untried === 0) {
+      console.warn(
+        `notice: every one of the ${o.sampler.name} sampler's ${size} points has a trial in ` +
+          `study '${study.name}' (its ${n} trial${n === 1 ? "" : "s"}): no new trial is ` +
+          `sampled${open.length > 0 ? `; ${openNote}` : ""}`,
+      );
+    } else if (n === 0) {
+      console.warn(
+        `notice: the ${o.sampler.name} sampler has ${size} points; running ${size} trials, not ${budget}`,
+      );
+    } else {
+      console.warn(
+        `notice: the ${o.sampler.name} sampler has ${size} points, ${size! - untried} of them ` +
+          `tried by the ${n} trial${n === 1 ? "" : "s"} of study '${study.name}': running the ` +
+          `other ${untried}, each once, so the study ends with ${n + untried} trials, not its ` +
+          `budget of ${budget}`,
+      );
+    }
+  } else if (untried !== undefined && n > 0 && n < budget && untried > budget - n) {
     console.warn(
-      `notice: study '${study.name}' already has ${originals} trials and its budget is ${budget}: no new trial is sampled (the budget counts the whole study's trials; ask for more than ${originals} to add some)`,
+      `notice: the budget of ${budget} trials of study '${study.name}' leaves ${budget - n} for ` +
+        `the ${untried} points of the ${o.sampler.name} sampler that its ${n} ` +
+        `trial${n === 1 ? " has" : "s have"} not tried: the last ${untried - (budget - n)} in ` +
+        `its order ${untried - (budget - n) === 1 ? "is" : "are"} not run (ask for ` +
+        `${n + untried} trials to run them all)`,
     );
-  } else if (originals > 0 && originals >= budget) {
+  } else if (n > 0 && n >= budget && open.length === 0) {
+    console.warn(
+      `notice: study '${study.name}' already has ${n} trials and its budget is ${budget}: no new trial is sampled (the budget counts the whole study's trials; ask for more than ${n} to add some)`,
+    );
+  } else if (n > 0 && n >= budget) {
     // a study cut short: its trials are all sampled, not all run
-    const numbers = open.map((t) => `${t.number} (${t.state.toLowerCase()})`).join(", ");
     console.warn(
       `notice: study '${study.name}' already has its ${budget} trial${budget === 1 ? "" : "s"}, ` +
-        `not all finished: no new ` +
-        `trial is sampled; this worker runs those waiting, and those of a worker that stopped ` +
-        `heart-beating once ${staleAfterMs / 1000} s have passed without its heartbeat: ` +
-        `trial${open.length === 1 ? "" : "s"} ${numbers}`,
+        `not all finished: no new trial is sampled; ${openNote}`,
     );
   }
   const ran: Trial[] = [];
@@ -240,8 +264,11 @@ export async function runStudy(options: RunStudyOptions): Promise<StudyResult> {
     const history = await storage.listTrials(study.id, ["COMPLETE", "PRUNED"]);
     const rng = new Rng(seedFrom(o.seed, stringSeed(o.workerId), draws++));
     return await storage.createTrial(study.id, {
-      params: (index) =>
-        o.sampler.sample(o.space, history, rng, { index, direction: study.direction }),
+      // (inside the creating transaction: the trials it is given are every worker's)
+      params: (index, tried) =>
+        o.sampler.untried?.(o.space, tried) === 0
+          ? null
+          : o.sampler.sample(o.space, history, rng, { index, tried, direction: study.direction }),
       maxTrials: budget,
       claimBy: o.workerId,
     });

@@ -8,6 +8,7 @@ import { parseSpace } from "./space.ts";
 import { runStudy } from "./study.ts";
 import { bowl, bowlSpace, curveObjective, noisyBowl } from "./testing/objectives.ts";
 import type { Sampler } from "./samplers/types.ts";
+import type { Params } from "./space.ts";
 
 async function bestOf(sampler: Sampler, seed: number): Promise<number> {
   const storage = openSqliteStorage(":memory:");
@@ -124,6 +125,111 @@ Deno.test("runStudy caps a grid sweep at the grid's size and runs each point onc
     assert.equal(points.size, 6);
     assert.equal(result.best!.value, 16);
     assert.match(notices.join("\n"), /has 6 points; running 6 trials, not 10/);
+  } finally {
+    console.warn = warn;
+    await storage.close();
+  }
+});
+
+Deno.test("a study continued with the grid sampler after random trials runs every grid point once, then ends", async () => {
+  const storage = openSqliteStorage(":memory:");
+  // (a space the grid sampler takes: every random draw is one of its 8 points)
+  const space = parseSpace({
+    "optimizer.lr": { type: "choice", values: [0.001, 0.01] },
+    batchSize: { type: "int", low: 16, high: 64, step: 16 },
+  });
+  const objective = (p: Params) =>
+    Promise.resolve((p["optimizer.lr"] as number) * 100 + (p.batchSize as number));
+  const warn = console.warn;
+  const notices: string[] = [];
+  console.warn = (message: string) => notices.push(message);
+  try {
+    const first = await runStudy({
+      storage,
+      studyName: "switch",
+      space,
+      sampler: randomSampler(),
+      objective,
+      trials: 3,
+      seed: 1,
+      // (the random draws follow the worker id too, random by default)
+      workerId: "worker-0",
+    });
+    assert.equal(first.trials.length, 3);
+    const key = (p: Params) => `${p["optimizer.lr"]}/${p.batchSize}`;
+    const drawn = new Set(first.trials.map((t) => key(t.params)));
+    const grid = [0.001, 0.01].flatMap((lr) => [16, 32, 48, 64].map((b) => `${lr}/${b}`));
+    const left = (done: Set<string>) => grid.filter((point) => !done.has(point));
+    const result = await runStudy({
+      storage,
+      studyName: "switch",
+      space,
+      sampler: gridSampler(),
+      objective,
+      trials: 20,
+      parallel: 2,
+    });
+    assert.match(
+      notices.join("\n"),
+      new RegExp(
+        `the grid sampler has 8 points, ${8 - left(drawn).length} of them tried by the 3 ` +
+          `trials of study 'switch': running the other ${left(drawn).length}, each once`,
+      ),
+    );
+    const gridTrials = result.trials.filter((t) => t.number >= 3);
+    // the points the random trials left are run once each, in the grid's order, and no other
+    assert.ok(left(drawn).length >= 5, `the random trials drew ${[...drawn]}`);
+    assert.deepEqual(gridTrials.map((t) => key(t.params)), left(drawn));
+    assert.equal(result.trials.length, 3 + left(drawn).length);
+    assert.ok(result.trials.every((t) => t.state === "COMPLETE"));
+    // a third run finds the grid exhausted: no trial, and it says why
+    notices.length = 0;
+    const again = await runStudy({
+      storage,
+      studyName: "switch",
+      space,
+      sampler: gridSampler(),
+      objective,
+      trials: 20,
+    });
+    assert.equal(again.ran.length, 0);
+    assert.match(notices.join("\n"), /every one of the grid sampler's 8 points/);
+  } finally {
+    console.warn = warn;
+    await storage.close();
+  }
+});
+
+Deno.test("a grid continued within a budget that cannot hold its untried points says which are not run", async () => {
+  const storage = openSqliteStorage(":memory:");
+  const space = parseSpace({ batchSize: { type: "grid", values: [16, 32, 48, 64] } });
+  const warn = console.warn;
+  const notices: string[] = [];
+  console.warn = (message: string) => notices.push(message);
+  try {
+    const objective = (p: Params) => Promise.resolve(p.batchSize as number);
+    const first = await runStudy({
+      storage,
+      studyName: "cut",
+      space,
+      sampler: { name: "fixed", sample: () => ({ batchSize: 48 }) },
+      objective,
+      trials: 1,
+    });
+    assert.equal(first.trials.length, 1);
+    const result = await runStudy({
+      storage,
+      studyName: "cut",
+      space,
+      sampler: gridSampler(),
+      objective,
+      trials: 3,
+    });
+    assert.deepEqual(result.trials.map((t) => t.params.batchSize), [48, 16, 32]);
+    assert.match(
+      notices.join("\n"),
+      /the budget of 3 trials of study 'cut' leaves 2 for the 3 points of the grid sampler that its 1 trial has not tried: the last 1 in its order is not run \(ask for 4 trials to run them all\)/,
+    );
   } finally {
     console.warn = warn;
     await storage.close();

@@ -393,6 +393,46 @@ Deno.test("a grid of more points than the study's trials is a warning naming the
   );
 });
 
+Deno.test("a study continued with --sampler grid after trials of another sampler runs each grid point they left, once, and ends when the grid is done", async () => {
+  await using runs = await tempRunsDir();
+  const config = await writeSweepConfig(runs.dir);
+  const grid = JSON.stringify({
+    "optimizer.lr": { type: "grid", values: [0.001, 0.01, 0.1] },
+    batchSize: { type: "grid", values: [8, 16] },
+  });
+  const sweep = (...args: string[]) =>
+    anneal("sweep", "-c", config, "--set", `sweep.space=${grid}`, ...args);
+  // quasi-random: its points follow the sweep's seed alone (random's follow the worker too)
+  const first = await sweep("--sampler", "quasiRandom", "--trials", "3");
+  assert.equal(first.code, 0, first.stderr);
+  const point = (params: Record<string, unknown>) =>
+    `${params["optimizer.lr"]}/${params.batchSize}`;
+  assert.deepEqual(
+    (await storedStudy(runs.dir)).trials.map((t) => point(t.params)),
+    ["0.001/16", "0.1/16", "0.01/8"],
+  );
+  // the grid's points in its order, less those: the grid trials run these, and no others
+  const left = ["0.001/8", "0.01/16", "0.1/8"];
+
+  const gridRun = await sweep("--sampler", "grid", "--trials", "20");
+  assert.equal(gridRun.code, 0, gridRun.stderr);
+  const { trials } = await storedStudy(runs.dir);
+  assert.deepEqual(trials.slice(3).map((t) => point(t.params)), left, "the grid's points left");
+  assert.ok(trials.every((t) => t.state === "COMPLETE"));
+  assert.match(
+    gridRun.stderr,
+    /notice: the grid sampler has 6 points, 3 of them tried by the 3 trials of study 'sw': running the other 3, each once, so the study ends with 6 trials, not its budget of 20/,
+  );
+
+  const again = await sweep("--sampler", "grid", "--trials", "20");
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(
+    again.stderr,
+    /notice: every one of the grid sampler's 6 points has a trial in study 'sw' \(its 6 trials\): no new trial is sampled/,
+  );
+  assert.equal((await storedStudy(runs.dir)).trials.length, 6);
+});
+
 Deno.test("a choice of whole sections and lists: each trial trains with the section it drew; a section with a misspelled field is refused before any trial", async () => {
   await using runs = await tempRunsDir();
   const config = await writeSweepConfig(runs.dir);

@@ -20,14 +20,48 @@ Deno.test("grid enumerates the cartesian product in order and refuses points pas
     b: { type: "grid", values: ["x", "y", "z"] },
   });
   const sampler = gridSampler();
-  const points = Array.from(
-    { length: 6 },
-    (_, index) => sampler.sample(grid, [], new Rng(0), { index }),
+  const tried: Params[] = [];
+  for (let i = 0; i < 6; i++) tried.push(sampler.sample(grid, [], new Rng(0), { tried }));
+  assert.deepEqual(tried.map((p) => `${p.a}${p.b}`), ["1x", "1y", "1z", "2x", "2y", "2z"]);
+  assert.equal(sampler.untried!(grid, []), 6);
+  assert.equal(sampler.untried!(grid, tried), 0);
+  assert.throws(
+    () => sampler.sample(grid, [], new Rng(0), { tried }),
+    /every one of the grid.s 6 points/,
   );
-  assert.deepEqual(points.map((p) => `${p.a}${p.b}`), ["1x", "1y", "1z", "2x", "2y", "2z"]);
-  assert.equal(sampler.size!(grid), 6);
-  assert.throws(() => sampler.sample(grid, [], new Rng(0), { index: 6 }), /only 6 points/);
-  assert.throws(() => sampler.size!(space), AnnealError);
+  assert.throws(() => sampler.untried!(space, []), AnnealError);
+});
+
+Deno.test("grid takes the first point no trial has, whatever drew the trials, sections compared by their JSON", () => {
+  const grid = parseSpace({
+    scheduler: {
+      type: "grid",
+      values: [{ name: "cosine", tMax: 10 }, { name: "step", stepSize: 3 }],
+    },
+    batchSize: { type: "grid", values: [16, 32] },
+  });
+  const sampler = gridSampler();
+  // trials of another sampler: two grid points (one section's keys in another order, as
+  // PostgreSQL's jsonb gives them back) and a point off the grid, which leaves it whole
+  const tried: Params[] = [
+    { scheduler: { tMax: 10, name: "cosine" }, batchSize: 16 },
+    { scheduler: { name: "step", stepSize: 3 }, batchSize: 16 },
+    { scheduler: { name: "cosine", tMax: 10 }, batchSize: 64 },
+    { scheduler: { name: "cosine", tMax: 10 }, batchSize: 16 },
+  ];
+  assert.equal(sampler.untried!(grid, tried), 2);
+  const next = sampler.sample(grid, [], new Rng(0), { tried });
+  assert.deepEqual(next, { scheduler: { name: "cosine", tMax: 10 }, batchSize: 32 });
+  const last = sampler.sample(grid, [], new Rng(0), { tried: [...tried, next] });
+  assert.deepEqual(last, { scheduler: { name: "step", stepSize: 3 }, batchSize: 32 });
+  // without `tried`, the history's trials are the ones tried
+  const history = tried.map((params, number) => ({
+    number,
+    state: "COMPLETE" as const,
+    params,
+    value: 0,
+  }));
+  assert.deepEqual(sampler.sample(grid, history, new Rng(0)), next);
 });
 
 Deno.test("random sampling is reproducible from its seed and stays in range", () => {

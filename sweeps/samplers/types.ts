@@ -25,8 +25,13 @@ export interface FinishedTrial {
 
 /** What a sampler may know besides the history. */
 export interface SampleContext {
-  /** The new trial's index among the study's original trials (grid and quasi-random use it). */
+  /** The new trial's index among the study's original trials (quasi-random uses it). */
   index?: number;
+  /**
+   * The parameters of every original trial of the study, whatever its state (running, failed
+   * too), read with `index`: the grid proposes a point none of them has. Default: the history's.
+   */
+  tried?: Params[];
   /** Which way is better; minimize when absent. */
   direction?: "minimize" | "maximize";
 }
@@ -34,8 +39,11 @@ export interface SampleContext {
 /** Proposes parameters for the next trial. */
 export interface Sampler {
   readonly name: string;
-  /** The number of distinct points, when finite (grid). */
-  size?(space: SearchSpace): number;
+  /**
+   * For a sampler of finitely many points (grid): how many of them no trial in `tried` has (all
+   * of them for `[]`). Its `sample` throws once that is 0.
+   */
+  untried?(space: SearchSpace, tried: Params[]): number;
   sample(
     space: SearchSpace,
     history: FinishedTrial[],
