@@ -10,8 +10,9 @@
  * @module
  */
 import { baseLearningRate, type RunConfig } from "../config.ts";
-import { loadData } from "../data/mod.ts";
+import { type Dataset, loadData } from "../data/mod.ts";
 import {
+  type LoaderOptions,
   loaderOptions,
   trainBatchCount,
   trainBytes,
@@ -77,6 +78,24 @@ export async function trainInProcess(config: RunConfig): Promise<InProcessResult
   const options = loaderOptions(config);
   const batches = trainBatchCount(train, options, data.validation?.n);
   const engine = new TrainingEngine(config, train);
+  // (a config refused at the start, a failed step: the model is disposed all the same, so that
+  // its weights do not hold the names the next model's take)
+  try {
+    return await trainWith(config, engine, backend, train, options, batches);
+  } finally {
+    engine.dispose();
+  }
+}
+
+/** The loop of {@linkcode trainInProcess}, with the engine it trains (its caller disposes it). */
+async function trainWith(
+  config: RunConfig,
+  engine: TrainingEngine,
+  backend: string,
+  train: Dataset,
+  options: LoaderOptions,
+  batches: number,
+): Promise<InProcessResult> {
   // As the trainer does: image inputs as bytes where the step uploads them to the GPU.
   const byteTable = train.byteTable;
   const bytes = byteTable && engine.takesByteInputs ? trainBytes(train, options) : undefined;
@@ -154,7 +173,6 @@ export async function trainInProcess(config: RunConfig): Promise<InProcessResult
   const losses = totals.map((t) => t.lossSum / t.samples);
   const seconds = (performance.now() - started) / 1000;
   const weights = await engine.readWeights();
-  engine.dispose();
   return {
     backend,
     losses,

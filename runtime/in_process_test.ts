@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { parseConfig } from "../config.ts";
 import { trainInProcess } from "./in_process.ts";
+import { selectBackend } from "./backend.ts";
 import { AnnealError } from "../errors.ts";
 import { assertLastWeights, readNdjson, tempRunsDir, trainCollect } from "../tests/_helpers.ts";
 
@@ -103,11 +105,15 @@ Deno.test("the loop makes the trainer's start checks: batch norm over an epoch's
     model: { kind: "mlp" as const, hidden: [4], batchNorm: true },
     batchSize: 8,
   };
+  await selectBackend("cpu", "mlp");
+  const tensors = tf.memory().numTensors;
   const refused = await trainInProcess(parseConfig(input)).then(
     () => assert.fail("the in-process loop trained on a batch of one sample"),
     (error) => error,
   );
   assert.ok(refused instanceof AnnealError, String(refused));
+  // the refusal leaves no model behind (whose weights would take the next model's names)
+  assert.equal(tf.memory().numTensors, tensors, "tensors left by the refused run");
   assert.equal(refused.where, "batchSize");
   assert.match(refused.message, /last batch of one sample/);
   // the trainer actor refuses it with the same error (the run's result rejects with it)
@@ -120,5 +126,7 @@ Deno.test("the loop makes the trainer's start checks: batch norm over an epoch's
   assert.equal(actor.message, refused.message);
   // with the short batch dropped, both train
   const dropped = { ...input, data: { ...input.data, dropLast: true } };
-  assert.equal((await trainInProcess(parseConfig(dropped))).steps, 4);
+  const trained = await trainInProcess(parseConfig(dropped));
+  assert.equal(trained.steps, 4);
+  assert.ok("dense0/kernel" in trained.weights, Object.keys(trained.weights).join());
 });
