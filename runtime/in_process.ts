@@ -4,8 +4,9 @@
  * check that the actors change nothing about the numbers (same epoch losses, bit for bit on cpu).
  * Losses are read back as the trainer reads them: every step on the CPU backends, in windows of
  * 16 on WebGPU, going on past epoch ends before their reads are back. Supports what the benchmark
- * workloads need: a schedule without plateau, clipping by norm, gradient accumulation; no
- * validation, early stopping or checkpoints.
+ * workloads need: a schedule without plateau, clipping by norm (adaptive clipping's threshold set
+ * from the norms read, as the trainer sets it), gradient accumulation; no validation, early
+ * stopping or checkpoints.
  *
  * @module
  */
@@ -32,6 +33,7 @@ import {
   TrainingEngine,
 } from "./engine.ts";
 import { AnnealError } from "../errors.ts";
+import { ClipThreshold } from "../actors/clip_threshold.ts";
 
 /** What the in-process loop reports. */
 export interface InProcessResult {
@@ -52,6 +54,12 @@ export interface InProcessResult {
   firstWindowSteps: number;
   /** The final weights, by name. */
   weights: Awaited<ReturnType<TrainingEngine["readWeights"]>>;
+  /**
+   * The threshold by norm a next step would be clipped at, as a checkpoint's `clipThreshold`:
+   * `clipping.maxNorm`, or under adaptive clipping the percentile of the norms read (undefined:
+   * no clipping by norm).
+   */
+  clipThreshold?: number;
 }
 
 /**
@@ -112,7 +120,10 @@ async function trainWith(
     trainSize: train.n,
     batchesPerEpoch: batches,
   }, { maxSteps: undefined });
-  const maxNorm = config.clipping.maxNorm ?? undefined;
+  // As the trainer: maxNorm, or under adaptive clipping (autoPercentile) the percentile of the
+  // norms of the steps read so far (every step before the next on the CPU backends; on WebGPU as
+  // each window's read comes back)
+  const clip = new ClipThreshold(config.clipping);
   // Like the trainer: results are read in windows (every step on the CPU backends), so a GPU
   // loop does not wait for the device after each step.
   const readEvery = config.readbackEvery ?? (backend === "webgpu" ? 16 : 1);
@@ -133,6 +144,7 @@ async function trainWith(
     for (const value of values) {
       epoch.lossSum += value.loss * value.samples;
       epoch.samples += value.samples;
+      if (Number.isFinite(value.loss)) clip.observe(value.gradNorm);
     }
     firstWindow ??= { ms: performance.now() - started, steps: values.length };
   };
@@ -161,7 +173,7 @@ async function trainWith(
       if (momentum !== undefined) engine.optimizer.setMomentum(momentum);
       const stepStart = performance.now();
       const pending = engine.computeGradients(micro);
-      engine.applyGradients(pending, lr, maxNorm);
+      engine.applyGradients(pending, lr, clip.value);
       stepMs += performance.now() - stepStart;
       window.push(pending);
       if (window.length >= readEvery) await flush();
@@ -182,5 +194,6 @@ async function trainWith(
     firstWindowSeconds: (firstWindow?.ms ?? 0) / 1000,
     firstWindowSteps: firstWindow?.steps ?? 0,
     weights,
+    clipThreshold: clip.value,
   };
 }

@@ -3,6 +3,7 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { parseConfig } from "../config.ts";
 import { trainInProcess } from "./in_process.ts";
 import { selectBackend } from "./backend.ts";
+import { loadCheckpoint } from "./checkpoint.ts";
 import { AnnealError } from "../errors.ts";
 import { assertLastWeights, readNdjson, tempRunsDir, trainCollect } from "../tests/_helpers.ts";
 
@@ -129,4 +130,34 @@ Deno.test("the loop makes the trainer's start checks: batch norm over an epoch's
   const trained = await trainInProcess(parseConfig(dropped));
   assert.equal(trained.steps, 4);
   assert.ok("dense0/kernel" in trained.weights, Object.keys(trained.weights).join());
+});
+
+Deno.test("under adaptive clipping (clipping.autoPercentile) the loop clips at the percentile of the norms it read, as the actors do: same weights, losses and threshold", async () => {
+  await using runs = await tempRunsDir();
+  const input = {
+    backend: "cpu" as const,
+    runsDir: runs.dir,
+    epochs: 3,
+    data: { kind: "synthetic-linear" as const, n: 96 },
+    model: { kind: "mlp" as const, hidden: [8] },
+    optimizer: { name: "sgd" as const, lr: 0.1, momentum: 0.9 },
+    // the first step clipped at maxNorm, each later one at the 25th percentile of the norms before
+    clipping: { autoPercentile: 25, maxNorm: 0.5 },
+    batchSize: 8,
+  };
+  const plain = await trainInProcess(parseConfig(input));
+  const { result } = await trainCollect(input);
+  assert.equal(plain.steps, result.steps);
+  await assertLastWeights(result.runDir, plain.weights);
+  const epochs = await readNdjson(`${result.runDir}/epochs.ndjson`);
+  epochs.forEach((e, i) =>
+    assert.ok(Math.abs(e.loss - plain.losses[i]) <= 1e-6 * plain.losses[i], `epoch ${i}`)
+  );
+  const saved = await loadCheckpoint(`${result.runDir}/checkpoints/last.ckpt`);
+  assert.equal(plain.clipThreshold, saved.state.clipThreshold);
+  assert.notEqual(plain.clipThreshold, 0.5, "the threshold moved with the norms");
+  // the percentile clips: at maxNorm alone the loop trains otherwise
+  const fixed = await trainInProcess(parseConfig({ ...input, clipping: { maxNorm: 0.5 } }));
+  assert.notDeepEqual(fixed.weights, plain.weights);
+  assert.equal(fixed.clipThreshold, 0.5);
 });
