@@ -12,6 +12,7 @@ import { batchNormalization } from "./batch_norm.ts";
 import { conv2d } from "./conv.ts";
 import { dense as denseLayer } from "./dense.ts";
 import { InitFactory } from "./init.ts";
+import { recurrentLayer } from "./recurrent.ts";
 import { stabilizeWeightNames } from "./names.ts";
 import { type ModelSpec, ModelSpecSchema, type ResolvedModelSpec } from "./spec.ts";
 
@@ -239,14 +240,13 @@ function rnn(
   if (shape.inputShape.length !== 2) {
     x = tfl.layers.reshape({ targetShape: [steps, features], name: "sequence" }).apply(x) as Sym;
   }
-  const layer = spec.cell === "lstm" ? tfl.layers.lstm : tfl.layers.gru;
   for (let i = 0; i < spec.layers; i++) {
     const last = i === spec.layers - 1;
-    x = layer({
+    // torch's nn.LSTM / nn.GRU: two biases, torch's GRU (see recurrent.ts)
+    x = recurrentLayer({
+      cell: spec.cell,
       units: spec.units,
       returnSequences: !last,
-      recurrentActivation: "sigmoid", // torch's gates; tfjs defaults to hardSigmoid
-      unitForgetBias: false,
       name: `${spec.cell}${i}`,
       ...init.recurrent(spec.units),
     }).apply(x) as Sym;

@@ -58,16 +58,21 @@ export class InitFactory {
     return { kernelInitializer: this.fanIn(fanIn), biasInitializer: this.fanIn(fanIn) };
   }
 
-  /** Kernel, recurrent kernel and bias initializers of one LSTM/GRU layer, as torch's. */
+  /**
+   * Kernel, recurrent kernel and the two biases' initializers of one LSTM/GRU layer, as torch's
+   * (`weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`).
+   */
   recurrent(units: number): {
     kernelInitializer: Initializer;
     recurrentInitializer: Initializer;
     biasInitializer: Initializer;
+    recurrentBiasInitializer: Initializer;
   } {
     return {
       kernelInitializer: this.fanIn(units),
       recurrentInitializer: this.fanIn(units),
       biasInitializer: this.fanIn(units),
+      recurrentBiasInitializer: this.fanIn(units),
     };
   }
 }

@@ -42,7 +42,10 @@ export const CnnSpecSchema = z.strictObject({
   dense: z.array(positiveInt).default([128]),
 });
 
-/** Recurrent net over inputs [seqLen, features]: stacked LSTM/GRU, last timestep, dense head. */
+/**
+ * Recurrent net over inputs [seqLen, features]: stacked LSTM/GRU, last timestep, dense head. The
+ * layers are torch's nn.LSTM and nn.GRU, with their two biases (see recurrent.ts).
+ */
 export const RnnSpecSchema = z.strictObject({
   kind: z.literal("rnn"),
   cell: z.enum(["lstm", "gru"]).default("lstm"),

@@ -511,8 +511,13 @@ export class TrainingEngine {
       const saved = weights[weight.name];
       if (!saved) {
         throw new AnnealError("checkpoint", `Checkpoint has no weight '${weight.name}'`, {
-          hint:
-            "the checkpoint was written for a different model; start a new run instead of resuming",
+          hint: weight.name.endsWith("/recurrent_bias")
+            // (anneal's LSTM and GRU layers had one bias, and its GRU tfjs's reset gate, before
+            // they were torch's: such a run's weights are another model's)
+            ? "the checkpoint was written by an older anneal, whose LSTM and GRU layers had one " +
+              "bias where torch's have two (and whose GRU was not torch's); start a new run " +
+              "instead of resuming"
+            : "the checkpoint was written for a different model; start a new run instead of resuming",
         });
       }
       const expected = weight.shape.join("x");
