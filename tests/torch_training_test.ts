@@ -1,9 +1,10 @@
 /**
  * Whole runs against PyTorch 1.13: random configs (tests/fixtures/training/generate.py draws them
  * from a fixed seed: every optimizer with its settings, every schedule alone and in sequentials,
- * by step and by epoch, reduce-on-plateau on validation metrics, clipping by norm and value,
- * gradient accumulation, short last batches with and without dropLast, the CPU backends and the
- * paths anneal takes there) trained through `train()` and compared with torch's run of the same
+ * by step and by epoch, settings at their edges, reduce-on-plateau on validation metrics,
+ * clipping by norm, value and percentile, gradient accumulation, short last batches with and
+ * without dropLast, linear models, MLPs, convnets and LSTM/GRU nets on CSV and IDX data, the CPU
+ * backends and the paths anneal takes there) trained through `train()` and compared with torch's run of the same
  * weights on the same samples in the same order: every step's loss, learning rate, momentum and
  * gradient norm, every epoch's metrics, the final weights.
  *
@@ -36,11 +37,16 @@ const fixturePath = Deno.env.get("ANNEAL_TORCH_TRAINING") ??
   new URL("torch_training.json", FIXTURE);
 const { cases } = JSON.parse(await Deno.readTextFile(fixturePath)) as { cases: Case[] };
 
-/** The config with its data file found in the fixture directory. */
+/** The config with its data file (or IDX folder) found in the fixture directory. */
 function located(config: RunConfigInput): RunConfigInput {
-  const data = config.data as { kind: string; path?: string };
-  if (data.kind !== "csv") return config;
-  return { ...config, data: { ...data, path: new URL(data.path!, FIXTURE).pathname } as never };
+  const data = config.data as { kind: string; path?: string; dir?: string };
+  if (data.kind === "csv") {
+    return { ...config, data: { ...data, path: new URL(data.path!, FIXTURE).pathname } as never };
+  }
+  if (data.kind === "idx") {
+    return { ...config, data: { ...data, dir: new URL(data.dir!, FIXTURE).pathname } as never };
+  }
+  return config;
 }
 
 /** |a - b| within `rel` of the larger magnitude, or `abs`. */
