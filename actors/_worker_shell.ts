@@ -24,7 +24,7 @@ export interface ActorContext {
    * stopped.
    */
   firstCheckpointWritten(): Promise<void>;
-  /** Test-only fault point: throws or stalls when `init.fault.at` names this point. */
+  /** Test-only fault point: throws, stalls or waits when `init.fault.at` names this point. */
   faultPoint(at: string): Promise<void>;
   /** Resolves when the supervisor sends `Stop`. */
   stopped: Promise<string>;
@@ -88,6 +88,10 @@ export function runActor(name: ActorName, body: (context: ActorContext) => Promi
         faultPoint: async (at) => {
           if (init.fault?.at !== at) return;
           if (init.fault.kind === "throw") throw new Error(`injected fault at '${at}'`);
+          if (init.fault.kind === "delay") {
+            const ms = init.fault.ms;
+            return await new Promise((resolve) => setTimeout(resolve, ms));
+          }
           if (init.fault.kind === "touch") {
             // Least-privilege probe: a permission error propagates as the actor's error.
             const { path, access } = init.fault;

@@ -60,5 +60,7 @@ runActor("clipMonitor", async (context) => {
       });
     }
   });
+  // (its statistics are the run's summary's: the supervisor waits for them)
+  await context.faultPoint("result");
   return stats(state, state.steps);
 });

@@ -317,11 +317,13 @@ export const InitSchema = z.object({
   ports: z.record(z.string(), z.custom<MessagePort>((v) => v instanceof MessagePort)),
   resume: z.unknown().optional(),
   /**
-   * Test-only fault injection at the point `at`: throw, stall, or `touch` (try to read or write
-   * `path`, then throw with what happened: a permission error, or that it was allowed).
+   * Test-only fault injection at the point `at`: throw, stall, `delay` (go on after `ms`, as a
+   * thread that lost its core), or `touch` (try to read or write `path`, then throw with what
+   * happened: a permission error, or that it was allowed).
    */
   fault: z.union([
     z.object({ kind: z.enum(["throw", "stall"]), at: z.string() }),
+    z.object({ kind: z.literal("delay"), at: z.string(), ms: z.number().nonnegative() }),
     z.object({
       kind: z.literal("touch"),
       at: z.string(),

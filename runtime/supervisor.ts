@@ -65,6 +65,12 @@ const STOP_GRACE_MS = {
   failed: { cpu: 0, gpu: 0 },
   refused: { cpu: null, gpu: GPU_TEARDOWN_MS },
 } as const;
+/**
+ * How long a run that ended waits, past its grace, for every actor's result (`actor.done`, the
+ * answer to `Stop`): the clip monitor's is the summary's clip statistics, and on a loaded machine
+ * it took longer than the grace, so that the summary kept the statistics of a window before.
+ */
+const RESULTS_WAIT_MS = 10_000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /**
  * An actor not heard from yet is still loading its modules (tfjs takes seconds on a busy
@@ -504,6 +510,7 @@ async function supervise(
 
   /** How far the run got by its events: the epochs this process ended, the run's steps. */
   const progress = { epochs: 0, steps: resumeState?.step ?? 0 };
+  const actorsDone = new ActorsDone(ACTORS.length);
   let stopDeadline: ReturnType<typeof setTimeout> | undefined;
   /**
    * Stops the actors and terminates their Workers, once for the run (`false` when that was done
@@ -525,6 +532,7 @@ async function supervise(
     const gpu = meta.backend === "webgpu";
     const graceMs = STOP_GRACE_MS[ending][gpu ? "gpu" : "cpu"];
     if (graceMs !== null) await sleep(graceMs);
+    if (ending === "ended") await actorsDone.all(RESULTS_WAIT_MS);
     for (const worker of workers.values()) worker.terminate();
     workers.clear();
     await whileReleasing?.();
@@ -758,6 +766,7 @@ async function supervise(
         checkpoints.queue(`${runDir}/checkpoints/${file}.ckpt`, state, weights);
       }
     } else if (message.type === "actor.done") {
+      actorsDone.add(actor);
       if (actor === "clipMonitor") clipStats = message.result ?? clipStats;
       if (actor === "trainer") {
         const result = message.result as TrainerResult;
@@ -978,5 +987,28 @@ async function exists(path: string): Promise<boolean> {
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return false;
     throw error;
+  }
+}
+
+/** The actors that sent their result, and a wait for all of them. */
+class ActorsDone {
+  #done = new Set<ActorName>();
+  #wake: (() => void) | undefined;
+  constructor(readonly count: number) {}
+
+  add(actor: ActorName): void {
+    this.#done.add(actor);
+    if (this.#done.size >= this.count) this.#wake?.();
+  }
+
+  /** Resolves once every actor sent its result, or after `limitMs`. */
+  async all(limitMs: number): Promise<void> {
+    if (this.#done.size >= this.count) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await new Promise<void>((resolve) => {
+      this.#wake = resolve;
+      timer = setTimeout(resolve, limitMs);
+    });
+    clearTimeout(timer);
   }
 }

@@ -69,6 +69,22 @@ Deno.test("adaptive clipping: each step is clipped at the percentile of the norm
   assert.ok(clipped.length > norms.length / 2, `clipping was at work: ${clipped.length}`);
 });
 
+Deno.test("the summary's clip statistics are the clip monitor's after the last step, however late its answer to Stop comes", async () => {
+  await using runs = await tempRunsDir();
+  // the clip monitor's result (its statistics) comes half a second after Stop, as on a loaded
+  // machine where its thread waits for a core: the run waits for it, not only its 50 ms grace
+  const { result } = await trainCollect({ ...config, epochs: 2, runsDir: runs.dir }, {
+    runId: "late",
+    faults: { clipMonitor: { kind: "delay", at: "result", ms: 500 } },
+  });
+  assert.equal(result.status, "completed", result.reason);
+  const { clip, steps } = await outcome(`${runs.dir}/late`);
+  assert.equal(steps.length, 2 * STEPS_PER_EPOCH);
+  assert.equal(clip.step, steps.length, "the statistics of every step");
+  const norms = steps.map((record) => record.gradNorm);
+  assert.equal(clip.threshold, percentile(norms.slice(0, -1), 20), "the last step's threshold");
+});
+
 Deno.test("SIGKILL mid-epoch under adaptive clipping, then --resume: the weights, curves and clip statistics of an uninterrupted run", async () => {
   await using runs = await tempRunsDir();
   const { dir } = runs;
