@@ -696,6 +696,10 @@ async function supervise(
       if (!planned && REFUSED_AT_START.has(error.code)) refuse(error);
       else fail(actor, error.message, error.hint, error.where, error.code);
     } else if (message.type === "actor.event") {
+      // Once the run is ending, the trainer's late events (a failed run's Workers are terminated
+      // at once, and messages already on their way still arrive) are not its record: the result
+      // counts the steps and epochs reported before, and so do the records and the events.
+      if (done && actor === "trainer") return;
       const event = message.event as RunEvent;
       if (event.type === "steps") {
         progress.steps = event.fromStep + event.losses.length;
