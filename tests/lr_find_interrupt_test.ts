@@ -12,13 +12,18 @@ import { annealCommand, tempRunsDir } from "./_helpers.ts";
 Deno.test("Ctrl-C stops anneal lr-find: exit 130, a line that says nothing was recorded and how to run it again, no record", async () => {
   await using runs = await tempRunsDir();
   const { dir } = runs;
+  // The data file is a named pipe: the test has opened its end once lr-find opens it to load the
+  // data, which it does after listening for the signal. (A fixed wait from the start sent the
+  // signal before that on a loaded machine, and the process died of it, printing nothing.)
+  const data = `${dir}/data.csv`;
+  assert.equal((await new Deno.Command("mkfifo", { args: [data] }).output()).code, 0, "mkfifo");
   const file = `${dir}/lr.json`;
   await Deno.writeTextFile(
     file,
     JSON.stringify({
       backend: "cpu",
       runsDir: dir,
-      data: { kind: "synthetic-linear", n: 1000 },
+      data: { kind: "csv", path: data, target: "y" },
       model: { kind: "mlp", hidden: [256, 256] },
     }),
   );
@@ -27,13 +32,31 @@ Deno.test("Ctrl-C stops anneal lr-find: exit 130, a line that says nothing was r
   const child = annealCommand(args).spawn();
   const stdout = new Response(child.stdout).text();
   const stderr = new Response(child.stderr).text();
-  await new Promise((resolve) => setTimeout(resolve, 8000));
+  const opened = Deno.open(data, { write: true });
+  const ended = await Promise.race([opened.then(() => false), child.status.then(() => true)]);
+  if (ended) {
+    // (the pipe's other end, so that the open waiting for it returns)
+    (await Deno.open(data, { read: true })).close();
+    (await opened).close();
+    assert.fail(`lr-find ended before it read its data: ${await stderr}`);
+  }
+  const rows = Array.from({ length: 1000 }, (_, i) => {
+    const x = (i * 37 % 101) / 50 - 1, z = (i * 59 % 97) / 48 - 1;
+    return `${x},${z},${(2 * x - z + 0.5).toFixed(4)}\n`;
+  });
+  // (written whole, then closed: the end of the file)
+  await ReadableStream.from([new TextEncoder().encode("x,z,y\n" + rows.join(""))])
+    .pipeTo((await opened).writable);
+  // a moment for its steps to start, where the machine allows (before its first step, the
+  // signal stops it as well)
+  await new Promise((resolve) => setTimeout(resolve, 2000));
   child.kill("SIGINT");
   // (a test the signal did not stop is killed, and fails here rather than hanging)
   const stuck = setTimeout(() => child.kill("SIGKILL"), 60_000);
   const status = await child.status.finally(() => clearTimeout(stuck));
   const err = await stderr;
   assert.equal(status.code, 130, err);
+  assert.equal(status.signal, null, `the signal ended the process itself: ${err}`);
   assert.match(err, /anneal: SIGINT: stopping the range test after its current step/);
   assert.match(
     err,
@@ -49,7 +72,7 @@ Deno.test("Ctrl-C stops anneal lr-find: exit 130, a line that says nothing was r
   assert.equal(await stdout, "");
   const left = [];
   for await (const entry of Deno.readDir(dir)) left.push(entry.name);
-  assert.deepEqual(left, ["lr.json"], "no lr-find run directory is written");
+  assert.deepEqual(left.sort(), ["data.csv", "lr.json"], "no lr-find run directory is written");
 });
 
 Deno.test("lrFind stops at its interrupt after the step in progress, saying how far it got", async () => {
