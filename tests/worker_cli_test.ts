@@ -59,18 +59,23 @@ Deno.test("anneal sweep + 3 anneal workers on one PostgreSQL study survive a wor
     for (let i = 0; i < 3; i++) {
       spawn(["worker", "--storage", url, "--study", study]);
     }
-    // Kill the first worker that holds a RUNNING trial.
-    const victim = processes[1];
-    const running = await waitFor("a trial of the victim", async () => {
+    // Kill the first worker seen holding a RUNNING trial (whichever: a given one could start
+    // after the others had taken every trial, their processes starting seconds apart on a
+    // loaded machine).
+    const workers = processes.slice(1);
+    const holder = (trial: Trial) =>
+      workers.find((worker) => trial.workerId?.includes(`:${worker.pid}:`));
+    const running = await waitFor("a trial of a worker", async () => {
       const trials = await storage.listTrials(studyId, ["RUNNING"]);
-      return trials.find((t) => t.workerId?.includes(`:${victim.pid}:`));
+      return trials.find((t) => holder(t) !== undefined);
     });
-    victim.kill("SIGKILL");
+    const killedAt = processes.indexOf(holder(running)!);
+    processes[killedAt].kill("SIGKILL");
     const statuses = await Promise.all(processes.map((p) => p.status));
     const stderr = await Promise.all(errors);
-    assert.equal(statuses[1].signal, "SIGKILL");
+    assert.equal(statuses[killedAt].signal, "SIGKILL");
     for (const [i, status] of statuses.entries()) {
-      if (i !== 1) {
+      if (i !== killedAt) {
         assert.equal(
           status.code,
           0,
