@@ -86,6 +86,9 @@ Deno.test("three concurrent workers on one SQLite file run every trial exactly o
       trials: 24,
       workerId,
       heartbeatMs: 50,
+      // (no worker here stops heart-beating: with the default of 10 heartbeats, 0.5 s, one whose
+      // event loop a loaded machine held up that long would have its trial reaped and run again)
+      staleAfterMs: 60_000,
     }).finally(() => storage.close());
   });
   const results = await Promise.all(workers);
