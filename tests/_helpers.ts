@@ -34,21 +34,31 @@ export async function trainCollect(
   return { result, events };
 }
 
-/** This process's threads, counted by name and by the kernel function each waits in. */
+/**
+ * This process's threads, counted by name and by the kernel function each waits in. (Read by a
+ * shell: Deno grants /proc only to --allow-all, and the suite runs with a listed set.)
+ */
 export async function threadWaits(): Promise<string> {
-  const counts = new Map<string, number>();
+  const script =
+    'for t in /proc/"$1"/task/*; do echo "$(cat "$t/comm") in $(cat "$t/wchan")"; done';
   try {
-    for await (const task of Deno.readDir("/proc/self/task")) {
-      const at = `/proc/self/task/${task.name}`;
-      const read = (name: string) => Deno.readTextFile(`${at}/${name}`).catch(() => "?");
-      const name = (await read("comm")).trim().replace(/-\d+$/, "-N");
-      const key = `${name} in ${(await read("wchan")).trim() || "running"}`;
+    const output = await new Deno.Command("sh", {
+      args: ["-c", script, "sh", String(Deno.pid)],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const counts = new Map<string, number>();
+    for (const line of new TextDecoder().decode(output.stdout).split("\n")) {
+      if (!line) continue;
+      const [name, wait] = line.split(" in ");
+      const key = `${name.replace(/-\d+$/, "-N")} in ${wait || "running"}`;
       counts.set(key, (counts.get(key) ?? 0) + 1);
     }
+    if (counts.size === 0) throw new Error(new TextDecoder().decode(output.stderr));
+    return [...counts].sort((a, b) => b[1] - a[1]).map(([key, n]) => `  ${n} x ${key}`).join("\n");
   } catch (error) {
     return `(threads unreadable: ${error})`;
   }
-  return [...counts].sort((a, b) => b[1] - a[1]).map(([key, n]) => `  ${n} x ${key}`).join("\n");
 }
 
 /** Reads an NDJSON file of a run. */
