@@ -254,9 +254,12 @@ Deno.test("an interrupted worker starts no trial; a trial whose objective stops 
     objective: (params, _report, context) => {
       started++;
       if (started === 2) setTimeout(() => interrupt.abort("SIGINT received"), 20);
-      // the first lane's objective finishes what it does; the second's stops when told
+      // the first lane's objective finishes what it does (once the interrupt has come: were it
+      // done before, its lane would start a third trial); the second's stops when told
       if (context.number === 0) {
-        return new Promise((resolve) => setTimeout(() => resolve(bowl(params)), 100));
+        return new Promise((resolve) =>
+          interrupt.signal.addEventListener("abort", () => resolve(bowl(params)))
+        );
       }
       return new Promise((_, reject) =>
         context.signal.addEventListener("abort", () => reject(new Error("stopped")))
