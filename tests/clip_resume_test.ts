@@ -36,6 +36,10 @@ const config = {
   clipping: { autoPercentile: 20 },
 } satisfies RunConfigInput;
 const STEPS_PER_EPOCH = 38;
+// The runs a signal stops: ~8 ms an epoch, and a SIGINT reaches the trainer at its next turn of
+// the event loop (every 20 ms of steps), so that 5 epochs ended ~30 ms after the step it was sent
+// at, and on a loaded machine, before it arrived. 40 leave it far longer.
+const signalled = { ...config, epochs: 40 };
 
 /** The run's weights, records and clip statistics, to compare two runs by. */
 async function outcome(runDir: string) {
@@ -89,8 +93,8 @@ Deno.test("SIGKILL mid-epoch under adaptive clipping, then --resume: the weights
   await using runs = await tempRunsDir();
   const { dir } = runs;
   const configFile = `${dir}/config.json`;
-  await Deno.writeTextFile(configFile, JSON.stringify({ ...config, runsDir: dir }));
-  await trainCollect({ ...config, runsDir: dir }, { runId: "straight" });
+  await Deno.writeTextFile(configFile, JSON.stringify({ ...signalled, runsDir: dir }));
+  await trainCollect({ ...signalled, runsDir: dir }, { runId: "straight" });
   const straight = await outcome(`${dir}/straight`);
 
   // killed within epoch 2 or 3, after its checkpoint of epoch 1 or 2
@@ -119,8 +123,8 @@ Deno.test("Ctrl-C within an epoch under adaptive clipping, then --resume: the we
   await using runs = await tempRunsDir();
   const { dir } = runs;
   const configFile = `${dir}/config.json`;
-  await Deno.writeTextFile(configFile, JSON.stringify({ ...config, runsDir: dir }));
-  await trainCollect({ ...config, runsDir: dir }, { runId: "straight" });
+  await Deno.writeTextFile(configFile, JSON.stringify({ ...signalled, runsDir: dir }));
+  await trainCollect({ ...signalled, runsDir: dir }, { runId: "straight" });
   const straight = await outcome(`${dir}/straight`);
 
   const interrupted = await signalWhen(
