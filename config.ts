@@ -10,6 +10,7 @@ import { ModelSpecSchema } from "./models/spec.ts";
 import { OptimizerSpecSchema } from "./optimizers/spec.ts";
 import { SchedulerSpecSchema, type SpecOf } from "./schedulers/spec.ts";
 import { oneCycle } from "./schedulers/onecycle.ts";
+import { cyclic } from "./schedulers/cyclic.ts";
 import { SweepSpecSchema } from "./sweeps/spec.ts";
 import { AnnealError } from "./errors.ts";
 import { fieldNames, formatPath, optionalAt, showValue, unionAt, valueAt } from "./zod_paths.ts";
@@ -137,7 +138,8 @@ export const RunConfigSchema = z.strictObject({
   sweep: SweepSpecSchema.optional(),
 }).superRefine((config, context) => {
   // torch accepts lr = 0, but a run with it never changes the weights: almost surely a mistake,
-  // so anneal refuses it on purpose. Not under onecycle, whose rates ignore the optimizer's.
+  // so anneal refuses it on purpose. Not under onecycle or cyclic, whose rates ignore the
+  // optimizer's.
   if (!((config.optimizer.lr as number) > 0) && !setsItsOwnRates(config.scheduler)) {
     context.addIssue({
       code: "custom",
@@ -146,11 +148,17 @@ export const RunConfigSchema = z.strictObject({
         "weights, so anneal refuses it",
     });
   }
+  const name = config.optimizer.name;
+  if (config.scheduler?.name === "cyclic" && config.scheduler.cycleMomentum) {
+    for (const { field, message } of cyclicMomentumIssues(config.scheduler, name)) {
+      context.addIssue({ code: "custom", path: ["scheduler", field], message });
+    }
+    return;
+  }
   // torch's OneCycleLR refuses an optimizer without momentum or betas when it cycles momentum;
   // anneal's adagrad and adafactor have neither, and would fail only at the first step.
   const cycling = cyclingOneCycle(config.scheduler);
   if (!cycling) return;
-  const name = config.optimizer.name;
   if (name === "adagrad" || name === "adafactor") {
     context.addIssue({
       code: "custom",
@@ -209,11 +217,70 @@ function cycledMomentumIssues(
 }
 
 /**
+ * What is wrong with a cyclic schedule that cycles the momentum of optimizer `name`. torch 1.13's
+ * CyclicLR cycles an optimizer's `momentum` only (its SGD and RMSprop have one; Adam's beta1 it
+ * does not cycle) and raises when built for one without. The momenta it hands over unchecked are
+ * kept to what the optimizer's own constructor takes (>= 0), as under onecycle; with `exp_range`
+ * a `gamma` outside [0, 1] takes the momentum outside [baseMomentum, maxMomentum], below 0 at
+ * some step, so it is refused too. RMSprop, whose first step had momentum 0, has no momentum
+ * buffer when a later step has some (KeyError in torch).
+ */
+function cyclicMomentumIssues(
+  spec: SpecOf<"cyclic">,
+  name: z.output<typeof OptimizerSpecSchema>["name"],
+): { field: string; message: string }[] {
+  if (name !== "sgd" && name !== "rmsprop") {
+    return [{
+      field: "cycleMomentum",
+      message: `must be false with optimizer ${name} (torch's default is true): torch 1.13's ` +
+        "CyclicLR cycles an optimizer's momentum only (sgd, rmsprop), not a beta1, and raises " +
+        "when built for one without (ValueError: optimizer must support momentum with " +
+        "`cycle_momentum` option enabled)",
+    }];
+  }
+  const issues: { field: string; message: string }[] = (["baseMomentum", "maxMomentum"] as const)
+    .filter((field) => !(spec[field] >= 0)).map((field) => ({
+      field,
+      message: `must be >= 0 with optimizer ${name}, whose momentum it sets: torch 1.13 accepts ` +
+        "any value and hands it over unchecked; anneal refuses what the optimizer's own " +
+        "momentum refuses",
+    }));
+  if (
+    spec.mode === "exp_range" && !(spec.gamma >= 0 && spec.gamma <= 1) &&
+    spec.baseMomentum !== spec.maxMomentum
+  ) {
+    issues.push({
+      field: "gamma",
+      message: "must be in [0, 1] when cycleMomentum is true: gamma ** t then takes the " +
+        "momentum outside [baseMomentum, maxMomentum], below 0 at some step, which the " +
+        "optimizer's own momentum refuses; torch 1.13 accepts it and hands that momentum over " +
+        "unchecked, anneal refuses it",
+    });
+  }
+  if (issues.length > 0 || name !== "rmsprop" || spec.maxMomentum !== 0) return issues;
+  // the momentum starts at maxMomentum: from 0 it rises in the first cycle, or never
+  const momentum = cyclic(spec).momentum!;
+  const total = spec.stepSizeUp + (spec.stepSizeDown ?? spec.stepSizeUp);
+  for (let t = 1; t <= Math.min(Math.ceil(total) + 1, 100_000); t++) {
+    if (momentum(t) > 0) {
+      return [{
+        field: "maxMomentum",
+        message: `must not be 0 with optimizer rmsprop when the momentum rises from it later ` +
+          `(at step ${t}): torch's RMSprop keeps no momentum buffer after a first step without ` +
+          "momentum, and fails at the first step with some (KeyError)",
+      }];
+    }
+  }
+  return [];
+}
+
+/**
  * Whether the schedule's rates ignore the optimizer's `lr`: a onecycle, alone or as the only child
- * of a sequential (torch's OneCycleLR runs from `maxLr / divFactor`).
+ * of a sequential (torch's OneCycleLR runs from `maxLr / divFactor`), or a cyclic (torch's
+ * CyclicLR runs between its `baseLr` and `maxLr`).
  */
 function setsItsOwnRates(scheduler: RunConfigOutputScheduler): boolean {
-  if (scheduler?.name === "onecycle") return true;
+  if (scheduler?.name === "onecycle" || scheduler?.name === "cyclic") return true;
   return scheduler?.name === "sequential" && scheduler.schedulers.length === 1 &&
     scheduler.schedulers[0].name === "onecycle";
 }
@@ -550,7 +617,22 @@ export function configWarnings(config: RunConfig): ConfigWarning[] {
   const fault = settingFault(config.optimizer);
   if (fault) warnings.push({ field: fault.field, message: fault.message, hint: fault.hint });
   const baseBatch = (config.optimizer as { baseBatch?: number }).baseBatch;
-  if (baseBatch !== undefined && setsItsOwnRates(config.scheduler)) {
+  if (baseBatch !== undefined && config.scheduler?.name === "cyclic") {
+    // The linear scaling rule scales optimizer.lr; cyclic runs between its baseLr and maxLr.
+    const effective = config.batchSize * config.gradientAccumulation;
+    const scale = (lr: number) =>
+      Number(scaleLearningRate(lr, baseBatch, effective).lr.toPrecision(6));
+    const { baseLr, maxLr } = config.scheduler;
+    warnings.push({
+      field: "optimizer.baseBatch",
+      message: `optimizer.baseBatch scales optimizer.lr to the effective batch (${effective} of ` +
+        `${baseBatch}), but cyclic does not use optimizer.lr: its rates run between ` +
+        "scheduler.baseLr and scheduler.maxLr, which are not scaled",
+      hint: "scale the cycle's rates yourself and drop baseBatch: " +
+        `--set scheduler.baseLr=${scale(baseLr)} --set scheduler.maxLr=${scale(maxLr)} ` +
+        `(each x ${effective} / ${baseBatch})`,
+    });
+  } else if (baseBatch !== undefined && setsItsOwnRates(config.scheduler)) {
     // The linear scaling rule scales optimizer.lr; onecycle takes its rates from maxLr.
     const only = config.scheduler?.name === "sequential";
     const cycle = (only

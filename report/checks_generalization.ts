@@ -151,7 +151,10 @@ export function checkGradientSpikes({ record, lr, rate }: Curves): Finding | und
   const halved = changeRate(rate, lr / 2);
   const set = lower ? halved.set : [`clipping.maxNorm=${nice(p90)}`];
   // onecycle warms up already, for its pctStart of the steps
-  const warmup = rate.oneCycle
+  // a cyclic's rise is its warmup, over stepSizeUp steps
+  const warmup = rate.schedule === "cyclic"
+    ? "a slower rise (a larger stepSizeUp of the cyclic)"
+    : rate.oneCycle
     ? "a longer warmup (onecycle's pctStart)"
     : "warmup (scheduler warmupCosine)";
   const worst = spikes.reduce((a, b) => (b.norm / b.median > a.norm / a.median ? b : a), spikes[0]);
@@ -168,7 +171,7 @@ export function checkGradientSpikes({ record, lr, rate }: Curves): Finding | und
     fix: lower
       ? `lower the learning rate (${halved.text}) or add ${warmup}`
       : `clip gradients at about their 90th percentile (${setText(set)}), lower the LR or add ${
-        rate.oneCycle ? "a longer warmup" : "warmup"
+        rate.schedule === "cyclic" ? "a slower rise" : rate.oneCycle ? "a longer warmup" : "warmup"
       }`,
     set,
   };

@@ -593,7 +593,7 @@ export function compareRuns(records: RunRecord[]): RunComparison {
  * The line under a table whose `lr` marks a onecycle run's rate `(max)`
  * ({@linkcode formatRate}): what the mark means.
  */
-export const RATE_LEGEND = "lr (max): onecycle's maxLr, the peak of its cycle " +
+export const RATE_LEGEND = "lr (max): onecycle's or cyclic's maxLr, the peak of its cycle " +
   "(its rates come from it, not optimizer.lr)";
 
 /**

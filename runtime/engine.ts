@@ -117,14 +117,19 @@ export interface PendingStep extends StepTensors {
   ownsGrads: boolean;
 }
 
-/** Whether the config's schedule moves momentum/beta1 each step (onecycle), which fused kernels cannot. */
+/**
+ * Whether the config's schedule moves momentum/beta1 each step (onecycle, cyclic), which fused
+ * kernels cannot.
+ */
 function cyclesMomentum(config: RunConfig): boolean {
   const specs = config.scheduler?.name === "sequential"
     ? (config.scheduler as { schedulers: { name: string; cycleMomentum?: boolean }[] }).schedulers
     : config.scheduler
     ? [config.scheduler as { name: string; cycleMomentum?: boolean }]
     : [];
-  return specs.some((spec) => spec.name === "onecycle" && spec.cycleMomentum !== false);
+  return specs.some((spec) =>
+    (spec.name === "onecycle" || spec.name === "cyclic") && spec.cycleMomentum !== false
+  );
 }
 
 function outputUnits(shape: DataShape): number {

@@ -327,13 +327,15 @@ export function rateSpaceWarning(
   if (!rate.oneCycle) return undefined;
   const peak = rate.value === undefined ? "" : ` (${rate.value})`;
   const instead = JSON.stringify({ "scheduler.maxLr": swept });
+  const torch = rate.schedule === "cyclic"
+    ? `CyclicLR runs its rates between its baseLr and maxLr${peak}`
+    : `OneCycleLR takes its rates from its maxLr${peak}`;
   return {
     field: formatPath(["sweep", "space", "optimizer.lr"]),
-    message: `sweep.space samples optimizer.lr, which the trials' onecycle ignores: torch's ` +
-      `OneCycleLR takes its rates from its maxLr${peak}, so every trial trains at the same rates ` +
-      `whatever optimizer.lr it samples`,
+    message: `sweep.space samples optimizer.lr, which the trials' ${rate.schedule} ignores: ` +
+      `torch's ${torch}, so every trial trains at the same rates whatever optimizer.lr it samples`,
     hint: rate.settable
-      ? `sample the onecycle's maxLr instead: "space": ${instead}`
+      ? `sample the ${rate.schedule}'s maxLr instead: "space": ${instead}`
       : `a sweep.space path cannot reach into the sequential's list of schedules ` +
         `(${rate.path}): make the onecycle the scheduler itself and sample its maxLr ` +
         `("space": ${instead}), or sample whole scheduler sections ("scheduler": a choice)`,

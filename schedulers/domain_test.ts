@@ -7,7 +7,7 @@
  * parses it; one torch raises for at a later step, in a run that gets to that step, and not in a
  * shorter one, which trains at torch's rates. Every other setting runs to torch's learning rates
  * (and momenta) unless anneal refuses it on purpose, which its error must say ("torch 1.13
- * accepts ..."). onecycle's momenta are judged with the optimizer they go into.
+ * accepts ..."). onecycle's and cyclic's momenta are judged with the optimizer they go into.
  *
  * @module
  */
@@ -33,7 +33,7 @@ const fixture: {
   baseLr: number;
   metrics: number[];
   schedules: DomainCase[];
-  onecycleMomentum: (DomainCase & { optimizer: "sgd" | "adam" | "rmsprop" })[];
+  cycledMomentum: (DomainCase & { optimizer: "sgd" | "adam" | "rmsprop" })[];
 } = JSON.parse(
   await Deno.readTextFile(
     new URL("../tests/fixtures/schedulers/torch_domain.json", import.meta.url),
@@ -158,8 +158,8 @@ for (const [group, cases] of groups) {
   });
 }
 
-Deno.test(`onecycle's momenta: a run config refuses what torch ${fixture.torch}'s optimizers fail on, and says why it refuses the rest`, () => {
-  for (const c of fixture.onecycleMomentum) {
+Deno.test(`onecycle's and cyclic's momenta: a run config refuses what torch ${fixture.torch}'s optimizers fail on, and says why it refuses the rest`, () => {
+  for (const c of fixture.cycledMomentum) {
     const optimizer = c.optimizer === "sgd"
       ? { name: "sgd", lr: 0.1, momentum: 0.9 }
       : { name: c.optimizer, lr: 0.1 };
@@ -176,7 +176,7 @@ Deno.test(`onecycle's momenta: a run config refuses what torch ${fixture.torch}'
   }
   // what each optimizer takes: sgd and rmsprop any momentum >= 0, the Adam family a beta1 < 1
   const accepted = (optimizer: string, base: number, max: number) =>
-    fixture.onecycleMomentum.some((c) =>
+    fixture.cycledMomentum.some((c) =>
       c.optimizer === optimizer && c.spec.name === "onecycle" && c.spec.baseMomentum === base &&
       c.spec.maxMomentum === max && !c.raises
     ) && refusal(() =>
@@ -193,4 +193,22 @@ Deno.test(`onecycle's momenta: a run config refuses what torch ${fixture.torch}'
       ) === undefined;
   assert.ok(accepted("sgd", 1.5, 0) && accepted("rmsprop", 1.5, 1) && accepted("adam", 0, 0.95));
   assert.ok(!accepted("adam", 0.85, 1.5) && !accepted("sgd", -0.5, 0.95));
+  // CyclicLR: torch raises for Adam (no "momentum") and for RMSprop's momentum rising from 0
+  // (KeyError); the fixture has both, and SGD's momenta run as torch runs them
+  const cyclic = (optimizer: string, raises: boolean) =>
+    fixture.cycledMomentum.filter((c) =>
+      c.optimizer === optimizer && c.spec.name === "cyclic" && !!c.raises === raises
+    );
+  assert.ok(cyclic("adam", true).length > 0 && cyclic("adam", false).length === 0);
+  assert.ok(cyclic("rmsprop", true).some((c) => /KeyError/.test(c.raises!.error)));
+  const run = cyclic("sgd", false).filter((c) =>
+    refusal(() =>
+      parseConfig({ optimizer: { name: "sgd", lr: 0.1, momentum: 0.9 }, scheduler: c.spec })
+    ) === undefined
+  );
+  assert.ok(run.length >= 3);
+  for (const c of run) {
+    const preview = previewSchedule(c.spec, fixture.baseLr, c.lr!.length);
+    assertClose(preview.momentum ?? [], c.momentum!, `sgd with ${JSON.stringify(c.spec)} momentum`);
+  }
 });

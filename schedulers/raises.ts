@@ -1,6 +1,7 @@
 /**
  * Where torch 1.13 raises for a schedule it builds: settings it checks nothing of, but divides by
- * (or raises 0 to) at a later step of the schedule, and onecycle stepped past its `totalSteps`.
+ * (or raises 0 to) at a later step of the schedule, onecycle stepped past its `totalSteps`, and
+ * cyclic's powers that overflow.
  * Whether a run meets such a step depends on how long it is: a run of T optimizer steps steps the
  * schedule T times (torch's loop calls `scheduler.step()` after every update; under
  * `interval: "epoch"`, after every epoch it trains in), so it gets to steps 1 .. T. A step every
@@ -12,7 +13,8 @@
 
 import { AnnealError } from "../errors.ts";
 import { formatPath, showValue } from "../zod_paths.ts";
-import type { ChildSchedulerSpec, ResolvedSchedulerSpec } from "./spec.ts";
+import { cyclicOverflowStep } from "./cyclic.ts";
+import type { ChildSchedulerSpec, ResolvedSchedulerSpec, SpecOf } from "./spec.ts";
 
 /**
  * The steps at which torch's OneCycleLR phases end, in its float arithmetic: warmup at
@@ -181,6 +183,32 @@ function oneCycleRaise(spec: Extract<ChildSchedulerSpec, { name: "onecycle" }>):
   };
 }
 
+/**
+ * torch's CyclicLR computes in Python floats, where a power that overflows raises (OverflowError):
+ * `triangular2`'s `2 ** (cycle - 1)` in cycle 1025, `exp_range`'s `gamma ** t` for `|gamma|` > 1.
+ */
+function cyclicRaise(spec: SpecOf<"cyclic">): LaterRaise | undefined {
+  const step = cyclicOverflowStep(spec);
+  if (step === undefined) return undefined;
+  if (spec.mode === "triangular2") {
+    return {
+      field: "mode",
+      step,
+      message: (at) =>
+        "must not be triangular2 for more than 1024 cycles: torch's CyclicLR halves the " +
+        `height by 2 ** (cycle - 1), which overflows in cycle 1025, ${at} (OverflowError); ` +
+        "use longer cycles (stepSizeUp, stepSizeDown) or mode triangular",
+    };
+  }
+  return {
+    field: "gamma",
+    step,
+    message: (at) =>
+      `must be in [-1, 1] for a run this long: torch's CyclicLR multiplies the height by ` +
+      `gamma ** t, which overflows ${at} (OverflowError)`,
+  };
+}
+
 /** The first step at which torch 1.13 raises for a schedule (see {@linkcode firstRaise}). */
 export interface ScheduleRaise {
   /** The field to blame, below the scheduler section (`["schedulers", 1, "factor"]`). */
@@ -212,6 +240,10 @@ export interface ScheduleRaise {
  */
 export function firstRaise(spec: ResolvedSchedulerSpec): ScheduleRaise | undefined {
   if (spec.name === "plateau") return undefined;
+  if (spec.name === "cyclic") {
+    const raise = cyclicRaise(spec);
+    return raise && { path: [raise.field], step: raise.step, message: raise.message(at(raise, 0)) };
+  }
   if (spec.name !== "sequential") {
     const raise = laterRaise(spec, false);
     return raise && { path: [raise.field], step: raise.step, message: raise.message(at(raise, 0)) };

@@ -3,7 +3,9 @@
  * divergence hints of the early stopper and the clip monitor, `diagnose`'s fixes, `lr-find`'s
  * suggestion, `tune`'s learning-rate and batch-size stages, `batch-size`'s scaled rate): the
  * optimizer's `lr`, except under onecycle, whose rates torch's OneCycleLR computes from its own
- * `maxLr` (and its divisors), ignoring the optimizer's `lr`. A onecycle is the run's schedule on
+ * `maxLr` (and its divisors), ignoring the optimizer's `lr`, and under cyclic, whose rates torch's
+ * CyclicLR runs between its `baseLr` and `maxLr` (a hint changes the peak, `maxLr`; a cyclic is
+ * never in a sequential). A onecycle is the run's schedule on
  * its own, or the only schedule of a sequential (config.ts refuses one beside others); there its
  * `maxLr` sits in the sequential's list of schedules, which `--set` cannot reach (`applyOverrides`
  * walks objects only), so a hint names the schedule to edit instead of printing a `--set` that
@@ -21,8 +23,18 @@ export interface RateSetting {
   path: string;
   /** Its value in the config; undefined when that is not a number. */
   value: number | undefined;
-  /** True for a onecycle's `maxLr`: the optimizer's `lr` does nothing in this run. */
+  /**
+   * True for the `maxLr` of a onecycle or a cyclic schedule: the optimizer's `lr` does nothing in
+   * this run (see {@linkcode RateSetting.schedule}).
+   */
   oneCycle: boolean;
+  /** The schedule whose `maxLr` it is, when `oneCycle`: `onecycle` or `cyclic`. */
+  schedule?: "onecycle" | "cyclic";
+  /**
+   * A cyclic's `baseLr`, when a number: a change of the rate scales it with `maxLr`, so that the
+   * cycle keeps its shape (see {@linkcode rateChange}).
+   */
+  baseLr?: number;
   /**
    * Whether `--set path=value` reaches it: false inside a sequential's list of schedules (a
    * `--set` path walks objects only, so `applyOverrides` refuses `scheduler.schedulers.0.maxLr`).
@@ -56,9 +68,22 @@ const numberOr = (value: unknown) => typeof value === "number" ? value : undefin
  */
 export function rateSetting(config: unknown): RateSetting {
   const scheduler = fieldOf(config, "scheduler");
-  if (fieldOf(scheduler, "name") === "onecycle") {
+  const name = fieldOf(scheduler, "name");
+  if (name === "onecycle") {
     const value = numberOr(fieldOf(scheduler, "maxLr"));
-    return { path: "scheduler.maxLr", value, oneCycle: true, settable: true };
+    return { path: "scheduler.maxLr", value, oneCycle: true, schedule: name, settable: true };
+  }
+  if (name === "cyclic") {
+    const value = numberOr(fieldOf(scheduler, "maxLr"));
+    const baseLr = numberOr(fieldOf(scheduler, "baseLr"));
+    return {
+      path: "scheduler.maxLr",
+      value,
+      oneCycle: true,
+      schedule: name,
+      settable: true,
+      ...(baseLr !== undefined && { baseLr }),
+    };
   }
   const children = fieldOf(scheduler, "schedulers");
   if (fieldOf(scheduler, "name") === "sequential" && Array.isArray(children)) {
@@ -69,6 +94,7 @@ export function rateSetting(config: unknown): RateSetting {
         path: `scheduler.schedulers.${index}.maxLr`,
         value,
         oneCycle: true,
+        schedule: "onecycle",
         settable: false,
       };
     }
@@ -100,7 +126,16 @@ export function rateChange(
   const known = typeof value === "number";
   const override = `${setting.path}=${value}`;
   if (!setting.oneCycle) return { set: known ? [override] : [], text: `--set ${override}` };
-  const why = "onecycle's rates come from its maxLr, not optimizer.lr";
+  const why = ownRatesWhy(setting);
+  const base = known ? scaledBase(setting, value) : undefined;
+  if (base !== undefined) {
+    const set = [override, `scheduler.baseLr=${base}`];
+    return {
+      set,
+      text: `${set.map((one) => `--set ${one}`).join(" ")}: ${why} (baseLr scaled alike, so ` +
+        "that the cycle keeps its shape)",
+    };
+  }
   if (setting.settable) return { set: known ? [override] : [], text: `--set ${override}: ${why}` };
   const index = setting.path.split(".")[2];
   return {
@@ -108,6 +143,33 @@ export function rateChange(
     text: `in the config file, set the maxLr of the sequential's onecycle, ` +
       `scheduler.schedulers[${index}], to ${value}: --set cannot reach into a list, and ${why}`,
   };
+}
+
+/**
+ * A cyclic's `baseLr` scaled as its `maxLr` goes to `value` (the cycle keeps its shape);
+ * undefined for another schedule, or where the two are not known numbers (or `maxLr` is 0).
+ */
+function scaledBase(setting: RateSetting, value: number): number | undefined {
+  const { baseLr, value: maxLr } = setting;
+  if (setting.schedule !== "cyclic" || baseLr === undefined || !maxLr) return undefined;
+  if (!Number.isFinite(value)) return undefined;
+  return Number((baseLr * value / maxLr).toPrecision(6));
+}
+
+/**
+ * Why a onecycle's or a cyclic's `maxLr`, not `optimizer.lr`, is what changes the run's rates.
+ *
+ * @example
+ * ```ts
+ * import { ownRatesWhy, rateSetting } from "./rate_setting.ts";
+ * const cyclic = rateSetting({ scheduler: { name: "cyclic", baseLr: 0.01, maxLr: 0.1 } });
+ * console.assert(ownRatesWhy(cyclic).startsWith("cyclic's rates run between its baseLr and maxLr"));
+ * ```
+ */
+export function ownRatesWhy(setting: RateSetting): string {
+  return setting.schedule === "cyclic"
+    ? "cyclic's rates run between its baseLr and maxLr, not from optimizer.lr"
+    : "onecycle's rates come from its maxLr, not optimizer.lr";
 }
 
 /**
@@ -127,6 +189,12 @@ export function rateChange(
  */
 export function rateOverride(config: unknown, value: number): { path: string; value: unknown } {
   const setting = rateSetting(config);
+  const base = scaledBase(setting, value);
+  if (base !== undefined) {
+    // a cyclic's two rates at once: its whole section
+    const scheduler = fieldOf(config, "scheduler") as Record<string, unknown>;
+    return { path: "scheduler", value: { ...scheduler, maxLr: value, baseLr: base } };
+  }
   if (setting.settable) return { path: setting.path, value };
   const scheduler = fieldOf(config, "scheduler") as Record<string, unknown>;
   const index = Number(setting.path.split(".")[2]);

@@ -7,7 +7,7 @@ import type { SpecOf } from "./spec.ts";
 const onecycle = { name: "onecycle", maxLr: 0.5, totalSteps: 100 };
 const sequential = { name: "sequential", schedulers: [onecycle], milestones: [] };
 
-Deno.test("the optimizer's lr sets the rates, except under onecycle: its maxLr, alone or in a sequential", () => {
+Deno.test("the optimizer's lr sets the rates, except under onecycle (its maxLr, alone or in a sequential) and cyclic (its maxLr)", () => {
   const optimizer = { name: "sgd", lr: 0.01 };
   for (
     const scheduler of [undefined, { name: "cosine", tMax: 10 }, {
@@ -27,14 +27,52 @@ Deno.test("the optimizer's lr sets the rates, except under onecycle: its maxLr, 
     path: "scheduler.maxLr",
     value: 0.5,
     oneCycle: true,
+    schedule: "onecycle",
     settable: true,
   });
   assert.deepEqual(rateSetting(parseConfig({ optimizer, scheduler: sequential })), {
     path: "scheduler.schedulers.0.maxLr",
     value: 0.5,
     oneCycle: true,
+    schedule: "onecycle",
     settable: false,
   });
+  // torch's CyclicLR runs between its baseLr and maxLr: the peak is what a change sets
+  const cyclic = { name: "cyclic", baseLr: 0.01, maxLr: 0.3 };
+  assert.deepEqual(rateSetting(parseConfig({ optimizer, scheduler: cyclic })), {
+    path: "scheduler.maxLr",
+    value: 0.3,
+    oneCycle: true,
+    schedule: "cyclic",
+    settable: true,
+    baseLr: 0.01,
+  });
+  // a change scales the whole cycle: baseLr with maxLr
+  const change = rateChange(rateSetting({ optimizer, scheduler: cyclic }), 0.03);
+  assert.deepEqual(change.set, ["scheduler.maxLr=0.03", "scheduler.baseLr=0.001"]);
+  assert.equal(
+    change.text,
+    "--set scheduler.maxLr=0.03 --set scheduler.baseLr=0.001: cyclic's rates run between its " +
+      "baseLr and maxLr, not from optimizer.lr (baseLr scaled alike, so that the cycle keeps " +
+      "its shape)",
+  );
+  const applied = parseConfig(applyOverrides({ scheduler: cyclic }, change.set));
+  assert.deepEqual(
+    [
+      (applied.scheduler as { baseLr: number }).baseLr,
+      (applied.scheduler as { maxLr: number }).maxLr,
+    ],
+    [0.001, 0.03],
+  );
+  // one override, the whole section, for the tools that write one (tune, lr-find --apply, --lr)
+  assert.deepEqual(rateOverride({ scheduler: cyclic }, 0.03), {
+    path: "scheduler",
+    value: { name: "cyclic", baseLr: 0.001, maxLr: 0.03 },
+  });
+  // words, or a maxLr of 0 that cannot scale: the peak alone
+  assert.deepEqual(rateChange(rateSetting({ scheduler: cyclic }), "a tenth of it").set, []);
+  const flat = { name: "cyclic", baseLr: 0.01, maxLr: 0 };
+  assert.deepEqual(rateChange(rateSetting({ scheduler: flat }), 0.1).set, ["scheduler.maxLr=0.1"]);
   // a record's config as plain JSON, or no config at all
   assert.equal(rateSetting({ scheduler: { name: "onecycle" } }).value, undefined);
   assert.equal(rateSetting(undefined).path, "optimizer.lr");

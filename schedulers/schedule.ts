@@ -1,6 +1,6 @@
 /**
  * `createSchedule`: a validated spec and a base learning rate in, a pure `t -> lr` (and, for
- * one-cycle, `t -> momentum`) out.
+ * one-cycle and cyclic, `t -> momentum`) out.
  *
  * @module
  */
@@ -8,6 +8,7 @@
 import { AnnealError } from "../errors.ts";
 import { cosineLr, cosineWarmRestartsLr } from "./cosine.ts";
 import { constantLr, exponentialLr, linearLr, multistepLr, polynomialLr, stepLr } from "./decay.ts";
+import { cyclic } from "./cyclic.ts";
 import { oneCycle } from "./onecycle.ts";
 import { parseSchedulerSpec } from "./parse.ts";
 import { firstRaise, type ScheduleRaise } from "./raises.ts";
@@ -55,7 +56,9 @@ export function createSchedule(spec: SchedulerSpec, baseLr: number): Schedule {
       { where: "name", hint: "use initPlateau/stepPlateau (or previewSchedule with metrics)" },
     );
   }
-  const piece = resolved.name === "sequential"
+  const piece = resolved.name === "cyclic"
+    ? cyclic(resolved)
+    : resolved.name === "sequential"
     ? joinSchedules(
       resolved.schedulers.map((child, i) => pieceOf(child, baseLr, i > 0)),
       resolved.milestones,

@@ -211,6 +211,66 @@ const OnecycleFields = OnecycleShape.check(refuseUnbuildableCycle);
 export const OnecycleSpecSchema = OnecycleFields.check(refuseEarlyRaise);
 
 /**
+ * torch `CyclicLR` (its three modes; `scale_fn`, a Python function, has no JSON form). The rate
+ * runs from `baseLr` up to `maxLr` over `stepSizeUp` steps and back over `stepSizeDown` (default:
+ * `stepSizeUp`), ignoring the optimizer's `lr` as torch does (it sets the optimizer's rate to
+ * `baseLr` when built). torch checks neither rate (either may be negative, `maxLr` below
+ * `baseLr`), nor the sizes, nor `gamma`. anneal refuses `stepSizeUp` 0, where torch divides by
+ * zero when built, and negative sizes on purpose (torch runs a cycle no setting could mean). A
+ * `triangular2` cycle past the 1024th, or an `exp_range` `gamma` beyond +-1 where `gamma ** t`
+ * overflows, is refused where the run gets there: torch raises OverflowError (see raises.ts).
+ * torch 1.13 cycles momentum only for an optimizer with a `momentum` (SGD, RMSprop; see
+ * config.ts). Not in a sequential: torch's CyclicLR sets the optimizer's rate to `baseLr` when
+ * built, which would become the other schedules' base rate.
+ */
+export const CyclicSpecSchema = z.strictObject({
+  name: z.literal("cyclic"),
+  interval,
+  baseLr: anyNumber(),
+  maxLr: anyNumber(),
+  stepSizeUp: anyNumber().default(2000),
+  stepSizeDown: anyNumber().optional(),
+  mode: z.enum(["triangular", "triangular2", "exp_range"]).default("triangular"),
+  gamma: anyNumber().default(1),
+  cycleMomentum: z.boolean().default(true),
+  baseMomentum: anyNumber().default(0.8),
+  maxMomentum: anyNumber().default(0.9),
+}).check(refuseUnrunnableCycle).check(refuseEarlyRaise);
+
+/**
+ * Refuses the half-cycle sizes torch's CyclicLR divides by zero with when built (a cycle of no
+ * length, or none of it rising: step 0 divides 0 by 0), and negative ones on purpose.
+ */
+function refuseUnrunnableCycle(
+  ctx: z.core.ParsePayload<{ stepSizeUp: number; stepSizeDown?: number }>,
+): void {
+  const { stepSizeUp: up, stepSizeDown } = ctx.value;
+  const down = stepSizeDown ?? up;
+  const issue = (field: string, input: number, message: string) =>
+    ctx.issues.push({ code: "custom", input, path: [field], message });
+  if (up === 0 || up + down === 0) {
+    const field = up === 0 ? "stepSizeUp" : "stepSizeDown";
+    issue(
+      field,
+      field === "stepSizeUp" ? up : down,
+      up === 0
+        ? "must not be 0: torch's CyclicLR divides by the rising part of the cycle at its first " +
+          "step, step 0 (ZeroDivisionError)"
+        : "must not make stepSizeUp + stepSizeDown 0: torch's CyclicLR divides by the cycle's " +
+          "length when built (ZeroDivisionError)",
+    );
+  } else if (up < 0 || down < 0) {
+    const field = up < 0 ? "stepSizeUp" : "stepSizeDown";
+    issue(
+      field,
+      field === "stepSizeUp" ? up : down,
+      `must be ${field === "stepSizeUp" ? "> 0" : ">= 0"}: torch 1.13 accepts a negative ` +
+        "size, but runs a cycle no setting could mean; anneal refuses it",
+    );
+  }
+}
+
+/**
  * torch `ReduceLROnPlateau`: the one metric-driven schedule (a reducer, see `plateau.ts`). torch
  * checks `factor` < 1 and the two modes only; the reducer makes torch's comparisons, so every
  * other number runs as in torch (a negative `factor` flips the rate's sign, floored at `minLr`; a negative
@@ -392,6 +452,7 @@ export const SchedulerSpecSchema = z.discriminatedUnion("name", [
   LinearSpecSchema,
   PolynomialSpecSchema,
   OnecycleSpecSchema,
+  CyclicSpecSchema,
   PlateauSpecSchema,
   WarmupCosineSpecSchema,
   WarmupLinearSpecSchema,

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { anneal, tempRunsDir } from "./_helpers.ts";
 
-const LEGEND = "lr (max): onecycle's maxLr, the peak of its cycle " +
+const LEGEND = "lr (max): onecycle's or cyclic's maxLr, the peak of its cycle " +
   "(its rates come from it, not optimizer.lr)";
 
 /** A completed run's records, written as a run writes them, under `config`. */
@@ -56,7 +56,10 @@ Deno.test("anneal runs compare shows the rate each run trains at: under onecycle
     "0.1 (unused)",
   ]);
   assert.ok(same.stdout.includes(LEGEND), same.stdout);
-  assert.match(same.stdout, /^optimizer\.lr \(unused\): a onecycle run's rates ignore it$/m);
+  assert.match(
+    same.stdout,
+    /^optimizer\.lr \(unused\): a onecycle or cyclic run's rates ignore it$/m,
+  );
 
   // beside a plain run, and a sequential's onecycle
   const mixed = await anneal("runs", "compare", "plain", "cycle", "nested", "--runs-dir", runs.dir);
@@ -135,7 +138,11 @@ Deno.test("anneal sweep under onecycle shows the rate each trial trains at, its 
   const html = await Deno.readTextFile(`${runs.dir}/sw/sweep.html`);
   assert.match(html, /<th>optimizer\.lr<\/th><th>lr<\/th><th>note<\/th>/);
   assert.equal(html.match(/<td>0\.05 \(max\)<\/td>/g)?.length, 2);
-  assert.ok(html.includes("onecycle&#39;s maxLr") || html.includes("onecycle's maxLr"), "legend");
+  assert.ok(
+    html.includes("onecycle&#39;s or cyclic&#39;s maxLr") ||
+      html.includes("onecycle's or cyclic's maxLr"),
+    "legend",
+  );
 
   // a space over maxLr itself shows the rate in its parameters: nothing added, no warning
   const own = await sweepConfig(runs.dir, onecycle(0.05), {

@@ -196,7 +196,7 @@ export function compareTable(comparison: RunComparison): string {
   ];
   if (showRate) lines.push(RATE_LEGEND);
   if (showRate && lrDiffers) {
-    lines.push("optimizer.lr (unused): a onecycle run's rates ignore it");
+    lines.push("optimizer.lr (unused): a onecycle or cyclic run's rates ignore it");
   }
   if (differences.length === 0) lines.push("(the configs are identical)");
   return lines.join("\n");

@@ -12,7 +12,7 @@ Deno.test("anneal runs marks a onecycle run's lr as its maxLr, and says what the
   const lrAt = lines[0].indexOf("lr ");
   assert.ok(lines[2].startsWith("plain") && lines[2].slice(lrAt).startsWith("0.03 "));
   assert.ok(lines[3].startsWith("cycle") && lines[3].slice(lrAt).startsWith("0.4 (max) "));
-  assert.match(lines.at(-1)!, /^lr \(max\): onecycle's maxLr, the peak of its cycle/);
+  assert.match(lines.at(-1)!, /^lr \(max\): onecycle's or cyclic's maxLr, the peak of its cycle/);
   // without a onecycle run the table is as ever: numbers, no legend
   const table = runsTable([plain]);
   assert.doesNotMatch(table, /\(max\)/);

@@ -18,7 +18,7 @@ import { formatMetrics, formatNumber } from "../output.ts";
 import { StepProgress } from "../progress.ts";
 import { parseNumberFlag } from "./schedule.ts";
 import { type Interruption, onSignals, signalExitCode } from "../signals.ts";
-import { rateOverride, rateSetting } from "../../schedulers/rate_setting.ts";
+import { ownRatesWhy, rateOverride, rateSetting } from "../../schedulers/rate_setting.ts";
 
 /** Options of `anneal train`, as parsed by the CLI. */
 export interface TrainCommandOptions {
@@ -51,8 +51,10 @@ export function exitCodeFor(result: RunResult, signal?: Deno.Signal): number {
  * that sets the run's learning rate (see `rate_setting.ts`). That is `optimizer.lr`, except under
  * onecycle, whose rates torch's OneCycleLR computes from its `maxLr` and which ignores
  * `optimizer.lr`: `--lr` sets the peak, `scheduler.maxLr` (for a sequential's onecycle, the whole
- * `scheduler` section with its `maxLr` changed, which `--set` reaches). `note` says so, when the
- * setting is not `optimizer.lr`.
+ * `scheduler` section with its `maxLr` changed, which `--set` reaches); and under cyclic, whose
+ * rates torch's CyclicLR runs between its `baseLr` and `maxLr`: `--lr` sets the peak and scales
+ * `baseLr` alike (the whole `scheduler` section). `note` says so, when the setting is not
+ * `optimizer.lr`.
  *
  * @example
  * ```ts
@@ -69,11 +71,15 @@ export function lrOverride(lr: string, config: unknown): { override: string; not
   // a value the config will refuse is left for it to name (a sequential's needs a number to place)
   if (!setting.settable && !Number.isFinite(value)) return { override: `optimizer.lr=${lr}` };
   const { path, value: section } = rateOverride(config, value);
-  const override = setting.settable ? `${path}=${lr}` : `${path}=${JSON.stringify(section)}`;
+  // the whole scheduler section: a sequential's onecycle, or a cyclic whose baseLr scales along
+  const override = path === "scheduler" ? `${path}=${JSON.stringify(section)}` : `${path}=${lr}`;
+  const base = setting.schedule === "cyclic" && path === "scheduler"
+    ? `, and scales its baseLr alike (to ${(section as { baseLr: number }).baseLr})`
+    : "";
   return {
     override,
-    note: `--lr ${lr} sets onecycle's maxLr (${setting.path}), the peak of its cycle: onecycle's ` +
-      `rates come from its maxLr, not optimizer.lr (--set optimizer.lr=${lr} would do nothing)`,
+    note: `--lr ${lr} sets ${setting.schedule}'s maxLr (${setting.path}), the peak of its ` +
+      `cycle${base}: ${ownRatesWhy(setting)} (--set optimizer.lr=${lr} would do nothing)`,
   };
 }
 

@@ -115,7 +115,7 @@ export function createFusedOptimizer(input: OptimizerSpec): Optimizer & GlobalCl
     },
     setMomentum() {
       throw new AnnealError("config", "The fused kernels do not cycle momentum", {
-        hint: "set onecycle's cycleMomentum to false, or train on a backend other than webgpu",
+        hint: "set the schedule's cycleMomentum to false, or train on a backend other than webgpu",
       });
     },
     async getState() {
