@@ -4,7 +4,7 @@
  *
  * @module
  */
-// @ts-types="npm:@types/cli-progress@3.11.6"
+// @ts-types="./cli_progress.d.ts"
 import cliProgress from "npm:cli-progress@3.12.0";
 import process from "node:process";
 
