@@ -161,3 +161,101 @@ Deno.test("under adaptive clipping (clipping.autoPercentile) the loop clips at t
   assert.notDeepEqual(fixed.weights, plain.weights);
   assert.equal(fixed.clipThreshold, 0.5);
 });
+
+/**
+ * Trains `input` through the loop and through the actors: the same end (status, steps, reason,
+ * hint), the same epoch losses, and, where every epoch ended, the same weights bit for bit.
+ */
+async function assertSameEnd(input: Record<string, unknown>, label: string) {
+  await using runs = await tempRunsDir();
+  const config = { ...input, runsDir: runs.dir };
+  const plain = await trainInProcess(parseConfig(config));
+  const { result } = await trainCollect(config as Parameters<typeof trainCollect>[0]);
+  assert.equal(plain.status, result.status, `${label}: ${result.reason}`);
+  assert.equal(plain.steps, result.steps, `${label}: steps`);
+  assert.equal(plain.hint, result.hint, `${label}: hint`);
+  if (plain.status === "diverged") assert.equal(plain.reason, result.reason, label);
+  const epochs = await readNdjson(`${result.runDir}/epochs.ndjson`).catch(() => []);
+  assert.equal(plain.losses.length, epochs.length, `${label}: epochs`);
+  epochs.forEach((e, i) => {
+    const loss = e.loss ?? NaN; // (JSON writes a NaN loss as null)
+    assert.ok(
+      Object.is(loss, plain.losses[i]) ||
+        Math.abs(loss - plain.losses[i]) <= 1e-6 * Math.abs(plain.losses[i]),
+      `${label}: epoch ${i}, ${loss} and ${plain.losses[i]}`,
+    );
+  });
+  if (plain.status === "completed") await assertLastWeights(result.runDir, plain.weights);
+  return plain;
+}
+
+Deno.test("a diverging run ends in the loop as through the actors, for each clipping.onNonFinite: an exploding loss, a non-finite one, skips that do not help, an epoch's loss", async () => {
+  const input = {
+    backend: "cpu" as const,
+    epochs: 4,
+    data: { kind: "synthetic-linear" as const, n: 64 },
+    model: { kind: "mlp" as const, hidden: [8] },
+    batchSize: 8,
+  };
+  const ends: string[] = [];
+  for (const lr of [0.5, 3, 1e20]) {
+    for (const onNonFinite of ["stop", "skip", "rollback"] as const) {
+      const plain = await assertSameEnd({
+        ...input,
+        optimizer: { name: "sgd" as const, lr, momentum: 0.9 },
+        clipping: { onNonFinite },
+      }, `lr ${lr}, ${onNonFinite}`);
+      ends.push(
+        `${lr.toExponential()} ${onNonFinite}: ${plain.status} ${plain.steps} ${plain.reason}`,
+      );
+    }
+  }
+  const all = ends.join("\n");
+  // the paths these runs take (each one's end is the actors' above)
+  assert.match(all, /5e-1 stop: diverged 5 .*the loss exploded/, all);
+  assert.match(all, /3e\+0 rollback: completed 32/, all); // three rollbacks, the rate 1000x lower
+  assert.match(all, /1e\+20 stop: diverged 2 .*the loss became Infinity/, all);
+  assert.match(all, /1e\+20 rollback: diverged .*\(rollback did not help\)/, all);
+  assert.match(all, /skip: diverged .*at epoch 1/, all); // every step skipped: the epoch's loss
+});
+
+Deno.test("a batch whose loss is infinite every epoch is skipped, stops the run, or is rolled back from, in the loop as through the actors", async () => {
+  await using dir = await tempRunsDir();
+  // 40 rows y = 2x in batches of 8; row 13's x so large that its loss overflows to Infinity,
+  // in the second batch of every epoch
+  const rows = Array.from({ length: 40 }, (_, i) => {
+    const x = i === 13 ? 3e38 : (i % 10) / 10;
+    return `${x},${i === 13 ? 0 : 2 * x}`;
+  });
+  const path = `${dir.dir}/data.csv`;
+  await Deno.writeTextFile(path, ["x,y", ...rows].join("\n") + "\n");
+  const input = {
+    backend: "cpu" as const,
+    epochs: 5,
+    data: {
+      kind: "csv" as const,
+      path,
+      target: "y",
+      normalize: "none" as const,
+      validationSplit: 0,
+      shuffle: false,
+    },
+    model: { kind: "mlp" as const, hidden: [4] },
+    optimizer: { name: "adam" as const, lr: 0.01 },
+    batchSize: 8,
+  };
+  const skip = await assertSameEnd({ ...input, clipping: { onNonFinite: "skip" } }, "skip");
+  assert.equal(skip.status, "completed");
+  assert.equal(skip.steps, 25);
+  const stop = await assertSameEnd({ ...input, clipping: { onNonFinite: "stop" } }, "stop");
+  assert.equal(stop.status, "diverged");
+  assert.equal(stop.steps, 2, "it stops at the batch's first step");
+  const rollback = await assertSameEnd(
+    { ...input, clipping: { onNonFinite: "rollback" } },
+    "rollback",
+  );
+  // three rollbacks, at epochs 0-2; the fourth time it stops
+  assert.equal(rollback.status, "diverged");
+  assert.equal(rollback.steps, 17);
+  assert.match(rollback.reason!, /rollback did not help/);
+});
