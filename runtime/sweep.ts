@@ -17,7 +17,7 @@ import {
 } from "../sweeps/space.ts";
 import { type SweepSpec, SweepSpecSchema } from "../sweeps/spec.ts";
 import { runStudy, type StudyResult } from "../sweeps/study.ts";
-import { gridSampler, gridSize, valuesOf } from "../sweeps/samplers/grid.ts";
+import { gridSampler, gridSize, untriedPoints, valuesOf } from "../sweeps/samplers/grid.ts";
 import { randomSampler } from "../sweeps/samplers/random.ts";
 import { quasiRandomSampler } from "../sweeps/samplers/quasi_random.ts";
 import { tpeSampler } from "../sweeps/samplers/tpe.ts";
@@ -343,11 +343,13 @@ export function rateSpaceWarning(
 }
 
 /**
- * What is wrong with a grid of more points than the study's trials: the grid sampler takes its
- * points in order, the space's first path varying slowest, so the trials cover a corner of it
- * and the paths that vary slowest are tried at their first values only (Optuna's GridSampler
- * draws the points in a random order instead). Undefined for another sampler, or a grid the
- * trials cover.
+ * What is wrong with a grid of more points than the study's trials can run: the grid sampler
+ * takes the points no trial of the study has in order, the space's first path varying slowest,
+ * so the trials cover a corner of it and the paths that vary slowest are tried at their first
+ * values only (Optuna's GridSampler draws the points in a random order instead). `tried`: the
+ * params of the trials the study already has (not their retries): they hold their points, and
+ * the budget (`trials`, the whole study's) leaves the rest for the untried ones. Undefined for
+ * another sampler, a grid the trials cover, or a study whose budget is spent (the study says so).
  *
  * @example
  * ```ts
@@ -359,36 +361,70 @@ export function rateSpaceWarning(
  * const warning = gridBudgetWarning({ space, sampler: "grid", trials: 3 });
  * console.assert(warning?.message.includes("optimizer.lr is tried at 0.001 only"));
  * console.assert(gridBudgetWarning({ space, sampler: "grid", trials: 9 }) === undefined);
+ * // 9 trials, 3 of them already the study's, off the grid: 6 are left for its 9 points
+ * const off = [{ "optimizer.lr": 0.5, batchSize: 8 }];
+ * const resumed = gridBudgetWarning({ space, sampler: "grid", trials: 9 }, [off[0], off[0], off[0]]);
+ * console.assert(resumed?.message.includes("leaves 6 for its 9 points no trial has tried"));
  * ```
  */
 export function gridBudgetWarning(
   sweep: Pick<SweepSpec, "space" | "sampler" | "trials">,
+  tried: Params[] = [],
 ): ConfigWarning | undefined {
   if (sweep.sampler !== "grid") return undefined;
   const size = gridSize(sweep.space);
-  if (sweep.trials >= size) return undefined;
-  const paths = Object.entries(sweep.space).map(([path, d]) => ({
-    path,
-    values: valuesOf(path, d),
-  }));
-  // the values each path takes in the grid's first `trials` points (the last path varies fastest)
-  let inner = size;
-  const short = paths.flatMap(({ path, values }) => {
-    inner /= values.length;
-    const reached = Math.min(values.length, Math.ceil(sweep.trials / inner));
-    if (reached === values.length) return [];
-    const tried = values.slice(0, reached).map((value) => JSON.stringify(value)).join(", ");
-    return [`${path} is tried at ${tried} only (of ${values.length} values)`];
+  const untried = [...untriedPoints(sweep.space, tried)];
+  const budgetLeft = sweep.trials - tried.length;
+  if (budgetLeft <= 0 || budgetLeft >= untried.length) return undefined;
+  // the points that will have a trial: those tried, then the first untried ones in order
+  const left = new Set(untried.slice(budgetLeft).map((point) => canonicalJson(point)));
+  const runs = [...untriedPoints(sweep.space, [])].filter((point) =>
+    !left.has(canonicalJson(point))
+  );
+  const short = Object.entries(sweep.space).flatMap(([path, d]) => {
+    const values = valuesOf(path, d);
+    const reached = values.filter((value) =>
+      runs.some((point) => canonicalJson(point[path]) === canonicalJson(value))
+    );
+    if (reached.length === values.length) return [];
+    const words = reached.map((value) => JSON.stringify(value)).join(", ");
+    return [`${path} is tried at ${words} only (of ${values.length} values)`];
   });
+  const skipped = untried.length - budgetLeft;
+  const notRun = `the last ${skipped} of the grid's points in its order ${
+    skipped === 1 ? "is" : "are"
+  } not run`;
+  const n = tried.length;
+  const budget = n === 0
+    ? `the grid has ${size} points and the study ${sweep.trials} trials`
+    : `the study's budget of ${sweep.trials} trials, ${n} of which it already has, leaves ` +
+      `${budgetLeft} for its ${untried.length} points no trial has tried (of the grid's ${size})`;
   return {
     field: formatPath(["sweep", "trials"]),
-    message: `the grid has ${size} points and the study ${sweep.trials} trials: the grid sampler ` +
-      `takes its points in order, the first path of the space varying slowest, so ` +
-      `${short.join(", ")}`,
-    hint: `run the whole grid (--trials ${size}; a study run again with more trials goes on ` +
-      `where the grid stopped), put the path to cover first last in the space, or sample the ` +
-      `space at random (--sampler quasiRandom or random) for trials spread over every value`,
+    message: `${budget}: the grid sampler takes those points in order, the first path of the ` +
+      `space varying slowest, so ${short.length > 0 ? short.join(", ") : notRun}`,
+    hint: `run the whole grid (--trials ${n + untried.length}; a study run again with more ` +
+      `trials goes on where the grid stopped), put the path to cover first last in the space, ` +
+      `or sample the space at random (--sampler quasiRandom or random) for trials spread over ` +
+      `every value`,
   };
+}
+
+/**
+ * The trials a study of `sweep` still samples, its trials so far holding `tried` (their params,
+ * not their retries'): what its budget leaves, or where the grid sampler has fewer points no
+ * trial has tried (it ends the study once each has one), that many (`gridPoints`: true).
+ */
+export function trialsToSample(
+  sweep: Pick<SweepSpec, "space" | "sampler" | "trials">,
+  tried: Params[],
+): { count: number; gridPoints: boolean } {
+  const budgetLeft = Math.max(0, sweep.trials - tried.length);
+  if (sweep.sampler !== "grid") return { count: budgetLeft, gridPoints: false };
+  const untried = gridSampler().untried!(sweep.space, tried);
+  return untried < budgetLeft
+    ? { count: untried, gridPoints: true }
+    : { count: budgetLeft, gridPoints: false };
 }
 
 /**
@@ -627,7 +663,7 @@ async function runDefinition(
     warning,
     rateSpaceWarning(sweep.space, base),
     lengthSpaceWarning(sweep.space, base),
-    gridBudgetWarning(sweep),
+    gridBudgetWarning(sweep, await storedParams(storage, studyName, sweep)),
     onePointWarning(sweep),
   ].filter((w) => w !== undefined);
   for (const each of warnings) options.onWarning?.(each);
@@ -660,6 +696,22 @@ async function runDefinition(
   });
   const bestConfig = result.best ? trialConfig(definition, result.best.params) : undefined;
   return { ...result, definition, direction, bestConfig, warnings };
+}
+
+/**
+ * The params of the trials a stored study already has (not their retries), for the grid
+ * sampler's warning; none for another sampler, or a study not stored yet.
+ */
+async function storedParams(
+  storage: StudyStorage,
+  studyName: string,
+  sweep: Pick<SweepSpec, "sampler">,
+): Promise<Params[]> {
+  if (sweep.sampler !== "grid") return [];
+  const study = await storage.loadStudy(studyName).catch(() => undefined);
+  if (!study) return [];
+  const trials = await storage.listTrials(study.id);
+  return trials.filter((trial) => trial.retries === 0).map((trial) => trial.params);
 }
 
 /** The default storage of a sweep: an SQLite file in the runs directory. */

@@ -5,8 +5,10 @@ import { parseSpace } from "../sweeps/space.ts";
 import {
   checkSpacePaths,
   checkSweepMetric,
+  gridBudgetWarning,
   lengthSpaceWarning,
   type StudyDefinition,
+  trialsToSample,
 } from "./sweep.ts";
 
 const ascent = { name: "adam", lr: 1e-3, maximize: true };
@@ -223,5 +225,55 @@ Deno.test("a space path that names no field of the base config is refused before
   // a value some trials draw outside the field's range is theirs to fail, not the space's
   checkSpacePaths(
     definition({}, { "optimizer.momentum": { type: "uniform", low: -1, high: 0.9 } }),
+  );
+});
+
+Deno.test("the grid's budget warning counts the trials the study already has: their points are tried, and the budget leaves the rest for the untried ones", () => {
+  const space = parseSpace({
+    "optimizer.lr": { type: "grid", values: [0.001, 0.01, 0.1] },
+    batchSize: { type: "grid", values: [8, 16] },
+  });
+  const point = (lr: number, batchSize: number) => ({ "optimizer.lr": lr, batchSize });
+  // a new study: 3 of its 6 points in order
+  const fresh = gridBudgetWarning({ space, sampler: "grid", trials: 3 });
+  assert.match(
+    fresh!.message,
+    /^the grid has 6 points and the study 3 trials: .* so optimizer\.lr is tried at 0\.001, 0\.01 only \(of 3 values\)$/,
+  );
+  assert.match(fresh!.hint, /--trials 6;/);
+  // three trials off the grid (another sampler's) hold none of its points: a budget of 6 runs 3
+  const off = [point(0.5, 32), point(0.2, 32), point(0.3, 32)];
+  const offGrid = gridBudgetWarning({ space, sampler: "grid", trials: 6 }, off);
+  assert.match(
+    offGrid!.message,
+    /^the study's budget of 6 trials, 3 of which it already has, leaves 3 for its 6 points no trial has tried \(of the grid's 6\): .* so optimizer\.lr is tried at 0\.001, 0\.01 only \(of 3 values\)$/,
+  );
+  assert.match(offGrid!.hint, /--trials 9;/, "the trials so far and every grid point");
+  // the study tried the last points already: what the budget leaves reaches every lr
+  const last = [point(0.1, 8), point(0.1, 16)];
+  const reached = gridBudgetWarning({ space, sampler: "grid", trials: 5 }, last);
+  assert.match(
+    reached!.message,
+    /leaves 3 for its 4 points .* so the last 1 of the grid's points in its order is not run$/,
+  );
+  assert.equal(gridBudgetWarning({ space, sampler: "grid", trials: 6 }, last), undefined);
+  // a spent budget: the study says so itself
+  assert.equal(gridBudgetWarning({ space, sampler: "grid", trials: 3 }, off), undefined);
+  assert.equal(gridBudgetWarning({ space, sampler: "random", trials: 3 }), undefined);
+});
+
+Deno.test("the trials a study still samples: what its budget leaves, or the grid points no trial has tried where they are fewer", () => {
+  const space = parseSpace({ "optimizer.lr": { type: "grid", values: [0.001, 0.01, 0.1] } });
+  const tried = [{ "optimizer.lr": 0.01 }, { "optimizer.lr": 0.5 }];
+  const grid = { space, sampler: "grid" as const };
+  // a budget of 10 leaves 8, and the grid 2 points (0.001, 0.1)
+  assert.deepEqual(trialsToSample({ ...grid, trials: 10 }, tried), { count: 2, gridPoints: true });
+  assert.deepEqual(trialsToSample({ ...grid, trials: 3 }, tried), { count: 1, gridPoints: false });
+  assert.deepEqual(trialsToSample({ ...grid, trials: 2 }, tried), { count: 0, gridPoints: false });
+  const every = [...tried, { "optimizer.lr": 0.001 }, { "optimizer.lr": 0.1 }];
+  assert.deepEqual(trialsToSample({ ...grid, trials: 10 }, every), { count: 0, gridPoints: true });
+  assert.deepEqual(
+    trialsToSample({ space, sampler: "random", trials: 10 }, tried),
+    { count: 8, gridPoints: false },
   );
 });

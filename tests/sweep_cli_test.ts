@@ -364,6 +364,23 @@ Deno.test("a grid of more points than the study's trials is a warning naming the
     /warning: the grid has 6 points and the study 3 trials: .* so optimizer\.lr is tried at 0\.001, 0\.01 only \(of 3 values\)\n {2}hint: run the whole grid \(--trials 6;/,
   );
   assert.doesNotMatch(out.stdout, /batchSize is tried/);
+  // the study goes on with 5 trials: its 3 hold their points, and 2 are left for the other 3
+  const more = await anneal(
+    "sweep",
+    "-c",
+    config,
+    "--set",
+    `sweep.space=${grid}`,
+    "--sampler",
+    "grid",
+    "--trials",
+    "5",
+  );
+  assert.equal(more.code, 0, more.stderr);
+  assert.match(
+    more.stdout,
+    /warning: the study's budget of 5 trials, 3 of which it already has, leaves 2 for its 3 points no trial has tried \(of the grid's 6\): .* so the last 1 of the grid's points in its order is not run\n {2}hint: run the whole grid \(--trials 6;/,
+  );
   const whole = await anneal(
     "sweep",
     "-c",

@@ -20,7 +20,7 @@ import type {
 } from "../../mod.ts";
 import { formatRate, RATE_LEGEND } from "../../report/records.ts";
 import { paramText } from "../../report/sweep_html.ts";
-import { trialRate } from "../../runtime/sweep.ts";
+import { trialRate, trialsToSample } from "../../runtime/sweep.ts";
 import { describeTrialRun } from "../../runtime/trial_run.ts";
 import { formatNumber } from "../output.ts";
 import { type Interruption, onSignals, signalExitCode } from "../signals.ts";
@@ -150,10 +150,18 @@ async function finish(
   if (interrupted) {
     const waiting = result.trials.filter((t) => t.state === "WAITING").map((t) => t.number);
     const { trials } = result.definition.sweep;
-    const originals = result.trials.filter((t) => t.retries === 0).length;
+    const originals = result.trials.filter((t) => t.retries === 0).map((t) => t.params);
+    // (the grid sampler ends the study once each of its points has a trial)
+    const sample = trialsToSample(result.definition.sweep, originals);
+    const unsampled = sample.count === 0
+      ? ""
+      : sample.gridPoints
+      ? `${sample.count} grid point${sample.count > 1 ? "s" : ""} not yet tried (the study ` +
+        `ends with ${originals.length + sample.count} of its ${trials} trials)`
+      : `${sample.count} of its ${trials} trials not yet sampled`;
     const left = [
       waiting.length ? `trial${waiting.length > 1 ? "s" : ""} ${waiting.join(", ")} waiting` : "",
-      originals < trials ? `${trials - originals} of its ${trials} trials not yet sampled` : "",
+      unsampled,
     ].filter((part) => part).join(", ");
     console.error(
       `anneal: sweep interrupted (${result.interrupted})${left ? `: ${left}` : ""}; ` +
