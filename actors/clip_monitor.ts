@@ -60,6 +60,11 @@ export interface ClipMonitorState {
   lossWatch: LossWatchState;
   /** The optimizer ascends the loss: spikes are judged against the recent norms only. */
   maximize: boolean;
+  /**
+   * The index of the last step observed, whose statistics these are, as its `clip.stats` event
+   * gave them (undefined: none yet, or restored from the checkpoint of an older anneal).
+   */
+  lastStep?: number;
 }
 
 /** Summary statistics, sent to the run's event stream. */
@@ -209,7 +214,8 @@ export function observeSteps(
     next.max = Math.max(next.max, norm);
     recordNorm(next, norm);
   }
-  out.events.push(stats(next, message.fromStep + message.gradNorms.length - 1));
+  next.lastStep = message.fromStep + message.gradNorms.length - 1;
+  out.events.push(stats(next, next.lastStep));
   return [next, out];
 }
 

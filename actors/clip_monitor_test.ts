@@ -80,6 +80,10 @@ Deno.test("a monitor restored from its checkpoint's snapshot goes on as one neve
   const first = run(fresh(), 0, 5);
   // through JSON, as a checkpoint's header holds it
   const saved = JSON.parse(JSON.stringify(clipMonitorSnapshot(first.state)));
+  // the last step observed (window 4's last), whose statistics the run's summary gives
+  assert.equal(restoreClipMonitor(fresh(), saved).lastStep, 49);
+  const { lastStep: _, ...older } = saved;
+  assert.equal(restoreClipMonitor(fresh(), older).lastStep, undefined, "an older anneal's: none");
   const resumed = run(restoreClipMonitor(fresh(), saved), 5, 12);
   assert.deepEqual(resumed.outputs, straight.outputs.slice(5));
   assert.deepEqual(resumed.state, straight.state);

@@ -60,7 +60,9 @@ runActor("clipMonitor", async (context) => {
       });
     }
   });
-  // (its statistics are the run's summary's: the supervisor waits for them)
+  // The run's statistics (the summary's: the supervisor waits for them) at its last step, as that
+  // step's clip.stats event gave them: the checkpoint's where this process observed no step; none
+  // where neither did (a checkpoint of an older anneal without the monitor's state)
   await context.faultPoint("result");
-  return stats(state, state.steps);
+  return state.lastStep === undefined ? undefined : stats(state, state.lastStep);
 });

@@ -573,9 +573,9 @@ async function supervise(
       // no epoch left to train keeps the last epoch's metrics.
       result.epochs += resumeState.epoch + 1;
       if (Object.keys(result.metrics).length === 0) result.metrics = resumeState.metrics ?? {};
-      if (!(clipStats as { step?: number } | undefined)?.step) {
-        clipStats = before.summary?.clip ?? clipStats;
-      }
+      // (the clip statistics at its last step: a resume that observed no step, from a checkpoint
+      // without the clip monitor's state, keeps the record's)
+      clipStats ??= before.summary?.clip;
     }
     Object.assign(summary, {
       status: result.status,
@@ -830,7 +830,7 @@ async function supervise(
       : actor === "earlyStopper"
       ? resumeState.earlyStopper
       : actor === "clipMonitor"
-      ? resumeState.clipMonitor
+      ? clipMonitorResume(resumeState)
       : undefined;
     worker.postMessage(
       {
@@ -888,6 +888,17 @@ interface ResumeState {
   metrics?: Record<string, number>;
   /** Where the checkpoint was taken within an epoch (a run stopped there): not at its end. */
   within?: unknown;
+}
+
+/**
+ * The clip monitor's state as the checkpoint `state` kept it, with the last step it had observed,
+ * whose statistics are the run's where the resume trains no step: the checkpoint's last (an older
+ * anneal's state does not say it).
+ */
+function clipMonitorResume(state: ResumeState): unknown {
+  const saved = state.clipMonitor;
+  if (typeof saved !== "object" || saved === null || state.step <= 0) return saved;
+  return { lastStep: state.step - 1, ...saved };
 }
 
 /**

@@ -70,6 +70,11 @@ Deno.test("adaptive clipping: each step is clipped at the percentile of the norm
   const clipped = norms.filter((norm, i) => i > 0 && norm > percentile(norms.slice(0, i), 20)!);
   assert.equal(first.clip.fractionClipped, clipped.length / norms.length);
   assert.equal(first.clip.threshold, percentile(norms.slice(0, -1), 20), "the last step's");
+  // the summary's are the statistics at the run's last step, as its last clip.stats event gave
+  // them: `step` is that step's index (it was the count of steps, one more)
+  const last = a.events.filter((event) => event.type === "clip.stats").at(-1);
+  assert.equal(last?.step, norms.length - 1);
+  assert.deepEqual(last, first.clip);
   assert.ok(clipped.length > norms.length / 2, `clipping was at work: ${clipped.length}`);
 });
 
@@ -77,14 +82,16 @@ Deno.test("the summary's clip statistics are the clip monitor's after the last s
   await using runs = await tempRunsDir();
   // the clip monitor's result (its statistics) comes half a second after Stop, as on a loaded
   // machine where its thread waits for a core: the run waits for it, not only its 50 ms grace
-  const { result } = await trainCollect({ ...config, epochs: 2, runsDir: runs.dir }, {
+  const { result, events } = await trainCollect({ ...config, epochs: 2, runsDir: runs.dir }, {
     runId: "late",
     faults: { clipMonitor: { kind: "delay", at: "result", ms: 500 } },
   });
   assert.equal(result.status, "completed", result.reason);
   const { clip, steps } = await outcome(`${runs.dir}/late`);
   assert.equal(steps.length, 2 * STEPS_PER_EPOCH);
-  assert.equal(clip.step, steps.length, "the statistics of every step");
+  assert.equal(clip.step, steps.length - 1, "the statistics at the last step, by its index");
+  const last = events.filter((event) => event.type === "clip.stats").at(-1);
+  assert.deepEqual(last, clip, "as the last clip.stats event gave them");
   const norms = steps.map((record) => record.gradNorm);
   assert.equal(clip.threshold, percentile(norms.slice(0, -1), 20), "the last step's threshold");
 });
@@ -191,4 +198,5 @@ Deno.test("a checkpoint without adaptive clipping's history (an older anneal's) 
   const summary = JSON.parse(await Deno.readTextFile(`${dir}/old/summary.json`));
   assert.equal(summary.status, "completed");
   assert.equal(summary.steps, 3 * STEPS_PER_EPOCH);
+  assert.equal(summary.clip.step, 3 * STEPS_PER_EPOCH - 1, "the statistics at the last step");
 });

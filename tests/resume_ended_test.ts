@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import type { RunConfigInput, RunResult } from "../mod.ts";
 import { hostname } from "../runtime/liveness.ts";
+import { loadCheckpoint, saveCheckpoint } from "../runtime/checkpoint.ts";
 import { readNdjson, tempRunsDir, trainCollect } from "./_helpers.ts";
 
 /** A regression CSV of 64 rows and a test file of 16 in `dir`: 48 training samples, 16 held out. */
@@ -60,6 +61,8 @@ async function records(runDir: string) {
       bestEpoch: summary.bestEpoch,
       metrics: summary.metrics,
       test: summary.test,
+      // the clip statistics at its last step (a resume that trains no step keeps its checkpoint's)
+      clip: summary.clip,
     },
     epochs: strip(await readNdjson(`${runDir}/epochs.ndjson`)),
     steps: await readNdjson(`${runDir}/steps.ndjson`),
@@ -165,4 +168,21 @@ Deno.test("a run killed after it diverged, before its end was recorded, diverges
     }
     assert.deepEqual(await records(first.runDir), recorded, "the record of the run as it ended");
   }
+});
+
+Deno.test("a run killed at its end whose checkpoint (an older anneal's) keeps no last step of the clip monitor's is finished on --resume with the clip statistics at its last step", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const { result: first } = await trainCollect({ ...await base(dir), maxSteps: 6 }, {
+    runId: "older",
+  });
+  assert.equal(first.reason, "budget: reached maxSteps = 6");
+  const summary = JSON.parse(await Deno.readTextFile(`${first.runDir}/summary.json`));
+  assert.equal(summary.clip.step, 5, "the statistics at the last step, by its index");
+  const last = `${first.runDir}/checkpoints/last.ckpt`;
+  const { state, weights } = await loadCheckpoint(last);
+  const { lastStep, ...older } = state.clipMonitor as { lastStep?: number };
+  assert.equal(lastStep, 5);
+  await saveCheckpoint(last, { ...state, clipMonitor: older }, weights);
+  await resumeKilled(dir, first);
 });
