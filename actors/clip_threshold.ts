@@ -6,7 +6,9 @@
  * on the CPU backends, which read every step before the next, the threshold of each step is a
  * function of the steps before it alone, never of when another actor's answer arrives, so a run
  * clips the same way each time, and a resume (its state is in the checkpoint) as the run it
- * continues.
+ * continues. Where they read steps in windows (`readbackEvery` above 1), the threshold moves at
+ * each window's end only ({@linkcode ClipThreshold.settle}); a checkpoint within a window keeps
+ * the threshold its steps were clipped at and every norm, for the window's end to take in.
  *
  * @module
  */
@@ -69,10 +71,23 @@ export class ClipThreshold {
     return this.#value;
   }
 
-  /** Takes in the finite norm of a step that was applied: adaptive clipping's next threshold. */
-  observe(norm: number): void {
+  /**
+   * Takes in the finite norm of a step that was applied. Adaptive clipping's threshold moves to
+   * take it in at once, or (`settle` false) at the next {@linkcode ClipThreshold.settle}: on the
+   * CPU backends, which read steps in windows of `readbackEvery`, only at a window's end.
+   */
+  observe(norm: number, settle = true): void {
     if (this.#history === undefined || !Number.isFinite(norm)) return;
     recordNorm(this.#history, norm);
+    if (settle) this.settle();
+  }
+
+  /**
+   * Adaptive clipping's threshold of the next step: the percentile of every norm taken in (as it
+   * was while none is).
+   */
+  settle(): void {
+    if (this.#history === undefined || this.#history.norms.length === 0) return;
     this.#value = sortedPercentile(this.#history.sorted, this.#percentile!)!;
   }
 

@@ -48,3 +48,37 @@ Deno.test("a threshold restored from its checkpoint goes on as one never stopped
   assert.equal(fixed.value, 1);
   assert.deepEqual(fixed.snapshot(), { threshold: 1 });
 });
+
+Deno.test("read in windows, the threshold moves at each window's end only, and a checkpoint within a window goes on as one never stopped", () => {
+  const clipping = { maxNorm: 9, autoPercentile: 50 };
+  const norms = Array.from({ length: 40 }, (_, i) => 1 + ((i * 29) % 13) / 4);
+  // windows of 8 steps: each step's threshold is the median of the windows' before its own
+  const windowed = new ClipThreshold(clipping);
+  norms.forEach((norm, i) => {
+    const start = i - (i % 8);
+    assert.equal(windowed.value, start === 0 ? 9 : percentile(norms.slice(0, start), 50), `${i}`);
+    windowed.observe(norm, false);
+    if ((i + 1) % 8 === 0) windowed.settle();
+  });
+  // stopped at step 13 (within the second window), resumed from its checkpoint
+  const first = new ClipThreshold(clipping);
+  norms.slice(0, 13).forEach((norm, i) => {
+    first.observe(norm, false);
+    if ((i + 1) % 8 === 0) first.settle();
+  });
+  const saved = JSON.parse(JSON.stringify(first.snapshot()));
+  assert.equal(saved.threshold, percentile(norms.slice(0, 8), 50), "the window's threshold");
+  assert.equal(saved.history.length, 13, "and every norm");
+  const resumed = new ClipThreshold(clipping, saved);
+  norms.slice(13).forEach((norm, j) => {
+    resumed.observe(norm, false);
+    if ((13 + j + 1) % 8 === 0) resumed.settle();
+  });
+  resumed.settle();
+  windowed.settle();
+  assert.deepEqual(resumed.snapshot(), windowed.snapshot());
+  // nothing taken in yet: settling keeps maxNorm
+  const fresh = new ClipThreshold(clipping);
+  fresh.settle();
+  assert.equal(fresh.value, 9);
+});

@@ -158,6 +158,11 @@ interface ClosedWindow {
   record: EpochRecord;
   /** The epoch's last window: the scheduler hears of its steps by EpochEnded, not StepsTaken. */
   last: boolean;
+  /**
+   * The window ends at a window's end, not at a stop within it: on the CPU backends, reading in
+   * windows, adaptive clipping's threshold takes its norms in then (see `fixedWindows`).
+   */
+  settles: boolean;
 }
 
 /** An epoch's end, until the scheduler's and the early stopper's answers to it are settled. */
@@ -322,13 +327,22 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   }
   const engine = new TrainingEngine(config, info);
   const readEvery = config.readbackEvery ?? (chosen.backend === "webgpu" ? 16 : 1);
+  // On the CPU backends (cpu, wasm) a read-back is synchronous and costs next to nothing: windows
+  // of readEvery > 1 steps end at fixed steps (every readEvery steps of an epoch, counted from its
+  // first, and at its last), never on wall time, and each is read as it ends; adaptive clipping's
+  // threshold moves at those ends only. Which steps are clipped, and at what, is then the same
+  // whatever the machine's speed or load, and a run resumed within a window clips as the run it
+  // continues. (On WebGPU a window's read is left on its way while the next steps run, and a
+  // window also ends after REPORT_MS: there the threshold moves as the reads come back.)
+  const fixedWindows = readEvery > 1 && chosen.backend !== "webgpu";
   // Image inputs travel as the bytes they were read from where the step uploads them to the GPU
   // (a quarter of the bytes to copy on the trainer's thread; the GPU turns them into floats).
   const inputBytes = info.byteTable !== undefined && engine.takesByteInputs;
   // Steps are reported (to the clip monitor, the scheduler and the event stream) in windows:
   // one message per window, not per step, keeps the actors' cost off tiny steps. A window also
   // ends early on a skipped step (the clip monitor must decide now), at an epoch end, or after
-  // REPORT_MS of wall time (so progress stays live on slow steps).
+  // REPORT_MS of wall time (so progress stays live on slow steps); but not on the CPU backends
+  // when they read in windows (`fixedWindows`): there it ends at fixed steps only.
   const reportEvery = readEvery > 1 ? readEvery : REPORT_WINDOW;
   let lastReport = performance.now();
   // The clip monitor's loss watch, mirrored: the step where it will see an explosion ends its
@@ -454,7 +468,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   // steps go on meanwhile. Other flushes finish every window at once. An epoch's last window
   // may be finished in the next epoch (see the epoch ends below): a window keeps its epoch's
   // record.
-  const closeWindow = (last: boolean): ClosedWindow => {
+  const closeWindow = (last: boolean, settles: boolean): ClosedWindow => {
     const closed = window;
     window = [];
     const onDevice = closed.filter((w) => "stats" in w.values);
@@ -464,6 +478,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       read: engine.readStats(onDevice.map((w) => w.values as StepTensors)),
       record,
       last,
+      settles,
     };
   };
   // `verdict`: wait for the clip monitor's answer to this window (only for a skipped or
@@ -476,9 +491,13 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     onDevice.forEach((entry, i) => {
       entry.values = read[i];
       if (!entry.skipped) record.totals.add(read[i]);
-      // (read a window or more late: adaptive clipping's threshold moves as the reads come back)
-      if (!entry.skipped && Number.isFinite(read[i].loss)) clip.observe(read[i].gradNorm);
+      // (read a window or more late: adaptive clipping's threshold moves as the reads come back;
+      // on the CPU backends, at the window's end)
+      if (!entry.skipped && Number.isFinite(read[i].loss)) {
+        clip.observe(read[i].gradNorm, !fixedWindows);
+      }
     });
+    if (closed.settles) clip.settle();
     const values = entries.map((w) => w.values as StepValues);
     const losses = values.map((v) => v.loss);
     const norms = values.map((v) => v.gradNorm);
@@ -511,9 +530,10 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   };
   const reading = new ReadsInFlight<ClosedWindow>(READS_IN_FLIGHT, (w) => finishWindow(w));
   // `last`: the epoch's last window. `overlap`: leave this window's read on its way (finished
-  // once it is back, or at the epoch's end).
-  const flush = async (verdict = false, last = false, overlap = false) => {
-    const current = window.length > 0 ? closeWindow(last) : undefined;
+  // once it is back, or at the epoch's end). `settles`: the window ends where windows end (not
+  // at a stop within one).
+  const flush = async (verdict = false, last = false, overlap = false, settles = false) => {
+    const current = window.length > 0 ? closeWindow(last, settles) : undefined;
     if (current && overlap && !verdict) return await reading.add(current);
     await reading.finishAll();
     if (current) await finishWindow(current, verdict);
@@ -860,11 +880,13 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
         // does (without an exploding step's, which it stops or rolls back)
         if (!alarming || config.clipping.onNonFinite === "skip") clip.observe(read.gradNorm);
       }
-      if (
-        window.length >= reportEvery || skipped || alarming || batchIndex >= info.batchesPerEpoch ||
-        now - lastReport > REPORT_MS
-      ) {
-        const last = batchIndex >= info.batchesPerEpoch;
+      const last = batchIndex >= info.batchesPerEpoch;
+      // (the steps of the epoch so far: a window of the CPU backends ends at every readEvery-th)
+      const windowEnds = fixedWindows
+        ? last || Math.ceil(batchIndex / accumulation) % readEvery === 0
+        : window.length >= reportEvery || skipped || alarming || last ||
+          now - lastReport > REPORT_MS;
+      if (windowEnds) {
         if (last && info.validationSize > 0) {
           // The validation pass starts before the last window's read is awaited, so that on
           // WebGPU the two read-backs (~11 ms each) overlap. A rollback at this window's verdict
@@ -872,7 +894,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
           validating = { weights: weightsVersion, queued: queueEvaluation("validation") };
           validating.queued.catch(() => {}); // awaited below; a failure is thrown there
         }
-        await flush(skipped || alarming, last, readEvery > 1);
+        await flush(skipped || alarming, last, readEvery > 1 && !fixedWindows, true);
         lastReport = now;
       }
       // Let port messages (plans, clip decisions, pings) in: queued batches resolve as

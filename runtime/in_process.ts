@@ -154,8 +154,8 @@ async function trainWith(
     batchesPerEpoch: batches,
   }, { maxSteps: undefined });
   // As the trainer: maxNorm, or under adaptive clipping (autoPercentile) the percentile of the
-  // norms of the steps read so far (every step before the next on the CPU backends; on WebGPU as
-  // each window's read comes back)
+  // norms of the steps read so far (on the CPU backends every step, or each window of
+  // readbackEvery, before the next; on WebGPU as each window's read comes back)
   const clip = new ClipThreshold(config.clipping);
   // Like the trainer: results are read in windows (every step on the CPU backends), so a GPU
   // loop does not wait for the device after each step.
@@ -229,7 +229,10 @@ async function trainWith(
       const entries = window;
       window = [];
       const read = engine.readStats(entries.map((entry) => entry.pending));
-      await reading.add({ read, entries, epoch: sums, last });
+      const current = { read, entries, epoch: sums, last };
+      // (on the CPU backends, read as it ends: the trainer's fixed windows)
+      if (readEvery > 1 && backend === "webgpu") return await reading.add(current);
+      await finish(current);
     };
     for (let index = 0; index < batches;) {
       const micro: (HostBatch | HostByteBatch)[] = [];

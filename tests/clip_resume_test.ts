@@ -78,6 +78,32 @@ Deno.test("adaptive clipping: each step is clipped at the percentile of the norm
   assert.ok(clipped.length > norms.length / 2, `clipping was at work: ${clipped.length}`);
 });
 
+Deno.test("read in windows on cpu (readbackEvery 8), adaptive clipping clips the same steps however slow the machine: each at the percentile of the norms of the windows before its own", async () => {
+  await using runs = await tempRunsDir();
+  const windowed = { ...config, readbackEvery: 8, runsDir: runs.dir };
+  await trainCollect(windowed, { runId: "fast" });
+  // the trainer held up 400 ms at epoch 1's first step, as a thread that lost its core (past the
+  // 250 ms after which a window also ends on WebGPU)
+  await trainCollect(windowed, {
+    runId: "slow",
+    faults: { trainer: { kind: "delay", at: "step:1", ms: 400 } },
+  });
+  const fast = await outcome(`${runs.dir}/fast`);
+  assert.equal(fast.status, "completed");
+  assert.deepEqual(await outcome(`${runs.dir}/slow`), fast, "the same weights, steps and stats");
+  // windows of 8 steps from each epoch's first (38 steps: the last window of 6), each step
+  // clipped at the percentile of the norms of every window before its own (none before the first)
+  const norms = fast.steps.map((record) => record.gradNorm);
+  const thresholds = norms.map((_, i) => {
+    const start = i - (i % STEPS_PER_EPOCH) % 8;
+    return start === 0 ? undefined : percentile(norms.slice(0, start), 20)!;
+  });
+  const clipped = norms.filter((norm, i) => thresholds[i] !== undefined && norm > thresholds[i]!);
+  assert.equal(fast.clip.fractionClipped, clipped.length / norms.length);
+  assert.equal(fast.clip.threshold, thresholds.at(-1), "the last step's");
+  assert.ok(clipped.length > norms.length / 2, `clipping was at work: ${clipped.length}`);
+});
+
 Deno.test("the summary's clip statistics are the clip monitor's after the last step, however late its answer to Stop comes", async () => {
   await using runs = await tempRunsDir();
   // the clip monitor's result (its statistics) comes half a second after Stop, as on a loaded
@@ -151,26 +177,31 @@ Deno.test("Ctrl-C within an epoch under adaptive clipping, then --resume: the we
   assert.deepEqual(await outcome(runDir), straight);
 });
 
-Deno.test("a run stopped within an epoch by maxSteps under adaptive clipping, resumed with --max-steps: the weights, curves and clip statistics of an uninterrupted run", async () => {
-  await using runs = await tempRunsDir();
-  const { dir } = runs;
-  await trainCollect({ ...config, runsDir: dir }, { runId: "straight" });
-  const straight = await outcome(`${dir}/straight`);
-  // 60 steps: 22 into epoch 1; then on to 150, 36 into epoch 3; then to the end
-  const first = await trainCollect({ ...config, maxSteps: 60, runsDir: dir }, { runId: "budget" });
-  assert.equal(first.result.reason, "budget: reached maxSteps = 60");
-  const { state } = await loadCheckpoint(`${dir}/budget/checkpoints/last.ckpt`);
-  assert.deepEqual([state.step, (state.within as { batches: number }).batches], [60, 22]);
-  assert.equal((state.clipHistory as number[]).length, 60);
-  for (const maxSteps of ["150", "1000"]) {
-    const resumed = await annealCommand([
-      ...["train", "--resume", "budget", "--runs-dir", dir, "--max-steps", maxSteps],
-      "--no-progress",
-    ]).output();
-    assert.equal(resumed.code, 0, new TextDecoder().decode(resumed.stderr));
-  }
-  assert.deepEqual(await outcome(`${dir}/budget`), straight);
-});
+// (readbackEvery 8: read in windows of 8 steps, whose ends the stops at steps 60 and 150 fall
+// within: the threshold the resumed run clips the rest of the window at is the checkpoint's)
+for (const readbackEvery of [1, 8]) {
+  Deno.test(`a run stopped within an epoch by maxSteps under adaptive clipping, resumed with --max-steps: the weights, curves and clip statistics of an uninterrupted run (readbackEvery ${readbackEvery})`, async () => {
+    await using runs = await tempRunsDir();
+    const { dir } = runs;
+    const input = { ...config, readbackEvery, runsDir: dir };
+    await trainCollect(input, { runId: "straight" });
+    const straight = await outcome(`${dir}/straight`);
+    // 60 steps: 22 into epoch 1; then on to 150, 36 into epoch 3; then to the end
+    const first = await trainCollect({ ...input, maxSteps: 60 }, { runId: "budget" });
+    assert.equal(first.result.reason, "budget: reached maxSteps = 60");
+    const { state } = await loadCheckpoint(`${dir}/budget/checkpoints/last.ckpt`);
+    assert.deepEqual([state.step, (state.within as { batches: number }).batches], [60, 22]);
+    assert.equal((state.clipHistory as number[]).length, 60);
+    for (const maxSteps of ["150", "1000"]) {
+      const resumed = await annealCommand([
+        ...["train", "--resume", "budget", "--runs-dir", dir, "--max-steps", maxSteps],
+        "--no-progress",
+      ]).output();
+      assert.equal(resumed.code, 0, new TextDecoder().decode(resumed.stderr));
+    }
+    assert.deepEqual(await outcome(`${dir}/budget`), straight);
+  });
+}
 
 Deno.test("a checkpoint without adaptive clipping's history (an older anneal's) resumes, saying the history restarts", async () => {
   await using runs = await tempRunsDir();
