@@ -5,7 +5,6 @@
  * @module
  */
 
-import { join } from "node:path";
 import { AnnealError } from "../errors.ts";
 import { bytesToFloats } from "./batches.ts";
 import { fileChunks, readCsv } from "./csv.ts";
@@ -19,6 +18,7 @@ import {
   type ResolvedDataSpec,
   type ResolvedIdxSpec,
 } from "./spec.ts";
+import { idxFilePath } from "./paths.ts";
 import { applyNormalization, fitNormalization, splitValidation, takeFirst } from "./split.ts";
 import { syntheticLinear } from "./synthetic.ts";
 import { formatPath } from "../zod_paths.ts";
@@ -36,9 +36,9 @@ async function idxSplit(
   imagesName: string,
   labelsName: string,
   limit: number | undefined,
-): Promise<{ ds: Dataset; maxLabel: number; labelsPath: string }> {
-  const imagesPath = join(spec.dir, imagesName);
-  const labelsPath = join(spec.dir, labelsName);
+): Promise<{ ds: Dataset; maxLabel: number; labelsPath: string; imagesPath: string }> {
+  const imagesPath = idxFilePath(spec.dir, imagesName);
+  const labelsPath = idxFilePath(spec.dir, labelsName);
   // [n, height, width] (grey), or with a channel axis, last or first as `layout` says
   const images = await readIdxFile(imagesPath, [3, 4]);
   const labels = await readIdxFile(labelsPath, 1);
@@ -48,7 +48,7 @@ async function idxSplit(
       `Cannot read IDX data: ${images.dims[0]} images but ${labels.dims[0]} labels`,
       {
         where: `${labels.path} at byte 4`,
-        hint: `pair '${imagesName}' with its own labels file (train with train, t10k with t10k)`,
+        hint: `pair '${images.path}' with its own labels file (train with train, t10k with t10k)`,
       },
     );
   }
@@ -78,7 +78,7 @@ async function idxSplit(
     imageShape: [height, width, channels],
     byteTable,
   };
-  return { ds, maxLabel, labelsPath: labels.path };
+  return { ds, maxLabel, labelsPath: labels.path, imagesPath: images.path };
 }
 
 /**
@@ -164,7 +164,7 @@ async function loadIdx(spec: ResolvedIdxSpec): Promise<Sources> {
       "data",
       `Cannot read IDX data: train images are ${train.ds.imageShape!.join("x")}, ` +
         `test images ${test.ds.imageShape!.join("x")}`,
-      { where: join(spec.dir, spec.testImages), hint: "use train and test files of one dataset" },
+      { where: test.imagesPath, hint: "use train and test files of one dataset" },
     );
   }
   const numClasses = Math.max(train.maxLabel, test.maxLabel) + 1;

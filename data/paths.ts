@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { isAbsolute, resolve } from "node:path";
-import type { ResolvedDataSpec } from "./spec.ts";
+import { isAbsolute, join, resolve } from "node:path";
+import type { ResolvedDataSpec, ResolvedIdxSpec } from "./spec.ts";
 
 /** A field of a data spec that names a file or folder, and its value. */
 export interface DataPathField {
@@ -36,6 +36,50 @@ export function dataPathFields(spec: ResolvedDataSpec): DataPathField[] {
   }
   if (spec.kind === "idx") return [{ field: "data.dir", path: spec.dir }];
   return [];
+}
+
+/**
+ * Where an IDX file named in `data` is: a name (`trainImages`, ...) is a path relative to `dir`,
+ * or an absolute path, which `dir` then does not change.
+ *
+ * @example
+ * ```ts
+ * import { idxFilePath } from "./paths.ts";
+ * console.assert(idxFilePath("/data/mnist", "train.idx") === "/data/mnist/train.idx");
+ * console.assert(idxFilePath("/data/mnist", "/elsewhere/train.idx") === "/elsewhere/train.idx");
+ * ```
+ */
+export function idxFilePath(dir: string, name: string): string {
+  return isAbsolute(name) ? name : join(dir, name);
+}
+
+/** An IDX spec's four files, as {@linkcode idxFilePath} finds them. */
+function idxFiles(spec: ResolvedIdxSpec): string[] {
+  return [spec.trainImages, spec.trainLabels, spec.testImages, spec.testLabels]
+    .map((name) => idxFilePath(spec.dir, name));
+}
+
+/**
+ * Every path loading `spec` may read, absolute (relative ones from the working directory): a
+ * CSV's files; an IDX set's `dir` and its four files (and each one's name with `.gz` added or
+ * removed, which the reader falls back to), which may lie outside `dir` (`../other/...`, an
+ * absolute name). The data loader's Worker may read these and nothing else.
+ *
+ * @example
+ * ```ts
+ * import { dataReadPaths } from "./paths.ts";
+ * const paths = dataReadPaths({ kind: "csv", path: "/d/a.csv" } as never);
+ * console.assert(paths.join() === "/d/a.csv");
+ * ```
+ */
+export function dataReadPaths(spec: ResolvedDataSpec): string[] {
+  const fields = dataPathFields(spec).map(({ path }) => resolve(path));
+  if (spec.kind !== "idx") return fields;
+  const files = idxFiles(spec).flatMap((path) => {
+    const file = resolve(path);
+    return [file, file.endsWith(".gz") ? file.slice(0, -3) : `${file}.gz`];
+  });
+  return [...new Set([...fields, ...files])];
 }
 
 /**

@@ -13,7 +13,7 @@
 import { resolve } from "node:path";
 import type { ActorName } from "../actors/protocol.ts";
 import type { RunConfig } from "../config.ts";
-import { dataPathFields } from "../data/paths.ts";
+import { dataReadPaths } from "../data/paths.ts";
 import { WASM_THREADS_ENV, wasmThreadsReadPaths } from "./wasm_threads.ts";
 
 /** Set to `narrow` (with `--unstable-worker-options`) to give each actor only what it needs. */
@@ -78,7 +78,7 @@ export function actorPermissions(
   const run = resolve(runDir);
   switch (actor) {
     case "dataLoader": {
-      const paths = dataPathFields(config.data).map(({ path }) => resolve(path));
+      const paths = dataReadPaths(config.data);
       return { ...NONE, read: paths.length > 0 ? paths : false };
     }
     case "trainer":
