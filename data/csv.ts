@@ -241,6 +241,7 @@ class TableBuilder implements CsvSink {
     // A field that failed the general path fails it again here, now with the record's line.
     if (this.#bad) {
       const { column, text } = this.#bad;
+      if (this.#trailingDelimiter(column, text)) throw this.#trailingDelimiterError(where);
       if (column === this.targetIndex && !this.#options.numericTarget) {
         throw new AnnealError(
           "data",
@@ -252,6 +253,31 @@ class TableBuilder implements CsvSink {
     }
     this.n++;
     return this.n < this.#limit;
+  }
+
+  /**
+   * Whether an empty `text` in `column` is a trailing delimiter's: the last column, which the
+   * header leaves unnamed, as a header line that ends with the delimiter does. (Without a header,
+   * an empty last field is as likely a missing value: said as one.)
+   */
+  #trailingDelimiter(column: number, text: string): boolean {
+    const columns = this.columns!;
+    return this.#options.header && column === columns.length - 1 && columns[column] === "" &&
+      text.trim() === "";
+  }
+
+  #trailingDelimiterError(where: string): AnnealError {
+    const shown = this.#options.delimiter === "\t" ? "\\t" : this.#options.delimiter;
+    return new AnnealError(
+      "data",
+      `Cannot read CSV: the line ends with '${shown}', as the header does: a last column with ` +
+        "no name and no value",
+      {
+        where,
+        hint: `remove the '${shown}' at the end of every line (sed -i 's/${shown}$//' FILE); ` +
+          "anneal reads a trailing delimiter as one more column",
+      },
+    );
   }
 
   #number(bytes: Uint8Array, start: number, end: number, column: number): number {
@@ -391,15 +417,50 @@ export async function readCsv(
       },
     );
   }
+  const x = table.x.take();
+  const rowNames = rowNumbers(columns, table.targetIndex, x, n);
+  if (rowNames) table.warnings.push(rowNames(file));
   return {
     columns,
     targetIndex: table.targetIndex,
     n,
-    x: table.x.take(),
+    x,
     targets: options.numericTarget ? table.targets.take() : undefined,
     labels: options.numericTarget ? undefined : table.labels,
     warnings: table.warnings,
   };
+}
+
+/** The names pandas and R give a first column the header leaves unnamed. */
+const UNNAMED = new Set(["", "Unnamed: 0"]);
+
+/**
+ * A first column the header leaves unnamed (`""`, or pandas' `Unnamed: 0` once such a file was
+ * read and written again) that holds the row numbers, 0, 1, 2, ... or 1, 2, 3, ...: the index
+ * pandas' `to_csv` and R's `write.csv` write by default. It is read as a feature, which tells the
+ * model where a row was in the file (on sorted rows, its target), so it is a warning.
+ */
+function rowNumbers(
+  columns: string[],
+  targetIndex: number,
+  x: Float32Array,
+  n: number,
+): ((file: string) => DataWarning) | undefined {
+  if (!UNNAMED.has(columns[0]) || targetIndex === 0 || n < 3) return undefined;
+  const features = columns.length - 1;
+  const first = x[0];
+  if (first !== 0 && first !== 1) return undefined;
+  for (let row = 1; row < n; row++) if (x[row * features] !== first + row) return undefined;
+  return (file) => ({
+    message:
+      `the first column has no name in the header${
+        columns[0] === "" ? "" : ` ('${columns[0]}')`
+      } and holds the row numbers (${first}, ${first + 1}, ${first + 2}, ...), as the index ` +
+      "pandas' to_csv and R's write.csv write: it is read as a feature",
+    where: file,
+    hint: "write the file without it (pandas: df.to_csv(path, index=False); R: " +
+      "write.csv(df, path, row.names = FALSE)); a row's number tells the model nothing of it",
+  });
 }
 
 /** Whether bytes start with gzip's magic number (1f 8b), as a `.csv.gz` file does. */

@@ -347,3 +347,51 @@ Deno.test("a label in a regression target says to set data.task, not to set 'tar
   );
   assert.match(feature.hint!, /set 'target' to this column/);
 });
+
+Deno.test("a line that ends with the delimiter is refused as a trailing delimiter, not as a missing value", async () => {
+  const text = "a,b,y,\r\n1,2,3,\r\n4,5,9,\r\n";
+  const header = await assertDataError(
+    () => readCsv(once(text), "trailing.csv", numeric),
+    /the line ends with ',', as the header does: a last column with no name and no value/,
+    /trailing\.csv:2$/,
+  );
+  assert.match(header.hint!, /remove the ',' at the end of every line/);
+  // a classifier's labels, and the target the unnamed last column: said the same way
+  for (const options of [{ target: "y", numericTarget: false }, { target: -1 }]) {
+    await assertDataError(
+      () => readCsv(once(text), "trailing.csv", { ...numeric, ...options }),
+      /the line ends with ','/,
+    );
+  }
+  // an empty value elsewhere is a missing value, as before
+  const missing = await assertDataError(
+    () => readCsv(once("a,b,y\n1,,3\n"), "missing.csv", numeric),
+    /'b' has "", which is not a number/,
+  );
+  assert.match(missing.hint!, /fill in the empty value/);
+});
+
+Deno.test("an unnamed first column of row numbers (pandas' or R's index) is a warning naming index=False", async () => {
+  for (
+    const [text, first] of [
+      [",a,y\n0,5,1\n1,7,2\n2,3,3\n3,1,4\n", 0], // pandas' df.to_csv(path)
+      ['"","a","y"\n"1",5,1\n"2",7,2\n"3",3,3\n', 1], // R's write.csv(df, path)
+      ["Unnamed: 0,a,y\n0,5,1\n1,7,2\n2,3,3\n", 0], // pandas' read and written again
+    ] as const
+  ) {
+    const table = await readCsv(once(text), "indexed.csv", numeric);
+    assert.equal(table.warnings.length, 1, text);
+    const [warning] = table.warnings;
+    assert.match(warning.message, new RegExp(`holds the row numbers \\(${first}, ${first + 1},`));
+    assert.match(warning.message, /it is read as a feature/);
+    assert.equal(warning.where, "indexed.csv");
+    assert.match(warning.hint, /index=False/);
+    assert.equal(table.x[0], first, "the column is still read, as the file has it");
+  }
+  // a named first column, or an unnamed one of other values, or the target itself: no warning
+  for (const text of ["id,a,y\n0,5,1\n1,7,2\n2,3,3\n", ",a,y\n4,5,1\n9,7,2\n2,3,3\n"]) {
+    assert.deepEqual((await readCsv(once(text), "plain.csv", numeric)).warnings, []);
+  }
+  const target = await readCsv(once(",a\n0,5\n1,7\n2,3\n"), "t.csv", { ...numeric, target: 0 });
+  assert.deepEqual(target.warnings, []);
+});
