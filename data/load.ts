@@ -36,7 +36,9 @@ async function idxSplit(
   imagesName: string,
   labelsName: string,
   limit: number | undefined,
-): Promise<{ ds: Dataset; maxLabel: number; labelsPath: string; imagesPath: string }> {
+): Promise<
+  { ds: Dataset; maxLabel: number; seen: Uint8Array; labelsPath: string; imagesPath: string }
+> {
   const imagesPath = idxFilePath(spec.dir, imagesName);
   const labelsPath = idxFilePath(spec.dir, labelsName);
   // [n, height, width] (grey), or with a channel axis, last or first as `layout` says
@@ -54,6 +56,19 @@ async function idxSplit(
   }
   checkImageShape(images.dims, images.path, spec.layout);
   const count = images.dims[0];
+  if (count === 0) {
+    throw new AnnealError(
+      "data",
+      `Cannot read IDX images: the file holds no images (its header's count is 0, shape ${
+        images.dims.join("x")
+      })`,
+      {
+        where: `${images.path} at byte 4`,
+        hint: "point the spec at the dataset's image files; the file was written from an empty " +
+          "array",
+      },
+    );
+  }
   const [height, width, channels] = imageShapeOf(images.dims, spec.layout ?? "nhwc");
   const n = Math.min(count, limit ?? count);
   const features = height * width * channels;
@@ -67,7 +82,11 @@ async function idxSplit(
   const x = bytesToFloats(pixels, byteTable);
   const y = Float32Array.from(labels.data.subarray(0, n));
   let maxLabel = 0;
-  for (const label of labels.data) if (label > maxLabel) maxLabel = label;
+  const seen = new Uint8Array(256);
+  for (const label of labels.data) {
+    seen[label] = 1;
+    if (label > maxLabel) maxLabel = label;
+  }
   const ds: Dataset = {
     x,
     y,
@@ -78,7 +97,7 @@ async function idxSplit(
     imageShape: [height, width, channels],
     byteTable,
   };
-  return { ds, maxLabel, labelsPath: labels.path, imagesPath: images.path };
+  return { ds, maxLabel, seen, labelsPath: labels.path, imagesPath: images.path };
 }
 
 /**
@@ -175,7 +194,42 @@ async function loadIdx(spec: ResolvedIdxSpec): Promise<Sources> {
       "point 'trainLabels' and 'testLabels' at the dataset's label files",
     );
   }
-  return { pool: { ...train.ds, numClasses }, test: { ...test.ds, numClasses } };
+  const unused = missingClasses(numClasses, train.seen, test.seen);
+  return {
+    pool: { ...train.ds, numClasses },
+    test: { ...test.ds, numClasses },
+    warnings: unused && [unused([train.labelsPath, test.labelsPath])],
+  };
+}
+
+/**
+ * IDX labels name no classes: a classifier gets one output a value from 0 to the largest label.
+ * Values no label has among them (a stray 200 among 0..9, labels counted from 1) are outputs no
+ * image trains, which a file of another dataset or a damaged one most often gives: a warning.
+ */
+function missingClasses(
+  numClasses: number,
+  ...seen: Uint8Array[]
+): ((files: string[]) => DataWarning) | undefined {
+  const missing: number[] = [];
+  for (let label = 0; label < numClasses; label++) {
+    if (!seen.some((labels) => labels[label] === 1)) missing.push(label);
+  }
+  if (missing.length === 0) return undefined;
+  const some = missing.length > 4
+    ? `${missing.slice(0, 3).join(", ")}, ..., ${missing.at(-1)}`
+    : missing.join(", ");
+  const distinct = numClasses - missing.length;
+  return (files) => ({
+    message:
+      `the IDX labels hold ${distinct} distinct values, the largest ${
+        numClasses - 1
+      }: the classifier gets ${numClasses} classes (0 to ${numClasses - 1}), and ` +
+      `${missing.length} of them (${some}) no image has`,
+    where: files.join(", "),
+    hint: "check the label files (labels are class indices from 0); a label file of another " +
+      "dataset, or labels counted from 1, give such classes: renumber them from 0",
+  });
 }
 
 /** A classifier needs two classes: with one, there is nothing to learn (and tfjs's oneHot fails). */

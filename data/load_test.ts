@@ -689,3 +689,52 @@ Deno.test("a classifier of two rows a class is no warning: most of its classes d
     });
   }
 });
+
+Deno.test("idx labels that leave classes out (a stray 200, labels counted from 1) load with a warning naming them; every class present, none", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const dims = { train: [4, 2, 2], test: [2, 2, 2] };
+    await writeIdxPair(dir, dims, { train: [0, 1, 200, 2], test: [1, 0] });
+    const stray = await loadData({ kind: "idx", dir, validationSplit: 0 }, 1);
+    assert.equal(stray.train.numClasses, 201, "the labels still name the classes");
+    assert.equal(stray.warnings?.length, 1);
+    const [warning] = stray.warnings!;
+    assert.match(
+      warning.message,
+      /hold 4 distinct values, the largest 200: the classifier gets 201 classes \(0 to 200\), and 197 of them \(3, 4, 5, \.\.\., 199\) no image has/,
+    );
+    assert.match(warning.where, /train-labels-idx1-ubyte, .*t10k-labels-idx1-ubyte$/);
+    assert.match(warning.hint, /renumber them from 0/);
+    // counted from 1: class 0 is missing; a class only the test file has is no warning
+    await writeIdxPair(dir, dims, { train: [1, 2, 1, 2], test: [3, 1] });
+    const fromOne = await loadData({ kind: "idx", dir, validationSplit: 0 }, 1);
+    assert.match(fromOne.warnings![0].message, /gets 4 classes \(0 to 3\), and 1 of them \(0\)/);
+    await writeIdxPair(dir, dims, { train: [0, 1, 0, 1], test: [2, 1] });
+    assert.equal((await loadData({ kind: "idx", dir, validationSplit: 0 }, 1)).warnings, undefined);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an idx file of no images is refused naming it, not reported as a split or a batch of nothing", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const [train, test] of [[0, 2], [2, 0]]) {
+      await writeIdxPair(
+        dir,
+        { train: [train, 2, 2], test: [test, 2, 2] },
+        { train: [0, 1].slice(0, train), test: [1, 0].slice(0, test) },
+      );
+      const file = train === 0 ? "train" : "t10k";
+      for (const validationSplit of [0, 0.1]) {
+        await assertDataError(
+          () => loadData({ kind: "idx", dir, validationSplit }, 1),
+          /the file holds no images \(its header's count is 0, shape 0x2x2\)/,
+          new RegExp(`${file}-images-idx3-ubyte at byte 4$`),
+        );
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
