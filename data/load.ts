@@ -286,9 +286,12 @@ async function loadCsv(spec: ResolvedCsvSpec): Promise<Sources> {
     if (labels) warnings.push(labels);
   }
   const encoding = labelEncoding(table.labels!, spec.task, spec.path);
-  if (spec.task === "classification" && encoding.classes.length < 2) {
+  const y = encoding.encode(table.labels!, spec.path);
+  // binary 0/1 labels are two classes whichever the rows hold: a file of 0s only is one class
+  const present = spec.task === "binary" ? new Set(y).size : encoding.classes.length;
+  if (present < 2) {
     throw oneClass(
-      `every row's '${table.columns[table.targetIndex]}' is '${encoding.classes[0]}'`,
+      `every row's '${table.columns[table.targetIndex]}' is '${table.labels![0]}'`,
       spec.path,
       spec.limit === undefined
         ? "check that 'target' is the label column: a classifier needs two classes or more"
@@ -303,7 +306,7 @@ async function loadCsv(spec: ResolvedCsvSpec): Promise<Sources> {
       ...base,
       ...extra,
       x: table.x,
-      y: encoding.encode(table.labels!, spec.path),
+      y,
       n: table.n,
     },
     test: testTable && {

@@ -332,6 +332,14 @@ Deno.test("classification data of one class is refused as data, naming the file 
     await Deno.writeTextFile(csv, "a,b,label\n1,2,cat\n3,4,dog\n");
     const limited = await assertDataError(() => loadData({ ...spec, limit: 1 }, 1), /one class/);
     assert.match(limited.hint!, /raise 'limit' \(now 1\): the rows it keeps hold one class/);
+    // binary 0/1 labels of one value are one class too, though 0 and 1 are both its classes
+    await Deno.writeTextFile(csv, "a,b,label\n1,2,0\n3,4, 0\n5,6,0.0\n");
+    const binary = { ...spec, task: "binary" } as const;
+    await assertDataError(() => loadData(binary, 1), /one class: every row's 'label' is '0'/);
+    await Deno.writeTextFile(csv, "a,b,label\n1,2,1\n3,4,1\n5,6,0\n");
+    const limitedBinary = await assertDataError(() => loadData({ ...binary, limit: 2 }, 1), /one/);
+    assert.match(limitedBinary.hint!, /raise 'limit' \(now 2\)/);
+    assert.equal((await loadData({ ...binary, validationSplit: 0 }, 1)).train.n, 3);
     for (const split of ["train", "t10k"]) {
       await Deno.writeFile(
         `${dir}/${split}-images-idx3-ubyte`,
