@@ -9,6 +9,8 @@ import { AnnealError } from "../errors.ts";
 
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 const NON_FINITE = /^[+-]?(nan|inf|infinity)$/i;
+/** A number written with a decimal comma or digit groups: `1,5`, `1.234,5`, `1,234.5`, `1 234`. */
+const GROUPED = /^[+-]?\d{1,3}([.,\s\u00a0']\d{3})*([.,]\d+)?$|^[+-]?\d+,\d+$/;
 
 /**
  * Whether a field's text reads as a decimal number (finite or not), as a column name seldom does.
@@ -59,6 +61,11 @@ export function parseNumber(text: string, where: string, column: string, target 
       where,
       hint: trimmed === ""
         ? "fill in the empty value or drop the row"
+        : GROUPED.test(trimmed)
+        ? `${JSON.stringify(trimmed)} has a decimal comma or thousands separators, and anneal ` +
+          "reads plain numbers ('1234.5'): write the file with '.' as the decimal point and no " +
+          "separators (a spreadsheet's export settings, pandas' to_csv default), and a " +
+          "delimiter that is not part of a number"
         : target
         ? "it is the target, read as a number for task 'regression': set data.task to " +
           "'classification' (or 'binary') if it holds labels, else fix the value"

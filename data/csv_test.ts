@@ -395,3 +395,24 @@ Deno.test("an unnamed first column of row numbers (pandas' or R's index) is a wa
   const target = await readCsv(once(",a\n0,5\n1,7\n2,3\n"), "t.csv", { ...numeric, target: 0 });
   assert.deepEqual(target.warnings, []);
 });
+
+Deno.test("a number with a decimal comma or thousands separators says so, not only 'fix the value'", async () => {
+  const error = await assertDataError(
+    () => readCsv(once("a;b;y\n1,5;2;3\n"), "euro.csv", { ...numeric, delimiter: ";" }),
+    /column 'a' has "1,5", which is not a number/,
+    /euro\.csv:2$/,
+  );
+  assert.match(error.hint!, /"1,5" has a decimal comma or thousands separators/);
+  assert.match(error.hint!, /'\.' as the decimal point/);
+  for (const text of ["1.234,5", "1,234.5", "1 234", "-0,25", "12'000"]) {
+    assert.throws(() => parseNumber(text, "a.csv:2", "x"), (e: AnnealError) => {
+      assert.match(e.hint!, /decimal comma or thousands separators/, text);
+      return true;
+    });
+  }
+  // text that is no number keeps its hint
+  assert.throws(() => parseNumber("1.2.3", "a.csv:2", "x"), (e: AnnealError) => {
+    assert.match(e.hint!, /^fix the value/);
+    return true;
+  });
+});
