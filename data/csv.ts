@@ -78,7 +78,28 @@ function numbersAsHeader(names: string[], where: string): DataWarning | undefine
   };
 }
 
-function resolveTarget(target: string | number, columns: string[], where: string): number {
+function resolveTarget(
+  target: string | number,
+  columns: string[],
+  where: string,
+  header: boolean,
+): number {
+  if (typeof target === "string" && !header && !columns.includes(target)) {
+    const index = Number(target.trim());
+    const inRange = Number.isInteger(index) && index >= -columns.length && index < columns.length;
+    throw new AnnealError(
+      "data",
+      `Cannot read CSV: data.header is false, so the columns have no names, and 'target' is ` +
+        `the name ${JSON.stringify(target)}`,
+      {
+        where,
+        hint: inRange
+          ? `write the index as a number, "target": ${index}, not the string "${target}"`
+          : `set 'target' to the column's index, a number from 0 to ${columns.length - 1} (-1 ` +
+            "for the last); or, if the first line names the columns, data.header=true",
+      },
+    );
+  }
   if (typeof target === "string") {
     const index = columns.indexOf(target);
     const last = columns.lastIndexOf(target);
@@ -343,7 +364,7 @@ class TableBuilder implements CsvSink {
     }
     this.columns = header ? fields.map((f) => f.trim()) : fields.map((_, i) => `column${i}`);
     this.#checkColumnsOf(line);
-    this.targetIndex = resolveTarget(target, this.columns, `${this.#file}:${line}`);
+    this.targetIndex = resolveTarget(target, this.columns, `${this.#file}:${line}`, header);
     if (header) {
       const numbers = numbersAsHeader(this.columns, `${this.#file}:${line}`);
       if (numbers) this.warnings.push(numbers);

@@ -416,3 +416,21 @@ Deno.test("a number with a decimal comma or thousands separators says so, not on
     return true;
   });
 });
+
+Deno.test("a target named in a file without a header says the columns have no names, and how to give an index", async () => {
+  const bare = { ...numeric, header: false };
+  const quoted = await assertDataError(
+    () => readCsv(once("1,2,3\n4,5,9\n"), "bare.csv", { ...bare, target: "2" }),
+    /data\.header is false, so the columns have no names, and 'target' is the name "2"/,
+    /bare\.csv:1$/,
+  );
+  assert.match(quoted.hint!, /write the index as a number, "target": 2, not the string "2"/);
+  const named = await assertDataError(
+    () => readCsv(once("1,2,3\n4,5,9\n"), "bare.csv", { ...bare, target: "y" }),
+    /the name "y"/,
+  );
+  assert.match(named.hint!, /a number from 0 to 2 \(-1 for the last\).*data\.header=true/);
+  // the names anneal gives such columns still name them
+  const table = await readCsv(once("1,2,3\n4,5,9\n"), "bare.csv", { ...bare, target: "column1" });
+  assert.deepEqual([...table.targets!], [2, 5]);
+});
