@@ -154,7 +154,11 @@ function cnn(
     throw new AnnealError(
       "config",
       `Cannot build cnn model: input must be images [height, width, channels], current shape is [${shape.inputShape}]`,
-      { where: "model.kind", hint: "use kind 'mlp' for tabular data, or load image data (idx)" },
+      {
+        where: "model.kind",
+        hint: "use kind 'mlp' for tabular data; for images, load IDX data without " +
+          "data.flatten (flattened, an image is a vector: --set data.flatten=false)",
+      },
     );
   }
   checkPooling(spec, shape.inputShape[0], shape.inputShape[1]);

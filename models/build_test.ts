@@ -182,10 +182,12 @@ Deno.test("batch norm uses batch statistics and updates running ones only in tra
   });
 });
 
-Deno.test("a cnn on non-image data is rejected with a hint", () => {
+Deno.test("a cnn on non-image data is rejected with a hint, which names data.flatten (flattened images are vectors)", () => {
   assert.throws(
     () => buildModel({ kind: "cnn" }, { inputShape: [4], outputUnits: 2 }, 0),
-    (e) => e instanceof AnnealError && e.code === "config" && e.hint !== undefined,
+    (e) =>
+      e instanceof AnnealError && e.code === "config" &&
+      /kind 'mlp' for tabular data/.test(e.hint!) && /--set data\.flatten=false/.test(e.hint!),
   );
 });
 
