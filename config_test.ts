@@ -560,3 +560,27 @@ Deno.test("an unknown field is named by its own path, with the field it likely m
     /'foo': unknown field; 'bar': unknown field/,
   );
 });
+
+Deno.test("a CSV delimiter written as a backslash and a t, or as the word tab, says how to write a tab; a tab is taken", () => {
+  const csv = { kind: "csv", path: "a.tsv", target: "y" } as const;
+  for (const [delimiter, what] of [["\\t", "a backslash and a t"], ["tab", "a word"]]) {
+    assert.throws(() => parseConfig({ data: { ...csv, delimiter } }), (error: unknown) => {
+      assert.ok(error instanceof AnnealError);
+      assert.match(
+        error.message,
+        new RegExp(
+          `'data\\.delimiter': must be one character, and "${
+            delimiter.replace("\\", "\\\\")
+          }" is ${what}: a tab is "\\\\t" in JSON \\(in bash: --set 'data\\.delimiter='\\$'\\\\t'\\)`,
+        ),
+      );
+      return true;
+    });
+  }
+  // --set with bash's $'\t' passes the one character
+  const config = applyOverrides({ data: csv }, ["data.delimiter=\t"]);
+  const { data } = parseConfig(config);
+  assert.equal(data.kind === "csv" ? data.delimiter : undefined, "\t");
+  // another string too long keeps its words
+  assert.throws(() => parseConfig({ data: { ...csv, delimiter: ";;" } }), /at most 1 characters/);
+});

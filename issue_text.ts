@@ -149,6 +149,11 @@ export function issueText(issue: z.core.$ZodIssue, value: unknown): string {
       return `must be ${issue.inclusive ? ">=" : ">"} ${issue.minimum}`;
     case "too_big":
       if (issue.origin === "array") return `must have at most ${entries(issue.maximum)}`;
+      if (issue.origin === "string" && issue.maximum === 1 && isTabWritten(value)) {
+        return `must be one character, and ${showValue(value)} is ${
+          value === "\\t" ? "a backslash and a t" : "a word"
+        }: a tab is "\\t" in JSON (in bash: --set 'data.delimiter='$'\\t')`;
+      }
       if (issue.origin === "string") return `must have at most ${issue.maximum} characters`;
       return `must be ${issue.inclusive ? "<=" : "<"} ${issue.maximum}`;
     case "invalid_type":
@@ -167,6 +172,14 @@ export function issueText(issue: z.core.$ZodIssue, value: unknown): string {
     default:
       return issue.message;
   }
+}
+
+/**
+ * A tab as a shell passes it to `--set` (`\t`, a backslash and a t, where `$'\t'` passes one
+ * character) or as a word: what a one-character field (the CSV delimiter) most often gets for it.
+ */
+function isTabWritten(value: unknown): boolean {
+  return typeof value === "string" && (value === "\\t" || value.trim().toLowerCase() === "tab");
 }
 
 function oneOf(options: readonly unknown[], value: unknown): string {
