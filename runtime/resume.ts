@@ -5,6 +5,7 @@
  */
 import { parseConfig, type RunConfig } from "../config.ts";
 import { AnnealError } from "../errors.ts";
+import { fileError } from "../file_errors.ts";
 import { jsonDifferences } from "../zod_paths.ts";
 import { absoluteDataPaths, dataPathFields } from "../data/paths.ts";
 import type { ResolvedDataSpec } from "../data/spec.ts";
@@ -153,7 +154,14 @@ export async function readSavedConfig(dir: string, runId: string): Promise<RunCo
         cause,
       });
     }
-    throw new AnnealError(
+    // a directory in its place, a permission: said as such, with the fix for that failure
+    throw fileError(cause, {
+      action: `resume run '${runId}': cannot read`,
+      path,
+      expected: "the JSON config the run was started with",
+      hint: `put the run's config back at ${path} (a file), then resume it; or start a new ` +
+        "run",
+    }) ?? new AnnealError(
       "storage",
       `Cannot resume run '${runId}': ${path} cannot be read: ${(cause as Error).message}`,
       { where: path, hint: "check the file's permissions", cause },

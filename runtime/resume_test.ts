@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { AnnealError } from "../errors.ts";
 import { currentProcess, type RunProcess } from "./liveness.ts";
-import { checkNotRunning, OTHER_HOST_QUIET_MS } from "./resume.ts";
+import { checkNotRunning, OTHER_HOST_QUIET_MS, readSavedConfig } from "./resume.ts";
 
 /** A run directory whose summary.json says `summary`; removed when its scope ends. */
 async function runWith(
@@ -58,4 +58,23 @@ Deno.test("a run still running in this very process is refused with the API's wa
     checkNotRunning(run.dir, "r", "elsewhere"),
     /Cannot resume run 'r': it is still running in this process/,
   );
+});
+
+Deno.test("a run's config.json that is a directory is named as one, with how to put the config back", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${dir}/config.json`);
+    await assert.rejects(() => readSavedConfig(dir, "r1"), (error: unknown) => {
+      assert.ok(error instanceof AnnealError);
+      assert.equal(error.code, "file");
+      assert.match(
+        error.message,
+        /^Cannot resume run 'r1': cannot read '.*\/config\.json': it is a directory, not a file \(expected the JSON config the run was started with\)$/,
+      );
+      assert.match(error.hint!, /put the run's config back at .*config\.json \(a file\)/);
+      return true;
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
