@@ -16,6 +16,7 @@ import { patienceMayStop, type StopGuard, verdictNeeded } from "./early_stopper.
 import { initLossWatch, type LossWatchState, observeLoss } from "./loss_watch.ts";
 import { ClipThreshold, type ClipThresholdState } from "./clip_threshold.ts";
 import type { ClipMonitorSnapshot } from "./clip_monitor.ts";
+import { type DivergedEnd, divergedEnd, endMetrics } from "./diverged_end.ts";
 import { maximizes } from "../optimizers/hazards.ts";
 import type {
   BatchGroup,
@@ -232,10 +233,11 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   const runDir = context.init.runDir;
   /**
    * On resume: the checkpoint, the fingerprint of the data the run trained on, and where early
-   * stopping's verdict at the checkpoint's epoch end had ended the run, that verdict's reason.
+   * stopping's verdict at the checkpoint's epoch end had ended the run, that verdict's reason;
+   * where the run had diverged after the checkpoint, the divergence it kept.
    */
   const resume = context.init.resume as
-    | { checkpoint: string; fingerprint?: string; stopped?: string }
+    | { checkpoint: string; fingerprint?: string; stopped?: string; diverged?: DivergedEnd }
     | undefined;
   const loader = new Mailbox<Message>(context.init.ports.dataLoader);
   const scheduler = new Mailbox<Message>(context.init.ports.scheduler);
@@ -408,6 +410,8 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     };
     within = saved.state.within as WithinEpoch | undefined;
   }
+  /** Epochs the run ended before this process (a checkpoint within an epoch: the one before). */
+  const startEpoch = epoch;
   // The first plan and batches are asked for now, so that they travel while the trainer reads
   // its starting weights. The loader streams on into later epochs by itself: it is told where
   // to start only once.
@@ -620,6 +624,8 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   let settledWaiters: (() => void)[] = [];
   /** A checkpoint was sent to the supervisor. */
   let sent = false;
+  /** The last checkpoint this process sent for `last.ckpt`: a divergence is kept beside it. */
+  let lastCheckpoint: { state: CheckpointState; weights: WeightMap } | undefined;
   /**
    * One checkpoint of this process is on disk. Until then the trainer goes on from no epoch end:
    * a run killed after its first epoch can always be resumed. (Later checkpoints land up to
@@ -663,6 +669,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
         // Epochs that end faster than the disk syncs replace each other's waiting writes.
         context.checkpoint(judged.isBest ? ["last", "best"] : ["last"], state, end.weights!);
         sent = true;
+        lastCheckpoint = { state, weights: end.weights! };
         if (judged.isBest) bestWeights = end.weights;
         settled = { earlyStopper: judged.state, metrics: end.metrics };
         if (!end.deferred) lastGood = { weights: end.weights!, optimizer: end.optimizer };
@@ -817,10 +824,19 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   // at the epoch end early stopping's verdict stopped it at (its last epoch's too), or at its
   // step budget short of its last epoch (a budget spent at the run's last step completes it).
   // Nothing is left to train, only its end (the best weights, the test pass) to finish, as the
-  // run would have.
-  const atEnd = resume?.stopped !== undefined ||
+  // run would have. Where it had diverged after the checkpoint, its end is the divergence it
+  // kept: nothing to finish (no best weights, no test pass), its steps not trained again.
+  const atEnd = resume?.stopped !== undefined || resume?.diverged !== undefined ||
     (epoch < config.epochs && config.maxSteps !== undefined && step >= config.maxSteps);
-  if (atEnd) {
+  if (resume?.diverged) {
+    const diverged = resume.diverged;
+    status = "diverged";
+    reason = diverged.reason;
+    hint = diverged.hint;
+    step = diverged.steps;
+    metrics = endMetrics(diverged);
+    epochsRun = diverged.epochs - startEpoch;
+  } else if (atEnd) {
     status = "stopped";
     // (early stopping's verdict stands where the budget ran out at the same epoch end)
     reason = resume?.stopped ?? budgetReason()!;
@@ -1019,6 +1035,24 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     // an epoch end the trainer went past was a stop after all: the run ended there
     returnToEnd(lateStop);
     stoppedWithin = undefined;
+  }
+  if (status === "diverged" && !resume?.diverged) {
+    // The run's last checkpoint again, with the divergence beside it: a run killed before its
+    // end is recorded is finished by its resume as it ended (without one, there is nothing to
+    // resume). Its steps are recorded before it is written (the supervisor sees to that).
+    const last = lastCheckpoint ?? (resume ? await loadCheckpoint(resume.checkpoint) : undefined);
+    if (last) {
+      // (the clip monitor answers after every window sent before: its state after the last step)
+      monitor.send({ type: "ClipStateRequested" });
+      const observed = await monitor.take((m) => m.type === "ClipState") as unknown as ClipState;
+      const diverged = divergedEnd(
+        config,
+        { reason, hint, steps: step, metrics },
+        startEpoch + epochsRun,
+        observed.state,
+      );
+      context.checkpoint(["last"], { ...last.state, diverged }, last.weights);
+    }
   }
   if (stoppedWithin !== undefined && (status === "stopped" || status === "interrupted")) {
     // Stopped within an epoch: its last checkpoint is where it stopped, the weights its test

@@ -38,6 +38,7 @@ import { checkResumedSteps } from "./resume_steps.ts";
 import { lockRun, type RunLock } from "./run_lock.ts";
 import type { TrainerResult } from "../actors/trainer_worker.ts";
 import { type EarlyStopperState, stoppedAt } from "../actors/early_stopper.ts";
+import { divergedAt, type DivergedEnd } from "../actors/diverged_end.ts";
 import denoJson from "../deno.json" with { type: "json" };
 import { diagnose } from "../report/diagnose.ts";
 import { readRun } from "../report/records.ts";
@@ -340,6 +341,8 @@ async function supervise(
   let summaryText: string | undefined;
   /** What a resume changes in the run's records, once the run has passed its start's checks. */
   let startRecords = () => {};
+  /** Where the run had diverged after its last checkpoint: the end its resume finishes it with. */
+  let diverged: DivergedEnd | undefined;
   if (options.resume) {
     const last = `${runDir}/checkpoints/last.ckpt`;
     if (await exists(`${runDir}/config.json`) && !(await exists(last))) {
@@ -387,12 +390,17 @@ async function supervise(
       }, { runId, dir: runDir });
     }
     const from = resumeState;
+    diverged = raised
+      ? undefined
+      : divergedAt(config, resumeState as unknown as Record<string, unknown>);
+    // (a run that had diverged keeps the records of its steps up to its divergence: its end)
+    const to = diverged ? { step: diverged.steps, epoch: diverged.epochs - 1 } : from;
     startRecords = () => {
       // (queued in order: before the steps the trainer reports after its plan)
       if (raised) writer.writeJson("config.json", config);
       // Drop records of steps and epochs after the checkpoint: they are replayed.
-      writer.truncate("steps.ndjson", (r) => r.step < from.step);
-      writer.truncate("epochs.ndjson", (r) => r.epoch <= from.epoch);
+      writer.truncate("steps.ndjson", (r) => r.step < to.step);
+      writer.truncate("epochs.ndjson", (r) => r.epoch <= to.epoch);
     };
   } else {
     // (the directory is made and locked, found empty: claimNewRun in train)
@@ -493,6 +501,8 @@ async function supervise(
   const checkpointed = () => firstWritten || lastQueued || resumeState !== undefined;
   /** The trainer sent a checkpoint for `last.ckpt` (its write may still be on its way). */
   let lastQueued = false;
+  /** A divergence's checkpoint, queued once the records before it are written. */
+  let divergenceQueued: Promise<void> = Promise.resolve();
   let firstWritten = false;
   const checkpoints = new CheckpointWriter({
     onError: (error) => {
@@ -546,6 +556,7 @@ async function supervise(
     // result or error): let them land before the run is reported.
     const landCheckpoints = async () => {
       try {
+        await divergenceQueued;
         await checkpoints.flush();
       } catch (error) {
         // (the writer's onError came too late to end the run: it was ending already)
@@ -766,9 +777,15 @@ async function supervise(
       const state = message.state as CheckpointState;
       const weights = message.weights as WeightMap;
       if (message.files.includes("last")) lastQueued = true;
-      for (const file of message.files) {
-        checkpoints.queue(`${runDir}/checkpoints/${file}.ckpt`, state, weights);
-      }
+      const queue = () => {
+        for (const file of message.files) {
+          checkpoints.queue(`${runDir}/checkpoints/${file}.ckpt`, state, weights);
+        }
+      };
+      // A divergence's verdict lands after the records of the steps that diverged: a resume that
+      // finds it keeps them as the run's end (a failed write of theirs is the run's record's).
+      if (state.diverged === undefined) queue();
+      else divergenceQueued = writer.flush().catch(() => {}).then(queue);
     } else if (message.type === "actor.done") {
       actorsDone.add(actor);
       if (actor === "clipMonitor") clipStats = message.result ?? clipStats;
@@ -824,13 +841,14 @@ async function supervise(
           ? before.meta.fingerprint
           : undefined,
         stopped: earlyStopped(config, resumeState, raised),
+        diverged,
       }
       : actor === "scheduler"
       ? resumeState.scheduler
       : actor === "earlyStopper"
       ? resumeState.earlyStopper
       : actor === "clipMonitor"
-      ? clipMonitorResume(resumeState)
+      ? (diverged ? diverged.clipMonitor : clipMonitorResume(resumeState))
       : undefined;
     worker.postMessage(
       {

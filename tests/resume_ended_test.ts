@@ -131,7 +131,7 @@ Deno.test("a run killed after early stopping's checkpoint, before its end was re
   );
 });
 
-Deno.test("a run killed after its maxSteps checkpoint at an epoch's end, or at its last step, is finished on --resume as it ended", async () => {
+Deno.test("a run killed after its maxSteps checkpoint at an epoch's end, at its last step, or after its last epoch's checkpoint, is finished on --resume as it ended", async () => {
   await using runs = await tempRunsDir();
   const { dir } = runs;
   // 3 steps an epoch: maxSteps 6 ends the run at epoch 1's end
@@ -143,9 +143,13 @@ Deno.test("a run killed after its maxSteps checkpoint at an epoch's end, or at i
   assert.equal(whole.result.status, "completed", whole.result.reason);
   assert.equal(whole.result.reason, "finished 6 epochs");
   await resumeKilled(dir, whole.result);
+  // no budget: it completed its epochs, killed after its last checkpoint
+  const done = await trainCollect(await base(dir), { runId: "done" });
+  assert.equal(done.result.reason, "finished 6 epochs");
+  await resumeKilled(dir, done.result);
 });
 
-Deno.test("a run killed after it diverged, before its end was recorded, diverges again on --resume from its last checkpoint, with the record of the run as it ended", async () => {
+Deno.test("a run killed after it diverged, before its end was recorded, is finished on --resume as it diverged, without training its last steps again", async () => {
   await using runs = await tempRunsDir();
   const { dir } = runs;
   // sgd at rates far too high: with one step an epoch (batches of 64), the loss at epoch 2's
@@ -160,14 +164,35 @@ Deno.test("a run killed after it diverged, before its end was recorded, diverges
     const { result: first } = await trainCollect(config, { runId: `diverged-${batchSize}` });
     assert.equal(first.status, "diverged", first.reason);
     assert.match(first.reason, reason);
-    const recorded = await records(first.runDir);
+    await resumeKilled(dir, first);
+    const again = await trainCollect({ runsDir: dir }, { resume: first.runId });
+    assert.match(again.result.reason, /^nothing to resume: the run already ended \(training/);
+    // killed so again, resumed with more epochs: it trains on from its last checkpoint, before
+    // the divergence, as a recorded one does, and diverges again at the same step (cpu); that
+    // process wrote no checkpoint of its own, and killed so, its resume finishes it as it ended
     await asKilled(first.runDir);
-    const { result } = await trainCollect({ runsDir: dir }, { resume: first.runId });
-    for (const key of ["status", "reason", "hint", "epochs", "steps", "bestEpoch"] as const) {
-      assert.deepEqual(result[key], first[key], key);
-    }
-    assert.deepEqual(await records(first.runDir), recorded, "the record of the run as it ended");
+    const longer = await trainCollect({ runsDir: dir, epochs: 8 }, { resume: first.runId });
+    assert.ok(longer.events.some((e) => e.type === "steps"), "it trained on");
+    assert.equal(longer.result.status, "diverged", longer.result.reason);
+    assert.equal(longer.result.reason, first.reason);
+    assert.equal(longer.result.steps, first.steps);
+    await resumeKilled(dir, longer.result);
   }
+  // read in windows of 4 steps, the trainer went on from epoch 2's end before its loss was read:
+  // the verdict on it, a divergence, returned the run to that end, its later steps undone
+  const late = await trainCollect({
+    backend: "cpu",
+    runsDir: dir,
+    data: { kind: "synthetic-linear", n: 64 },
+    epochs: 4,
+    readbackEvery: 4,
+    optimizer: { name: "sgd", lr: 0.05 },
+    scheduler: { name: "multistep", milestones: [4], gamma: 25 },
+    earlyStopping: { divergenceFactor: 1.5 },
+  }, { runId: "late" });
+  assert.equal(late.result.status, "diverged", late.result.reason);
+  assert.ok(late.events.some((e) => e.type === "returned"), "it returned to epoch 2's end");
+  await resumeKilled(dir, late.result);
 });
 
 Deno.test("a run killed at its end whose checkpoint (an older anneal's) keeps no last step of the clip monitor's is finished on --resume with the clip statistics at its last step", async () => {
