@@ -72,6 +72,8 @@ runActor("dataLoader", async (context) => {
   for (const { message, where, hint } of data.warnings ?? []) {
     context.emit({ type: "warning", actor: "dataLoader", message: `${where}: ${message}`, hint });
   }
+  // (told after them, on the same channel: the supervisor then has every one of its warnings)
+  context.emit({ type: "data.checked" });
   const options = loaderOptions(config);
   const count = trainBatchCount(data.train, options, data.validation?.n);
   const ready: DatasetReady = {

@@ -24,8 +24,10 @@ export interface RunStartedEvent {
   resumedFrom?: { epoch: number; step: number };
   /**
    * A resumed run's: how many warnings its earlier starts gave (on its config, its data, its
-   * schedule over its length), recorded in its `meta.json` (`warnings`). The resume does not give
-   * them again, but for those whose words change (a setting it raised, as `--epochs`).
+   * schedule over its length) that still applied at its last start, recorded in its `meta.json`
+   * (`warnings`). The resume does not give them again, but for those whose words change (a
+   * setting it raised, as `--epochs`); one it does not give again no longer applies, and is
+   * marked so there (`noLongerApplies`).
    */
   startWarnings?: number;
 }

@@ -34,3 +34,35 @@ Deno.test("a meta.json whose warnings are not a list of warnings (another anneal
   assert.equal(mixed.earlier, 1);
   assert.equal(mixed.admit(reach), false);
 });
+
+Deno.test("a resume's start that does not give an earlier warning again marks it as no longer applying, and it is not counted after", () => {
+  const first = new StartWarnings();
+  first.admit(data);
+  first.admit(reach);
+  assert.equal(first.lapse({ resumedAt: "a", step: 0 }), false, "a new run's start gave them all");
+  // resumed with more epochs: the reach warning's cause is gone
+  const resumed = new StartWarnings(JSON.parse(JSON.stringify(first.recorded)));
+  assert.equal(resumed.admit(data), false);
+  const at = { resumedAt: "2026-12-01T00:00:00.000Z", step: 16 };
+  assert.equal(resumed.lapse(at), true);
+  assert.deepEqual(resumed.recorded, [data, { ...reach, noLongerApplies: at }]);
+  assert.equal(resumed.lapse({ ...at, step: 20 }), false, "marked once, at the resume it lapsed");
+  const next = new StartWarnings(JSON.parse(JSON.stringify(resumed.recorded)));
+  assert.equal(next.earlier, 1);
+  assert.equal(next.admit(data), false);
+  assert.equal(next.lapse({ ...at, step: 24 }), false);
+  assert.deepEqual(next.recorded[1].noLongerApplies, at);
+  // given again word for word (its cause back): printed, and it applies again
+  const back = new StartWarnings(JSON.parse(JSON.stringify(next.recorded)));
+  assert.equal(back.admit(reach), true);
+  assert.equal(back.lapse({ ...at, step: 28 }), true, "the data's, not given by this start");
+  assert.deepEqual(back.recorded, [{ ...data, noLongerApplies: { ...at, step: 28 } }, reach]);
+});
+
+Deno.test("a warning whose mark of a resume is not one is not read as a warning", () => {
+  const marked = [{ ...reach, noLongerApplies: { resumedAt: 1, step: 2 } }, {
+    ...data,
+    noLongerApplies: "yes",
+  }];
+  assert.deepEqual(new StartWarnings(marked).recorded, []);
+});

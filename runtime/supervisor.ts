@@ -439,13 +439,26 @@ async function supervise(
   // not given again by a resume, unless their words change (a setting it raised): meta.json
   // keeps them.
   const startWarnings = new StartWarnings(resumeState ? before.meta?.warnings : undefined);
-  if (startWarnings.earlier > 0) meta.warnings = startWarnings.recorded;
+  if (startWarnings.recorded.length > 0) meta.warnings = startWarnings.recorded;
   const warnAtStart = (warning: WarningEvent) => {
     if (!startWarnings.admit(warning)) return;
     emit(warning);
     meta.warnings = startWarnings.recorded;
     // (one after the plan, which writes meta.json first: a data warning late from its Worker)
     if (planned) writer.writeJson("meta.json", meta);
+  };
+  /** The data loader has given every warning on its data (they may come after the plan). */
+  let dataChecked = false;
+  /**
+   * Once a resume's start is complete (the plan, and every warning of the data), the earlier
+   * starts' warnings it did not give again are marked as no longer applying (their cause gone);
+   * whether any was (meta.json is then written again).
+   */
+  const lapseStartWarnings = (): boolean => {
+    if (!resumeState || !planned || !dataChecked) return false;
+    if (!startWarnings.lapse({ resumedAt: now, step: resumeState.step })) return false;
+    meta.warnings = startWarnings.recorded;
+    return true;
   };
   emit({
     type: "run.started",
@@ -711,6 +724,12 @@ async function supervise(
       // at once, and messages already on their way still arrive) are not its record: the result
       // counts the steps and epochs reported before, and so do the records and the events.
       if (done && actor === "trainer") return;
+      if ((message.event as { type?: unknown }).type === "data.checked") {
+        // (the supervisor's own notice, not an event of the run)
+        dataChecked = true;
+        if (lapseStartWarnings()) writer.writeJson("meta.json", meta);
+        return;
+      }
       const event = message.event as RunEvent;
       if (event.type === "steps") {
         progress.steps = event.fromStep + event.losses.length;
@@ -764,6 +783,7 @@ async function supervise(
           dataset: event.dataset,
           parameters: event.parameters,
         });
+        lapseStartWarnings();
         writer.writeJson("meta.json", meta);
       } else if (event.type === "clip.stats") {
         clipStats = event;

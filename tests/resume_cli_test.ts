@@ -335,7 +335,7 @@ Deno.test("a config.json saved with every schedule's default interval 'step' res
   }
 });
 
-Deno.test("--resume does not print again the warnings the run gave at its start, unless it changes them: one line says how many there were and where they are", async () => {
+Deno.test("--resume does not print again the warnings the run gave at its start, unless it changes them: one line says how many still apply and where they are; one whose cause a resume removed no longer counts", async () => {
   await using runs = await tempRunsDir();
   const { dir } = runs;
   // a header of numbers (the data loader's warning), and a onecycle of 40 steps cut by a run of
@@ -375,42 +375,69 @@ Deno.test("--resume does not print again the warnings the run gave at its start,
   const line = (count: string, them: string) =>
     `anneal: the run's earlier starts gave ${count}, not repeated unless this resume changes ` +
     `${them} (\`anneal runs show ${runId} --runs-dir ${dir}\` lists ${them})`;
+  const meta = async () => JSON.parse(await Deno.readTextFile(`${dir}/${runId}/meta.json`));
 
   // resumed as it is: the same warnings, not printed again
   const same = await resumeRun(runId, dir);
   assert.equal(same.code, 0, same.stderr);
   assert.match(same.stdout, /resuming at epoch 0, step 1/);
   assert.deepEqual(warnings(same.stdout), [], same.stdout);
-  assert.ok(same.stdout.includes(line("2 warnings", "them")), same.stdout);
+  assert.ok(same.stdout.includes(line("2 warnings that still apply", "them")), same.stdout);
+  assert.deepEqual((await meta()).warnings.filter((w: object) => "noLongerApplies" in w), []);
 
   // --epochs 6: the cut schedule's warning says otherwise (24 steps), and is printed; the data's
-  // is not
-  const longer = await anneal(
-    ...["train", "--resume", runId, "--runs-dir", dir, "--epochs", "6", "--no-progress"],
-  );
+  // is not; the one of 16 steps no longer applies, marked with this resume (at step 2)
+  const resumeLonger = (epochs: number) =>
+    anneal(
+      ...["train", "--resume", runId, "--runs-dir", dir, "--epochs", `${epochs}`, "--no-progress"],
+    );
+  const longer = await resumeLonger(6);
   assert.equal(longer.code, 0, longer.stderr);
-  assert.ok(longer.stdout.includes(line("2 warnings", "them")), longer.stdout);
+  assert.ok(longer.stdout.includes(line("2 warnings that still apply", "them")), longer.stdout);
   const changed = warnings(longer.stdout);
   assert.equal(changed.length, 1, longer.stdout);
   assert.match(changed[0], /^warning \(trainer\): .*which takes 24 optimizer steps/);
-  // and not again at the next resume
+  const resumedAt = async () =>
+    JSON.parse(await Deno.readTextFile(`${dir}/${runId}/summary.json`)).resumedAt;
+  const lapsedAt = { resumedAt: await resumedAt(), step: 2 };
+  // and not again at the next resume, which counts the two that apply
   const again = await resumeRun(runId, dir);
   assert.equal(again.code, 0, again.stderr);
   assert.deepEqual(warnings(again.stdout), [], again.stdout);
-  assert.ok(again.stdout.includes(line("3 warnings", "them")), again.stdout);
+  assert.ok(again.stdout.includes(line("2 warnings that still apply", "them")), again.stdout);
 
-  // where they are: meta.json, which `anneal runs show` prints
-  const meta = JSON.parse(await Deno.readTextFile(`${dir}/${runId}/meta.json`));
-  assert.deepEqual(meta.warnings.map((w: { actor: string }) => w.actor), [
-    "dataLoader",
-    "trainer",
-    "trainer",
-  ]);
+  // --epochs 10: 40 steps, the schedule's whole horizon: its warning's cause is gone, none is given
+  const whole = await resumeLonger(10);
+  assert.equal(whole.code, 0, whole.stderr);
+  assert.deepEqual(warnings(whole.stdout), [], whole.stdout);
+  const wholeAt = { resumedAt: await resumedAt(), step: 4 };
+  const last = await resumeRun(runId, dir);
+  assert.equal(last.code, 0, last.stderr);
+  assert.deepEqual(warnings(last.stdout), [], last.stdout);
+  assert.ok(last.stdout.includes(line("1 warning that still applies", "it")), last.stdout);
+
+  // where they are: meta.json, which `anneal runs show` prints, those that no longer apply marked
+  // with the resume they stopped applying at
+  const recorded = (await meta()).warnings;
+  assert.deepEqual(
+    recorded.map((w: { actor: string; noLongerApplies?: unknown }) => [w.actor, w.noLongerApplies]),
+    [["dataLoader", undefined], ["trainer", lapsedAt], ["trainer", wholeAt]],
+  );
+  assert.match(recorded[1].message, /which takes 16 optimizer steps/);
   const show = await anneal("runs", "show", runId, "--runs-dir", dir);
   assert.equal(show.code, 0, show.stderr);
   assert.match(show.stdout, /warning at its start \(dataLoader\): .*data\.header is true/);
   assert.match(show.stdout, /\n {4}hint: if the file has no header row/);
-  assert.match(show.stdout, /warning at its start \(trainer\): .*which takes 24 optimizer steps/);
+  for (const [steps, at] of [[16, lapsedAt], [24, wholeAt]] as const) {
+    assert.match(
+      show.stdout,
+      new RegExp(
+        `warning at its start \\(trainer\\): .*which takes ${steps} optimizer steps.*\\n(.*\\n)?` +
+          ` {4}no longer applies: not given by its resume at step ${at.step} \\(${at.resumedAt}\\)`,
+      ),
+      show.stdout,
+    );
+  }
 });
 
 Deno.test("train(config, { resume }) with the config a run was started with resumes it, whatever intervals that change nothing its config.json holds (an older anneal's default 'step' on a sequential's schedules)", async () => {

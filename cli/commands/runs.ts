@@ -113,10 +113,16 @@ export async function runsShowCommand(
   if (s.test) console.log(`  test: ${JSON.stringify(s.test)}`);
   // (meta.json read loosely: a record of another anneal may hold anything there)
   const given = Array.isArray(record.meta.warnings) ? record.meta.warnings : [];
-  for (const { actor, message, hint } of given) {
+  for (const { actor, message, hint, noLongerApplies: lapsed } of given) {
     console.log(
       `  warning at its start (${actor}): ${message}${hint ? `\n    hint: ${hint}` : ""}`,
     );
+    // one a later start did not give again: its cause is gone (runtime/start_warnings.ts)
+    if (lapsed && typeof lapsed === "object") {
+      console.log(
+        `    no longer applies: not given by its resume at step ${lapsed.step} (${lapsed.resumedAt})`,
+      );
+    }
   }
   for (const warning of record.warnings) console.log(`  note: ${warning}`);
   console.log(formatDiagnosis(diagnose(record)));

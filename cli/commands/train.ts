@@ -264,9 +264,10 @@ function printEvent(event: RunEvent, context: PrintContext): RunResult | undefin
       context.logEvery ??= event.epochs <= 20 ? 1 : 10;
       if (event.startWarnings) {
         // a resume: the warnings of the run's start are not printed again
+        // (those that stopped applying at a resume not counted: runtime/start_warnings.ts)
         const [count, them] = event.startWarnings === 1
-          ? ["1 warning", "it"]
-          : [`${event.startWarnings} warnings`, "them"];
+          ? ["1 warning that still applies", "it"]
+          : [`${event.startWarnings} warnings that still apply`, "them"];
         progress.log(
           `anneal: the run's earlier starts gave ${count}, not repeated unless this resume ` +
             `changes ${them} (\`anneal runs show ${event.runId}${
