@@ -1040,7 +1040,10 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     // The run's last checkpoint again, with the divergence beside it: a run killed before its
     // end is recorded is finished by its resume as it ended (without one, there is nothing to
     // resume). Its steps are recorded before it is written (the supervisor sees to that).
-    const last = lastCheckpoint ?? (resume ? await loadCheckpoint(resume.checkpoint) : undefined);
+    // (the one resumed from, read again: should it be unreadable now, the run ends diverged
+    // without its verdict kept, and its resume trains its last steps again)
+    const last = lastCheckpoint ??
+      (resume ? await loadCheckpoint(resume.checkpoint).catch(() => undefined) : undefined);
     if (last) {
       // (the clip monitor answers after every window sent before: its state after the last step)
       monitor.send({ type: "ClipStateRequested" });
