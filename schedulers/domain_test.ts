@@ -2,7 +2,8 @@
  * torch 1.13's own verdict on the edges of every schedule's settings, from
  * tests/fixtures/schedulers/torch_domain.json (generate.py): negative, zero and above-1 values,
  * fractional step counts, empty, unsorted, repeated and negative milestones, each schedule on its
- * own and as a sequential's later schedule (which torch restarts with its closed form). anneal must
+ * own and as a sequential's later schedule (which torch restarts with its closed form), and drawn
+ * sequentials of two to four of those edges handed over at any step. anneal must
  * refuse every setting torch raises for when built or at step 1 (which every run gets to) as it
  * parses it; one torch raises for at a later step, in a run that gets to that step, and not in a
  * shorter one, which trains at torch's rates. Every other setting runs to torch's learning rates
