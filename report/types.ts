@@ -132,9 +132,15 @@ export interface RunMeta {
   adapter?: unknown;
   /**
    * The warnings the run gave at its start (its config's, its data's, its schedule's over its
-   * length), and at a resume's where their words changed: a resume does not repeat them.
+   * length), and at a resume's where their words changed: a resume does not repeat them. One a
+   * later resume's start did not give again is marked with that resume (`noLongerApplies`).
    */
-  warnings?: { actor: string; message: string; hint?: string }[];
+  warnings?: {
+    actor: string;
+    message: string;
+    hint?: string;
+    noLongerApplies?: { resumedAt: string; step: number };
+  }[];
   /** Fields added by newer versions. */
   [key: string]: unknown;
 }
