@@ -44,6 +44,7 @@ import { stretchChanges } from "../schedulers/stretch.ts";
 import { canonicalJson, formatPath } from "../zod_paths.ts";
 import { issueText } from "../issue_text.ts";
 import { checkStudyDirection } from "./study_direction.ts";
+import { checkKindSwitches, switchKinds } from "./trial_kinds.ts";
 
 /** What a study stores so that any worker can run its trials. */
 export interface StudyDefinition {
@@ -165,7 +166,9 @@ export function trialConfig(definition: StudyDefinition, params: Params): RunCon
   const applied = applyParams(structuredClone(definition.base) as Record<string, unknown>, params, {
     allowNew: true,
   });
-  return parseConfig(applied, "trial config");
+  // a trial of another optimizer, schedule, model or data kind than the base's: its section
+  // keeps none of the base kind's own fields and defaults
+  return parseConfig(switchKinds(definition.base, params, applied), "trial config");
 }
 
 /**
@@ -571,6 +574,21 @@ const KIND_PATHS = [
  */
 export function checkSpacePaths(definition: StudyDefinition): void {
   const { space } = definition.sweep;
+  // a kind some trials draw that cannot take the fields the space gives its section
+  checkKindSwitches(
+    space,
+    (params) => trialConfig(definition, params),
+    (path) => {
+      const d = space[path];
+      return d.type === "choice" || d.type === "grid" ? d.values[0] : fromUnit(d, 0);
+    },
+    (path, message, hint) => {
+      throw new AnnealError("config", message, {
+        where: formatPath(["sweep", "space", path]),
+        hint,
+      });
+    },
+  );
   for (const [path, distribution] of Object.entries(space)) {
     const kinds = Object.keys(space).filter((other) =>
       other !== path && KIND_PATHS.includes(other) && path.startsWith(`${other.split(".")[0]}.`)

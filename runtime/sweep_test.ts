@@ -184,7 +184,7 @@ Deno.test("no length warning where the schedule has no end, is swept itself, or 
   assert.match(lengthSpaceWarning(batch, warm)!.message, /\(scheduler\.totalSteps = 10\)/);
 });
 
-Deno.test("a space path that names no field of the base config is refused before any trial; one whose kind the space varies is not", () => {
+Deno.test("a space path that names no field of the base config is refused before any trial; one whose kind the space varies is not, where every kind drawn has it", () => {
   const definition = (base: Record<string, unknown>, space: Record<string, unknown>) => {
     const { sweep: _sweep, ...config } = parseConfig(base);
     return {
@@ -219,9 +219,20 @@ Deno.test("a space path that names no field of the base config is refused before
     "optimizer.lr": { type: "logUniform", low: 1e-4, high: 0.1 },
   }));
   checkSpacePaths(definition({}, {
-    "model.kind": { type: "choice", values: ["linear", "mlp"] },
+    "model.kind": { type: "choice", values: ["mlp", "rnn"] },
     "model.dropout": { type: "uniform", low: 0, high: 0.5 },
   }));
+  // unless one of the kinds it draws has not the field: its trials would fail on it
+  assert.throws(
+    () =>
+      checkSpacePaths(definition({}, {
+        "model.kind": { type: "choice", values: ["linear", "mlp"] },
+        "model.dropout": { type: "uniform", low: 0, high: 0.5 },
+      })),
+    (error) =>
+      error instanceof AnnealError && error.where === 'sweep.space["model.dropout"]' &&
+      /"linear", one of model\.kind's values, has no field 'dropout'/.test(error.message),
+  );
   // a value some trials draw outside the field's range is theirs to fail, not the space's
   checkSpacePaths(
     definition({}, { "optimizer.momentum": { type: "uniform", low: -1, high: 0.9 } }),

@@ -512,6 +512,95 @@ Deno.test("a choice of whole sections and lists: each trial trains with the sect
   assert.doesNotMatch(refused.stdout, /trial +0/);
 });
 
+Deno.test("a space over optimizer.name: a trial of another optimizer than the base's trains with that optimizer's own defaults; a path one of its kinds has not is refused before any trial", async () => {
+  await using runs = await tempRunsDir();
+  const config = await writeSweepConfig(runs.dir);
+  // the base optimizer is sgd (the seed's), read with its momentum, dampening and nesterov,
+  // which adam and adamw have not, and its weightDecay 0, where adamw's default is 0.01
+  const space = JSON.stringify({
+    "optimizer.name": { type: "grid", values: ["sgd", "adam", "adamw"] },
+  });
+  const out = await anneal(
+    "sweep",
+    "-c",
+    config,
+    "--set",
+    "optimizer.lr=0.05",
+    "--set",
+    `sweep.space=${space}`,
+    "--sampler",
+    "grid",
+    "--trials",
+    "3",
+  );
+  assert.equal(out.code, 0, out.stderr);
+  const { trials } = await storedStudy(runs.dir);
+  const trained: Record<string, Record<string, unknown>> = {};
+  for (const trial of trials) {
+    assert.equal(trial.state, "COMPLETE", trial.reason ?? "");
+    const name = trial.params["optimizer.name"] as string;
+    trained[name] = JSON.parse(await Deno.readTextFile(`${trial.runDir}/config.json`)).optimizer;
+  }
+  // the rate the base sets is every trial's; the rest is each optimizer's own
+  assert.deepEqual(Object.keys(trained).sort(), ["adam", "adamw", "sgd"]);
+  for (const name of ["sgd", "adam", "adamw"]) assert.equal(trained[name].lr, 0.05);
+  assert.equal(trained.sgd.momentum, 0);
+  assert.equal(trained.adam.weightDecay, 0);
+  assert.equal(trained.adamw.weightDecay, 0.01);
+  for (const name of ["adam", "adamw"]) {
+    for (const field of ["momentum", "dampening", "nesterov"]) {
+      assert.ok(!(field in trained[name]), `${name} trained with sgd's ${field}`);
+    }
+  }
+
+  // momentum beside adam: every trial drawing adam would fail on it
+  const conditional = JSON.stringify({
+    "optimizer.name": { type: "choice", values: ["sgd", "adam"] },
+    "optimizer.momentum": { type: "uniform", low: 0, high: 0.9 },
+  });
+  const refused = await anneal(
+    "sweep",
+    "-c",
+    config,
+    "--study",
+    "momentum",
+    "--set",
+    `sweep.space=${conditional}`,
+  );
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.match(
+    refused.stderr,
+    /Cannot sweep 'optimizer\.momentum' beside 'optimizer\.name': "adam", one of optimizer\.name's values, has no field 'momentum', so every trial that draws it would fail \(at sweep\.space\["optimizer\.momentum"\]\)/,
+  );
+  assert.match(
+    refused.stderr,
+    /hint: drop "adam" from optimizer\.name's values or 'optimizer\.momentum' from the space, or sample whole optimizer sections/,
+  );
+  assert.doesNotMatch(refused.stdout, /trial +0/);
+
+  // a schedule that needs a field the base's schedule has not
+  const schedules = JSON.stringify({
+    "scheduler.name": { type: "choice", values: ["cosine", "step"] },
+  });
+  const needs = await anneal(
+    "sweep",
+    "-c",
+    config,
+    "--study",
+    "schedules",
+    "--set",
+    'scheduler={"name":"cosine","tMax":4}',
+    "--set",
+    `sweep.space=${schedules}`,
+  );
+  assert.equal(needs.code, 1, needs.stderr);
+  assert.match(
+    needs.stderr,
+    /Cannot sweep 'scheduler\.name' over "step": it needs 'scheduler\.stepSize', which the base config's scheduler \(name "cosine"\) has not and the space does not give/,
+  );
+  assert.doesNotMatch(needs.stdout, /trial +0/);
+});
+
 Deno.test("a sweep whose every trial diverges exits 1 with no best config, naming the command that lists its runs", async () => {
   await using runs = await tempRunsDir();
   const config = await writeSweepConfig(runs.dir);

@@ -1,0 +1,139 @@
+/**
+ * A trial that switches a section's kind (`optimizer.name` from sgd to adam, `scheduler.name`,
+ * `model.kind`, `data.kind`) starts from the base config's section, which was read with the base
+ * kind's defaults filled in: sgd's `momentum`, `dampening` and `nesterov`, which adam has not, and
+ * its `weightDecay` 0, where adamw's default is 0.01. {@linkcode switchKinds} leaves those out, so
+ * that the trial's section reads as if written with its own kind: a field the trial's kind has not
+ * is dropped, and one at the base kind's default takes the trial kind's default. Fields set to
+ * other values in the base (a `lr` both kinds have) and the trial's own parameters are kept.
+ *
+ * @module
+ */
+import { parseConfig, RunConfigSchema } from "../config.ts";
+import type { Params } from "../sweeps/space.ts";
+import { canonicalJson, fieldNames } from "../zod_paths.ts";
+
+/** Each section whose kind a field names, and that field. */
+export const KIND_FIELDS: Record<string, string> = {
+  data: "kind",
+  model: "kind",
+  optimizer: "name",
+  scheduler: "name",
+};
+
+type Sections = Record<string, Record<string, unknown> | undefined>;
+
+/**
+ * Whether `field` of the base's `section` holds what its kind would give it unwritten: the value
+ * the base reads as with the field left out.
+ */
+function atDefault(base: Sections, section: string, field: string): boolean {
+  const { [field]: value, ...rest } = base[section]!;
+  try {
+    const read = parseConfig({ ...base, [section]: rest }) as unknown as Sections;
+    return canonicalJson(read[section]?.[field]) === canonicalJson(value);
+  } catch {
+    return false; // a field its kind needs: written by the user
+  }
+}
+
+/**
+ * `applied` (the base config with a trial's `params` set) with the fields of each section whose
+ * kind the params switch that belong to the base kind only: those the trial's kind has not, and
+ * those at the base kind's default. Returns `applied` itself, changed in place.
+ *
+ * @example
+ * ```ts
+ * import { switchKinds } from "./trial_kinds.ts";
+ * import { parseConfig } from "../config.ts";
+ * const base = parseConfig({ optimizer: { name: "sgd", lr: 0.05 } });
+ * const applied = structuredClone(base) as unknown as Record<string, Record<string, unknown>>;
+ * applied.optimizer.name = "adamw";
+ * const section = switchKinds(base, { "optimizer.name": "adamw" }, applied).optimizer;
+ * console.assert(section.lr === 0.05 && !("momentum" in section) && !("weightDecay" in section));
+ * ```
+ */
+export function switchKinds<T extends Record<string, unknown>>(
+  base: unknown,
+  params: Params,
+  applied: T,
+): T {
+  const sections = base as Sections;
+  for (const [section, kindField] of Object.entries(KIND_FIELDS)) {
+    const path = `${section}.${kindField}`;
+    const was = sections[section];
+    const now = (applied as Sections)[section];
+    if (!(path in params) || !was || !now || now[kindField] === was[kindField]) continue;
+    const fields = fieldNames(RunConfigSchema, [section], applied);
+    for (const field of Object.keys(now)) {
+      if (field === kindField || `${section}.${field}` in params) continue;
+      if (!fields.includes(field) || atDefault(sections, section, field)) delete now[field];
+    }
+  }
+  return applied;
+}
+
+/** A value that stands for a distribution in a check: a choice's first, a range's low end. */
+type Representative = (path: string) => unknown;
+
+/**
+ * Refuses, before any trial runs, a space that switches a section's kind (a `choice` or `grid` of
+ * `optimizer.name`, say) to a kind that cannot take the section the space gives it: one without a
+ * field the space samples (`optimizer.momentum` for adam, which every trial drawing adam would fail
+ * on), or one that needs a field neither the base config's section nor the space has (step's
+ * `stepSize` where the base is a cosine). `trialConfig` builds a trial's config from its params,
+ * `representative` the value of a space path to try.
+ */
+export function checkKindSwitches(
+  space: Record<string, { type: string; values?: unknown[] }>,
+  trialConfig: (params: Params) => unknown,
+  representative: Representative,
+  fail: (path: string, message: string, hint: string) => never,
+): void {
+  for (const [section, kindField] of Object.entries(KIND_FIELDS)) {
+    const kindPath = `${section}.${kindField}`;
+    const values = space[kindPath]?.values;
+    if (values === undefined || section in space) continue;
+    const others = Object.keys(space).filter((path) => path.startsWith(`${section}.`));
+    for (const kind of values) {
+      const params: Params = {};
+      for (const path of others) params[path] = representative(path) as Params[string];
+      params[kindPath] = kind as Params[string];
+      try {
+        trialConfig(params);
+        continue;
+      } catch (error) {
+        if (!(error instanceof Error)) throw error;
+        const lacking = others.find((path) => error.message.includes(`'${path}': unknown field`));
+        const needed = /'([\w.]+)': is required/.exec(error.message)?.[1];
+        const whole = `"${section}": { "type": "choice", "values": [{ "${kindField}": ` +
+          `${JSON.stringify(kind)}, ... }, ...] }`;
+        if (lacking !== undefined) {
+          fail(
+            lacking,
+            `Cannot sweep '${lacking}' beside '${kindPath}': ${JSON.stringify(kind)}, one of ` +
+              `${kindPath}'s values, has no field '${lacking.slice(section.length + 1)}', so ` +
+              `every trial that draws it would fail`,
+            `drop ${JSON.stringify(kind)} from ${kindPath}'s values or '${lacking}' from the ` +
+              `space, or sample whole ${section} sections, each with its own fields (${whole}); ` +
+              `a space has no conditional paths`,
+          );
+        }
+        if (needed?.startsWith(`${section}.`)) {
+          fail(
+            kindPath,
+            `Cannot sweep '${kindPath}' over ${JSON.stringify(kind)}: it needs '${needed}', ` +
+              `which the base config's ${section} (${kindField} ${
+                JSON.stringify(
+                  (trialConfig({}) as Record<string, Record<string, unknown>>)[section]
+                    ?.[kindField],
+                )
+              }) has not and the space does not give, so every trial that draws it would fail`,
+            `add '${needed}' to the space, or sample whole ${section} sections, each with its ` +
+              `own fields (${whole})`,
+          );
+        }
+      }
+    }
+  }
+}
