@@ -5,7 +5,7 @@ import { type Params, parseSpace } from "../space.ts";
 import { gridSampler } from "./grid.ts";
 import { quasiRandomSampler, scrambledHalton } from "./quasi_random.ts";
 import { randomSampler } from "./random.ts";
-import { defaultWeights, splitTrials, tpeSampler } from "./tpe.ts";
+import { categoricalPmf, defaultWeights, splitTrials, tpeSampler } from "./tpe.ts";
 import type { FinishedTrial } from "./types.ts";
 
 const space = parseSpace({
@@ -146,6 +146,26 @@ Deno.test("TPE prefers the categorical value of the good trials", () => {
     (_, s) => tpeSampler().sample(c, history, new Rng(s)).opt,
   );
   assert.ok(picks.filter((p) => p === "adam").length >= 18, `picks: ${picks}`);
+});
+
+Deno.test("TPE's categorical estimator is Optuna's: each observation's kernel spreads priorWeight / (n + 1) over the values", () => {
+  // expected: Optuna's _calculate_categorical_distributions with its default weights, in numpy
+  const options = { priorWeight: 1, weights: defaultWeights };
+  const cases: [number[], number, number[]][] = [
+    [[0], 3, [0.4666666666666667, 0.26666666666666666, 0.26666666666666666]],
+    [[2, 0, 2, 2, 1, 2, 0, 2, 2], 3, [0.2564102564102564, 0.17948717948717946, 0.5641025641025641]],
+    // past 25 observations, the older ones weigh less (the ramp)
+    [
+      Array.from({ length: 30 }, (_, i) => i % 4),
+      4,
+      [0.2542607246980424, 0.2617492711370262, 0.2382507288629737, 0.24573927530195738],
+    ],
+    [[], 2, [0.5, 0.5]],
+  ];
+  for (const [observed, k, expected] of cases) {
+    const pmf = categoricalPmf(observed, k, options);
+    pmf.forEach((p, c) => assert.ok(Math.abs(p - expected[c]) < 1e-12, `${observed}: ${pmf}`));
+  }
 });
 
 Deno.test("TPE learns whole-section choices, read back from storage with their keys in another order", () => {

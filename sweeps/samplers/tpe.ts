@@ -8,8 +8,8 @@
  *
  * Numbers live in the internal space of `space.ts` (log space for log distributions); categorical
  * parameters (`choice`, `grid`, whose values may be whole sections, compared by their JSON) use
- * smoothed counts: each observation's kernel puts `priorWeight / k` on every one of the k values
- * and 1 more on its own, plus a uniform prior kernel.
+ * Optuna's smoothed counts: each of the n observations' kernels puts `priorWeight / (n + 1)` on
+ * every one of the k values and 1 more on its own, normalised, beside a uniform prior kernel.
  *
  * Simplified against Optuna: integers are a continuous truncated normal on the range widened by
  * half a step each side, rounded afterwards (Optuna uses a discretised kernel); pruned trials
@@ -76,25 +76,27 @@ export function splitTrials(
   };
 }
 
-function categoricalPmf(
+/**
+ * The Parzen estimator of a categorical parameter over `k` values, as Optuna builds it: one
+ * kernel per observation and one for the prior, each spreading `priorWeight / kernels` over every
+ * value and 1 more on its own (the prior's on none: uniform), normalised, and mixed by the
+ * observations' weights and `priorWeight`.
+ */
+export function categoricalPmf(
   observed: number[],
   k: number,
-  options: TpeOptions,
+  options: Pick<TpeOptions, "priorWeight" | "weights">,
 ): number[] {
-  const kernelWeights = observed.length === 0
-    ? [1]
-    : [...options.weights(observed.length), options.priorWeight];
-  const total = kernelWeights.reduce((a, b) => a + b, 0);
-  const pmf = new Array(k).fill(0);
+  if (observed.length === 0) return new Array(k).fill(1 / k);
+  const spread = options.priorWeight / (observed.length + 1);
+  const mixture = [...options.weights(observed.length), options.priorWeight];
+  const total = mixture.reduce((a, b) => a + b, 0);
+  // the prior kernel: uniform
+  const pmf = new Array<number>(k).fill(mixture.at(-1)! / total / k);
   observed.forEach((choice, i) => {
-    const w = kernelWeights[i] / total;
-    for (let c = 0; c < k; c++) {
-      pmf[c] += (w * (options.priorWeight / k + (c === choice ? 1 : 0))) /
-        (options.priorWeight + 1);
-    }
+    const share = mixture[i] / total / (k * spread + 1);
+    for (let c = 0; c < k; c++) pmf[c] += share * (spread + (c === choice ? 1 : 0));
   });
-  const priorShare = kernelWeights.at(-1)! / total;
-  for (let c = 0; c < k; c++) pmf[c] += priorShare / k;
   return pmf;
 }
 
