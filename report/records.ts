@@ -175,6 +175,7 @@ export async function readRun(
       where: dir,
     });
   }
+  await checkIsRun(dir);
   const warnings: string[] = [];
   const config = await readJson<Record<string, unknown>>(dir, "config.json", warnings) ?? {};
   const name = dir.replace(/\/+$/, "").split("/").pop() ?? dir;
@@ -475,6 +476,61 @@ export async function listRuns(runsDir: string): Promise<RunRow[]> {
     rows.push(runRow(await readRun(dir)));
   }
   return rows.sort((a, b) => a.date.localeCompare(b.date) || a.id.localeCompare(b.id));
+}
+
+/** The files a run writes: a directory with none of them is not a run. */
+const RUN_FILES = [
+  "config.json",
+  "meta.json",
+  "summary.json",
+  "epochs.ndjson",
+  "steps.ndjson",
+  "lr_find.json",
+];
+
+/**
+ * Refuses a directory that holds none of a run's records: an empty one, or a sweep study's, whose
+ * trials' runs are directories in it (`anneal sweep` writes them to `<runsDir>/<study>/`). Read
+ * as a run, it was one `running` with no data ("the run is still going or was killed"), and
+ * `report` wrote its page there.
+ */
+async function checkIsRun(dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await Array.fromAsync(Deno.readDir(dir), (entry) => entry.name);
+  } catch {
+    return; // an unreadable directory: its files' reads say why
+  }
+  if (names.some((name) => RUN_FILES.includes(name))) return;
+  const runs: string[] = [];
+  for (const name of names.sort()) {
+    const inner = await Array.fromAsync(Deno.readDir(`${dir}/${name}`), (e) => e.name)
+      .catch(() => []);
+    if (inner.some((file) => file === "config.json" || file === "meta.json")) runs.push(name);
+  }
+  const listed = runs.slice(0, 3).join(", ") + (runs.length > 3 ? ", ..." : "");
+  const study = names.includes("sweep.html") || names.includes("best_config.json");
+  if (runs.length > 0) {
+    throw new AnnealError(
+      "storage",
+      `Cannot read run: '${dir}' is not a run but ${
+        study ? "a sweep study's directory" : "a directory"
+      } of ${runs.length} run${runs.length === 1 ? "" : "s"} (${listed})`,
+      {
+        where: dir,
+        hint: `pass one of them, with that directory as the runs directory: \`anneal runs ` +
+          `--runs-dir ${dir}\` lists them, and e.g. \`anneal diagnose ${runs[0]} --runs-dir ` +
+          `${dir}\` reads one`,
+      },
+    );
+  }
+  throw new AnnealError(
+    "storage",
+    `Cannot read run: '${dir}' is not a run: it holds none of a run's records (${
+      RUN_FILES.join(", ")
+    })${names.length === 0 ? ", and is empty" : ""}`,
+    { where: dir, hint: "list the runs with `anneal runs` and pass one of their ids" },
+  );
 }
 
 /**

@@ -601,6 +601,49 @@ Deno.test("a space over optimizer.name: a trial of another optimizer than the ba
   assert.doesNotMatch(needs.stdout, /trial +0/);
 });
 
+Deno.test("diagnose, report and runs show of a sweep study's directory, or of an empty one, say it is not a run and name the trials' runs, where they read a run still going with no data", async () => {
+  await using runs = await tempRunsDir();
+  const config = await writeSweepConfig(runs.dir);
+  const swept = await anneal("sweep", "-c", config);
+  assert.equal(swept.code, 0, swept.stderr);
+  const { trials } = await storedStudy(runs.dir);
+  const first = trials.map((trial) => trial.runDir!.split("/").pop()!).sort()[0];
+  const study = `${runs.dir}/sw`;
+  for (const command of ["diagnose", "report", "runs show"]) {
+    const out = await anneal(...command.split(" "), "sw", "--runs-dir", runs.dir);
+    assert.equal(out.code, 1, `${command}: ${out.stdout}${out.stderr}`);
+    assert.match(
+      out.stderr,
+      new RegExp(
+        `Cannot read run: '${study}' is not a run but a sweep study's directory of 2 runs ` +
+          `\\(${first}, `,
+      ),
+    );
+    assert.ok(
+      out.stderr.includes(
+        `\`anneal runs --runs-dir ${study}\` lists them, and e.g. \`anneal diagnose ${first} ` +
+          `--runs-dir ${study}\` reads one`,
+      ),
+      out.stderr,
+    );
+  }
+  // report wrote no page into the study's directory
+  await assert.rejects(() => Deno.stat(`${study}/report.html`), Deno.errors.NotFound);
+  // the command it names reads the trial's run
+  const trial = await anneal("diagnose", first, "--runs-dir", study);
+  assert.equal(trial.code, 0, trial.stderr);
+  assert.match(trial.stdout, /Diagnosis: /);
+
+  await Deno.mkdir(`${runs.dir}/empty`);
+  const empty = await anneal("diagnose", "empty", "--runs-dir", runs.dir);
+  assert.equal(empty.code, 1, empty.stdout);
+  assert.match(
+    empty.stderr,
+    /Cannot read run: '.*\/empty' is not a run: it holds none of a run's records \(config\.json, meta\.json, summary\.json, epochs\.ndjson, steps\.ndjson, lr_find\.json\), and is empty/,
+  );
+  assert.doesNotMatch(empty.stdout, /still going|no data/);
+});
+
 Deno.test("a sweep whose every trial diverges exits 1 with no best config, naming the command that lists its runs", async () => {
   await using runs = await tempRunsDir();
   const config = await writeSweepConfig(runs.dir);
