@@ -387,7 +387,14 @@ export async function tune(input: RunConfig, options: TuneOptions = {}): Promise
   if (budget < 2) {
     throw new AnnealError(
       "usage",
-      `tune needs a budget of at least 2 runs, current value is ${budget}`,
+      `Cannot tune with a budget of ${budget} run${budget === 1 ? "" : "s"}: a tune needs at ` +
+        `least 2, its first run being the baseline (the config as it is) and each run after it ` +
+        `a candidate of a stage`,
+      {
+        where: "--budget",
+        hint: "give --budget 2 or more (20 by default: enough for every stage); to train the " +
+          "config once, anneal train",
+      },
     );
   }
   const metric = tuneMetric(input);

@@ -26,6 +26,25 @@ Deno.test("tune optimises its metric in the config's sweep.direction, as a sweep
   }
 });
 
+Deno.test("a tune budget below 2 runs is refused saying why (the baseline is the first run) and what to give", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const config = parseConfig({ backend: "cpu", runsDir: dir, data: { validationSplit: 0.25 } });
+    for (const budget of [0, 1]) {
+      await assert.rejects(tune(config, { budget }), (error: Error & { hint?: string }) => {
+        assert.match(error.message, new RegExp(`^Cannot tune with a budget of ${budget} runs?: `));
+        assert.match(error.message, /its first run being the baseline \(the config as it is\)/);
+        assert.match(error.hint ?? "", /give --budget 2 or more/);
+        return true;
+      });
+    }
+    // nothing was trained or recorded
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(dir)), []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("tune warns of a sweep.direction against the way its optimizer pushes the loss", () => {
   const config = parseConfig({
     data: { kind: "synthetic-linear", validationSplit: 0.25 },
