@@ -329,14 +329,19 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   }
   const engine = new TrainingEngine(config, info);
   const readEvery = config.readbackEvery ?? (chosen.backend === "webgpu" ? 16 : 1);
-  // On the CPU backends (cpu, wasm) a read-back is synchronous and costs next to nothing: windows
-  // of readEvery > 1 steps end at fixed steps (every readEvery steps of an epoch, counted from its
-  // first, and at its last), never on wall time, and each is read as it ends; adaptive clipping's
-  // threshold moves at those ends only. Which steps are clipped, and at what, is then the same
-  // whatever the machine's speed or load, and a run resumed within a window clips as the run it
-  // continues. (On WebGPU a window's read is left on its way while the next steps run, and a
-  // window also ends after REPORT_MS: there the threshold moves as the reads come back.)
+  // On the CPU backends (cpu, wasm) a read-back is synchronous and costs next to nothing: every
+  // step is read before it is applied, whatever readEvery says (a non-finite one is skipped, and
+  // the clip monitor's verdict on a skipped or exploding step is waited for before the next), and
+  // windows of readEvery > 1 steps are reported at fixed steps (every readEvery steps of an epoch,
+  // counted from its first, and at its last), never on wall time; adaptive clipping's threshold
+  // moves at those ends only. Which steps are applied, skipped and clipped, and where a run stops
+  // or rolls back, is then the same whatever the machine's speed or load, and a run resumed
+  // within a window clips as the run it continues. (On WebGPU a window's read is left on its way
+  // while the next steps run, and a window also ends after REPORT_MS: there the threshold moves,
+  // and the clip monitor's verdicts land, as the reads come back.)
   const fixedWindows = readEvery > 1 && chosen.backend !== "webgpu";
+  /** Each step is read before it is applied (the CPU backends, and WebGPU at readbackEvery 1). */
+  const readsEachStep = readEvery === 1 || fixedWindows;
   // Image inputs travel as the bytes they were read from where the step uploads them to the GPU
   // (a quarter of the bytes to copy on the trainer's thread; the GPU turns them into floats).
   const inputBytes = info.byteTable !== undefined && engine.takesByteInputs;
@@ -344,7 +349,8 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   // one message per window, not per step, keeps the actors' cost off tiny steps. A window also
   // ends early on a skipped step (the clip monitor must decide now), at an epoch end, or after
   // REPORT_MS of wall time (so progress stays live on slow steps); but not on the CPU backends
-  // when they read in windows (`fixedWindows`): there it ends at fixed steps only.
+  // when they read in windows (`fixedWindows`): there it ends at fixed steps, and early only on
+  // a skipped or exploding step, whose verdict must apply at the next step.
   const reportEvery = readEvery > 1 ? readEvery : REPORT_WINDOW;
   let lastReport = performance.now();
   // The clip monitor's loss watch, mirrored: the step where it will see an explosion ends its
@@ -872,7 +878,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       const pending = engine.computeGradients(micro);
       let values: StepValues | StepTensors = pending;
       let skipped = false;
-      if (readEvery === 1) {
+      if (readsEachStep) {
         [values] = await engine.readStats([pending]);
         skipped = !Number.isFinite(values.loss) || !Number.isFinite(values.gradNorm);
         if (!skipped) record.totals.add(values);
@@ -892,16 +898,20 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
         const [watched, explosion] = observeLoss(lossWatch, step - 1, read.loss, read.samples);
         lossWatch = watched;
         alarming = explosion !== undefined;
-        // adaptive clipping takes in the norm before the next step, as the clip monitor's history
-        // does (without an exploding step's, which it stops or rolls back)
-        if (!alarming || config.clipping.onNonFinite === "skip") clip.observe(read.gradNorm);
+        // adaptive clipping takes in the norm before the next step (in fixed windows, at the
+        // window's end), as the clip monitor's history does (without an exploding step's, which
+        // it stops or rolls back)
+        if (!alarming || config.clipping.onNonFinite === "skip") {
+          clip.observe(read.gradNorm, !fixedWindows);
+        }
       }
       const last = batchIndex >= info.batchesPerEpoch;
       // (the steps of the epoch so far: a window of the CPU backends ends at every readEvery-th)
-      const windowEnds = fixedWindows
-        ? last || Math.ceil(batchIndex / accumulation) % readEvery === 0
-        : window.length >= reportEvery || skipped || alarming || last ||
-          now - lastReport > REPORT_MS;
+      const fixedEnd = last || Math.ceil(batchIndex / accumulation) % readEvery === 0;
+      const windowEnds = skipped || alarming ||
+        (fixedWindows
+          ? fixedEnd
+          : window.length >= reportEvery || last || now - lastReport > REPORT_MS);
       if (windowEnds) {
         if (last && info.validationSize > 0) {
           // The validation pass starts before the last window's read is awaited, so that on
@@ -910,7 +920,14 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
           validating = { weights: weightsVersion, queued: queueEvaluation("validation") };
           validating.queued.catch(() => {}); // awaited below; a failure is thrown there
         }
-        await flush(skipped || alarming, last, readEvery > 1 && !fixedWindows, true);
+        // (a window of the CPU backends ended early, by a skipped or exploding step, leaves the
+        // threshold to its fixed end)
+        await flush(
+          skipped || alarming,
+          last,
+          readEvery > 1 && !fixedWindows,
+          fixedEnd || !fixedWindows,
+        );
         lastReport = now;
       }
       // Let port messages (plans, clip decisions, pings) in: queued batches resolve as

@@ -1,0 +1,164 @@
+/**
+ * A non-finite or exploding loss on the CPU backends read in windows (`readbackEvery` above 1):
+ * every step is still read before it is applied, so a non-finite one is skipped, and the clip
+ * monitor's verdict (`clipping.onNonFinite`: skip, stop, rollback) on a skipped or exploding step
+ * is waited for and applies at the next step. A run then takes the same steps, and ends with the
+ * same weights, status and records, however slow the clip monitor or the trainer, and as it does
+ * reading every step.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { loadCheckpoint } from "../mod.ts";
+import type { RunConfigInput, RunEvent, TrainOptions } from "../mod.ts";
+import { readNdjson, tempRunsDir, trainCollect } from "./_helpers.ts";
+
+/**
+ * The run's last weights (none where it ended before its first epoch), records, summary and
+ * warnings (`events`: its events).
+ */
+async function outcome(runDir: string, events: RunEvent[]) {
+  const saved = await loadCheckpoint(`${runDir}/checkpoints/last.ckpt`).catch(() => undefined);
+  const summary = JSON.parse(await Deno.readTextFile(`${runDir}/summary.json`));
+  const weights = Object.entries(saved?.weights ?? {});
+  const epochs = await readNdjson(`${runDir}/epochs.ndjson`).catch(() => []);
+  return {
+    weights: weights.map(([name, weight]) => [name, Array.from(weight.values)]),
+    steps: await readNdjson(`${runDir}/steps.ndjson`),
+    epochs: epochs.map(({ seconds: _, ...rest }) => rest),
+    status: summary.status,
+    reason: summary.stopReason,
+    hint: summary.hint,
+    summary: {
+      epochs: summary.epochs,
+      steps: summary.steps,
+      metrics: summary.metrics,
+      clip: summary.clip,
+      test: summary.test,
+    },
+    warnings: events.flatMap((event) => event.type === "warning" ? [event.message] : []),
+  };
+}
+
+/**
+ * Trains `config` read in windows as it is, with the clip monitor held up 300 ms at each window
+ * it observes, and with the trainer held up 400 ms at epoch 1's first step (threads that lost
+ * their core), and reading every step: the outcome of each, which must be one and the same.
+ */
+async function sameEverywhere(dir: string, name: string, config: RunConfigInput) {
+  const variants: [string, RunConfigInput, TrainOptions][] = [
+    ["windows", config, {}],
+    ["slow-monitor", config, {
+      faults: { clipMonitor: { kind: "delay", at: "observe", ms: 300 } },
+    }],
+    ["slow-trainer", config, { faults: { trainer: { kind: "delay", at: "step:1", ms: 400 } } }],
+    ["every-step", { ...config, readbackEvery: 1 }, {}],
+  ];
+  let first: Awaited<ReturnType<typeof outcome>> | undefined;
+  for (const [variant, input, options] of variants) {
+    const runId = `${name}-${variant}`;
+    const { events } = await trainCollect({ ...input, runsDir: dir }, { ...options, runId });
+    const run = await outcome(`${dir}/${runId}`, events);
+    if (first) assert.deepEqual(run, first, `${name}: ${variant} as read in windows`);
+    first ??= run;
+  }
+  return first!;
+}
+
+Deno.test("read in windows on cpu (readbackEvery 8), a step whose loss is Infinity is skipped, stops the run, or is rolled back from at that step, however slow the clip monitor or the trainer, as reading every step", async () => {
+  await using runs = await tempRunsDir();
+  // 40 rows y = 2x in batches of 4 (10 steps an epoch, in windows of 8 and 2); row 13's x so
+  // large that its loss overflows to Infinity, at step 3 of every epoch, mid-window
+  const rows = Array.from({ length: 40 }, (_, i) => {
+    const x = i === 13 ? 3e38 : (i % 10) / 10;
+    return `${x},${i === 13 ? 0 : 2 * x}`;
+  });
+  const path = `${runs.dir}/data.csv`;
+  await Deno.writeTextFile(path, ["x,y", ...rows].join("\n") + "\n");
+  const input = {
+    backend: "cpu" as const,
+    epochs: 5,
+    data: {
+      kind: "csv" as const,
+      path,
+      target: "y",
+      normalize: "none" as const,
+      validationSplit: 0,
+      shuffle: false,
+    },
+    model: { kind: "mlp" as const, hidden: [4] },
+    optimizer: { name: "adam" as const, lr: 0.01 },
+    batchSize: 4,
+    readbackEvery: 8,
+  } satisfies RunConfigInput;
+
+  const skip = await sameEverywhere(runs.dir, "skip", {
+    ...input,
+    clipping: { onNonFinite: "skip" },
+  });
+  assert.equal(skip.status, "completed", skip.reason);
+  assert.equal(skip.steps.length, 50);
+  // the step of row 13 in each epoch is skipped, its gradients never applied: the weights and
+  // the other steps' losses stay finite
+  const skipped = skip.steps.filter((record) => record.skipped).map((record) => record.step);
+  assert.deepEqual(skipped, [3, 13, 23, 33, 43]);
+  const warned = skip.warnings.filter((warning) =>
+    /the loss became Infinity; step skipped/.test(warning)
+  );
+  assert.equal(warned.length, 5, skip.warnings.join("\n"));
+  assert.ok(skip.epochs.every((epoch) => Number.isFinite(epoch.loss)), "finite epoch losses");
+  const values = skip.weights.flatMap(([_, weight]) => weight as number[]);
+  assert.ok(values.length > 0 && values.every(Number.isFinite), "finite weights");
+
+  const stop = await sameEverywhere(runs.dir, "stop", {
+    ...input,
+    clipping: { onNonFinite: "stop" },
+  });
+  assert.equal(stop.status, "diverged");
+  assert.equal(stop.steps.length, 4, "it stops at the step, not at its window's end");
+  assert.match(stop.reason, /diverged at step 3: the loss became Infinity/);
+
+  // rolled back at steps 3, 13 and 23, each time to the last epoch's end with the rate cut
+  // 10x; the fourth time it stops
+  const rollback = await sameEverywhere(runs.dir, "rollback", {
+    ...input,
+    clipping: { onNonFinite: "rollback" },
+  });
+  assert.equal(rollback.status, "diverged");
+  assert.equal(rollback.steps.length, 34);
+  assert.match(rollback.reason, /at step 33: .*\(rollback did not help\)/);
+  const rates = rollback.epochs.map((epoch) => Number(epoch.lr.toPrecision(12)));
+  assert.deepEqual(rates, [0.001, 0.0001, 0.00001]);
+});
+
+Deno.test("read in windows on cpu (readbackEvery 16), an exploding loss stops the run, or is rolled back from, at the step it explodes, however slow the clip monitor or the trainer, as reading every step", async () => {
+  await using runs = await tempRunsDir();
+  // SGD at a rate whose loss explodes within the first window (45 steps an epoch)
+  const input = {
+    backend: "cpu" as const,
+    epochs: 3,
+    data: { kind: "synthetic-linear" as const, n: 400 },
+    model: { kind: "mlp" as const, hidden: [8] },
+    optimizer: { name: "sgd" as const, lr: 0.5, momentum: 0.9 },
+    batchSize: 8,
+    readbackEvery: 16,
+  } satisfies RunConfigInput;
+  const stop = await sameEverywhere(runs.dir, "stop", {
+    ...input,
+    clipping: { onNonFinite: "stop" },
+  });
+  assert.equal(stop.status, "diverged");
+  assert.match(stop.reason, /diverged at step \d+: the (mean )?loss .*exploded/);
+  const exploded = stop.steps.length - 1;
+  assert.ok(exploded < 15, `it stops at the step, not at its window's end: ${exploded}`);
+  assert.ok(stop.steps.every((record) => Number.isFinite(record.loss)), "no step reached NaN");
+
+  const rollback = await sameEverywhere(runs.dir, "rollback", {
+    ...input,
+    clipping: { onNonFinite: "rollback" },
+  });
+  assert.equal(rollback.status, "completed", rollback.reason);
+  assert.equal(rollback.epochs.length, 3);
+  const rolledBack = rollback.warnings.filter((warning) => /rolled back/.test(warning));
+  assert.ok(rolledBack.length >= 1, rollback.warnings.join("\n"));
+});
