@@ -2,14 +2,16 @@
  * The same training as the actors do, as one plain loop in the calling thread: no Workers, no
  * messages. It exists to measure what the actor architecture costs (`deno task bench`) and to
  * check that the actors change nothing about the numbers (same epoch losses, bit for bit on cpu).
- * Losses are read back as the trainer reads them: every step on the CPU backends, in windows of
- * 16 on WebGPU, going on past epoch ends before their reads are back. Supports what the benchmark
+ * Losses are read back as the trainer reads them: every step on the CPU backends (whatever
+ * `readbackEvery` says), in windows of 16 on WebGPU, going on past epoch ends before their reads
+ * are back. Supports what the benchmark
  * workloads need: a schedule without plateau, clipping by norm (adaptive clipping's threshold set
  * from the norms read, as the trainer sets it), gradient accumulation, and the actors' decisions
  * on a non-finite or exploding loss (`clipping.onNonFinite`: skip, stop or roll back; the clip
  * monitor's own rules, see divergence_watch.ts) and on an epoch's diverging loss; no validation,
  * early stopping by patience or checkpoints. Where steps are read in windows (WebGPU) a decision
- * lands once its window's read is back, as in the trainer, where when that is depends on timing.
+ * lands once its window's read is back, as in the trainer, where when that is depends on timing;
+ * on the CPU backends every decision applies at the step after the one it is about.
  *
  * @module
  */
@@ -154,12 +156,14 @@ async function trainWith(
     batchesPerEpoch: batches,
   }, { maxSteps: undefined });
   // As the trainer: maxNorm, or under adaptive clipping (autoPercentile) the percentile of the
-  // norms of the steps read so far (on the CPU backends every step, or each window of
-  // readbackEvery, before the next; on WebGPU as each window's read comes back)
+  // norms of the steps read so far (on the CPU backends those before the step, or, at
+  // readbackEvery N above 1, those of the windows of N steps before its own; on WebGPU as each
+  // window's read comes back)
   const clip = new ClipThreshold(config.clipping);
-  // Like the trainer: results are read in windows (every step on the CPU backends), so a GPU
-  // loop does not wait for the device after each step.
+  // Like the trainer: on WebGPU results are read in windows, so that the loop does not wait for
+  // the device after each step; on the CPU backends every step is read before it is applied.
   const readEvery = config.readbackEvery ?? (backend === "webgpu" ? 16 : 1);
+  const gpuWindows = readEvery > 1 && backend === "webgpu";
   // The actors' decisions on non-finite and exploding losses (clipping.onNonFinite) and on each
   // epoch's loss. A rollback returns to the last epoch end the early stopper found no divergence
   // at (the start, with a fresh optimizer, before the first), and scales every later rate by 0.1.
@@ -167,7 +171,7 @@ async function trainWith(
   const rollbacks = config.clipping.onNonFinite === "rollback";
   // (read back at each epoch end only where a rollback, or a return to an end the loop went on
   // from before its reads, may need them)
-  const keepEnds = rollbacks || readEvery > 1;
+  const keepEnds = rollbacks || gpuWindows;
   let lastGood: Good | Promise<Good> | undefined = rollbacks
     ? { weights: await engine.readWeights() }
     : undefined;
@@ -229,11 +233,10 @@ async function trainWith(
       const entries = window;
       window = [];
       const read = engine.readStats(entries.map((entry) => entry.pending));
-      const current = { read, entries, epoch: sums, last };
-      // (on the CPU backends, read as it ends: the trainer's fixed windows)
-      if (readEvery > 1 && backend === "webgpu") return await reading.add(current);
-      await finish(current);
+      await reading.add({ read, entries, epoch: sums, last });
     };
+    /** Steps of the epoch so far (on the CPU backends a window ends at every readEvery-th). */
+    let epochSteps = 0;
     for (let index = 0; index < batches;) {
       const micro: (HostBatch | HostByteBatch)[] = [];
       for (; micro.length < config.gradientAccumulation && index < batches; index++) {
@@ -248,7 +251,7 @@ async function trainWith(
       if (momentum !== undefined) engine.optimizer.setMomentum(momentum);
       const stepStart = performance.now();
       const pending = engine.computeGradients(micro);
-      if (readEvery === 1) {
+      if (!gpuWindows) {
         // As the trainer: read before it is applied, and skipped where not finite.
         const [value] = await engine.readStats([pending]);
         const skipped = !Number.isFinite(value.loss) || !Number.isFinite(value.gradNorm);
@@ -261,9 +264,9 @@ async function trainWith(
         }
         const alarming = watch.readStep({ ...value, step, lr, skipped });
         // (adaptive clipping does not take in an exploding step's norm, which is stopped or
-        // rolled back, unless such steps go on)
+        // rolled back, unless such steps go on; in windows, it takes the norms in at their end)
         if (!skipped && (!alarming || config.clipping.onNonFinite === "skip")) {
-          clip.observe(value.gradNorm);
+          clip.observe(value.gradNorm, readEvery === 1);
         }
         firstWindow ??= { ms: performance.now() - started, steps: 1 };
       } else {
@@ -272,9 +275,11 @@ async function trainWith(
       }
       stepMs += performance.now() - stepStart;
       step++;
+      epochSteps++;
+      if (!gpuWindows && (epochSteps % readEvery === 0 || index >= batches)) clip.settle();
       if (index >= batches) {
         sums.endStep = step;
-        if (keepEnds && readEvery > 1) {
+        if (keepEnds && gpuWindows) {
           // (before the read that judges the end can come back)
           sums.good = state();
           sums.good.catch(() => {}); // awaited where it is used
@@ -297,7 +302,7 @@ async function trainWith(
       }
       if (diverged) break outer;
     }
-    if (readEvery === 1) {
+    if (!gpuWindows) {
       // (its state after a rollback at its last step, as the trainer's checkpoint of it)
       if (keepEnds) sums.good = state();
       judgeEnd(sums);

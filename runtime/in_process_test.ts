@@ -37,7 +37,7 @@ Deno.test("the actors change nothing about the numbers: same weights and losses 
   );
 });
 
-Deno.test("read in windows (on cpu, each read as it ends), the loop's losses and weights are those of reading every step", async () => {
+Deno.test("read in windows (on cpu, every step still read before it is applied), the loop's losses and weights are those of reading every step", async () => {
   const input = {
     backend: "cpu" as const,
     epochs: 5,
@@ -48,7 +48,7 @@ Deno.test("read in windows (on cpu, each read as it ends), the loop's losses and
   };
   const windows = await trainInProcess(parseConfig({ ...input, readbackEvery: 5 }));
   const each = await trainInProcess(parseConfig({ ...input, readbackEvery: 1 }));
-  assert.equal(windows.firstWindowSteps, 5);
+  assert.equal(windows.firstWindowSteps, 1);
   assert.equal(windows.losses.length, 5);
   assert.deepEqual(windows.losses, each.losses);
   assert.ok(windows.losses[4] < windows.losses[0], "it trained");
@@ -194,73 +194,88 @@ async function assertSameEnd(input: Record<string, unknown>, label: string) {
   return plain;
 }
 
-Deno.test("a diverging run ends in the loop as through the actors, for each clipping.onNonFinite: an exploding loss, a non-finite one, skips that do not help, an epoch's loss", async () => {
-  const input = {
-    backend: "cpu" as const,
-    epochs: 4,
-    data: { kind: "synthetic-linear" as const, n: 64 },
-    model: { kind: "mlp" as const, hidden: [8] },
-    batchSize: 8,
-  };
-  const ends: string[] = [];
-  for (const lr of [0.5, 3, 1e20]) {
-    for (const onNonFinite of ["stop", "skip", "rollback"] as const) {
-      const plain = await assertSameEnd({
-        ...input,
-        optimizer: { name: "sgd" as const, lr, momentum: 0.9 },
-        clipping: { onNonFinite },
-      }, `lr ${lr}, ${onNonFinite}`);
-      ends.push(
-        `${lr.toExponential()} ${onNonFinite}: ${plain.status} ${plain.steps} ${plain.reason}`,
-      );
+// (readbackEvery 3 on cpu: every step is still read before it is applied, and each decision
+// applies at the next step, as reading every step)
+for (const readbackEvery of [undefined, 3]) {
+  Deno.test(`a diverging run ends in the loop as through the actors, for each clipping.onNonFinite: an exploding loss, a non-finite one, skips that do not help, an epoch's loss (readbackEvery ${readbackEvery})`, async () => {
+    const input = {
+      backend: "cpu" as const,
+      epochs: 4,
+      data: { kind: "synthetic-linear" as const, n: 64 },
+      model: { kind: "mlp" as const, hidden: [8] },
+      batchSize: 8,
+      readbackEvery,
+    };
+    const ends: string[] = [];
+    for (const lr of [0.5, 3, 1e20]) {
+      for (const onNonFinite of ["stop", "skip", "rollback"] as const) {
+        const plain = await assertSameEnd({
+          ...input,
+          optimizer: { name: "sgd" as const, lr, momentum: 0.9 },
+          clipping: { onNonFinite },
+        }, `lr ${lr}, ${onNonFinite}`);
+        ends.push(
+          `${lr.toExponential()} ${onNonFinite}: ${plain.status} ${plain.steps} ${plain.reason}`,
+        );
+      }
     }
-  }
-  const all = ends.join("\n");
-  // the paths these runs take (each one's end is the actors' above)
-  assert.match(all, /5e-1 stop: diverged 5 .*the loss exploded/, all);
-  assert.match(all, /3e\+0 rollback: completed 32/, all); // three rollbacks, the rate 1000x lower
-  assert.match(all, /1e\+20 stop: diverged 2 .*the loss became Infinity/, all);
-  assert.match(all, /1e\+20 rollback: diverged .*\(rollback did not help\)/, all);
-  assert.match(all, /skip: diverged .*at epoch 1/, all); // every step skipped: the epoch's loss
-});
-
-Deno.test("a batch whose loss is infinite every epoch is skipped, stops the run, or is rolled back from, in the loop as through the actors", async () => {
-  await using dir = await tempRunsDir();
-  // 40 rows y = 2x in batches of 8; row 13's x so large that its loss overflows to Infinity,
-  // in the second batch of every epoch
-  const rows = Array.from({ length: 40 }, (_, i) => {
-    const x = i === 13 ? 3e38 : (i % 10) / 10;
-    return `${x},${i === 13 ? 0 : 2 * x}`;
+    const all = ends.join("\n");
+    // the paths these runs take (each one's end is the actors' above)
+    assert.match(all, /5e-1 stop: diverged 5 .*the loss exploded/, all);
+    assert.match(all, /3e\+0 rollback: completed 32/, all); // three rollbacks, the rate 1000x lower
+    assert.match(all, /1e\+20 stop: diverged 2 .*the loss became Infinity/, all);
+    assert.match(all, /1e\+20 rollback: diverged .*\(rollback did not help\)/, all);
+    assert.match(all, /skip: diverged .*at epoch 1/, all); // every step skipped: the epoch's loss
   });
-  const path = `${dir.dir}/data.csv`;
-  await Deno.writeTextFile(path, ["x,y", ...rows].join("\n") + "\n");
-  const input = {
-    backend: "cpu" as const,
-    epochs: 5,
-    data: {
-      kind: "csv" as const,
-      path,
-      target: "y",
-      normalize: "none" as const,
-      validationSplit: 0,
-      shuffle: false,
-    },
-    model: { kind: "mlp" as const, hidden: [4] },
-    optimizer: { name: "adam" as const, lr: 0.01 },
-    batchSize: 8,
-  };
-  const skip = await assertSameEnd({ ...input, clipping: { onNonFinite: "skip" } }, "skip");
-  assert.equal(skip.status, "completed");
-  assert.equal(skip.steps, 25);
-  const stop = await assertSameEnd({ ...input, clipping: { onNonFinite: "stop" } }, "stop");
-  assert.equal(stop.status, "diverged");
-  assert.equal(stop.steps, 2, "it stops at the batch's first step");
-  const rollback = await assertSameEnd(
-    { ...input, clipping: { onNonFinite: "rollback" } },
-    "rollback",
-  );
-  // three rollbacks, at epochs 0-2; the fourth time it stops
-  assert.equal(rollback.status, "diverged");
-  assert.equal(rollback.steps, 17);
-  assert.match(rollback.reason!, /rollback did not help/);
-});
+
+  Deno.test(`a batch whose loss is infinite every epoch is skipped, stops the run, or is rolled back from, in the loop as through the actors (readbackEvery ${readbackEvery})`, async () => {
+    await using dir = await tempRunsDir();
+    // 40 rows y = 2x in batches of 8; row 13's x so large that its loss overflows to Infinity,
+    // in the second batch of every epoch
+    const rows = Array.from({ length: 40 }, (_, i) => {
+      const x = i === 13 ? 3e38 : (i % 10) / 10;
+      return `${x},${i === 13 ? 0 : 2 * x}`;
+    });
+    const path = `${dir.dir}/data.csv`;
+    await Deno.writeTextFile(path, ["x,y", ...rows].join("\n") + "\n");
+    const input = {
+      backend: "cpu" as const,
+      epochs: 5,
+      data: {
+        kind: "csv" as const,
+        path,
+        target: "y",
+        normalize: "none" as const,
+        validationSplit: 0,
+        shuffle: false,
+      },
+      model: { kind: "mlp" as const, hidden: [4] },
+      optimizer: { name: "adam" as const, lr: 0.01 },
+      batchSize: 8,
+      readbackEvery,
+    };
+    const skip = await assertSameEnd({ ...input, clipping: { onNonFinite: "skip" } }, "skip");
+    assert.equal(skip.status, "completed");
+    assert.equal(skip.steps, 25);
+    // under adaptive clipping, clipped at the 25th percentile of the norms before each step (in
+    // windows of 3, of the windows before its own: the skipped step ends its window early, the
+    // threshold moves at the window's fixed end only)
+    const clipped = await assertSameEnd({
+      ...input,
+      clipping: { onNonFinite: "skip", autoPercentile: 25, maxNorm: 0.5 },
+    }, "skip, adaptive clipping");
+    assert.equal(clipped.status, "completed");
+    assert.notEqual(clipped.clipThreshold, 0.5, "the threshold moved with the norms");
+    const stop = await assertSameEnd({ ...input, clipping: { onNonFinite: "stop" } }, "stop");
+    assert.equal(stop.status, "diverged");
+    assert.equal(stop.steps, 2, "it stops at the batch's first step");
+    const rollback = await assertSameEnd(
+      { ...input, clipping: { onNonFinite: "rollback" } },
+      "rollback",
+    );
+    // three rollbacks, at epochs 0-2; the fourth time it stops
+    assert.equal(rollback.status, "diverged");
+    assert.equal(rollback.steps, 17);
+    assert.match(rollback.reason!, /rollback did not help/);
+  });
+}
