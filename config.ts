@@ -156,10 +156,10 @@ export const RunConfigSchema = z.strictObject({
     return;
   }
   // torch's OneCycleLR refuses an optimizer without momentum or betas when it cycles momentum;
-  // anneal's adagrad and adafactor have neither, and would fail only at the first step.
+  // anneal's adagrad, adadelta and adafactor have neither, and would fail only at the first step.
   const cycling = cyclingOneCycle(config.scheduler);
   if (!cycling) return;
-  if (name === "adagrad" || name === "adafactor") {
+  if (name === "adagrad" || name === "adadelta" || name === "adafactor") {
     context.addIssue({
       code: "custom",
       path: ["scheduler", ...cycling.path, "cycleMomentum"],
@@ -176,13 +176,15 @@ export const RunConfigSchema = z.strictObject({
  * What is wrong with the momenta a cycling onecycle hands optimizer `name`. torch's OneCycleLR
  * hands them over unchecked, so torch 1.13 accepts any; anneal keeps them to what the optimizer's
  * own constructor takes (sgd and rmsprop: a momentum >= 0; the others: a beta1 in [0, 1)), which
- * also refuses the two ways torch fails: Adam's bias correction `1 - beta1 ** t` divides by zero
- * at a step where the cycle is exactly at 1, and RMSprop, whose first step had momentum 0, has no
- * momentum buffer when a later step has some (KeyError).
+ * also refuses the two ways torch fails: the bias correction `1 - beta1 ** t` of Adam, AdamW,
+ * Adamax and RAdam divides by zero at a step where the cycle is exactly at 1, and RMSprop, whose
+ * first step had momentum 0, has no momentum buffer when a later step has some (KeyError).
+ * NAdam's momentum schedule keeps its mu below beta1, so a beta1 of 1 breaks nothing there, but
+ * its constructor refuses it as the others' do.
  */
 function cycledMomentumIssues(
   spec: SpecOf<"onecycle">,
-  name: "sgd" | "adam" | "adamw" | "rmsprop" | "lion" | "lamb",
+  name: "sgd" | "adam" | "adamw" | "rmsprop" | "lion" | "lamb" | "adamax" | "nadam" | "radam",
 ): { field: "baseMomentum" | "maxMomentum"; message: string }[] {
   const betaLike = name !== "sgd" && name !== "rmsprop";
   const fits = (value: number) => value >= 0 && (!betaLike || value < 1);
@@ -192,8 +194,8 @@ function cycledMomentumIssues(
       message: betaLike
         ? `must be in [0, 1) with optimizer ${name}, whose beta1 it sets: torch 1.13 accepts ` +
           "any value and hands it over unchecked" +
-          (name === "adam" || name === "adamw"
-            ? " (at 1 exactly, Adam's bias correction 1 - beta1 ** t divides by zero)"
+          (["adam", "adamw", "adamax", "radam"].includes(name)
+            ? ` (at 1 exactly, ${name}'s bias correction 1 - beta1 ** t divides by zero)`
             : "") +
           "; anneal refuses what the optimizer's own betas refuse"
         : `must be >= 0 with optimizer ${name}, whose momentum it sets: torch 1.13 accepts any ` +

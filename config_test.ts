@@ -53,6 +53,22 @@ const bad: [string, unknown, RegExp][] = [
     /'scheduler\.maxMomentum': must be in \[0, 1\) with optimizer adam, whose beta1 it sets: torch 1\.13 accepts/,
   ],
   [
+    "onecycle cycling radam's beta1 up to 1",
+    {
+      optimizer: { name: "radam", lr: 0.01 },
+      scheduler: { name: "onecycle", maxLr: 0.1, totalSteps: 100, maxMomentum: 1 },
+    },
+    /'scheduler\.maxMomentum': must be in \[0, 1\) with optimizer radam, whose beta1 it sets: .*radam's bias correction 1 - beta1 \*\* t divides by zero/,
+  ],
+  [
+    "onecycle cycling nadam's beta1 from a negative base",
+    {
+      optimizer: { name: "nadam", lr: 0.01 },
+      scheduler: { name: "onecycle", maxLr: 0.1, totalSteps: 100, baseMomentum: -0.1 },
+    },
+    /'scheduler\.baseMomentum': must be in \[0, 1\) with optimizer nadam, whose beta1 it sets/,
+  ],
+  [
     "onecycle cycling rmsprop's momentum up from 0",
     {
       optimizer: { name: "rmsprop", lr: 0.01 },
@@ -74,6 +90,14 @@ const bad: [string, unknown, RegExp][] = [
       scheduler: { name: "onecycle", maxLr: 0.1, totalSteps: 100 },
     },
     /'scheduler\.cycleMomentum': must be false with optimizer adagrad/,
+  ],
+  [
+    "onecycle cycling the momentum adadelta lacks",
+    {
+      optimizer: { name: "adadelta" },
+      scheduler: { name: "onecycle", maxLr: 1, totalSteps: 100 },
+    },
+    /'scheduler\.cycleMomentum': must be false with optimizer adadelta, which has no momentum or beta1/,
   ],
   [
     "a sequential's onecycle cycling the momentum adafactor lacks",
@@ -287,6 +311,22 @@ Deno.test("early stopping's suggested monitor changes its mode only where the op
   );
 });
 
+Deno.test("onecycle cycles the beta1 of adamax, nadam and radam, as torch 1.13's OneCycleLR does", () => {
+  for (const name of ["adamax", "nadam", "radam"] as const) {
+    const config = parseConfig({
+      optimizer: { name, lr: 0.01 },
+      scheduler: {
+        name: "onecycle",
+        maxLr: 0.1,
+        totalSteps: 100,
+        baseMomentum: 0,
+        maxMomentum: 0.9,
+      },
+    });
+    assert.equal(config.scheduler?.name, "onecycle", name);
+  }
+});
+
 Deno.test("onecycle without momentum cycling is accepted with adagrad", () => {
   const config = parseConfig({
     optimizer: { name: "adagrad", lr: 0.1 },
@@ -420,7 +460,7 @@ Deno.test("a section without its kind whose fields are another kind's is refused
     [
       { optimizer: { lr: 0.1, betas: [0.9, 0.99] } },
       "optimizer.name",
-      /'optimizer\.name': missing .*no field 'betas'; the fields given fit 'adam' or 'adamw' or 'lion' or 'lamb' \(add "name": "adam"\)/,
+      /'optimizer\.name': missing .*no field 'betas'; the fields given fit 'adam' or 'adamw' or 'lion' or 'lamb' or 'adamax' or 'nadam' or 'radam' \(add "name": "adam"\)/,
     ],
     // a section without a default says which names have its fields
     [

@@ -19,13 +19,13 @@ const CASES: [Record<string, unknown>, string, RegExp, RegExp][] = [
   [
     { optimizer: { lr: 0.1, beta: 0.9 } }, // no name: the default sgd
     "optimizer.beta",
-    /'optimizer\.beta': unknown field \(did you mean 'optimizer\.betas'\? 'adam', 'adamw', 'lion' and 'lamb' have it, not 'sgd': select one with --set optimizer\.name=adam\)/,
+    /'optimizer\.beta': unknown field \(did you mean 'optimizer\.betas'\? 'adam', 'adamw', 'lion', 'lamb', 'adamax', 'nadam' and 'radam' have it, not 'sgd': select one with --set optimizer\.name=adam\)/,
     /^rename 'optimizer\.beta' to 'optimizer\.betas' and select one that has it \(--set optimizer\.name=adam\), or remove 'optimizer\.beta'/,
   ],
   [
     { optimizer: { name: "sgd", betas: [0.9, 0.99] } },
     "optimizer.betas",
-    /'optimizer\.betas': unknown field \('adam', 'adamw', 'lion' and 'lamb' have it, not 'sgd': select one with --set optimizer\.name=adam\)/,
+    /'optimizer\.betas': unknown field \('adam', 'adamw', 'lion', 'lamb', 'adamax', 'nadam' and 'radam' have it, not 'sgd': select one with --set optimizer\.name=adam\)/,
     /^select one that has it \(--set optimizer\.name=adam\), or remove 'optimizer\.betas'/,
   ],
   [

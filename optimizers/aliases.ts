@@ -1,12 +1,15 @@
 /**
  * The optimizer zoo as assemblies of the small transformations: each optimizer is a chain, and
  * its variants are parameters. AdamW is Adam's chain with the decoupled decay in place of the L2
- * term; Lion and Adafactor reuse the same decoupled decay.
+ * term; Lion and Adafactor reuse the same decoupled decay. Adamax, NAdam, RAdam and Adadelta are
+ * Adam's L2 chain around their own scaling, as torch 1.13 has them.
  *
  * @module
  */
 
+import { scaleByAdadelta } from "./adadelta.ts";
 import { scaleByFactoredRms, scaleByRelativeStep } from "./adafactor.ts";
+import { nadamUpdate, scaleByAdamax, scaleByRadam } from "./adam_variants.ts";
 import {
   fusedAdam,
   scaleByAdagrad,
@@ -48,7 +51,7 @@ const FLOAT32_EPSILON = 2 ** -23;
  */
 export function assemble(spec: ResolvedOptimizerSpec, fused = false): Assembly {
   // torch's maximize negates the gradient before anything else sees it (torch 1.13 has it for
-  // sgd, adam, adamw, rmsprop and adagrad; the other specs have no such field).
+  // sgd, adam, adamw, rmsprop, adagrad, adamax and adadelta; the other specs have no such field).
   const ascent = "maximize" in spec && spec.maximize ? [negate()] : [];
   switch (spec.name) {
     case "sgd": {
@@ -127,6 +130,34 @@ export function assemble(spec: ResolvedOptimizerSpec, fused = false): Assembly {
           scaleByLearningRate(),
         ),
         momentum: spec.betas[0],
+      };
+    case "adamax":
+    case "radam": {
+      const options = { beta2: spec.betas[1], eps: spec.eps };
+      const scaling = spec.name === "adamax" ? scaleByAdamax(options) : scaleByRadam(options);
+      return {
+        transform: chain(...ascent, addDecayedWeights(), scaling, scaleByLearningRate()),
+        momentum: spec.betas[0],
+      };
+    }
+    case "nadam":
+      // nadamUpdate scales by the learning rate itself (its two terms are rounded as torch's)
+      return {
+        transform: chain(
+          addDecayedWeights(),
+          nadamUpdate({ beta2: spec.betas[1], eps: spec.eps, momentumDecay: spec.momentumDecay }),
+        ),
+        momentum: spec.betas[0],
+      };
+    case "adadelta":
+      return {
+        transform: chain(
+          ...ascent,
+          addDecayedWeights(),
+          scaleByAdadelta({ rho: spec.rho, eps: spec.eps }),
+          scaleByLearningRate(),
+        ),
+        momentum: undefined,
       };
     case "adafactor":
       return {

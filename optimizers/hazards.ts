@@ -38,8 +38,8 @@ function fieldOf(optimizer: unknown, key: string): unknown {
 }
 
 /**
- * Whether the optimizer ascends the loss (torch's `maximize: true`; sgd, adam, adamw, rmsprop and
- * adagrad have it).
+ * Whether the optimizer ascends the loss (torch's `maximize: true`; sgd, adam, adamw, rmsprop,
+ * adagrad, adamax and adadelta have it).
  *
  * @example
  * ```ts

@@ -45,6 +45,11 @@ const specs: OptimizerSpec[] = [
   { name: "lion", weightDecay: 0.5 },
   { name: "lamb" },
   { name: "adafactor", weightDecay: 0.1 },
+  { name: "adamax", weightDecay: 0.1, maximize: true },
+  { name: "nadam", weightDecay: 0.1, momentumDecay: 0.05 },
+  // rho_t passes 5 at step 6: the resume at step 10 continues the rectified steps
+  { name: "radam", betas: [0.8, 0.9] },
+  { name: "adadelta", rho: 0.5, weightDecay: 0.1 },
 ];
 
 for (const spec of specs) {
@@ -155,7 +160,7 @@ Deno.test("setMomentum moves beta1 of adam and is saved in the state", async () 
 });
 
 Deno.test("setMomentum on an optimizer without momentum is an error with a hint", () => {
-  for (const spec of [{ name: "adagrad" }, { name: "adafactor" }] as const) {
+  for (const spec of [{ name: "adagrad" }, { name: "adadelta" }, { name: "adafactor" }] as const) {
     assert.throws(
       () => createOptimizer(spec).setMomentum(0.9),
       (error) => error instanceof AnnealError && error.hint !== undefined,

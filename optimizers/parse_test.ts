@@ -28,7 +28,10 @@ Deno.test("unknown keys are errors", () => {
 });
 
 Deno.test("an unknown optimizer name lists the known ones", () => {
-  assert.match(messageOf({ name: "adamax" }), /'name' must be one of "sgd", "adam", .*"adafactor"/);
+  assert.match(
+    messageOf({ name: "sparseadam" }),
+    /'name' must be one of "sgd", "adam", .*"adafactor", "adamax", "nadam", "radam", "adadelta"/,
+  );
 });
 
 Deno.test("nesterov without momentum is rejected as torch does", () => {
@@ -49,6 +52,22 @@ Deno.test("negative values and bad patterns are rejected with their path", () =>
   );
 });
 
+Deno.test("adadelta's rho and nadam's momentumDecay are refused where torch 1.13 refuses them", () => {
+  assert.equal(
+    messageOf({ name: "adadelta", rho: 1.5 }),
+    "Cannot create adadelta optimizer: 'rho' must be in [0, 1], current value is 1.5",
+  );
+  assert.equal(parseOptimizerSpec({ name: "adadelta", rho: 1 }).name, "adadelta");
+  assert.equal(
+    messageOf({ name: "nadam", momentumDecay: -0.004 }),
+    "Cannot create nadam optimizer: 'momentumDecay' must be >= 0, current value is -0.004",
+  );
+  assert.equal(
+    messageOf({ name: "radam", betas: [1, 0.999] }),
+    "Cannot create radam optimizer: 'betas[0]' must be in [0, 1), current value is 1",
+  );
+});
+
 Deno.test("defaults are torch.optim's", () => {
   const expected = {
     sgd: { lr: 1e-3, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0 },
@@ -59,6 +78,10 @@ Deno.test("defaults are torch.optim's", () => {
     lion: { lr: 1e-4, betas: [0.9, 0.99], weightDecay: 0 },
     lamb: { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-6, weightDecay: 1e-2 },
     adafactor: { lr: 1e-2, beta2Decay: -0.8, eps: [null, 1e-3], d: 1, weightDecay: 0 },
+    adamax: { lr: 2e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, maximize: false },
+    nadam: { lr: 2e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, momentumDecay: 4e-3 },
+    radam: { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0 },
+    adadelta: { lr: 1, rho: 0.9, eps: 1e-6, weightDecay: 0, maximize: false },
   };
   for (const [name, defaults] of Object.entries(expected)) {
     const spec = parseOptimizerSpec({ name }) as unknown as Record<string, unknown>;
@@ -72,15 +95,17 @@ Deno.test("defaults are torch.optim's", () => {
 
 Deno.test("maximize is an option of the optimizers torch 1.13 gives it to, and no other", () => {
   const maximizeOf = (input: object) => (parseOptimizerSpec(input) as { maximize?: boolean });
-  for (const name of ["sgd", "adam", "adamw", "rmsprop", "adagrad"]) {
+  for (const name of ["sgd", "adam", "adamw", "rmsprop", "adagrad", "adamax", "adadelta"]) {
     assert.equal(maximizeOf({ name }).maximize, false, `${name}: torch's default`);
     assert.equal(maximizeOf({ name, maximize: true }).maximize, true, name);
   }
-  for (const name of ["lion", "lamb", "adafactor"]) {
+  // (torch 1.13's NAdam and RAdam have no maximize; later versions added it)
+  for (const name of ["lion", "lamb", "adafactor", "nadam", "radam"]) {
     assert.equal(
       messageOf({ name, maximize: true }),
       `Cannot create ${name} optimizer: unknown field 'maximize' ('sgd', 'adam', 'adamw', ` +
-        `'rmsprop' and 'adagrad' have it, not '${name}': select one with "name": "sgd")`,
+        `'rmsprop', 'adagrad', 'adamax' and 'adadelta' have it, not '${name}': select one with ` +
+        `"name": "sgd")`,
     );
   }
 });

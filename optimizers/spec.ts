@@ -1,7 +1,8 @@
 /**
  * The optimizer spec: one strict zod schema per optimizer, discriminated on `name`, with
  * torch.optim's argument names in camelCase and torch.optim's defaults (PyTorch 2.5; Lion,
- * LAMB and Adafactor as their reference implementations define them). Unknown keys are errors.
+ * LAMB and Adafactor as their reference implementations define them; Adamax, NAdam, RAdam and
+ * Adadelta as PyTorch 1.13 has them). Unknown keys are errors.
  *
  * @module
  */
@@ -13,7 +14,7 @@ const unitInterval = () =>
   z.number().refine((value) => value >= 0 && value < 1, { message: "must be in [0, 1)" });
 const betas = (beta1: number, beta2: number) =>
   z.tuple([unitInterval(), unitInterval()]).default([beta1, beta2]);
-// torch 1.13's `maximize` (SGD, Adam, AdamW, RMSprop, Adagrad): the gradient is negated before
+// torch 1.13's `maximize` (SGD, Adam, AdamW, RMSprop, Adagrad, Adamax, Adadelta): the gradient is negated before
 // anything else reads it, weight decay and momentum included, so the step ascends the loss.
 const maximize = () => z.boolean().default(false);
 const regexSource = z.string().refine((source) => {
@@ -151,6 +152,56 @@ export const AdafactorSpecSchema = z.strictObject({
   ...common,
 });
 
+/** torch.optim.Adamax: Adam with the infinity norm; `weightDecay` is L2 added to the gradient. */
+export const AdamaxSpecSchema = z.strictObject({
+  name: z.literal("adamax"),
+  lr: nonNegative().default(2e-3),
+  betas: betas(0.9, 0.999),
+  eps: nonNegative().default(1e-8),
+  weightDecay: nonNegative().default(0),
+  maximize: maximize(),
+  ...common,
+});
+
+/**
+ * torch.optim.NAdam (1.13: no `maximize`, L2 `weightDecay`): Adam with Nesterov momentum, whose
+ * momentum schedule `beta1 * (1 - 0.5 * 0.96 ** (t * momentumDecay))` warms up over the steps.
+ */
+export const NadamSpecSchema = z.strictObject({
+  name: z.literal("nadam"),
+  lr: nonNegative().default(2e-3),
+  betas: betas(0.9, 0.999),
+  eps: nonNegative().default(1e-8),
+  weightDecay: nonNegative().default(0),
+  momentumDecay: nonNegative().default(4e-3),
+  ...common,
+});
+
+/**
+ * torch.optim.RAdam (1.13: no `maximize`, L2 `weightDecay`): Adam whose adaptive step is
+ * rectified by its variance, plain momentum SGD while the variance is intractable.
+ */
+export const RadamSpecSchema = z.strictObject({
+  name: z.literal("radam"),
+  lr: nonNegative().default(1e-3),
+  betas: betas(0.9, 0.999),
+  eps: nonNegative().default(1e-8),
+  weightDecay: nonNegative().default(0),
+  ...common,
+});
+
+/** torch.optim.Adadelta: `lr` 1 scales the update as torch's does; `rho` may be 1, as in torch. */
+export const AdadeltaSpecSchema = z.strictObject({
+  name: z.literal("adadelta"),
+  lr: nonNegative().default(1),
+  rho: z.number().refine((value) => value >= 0 && value <= 1, { message: "must be in [0, 1]" })
+    .default(0.9),
+  eps: nonNegative().default(1e-6),
+  weightDecay: nonNegative().default(0),
+  maximize: maximize(),
+  ...common,
+});
+
 /** Any optimizer spec, discriminated on `name`. */
 export const OptimizerSpecSchema = z.discriminatedUnion("name", [
   SgdSpecSchema,
@@ -161,6 +212,10 @@ export const OptimizerSpecSchema = z.discriminatedUnion("name", [
   LionSpecSchema,
   LambSpecSchema,
   AdafactorSpecSchema,
+  AdamaxSpecSchema,
+  NadamSpecSchema,
+  RadamSpecSchema,
+  AdadeltaSpecSchema,
 ]);
 
 /** An optimizer spec as written by a user (defaults optional). */
