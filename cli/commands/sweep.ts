@@ -65,6 +65,27 @@ function hiddenRate(
   return { lr: rate.value, lrSetting: rate.path };
 }
 
+/**
+ * A trial's reason as its line shows it: a pruner's steps are the trial's epochs (it reports one
+ * value an epoch), so they are named so, and the epoch it was pruned at is added where the
+ * reason does not name it already ("at step 0" and then "at epoch 0" said it twice).
+ *
+ * @example
+ * ```ts
+ * import { trialNote } from "./sweep.ts";
+ * const median = "best value 3 is worse than the median 1 of 4 completed trials at step 2";
+ * console.assert(trialNote(median, 2) === median.replace("step 2", "epoch 2"));
+ * console.assert(trialNote("NaN at rung 0", 0) === "NaN at rung 0 at epoch 0");
+ * ```
+ */
+export function trialNote(reason: string, prunedStep: number | null): string {
+  if (prunedStep === null) return reason;
+  const named = reason.replace(/\bstep (\d+)\b/g, "epoch $1");
+  return new RegExp(`\\bepoch ${prunedStep}\\b`).test(named)
+    ? named
+    : `${named} at epoch ${prunedStep}`;
+}
+
 function printTrial(trial: Trial, definition: StudyDefinition): void {
   const params = Object.entries(trial.params).map(([k, v]) =>
     `${k}=${typeof v === "number" ? formatNumber(v) : paramText(v)}`
@@ -72,9 +93,7 @@ function printTrial(trial: Trial, definition: StudyDefinition): void {
   const rate = hiddenRate(trial, definition);
   const trainedAt = rate ? `; trains at lr ${formatRate(rate.lr, rate.lrSetting)}` : "";
   const value = trial.value === null ? "-" : formatNumber(trial.value);
-  const note = trial.reason
-    ? `  (${trial.reason}${trial.prunedStep !== null ? ` at epoch ${trial.prunedStep}` : ""})`
-    : "";
+  const note = trial.reason ? `  (${trialNote(trial.reason, trial.prunedStep)})` : "";
   console.log(
     `trial ${String(trial.number).padStart(3)}  ${trial.state.padEnd(8)}  ${value.padStart(10)}  ${
       params.join(" ")
