@@ -188,3 +188,15 @@ Deno.test("Ctrl-C in tune's learning-rate stage stops its LR range test after th
   assert.equal(record.status, "interrupted");
   assert.equal(record.runs, 1);
 });
+
+Deno.test("anneal tune --budget 1 is refused with its reason and what to give, before it says what it would run", async () => {
+  await using runs = await tempRunsDir();
+  const file = `${runs.dir}/config.json`;
+  await Deno.writeTextFile(file, JSON.stringify(tuneConfig(runs.dir, 2)));
+  const refused = await anneal("tune", "-c", file, "--budget", "1");
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /Cannot tune with a budget of 1 run: a tune needs at least 2/);
+  assert.match(refused.stderr, /give --budget 2 or more/);
+  assert.doesNotMatch(refused.stdout, /tune: up to/);
+  assert.deepEqual([...Deno.readDirSync(runs.dir)].map((e) => e.name), ["config.json"]);
+});

@@ -39,9 +39,6 @@ function trainedAt(change: Record<string, unknown>, config: RunConfig): string {
 export async function tuneCommand(options: TuneCommandOptions): Promise<number> {
   const config = await loadConfig(options.config, options.set);
   const budget = parseNumberFlag("--budget", options.budget, true);
-  console.log(
-    `tune: up to ${budget} runs of ${config.epochs} epochs; stages: learning rate, batch size, weight decay, schedule/warmup, clipping, dropout, epochs`,
-  );
   let marked = false;
   const controller = new AbortController();
   const interruption = onSignals(
@@ -54,6 +51,10 @@ export async function tuneCommand(options: TuneCommandOptions): Promise<number> 
     budget,
     interrupt: controller.signal,
     onStart: (dir, previous) => {
+      // (once tune has taken its budget and config: a refused one prints only its error)
+      console.log(
+        `tune: up to ${budget} runs of ${config.epochs} epochs; stages: learning rate, batch size, weight decay, schedule/warmup, clipping, dropout, epochs`,
+      );
       if (previous) printPrevious(previous);
       console.log(
         `tune: its runs, tune.json and ${TUNED_CONFIG} (the best config so far, after every run) ` +
