@@ -478,6 +478,43 @@ export async function listRuns(runsDir: string): Promise<RunRow[]> {
   return rows.sort((a, b) => a.date.localeCompare(b.date) || a.id.localeCompare(b.id));
 }
 
+/**
+ * The directories of `runsDir` that are not runs but hold runs: sweep studies (`anneal sweep`
+ * writes its trials' runs to `<runsDir>/<study>/`), tunes' and the like, each with how many runs it
+ * holds, by name. `anneal runs` lists only the runs directly in `runsDir`, so it names these.
+ */
+export async function listRunDirectories(
+  runsDir: string,
+): Promise<{ name: string; runs: number; kind?: "sweep" | "tune" }[]> {
+  const isRun = (names: string[]) =>
+    names.some((name) => name === "config.json" || name === "meta.json");
+  const names = (dir: string) =>
+    Array.fromAsync(Deno.readDir(dir), (entry) => entry.name).catch(() => [] as string[]);
+  const found: { name: string; runs: number; kind?: "sweep" | "tune" }[] = [];
+  let entries: Deno.DirEntry[];
+  try {
+    entries = await Array.fromAsync(Deno.readDir(runsDir));
+  } catch {
+    return found; // (listRuns says why it cannot be read)
+  }
+  for (const entry of entries) {
+    if (!entry.isDirectory) continue;
+    const dir = `${runsDir}/${entry.name}`;
+    const inner = await names(dir);
+    if (isRun(inner)) continue;
+    let runs = 0;
+    for (const name of inner) if (isRun(await names(`${dir}/${name}`))) runs++;
+    if (runs === 0) continue;
+    const kind = inner.includes("tune.json")
+      ? "tune"
+      : inner.includes("sweep.html") || inner.includes("best_config.json")
+      ? "sweep"
+      : undefined;
+    found.push({ name: entry.name, runs, ...(kind && { kind }) });
+  }
+  return found.sort((a, b) => a.name.localeCompare(b.name));
+}
+
 /** The files a run writes: a directory with none of them is not a run. */
 const RUN_FILES = [
   "config.json",

@@ -22,6 +22,7 @@ import {
   checkRunsDir,
   DAMAGED,
   formatRate,
+  listRunDirectories,
   RATE_LEGEND,
   type RunComparison,
   type RunRow,
@@ -76,13 +77,27 @@ export function runsTable(rows: RunRow[]): string {
 /** `anneal runs`: a table of runs, newest first. */
 export async function runsListCommand(options: RunsOptions & { json?: boolean }): Promise<number> {
   const rows = await listRuns(options.runsDir);
-  if (options.json) console.log(JSON.stringify(rows));
-  else if (rows.length === 0) {
-    console.log(`no runs in ${options.runsDir} (train one: anneal train)`);
+  if (options.json) {
+    console.log(JSON.stringify(rows));
+    return 0;
+  }
+  // directories of runs in it (a sweep's study, a tune's): their runs are listed from there
+  const inner = await listRunDirectories(options.runsDir);
+  if (rows.length === 0) {
+    console.log(
+      `no runs in ${options.runsDir}${inner.length ? "" : " (train one: anneal train)"}`,
+    );
   } else {
     console.log(runsTable(rows));
     // a crashed run's way on, or why a running one could not be checked, below the table
     for (const row of rows) if (row.note) console.log(`${row.id} ${row.status}: ${row.note}`);
+  }
+  for (const { name, runs, kind } of inner) {
+    const whose = kind === "sweep" ? " of a sweep's study" : kind === "tune" ? " of a tune" : "";
+    console.log(
+      `${name}/: ${runs} run${runs === 1 ? "" : "s"}${whose}, listed by: anneal runs ` +
+        `--runs-dir ${options.runsDir}/${name}`,
+    );
   }
   return 0;
 }
