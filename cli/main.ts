@@ -46,7 +46,7 @@ Examples:
   anneal train                                   the seed experiment: linear data, SGD lr 0.01, 50 epochs
   anneal train -c examples/fashion_mnist_mlp.json   an MLP on Fashion-MNIST (>= 0.85 test accuracy)
   anneal train -c examples/sensors_classification.json   a CSV with string labels, in a second
-                                                 (examples/: a CNN, an LSTM, AdamW with warmup, a sweep)
+                                                 (examples/: a CNN, an LSTM, AdamW with warmup, cyclic rates, a sweep)
   anneal train --set optimizer.lr=0.1 --set epochs=5
   anneal schedule --scheduler '{"name":"cosine","tMax":100}' --base-lr 0.1 --steps 100
   anneal schema > anneal.schema.json             JSON Schema of the config, for editors
