@@ -301,6 +301,73 @@ export function resumedConfig(
   return raised;
 }
 
+/**
+ * Refuses to resume a run whose `config.json` was changed after its last checkpoint was written
+ * (a hand edit): `recorded` is the config that checkpoint was trained under (its state's `config`),
+ * `config` the one the resume would train with. A resume would otherwise go on at the new values
+ * without a word: another learning rate, schedule or clipping from the step resumed at. Only a
+ * raise of `epochs` or `maxSteps` is no difference (what `--epochs` and `--max-steps` do, whose
+ * config.json is written before the next checkpoint), nor where the runs directory now is. A
+ * checkpoint of an older anneal records no config: nothing to compare, it resumes.
+ */
+export function checkCheckpointConfig(
+  recorded: unknown,
+  config: RunConfig,
+  run: { runId: string; dir: string },
+): void {
+  if (!isObject(recorded)) return;
+  const { runId, dir } = run;
+  // both as a resume reads them: defaults filled in, no interval that changes nothing, data
+  // files by where they are
+  const comparable = (json: unknown) => {
+    let parsed: unknown = json;
+    try {
+      parsed = plain(parseConfig(withoutUnusedIntervals(json, "step")));
+    } catch {
+      // (a config of an anneal whose schema differs: compared as written)
+    }
+    const { runsDir: _, ...rest } = withoutUnusedIntervals(withAbsolutePaths(parsed)) as Record<
+      string,
+      unknown
+    >;
+    return rest;
+  };
+  const raised = (stored: unknown, given: unknown) =>
+    typeof stored === "number" && typeof given === "number" && given >= stored;
+  const stored = comparable(recorded), given = comparable(plain(config));
+  const differences = jsonDifferences(stored, given, { arraysAsLeaves: true });
+  // another kind of model (or optimizer, schedule) whole: not each of its defaults
+  const swapped = differences.filter(({ path }) => /\.(kind|name)$/.test(path))
+    .map(({ path }) => path.replace(/\.(kind|name)$/, ""));
+  const at = (json: unknown, path: string) =>
+    path.split(".").reduce((value, key) => isObject(value) ? value[key] : undefined, json);
+  const changed = [
+    ...swapped.map((path) => ({ path, stored: at(stored, path), given: at(given, path) })),
+    ...differences.filter(({ path }) => !swapped.some((whole) => path.startsWith(`${whole}.`))),
+  ].filter(({ path, stored, given }) =>
+    !((path === "epochs" || path === "maxSteps") && raised(stored, given))
+  ).sort((a, b) => a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
+  if (changed.length === 0) return;
+  const value = (json: unknown) => json === undefined ? "not set" : JSON.stringify(json);
+  const listed =
+    changed.slice(0, 8).map(({ path, stored, given }) =>
+      `'${path}' is ${value(given)} in config.json, ${value(stored)} in the checkpoint`
+    ).join("; ") + (changed.length > 8 ? `; and ${changed.length - 8} more` : "");
+  throw new AnnealError(
+    "checkpoint",
+    `Cannot resume run '${runId}': its config.json was changed after its last checkpoint ` +
+      `(${dir}/checkpoints/last.ckpt) was written, and the run would go on with other ` +
+      `settings than it trained under: ${listed}`,
+    {
+      where: `${dir}/config.json`,
+      hint: `a resumed run keeps the config it was started with (--epochs and --max-steps ` +
+        `only raise its epochs and maxSteps). To resume it, write the checkpoint's values back ` +
+        `into ${dir}/config.json; to train with the new settings, start a new run from it: ` +
+        `\`anneal train -c ${dir}/config.json\``,
+    },
+  );
+}
+
 /** The step budget a resume raises `saved`'s to: above it, or the resume is refused saying why. */
 function raisedMaxSteps(
   saved: RunConfig,

@@ -27,6 +27,7 @@ import { StartWarnings } from "./start_warnings.ts";
 import { checkRunId, recordedConfig, RunWriter } from "./records.ts";
 import { claimNewRun } from "./new_run.ts";
 import {
+  checkCheckpointConfig,
   checkNotRunning,
   checkRelativeDataPaths,
   loadResumeCheckpoint,
@@ -333,6 +334,8 @@ async function supervise(
 ): Promise<RunResult> {
   const runDir = `${config.runsDir}/${runId}`;
   const writer = new RunWriter(runDir);
+  /** The config as `config.json` records it, and each checkpoint with it. */
+  const recorded = recordedConfig(config);
   const startedAt = performance.now();
   let resumeState: ResumeState | undefined;
   /** What the run's records said before this resume (its start is kept). */
@@ -353,6 +356,8 @@ async function supervise(
       );
     }
     const saved = await loadResumeCheckpoint(runDir, runId, config.runsDir);
+    // (a config.json edited since: refused before a record is touched)
+    checkCheckpointConfig(saved.state.config, config, { runId, dir: runDir });
     resumeState = saved.state as ResumeState;
     summaryText = await Deno.readTextFile(`${runDir}/summary.json`).catch(() => undefined);
     before = {
@@ -406,7 +411,7 @@ async function supervise(
     // (the directory is made and locked, found empty: claimNewRun in train)
     await writer.create();
     // its data files by their absolute paths: resumed from any directory, it reads the same ones
-    await writer.writeJson("config.json", recordedConfig(config));
+    await writer.writeJson("config.json", recorded);
   }
   const effectiveBatch = config.batchSize * config.gradientAccumulation;
   const scaled = baseLearningRate(config);
@@ -794,7 +799,8 @@ async function supervise(
       }
       emit(event);
     } else if (message.type === "actor.checkpoint") {
-      const state = message.state as CheckpointState;
+      // with the config it was trained under: a resume refuses a config.json changed since
+      const state = { ...message.state as CheckpointState, config: recorded };
       const weights = message.weights as WeightMap;
       if (message.files.includes("last")) lastQueued = true;
       const queue = () => {

@@ -1,0 +1,142 @@
+/**
+ * `anneal train --resume` of a run directory a user edited: a `config.json` changed after the
+ * last checkpoint is refused before a record is touched, naming the fields and how to go on; a
+ * checkpoint of an older anneal, which records no config, still resumes.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { loadCheckpoint, saveCheckpoint } from "../runtime/checkpoint.ts";
+import { anneal, readNdjson, tempRunsDir } from "./_helpers.ts";
+
+/** A small regression CSV and a config for it in `dir`. */
+async function csvConfig(dir: string): Promise<string> {
+  const rows = (n: number, offset: number) =>
+    "x,z,y\n" + Array.from({ length: n }, (_, i) => {
+      const x = ((i + offset) * 37 % 101) / 50 - 1, z = ((i + offset) * 59 % 97) / 48 - 1;
+      return `${x},${z},${(2 * x - z + 0.5).toFixed(4)}`;
+    }).join("\n") + "\n";
+  await Deno.writeTextFile(`${dir}/train.csv`, rows(64, 0));
+  await Deno.writeTextFile(`${dir}/test.csv`, rows(16, 500));
+  const file = `${dir}/config.json`;
+  await Deno.writeTextFile(
+    file,
+    JSON.stringify({
+      backend: "cpu",
+      runsDir: dir,
+      epochs: 3,
+      batchSize: 16,
+      data: { kind: "csv", path: `${dir}/train.csv`, testPath: `${dir}/test.csv`, target: "y" },
+      optimizer: { name: "adam", lr: 0.01 },
+    }),
+  );
+  return file;
+}
+
+/**
+ * A run stopped by its step budget (6 steps, within its second epoch of 4 steps): `--max-steps
+ * 12` resumes it. Its directory and id.
+ */
+async function stoppedRun(dir: string, name: string): Promise<{ runDir: string; runId: string }> {
+  const config = await csvConfig(dir);
+  const first = await anneal("train", "-c", config, "--name", name, "--max-steps", "6");
+  assert.equal(first.code, 0, first.stderr);
+  const runDir = first.stdout.match(/run record: (\S+)/)![1];
+  return { runDir, runId: runDir.split("/").pop()! };
+}
+
+function resumeLonger(runId: string, dir: string) {
+  return anneal("train", "--resume", runId, "--runs-dir", dir, "--max-steps", "12");
+}
+
+async function records(runDir: string): Promise<Record<string, string>> {
+  const files: Record<string, string> = {};
+  for (const name of ["meta.json", "summary.json", "epochs.ndjson", "steps.ndjson"]) {
+    files[name] = await Deno.readTextFile(`${runDir}/${name}`);
+  }
+  return files;
+}
+
+/** A run's config.json as the tests below edit it. */
+interface Config {
+  optimizer: { lr: number };
+  clipping: { maxNorm?: number };
+  scheduler?: unknown;
+  model: unknown;
+}
+
+/** Edits `runDir`'s config.json with `change`. */
+async function editConfig(runDir: string, change: (config: Config) => void) {
+  const config = JSON.parse(await Deno.readTextFile(`${runDir}/config.json`));
+  change(config);
+  await Deno.writeTextFile(`${runDir}/config.json`, JSON.stringify(config, null, 2));
+}
+
+/** The checkpoint as an older anneal wrote it: without the config it was trained under. */
+async function withoutRecordedConfig(runDir: string): Promise<void> {
+  const path = `${runDir}/checkpoints/last.ckpt`;
+  const { state, weights } = await loadCheckpoint(path);
+  assert.equal((state.config as { optimizer: { lr: number } }).optimizer.lr, 0.01);
+  delete state.config;
+  await saveCheckpoint(path, state, weights);
+}
+
+Deno.test("--resume of a run whose config.json was edited after its last checkpoint (its rate, schedule, clipping) is refused, naming each field changed and how to go on, its records untouched; put back, it resumes", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const { runDir, runId } = await stoppedRun(dir, "edited");
+  const original = await Deno.readTextFile(`${runDir}/config.json`);
+  const before = await records(runDir);
+  await editConfig(runDir, (config) => {
+    config.optimizer.lr = 0.5;
+    config.scheduler = { name: "exponential", gamma: 0.9 };
+    config.clipping.maxNorm = 1;
+  });
+
+  const refused = await resumeLonger(runId, dir);
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.match(
+    refused.stderr,
+    new RegExp(
+      `error\\[checkpoint\\]: Cannot resume run '${runId}': its config\\.json was changed after ` +
+        `its last checkpoint \\(${runDir}/checkpoints/last\\.ckpt\\) was written, and the run ` +
+        `would go on with other settings than it trained under: 'clipping\\.maxNorm' is 1 in ` +
+        `config\\.json, not set in the checkpoint; 'optimizer\\.lr' is 0\\.5 in config\\.json, ` +
+        `0\\.01 in the checkpoint; 'scheduler' is \\{"name":"exponential",.*"gamma":0\\.9\\} in ` +
+        `config\\.json, not set in the checkpoint \\(at ${runDir}/config\\.json\\)`,
+    ),
+  );
+  assert.ok(
+    refused.stderr.includes(
+      `hint: a resumed run keeps the config it was started with (--epochs and --max-steps only ` +
+        `raise its epochs and maxSteps). To resume it, write the checkpoint's values back into ` +
+        `${runDir}/config.json; to train with the new settings, start a new run from it: ` +
+        `\`anneal train -c ${runDir}/config.json\``,
+    ),
+    refused.stderr,
+  );
+  assert.deepEqual(await records(runDir), before, "no record was touched");
+  await assert.rejects(Deno.stat(`${runDir}/run.lock`), Deno.errors.NotFound);
+
+  // put back, it resumes; raised by --max-steps (config.json and the checkpoint say 12 then)
+  await Deno.writeTextFile(`${runDir}/config.json`, original);
+  const resumed = await resumeLonger(runId, dir);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.match(resumed.stdout, /completed: finished 3 epochs \(3 epochs, 12 steps/);
+  const steps = await readNdjson(`${runDir}/steps.ndjson`);
+  assert.deepEqual(steps.map((step) => step.lr), Array(12).fill(0.01));
+  const { state } = await loadCheckpoint(`${runDir}/checkpoints/last.ckpt`);
+  assert.equal((state.config as { maxSteps: number }).maxSteps, 12);
+});
+
+Deno.test("--resume of a run whose checkpoint an older anneal wrote, recording no config, resumes at what config.json says, edited or not", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const { runDir, runId } = await stoppedRun(dir, "older");
+  await withoutRecordedConfig(runDir);
+  await editConfig(runDir, (config) => config.optimizer.lr = 0.02);
+  const resumed = await resumeLonger(runId, dir);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  const steps = await readNdjson(`${runDir}/steps.ndjson`);
+  assert.deepEqual(steps.map((step) => step.lr), [...Array(6).fill(0.01), ...Array(6).fill(0.02)]);
+});
