@@ -386,7 +386,11 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       runId: context.init.runId,
       dir: runDir,
     });
-    engine.writeWeights(saved.weights);
+    engine.writeWeights(saved.weights, {
+      checkpoint: resume.checkpoint,
+      config: `${runDir}/config.json`,
+      runId: context.init.runId,
+    });
     engine.optimizer.setState(saved.state.optimizer as OptimizerState);
     epoch = saved.state.epoch + 1;
     step = saved.state.step;

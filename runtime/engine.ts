@@ -510,27 +510,56 @@ export class TrainingEngine {
     return out;
   }
 
-  /** Restores weights saved by {@linkcode readWeights}; every name and shape must match. */
-  writeWeights(weights: Record<string, { shape: number[]; values: Float32Array }>): void {
+  /**
+   * Restores weights saved by {@linkcode readWeights}; every name and shape must match. `from`
+   * names the checkpoint they were read from and the config the model was built from (a resume):
+   * the error for weights of another model names both, and how to go on.
+   */
+  writeWeights(
+    weights: Record<string, { shape: number[]; values: Float32Array }>,
+    from?: { checkpoint: string; config: string; runId: string },
+  ): void {
+    const refuse = (checkpointHas: string, modelHas: string, older = false) => {
+      // (anneal's LSTM and GRU layers had one bias, and its GRU tfjs's reset gate, before they
+      // were torch's: such a run's weights are another model's)
+      const why = older
+        ? "the checkpoint was written by an older anneal, whose LSTM and GRU layers had one " +
+          "bias where torch's have two (and whose GRU was not torch's); start a new run " +
+          "instead of resuming"
+        : "the checkpoint was written for a different model; start a new run instead of resuming";
+      if (from === undefined) {
+        return new AnnealError("checkpoint", `Checkpoint ${checkpointHas}, the model ${modelHas}`, {
+          hint: why,
+        });
+      }
+      // resumed: the model of config.json is not the one the checkpoint was trained as
+      const { checkpoint, config, runId } = from;
+      return new AnnealError(
+        "checkpoint",
+        `Cannot resume run '${runId}': checkpoint ${checkpoint} ${checkpointHas}, where the ` +
+          `model of ${config} ${modelHas}`,
+        {
+          where: checkpoint,
+          hint: older ? `${why}: \`anneal train -c ${config}\`` : "the checkpoint was " +
+            `trained as another model than ${config} describes (was its model edited?): put ` +
+            `back the model the run was started with to resume it, or start a new run of the ` +
+            `model it describes now: \`anneal train -c ${config}\``,
+        },
+      );
+    };
     for (const weight of this.model.weights) {
       const saved = weights[weight.name];
       if (!saved) {
-        throw new AnnealError("checkpoint", `Checkpoint has no weight '${weight.name}'`, {
-          hint: weight.name.endsWith("/recurrent_bias")
-            // (anneal's LSTM and GRU layers had one bias, and its GRU tfjs's reset gate, before
-            // they were torch's: such a run's weights are another model's)
-            ? "the checkpoint was written by an older anneal, whose LSTM and GRU layers had one " +
-              "bias where torch's have two (and whose GRU was not torch's); start a new run " +
-              "instead of resuming"
-            : "the checkpoint was written for a different model; start a new run instead of resuming",
-        });
+        throw refuse(
+          `has no weight '${weight.name}'`,
+          `has one (of shape [${weight.shape}])`,
+          weight.name.endsWith("/recurrent_bias"),
+        );
       }
-      const expected = weight.shape.join("x");
-      if (saved.shape.join("x") !== expected) {
-        throw new AnnealError(
-          "checkpoint",
-          `Checkpoint weight '${weight.name}' has shape [${saved.shape}], the model needs [${weight.shape}]`,
-          { hint: "the checkpoint was written for a different model; start a new run" },
+      if (saved.shape.join("x") !== weight.shape.join("x")) {
+        throw refuse(
+          `has weight '${weight.name}' of shape [${saved.shape}]`,
+          `needs [${weight.shape}]`,
         );
       }
       const value = tf.tensor(saved.values, saved.shape);

@@ -1,7 +1,8 @@
 /**
  * `anneal train --resume` of a run directory a user edited: a `config.json` changed after the
- * last checkpoint is refused before a record is touched, naming the fields and how to go on; a
- * checkpoint of an older anneal, which records no config, still resumes.
+ * last checkpoint (its settings, its model) is refused before a record is touched, naming what
+ * changed and how to go on; a checkpoint of an older anneal, which records no config, still
+ * resumes, and one of another model is refused naming the checkpoint and the config.
  *
  * @module
  */
@@ -139,4 +140,50 @@ Deno.test("--resume of a run whose checkpoint an older anneal wrote, recording n
   assert.equal(resumed.code, 0, resumed.stderr);
   const steps = await readNdjson(`${runDir}/steps.ndjson`);
   assert.deepEqual(steps.map((step) => step.lr), [...Array(6).fill(0.01), ...Array(6).fill(0.02)]);
+});
+
+Deno.test("--resume of a run whose model was changed in its config.json is refused: by the config its checkpoint records, naming both models; from an older anneal's checkpoint, naming the checkpoint, the config and how to go on", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const { runDir, runId } = await stoppedRun(dir, "model");
+  const before = await records(runDir);
+  await editConfig(runDir, (config) => config.model = { kind: "mlp", hidden: [8] });
+  const refused = await resumeLonger(runId, dir);
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.match(
+    refused.stderr,
+    /trained under: 'model' is \{"kind":"mlp","hidden":\[8\],.*\} in config\.json, \{"kind":"linear"\} in the checkpoint \(at /,
+  );
+
+  await withoutRecordedConfig(runDir);
+  const older = await resumeLonger(runId, dir);
+  assert.equal(older.code, 1, older.stderr);
+  const checkpoint = `${runDir}/checkpoints/last.ckpt`;
+  assert.ok(
+    older.stderr.includes(
+      `error[checkpoint]: Cannot resume run '${runId}': checkpoint ${checkpoint} has no weight ` +
+        `'dense0/kernel', where the model of ${runDir}/config.json has one (of shape [2,8]) ` +
+        `(at ${checkpoint})\n  hint: the checkpoint was trained as another model than ` +
+        `${runDir}/config.json describes (was its model edited?): put back the model the run ` +
+        `was started with to resume it, or start a new run of the model it describes now: ` +
+        `\`anneal train -c ${runDir}/config.json\``,
+    ),
+    older.stderr,
+  );
+  // a layer of another width: its shape
+  await editConfig(runDir, (config) => config.model = { kind: "linear" });
+  const { state, weights } = await loadCheckpoint(checkpoint);
+  const [name] = Object.keys(weights).filter((key) => key.endsWith("/kernel"));
+  weights[name] = { shape: [3, 1], values: new Float32Array(3) };
+  await saveCheckpoint(checkpoint, state, weights);
+  const shape = await resumeLonger(runId, dir);
+  assert.equal(shape.code, 1, shape.stderr);
+  assert.ok(
+    shape.stderr.includes(
+      `checkpoint ${checkpoint} has weight '${name}' of shape [3,1], where the model of ` +
+        `${runDir}/config.json needs [2,1]`,
+    ),
+    shape.stderr,
+  );
+  assert.deepEqual(await records(runDir), before, "no record was touched");
 });
