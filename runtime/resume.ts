@@ -7,6 +7,7 @@ import { parseConfig, type RunConfig } from "../config.ts";
 import { AnnealError } from "../errors.ts";
 import { fileError } from "../file_errors.ts";
 import { jsonDifferences } from "../zod_paths.ts";
+import { jsonSyntax } from "../json_syntax.ts";
 import { absoluteDataPaths, dataPathFields } from "../data/paths.ts";
 import type { ResolvedDataSpec } from "../data/spec.ts";
 import { isAbsolute } from "node:path";
@@ -186,6 +187,73 @@ export async function readSavedConfig(dir: string, runId: string): Promise<RunCo
   }
   // (an older anneal's default 'step' where it changes nothing: the run never read it)
   return parseConfig(withoutUnusedIntervals(json, "step"), `saved config ${path}`);
+}
+
+/**
+ * Reads the `meta.json` of a run to resume: it holds the SHA-256 of the data the run trained on,
+ * which the resume checks its data against, and the warnings of the run's starts. A missing one
+ * is `undefined` (the resume goes on without them, and says so). One that cannot be read, or is
+ * not a JSON object (a hand edit: anneal replaces it atomically), is refused, naming where and
+ * how to go on: the resume would write it anew and lose what it held.
+ */
+export async function readRunMeta(
+  dir: string,
+  runId: string,
+): Promise<Record<string, unknown> | undefined> {
+  const path = `${dir}/meta.json`;
+  const holds = "it holds the SHA-256 of the data the run trained on, which a resume checks its " +
+    "data against, and the warnings of its start";
+  const without = `or remove it to resume without them (the resume writes it anew): ` +
+    `\`rm ${path}\``;
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (cause) {
+    if (cause instanceof Deno.errors.NotFound) return undefined;
+    throw fileError(cause, {
+      action: `resume run '${runId}': cannot read`,
+      path,
+      expected: "the run's JSON record of its data and start",
+      hint: `put the run's meta.json back at ${path} (a file), then resume it; ${without}`,
+    }) ?? new AnnealError(
+      "storage",
+      `Cannot resume run '${runId}': ${path} cannot be read: ${(cause as Error).message}`,
+      { where: path, hint: "check the file's permissions", cause },
+    );
+  }
+  const refuse = (what: string, where: string, fix: string, cause?: unknown) =>
+    new AnnealError("storage", `Cannot resume run '${runId}': ${path} ${what}`, {
+      where,
+      hint: `${fix}, then resume it (${holds}); ${without}`,
+      cause,
+    });
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (cause) {
+    if (!(cause instanceof SyntaxError)) throw cause;
+    const syntax = jsonSyntax(text, cause);
+    const at = syntax.line === undefined
+      ? ""
+      : ` at line ${syntax.line}, column ${syntax.column}${
+        syntax.excerpt ? ` (\`${syntax.excerpt}\`)` : ""
+      }`;
+    throw refuse(
+      `is not valid JSON${at}: ${syntax.reason}`,
+      syntax.line === undefined ? path : `${path}:${syntax.line}:${syntax.column}`,
+      syntax.hint,
+      cause,
+    );
+  }
+  if (!isObject(json)) {
+    throw refuse(
+      `holds ${json === null ? "null" : Array.isArray(json) ? "an array" : `a ${typeof json}`}, ` +
+        "not the JSON object anneal writes there",
+      path,
+      "put back the object it held",
+    );
+  }
+  return json;
 }
 
 /**

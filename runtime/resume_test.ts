@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { AnnealError } from "../errors.ts";
 import { currentProcess, type RunProcess } from "./liveness.ts";
-import { checkNotRunning, OTHER_HOST_QUIET_MS, readSavedConfig } from "./resume.ts";
+import { checkNotRunning, OTHER_HOST_QUIET_MS, readRunMeta, readSavedConfig } from "./resume.ts";
 
 /** A run directory whose summary.json says `summary`; removed when its scope ends. */
 async function runWith(
@@ -77,4 +77,43 @@ Deno.test("a run's config.json that is a directory is named as one, with how to 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("a run's meta.json is read for its resume: missing, none; a directory in its place, a JSON string, or a cut-off file, refused naming where and how to go on", async () => {
+  await using run = await runWith({ status: "interrupted" });
+  const path = `${run.dir}/meta.json`;
+  assert.equal(await readRunMeta(run.dir, "r"), undefined);
+  await Deno.writeTextFile(path, '{"id": "r", "seed": 42}');
+  assert.deepEqual(await readRunMeta(run.dir, "r"), { id: "r", seed: 42 });
+  const refused = async (code: string, message: RegExp, where: string) =>
+    await assert.rejects(readRunMeta(run.dir, "r"), (error: unknown) => {
+      assert.ok(error instanceof AnnealError);
+      assert.equal(error.code, code);
+      assert.match(error.message, message);
+      assert.equal(error.where, where);
+      assert.match(
+        error.hint!,
+        new RegExp(`or remove it to resume without them .*: \`rm ${path}\``),
+      );
+      return true;
+    });
+  await Deno.writeTextFile(path, '"r"');
+  await refused(
+    "storage",
+    /^Cannot resume run 'r': .*\/meta\.json holds a string, not the JSON object anneal writes there$/,
+    path,
+  );
+  await Deno.writeTextFile(path, '{"id": "r",\n  "seed": 4');
+  await refused(
+    "storage",
+    /^Cannot resume run 'r': .*\/meta\.json is not valid JSON at line 2, column 12 .*: it ends before the JSON does$/,
+    `${path}:2:12`,
+  );
+  await Deno.remove(path);
+  await Deno.mkdir(path);
+  await refused(
+    "file",
+    /^Cannot resume run 'r': cannot read '.*\/meta\.json': it is a directory, not a file/,
+    path,
+  );
 });

@@ -31,6 +31,7 @@ import {
   checkNotRunning,
   checkRelativeDataPaths,
   loadResumeCheckpoint,
+  readRunMeta,
   readSavedConfig,
   resumeCommand,
   resumedConfig,
@@ -360,10 +361,7 @@ async function supervise(
     checkCheckpointConfig(saved.state.config, config, { runId, dir: runDir });
     resumeState = saved.state as ResumeState;
     summaryText = await Deno.readTextFile(`${runDir}/summary.json`).catch(() => undefined);
-    before = {
-      summary: await readJsonIfAny(`${runDir}/summary.json`),
-      meta: await readJsonIfAny(`${runDir}/meta.json`),
-    };
+    before = { summary: await readJsonIfAny(`${runDir}/summary.json`) };
     const ended = endedRun(config, { runId, runDir, raised }, {
       state: resumeState,
       summary: before.summary,
@@ -382,6 +380,9 @@ async function supervise(
       queue.close();
       return ended;
     }
+    // (one that is not JSON is refused: the run's data would go unchecked, and its start's
+    // warnings lost)
+    before.meta = await readRunMeta(runDir, runId);
     // A checkpoint off this run's epoch ends now is refused before a record is touched, where
     // the run's record says how many samples it trained on (the trainer checks again on the data
     // it loads).
@@ -473,6 +474,16 @@ async function supervise(
     resumedFrom: resumeState && { epoch: resumeState.epoch, step: resumeState.step },
     ...(startWarnings.earlier > 0 && { startWarnings: startWarnings.earlier }),
   });
+  if (resumeState && before.meta === undefined) {
+    warnAtStart({
+      type: "warning",
+      actor: "supervisor",
+      message: `${runDir}/meta.json is missing: the resume cannot check its data against the ` +
+        "data the run trained on (meta.json held its SHA-256), nor leave out the warnings its " +
+        "earlier starts gave",
+      hint: "nothing to do if its data files are those it trained on; meta.json is written anew",
+    });
+  }
   if (scaled.warning) warnAtStart({ type: "warning", actor: "trainer", message: scaled.warning });
   // Settings torch accepts, so the run goes on, but that are likely a mistake (rmsprop alpha > 1).
   for (const warning of configWarnings(config)) {

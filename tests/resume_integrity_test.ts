@@ -1,8 +1,8 @@
 /**
- * `anneal train --resume` of a run directory a user edited: a `config.json` changed after the
- * last checkpoint (its settings, its model) is refused before a record is touched, naming what
- * changed and how to go on; a checkpoint of an older anneal, which records no config, still
- * resumes, and one of another model is refused naming the checkpoint and the config.
+ * `anneal train --resume` of a run directory a user edited or damaged: a `config.json` changed
+ * after the last checkpoint (its settings, its model), a `meta.json` that is not JSON. Each is
+ * refused before a record is touched, naming the file and how to go on; a checkpoint of an older
+ * anneal, which records no config, still resumes.
  *
  * @module
  */
@@ -186,4 +186,56 @@ Deno.test("--resume of a run whose model was changed in its config.json is refus
     shape.stderr,
   );
   assert.deepEqual(await records(runDir), before, "no record was touched");
+});
+
+Deno.test("--resume of a run whose meta.json is not JSON is refused, naming where and how to go on, its records untouched; removed, the run resumes with a warning that its data goes unchecked", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const { runDir, runId } = await stoppedRun(dir, "meta");
+  const metaPath = `${runDir}/meta.json`;
+  const meta = await Deno.readTextFile(metaPath);
+  await Deno.writeTextFile(metaPath, meta.replace(/("seed": \d+),/, "$1,,"));
+  const before = await records(runDir);
+  const refused = await resumeLonger(runId, dir);
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.match(
+    refused.stderr,
+    new RegExp(
+      `error\\[storage\\]: Cannot resume run '${runId}': ${metaPath} is not valid JSON at line ` +
+        `4, column \\d+ \\(\`"seed": 42,,\`\\): .* \\(at ${metaPath}:4:\\d+\\)\\n  hint: .*, ` +
+        `then resume it \\(it holds the SHA-256 of the data the run trained on, which a resume ` +
+        `checks its data against, and the warnings of its start\\); or remove it to resume ` +
+        `without them \\(the resume writes it anew\\): \`rm ${metaPath}\``,
+    ),
+  );
+  // not an object
+  await Deno.writeTextFile(metaPath, "[]");
+  const array = await resumeLonger(runId, dir);
+  assert.equal(array.code, 1, array.stderr);
+  assert.match(array.stderr, /meta\.json holds an array, not the JSON object anneal writes there/);
+  await Deno.writeTextFile(metaPath, before["meta.json"]);
+  assert.deepEqual(await records(runDir), before, "no record was touched");
+
+  // with its data changed since, the recorded SHA-256 refuses it; without meta.json, it resumes
+  // (the rows as many: its steps still end its epochs) with a warning saying what goes unchecked
+  const data = JSON.parse(await Deno.readTextFile(`${runDir}/config.json`)).data.path;
+  await Deno.writeTextFile(data, (await Deno.readTextFile(data)).replace(/,(-?[\d.]+)\n/, ",9\n"));
+  const changed = await resumeLonger(runId, dir);
+  assert.equal(changed.code, 1, changed.stderr);
+  assert.match(changed.stderr, /meta\.json/);
+  await Deno.remove(metaPath);
+  const resumed = await resumeLonger(runId, dir);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.ok(
+    resumed.stdout.includes(
+      `warning (supervisor): ${metaPath} is missing: the resume cannot check its data against ` +
+        `the data the run trained on (meta.json held its SHA-256), nor leave out the warnings ` +
+        `its earlier starts gave\n  hint: nothing to do if its data files are those it ` +
+        `trained on; meta.json is written anew`,
+    ),
+    resumed.stdout,
+  );
+  assert.match(resumed.stdout, /\(3 epochs, 12 steps/);
+  const written = JSON.parse(await Deno.readTextFile(metaPath));
+  assert.equal(typeof written.fingerprint, "string");
 });
