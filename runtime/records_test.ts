@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { AnnealError } from "../errors.ts";
-import { checkRunId } from "./records.ts";
+import { parseConfig } from "../config.ts";
+import { checkCheckpointConfig } from "./resume.ts";
+import { checkRunId, recordedConfig } from "./records.ts";
 
 Deno.test("checkRunId refuses paths and non-strings (plain JavaScript: train(c, { resume: 5 }))", () => {
   assert.equal(checkRunId("20261201-162343-5e71"), "20261201-162343-5e71");
@@ -17,4 +19,27 @@ Deno.test("checkRunId refuses paths and non-strings (plain JavaScript: train(c, 
       return true;
     });
   }
+});
+
+Deno.test("an rnn run whose clipping is off (maxNorm: null) records it so: its config.json read back clips nothing, as its checkpoint's config says", () => {
+  const model = { kind: "rnn", cell: "lstm", units: 4 } as const;
+  const readBack = (input: unknown) => {
+    const config = parseConfig(input);
+    const json = JSON.parse(JSON.stringify(recordedConfig(config, "/")));
+    return { config, json, again: parseConfig(json) };
+  };
+  const off = readBack({ model, clipping: { maxNorm: null } });
+  assert.equal(off.config.clipping.maxNorm, undefined);
+  assert.equal(off.json.clipping.maxNorm, null);
+  // (it read back as the rnn default, 1: a resume clipped what the run had not)
+  assert.equal(off.again.clipping.maxNorm, undefined);
+  checkCheckpointConfig(off.json, off.again, { runId: "r", dir: "runs/r" });
+  // the default, and another model's, as they were
+  assert.equal(readBack({ model }).again.clipping.maxNorm, 1);
+  assert.equal(readBack({ model: { kind: "linear" } }).json.clipping.maxNorm, undefined);
+  // a config.json edited to clip is a change
+  assert.throws(
+    () => checkCheckpointConfig(off.json, readBack({ model }).again, { runId: "r", dir: "runs/r" }),
+    /'clipping\.maxNorm' is 1 in config\.json, null in the checkpoint/,
+  );
 });
