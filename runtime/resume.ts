@@ -372,8 +372,8 @@ export function resumedConfig(
 
 /**
  * Refuses to resume a run whose `config.json` was changed after its last checkpoint was written
- * (a hand edit): `recorded` is the config that checkpoint was trained under (its state's `config`),
- * `config` the one the resume would train with. A resume would otherwise go on at the new values
+ * (a hand edit; or the checkpoint is another run's): `recorded` is the config that checkpoint was
+ * trained under (its state's `config`), `config` the one the resume would train with. A resume would otherwise go on at the new values
  * without a word: another learning rate, schedule or clipping from the step resumed at. Only a
  * raise of `epochs` or `maxSteps` is no difference (what `--epochs` and `--max-steps` do, whose
  * config.json is written before the next checkpoint), nor where the runs directory now is. A
@@ -424,14 +424,16 @@ export function checkCheckpointConfig(
     ).join("; ") + (changed.length > 8 ? `; and ${changed.length - 8} more` : "");
   throw new AnnealError(
     "checkpoint",
-    `Cannot resume run '${runId}': its config.json was changed after its last checkpoint ` +
-      `(${dir}/checkpoints/last.ckpt) was written, and the run would go on with other ` +
-      `settings than it trained under: ${listed}`,
+    `Cannot resume run '${runId}': its config.json is not the config its last checkpoint ` +
+      `(${dir}/checkpoints/last.ckpt) was trained under, and the run would go on with other ` +
+      `settings: ${listed}`,
     {
       where: `${dir}/config.json`,
-      hint: `a resumed run keeps the config it was started with (--epochs and --max-steps ` +
-        `only raise its epochs and maxSteps). To resume it, write the checkpoint's values back ` +
-        `into ${dir}/config.json; to train with the new settings, start a new run from it: ` +
+      hint: `was config.json edited since (or the checkpoint copied from another run)? A ` +
+        `resumed run keeps the config it was started with (--epochs and --max-steps only raise ` +
+        `its epochs and maxSteps). To resume it, write the checkpoint's values back into ` +
+        `${dir}/config.json; to train with the settings config.json has, start a new run from ` +
+        `it: ` +
         `\`anneal train -c ${dir}/config.json\``,
     },
   );

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { loadCheckpoint } from "../mod.ts";
+import { saveCheckpoint } from "../runtime/checkpoint.ts";
 import { annealCommand, readNdjson, tempRunsDir, trainCollect } from "./_helpers.ts";
 
 const config = {
@@ -99,7 +100,7 @@ Deno.test("--resume of a run that ended before its first checkpoint says so and 
   assert.match(stderr, /start the run again/);
 });
 
-Deno.test("--resume refuses a checkpoint from another model shape, naming the weight and the fix", async () => {
+Deno.test("--resume refuses a checkpoint from another model shape, naming the setting (or, an older anneal's, the weight) and the fix", async () => {
   await using runs = await tempRunsDir();
   const { dir } = runs;
   const small = {
@@ -116,8 +117,19 @@ Deno.test("--resume refuses a checkpoint from another model shape, naming the we
   await assert.rejects(
     trainCollect({ runsDir: dir, epochs: 3 }, { resume: "small" }),
     (error: Error & { hint?: string }) =>
-      /has shape \[2,16\], the model needs \[2,8\]/.test(error.message) &&
-      /different model/.test(error.hint ?? ""),
+      /'model\.hidden' is \[8\] in config\.json, \[16\] in the checkpoint/.test(error.message) &&
+      /or the checkpoint copied from another run/.test(error.hint ?? ""),
+  );
+  // a checkpoint of an older anneal records no config: its weights say it
+  const last = `${dir}/small/checkpoints/last.ckpt`;
+  const { state, weights } = await loadCheckpoint(last);
+  delete state.config;
+  await saveCheckpoint(last, state, weights);
+  await assert.rejects(
+    trainCollect({ runsDir: dir, epochs: 3 }, { resume: "small" }),
+    (error: Error & { hint?: string }) =>
+      /has weight 'dense0\/kernel' of shape \[2,16\], where the model of .*\/small\/config\.json needs \[2,8\]/
+        .test(error.message) && /another model/.test(error.hint ?? ""),
   );
   assert.equal(
     await Deno.readTextFile(`${dir}/small/summary.json`),

@@ -99,9 +99,9 @@ Deno.test("--resume of a run whose config.json was edited after its last checkpo
   assert.match(
     refused.stderr,
     new RegExp(
-      `error\\[checkpoint\\]: Cannot resume run '${runId}': its config\\.json was changed after ` +
-        `its last checkpoint \\(${runDir}/checkpoints/last\\.ckpt\\) was written, and the run ` +
-        `would go on with other settings than it trained under: 'clipping\\.maxNorm' is 1 in ` +
+      `error\\[checkpoint\\]: Cannot resume run '${runId}': its config\\.json is not the ` +
+        `config its last checkpoint \\(${runDir}/checkpoints/last\\.ckpt\\) was trained ` +
+        `under, and the run would go on with other settings: 'clipping\\.maxNorm' is 1 in ` +
         `config\\.json, not set in the checkpoint; 'optimizer\\.lr' is 0\\.5 in config\\.json, ` +
         `0\\.01 in the checkpoint; 'scheduler' is \\{"name":"exponential",.*"gamma":0\\.9\\} in ` +
         `config\\.json, not set in the checkpoint \\(at ${runDir}/config\\.json\\)`,
@@ -109,9 +109,11 @@ Deno.test("--resume of a run whose config.json was edited after its last checkpo
   );
   assert.ok(
     refused.stderr.includes(
-      `hint: a resumed run keeps the config it was started with (--epochs and --max-steps only ` +
-        `raise its epochs and maxSteps). To resume it, write the checkpoint's values back into ` +
-        `${runDir}/config.json; to train with the new settings, start a new run from it: ` +
+      `hint: was config.json edited since (or the checkpoint copied from another run)? A ` +
+        `resumed run keeps the config it was started with (--epochs and --max-steps only raise ` +
+        `its epochs and maxSteps). To resume it, write the checkpoint's values back into ` +
+        `${runDir}/config.json; to train with the settings config.json has, start a new run ` +
+        `from it: ` +
         `\`anneal train -c ${runDir}/config.json\``,
     ),
     refused.stderr,
@@ -152,7 +154,7 @@ Deno.test("--resume of a run whose model was changed in its config.json is refus
   assert.equal(refused.code, 1, refused.stderr);
   assert.match(
     refused.stderr,
-    /trained under: 'model' is \{"kind":"mlp","hidden":\[8\],.*\} in config\.json, \{"kind":"linear"\} in the checkpoint \(at /,
+    /with other settings: 'model' is \{"kind":"mlp","hidden":\[8\],.*\} in config\.json, \{"kind":"linear"\} in the checkpoint \(at /,
   );
 
   await withoutRecordedConfig(runDir);
