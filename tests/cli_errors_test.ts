@@ -169,7 +169,7 @@ Deno.test("anneal train --set with another optimizer's field says which optimize
   assertUserError(out, 1, /error\[config\]: Invalid --set 'optimizer\.beta=0\.9'/);
   assert.match(
     out.stderr,
-    /error\[config\]: Invalid --set 'optimizer\.beta=0\.9': 'optimizer\.beta': unknown field \(did you mean 'optimizer\.betas'\? 'adam', 'adamw', 'lion' and 'lamb' have it, not 'sgd': select one with --set optimizer\.name=adam\)/,
+    /error\[config\]: Invalid --set 'optimizer\.beta=0\.9': 'optimizer\.beta': unknown field \(did you mean 'optimizer\.betas'\? 'adam', 'adamw', 'lion', 'lamb', 'adamax', 'nadam' and 'radam' have it, not 'sgd': select one with --set optimizer\.name=adam\)/,
   );
   assert.match(out.stderr, /hint: rename 'optimizer\.beta' to 'optimizer\.betas' and select one/);
 });
