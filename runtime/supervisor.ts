@@ -811,7 +811,7 @@ async function supervise(
       emit(event);
     } else if (message.type === "actor.checkpoint") {
       // with the config it was trained under: a resume refuses a config.json changed since
-      const state = { ...message.state as CheckpointState, config: recorded };
+      const state: CheckpointState = { ...message.state as CheckpointState, config: recorded };
       const weights = message.weights as WeightMap;
       if (message.files.includes("last")) lastQueued = true;
       const queue = () => {
