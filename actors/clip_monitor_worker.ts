@@ -20,17 +20,24 @@ runActor("clipMonitor", async (context) => {
   const config = context.init.config as RunConfig;
   const port = context.init.ports.trainer;
   // on resume, the state its checkpoint kept (none from an older anneal's: it starts over)
-  let state: ClipMonitorState = restoreClipMonitor(
+  const fresh = () =>
     initClipMonitor(
       config.clipping,
       config.batchSize * config.gradientAccumulation,
       config.optimizer,
-    ),
+    );
+  let state: ClipMonitorState = restoreClipMonitor(
+    fresh(),
     context.init.resume as ClipMonitorSnapshot | undefined,
   );
   await servePort(context, port, async (message) => {
     if (message.type === "ClipStateRequested") {
       port.postMessage({ type: "ClipState", state: clipMonitorSnapshot(state) });
+      return;
+    }
+    if (message.type === "ClipStateRestore") {
+      // the run returned to an epoch end: what it observed after it is undone
+      state = restoreClipMonitor(fresh(), message.state as ClipMonitorSnapshot);
       return;
     }
     if (message.type !== "StepsObserved") return;

@@ -246,6 +246,15 @@ export const EpochObservedSchema = z.object({
 /** Trainer -> clip monitor: its state now, for the checkpoint of a run stopped within an epoch. */
 export const ClipStateRequestedSchema = z.object({ type: z.literal("ClipStateRequested") });
 
+/**
+ * Trainer -> clip monitor: go back to `state`, its state at an epoch end the run returned to (a
+ * stop the trainer went past): the steps after it are undone, and so is what it observed of them.
+ */
+export const ClipStateRestoreSchema = z.object({
+  type: z.literal("ClipStateRestore"),
+  state: z.unknown(),
+});
+
 /** Clip monitor -> trainer: answer to `ClipStateRequested`, the state a checkpoint keeps. */
 export const ClipStateSchema = z.object({ type: z.literal("ClipState"), state: z.unknown() });
 

@@ -173,6 +173,8 @@ interface EpochEnd {
   metrics: Record<string, number>;
   /** Clipping at the epoch's end (its record's `clip`, once its last window is finished). */
   clip?: EpochRecord["clip"];
+  /** The clip monitor's state after the epoch's last window (once settled). */
+  observed?: unknown;
   /** The epoch's own state (read while the answers travel). */
   weights?: WeightMap;
   optimizer?: OptimizerState;
@@ -657,6 +659,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       const advanced = end.advanced!;
       const observed = observedEnds.get(end.epoch);
       observedEnds.delete(end.epoch);
+      end.observed = observed;
       applyPlan(advanced.plan);
       replanAt = advanced.replanFrom;
       stopGuard = judged.guard;
@@ -739,6 +742,10 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     weightsVersion++;
     engine.writeWeights(end.weights!);
     engine.optimizer.setState(end.optimizer!);
+    // clipping as it was there: the trainer's threshold, and what the clip monitor observed (its
+    // statistics, the run's summary's, are those at that end's last step)
+    if (end.clip) clip = new ClipThreshold(config.clipping, end.clip);
+    monitor.send({ type: "ClipStateRestore", state: end.observed });
     epoch = end.epoch;
     step = end.step;
     metrics = end.metrics;
@@ -1011,8 +1018,15 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       end.movedOn = performance.now();
       const good = snapshot.then(([weights, optimizer]) => ({ weights, optimizer }));
       good.catch(() => {}); // a failed read is thrown at the next step (readFailure)
-      if (blind) end.good = good;
-      else lastGood = good;
+      if (!blind) lastGood = good;
+      else if (!readsEachStep) end.good = good;
+      else if (!verdictNeeded(stopGuard, epoch, record.totals.means().loss)) {
+        // Read step by step (the CPU backends), the epoch's loss is known here, its metrics late
+        // only by their validation pass: a loss that does not diverge makes the end the last good
+        // one now, as reading every step does, not once the validation pass is read (a rollback
+        // in the next epoch, before that, would go back further on a slow machine)
+        lastGood = good;
+      }
 
       snapshot.then(([weights, optimizer]) => {
         end.weights = weights;
@@ -1052,8 +1066,10 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   await validating?.queued.then((evaluation) => evaluation.metrics).catch(() => {});
   loader.drop((m) => m.type === "BatchReady");
   await allEndsSettled();
-  if (lateStop && stoppedWithin !== undefined) {
-    // an epoch end the trainer went past was a stop after all: the run ended there
+  if (lateStop) {
+    // an epoch end the trainer went past was a stop after all: the run ended there, before
+    // whatever ended it later (a stop within an epoch, or a divergence the clip monitor found
+    // in the steps after that end, which reading every step would not have trained)
     returnToEnd(lateStop);
     stoppedWithin = undefined;
   }

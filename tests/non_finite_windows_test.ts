@@ -162,3 +162,36 @@ Deno.test("read in windows on cpu (readbackEvery 16), an exploding loss stops th
   const rolledBack = rollback.warnings.filter((warning) => /rolled back/.test(warning));
   assert.ok(rolledBack.length >= 1, rollback.warnings.join("\n"));
 });
+
+Deno.test("read in windows on cpu, an epoch end the trainer went past whose late verdict is a divergence ends the run there, though the clip monitor stopped it later", async () => {
+  await using runs = await tempRunsDir();
+  // every step's loss is Infinity (lr 1e20), each skipped; the epochs' losses (none counted) are
+  // the early stopper's divergence at epoch 1's end (step 16), before 20 skips in a row stop the
+  // run at the clip monitor's word (step 20): reading every step, the run ends at epoch 1
+  const config: RunConfigInput = {
+    backend: "cpu",
+    epochs: 4,
+    data: { kind: "synthetic-linear", n: 64 },
+    model: { kind: "mlp", hidden: [8] },
+    optimizer: { name: "sgd", lr: 1e20, momentum: 0.9 },
+    clipping: { onNonFinite: "skip" },
+    batchSize: 8,
+    readbackEvery: 3,
+  };
+  const every = await trainCollect({ ...config, readbackEvery: 1, runsDir: runs.dir }, {
+    runId: "every-step",
+  });
+  const expected = await outcome(`${runs.dir}/every-step`, every.events);
+  assert.equal(expected.status, "diverged");
+  assert.equal(expected.summary.steps, 16);
+  // the early stopper's verdicts held up 1.5 s each: the trainer goes past epoch 1's end, and
+  // the clip monitor stops the run in epoch 2 before the verdict on epoch 1 comes
+  const late = await trainCollect({ ...config, runsDir: runs.dir }, {
+    runId: "late-verdict",
+    faults: { earlyStopper: { kind: "delay", at: "epoch", ms: 1500 } },
+  });
+  assert.ok(late.events.some((e) => e.type === "returned"), "it returned to epoch 1's end");
+  const { warnings: _, ...got } = await outcome(`${runs.dir}/late-verdict`, late.events);
+  const { warnings: __, ...want } = expected;
+  assert.deepEqual(got, want);
+});
