@@ -697,7 +697,8 @@ export async function lrFind(
  * `config` with its learning rate set to `lr` (the rate the optimizer should see at the run's
  * effective batch, so `optimizer.baseBatch` scaling is undone), and with a scheduler when asked:
  * - `onecycle`: `maxLr = lr`, `totalSteps` = epochs x optimizer steps per epoch (capped by
- *   `maxSteps`). The peak is the suggestion itself, not Smith's "10x the minimum-loss rule": the
+ *   `maxSteps`); `cycleMomentum` false for an optimizer with no momentum or beta1 to cycle
+ *   (adagrad, adadelta, adafactor). The peak is the suggestion itself, not Smith's "10x the minimum-loss rule": the
  *   rules already sit on the steep descent, an order of magnitude below where the short ramp
  *   diverged, and onecycle's warm-up from `maxLr / 25` reaches that peak in the first 30% of a run
  *   that lasts far longer than the range test, so a peak at the loss minimum tends to diverge.
@@ -734,7 +735,17 @@ export function suggestConfig(
   const totalSteps = Math.max(1, Math.min(config.epochs * perEpoch, config.maxSteps ?? Infinity));
   let scheduler: ResolvedSchedulerSpec | undefined = config.scheduler;
   if (schedule === "onecycle") {
-    scheduler = parseSchedulerSpec({ name: "onecycle", interval: "step", maxLr: lr, totalSteps });
+    // adagrad, adadelta and adafactor have no momentum or beta1 to cycle: the config refuses a
+    // onecycle that cycles it (as torch's OneCycleLR does when built)
+    const name = config.optimizer.name;
+    const still = name === "adagrad" || name === "adadelta" || name === "adafactor";
+    scheduler = parseSchedulerSpec({
+      name: "onecycle",
+      interval: "step",
+      maxLr: lr,
+      totalSteps,
+      ...(still && { cycleMomentum: false }),
+    });
   } else if (schedule === "warmupCosine") {
     const warmupSteps = Math.max(1, Math.round(totalSteps * 0.05));
     scheduler = parseSchedulerSpec({

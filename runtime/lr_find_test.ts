@@ -340,6 +340,14 @@ Deno.test("suggestConfig builds complete onecycle and warmupCosine specs the con
     assert.deepEqual(applied.scheduler, out.scheduler);
     assert.equal(applied.optimizer.lr, out.optimizer.lr);
   }
+  // an optimizer with no momentum or beta1 gets a onecycle that cycles none (the config refuses
+  // cycleMomentum with it): what --apply writes trains
+  for (const name of ["adagrad", "adadelta", "adafactor"] as const) {
+    const still = suggestConfig(syntheticConfig({ optimizer: { name } }), 200, 3e-3, "onecycle");
+    assert.equal((still.config.scheduler as { cycleMomentum: boolean }).cycleMomentum, false);
+    parseConfig(still.config);
+    parseConfig(applyOverrides({ optimizer: { name } }, still.overrides));
+  }
   // baseBatch scaling is undone: the optimizer sees the suggested rate at batch 16.
   const scaled = syntheticConfig({ optimizer: { name: "adam", lr: 1e-3, baseBatch: 32 } });
   assert.equal(suggestConfig(scaled, 40, 3e-3).config.optimizer.lr, 6e-3);
