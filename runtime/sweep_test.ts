@@ -239,6 +239,59 @@ Deno.test("a space path that names no field of the base config is refused before
   );
 });
 
+Deno.test("a space over optimizer.name that draws an optimizer the base config's schedule refuses is refused before any trial", () => {
+  const definition = (base: Record<string, unknown>, space: Record<string, unknown>) => {
+    const { sweep: _sweep, ...config } = parseConfig(base);
+    return {
+      kind: "anneal-sweep",
+      sweep: { metric: "valLoss", space: parseSpace(space) },
+      base: config,
+    } as unknown as StudyDefinition;
+  };
+  const sgd = { name: "sgd", lr: 0.01, momentum: 0.9 };
+  const cyclic = { name: "cyclic", baseLr: 0.001, maxLr: 0.01, stepSizeUp: 4 };
+  const onecycle = { name: "onecycle", maxLr: 0.01, totalSteps: 100 };
+  for (
+    const [scheduler, names, refused] of [
+      [cyclic, ["sgd", "nadam"], "nadam"], // torch's CyclicLR cycles a momentum only
+      [cyclic, ["rmsprop", "adam"], "adam"],
+      [onecycle, ["sgd", "adadelta"], "adadelta"], // no momentum or beta1 to cycle
+    ] as [Record<string, unknown>, string[], string][]
+  ) {
+    const space = { "optimizer.name": { type: "choice", values: names } };
+    assert.throws(
+      () => checkSpacePaths(definition({ optimizer: sgd, scheduler }, space)),
+      (error) =>
+        error instanceof AnnealError && error.where === 'sweep.space["optimizer.name"]' &&
+        error.message.startsWith(
+          `Cannot sweep 'optimizer.name' over "${refused}": the base config's scheduler, ` +
+            "which the space does not vary, refuses it ('scheduler.cycleMomentum': must be false",
+        ) && /every trial that draws it would fail$/.test(error.message) &&
+        error.hint!.startsWith(
+          `drop "${refused}" from optimizer.name's values, or change ` +
+            "'scheduler.cycleMomentum' in the base config",
+        ),
+    );
+  }
+  // the optimizers it cycles, or a schedule that cycles none, pass; so does a space that varies
+  // the schedule too (some trials may draw one that takes the optimizer)
+  const space = (names: string[]) => ({ "optimizer.name": { type: "choice", values: names } });
+  checkSpacePaths(definition({ optimizer: sgd, scheduler: cyclic }, space(["sgd", "rmsprop"])));
+  checkSpacePaths(
+    definition(
+      { optimizer: sgd, scheduler: { ...cyclic, cycleMomentum: false } },
+      space(["sgd", "adam", "nadam", "adadelta"]),
+    ),
+  );
+  checkSpacePaths(definition({ optimizer: sgd, scheduler: onecycle }, space(["sgd", "nadam"])));
+  checkSpacePaths(
+    definition({ optimizer: sgd, scheduler: cyclic }, {
+      ...space(["sgd", "adam"]),
+      "scheduler.cycleMomentum": { type: "choice", values: [true, false] },
+    }),
+  );
+});
+
 Deno.test("the grid's budget warning counts the trials the study already has: their points are tried, and the budget leaves the rest for the untried ones", () => {
   const space = parseSpace({
     "optimizer.lr": { type: "grid", values: [0.001, 0.01, 0.1] },

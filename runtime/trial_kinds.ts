@@ -80,8 +80,9 @@ type Representative = (path: string) => unknown;
  * Refuses, before any trial runs, a space that switches a section's kind (a `choice` or `grid` of
  * `optimizer.name`, say) to a kind that cannot take the section the space gives it: one without a
  * field the space samples (`optimizer.momentum` for adam, which every trial drawing adam would fail
- * on), or one that needs a field neither the base config's section nor the space has (step's
- * `stepSize` where the base is a cosine). `trialConfig` builds a trial's config from its params,
+ * on), one that needs a field neither the base config's section nor the space has (step's
+ * `stepSize` where the base is a cosine), or one that a section the space does not vary refuses
+ * (adam beside the base's cyclic, which cycles a momentum only). `trialConfig` builds a trial's config from its params,
  * `representative` the value of a space path to try.
  */
 export function checkKindSwitches(
@@ -131,6 +132,22 @@ export function checkKindSwitches(
               }) has not and the space does not give, so every trial that draws it would fail`,
             `add '${needed}' to the space, or sample whole ${section} sections, each with its ` +
               `own fields (${whole})`,
+          );
+        }
+        // a setting of a section the space does not vary refuses the kind (a cyclic or onecycle
+        // that cycles momentum, beside an optimizer that has none to cycle): every trial that
+        // draws the kind fails on it, whatever else it draws
+        const where = (error as { where?: unknown }).where;
+        const at = typeof where === "string" ? where.split(/[.[]/)[0] : undefined;
+        if (at && !Object.keys(space).some((path) => path.split(".")[0] === at)) {
+          const reason = error.message.replace(/^Invalid trial config: /, "");
+          fail(
+            kindPath,
+            `Cannot sweep '${kindPath}' over ${JSON.stringify(kind)}: the base config's ` +
+              `${at}, which the space does not vary, refuses it (${reason}), so every trial ` +
+              `that draws it would fail`,
+            `drop ${JSON.stringify(kind)} from ${kindPath}'s values, or change '${where}' in ` +
+              `the base config so that every kind the space draws takes it`,
           );
         }
       }
