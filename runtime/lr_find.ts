@@ -528,8 +528,9 @@ async function runCurve(
         lrs[0]
       } to ${lrs.at(-1)}${diverged ? ", where it diverged" : ""}`,
       {
-        hint:
-          `give the loss room to fall: more steps (iterations ${DEFAULTS.iterations}, the default), a lower startLr, or a lower endLr; if it still never falls, check that the model can learn the data`,
+        hint: `give the loss room to fall: more steps (iterations ${o.iterations}${
+          o.iterations === DEFAULTS.iterations ? ", the default" : ""
+        } now), a lower startLr, or a lower endLr; if it still never falls, check that the model can learn the data`,
       },
     );
   }
@@ -545,6 +546,32 @@ async function runCurve(
     suggestion: chosen.lr,
     agreement: agreementOf(Object.values(suggestions)),
   };
+}
+
+/**
+ * A repeat's "found no minimum", said of that repeat: which one of how many, its seed, and what
+ * the repeats before it suggested, so that one repeat's empty curve is not taken for the whole
+ * test's (the first repeat may have found a rate, and the printed result would be that one's).
+ */
+function repeatFoundNothing(
+  error: AnnealError,
+  repeat: number,
+  seed: number,
+  o: Resolved,
+  before: LrCurve[],
+): AnnealError {
+  const found = before.map((run, i) =>
+    `repeat ${i + 1} (seed ${run.seed}) suggested ${run.suggestion.toPrecision(4)}`
+  );
+  return new AnnealError(
+    "diverged",
+    `The LR range test's repeat ${repeat + 1} of ${o.repeats} (seed ${seed}: its own batch ` +
+      `order and initialisation) ${error.message.replace(/^The LR range test /, "")}` +
+      (found.length > 0
+        ? `; ${found.join(", ")}, so the rate depends on the seed: no rate can be called reliable`
+        : ""),
+    { hint: error.hint, cause: error },
+  );
 }
 
 /**
@@ -641,6 +668,10 @@ export async function lrFind(
           repeat: r,
         }),
       );
+    } catch (error) {
+      throw o.repeats > 1 && error instanceof AnnealError && error.code === "diverged"
+        ? repeatFoundNothing(error, r, seed, o, runs)
+        : error;
     } finally {
       own?.dispose();
     }

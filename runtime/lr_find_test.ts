@@ -422,3 +422,25 @@ Deno.test("Fashion-MNIST: the suggestion lies in 1e-4..1e-2 and trains better th
   const smaller = await finalLoss(result.suggestion / 100);
   assert.ok(suggested < larger && suggested < smaller, `${suggested} ${larger} ${smaller}`);
 });
+
+Deno.test("lrFind names the repeat that found no minimum, its seed and what the repeats before it found", async () => {
+  // The default linear model on synthetic-linear: seed 42's 20 steps find a rate, seed 43's
+  // smoothed loss never falls below its value after the warm-up. It said only "found no minimum
+  // ... in 20 steps", as if of the whole test, while the first repeat had found 0.0785.
+  const config = parseConfig({ backend: "cpu" });
+  const first = await lrFind(config, { iterations: 20 });
+  assert.ok(first.suggestion > 0);
+  await assert.rejects(
+    lrFind(config, { iterations: 20, repeats: 3 }),
+    (error: AnnealError) =>
+      error.code === "diverged" &&
+      error.message.startsWith(
+        "The LR range test's repeat 2 of 3 (seed 43: its own batch order and initialisation) " +
+          "found no minimum of the smoothed loss: it never fell below its first value in 20 steps",
+      ) &&
+      error.message.includes(
+        `; repeat 1 (seed 42) suggested ${first.suggestion.toPrecision(4)}, so the rate depends ` +
+          "on the seed: no rate can be called reliable",
+      ) && /more steps \(iterations 20 now\)/.test(error.hint ?? ""),
+  );
+});
