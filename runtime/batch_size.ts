@@ -62,7 +62,15 @@ export interface BatchSizeRow {
   warning?: string;
   /** Message of the error that stopped the steps (e.g. out of memory). */
   error?: string;
-  /** Why the size was not measured (larger than the training set). */
+  /**
+   * Why a size that ran does not fit: its peak above `memoryLimitMiB`, e.g. "peak 4.845e-4 MiB
+   * above the memory limit of 1.000e-4 MiB".
+   */
+  overLimit?: string;
+  /**
+   * Why the size was not measured: larger than the training set, or larger than a size that did
+   * not fit (it needs more memory still).
+   */
   skipped?: string;
 }
 
@@ -71,9 +79,9 @@ export interface BatchSizeResult {
   /** The tfjs backend that was measured. */
   backend: string;
   /**
-   * One row per candidate, from the smallest up: stops after the first measured one that does
-   * not fit (a larger batch needs more memory still); sizes above the training set are rows with
-   * `skipped`.
+   * One row per candidate, from the smallest up: none is measured after the first that does not
+   * fit (a larger batch needs more memory still); those, and sizes above the training set, are
+   * rows with `skipped`.
    */
   rows: BatchSizeRow[];
   /** The training set's size, the largest batch an epoch holds. */
@@ -150,6 +158,7 @@ export async function findBatchSize(
   const baseBatch = rate.oneCycle
     ? undefined
     : (config.optimizer as { baseBatch?: number }).baseBatch;
+  let failed: number | undefined;
   for (const batchSize of sizes) {
     const effective = batchSize * config.gradientAccumulation;
     const scaled = scaleLearningRate(
@@ -161,6 +170,12 @@ export async function findBatchSize(
     if (batchSize > train.n) {
       row.skipped = `more than the ${train.n} training samples: an epoch's batches hold at most ` +
         `${train.n}`;
+      rows.push(row);
+      options.onProgress?.(row);
+      continue;
+    }
+    if (failed !== undefined) {
+      row.skipped = `a smaller batch, ${failed}, did not fit`;
       rows.push(row);
       options.onProgress?.(row);
       continue;
@@ -183,6 +198,10 @@ export async function findBatchSize(
       row.samplesPerSecond = (batchSize / ms) * 1000;
       row.peakMiB = peak / 2 ** 20;
       row.fits = options.memoryLimitMiB === undefined || row.peakMiB <= options.memoryLimitMiB;
+      if (!row.fits) {
+        row.overLimit = `peak ${mib(row.peakMiB)} MiB above the memory limit of ` +
+          `${mib(options.memoryLimitMiB!)} MiB`;
+      }
     } catch (error) {
       row.error = error instanceof Error ? error.message : String(error);
     } finally {
@@ -190,7 +209,7 @@ export async function findBatchSize(
     }
     rows.push(row);
     options.onProgress?.(row);
-    if (!row.fits) break; // larger batches need more memory still
+    if (!row.fits) failed = batchSize; // larger batches need more memory still
   }
   const fitting = rows.filter((r) => r.fits);
   const fastest = fitting.reduce<BatchSizeRow | undefined>(
@@ -230,6 +249,13 @@ export async function findBatchSize(
     ...(rateText !== undefined && { use: `--set batchSize=${largest}${sets.join("")}${rateText}` }),
     ...(Object.keys(schedule).length > 0 && { scheduleChanges: schedule }),
   };
+}
+
+/** A size in MiB as the table shows it: 4 significant digits. */
+function mib(value: number): string {
+  return value >= 0.001 && value < 1e5
+    ? String(Number(value.toPrecision(4)))
+    : value.toExponential(3);
 }
 
 /** `path=value` as one shell word: single-quoted where the value's JSON needs it. */

@@ -59,7 +59,20 @@ Deno.test("on the TypeScript step the finder counts the host arrays, and never t
     memoryLimitMiB: budget,
   });
   assert.equal(limited.largest, 8, `a budget of ${budget * 2 ** 20} bytes rules out 32`);
-  assert.equal(limited.rows.at(-1)!.fits, false);
+  // The size over the budget says so; the larger ones are listed as not tried, saying why (the
+  // search stopped at 32 and left 128 out of the result, without a word).
+  assert.deepEqual(limited.rows.map((r) => [r.batchSize, r.fits]), [[8, true], [32, false], [
+    128,
+    false,
+  ]]);
+  const over = limited.rows[1];
+  assert.equal(
+    over.overLimit,
+    `peak ${Number(over.peakMiB!.toPrecision(4)).toExponential(3)} MiB above the memory limit ` +
+      `of ${Number(budget.toPrecision(4)).toExponential(3)} MiB`,
+  );
+  assert.equal(limited.rows[2].peakMiB, undefined);
+  assert.equal(limited.rows[2].skipped, "a smaller batch, 32, did not fit");
 
   // A host optimizer's slots count too: Adam's two moments, 4 bytes each per parameter.
   const adam = await findBatchSize(

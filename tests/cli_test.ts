@@ -418,8 +418,32 @@ Deno.test("anneal batch-size measures the TypeScript step's memory, so --memory-
     String(400 / 2 ** 20),
   );
   assert.equal(limited.code, 0, limited.stderr);
-  assert.match(limited.stdout, /^ +16 .* no$/m);
+  assert.match(
+    limited.stdout,
+    /^ +16 .* no \(peak \d\.\d{3}e-4 MiB above the memory limit of 3\.815e-4 MiB\)$/m,
+  );
   assert.match(limited.stdout, /largest batch that fits 8,/);
+  // No size fits: the table's rows say why, and an error says what would let one fit (it ended
+  // "largest batch that fits none, fastest -", exit 1, without a word of why).
+  const none = await anneal(
+    "batch-size",
+    "--set",
+    "backend=cpu",
+    "--sizes",
+    "8,16",
+    "--memory-limit",
+    String(100 / 2 ** 20),
+  );
+  assert.match(
+    none.stdout,
+    /^ +8 .* no \(peak (\d\.\d{3}e-4) MiB above the memory limit of 9\.537e-5 MiB\)$/m,
+  );
+  assert.match(none.stdout, /^ +16 .* no \(not tried: a smaller batch, 8, did not fit\)$/m);
+  assert.equal(none.code, 2, none.stderr);
+  assert.match(
+    none.stderr,
+    /^error\[usage\]: No batch size fits --memory-limit 0\.0000953\d* MiB on backend cpu: the smallest tried, 8, peaks at \d\.\d{3}e-4 MiB \(at --memory-limit\)\n {2}hint: raise --memory-limit to at least \d\.\d+ \(MiB\), or make the model smaller/m,
+  );
 });
 
 Deno.test("anneal runs / runs show / runs compare / diagnose / report read the run records", async () => {

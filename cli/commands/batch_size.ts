@@ -56,6 +56,7 @@ export async function batchSizeCommand(options: BatchSizeCommandOptions): Promis
         formatNumber(row.peakMiB).padStart(9),
         formatNumber(row.scaledLr).padStart(10),
         row.fits ? "  yes" : `  no${row.error ? ` (${row.error})` : ""}` +
+          (row.overLimit ? ` (${row.overLimit})` : "") +
           (row.skipped ? ` (not tried: ${row.skipped})` : ""),
       ];
       console.log(cells.join(" ") + (row.warning ? `\n  warning: ${row.warning}` : ""));
@@ -65,11 +66,33 @@ export async function batchSizeCommand(options: BatchSizeCommandOptions): Promis
     console.log(JSON.stringify(result));
     return 0;
   }
-  if (result.rows.some((row) => row.skipped)) {
+  if (result.rows.some((row) => row.batchSize > result.trainSize)) {
     console.log(
       `note: sizes above the ${result.trainSize} training samples were not tried; ` +
         `the largest batch an epoch holds is ${result.trainSize} (--sizes ${result.trainSize})`,
     );
+  }
+  const smallest = result.rows.find((row) => row.batchSize <= result.trainSize);
+  if (result.largest === undefined && smallest !== undefined) {
+    // the table ends in "none": say why, and what would let a batch fit
+    const where = `on backend ${result.backend}`;
+    throw smallest.overLimit
+      ? new AnnealError(
+        "usage",
+        `No batch size fits --memory-limit ${options.memoryLimit} MiB ${where}: the smallest ` +
+          `tried, ${smallest.batchSize}, peaks at ${formatNumber(smallest.peakMiB)} MiB`,
+        {
+          where: "--memory-limit",
+          hint: `raise --memory-limit to at least ${
+            Number((smallest.peakMiB! * 1.01).toPrecision(3))
+          } (MiB), or make the model smaller`,
+        },
+      )
+      : new AnnealError(
+        "backend",
+        `No batch size fits ${where}: the smallest tried, ${smallest.batchSize}, failed: ${smallest.error}`,
+        { hint: "fix what the error names, or try another --backend" },
+      );
   }
   console.log(
     `backend ${result.backend}: largest batch that fits ${result.largest ?? "none"}, fastest ${
