@@ -82,6 +82,46 @@ export function openSqliteStorage(
   return new SqliteStorage(path, options.busyTimeoutMs ?? 10_000, create, study);
 }
 
+/**
+ * SQLite's refusal to open `path` as a study database, said of the file and the flag that named
+ * it: a file that is not a SQLite database (SQLite says only "file is not a database"), a
+ * directory, or a directory that does not exist. Any other error is returned as it is.
+ */
+function openError(path: string, error: unknown): unknown {
+  if (error instanceof AnnealError || !(error instanceof Error)) return error;
+  const storage = `Cannot open study storage sqlite:${path}`;
+  const elsewhere = "name another database file with --storage (e.g. --storage runs/sweeps.db)";
+  if (/file is not a database|file is encrypted/.test(error.message)) {
+    return new AnnealError(
+      "storage",
+      `${storage}: ${path} is not a SQLite database (SQLite: ${error.message})`,
+      {
+        hint: `${elsewhere}; anneal creates it where missing. If ${path} is a study database ` +
+          "that was damaged, move it away and run the sweep again (its trials are lost)",
+        cause: error,
+      },
+    );
+  }
+  if (/unable to open database file/.test(error.message)) {
+    let why = "SQLite cannot open or create it";
+    try {
+      if (Deno.statSync(path).isDirectory) why = "it is a directory, not a file";
+    } catch (statError) {
+      const parent = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
+      if (statError instanceof Deno.errors.NotFound && !pathExists(parent)) {
+        why = `its directory ${parent} does not exist`;
+      }
+    }
+    return new AnnealError("storage", `${storage}: ${why} (SQLite: ${error.message})`, {
+      hint: why.startsWith("its directory")
+        ? `create the directory (mkdir -p ${path.slice(0, path.lastIndexOf("/"))}), or ${elsewhere}`
+        : elsewhere,
+      cause: error,
+    });
+  }
+  return error;
+}
+
 /** Whether `path` exists (a file, or anything else that is there). */
 function pathExists(path: string): boolean {
   try {
@@ -97,7 +137,11 @@ class SqliteStorage implements StudyStorage {
   #db: DatabaseSync;
 
   constructor(path: string, busyTimeoutMs: number, create: boolean, study?: string) {
-    this.#db = new DatabaseSync(path);
+    try {
+      this.#db = new DatabaseSync(path);
+    } catch (error) {
+      throw openError(path, error);
+    }
     try {
       this.#db.exec(`PRAGMA busy_timeout = ${Math.floor(busyTimeoutMs)}`);
       // (looked at before anything is written: a file that is not anneal's is left as it was)
@@ -116,7 +160,7 @@ class SqliteStorage implements StudyStorage {
       });
     } catch (error) {
       this.#db.close();
-      throw error;
+      throw openError(path, error);
     }
   }
 

@@ -54,3 +54,43 @@ registerStorageConformance("sqlite", {
 });
 
 globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
+
+Deno.test("a study storage that is not a SQLite database, a directory or in a missing directory is named, with the fix", () => {
+  // SQLite said only "file is not a database" / "unable to open database file", and the CLI
+  // printed it as a possible bug.
+  const text = `${dir}/notes.db`;
+  Deno.writeTextFileSync(text, "hello, not a database\n");
+  const refused = (at: string, pattern: RegExp, hint: RegExp) => {
+    for (const create of [true, false]) {
+      let error: { code?: string; message: string; hint?: string } | undefined;
+      try {
+        openSqliteStorage(at, { create });
+      } catch (e) {
+        error = e as typeof error;
+      }
+      if (
+        error?.code !== "storage" || !pattern.test(error.message) || !hint.test(error.hint ?? "")
+      ) {
+        throw new Error(`${at} (create ${create}): ${error?.message} / ${error?.hint}`);
+      }
+    }
+  };
+  refused(
+    text,
+    new RegExp(`^Cannot open study storage sqlite:${text}: ${text} is not a SQLite database`),
+    /name another database file with --storage .*move it away/,
+  );
+  if (Deno.readTextFileSync(text) !== "hello, not a database\n") throw new Error("file changed");
+  refused(dir, /: it is a directory, not a file/, /name another database file with --storage/);
+  let missing: { code?: string; message: string; hint?: string } | undefined;
+  try {
+    openSqliteStorage(`${dir}/no/such/dir/s.db`);
+  } catch (e) {
+    missing = e as typeof missing;
+  }
+  if (
+    missing?.code !== "storage" ||
+    !missing.message.includes(`its directory ${dir}/no/such/dir does not exist`) ||
+    !missing.hint?.startsWith(`create the directory (mkdir -p ${dir}/no/such/dir)`)
+  ) throw new Error(`${missing?.message} / ${missing?.hint}`);
+});
