@@ -148,6 +148,18 @@ export const RunConfigSchema = z.strictObject({
         "weights, so anneal refuses it",
     });
   }
+  // The same for a cyclic whose two rates are 0: every rate of its cycle is 0.
+  if (
+    config.scheduler?.name === "cyclic" && config.scheduler.baseLr === 0 &&
+    config.scheduler.maxLr === 0
+  ) {
+    context.addIssue({
+      code: "custom",
+      path: ["scheduler", "maxLr"],
+      message: "must not be 0 when baseLr is 0 too: torch 1.13 accepts it, but every rate of " +
+        "the cycle is then 0, which never changes the weights, so anneal refuses it",
+    });
+  }
   const name = config.optimizer.name;
   if (config.scheduler?.name === "cyclic" && config.scheduler.cycleMomentum) {
     for (const { field, message } of cyclicMomentumIssues(config.scheduler, name)) {

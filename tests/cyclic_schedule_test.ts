@@ -89,6 +89,11 @@ Deno.test("cyclic: what torch 1.13 raises for is refused before a step, saying w
     await refused(...set({ ...cyclic, maxMomentum: 0 }), "--set", "optimizer.name=rmsprop"),
     /'scheduler\.maxMomentum': must not be 0 with optimizer rmsprop when the momentum rises from it later \(at step 1\)/,
   );
+  // both rates 0: no step changes the weights (torch accepts it; anneal refuses it, as lr 0)
+  assert.match(
+    await refused(...set({ ...cyclic, baseLr: 0, maxLr: 0 })),
+    /'scheduler\.maxLr': must not be 0 when baseLr is 0 too: torch 1\.13 accepts it/,
+  );
   assert.match(
     await refused(...set({ ...cyclic, stepSizeUp: 0 })),
     /'scheduler\.stepSizeUp': must not be 0: torch's CyclicLR divides by the rising part/,
