@@ -72,8 +72,8 @@ Examples:
     .option("--batch-size <n>", "shortcut for --set batchSize=N")
     .option(
       "--lr <lr>",
-      "shortcut for --set optimizer.lr=LR; under onecycle, whose rates come from its maxLr, " +
-        "sets scheduler.maxLr (the cycle's peak) instead",
+      "shortcut for --set optimizer.lr=LR; under onecycle or cyclic, whose rates come from " +
+        "their maxLr, sets scheduler.maxLr (the cycle's peak) instead (cyclic's baseLr scaled alike)",
     )
     .option("--name <name>", "run name (prefix of the run id)")
     .option("--runs-dir <dir>", "where run directories go (default runs/)")
@@ -221,8 +221,9 @@ Examples:
       "after",
       `
 Each stage starts from the best config so far and keeps a change only when it improves the
-validation metric (valAccuracy for classification, valLoss otherwise). Each tune has its own
-directory: its runs, tune.json and tuned_config.json (the best config so far, after every run).
+config's sweep.metric (without a sweep section: valAccuracy for classification, else valLoss).
+Each tune has its own directory: its runs, tune.json and tuned_config.json (the best config so
+far, after every run).
 Ctrl-C stops it with the best config so far (exit 130); a tune is not resumed: it starts over.
 
 Example:
@@ -260,7 +261,7 @@ Example:
     .option("--sizes <list>", "batch sizes to try, e.g. 16,32,64 (default: powers of two from 8)")
     .option(
       "--memory-limit <MiB>",
-      "memory budget: a batch fits when its peak tfjs memory is under it",
+      "memory budget: a batch fits when its step's peak memory (tfjs's tensors and the step's own buffers) is under it",
     )
     .option("--steps <n>", "timed steps per size (default 3)")
     .option("--json", "print the result as JSON")
