@@ -180,7 +180,10 @@ Examples:
       ),
     )
     .option("--parallel <k>", "trials at once in this process")
-    .option("--storage <url>", "sqlite:FILE (default runs/sweeps.db) or postgres://user@host/db")
+    .option(
+      "--storage <url>",
+      "sqlite:FILE (default <runsDir>/sweeps.db) or postgres://user@host/db",
+    )
     .option("--study <name>", "study name (default: the config's name, else 'sweep')")
     .addHelpText(
       "after",
