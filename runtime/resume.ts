@@ -197,15 +197,53 @@ export async function readSavedConfig(dir: string, runId: string): Promise<RunCo
  * not a JSON object (a hand edit: anneal replaces it atomically), is refused, naming where and
  * how to go on: the resume would write it anew and lose what it held.
  */
-export async function readRunMeta(
+export function readRunMeta(
   dir: string,
   runId: string,
 ): Promise<Record<string, unknown> | undefined> {
   const path = `${dir}/meta.json`;
-  const holds = "it holds the SHA-256 of the data the run trained on, which a resume checks its " +
-    "data against, and the warnings of its start";
-  const without = `or remove it to resume without them (the resume writes it anew): ` +
-    `\`rm ${path}\``;
+  return readRunRecord(path, runId, {
+    expected: "the run's JSON record of its data and start",
+    holds: "it holds the SHA-256 of the data the run trained on, which a resume checks its " +
+      "data against, and the warnings of its start",
+    without: `or remove it to resume without them (the resume writes it anew): \`rm ${path}\``,
+  });
+}
+
+/**
+ * Reads the `summary.json` of a run to resume: it holds when the run started, and how it ended,
+ * which tells a run that already ended (nothing to resume) from one killed before its end was
+ * recorded. A missing one is `undefined` (the resume goes on as after a kill, and says so). One
+ * that cannot be read, or is not a JSON object (a hand edit, or a file cut off: anneal replaces
+ * it atomically), is refused, naming where and how to go on: read without it, a run that ended
+ * would train on, and its start be lost.
+ */
+export function readRunSummary(
+  dir: string,
+  runId: string,
+): Promise<Record<string, unknown> | undefined> {
+  const path = `${dir}/summary.json`;
+  return readRunRecord(path, runId, {
+    expected: "the run's JSON record of its start and end",
+    holds: "it holds when the run started and how it ended, which tells a run that already " +
+      "ended from one to go on with",
+    without: "or remove it to resume the run as one killed before its end was recorded (its " +
+      `checkpoint says where it was; its start time is lost): \`rm ${path}\``,
+  });
+}
+
+/**
+ * A JSON object record of a run to resume at `path`, or `undefined` where it is missing; one that
+ * cannot be read or is not a JSON object is refused, saying what it `holds` and how to go on
+ * `without` it.
+ */
+async function readRunRecord(
+  path: string,
+  runId: string,
+  about: { expected: string; holds: string; without: string },
+): Promise<Record<string, unknown> | undefined> {
+  const { holds, without } = about;
+  const name = path.split("/").pop();
   let text: string;
   try {
     text = await Deno.readTextFile(path);
@@ -214,8 +252,8 @@ export async function readRunMeta(
     throw fileError(cause, {
       action: `resume run '${runId}': cannot read`,
       path,
-      expected: "the run's JSON record of its data and start",
-      hint: `put the run's meta.json back at ${path} (a file), then resume it; ${without}`,
+      expected: about.expected,
+      hint: `put the run's ${name} back at ${path} (a file), then resume it; ${without}`,
     }) ?? new AnnealError(
       "storage",
       `Cannot resume run '${runId}': ${path} cannot be read: ${(cause as Error).message}`,

@@ -32,6 +32,7 @@ import {
   checkRelativeDataPaths,
   loadResumeCheckpoint,
   readRunMeta,
+  readRunSummary,
   readSavedConfig,
   resumeCommand,
   resumedConfig,
@@ -361,7 +362,8 @@ async function supervise(
     checkCheckpointConfig(saved.state.config, config, { runId, dir: runDir });
     resumeState = saved.state as ResumeState;
     summaryText = await Deno.readTextFile(`${runDir}/summary.json`).catch(() => undefined);
-    before = { summary: await readJsonIfAny(`${runDir}/summary.json`) };
+    // (one that is not JSON is refused: read as none, a run that ended would train on)
+    before = { summary: await readRunSummary(runDir, runId) };
     const ended = endedRun(config, { runId, runDir, raised }, {
       state: resumeState,
       summary: before.summary,
@@ -482,6 +484,16 @@ async function supervise(
         "data the run trained on (meta.json held its SHA-256), nor leave out the warnings its " +
         "earlier starts gave",
       hint: "nothing to do if its data files are those it trained on; meta.json is written anew",
+    });
+  }
+  if (resumeState && before.summary === undefined) {
+    warnAtStart({
+      type: "warning",
+      actor: "supervisor",
+      message: `${runDir}/summary.json is missing: the run is resumed from its last checkpoint ` +
+        "as one killed before its end was recorded, and its start time is lost (the resume's " +
+        "stands for it)",
+      hint: "nothing to do; summary.json is written anew",
     });
   }
   if (scaled.warning) warnAtStart({ type: "warning", actor: "trainer", message: scaled.warning });
@@ -1033,15 +1045,6 @@ function trainLonger(config: RunConfig, lastEpoch: boolean, budgetTaken: boolean
   const what = lastEpoch && budgetTaken ? `${epochs} and ${steps}` : budgetTaken ? steps : epochs;
   return `${budgetTaken ? `it took its maxSteps (${config.maxSteps}); ` : ""}` +
     `to train it longer, resume it with ${what}`;
-}
-
-/** A JSON record of the run, or `undefined` when it is missing or unreadable. */
-async function readJsonIfAny(path: string): Promise<Record<string, unknown> | undefined> {
-  try {
-    return JSON.parse(await Deno.readTextFile(path));
-  } catch {
-    return undefined;
-  }
 }
 
 /** JSON has no NaN or Infinity: keep them as strings the record readers turn back into numbers. */

@@ -1,8 +1,8 @@
 /**
  * `anneal train --resume` of a run directory a user edited or damaged: a `config.json` changed
- * after the last checkpoint (its settings, its model), a `meta.json` that is not JSON. Each is
- * refused before a record is touched, naming the file and how to go on; a checkpoint of an older
- * anneal, which records no config, still resumes.
+ * after the last checkpoint (its settings, its model), a `meta.json` or `summary.json` that is not
+ * JSON. Each is refused before a record is touched, naming the file and how to go on; a
+ * checkpoint of an older anneal, which records no config, still resumes.
  *
  * @module
  */
@@ -240,4 +240,55 @@ Deno.test("--resume of a run whose meta.json is not JSON is refused, naming wher
   assert.match(resumed.stdout, /\(3 epochs, 12 steps/);
   const written = JSON.parse(await Deno.readTextFile(metaPath));
   assert.equal(typeof written.fingerprint, "string");
+});
+
+Deno.test("--resume of a run whose summary.json is not JSON is refused, naming where and how to go on, its records untouched; removed, the run resumes as after a kill, with a warning", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const { runDir, runId } = await stoppedRun(dir, "summary");
+  const summaryPath = `${runDir}/summary.json`;
+  const summary = await Deno.readTextFile(summaryPath);
+  const { startedAt } = JSON.parse(summary);
+  // cut off (a copy that did not finish); read as none, the run's start and its end were lost
+  await Deno.writeTextFile(summaryPath, summary.slice(0, summary.indexOf('"startedAt"') + 20));
+  const before = await records(runDir);
+  const refused = await resumeLonger(runId, dir);
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.match(
+    refused.stderr,
+    new RegExp(
+      `error\\[storage\\]: Cannot resume run '${runId}': ${summaryPath} is not valid JSON at ` +
+        `line 3, column \\d+ .*: it ends before the JSON does \\(at ${summaryPath}:3:\\d+\\)\\n` +
+        `  hint: .*, then resume it \\(it holds when the run started and how it ended, which ` +
+        `tells a run that already ended from one to go on with\\); or remove it to resume the ` +
+        `run as one killed before its end was recorded \\(its checkpoint says where it was; its ` +
+        `start time is lost\\): \`rm ${summaryPath}\``,
+    ),
+  );
+  await Deno.writeTextFile(summaryPath, "null");
+  const empty = await resumeLonger(runId, dir);
+  assert.equal(empty.code, 1, empty.stderr);
+  assert.match(empty.stderr, /summary\.json holds null, not the JSON object anneal writes there/);
+  await Deno.writeTextFile(summaryPath, before["summary.json"]);
+  assert.deepEqual(await records(runDir), before, "no record was touched");
+
+  // put back whole, it resumes keeping its start; removed, as after a kill, saying so
+  await Deno.writeTextFile(summaryPath, summary);
+  const { runDir: otherDir, runId: otherId } = await stoppedRun(dir, "other");
+  const whole = await resumeLonger(runId, dir);
+  assert.equal(whole.code, 0, whole.stderr);
+  assert.equal(JSON.parse(await Deno.readTextFile(summaryPath)).startedAt, startedAt);
+  await Deno.remove(`${otherDir}/summary.json`);
+  const resumed = await resumeLonger(otherId, dir);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.ok(
+    resumed.stdout.includes(
+      `warning (supervisor): ${otherDir}/summary.json is missing: the run is resumed from its ` +
+        "last checkpoint as one killed before its end was recorded, and its start time is lost " +
+        "(the resume's stands for it)\n  hint: nothing to do; summary.json is written anew",
+    ),
+    resumed.stdout,
+  );
+  assert.match(resumed.stdout, /\(3 epochs, 12 steps/);
+  assert.equal(JSON.parse(await Deno.readTextFile(`${otherDir}/summary.json`)).status, "completed");
 });
