@@ -10,6 +10,9 @@ import { jsonDifferences } from "../zod_paths.ts";
 import { jsonSyntax } from "../json_syntax.ts";
 import { absoluteDataPaths, dataPathFields } from "../data/paths.ts";
 import { withClippingOff } from "./records.ts";
+import { retrainCommand } from "../report/diagnose.ts";
+import { shellWord } from "../report/checks.ts";
+import type { Diagnosis } from "../report/types.ts";
 import type { ResolvedDataSpec } from "../data/spec.ts";
 import { isAbsolute } from "node:path";
 import { type CheckpointState, loadCheckpoint, type WeightMap } from "./checkpoint.ts";
@@ -230,6 +233,45 @@ export function readRunSummary(
     without: "or remove it to resume the run as one killed before its end was recorded (its " +
       `checkpoint says where it was; its start time is lost): \`rm ${path}\``,
   });
+}
+
+/**
+ * The refusal of a run to resume that has no checkpoint (`last`): it ended before its first
+ * epoch's end was saved. Where its `summary.json` (`summary`, if it could be read) says it
+ * diverged, there says so, and how to start it again: with the change its diagnosis gives (a
+ * lower rate), where resuming it, were there a checkpoint, would most likely diverge again.
+ */
+export function noCheckpointError(
+  run: { runId: string; runDir: string; last: string },
+  summary: Record<string, unknown> | undefined,
+  lr: number | undefined,
+): AnnealError {
+  const { runId, runDir, last } = run;
+  const config = `${runDir}/config.json`;
+  const why = typeof summary?.stopReason === "string" ? ` (${summary.stopReason})` : "";
+  if (summary?.status !== "diverged") {
+    return new AnnealError(
+      "checkpoint",
+      `Cannot resume run '${runId}': it has no checkpoint (it ended${why} before its first ` +
+        "epoch's end was saved)",
+      { where: last, hint: `start the run again: \`anneal train -c ${shellWord(config)}\`` },
+    );
+  }
+  const diagnosis = summary.diagnosis as Diagnosis | undefined;
+  const finding = diagnosis?.findings?.find((f) => f.kind === "diverged" && f.set?.length);
+  const lower = lr === undefined ? "<a lower rate>" : String(lr / 10);
+  const change = finding
+    ? `the change its diagnosis gives (${finding.fix}): ` +
+      `\`${retrainCommand({ ...diagnosis!, config }, finding.set!)}\``
+    : `a lower learning rate (optimizer.lr${lr === undefined ? "" : `, ${lr} in it`}; ` +
+      "scheduler.maxLr under onecycle), or clipping (clipping.maxNorm): " +
+      `\`anneal train -c ${shellWord(config)} --set optimizer.lr=${lower}\``;
+  return new AnnealError(
+    "checkpoint",
+    `Cannot resume run '${runId}': nothing to resume: it diverged${why} before its first ` +
+      "checkpoint, which a run saves at its first epoch's end (a resume goes on from one)",
+    { where: last, hint: `start the run again with ${change}` },
+  );
 }
 
 /**

@@ -31,6 +31,7 @@ import {
   checkNotRunning,
   checkRelativeDataPaths,
   loadResumeCheckpoint,
+  noCheckpointError,
   readRunMeta,
   readRunSummary,
   readSavedConfig,
@@ -351,11 +352,9 @@ async function supervise(
   if (options.resume) {
     const last = `${runDir}/checkpoints/last.ckpt`;
     if (await exists(`${runDir}/config.json`) && !(await exists(last))) {
-      throw new AnnealError(
-        "checkpoint",
-        `Cannot resume run '${runId}': it has no checkpoint (it ended before its first epoch's end was saved)`,
-        { where: last, hint: "start the run again (`anneal train` with its config.json)" },
-      );
+      // (what its summary says of its end, where it can be read: a run that diverged is named so)
+      const summary = await readRunSummary(runDir, runId).catch(() => undefined);
+      throw noCheckpointError({ runId, runDir, last }, summary, config.optimizer.lr);
     }
     const saved = await loadResumeCheckpoint(runDir, runId, config.runsDir);
     // (a config.json edited since: refused before a record is touched)

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { loadCheckpoint } from "../mod.ts";
 import { saveCheckpoint } from "../runtime/checkpoint.ts";
-import { annealCommand, readNdjson, tempRunsDir, trainCollect } from "./_helpers.ts";
+import { anneal, annealCommand, readNdjson, tempRunsDir, trainCollect } from "./_helpers.ts";
 
 const config = {
   backend: "cpu" as const,
@@ -98,6 +98,55 @@ Deno.test("--resume of a run that ended before its first checkpoint says so and 
   assert.notEqual(out.code, 0);
   assert.match(stderr, /Cannot resume run 'early': it has no checkpoint/);
   assert.match(stderr, /start the run again/);
+});
+
+Deno.test("--resume of a run that diverged in its first epoch says there is nothing to resume, why, and the lower rate to start it again with", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const configFile = `${dir}/config.json`;
+  const diverging = { ...config, epochs: 3, optimizer: { name: "sgd" as const, lr: 1e20 } };
+  await Deno.writeTextFile(configFile, JSON.stringify({ ...diverging, runsDir: dir }));
+  const first = await anneal("train", "-c", configFile, "--name", "div", "--no-progress");
+  assert.equal(first.code, 3, first.stderr);
+  assert.match(first.stderr, /diverged: training diverged at step \d+/);
+  const runDir = first.stderr.match(/run record: (\S+)/)![1];
+  const runId = runDir.split("/").pop()!;
+  const resume = () => anneal("train", "--resume", runId, "--runs-dir", dir, "--no-progress");
+  const refused = await resume();
+  assert.equal(refused.code, 1, refused.stderr);
+  const said = new RegExp(
+    `error\\[checkpoint\\]: Cannot resume run '${runId}': nothing to resume: it diverged ` +
+      `\\(training diverged at step \\d+: the loss became (Infinity|NaN)\\) before its first ` +
+      `checkpoint, which a run saves at its first epoch's end \\(a resume goes on from one\\) ` +
+      `\\(at ${runDir}/checkpoints/last\\.ckpt\\)\n  hint: start the run again with `,
+  );
+  assert.match(refused.stderr, said);
+  assert.ok(
+    refused.stderr.includes(
+      `the change its diagnosis gives (learning rate too high: divide it by 10 (--set ` +
+        `optimizer.lr=10000000000000000000)`,
+    ) &&
+      refused.stderr.includes(
+        `\`anneal train -c ${runDir}/config.json --set optimizer.lr=10000000000000000000\``,
+      ),
+    refused.stderr,
+  );
+  // a summary without its diagnosis (an older anneal's): the rate's setting is named
+  const summaryPath = `${runDir}/summary.json`;
+  const { diagnosis: _, ...summary } = JSON.parse(await Deno.readTextFile(summaryPath));
+  await Deno.writeTextFile(summaryPath, JSON.stringify(summary));
+  const older = await resume();
+  assert.equal(older.code, 1, older.stderr);
+  assert.match(older.stderr, said);
+  assert.ok(
+    older.stderr.includes(
+      "a lower learning rate (optimizer.lr, 100000000000000000000 in it; scheduler.maxLr under " +
+        "onecycle), or clipping (clipping.maxNorm): `anneal train -c " +
+        `${runDir}/config.json --set optimizer.lr=10000000000000000000\``,
+    ),
+    older.stderr,
+  );
+  assert.equal(await Deno.readTextFile(summaryPath), JSON.stringify(summary), "left as it was");
 });
 
 Deno.test("--resume refuses a checkpoint from another model shape, naming the setting (or, an older anneal's, the weight) and the fix", async () => {
