@@ -717,3 +717,37 @@ Deno.test("an empty sweep.space is refused before anything is made; a space of o
   const { trials } = await storedStudy(runs.dir);
   assert.equal(trials[0].value, trials[1].value);
 });
+
+Deno.test("an rnn sweep whose clipping is off trains its trials unclipped and writes best_config.json with clipping.maxNorm null: trained with anneal train -c, it clips nothing, as its trial did", async () => {
+  await using runs = await tempRunsDir();
+  const file = await writeSweepConfig(runs.dir);
+  const config = JSON.parse(await Deno.readTextFile(file));
+  await Deno.writeTextFile(
+    file,
+    JSON.stringify({
+      ...config,
+      model: { kind: "rnn", cell: "gru", units: 2 },
+      clipping: { maxNorm: null },
+    }),
+  );
+  const out = await anneal("sweep", "-c", file);
+  assert.equal(out.code, 0, out.stderr);
+  const best = `${runs.dir}/sw/best_config.json`;
+  const written = JSON.parse(await Deno.readTextFile(best));
+  // (left out, it read back as an rnn's default maxNorm of 1)
+  assert.equal(written.clipping.maxNorm, null);
+  const number = out.stdout.match(/best: trial (\d+),/)![1];
+  const trialDir = [...Deno.readDirSync(`${runs.dir}/sw`)]
+    .find((entry) => entry.name.startsWith(`trial-${number}-`))!.name;
+  const trialConfig = JSON.parse(
+    await Deno.readTextFile(`${runs.dir}/sw/${trialDir}/config.json`),
+  );
+  // (each trial's config read the base's clipping as left out: the default 1)
+  assert.equal(trialConfig.clipping.maxNorm, null);
+  const again = await anneal("train", "-c", best, "--runs-dir", `${runs.dir}/again`);
+  assert.equal(again.code, 0, again.stderr);
+  const runDir = again.stdout.match(/run record: (\S+)/)![1];
+  const trained = JSON.parse(await Deno.readTextFile(`${runDir}/config.json`));
+  assert.deepEqual(trained.clipping, trialConfig.clipping);
+  assert.equal(trained.optimizer.lr, trialConfig.optimizer.lr);
+});

@@ -200,3 +200,24 @@ Deno.test("anneal tune --budget 1 is refused with its reason and what to give, b
   assert.doesNotMatch(refused.stdout, /tune: up to/);
   assert.deepEqual([...Deno.readDirSync(runs.dir)].map((e) => e.name), ["config.json"]);
 });
+
+Deno.test("an rnn tune whose clipping is off trains its runs unclipped and writes its tuned config with clipping.maxNorm null", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const file = `${dir}/t.json`;
+  const rnn = { model: { kind: "rnn", cell: "gru", units: 2 }, clipping: { maxNorm: null } };
+  await Deno.writeTextFile(file, JSON.stringify({ ...tuneConfig(dir, 1), ...rnn }));
+  const out = `${dir}/tuned.json`;
+  const tuned = await anneal("tune", "-c", file, "--budget", "2", "--out", out);
+  assert.equal(tuned.code, 0, tuned.stderr);
+  const kept = tuned.stdout.match(/\(and kept with the tune's runs: (\S+)\)/)![1];
+  // (left out, each read back as an rnn's default maxNorm of 1)
+  assert.equal((await readJson(out)).clipping.maxNorm, null);
+  assert.equal((await readJson(kept)).clipping.maxNorm, null);
+  const tuneDir = kept.slice(0, kept.lastIndexOf("/"));
+  const ran = [...Deno.readDirSync(tuneDir)].filter((entry) => entry.isDirectory);
+  assert.equal(ran.length, 2);
+  for (const { name } of ran) {
+    assert.equal((await readJson(`${tuneDir}/${name}/config.json`)).clipping.maxNorm, null, name);
+  }
+});
