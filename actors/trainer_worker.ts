@@ -663,6 +663,20 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       applyPlan(advanced.plan);
       replanAt = advanced.replanFrom;
       stopGuard = judged.guard;
+      // The epoch's record first: the supervisor writes a checkpoint once the records before it
+      // are on disk, so a run killed after its checkpoint has the record of its epoch too.
+      context.emit({
+        type: "epoch",
+        epoch: end.epoch,
+        step: end.step,
+        metrics: end.metrics,
+        seconds: ((end.movedOn ?? performance.now()) - end.started) / 1000,
+        stepSeconds: end.stepSeconds,
+        isBest: judged.isBest,
+        waited: !end.deferred,
+        metricsLate: end.metricsLate,
+        memory: end.memory,
+      });
       if (judged.status !== "diverged") {
         if (judged.isBest) bestEpoch = end.epoch;
         const state: CheckpointState = {
@@ -687,18 +701,6 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
         settled = { earlyStopper: judged.state, metrics: end.metrics };
         if (!end.deferred) lastGood = { weights: end.weights!, optimizer: end.optimizer };
       }
-      context.emit({
-        type: "epoch",
-        epoch: end.epoch,
-        step: end.step,
-        metrics: end.metrics,
-        seconds: ((end.movedOn ?? performance.now()) - end.started) / 1000,
-        stepSeconds: end.stepSeconds,
-        isBest: judged.isBest,
-        waited: !end.deferred,
-        metricsLate: end.metricsLate,
-        memory: end.memory,
-      });
       if (judged.stop && end.deferred) lateStop ??= end;
     }
     if (ends.length === 0 || lateStop) wakeSettled();

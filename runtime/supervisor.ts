@@ -541,8 +541,11 @@ async function supervise(
   const checkpointed = () => firstWritten || lastQueued || resumeState !== undefined;
   /** The trainer sent a checkpoint for `last.ckpt` (its write may still be on its way). */
   let lastQueued = false;
-  /** A divergence's checkpoint, queued once the records before it are written. */
-  let divergenceQueued: Promise<void> = Promise.resolve();
+  /**
+   * The checkpoints sent, each queued once the records the run sent before it are written: a run
+   * killed after a checkpoint has the records up to it (a resume keeps those and trains on).
+   */
+  let checkpointsQueued: Promise<void> = Promise.resolve();
   let firstWritten = false;
   const checkpoints = new CheckpointWriter({
     onError: (error) => {
@@ -596,7 +599,7 @@ async function supervise(
     // result or error): let them land before the run is reported.
     const landCheckpoints = async () => {
       try {
-        await divergenceQueued;
+        await checkpointsQueued;
         await checkpoints.flush();
       } catch (error) {
         // (the writer's onError came too late to end the run: it was ending already)
@@ -830,10 +833,10 @@ async function supervise(
           checkpoints.queue(`${runDir}/checkpoints/${file}.ckpt`, state, weights);
         }
       };
-      // A divergence's verdict lands after the records of the steps that diverged: a resume that
-      // finds it keeps them as the run's end (a failed write of theirs is the run's record's).
-      if (state.diverged === undefined) queue();
-      else divergenceQueued = writer.flush().catch(() => {}).then(queue);
+      // After the records sent before it (its epoch's, its steps'; a divergence's verdict after
+      // the steps that diverged): a resume from it keeps them and trains on, or ends as the run
+      // did (a failed write of theirs is the run's record's).
+      checkpointsQueued = checkpointsQueued.then(() => writer.flush().catch(() => {})).then(queue);
     } else if (message.type === "actor.done") {
       actorsDone.add(actor);
       if (actor === "clipMonitor") clipStats = message.result ?? clipStats;
