@@ -722,11 +722,14 @@ function unusedIntervals(scheduler: RunConfigOutputScheduler): ConfigWarning[] {
   });
 }
 
-/** Defaults that depend on other fields: clip RNN gradients at 1.0 unless told otherwise. */
+/**
+ * Defaults that depend on other fields: clip RNN gradients at 1.0 unless told otherwise. Clipping
+ * turned off (`maxNorm: null`) stays null, so that a parsed config parsed again (as `train` and
+ * the tools that re-read a config do) is the same config, not an rnn's default of 1.
+ */
 function withSeedDefaults(config: RunConfig): RunConfig {
   const clipping = { ...config.clipping };
   if (clipping.maxNorm === undefined && config.model.kind === "rnn") clipping.maxNorm = 1;
-  if (clipping.maxNorm === null) delete clipping.maxNorm;
   return { ...config, clipping };
 }
 

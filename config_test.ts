@@ -536,12 +536,13 @@ Deno.test("the JSON Schema accepts a section without its kind where parseConfig 
   assert.equal(nameless.properties!.name, undefined);
 });
 
-Deno.test("RNNs clip gradients at 1.0 by default (the seeds' advice); null turns it off; others don't clip", () => {
+Deno.test("RNNs clip gradients at 1.0 by default (the seeds' advice); null turns it off, parsed again too; others don't clip", () => {
   assert.equal(parseConfig({ model: { kind: "rnn" } }).clipping.maxNorm, 1);
-  assert.equal(
-    parseConfig({ model: { kind: "rnn" }, clipping: { maxNorm: null } }).clipping.maxNorm,
-    undefined,
-  );
+  const off = parseConfig({ model: { kind: "rnn" }, clipping: { maxNorm: null } });
+  assert.equal(off.clipping.maxNorm, null);
+  // parsed again (train() and the tools that re-read a config do), it is still off, not 1
+  assert.equal(parseConfig(off).clipping.maxNorm, null);
+  assert.equal(parseConfig(JSON.parse(JSON.stringify(off))).clipping.maxNorm, null);
   assert.equal(
     parseConfig({ model: { kind: "rnn" }, clipping: { maxNorm: 5 } }).clipping.maxNorm,
     5,

@@ -29,10 +29,10 @@ Deno.test("an rnn run whose clipping is off (maxNorm: null) records it so: its c
     return { config, json, again: parseConfig(json) };
   };
   const off = readBack({ model, clipping: { maxNorm: null } });
-  assert.equal(off.config.clipping.maxNorm, undefined);
+  assert.equal(off.config.clipping.maxNorm, null);
   assert.equal(off.json.clipping.maxNorm, null);
   // (it read back as the rnn default, 1: a resume clipped what the run had not)
-  assert.equal(off.again.clipping.maxNorm, undefined);
+  assert.equal(off.again.clipping.maxNorm, null);
   checkCheckpointConfig(off.json, off.again, { runId: "r", dir: "runs/r" });
   // the default, and another model's, as they were
   assert.equal(readBack({ model }).again.clipping.maxNorm, 1);
