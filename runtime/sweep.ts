@@ -598,8 +598,39 @@ export function checkSpacePaths(definition: StudyDefinition): void {
     const values = distribution.type === "choice" || distribution.type === "grid"
       ? distribution.values
       : [fromUnit(distribution, 0)];
-    for (const value of values) checkSpaceValue(definition, path, value, values.length);
+    for (const value of values) {
+      checkSpaceValue(
+        definition,
+        path,
+        value,
+        values.length,
+        distribution.type !== "choice" &&
+          distribution.type !== "grid",
+      );
+    }
   }
+}
+
+/**
+ * Whether a trial config's refusal `error` of `value` at `path` holds for every trial that draws
+ * it, whatever else the space draws: where the space has no other path (a trial is then the base
+ * with this value alone), or where the value lacks a field its own section needs (a whole
+ * scheduler section of a choice, a onecycle without totalSteps) that no other path of the space
+ * gives it.
+ */
+function failsEveryTrial(
+  definition: StudyDefinition,
+  path: string,
+  error: AnnealError,
+): boolean {
+  const others = Object.keys(definition.sweep.space).filter((other) => other !== path);
+  if (others.length === 0) return true;
+  const where = error.where;
+  if (where === undefined || !(where === path || where.startsWith(`${path}.`))) return false;
+  if (!/: is required\b/.test(error.message)) return false;
+  return !others.some((other) =>
+    other.startsWith(`${path}.`) || where === other || where.startsWith(`${other}.`)
+  );
 }
 
 /**
@@ -611,6 +642,7 @@ function checkSpaceValue(
   path: string,
   value: ParamValue,
   values: number,
+  range: boolean,
 ): void {
   try {
     trialConfig(definition, { [path]: value });
@@ -620,8 +652,22 @@ function checkSpaceValue(
       (error.where === path || error.where.startsWith(`${path}.`));
     const unknown = inside &&
       (/unknown field/.test(error.message) || /^Cannot set /.test(error.message));
-    if (!unknown) return; // a value some trials may not draw: theirs to fail
     const reason = error.message.replace(/^Invalid trial config: /, "").replace(`'${path}': `, "");
+    if (!unknown) {
+      // a range's low end stands for values some trials may not draw: theirs to fail; a value
+      // of a choice that fails whatever else the trial draws is refused, as its trials would be
+      if (range || !failsEveryTrial(definition, path, error)) return;
+      throw new AnnealError(
+        "config",
+        `Cannot sweep '${path}' over ${canonicalJson(value)}: ${reason}; every trial that ` +
+          "draws it would fail on it",
+        {
+          where: formatPath(["sweep", "space", path]),
+          hint: `fix that value of sweep.space["${path}"] so that \`anneal train\` would take ` +
+            `it (--set '${path}=VALUE' on the base config tries it), or drop it from the values`,
+        },
+      );
+    }
     throw new AnnealError(
       "config",
       values > 1 && typeof value === "object" && value !== null

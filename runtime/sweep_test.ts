@@ -341,3 +341,56 @@ Deno.test("the trials a study still samples: what its budget leaves, or the grid
     { count: 8, gridPoints: false },
   );
 });
+
+Deno.test("a choice of whole sections with one a trial config refuses (a onecycle without totalSteps) is refused before any trial, where nothing else the space draws could mend it", () => {
+  const definition = (base: Record<string, unknown>, space: Record<string, unknown>) => {
+    const { sweep: _sweep, ...config } = parseConfig(base);
+    return {
+      kind: "anneal-sweep",
+      sweep: { metric: "valLoss", space: parseSpace(space) },
+      base: config,
+    } as unknown as StudyDefinition;
+  };
+  const sgd = { optimizer: { name: "sgd", lr: 0.01, momentum: 0.9 } };
+  const cyclic = { name: "cyclic", baseLr: 0.001, maxLr: 0.05, stepSizeUp: 4 };
+  const bare = { name: "onecycle", maxLr: 0.05 };
+  const schedulers = (values: unknown[]) => ({ scheduler: { type: "choice", values } });
+  for (
+    const [space, detail] of [
+      // the space's only path: every trial is the base with that section
+      [
+        schedulers([cyclic, { name: "cosine", tMax: 2 }, bare]),
+        /'scheduler\.totalSteps': is required/,
+      ],
+      [
+        schedulers([cyclic, { ...cyclic, stepSizeUp: 0 }]),
+        /'scheduler\.stepSizeUp': must not be 0/,
+      ],
+      // beside another path: a field the section needs that no other path gives
+      [
+        { ...schedulers([cyclic, bare]), "optimizer.lr": { type: "choice", values: [0.01, 0.1] } },
+        /'scheduler\.totalSteps': is required/,
+      ],
+    ] as [Record<string, unknown>, RegExp][]
+  ) {
+    assert.throws(
+      () => checkSpacePaths(definition(sgd, space)),
+      (error) =>
+        error instanceof AnnealError && error.where === "sweep.space.scheduler" &&
+        /^Cannot sweep 'scheduler' over \{/.test(error.message) && detail.test(error.message) &&
+        /every trial that draws it would fail on it$/.test(error.message) &&
+        error.hint!.startsWith('fix that value of sweep.space["scheduler"]'),
+      JSON.stringify(space),
+    );
+  }
+  // a value another path may mend, a range's low end, and a space of valid sections pass
+  checkSpacePaths(definition(sgd, {
+    ...schedulers([cyclic, bare]),
+    "scheduler.totalSteps": { type: "choice", values: [8, 16] },
+  }));
+  checkSpacePaths(definition(sgd, {
+    ...schedulers([cyclic, { ...bare, totalSteps: 8 }]),
+    "optimizer.name": { type: "choice", values: ["sgd", "adam"] },
+  }));
+  checkSpacePaths(definition(sgd, schedulers([cyclic, { name: "cosine", tMax: 2 }])));
+});
