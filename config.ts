@@ -486,9 +486,9 @@ function overrideAt(path: PropertyKey[], overrides: string[]): string | undefine
   if (path.length === 0) return undefined;
   const field = path.map(String);
   return overrides.findLast((override) => {
-    const keys = override.slice(0, override.indexOf("=")).split(".");
-    return keys.slice(0, field.length).every((key, i) => key === field[i]) ||
-      field.slice(0, keys.length).every((key, i) => key === keys[i]);
+    // (joined: a space's key is a dotted path, `sweep.space["optimizer.lr"].high`)
+    const [set, at] = [override.slice(0, override.indexOf("=")), field.join(".")];
+    return set === at || set.startsWith(`${at}.`) || at.startsWith(`${set}.`);
   });
 }
 
@@ -816,7 +816,7 @@ export function applyOverrides(
         hint: "write it like --set optimizer.lr=0.001",
       });
     }
-    const path = override.slice(0, eq).split(".");
+    const path = spacePath(out, override.slice(0, eq).split("."));
     if (override.slice(eq + 1) === "") {
       throw new AnnealError("usage", `Cannot apply --set '${override}': no value after '='`, {
         hint: `write --set ${override}VALUE, the value in JSON (0.1, true, [1, 2], ` +
@@ -846,6 +846,30 @@ export function applyOverrides(
     node[path[path.length - 1]] = parseValue(override.slice(eq + 1));
   }
   return out;
+}
+
+/** The fields of a search-space distribution (`sweeps/space.ts`). */
+const DISTRIBUTION_FIELDS = ["type", "low", "high", "step", "log", "values"];
+
+/**
+ * An override's path with the key under `sweep.space` read as the space reads its keys: a dotted
+ * config path (`sweep.space.optimizer.lr.high` sets `high` of the space's `"optimizer.lr"`). The
+ * key is the longest run of the path's parts that the space has, else (a new one) the parts
+ * before a distribution's field, or all of them.
+ */
+function spacePath(config: Record<string, unknown>, path: string[]): string[] {
+  if (path.length < 4 || path[0] !== "sweep" || path[1] !== "space") return path;
+  const sweep = config.sweep as { space?: unknown } | undefined;
+  const space = typeof sweep?.space === "object" && sweep.space !== null ? sweep.space : {};
+  const rest = path.slice(2);
+  for (let i = rest.length; i >= 1; i--) {
+    const key = rest.slice(0, i).join(".");
+    if (Object.hasOwn(space, key)) return ["sweep", "space", key, ...rest.slice(i)];
+  }
+  const last = rest[rest.length - 1];
+  return DISTRIBUTION_FIELDS.includes(last)
+    ? ["sweep", "space", rest.slice(0, -1).join("."), last]
+    : ["sweep", "space", rest.join(".")];
 }
 
 /** The hint for a config path that is a directory: the JSON files in it, if any. */

@@ -389,6 +389,41 @@ Deno.test("--set overrides parse JSON values, reject bad paths, and start absent
   }
 });
 
+Deno.test("--set under sweep.space reads the space's keys as dotted config paths", async () => {
+  const space = {
+    "optimizer.lr": { type: "logUniform", low: 1e-4, high: 0.1 },
+    batchSize: { type: "choice", values: [8, 16] },
+  };
+  const out = applyOverrides({ sweep: { space } }, [
+    "sweep.space.optimizer.lr.high=0.5", // the key the space has
+    "sweep.space.batchSize.values=[4]",
+    "sweep.space.optimizer.momentum.type=uniform", // a new key, before a distribution's field
+    "sweep.space.optimizer.momentum.low=0",
+    "sweep.space.optimizer.momentum.high=0.9",
+    'sweep.space.model.dropout={"type": "uniform", "low": 0, "high": 0.5}', // a new one, whole
+  ]);
+  assert.deepEqual((out.sweep as { space: unknown }).space, {
+    "optimizer.lr": { type: "logUniform", low: 1e-4, high: 0.5 },
+    batchSize: { type: "choice", values: [4] },
+    "optimizer.momentum": { type: "uniform", low: 0, high: 0.9 },
+    "model.dropout": { type: "uniform", low: 0, high: 0.5 },
+  });
+  // a misspelt field of a space's key is blamed on the --set, named as the space has it
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/c.json`, JSON.stringify({ sweep: { space } }));
+    await assert.rejects(
+      () => loadConfig(`${dir}/c.json`, ["sweep.space.optimizer.lr.hig=0.5"]),
+      (error: unknown) =>
+        error instanceof AnnealError &&
+        error.message.startsWith("Invalid --set 'sweep.space.optimizer.lr.hig=0.5': ") &&
+        error.where === 'sweep.space["optimizer.lr"].hig',
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("loadConfig names the file of a missing, non-JSON or non-object config", async () => {
   const dir = await Deno.makeTempDir();
   try {
