@@ -611,20 +611,47 @@ export function checkSpacePaths(definition: StudyDefinition): void {
   }
 }
 
+/** The most combinations of the other paths' values {@linkcode failsEveryTrial} tries. */
+const MAX_PROBES = 256;
+
 /**
  * Whether a trial config's refusal `error` of `value` at `path` holds for every trial that draws
- * it, whatever else the space draws: where the space has no other path (a trial is then the base
- * with this value alone), or where the value lacks a field its own section needs (a whole
- * scheduler section of a choice, a onecycle without totalSteps) that no other path of the space
- * gives it.
+ * it, whatever else the space draws: the value is tried beside each combination of the other
+ * paths' values (a range's low end, middle and high end) and fails with each (a whole cyclic
+ * section under the base's adam, which it would cycle a momentum of, beside a space over
+ * optimizer.lr). Where the combinations are too many, only a field its own section needs (a
+ * onecycle without totalSteps) that no other path of the space gives is judged so.
  */
 function failsEveryTrial(
   definition: StudyDefinition,
   path: string,
+  value: ParamValue,
   error: AnnealError,
 ): boolean {
-  const others = Object.keys(definition.sweep.space).filter((other) => other !== path);
-  if (others.length === 0) return true;
+  const { space } = definition.sweep;
+  const others = Object.keys(space).filter((other) => other !== path);
+  const probes = others.map((other) => {
+    const d = space[other];
+    return d.type === "choice" || d.type === "grid"
+      ? d.values
+      : [fromUnit(d, 0), fromUnit(d, 0.5), fromUnit(d, 1)];
+  });
+  if (probes.reduce((n, values) => n * values.length, 1) <= MAX_PROBES) {
+    let combinations: Params[] = [{ [path]: value }];
+    others.forEach((other, i) => {
+      combinations = combinations.flatMap((params) =>
+        probes[i].map((probe) => ({ ...params, [other]: probe }))
+      );
+    });
+    return combinations.every((params) => {
+      try {
+        trialConfig(definition, params);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+  }
   const where = error.where;
   if (where === undefined || !(where === path || where.startsWith(`${path}.`))) return false;
   if (!/: is required\b/.test(error.message)) return false;
@@ -656,7 +683,7 @@ function checkSpaceValue(
     if (!unknown) {
       // a range's low end stands for values some trials may not draw: theirs to fail; a value
       // of a choice that fails whatever else the trial draws is refused, as its trials would be
-      if (range || !failsEveryTrial(definition, path, error)) return;
+      if (range || !failsEveryTrial(definition, path, value, error)) return;
       throw new AnnealError(
         "config",
         `Cannot sweep '${path}' over ${canonicalJson(value)}: ${reason}; every trial that ` +

@@ -383,6 +383,21 @@ Deno.test("a choice of whole sections with one a trial config refuses (a onecycl
       JSON.stringify(space),
     );
   }
+  // a cyclic under the base's adam, which has no momentum to cycle, whatever rate is drawn
+  const adam = { optimizer: { name: "adam", lr: 0.01 } };
+  const rates = { "optimizer.lr": { type: "logUniform", low: 1e-4, high: 0.1 } };
+  assert.throws(
+    () => checkSpacePaths(definition(adam, { ...schedulers([cyclic]), ...rates })),
+    (error) =>
+      error instanceof AnnealError && error.where === "sweep.space.scheduler" &&
+      /^Cannot sweep 'scheduler' over \{"baseLr":0\.001,.*"name":"cyclic"/.test(error.message) &&
+      /'scheduler\.cycleMomentum': must be false with optimizer adam/.test(error.message),
+  );
+  // where the space may draw an optimizer it cycles, the trials of the others are theirs to fail
+  checkSpacePaths(definition(adam, {
+    ...schedulers([cyclic]),
+    "optimizer.name": { type: "choice", values: ["sgd", "adam"] },
+  }));
   // a value another path may mend, a range's low end, and a space of valid sections pass
   checkSpacePaths(definition(sgd, {
     ...schedulers([cyclic, bare]),
