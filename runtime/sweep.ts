@@ -324,6 +324,9 @@ export function rateSpaceWarning(
   base: unknown,
 ): ConfigWarning | undefined {
   const swept = space["optimizer.lr"];
+  if (swept && "scheduler" in space && !("scheduler.name" in space)) {
+    return sectionRateWarning(space.scheduler, base);
+  }
   const schedules = ["scheduler", "scheduler.name", "scheduler.schedulers"];
   if (!swept || schedules.some((path) => path in space)) return undefined;
   const rate = rateSetting(base);
@@ -342,6 +345,38 @@ export function rateSpaceWarning(
       : `a sweep.space path cannot reach into the sequential's list of schedules ` +
         `(${rate.path}): make the onecycle the scheduler itself and sample its maxLr ` +
         `("space": ${instead}), or sample whole scheduler sections ("scheduler": a choice)`,
+  };
+}
+
+/**
+ * The warning of a space over `optimizer.lr` beside whole scheduler sections (`"scheduler"`, a
+ * choice) some of which ignore it (a onecycle, a cyclic: their rates come from their own
+ * `maxLr`): the trials that draw those train at the same rates whatever rate they sample.
+ */
+function sectionRateWarning(
+  scheduler: SweepSpec["space"][string],
+  base: unknown,
+): ConfigWarning | undefined {
+  if (scheduler.type !== "choice" && scheduler.type !== "grid") return undefined;
+  const ignoring = scheduler.values.filter((value) =>
+    rateSetting({ ...(base as object), scheduler: value }).oneCycle
+  );
+  if (ignoring.length === 0) return undefined;
+  const names = [
+    ...new Set(ignoring.map((value) => rateSetting({ scheduler: value }).schedule)),
+  ].join(" and ");
+  const which = ignoring.length === scheduler.values.length
+    ? "every one of its scheduler sections"
+    : `${ignoring.length} of its ${scheduler.values.length} scheduler sections`;
+  return {
+    field: formatPath(["sweep", "space", "optimizer.lr"]),
+    message: `sweep.space samples optimizer.lr beside whole scheduler sections, and ${which} ` +
+      `(${names}) ignores it: their rates come from the section's own maxLr, so the trials ` +
+      `that draw ${ignoring.length === 1 ? "it" : "one of them"} train at the same rates ` +
+      `whatever optimizer.lr they sample: ${ignoring.map((v) => canonicalJson(v)).join(", ")}`,
+    hint: `give each such section the peak rates to try as values of its own ` +
+      `("scheduler": a choice of that section with maxLr 0.01, 0.1, ...), and sample ` +
+      `optimizer.lr only beside schedules that use it (another study)`,
   };
 }
 

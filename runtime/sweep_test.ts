@@ -7,6 +7,7 @@ import {
   checkSweepMetric,
   gridBudgetWarning,
   lengthSpaceWarning,
+  rateSpaceWarning,
   type StudyDefinition,
   trialsToSample,
 } from "./sweep.ts";
@@ -408,4 +409,29 @@ Deno.test("a choice of whole sections with one a trial config refuses (a onecycl
     "optimizer.name": { type: "choice", values: ["sgd", "adam"] },
   }));
   checkSpacePaths(definition(sgd, schedulers([cyclic, { name: "cosine", tMax: 2 }])));
+});
+
+Deno.test("a space over optimizer.lr beside whole scheduler sections that ignore it (cyclic, onecycle) is warned, naming them", () => {
+  const base = { optimizer: { name: "sgd", lr: 0.01, momentum: 0.9 } };
+  const cyclic = { name: "cyclic", baseLr: 0.001, maxLr: 0.05, stepSizeUp: 4 };
+  const onecycle = { name: "onecycle", maxLr: 0.05, totalSteps: 8 };
+  const cosine = { name: "cosine", tMax: 2 };
+  const space = (values: unknown[]) =>
+    parseSpace({
+      scheduler: { type: "choice", values },
+      "optimizer.lr": { type: "logUniform", low: 1e-3, high: 0.1 },
+    });
+  const some = rateSpaceWarning(space([cyclic, cosine]), base);
+  assert.equal(some?.field, 'sweep.space["optimizer.lr"]');
+  assert.match(some!.message, /1 of its 2 scheduler sections \(cyclic\) ignores it/);
+  assert.match(some!.message, /the trials that draw it train at the same rates/);
+  assert.match(some!.message, /"name":"cyclic"/);
+  assert.doesNotMatch(some!.message, /cosine/);
+  const all = rateSpaceWarning(space([cyclic, onecycle]), base);
+  assert.match(all!.message, /every one of its scheduler sections \(cyclic and onecycle\)/);
+  assert.match(all!.hint, /sample optimizer\.lr only beside schedules that use it/);
+  // schedules that use optimizer.lr, or no space over it: nothing to warn of
+  assert.equal(rateSpaceWarning(space([cosine, { name: "step", stepSize: 1 }]), base), undefined);
+  const { "optimizer.lr": _, ...alone } = space([cyclic]);
+  assert.equal(rateSpaceWarning(alone, base), undefined);
 });
