@@ -758,6 +758,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     reason = end.judged!.reason ?? "stopped";
     hint = end.judged!.hint;
     stopRequested = false; // (the verdict ended the run, whatever stop came after it)
+    lateStop = undefined; // (returned to: the trainer's exits see no late stop left)
     context.emit({ type: "returned", epoch: end.epoch, step: end.step });
     context.emit({
       type: "warning",
