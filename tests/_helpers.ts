@@ -141,6 +141,31 @@ export function resumeRun(
 }
 
 /**
+ * Resumes run `runId` through the CLI once for each of `maxSteps`, in order (`--max-steps N`:
+ * a run stopped by its step budget trained on to the next), each of which must succeed.
+ */
+export async function resumeInStages(runId: string, runsDir: string, maxSteps: string[]) {
+  for (const steps of maxSteps) {
+    const resumed = await annealCommand([
+      ...["train", "--resume", runId, "--runs-dir", runsDir, "--max-steps", steps],
+      "--no-progress",
+    ]).output();
+    assert.equal(resumed.code, 0, new TextDecoder().decode(resumed.stderr));
+  }
+}
+
+/** A run's last weights (its `last.ckpt`'s, as plain arrays) and step records, to compare runs by. */
+export async function lastWeightsAndSteps(runDir: string) {
+  const { weights } = await loadCheckpoint(`${runDir}/checkpoints/last.ckpt`);
+  return {
+    weights: Object.fromEntries(
+      Object.entries(weights).map(([name, weight]) => [name, Array.from(weight.values)]),
+    ),
+    steps: await readNdjson(`${runDir}/steps.ndjson`),
+  };
+}
+
+/**
  * Starts `anneal ... --json` and sends `signal` once an event satisfies `until` (after `before`,
  * given the run's id and its process's pid, has done what is to be done while it runs); resolves
  * with the run's id and the process's status (and what it printed after the signal).

@@ -7,9 +7,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { loadCheckpoint } from "../mod.ts";
 import type { RunConfigInput } from "../mod.ts";
-import { annealCommand, readNdjson, tempRunsDir, trainCollect } from "./_helpers.ts";
+import { lastWeightsAndSteps, resumeInStages, tempRunsDir, trainCollect } from "./_helpers.ts";
 
 // 48 training samples in batches of 6: 8 steps an epoch, 24 in all; stopped at step 5 (within
 // epoch 0, the second cycle's rise) and at step 13 (within epoch 1)
@@ -48,35 +47,18 @@ const cases: [string, RunConfigInput][] = [
   }],
 ];
 
-/** The run's last weights and its step records, to compare two runs by. */
-async function outcome(runDir: string) {
-  const { weights } = await loadCheckpoint(`${runDir}/checkpoints/last.ckpt`);
-  return {
-    weights: Object.fromEntries(
-      Object.entries(weights).map(([name, weight]) => [name, Array.from(weight.values)]),
-    ),
-    steps: await readNdjson(`${runDir}/steps.ndjson`),
-  };
-}
-
 for (const [name, config] of cases) {
   Deno.test(`cyclic, ${name}: a run stopped within epochs by maxSteps and resumed with --max-steps trains the weights of an uninterrupted run`, async () => {
     await using runs = await tempRunsDir();
     const { dir } = runs;
     await trainCollect({ ...config, runsDir: dir }, { runId: "straight" });
-    const straight = await outcome(`${dir}/straight`);
+    const straight = await lastWeightsAndSteps(`${dir}/straight`);
     // (the momentum is the cycle's, from its maxMomentum, not the optimizer's own)
     assert.equal(straight.steps[0].momentum, 0.9);
     assert.ok(straight.steps.slice(1).some((s) => (s.momentum as number) < 0.9));
     const first = await trainCollect({ ...config, runsDir: dir, maxSteps: 5 }, { runId: "budget" });
     assert.equal(first.result.reason, "budget: reached maxSteps = 5");
-    for (const maxSteps of ["13", "1000"]) {
-      const resumed = await annealCommand([
-        ...["train", "--resume", "budget", "--runs-dir", dir, "--max-steps", maxSteps],
-        "--no-progress",
-      ]).output();
-      assert.equal(resumed.code, 0, new TextDecoder().decode(resumed.stderr));
-    }
-    assert.deepEqual(await outcome(`${dir}/budget`), straight);
+    await resumeInStages("budget", dir, ["13", "1000"]);
+    assert.deepEqual(await lastWeightsAndSteps(`${dir}/budget`), straight);
   });
 }
