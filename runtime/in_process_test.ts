@@ -5,7 +5,13 @@ import { trainInProcess } from "./in_process.ts";
 import { selectBackend } from "./backend.ts";
 import { loadCheckpoint } from "./checkpoint.ts";
 import { AnnealError } from "../errors.ts";
-import { assertLastWeights, readNdjson, tempRunsDir, trainCollect } from "../tests/_helpers.ts";
+import {
+  assertLastWeights,
+  infiniteRowData,
+  readNdjson,
+  tempRunsDir,
+  trainCollect,
+} from "../tests/_helpers.ts";
 
 Deno.test("the actors change nothing about the numbers: same weights and losses as a plain in-process loop", async () => {
   await using runs = await tempRunsDir();
@@ -232,23 +238,10 @@ for (const readbackEvery of [undefined, 3]) {
     await using dir = await tempRunsDir();
     // 40 rows y = 2x in batches of 8; row 13's x so large that its loss overflows to Infinity,
     // in the second batch of every epoch
-    const rows = Array.from({ length: 40 }, (_, i) => {
-      const x = i === 13 ? 3e38 : (i % 10) / 10;
-      return `${x},${i === 13 ? 0 : 2 * x}`;
-    });
-    const path = `${dir.dir}/data.csv`;
-    await Deno.writeTextFile(path, ["x,y", ...rows].join("\n") + "\n");
     const input = {
       backend: "cpu" as const,
       epochs: 5,
-      data: {
-        kind: "csv" as const,
-        path,
-        target: "y",
-        normalize: "none" as const,
-        validationSplit: 0,
-        shuffle: false,
-      },
+      data: await infiniteRowData(dir.dir),
       model: { kind: "mlp" as const, hidden: [4] },
       optimizer: { name: "adam" as const, lr: 0.01 },
       batchSize: 8,

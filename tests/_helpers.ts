@@ -141,6 +141,28 @@ export function resumeRun(
 }
 
 /**
+ * Writes a CSV of 40 rows y = 2x into `dir` whose row 13 has an x so large (3e38) that its loss
+ * overflows to Infinity, and returns the `data` section that reads it in order (unshuffled, no
+ * validation split, unnormalized): that row's batch has an infinite loss in every epoch.
+ */
+export async function infiniteRowData(dir: string) {
+  const rows = Array.from({ length: 40 }, (_, i) => {
+    const x = i === 13 ? 3e38 : (i % 10) / 10;
+    return `${x},${i === 13 ? 0 : 2 * x}`;
+  });
+  const path = `${dir}/data.csv`;
+  await Deno.writeTextFile(path, ["x,y", ...rows].join("\n") + "\n");
+  return {
+    kind: "csv" as const,
+    path,
+    target: "y",
+    normalize: "none" as const,
+    validationSplit: 0,
+    shuffle: false,
+  };
+}
+
+/**
  * Resumes run `runId` through the CLI once for each of `maxSteps`, in order (`--max-steps N`:
  * a run stopped by its step budget trained on to the next), each of which must succeed.
  */

@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import { loadCheckpoint } from "../mod.ts";
 import type { RunConfigInput, RunEvent, TrainOptions } from "../mod.ts";
-import { readNdjson, tempRunsDir, trainCollect } from "./_helpers.ts";
+import { infiniteRowData, readNdjson, tempRunsDir, trainCollect } from "./_helpers.ts";
 
 /**
  * The run's last weights (none where it ended before its first epoch), records, summary and
@@ -69,23 +69,10 @@ Deno.test("read in windows on cpu (readbackEvery 8), a step whose loss is Infini
   await using runs = await tempRunsDir();
   // 40 rows y = 2x in batches of 4 (10 steps an epoch, in windows of 8 and 2); row 13's x so
   // large that its loss overflows to Infinity, at step 3 of every epoch, mid-window
-  const rows = Array.from({ length: 40 }, (_, i) => {
-    const x = i === 13 ? 3e38 : (i % 10) / 10;
-    return `${x},${i === 13 ? 0 : 2 * x}`;
-  });
-  const path = `${runs.dir}/data.csv`;
-  await Deno.writeTextFile(path, ["x,y", ...rows].join("\n") + "\n");
   const input = {
     backend: "cpu" as const,
     epochs: 5,
-    data: {
-      kind: "csv" as const,
-      path,
-      target: "y",
-      normalize: "none" as const,
-      validationSplit: 0,
-      shuffle: false,
-    },
+    data: await infiniteRowData(runs.dir),
     model: { kind: "mlp" as const, hidden: [4] },
     optimizer: { name: "adam" as const, lr: 0.01 },
     batchSize: 4,
