@@ -210,24 +210,35 @@ function cycledMomentumIssues(
             ? ` (at 1 exactly, ${name}'s bias correction 1 - beta1 ** t divides by zero)`
             : "") +
           "; anneal refuses what the optimizer's own betas refuse"
-        : `must be >= 0 with optimizer ${name}, whose momentum it sets: torch 1.13 accepts any ` +
-          "value and hands it over unchecked; anneal refuses what the optimizer's own momentum " +
-          "refuses",
+        : negativeMomentum(name),
     }));
   if (issues.length > 0 || name !== "rmsprop") return issues;
-  const momentum = oneCycle(spec).momentum!;
-  if (momentum(0) !== 0) return [];
-  for (let t = 1; t < spec.totalSteps; t++) {
-    if (momentum(t) > 0) {
-      return [{
-        field: "maxMomentum",
-        message: `must not start the cycle at momentum 0 with optimizer rmsprop when it rises ` +
-          `later (at step ${t}): torch's RMSprop keeps no momentum buffer after a first step ` +
-          "without momentum, and fails at the first step with some (KeyError)",
-      }];
-    }
-  }
-  return [];
+  const t = momentumRise(oneCycle(spec).momentum!, spec.totalSteps - 1);
+  if (t === undefined) return [];
+  return [{
+    field: "maxMomentum",
+    message: `must not start the cycle at momentum 0 with optimizer rmsprop when it rises ` +
+      `later (at step ${t}): ${RMSPROP_RISE}`,
+  }];
+}
+
+/** Why a cycled momentum below 0 is refused for optimizer `name` (sgd, rmsprop). */
+const negativeMomentum = (name: string) =>
+  `must be >= 0 with optimizer ${name}, whose momentum it sets: torch 1.13 accepts any value ` +
+  "and hands it over unchecked; anneal refuses what the optimizer's own momentum refuses";
+
+/** How torch's RMSprop fails where a cycled momentum rises from 0 (see momentumRise). */
+const RMSPROP_RISE = "torch's RMSprop keeps no momentum buffer after a first step without " +
+  "momentum, and fails at the first step with some (KeyError)";
+
+/**
+ * The first step of 1..`lastStep` at which a cycled momentum that starts at 0 rises above it
+ * (where torch's RMSprop fails), or undefined: it starts above 0, or never rises.
+ */
+function momentumRise(momentum: (t: number) => number, lastStep: number): number | undefined {
+  if (momentum(0) !== 0) return undefined;
+  for (let t = 1; t <= lastStep; t++) if (momentum(t) > 0) return t;
+  return undefined;
 }
 
 /**
@@ -255,9 +266,7 @@ function cyclicMomentumIssues(
   const issues: { field: string; message: string }[] = (["baseMomentum", "maxMomentum"] as const)
     .filter((field) => !(spec[field] >= 0)).map((field) => ({
       field,
-      message: `must be >= 0 with optimizer ${name}, whose momentum it sets: torch 1.13 accepts ` +
-        "any value and hands it over unchecked; anneal refuses what the optimizer's own " +
-        "momentum refuses",
+      message: negativeMomentum(name),
     }));
   if (
     spec.mode === "exp_range" && !(spec.gamma >= 0 && spec.gamma <= 1) &&
@@ -271,21 +280,16 @@ function cyclicMomentumIssues(
         "unchecked, anneal refuses it",
     });
   }
-  if (issues.length > 0 || name !== "rmsprop" || spec.maxMomentum !== 0) return issues;
+  if (issues.length > 0 || name !== "rmsprop") return issues;
   // the momentum starts at maxMomentum: from 0 it rises in the first cycle, or never
-  const momentum = cyclic(spec).momentum!;
   const total = spec.stepSizeUp + (spec.stepSizeDown ?? spec.stepSizeUp);
-  for (let t = 1; t <= Math.min(Math.ceil(total) + 1, 100_000); t++) {
-    if (momentum(t) > 0) {
-      return [{
-        field: "maxMomentum",
-        message: `must not be 0 with optimizer rmsprop when the momentum rises from it later ` +
-          `(at step ${t}): torch's RMSprop keeps no momentum buffer after a first step without ` +
-          "momentum, and fails at the first step with some (KeyError)",
-      }];
-    }
-  }
-  return [];
+  const t = momentumRise(cyclic(spec).momentum!, Math.min(Math.ceil(total) + 1, 100_000));
+  if (t === undefined) return [];
+  return [{
+    field: "maxMomentum",
+    message: `must not be 0 with optimizer rmsprop when the momentum rises from it later ` +
+      `(at step ${t}): ${RMSPROP_RISE}`,
+  }];
 }
 
 /**
