@@ -472,7 +472,7 @@ export async function listRuns(runsDir: string): Promise<RunRow[]> {
       rows.push(unlistedRow(entry.name, dir, error));
       continue;
     }
-    if (!files.some((f) => f === "config.json" || f === "meta.json")) continue;
+    if (!holdsRun(files)) continue;
     rows.push(runRow(await readRun(dir)));
   }
   return rows.sort((a, b) => a.date.localeCompare(b.date) || a.id.localeCompare(b.id));
@@ -486,10 +486,6 @@ export async function listRuns(runsDir: string): Promise<RunRow[]> {
 export async function listRunDirectories(
   runsDir: string,
 ): Promise<{ name: string; runs: number; kind?: "sweep" | "tune" }[]> {
-  const isRun = (names: string[]) =>
-    names.some((name) => name === "config.json" || name === "meta.json");
-  const names = (dir: string) =>
-    Array.fromAsync(Deno.readDir(dir), (entry) => entry.name).catch(() => [] as string[]);
   const found: { name: string; runs: number; kind?: "sweep" | "tune" }[] = [];
   let entries: Deno.DirEntry[];
   try {
@@ -500,19 +496,38 @@ export async function listRunDirectories(
   for (const entry of entries) {
     if (!entry.isDirectory) continue;
     const dir = `${runsDir}/${entry.name}`;
-    const inner = await names(dir);
-    if (isRun(inner)) continue;
-    let runs = 0;
-    for (const name of inner) if (isRun(await names(`${dir}/${name}`))) runs++;
+    const inner = await fileNames(dir);
+    if (holdsRun(inner)) continue;
+    const runs = (await runsIn(dir, inner)).length;
     if (runs === 0) continue;
-    const kind = inner.includes("tune.json")
-      ? "tune"
-      : inner.includes("sweep.html") || inner.includes("best_config.json")
-      ? "sweep"
-      : undefined;
+    const kind = kindOf(inner);
     found.push({ name: entry.name, runs, ...(kind && { kind }) });
   }
   return found.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** The names in `dir`; none where it cannot be read. */
+const fileNames = (dir: string) =>
+  Array.fromAsync(Deno.readDir(dir), (entry) => entry.name).catch(() => [] as string[]);
+
+/** Whether a directory of these names is a run's (its config or its meta). */
+const holdsRun = (names: string[]) =>
+  names.some((name) => name === "config.json" || name === "meta.json");
+
+/** Whose directory of runs one of these names is: a tune's (tune.json), a sweep study's. */
+function kindOf(names: string[]): "sweep" | "tune" | undefined {
+  if (names.includes("tune.json")) return "tune";
+  if (names.includes("sweep.html") || names.includes("best_config.json")) return "sweep";
+  return undefined;
+}
+
+/** The runs among `names`, the entries of `dir` (its directories that are runs), in order. */
+async function runsIn(dir: string, names: string[]): Promise<string[]> {
+  const runs: string[] = [];
+  for (const name of [...names].sort()) {
+    if (holdsRun(await fileNames(`${dir}/${name}`))) runs.push(name);
+  }
+  return runs;
 }
 
 /** The files a run writes: a directory with none of them is not a run. */
@@ -539,14 +554,9 @@ async function checkIsRun(dir: string): Promise<void> {
     return; // an unreadable directory: its files' reads say why
   }
   if (names.some((name) => RUN_FILES.includes(name))) return;
-  const runs: string[] = [];
-  for (const name of names.sort()) {
-    const inner = await Array.fromAsync(Deno.readDir(`${dir}/${name}`), (e) => e.name)
-      .catch(() => []);
-    if (inner.some((file) => file === "config.json" || file === "meta.json")) runs.push(name);
-  }
+  const runs = await runsIn(dir, names);
   const listed = runs.slice(0, 3).join(", ") + (runs.length > 3 ? ", ..." : "");
-  const study = names.includes("sweep.html") || names.includes("best_config.json");
+  const study = kindOf(names) === "sweep";
   if (runs.length > 0) {
     throw new AnnealError(
       "storage",
