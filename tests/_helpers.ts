@@ -163,6 +163,33 @@ export async function infiniteRowData(dir: string) {
 }
 
 /**
+ * A small regression CSV with a test file in `dir` (every run prints a `Test:` line), and a config
+ * of `epochs` epochs for it (adam, batches of 16, on the cpu): the config file's path.
+ */
+export async function csvConfig(dir: string, epochs: number): Promise<string> {
+  const rows = (n: number, offset: number) =>
+    "x,z,y\n" + Array.from({ length: n }, (_, i) => {
+      const x = ((i + offset) * 37 % 101) / 50 - 1, z = ((i + offset) * 59 % 97) / 48 - 1;
+      return `${x},${z},${(2 * x - z + 0.5).toFixed(4)}`;
+    }).join("\n") + "\n";
+  await Deno.writeTextFile(`${dir}/train.csv`, rows(64, 0));
+  await Deno.writeTextFile(`${dir}/test.csv`, rows(16, 500));
+  const file = `${dir}/config.json`;
+  await Deno.writeTextFile(
+    file,
+    JSON.stringify({
+      backend: "cpu",
+      runsDir: dir,
+      epochs,
+      batchSize: 16,
+      data: { kind: "csv", path: `${dir}/train.csv`, testPath: `${dir}/test.csv`, target: "y" },
+      optimizer: { name: "adam", lr: 0.01 },
+    }),
+  );
+  return file;
+}
+
+/**
  * Resumes run `runId` through the CLI once for each of `maxSteps`, in order (`--max-steps N`:
  * a run stopped by its step budget trained on to the next), each of which must succeed.
  */

@@ -8,31 +8,7 @@
 import assert from "node:assert/strict";
 import { cp } from "node:fs/promises";
 import { train } from "../mod.ts";
-import { anneal, readNdjson, resumeRun, signalWhen, tempRunsDir } from "./_helpers.ts";
-
-/** A small regression CSV with a test file: every run prints a `Test:` line. */
-async function csvConfig(dir: string, epochs: number): Promise<string> {
-  const rows = (n: number, offset: number) =>
-    "x,z,y\n" + Array.from({ length: n }, (_, i) => {
-      const x = ((i + offset) * 37 % 101) / 50 - 1, z = ((i + offset) * 59 % 97) / 48 - 1;
-      return `${x},${z},${(2 * x - z + 0.5).toFixed(4)}`;
-    }).join("\n") + "\n";
-  await Deno.writeTextFile(`${dir}/train.csv`, rows(64, 0));
-  await Deno.writeTextFile(`${dir}/test.csv`, rows(16, 500));
-  const file = `${dir}/config.json`;
-  await Deno.writeTextFile(
-    file,
-    JSON.stringify({
-      backend: "cpu",
-      runsDir: dir,
-      epochs,
-      batchSize: 16,
-      data: { kind: "csv", path: `${dir}/train.csv`, testPath: `${dir}/test.csv`, target: "y" },
-      optimizer: { name: "adam", lr: 0.01 },
-    }),
-  );
-  return file;
-}
+import { anneal, csvConfig, readNdjson, resumeRun, signalWhen, tempRunsDir } from "./_helpers.ts";
 
 async function snapshot(runDir: string): Promise<Record<string, string>> {
   const files: Record<string, string> = {};

@@ -8,38 +8,14 @@
  */
 import assert from "node:assert/strict";
 import { loadCheckpoint, saveCheckpoint } from "../runtime/checkpoint.ts";
-import { anneal, readNdjson, tempRunsDir } from "./_helpers.ts";
-
-/** A small regression CSV and a config for it in `dir`. */
-async function csvConfig(dir: string): Promise<string> {
-  const rows = (n: number, offset: number) =>
-    "x,z,y\n" + Array.from({ length: n }, (_, i) => {
-      const x = ((i + offset) * 37 % 101) / 50 - 1, z = ((i + offset) * 59 % 97) / 48 - 1;
-      return `${x},${z},${(2 * x - z + 0.5).toFixed(4)}`;
-    }).join("\n") + "\n";
-  await Deno.writeTextFile(`${dir}/train.csv`, rows(64, 0));
-  await Deno.writeTextFile(`${dir}/test.csv`, rows(16, 500));
-  const file = `${dir}/config.json`;
-  await Deno.writeTextFile(
-    file,
-    JSON.stringify({
-      backend: "cpu",
-      runsDir: dir,
-      epochs: 3,
-      batchSize: 16,
-      data: { kind: "csv", path: `${dir}/train.csv`, testPath: `${dir}/test.csv`, target: "y" },
-      optimizer: { name: "adam", lr: 0.01 },
-    }),
-  );
-  return file;
-}
+import { anneal, csvConfig, readNdjson, tempRunsDir } from "./_helpers.ts";
 
 /**
  * A run stopped by its step budget (6 steps, within its second epoch of 4 steps): `--max-steps
  * 12` resumes it. Its directory and id.
  */
 async function stoppedRun(dir: string, name: string): Promise<{ runDir: string; runId: string }> {
-  const config = await csvConfig(dir);
+  const config = await csvConfig(dir, 3);
   const first = await anneal("train", "-c", config, "--name", name, "--max-steps", "6");
   assert.equal(first.code, 0, first.stderr);
   const runDir = first.stdout.match(/run record: (\S+)/)![1];
