@@ -33,18 +33,11 @@ export function checkRunId(id: string): string {
 /**
  * The config as a run records it in its `config.json`: its data files' paths absolute, resolved
  * against the working directory it starts in, so that a resume (`--resume`, from any directory)
- * and a new run from that file read the files it trained on. An rnn's clipping turned off
- * (`maxNorm: null`, which the parsed config holds as no maxNorm) is written `null`: read back,
- * no maxNorm is an rnn's default of 1.
+ * and a new run from that file read the files it trained on. (An rnn's clipping turned off is
+ * `maxNorm: null` in the parsed config, and so in the file: read back, it is still off.)
  */
 export function recordedConfig(config: RunConfig, cwd: string = Deno.cwd()): RunConfig {
-  return { ...withClippingOff(config), data: absoluteDataPaths(config.data, cwd) };
-}
-
-/** `config` with an rnn's clipping turned off written as `maxNorm: null` (see recordedConfig). */
-export function withClippingOff(config: RunConfig): RunConfig {
-  if (config.model.kind !== "rnn" || config.clipping.maxNorm !== undefined) return config;
-  return { ...config, clipping: { ...config.clipping, maxNorm: null } };
+  return { ...config, data: absoluteDataPaths(config.data, cwd) };
 }
 
 /** A fresh run id: UTC date and time plus a short random suffix. */

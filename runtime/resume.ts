@@ -9,7 +9,6 @@ import { fileError } from "../file_errors.ts";
 import { jsonDifferences } from "../zod_paths.ts";
 import { jsonSyntax } from "../json_syntax.ts";
 import { absoluteDataPaths, dataPathFields } from "../data/paths.ts";
-import { withClippingOff } from "./records.ts";
 import { retrainCommand } from "../report/diagnose.ts";
 import { shellWord } from "../report/checks.ts";
 import type { Diagnosis } from "../report/types.ts";
@@ -471,7 +470,7 @@ export function checkCheckpointConfig(
   const comparable = (json: unknown) => {
     let parsed: unknown = json;
     try {
-      parsed = plain(withClippingOff(parseConfig(withoutUnusedIntervals(json, "step"))));
+      parsed = plain(parseConfig(withoutUnusedIntervals(json, "step")));
     } catch {
       // (a config of an anneal whose schema differs: compared as written)
     }
@@ -483,7 +482,7 @@ export function checkCheckpointConfig(
   };
   const raised = (stored: unknown, given: unknown) =>
     typeof stored === "number" && typeof given === "number" && given >= stored;
-  const stored = comparable(recorded), given = comparable(plain(withClippingOff(config)));
+  const stored = comparable(recorded), given = comparable(plain(config));
   const differences = jsonDifferences(stored, given, { arraysAsLeaves: true });
   // another kind of model (or optimizer, schedule) whole: not each of its defaults
   const swapped = differences.filter(({ path }) => /\.(kind|name)$/.test(path))

@@ -24,7 +24,7 @@ import {
 } from "./checkpoint.ts";
 import type { RunEvent, WarningEvent } from "./events.ts";
 import { StartWarnings } from "./start_warnings.ts";
-import { checkRunId, recordedConfig, RunWriter, withClippingOff } from "./records.ts";
+import { checkRunId, recordedConfig, RunWriter } from "./records.ts";
 import { claimNewRun } from "./new_run.ts";
 import {
   checkCheckpointConfig,
@@ -404,7 +404,7 @@ async function supervise(
     const to = diverged ? { step: diverged.steps, epoch: diverged.epochs - 1 } : from;
     startRecords = () => {
       // (queued in order: before the steps the trainer reports after its plan)
-      if (raised) writer.writeJson("config.json", withClippingOff(config));
+      if (raised) writer.writeJson("config.json", config);
       // Drop records of steps and epochs after the checkpoint: they are replayed.
       writer.truncate("steps.ndjson", (r) => r.step < to.step);
       writer.truncate("epochs.ndjson", (r) => r.epoch <= to.epoch);

@@ -28,7 +28,7 @@ import { hyperbandPruner } from "../sweeps/pruners/hyperband.ts";
 import { nopPruner, type Pruner } from "../sweeps/pruners/types.ts";
 import { openStorage } from "../storage/mod.ts";
 import type { StudyStorage, Trial } from "../storage/types.ts";
-import { checkRunId, makeRunDirectory, withClippingOff } from "./records.ts";
+import { checkRunId, makeRunDirectory } from "./records.ts";
 import { trainTrial, type TrialRunStart } from "./trial_run.ts";
 import {
   checkMetric,
@@ -894,9 +894,7 @@ export async function runSweep(
       },
     );
   }
-  // (an rnn's clipping turned off kept so: left out, each trial's config would read it as the
-  // default 1)
-  const { sweep: _, ...base } = withClippingOff(config);
+  const { sweep: _, ...base } = config;
   const definition: StudyDefinition = { kind: "anneal-sweep", sweep, base };
   const studyName = checkRunId(options.study ?? config.name ?? "sweep");
   // a sweep that every trial would fail is refused before a directory or the storage is made

@@ -10,7 +10,6 @@ import { basename, dirname, resolve } from "node:path";
 import type { RunConfig } from "../config.ts";
 import { AnnealError } from "../errors.ts";
 import { readRun } from "../report/records.ts";
-import { withClippingOff } from "./records.ts";
 import { interruptionOf, type Report, type TrialContext } from "../sweeps/study.ts";
 import { loadCheckpoint } from "./checkpoint.ts";
 import { readSavedConfig, resumedConfig } from "./resume.ts";
@@ -181,9 +180,7 @@ async function trainRun(
   resumable?: ResumableRun,
   anew?: Anew,
 ): Promise<number | { refused: string }> {
-  const { context, metric, direction, report } = training;
-  // (an rnn's clipping turned off given so: train reads a config with no maxNorm as 1)
-  const config = withClippingOff(training.config);
+  const { config, context, metric, direction, report } = training;
   const run = resumable
     ? train(
       { ...config, name: resumable.name, runsDir: dirname(resumable.runDir) },

@@ -13,7 +13,6 @@ import { AnnealError } from "../errors.ts";
 import { applyParams, type Params } from "../sweeps/space.ts";
 import { checkReadable, lrFind } from "./lr_find.ts";
 import { train } from "./supervisor.ts";
-import { withClippingOff } from "./records.ts";
 import { checkSweepMetric, sweepDirection } from "./sweep.ts";
 import { checkMetric, dataTask } from "../task_fit.ts";
 import { rateOverride, rateSetting } from "../schedulers/rate_setting.ts";
@@ -128,8 +127,7 @@ const RANGE_TEST_STEPS = 80;
 /** The config with a change applied (validated). */
 export function applyChange(config: RunConfig, change: Change): RunConfig {
   // Values may be whole sections (a scheduler spec) as well as scalars.
-  // (an rnn's clipping turned off kept so: left out, it would read back as the default 1)
-  const next = applyParams(withClippingOff(config) as Record<string, unknown>, change as Params, {
+  const next = applyParams(config as Record<string, unknown>, change as Params, {
     allowNew: true,
   });
   return parseConfig(next, "tuned config");
@@ -459,8 +457,7 @@ async function search(
   const interrupted = () => interrupt?.aborted ? String(interrupt.reason ?? "interrupted") : "";
   const evaluate = async (config: RunConfig) => {
     runs++;
-    // (an rnn's clipping turned off given so: train reads a config with no maxNorm as 1)
-    const run = train({ ...withClippingOff(config), runsDir, sweep: undefined });
+    const run = train({ ...config, runsDir, sweep: undefined });
     const stop = () => run.interrupt(interrupted());
     interrupt?.addEventListener("abort", stop, { once: true });
     let best = NaN;

@@ -10,7 +10,6 @@
  */
 import type { RunConfig } from "../config.ts";
 import { writeFileAtomic } from "./checkpoint.ts";
-import { withClippingOff } from "./records.ts";
 import { currentProcess, processLiveness, type RunProcess } from "./liveness.ts";
 import { makeRunDirectory } from "./records.ts";
 
@@ -92,8 +91,7 @@ export class TuneRecorder {
   async update(change: Partial<TuneRecord>, config?: RunConfig): Promise<void> {
     this.#record = { ...this.#record, ...change };
     if (config) {
-      // (an rnn's clipping turned off written as such: left out, it reads back as the default 1)
-      const { sweep: _, ...tuned } = withClippingOff(config);
+      const { sweep: _, ...tuned } = config;
       await writeJson(`${this.dir}/${TUNED_CONFIG}`, tuned);
     }
     await writeJson(`${this.dir}/${TUNE_RECORD}`, this.#record);

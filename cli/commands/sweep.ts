@@ -22,7 +22,6 @@ import { formatRate, RATE_LEGEND } from "../../report/records.ts";
 import { paramText } from "../../report/sweep_html.ts";
 import { trialRate, trialsToSample } from "../../runtime/sweep.ts";
 import { describeTrialRun } from "../../runtime/trial_run.ts";
-import { withClippingOff } from "../../runtime/records.ts";
 import { formatNumber } from "../output.ts";
 import { type Interruption, onSignals, signalExitCode } from "../signals.ts";
 
@@ -200,8 +199,7 @@ async function finish(
     );
     return 1;
   }
-  // (an rnn's clipping turned off written as such: left out, it reads back as the default 1)
-  const { sweep: _, ...bestConfig } = withClippingOff(result.bestConfig);
+  const { sweep: _, ...bestConfig } = result.bestConfig;
   const file = `${studyDir}/best_config.json`;
   await Deno.writeTextFile(file, JSON.stringify(bestConfig, null, 2) + "\n");
   const bestRate = hiddenRate(result.best, result.definition);

@@ -14,7 +14,6 @@ import {
 } from "../../mod.ts";
 import type { RunEvent, RunResult, TrainingRun } from "../../mod.ts";
 import { readConfigFile } from "../../config.ts";
-import { withClippingOff } from "../../runtime/records.ts";
 import { formatMetrics, formatNumber } from "../output.ts";
 import { StepProgress } from "../progress.ts";
 import { parseNumberFlag } from "./schedule.ts";
@@ -183,8 +182,7 @@ export async function trainCommand(options: TrainCommandOptions): Promise<number
   for (const note of overrides.notes) console.error(`anneal: ${note}`);
   const run = options.resume
     ? train(resumeInput(options, options.resume), { resume: options.resume })
-    // (an rnn's clipping turned off given so: train reads a config with no maxNorm as 1)
-    : train(withClippingOff(await loadConfig(options.config, overrides, overrides.flags)));
+    : train(await loadConfig(options.config, overrides, overrides.flags));
   const interruption = onInterrupt(run);
   try {
     return await follow(run, options, interruption);

@@ -5,7 +5,6 @@
  */
 import { loadConfig, type RunConfig, tune, writeFileAtomic } from "../../mod.ts";
 import { TUNED_CONFIG, type UnfinishedTune } from "../../runtime/tune_record.ts";
-import { withClippingOff } from "../../runtime/records.ts";
 import { onSignals, signalExitCode } from "../signals.ts";
 import { formatRate, RATE_LEGEND } from "../../report/records.ts";
 import { rateSetting } from "../../schedulers/rate_setting.ts";
@@ -160,8 +159,7 @@ function printPrevious(previous: UnfinishedTune): void {
  */
 async function writeOut(out: string, config: RunConfig, started: number): Promise<void> {
   const before = await Deno.stat(out).catch(() => undefined);
-  // (an rnn's clipping turned off written as such: left out, it reads back as the default 1)
-  const { sweep: _, ...tuned } = withClippingOff(config);
+  const { sweep: _, ...tuned } = config;
   await writeFileAtomic(out, new TextEncoder().encode(JSON.stringify(tuned, null, 2) + "\n"));
   if (!before) return;
   const written = before.mtime?.getTime();
