@@ -80,6 +80,12 @@ export async function openPostgresStorage(
     max: options.maxConnections ?? 4,
     onnotice: () => {},
     connect_timeout: 10,
+    // postgres.js 3.4.9 looks up the server's array types as each connection's first query, in a
+    // promise nobody awaits: a connection ended then (a server restarting or failing over) raised
+    // an unhandled rejection that ended the process. The tables hold no arrays, so the look-up is
+    // not needed, and the first query on a connection is the caller's own, whose failure the
+    // caller (and the study's retries) handle.
+    fetch_types: false,
   });
   try {
     await sql.begin(async (tx) => {
