@@ -283,6 +283,7 @@ function keepSchedule(
   return stretchChanges(config, {
     steps: after / before,
     epochs: 1,
+    perEpoch: after / before,
     runSteps: { before: before * config.epochs, after: after * config.epochs },
   });
 }

@@ -204,3 +204,36 @@ Deno.test("the batch to use keeps a schedule with an end spanning the run: onecy
   assert.equal(epochs.scheduleChanges, undefined);
   assert.equal(epochs.use, "--set batchSize=64 --set optimizer.lr=0.04");
 });
+
+Deno.test("the batch to use keeps a periodic schedule counted in steps at its period in epochs: step's stepSize and a cyclic's half-cycles follow the steps an epoch takes", async () => {
+  // 200 samples: batches of 16 take 13 steps an epoch; of 64, 4
+  const base = {
+    backend: "cpu" as const,
+    epochs: 2,
+    optimizer: { name: "sgd" as const, lr: 0.01 },
+  };
+  const step = await findBatchSize(
+    parseConfig({ ...base, scheduler: { name: "step", stepSize: 13, gamma: 0.5 } }),
+    { sizes: [64], steps: 1 },
+  );
+  // (it said --set batchSize=64 alone: the rate then halved every 3.25 epochs, not every epoch)
+  assert.deepEqual(step.scheduleChanges, { "scheduler.stepSize": 4 });
+  assert.equal(step.use, "--set batchSize=64 --set scheduler.stepSize=4 --set optimizer.lr=0.04");
+  const cyclic = await findBatchSize(
+    parseConfig({
+      ...base,
+      scheduler: { name: "cyclic", baseLr: 0.001, maxLr: 0.01, stepSizeUp: 26, stepSizeDown: 13 },
+    }),
+    { sizes: [64], steps: 1 },
+  );
+  assert.deepEqual(cyclic.scheduleChanges, {
+    "scheduler.stepSizeUp": 8,
+    "scheduler.stepSizeDown": 4,
+  });
+  // counted in epochs, the period is kept at any batch
+  const epochs = await findBatchSize(
+    parseConfig({ ...base, scheduler: { name: "step", stepSize: 1, interval: "epoch" } }),
+    { sizes: [64], steps: 1 },
+  );
+  assert.equal(epochs.scheduleChanges, undefined);
+});

@@ -527,7 +527,8 @@ const LENGTH_PATHS = [
  * const base = { scheduler: { name: "onecycle", maxLr: 0.1, totalSteps: 100 } };
  * const space = { batchSize: { type: "choice" as const, values: [16, 64] } };
  * console.assert(lengthSpaceWarning(space, base)?.message.includes("scheduler.totalSteps"));
- * console.assert(lengthSpaceWarning(space, { scheduler: { name: "step", stepSize: 10 } }) === undefined);
+ * const perEpoch = { name: "step", stepSize: 1, interval: "epoch" };
+ * console.assert(lengthSpaceWarning(space, { scheduler: perEpoch }) === undefined);
  * ```
  */
 export function lengthSpaceWarning(
@@ -539,8 +540,8 @@ export function lengthSpaceWarning(
     return undefined;
   }
   const ends = Object.keys(stretchChanges(base, { steps: 2, epochs: 2 }));
-  if (ends.length === 0) return undefined;
   const scheduler = base.scheduler as Record<string, unknown>;
+  if (ends.length === 0) return periodSpaceWarning(swept, scheduler);
   // where it ends: a warmup's length, and a sequential's list beside its milestones, are not
   const shown = ends.filter((path) => path !== "scheduler.warmupSteps");
   const fixed = (shown.includes("scheduler.milestones") ? ["scheduler.milestones"] : shown).map(
@@ -558,6 +559,36 @@ export function lengthSpaceWarning(
     hint: `size the schedule for the longest trial, or sample whole scheduler sections with ` +
       `the lengths that go with them; anneal tune stretches the schedule with the batch size ` +
       `and epochs it tries`,
+  };
+}
+
+/**
+ * What is wrong with a space over the steps an epoch takes (batch size, accumulation, the data's
+ * size) under a schedule without an end whose period is counted in steps (step's `stepSize`, a
+ * cyclic's half-cycles, ...): its trials decay or cycle at other epochs, so they compare the
+ * schedule's timing as much as what the space samples. More epochs alone change no period.
+ */
+function periodSpaceWarning(
+  swept: string[],
+  scheduler: Record<string, unknown> | undefined,
+): ConfigWarning | undefined {
+  const perEpoch = swept.filter((path) => path !== "epochs");
+  if (perEpoch.length === 0 || !scheduler) return undefined;
+  const periods = Object.keys(
+    stretchChanges({ scheduler }, { steps: 2, epochs: 1, perEpoch: 2 }),
+  );
+  if (periods.length === 0) return undefined;
+  const fixed = periods.map((path) =>
+    `${path} = ${JSON.stringify(scheduler[path.slice("scheduler.".length)])}`
+  ).join(", ");
+  return {
+    field: formatPath(["sweep", "space", perEpoch[0]]),
+    message: `sweep.space samples ${perEpoch.join(", ")}, which changes how many steps an ` +
+      `epoch takes, but the ${scheduler.name} schedule counts its period in steps (${fixed}): ` +
+      `trials with other steps an epoch decay or cycle at other epochs`,
+    hint: `set scheduler.interval to "epoch" for a period in epochs, or sample whole scheduler ` +
+      `sections with the sizes that go with them; anneal tune and anneal batch-size keep the ` +
+      `period in epochs for the batch sizes they try`,
   };
 }
 

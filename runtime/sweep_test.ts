@@ -167,13 +167,22 @@ Deno.test("a space over the run's length under a schedule with a fixed end is wa
   }
 });
 
-Deno.test("no length warning where the schedule has no end, is swept itself, or the length is not", () => {
+Deno.test("no length warning where the schedule has no end (a period in steps under a batch size swept gets its own), is swept itself, or the length is not", () => {
   const batch = parseSpace({ batchSize: { type: "choice", values: [8, 16] } });
   const lr = parseSpace({ "optimizer.lr": { type: "logUniform", low: 1e-3, high: 1e-1 } });
   const cosine = { scheduler: { name: "cosine", tMax: 10, etaMin: 0, interval: "step" } };
   assert.ok(lengthSpaceWarning(batch, cosine));
   assert.equal(lengthSpaceWarning(lr, cosine), undefined);
-  assert.equal(lengthSpaceWarning(batch, { scheduler: { name: "step", stepSize: 3 } }), undefined);
+  // a period counted in steps: trials at other batch sizes decay at other epochs
+  const step = { scheduler: { name: "step", stepSize: 3, gamma: 0.1, interval: "step" } };
+  assert.match(
+    lengthSpaceWarning(batch, step)!.message,
+    /samples batchSize, which changes how many steps an epoch takes, but the step schedule counts its period in steps \(scheduler\.stepSize = 3\)/,
+  );
+  const epochs = parseSpace({ epochs: { type: "choice", values: [2, 4] } });
+  assert.equal(lengthSpaceWarning(epochs, step), undefined);
+  const inEpochs = { scheduler: { ...step.scheduler, interval: "epoch" } };
+  assert.equal(lengthSpaceWarning(batch, inEpochs), undefined);
   assert.equal(lengthSpaceWarning(batch, {}), undefined);
   const both = parseSpace({
     batchSize: { type: "choice", values: [8, 16] },

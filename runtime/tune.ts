@@ -249,6 +249,7 @@ function keepSchedule(config: RunConfig, change: Change, length: RunLength | und
   return stretchChanges(next, {
     steps: (steps * next.epochs) / (length.stepsPerEpoch * config.epochs),
     epochs,
+    perEpoch: steps / length.stepsPerEpoch,
     runSteps: { before: length.stepsPerEpoch * config.epochs, after: steps * next.epochs },
   });
 }

@@ -97,6 +97,29 @@ Deno.test("tune keeps a schedule with an end spanning each run it tries: other b
   }
 });
 
+Deno.test("tune keeps a periodic schedule counted in steps at its period in epochs at the batch sizes it tries", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // 48 training samples in batches of 16: 3 steps an epoch, the rate halved every epoch
+    const config = parseConfig({
+      backend: "cpu",
+      epochs: 2,
+      runsDir: dir,
+      data: { kind: "synthetic-linear", n: 64, validationSplit: 0.25 },
+      scheduler: { name: "step", stepSize: 3, gamma: 0.5 },
+      sweep: { space: {}, metric: "valLoss" },
+    });
+    const result = await tune(config, { budget: 6 });
+    const batches = result.stages.find((stage) => stage.name.startsWith("batch size"))!;
+    const byBatch = new Map(batches.tried.map(({ change }) => [change.batchSize, change]));
+    // batches of 8: 6 steps an epoch; of 32: 2
+    assert.equal(byBatch.get(8)?.["scheduler.stepSize"], 6);
+    assert.equal(byBatch.get(32)?.["scheduler.stepSize"], 2);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("under optimizer.baseBatch tune trains at the range test's rates, and at batch B x k at k times the rate, as without it", async () => {
   const dir = await Deno.makeTempDir();
   try {

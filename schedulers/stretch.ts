@@ -5,7 +5,11 @@
  * and linear's `totalIters`, a sequential's milestones — would otherwise train past that end:
  * torch's OneCycleLR raises there, cosine climbs back up, warmupLinear and polynomial sit at a
  * rate of 0. Schedules without an end (constant, step, multistep, exponential, cosineWarmRestarts,
- * plateau) keep their settings: they decay at the same cadence over the longer run.
+ * cyclic, plateau) keep their settings over more epochs: they decay at the same cadence over the
+ * longer run. Where an epoch takes more or fewer steps (another batch size or accumulation), those
+ * counted in steps keep their period in epochs instead: step's `stepSize`, multistep's milestones,
+ * cosineWarmRestarts' `t0`, cyclic's half-cycles and constant's `totalIters` follow the steps an
+ * epoch takes, and exponential's `gamma` is taken to the power that keeps its decay an epoch.
  *
  * @module
  */
@@ -17,6 +21,11 @@ export interface Stretch {
   steps: number;
   /** The factor for schedules counted in epochs. */
   epochs: number;
+  /**
+   * The steps an epoch takes, the new over the old (1 when omitted): a schedule without an end
+   * counted in steps keeps its period in epochs by it.
+   */
+  perEpoch?: number;
   /**
    * The run's steps before and after, where known: a onecycle whose `totalSteps` covered the old
    * run is made to cover the new one (torch raises once stepped past it), rounding aside.
@@ -66,6 +75,49 @@ function stretchOne(
 }
 
 /**
+ * A schedule without an end, counted in steps, whose period is kept in epochs where an epoch takes
+ * `factor` times the steps; undefined for one with an end, or nothing to change.
+ */
+function keepPeriod(
+  spec: Record<string, unknown>,
+  factor: number,
+): Record<string, unknown> | undefined {
+  if (factor === 1) return undefined;
+  const out = { ...spec };
+  const scale = (field: string) => {
+    if (typeof out[field] === "number") out[field] = scaled(out[field] as number, factor);
+  };
+  switch (spec.name) {
+    case "step":
+      scale("stepSize");
+      break;
+    case "multistep":
+      out.milestones = (spec.milestones as number[]).map((m) => scaled(m, factor));
+      break;
+    case "cosineWarmRestarts":
+      scale("t0");
+      break;
+    case "cyclic":
+      scale("stepSizeUp");
+      scale("stepSizeDown");
+      break;
+    case "constant":
+      scale("totalIters");
+      break;
+    case "exponential": {
+      // gamma a step, to the power 1/factor: the same decay over an epoch's steps (a gamma of 0
+      // or below has no such root: it is kept)
+      const gamma = spec.gamma as number;
+      if (gamma > 0) out.gamma = Number((gamma ** (1 / factor)).toPrecision(15));
+      break;
+    }
+    default:
+      return undefined;
+  }
+  return JSON.stringify(out) === JSON.stringify(spec) ? undefined : out;
+}
+
+/**
  * `spec` stretched over a run `stretch` times as long, or undefined when it needs no change (no
  * end to move, or factors of 1). A sequential's milestones and its children with an end are
  * stretched alike, so that each child keeps its share of the run; its milestones stay increasing.
@@ -83,8 +135,10 @@ export function stretchSchedule(
   spec: ResolvedSchedulerSpec,
   stretch: Stretch,
 ): ResolvedSchedulerSpec | undefined {
-  const factor = (spec.interval ?? "step") === "epoch" ? stretch.epochs : stretch.steps;
-  if (!(factor > 0) || factor === 1) return undefined;
+  const inSteps = (spec.interval ?? "step") !== "epoch";
+  const factor = inSteps ? stretch.steps : stretch.epochs;
+  const period = inSteps && stretch.perEpoch! > 0 ? stretch.perEpoch! : 1;
+  if (!(factor > 0) || (factor === 1 && period === 1)) return undefined;
   const record = spec as unknown as Record<string, unknown>;
   if (spec.name === "onecycle" && stretch.runSteps) {
     // a onecycle that covered the whole run covers the new one, whatever the rounding
@@ -94,7 +148,8 @@ export function stretchSchedule(
     return out as ResolvedSchedulerSpec;
   }
   if (spec.name !== "sequential") {
-    return stretchOne(record, factor) as ResolvedSchedulerSpec | undefined;
+    return ((factor === 1 ? undefined : stretchOne(record, factor)) ??
+      keepPeriod(record, period)) as ResolvedSchedulerSpec | undefined;
   }
   const milestones: number[] = [];
   for (const milestone of spec.milestones) {
@@ -102,9 +157,11 @@ export function stretchSchedule(
     const next = scaled(milestone, factor);
     milestones.push(previous !== undefined && next <= previous ? previous + 1 : next);
   }
-  const schedulers = spec.schedulers.map((child) =>
-    stretchOne(child as unknown as Record<string, unknown>, factor) ?? child
-  );
+  const schedulers = spec.schedulers.map((child) => {
+    const record = child as unknown as Record<string, unknown>;
+    return (factor === 1 ? undefined : stretchOne(record, factor)) ?? keepPeriod(record, period) ??
+      child;
+  });
   return { ...spec, milestones, schedulers } as ResolvedSchedulerSpec;
 }
 

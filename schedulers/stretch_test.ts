@@ -88,3 +88,80 @@ Deno.test("a shorter run's sequential keeps increasing milestones, and onecycle 
   assert.ok(longer?.name === "onecycle" && longer.totalSteps >= 10);
   assert.deepEqual(parse(longer), longer);
 });
+
+Deno.test("a schedule without an end counted in steps keeps its period in epochs where an epoch takes twice the steps: the rate at step 2t is the rate at t", () => {
+  // a batch half the size: twice the steps an epoch, the same epochs
+  const smallerBatch = { steps: 2, epochs: 1, perEpoch: 2 };
+  const periodic = [
+    { name: "step", stepSize: 30, gamma: 0.5 },
+    { name: "multistep", milestones: [25, 60, 61] },
+    { name: "exponential", gamma: 0.97 },
+    { name: "cosineWarmRestarts", t0: 10, tMult: 2, etaMin: 0.01 },
+    {
+      name: "cyclic",
+      baseLr: 0.01,
+      maxLr: 0.1,
+      stepSizeUp: 7,
+      stepSizeDown: 12,
+      cycleMomentum: false,
+    },
+    {
+      name: "cyclic",
+      baseLr: 0.01,
+      maxLr: 0.1,
+      stepSizeUp: 5,
+      mode: "triangular2",
+      cycleMomentum: false,
+    },
+    { name: "constant", factor: 0.5, totalIters: 9 },
+    {
+      name: "sequential",
+      schedulers: [{ name: "constant", factor: 0.2, totalIters: 4 }, {
+        name: "step",
+        stepSize: 10,
+      }],
+      milestones: [20],
+    },
+  ];
+  for (const input of periodic) {
+    const spec = parse(input);
+    const kept = stretchSchedule(spec, smallerBatch);
+    assert.ok(kept, input.name);
+    assert.deepEqual(parse(kept), kept, input.name);
+    const before = previewSchedule(spec, 0.1, 90).lr;
+    const after = previewSchedule(kept, 0.1, 180).lr;
+    for (let t = 0; t < 90; t++) {
+      assert.ok(
+        Math.abs(after[2 * t] - before[t]) <= 1e-12 * Math.abs(before[t]) + 1e-15,
+        `${input.name} at ${t}: ${before[t]} kept ${after[2 * t]}`,
+      );
+    }
+  }
+  // counted in epochs, or more epochs of the same batches: the period stays
+  assert.equal(
+    stretchSchedule(parse({ name: "step", stepSize: 3, interval: "epoch" }), smallerBatch),
+    undefined,
+  );
+  assert.equal(
+    stretchSchedule(parse({ name: "step", stepSize: 30 }), { steps: 2, epochs: 2, perEpoch: 1 }),
+    undefined,
+  );
+  // a decay factor without a root (0 or below) is kept as it is
+  assert.equal(
+    stretchSchedule(parse({ name: "exponential", gamma: -0.9 }), smallerBatch),
+    undefined,
+  );
+});
+
+Deno.test("a period in steps follows a larger batch too, whole and at least one step", () => {
+  const largerBatch = { steps: 0.25, epochs: 1, perEpoch: 0.25 };
+  assert.deepEqual(
+    stretchSchedule(parse({ name: "step", stepSize: 30 }), largerBatch),
+    parse({ name: "step", stepSize: 8 }),
+  );
+  const cyclic = stretchSchedule(
+    parse({ name: "cyclic", baseLr: 0.01, maxLr: 0.1, stepSizeUp: 2, cycleMomentum: false }),
+    largerBatch,
+  );
+  assert.equal((cyclic as { stepSizeUp: number }).stepSizeUp, 1);
+});
