@@ -335,3 +335,30 @@ export function stoppedAt(
   }
   return patienceRanOut(spec, state, epoch);
 }
+
+/**
+ * Whether a run ends with its best epoch's weights in place of its own (Keras'
+ * `restore_best_weights`): under `restoreBest` with early stopping by patience, where the run is
+ * over (neither diverged nor interrupted: a resume goes on from its own weights), had a best
+ * epoch, and its weights are not that epoch's already (`weightsAt`: the epoch whose end they are
+ * at, or the one it stopped within). The trainer and the in-process loop decide it here alike.
+ *
+ * @example
+ * ```ts
+ * import { EarlyStoppingSchema } from "../config.ts";
+ * import { restoresBest } from "./early_stopper.ts";
+ * const spec = EarlyStoppingSchema.parse({ patience: 2 });
+ * console.assert(restoresBest(spec, { bestEpoch: 1, weightsAt: 3, status: "stopped" }));
+ * console.assert(!restoresBest(spec, { bestEpoch: 3, weightsAt: 3, status: "completed" }));
+ * console.assert(!restoresBest(spec, { bestEpoch: 1, weightsAt: 3, status: "diverged" }));
+ * const noPatience = EarlyStoppingSchema.parse({});
+ * console.assert(!restoresBest(noPatience, { bestEpoch: 1, weightsAt: 3, status: "completed" }));
+ * ```
+ */
+export function restoresBest(
+  spec: EarlyStopping,
+  { bestEpoch, weightsAt, status }: { bestEpoch: number | null; weightsAt: number; status: string },
+): boolean {
+  return spec.restoreBest && spec.patience !== undefined && bestEpoch !== null &&
+    bestEpoch !== weightsAt && status !== "diverged" && status !== "interrupted";
+}

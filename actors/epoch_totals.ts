@@ -60,3 +60,29 @@ export class EpochTotals {
     return out;
   }
 }
+
+/**
+ * An epoch's metrics as the trainer sends them to the scheduler and the early stopper
+ * (`EpochEnded`) and logs them (its `epoch` event): its training means, its validation pass's
+ * means named `valX` (`loss` as `valLoss`; none without a validation pass), and `lr`, the rate
+ * of its last step. The one naming of them, for the trainer and the in-process loop alike.
+ *
+ * @example
+ * ```ts
+ * import { epochMetrics } from "./epoch_totals.ts";
+ * const metrics = epochMetrics({ loss: 0.5, mae: 0.4 }, { loss: 0.6, mae: 0.45 }, 0.01);
+ * console.assert(metrics.valLoss === 0.6 && metrics.valMae === 0.45 && metrics.lr === 0.01);
+ * ```
+ */
+export function epochMetrics(
+  training: Record<string, number>,
+  validation: Record<string, number> | undefined,
+  lr: number,
+): Record<string, number> {
+  const metrics = { ...training };
+  for (const [name, value] of Object.entries(validation ?? {})) {
+    metrics[`val${name[0].toUpperCase()}${name.slice(1)}`] = value;
+  }
+  metrics.lr = lr;
+  return metrics;
+}

@@ -10,9 +10,9 @@
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { AnnealError } from "../errors.ts";
 import { type ActorContext, Mailbox, runActor, yieldToEventLoop } from "./_worker_shell.ts";
-import { EpochTotals, type EpochTotalsSnapshot } from "./epoch_totals.ts";
+import { epochMetrics, EpochTotals, type EpochTotalsSnapshot } from "./epoch_totals.ts";
 import { unpackBatchGroup } from "./data_loader.ts";
-import { patienceMayStop, type StopGuard, verdictNeeded } from "./early_stopper.ts";
+import { patienceMayStop, restoresBest, type StopGuard, verdictNeeded } from "./early_stopper.ts";
 import { initLossWatch, type LossWatchState, observeLoss } from "./loss_watch.ts";
 import { ClipThreshold, type ClipThresholdState } from "./clip_threshold.ts";
 import type { ClipMonitorSnapshot } from "./clip_monitor.ts";
@@ -805,12 +805,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       await record.finished;
       const validation = await evaluation?.metrics;
       if (!ends.includes(end)) return; // undone by a return to an earlier end
-      const epochMetrics = record.totals.means();
-      for (const [name, value] of Object.entries(validation ?? {})) {
-        epochMetrics[`val${name[0].toUpperCase()}${name.slice(1)}`] = value;
-      }
-      epochMetrics.lr = record.lastLr;
-      end.metrics = metrics = epochMetrics;
+      end.metrics = metrics = epochMetrics(record.totals.means(), validation, record.lastLr);
       end.stepSeconds = record.stepMs / 1000;
       end.clip = record.clip ?? clip.snapshot();
       if (end.good && !verdictNeeded(stopGuard, end.epoch, metrics.loss)) lastGood = end.good;
@@ -1135,16 +1130,13 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   const weightsAt = status === "completed" || (atEnd && within === undefined) ? epoch - 1 : epoch;
   // An interrupted run is not over (it is resumed from its checkpoint): no best weights, no test.
   const over = status !== "diverged" && status !== "interrupted";
-  if (
-    config.earlyStopping.restoreBest && config.earlyStopping.patience !== undefined &&
-    bestEpoch !== null && bestEpoch !== weightsAt && over
-  ) {
+  if (restoresBest(config.earlyStopping, { bestEpoch, weightsAt, status })) {
     // The best epoch's weights as sent for best.ckpt; from the file only when the best epoch
     // came before a resume (that file was written by an earlier process, and is whole).
     engine.writeWeights(
       bestWeights ?? (await loadCheckpoint(`${runDir}/checkpoints/best.ckpt`)).weights,
     );
-    context.emit({ type: "restored", epoch: bestEpoch });
+    context.emit({ type: "restored", epoch: bestEpoch! });
   }
   let test: Record<string, number> | undefined;
   if (info.testSize > 0 && over) {
