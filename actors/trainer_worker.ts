@@ -43,6 +43,7 @@ import { READS_IN_FLIGHT, ReadsInFlight } from "../runtime/reads_in_flight.ts";
 import { type CheckpointState, loadCheckpoint, type WeightMap } from "../runtime/checkpoint.ts";
 import { checkResumedData, checkResumedSteps } from "../runtime/resume_steps.ts";
 import { checkRunStart } from "../runtime/start_checks.ts";
+import { budgetSpent } from "../runtime/budget.ts";
 import { warmupBeyondRun } from "../schedulers/warmup_reach.ts";
 import { cosineBeyondRun } from "../schedulers/cosine_reach.ts";
 import { decayBeyondRun } from "../schedulers/decay_reach.ts";
@@ -819,16 +820,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     return sending;
   };
 
-  const budgetReason = () => {
-    if (config.maxSteps !== undefined && step >= config.maxSteps) {
-      return `budget: reached maxSteps = ${config.maxSteps}`;
-    }
-    const seconds = (performance.now() - startedAt) / 1000;
-    if (config.maxWallTimeSeconds !== undefined && seconds >= config.maxWallTimeSeconds) {
-      return `budget: reached maxWallTimeSeconds = ${config.maxWallTimeSeconds}`;
-    }
-    return undefined;
-  };
+  const budgetReason = () => budgetSpent(config, step, (performance.now() - startedAt) / 1000);
 
   let epochsRun = 0;
   // Fault points are a test hook: a run without one does not pay two awaits a step for them.
