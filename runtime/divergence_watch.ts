@@ -1,17 +1,16 @@
 /**
  * What the actors decide about a run whose loss or gradients go non-finite, or whose loss
  * explodes, for a loop that trains in one thread (the in-process loop): the clip monitor's own
- * reducer decides on the steps (skip, stop or roll back, by `clipping.onNonFinite`), the trainer's
- * mirror of its loss watch says at once which step it will find exploding, and the early
- * stopper's own verdict judges each epoch's loss (a non-finite one, or one over
- * `earlyStopping.divergenceFactor` times the first). Only the decisions are kept: no events.
+ * reducer decides on the steps (skip, stop or roll back, by `clipping.onNonFinite`), and the
+ * trainer's mirror of its loss watch says at once which step it will find exploding. Only the
+ * decisions are kept: no events. (Each epoch's end is the early stopper's to judge: the loop
+ * calls its reducer itself.)
  *
  * @module
  */
 import type { RunConfig } from "../config.ts";
 import { type ClipMonitorState, initClipMonitor, observeSteps } from "../actors/clip_monitor.ts";
 import { initLossWatch, type LossWatchState, observeLoss } from "../actors/loss_watch.ts";
-import { type EarlyStopperState, initEarlyStopper, judgeEpoch } from "../actors/early_stopper.ts";
 import type { NonFiniteHandled } from "../actors/protocol.ts";
 import { maximizes } from "../optimizers/hazards.ts";
 
@@ -34,12 +33,11 @@ export type Decision = Omit<NonFiniteHandled, "type" | "action"> & {
 /** Steps the monitor is given at once at most (the trainer's report window). */
 const WINDOW = 32;
 
-/** The clip monitor's and the early stopper's decisions on one run's steps and epochs. */
+/** The clip monitor's decisions on one run's steps. */
 export class DivergenceWatch {
   #config: RunConfig;
   #monitor: ClipMonitorState;
   #watch: LossWatchState;
-  #stopper: EarlyStopperState = initEarlyStopper();
   #pending: ReadStep[] = [];
   #rolledBackAt = 0;
   /** The first stop or rollback decided and not yet acted on. */
@@ -108,29 +106,5 @@ export class DivergenceWatch {
   rolledBack(step: number): void {
     this.#rolledBackAt = step;
     this.decision = undefined;
-  }
-
-  /**
-   * The early stopper's verdict on an epoch's end (`loss`: its mean training loss, NaN where no
-   * step counted; `lr`: its last step's rate): the reason and hint where the run diverged there.
-   * Its verdicts of patience are not kept (the loop has no validation and no early stopping).
-   */
-  judgeEpoch(
-    epoch: number,
-    step: number,
-    loss: number,
-    lr: number,
-  ): { reason: string; hint?: string } | undefined {
-    const [next, verdict] = judgeEpoch(
-      this.#config.earlyStopping,
-      this.#stopper,
-      { type: "EpochEnded", epoch, step, metrics: { loss, lr } },
-      lr,
-      this.#config.optimizer,
-      this.#config.scheduler,
-    );
-    this.#stopper = next;
-    if (verdict.status !== "diverged") return undefined;
-    return { reason: verdict.reason ?? "training diverged", hint: verdict.hint };
   }
 }

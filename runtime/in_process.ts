@@ -4,20 +4,24 @@
  * check that the actors change nothing about the numbers (same epoch losses, bit for bit on cpu).
  * Losses are read back as the trainer reads them: every step on the CPU backends (whatever
  * `readbackEvery` says), in windows of 16 on WebGPU, going on past epoch ends before their reads
- * are back. Supports what the benchmark
- * workloads need: a schedule without plateau, clipping by norm (adaptive clipping's threshold set
- * from the norms read, as the trainer sets it), gradient accumulation, and the actors' decisions
- * on a non-finite or exploding loss (`clipping.onNonFinite`: skip, stop or roll back; the clip
- * monitor's own rules, see divergence_watch.ts) and on an epoch's diverging loss; no validation,
- * early stopping by patience or checkpoints. Where steps are read in windows (WebGPU) a decision
- * lands once its window's read is back, as in the trainer, where when that is depends on timing;
- * on the CPU backends every decision applies at the step after the one it is about.
+ * are back. Each decision is the actors' own, made by their pure reducers: the scheduler's rates
+ * (any schedule, warmups and `plateau` included, a plateau fed the metric early stopping names
+ * at each epoch end), clipping by norm (adaptive clipping's threshold set from the norms read, as
+ * the trainer sets it), gradient accumulation, the clip monitor's on a non-finite or exploding
+ * loss (`clipping.onNonFinite`: skip, stop or roll back; see divergence_watch.ts), the early
+ * stopper's on each epoch's metrics (its validation pass's too: a diverging loss, patience run
+ * out, the best epoch and `restoreBest`), the budgets (`maxSteps`, `maxWallTimeSeconds`), and
+ * the test split's pass on the final weights. It writes no records and no checkpoints, and takes
+ * no outside stop. Where steps are read in windows (WebGPU) a decision lands once its window's
+ * read is back, as in the trainer, where when that is depends on timing; on the CPU backends
+ * every decision applies at the step after the one it is about.
  *
  * @module
  */
 import { baseLearningRate, type RunConfig } from "../config.ts";
-import { type Dataset, loadData } from "../data/mod.ts";
+import { type Dataset, loadData, type LoadedData } from "../data/mod.ts";
 import {
+  evalBatches,
   type LoaderOptions,
   loaderOptions,
   trainBatchCount,
@@ -26,8 +30,17 @@ import {
   trainOrder,
   trainSamples,
 } from "../actors/data_loader.ts";
-import { createSchedule } from "../schedulers/mod.ts";
+import { initScheduler, lrAtStep, onEpochEnded, onScale } from "../actors/scheduler.ts";
+import {
+  initEarlyStopper,
+  judgeEpoch,
+  patienceMayStop,
+  restoresBest,
+  type StopGuard,
+} from "../actors/early_stopper.ts";
+import { epochMetrics, EpochTotals } from "../actors/epoch_totals.ts";
 import { checkRunStart } from "./start_checks.ts";
+import { budgetSpent } from "./budget.ts";
 import { selectBackend } from "./backend.ts";
 import { READS_IN_FLIGHT, ReadsInFlight } from "./reads_in_flight.ts";
 import {
@@ -37,8 +50,7 @@ import {
   type StepValues,
   TrainingEngine,
 } from "./engine.ts";
-import { AnnealError } from "../errors.ts";
-import { ClipThreshold } from "../actors/clip_threshold.ts";
+import { ClipThreshold, type ClipThresholdState } from "../actors/clip_threshold.ts";
 import type { WeightMap } from "./checkpoint.ts";
 import type { OptimizerState } from "../optimizers/mod.ts";
 import { DivergenceWatch } from "./divergence_watch.ts";
@@ -47,17 +59,31 @@ import { DivergenceWatch } from "./divergence_watch.ts";
 export interface InProcessResult {
   backend: string;
   /**
-   * How the run ended, as the actors' run would: every epoch trained, or diverged (a non-finite
-   * or exploding loss that `clipping.onNonFinite` stops at, rollbacks or skips that did not help,
-   * or an epoch's loss the early stopper finds diverging), with the reason and hint it gives.
+   * How the run ended, as the actors' run would: every epoch trained; stopped (early stopping's
+   * patience ran out, or a budget was spent); or diverged (a non-finite or exploding loss that
+   * `clipping.onNonFinite` stops at, rollbacks or skips that did not help, or an epoch's loss the
+   * early stopper finds diverging).
    */
-  status: "completed" | "diverged";
-  reason?: string;
+  status: "completed" | "stopped" | "diverged";
+  /** Why, in the actors' words (`finished 4 epochs`, early stopping's, a budget's, a divergence's). */
+  reason: string;
   hint?: string;
   /** Mean training loss per epoch (the epochs that ended; a diverged one's included). */
   losses: number[];
+  /**
+   * Each of those epochs' metrics as the trainer sends them to the early stopper and logs them:
+   * the training means (`loss`, `mae` or `accuracy`), the validation pass's (`valLoss`, ...) where
+   * the data has a validation split, and `lr`, the rate of its last step.
+   */
+  metrics: Record<string, number>[];
+  /** The epoch whose monitored metric was the best, as early stopping judged it (null: none). */
+  bestEpoch: number | null;
+  /** Where `earlyStopping.restoreBest` ended the run with its best epoch's weights: that epoch. */
+  restored?: number;
+  /** The test split's metrics on the final weights (where the data has one and the run is over). */
+  test?: Record<string, number>;
   steps: number;
-  /** Wall time of the training loop (data loading and backend start excluded). */
+  /** Wall time of the training loop (data loading, backend start and the test pass excluded). */
   seconds: number;
   /** Of `seconds`, the time in the steps' own work (as the trainer's `EpochEvent.stepSeconds`). */
   stepSeconds: number;
@@ -90,22 +116,15 @@ export interface InProcessResult {
  * ```
  */
 export async function trainInProcess(config: RunConfig): Promise<InProcessResult> {
-  if (config.scheduler?.name === "plateau") {
-    throw new AnnealError(
-      "usage",
-      "The in-process loop has no validation, so it cannot run a plateau schedule",
-    );
-  }
   const { backend } = await selectBackend(config.backend, config.model.kind);
   const data = await loadData(config.data, config.seed);
-  const train = data.train;
   const options = loaderOptions(config);
-  const batches = trainBatchCount(train, options, data.validation?.n);
-  const engine = new TrainingEngine(config, train);
+  const batches = trainBatchCount(data.train, options, data.validation?.n);
+  const engine = new TrainingEngine(config, data.train);
   // (a config refused at the start, a failed step: the model is disposed all the same, so that
   // its weights do not hold the names the next model's take)
   try {
-    return await trainWith(config, engine, backend, train, options, batches);
+    return await trainWith(config, engine, backend, data, options, batches);
   } finally {
     engine.dispose();
   }
@@ -114,14 +133,21 @@ export async function trainInProcess(config: RunConfig): Promise<InProcessResult
 /** An epoch's sums, filled as its steps' reads come back, and what its end left. */
 interface EpochSums {
   epoch: number;
-  lossSum: number;
-  samples: number;
+  totals: EpochTotals;
   /** The rate of its last step (its metrics' `lr`). */
   lastLr: number;
   /** Steps taken by its end (set at its end). */
   endStep?: number;
+  /** Its validation pass's means, queued at its end (none without a validation split). */
+  validation?: Promise<Record<string, number>>;
   /** The weights and optimizer state at its end, where a rollback or a return may need them. */
   good?: Promise<Good>;
+  /** Clipping as its last window left it (WebGPU: where a return to its end restores it). */
+  clip?: ClipThresholdState;
+  /** Its last window is finished (WebGPU). */
+  read?: boolean;
+  /** The loop went on from its end before its reads were back (WebGPU): judged once they are. */
+  deferred?: boolean;
 }
 
 /** What a rollback returns to: weights and optimizer state (none: a fresh optimizer). */
@@ -135,10 +161,11 @@ async function trainWith(
   config: RunConfig,
   engine: TrainingEngine,
   backend: string,
-  train: Dataset,
+  data: LoadedData,
   options: LoaderOptions,
   batches: number,
 ): Promise<InProcessResult> {
+  const train: Dataset = data.train;
   // As the trainer does: image inputs as bytes where the step uploads them to the GPU.
   const byteTable = train.byteTable;
   const bytes = byteTable && engine.takesByteInputs ? trainBytes(train, options) : undefined;
@@ -146,64 +173,129 @@ async function trainWith(
     bytes && byteTable
       ? { ...trainByteSamples(train, options, index, order, bytes), byteTable }
       : undefined;
-  const lr0 = baseLearningRate(config).lr;
-  const schedule = config.scheduler ? createSchedule(config.scheduler, lr0) : undefined;
-  // the trainer actor's start checks (this loop trains every epoch: maxSteps is not among what
-  // it supports)
+  // the trainer actor's start checks
   const stepsPerEpoch = checkRunStart(config, {
     inputShape: train.inputShape,
     trainSize: train.n,
     batchesPerEpoch: batches,
-  }, { maxSteps: undefined });
+  }, config);
+  // The scheduler actor's own reducer: each step's rate and momentum, every rate after a
+  // rollback a tenth, and a plateau schedule's cuts from the metric early stopping names (fed at
+  // each epoch end, as the actor is).
+  const schedule = initScheduler(
+    config.scheduler,
+    baseLearningRate(config).lr,
+    stepsPerEpoch,
+    config.earlyStopping.monitor,
+    undefined,
+    Math.min(config.maxSteps ?? Infinity, stepsPerEpoch * config.epochs),
+  );
   // As the trainer: maxNorm, or under adaptive clipping (autoPercentile) the percentile of the
   // norms of the steps read so far (on the CPU backends those before the step, or, at
   // readbackEvery N above 1, those of the windows of N steps before its own; on WebGPU as each
   // window's read comes back)
-  const clip = new ClipThreshold(config.clipping);
+  let clip = new ClipThreshold(config.clipping);
   // Like the trainer: on WebGPU results are read in windows, so that the loop does not wait for
   // the device after each step; on the CPU backends every step is read before it is applied.
   const readEvery = config.readbackEvery ?? (backend === "webgpu" ? 16 : 1);
   const gpuWindows = readEvery > 1 && backend === "webgpu";
-  // The actors' decisions on non-finite and exploding losses (clipping.onNonFinite) and on each
-  // epoch's loss. A rollback returns to the last epoch end the early stopper found no divergence
-  // at (the start, with a fresh optimizer, before the first), and scales every later rate by 0.1.
+  // The actors' decisions on non-finite and exploding losses (clipping.onNonFinite). A rollback
+  // returns to the last epoch end the early stopper found no divergence at (the start, with a
+  // fresh optimizer, before the first), and scales every later rate by 0.1.
   const watch = new DivergenceWatch(config);
   const rollbacks = config.clipping.onNonFinite === "rollback";
-  // (read back at each epoch end only where a rollback, or a return to an end the loop went on
-  // from before its reads, may need them)
-  const keepEnds = rollbacks || gpuWindows;
   let lastGood: Good | Promise<Good> | undefined = rollbacks
     ? { weights: await engine.readWeights() }
     : undefined;
-  let scale = 1;
+  let lastRollback = -1;
   let status: InProcessResult["status"] = "completed";
-  let reason: string | undefined;
+  let reason = `finished ${config.epochs} epoch${config.epochs === 1 ? "" : "s"}`;
   let hint: string | undefined;
-  /** The end of an epoch the early stopper found diverging (the run ends there). */
-  let diverged: { sums: EpochSums; reason: string; hint?: string } | undefined;
-  /** Epochs whose end was judged (their losses are the result's). */
-  const judged: EpochSums[] = [];
-  const judgeEnd = (sums: EpochSums) => {
-    // (as EpochTotals.means: NaN where no step counted)
-    const loss = sums.samples > 0 ? sums.lossSum / sums.samples : NaN;
-    if (diverged) return; // (an end the run went on from, after it)
-    const verdict = watch.judgeEpoch(sums.epoch, sums.endStep!, loss, sums.lastLr);
-    judged.push(sums);
-    if (verdict) diverged = { sums, ...verdict };
-    else if (sums.good) lastGood = sums.good;
+  // The early stopper's own reducer, and what its verdicts and the scheduler's answers say of
+  // later epoch ends (whether the loop may go on from one before its reads are back).
+  let stopper = initEarlyStopper();
+  let stopGuard: StopGuard | undefined;
+  let replanAt: number | null | undefined;
+  let bestEpoch: number | null = null;
+  /** The best epoch's weights, where restoreBest may end the run with them. */
+  let bestWeights: Promise<WeightMap> | undefined;
+  const keepsBest = config.earlyStopping.restoreBest && config.earlyStopping.patience !== undefined;
+  /** The end of an epoch the early stopper's verdict stopped the run at (the run ends there). */
+  let ended:
+    | { sums: EpochSums; status: "stopped" | "diverged"; reason: string; hint?: string }
+    | undefined;
+  /** The metrics of the epochs whose end was judged. */
+  const judged: Record<string, number>[] = [];
+  /**
+   * A pass over a split on the weights as they are now (its batches queued at once: later steps
+   * do not change it), as the trainer's: its means (undefined without the split).
+   */
+  const evaluate = (split: "validation" | "test") => {
+    const set = split === "validation" ? data.validation : data.test;
+    if (!set || set.n === 0) return undefined;
+    const pending: StepTensors[] = [];
+    for (const batch of evalBatches(set, split, 0, options.evalBatchSize)) {
+      const x = new Float32Array(batch.x);
+      pending.push(engine.evaluate({ x, y: new Float32Array(batch.y), size: batch.size }));
+    }
+    const means = engine.readStats(pending).then((read) => {
+      const totals = new EpochTotals(engine.metrics);
+      for (const values of read) totals.add(values);
+      return totals.means();
+    });
+    means.catch(() => {}); // awaited where it is used
+    return means;
+  };
+  /** The scheduler's and the early stopper's answers to an epoch's end, as the actors give them. */
+  const judgeEnd = async (sums: EpochSums) => {
+    const validation = await sums.validation;
+    if (ended) return; // (an end the run went on from, after it)
+    const metrics = epochMetrics(sums.totals.means(), validation, sums.lastLr);
+    const message = {
+      type: "EpochEnded" as const,
+      epoch: sums.epoch,
+      step: sums.endStep!,
+      metrics,
+    };
+    replanAt = onEpochEnded(schedule, message).replanFrom;
+    const [next, verdict] = judgeEpoch(
+      config.earlyStopping,
+      stopper,
+      message,
+      metrics.lr,
+      config.optimizer,
+      config.scheduler,
+    );
+    stopper = next;
+    stopGuard = verdict.guard;
+    judged.push(metrics);
+    if (verdict.isBest) {
+      bestEpoch = sums.epoch;
+      // (at an end judged as it came, the weights are still its own)
+      if (keepsBest) bestWeights = sums.good?.then((good) => good.weights) ?? engine.readWeights();
+    }
+    if (verdict.stop) {
+      const stopped = verdict.status === "diverged" ? "diverged" : "stopped";
+      ended = { sums, status: stopped, reason: verdict.reason ?? stopped, hint: verdict.hint };
+    } else if (sums.good) lastGood = sums.good;
   };
   /** The weights and optimizer state now (their reads start at once: later steps change neither). */
-  const state = (): Promise<Good> =>
-    Promise.all([engine.readWeights(), engine.optimizer.getState()])
+  const state = (): Promise<Good> => {
+    const good = Promise.all([engine.readWeights(), engine.optimizer.getState()])
       .then(([weights, optimizer]) => ({ weights, optimizer }));
+    good.catch(() => {}); // awaited where it is used
+    return good;
+  };
+  let epoch = 0;
   let step = 0;
   let stepMs = 0;
   let firstWindow: { ms: number; steps: number } | undefined;
   const started = performance.now();
   // As the trainer does: on the GPU a window's read-back is finished once it is back, waiting
-  // only while more than READS_IN_FLIGHT are on their way; and at an epoch's end it goes on into
-  // the next epoch before the epoch's last reads are back (judged once they are: a divergence
-  // found then returns the run to that end, as the trainer returns to it).
+  // only while more than READS_IN_FLIGHT are on their way; and at an epoch's end that the
+  // guards rule out for a stop by patience or a new rate, it goes on into the next epoch before
+  // the epoch's last reads are back (judged once they are: a stop found then returns the run to
+  // that end, as the trainer returns to it).
   type Entry = { pending: StepTensors; step: number; lr: number };
   type Window = { read: Promise<StepValues[]>; entries: Entry[]; epoch: EpochSums; last: boolean };
   const finish = async ({ read, entries, epoch, last }: Window) => {
@@ -211,8 +303,7 @@ async function trainWith(
     const values = await read;
     stepMs += performance.now() - readStart;
     for (const value of values) {
-      epoch.lossSum += value.loss * value.samples;
-      epoch.samples += value.samples;
+      epoch.totals.add(value);
       if (Number.isFinite(value.loss)) clip.observe(value.gradNorm);
     }
     firstWindow ??= { ms: performance.now() - started, steps: values.length };
@@ -222,12 +313,20 @@ async function trainWith(
       lr: entries[i].lr,
       skipped: false,
     })));
-    if (last) judgeEnd(epoch);
+    if (last) {
+      epoch.read = true;
+      epoch.clip = clip.snapshot();
+      if (epoch.deferred) await judgeEnd(epoch);
+    }
   };
   const reading = new ReadsInFlight<Window>(READS_IN_FLIGHT, finish);
-  outer: for (let epoch = 0; epoch < config.epochs; epoch++) {
+  outer: for (; epoch < config.epochs; epoch++) {
     const order = trainOrder(train, options, epoch);
-    const sums: EpochSums = { epoch, lossSum: 0, samples: 0, lastLr: lr0 };
+    const sums: EpochSums = {
+      epoch,
+      totals: new EpochTotals(engine.metrics),
+      lastLr: NaN,
+    };
     let window: Entry[] = [];
     const flush = async (last: boolean) => {
       const entries = window;
@@ -244,10 +343,8 @@ async function trainWith(
           byteBatch(index, order) ?? trainSamples(train, options, epoch, index, order),
         );
       }
-      const t = schedule?.interval === "epoch" ? Math.floor(step / stepsPerEpoch) : step;
-      const lr = (schedule ? schedule.lrAt(t) : lr0) * scale;
+      const { lr, momentum } = lrAtStep(schedule, step);
       sums.lastLr = lr;
-      const momentum = schedule?.momentumAt?.(t);
       if (momentum !== undefined) engine.optimizer.setMomentum(momentum);
       const stepStart = performance.now();
       const pending = engine.computeGradients(micro);
@@ -259,8 +356,7 @@ async function trainWith(
         if (skipped) engine.discardGradients(pending);
         else {
           engine.applyGradients(pending, lr, threshold);
-          sums.lossSum += value.loss * value.samples;
-          sums.samples += value.samples;
+          sums.totals.add(value);
         }
         const alarming = watch.readStep({ ...value, step, lr, skipped });
         // (adaptive clipping does not take in an exploding step's norm, which is stopped or
@@ -279,12 +375,14 @@ async function trainWith(
       if (!gpuWindows && (epochSteps % readEvery === 0 || index >= batches)) clip.settle();
       if (index >= batches) {
         sums.endStep = step;
-        if (keepEnds && gpuWindows) {
-          // (before the read that judges the end can come back)
+        if (gpuWindows) {
+          // As the trainer: the validation pass is queued before the last window's read is
+          // awaited (the two read-backs overlap), and the end's state read (before the read
+          // that judges the end can come back)
+          sums.validation = evaluate("validation");
           sums.good = state();
-          sums.good.catch(() => {}); // awaited where it is used
+          await flush(true);
         }
-        if (window.length > 0) await flush(true);
       } else if (window.length >= readEvery) await flush(false);
       const decision = watch.decision;
       if (decision?.action === "stop") {
@@ -297,38 +395,82 @@ async function trainWith(
         engine.writeWeights(good.weights);
         if (good.optimizer) engine.optimizer.setState(good.optimizer);
         else engine.resetOptimizer();
-        scale *= 0.1;
+        onScale(schedule, 0.1, step);
         watch.rolledBack(step);
+        lastRollback = step;
       }
-      if (diverged) break outer;
+      if (ended) break outer;
+      // A budget: end after this step. Within an epoch, the run ends there; at an epoch's last
+      // step, the epoch ends first (its validation and verdicts); at the run's last, it is over.
+      const budget = budgetSpent(config, step, (performance.now() - started) / 1000);
+      const lastOfRun = index >= batches && epoch + 1 >= config.epochs;
+      if (budget && !lastOfRun) {
+        status = "stopped";
+        reason = budget;
+        if (index < batches) {
+          if (window.length > 0) await flush(false);
+          break outer;
+        }
+      }
     }
-    if (!gpuWindows) {
+    // ---- the epoch's end
+    if (gpuWindows) {
+      // As the trainer: it goes on at once where no stop by patience and no new rate can come of
+      // this end, and no rollback changed the weights its validation pass saw; else it waits.
+      const blind = status === "completed" && epoch + 1 < config.epochs &&
+        !patienceMayStop(stopGuard, epoch) && replanAt !== undefined &&
+        (replanAt === null || epoch < replanAt) && lastRollback !== sums.endStep;
+      if (blind) {
+        sums.deferred = true;
+        if (sums.read) await judgeEnd(sums);
+      } else {
+        await reading.finishAll();
+        if (lastRollback === sums.endStep) {
+          sums.validation = evaluate("validation");
+          sums.good = state();
+        }
+        await judgeEnd(sums);
+      }
+    } else {
       // (its state after a rollback at its last step, as the trainer's checkpoint of it)
-      if (keepEnds) sums.good = state();
-      judgeEnd(sums);
+      if (rollbacks) sums.good = state();
+      sums.validation = evaluate("validation");
+      await judgeEnd(sums);
     }
-    if (diverged) break;
+    if (ended || status !== "completed") break;
   }
   await reading.finishAll();
-  if (diverged && status === "completed") {
-    // the run ends at the epoch end the early stopper found diverging (as the trainer returns
-    // to one it went on from)
-    status = "diverged";
-    ({ reason, hint } = diverged);
-    if (step !== diverged.sums.endStep) {
-      engine.writeWeights((await diverged.sums.good!).weights);
-      step = diverged.sums.endStep!;
+  /** The epoch whose end the weights are at (or, stopped within an epoch, that epoch). */
+  let weightsAt = status === "completed" ? config.epochs - 1 : epoch;
+  if (ended) {
+    // the run ends at the epoch end whose verdict stopped it, before whatever ended it later
+    // (as the trainer returns to an end it went on from)
+    ({ status, reason, hint } = ended);
+    weightsAt = ended.sums.epoch;
+    if (step !== ended.sums.endStep) {
+      engine.writeWeights((await ended.sums.good!).weights);
+      if (ended.sums.clip) clip = new ClipThreshold(config.clipping, ended.sums.clip);
+      step = ended.sums.endStep!;
     }
   }
-  const losses = judged.map((sums) => sums.lossSum / sums.samples);
   const seconds = (performance.now() - started) / 1000;
+  let restored: number | undefined;
+  if (restoresBest(config.earlyStopping, { bestEpoch, weightsAt, status })) {
+    engine.writeWeights(await bestWeights!);
+    restored = bestEpoch!;
+  }
+  const test = status === "diverged" ? undefined : await evaluate("test");
   const weights = await engine.readWeights();
   return {
     backend,
     status,
-    ...(reason !== undefined && { reason }),
+    reason,
     ...(hint !== undefined && { hint }),
-    losses,
+    losses: judged.map((metrics) => metrics.loss),
+    metrics: judged,
+    bestEpoch,
+    ...(restored !== undefined && { restored }),
+    ...(test !== undefined && { test }),
     steps: step,
     seconds,
     stepSeconds: stepMs / 1000,

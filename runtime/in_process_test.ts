@@ -7,6 +7,7 @@ import { loadCheckpoint } from "./checkpoint.ts";
 import { AnnealError } from "../errors.ts";
 import {
   assertLastWeights,
+  csvConfig,
   infiniteRowData,
   readNdjson,
   tempRunsDir,
@@ -175,28 +176,49 @@ for (const readbackEvery of [undefined, 5]) {
 
 /**
  * Trains `input` through the loop and through the actors: the same end (status, steps, reason,
- * hint), the same epoch losses, and, where every epoch ended, the same weights bit for bit.
+ * hint, best epoch), the same epochs (each one's loss, metrics, validation metrics and rate), the
+ * same test metrics, and, where the run did not diverge, the same final weights bit for bit: the
+ * best epoch's (best.ckpt) where the actors restored them, else those of last.ckpt.
  */
 async function assertSameEnd(input: Record<string, unknown>, label: string) {
   await using runs = await tempRunsDir();
   const config = { ...input, runsDir: runs.dir };
   const plain = await trainInProcess(parseConfig(config));
-  const { result } = await trainCollect(config as Parameters<typeof trainCollect>[0]);
+  const { result, events } = await trainCollect(config as Parameters<typeof trainCollect>[0]);
   assert.equal(plain.status, result.status, `${label}: ${result.reason}`);
   assert.equal(plain.steps, result.steps, `${label}: steps`);
+  assert.equal(plain.reason, result.reason, `${label}: reason`);
   assert.equal(plain.hint, result.hint, `${label}: hint`);
-  if (plain.status === "diverged") assert.equal(plain.reason, result.reason, label);
+  assert.equal(plain.bestEpoch, result.bestEpoch, `${label}: best epoch`);
   const epochs = await readNdjson(`${result.runDir}/epochs.ndjson`).catch(() => []);
-  assert.equal(plain.losses.length, epochs.length, `${label}: epochs`);
-  epochs.forEach((e, i) => {
-    const loss = e.loss ?? NaN; // (JSON writes a NaN loss as null)
-    assert.ok(
-      Object.is(loss, plain.losses[i]) ||
-        Math.abs(loss - plain.losses[i]) <= 1e-6 * Math.abs(plain.losses[i]),
-      `${label}: epoch ${i}, ${loss} and ${plain.losses[i]}`,
-    );
+  assert.equal(plain.metrics.length, epochs.length, `${label}: epochs`);
+  assert.deepEqual(plain.losses, plain.metrics.map((metrics) => metrics.loss), label);
+  // (JSON writes a NaN or infinite value as null)
+  const close = (theirs: number | null, mine: number) =>
+    theirs === null
+      ? !Number.isFinite(mine)
+      : Object.is(theirs, mine) || Math.abs(theirs - mine) <= 1e-6 * Math.abs(mine);
+  epochs.forEach(({ epoch: _, step: _step, seconds: _seconds, ...metrics }, i) => {
+    const mine = plain.metrics[i];
+    assert.deepEqual(Object.keys(mine).sort(), Object.keys(metrics).sort(), `${label}: epoch ${i}`);
+    for (const [name, value] of Object.entries(metrics)) {
+      assert.ok(
+        close(value, mine[name]),
+        `${label}: epoch ${i}'s ${name}, ${value} and ${mine[name]}`,
+      );
+    }
   });
-  if (plain.status === "completed") await assertLastWeights(result.runDir, plain.weights);
+  assert.deepEqual(plain.test, result.test, `${label}: test`);
+  const restored = events.find((event) => event.type === "restored");
+  assert.equal(plain.restored, restored?.epoch, `${label}: restored`);
+  if (plain.status !== "diverged") {
+    const saved = await loadCheckpoint(
+      `${result.runDir}/checkpoints/${restored ? "best" : "last"}.ckpt`,
+    );
+    for (const [name, weight] of Object.entries(plain.weights)) {
+      assert.deepEqual(saved.weights[name].values, weight.values, `${label}: ${name}`);
+    }
+  }
   return plain;
 }
 
@@ -272,3 +294,156 @@ for (const readbackEvery of [undefined, 3]) {
     assert.match(rollback.reason!, /rollback did not help/);
   });
 }
+
+/** Regression with a validation split (its epochs log valLoss and valMae), 12 steps an epoch. */
+const validated = {
+  backend: "cpu" as const,
+  epochs: 20,
+  data: { kind: "synthetic-linear" as const, n: 120, validationSplit: 0.25 },
+  model: { kind: "mlp" as const, hidden: [8] },
+  optimizer: { name: "sgd" as const, lr: 0.02, momentum: 0.5 },
+  batchSize: 8,
+};
+
+// (readbackEvery 3 on cpu: the trainer goes on from an epoch end that patience cannot stop at
+// before its validation pass is read; the loop judges each end as it comes)
+for (const readbackEvery of [undefined, 3]) {
+  Deno.test(`early stopping by patience stops the loop at the epoch end it stops the actors at, watching what they watch (valLoss, valMae under a baseline, the training loss), with the same reason, metrics and weights (readbackEvery ${readbackEvery})`, async () => {
+    const ends: string[] = [];
+    for (
+      const earlyStopping of [
+        { patience: 2, minDelta: 0.02 },
+        { monitor: "valMae", patience: 1, baseline: 0.5 },
+        { monitor: "loss", patience: 0, minDelta: 0.5 },
+      ]
+    ) {
+      const label = JSON.stringify(earlyStopping);
+      const plain = await assertSameEnd({
+        ...validated,
+        readbackEvery,
+        earlyStopping: { ...earlyStopping, restoreBest: false },
+      }, label);
+      assert.ok("valLoss" in plain.metrics[0] && "valMae" in plain.metrics[0], label);
+      ends.push(`${label}: ${plain.status} after ${plain.metrics.length}: ${plain.reason}`);
+    }
+    const all = ends.join("\n");
+    // each stops well before its 20 epochs, patience run out
+    assert.match(
+      all,
+      /minDelta":0.02}: stopped after 4: early stopping: valLoss did not improve for 2 epochs/,
+      all,
+    );
+    assert.match(
+      all,
+      /baseline":0.5}: stopped after 3: early stopping: valMae did not improve for 3 epochs/,
+      all,
+    );
+    assert.match(
+      all,
+      /"loss".*: stopped after \d: early stopping: loss did not improve for 1 epoch /,
+      all,
+    );
+  });
+}
+
+Deno.test("restoreBest ends the loop with its best epoch's weights where the actors restore them: a run patience stopped, and one that trained every epoch past its best", async () => {
+  const stopped = await assertSameEnd(
+    { ...validated, earlyStopping: { patience: 3, minDelta: 0.01 } },
+    "stopped",
+  );
+  assert.equal(stopped.status, "stopped");
+  assert.ok(stopped.restored !== undefined && stopped.restored < stopped.metrics.length - 1);
+  // the same run without restoreBest ends with its last epoch's weights
+  const kept = await trainInProcess(parseConfig({
+    ...validated,
+    earlyStopping: { patience: 3, minDelta: 0.01, restoreBest: false },
+  }));
+  assert.equal(kept.steps, stopped.steps);
+  assert.equal(kept.restored, undefined);
+  assert.notDeepEqual(kept.weights, stopped.weights);
+  // patience longer than the run: every epoch trained, none improving by minDelta after the first
+  const completed = await assertSameEnd(
+    { ...validated, epochs: 4, earlyStopping: { patience: 20, minDelta: 10 } },
+    "completed",
+  );
+  assert.equal(completed.status, "completed");
+  assert.equal(completed.restored, 0);
+});
+
+Deno.test("a plateau schedule cuts the loop's rate at the epoch ends it cuts the actors', watching the metric early stopping names, also after a rollback's 10x cut", async () => {
+  const plateau = { name: "plateau" as const, patience: 1, factor: 0.5, threshold: 0.05 };
+  for (const monitor of ["valLoss", "valMae"]) {
+    const plain = await assertSameEnd({
+      ...validated,
+      epochs: 8,
+      scheduler: plateau,
+      earlyStopping: { monitor },
+    }, monitor);
+    const rates = new Set(plain.metrics.map((metrics) => metrics.lr));
+    assert.ok(rates.size > 1, `${monitor}: the rate was cut (${[...rates]})`);
+  }
+  // rolled back from an exploding loss: every rate after it a tenth, the plateau's cuts as well
+  const rolled = await assertSameEnd({
+    ...validated,
+    epochs: 8,
+    optimizer: { name: "sgd" as const, lr: 0.5, momentum: 0.9 },
+    clipping: { onNonFinite: "rollback" },
+    scheduler: { ...plateau, patience: 0 },
+  }, "rollback");
+  assert.equal(rolled.status, "completed");
+  assert.ok(rolled.metrics.some((metrics) => metrics.lr < 0.05), "rolled back");
+});
+
+Deno.test("a step budget ends the loop as it ends the actors: within an epoch (the best epoch's weights restored), at an epoch's end, and at the run's last step (completed)", async () => {
+  const earlyStopping = { patience: 10 };
+  const within = await assertSameEnd(
+    { ...validated, epochs: 6, maxSteps: 40, earlyStopping },
+    "within",
+  );
+  assert.equal(within.status, "stopped");
+  assert.equal(within.reason, "budget: reached maxSteps = 40");
+  assert.equal(within.metrics.length, 3); // epoch 3 stopped at its 4th step, never ended
+  assert.equal(within.restored, within.bestEpoch);
+  const atEnd = await assertSameEnd(
+    { ...validated, epochs: 6, maxSteps: 36, earlyStopping },
+    "at an end",
+  );
+  assert.equal(atEnd.status, "stopped");
+  assert.equal(atEnd.metrics.length, 3);
+  const last = await assertSameEnd({ ...validated, epochs: 3, maxSteps: 36 }, "last");
+  assert.equal(last.status, "completed");
+});
+
+Deno.test("the loop evaluates the test split on its final weights (the best epoch's under restoreBest), as the actors do", async () => {
+  await using dir = await tempRunsDir();
+  const { runsDir: _, ...input } = JSON.parse(await Deno.readTextFile(await csvConfig(dir.dir, 8)));
+  const plain = await assertSameEnd({
+    ...input,
+    optimizer: { name: "adam", lr: 0.2 },
+    earlyStopping: { patience: 2, minDelta: 0.001 },
+  }, "test");
+  assert.ok(plain.test && Number.isFinite(plain.test.loss), JSON.stringify(plain.test));
+  assert.equal(plain.status, "stopped");
+  assert.equal(plain.restored, plain.bestEpoch);
+});
+
+Deno.test("on WebGPU (read in windows, going on from an epoch end before its reads are back where no stop or new rate can come of it), the loop stops by patience, restores the best epoch, cuts the rate on a plateau and spends a step budget as the actors do", async () => {
+  const input = { ...validated, backend: "webgpu" as const, readbackEvery: 4 };
+  const stopped = await assertSameEnd(
+    { ...input, earlyStopping: { patience: 3, minDelta: 0.01 } },
+    "patience",
+  );
+  assert.equal(stopped.status, "stopped");
+  assert.notEqual(stopped.restored, undefined);
+  const plateau = await assertSameEnd({
+    ...input,
+    epochs: 8,
+    scheduler: { name: "plateau" as const, patience: 1, factor: 0.5, threshold: 0.05 },
+  }, "plateau");
+  assert.ok(new Set(plateau.metrics.map((metrics) => metrics.lr)).size > 1, "the rate was cut");
+  const budget = await assertSameEnd(
+    { ...input, epochs: 6, maxSteps: 40, earlyStopping: { patience: 10 } },
+    "budget",
+  );
+  assert.equal(budget.reason, "budget: reached maxSteps = 40");
+});
