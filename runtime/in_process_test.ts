@@ -394,6 +394,29 @@ Deno.test("a plateau schedule cuts the loop's rate at the epoch ends it cuts the
   assert.ok(rolled.metrics.some((metrics) => metrics.lr < 0.05), "rolled back");
 });
 
+Deno.test("warmups step the loop's rates as the scheduler actor's plans step the actors': warmupCosine, and a sequential linear warmup then cosine, under early stopping by patience", async () => {
+  const schedulers = [
+    { name: "warmupCosine" as const, warmupSteps: 20, totalSteps: 96 },
+    {
+      name: "sequential" as const,
+      schedulers: [
+        { name: "linear" as const, startFactor: 0.1, totalIters: 20 },
+        { name: "cosine" as const, tMax: 76 },
+      ],
+      milestones: [20],
+    },
+  ];
+  for (const scheduler of schedulers) {
+    const plain = await assertSameEnd({
+      ...validated,
+      epochs: 8,
+      scheduler,
+      earlyStopping: { patience: 2, minDelta: 0.01 },
+    }, scheduler.name);
+    assert.ok(plain.metrics[0].lr < plain.metrics[2].lr, `${scheduler.name}: it warmed up`);
+  }
+});
+
 Deno.test("a step budget ends the loop as it ends the actors: within an epoch (the best epoch's weights restored), at an epoch's end, and at the run's last step (completed)", async () => {
   const earlyStopping = { patience: 10 };
   const within = await assertSameEnd(
