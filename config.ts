@@ -853,19 +853,30 @@ export function applyOverrides(
 }
 
 /** The fields of a search-space distribution (`sweeps/space.ts`). */
-const DISTRIBUTION_FIELDS = ["type", "low", "high", "step", "log", "values"];
+const DISTRIBUTION_FIELDS = ["type", "low", "high", "step", "log", "values", "when"];
 
 /**
  * An override's path with the key under `sweep.space` read as the space reads its keys: a dotted
  * config path (`sweep.space.optimizer.lr.high` sets `high` of the space's `"optimizer.lr"`). The
  * key is the longest run of the path's parts that the space has, else (a new one) the parts
- * before a distribution's field, or all of them.
+ * before a distribution's field, or all of them. After `when`, the rest is one dotted path too
+ * (`sweep.space.optimizer.momentum.when.optimizer.name=sgd`).
  */
 function spacePath(config: Record<string, unknown>, path: string[]): string[] {
   if (path.length < 4 || path[0] !== "sweep" || path[1] !== "space") return path;
   const sweep = config.sweep as { space?: unknown } | undefined;
   const space = typeof sweep?.space === "object" && sweep.space !== null ? sweep.space : {};
   const rest = path.slice(2);
+  const when = rest.indexOf("when");
+  if (when > 0 && when < rest.length - 1) {
+    return [
+      "sweep",
+      "space",
+      rest.slice(0, when).join("."),
+      "when",
+      rest.slice(when + 1).join("."),
+    ];
+  }
   for (let i = rest.length; i >= 1; i--) {
     const key = rest.slice(0, i).join(".");
     if (Object.hasOwn(space, key)) return ["sweep", "space", key, ...rest.slice(i)];

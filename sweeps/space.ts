@@ -6,6 +6,9 @@
  * `uniform`, the log range for `logUniform` and `int` with `log`, and an integer range widened by
  * half a step on each side (so each integer owns an equal slice) for `int`.
  *
+ * A distribution with `when` is drawn only in trials whose choice paths drew the values it names
+ * (`sweeps/conditions.ts`).
+ *
  * @module
  */
 import { z } from "npm:zod@4.6.7";
@@ -13,6 +16,7 @@ import { AnnealError } from "../errors.ts";
 import { closestName, formatPath } from "../zod_paths.ts";
 import { fieldIssueText } from "../issue_text.ts";
 import type { TrialParamValue } from "../storage/types.ts";
+import { checkConditions } from "./conditions.ts";
 
 /**
  * A value of a `choice` or `grid`: a scalar, or any JSON (a whole config section or list: a
@@ -21,19 +25,39 @@ import type { TrialParamValue } from "../storage/types.ts";
  */
 const Value = z.json();
 
+/** A dotted config path: a key of a search space. */
+const SpacePath = z.string().regex(/^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/, {
+  message: "must be a dotted config path such as optimizer.lr",
+});
+
+/**
+ * When a trial draws the path (`sweeps/conditions.ts`): other choice or grid paths of the space and
+ * the value each must have drawn, or a list of the values allowed; absent: always.
+ */
+const When = z.record(SpacePath, Value).optional().describe(
+  'Draw this path only when other choice paths drew these values: { "optimizer.name": "sgd" } ' +
+    'or { "optimizer.name": ["sgd", "rmsprop"] } (a list lists the values allowed)',
+);
+
 /** One distribution of a search space. */
 export const DistributionSchema = z.discriminatedUnion("type", [
-  z.strictObject({ type: z.literal("uniform"), low: z.number(), high: z.number() }),
-  z.strictObject({ type: z.literal("logUniform"), low: z.number().positive(), high: z.number() }),
+  z.strictObject({ type: z.literal("uniform"), low: z.number(), high: z.number(), when: When }),
+  z.strictObject({
+    type: z.literal("logUniform"),
+    low: z.number().positive(),
+    high: z.number(),
+    when: When,
+  }),
   z.strictObject({
     type: z.literal("int"),
     low: z.number().int(),
     high: z.number().int(),
     step: z.number().int().positive().default(1),
     log: z.boolean().default(false),
+    when: When,
   }),
-  z.strictObject({ type: z.literal("choice"), values: z.array(Value).min(1) }),
-  z.strictObject({ type: z.literal("grid"), values: z.array(Value).min(1) }),
+  z.strictObject({ type: z.literal("choice"), values: z.array(Value).min(1), when: When }),
+  z.strictObject({ type: z.literal("grid"), values: z.array(Value).min(1), when: When }),
 ]).superRefine((d, context) => {
   if ((d.type === "uniform" || d.type === "logUniform" || d.type === "int") && !(d.high >= d.low)) {
     context.addIssue({ code: "custom", message: `'high' must be >= 'low' (${d.low})` });
@@ -64,12 +88,7 @@ export function intHigh(d: { low: number; high: number; step: number }): number 
 }
 
 /** A search space: dotted config path to distribution. */
-export const SearchSpaceSchema = z.record(
-  z.string().regex(/^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/, {
-    message: "must be a dotted config path such as optimizer.lr",
-  }),
-  DistributionSchema,
-);
+export const SearchSpaceSchema = z.record(SpacePath, DistributionSchema);
 
 /** A distribution as written by a user (defaults optional). */
 export type DistributionInput = z.input<typeof DistributionSchema>;
@@ -85,7 +104,7 @@ export type ParamValue = TrialParamValue;
 export type Params = Record<string, ParamValue>;
 
 /**
- * Validates a search space.
+ * Validates a search space, and its conditions (`sweeps/conditions.ts`).
  *
  * @example
  * ```ts
@@ -96,7 +115,10 @@ export type Params = Record<string, ParamValue>;
  */
 export function parseSpace(input: unknown): SearchSpace {
   const result = SearchSpaceSchema.safeParse(input);
-  if (result.success) return result.data;
+  if (result.success) {
+    checkConditions(result.data);
+    return result.data;
+  }
   const issue = result.error.issues[0];
   const where = formatPath(["space", ...issue.path]);
   throw new AnnealError(

@@ -4,7 +4,9 @@
  * trial of the study has yet, whichever sampler drew it (a study switched to the grid after
  * random or TPE trials runs the points those left, each once). Only `grid`, `choice` and `int`
  * distributions have a finite set of values; a continuous one is an error, and so is asking for a
- * point once every one has a trial.
+ * point once every one has a trial. A conditional path (`when`) adds its values only to the points
+ * whose values meet its condition: the grid holds no two points that differ only in a path neither
+ * draws.
  *
  * @module
  */
@@ -12,6 +14,14 @@ import { AnnealError } from "../../errors.ts";
 import { canonicalJson, formatPath } from "../../zod_paths.ts";
 import type { Distribution, Params, ParamValue, SearchSpace } from "../space.ts";
 import type { Sampler } from "./types.ts";
+import {
+  conditionPaths,
+  drawnParams,
+  drawOrder,
+  inSpaceOrder,
+  isDrawn,
+  isWholePoint,
+} from "../conditions.ts";
 
 /** The values of one parameter of a grid, in the order the grid takes them. */
 export function valuesOf(path: string, d: Distribution): ParamValue[] {
@@ -28,38 +38,63 @@ export function valuesOf(path: string, d: Distribution): ParamValue[] {
   });
 }
 
-/** The number of points of the grid over `space`. */
-export function gridSize(space: SearchSpace): number {
-  return Object.entries(space).reduce((n, [path, d]) => n * valuesOf(path, d).length, 1);
-}
-
-/** The grid's points in order, the space's first path varying slowest. */
-function* gridPoints(space: SearchSpace): Generator<Params> {
-  const entries = Object.entries(space).map(([path, d]) => [path, valuesOf(path, d)] as const);
-  const size = entries.reduce((n, [, values]) => n * values.length, 1);
-  for (let index = 0; index < size; index++) {
-    const params: Params = {};
-    let rest = index;
-    for (let i = entries.length - 1; i >= 0; i--) {
-      const [path, values] = entries[i];
-      params[path] = values[rest % values.length];
-      rest = Math.floor(rest / values.length);
-    }
-    yield Object.fromEntries(entries.map(([path]) => [path, params[path]]));
-  }
+/** Each path of the space with its values, in the order the grid draws them. */
+function gridEntries(space: SearchSpace): [string, ParamValue[]][] {
+  // (every path's, drawn or not: a range without a grid is refused wherever it is)
+  const values = Object.fromEntries(
+    Object.entries(space).map(([path, d]) => [path, valuesOf(path, d)]),
+  );
+  return drawOrder(space).map((path) => [path, values[path]]);
 }
 
 /**
- * The grid's points that no trial in `tried` has (its parameters at every path of the space equal
- * the point's, compared by their JSON with keys sorted, as PostgreSQL gives sections back in its
- * own order), in the grid's order.
+ * The number of points of the grid over `space`: of its combinations of values, those that differ
+ * in the paths each draws (a conditional path adds its values only where its condition holds).
+ */
+export function gridSize(space: SearchSpace): number {
+  const entries = gridEntries(space);
+  const parents = conditionPaths(space);
+  const count = (i: number, drawn: Params): number => {
+    if (i === entries.length) return 1;
+    const [path, values] = entries[i];
+    if (!isDrawn(space, path, drawn)) return count(i + 1, drawn);
+    // a path no condition names multiplies the rest; one that some names decides what it holds
+    if (!parents.has(path)) return values.length * count(i + 1, drawn);
+    return values.reduce<number>((n, value) => n + count(i + 1, { ...drawn, [path]: value }), 0);
+  };
+  return count(0, {});
+}
+
+/**
+ * The grid's points in order, like nested loops: the space's first path varies slowest, except
+ * that a path comes after the paths its condition names, and is left out of the points where the
+ * condition fails (so no two points differ in a path they do not draw).
+ */
+function* gridPoints(space: SearchSpace): Generator<Params> {
+  const entries = gridEntries(space);
+  function* from(i: number, drawn: Params): Generator<Params> {
+    if (i === entries.length) {
+      yield inSpaceOrder(space, drawn);
+      return;
+    }
+    const [path, values] = entries[i];
+    if (!isDrawn(space, path, drawn)) {
+      yield* from(i + 1, drawn);
+      return;
+    }
+    for (const value of values) yield* from(i + 1, { ...drawn, [path]: value });
+  }
+  yield* from(0, {});
+}
+
+/**
+ * The grid's points that no trial in `tried` has (its parameters at every path the point draws
+ * equal the point's, compared by their JSON with keys sorted, as PostgreSQL gives sections back in
+ * its own order), in the grid's order.
  */
 export function* untriedPoints(space: SearchSpace, tried: Params[]): Generator<Params> {
-  const paths = Object.keys(space);
-  const key = (params: Params) => canonicalJson(paths.map((path) => params[path]));
-  const done = new Set(
-    tried.filter((params) => paths.every((path) => path in params)).map(key),
-  );
+  const key = (params: Params) => canonicalJson(drawnParams(space, params));
+  const done = new Set(tried.filter((params) => isWholePoint(space, params)).map(key));
   for (const point of gridPoints(space)) if (!done.has(key(point))) yield point;
 }
 

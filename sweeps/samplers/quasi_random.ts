@@ -4,12 +4,14 @@
  * is balanced only at powers of two), and point `index` is a closed form of `index`, so workers
  * need no shared state. Plain Halton points are strongly correlated in high bases; scrambling
  * every digit with a seeded random permutation (one per dimension and digit position) removes
- * that while keeping the low discrepancy.
+ * that while keeping the low discrepancy. Each path of the space has its own dimension, which a
+ * conditional path leaves unused in the trials that do not draw it.
  *
  * @module
  */
 import { Rng } from "../../data/rng.ts";
 import { fromUnit, type Params } from "../space.ts";
+import { drawOrder, inSpaceOrder, isDrawn } from "../conditions.ts";
 import type { Sampler } from "./types.ts";
 
 const PRIMES = [
@@ -87,10 +89,14 @@ export function quasiRandomSampler(options: { seed?: number } = {}): Sampler {
     sample(space, history, _rng, context = {}) {
       const index = context.index ?? history.length;
       const params: Params = {};
-      Object.entries(space).forEach(([path, d], dimension) => {
-        params[path] = fromUnit(d, scrambledHalton(index, dimension, seed));
-      });
-      return params;
+      // (each path keeps its dimension, drawn or not: a conditional one skips its own only)
+      const dimensions = Object.keys(space);
+      for (const path of drawOrder(space)) {
+        if (!isDrawn(space, path, params)) continue;
+        const u = scrambledHalton(index, dimensions.indexOf(path), seed);
+        params[path] = fromUnit(space[path], u);
+      }
+      return inSpaceOrder(space, params);
     },
   };
 }

@@ -1,17 +1,21 @@
 /**
  * Independent uniform sampling in each parameter's internal space (log-uniform for log
- * distributions), seeded by the `rng` it is given.
+ * distributions), seeded by the `rng` it is given; a conditional parameter whose condition fails on
+ * the values drawn before it is not drawn.
  *
  * @module
  */
 import { fromUnit, type Params, type SearchSpace } from "../space.ts";
+import { drawOrder, inSpaceOrder, isDrawn } from "../conditions.ts";
 import type { RandomSource, Sampler } from "./types.ts";
 
-/** Draws every parameter independently from `rng`. */
+/** Draws every parameter whose condition holds independently from `rng`. */
 export function sampleIndependent(space: SearchSpace, rng: RandomSource): Params {
   const params: Params = {};
-  for (const [path, d] of Object.entries(space)) params[path] = fromUnit(d, rng.float());
-  return params;
+  for (const path of drawOrder(space)) {
+    if (isDrawn(space, path, params)) params[path] = fromUnit(space[path], rng.float());
+  }
+  return inSpaceOrder(space, params);
 }
 
 /**

@@ -190,3 +190,121 @@ Deno.test("TPE learns whole-section choices, read back from storage with their k
   const good = picks.filter((p) => JSON.stringify(p) === JSON.stringify(cosine));
   assert.ok(good.length >= 18, `picks: ${JSON.stringify(picks)}`);
 });
+
+/** Optimizer names, and a momentum that only sgd draws. */
+const conditional = parseSpace({
+  "optimizer.name": { type: "choice", values: ["sgd", "adam"] },
+  "optimizer.momentum": { type: "uniform", low: 0, high: 0.99, when: { "optimizer.name": "sgd" } },
+  "optimizer.lr": { type: "logUniform", low: 1e-4, high: 0.1 },
+});
+
+/** Asserts that `params` draws momentum exactly where it drew sgd. */
+function assertDrawnWithSgd(params: Params): void {
+  assert.equal(
+    "optimizer.momentum" in params,
+    params["optimizer.name"] === "sgd",
+    JSON.stringify(params),
+  );
+}
+
+Deno.test("random and quasi-random samplers leave a conditional path out of the trials whose draws fail its condition", () => {
+  const names = new Set<unknown>();
+  for (let seed = 0; seed < 50; seed++) {
+    const random = randomSampler().sample(conditional, [], new Rng(seed));
+    const quasi = quasiRandomSampler({ seed: 2 }).sample(conditional, [], new Rng(0), {
+      index: seed,
+    });
+    for (const params of [random, quasi]) {
+      assertDrawnWithSgd(params);
+      names.add(params["optimizer.name"]);
+    }
+    // each path keeps its quasi-random dimension, drawn or not
+    const unconditional = parseSpace({
+      ...conditional,
+      "optimizer.momentum": { type: "uniform", low: 0, high: 0.99 },
+    });
+    const all = quasiRandomSampler({ seed: 2 }).sample(unconditional, [], new Rng(0), {
+      index: seed,
+    });
+    assert.equal(quasi["optimizer.lr"], all["optimizer.lr"]);
+  }
+  assert.deepEqual([...names].sort(), ["adam", "sgd"]);
+});
+
+Deno.test("grid enumerates only the combinations a trial draws: no two points differ in a path neither draws", () => {
+  const grid = parseSpace({
+    "optimizer.momentum": { type: "grid", values: [0, 0.9], when: { "optimizer.name": "sgd" } },
+    "optimizer.name": { type: "grid", values: ["sgd", "adam"] },
+    batchSize: { type: "grid", values: [16, 32] },
+  });
+  const sampler = gridSampler();
+  assert.equal(sampler.untried!(grid, []), 6);
+  const tried: Params[] = [];
+  for (let i = 0; i < 6; i++) tried.push(sampler.sample(grid, [], new Rng(0), { tried }));
+  // momentum is drawn after the name its condition names, and varies inside it
+  assert.deepEqual(tried, [
+    { "optimizer.momentum": 0, "optimizer.name": "sgd", batchSize: 16 },
+    { "optimizer.momentum": 0, "optimizer.name": "sgd", batchSize: 32 },
+    { "optimizer.momentum": 0.9, "optimizer.name": "sgd", batchSize: 16 },
+    { "optimizer.momentum": 0.9, "optimizer.name": "sgd", batchSize: 32 },
+    { "optimizer.name": "adam", batchSize: 16 },
+    { "optimizer.name": "adam", batchSize: 32 },
+  ]);
+  assert.throws(() => sampler.sample(grid, [], new Rng(0), { tried }), /grid.s 6 points/);
+  // trials of another sampler hold their points: an adam one, and an sgd one without the
+  // momentum it draws, which is no point of the grid
+  const others: Params[] = [
+    { "optimizer.name": "adam", batchSize: 32 },
+    { "optimizer.name": "sgd", batchSize: 16 },
+  ];
+  assert.equal(sampler.untried!(grid, others), 5);
+  // a range without a grid is refused wherever it is, drawn or not
+  assert.throws(
+    () => sampler.untried!(conditional, []),
+    /Cannot grid-search 'optimizer\.momentum'/,
+  );
+});
+
+Deno.test("TPE draws a conditional path only where its condition holds, fitted on the trials that drew it", () => {
+  // sgd trials are best near momentum 0.8; adam trials are middling, and have no momentum
+  const sgdWins = Array.from({ length: 40 }, (_, i): FinishedTrial => {
+    const lr = 0.01;
+    if (i % 2 === 1) {
+      return {
+        number: i,
+        state: "COMPLETE",
+        params: { "optimizer.name": "adam", "optimizer.lr": lr },
+        value: 0.5 + i * 0.001,
+      };
+    }
+    const m = (0.99 * i) / 40;
+    return {
+      number: i,
+      state: "COMPLETE",
+      params: { "optimizer.name": "sgd", "optimizer.momentum": m, "optimizer.lr": lr },
+      value: Math.abs(m - 0.8),
+    };
+  });
+  const proposals = Array.from(
+    { length: 20 },
+    (_, s) => tpeSampler().sample(conditional, sgdWins, new Rng(s)),
+  );
+  proposals.forEach(assertDrawnWithSgd);
+  const momenta = proposals.filter((p) => p["optimizer.name"] === "sgd").map((p) =>
+    p["optimizer.momentum"] as number
+  );
+  assert.ok(momenta.length >= 15, JSON.stringify(proposals));
+  const mean = momenta.reduce((a, b) => a + b, 0) / momenta.length;
+  assert.ok(Math.abs(mean - 0.8) < 0.15, `mean momentum ${mean}, best near 0.8`);
+  // where adam wins, TPE proposes adam, without a momentum
+  const adamWins = sgdWins.map((t) => ({
+    ...t,
+    value: t.params["optimizer.name"] === "adam" ? t.number * 0.001 : 1 + t.number,
+  }));
+  const picks = Array.from(
+    { length: 20 },
+    (_, s) => tpeSampler().sample(conditional, adamWins, new Rng(s)),
+  );
+  picks.forEach(assertDrawnWithSgd);
+  assert.ok(picks.filter((p) => p["optimizer.name"] === "adam").length >= 18);
+});

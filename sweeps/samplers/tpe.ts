@@ -13,14 +13,20 @@
  *
  * Simplified against Optuna: integers are a continuous truncated normal on the range widened by
  * half a step each side, rounded afterwards (Optuna uses a discretised kernel); pruned trials
- * always join the "above" group (Optuna ranks them by their last step and value); trials that
- * lack a parameter are left out of that parameter's estimators (no conditional spaces here).
+ * always join the "above" group (Optuna ranks them by their last step and value).
+ *
+ * A conditional parameter (`when`, `sweeps/conditions.ts`) is drawn after the paths its condition
+ * names, and only where it holds on the values drawn for them; as Optuna's independent TPE does
+ * for a parameter that only some trials suggest, the trials are split into the best gamma(n) and
+ * the rest over all of them, and each parameter's l(x) and g(x) are fitted on the trials of each
+ * group that drew it (a group where none did gives the prior alone).
  *
  * @module
  */
 import { fromInternal, internalRange, type Params, toInternal } from "../space.ts";
 import { canonicalJson } from "../../zod_paths.ts";
 import { sampleIndependent } from "./random.ts";
+import { drawOrder, inSpaceOrder, isDrawn } from "../conditions.ts";
 import type { FinishedTrial, RandomSource, Sampler } from "./types.ts";
 import { type Mixture, mixtureLogPdf, numericMixture, sampleMixture } from "./parzen.ts";
 
@@ -136,7 +142,9 @@ export function tpeSampler(options: Partial<TpeOptions> = {}): Sampler {
       if (usable.length < o.nStartupTrials) return sampleIndependent(space, rng);
       const { below, above } = splitTrials(usable, o.gamma, context.direction ?? "minimize");
       const params: Params = {};
-      for (const [path, d] of Object.entries(space)) {
+      for (const path of drawOrder(space)) {
+        if (!isDrawn(space, path, params)) continue;
+        const d = space[path];
         const has = (t: FinishedTrial) => Object.hasOwn(t.params, path);
         if (d.type === "choice" || d.type === "grid") {
           // (a section read back from storage may have its keys in another order)
@@ -169,7 +177,7 @@ export function tpeSampler(options: Partial<TpeOptions> = {}): Sampler {
         }
         params[path] = fromInternal(d, best);
       }
-      return params;
+      return inSpaceOrder(space, params);
     },
   };
 }
