@@ -86,7 +86,9 @@ export function parallelSpec(trials: SweepTrialRow[]): vl.TopLevelSpec | undefin
   if (finished.length === 0 || names.length === 0) return undefined;
   const rows: Record<string, unknown>[] = [];
   for (const name of names) {
-    const raw = finished.map((t) => t.params[name]);
+    // (a conditional parameter: only the trials that drew it have a point on its axis)
+    const drawing = finished.filter((t) => Object.hasOwn(t.params, name));
+    const raw = drawing.map((t) => t.params[name]);
     const numeric = raw.every((v) => typeof v === "number");
     const categories = [...new Set(raw.map(paramText))].sort();
     const values = numeric ? (raw as number[]) : raw.map((v) => categories.indexOf(paramText(v)));
@@ -97,7 +99,7 @@ export function parallelSpec(trials: SweepTrialRow[]): vl.TopLevelSpec | undefin
       : values;
     const low = Math.min(...scaled);
     const span = Math.max(...scaled) - low || 1;
-    finished.forEach((t, i) =>
+    drawing.forEach((t, i) =>
       rows.push({
         trial: t.number,
         objective: t.value,
