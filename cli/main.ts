@@ -193,6 +193,9 @@ The config's sweep section:
                         "batchSize": { "type": "choice", "values": [32, 64, 128] } },
              "metric": "valAccuracy", "trials": 20, "sampler": "tpe", "pruner": "median" }
 Distributions: uniform, logUniform, int {low, high, step, log}, choice {values}, grid {values}.
+Any may carry a condition, drawn only where choice paths drew those values:
+  "optimizer.momentum": { "type": "uniform", "low": 0, "high": 0.99,
+                          "when": { "optimizer.name": "sgd" } }   (or a list: ["sgd", "rmsprop"])
 Ctrl-C: the running trials stop after their current step and are queued again (exit 130); the
 same command goes on with them, then the rest of the study's trials.
 

@@ -44,6 +44,7 @@ import { stretchChanges } from "../schedulers/stretch.ts";
 import { canonicalJson, formatPath } from "../zod_paths.ts";
 import { issueText } from "../issue_text.ts";
 import { checkStudyDirection } from "./study_direction.ts";
+import { conditionText, drawingCases, drawnParams } from "../sweeps/conditions.ts";
 import { checkKindSwitches, switchKinds } from "./trial_kinds.ts";
 
 /** What a study stores so that any worker can run its trials. */
@@ -207,16 +208,24 @@ function trialsMaximize(
   base: Pick<RunConfig, "optimizer">,
 ): Set<boolean> {
   const distribution = space["optimizer.maximize"];
+  // (a conditional one leaves the trials that do not draw it the base's)
+  const others = (d: { when?: unknown }) => d.when === undefined ? [] : [maximizes(base.optimizer)];
   // a numeric distribution over the flag gives trials the schema refuses: each fails on its own
   if (distribution?.type === "choice" || distribution?.type === "grid") {
-    return new Set(distribution.values.map((value) => value === true));
+    return new Set([
+      ...distribution.values.map((value) => value === true),
+      ...others(distribution),
+    ]);
   }
   // whole optimizer sections: each its own flag
   const sections = space["optimizer"];
   if (sections?.type === "choice" || sections?.type === "grid") {
-    return new Set(
-      sections.values.map((value) => (value as { maximize?: unknown } | null)?.maximize === true),
-    );
+    return new Set([
+      ...sections.values.map((value) =>
+        (value as { maximize?: unknown } | null)?.maximize === true
+      ),
+      ...others(sections),
+    ]);
   }
   return new Set([maximizes(base.optimizer)]);
 }
@@ -422,9 +431,14 @@ export function gridBudgetWarning(
   const short = Object.entries(sweep.space).flatMap(([path, d]) => {
     const values = valuesOf(path, d);
     const reached = values.filter((value) =>
-      runs.some((point) => canonicalJson(point[path]) === canonicalJson(value))
+      runs.some((point) =>
+        Object.hasOwn(point, path) && canonicalJson(point[path]) === canonicalJson(value)
+      )
     );
     if (reached.length === values.length) return [];
+    if (reached.length === 0) {
+      return [`${path} is not tried at all (the points that draw it are not run)`];
+    }
     const words = reached.map((value) => JSON.stringify(value)).join(", ");
     return [`${path} is tried at ${words} only (of ${values.length} values)`];
   });
@@ -635,8 +649,9 @@ const KIND_PATHS = [
 /**
  * Refuses, before any trial runs, a search-space path that names no config field (a misspelling,
  * or a field the base config's kind has not, like `model.hidden` on a linear model): every trial
- * would fail on it. A path is judged on the base config alone unless the space also varies its
- * section's kind (then some trials may have the field).
+ * would fail on it. A path is judged on the base config (beside the values its condition, if any,
+ * draws it with) unless the space also varies its section's kind (then some trials may have the
+ * field).
  */
 export function checkSpacePaths(definition: StudyDefinition): void {
   const { space } = definition.sweep;
@@ -709,7 +724,12 @@ function failsEveryTrial(
         probes[i].map((probe) => ({ ...params, [other]: probe }))
       );
     });
-    return combinations.every((params) => {
+    // (as trials draw them: a path whose condition fails is left out, and the combinations
+    // that do not draw `path` do not count)
+    const drawing = combinations.map((params) => drawnParams(space, params)).filter((params) =>
+      Object.hasOwn(params, path)
+    );
+    return drawing.length > 0 && drawing.every((params) => {
       try {
         trialConfig(definition, params);
         return false;
@@ -737,43 +757,52 @@ function checkSpaceValue(
   values: number,
   range: boolean,
 ): void {
-  try {
-    trialConfig(definition, { [path]: value });
-  } catch (error) {
-    if (!(error instanceof AnnealError)) throw error;
-    const inside = error.where !== undefined &&
-      (error.where === path || error.where.startsWith(`${path}.`));
-    const unknown = inside &&
-      (/unknown field/.test(error.message) || /^Cannot set /.test(error.message));
-    const reason = error.message.replace(/^Invalid trial config: /, "").replace(`'${path}': `, "");
-    if (!unknown) {
-      // a range's low end stands for values some trials may not draw: theirs to fail; a value
-      // of a choice that fails whatever else the trial draws is refused, as its trials would be
-      if (range || !failsEveryTrial(definition, path, value, error)) return;
-      throw new AnnealError(
-        "config",
-        `Cannot sweep '${path}' over ${canonicalJson(value)}: ${reason}; every trial that ` +
-          "draws it would fail on it",
-        {
-          where: formatPath(["sweep", "space", path]),
-          hint: `fix that value of sweep.space["${path}"] so that \`anneal train\` would take ` +
-            `it (--set '${path}=VALUE' on the base config tries it), or drop it from the values`,
-        },
-      );
+  // a conditional path is tried beside the values its condition draws it with (any will do)
+  const failures = drawingCases(definition.sweep.space, path).map((drawn) => {
+    try {
+      trialConfig(definition, { ...drawn, [path]: value });
+    } catch (error) {
+      return error;
     }
+  });
+  if (failures.some((failure) => failure === undefined)) return;
+  const [error] = failures;
+  const { when } = definition.sweep.space[path];
+  if (!(error instanceof AnnealError)) throw error;
+  const inside = error.where !== undefined &&
+    (error.where === path || error.where.startsWith(`${path}.`));
+  const unknown = inside &&
+    (/unknown field/.test(error.message) || /^Cannot set /.test(error.message));
+  const reason = error.message.replace(/^Invalid trial config: /, "").replace(`'${path}': `, "");
+  if (!unknown) {
+    // a range's low end stands for values some trials may not draw: theirs to fail; a value
+    // of a choice that fails whatever else the trial draws is refused, as its trials would be
+    if (range || !failsEveryTrial(definition, path, value, error)) return;
     throw new AnnealError(
       "config",
-      values > 1 && typeof value === "object" && value !== null
-        ? `Cannot sweep '${path}' over ${canonicalJson(value)}: ${reason}; every trial that ` +
-          "draws it would fail on it"
-        : `Cannot sweep '${path}': ${reason}; every trial would fail on it`,
+      `Cannot sweep '${path}' over ${canonicalJson(value)}: ${reason}; every trial that ` +
+        "draws it would fail on it",
       {
         where: formatPath(["sweep", "space", path]),
-        hint: "name a field of the config as its section's kind has it (`anneal schema` " +
-          "lists them), or vary the kind too (e.g. model.kind) in the space",
+        hint: `fix that value of sweep.space["${path}"] so that \`anneal train\` would take ` +
+          `it (--set '${path}=VALUE' on the base config tries it), or drop it from the values${
+            when === undefined ? "" : `, or change its condition (${conditionText(when)})`
+          }`,
       },
     );
   }
+  throw new AnnealError(
+    "config",
+    values > 1 && typeof value === "object" && value !== null
+      ? `Cannot sweep '${path}' over ${canonicalJson(value)}: ${reason}; every trial that ` +
+        "draws it would fail on it"
+      : `Cannot sweep '${path}': ${reason}; every trial would fail on it`,
+    {
+      where: formatPath(["sweep", "space", path]),
+      hint: "name a field of the config as its section's kind has it (`anneal schema` " +
+        "lists them), or vary the kind too (e.g. model.kind) in the space",
+    },
+  );
 }
 
 /**

@@ -102,6 +102,15 @@ Deno.test("a sweep of the loss over a space of optimizer.maximize is refused, wh
     optimizer: { type: "choice", values: [{ name: "adam", maximize: true }, ascent] },
   });
   assert.equal(sweepDirection({ metric: "valLoss", space: ascending }, base).direction, "maximize");
+  // a maximize drawn under a condition: the trials that do not draw it keep the base's
+  const conditional = parseSpace({
+    "optimizer.name": { type: "choice", values: ["adam", "sgd"] },
+    "optimizer.maximize": { type: "choice", values: [true], when: { "optimizer.name": "sgd" } },
+  });
+  assert.throws(
+    () => sweepDirection({ metric: "valLoss", space: conditional }, base),
+    /the trials that maximize push valLoss up and the others push it down/,
+  );
 });
 
 Deno.test("a sweep metric's suggestion changes sweep.direction only where the trials' optimizer needs it", () => {
@@ -443,4 +452,154 @@ Deno.test("a space over optimizer.lr beside whole scheduler sections that ignore
   assert.equal(rateSpaceWarning(space([cosine, { name: "step", stepSize: 1 }]), base), undefined);
   const { "optimizer.lr": _, ...alone } = space([cyclic]);
   assert.equal(rateSpaceWarning(alone, base), undefined);
+});
+
+Deno.test("a conditional space passes the up-front checks where every trial that draws a path has its field, and is refused, pointing to a condition, where some would not", () => {
+  const definition = (base: Record<string, unknown>, space: Record<string, unknown>) => {
+    const { sweep: _sweep, ...config } = parseConfig(base);
+    return {
+      kind: "anneal-sweep",
+      sweep: { metric: "valLoss", space: parseSpace(space) },
+      base: config,
+    } as unknown as StudyDefinition;
+  };
+  const names = { type: "choice", values: ["sgd", "adam", "rmsprop"] };
+  const momentum = { type: "uniform", low: 0, high: 0.9 };
+  const refusal = (base: Record<string, unknown>, space: Record<string, unknown>) => {
+    try {
+      checkSpacePaths(definition(base, space));
+    } catch (error) {
+      assert.ok(error instanceof AnnealError, String(error));
+      return error;
+    }
+    assert.fail(`accepted ${JSON.stringify(space)}`);
+  };
+  // momentum for the optimizers that have it only, on an sgd base and on an adam one
+  for (const optimizer of [{ name: "sgd" }, { name: "adam" }]) {
+    checkSpacePaths(definition({ optimizer }, {
+      "optimizer.name": names,
+      "optimizer.momentum": { ...momentum, when: { "optimizer.name": ["sgd", "rmsprop"] } },
+    }));
+  }
+  // unconditional, it is refused; the hint writes the condition of the names that have it
+  const unconditional = refusal({}, { "optimizer.name": names, "optimizer.momentum": momentum });
+  assert.equal(unconditional.where, 'sweep.space["optimizer.momentum"]');
+  assert.match(unconditional.message, /"adam", one of optimizer\.name's values, has no field/);
+  assert.match(
+    unconditional.hint!,
+    /^draw it only with the names that have it, with a condition: "optimizer\.momentum": \{ \.\.\., "when": \{ "optimizer\.name": \["sgd","rmsprop"\] \} \}; or drop "adam"/,
+  );
+  // a condition that lets adam draw it is refused too, saying so
+  const allows = refusal({}, {
+    "optimizer.name": names,
+    "optimizer.momentum": { ...momentum, when: { "optimizer.name": ["sgd", "adam"] } },
+  });
+  assert.match(
+    allows.message,
+    /every trial that draws it \(its condition allows "adam"\) would fail/,
+  );
+  assert.match(allows.hint!, /"when": \{ "optimizer\.name": \["sgd","rmsprop"\] \}/);
+  // a field one schedule needs, given under a condition that draws it with that schedule only
+  const cosine = { scheduler: { name: "cosine", tMax: 4 } };
+  const schedules = { "scheduler.name": { type: "choice", values: ["cosine", "step"] } };
+  const needs = refusal(cosine, schedules);
+  assert.match(
+    needs.hint!,
+    /add 'scheduler\.stepSize' to the space, drawn only with "step" \("scheduler\.stepSize": \{ \.\.\., "when": \{ "scheduler\.name": "step" \} \}\)/,
+  );
+  checkSpacePaths(definition(cosine, {
+    ...schedules,
+    "scheduler.stepSize": { type: "int", low: 1, high: 3, when: { "scheduler.name": "step" } },
+  }));
+  // the grid's budget warning names a conditional path its trials never draw
+  const grid = parseSpace({
+    "optimizer.name": { type: "grid", values: ["adam", "sgd"] },
+    "optimizer.momentum": { type: "grid", values: [0, 0.9], when: { "optimizer.name": "sgd" } },
+  });
+  assert.match(
+    gridBudgetWarning({ space: grid, sampler: "grid", trials: 2 })!.message,
+    /the grid has 3 points and the study 2 trials: .*optimizer\.momentum is tried at 0 only \(of 2 values\)/,
+  );
+  assert.match(
+    gridBudgetWarning({ space: grid, sampler: "grid", trials: 1 })!.message,
+    /optimizer\.name is tried at "adam" only \(of 2 values\), optimizer\.momentum is not tried at all/,
+  );
+  // a model's dropout, for the kinds that have one
+  checkSpacePaths(definition({}, {
+    "model.kind": { type: "choice", values: ["linear", "mlp"] },
+    "model.dropout": { ...momentum, high: 0.5, when: { "model.kind": "mlp" } },
+  }));
+});
+
+Deno.test("a conditional path is judged beside the values its condition draws it with: a section every trial drawing it would fail on is refused", () => {
+  const cyclic = { name: "cyclic", baseLr: 0.001, maxLr: 0.01, stepSizeUp: 4 };
+  const definition = (when: Record<string, unknown>) => {
+    const { sweep: _sweep, ...base } = parseConfig({ optimizer: { name: "sgd", lr: 0.01 } });
+    const space = parseSpace({
+      "optimizer.name": { type: "choice", values: ["sgd", "adam"] },
+      scheduler: { type: "choice", values: [cyclic], when },
+    });
+    return {
+      kind: "anneal-sweep",
+      sweep: { metric: "valLoss", space },
+      base,
+    } as unknown as StudyDefinition;
+  };
+  // torch's CyclicLR cycles a momentum, which adam has not: drawn with adam only, it always fails
+  assert.throws(
+    () => checkSpacePaths(definition({ "optimizer.name": "adam" })),
+    (error) =>
+      error instanceof AnnealError && error.where === "sweep.space.scheduler" &&
+      /^Cannot sweep 'scheduler' over \{"baseLr":0\.001,.*every trial that draws it would fail on it$/
+        .test(error.message) &&
+      /or change its condition \(optimizer\.name is "adam"\)$/.test(error.hint!),
+  );
+  checkSpacePaths(definition({ "optimizer.name": "sgd" }));
+});
+
+Deno.test("runSweep of a conditional space stores and trains momentum only in the sgd trials, and writes it into the best config only where the best trial drew it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const config = parseConfig({
+      backend: "cpu",
+      epochs: 1,
+      runsDir: dir,
+      optimizer: { name: "adam", lr: 0.05 },
+      data: { ...split, n: 64 },
+      sweep: {
+        space: {
+          "optimizer.name": { type: "choice", values: ["sgd", "adam"] },
+          "optimizer.momentum": {
+            type: "uniform",
+            low: 0,
+            high: 0.9,
+            when: { "optimizer.name": "sgd" },
+          },
+        },
+        metric: "valLoss",
+        sampler: "quasiRandom",
+        pruner: "none",
+        trials: 4,
+      },
+    });
+    const result = await runSweep(config, { storage: `${dir}/sweeps.db`, study: "when" });
+    const names = new Set(result.trials.map((trial) => trial.params["optimizer.name"]));
+    assert.deepEqual([...names].sort(), ["adam", "sgd"]);
+    for (const trial of result.trials) {
+      assert.equal(trial.state, "COMPLETE", trial.reason ?? "");
+      const sgd = trial.params["optimizer.name"] === "sgd";
+      assert.equal("optimizer.momentum" in trial.params, sgd, JSON.stringify(trial.params));
+      const trained = JSON.parse(await Deno.readTextFile(`${trial.runDir}/config.json`)).optimizer;
+      // (the adam base has no momentum: an sgd trial's is the one it drew)
+      assert.equal(trained.momentum, trial.params["optimizer.momentum"]);
+    }
+    const best = result.best!;
+    assert.equal(result.bestConfig!.optimizer.name, best.params["optimizer.name"]);
+    assert.equal(
+      (result.bestConfig!.optimizer as { momentum?: number }).momentum,
+      best.params["optimizer.momentum"],
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -10,7 +10,13 @@
  * @module
  */
 import { parseConfig, RunConfigSchema } from "../config.ts";
-import type { Params } from "../sweeps/space.ts";
+import type { Params, ParamValue } from "../sweeps/space.ts";
+import {
+  conditionCases,
+  type ConditionedSpace,
+  drawnParams,
+  isDrawn,
+} from "../sweeps/conditions.ts";
 import { canonicalJson, fieldNames } from "../zod_paths.ts";
 
 /** Each section whose kind a field names, and that field. */
@@ -79,14 +85,16 @@ type Representative = (path: string) => unknown;
 /**
  * Refuses, before any trial runs, a space that switches a section's kind (a `choice` or `grid` of
  * `optimizer.name`, say) to a kind that cannot take the section the space gives it: one without a
- * field the space samples (`optimizer.momentum` for adam, which every trial drawing adam would fail
- * on), one that needs a field neither the base config's section nor the space has (step's
- * `stepSize` where the base is a cosine), or one that a section the space does not vary refuses
- * (adam beside the base's cyclic, which cycles a momentum only). `trialConfig` builds a trial's config from its params,
- * `representative` the value of a space path to try.
+ * field the space draws beside it (`optimizer.momentum` for adam, which every trial drawing adam
+ * would fail on, unless a condition draws momentum only with sgd), one that needs a field neither
+ * the base config's section nor the space has (step's `stepSize` where the base is a cosine), or
+ * one that a section the space does not vary refuses (adam beside the base's cyclic, which cycles
+ * a momentum only). Each kind is tried with the section's paths that a trial drawing it draws,
+ * under each way of drawing the paths conditions name. `trialConfig` builds a trial's config from
+ * its params, `representative` the value of a space path to try.
  */
 export function checkKindSwitches(
-  space: Record<string, { type: string; values?: unknown[] }>,
+  space: ConditionedSpace,
   trialConfig: (params: Params) => unknown,
   representative: Representative,
   fail: (path: string, message: string, hint: string) => never,
@@ -95,62 +103,127 @@ export function checkKindSwitches(
     const kindPath = `${section}.${kindField}`;
     const values = space[kindPath]?.values;
     if (values === undefined || section in space) continue;
-    const others = Object.keys(space).filter((path) => path.startsWith(`${section}.`));
     for (const kind of values) {
-      const params: Params = {};
-      for (const path of others) params[path] = representative(path) as Params[string];
-      params[kindPath] = kind as Params[string];
-      try {
-        trialConfig(params);
-        continue;
-      } catch (error) {
-        if (!(error instanceof Error)) throw error;
-        const lacking = others.find((path) => error.message.includes(`'${path}': unknown field`));
-        const needed = /'([\w.]+)': is required/.exec(error.message)?.[1];
-        const whole = `"${section}": { "type": "choice", "values": [{ "${kindField}": ` +
-          `${JSON.stringify(kind)}, ... }, ...] }`;
-        if (lacking !== undefined) {
-          fail(
-            lacking,
-            `Cannot sweep '${lacking}' beside '${kindPath}': ${JSON.stringify(kind)}, one of ` +
-              `${kindPath}'s values, has no field '${lacking.slice(section.length + 1)}', so ` +
-              `every trial that draws it would fail`,
-            `drop ${JSON.stringify(kind)} from ${kindPath}'s values or '${lacking}' from the ` +
-              `space, or sample whole ${section} sections, each with its own fields (${whole}); ` +
-              `a space has no conditional paths`,
-          );
-        }
-        if (needed?.startsWith(`${section}.`)) {
-          fail(
-            kindPath,
-            `Cannot sweep '${kindPath}' over ${JSON.stringify(kind)}: it needs '${needed}', ` +
-              `which the base config's ${section} (${kindField} ${
-                JSON.stringify(
-                  (trialConfig({}) as Record<string, Record<string, unknown>>)[section]
-                    ?.[kindField],
-                )
-              }) has not and the space does not give, so every trial that draws it would fail`,
-            `add '${needed}' to the space, or sample whole ${section} sections, each with its ` +
-              `own fields (${whole})`,
-          );
-        }
-        // a setting of a section the space does not vary refuses the kind (a cyclic or onecycle
-        // that cycles momentum, beside an optimizer that has none to cycle): every trial that
-        // draws the kind fails on it, whatever else it draws
-        const where = (error as { where?: unknown }).where;
-        const at = typeof where === "string" ? where.split(/[.[]/)[0] : undefined;
-        if (at && !Object.keys(space).some((path) => path.split(".")[0] === at)) {
-          const reason = error.message.replace(/^Invalid trial config: /, "");
-          fail(
-            kindPath,
-            `Cannot sweep '${kindPath}' over ${JSON.stringify(kind)}: the base config's ` +
-              `${at}, which the space does not vary, refuses it (${reason}), so every trial ` +
-              `that draws it would fail`,
-            `drop ${JSON.stringify(kind)} from ${kindPath}'s values, or change '${where}' in ` +
-              `the base config so that every kind the space draws takes it`,
-          );
+      for (const params of kindCases(space, kindPath, kind as ParamValue, representative)) {
+        try {
+          trialConfig(params);
+          continue;
+        } catch (error) {
+          if (!(error instanceof Error)) throw error;
+          refuseKind(space, section, kind, params, error, trialConfig, representative, fail);
         }
       }
     }
+  }
+}
+
+/**
+ * The params of a section that trials drawing `kind` at `kindPath` draw: each path of the section
+ * at its representative value, under each way of drawing the paths that conditions name (those
+ * whose conditions fail left out), each set once.
+ */
+function kindCases(
+  space: ConditionedSpace,
+  kindPath: string,
+  kind: ParamValue,
+  representative: Representative,
+): Params[] {
+  const section = kindPath.split(".")[0];
+  const all = Object.fromEntries(
+    Object.keys(space).map((path) => [path, representative(path) as ParamValue]),
+  );
+  const found = new Map<string, Params>();
+  for (const drawn of conditionCases(space)) {
+    if (Object.hasOwn(drawn, kindPath)) {
+      if (canonicalJson(drawn[kindPath]) !== canonicalJson(kind)) continue;
+    } else if (!isDrawn(space, kindPath, drawn)) continue;
+    const trial = drawnParams(space, { ...all, ...drawn, [kindPath]: kind });
+    const params = Object.fromEntries(
+      Object.entries(trial).filter(([path]) => path.startsWith(`${section}.`)),
+    );
+    found.set(canonicalJson(params), params);
+  }
+  return [...found.values()];
+}
+
+/** Says why a trial of `kind`, drawing `params`, fails, and how to fix it (see checkKindSwitches). */
+function refuseKind(
+  space: ConditionedSpace,
+  section: string,
+  kind: unknown,
+  params: Params,
+  error: Error,
+  trialConfig: (params: Params) => unknown,
+  representative: Representative,
+  fail: (path: string, message: string, hint: string) => never,
+): void {
+  const kindField = KIND_FIELDS[section];
+  const kindPath = `${section}.${kindField}`;
+  const unknownIn = (failure: Error, path: string) =>
+    failure.message.includes(`'${path}': unknown field`);
+  const lacking = Object.keys(params).find((path) => unknownIn(error, path));
+  const needed = /'([\w.]+)': is required/.exec(error.message)?.[1];
+  const whole = `"${section}": { "type": "choice", "values": [{ "${kindField}": ` +
+    `${JSON.stringify(kind)}, ... }, ...] }`;
+  if (lacking !== undefined) {
+    // the kinds that have the field: a condition may draw it with those only
+    const having = (space[kindPath].values ?? []).filter((other) => {
+      try {
+        trialConfig({
+          [kindPath]: other as ParamValue,
+          [lacking]: representative(lacking) as ParamValue,
+        });
+        return true;
+      } catch (failure) {
+        return !(failure instanceof Error && unknownIn(failure, lacking));
+      }
+    });
+    const when = { ...space[lacking].when, [kindPath]: having.length === 1 ? having[0] : having };
+    const written = Object.entries(when).map(([path, allowed]) =>
+      `${JSON.stringify(path)}: ${JSON.stringify(allowed)}`
+    ).join(", ");
+    const condition = having.length === 0
+      ? ""
+      : `draw it only with the ${kindField}s that have it, with a condition: "${lacking}": ` +
+        `{ ..., "when": { ${written} } }; or `;
+    fail(
+      lacking,
+      `Cannot sweep '${lacking}' beside '${kindPath}': ${JSON.stringify(kind)}, one of ` +
+        `${kindPath}'s values, has no field '${lacking.slice(section.length + 1)}', so ` +
+        `every trial that draws it${
+          kindPath in (space[lacking].when ?? {})
+            ? ` (its condition allows ${JSON.stringify(kind)})`
+            : ""
+        } would fail`,
+      `${condition}drop ${JSON.stringify(kind)} from ${kindPath}'s values or '${lacking}' from ` +
+        `the space, or sample whole ${section} sections, each with its own fields (${whole})`,
+    );
+  }
+  if (needed?.startsWith(`${section}.`)) {
+    const base = (trialConfig({}) as Record<string, Record<string, unknown>>)[section]?.[kindField];
+    fail(
+      kindPath,
+      `Cannot sweep '${kindPath}' over ${JSON.stringify(kind)}: it needs '${needed}', which the ` +
+        `base config's ${section} (${kindField} ${JSON.stringify(base)}) has not and the space ` +
+        `does not give, so every trial that draws it would fail`,
+      `add '${needed}' to the space, drawn only with ${JSON.stringify(kind)} ("${needed}": ` +
+        `{ ..., "when": { "${kindPath}": ${JSON.stringify(kind)} } }), or sample whole ` +
+        `${section} sections, each with its own fields (${whole})`,
+    );
+  }
+  // a setting of a section the space does not vary refuses the kind (a cyclic or onecycle that
+  // cycles momentum, beside an optimizer that has none to cycle): every trial that draws the kind
+  // fails on it, whatever else it draws
+  const where = (error as { where?: unknown }).where;
+  const at = typeof where === "string" ? where.split(/[.[]/)[0] : undefined;
+  if (at && !Object.keys(space).some((path) => path.split(".")[0] === at)) {
+    const reason = error.message.replace(/^Invalid trial config: /, "");
+    fail(
+      kindPath,
+      `Cannot sweep '${kindPath}' over ${JSON.stringify(kind)}: the base config's ${at}, which ` +
+        `the space does not vary, refuses it (${reason}), so every trial that draws it would fail`,
+      `drop ${JSON.stringify(kind)} from ${kindPath}'s values, or change '${where}' in the base ` +
+        `config so that every kind the space draws takes it`,
+    );
   }
 }

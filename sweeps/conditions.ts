@@ -139,6 +139,31 @@ export function conditionCases(space: ConditionedSpace): Params[] {
   return cases;
 }
 
+/**
+ * The ways a trial that draws `path` may have drawn the paths its condition names, and theirs in
+ * turn (each once; `[{}]` for a path without a condition): what a trial config of `path` is to be
+ * tried beside.
+ */
+export function drawingCases(space: ConditionedSpace, path: string): Params[] {
+  const ancestors = new Set<string>();
+  const visit = (at: string) => {
+    for (const parent of parentsOf(space[at])) {
+      if (!ancestors.has(parent) && parent in space) {
+        ancestors.add(parent);
+        visit(parent);
+      }
+    }
+  };
+  visit(path);
+  const found = new Map<string, Params>();
+  for (const drawn of conditionCases(space)) {
+    if (!isDrawn(space, path, drawn)) continue;
+    const own = Object.fromEntries(Object.entries(drawn).filter(([at]) => ancestors.has(at)));
+    found.set(canonicalJson(own), own);
+  }
+  return [...found.values()];
+}
+
 /** A condition in words: `optimizer.name is "sgd"`, `optimizer.name in ["sgd","rmsprop"]`. */
 export function conditionText(when: Record<string, unknown>): string {
   return Object.entries(when).map(([parent, allowed]) =>

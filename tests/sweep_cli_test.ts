@@ -572,9 +572,10 @@ Deno.test("a space over optimizer.name: a trial of another optimizer than the ba
     refused.stderr,
     /Cannot sweep 'optimizer\.momentum' beside 'optimizer\.name': "adam", one of optimizer\.name's values, has no field 'momentum', so every trial that draws it would fail \(at sweep\.space\["optimizer\.momentum"\]\)/,
   );
+  // the hint writes the condition that draws momentum with sgd only
   assert.match(
     refused.stderr,
-    /hint: drop "adam" from optimizer\.name's values or 'optimizer\.momentum' from the space, or sample whole optimizer sections/,
+    /hint: draw it only with the names that have it, with a condition: "optimizer\.momentum": \{ \.\.\., "when": \{ "optimizer\.name": "sgd" \} \}; or drop "adam" from optimizer\.name's values or 'optimizer\.momentum' from the space, or sample whole optimizer sections/,
   );
   assert.doesNotMatch(refused.stdout, /trial +0/);
 
@@ -599,6 +600,95 @@ Deno.test("a space over optimizer.name: a trial of another optimizer than the ba
     /Cannot sweep 'scheduler\.name' over "step": it needs 'scheduler\.stepSize', which the base config's scheduler \(name "cosine"\) has not and the space does not give/,
   );
   assert.doesNotMatch(needs.stdout, /trial +0/);
+});
+
+Deno.test("a conditional space: momentum only for sgd runs a grid of the combinations trials draw, and the adam trial's params, line, config and best config have no momentum", async () => {
+  await using runs = await tempRunsDir();
+  const config = await writeSweepConfig(runs.dir);
+  const space = JSON.stringify({
+    "optimizer.name": { type: "grid", values: ["sgd", "adam"] },
+    "optimizer.momentum": { type: "grid", values: [0, 0.9], when: { "optimizer.name": "sgd" } },
+  });
+  const out = await anneal(
+    "sweep",
+    "-c",
+    config,
+    "--set",
+    "optimizer.lr=0.05",
+    "--set",
+    `sweep.space=${space}`,
+    "--sampler",
+    "grid",
+    "--trials",
+    "4",
+  );
+  assert.equal(out.code, 0, out.stderr);
+  assert.match(
+    out.stdout,
+    /over optimizer\.name, optimizer\.momentum \(when optimizer\.name is "sgd"\)/,
+  );
+  // three points, not four: adam's has no momentum to vary
+  assert.match(out.stderr, /the grid sampler has 3 points; running 3 trials, not 4/);
+  const lines = out.stdout.split("\n").filter((line) => /^trial +\d/.test(line));
+  assert.equal(lines.length, 3, out.stdout);
+  assert.ok(lines.some((line) => /optimizer\.name=sgd optimizer\.momentum=0(\s|$)/.test(line)));
+  assert.ok(lines.some((line) => /optimizer\.name=sgd optimizer\.momentum=0\.9/.test(line)));
+  const adamLine = lines.find((line) => /optimizer\.name=adam/.test(line));
+  assert.ok(adamLine && !/momentum/.test(adamLine), out.stdout);
+
+  const { trials } = await storedStudy(runs.dir);
+  assert.deepEqual(
+    trials.map((trial) => trial.params),
+    [
+      { "optimizer.name": "sgd", "optimizer.momentum": 0 },
+      { "optimizer.name": "sgd", "optimizer.momentum": 0.9 },
+      { "optimizer.name": "adam" },
+    ],
+  );
+  for (const trial of trials) {
+    assert.equal(trial.state, "COMPLETE", trial.reason ?? "");
+    const trained = JSON.parse(await Deno.readTextFile(`${trial.runDir}/config.json`)).optimizer;
+    assert.equal(trained.name, trial.params["optimizer.name"]);
+    assert.equal(trained.momentum, trial.params["optimizer.momentum"]);
+  }
+  // the best config is the best trial's, with momentum only where it drew one
+  const best = JSON.parse(await Deno.readTextFile(`${runs.dir}/sw/best_config.json`)).optimizer;
+  const bestTrial = trials.reduce((a, b) => (b.value! < a.value! ? b : a));
+  assert.equal(best.name, bestTrial.params["optimizer.name"]);
+  assert.equal(best.momentum, bestTrial.params["optimizer.momentum"]);
+  assert.match(
+    out.stdout,
+    new RegExp(
+      `best: trial ${bestTrial.number}, valLoss = .* with ${
+        JSON.stringify(bestTrial.params).replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+      }`,
+    ),
+  );
+
+  // a condition on a value its choice has not is refused before any trial, naming the entry
+  const typo = JSON.stringify({
+    "optimizer.name": { type: "grid", values: ["sgd", "adam"] },
+    "optimizer.momentum": { type: "grid", values: [0, 0.9], when: { "optimizer.name": "sdg" } },
+  });
+  const refused = await anneal(
+    "sweep",
+    "-c",
+    config,
+    "--study",
+    "typo",
+    "--set",
+    `sweep.space=${typo}`,
+  );
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.match(
+    refused.stderr,
+    /Cannot read sweep\.space\["optimizer\.momentum"\]'s condition: "sdg" is not one of the values of 'optimizer\.name' \("sgd", "adam"\)/,
+  );
+  assert.match(
+    refused.stderr,
+    /at sweep\.space\["optimizer\.momentum"\]\.when\["optimizer\.name"\]/,
+  );
+  assert.doesNotMatch(refused.stdout, /trial +0/);
 });
 
 Deno.test("diagnose, report and runs show of a sweep study's directory, or of an empty one, say it is not a run and name the trials' runs, where they read a run still going with no data", async () => {

@@ -22,6 +22,7 @@ import { formatRate, RATE_LEGEND } from "../../report/records.ts";
 import { paramText } from "../../report/sweep_html.ts";
 import { trialRate, trialsToSample } from "../../runtime/sweep.ts";
 import { describeTrialRun } from "../../runtime/trial_run.ts";
+import { conditionText } from "../../sweeps/conditions.ts";
 import { formatNumber } from "../output.ts";
 import { type Interruption, onSignals, signalExitCode } from "../signals.ts";
 
@@ -227,7 +228,9 @@ export async function sweepCommand(options: SweepCommandOptions): Promise<number
       }, pruner ${options.pruner ?? sweep.pruner}, ${
         options.parallel ?? sweep.parallel
       } at a time; ${sweepDirection(sweep, config).direction} ${sweep.metric} over ${
-        Object.keys(sweep.space).join(", ")
+        Object.entries(sweep.space).map(([path, d]) =>
+          d.when === undefined ? path : `${path} (when ${conditionText(d.when)})`
+        ).join(", ")
       }`,
     );
   }
