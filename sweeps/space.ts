@@ -35,7 +35,7 @@ const SpacePath = z.string().regex(/^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/, {
  * the value each must have drawn, or a list of the values allowed; absent: always.
  */
 const When = z.record(SpacePath, Value).optional().describe(
-  'Draw this path only when other choice paths drew these values: { "optimizer.name": "sgd" } ' +
+  'Draw this path only when other choice or grid paths drew these values: { "optimizer.name": "sgd" } ' +
     'or { "optimizer.name": ["sgd", "rmsprop"] } (a list lists the values allowed)',
 );
 
