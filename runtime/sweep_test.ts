@@ -170,7 +170,11 @@ Deno.test("a space over the run's length under a schedule with a fixed end is wa
     assert.deepEqual(result.warnings, seen);
     // as warned: the trial of batches of 8 (12 steps) went past the end, and was refused
     const states = result.trials.map((t) => [t.params.batchSize, t.state]).sort();
-    assert.deepEqual(states, [[16, "COMPLETE"], [8, "FAILED"]]);
+    assert.deepEqual(
+      states,
+      [[16, "COMPLETE"], [8, "FAILED"]],
+      result.trials.map((t) => `${t.params.batchSize}: ${t.state} ${t.reason}`).join("\n"),
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
