@@ -246,6 +246,10 @@ Example:
       "the study's storage, e.g. postgres://anneal@db.example/anneal",
     )
     .requiredOption("--study <name>", "the study's name")
+    .option(
+      "--parallel <n>",
+      "trials this worker runs at once (default: the study's sweep.parallel)",
+    )
     .addHelpText(
       "after",
       "\nCtrl-C: the running trials stop after their current step and are queued again (exit 130)." +

@@ -81,7 +81,10 @@ export interface SweepOptions {
    * some gets the rest (4 finished and `trials: 6` run 2 more).
    */
   trials?: number;
-  /** Trials run at once by this process. */
+  /**
+   * Trials run at once by this process; a worker's (`runWorker`) is its own, where the study's
+   * `sweep.parallel` is the default, and is not stored.
+   */
   parallel?: number;
   /** Sampler to use instead of the config's. */
   sampler?: SweepSpec["sampler"];
@@ -863,7 +866,7 @@ async function runDefinition(
     sampler: samplerFor(sweep),
     pruner: prunerFor(sweep, base.epochs),
     trials: sweep.trials,
-    parallel: sweep.parallel,
+    parallel: options.parallel ?? sweep.parallel,
     direction,
     seed: sweep.seed,
     workerId: options.workerId,
@@ -948,8 +951,7 @@ export async function runSweep(
       {
         where: field,
         hint: field === "parallel"
-          ? "each trial at once trains through its own five actors: run at most 32 in one " +
-            "process, and more with `anneal worker` on other machines"
+          ? PARALLEL_HINT
           : `give ${field} as sweep.${field} allows (\`anneal schema\` says what that is)`,
       },
     );
@@ -968,6 +970,10 @@ export async function runSweep(
   }
 }
 
+/** How to run more trials at once than one process may (32). */
+export const PARALLEL_HINT = "each trial at once trains through its own five actors: run at " +
+  "most 32 in one process, and more with `anneal worker` on other machines";
+
 /** Joins an existing study as a worker (`anneal worker`): its definition comes from the storage. */
 export async function runWorker(
   storageUrl: string,
@@ -975,6 +981,18 @@ export async function runWorker(
   options: SweepOptions = {},
 ): Promise<SweepResult> {
   checkRunId(studyName);
+  if (options.parallel !== undefined) {
+    const checked = SweepSpecSchema.shape.parallel.safeParse(options.parallel);
+    if (!checked.success) {
+      throw new AnnealError(
+        "usage",
+        `Cannot run the worker: 'parallel' ${
+          issueText(checked.error.issues[0], options.parallel)
+        }, current value is ${JSON.stringify(options.parallel)}`,
+        { where: "parallel", hint: PARALLEL_HINT },
+      );
+    }
+  }
   // a worker joins a study: where there is none, nothing is created (no empty SQLite file)
   const storage = await openStorage(storageUrl, { create: false, study: studyName });
   try {

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { AnnealError, parseConfig, runSweep, sweepDirection } from "../mod.ts";
+import {
+  AnnealError,
+  openStorage,
+  parseConfig,
+  runSweep,
+  runWorker,
+  sweepDirection,
+} from "../mod.ts";
 import type { ConfigWarning } from "../mod.ts";
 import { parseSpace } from "../sweeps/space.ts";
 import {
@@ -603,6 +610,56 @@ Deno.test("runSweep of a conditional space stores and trains momentum only in th
       (result.bestConfig!.optimizer as { momentum?: number }).momentum,
       best.params["optimizer.momentum"],
     );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a worker runs its own number of trials at once (--parallel), the study's sweep.parallel its default, and does not store it", async () => {
+  const dir = await Deno.makeTempDir();
+  const url = `sqlite:${dir}/sweeps.db`;
+  try {
+    const { sweep, ...base } = parseConfig({
+      backend: "cpu",
+      epochs: 1,
+      runsDir: dir,
+      data: { ...split, n: 64 },
+      sweep: {
+        space: { "optimizer.lr": { type: "choice", values: [0.001, 0.01, 0.1, 0.2] } },
+        sampler: "grid",
+        pruner: "none",
+        trials: 4,
+        parallel: 1,
+      },
+    });
+    const definition = {
+      kind: "anneal-sweep",
+      sweep: { ...sweep!, space: parseSpace(sweep!.space) },
+      base,
+    };
+    const storage = await openStorage(url);
+    try {
+      await storage.createStudy("w", "minimize", definition);
+    } finally {
+      await storage.close();
+    }
+    for (const parallel of [0, 33]) {
+      await assert.rejects(
+        () => runWorker(url, "w", { parallel }),
+        (error: unknown) =>
+          error instanceof AnnealError && error.code === "usage" && error.where === "parallel",
+      );
+    }
+    const result = await runWorker(url, "w", { parallel: 2 });
+    assert.deepEqual(
+      result.trials.map((t) => t.state),
+      Array(4).fill("COMPLETE"),
+      result.trials.map((t) => t.reason).join("; "),
+    );
+    // two at a time: each of the first two trials started before the other finished
+    const [first, second] = result.trials;
+    assert.ok(second.startedAt! < first.finishedAt! && first.startedAt! < second.finishedAt!);
+    assert.equal((result.study.space as StudyDefinition).sweep.parallel, 1);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -20,7 +20,7 @@ import type {
 } from "../../mod.ts";
 import { formatRate, RATE_LEGEND } from "../../report/records.ts";
 import { paramText } from "../../report/sweep_html.ts";
-import { trialRate, trialsToSample } from "../../runtime/sweep.ts";
+import { PARALLEL_HINT, trialRate, trialsToSample } from "../../runtime/sweep.ts";
 import { describeTrialRun } from "../../runtime/trial_run.ts";
 import { conditionText } from "../../sweeps/conditions.ts";
 import { formatNumber } from "../output.ts";
@@ -42,6 +42,7 @@ export interface SweepCommandOptions {
 export interface WorkerCommandOptions {
   storage: string;
   study: string;
+  parallel?: string;
 }
 
 function positive(flag: string, raw: string | undefined): number | undefined {
@@ -216,6 +217,17 @@ async function finish(
   return code;
 }
 
+/** `--parallel`: a positive integer, at most 32. */
+function parallelFlag(raw: string | undefined): number | undefined {
+  const parallel = positive("--parallel", raw);
+  if (parallel !== undefined && parallel > 32) {
+    throw new AnnealError("usage", `--parallel must be at most 32, current value is '${raw}'`, {
+      hint: PARALLEL_HINT,
+    });
+  }
+  return parallel;
+}
+
 /** Runs `anneal sweep`; returns the exit code. */
 export async function sweepCommand(options: SweepCommandOptions): Promise<number> {
   const config = await loadConfig(options.config, options.set);
@@ -235,17 +247,7 @@ export async function sweepCommand(options: SweepCommandOptions): Promise<number
     );
   }
   const trials = positive("--trials", options.trials);
-  const parallel = positive("--parallel", options.parallel);
-  if (parallel !== undefined && parallel > 32) {
-    throw new AnnealError(
-      "usage",
-      `--parallel must be at most 32, current value is '${options.parallel}'`,
-      {
-        hint: "each trial at once trains through its own five actors: run at most 32 in one " +
-          "process, and more with `anneal worker` on other machines",
-      },
-    );
-  }
+  const parallel = parallelFlag(options.parallel);
   const controller = new AbortController();
   const interruption = onInterrupt(controller);
   try {
@@ -279,13 +281,17 @@ function shellWord(word: string): string {
 
 /** Runs `anneal worker`; returns the exit code. */
 export async function workerCommand(options: WorkerCommandOptions): Promise<number> {
+  const parallel = parallelFlag(options.parallel);
   console.log(
-    `worker joining study ${options.study} at ${options.storage.replace(/\/\/[^@/]*@/, "//***@")}`,
+    `worker joining study ${options.study} at ${options.storage.replace(/\/\/[^@/]*@/, "//***@")}${
+      parallel === undefined ? "" : `, ${parallel} at a time`
+    }`,
   );
   const controller = new AbortController();
   const interruption = onInterrupt(controller);
   try {
     const result = await runWorker(options.storage, options.study, {
+      parallel,
       onTrial: printTrial,
       onReaped: printReaped,
       onTrialRun: printTrialRun,
@@ -297,7 +303,9 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<numb
       // (the storage's password is not printed)
       goOn: `anneal worker --storage ${
         shellWord(options.storage.replace(/\/\/[^@/]*@/, "//***@"))
-      } --study ${shellWord(options.study)}`,
+      } --study ${shellWord(options.study)}${
+        parallel === undefined ? "" : ` --parallel ${parallel}`
+      }`,
     });
   } finally {
     interruption.dispose();
