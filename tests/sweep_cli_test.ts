@@ -767,6 +767,17 @@ Deno.test("--parallel above sweep.parallel's bound of 32 is refused, as in the c
   assert.equal(out.code, 2, out.stderr);
   assert.match(out.stderr, /--parallel must be at most 32, current value is '64'/);
   assert.match(out.stderr, /hint: .*anneal worker/);
+  // refused before the sweep's line, which showed the refused values as its settings
+  assert.equal(out.stdout, "");
+  for (const flag of ["--parallel", "--trials"]) {
+    const zero = await anneal("sweep", "-c", config, flag, "0");
+    assert.equal(zero.code, 2, zero.stderr);
+    assert.match(
+      zero.stderr,
+      new RegExp(`${flag} must be a positive integer, current value is '0'`),
+    );
+    assert.equal(zero.stdout, "");
+  }
   assert.deepEqual(
     (await Array.fromAsync(Deno.readDir(runs.dir))).map((entry) => entry.name),
     ["sw.json"],

@@ -230,6 +230,9 @@ function parallelFlag(raw: string | undefined): number | undefined {
 
 /** Runs `anneal sweep`; returns the exit code. */
 export async function sweepCommand(options: SweepCommandOptions): Promise<number> {
+  // (before the sweep's line: a refused flag is not shown as the sweep's setting first)
+  const trials = positive("--trials", options.trials);
+  const parallel = parallelFlag(options.parallel);
   const config = await loadConfig(options.config, options.set);
   const study = options.study ?? config.name ?? "sweep";
   const sweep = config.sweep;
@@ -246,8 +249,6 @@ export async function sweepCommand(options: SweepCommandOptions): Promise<number
       }`,
     );
   }
-  const trials = positive("--trials", options.trials);
-  const parallel = parallelFlag(options.parallel);
   const controller = new AbortController();
   const interruption = onInterrupt(controller);
   try {
