@@ -61,6 +61,38 @@ export async function threadWaits(): Promise<string> {
   }
 }
 
+/**
+ * Loads each actor's Worker module (`actors/*_worker.ts`) once in this process, waiting as long
+ * as that takes, and ends it: for a test that starts several runs at once. Under `deno test` a
+ * Worker's module graph is type-checked when a Worker first loads it; with a cold cache (a fresh
+ * machine, or an edit to a file the actors import) two runs' actors, ten graphs checked at once,
+ * took more than a minute on a loaded 2-core machine, past the supervisor's allowance for an
+ * actor to load (60 s), and the runs failed with "did not start within 60.0 s (stalled)". Their
+ * actors then load from the cache, as one run's do (`deno run`, the CLI, checks none).
+ */
+export async function loadActorModules(): Promise<void> {
+  const actors = new URL("../actors/", import.meta.url);
+  const files = (await Array.fromAsync(Deno.readDir(actors)))
+    .map((entry) => entry.name)
+    .filter((name) => name.endsWith("_worker.ts"));
+  assert.ok(files.length > 0, `no actor Worker modules (*_worker.ts) in ${actors.pathname}`);
+  await Promise.all(files.map(async (file) => {
+    const worker = new Worker(new URL(file, actors).href, { type: "module" });
+    try {
+      // (an actor posts its first heartbeat as soon as its module is loaded)
+      await new Promise<void>((resolve, reject) => {
+        worker.onmessage = () => resolve();
+        worker.onerror = (event) => {
+          event.preventDefault();
+          reject(new Error(`actors/${file} did not load: ${event.message}`));
+        };
+      });
+    } finally {
+      worker.terminate();
+    }
+  }));
+}
+
 /** Reads an NDJSON file of a run. */
 export async function readNdjson(path: string): Promise<Record<string, number>[]> {
   const text = await Deno.readTextFile(path);
