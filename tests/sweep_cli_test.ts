@@ -778,6 +778,25 @@ Deno.test("--parallel above sweep.parallel's bound of 32 is refused, as in the c
     );
     assert.equal(zero.stdout, "");
   }
+  // anneal worker --parallel is held to the same bounds, before its joining line
+  const storage = `sqlite:${runs.dir}/sweeps.db`;
+  for (const [value, message] of [["0", "a positive integer"], ["33", "at most 32"]]) {
+    const worker = await anneal(
+      "worker",
+      "--storage",
+      storage,
+      "--study",
+      "sw",
+      "--parallel",
+      value,
+    );
+    assert.equal(worker.code, 2, worker.stderr);
+    assert.match(
+      worker.stderr,
+      new RegExp(`--parallel must be ${message}, current value is '${value}'`),
+    );
+    assert.equal(worker.stdout, "");
+  }
   assert.deepEqual(
     (await Array.fromAsync(Deno.readDir(runs.dir))).map((entry) => entry.name),
     ["sw.json"],
