@@ -78,11 +78,15 @@ const STOP_GRACE_MS = {
 const RESULTS_WAIT_MS = 10_000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /**
- * An actor not heard from yet is still loading its modules (tfjs takes seconds on a busy
- * machine; each actor sends a heartbeat as soon as it is loaded): it gets at least this long
- * before the watchdog counts it as stalled.
+ * An actor not heard from yet is still loading its modules (each actor sends a heartbeat as soon
+ * as it is loaded): it gets at least this long before the watchdog counts it as stalled. Loading
+ * takes seconds under `deno run` (tfjs on a busy machine), but under `deno test` (ours, or a user's
+ * tests of code that trains) Deno type-checks each Worker's module graph when a Worker first loads
+ * it: on a cold check cache, ten actors of two runs checked at once took over a minute on a loaded
+ * 2-core machine, and the 60 s allowed before failed such runs with "did not start" (a module that
+ * fails to load ends the run at once, through the Worker's error event, whatever this says).
  */
-const STARTUP_TIMEOUT_MS = 30_000;
+const STARTUP_TIMEOUT_MS = 300_000;
 /**
  * The trainer's stall limit on a software WebGPU adapter (llvmpipe): it compiles each new WGSL
  * pipeline on the CPU, synchronously in the trainer's thread, and a first run on a machine (an
