@@ -74,7 +74,8 @@ Deno.test("Ctrl-C stops anneal sweep and anneal worker cleanly: the running tria
       storage ??= await openStorage(storageUrl).catch(() => undefined);
       return (await storage?.loadStudy("sw").catch(() => undefined))?.id;
     });
-    worker = spawn(["worker", "--storage", storageUrl, "--study", "sw"]);
+    // (its own --parallel, the study's 1: the command to go on with must repeat it)
+    worker = spawn(["worker", "--storage", storageUrl, "--study", "sw", "--parallel", "1"]);
     // both mid-trial, each trial past its first epoch's end (so its run has a checkpoint)
     const running = await waitFor("two trials past their first epoch", async () => {
       const trials = await storage!.listTrials(studyId, ["RUNNING"]);
@@ -87,7 +88,7 @@ Deno.test("Ctrl-C stops anneal sweep and anneal worker cleanly: the running tria
     for (
       const [process, goOn] of [
         [sweep, `anneal sweep -c ${file}`],
-        [worker, `anneal worker --storage ${storageUrl} --study sw`],
+        [worker, `anneal worker --storage ${storageUrl} --study sw --parallel 1`],
       ] as const
     ) {
       const status = await process.child.status;
