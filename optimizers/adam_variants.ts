@@ -9,7 +9,7 @@
  */
 
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
-import type { Transform } from "./transform.ts";
+import { hostScalar, hostValue, type Transform } from "./transform.ts";
 
 /** The first moment `beta1 * m + (1 - beta1) * g`, as torch's `mul_(beta1).add_(g, alpha=1 - beta1)`. */
 function firstMoment(previous: tf.Tensor, grad: tf.Tensor, beta1: number): tf.Tensor {
@@ -52,9 +52,14 @@ export function scaleByAdamax(options: { beta2: number; eps: number }): Transfor
  * denom`. The two terms land on the parameter one after the other, each rounded to float32 as
  * torch's two `addcdiv_` round them (one sum of the two strays from torch by 10x more), so this
  * transformation scales by the learning rate itself and comes last in its chain: it returns the
- * difference that lands the parameter there. The product of the mus is a float32 scalar slot,
- * `mu_product`, as torch keeps it (it depends on every beta1 so far, which onecycle may have
- * moved), so a checkpoint carries it.
+ * parameter's new value (`returnsParam`; the difference from the old one, added back, strays by an
+ * ulp where the parameter is near 0). The product of the mus is a float32 scalar slot,
+ * `mu_product`, as torch 1.13 keeps it (a float32 tensor, `mu_product *= mu` rounding at every
+ * step; it depends on every beta1 so far, which onecycle may have moved), so a checkpoint carries
+ * it; it is kept on the host too (`hostScalar`), because torch takes `1 - mu_product.item()` and
+ * the two coefficients as Python floats: they are computed here in float64 and rounded to float32
+ * once (float32 tensor arithmetic rounded every operation and was an ulp off at some steps;
+ * generate.py's nadam-fed cases follow torch bit for bit for 400 steps).
  *
  * @example
  * ```ts
@@ -72,26 +77,32 @@ export function nadamUpdate(
     init: (param) => ({
       exp_avg: tf.zerosLike(param),
       exp_avg_sq: tf.zerosLike(param),
-      mu_product: tf.scalar(1),
+      mu_product: hostScalar(1),
     }),
     update(grad, slots, { param, step, lr, momentum: beta1 }) {
       const mu = muAt(beta1, step);
       const muNext = muAt(beta1, step + 1);
-      // float32 products, as torch's `mu_product *= mu` and `mu_product * mu * mu_next`
-      const muProduct = tf.mul(slots.mu_product, mu);
-      const muProductNext = tf.mul(tf.mul(muProduct, mu), muNext);
+      // float32 products of float32 factors, as torch's tensor `mu_product *= mu` and its
+      // `mu_product * mu * mu_next` (which has mu twice); a product of two float32s is exact in
+      // float64, so Math.fround rounds it once, as float32 arithmetic does
+      const muProduct = Math.fround(hostValue(slots.mu_product) * Math.fround(mu));
+      const muProductNext = Math.fround(
+        Math.fround(muProduct * Math.fround(mu)) * Math.fround(muNext),
+      );
       const expAvg = firstMoment(slots.exp_avg, grad, beta1);
       const expAvgSq = secondMoment(slots.exp_avg_sq, grad, beta2);
       const denominator = tf.add(tf.sqrt(tf.div(expAvgSq, 1 - beta2 ** step)), eps);
-      const gradScale = tf.div(-lr * (1 - mu), tf.sub(1, muProduct));
-      const momentumScale = tf.div(-lr * muNext, tf.sub(1, muProductNext));
+      // Python floats in torch (`1. - mu_product.item()`), rounded to float32 by addcdiv_ only
+      const gradScale = -lr * (1 - mu) / (1 - muProduct);
+      const momentumScale = -lr * muNext / (1 - muProductNext);
       const halfway = tf.add(param, tf.div(tf.mul(grad, gradScale), denominator));
       const stepped = tf.add(halfway, tf.div(tf.mul(expAvg, momentumScale), denominator));
       return [
-        tf.sub(stepped, param),
-        { exp_avg: expAvg, exp_avg_sq: expAvgSq, mu_product: muProduct },
+        stepped,
+        { exp_avg: expAvg, exp_avg_sq: expAvgSq, mu_product: hostScalar(muProduct) },
       ];
     },
+    returnsParam: true,
   };
 }
 

@@ -13,7 +13,7 @@ import { assemble } from "./aliases.ts";
 import { type ParamSettings, resolveParamSettings } from "./groups.ts";
 import { parseOptimizerSpec } from "./parse.ts";
 import type { OptimizerName, OptimizerSpec, ResolvedOptimizerSpec } from "./spec.ts";
-import type { Slots } from "./transform.ts";
+import { hostScalar, type Slots } from "./transform.ts";
 
 /** One saved tensor: its shape and its values in row-major order. */
 export interface SavedTensor {
@@ -154,7 +154,10 @@ export function createOptimizer(
           );
         }
         fresh[slot]?.dispose();
-        fresh[slot] = tf.tensor(values.values, values.shape, "float32");
+        // a scalar slot keeps its value on the host too (NAdam's mu_product, see hostScalar)
+        fresh[slot] = values.shape.length === 0 && values.values.length === 1
+          ? hostScalar(values.values[0])
+          : tf.tensor(values.values, values.shape, "float32");
       }
     } else if (restored && Object.keys(fresh).length > 0) {
       tf.dispose(fresh);
@@ -186,7 +189,7 @@ export function createOptimizer(
             weightDecay,
             momentum: momentum ?? 0,
           });
-          param.assign(tf.add(param, update));
+          param.assign(transform.returnsParam ? update : tf.add(param, update));
           return own;
         })
       );
