@@ -114,7 +114,8 @@ export function fusedAdam(
 }
 
 /**
- * RMSprop's direction `g / (sqrt(E[g²] - centered ? E[g]² : 0) + eps)`.
+ * RMSprop's direction `g / (sqrt(E[g²] - centered ? E[g]² : 0) + eps)`, the centered variance
+ * rounded once as torch computes it (see {@linkcode subtractSquare}).
  *
  * @example
  * ```ts
@@ -136,13 +137,54 @@ export function scaleByRms(options: { alpha: number; eps: number; centered: bool
         return [tf.div(grad, tf.add(tf.sqrt(squareAvg), eps)), { square_avg: squareAvg }];
       }
       const gradAvg = tf.add(tf.mul(slots.grad_avg, alpha), tf.mul(grad, 1 - alpha));
-      const variance = tf.sub(squareAvg, tf.square(gradAvg));
+      const variance = subtractSquare(squareAvg, gradAvg);
       return [
         tf.div(grad, tf.add(tf.sqrt(variance), eps)),
         { square_avg: squareAvg, grad_avg: gradAvg },
       ];
     },
   };
+}
+
+/**
+ * `a - b²` rounded once to float32, as torch 1.13's `a.addcmul(b, b, value=-1)` computes it where
+ * its kernels fuse the multiply-add (its AVX2 and aarch64 CPU kernels, CUDA): centered RMSprop's
+ * variance. Where `b²` is close to `a` the difference is all rounding, and the fused one differs
+ * from `a - fl(b²)` in kind, not by an ulp: at alpha 0, `a` is `fl(g²)` and `b` is `g`, so torch
+ * gets `fl(g²) - g²`, the rounding error of `g²` (negative: NaN after the square root; positive:
+ * a step of lr * g / sqrt of it), where two roundings get 0 (a step of lr * g / eps).
+ *
+ * `b² = p + e` exactly, `p = fl(b²)` and `e` by Dekker's product (Veltkamp's split of `b` into two
+ * halves of 12 bits, whose products float32 holds exactly); then `fl(fl(a - p) - e)`, which is the
+ * fused result wherever `a - p` is exact (`p` within a factor 2 of `a`: wherever they cancel) and
+ * within an ulp of it elsewhere. Where `b²` overflows, `e` is taken as 0; where it falls below
+ * float32's normal range (`|b|` < 1e-19), `e` is not exact.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+ * import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
+ * import { subtractSquare } from "./adaptive.ts";
+ * await tf.setBackend("cpu");
+ * const g = tf.tensor1d([0.1, 0.3, 0.5]);
+ * // in float32, fl(g²) is above g² at 0.1, below it at 0.3, and g² is exact at 0.5
+ * const [above, below, exact] = subtractSquare(tf.square(g), g).dataSync();
+ * console.assert(above > 0 && below < 0 && exact === 0);
+ * ```
+ */
+export function subtractSquare(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const product = tf.square(b);
+    const scaled = tf.mul(b, 4097); // 2^12 + 1
+    const high = tf.sub(scaled, tf.sub(scaled, b));
+    const low = tf.sub(b, high);
+    const error = tf.add(
+      tf.add(tf.sub(tf.square(high), product), tf.mul(tf.mul(high, low), 2)),
+      tf.square(low),
+    );
+    const finiteError = tf.where(tf.isFinite(product), error, tf.zerosLike(error));
+    return tf.sub(tf.sub(a, product), finiteError);
+  });
 }
 
 /**
