@@ -171,6 +171,24 @@ Deno.test("rmsprop alpha at or above 1 is accepted with a warning that names alp
   assert.deepEqual(configWarnings(parseConfig({})), []);
 });
 
+Deno.test("centered rmsprop at alpha 0 is accepted with a warning that names alpha and both fixes", () => {
+  const [warning] = configWarnings(
+    parseConfig({ optimizer: { name: "rmsprop", alpha: 0, centered: true } }),
+  );
+  assert.equal(warning.field, "optimizer.alpha");
+  assert.match(
+    warning.message,
+    /centered rmsprop's alpha 0 makes its variance .* 0 but for rounding/,
+  );
+  assert.match(warning.hint, /--set optimizer\.alpha=0\.99 .*, or --set optimizer\.centered=false/);
+  // uncentered, alpha 0 divides by |gradient|: no variance to round away
+  assert.deepEqual(configWarnings(parseConfig({ optimizer: { name: "rmsprop", alpha: 0 } })), []);
+  assert.deepEqual(
+    configWarnings(parseConfig({ optimizer: { name: "rmsprop", alpha: 0.5, centered: true } })),
+    [],
+  );
+});
+
 Deno.test("baseBatch under onecycle, whose rates ignore optimizer.lr, is a warning naming the maxLr to set", () => {
   const run = {
     batchSize: 64,

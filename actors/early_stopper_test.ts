@@ -116,6 +116,11 @@ Deno.test("rmsprop with alpha above 1: a NaN or exploding loss is blamed on alph
   assert.match(exploded.hint!, /optimizer\.alpha=0\.99/);
   // alpha 1 keeps the square average at 0: every step is lr x grad / eps.
   assert.match(divergenceHint({ name: "rmsprop", alpha: 1 }, 0.01), /alpha 1 keeps its square/);
+  // centered at alpha 0, the variance is all rounding
+  assert.match(
+    divergenceHint({ name: "rmsprop", alpha: 0, centered: true }, 0.01),
+    /centered rmsprop's alpha 0 .* whatever the learning rate/,
+  );
   // Within [0, 1) the learning rate is still the suspect.
   assert.match(divergenceHint({ name: "rmsprop", alpha: 0.99 }, 0.01), /learning rate too high/);
 });

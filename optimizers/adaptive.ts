@@ -148,8 +148,8 @@ export function scaleByRms(options: { alpha: number; eps: number; centered: bool
 
 /**
  * `a - b²` rounded once to float32, as torch 1.13's `a.addcmul(b, b, value=-1)` computes it where
- * its kernels fuse the multiply-add (its AVX2 and aarch64 CPU kernels, CUDA): centered RMSprop's
- * variance. Where `b²` is close to `a` the difference is all rounding, and the fused one differs
+ * its kernels fuse the multiply-add (its AVX2 CPU kernels, measured; `ATEN_CPU_CAPABILITY=default`
+ * rounds twice): centered RMSprop's variance. Where `b²` is close to `a` the difference is all rounding, and the fused one differs
  * from `a - fl(b²)` in kind, not by an ulp: at alpha 0, `a` is `fl(g²)` and `b` is `g`, so torch
  * gets `fl(g²) - g²`, the rounding error of `g²` (negative: NaN after the square root; positive:
  * a step of lr * g / sqrt of it), where two roundings get 0 (a step of lr * g / eps).

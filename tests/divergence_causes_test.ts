@@ -1,6 +1,7 @@
 /**
  * Runs whose loss turns NaN or rises for a reason other than a learning rate too high, through
- * `train`: RMSprop with `alpha` above 1 (its square average turns negative), and torch's
+ * `train`: RMSprop with `alpha` above 1 (its square average turns negative) or centered at 0 (its
+ * variance is all rounding), and torch's
  * `maximize` (the loss rises by design). The guards must name the real cause, or not stop at all.
  */
 import assert from "node:assert/strict";
@@ -31,6 +32,33 @@ Deno.test("rmsprop with alpha above 1 warns at the start, and its NaN is blamed 
     assert.equal(finding?.title, "diverged: rmsprop alpha above 1");
     assert.deepEqual(finding?.set, ["optimizer.alpha=0.99"]);
   }
+});
+
+Deno.test("centered rmsprop with alpha 0 warns at the start, and its NaN is blamed on alpha and centered", async () => {
+  await using runs = await tempRunsDir();
+  const { result, events } = await trainCollect({
+    backend: "cpu",
+    runsDir: runs.dir,
+    epochs: 5,
+    optimizer: { name: "rmsprop", lr: 1e-4, alpha: 0, centered: true },
+    clipping: { onNonFinite: "rollback" },
+  });
+  assert.equal(result.status, "diverged");
+  // the first step makes NaN the weights whose gradient² rounded down, as alpha above 1 does
+  assert.match(
+    result.reason,
+    /training diverged at step 1: the loss became NaN \(rollback cannot help/,
+  );
+  assert.match(result.hint ?? "", /centered rmsprop's alpha 0 makes its variance/);
+  assert.match(
+    result.hint ?? "",
+    /--set optimizer\.alpha=0\.99 .* --set optimizer\.centered=false/,
+  );
+  assert.doesNotMatch(result.hint ?? "", /learning rate too high/);
+  const warnings = events.filter((e) => e.type === "warning");
+  assert.match(warnings[0]?.message ?? "", /^optimizer\.alpha: centered rmsprop's alpha 0/);
+  assert.ok(!warnings.some((w) => /rolled back/.test(w.message)));
+  assert.equal(result.diagnosis?.findings[0]?.title, "diverged: centered rmsprop alpha of 0");
 });
 
 Deno.test("maximize: a loss that rises by design trains to the end, its best epoch the highest loss", async () => {
