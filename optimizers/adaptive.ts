@@ -94,9 +94,11 @@ export function fusedAdam(
         beta1,
         beta2,
         eps,
-        c1: 1 - beta1 ** step,
+        // float64 scalars, as torch's Python floats (1 - beta2 in float32 is 1 - fl(beta2))
+        beta1c: 1 - beta1,
+        beta2c: 1 - beta2,
         root2: Math.sqrt(1 - beta2 ** step),
-        lr,
+        stepSize: lr / (1 - beta1 ** step),
         coupled: decoupled ? 0 : weightDecay,
         decoupled: decoupled ? lr * weightDecay : 0,
         gradSign: maximize ? -1 : 1,

@@ -22,11 +22,14 @@ export interface AdamUpdateAttrs {
   beta1: number;
   beta2: number;
   eps: number;
-  /** 1 - beta1^step. */
-  c1: number;
+  /** 1 - beta1, computed in float64 (as torch's `alpha=1 - beta1`). */
+  beta1c: number;
+  /** 1 - beta2, computed in float64. */
+  beta2c: number;
   /** sqrt(1 - beta2^step). */
   root2: number;
-  lr: number;
+  /** torch's `step_size`, lr / (1 - beta1^step), computed in float64. */
+  stepSize: number;
   /** Adam's L2 term (added to the gradient). */
   coupled: number;
   /** AdamW's decoupled decay, lr * weightDecay. */
@@ -61,9 +64,10 @@ function adamUpdate({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo[] {
     a.beta1,
     a.beta2,
     a.eps,
-    a.c1,
+    a.beta1c,
+    a.beta2c,
     a.root2,
-    a.lr,
+    a.stepSize,
     a.coupled,
     a.decoupled,
     a.gradSign,

@@ -2,13 +2,15 @@
  * Adam and AdamW as one SIMD kernel per parameter on wasm (`createOptimizer(spec, { fusedKernels:
  * true })`) against the reference chain of tfjs ops on the same backend: weights and saved state
  * after several steps, with amsgrad, L2 and decoupled decay, maximize, param groups, momentum
- * moved between steps, a negative rate (a schedule's) and sizes that are not multiples of 4.
+ * moved between steps, a negative rate (a schedule's) and sizes that are not multiples of 4; and
+ * against torch 1.13's trajectories.
  *
  * @module
  */
 import assert from "node:assert/strict";
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { selectBackend } from "./backend.ts";
+import { loadTrajectories, replay } from "../optimizers/_trajectories.ts";
 import { createOptimizer, hasFusedKernels, type Optimizer } from "../optimizers/optimizer.ts";
 import type { OptimizerSpec } from "../optimizers/spec.ts";
 import { parseConfig } from "../config.ts";
@@ -86,6 +88,15 @@ Deno.test("fused Adam/AdamW on wasm equal the reference chain, weights and state
     fused.optimizer.dispose();
     tf.dispose(fused.variables);
     assert.equal(tf.memory().numTensors, before);
+  }
+});
+
+Deno.test("fused Adam/AdamW on wasm follow PyTorch's trajectories (torch 1.13 fixtures)", async () => {
+  await selectBackend("wasm");
+  const cases = (await loadTrajectories()).filter((c) => hasFusedKernels(c.spec));
+  assert.ok(cases.length >= 9, `${cases.length} adam and adamw cases`);
+  for (const fixture of cases) {
+    await replay(fixture, (spec) => createOptimizer(spec, { fusedKernels: true }));
   }
 });
 

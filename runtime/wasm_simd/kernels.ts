@@ -129,9 +129,10 @@ export interface SimdKernels {
   transpose(src: number, dst: number, count: number, rows: number, cols: number): void;
   /**
    * One Adam/AdamW step over n values into new buffers: m', v' (and vmax' when amsgrad is 1),
-   * and the update u = -lr (m' / c1) / (sqrt(s) / root2 + eps) - decoupled * p, where
-   * d = gradSign * g + coupled * p (gradSign -1 for torch's maximize, else 1) and s = v' (or
-   * max(vmax, v')).
+   * and the update u = -(stepSize m') / (sqrt(s) / root2 + eps) - decoupled * p, where
+   * d = gradSign * g + coupled * p (gradSign -1 for torch's maximize, else 1), s = v' (or
+   * max(vmax, v')), m' = beta1 m + beta1c d and v' = beta2 v + beta2c d²; beta1c (1 - beta1),
+   * beta2c and stepSize (lr / (1 - beta1^t)) are torch's float64 scalars, rounded once.
    */
   adamUpdate(
     p: number,
@@ -148,9 +149,10 @@ export interface SimdKernels {
     beta1: number,
     beta2: number,
     eps: number,
-    c1: number,
+    beta1c: number,
+    beta2c: number,
     root2: number,
-    lr: number,
+    stepSize: number,
     coupled: number,
     decoupled: number,
     gradSign: number,
