@@ -184,9 +184,13 @@ export function createFusedStep(kind: FusedKind, hyper: FusedHyper = {}): FusedS
       f[o + F.beta2] = h.beta2;
       f[o + F.eps] = h.eps;
       f[o + F.weightDecay] = h.weightDecay;
-      f[o + F.biasCorrection1] = 1 - h.beta1 ** t;
+      // float64 scalars rounded once, as torch's Python floats (see UNIFORM_FIELDS)
+      f[o + F.stepSize] = lr / (1 - h.beta1 ** t);
       f[o + F.sqrtBiasCorrection2] = Math.sqrt(1 - h.beta2 ** t);
-      f[o + F.dampening] = h.dampening;
+      f[o + F.undampened] = 1 - h.dampening;
+      f[o + F.beta1Complement] = 1 - h.beta1;
+      f[o + F.beta2Complement] = 1 - h.beta2;
+      f[o + F.decayFactor] = 1 - lr * h.weightDecay;
       u[o + F.flags] = flags;
       u[o + F.n] = e.n;
       u[o + F.partialBase] = base;

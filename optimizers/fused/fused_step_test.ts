@@ -1,6 +1,7 @@
 /**
- * The fused kernels against a plain tfjs-ops reference written here from PyTorch's formulas, on
- * whatever WebGPU adapter the machine has (Mesa's llvmpipe in CI: tiny tensors, few steps).
+ * The fused kernels against a plain tfjs-ops reference written here from PyTorch's formulas, and
+ * through the optimizer interface against torch 1.13's trajectories, on whatever WebGPU adapter
+ * the machine has (Mesa's llvmpipe in CI: tiny tensors, few steps).
  *
  * @module
  */
@@ -9,6 +10,8 @@ import assert from "node:assert/strict";
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
 import { releaseWebGpu } from "../../runtime/backend.ts";
+import { loadTrajectories, replay } from "../_trajectories.ts";
+import { createFusedOptimizer, hasFusedKernel } from "./adapter.ts";
 import { createFusedStep, type FusedHyper, type FusedKind } from "./fused_step.ts";
 
 const ready = tf.setBackend("webgpu").then(() => tf.ready());
@@ -214,6 +217,13 @@ Deno.test("fused step inside tf.tidy keeps its slots alive", async () => {
   assert.deepEqual(Array.from(await w.data()), [-1.5, -1.5, -1.5]);
   w.dispose();
   sgd.dispose();
+});
+
+Deno.test("the fused kernels follow PyTorch's trajectories (torch 1.13 fixtures: sgd, adam, adamw, lion)", async () => {
+  await ready;
+  const cases = (await loadTrajectories()).filter((c) => hasFusedKernel(c.spec));
+  assert.ok(cases.length >= 20, `${cases.length} cases`);
+  for (const fixture of cases) await replay(fixture, createFusedOptimizer);
 });
 
 // Last in this file: no WebGPU device left alive when the test process ends.
