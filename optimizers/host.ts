@@ -2,9 +2,10 @@
  * `createHostOptimizer`: SGD (momentum, dampening, Nesterov), Adam, AdamW (each with `maximize`)
  * and Lion as plain loops over Float32Arrays on the host, for models so small that tfjs's per-op
  * cost is the whole step (the seed experiment's linear regression: SGD's update is 4 tfjs ops of
- * ~25 us each on wasm for 3 numbers). The arithmetic is the reference chain's (`aliases.ts`), in
- * float64 with the results stored as float32, the slots keyed and saved as `createOptimizer` keys
- * and saves them, so checkpoints move between the two paths.
+ * ~25 us each on wasm for 3 numbers). The arithmetic is torch 1.13's float32 arithmetic (each
+ * operation rounded once, its fused multiply-adds fused, its scalars rounded as it rounds them: bit
+ * for bit torch's trajectories in optimizers/conformance_test.ts), the slots keyed and saved as
+ * `createOptimizer` keys and saves them, so checkpoints move between the two paths.
  *
  * `stepArrays` updates host arrays in place; `step` (the {@linkcode Optimizer} interface) reads
  * tfjs variables, steps, and assigns the results back.
@@ -81,66 +82,87 @@ interface StepContext {
   step: number;
 }
 
-/** One parameter's update, the reference chain of `spec.name` written out element by element. */
+const f32 = Math.fround;
+
+/**
+ * `a * b + c` rounded once to float32, as torch's CPU kernels compute `add_(x, alpha=...)` and
+ * `addcmul_` (they fuse the multiply-add): `a * b` of two float32s is exact in float64, and the
+ * sum is rounded to float64 before float32, which agrees with one rounding but where the float64
+ * sum lands on a float32 halfway point (about once in 1e9).
+ */
+function fma(a: number, b: number, c: number): number {
+  return f32(a * b + c);
+}
+
+/**
+ * One parameter's update as torch 1.13's single-tensor loop computes it in float32: each tensor
+ * operation rounded once (its multiply-adds fused), each scalar handed to it as a float32 after
+ * being computed as a Python float (`alpha=1 - beta1`, `value=-step_size`, `mul_(1 - lr * wd)`);
+ * Lion as generate.py's reference. A scalar applied at every step (a beta, its complement, the
+ * decay factor) is then torch's own, not one that drifts from it step after step.
+ */
 function update(
   spec: ResolvedOptimizerSpec,
   p: Float32Array,
   g: ArrayLike<number>,
   slots: Slots,
-  { lr, weightDecay: wd, momentum, step }: StepContext,
+  context: StepContext,
 ): void {
   const n = p.length;
+  const { lr, step } = context;
+  const wd = f32(context.weightDecay);
   switch (spec.name) {
     case "sgd": {
-      // addDecayedWeights, trace (the buffer is a copy of the first update), scaleByLearningRate.
+      const momentum = f32(context.momentum);
+      const [keep, negativeLr] = [f32(1 - spec.dampening), f32(-lr)];
       const buffer = slots.momentum_buffer;
-      if (momentum === 0) {
-        for (let i = 0; i < n; i++) p[i] = p[i] - lr * (g[i] + wd * p[i]);
-        return;
-      }
+      // the buffer appears with the first nonzero momentum (onecycle may raise it from 0)
+      const buf = momentum === 0 ? buffer : buffer ?? new Float32Array(n);
       const fresh = buffer === undefined;
-      const buf = buffer ?? (slots.momentum_buffer = new Float32Array(n));
-      const keep = 1 - spec.dampening;
       for (let i = 0; i < n; i++) {
-        const d = g[i] + wd * p[i];
-        const b = fresh ? d : buf[i] * momentum + d * keep;
-        buf[i] = b;
-        const out = spec.nesterov ? d + Math.fround(b) * momentum : Math.fround(b);
-        p[i] = p[i] - lr * out;
+        let d = wd === 0 ? g[i] : fma(p[i], wd, g[i]);
+        if (buf && momentum !== 0) {
+          buf[i] = fresh ? d : fma(d, keep, f32(buf[i] * momentum));
+          d = spec.nesterov ? fma(buf[i], momentum, d) : buf[i];
+        }
+        p[i] = fma(d, negativeLr, p[i]);
       }
+      if (buf && momentum !== 0) slots.momentum_buffer = buf;
       return;
     }
     case "adam":
     case "adamw": {
-      const beta1 = momentum;
-      const beta2 = spec.betas[1];
-      const c1 = 1 - beta1 ** step;
-      const root2 = Math.sqrt(1 - beta2 ** step);
-      const coupled = spec.name === "adam" ? wd : 0;
-      const decoupled = spec.name === "adamw" ? lr * wd : 0;
+      const [beta1, beta2] = [context.momentum, spec.betas[1]];
+      const [b1, b1c, b2, b2c] = [f32(beta1), f32(1 - beta1), f32(beta2), f32(1 - beta2)];
+      const negativeStep = f32(-lr / (1 - beta1 ** step));
+      const root2 = f32(Math.sqrt(1 - beta2 ** step));
+      const eps = f32(spec.eps);
+      const coupled = spec.name === "adam" && wd !== 0;
+      const decay = spec.name === "adamw" ? f32(1 - lr * context.weightDecay) : 1;
       const m = slots.exp_avg;
       const v = slots.exp_avg_sq;
       const vmax = slots.max_exp_avg_sq;
       for (let i = 0; i < n; i++) {
-        const d = g[i] + coupled * p[i];
-        m[i] = m[i] * beta1 + d * (1 - beta1);
-        v[i] = v[i] * beta2 + d * d * (1 - beta2);
+        const x = decay === 1 ? p[i] : f32(p[i] * decay);
+        const d = coupled ? fma(p[i], wd, g[i]) : g[i];
+        m[i] = fma(d, b1c, f32(m[i] * b1));
+        v[i] = fma(f32(b2c * d), d, f32(v[i] * b2));
         let second = v[i];
         if (vmax) second = vmax[i] = Math.max(vmax[i], second);
-        const u = (m[i] / c1) / (Math.sqrt(second) / root2 + spec.eps);
-        p[i] = p[i] - lr * u - decoupled * p[i];
+        const denominator = f32(f32(f32(Math.sqrt(second)) / root2) + eps);
+        p[i] = f32(x + f32(f32(negativeStep * m[i]) / denominator));
       }
       return;
     }
     case "lion": {
-      const beta1 = momentum;
-      const beta2 = spec.betas[1];
+      const [beta1, beta2] = [context.momentum, spec.betas[1]];
+      const [b1, b1c, b2, b2c] = [f32(beta1), f32(1 - beta1), f32(beta2), f32(1 - beta2)];
+      const [decay, negativeLr] = [f32(1 - lr * context.weightDecay), f32(-lr)];
       const m = slots.exp_avg;
-      const decay = lr * wd;
       for (let i = 0; i < n; i++) {
-        const direction = Math.sign(m[i] * beta1 + g[i] * (1 - beta1));
-        m[i] = m[i] * beta2 + g[i] * (1 - beta2);
-        p[i] = p[i] - lr * direction - decay * p[i];
+        const direction = Math.sign(f32(f32(m[i] * b1) + f32(g[i] * b1c)));
+        p[i] = fma(direction, negativeLr, f32(p[i] * decay));
+        m[i] = fma(g[i], b2c, f32(m[i] * b2));
       }
       return;
     }
