@@ -223,7 +223,8 @@ Deno.test("the fused kernels follow PyTorch's trajectories (torch 1.13 fixtures:
   await ready;
   const cases = (await loadTrajectories()).filter((c) => hasFusedKernel(c.spec));
   assert.ok(cases.length >= 20, `${cases.length} cases`);
-  for (const fixture of cases) await replay(fixture, createFusedOptimizer);
+  // to 1e-5 even where the fixture is exact: a GPU's compiler may fuse a multiply-add or not
+  for (const fixture of cases) await replay({ ...fixture, exact: false }, createFusedOptimizer);
 });
 
 // Last in this file: no WebGPU device left alive when the test process ends.
