@@ -60,6 +60,7 @@ export function scaleByAdam(options: AdamOptions): Transform {
  * `chain(addDecayedWeights(), scaleByAdam(...), scaleByLearningRate())` (Adam) or
  * `chain(scaleByAdam(...), scaleByLearningRate(), decoupledWeightDecay())` (AdamW), to float32
  * rounding; `maximize` negates the gradient in the kernel, as `negate()` first in the chain would.
+ * It returns the parameter's new value (`returnsParam`), as `decoupledWeightDecay` does.
  *
  * @example
  * ```ts
@@ -100,18 +101,20 @@ export function fusedAdam(
         root2: Math.sqrt(1 - beta2 ** step),
         stepSize: lr / (1 - beta1 ** step),
         coupled: decoupled ? 0 : weightDecay,
-        decoupled: decoupled ? lr * weightDecay : 0,
+        decay: decoupled ? 1 - lr * weightDecay : 1,
         gradSign: maximize ? -1 : 1,
       };
-      const [update, m, v, vmax] = tf.engine().runKernel(
+      const [stepped, m, v, vmax] = tf.engine().runKernel(
         "AnnealAdamUpdate",
         inputs,
         attrs as unknown as tf.NamedAttrMap,
       ) as tf.Tensor[];
       const own: Record<string, tf.Tensor> = { exp_avg: m, exp_avg_sq: v };
       if (amsgrad) own.max_exp_avg_sq = vmax;
-      return [update, own];
+      return [stepped, own];
     },
+    // the kernel lands the parameter as torch does: AdamW's decay, then the step
+    returnsParam: true,
   };
 }
 

@@ -48,9 +48,13 @@ export function addDecayedWeights(): Transform {
 }
 
 /**
- * Decoupled weight decay (Loshchilov & Hutter): subtracts `lr * weightDecay * param` from an
- * update that is already scaled by the learning rate, i.e. torch's `param.mul_(1 - lr * wd)`.
- * It is what turns Adam into AdamW.
+ * Decoupled weight decay (Loshchilov & Hutter), torch's `param.mul_(1 - lr * wd)` before the
+ * update that is already scaled by the learning rate lands: it returns the parameter's new value
+ * `param * (1 - lr * wd) + update` (`returnsParam`), the factor computed in float64 and rounded to
+ * float32 once, as torch's is. Subtracting `lr * wd * param` instead applies `1 - fl(lr * wd)`,
+ * not `fl(1 - lr * wd)`: a different factor at every step, which drifts from torch linearly
+ * (1.3e-5 after 400 steps at lr 0.01, wd 0.25). It is what turns Adam into AdamW, and comes last
+ * in its chain.
  *
  * @example
  * ```ts
@@ -64,9 +68,10 @@ export function decoupledWeightDecay(): Transform {
   return {
     init: () => ({}),
     update: (update, _slots, { param, lr, weightDecay }) => [
-      weightDecay === 0 ? update : tf.sub(update, tf.mul(param, lr * weightDecay)),
+      tf.add(weightDecay === 0 ? param : tf.mul(param, 1 - lr * weightDecay), update),
       {},
     ],
+    returnsParam: true,
   };
 }
 

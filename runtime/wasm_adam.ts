@@ -5,7 +5,8 @@
  * the backend has it (`createOptimizer(spec, { fusedKernels: true })`).
  *
  * Inputs `param`, `grad`, `m`, `v` (and `vmax` with amsgrad), float32 of one shape; outputs the
- * update to add to the parameter, m', v' (and vmax').
+ * parameter's new value (torch's `param.mul_(1 - lr * wd)` for AdamW, then its `addcdiv_`), m', v'
+ * (and vmax').
  *
  * @module
  */
@@ -32,8 +33,8 @@ export interface AdamUpdateAttrs {
   stepSize: number;
   /** Adam's L2 term (added to the gradient). */
   coupled: number;
-  /** AdamW's decoupled decay, lr * weightDecay. */
-  decoupled: number;
+  /** The factor of AdamW's decoupled decay, 1 - lr * weightDecay (1 for Adam), in float64. */
+  decay: number;
   /** -1 for torch's `maximize` (the gradient is negated before everything else), else 1. */
   gradSign: number;
 }
@@ -69,7 +70,7 @@ function adamUpdate({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo[] {
     a.root2,
     a.stepSize,
     a.coupled,
-    a.decoupled,
+    a.decay,
     a.gradSign,
   );
   return outputs;

@@ -129,10 +129,11 @@ export interface SimdKernels {
   transpose(src: number, dst: number, count: number, rows: number, cols: number): void;
   /**
    * One Adam/AdamW step over n values into new buffers: m', v' (and vmax' when amsgrad is 1),
-   * and the update u = -(stepSize m') / (sqrt(s) / root2 + eps) - decoupled * p, where
+   * and the parameter's new value p' = decay p - (stepSize m') / (sqrt(s) / root2 + eps), where
    * d = gradSign * g + coupled * p (gradSign -1 for torch's maximize, else 1), s = v' (or
    * max(vmax, v')), m' = beta1 m + beta1c d and v' = beta2 v + beta2c d²; beta1c (1 - beta1),
-   * beta2c and stepSize (lr / (1 - beta1^t)) are torch's float64 scalars, rounded once.
+   * beta2c, stepSize (lr / (1 - beta1^t)) and decay (AdamW's 1 - lr wd, else 1) are torch's
+   * float64 scalars, rounded once.
    */
   adamUpdate(
     p: number,
@@ -140,7 +141,7 @@ export interface SimdKernels {
     m: number,
     v: number,
     vmax: number,
-    outU: number,
+    outP: number,
     outM: number,
     outV: number,
     outVmax: number,
@@ -154,7 +155,7 @@ export interface SimdKernels {
     root2: number,
     stepSize: number,
     coupled: number,
-    decoupled: number,
+    decay: number,
     gradSign: number,
   ): void;
   maxPoolGrad2x2(

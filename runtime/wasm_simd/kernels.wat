@@ -1094,21 +1094,21 @@
   ;; One Adam/AdamW step over n values, as the reference chain computes it (optimizers/aliases.ts),
   ;; in one pass: d = gradSign g + coupled * p (gradSign -1: torch's maximize, the gradient negated
   ;; before the L2 term; else 1); m' = beta1 m + beta1c d; v' = beta2 v + beta2c d^2;
-  ;; s = max(vmax, v') when amsgrad (vmax' = s) else v'; the update
-  ;; u = -(stepSize m') / (sqrt(s) / root2 + eps) - decoupled * p (the caller adds it to p).
-  ;; beta1c = 1 - beta1, beta2c = 1 - beta2 and stepSize = lr / (1 - beta1^t) come computed in
-  ;; float64, as torch's Python floats: 1 - beta2 taken here in float32 is 1 - fl(beta2), 1.3e-5 off
-  ;; 1 - beta2 at 0.999.
-  ;; Outputs go to new buffers (outU, outM, outV, outVmax); vmax/outVmax unused unless amsgrad.
+  ;; s = max(vmax, v') when amsgrad (vmax' = s) else v'; the parameter's new value
+  ;; p' = decay p - (stepSize m') / (sqrt(s) / root2 + eps), torch's p.mul_(1 - lr wd) (AdamW; decay
+  ;; 1 for Adam) then addcdiv_. beta1c = 1 - beta1, beta2c = 1 - beta2, stepSize = lr / (1 - beta1^t)
+  ;; and decay = 1 - lr wd come computed in float64, as torch's Python floats: 1 - beta2 taken here
+  ;; in float32 is 1 - fl(beta2), 1.3e-5 off 1 - beta2 at 0.999.
+  ;; Outputs go to new buffers (outP, outM, outV, outVmax); vmax/outVmax unused unless amsgrad.
   (func (export "adamUpdate")
     (param $p i32) (param $g i32) (param $m i32) (param $v i32) (param $vmax i32)
-    (param $outU i32) (param $outM i32) (param $outV i32) (param $outVmax i32) (param $n i32)
+    (param $outP i32) (param $outM i32) (param $outV i32) (param $outVmax i32) (param $n i32)
     (param $amsgrad i32) (param $beta1 f32) (param $beta2 f32) (param $eps f32)
     (param $beta1c f32) (param $beta2c f32) (param $root2 f32) (param $stepSize f32)
-    (param $coupled f32) (param $decoupled f32) (param $gradSign f32)
+    (param $coupled f32) (param $decay f32) (param $gradSign f32)
     (local $i i32) (local $at i32) (local $end4 i32) (local $vsign v128)
     (local $vb1 v128) (local $vb1c v128) (local $vb2 v128) (local $vb2c v128) (local $veps v128)
-    (local $vr2 v128) (local $vstep v128) (local $vcoup v128) (local $vdec v128)
+    (local $vr2 v128) (local $vstep v128) (local $vcoup v128) (local $vdecay v128)
     (local $vp v128) (local $vd v128) (local $vm v128) (local $vv v128) (local $vs v128)
     (local $sp f32) (local $sd f32) (local $sm f32) (local $sv f32) (local $ss f32)
     (local.set $vb1 (f32x4.splat (local.get $beta1)))
@@ -1119,7 +1119,7 @@
     (local.set $vr2 (f32x4.splat (local.get $root2)))
     (local.set $vstep (f32x4.splat (local.get $stepSize)))
     (local.set $vcoup (f32x4.splat (local.get $coupled)))
-    (local.set $vdec (f32x4.splat (local.get $decoupled)))
+    (local.set $vdecay (f32x4.splat (local.get $decay)))
     (local.set $vsign (f32x4.splat (local.get $gradSign)))
     (local.set $end4 (i32.and (local.get $n) (i32.const -4)))
     (block $done (loop $vec
@@ -1142,11 +1142,11 @@
         (local.set $vs (f32x4.max (local.get $vv)
           (v128.load align=4 (i32.add (local.get $vmax) (local.get $at)))))
         (v128.store align=4 (i32.add (local.get $outVmax) (local.get $at)) (local.get $vs))))
-      (v128.store align=4 (i32.add (local.get $outU) (local.get $at))
+      (v128.store align=4 (i32.add (local.get $outP) (local.get $at))
         (f32x4.sub
-          (f32x4.neg (f32x4.div (f32x4.mul (local.get $vstep) (local.get $vm))
-            (f32x4.add (f32x4.div (f32x4.sqrt (local.get $vs)) (local.get $vr2)) (local.get $veps))))
-          (f32x4.mul (local.get $vdec) (local.get $vp))))
+          (f32x4.mul (local.get $vp) (local.get $vdecay))
+          (f32x4.div (f32x4.mul (local.get $vstep) (local.get $vm))
+            (f32x4.add (f32x4.div (f32x4.sqrt (local.get $vs)) (local.get $vr2)) (local.get $veps)))))
       (local.set $i (i32.add (local.get $i) (i32.const 4)))
       (br $vec)))
     (block $sdone (loop $scalar
@@ -1168,11 +1168,11 @@
       (if (local.get $amsgrad) (then
         (local.set $ss (f32.max (local.get $sv) (f32.load (i32.add (local.get $vmax) (local.get $at)))))
         (f32.store (i32.add (local.get $outVmax) (local.get $at)) (local.get $ss))))
-      (f32.store (i32.add (local.get $outU) (local.get $at))
+      (f32.store (i32.add (local.get $outP) (local.get $at))
         (f32.sub
-          (f32.neg (f32.div (f32.mul (local.get $stepSize) (local.get $sm))
-            (f32.add (f32.div (f32.sqrt (local.get $ss)) (local.get $root2)) (local.get $eps))))
-          (f32.mul (local.get $decoupled) (local.get $sp))))
+          (f32.mul (local.get $sp) (local.get $decay))
+          (f32.div (f32.mul (local.get $stepSize) (local.get $sm))
+            (f32.add (f32.div (f32.sqrt (local.get $ss)) (local.get $root2)) (local.get $eps)))))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $scalar)))
   )
