@@ -88,7 +88,7 @@ export async function openPostgresStorage(
     fetch_types: false,
   });
   try {
-    await sql.begin(async (tx) => {
+    await transaction(sql, async (tx) => {
       await tx`SELECT pg_advisory_xact_lock(7464251)`;
       const [{ tables }] = await tx`SELECT to_regclass('anneal_studies') IS NOT NULL AS tables`;
       if (!create && !tables) {
@@ -122,6 +122,45 @@ async function addColumns(tx: postgres.TransactionSql): Promise<void> {
       await tx.unsafe(`ALTER TABLE anneal_trials ADD COLUMN IF NOT EXISTS ${name} ${type}`);
     }
   }
+}
+
+/** How long a transaction whose connection went away waits for postgres.js to say so. */
+const LOST_CONNECTION_MS = 10_000;
+
+/** Whether a query failed because its connection went away (postgres.js's codes, the socket's). */
+function connectionLost(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  return typeof code === "string" &&
+    /^(CONNECTION_CLOSED|CONNECTION_DESTROYED|ECONNRESET|EPIPE|ETIMEDOUT)$/.test(code);
+}
+
+/**
+ * Runs `work` in a transaction (postgres.js's `begin`). Where a query of it fails because the
+ * connection went away (a server restarting, a network cut), `work` is left pending instead of
+ * rejecting: postgres.js 3.4.9 answers a callback that rejects with a ROLLBACK on the same
+ * connection, which, closed, has no socket to write it to. That write failed outside any promise,
+ * and left the connection unable to write again: each later use of it waited its connect_timeout
+ * (10 s) and failed with CONNECT_TIMEOUT. `begin` rejects with the connection's
+ * close on its own (it races the callback against it); should it not within
+ * {@linkcode LOST_CONNECTION_MS}, the transaction fails with the query's error.
+ */
+function transaction<T>(
+  sql: postgres.Sql,
+  work: (tx: postgres.TransactionSql) => Promise<T>,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let giveUp: (error: unknown) => void = () => {};
+  const parked = new Promise<never>((_, reject) => (giveUp = reject));
+  const run = sql.begin(async (tx) => {
+    try {
+      return await work(tx);
+    } catch (error) {
+      if (!connectionLost(error)) throw error;
+      timer = setTimeout(() => giveUp(error), LOST_CONNECTION_MS);
+      return await new Promise<never>(() => {});
+    }
+  }) as Promise<T>;
+  return Promise.race([run, parked]).finally(() => clearTimeout(timer));
 }
 
 let guarded = false;
@@ -246,7 +285,7 @@ class PostgresStorage implements StudyStorage {
   }
 
   createTrial(studyId: number, options: CreateTrialOptions): Promise<Trial | null> {
-    return this.#sql.begin(async (tx) => {
+    return transaction(this.#sql, async (tx) => {
       // The study row's lock serialises numbering and the budget check across all workers.
       const [study] = await tx`SELECT id FROM anneal_studies WHERE id = ${studyId} FOR UPDATE`;
       if (!study) throw new AnnealError("storage", `Cannot find study ${studyId}`);
@@ -281,7 +320,7 @@ class PostgresStorage implements StudyStorage {
   }
 
   async reportIntermediate(trialId: number, step: number, value: number): Promise<void> {
-    await this.#sql.begin(async (tx) => {
+    await transaction(this.#sql, async (tx) => {
       await this.#requireRunning(tx, trialId, "report to");
       await tx`
         INSERT INTO anneal_intermediate (trial_id, step, value) VALUES (${trialId}, ${step}, ${value})
@@ -298,7 +337,7 @@ class PostgresStorage implements StudyStorage {
     reason: string | null,
     step: number | null,
   ): Promise<Trial> {
-    return this.#sql.begin(async (tx) => {
+    return transaction(this.#sql, async (tx) => {
       await this.#requireRunning(tx, trialId, action);
       await tx`
         UPDATE anneal_trials SET state = ${state}, value = ${value}, reason = ${reason},
@@ -321,7 +360,7 @@ class PostgresStorage implements StudyStorage {
   }
 
   interruptTrial(trialId: number, reason: string): Promise<ReapResult> {
-    return this.#sql.begin(async (tx) => {
+    return transaction(this.#sql, async (tx) => {
       // the study row's lock first (it serialises numbering), as createTrial and reapStale take it
       await tx`
         SELECT s.id FROM anneal_studies s JOIN anneal_trials t ON t.study_id = s.id
@@ -344,7 +383,7 @@ class PostgresStorage implements StudyStorage {
   }
 
   async setTrialRun(trialId: number, runDir: string): Promise<void> {
-    await this.#sql.begin(async (tx) => {
+    await transaction(this.#sql, async (tx) => {
       await this.#requireRunning(tx, trialId, "record the run of");
       await tx`UPDATE anneal_trials SET run_dir = ${runDir} WHERE id = ${trialId}`;
     });
@@ -358,7 +397,7 @@ class PostgresStorage implements StudyStorage {
   }
 
   reapStale(studyId: number, timeoutMs: number, maxRetries: number): Promise<ReapResult> {
-    return this.#sql.begin(async (tx) => {
+    return transaction(this.#sql, async (tx) => {
       await tx`SELECT id FROM anneal_studies WHERE id = ${studyId} FOR UPDATE`;
       const stale = await tx`
         UPDATE anneal_trials SET state = 'FAILED', finished_at = now(),
