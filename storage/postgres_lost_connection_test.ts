@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
+import postgres from "npm:postgres@3.4.9";
 import { openPostgresStorage } from "./postgres.ts";
 import { pgProxy } from "./testing/pg_proxy.ts";
 import { testPostgresUrl } from "./testing/pg_url.ts";
 import { isConnectionError, retryingStorage } from "../sweeps/study.ts";
+import type { StudyStorage } from "./types.ts";
 
 Deno.test("a transaction whose connection is lost mid-way fails with a connection error and leaves the connection usable: the worker's next calls succeed", async () => {
   const proxy = pgProxy(new URL(await testPostgresUrl()));
@@ -44,4 +46,41 @@ Deno.test("a transaction whose connection is lost mid-way fails with a connectio
     await storage.close();
     proxy.close();
   }
+});
+
+Deno.test("a server that takes no connection for connect_timeout (a network cut) is retried like one that refuses it", async () => {
+  // A server that accepts TCP connections but never answers: postgres.js gives up after its
+  // connect_timeout with CONNECT_TIMEOUT, which the study's retries did not know, so a worker
+  // cut off from its database for longer than that ended instead of waiting for it.
+  const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of silent) held.push(conn);
+  })().catch(() => {});
+  const port = (silent.addr as Deno.NetAddr).port;
+  const sql = postgres(`postgres://nobody@127.0.0.1:${port}/none`, {
+    connect_timeout: 1,
+    fetch_types: false,
+    onnotice: () => {},
+  });
+  let timedOut: unknown;
+  try {
+    await sql`SELECT 1`;
+  } catch (error) {
+    timedOut = error;
+  } finally {
+    await sql.end({ timeout: 0 });
+    silent.close();
+    for (const conn of held) conn.close();
+    await accepting;
+  }
+  assert.equal((timedOut as { code?: string }).code, "CONNECT_TIMEOUT", String(timedOut));
+  assert.ok(isConnectionError(timedOut));
+  // the storage call that got it is tried again
+  let calls = 0;
+  const flaky = {
+    loadStudy: () => (++calls === 1 ? Promise.reject(timedOut) : Promise.resolve({ id: 7 })),
+  } as unknown as StudyStorage;
+  assert.equal((await retryingStorage(flaky, 5_000).loadStudy("s")).id, 7);
+  assert.equal(calls, 2);
 });
