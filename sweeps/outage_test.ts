@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import postgres from "npm:postgres@3.4.9";
 import { openPostgresStorage } from "../storage/postgres.ts";
 import { runStudy } from "./study.ts";
 import { randomSampler } from "./samplers/random.ts";
@@ -26,8 +27,17 @@ Deno.test("a study rides out its PostgreSQL server going down and coming back: n
   const state = await Deno.makeTempFile({ prefix: "anneal-pg-outage-", suffix: ".env" });
   await Deno.remove(state);
   const url = (await pg(state, "start")).match(/ANNEAL_TEST_PG_URL=(\S+)/)![1];
+  // The test servers commit asynchronously (synchronous_commit off, for speed), so a server
+  // stopped at once loses the commits of its last moments, as a real one (on) does not: trials
+  // vanished, and the study itself would have, had the bounce come before its row was flushed.
+  const admin = postgres(url, { max: 1, onnotice: () => {} });
+  await admin.unsafe("ALTER DATABASE anneal_test SET synchronous_commit = on");
+  await admin.end();
   const storage = await openPostgresStorage(url);
   try {
+    let finished = 0;
+    let markMidStudy = () => {};
+    const midStudy = new Promise<void>((resolve) => (markMidStudy = resolve));
     const study = runStudy({
       storage,
       studyName: "outage",
@@ -41,9 +51,11 @@ Deno.test("a study rides out its PostgreSQL server going down and coming back: n
       pollMs: 50,
       storageRetryMs: 30_000,
       workerId: "outage-worker",
+      onTrial: () => ++finished === 2 && markMidStudy(),
     });
-    // Cut the server off mid-study for 3 s (longer than a trial and than the stale timeout).
-    await new Promise((resolve) => setTimeout(resolve, 700));
+    // Cut the server off mid-study (two trials finished, ten to go) for 3 s (longer than a
+    // trial and than the stale timeout).
+    await Promise.race([midStudy, study]);
     await pg(state, "bounce", "3");
     const result = await study;
     assert.equal(
