@@ -76,10 +76,13 @@ Deno.test("Ctrl-C stops anneal sweep and anneal worker cleanly: the running tria
     });
     // (its own --parallel, the study's 1: the command to go on with must repeat it)
     worker = spawn(["worker", "--storage", storageUrl, "--study", "sw", "--parallel", "1"]);
-    // both mid-trial, each trial past its first epoch's end (so its run has a checkpoint)
-    const running = await waitFor("two trials past their first epoch", async () => {
+    // both mid-trial, each trial past its first epoch's end (so its run has a checkpoint) and
+    // with at least a whole epoch of its 6 to go: one in its last epoch could end before the
+    // signal reached it (a loaded machine), completing instead of being interrupted
+    const running = await waitFor("two trials between their first and fifth epoch", async () => {
       const trials = await storage!.listTrials(studyId, ["RUNNING"]);
-      return trials.length === 2 && trials.every((t) => t.intermediate.size >= 1)
+      return trials.length === 2 &&
+          trials.every((t) => t.intermediate.size >= 1 && t.intermediate.size <= 4)
         ? trials
         : undefined;
     });
