@@ -84,3 +84,25 @@ Deno.test("a server that takes no connection for connect_timeout (a network cut)
   assert.equal((await retryingStorage(flaky, 5_000).loadStudy("s")).id, 7);
   assert.equal(calls, 2);
 });
+
+Deno.test("a call on a storage closed meanwhile fails at once: the worker's retries do not take its own closing for an outage", async () => {
+  const storage = await openPostgresStorage(await testPostgresUrl());
+  await storage.close();
+  // A lane still running when another's failure ended the sweep (which closes its storage), or a
+  // heartbeat under way: each of their calls was retried for the whole retry time (2 minutes by
+  // default), its timers holding the process (and a test) open.
+  let calls = 0;
+  const counted = new Proxy(storage, {
+    get: (target, property) => {
+      const value = Reflect.get(target, property);
+      return property === "loadStudy"
+        ? (...args: [string]) => (calls++, value.apply(target, args))
+        : value;
+    },
+  });
+  await assert.rejects(
+    retryingStorage(counted, 5_000).loadStudy("any"),
+    (error: { code?: string }) => error.code === "CONNECTION_ENDED",
+  );
+  assert.equal(calls, 1);
+});

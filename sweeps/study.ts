@@ -405,15 +405,17 @@ async function runTrial(o: Resolved, study: Study, trial: Trial): Promise<Trial 
  * Whether an error means "the database could not be reached", as opposed to a refusal: a
  * connection refused, reset or closed, a server shutting down or starting up, and one that took
  * no connection within postgres.js's connect_timeout (CONNECT_TIMEOUT: a network cut, a server
- * too busy to answer).
+ * too busy to answer). Not a storage this process closed (postgres.js's CONNECTION_ENDED and
+ * CONNECTION_DESTROYED): no retry reaches it.
  */
 export function isConnectionError(error: unknown): boolean {
   if (error instanceof AnnealError) return false;
   const code = String((error as { code?: unknown })?.code ?? "");
+  if (code === "CONNECTION_ENDED" || code === "CONNECTION_DESTROYED") return false;
   const message = error instanceof Error ? error.message : String(error);
-  return /^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|CONNECT_TIMEOUT|CONNECTION_\w+|57P0[1-3]|08\d{3})$/
+  return /^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|CONNECT_TIMEOUT|CONNECTION_CLOSED|57P0[1-3]|08\d{3})$/
     .test(code) ||
-    /ECONNREFUSED|ECONNRESET|connection (refused|reset|closed|terminated|ended)|terminating connection|write CONNECTION/i
+    /ECONNREFUSED|ECONNRESET|connection (refused|reset|closed|terminated|ended)|terminating connection|write CONNECTION_CLOSED/i
       .test(message);
 }
 
