@@ -86,6 +86,11 @@ export async function openPostgresStorage(
     // not needed, and the first query on a connection is the caller's own, whose failure the
     // caller (and the study's retries) handle.
     fetch_types: false,
+    // Seconds a connection waits before connecting again after a failure: postgres.js's default
+    // grows to 10-20 s after 8 failures in a row (an outage of a few seconds), so that once the
+    // server was back a call on such a connection waited that long, and the trials whose
+    // heartbeats it held up were reaped by other workers. The study's retries pace the calls.
+    backoff: (failures: number) => (0.5 + Math.random() / 2) * Math.min(0.05 * 2 ** failures, 1),
   });
   try {
     await transaction(sql, async (tx) => {

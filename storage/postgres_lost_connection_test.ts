@@ -106,3 +106,26 @@ Deno.test("a call on a storage closed meanwhile fails at once: the worker's retr
   );
   assert.equal(calls, 1);
 });
+
+Deno.test("once a server that was down is back, the next call is answered at once, not after postgres.js's reconnection delay", async () => {
+  const proxy = pgProxy(new URL(await testPostgresUrl()));
+  const storage = await openPostgresStorage(proxy.url, { maxConnections: 1 });
+  try {
+    const name = `back-${crypto.randomUUID()}`;
+    await storage.createStudy(name, "minimize", {});
+    proxy.serve(false);
+    // the calls of a worker during an outage, each refused
+    for (let i = 0; i < 8; i++) await assert.rejects(storage.loadStudy(name), isConnectionError);
+    proxy.serve(true);
+    // postgres.js 3.4.9 waits before reconnecting, by default up to 20 s after the 8 failures
+    // (0.5 to 1 times 3 ** failures / 100 s): the worker's heartbeats, stalled that long, had its
+    // trials reaped by other workers though the server was up again
+    const started = performance.now();
+    await storage.loadStudy(name);
+    const seconds = (performance.now() - started) / 1000;
+    assert.ok(seconds < 8, `answered ${seconds.toFixed(1)} s after the server was back`);
+  } finally {
+    await storage.close();
+    proxy.close();
+  }
+});

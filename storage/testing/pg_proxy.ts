@@ -22,19 +22,24 @@ export interface PgProxy {
   killQuery(nth?: number, options?: { fatal?: boolean }): void;
   /** Closes every proxied connection. */
   dropAll(): void;
+  /**
+   * Takes the server away (`false`: every connection closed, new ones refused, as by a server
+   * that is down) or brings it back on the same port (`true`).
+   */
+  serve(up: boolean): void;
   /** Closes every connection and stops listening. */
   close(): void;
 }
 
 /** Starts a proxy on a free 127.0.0.1 port in front of the server at `target`. */
 export function pgProxy(target: URL): PgProxy {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let listener: Deno.Listener | undefined;
   const conns = new Set<Deno.Conn>();
   const killed: string[] = [];
   /** Queries still to pass before the one the proxy ends; undefined when it ends none. */
   let countdown: number | undefined;
   let fatal = true;
-  const serve = async (client: Deno.Conn) => {
+  const forward = async (client: Deno.Conn) => {
     const server = await Deno.connect({
       hostname: target.hostname,
       port: Number(target.port || 5432),
@@ -83,12 +88,19 @@ export function pgProxy(target: URL): PgProxy {
     })().catch(close);
     await Promise.all([upstream, downstream]);
   };
-  (async () => {
-    for await (const client of listener) serve(client).catch(() => client.close());
-  })().catch(() => {});
+  let port = 0;
+  const listen = () => {
+    const accepting = Deno.listen({ hostname: "127.0.0.1", port });
+    port = (accepting.addr as Deno.NetAddr).port;
+    listener = accepting;
+    (async () => {
+      for await (const client of accepting) forward(client).catch(() => client.close());
+    })().catch(() => {});
+  };
+  listen();
   const url = new URL(target.href);
   url.hostname = "127.0.0.1";
-  url.port = String((listener.addr as Deno.NetAddr).port);
+  url.port = String(port);
   const dropAll = () => {
     for (const c of [...conns]) {
       conns.delete(c);
@@ -105,9 +117,17 @@ export function pgProxy(target: URL): PgProxy {
       fatal = options.fatal ?? true;
     },
     dropAll,
-    close() {
+    serve(up) {
+      if (up) {
+        if (!listener) listen();
+        return;
+      }
+      listener?.close();
+      listener = undefined;
       dropAll();
-      listener.close();
+    },
+    close() {
+      this.serve(false);
     },
   };
 }
