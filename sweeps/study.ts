@@ -274,7 +274,13 @@ export async function runStudy(options: RunStudyOptions): Promise<StudyResult> {
     });
   };
 
-  const stopped = () => o.signal?.aborted || o.interrupt?.aborted;
+  // A lane that fails (the storage refusing a call for good, a callback throwing) interrupts the
+  // others: their trials stop after their current step and are queued again, as at Ctrl-C, and
+  // the worker throws once they have, rather than leave them training with no one to record them.
+  const failure = new AbortController();
+  const interrupt = o.interrupt ? AbortSignal.any([o.interrupt, failure.signal]) : failure.signal;
+  const laneOptions: Resolved = { ...o, interrupt };
+  const stopped = () => o.signal?.aborted || interrupt.aborted;
   const lane = async () => {
     while (!stopped()) {
       const reaped = await storage.reapStale(study.id, staleAfterMs, o.maxRetries);
@@ -284,7 +290,7 @@ export async function runStudy(options: RunStudyOptions): Promise<StudyResult> {
       }
       const trial = await nextTrial();
       if (trial) {
-        const finished = await runTrial(o, study, trial);
+        const finished = await runTrial(laneOptions, study, trial);
         if (finished) {
           ran.push(finished);
           o.onTrial?.(finished);
@@ -296,7 +302,16 @@ export async function runStudy(options: RunStudyOptions): Promise<StudyResult> {
       await sleep(o.pollMs);
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, o.parallel) }, lane));
+  const lanes = await Promise.allSettled(
+    Array.from({ length: Math.max(1, o.parallel) }, () =>
+      lane().catch((error) => {
+        const message = error instanceof Error ? error.message : String(error);
+        failure.abort(new Error(`another trial of this worker failed: ${message}`));
+        throw error;
+      })),
+  );
+  const failed = lanes.find((lane) => lane.status === "rejected");
+  if (failed) throw (failed as PromiseRejectedResult).reason;
   return {
     study,
     best: await storage.bestTrial(study.id),

@@ -330,3 +330,61 @@ Deno.test("a worker tells of each trial of a dead worker it reaps, with the retr
   assert.match(result.trials[0].reason!, /worker dead stopped heart-beating/);
   await storage.close();
 });
+
+Deno.test("a worker whose trial cannot be recorded stops its other trials as interrupted, queued to run again, and fails once they have stopped", async () => {
+  const storage = openSqliteStorage(":memory:");
+  // the storage refuses, for good (not a lost connection), to record trial 0's end
+  const refusing = new Proxy(storage, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      if (property !== "completeTrial") {
+        return typeof value === "function" ? value.bind(target) : value;
+      }
+      return async (id: number, result: number) => {
+        const trial = (await target.listTrials(1)).find((t) => t.id === id);
+        if (trial?.number === 0) throw new Error("disk full");
+        return await target.completeTrial(id, result);
+      };
+    },
+  });
+  let started = 0;
+  let secondSettled = false;
+  let secondStarted: () => void = () => {};
+  const overlap = new Promise<void>((resolve) => (secondStarted = resolve));
+  const failure = await runStudy({
+    storage: refusing,
+    studyName: "lanes",
+    space: bowlSpace,
+    sampler: randomSampler(),
+    parallel: 2,
+    trials: 6,
+    objective: async (params, _report, context) => {
+      started++;
+      if (context.number === 0) {
+        await overlap;
+        return bowl(params);
+      }
+      secondStarted();
+      // the other trial runs until told to stop, and takes a moment to
+      await new Promise((resolve) => context.signal.addEventListener("abort", resolve));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      secondSettled = true;
+      throw new Error("stopped");
+    },
+  }).then(() => undefined, (error) => error);
+  assert.ok(failure instanceof Error && failure.message === "disk full", String(failure));
+  assert.ok(secondSettled, "the worker failed only once its other trial had stopped");
+  assert.equal(started, 2, "no trial started after the failure");
+  const trials = await storage.listTrials(1);
+  const second = trials.find((t) => t.number === 1)!;
+  assert.equal(second.state, "FAILED");
+  assert.equal(
+    second.reason,
+    "interrupted (another trial of this worker failed: disk full); it runs again, as a retry, " +
+      "when the study goes on",
+  );
+  const retry = trials.find((t) => t.retryOf === second.id);
+  assert.equal(retry?.state, "WAITING");
+  assert.deepEqual(trials.filter((t) => t.state === "RUNNING").map((t) => t.number), [0]);
+  await storage.close();
+});
