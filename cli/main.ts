@@ -100,8 +100,18 @@ Examples:
 
   program.command("schedule")
     .description("preview a learning-rate schedule: the LR for steps 0..N-1")
-    .requiredOption("--scheduler <json>", "scheduler spec as JSON (or @file)")
-    .option("--base-lr <lr>", "the optimizer's learning rate", "0.1")
+    .option("--scheduler <json>", "scheduler spec as JSON (or @file); default: the config's")
+    .option("-c, --config <file>", "JSON config file whose scheduler and optimizer to preview")
+    .option(
+      "-s, --set <path=value>",
+      "override a config field (repeatable)",
+      collect,
+      [] as string[],
+    )
+    .option(
+      "--base-lr <lr>",
+      "the optimizer's learning rate (optimizer.lr; default: the config's, else 0.1)",
+    )
     .requiredOption("--steps <n>", "number of steps to show")
     .option("--metrics <json>", "plateau only: the metric after each step, as a JSON array")
     .option("--json", "print a JSON array of learning rates")
@@ -109,7 +119,12 @@ Examples:
     .addHelpText(
       "after",
       `
+The schedule is checked as anneal train checks the config it is in (-c, else the default config,
+whose optimizer is sgd): a schedule train refuses, e.g. a cyclic cycling the momentum of adam, is
+refused here with the same message.
+
 Examples:
+  anneal schedule -c examples/fashion_mnist_cyclic.json --steps 200
   anneal schedule --scheduler '{"name":"onecycle","maxLr":0.1,"totalSteps":100}' --steps 100 --plot onecycle.svg
   anneal schedule --scheduler '{"name":"plateau","patience":1}' --base-lr 0.1 --steps 4 --metrics '[1,1,1]' --json`,
     )

@@ -1,17 +1,22 @@
 /**
- * `anneal schedule`: previews a learning-rate schedule before any compute is spent on it.
+ * `anneal schedule`: previews a learning-rate schedule before any compute is spent on it. The
+ * schedule is read as the scheduler of a run config (`-c`, or the default one) and validated as
+ * `anneal train` validates that config, so that it previews no schedule train would refuse.
  *
  * @module
  */
-import { AnnealError, previewSchedule, type SchedulerSpec } from "../../mod.ts";
+import { AnnealError, loadConfig, previewSchedule } from "../../mod.ts";
+import { baseLearningRate } from "../../config.ts";
 import { renderSchedulePlot, scheduleSvg } from "../../schedulers/plot.ts";
 import { formatNumber, readFlagFile, writeFlagFile } from "../output.ts";
 import { parseJsonText } from "../../json_syntax.ts";
 
 /** Options of `anneal schedule`. */
 export interface ScheduleCommandOptions {
-  scheduler: string;
-  baseLr: string;
+  config?: string;
+  set?: string[];
+  scheduler?: string;
+  baseLr?: string;
   steps: string;
   metrics?: string;
   json?: boolean;
@@ -46,15 +51,63 @@ export function parseNumberFlag(flag: string, raw: string, integer = false): num
   return value;
 }
 
-/** Runs `anneal schedule`; returns the exit code. */
+/** The base rate without `-c` or `--base-lr` (the default config's optimizer.lr is 0.01). */
+const DEFAULT_BASE_LR = "0.1";
+
+/**
+ * The `--set`s `--scheduler` and `--base-lr` stand for (`scheduler=...`, `optimizer.lr=...`),
+ * after the user's own, with the flag each was typed as, so that a refusal names it.
+ */
+async function scheduleOverrides(
+  options: ScheduleCommandOptions,
+): Promise<{ overrides: string[]; flags: Record<string, string> }> {
+  const overrides = [...(options.set ?? [])];
+  const flags: Record<string, string> = {};
+  if (options.scheduler !== undefined) {
+    const spec = await parseJsonFlag("--scheduler", options.scheduler);
+    const override = `scheduler=${JSON.stringify(spec)}`;
+    overrides.push(override);
+    flags[override] = `--scheduler '${options.scheduler}'`;
+  } else if (options.config === undefined) {
+    throw new AnnealError(
+      "usage",
+      "anneal schedule needs a schedule: --scheduler JSON or -c FILE",
+      {
+        hint: `give it like --scheduler '{"name":"cosine","tMax":100}', or -c config.json to ` +
+          "preview the config's own scheduler",
+      },
+    );
+  }
+  const baseLr = options.baseLr ?? (options.config === undefined ? DEFAULT_BASE_LR : undefined);
+  if (baseLr !== undefined) {
+    const override = `optimizer.lr=${baseLr}`;
+    overrides.push(override);
+    flags[override] = `--base-lr ${baseLr}`;
+  }
+  return { overrides, flags };
+}
+
+/**
+ * Runs `anneal schedule`; returns the exit code. The schedule is the config's (`-c`, `--set`;
+ * `--scheduler` replaces it, `--base-lr` sets `optimizer.lr`), read by `loadConfig` as `anneal
+ * train` reads it: whatever train refuses up front (a cyclic cycling the momentum of an optimizer
+ * without one, an exp_range gamma above 1 taking that momentum below 0) is refused here, with the
+ * same message. Without `-c` the config is the default one, whose optimizer is sgd.
+ */
 export async function scheduleCommand(options: ScheduleCommandOptions): Promise<number> {
-  const spec = await parseJsonFlag("--scheduler", options.scheduler) as SchedulerSpec;
-  const baseLr = parseNumberFlag("--base-lr", options.baseLr);
+  const { overrides, flags } = await scheduleOverrides(options);
   const steps = parseNumberFlag("--steps", options.steps, true);
   const metrics = options.metrics
     ? await parseJsonFlag("--metrics", options.metrics) as number[]
     : undefined;
-  const preview = previewSchedule(spec, baseLr, steps, metrics);
+  const config = await loadConfig(options.config, overrides, flags);
+  // the rate the run starts from (scaled by optimizer.baseBatch, as train scales it)
+  const preview = previewSchedule(
+    config.scheduler ?? { name: "constant" },
+    baseLearningRate(config).lr,
+    steps,
+    metrics,
+  );
   if (options.plot) {
     await writeFlagFile("--plot", options.plot, await scheduleSvg(preview.lr, preview.momentum));
   }

@@ -1,0 +1,127 @@
+/**
+ * `anneal schedule` reads its schedule as the scheduler of a run config and validates it as
+ * `anneal train` does: it previews no schedule train refuses, and refuses it with train's words.
+ */
+import assert from "node:assert/strict";
+import { anneal, tempRunsDir } from "./_helpers.ts";
+
+/** The first line of a config refusal from its field on (the header names what was typed). */
+function refusal(stderr: string): string {
+  const line = stderr.split("\n")[0];
+  const at = line.search(/: '(scheduler|optimizer)\./);
+  assert.ok(line.startsWith("error[config]: Invalid ") && at > 0, stderr);
+  return line.slice(at + 2);
+}
+
+const cyclic = { name: "cyclic", baseLr: 0.01, maxLr: 0.1, stepSizeUp: 2 };
+
+Deno.test("anneal schedule refuses every schedule anneal train refuses up front, with train's message", async () => {
+  await using runs = await tempRunsDir();
+  const cases: { scheduler: unknown; set?: string[]; field: RegExp }[] = [
+    // exp_range's gamma ** t takes the cycled momentum below 0
+    {
+      scheduler: { ...cyclic, mode: "exp_range", gamma: 1.5, cycleMomentum: true },
+      field: /^'scheduler\.gamma': must be in \[0, 1\] when cycleMomentum is true/,
+    },
+    // both rates 0
+    { scheduler: { ...cyclic, baseLr: 0, maxLr: 0 }, field: /^'scheduler\.maxLr': must not be 0/ },
+    // adam has no momentum for CyclicLR to cycle
+    {
+      scheduler: cyclic,
+      set: ["optimizer.name=adam"],
+      field: /^'scheduler\.cycleMomentum': must be false with optimizer adam/,
+    },
+    // RMSprop's momentum rising from 0
+    {
+      scheduler: { ...cyclic, maxMomentum: 0 },
+      set: ["optimizer.name=rmsprop"],
+      field: /^'scheduler\.maxMomentum': must not be 0 with optimizer rmsprop/,
+    },
+    // adagrad has no momentum or beta1 for onecycle to cycle
+    {
+      scheduler: { name: "onecycle", maxLr: 0.1, totalSteps: 20 },
+      set: ["optimizer.name=adagrad"],
+      field: /^'scheduler\.cycleMomentum': must be false with optimizer adagrad/,
+    },
+    // a schema refusal, named by its config path as train names it
+    { scheduler: { name: "cosine", tMax: 0 }, field: /^'scheduler\.tMax': must not be 0/ },
+  ];
+  for (const { scheduler, set = [], field } of cases) {
+    const sets = set.flatMap((override) => ["--set", override]);
+    const spec = JSON.stringify(scheduler);
+    const train = await anneal(
+      "train",
+      "--set",
+      `scheduler=${spec}`,
+      ...sets,
+      "--epochs",
+      "1",
+      "--runs-dir",
+      runs.dir,
+    );
+    assert.equal(train.code, 1, `train ${spec}: ${train.stdout}${train.stderr}`);
+    const preview = await anneal("schedule", "--scheduler", spec, ...sets, "--steps", "5");
+    assert.equal(preview.code, 1, `schedule ${spec}: ${preview.stdout}${preview.stderr}`);
+    assert.equal(preview.stdout, "");
+    assert.match(refusal(train.stderr), field);
+    assert.equal(refusal(preview.stderr), refusal(train.stderr));
+    // the refusal names the flag the schedule was typed in
+    assert.match(preview.stderr, /^error\[config\]: Invalid --scheduler '\{/);
+    assert.match(preview.stderr, /hint: change the --scheduler value/);
+  }
+  assert.deepEqual([...Deno.readDirSync(runs.dir)], [], "the refused runs left nothing behind");
+});
+
+Deno.test("anneal schedule -c previews the config's own schedule at the rate train starts from", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const config = `${dir}/config.json`;
+    await Deno.writeTextFile(
+      config,
+      JSON.stringify({
+        batchSize: 16,
+        optimizer: { name: "sgd", lr: 0.1, baseBatch: 32 },
+        scheduler: { name: "step", stepSize: 2, gamma: 0.5 },
+      }),
+    );
+    // optimizer.lr 0.1 scaled to the batch of 16 by the linear scaling rule: 0.05
+    const out = await anneal("schedule", "-c", config, "--steps", "4", "--json");
+    assert.equal(out.code, 0, out.stderr);
+    assert.deepEqual(JSON.parse(out.stdout), [0.05, 0.05, 0.025, 0.025]);
+    // --base-lr sets optimizer.lr; --scheduler replaces the config's scheduler
+    const other = await anneal(
+      "schedule",
+      "-c",
+      config,
+      "--base-lr",
+      "0.2",
+      "--scheduler",
+      '{"name":"constant"}',
+      "--steps",
+      "2",
+      "--json",
+    );
+    assert.equal(other.code, 0, other.stderr);
+    assert.deepEqual(JSON.parse(other.stdout), [0.1, 0.1]);
+    // a config's optimizer is what the momentum checks see: adam under a cyclic is refused
+    const adam = await anneal(
+      "schedule",
+      "-c",
+      config,
+      "--set",
+      "optimizer.name=adam",
+      "--scheduler",
+      JSON.stringify(cyclic),
+      "--steps",
+      "2",
+    );
+    assert.equal(adam.code, 1, adam.stdout);
+    assert.match(adam.stderr, /'scheduler\.cycleMomentum': must be false with optimizer adam/);
+    // neither a schedule nor a config: nothing to preview
+    const none = await anneal("schedule", "--steps", "2");
+    assert.equal(none.code, 2, none.stdout);
+    assert.match(none.stderr, /needs a schedule: --scheduler JSON or -c FILE/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
