@@ -113,6 +113,15 @@ export interface SweepOptions {
    * onecycle ignores); the result lists them too.
    */
   onWarning?: (warning: ConfigWarning) => void;
+  /**
+   * Called once the study is open, before any warning or trial: the trials it holds already
+   * (none for a new study; retries among them), the definition it runs under and its direction.
+   */
+  onStudy?: (
+    trials: Trial[],
+    definition: StudyDefinition,
+    direction: "minimize" | "maximize",
+  ) => void;
   /** Worker identity (default: host:pid:random). */
   workerId?: string;
   /**
@@ -848,11 +857,17 @@ async function runDefinition(
     identity: studyIdentity,
     worker,
   });
+  const stored = await storedTrials(storage, studyName);
+  options.onStudy?.(stored, definition, direction);
+  // the grid's points the study's trials (not their retries) hold already
+  const tried = sweep.sampler === "grid"
+    ? stored.filter((trial) => trial.retries === 0).map((trial) => trial.params)
+    : [];
   const warnings = [
     warning,
     rateSpaceWarning(sweep.space, base),
     lengthSpaceWarning(sweep.space, base),
-    gridBudgetWarning(sweep, await storedParams(storage, studyName, sweep)),
+    gridBudgetWarning(sweep, tried),
     onePointWarning(sweep),
   ].filter((w) => w !== undefined);
   for (const each of warnings) options.onWarning?.(each);
@@ -887,20 +902,10 @@ async function runDefinition(
   return { ...result, definition, direction, bestConfig, warnings };
 }
 
-/**
- * The params of the trials a stored study already has (not their retries), for the grid
- * sampler's warning; none for another sampler, or a study not stored yet.
- */
-async function storedParams(
-  storage: StudyStorage,
-  studyName: string,
-  sweep: Pick<SweepSpec, "sampler">,
-): Promise<Params[]> {
-  if (sweep.sampler !== "grid") return [];
+/** The trials a stored study already has (retries among them); none for a study not stored yet. */
+async function storedTrials(storage: StudyStorage, studyName: string): Promise<Trial[]> {
   const study = await storage.loadStudy(studyName).catch(() => undefined);
-  if (!study) return [];
-  const trials = await storage.listTrials(study.id);
-  return trials.filter((trial) => trial.retries === 0).map((trial) => trial.params);
+  return study ? await storage.listTrials(study.id) : [];
 }
 
 /** The default storage of a sweep: an SQLite file in the runs directory. */

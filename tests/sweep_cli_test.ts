@@ -58,6 +58,11 @@ Deno.test("anneal sweep --trials extends a study to that many trials in all, und
     "tpe",
   );
   assert.equal(more.code, 0, more.stderr);
+  // the first line says what the study has, and what is left of the budget asked for
+  assert.match(
+    more.stdout,
+    /^sweep sw: the study has 2 trials \(2 complete\); its budget is 5 trials in all: 3 more to sample; sampler tpe, pruner none, 2 at a time;/,
+  );
   assert.match(more.stdout, /study sw: 5 trials \(5 complete\)/);
   const { definition, trials } = await storedStudy(runs.dir);
   assert.deepEqual(trials.map((t) => t.number), [0, 1, 2, 3, 4]);
@@ -70,6 +75,34 @@ Deno.test("anneal sweep --trials extends a study to that many trials in all, und
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stderr, /already has 5 trials and its budget is 5: no new trial is sampled/);
   assert.equal((await storedStudy(runs.dir)).trials.length, 5);
+});
+
+Deno.test("anneal sweep counts a study's trials once each, and a retry of one (after an interruption) apart", async () => {
+  await using runs = await tempRunsDir();
+  const config = await writeSweepConfig(runs.dir);
+  assert.equal((await anneal("sweep", "-c", config)).code, 0);
+  // a third trial, interrupted as it ran: FAILED, and queued to run again as trial 3
+  const storage = await openStorage(`sqlite:${runs.dir}/sweeps.db`);
+  try {
+    const study = await storage.loadStudy("sw");
+    const third = await storage.createTrial(study.id, {
+      params: { "optimizer.lr": 0.01 },
+      claimBy: "a-worker",
+    });
+    const { retried } = await storage.interruptTrial(third!.id, "interrupted (SIGINT received)");
+    assert.equal(retried[0].number, 3);
+  } finally {
+    await storage.close();
+  }
+  const again = await anneal("sweep", "-c", config, "--trials", "3");
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(
+    again.stdout,
+    /^sweep sw: the study has 3 trials \(2 complete, 1 waiting\); its budget is 3 trials in all: none left to sample;/,
+  );
+  // trial 2's FAILED record is not an outcome: it ran again, as trial 3
+  assert.match(again.stdout, /\nstudy sw: 3 trials \(3 complete\); 1 retry ran \(trial 3\)\n/);
+  assert.equal((await storedStudy(runs.dir)).trials.length, 4);
 });
 
 Deno.test("anneal sweep on a study with another search space or base config names each difference", async () => {
@@ -334,7 +367,7 @@ Deno.test("a study an older anneal stored to minimize a maximized loss is refuse
     "1",
   );
   assert.equal(kept.code, 0, kept.stderr);
-  assert.match(kept.stdout, /study sw: 1 trials \(1 complete\)/);
+  assert.match(kept.stdout, /study sw: 1 trial \(1 complete\)/);
   const renamed = await anneal("sweep", "-c", file, "--study", "sw-max", "--trials", "1");
   assert.equal(renamed.code, 0, renamed.stderr);
   assert.match(renamed.stdout, /^sweep sw-max: .* maximize valLoss over /m);

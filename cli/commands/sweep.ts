@@ -3,14 +3,7 @@
  *
  * @module
  */
-import {
-  AnnealError,
-  loadConfig,
-  renderSweepReport,
-  runSweep,
-  runWorker,
-  sweepDirection,
-} from "../../mod.ts";
+import { AnnealError, loadConfig, renderSweepReport, runSweep, runWorker } from "../../mod.ts";
 import type {
   ConfigWarning,
   StudyDefinition,
@@ -103,6 +96,67 @@ function printTrial(trial: Trial, definition: StudyDefinition): void {
   );
 }
 
+/**
+ * A study's trials as its budget counts them: each original trial once, by how it ended (where it
+ * was retried, after an interruption or its worker's death, by how its last retry ended), and the
+ * retries that ran, apart. The retried trials' own FAILED records are not outcomes: their trials
+ * ran again.
+ *
+ * @example
+ * ```ts
+ * import { studyTotals } from "./sweep.ts";
+ * const trial = (number: number, state: string, retryOf: number | null = null) =>
+ *   ({ id: number, number, state, retryOf, retries: retryOf === null ? 0 : 1 });
+ * const trials = [trial(0, "COMPLETE"), trial(1, "FAILED"), trial(2, "COMPLETE", 1)];
+ * console.assert(studyTotals(trials) === "2 trials (2 complete); 1 retry ran (trial 2)");
+ * ```
+ */
+export function studyTotals(
+  trials: Pick<Trial, "id" | "number" | "state" | "retryOf" | "retries">[],
+): string {
+  const originals = trials.filter((trial) => trial.retries === 0);
+  // the last trial of each original's chain (a retry's retryOf is the chain's first trial)
+  const outcomes = originals.map((original) =>
+    trials.filter((trial) => trial.id === original.id || trial.retryOf === original.id)
+      .reduce((last, trial) => trial.retries > last.retries ? trial : last)
+  );
+  const counts = new Map<string, number>();
+  for (const { state } of outcomes) counts.set(state, (counts.get(state) ?? 0) + 1);
+  const states = [...counts].map(([state, n]) => `${n} ${state.toLowerCase()}`).join(", ");
+  const total = `${originals.length} trial${originals.length === 1 ? "" : "s"}` +
+    (states ? ` (${states})` : "");
+  // a retry still waiting has not run; its trial counts as waiting above
+  const ran = trials.filter((trial) => trial.retries > 0 && trial.state !== "WAITING")
+    .map((trial) => trial.number);
+  if (ran.length === 0) return total;
+  return `${total}; ${ran.length} retr${ran.length === 1 ? "y" : "ies"} ran (trial${
+    ran.length === 1 ? "" : "s"
+  } ${ran.join(", ")})`;
+}
+
+/**
+ * The first line of `anneal sweep`: the study's trials, the sampler, the pruner, the metric and
+ * the space. A study that holds trials already (run before, or by other workers) says how many,
+ * and how many of its budget are left to sample, where the budget alone said nothing of them.
+ */
+export function studyHeader(
+  name: string,
+  stored: Pick<Trial, "id" | "number" | "state" | "retryOf" | "retries">[],
+  sweep: Pick<StudyDefinition["sweep"], "trials" | "sampler" | "pruner" | "parallel" | "metric">,
+  direction: "minimize" | "maximize",
+  space: string[],
+): string {
+  const settings = `sampler ${sweep.sampler}, pruner ${sweep.pruner}, ${sweep.parallel} at a ` +
+    `time; ${direction} ${sweep.metric} over ${space.join(", ")}`;
+  const had = stored.filter((trial) => trial.retries === 0).length;
+  if (stored.length === 0) return `sweep ${name}: ${sweep.trials} trials in the study, ${settings}`;
+  const left = Math.max(0, sweep.trials - had);
+  return `sweep ${name}: the study has ${studyTotals(stored)}; its budget is ${sweep.trials} ` +
+    `trial${sweep.trials === 1 ? "" : "s"} in all: ${
+      left === 0 ? "none left" : `${left} more`
+    } to sample; ${settings}`;
+}
+
 /** Prints a trial of a dead worker that this one marked failed, and its retry. */
 function printReaped(trial: Trial, retry: Trial | undefined, definition: StudyDefinition): void {
   printTrial({
@@ -159,14 +213,8 @@ async function finish(
       result.bestConfig,
     ),
   );
-  const counts = Object.entries(
-    result.trials.reduce<Record<string, number>>(
-      (acc, t) => ({ ...acc, [t.state]: (acc[t.state] ?? 0) + 1 }),
-      {},
-    ),
-  ).map(([state, n]) => `${n} ${state.toLowerCase()}`).join(", ");
   if (rows.some((row) => row.lrSetting)) console.log(RATE_LEGEND);
-  console.log(`\nstudy ${result.study.name}: ${result.trials.length} trials (${counts})`);
+  console.log(`\nstudy ${result.study.name}: ${studyTotals(result.trials)}`);
   const interrupted = result.interrupted !== undefined && interruption !== undefined;
   if (interrupted) {
     const waiting = result.trials.filter((t) => t.state === "WAITING").map((t) => t.number);
@@ -235,20 +283,6 @@ export async function sweepCommand(options: SweepCommandOptions): Promise<number
   const parallel = parallelFlag(options.parallel);
   const config = await loadConfig(options.config, options.set);
   const study = options.study ?? config.name ?? "sweep";
-  const sweep = config.sweep;
-  if (sweep) {
-    console.log(
-      `sweep ${study}: ${options.trials ?? sweep.trials} trials in the study, sampler ${
-        options.sampler ?? sweep.sampler
-      }, pruner ${options.pruner ?? sweep.pruner}, ${
-        options.parallel ?? sweep.parallel
-      } at a time; ${sweepDirection(sweep, config).direction} ${sweep.metric} over ${
-        Object.entries(sweep.space).map(([path, d]) =>
-          d.when === undefined ? path : `${path} (when ${conditionText(d.when)})`
-        ).join(", ")
-      }`,
-    );
-  }
   const controller = new AbortController();
   const interruption = onInterrupt(controller);
   try {
@@ -263,6 +297,19 @@ export async function sweepCommand(options: SweepCommandOptions): Promise<number
       onReaped: printReaped,
       onTrialRun: printTrialRun,
       onWarning: printWarning,
+      // (once the study is open: what it holds already, as the budget counts it)
+      onStudy: (stored, definition, direction) =>
+        console.log(
+          studyHeader(
+            study,
+            stored,
+            definition.sweep,
+            direction,
+            Object.entries(definition.sweep.space).map(([path, d]) =>
+              d.when === undefined ? path : `${path} (when ${conditionText(d.when)})`
+            ),
+          ),
+        ),
       interrupt: controller.signal,
     });
     const goOn = `anneal ${Deno.args.map(shellWord).join(" ")}`;

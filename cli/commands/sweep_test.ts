@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { trialNote } from "./sweep.ts";
+import { studyHeader, studyTotals, trialNote } from "./sweep.ts";
 
 Deno.test("a pruned trial's line names the epoch it was pruned at once, in epochs, whatever the pruner's words", () => {
   // median: its reason names the step (the trial's epoch) already
@@ -16,4 +16,80 @@ Deno.test("a pruned trial's line names the epoch it was pruned at once, in epoch
   assert.equal(trialNote("NaN at rung 0", 0), "NaN at rung 0 at epoch 0");
   // a failed trial's reason (no pruned step) is left alone, its steps too
   assert.equal(trialNote("diverged at step 12", null), "diverged at step 12");
+});
+
+/** A stored trial as the totals read it: `retryOf` the chain's first trial, `retries` its rank. */
+const trial = (number: number, state: string, retryOf: number | null = null, retries = 0) => ({
+  id: 100 + number,
+  number,
+  state: state as "COMPLETE",
+  retryOf: retryOf === null ? null : 100 + retryOf,
+  retries: retryOf === null ? 0 : Math.max(1, retries),
+});
+
+Deno.test("a study's totals count each original trial once, by how its last retry ended, and the retries that ran apart", () => {
+  // no retries: every trial counts as it ended
+  assert.equal(
+    studyTotals([trial(0, "COMPLETE"), trial(1, "PRUNED"), trial(2, "COMPLETE")]),
+    "3 trials (2 complete, 1 pruned)",
+  );
+  // trials 0 and 1 interrupted and run again as 3 and 4 (their FAILED records are no outcome);
+  // trial 1's first retry died too, and its second (5) was pruned
+  assert.equal(
+    studyTotals([
+      trial(0, "FAILED"),
+      trial(1, "FAILED"),
+      trial(2, "COMPLETE"),
+      trial(3, "COMPLETE", 0),
+      trial(4, "FAILED", 1, 1),
+      trial(5, "PRUNED", 1, 2),
+    ]),
+    "3 trials (2 complete, 1 pruned); 3 retries ran (trials 3, 4, 5)",
+  );
+  // a retry still queued has not run: its trial is waiting
+  assert.equal(
+    studyTotals([trial(0, "COMPLETE"), trial(1, "FAILED"), trial(2, "WAITING", 1)]),
+    "2 trials (1 complete, 1 waiting)",
+  );
+  // a trial that failed on its own (no retry) is a failed trial
+  assert.equal(studyTotals([trial(0, "FAILED")]), "1 trial (1 failed)");
+  assert.equal(studyTotals([]), "0 trials");
+});
+
+Deno.test("the sweep's first line says what a continued study holds already, and how many of its budget are left", () => {
+  const sweep = {
+    trials: 5,
+    sampler: "random",
+    pruner: "none",
+    parallel: 1,
+    metric: "valLoss",
+  } as const;
+  assert.equal(
+    studyHeader("sw", [], sweep, "minimize", ["optimizer.lr"]),
+    "sweep sw: 5 trials in the study, sampler random, pruner none, 1 at a time; minimize " +
+      "valLoss over optimizer.lr",
+  );
+  assert.equal(
+    studyHeader(
+      "sw",
+      [trial(0, "COMPLETE"), trial(1, "FAILED"), trial(2, "WAITING", 1)],
+      sweep,
+      "minimize",
+      ["optimizer.lr"],
+    ),
+    "sweep sw: the study has 2 trials (1 complete, 1 waiting); its budget is 5 trials in all: " +
+      "3 more to sample; sampler random, pruner none, 1 at a time; minimize valLoss over " +
+      "optimizer.lr",
+  );
+  // a budget below what the study holds samples none
+  assert.match(
+    studyHeader(
+      "sw",
+      [trial(0, "COMPLETE"), trial(1, "COMPLETE")],
+      { ...sweep, trials: 1 },
+      "minimize",
+      ["x"],
+    ),
+    /the study has 2 trials \(2 complete\); its budget is 1 trial in all: none left to sample;/,
+  );
 });
