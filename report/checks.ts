@@ -113,8 +113,17 @@ export interface Curves {
   rate: RateSetting;
   train: number[];
   val: number[] | undefined;
-  /** The loss before training: mean of the first steps, else the first epoch's loss. */
+  /**
+   * Where the training loss started as the run printed it: the first epoch's loss (the mean over
+   * its steps), which the evidence quotes.
+   */
   start: number;
+  /**
+   * The loss before training had moved it: the mean of the first steps' losses, else the first
+   * epoch's. Higher than `start` where the loss fell within the first epoch; the checks of how
+   * much training took off (a plateau's drop achieved) count from it, and say so.
+   */
+  initial: number;
   /** The run's optimizer spec as recorded (`config.optimizer`). */
   optimizer: unknown;
   /** The optimizer ascends the loss (torch's `maximize`): the loss is meant to rise. */
@@ -130,9 +139,20 @@ export function curves(record: RunRecord): Curves {
   const valRaw = record.epochs.map((e) => e.valLoss);
   const val = valRaw.every((v) => typeof v === "number") ? valRaw as number[] : undefined;
   const firstSteps = finite(record.steps.slice(0, 3).map((s) => s.loss));
-  const start = firstSteps.length ? mean(firstSteps) : train[0];
+  const start = train[0];
+  const initial = firstSteps.length ? mean(firstSteps) : start;
   const optimizer = configValue(record.config, "optimizer");
-  return { record, lr, rate, train, val, start, optimizer, maximize: maximizes(optimizer) };
+  return {
+    record,
+    lr,
+    rate,
+    train,
+    val,
+    start,
+    initial,
+    optimizer,
+    maximize: maximizes(optimizer),
+  };
 }
 
 /**
@@ -321,12 +341,17 @@ function climbedNegativeRate(
   };
 }
 
-export function checkLrTooLow({ record, train, start, lr, rate }: Curves): Finding | undefined {
+export function checkLrTooLow(
+  { record, train, start, initial, lr, rate }: Curves,
+): Finding | undefined {
   const min = Math.min(...train);
-  const drop = (start - min) / Math.abs(start);
-  if (!(drop < LOW_LR_DROP)) return undefined;
-  const evidence = `the training loss went from ${f(start)} to at best ${f(min)} over ` +
-    `${train.length} epochs, a ${f(Math.max(0, drop) * 100)}% drop (under ${LOW_LR_DROP * 100}%)`;
+  const dropFrom = (level: number) => (level - min) / Math.abs(level);
+  const drop = dropFrom(start);
+  // a loss that fell within the first epoch moved, whatever the epochs after it did
+  if (!(drop < LOW_LR_DROP) || !(dropFrom(initial) < LOW_LR_DROP)) return undefined;
+  const evidence = `the training loss went from ${f(start)} at epoch ${record.epochs[0].epoch} ` +
+    `to at best ${f(min)} over ${train.length} epochs, a ${f(Math.max(0, drop) * 100)}% drop ` +
+    `(under ${LOW_LR_DROP * 100}%)`;
   const warmup = unfinishedWarmup(record, train.length);
   if (warmup) {
     // the rate never got to optimizer.lr: the warmup held it low, not optimizer.lr
@@ -383,19 +408,27 @@ function unfinishedWarmup(record: RunRecord, epochs: number): ScheduleNote | und
  * ignores (and may leave at 0), so there the suggestion also sets it to onecycle's `maxLr` (its
  * size, for a negative one: `optimizer.lr` must be > 0).
  */
-export function checkPlateau({ record, train, val, start, lr, rate }: Curves): Finding | undefined {
+export function checkPlateau(
+  { record, train, val, start, initial, lr, rate }: Curves,
+): Finding | undefined {
   const n = train.length;
   const mid = Math.floor(n / 2);
   const last = train[n - 1];
-  const drop = start - Math.min(...train);
+  // what training took off: from before the first epoch's steps moved it, where they were higher
+  const from = Math.max(initial, start);
+  const drop = from - Math.min(...train);
   const secondHalf = train[mid] - last;
   if (!(secondHalf < FLAT_SECOND_HALF * drop) || !(last > PLATEAU_LEVEL * drop)) return undefined;
   const accuracy = record.epochs[n - 1].accuracy;
   const gap = val ? Math.abs(val[n - 1] - last) / last : 0;
   const cannotFit = last > UNDERFIT_LEVEL * drop ||
     (accuracy !== undefined && accuracy < UNDERFIT_ACCURACY);
-  const flatText = `the training loss fell from ${f(start)} to ${f(train[mid])} by epoch ` +
-    `${record.epochs[mid].epoch}, then only to ${f(last)} by epoch ${record.epochs[n - 1].epoch}`;
+  const flatText = `the training loss fell from ${f(start)} at epoch ${record.epochs[0].epoch} ` +
+    `to ${f(train[mid])} by epoch ${record.epochs[mid].epoch}, then only to ${f(last)} by epoch ` +
+    `${record.epochs[n - 1].epoch}`;
+  // the drop is counted from the first steps where they were higher than the first epoch's mean
+  const dropText = `the ${f(drop)} drop achieved` +
+    (from > start ? ` from its first steps' loss ${f(from)}` : "");
   if (cannotFit && gap < SMALL_GAP) {
     const set = longerRun(record.config, n * 2);
     const dropout = configValue(record.config, "model.dropout");
@@ -423,7 +456,7 @@ export function checkPlateau({ record, train, val, start, lr, rate }: Curves): F
     kind: "plateauEarly",
     severity: "warning",
     title: "plateaued early",
-    evidence: `${flatText}; it is still ${f(last / drop * 100)}% of the drop achieved`,
+    evidence: `${flatText}; it is still ${f(last / drop * 100)}% of ${dropText}`,
     fix: `decay the learning rate with a schedule (${setText(set)}), or reduce it on plateau`,
     set,
   };

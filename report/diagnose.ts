@@ -35,7 +35,8 @@ function healthy(c: ReturnType<typeof curves>): Finding {
   const previous = train.at(-2)!;
   const lastDrop = (previous - last) / Math.abs(previous);
   const falling = lastDrop > STILL_FALLING;
-  let evidence = `training loss fell from ${f(start)} to ${f(last)} ` +
+  let evidence = `training loss fell from ${f(start)} at epoch ${record.epochs[0].epoch} to ` +
+    `${f(last)} at epoch ${record.epochs.at(-1)!.epoch} ` +
     `(-${f((1 - last / start) * 100)}%) over ${train.length} epochs, ` +
     (falling
       ? `and was still falling at the end (${f(previous)} to ${f(last)} in the last epoch, ` +
@@ -71,12 +72,12 @@ function healthy(c: ReturnType<typeof curves>): Finding {
 }
 
 /** What the curves of a run that maximizes its loss show: where the loss went, nothing judged. */
-function maximizing({ train, start }: ReturnType<typeof curves>): Finding {
+function maximizing({ record, train, start }: ReturnType<typeof curves>): Finding {
   const last = train.at(-1);
   const change = last === undefined ? NaN : (last - start) / Math.abs(start) * 100;
   const went = last === undefined
     ? "no epoch was recorded"
-    : `the training loss went from ${f(start)} to ${f(last)}${
+    : `the training loss went from ${f(start)} at epoch ${record.epochs[0].epoch} to ${f(last)}${
       Number.isFinite(change) ? ` (${change >= 0 ? "+" : "-"}${f(Math.abs(change))}%)` : ""
     } over ${train.length} epoch(s)`;
   return {

@@ -79,7 +79,10 @@ Deno.test("maximizing: a rising loss is neither diverged nor a learning rate too
     assert.deepEqual(kinds(d), ["maximizing"], `${losses}`);
     assert.equal(d.findings[0].severity, "info");
     assert.match(d.findings[0].evidence, /optimizer\.maximize is on/);
-    assert.match(d.findings[0].evidence, new RegExp(`went from 2 to ${losses.at(-1)}`));
+    assert.match(
+      d.findings[0].evidence,
+      new RegExp(`went from 2 at epoch 0 to ${losses.at(-1)}`),
+    );
     // Minimized, the same curves are a divergence and a learning rate too low.
     assert.notDeepEqual(kinds(diagnose(syntheticRun(losses))), ["maximizing"]);
   }
@@ -201,6 +204,46 @@ Deno.test("a run of 360,000 steps or more is diagnosed: the rates' highest is fo
 });
 
 const plateau = [10, 6, 4, 3.6, 3.5, 3.5, 3.49, 3.5, 3.49, 3.49];
+
+/** Steps of 10 an epoch whose first three losses are `first`, above the first epoch's mean. */
+function firstStepsAt(first: number, epochs: number) {
+  return syntheticSteps(epochs * 10, 10, () => 1).map((s) =>
+    s.step < 3 ? { ...s, loss: first } : s
+  );
+}
+
+Deno.test("the loss a finding starts from is the first epoch's, as the run printed it, not its first steps'", () => {
+  // the seed experiment: first steps at 15.58, epoch 0's mean 14.63 (what anneal train printed)
+  const losses = [14.63, 9.05, 5.612, 3.506, 2.252];
+  const healthy = diagnose(syntheticRun(losses, { steps: firstStepsAt(15.58, 5) }));
+  assert.deepEqual(kinds(healthy), ["healthy"]);
+  assert.match(
+    healthy.findings[0].evidence,
+    /^training loss fell from 14\.63 at epoch 0 to 2\.252 at epoch 4 \(-84\.61%\) over 5 epochs/,
+  );
+  assert.doesNotMatch(healthy.findings[0].evidence, /15\.58/);
+  // a plateau quotes epoch 0's loss, and counts the drop achieved from the first steps, saying so
+  const flat = diagnose(syntheticRun(plateau, {
+    val: plateau.map((v) => v * 1.05),
+    steps: firstStepsAt(12, 10),
+  }));
+  assert.deepEqual(kinds(flat), ["plateauEarly"]);
+  assert.match(
+    flat.findings[0].evidence,
+    /^the training loss fell from 10 at epoch 0 to 3\.5 by epoch 5, then only to 3\.49 by epoch 9; it is still 41\.01% of the 8\.51 drop achieved from its first steps' loss 12$/,
+  );
+  // a learning rate too low: the drop quoted is the one judged, between the numbers quoted
+  const crawl = [1, 0.995, 0.99, 0.985, 0.98, 0.978];
+  const low = diagnose(syntheticRun(crawl, { lr: 0.001, steps: firstStepsAt(1.01, 6) }));
+  assert.deepEqual(kinds(low), ["lrTooLow"]);
+  assert.match(
+    low.findings[0].evidence,
+    /^the training loss went from 1 at epoch 0 to at best 0\.978 over 6 epochs, a 2\.2% drop/,
+  );
+  // ...and a loss that fell within its first epoch moved: its rate was not too low
+  const fellFirst = diagnose(syntheticRun(crawl, { lr: 0.001, steps: firstStepsAt(3, 6) }));
+  assert.ok(!kinds(fellFirst).includes("lrTooLow"), `${kinds(fellFirst)}`);
+});
 
 Deno.test("plateauEarly: flat second half while still high asks for a cosine schedule over the run", () => {
   const steps = syntheticSteps(100, 10, () => 1);

@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import { diagnose, readRun } from "../mod.ts";
 import type { RunConfigInput } from "../mod.ts";
-import { readNdjson, tempRunsDir, trainCollect } from "./_helpers.ts";
+import { formatNumber } from "../report/records.ts";
+import { anneal, readNdjson, tempRunsDir, trainCollect } from "./_helpers.ts";
+
+/** The run directory `anneal train` printed. */
+function runDirOf(stdout: string): string {
+  const dir = stdout.match(/run record: (\S+)/)?.[1];
+  assert.ok(dir, stdout);
+  return dir;
+}
 
 /** Trains a config through the actors and diagnoses the record it wrote. */
 async function diagnosed(config: RunConfigInput, runsDir: string) {
@@ -77,4 +85,23 @@ Deno.test("the same seed and config on cpu reproduce the same metrics bit for bi
     await readNdjson(`${a.result.runDir}/steps.ndjson`),
     await readNdjson(`${b.result.runDir}/steps.ndjson`),
   );
+});
+
+Deno.test("anneal diagnose quotes the training loss the run printed for its first epoch, not its first steps'", async () => {
+  await using runs = await tempRunsDir();
+  const run = await anneal("train", "--epochs", "5", "--runs-dir", runs.dir, "--no-progress");
+  assert.equal(run.code, 0, run.stderr);
+  const printed = Number(run.stdout.match(/^Epoch 0: loss = (\S+),/m)?.[1]);
+  const steps = await readNdjson(`${runDirOf(run.stdout)}/steps.ndjson`);
+  // the seed experiment's loss falls within its first epoch: its first steps are above its mean
+  assert.ok(steps[0].loss > printed * 1.02, `step 0 ${steps[0].loss}, epoch 0 ${printed}`);
+  const id = runDirOf(run.stdout).split("/").at(-1)!;
+  const out = await anneal("diagnose", id, "--runs-dir", runs.dir);
+  assert.equal(out.code, 0, out.stderr);
+  assert.match(
+    out.stdout,
+    new RegExp(`training loss fell from ${formatNumber(printed).replace(".", "\\.")} at epoch 0 `),
+  );
+  // train's own diagnosis says the same
+  assert.ok(run.stdout.includes(`training loss fell from ${formatNumber(printed)} at epoch 0 `));
 });
