@@ -61,6 +61,26 @@ function previewPlateau(
   metrics: number[] | undefined,
 ): SchedulePreview {
   const needed = Math.max(0, steps - 1);
+  // (JSON from the command line: an object, or a string among the numbers, would step the
+  // schedule on undefined and "x", which compare as no metric does)
+  if (metrics !== undefined && !Array.isArray(metrics)) {
+    throw new AnnealError(
+      "usage",
+      `Cannot preview plateau schedule: 'metrics' must be an array of numbers, current value is ${
+        JSON.stringify(metrics)
+      }`,
+      { where: "metrics", hint: "pass one metric per step as a JSON array, e.g. [1, 0.9, 0.9]" },
+    );
+  }
+  const bad = metrics?.slice(0, needed).findIndex((value) => !Number.isFinite(value)) ?? -1;
+  if (bad >= 0) {
+    throw new AnnealError(
+      "usage",
+      `Cannot preview plateau schedule: 'metrics[${bad}]' must be a finite number, current ` +
+        `value is ${JSON.stringify(metrics![bad])}`,
+      { where: `metrics[${bad}]`, hint: "pass one metric per step as numbers, e.g. [1, 0.9, 0.9]" },
+    );
+  }
   if (!metrics || metrics.length < needed) {
     throw new AnnealError(
       "usage",

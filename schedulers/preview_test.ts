@@ -31,6 +31,25 @@ Deno.test("plateau preview with too few metrics is an error that says how many",
   assert.throws(() => previewSchedule({ name: "plateau" }, 1, 2), /current length is 0/);
 });
 
+Deno.test("plateau preview refuses metrics that are not an array of numbers, naming the one", () => {
+  const spec = { name: "plateau", patience: 1 } as const;
+  // (an object has no length, and "x" compares as no metric does: both previewed a decay)
+  assert.throws(
+    () => previewSchedule(spec, 0.1, 4, { a: 1 } as unknown as number[]),
+    /'metrics' must be an array of numbers, current value is \{"a":1\}/,
+  );
+  assert.throws(
+    () => previewSchedule(spec, 0.1, 4, [1, "x", 1] as unknown as number[]),
+    /'metrics\[1\]' must be a finite number, current value is "x"/,
+  );
+  assert.throws(
+    () => previewSchedule(spec, 0.1, 3, [1, null] as unknown as number[]),
+    /'metrics\[1\]' must be a finite number, current value is null/,
+  );
+  // those past the last step are not read
+  assert.deepEqual(previewSchedule(spec, 0.1, 2, [1, "x"] as unknown as number[]).lr, [0.1, 0.1]);
+});
+
 Deno.test("preview rejects a negative or fractional step count", () => {
   assert.throws(
     () => previewSchedule({ name: "constant" }, 1, -1),
