@@ -29,6 +29,31 @@ export type { Diagnosis, Finding, FindingKind } from "./types.ts";
 
 const ORDER = { critical: 0, warning: 1, info: 2 };
 
+/**
+ * Where a run that has not ended as planned stands: still running, or killed or interrupted
+ * before its last epoch (its curves stop there, and resuming it trains the rest); undefined for a
+ * run that ended (completed, stopped early, diverged, failed).
+ */
+function unfinished(record: RunRecord): { note: string; fix: string } | undefined {
+  const { status, hint } = record.summary;
+  if (status !== "running" && status !== "crashed" && status !== "interrupted") return undefined;
+  const planned = configValue(record.config, "epochs");
+  const n = record.epochs.length;
+  const of = typeof planned === "number" && planned > n ? ` of its ${planned}` : "";
+  if (status === "running") {
+    return {
+      note: `still running: read after ${n}${of} epochs`,
+      fix: "it is still training: diagnose it again once it ends",
+    };
+  }
+  return {
+    note: `${status} after ${n}${of} epochs`,
+    fix: `it ended before its last epoch (${status}): ${
+      hint ?? `resume it: anneal train --resume ${record.id}`
+    }`,
+  };
+}
+
 function healthy(c: ReturnType<typeof curves>): Finding {
   const { record, train, val, start } = c;
   const last = train.at(-1)!;
@@ -48,6 +73,17 @@ function healthy(c: ReturnType<typeof curves>): Finding {
     const m = val.indexOf(Math.min(...val));
     evidence += `; validation loss ${f(val.at(-1))} tracks it (lowest ${f(val[m])} at epoch ` +
       `${record.epochs[m].epoch})`;
+  }
+  const cut = unfinished(record);
+  if (cut) {
+    // the run has epochs of its own still to train: not a reason to ask for more
+    return {
+      kind: "healthy",
+      severity: "info",
+      title: falling ? "healthy so far, still improving" : "healthy so far",
+      evidence,
+      fix: cut.fix,
+    };
   }
   if (falling) {
     const epochs = configValue(record.config, "epochs");
@@ -107,6 +143,13 @@ function maximizing({ record, train, start }: ReturnType<typeof curves>): Findin
  * ```
  */
 export function diagnose(record: RunRecord): Diagnosis {
+  const diagnosis = diagnoseCurves(record);
+  const cut = unfinished(record);
+  // the curves of a run that has not ended stop short of the run its config plans: say so
+  return cut ? { ...diagnosis, verdict: `${diagnosis.verdict} (${cut.note})` } : diagnosis;
+}
+
+function diagnoseCurves(record: RunRecord): Diagnosis {
   if (record.epochs.length === 0 && record.steps.length === 0) {
     return { verdict: "no data: the run recorded no steps or epochs", findings: [] };
   }

@@ -719,3 +719,36 @@ Deno.test("every --set that diagnose suggests is one the run's config takes (eve
     { numRuns: 300 },
   );
 });
+
+Deno.test("a run not ended (running, killed, interrupted) is read as far as it got: no 'train longer' for the epochs it has still to train", () => {
+  const losses = decay(5);
+  const config = { epochs: 30 };
+  // completed after 5 epochs, still falling: train longer
+  const done = diagnose(syntheticRun(losses));
+  assert.equal(done.findings[0].title, "healthy, still improving");
+  assert.deepEqual(done.findings[0].set, ["epochs=10"]);
+  const running = diagnose(syntheticRun(losses, { config, status: "running" }));
+  assert.equal(
+    running.verdict,
+    "healthy: no problem found in 5 epochs (still running: read " +
+      "after 5 of its 30 epochs)",
+  );
+  assert.equal(running.findings[0].title, "healthy so far, still improving");
+  assert.equal(running.findings[0].set, undefined);
+  assert.match(running.findings[0].fix, /^it is still training: diagnose it again once it ends$/);
+  const killed = syntheticRun(losses, { config, status: "crashed" });
+  killed.summary.hint = "resume it from its last checkpoint: anneal train --resume synthetic";
+  const crashed = diagnose(killed);
+  assert.match(crashed.verdict, /\(crashed after 5 of its 30 epochs\)$/);
+  assert.equal(
+    crashed.findings[0].fix,
+    "it ended before its last epoch (crashed): resume it from its last checkpoint: anneal " +
+      "train --resume synthetic",
+  );
+  const stopped = diagnose(syntheticRun(losses, { config, status: "interrupted" }));
+  assert.match(stopped.verdict, /\(interrupted after 5 of its 30 epochs\)$/);
+  assert.match(stopped.findings[0].fix, /resume it: anneal train --resume synthetic$/);
+  // an early-stopped run ended as planned: read as it is
+  const early = diagnose(syntheticRun(losses, { config, status: "stopped" }));
+  assert.doesNotMatch(early.verdict, /\(/);
+});
