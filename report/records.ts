@@ -374,6 +374,32 @@ export function bestMetric(
   return undefined;
 }
 
+/**
+ * A run's best epoch as `anneal runs` and `anneal runs show` give it: the epoch its summary
+ * records (the early stopper's, whose weights it kept; a `minDelta` may keep an earlier one than
+ * the metric's extreme), with that epoch's value of {@linkcode bestMetric}'s metric; else, for a
+ * run that recorded none (still running, killed, interrupted), the best of its epochs so far.
+ *
+ * @example
+ * ```ts
+ * import { runBest } from "./records.ts";
+ * const record = {
+ *   config: {}, summary: { status: "crashed" as const },
+ *   epochs: [{ epoch: 0, loss: 2 }, { epoch: 1, loss: 1 }],
+ * };
+ * console.assert(runBest(record)?.epoch === 1 && runBest(record)?.metric === "loss");
+ * ```
+ */
+export function runBest(
+  record: Pick<RunRecord, "config" | "epochs" | "summary">,
+): ReturnType<typeof bestMetric> {
+  const best = bestMetric(record);
+  const kept = record.summary.bestEpoch;
+  if (!best || typeof kept !== "number") return best;
+  const row = record.epochs.find((e) => e.epoch === kept && Number.isFinite(e[best.metric]));
+  return row ? { ...best, epoch: kept, value: row[best.metric]! } : best;
+}
+
 /** One row of {@linkcode listRuns}. */
 export interface RunRow {
   /** Run id (the directory name). */
@@ -602,7 +628,7 @@ function unlistedRow(id: string, dir: string, error: unknown): RunRow {
 
 /** The {@linkcode RunRow} of one run. */
 export function runRow(record: RunRecord): RunRow {
-  const best = bestMetric(record);
+  const best = runBest(record);
   const rate = rateSetting(record.config);
   const batch = configValue(record.config, "batchSize");
   return {

@@ -43,7 +43,10 @@ Deno.test("anneal runs names the sweep studies and tunes in its runs directory, 
   const json = await anneal("runs", "--runs-dir", dir, "--json");
   assert.deepEqual(JSON.parse(json.stdout).map((row: { id: string }) => row.id), ["plain"]);
 
-  // none at all: the hint to train one
+  // none at all: the hint to train one there (a plain anneal train trains into runs/)
   const empty = await anneal("runs", "--runs-dir", `${dir}/empty`);
-  assert.equal(empty.stdout, `no runs in ${dir}/empty (train one: anneal train)\n`);
+  assert.equal(
+    empty.stdout,
+    `no runs in ${dir}/empty (train one: anneal train --runs-dir ${dir}/empty)\n`,
+  );
 });

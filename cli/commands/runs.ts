@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { RUN_ID_PATTERN } from "../../runtime/records.ts";
 import {
   AnnealError,
   checkRunId,
@@ -21,18 +22,24 @@ import {
 import {
   checkRunsDir,
   DAMAGED,
+  formatNumber,
   formatRate,
   listRunDirectories,
   RATE_LEGEND,
+  runBest,
   type RunComparison,
   type RunRow,
 } from "../../report/records.ts";
-import { writeFlagFile } from "../output.ts";
+import type { RunRecord } from "../../report/types.ts";
+import { formatMetrics, writeFlagFile } from "../output.ts";
 
 /** Where runs live, and how a user names one. */
 export interface RunsOptions {
   runsDir: string;
 }
+
+/** `--runs-dir DIR` as a command that reads or writes runs there takes it; none for the default. */
+const runsDirFlag = (runsDir: string) => runsDir === "runs" ? "" : ` --runs-dir ${runsDir}`;
 
 /** Resolves a run id (or `last`) to its directory inside the runs directory, never outside it. */
 export async function runDirOf(id: string, options: RunsOptions): Promise<string> {
@@ -41,13 +48,41 @@ export async function runDirOf(id: string, options: RunsOptions): Promise<string
     const newest = [...rows].sort((a, b) => String(b.date).localeCompare(String(a.date)))[0];
     if (!newest) {
       throw new AnnealError("usage", `No runs in '${options.runsDir}'`, {
-        hint: "train one first: anneal train",
+        hint: `train one first: anneal train${runsDirFlag(options.runsDir)}`,
       });
     }
     return `${options.runsDir}/${newest.id}`;
   }
   await checkRunsDir(options.runsDir);
-  return `${options.runsDir}/${checkRunId(id)}`;
+  return `${options.runsDir}/${await runIdOf(id)}`;
+}
+
+/**
+ * A run id as given, checked; a run's path (what `anneal train` prints after 'run record:') is
+ * refused as any path is, its hint naming the id and the directory to give instead.
+ */
+async function runIdOf(id: string): Promise<string> {
+  try {
+    return checkRunId(id);
+  } catch (error) {
+    const parts = id.replace(/\/+$/, "").split("/");
+    const [name, dir] = [parts.at(-1)!, parts.slice(0, -1).join("/") || "/"];
+    const isRun = parts.length > 1 && RUN_ID_PATTERN.test(name) &&
+      (await Promise.all(
+        ["config.json", "meta.json"].map((file) =>
+          Deno.stat(`${id}/${file}`).then(() => true, () => false)
+        ),
+      )).some(Boolean);
+    if (!(error instanceof AnnealError) || !isRun) throw error;
+    throw new AnnealError("usage", `'${id}' is the path of a run, not its id`, {
+      hint: `give its id and the directory it is in: ${name} --runs-dir ${shellWord(dir)}`,
+    });
+  }
+}
+
+/** A command-line word as a shell reads it back (quoted where it has to be). */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
 /**
@@ -84,8 +119,13 @@ export async function runsListCommand(options: RunsOptions & { json?: boolean })
   // directories of runs in it (a sweep's study, a tune's): their runs are listed from there
   const inner = await listRunDirectories(options.runsDir);
   if (rows.length === 0) {
+    // (a missing directory holds no runs: a --runs-dir mistyped, or one not trained in yet)
+    const missing = !await Deno.stat(options.runsDir).then(() => true, () => false);
+    const train = `train one: anneal train${runsDirFlag(options.runsDir)}`;
     console.log(
-      `no runs in ${options.runsDir}${inner.length ? "" : " (train one: anneal train)"}`,
+      missing
+        ? `no runs in ${options.runsDir}: it does not exist (${train}; or check --runs-dir)`
+        : `no runs in ${options.runsDir}${inner.length ? "" : ` (${train})`}`,
     );
   } else {
     console.log(runsTable(rows));
@@ -100,6 +140,26 @@ export async function runsListCommand(options: RunsOptions & { json?: boolean })
     );
   }
   return 0;
+}
+
+/**
+ * The best epoch `anneal runs show` names, as the table of `anneal runs` gives it (see
+ * `runBest`; its value in the table's digits): with its metric and value, and `so far` for a run that has not ended (running) or
+ * ended before recording its best (killed, interrupted).
+ *
+ * @example
+ * ```ts
+ * import { bestText } from "./runs.ts";
+ * const epochs = [{ epoch: 0, loss: 2 }, { epoch: 1, loss: 1.5 }];
+ * const text = bestText({ config: {}, epochs, summary: { status: "running" } });
+ * console.assert(text === "best loss 1.5 at epoch 1, so far");
+ * ```
+ */
+export function bestText(record: Pick<RunRecord, "config" | "epochs" | "summary">): string {
+  const best = runBest(record);
+  if (!best) return "no best epoch (no epoch recorded a metric)";
+  const sofar = typeof record.summary.bestEpoch === "number" ? "" : ", so far";
+  return `best ${best.metric} ${formatNumber(best.value)} at epoch ${best.epoch}${sofar}`;
 }
 
 /** `anneal runs show ID`: config, summary, diagnosis and charts of one run. */
@@ -121,11 +181,9 @@ export async function runsShowCommand(
     }`,
   );
   console.log(
-    `  ${record.epochs.length} epochs, ${record.steps.length} steps; best epoch ${
-      s.bestEpoch ?? "-"
-    }`,
+    `  ${record.epochs.length} epochs, ${record.steps.length} steps; ${bestText(record)}`,
   );
-  if (s.test) console.log(`  test: ${JSON.stringify(s.test)}`);
+  if (s.test) console.log(`  test: ${formatMetrics(s.test)}`);
   // (meta.json read loosely: a record of another anneal may hold anything there)
   const given = Array.isArray(record.meta.warnings) ? record.meta.warnings : [];
   for (const { actor, message, hint, noLongerApplies: lapsed } of given) {

@@ -1,0 +1,100 @@
+/**
+ * `anneal runs show` and `anneal diagnose` on a run as a user finds it: ended, still running,
+ * killed before its end; and the paths and directories a user gives them by mistake.
+ */
+import assert from "node:assert/strict";
+import { currentProcess, hostname } from "../runtime/liveness.ts";
+import { anneal, tempRunsDir } from "./_helpers.ts";
+
+Deno.test("anneal runs show names the best epoch as anneal runs does, with its metric, so far for a run not ended; diagnose reads a run not ended as far as it got", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const run = await anneal("train", "--epochs", "3", "--runs-dir", dir, "--no-progress");
+  assert.equal(run.code, 0, run.stderr);
+  const runDir = run.stdout.match(/run record: (\S+)/)![1];
+  const id = runDir.split("/").at(-1)!;
+  const table = await anneal("runs", "--runs-dir", dir);
+  const [, metric, value, epoch] = table.stdout.match(/ (\w+)=(\S+)@(\d+) +completed/)!;
+  const show = await anneal("runs", "show", id, "--runs-dir", dir);
+  assert.equal(show.code, 0, show.stderr);
+  assert.match(show.stdout, new RegExp(`; best ${metric} ${value} at epoch ${epoch}\\n`));
+
+  // test metrics are printed as train prints them (Test: loss = 1.9797, ...), not as JSON
+  const summaryFile = `${runDir}/summary.json`;
+  const summary = JSON.parse(await Deno.readTextFile(summaryFile));
+  await Deno.writeTextFile(
+    summaryFile,
+    JSON.stringify({ ...summary, test: { loss: 1.979696413040161, accuracy: 0.3164 } }),
+  );
+  const tested = await anneal("runs", "show", id, "--runs-dir", dir);
+  assert.match(tested.stdout, /\n {2}test: loss = 1\.9797, accuracy = 0\.3164\n/);
+
+  // the same curves, of a run planned for 30 epochs and still running (this process)
+  const config = JSON.parse(await Deno.readTextFile(`${runDir}/config.json`));
+  await Deno.writeTextFile(`${runDir}/config.json`, JSON.stringify({ ...config, epochs: 30 }));
+  const { startedAt } = summary;
+  await Deno.writeTextFile(
+    summaryFile,
+    JSON.stringify({ status: "running", startedAt, process: await currentProcess() }),
+  );
+  const live = await anneal("runs", "show", id, "--runs-dir", dir);
+  assert.equal(live.code, 0, live.stderr);
+  assert.match(live.stdout, new RegExp(`; best ${metric} ${value} at epoch ${epoch}, so far\\n`));
+  const reading = await anneal("diagnose", id, "--runs-dir", dir);
+  assert.match(reading.stdout, /^Diagnosis: .* \(still running: read after 3 of its 30 epochs\)$/m);
+  assert.match(reading.stdout, /next: +it is still training: diagnose it again once it ends/);
+  assert.doesNotMatch(reading.stdout, /train longer|--set epochs=/);
+
+  // ...and killed (its process gone): resume it, not train a longer one
+  await Deno.writeTextFile(
+    summaryFile,
+    JSON.stringify({
+      status: "running",
+      startedAt,
+      process: { pid: Deno.pid, host: hostname(), startTime: "1" },
+    }),
+  );
+  const killed = await anneal("diagnose", id, "--runs-dir", dir);
+  assert.match(killed.stdout, /^Diagnosis: .* \(crashed after 3 of its 30 epochs\)$/m);
+  assert.match(
+    killed.stdout,
+    new RegExp(
+      `next: +it ended before its last epoch \\(crashed\\): resume it .*anneal train --resume ${id}`,
+    ),
+  );
+  assert.doesNotMatch(killed.stdout, /--set epochs=/);
+});
+
+Deno.test("a run's path, as anneal train prints it, is refused with its id and directory to give instead; a missing runs directory is named as missing", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const run = await anneal("train", "--epochs", "1", "--runs-dir", dir, "--no-progress");
+  assert.equal(run.code, 0, run.stderr);
+  const runDir = run.stdout.match(/run record: (\S+)/)![1];
+  const id = runDir.split("/").at(-1)!;
+  for (const command of [["diagnose"], ["runs", "show"], ["report"]]) {
+    const out = await anneal(...command, runDir);
+    assert.equal(out.code, 2, out.stdout);
+    assert.match(out.stderr, new RegExp(`'${runDir}' is the path of a run, not its id`));
+    assert.match(
+      out.stderr,
+      new RegExp(`hint: give its id and the directory it is in: ${id} --runs-dir ${dir}\\n`),
+    );
+  }
+  // a path that is not a run's is refused as before
+  const other = await anneal("diagnose", `${dir}/no-such-run`);
+  assert.match(other.stderr, /is not a valid run id/);
+
+  const listed = await anneal("runs", "--runs-dir", `${dir}/no-such-dir`);
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.equal(
+    listed.stdout,
+    `no runs in ${dir}/no-such-dir: it does not exist (train one: anneal train --runs-dir ` +
+      `${dir}/no-such-dir; or check --runs-dir)\n`,
+  );
+  const last = await anneal("runs", "show", "last", "--runs-dir", `${dir}/no-such-dir`);
+  assert.match(
+    last.stderr,
+    new RegExp(`hint: train one first: anneal train --runs-dir ${dir}/no-such-dir`),
+  );
+});
