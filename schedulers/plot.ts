@@ -80,6 +80,8 @@ export interface SvgPlotOptions {
   width?: number;
   /** Height of each plot in pixels. Default 160. */
   height?: number;
+  /** What the x axis counts: `step` (default), or `epoch` for a schedule stepped once an epoch. */
+  unit?: "step" | "epoch";
 }
 
 function lineChart(
@@ -93,7 +95,7 @@ function lineChart(
     data: { values: values.map(({ t, value }) => ({ step: t, [field]: value })) },
     mark: { type: "line", interpolate: "linear" },
     encoding: {
-      x: { field: "step", type: "quantitative", title: "step" },
+      x: { field: "step", type: "quantitative", title: options.unit },
       y: { field, type: "quantitative", title: field, axis: { format: ".2e" } },
     },
   } as vl.TopLevelSpec;
@@ -116,7 +118,7 @@ export async function scheduleSvg(
 ): Promise<string> {
   checkSeries(lr, "lr");
   if (momentum) checkSeries(momentum, "momentum");
-  const resolved = { maxPoints: 1000, width: 480, height: 160, ...options };
+  const resolved = { maxPoints: 1000, width: 480, height: 160, unit: "step" as const, ...options };
   const lrChart = lineChart(resample(lr, resolved.maxPoints), "lr", resolved);
   const spec = momentum
     ? {

@@ -125,3 +125,50 @@ Deno.test("anneal schedule -c previews the config's own schedule at the rate tra
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("anneal schedule lists a schedule stepped once an epoch by epoch, in its lines and its plot's axis", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const perEpoch = await anneal(
+      "schedule",
+      "--scheduler",
+      '{"name":"step","stepSize":2,"interval":"epoch"}',
+      "--steps",
+      "3",
+      "--plot",
+      `${dir}/epochs.svg`,
+    );
+    assert.equal(perEpoch.code, 0, perEpoch.stderr);
+    assert.deepEqual(perEpoch.stdout.trim().split("\n").map((line) => line.split("\t")[0]), [
+      "epoch 0",
+      "epoch 1",
+      "epoch 2",
+    ]);
+    assert.match(await Deno.readTextFile(`${dir}/epochs.svg`), />epoch</);
+    // plateau steps at each epoch's metric
+    const plateau = await anneal(
+      "schedule",
+      "--scheduler",
+      '{"name":"plateau","patience":0}',
+      "--steps",
+      "2",
+      "--metrics",
+      "[1]",
+    );
+    assert.match(plateau.stdout, /^epoch 0\tlr 0\.1/);
+    // a schedule of steps is listed by step, as before
+    const perStep = await anneal(
+      "schedule",
+      "--scheduler",
+      '{"name":"step","stepSize":2}',
+      "--steps",
+      "1",
+      "--plot",
+      `${dir}/steps.svg`,
+    );
+    assert.match(perStep.stdout, /^step 0\tlr 0\.1/);
+    assert.match(await Deno.readTextFile(`${dir}/steps.svg`), />step</);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

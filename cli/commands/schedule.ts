@@ -108,8 +108,13 @@ export async function scheduleCommand(options: ScheduleCommandOptions): Promise<
     steps,
     metrics,
   );
+  // a schedule stepped once an epoch (interval "epoch"; plateau, at each epoch's metric) lists
+  // epochs, as a run steps it
+  const scheduler = config.scheduler;
+  const unit = scheduler?.name === "plateau" || scheduler?.interval === "epoch" ? "epoch" : "step";
   if (options.plot) {
-    await writeFlagFile("--plot", options.plot, await scheduleSvg(preview.lr, preview.momentum));
+    const svg = await scheduleSvg(preview.lr, preview.momentum, { unit });
+    await writeFlagFile("--plot", options.plot, svg);
   }
   if (options.json) {
     console.log(JSON.stringify(preview.lr));
@@ -117,7 +122,7 @@ export async function scheduleCommand(options: ScheduleCommandOptions): Promise<
   }
   for (let t = 0; t < preview.lr.length; t++) {
     const momentum = preview.momentum ? `\tmomentum ${formatNumber(preview.momentum[t])}` : "";
-    console.log(`step ${t}\tlr ${preview.lr[t].toPrecision(6)}${momentum}`);
+    console.log(`${unit} ${t}\tlr ${preview.lr[t].toPrecision(6)}${momentum}`);
   }
   if (Deno.stdout.isTerminal()) console.log(renderSchedulePlot(preview.lr));
   if (options.plot) console.error(`plot written to ${options.plot}`);
