@@ -157,7 +157,11 @@ export async function runsListCommand(options: RunsOptions & { json?: boolean })
  */
 export function bestText(record: Pick<RunRecord, "config" | "epochs" | "summary">): string {
   const best = runBest(record);
-  if (!best) return "no best epoch (no epoch recorded a metric)";
+  if (!best) {
+    return record.epochs.length === 0
+      ? "no best epoch (no epoch ended)"
+      : "no best epoch (no epoch recorded a finite metric)";
+  }
   const sofar = typeof record.summary.bestEpoch === "number" ? "" : ", so far";
   return `best ${best.metric} ${formatNumber(best.value)} at epoch ${best.epoch}${sofar}`;
 }

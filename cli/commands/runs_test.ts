@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { runRow } from "../../report/records.ts";
 import { syntheticRun } from "../../report/_synthetic.ts";
-import { runsTable } from "./runs.ts";
+import { bestText, runsTable } from "./runs.ts";
 
 Deno.test("anneal runs marks a onecycle run's lr as its maxLr, and says what the mark means", () => {
   const plain = { ...runRow(syntheticRun([1, 0.5], { lr: 0.03 })), id: "plain" };
@@ -17,4 +17,25 @@ Deno.test("anneal runs marks a onecycle run's lr as its maxLr, and says what the
   const table = runsTable([plain]);
   assert.doesNotMatch(table, /\(max\)/);
   assert.equal(table.split("\n").length, 3);
+});
+
+Deno.test("anneal runs show names the best epoch with its metric, so far for a run not ended, and why there is none", () => {
+  const run = syntheticRun([2, 1, 1.5]);
+  assert.equal(
+    bestText({ ...run, summary: { status: "completed", bestEpoch: 1 } }),
+    "best loss 1 at epoch 1",
+  );
+  assert.equal(
+    bestText({ ...run, summary: { status: "running" } }),
+    "best loss 1 at epoch 1, so far",
+  );
+  // diverged in its first epoch: no epoch ended
+  assert.equal(
+    bestText(syntheticRun([], { status: "diverged" })),
+    "no best epoch (no epoch ended)",
+  );
+  assert.equal(
+    bestText(syntheticRun([NaN, NaN], { status: "diverged" })),
+    "no best epoch (no epoch recorded a finite metric)",
+  );
 });
