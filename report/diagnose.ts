@@ -54,6 +54,23 @@ function unfinished(record: RunRecord): { note: string; fix: string } | undefine
   };
 }
 
+/**
+ * What the record of an LR range test (`anneal lr-find`, which records in a run directory of its
+ * own) is, where it has no training curves to read: its steps and suggestion; undefined for
+ * another record.
+ */
+function rangeTest(record: RunRecord): string | undefined {
+  if (!record.lrFind) return undefined;
+  const recorded = record.summary.lrFind as { suggestion?: unknown; rule?: unknown } | undefined;
+  const suggestion = typeof recorded?.suggestion === "number"
+    ? `: it suggested lr ${f(recorded.suggestion)}${
+      typeof recorded.rule === "string" ? ` (${recorded.rule})` : ""
+    }`
+    : "";
+  return `an LR range test of ${record.lrFind.lrs.length} steps, not a training run` +
+    `${suggestion}; its loss against the rate: anneal report ${record.id} --plot lrFind`;
+}
+
 function healthy(c: ReturnType<typeof curves>): Finding {
   const { record, train, val, start } = c;
   const last = train.at(-1)!;
@@ -151,6 +168,8 @@ export function diagnose(record: RunRecord): Diagnosis {
 
 function diagnoseCurves(record: RunRecord): Diagnosis {
   if (record.epochs.length === 0 && record.steps.length === 0) {
+    const test = rangeTest(record);
+    if (test) return { verdict: test, findings: [] };
     return { verdict: "no data: the run recorded no steps or epochs", findings: [] };
   }
   const config = `${record.dir}/config.json`;

@@ -633,7 +633,10 @@ export function runRow(record: RunRecord): RunRow {
   const batch = configValue(record.config, "batchSize");
   return {
     id: record.id,
-    date: String(record.meta.createdAt ?? record.summary.startedAt ?? ""),
+    // (an LR range test's record has no start time: the time it was recorded)
+    date: String(
+      record.meta.createdAt ?? record.summary.startedAt ?? record.summary.finishedAt ?? "",
+    ),
     model: String(configValue(record.config, "model.kind") ?? "?"),
     optimizer: String(configValue(record.config, "optimizer.name") ?? "?"),
     lr: rate.value,

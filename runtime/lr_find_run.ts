@@ -78,6 +78,8 @@ export async function recordLrFind(
       JSON.stringify({
         status: "completed",
         stopReason: "LR range test",
+        // (the only time the record holds: anneal runs dates the test by it)
+        finishedAt: new Date().toISOString(),
         lrFind: { suggestion: result.suggestion, rule: result.rule },
       }) + "\n",
     );

@@ -98,3 +98,26 @@ Deno.test("a run's path, as anneal train prints it, is refused with its id and d
     new RegExp(`hint: train one first: anneal train --runs-dir ${dir}/no-such-dir`),
   );
 });
+
+Deno.test("an LR range test's record is dated in anneal runs, and diagnose and runs show say what it is, not 'no data'", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const test = await anneal("lr-find", "--set", `runsDir="${dir}"`, "--iterations", "20");
+  assert.equal(test.code, 0, test.stderr);
+  const id = test.stdout.match(/record in \S+\/(\S+)\n/)![1];
+  const suggested = test.stdout.match(/suggested lr = (\S+) \((\w+)\)/)!;
+  const table = await anneal("runs", "--runs-dir", dir);
+  assert.match(table.stdout, new RegExp(`^${id} +\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z +linear `, "m"));
+  for (const command of [["diagnose"], ["runs", "show"]]) {
+    const out = await anneal(...command, id, "--runs-dir", dir);
+    assert.equal(out.code, 0, out.stderr);
+    const said = out.stdout.match(
+      /Diagnosis: an LR range test of 20 steps, not a training run: it suggested lr (\S+) \((\w+)\); its loss against the rate: anneal report (\S+) --plot lrFind\n/,
+    );
+    assert.ok(said, out.stdout);
+    // (lr-find prints 4 decimals, diagnose 4 significant digits)
+    assert.ok(Math.abs(Number(said[1]) / Number(suggested[1]) - 1) < 1e-3, said[1]);
+    assert.deepEqual([said[2], said[3]], [suggested[2], id]);
+    assert.doesNotMatch(out.stdout, /no data/);
+  }
+});
