@@ -226,8 +226,16 @@ function buildSpec(record: RunRecord, which: PlotName): Spec | undefined {
   const hasSteps = record.steps.length > 0;
   switch (which) {
     case "loss":
+      // a run that ended within its first epoch (diverged, killed) has only its steps' losses
       return record.epochs.length
         ? seriesChart(epochRows(record, ["loss", "valLoss"]), "epoch", "loss per epoch", "loss")
+        : record.steps.some((s) => typeof s.loss === "number")
+        ? seriesChart(
+          thin(record.steps).map((s) => ({ step: s.step, series: "loss", value: clean(s.loss) })),
+          "step",
+          "loss per step (no epoch ended)",
+          "loss",
+        )
         : undefined;
     case "metrics": {
       const fields = metricFields(record);

@@ -47,3 +47,18 @@ Deno.test("plotSvg of a plot without data throws a usage AnnealError naming the 
   });
   await assert.rejects(plotSvg(syntheticRun([2, 1]), "gradNorm"), /recorded no data/);
 });
+
+Deno.test("the loss plot of a run that ended within its first epoch (diverged, killed) draws its steps' losses", async () => {
+  // diverged at step 1: no epoch ended, two steps recorded
+  const steps = [
+    { step: 0, epoch: 0, loss: 16.45, lr: 10 },
+    { step: 1, epoch: 0, loss: 3965, lr: 10 },
+    { step: 2, epoch: 0, loss: Infinity, lr: 10 },
+  ];
+  const run = syntheticRun([], { steps, status: "diverged" });
+  const svg = await plotSvg(run, "loss");
+  assert.ok(/<path[^>]*d="M[^"]*L/.test(svg), "a line through the steps");
+  assert.ok(svg.includes("loss per step (no epoch ended)"));
+  // nothing recorded at all: no plot
+  await assert.rejects(plotSvg(syntheticRun([]), "loss"), /recorded no data/);
+});
