@@ -117,6 +117,23 @@ Deno.test("anneal schedule -c previews the config's own schedule at the rate tra
     );
     assert.equal(adam.code, 1, adam.stdout);
     assert.match(adam.stderr, /'scheduler\.cycleMomentum': must be false with optimizer adam/);
+    // under a schedule that sets its own rates, --base-lr changes nothing: said, not ignored
+    const peak = await anneal(
+      "schedule",
+      "--scheduler",
+      JSON.stringify(cyclic),
+      "--base-lr",
+      "0.5",
+      "--steps",
+      "1",
+      "--json",
+    );
+    assert.equal(peak.code, 0, peak.stderr);
+    assert.deepEqual(JSON.parse(peak.stdout), [0.01]);
+    assert.match(
+      peak.stderr,
+      /--base-lr 0\.5 changes nothing here: cyclic's rates run between its baseLr and maxLr, not from optimizer\.lr \(scheduler\.maxLr sets them\)/,
+    );
     // neither a schedule nor a config: nothing to preview
     const none = await anneal("schedule", "--steps", "2");
     assert.equal(none.code, 2, none.stdout);

@@ -7,6 +7,7 @@
  */
 import { AnnealError, loadConfig, previewSchedule } from "../../mod.ts";
 import { baseLearningRate } from "../../config.ts";
+import { ownRatesWhy, rateSetting } from "../../schedulers/rate_setting.ts";
 import { renderSchedulePlot, scheduleSvg } from "../../schedulers/plot.ts";
 import { formatNumber, readFlagFile, writeFlagFile } from "../output.ts";
 import { parseJsonText } from "../../json_syntax.ts";
@@ -101,6 +102,14 @@ export async function scheduleCommand(options: ScheduleCommandOptions): Promise<
     ? await parseJsonFlag("--metrics", options.metrics) as number[]
     : undefined;
   const config = await loadConfig(options.config, overrides, flags);
+  const setting = rateSetting(config);
+  if (options.baseLr !== undefined && setting.oneCycle) {
+    // as train's --lr under them says: the rate given changes none of the rates listed
+    console.error(
+      `anneal: --base-lr ${options.baseLr} changes nothing here: ${ownRatesWhy(setting)} ` +
+        `(${setting.path} sets them)`,
+    );
+  }
   // the rate the run starts from (scaled by optimizer.baseBatch, as train scales it)
   const preview = previewSchedule(
     config.scheduler ?? { name: "constant" },
