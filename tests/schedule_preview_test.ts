@@ -134,6 +134,27 @@ Deno.test("anneal schedule -c previews the config's own schedule at the rate tra
       peak.stderr,
       /--base-lr 0\.5 changes nothing here: cyclic's rates run between its baseLr and maxLr, not from optimizer\.lr \(scheduler\.maxLr sets them\)/,
     );
+    // a config without a scheduler trains at optimizer.lr throughout: previewed, saying so
+    const plain = `${dir}/plain.json`;
+    await Deno.writeTextFile(plain, JSON.stringify({ optimizer: { name: "sgd", lr: 0.2 } }));
+    const constant = await anneal("schedule", "-c", plain, "--steps", "2", "--json");
+    assert.equal(constant.code, 0, constant.stderr);
+    assert.deepEqual(JSON.parse(constant.stdout), [0.2, 0.2]);
+    assert.match(
+      constant.stderr,
+      /plain\.json has no scheduler: its rate is optimizer\.lr at every step/,
+    );
+    // a schedule given with --set, as train takes it
+    const set = await anneal(
+      "schedule",
+      "--set",
+      'scheduler={"name":"step","stepSize":1,"gamma":0.5}',
+      "--steps",
+      "2",
+      "--json",
+    );
+    assert.equal(set.code, 0, set.stderr);
+    assert.deepEqual(JSON.parse(set.stdout), [0.1, 0.05]);
     // neither a schedule nor a config: nothing to preview
     const none = await anneal("schedule", "--steps", "2");
     assert.equal(none.code, 2, none.stdout);

@@ -69,7 +69,7 @@ async function scheduleOverrides(
     const override = `scheduler=${JSON.stringify(spec)}`;
     overrides.push(override);
     flags[override] = `--scheduler '${options.scheduler}'`;
-  } else if (options.config === undefined) {
+  } else if (options.config === undefined && !overrides.some((o) => /^scheduler[.=]/.test(o))) {
     throw new AnnealError(
       "usage",
       "anneal schedule needs a schedule: --scheduler JSON or -c FILE",
@@ -108,6 +108,11 @@ export async function scheduleCommand(options: ScheduleCommandOptions): Promise<
     console.error(
       `anneal: --base-lr ${options.baseLr} changes nothing here: ${ownRatesWhy(setting)} ` +
         `(${setting.path} sets them)`,
+    );
+  }
+  if (!config.scheduler) {
+    console.error(
+      `anneal: ${options.config} has no scheduler: its rate is optimizer.lr at every step`,
     );
   }
   // the rate the run starts from (scaled by optimizer.baseBatch, as train scales it)
