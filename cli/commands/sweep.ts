@@ -105,7 +105,8 @@ function printTrial(trial: Trial, definition: StudyDefinition): void {
  * @example
  * ```ts
  * import { studyTotals } from "./sweep.ts";
- * const trial = (number: number, state: string, retryOf: number | null = null) =>
+ * import type { TrialState } from "../../mod.ts";
+ * const trial = (number: number, state: TrialState, retryOf: number | null = null) =>
  *   ({ id: number, number, state, retryOf, retries: retryOf === null ? 0 : 1 });
  * const trials = [trial(0, "COMPLETE"), trial(1, "FAILED"), trial(2, "COMPLETE", 1)];
  * console.assert(studyTotals(trials) === "2 trials (2 complete); 1 retry ran (trial 2)");
