@@ -16,6 +16,8 @@ export interface SyntheticOptions {
   steps?: StepRecord[];
   config?: Record<string, unknown>;
   status?: RunRecord["summary"]["status"];
+  /** The summary's stopReason. */
+  stopReason?: string;
 }
 
 /** A run record whose epoch curves are exactly the given losses. */
@@ -43,7 +45,10 @@ export function syntheticRun(losses: number[], options: SyntheticOptions = {}): 
     // Steps without a loss of their own take their epoch's.
     steps: (options.steps ?? []).map((s) => ({ ...s, loss: s.loss ?? losses[s.epoch] ?? NaN })),
     epochs,
-    summary: { status: options.status ?? "completed" },
+    summary: {
+      status: options.status ?? "completed",
+      ...(options.stopReason && { stopReason: options.stopReason }),
+    },
     warnings: [],
   };
 }

@@ -54,6 +54,12 @@ function unfinished(record: RunRecord): { note: string; fix: string } | undefine
   };
 }
 
+/** The early stopper's reason where it ended the run (patience ran out); undefined otherwise. */
+function earlyStop(record: RunRecord): string | undefined {
+  const { status, stopReason } = record.summary;
+  return status === "stopped" && stopReason?.startsWith("early stopping:") ? stopReason : undefined;
+}
+
 /**
  * What the record of an LR range test (`anneal lr-find`, which records in a run directory of its
  * own) is, where it has no training curves to read: its steps and suggestion; undefined for
@@ -100,6 +106,23 @@ function healthy(c: ReturnType<typeof curves>): Finding {
       title: falling ? "healthy so far, still improving" : "healthy so far",
       evidence,
       fix: cut.fix,
+    };
+  }
+  const stoppedEarly = earlyStop(record);
+  if (stoppedEarly) {
+    // more epochs would stop the same way: the early stopper's metric, not the run's length,
+    // ended it
+    return {
+      kind: "healthy",
+      severity: "info",
+      title: falling ? "healthy, stopped early while the training loss still fell" : "healthy",
+      evidence: `${evidence}; ${stoppedEarly}`,
+      fix: falling
+        ? "more epochs would stop the same way: the watched metric stopped improving while the " +
+          "training loss still fell; to go further, regularise (model.dropout, " +
+          "optimizer.weightDecay) so that it improves with the training loss, or, where it is " +
+          "noisy, give it more earlyStopping.patience"
+        : "nothing to fix; to go further, compare a few learning rates (anneal lr-find)",
     };
   }
   if (falling) {

@@ -434,6 +434,33 @@ Deno.test("healthy: a loss still falling at the end is not called levelled off, 
   assert.equal(floor.findings[0].set, undefined);
 });
 
+Deno.test("a run early stopping ended while its training loss still fell is not told to train longer: more epochs would stop the same way", () => {
+  const losses = [40, 30, 22, 16, 12, 9.05, 5.61];
+  const reason = "early stopping: valLoss did not improve for 3 epochs (best 11.2 at epoch 3)";
+  const d = diagnose(
+    syntheticRun(losses, {
+      config: { epochs: 20 },
+      val: [41, 31, 24, 11.2, 11.9, 12.4, 12.3],
+      status: "stopped",
+      stopReason: reason,
+    }),
+  );
+  const healthy = d.findings.find((finding) => finding.kind === "healthy")!;
+  assert.equal(healthy.title, "healthy, stopped early while the training loss still fell");
+  assert.ok(healthy.evidence.endsWith(`; ${reason}`), healthy.evidence);
+  assert.match(healthy.fix, /^more epochs would stop the same way/);
+  assert.doesNotMatch(healthy.fix, /train longer/);
+  assert.equal(healthy.set, undefined);
+  // levelled off and stopped early: nothing to fix, and no "train longer" either
+  const floor = diagnose(syntheticRun(decay(30), { status: "stopped", stopReason: reason }));
+  assert.doesNotMatch(floor.findings[0].fix, /train longer/);
+  // stopped by a budget (maxSteps), not by early stopping: more epochs is still the fix
+  const budget = diagnose(
+    syntheticRun(losses, { status: "stopped", stopReason: "maxSteps reached (70 steps)" }),
+  );
+  assert.match(budget.findings[0].fix, /^train longer/);
+});
+
 Deno.test("train longer under a schedule with an end stretches the schedule over the longer run", () => {
   const losses = [40, 30, 22, 16, 12, 9.05, 5.61];
   const schedules = [
