@@ -676,6 +676,10 @@ export interface RunComparison {
    * config path it comes from (`optimizer.lr`, `scheduler.maxLr`, `scheduler.schedulers.0.maxLr`).
    */
   lr: { values: (number | undefined)[]; settings: string[] };
+  /** How each run ended (`summary.json`'s status: completed, stopped, diverged, running, ...). */
+  status: string[];
+  /** The epochs each run recorded. */
+  epochs: number[];
 }
 
 /**
@@ -718,7 +722,14 @@ export function compareRuns(records: RunRecord[]): RunComparison {
   }
   const rates = records.map((r) => rateSetting(r.config));
   const lr = { values: rates.map((r) => r.value), settings: rates.map((r) => r.path) };
-  return { ids: records.map((r) => r.id), differences, metrics, lr };
+  return {
+    ids: records.map((r) => r.id),
+    differences,
+    metrics,
+    lr,
+    status: records.map((r) => r.summary.status),
+    epochs: records.map((r) => r.epochs.length),
+  };
 }
 
 /**

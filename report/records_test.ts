@@ -139,6 +139,10 @@ Deno.test("compareRuns lists only differing config paths and metrics side by sid
   const bestVal = diff.metrics.find((m) => m.name === "best valLoss")!;
   assert.equal(bestVal.values[0], Math.min(...runs[0].epochs.map((e) => e.valLoss!)));
   assert.equal(bestVal.values[1], undefined);
+  // how each ended, beside its metrics: a diverged run's are not a completed one's
+  assert.deepEqual(diff.status, [runs[0].summary.status, runs[1].summary.status]);
+  assert.deepEqual(diff.status, ["completed", "diverged"]);
+  assert.deepEqual(diff.epochs, [runs[0].epochs.length, runs[1].epochs.length]);
 });
 
 Deno.test("compareRuns takes each run's best its own way: the highest loss of a run that maximizes it", async () => {

@@ -228,7 +228,8 @@ export async function runsCompareCommand(
 }
 
 /**
- * The table `anneal runs compare` prints: the config fields that differ, then the metrics. Where a
+ * The table `anneal runs compare` prints: how each run ended (its status and the epochs it
+ * recorded), the config fields that differ, then the metrics. Where a
  * run trains under onecycle, whose rates come from its `maxLr` and not `optimizer.lr`, and the
  * rates differ (or `optimizer.lr` does), an `lr` row first says the rate each run trains at, marked
  * `(max)` as in `anneal runs`, and a onecycle run's `optimizer.lr` is marked `(unused)`.
@@ -241,12 +242,14 @@ export async function runsCompareCommand(
  *   differences: [{ path: "optimizer.lr", values: [0.1, 0.01] }],
  *   metrics: [],
  *   lr: { values: [0.4, 0.01], settings: ["scheduler.maxLr", "optimizer.lr"] },
+ *   status: ["completed", "diverged"],
+ *   epochs: [10, 3],
  * });
  * console.assert(table.includes("0.4 (max)") && table.includes("0.1 (unused)"));
  * ```
  */
 export function compareTable(comparison: RunComparison): string {
-  const { ids, differences, metrics, lr } = comparison;
+  const { ids, differences, metrics, lr, status, epochs } = comparison;
   const oneCycle = lr.settings.map((setting) => setting !== "optimizer.lr");
   const same = (values: unknown[]) => new Set(values.map((v) => JSON.stringify(v))).size <= 1;
   const lrDiffers = differences.some((d) => d.path === "optimizer.lr");
@@ -254,6 +257,9 @@ export function compareTable(comparison: RunComparison): string {
     (lrDiffers || !same(lr.values) || !same(oneCycle));
   const json = (value: unknown) => JSON.stringify(value) ?? "-";
   const rows = [
+    // how each ended first: a diverged or killed run's metrics are not a completed one's
+    ["status", ...status],
+    ["epochs", ...epochs.map(String)],
     ...(showRate
       ? [[
         "lr",
