@@ -194,6 +194,7 @@ Deno.test("anneal schedule lists a schedule stepped once an epoch by epoch, in i
       "[1]",
     );
     assert.match(plateau.stdout, /^epoch 0\tlr 0\.1/);
+    assert.doesNotMatch(plateau.stderr, /--metrics/);
     // a schedule of steps is listed by step, as before
     const perStep = await anneal(
       "schedule",
@@ -205,6 +206,21 @@ Deno.test("anneal schedule lists a schedule stepped once an epoch by epoch, in i
       `${dir}/steps.svg`,
     );
     assert.match(perStep.stdout, /^step 0\tlr 0\.1/);
+    // metrics only a plateau reads: said, not silently dropped
+    const ignored = await anneal(
+      "schedule",
+      "--scheduler",
+      '{"name":"step","stepSize":2}',
+      "--steps",
+      "1",
+      "--metrics",
+      "[1]",
+    );
+    assert.equal(ignored.code, 0, ignored.stderr);
+    assert.match(
+      ignored.stderr,
+      /--metrics is read by a plateau schedule only: the step schedule ignores it/,
+    );
     assert.match(await Deno.readTextFile(`${dir}/steps.svg`), />step</);
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -110,6 +110,13 @@ export async function scheduleCommand(options: ScheduleCommandOptions): Promise<
         `(${setting.path} sets them)`,
     );
   }
+  if (metrics !== undefined && config.scheduler?.name !== "plateau") {
+    console.error(
+      `anneal: --metrics is read by a plateau schedule only: the ${
+        config.scheduler?.name ?? "constant"
+      } schedule ignores it`,
+    );
+  }
   if (!config.scheduler) {
     console.error(
       `anneal: ${options.config} has no scheduler: its rate is optimizer.lr at every step`,
