@@ -24,6 +24,16 @@ import {
 const ascent = { name: "adam", lr: 1e-3, maximize: true };
 const split = { kind: "synthetic-linear", validationSplit: 0.25 };
 
+/** A study's definition of `base` (its sweep section aside) and `space`, as anneal sweep stores it. */
+function definition(base: Record<string, unknown>, space: Record<string, unknown>) {
+  const { sweep: _sweep, ...config } = parseConfig(base);
+  return {
+    kind: "anneal-sweep",
+    sweep: { metric: "valLoss", space: parseSpace(space) },
+    base: config,
+  } as unknown as StudyDefinition;
+}
+
 Deno.test("a sweep of the loss follows optimizer.maximize: the trials push it up, so higher is better", () => {
   const maximizing = parseConfig({ optimizer: ascent, data: split });
   for (const metric of ["valLoss", "loss"]) {
@@ -217,14 +227,6 @@ Deno.test("no length warning where the schedule has no end (a period in steps un
 });
 
 Deno.test("a space path that names no field of the base config is refused before any trial; one whose kind the space varies is not, where every kind drawn has it", () => {
-  const definition = (base: Record<string, unknown>, space: Record<string, unknown>) => {
-    const { sweep: _sweep, ...config } = parseConfig(base);
-    return {
-      kind: "anneal-sweep",
-      sweep: { metric: "valLoss", space: parseSpace(space) },
-      base: config,
-    } as unknown as StudyDefinition;
-  };
   const mlp = { model: { kind: "mlp", hidden: [8] } };
   for (
     const [base, path, detail] of [
@@ -272,14 +274,6 @@ Deno.test("a space path that names no field of the base config is refused before
 });
 
 Deno.test("a space over optimizer.name that draws an optimizer the base config's schedule refuses is refused before any trial", () => {
-  const definition = (base: Record<string, unknown>, space: Record<string, unknown>) => {
-    const { sweep: _sweep, ...config } = parseConfig(base);
-    return {
-      kind: "anneal-sweep",
-      sweep: { metric: "valLoss", space: parseSpace(space) },
-      base: config,
-    } as unknown as StudyDefinition;
-  };
   const sgd = { name: "sgd", lr: 0.01, momentum: 0.9 };
   const cyclic = { name: "cyclic", baseLr: 0.001, maxLr: 0.01, stepSizeUp: 4 };
   const onecycle = { name: "onecycle", maxLr: 0.01, totalSteps: 100 };
@@ -375,14 +369,6 @@ Deno.test("the trials a study still samples: what its budget leaves, or the grid
 });
 
 Deno.test("a choice of whole sections with one a trial config refuses (a onecycle without totalSteps) is refused before any trial, where nothing else the space draws could mend it", () => {
-  const definition = (base: Record<string, unknown>, space: Record<string, unknown>) => {
-    const { sweep: _sweep, ...config } = parseConfig(base);
-    return {
-      kind: "anneal-sweep",
-      sweep: { metric: "valLoss", space: parseSpace(space) },
-      base: config,
-    } as unknown as StudyDefinition;
-  };
   const sgd = { optimizer: { name: "sgd", lr: 0.01, momentum: 0.9 } };
   const cyclic = { name: "cyclic", baseLr: 0.001, maxLr: 0.05, stepSizeUp: 4 };
   const bare = { name: "onecycle", maxLr: 0.05 };
@@ -468,14 +454,6 @@ Deno.test("a space over optimizer.lr beside whole scheduler sections that ignore
 });
 
 Deno.test("a conditional space passes the up-front checks where every trial that draws a path has its field, and is refused, pointing to a condition, where some would not", () => {
-  const definition = (base: Record<string, unknown>, space: Record<string, unknown>) => {
-    const { sweep: _sweep, ...config } = parseConfig(base);
-    return {
-      kind: "anneal-sweep",
-      sweep: { metric: "valLoss", space: parseSpace(space) },
-      base: config,
-    } as unknown as StudyDefinition;
-  };
   const names = { type: "choice", values: ["sgd", "adam", "rmsprop"] };
   const momentum = { type: "uniform", low: 0, high: 0.9 };
   const refusal = (base: Record<string, unknown>, space: Record<string, unknown>) => {
