@@ -56,68 +56,66 @@ Deno.test("tune warns of a sweep.direction against the way its optimizer pushes 
   assert.equal(tuneDirection(parseConfig({ data: config.data })).direction, "minimize");
 });
 
-Deno.test("tune keeps a schedule with an end spanning each run it tries: other batch sizes, more epochs", async () => {
+/**
+ * Tunes 48 training samples (batches of 16: 3 steps an epoch, 2 epochs) under `scheduler` with
+ * `budget` runs, in a directory of its own; the tune's result, and its batch-size stage's changes
+ * by batch size.
+ */
+async function tuneUnder(scheduler: Record<string, unknown>, budget: number) {
   const dir = await Deno.makeTempDir();
   try {
-    // 48 training samples in batches of 16: 3 steps an epoch, 6 in the run, onecycle over them
     const config = parseConfig({
       backend: "cpu",
       epochs: 2,
       runsDir: dir,
       data: { kind: "synthetic-linear", n: 64, validationSplit: 0.25 },
-      scheduler: { name: "onecycle", maxLr: 0.01, totalSteps: 6 },
+      scheduler,
       sweep: { space: {}, metric: "valLoss" },
     });
-    const result = await tune(config, { budget: 30 });
-    const tried = result.stages.flatMap((stage) => stage.tried);
-    // every run trained: none went past its onecycle's end (torch's OneCycleLR raises there)
-    for (const { change, value } of tried) {
-      assert.ok(Number.isFinite(value), JSON.stringify(change));
-    }
+    const result = await tune(config, { budget });
     const batches = result.stages.find((stage) => stage.name.startsWith("batch size"))!;
     const byBatch = new Map(batches.tried.map(({ change }) => [change.batchSize, change]));
-    // batches of 8: 6 steps an epoch; of 32: 2
-    assert.equal(byBatch.get(8)?.["scheduler.totalSteps"], 12);
-    assert.equal(byBatch.get(32)?.["scheduler.totalSteps"], 4);
-    // more epochs: the schedule then (onecycle, or the schedule stage's cosine) stretched too
-    const longer = result.stages.find((stage) => stage.name.startsWith("epochs"))!.tried[0].change;
-    assert.equal(longer.epochs, 4);
-    assert.ok(
-      Object.keys(longer).some((path) => path.startsWith("scheduler.")),
-      JSON.stringify(longer),
-    );
-    // and the tuned config's schedule spans its run
-    const tuned = result.config;
-    const scheduler = tuned.scheduler as { totalSteps?: number; tMax?: number };
-    const length = (scheduler.totalSteps ?? scheduler.tMax)!;
-    const perEpoch = Math.ceil(48 / tuned.batchSize);
-    assert.ok(length >= perEpoch * tuned.epochs, JSON.stringify(scheduler));
+    return { result, byBatch };
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+Deno.test("tune keeps a schedule with an end spanning each run it tries: other batch sizes, more epochs", async () => {
+  // onecycle over the run's 6 steps
+  const { result, byBatch } = await tuneUnder(
+    { name: "onecycle", maxLr: 0.01, totalSteps: 6 },
+    30,
+  );
+  const tried = result.stages.flatMap((stage) => stage.tried);
+  // every run trained: none went past its onecycle's end (torch's OneCycleLR raises there)
+  for (const { change, value } of tried) {
+    assert.ok(Number.isFinite(value), JSON.stringify(change));
+  }
+  // batches of 8: 6 steps an epoch; of 32: 2
+  assert.equal(byBatch.get(8)?.["scheduler.totalSteps"], 12);
+  assert.equal(byBatch.get(32)?.["scheduler.totalSteps"], 4);
+  // more epochs: the schedule then (onecycle, or the schedule stage's cosine) stretched too
+  const longer = result.stages.find((stage) => stage.name.startsWith("epochs"))!.tried[0].change;
+  assert.equal(longer.epochs, 4);
+  assert.ok(
+    Object.keys(longer).some((path) => path.startsWith("scheduler.")),
+    JSON.stringify(longer),
+  );
+  // and the tuned config's schedule spans its run
+  const tuned = result.config;
+  const scheduler = tuned.scheduler as { totalSteps?: number; tMax?: number };
+  const length = (scheduler.totalSteps ?? scheduler.tMax)!;
+  const perEpoch = Math.ceil(48 / tuned.batchSize);
+  assert.ok(length >= perEpoch * tuned.epochs, JSON.stringify(scheduler));
 });
 
 Deno.test("tune keeps a periodic schedule counted in steps at its period in epochs at the batch sizes it tries", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    // 48 training samples in batches of 16: 3 steps an epoch, the rate halved every epoch
-    const config = parseConfig({
-      backend: "cpu",
-      epochs: 2,
-      runsDir: dir,
-      data: { kind: "synthetic-linear", n: 64, validationSplit: 0.25 },
-      scheduler: { name: "step", stepSize: 3, gamma: 0.5 },
-      sweep: { space: {}, metric: "valLoss" },
-    });
-    const result = await tune(config, { budget: 6 });
-    const batches = result.stages.find((stage) => stage.name.startsWith("batch size"))!;
-    const byBatch = new Map(batches.tried.map(({ change }) => [change.batchSize, change]));
-    // batches of 8: 6 steps an epoch; of 32: 2
-    assert.equal(byBatch.get(8)?.["scheduler.stepSize"], 6);
-    assert.equal(byBatch.get(32)?.["scheduler.stepSize"], 2);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  // the rate halved every epoch (3 steps at batches of 16)
+  const { byBatch } = await tuneUnder({ name: "step", stepSize: 3, gamma: 0.5 }, 6);
+  // batches of 8: 6 steps an epoch; of 32: 2
+  assert.equal(byBatch.get(8)?.["scheduler.stepSize"], 6);
+  assert.equal(byBatch.get(32)?.["scheduler.stepSize"], 2);
 });
 
 Deno.test("under optimizer.baseBatch tune trains at the range test's rates, and at batch B x k at k times the rate, as without it", async () => {
