@@ -45,7 +45,8 @@ browser=report/html_browser_test.ts
 # after every test had passed, several isolates of one process holding devices at once.
 gpu=(
   models/batch_norm_test.ts models/conv_test.ts models/dense_test.ts
-  optimizers/fused/fused_step_test.ts runtime/backend_test.ts runtime/dense/conv_test.ts
+  optimizers/adaptive_test.ts optimizers/fused/fused_step_test.ts runtime/backend_test.ts
+  runtime/dense/conv_test.ts
   runtime/dense/gpu_program_test.ts runtime/dense/random_parity_test.ts runtime/in_process_test.ts runtime/webgpu_conv_test.ts runtime/webgpu_matmul_test.ts runtime/webgpu_pool_test.ts tests/actor_failure_test.ts
   tests/backends_test.ts
 )
