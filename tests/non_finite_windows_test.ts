@@ -36,7 +36,9 @@ async function outcome(runDir: string, events: RunEvent[]) {
       clip: summary.clip,
       test: summary.test,
     },
-    warnings: events.flatMap((event) => event.type === "warning" ? [event.message] : []),
+    // (sorted: the clip monitor's warnings and the trainer's reach the supervisor on separate
+    // channels, so which of two close ones comes first is a race; each variant gives the same set)
+    warnings: events.flatMap((event) => event.type === "warning" ? [event.message] : []).sort(),
   };
 }
 
