@@ -195,10 +195,10 @@ export async function infiniteRowData(dir: string) {
 }
 
 /**
- * A small regression CSV with a test file in `dir` (every run prints a `Test:` line), and a config
- * of `epochs` epochs for it (adam, batches of 16, on the cpu): the config file's path.
+ * A regression CSV of 64 rows and a test file of 16 in `dir` (y = 2x - z + 0.5): the data section
+ * that reads them.
  */
-export async function csvConfig(dir: string, epochs: number): Promise<string> {
+export async function regressionCsv(dir: string) {
   const rows = (n: number, offset: number) =>
     "x,z,y\n" + Array.from({ length: n }, (_, i) => {
       const x = ((i + offset) * 37 % 101) / 50 - 1, z = ((i + offset) * 59 % 97) / 48 - 1;
@@ -206,6 +206,20 @@ export async function csvConfig(dir: string, epochs: number): Promise<string> {
     }).join("\n") + "\n";
   await Deno.writeTextFile(`${dir}/train.csv`, rows(64, 0));
   await Deno.writeTextFile(`${dir}/test.csv`, rows(16, 500));
+  return {
+    kind: "csv" as const,
+    path: `${dir}/train.csv`,
+    testPath: `${dir}/test.csv`,
+    target: "y",
+  };
+}
+
+/**
+ * A small regression CSV with a test file in `dir` (every run prints a `Test:` line), and a config
+ * of `epochs` epochs for it (adam, batches of 16, on the cpu): the config file's path.
+ */
+export async function csvConfig(dir: string, epochs: number): Promise<string> {
+  const data = await regressionCsv(dir);
   const file = `${dir}/config.json`;
   await Deno.writeTextFile(
     file,
@@ -214,7 +228,7 @@ export async function csvConfig(dir: string, epochs: number): Promise<string> {
       runsDir: dir,
       epochs,
       batchSize: 16,
-      data: { kind: "csv", path: `${dir}/train.csv`, testPath: `${dir}/test.csv`, target: "y" },
+      data,
       optimizer: { name: "adam", lr: 0.01 },
     }),
   );

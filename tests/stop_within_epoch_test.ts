@@ -12,28 +12,16 @@ import type { RunConfigInput } from "../mod.ts";
 import {
   anneal,
   readNdjson,
+  regressionCsv,
   resumeRun,
   slowTrainArgs,
   tempRunsDir,
   trainCollect,
 } from "./_helpers.ts";
 
-/** A regression CSV of 64 rows and a test file of 16 in `dir`: 48 training samples, 16 held out. */
+/** The regression CSV (tests/_helpers.ts): 48 training samples, 16 held out, 16 to test. */
 async function csvData(dir: string) {
-  const rows = (n: number, offset: number) =>
-    "x,z,y\n" + Array.from({ length: n }, (_, i) => {
-      const x = ((i + offset) * 37 % 101) / 50 - 1, z = ((i + offset) * 59 % 97) / 48 - 1;
-      return `${x},${z},${(2 * x - z + 0.5).toFixed(4)}`;
-    }).join("\n") + "\n";
-  await Deno.writeTextFile(`${dir}/train.csv`, rows(64, 0));
-  await Deno.writeTextFile(`${dir}/test.csv`, rows(16, 500));
-  return {
-    kind: "csv" as const,
-    path: `${dir}/train.csv`,
-    testPath: `${dir}/test.csv`,
-    target: "y",
-    validationSplit: 0.25,
-  };
+  return { ...await regressionCsv(dir), validationSplit: 0.25 };
 }
 
 Deno.test("a run stopped by maxSteps within an epoch checkpoints there: its test metric is its last.ckpt's, and a resume redoes no step", async () => {
