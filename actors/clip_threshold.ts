@@ -8,7 +8,11 @@
  * clips the same way each time, and a resume (its state is in the checkpoint) as the run it
  * continues. Where they read steps in windows (`readbackEvery` above 1), the threshold moves at
  * each window's end only ({@linkcode ClipThreshold.settle}); a checkpoint within a window keeps
- * the threshold its steps were clipped at and every norm, for the window's end to take in.
+ * the threshold its steps were clipped at and every norm, for the window's end to take in. On
+ * WebGPU, whose windows are read while the next steps run, a window's norms wait
+ * ({@linkcode ClipThreshold.defer}) until a fixed number of windows later
+ * ({@linkcode lagStart}), so that the steps they move the threshold at do not depend on when the
+ * reads came back; a checkpoint keeps the norms still waiting.
  *
  * @module
  */
@@ -28,6 +32,34 @@ export interface ClipThresholdState {
   threshold?: number;
   /** Adaptive clipping's norms, oldest first (absent without it). */
   history?: number[];
+  /**
+   * Norms read but not taken in yet, as `[step, norm]` in step order (WebGPU's windows: see
+   * {@linkcode ClipThreshold.defer}); absent where none wait.
+   */
+  pending?: [number, number][];
+}
+
+/**
+ * Where a lag of `lag` windows starts for the window that `step` starts (windows of `every` steps
+ * from each epoch's first, of `stepsPerEpoch`; its last shorter): the first step of the window
+ * `lag - 1` windows before it, 0 where there is none. With a lag of 1, the window itself: the
+ * threshold of a window's steps is taken from the norms of every window before it.
+ *
+ * @example
+ * ```ts
+ * import { lagStart } from "./clip_threshold.ts";
+ * // epochs of 10 steps in windows of 4, 4 and 2
+ * console.assert(lagStart(14, 10, 4, 1) === 14);
+ * console.assert(lagStart(14, 10, 4, 3) === 8); // windows 10-13 and 8-9 lie between
+ * console.assert(lagStart(4, 10, 4, 3) === 0);
+ * ```
+ */
+export function lagStart(step: number, stepsPerEpoch: number, every: number, lag: number): number {
+  const perEpoch = Math.ceil(stepsPerEpoch / every);
+  const epoch = Math.floor(step / stepsPerEpoch);
+  const window = epoch * perEpoch + Math.floor((step - epoch * stepsPerEpoch) / every) - lag + 1;
+  if (window <= 0) return 0;
+  return Math.floor(window / perEpoch) * stepsPerEpoch + (window % perEpoch) * every;
 }
 
 /**
@@ -48,6 +80,8 @@ export class ClipThreshold {
   #value: number | undefined;
   readonly #percentile: number | undefined;
   #history: NormHistory | undefined;
+  /** Norms waiting to be taken in, `[step, norm]` in step order. */
+  readonly #pending: [number, number][];
   /**
    * Resumed under adaptive clipping from a checkpoint without its norms (an older anneal's):
    * the history starts over, from the checkpoint's threshold.
@@ -63,6 +97,7 @@ export class ClipThreshold {
     this.#percentile = clipping.autoPercentile;
     const adaptive = this.#percentile !== undefined;
     this.#history = adaptive ? normHistory(saved?.history ?? []) : undefined;
+    this.#pending = adaptive ? (saved?.pending ?? []).map(([step, norm]) => [step, norm]) : [];
     this.restarted = adaptive && saved !== undefined && saved.history === undefined;
   }
 
@@ -83,6 +118,27 @@ export class ClipThreshold {
   }
 
   /**
+   * Keeps the finite norm of a step that was applied, `step`, until
+   * {@linkcode ClipThreshold.takeInBefore} a later step (in step order).
+   */
+  defer(step: number, norm: number): void {
+    if (this.#history === undefined || !Number.isFinite(norm)) return;
+    this.#pending.push([step, norm]);
+  }
+
+  /**
+   * Takes in the norms kept by {@linkcode ClipThreshold.defer} of the steps before `step`, and
+   * then (`settle`) moves the threshold.
+   */
+  takeInBefore(step: number, settle = true): void {
+    if (this.#history === undefined) return;
+    while (this.#pending.length > 0 && this.#pending[0][0] < step) {
+      recordNorm(this.#history, this.#pending.shift()![1]);
+    }
+    if (settle) this.settle();
+  }
+
+  /**
    * Adaptive clipping's threshold of the next step: the percentile of every norm taken in (as it
    * was while none is).
    */
@@ -96,6 +152,9 @@ export class ClipThreshold {
     return {
       threshold: this.#value,
       ...(this.#history && { history: [...this.#history.norms] }),
+      ...(this.#pending.length > 0 && {
+        pending: this.#pending.map(([step, norm]) => [step, norm] as [number, number]),
+      }),
     };
   }
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ClipThreshold, HISTORY_LIMIT } from "./clip_threshold.ts";
+import { ClipThreshold, HISTORY_LIMIT, lagStart } from "./clip_threshold.ts";
 import { percentile } from "./norm_history.ts";
 
 Deno.test("adaptive clipping clips each step at the percentile of the norms before it, maxNorm until the first", () => {
@@ -81,4 +81,58 @@ Deno.test("read in windows, the threshold moves at each window's end only, and a
   const fresh = new ClipThreshold(clipping);
   fresh.settle();
   assert.equal(fresh.value, 9);
+});
+
+Deno.test("lagStart: the first step of the window lag - 1 windows back, across epoch ends", () => {
+  // epochs of 10 steps in windows of 4, 4 and 2
+  const starts = [0, 4, 8, 10, 14, 18, 20, 24, 28];
+  starts.forEach((step, j) => {
+    assert.equal(lagStart(step, 10, 4, 1), step, `the window itself at ${step}`);
+    for (const lag of [2, 3, 5]) {
+      assert.equal(lagStart(step, 10, 4, lag), j - lag + 1 <= 0 ? 0 : starts[j - lag + 1]);
+    }
+  });
+});
+
+Deno.test("deferred norms move the threshold only when taken in, in step order; a checkpoint keeps those still waiting, and goes on as one never stopped", () => {
+  const clipping = { maxNorm: 9, autoPercentile: 50 };
+  const norms = Array.from({ length: 40 }, (_, i) => 1 + ((i * 29) % 13) / 4);
+  // windows of 4; a window's norms taken in at the start of the window 3 after it
+  const lagged = new ClipThreshold(clipping);
+  const values: (number | undefined)[] = [];
+  norms.forEach((norm, i) => {
+    if (i % 4 === 0) lagged.takeInBefore(lagStart(i, 40, 4, 3));
+    values.push(lagged.value);
+    lagged.defer(i, norm);
+    lagged.defer(i, NaN); // (left out)
+  });
+  norms.forEach((_, i) => {
+    const before = lagStart(i - (i % 4), 40, 4, 3);
+    assert.equal(values[i], before === 0 ? 9 : percentile(norms.slice(0, before), 50), `${i}`);
+  });
+  // stopped at step 22: the norms of steps 12-21 wait (taken in at 24 and 28)
+  const first = new ClipThreshold(clipping);
+  norms.slice(0, 22).forEach((norm, i) => {
+    if (i % 4 === 0) first.takeInBefore(lagStart(i, 40, 4, 3));
+    first.defer(i, norm);
+  });
+  const saved = JSON.parse(JSON.stringify(first.snapshot()));
+  assert.equal(saved.history.length, 12);
+  assert.deepEqual(
+    saved.pending.map(([step]: number[]) => step),
+    [...Array(10).keys()].map((k) => k + 12),
+  );
+  const resumed = new ClipThreshold(clipping, saved);
+  norms.slice(22).forEach((norm, k) => {
+    const i = 22 + k;
+    if (i % 4 === 0) resumed.takeInBefore(lagStart(i, 40, 4, 3));
+    assert.equal(resumed.value, values[i], `${i}`);
+    resumed.defer(i, norm);
+  });
+  assert.deepEqual(resumed.snapshot(), lagged.snapshot());
+  // without adaptive clipping nothing waits
+  const fixed = new ClipThreshold({ maxNorm: 1 });
+  fixed.defer(0, 5);
+  fixed.takeInBefore(1);
+  assert.deepEqual(fixed.snapshot(), { threshold: 1 });
 });

@@ -14,7 +14,7 @@ import { epochMetrics, EpochTotals, type EpochTotalsSnapshot } from "./epoch_tot
 import { unpackBatchGroup } from "./data_loader.ts";
 import { patienceMayStop, restoresBest, type StopGuard, verdictNeeded } from "./early_stopper.ts";
 import { initLossWatch, type LossWatchState, observeLoss } from "./loss_watch.ts";
-import { ClipThreshold, type ClipThresholdState } from "./clip_threshold.ts";
+import { ClipThreshold, type ClipThresholdState, lagStart } from "./clip_threshold.ts";
 import type { ClipMonitorSnapshot } from "./clip_monitor.ts";
 import { type DivergedEnd, divergedEnd, endMetrics } from "./diverged_end.ts";
 import { maximizes } from "../optimizers/hazards.ts";
@@ -39,7 +39,7 @@ import {
   TrainingEngine,
 } from "../runtime/engine.ts";
 import { selectBackend } from "../runtime/backend.ts";
-import { READS_IN_FLIGHT, ReadsInFlight } from "../runtime/reads_in_flight.ts";
+import { READS_IN_FLIGHT, ReadsInFlight, WINDOW_LAG } from "../runtime/reads_in_flight.ts";
 import { type CheckpointState, loadCheckpoint, type WeightMap } from "../runtime/checkpoint.ts";
 import { checkResumedData, checkResumedSteps } from "../runtime/resume_steps.ts";
 import { checkRunStart } from "../runtime/start_checks.ts";
@@ -130,10 +130,11 @@ interface EpochRecord {
   stepMs: number;
   lastLr: number;
   /**
-   * Clipping as its last window left it (read once that window is finished, on every backend):
-   * the threshold, and adaptive clipping's norms, oldest first.
+   * Clipping at its end: the threshold, adaptive clipping's norms, oldest first, and (on WebGPU)
+   * those not taken in yet, its windows read after the loop left it included (complete once its
+   * last window is finished).
    */
-  clip?: { threshold?: number; history?: number[] };
+  clip?: ClipThresholdState;
   /** Resolves once its last window is finished: its totals are complete. */
   finished: Promise<void>;
   finish: () => void;
@@ -339,12 +340,16 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   // counted from its first, and at its last), never on wall time; adaptive clipping's threshold
   // moves at those ends only. Which steps are applied, skipped and clipped, and where a run stops
   // or rolls back, is then the same whatever the machine's speed or load, and a run resumed
-  // within a window clips as the run it continues. (On WebGPU a window's read is left on its way
-  // while the next steps run, and a window also ends after REPORT_MS: there the threshold moves,
-  // and the clip monitor's verdicts land, as the reads come back.)
+  // within a window clips as the run it continues. On WebGPU (`lagged`) a window's read is left
+  // on its way while the next steps run: the windows are the same, but adaptive clipping takes a
+  // window's norms in WINDOW_LAG windows after it, at that window's start, waiting there for a
+  // read not back yet, so that it too clips the same steps whatever the machine's speed. (There
+  // a window is also reported in parts after REPORT_MS, which moves nothing.)
   const fixedWindows = readEvery > 1 && chosen.backend !== "webgpu";
   /** Each step is read before it is applied (the CPU backends, and WebGPU at readbackEvery 1). */
   const readsEachStep = readEvery === 1 || fixedWindows;
+  /** Windows are read while the next steps run (WebGPU at readbackEvery above 1). */
+  const lagged = !readsEachStep;
   // Image inputs travel as the bytes they were read from where the step uploads them to the GPU
   // (a quarter of the bytes to copy on the trainer's thread; the GPU turns them into floats).
   const inputBytes = info.byteTable !== undefined && engine.takesByteInputs;
@@ -353,8 +358,8 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   // ends early on a skipped step (the clip monitor must decide now), at an epoch end, or after
   // REPORT_MS of wall time (so progress stays live on slow steps); but not on the CPU backends
   // when they read in windows (`fixedWindows`): there it ends at fixed steps, and early only on
-  // a skipped or exploding step, whose verdict must apply at the next step.
-  const reportEvery = readEvery > 1 ? readEvery : REPORT_WINDOW;
+  // a skipped or exploding step, whose verdict must apply at the next step. On WebGPU the
+  // windows end at those fixed steps too (the lag counts them), and after REPORT_MS.
   let lastReport = performance.now();
   // The clip monitor's loss watch, mirrored: the step where it will see an explosion ends its
   // window at once and waits for the verdict.
@@ -401,7 +406,11 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     clip = new ClipThreshold(config.clipping, {
       threshold: saved.state.clipThreshold as number | undefined,
       history: saved.state.clipHistory as number[] | undefined,
+      pending: saved.state.clipPending as [number, number][] | undefined,
     });
+    // (a WebGPU run's norms not taken in yet, resumed where every step is read: in the history,
+    // for the next window's end to take in, as a checkpoint within a window keeps them there)
+    if (!lagged) clip.takeInBefore(Infinity, false);
     if (clip.restarted) {
       context.emit({
         type: "warning",
@@ -508,13 +517,15 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     onDevice.forEach((entry, i) => {
       entry.values = read[i];
       if (!entry.skipped) record.totals.add(read[i]);
-      // (read a window or more late: adaptive clipping's threshold moves as the reads come back;
-      // on the CPU backends, at the window's end)
+      // (read a window or more late: adaptive clipping takes the norm in WINDOW_LAG windows
+      // after its own; see `takeInLagged`)
       if (!entry.skipped && Number.isFinite(read[i].loss)) {
-        clip.observe(read[i].gradNorm, !fixedWindows);
+        clip.defer(entry.step, read[i].gradNorm);
+        // (an epoch the loop has left: its end's clipping, for its checkpoint, has it waiting too)
+        if (record.clip) (record.clip.pending ??= []).push([entry.step, read[i].gradNorm]);
       }
     });
-    if (closed.settles) clip.settle();
+    if (closed.settles && !lagged) clip.settle();
     const values = entries.map((w) => w.values as StepValues);
     const losses = values.map((v) => v.loss);
     const norms = values.map((v) => v.gradNorm);
@@ -535,7 +546,6 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       thresholds: entries.map((w) => w.threshold ?? null),
       endsEpoch: closed.last ? record.epoch : undefined,
     });
-    if (closed.last) record.clip = clip.snapshot();
     if (verdict) await monitor.take((m) => m.type === "StepsJudged");
     const momentum = entries.some((w) => w.momentum !== undefined)
       ? entries.map((w) => w.momentum ?? NaN)
@@ -546,6 +556,16 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     else scheduler.send({ type: "StepsTaken", step });
   };
   const reading = new ReadsInFlight<ClosedWindow>(READS_IN_FLIGHT, (w) => finishWindow(w));
+  /**
+   * On WebGPU, at the first step of a window (`first`): adaptive clipping takes in the norms of
+   * the windows WINDOW_LAG before it and earlier, their reads finished first (at most
+   * READS_IN_FLIGHT are on their way: this waits only where a read is later than that).
+   */
+  const takeInLagged = async (first: number) => {
+    const before = lagStart(first, stepsPerEpoch, readEvery, WINDOW_LAG);
+    await reading.finishWhile((closed) => closed.entries[0].step < before);
+    clip.takeInBefore(before);
+  };
   // `last`: the epoch's last window. `overlap`: leave this window's read on its way (finished
   // once it is back, or at the epoch's end). `settles`: the window ends where windows end (not
   // at a stop within one).
@@ -688,6 +708,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
           earlyStopper: judged.state,
           clipThreshold: end.clip?.threshold,
           clipHistory: end.clip?.history,
+          clipPending: end.clip?.pending,
           clipMonitor: observed,
           bestEpoch,
           metrics: end.metrics,
@@ -884,6 +905,10 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
         skipped = !Number.isFinite(values.loss) || !Number.isFinite(values.gradNorm);
         if (!skipped) record.totals.add(values);
       }
+      // (the step's index in its epoch: a window's first on WebGPU moves adaptive clipping)
+      if (lagged && (Math.ceil(batchIndex / accumulation) - 1) % readEvery === 0) {
+        await takeInLagged(step);
+      }
       const threshold = clip.value;
       if (skipped) engine.discardGradients(pending);
       else engine.applyGradients(pending, lr, threshold);
@@ -910,9 +935,9 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       // (the steps of the epoch so far: a window of the CPU backends ends at every readEvery-th)
       const fixedEnd = last || Math.ceil(batchIndex / accumulation) % readEvery === 0;
       const windowEnds = skipped || alarming ||
-        (fixedWindows
-          ? fixedEnd
-          : window.length >= reportEvery || last || now - lastReport > REPORT_MS);
+        (readEvery > 1
+          ? fixedEnd || (lagged && now - lastReport > REPORT_MS)
+          : window.length >= REPORT_WINDOW || last || now - lastReport > REPORT_MS);
       if (windowEnds) {
         if (last && info.validationSize > 0) {
           // The validation pass starts before the last window's read is awaited, so that on
@@ -923,12 +948,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
         }
         // (a window of the CPU backends ended early, by a skipped or exploding step, leaves the
         // threshold to its fixed end)
-        await flush(
-          skipped || alarming,
-          last,
-          readEvery > 1 && !fixedWindows,
-          fixedEnd || !fixedWindows,
-        );
+        await flush(skipped || alarming, last, lagged, fixedEnd || !fixedWindows);
         lastReport = now;
       }
       // Let port messages (plans, clip decisions, pings) in: queued batches resolve as
@@ -977,6 +997,9 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     // pass are queued, and EpochEnded leaves once they are read (`sendEnd`), while the next
     // epoch runs. Only a diverging loss, known once read, could still stop the run there: then
     // the verdict is a stop it went past, and it returns to this end (`lateStop`).
+    // Clipping at the epoch's end, for its checkpoint (on WebGPU its windows still on their way
+    // add their norms as they are finished; the next epoch's first step takes some in).
+    record.clip = clip.snapshot();
     const validated = info.validationSize > 0;
     const blind = readEvery > 1 && status === "completed" && epoch + 1 < config.epochs &&
       !patienceMayStop(stopGuard, epoch) && roomToGoOn(ends.length + 1) &&
@@ -1108,6 +1131,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       earlyStopper: settled.earlyStopper,
       clipThreshold: clipped.threshold,
       clipHistory: clipped.history,
+      clipPending: clipped.pending,
       clipMonitor: observed.state,
       bestEpoch,
       metrics: settled.metrics,

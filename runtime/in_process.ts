@@ -13,8 +13,9 @@
  * out, the best epoch and `restoreBest`), the budgets (`maxSteps`, `maxWallTimeSeconds`), and
  * the test split's pass on the final weights. It writes no records and no checkpoints, and takes
  * no outside stop. Where steps are read in windows (WebGPU) a decision lands once its window's
- * read is back, as in the trainer, where when that is depends on timing; on the CPU backends
- * every decision applies at the step after the one it is about.
+ * read is back, as in the trainer, where when that is depends on timing (adaptive clipping's
+ * threshold excepted: it takes a window's norms in WINDOW_LAG windows later, as the trainer
+ * does); on the CPU backends every decision applies at the step after the one it is about.
  *
  * @module
  */
@@ -42,7 +43,7 @@ import { epochMetrics, EpochTotals } from "../actors/epoch_totals.ts";
 import { checkRunStart } from "./start_checks.ts";
 import { budgetSpent } from "./budget.ts";
 import { selectBackend } from "./backend.ts";
-import { READS_IN_FLIGHT, ReadsInFlight } from "./reads_in_flight.ts";
+import { READS_IN_FLIGHT, ReadsInFlight, WINDOW_LAG } from "./reads_in_flight.ts";
 import {
   type HostBatch,
   type HostByteBatch,
@@ -50,7 +51,7 @@ import {
   type StepValues,
   TrainingEngine,
 } from "./engine.ts";
-import { ClipThreshold, type ClipThresholdState } from "../actors/clip_threshold.ts";
+import { ClipThreshold, type ClipThresholdState, lagStart } from "../actors/clip_threshold.ts";
 import type { WeightMap } from "./checkpoint.ts";
 import type { OptimizerState } from "../optimizers/mod.ts";
 import { DivergenceWatch } from "./divergence_watch.ts";
@@ -142,7 +143,10 @@ interface EpochSums {
   validation?: Promise<Record<string, number>>;
   /** The weights and optimizer state at its end, where a rollback or a return may need them. */
   good?: Promise<Good>;
-  /** Clipping as its last window left it (WebGPU: where a return to its end restores it). */
+  /**
+   * Clipping at its end, with the norms not taken in yet, its windows read after the loop left it
+   * included (WebGPU: where a return to its end restores it).
+   */
   clip?: ClipThresholdState;
   /** Its last window is finished (WebGPU). */
   read?: boolean;
@@ -192,8 +196,8 @@ async function trainWith(
   );
   // As the trainer: maxNorm, or under adaptive clipping (autoPercentile) the percentile of the
   // norms of the steps read so far (on the CPU backends those before the step, or, at
-  // readbackEvery N above 1, those of the windows of N steps before its own; on WebGPU as each
-  // window's read comes back)
+  // readbackEvery N above 1, those of the windows of N steps before its own; on WebGPU those of
+  // the windows WINDOW_LAG before its own and earlier)
   let clip = new ClipThreshold(config.clipping);
   // Like the trainer: on WebGPU results are read in windows, so that the loop does not wait for
   // the device after each step; on the CPU backends every step is read before it is applied.
@@ -302,10 +306,15 @@ async function trainWith(
     const readStart = performance.now();
     const values = await read;
     stepMs += performance.now() - readStart;
-    for (const value of values) {
+    values.forEach((value, i) => {
       epoch.totals.add(value);
-      if (Number.isFinite(value.loss)) clip.observe(value.gradNorm);
-    }
+      // (taken in WINDOW_LAG windows later: see `takeInLagged`)
+      if (Number.isFinite(value.loss)) {
+        clip.defer(entries[i].step, value.gradNorm);
+        // (an epoch the loop has left: its end's clipping has it waiting too)
+        if (epoch.clip) (epoch.clip.pending ??= []).push([entries[i].step, value.gradNorm]);
+      }
+    });
     firstWindow ??= { ms: performance.now() - started, steps: values.length };
     watch.readWindow(values.map((value, i) => ({
       ...value,
@@ -315,11 +324,16 @@ async function trainWith(
     })));
     if (last) {
       epoch.read = true;
-      epoch.clip = clip.snapshot();
       if (epoch.deferred) await judgeEnd(epoch);
     }
   };
   const reading = new ReadsInFlight<Window>(READS_IN_FLIGHT, finish);
+  /** As the trainer, at a window's first step on WebGPU: the norms WINDOW_LAG windows back. */
+  const takeInLagged = async (first: number) => {
+    const before = lagStart(first, stepsPerEpoch, readEvery, WINDOW_LAG);
+    await reading.finishWhile((window) => window.entries[0].step < before);
+    clip.takeInBefore(before);
+  };
   outer: for (; epoch < config.epochs; epoch++) {
     const order = trainOrder(train, options, epoch);
     const sums: EpochSums = {
@@ -366,6 +380,7 @@ async function trainWith(
         }
         firstWindow ??= { ms: performance.now() - started, steps: 1 };
       } else {
+        if (epochSteps % readEvery === 0) await takeInLagged(step);
         engine.applyGradients(pending, lr, clip.value);
         window.push({ pending, step, lr });
       }
@@ -415,6 +430,9 @@ async function trainWith(
     }
     // ---- the epoch's end
     if (gpuWindows) {
+      // Clipping at the end, where a return to it restores it (as the trainer's checkpoint of
+      // it: its windows still on their way add their norms as they are finished)
+      sums.clip = clip.snapshot();
       // As the trainer: it goes on at once where no stop by patience and no new rate can come of
       // this end, and no rollback changed the weights its validation pass saw; else it waits.
       const blind = status === "completed" && epoch + 1 < config.epochs &&

@@ -16,6 +16,15 @@
  */
 export const READS_IN_FLIGHT = 4;
 
+/**
+ * Windows after its own that a window's results take effect at on WebGPU (adaptive clipping's
+ * norms, the clip monitor's verdicts): at a window's start, the READS_IN_FLIGHT windows before it
+ * may still be on their way, the one before those is always finished. So a fixed lag of
+ * READS_IN_FLIGHT + 1 windows makes what the reads decide apply at the same steps however fast
+ * they come back, and waits for no read that the loop would not wait for anyway.
+ */
+export const WINDOW_LAG = READS_IN_FLIGHT + 1;
+
 /** A closed window: its read-back's promise, and whatever its finisher needs. */
 export interface WindowRead {
   readonly read: Promise<unknown>;
@@ -65,6 +74,13 @@ export class ReadsInFlight<W extends WindowRead> {
       this.#waiting.length > 0 &&
       (this.#waiting[0].back || this.#waiting.length > this.limit)
     ) {
+      await this.finish(this.#waiting.shift()!.window);
+    }
+  }
+
+  /** Finishes, in order, the windows at the front that satisfy `holds`. */
+  async finishWhile(holds: (window: W) => boolean): Promise<void> {
+    while (this.#waiting.length > 0 && holds(this.#waiting[0].window)) {
       await this.finish(this.#waiting.shift()!.window);
     }
   }

@@ -84,3 +84,21 @@ Deno.test("finishAll waits for every read; a failed read is thrown there, a drop
   assert.equal(reads.size, 0);
   assert.throws(() => new ReadsInFlight(0, async () => {}), /at least 1/);
 });
+
+Deno.test("finishWhile finishes the front windows that hold, waiting for their reads, and leaves the rest on their way", async () => {
+  const { list, back } = windows(4);
+  const { finished, reads } = recorder(4);
+  for (const w of list) await reads.add(w);
+  let done = false;
+  const through = reads.finishWhile((w) => w.id < 2).then(() => (done = true));
+  await settle();
+  assert.equal(done, false, "it waits for window 0's read");
+  back[3](3); // a later read back changes nothing
+  back[0](0);
+  back[1](1);
+  await through;
+  assert.deepEqual(finished, [0, 1]);
+  assert.equal(reads.size, 2, "windows 2 and 3 stay on their way");
+  await reads.finishWhile(() => false);
+  assert.deepEqual(finished, [0, 1]);
+});

@@ -48,7 +48,7 @@ gpu=(
   optimizers/adaptive_test.ts optimizers/fused/fused_step_test.ts runtime/backend_test.ts
   runtime/dense/conv_test.ts
   runtime/dense/gpu_program_test.ts runtime/dense/random_parity_test.ts runtime/in_process_test.ts runtime/webgpu_conv_test.ts runtime/webgpu_matmul_test.ts runtime/webgpu_pool_test.ts tests/actor_failure_test.ts
-  tests/backends_test.ts
+  tests/backends_test.ts tests/webgpu_windows_test.ts
 )
 if (($# > 0)); then
   # Chosen files or flags: the listed set (run the browser test with `deno test -A $browser`).

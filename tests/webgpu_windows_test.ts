@@ -1,0 +1,136 @@
+/**
+ * On WebGPU, where steps are read back in windows while the next steps run, adaptive clipping's
+ * threshold (`clipping.autoPercentile`) moves at fixed steps: the norms of a window are taken in
+ * at the start of the window READS_IN_FLIGHT + 1 after it (the trainer waits there for a read not
+ * back yet), never as the reads happen to come back. A run clips the same steps, and ends with the
+ * same weights, however slow the trainer or the clip monitor. (llvmpipe here: tools/test.sh runs
+ * this file with the other WebGPU files.)
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import type { RunConfigInput, RunEvent, TrainOptions } from "../mod.ts";
+import { percentile } from "../actors/norm_history.ts";
+import { READS_IN_FLIGHT } from "../runtime/reads_in_flight.ts";
+import { loadCheckpoint } from "../mod.ts";
+import { parseConfig } from "../config.ts";
+import { trainInProcess } from "../runtime/in_process.ts";
+import {
+  assertLastWeights,
+  lastWeightsAndSteps,
+  readNdjson,
+  resumeInStages,
+  tempRunsDir,
+  trainCollect,
+} from "./_helpers.ts";
+
+/** The run's weights, step records, epoch records, clip statistics and warnings. */
+async function outcome(runDir: string, events: RunEvent[]) {
+  const summary = JSON.parse(await Deno.readTextFile(`${runDir}/summary.json`));
+  return {
+    ...await lastWeightsAndSteps(runDir),
+    epochs: (await readNdjson(`${runDir}/epochs.ndjson`)).map(({ seconds: _, ...rest }) => rest),
+    status: summary.status,
+    reason: summary.stopReason,
+    clip: summary.clip,
+    warnings: events.flatMap((event) => event.type === "warning" ? [event.message] : []),
+  };
+}
+
+/**
+ * Trains `config` as it is, with the trainer held up 15 ms at every step (each window's read is
+ * back before the next step, where in the first run it comes back windows later), with it held up
+ * 400 ms at epoch 1's first step, and with the clip monitor held up 300 ms at each window it
+ * observes: the outcome of each, which must be one and the same.
+ */
+async function sameEverywhere(dir: string, name: string, config: RunConfigInput) {
+  const variants: [string, TrainOptions][] = [
+    ["as-is", {}],
+    ["slow-steps", { faults: { trainer: { kind: "delay", at: "step", ms: 15 } } }],
+    ["stalled-trainer", { faults: { trainer: { kind: "delay", at: "step:1", ms: 400 } } }],
+    ["slow-monitor", { faults: { clipMonitor: { kind: "delay", at: "observe", ms: 300 } } }],
+  ];
+  let first: Awaited<ReturnType<typeof outcome>> | undefined;
+  for (const [variant, options] of variants) {
+    const runId = `${name}-${variant}`;
+    const { result, events } = await trainCollect({ ...config, runsDir: dir }, {
+      ...options,
+      runId,
+    });
+    assert.equal(result.backend, "webgpu");
+    const run = await outcome(`${dir}/${runId}`, events);
+    if (first) assert.deepEqual(run, first, `${name}: ${variant} as the run left as it is`);
+    first ??= run;
+  }
+  return first!;
+}
+
+// 300 training samples in batches of 8: 38 steps an epoch, read in windows of 4 (the last of 2);
+// SGD with momentum at a rate that makes the norms move, clipped at their 20th percentile
+const STEPS_PER_EPOCH = 38;
+const EVERY = 4;
+const config = {
+  backend: "webgpu" as const,
+  epochs: 3,
+  batchSize: 8,
+  data: { kind: "synthetic-linear" as const, n: 400, validationSplit: 0.25 },
+  model: { kind: "mlp" as const, hidden: [16] },
+  optimizer: { name: "sgd" as const, lr: 0.02, momentum: 0.9 },
+  clipping: { autoPercentile: 20 },
+  readbackEvery: EVERY,
+} satisfies RunConfigInput;
+
+Deno.test("on WebGPU, adaptive clipping clips the same steps however slow the trainer or the clip monitor: each at the percentile of the norms of the windows READS_IN_FLIGHT + 1 before its own and earlier", async () => {
+  await using runs = await tempRunsDir();
+  const run = await sameEverywhere(runs.dir, "auto", config);
+  assert.equal(run.status, "completed", run.reason);
+  const norms = run.steps.map((record) => record.gradNorm);
+  assert.equal(norms.length, 3 * STEPS_PER_EPOCH);
+  // windows of 4 steps from each epoch's first; a step of window j is clipped at the percentile
+  // of the norms of the steps before window j - READS_IN_FLIGHT (none: not clipped)
+  const perEpoch = Math.ceil(STEPS_PER_EPOCH / EVERY);
+  const start = (j: number) => Math.floor(j / perEpoch) * STEPS_PER_EPOCH + (j % perEpoch) * EVERY;
+  const thresholds = norms.map((_, i) => {
+    const j = Math.floor(i / STEPS_PER_EPOCH) * perEpoch +
+      Math.floor((i % STEPS_PER_EPOCH) / EVERY);
+    const before = j - READS_IN_FLIGHT <= 0 ? 0 : start(j - READS_IN_FLIGHT);
+    return before === 0 ? undefined : percentile(norms.slice(0, before), 20)!;
+  });
+  const clipped = norms.filter((norm, i) => thresholds[i] !== undefined && norm > thresholds[i]!);
+  assert.equal(run.clip.fractionClipped, clipped.length / norms.length);
+  assert.equal(run.clip.threshold, thresholds.at(-1), "the last step's");
+  assert.ok(clipped.length > norms.length / 3, `clipping was at work: ${clipped.length}`);
+});
+
+Deno.test("on WebGPU under adaptive clipping, a run stopped within an epoch and at an epoch's end by maxSteps, resumed with --max-steps, trains as one never stopped: its checkpoints keep the norms not taken in yet", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const input = { ...config, runsDir: dir };
+  await trainCollect(input, { runId: "straight" });
+  const { warnings: _, ...straight } = await outcome(`${dir}/straight`, []);
+  // 50 steps: 12 into epoch 1; then on to 76, epoch 1's end; then to the end
+  const first = await trainCollect({ ...input, maxSteps: 50 }, { runId: "budget" });
+  assert.equal(first.result.reason, "budget: reached maxSteps = 50");
+  const { state } = await loadCheckpoint(`${dir}/budget/checkpoints/last.ckpt`);
+  // taken in at step 46 (window 12's first): the steps before window 8's (step 32); 32-49 wait
+  assert.equal((state.clipHistory as number[]).length, 32);
+  const pending = state.clipPending as [number, number][];
+  assert.deepEqual(pending.map(([step]) => step), [...Array(18).keys()].map((k) => 32 + k));
+  await resumeInStages("budget", dir, ["76", "1000"]);
+  const { warnings: __, ...resumed } = await outcome(`${dir}/budget`, []);
+  assert.deepEqual(resumed, straight);
+});
+
+Deno.test("on WebGPU under adaptive clipping, the in-process loop clips as the actors do: the same weights and threshold", async () => {
+  await using runs = await tempRunsDir();
+  const input = { ...config, data: { ...config.data, validationSplit: 0 }, runsDir: runs.dir };
+  const { result } = await trainCollect(input, {
+    faults: { trainer: { kind: "delay", at: "step", ms: 15 } },
+  });
+  assert.equal(result.status, "completed", result.reason);
+  const plain = await trainInProcess(parseConfig(input));
+  assert.equal(plain.steps, result.steps);
+  await assertLastWeights(result.runDir, plain.weights);
+  const saved = await loadCheckpoint(`${result.runDir}/checkpoints/last.ckpt`);
+  assert.equal(plain.clipThreshold, saved.state.clipThreshold);
+});
