@@ -292,6 +292,8 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   /** The clipping threshold by norm of the next step (adaptive clipping's moves with the norms). */
   let clip = new ClipThreshold(config.clipping);
   let rolledBackAt = 0;
+  /** The first step of the optimizer's state (a rollback sets another). */
+  let optimizerSetAt = 0;
   let action: NonFiniteHandled | undefined;
   monitor.on("NonFiniteHandled", (message) => {
     const handled = message as unknown as NonFiniteHandled;
@@ -514,8 +516,16 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     const readStart = performance.now();
     const read = await closed.read;
     record.stepMs += performance.now() - readStart;
+    let skippedOnDevice = 0;
     onDevice.forEach((entry, i) => {
       entry.values = read[i];
+      // a step the fused kernels skipped on the device (its loss or norm not finite): skipped,
+      // as the CPU backends skip it; its optimizer counts it out once read (the skips of steps
+      // before a rollback were the state's it replaced)
+      if (engine.skipsOnDevice && !(isFinite(read[i].loss) && isFinite(read[i].gradNorm))) {
+        entry.skipped = true;
+        if (entry.step >= optimizerSetAt) skippedOnDevice++;
+      }
       if (!entry.skipped) record.totals.add(read[i]);
       // (read a window or more late: adaptive clipping takes the norm in WINDOW_LAG windows
       // after its own; see `takeInLagged`)
@@ -525,6 +535,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
         if (record.clip) (record.clip.pending ??= []).push([entry.step, read[i].gradNorm]);
       }
     });
+    engine.stepsSkipped(skippedOnDevice);
     if (closed.settles && !lagged) clip.settle();
     const values = entries.map((w) => w.values as StepValues);
     const losses = values.map((v) => v.loss);
@@ -582,6 +593,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     engine.writeWeights(good.weights);
     if (good.optimizer) engine.optimizer.setState(good.optimizer);
     else engine.resetOptimizer();
+    optimizerSetAt = step;
     scheduler.send({ type: "ScaleLearningRate", factor: 0.1, fromStep: step });
     scaledVersion = Math.max(planVersion, scaledVersion) + 1;
     rolledBackAt = step;

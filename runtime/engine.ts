@@ -18,6 +18,7 @@ import { clipGradNorm, clipGradValue } from "../optimizers/clipping.ts";
 import {
   createFusedOptimizer,
   type GlobalClipStep,
+  type GuardedStep,
   hasFusedKernel,
 } from "../optimizers/fused/adapter.ts";
 import { AnnealError } from "../errors.ts";
@@ -283,6 +284,25 @@ export class TrainingEngine {
     }
   }
 
+  /**
+   * Whether a step applied whose loss or gradient norm is not finite is skipped on the device
+   * (the fused WGSL optimizer: weights and optimizer state left as they are, the step not counted),
+   * where its results are not read before it is applied (WebGPU's windows). Elsewhere only a
+   * step read first is skipped (by not applying it).
+   */
+  get skipsOnDevice(): boolean {
+    return "guardNextStep" in this.#optimizer;
+  }
+
+  /**
+   * The caller read that `count` steps applied since the optimizer's state was last set or reset
+   * were skipped on the device ({@linkcode TrainingEngine.skipsOnDevice}): the optimizer counts
+   * its steps without them from now on (their bias corrections were already right).
+   */
+  stepsSkipped(count: number): void {
+    if (count > 0) (this.#optimizer as Partial<GuardedStep>).stepsSkipped?.(count);
+  }
+
   /** Puts `optimizer` in place and returns the one it replaces (the LR range test steps a probe). */
   useOptimizer(optimizer: Optimizer): Optimizer {
     const previous = this.#optimizer;
@@ -403,6 +423,11 @@ export class TrainingEngine {
       grads = replace(grads, clipGradValue(grads, clipping.value), original, pending.ownsGrads);
     }
     const fusedClip = this.#optimizer as Partial<GlobalClipStep>;
+    // a step whose loss or gradient norm is not finite is skipped on the device (fused kernels),
+    // where its results are not read yet (read already, and freed: the caller skipped it or not)
+    if (pending.stats instanceof tf.Tensor && !pending.stats.isDisposed) {
+      (this.#optimizer as Partial<GuardedStep>).guardNextStep?.(pending.stats);
+    }
     if (maxNorm !== undefined && clipping.normType === 2 && fusedClip.stepClipped) {
       // The fused optimizer clips by the global L2 norm on the device, in its own pass.
       fusedClip.stepClipped(this.variables, grads, lr, maxNorm);

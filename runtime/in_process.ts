@@ -292,6 +292,8 @@ async function trainWith(
   };
   let epoch = 0;
   let step = 0;
+  /** The first step of the optimizer's state (a rollback sets another). */
+  let optimizerSetAt = 0;
   let stepMs = 0;
   let firstWindow: { ms: number; steps: number } | undefined;
   const started = performance.now();
@@ -306,7 +308,13 @@ async function trainWith(
     const readStart = performance.now();
     const values = await read;
     stepMs += performance.now() - readStart;
+    // as the trainer: a step the fused kernels skipped on the device is skipped
+    const skipped = values.map((value) =>
+      engine.skipsOnDevice && !(isFinite(value.loss) && isFinite(value.gradNorm))
+    );
+    engine.stepsSkipped(skipped.filter((s, i) => s && entries[i].step >= optimizerSetAt).length);
     values.forEach((value, i) => {
+      if (skipped[i]) return;
       epoch.totals.add(value);
       // (taken in WINDOW_LAG windows later: see `takeInLagged`)
       if (Number.isFinite(value.loss)) {
@@ -320,7 +328,7 @@ async function trainWith(
       ...value,
       step: entries[i].step,
       lr: entries[i].lr,
-      skipped: false,
+      skipped: skipped[i],
     })));
     if (last) {
       epoch.read = true;
@@ -410,6 +418,7 @@ async function trainWith(
         engine.writeWeights(good.weights);
         if (good.optimizer) engine.optimizer.setState(good.optimizer);
         else engine.resetOptimizer();
+        optimizerSetAt = step;
         onScale(schedule, 0.1, step);
         watch.rolledBack(step);
         lastRollback = step;

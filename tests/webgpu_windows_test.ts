@@ -17,6 +17,7 @@ import { parseConfig } from "../config.ts";
 import { trainInProcess } from "../runtime/in_process.ts";
 import {
   assertLastWeights,
+  infiniteRowData,
   lastWeightsAndSteps,
   readNdjson,
   resumeInStages,
@@ -133,4 +134,75 @@ Deno.test("on WebGPU under adaptive clipping, the in-process loop clips as the a
   await assertLastWeights(result.runDir, plain.weights);
   const saved = await loadCheckpoint(`${result.runDir}/checkpoints/last.ckpt`);
   assert.equal(plain.clipThreshold, saved.state.clipThreshold);
+});
+
+Deno.test("on WebGPU a step whose loss is Infinity is skipped on the device, without a read-back, as the CPU backends skip it: the same steps skipped, the same weights within float tolerance, the optimizer's steps counted without it", async () => {
+  await using runs = await tempRunsDir();
+  // 40 rows y = 2x in batches of 4 (10 steps an epoch, read in windows of 4 on WebGPU); row 13's
+  // x so large that its loss overflows to Infinity, at step 3 of every epoch; clipped at norm 5
+  // (the device's global clip), Adam's bias corrections counting the steps taken
+  const input = {
+    epochs: 5,
+    data: await infiniteRowData(runs.dir),
+    model: { kind: "mlp" as const, hidden: [4] },
+    optimizer: { name: "adam" as const, lr: 0.01 },
+    clipping: { onNonFinite: "skip" as const, maxNorm: 5 },
+    batchSize: 4,
+    readbackEvery: 4,
+    runsDir: runs.dir,
+  } satisfies RunConfigInput;
+  const cpu = await trainCollect({ ...input, backend: "cpu" }, { runId: "cpu" });
+  assert.equal(cpu.result.status, "completed", cpu.result.reason);
+  const expected = await lastWeightsAndSteps(`${runs.dir}/cpu`);
+  const skippedSteps = (steps: Record<string, number>[]) =>
+    steps.filter((record) => record.skipped).map((record) => record.step);
+  assert.deepEqual(skippedSteps(expected.steps), [3, 13, 23, 33, 43]);
+  const cpuState = (await loadCheckpoint(`${runs.dir}/cpu/checkpoints/last.ckpt`)).state;
+  assert.equal((cpuState.optimizer as { step: number }).step, 45);
+  // the WGSL step, and tfjs's forward and backward, each with the fused optimizer kernels; and
+  // the WGSL step with the trainer held up at every step (reads back before the next step)
+  const variants: [string, Partial<RunConfigInput>, TrainOptions][] = [
+    ["wgsl", {}, {}],
+    ["tfjs-model", { fusedModel: false }, {}],
+    ["slow", {}, { faults: { trainer: { kind: "delay", at: "step", ms: 15 } } }],
+  ];
+  let wgsl: Awaited<ReturnType<typeof lastWeightsAndSteps>> | undefined;
+  for (const [name, extra, options] of variants) {
+    const { result, events } = await trainCollect({ ...input, ...extra, backend: "webgpu" }, {
+      ...options,
+      runId: name,
+    });
+    assert.equal(result.status, "completed", `${name}: ${result.reason}`);
+    const meta = JSON.parse(await Deno.readTextFile(`${result.runDir}/meta.json`));
+    assert.equal(meta.optimizerPath, "wgsl", name);
+    assert.equal(meta.modelPath, name === "tfjs-model" ? "tfjs" : "wgsl", name);
+    const run = await lastWeightsAndSteps(result.runDir);
+    assert.deepEqual(skippedSteps(run.steps), [3, 13, 23, 33, 43], name);
+    // (tfjs's loss on WebGPU overflows to NaN where the WGSL step's and the CPU's reach Infinity)
+    const warned = events.flatMap((event) =>
+      event.type === "warning"
+        ? [event.message.match(/at step (\d+): the loss became (Infinity|NaN); step skipped/)?.[1]]
+        : []
+    ).filter((step) => step !== undefined);
+    assert.deepEqual(warned, ["3", "13", "23", "33", "43"], name);
+    for (const [weight, values] of Object.entries(expected.weights)) {
+      values.forEach((value, i) => {
+        const got = run.weights[weight][i];
+        assert.ok(
+          Math.abs(got - value) <= 1e-4 * Math.max(1, Math.abs(value)),
+          `${name}: ${weight}[${i}] ${got}, on cpu ${value}`,
+        );
+      });
+    }
+    const { state } = await loadCheckpoint(`${result.runDir}/checkpoints/last.ckpt`);
+    assert.equal((state.optimizer as { step: number }).step, 45, `${name}: steps taken`);
+    if (name === "slow") assert.deepEqual(run, wgsl, "slow: as the run left as it is");
+    if (name === "wgsl") {
+      wgsl = run;
+      // the in-process loop skips alike
+      const plain = await trainInProcess(parseConfig({ ...input, backend: "webgpu" }));
+      assert.equal(plain.status, "completed");
+      await assertLastWeights(result.runDir, plain.weights);
+    }
+  }
 });

@@ -16,6 +16,7 @@ import { parseOptimizerSpec } from "../parse.ts";
 import type { OptimizerSpec, ResolvedOptimizerSpec } from "../spec.ts";
 import { createFusedStep, type FusedHyper, type FusedKind, type FusedStep } from "./fused_step.ts";
 import { FusedGlobalClip } from "./global_clip.ts";
+import { FusedStepGuard } from "./guard.ts";
 
 const FUSED: readonly string[] = ["sgd", "adam", "adamw", "lion"];
 
@@ -26,6 +27,20 @@ export interface GlobalClipStep {
    * every parameter group at once) on the device, then steps.
    */
   stepClipped(params: tf.Variable[], grads: tf.Tensor[], lr: number, maxNorm: number): void;
+}
+
+/**
+ * An optimizer that skips, on the device, a step whose loss or gradient norm is not finite (its
+ * weights and state left as they are, its step not counted), without reading anything back.
+ */
+export interface GuardedStep {
+  /** Guards the next step by its results `stats` (`[loss, gradient norm, ...]`, on the device). */
+  guardNextStep(stats: tf.Tensor): void;
+  /**
+   * The host has read that `count` more guarded steps were skipped (since the state was last
+   * set): the step count it keeps leaves them out from now on.
+   */
+  stepsSkipped(count: number): void;
 }
 
 /** Whether a spec has a fused implementation. */
@@ -58,7 +73,9 @@ function hyperOf(spec: ResolvedOptimizerSpec, weightDecay: number): FusedHyper {
  * const optimizer = createFusedOptimizer({ name: "adamw", lr: 1e-3 });
  * ```
  */
-export function createFusedOptimizer(input: OptimizerSpec): Optimizer & GlobalClipStep {
+export function createFusedOptimizer(
+  input: OptimizerSpec,
+): Optimizer & GlobalClipStep & GuardedStep {
   const spec = parseOptimizerSpec(input);
   if (!FUSED.includes(spec.name)) {
     throw new AnnealError("config", `No fused kernel for the ${spec.name} optimizer`, {
@@ -82,6 +99,10 @@ export function createFusedOptimizer(input: OptimizerSpec): Optimizer & GlobalCl
     return group;
   };
   const globalClip = new FusedGlobalClip();
+  // Steps whose loss or gradient norm is not finite are skipped on the device; `steps` counts
+  // every step queued since the state was set, the guard those of them it skipped.
+  const guard = new FusedStepGuard();
+  let guardBy: tf.Tensor | undefined;
   const step = (params: tf.Variable[], grads: tf.Tensor[], lr: number, clip?: GPUBuffer) => {
     const batches = new Map<
       ReturnType<typeof groupOf>,
@@ -100,8 +121,14 @@ export function createFusedOptimizer(input: OptimizerSpec): Optimizer & GlobalCl
       }
       pending = undefined;
     }
+    // (the copy into the guard before any pass of the step; its dispatch in the first)
+    const guarded = guardBy && guard.prepare(guardBy);
+    guardBy = undefined;
+    let first = true;
     for (const [group, batch] of batches) {
-      group.step.step(batch.params, batch.grads, lr * group.lrMultiplier, clip);
+      const binding = guarded && (first ? guarded : { ...guarded, record: undefined });
+      group.step.step(batch.params, batch.grads, lr * group.lrMultiplier, clip, binding);
+      first = false;
     }
     steps++;
   };
@@ -113,6 +140,12 @@ export function createFusedOptimizer(input: OptimizerSpec): Optimizer & GlobalCl
     stepClipped(params, grads, lr, maxNorm) {
       step(params, grads, lr, globalClip.record(grads, maxNorm));
     },
+    guardNextStep(stats) {
+      guardBy = stats;
+    },
+    stepsSkipped(count) {
+      guard.learned(count);
+    },
     setMomentum() {
       throw new AnnealError("config", "The fused kernels do not cycle momentum", {
         hint: "set the schedule's cycleMomentum to false, or train on a backend other than webgpu",
@@ -120,10 +153,15 @@ export function createFusedOptimizer(input: OptimizerSpec): Optimizer & GlobalCl
     },
     async getState() {
       const slots: OptimizerState["slots"] = {};
-      // the groups' read-backs at once
-      const states = await Promise.all([...groups.values()].map((group) => group.step.getState()));
+      // the groups' read-backs at once, and the guard's count of skipped steps
+      const [skipped, ...states] = await Promise.all([
+        guard.skips(),
+        ...[...groups.values()].map((group) => group.step.getState()),
+      ]);
       for (const state of states) Object.assign(slots, state.slots);
-      return { name: spec.name, step: pending?.step ?? steps, slots: pending?.slots ?? slots };
+      // (as the CPU backends count them: a skipped step is not a step)
+      const taken = steps - skipped;
+      return { name: spec.name, step: pending?.step ?? taken, slots: pending?.slots ?? slots };
     },
     setState(state) {
       if (state.name !== spec.name) {
@@ -132,9 +170,11 @@ export function createFusedOptimizer(input: OptimizerSpec): Optimizer & GlobalCl
       // Slots are keyed by variable name: each group takes its own at the next step.
       pending = state;
       steps = state.step;
+      guard.reset();
     },
     dispose() {
       globalClip.dispose();
+      guard.dispose();
       for (const group of groups.values()) group.step.dispose();
       groups.clear();
     },

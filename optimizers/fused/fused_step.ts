@@ -25,7 +25,14 @@ import {
   writableBuffer,
 } from "./gpu.ts";
 import { type KernelSet, kernelsFor } from "./pipelines.ts";
-import { UNIFORM_FIELDS as F, UNIFORM_FLOATS, UNIFORM_STRIDE, WORKGROUP } from "./wgsl.ts";
+import {
+  SKIP_TABLE,
+  TABLE_OFFSET,
+  UNIFORM_FIELDS as F,
+  UNIFORM_FLOATS,
+  UNIFORM_STRIDE,
+  WORKGROUP,
+} from "./wgsl.ts";
 
 /** The optimizers with a fused kernel. */
 export type FusedKind = "sgd" | "adam" | "adamw" | "lion";
@@ -52,15 +59,33 @@ export interface FusedState {
   slots: Record<string, { shape: number[]; values: Float32Array | number[] }>;
 }
 
+/**
+ * A step's guard (see `FusedStepGuard` in guard.ts): the buffer `[loss, gradient norm, skips,
+ * skip]` the update kernels read, the skips the host knows of, and what records the guard's own
+ * dispatch (in the first pass that reads it).
+ */
+export interface GuardBinding {
+  buffer: GPUBuffer;
+  knownSkips: number;
+  record?: (pass: GPUComputePassEncoder) => void;
+}
+
 /** A fused optimizer step bound to one set of parameters (fixed on the first step). */
 export interface FusedStep {
   readonly kind: FusedKind;
   /**
    * Updates `params` in place from `grads` (scaled by the clip factor when clipping). `clip`: a
    * `[norm, scale]` buffer computed elsewhere (a global norm over several fused steps, see
-   * FusedGlobalClip), used instead of this step's own `maxGradNorm`.
+   * FusedGlobalClip), used instead of this step's own `maxGradNorm`. `guard`: where the step's
+   * loss or gradient norm is not finite, nothing is updated (none: every step is taken).
    */
-  step(params: tf.Variable[], grads: tf.Tensor[], lr: number, clip?: GPUBuffer): void;
+  step(
+    params: tf.Variable[],
+    grads: tf.Tensor[],
+    lr: number,
+    clip?: GPUBuffer,
+    guard?: GuardBinding,
+  ): void;
   /** The last step's global gradient norm as a new scalar (device copy, no read-back). */
   gradNorm(): tf.Scalar | undefined;
   /** Compute dispatches the last step recorded. */
@@ -112,14 +137,16 @@ export function createFusedStep(kind: FusedKind, hyper: FusedHyper = {}): FusedS
   let kernels: KernelSet | undefined;
   let entries: Entry[] = [];
   let names: string[] = [];
+  /** Steps taken since the state was set (or restored), skipped ones included. */
   let t = 0;
   let pending: FusedState | undefined;
-  let momentumReady = false;
   let uniforms: ArrayBuffer = new ArrayBuffer(0);
   let uniformBuffer: GPUBuffer | undefined;
   let partialBuffer: GPUBuffer | undefined;
   let clipBuffer: GPUBuffer | undefined;
   let clipGroup: GPUBindGroup | undefined;
+  /** `[0, 0, 0, 0]`: the guard of a step without one (finite, never skipped). */
+  let openGuard: GPUBuffer | undefined;
   let lastDispatches = 0;
 
   function setup(params: tf.Variable[]): void {
@@ -146,7 +173,6 @@ export function createFusedStep(kind: FusedKind, hyper: FusedHyper = {}): FusedS
       return entry;
     });
     t = pending?.step ?? 0;
-    momentumReady = pending !== undefined && t > 0;
     pending = undefined;
     const device = backend.device;
     uniforms = new ArrayBuffer(UNIFORM_STRIDE * params.length);
@@ -160,6 +186,7 @@ export function createFusedStep(kind: FusedKind, hyper: FusedHyper = {}): FusedS
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
     });
     device.queue.writeBuffer(clipBuffer, 0, new Float32Array([0, 1]));
+    openGuard = device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE });
     clipGroup = device.createBindGroup({
       layout: kernels.clipScale.getBindGroupLayout(0),
       entries: [
@@ -170,11 +197,22 @@ export function createFusedStep(kind: FusedKind, hyper: FusedHyper = {}): FusedS
     });
   }
 
-  function writeUniforms(lr: number): void {
+  /**
+   * `step`: the step's count as the host knows it (skips it has not read yet included).
+   * `knownSkips`: the guard's skips it has read.
+   */
+  function writeUniforms(lr: number, step: number, knownSkips: number): void {
     const f = new Float32Array(uniforms);
     const u = new Uint32Array(uniforms);
-    const flags = (momentumReady ? 0 : 1) | (h.nesterov ? 2 : 0) |
+    const flags = (step === 1 ? 1 : 0) | (h.nesterov ? 2 : 0) |
       (kind === "adamw" ? 4 : 0) | (h.amsgrad ? 8 : 0);
+    // the corrections (Adam's step size, sqrt(bias correction 2)) of 1, 2, ... steps back, for
+    // steps skipped on the device the host does not know of yet, float64 rounded once as the
+    // step's own (1 before any step: never read, as a step's count is at least 1)
+    const back = Array.from({ length: SKIP_TABLE }, (_, k) => step - 1 - k);
+    const table = back.flatMap((s) =>
+      s >= 1 ? [lr / (1 - h.beta1 ** s), Math.sqrt(1 - h.beta2 ** s)] : [1, 1]
+    );
     const totalPartials = entries.reduce((sum, e) => sum + e.partials, 0);
     let base = 0;
     entries.forEach((e, i) => {
@@ -185,8 +223,8 @@ export function createFusedStep(kind: FusedKind, hyper: FusedHyper = {}): FusedS
       f[o + F.eps] = h.eps;
       f[o + F.weightDecay] = h.weightDecay;
       // float64 scalars rounded once, as torch's Python floats (see UNIFORM_FIELDS)
-      f[o + F.stepSize] = lr / (1 - h.beta1 ** t);
-      f[o + F.sqrtBiasCorrection2] = Math.sqrt(1 - h.beta2 ** t);
+      f[o + F.stepSize] = lr / (1 - h.beta1 ** step);
+      f[o + F.sqrtBiasCorrection2] = Math.sqrt(1 - h.beta2 ** step);
       f[o + F.undampened] = 1 - h.dampening;
       f[o + F.beta1Complement] = 1 - h.beta1;
       f[o + F.beta2Complement] = 1 - h.beta2;
@@ -197,19 +235,27 @@ export function createFusedStep(kind: FusedKind, hyper: FusedHyper = {}): FusedS
       u[o + F.partialCount] = totalPartials;
       f[o + F.maxNorm] = h.maxGradNorm ?? 0;
       f[o + F.gradSign] = h.maximize ? -1 : 1;
+      u[o + F.step] = step;
+      u[o + F.knownSkips] = knownSkips;
+      f.set(table, o + TABLE_OFFSET);
       base += e.partials;
     });
     backend!.queue.writeBuffer(uniformBuffer!, 0, uniforms);
   }
 
-  function bindGroups(params: tf.Variable[], grads: tf.Tensor[], clip: GPUBuffer): void {
+  function bindGroups(
+    params: tf.Variable[],
+    grads: tf.Tensor[],
+    clip: GPUBuffer,
+    guard: GPUBuffer,
+  ): void {
     const b = backend!;
     entries.forEach((e, i) => {
       ensureExclusive(b, params[i]);
       const p = writableBuffer(b, params[i]);
       const g = tensorBuffer(b, grads[i]);
       const slots = e.slots.map((s) => s ? writableBuffer(b, s) : kernels!.dummy);
-      const key = [clip, p, g, ...slots];
+      const key = [clip, guard, p, g, ...slots];
       if (e.update && key.every((buffer, k) => buffer === e.key[k])) return;
       e.key = key;
       const uniform = {
@@ -237,7 +283,7 @@ export function createFusedStep(kind: FusedKind, hyper: FusedHyper = {}): FusedS
 
   return {
     kind,
-    step(params, grads, lr, clip) {
+    step(params, grads, lr, clip, guard) {
       if (params.length !== grads.length) {
         throw new AnnealError(
           "usage",
@@ -254,11 +300,16 @@ export function createFusedStep(kind: FusedKind, hyper: FusedHyper = {}): FusedS
         );
       }
       t += 1;
-      writeUniforms(lr);
-      bindGroups(params, grads, clip ?? clipBuffer!);
+      const knownSkips = guard?.knownSkips ?? 0;
+      writeUniforms(lr, t - knownSkips, knownSkips);
+      bindGroups(params, grads, clip ?? clipBuffer!, guard?.buffer ?? openGuard!);
       const k = kernels!;
       let dispatches = 0;
       recordPass(backend!, (pass) => {
+        if (guard?.record) {
+          guard.record(pass);
+          dispatches++;
+        }
         if (h.maxGradNorm !== undefined && clip === undefined) {
           pass.setPipeline(k.sumsq);
           for (const e of entries) {
@@ -279,7 +330,6 @@ export function createFusedStep(kind: FusedKind, hyper: FusedHyper = {}): FusedS
         }
       });
       lastDispatches = dispatches;
-      momentumReady = true;
     },
     gradNorm() {
       if (!backend || h.maxGradNorm === undefined || t === 0) return undefined;
@@ -312,7 +362,6 @@ export function createFusedStep(kind: FusedKind, hyper: FusedHyper = {}): FusedS
           e.update = undefined;
         }
         t = state.step;
-        momentumReady = t > 0;
       } else {
         pending = state;
       }
@@ -323,6 +372,7 @@ export function createFusedStep(kind: FusedKind, hyper: FusedHyper = {}): FusedS
       uniformBuffer?.destroy();
       partialBuffer?.destroy();
       clipBuffer?.destroy();
+      openGuard?.destroy();
       backend = undefined;
     },
   };

@@ -227,6 +227,132 @@ Deno.test("the fused kernels follow PyTorch's trajectories (torch 1.13 fixtures:
   for (const fixture of cases) await replay({ ...fixture, exact: false }, createFusedOptimizer);
 });
 
+/**
+ * Steps `kind` through the fused optimizer (two groups: a kernel that decays, a bias that does
+ * not), each step guarded by its stats `[loss, norm]`: those in `bad` are not finite. After each
+ * step in `told`, the host is told of one more skip. Returns the weights, slots and step count,
+ * and the reference's weights for the steps that were not skipped.
+ */
+async function guarded(
+  kind: "adam" | "adamw" | "sgd",
+  hyper: Partial<Hyper>,
+  steps: number,
+  bad: Map<number, [number, number]>,
+  told: number[],
+) {
+  await ready;
+  const h: Hyper = {
+    beta1: 0.9,
+    beta2: 0.999,
+    eps: 1e-8,
+    weightDecay: 0,
+    momentum: 0,
+    dampening: 0,
+    nesterov: false,
+    amsgrad: false,
+    maximize: false,
+    ...hyper,
+  };
+  const shapes = [[4, 3], [3]];
+  const init = shapes.map((shape, i) => tf.randomNormal(shape, 0, 1, "float32", 20 + i));
+  const vars = init.map((x, i) =>
+    tf.variable(x.clone(), true, `guarded${i}/${i ? "bias" : "kernel"}`)
+  );
+  const optimizer = createFusedOptimizer(
+    {
+      name: kind,
+      lr: 0.05,
+      ...(kind === "sgd"
+        ? { momentum: h.momentum, dampening: h.dampening, weightDecay: h.weightDecay }
+        : { weightDecay: h.weightDecay, amsgrad: h.amsgrad }),
+    } as Parameters<typeof createFusedOptimizer>[0],
+  );
+  let ref = init.map((x) => x.clone());
+  const state = shapes.map((shape) => [tf.zeros(shape), tf.zeros(shape), tf.zeros(shape)]);
+  let t = 0;
+  const afterSkip: string[] = [];
+  for (let step = 1; step <= steps; step++) {
+    const grads = shapes.map((shape, i) =>
+      tf.randomNormal(shape, 0, 2, "float32", 200 + 10 * step + i)
+    );
+    const stats = tf.tensor1d([...(bad.get(step) ?? [0.5, 1]), 7]);
+    const before = await Promise.all(vars.map((v) => v.data()));
+    optimizer.guardNextStep(stats);
+    optimizer.step(vars, grads, 0.05);
+    stats.dispose();
+    if (bad.has(step)) {
+      const after = await Promise.all(vars.map((v) => v.data()));
+      afterSkip.push(
+        JSON.stringify(after.map((a) => Array.from(a))) ===
+            JSON.stringify(before.map((b) => Array.from(b)))
+          ? "same"
+          : "moved",
+      );
+    } else {
+      t++;
+      // the bias (rank 1) does not decay
+      const next = shapes.map((_, i) =>
+        referenceStep(
+          kind,
+          { ...h, weightDecay: i ? 0 : h.weightDecay },
+          [ref[i]],
+          [grads[i]],
+          [state[i]],
+          t,
+          0.05,
+        )[0]
+      );
+      ref.forEach((x) => x.dispose());
+      ref = next;
+    }
+    if (told.includes(step)) optimizer.stepsSkipped(1);
+    grads.forEach((g) => g.dispose());
+  }
+  const saved = await optimizer.getState();
+  const errors = await Promise.all(
+    vars.map(async (v, i) =>
+      maxRelativeError(await v.data() as Float32Array, await ref[i].data() as Float32Array)
+    ),
+  );
+  optimizer.dispose();
+  [...vars, ...ref, ...init, ...state.flat()].forEach((x) => x.dispose());
+  return { errors, step: saved.step, taken: t, afterSkip };
+}
+
+Deno.test("a guarded fused step whose loss or gradient norm is not finite is skipped on the device: weights and state untouched, and the later steps take the bias corrections of the steps taken, before and after the host learns of the skips", async () => {
+  const bad = new Map<number, [number, number]>([[2, [NaN, 1]], [4, [0.5, Infinity]], [5, [
+    -Infinity,
+    NaN,
+  ]]]);
+  for (const kind of ["adam", "adamw"] as const) {
+    // told of the skip of step 2 after step 6, of those of 4 and 5 after 7 and 8: steps 3 and 6
+    // take corrections 1 and 3 steps back, 7 two back, 8 one back, 9 none
+    const run = await guarded(kind, { weightDecay: 0.1, amsgrad: kind === "adam" }, 9, bad, [
+      6,
+      7,
+      8,
+    ]);
+    assert.deepEqual(run.afterSkip, ["same", "same", "same"], kind);
+    run.errors.forEach((error, i) => assert.ok(error < 1e-5, `${kind} parameter ${i}: ${error}`));
+    assert.equal(run.step, 6, "the optimizer counts the steps taken");
+    // told of none: the device's count, read with the state, leaves them out too
+    const untold = await guarded(kind, {}, 6, bad, []);
+    untold.errors.forEach((error, i) => assert.ok(error < 1e-5, `${kind} untold ${i}: ${error}`));
+    assert.equal(untold.step, 3);
+  }
+  // SGD with momentum and dampening: a first step skipped leaves the next the first (its buffer
+  // is the gradient itself, not dampened)
+  const sgd = await guarded(
+    "sgd",
+    { momentum: 0.9, dampening: 0.5, weightDecay: 0.01 },
+    4,
+    new Map([[1, [NaN, NaN]]]),
+    [],
+  );
+  sgd.errors.forEach((error, i) => assert.ok(error < 1e-5, `sgd parameter ${i}: ${error}`));
+  assert.equal(sgd.step, 3);
+});
+
 // Last in this file: no WebGPU device left alive when the test process ends.
 Deno.test("release the WebGPU device", async () => {
   await ready;

@@ -1,7 +1,8 @@
 /**
  * Fused WGSL optimizer steps for the tfjs webgpu backend: SGD (momentum, nesterov, decay,
  * maximize), Adam/AdamW (amsgrad, maximize), Lion, and a global-norm clip on the device, one
- * dispatch per tensor.
+ * dispatch per tensor; a guard skips, on the device, a step whose loss or gradient norm is not
+ * finite.
  *
  * @example
  * ```ts ignore
@@ -19,4 +20,6 @@ export {
   type FusedKind,
   type FusedState,
   type FusedStep,
+  type GuardBinding,
 } from "./fused_step.ts";
+export { FusedStepGuard } from "./guard.ts";

@@ -4,13 +4,15 @@
  * @module
  */
 
-import { ADAM_WGSL, CLIP_SCALE_WGSL, LION_WGSL, SGD_WGSL, SUMSQ_WGSL } from "./wgsl.ts";
+import { ADAM_WGSL, CLIP_SCALE_WGSL, GUARD_WGSL, LION_WGSL, SGD_WGSL, SUMSQ_WGSL } from "./wgsl.ts";
 
 /** The pipelines one fused optimizer uses, and a 4-byte buffer bound where a slot is unused. */
 export interface KernelSet {
   update: GPUComputePipeline;
   sumsq: GPUComputePipeline;
   clipScale: GPUComputePipeline;
+  /** Marks a step whose loss or gradient norm is not finite skipped ({@linkcode GUARD_WGSL}). */
+  guard: GPUComputePipeline;
   dummy: GPUBuffer;
 }
 
@@ -51,6 +53,7 @@ export function kernelsFor(device: GPUDevice, kind: string): KernelSet {
       update: pipeline(device, SOURCES[kind], `anneal fused ${kind}`),
       sumsq: pipeline(device, SUMSQ_WGSL, "anneal fused sumsq"),
       clipScale: pipeline(device, CLIP_SCALE_WGSL, "anneal fused clip scale"),
+      guard: pipeline(device, GUARD_WGSL, "anneal fused guard"),
       dummy: device.createBuffer({ size: 4, usage: GPUBufferUsage.STORAGE }),
     };
     perDevice.set(kind, set);
