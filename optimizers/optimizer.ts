@@ -209,6 +209,9 @@ export function createOptimizer(
       momentum = value;
     },
     async getState() {
+      // the state now: its counts taken before the read (steps may be taken while it is on its
+      // way, on WebGPU while the trainer goes on past an epoch's end)
+      const [step, beta] = [count, momentum];
       const slots: Record<string, SavedTensor> = {};
       for (const [name, stored] of saved) {
         for (const [slot, tensor] of Object.entries(stored)) slots[`${name}/${slot}`] = tensor;
@@ -218,9 +221,9 @@ export function createOptimizer(
         for (const [slot, tensor] of Object.entries(own)) held.push([`${name}/${slot}`, tensor]);
       }
       Object.assign(slots, await readSlots(held));
-      return momentum === undefined
-        ? { name: spec.name, step: count, slots }
-        : { name: spec.name, step: count, momentum, slots };
+      return beta === undefined
+        ? { name: spec.name, step, slots }
+        : { name: spec.name, step, momentum: beta, slots };
     },
     setState(state) {
       checkStateOwner(where, spec.name, state);

@@ -229,3 +229,17 @@ Deno.test("step rejects mismatched gradients and a rate that is not finite", () 
   assert.throws(() => optimizer.step(params, params, NaN), /'lr' must be a finite number/);
   tf.dispose(params);
 });
+
+Deno.test("getState is the state when it is called, though steps are taken before its read is back", async () => {
+  const params = makeParams();
+  const sgd = createOptimizer({ name: "sgd", momentum: 0.9 });
+  run(sgd, params, 0, 2);
+  const expected = structuredClone(await sgd.getState());
+  const pending = sgd.getState();
+  run(sgd, params, 2, 3); // (the trainer goes on past an epoch's end while its state is read)
+  sgd.setMomentum(0.5);
+  assert.deepEqual(await pending, expected);
+  assert.equal(expected.step, 2);
+  tf.dispose(params);
+  sgd.dispose();
+});

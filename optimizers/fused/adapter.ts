@@ -152,6 +152,10 @@ export function createFusedOptimizer(
       });
     },
     async getState() {
+      // The state now: the reads are queued now, before any later step, and the counts are
+      // taken now (read after the reads are back, they counted steps queued meanwhile: a
+      // checkpoint of an epoch's end the trainer went on from had another epoch's step count).
+      const [queued, before] = [steps, pending];
       const slots: OptimizerState["slots"] = {};
       // the groups' read-backs at once, and the guard's count of skipped steps
       const [skipped, ...states] = await Promise.all([
@@ -160,8 +164,11 @@ export function createFusedOptimizer(
       ]);
       for (const state of states) Object.assign(slots, state.slots);
       // (as the CPU backends count them: a skipped step is not a step)
-      const taken = steps - skipped;
-      return { name: spec.name, step: pending?.step ?? taken, slots: pending?.slots ?? slots };
+      return {
+        name: spec.name,
+        step: before?.step ?? queued - skipped,
+        slots: before?.slots ?? slots,
+      };
     },
     setState(state) {
       if (state.name !== spec.name) {

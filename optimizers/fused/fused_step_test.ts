@@ -353,6 +353,29 @@ Deno.test("a guarded fused step whose loss or gradient norm is not finite is ski
   assert.equal(sgd.step, 3);
 });
 
+Deno.test("the fused optimizer's getState is its state when called, though steps are queued before its read is back", async () => {
+  await ready;
+  const w = tf.variable(tf.randomNormal([3, 2], 0, 1, "float32", 3), true, "state_when_called");
+  const adam = createFusedOptimizer({ name: "adam", lr: 0.1 });
+  const grad = (t: number) => tf.randomNormal([3, 2], 0, 1, "float32", 70 + t);
+  for (let t = 0; t < 2; t++) tf.tidy(() => adam.step([w], [grad(t)], 0.1));
+  const pending = adam.getState();
+  // (the trainer goes on past an epoch's end while that end's state is read)
+  for (let t = 2; t < 5; t++) tf.tidy(() => adam.step([w], [grad(t)], 0.1));
+  const state = await pending;
+  assert.equal(state.step, 2);
+  const again = createFusedOptimizer({ name: "adam", lr: 0.1 });
+  const v = tf.variable(tf.randomNormal([3, 2], 0, 1, "float32", 3), true, "state_reference");
+  for (let t = 0; t < 2; t++) tf.tidy(() => again.step([v], [grad(t)], 0.1));
+  const reference = await again.getState();
+  assert.deepEqual(
+    Object.values(state.slots).map((slot) => Array.from(slot.values)),
+    Object.values(reference.slots).map((slot) => Array.from(slot.values)),
+  );
+  [w, v].forEach((x) => x.dispose());
+  [adam, again].forEach((o) => o.dispose());
+});
+
 // Last in this file: no WebGPU device left alive when the test process ends.
 Deno.test("release the WebGPU device", async () => {
   await ready;
