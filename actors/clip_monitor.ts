@@ -65,6 +65,14 @@ export interface ClipMonitorState {
    * gave them (undefined: none yet, or restored from the checkpoint of an older anneal).
    */
   lastStep?: number;
+  /**
+   * Steps left out: those after `after`, a step the monitor told the trainer to stop or roll back
+   * at, and before `until`, where the trainer rolled back ({@linkcode rolledBack}; absent: until
+   * it says so, and for good after a stop). On WebGPU the trainer acts on a verdict windows later
+   * and reports the steps it took meanwhile, computed from the weights it then stops at or
+   * discards: judging them would count one divergence again and again.
+   */
+  ignoring?: { after: number; until?: number };
 }
 
 /** Summary statistics, sent to the run's event stream. */
@@ -136,6 +144,8 @@ export function observeSteps(
   const out: ClipMonitorOutput = { toTrainer: [], events: [] };
   for (let i = 0; i < message.gradNorms.length; i++) {
     const step = message.fromStep + i;
+    const left = next.ignoring;
+    if (left && step > left.after && (left.until === undefined || step < left.until)) continue;
     const norm = message.gradNorms[i];
     const loss = message.losses[i];
     const applied = !message.skipped[i] && Number.isFinite(norm) && Number.isFinite(loss);
@@ -151,6 +161,7 @@ export function observeSteps(
           : "stop";
       if (action === "rollback") next.rollbacks++;
       next.nonFinite++;
+      next.ignoring = { after: step };
       out.toTrainer.push({
         type: "NonFiniteHandled",
         step,
@@ -184,8 +195,9 @@ export function observeSteps(
           (action === "stop" && clipping.onNonFinite !== "stop" ? futile : ""),
         hint: first?.hint ?? divergenceHint(optimizer, message.lr[i], scheduler),
       });
-      if (action !== "skip") break;
-      continue;
+      if (action === "skip") continue;
+      next.ignoring = { after: step };
+      break;
     }
     next.consecutiveSkips = 0;
     next.steps++;
@@ -219,6 +231,16 @@ export function observeSteps(
   return [next, out];
 }
 
+/**
+ * The trainer rolled back before `step` (the verdict it acted on was about an earlier one): the
+ * monitor judges the steps from `step` on again.
+ */
+export function rolledBack(state: ClipMonitorState, step: number): ClipMonitorState {
+  const left = state.ignoring;
+  if (!left || left.until !== undefined || step <= left.after) return state;
+  return { ...state, ignoring: { after: left.after, until: step } };
+}
+
 /** Summary statistics of the state. */
 export function stats(state: ClipMonitorState, step: number): ClipStats {
   return {
@@ -242,11 +264,16 @@ export function stats(state: ClipMonitorState, step: number): ClipStats {
  * so that a resumed run's statistics, spikes, loss watch and counts of rollbacks and skips go on
  * as an uninterrupted run's.
  */
-export type ClipMonitorSnapshot = Omit<ClipMonitorState, "sorted" | "maximize">;
+export type ClipMonitorSnapshot = Omit<ClipMonitorState, "sorted" | "maximize" | "ignoring">;
 
-/** {@linkcode ClipMonitorSnapshot} of `state`. */
+/**
+ * {@linkcode ClipMonitorSnapshot} of `state`. Without the steps it leaves out (`ignoring`): a run
+ * resumed from a checkpoint has no verdict left to act on, and is judged on every step it takes
+ * (kept, a rollback at an epoch's last step, whose end's checkpoint has the monitor's state before
+ * the trainer said where it rolled back, left the resumed run's every step out).
+ */
 export function clipMonitorSnapshot(state: ClipMonitorState): ClipMonitorSnapshot {
-  const { sorted: _, maximize: __, ...snapshot } = state;
+  const { sorted: _, maximize: __, ignoring: ___, ...snapshot } = state;
   return { ...snapshot, norms: [...state.norms] };
 }
 

@@ -10,6 +10,7 @@ import {
   percentile,
   RECENT_NORMS,
   restoreClipMonitor,
+  rolledBack,
 } from "./clip_monitor.ts";
 
 const window = (fromStep: number, norms: number[], losses = norms.map(() => 1)) => ({
@@ -73,6 +74,8 @@ Deno.test("a monitor restored from its checkpoint's snapshot goes on as one neve
       let out;
       [state, out] = observeSteps(clipping, state, message);
       outputs.push(out);
+      // the trainer rolls back before the verdict's next step, and says so
+      for (const handled of out.toTrainer) state = rolledBack(state, handled.step + 1);
     }
     return { state, outputs };
   };
@@ -261,4 +264,44 @@ Deno.test("under onecycle a NaN or exploding loss is met with a tenth of its max
       what,
     );
   }
+});
+
+Deno.test("after a stop or a rollback the steps the trainer took before acting on it are left out, until it says where it rolled back", () => {
+  const rollback = ClippingSchema.parse({ onNonFinite: "rollback" });
+  let state = initClipMonitor(rollback, 16);
+  const actions = (out: { toTrainer: unknown[] }) =>
+    out.toTrainer.map((m) => `${(m as { step: number }).step} ${(m as { action: string }).action}`);
+  // the verdict on step 1; steps 2-9 (WebGPU's windows read later) go on from its weights
+  let out;
+  [state, out] = observeSteps(rollback, state, window(0, [1, 1, 1, 1], [1, NaN, 1, NaN]));
+  assert.deepEqual(actions(out), ["1 rollback"]);
+  [state, out] = observeSteps(rollback, state, window(4, [1, NaN, 50, 1], [NaN, 1, 1, 1]));
+  assert.deepEqual(actions(out), [], "no verdict again on the steps it took meanwhile");
+  assert.equal(state.nonFinite, 1);
+  assert.equal(state.steps, 1, "nor their norms in the statistics");
+  // rolled back before step 10 (the message may come before the last of those steps)
+  state = rolledBack(state, 10);
+  [state, out] = observeSteps(rollback, state, window(8, [1, 1, 1], [NaN, 1, NaN]));
+  assert.deepEqual(actions(out), ["10 rollback"], "step 8 left out, step 10 judged");
+  assert.equal(state.rollbacks, 2);
+  // after a stop, nothing is judged again
+  const stop = ClippingSchema.parse({});
+  let stopped = initClipMonitor(stop, 16);
+  [stopped, out] = observeSteps(stop, stopped, window(0, [1, 1], [1, NaN]));
+  assert.deepEqual(actions(out), ["1 stop"]);
+  [stopped, out] = observeSteps(stop, stopped, window(2, [1, 1], [NaN, 1]));
+  assert.deepEqual(actions(out), []);
+  assert.equal(stopped.nonFinite, 1);
+  // a checkpoint does not keep what is left out: a run resumed from it (from an epoch's end whose
+  // last step was rolled back from, the monitor's state taken before the trainer said where) has
+  // no verdict left to act on, and is judged on every step it takes
+  let left = initClipMonitor(rollback, 16);
+  [left] = observeSteps(rollback, left, window(0, [1, 1], [1, NaN]));
+  const restored = restoreClipMonitor(
+    initClipMonitor(rollback, 16),
+    JSON.parse(JSON.stringify(clipMonitorSnapshot(left))),
+  );
+  assert.equal(restored.ignoring, undefined);
+  [, out] = observeSteps(rollback, restored, window(2, [1, 1], [NaN, 1]));
+  assert.deepEqual(actions(out), ["2 rollback"]);
 });

@@ -11,6 +11,7 @@ import {
   initClipMonitor,
   observeSteps,
   restoreClipMonitor,
+  rolledBack,
   stats,
 } from "./clip_monitor.ts";
 import type { RunConfig } from "../config.ts";
@@ -38,6 +39,10 @@ runActor("clipMonitor", async (context) => {
     if (message.type === "ClipStateRestore") {
       // the run returned to an epoch end: what it observed after it is undone
       state = restoreClipMonitor(fresh(), message.state as ClipMonitorSnapshot);
+      return;
+    }
+    if (message.type === "RolledBack") {
+      state = rolledBack(state, message.step as number);
       return;
     }
     if (message.type !== "StepsObserved") return;

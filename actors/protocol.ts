@@ -255,6 +255,15 @@ export const ClipStateRestoreSchema = z.object({
   state: z.unknown(),
 });
 
+/**
+ * Trainer -> clip monitor: the run rolled back before `step` at its verdict; the steps between
+ * that verdict's step and `step` (WebGPU's, taken before the trainer acted on it) are left out.
+ */
+export const RolledBackSchema = z.object({
+  type: z.literal("RolledBack"),
+  step: z.number().int(),
+});
+
 /** Clip monitor -> trainer: answer to `ClipStateRequested`, the state a checkpoint keeps. */
 export const ClipStateSchema = z.object({ type: z.literal("ClipState"), state: z.unknown() });
 
@@ -407,6 +416,7 @@ export type StepsObserved = z.infer<typeof StepsObservedSchema>;
 export type StepsJudged = z.infer<typeof StepsJudgedSchema>;
 export type EpochObserved = z.infer<typeof EpochObservedSchema>;
 export type ClipState = z.infer<typeof ClipStateSchema>;
+export type RolledBack = z.infer<typeof RolledBackSchema>;
 export type NonFiniteHandled = z.infer<typeof NonFiniteHandledSchema>;
 export type ActorEvent = z.infer<typeof ActorEventSchema>;
 export type ActorError = z.infer<typeof ActorErrorSchema>;

@@ -29,6 +29,7 @@ import type {
   NonFiniteHandled,
   ScheduleAdvanced,
   ScheduleState,
+  StepsJudged,
 } from "./protocol.ts";
 import type { RunConfig } from "../config.ts";
 import {
@@ -295,6 +296,11 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   /** The first step of the optimizer's state (a rollback sets another). */
   let optimizerSetAt = 0;
   let action: NonFiniteHandled | undefined;
+  /**
+   * On WebGPU: the clip monitor's stops and rollbacks not acted on yet, which apply at the start
+   * of the window WINDOW_LAG after the step's own (see `settleLagged`), whenever they arrive.
+   */
+  const held: NonFiniteHandled[] = [];
   monitor.on("NonFiniteHandled", (message) => {
     const handled = message as unknown as NonFiniteHandled;
     if (handled.action === "skip") {
@@ -306,7 +312,8 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       });
     } else if (handled.step >= rolledBackAt) {
       // Steps before the last rollback were computed from the weights it discarded.
-      action ??= handled;
+      if (lagged) held.push(handled);
+      else action ??= handled;
     }
   });
 
@@ -460,6 +467,11 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     weights: await engine.readWeights(),
     optimizer: resume ? await engine.optimizer.getState() : undefined,
   };
+  /**
+   * On WebGPU, the start and the epoch ends judged good since the oldest a verdict still to come
+   * can return to (see `goodBefore`), by step.
+   */
+  const goodEnds: (Good & { step: number })[] = [{ step, ...lastGood }];
   /** A failed read-back of an epoch's state the trainer went on from, thrown at the next step. */
   let readFailure: unknown;
   context.emit({
@@ -547,7 +559,8 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       losses,
       skipped: entries.map((w) => w.skipped),
       lr: entries.map((w) => w.lr),
-      verdictRequested: verdict || undefined,
+      // (on WebGPU every window's verdict is awaited, a few windows later: see `settleLagged`)
+      verdictRequested: verdict || lagged || undefined,
     };
     // The loss watch counts a short step (an epoch's last) by its samples. At an epoch's last
     // window the monitor answers with its state, for the epoch's checkpoint.
@@ -567,15 +580,35 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     else scheduler.send({ type: "StepsTaken", step });
   };
   const reading = new ReadsInFlight<ClosedWindow>(READS_IN_FLIGHT, (w) => finishWindow(w));
+  /** The last step the clip monitor has answered for (on WebGPU it answers every window). */
+  let judgedThrough = step - 1;
+  /** On WebGPU: waits for the clip monitor's answers through step `upTo` (its windows sent). */
+  const awaitJudged = async (upTo: number) => {
+    while (judgedThrough < upTo) {
+      const judged = await monitor.take((m) => m.type === "StepsJudged") as unknown as StepsJudged;
+      judgedThrough = judged.upTo;
+    }
+  };
   /**
-   * On WebGPU, at the first step of a window (`first`): adaptive clipping takes in the norms of
-   * the windows WINDOW_LAG before it and earlier, their reads finished first (at most
-   * READS_IN_FLIGHT are on their way: this waits only where a read is later than that).
+   * On WebGPU, before the first step of a window (`first`): what the windows WINDOW_LAG before
+   * it and earlier decided applies now, whenever their reads and the clip monitor's answers came
+   * back (this waits for those not back yet; at most READS_IN_FLIGHT reads are on their way, so it
+   * waits for a read only where it is later than that). Adaptive clipping takes their norms in,
+   * and the monitor's first stop or rollback on their steps is acted on; at the run's last step
+   * (`all`), every verdict on its steps is.
    */
-  const takeInLagged = async (first: number) => {
+  const settleLagged = async (first: number, all: boolean) => {
     const before = lagStart(first, stepsPerEpoch, readEvery, WINDOW_LAG);
-    await reading.finishWhile((closed) => closed.entries[0].step < before);
+    const due = all ? first : before;
+    await reading.finishWhile((closed) => closed.entries[0].step < due);
     clip.takeInBefore(before);
+    await awaitJudged(due - 1);
+    // (in step order: the monitor judges windows in order)
+    const verdicts = held.filter((verdict) => verdict.step < due);
+    held.splice(0, verdicts.length);
+    action ??= verdicts[0];
+    // later verdicts are on the steps from `due`: the last good end before it may be theirs
+    goodEnds.splice(0, Math.max(0, goodEnds.findLastIndex((good) => good.step <= due)));
   };
   // `last`: the epoch's last window. `overlap`: leave this window's read on its way (finished
   // once it is back, or at the epoch's end). `settles`: the window ends where windows end (not
@@ -586,9 +619,19 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     await reading.finishAll();
     if (current) await finishWindow(current, verdict);
   };
+  /**
+   * Every window finished, where the run ends within an epoch: on WebGPU with the clip monitor's
+   * answers to them (as on the CPU backends, where it answered each before the trainer went on),
+   * so that its statistics, the run's summary's, are those after the last step.
+   */
+  const flushToEnd = async () => {
+    await flush();
+    if (lagged) await awaitJudged(step - 1);
+  };
 
   const rollback = async () => {
-    const good = await lastGood;
+    const good = lagged ? await goodBefore(action!.step) : await lastGood;
+    if (!good) return (action = undefined); // an end before it was a stop: returned to instead
     weightsVersion++;
     engine.writeWeights(good.weights);
     if (good.optimizer) engine.optimizer.setState(good.optimizer);
@@ -597,6 +640,9 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     scheduler.send({ type: "ScaleLearningRate", factor: 0.1, fromStep: step });
     scaledVersion = Math.max(planVersion, scaledVersion) + 1;
     rolledBackAt = step;
+    held.length = 0;
+    // (the monitor leaves out the steps between its verdict and this one: see `ignoring`)
+    monitor.send({ type: "RolledBack", step });
     for (const key of lrTable.keys()) if (key >= step) lrTable.delete(key);
     context.emit({
       type: "warning",
@@ -734,14 +780,39 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
         if (judged.isBest) bestWeights = end.weights;
         settled = { earlyStopper: judged.state, metrics: end.metrics };
         if (!end.deferred) lastGood = { weights: end.weights!, optimizer: end.optimizer };
+        if (lagged) {
+          goodEnds.push({ step: end.step, weights: end.weights!, optimizer: end.optimizer });
+        }
       }
       if (judged.stop && end.deferred) lateStop ??= end;
     }
     if (ends.length === 0 || lateStop) wakeSettled();
+    wakeEndWaiters();
   };
   const wakeSettled = () => {
     for (const resolve of settledWaiters) resolve();
     settledWaiters = [];
+    wakeEndWaiters();
+  };
+  /** Waiting for the next epoch end to settle (see `goodBefore`). */
+  let endWaiters: (() => void)[] = [];
+  const wakeEndWaiters = () => {
+    for (const resolve of endWaiters) resolve();
+    endWaiters = [];
+  };
+  /**
+   * On WebGPU, what a rollback at the clip monitor's verdict on step `verdictStep` returns to: the
+   * last epoch end at or before it that was judged good (its checkpoint's state), or the start,
+   * once every end up to it is judged (so that when the verdict came makes no difference);
+   * undefined where one of those ends was a stop (`lateStop`: the run returns there).
+   */
+  const goodBefore = async (verdictStep: number): Promise<Good | undefined> => {
+    while (ends.length > 0 && ends[0].step <= verdictStep && !lateStop && !readFailure) {
+      await new Promise<void>((resolve) => endWaiters.push(resolve));
+    }
+    if (readFailure) throw readFailure;
+    if (lateStop) return undefined;
+    return goodEnds.findLast((good) => good.step <= verdictStep);
   };
   const allEndsSettled = async () => {
     if (ends.length > 0 && !lateStop && !readFailure) {
@@ -917,10 +988,6 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
         skipped = !Number.isFinite(values.loss) || !Number.isFinite(values.gradNorm);
         if (!skipped) record.totals.add(values);
       }
-      // (the step's index in its epoch: a window's first on WebGPU moves adaptive clipping)
-      if (lagged && (Math.ceil(batchIndex / accumulation) - 1) % readEvery === 0) {
-        await takeInLagged(step);
-      }
       const threshold = clip.value;
       if (skipped) engine.discardGradients(pending);
       else engine.applyGradients(pending, lr, threshold);
@@ -963,6 +1030,10 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
         await flush(skipped || alarming, last, lagged, fixedEnd || !fixedWindows);
         lastReport = now;
       }
+      // (at the run's last step, it is over: completed, whatever stop came with that step)
+      const lastOfRun = batchIndex >= info.batchesPerEpoch && epoch + 1 >= config.epochs;
+      // on WebGPU a window's first step next: what the windows WINDOW_LAG back decided applies
+      if (lagged && fixedEnd) await settleLagged(step, lastOfRun);
       // Let port messages (plans, clip decisions, pings) in: queued batches resolve as
       // microtasks, so without this a fast loop would never see them.
       if (now - lastYield > YIELD_MS) {
@@ -973,7 +1044,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
         status = "diverged";
         reason = action.reason;
         hint = action.hint;
-        await flush();
+        await flushToEnd();
         break outer;
       }
       if (readFailure) throw readFailure;
@@ -987,8 +1058,6 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       // epoch's last step, the epoch ends first (its validation, answers and checkpoint).
       const requested = context.stopRequested();
       const budget = requested ? undefined : budgetReason();
-      // (at the run's last step, it is over: completed, whatever stop came with that step)
-      const lastOfRun = batchIndex >= info.batchesPerEpoch && epoch + 1 >= config.epochs;
       if ((requested || budget) && !lastOfRun) {
         status = requested && context.interruptRequested() ? "interrupted" : "stopped";
         reason = requested ?? budget!;
@@ -997,7 +1066,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
         stopRequested = requested !== undefined ||
           config.maxSteps === undefined || step < config.maxSteps;
         if (batchIndex < info.batchesPerEpoch) {
-          await flush();
+          await flushToEnd();
           stoppedWithin = batchIndex;
           break outer;
         }

@@ -9,7 +9,12 @@
  * @module
  */
 import type { RunConfig } from "../config.ts";
-import { type ClipMonitorState, initClipMonitor, observeSteps } from "../actors/clip_monitor.ts";
+import {
+  type ClipMonitorState,
+  initClipMonitor,
+  observeSteps,
+  rolledBack,
+} from "../actors/clip_monitor.ts";
 import { initLossWatch, type LossWatchState, observeLoss } from "../actors/loss_watch.ts";
 import type { NonFiniteHandled } from "../actors/protocol.ts";
 import { maximizes } from "../optimizers/hazards.ts";
@@ -106,5 +111,6 @@ export class DivergenceWatch {
   rolledBack(step: number): void {
     this.#rolledBackAt = step;
     this.decision = undefined;
+    this.#monitor = rolledBack(this.#monitor, step);
   }
 }

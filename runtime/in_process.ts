@@ -12,10 +12,12 @@
  * stopper's on each epoch's metrics (its validation pass's too: a diverging loss, patience run
  * out, the best epoch and `restoreBest`), the budgets (`maxSteps`, `maxWallTimeSeconds`), and
  * the test split's pass on the final weights. It writes no records and no checkpoints, and takes
- * no outside stop. Where steps are read in windows (WebGPU) a decision lands once its window's
- * read is back, as in the trainer, where when that is depends on timing (adaptive clipping's
- * threshold excepted: it takes a window's norms in WINDOW_LAG windows later, as the trainer
- * does); on the CPU backends every decision applies at the step after the one it is about.
+ * no outside stop. Where steps are read in windows (WebGPU), as in the trainer, the clip
+ * monitor's stop or rollback on a step, and adaptive clipping's take-in of its norm, apply
+ * WINDOW_LAG windows after the step's own, at the same step however fast the reads come back; an
+ * epoch end the loop went on from is judged once its reads are back, a stop found then returning
+ * the run to that end. On the CPU backends every decision applies at the step after the one it is
+ * about.
  *
  * @module
  */
@@ -212,6 +214,10 @@ async function trainWith(
     ? { weights: await engine.readWeights() }
     : undefined;
   let lastRollback = -1;
+  /** On WebGPU, as the trainer: the start and the ends judged good, by step (see `goodBefore`). */
+  const goodEnds: { step: number; good: Good | Promise<Good> }[] = lastGood
+    ? [{ step: 0, good: lastGood }]
+    : [];
   let status: InProcessResult["status"] = "completed";
   let reason = `finished ${config.epochs} epoch${config.epochs === 1 ? "" : "s"}`;
   let hint: string | undefined;
@@ -281,7 +287,10 @@ async function trainWith(
     if (verdict.stop) {
       const stopped = verdict.status === "diverged" ? "diverged" : "stopped";
       ended = { sums, status: stopped, reason: verdict.reason ?? stopped, hint: verdict.hint };
-    } else if (sums.good) lastGood = sums.good;
+    } else if (sums.good) {
+      lastGood = sums.good;
+      goodEnds.push({ step: sums.endStep!, good: sums.good });
+    }
   };
   /** The weights and optimizer state now (their reads start at once: later steps change neither). */
   const state = (): Promise<Good> => {
@@ -316,7 +325,7 @@ async function trainWith(
     values.forEach((value, i) => {
       if (skipped[i]) return;
       epoch.totals.add(value);
-      // (taken in WINDOW_LAG windows later: see `takeInLagged`)
+      // (taken in WINDOW_LAG windows later: see `settleLagged`)
       if (Number.isFinite(value.loss)) {
         clip.defer(entries[i].step, value.gradNorm);
         // (an epoch the loop has left: its end's clipping has it waiting too)
@@ -336,12 +345,29 @@ async function trainWith(
     }
   };
   const reading = new ReadsInFlight<Window>(READS_IN_FLIGHT, finish);
-  /** As the trainer, at a window's first step on WebGPU: the norms WINDOW_LAG windows back. */
-  const takeInLagged = async (first: number) => {
+  /**
+   * On WebGPU, decisions on the steps before this apply (a window's first step, as the trainer
+   * acts on them: see its `settleLagged`); elsewhere each applies at the next step.
+   */
+  let due = gpuWindows ? 0 : Infinity;
+  /**
+   * As the trainer, before a window's first step on WebGPU: the windows WINDOW_LAG back are read,
+   * adaptive clipping takes their norms in, and decisions on their steps apply (at the run's last
+   * step, `all`: every decision).
+   */
+  const settleLagged = async (first: number, all: boolean) => {
     const before = lagStart(first, stepsPerEpoch, readEvery, WINDOW_LAG);
-    await reading.finishWhile((window) => window.entries[0].step < before);
+    due = all ? first : before;
+    await reading.finishWhile((window) => window.entries[0].step < due);
     clip.takeInBefore(before);
   };
+  /**
+   * As the trainer on WebGPU, what a rollback at a decision on step `decided` returns to: the
+   * last end at or before it judged good (judged once its last window was read, before the
+   * decision applies), or the start.
+   */
+  const goodBefore = (decided: number) =>
+    gpuWindows ? goodEnds.findLast((good) => good.step <= decided)!.good : lastGood!;
   outer: for (; epoch < config.epochs; epoch++) {
     const order = trainOrder(train, options, epoch);
     const sums: EpochSums = {
@@ -388,7 +414,6 @@ async function trainWith(
         }
         firstWindow ??= { ms: performance.now() - started, steps: 1 };
       } else {
-        if (epochSteps % readEvery === 0) await takeInLagged(step);
         engine.applyGradients(pending, lr, clip.value);
         window.push({ pending, step, lr });
       }
@@ -407,14 +432,18 @@ async function trainWith(
           await flush(true);
         }
       } else if (window.length >= readEvery) await flush(false);
-      const decision = watch.decision;
+      if (gpuWindows && (epochSteps % readEvery === 0 || index >= batches)) {
+        await settleLagged(step, index >= batches && epoch + 1 >= config.epochs);
+      }
+      const found = watch.decision;
+      const decision = found && found.step < due ? found : undefined;
       if (decision?.action === "stop") {
         status = "diverged";
         ({ reason, hint } = decision);
         break outer;
       }
       if (decision?.action === "rollback") {
-        const good = await lastGood!;
+        const good = await goodBefore(decision.step);
         engine.writeWeights(good.weights);
         if (good.optimizer) engine.optimizer.setState(good.optimizer);
         else engine.resetOptimizer();

@@ -34,7 +34,8 @@ async function outcome(runDir: string, events: RunEvent[]) {
     status: summary.status,
     reason: summary.stopReason,
     clip: summary.clip,
-    warnings: events.flatMap((event) => event.type === "warning" ? [event.message] : []),
+    // (sorted: the clip monitor's and the trainer's reach the event stream in either order)
+    warnings: events.flatMap((event) => event.type === "warning" ? [event.message] : []).sort(),
   };
 }
 
@@ -113,10 +114,10 @@ Deno.test("on WebGPU under adaptive clipping, a run stopped within an epoch and 
   const first = await trainCollect({ ...input, maxSteps: 50 }, { runId: "budget" });
   assert.equal(first.result.reason, "budget: reached maxSteps = 50");
   const { state } = await loadCheckpoint(`${dir}/budget/checkpoints/last.ckpt`);
-  // taken in at step 46 (window 12's first): the steps before window 8's (step 32); 32-49 wait
-  assert.equal((state.clipHistory as number[]).length, 32);
+  // taken in before step 50 (window 13's first): the steps before window 9's (step 36); 36-49 wait
+  assert.equal((state.clipHistory as number[]).length, 36);
   const pending = state.clipPending as [number, number][];
-  assert.deepEqual(pending.map(([step]) => step), [...Array(18).keys()].map((k) => 32 + k));
+  assert.deepEqual(pending.map(([step]) => step), [...Array(14).keys()].map((k) => 36 + k));
   await resumeInStages("budget", dir, ["76", "1000"]);
   const { warnings: __, ...resumed } = await outcome(`${dir}/budget`, []);
   assert.deepEqual(resumed, straight);
@@ -205,4 +206,63 @@ Deno.test("on WebGPU a step whose loss is Infinity is skipped on the device, wit
       await assertLastWeights(result.runDir, plain.weights);
     }
   }
+});
+
+Deno.test("on WebGPU the clip monitor's stop or rollback on a step applies at the start of the window WINDOW_LAG after the step's own, however slow the trainer or the clip monitor", async () => {
+  await using runs = await tempRunsDir();
+  // the Infinity-row CSV read in windows of 4 (epochs of 10 steps: windows of 4, 4 and 2); row
+  // 13 at step 3 of every epoch
+  const input = {
+    backend: "webgpu" as const,
+    epochs: 5,
+    data: await infiniteRowData(runs.dir),
+    model: { kind: "mlp" as const, hidden: [4] },
+    optimizer: { name: "adam" as const, lr: 0.01 },
+    batchSize: 4,
+    readbackEvery: 4,
+  } satisfies RunConfigInput;
+  // step 3 is in window 0; window 5 (steps 18-19) is the first whose lag reaches past it
+  const stop = await sameEverywhere(runs.dir, "stop", {
+    ...input,
+    clipping: { onNonFinite: "stop" },
+  });
+  assert.equal(stop.status, "diverged");
+  assert.match(stop.reason, /diverged at step 3: the loss became Infinity/);
+  assert.equal(stop.steps.length, 18, "it stops before step 18");
+  // (the Infinity of step 13, after the verdict, is left out)
+  assert.equal(stop.clip.nonFinite, 1);
+  // the in-process loop ends alike
+  const plainStop = await trainInProcess(
+    parseConfig({ ...input, clipping: { onNonFinite: "stop" } }),
+  );
+  assert.deepEqual([plainStop.status, plainStop.steps, plainStop.reason], [
+    stop.status,
+    18,
+    stop.reason,
+  ]);
+  assert.ok(stop.weights && Object.values(stop.weights).flat().every(Number.isFinite));
+
+  const rollback = await sameEverywhere(runs.dir, "rollback", {
+    ...input,
+    clipping: { onNonFinite: "rollback" },
+  });
+  // rolled back at steps 18 (for step 3, to the start), 38 (for 23, to epoch 1's end) and after the
+  // last step (for 43, to epoch 3's end), each time with the rate cut 10x; the Infinity of steps
+  // 13 and 33 came between a verdict and its rollback: left out, as steps of discarded weights
+  assert.equal(rollback.status, "completed", rollback.reason);
+  assert.equal(rollback.steps.length, 50);
+  const rolledBack = rollback.warnings.flatMap((warning) =>
+    warning.match(/at step (\d+): the loss became Infinity; rolled back/)?.[1] ?? []
+  );
+  assert.deepEqual(rolledBack.sort(), ["23", "3", "43"]);
+  assert.equal(rollback.clip.nonFinite, 3);
+  const rates = rollback.epochs.map((epoch) => Number(epoch.lr.toPrecision(12)));
+  assert.deepEqual(rates, [0.01, 0.001, 0.001, 0.0001, 0.0001]);
+  const lrAt = (step: number) => Number(rollback.steps[step].lr.toPrecision(12));
+  assert.deepEqual([lrAt(17), lrAt(18), lrAt(37), lrAt(38)], [0.01, 0.001, 0.001, 0.0001]);
+  const plain = await trainInProcess(
+    parseConfig({ ...input, clipping: { onNonFinite: "rollback" }, runsDir: runs.dir }),
+  );
+  assert.equal(plain.status, "completed");
+  await assertLastWeights(`${runs.dir}/rollback-as-is`, plain.weights);
 });
