@@ -540,7 +540,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       }
       if (!entry.skipped) record.totals.add(read[i]);
       // (read a window or more late: adaptive clipping takes the norm in WINDOW_LAG windows
-      // after its own; see `takeInLagged`)
+      // after its own; see `settleLagged`)
       if (!entry.skipped && Number.isFinite(read[i].loss)) {
         clip.defer(entry.step, read[i].gradNorm);
         // (an epoch the loop has left: its end's clipping, for its checkpoint, has it waiting too)
@@ -607,8 +607,11 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     const verdicts = held.filter((verdict) => verdict.step < due);
     held.splice(0, verdicts.length);
     action ??= verdicts[0];
-    // later verdicts are on the steps from `due`: the last good end before it may be theirs
-    goodEnds.splice(0, Math.max(0, goodEnds.findLastIndex((good) => good.step <= due)));
+    // later verdicts are on the steps from `due`, the one acted on next on its own step: the last
+    // good end at or before the earlier may be theirs (for a step of an epoch's last window, the
+    // end before that epoch's own, which lies between the step and `due`)
+    const from = Math.min(due, action?.step ?? due);
+    goodEnds.splice(0, Math.max(0, goodEnds.findLastIndex((good) => good.step <= from)));
   };
   // `last`: the epoch's last window. `overlap`: leave this window's read on its way (finished
   // once it is back, or at the epoch's end). `settles`: the window ends where windows end (not

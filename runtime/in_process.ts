@@ -360,6 +360,11 @@ async function trainWith(
     due = all ? first : before;
     await reading.finishWhile((window) => window.entries[0].step < due);
     clip.takeInBefore(before);
+    // as the trainer: later decisions are on the steps from `due`, the one acted on next on its
+    // own step; the ends before the last good one at or before the earlier are not needed
+    const found = watch.decision;
+    const from = found && found.step < due ? found.step : due;
+    goodEnds.splice(0, Math.max(0, goodEnds.findLastIndex((good) => good.step <= from)));
   };
   /**
    * As the trainer on WebGPU, what a rollback at a decision on step `decided` returns to: the

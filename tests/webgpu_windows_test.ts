@@ -266,3 +266,37 @@ Deno.test("on WebGPU the clip monitor's stop or rollback on a step applies at th
   assert.equal(plain.status, "completed");
   await assertLastWeights(`${runs.dir}/rollback-as-is`, plain.weights);
 });
+
+Deno.test("on WebGPU a rollback for a step of an epoch's last window returns to the end before that step, though the epoch's own end, judged good, came before the rollback applied", async () => {
+  await using runs = await tempRunsDir();
+  // the Infinity-row CSV in batches of 20: epochs of 2 steps, one window each; row 13 at step 0
+  // of every epoch. The verdict on step 0 applies at step 10 (window 5's first); epoch 0's end
+  // (step 2), judged good long before, lies between the two
+  const input = {
+    backend: "webgpu" as const,
+    epochs: 6,
+    data: await infiniteRowData(runs.dir),
+    model: { kind: "mlp" as const, hidden: [4] },
+    optimizer: { name: "adam" as const, lr: 0.01 },
+    clipping: { onNonFinite: "rollback" as const },
+    batchSize: 20,
+    readbackEvery: 2,
+    runsDir: runs.dir,
+  } satisfies RunConfigInput;
+  const { result, events } = await trainCollect(input, { runId: "last-window" });
+  const run = await outcome(result.runDir, events);
+  assert.equal(run.status, "completed", run.reason);
+  // rolled back at step 10 for step 0 (to the start) and after the last step for step 10 (to
+  // epoch 4's end, where the first rollback had left the start's weights); the Infinity of steps
+  // 2 to 8 came between a verdict and its rollback: left out
+  const rolledBack = run.warnings.flatMap((warning) =>
+    warning.match(/at step (\d+): the loss became Infinity[^;]*; rolled back/)?.[1] ?? []
+  );
+  assert.deepEqual(rolledBack.sort(), ["0", "10"]);
+  assert.equal(run.clip.nonFinite, 2);
+  const lrAt = (step: number) => Number(run.steps[step].lr.toPrecision(12));
+  assert.deepEqual([lrAt(9), lrAt(10)], [0.01, 0.001]);
+  const plain = await trainInProcess(parseConfig(input));
+  assert.equal(plain.status, "completed");
+  await assertLastWeights(result.runDir, plain.weights);
+});
