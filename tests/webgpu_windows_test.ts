@@ -300,3 +300,29 @@ Deno.test("on WebGPU a rollback for a step of an epoch's last window returns to 
   assert.equal(plain.status, "completed");
   await assertLastWeights(result.runDir, plain.weights);
 });
+
+Deno.test("on WebGPU under adaptive clipping, the in-process loop returning to an epoch end it went past (its late verdict a divergence) ends with that end's threshold, the norms of the windows WINDOW_LAG back from it", async () => {
+  await using runs = await tempRunsDir();
+  // the rate turns negative from epoch 1 (a step schedule of gamma -0.2): the loss climbs, and
+  // epoch 1's (over twice epoch 0's) is a divergence the early stopper finds once its reads are
+  // back, after the loop went on into epoch 2
+  const input = {
+    ...config,
+    epochs: 4,
+    scheduler: { name: "step" as const, stepSize: 1, gamma: -0.2, interval: "epoch" as const },
+    earlyStopping: { divergenceFactor: 2 },
+    runsDir: runs.dir,
+  } satisfies RunConfigInput;
+  const { result, events } = await trainCollect(input);
+  assert.equal(result.status, "diverged");
+  assert.match(result.reason ?? "", /at epoch 1 is over 2x its first value/);
+  assert.equal(events.filter((event) => event.type === "returned").length, 1, "it returned");
+  const plain = await trainInProcess(parseConfig(input));
+  assert.deepEqual([plain.status, plain.reason, plain.steps], ["diverged", result.reason, 76]);
+  // the threshold of a step 76 (epoch 2's first, window 20's): the norms before window 16's first
+  // step, 62
+  const { steps } = await lastWeightsAndSteps(result.runDir);
+  assert.equal(steps.length, 2 * STEPS_PER_EPOCH);
+  const norms = steps.map((record) => record.gradNorm);
+  assert.equal(plain.clipThreshold, percentile(norms.slice(0, 62), 20));
+});
