@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { parseConfig } from "../config.ts";
-import { trainInProcess } from "./in_process.ts";
 import { selectBackend } from "./backend.ts";
 import { loadCheckpoint } from "./checkpoint.ts";
 import { AnnealError } from "../errors.ts";
@@ -12,6 +11,7 @@ import {
   readNdjson,
   tempRunsDir,
   trainCollect,
+  trainInProcessReleased,
 } from "../tests/_helpers.ts";
 
 Deno.test("the actors change nothing about the numbers: same weights and losses as a plain in-process loop", async () => {
@@ -29,7 +29,7 @@ Deno.test("the actors change nothing about the numbers: same weights and losses 
     gradientAccumulation: 2,
     batchSize: 8,
   };
-  const plain = await trainInProcess(parseConfig(input));
+  const plain = await trainInProcessReleased(parseConfig(input));
   const { result } = await trainCollect(input);
   const epochs = await readNdjson(`${result.runDir}/epochs.ndjson`);
   assert.equal(plain.steps, result.steps);
@@ -53,8 +53,8 @@ Deno.test("read in windows (on cpu, every step still read before it is applied),
     optimizer: { name: "adam" as const, lr: 0.02 },
     batchSize: 8, // 12 steps an epoch: windows of 5 straddle no epoch end, and end short
   };
-  const windows = await trainInProcess(parseConfig({ ...input, readbackEvery: 5 }));
-  const each = await trainInProcess(parseConfig({ ...input, readbackEvery: 1 }));
+  const windows = await trainInProcessReleased(parseConfig({ ...input, readbackEvery: 5 }));
+  const each = await trainInProcessReleased(parseConfig({ ...input, readbackEvery: 1 }));
   assert.equal(windows.firstWindowSteps, 1);
   assert.equal(windows.losses.length, 5);
   assert.deepEqual(windows.losses, each.losses);
@@ -70,12 +70,14 @@ Deno.test("a step schedule with gamma 0 (torch accepts it) trains at the base ra
     scheduler: { name: "step" as const, stepSize: 1, gamma: 0, interval: "epoch" as const },
     batchSize: 16,
   };
-  const first = await trainInProcess(parseConfig({ ...input, epochs: 1 }));
-  const more = await trainInProcess(parseConfig({ ...input, epochs: 3 }));
+  const first = await trainInProcessReleased(parseConfig({ ...input, epochs: 1 }));
+  const more = await trainInProcessReleased(parseConfig({ ...input, epochs: 3 }));
   assert.ok(first.losses.every(Number.isFinite) && more.losses.every(Number.isFinite));
   // torch's StepLR: lr = 0.05 * 0 ** epoch, 0 from the second epoch on: no step moves a weight
   assert.deepEqual(more.weights, first.weights);
-  const constant = await trainInProcess(parseConfig({ ...input, scheduler: undefined, epochs: 3 }));
+  const constant = await trainInProcessReleased(
+    parseConfig({ ...input, scheduler: undefined, epochs: 3 }),
+  );
   assert.notDeepEqual(constant.weights, first.weights, "at the base rate the later epochs train");
 });
 
@@ -91,8 +93,8 @@ Deno.test("a step schedule with a negative gamma (torch accepts it) climbs the l
     scheduler: { name: "step" as const, stepSize: 1, gamma: -1, interval: "epoch" as const },
     batchSize: 16,
   };
-  const flipped = await trainInProcess(parseConfig(input));
-  const steady = await trainInProcess(
+  const flipped = await trainInProcessReleased(parseConfig(input));
+  const steady = await trainInProcessReleased(
     parseConfig({ ...input, scheduler: { ...input.scheduler, gamma: 1 } }),
   );
   assert.ok(flipped.losses.every(Number.isFinite));
@@ -115,7 +117,7 @@ Deno.test("the loop makes the trainer's start checks: batch norm over an epoch's
   };
   await selectBackend("cpu", "mlp");
   const tensors = tf.memory().numTensors;
-  const refused = await trainInProcess(parseConfig(input)).then(
+  const refused = await trainInProcessReleased(parseConfig(input)).then(
     () => assert.fail("the in-process loop trained on a batch of one sample"),
     (error) => error,
   );
@@ -134,7 +136,7 @@ Deno.test("the loop makes the trainer's start checks: batch norm over an epoch's
   assert.equal(actor.message, refused.message);
   // with the short batch dropped, both train
   const dropped = { ...input, data: { ...input.data, dropLast: true } };
-  const trained = await trainInProcess(parseConfig(dropped));
+  const trained = await trainInProcessReleased(parseConfig(dropped));
   assert.equal(trained.steps, 4);
   assert.ok("dense0/kernel" in trained.weights, Object.keys(trained.weights).join());
 });
@@ -156,7 +158,7 @@ for (const readbackEvery of [undefined, 5]) {
       batchSize: 8,
       readbackEvery,
     };
-    const plain = await trainInProcess(parseConfig(input));
+    const plain = await trainInProcessReleased(parseConfig(input));
     const { result } = await trainCollect(input);
     assert.equal(plain.steps, result.steps);
     await assertLastWeights(result.runDir, plain.weights);
@@ -168,7 +170,9 @@ for (const readbackEvery of [undefined, 5]) {
     assert.equal(plain.clipThreshold, saved.state.clipThreshold);
     assert.notEqual(plain.clipThreshold, 0.5, "the threshold moved with the norms");
     // the percentile clips: at maxNorm alone the loop trains otherwise
-    const fixed = await trainInProcess(parseConfig({ ...input, clipping: { maxNorm: 0.5 } }));
+    const fixed = await trainInProcessReleased(
+      parseConfig({ ...input, clipping: { maxNorm: 0.5 } }),
+    );
     assert.notDeepEqual(fixed.weights, plain.weights);
     assert.equal(fixed.clipThreshold, 0.5);
   });
@@ -183,7 +187,7 @@ for (const readbackEvery of [undefined, 5]) {
 async function assertSameEnd(input: Record<string, unknown>, label: string) {
   await using runs = await tempRunsDir();
   const config = { ...input, runsDir: runs.dir };
-  const plain = await trainInProcess(parseConfig(config));
+  const plain = await trainInProcessReleased(parseConfig(config));
   const { result, events } = await trainCollect(config as Parameters<typeof trainCollect>[0]);
   assert.equal(plain.status, result.status, `${label}: ${result.reason}`);
   assert.equal(plain.steps, result.steps, `${label}: steps`);
@@ -354,7 +358,7 @@ Deno.test("restoreBest ends the loop with its best epoch's weights where the act
   assert.equal(stopped.status, "stopped");
   assert.ok(stopped.restored !== undefined && stopped.restored < stopped.metrics.length - 1);
   // the same run without restoreBest ends with its last epoch's weights
-  const kept = await trainInProcess(parseConfig({
+  const kept = await trainInProcessReleased(parseConfig({
     ...validated,
     earlyStopping: { patience: 3, minDelta: 0.01, restoreBest: false },
   }));

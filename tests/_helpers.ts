@@ -6,6 +6,9 @@
 import assert from "node:assert/strict";
 import { loadCheckpoint, train } from "../mod.ts";
 import type { RunConfigInput, RunEvent, RunResult, TrainOptions, WeightMap } from "../mod.ts";
+import type { RunConfig } from "../config.ts";
+import { trainInProcess } from "../runtime/in_process.ts";
+import { releaseWebGpu } from "../runtime/backend.ts";
 
 /**
  * A temporary runs directory, removed when the scope that holds it ends:
@@ -312,5 +315,19 @@ export async function assertLastWeights(runDir: string, weights: WeightMap): Pro
   const saved = await loadCheckpoint(`${runDir}/checkpoints/last.ckpt`);
   for (const [name, weight] of Object.entries(weights)) {
     assert.deepEqual(Array.from(saved.weights[name].values), Array.from(weight.values), name);
+  }
+}
+
+/**
+ * `trainInProcess`, then the main thread's WebGPU device released (`releaseWebGpu`; a no-op on
+ * the other backends). A test process whose main thread kept its device to the end, beside the
+ * trainer Workers' (each destroyed as its Worker ends), aborted at exit now and then with glibc
+ * heap errors ("corrupted size vs. prev_size", "double free") after every test had passed.
+ */
+export async function trainInProcessReleased(config: RunConfig) {
+  try {
+    return await trainInProcess(config);
+  } finally {
+    await releaseWebGpu();
   }
 }

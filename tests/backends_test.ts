@@ -1,9 +1,14 @@
 import assert from "node:assert/strict";
 import { previewSchedule } from "../mod.ts";
 import type { RunEvent } from "../mod.ts";
-import { assertLastWeights, readNdjson, tempRunsDir, trainCollect } from "./_helpers.ts";
+import {
+  assertLastWeights,
+  readNdjson,
+  tempRunsDir,
+  trainCollect,
+  trainInProcessReleased,
+} from "./_helpers.ts";
 import { parseConfig } from "../config.ts";
-import { trainInProcess } from "../runtime/in_process.ts";
 
 function epochMemory(events: RunEvent[]) {
   return events.flatMap((e) => (e.type === "epoch" ? [e.memory] : []));
@@ -352,7 +357,7 @@ Deno.test("on WebGPU, image inputs travel to the step as bytes and train exactly
   assert.equal(meta.modelPath, "wgsl");
   assert.equal(meta.inputs, "bytes");
   // the same training with the images uploaded as floats
-  const floats = await trainInProcess(parseConfig({ ...input, byteInputs: false }));
+  const floats = await trainInProcessReleased(parseConfig({ ...input, byteInputs: false }));
   await assertLastWeights(result.runDir, floats.weights);
   // Inputs stay floats elsewhere, and by default on a software adapter (CI's llvmpipe).
   for (const other of [{ backend: "cpu" as const }, { byteInputs: undefined }]) {

@@ -14,7 +14,6 @@ import { percentile } from "../actors/norm_history.ts";
 import { READS_IN_FLIGHT } from "../runtime/reads_in_flight.ts";
 import { loadCheckpoint } from "../mod.ts";
 import { parseConfig } from "../config.ts";
-import { trainInProcess } from "../runtime/in_process.ts";
 import {
   assertLastWeights,
   infiniteRowData,
@@ -23,6 +22,7 @@ import {
   resumeInStages,
   tempRunsDir,
   trainCollect,
+  trainInProcessReleased,
 } from "./_helpers.ts";
 
 /** The run's weights, step records, epoch records, clip statistics and warnings. */
@@ -130,7 +130,7 @@ Deno.test("on WebGPU under adaptive clipping, the in-process loop clips as the a
     faults: { trainer: { kind: "delay", at: "step", ms: 15 } },
   });
   assert.equal(result.status, "completed", result.reason);
-  const plain = await trainInProcess(parseConfig(input));
+  const plain = await trainInProcessReleased(parseConfig(input));
   assert.equal(plain.steps, result.steps);
   await assertLastWeights(result.runDir, plain.weights);
   const saved = await loadCheckpoint(`${result.runDir}/checkpoints/last.ckpt`);
@@ -201,7 +201,7 @@ Deno.test("on WebGPU a step whose loss is Infinity is skipped on the device, wit
     if (name === "wgsl") {
       wgsl = run;
       // the in-process loop skips alike
-      const plain = await trainInProcess(parseConfig({ ...input, backend: "webgpu" }));
+      const plain = await trainInProcessReleased(parseConfig({ ...input, backend: "webgpu" }));
       assert.equal(plain.status, "completed");
       await assertLastWeights(result.runDir, plain.weights);
     }
@@ -232,7 +232,7 @@ Deno.test("on WebGPU the clip monitor's stop or rollback on a step applies at th
   // (the Infinity of step 13, after the verdict, is left out)
   assert.equal(stop.clip.nonFinite, 1);
   // the in-process loop ends alike
-  const plainStop = await trainInProcess(
+  const plainStop = await trainInProcessReleased(
     parseConfig({ ...input, clipping: { onNonFinite: "stop" } }),
   );
   assert.deepEqual([plainStop.status, plainStop.steps, plainStop.reason], [
@@ -260,7 +260,7 @@ Deno.test("on WebGPU the clip monitor's stop or rollback on a step applies at th
   assert.deepEqual(rates, [0.01, 0.001, 0.001, 0.0001, 0.0001]);
   const lrAt = (step: number) => Number(rollback.steps[step].lr.toPrecision(12));
   assert.deepEqual([lrAt(17), lrAt(18), lrAt(37), lrAt(38)], [0.01, 0.001, 0.001, 0.0001]);
-  const plain = await trainInProcess(
+  const plain = await trainInProcessReleased(
     parseConfig({ ...input, clipping: { onNonFinite: "rollback" }, runsDir: runs.dir }),
   );
   assert.equal(plain.status, "completed");
@@ -296,7 +296,7 @@ Deno.test("on WebGPU a rollback for a step of an epoch's last window returns to 
   assert.equal(run.clip.nonFinite, 2);
   const lrAt = (step: number) => Number(run.steps[step].lr.toPrecision(12));
   assert.deepEqual([lrAt(9), lrAt(10)], [0.01, 0.001]);
-  const plain = await trainInProcess(parseConfig(input));
+  const plain = await trainInProcessReleased(parseConfig(input));
   assert.equal(plain.status, "completed");
   await assertLastWeights(result.runDir, plain.weights);
 });
@@ -317,7 +317,7 @@ Deno.test("on WebGPU under adaptive clipping, the in-process loop returning to a
   assert.equal(result.status, "diverged");
   assert.match(result.reason ?? "", /at epoch 1 is over 2x its first value/);
   assert.equal(events.filter((event) => event.type === "returned").length, 1, "it returned");
-  const plain = await trainInProcess(parseConfig(input));
+  const plain = await trainInProcessReleased(parseConfig(input));
   assert.deepEqual([plain.status, plain.reason, plain.steps], ["diverged", result.reason, 76]);
   // the threshold of a step 76 (epoch 2's first, window 20's): the norms before window 16's first
   // step, 62
