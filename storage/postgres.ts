@@ -76,6 +76,7 @@ export async function openPostgresStorage(
 ): Promise<StudyStorage> {
   const { create = true, study } = options;
   guardDroppedSocketWrites();
+  let connectionClosed = false;
   const sql = postgres(url, {
     max: options.maxConnections ?? 4,
     onnotice: () => {},
@@ -91,6 +92,9 @@ export async function openPostgresStorage(
     // server was back a call on such a connection waited that long, and the trials whose
     // heartbeats it held up were reaped by other workers. The study's retries pace the calls.
     backoff: (failures: number) => (0.5 + Math.random() / 2) * Math.min(0.05 * 2 ** failures, 1),
+    // A connection closed (lost, or ended by postgres.js) may keep a query it got no answer to,
+    // which postgres.js's end would wait on: see PostgresStorage.close.
+    onclose: () => (connectionClosed = true),
   });
   try {
     await transaction(sql, async (tx) => {
@@ -103,14 +107,15 @@ export async function openPostgresStorage(
       await addColumns(tx);
     });
   } catch (error) {
-    await sql.end({ timeout: 1 });
+    // (nothing else is under way: end at once where a connection closed, see PostgresStorage.close)
+    await sql.end({ timeout: connectionClosed ? 0 : 1 });
     if (error instanceof AnnealError) throw error;
     throw new AnnealError("storage", `Cannot open study storage at ${redact(url)}: ${error}`, {
       cause: error,
       hint: "check that PostgreSQL runs and the URL (user, host, port, database) is right",
     });
   }
-  return new PostgresStorage(sql);
+  return new PostgresStorage(sql, () => connectionClosed);
 }
 
 /**
@@ -166,6 +171,17 @@ function transaction<T>(
     }
   }) as Promise<T>;
   return Promise.race([run, parked]).finally(() => clearTimeout(timer));
+}
+
+/** How long {@linkcode PostgresStorage.close} lets the calls under way finish. */
+const CLOSE_MS = 5_000;
+
+/** The error of a call made once `close()` began: the code postgres.js gives one made after. */
+function closingError(): Error {
+  return Object.assign(
+    new Error("PostgreSQL storage call refused: close() was called on this storage"),
+    { code: "CONNECTION_ENDED" },
+  );
 }
 
 let guarded = false;
@@ -229,9 +245,25 @@ function trialFrom(row: Row, intermediate = new Map<number, number>()): Trial {
 
 class PostgresStorage implements StudyStorage {
   #sql: postgres.Sql;
+  /** Whether a connection has closed (lost, or ended by postgres.js) since the storage opened. */
+  #connectionClosed: () => boolean;
+  /** The calls under way (each settled, never rejecting), which close() lets finish. */
+  #calls = new Set<Promise<void>>();
+  #closing: Promise<void> | undefined;
 
-  constructor(sql: postgres.Sql) {
+  constructor(sql: postgres.Sql, connectionClosed: () => boolean) {
     this.#sql = sql;
+    this.#connectionClosed = connectionClosed;
+  }
+
+  /** Runs one call of the storage's: refused once close() began, else kept for it to wait on. */
+  #call<T>(run: () => Promise<T>): Promise<T> {
+    if (this.#closing) return Promise.reject(closingError());
+    const call = run();
+    const settled = call.then(() => {}, () => {});
+    this.#calls.add(settled);
+    settled.then(() => this.#calls.delete(settled));
+    return call;
   }
 
   async #trial(sql: Sql, id: number): Promise<Trial> {
@@ -241,27 +273,34 @@ class PostgresStorage implements StudyStorage {
     return trialFrom(row, new Map(steps.map((s): [number, number] => [s.step, s.value ?? NaN])));
   }
 
-  async createStudy(
+  createStudy(
     name: string,
     direction: Direction,
     space: unknown,
     options: CreateStudyOptions = {},
   ): Promise<Study> {
-    const [inserted] = await this.#sql`
-      INSERT INTO anneal_studies (name, direction, space)
-      VALUES (${name}, ${direction}, ${canonicalJson(space)}::text::jsonb)
-      ON CONFLICT (name) DO NOTHING RETURNING *`;
-    if (inserted) return studyFrom(inserted);
-    if (!options.loadIfExists) throw studyError(name, true);
-    const study = checkSameStudy(await this.loadStudy(name), direction, space, options.identity);
-    if (!settingsChanged(study, space)) return study;
-    const [updated] = await this.#sql`
-      UPDATE anneal_studies SET space = ${canonicalJson(space)}::text::jsonb
-      WHERE id = ${study.id} RETURNING *`;
-    return studyFrom(updated);
+    return this.#call(async () => {
+      const [inserted] = await this.#sql`
+        INSERT INTO anneal_studies (name, direction, space)
+        VALUES (${name}, ${direction}, ${canonicalJson(space)}::text::jsonb)
+        ON CONFLICT (name) DO NOTHING RETURNING *`;
+      if (inserted) return studyFrom(inserted);
+      if (!options.loadIfExists) throw studyError(name, true);
+      const loaded = await this.#loadStudy(name);
+      const study = checkSameStudy(loaded, direction, space, options.identity);
+      if (!settingsChanged(study, space)) return study;
+      const [updated] = await this.#sql`
+        UPDATE anneal_studies SET space = ${canonicalJson(space)}::text::jsonb
+        WHERE id = ${study.id} RETURNING *`;
+      return studyFrom(updated);
+    });
   }
 
-  async loadStudy(name: string): Promise<Study> {
+  loadStudy(name: string): Promise<Study> {
+    return this.#call(() => this.#loadStudy(name));
+  }
+
+  async #loadStudy(name: string): Promise<Study> {
     const [row] = await this.#sql`SELECT * FROM anneal_studies WHERE name = ${name}`;
     if (!row) throw studyError(name, false);
     return studyFrom(row);
@@ -290,6 +329,10 @@ class PostgresStorage implements StudyStorage {
   }
 
   createTrial(studyId: number, options: CreateTrialOptions): Promise<Trial | null> {
+    return this.#call(() => this.#createTrial(studyId, options));
+  }
+
+  #createTrial(studyId: number, options: CreateTrialOptions): Promise<Trial | null> {
     return transaction(this.#sql, async (tx) => {
       // The study row's lock serialises numbering and the budget check across all workers.
       const [study] = await tx`SELECT id FROM anneal_studies WHERE id = ${studyId} FOR UPDATE`;
@@ -307,15 +350,17 @@ class PostgresStorage implements StudyStorage {
     });
   }
 
-  async claimTrial(studyId: number, workerId: string): Promise<Trial | null> {
-    const [row] = await this.#sql`
-      UPDATE anneal_trials SET state = 'RUNNING', worker_id = ${workerId},
-        heartbeat_at = now(), started_at = now()
-      WHERE id = (
-        SELECT id FROM anneal_trials WHERE study_id = ${studyId} AND state = 'WAITING'
-        ORDER BY number LIMIT 1 FOR UPDATE SKIP LOCKED)
-      RETURNING *`;
-    return row ? trialFrom(row) : null;
+  claimTrial(studyId: number, workerId: string): Promise<Trial | null> {
+    return this.#call(async () => {
+      const [row] = await this.#sql`
+        UPDATE anneal_trials SET state = 'RUNNING', worker_id = ${workerId},
+          heartbeat_at = now(), started_at = now()
+        WHERE id = (
+          SELECT id FROM anneal_trials WHERE study_id = ${studyId} AND state = 'WAITING'
+          ORDER BY number LIMIT 1 FOR UPDATE SKIP LOCKED)
+        RETURNING *`;
+      return row ? trialFrom(row) : null;
+    });
   }
 
   async #requireRunning(sql: Sql, trialId: number, action: string): Promise<void> {
@@ -324,14 +369,17 @@ class PostgresStorage implements StudyStorage {
     if (row.state !== "RUNNING") throw notRunningError(trialId, action, row.state);
   }
 
-  async reportIntermediate(trialId: number, step: number, value: number): Promise<void> {
-    await transaction(this.#sql, async (tx) => {
-      await this.#requireRunning(tx, trialId, "report to");
-      await tx`
-        INSERT INTO anneal_intermediate (trial_id, step, value) VALUES (${trialId}, ${step}, ${value})
-        ON CONFLICT (trial_id, step) DO UPDATE SET value = EXCLUDED.value`;
-      await tx`UPDATE anneal_trials SET heartbeat_at = now() WHERE id = ${trialId}`;
-    });
+  reportIntermediate(trialId: number, step: number, value: number): Promise<void> {
+    return this.#call(() =>
+      transaction(this.#sql, async (tx) => {
+        await this.#requireRunning(tx, trialId, "report to");
+        await tx`
+          INSERT INTO anneal_intermediate (trial_id, step, value)
+          VALUES (${trialId}, ${step}, ${value})
+          ON CONFLICT (trial_id, step) DO UPDATE SET value = EXCLUDED.value`;
+        await tx`UPDATE anneal_trials SET heartbeat_at = now() WHERE id = ${trialId}`;
+      })
+    );
   }
 
   #finish(
@@ -342,14 +390,16 @@ class PostgresStorage implements StudyStorage {
     reason: string | null,
     step: number | null,
   ): Promise<Trial> {
-    return transaction(this.#sql, async (tx) => {
-      await this.#requireRunning(tx, trialId, action);
-      await tx`
-        UPDATE anneal_trials SET state = ${state}, value = ${value}, reason = ${reason},
-          pruned_step = ${step}, finished_at = now()
-        WHERE id = ${trialId}`;
-      return await this.#trial(tx, trialId);
-    });
+    return this.#call(() =>
+      transaction(this.#sql, async (tx) => {
+        await this.#requireRunning(tx, trialId, action);
+        await tx`
+          UPDATE anneal_trials SET state = ${state}, value = ${value}, reason = ${reason},
+            pruned_step = ${step}, finished_at = now()
+          WHERE id = ${trialId}`;
+        return await this.#trial(tx, trialId);
+      })
+    );
   }
 
   completeTrial(trialId: number, value: number): Promise<Trial> {
@@ -365,6 +415,10 @@ class PostgresStorage implements StudyStorage {
   }
 
   interruptTrial(trialId: number, reason: string): Promise<ReapResult> {
+    return this.#call(() => this.#interruptTrial(trialId, reason));
+  }
+
+  #interruptTrial(trialId: number, reason: string): Promise<ReapResult> {
     return transaction(this.#sql, async (tx) => {
       // the study row's lock first (it serialises numbering), as createTrial and reapStale take it
       await tx`
@@ -387,21 +441,29 @@ class PostgresStorage implements StudyStorage {
     });
   }
 
-  async setTrialRun(trialId: number, runDir: string): Promise<void> {
-    await transaction(this.#sql, async (tx) => {
-      await this.#requireRunning(tx, trialId, "record the run of");
-      await tx`UPDATE anneal_trials SET run_dir = ${runDir} WHERE id = ${trialId}`;
+  setTrialRun(trialId: number, runDir: string): Promise<void> {
+    return this.#call(() =>
+      transaction(this.#sql, async (tx) => {
+        await this.#requireRunning(tx, trialId, "record the run of");
+        await tx`UPDATE anneal_trials SET run_dir = ${runDir} WHERE id = ${trialId}`;
+      })
+    );
+  }
+
+  heartbeat(trialId: number, workerId: string): Promise<boolean> {
+    return this.#call(async () => {
+      const result = await this.#sql`
+        UPDATE anneal_trials SET heartbeat_at = now()
+        WHERE id = ${trialId} AND state = 'RUNNING' AND worker_id = ${workerId}`;
+      return result.count === 1;
     });
   }
 
-  async heartbeat(trialId: number, workerId: string): Promise<boolean> {
-    const result = await this.#sql`
-      UPDATE anneal_trials SET heartbeat_at = now()
-      WHERE id = ${trialId} AND state = 'RUNNING' AND worker_id = ${workerId}`;
-    return result.count === 1;
+  reapStale(studyId: number, timeoutMs: number, maxRetries: number): Promise<ReapResult> {
+    return this.#call(() => this.#reapStale(studyId, timeoutMs, maxRetries));
   }
 
-  reapStale(studyId: number, timeoutMs: number, maxRetries: number): Promise<ReapResult> {
+  #reapStale(studyId: number, timeoutMs: number, maxRetries: number): Promise<ReapResult> {
     return transaction(this.#sql, async (tx) => {
       await tx`SELECT id FROM anneal_studies WHERE id = ${studyId} FOR UPDATE`;
       const stale = await tx`
@@ -432,7 +494,11 @@ class PostgresStorage implements StudyStorage {
     });
   }
 
-  async listTrials(studyId: number, states?: TrialState[]): Promise<Trial[]> {
+  listTrials(studyId: number, states?: TrialState[]): Promise<Trial[]> {
+    return this.#call(() => this.#listTrials(studyId, states));
+  }
+
+  async #listTrials(studyId: number, states?: TrialState[]): Promise<Trial[]> {
     const rows = await this.#sql`
       SELECT * FROM anneal_trials WHERE study_id = ${studyId} ORDER BY number`;
     const steps = await this.#sql`
@@ -447,13 +513,38 @@ class PostgresStorage implements StudyStorage {
     return states ? trials.filter((t) => states.includes(t.state)) : trials;
   }
 
-  async bestTrial(studyId: number): Promise<Trial | undefined> {
-    const [study] = await this.#sql`SELECT direction FROM anneal_studies WHERE id = ${studyId}`;
-    if (!study) throw new AnnealError("storage", `Cannot find study ${studyId}`);
-    return pickBest(await this.listTrials(studyId, ["COMPLETE"]), study.direction);
+  bestTrial(studyId: number): Promise<Trial | undefined> {
+    return this.#call(async () => {
+      const [study] = await this.#sql`
+        SELECT direction FROM anneal_studies WHERE id = ${studyId}`;
+      if (!study) throw new AnnealError("storage", `Cannot find study ${studyId}`);
+      return pickBest(await this.#listTrials(studyId, ["COMPLETE"]), study.direction);
+    });
   }
 
-  async close(): Promise<void> {
-    await this.#sql.end({ timeout: 5 });
+  /**
+   * Lets the calls under way finish (for up to {@linkcode CLOSE_MS}; calls made meanwhile are
+   * refused, with postgres.js's CONNECTION_ENDED), then ends the connections. postgres.js's end
+   * waits for each connection's query under way to be answered, and 3.4.9 keeps a query a
+   * connection lost (a server gone, a network cut) as under way until the connection connects
+   * again: its end waited its whole timeout (5 s) for an answer no socket could bring. So once the
+   * storage's own calls have settled, with nothing of theirs left to answer, a storage one of
+   * whose connections closed ends at once (postgres.js still sends the open ones their
+   * Terminate). Otherwise, as before, the connections end as their sockets close.
+   */
+  close(): Promise<void> {
+    return this.#closing ??= this.#close();
+  }
+
+  async #close(): Promise<void> {
+    const started = performance.now();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all(this.#calls),
+      new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_MS))),
+    ]);
+    clearTimeout(timer);
+    const left = Math.max(0, CLOSE_MS - (performance.now() - started)) / 1000;
+    await this.#sql.end({ timeout: this.#connectionClosed() ? 0 : left });
   }
 }
