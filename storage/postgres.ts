@@ -152,9 +152,18 @@ function connectionLost(error: unknown): boolean {
  * and left the connection unable to write again: each later use of it waited its connect_timeout
  * (10 s) and failed with CONNECT_TIMEOUT. `begin` rejects with the connection's
  * close on its own (it races the callback against it); should it not within
- * {@linkcode LOST_CONNECTION_MS}, the transaction fails with the query's error.
+ * {@linkcode LOST_CONNECTION_MS}, the transaction fails with the query's error. A transaction whose
+ * BEGIN postgres.js failed unsent ({@linkcode failedUnsent}) is sent again: `work` had not begun.
  */
 function transaction<T>(
+  sql: postgres.Sql,
+  work: (tx: postgres.TransactionSql) => Promise<T>,
+): Promise<T> {
+  return sentAgain(sql, () => attempt(sql, work));
+}
+
+/** One try of {@linkcode transaction}. */
+function attempt<T>(
   sql: postgres.Sql,
   work: (tx: postgres.TransactionSql) => Promise<T>,
 ): Promise<T> {
@@ -171,6 +180,38 @@ function transaction<T>(
     }
   }) as Promise<T>;
   return Promise.race([run, parked]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Whether postgres.js failed a query, without sending it, with the error that ended an earlier
+ * socket of its connection. postgres.js 3.4.9 keeps the error a server sends as it ends a
+ * connection during a query (FATAL 57P01: pg_terminate_backend, a shutdown; 57P02: another
+ * backend's crash) for the connection's next ReadyForQuery, and the socket closes before one comes:
+ * the query under way fails with CONNECTION_CLOSED, and the kept error fails the query the
+ * connection next connects for, once the new socket's start-up ends and before that query is sent
+ * (its `closed` resets neither the query under way nor the error). A FATAL error fails a query
+ * at no other time: one during a connection's start-up fails the query it connects for, unsent
+ * too. So such a query can be sent again.
+ */
+function failedUnsent(error: unknown): boolean {
+  return error instanceof postgres.PostgresError && error.severity === "FATAL" &&
+    /^57P0[12]$/.test(error.code);
+}
+
+/**
+ * Runs `send` (one statement, or a transaction, whose BEGIN is what such an error fails) and
+ * sends it again where postgres.js failed it unsent ({@linkcode failedUnsent}): at most once per
+ * connection, each of which can keep one such error. (The study's retries took the first call
+ * after a server's restart for a failure, and waited before trying it again.)
+ */
+async function sentAgain<T>(sql: postgres.Sql, send: () => Promise<T>): Promise<T> {
+  for (let again = 0;; again++) {
+    try {
+      return await send();
+    } catch (error) {
+      if (again >= sql.options.max || !failedUnsent(error)) throw error;
+    }
+  }
 }
 
 /** How long {@linkcode PostgresStorage.close} lets the calls under way finish. */
@@ -266,6 +307,14 @@ class PostgresStorage implements StudyStorage {
     return call;
   }
 
+  /** A statement outside a transaction, sent again where postgres.js failed it unsent. */
+  #query(
+    strings: TemplateStringsArray,
+    ...values: postgres.ParameterOrFragment<never>[]
+  ): Promise<postgres.RowList<Row[]>> {
+    return sentAgain(this.#sql, () => this.#sql(strings, ...values));
+  }
+
   async #trial(sql: Sql, id: number): Promise<Trial> {
     const [row] = await sql`SELECT * FROM anneal_trials WHERE id = ${id}`;
     if (!row) throw new AnnealError("storage", `Cannot find trial ${id}`, { where: `trial ${id}` });
@@ -280,7 +329,7 @@ class PostgresStorage implements StudyStorage {
     options: CreateStudyOptions = {},
   ): Promise<Study> {
     return this.#call(async () => {
-      const [inserted] = await this.#sql`
+      const [inserted] = await this.#query`
         INSERT INTO anneal_studies (name, direction, space)
         VALUES (${name}, ${direction}, ${canonicalJson(space)}::text::jsonb)
         ON CONFLICT (name) DO NOTHING RETURNING *`;
@@ -289,7 +338,7 @@ class PostgresStorage implements StudyStorage {
       const loaded = await this.#loadStudy(name);
       const study = checkSameStudy(loaded, direction, space, options.identity);
       if (!settingsChanged(study, space)) return study;
-      const [updated] = await this.#sql`
+      const [updated] = await this.#query`
         UPDATE anneal_studies SET space = ${canonicalJson(space)}::text::jsonb
         WHERE id = ${study.id} RETURNING *`;
       return studyFrom(updated);
@@ -301,7 +350,7 @@ class PostgresStorage implements StudyStorage {
   }
 
   async #loadStudy(name: string): Promise<Study> {
-    const [row] = await this.#sql`SELECT * FROM anneal_studies WHERE name = ${name}`;
+    const [row] = await this.#query`SELECT * FROM anneal_studies WHERE name = ${name}`;
     if (!row) throw studyError(name, false);
     return studyFrom(row);
   }
@@ -352,7 +401,7 @@ class PostgresStorage implements StudyStorage {
 
   claimTrial(studyId: number, workerId: string): Promise<Trial | null> {
     return this.#call(async () => {
-      const [row] = await this.#sql`
+      const [row] = await this.#query`
         UPDATE anneal_trials SET state = 'RUNNING', worker_id = ${workerId},
           heartbeat_at = now(), started_at = now()
         WHERE id = (
@@ -452,7 +501,7 @@ class PostgresStorage implements StudyStorage {
 
   heartbeat(trialId: number, workerId: string): Promise<boolean> {
     return this.#call(async () => {
-      const result = await this.#sql`
+      const result = await this.#query`
         UPDATE anneal_trials SET heartbeat_at = now()
         WHERE id = ${trialId} AND state = 'RUNNING' AND worker_id = ${workerId}`;
       return result.count === 1;
@@ -499,9 +548,9 @@ class PostgresStorage implements StudyStorage {
   }
 
   async #listTrials(studyId: number, states?: TrialState[]): Promise<Trial[]> {
-    const rows = await this.#sql`
+    const rows = await this.#query`
       SELECT * FROM anneal_trials WHERE study_id = ${studyId} ORDER BY number`;
-    const steps = await this.#sql`
+    const steps = await this.#query`
       SELECT i.trial_id, i.step, i.value FROM anneal_intermediate i
       JOIN anneal_trials t ON t.id = i.trial_id WHERE t.study_id = ${studyId} ORDER BY i.step`;
     const byTrial = new Map<number, Map<number, number>>();
@@ -515,7 +564,7 @@ class PostgresStorage implements StudyStorage {
 
   bestTrial(studyId: number): Promise<Trial | undefined> {
     return this.#call(async () => {
-      const [study] = await this.#sql`
+      const [study] = await this.#query`
         SELECT direction FROM anneal_studies WHERE id = ${studyId}`;
       if (!study) throw new AnnealError("storage", `Cannot find study ${studyId}`);
       return pickBest(await this.#listTrials(studyId, ["COMPLETE"]), study.direction);

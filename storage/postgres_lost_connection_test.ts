@@ -201,3 +201,70 @@ Deno.test("close() lets a call under way on a healthy connection finish (its wri
     await admin.end({ timeout: 5 });
   }
 });
+
+Deno.test("postgres.js 3.4.9 hands the FATAL error of a connection the server ended during a query to the first query of its next connection, unsent (the cause the storage works around)", async () => {
+  const proxy = pgProxy(new URL(await testPostgresUrl()));
+  const sent: string[] = [];
+  const sql = postgres(proxy.url, {
+    max: 1,
+    fetch_types: false,
+    onnotice: () => {},
+    debug: (_connection, query) => sent.push(query),
+  });
+  try {
+    await sql`SELECT 1 AS one`;
+    proxy.killQuery();
+    // the query under way fails as its socket closes...
+    await assert.rejects(sql`SELECT 2 AS two`, (error: { code?: string }) => {
+      return error.code === "CONNECTION_CLOSED";
+    });
+    // ...and the server's 57P01, which came before the close, is kept: the next connection's
+    // first ReadyForQuery (at the end of its start-up) fails the query it connected for with it,
+    // before sending it
+    await assert.rejects(sql`SELECT 3 AS three`, (error: { code?: string; severity?: string }) => {
+      return error.code === "57P01" && error.severity === "FATAL";
+    });
+    assert.deepEqual(sent, ["SELECT 1 AS one", "SELECT 2 AS two"]);
+    assert.deepEqual([...await sql`SELECT 4 AS four`], [{ four: 4 }]);
+  } finally {
+    await sql.end({ timeout: 0 });
+    proxy.close();
+  }
+});
+
+Deno.test("the first call after the server ended a connection during a query (57P01: pg_terminate_backend, a shutdown) succeeds without a retry, a statement and a transaction alike", async () => {
+  const proxy = pgProxy(new URL(await testPostgresUrl()));
+  // one connection, so that the next calls use the one that was ended
+  const storage = await openPostgresStorage(proxy.url, { maxConnections: 1 });
+  const calls: string[] = [];
+  const counted = new Proxy(storage, {
+    get: (target, property) => {
+      const value = Reflect.get(target, property);
+      return typeof value === "function"
+        ? (...args: unknown[]) => (calls.push(String(property)), value.apply(target, args))
+        : value;
+    },
+  });
+  const worker = retryingStorage(counted, 5_000);
+  try {
+    const name = `terminated-${crypto.randomUUID()}`;
+    const study = await storage.createStudy(name, "minimize", {});
+    // a statement: the call under way fails (the worker retries that one), the next succeeds
+    proxy.killQuery();
+    await assert.rejects(storage.loadStudy(name), isConnectionError);
+    assert.equal((await worker.loadStudy(name)).id, study.id);
+    assert.deepEqual(calls, ["loadStudy"], "loadStudy called once: not retried");
+    // a transaction (createTrial's): its BEGIN is the next connection's first query
+    proxy.killQuery();
+    await assert.rejects(storage.listTrials(study.id), isConnectionError);
+    calls.length = 0;
+    const trial = await worker.createTrial(study.id, { params: { lr: 0.1 } });
+    assert.equal(trial?.number, 0);
+    assert.deepEqual(calls, ["createTrial"], "createTrial called once: not retried");
+    assert.equal(proxy.killed.length, 2);
+    assert.equal((await storage.listTrials(study.id)).length, 1, "the trial was created once");
+  } finally {
+    await storage.close();
+    proxy.close();
+  }
+});
