@@ -9,6 +9,7 @@
  *
  * @module
  */
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import type { RunConfig } from "../config.ts";
 import { loadData } from "../data/mod.ts";
 import {
@@ -299,6 +300,8 @@ export interface LrCurve {
 
 /** What {@linkcode lrFind} returns: the first repeat's curve plus the verdict over all repeats. */
 export interface LrFindResult extends Omit<LrCurve, "agreement" | "seed"> {
+  /** The tfjs backend the test ran on (`webgpu`, `wasm`, `cpu`): its record keeps it. */
+  backend: string;
   /** The learning rate to train with: the repeats' geometric mean of their chosen rule. */
   suggestion: number;
   /** Worst rule ratio of any repeat, the repeats' ratio, and the verdict over both. */
@@ -644,7 +647,10 @@ export async function lrFind(
 ): Promise<LrFindResult> {
   const o = resolve(options);
   checkReadable(config);
-  if (!options.engine) await selectBackend(config.backend, config.model.kind);
+  // (an engine given was built on the backend already set)
+  const backend = options.engine
+    ? tf.getBackend()
+    : (await selectBackend(config.backend, config.model.kind)).backend;
   const data = options.train ? undefined : await loadData(config.data, config.seed);
   const train = options.train ?? data!.train;
   // An epoch without a batch is refused before any engine is built.
@@ -698,6 +704,7 @@ export async function lrFind(
     o.schedule,
   );
   return {
+    backend,
     lrs: first.lrs,
     losses: first.losses,
     smoothed: first.smoothed,

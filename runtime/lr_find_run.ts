@@ -81,6 +81,8 @@ export async function recordLrFind(
         // (the only time the record holds: anneal runs dates the test by it)
         finishedAt: new Date().toISOString(),
         lrFind: { suggestion: result.suggestion, rule: result.rule },
+        // (as a training run's summary records it: anneal runs show and report name it)
+        backend: result.backend,
       }) + "\n",
     );
     if (options.plot ?? true) {

@@ -197,6 +197,8 @@ Deno.test("lrFind restores the weights and the optimizer state, and leaks no ten
     const optimizer = engine.optimizer;
     const result = await lrFind(config, { engine, train, iterations: 30, endLr: 1 });
     assert.ok(result.lrs.length > 3);
+    // (the engine's backend, which the test's record names)
+    assert.equal(result.backend, tf.getBackend());
     assert.ok(result.losses.some((loss) => loss !== result.losses[0]), "the test trained");
     assert.equal(tf.memory().numTensors, tensors);
     assert.equal(engine.optimizer, optimizer);

@@ -102,7 +102,15 @@ Deno.test("a run's path, as anneal train prints it, is refused with its id and d
 Deno.test("an LR range test's record is dated in anneal runs, and diagnose and runs show say what it is, not 'no data'", async () => {
   await using runs = await tempRunsDir();
   const { dir } = runs;
-  const test = await anneal("lr-find", "--set", `runsDir="${dir}"`, "--iterations", "20");
+  const test = await anneal(
+    "lr-find",
+    "--set",
+    `runsDir="${dir}"`,
+    "--set",
+    'backend="cpu"',
+    "--iterations",
+    "20",
+  );
   assert.equal(test.code, 0, test.stderr);
   const id = test.stdout.match(/record in \S+\/(\S+)\n/)![1];
   const suggested = test.stdout.match(/suggested lr = (\S+) \((\w+)\)/)!;
@@ -120,4 +128,19 @@ Deno.test("an LR range test's record is dated in anneal runs, and diagnose and r
     assert.deepEqual([said[2], said[3]], [suggested[2], id]);
     assert.doesNotMatch(out.stdout, /no data/);
   }
+  // runs show names the backend it ran on and its seed (from its config), and its steps
+  const { seed } = JSON.parse(await Deno.readTextFile(`${dir}/${id}/config.json`));
+  const show = await anneal("runs", "show", id, "--runs-dir", dir);
+  assert.match(
+    show.stdout,
+    new RegExp(`\n {2}backend cpu, seed ${seed}, dataset not recorded\n`),
+  );
+  assert.match(show.stdout, /\n {2}an LR range test of 20 steps \(no training epochs\)\n/);
+  // a record of an older anneal, which did not store the backend, says so
+  const summaryFile = `${dir}/${id}/summary.json`;
+  const { backend: _, ...older } = JSON.parse(await Deno.readTextFile(summaryFile));
+  await Deno.writeTextFile(summaryFile, JSON.stringify(older));
+  const old = await anneal("runs", "show", id, "--runs-dir", dir);
+  assert.equal(old.code, 0, old.stderr);
+  assert.match(old.stdout, /\n {2}backend not recorded, seed \d+, dataset not recorded\n/);
 });

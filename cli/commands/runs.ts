@@ -166,6 +166,28 @@ export function bestText(record: Pick<RunRecord, "config" | "epochs" | "summary"
   return `best ${best.metric} ${formatNumber(best.value)} at epoch ${best.epoch}${sofar}`;
 }
 
+/**
+ * Where a run ran, as `anneal runs show` names it: its backend (a training run's meta.json and
+ * summary.json record it, an LR range test's summary.json), its seed (meta.json, else its
+ * config's) and its data's fingerprint; `not recorded` for what its record does not hold (a
+ * record of an older anneal, a run killed before it chose its backend or loaded its data).
+ *
+ * @example
+ * ```ts
+ * import { provenance } from "./runs.ts";
+ * const text = provenance({ meta: { id: "a" }, config: { seed: 7 }, summary: { status: "completed", backend: "cpu" } });
+ * console.assert(text === "backend cpu, seed 7, dataset not recorded");
+ * ```
+ */
+export function provenance(record: Pick<RunRecord, "meta" | "config" | "summary">): string {
+  const { meta, config, summary } = record;
+  const known = (value: unknown) =>
+    typeof value === "string" || typeof value === "number" ? String(value) : "not recorded";
+  return `backend ${known(meta.backend ?? summary.backend)}, seed ${
+    known(meta.seed ?? config.seed)
+  }, dataset ${known(meta.fingerprint)}`;
+}
+
 /** `anneal runs show ID`: config, summary, diagnosis and charts of one run. */
 export async function runsShowCommand(
   id: string,
@@ -179,13 +201,11 @@ export async function runsShowCommand(
   const s = record.summary;
   console.log(`run ${record.id}: ${s.status}${s.stopReason ? ` (${s.stopReason})` : ""}`);
   if (DAMAGED.has(s.status) && s.hint) console.log(`  hint: ${s.hint}`);
+  console.log(`  ${provenance(record)}`);
   console.log(
-    `  backend ${record.meta.backend ?? "-"}, seed ${record.meta.seed ?? "-"}, dataset ${
-      record.meta.fingerprint ?? "-"
-    }`,
-  );
-  console.log(
-    `  ${record.epochs.length} epochs, ${record.steps.length} steps; ${bestText(record)}`,
+    record.lrFind && record.epochs.length === 0 && record.steps.length === 0
+      ? `  an LR range test of ${record.lrFind.lrs.length} steps (no training epochs)`
+      : `  ${record.epochs.length} epochs, ${record.steps.length} steps; ${bestText(record)}`,
   );
   if (s.test) console.log(`  test: ${formatMetrics(s.test)}`);
   // (meta.json read loosely: a record of another anneal may hold anything there)
