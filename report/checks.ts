@@ -15,6 +15,7 @@ import {
 } from "../schedulers/rate_setting.ts";
 import { stretchChanges } from "../schedulers/stretch.ts";
 import { parseSchedulerSpec } from "../schedulers/parse.ts";
+import type { SpecOf } from "../schedulers/spec.ts";
 import type { ScheduleNote } from "../schedulers/reach.ts";
 import { warmupBeyondRun } from "../schedulers/warmup_reach.ts";
 import { FIRST_STEP, firstStepFault } from "./first_step.ts";
@@ -102,6 +103,90 @@ export function longerRun(config: Record<string, unknown>, epochs: number): stri
   ];
 }
 
+/**
+ * Where a run that has not ended as planned stands: still running, or killed or interrupted
+ * before its last epoch (its curves stop there, and resuming it trains the rest): a note for the
+ * verdict and the fix that goes on; undefined for a run that ended (completed, stopped early,
+ * diverged, failed).
+ */
+export function unfinished(record: RunRecord): { note: string; fix: string } | undefined {
+  const { status, hint } = record.summary;
+  if (status !== "running" && status !== "crashed" && status !== "interrupted") return undefined;
+  const planned = configValue(record.config, "epochs");
+  const n = record.epochs.length;
+  const of = typeof planned === "number" && planned > n ? ` of its ${planned}` : "";
+  if (status === "running") {
+    return {
+      note: `still running: read after ${n}${of} epochs`,
+      fix: "it is still training: diagnose it again once it ends",
+    };
+  }
+  return {
+    note: `${status} after ${n}${of} epochs`,
+    fix: `it ended before its last epoch (${status}): ${
+      hint ?? `resume it: anneal train --resume ${record.id}`
+    }`,
+  };
+}
+
+/**
+ * How long a run is, as the fixes size what they set (a longer run, a cosine's `tMax`, a warmup,
+ * a patience): a run that ended by what it trained; one that has not ended as planned (still
+ * running, killed, interrupted) by what its config plans (its `epochs`, within `maxSteps`), not by
+ * the epochs it reached: it is that run the fixes are for.
+ */
+export interface RunSize {
+  /** Epochs. */
+  epochs: number;
+  /** Optimizer steps; 0 where none were recorded (a record of epochs alone). */
+  steps: number;
+  /** Optimizer steps an epoch takes, where the record tells. */
+  stepsPerEpoch: number | undefined;
+  /** The run has not ended: its size is its config's plan, beyond where its curves stop. */
+  planned: boolean;
+}
+
+/** Optimizer steps an epoch of the run takes: from its epochs' step counts, else its steps. */
+function stepsPerEpoch(record: RunRecord): number | undefined {
+  const last = record.epochs.findLast((e) => typeof e.step === "number" && e.step > 0);
+  if (last) return Math.round(last.step! / (last.epoch + 1));
+  const first = record.epochs[0]?.epoch;
+  const count = record.steps.filter((s) => s.epoch === first).length;
+  return count > 0 ? count : undefined;
+}
+
+/**
+ * The run's size (see {@linkcode RunSize}).
+ *
+ * @example
+ * ```ts
+ * import { runSize } from "./checks.ts";
+ * const epochs = [0, 1, 2].map((epoch) => ({ epoch, loss: 1, step: 10 * (epoch + 1) }));
+ * const record = {
+ *   id: "x", dir: "x", meta: { id: "x" }, steps: [], warnings: [], epochs,
+ *   config: { epochs: 30 }, summary: { status: "running" as const },
+ * };
+ * console.assert(runSize(record).epochs === 30 && runSize(record).steps === 300);
+ * const ended = runSize({ ...record, summary: { status: "completed" as const, steps: 30 } });
+ * console.assert(ended.epochs === 3 && ended.steps === 30);
+ * ```
+ */
+export function runSize(record: RunRecord): RunSize {
+  const reached = record.epochs.length;
+  const perEpoch = stepsPerEpoch(record);
+  const steps = record.summary.steps ?? record.steps.length;
+  if (!unfinished(record)) {
+    return { epochs: reached, steps, stepsPerEpoch: perEpoch, planned: false };
+  }
+  const configured = configValue(record.config, "epochs");
+  const epochs = typeof configured === "number" && configured > reached ? configured : reached;
+  const maxSteps = configValue(record.config, "maxSteps");
+  const planned = perEpoch === undefined
+    ? steps
+    : Math.min(perEpoch * epochs, typeof maxSteps === "number" ? maxSteps : Infinity);
+  return { epochs, steps: Math.max(steps, planned), stepsPerEpoch: perEpoch, planned: true };
+}
+
 export interface Curves {
   record: RunRecord;
   /**
@@ -128,6 +213,8 @@ export interface Curves {
   optimizer: unknown;
   /** The optimizer ascends the loss (torch's `maximize`): the loss is meant to rise. */
   maximize: boolean;
+  /** How long the run is, as the fixes size what they set (see {@linkcode RunSize}). */
+  size: RunSize;
 }
 
 export function curves(record: RunRecord): Curves {
@@ -152,6 +239,7 @@ export function curves(record: RunRecord): Curves {
     initial,
     optimizer,
     maximize: maximizes(optimizer),
+    size: runSize(record),
   };
 }
 
@@ -342,7 +430,7 @@ function climbedNegativeRate(
 }
 
 export function checkLrTooLow(
-  { record, train, start, initial, lr, rate }: Curves,
+  { record, train, start, initial, lr, rate, size }: Curves,
 ): Finding | undefined {
   const min = Math.min(...train);
   const dropFrom = (level: number) => (level - min) / Math.abs(level);
@@ -352,16 +440,29 @@ export function checkLrTooLow(
   const evidence = `the training loss went from ${f(start)} at epoch ${record.epochs[0].epoch} ` +
     `to at best ${f(min)} over ${train.length} epochs, a ${f(Math.max(0, drop) * 100)}% drop ` +
     `(under ${LOW_LR_DROP * 100}%)`;
-  const warmup = unfinishedWarmup(record, train.length);
+  const warmup = warmupBeyond(record, size);
   if (warmup) {
     // the rate never got to optimizer.lr: the warmup held it low, not optimizer.lr
     return {
       kind: "lrTooLow",
       severity: "warning",
-      title: "learning rate too low: the warmup outlasted the run",
+      title: size.planned
+        ? "learning rate too low so far: the warmup outlasts the run"
+        : "learning rate too low: the warmup outlasted the run",
       evidence: `${evidence}; ${warmup.message}`,
       fix: warmup.hint,
       set: warmup.set,
+    };
+  }
+  const warming = stillWarmingUp(record, size);
+  if (warming) {
+    // a run not ended, still in a warmup that ends within it: the rate has yet to climb
+    return {
+      kind: "lrTooLow",
+      severity: "info",
+      title: "the loss barely moved so far: the run is still in its warmup",
+      evidence: `${evidence}; ${warming}`,
+      fix: unfinished(record)!.fix,
     };
   }
   const faster = changeRate(rate, lr * 10);
@@ -382,22 +483,59 @@ export function checkLrTooLow(
   };
 }
 
-/**
- * The run's warmup schedule where it lasted as long as the run or longer (see `warmup_reach.ts`):
- * the run's steps, or its epochs under `interval: "epoch"`, against `warmupSteps`.
- */
-function unfinishedWarmup(record: RunRecord, epochs: number): ScheduleNote | undefined {
-  let spec;
+/** The run's warmup schedule (warmupCosine, warmupLinear); undefined for any other. */
+function warmupSpec(
+  record: RunRecord,
+): SpecOf<"warmupCosine"> | SpecOf<"warmupLinear"> | undefined {
   try {
-    spec = parseSchedulerSpec(configValue(record.config, "scheduler"));
+    const spec = parseSchedulerSpec(configValue(record.config, "scheduler"));
+    return spec.name === "warmupCosine" || spec.name === "warmupLinear" ? spec : undefined;
   } catch {
     return undefined; // no schedule, or one this anneal does not read: no warmup to judge
   }
-  const steps = record.summary.steps ?? record.steps.length;
+}
+
+/**
+ * The run's warmup schedule where it lasts as long as the run or longer (see `warmup_reach.ts`):
+ * the run's steps, or its epochs under `interval: "epoch"`, against `warmupSteps`; for a run not
+ * ended, the run its config plans (a warmup it has not got through yet may end within it).
+ */
+function warmupBeyond(record: RunRecord, size: RunSize): ScheduleNote | undefined {
+  const spec = warmupSpec(record);
+  if (!spec) return undefined;
+  if (size.planned) {
+    if (size.stepsPerEpoch === undefined) return undefined; // (the record does not tell)
+    const maxSteps = configValue(record.config, "maxSteps");
+    return warmupBeyondRun(spec, {
+      stepsPerEpoch: size.stepsPerEpoch,
+      epochs: size.epochs,
+      ...(typeof maxSteps === "number" && { maxSteps }),
+    });
+  }
   return warmupBeyondRun(
     spec,
-    spec.interval === "epoch" ? { stepsPerEpoch: 1, epochs } : { stepsPerEpoch: steps, epochs: 1 },
+    spec.interval === "epoch"
+      ? { stepsPerEpoch: 1, epochs: size.epochs }
+      : { stepsPerEpoch: size.steps, epochs: 1 },
   );
+}
+
+/**
+ * Words saying how far a run not ended has got through a warmup that ends within the run its
+ * config plans (its rate still climbing to `optimizer.lr`); undefined for an ended run, or one
+ * past its warmup.
+ */
+function stillWarmingUp(record: RunRecord, size: RunSize): string | undefined {
+  const spec = warmupSpec(record);
+  if (!size.planned || !spec) return undefined;
+  const byEpoch = spec.interval === "epoch";
+  const reached = byEpoch ? record.epochs.length : record.summary.steps ?? record.steps.length;
+  if (!(reached < spec.warmupSteps)) return undefined;
+  const unit = byEpoch ? "epochs" : "steps";
+  return `its warmup climbs to optimizer.lr over scheduler.warmupSteps ${spec.warmupSteps} ` +
+    `${unit}, and it has trained ${reached} of them so far, of the ${
+      byEpoch ? size.epochs : size.steps
+    } ${unit} it is to train`;
 }
 
 /**
@@ -409,7 +547,7 @@ function unfinishedWarmup(record: RunRecord, epochs: number): ScheduleNote | und
  * size, for a negative one: `optimizer.lr` must be > 0).
  */
 export function checkPlateau(
-  { record, train, val, start, initial, lr, rate }: Curves,
+  { record, train, val, start, initial, lr, rate, size }: Curves,
 ): Finding | undefined {
   const n = train.length;
   const mid = Math.floor(n / 2);
@@ -430,7 +568,8 @@ export function checkPlateau(
   const dropText = `the ${f(drop)} drop achieved` +
     (from > start ? ` from its first steps' loss ${f(from)}` : "");
   if (cannotFit && gap < SMALL_GAP) {
-    const set = longerRun(record.config, n * 2);
+    // twice the run: the run its config plans, where it has not ended, not the epochs reached
+    const set = longerRun(record.config, size.epochs * 2);
     const dropout = configValue(record.config, "model.dropout");
     if (typeof dropout === "number" && dropout > 0) set.push("model.dropout=0");
     const hidden = configValue(record.config, "model.hidden");
@@ -446,8 +585,13 @@ export function checkPlateau(
       set,
     };
   }
-  const steps = record.summary.steps ?? record.steps.length;
-  const cosine = { name: "cosine", tMax: steps || n, ...(steps ? {} : { interval: "epoch" }) };
+  // over the whole run (the run its config plans, where it has not ended)
+  const { steps } = size;
+  const cosine = {
+    name: "cosine",
+    tMax: steps || size.epochs,
+    ...(steps ? {} : { interval: "epoch" }),
+  };
   const set = [`scheduler=${JSON.stringify(cosine)}`];
   // cosine starts from optimizer.lr, which must be > 0: a negative maxLr's peak as its size
   const peak = Math.abs(lr);

@@ -17,12 +17,13 @@ import {
   setText,
   SPIKE_FACTOR,
   SPIKE_WINDOW,
+  unfinished,
 } from "./checks.ts";
 import type { Finding } from "./types.ts";
 
 /**
  * What early stopping should change: a patience that runs out within the epochs this run went on
- * after its best one (a tenth of its epochs, between 2 and 10, at most that many), watching the
+ * after its best one (a tenth of its `epochs`, between 2 and 10, at most that many), watching the
  * validation loss; nothing when it already ended the run there.
  */
 function earlyStopping(
@@ -51,7 +52,8 @@ function earlyStopping(
     if (configValue(config, "earlyStopping.mode") === "max") set.push("earlyStopping.mode=min");
     why = `, watching the validation loss instead of ${monitor}`;
   } else if (typeof patience === "number" && patience > since) {
-    why = `; patience ${patience} did not run out in the ${since} epochs after it`;
+    why = `; patience ${patience} did not run out in the ${since} epochs after it` +
+      (unfinished(record) ? " so far" : "");
   }
   if (typeof patience !== "number" || patience > target) {
     set.push(`earlyStopping.patience=${target}`);
@@ -76,7 +78,7 @@ function suggestedWeightDecay(name: unknown, current: unknown): number {
 }
 
 /** Validation loss minimal at epoch m, then up by OVERFIT_RISE while training loss kept falling. */
-export function checkOverfitting({ record, train, val }: Curves): Finding | undefined {
+export function checkOverfitting({ record, train, val, size }: Curves): Finding | undefined {
   if (!val || val.some((v) => !Number.isFinite(v))) return undefined;
   const n = val.length;
   const m = val.indexOf(Math.min(...val));
@@ -87,7 +89,8 @@ export function checkOverfitting({ record, train, val }: Curves): Finding | unde
   if (!(train[last] < train[m])) return undefined;
   const bestEpoch = record.epochs[m].epoch;
   const config = record.config;
-  const stop = earlyStopping(record, n, last - m, bestEpoch);
+  // (a patience sized by the whole run: the run its config plans, where it has not ended)
+  const stop = earlyStopping(record, size.epochs, last - m, bestEpoch);
   const regularise = [
     `optimizer.weightDecay=${
       suggestedWeightDecay(

@@ -20,39 +20,27 @@ import {
   setText,
   shellWord,
   STILL_FALLING,
+  unfinished,
 } from "./checks.ts";
 import { configValue } from "./records.ts";
 import { checkGradientSpikes, checkOverfitting } from "./checks_generalization.ts";
-import type { Diagnosis, Finding, RunRecord } from "./types.ts";
+import type { Diagnosis, Finding, FindingKind, RunRecord } from "./types.ts";
 
 export type { Diagnosis, Finding, FindingKind } from "./types.ts";
 
 const ORDER = { critical: 0, warning: 1, info: 2 };
 
 /**
- * Where a run that has not ended as planned stands: still running, or killed or interrupted
- * before its last epoch (its curves stop there, and resuming it trains the rest); undefined for a
- * run that ended (completed, stopped early, diverged, failed).
+ * The findings read off the curves' trend, which the rest of a run not ended may change (a
+ * divergence or a gradient spike happened, whatever comes after).
  */
-function unfinished(record: RunRecord): { note: string; fix: string } | undefined {
-  const { status, hint } = record.summary;
-  if (status !== "running" && status !== "crashed" && status !== "interrupted") return undefined;
-  const planned = configValue(record.config, "epochs");
-  const n = record.epochs.length;
-  const of = typeof planned === "number" && planned > n ? ` of its ${planned}` : "";
-  if (status === "running") {
-    return {
-      note: `still running: read after ${n}${of} epochs`,
-      fix: "it is still training: diagnose it again once it ends",
-    };
-  }
-  return {
-    note: `${status} after ${n}${of} epochs`,
-    fix: `it ended before its last epoch (${status}): ${
-      hint ?? `resume it: anneal train --resume ${record.id}`
-    }`,
-  };
-}
+const TRENDS: ReadonlySet<FindingKind> = new Set([
+  "lrTooLow",
+  "plateauEarly",
+  "oscillating",
+  "overfitting",
+  "underfitting",
+]);
 
 /** The early stopper's reason where it ended the run (patience ran out); undefined otherwise. */
 function earlyStop(record: RunRecord): string | undefined {
@@ -231,6 +219,14 @@ function diagnoseCurves(record: RunRecord): Diagnosis {
       findings: [ok],
       config,
     };
+  }
+  if (unfinished(record)) {
+    // read off curves that stop short of the run: what they show so far
+    for (const finding of findings) {
+      if (TRENDS.has(finding.kind) && !finding.title.includes("so far")) {
+        finding.title += " so far";
+      }
+    }
   }
   findings.sort((a, b) => ORDER[a.severity] - ORDER[b.severity]);
   const verdict = findings.length === 1

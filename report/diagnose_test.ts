@@ -779,3 +779,90 @@ Deno.test("a run not ended (running, killed, interrupted) is read as far as it g
   const early = diagnose(syntheticRun(losses, { config, status: "stopped" }));
   assert.doesNotMatch(early.verdict, /\(/);
 });
+
+Deno.test("a run not ended is advised for the run its config plans, not the epochs it reached, and its trends are read 'so far'", () => {
+  const val = plateau.map((v) => v * 1.05);
+  const steps = syntheticSteps(100, 10, () => 1);
+  // read after 10 of its 30 epochs, 10 steps each: a cosine over its 300 steps, not the 100 taken
+  const flat = diagnose(
+    syntheticRun(plateau, { val, steps, config: { epochs: 30 }, status: "running" }),
+  );
+  assert.equal(
+    flat.verdict,
+    "plateaued early so far (still running: read after 10 of its 30 epochs)",
+  );
+  assert.deepEqual(flat.findings[0].set, ['scheduler={"name":"cosine","tMax":300}']);
+  // ...within its maxSteps
+  const capped = diagnose(syntheticRun(plateau, {
+    val,
+    steps,
+    config: { epochs: 30, maxSteps: 150 },
+    status: "running",
+  }));
+  assert.deepEqual(capped.findings[0].set, ['scheduler={"name":"cosine","tMax":150}']);
+  // an underfitting run killed after 10 of 30 epochs: twice its 30 epochs, not twice the 10
+  const accuracy = plateau.map(() => 0.45);
+  const underfit = diagnose(
+    syntheticRun(plateau, { val, accuracy, config: { epochs: 30 }, status: "crashed" }),
+  );
+  assert.equal(
+    underfit.findings[0].title,
+    "underfitting: training and validation both high " +
+      "and flat so far",
+  );
+  assert.ok(underfit.findings[0].set!.includes("epochs=60"), `${underfit.findings[0].set}`);
+
+  // overfitting, interrupted after 12 of its 50 epochs: a patience of a tenth of 50 epochs
+  const train = decay(12, 3, 0.01, 0.3);
+  const rising = train.map((_, e) => 0.5 + 0.02 * (e - 6) ** 2);
+  const overfit = diagnose(syntheticRun(train, {
+    val: rising,
+    config: { epochs: 50, earlyStopping: { patience: 100 } },
+    status: "interrupted",
+  }));
+  const finding = overfit.findings.find((x) => x.kind === "overfitting")!;
+  assert.equal(finding.title, "overfitting after epoch 6 so far");
+  assert.equal(finding.set![0], "earlyStopping.patience=5");
+  assert.match(finding.fix, /patience 100 did not run out in the 5 epochs after it so far/);
+});
+
+Deno.test("a run not ended is judged against the warmup of the run its config plans: still in a warmup that ends within it, or one that outlasts it", () => {
+  const losses = [1, 0.995, 0.99, 0.985, 0.98, 0.978];
+  // 6 of its 30 epochs, 10 steps each, at the rates of a warmup to 0.1 over 100 steps
+  const steps = syntheticSteps(60, 10, () => 1).map((s) => ({ ...s, lr: 0.1 * s.step / 100 }));
+  const warmup = { name: "warmupLinear", warmupSteps: 100, totalSteps: 300 };
+  const warming = diagnose(syntheticRun(losses, {
+    lr: 0.1,
+    steps,
+    config: { epochs: 30, scheduler: warmup },
+    status: "running",
+  }));
+  assert.deepEqual(kinds(warming), ["lrTooLow"]);
+  const [still] = warming.findings;
+  assert.equal(still.title, "the loss barely moved so far: the run is still in its warmup");
+  assert.equal(still.severity, "info");
+  assert.match(
+    still.evidence,
+    /; its warmup climbs to optimizer\.lr over scheduler\.warmupSteps 100 steps, and it has trained 60 of them so far, of the 300 steps it is to train$/,
+  );
+  assert.equal(still.fix, "it is still training: diagnose it again once it ends");
+  assert.equal(still.set, undefined);
+  // a warmup longer than the whole planned run: shortened to a tenth of the 300 steps
+  const long = diagnose(syntheticRun(losses, {
+    lr: 0.1,
+    steps,
+    config: { epochs: 30, scheduler: { ...warmup, warmupSteps: 1000 } },
+    status: "crashed",
+  }));
+  assert.equal(long.findings[0].title, "learning rate too low so far: the warmup outlasts the run");
+  assert.deepEqual(long.findings[0].set, ["scheduler.warmupSteps=30"]);
+  // the same curves of a run that ended there: its warmup outlasted it, sized by its 60 steps
+  const ended = diagnose(syntheticRun(losses, {
+    lr: 0.1,
+    steps,
+    config: { epochs: 30, scheduler: warmup },
+    status: "stopped",
+  }));
+  assert.equal(ended.findings[0].title, "learning rate too low: the warmup outlasted the run");
+  assert.deepEqual(ended.findings[0].set, ["scheduler.warmupSteps=6", "scheduler.totalSteps=60"]);
+});

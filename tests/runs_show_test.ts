@@ -65,6 +65,43 @@ Deno.test("anneal runs show names the best epoch as anneal runs does, with its m
   assert.doesNotMatch(killed.stdout, /--set epochs=/);
 });
 
+Deno.test("anneal diagnose sizes the fixes of a run not ended by the run its config plans, not the epochs it reached, and reads its curves so far", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const run = await anneal("train", "--epochs", "3", "--runs-dir", dir, "--no-progress");
+  assert.equal(run.code, 0, run.stderr);
+  const runDir = run.stdout.match(/run record: (\S+)/)![1];
+  const id = runDir.split("/").at(-1)!;
+  const [first] = (await Deno.readTextFile(`${runDir}/epochs.ndjson`)).split("\n");
+  const perEpoch = JSON.parse(first).step;
+  // 8 epochs that level off high, of a run planned for 30 and still running (this process)
+  const losses = [20, 8, 5, 4.6, 4.5, 4.45, 4.42, 4.4];
+  await Deno.writeTextFile(
+    `${runDir}/epochs.ndjson`,
+    losses.map((loss, epoch) =>
+      JSON.stringify({ epoch, step: perEpoch * (epoch + 1), loss, lr: 0.01 })
+    ).join("\n") + "\n",
+  );
+  const config = JSON.parse(await Deno.readTextFile(`${runDir}/config.json`));
+  await Deno.writeTextFile(`${runDir}/config.json`, JSON.stringify({ ...config, epochs: 30 }));
+  await Deno.writeTextFile(
+    `${runDir}/summary.json`,
+    JSON.stringify({ status: "running", process: await currentProcess() }),
+  );
+  const out = await anneal("diagnose", id, "--runs-dir", dir);
+  assert.equal(out.code, 0, out.stderr);
+  assert.match(
+    out.stdout,
+    /^Diagnosis: plateaued early so far \(still running: read after 8 of its 30 epochs\)$/m,
+  );
+  // a cosine over the 30 epochs' steps, not over the steps taken so far
+  const tMax = perEpoch * 30;
+  assert.ok(
+    out.stdout.includes(`--set 'scheduler={"name":"cosine","tMax":${tMax}}'`),
+    out.stdout,
+  );
+});
+
 Deno.test("a run's path, as anneal train prints it, is refused with its id and directory to give instead; a missing runs directory is named as missing", async () => {
   await using runs = await tempRunsDir();
   const { dir } = runs;
