@@ -16,6 +16,7 @@ import type { EpochEnded, EpochJudged } from "./protocol.ts";
 import { maximizes, settingFault } from "../optimizers/hazards.ts";
 import { rateChange, rateSetting, risingSettings } from "../schedulers/rate_setting.ts";
 import { watchedMetric } from "../task_fit.ts";
+import { formatNumber } from "../number_format.ts";
 
 type EarlyStopping = z.output<typeof EarlyStoppingSchema>;
 
@@ -140,7 +141,7 @@ export function divideLrHint(
   optimizer?: unknown,
 ): string {
   if (lr !== undefined && lr < 0) {
-    return `the learning rate is negative (${Number(lr.toPrecision(3))}, from the schedule): ` +
+    return `the learning rate is negative (${formatNumber(lr)}, from the schedule): ` +
       "a negative rate climbs the loss, in torch as here; keep the schedule's rates >= 0 (a " +
       "gamma, etaMin, maxLr or minLr >= 0)";
   }
@@ -161,7 +162,7 @@ function raisedBy(lr: number | undefined, scheduler: unknown, optimizer: unknown
   const rising = risingSettings({ optimizer, scheduler });
   if (rising.length === 0) return "";
   const times = base.value > 0 ? `, ${Number((lr / base.value).toPrecision(3))}x optimizer.lr` : "";
-  return `the schedule had raised the step's rate to ${Number(lr.toPrecision(3))}${times} (${
+  return `the schedule had raised the step's rate to ${formatNumber(lr)}${times} (${
     rising.join("; ")
   }): keep its rates at or below optimizer.lr, or `;
 }
@@ -266,9 +267,9 @@ function judge(
       stop: true,
       status: "diverged",
       reason: `training diverged: loss ${
-        loss.toPrecision(4)
+        formatNumber(loss)
       } at epoch ${message.epoch} is over ${spec.divergenceFactor}x its first value ${
-        next.firstLoss.toPrecision(4)
+        formatNumber(next.firstLoss)
       }`,
       hint: divergenceHint(optimizer, lr, scheduler),
     });
@@ -303,7 +304,7 @@ function patienceRanOut(
   if (spec.patience === undefined || state.wait < spec.patience || epoch === 0) return undefined;
   return `early stopping: ${state.monitor} did not improve for ${state.wait} epoch${
     state.wait === 1 ? "" : "s"
-  } (best ${Number(state.best?.toPrecision(4))} at epoch ${state.bestEpoch})`;
+  } (best ${formatNumber(state.best)} at epoch ${state.bestEpoch})`;
 }
 
 /**

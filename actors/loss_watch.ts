@@ -19,6 +19,7 @@
  *
  * @module
  */
+import { formatNumber } from "../number_format.ts";
 
 /** Samples a block of steps holds at least: its mean is as steady as a 16-sample batch's loss. */
 export const BLOCK_SAMPLES = 16;
@@ -133,7 +134,7 @@ export function explosionReason(explosion: LossExplosion): string {
   const what = fromStep === step
     ? "the loss exploded to"
     : `the mean loss of steps ${fromStep}-${step} exploded to`;
-  return `training diverged at step ${step}: ${what} ${mean.toPrecision(4)}, ${
+  return `training diverged at step ${step}: ${what} ${formatNumber(mean)}, ${
     Math.round(mean / level)
-  }x its early level ${level.toPrecision(4)}`;
+  }x its early level ${formatNumber(level)}`;
 }

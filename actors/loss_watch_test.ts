@@ -74,7 +74,7 @@ Deno.test("a loss exploding from the second step is caught at once, its level ne
   assert.deepEqual(explosion, { fromStep: 1, step: 1, mean: 4000, level: 13 });
   assert.equal(
     explosionReason(explosion),
-    "training diverged at step 1: the loss exploded to 4000, 308x its early level 13.00",
+    "training diverged at step 1: the loss exploded to 4000, 308x its early level 13",
   );
 });
 

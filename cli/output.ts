@@ -5,15 +5,13 @@
  */
 import { AnnealError } from "../mod.ts";
 import { fileError } from "../file_errors.ts";
+import { formatNumber } from "../number_format.ts";
 
-/** A number as a person reads it: 4 significant digits, exponent for tiny or huge values. */
-export function formatNumber(value: number | undefined | null): string {
-  if (value === undefined || value === null) return "-";
-  if (!Number.isFinite(value)) return String(value);
-  const magnitude = Math.abs(value);
-  if (magnitude !== 0 && (magnitude < 1e-3 || magnitude >= 1e5)) return value.toExponential(3);
-  return Number(value.toFixed(4)).toString();
-}
+/**
+ * Losses, metrics and learning rates as every command prints them (4 significant digits; see
+ * number_format.ts), the same function `diagnose`, `runs` and the report print theirs with.
+ */
+export { formatNumber };
 
 /** `loss = 0.2341, valLoss = 0.25, accuracy = 0.91` in a stable order, without `lr`. */
 export function formatMetrics(metrics: Record<string, number>): string {

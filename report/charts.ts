@@ -6,6 +6,7 @@
  */
 import asciichartModule from "npm:asciichart@1.5.25";
 import type { RunRecord } from "./types.ts";
+import { formatNumber } from "../number_format.ts";
 
 interface AsciiChart {
   plot(series: number[] | number[][], config?: Record<string, unknown>): string;
@@ -63,7 +64,10 @@ function chart(title: string, series: number[][], colors: boolean, legend: strin
   const notes = cut.map((s) => s.note).join("");
   if (usable.length === 0) return `${title}${notes}\n  (no finite values to plot)`;
   const flat = usable.flatMap((s) => s.values);
-  if (Math.min(...flat) === Math.max(...flat)) return `${title}: constant at ${label(flat[0])}`;
+  // (a value, as every command prints one; the axis labels below are sized to the axis)
+  if (Math.min(...flat) === Math.max(...flat)) {
+    return `${title}: constant at ${formatNumber(flat[0])}`;
+  }
   const { series: values, log } = logIfWide(usable.map((s) => resampleValues(s.values)));
   const plot = asciichart.plot(values, {
     height: CHART_HEIGHT,

@@ -6,7 +6,7 @@ import { FIXTURES, syntheticRun } from "./_synthetic.ts";
 Deno.test("terminalCharts draws loss (train and validation) and a constant LR as one line", async () => {
   const text = terminalCharts(await readRun(`${FIXTURES}healthy`));
   assert.match(text, /loss per epoch \(50 epochs\) {2}— train \(first series\), validation/);
-  assert.match(text, /learning rate per step \(650 steps\): constant at 0\.0100/);
+  assert.match(text, /learning rate per step \(650 steps\): constant at 0\.01$/m);
   assert.ok(text.split("\n").length > 10);
 });
 

@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { configValue, formatNumber } from "./records.ts";
+import { configValue } from "./records.ts";
+import { formatNumber } from "../number_format.ts";
 import type { Finding, RunRecord } from "./types.ts";
 import { maximizes, settingFault } from "../optimizers/hazards.ts";
 import {

@@ -6,7 +6,8 @@
  * @module
  */
 import { diagnose, retrainCommand } from "./diagnose.ts";
-import { bestMetric, DAMAGED, formatNumber } from "./records.ts";
+import { bestMetric, DAMAGED } from "./records.ts";
+import { formatNumber } from "../number_format.ts";
 import type { Diagnosis, RunRecord } from "./types.ts";
 import { PLOTS, plotSpec, renderSvg } from "./vega.ts";
 import { REPORT_CSS } from "./html_style.ts";

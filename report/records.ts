@@ -11,6 +11,7 @@
  */
 import { AnnealError } from "../errors.ts";
 import { fileError } from "../file_errors.ts";
+import { formatNumber } from "../number_format.ts";
 import { maximizes } from "../optimizers/hazards.ts";
 import { higherIsBetter } from "../task_fit.ts";
 import { rateSetting } from "../schedulers/rate_setting.ts";
@@ -752,16 +753,6 @@ export const RATE_LEGEND = "lr (max): onecycle's or cyclic's maxLr, the peak of 
  */
 export function formatRate(lr: number | undefined, lrSetting?: string): string {
   return `${formatNumber(lr)}${lrSetting && lr !== undefined ? " (max)" : ""}`;
-}
-
-/** A number as a report shows it: 4 significant digits, exponent form when tiny or huge. */
-export function formatNumber(value: unknown): string {
-  if (typeof value !== "number") return value === undefined ? "-" : String(value);
-  if (!Number.isFinite(value)) return String(value);
-  if (value !== 0 && (Math.abs(value) < 1e-3 || Math.abs(value) >= 1e5)) {
-    return value.toExponential(2);
-  }
-  return String(Number(value.toPrecision(4)));
 }
 
 /**

@@ -168,10 +168,10 @@ Deno.test("formatTable aligns columns, right-aligns numbers and prints '-' for m
   const table = formatTable([{ id: "a", lr: 0.1 }, { id: "bbb", lr: 0.00001, note: "x" }]);
   const lines = table.split("\n");
   assert.deepEqual(lines, [
-    "id        lr  note",
-    "---  -------  ----",
-    "a        0.1  -",
-    "bbb  1.00e-5  x",
+    "id     lr  note",
+    "---  ----  ----",
+    "a     0.1  -",
+    "bbb  1e-5  x",
   ]);
 });
 

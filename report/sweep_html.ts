@@ -9,6 +9,7 @@ import type * as vl from "npm:vega-lite@6.5.0";
 import { canonicalJson } from "../zod_paths.ts";
 import { escapeHtml } from "./html.ts";
 import { formatRate, RATE_LEGEND } from "./records.ts";
+import { formatNumber } from "../number_format.ts";
 import { REPORT_CSS } from "./html_style.ts";
 import { renderSvg } from "./vega.ts";
 import type { TrialParamValue } from "../storage/types.ts";
@@ -149,7 +150,7 @@ export async function renderSweepReport(
   const rows = trials.map((t) =>
     `<tr${t === best ? ' class="best"' : ""}><td>${t.number}</td><td>${
       escapeHtml(t.state)
-    }</td><td>${t.value === null ? "-" : Number(t.value.toPrecision(5))}</td>${
+    }</td><td>${formatNumber(t.value)}</td>${
       names.map((n) => `<td>${escapeHtml(n in t.params ? paramText(t.params[n]) : "-")}</td>`)
         .join("")
     }${rateCell(t)}<td>${escapeHtml(t.reason ?? "")}</td></tr>`
@@ -163,7 +164,7 @@ export async function renderSweepReport(
 <body><main>
 <section class="card"><h1>sweep ${escapeHtml(study)}</h1>
 <p>${trials.length} trials; ${direction} <b>${escapeHtml(metric)}</b>${
-    best ? `; best: trial ${best.number} with ${Number(best.value!.toPrecision(5))}` : ""
+    best ? `; best: trial ${best.number} with ${formatNumber(best.value)}` : ""
   }</p></section>
 <section class="card"><h2>Objective per trial</h2>${objective}</section>
 <section class="card"><h2>Hyperparameters (parallel coordinates)</h2>${parallelSvg}</section>

@@ -31,6 +31,7 @@ import type { LrFindRecord } from "../report/types.ts";
 import { selectBackend } from "./backend.ts";
 import { type HostBatch, TrainingEngine } from "./engine.ts";
 import { AnnealError } from "../errors.ts";
+import { formatNumber } from "../number_format.ts";
 
 /** The rules that read a learning rate off a range test's smoothed curve. */
 export type SuggestionRule = "valley" | "steepest" | "minimumDiv10";
@@ -564,7 +565,7 @@ function repeatFoundNothing(
   before: LrCurve[],
 ): AnnealError {
   const found = before.map((run, i) =>
-    `repeat ${i + 1} (seed ${run.seed}) suggested ${run.suggestion.toPrecision(4)}`
+    `repeat ${i + 1} (seed ${run.seed}) suggested ${formatNumber(run.suggestion)}`
   );
   return new AnnealError(
     "diverged",

@@ -7,6 +7,7 @@ import { selectBackend } from "./backend.ts";
 import { TrainingEngine } from "./engine.ts";
 import { trainInProcess } from "./in_process.ts";
 import type { AnnealError } from "../errors.ts";
+import { formatNumber } from "../number_format.ts";
 import {
   agreementOf,
   chooseSuggestion,
@@ -441,7 +442,7 @@ Deno.test("lrFind names the repeat that found no minimum, its seed and what the 
           "found no minimum of the smoothed loss: it never fell below its first value in 20 steps",
       ) &&
       error.message.includes(
-        `; repeat 1 (seed 42) suggested ${first.suggestion.toPrecision(4)}, so the rate depends ` +
+        `; repeat 1 (seed 42) suggested ${formatNumber(first.suggestion)}, so the rate depends ` +
           "on the seed: no rate can be called reliable",
       ) && /more steps \(iterations 20 now\)/.test(error.hint ?? ""),
   );

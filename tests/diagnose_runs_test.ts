@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { diagnose, readRun } from "../mod.ts";
 import type { RunConfigInput } from "../mod.ts";
-import { formatNumber } from "../report/records.ts";
 import { anneal, readNdjson, tempRunsDir, trainCollect } from "./_helpers.ts";
 
 /** The run directory `anneal train` printed. */
@@ -91,17 +90,15 @@ Deno.test("anneal diagnose quotes the training loss the run printed for its firs
   await using runs = await tempRunsDir();
   const run = await anneal("train", "--epochs", "5", "--runs-dir", runs.dir, "--no-progress");
   assert.equal(run.code, 0, run.stderr);
-  const printed = Number(run.stdout.match(/^Epoch 0: loss = (\S+),/m)?.[1]);
+  const printed = run.stdout.match(/^Epoch 0: loss = (\S+),/m)![1];
   const steps = await readNdjson(`${runDirOf(run.stdout)}/steps.ndjson`);
   // the seed experiment's loss falls within its first epoch: its first steps are above its mean
-  assert.ok(steps[0].loss > printed * 1.02, `step 0 ${steps[0].loss}, epoch 0 ${printed}`);
+  assert.ok(steps[0].loss > Number(printed) * 1.02, `step 0 ${steps[0].loss}, epoch 0 ${printed}`);
   const id = runDirOf(run.stdout).split("/").at(-1)!;
   const out = await anneal("diagnose", id, "--runs-dir", runs.dir);
   assert.equal(out.code, 0, out.stderr);
-  assert.match(
-    out.stdout,
-    new RegExp(`training loss fell from ${formatNumber(printed).replace(".", "\\.")} at epoch 0 `),
-  );
+  // the loss as train printed it, not merely the same value
+  assert.ok(out.stdout.includes(`training loss fell from ${printed} at epoch 0 `), out.stdout);
   // train's own diagnosis says the same
-  assert.ok(run.stdout.includes(`training loss fell from ${formatNumber(printed)} at epoch 0 `));
+  assert.ok(run.stdout.includes(`training loss fell from ${printed} at epoch 0 `));
 });

@@ -22,7 +22,6 @@ import {
 import {
   checkRunsDir,
   DAMAGED,
-  formatNumber,
   formatRate,
   listRunDirectories,
   RATE_LEGEND,
@@ -31,7 +30,7 @@ import {
   type RunRow,
 } from "../../report/records.ts";
 import type { RunRecord } from "../../report/types.ts";
-import { formatMetrics, writeFlagFile } from "../output.ts";
+import { formatMetrics, formatNumber, writeFlagFile } from "../output.ts";
 
 /** Where runs live, and how a user names one. */
 export interface RunsOptions {
@@ -296,7 +295,7 @@ export function compareTable(comparison: RunComparison): string {
     ]),
     ...metrics.map((m) => [
       m.name,
-      ...m.values.map((v) => (v === undefined ? "-" : String(Number(v.toPrecision(4))))),
+      ...m.values.map((value) => formatNumber(value)),
     ]),
   ];
   const header = ["field", ...ids];

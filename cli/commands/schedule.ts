@@ -143,7 +143,8 @@ export async function scheduleCommand(options: ScheduleCommandOptions): Promise<
   }
   for (let t = 0; t < preview.lr.length; t++) {
     const momentum = preview.momentum ? `\tmomentum ${formatNumber(preview.momentum[t])}` : "";
-    console.log(`${unit} ${t}\tlr ${preview.lr[t].toPrecision(6)}${momentum}`);
+    // (six digits: the rates of neighbouring steps differ in their fifth or sixth)
+    console.log(`${unit} ${t}\tlr ${formatNumber(preview.lr[t], 6)}${momentum}`);
   }
   if (Deno.stdout.isTerminal()) console.log(renderSchedulePlot(preview.lr));
   if (options.plot) console.error(`plot written to ${options.plot}`);

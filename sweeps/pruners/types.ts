@@ -5,6 +5,7 @@
  * @module
  */
 import type { TrialState } from "../../storage/types.ts";
+import { formatNumber } from "../../number_format.ts";
 
 /** A trial's learning curve as a pruner sees it. */
 export interface PrunerTrial {
@@ -43,7 +44,7 @@ export function lastStep(trial: PrunerTrial): number | undefined {
   return last;
 }
 
-/** Formats a number for a reason string. */
+/** Formats a number for a reason string: a metric as every command prints one (a whole number as it is). */
 export function show(value: number): string {
-  return Number.isInteger(value) ? String(value) : value.toPrecision(4);
+  return Number.isInteger(value) ? String(value) : formatNumber(value);
 }

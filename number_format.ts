@@ -1,0 +1,47 @@
+/**
+ * How anneal prints a loss, a metric or a learning rate, wherever it prints one (`anneal train`'s
+ * epoch lines and progress bar, `diagnose`, `runs`, `runs show`, `runs compare`, the HTML
+ * report, `lr-find`, `sweep`, `tune`, and the reasons a run stopped): one rule, so that the
+ * number a command quotes reads as the one another printed.
+ *
+ * @module
+ */
+
+/** Significant digits a number is printed with, unless a caller asks for more. */
+export const SIGNIFICANT_DIGITS = 4;
+
+/**
+ * A number as anneal prints it: 4 significant digits (`digits`, where a listing needs more: the
+ * rates `anneal schedule` lists step by step differ in their fifth or sixth) (a loss of 14.627141 as 14.63, an accuracy
+ * of 0.31640 as 0.3164), in exponent form below 1e-3 and from 1e5 up, without trailing zeros
+ * (a learning rate of 0.0003 as 3e-4, 1.2345e-7 as 1.235e-7); `-` for a value not there, `NaN`
+ * and `Infinity` as they are. Significant digits, not decimal places: learning rates span orders
+ * of magnitude (1e-7 .. 10 in a range test), and a rate of 0.00125 keeps its digits where four
+ * decimals would print 0.0013.
+ *
+ * @example
+ * ```ts
+ * import { formatNumber } from "./number_format.ts";
+ * console.assert(formatNumber(14.627141628265381) === "14.63");
+ * console.assert(formatNumber(0.3164) === "0.3164");
+ * console.assert(formatNumber(0.0003) === "3e-4");
+ * console.assert(formatNumber(1.2345678e-7) === "1.235e-7");
+ * console.assert(formatNumber(123456) === "1.235e+5");
+ * console.assert(formatNumber(undefined) === "-");
+ * console.assert(formatNumber(0.009999997, 6) === "0.01");
+ * ```
+ */
+export function formatNumber(value: unknown, digits = SIGNIFICANT_DIGITS): string {
+  if (value === undefined || value === null) return "-";
+  if (typeof value !== "number") return String(value);
+  if (!Number.isFinite(value) || value === 0) return String(value);
+  // (the form by the rounded value: 99999 rounds to 1e+5, 0.00099996 to 0.001)
+  const rounded = Number(value.toPrecision(digits));
+  const magnitude = Math.abs(rounded);
+  if (magnitude < 1e-3 || magnitude >= 1e5) {
+    // (toExponential pads to its digits: 3.000e-4, which Number's own printing drops)
+    const [mantissa, exponent] = rounded.toExponential(digits - 1).split("e");
+    return `${Number(mantissa)}e${exponent}`;
+  }
+  return String(rounded);
+}
