@@ -14,7 +14,7 @@ import { cyclic } from "./schedulers/cyclic.ts";
 import { SweepSpecSchema } from "./sweeps/spec.ts";
 import { AnnealError } from "./errors.ts";
 import { fieldNames, formatPath, optionalAt, showValue, unionAt, valueAt } from "./zod_paths.ts";
-import { closestOption, issueText } from "./issue_text.ts";
+import { closestOption, issueText, optionIssues } from "./issue_text.ts";
 import { parseJsonText } from "./json_syntax.ts";
 import { configStyle, describeSuggestion, suggestField, suggestionHint } from "./unknown_fields.ts";
 import { fileError } from "./file_errors.ts";
@@ -337,7 +337,8 @@ interface FieldIssue {
 }
 
 function fieldIssues(error: z.ZodError): FieldIssue[] {
-  return error.issues.flatMap((issue): FieldIssue[] =>
+  // (a union's issues as its one option of the value's type has them: a sweep condition's)
+  return error.issues.flatMap(optionIssues).flatMap((issue): FieldIssue[] =>
     issue.code === "unrecognized_keys"
       ? issue.keys.map((key) => ({ path: [...issue.path, key], issue, unknown: key }))
       : [{ path: issue.path, issue }]

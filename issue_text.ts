@@ -215,3 +215,31 @@ export function fieldIssueText(
   const text = `'${formatPath([...prefix, ...issue.path])}' ${issueText(issue, value)}`;
   return value === undefined ? text : `${text}, ${current}`;
 }
+
+/**
+ * The issues of a union's one option whose type the value has (a list where the union takes an
+ * object or a list of them), at their own paths: they say what is wrong inside it, where the
+ * union's own issue says only that no option took the value. The issue itself where no option,
+ * or several, took the value's type.
+ *
+ * @example
+ * ```ts
+ * import { z } from "npm:zod@4.6.7";
+ * import { optionIssues } from "./issue_text.ts";
+ * const schema = z.object({ when: z.union([z.record(z.string(), z.number()), z.array(z.number())]) });
+ * const { error } = schema.safeParse({ when: [1, "x"] });
+ * const [issue] = optionIssues(error!.issues[0]);
+ * console.assert(issue.path.join(".") === "when.1" && issue.code === "invalid_type");
+ * ```
+ */
+export function optionIssues(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
+  if (issue.code !== "invalid_union") return [issue];
+  const options = (issue as { errors?: z.core.$ZodIssue[][] }).errors ?? [];
+  const typed = options.filter((issues) =>
+    !issues.some((inner) => inner.path.length === 0 && inner.code === "invalid_type")
+  );
+  if (typed.length !== 1) return [issue];
+  return typed[0].flatMap((inner) =>
+    optionIssues({ ...inner, path: [...issue.path, ...inner.path] } as z.core.$ZodIssue)
+  );
+}

@@ -211,6 +211,8 @@ Distributions: uniform, logUniform, int {low, high, step, log}, choice {values},
 Any may carry a condition, drawn only where choice paths drew those values:
   "optimizer.momentum": { "type": "uniform", "low": 0, "high": 0.99,
                           "when": { "optimizer.name": "sgd" } }   (or a list: ["sgd", "rmsprop"])
+  (values excluded: { "optimizer.name": { "not": ["adam"] } }; a list of conditions,
+  [{ "optimizer.name": "sgd" }, { "batchSize": 32 }], draws it where any one holds)
 Ctrl-C: the running trials stop after their current step and are queued again (exit 130); the
 same command goes on with them, then the rest of the study's trials.
 

@@ -44,7 +44,8 @@ import { stretchChanges } from "../schedulers/stretch.ts";
 import { canonicalJson, formatPath } from "../zod_paths.ts";
 import { issueText } from "../issue_text.ts";
 import { checkStudyDirection } from "./study_direction.ts";
-import { conditionText, drawingCases, drawnParams } from "../sweeps/conditions.ts";
+import { conditionText, drawnParams } from "../sweeps/conditions.ts";
+import { drawingCases, firstCases } from "../sweeps/condition_cases.ts";
 import { checkKindSwitches, switchKinds } from "./trial_kinds.ts";
 
 /** What a study stores so that any worker can run its trials. */
@@ -769,15 +770,19 @@ function checkSpaceValue(
   values: number,
   range: boolean,
 ): void {
-  // a conditional path is tried beside the values its condition draws it with (any will do)
-  const failures = drawingCases(definition.sweep.space, path).map((drawn) => {
+  // a conditional path is tried beside the values its condition draws it with (any will do; of
+  // more than MAX_PROBES, those it fails beside do not say that every trial would)
+  const drawing = firstCases(drawingCases(definition.sweep.space, path), MAX_PROBES);
+  const failures: unknown[] = [];
+  for (const drawn of drawing.cases) {
     try {
       trialConfig(definition, { ...drawn, [path]: value });
+      return;
     } catch (error) {
-      return error;
+      failures.push(error);
     }
-  });
-  if (failures.some((failure) => failure === undefined)) return;
+  }
+  if (!drawing.complete) return;
   const [error] = failures;
   const { when } = definition.sweep.space[path];
   if (!(error instanceof AnnealError)) throw error;

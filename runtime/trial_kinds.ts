@@ -12,11 +12,13 @@
 import { parseConfig, RunConfigSchema } from "../config.ts";
 import type { Params, ParamValue } from "../sweeps/space.ts";
 import {
-  conditionCases,
   type ConditionedSpace,
   drawnParams,
   isDrawn,
+  parentsOf,
+  withEntry,
 } from "../sweeps/conditions.ts";
+import { conditionCases, firstCases } from "../sweeps/condition_cases.ts";
 import { canonicalJson, fieldNames } from "../zod_paths.ts";
 
 /** Each section whose kind a field names, and that field. */
@@ -117,10 +119,14 @@ export function checkKindSwitches(
   }
 }
 
+/** The most ways of drawing a kind's section that {@linkcode checkKindSwitches} tries. */
+const MAX_KIND_CASES = 256;
+
 /**
  * The params of a section that trials drawing `kind` at `kindPath` draw: each path of the section
- * at its representative value, under each way of drawing the paths that conditions name (those
- * whose conditions fail left out), each set once.
+ * at its representative value, under each way of drawing the paths that their conditions name
+ * (those whose conditions fail left out), each set once; the first {@linkcode MAX_KIND_CASES} of
+ * them where there are more (the others are not tried: no trial is refused on a guess).
  */
 function kindCases(
   space: ConditionedSpace,
@@ -129,19 +135,22 @@ function kindCases(
   representative: Representative,
 ): Params[] {
   const section = kindPath.split(".")[0];
+  const inSection = (path: string) => path.startsWith(`${section}.`);
   const all = Object.fromEntries(
     Object.keys(space).map((path) => [path, representative(path) as ParamValue]),
   );
   const found = new Map<string, Params>();
-  for (const drawn of conditionCases(space)) {
+  const paths = [kindPath, ...Object.keys(space).filter(inSection)];
+  // (each way of drawing once: they are as many as the values of the paths conditions name)
+  const { cases } = firstCases(conditionCases(space, paths), 100 * MAX_KIND_CASES);
+  for (const drawn of cases) {
     if (Object.hasOwn(drawn, kindPath)) {
       if (canonicalJson(drawn[kindPath]) !== canonicalJson(kind)) continue;
     } else if (!isDrawn(space, kindPath, drawn)) continue;
     const trial = drawnParams(space, { ...all, ...drawn, [kindPath]: kind });
-    const params = Object.fromEntries(
-      Object.entries(trial).filter(([path]) => path.startsWith(`${section}.`)),
-    );
+    const params = Object.fromEntries(Object.entries(trial).filter(([path]) => inSection(path)));
     found.set(canonicalJson(params), params);
+    if (found.size === MAX_KIND_CASES) break;
   }
   return [...found.values()];
 }
@@ -178,20 +187,28 @@ function refuseKind(
         return !(failure instanceof Error && unknownIn(failure, lacking));
       }
     });
-    const when = { ...space[lacking].when, [kindPath]: having.length === 1 ? having[0] : having };
-    const written = Object.entries(when).map(([path, allowed]) =>
-      `${JSON.stringify(path)}: ${JSON.stringify(allowed)}`
-    ).join(", ");
+    const when = withEntry(
+      space[lacking].when,
+      kindPath,
+      having.length === 1 ? having[0] : having,
+    );
+    const entries = (alternative: Record<string, unknown>) =>
+      `{ ${
+        Object.entries(alternative).map(([path, allowed]) =>
+          `${JSON.stringify(path)}: ${JSON.stringify(allowed)}`
+        ).join(", ")
+      } }`;
+    const written = Array.isArray(when) ? `[${when.map(entries).join(", ")}]` : entries(when);
     const condition = having.length === 0
       ? ""
       : `draw it only with the ${kindField}s that have it, with a condition: "${lacking}": ` +
-        `{ ..., "when": { ${written} } }; or `;
+        `{ ..., "when": ${written} }; or `;
     fail(
       lacking,
       `Cannot sweep '${lacking}' beside '${kindPath}': ${JSON.stringify(kind)}, one of ` +
         `${kindPath}'s values, has no field '${lacking.slice(section.length + 1)}', so ` +
         `every trial that draws it${
-          kindPath in (space[lacking].when ?? {})
+          parentsOf(space[lacking]).includes(kindPath)
             ? ` (its condition allows ${JSON.stringify(kind)})`
             : ""
         } would fail`,

@@ -1,22 +1,26 @@
 /**
  * Conditional paths of a search space. A distribution with `when` is drawn only in the trials whose
  * values of the paths it names are among those it allows (`"when": { "optimizer.name": "sgd" }`,
- * or a list: `["sgd", "rmsprop"]`; several paths must all hold), as an Optuna objective asks for a
- * parameter only inside an `if`. A trial that does not draw a path has no value for it: its params
- * leave it out, and its config keeps the base's. Conditions name `choice` or `grid` paths only, so
- * that the values a trial may draw for them are known before any trial runs.
+ * or a list: `["sgd", "rmsprop"]`), or not among those it excludes (`{ "not": ["sgd"] }`); several
+ * paths must all hold, and a list of such conditions holds where any one does (`"when": [{ ... },
+ * { ... }]`), as an Optuna objective asks for a parameter only inside an `if`. A trial that does
+ * not draw a path has no value for it: its params leave it out, its config keeps the base's, and it
+ * meets no condition that names it (`not` included). Conditions name `choice` or `grid` paths
+ * only, so that the values a trial may draw for them are known before any trial runs.
  *
  * @module
  */
-import { AnnealError } from "../errors.ts";
-import { canonicalJson, closestName, formatPath } from "../zod_paths.ts";
-import type { Params, ParamValue } from "./space.ts";
+import { canonicalJson } from "../zod_paths.ts";
+import type { Params } from "./space.ts";
+
+/** One condition: each path it names, with the values it allows (or `{ "not": values }`). */
+export type Alternative = Record<string, unknown>;
 
 /** What of a distribution conditions read: its type, a choice's values and its own condition. */
 interface Conditioned {
   type: string;
   values?: unknown[];
-  when?: Record<string, unknown>;
+  when?: Alternative | Alternative[];
 }
 
 /** A search space as conditions read it. */
@@ -27,9 +31,41 @@ export function allowedValues(allowed: unknown): unknown[] {
   return Array.isArray(allowed) ? allowed : [allowed];
 }
 
-/** The paths a distribution's condition names. */
+/** Whether a condition's entry excludes values: an object of `not` alone, `{ "not": ["sgd"] }`. */
+export function isExclusion(allowed: unknown): allowed is { not: unknown } {
+  return typeof allowed === "object" && allowed !== null && !Array.isArray(allowed) &&
+    Object.keys(allowed).length === 1 && Object.hasOwn(allowed, "not");
+}
+
+/** What one entry of a condition says: the values it lists, and whether it allows or excludes them. */
+export function entryTest(allowed: unknown): { values: unknown[]; excludes: boolean } {
+  return isExclusion(allowed)
+    ? { values: allowedValues(allowed.not), excludes: true }
+    : { values: allowedValues(allowed), excludes: false };
+}
+
+/** Whether `value`, drawn for a path, meets the entry `allowed` of a condition on it. */
+export function entryHolds(allowed: unknown, value: unknown): boolean {
+  const { values, excludes } = entryTest(allowed);
+  const key = canonicalJson(value);
+  return values.some((listed) => canonicalJson(listed) === key) !== excludes;
+}
+
+/** The conditions of `when`, any one of which lets a trial draw the path (one, unless a list). */
+export function alternativesOf(when: Alternative | Alternative[] | undefined): Alternative[] {
+  return when === undefined ? [] : Array.isArray(when) ? when : [when];
+}
+
+/** The paths a distribution's condition names (in any of its alternatives). */
 export function parentsOf(d: Conditioned): string[] {
-  return Object.keys(d.when ?? {});
+  return [...new Set(alternativesOf(d.when).flatMap((alternative) => Object.keys(alternative)))];
+}
+
+/** Whether `drawn` meets one condition: each path it names drawn, with a value it lets through. */
+export function alternativeHolds(alternative: Alternative, drawn: Params): boolean {
+  return Object.entries(alternative).every(([parent, allowed]) =>
+    Object.hasOwn(drawn, parent) && entryHolds(allowed, drawn[parent])
+  );
 }
 
 /**
@@ -39,16 +75,13 @@ export function parentsOf(d: Conditioned): string[] {
 export function isDrawn(space: ConditionedSpace, path: string, drawn: Params): boolean {
   const when = space[path].when;
   if (when === undefined) return true;
-  return Object.entries(when).every(([parent, allowed]) =>
-    Object.hasOwn(drawn, parent) &&
-    allowedValues(allowed).some((value) => canonicalJson(value) === canonicalJson(drawn[parent]))
-  );
+  return alternativesOf(when).some((alternative) => alternativeHolds(alternative, drawn));
 }
 
 /**
  * The space's paths in the order a trial draws them: the space's own, except that a path comes
  * after every path its condition names. A space whose conditions form a cycle has none (see
- * {@linkcode checkConditions}); its paths in a cycle are left out.
+ * `sweeps/condition_checks.ts`); its paths in a cycle are left out.
  */
 export function drawOrder(space: ConditionedSpace): string[] {
   const order: string[] = [];
@@ -121,190 +154,61 @@ export function conditionPaths(space: ConditionedSpace): Set<string> {
   return new Set(Object.values(space).flatMap(parentsOf));
 }
 
-/**
- * Every way a trial may draw the paths that conditions name (each a choice or grid), as a
- * trial draws them: a path whose own condition fails has no value. `[{}]` for a space without
- * conditions.
- */
-export function conditionCases(space: ConditionedSpace): Params[] {
-  const parents = conditionPaths(space);
-  let cases: Params[] = [{}];
-  for (const path of drawOrder(space)) {
-    if (!parents.has(path)) continue;
-    const values = (space[path].values ?? []) as ParamValue[];
-    cases = cases.flatMap((drawn) =>
-      isDrawn(space, path, drawn) ? values.map((value) => ({ ...drawn, [path]: value })) : [drawn]
-    );
-  }
-  return cases;
-}
-
-/**
- * The ways a trial that draws `path` may have drawn the paths its condition names, and theirs in
- * turn (each once; `[{}]` for a path without a condition): what a trial config of `path` is to be
- * tried beside.
- */
-export function drawingCases(space: ConditionedSpace, path: string): Params[] {
-  const ancestors = new Set<string>();
+/** The paths that the conditions of `paths` name, and theirs in turn (without `paths` themselves). */
+export function ancestorsOf(space: ConditionedSpace, paths: Iterable<string>): Set<string> {
+  const found = new Set<string>();
   const visit = (at: string) => {
     for (const parent of parentsOf(space[at])) {
-      if (!ancestors.has(parent) && parent in space) {
-        ancestors.add(parent);
+      if (!found.has(parent) && parent in space) {
+        found.add(parent);
         visit(parent);
       }
     }
   };
-  visit(path);
-  const found = new Map<string, Params>();
-  for (const drawn of conditionCases(space)) {
-    if (!isDrawn(space, path, drawn)) continue;
-    const own = Object.fromEntries(Object.entries(drawn).filter(([at]) => ancestors.has(at)));
-    found.set(canonicalJson(own), own);
-  }
-  return [...found.values()];
+  for (const path of paths) visit(path);
+  return found;
 }
 
-/** A condition in words: `optimizer.name is "sgd"`, `optimizer.name in ["sgd","rmsprop"]`. */
-export function conditionText(when: Record<string, unknown>): string {
-  return Object.entries(when).map(([parent, allowed]) =>
-    Array.isArray(allowed) && allowed.length !== 1
-      ? `${parent} in ${canonicalJson(allowed)}`
-      : `${parent} is ${canonicalJson(allowedValues(allowed)[0])}`
-  ).join(" and ");
+/** One entry of a condition in words: `optimizer.name is "sgd"`, `batchSize not in [16,32]`. */
+function entryText(parent: string, allowed: unknown): string {
+  const { values, excludes } = entryTest(allowed);
+  return values.length === 1
+    ? `${parent} is ${excludes ? "not " : ""}${canonicalJson(values[0])}`
+    : `${parent} ${excludes ? "not in" : "in"} ${canonicalJson(values)}`;
 }
 
-function refuse(path: string, parent: string | undefined, message: string, hint: string): never {
-  const at = parent === undefined ? [path, "when"] : [path, "when", parent];
-  throw new AnnealError("config", `Cannot read sweep.space["${path}"]'s condition: ${message}`, {
-    where: formatPath(["sweep", "space", ...at]),
-    hint,
-  });
+/** One condition in words, its entries joined by `and`. */
+export function alternativeText(alternative: Alternative): string {
+  return Object.entries(alternative).map(([parent, allowed]) => entryText(parent, allowed))
+    .join(" and ");
 }
 
 /**
- * Refuses a condition that cannot work: one that names a path the space has not, or one that is
- * not a `choice` or `grid`, or a value that path cannot draw; conditions that form a cycle; and a
- * path whose condition no trial can meet (it names values its parent is never drawn with).
- *
- * @example
- * ```ts
- * import { checkConditions } from "./conditions.ts";
- * const space = {
- *   "optimizer.name": { type: "choice", values: ["sgd", "adam"] },
- *   "optimizer.momentum": { type: "uniform", when: { "optimizer.name": "adamw" } },
- * };
- * let refused = "";
- * try { checkConditions(space); } catch (error) { refused = (error as Error).message; }
- * console.assert(refused.includes('"adamw" is not one of'));
- * ```
+ * A condition in words: `optimizer.name is "sgd"`, `optimizer.name in ["sgd","rmsprop"]`,
+ * `optimizer.name is not "sgd"`; a list of them joined by `or`, each of several entries in
+ * parentheses.
  */
-export function checkConditions(space: ConditionedSpace): void {
-  const paths = Object.keys(space);
-  for (const [path, d] of Object.entries(space)) {
-    for (const [parent, allowed] of Object.entries(d.when ?? {})) {
-      const example = `"when": { "optimizer.name": "sgd" } or "when": { "optimizer.name": ` +
-        `["sgd", "rmsprop"] }`;
-      if (parent === path) {
-        refuse(
-          path,
-          parent,
-          "it names its own path",
-          `a condition names another path of the space: ${example}`,
-        );
-      }
-      if (!(parent in space)) {
-        const meant = closestName(parent, paths.filter((other) => other !== path));
-        refuse(
-          path,
-          parent,
-          `it names '${parent}', which the space has not`,
-          `${meant === undefined ? "" : `did you mean '${meant}'? `}a condition names a ` +
-            `choice or grid path of the same space (the space's other paths: ${
-              paths.filter((other) => other !== path).join(", ") || "none"
-            }), e.g. ${example}`,
-        );
-      }
-      const target = space[parent];
-      if (target.type !== "choice" && target.type !== "grid") {
-        refuse(
-          path,
-          parent,
-          `it names '${parent}', a ${target.type} range: a condition may name only a choice or ` +
-            `grid path, whose values a trial draws one of`,
-          `make '${parent}' a choice of the values to try ({ "type": "choice", "values": ` +
-            `[...] }), or drop it from the condition`,
-        );
-      }
-      const values = target.values ?? [];
-      const keys = new Set(values.map((value) => canonicalJson(value)));
-      const listed = allowedValues(allowed);
-      const shown = values.map((value) => canonicalJson(value)).join(", ");
-      if (listed.length === 0) {
-        refuse(
-          path,
-          parent,
-          `it allows no value of '${parent}' (an empty list), so no trial would draw it`,
-          `list the values of '${parent}' under which to draw '${path}' (of ${shown}), or ` +
-            `drop '${path}' from the space`,
-        );
-      }
-      const stranger = listed.find((value) => !keys.has(canonicalJson(value)));
-      if (stranger !== undefined) {
-        const lists = values.some(Array.isArray)
-          ? `; a list is read as the values allowed, so a list value goes inside one: ` +
-            `[${canonicalJson(values.find(Array.isArray))}]`
-          : "";
-        refuse(
-          path,
-          parent,
-          `${canonicalJson(stranger)} is not one of the values of '${parent}' (${shown}), so ` +
-            `no trial draws it`,
-          `name values of '${parent}' as its ${target.type} lists them, or add ` +
-            `${canonicalJson(stranger)} to them${lists}`,
-        );
-      }
-    }
-  }
-  checkCycles(space);
-  const cases = conditionCases(space);
-  const order = drawOrder(space);
-  for (const path of order) {
-    const { when } = space[path];
-    if (when === undefined) continue;
-    if (cases.some((drawn) => isDrawn(space, path, drawn))) continue;
-    refuse(
-      path,
-      undefined,
-      `no trial can meet it (${conditionText(when)}): the conditions of the paths it names ` +
-        `never let a trial draw those values together`,
-      `allow values of ${Object.keys(when).join(" and ")} that a trial draws together, or ` +
-        `drop '${path}' from the space`,
-    );
-  }
+export function conditionText(when: Alternative | Alternative[]): string {
+  const alternatives = alternativesOf(when);
+  if (alternatives.length === 1) return alternativeText(alternatives[0]);
+  return alternatives.map((alternative) =>
+    Object.keys(alternative).length > 1
+      ? `(${alternativeText(alternative)})`
+      : alternativeText(alternative)
+  ).join(" or ");
 }
 
-/** Refuses conditions that name each other in a ring, naming the ring. */
-function checkCycles(space: ConditionedSpace): void {
-  const order = new Set(drawOrder(space));
-  const left = Object.keys(space).filter((path) => !order.has(path));
-  if (left.length === 0) return;
-  // follow conditions from a path left out until one repeats: that stretch is the ring
-  const walk = [left[0]];
-  for (;;) {
-    const next = parentsOf(space[walk.at(-1)!]).find((parent) => left.includes(parent))!;
-    const at = walk.indexOf(next);
-    if (at >= 0) {
-      const ring = [...walk.slice(at), next];
-      refuse(
-        ring[0],
-        ring[1],
-        `the conditions form a cycle (${
-          ring.slice(0, -1).map((at, i) => `${at}'s names ${ring[i + 1]}`).join(", ")
-        }), so none of those paths can be drawn first`,
-        `drop the condition on one of them: a condition names a path drawn before it, which ` +
-          `does not itself depend on the conditioned path`,
-      );
-    }
-    walk.push(next);
-  }
+/**
+ * `when` with `path` restricted to `allowed` in each of its conditions (a new condition where it has
+ * none): the condition a hint writes for a path that only some values of `path` can take.
+ */
+export function withEntry(
+  when: Alternative | Alternative[] | undefined,
+  path: string,
+  allowed: unknown,
+): Alternative | Alternative[] {
+  if (when === undefined) return { [path]: allowed };
+  return Array.isArray(when)
+    ? when.map((alternative) => ({ ...alternative, [path]: allowed }))
+    : { ...when, [path]: allowed };
 }

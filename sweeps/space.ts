@@ -6,7 +6,7 @@
  * `uniform`, the log range for `logUniform` and `int` with `log`, and an integer range widened by
  * half a step on each side (so each integer owns an equal slice) for `int`.
  *
- * A distribution with `when` is drawn only in trials whose choice paths drew the values it names
+ * A distribution with `when` is drawn only in trials whose choice paths drew the values it allows
  * (`sweeps/conditions.ts`).
  *
  * @module
@@ -14,9 +14,9 @@
 import { z } from "npm:zod@4.6.7";
 import { AnnealError } from "../errors.ts";
 import { closestName, formatPath } from "../zod_paths.ts";
-import { fieldIssueText } from "../issue_text.ts";
+import { fieldIssueText, optionIssues } from "../issue_text.ts";
 import type { TrialParamValue } from "../storage/types.ts";
-import { checkConditions } from "./conditions.ts";
+import { checkConditions } from "./condition_checks.ts";
 
 /**
  * A value of a `choice` or `grid`: a scalar, or any JSON (a whole config section or list: a
@@ -30,13 +30,19 @@ const SpacePath = z.string().regex(/^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/, {
   message: "must be a dotted config path such as optimizer.lr",
 });
 
+/** One condition of `when`: choice or grid paths of the space, and the values each must draw. */
+const Condition = z.record(SpacePath, Value);
+
 /**
  * When a trial draws the path (`sweeps/conditions.ts`): other choice or grid paths of the space and
- * the value each must have drawn, or a list of the values allowed; absent: always.
+ * the value each must have drawn, a list of the values allowed, or `{ "not": values }`; or a list
+ * of such conditions, any one of which draws it; absent: always.
  */
-const When = z.record(SpacePath, Value).optional().describe(
-  'Draw this path only when other choice or grid paths drew these values: { "optimizer.name": "sgd" } ' +
-    'or { "optimizer.name": ["sgd", "rmsprop"] } (a list lists the values allowed)',
+const When = z.union([Condition, z.array(Condition)]).optional().describe(
+  'Draw this path only when other choice or grid paths drew these values: { "optimizer.name": "sgd" }, ' +
+    '{ "optimizer.name": ["sgd", "rmsprop"] } (a list lists the values allowed) or ' +
+    '{ "optimizer.name": { "not": ["sgd"] } } (the values excluded); several paths must all ' +
+    "hold, and a list of such conditions draws it where any one holds",
 );
 
 /** One distribution of a search space. */
@@ -104,7 +110,7 @@ export type ParamValue = TrialParamValue;
 export type Params = Record<string, ParamValue>;
 
 /**
- * Validates a search space, and its conditions (`sweeps/conditions.ts`).
+ * Validates a search space, and its conditions (`sweeps/condition_checks.ts`).
  *
  * @example
  * ```ts
@@ -119,7 +125,8 @@ export function parseSpace(input: unknown): SearchSpace {
     checkConditions(result.data);
     return result.data;
   }
-  const issue = result.error.issues[0];
+  // (a condition's issue, inside the one of `when`'s forms that its value has)
+  const [issue] = optionIssues(result.error.issues[0]);
   const where = formatPath(["space", ...issue.path]);
   throw new AnnealError(
     "config",
@@ -130,7 +137,11 @@ export function parseSpace(input: unknown): SearchSpace {
     }`,
     {
       where,
-      hint: 'write e.g. { "optimizer.lr": { "type": "logUniform", "low": 1e-4, "high": 0.1 } }',
+      hint: issue.path[1] === "when"
+        ? 'write a condition as { "optimizer.name": "sgd" }, { "optimizer.name": ["sgd", ' +
+          '"rmsprop"] } or { "optimizer.name": { "not": ["sgd"] } }, or a list of such ' +
+          "conditions, any one of which draws the path"
+        : 'write e.g. { "optimizer.lr": { "type": "logUniform", "low": 1e-4, "high": 0.1 } }',
     },
   );
 }

@@ -724,6 +724,192 @@ Deno.test("a conditional space: momentum only for sgd runs a grid of the combina
   assert.doesNotMatch(refused.stdout, /trial +0/);
 });
 
+Deno.test("a condition that excludes values, and a list of conditions: anneal sweep runs the grid of the combinations trials draw, and refuses an exclusion of every value before any trial", async () => {
+  await using runs = await tempRunsDir();
+  const config = await writeSweepConfig(runs.dir);
+  // momentum for every optimizer but adam; weight decay for adam, or beside momentum 0.9
+  const space = JSON.stringify({
+    "optimizer.name": { type: "grid", values: ["sgd", "adam"] },
+    "optimizer.momentum": {
+      type: "grid",
+      values: [0, 0.9],
+      when: { "optimizer.name": { not: ["adam"] } },
+    },
+    "optimizer.weightDecay": {
+      type: "grid",
+      values: [0.001],
+      when: [{ "optimizer.name": "adam" }, { "optimizer.momentum": 0.9 }],
+    },
+  });
+  const out = await anneal(
+    "sweep",
+    "-c",
+    config,
+    "--set",
+    "optimizer.lr=0.05",
+    "--set",
+    `sweep.space=${space}`,
+    "--sampler",
+    "grid",
+    "--trials",
+    "4",
+  );
+  assert.equal(out.code, 0, out.stderr);
+  assert.match(
+    out.stdout,
+    /over optimizer\.name, optimizer\.momentum \(when optimizer\.name is not "adam"\), optimizer\.weightDecay \(when optimizer\.name is "adam" or optimizer\.momentum is 0\.9\)/,
+  );
+  assert.match(out.stderr, /the grid sampler has 3 points; running 3 trials, not 4/);
+  const { trials } = await storedStudy(runs.dir);
+  assert.deepEqual(
+    trials.map((trial) => trial.params),
+    [
+      { "optimizer.name": "sgd", "optimizer.momentum": 0 },
+      { "optimizer.name": "sgd", "optimizer.momentum": 0.9, "optimizer.weightDecay": 0.001 },
+      { "optimizer.name": "adam", "optimizer.weightDecay": 0.001 },
+    ],
+  );
+  for (const trial of trials) {
+    assert.equal(trial.state, "COMPLETE", trial.reason ?? "");
+    const trained = JSON.parse(await Deno.readTextFile(`${trial.runDir}/config.json`)).optimizer;
+    // (a trial that draws no decay keeps its optimizer's default, sgd's 0)
+    assert.equal(trained.weightDecay, trial.params["optimizer.weightDecay"] ?? 0);
+    assert.equal(trained.momentum, trial.params["optimizer.momentum"]);
+  }
+
+  const none = JSON.stringify({
+    "optimizer.name": { type: "grid", values: ["sgd", "adam"] },
+    "optimizer.momentum": {
+      type: "grid",
+      values: [0, 0.9],
+      when: [{ "optimizer.name": "sgd" }, { "optimizer.name": { not: ["sgd", "adam"] } }],
+    },
+  });
+  const refused = await anneal(
+    "sweep",
+    "-c",
+    config,
+    "--study",
+    "none",
+    "--set",
+    `sweep.space=${none}`,
+  );
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.match(
+    refused.stderr,
+    /Cannot read sweep\.space\["optimizer\.momentum"\]'s condition: it excludes every value of 'optimizer\.name' \("sgd", "adam"\), so no trial would draw it/,
+  );
+  assert.match(
+    refused.stderr,
+    /at sweep\.space\["optimizer\.momentum"\]\.when\[1\]\["optimizer\.name"\]/,
+  );
+  assert.doesNotMatch(refused.stdout, /trial +0/);
+});
+
+Deno.test("a space of many conditional paths passes the up-front checks without multiplying them out; a condition too long to check is refused before any trial, saying so", async () => {
+  await using runs = await tempRunsDir();
+  const config = await writeSweepConfig(runs.dir);
+  // eight choices, each with a path drawn under a condition on it: 8^6 x 4 ways of drawing them,
+  // which the checks went through for each value of each path
+  const eight = (values: (i: number) => unknown) => ({
+    type: "choice",
+    values: Array.from({ length: 8 }, (_, i) => values(i)),
+  });
+  const space = {
+    seed: eight((i) => i + 1),
+    "data.noise": { type: "uniform", low: 0.1, high: 0.5, when: { seed: { not: [2, 3] } } },
+    "data.shuffle": { type: "choice", values: [true, false] },
+    "data.dropLast": { type: "choice", values: [false, true], when: { "data.shuffle": true } },
+    "earlyStopping.patience": eight((i) => i + 1),
+    "earlyStopping.minDelta": {
+      type: "uniform",
+      low: 0,
+      high: 0.01,
+      when: { "earlyStopping.patience": [1, 2] },
+    },
+    "optimizer.dampening": eight((i) => i / 10),
+    "optimizer.momentum": {
+      type: "uniform",
+      low: 0,
+      high: 0.9,
+      when: { "optimizer.dampening": 0 },
+    },
+    gradientAccumulation: { type: "choice", values: [1, 2] },
+    "optimizer.weightDecay": {
+      type: "uniform",
+      low: 0,
+      high: 0.01,
+      when: { gradientAccumulation: 1 },
+    },
+    maxSteps: eight((i) => 100 * (i + 1)),
+    maxWallTimeSeconds: { type: "uniform", low: 100, high: 1000, when: { maxSteps: { not: 100 } } },
+    prefetch: eight((i) => i + 1),
+    "optimizer.lr": {
+      type: "logUniform",
+      low: 0.01,
+      high: 0.1,
+      when: [{ prefetch: [1, 2, 3] }, { seed: 8, maxSteps: 800 }],
+    },
+    "clipping.maxNorm": eight((i) => i + 1),
+    "clipping.normType": {
+      type: "choice",
+      values: [2, 1],
+      when: { "clipping.maxNorm": { not: 1 } },
+    },
+  };
+  const wide = await anneal(
+    "sweep",
+    "-c",
+    config,
+    "--set",
+    `sweep.space=${JSON.stringify(space)}`,
+    "--trials",
+    "1",
+  );
+  assert.equal(wide.code, 0, wide.stderr);
+  const { trials } = await storedStudy(runs.dir);
+  assert.equal(trials.length, 1);
+  assert.equal(trials[0].state, "COMPLETE", trials[0].reason ?? "");
+  const params = trials[0].params;
+  assert.equal("data.dropLast" in params, params["data.shuffle"] === true);
+  assert.equal("optimizer.momentum" in params, params["optimizer.dampening"] === 0);
+
+  // 21 choices that x's condition leaves open until the last
+  const deep: Record<string, unknown> = {};
+  for (let i = 0; i < 21; i++) deep[`model.q${i}`] = { type: "choice", values: [1, 2] };
+  deep["model.r"] = {
+    type: "choice",
+    values: [1, 2],
+    when: Array.from({ length: 20 }, (_, i) => ({ [`model.q${i}`]: 1 })),
+  };
+  deep["model.s"] = { type: "choice", values: [1, 2], when: { "model.q20": 2 } };
+  deep["model.x"] = {
+    type: "uniform",
+    low: 0,
+    high: 1,
+    when: { "model.r": 2, "model.s": 1, "model.q20": 1 },
+  };
+  const refused = await anneal(
+    "sweep",
+    "-c",
+    config,
+    "--study",
+    "deep",
+    "--set",
+    `sweep.space=${JSON.stringify(deep)}`,
+  );
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.match(
+    refused.stderr,
+    /Cannot read sweep\.space\["model\.x"\]'s condition: it \(model\.r is 2 and model\.s is 1 and model\.q20 is 1\) depends on 23 paths .* whose ways of being drawn are too many to check that a trial can meet it \(more than 1000000\)/,
+  );
+  assert.match(
+    refused.stderr,
+    /draw 'model\.x' under a condition whose paths carry fewer conditions/,
+  );
+  assert.doesNotMatch(refused.stdout, /trial +0/);
+});
+
 Deno.test("diagnose, report and runs show of a sweep study's directory, or of an empty one, say it is not a run and name the trials' runs, where they read a run still going with no data", async () => {
   await using runs = await tempRunsDir();
   const config = await writeSweepConfig(runs.dir);
