@@ -40,13 +40,18 @@ import {
 } from "../task_fit.ts";
 import { maximizes } from "../optimizers/hazards.ts";
 import { type RateSetting, rateSetting } from "../schedulers/rate_setting.ts";
-import { stretchChanges } from "../schedulers/stretch.ts";
 import { canonicalJson, formatPath } from "../zod_paths.ts";
 import { issueText } from "../issue_text.ts";
 import { checkStudyDirection } from "./study_direction.ts";
 import { conditionText, drawnParams } from "../sweeps/conditions.ts";
 import { drawingCases, firstCases } from "../sweeps/condition_cases.ts";
 import { checkKindSwitches, switchKinds } from "./trial_kinds.ts";
+import {
+  conditionalLengthWarning,
+  conditionalRateWarning,
+  readsConditions,
+  scheduleLengthWarning,
+} from "./schedule_warnings.ts";
 
 /** What a study stores so that any worker can run its trials. */
 export interface StudyDefinition {
@@ -330,7 +335,9 @@ export function sweepDirection(
  * What is wrong with a space over `optimizer.lr` whose trials all train under onecycle: torch's
  * OneCycleLR ignores the optimizer's `lr`, so every trial trains at the same rates, the `maxLr`'s,
  * whatever `optimizer.lr` it samples. Undefined when the space sweeps no `optimizer.lr`, or sweeps
- * the schedule itself (some trials may leave onecycle).
+ * the schedule itself (some trials may leave onecycle). Where conditions draw the rate or the
+ * schedule, the trials that draw the rate are judged with the schedule their condition gives them
+ * (`conditionalRateWarning`), and the warning names the condition.
  *
  * @example
  * ```ts
@@ -346,10 +353,14 @@ export function rateSpaceWarning(
   base: unknown,
 ): ConfigWarning | undefined {
   const swept = space["optimizer.lr"];
+  const schedules = ["scheduler", "scheduler.name", "scheduler.schedulers"];
+  // a condition on the rate or the schedule: the trials that draw the rate, with their schedule
+  if (swept && readsConditions(space, ["optimizer.lr", ...schedules])) {
+    return conditionalRateWarning(space, base, schedules);
+  }
   if (swept && "scheduler" in space && !("scheduler.name" in space)) {
     return sectionRateWarning(space.scheduler, base);
   }
-  const schedules = ["scheduler", "scheduler.name", "scheduler.schedulers"];
   if (!swept || schedules.some((path) => path in space)) return undefined;
   const rate = rateSetting(base);
   if (!rate.oneCycle) return undefined;
@@ -398,7 +409,13 @@ function sectionRateWarning(
       `whatever optimizer.lr they sample: ${ignoring.map((v) => canonicalJson(v)).join(", ")}`,
     hint: `give each such section the peak rates to try as values of its own ` +
       `("scheduler": a choice of that section with maxLr 0.01, 0.1, ...), and sample ` +
-      `optimizer.lr only beside schedules that use it (another study)`,
+      `optimizer.lr only beside schedules that use it${
+        ignoring.length === scheduler.values.length
+          ? " (another study)"
+          : `, with a condition: "optimizer.lr": { ..., "when": ${
+            JSON.stringify({ scheduler: { not: ignoring } })
+          } }`
+      }`,
   };
 }
 
@@ -546,7 +563,8 @@ const LENGTH_PATHS = [
  * steps than the schedule spans goes past its end, which torch's OneCycleLR (and a few other
  * settings) refuse at the trial's start, and where cosine climbs back up; one that takes fewer
  * stops short of it. Undefined when the space changes no length, sweeps the schedule, or the
- * schedule has no end.
+ * schedule has no end. Where conditions draw a length or the schedule, each schedule's trials are
+ * judged by the lengths they draw (`conditionalLengthWarning`), and the warning names the condition.
  *
  * @example
  * ```ts
@@ -563,60 +581,13 @@ export function lengthSpaceWarning(
   base: { scheduler?: unknown },
 ): ConfigWarning | undefined {
   const swept = LENGTH_PATHS.filter((path) => path in space);
-  if (swept.length === 0 || Object.keys(space).some((path) => path.startsWith("scheduler"))) {
-    return undefined;
+  const scheduled = Object.keys(space).filter((path) => path.startsWith("scheduler"));
+  // a condition on a length or the schedule: each schedule's trials, and the lengths they draw
+  if (swept.length > 0 && readsConditions(space, [...swept, ...scheduled])) {
+    return conditionalLengthWarning(space, base, swept, scheduled);
   }
-  const ends = Object.keys(stretchChanges(base, { steps: 2, epochs: 2 }));
-  const scheduler = base.scheduler as Record<string, unknown>;
-  if (ends.length === 0) return periodSpaceWarning(swept, scheduler);
-  // where it ends: a warmup's length, and a sequential's list beside its milestones, are not
-  const shown = ends.filter((path) => path !== "scheduler.warmupSteps");
-  const fixed = (shown.includes("scheduler.milestones") ? ["scheduler.milestones"] : shown).map(
-    (path) => {
-      const value = scheduler[path.slice("scheduler.".length)];
-      return `${path} = ${JSON.stringify(value)}`;
-    },
-  ).join(", ");
-  return {
-    field: formatPath(["sweep", "space", swept[0]]),
-    message: `sweep.space samples ${swept.join(", ")}, which changes how many steps a trial ` +
-      `takes, but the ${scheduler.name} schedule ends at a fixed step (${fixed}): a trial with ` +
-      `more steps goes past that end (refused at its start where torch raises there, as ` +
-      `onecycle does; a cosine climbs back up), and one with fewer stops short of it`,
-    hint: `size the schedule for the longest trial, or sample whole scheduler sections with ` +
-      `the lengths that go with them; anneal tune stretches the schedule with the batch size ` +
-      `and epochs it tries`,
-  };
-}
-
-/**
- * What is wrong with a space over the steps an epoch takes (batch size, accumulation, the data's
- * size) under a schedule without an end whose period is counted in steps (step's `stepSize`, a
- * cyclic's half-cycles, ...): its trials decay or cycle at other epochs, so they compare the
- * schedule's timing as much as what the space samples. More epochs alone change no period.
- */
-function periodSpaceWarning(
-  swept: string[],
-  scheduler: Record<string, unknown> | undefined,
-): ConfigWarning | undefined {
-  const perEpoch = swept.filter((path) => path !== "epochs");
-  if (perEpoch.length === 0 || !scheduler) return undefined;
-  const periods = Object.keys(
-    stretchChanges({ scheduler }, { steps: 2, epochs: 1, perEpoch: 2 }),
-  );
-  if (periods.length === 0) return undefined;
-  const fixed = periods.map((path) =>
-    `${path} = ${JSON.stringify(scheduler[path.slice("scheduler.".length)])}`
-  ).join(", ");
-  return {
-    field: formatPath(["sweep", "space", perEpoch[0]]),
-    message: `sweep.space samples ${perEpoch.join(", ")}, which changes how many steps an ` +
-      `epoch takes, but the ${scheduler.name} schedule counts its period in steps (${fixed}): ` +
-      `trials with other steps an epoch decay or cycle at other epochs`,
-    hint: `set scheduler.interval to "epoch" for a period in epochs, or sample whole scheduler ` +
-      `sections with the sizes that go with them; anneal tune and anneal batch-size keep the ` +
-      `period in epochs for the batch sizes they try`,
-  };
+  if (swept.length === 0 || scheduled.length > 0) return undefined;
+  return scheduleLengthWarning(swept, base.scheduler);
 }
 
 /**

@@ -453,6 +453,133 @@ Deno.test("a space over optimizer.lr beside whole scheduler sections that ignore
   assert.equal(rateSpaceWarning(alone, base), undefined);
 });
 
+Deno.test("the learning-rate warning of a conditional space judges the trials that draw optimizer.lr, with the schedule they draw, and names the condition", () => {
+  const lr = { type: "logUniform", low: 1e-3, high: 0.1 };
+  const onecycle = { name: "onecycle", maxLr: 0.05, totalSteps: 8 };
+  const cosine = { name: "cosine", tMax: 2 };
+  const sgd = { name: "sgd", lr: 0.01 };
+  const names = { type: "choice", values: ["sgd", "adam"] };
+  const warn = (space: Record<string, unknown>, base: Record<string, unknown>) =>
+    rateSpaceWarning(parseSpace(space), base);
+  // drawn beside the cosine section only: no trial that draws it ignores it
+  const sections = { type: "choice", values: [onecycle, cosine] };
+  assert.equal(
+    warn({ scheduler: sections, "optimizer.lr": { ...lr, when: { scheduler: cosine } } }, {
+      optimizer: sgd,
+    }),
+    undefined,
+  );
+  // (unconditional, those drawing onecycle would, and the hint now writes the condition)
+  const both = warn({ scheduler: sections, "optimizer.lr": lr }, { optimizer: sgd })!;
+  assert.match(both.message, /1 of its 2 scheduler sections \(onecycle\) ignores it/);
+  assert.match(both.hint, /"when": \{"scheduler":\{"not":\[\{"name":"onecycle"/);
+  // drawn under a condition, beside the base's onecycle: every trial that draws it ignores it
+  const conditional = warn({
+    "optimizer.name": names,
+    "optimizer.lr": { ...lr, when: { "optimizer.name": "sgd" } },
+  }, { optimizer: sgd, scheduler: onecycle })!;
+  assert.equal(conditional.field, 'sweep.space["optimizer.lr"]');
+  assert.match(
+    conditional.message,
+    /^sweep\.space samples optimizer\.lr \(when optimizer\.name is "sgd"\), but every trial that draws it trains under the base config's onecycle, which ignores it: torch's OneCycleLR takes the rates from the schedule's own maxLr/,
+  );
+  // the schedule drawn with sgd only: the adam trials keep the base's onecycle
+  const kept = warn({
+    "optimizer.name": names,
+    scheduler: { type: "choice", values: [cosine], when: { "optimizer.name": "sgd" } },
+    "optimizer.lr": lr,
+  }, { optimizer: sgd, scheduler: onecycle })!;
+  assert.match(
+    kept.message,
+    /samples optimizer\.lr, but the trials that draw it where optimizer\.name is "adam" train under the base config's onecycle, which ignores it/,
+  );
+  assert.match(kept.hint, /"optimizer\.lr": \{ \.\.\., "when": \{"optimizer\.name":"sgd"\} \}/);
+  // the schedule's name, a path a condition names: the onecycle trials, and the exclusion to write
+  const byName = warn({
+    "scheduler.name": { type: "choice", values: ["onecycle", "cosine"] },
+    "scheduler.tMax": { type: "choice", values: [4], when: { "scheduler.name": "cosine" } },
+    "optimizer.lr": lr,
+  }, { optimizer: sgd, scheduler: onecycle })!;
+  assert.match(
+    byName.message,
+    /the trials that draw it where scheduler\.name is "onecycle" train under onecycle, which ignores it/,
+  );
+  assert.match(byName.hint, /"when": \{"scheduler\.name":\{"not":\["onecycle"\]\}\}/);
+  // so written, no warning
+  assert.equal(
+    warn({
+      "scheduler.name": { type: "choice", values: ["onecycle", "cosine"] },
+      "scheduler.tMax": { type: "choice", values: [4], when: { "scheduler.name": "cosine" } },
+      "optimizer.lr": { ...lr, when: { "scheduler.name": { not: "onecycle" } } },
+    }, { optimizer: sgd, scheduler: onecycle }),
+    undefined,
+  );
+});
+
+Deno.test("the run-length warning of a conditional space judges each schedule's trials by the lengths they draw, and names the condition", () => {
+  const batch = { type: "choice", values: [8, 16] };
+  const names = { type: "choice", values: ["sgd", "adam"] };
+  const onecycle = { name: "onecycle", maxLr: 0.05, totalSteps: 8 };
+  const cosine = { name: "cosine", tMax: 20, interval: "step" };
+  const base = { scheduler: onecycle };
+  const warn = (space: Record<string, unknown>, on: { scheduler: unknown } = base) =>
+    lengthSpaceWarning(parseSpace(space), on);
+  // a batch size drawn for sgd only, under the base's onecycle: warned, saying when
+  const drawn = warn({
+    "optimizer.name": names,
+    batchSize: { ...batch, when: { "optimizer.name": "sgd" } },
+  })!;
+  assert.equal(drawn.field, "sweep.space.batchSize");
+  assert.match(
+    drawn.message,
+    /^sweep\.space samples batchSize \(when optimizer\.name is "sgd"\), which changes how many steps a trial takes, but the onecycle schedule ends at a fixed step \(scheduler\.totalSteps = 8\)/,
+  );
+  // whole sections drawn for sgd only: the adam trials keep the base's onecycle at both sizes
+  const kept = warn({
+    "optimizer.name": names,
+    scheduler: { type: "choice", values: [cosine], when: { "optimizer.name": "sgd" } },
+    batchSize: batch,
+  })!;
+  assert.match(
+    kept.message,
+    /samples batchSize, which changes how many steps a trial takes, but the onecycle schedule of the trials where optimizer\.name is "adam" ends at a fixed step/,
+  );
+  // (unconditional, a space that samples the schedule is not judged)
+  assert.equal(
+    warn({ scheduler: { type: "choice", values: [cosine] }, batchSize: batch }),
+    undefined,
+  );
+  // a batch size drawn beside one section only: that section's fixed end
+  const beside = warn({
+    scheduler: { type: "choice", values: [onecycle, cosine] },
+    batchSize: { ...batch, when: { scheduler: cosine } },
+  })!;
+  assert.match(
+    beside.message,
+    /but the cosine schedule ends at a fixed step \(scheduler\.tMax = 20\)/,
+  );
+  // each schedule with one batch size of its own: no trials of one schedule differ in length
+  assert.equal(
+    warn({
+      batchSize: { type: "choice", values: [8, 64] },
+      "optimizer.name": names,
+      scheduler: { type: "choice", values: [cosine], when: { batchSize: 64 } },
+    }),
+    undefined,
+  );
+  // a period in steps, for the trials that draw a batch size
+  const step = { name: "step", stepSize: 3, gamma: 0.1, interval: "step" };
+  assert.match(
+    warn({
+      "optimizer.name": names,
+      batchSize: { ...batch, when: { "optimizer.name": { not: "adam" } } },
+    }, {
+      scheduler: step,
+    })!.message,
+    /samples batchSize \(when optimizer\.name is not "adam"\), which changes how many steps an epoch takes, but the step schedule counts its period in steps/,
+  );
+});
+
 Deno.test("a conditional space passes the up-front checks where every trial that draws a path has its field, and is refused, pointing to a condition, where some would not", () => {
   const names = { type: "choice", values: ["sgd", "adam", "rmsprop"] };
   const momentum = { type: "uniform", low: 0, high: 0.9 };

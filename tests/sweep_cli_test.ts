@@ -806,6 +806,43 @@ Deno.test("a condition that excludes values, and a list of conditions: anneal sw
   assert.doesNotMatch(refused.stdout, /trial +0/);
 });
 
+Deno.test("the learning-rate and run-length warnings of a conditional sweep name the condition under which trials draw the path", async () => {
+  await using runs = await tempRunsDir();
+  const config = await writeSweepConfig(runs.dir);
+  // 48 training samples: batches of 16 take the onecycle's 3 steps
+  const space = JSON.stringify({
+    seed: { type: "grid", values: [1, 2] },
+    "optimizer.lr": { type: "grid", values: [0.01, 0.1], when: { seed: 1 } },
+    batchSize: { type: "grid", values: [16, 8], when: { seed: { not: 2 } } },
+  });
+  const out = await anneal(
+    "sweep",
+    "-c",
+    config,
+    "--set",
+    'scheduler={"name":"onecycle","maxLr":0.05,"totalSteps":3}',
+    "--set",
+    `sweep.space=${space}`,
+    "--sampler",
+    "grid",
+    "--trials",
+    "1",
+  );
+  assert.equal(out.code, 0, out.stderr);
+  assert.match(
+    out.stdout,
+    /warning: sweep\.space samples optimizer\.lr \(when seed is 1\), but every trial that draws it trains under the base config's onecycle, which ignores it/,
+  );
+  assert.match(
+    out.stdout,
+    /warning: sweep\.space samples batchSize \(when seed is not 2\), which changes how many steps a trial takes, but the onecycle schedule ends at a fixed step \(scheduler\.totalSteps = 3\)/,
+  );
+  const { trials } = await storedStudy(runs.dir);
+  assert.deepEqual(trials.map((trial) => [trial.params, trial.state]), [
+    [{ seed: 1, "optimizer.lr": 0.01, batchSize: 16 }, "COMPLETE"],
+  ]);
+});
+
 Deno.test("a space of many conditional paths passes the up-front checks without multiplying them out; a condition too long to check is refused before any trial, saying so", async () => {
   await using runs = await tempRunsDir();
   const config = await writeSweepConfig(runs.dir);
