@@ -213,7 +213,9 @@ export function scheduleLengthWarning(
   described: Described = PLAIN,
 ): ConfigWarning | undefined {
   const section = scheduler as Record<string, unknown> | undefined;
-  const ends = Object.keys(stretchChanges({ scheduler }, { steps: 2, epochs: 2 }));
+  // (a schedule counted in epochs ends where it did whatever the steps an epoch: epochs move it)
+  const epochs = swept.includes("epochs") ? 2 : 1;
+  const ends = Object.keys(stretchChanges({ scheduler }, { steps: 2, epochs }));
   if (ends.length === 0) return periodWarning(swept, section, described);
   // where it ends: a warmup's length, and a sequential's list beside its milestones, are not
   const shown = ends.filter((path) => path !== "scheduler.warmupSteps");

@@ -226,6 +226,26 @@ Deno.test("no length warning where the schedule has no end (a period in steps un
   assert.match(lengthSpaceWarning(batch, warm)!.message, /\(scheduler\.totalSteps = 10\)/);
 });
 
+Deno.test("no length warning for the steps an epoch takes under a schedule whose end is counted in epochs; a space over the epochs is warned", () => {
+  const batch = parseSpace({ batchSize: { type: "choice", values: [8, 16] } });
+  const epochs = parseSpace({ epochs: { type: "choice", values: [2, 4] } });
+  // tMax 4 epochs: a trial of batches of 8 takes twice the steps, in the same 4 epochs
+  const cosine = parseConfig({
+    epochs: 4,
+    scheduler: { name: "cosine", tMax: 4, interval: "epoch" },
+  });
+  assert.equal(lengthSpaceWarning(batch, cosine), undefined);
+  assert.match(
+    lengthSpaceWarning(epochs, cosine)!.message,
+    /samples epochs, which changes how many steps a trial takes, but the cosine schedule ends at a fixed step \(scheduler\.tMax = 4\)/,
+  );
+  const warm = parseConfig({
+    epochs: 4,
+    scheduler: { name: "warmupCosine", warmupSteps: 1, totalSteps: 4, interval: "epoch" },
+  });
+  assert.equal(lengthSpaceWarning(batch, warm), undefined);
+});
+
 Deno.test("a space path that names no field of the base config is refused before any trial; one whose kind the space varies is not, where every kind drawn has it", () => {
   const mlp = { model: { kind: "mlp", hidden: [8] } };
   for (
