@@ -11,13 +11,13 @@
 export const SIGNIFICANT_DIGITS = 4;
 
 /**
- * A number as anneal prints it: 4 significant digits (`digits`, where a listing needs more: the
- * rates `anneal schedule` lists step by step differ in their fifth or sixth) (a loss of 14.627141 as 14.63, an accuracy
- * of 0.31640 as 0.3164), in exponent form below 1e-3 and from 1e5 up, without trailing zeros
- * (a learning rate of 0.0003 as 3e-4, 1.2345e-7 as 1.235e-7); `-` for a value not there, `NaN`
- * and `Infinity` as they are. Significant digits, not decimal places: learning rates span orders
- * of magnitude (1e-7 .. 10 in a range test), and a rate of 0.00125 keeps its digits where four
- * decimals would print 0.0013.
+ * A number as anneal prints it: 4 significant digits (a loss of 14.627141 as 14.63, an accuracy
+ * of 0.31640 as 0.3164; `digits` where a listing needs more: the rates `anneal schedule` lists
+ * step by step differ in their fifth or sixth), in exponent form below 1e-3 and from 1e5 up,
+ * without trailing zeros (a learning rate of 0.0003 as 3e-4, 1.2345e-7 as 1.235e-7); `-` for a
+ * value not there, `NaN` and `Infinity` as they are. Significant digits, not decimal places:
+ * learning rates span orders of magnitude (1e-7 .. 10 in a range test), and a rate of 0.00125
+ * keeps its digits where four decimals would print 0.0013.
  *
  * @example
  * ```ts
