@@ -220,7 +220,8 @@ export function fieldIssueText(
  * The issues of a union's one option whose type the value has (a list where the union takes an
  * object or a list of them), at their own paths: they say what is wrong inside it, where the
  * union's own issue says only that no option took the value. The issue itself where no option,
- * or several, took the value's type.
+ * or several, took the value's type, or where that option refused the value itself (not a part
+ * of it).
  *
  * @example
  * ```ts
@@ -238,7 +239,9 @@ export function optionIssues(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
   const typed = options.filter((issues) =>
     !issues.some((inner) => inner.path.length === 0 && inner.code === "invalid_type")
   );
-  if (typed.length !== 1) return [issue];
+  // (an option that refused the value itself, a literal's other value, says no more than the
+  // union: "infinity" for a number or "inf" is told both)
+  if (typed.length !== 1 || typed[0].some((inner) => inner.path.length === 0)) return [issue];
   return typed[0].flatMap((inner) =>
     optionIssues({ ...inner, path: [...issue.path, ...inner.path] } as z.core.$ZodIssue)
   );
