@@ -285,7 +285,13 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
         await reading.finishAll();
         continue;
       }
-      await new Promise<void>((resolve) => (planArrived = resolve));
+      // Ask for it: a window longer than half a plan (readbackEvery above PLAN_AHEAD / 2) runs
+      // out of rates before it ends and reports its steps. The scheduler plans from where its
+      // plans end, and ignores the request while one on its way covers the step (the first
+      // plan, a rollback's scaled one).
+      const arrived = new Promise<void>((resolve) => (planArrived = resolve));
+      scheduler.send({ type: "StepsTaken", step });
+      await arrived;
     }
     return plannedLr(step)!;
   };
