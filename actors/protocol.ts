@@ -128,9 +128,21 @@ export const LrPlannedSchema = z.object({
   momentum: z.array(z.number()).optional(),
   /** Increases whenever earlier plans become stale (plateau, rollback). */
   version: z.number().int(),
+  /**
+   * Where the schedule is fixed in advance (every schedule but plateau): the scheduler's state,
+   * the one a checkpoint keeps. No epoch end changes it (a rollback's `ScaleLearningRate` does,
+   * and its plan carries the new one), so the trainer does not tell the scheduler of epoch ends
+   * (nothing in them is of use to it): it checkpoints this state, and asks for plans (by
+   * `StepsTaken`) as they run low.
+   */
+  fixedState: z.unknown().optional(),
 });
 
-/** Trainer -> scheduler: progress, so the scheduler can plan ahead. */
+/**
+ * Trainer -> scheduler: progress, so the scheduler can plan ahead; answered by a plan (of the
+ * steps from where its plans end) where the plans sent run out within `PLAN_AHEAD / 2` steps of
+ * `step`, else ignored.
+ */
 export const StepsTakenSchema = z.object({ type: z.literal("StepsTaken"), step: z.number().int() });
 
 /** Trainer -> scheduler / early stopper: an epoch finished. */

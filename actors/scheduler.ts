@@ -1,7 +1,9 @@
 /**
  * The scheduler actor's logic: it owns the learning rate. It sends the trainer plans of learning
- * rates (and momentum) for the steps ahead, so the trainer never waits for it inside a step;
- * at each epoch end it answers with a fresh plan (reduce-on-plateau changes it there).
+ * rates (and momentum) for the steps ahead, so the trainer never waits for it inside a step.
+ * Reduce-on-plateau hears of each epoch end and answers with a fresh plan (its rate may change
+ * there); every other schedule is fixed in advance, its plans say so (`fixedState`), and the
+ * trainer asks for the next one as they run low, telling it of no epoch end.
  *
  * @module
  */
@@ -103,6 +105,7 @@ export function planFrom(state: SchedulerState, fromStep: number, count = PLAN_A
     lr,
     momentum: momentum.length === lr.length ? momentum : undefined,
     version: state.version,
+    fixedState: state.plateau ? undefined : snapshot(state),
   };
 }
 

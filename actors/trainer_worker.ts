@@ -49,6 +49,7 @@ import { warmupBeyondRun } from "../schedulers/warmup_reach.ts";
 import { cosineBeyondRun } from "../schedulers/cosine_reach.ts";
 import { decayBeyondRun } from "../schedulers/decay_reach.ts";
 import { annealBeyondRun } from "../schedulers/anneal_reach.ts";
+import { PLAN_AHEAD } from "./scheduler.ts";
 import type { OptimizerState } from "../optimizers/mod.ts";
 
 type Message = { type: string } & Record<string, unknown>;
@@ -160,7 +161,10 @@ interface ClosedWindow {
   onDevice: WindowEntry[];
   read: Promise<StepValues[]>;
   record: EpochRecord;
-  /** The epoch's last window: the scheduler hears of its steps by EpochEnded, not StepsTaken. */
+  /**
+   * The epoch's last window: the scheduler hears of its steps by EpochEnded, not StepsTaken (a
+   * schedule fixed in advance, by neither: see `askAhead`).
+   */
   last: boolean;
   /**
    * The window ends at a window's end, not at a stop within it: on the CPU backends, reading in
@@ -194,6 +198,11 @@ interface EpochEnd {
   good?: Promise<Good>;
   judged?: EpochJudged;
   advanced?: ScheduleAdvanced;
+  /**
+   * Where the scheduler was not told of this end (a schedule fixed in advance): its state here,
+   * as its answer would have given it (see `sendEnd`).
+   */
+  fixedSchedule?: { state: unknown };
 }
 
 /**
@@ -259,12 +268,29 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   // epoch end, or to StepsTaken, still on its way) must not refill the steps it cleared.
   let scaledVersion = -1;
   let planArrived = () => {};
+  /** The first step the plans taken do not cover (a rollback's, from its step, replace them). */
+  let plannedTo = 0;
+  /**
+   * The scheduler's guard, the first epoch whose end may change the rates (null: none does);
+   * undefined until its first answer to an epoch end, or its first plan of a fixed schedule.
+   */
+  let replanAt: number | null | undefined;
+  /**
+   * The scheduler's state where its schedule is fixed in advance (its plans carry it): it is
+   * then told of no epoch end, and this state is checkpointed at each (see `sendEnd`).
+   */
+  let fixedState: unknown;
   const applyPlan = (plan: LrPlanned) => {
     if (plan.version < planVersion || plan.version < scaledVersion) return;
     planVersion = plan.version;
     plan.lr.forEach((lr, i) =>
       lrTable.set(plan.fromStep + i, { lr, momentum: plan.momentum?.[i] })
     );
+    plannedTo = Math.max(plannedTo, plan.fromStep + plan.lr.length);
+    if (plan.fixedState !== undefined) {
+      fixedState = plan.fixedState;
+      replanAt = null; // (no epoch end changes the rates)
+    }
     planArrived();
   };
   scheduler.on("LrPlanned", (message) => applyPlan(message as unknown as LrPlanned));
@@ -276,6 +302,20 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       lrTable.delete(key);
     }
     return lrTable.get(step);
+  };
+  /** `plannedTo` where the next plan was asked for (by `askAhead`), so as not to ask twice. */
+  let askedAt = -1;
+  /**
+   * Under a schedule fixed in advance, asks for the next plan where the plans taken run out
+   * within PLAN_AHEAD / 2 steps of `step` (where the scheduler answers a StepsTaken; it is told
+   * of no epoch end, whose answers bring the other schedules' next plans).
+   */
+  const askAhead = (step: number) => {
+    if (plannedTo >= totalSteps || step + PLAN_AHEAD / 2 < plannedTo || askedAt === plannedTo) {
+      return;
+    }
+    askedAt = plannedTo;
+    scheduler.send({ type: "StepsTaken", step });
   };
   const lrFor = async (step: number) => {
     while (!lrTable.has(step)) {
@@ -581,9 +621,11 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       ? entries.map((w) => w.momentum ?? NaN)
       : undefined;
     context.emit({ ...observed, type: "steps", epoch: record.epoch, momentum });
-    // The epoch's last steps: the scheduler gets EpochEnded next, which replans.
+    // The epoch's last steps: the scheduler gets EpochEnded next, which replans (where the
+    // schedule is fixed in advance, it is told only where the plans run low).
     if (closed.last) record.finish();
-    else scheduler.send({ type: "StepsTaken", step });
+    if (fixedState !== undefined) askAhead(step);
+    else if (!closed.last) scheduler.send({ type: "StepsTaken", step });
   };
   const reading = new ReadsInFlight<ClosedWindow>(READS_IN_FLIGHT, (w) => finishWindow(w));
   /** The last step the clip monitor has answered for (on WebGPU it answers every window). */
@@ -653,6 +695,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     // (the monitor leaves out the steps between its verdict and this one: see `ignoring`)
     monitor.send({ type: "RolledBack", step });
     for (const key of lrTable.keys()) if (key >= step) lrTable.delete(key);
+    plannedTo = step;
     context.emit({
       type: "warning",
       actor: "trainer",
@@ -717,8 +760,6 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   /** Bytes of one copy of the weights (what each open end holds, besides optimizer state). */
   const weightBytes = engine.variables.reduce((sum, v) => sum + 4 * v.size, 0);
   let stopGuard: StopGuard | undefined;
-  /** The scheduler's guard; undefined until its first answer. */
-  let replanAt: number | null | undefined;
   /** An epoch the trainer went on from whose verdict was a stop after all (guards exclude it). */
   let lateStop: EpochEnd | undefined;
   let settledWaiters: (() => void)[] = [];
@@ -739,17 +780,20 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   const observedEnds = new Map<number, unknown>();
   const settleEnds = () => {
     while (
-      !lateStop && ends.length > 0 && ends[0].judged && ends[0].advanced && ends[0].optimizer &&
+      !lateStop && ends.length > 0 && ends[0].judged &&
+      (ends[0].advanced || ends[0].fixedSchedule) && ends[0].optimizer &&
       observedEnds.has(ends[0].epoch)
     ) {
       const end = ends.shift()!;
       const judged = end.judged!;
-      const advanced = end.advanced!;
+      const advanced = end.advanced;
       const observed = observedEnds.get(end.epoch);
       observedEnds.delete(end.epoch);
       end.observed = observed;
-      applyPlan(advanced.plan);
-      replanAt = advanced.replanFrom;
+      if (advanced) {
+        applyPlan(advanced.plan);
+        replanAt = advanced.replanFrom;
+      }
       stopGuard = judged.guard;
       // The epoch's record first: the supervisor writes a checkpoint once the records before it
       // are on disk, so a run killed after its checkpoint has the record of its epoch too.
@@ -771,7 +815,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
           epoch: end.epoch,
           step: end.step,
           optimizer: end.optimizer,
-          scheduler: advanced.state,
+          scheduler: advanced ? advanced.state : end.fixedSchedule!.state,
           earlyStopper: judged.state,
           clipThreshold: end.clip?.threshold,
           clipHistory: end.clip?.history,
@@ -924,7 +968,13 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       end.clip = record.clip ?? clip.snapshot();
       if (end.good && !verdictNeeded(stopGuard, end.epoch, metrics.loss)) lastGood = end.good;
       const ended = { type: "EpochEnded", epoch: end.epoch, step: end.step, metrics };
-      scheduler.send(ended);
+      // A schedule fixed in advance does nothing with an epoch end but plan from its step (the
+      // trainer asks for plans as they run low instead) and answer with its state, which only a
+      // rollback's ScaleLearningRate changes: that state, once the rollbacks' scaled plans are
+      // in (else the scheduler hears of the end after them and answers, as before).
+      if (fixedState !== undefined && planVersion >= scaledVersion) {
+        end.fixedSchedule = { state: fixedState };
+      } else scheduler.send(ended);
       stopper.send(ended);
     }).catch((error) => {
       readFailure ??= error;

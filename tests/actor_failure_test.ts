@@ -15,6 +15,12 @@ const cases = [
   { actor: "earlyStopper", at: "epoch" },
   { actor: "clipMonitor", at: "observe" },
 ] as const;
+/**
+ * The scheduler hears of epoch ends (where its fault point "epoch" is) under a schedule whose
+ * rates they may change: a plateau (a schedule fixed in advance is told of none).
+ */
+const hearsEpochEnds = (actor: string) =>
+  actor === "scheduler" ? { scheduler: { name: "plateau" as const } } : {};
 
 for (const { actor, at } of cases) {
   Deno.test(`an actor that throws (${actor}) ends the run naming the actor and the cause`, async () => {
@@ -24,7 +30,12 @@ for (const { actor, at } of cases) {
     // could end before a busy machine lets the clip monitor's Worker take its first message
     // (and reach its fault). A long run leaves it time; the fault ends it early.
     const epochs = actor === "clipMonitor" ? 5000 : config.epochs;
-    const { result } = await trainCollect({ ...config, epochs, runsDir: dir }, {
+    const { result } = await trainCollect({
+      ...config,
+      ...hearsEpochEnds(actor),
+      epochs,
+      runsDir: dir,
+    }, {
       faults: { [actor]: { kind: "throw", at } },
     });
     assert.equal(result.status, "failed");
@@ -128,7 +139,7 @@ for (const { actor, at } of stalls) {
     const { result } = await trainCollect(
       // Long enough that the run cannot finish before the watchdog's 1.5 s (a stalled clip
       // monitor does not hold the trainer back: it is only asked for verdicts on bad steps).
-      { ...config, runsDir: dir, epochs: 100_000 },
+      { ...config, ...hearsEpochEnds(actor), runsDir: dir, epochs: 100_000 },
       { stallTimeoutMs: 1500, faults: { [actor]: { kind: "stall", at } } },
     );
     assert.equal(result.status, "failed");
