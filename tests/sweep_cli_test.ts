@@ -545,15 +545,9 @@ Deno.test("a choice of whole sections and lists: each trial trains with the sect
   assert.doesNotMatch(refused.stdout, /trial +0/);
 });
 
-Deno.test("a space over optimizer.name: a trial of another optimizer than the base's trains with that optimizer's own defaults; a path one of its kinds has not is refused before any trial", async () => {
-  await using runs = await tempRunsDir();
-  const config = await writeSweepConfig(runs.dir);
-  // the base optimizer is sgd (the seed's), read with its momentum, dampening and nesterov,
-  // which adam and adamw have not, and its weightDecay 0, where adamw's default is 0.01
-  const space = JSON.stringify({
-    "optimizer.name": { type: "grid", values: ["sgd", "adam", "adamw"] },
-  });
-  const out = await anneal(
+/** `anneal sweep -c config` at a rate of 0.05 over `space` (JSON), by `sampler`, for `trials`. */
+function sweepAtLr(config: string, space: string, sampler: string, trials: number) {
+  return anneal(
     "sweep",
     "-c",
     config,
@@ -562,10 +556,21 @@ Deno.test("a space over optimizer.name: a trial of another optimizer than the ba
     "--set",
     `sweep.space=${space}`,
     "--sampler",
-    "grid",
+    sampler,
     "--trials",
-    "3",
+    String(trials),
   );
+}
+
+Deno.test("a space over optimizer.name: a trial of another optimizer than the base's trains with that optimizer's own defaults; a path one of its kinds has not is refused before any trial", async () => {
+  await using runs = await tempRunsDir();
+  const config = await writeSweepConfig(runs.dir);
+  // the base optimizer is sgd (the seed's), read with its momentum, dampening and nesterov,
+  // which adam and adamw have not, and its weightDecay 0, where adamw's default is 0.01
+  const space = JSON.stringify({
+    "optimizer.name": { type: "grid", values: ["sgd", "adam", "adamw"] },
+  });
+  const out = await sweepAtLr(config, space, "grid", 3);
   assert.equal(out.code, 0, out.stderr);
   const { trials } = await storedStudy(runs.dir);
   const trained: Record<string, Record<string, unknown>> = {};
@@ -642,19 +647,7 @@ Deno.test("a conditional space: momentum only for sgd runs a grid of the combina
     "optimizer.name": { type: "grid", values: ["sgd", "adam"] },
     "optimizer.momentum": { type: "grid", values: [0, 0.9], when: { "optimizer.name": "sgd" } },
   });
-  const out = await anneal(
-    "sweep",
-    "-c",
-    config,
-    "--set",
-    "optimizer.lr=0.05",
-    "--set",
-    `sweep.space=${space}`,
-    "--sampler",
-    "grid",
-    "--trials",
-    "4",
-  );
+  const out = await sweepAtLr(config, space, "grid", 4);
   assert.equal(out.code, 0, out.stderr);
   assert.match(
     out.stdout,
@@ -741,19 +734,7 @@ Deno.test("a condition that excludes values, and a list of conditions: anneal sw
       when: [{ "optimizer.name": "adam" }, { "optimizer.momentum": 0.9 }],
     },
   });
-  const out = await anneal(
-    "sweep",
-    "-c",
-    config,
-    "--set",
-    "optimizer.lr=0.05",
-    "--set",
-    `sweep.space=${space}`,
-    "--sampler",
-    "grid",
-    "--trials",
-    "4",
-  );
+  const out = await sweepAtLr(config, space, "grid", 4);
   assert.equal(out.code, 0, out.stderr);
   assert.match(
     out.stdout,
