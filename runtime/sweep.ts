@@ -17,7 +17,14 @@ import {
 } from "../sweeps/space.ts";
 import { type SweepSpec, SweepSpecSchema } from "../sweeps/spec.ts";
 import { runStudy, type StudyResult } from "../sweeps/study.ts";
-import { gridSampler, gridSize, untriedPoints, valuesOf } from "../sweeps/samplers/grid.ts";
+import {
+  gridCount,
+  gridSampler,
+  gridValues,
+  triedPoints,
+  untriedCount,
+  untriedPoints,
+} from "../sweeps/samplers/grid.ts";
 import { randomSampler } from "../sweeps/samplers/random.ts";
 import { quasiRandomSampler } from "../sweeps/samplers/quasi_random.ts";
 import { tpeSampler } from "../sweeps/samplers/tpe.ts";
@@ -449,43 +456,47 @@ export function gridBudgetWarning(
   tried: Params[] = [],
 ): ConfigWarning | undefined {
   if (sweep.sampler !== "grid") return undefined;
-  const size = gridSize(sweep.space);
-  const untried = [...untriedPoints(sweep.space, tried)];
+  // (counted, and the points run taken, without listing the grid: it may have 10^8 points)
+  const size = gridCount(sweep.space);
+  const untried = untriedCount(sweep.space, tried);
   const budgetLeft = sweep.trials - tried.length;
-  if (budgetLeft <= 0 || budgetLeft >= untried.length) return undefined;
+  if (budgetLeft <= 0 || budgetLeft >= untried) return undefined;
   // the points that will have a trial: those tried, then the first untried ones in order
-  const left = new Set(untried.slice(budgetLeft).map((point) => canonicalJson(point)));
-  const runs = [...untriedPoints(sweep.space, [])].filter((point) =>
-    !left.has(canonicalJson(point))
-  );
+  const runs = triedPoints(sweep.space, tried);
+  let taken = 0;
+  for (const point of untriedPoints(sweep.space, tried)) {
+    if (taken++ === budgetLeft) break;
+    runs.push(point);
+  }
   const short = Object.entries(sweep.space).flatMap(([path, d]) => {
-    const values = valuesOf(path, d);
-    const reached = values.filter((value) =>
-      runs.some((point) =>
-        Object.hasOwn(point, path) && canonicalJson(point[path]) === canonicalJson(value)
-      )
+    const values = gridValues(path, d);
+    const keys = new Set(
+      runs.filter((point) => Object.hasOwn(point, path)).map((point) => canonicalJson(point[path])),
     );
-    if (reached.length === values.length) return [];
+    // (in the path's order: a list's, or an int range's, ascending)
+    const reached = values.list?.filter((value) => keys.has(canonicalJson(value))) ??
+      [...keys].map((key) => JSON.parse(key) as number).sort((a, b) => a - b);
+    if (reached.length === values.count) return [];
     if (reached.length === 0) {
       return [`${path} is not tried at all (the points that draw it are not run)`];
     }
     const words = reached.map((value) => JSON.stringify(value)).join(", ");
-    return [`${path} is tried at ${words} only (of ${values.length} values)`];
+    return [`${path} is tried at ${words} only (of ${values.count} values)`];
   });
-  const skipped = untried.length - budgetLeft;
+  const skipped = untried - BigInt(budgetLeft);
   const notRun = `the last ${skipped} of the grid's points in its order ${
-    skipped === 1 ? "is" : "are"
+    skipped === 1n ? "is" : "are"
   } not run`;
   const n = tried.length;
   const budget = n === 0
     ? `the grid has ${size} points and the study ${sweep.trials} trials`
     : `the study's budget of ${sweep.trials} trials, ${n} of which it already has, leaves ` +
-      `${budgetLeft} for its ${untried.length} points no trial has tried (of the grid's ${size})`;
+      `${budgetLeft} for its ${untried} points no trial has tried (of the grid's ${size})`;
   return {
     field: formatPath(["sweep", "trials"]),
     message: `${budget}: the grid sampler takes those points in order, the first path of the ` +
       `space varying slowest, so ${short.length > 0 ? short.join(", ") : notRun}`,
-    hint: `run the whole grid (--trials ${n + untried.length}; a study run again with more ` +
+    hint: `run the whole grid (--trials ${BigInt(n) + untried}; a study run again with more ` +
       `trials goes on where the grid stopped), put the path to cover first last in the space, ` +
       `or sample the space at random (--sampler quasiRandom or random) for trials spread over ` +
       `every value`,
@@ -503,9 +514,9 @@ export function trialsToSample(
 ): { count: number; gridPoints: boolean } {
   const budgetLeft = Math.max(0, sweep.trials - tried.length);
   if (sweep.sampler !== "grid") return { count: budgetLeft, gridPoints: false };
-  const untried = gridSampler().untried!(sweep.space, tried);
+  const untried = untriedCount(sweep.space, tried);
   return untried < budgetLeft
-    ? { count: untried, gridPoints: true }
+    ? { count: Number(untried), gridPoints: true }
     : { count: budgetLeft, gridPoints: false };
 }
 
@@ -814,7 +825,7 @@ function checkSweep(definition: StudyDefinition): SweepDirection {
   checkSweepMetric(sweep, base);
   checkSpacePaths(definition);
   // a grid over a range without one (a uniform, a logUniform) is refused
-  if (sweep.sampler === "grid") gridSize(sweep.space);
+  if (sweep.sampler === "grid") gridCount(sweep.space);
   return sweepDirection(sweep, base);
 }
 

@@ -9,7 +9,7 @@ export * from "./study.ts";
 export type * from "./samplers/types.ts";
 export type * from "./pruners/types.ts";
 export { nopPruner } from "./pruners/types.ts";
-export { gridSampler, gridSize } from "./samplers/grid.ts";
+export { gridCount, gridSampler, gridSize } from "./samplers/grid.ts";
 export { randomSampler } from "./samplers/random.ts";
 export { quasiRandomSampler } from "./samplers/quasi_random.ts";
 export { defaultWeights, type TpeOptions, tpeSampler } from "./samplers/tpe.ts";

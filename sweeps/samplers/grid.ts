@@ -8,6 +8,12 @@
  * whose values meet its condition: the grid holds no two points that differ only in a path neither
  * draws.
  *
+ * No point is listed but those gone through to the first untried one: a grid of 10^8 points (eight
+ * paths of ten values) or more is counted (`gridCount`) and sampled at once. Its points are counted
+ * path by path in the order a trial draws them, each group of paths that conditions tie together
+ * apart (the grid is the product of the groups'), the count of what is left after a path kept for
+ * each way the values drawn so far leave the conditions still to be met (`sweeps/conditions.ts`).
+ *
  * @module
  */
 import { AnnealError } from "../../errors.ts";
@@ -15,21 +21,69 @@ import { canonicalJson, formatPath } from "../../zod_paths.ts";
 import type { Distribution, Params, ParamValue, SearchSpace } from "../space.ts";
 import type { Sampler } from "./types.ts";
 import {
+  type Alternative,
+  alternativesOf,
   conditionPaths,
   drawnParams,
   drawOrder,
+  entryHolds,
   inSpaceOrder,
   isDrawn,
   isWholePoint,
 } from "../conditions.ts";
 
-/** The values of one parameter of a grid, in the order the grid takes them. */
-export function valuesOf(path: string, d: Distribution): ParamValue[] {
-  if (d.type === "grid" || d.type === "choice") return d.values;
+/**
+ * The values of one parameter of a grid, in the order the grid takes them, without listing an
+ * `int` range's: how many there are, the `k`-th, and how many of them a value equals (by its JSON,
+ * keys sorted; 0 for a value off the grid).
+ */
+export interface GridValues {
+  readonly count: number;
+  at(k: number): ParamValue;
+  multiplicity(value: unknown): number;
+  /** The values as listed (a `grid` or `choice`), undefined for an `int` range. */
+  readonly list?: readonly ParamValue[];
+}
+
+/**
+ * The values of `path`'s distribution as a grid takes them; a range without a grid (`uniform`,
+ * `logUniform`, a log `int`) is refused, naming the path.
+ *
+ * @example
+ * ```ts
+ * import { gridValues } from "./grid.ts";
+ * const values = gridValues("batchSize", { type: "int", low: 16, high: 1e9, step: 16, log: false });
+ * console.assert(values.count === 62_500_000 && values.at(2) === 48);
+ * console.assert(values.multiplicity(64) === 1 && values.multiplicity(65) === 0);
+ * ```
+ */
+export function gridValues(path: string, d: Distribution): GridValues {
+  if (d.type === "grid" || d.type === "choice") {
+    const list = d.values;
+    const counts = new Map<string, number>();
+    for (const value of list) {
+      const key = canonicalJson(value);
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    return {
+      count: list.length,
+      at: (k) => list[k],
+      multiplicity: (value) => counts.get(canonicalJson(value)) ?? 0,
+      list,
+    };
+  }
   if (d.type === "int" && !d.log) {
-    const values: number[] = [];
-    for (let v = d.low; v <= d.high; v += d.step) values.push(v);
-    return values;
+    const { low, step } = d;
+    const count = Math.floor((d.high - d.low) / step) + 1;
+    return {
+      count,
+      at: (k) => low + k * step,
+      multiplicity: (value) => {
+        if (typeof value !== "number") return 0;
+        const k = (value - low) / step;
+        return Number.isInteger(k) && k >= 0 && k < count ? 1 : 0;
+      },
+    };
   }
   const range = d.type === "int" ? "a log int" : `a ${d.type}`;
   throw new AnnealError("config", `Cannot grid-search '${path}': ${range} range has no grid`, {
@@ -39,36 +93,152 @@ export function valuesOf(path: string, d: Distribution): ParamValue[] {
 }
 
 /** Each path of the space with its values, in the order the grid draws them. */
-function gridEntries(space: SearchSpace): [string, ParamValue[]][] {
+function gridEntries(space: SearchSpace): [string, GridValues][] {
   // (every path's, drawn or not: a range without a grid is refused wherever it is)
   const values = Object.fromEntries(
-    Object.entries(space).map(([path, d]) => [path, valuesOf(path, d)]),
+    Object.entries(space).map(([path, d]) => [path, gridValues(path, d)]),
   );
   return drawOrder(space).map((path) => [path, values[path]]);
 }
 
 /**
- * The number of points of the grid over `space`: of its combinations of values, those that differ
- * in the paths each draws (a conditional path adds its values only where its condition holds).
+ * The groups of paths that conditions tie together (a path and those its condition names, and
+ * theirs in turn, and every other path naming one of them), each in the order a trial draws them:
+ * what one group draws leaves every other group's points as they are.
  */
-export function gridSize(space: SearchSpace): number {
-  const entries = gridEntries(space);
+function conditionGroups(space: SearchSpace, order: string[]): string[][] {
+  const root = new Map(order.map((path) => [path, path]));
+  const find = (path: string): string => {
+    while (root.get(path) !== path) path = root.get(path)!;
+    return path;
+  };
+  for (const path of order) {
+    for (const alternative of alternativesOf(space[path].when)) {
+      for (const parent of Object.keys(alternative)) {
+        if (root.has(parent)) root.set(find(parent), find(path));
+      }
+    }
+  }
+  const groups = new Map<string, string[]>();
+  for (const path of order) {
+    const at = find(path);
+    groups.set(at, [...(groups.get(at) ?? []), path]);
+  }
+  return [...groups.values()];
+}
+
+/** The most states of one group's conditions {@linkcode gridCount} keeps before it gives up. */
+export const MAX_GRID_STATES = 100_000;
+
+/**
+ * The number of points of one group of paths (`conditionGroups`): of the combinations of their
+ * values, those that differ in the paths each draws. It counts what is left after each path once
+ * for each state of the conditions still to be met there, not once for each way of drawing the
+ * paths before it: of each later path's conditions, met already, or what those the values drawn so
+ * far leave possible still ask of the paths not drawn yet. Where those states are too many, it
+ * refuses the grid.
+ */
+function groupCount(space: SearchSpace, group: string[], values: Map<string, GridValues>): bigint {
+  const place = new Map(group.map((path, i) => [path, i]));
   const parents = conditionPaths(space);
-  const count = (i: number, drawn: Params): number => {
-    if (i === entries.length) return 1;
-    const [path, values] = entries[i];
-    if (!isDrawn(space, path, drawn)) return count(i + 1, drawn);
-    // a path no condition names multiplies the rest; one that some names decides what it holds
-    if (!parents.has(path)) return values.length * count(i + 1, drawn);
-    return values.reduce<number>((n, value) => n + count(i + 1, { ...drawn, [path]: value }), 0);
+  // each path's conditions, each condition's entries with the place of the path it names
+  const conditions = group.map((path) =>
+    alternativesOf(space[path].when).map((alternative: Alternative) =>
+      Object.entries(alternative).map(([parent, allowed]) => ({
+        parent,
+        at: place.get(parent) ?? -1, // (-1: a path no trial draws)
+        allowed,
+        text: JSON.stringify([parent, canonicalJson(allowed)]),
+      }))
+    )
+  );
+  const conditional = group.map((_, i) => i).filter((i) => conditions[i].length > 0);
+  /** What the conditions of the paths from `i` on still ask, given `drawn` (the paths' before). */
+  const state = (i: number, drawn: Params): string =>
+    conditional.filter((j) => j >= i).map((j) => {
+      const asks = new Set<string>();
+      for (const entries of conditions[j]) {
+        // an entry on a path drawn before `i` holds or fails; one on a later path may yet hold
+        const fails = entries.some(({ parent, at, allowed }) =>
+          at < i && !(Object.hasOwn(drawn, parent) && entryHolds(allowed, drawn[parent]))
+        );
+        if (fails) continue;
+        const rest = entries.filter(({ at }) => at >= i);
+        if (rest.length === 0) return "+";
+        asks.add(rest.map(({ text }) => text).join(","));
+      }
+      return [...asks].sort().join("|");
+    }).join(";");
+  const memo = new Map<string, bigint>();
+  const count = (i: number, drawn: Params): bigint => {
+    if (i === group.length) return 1n;
+    const key = `${i}:${state(i, drawn)}`;
+    const known = memo.get(key);
+    if (known !== undefined) return known;
+    if (memo.size >= MAX_GRID_STATES) {
+      throw new AnnealError(
+        "config",
+        `Cannot grid-search sweep.space: the conditions of its paths ${group.join(", ")} ` +
+          `leave them too many ways of being drawn together to count the grid's points (more ` +
+          `than ${MAX_GRID_STATES} states of their conditions)`,
+        {
+          where: formatPath(["sweep", "space"]),
+          hint: "draw fewer of those paths under conditions on each other, or sample the space " +
+            "with the random, quasiRandom or tpe sampler",
+        },
+      );
+    }
+    const path = group[i];
+    const own = values.get(path)!;
+    let total: bigint;
+    if (!isDrawn(space, path, drawn)) total = count(i + 1, drawn);
+    else if (!parents.has(path)) total = BigInt(own.count) * count(i + 1, drawn);
+    else {
+      // a path some condition names: what the rest holds depends on the value drawn
+      total = 0n;
+      for (let k = 0; k < own.count; k++) total += count(i + 1, { ...drawn, [path]: own.at(k) });
+    }
+    memo.set(key, total);
+    return total;
   };
   return count(0, {});
 }
 
 /**
+ * The number of points of the grid over `space`, exactly: of its combinations of values, those
+ * that differ in the paths each draws (a conditional path adds its values only where its condition
+ * holds). Counted without listing them; a space whose conditions tie its paths together in too
+ * many ways to count ({@linkcode MAX_GRID_STATES}) is refused, saying so.
+ *
+ * @example
+ * ```ts
+ * import { gridCount } from "./grid.ts";
+ * const ten = { type: "grid" as const, values: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] };
+ * const space = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`model.p${i}`, ten]));
+ * console.assert(gridCount(space) === 10n ** 20n);
+ * ```
+ */
+export function gridCount(space: SearchSpace): bigint {
+  const entries = gridEntries(space);
+  const values = new Map(entries);
+  return conditionGroups(space, entries.map(([path]) => path))
+    .reduce((total, group) => total * groupCount(space, group, values), 1n);
+}
+
+/**
+ * The number of points of the grid over `space` (`gridCount` as a number: exact up to
+ * `Number.MAX_SAFE_INTEGER`): of its combinations of values, those that differ in the paths each
+ * draws (a conditional path adds its values only where its condition holds).
+ */
+export function gridSize(space: SearchSpace): number {
+  return Number(gridCount(space));
+}
+
+/**
  * The grid's points in order, like nested loops: the space's first path varies slowest, except
  * that a path comes after the paths its condition names, and is left out of the points where the
- * condition fails (so no two points differ in a path they do not draw).
+ * condition fails (so no two points differ in a path they do not draw). Lazily: only the points
+ * taken are made.
  */
 function* gridPoints(space: SearchSpace): Generator<Params> {
   const entries = gridEntries(space);
@@ -82,15 +252,61 @@ function* gridPoints(space: SearchSpace): Generator<Params> {
       yield* from(i + 1, drawn);
       return;
     }
-    for (const value of values) yield* from(i + 1, { ...drawn, [path]: value });
+    for (let k = 0; k < values.count; k++) yield* from(i + 1, { ...drawn, [path]: values.at(k) });
   }
   yield* from(0, {});
 }
 
 /**
+ * The points of the grid that `tried` holds (a trial's params whose values at every path the
+ * point draws are among that path's, compared by their JSON with keys sorted), each once, with how
+ * many of the grid's points it is (more than one where a path lists a value more than once).
+ */
+function heldPoints(
+  space: SearchSpace,
+  tried: Params[],
+): Map<string, { point: Params; n: number }> {
+  const entries = gridEntries(space);
+  const held = new Map<string, { point: Params; n: number }>();
+  for (const params of tried) {
+    const drawn: Params = {};
+    let n = 1;
+    for (const [path, values] of entries) {
+      if (!isDrawn(space, path, drawn)) continue;
+      n *= Object.hasOwn(params, path) ? values.multiplicity(params[path]) : 0;
+      if (n === 0) break;
+      drawn[path] = params[path];
+    }
+    if (n === 0) continue;
+    const point = inSpaceOrder(space, drawn);
+    held.set(canonicalJson(point), { point, n });
+  }
+  return held;
+}
+
+/**
+ * The points of the grid that trials with `tried` params hold already (each once), in no order:
+ * those of the grid's points the study does not run again.
+ */
+export function triedPoints(space: SearchSpace, tried: Params[]): Params[] {
+  return [...heldPoints(space, tried).values()].map(({ point }) => point);
+}
+
+/**
+ * How many of the grid's points no trial in `tried` has (all of them for `[]`), exactly, counted
+ * without listing them (`gridCount`).
+ */
+export function untriedCount(space: SearchSpace, tried: Params[]): bigint {
+  let held = 0n;
+  for (const { n } of heldPoints(space, tried).values()) held += BigInt(n);
+  return gridCount(space) - held;
+}
+
+/**
  * The grid's points that no trial in `tried` has (its parameters at every path the point draws
  * equal the point's, compared by their JSON with keys sorted, as PostgreSQL gives sections back in
- * its own order), in the grid's order.
+ * its own order), in the grid's order, lazily: taking the first goes through the points before it
+ * only.
  */
 export function* untriedPoints(space: SearchSpace, tried: Params[]): Generator<Params> {
   const key = (params: Params) => canonicalJson(drawnParams(space, params));
@@ -100,7 +316,8 @@ export function* untriedPoints(space: SearchSpace, tried: Params[]): Generator<P
 
 /**
  * The grid sampler: the first point, in the grid's order, that no trial in `context.tried`
- * (default: the history's) has.
+ * (default: the history's) has. Neither it nor `untried` lists the grid: a grid of any size starts
+ * at once.
  *
  * @example
  * ```ts
@@ -119,16 +336,13 @@ export function* untriedPoints(space: SearchSpace, tried: Params[]): Generator<P
 export function gridSampler(): Sampler {
   return {
     name: "grid",
-    untried(space, tried) {
-      let count = 0;
-      for (const _ of untriedPoints(space, tried)) count++;
-      return count;
-    },
+    // (a number: exact up to Number.MAX_SAFE_INTEGER, enough to compare with a budget)
+    untried: (space, tried) => Number(untriedCount(space, tried)),
     sample(space, history, _rng, context = {}) {
       const tried = context.tried ?? history.map((trial) => trial.params);
       const next = untriedPoints(space, tried).next();
       if (next.done) {
-        const size = gridSize(space);
+        const size = gridCount(space);
         throw new AnnealError(
           "config",
           `Cannot sample a grid point: every one of the grid's ${size} points has a trial`,
