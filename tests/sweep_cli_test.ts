@@ -443,6 +443,63 @@ Deno.test("a grid of more points than the study's trials is a warning naming the
   );
 });
 
+Deno.test("a grid of 3 x 10^8 points, a path of it drawn under a condition, starts at once and runs the trials asked for, in the grid's order", async () => {
+  await using runs = await tempRunsDir();
+  const config = await writeSweepConfig(runs.dir);
+  const ten = (scale: number) => ({
+    type: "grid",
+    values: Array.from({ length: 10 }, (_, k) => (k + 1) * scale),
+  });
+  // 10^8 ways of eight paths, and 3 of shuffling (dropLast drawn beside a shuffle only), last
+  const grid = JSON.stringify({
+    seed: ten(1),
+    prefetch: ten(1),
+    maxSteps: ten(100),
+    "earlyStopping.patience": ten(1),
+    "clipping.maxNorm": ten(1),
+    "optimizer.weightDecay": ten(0.001),
+    "optimizer.lr": ten(0.001),
+    "data.noise": ten(0.1),
+    "data.shuffle": { type: "grid", values: [true, false] },
+    "data.dropLast": { type: "grid", values: [false, true], when: { "data.shuffle": true } },
+  });
+  const sweep = (trials: string) =>
+    anneal(
+      "sweep",
+      "-c",
+      config,
+      "--set",
+      `sweep.space=${grid}`,
+      "--sampler",
+      "grid",
+      "--trials",
+      trials,
+    );
+  const started = performance.now();
+  const first = await sweep("2");
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(
+    first.stdout,
+    /warning: the grid has 300000000 points and the study 2 trials: .* so seed is tried at 1 only \(of 10 values\), .*data\.noise is tried at 0\.1 only \(of 10 values\), data\.shuffle is tried at true only \(of 2 values\)\n {2}hint: run the whole grid \(--trials 300000000;/,
+  );
+  assert.doesNotMatch(first.stdout, /dropLast is tried/);
+  // a run that goes on takes the next point: the one that does not shuffle, without a dropLast
+  const more = await sweep("3");
+  assert.equal(more.code, 0, more.stderr);
+  assert.match(
+    more.stdout,
+    /leaves 1 for its 299999998 points no trial has tried \(of the grid's 300000000\)/,
+  );
+  // (it took minutes and ran out of memory where the grid's points were listed)
+  assert.ok(performance.now() - started < 120_000, `${performance.now() - started} ms`);
+  const { trials } = await storedStudy(runs.dir);
+  assert.deepEqual(
+    trials.map((t) => [t.state, t.params["data.shuffle"], t.params["data.dropLast"]]),
+    [["COMPLETE", true, false], ["COMPLETE", true, true], ["COMPLETE", false, undefined]],
+  );
+  assert.ok(trials.every((t) => t.params.seed === 1 && t.params["data.noise"] === 0.1));
+});
+
 Deno.test("a study continued with --sampler grid after trials of another sampler runs each grid point they left, once, and ends when the grid is done", async () => {
   await using runs = await tempRunsDir();
   const config = await writeSweepConfig(runs.dir);
