@@ -18,6 +18,23 @@ function refusal(space: unknown): AnnealError {
   assert.fail(`accepted ${JSON.stringify(space)}`);
 }
 
+/**
+ * `model.dropout` under `when`, in a space whose `model.hidden` is a choice of two list values:
+ * drawn beside `[128, 64]` only (a list value of a choice matched inside a list).
+ */
+function drawnBeside128Only(when: unknown): void {
+  const hidden = parseSpace({
+    "model.hidden": { type: "choice", values: [[64], [128, 64]] },
+    "model.dropout": { ...momentum, when },
+  });
+  assert.ok(
+    "model.dropout" in drawnParams(hidden, { "model.hidden": [128, 64], "model.dropout": 0 }),
+  );
+  assert.ok(
+    !("model.dropout" in drawnParams(hidden, { "model.hidden": [64], "model.dropout": 0 })),
+  );
+}
+
 Deno.test("a condition is one value or a list of values of a choice or grid path, several paths all holding", async () => {
   const space = parseSpace({
     "optimizer.name": names,
@@ -48,16 +65,7 @@ Deno.test("a condition is one value or a list of values of a choice or grid path
     "batchSize",
   ]);
   // a list value of a choice is matched inside a list
-  const hidden = parseSpace({
-    "model.hidden": { type: "choice", values: [[64], [128, 64]] },
-    "model.dropout": { ...momentum, when: { "model.hidden": [[128, 64]] } },
-  });
-  assert.ok(
-    "model.dropout" in drawnParams(hidden, { "model.hidden": [128, 64], "model.dropout": 0 }),
-  );
-  assert.ok(
-    !("model.dropout" in drawnParams(hidden, { "model.hidden": [64], "model.dropout": 0 })),
-  );
+  drawnBeside128Only({ "model.hidden": [[128, 64]] });
   // a config takes a condition, and --set reaches one, the path after `when` read as one key
   const config = await loadConfig(undefined, [
     `sweep={"space":${
@@ -216,16 +224,7 @@ Deno.test("a condition may exclude values ({ not: [...] }), and a list of condit
     }),
   );
   // an excluded list value is written inside a list, as an allowed one
-  const hidden = parseSpace({
-    "model.hidden": { type: "choice", values: [[64], [128, 64]] },
-    "model.dropout": { ...momentum, when: { "model.hidden": { not: [[64]] } } },
-  });
-  assert.ok(
-    "model.dropout" in drawnParams(hidden, { "model.hidden": [128, 64], "model.dropout": 0 }),
-  );
-  assert.ok(
-    !("model.dropout" in drawnParams(hidden, { "model.hidden": [64], "model.dropout": 0 })),
-  );
+  drawnBeside128Only({ "model.hidden": { not: [[64]] } });
   // --set reaches an exclusion and a list of conditions, as a config writes them
   const config = await loadConfig(undefined, [
     `sweep={"space":${

@@ -3,6 +3,7 @@ import { loadConfig, openStorage, runSweep } from "../mod.ts";
 import type { StudyDefinition } from "../mod.ts";
 import { checkTuneMetric } from "../runtime/tune.ts";
 import { anneal, readNdjson, tempRunsDir } from "./_helpers.ts";
+import { tenByEightPaths } from "../sweeps/testing/huge_grid.ts";
 
 /** A sweep of two tiny trials (one epoch of 64 samples each) over the learning rate. */
 async function writeSweepConfig(dir: string): Promise<string> {
@@ -373,6 +374,31 @@ Deno.test("a study an older anneal stored to minimize a maximized loss is refuse
   assert.match(renamed.stdout, /^sweep sw-max: .* maximize valLoss over /m);
 });
 
+/**
+ * `anneal sweep -c config` over `space` (JSON) by `sampler`, for `trials` trials, each of `sets`
+ * (`path=value`) set before the space.
+ */
+function sweepOver(
+  config: string,
+  space: string,
+  sampler: string,
+  trials: number | string,
+  ...sets: string[]
+) {
+  return anneal(
+    "sweep",
+    "-c",
+    config,
+    ...sets.flatMap((set) => ["--set", set]),
+    "--set",
+    `sweep.space=${space}`,
+    "--sampler",
+    sampler,
+    "--trials",
+    String(trials),
+  );
+}
+
 Deno.test("a grid of more points than the study's trials is a warning naming the values never tried; a grid over a range is refused before the storage", async () => {
   await using runs = await tempRunsDir();
   const config = await writeSweepConfig(runs.dir);
@@ -380,17 +406,7 @@ Deno.test("a grid of more points than the study's trials is a warning naming the
     "optimizer.lr": { type: "grid", values: [0.001, 0.01, 0.1] },
     batchSize: { type: "grid", values: [8, 16] },
   });
-  const out = await anneal(
-    "sweep",
-    "-c",
-    config,
-    "--set",
-    `sweep.space=${grid}`,
-    "--sampler",
-    "grid",
-    "--trials",
-    "3",
-  );
+  const out = await sweepOver(config, grid, "grid", 3);
   assert.equal(out.code, 0, out.stderr);
   assert.match(
     out.stdout,
@@ -398,33 +414,13 @@ Deno.test("a grid of more points than the study's trials is a warning naming the
   );
   assert.doesNotMatch(out.stdout, /batchSize is tried/);
   // the study goes on with 5 trials: its 3 hold their points, and 2 are left for the other 3
-  const more = await anneal(
-    "sweep",
-    "-c",
-    config,
-    "--set",
-    `sweep.space=${grid}`,
-    "--sampler",
-    "grid",
-    "--trials",
-    "5",
-  );
+  const more = await sweepOver(config, grid, "grid", 5);
   assert.equal(more.code, 0, more.stderr);
   assert.match(
     more.stdout,
     /warning: the study's budget of 5 trials, 3 of which it already has, leaves 2 for its 3 points no trial has tried \(of the grid's 6\): .* so the last 1 of the grid's points in its order is not run\n {2}hint: run the whole grid \(--trials 6;/,
   );
-  const whole = await anneal(
-    "sweep",
-    "-c",
-    config,
-    "--set",
-    `sweep.space=${grid}`,
-    "--sampler",
-    "grid",
-    "--trials",
-    "6",
-  );
+  const whole = await sweepOver(config, grid, "grid", 6);
   assert.equal(whole.code, 0, whole.stderr);
   assert.doesNotMatch(whole.stdout, /warning: the grid/);
   assert.equal((await storedStudy(runs.dir)).trials.length, 6);
@@ -446,35 +442,13 @@ Deno.test("a grid of more points than the study's trials is a warning naming the
 Deno.test("a grid of 3 x 10^8 points, a path of it drawn under a condition, starts at once and runs the trials asked for, in the grid's order", async () => {
   await using runs = await tempRunsDir();
   const config = await writeSweepConfig(runs.dir);
-  const ten = (scale: number) => ({
-    type: "grid",
-    values: Array.from({ length: 10 }, (_, k) => (k + 1) * scale),
-  });
   // 10^8 ways of eight paths, and 3 of shuffling (dropLast drawn beside a shuffle only), last
   const grid = JSON.stringify({
-    seed: ten(1),
-    prefetch: ten(1),
-    maxSteps: ten(100),
-    "earlyStopping.patience": ten(1),
-    "clipping.maxNorm": ten(1),
-    "optimizer.weightDecay": ten(0.001),
-    "optimizer.lr": ten(0.001),
-    "data.noise": ten(0.1),
+    ...tenByEightPaths(),
     "data.shuffle": { type: "grid", values: [true, false] },
     "data.dropLast": { type: "grid", values: [false, true], when: { "data.shuffle": true } },
   });
-  const sweep = (trials: string) =>
-    anneal(
-      "sweep",
-      "-c",
-      config,
-      "--set",
-      `sweep.space=${grid}`,
-      "--sampler",
-      "grid",
-      "--trials",
-      trials,
-    );
+  const sweep = (trials: string) => sweepOver(config, grid, "grid", trials);
   const started = performance.now();
   const first = await sweep("2");
   assert.equal(first.code, 0, first.stderr);
@@ -550,17 +524,7 @@ Deno.test("a choice of whole sections and lists: each trial trains with the sect
     scheduler: { type: "grid", values: [cosine, step] },
     model: { type: "grid", values: [{ kind: "linear" }, { kind: "mlp", hidden: [8, 4] }] },
   });
-  const out = await anneal(
-    "sweep",
-    "-c",
-    config,
-    "--set",
-    `sweep.space=${space}`,
-    "--sampler",
-    "grid",
-    "--trials",
-    "4",
-  );
+  const out = await sweepOver(config, space, "grid", 4);
   assert.equal(out.code, 0, out.stderr);
   assert.match(
     out.stdout,
@@ -602,23 +566,6 @@ Deno.test("a choice of whole sections and lists: each trial trains with the sect
   assert.doesNotMatch(refused.stdout, /trial +0/);
 });
 
-/** `anneal sweep -c config` at a rate of 0.05 over `space` (JSON), by `sampler`, for `trials`. */
-function sweepAtLr(config: string, space: string, sampler: string, trials: number) {
-  return anneal(
-    "sweep",
-    "-c",
-    config,
-    "--set",
-    "optimizer.lr=0.05",
-    "--set",
-    `sweep.space=${space}`,
-    "--sampler",
-    sampler,
-    "--trials",
-    String(trials),
-  );
-}
-
 Deno.test("a space over optimizer.name: a trial of another optimizer than the base's trains with that optimizer's own defaults; a path one of its kinds has not is refused before any trial", async () => {
   await using runs = await tempRunsDir();
   const config = await writeSweepConfig(runs.dir);
@@ -627,7 +574,7 @@ Deno.test("a space over optimizer.name: a trial of another optimizer than the ba
   const space = JSON.stringify({
     "optimizer.name": { type: "grid", values: ["sgd", "adam", "adamw"] },
   });
-  const out = await sweepAtLr(config, space, "grid", 3);
+  const out = await sweepOver(config, space, "grid", 3, "optimizer.lr=0.05");
   assert.equal(out.code, 0, out.stderr);
   const { trials } = await storedStudy(runs.dir);
   const trained: Record<string, Record<string, unknown>> = {};
@@ -704,7 +651,7 @@ Deno.test("a conditional space: momentum only for sgd runs a grid of the combina
     "optimizer.name": { type: "grid", values: ["sgd", "adam"] },
     "optimizer.momentum": { type: "grid", values: [0, 0.9], when: { "optimizer.name": "sgd" } },
   });
-  const out = await sweepAtLr(config, space, "grid", 4);
+  const out = await sweepOver(config, space, "grid", 4, "optimizer.lr=0.05");
   assert.equal(out.code, 0, out.stderr);
   assert.match(
     out.stdout,
@@ -791,7 +738,7 @@ Deno.test("a condition that excludes values, and a list of conditions: anneal sw
       when: [{ "optimizer.name": "adam" }, { "optimizer.momentum": 0.9 }],
     },
   });
-  const out = await sweepAtLr(config, space, "grid", 4);
+  const out = await sweepOver(config, space, "grid", 4, "optimizer.lr=0.05");
   assert.equal(out.code, 0, out.stderr);
   assert.match(
     out.stdout,

@@ -13,6 +13,7 @@ import {
   MAX_GRID_STATES,
   untriedCount,
 } from "./grid.ts";
+import { tenByEightPaths } from "../testing/huge_grid.ts";
 
 /**
  * The grid's points by brute force: every combination of every path's values (undrawn paths too),
@@ -131,21 +132,7 @@ Deno.test("the grid's count, its untried count and the points it takes are the b
 
 /** Eight paths of ten values each: 10^8 points. */
 function tenByEight(more: Record<string, unknown> = {}): SearchSpace {
-  const ten = (scale: number) => ({
-    type: "grid",
-    values: Array.from({ length: 10 }, (_, k) => (k + 1) * scale),
-  });
-  return parseSpace({
-    seed: ten(1),
-    prefetch: ten(1),
-    maxSteps: ten(100),
-    "earlyStopping.patience": ten(1),
-    "clipping.maxNorm": ten(1),
-    "optimizer.weightDecay": ten(0.001),
-    "optimizer.lr": ten(0.001),
-    "data.noise": ten(0.1),
-    ...more,
-  });
+  return parseSpace({ ...tenByEightPaths(), ...more });
 }
 
 Deno.test("a grid of 10^8 points or more is counted and sampled without listing its points", () => {
