@@ -7,7 +7,7 @@ import { isConnectionError, retryingStorage } from "../sweeps/study.ts";
 import type { StudyStorage } from "./types.ts";
 
 Deno.test("a transaction whose connection is lost mid-way fails with a connection error and leaves the connection usable: the worker's next calls succeed", async () => {
-  const proxy = pgProxy(new URL(await testPostgresUrl()));
+  const proxy = await pgProxy(new URL(await testPostgresUrl()));
   // postgres.js's write to the closed connection's socket, raised outside any promise
   const droppedWrites: string[] = [];
   const probe = (event: ErrorEvent) => {
@@ -108,15 +108,15 @@ Deno.test("a call on a storage closed meanwhile fails at once: the worker's retr
 });
 
 Deno.test("once a server that was down is back, the next call is answered at once, not after postgres.js's reconnection delay", async () => {
-  const proxy = pgProxy(new URL(await testPostgresUrl()));
+  const proxy = await pgProxy(new URL(await testPostgresUrl()));
   const storage = await openPostgresStorage(proxy.url, { maxConnections: 1 });
   try {
     const name = `back-${crypto.randomUUID()}`;
     await storage.createStudy(name, "minimize", {});
-    proxy.serve(false);
+    await proxy.serve(false);
     // the calls of a worker during an outage, each refused
     for (let i = 0; i < 8; i++) await assert.rejects(storage.loadStudy(name), isConnectionError);
-    proxy.serve(true);
+    await proxy.serve(true);
     // postgres.js 3.4.9 waits before reconnecting, by default up to 20 s after the 8 failures
     // (0.5 to 1 times 3 ** failures / 100 s): the worker's heartbeats, stalled that long, had its
     // trials reaped by other workers though the server was up again
@@ -131,7 +131,7 @@ Deno.test("once a server that was down is back, the next call is answered at onc
 });
 
 Deno.test("close() after a connection was lost during a query returns at once, not after postgres.js's 5 s wait for that query's answer", async () => {
-  const proxy = pgProxy(new URL(await testPostgresUrl()));
+  const proxy = await pgProxy(new URL(await testPostgresUrl()));
   const storage = await openPostgresStorage(proxy.url);
   let seconds = Infinity;
   try {
@@ -203,7 +203,7 @@ Deno.test("close() lets a call under way on a healthy connection finish (its wri
 });
 
 Deno.test("postgres.js 3.4.9 hands the FATAL error of a connection the server ended during a query to the first query of its next connection, unsent (the cause the storage works around)", async () => {
-  const proxy = pgProxy(new URL(await testPostgresUrl()));
+  const proxy = await pgProxy(new URL(await testPostgresUrl()));
   const sent: string[] = [];
   const sql = postgres(proxy.url, {
     max: 1,
@@ -233,7 +233,7 @@ Deno.test("postgres.js 3.4.9 hands the FATAL error of a connection the server en
 });
 
 Deno.test("the first call after the server ended a connection during a query (57P01: pg_terminate_backend, a shutdown) succeeds without a retry, a statement and a transaction alike", async () => {
-  const proxy = pgProxy(new URL(await testPostgresUrl()));
+  const proxy = await pgProxy(new URL(await testPostgresUrl()));
   // one connection, so that the next calls use the one that was ended
   const storage = await openPostgresStorage(proxy.url, { maxConnections: 1 });
   const calls: string[] = [];

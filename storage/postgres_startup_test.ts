@@ -5,7 +5,7 @@ import { pgProxy } from "./testing/pg_proxy.ts";
 import { isConnectionError } from "../sweeps/study.ts";
 
 Deno.test("a PostgreSQL connection terminated at its first query fails that query alone: no unhandled rejection ends the process, and the next query reconnects", async () => {
-  const proxy = pgProxy(new URL(await testPostgresUrl()));
+  const proxy = await pgProxy(new URL(await testPostgresUrl()));
   const unhandled: unknown[] = [];
   const onUnhandled = (event: PromiseRejectionEvent) => {
     unhandled.push(event.reason);

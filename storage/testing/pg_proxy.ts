@@ -2,10 +2,14 @@
  * A TCP proxy in front of the test PostgreSQL server, for the storage's outage tests: it passes
  * everything through, except that it can end a connection at a chosen query the way
  * `pg_terminate_backend` or a server shutting down does (a FATAL 57P01 ErrorResponse, then the
- * socket closed), and drop every connection at once (a server gone away between queries).
+ * socket closed), or the way a server killed or cut off does (the socket closed, or reset), and
+ * drop every connection at once (a server gone away between queries).
+ *
+ * The clients' side is `node:net`'s (a Deno.Conn cannot be reset); the server's is Deno's.
  *
  * @module
  */
+import net from "node:net";
 
 /** The proxy's handle. */
 export interface PgProxy {
@@ -16,48 +20,59 @@ export interface PgProxy {
   /**
    * Ends the connection that sends the `nth` query from now (1: the next), whatever connection
    * it comes on: with PostgreSQL's FATAL 57P01 first, or (`fatal: false`) by closing it at once,
-   * as a server killed or cut off does. A query is a client's Query or Parse message (a
-   * transaction's `begin` is one; a statement already prepared on the connection is not).
+   * as a server killed or cut off does; `reset: true` (with `fatal: false`) resets it (a TCP RST:
+   * the client's socket fails with ECONNRESET, then closes) where it is otherwise closed (FIN). A
+   * query is a client's Query or Parse message (a transaction's `begin` is one; a statement
+   * already prepared on the connection is not), or with `run: true` a Query or Bind message (each
+   * statement run, a prepared one too; `killed` has the Bind's bytes, not the statement's text).
    */
-  killQuery(nth?: number, options?: { fatal?: boolean }): void;
+  killQuery(nth?: number, options?: { fatal?: boolean; reset?: boolean; run?: boolean }): void;
   /** Closes every proxied connection. */
   dropAll(): void;
   /**
    * Takes the server away (`false`: every connection closed, new ones refused, as by a server
-   * that is down) or brings it back on the same port (`true`).
+   * that is down) or brings it back on the same port (`true`; resolves once it listens).
    */
-  serve(up: boolean): void;
+  serve(up: boolean): Promise<void>;
   /** Closes every connection and stops listening. */
   close(): void;
 }
 
 /** Starts a proxy on a free 127.0.0.1 port in front of the server at `target`. */
-export function pgProxy(target: URL): PgProxy {
-  let listener: Deno.Listener | undefined;
-  const conns = new Set<Deno.Conn>();
+export async function pgProxy(target: URL): Promise<PgProxy> {
+  let listener: net.Server | undefined;
+  /** Each proxied connection's close. */
+  const closers = new Set<() => void>();
   const killed: string[] = [];
   /** Queries still to pass before the one the proxy ends; undefined when it ends none. */
   let countdown: number | undefined;
   let fatal = true;
-  const forward = async (client: Deno.Conn) => {
-    const server = await Deno.connect({
-      hostname: target.hostname,
-      port: Number(target.port || 5432),
-    });
-    conns.add(client);
-    conns.add(server);
-    const close = () => {
-      for (const c of [client, server]) {
-        conns.delete(c);
-        try {
-          c.close();
-        } catch { /* already closed */ }
-      }
+  let reset = false;
+  /** The types of the messages counted as queries. */
+  let counted = "QP";
+  const forward = async (client: net.Socket) => {
+    client.on("error", () => {});
+    let server: Deno.Conn | undefined;
+    const close = (how: "end" | "reset" = "end") => {
+      closers.delete(close);
+      if (how === "reset") client.resetAndDestroy();
+      else client.destroy();
+      try {
+        server?.close();
+      } catch { /* already closed */ }
     };
+    closers.add(close);
+    try {
+      server = await Deno.connect({ hostname: target.hostname, port: Number(target.port || 5432) });
+    } catch {
+      close();
+      return;
+    }
+    if (!closers.has(close)) return close(); // dropped while connecting
     const upstream = (async () => {
       const buffered: number[] = [];
       let startup = true;
-      for await (const chunk of client.readable) {
+      for await (const chunk of client as AsyncIterable<Uint8Array>) {
         buffered.push(...chunk);
         // Frame the client's messages: the startup message has no type byte, the others do.
         while (true) {
@@ -67,47 +82,58 @@ export function pgProxy(target: URL): PgProxy {
             .getInt32(0);
           if (buffered.length < offset + length) break;
           const type = startup ? "" : String.fromCharCode(buffered[0]);
-          if ((type === "Q" || type === "P") && countdown !== undefined && --countdown === 0) {
+          if (
+            type !== "" && counted.includes(type) && countdown !== undefined && --countdown === 0
+          ) {
             countdown = undefined;
             killed.push(
               new TextDecoder().decode(Uint8Array.from(buffered.slice(5, offset + length))),
             );
-            if (fatal) await client.write(terminationError());
-            close();
+            if (fatal) {
+              client.end(terminationError(), () => close());
+            } else close(reset ? "reset" : "end");
             return;
           }
-          await server.write(Uint8Array.from(buffered.splice(0, offset + length)));
+          await server!.write(Uint8Array.from(buffered.splice(0, offset + length)));
           startup = false;
         }
       }
       close();
-    })().catch(close);
+    })().catch(() => close());
     const downstream = (async () => {
-      for await (const chunk of server.readable) await client.write(chunk);
+      for await (const chunk of server!.readable) {
+        if (client.destroyed) break;
+        client.write(chunk);
+      }
       close();
-    })().catch(close);
+    })().catch(() => close());
     await Promise.all([upstream, downstream]);
   };
   let port = 0;
-  const listen = () => {
-    const accepting = Deno.listen({ hostname: "127.0.0.1", port });
-    port = (accepting.addr as Deno.NetAddr).port;
+  const listen = async () => {
+    const accepting = net.createServer((client) => void forward(client));
+    await new Promise<void>((resolve, reject) => {
+      accepting.once("error", reject);
+      accepting.listen(port, "127.0.0.1", () => resolve());
+    });
+    port = (accepting.address() as net.AddressInfo).port;
     listener = accepting;
-    (async () => {
-      for await (const client of accepting) forward(client).catch(() => client.close());
-    })().catch(() => {});
   };
-  listen();
+  await listen();
   const url = new URL(target.href);
   url.hostname = "127.0.0.1";
   url.port = String(port);
   const dropAll = () => {
-    for (const c of [...conns]) {
-      conns.delete(c);
-      try {
-        c.close();
-      } catch { /* already closed */ }
+    for (const close of [...closers]) close();
+  };
+  const serve = async (up: boolean) => {
+    if (up) {
+      if (!listener) await listen();
+      return;
     }
+    listener?.close();
+    listener = undefined;
+    dropAll();
   };
   return {
     url: url.href,
@@ -115,19 +141,13 @@ export function pgProxy(target: URL): PgProxy {
     killQuery(nth = 1, options = {}) {
       countdown = nth;
       fatal = options.fatal ?? true;
+      reset = options.reset ?? false;
+      counted = options.run ? "QB" : "QP";
     },
     dropAll,
-    serve(up) {
-      if (up) {
-        if (!listener) listen();
-        return;
-      }
-      listener?.close();
-      listener = undefined;
-      dropAll();
-    },
+    serve,
     close() {
-      this.serve(false);
+      void serve(false);
     },
   };
 }
