@@ -76,28 +76,13 @@ export async function openPostgresStorage(
 ): Promise<StudyStorage> {
   const { create = true, study } = options;
   guardDroppedSocketWrites();
+  const connect = () => client(url, options.maxConnections ?? 4);
+  const first = connect();
   let connectionClosed = false;
-  const sql = postgres(url, {
-    max: options.maxConnections ?? 4,
-    onnotice: () => {},
-    connect_timeout: 10,
-    // postgres.js 3.4.9 looks up the server's array types as each connection's first query, in a
-    // promise nobody awaits: a connection ended then (a server restarting or failing over) raised
-    // an unhandled rejection that ended the process. The tables hold no arrays, so the look-up is
-    // not needed, and the first query on a connection is the caller's own, whose failure the
-    // caller (and the study's retries) handle.
-    fetch_types: false,
-    // Seconds a connection waits before connecting again after a failure: postgres.js's default
-    // grows to 10-20 s after 8 failures in a row (an outage of a few seconds), so that once the
-    // server was back a call on such a connection waited that long, and the trials whose
-    // heartbeats it held up were reaped by other workers. The study's retries pace the calls.
-    backoff: (failures: number) => (0.5 + Math.random() / 2) * Math.min(0.05 * 2 ** failures, 1),
-    // A connection closed (lost, or ended by postgres.js) may keep a query it got no answer to,
-    // which postgres.js's end would wait on: see PostgresStorage.close.
-    onclose: () => (connectionClosed = true),
-  });
+  first.onclose = () => (connectionClosed = true);
+  const sql = first.sql;
   try {
-    await transaction(sql, async (tx) => {
+    await transaction(() => sql, async (tx) => {
       await tx`SELECT pg_advisory_xact_lock(7464251)`;
       const [{ tables }] = await tx`SELECT to_regclass('anneal_studies') IS NOT NULL AS tables`;
       if (!create && !tables) {
@@ -115,7 +100,43 @@ export async function openPostgresStorage(
       hint: "check that PostgreSQL runs and the URL (user, host, port, database) is right",
     });
   }
-  return new PostgresStorage(sql, () => connectionClosed);
+  const storage = new PostgresStorage(first, connect);
+  if (connectionClosed) first.onclose(); // (its client is replaced)
+  return storage;
+}
+
+/** A postgres.js client, and what is told when one of its connections closes. */
+interface Client {
+  sql: postgres.Sql;
+  onclose: () => void;
+}
+
+/** A postgres.js client of the storage's, its connections opened as its queries need them. */
+function client(url: string, max: number): Client {
+  const made: Client = { sql: undefined as unknown as postgres.Sql, onclose: () => {} };
+  made.sql = postgres(url, {
+    max,
+    onnotice: () => {},
+    connect_timeout: 10,
+    // postgres.js 3.4.9 looks up the server's array types as each connection's first query, in a
+    // promise nobody awaits: a connection ended then (a server restarting or failing over) raised
+    // an unhandled rejection that ended the process. The tables hold no arrays, so the look-up is
+    // not needed, and the first query on a connection is the caller's own, whose failure the
+    // caller (and the study's retries) handle.
+    fetch_types: false,
+    // Seconds a connection waits before connecting again after a failure: postgres.js's default
+    // grows to 10-20 s after 8 failures in a row (an outage of a few seconds), so that once the
+    // server was back a call on such a connection waited that long, and the trials whose
+    // heartbeats it held up were reaped by other workers. The study's retries pace the calls.
+    backoff: (failures: number) => (0.5 + Math.random() / 2) * Math.min(0.05 * 2 ** failures, 1),
+    // Connections are not ended for their age (postgres.js's default ends each after 30-60
+    // minutes), so that one closes only when it is lost (a server gone, a network cut) or the
+    // storage closes: the storage replaces the client then (see PostgresStorage.#lost), which a
+    // close by age would do for nothing.
+    max_lifetime: null,
+    onclose: () => made.onclose(),
+  });
+  return made;
 }
 
 /**
@@ -156,10 +177,10 @@ function connectionLost(error: unknown): boolean {
  * BEGIN postgres.js failed unsent ({@linkcode failedUnsent}) is sent again: `work` had not begun.
  */
 function transaction<T>(
-  sql: postgres.Sql,
+  sql: () => postgres.Sql,
   work: (tx: postgres.TransactionSql) => Promise<T>,
 ): Promise<T> {
-  return sentAgain(sql, () => attempt(sql, work));
+  return sentAgain(sql(), () => attempt(sql(), work));
 }
 
 /** One try of {@linkcode transaction}. */
@@ -225,6 +246,37 @@ function closingError(): Error {
   );
 }
 
+/**
+ * How long the calls under way when one of the storage's connections closed may go on before
+ * they fail as lost (see PostgresStorage.#lost): the calls of a healthy connection take
+ * milliseconds, and a worker's heartbeat held up much longer would have its trial reaped (after
+ * 10 heartbeats, 10 s by default).
+ */
+const LOST_CALL_MS = 5_000;
+
+/**
+ * Whether a call failed because the storage ended its client (postgres.js's codes for a query of
+ * a client ended, or ending): outside close() only a client replaced as one of its connections was
+ * lost is ended.
+ */
+function endedClient(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  return code === "CONNECTION_DESTROYED" || code === "CONNECTION_ENDED";
+}
+
+/** The error of a call given up with a replaced client: retried as any lost connection. */
+function lostCallError(cause: unknown): Error {
+  return Object.assign(
+    new Error(
+      `PostgreSQL connection closed: the call had no answer ${LOST_CALL_MS / 1000} s after one ` +
+        "of the storage's connections closed, and was given up (the connections are replaced; " +
+        "the call may be tried again)",
+      { cause },
+    ),
+    { code: "CONNECTION_CLOSED" },
+  );
+}
+
 let guarded = false;
 
 /**
@@ -285,25 +337,75 @@ function trialFrom(row: Row, intermediate = new Map<number, number>()): Trial {
 }
 
 class PostgresStorage implements StudyStorage {
-  #sql: postgres.Sql;
-  /** Whether a connection has closed (lost, or ended by postgres.js) since the storage opened. */
-  #connectionClosed: () => boolean;
-  /** The calls under way (each settled, never rejecting), which close() lets finish. */
-  #calls = new Set<Promise<void>>();
+  /** The client that new calls use. */
+  #client: Client;
+  #connect: () => Client;
+  /** The calls under way (each settled, never rejecting), with the client each began on. */
+  #calls = new Set<{ settled: Promise<void>; sql: postgres.Sql }>();
+  /** The ends of the replaced clients (each ends its client at once; run once). */
+  #replaced = new Set<() => Promise<void>>();
+  /** Whether a connection of the client closed once close() had begun. */
+  #closedWhileClosing = false;
   #closing: Promise<void> | undefined;
 
-  constructor(sql: postgres.Sql, connectionClosed: () => boolean) {
-    this.#sql = sql;
-    this.#connectionClosed = connectionClosed;
+  constructor(first: Client, connect: () => Client) {
+    this.#connect = connect;
+    this.#client = this.#watch(first);
+  }
+
+  get #sql(): postgres.Sql {
+    return this.#client.sql;
+  }
+
+  /** `client`, with its connections' closes sent to {@linkcode PostgresStorage.#lost}. */
+  #watch(client: Client): Client {
+    client.onclose = () => this.#lost(client);
+    return client;
+  }
+
+  /**
+   * A connection of `client` closed: lost (a server gone or restarting, a network cut; the
+   * client's connections are not ended for their age), or ended by the storage. postgres.js
+   * 3.4.9 may keep a query sent on it as its socket failed, before it closed (a call made in
+   * reaction to the call that failed then), neither answered nor failed, and leave that
+   * connection unable to start up again (each try waited connect_timeout and failed, about ten
+   * times over): see the storage's lost-connection tests. So the client is replaced at once: new
+   * calls, and the next statements of those under way outside a transaction, go to a new client.
+   * The old one is ended once the calls that began on it have settled (a transaction on one of
+   * its healthy connections goes on to its end), or {@linkcode LOST_CALL_MS} after the close at
+   * the latest: the calls that are then still under way on it fail, with an error the study's
+   * retries take for a lost connection ({@linkcode lostCallError}).
+   */
+  #lost(client: Client): void {
+    if (client !== this.#client) return; // a replaced client's, ended by the storage
+    if (this.#closing) {
+      this.#closedWhileClosing = true;
+      return;
+    }
+    this.#client = this.#watch(this.#connect());
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let ended: Promise<void> | undefined;
+    const end = () => {
+      this.#replaced.delete(end);
+      clearTimeout(timer);
+      return ended ??= client.sql.end({ timeout: 0 }).catch(() => {});
+    };
+    this.#replaced.add(end);
+    timer = setTimeout(end, LOST_CALL_MS);
+    const began = [...this.#calls].filter((call) => call.sql === client.sql);
+    Promise.all(began.map((call) => call.settled)).then(end);
   }
 
   /** Runs one call of the storage's: refused once close() began, else kept for it to wait on. */
   #call<T>(run: () => Promise<T>): Promise<T> {
     if (this.#closing) return Promise.reject(closingError());
-    const call = run();
-    const settled = call.then(() => {}, () => {});
-    this.#calls.add(settled);
-    settled.then(() => this.#calls.delete(settled));
+    const sql = this.#sql;
+    const call = run().catch((error) => {
+      throw !this.#closing && endedClient(error) ? lostCallError(error) : error;
+    });
+    const entry = { settled: call.then(() => {}, () => {}), sql };
+    this.#calls.add(entry);
+    entry.settled.then(() => this.#calls.delete(entry));
     return call;
   }
 
@@ -382,7 +484,7 @@ class PostgresStorage implements StudyStorage {
   }
 
   #createTrial(studyId: number, options: CreateTrialOptions): Promise<Trial | null> {
-    return transaction(this.#sql, async (tx) => {
+    return transaction(() => this.#sql, async (tx) => {
       // The study row's lock serialises numbering and the budget check across all workers.
       const [study] = await tx`SELECT id FROM anneal_studies WHERE id = ${studyId} FOR UPDATE`;
       if (!study) throw new AnnealError("storage", `Cannot find study ${studyId}`);
@@ -420,7 +522,7 @@ class PostgresStorage implements StudyStorage {
 
   reportIntermediate(trialId: number, step: number, value: number): Promise<void> {
     return this.#call(() =>
-      transaction(this.#sql, async (tx) => {
+      transaction(() => this.#sql, async (tx) => {
         await this.#requireRunning(tx, trialId, "report to");
         await tx`
           INSERT INTO anneal_intermediate (trial_id, step, value)
@@ -440,7 +542,7 @@ class PostgresStorage implements StudyStorage {
     step: number | null,
   ): Promise<Trial> {
     return this.#call(() =>
-      transaction(this.#sql, async (tx) => {
+      transaction(() => this.#sql, async (tx) => {
         await this.#requireRunning(tx, trialId, action);
         await tx`
           UPDATE anneal_trials SET state = ${state}, value = ${value}, reason = ${reason},
@@ -468,7 +570,7 @@ class PostgresStorage implements StudyStorage {
   }
 
   #interruptTrial(trialId: number, reason: string): Promise<ReapResult> {
-    return transaction(this.#sql, async (tx) => {
+    return transaction(() => this.#sql, async (tx) => {
       // the study row's lock first (it serialises numbering), as createTrial and reapStale take it
       await tx`
         SELECT s.id FROM anneal_studies s JOIN anneal_trials t ON t.study_id = s.id
@@ -492,7 +594,7 @@ class PostgresStorage implements StudyStorage {
 
   setTrialRun(trialId: number, runDir: string): Promise<void> {
     return this.#call(() =>
-      transaction(this.#sql, async (tx) => {
+      transaction(() => this.#sql, async (tx) => {
         await this.#requireRunning(tx, trialId, "record the run of");
         await tx`UPDATE anneal_trials SET run_dir = ${runDir} WHERE id = ${trialId}`;
       })
@@ -513,7 +615,7 @@ class PostgresStorage implements StudyStorage {
   }
 
   #reapStale(studyId: number, timeoutMs: number, maxRetries: number): Promise<ReapResult> {
-    return transaction(this.#sql, async (tx) => {
+    return transaction(() => this.#sql, async (tx) => {
       await tx`SELECT id FROM anneal_studies WHERE id = ${studyId} FOR UPDATE`;
       const stale = await tx`
         UPDATE anneal_trials SET state = 'FAILED', finished_at = now(),
@@ -577,9 +679,10 @@ class PostgresStorage implements StudyStorage {
    * waits for each connection's query under way to be answered, and 3.4.9 keeps a query a
    * connection lost (a server gone, a network cut) as under way until the connection connects
    * again: its end waited its whole timeout (5 s) for an answer no socket could bring. So once the
-   * storage's own calls have settled, with nothing of theirs left to answer, a storage one of
-   * whose connections closed ends at once (postgres.js still sends the open ones their
-   * Terminate). Otherwise, as before, the connections end as their sockets close.
+   * storage's own calls have settled, with nothing of theirs left to answer, the clients replaced
+   * as a connection of theirs closed end at once, and so does the client where one closed during
+   * close() (postgres.js still sends the open connections their Terminate). Otherwise, as before,
+   * the connections end as their sockets close.
    */
   close(): Promise<void> {
     return this.#closing ??= this.#close();
@@ -589,11 +692,14 @@ class PostgresStorage implements StudyStorage {
     const started = performance.now();
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
-      Promise.all(this.#calls),
+      Promise.all([...this.#calls].map((call) => call.settled)),
       new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_MS))),
     ]);
     clearTimeout(timer);
     const left = Math.max(0, CLOSE_MS - (performance.now() - started)) / 1000;
-    await this.#sql.end({ timeout: this.#connectionClosed() ? 0 : left });
+    await Promise.all([
+      this.#sql.end({ timeout: this.#closedWhileClosing ? 0 : left }),
+      ...[...this.#replaced].map((end) => end()),
+    ]);
   }
 }

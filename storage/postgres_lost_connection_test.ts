@@ -268,3 +268,122 @@ Deno.test("the first call after the server ended a connection during a query (57
     proxy.close();
   }
 });
+
+/** `promise`'s outcome, or "pending" where it has not settled within `ms`. */
+async function settledWithin<T>(
+  promise: Promise<T>,
+  ms: number,
+): Promise<{ value: T } | { error: unknown } | "pending"> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const pending = new Promise<"pending">((resolve) => (timer = setTimeout(resolve, ms, "pending")));
+  try {
+    return await Promise.race([
+      promise.then((value) => ({ value }), (error) => ({ error })),
+      pending,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+Deno.test("a call sent as a reset connection fails, between its socket's error and its close, is failed within seconds with a connection error, and the next calls are answered at once", async () => {
+  const proxy = await pgProxy(new URL(await testPostgresUrl()));
+  // one connection, so that the second call goes on the one that was reset
+  const storage = await openPostgresStorage(proxy.url, { maxConnections: 1 });
+  try {
+    const name = `reset-${crypto.randomUUID()}`;
+    const study = await storage.createStudy(name, "minimize", {});
+    // loadStudy's statement prepared on the connection: postgres.js sends its next run without
+    // waiting for a description (a Bind), and takes the connection for more queries meanwhile
+    await storage.loadStudy(name);
+    // The server goes away during the next loadStudy, resetting the connection (ECONNRESET).
+    // postgres.js 3.4.9 fails the query under way in the socket's 'error' handler, and the
+    // socket's 'close' follows once the promise reactions have run: a call made in reaction to
+    // the failure (a worker recording it, another call of its own) is sent in between. Its query,
+    // queued on the connection then closing, was never answered nor failed (a close with an
+    // error fails nothing), and the connection's next start-up was never written (it waited
+    // connect_timeout, 10 s, and failed, and so did the next ones, about ten times over).
+    proxy.killQuery(1, { fatal: false, reset: true, run: true });
+    let first: unknown;
+    const second = storage.loadStudy(name).then(
+      () => assert.fail("the first call was answered"),
+      (error) => {
+        first = error;
+        return storage.loadStudy(name);
+      },
+    );
+    const started = performance.now();
+    const outcome = await settledWithin(second, 15_000);
+    const seconds = (performance.now() - started) / 1000;
+    assert.equal(proxy.killed.length, 1);
+    assert.equal((first as { code?: string })?.code, "ECONNRESET", String(first));
+    assert.notEqual(outcome, "pending", "the second call was neither answered nor failed in 15 s");
+    assert.ok(seconds < 10, `the second call settled after ${seconds.toFixed(1)} s`);
+    // (failed, with an error the study's retries know, or answered)
+    if ("error" in (outcome as object)) {
+      const { error } = outcome as { error: unknown };
+      assert.ok(isConnectionError(error), String(error));
+    }
+    // the worker's next calls are answered at once, on a connection that starts up
+    const again = performance.now();
+    const worker = retryingStorage(storage, 8_000);
+    assert.equal((await worker.loadStudy(name)).id, study.id);
+    assert.equal((await worker.createTrial(study.id, { params: { lr: 0.1 } }))?.number, 0);
+    const next = (performance.now() - again) / 1000;
+    assert.ok(next < 3, `the next calls took ${next.toFixed(1)} s`);
+  } finally {
+    await storage.close();
+    proxy.close();
+  }
+});
+
+Deno.test("a connection lost while a call waits on another connection of the storage's (a row lock) lets that call finish, and the calls made meanwhile are answered", async () => {
+  const url = await testPostgresUrl();
+  const proxy = await pgProxy(new URL(url));
+  // two connections: createTrial's transaction waits on one, loadStudy is lost on the other
+  const storage = await openPostgresStorage(proxy.url, { maxConnections: 2 });
+  const admin = postgres(url, { max: 2, onnotice: () => {}, fetch_types: false });
+  let release = () => {};
+  const released = new Promise<void>((resolve) => (release = resolve));
+  try {
+    const name = `lost-beside-${crypto.randomUUID()}`;
+    const study = await storage.createStudy(name, "minimize", {});
+    let holding = () => {};
+    const held = new Promise<void>((resolve) => (holding = resolve));
+    const holder = admin.begin(async (tx) => {
+      await tx`SELECT id FROM anneal_studies WHERE id = ${study.id} FOR UPDATE`;
+      holding();
+      await released;
+    });
+    await held;
+    const created = storage.createTrial(study.id, { params: { lr: 0.5 } });
+    for (let tries = 0;; tries++) {
+      const [{ waiting }] = await admin`
+        SELECT count(*)::int AS waiting FROM pg_stat_activity
+        WHERE datname = current_database() AND wait_event_type = 'Lock'`;
+      if (waiting > 0) break;
+      assert.ok(tries < 200, "createTrial never waited on the study row");
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    // the other connection is reset during loadStudy, and a call follows in reaction
+    proxy.killQuery(1, { fatal: false, reset: true });
+    const followed = storage.loadStudy(name).then(
+      () => assert.fail("the lost call was answered"),
+      () => storage.loadStudy(name),
+    );
+    assert.equal((await followed).id, study.id);
+    assert.equal(proxy.killed.length, 1);
+    // the waiting transaction is not failed for its neighbour's loss: it goes on once the lock
+    // is released (a second later), and commits
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    release();
+    await holder;
+    assert.equal((await created)?.number, 0);
+    assert.equal((await storage.listTrials(study.id)).length, 1);
+  } finally {
+    release();
+    await storage.close();
+    await admin.end({ timeout: 5 });
+    proxy.close();
+  }
+});
