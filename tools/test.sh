@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test command (`deno task test`): installs what the tests need on a fresh machine, then
 # runs `deno test`. System packages come from Debian's apt when missing: Fashion-MNIST,
-# PostgreSQL (a throwaway server for the storage tests), Chromium (report rendering) and
-# Mesa's software GL (llvmpipe, the WebGPU adapter of CPU-only machines).
+# PostgreSQL (a throwaway server for the storage tests), Chromium (report rendering), Mesa's
+# software GL (llvmpipe, the WebGPU adapter of CPU-only machines) and PyTorch 1.13 (tests/torch/
+# runs it live; ANNEAL_TORCH_PYTHON names another python3 that has it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,7 @@ need=()
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 compgen -G "/usr/lib/x86_64-linux-gnu/dri/swrast_dri.so" >/dev/null || need+=(libgl1-mesa-dri libegl-mesa0 libegl1)
+[ -n "${ANNEAL_TORCH_PYTHON:-}" ] || /usr/bin/python3 -c 'import torch' 2>/dev/null || need+=(python3-torch)
 if ((${#need[@]})); then
   echo "tools/test.sh: installing ${need[*]} with apt" >&2
   sudo=""
