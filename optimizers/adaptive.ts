@@ -137,7 +137,7 @@ export function scaleByRms(options: { alpha: number; eps: number; centered: bool
       return centered ? { ...slots, grad_avg: tf.zerosLike(param) } : slots;
     },
     update(grad, slots) {
-      const squareAvg = tf.add(tf.mul(slots.square_avg, alpha), tf.mul(tf.square(grad), 1 - alpha));
+      const squareAvg = tf.add(tf.mul(slots.square_avg, alpha), scaledSquare(grad, 1 - alpha));
       if (!centered) {
         return [tf.div(grad, tf.add(tf.sqrt(squareAvg), eps)), { square_avg: squareAvg }];
       }
@@ -149,6 +149,25 @@ export function scaleByRms(options: { alpha: number; eps: number; centered: bool
       ];
     },
   };
+}
+
+/**
+ * `c * g²` as torch 1.13's `addcmul_(g, g, value=c)` orders it, `(c * g) * g`: at `c` 0 (RMSprop's
+ * alpha 1, Adadelta's rho 1) that is 0 for any finite g, where `c * fl(g²)` is NaN once g²
+ * overflows float32 (|g| above 1.8e19, which those settings' growing steps reach), and it
+ * overflows only where torch's does.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+ * import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
+ * import { scaledSquare } from "./adaptive.ts";
+ * await tf.setBackend("cpu");
+ * console.assert(scaledSquare(tf.scalar(1e20), 0).dataSync()[0] === 0);
+ * ```
+ */
+export function scaledSquare(grad: tf.Tensor, c: number): tf.Tensor {
+  return tf.tidy(() => tf.mul(tf.mul(grad, c), grad));
 }
 
 /**

@@ -218,6 +218,32 @@ Deno.test("rmsprop with alpha above 1 turns what has a gradient into NaN at once
   tf.dispose([param, grad]);
 });
 
+Deno.test("rmsprop at alpha 1 and adadelta at rho 1 keep their averages at 0 under a gradient whose square overflows float32, as torch does", () => {
+  // torch 1.13's square averages are addcmul_(g, g, value=c), (c * g) * g: at c = 1 - alpha = 0
+  // (1 - rho = 0) that is 0 for any finite g, where g² overflows to Infinity and 0 * Infinity is
+  // NaN. On p = [1, -2], grad [1e20, 0.5]: RMSprop(lr=1e-30, alpha=1.0), centered or not, steps
+  // to [0.99, -2] (lr * g / eps); Adadelta(lr=1e-21, rho=1.0) to [0.9, -2], then [0.8, -2].
+  const specs: [OptimizerSpec, number[]][] = [
+    [{ name: "rmsprop", lr: 1e-30, alpha: 1 }, [0.99]],
+    [{ name: "rmsprop", lr: 1e-30, alpha: 1, centered: true, momentum: 0.5 }, [0.99]],
+    [{ name: "adadelta", lr: 1e-21, rho: 1 }, [0.9, 0.8]],
+  ];
+  for (const [index, [spec, torch]] of specs.entries()) {
+    const param = tf.variable(tf.tensor1d([1, -2]), true, `overflow${index}/p`);
+    const optimizer = createOptimizer(spec);
+    const grad = tf.tensor1d([1e20, 0.5]);
+    for (const want of torch) {
+      optimizer.step([param], [grad]);
+      const [first, second] = param.dataSync();
+      // (torch's last step is a fused multiply-add: an ulp apart at most)
+      assert.ok(Math.abs(first - want) <= 1e-6, `${JSON.stringify(spec)}: ${first}, torch ${want}`);
+      assert.equal(second, -2);
+    }
+    optimizer.dispose();
+    tf.dispose([param, grad]);
+  }
+});
+
 Deno.test("step rejects mismatched gradients and a rate that is not finite", () => {
   const params = makeParams();
   const optimizer = createOptimizer({ name: "sgd" });
