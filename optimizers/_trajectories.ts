@@ -19,7 +19,8 @@ export const FIXTURES = new URL("../tests/fixtures/optimizers/", import.meta.url
 // keeps entries that cross zero from demanding more than float32 rounding of the updates can give.
 /** The relative agreement every step of a case that is not `exact` is held to. */
 export const RELATIVE = 1e-5;
-const FLOOR = 1e-2;
+/** The floor of that agreement, a fraction of the largest initial parameter magnitude. */
+export const FLOOR = 1e-2;
 
 /** One trajectory: torch's parameters after every step and the gradients it was fed. */
 export interface TrajectoryCase {
