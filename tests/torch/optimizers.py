@@ -5,7 +5,8 @@ stdout, one result a case. A case names a torch.optim optimizer (anneal's name),
 anneal's camelCase (`betas` a pair), and its parameters, one torch param group each: their initial
 values (float32, flat), shapes, the `weightDecay` and learning-rate multiplier each gets, the
 gradients of every step and, optionally, the rate of every step (a schedule's, set in each group
-before the step, times its multiplier). The result is torch's ValueError where the constructor
+before the step, times its multiplier) and the momentum of every step (onecycle's or cyclic's:
+`momentum`, or Adam's family's beta1, set in each group before the step). The result is torch's error where the constructor
 raises (`raises`, step 0) or where a step raises (its step, from 1), else the parameters after
 each step as little-endian float32 in base64, NaN where torch has NaN.
 """
@@ -56,10 +57,16 @@ def run(case, dtype):
                 p.grad = torch.tensor(grad, dtype=dtype).reshape(info["shape"])
                 if "lrs" in case:
                     group["lr"] = case["lrs"][step - 1] * info["lrMultiplier"]
+                if "momenta" in case:
+                    momentum = case["momenta"][step - 1]
+                    if "betas" in group:
+                        group["betas"] = (momentum, group["betas"][1])
+                    else:
+                        group["momentum"] = momentum
             optimizer.step()
             history.append(b64(np.concatenate([p.detach().numpy().ravel() for p in params]),
                                "<f4" if dtype == torch.float32 else "<f8"))
-    except (ValueError, RuntimeError) as error:
+    except Exception as error:  # ValueError when built; RuntimeError, KeyError, ... at a step
         return {"raises": {"step": step, "error": f"{type(error).__name__}: {error}"}}
     return {"params": history}
 
