@@ -22,7 +22,8 @@ import assert from "node:assert/strict";
 import { parseConfig } from "../../config.ts";
 import { float32s, FLOOR, RELATIVE } from "../../optimizers/_trajectories.ts";
 import { createHostOptimizer, hasHostKernel } from "../../optimizers/host.ts";
-import { createOptimizer, type Optimizer } from "../../optimizers/optimizer.ts";
+import { createOptimizer, hasFusedKernels, type Optimizer } from "../../optimizers/optimizer.ts";
+import { selectBackend } from "../../runtime/backend.ts";
 import type { OptimizerSpec } from "../../optimizers/spec.ts";
 import { Draw } from "./draw.ts";
 import { runTorch } from "./python.ts";
@@ -431,3 +432,24 @@ for (const name of TORCH_OPTIMIZERS) {
     assert.deepEqual(problems, [], `${problems.length} disagreements:\n${problems.join("\n")}`);
   });
 }
+
+// last: it leaves the wasm backend selected
+Deno.test(`adam and adamw on the wasm backend, tfjs's ops and the fused AnnealAdamUpdate kernel, give torch ${torch.torch}'s parameters on the same draws`, async () => {
+  await selectBackend("wasm", "mlp");
+  const fused = (spec: OptimizerSpec) => createOptimizer(spec, { fusedKernels: true });
+  assert.ok(hasFusedKernels({ name: "adam" }), "no AnnealAdamUpdate kernel on wasm");
+  const problems: string[] = [];
+  let compared = 0;
+  cases.forEach((c, i) => {
+    const result = torch.results[i];
+    if ((c.name !== "adam" && c.name !== "adamw") || result.raises) return;
+    if (refusal(specOf(c)) !== undefined) return;
+    for (const [path, create] of [["ops", createOptimizer], ["fused kernel", fused]] as const) {
+      const problem = replay(c, result, create);
+      if (problem) problems.push(`${describe(c)}: wasm ${path}: ${problem}`);
+    }
+    compared++;
+  });
+  assert.ok(compared >= PER_OPTIMIZER / 2, `only ${compared} runs compared`);
+  assert.deepEqual(problems, [], `${problems.length} disagreements:\n${problems.join("\n")}`);
+});
