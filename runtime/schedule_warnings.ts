@@ -12,6 +12,7 @@ import { applyParams, type Params, type ParamValue } from "../sweeps/space.ts";
 import {
   ancestorsOf,
   type ConditionedSpace,
+  conditionOf,
   conditionPaths,
   conditionText,
   isDrawn,
@@ -32,7 +33,9 @@ export const MAX_WARNING_CASES = 10_000;
  */
 export function readsConditions(space: ConditionedSpace, paths: string[]): boolean {
   const named = conditionPaths(space);
-  return paths.some((path) => path in space && (space[path].when !== undefined || named.has(path)));
+  return paths.some((path) =>
+    path in space && (conditionOf(space[path].when) !== undefined || named.has(path))
+  );
 }
 
 /** Trials that draw some of a warning's paths beside one schedule. */
@@ -269,7 +272,7 @@ function periodWarning(
 /** `paths` in words, each with its condition: `batchSize (when optimizer.name is "sgd")`. */
 function withConditions(space: ConditionedSpace, paths: string[]): string {
   return paths.map((path) => {
-    const { when } = space[path];
+    const when = conditionOf(space[path].when);
     return when === undefined ? path : `${path} (when ${conditionText(when)})`;
   }).join(", ");
 }
@@ -328,7 +331,7 @@ export function conditionalRateWarning(
   const who = every
     ? "every trial that draws it trains"
     : `the trials that draw it where ${casesText(cases)} train`;
-  const { when } = space["optimizer.lr"];
+  const when = conditionOf(space["optimizer.lr"].when);
   const condition = every ? undefined : leavingOut(space, ignoring, groups);
   return {
     field: formatPath(["sweep", "space", "optimizer.lr"]),
@@ -362,7 +365,7 @@ function leavingOut(
   ignoring: ScheduleGroup[],
   groups: ScheduleGroup[],
 ): unknown {
-  const { when } = space["optimizer.lr"];
+  const when = conditionOf(space["optimizer.lr"].when);
   const kept = groups.filter((group) => !ignoring.includes(group)).flatMap((group) => group.cases);
   const left = ignoring.flatMap((group) => group.cases);
   for (const path of ["scheduler.name", "scheduler", "scheduler.schedulers"]) {
@@ -376,7 +379,7 @@ function leavingOut(
   if (when !== undefined || !ignoring.every((group) => group.fromBase)) return undefined;
   // the others draw a schedule path: draw the rate where they do
   const drawing = ["scheduler.name", "scheduler", "scheduler.schedulers"].filter((path) =>
-    path in space && space[path].when !== undefined &&
+    path in space && conditionOf(space[path].when) !== undefined &&
     kept.every((given) => Object.hasOwn(given, path) || isDrawn(space, path, given))
   );
   return drawing.length === 1 ? space[drawing[0]].when : undefined;

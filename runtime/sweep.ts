@@ -50,7 +50,7 @@ import { type RateSetting, rateSetting } from "../schedulers/rate_setting.ts";
 import { canonicalJson, formatPath } from "../zod_paths.ts";
 import { issueText } from "../issue_text.ts";
 import { checkStudyDirection } from "./study_direction.ts";
-import { conditionText, drawnParams } from "../sweeps/conditions.ts";
+import { type Alternative, conditionOf, conditionText, drawnParams } from "../sweeps/conditions.ts";
 import { drawingCases, firstCases } from "../sweeps/condition_cases.ts";
 import { checkKindSwitches, switchKinds } from "./trial_kinds.ts";
 import {
@@ -234,7 +234,8 @@ function trialsMaximize(
 ): Set<boolean> {
   const distribution = space["optimizer.maximize"];
   // (a conditional one leaves the trials that do not draw it the base's)
-  const others = (d: { when?: unknown }) => d.when === undefined ? [] : [maximizes(base.optimizer)];
+  const others = (d: { when?: Alternative | Alternative[] }) =>
+    conditionOf(d.when) === undefined ? [] : [maximizes(base.optimizer)];
   // a numeric distribution over the flag gives trials the schema refuses: each fails on its own
   if (distribution?.type === "choice" || distribution?.type === "grid") {
     return new Set([
@@ -766,7 +767,7 @@ function checkSpaceValue(
   }
   if (!drawing.complete) return;
   const [error] = failures;
-  const { when } = definition.sweep.space[path];
+  const when = conditionOf(definition.sweep.space[path].when);
   if (!(error instanceof AnnealError)) throw error;
   const inside = error.where !== undefined &&
     (error.where === path || error.where.startsWith(`${path}.`));

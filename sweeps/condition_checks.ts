@@ -13,6 +13,7 @@ import {
   alternativeText,
   ancestorsOf,
   type ConditionedSpace,
+  conditionOf,
   drawOrder,
   entryTest,
   isExclusion,
@@ -38,7 +39,8 @@ function refuse(
 }
 
 /**
- * Refuses a condition that cannot work: an empty one, or an empty list of them; one that names a
+ * Refuses a condition that cannot work: an empty list of them, or an empty one in a list (one
+ * that names no path on its own, `"when": {}`, holds in every trial); one that names a
  * path the space has not, or one that is not a `choice` or `grid`; a value that path cannot draw,
  * an empty list, or values that leave none of the path's; conditions that form a cycle; and a
  * condition (each of a list) that no trial can meet, as it names values its paths are never drawn
@@ -59,7 +61,8 @@ function refuse(
  */
 export function checkConditions(space: ConditionedSpace): void {
   for (const [path, d] of Object.entries(space)) {
-    if (d.when === undefined) continue;
+    // (`"when": {}` names no path: every trial meets it, as it does no `when`)
+    if (conditionOf(d.when) === undefined) continue;
     const listed = Array.isArray(d.when);
     if (listed && alternativesOf(d.when).length === 0) {
       refuse(
@@ -67,20 +70,21 @@ export function checkConditions(space: ConditionedSpace): void {
         [],
         "it is an empty list of conditions, so no trial would draw it",
         `give one condition, ${EXAMPLE}, or a list of them, any one of which draws it ` +
-          `([{ "optimizer.name": "sgd" }, { "batchSize": 32 }]); or leave "when" out to draw ` +
-          `'${path}' in every trial`,
+          `([{ "optimizer.name": "sgd" }, { "batchSize": 32 }]); or leave "when" out (or ` +
+          `write "when": {}) to draw '${path}' in every trial`,
       );
     }
     alternativesOf(d.when).forEach((alternative, i) => {
       const at = listed ? [i] : [];
-      if (Object.keys(alternative).length === 0) {
+      if (listed && Object.keys(alternative).length === 0) {
         refuse(
           path,
           at,
-          `${listed ? `its condition [${i}]` : "it"} names no path (an empty condition)`,
-          `name the choice or grid paths it draws '${path}' beside, ${EXAMPLE}; or ${
-            listed ? "drop that condition from the list" : `leave "when" out`
-          }`,
+          `its condition [${i}] names no path (an empty condition), so every trial would meet ` +
+            `the list`,
+          `name the choice or grid paths it draws '${path}' beside, ${EXAMPLE}; or drop that ` +
+            `condition from the list; or leave "when" out (or write "when": {}) to draw ` +
+            `'${path}' in every trial`,
         );
       }
       for (const [parent, allowed] of Object.entries(alternative)) {

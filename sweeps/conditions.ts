@@ -6,7 +6,9 @@
  * { ... }]`), as an Optuna objective asks for a parameter only inside an `if`. A trial that does
  * not draw a path has no value for it: its params leave it out, its config keeps the base's, and it
  * meets no condition that names it (`not` included). Conditions name `choice` or `grid` paths
- * only, so that the values a trial may draw for them are known before any trial runs.
+ * only, so that the values a trial may draw for them are known before any trial runs. A condition
+ * that names no path (`"when": {}`) holds in every trial, as no `when` does; an empty list of
+ * conditions (`"when": []`) would hold in none, and is refused (`sweeps/condition_checks.ts`).
  *
  * @module
  */
@@ -56,6 +58,19 @@ export function alternativesOf(when: Alternative | Alternative[] | undefined): A
   return when === undefined ? [] : Array.isArray(when) ? when : [when];
 }
 
+/**
+ * The condition of `when` that some trials fail, or `undefined` where every trial meets it: no
+ * `when`, or one condition that names no path (`"when": {}`, read as no condition, as studies
+ * stored before such conditions were refused hold it).
+ */
+export function conditionOf(
+  when: Alternative | Alternative[] | undefined,
+): Alternative | Alternative[] | undefined {
+  return when !== undefined && !Array.isArray(when) && Object.keys(when).length === 0
+    ? undefined
+    : when;
+}
+
 /** The paths a distribution's condition names (in any of its alternatives). */
 export function parentsOf(d: Conditioned): string[] {
   return [...new Set(alternativesOf(d.when).flatMap((alternative) => Object.keys(alternative)))];
@@ -73,7 +88,7 @@ export function alternativeHolds(alternative: Alternative, drawn: Params): boole
  * {@linkcode drawOrder} (a path it did not draw is absent, and so fails any condition naming it).
  */
 export function isDrawn(space: ConditionedSpace, path: string, drawn: Params): boolean {
-  const when = space[path].when;
+  const when = conditionOf(space[path].when);
   if (when === undefined) return true;
   return alternativesOf(when).some((alternative) => alternativeHolds(alternative, drawn));
 }
@@ -207,7 +222,7 @@ export function withEntry(
   path: string,
   allowed: unknown,
 ): Alternative | Alternative[] {
-  if (when === undefined) return { [path]: allowed };
+  if (conditionOf(when) === undefined) return { [path]: allowed };
   return Array.isArray(when)
     ? when.map((alternative) => ({ ...alternative, [path]: allowed }))
     : { ...when, [path]: allowed };

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { AnnealError } from "../errors.ts";
 import { loadConfig } from "../mod.ts";
 import { parseSpace } from "./space.ts";
-import { conditionText, drawnParams, drawOrder, isWholePoint } from "./conditions.ts";
+import { conditionOf, conditionText, drawnParams, drawOrder, isWholePoint } from "./conditions.ts";
+import { gridCount } from "./samplers/grid.ts";
 
 const names = { type: "choice", values: ["sgd", "adam", "rmsprop"] };
 const momentum = { type: "uniform", low: 0, high: 0.99 };
@@ -329,6 +330,41 @@ Deno.test("an exclusion or a list of conditions is refused as a condition is, na
   assert.ok(isWholePoint(order, { c: 2, d: 0.5 }));
   assert.ok(!isWholePoint(order, { c: 1, b: "y" }));
   assert.ok(isWholePoint(order, { c: 1, b: "x" }));
+});
+
+Deno.test('a condition that names no path ("when": {}) holds in every trial, as no "when" does; an empty list of them ("when": []) is refused, naming the path and the fix', () => {
+  const always = parseSpace({
+    "optimizer.name": names,
+    "optimizer.momentum": { ...momentum, when: {} },
+  });
+  for (const name of names.values) {
+    const params = { "optimizer.name": name, "optimizer.momentum": 0.5 };
+    assert.deepEqual(drawnParams(always, params), params);
+    assert.ok(!isWholePoint(always, { "optimizer.name": name }));
+  }
+  assert.equal(conditionOf(always["optimizer.momentum"].when), undefined);
+  assert.deepEqual(drawOrder(always), ["optimizer.name", "optimizer.momentum"]);
+  // a grid of it is the grid without the condition
+  const grid = { type: "grid", values: [0, 0.9] };
+  const free = { "optimizer.name": names, "optimizer.momentum": grid };
+  assert.equal(
+    gridCount(parseSpace({ ...free, "optimizer.momentum": { ...grid, when: {} } })),
+    gridCount(parseSpace(free)),
+  );
+
+  const never = refusal({
+    "optimizer.name": names,
+    "optimizer.momentum": { ...momentum, when: [] },
+  });
+  assert.match(
+    never.message,
+    /Cannot read sweep\.space\["optimizer\.momentum"\]'s condition: it is an empty list of conditions, so no trial would draw it/,
+  );
+  assert.equal(never.where, 'sweep.space["optimizer.momentum"].when');
+  assert.match(
+    never.hint!,
+    /leave "when" out \(or write "when": \{\}\) to draw 'optimizer\.momentum' in every trial/,
+  );
 });
 
 Deno.test("a space of many conditional paths is read without going through every way of drawing them; one whose check would take too long is refused, saying so", () => {

@@ -36,13 +36,14 @@ const Condition = z.record(SpacePath, Value);
 /**
  * When a trial draws the path (`sweeps/conditions.ts`): other choice or grid paths of the space and
  * the value each must have drawn, a list of the values allowed, or `{ "not": values }`; or a list
- * of such conditions, any one of which draws it; absent: always.
+ * of such conditions, any one of which draws it; absent, or `{}` (naming no path): always.
  */
 const When = z.union([Condition, z.array(Condition)]).optional().describe(
   'Draw this path only when other choice or grid paths drew these values: { "optimizer.name": "sgd" }, ' +
     '{ "optimizer.name": ["sgd", "rmsprop"] } (a list lists the values allowed) or ' +
     '{ "optimizer.name": { "not": ["sgd"] } } (the values excluded); several paths must all ' +
-    "hold, and a list of such conditions draws it where any one holds",
+    "hold, and a list of such conditions draws it where any one holds; {} (no path) draws it " +
+    "always",
 );
 
 /** One distribution of a search space. */

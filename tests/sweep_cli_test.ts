@@ -721,6 +721,30 @@ Deno.test("a conditional space: momentum only for sgd runs a grid of the combina
   assert.doesNotMatch(refused.stdout, /trial +0/);
 });
 
+Deno.test('a condition that names no path ("when": {}) draws its path in every trial: anneal sweep runs its grid, and goes on with the stored study', async () => {
+  await using runs = await tempRunsDir();
+  const config = await writeSweepConfig(runs.dir);
+  // (as anneals before empty conditions were refused stored it)
+  const space = JSON.stringify({
+    "optimizer.name": { type: "grid", values: ["sgd", "adam"] },
+    "optimizer.lr": { type: "grid", values: [0.01, 0.1], when: {} },
+  });
+  const first = await sweepOver(config, space, "grid", 2);
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stdout, /over optimizer\.name, optimizer\.lr$/m);
+  assert.doesNotMatch(first.stdout, /\(when/);
+  const more = await sweepOver(config, space, "grid", 4);
+  assert.equal(more.code, 0, more.stderr);
+  assert.match(more.stdout, /^sweep sw: the study has 2 trials \(2 complete\); its budget is 4/);
+  const { trials } = await storedStudy(runs.dir);
+  assert.deepEqual(trials.map((trial) => trial.params), [
+    { "optimizer.name": "sgd", "optimizer.lr": 0.01 },
+    { "optimizer.name": "sgd", "optimizer.lr": 0.1 },
+    { "optimizer.name": "adam", "optimizer.lr": 0.01 },
+    { "optimizer.name": "adam", "optimizer.lr": 0.1 },
+  ]);
+});
+
 Deno.test("a condition that excludes values, and a list of conditions: anneal sweep runs the grid of the combinations trials draw, and refuses an exclusion of every value before any trial", async () => {
   await using runs = await tempRunsDir();
   const config = await writeSweepConfig(runs.dir);

@@ -15,7 +15,7 @@ import { formatRate, RATE_LEGEND } from "../../report/records.ts";
 import { paramText } from "../../report/sweep_html.ts";
 import { PARALLEL_HINT, trialRate, trialsToSample } from "../../runtime/sweep.ts";
 import { describeTrialRun } from "../../runtime/trial_run.ts";
-import { conditionText } from "../../sweeps/conditions.ts";
+import { conditionOf, conditionText } from "../../sweeps/conditions.ts";
 import { formatNumber } from "../output.ts";
 import { type Interruption, onSignals, signalExitCode } from "../signals.ts";
 
@@ -306,9 +306,10 @@ export async function sweepCommand(options: SweepCommandOptions): Promise<number
             stored,
             definition.sweep,
             direction,
-            Object.entries(definition.sweep.space).map(([path, d]) =>
-              d.when === undefined ? path : `${path} (when ${conditionText(d.when)})`
-            ),
+            Object.entries(definition.sweep.space).map(([path, d]) => {
+              const when = conditionOf(d.when);
+              return when === undefined ? path : `${path} (when ${conditionText(when)})`;
+            }),
           ),
         ),
       interrupt: controller.signal,
