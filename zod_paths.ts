@@ -62,6 +62,8 @@ export function showValue(value: unknown): string {
 
 /** JSON with object keys sorted, so two equal values written in different orders compare equal. */
 export function canonicalJson(value: unknown): string {
+  // (a scalar has no keys: as JSON.stringify writes it, without the replacer's call)
+  if (typeof value !== "object" || value === null) return JSON.stringify(value);
   return JSON.stringify(
     value,
     (_key, v) =>

@@ -13,6 +13,7 @@
  * path by path in the order a trial draws them, each group of paths that conditions tie together
  * apart (the grid is the product of the groups'), the count of what is left after a path kept for
  * each way the values drawn so far leave the conditions still to be met (`sweeps/conditions.ts`).
+ * A study's sampler counts a space once, and goes on from the point it took last (`gridSampler`).
  *
  * @module
  */
@@ -24,12 +25,10 @@ import {
   type Alternative,
   alternativesOf,
   conditionPaths,
-  drawnParams,
   drawOrder,
   entryHolds,
   inSpaceOrder,
   isDrawn,
-  isWholePoint,
 } from "../conditions.ts";
 
 /**
@@ -219,11 +218,23 @@ function groupCount(space: SearchSpace, group: string[], values: Map<string, Gri
  * ```
  */
 export function gridCount(space: SearchSpace): bigint {
+  // (a count is the space's alone: kept by its JSON, as a grid study asks for it before each trial)
+  const key = canonicalJson(space);
+  const known = counted.get(key);
+  if (known !== undefined) return known;
   const entries = gridEntries(space);
   const values = new Map(entries);
-  return conditionGroups(space, entries.map(([path]) => path))
+  const count = conditionGroups(space, entries.map(([path]) => path))
     .reduce((total, group) => total * groupCount(space, group, values), 1n);
+  counted.set(key, count);
+  if (counted.size > COUNTS_KEPT) counted.delete(counted.keys().next().value!);
+  return count;
 }
+
+/** The counts of the last spaces counted, by their JSON (keys sorted): see `gridCount`. */
+const counted = new Map<string, bigint>();
+/** How many spaces' counts {@linkcode gridCount} keeps. */
+const COUNTS_KEPT = 16;
 
 /**
  * The number of points of the grid over `space` (`gridCount` as a number: exact up to
@@ -240,8 +251,10 @@ export function gridSize(space: SearchSpace): number {
  * condition fails (so no two points differ in a path they do not draw). Lazily: only the points
  * taken are made.
  */
-function* gridPoints(space: SearchSpace): Generator<Params> {
-  const entries = gridEntries(space);
+function* gridPoints(
+  space: SearchSpace,
+  entries = gridEntries(space),
+): Generator<Params> {
   function* from(i: number, drawn: Params): Generator<Params> {
     if (i === entries.length) {
       yield inSpaceOrder(space, drawn);
@@ -265,23 +278,46 @@ function* gridPoints(space: SearchSpace): Generator<Params> {
 function heldPoints(
   space: SearchSpace,
   tried: Params[],
-): Map<string, { point: Params; n: number }> {
-  const entries = gridEntries(space);
-  const held = new Map<string, { point: Params; n: number }>();
+  entries = gridEntries(space),
+  seen?: Map<string, HeldPoint | null>,
+): Map<string, HeldPoint> {
+  const held = new Map<string, HeldPoint>();
   for (const params of tried) {
-    const drawn: Params = {};
-    let n = 1;
-    for (const [path, values] of entries) {
-      if (!isDrawn(space, path, drawn)) continue;
-      n *= Object.hasOwn(params, path) ? values.multiplicity(params[path]) : 0;
-      if (n === 0) break;
-      drawn[path] = params[path];
+    // (`seen`: what params of the same JSON, as written, held before)
+    const written = seen && JSON.stringify(params);
+    let found = written === undefined ? undefined : seen!.get(written);
+    if (found === undefined) {
+      found = heldPoint(space, params, entries);
+      if (written !== undefined) seen!.set(written, found);
     }
-    if (n === 0) continue;
-    const point = inSpaceOrder(space, drawn);
-    held.set(canonicalJson(point), { point, n });
+    if (found !== null) held.set(found.key, found);
   }
   return held;
+}
+
+/** A point of the grid that a trial holds: its key (JSON, keys sorted), and how many points it is. */
+interface HeldPoint {
+  key: string;
+  point: Params;
+  n: number;
+}
+
+/** The point of the grid that a trial's `params` hold (see `heldPoints`), or null for none. */
+function heldPoint(
+  space: SearchSpace,
+  params: Params,
+  entries: [string, GridValues][],
+): HeldPoint | null {
+  const drawn: Params = {};
+  let n = 1;
+  for (const [path, values] of entries) {
+    if (!isDrawn(space, path, drawn)) continue;
+    n *= Object.hasOwn(params, path) ? values.multiplicity(params[path]) : 0;
+    if (n === 0) return null;
+    drawn[path] = params[path];
+  }
+  const point = inSpaceOrder(space, drawn);
+  return { key: canonicalJson(point), point, n };
 }
 
 /**
@@ -297,9 +333,14 @@ export function triedPoints(space: SearchSpace, tried: Params[]): Params[] {
  * without listing them (`gridCount`).
  */
 export function untriedCount(space: SearchSpace, tried: Params[]): bigint {
-  let held = 0n;
-  for (const { n } of heldPoints(space, tried).values()) held += BigInt(n);
-  return gridCount(space) - held;
+  return untriedOf(space, heldPoints(space, tried));
+}
+
+/** How many of the grid's points are not among `held` (`heldPoints`). */
+function untriedOf(space: SearchSpace, held: Map<string, HeldPoint>): bigint {
+  let count = 0; // (exact: a study holds fewer than 2^53 trials)
+  for (const { n } of held.values()) count += n;
+  return gridCount(space) - BigInt(count);
 }
 
 /**
@@ -309,9 +350,26 @@ export function untriedCount(space: SearchSpace, tried: Params[]): bigint {
  * only.
  */
 export function* untriedPoints(space: SearchSpace, tried: Params[]): Generator<Params> {
-  const key = (params: Params) => canonicalJson(drawnParams(space, params));
-  const done = new Set(tried.filter((params) => isWholePoint(space, params)).map(key));
-  for (const point of gridPoints(space)) if (!done.has(key(point))) yield point;
+  const entries = gridEntries(space);
+  const done = heldPoints(space, tried, entries);
+  for (const point of gridPoints(space, entries)) if (!done.has(canonicalJson(point))) yield point;
+}
+
+/**
+ * Where a grid sampler's walk through one space's points stands (`gridSampler`): the points it
+ * went past, each tried when it did, and the one it stopped at.
+ */
+interface GridWalk {
+  /** The JSON of the space the walk goes through. */
+  space: string;
+  entries: [string, GridValues][];
+  /** The point each trial's params held, by their JSON as written (`heldPoints`). */
+  seen: Map<string, HeldPoint | null>;
+  points: Generator<Params>;
+  /** The keys of the points gone past, in order. */
+  passed: string[];
+  /** The point the walk stopped at (the last one it proposed), not yet known to be tried. */
+  at?: { point: Params; key: string };
 }
 
 /**
@@ -334,14 +392,57 @@ export function* untriedPoints(space: SearchSpace, tried: Params[]): Generator<P
  * ```
  */
 export function gridSampler(): Sampler {
+  // A study asks before each trial: its walk goes on from the point it proposed last, where each
+  // point it went past is still tried (trials only add points, any worker's; otherwise it starts
+  // again from the grid's first point), and what each trial's params hold is read once; the count
+  // is gridCount's, kept by the space's JSON.
+  let walk: GridWalk | undefined;
+  const walkOf = (space: SearchSpace): GridWalk => {
+    const key = canonicalJson(space);
+    if (walk?.space !== key) {
+      const entries = gridEntries(space);
+      walk = {
+        space: key,
+        entries,
+        seen: new Map(),
+        points: gridPoints(space, entries),
+        passed: [],
+      };
+    }
+    return walk;
+  };
+  const heldBy = (space: SearchSpace, tried: Params[]) => {
+    const { entries, seen } = walkOf(space);
+    return heldPoints(space, tried, entries, seen);
+  };
+  /** The first point, in the grid's order, that `held` has not. */
+  const firstUntried = (space: SearchSpace, held: Map<string, HeldPoint>): Params | undefined => {
+    const current = walkOf(space);
+    if (!current.passed.every((key) => held.has(key))) {
+      // (a point gone past is no longer tried: the walk starts again)
+      current.points = gridPoints(space, current.entries);
+      current.passed = [];
+      current.at = undefined;
+    }
+    for (;;) {
+      if (current.at === undefined) {
+        const next = current.points.next();
+        if (next.done) return undefined;
+        current.at = { point: next.value, key: canonicalJson(next.value) };
+      }
+      if (!held.has(current.at.key)) return current.at.point;
+      current.passed.push(current.at.key);
+      current.at = undefined;
+    }
+  };
   return {
     name: "grid",
     // (a number: exact up to Number.MAX_SAFE_INTEGER, enough to compare with a budget)
-    untried: (space, tried) => Number(untriedCount(space, tried)),
+    untried: (space, tried) => Number(untriedOf(space, heldBy(space, tried))),
     sample(space, history, _rng, context = {}) {
       const tried = context.tried ?? history.map((trial) => trial.params);
-      const next = untriedPoints(space, tried).next();
-      if (next.done) {
+      const point = firstUntried(space, heldBy(space, tried));
+      if (point === undefined) {
         const size = gridCount(space);
         throw new AnnealError(
           "config",
@@ -349,7 +450,7 @@ export function gridSampler(): Sampler {
           { hint: `ask for at most ${size} trials of the grid, or use the random or tpe sampler` },
         );
       }
-      return next.value;
+      return { ...point };
     },
   };
 }

@@ -12,6 +12,7 @@ import {
   gridValues,
   MAX_GRID_STATES,
   untriedCount,
+  untriedPoints,
 } from "./grid.ts";
 import { tenByEightPaths } from "../testing/huge_grid.ts";
 
@@ -103,6 +104,11 @@ const spaces = fc.record({
   }
 });
 
+/** `params` as storage gives them back: a new object each time, its keys in another order. */
+function fresh(params: Params): Params {
+  return Object.fromEntries(Object.entries(structuredClone(params)).reverse());
+}
+
 Deno.test("the grid's count, its untried count and the points it takes are the brute force's, on random conditional spaces", () => {
   let conditional = 0;
   fc.assert(
@@ -124,6 +130,40 @@ Deno.test("the grid's count, its untried count and the points it takes are the b
         taken.push(gridSampler().sample(space!, [], new Rng(0), { tried: [...tried, ...taken] }));
       }
       assert.deepEqual(taken.map((p) => canonicalJson(p)), left.map((p) => canonicalJson(p)));
+      // one sampler through a study, as a worker's is: it goes on where it stopped, and takes
+      // the points another worker's trials hold as tried (here every third trial, the last point
+      // left: ahead of this worker's walk)
+      const worker = gridSampler();
+      const study = [...tried];
+      const own: Params[] = [];
+      const studyHeld = () =>
+        new Set(study.map((params) => canonicalJson(drawnParams(space!, params))));
+      for (let i = 0; worker.untried!(space!, study.map(fresh)) > 0; i++) {
+        if (i % 3 === 2) {
+          const done = studyHeld();
+          study.push(fresh(left.findLast((point) => !done.has(canonicalJson(point)))!));
+          continue;
+        }
+        const point = worker.sample(space!, [], new Rng(0), { tried: study.map(fresh) });
+        own.push(point);
+        study.push(point);
+      }
+      // every point once: those tried before, and those left
+      assert.deepEqual(
+        [...studyHeld()].sort(),
+        [...new Set([...held, ...left.map((p) => canonicalJson(p))])].sort(),
+      );
+      assert.equal(study.length - tried.length, left.length);
+      const order = left.map((p) => canonicalJson(p));
+      const places = own.map((p) => order.indexOf(canonicalJson(p)));
+      assert.deepEqual(places, [...places].sort((a, b) => a - b));
+      // the same sampler on a study of fewer trials (another of the same space): it starts again
+      if (left.length > 0) {
+        assert.equal(
+          canonicalJson(worker.sample(space!, [], new Rng(0), { tried })),
+          canonicalJson(left[0]),
+        );
+      }
     }),
     { numRuns: 300, seed: 27 },
   );
@@ -221,6 +261,38 @@ Deno.test("a conditional grid of 10^8 points and more is counted by its conditio
   };
   // r is drawn where some q is 1: every way but the one of all 2s, with 3 values
   assert.equal(gridCount(parseSpace(chained)), (2n ** 18n - 1n) * 3n + 1n);
+});
+
+Deno.test("a study's trials on a grid whose count takes long are sampled without counting it again, nor walking it from its start", () => {
+  // r is drawn where some q_i is 1 beside its z_i: many states of its condition to count
+  const input: Record<string, unknown> = {};
+  for (let i = 0; i < 12; i++) input[`model.q${i}`] = { type: "choice", values: [1, 2] };
+  for (let i = 0; i < 12; i++) input[`model.z${i}`] = { type: "choice", values: [1, 2] };
+  input["model.r"] = {
+    type: "choice",
+    values: [1, 2],
+    when: Array.from({ length: 12 }, (_, i) => ({ [`model.q${i}`]: 1, [`model.z${i}`]: 1 })),
+  };
+  const space = parseSpace(input);
+  let started = performance.now();
+  const count = gridCount(space);
+  const once = performance.now() - started;
+  // as runStudy asks before each trial, on every worker's trials read again from the storage
+  const sampler = gridSampler();
+  const tried: Params[] = [];
+  started = performance.now();
+  for (let i = 0; i < 40; i++) {
+    assert.equal(BigInt(sampler.untried!(space, tried.map(fresh))), count - BigInt(i));
+    tried.push(sampler.sample(space, [], new Rng(0), { tried: tried.map(fresh) }));
+  }
+  const trials = performance.now() - started;
+  // (each count again would take 40 times the first one)
+  assert.ok(trials < 10 * once, `40 trials took ${trials} ms, one count ${once} ms`);
+  assert.deepEqual(tried[0], { ...Object.fromEntries(Object.keys(input).map((p) => [p, 1])) });
+  assert.deepEqual(
+    tried.map((p) => canonicalJson(p)),
+    untriedPoints(space, []).take(40).map((p) => canonicalJson(p)).toArray(),
+  );
 });
 
 Deno.test("a grid whose conditions leave too many states to count is refused, saying so", () => {

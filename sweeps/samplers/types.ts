@@ -1,7 +1,8 @@
 /**
- * The sampler interface: `sample(space, history, rng, context)` returns parameters. Samplers keep
- * no state between calls: everything they learn comes from `history` (the finished trials in
- * storage), so trials from many machines feed one search.
+ * The sampler interface: `sample(space, history, rng, context)` returns parameters. Samplers learn
+ * nothing between calls: everything they know of the study comes from `history` (the finished
+ * trials in storage) and `context.tried`, so trials from many machines feed one search (the grid
+ * keeps its count and where its walk stopped, checked against `tried` at each call).
  *
  * @module
  */
