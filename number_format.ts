@@ -1,14 +1,30 @@
 /**
  * How anneal prints a loss, a metric or a learning rate, wherever it prints one (`anneal train`'s
  * epoch lines and progress bar, `diagnose`, `runs`, `runs show`, `runs compare`, the HTML
- * report, `lr-find`, `sweep`, `tune`, and the reasons a run stopped): one rule, so that the
- * number a command quotes reads as the one another printed.
+ * report, `lr-find`, `sweep`, `tune`, the reasons a run stopped and the clip monitor's warnings;
+ * the charts' axes, to fewer digits): one rule, so that the number a command quotes reads as the
+ * one another printed.
  *
  * @module
  */
 
 /** Significant digits a number is printed with, unless a caller asks for more. */
 export const SIGNIFICANT_DIGITS = 4;
+
+/**
+ * Significant digits of a chart's axis labels (`runs show`'s and `train --plot`'s charts, `anneal
+ * schedule`'s): fewer, so that a label fits beside the chart, in the same form.
+ */
+export const AXIS_DIGITS = 3;
+
+/**
+ * A Vega `labelExpr` that writes an axis label as {@linkcode formatNumber} does, to
+ * {@linkcode AXIS_DIGITS} digits (d3's `~` drops the trailing zeros, as formatNumber does): the
+ * HTML report's charts and `anneal schedule --svg`.
+ */
+export const AXIS_LABEL_EXPR = `datum.value != 0 && (abs(datum.value) < 1e-3 || ` +
+  `abs(datum.value) >= 1e5) ? format(datum.value, '.${AXIS_DIGITS}~e') : ` +
+  `format(datum.value, '.${AXIS_DIGITS}~r')`;
 
 /**
  * A number as anneal prints it: 4 significant digits (a loss of 14.627141 as 14.63, an accuracy

@@ -11,6 +11,7 @@ import type { z } from "npm:zod@4.6.7";
 import type { ClippingSchema } from "../config.ts";
 import type { NonFiniteHandled, StepsObserved } from "./protocol.ts";
 import { divergenceHint } from "./early_stopper.ts";
+import { formatNumber } from "../number_format.ts";
 import { explosionReason, initLossWatch, type LossWatchState, observeLoss } from "./loss_watch.ts";
 import { maximizes, settingFault } from "../optimizers/hazards.ts";
 import { FIRST_STEP, firstStepFault } from "../report/first_step.ts";
@@ -211,9 +212,9 @@ export function observeSteps(
       out.events.push({
         type: "warning",
         actor: "clipMonitor",
-        message: `gradient-norm spike at step ${step}: ${norm.toPrecision(4)} is ${
+        message: `gradient-norm spike at step ${step}: ${formatNumber(norm)} is ${
           (norm / median).toFixed(1)
-        }x the median ${median.toPrecision(4)}${
+        }x the median ${formatNumber(median)}${
           next.maximize ? ` of the last ${RECENT_NORMS} steps` : ""
         }`,
         hint: "clip gradients (--set clipping.maxNorm=1), lower the learning rate, or add warmup",

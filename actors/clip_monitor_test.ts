@@ -37,9 +37,18 @@ Deno.test("the clip monitor tracks norms, the clipped fraction, and flags spikes
   assert.ok(Math.abs(stats.fractionClipped - 10 / 30) < 1e-12);
   [state, out] = observeSteps(clipping, state, window(30, [50]));
   const warning = out.events.find((e) => e.type === "warning") as { message: string; hint: string };
-  assert.match(warning.message, /spike at step 30/);
+  // (the norms as every command prints one: formatNumber's 4 significant digits, no padding)
+  assert.equal(warning.message, "gradient-norm spike at step 30: 50 is 33.3x the median 1.5");
   assert.match(warning.hint, /clipping\.maxNorm/);
   assert.equal(state.spikes, 1);
+  // small norms in exponent form below 1e-3, as formatNumber writes a rate
+  const tiny = norms.map((n) => n * 1e-4);
+  [state, out] = observeSteps(clipping, initClipMonitor(clipping, 16), window(0, tiny));
+  [state, out] = observeSteps(clipping, state, window(30, [0.0123456]));
+  assert.equal(
+    (out.events.find((e) => e.type === "warning") as { message: string }).message,
+    "gradient-norm spike at step 30: 0.01235 is 82.3x the median 1.5e-4",
+  );
 });
 
 Deno.test("the clipped fraction counts each step against the threshold the trainer clipped it at", () => {

@@ -6,7 +6,7 @@
  */
 import asciichartModule from "npm:asciichart@1.5.25";
 import type { RunRecord } from "./types.ts";
-import { formatNumber } from "../number_format.ts";
+import { AXIS_DIGITS, formatNumber } from "../number_format.ts";
 
 interface AsciiChart {
   plot(series: number[] | number[][], config?: Record<string, unknown>): string;
@@ -52,11 +52,11 @@ function finitePrefix(series: number[]): { values: number[]; note: string } {
   };
 }
 
-const label = (
-  x: number,
-) => (x !== 0 && (Math.abs(x) < 0.01 || Math.abs(x) >= 1e4)
-  ? x.toExponential(2)
-  : x.toPrecision(3));
+/**
+ * An axis label: the value as every command prints one (`formatNumber`), to 3 significant digits,
+ * so the axis fits its 9 characters; on a log scale, the value the axis stands for.
+ */
+const label = (x: number, log: boolean) => formatNumber(log ? 10 ** x : x, AXIS_DIGITS);
 
 function chart(title: string, series: number[][], colors: boolean, legend: string): string {
   const cut = series.map(finitePrefix);
@@ -71,7 +71,7 @@ function chart(title: string, series: number[][], colors: boolean, legend: strin
   const { series: values, log } = logIfWide(usable.map((s) => resampleValues(s.values)));
   const plot = asciichart.plot(values, {
     height: CHART_HEIGHT,
-    format: (x: number) => (log ? `1e${x.toFixed(1)}` : label(x)).padStart(9),
+    format: (x: number) => label(x, log).padStart(9),
     ...(colors ? { colors: [asciichart.blue, asciichart.yellow] } : {}),
   });
   return `${title}${log ? " (log scale)" : ""}${legend}${notes}\n${plot}`;

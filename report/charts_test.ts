@@ -7,12 +7,19 @@ Deno.test("terminalCharts draws loss (train and validation) and a constant LR as
   const text = terminalCharts(await readRun(`${FIXTURES}healthy`));
   assert.match(text, /loss per epoch \(50 epochs\) {2}— train \(first series\), validation/);
   assert.match(text, /learning rate per step \(650 steps\): constant at 0\.01$/m);
+  // the axis labels are formatNumber's, to 3 digits (no padding zeros)
+  assert.match(text, /^ {6}4\.2 ┤/m);
+  assert.match(text, /^ {4}0\.227 ┤/m);
   assert.ok(text.split("\n").length > 10);
 });
 
 Deno.test("terminalCharts draws an exploding loss on a log scale and cuts it at NaN", async () => {
   const text = terminalCharts(await readRun(`${FIXTURES}diverged`));
   assert.match(text, /\(log scale\) \(NaN from point 3 on, not drawn\)/);
+  // a log axis is labelled with the losses it stands for, as every command prints a loss
+  const labels = text.split("\n").slice(1, 12).map((row) => row.slice(0, 9).trim());
+  assert.equal(labels[0], "1.84e+11");
+  assert.equal(labels.at(-1), "9140");
 });
 
 Deno.test("terminalCharts says so when nothing is finite or nothing was recorded", () => {

@@ -9,6 +9,7 @@
 import * as vega from "npm:vega@6.4.0";
 import * as vl from "npm:vega-lite@6.5.0";
 import { AnnealError } from "../errors.ts";
+import { AXIS_LABEL_EXPR, formatNumber } from "../number_format.ts";
 import { configValue } from "./records.ts";
 import type { RunRecord } from "./types.ts";
 
@@ -72,6 +73,7 @@ function seriesChart(rows: Row[], x: string, title: string, yTitle: string): Spe
         type: "quantitative",
         title: yTitle,
         scale: yScale(rows.map((r) => r.value as number | null)),
+        axis: { labelExpr: AXIS_LABEL_EXPR },
       },
       color: {
         field: "series",
@@ -118,7 +120,11 @@ function lrFindSpec(record: RunRecord): Spec {
   encoding.x = {
     ...encoding.x,
     scale: { type: "log" },
-    axis: { format: ".0e" },
+    // (the powers of ten only, as d3 labels a log axis)
+    axis: {
+      labelExpr: `abs(log(datum.value) / LN10 - round(log(datum.value) / LN10)) < 1e-6 ? ` +
+        `(${AXIS_LABEL_EXPR}) : ''`,
+    },
     title: "learning rate (log)",
   };
   const finite = rows.map((r) => r.value).filter((v): v is number => v !== null);
@@ -130,7 +136,7 @@ function lrFindSpec(record: RunRecord): Spec {
   if (suggestions.length) {
     layers.push({
       data: {
-        values: suggestions.map((s) => ({ ...s, label: `${s.name} ${s.lr.toExponential(1)}` })),
+        values: suggestions.map((s) => ({ ...s, label: `${s.name} ${formatNumber(s.lr)}` })),
       },
       layer: [
         {
@@ -168,7 +174,7 @@ function gradNormSpec(record: RunRecord): Spec {
     layer: [
       { data, ...line },
       {
-        data: { values: [{ threshold, label: `clip at ${threshold}` }] },
+        data: { values: [{ threshold, label: `clip at ${formatNumber(threshold)}` }] },
         layer: [
           {
             mark: { type: "rule", color: "#dc2626", strokeDash: [4, 3] },
@@ -186,12 +192,6 @@ function gradNormSpec(record: RunRecord): Spec {
       },
     ],
   };
-}
-
-function withYFormat(spec: Spec, format: string): Spec {
-  const encoding = spec.encoding as Record<string, Record<string, unknown>>;
-  encoding.y = { ...encoding.y, axis: { format } };
-  return spec;
 }
 
 /** The metric fields (accuracy, MAE, ...) logged per epoch, train before validation. */
@@ -252,14 +252,11 @@ function buildSpec(record: RunRecord, which: PlotName): Spec | undefined {
     }
     case "lr":
       return hasSteps
-        ? withYFormat(
-          seriesChart(
-            thin(record.steps).map((s) => ({ step: s.step, series: "lr", value: clean(s.lr) })),
-            "step",
-            "learning rate per step",
-            "learning rate",
-          ),
-          ".3~g",
+        ? seriesChart(
+          thin(record.steps).map((s) => ({ step: s.step, series: "lr", value: clean(s.lr) })),
+          "step",
+          "learning rate per step",
+          "learning rate",
         )
         : undefined;
     case "gradNorm":

@@ -31,6 +31,38 @@ Deno.test("the gradient norm plot draws the clip threshold as a rule", async () 
   assert.ok((await plotSvg(record, "gradNorm")).includes("clip at 2.5"));
 });
 
+/** The texts of an SVG: its axis labels, titles and marks' labels. */
+function svgTexts(svg: string): string[] {
+  return [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((match) => match[1]);
+}
+
+Deno.test("the plots' axis labels and marks write numbers as every command does (formatNumber)", async () => {
+  const steps = Array.from({ length: 50 }, (_, i) => ({
+    step: i,
+    epoch: 0,
+    loss: 1 / (i + 1),
+    lr: 1e-4 + i * 1e-5,
+    gradNorm: 0.5 + i / 30,
+  }));
+  const run = syntheticRun([2, 1], { steps });
+  run.config = { clipping: { maxNorm: 1 / 3 } };
+  run.lrFind = {
+    lrs: [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1],
+    losses: [2, 1.9, 1.5, 1, 0.8, 3, 9],
+    suggestions: [{ lr: 0.0031622776, method: "valley" }],
+  };
+  const lr = svgTexts(await plotSvg(run, "lr"));
+  assert.ok(["1e-4", "3e-4", "6e-4"].every((label) => lr.includes(label)), lr.join(" | "));
+  const norms = svgTexts(await plotSvg(run, "gradNorm"));
+  assert.ok(norms.includes("clip at 0.3333") && norms.includes("1.5"), norms.join(" | "));
+  assert.ok(!norms.includes("1.0"), "no padding zeros");
+  const find = svgTexts(await plotSvg(run, "lrFind"));
+  assert.ok(find.includes("valley 0.003162"), find.join(" | "));
+  // a log axis: its powers of ten, each as formatNumber writes it
+  for (const label of ["1e-6", "1e-4", "0.001", "0.1", "1"]) assert.ok(find.includes(label), label);
+  assert.ok(!find.includes("2e-6") && !find.includes("1e-3"), find.join(" | "));
+});
+
 Deno.test("lrSuggestions accepts a map, a list of numbers or a list of {lr, method}", () => {
   const run = syntheticRun([1]);
   run.lrFind = { lrs: [1], losses: [1], suggestions: [{ lr: 0.01, method: "valley" }] };

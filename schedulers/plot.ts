@@ -9,6 +9,7 @@ import asciichartModule from "npm:asciichart@1.5.25";
 import * as vega from "npm:vega@6.4.0";
 import * as vl from "npm:vega-lite@6.5.0";
 import { AnnealError } from "../errors.ts";
+import { AXIS_DIGITS, AXIS_LABEL_EXPR, formatNumber } from "../number_format.ts";
 
 interface AsciiChart {
   plot(series: number[], config?: { height?: number; format?: (x: number) => string }): string;
@@ -60,7 +61,7 @@ function checkSeries(lr: readonly number[], what: string): void {
  * ```ts
  * import { renderSchedulePlot } from "./plot.ts";
  * const chart = renderSchedulePlot([0.1, 0.08, 0.05, 0.02, 0.01], { height: 4 });
- * console.assert(chart.split("\n").length === 5 && chart.includes("1.00e-1"));
+ * console.assert(chart.split("\n").length === 5 && chart.includes("0.1"));
  * ```
  */
 export function renderSchedulePlot(lr: number[], options: AsciiPlotOptions = {}): string {
@@ -68,7 +69,7 @@ export function renderSchedulePlot(lr: number[], options: AsciiPlotOptions = {})
   const points = resample(lr, options.width ?? 72).map((point) => point.value);
   return asciichart.plot(points, {
     height: options.height ?? 12,
-    format: (x: number) => x.toExponential(2).padStart(10),
+    format: (x: number) => formatNumber(x, AXIS_DIGITS).padStart(10),
   });
 }
 
@@ -96,7 +97,7 @@ function lineChart(
     mark: { type: "line", interpolate: "linear" },
     encoding: {
       x: { field: "step", type: "quantitative", title: options.unit },
-      y: { field, type: "quantitative", title: field, axis: { format: ".2e" } },
+      y: { field, type: "quantitative", title: field, axis: { labelExpr: AXIS_LABEL_EXPR } },
     },
   } as vl.TopLevelSpec;
 }

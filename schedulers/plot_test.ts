@@ -46,8 +46,26 @@ Deno.test("the ASCII chart has height + 1 rows and labels the largest and smalle
   const chart = renderSchedulePlot(lr, { height: 6, width: 20 });
   const rows = chart.split("\n");
   assert.equal(rows.length, 7);
-  assert.ok(rows[0].includes("5.00e-1"), rows[0]);
-  assert.ok(rows[6].includes("1.00e-1"), rows[6]);
+  // the labels as every command prints a rate (formatNumber, to 3 digits), right-aligned
+  assert.deepEqual(rows.map((row) => row.slice(0, 10)), [
+    "       0.5",
+    "     0.433",
+    "     0.367",
+    "       0.3",
+    "     0.233",
+    "     0.167",
+    "       0.1",
+  ]);
+  // small rates in exponent form below 1e-3, as `anneal train` prints them
+  const small = renderSchedulePlot([0, 1e-4, 3e-4, 2e-4], { height: 3 }).split("\n");
+  assert.deepEqual(small.map((row) => row.slice(0, 10).trim()), ["3e-4", "2e-4", "1e-4", "0"]);
+});
+
+Deno.test("the SVG's rate axis is labelled as every command prints a rate (formatNumber)", async () => {
+  const svg = await scheduleSvg([1e-4, 2e-4, 3e-4, 5e-4]);
+  const labels = [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((match) => match[1]);
+  for (const label of ["0", "1e-4", "5e-4"]) assert.ok(labels.includes(label), labels.join(" | "));
+  assert.ok(!labels.some((label) => /\.00e/.test(label)), labels.join(" | "));
 });
 
 Deno.test("plots refuse empty and non-finite series with the offending index", async () => {
