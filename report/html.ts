@@ -6,7 +6,7 @@
  * @module
  */
 import { diagnose, retrainCommand } from "./diagnose.ts";
-import { bestMetric, DAMAGED } from "./records.ts";
+import { bestMetric, DAMAGED, NOT_RECORDED, provenanceOf, recorded } from "./records.ts";
 import { formatNumber } from "../number_format.ts";
 import type { Diagnosis, RunRecord } from "./types.ts";
 import { PLOTS, plotSpec, renderSvg } from "./vega.ts";
@@ -34,17 +34,23 @@ const STATUS_CLASS: Record<string, string> = {
 function header(record: RunRecord): string {
   const { meta, summary } = record;
   const best = bestMetric(record);
+  // (what an older record does not hold: "not recorded", as `anneal runs show` says)
+  const { backend, seed, dataset } = provenanceOf(record);
   const facts: [string, string][] = [
     ["stop reason", summary.stopReason ?? "-"],
-    ["backend", String(meta.backend ?? summary.backend ?? "-")],
+    ["backend", backend],
     ["epochs / steps", `${record.epochs.length} / ${summary.steps ?? record.steps.length}`],
     ["best", best ? `${best.metric} ${formatNumber(best.value)} at epoch ${best.epoch}` : "-"],
-    ["seed", String(meta.seed ?? "-")],
-    ["started", String(meta.createdAt ?? "-")],
-    ["dataset", String(meta.fingerprint ?? "-")],
+    ["seed", seed],
+    ["started", recorded(meta.createdAt)],
+    ["dataset", dataset],
     [
       "versions",
-      `anneal ${meta.version ?? "?"}, deno ${meta.deno ?? "?"}, tfjs ${meta.tfjs ?? "?"}`,
+      meta.version === undefined && meta.deno === undefined && meta.tfjs === undefined
+        ? NOT_RECORDED
+        : `anneal ${recorded(meta.version)}, deno ${recorded(meta.deno)}, tfjs ${
+          recorded(meta.tfjs)
+        }`,
     ],
   ];
   if (summary.test) {

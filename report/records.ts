@@ -332,6 +332,39 @@ async function crashed(
 }
 
 /** Reads a dotted path (`optimizer.lr`) of a config. */
+/** What `anneal runs show` and the HTML report say for a field a run's record does not hold. */
+export const NOT_RECORDED = "not recorded";
+
+/**
+ * Where a run ran, as `anneal runs show` and the HTML report's header name it: its backend (a
+ * training run's meta.json and summary.json record it, an LR range test's summary.json), its seed
+ * (meta.json, else its config's) and its data's fingerprint; {@linkcode NOT_RECORDED} for what its
+ * record does not hold (a record of an older anneal, a run killed before it chose its backend or
+ * loaded its data).
+ *
+ * @example
+ * ```ts
+ * import { provenanceOf } from "./records.ts";
+ * const facts = provenanceOf({ meta: { id: "a" }, config: { seed: 7 }, summary: { status: "completed" } });
+ * console.assert(facts.seed === "7" && facts.backend === "not recorded");
+ * ```
+ */
+export function provenanceOf(
+  record: Pick<RunRecord, "meta" | "config" | "summary">,
+): { backend: string; seed: string; dataset: string } {
+  const { meta, config, summary } = record;
+  return {
+    backend: recorded(meta.backend ?? summary.backend),
+    seed: recorded(meta.seed ?? config.seed),
+    dataset: recorded(meta.fingerprint),
+  };
+}
+
+/** A field of a record as text, or {@linkcode NOT_RECORDED} where it holds none (or no text). */
+export function recorded(value: unknown): string {
+  return typeof value === "string" || typeof value === "number" ? String(value) : NOT_RECORDED;
+}
+
 export function configValue(config: Record<string, unknown>, path: string): unknown {
   let node: unknown = config;
   for (const key of path.split(".")) {

@@ -24,6 +24,7 @@ import {
   DAMAGED,
   formatRate,
   listRunDirectories,
+  provenanceOf,
   RATE_LEGEND,
   runBest,
   type RunComparison,
@@ -166,10 +167,8 @@ export function bestText(record: Pick<RunRecord, "config" | "epochs" | "summary"
 }
 
 /**
- * Where a run ran, as `anneal runs show` names it: its backend (a training run's meta.json and
- * summary.json record it, an LR range test's summary.json), its seed (meta.json, else its
- * config's) and its data's fingerprint; `not recorded` for what its record does not hold (a
- * record of an older anneal, a run killed before it chose its backend or loaded its data).
+ * Where a run ran, as `anneal runs show` names it (`provenanceOf`, as the HTML report does): its
+ * backend, its seed and its data's fingerprint, `not recorded` for what its record does not hold.
  *
  * @example
  * ```ts
@@ -179,12 +178,8 @@ export function bestText(record: Pick<RunRecord, "config" | "epochs" | "summary"
  * ```
  */
 export function provenance(record: Pick<RunRecord, "meta" | "config" | "summary">): string {
-  const { meta, config, summary } = record;
-  const known = (value: unknown) =>
-    typeof value === "string" || typeof value === "number" ? String(value) : "not recorded";
-  return `backend ${known(meta.backend ?? summary.backend)}, seed ${
-    known(meta.seed ?? config.seed)
-  }, dataset ${known(meta.fingerprint)}`;
+  const { backend, seed, dataset } = provenanceOf(record);
+  return `backend ${backend}, seed ${seed}, dataset ${dataset}`;
 }
 
 /** `anneal runs show ID`: config, summary, diagnosis and charts of one run. */

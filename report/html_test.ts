@@ -1,0 +1,48 @@
+import assert from "node:assert/strict";
+import { provenance } from "../cli/commands/runs.ts";
+import { renderReport } from "./html.ts";
+import { syntheticRun } from "./_synthetic.ts";
+import type { RunRecord } from "./types.ts";
+
+/** The header's facts of a run's report: each name with its text. */
+async function headerFacts(record: RunRecord): Promise<Record<string, string>> {
+  const html = await renderReport(record);
+  const header = html.slice(html.indexOf("<header>"), html.indexOf("</header>"));
+  return Object.fromEntries(
+    [...header.matchAll(/<dt>([^<]*)<\/dt><dd[^>]*>([^<]*)<\/dd>/g)].map((m) => [m[1], m[2]]),
+  );
+}
+
+Deno.test("the report's header says 'not recorded' where runs show does, for what an older record does not hold", async () => {
+  // a record of an older anneal: no backend, seed, fingerprint, start or versions in meta.json
+  const old = syntheticRun([2, 1], { config: { seed: 7 } });
+  old.meta = { id: "old" };
+  const facts = await headerFacts(old);
+  assert.equal(facts.backend, "not recorded");
+  assert.equal(facts.seed, "7"); // (its config's)
+  assert.equal(facts.dataset, "not recorded");
+  assert.equal(facts.started, "not recorded");
+  assert.equal(facts.versions, "not recorded");
+  assert.equal(
+    provenance(old),
+    `backend ${facts.backend}, seed ${facts.seed}, dataset ${facts.dataset}`,
+  );
+  // a record that holds them: the same values on both
+  const recent = syntheticRun([2, 1]);
+  recent.meta = {
+    id: "recent",
+    backend: "cpu",
+    seed: 3,
+    fingerprint: "synthetic-linear:abc",
+    version: "0.1.0",
+    deno: "2.9.6",
+  };
+  recent.summary.backend = "wasm"; // (meta.json's first, as runs show reads it)
+  const given = await headerFacts(recent);
+  assert.equal(
+    provenance(recent),
+    `backend ${given.backend}, seed ${given.seed}, dataset ${given.dataset}`,
+  );
+  assert.equal(given.backend, "cpu");
+  assert.equal(given.versions, "anneal 0.1.0, deno 2.9.6, tfjs not recorded");
+});
