@@ -338,7 +338,8 @@ export const NOT_RECORDED = "not recorded";
 /**
  * Where a run ran, as `anneal runs show` and the HTML report's header name it: its backend (a
  * training run's meta.json and summary.json record it, an LR range test's summary.json), its seed
- * (meta.json, else its config's) and its data's fingerprint; {@linkcode NOT_RECORDED} for what its
+ * (meta.json, else its config's) and its data's fingerprint (a training run's meta.json, an LR
+ * range test's summary.json); {@linkcode NOT_RECORDED} for what its
  * record does not hold (a record of an older anneal, a run killed before it chose its backend or
  * loaded its data).
  *
@@ -356,7 +357,7 @@ export function provenanceOf(
   return {
     backend: recorded(meta.backend ?? summary.backend),
     seed: recorded(meta.seed ?? config.seed),
-    dataset: recorded(meta.fingerprint),
+    dataset: recorded(meta.fingerprint ?? summary.fingerprint),
   };
 }
 

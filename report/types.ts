@@ -98,6 +98,11 @@ export interface RunSummary {
   metrics?: Record<string, number>;
   /** The tfjs backend used. */
   backend?: string;
+  /**
+   * An LR range test's data fingerprint (a training run's is meta.json's `fingerprint`); absent
+   * from the records of anneals before it was recorded.
+   */
+  fingerprint?: string;
   /** Gradient clipping summary: threshold, fraction of steps clipped, norm spikes. */
   clip?: { threshold?: number; fractionClipped?: number; spikes?: number; [key: string]: unknown };
   /** Wall time of the run in seconds. */

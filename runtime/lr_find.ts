@@ -12,6 +12,7 @@
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import type { RunConfig } from "../config.ts";
 import { loadData } from "../data/mod.ts";
+import { fingerprintSplits } from "../data/fingerprint.ts";
 import {
   batchesPerEpoch,
   batchSeed,
@@ -303,6 +304,11 @@ export interface LrCurve {
 export interface LrFindResult extends Omit<LrCurve, "agreement" | "seed"> {
   /** The tfjs backend the test ran on (`webgpu`, `wasm`, `cpu`): its record keeps it. */
   backend: string;
+  /**
+   * The SHA-256 fingerprint of the data it trained on, as a training run's meta.json records it
+   * (`data/fingerprint.ts`): of `config.data`'s splits, or of the training split it was given.
+   */
+  fingerprint: string;
   /** The learning rate to train with: the repeats' geometric mean of their chosen rule. */
   suggestion: number;
   /** Worst rule ratio of any repeat, the repeats' ratio, and the verdict over both. */
@@ -654,6 +660,8 @@ export async function lrFind(
     : (await selectBackend(config.backend, config.model.kind)).backend;
   const data = options.train ? undefined : await loadData(config.data, config.seed);
   const train = options.train ?? data!.train;
+  // (a training run's of the same config's data is the same)
+  const fingerprint = data?.fingerprint ?? await fingerprintSplits({ train });
   // An epoch without a batch is refused before any engine is built.
   trainingBatchesPerEpoch(train.n, config.batchSize, (config.data as DataOptions).dropLast, {
     heldOut: data?.validation?.n,
@@ -706,6 +714,7 @@ export async function lrFind(
   );
   return {
     backend,
+    fingerprint,
     lrs: first.lrs,
     losses: first.losses,
     smoothed: first.smoothed,

@@ -83,6 +83,8 @@ export async function recordLrFind(
         lrFind: { suggestion: result.suggestion, rule: result.rule },
         // (as a training run's summary records it: anneal runs show and report name it)
         backend: result.backend,
+        // (as a training run's meta.json records it: the data it trained on)
+        ...(result.fingerprint !== undefined && { fingerprint: result.fingerprint }),
       }) + "\n",
     );
     if (options.plot ?? true) {

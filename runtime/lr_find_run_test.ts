@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { parseConfig } from "../config.ts";
-import type { LrFindResult } from "./lr_find.ts";
+import { loadData } from "../data/mod.ts";
+import { provenance } from "../cli/commands/runs.ts";
+import { readRun } from "../report/records.ts";
+import { lrFind, type LrFindResult } from "./lr_find.ts";
 import { recordLrFind } from "./lr_find_run.ts";
 import { train } from "./supervisor.ts";
 
@@ -51,6 +54,47 @@ Deno.test("of two LR range tests recorded in one run directory at once, one writ
       JSON.parse(await Deno.readTextFile(`${dir}/summary.json`)).lrFind.suggestion,
       summary.lrFind.suggestion,
     );
+  } finally {
+    await Deno.remove(runsDir, { recursive: true });
+  }
+});
+
+Deno.test("an LR range test records the fingerprint of its data, which runs show names as a training run's; an older record's is not recorded", async () => {
+  const runsDir = await Deno.makeTempDir();
+  try {
+    const config = parseConfig({ runsDir, backend: "cpu", seed: 5 });
+    const { fingerprint } = await loadData(config.data, config.seed);
+    const { runDir } = await recordLrFind(
+      config,
+      { ...result, backend: "cpu", fingerprint },
+      { runId: "found", plot: false },
+    );
+    const summary = JSON.parse(await Deno.readTextFile(`${runDir}/summary.json`));
+    assert.equal(summary.fingerprint, fingerprint);
+    assert.match(fingerprint, /^[0-9a-f]{64}$/);
+    assert.equal(
+      provenance(await readRun(runDir)),
+      `backend cpu, seed 5, dataset ${fingerprint}`,
+    );
+    // (a record of an anneal before it was recorded)
+    const { fingerprint: _, ...older } = summary;
+    await Deno.writeTextFile(`${runDir}/summary.json`, JSON.stringify(older));
+    assert.equal(provenance(await readRun(runDir)), "backend cpu, seed 5, dataset not recorded");
+  } finally {
+    await Deno.remove(runsDir, { recursive: true });
+  }
+});
+
+Deno.test("lrFind's fingerprint is the one a training run of the same config records", async () => {
+  const runsDir = await Deno.makeTempDir();
+  try {
+    const config = parseConfig({ runsDir, backend: "cpu", epochs: 1 });
+    const found = await lrFind(config, { iterations: 20 });
+    const run = train(config, { runId: "trained" });
+    assert.equal((await run.result).status, "completed");
+    const meta = JSON.parse(await Deno.readTextFile(`${runsDir}/trained/meta.json`));
+    assert.match(meta.fingerprint, /^[0-9a-f]{64}$/);
+    assert.equal(found.fingerprint, meta.fingerprint);
   } finally {
     await Deno.remove(runsDir, { recursive: true });
   }

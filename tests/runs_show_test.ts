@@ -3,6 +3,8 @@
  * killed before its end; and the paths and directories a user gives them by mistake.
  */
 import assert from "node:assert/strict";
+import { parseConfig } from "../config.ts";
+import { loadData } from "../data/mod.ts";
 import { currentProcess, hostname } from "../runtime/liveness.ts";
 import { anneal, tempRunsDir } from "./_helpers.ts";
 
@@ -164,17 +166,21 @@ Deno.test("an LR range test's record is dated in anneal runs, and diagnose and r
     assert.deepEqual([said[1], said[2], said[3]], [suggested[1], suggested[2], id]);
     assert.doesNotMatch(out.stdout, /no data/);
   }
-  // runs show names the backend it ran on and its seed (from its config), and its steps
-  const { seed } = JSON.parse(await Deno.readTextFile(`${dir}/${id}/config.json`));
+  // runs show names the backend it ran on, its seed (from its config) and its data's
+  // fingerprint, as a training run's on that data, and its steps
+  const saved = JSON.parse(await Deno.readTextFile(`${dir}/${id}/config.json`));
+  const { fingerprint } = await loadData(parseConfig(saved).data, saved.seed);
   const show = await anneal("runs", "show", id, "--runs-dir", dir);
   assert.match(
     show.stdout,
-    new RegExp(`\n {2}backend cpu, seed ${seed}, dataset not recorded\n`),
+    new RegExp(`\n {2}backend cpu, seed ${saved.seed}, dataset ${fingerprint}\n`),
   );
   assert.match(show.stdout, /\n {2}an LR range test of 20 steps \(no training epochs\)\n/);
-  // a record of an older anneal, which did not store the backend, says so
+  // a record of an older anneal, which did not store the backend or the fingerprint, says so
   const summaryFile = `${dir}/${id}/summary.json`;
-  const { backend: _, ...older } = JSON.parse(await Deno.readTextFile(summaryFile));
+  const { backend: _, fingerprint: __, ...older } = JSON.parse(
+    await Deno.readTextFile(summaryFile),
+  );
   await Deno.writeTextFile(summaryFile, JSON.stringify(older));
   const old = await anneal("runs", "show", id, "--runs-dir", dir);
   assert.equal(old.code, 0, old.stderr);
