@@ -122,6 +122,7 @@ runActor("dataLoader", async (context) => {
       continue;
     }
     if (command) {
+      await context.faultPoint(`split:${command.split}:${command.epoch}`);
       sendSplit(command);
       continue;
     }

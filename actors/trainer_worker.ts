@@ -73,6 +73,14 @@ const YIELD_MS = 20;
 const MAX_OPEN_ENDS = 16;
 /** ... whose weight copies hold at most this many bytes together (one is always allowed). */
 const OPEN_ENDS_BYTES = 32 * 1024 * 1024;
+/**
+ * A validation split of at most this many bytes is asked of the data loader once, and its batches
+ * kept for every later epoch's pass (they are the same each epoch: in order, not augmented). On
+ * tiny epochs (the seed's ~1 ms) the round trip to the loader's thread at each epoch end, which
+ * the trainer waits for, was a large part of the run (the seed with a validation split ran 1.15x
+ * faster without it on the 2-core machine: BENCHMARKS.md, twenty-sixth session).
+ */
+const KEPT_VALIDATION_BYTES = 4 * 1024 * 1024;
 /** A failing trainer waits this long for its open epoch ends' answers (their checkpoints). */
 const DRAIN_MS = 2000;
 type Config = RunConfig & { resolvedLr: number };
@@ -707,19 +715,31 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     action = undefined;
   };
 
+  /** The validation split's batches once asked for, where they are small (KEPT_VALIDATION_BYTES). */
+  let keptValidation: BatchReady[] | undefined;
   /**
    * Runs a split through the model: resolves once its every batch is queued on the backend (the
    * weights may change from then on), to the read of its metrics.
    */
   const queueEvaluation = async (split: "validation" | "test"): Promise<Evaluation> => {
-    loader.send({ type: "SendSplit", split, epoch });
     const batches: StepTensors[] = [];
-    for (;;) {
-      const batch = await loader.take((m) =>
-        m.type === "BatchReady" && m.split === split
-      ) as unknown as BatchReady;
-      if (batch.size > 0) batches.push(engine.evaluate(hostBatch(batch)));
-      if (batch.last) break;
+    if (split === "validation" && keptValidation) {
+      for (const batch of keptValidation) batches.push(engine.evaluate(hostBatch(batch)));
+    } else {
+      loader.send({ type: "SendSplit", split, epoch });
+      const received: BatchReady[] = [];
+      for (;;) {
+        const batch = await loader.take((m) =>
+          m.type === "BatchReady" && m.split === split
+        ) as unknown as BatchReady;
+        if (batch.size > 0) {
+          batches.push(engine.evaluate(hostBatch(batch)));
+          received.push(batch);
+        }
+        if (batch.last) break;
+      }
+      const bytes = received.reduce((sum, b) => sum + b.x.byteLength + b.y.byteLength, 0);
+      if (split === "validation" && bytes <= KEPT_VALIDATION_BYTES) keptValidation = received;
     }
     if (batches.length === 0) return { metrics: Promise.resolve({}) };
     const metrics = engine.readStats(batches).then((read) => {

@@ -208,3 +208,18 @@ Deno.test("an epoch's validation (started at its last window) is of the weights 
   const losses = epochs.map((e) => e.metrics.valLoss);
   assert.ok(losses.every((v) => v === losses[0]), `validation losses ${losses}`);
 });
+
+Deno.test("a small validation split is asked of the data loader once: later epochs' passes reuse its batches", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  // the loader fails if asked for the validation split again at epoch 1's end (or later)
+  const data = { kind: "synthetic-linear" as const, n: 80, validationSplit: 0.25 };
+  const { result, events } = await trainCollect({ ...seed, data, runsDir: dir, epochs: 4 }, {
+    faults: { dataLoader: { kind: "throw", at: "split:validation:1" } },
+  });
+  assert.equal(result.status, "completed", result.reason);
+  const epochs = epochEvents(events);
+  assert.deepEqual(epochs.map((e) => e.epoch), [0, 1, 2, 3]);
+  for (const epoch of epochs) assert.ok(Number.isFinite(epoch.metrics.valLoss), `${epoch.epoch}`);
+  // (the metrics are the loop's, which evaluates the split anew each epoch: in_process_test)
+});
