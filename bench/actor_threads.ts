@@ -46,17 +46,24 @@ async function measure(input: RunConfigInput, runsDir: string) {
   let after = before;
   let first = 0;
   let last = 0;
+  let totalSteps = Infinity;
+  // (read at the plan and the run's last step only: reading every thread's files costs the main
+  // thread, more so the more threads the process has)
   for await (const event of run.events()) {
     if (event.type === "plan") {
+      totalSteps = event.totalSteps;
       before = threads();
       first = performance.now();
     }
-    if (event.type === "steps") {
+    if (event.type === "steps" && event.fromStep + event.losses.length >= totalSteps) {
       after = threads();
       last = performance.now();
     }
   }
   await run.result;
+  if (last === 0) {
+    throw new Error("the run ended before its last step: time a run that takes them all");
+  }
   const actors: { cpu: number; waited: number }[] = [];
   const shares = { main: 0, v8: 0, rest: 0 };
   for (const [tid, now] of after) {
