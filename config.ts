@@ -739,10 +739,22 @@ function withSeedDefaults(config: RunConfig): RunConfig {
 }
 
 /** Parses one `--set a.b=value` override value: JSON when it parses, else a plain string. */
-function parseValue(raw: string): unknown {
+function parseValue(raw: string, override: string): unknown {
   try {
     return JSON.parse(raw);
   } catch {
+    // A value that opens an object or a list is JSON meant, not a string: say where it breaks
+    // (a cut-off `[0.9` would otherwise be the string "[0.9", "must be an array, like ["[0.9"]").
+    if (/^\s*[[{]/.test(raw)) {
+      parseJsonText(
+        raw,
+        `the value of --set '${override}'`,
+        "usage",
+        "--set",
+        `quote it for the shell, e.g. --set 'optimizer={"name":"adam","lr":0.001}' (a string ` +
+          "that starts with '{' or '[' is written as a JSON string, in double quotes)",
+      );
+    }
     return raw;
   }
 }
@@ -848,7 +860,7 @@ export function applyOverrides(
       }
       node = node[key] as Record<string, unknown>;
     }
-    node[path[path.length - 1]] = parseValue(override.slice(eq + 1));
+    node[path[path.length - 1]] = parseValue(override.slice(eq + 1), override);
   }
   return out;
 }

@@ -151,6 +151,20 @@ const CASES: Record<string, Case> = {
     message: /^Cannot apply --set 'optimizer\.lr=': no value after '='$/,
     hint: /write --set optimizer\.lr=VALUE/,
   },
+  "a --set list cut off": {
+    sets: ["optimizer.name=adam", "optimizer.betas=[0.9"],
+    where: "--set:1:5",
+    message:
+      /^The value of --set 'optimizer\.betas=\[0\.9' is not valid JSON at line 1, column 5 \(`\[0\.9`\): it ends before the JSON does$/,
+    hint: /^close every '\{' and '\['/,
+  },
+  "a --set section the shell stripped of its quotes": {
+    sets: ["optimizer={name:adam}"],
+    where: "--set:1:2",
+    message:
+      /^The value of --set 'optimizer=\{name:adam\}' is not valid JSON .*: a name without double quotes$/,
+    hint: /quote it for the shell, e\.g\. --set 'optimizer=\{"name":"adam","lr":0\.001\}'/,
+  },
   "infinity": {
     sets: ["epochs=1e400"],
     message: /'epochs': must be a finite number/,
