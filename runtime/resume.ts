@@ -274,6 +274,48 @@ export function noCheckpointError(
 }
 
 /**
+ * The refusal of a run to resume whose `checkpoints/last.ckpt` is not there (`last`). Where the
+ * run had recorded whole epochs (`epochs.ndjson`) or has a whole `best.ckpt`, the checkpoint was
+ * lost (removed by hand, a copy that left it out), not never written: said so, with the way on
+ * from `best.ckpt` when there is one (copied over `last.ckpt`, the epochs after it are trained
+ * again), else a new run from its config. Otherwise it is {@linkcode noCheckpointError}'s.
+ */
+export async function missingCheckpointError(
+  run: { runId: string; runDir: string; last: string; runsDir: string },
+  summary: Record<string, unknown> | undefined,
+  lr: number | undefined,
+): Promise<AnnealError> {
+  const { runId, runDir, last, runsDir } = run;
+  const best = `${runDir}/checkpoints/best.ckpt`;
+  const fromBest = await loadCheckpoint(best).then((saved) => saved.state.epoch, () => null);
+  const lines = await Deno.readTextFile(`${runDir}/epochs.ndjson`).catch(() => "");
+  const recorded = lines.split("\n").filter((line) => {
+    try {
+      return typeof JSON.parse(line)?.epoch === "number";
+    } catch {
+      return false;
+    }
+  }).length;
+  if (fromBest === null && recorded === 0) return noCheckpointError(run, summary, lr);
+  const anew = `start a new run from its config: anneal train -c ${
+    shellWord(`${runDir}/config.json`)
+  }`;
+  return new AnnealError(
+    "checkpoint",
+    `Cannot resume run '${runId}': its last checkpoint ${last} is missing, though the run ` +
+      `recorded ${recorded} epoch${recorded === 1 ? "" : "s"} (removed, or left out of a copy)`,
+    {
+      where: last,
+      hint: fromBest === null
+        ? `put it back, or ${anew}`
+        : `put it back, or resume it from its best epoch's checkpoint (epoch ${fromBest}; the ` +
+          `epochs after it are trained again): cp ${best} ${last} && ` +
+          `${resumeCommand(runId, runsDir)}; or ${anew}`,
+    },
+  );
+}
+
+/**
  * A JSON object record of a run to resume at `path`, or `undefined` where it is missing; one that
  * cannot be read or is not a JSON object is refused, saying what it `holds` and how to go on
  * `without` it.

@@ -31,7 +31,7 @@ import {
   checkNotRunning,
   checkRelativeDataPaths,
   loadResumeCheckpoint,
-  noCheckpointError,
+  missingCheckpointError,
   readRunMeta,
   readRunSummary,
   readSavedConfig,
@@ -358,7 +358,11 @@ async function supervise(
     if (await exists(`${runDir}/config.json`) && !(await exists(last))) {
       // (what its summary says of its end, where it can be read: a run that diverged is named so)
       const summary = await readRunSummary(runDir, runId).catch(() => undefined);
-      throw noCheckpointError({ runId, runDir, last }, summary, config.optimizer.lr);
+      throw await missingCheckpointError(
+        { runId, runDir, last, runsDir: config.runsDir },
+        summary,
+        config.optimizer.lr,
+      );
     }
     const saved = await loadResumeCheckpoint(runDir, runId, config.runsDir);
     // (a config.json edited since: refused before a record is touched)

@@ -185,6 +185,67 @@ Deno.test("resuming from a damaged last.ckpt says how to go on from best.ckpt, a
   );
 });
 
+Deno.test("resuming a run whose last.ckpt was removed says so, not that it never had one, and offers best.ckpt", async () => {
+  await using runs = await tempRunsDir();
+  const trained = await anneal(
+    "train",
+    "--backend",
+    "cpu",
+    "--epochs",
+    "3",
+    "--runs-dir",
+    runs.dir,
+    "--no-progress",
+    "--set",
+    "data.n=64",
+  );
+  assert.equal(trained.code, 0, trained.stderr);
+  const [run] = [...Deno.readDirSync(runs.dir)].map((entry) => entry.name);
+  const dir = `${runs.dir}/${run}`;
+  const last = `${dir}/checkpoints/last.ckpt`;
+  await Deno.remove(last);
+  const missing = await anneal(
+    "train",
+    "--resume",
+    run,
+    "--runs-dir",
+    runs.dir,
+    "--epochs",
+    "4",
+    "--no-progress",
+  );
+  assert.equal(missing.code, 1, missing.stderr);
+  assert.doesNotMatch(missing.stderr, /before its first epoch's end/);
+  assert.match(
+    missing.stderr,
+    /its last checkpoint \S+last\.ckpt is missing, though the run recorded 3 epochs/,
+  );
+  const hint = missing.stderr.match(/cp (\S+) (\S+) && anneal train --resume (\S+) --runs-dir/);
+  assert.ok(hint, missing.stderr);
+  assert.deepEqual(hint.slice(1), [`${dir}/checkpoints/best.ckpt`, last, run]);
+  await Deno.copyFile(hint[1], hint[2]);
+  const resumed = await anneal(
+    "train",
+    "--resume",
+    run,
+    "--runs-dir",
+    runs.dir,
+    "--epochs",
+    "4",
+    "--no-progress",
+  );
+  assert.equal(resumed.code, 0, resumed.stderr);
+  // without best.ckpt either, a new run from its config
+  await Deno.remove(`${dir}/checkpoints`, { recursive: true });
+  const none = await anneal("train", "--resume", run, "--runs-dir", runs.dir, "--no-progress");
+  assert.equal(none.code, 1);
+  assert.match(none.stderr, /is missing, though the run recorded 4 epochs/);
+  assert.match(
+    none.stderr,
+    /hint: put it back, or start a new run from its config: anneal train -c /,
+  );
+});
+
 Deno.test("lr-find's 'to use it' keeps the --sets the test ran with (but those the suggestion replaces); --apply names them", async () => {
   await using runs = await tempRunsDir();
   const sets = ["--set", "backend=cpu", "--set", `runsDir=${runs.dir}`, "--set", "batchSize=8"];
