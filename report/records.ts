@@ -23,6 +23,7 @@ import {
   processLiveness,
 } from "../runtime/liveness.ts";
 import { resumeCommand } from "../runtime/resume.ts";
+import { shellWord } from "./checks.ts";
 import type {
   EpochRecord,
   LrFindRecord,
@@ -282,8 +283,10 @@ async function corrupt(dir: string, id: string, problem: string): Promise<RunSum
     stopReason: `${dir}/summary.json is ${problem}: how the run ended is unknown`,
     hint: "its curves are read as they are; " +
       (await hasCheckpoint(dir)
-        ? "to write its summary again, resume it from its last checkpoint once it is not " +
-          `running: ${resumeCommand(id, runsDirOf(dir))}`
+        ? "to write its summary again, move it away and resume the run from its last " +
+          "checkpoint once it is not running (a resume refuses a summary it cannot read): " +
+          `mv ${shellWord(`${dir}/summary.json`)} ${shellWord(`${dir}/summary.json.corrupt`)} ` +
+          `&& ${resumeCommand(id, runsDirOf(dir))}`
         : `for a whole record, train it again: anneal train -c ${dir}/config.json`),
   };
 }

@@ -246,6 +246,37 @@ Deno.test("resuming a run whose last.ckpt was removed says so, not that it never
   );
 });
 
+Deno.test("the way on that anneal runs gives for a corrupt summary.json works", async () => {
+  await using runs = await tempRunsDir();
+  const trained = await anneal(
+    "train",
+    "--backend",
+    "cpu",
+    "--epochs",
+    "3",
+    "--runs-dir",
+    runs.dir,
+    "--no-progress",
+    "--set",
+    "data.n=64",
+  );
+  assert.equal(trained.code, 0, trained.stderr);
+  const [run] = [...Deno.readDirSync(runs.dir)].map((entry) => entry.name);
+  const summary = `${runs.dir}/${run}/summary.json`;
+  await Deno.writeTextFile(summary, '{"status": "compl'); // as a torn write leaves it
+  const listed = await anneal("runs", "--runs-dir", runs.dir);
+  assert.equal(listed.code, 0, listed.stderr);
+  const way = `${listed.stdout}\n${listed.stderr}`.match(
+    /mv (\S+) (\S+) && anneal train --resume (\S+) --runs-dir (\S+)/,
+  );
+  assert.ok(way, `${listed.stdout}${listed.stderr}`);
+  assert.deepEqual(way.slice(1), [summary, `${summary}.corrupt`, run, runs.dir]);
+  await Deno.rename(way[1], way[2]);
+  const resumed = await anneal("train", "--resume", run, "--runs-dir", runs.dir, "--no-progress");
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.equal(JSON.parse(await Deno.readTextFile(summary)).status, "completed");
+});
+
 Deno.test("lr-find's 'to use it' keeps the --sets the test ran with (but those the suggestion replaces); --apply names them", async () => {
   await using runs = await tempRunsDir();
   const sets = ["--set", "backend=cpu", "--set", `runsDir=${runs.dir}`, "--set", "batchSize=8"];
