@@ -287,7 +287,7 @@ async function corrupt(dir: string, id: string, problem: string): Promise<RunSum
           "checkpoint once it is not running (a resume refuses a summary it cannot read): " +
           `mv ${shellWord(`${dir}/summary.json`)} ${shellWord(`${dir}/summary.json.corrupt`)} ` +
           `&& ${resumeCommand(id, runsDirOf(dir))}`
-        : `for a whole record, train it again: anneal train -c ${dir}/config.json`),
+        : `for a whole record, train it again: anneal train -c ${shellWord(`${dir}/config.json`)}`),
   };
 }
 
@@ -307,7 +307,7 @@ async function unreadable(dir: string, id: string, error: Error): Promise<RunSum
       (await hasCheckpoint(dir)
         ? "resume the run from its last checkpoint once it is not running, which writes its " +
           `summary again: ${resumeCommand(id, runsDirOf(dir))}`
-        : `train it again: anneal train -c ${dir}/config.json`) +
+        : `train it again: anneal train -c ${shellWord(`${dir}/config.json`)}`) +
       "; its curves are read as they are",
   };
 }
@@ -330,7 +330,9 @@ async function crashed(
       `down): ${liveness.reason}`,
     hint: checkpoint
       ? `resume it from its last checkpoint: ${resumeCommand(id, runsDirOf(dir))}`
-      : `it ended before its first epoch's checkpoint: start it again (anneal train -c ${dir}/config.json)`,
+      : `it ended before its first epoch's checkpoint: start it again (anneal train -c ${
+        shellWord(`${dir}/config.json`)
+      })`,
   };
 }
 
@@ -630,8 +632,8 @@ async function checkIsRun(dir: string): Promise<void> {
       {
         where: dir,
         hint: `pass one of them, with that directory as the runs directory: \`anneal runs ` +
-          `--runs-dir ${dir}\` lists them, and e.g. \`anneal diagnose ${runs[0]} --runs-dir ` +
-          `${dir}\` reads one`,
+          `--runs-dir ${shellWord(dir)}\` lists them, and e.g. \`anneal diagnose ${runs[0]} ` +
+          `--runs-dir ${shellWord(dir)}\` reads one`,
       },
     );
   }

@@ -33,7 +33,9 @@ export const OTHER_HOST_QUIET_MS = 10 * 60_000;
 
 /** The command that resumes a run, with `--runs-dir` where it is not the default. */
 export function resumeCommand(runId: string, runsDir: string): string {
-  return `anneal train --resume ${runId}${runsDir === "runs" ? "" : ` --runs-dir ${runsDir}`}`;
+  return `anneal train --resume ${shellWord(runId)}${
+    runsDir === "runs" ? "" : ` --runs-dir ${shellWord(runsDir)}`
+  }`;
 }
 
 /** What a run is about to do that another process running it stands in the way of. */
@@ -309,7 +311,7 @@ export async function missingCheckpointError(
       hint: fromBest === null
         ? `put it back, or ${anew}`
         : `put it back, or resume it from its best epoch's checkpoint (epoch ${fromBest}; the ` +
-          `epochs after it are trained again): cp ${best} ${last} && ` +
+          `epochs after it are trained again): cp ${shellWord(best)} ${shellWord(last)} && ` +
           `${resumeCommand(runId, runsDir)}; or ${anew}`,
     },
   );
@@ -464,7 +466,7 @@ export function resumedConfig(
         hint: `a resumed run keeps the config it was started with; only --epochs and ` +
           `--max-steps may raise its epochs and maxSteps, to train it longer. For other ` +
           `settings, start a new run from its config: ` +
-          `\`anneal train -c ${dir}/config.json${sets}\``,
+          `\`anneal train -c ${shellWord(`${dir}/config.json`)}${sets}\``,
       },
     );
   }
@@ -555,7 +557,7 @@ export function checkCheckpointConfig(
         `its epochs and maxSteps). To resume it, write the checkpoint's values back into ` +
         `${dir}/config.json; to train with the settings config.json has, start a new run from ` +
         `it: ` +
-        `\`anneal train -c ${dir}/config.json\``,
+        `\`anneal train -c ${shellWord(`${dir}/config.json`)}\``,
     },
   );
 }
@@ -667,11 +669,15 @@ export async function loadResumeCheckpoint(
     if (!(error instanceof AnnealError) || !/ is damaged: /.test(error.message)) throw error;
     const best = `${runDir}/checkpoints/best.ckpt`;
     const fromBest = await loadCheckpoint(best).then((saved) => saved.state.epoch, () => null);
-    const anew = `start a new run from its config: anneal train -c ${runDir}/config.json`;
+    const anew = `start a new run from its config: anneal train -c ${
+      shellWord(`${runDir}/config.json`)
+    }`;
     throw new AnnealError("checkpoint", error.message, {
       where: last,
       hint: fromBest === null ? anew : `resume it from its best epoch's checkpoint (epoch ` +
-        `${fromBest}; the epochs after it are trained again): cp ${best} ${last} && ` +
+        `${fromBest}; the epochs after it are trained again): cp ${shellWord(best)} ${
+          shellWord(last)
+        } && ` +
         `${resumeCommand(runId, runsDir)}; or ${anew}`,
     });
   }

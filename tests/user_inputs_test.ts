@@ -277,6 +277,39 @@ Deno.test("the way on that anneal runs gives for a corrupt summary.json works", 
   assert.equal(JSON.parse(await Deno.readTextFile(summary)).status, "completed");
 });
 
+Deno.test("the commands a hint gives quote a runs directory with a space for the shell", async () => {
+  await using runs = await tempRunsDir();
+  const dir = `${runs.dir}/my runs`;
+  const sets = ["--backend", "cpu", "--runs-dir", dir, "--no-progress", "--set", "data.n=64"];
+  const trained = await anneal("train", "--epochs", "2", ...sets);
+  assert.equal(trained.code, 0, trained.stderr);
+  const [run] = [...Deno.readDirSync(dir)].map((entry) => entry.name);
+  const last = `${dir}/${run}/checkpoints/last.ckpt`;
+  await Deno.remove(last);
+  const missing = await anneal("train", "--resume", run, "--runs-dir", dir, "--no-progress");
+  assert.equal(missing.code, 1, missing.stderr);
+  const copy = `cp '${dir}/${run}/checkpoints/best.ckpt' '${last}'`;
+  assert.ok(
+    missing.stderr.includes(`${copy} && anneal train --resume ${run} --runs-dir '${dir}';`),
+    missing.stderr,
+  );
+  assert.ok(missing.stderr.includes(`anneal train -c '${dir}/${run}/config.json'`));
+  // the words as printed are the shell's: the copy runs as written
+  const shell = await new Deno.Command("bash", { args: ["-c", copy] }).output();
+  assert.equal(shell.code, 0, new TextDecoder().decode(shell.stderr));
+  const resumed = await anneal(
+    "train",
+    "--resume",
+    run,
+    "--runs-dir",
+    dir,
+    "--epochs",
+    "3",
+    "--no-progress",
+  );
+  assert.equal(resumed.code, 0, resumed.stderr);
+});
+
 Deno.test("lr-find's 'to use it' keeps the --sets the test ran with (but those the suggestion replaces); --apply names them", async () => {
   await using runs = await tempRunsDir();
   const sets = ["--set", "backend=cpu", "--set", `runsDir=${runs.dir}`, "--set", "batchSize=8"];

@@ -39,7 +39,8 @@ export interface RunsOptions {
 }
 
 /** `--runs-dir DIR` as a command that reads or writes runs there takes it; none for the default. */
-const runsDirFlag = (runsDir: string) => runsDir === "runs" ? "" : ` --runs-dir ${runsDir}`;
+const runsDirFlag = (runsDir: string) =>
+  runsDir === "runs" ? "" : ` --runs-dir ${shellWord(runsDir)}`;
 
 /** Resolves a run id (or `last`) to its directory inside the runs directory, never outside it. */
 export async function runDirOf(id: string, options: RunsOptions): Promise<string> {
@@ -136,7 +137,7 @@ export async function runsListCommand(options: RunsOptions & { json?: boolean })
     const whose = kind === "sweep" ? " of a sweep's study" : kind === "tune" ? " of a tune" : "";
     console.log(
       `${name}/: ${runs} run${runs === 1 ? "" : "s"}${whose}, listed by: anneal runs ` +
-        `--runs-dir ${options.runsDir}/${name}`,
+        `--runs-dir ${shellWord(`${options.runsDir}/${name}`)}`,
     );
   }
   return 0;
@@ -344,7 +345,7 @@ async function noLrFindError(id: string, runsDir: string): Promise<AnnealError> 
       break;
     }
   }
-  const where = runsDir === "runs" ? "" : ` --runs-dir ${runsDir}`;
+  const where = runsDir === "runs" ? "" : ` --runs-dir ${shellWord(runsDir)}`;
   return new AnnealError(
     "usage",
     `Cannot plot 'lrFind' for run '${id}': it holds no LR range test (anneal lr-find records its test in a run directory of its own)`,

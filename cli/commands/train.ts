@@ -19,6 +19,7 @@ import { StepProgress } from "../progress.ts";
 import { parseNumberFlag } from "./schedule.ts";
 import { type Interruption, onSignals, signalExitCode } from "../signals.ts";
 import { ownRatesWhy, rateOverride, rateSetting } from "../../schedulers/rate_setting.ts";
+import { shellWord } from "../../report/checks.ts";
 
 /** Options of `anneal train`, as parsed by the CLI. */
 export interface TrainCommandOptions {
@@ -160,7 +161,9 @@ function resumeInput(options: TrainCommandOptions, runId: string): Record<string
         hint: `leave ${refused.length > 1 ? "them" : "it"} out (only --epochs N and ` +
           `--max-steps N may be given: more than the run's, to train it longer); for other ` +
           `settings, start a new ` +
-          `run from its config: \`anneal train -c ${runsDir}/${runId}/config.json ...\``,
+          `run from its config: \`anneal train -c ${
+            shellWord(`${runsDir}/${runId}/config.json`)
+          } ...\``,
       },
     );
   }
@@ -335,7 +338,7 @@ function printEvent(event: RunEvent, context: PrintContext): RunResult | undefin
 /** ` --runs-dir DIR` where the run's directory is not in the default runs directory. */
 function runsDirFlag(runDir: string, runId: string): string {
   const runsDir = runDir.slice(0, -(runId.length + 1));
-  return runsDir === "runs" ? "" : ` --runs-dir ${runsDir}`;
+  return runsDir === "runs" ? "" : ` --runs-dir ${shellWord(runsDir)}`;
 }
 
 /** Prints the last epoch's line if it was skipped, before anything that comes after it. */
