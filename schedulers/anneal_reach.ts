@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { RunLength } from "./raises.ts";
+import { oneCyclePhaseEnds, type RunLength } from "./raises.ts";
 import { type ScheduleNote, scheduleReach } from "./reach.ts";
 import { createSchedule } from "./schedule.ts";
 import type { ResolvedSchedulerSpec } from "./spec.ts";
@@ -77,10 +77,26 @@ export function annealBeyondRun(
     return undefined; // (warmupBeyondRun says it: the rate never gets to its top)
   }
   const schedule = createSchedule(spec, 1);
+  const percent = (x: number) => `${Number((100 * x).toPrecision(3))}%`;
+  const hint = `set its length to the run's (--set scheduler.${ends.field}=${reached}), or train ` +
+    "as long as the schedule";
+  if (spec.name === "onecycle") {
+    // Cut in its warm-up, the rate is low where the run ends (near maxLr / divFactor), so the
+    // share of the way down left below reads as small: the run never got to its peak at all.
+    const [peak] = oneCyclePhaseEnds(spec.pctStart, spec.totalSteps, spec.threePhase);
+    if (last < peak) {
+      return {
+        message: `scheduler.totalSteps ${ends.value} is longer than the run, which takes ` +
+          `${reach.length}: the onecycle schedule is cut in its warm-up, at ${
+            percent(schedule.lrAt(last) / ends.peak)
+          } of maxLr, which it reaches only at step ${Math.ceil(peak)}`,
+        hint,
+      };
+    }
+  }
   const final = schedule.lrAt(ends.end);
   const left = (schedule.lrAt(last) - final) / (ends.peak - final);
   if (!(left > LEFT_UNANNEALED)) return undefined;
-  const percent = (x: number) => `${Number((100 * x).toPrecision(3))}%`;
   const rateOf = spec.name === "onecycle" ? "maxLr" : "optimizer.lr";
   return {
     message: `scheduler.${ends.field} ${ends.value} is ` +
@@ -88,7 +104,6 @@ export function annealBeyondRun(
       `${spec.name} schedule is cut where the run ends, at ${
         percent(schedule.lrAt(last) / ends.peak)
       } of ${rateOf}, with ${percent(left)} of its way down still to go`,
-    hint: `set its length to the run's (--set scheduler.${ends.field}=${reached}), or train ` +
-      "as long as the schedule",
+    hint,
   };
 }

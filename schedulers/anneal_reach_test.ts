@@ -60,3 +60,25 @@ Deno.test("under interval epoch the run's epochs count; schedules without an end
   }
   assert.equal(annealBeyondRun(undefined, run(50)), undefined);
 });
+
+Deno.test("a onecycle cut in its warm-up is named though its rate there is low: the run never reaches maxLr", () => {
+  // lr-find --apply's cycle for 5 epochs of 422 steps, run for 2 epochs of 22 (data.limit)
+  const spec = parseSchedulerSpec({ name: "onecycle", maxLr: 0.01, totalSteps: 2110 });
+  const schedule = createSchedule(spec, 1);
+  // where the run ends, the rate has less than a tenth of the way down (maxLr to its final) left
+  assert.ok(schedule.lrAt(43) / 0.01 < LEFT_UNANNEALED);
+  const note = annealBeyondRun(spec, { stepsPerEpoch: 22, epochs: 2 });
+  assert.ok(note);
+  assert.equal(
+    note.message,
+    "scheduler.totalSteps 2110 is longer than the run, which takes 44 optimizer steps: the " +
+      "onecycle schedule is cut in its warm-up, at 5.09% of maxLr, which it reaches only at " +
+      "step 632",
+  );
+  assert.ok(note.hint.includes("--set scheduler.totalSteps=44"), note.hint);
+  // past the peak, the share of the way down left is what is named, as for the other schedules
+  assert.match(annealBeyondRun(spec, run(700))!.message, /with [\d.]+% of its way down still/);
+  // a warm-up shorter than a step: step 0 is past the peak
+  const short = parseSchedulerSpec({ name: "onecycle", maxLr: 1, totalSteps: 3, pctStart: 0.2 });
+  assert.doesNotMatch(annealBeyondRun(short, run(1))?.message ?? "", /warm-up/);
+});
