@@ -386,6 +386,43 @@ Examples:
   return program;
 }
 
+/** `anneal train`'s shortcut flags, and the config field each sets. */
+const TRAIN_SHORTCUTS: Record<string, string> = {
+  "--epochs": "epochs=N",
+  "--max-steps": "maxSteps=N",
+  "--batch-size": "batchSize=N",
+  "--lr": "optimizer.lr=LR",
+  "--runs-dir": "runsDir=DIR",
+  "--backend": "backend=NAME",
+  "--name": "name=NAME",
+};
+
+/**
+ * The way on after commander refused an unknown option (`message`) in `args`: where it is one of
+ * `anneal train`'s shortcuts and the command takes `--set`, the `--set` of the field it sets
+ * (`anneal sweep --runs-dir d` is `anneal sweep --set runsDir=d`); else undefined.
+ */
+export function shortcutHint(
+  program: { commands: readonly { name(): string; options: readonly { long?: string }[] }[] },
+  args: string[],
+  message: string,
+): string | undefined {
+  const flag = message.match(/unknown option '(--[\w-]+)/)?.[1];
+  const [field, placeholder] = flag === undefined ? [] : TRAIN_SHORTCUTS[flag]?.split("=") ?? [];
+  const name = args.find((arg) => !arg.startsWith("-"));
+  const command = program.commands.find((c) => c.name() === name);
+  if (!field || !command || !command.options.some((o) => o.long === "--set")) return undefined;
+  const at = args.findIndex((arg) => arg === flag || arg.startsWith(`${flag}=`));
+  const given = args[at]?.includes("=")
+    ? args[at].slice(args[at].indexOf("=") + 1)
+    : args[at + 1] !== undefined && !args[at + 1].startsWith("-")
+    ? args[at + 1]
+    : undefined;
+  const value = given ?? placeholder;
+  const set = /^[\w./:=@%+,-]+$/.test(value) ? `${field}=${value}` : `'${field}=${value}'`;
+  return `${flag} is a shortcut of anneal train only; with anneal ${name}, set the field: --set ${set}`;
+}
+
 /** The command tree as completions see it. */
 export function shapeOf(
   command: {
@@ -419,6 +456,10 @@ if (import.meta.main) {
     await program.parseAsync(Deno.args.filter((arg) => arg !== "--debug"), { from: "user" });
   } catch (error) {
     const code = (error as { exitCode?: number }).exitCode;
+    if ((error as { code?: string }).code === "commander.unknownOption") {
+      const hint = shortcutHint(program, Deno.args, (error as Error).message);
+      if (hint) console.error(`  hint: ${hint}`);
+    }
     exitCode = code === 0 ? 0 : code ?? reportError(error, debug);
     if (code !== undefined && code !== 0) exitCode = 2;
   }

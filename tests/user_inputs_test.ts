@@ -28,6 +28,34 @@ Deno.test("a subcommand's usage error (unknown option, missing argument) exits 2
   assert.equal(help.code, 0, "--help is no error");
 });
 
+Deno.test("anneal train's shortcut flags given to a command without them name the --set that does it", async () => {
+  for (
+    const [args, set] of [
+      [["sweep", "-c", "sweep.json", "--runs-dir", "my runs"], "--set 'runsDir=my runs'"],
+      [["lr-find", "--epochs=3"], "--set epochs=3"],
+      [["tune", "--lr", "0.1"], "--set optimizer.lr=0.1"],
+      [["batch-size", "--backend"], "--set backend=NAME"],
+    ] as const
+  ) {
+    const out = await anneal(...args);
+    assert.equal(out.code, 2, out.stderr);
+    assert.match(out.stderr, /^error: unknown option '--/m);
+    assert.ok(
+      out.stderr.includes(
+        `hint: ${args.find((a) => a.startsWith("--"))!.split("=")[0]} is a shortcut of anneal ` +
+          `train only; with anneal ${args[0]}, set the field: ${set}\n`,
+      ),
+      out.stderr,
+    );
+  }
+  // a command without --set, or an option no command has: commander's error alone
+  for (const args of [["diagnose", "--epochs", "3", "last"], ["sweep", "--no-such-option"]]) {
+    const out = await anneal(...args);
+    assert.equal(out.code, 2, out.stderr);
+    assert.doesNotMatch(out.stderr, /hint:/);
+  }
+});
+
 Deno.test("a config path that is missing or a directory is named with why; a config with a UTF-8 byte order mark is read", async () => {
   await using runs = await tempRunsDir();
   const missing = await anneal("train", "-c", `${runs.dir}/no-such.json`);
