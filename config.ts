@@ -13,7 +13,15 @@ import { oneCycle } from "./schedulers/onecycle.ts";
 import { cyclic } from "./schedulers/cyclic.ts";
 import { SweepSpecSchema } from "./sweeps/spec.ts";
 import { AnnealError } from "./errors.ts";
-import { fieldNames, formatPath, optionalAt, showValue, unionAt, valueAt } from "./zod_paths.ts";
+import {
+  fieldNames,
+  formatPath,
+  nullableAt,
+  optionalAt,
+  showValue,
+  unionAt,
+  valueAt,
+} from "./zod_paths.ts";
 import { closestOption, issueText, optionIssues } from "./issue_text.ts";
 import { parseJsonText } from "./json_syntax.ts";
 import { configStyle, describeSuggestion, suggestField, suggestionHint } from "./unknown_fields.ts";
@@ -860,7 +868,16 @@ export function applyOverrides(
       }
       node = node[key] as Record<string, unknown>;
     }
-    node[path[path.length - 1]] = parseValue(override.slice(eq + 1), override);
+    const value = parseValue(override.slice(eq + 1), override);
+    node[path[path.length - 1]] = value;
+    // `null` for a field that may be left out, and does not take null: the field is removed, its
+    // default applies (how a --set drops a config file's scheduler)
+    if (
+      value === null && optionalAt(RunConfigSchema, path, out) &&
+      !nullableAt(RunConfigSchema, path, out)
+    ) {
+      delete node[path[path.length - 1]];
+    }
   }
   return out;
 }

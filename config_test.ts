@@ -407,6 +407,33 @@ Deno.test("--set overrides parse JSON values, reject bad paths, and start absent
   }
 });
 
+Deno.test("--set path=null removes a field that may be left out, so its default applies; one that takes null keeps it", () => {
+  const file = {
+    scheduler: { name: "cosine", tMax: 10 },
+    clipping: { maxNorm: 1 },
+    earlyStopping: { patience: 3 },
+  };
+  const out = applyOverrides(file, [
+    "scheduler=null",
+    "clipping.maxNorm=null", // null turns clipping off for RNNs too: a value of its own
+    "earlyStopping.patience=null",
+  ]);
+  assert.deepEqual(out, { clipping: { maxNorm: null }, earlyStopping: {} });
+  const config = parseConfig(out);
+  assert.equal(config.scheduler, undefined);
+  assert.equal(config.clipping.maxNorm, null);
+  assert.equal(
+    config.earlyStopping?.patience,
+    parseConfig({ earlyStopping: {} }).earlyStopping?.patience,
+  );
+  // a field that is required stays null, and is refused as such
+  const csv = applyOverrides({ data: { kind: "csv", path: "x.csv", target: "y" } }, [
+    "data.target=null",
+  ]);
+  assert.equal((csv.data as { target: unknown }).target, null);
+  assert.throws(() => parseConfig(csv), AnnealError, "'data.target': must be a string or a number");
+});
+
 Deno.test("--set under sweep.space reads the space's keys as dotted config paths", async () => {
   const space = {
     "optimizer.lr": { type: "logUniform", low: 1e-4, high: 0.1 },

@@ -334,6 +334,39 @@ export function optionalAt(
   );
 }
 
+/**
+ * Whether the field at `path` of `input` takes `null` as a value (`z.number().nullable()`), as
+ * opposed to being left out.
+ *
+ * @example
+ * ```ts
+ * import { z } from "npm:zod@4.6.7";
+ * import { nullableAt } from "./zod_paths.ts";
+ * const schema = z.strictObject({ a: z.number().nullable().optional(), b: z.number().optional() });
+ * console.assert(nullableAt(schema, ["a"], {}) && !nullableAt(schema, ["b"], {}));
+ * ```
+ */
+export function nullableAt(
+  schema: { _zod: { def: unknown } },
+  path: readonly PropertyKey[],
+  input: unknown,
+): boolean {
+  const key = path[path.length - 1];
+  if (typeof key !== "string") return false;
+  const parent = path.slice(0, -1);
+  const value = valueAt(input, parent);
+  return defsAt(schema, parent, input).some((def) =>
+    (def.type === "union" ? selected(def, value) : [def]).some((object) => {
+      let field = object.type === "object" ? object.shape?.[key]?._zod.def : undefined;
+      while (field !== undefined) {
+        if (field.type === "nullable" || field.type === "null") return true;
+        field = (field.innerType ?? (field.type === "pipe" ? field.in : undefined))?._zod.def;
+      }
+      return false;
+    })
+  );
+}
+
 /** One option of a discriminated union: the value of its discriminator, and its fields. */
 export interface UnionOption {
   value: unknown;
