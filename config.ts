@@ -552,17 +552,44 @@ function parseWithOverrides(
     `Invalid ${header}: ${describeIssues(result.error, input, sourceOf)}`,
     {
       where: first ? formatPath(first.path) || undefined : undefined,
-      hint:
-        (first?.unknown !== undefined
-          ? `${unknownFieldHint(first.unknown, first.path.slice(0, -1), input)}${
+      hint: (first?.unknown !== undefined
+        ? kindSwitchHint(first.path, input, overrides) ??
+          `${unknownFieldHint(first.unknown, first.path.slice(0, -1), input)}${
             blamed ? ` in the ${flag}` : ""
           }`
-          : blamed
-          ? `change the ${flag} value`
-          : "fix the field named above") +
+        : blamed
+        ? `change the ${flag} value`
+        : "fix the field named above") +
         "; `anneal schema` prints every field and what it allows",
     },
   );
+}
+
+/**
+ * The hint for an unknown field `path` of the config file in a section whose kind a `--set`
+ * switched (`--set model.kind=cnn` on a file's mlp, whose `hidden` cnn has not): the --set that
+ * removes it, and the one that replaces the whole section; undefined otherwise.
+ */
+function kindSwitchHint(
+  path: PropertyKey[],
+  input: unknown,
+  overrides: string[],
+): string | undefined {
+  if (path.length !== 2 || typeof path[0] !== "string") return undefined;
+  const section = path[0];
+  const key = DISCRIMINATORS[section]?.key;
+  if (key === undefined || overrideAt(path, overrides) !== undefined) return undefined;
+  const kind = overrides.findLast((o) => o.startsWith(`${section}.${key}=`));
+  if (kind === undefined) return undefined;
+  const value = valueAt(input, [section, key]);
+  const unknown = Object.keys(valueAt(input, [section]) as object).filter((name) =>
+    !fieldNames(RunConfigSchema, [section], input).includes(name)
+  );
+  return `--set '${kind}' keeps the other fields of the file's '${section}', and ` +
+    `${showValue(value)} has not ${unknown.map((name) => `'${name}'`).join(", ")}: remove ` +
+    `${unknown.length > 1 ? "them" : "it"} (${
+      unknown.map((name) => `--set ${section}.${name}=null`).join(" ")
+    }), or give the whole section: --set '${section}={"${key}":${JSON.stringify(value)}, ...}'`;
 }
 
 /**
@@ -871,10 +898,13 @@ export function applyOverrides(
     const value = parseValue(override.slice(eq + 1), override);
     node[path[path.length - 1]] = value;
     // `null` for a field that may be left out, and does not take null: the field is removed, its
-    // default applies (how a --set drops a config file's scheduler)
+    // default applies (how a --set drops a config file's scheduler); so is a field the section
+    // has not (a config file's `model.hidden` after `--set model.kind=cnn`)
+    const key = path[path.length - 1];
     if (
-      value === null && optionalAt(RunConfigSchema, path, out) &&
-      !nullableAt(RunConfigSchema, path, out)
+      value === null &&
+      (optionalAt(RunConfigSchema, path, out) && !nullableAt(RunConfigSchema, path, out) ||
+        (path.length > 1 && !fieldNames(RunConfigSchema, path.slice(0, -1), out).includes(key)))
     ) {
       delete node[path[path.length - 1]];
     }

@@ -165,6 +165,14 @@ const CASES: Record<string, Case> = {
       /^The value of --set 'optimizer=\{name:adam\}' is not valid JSON .*: a name without double quotes$/,
     hint: /quote it for the shell, e\.g\. --set 'optimizer=\{"name":"adam","lr":0\.001\}'/,
   },
+  "a kind switched by --set, beside the file's fields of the other kind": {
+    file: '{"model": {"kind": "mlp", "hidden": [8], "activation": "tanh"}}',
+    sets: ["model.kind=cnn"],
+    where: "model.hidden",
+    message: /'model\.hidden': unknown field/,
+    hint:
+      /^--set 'model\.kind=cnn' keeps the other fields of the file's 'model', and "cnn" has not 'hidden', 'activation': remove them \(--set model\.hidden=null --set model\.activation=null\), or give the whole section: --set 'model=\{"kind":"cnn", \.\.\.\}'/,
+  },
   "infinity": {
     sets: ["epochs=1e400"],
     message: /'epochs': must be a finite number/,
@@ -219,6 +227,15 @@ Deno.test("malformed configs and --set overrides are refused saying what, where 
     assert.ok(error.hint, `${label}: no hint`);
     if (hint) assert.match(error.hint, hint, label);
   }
+});
+
+Deno.test("the --sets the kind switch's hint names make the config load", async () => {
+  await using runs = await tempRunsDir();
+  const file = `${runs.dir}/config.json`;
+  await Deno.writeTextFile(file, '{"model": {"kind": "mlp", "hidden": [8], "activation": "tanh"}}');
+  const sets = ["model.kind=cnn", "model.hidden=null", "model.activation=null"];
+  const config = await loadConfig(file, sets);
+  assert.deepEqual(config.model, (await loadConfig(undefined, ["model.kind=cnn"])).model);
 });
 
 Deno.test("a config file with a byte-order mark reads as the JSON after it", async () => {
