@@ -226,3 +226,21 @@ Deno.test("anneal schedule lists a schedule stepped once an epoch by epoch, in i
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("anneal schedule refuses more steps than it can list, saying how many it lists, instead of crashing", async () => {
+  const out = await anneal(
+    "schedule",
+    "--scheduler",
+    '{"name":"cosine","tMax":10}',
+    "--steps",
+    "2e8",
+    "--json",
+  );
+  assert.equal(out.code, 2, out.stderr);
+  assert.match(
+    out.stderr,
+    /^error\[usage\]: --steps 2e8 is more than anneal schedule lists \(at most 10,000,000 steps, a line each\)/,
+  );
+  assert.doesNotMatch(out.stderr, /report it if it looks like a bug/);
+  assert.equal(out.stdout, "");
+});

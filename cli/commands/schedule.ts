@@ -52,6 +52,9 @@ export function parseNumberFlag(flag: string, raw: string, integer = false): num
   return value;
 }
 
+/** The most steps `anneal schedule` lists (its --json of them is ~200 MB). */
+export const MAX_PREVIEW_STEPS = 10_000_000;
+
 /** The base rate without `-c` or `--base-lr` (the default config's optimizer.lr is 0.01). */
 const DEFAULT_BASE_LR = "0.1";
 
@@ -98,6 +101,15 @@ async function scheduleOverrides(
 export async function scheduleCommand(options: ScheduleCommandOptions): Promise<number> {
   const { overrides, flags } = await scheduleOverrides(options);
   const steps = parseNumberFlag("--steps", options.steps, true);
+  if (steps > MAX_PREVIEW_STEPS) {
+    // (the rates are listed, one line or number each: 10^8 of them did not fit in an array)
+    throw new AnnealError(
+      "usage",
+      `--steps ${options.steps} is more than anneal schedule lists (at most ` +
+        `${MAX_PREVIEW_STEPS.toLocaleString("en")} steps, a line each)`,
+      { hint: `preview the first steps (--steps ${MAX_PREVIEW_STEPS}, or fewer)` },
+    );
+  }
   const metrics = options.metrics
     ? await parseJsonFlag("--metrics", options.metrics) as number[]
     : undefined;
