@@ -338,6 +338,33 @@ Deno.test("the commands a hint gives quote a runs directory with a space for the
   assert.equal(resumed.code, 0, resumed.stderr);
 });
 
+Deno.test("--resume last resumes the newest run, as diagnose last reads it", async () => {
+  await using runs = await tempRunsDir();
+  const sets = ["--backend", "cpu", "--runs-dir", runs.dir, "--no-progress", "--set", "data.n=64"];
+  const trained = await anneal("train", "--epochs", "2", ...sets);
+  assert.equal(trained.code, 0, trained.stderr);
+  const [run] = [...Deno.readDirSync(runs.dir)].map((entry) => entry.name);
+  const resumed = await anneal(
+    "train",
+    "--resume",
+    "last",
+    "--epochs",
+    "3",
+    "--runs-dir",
+    runs.dir,
+    "--no-progress",
+  );
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.match(resumed.stderr, new RegExp(`anneal: --resume last: ${run}\n`));
+  assert.match(resumed.stdout, /resuming at epoch 2/);
+  const epochs = await Deno.readTextFile(`${runs.dir}/${run}/epochs.ndjson`);
+  assert.equal(epochs.trim().split("\n").length, 3);
+  // no run to resume: said so
+  const none = await anneal("train", "--resume", "last", "--runs-dir", `${runs.dir}/none`);
+  assert.equal(none.code, 2, none.stderr);
+  assert.match(none.stderr, /error\[usage\]: No runs in '.*none'/);
+});
+
 Deno.test("lr-find's 'to use it' keeps the --sets the test ran with (but those the suggestion replaces); --apply names them", async () => {
   await using runs = await tempRunsDir();
   const sets = ["--set", "backend=cpu", "--set", `runsDir=${runs.dir}`, "--set", "batchSize=8"];

@@ -20,6 +20,8 @@ import { parseNumberFlag } from "./schedule.ts";
 import { type Interruption, onSignals, signalExitCode } from "../signals.ts";
 import { ownRatesWhy, rateOverride, rateSetting } from "../../schedulers/rate_setting.ts";
 import { shellWord } from "../../report/checks.ts";
+import { runDirOf } from "./runs.ts";
+import { basename } from "node:path";
 
 /** Options of `anneal train`, as parsed by the CLI. */
 export interface TrainCommandOptions {
@@ -183,8 +185,13 @@ export async function trainCommand(options: TrainCommandOptions): Promise<number
     options.lr && !options.resume ? await rawConfig(options) : {},
   );
   for (const note of overrides.notes) console.error(`anneal: ${note}`);
-  const run = options.resume
-    ? train(resumeInput(options, options.resume), { resume: options.resume })
+  // `--resume last`, as `anneal diagnose last` and `report last` take it: the newest run
+  const resume = options.resume === "last" || options.resume === "latest"
+    ? basename(await runDirOf(options.resume, { runsDir: options.runsDir ?? "runs" }))
+    : options.resume;
+  if (resume !== options.resume) console.error(`anneal: --resume ${options.resume}: ${resume}`);
+  const run = resume
+    ? train(resumeInput(options, resume), { resume })
     : train(await loadConfig(options.config, overrides, overrides.flags));
   const interruption = onInterrupt(run);
   try {
