@@ -36,6 +36,7 @@ import { nopPruner, type Pruner } from "../sweeps/pruners/types.ts";
 import { openStorage } from "../storage/mod.ts";
 import type { StudyStorage, Trial } from "../storage/types.ts";
 import { checkRunId, makeRunDirectory } from "./records.ts";
+import { shellWord } from "../report/checks.ts";
 import { trainTrial, type TrialRunStart } from "./trial_run.ts";
 import {
   checkMetric,
@@ -997,7 +998,7 @@ export async function runWorker(
         `Cannot join study '${studyName}': ${url} holds no study of that name`,
         {
           where: studyName,
-          hint: `create it first: \`anneal sweep -c CONFIG --storage ${url} --study ` +
+          hint: `create it first: \`anneal sweep -c CONFIG --storage ${shellWord(url)} --study ` +
             `${studyName}\` creates the study, then \`anneal worker\` joins it; or check --study`,
           cause: error,
         },

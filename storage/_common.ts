@@ -94,6 +94,10 @@ export function studyError(name: string, exists: boolean): AnnealError {
     });
 }
 
+/** A command-line word as the shell reads it back (quoted where it has to be). */
+const shellWord = (word: string) =>
+  /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+
 /**
  * The refusal of a storage that is not there (no file, no tables), opened only to load or join a
  * study (`create: false`): nothing was created; the study (and its storage) is made by
@@ -103,7 +107,7 @@ export function missingStorageError(url: string, missing: string, study?: string
   const subject = study === undefined ? `open study storage '${url}'` : `join study '${study}'`;
   return new AnnealError("storage", `Cannot ${subject}: ${missing}, so it holds no study`, {
     where: url,
-    hint: `create the study first: \`anneal sweep -c CONFIG --storage ${url} --study ` +
+    hint: `create the study first: \`anneal sweep -c CONFIG --storage ${shellWord(url)} --study ` +
       `${study ?? "NAME"}\` creates the storage and the study, then \`anneal worker\` joins it; ` +
       `or check the storage URL`,
   });

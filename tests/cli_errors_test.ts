@@ -226,6 +226,17 @@ Deno.test("anneal worker on a study that does not exist creates no database: it 
   );
 });
 
+Deno.test("anneal worker's command that creates the study quotes a storage path with a space for the shell", async () => {
+  await using runs = await tempRunsDir();
+  const missing = `${runs.dir}/my studies/missing.db`;
+  const out = await anneal("worker", "--storage", `sqlite:${missing}`, "--study", "sw");
+  assertUserError(out, 1, /Cannot join study 'sw': the database file .* does not exist/);
+  assert.ok(
+    out.stderr.includes(`\`anneal sweep -c CONFIG --storage 'sqlite:${missing}' --study sw\``),
+    out.stderr,
+  );
+});
+
 Deno.test("a path under /dev (/dev/stdout, /dev/shm) is refused as one Deno grants only to --allow-all, naming it and the fix", async () => {
   await using runs = await tempRunsDir();
   const plot = await anneal(
