@@ -365,6 +365,15 @@ Deno.test("--resume last resumes the newest run, as diagnose last reads it", asy
   assert.match(none.stderr, /error\[usage\]: No runs in '.*none'/);
 });
 
+Deno.test("lr-find's 'to use it' quotes a config path with a space for the shell", async () => {
+  await using runs = await tempRunsDir();
+  const file = `${runs.dir}/my config.json`;
+  await Deno.writeTextFile(file, JSON.stringify({ backend: "cpu", runsDir: runs.dir }));
+  const found = await anneal("lr-find", "-c", file, "--iterations", "20");
+  assert.equal(found.code, 0, found.stderr);
+  assert.ok(found.stdout.includes(`to use it: anneal train -c '${file}' --set `), found.stdout);
+});
+
 Deno.test("lr-find's 'to use it' keeps the --sets the test ran with (but those the suggestion replaces); --apply names them", async () => {
   await using runs = await tempRunsDir();
   const sets = ["--set", "backend=cpu", "--set", `runsDir=${runs.dir}`, "--set", "batchSize=8"];

@@ -212,7 +212,7 @@ async function runTest(
           ? `; the test ran with ${kept.map((o) => `--set ${shellQuote(o)}`).join(" ")}, ` +
             "which the file does not hold: train with them too"
           : "")
-      : `to use it: anneal train ${options.config ? `-c ${options.config} ` : ""}${set}`,
+      : `to use it: anneal train ${options.config ? `-c ${shellWord(options.config)} ` : ""}${set}`,
   );
   return 0;
 }

@@ -261,7 +261,7 @@ async function finish(
       bestRate ? `; trains at lr ${formatRate(bestRate.lr, bestRate.lrSetting)}` : ""
     }`,
   );
-  console.log(`best config written to ${file} (train it: anneal train -c ${file})`);
+  console.log(`best config written to ${file} (train it: anneal train -c ${shellWord(file)})`);
   console.log(`report written to ${html}`);
   return code;
 }

@@ -10,6 +10,7 @@ import { formatRate, RATE_LEGEND } from "../../report/records.ts";
 import { rateSetting } from "../../schedulers/rate_setting.ts";
 import { formatMetrics, formatNumber } from "../output.ts";
 import { parseNumberFlag } from "./schedule.ts";
+import { shellWord } from "../../report/checks.ts";
 
 /** Options of `anneal tune`. */
 export interface TuneCommandOptions {
@@ -126,7 +127,7 @@ export async function tuneCommand(options: TuneCommandOptions): Promise<number> 
       }`,
     );
   }
-  console.log(`tuned config written to ${out} (train it: anneal train -c ${out})`);
+  console.log(`tuned config written to ${out} (train it: anneal train -c ${shellWord(out)})`);
   if (options.out) console.log(`(and kept with the tune's runs: ${kept})`);
   return 0;
 }
