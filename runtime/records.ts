@@ -16,15 +16,17 @@ import { absoluteDataPaths } from "../data/paths.ts";
 export const RUN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 /** Checks a run id taken from a user. */
-export function checkRunId(id: string): string {
+export function checkRunId(id: string, what: "run id" | "study name" = "run id"): string {
   // a caller in plain JavaScript may pass anything (train(config, { resume: 5 }))
   if (typeof id !== "string" || !RUN_ID_PATTERN.test(id) || id.includes("..")) {
     const message = typeof id === "string"
-      ? `'${id}' is not a valid run id`
-      : `${showValue(id)} is not a valid run id: a run id is a string`;
+      ? `'${id}' is not a valid ${what}`
+      : `${showValue(id)} is not a valid ${what}: a ${what} is a string`;
     throw new AnnealError("usage", message, {
-      hint:
-        "run ids are letters, digits, '.', '_' and '-' (see `anneal runs`); paths are not allowed",
+      hint: what === "run id"
+        ? "run ids are letters, digits, '.', '_' and '-' (see `anneal runs`); paths are not allowed"
+        : "a study's name (--study, else the config's name) is letters, digits, '.', '_' and " +
+          "'-', as it names the study's directory of runs; paths are not allowed",
     });
   }
   return id;

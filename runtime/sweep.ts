@@ -952,7 +952,7 @@ export async function runSweep(
   }
   const { sweep: _, ...base } = config;
   const definition: StudyDefinition = { kind: "anneal-sweep", sweep, base };
-  const studyName = checkRunId(options.study ?? config.name ?? "sweep");
+  const studyName = checkRunId(options.study ?? config.name ?? "sweep", "study name");
   // a sweep that every trial would fail is refused before a directory or the storage is made
   const checked = checkSweep(definition);
   await makeRunDirectory(config.runsDir);
@@ -974,7 +974,7 @@ export async function runWorker(
   studyName: string,
   options: SweepOptions = {},
 ): Promise<SweepResult> {
-  checkRunId(studyName);
+  checkRunId(studyName, "study name");
   if (options.parallel !== undefined) {
     const checked = SweepSpecSchema.shape.parallel.safeParse(options.parallel);
     if (!checked.success) {

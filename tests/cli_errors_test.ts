@@ -237,6 +237,29 @@ Deno.test("anneal worker's command that creates the study quotes a storage path 
   );
 });
 
+Deno.test("a study name that is not one is refused as a study name, not a run id", async () => {
+  await using runs = await tempRunsDir();
+  for (
+    const args of [
+      [
+        "sweep",
+        "--study",
+        "my study",
+        "--set",
+        `runsDir=${runs.dir}`,
+        "--set",
+        'sweep={"space":{"optimizer.lr":{"type":"choice","values":[0.1]}},"metric":"loss"}',
+      ],
+      ["worker", "--storage", `${runs.dir}/sweeps.db`, "--study", "../x"],
+    ]
+  ) {
+    const out = await anneal(...args);
+    assertUserError(out, 2, /error\[usage\]: '(my study|\.\.\/x)' is not a valid study name/);
+    assert.match(out.stderr, /hint: a study's name \(--study, else the config's name\) is letters/);
+    assert.doesNotMatch(out.stderr, /run id|anneal runs/);
+  }
+});
+
 Deno.test("a path under /dev (/dev/stdout, /dev/shm) is refused as one Deno grants only to --allow-all, naming it and the fix", async () => {
   await using runs = await tempRunsDir();
   const plot = await anneal(
