@@ -884,14 +884,11 @@ export function applyOverrides(
       out[path[0]] = structuredClone(SECTION_DEFAULTS[path[0]]);
     }
     let node: Record<string, unknown> = out;
-    for (const key of path.slice(0, -1)) {
+    for (const [depth, key] of path.slice(0, -1).entries()) {
       const next = node[key];
       if (next === undefined) node[key] = {};
       else if (next === null || typeof next !== "object" || Array.isArray(next)) {
-        throw new AnnealError(
-          "usage",
-          `Cannot apply --set '${override}': '${key}' is not an object`,
-        );
+        throw notAnObject(override, path.slice(0, depth + 1), next, path.slice(depth + 1));
       }
       node = node[key] as Record<string, unknown>;
     }
@@ -910,6 +907,49 @@ export function applyOverrides(
     }
   }
   return out;
+}
+
+/**
+ * The refusal of a `--set` whose path goes on past `at`, whose value (`value`) is not an object:
+ * a list (`model.hidden.0=32`, which --set cannot index into) is named with the whole list to
+ * give instead, the element changed where `rest` names one; any other value with the --set that
+ * replaces it.
+ */
+function notAnObject(
+  override: string,
+  at: string[],
+  value: unknown,
+  rest: string[],
+): AnnealError {
+  const field = at.join(".");
+  const given = override.slice(override.indexOf("=") + 1);
+  if (Array.isArray(value)) {
+    const index = Number(rest[0]);
+    const changed = [...value];
+    if (Number.isInteger(index) && index >= 0 && index < value.length) {
+      if (rest.length === 1) changed[index] = parseValue(given, override);
+      else if (isPlainObject(value[index])) {
+        // (a field of an element: `scheduler.schedulers.0.tMax=10`)
+        try {
+          changed[index] = applyOverrides(value[index], [`${rest.slice(1).join(".")}=${given}`]);
+        } catch { /* the list as it is */ }
+      }
+    }
+    return new AnnealError(
+      "usage",
+      `Cannot apply --set '${override}': '${field}' is a list (${
+        JSON.stringify(value)
+      }), and --set does not reach into a list`,
+      { hint: `give the whole list: --set '${field}=${JSON.stringify(changed)}'` },
+    );
+  }
+  return new AnnealError(
+    "usage",
+    `Cannot apply --set '${override}': '${field}' is not an object (it is ${
+      JSON.stringify(value)
+    })`,
+    { hint: `set it as a whole: --set ${field}=VALUE` },
+  );
 }
 
 /** The fields of a search-space distribution (`sweeps/space.ts`). */

@@ -434,6 +434,39 @@ Deno.test("--set path=null removes a field that may be left out, so its default 
   assert.throws(() => parseConfig(csv), AnnealError, "'data.target': must be a string or a number");
 });
 
+Deno.test("--set into a list is refused with the whole list to give, its element changed", () => {
+  const config = {
+    model: { kind: "mlp", hidden: [8, 8] },
+    scheduler: { name: "sequential", schedulers: [{ name: "cosine", tMax: 5 }], milestones: [] },
+    epochs: 3,
+  };
+  const refusal = (override: string) => {
+    try {
+      applyOverrides(config, [override]);
+    } catch (error) {
+      assert.ok(error instanceof AnnealError && error.code === "usage", String(error));
+      return { message: error.message, hint: error.hint };
+    }
+    assert.fail(`${override}: accepted`);
+  };
+  assert.deepEqual(refusal("model.hidden.0=32"), {
+    message: "Cannot apply --set 'model.hidden.0=32': 'model.hidden' is a list ([8,8]), and " +
+      "--set does not reach into a list",
+    hint: "give the whole list: --set 'model.hidden=[32,8]'",
+  });
+  assert.equal(
+    refusal("scheduler.schedulers.0.tMax=10").hint,
+    `give the whole list: --set 'scheduler.schedulers=[{"name":"cosine","tMax":10}]'`,
+  );
+  // an index the list has not: the list as it is
+  assert.equal(refusal("model.hidden.5=1").hint, "give the whole list: --set 'model.hidden=[8,8]'");
+  // through a value that is not an object
+  assert.deepEqual(refusal("epochs.x=1"), {
+    message: "Cannot apply --set 'epochs.x=1': 'epochs' is not an object (it is 3)",
+    hint: "set it as a whole: --set epochs=VALUE",
+  });
+});
+
 Deno.test("--set under sweep.space reads the space's keys as dotted config paths", async () => {
   const space = {
     "optimizer.lr": { type: "logUniform", low: 1e-4, high: 0.1 },
