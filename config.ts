@@ -1041,7 +1041,9 @@ export async function readConfigFile(path: string): Promise<Record<string, unkno
       hint: 'write the config as one object: { "epochs": 5, "optimizer": { "lr": 0.1 } }',
     });
   }
-  return input as Record<string, unknown>;
+  // "$schema": the editor's link to `anneal schema`'s output, not a setting of the run
+  const { $schema, ...config } = input as Record<string, unknown>;
+  return typeof $schema === "string" ? config : input as Record<string, unknown>;
 }
 
 /**
@@ -1098,6 +1100,11 @@ export function configJsonSchema(): Record<string, unknown> {
       required: (standard.required ?? []).filter((name) => name !== key),
     });
   }
+  properties.$schema = {
+    type: "string",
+    description: "This schema's file, for editors (`anneal schema > anneal.schema.json`); " +
+      "a config file's is not a setting of the run, and is left out as the file is read.",
+  };
   return schema as Record<string, unknown>;
 }
 

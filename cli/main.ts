@@ -360,6 +360,12 @@ Examples:
 
   program.command("schema")
     .description("print the config's JSON Schema (for editor completion)")
+    .addHelpText(
+      "after",
+      `
+Example:
+  anneal schema > anneal.schema.json   then in a config: "$schema": "./anneal.schema.json"`,
+    )
     .action(() =>
       run(() => {
         console.log(JSON.stringify(configJsonSchema(), null, 2));

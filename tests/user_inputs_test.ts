@@ -374,6 +374,31 @@ Deno.test("lr-find's 'to use it' quotes a config path with a space for the shell
   assert.ok(found.stdout.includes(`to use it: anneal train -c '${file}' --set `), found.stdout);
 });
 
+Deno.test("a config file's \"$schema\" (the editor's link to anneal schema's output) is read as no setting, and lr-find --apply keeps it", async () => {
+  await using runs = await tempRunsDir();
+  const file = `${runs.dir}/config.json`;
+  await Deno.writeTextFile(
+    file,
+    JSON.stringify({
+      $schema: "./anneal.schema.json",
+      backend: "cpu",
+      runsDir: runs.dir,
+      epochs: 1,
+    }),
+  );
+  const schema = await anneal("schema");
+  assert.equal(JSON.parse(schema.stdout).properties.$schema.type, "string");
+  const trained = await anneal("train", "-c", file, "--no-progress");
+  assert.equal(trained.code, 0, trained.stderr);
+  const [run] = [...Deno.readDirSync(runs.dir)].filter((e) => e.isDirectory).map((e) => e.name);
+  assert.ok(!("$schema" in JSON.parse(await Deno.readTextFile(`${runs.dir}/${run}/config.json`))));
+  const applied = await anneal("lr-find", "-c", file, "--iterations", "20", "--apply");
+  assert.equal(applied.code, 0, applied.stderr);
+  const written = JSON.parse(await Deno.readTextFile(file));
+  assert.equal(written.$schema, "./anneal.schema.json");
+  assert.equal(typeof written.optimizer.lr, "number");
+});
+
 Deno.test("lr-find's 'to use it' keeps the --sets the test ran with (but those the suggestion replaces); --apply names them", async () => {
   await using runs = await tempRunsDir();
   const sets = ["--set", "backend=cpu", "--set", `runsDir=${runs.dir}`, "--set", "batchSize=8"];

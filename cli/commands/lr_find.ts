@@ -154,9 +154,14 @@ async function runTest(
       await readConfigFile(options.config!),
       result.suggestedOverrides,
     );
+    // (the file's "$schema", which readConfigFile leaves out, is kept, first as it was)
+    const { $schema } = JSON.parse(
+      (await Deno.readTextFile(options.config!)).replace(/^\uFEFF/, ""),
+    ) as { $schema?: unknown };
+    const written = typeof $schema === "string" ? { $schema, ...updated } : updated;
     await writeFileAtomic(
       options.config!,
-      new TextEncoder().encode(JSON.stringify(updated, null, 2) + "\n"),
+      new TextEncoder().encode(JSON.stringify(written, null, 2) + "\n"),
     );
   }
   if (options.json) {
