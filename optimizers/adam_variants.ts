@@ -9,6 +9,7 @@
  */
 
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import { scaledSquare } from "./adaptive.ts";
 import { hostScalar, hostValue, type Transform } from "./transform.ts";
 
 /** The first moment `beta1 * m + (1 - beta1) * g`, as torch's `mul_(beta1).add_(g, alpha=1 - beta1)`. */
@@ -16,9 +17,12 @@ function firstMoment(previous: tf.Tensor, grad: tf.Tensor, beta1: number): tf.Te
   return tf.add(tf.mul(previous, beta1), tf.mul(grad, 1 - beta1));
 }
 
-/** The second moment `beta2 * v + (1 - beta2) * g²`. */
+/**
+ * The second moment `beta2 * v + (1 - beta2) * g²`, its product `((1 - beta2) * g) * g` as torch's
+ * addcmul_ orders it (see {@linkcode scaledSquare}).
+ */
 function secondMoment(previous: tf.Tensor, grad: tf.Tensor, beta2: number): tf.Tensor {
-  return tf.add(tf.mul(previous, beta2), tf.mul(tf.square(grad), 1 - beta2));
+  return tf.add(tf.mul(previous, beta2), scaledSquare(grad, 1 - beta2));
 }
 
 /**

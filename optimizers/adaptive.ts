@@ -20,7 +20,9 @@ export interface AdamOptions {
 
 /**
  * Adam's direction `m̂ / (sqrt(v̂) + eps)` with torch's arithmetic (eps added after dividing
- * the square root by `sqrt(1 - beta2^t)`); `amsgrad` uses the running maximum of `v`.
+ * the square root by `sqrt(1 - beta2^t)`; `v`'s `(1 - beta2) * g²` is `((1 - beta2) * g) * g`, as
+ * torch's addcmul_ orders it: finite where g² overflows float32); `amsgrad` uses the running
+ * maximum of `v`.
  *
  * @example
  * ```ts
@@ -38,7 +40,7 @@ export function scaleByAdam(options: AdamOptions): Transform {
     },
     update(grad, slots, { step, momentum: beta1 }) {
       const expAvg = tf.add(tf.mul(slots.exp_avg, beta1), tf.mul(grad, 1 - beta1));
-      const expAvgSq = tf.add(tf.mul(slots.exp_avg_sq, beta2), tf.mul(tf.square(grad), 1 - beta2));
+      const expAvgSq = tf.add(tf.mul(slots.exp_avg_sq, beta2), scaledSquare(grad, 1 - beta2));
       const own: Record<string, tf.Tensor> = { exp_avg: expAvg, exp_avg_sq: expAvgSq };
       let second = expAvgSq;
       if (amsgrad) {
@@ -155,7 +157,8 @@ export function scaleByRms(options: { alpha: number; eps: number; centered: bool
  * `c * g²` as torch 1.13's `addcmul_(g, g, value=c)` orders it, `(c * g) * g`: at `c` 0 (RMSprop's
  * alpha 1, Adadelta's rho 1) that is 0 for any finite g, where `c * fl(g²)` is NaN once g²
  * overflows float32 (|g| above 1.8e19, which those settings' growing steps reach), and it
- * overflows only where torch's does.
+ * overflows only where torch's does (the Adam family's `(1 - beta2) * g²`: finite up to
+ * |g| ~5.8e20 at beta2 0.999, where `c * fl(g²)` is Infinity from 1.8e19).
  *
  * @example
  * ```ts

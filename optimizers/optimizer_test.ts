@@ -244,6 +244,44 @@ Deno.test("rmsprop at alpha 1 and adadelta at rho 1 keep their averages at 0 und
   }
 });
 
+Deno.test("the Adam family's second moment takes (1 - beta2) * g² as torch does, finite where g² overflows float32", async () => {
+  // torch 1.13's exp_avg_sq is addcmul_(g, g, value=1 - beta2), ((1 - beta2) * g) * g: on a
+  // gradient of 1e20, 1e37 (finite), where fl(g²) is Infinity. On p = [1, -2], grad [1e20, 0.5],
+  // lr 0.1, three steps: torch's parameters and its exp_avg_sq of [2.997e37, 7.4925e-4].
+  const specs: [OptimizerSpec, number[][]][] = [
+    [{ name: "adam", lr: 0.1 }, [[0.9, -2.1], [0.8, -2.2], [0.7, -2.3]]],
+    [{ name: "adam", lr: 0.1, amsgrad: true }, [[0.9, -2.1], [0.8, -2.2], [0.7, -2.3]]],
+    [
+      { name: "adamw", lr: 0.1, weightDecay: 0.01, noDecay: [] },
+      [[0.899, -2.098], [0.798101, -2.1959019], [0.6973029, -2.2937059]],
+    ],
+    // exp_avg_sq / (1 - beta2^t) overflows in torch too: the first coordinate does not move
+    [{ name: "nadam", lr: 0.1 }, [[1, -2.104953], [1, -2.1828291], [1, -2.255758]]],
+    // RAdam's first steps are momentum alone: its second moment only has to stay as torch's
+    [{ name: "radam", lr: 0.1 }, [[-1e19, -2.05], [-2e19, -2.1], [-3.0000001e19, -2.15]]],
+  ];
+  for (const [index, [spec, torch]] of specs.entries()) {
+    const param = tf.variable(tf.tensor1d([1, -2]), true, `adamOverflow${index}/p`);
+    const optimizer = createOptimizer(spec);
+    const grad = tf.tensor1d([1e20, 0.5]);
+    for (const want of torch) {
+      optimizer.step([param], [grad]);
+      Array.from(param.dataSync()).forEach((got, i) =>
+        assert.ok(
+          Math.abs(got - want[i]) <= 1e-6 * Math.max(1, Math.abs(want[i])),
+          `${JSON.stringify(spec)}: ${got}, torch ${want[i]}`,
+        )
+      );
+    }
+    const { slots } = await optimizer.getState();
+    const [, sq] = Object.entries(slots).find(([key]) => key.endsWith("exp_avg_sq"))!;
+    assert.ok(Math.abs(sq.values[0] - 2.997001352649904e37) <= 1e-6 * 2.997e37, `${sq.values[0]}`);
+    assert.ok(Math.abs(sq.values[1] - 7.492502918466926e-4) <= 1e-9, `${sq.values[1]}`);
+    optimizer.dispose();
+    tf.dispose([param, grad]);
+  }
+});
+
 Deno.test("step rejects mismatched gradients and a rate that is not finite", () => {
   const params = makeParams();
   const optimizer = createOptimizer({ name: "sgd" });

@@ -100,6 +100,43 @@ Deno.test("fused Adam/AdamW on wasm follow PyTorch's trajectories (torch 1.13 fi
   }
 });
 
+Deno.test("fused Adam/AdamW on wasm take v's (1 - beta2) * g² as torch does, finite where g² overflows float32", async () => {
+  // torch 1.13's exp_avg_sq.addcmul_(g, g, value=1 - beta2) is ((1 - beta2) * g) * g: 1e37 for a
+  // gradient of 1e20, where fl(g²) is Infinity (and the step 0). p = [1, -2, 3, 4, 1] (a vector
+  // of 4 and the scalar tail), grad [1e20, 0.5, 1e20, 1e20, 1e20], lr 0.1, three steps: torch's
+  // first two coordinates and its exp_avg_sq.
+  await selectBackend("wasm");
+  const specs: [OptimizerSpec, number[][]][] = [
+    [{ name: "adam", lr: 0.1 }, [[0.9, -2.1], [0.8, -2.2], [0.7, -2.3]]],
+    [{ name: "adam", lr: 0.1, amsgrad: true }, [[0.9, -2.1], [0.8, -2.2], [0.7, -2.3]]],
+    [
+      { name: "adamw", lr: 0.1, weightDecay: 0.01, noDecay: [] },
+      [[0.899, -2.098], [0.798101, -2.1959019], [0.6973029, -2.2937059]],
+    ],
+  ];
+  for (const [index, [spec, torch]] of specs.entries()) {
+    const param = tf.variable(tf.tensor1d([1, -2, 3, 4, 1]), true, `overflow${index}`);
+    const optimizer = createOptimizer(spec, { fusedKernels: true });
+    const grad = tf.tensor1d([1e20, 0.5, 1e20, 1e20, 1e20]);
+    for (const want of torch) {
+      optimizer.step([param], [grad]);
+      const got = param.dataSync();
+      want.forEach((w, i) =>
+        assert.ok(Math.abs(got[i] - w) <= 1e-6 * Math.max(1, Math.abs(w)), `${got[i]}, torch ${w}`)
+      );
+      // the tail (the scalar loop) as the vector lanes
+      assert.equal(got[4], got[0]);
+    }
+    const { slots } = await optimizer.getState();
+    const sq = slots[`${param.name}/exp_avg_sq`].values;
+    for (const i of [0, 4]) {
+      assert.ok(Math.abs(sq[i] - 2.997001352649904e37) <= 1e-6 * 2.997e37, `${sq[i]}`);
+    }
+    optimizer.dispose();
+    tf.dispose([param, grad]);
+  }
+});
+
 Deno.test("the engine steps Adam with the SIMD kernel on wasm, tfjs's ops when told not to", async () => {
   await selectBackend("wasm");
   const shape = {

@@ -131,7 +131,7 @@ export interface SimdKernels {
    * One Adam/AdamW step over n values into new buffers: m', v' (and vmax' when amsgrad is 1),
    * and the parameter's new value p' = decay p - (stepSize m') / (sqrt(s) / root2 + eps), where
    * d = gradSign * g + coupled * p (gradSign -1 for torch's maximize, else 1), s = v' (or
-   * max(vmax, v')), m' = beta1 m + beta1c d and v' = beta2 v + beta2c d²; beta1c (1 - beta1),
+   * max(vmax, v')), m' = beta1 m + beta1c d and v' = beta2 v + (beta2c d) d (torch's addcmul_ order); beta1c (1 - beta1),
    * beta2c, stepSize (lr / (1 - beta1^t)) and decay (AdamW's 1 - lr wd, else 1) are torch's
    * float64 scalars, rounded once.
    */

@@ -1093,7 +1093,8 @@
 
   ;; One Adam/AdamW step over n values, as the reference chain computes it (optimizers/aliases.ts),
   ;; in one pass: d = gradSign g + coupled * p (gradSign -1: torch's maximize, the gradient negated
-  ;; before the L2 term; else 1); m' = beta1 m + beta1c d; v' = beta2 v + beta2c d^2;
+  ;; before the L2 term; else 1); m' = beta1 m + beta1c d; v' = beta2 v + (beta2c d) d (torch's
+  ;; addcmul_ order: finite where d^2 overflows float32);
   ;; s = max(vmax, v') when amsgrad (vmax' = s) else v'; the parameter's new value
   ;; p' = decay p - (stepSize m') / (sqrt(s) / root2 + eps), torch's p.mul_(1 - lr wd) (AdamW; decay
   ;; 1 for Adam) then addcdiv_. beta1c = 1 - beta1, beta2c = 1 - beta2, stepSize = lr / (1 - beta1^t)
@@ -1134,7 +1135,7 @@
         (f32x4.mul (local.get $vd) (local.get $vb1c))))
       (local.set $vv (f32x4.add
         (f32x4.mul (v128.load align=4 (i32.add (local.get $v) (local.get $at))) (local.get $vb2))
-        (f32x4.mul (f32x4.mul (local.get $vd) (local.get $vd)) (local.get $vb2c))))
+        (f32x4.mul (f32x4.mul (local.get $vd) (local.get $vb2c)) (local.get $vd))))
       (v128.store align=4 (i32.add (local.get $outM) (local.get $at)) (local.get $vm))
       (v128.store align=4 (i32.add (local.get $outV) (local.get $at)) (local.get $vv))
       (local.set $vs (local.get $vv))
@@ -1161,7 +1162,7 @@
         (f32.mul (local.get $sd) (local.get $beta1c))))
       (local.set $sv (f32.add
         (f32.mul (f32.load (i32.add (local.get $v) (local.get $at))) (local.get $beta2))
-        (f32.mul (f32.mul (local.get $sd) (local.get $sd)) (local.get $beta2c))))
+        (f32.mul (f32.mul (local.get $sd) (local.get $beta2c)) (local.get $sd))))
       (f32.store (i32.add (local.get $outM) (local.get $at)) (local.get $sm))
       (f32.store (i32.add (local.get $outV) (local.get $at)) (local.get $sv))
       (local.set $ss (local.get $sv))
