@@ -27,6 +27,19 @@ export const AXIS_LABEL_EXPR = `datum.value != 0 && (abs(datum.value) < 1e-3 || 
   `format(datum.value, '.${AXIS_DIGITS}~r')`;
 
 /**
+ * The number locale the charts render with (Vega's `locale` option): d3's en-US but for its minus
+ * sign, U+2212 there, `-` here, as {@linkcode formatNumber} writes it, in the axis labels, the
+ * legends and the marks' descriptions alike.
+ */
+export const CHART_NUMBER_LOCALE = {
+  decimal: ".",
+  thousands: ",",
+  grouping: [3],
+  currency: ["$", ""],
+  minus: "-",
+};
+
+/**
  * A number as anneal prints it: 4 significant digits (a loss of 14.627141 as 14.63, an accuracy
  * of 0.31640 as 0.3164; `digits` where a listing needs more: the rates `anneal schedule` lists
  * step by step differ in their fifth or sixth), in exponent form below 1e-3 and from 1e5 up,

@@ -9,7 +9,7 @@ import type * as vl from "npm:vega-lite@6.5.0";
 import { canonicalJson } from "../zod_paths.ts";
 import { escapeHtml } from "./html.ts";
 import { formatRate, RATE_LEGEND } from "./records.ts";
-import { formatNumber } from "../number_format.ts";
+import { AXIS_LABEL_EXPR, formatNumber } from "../number_format.ts";
 import { REPORT_CSS } from "./html_style.ts";
 import { renderSvg } from "./vega.ts";
 import type { TrialParamValue } from "../storage/types.ts";
@@ -65,7 +65,13 @@ export function objectiveSpec(
         mark: { type: "point", filled: true, size: 60 },
         encoding: {
           x: { field: "trial", type: "quantitative", axis: { tickMinStep: 1, format: "d" } },
-          y: { field: "value", type: "quantitative", title: "objective", scale: { zero: false } },
+          y: {
+            field: "value",
+            type: "quantitative",
+            title: "objective",
+            scale: { zero: false },
+            axis: { labelExpr: AXIS_LABEL_EXPR },
+          },
           color: { field: "state", type: "nominal", title: "state" },
         },
       },
@@ -121,9 +127,15 @@ export function parallelSpec(trials: SweepTrialRow[]): vl.TopLevelSpec | undefin
         field: "position",
         type: "quantitative",
         title: "normalised value (log for decade-wide ranges)",
+        axis: { labelExpr: AXIS_LABEL_EXPR },
       },
       detail: { field: "trial", type: "nominal" },
-      color: { field: "objective", type: "quantitative", scale: { scheme: "viridis" } },
+      color: {
+        field: "objective",
+        type: "quantitative",
+        scale: { scheme: "viridis" },
+        legend: { labelExpr: AXIS_LABEL_EXPR },
+      },
       tooltip: [{ field: "trial" }, { field: "axis" }, { field: "raw" }, { field: "objective" }],
     },
   } as vl.TopLevelSpec;

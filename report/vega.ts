@@ -9,7 +9,7 @@
 import * as vega from "npm:vega@6.4.0";
 import * as vl from "npm:vega-lite@6.5.0";
 import { AnnealError } from "../errors.ts";
-import { AXIS_LABEL_EXPR, formatNumber } from "../number_format.ts";
+import { AXIS_LABEL_EXPR, CHART_NUMBER_LOCALE, formatNumber } from "../number_format.ts";
 import { configValue } from "./records.ts";
 import type { RunRecord } from "./types.ts";
 
@@ -273,7 +273,11 @@ export async function renderSvg(spec: vl.TopLevelSpec): Promise<string> {
   const compiled = vl.compile(
     {
       ...spec,
-      config: { font: "Inter, system-ui, sans-serif", view: { stroke: null } },
+      config: {
+        font: "Inter, system-ui, sans-serif",
+        view: { stroke: null },
+        locale: { number: CHART_NUMBER_LOCALE },
+      },
     } as vl.TopLevelSpec,
   ).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: "none" });

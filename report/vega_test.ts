@@ -63,6 +63,16 @@ Deno.test("the plots' axis labels and marks write numbers as every command does 
   assert.ok(!find.includes("2e-6") && !find.includes("1e-3"), find.join(" | "));
 });
 
+Deno.test("the plots write a negative axis label with the minus sign formatNumber writes", async () => {
+  // d3's format writes U+2212 for a negative number; every command writes "-"
+  const negative = svgTexts(await plotSvg(syntheticRun([-3, -1, -2]), "loss"));
+  assert.ok(negative.includes("-2") && negative.includes("-1.5"), negative.join(" | "));
+  assert.ok(!negative.some((text) => text.includes("\u2212")), negative.join(" | "));
+  const tiny = svgTexts(await plotSvg(syntheticRun([-3e-4, -1e-4, -2e-4]), "loss"));
+  assert.ok(tiny.includes("-2e-4"), tiny.join(" | "));
+  assert.ok(!tiny.some((text) => text.includes("\u2212")), tiny.join(" | "));
+});
+
 Deno.test("lrSuggestions accepts a map, a list of numbers or a list of {lr, method}", () => {
   const run = syntheticRun([1]);
   run.lrFind = { lrs: [1], losses: [1], suggestions: [{ lr: 0.01, method: "valley" }] };

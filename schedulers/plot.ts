@@ -9,7 +9,12 @@ import asciichartModule from "npm:asciichart@1.5.25";
 import * as vega from "npm:vega@6.4.0";
 import * as vl from "npm:vega-lite@6.5.0";
 import { AnnealError } from "../errors.ts";
-import { AXIS_DIGITS, AXIS_LABEL_EXPR, formatNumber } from "../number_format.ts";
+import {
+  AXIS_DIGITS,
+  AXIS_LABEL_EXPR,
+  CHART_NUMBER_LOCALE,
+  formatNumber,
+} from "../number_format.ts";
 
 interface AsciiChart {
   plot(series: number[], config?: { height?: number; format?: (x: number) => string }): string;
@@ -126,7 +131,9 @@ export async function scheduleSvg(
       vconcat: [lrChart, lineChart(resample(momentum, resolved.maxPoints), "momentum", resolved)],
     } as vl.TopLevelSpec
     : lrChart;
-  const compiled = vl.compile(spec).spec;
+  const compiled = vl.compile(
+    { ...spec, config: { locale: { number: CHART_NUMBER_LOCALE } } } as vl.TopLevelSpec,
+  ).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: "none" });
   try {
     return await view.toSVG();
