@@ -7,7 +7,7 @@
  */
 
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
-import type { Transform } from "./transform.ts";
+import type { Slots, Transform } from "./transform.ts";
 
 /** Options of {@linkcode scaleByAdam}; beta1 comes from the context's `momentum`. */
 export interface AdamOptions {
@@ -132,6 +132,21 @@ export function fusedAdam(
  * ```
  */
 export function scaleByRms(options: { alpha: number; eps: number; centered: boolean }): Transform {
+  const averages = rmsAverages(options);
+  return {
+    init: averages.init,
+    update(grad, slots) {
+      const [denominator, own] = averages.update(grad, slots);
+      return [tf.div(grad, denominator), own];
+    },
+  };
+}
+
+/** RMSprop's slots and its denominator `sqrt(E[g²] - centered ? E[g]² : 0) + eps`. */
+function rmsAverages(options: { alpha: number; eps: number; centered: boolean }): {
+  init: Transform["init"];
+  update(grad: tf.Tensor, slots: Slots): [tf.Tensor, Slots];
+} {
   const { alpha, eps, centered } = options;
   return {
     init(param) {
@@ -140,15 +155,45 @@ export function scaleByRms(options: { alpha: number; eps: number; centered: bool
     },
     update(grad, slots) {
       const squareAvg = tf.add(tf.mul(slots.square_avg, alpha), scaledSquare(grad, 1 - alpha));
-      if (!centered) {
-        return [tf.div(grad, tf.add(tf.sqrt(squareAvg), eps)), { square_avg: squareAvg }];
-      }
+      if (!centered) return [tf.add(tf.sqrt(squareAvg), eps), { square_avg: squareAvg }];
       const gradAvg = tf.add(tf.mul(slots.grad_avg, alpha), tf.mul(grad, 1 - alpha));
       const variance = subtractSquare(squareAvg, gradAvg);
-      return [
-        tf.div(grad, tf.add(tf.sqrt(variance), eps)),
-        { square_avg: squareAvg, grad_avg: gradAvg },
-      ];
+      return [tf.add(tf.sqrt(variance), eps), { square_avg: squareAvg, grad_avg: gradAvg }];
+    },
+  };
+}
+
+/**
+ * RMSprop's whole step after the L2 term, with torch 1.13's order of operations: with momentum,
+ * `buf = momentum * buf + g / avg` (`momentum_buffer`, from 0) and the change `-lr * buf`; without
+ * (a momentum of 0, at this step), torch's `param.addcdiv_(grad, avg, value=-lr)`, the change
+ * `(-lr * g) / avg`, the rate applied first: at alpha 1 `avg` stays eps, and `g / eps` overflows
+ * float32 where `lr * g / eps` does not. A buffer kept from steps with momentum stays as it is.
+ *
+ * @example
+ * ```ts
+ * import { rmspropUpdate } from "./adaptive.ts";
+ * const rmsprop = rmspropUpdate({ alpha: 0.99, eps: 1e-8, centered: false });
+ * console.assert(typeof rmsprop.update === "function");
+ * ```
+ */
+export function rmspropUpdate(
+  options: { alpha: number; eps: number; centered: boolean },
+): Transform {
+  const averages = rmsAverages(options);
+  return {
+    init: averages.init,
+    update(grad, slots, { lr, momentum }) {
+      const [denominator, own] = averages.update(grad, slots);
+      const previous = slots.momentum_buffer;
+      if (momentum === 0) {
+        if (previous) own.momentum_buffer = previous;
+        return [tf.div(tf.mul(grad, -lr), denominator), own];
+      }
+      const direction = tf.div(grad, denominator);
+      // (torch's zero-initialised buffer: momentum * 0 + direction, the direction itself)
+      const buffer = previous ? tf.add(tf.mul(previous, momentum), direction) : direction;
+      return [tf.mul(buffer, -lr), { ...own, momentum_buffer: buffer }];
     },
   };
 }

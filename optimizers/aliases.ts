@@ -12,10 +12,10 @@ import { scaleByFactoredRms, scaleByRelativeStep } from "./adafactor.ts";
 import { nadamUpdate, scaleByAdamax, scaleByRadam } from "./adam_variants.ts";
 import {
   fusedAdam,
+  rmspropUpdate,
   scaleByAdagrad,
   scaleByAdam,
   scaleByLion,
-  scaleByRms,
   scaleByTrustRatio,
 } from "./adaptive.ts";
 import type { ResolvedOptimizerSpec } from "./spec.ts";
@@ -89,11 +89,10 @@ export function assemble(spec: ResolvedOptimizerSpec, fused = false): Assembly {
       return { transform, momentum: spec.betas[0] };
     }
     case "rmsprop": {
-      const rms = scaleByRms({ alpha: spec.alpha, eps: spec.eps, centered: spec.centered });
-      // torch's zero-initialised buffer equals SGD's copy-on-first-use when dampening is 0.
-      const momentum = trace({ dampening: 0, nesterov: false });
+      // (the rate applied as torch does: before the division where there is no momentum)
+      const rms = rmspropUpdate({ alpha: spec.alpha, eps: spec.eps, centered: spec.centered });
       return {
-        transform: chain(...ascent, addDecayedWeights(), rms, momentum, scaleByLearningRate()),
+        transform: chain(...ascent, addDecayedWeights(), rms),
         momentum: spec.momentum,
       };
     }

@@ -244,6 +244,24 @@ Deno.test("rmsprop at alpha 1 and adadelta at rho 1 keep their averages at 0 und
   }
 });
 
+Deno.test("rmsprop without momentum scales the gradient by the rate before dividing, as torch does", () => {
+  // torch 1.13's step without momentum is param.addcdiv_(grad, avg, value=-lr), (-lr * g) / avg:
+  // at alpha 1 avg stays eps, and g / eps overflows float32 (1e20 / 1e-20) where lr * g / eps
+  // (1e-30 * 1e20 / 1e-20 = 1e10) does not. On p = [1, -2], grad [1e20, 0.5], RMSprop(lr=1e-30,
+  // alpha=1.0, eps=1e-20): [-1e10, -2], then [-2e10, -2].
+  const param = tf.variable(tf.tensor1d([1, -2]), true, "rmsRateFirst/p");
+  const optimizer = createOptimizer({ name: "rmsprop", lr: 1e-30, alpha: 1, eps: 1e-20 });
+  const grad = tf.tensor1d([1e20, 0.5]);
+  for (const want of [-1e10, -2e10]) {
+    optimizer.step([param], [grad]);
+    const [first, second] = param.dataSync();
+    assert.ok(Math.abs(first - want) <= 1e-6 * Math.abs(want), `${first}, torch ${want}`);
+    assert.equal(second, -2);
+  }
+  optimizer.dispose();
+  tf.dispose([param, grad]);
+});
+
 Deno.test("the Adam family's second moment takes (1 - beta2) * g² as torch does, finite where g² overflows float32", async () => {
   // torch 1.13's exp_avg_sq is addcmul_(g, g, value=1 - beta2), ((1 - beta2) * g) * g: on a
   // gradient of 1e20, 1e37 (finite), where fl(g²) is Infinity. On p = [1, -2], grad [1e20, 0.5],

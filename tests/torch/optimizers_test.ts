@@ -327,20 +327,6 @@ function roundingOnly(c: Case): boolean[] {
   return c.params.flatMap((p) => p.values.map(() => centeredAtZero && p.weightDecay !== 0));
 }
 
-/**
- * Where anneal may be infinite where torch is not (a difference left as it is): anneal's chain
- * divides by RMSprop's denominator first and scales by the rate after, torch's RMSprop without
- * momentum scales first (`param.addcdiv_(grad, avg, value=-lr)`, (lr * g) / avg). At alpha 1 the
- * denominator stays eps while the parameters grow by lr * g / eps a step, and g / eps overflows
- * float32 before lr brings it back into range: g = grad + weightDecay * param above 3.4e38 * eps,
- * so (the draws' gradients below 100, weightDecay at most 1, eps 0 or at least 1e-30) only at an
- * entry torch has taken past 1e8 (in its float64 run); anneal's infinity (then NaN) is not held
- * against it there. Such a run has long diverged: anneal stops it at that first infinity.
- */
-function overflowsFirst(c: Case): boolean {
-  return c.name === "rmsprop" && c.settings.alpha === 1 && !c.settings.momentum;
-}
-
 /** Where `create`'s steps leave torch's parameters, or undefined where they never do. */
 function replay(
   c: Case,
@@ -350,8 +336,6 @@ function replay(
   const variables = c.params.map((p) => tf.variable(tf.tensor(p.values, p.shape), true, p.name));
   const torchParams = result.params!.map(float32s);
   const skip = roundingOnly(c);
-  const overflows = overflowsFirst(c);
-  const grown = skip.map(() => false);
   const optimizer = create(specOf(c));
   try {
     for (const [step, grads] of c.grads.entries()) {
@@ -363,9 +347,7 @@ function replay(
       const want = torchParams[step];
       const floor = floorAt(c, torchParams, step);
       const wide = result.params64 ? float64s(result.params64[step]) : want;
-      if (overflows) wide.forEach((value, i) => grown[i] ||= Math.abs(value) > 1e8);
-      const off = (i: number) =>
-        grown[i] && !Number.isFinite(got[i]) ? 0 : entryError(got[i], want[i], wide[i], floor);
+      const off = (i: number) => entryError(got[i], want[i], wide[i], floor);
       const i = got.findIndex((_, i) => !skip[i] && !(off(i) <= RELATIVE));
       if (i >= 0) {
         return `after step ${step + 1}, value ${i} is ${got[i]}, torch ${want[i]} (${
