@@ -48,6 +48,7 @@ import { diagnose } from "../report/diagnose.ts";
 import { readRun } from "../report/records.ts";
 import { currentProcess } from "./liveness.ts";
 import type { Diagnosis } from "../report/types.ts";
+import { EventQueue } from "./event_queue.ts";
 
 const WORKER_FILES: Record<ActorName, string> = {
   dataLoader: "../actors/data_loader_worker.ts",
@@ -191,7 +192,12 @@ export interface TrainingRun {
   readonly runId: string;
   /** Directory of the run's records and checkpoints. */
   readonly runDir: string;
-  /** Every event of the run, ending with `run.finished`. */
+  /**
+   * Every event of the run, ending with `run.finished`. Each call gives an iterator of its own:
+   * two loops over `events()` set up together (or one started after the run ended) each get
+   * every event. Events are held until every iterator made so far has read them, so an iterator
+   * made after others have read some starts at the oldest event one of them has still to read.
+   */
   events(): AsyncIterable<RunEvent>;
   /**
    * Resolves when the run has ended and every Worker is gone. Rejects, with the error, where the
@@ -213,32 +219,6 @@ export interface TrainingRun {
    * (What `anneal train` does on SIGINT or SIGTERM.)
    */
   interrupt(reason?: string): void;
-}
-
-class EventQueue<T> {
-  #items: T[] = [];
-  #waiting: ((r: IteratorResult<T>) => void)[] = [];
-  #closed = false;
-  push(item: T) {
-    const waiter = this.#waiting.shift();
-    if (waiter) waiter({ value: item, done: false });
-    else this.#items.push(item);
-  }
-  close() {
-    this.#closed = true;
-    for (const waiter of this.#waiting.splice(0)) waiter({ value: undefined, done: true });
-  }
-  async *iterate(): AsyncIterable<T> {
-    for (;;) {
-      if (this.#items.length) yield this.#items.shift()!;
-      else if (this.#closed) return;
-      else {
-        const next = await new Promise<IteratorResult<T>>((resolve) => this.#waiting.push(resolve));
-        if (next.done) return;
-        yield next.value;
-      }
-    }
-  }
 }
 
 async function gitCommit(): Promise<string | undefined> {

@@ -1,0 +1,105 @@
+/**
+ * The event stream behind `train(...).events()`: every call gets its own iterator over the run's
+ * events, so two loops (a log and a progress bar) each see every event, `run.finished` included.
+ *
+ * Events are held from the run's start until every iterator made so far has read them: each
+ * iterator made before any event is read, or in the same piece of synchronous code as the first
+ * (two loops set up together), or after the run ended with none made before, gets every event; one made later starts at the oldest event still held, those that
+ * every earlier iterator has read being gone. An iterator left (`break`, `return()`) holds
+ * nothing back.
+ *
+ * @module
+ */
+
+/** A queue of events that any number of iterators read each in full. */
+export class EventQueue<T> {
+  /** Held events: `#items[i]` is event number `#offset + i`. */
+  #items: T[] = [];
+  #offset = 0;
+  /** The next event number each live iterator reads. */
+  #cursors = new Set<{ next: number }>();
+  #waiting: (() => void)[] = [];
+  #closed = false;
+  #trimQueued = false;
+
+  /** Adds an event for every iterator. */
+  push(item: T): void {
+    this.#items.push(item);
+    this.#wake();
+  }
+
+  /** Ends the stream: each iterator ends once it has read the events before. */
+  close(): void {
+    this.#closed = true;
+    this.#wake();
+  }
+
+  /** An iterator over the held events and every later one, until the stream is closed. */
+  iterate(): AsyncIterable<T> {
+    const cursor = { next: this.#offset };
+    this.#cursors.add(cursor);
+    // deno-lint-ignore no-this-alias
+    const queue = this;
+    return {
+      [Symbol.asyncIterator](): AsyncIterator<T> {
+        return {
+          async next(): Promise<IteratorResult<T>> {
+            for (;;) {
+              if (!queue.#cursors.has(cursor)) return { value: undefined, done: true };
+              const index = cursor.next - queue.#offset;
+              if (index < queue.#items.length) {
+                const value = queue.#items[index];
+                cursor.next++;
+                queue.#trim();
+                return { value, done: false };
+              }
+              if (queue.#closed) {
+                queue.#leave(cursor);
+                return { value: undefined, done: true };
+              }
+              await new Promise<void>((resolve) => queue.#waiting.push(resolve));
+            }
+          },
+          return(): Promise<IteratorResult<T>> {
+            queue.#leave(cursor);
+            return Promise.resolve({ value: undefined, done: true });
+          },
+        };
+      },
+    };
+  }
+
+  #leave(cursor: { next: number }) {
+    this.#cursors.delete(cursor);
+    this.#trim();
+  }
+
+  /**
+   * Drops the events every live iterator has read (none while no iterator was ever made), once
+   * the code running now is done: iterators made together, one after the other in one piece of
+   * code (`Promise.all([loop(run.events()), loop(run.events())])`), each start at the first
+   * event held, though the first read some before the second was made.
+   */
+  #trim() {
+    if (this.#trimQueued) return;
+    this.#trimQueued = true;
+    queueMicrotask(() => {
+      this.#trimQueued = false;
+      this.#trimNow();
+    });
+  }
+
+  #trimNow() {
+    if (this.#cursors.size === 0) return;
+    let oldest = Infinity;
+    for (const cursor of this.#cursors) oldest = Math.min(oldest, cursor.next);
+    const drop = oldest - this.#offset;
+    if (drop <= 0) return;
+    this.#items.splice(0, drop);
+    this.#offset = oldest;
+  }
+
+  #wake() {
+    for (const resolve of this.#waiting.splice(0)) resolve();
+  }
+}

@@ -1,0 +1,60 @@
+import assert from "node:assert/strict";
+import { EventQueue } from "./event_queue.ts";
+import { train } from "../mod.ts";
+import type { RunEvent } from "../mod.ts";
+import { tempRunsDir } from "../tests/_helpers.ts";
+
+async function readAll<T>(events: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const event of events) out.push(event);
+  return out;
+}
+
+Deno.test("two iterators made together each read every event, in order, to the end", async () => {
+  const queue = new EventQueue<number>();
+  queue.push(0);
+  const both = Promise.all([readAll(queue.iterate()), readAll(queue.iterate())]);
+  for (let i = 1; i < 6; i++) {
+    queue.push(i);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+  queue.close();
+  assert.deepEqual(await both, [[0, 1, 2, 3, 4, 5], [0, 1, 2, 3, 4, 5]]);
+});
+
+Deno.test("events are held until every iterator has read them, and only so long", async () => {
+  const queue = new EventQueue<number>();
+  for (let i = 0; i < 4; i++) queue.push(i);
+  const first = queue.iterate()[Symbol.asyncIterator]();
+  assert.deepEqual(await first.next(), { value: 0, done: false });
+  assert.deepEqual(await first.next(), { value: 1, done: false });
+  // made after 0 and 1 were read by every iterator there was: they are gone
+  const second = queue.iterate()[Symbol.asyncIterator]();
+  assert.deepEqual(await second.next(), { value: 2, done: false });
+  // the first iterator left: it holds nothing back, and ends
+  await first.return!();
+  assert.deepEqual(await first.next(), { value: undefined, done: true });
+  queue.close();
+  assert.deepEqual(await readAll({ [Symbol.asyncIterator]: () => second }), [3]);
+});
+
+Deno.test("an iterator made after the stream ended, before any was read, gets every event", async () => {
+  const queue = new EventQueue<string>();
+  queue.push("a");
+  queue.push("b");
+  queue.close();
+  assert.deepEqual(await readAll(queue.iterate()), ["a", "b"]);
+});
+
+Deno.test("train(): two loops over run.events() each get every event of the run, run.finished included", async () => {
+  await using runs = await tempRunsDir();
+  {
+    const run = train({ backend: "cpu", epochs: 3, runsDir: runs.dir });
+    const [a, b] = await Promise.all([readAll(run.events()), readAll(run.events())]);
+    const types = (events: RunEvent[]) => events.map((event) => event.type);
+    assert.deepEqual(types(a), types(b));
+    assert.equal(a.at(-1)?.type, "run.finished");
+    assert.equal(a.filter((event) => event.type === "epoch").length, 3);
+    assert.equal((await run.result).status, "completed");
+  }
+});
