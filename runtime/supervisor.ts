@@ -188,9 +188,14 @@ export interface TrainOptions {
 
 /** A run in progress. */
 export interface TrainingRun {
-  /** The run's id. */
+  /**
+   * The run's id: known at once where `train` was given it (`{ runId }`, `{ resume }`), else once
+   * the run has claimed its directory (by its `run.started` event, and when `result` settles).
+   * Read before, or of a run refused before it started (which has none), it throws an
+   * {@linkcode AnnealError} (`usage`) saying so.
+   */
   readonly runId: string;
-  /** Directory of the run's records and checkpoints. */
+  /** Directory of the run's records and checkpoints; known, or not, as {@linkcode runId} is. */
   readonly runDir: string;
   /**
    * Every event of the run, ending with `run.finished`. Each call gives an iterator of its own:
@@ -258,10 +263,13 @@ export function train(
   const requestedStop: RequestedStop = {};
   /** The run directory's lock (run_lock.ts): taken before the run writes anything. */
   const held: { lock?: RunLock } = {};
+  /** The run's directory's parent and id, as soon as they are known (`runId`, `runDir`). */
+  const known: { runsDir?: string; runId?: string; refused?: boolean } = {};
   const setup = (async () => {
     if (options.resume) {
       const { runsDir } = parseConfig(input);
       runId = checkRunId(options.resume);
+      Object.assign(known, { runsDir, runId });
       const dir = `${runsDir}/${runId}`;
       const saved = await readSavedConfig(dir, runId);
       // Two resumes started at once: one takes the lock, the other is refused here.
@@ -274,26 +282,31 @@ export function train(
       raised = config.epochs !== saved.epochs || config.maxSteps !== saved.maxSteps;
     } else {
       config = parseConfig(input);
+      const given = options.runId === undefined ? undefined : checkRunId(options.runId);
+      if (given !== undefined) Object.assign(known, { runsDir: config.runsDir, runId: given });
       // a run already there of the id given, whatever its status, is refused: never overwritten
       const claimed = await claimNewRun({
-        runId: options.runId === undefined ? undefined : checkRunId(options.runId),
+        runId: given,
         prefix: config.name,
         runsDir: config.runsDir,
       });
       runId = claimed.runId;
       held.lock = claimed.lock;
+      Object.assign(known, { runsDir: config.runsDir, runId });
     }
   })();
+  setup.catch(() => known.refused = true);
   const result = setup.then(() =>
     supervise(config, runId, options, queue, requestedStop, held, raised)
   ).finally(() => held.lock?.release());
   result.catch(() => queue.close());
   const run: TrainingRun = {
     get runId() {
-      return runId;
+      return knownRun(known, "runId").runId;
     },
     get runDir() {
-      return `${config.runsDir}/${runId}`;
+      const { runsDir, runId } = knownRun(known, "runDir");
+      return `${runsDir}/${runId}`;
     },
     events: () => queue.iterate(),
     result,
@@ -308,6 +321,37 @@ export function train(
     },
   };
   return run;
+}
+
+/**
+ * The run's directory's parent and id, where known; else the error that `run.runId` or
+ * `run.runDir` throws: a run refused before it started has none, and a new run's id is made up
+ * as it claims its directory.
+ */
+function knownRun(
+  known: { runsDir?: string; runId?: string; refused?: boolean },
+  field: "runId" | "runDir",
+): { runsDir: string; runId: string } {
+  const { runsDir, runId, refused } = known;
+  if (runsDir !== undefined && runId !== undefined && !refused) return { runsDir, runId };
+  if (refused) {
+    throw new AnnealError(
+      "usage",
+      `run.${field}: the run was refused before it started, so it has no ${
+        field === "runId" ? "id" : "directory"
+      }`,
+      { hint: "`await run.result` rejects with why" },
+    );
+  }
+  throw new AnnealError(
+    "usage",
+    `run.${field} is not known yet: a new run's id is made up as it claims its directory, ` +
+      "just after train() returns",
+    {
+      hint: "read it from the run's first event (`run.started` has runId and runDir) or " +
+        "after `await run.result`, or give train() the id: train(config, { runId })",
+    },
+  );
 }
 
 async function supervise(

@@ -7,7 +7,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { parseConfig, recordLrFind, train } from "../mod.ts";
+import { AnnealError, parseConfig, recordLrFind, train } from "../mod.ts";
 import type { LrFindResult, RunConfigInput, TrainOptions } from "../mod.ts";
 import { resumeRun, signalWhen, slowTrainArgs, tempRunsDir, trainCollect } from "./_helpers.ts";
 
@@ -194,4 +194,31 @@ Deno.test("two runs given one new id at once: one trains, the other is refused",
     refused[0].reason.message,
     /^Cannot start (run 'twin': it is still running in this process|a new run with id 'twin': a run with this id exists)/,
   );
+});
+
+Deno.test("run.runId and run.runDir are the run's where known, and throw saying so where not (never a path ending in 'undefined')", async () => {
+  await using runs = await tempRunsDir();
+  const config = { ...small, epochs: 1, runsDir: runs.dir };
+  const run = train(config);
+  assert.throws(() => run.runDir, (error: AnnealError) => {
+    assert.equal(error.code, "usage");
+    assert.match(error.message, /run\.runDir is not known yet/);
+    assert.match(error.hint ?? "", /run\.started/);
+    return true;
+  });
+  const result = await run.result;
+  assert.equal(run.runId, result.runId);
+  assert.equal(run.runDir, result.runDir);
+  // given the id, or resuming, the run's id and directory are known at once
+  const named = train(config, { runId: "named" });
+  assert.equal(named.runDir, `${runs.dir}/named`);
+  await named.result;
+  const resumed = train(config, { resume: "named" });
+  assert.equal(resumed.runId, "named");
+  assert.equal(resumed.runDir, `${runs.dir}/named`);
+  await resumed.result;
+  // a run refused before it started has neither
+  const refused = train({ ...config, epochs: -1 });
+  await assert.rejects(refused.result);
+  assert.throws(() => refused.runId, /refused before it started, so it has no id/);
 });
