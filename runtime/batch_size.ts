@@ -128,9 +128,6 @@ export async function findBatchSize(
   config: RunConfig,
   options: BatchSizeOptions = {},
 ): Promise<BatchSizeResult> {
-  const { backend } = await selectBackend(config.backend, config.model.kind);
-  const data = await loadData(config.data, config.seed);
-  const train = data.train;
   const steps = options.steps ?? 3;
   if (!Number.isInteger(steps) || steps < 1) {
     throw new AnnealError(
@@ -147,6 +144,25 @@ export async function findBatchSize(
       { where: "sizes", hint: "list batch sizes such as 16, 32, 64" },
     );
   }
+  if (options.sizes?.length === 0) {
+    throw new AnnealError("usage", "Cannot time the batch sizes: 'sizes' is empty", {
+      where: "sizes",
+      hint: "list batch sizes such as 16, 32, 64, or leave 'sizes' out for powers of two " +
+        "from 8 up to the training set",
+    });
+  }
+  const limit = options.memoryLimitMiB;
+  if (limit !== undefined && !(limit > 0 && Number.isFinite(limit))) {
+    throw new AnnealError(
+      "usage",
+      "Cannot time the batch sizes: 'memoryLimitMiB' must be a positive number of MiB, " +
+        `current value is ${limit}`,
+      { where: "memoryLimitMiB", hint: "give the memory budget in MiB, or leave it out for none" },
+    );
+  }
+  const { backend } = await selectBackend(config.backend, config.model.kind);
+  const data = await loadData(config.data, config.seed);
+  const train = data.train;
   // from the smallest up: the search ends at the first that does not fit
   const sizes = [...new Set(options.sizes ?? defaultSizes(train.n))].sort((a, b) => a - b);
   const order = epochOrder(train.n, { shuffle: true, seed: config.seed, epoch: 0 });

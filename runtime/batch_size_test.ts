@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { baseLearningRate, parseConfig } from "../config.ts";
+import type { AnnealError } from "../errors.ts";
 import { loadData } from "../data/mod.ts";
 import { findBatchSize } from "./batch_size.ts";
 import { TrainingEngine } from "./engine.ts";
@@ -236,4 +237,27 @@ Deno.test("the batch to use keeps a periodic schedule counted in steps at its pe
     { sizes: [64], steps: 1 },
   );
   assert.equal(epochs.scheduleChanges, undefined);
+});
+
+Deno.test("the finder refuses an empty list of sizes and a memory budget that is not a positive number, before loading the data", async () => {
+  // a data file that is not there: the options are refused before it is looked for
+  const config = parseConfig({
+    backend: "cpu",
+    data: { kind: "csv", path: "/nonexistent/anneal-data.csv", target: "y" },
+  });
+  for (const memoryLimitMiB of [-1, 0, NaN, Infinity]) {
+    await assert.rejects(
+      findBatchSize(config, { sizes: [8], memoryLimitMiB }),
+      (error: AnnealError) => {
+        assert.equal(error.code, "usage");
+        assert.match(error.message, /'memoryLimitMiB' must be a positive number of MiB/);
+        return true;
+      },
+    );
+  }
+  await assert.rejects(findBatchSize(config, { sizes: [] }), (error: AnnealError) => {
+    assert.equal(error.code, "usage");
+    assert.match(error.message, /'sizes' is empty/);
+    return true;
+  });
 });
