@@ -69,6 +69,29 @@ export interface StudyDefinition {
   sweep: SweepSpec;
   /** The config every trial starts from (without its `sweep` section). */
   base: Omit<RunConfig, "sweep">;
+  /**
+   * The space's paths in the order its config gives them. A storage keeps no key order (its
+   * JSON is stored with keys sorted, as PostgreSQL's `jsonb` gives them back), and the grid
+   * sampler takes its points in this order, the first path varying slowest: a worker puts the
+   * stored space back in it. Absent in a study of an older anneal (its paths sorted then).
+   */
+  spaceOrder?: string[];
+}
+
+/**
+ * The definition with its space's paths in the order it was created with (`spaceOrder`), as
+ * the study's creator had them, where the storage gave them back sorted.
+ */
+export function orderedDefinition(definition: StudyDefinition): StudyDefinition {
+  const order = definition.spaceOrder;
+  const space = definition.sweep?.space as Record<string, unknown> | undefined;
+  if (!Array.isArray(order) || !space) return definition;
+  const paths = Object.keys(space);
+  if (order.length !== paths.length || !order.every((path) => Object.hasOwn(space, path))) {
+    return definition;
+  }
+  const ordered = Object.fromEntries(order.map((path) => [path, space[path]]));
+  return { ...definition, sweep: { ...definition.sweep, space: ordered as SweepSpec["space"] } };
 }
 
 /**
@@ -951,7 +974,12 @@ export async function runSweep(
     );
   }
   const { sweep: _, ...base } = config;
-  const definition: StudyDefinition = { kind: "anneal-sweep", sweep, base };
+  const definition: StudyDefinition = {
+    kind: "anneal-sweep",
+    sweep,
+    base,
+    spaceOrder: Object.keys(sweep.space),
+  };
   const studyName = checkRunId(options.study ?? config.name ?? "sweep", "study name");
   // a sweep that every trial would fail is refused before a directory or the storage is made
   const checked = checkSweep(definition);
@@ -1004,12 +1032,14 @@ export async function runWorker(
         },
       );
     });
-    const definition = study.space as StudyDefinition;
-    if (definition?.kind !== "anneal-sweep") {
+    const stored = study.space as StudyDefinition;
+    if (stored?.kind !== "anneal-sweep") {
       throw new AnnealError("storage", `Study '${studyName}' was not created by anneal sweep`, {
         hint: "start the study with `anneal sweep --storage URL --study NAME -c config.json` first",
       });
     }
+    // the space's paths as the study's creator ordered them: the grid's order follows them
+    const definition = orderedDefinition(stored);
     return await runDefinition(storage, studyName, definition, options, true);
   } finally {
     await storage.close();

@@ -809,3 +809,50 @@ Deno.test("a worker runs its own number of trials at once (--parallel), the stud
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a worker takes a grid study's points in the order of the space its sweep was given (first path slowest), though the storage sorts the stored space's keys", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const config = parseConfig({
+      backend: "cpu",
+      epochs: 1,
+      runsDir: dir,
+      data: { kind: "synthetic-linear", n: 64 },
+      sweep: {
+        // "optimizer.lr" first: sorted, "batchSize" would come first and vary slowest
+        space: {
+          "optimizer.lr": { type: "grid", values: [0.01, 0.1, 0.3] },
+          batchSize: { type: "grid", values: [16, 32] },
+        },
+        sampler: "grid",
+        pruner: "none",
+        trials: 3,
+        metric: "loss",
+      },
+    });
+    // the sweep creates the study and stops before its first trial; a worker runs them all
+    const stopped = new AbortController();
+    stopped.abort("stopped");
+    const warnings: string[] = [];
+    await runSweep(config, {
+      study: "order",
+      interrupt: stopped.signal,
+      onWarning: (warning) => warnings.push(warning.message),
+    });
+    assert.match(warnings.join("\n"), /optimizer\.lr is tried at 0\.01, 0\.1 only/);
+    await loadActorModules();
+    const result = await runWorker(`sqlite:${dir}/sweeps.db`, "order");
+    assert.deepEqual(
+      result.trials.map((trial) => trial.params),
+      [
+        { "optimizer.lr": 0.01, batchSize: 16 },
+        { "optimizer.lr": 0.01, batchSize: 32 },
+        { "optimizer.lr": 0.1, batchSize: 16 },
+      ],
+      "the points the sweep's warning said the study takes",
+    );
+    assert.deepEqual(Object.keys(result.definition.sweep.space), ["optimizer.lr", "batchSize"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
