@@ -43,6 +43,30 @@ export async function writeFlagFile(
   }
 }
 
+/**
+ * Checks, before a command that takes a while (a tune, a range test) runs, that the file a flag
+ * names can be written at its end: it is not a directory, and a file can be made beside it (one
+ * is, and removed). Throws the error {@linkcode writeFlagFile} would give then.
+ */
+export async function checkFlagFile(flag: string, path: string): Promise<void> {
+  const context = {
+    action: `write the ${flag} file`,
+    path,
+    expected: "a file path in an existing directory",
+  };
+  const info = await Deno.stat(path).catch(() => undefined);
+  if (info?.isDirectory) {
+    throw fileError(new Deno.errors.IsADirectory(`Is a directory: open '${path}'`), context)!;
+  }
+  const probe = `${path}.${crypto.randomUUID().slice(0, 8)}.check`;
+  try {
+    await Deno.writeTextFile(probe, "", { createNew: true });
+  } catch (error) {
+    throw fileError(error, context) ?? error;
+  }
+  await Deno.remove(probe).catch(() => {});
+}
+
 /** Reads the file of a flag given as `@FILE` (`--scheduler @cosine.json`), naming the flag. */
 export async function readFlagFile(flag: string, path: string): Promise<string> {
   try {

@@ -66,6 +66,43 @@ Deno.test("report --out into a missing directory and schedule --scheduler @missi
   );
 });
 
+Deno.test("tune --out and lr-find --plot into a missing directory, or onto a directory, are refused before any run, naming the flag and the path", async () => {
+  await using runs = await tempRunsDir();
+  const config = [
+    "--set",
+    "backend=cpu",
+    "--set",
+    "data.validationSplit=0.2",
+    "--set",
+    `runsDir=${runs.dir}`,
+  ];
+  const missing = `${runs.dir}/no/such`;
+  for (
+    const [flag, args] of [
+      ["--out", ["tune", ...config, "--budget", "2", "--out"]],
+      ["--plot", ["lr-find", ...config, "--iterations", "20", "--plot"]],
+    ] as const
+  ) {
+    const out = await anneal(...args, `${missing}/file`);
+    assertUserError(
+      out,
+      1,
+      new RegExp(
+        `Cannot write the ${flag} file '${missing}/file': the directory '${missing}' does not exist`,
+      ),
+    );
+    assert.match(out.stderr, new RegExp(`hint: create it \\(mkdir -p '${missing}'\\)`));
+    const onto = await anneal(...args, runs.dir);
+    assertUserError(
+      onto,
+      1,
+      new RegExp(`Cannot write the ${flag} file '${runs.dir}': it is a directory`),
+    );
+  }
+  // no tune, range test or run was started: the runs directory holds nothing
+  assert.deepEqual(await Array.fromAsync(Deno.readDir(runs.dir)), []);
+});
+
 Deno.test("an invalid value from --set is blamed on the --set, not on the config file", async () => {
   await using runs = await tempRunsDir();
   const file = `${runs.dir}/config.json`;

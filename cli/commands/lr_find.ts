@@ -16,7 +16,7 @@ import {
 import { readConfigFile } from "../../config.ts";
 import { MIN_ITERATIONS } from "../../runtime/lr_find.ts";
 import { onSignals, signalExitCode } from "../signals.ts";
-import { formatNumber, writeFlagFile } from "../output.ts";
+import { checkFlagFile, formatNumber, writeFlagFile } from "../output.ts";
 import { parseNumberFlag } from "./schedule.ts";
 
 /** Options of `anneal lr-find`. */
@@ -122,6 +122,8 @@ async function runTest(
   },
   controller: AbortController,
 ): Promise<number> {
+  // a --plot that cannot be written is refused before the test runs, not after it
+  if (options.plot) await checkFlagFile("--plot", options.plot);
   const result = await lrFind(config, {
     interrupt: controller.signal,
     startLr,

@@ -3,12 +3,13 @@
  *
  * @module
  */
-import { loadConfig, type RunConfig, tune, writeFileAtomic } from "../../mod.ts";
+import { AnnealError, loadConfig, type RunConfig, tune, writeFileAtomic } from "../../mod.ts";
+import { fileError } from "../../file_errors.ts";
 import { TUNED_CONFIG, type UnfinishedTune } from "../../runtime/tune_record.ts";
 import { onSignals, signalExitCode } from "../signals.ts";
 import { formatRate, RATE_LEGEND } from "../../report/records.ts";
 import { rateSetting } from "../../schedulers/rate_setting.ts";
-import { formatMetrics, formatNumber } from "../output.ts";
+import { checkFlagFile, formatMetrics, formatNumber } from "../output.ts";
 import { parseNumberFlag } from "./schedule.ts";
 import { shellWord } from "../../report/checks.ts";
 
@@ -40,6 +41,8 @@ function trainedAt(change: Record<string, unknown>, config: RunConfig): string {
 export async function tuneCommand(options: TuneCommandOptions): Promise<number> {
   const config = await loadConfig(options.config, options.set);
   const budget = parseNumberFlag("--budget", options.budget, true);
+  // an --out that cannot be written is refused before the tune's runs, not after them
+  if (options.out) await checkFlagFile("--out", options.out);
   let marked = false;
   const controller = new AbortController();
   const interruption = onSignals(
@@ -114,7 +117,7 @@ export async function tuneCommand(options: TuneCommandOptions): Promise<number> 
     return signalExitCode(interruption.signal);
   }
   const out = options.out ?? kept;
-  if (options.out) await writeOut(options.out, result.config, started);
+  if (options.out) await writeOut(options.out, result.config, started, kept);
   console.log(
     `\n${result.metric}: ${formatNumber(result.baseline)} (untuned) -> ${
       formatNumber(result.final)
@@ -158,10 +161,30 @@ function printPrevious(previous: UnfinishedTune): void {
  * since this tune started (another tune's, given the same --out), whose config each tune keeps in
  * its own directory.
  */
-async function writeOut(out: string, config: RunConfig, started: number): Promise<void> {
+async function writeOut(
+  out: string,
+  config: RunConfig,
+  started: number,
+  kept: string,
+): Promise<void> {
   const before = await Deno.stat(out).catch(() => undefined);
   const { sweep: _, ...tuned } = config;
-  await writeFileAtomic(out, new TextEncoder().encode(JSON.stringify(tuned, null, 2) + "\n"));
+  try {
+    await writeFileAtomic(out, new TextEncoder().encode(JSON.stringify(tuned, null, 2) + "\n"));
+  } catch (error) {
+    // (its directory gone, or the disk full, while the tune ran): the tuned config is not lost
+    const failed = fileError(error, {
+      action: "write the --out file",
+      path: out,
+      expected: "a file path in an existing directory",
+    });
+    if (!failed) throw error;
+    throw new AnnealError("file", `${failed.message}; the tuned config is kept in ${kept}`, {
+      where: out,
+      hint: `${failed.hint}, then copy it there: cp '${kept}' '${out}'`,
+      cause: error,
+    });
+  }
   if (!before) return;
   const written = before.mtime?.getTime();
   const since = written !== undefined && written >= started
