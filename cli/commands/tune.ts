@@ -3,7 +3,14 @@
  *
  * @module
  */
-import { AnnealError, loadConfig, type RunConfig, tune, writeFileAtomic } from "../../mod.ts";
+import {
+  AnnealError,
+  loadConfig,
+  type RunConfig,
+  tune,
+  type TuneStage,
+  writeFileAtomic,
+} from "../../mod.ts";
 import { fileError } from "../../file_errors.ts";
 import { TUNED_CONFIG, type UnfinishedTune } from "../../runtime/tune_record.ts";
 import { onSignals, signalExitCode } from "../signals.ts";
@@ -108,9 +115,7 @@ export async function tuneCommand(options: TuneCommandOptions): Promise<number> 
     console.error(
       `anneal: tune interrupted (${result.interrupted}) after ${result.runs} of ${budget} runs` +
         `${during}: ` +
-        `the best config so far (${best}stages done: ${
-          result.stages.map((s) => s.name).join(", ") || "none"
-        }) is in ${kept}` +
+        `the best config so far (${best}stages done: ${stagesDone(result.stages)}) is in ${kept}` +
         `${options.out ? ` (not written to ${options.out}: the tune did not complete)` : ""}; ` +
         "a tune is not resumed: run it again to start over",
     );
@@ -154,6 +159,16 @@ function printPrevious(previous: UnfinishedTune): void {
           : ""
       }; this tune starts over`,
   );
+}
+
+/**
+ * The stages a tune cut short went through, for its last line: a stage the signal stopped
+ * part-way says so (`learning rate (2 of its 3 changes tried)`).
+ */
+export function stagesDone(stages: TuneStage[]): string {
+  return stages.map(({ name, tried, cutShort }) =>
+    cutShort ? `${name} (cut short: ${tried.length} of its ${cutShort.of} changes tried)` : name
+  ).join(", ") || "none";
 }
 
 /**
