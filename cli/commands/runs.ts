@@ -232,6 +232,14 @@ export async function runsCompareCommand(
       hint: "anneal runs compare RUN_A RUN_B",
     });
   }
+  // (each run is a column named by its id: a run given twice would be one column)
+  const twice = ids.find((id, i) => ids.indexOf(id) !== i);
+  if (twice !== undefined) {
+    throw new AnnealError("usage", `compare names run '${twice}' more than once`, {
+      where: twice,
+      hint: "give each run once: anneal runs compare RUN_A RUN_B",
+    });
+  }
   const records = await Promise.all(ids.map(async (id) => readRun(await runDirOf(id, options))));
   const comparison = compareRuns(records);
   if (options.json) {

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { runRow } from "../../report/records.ts";
 import { syntheticRun } from "../../report/_synthetic.ts";
-import { bestText, runsTable } from "./runs.ts";
+import { bestText, runsCompareCommand, runsTable } from "./runs.ts";
+import type { AnnealError } from "../../errors.ts";
 
 Deno.test("anneal runs marks a onecycle run's lr as its maxLr, and says what the mark means", () => {
   const plain = { ...runRow(syntheticRun([1, 0.5], { lr: 0.03 })), id: "plain" };
@@ -37,5 +38,16 @@ Deno.test("anneal runs show names the best epoch with its metric, so far for a r
   assert.equal(
     bestText(syntheticRun([NaN, NaN], { status: "diverged" })),
     "no best epoch (no epoch recorded a finite metric)",
+  );
+});
+
+Deno.test("anneal runs compare refuses a run given twice (its column would hide the other), before reading any run", async () => {
+  await assert.rejects(
+    runsCompareCommand(["a", "b", "a"], { runsDir: "/nonexistent/anneal-runs" }),
+    (error: AnnealError) => {
+      assert.equal(error.code, "usage");
+      assert.equal(error.message, "compare names run 'a' more than once");
+      return true;
+    },
   );
 });
