@@ -81,8 +81,31 @@ export function trialNote(reason: string, prunedStep: number | null): string {
     : `${named} at epoch ${prunedStep}`;
 }
 
+/**
+ * A trial's params in the order of the study's space (its first line's), where its storage gave
+ * them back in another (PostgreSQL's jsonb sorts keys by length, then bytes).
+ *
+ * @example
+ * ```ts
+ * import { orderedParams } from "./sweep.ts";
+ * const space = { "optimizer.lr": {}, batchSize: {} };
+ * const params = orderedParams({ batchSize: 16, "optimizer.lr": 0.1 }, { sweep: { space } } as never);
+ * console.assert(JSON.stringify(params) === '{"optimizer.lr":0.1,"batchSize":16}');
+ * ```
+ */
+export function orderedParams(
+  params: Trial["params"],
+  definition: StudyDefinition,
+): Trial["params"] {
+  const order = Object.keys(definition.sweep?.space ?? {});
+  const rank = (path: string) => order.includes(path) ? order.indexOf(path) : order.length;
+  return Object.fromEntries(
+    Object.entries(params).sort(([a], [b]) => rank(a) - rank(b)),
+  ) as Trial["params"];
+}
+
 function printTrial(trial: Trial, definition: StudyDefinition): void {
-  const params = Object.entries(trial.params).map(([k, v]) =>
+  const params = Object.entries(orderedParams(trial.params, definition)).map(([k, v]) =>
     `${k}=${typeof v === "number" ? formatNumber(v) : paramText(v)}`
   );
   const rate = hiddenRate(trial, definition);
@@ -257,7 +280,7 @@ async function finish(
   console.log(
     `best: trial ${result.best.number}, ${sweep.metric} = ${
       formatNumber(result.best.value ?? NaN)
-    } with ${JSON.stringify(result.best.params)}${
+    } with ${JSON.stringify(orderedParams(result.best.params, result.definition))}${
       bestRate ? `; trains at lr ${formatRate(bestRate.lr, bestRate.lrSetting)}` : ""
     }`,
   );

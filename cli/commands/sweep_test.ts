@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { studyHeader, studyTotals, trialNote } from "./sweep.ts";
+import { orderedParams, studyHeader, studyTotals, trialNote } from "./sweep.ts";
 
 Deno.test("a pruned trial's line names the epoch it was pruned at once, in epochs, whatever the pruner's words", () => {
   // median: its reason names the step (the trial's epoch) already
@@ -92,4 +92,18 @@ Deno.test("the sweep's first line says what a continued study holds already, and
     ),
     /the study has 2 trials \(2 complete\); its budget is 1 trial in all: none left to sample;/,
   );
+});
+
+Deno.test("a trial's params are printed in the order of the study's space, however its storage gave them back", () => {
+  const definition = {
+    sweep: { space: { "optimizer.lr": {}, batchSize: {}, "model.hidden": {} } },
+  } as unknown as Parameters<typeof orderedParams>[1];
+  // PostgreSQL's jsonb order (by length, then bytes), and a path the space has not last
+  const stored = { batchSize: 16, extra: 1, "model.hidden": [8], "optimizer.lr": 0.1 };
+  assert.deepEqual(Object.keys(orderedParams(stored, definition)), [
+    "optimizer.lr",
+    "batchSize",
+    "model.hidden",
+    "extra",
+  ]);
 });
