@@ -172,6 +172,7 @@ export interface TrainOptions {
   /**
    * Milliseconds an actor may go without answering before the run fails (default 60000; the
    * trainer on a software WebGPU adapter, which compiles shaders on the CPU, gets at least 600000).
+   * Not a positive number, the run is refused (`result` rejects, code `usage`).
    */
   stallTimeoutMs?: number;
   /**
@@ -266,6 +267,20 @@ export function train(
   /** The run's directory's parent and id, as soon as they are known (`runId`, `runDir`). */
   const known: { runsDir?: string; runId?: string; refused?: boolean } = {};
   const setup = (async () => {
+    const stall = options.stallTimeoutMs;
+    if (stall !== undefined && !(stall > 0 && Number.isFinite(stall))) {
+      // (0 or less failed the run at once, blaming a healthy actor for a stall; NaN watched none)
+      throw new AnnealError(
+        "usage",
+        `Cannot start the run: 'stallTimeoutMs' must be a positive number of milliseconds, ` +
+          `current value is ${stall}`,
+        {
+          where: "stallTimeoutMs",
+          hint: "give how long an actor may go without answering before the run fails " +
+            "(60000 by default), or leave it out",
+        },
+      );
+    }
     if (options.resume) {
       const { runsDir } = parseConfig(input);
       runId = checkRunId(options.resume);

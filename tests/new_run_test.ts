@@ -222,3 +222,16 @@ Deno.test("run.runId and run.runDir are the run's where known, and throw saying 
   await assert.rejects(refused.result);
   assert.throws(() => refused.runId, /refused before it started, so it has no id/);
 });
+
+Deno.test("a stallTimeoutMs that is not a positive number is refused before the run starts, not blamed on an actor", async () => {
+  await using runs = await tempRunsDir();
+  for (const stallTimeoutMs of [0, -5, NaN]) {
+    const run = train({ ...small, runsDir: runs.dir }, { stallTimeoutMs });
+    await assert.rejects(run.result, (error: AnnealError) => {
+      assert.equal(error.code, "usage");
+      assert.match(error.message, /'stallTimeoutMs' must be a positive number of milliseconds/);
+      return true;
+    });
+  }
+  assert.deepEqual(await Array.fromAsync(Deno.readDir(runs.dir)), [], "no run was recorded");
+});
