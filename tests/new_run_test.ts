@@ -7,7 +7,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { AnnealError, parseConfig, recordLrFind, train } from "../mod.ts";
+import { type AnnealError, parseConfig, recordLrFind, train } from "../mod.ts";
 import type { LrFindResult, RunConfigInput, TrainOptions } from "../mod.ts";
 import { resumeRun, signalWhen, slowTrainArgs, tempRunsDir, trainCollect } from "./_helpers.ts";
 
