@@ -309,6 +309,7 @@ export async function plotSvg(record: RunRecord, which: PlotName): Promise<strin
   }
   const spec = plotSpec(record, which);
   if (!spec) {
+    const others = PLOTS.filter((p) => plotSpec(record, p));
     throw new AnnealError(
       "usage",
       `Cannot plot '${which}' for run '${record.id}': the run recorded no data for it`,
@@ -316,7 +317,10 @@ export async function plotSvg(record: RunRecord, which: PlotName): Promise<strin
         where: record.dir,
         hint: which === "lrFind"
           ? "an LR range test is recorded in a run directory of its own (`anneal lr-find` prints it as 'record in DIR'): report that run, `anneal report <its id> --plot lrFind`"
-          : `plots with data: ${PLOTS.filter((p) => plotSpec(record, p)).join(", ")}`,
+          : others.length
+          ? `plots with data: ${others.join(", ")}`
+          : `no plot has data: the run recorded no step or epoch (\`anneal runs show ${record.id}\` ` +
+            "says how it ended)",
       },
     );
   }

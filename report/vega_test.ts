@@ -102,5 +102,15 @@ Deno.test("the loss plot of a run that ended within its first epoch (diverged, k
   assert.ok(/<path[^>]*d="M[^"]*L/.test(svg), "a line through the steps");
   assert.ok(svg.includes("loss per step (no epoch ended)"));
   // nothing recorded at all: no plot
-  await assert.rejects(plotSvg(syntheticRun([]), "loss"), /recorded no data/);
+  await assert.rejects(plotSvg(syntheticRun([]), "loss"), (error: AnnealError) => {
+    assert.match(error.message, /recorded no data/);
+    // the hint names no empty list of plots, but why there is none
+    assert.match(error.hint ?? "", /^no plot has data: the run recorded no step or epoch/);
+    return true;
+  });
+  // where other plots have data, the hint lists them
+  await assert.rejects(
+    plotSvg(syntheticRun([2, 1]), "gradNorm"),
+    (error: AnnealError) => /^plots with data: loss/.test(error.hint ?? ""),
+  );
 });
