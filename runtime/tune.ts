@@ -55,7 +55,10 @@ export interface TuneStage {
 
 /** Options of {@linkcode tune}. */
 export interface TuneOptions {
-  /** The most training runs to spend, the baseline included (default 20). */
+  /**
+   * The most training runs to spend, the baseline included (default 20): a whole number, at
+   * least 2 (`Infinity`: every stage's candidates).
+   */
   budget?: number;
   /**
    * Called after each run, with the config it trained (`rateSetting` tells its rate); `refused`:
@@ -387,6 +390,17 @@ function stages(
  */
 export async function tune(input: RunConfig, options: TuneOptions = {}): Promise<TuneResult> {
   const budget = options.budget ?? 20;
+  // (NaN ran the baseline alone, 2.5 as 2: a budget counts whole runs; Infinity sets no limit)
+  if (!(budget === Infinity || Number.isInteger(budget))) {
+    throw new AnnealError(
+      "usage",
+      `Cannot tune with a budget of ${budget} runs: a budget is a whole number of runs`,
+      {
+        where: "--budget",
+        hint: "give --budget 2 or more (20 by default: enough for every stage)",
+      },
+    );
+  }
   if (budget < 2) {
     throw new AnnealError(
       "usage",

@@ -38,6 +38,17 @@ Deno.test("a tune budget below 2 runs is refused saying why (the baseline is the
         return true;
       });
     }
+    // a budget counts whole runs: NaN (which ran the baseline alone) and 2.5 are refused
+    for (const budget of [NaN, 2.5]) {
+      await assert.rejects(tune(config, { budget }), (error: Error & { hint?: string }) => {
+        assert.equal(
+          error.message,
+          `Cannot tune with a budget of ${budget} runs: a budget is a whole number of runs`,
+        );
+        assert.match(error.hint ?? "", /give --budget 2 or more/);
+        return true;
+      });
+    }
     // nothing was trained or recorded
     assert.deepEqual(await Array.fromAsync(Deno.readDir(dir)), []);
   } finally {
