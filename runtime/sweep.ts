@@ -996,13 +996,33 @@ export async function runSweep(
 export const PARALLEL_HINT = "each trial at once trains through its own five actors: run at " +
   "most 32 in one process, and more with `anneal worker` on other machines";
 
-/** Joins an existing study as a worker (`anneal worker`): its definition comes from the storage. */
+/**
+ * Joins an existing study as a worker (`anneal worker`): its definition comes from the storage,
+ * with its trials, sampler and pruner (`trials`, `sampler` or `pruner` in `options` are refused);
+ * `parallel` is the worker's own.
+ */
 export async function runWorker(
   storageUrl: string,
   studyName: string,
   options: SweepOptions = {},
 ): Promise<SweepResult> {
   checkRunId(studyName, "study name");
+  // a worker runs the study as stored: these would be ignored, not used
+  const given = (["trials", "sampler", "pruner"] as const).filter((key) =>
+    options[key] !== undefined
+  );
+  if (given.length) {
+    throw new AnnealError(
+      "usage",
+      `Cannot run the worker with ${given.map((key) => `'${key}'`).join(", ")}: a worker runs ` +
+        "the study's stored trials, sampler and pruner (runSweep, anneal sweep, sets them)",
+      {
+        where: given[0],
+        hint: "leave them out of runWorker's options; to change them, run the study with " +
+          "runSweep (`anneal sweep -c CONFIG --storage URL --study NAME --trials N`)",
+      },
+    );
+  }
   if (options.parallel !== undefined) {
     const checked = SweepSpecSchema.shape.parallel.safeParse(options.parallel);
     if (!checked.success) {

@@ -856,3 +856,19 @@ Deno.test("a worker takes a grid study's points in the order of the space its sw
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("runWorker refuses the trials, sampler and pruner options, which a worker would ignore (it runs the study's), before opening the storage", async () => {
+  for (
+    const [options, named] of [
+      [{ trials: 50 }, "'trials'"],
+      [{ sampler: "random" as const, pruner: "asha" as const }, "'sampler', 'pruner'"],
+    ] as const
+  ) {
+    await assert.rejects(
+      () => runWorker("sqlite:/nonexistent/anneal-sweeps.db", "w", options),
+      (error: unknown) =>
+        error instanceof AnnealError && error.code === "usage" &&
+        error.message.startsWith(`Cannot run the worker with ${named}: a worker runs the study's`),
+    );
+  }
+});
