@@ -383,7 +383,6 @@ class PostgresStorage implements StudyStorage {
       return;
     }
     this.#client = this.#watch(this.#connect());
-    let timer: ReturnType<typeof setTimeout> | undefined;
     let ended: Promise<void> | undefined;
     const end = () => {
       this.#replaced.delete(end);
@@ -391,7 +390,7 @@ class PostgresStorage implements StudyStorage {
       return ended ??= client.sql.end({ timeout: 0 }).catch(() => {});
     };
     this.#replaced.add(end);
-    timer = setTimeout(end, LOST_CALL_MS);
+    const timer = setTimeout(end, LOST_CALL_MS);
     const began = [...this.#calls].filter((call) => call.sql === client.sql);
     Promise.all(began.map((call) => call.settled)).then(end);
   }
