@@ -322,15 +322,8 @@ export function optionalAt(
   path: readonly PropertyKey[],
   input: unknown,
 ): boolean {
-  const key = path[path.length - 1];
-  if (typeof key !== "string") return false;
-  const parent = path.slice(0, -1);
-  const value = valueAt(input, parent);
-  return defsAt(schema, parent, input).some((def) =>
-    (def.type === "union" ? selected(def, value) : [def]).some((object) => {
-      const field = object.type === "object" ? object.shape?.[key]?._zod.def : undefined;
-      return field !== undefined && ["optional", "default", "prefault"].includes(field.type);
-    })
+  return fieldDefsAt(schema, path, input).some((field) =>
+    ["optional", "default", "prefault"].includes(field.type)
   );
 }
 
@@ -351,18 +344,32 @@ export function nullableAt(
   path: readonly PropertyKey[],
   input: unknown,
 ): boolean {
+  return fieldDefsAt(schema, path, input).some((start) => {
+    for (let field: typeof start | undefined = start; field !== undefined;) {
+      if (field.type === "nullable" || field.type === "null") return true;
+      field = (field.innerType ?? (field.type === "pipe" ? field.in : undefined))?._zod.def;
+    }
+    return false;
+  });
+}
+
+/**
+ * The definitions of the field at `path` of `input` in each object `schema` may read its parent
+ * as (a union's by the branch `input` selects): none where the path ends in no field name.
+ */
+function fieldDefsAt(
+  schema: { _zod: { def: unknown } },
+  path: readonly PropertyKey[],
+  input: unknown,
+) {
   const key = path[path.length - 1];
-  if (typeof key !== "string") return false;
+  if (typeof key !== "string") return [];
   const parent = path.slice(0, -1);
   const value = valueAt(input, parent);
-  return defsAt(schema, parent, input).some((def) =>
-    (def.type === "union" ? selected(def, value) : [def]).some((object) => {
-      let field = object.type === "object" ? object.shape?.[key]?._zod.def : undefined;
-      while (field !== undefined) {
-        if (field.type === "nullable" || field.type === "null") return true;
-        field = (field.innerType ?? (field.type === "pipe" ? field.in : undefined))?._zod.def;
-      }
-      return false;
+  return defsAt(schema, parent, input).flatMap((def) =>
+    (def.type === "union" ? selected(def, value) : [def]).flatMap((object) => {
+      const field = object.type === "object" ? object.shape?.[key]?._zod.def : undefined;
+      return field === undefined ? [] : [field];
     })
   );
 }
