@@ -143,6 +143,19 @@ export type {
 } from "./runtime/sweep.ts";
 export type { TrialRunStart } from "./runtime/trial_run.ts";
 export type { StudyResult } from "./sweeps/study.ts";
+export { optimize } from "./sweeps/optimize.ts";
+export type {
+  ObjectiveTrial,
+  OptimizeOptions,
+  PrunerName,
+  SamplerName,
+  UserObjective,
+} from "./sweeps/optimize.ts";
+export type { SearchSpaceInput } from "./sweeps/space.ts";
+export type { TpeOptions } from "./sweeps/samplers/tpe.ts";
+export type { MedianPrunerOptions } from "./sweeps/pruners/median.ts";
+export type { AshaOptions } from "./sweeps/pruners/asha.ts";
+export type { HyperbandOptions } from "./sweeps/pruners/hyperband.ts";
 export type { Params, ParamValue } from "./sweeps/space.ts";
 export { renderSweepReport } from "./report/sweep_html.ts";
 export type { SweepTrialRow } from "./report/sweep_html.ts";

@@ -1,0 +1,290 @@
+/**
+ * {@linkcode optimize}: a study over the user's own objective function (Optuna's
+ * `study.optimize(objective)`), through the sweep machinery ({@linkcode runStudy}): a search
+ * space in the form of a config's `sweep.space`, a sampler and a pruner by name, and study
+ * storage by URL (SQLite or PostgreSQL) to continue or share a study.
+ *
+ * @module
+ */
+import { AnnealError } from "../errors.ts";
+import { openStorage } from "../storage/mod.ts";
+import type { Direction, StudyStorage } from "../storage/types.ts";
+import { closestName } from "../zod_paths.ts";
+import { type Params, parseSpace, type SearchSpaceInput } from "./space.ts";
+import { runStudy, type StudyResult } from "./study.ts";
+import { gridSampler } from "./samplers/grid.ts";
+import { randomSampler } from "./samplers/random.ts";
+import { quasiRandomSampler } from "./samplers/quasi_random.ts";
+import { type TpeOptions, tpeSampler } from "./samplers/tpe.ts";
+import type { Sampler } from "./samplers/types.ts";
+import { medianPruner, type MedianPrunerOptions } from "./pruners/median.ts";
+import { type AshaOptions, ashaPruner } from "./pruners/asha.ts";
+import { type HyperbandOptions, hyperbandPruner } from "./pruners/hyperband.ts";
+import { nopPruner, type Pruner } from "./pruners/types.ts";
+
+/** The samplers {@linkcode optimize} takes by name (those of a config's `sweep.sampler`). */
+export type SamplerName = "tpe" | "random" | "quasiRandom" | "grid";
+/** The pruners {@linkcode optimize} takes by name (those of a config's `sweep.pruner`). */
+export type PrunerName = "none" | "median" | "asha" | "hyperband";
+
+/** What an objective of {@linkcode optimize} is given beside its params. */
+export interface ObjectiveTrial {
+  /** 0, 1, 2, ... within the study (a retry gets its own number). */
+  number: number;
+  /**
+   * Records an intermediate value (a learning-curve point) at `step`; resolves true when the
+   * pruner stops the trial. The objective should then return (its value is ignored) or throw:
+   * either way the trial is recorded PRUNED.
+   */
+  report(step: number, value: number): Promise<boolean>;
+  /** Aborted once the trial is pruned or the worker is stopped; long objectives may watch it. */
+  signal: AbortSignal;
+}
+
+/** The function {@linkcode optimize} searches: params in, the value to minimize (or maximize) out. */
+export type UserObjective = (
+  params: Params,
+  trial: ObjectiveTrial,
+) => Promise<number> | number;
+
+/** Options of {@linkcode optimize}. */
+export interface OptimizeOptions {
+  /**
+   * Names and their distributions, in the form of a config's `sweep.space`:
+   * `{ x: { type: "uniform", low: -5, high: 5 }, lr: { type: "logUniform", low: 1e-4, high: 0.1 } }`
+   * (also `int`, `choice`, `grid`, and `when` conditions). Names are identifiers, dotted or not.
+   */
+  space: SearchSpaceInput;
+  /** The function to optimise. */
+  objective: UserObjective;
+  /** Default "minimize". */
+  direction?: Direction;
+  /**
+   * The study's budget of trials, earlier runs included: a stored study that has 20 and is run
+   * with 30 gets 10 more. A positive whole number.
+   */
+  trials: number;
+  /** Default "tpe" (random for its first 10 trials, then model-based). */
+  sampler?: SamplerName;
+  /** TPE's settings (Optuna's defaults), with `sampler: "tpe"` only. */
+  samplerOptions?: Partial<TpeOptions>;
+  /** Default "median"; it prunes only trials that `report` intermediate values. */
+  pruner?: PrunerName;
+  /** The pruner's settings; "hyperband" needs `maxResource` (the last step reported). */
+  prunerOptions?: Partial<MedianPrunerOptions & AshaOptions & HyperbandOptions>;
+  /**
+   * Where the study is kept: `sqlite:PATH` or a file path (`study.db`), `postgres://...`, or an
+   * open {@linkcode StudyStorage} (left open). Default: in memory, gone when the call returns.
+   */
+  storage?: string | StudyStorage;
+  /**
+   * The study's name in the storage (default "study"). A study of that name is continued: its
+   * trials are kept and count toward `trials`; its space and direction must be the same.
+   */
+  study?: string;
+  /** Trials this call runs at once, as concurrent calls of the objective (default 1). */
+  parallel?: number;
+  /** Seeds the sampler (default 0). */
+  seed?: number;
+  /**
+   * Names this worker in the storage (default: host name, pid and a random suffix, which also
+   * seeds the sampler). Each process that runs the study at once needs its own; a fixed one with
+   * a fixed `seed` makes a study run by one worker draw the same params each time.
+   */
+  workerId?: string;
+  /** Stops the study after its running trials. */
+  signal?: AbortSignal;
+}
+
+const SAMPLERS: SamplerName[] = ["tpe", "random", "quasiRandom", "grid"];
+const PRUNERS: PrunerName[] = ["none", "median", "asha", "hyperband"];
+const PRUNER_OPTIONS: Record<PrunerName, string[]> = {
+  none: [],
+  median: ["nStartupTrials", "nWarmupSteps", "intervalSteps", "nMinTrials"],
+  asha: ["minResource", "reductionFactor", "minEarlyStoppingRate"],
+  hyperband: ["minResource", "maxResource", "reductionFactor"],
+};
+const TPE_OPTIONS = [
+  "nStartupTrials",
+  "nEiCandidates",
+  "gamma",
+  "priorWeight",
+  "considerEndpoints",
+  "considerMagicClip",
+  "weights",
+];
+
+function usage(message: string, where: string, hint: string): AnnealError {
+  return new AnnealError("usage", `Cannot optimize: ${message}`, { where, hint });
+}
+
+function checkName<T extends string>(field: string, value: unknown, names: T[]): T {
+  if (typeof value === "string" && (names as string[]).includes(value)) return value as T;
+  const close = typeof value === "string" ? closestName(value, names) : undefined;
+  throw usage(
+    `unknown ${field} ${JSON.stringify(value)}`,
+    field,
+    `${close ? `did you mean "${close}"? ` : ""}${field} is one of ${names.join(", ")}`,
+  );
+}
+
+function checkWhole(field: string, value: unknown, min: number): number {
+  if (typeof value === "number" && Number.isInteger(value) && value >= min) return value;
+  throw usage(
+    `'${field}' must be a whole number >= ${min}, current value is ${
+      typeof value === "number" ? String(value) : JSON.stringify(value) ?? String(value)
+    }`,
+    field,
+    field === "trials"
+      ? "give the study's number of trials, e.g. trials: 30"
+      : `e.g. ${field}: ${min}`,
+  );
+}
+
+function checkKeys(field: string, options: object | undefined, known: string[], of: string) {
+  for (const key of Object.keys(options ?? {})) {
+    if (known.includes(key)) continue;
+    const close = closestName(key, known);
+    throw usage(
+      `${of} takes no option '${key}'`,
+      `${field}.${key}`,
+      known.length === 0
+        ? `${of} has no options: leave ${field} out`
+        : `${close ? `did you mean '${close}'? ` : ""}its options are ${known.join(", ")}`,
+    );
+  }
+}
+
+function samplerOf(options: OptimizeOptions): Sampler {
+  const name = checkName("sampler", options.sampler ?? "tpe", SAMPLERS);
+  checkKeys("samplerOptions", options.samplerOptions, name === "tpe" ? TPE_OPTIONS : [], name);
+  switch (name) {
+    case "tpe":
+      return tpeSampler(options.samplerOptions);
+    case "random":
+      return randomSampler();
+    case "quasiRandom":
+      return quasiRandomSampler({ seed: options.seed ?? 0 });
+    case "grid":
+      return gridSampler();
+  }
+}
+
+function prunerOf(options: OptimizeOptions): Pruner {
+  const name = checkName("pruner", options.pruner ?? "median", PRUNERS);
+  const o = options.prunerOptions;
+  checkKeys("prunerOptions", o, PRUNER_OPTIONS[name], name);
+  switch (name) {
+    case "none":
+      return nopPruner();
+    case "median":
+      return medianPruner(o);
+    case "asha":
+      return ashaPruner(o);
+    case "hyperband": {
+      const max = o?.maxResource;
+      if (typeof max !== "number" || !(max > 0)) {
+        throw usage(
+          `the hyperband pruner needs prunerOptions.maxResource, a number > 0, current value ` +
+            `is ${JSON.stringify(max) ?? "undefined"}`,
+          "prunerOptions.maxResource",
+          "give the last step your objective reports, e.g. prunerOptions: { maxResource: 27 }",
+        );
+      }
+      return hyperbandPruner({ ...o, maxResource: max });
+    }
+  }
+}
+
+/**
+ * Searches `space` for the params that minimize (or maximize) `objective`: Optuna's
+ * `study.optimize(objective)`. Returns the study's trials and its best COMPLETE trial.
+ *
+ * A trial whose objective throws, or returns a value that is not a finite number (NaN,
+ * Infinity), is recorded FAILED with the error as its `reason` (`objective threw: ...`,
+ * `objective returned NaN`); the study goes on, and failed trials count toward `trials`. A trial
+ * whose `report` resolved true is recorded PRUNED, whatever the objective then returns or throws.
+ * Invalid options throw an {@linkcode AnnealError} (code "usage", or "config" for the space)
+ * before any trial runs.
+ *
+ * @example Minimize a quadratic with TPE
+ * ```ts
+ * import { optimize } from "../mod.ts";
+ * const result = await optimize({
+ *   space: { x: { type: "uniform", low: -5, high: 5 } },
+ *   objective: ({ x }) => ((x as number) - 2) ** 2,
+ *   trials: 20,
+ * });
+ * console.assert(result.best !== undefined);
+ * ```
+ */
+export async function optimize(options: OptimizeOptions): Promise<StudyResult> {
+  if (typeof options !== "object" || options === null) {
+    throw usage(
+      "optimize takes an options object",
+      "options",
+      "call optimize({ space, objective, trials })",
+    );
+  }
+  const space = parseSpace(options.space);
+  if (typeof options.objective !== "function") {
+    throw usage(
+      "'objective' must be a function",
+      "objective",
+      "give objective: (params, trial) => value, returning the number to minimize",
+    );
+  }
+  const trials = checkWhole("trials", options.trials, 1);
+  const parallel = checkWhole("parallel", options.parallel ?? 1, 1);
+  const seed = checkWhole("seed", options.seed ?? 0, 0);
+  const direction = checkName("direction", options.direction ?? "minimize", [
+    "minimize",
+    "maximize",
+  ] as Direction[]);
+  const studyName = options.study ?? "study";
+  if (typeof studyName !== "string" || studyName.trim() === "") {
+    throw usage(
+      `'study' must be a non-empty name, current value is ${JSON.stringify(studyName)}`,
+      "study",
+      'name the study, e.g. study: "my-model"',
+    );
+  }
+  const sampler = samplerOf(options);
+  const pruner = prunerOf(options);
+  const given = options.storage ?? "sqlite::memory:";
+  const storage = typeof given === "string"
+    ? await openStorage(given).catch((error) => {
+      // (the storage's own error, said of this option)
+      if (!(error instanceof AnnealError) || error.where !== undefined) throw error;
+      throw new AnnealError(error.code, error.message, {
+        where: "storage",
+        hint: error.hint,
+        cause: error,
+      });
+    })
+    : given;
+  const objective = options.objective;
+  try {
+    return await runStudy({
+      storage,
+      studyName,
+      space,
+      sampler,
+      pruner,
+      direction,
+      trials,
+      parallel,
+      seed,
+      workerId: options.workerId,
+      signal: options.signal,
+      objective: async (params, report, context) =>
+        await objective(params, {
+          number: context.number,
+          report: (step, value) => report(step, value),
+          signal: context.signal,
+        }),
+    });
+  } finally {
+    if (typeof given === "string") await storage.close();
+  }
+}

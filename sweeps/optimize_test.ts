@@ -1,0 +1,220 @@
+import assert from "node:assert/strict";
+import { AnnealError, optimize, type OptimizeOptions } from "../mod.ts";
+
+// f(x, y) = (x - 1)^2 + (y + 2)^2, minimum 0 at (1, -2)
+const quadratic = (p: { x?: unknown; y?: unknown }) =>
+  ((p.x as number) - 1) ** 2 + ((p.y as number) + 2) ** 2;
+const space = {
+  x: { type: "uniform", low: -5, high: 5 },
+  y: { type: "uniform", low: -5, high: 5 },
+} as const;
+
+Deno.test("optimize (mod.ts): TPE with ASHA finds the quadratic's minimum and prunes trials reporting bad curves", async () => {
+  let stoppedEarly = 0;
+  const result = await optimize({
+    space,
+    trials: 50,
+    sampler: "tpe",
+    // the sampler's random numbers depend on the worker id (a random suffix by default)
+    seed: 1,
+    workerId: "worker-0",
+    pruner: "asha",
+    prunerOptions: { minResource: 1, reductionFactor: 3 },
+    // a training-like curve: it falls toward the final value, from further above for worse params
+    objective: async (params, trial) => {
+      const f = quadratic(params);
+      for (let step = 1; step <= 9; step++) {
+        if (await trial.report(step, f * (1 + 2 / step))) {
+          stoppedEarly++;
+          return NaN; // ignored: the trial is pruned
+        }
+      }
+      return f;
+    },
+  });
+  assert.equal(result.trials.length, 50);
+  const complete = result.trials.filter((t) => t.state === "COMPLETE");
+  const pruned = result.trials.filter((t) => t.state === "PRUNED");
+  assert.equal(complete.length + pruned.length, 50, "no trial failed");
+  assert.ok(pruned.length > 0, "ASHA pruned some trials");
+  assert.equal(stoppedEarly, pruned.length, "each pruned objective was told to stop");
+  for (const t of pruned) assert.ok(t.prunedStep !== null && t.prunedStep <= 9);
+  // the first 10 trials are TPE's random start-up trials; the model-based ones sample closer
+  const median = (values: number[]) => values.sort((a, b) => a - b)[values.length >> 1];
+  const startup = median(
+    result.trials.filter((t) => t.number < 10).map((t) => quadratic(t.params)),
+  );
+  const later = median(result.trials.filter((t) => t.number >= 10).map((t) => quadratic(t.params)));
+  assert.ok(later < startup / 2, `median f: start-up ${startup}, after ${later}`);
+  assert.ok(result.best !== undefined);
+  assert.ok(
+    result.best.value! < 1,
+    `best ${result.best.value} at ${JSON.stringify(result.best.params)}`,
+  );
+  assert.equal(result.best.value, quadratic(result.best.params));
+});
+
+Deno.test("optimize (mod.ts): maximize, the median pruner on bad intermediates, no pruner prunes none", async () => {
+  // a trial with x > 0 reports a bad curve (and would end well): the median pruner stops it
+  const objective: OptimizeOptions["objective"] = async (params, trial) => {
+    const x = params.x as number;
+    for (let step = 0; step < 5; step++) {
+      if (await trial.report(step, x > 0 ? -100 : 0)) return 0;
+    }
+    return 10 - Math.abs(x);
+  };
+  const run = (pruner: "median" | "none") =>
+    optimize({
+      space: { x: { type: "uniform", low: -1, high: 1 } },
+      direction: "maximize",
+      trials: 30,
+      sampler: "random",
+      workerId: "worker-0",
+      pruner,
+      prunerOptions: pruner === "median" ? { nStartupTrials: 3 } : undefined,
+      objective,
+    });
+  const pruned = await run("median");
+  const prunedTrials = pruned.trials.filter((t) => t.state === "PRUNED");
+  assert.ok(prunedTrials.length > 0);
+  for (const t of prunedTrials) assert.ok((t.params.x as number) > 0, JSON.stringify(t.params));
+  assert.equal(pruned.study.direction, "maximize");
+  assert.ok(pruned.best!.value! > 9);
+  const unpruned = await run("none");
+  assert.equal(unpruned.trials.filter((t) => t.state === "PRUNED").length, 0);
+});
+
+Deno.test("optimize (mod.ts): a study stored in SQLite goes on where it stopped", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const storage = `sqlite:${dir}/study.db`;
+    const options = {
+      space,
+      objective: quadratic,
+      sampler: "tpe",
+      pruner: "none",
+      storage,
+      study: "bowl",
+    } as const;
+    const first = await optimize({ ...options, trials: 6 });
+    assert.equal(first.trials.length, 6);
+    const second = await optimize({ ...options, trials: 15 });
+    assert.equal(second.trials.length, 15);
+    assert.equal(second.ran.length, 9, "only the missing trials ran");
+    assert.deepEqual(
+      second.trials.slice(0, 6).map((t) => [t.id, t.params, t.value]),
+      first.trials.map((t) => [t.id, t.params, t.value]),
+    );
+    assert.ok(second.best!.value! <= first.best!.value!);
+    // the budget is the study's: asking for no more runs none
+    const third = await optimize({ ...options, trials: 15 });
+    assert.equal(third.ran.length, 0);
+    // another space is another study: refused, not mixed in
+    await assert.rejects(
+      optimize({ ...options, space: { x: space.x }, trials: 20 }),
+      (error: unknown) => error instanceof AnnealError && error.code === "storage",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("optimize (mod.ts): an objective that throws or returns NaN fails its trial, and the study goes on", async () => {
+  const result = await optimize({
+    space: { x: { type: "int", low: 0, high: 5 } },
+    sampler: "grid",
+    trials: 6,
+    objective: ({ x }) => {
+      if (x === 1) throw new Error("boom");
+      if (x === 2) return NaN;
+      return x as number;
+    },
+  });
+  const byX = new Map(result.trials.map((t) => [t.params.x, t]));
+  assert.equal(byX.get(1)!.state, "FAILED");
+  assert.equal(byX.get(1)!.reason, "objective threw: boom");
+  assert.equal(byX.get(2)!.state, "FAILED");
+  assert.equal(byX.get(2)!.reason, "objective returned NaN");
+  assert.equal(result.trials.filter((t) => t.state === "COMPLETE").length, 4);
+  assert.deepEqual(result.best!.params, { x: 0 });
+});
+
+Deno.test("optimize (mod.ts): invalid options are refused before any trial, saying where and how to fix them", async () => {
+  let calls = 0;
+  const base: OptimizeOptions = { space, trials: 5, objective: () => ++calls };
+  const refused = async (
+    options: Partial<OptimizeOptions> | Record<string, unknown>,
+    code: string,
+    where: string,
+    hint: RegExp,
+  ) => {
+    const error = await optimize({ ...base, ...options } as OptimizeOptions).then(
+      () => assert.fail(`accepted ${JSON.stringify(options)}`),
+      (error: unknown) => error,
+    );
+    assert.ok(error instanceof AnnealError, String(error));
+    assert.equal(error.code, code, error.message);
+    assert.equal(error.where, where, error.message);
+    assert.match(error.hint ?? "", hint, error.message);
+  };
+  await refused(
+    { space: { x: { type: "normal", low: 0, high: 1 } } },
+    "config",
+    "space.x.type",
+    /./,
+  );
+  await refused({ space: { x: { type: "uniform", low: 2, high: 1 } } }, "config", "space.x", /./);
+  await refused({ space: "x" }, "config", "space", /logUniform/);
+  await refused({ sampler: "tpee" }, "usage", "sampler", /did you mean "tpe"/);
+  await refused({ pruner: "sha" }, "usage", "pruner", /median, asha, hyperband/);
+  await refused({ direction: "down" }, "usage", "direction", /minimize, maximize/);
+  for (const trials of [0, -3, 2.5, NaN, Infinity, "10", undefined]) {
+    await refused({ trials: trials as number }, "usage", "trials", /trials: 30/);
+  }
+  await refused({ parallel: 0 }, "usage", "parallel", /parallel: 1/);
+  await refused({ objective: 5 }, "usage", "objective", /params, trial/);
+  await refused({ study: "" }, "usage", "study", /name the study/);
+  await refused({ pruner: "hyperband" }, "usage", "prunerOptions.maxResource", /maxResource/);
+  await refused(
+    { sampler: "random", samplerOptions: { nStartupTrials: 3 } },
+    "usage",
+    "samplerOptions.nStartupTrials",
+    /has no options/,
+  );
+  await refused(
+    { pruner: "median", prunerOptions: { nStartupTrial: 3 } },
+    "usage",
+    "prunerOptions.nStartupTrial",
+    /did you mean 'nStartupTrials'/,
+  );
+  await refused({ storage: "mysql://host/db" }, "usage", "storage", /postgres:\/\//);
+  assert.equal(calls, 0);
+});
+
+Deno.test("the README's optimize example runs through mod.ts", async () => {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
+  const example = blocks.find((block) => block.includes("optimize({"));
+  assert.ok(example, "the README has an optimize example");
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = `${dir}/example.ts`;
+    const mod = new URL("../mod.ts", import.meta.url).href;
+    assert.match(example, /from "\.\/mod\.ts"/);
+    await Deno.writeTextFile(file, example.replace(/from "\.\/mod\.ts"/, `from "${mod}"`));
+    const logged: unknown[][] = [];
+    const log = console.log;
+    console.log = (...args: unknown[]) => logged.push(args);
+    try {
+      await import(`file://${file}`);
+    } finally {
+      console.log = log;
+    }
+    assert.equal(logged.length, 1, JSON.stringify(logged));
+    const [best, params] = logged[0] as [number, { lr: number; width: number }];
+    assert.ok(typeof best === "number" && Number.isFinite(best), JSON.stringify(logged));
+    assert.ok(params.lr > 0 && Number.isInteger(params.width), JSON.stringify(params));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
