@@ -862,6 +862,7 @@ export function applyOverrides(
 ): Record<string, unknown> {
   const out = structuredClone(input);
   for (const override of overrides) {
+    const before = structuredClone(out);
     const eq = override.indexOf("=");
     if (eq <= 0) {
       throw new AnnealError("usage", `Cannot apply --set '${override}': expected path=value`, {
@@ -886,8 +887,17 @@ export function applyOverrides(
     let node: Record<string, unknown> = out;
     for (const [depth, key] of path.slice(0, -1).entries()) {
       const next = node[key];
-      if (next === undefined) node[key] = {};
-      else if (next === null || typeof next !== "object" || Array.isArray(next)) {
+      if (next === undefined) {
+        // a list left to its default (`optimizer.betas.1=0.99` on adam): refused as a --set
+        // into that list is, with the default list, its element changed
+        const list = /^\d+$/.test(path[depth + 1])
+          ? defaultAt(before, path.slice(0, depth + 1))
+          : undefined;
+        if (Array.isArray(list)) {
+          throw notAnObject(override, path.slice(0, depth + 1), list, path.slice(depth + 1), true);
+        }
+        node[key] = {};
+      } else if (next === null || typeof next !== "object" || Array.isArray(next)) {
         throw notAnObject(override, path.slice(0, depth + 1), next, path.slice(depth + 1));
       }
       node = node[key] as Record<string, unknown>;
@@ -920,6 +930,7 @@ function notAnObject(
   at: string[],
   value: unknown,
   rest: string[],
+  isDefault = false,
 ): AnnealError {
   const field = at.join(".");
   const given = override.slice(override.indexOf("=") + 1);
@@ -937,7 +948,7 @@ function notAnObject(
     }
     return new AnnealError(
       "usage",
-      `Cannot apply --set '${override}': '${field}' is a list (${
+      `Cannot apply --set '${override}': '${field}' is a list (${isDefault ? "by default " : ""}${
         JSON.stringify(value)
       }), and --set does not reach into a list`,
       { hint: `give the whole list: --set '${field}=${JSON.stringify(changed)}'` },
@@ -950,6 +961,22 @@ function notAnObject(
     })`,
     { hint: `set it as a whole: --set ${field}=VALUE` },
   );
+}
+
+/**
+ * The value a config's section gives `path` once its defaults are filled in (a field left out,
+ * like adam's `betas`), or undefined where the section, as it is, does not parse.
+ */
+function defaultAt(config: Record<string, unknown>, path: string[]): unknown {
+  const section = path[0] as keyof typeof RunConfigSchema.shape;
+  const schema = RunConfigSchema.shape[section];
+  if (schema === undefined) return undefined;
+  const input = (withSectionDefaults({ [section]: config[section] ?? {} }) as Record<
+    string,
+    unknown
+  >)[section];
+  const parsed = schema.safeParse(input);
+  return parsed.success ? valueAt(parsed.data, path.slice(1)) : undefined;
 }
 
 /** The fields of a search-space distribution (`sweeps/space.ts`). */

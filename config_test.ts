@@ -467,6 +467,32 @@ Deno.test("--set into a list is refused with the whole list to give, its element
   });
 });
 
+Deno.test("--set into a list left to its default is refused with the default list, its element changed", () => {
+  const refusal = (config: Record<string, unknown>, overrides: string[]) => {
+    try {
+      applyOverrides(config, overrides);
+    } catch (error) {
+      assert.ok(error instanceof AnnealError && error.code === "usage", String(error));
+      return { message: error.message, hint: error.hint };
+    }
+    assert.fail(`${overrides}: accepted`);
+  };
+  assert.deepEqual(refusal({ optimizer: { name: "adam" } }, ["optimizer.betas.1=0.99"]), {
+    message: "Cannot apply --set 'optimizer.betas.1=0.99': 'optimizer.betas' is a list (by " +
+      "default [0.9,0.999]), and --set does not reach into a list",
+    hint: "give the whole list: --set 'optimizer.betas=[0.9,0.99]'",
+  });
+  // the section itself from a --set before it, and another list's default
+  assert.equal(
+    refusal({}, ["optimizer.name=adamw", "optimizer.betas.0=0.8"]).hint,
+    "give the whole list: --set 'optimizer.betas=[0.8,0.999]'",
+  );
+  assert.equal(
+    refusal({}, ["model.kind=mlp", "model.hidden.0=32"]).hint,
+    "give the whole list: --set 'model.hidden=[32]'",
+  );
+});
+
 Deno.test("--set under sweep.space reads the space's keys as dotted config paths", async () => {
   const space = {
     "optimizer.lr": { type: "logUniform", low: 1e-4, high: 0.1 },
