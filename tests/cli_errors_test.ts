@@ -231,6 +231,8 @@ Deno.test("anneal worker on a study that does not exist creates no database: it 
     out.stderr,
   );
   assert.deepEqual(await Array.fromAsync(Deno.readDir(runs.dir)), [], "nothing created");
+  // nor is the study said to be joined
+  assert.equal(out.stdout, "");
   // a file that is not a study database is left as it was
   await Deno.writeTextFile(missing, "");
   const empty = await anneal("worker", "--storage", missing, "--study", "sw");
@@ -257,6 +259,7 @@ Deno.test("anneal worker on a study that does not exist creates no database: it 
     1,
     new RegExp(`Cannot join study 'sw': ${storage} holds no study of that name`),
   );
+  assert.equal(other.stdout, "");
   assert.match(
     other.stderr,
     /hint: create it first: `anneal sweep -c CONFIG --storage .* --study sw`/,

@@ -355,11 +355,6 @@ function shellWord(word: string): string {
 /** Runs `anneal worker`; returns the exit code. */
 export async function workerCommand(options: WorkerCommandOptions): Promise<number> {
   const parallel = parallelFlag(options.parallel);
-  console.log(
-    `worker joining study ${options.study} at ${options.storage.replace(/\/\/[^@/]*@/, "//***@")}${
-      parallel === undefined ? "" : `, ${parallel} at a time`
-    }`,
-  );
   const controller = new AbortController();
   const interruption = onInterrupt(controller);
   try {
@@ -369,6 +364,13 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<numb
       onReaped: printReaped,
       onTrialRun: printTrialRun,
       onWarning: printWarning,
+      // (said once the study is found, not before: a study that is not there is only refused)
+      onStudy: () =>
+        console.log(
+          `worker joining study ${options.study} at ${
+            options.storage.replace(/\/\/[^@/]*@/, "//***@")
+          }${parallel === undefined ? "" : `, ${parallel} at a time`}`,
+        ),
       interrupt: controller.signal,
     });
     return await finish(result, `${result.definition.base.runsDir}/${options.study}`, {
