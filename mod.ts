@@ -29,6 +29,7 @@ export type {
   RestoredEvent,
   ReturnedEvent,
   RunFinishedEvent,
+  RunRefusedEvent,
   RunStartedEvent,
   StepsEvent,
   TestEvent,

@@ -195,6 +195,28 @@ export interface RunFinishedEvent {
   result: import("./supervisor.ts").RunResult;
 }
 
+/**
+ * The run was refused at its start, after its `run.started` and before its first step (a data
+ * file that is missing or holds bad values, a setting its data shows it cannot train with, a
+ * checkpoint that does not fit the data): the stream's last event, in place of `run.finished`.
+ * `train(...).result` rejects with the same error; `anneal train --json` prints it to stderr too.
+ */
+export interface RunRefusedEvent {
+  /** Event tag, for narrowing a `RunEvent`. */
+  type: "run.refused";
+  /** The run's id, as `run.started` named it. */
+  runId: string;
+  /** The run's directory, as `run.started` named it. */
+  runDir: string;
+  /**
+   * Whether `runDir` is still there: a new run's is removed (no record of a run that never
+   * trained), a resumed run's records are left as they were.
+   */
+  kept: boolean;
+  /** Why: the error `result` rejects with (its code, as `error[code]` names it, and its hint). */
+  error: { code: string; message: string; hint?: string; where?: string };
+}
+
 /** Any event of a run. */
 export type RunEvent =
   | RunStartedEvent
@@ -207,4 +229,5 @@ export type RunEvent =
   | TestEvent
   | RestoredEvent
   | ReturnedEvent
-  | RunFinishedEvent;
+  | RunFinishedEvent
+  | RunRefusedEvent;

@@ -769,6 +769,19 @@ async function supervise(
       });
     }
     await held.lock?.release();
+    // (the stream's end, for a reader of the events alone: `anneal train --json`'s)
+    emit({
+      type: "run.refused",
+      runId,
+      runDir,
+      kept: await exists(runDir),
+      error: {
+        code: error.code,
+        message: error.message,
+        ...(error.hint !== undefined && { hint: error.hint }),
+        ...(error.where !== undefined && { where: error.where }),
+      },
+    });
     queue.close();
     refused(error);
   };

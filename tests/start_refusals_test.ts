@@ -10,6 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { AnnealError, parseConfig, train, tune } from "../mod.ts";
+import type { RunEvent } from "../mod.ts";
 import { anneal, tempRunsDir } from "./_helpers.ts";
 
 /** The entries of `dir`, sorted. */
@@ -69,8 +70,8 @@ Deno.test("train(): an epoch without a step rejects the run's result with the co
     batchSize: 150,
     data: { kind: "synthetic-linear", validationSplit: 0.5, dropLast: true },
   });
-  const events: string[] = [];
-  for await (const event of run.events()) events.push(event.type);
+  const events: RunEvent[] = [];
+  for await (const event of run.events()) events.push(event);
   const error = await run.result.then(
     (result) => assert.fail(`trained: ${result.status} ${result.reason}`),
     (error) => error,
@@ -78,7 +79,19 @@ Deno.test("train(): an epoch without a step rejects the run's result with the co
   assert.ok(error instanceof AnnealError && error.code === "config", String(error));
   assert.equal(error.where, "batchSize");
   assert.match(error.message, /an epoch would take no step/);
-  assert.ok(!events.includes("run.finished"), events.join());
+  // the stream ends with the refusal, in place of run.finished
+  const types = events.map((event) => event.type);
+  assert.equal(types[0], "run.started");
+  assert.ok(!types.includes("run.finished"), types.join());
+  const last = events.at(-1)!;
+  assert.ok(last.type === "run.refused", types.join());
+  assert.deepEqual(last, {
+    type: "run.refused",
+    runId: run.runId,
+    runDir: run.runDir,
+    kept: false,
+    error: { code: "config", message: error.message, hint: error.hint, where: "batchSize" },
+  });
   assert.deepEqual(await entries(runs.dir), []);
 });
 
@@ -157,6 +170,23 @@ Deno.test("anneal train: a data file that is missing is refused as a data error,
     ),
   );
   assert.doesNotMatch(out.stdout + out.stderr, /actor 'dataLoader'|failed|run record|--resume/);
+  assert.deepEqual(await entries(`${runs.dir}/runs`), [], "no run directory is left");
+  // --json: the NDJSON stream that named the run ends saying it was refused, and why
+  const json = await anneal(
+    ...["train", "--json", "--backend", "cpu", "--runs-dir", `${runs.dir}/runs`],
+    ...["--set", "data.kind=csv", "--set", `data.path=${runs.dir}/gone.csv`],
+    ...["--set", "data.target=y"],
+  );
+  assert.equal(json.code, 1, json.stderr);
+  const events = json.stdout.trim().split("\n").map((line) => JSON.parse(line));
+  assert.equal(events[0].type, "run.started", json.stdout);
+  const last = events.at(-1);
+  assert.equal(last.type, "run.refused", json.stdout);
+  assert.equal(last.runDir, events[0].runDir);
+  assert.equal(last.kept, false);
+  assert.equal(last.error.code, "data");
+  assert.match(last.error.message, new RegExp(`Cannot open data file '${runs.dir}/gone\\.csv'`));
+  assert.match(json.stderr, /^error\[data\]: Cannot open data file/m);
   assert.deepEqual(await entries(`${runs.dir}/runs`), [], "no run directory is left");
 });
 
