@@ -319,6 +319,44 @@ Deno.test("anneal completions prints scripts for bash, zsh and fish", async () =
   assert.equal(bad.code, 2);
 });
 
+Deno.test("tools/anneal on PATH runs the CLI where it is called, and the README's source <(anneal completions bash) completes it", async () => {
+  await using runs = await tempRunsDir();
+  // on PATH as the README puts it: a link to tools/anneal named anneal
+  await Deno.mkdir(`${runs.dir}/bin`);
+  await Deno.symlink(`${REPO_ROOT}/tools/anneal`, `${runs.dir}/bin/anneal`);
+  await Deno.mkdir(`${runs.dir}/here`);
+  const script = [
+    "set -e",
+    // a relative path is read from the directory anneal is called in
+    "anneal runs --runs-dir here",
+    "source <(anneal completions bash)",
+    "complete -p anneal",
+    'COMP_WORDS=(anneal tr); COMP_CWORD=1; _anneal_complete; echo "[${COMPREPLY[*]}]"',
+    'COMP_WORDS=(anneal train --resu); COMP_CWORD=2; _anneal_complete; echo "[${COMPREPLY[*]}]"',
+  ].join("\n");
+  const output = await new Deno.Command("bash", {
+    args: ["-c", script],
+    cwd: runs.dir,
+    env: { PATH: `${runs.dir}/bin:${Deno.env.get("PATH")}` },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stdout = new TextDecoder().decode(output.stdout);
+  assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+  assert.equal(
+    stdout,
+    "no runs in here (train one: anneal train --runs-dir here)\n" +
+      "complete -o default -F _anneal_complete anneal\n[train]\n[--resume]\n",
+  );
+  // its permissions are the task's: the README's two ways run the same CLI
+  const task = JSON.parse(await Deno.readTextFile(`${REPO_ROOT}/deno.json`)).tasks.anneal as string;
+  const wrapper = await Deno.readTextFile(`${REPO_ROOT}/tools/anneal`);
+  const flags = (text: string) => text.match(/--(?:unstable|allow)[\w-]*(?:=[\w.,]+)?/g)?.sort();
+  assert.deepEqual(flags(wrapper.slice(wrapper.indexOf("exec "))), flags(task));
+  assert.match(task, /^ANNEAL_ACTOR_PERMISSIONS=narrow /);
+  assert.match(wrapper, /\nexport ANNEAL_ACTOR_PERMISSIONS=narrow\n/);
+});
+
 Deno.test("anneal schedule previews learning rates as JSON and as a plot", async () => {
   const out = await anneal(
     "schedule",
