@@ -160,6 +160,16 @@ for (const [what, input] of torchAccepts) {
   });
 }
 
+Deno.test("a synthetic-linear set above 1e7 samples is accepted with a warning of its memory and time", () => {
+  assert.deepEqual(configWarnings(parseConfig({ data: { n: 3e8 } })), [{
+    field: "data.n",
+    message: "300000000 synthetic-linear samples are generated before the first step: about " +
+      "6 GB of memory (20 bytes a sample) and 50 s or more",
+    hint: "a few thousand samples fit the two weights (the default is 200): --set data.n=10000",
+  }]);
+  assert.deepEqual(configWarnings(parseConfig({ data: { n: 1e7 } })), []);
+});
+
 Deno.test("rmsprop alpha at or above 1 is accepted with a warning that names alpha and the fix", () => {
   const [above] = configWarnings(parseConfig({ optimizer: { name: "rmsprop", alpha: 1.5 } }));
   assert.equal(above.field, "optimizer.alpha");

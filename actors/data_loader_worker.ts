@@ -67,7 +67,25 @@ runActor("dataLoader", async (context) => {
   };
 
   await context.faultPoint("load");
-  const data = await loadData(config.data, config.seed);
+  // Between chunks of a long load (3e8 synthetic samples take a minute) the Worker answers the
+  // supervisor's pings, and a stop gives the load up: the trainer, stopped before the data came,
+  // ends the run without a step.
+  const gaveUp = new Error("stopped while loading");
+  const loaded = await loadData(config.data, config.seed, {
+    pause: async () => {
+      // (a timer, not a message to itself: those run before the supervisor's pings are read)
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      if (stopped) throw gaveUp;
+    },
+  }).catch((error) => {
+    if (error === gaveUp) return undefined;
+    throw error;
+  });
+  if (loaded === undefined) {
+    port.close();
+    return;
+  }
+  const data = loaded;
   // what in the data is likely a mistake, though it loads (a header of numbers, ...)
   for (const { message, where, hint } of data.warnings ?? []) {
     context.emit({ type: "warning", actor: "dataLoader", message: `${where}: ${message}`, hint });

@@ -374,7 +374,26 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   const chosen = await selectBackend(config.backend, config.model.kind);
   context.emit({ type: "backend", ...chosen, tfjs: tf.version_core });
   await context.faultPoint("init");
-  const info = await loader.take((m) => m.type === "DatasetReady") as unknown as DatasetReady;
+  // (a stop while the data loads, a long one, ends the run before its first step: see below)
+  const info = await Promise.race([
+    loader.take((m) => m.type === "DatasetReady") as unknown as Promise<DatasetReady>,
+    context.stopped.then(() => undefined),
+  ]);
+  if (info === undefined) {
+    // its steps and best epoch are those it was resumed at: nothing was trained since
+    const saved = resume && await loadCheckpoint(resume.checkpoint);
+    const interrupted = context.interruptRequested();
+    return {
+      status: interrupted ? "interrupted" : "stopped",
+      reason: context.stopRequested()!,
+      ...(!interrupted && { stopRequested: true }),
+      epochs: 0,
+      steps: saved ? saved.state.step : 0,
+      bestEpoch: saved ? (saved.state.bestEpoch as number | null) ?? null : null,
+      metrics: {},
+      backend: chosen.backend,
+    } satisfies TrainerResult;
+  }
   // what torch would fail partway (batch norm over one value, a schedule's raise) ends it now
   const stepsPerEpoch = checkRunStart(config, info, config);
   const accumulation = config.gradientAccumulation;

@@ -20,7 +20,7 @@ import {
 } from "./spec.ts";
 import { idxFilePath } from "./paths.ts";
 import { applyNormalization, fitNormalization, splitValidation, takeFirst } from "./split.ts";
-import { syntheticLinear } from "./synthetic.ts";
+import { syntheticLinear, syntheticLinearInChunks } from "./synthetic.ts";
 import { formatPath } from "../zod_paths.ts";
 import { fieldIssueText } from "../issue_text.ts";
 import type { Dataset, DataWarning, LoadedData, Normalization } from "./types.ts";
@@ -332,6 +332,15 @@ function parseSpec(spec: DataSpec): ResolvedDataSpec {
   });
 }
 
+/** How {@linkcode loadData} runs. */
+export interface LoadOptions {
+  /**
+   * Awaited between chunks of a long step (generating synthetic-linear samples), so that a
+   * Worker loading the data answers its messages meanwhile; it may throw, to give the load up.
+   */
+  pause?: () => Promise<void>;
+}
+
 /**
  * Loads the data a spec describes. The validation split is chosen by a shuffle seeded from
  * `seed`; `limit` keeps the first N samples of the training source before that split; CSV
@@ -345,13 +354,18 @@ function parseSpec(spec: DataSpec): ResolvedDataSpec {
  * console.assert(data.fingerprint.length === 64);
  * ```
  */
-export async function loadData(spec: DataSpec, seed: number): Promise<LoadedData> {
+export async function loadData(
+  spec: DataSpec,
+  seed: number,
+  options: LoadOptions = {},
+): Promise<LoadedData> {
   const resolved = parseSpec(spec);
   let sources: Sources;
   if (resolved.kind === "synthetic-linear") {
-    sources = {
-      pool: takeFirst(syntheticLinear(resolved.n, resolved.noise, seed), resolved.limit),
-    };
+    const generated = options.pause
+      ? await syntheticLinearInChunks(resolved.n, resolved.noise, seed, options.pause)
+      : syntheticLinear(resolved.n, resolved.noise, seed);
+    sources = { pool: takeFirst(generated, resolved.limit) };
   } else if (resolved.kind === "csv") {
     sources = await loadCsv(resolved);
   } else {

@@ -15,6 +15,7 @@
  */
 
 export { loadData } from "./load.ts";
+export type { LoadOptions } from "./load.ts";
 export { batchesPerEpoch, batchSeed, epochOrder, makeBatch } from "./batches.ts";
 export type { Batch, EpochOrderOptions } from "./batches.ts";
 export {

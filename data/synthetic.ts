@@ -26,20 +26,82 @@ export const SYNTHETIC_WEIGHTS = [2, -3] as const;
  * ```
  */
 export function syntheticLinear(n: number, noise: number, seed: number): Dataset {
+  const steps = generate(n, noise, seed);
+  for (;;) {
+    const next = steps.next();
+    if (next.done) return next.value;
+  }
+}
+
+/**
+ * {@linkcode syntheticLinear}'s samples, the same values, made in chunks of
+ * {@linkcode SYNTHETIC_CHUNK} samples with `pause` awaited between them: a data loader's Worker
+ * answers the supervisor's pings, and hears a stop (`pause` may throw to give up), while it
+ * generates a large set (3e8 samples take about a minute).
+ *
+ * @example
+ * ```ts
+ * import { syntheticLinear, syntheticLinearInChunks } from "./synthetic.ts";
+ * const ds = await syntheticLinearInChunks(300, 0.5, 7, () => Promise.resolve());
+ * console.assert(ds.y[299] === syntheticLinear(300, 0.5, 7).y[299]);
+ * ```
+ */
+export async function syntheticLinearInChunks(
+  n: number,
+  noise: number,
+  seed: number,
+  pause: () => Promise<void>,
+): Promise<Dataset> {
+  const steps = generate(n, noise, seed);
+  for (;;) {
+    const next = steps.next();
+    if (next.done) return next.value;
+    await pause();
+  }
+}
+
+/** Samples made between two pauses of {@linkcode syntheticLinearInChunks}. */
+export const SYNTHETIC_CHUNK = 1 << 20;
+
+/**
+ * The generation, one pass of {@linkcode SYNTHETIC_CHUNK} samples between two yields; the sums
+ * run in the same order, one chunk after another, as one loop would, so the values are the same
+ * however it is driven.
+ */
+function* generate(n: number, noise: number, seed: number): Generator<void, Dataset> {
   const rng = new Rng(seedFrom(seed, 0x11ea));
   const x = new Float32Array(n * 2);
   const y = new Float32Array(n);
   const eps = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    x[2 * i] = rng.normal();
-    x[2 * i + 1] = rng.normal();
-    eps[i] = rng.normal();
+  for (let from = 0; from < n; from += SYNTHETIC_CHUNK) {
+    const to = Math.min(n, from + SYNTHETIC_CHUNK);
+    for (let i = from; i < to; i++) {
+      x[2 * i] = rng.normal();
+      x[2 * i + 1] = rng.normal();
+      eps[i] = rng.normal();
+    }
+    yield;
   }
-  const mean = eps.reduce((a, b) => a + b, 0) / n;
-  const std = Math.sqrt(eps.reduce((a, b) => a + (b - mean) ** 2, 0) / n) || 1;
-  for (let i = 0; i < n; i++) {
-    const scaled = n > 1 ? (eps[i] - mean) / std : 0;
-    y[i] = SYNTHETIC_WEIGHTS[0] * x[2 * i] + SYNTHETIC_WEIGHTS[1] * x[2 * i + 1] + noise * scaled;
+  let sum = 0;
+  for (let from = 0; from < n; from += SYNTHETIC_CHUNK) {
+    for (let i = from; i < Math.min(n, from + SYNTHETIC_CHUNK); i++) sum += eps[i];
+    yield;
+  }
+  const mean = sum / n;
+  let squares = 0;
+  for (let from = 0; from < n; from += SYNTHETIC_CHUNK) {
+    for (let i = from; i < Math.min(n, from + SYNTHETIC_CHUNK); i++) {
+      squares += (eps[i] - mean) ** 2;
+    }
+    yield;
+  }
+  const std = Math.sqrt(squares / n) || 1;
+  for (let from = 0; from < n; from += SYNTHETIC_CHUNK) {
+    for (let i = from; i < Math.min(n, from + SYNTHETIC_CHUNK); i++) {
+      const scaled = n > 1 ? (eps[i] - mean) / std : 0;
+      y[i] = SYNTHETIC_WEIGHTS[0] * x[2 * i] + SYNTHETIC_WEIGHTS[1] * x[2 * i + 1] + noise * scaled;
+    }
+    yield;
   }
   return { x, y, n, inputShape: [2], targetSize: 1, task: "regression" };
 }

@@ -1,0 +1,52 @@
+/**
+ * A long load (many synthetic-linear samples, generated in the data loader's Worker) answers the
+ * supervisor's pings as it goes, so the run is not taken for stalled; and a stop while it goes on
+ * ends the run at once, before its first step, as `interrupted`.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { train } from "../mod.ts";
+import { signalWhen, tempRunsDir } from "./_helpers.ts";
+
+// 2e7 samples take 3-4 s to generate on the 2-core machine (5e7: 8-10 s)
+Deno.test("a load longer than the stall timeout is not a stalled data loader", async () => {
+  await using runs = await tempRunsDir();
+  const result = await train({
+    backend: "cpu",
+    runsDir: runs.dir,
+    maxSteps: 2,
+    data: { kind: "synthetic-linear", n: 2e7 },
+  }, { stallTimeoutMs: 1500 }).result;
+  assert.equal(result.status, "stopped", result.reason);
+  assert.equal(result.steps, 2);
+});
+
+Deno.test("SIGINT while synthetic data is generated ends the run as interrupted before its first step", async () => {
+  await using runs = await tempRunsDir();
+  const started = performance.now();
+  let signalled = 0;
+  // the trainer's backend event comes while the data loader still generates
+  const interrupted = await signalWhen(
+    ["train", "--backend", "cpu", "--runs-dir", runs.dir, "--set", "data.n=5e7"],
+    (event) => event.type === "backend",
+    "SIGINT",
+    () => Promise.resolve(void (signalled = performance.now())),
+  );
+  const ended = performance.now();
+  assert.equal(interrupted.status.code, 130, interrupted.stderr);
+  const summary = JSON.parse(
+    await Deno.readTextFile(`${runs.dir}/${interrupted.runId}/summary.json`),
+  );
+  assert.equal(summary.status, "interrupted");
+  assert.equal(summary.stopReason, "SIGINT received");
+  // not a step: the load was given up (it had to end first, then a step be taken, before)
+  assert.equal(summary.steps, 0);
+  assert.match(interrupted.stderr, /it ended before its first checkpoint: start it again/);
+  assert.equal(JSON.parse(interrupted.stdout.trim().split("\n").at(-1)!).type, "run.finished");
+  assert.ok(
+    ended - signalled < 5000,
+    `${((ended - signalled) / 1000).toFixed(1)} s from the signal to the end ` +
+      `(${((signalled - started) / 1000).toFixed(1)} s to the signal)`,
+  );
+});
