@@ -19,7 +19,13 @@ import {
   type ResolvedIdxSpec,
 } from "./spec.ts";
 import { idxFilePath } from "./paths.ts";
-import { applyNormalization, fitNormalization, splitValidation, takeFirst } from "./split.ts";
+import {
+  applyNormalization,
+  fitNormalization,
+  splitValidation,
+  splitValidationInChunks,
+  takeFirst,
+} from "./split.ts";
 import { syntheticLinear, syntheticLinearInChunks } from "./synthetic.ts";
 import { formatPath } from "../zod_paths.ts";
 import { fieldIssueText } from "../issue_text.ts";
@@ -371,7 +377,9 @@ export async function loadData(
   } else {
     sources = await loadIdx(resolved);
   }
-  const { train, validation } = splitValidation(sources.pool, resolved.validationSplit, seed);
+  const { train, validation } = options.pause
+    ? await splitValidationInChunks(sources.pool, resolved.validationSplit, seed, options.pause)
+    : splitValidation(sources.pool, resolved.validationSplit, seed);
   const test = sources.test && takeFirst(sources.test, resolved.testLimit);
   let normalization: Normalization | undefined;
   if (resolved.kind === "csv" && resolved.normalize !== "none") {

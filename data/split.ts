@@ -70,6 +70,40 @@ export function splitValidation(
   fraction: number,
   seed: number,
 ): { train: Dataset; validation?: Dataset } {
+  const steps = splitSteps(ds, fraction, seed);
+  for (;;) {
+    const next = steps.next();
+    if (next.done) return next.value;
+  }
+}
+
+/**
+ * {@linkcode splitValidation}'s split, the same rows, made in chunks of {@linkcode SPLIT_CHUNK}
+ * rows with `pause` awaited between them (a data loader's Worker answers its pings meanwhile:
+ * 3e8 samples take most of a minute); `pause` may throw, to give the split up.
+ */
+export async function splitValidationInChunks(
+  ds: Dataset,
+  fraction: number,
+  seed: number,
+  pause: () => Promise<void>,
+): Promise<{ train: Dataset; validation?: Dataset }> {
+  const steps = splitSteps(ds, fraction, seed);
+  for (;;) {
+    const next = steps.next();
+    if (next.done) return next.value;
+    await pause();
+  }
+}
+
+/** Rows shuffled, or copied, between two pauses of {@linkcode splitValidationInChunks}. */
+export const SPLIT_CHUNK = 1 << 20;
+
+function* splitSteps(
+  ds: Dataset,
+  fraction: number,
+  seed: number,
+): Generator<void, { train: Dataset; validation?: Dataset }> {
   if (fraction === 0) return { train: ds };
   const held = Math.max(1, Math.round(ds.n * fraction));
   if (held >= ds.n) {
@@ -84,14 +118,43 @@ export function splitValidation(
     );
   }
   const rng = new Rng(seedFrom(seed, 0x5b1d)); // its own stream: the split never moves with shuffling
-  const order = Uint32Array.from({ length: ds.n }, (_, i) => i);
+  const order = new Uint32Array(ds.n);
+  for (let i = 0; i < ds.n; i++) order[i] = i;
   for (let i = ds.n - 1; i > 0; i--) {
     const j = rng.int(i + 1);
     [order[i], order[j]] = [order[j], order[i]];
+    if (i % SPLIT_CHUNK === 0) yield;
   }
-  const validationRows = order.slice(0, held).sort();
-  const trainRows = order.slice(held).sort();
-  return { train: selectRows(ds, trainRows), validation: selectRows(ds, validationRows) };
+  // the shuffle's first `held` rows are held out; each part in ascending order (the rows are
+  // distinct: marking them and reading the marks in order sorts them)
+  const heldOut = new Uint8Array(ds.n);
+  for (let i = 0; i < held; i++) heldOut[order[i]] = 1;
+  yield;
+  const validationRows = new Uint32Array(held);
+  const trainRows = new Uint32Array(ds.n - held);
+  for (let i = 0, v = 0, t = 0; i < ds.n; i++) {
+    if (heldOut[i]) validationRows[v++] = i;
+    else trainRows[t++] = i;
+    if (i % SPLIT_CHUNK === SPLIT_CHUNK - 1) yield;
+  }
+  const train = yield* selectRowsSteps(ds, trainRows);
+  const validation = yield* selectRowsSteps(ds, validationRows);
+  return { train, validation };
+}
+
+/** {@linkcode selectRows}, pausing every {@linkcode SPLIT_CHUNK} rows. */
+function* selectRowsSteps(ds: Dataset, rows: ArrayLike<number>): Generator<void, Dataset> {
+  const f = featureSize(ds);
+  const t = ds.targetSize;
+  const x = new Float32Array(rows.length * f);
+  const y = new Float32Array(rows.length * t);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i];
+    x.set(ds.x.subarray(r * f, (r + 1) * f), i * f);
+    y.set(ds.y.subarray(r * t, (r + 1) * t), i * t);
+    if (i % SPLIT_CHUNK === SPLIT_CHUNK - 1) yield;
+  }
+  return { ...ds, x, y, n: rows.length };
 }
 
 /**

@@ -10,13 +10,14 @@ import { train } from "../mod.ts";
 import { signalWhen, tempRunsDir } from "./_helpers.ts";
 
 // 2e7 samples take 3-4 s to generate on the 2-core machine (5e7: 8-10 s)
-Deno.test("a load longer than the stall timeout is not a stalled data loader", async () => {
+Deno.test("a load longer than the stall timeout, split for validation, is not a stalled data loader", async () => {
   await using runs = await tempRunsDir();
   const result = await train({
     backend: "cpu",
     runsDir: runs.dir,
     maxSteps: 2,
-    data: { kind: "synthetic-linear", n: 2e7 },
+    // (and held out: the split's shuffle and copies pause alike)
+    data: { kind: "synthetic-linear", n: 2e7, validationSplit: 0.1 },
   }, { stallTimeoutMs: 1500 }).result;
   assert.equal(result.status, "stopped", result.reason);
   assert.equal(result.steps, 2);
