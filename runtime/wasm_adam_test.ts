@@ -137,6 +137,36 @@ Deno.test("fused Adam/AdamW on wasm take v's (1 - beta2) * g² as torch does, fi
   }
 });
 
+Deno.test("fused Adam/AdamW on wasm keep an infinite parameter infinite, adding no L2 term of 0 * p", async () => {
+  // torch 1.13 adds the L2 term (grad.add(param, alpha=wd)) only when weight_decay != 0, and
+  // AdamW never: p = -Infinity stays -Infinity, where 0 * p would make the gradient NaN. p = [-inf,
+  // 1, 2, 3, -inf] (a vector of 4 and the scalar tail), grad 0.5, lr 0.1, two steps: torch's p.
+  await selectBackend("wasm");
+  const specs: [OptimizerSpec, number[]][] = [
+    [{ name: "adamw", lr: 0.1, weightDecay: 0.01, noDecay: [] }, [0.798101, 1.7961020, 2.7941031]],
+    [{ name: "adam", lr: 0.1 }, [0.8, 1.8, 2.8]],
+    [
+      { name: "adamw", lr: 0.1, weightDecay: 0.01, noDecay: [], maximize: true },
+      [1.197901, 2.1959019, 3.1939027],
+    ],
+  ];
+  for (const [index, [spec, torch]] of specs.entries()) {
+    const param = tf.variable(tf.tensor1d([-Infinity, 1, 2, 3, -Infinity]), true, `inf${index}`);
+    const optimizer = createOptimizer(spec, { fusedKernels: true });
+    const grad = tf.fill([5], 0.5);
+    optimizer.step([param], [grad]);
+    optimizer.step([param], [grad]);
+    const got = Array.from(param.dataSync());
+    assert.equal(got[0], -Infinity, `${spec.name}: ${got}`);
+    assert.equal(got[4], -Infinity, `${spec.name}: ${got}`);
+    torch.forEach((w, i) =>
+      assert.ok(Math.abs(got[i + 1] - w) <= 1e-6 * Math.abs(w), `${got[i + 1]}, torch ${w}`)
+    );
+    optimizer.dispose();
+    tf.dispose([param, grad]);
+  }
+});
+
 Deno.test("the engine steps Adam with the SIMD kernel on wasm, tfjs's ops when told not to", async () => {
   await selectBackend("wasm");
   const shape = {

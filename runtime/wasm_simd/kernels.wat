@@ -1093,7 +1093,9 @@
 
   ;; One Adam/AdamW step over n values, as the reference chain computes it (optimizers/aliases.ts),
   ;; in one pass: d = gradSign g + coupled * p (gradSign -1: torch's maximize, the gradient negated
-  ;; before the L2 term; else 1); m' = beta1 m + beta1c d; v' = beta2 v + (beta2c d) d (torch's
+  ;; before the L2 term; else 1; the L2 term only where coupled is nonzero, as torch adds it only
+  ;; when weight_decay != 0: 0 * p is NaN at an infinite p, where AdamW's p stays infinite);
+  ;; m' = beta1 m + beta1c d; v' = beta2 v + (beta2c d) d (torch's
   ;; addcmul_ order: finite where d^2 overflows float32);
   ;; s = max(vmax, v') when amsgrad (vmax' = s) else v'; the parameter's new value
   ;; p' = decay p - (stepSize m') / (sqrt(s) / root2 + eps), torch's p.mul_(1 - lr wd) (AdamW; decay
@@ -1112,6 +1114,8 @@
     (local $vr2 v128) (local $vstep v128) (local $vcoup v128) (local $vdecay v128)
     (local $vp v128) (local $vd v128) (local $vm v128) (local $vv v128) (local $vs v128)
     (local $sp f32) (local $sd f32) (local $sm f32) (local $sv f32) (local $ss f32)
+    (local $hasCoupled i32)
+    (local.set $hasCoupled (f32.ne (local.get $coupled) (f32.const 0)))
     (local.set $vb1 (f32x4.splat (local.get $beta1)))
     (local.set $vb1c (f32x4.splat (local.get $beta1c)))
     (local.set $vb2 (f32x4.splat (local.get $beta2)))
@@ -1127,9 +1131,10 @@
       (br_if $done (i32.ge_u (local.get $i) (local.get $end4)))
       (local.set $at (i32.shl (local.get $i) (i32.const 2)))
       (local.set $vp (v128.load align=4 (i32.add (local.get $p) (local.get $at))))
-      (local.set $vd (f32x4.add
-        (f32x4.mul (v128.load align=4 (i32.add (local.get $g) (local.get $at))) (local.get $vsign))
-        (f32x4.mul (local.get $vcoup) (local.get $vp))))
+      (local.set $vd
+        (f32x4.mul (v128.load align=4 (i32.add (local.get $g) (local.get $at))) (local.get $vsign)))
+      (if (local.get $hasCoupled) (then
+        (local.set $vd (f32x4.add (local.get $vd) (f32x4.mul (local.get $vcoup) (local.get $vp))))))
       (local.set $vm (f32x4.add
         (f32x4.mul (v128.load align=4 (i32.add (local.get $m) (local.get $at))) (local.get $vb1))
         (f32x4.mul (local.get $vd) (local.get $vb1c))))
@@ -1154,9 +1159,10 @@
       (br_if $sdone (i32.ge_u (local.get $i) (local.get $n)))
       (local.set $at (i32.shl (local.get $i) (i32.const 2)))
       (local.set $sp (f32.load (i32.add (local.get $p) (local.get $at))))
-      (local.set $sd (f32.add
-        (f32.mul (f32.load (i32.add (local.get $g) (local.get $at))) (local.get $gradSign))
-        (f32.mul (local.get $coupled) (local.get $sp))))
+      (local.set $sd
+        (f32.mul (f32.load (i32.add (local.get $g) (local.get $at))) (local.get $gradSign)))
+      (if (local.get $hasCoupled) (then
+        (local.set $sd (f32.add (local.get $sd) (f32.mul (local.get $coupled) (local.get $sp))))))
       (local.set $sm (f32.add
         (f32.mul (f32.load (i32.add (local.get $m) (local.get $at))) (local.get $beta1))
         (f32.mul (local.get $sd) (local.get $beta1c))))
