@@ -240,7 +240,14 @@ export async function runsCompareCommand(
       hint: "give each run once: anneal runs compare RUN_A RUN_B",
     });
   }
-  const records = await Promise.all(ids.map(async (id) => readRun(await runDirOf(id, options))));
+  // (read at once; a failure is the first run in the order given that cannot be read, not the
+  // first to fail)
+  const reads = await Promise.allSettled(
+    ids.map(async (id) => readRun(await runDirOf(id, options))),
+  );
+  const failed = reads.find((read) => read.status === "rejected");
+  if (failed) throw failed.reason;
+  const records = reads.flatMap((read) => read.status === "fulfilled" ? [read.value] : []);
   const comparison = compareRuns(records);
   if (options.json) {
     console.log(JSON.stringify(comparison));

@@ -51,3 +51,26 @@ Deno.test("anneal runs compare refuses a run given twice (its column would hide 
     },
   );
 });
+
+Deno.test("anneal runs compare names the first run it cannot read in the order given, not the first failure to arrive", async () => {
+  // (the runs are read at once: 'empty', a directory that is not a run, fails after more reads
+  // than 'nope' does)
+  const runsDir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${runsDir}/empty`);
+    const cases: [string[], RegExp][] = [
+      [["nope1", "nope2"], /'[^']*\/nope1'/],
+      [["empty", "nope2"], /'[^']*\/empty'/],
+      [["empty", "nope2", "nope3"], /'[^']*\/empty'/],
+    ];
+    for (const [ids, named] of cases) {
+      await assert.rejects(runsCompareCommand(ids, { runsDir }), (error: AnnealError) => {
+        assert.match(error.message, named);
+        assert.doesNotMatch(error.message, /nope[23]/);
+        return true;
+      });
+    }
+  } finally {
+    await Deno.remove(runsDir, { recursive: true });
+  }
+});
