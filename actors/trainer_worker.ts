@@ -51,6 +51,7 @@ import { decayBeyondRun } from "../schedulers/decay_reach.ts";
 import { annealBeyondRun } from "../schedulers/anneal_reach.ts";
 import { PLAN_AHEAD } from "./scheduler.ts";
 import type { OptimizerState } from "../optimizers/mod.ts";
+import { shellWord } from "../shell_word.ts";
 
 type Message = { type: string } & Record<string, unknown>;
 
@@ -502,7 +503,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
           `it; its threshold stays ${clip.value} until the first step, then is the percentile ` +
           "of the norms from here on",
         hint: "nothing to do, unless it must clip as a run never stopped would: then start it " +
-          `again (anneal train -c ${runDir}/config.json)`,
+          `again (anneal train -c ${shellWord(`${runDir}/config.json`)})`,
       });
     }
     // the clip monitor's loss watch, as the checkpoint kept it (an older one's starts over)

@@ -6,6 +6,7 @@
  */
 import { configValue } from "./records.ts";
 import { formatNumber } from "../number_format.ts";
+import { shellWord } from "../shell_word.ts";
 import type { Finding, RunRecord } from "./types.ts";
 import { maximizes, settingFault } from "../optimizers/hazards.ts";
 import {
@@ -81,9 +82,6 @@ export function median(values: number[]): number {
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
-/** A word the shell takes as it is, else in single quotes (a JSON value: `'scheduler={...}'`). */
-export const shellWord = (word: string) =>
-  /^[\w./:=@%+,-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 /** `--set` overrides as a user types them, each quoted for the shell where it needs it. */
 export const setText = (set: string[]) => set.map((s) => `--set ${shellWord(s)}`).join(" ");
 

@@ -18,11 +18,11 @@ import {
   longerRun,
   MIN_EPOCHS_FOR_TRENDS,
   setText,
-  shellWord,
   STILL_FALLING,
   unfinished,
 } from "./checks.ts";
 import { configValue } from "./records.ts";
+import { shellWord } from "../shell_word.ts";
 import { checkGradientSpikes, checkOverfitting } from "./checks_generalization.ts";
 import type { Diagnosis, Finding, FindingKind, RunRecord } from "./types.ts";
 

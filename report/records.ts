@@ -23,7 +23,7 @@ import {
   processLiveness,
 } from "../runtime/liveness.ts";
 import { resumeCommand } from "../runtime/resume.ts";
-import { shellWord } from "./checks.ts";
+import { shellWord } from "../shell_word.ts";
 import type {
   EpochRecord,
   LrFindRecord,

@@ -36,6 +36,7 @@ import {
 } from "../optimizers/host.ts";
 import { cnnPlan, densePlan } from "./dense/plan.ts";
 import { checkLossFits, defaultLossName, metricNames, shapeTask } from "../task_fit.ts";
+import { shellWord } from "../shell_word.ts";
 
 /** What the engine must know about the data to build a model. */
 export interface DataShape {
@@ -565,10 +566,10 @@ export class TrainingEngine {
           `model of ${config} ${modelHas}`,
         {
           where: checkpoint,
-          hint: older ? `${why}: \`anneal train -c ${config}\`` : "the checkpoint was " +
+          hint: older ? `${why}: \`anneal train -c ${shellWord(config)}\`` : "the checkpoint was " +
             `trained as another model than ${config} describes (was its model edited?): put ` +
             `back the model the run was started with to resume it, or start a new run of the ` +
-            `model it describes now: \`anneal train -c ${config}\``,
+            `model it describes now: \`anneal train -c ${shellWord(config)}\``,
         },
       );
     };

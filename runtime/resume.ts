@@ -10,7 +10,7 @@ import { jsonDifferences } from "../zod_paths.ts";
 import { jsonSyntax } from "../json_syntax.ts";
 import { absoluteDataPaths, dataPathFields } from "../data/paths.ts";
 import { retrainCommand } from "../report/diagnose.ts";
-import { shellWord } from "../report/checks.ts";
+import { shellWord } from "../shell_word.ts";
 import type { Diagnosis } from "../report/types.ts";
 import type { ResolvedDataSpec } from "../data/spec.ts";
 import { isAbsolute } from "node:path";

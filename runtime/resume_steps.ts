@@ -8,6 +8,7 @@
  */
 import { batchesPerEpoch } from "../data/batches.ts";
 import { AnnealError } from "../errors.ts";
+import { shellWord } from "../shell_word.ts";
 
 /** How a run's epochs are made into steps now, to check a checkpoint's position against. */
 export interface EpochSteps {
@@ -63,7 +64,9 @@ export function checkResumedSteps(
   if (perEpoch === 0 || (fits && state.step === expected)) return;
   const { runId, dir } = run;
   const where = `${dir}/checkpoints/last.ckpt`;
-  const fresh = `start a new run from its config: \`anneal train -c ${dir}/config.json\``;
+  const fresh = `start a new run from its config: \`anneal train -c ${
+    shellWord(`${dir}/config.json`)
+  }\``;
   const before = stepsPerEpochBefore(now);
   if (trained === 0 && dropLast && accumulation > 1 && state.step === epochs * before) {
     const whole = Math.floor(trainSize / batchSize);
@@ -132,7 +135,7 @@ export function checkResumedData(
     {
       where: `${dir}/meta.json`,
       hint: "restore the data it trained on, then resume it; or start a new run on the data " +
-        `as it is: \`anneal train -c ${dir}/config.json\``,
+        `as it is: \`anneal train -c ${shellWord(`${dir}/config.json`)}\``,
     },
   );
 }

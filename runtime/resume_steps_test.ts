@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { AnnealError } from "../errors.ts";
-import { checkResumedSteps, stepsPerEpoch } from "./resume_steps.ts";
+import { checkResumedData, checkResumedSteps, stepsPerEpoch } from "./resume_steps.ts";
+import { parseConfig } from "../config.ts";
+import { loadData } from "../data/mod.ts";
+import { TrainingEngine } from "./engine.ts";
+import { selectBackend } from "./backend.ts";
 
 const run = { runId: "r", dir: "runs/r" };
 const now = { trainSize: 200, batchSize: 8, dropLast: true, accumulation: 4 };
@@ -47,4 +51,42 @@ Deno.test("checkResumedSteps passes a checkpoint within an epoch at its batches'
     () => checkResumedSteps({ epoch: 0, step: 12, within: { batches: 24, totals } }, now, run),
     /24 batches into epoch 1, more batches than an epoch holds/,
   );
+});
+
+Deno.test("the 'anneal train -c' a resume's refusal gives quotes a run path with a space for the shell", async () => {
+  const spaced = { runId: "r", dir: "my runs/r" };
+  const quoted = "`anneal train -c 'my runs/r/config.json'`";
+  assert.throws(() => checkResumedSteps({ epoch: 2, step: 21 }, now, spaced), (error) => {
+    assert.ok(error instanceof AnnealError && error.hint?.includes(quoted), String(error));
+    return true;
+  });
+  assert.throws(() => checkResumedSteps({ epoch: 0, step: 9 }, now, spaced), (error) => {
+    assert.ok(error instanceof AnnealError && error.hint?.includes(quoted), String(error));
+    return true;
+  });
+  assert.throws(() => checkResumedData("a".repeat(64), "b".repeat(64), spaced), (error) => {
+    assert.ok(error instanceof AnnealError && error.hint?.includes(quoted), String(error));
+    return true;
+  });
+  // the engine's refusal of another model's weights
+  await selectBackend("cpu");
+  const config = parseConfig({
+    backend: "cpu",
+    data: { kind: "synthetic-linear", n: 64 },
+    model: { kind: "mlp", hidden: [4] },
+  });
+  const engine = new TrainingEngine(config, (await loadData(config.data, config.seed)).train);
+  try {
+    const from = {
+      checkpoint: "my runs/r/checkpoints/last.ckpt",
+      config: "my runs/r/config.json",
+      runId: "r",
+    };
+    assert.throws(() => engine.writeWeights({}, from), (error) => {
+      assert.ok(error instanceof AnnealError && error.hint?.includes(quoted), String(error));
+      return true;
+    });
+  } finally {
+    engine.dispose();
+  }
 });

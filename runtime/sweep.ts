@@ -36,7 +36,7 @@ import { nopPruner, type Pruner } from "../sweeps/pruners/types.ts";
 import { openStorage } from "../storage/mod.ts";
 import type { StudyStorage, Trial } from "../storage/types.ts";
 import { checkRunId, makeRunDirectory } from "./records.ts";
-import { shellWord } from "../report/checks.ts";
+import { shellWord } from "../shell_word.ts";
 import { trainTrial, type TrialRunStart } from "./trial_run.ts";
 import {
   checkMetric,

@@ -197,7 +197,8 @@ for (const readbackEvery of [1, 8]) {
 
 Deno.test("a checkpoint without adaptive clipping's history (an older anneal's) resumes, saying the history restarts", async () => {
   await using runs = await tempRunsDir();
-  const { dir } = runs;
+  // (a runs directory with a space: the hint's command quotes it)
+  const dir = `${runs.dir}/old runs`;
   const short = await trainCollect({ ...config, epochs: 2, runsDir: dir }, { runId: "old" });
   assert.equal(short.result.status, "completed", short.result.reason);
   const last = `${dir}/old/checkpoints/last.ckpt`;
@@ -217,6 +218,10 @@ Deno.test("a checkpoint without adaptive clipping's history (an older anneal's) 
       "adaptive clipping \\(clipping\\.autoPercentile\\) restarts its history of gradient " +
         `norms: .*older anneal.*; its threshold stays ${state.clipThreshold} until the first step`,
     ),
+  );
+  assert.ok(
+    (stdout + stderr).includes(`(anneal train -c '${dir}/old/config.json')`),
+    stdout + stderr,
   );
   const summary = JSON.parse(await Deno.readTextFile(`${dir}/old/summary.json`));
   assert.equal(summary.status, "completed");

@@ -18,6 +18,7 @@ import { MIN_ITERATIONS } from "../../runtime/lr_find.ts";
 import { onSignals, signalExitCode } from "../signals.ts";
 import { checkFlagFile, formatNumber, writeFlagFile } from "../output.ts";
 import { parseNumberFlag } from "./schedule.ts";
+import { shellWord } from "../../shell_word.ts";
 
 /** Options of `anneal lr-find`. */
 export interface LrFindCommandOptions {
@@ -245,11 +246,6 @@ export function keptOverrides(user: string[], suggested: string[]): string[] {
     const path = pathOf(override);
     return !replaced.some((other) => path === other || path.startsWith(`${other}.`));
   });
-}
-
-/** A command-line word as a shell reads it back (quoted where it has to be). */
-function shellWord(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : shellQuote(word);
 }
 
 /** One shell word: single-quoted, with its own single quotes escaped. */

@@ -32,6 +32,7 @@ import {
 } from "../../report/records.ts";
 import type { RunRecord } from "../../report/types.ts";
 import { formatMetrics, formatNumber, writeFlagFile } from "../output.ts";
+import { shellWord } from "../../shell_word.ts";
 
 /** Where runs live, and how a user names one. */
 export interface RunsOptions {
@@ -79,11 +80,6 @@ async function runIdOf(id: string): Promise<string> {
       hint: `give its id and the directory it is in: ${name} --runs-dir ${shellWord(dir)}`,
     });
   }
-}
-
-/** A command-line word as a shell reads it back (quoted where it has to be). */
-function shellWord(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
 /**

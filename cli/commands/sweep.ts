@@ -18,6 +18,7 @@ import { describeTrialRun } from "../../runtime/trial_run.ts";
 import { conditionOf, conditionText } from "../../sweeps/conditions.ts";
 import { formatNumber } from "../output.ts";
 import { type Interruption, onSignals, signalExitCode } from "../signals.ts";
+import { shellWord } from "../../shell_word.ts";
 
 /** Options of `anneal sweep`. */
 export interface SweepCommandOptions {
@@ -345,11 +346,6 @@ export async function sweepCommand(options: SweepCommandOptions): Promise<number
   } finally {
     interruption.dispose();
   }
-}
-
-/** A command-line word as a shell reads it back (quoted where it has to be). */
-function shellWord(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
 /** Runs `anneal worker`; returns the exit code. */

@@ -19,7 +19,7 @@ import { StepProgress } from "../progress.ts";
 import { parseNumberFlag } from "./schedule.ts";
 import { type Interruption, onSignals, signalExitCode } from "../signals.ts";
 import { ownRatesWhy, rateOverride, rateSetting } from "../../schedulers/rate_setting.ts";
-import { shellWord } from "../../report/checks.ts";
+import { shellWord } from "../../shell_word.ts";
 import { runDirOf } from "./runs.ts";
 import { basename } from "node:path";
 

@@ -18,7 +18,7 @@ import { formatRate, RATE_LEGEND } from "../../report/records.ts";
 import { rateSetting } from "../../schedulers/rate_setting.ts";
 import { checkFlagFile, formatMetrics, formatNumber } from "../output.ts";
 import { parseNumberFlag } from "./schedule.ts";
-import { shellWord } from "../../report/checks.ts";
+import { shellWord } from "../../shell_word.ts";
 
 /** Options of `anneal tune`. */
 export interface TuneCommandOptions {
