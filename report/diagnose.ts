@@ -22,7 +22,7 @@ import {
   unfinished,
 } from "./checks.ts";
 import { configValue } from "./records.ts";
-import { shellWord } from "../shell_word.ts";
+import { runsDirFlagOf, shellWord } from "../shell_word.ts";
 import { checkGradientSpikes, checkOverfitting } from "./checks_generalization.ts";
 import type { Diagnosis, Finding, FindingKind, RunRecord } from "./types.ts";
 
@@ -62,7 +62,8 @@ function rangeTest(record: RunRecord): string | undefined {
     }`
     : "";
   return `an LR range test of ${record.lrFind.lrs.length} steps, not a training run` +
-    `${suggestion}; its loss against the rate: anneal report ${record.id} --plot lrFind`;
+    `${suggestion}; its loss against the rate: anneal report ${record.id} --plot lrFind` +
+    runsDirFlagOf(record.dir);
 }
 
 function healthy(c: ReturnType<typeof curves>): Finding {

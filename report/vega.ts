@@ -12,6 +12,7 @@ import { AnnealError } from "../errors.ts";
 import { AXIS_LABEL_EXPR, CHART_NUMBER_LOCALE, formatNumber } from "../number_format.ts";
 import { configValue } from "./records.ts";
 import type { RunRecord } from "./types.ts";
+import { runsDirFlagOf } from "../shell_word.ts";
 
 /** The plots {@linkcode plotSvg} draws. */
 export const PLOTS = ["loss", "metrics", "lr", "gradNorm", "lrFind"] as const;
@@ -316,10 +317,14 @@ export async function plotSvg(record: RunRecord, which: PlotName): Promise<strin
       {
         where: record.dir,
         hint: which === "lrFind"
-          ? "an LR range test is recorded in a run directory of its own (`anneal lr-find` prints it as 'record in DIR'): report that run, `anneal report <its id> --plot lrFind`"
+          ? "an LR range test is recorded in a run directory of its own (`anneal lr-find` " +
+            "prints it as 'record in DIR'): report that run, `anneal report <its id> --plot " +
+            `lrFind${runsDirFlagOf(record.dir)}\``
           : others.length
           ? `plots with data: ${others.join(", ")}`
-          : `no plot has data: the run recorded no step or epoch (\`anneal runs show ${record.id}\` ` +
+          : `no plot has data: the run recorded no step or epoch (\`anneal runs show ${record.id}${
+            runsDirFlagOf(record.dir)
+          }\` ` +
             "says how it ended)",
       },
     );

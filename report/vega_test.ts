@@ -108,6 +108,24 @@ Deno.test("the loss plot of a run that ended within its first epoch (diverged, k
     assert.match(error.hint ?? "", /^no plot has data: the run recorded no step or epoch/);
     return true;
   });
+  // the runs show it names takes the run's runs directory where it is not the default, quoted
+  for (const [dir, flag] of [["runs/r1", ""], ["my runs/r1", " --runs-dir 'my runs'"]]) {
+    const run = { ...syntheticRun([]), id: "r1", dir };
+    await assert.rejects(plotSvg(run, "loss"), (error: AnnealError) => {
+      assert.ok(error.hint?.includes(`(\`anneal runs show r1${flag}\` says how`), error.hint);
+      return true;
+    });
+    await assert.rejects(
+      plotSvg({ ...run, steps: [], epochs: [] }, "lrFind"),
+      (error: AnnealError) => {
+        assert.ok(
+          error.hint?.includes(`\`anneal report <its id> --plot lrFind${flag}\``),
+          error.hint,
+        );
+        return true;
+      },
+    );
+  }
   // where other plots have data, the hint lists them
   await assert.rejects(
     plotSvg(syntheticRun([2, 1]), "gradNorm"),

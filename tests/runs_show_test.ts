@@ -159,11 +159,11 @@ Deno.test("an LR range test's record is dated in anneal runs, and diagnose and r
     const out = await anneal(...command, id, "--runs-dir", dir);
     assert.equal(out.code, 0, out.stderr);
     const said = out.stdout.match(
-      /Diagnosis: an LR range test of 20 steps, not a training run: it suggested lr (\S+) \((\w+)\); its loss against the rate: anneal report (\S+) --plot lrFind\n/,
+      /Diagnosis: an LR range test of 20 steps, not a training run: it suggested lr (\S+) \((\w+)\); its loss against the rate: anneal report (\S+) --plot lrFind --runs-dir (\S+)\n/,
     );
     assert.ok(said, out.stdout);
-    // the rate as lr-find printed it
-    assert.deepEqual([said[1], said[2], said[3]], [suggested[1], suggested[2], id]);
+    // the rate as lr-find printed it; the runs directory the command reads
+    assert.deepEqual([said[1], said[2], said[3], said[4]], [suggested[1], suggested[2], id, dir]);
     assert.doesNotMatch(out.stdout, /no data/);
   }
   // runs show names the backend it ran on, its seed (from its config) and its data's

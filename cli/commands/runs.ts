@@ -32,16 +32,12 @@ import {
 } from "../../report/records.ts";
 import type { RunRecord } from "../../report/types.ts";
 import { formatMetrics, formatNumber, writeFlagFile } from "../output.ts";
-import { shellWord } from "../../shell_word.ts";
+import { runsDirFlag, shellWord } from "../../shell_word.ts";
 
 /** Where runs live, and how a user names one. */
 export interface RunsOptions {
   runsDir: string;
 }
-
-/** `--runs-dir DIR` as a command that reads or writes runs there takes it; none for the default. */
-const runsDirFlag = (runsDir: string) =>
-  runsDir === "runs" ? "" : ` --runs-dir ${shellWord(runsDir)}`;
 
 /** Resolves a run id (or `last`) to its directory inside the runs directory, never outside it. */
 export async function runDirOf(id: string, options: RunsOptions): Promise<string> {
@@ -356,7 +352,7 @@ async function noLrFindError(id: string, runsDir: string): Promise<AnnealError> 
       break;
     }
   }
-  const where = runsDir === "runs" ? "" : ` --runs-dir ${shellWord(runsDir)}`;
+  const where = runsDirFlag(runsDir);
   return new AnnealError(
     "usage",
     `Cannot plot 'lrFind' for run '${id}': it holds no LR range test (anneal lr-find records its test in a run directory of its own)`,

@@ -19,7 +19,7 @@ import { StepProgress } from "../progress.ts";
 import { parseNumberFlag } from "./schedule.ts";
 import { type Interruption, onSignals, signalExitCode } from "../signals.ts";
 import { ownRatesWhy, rateOverride, rateSetting } from "../../schedulers/rate_setting.ts";
-import { shellWord } from "../../shell_word.ts";
+import { runsDirFlagOf, shellWord } from "../../shell_word.ts";
 import { runDirOf } from "./runs.ts";
 import { basename } from "node:path";
 
@@ -281,7 +281,7 @@ function printEvent(event: RunEvent, context: PrintContext): RunResult | undefin
         progress.log(
           `anneal: the run's earlier starts gave ${count}, not repeated unless this resume ` +
             `changes ${them} (\`anneal runs show ${event.runId}${
-              runsDirFlag(event.runDir, event.runId)
+              runsDirFlagOf(event.runDir)
             }\` lists ${them})`,
         );
       }
@@ -340,12 +340,6 @@ function printEvent(event: RunEvent, context: PrintContext): RunResult | undefin
       return event.result;
   }
   return undefined;
-}
-
-/** ` --runs-dir DIR` where the run's directory is not in the default runs directory. */
-function runsDirFlag(runDir: string, runId: string): string {
-  const runsDir = runDir.slice(0, -(runId.length + 1));
-  return runsDir === "runs" ? "" : ` --runs-dir ${shellWord(runsDir)}`;
 }
 
 /** Prints the last epoch's line if it was skipped, before anything that comes after it. */
