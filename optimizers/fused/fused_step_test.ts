@@ -166,6 +166,36 @@ Deno.test("fused adamw at a schedule's negative rates matches the reference", ()
 Deno.test("fused lion at a schedule's negative rates matches the reference", () =>
   compare("lion", { weightDecay: 0.1 }, 4, negativeRates));
 
+Deno.test("fused sgd and adam without weight decay keep an infinite parameter infinite, adding no 0 * p", async () => {
+  // torch 1.13 adds the L2 term (grad.add(param, alpha=wd)) only where weight_decay != 0: p =
+  // -Infinity stays -Infinity, where 0 * p would make the gradient NaN. p = [-inf, 1, 2, 3, -inf],
+  // grad 0.5, lr 0.1, two steps: torch's p.
+  await ready;
+  const cases: [FusedKind, Partial<FusedHyper>, number[]][] = [
+    ["sgd", { momentum: 0.9 }, [0.854999959, 1.85500002, 2.85500002]],
+    ["adam", {}, [0.800000012, 1.79999995, 2.80000019]],
+    ["adamw", { weightDecay: 0 }, [0.800000012, 1.79999995, 2.80000019]],
+  ];
+  for (const [kind, hyper, torch] of cases) {
+    const param = tf.variable(tf.tensor1d([-Infinity, 1, 2, 3, -Infinity]));
+    const grad = tf.fill([5], 0.5);
+    const fused = createFusedStep(kind, hyper);
+    fused.step([param], [grad], 0.1);
+    fused.step([param], [grad], 0.1);
+    const got = Array.from(await param.data());
+    assert.equal(got[0], -Infinity, `${kind}: ${got}`);
+    assert.equal(got[4], -Infinity, `${kind}: ${got}`);
+    torch.forEach((w, i) =>
+      assert.ok(
+        Math.abs(got[i + 1] - w) <= 1e-6 * Math.abs(w),
+        `${kind}: ${got[i + 1]}, torch ${w}`,
+      )
+    );
+    fused.dispose();
+    tf.dispose([param, grad]);
+  }
+});
+
 Deno.test("fused gradNorm is the global L2 norm of the gradients", async () => {
   await ready;
   const w = [tf.variable(tf.zeros([3])), tf.variable(tf.zeros([2, 2]))];

@@ -129,7 +129,9 @@ export const SGD_WGSL = HEADER + /* wgsl */ `
 @group(0) @binding(4) var<storage, read> g: array<f32>;
 @group(0) @binding(5) var<storage, read_write> buf: array<f32>;
 fn update(i: u32, c: vec3<f32>) {
-  var d = g[i] * clip[1] * u.gradSign + u.wd * p[i];
+  var d = g[i] * clip[1] * u.gradSign;
+  // torch adds the L2 term only where weight_decay != 0: 0 * p of an infinite p would be NaN
+  if (u.wd != 0.0) { d = d + u.wd * p[i]; }
   if (u.beta1 != 0.0) {
     var b = d;
     if (c.z == 0.0) { b = u.beta1 * buf[i] + u.undampened * d; }
@@ -150,7 +152,7 @@ export const ADAM_WGSL = HEADER + /* wgsl */ `
 fn update(i: u32, c: vec3<f32>) {
   var x = p[i];
   var d = g[i] * clip[1] * u.gradSign;
-  if ((u.flags & 4u) != 0u) { x = x * u.decay; } else { d = d + u.wd * x; }
+  if ((u.flags & 4u) != 0u) { x = x * u.decay; } else if (u.wd != 0.0) { d = d + u.wd * x; }
   let mi = u.beta1 * m[i] + u.beta1c * d;
   var vi = u.beta2 * v[i] + u.beta2c * d * d;
   m[i] = mi;
