@@ -100,7 +100,11 @@ Deno.test("a rate change is a --set where --set reaches the setting, and says wh
   // why: a --set path walks objects only, and refuses an index into the list of schedules
   assert.throws(
     () => applyOverrides({ scheduler: sequential }, ["scheduler.schedulers.0.maxLr=0.05"]),
-    (error) => error instanceof AnnealError && /'schedulers' is not an object/.test(error.message),
+    (error) =>
+      error instanceof AnnealError &&
+      /'scheduler\.schedulers' is a list .*and --set does not reach into a list/.test(
+        error.message,
+      ),
   );
   // words stand for an unknown rate: no override
   assert.deepEqual(rateChange(rateSetting({}), "a tenth of it").set, []);
