@@ -41,7 +41,8 @@ Deno.test("every image example trains (shortened) through the CLI", async () => 
       "--epochs",
       "1",
     );
-    assert.equal(out.code, 0, `${name}:\n${out.stderr}`);
+    // (stdout's end too: whether a run that failed got to its end, as after an exit crash)
+    assert.equal(out.code, 0, `${name}:\n${out.stderr}\nstdout ends:\n${out.stdout.slice(-800)}`);
     assert.match(out.stdout, /^Epoch 0: loss = /m, name);
     assert.match(out.stdout, /completed: finished 1 epoch \(1 epoch, /, name);
   }
