@@ -26,16 +26,15 @@ export function featureSize(ds: Pick<Dataset, "inputShape">): number {
  * ```
  */
 export function selectRows(ds: Dataset, rows: ArrayLike<number>): Dataset {
-  const f = featureSize(ds);
-  const t = ds.targetSize;
-  const x = new Float32Array(rows.length * f);
-  const y = new Float32Array(rows.length * t);
-  for (let i = 0; i < rows.length; i++) {
-    const r = rows[i];
-    x.set(ds.x.subarray(r * f, (r + 1) * f), i * f);
-    y.set(ds.y.subarray(r * t, (r + 1) * t), i * t);
+  return finish(selectRowsSteps(ds, rows));
+}
+
+/** What a generator of steps returns, its steps taken without a pause. */
+function finish<T>(steps: Generator<void, T>): T {
+  for (;;) {
+    const next = steps.next();
+    if (next.done) return next.value;
   }
-  return { ...ds, x, y, n: rows.length };
 }
 
 /** The first `count` samples (all of them when `count` is undefined or larger). */
@@ -70,11 +69,7 @@ export function splitValidation(
   fraction: number,
   seed: number,
 ): { train: Dataset; validation?: Dataset } {
-  const steps = splitSteps(ds, fraction, seed);
-  for (;;) {
-    const next = steps.next();
-    if (next.done) return next.value;
-  }
+  return finish(splitSteps(ds, fraction, seed));
 }
 
 /**
