@@ -157,38 +157,21 @@ Deno.test("close() lets a call under way on a healthy connection finish (its wri
   const storage = await openPostgresStorage(url);
   // two connections: one holds a lock in a transaction, the other looks on
   const admin = postgres(url, { max: 2, onnotice: () => {}, fetch_types: false });
-  let release = () => {};
-  const released = new Promise<void>((resolve) => (release = resolve));
+  const lock = studyRowLock(admin);
   try {
     const name = `close-busy-${crypto.randomUUID()}`;
     const study = await storage.createStudy(name, "minimize", {});
     // Another session holds the study row, so that createTrial (which locks it) waits on it.
-    let holding = () => {};
-    const held = new Promise<void>((resolve) => (holding = resolve));
-    const holder = admin.begin(async (tx) => {
-      await tx`SELECT id FROM anneal_studies WHERE id = ${study.id} FOR UPDATE`;
-      holding();
-      await released;
-    });
-    await held;
+    await lock.hold(study.id);
     const created = storage.createTrial(study.id, { params: { lr: 0.5 } });
-    // createTrial's transaction is waiting on the lock
-    for (let tries = 0;; tries++) {
-      const [{ waiting }] = await admin`
-        SELECT count(*)::int AS waiting FROM pg_stat_activity
-        WHERE datname = current_database() AND wait_event_type = 'Lock'`;
-      if (waiting > 0) break;
-      assert.ok(tries < 200, "createTrial never waited on the study row");
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+    await lock.waitedOn();
     const closing = storage.close();
     // a call made once close() began is refused at once, and not as an outage to retry
     await assert.rejects(
       storage.loadStudy(name),
       (error: { code?: string }) => error.code === "CONNECTION_ENDED" && !isConnectionError(error),
     );
-    release();
-    await holder;
+    await lock.release();
     const trial = await created;
     await closing;
     assert.equal(trial?.number, 0);
@@ -196,7 +179,7 @@ Deno.test("close() lets a call under way on a healthy connection finish (its wri
       SELECT count(*)::int AS trials FROM anneal_trials WHERE study_id = ${study.id}`;
     assert.equal(trials, 1, "the trial createTrial committed while close() waited is stored");
   } finally {
-    release();
+    await lock.release();
     await storage.close();
     await admin.end({ timeout: 5 });
   }
@@ -268,6 +251,43 @@ Deno.test("the first call after the server ended a connection during a query (57
     proxy.close();
   }
 });
+
+/**
+ * Another session's hold on a study's row (`FOR UPDATE`), so that a storage call that locks it
+ * (createTrial) waits on it: `waitedOn` resolves once a call waits on a lock, `release` ends the
+ * hold (its transaction commits; once more does nothing).
+ */
+function studyRowLock(admin: postgres.Sql) {
+  let release = () => {};
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let holder: Promise<unknown> = Promise.resolve();
+  return {
+    async hold(studyId: number) {
+      let holding = () => {};
+      const held = new Promise<void>((resolve) => (holding = resolve));
+      holder = admin.begin(async (tx) => {
+        await tx`SELECT id FROM anneal_studies WHERE id = ${studyId} FOR UPDATE`;
+        holding();
+        await released;
+      });
+      await held;
+    },
+    async waitedOn() {
+      for (let tries = 0;; tries++) {
+        const [{ waiting }] = await admin`
+          SELECT count(*)::int AS waiting FROM pg_stat_activity
+          WHERE datname = current_database() AND wait_event_type = 'Lock'`;
+        if (waiting > 0) return;
+        assert.ok(tries < 200, "createTrial never waited on the study row");
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+    },
+    async release() {
+      release();
+      await holder;
+    },
+  };
+}
 
 /** `promise`'s outcome, or "pending" where it has not settled within `ms`. */
 async function settledWithin<T>(
@@ -343,28 +363,13 @@ Deno.test("a connection lost while a call waits on another connection of the sto
   // two connections: createTrial's transaction waits on one, loadStudy is lost on the other
   const storage = await openPostgresStorage(proxy.url, { maxConnections: 2 });
   const admin = postgres(url, { max: 2, onnotice: () => {}, fetch_types: false });
-  let release = () => {};
-  const released = new Promise<void>((resolve) => (release = resolve));
+  const lock = studyRowLock(admin);
   try {
     const name = `lost-beside-${crypto.randomUUID()}`;
     const study = await storage.createStudy(name, "minimize", {});
-    let holding = () => {};
-    const held = new Promise<void>((resolve) => (holding = resolve));
-    const holder = admin.begin(async (tx) => {
-      await tx`SELECT id FROM anneal_studies WHERE id = ${study.id} FOR UPDATE`;
-      holding();
-      await released;
-    });
-    await held;
+    await lock.hold(study.id);
     const created = storage.createTrial(study.id, { params: { lr: 0.5 } });
-    for (let tries = 0;; tries++) {
-      const [{ waiting }] = await admin`
-        SELECT count(*)::int AS waiting FROM pg_stat_activity
-        WHERE datname = current_database() AND wait_event_type = 'Lock'`;
-      if (waiting > 0) break;
-      assert.ok(tries < 200, "createTrial never waited on the study row");
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+    await lock.waitedOn();
     // the other connection is reset during loadStudy, and a call follows in reaction
     proxy.killQuery(1, { fatal: false, reset: true });
     const followed = storage.loadStudy(name).then(
@@ -376,12 +381,11 @@ Deno.test("a connection lost while a call waits on another connection of the sto
     // the waiting transaction is not failed for its neighbour's loss: it goes on once the lock
     // is released (a second later), and commits
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    release();
-    await holder;
+    await lock.release();
     assert.equal((await created)?.number, 0);
     assert.equal((await storage.listTrials(study.id)).length, 1);
   } finally {
-    release();
+    await lock.release();
     await storage.close();
     await admin.end({ timeout: 5 });
     proxy.close();
