@@ -19,6 +19,7 @@ import { parseSchedulerSpec } from "./parse.ts";
 import { previewSchedule } from "./preview.ts";
 import { checkScheduleReach } from "./raises.ts";
 import { SCHEDULER_NAMES, type SchedulerSpec } from "./spec.ts";
+import { DELIBERATE, refusal } from "../tests/_refusal.ts";
 
 interface DomainCase {
   spec: SchedulerSpec;
@@ -40,19 +41,6 @@ const fixture: {
     new URL("../tests/fixtures/schedulers/torch_domain.json", import.meta.url),
   ),
 );
-
-/** What anneal refuses on purpose says so, and what torch does with it. */
-const DELIBERATE = /torch 1\.13 accepts/;
-
-/** anneal's verdict: undefined when it accepts `run`, else its error's message. */
-function refusal(run: () => unknown): string | undefined {
-  try {
-    run();
-    return undefined;
-  } catch (error) {
-    return (error as Error).message;
-  }
-}
 
 function assertClose(actual: number[], expected: number[], label: string): void {
   assert.equal(actual.length, expected.length, `${label}: length`);

@@ -22,6 +22,7 @@ import { checkScheduleReach } from "../../schedulers/raises.ts";
 import { SCHEDULER_NAMES, type SchedulerSpec } from "../../schedulers/spec.ts";
 import { Draw } from "./draw.ts";
 import { fromPy, type PyNumber, runTorch } from "./python.ts";
+import { DELIBERATE, refusal } from "../_refusal.ts";
 
 /** Cases drawn per schedule. */
 const PER_SCHEDULE = Number(Deno.env.get("ANNEAL_TORCH_CASES") ?? 60);
@@ -300,18 +301,6 @@ const cases = SCHEDULER_NAMES.flatMap((name) =>
   Array.from({ length: PER_SCHEDULE }, () => drawCase(draw, name))
 );
 const torch = await runTorch<{ torch: string; results: TorchResult[] }>("schedules.py", { cases });
-
-/** What anneal refuses on purpose says so, and what torch does with it. */
-const DELIBERATE = /torch 1\.13 accepts/;
-
-function refusal(run: () => unknown): string | undefined {
-  try {
-    run();
-    return undefined;
-  } catch (error) {
-    return (error as Error).message;
-  }
-}
 
 /** anneal's verdict on a run that steps `spec` `steps` times: undefined when it trains. */
 function runRefusal(spec: SchedulerSpec, steps: number): string | undefined {
