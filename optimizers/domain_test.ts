@@ -13,10 +13,11 @@
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
 import assert from "node:assert/strict";
-import { parseConfig } from "../config.ts";
+import { float32s } from "./_trajectories.ts";
 import { createHostOptimizer, hasHostKernel } from "./host.ts";
 import { createOptimizer, type Optimizer } from "./optimizer.ts";
 import type { OptimizerSpec } from "./spec.ts";
+import { optimizerRefusal } from "../tests/_refusal.ts";
 
 await tf.setBackend("cpu");
 
@@ -41,21 +42,6 @@ const fixture: {
     new URL("../tests/fixtures/optimizers/torch_domain.json", import.meta.url),
   ),
 );
-
-function float32s(base64: string): Float32Array {
-  const bytes = Uint8Array.from(atob(base64), (char) => char.charCodeAt(0));
-  return new Float32Array(bytes.buffer);
-}
-
-/** anneal's verdict: undefined when the config is accepted, else the error's message. */
-function refusal(spec: OptimizerSpec): string | undefined {
-  try {
-    parseConfig({ optimizer: spec });
-    return undefined;
-  } catch (error) {
-    return (error as Error).message;
-  }
-}
 
 const label = (c: DomainCase) => `${JSON.stringify(c.spec)}${c.lrs ? ` at rates ${c.lrs}` : ""}`;
 
@@ -90,7 +76,7 @@ Deno.test(`anneal refuses every optimizer setting torch ${fixture.torch} refuses
   assert.ok(raising.length >= 20, `only ${raising.length} refused settings in the fixture`);
   for (const c of raising) {
     assert.ok(
-      refusal(c.spec) !== undefined,
+      optimizerRefusal(c.spec) !== undefined,
       `${label(c)}: torch raises ${c.raises}, anneal accepts it`,
     );
   }
@@ -99,7 +85,7 @@ Deno.test(`anneal refuses every optimizer setting torch ${fixture.torch} refuses
 Deno.test(`anneal runs every other setting to torch ${fixture.torch}'s parameters, or says it refuses it on purpose`, () => {
   let deliberate = 0;
   for (const c of fixture.cases.filter((c) => !c.raises)) {
-    const refused = refusal(c.spec);
+    const refused = optimizerRefusal(c.spec);
     if (refused !== undefined) {
       assert.match(refused, /torch 1\.13 accepts/, `${label(c)}: torch runs it, anneal refuses it`);
       deliberate++;

@@ -5,6 +5,9 @@
  * @module
  */
 
+import { parseConfig } from "../config.ts";
+import type { OptimizerSpec } from "../optimizers/spec.ts";
+
 /** What anneal refuses on purpose says so, and what torch does with it. */
 export const DELIBERATE = /torch 1\.13 accepts/;
 
@@ -16,4 +19,9 @@ export function refusal(run: () => unknown): string | undefined {
   } catch (error) {
     return (error as Error).message;
   }
+}
+
+/** anneal's verdict on an optimizer's settings: undefined when a config with them is accepted. */
+export function optimizerRefusal(spec: OptimizerSpec): string | undefined {
+  return refusal(() => parseConfig({ optimizer: spec }));
 }

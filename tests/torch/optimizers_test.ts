@@ -19,7 +19,6 @@
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
 import assert from "node:assert/strict";
-import { parseConfig } from "../../config.ts";
 import { float32s, FLOOR, RELATIVE } from "../../optimizers/_trajectories.ts";
 import { createHostOptimizer, hasHostKernel } from "../../optimizers/host.ts";
 import { createOptimizer, hasFusedKernels, type Optimizer } from "../../optimizers/optimizer.ts";
@@ -27,6 +26,7 @@ import { selectBackend } from "../../runtime/backend.ts";
 import type { OptimizerSpec } from "../../optimizers/spec.ts";
 import { Draw } from "./draw.ts";
 import { runTorch } from "./python.ts";
+import { optimizerRefusal } from "../_refusal.ts";
 
 await tf.setBackend("cpu");
 
@@ -260,16 +260,6 @@ function specOf(c: Case): OptimizerSpec {
   return { name: c.name, ...c.settings, ...c.rules } as OptimizerSpec;
 }
 
-/** anneal's verdict: undefined when the config is accepted, else the error's message. */
-function refusal(spec: OptimizerSpec): string | undefined {
-  try {
-    parseConfig({ optimizer: spec });
-    return undefined;
-  } catch (error) {
-    return (error as Error).message;
-  }
-}
-
 /** Little-endian float64 values from base64. */
 function float64s(base64: string): Float64Array {
   const bytes = Uint8Array.from(atob(base64), (char) => char.charCodeAt(0));
@@ -364,7 +354,7 @@ function replay(
 
 /** Why anneal disagrees with torch on `c`, or undefined. */
 function judge(c: Case, result: TorchResult): string | undefined {
-  const refused = refusal(specOf(c));
+  const refused = optimizerRefusal(specOf(c));
   if (result.raises) {
     if (result.raises.step > 0) {
       return `torch raises at step ${result.raises.step}: ${result.raises.error}`;
@@ -427,7 +417,7 @@ Deno.test(`adam and adamw on the wasm backend, tfjs's ops and the fused AnnealAd
   cases.forEach((c, i) => {
     const result = torch.results[i];
     if ((c.name !== "adam" && c.name !== "adamw") || result.raises) return;
-    if (refusal(specOf(c)) !== undefined) return;
+    if (optimizerRefusal(specOf(c)) !== undefined) return;
     for (const [path, create] of [["ops", createOptimizer], ["fused kernel", fused]] as const) {
       const problem = replay(c, result, create);
       if (problem) problems.push(`${describe(c)}: wasm ${path}: ${problem}`);
