@@ -8,6 +8,24 @@ import assert from "node:assert/strict";
 import { anneal, tempRunsDir } from "./_helpers.ts";
 import { idxBytes } from "../data/_test_helpers.ts";
 
+/** Trains a run on cpu for `epochs` with `sets` (`path=value`) into an empty `runsDir`: its id. */
+async function trainedRun(runsDir: string, epochs: number, ...sets: string[]): Promise<string> {
+  const trained = await anneal(
+    "train",
+    "--backend",
+    "cpu",
+    "--epochs",
+    String(epochs),
+    "--runs-dir",
+    runsDir,
+    "--no-progress",
+    ...sets.flatMap((set) => ["--set", set]),
+  );
+  assert.equal(trained.code, 0, trained.stderr);
+  const [run] = [...Deno.readDirSync(runsDir)].map((entry) => entry.name);
+  return run;
+}
+
 Deno.test("a subcommand's usage error (unknown option, missing argument) exits 2, as the top level's", async () => {
   for (
     const args of [
@@ -161,24 +179,13 @@ Deno.test("a CSV target too large for float32's loss stops at step 0 naming the 
 
 Deno.test("resuming from a damaged last.ckpt says how to go on from best.ckpt, and that way works", async () => {
   await using runs = await tempRunsDir();
-  const trained = await anneal(
-    "train",
-    "--backend",
-    "cpu",
-    "--epochs",
-    "8",
-    "--runs-dir",
+  const run = await trainedRun(
     runs.dir,
-    "--no-progress",
-    "--set",
+    8,
     "data.n=100",
-    "--set",
     "data.validationSplit=0.2",
-    "--set",
     "optimizer.lr=0.3",
   );
-  assert.equal(trained.code, 0, trained.stderr);
-  const [run] = [...Deno.readDirSync(runs.dir)].map((entry) => entry.name);
   const dir = `${runs.dir}/${run}`;
   const last = `${dir}/checkpoints/last.ckpt`;
   await Deno.truncate(last, 100); // as a torn copy or a full disk leaves it
@@ -215,20 +222,7 @@ Deno.test("resuming from a damaged last.ckpt says how to go on from best.ckpt, a
 
 Deno.test("resuming a run whose last.ckpt was removed says so, not that it never had one, and offers best.ckpt", async () => {
   await using runs = await tempRunsDir();
-  const trained = await anneal(
-    "train",
-    "--backend",
-    "cpu",
-    "--epochs",
-    "3",
-    "--runs-dir",
-    runs.dir,
-    "--no-progress",
-    "--set",
-    "data.n=64",
-  );
-  assert.equal(trained.code, 0, trained.stderr);
-  const [run] = [...Deno.readDirSync(runs.dir)].map((entry) => entry.name);
+  const run = await trainedRun(runs.dir, 3, "data.n=64");
   const dir = `${runs.dir}/${run}`;
   const last = `${dir}/checkpoints/last.ckpt`;
   await Deno.remove(last);
@@ -276,20 +270,7 @@ Deno.test("resuming a run whose last.ckpt was removed says so, not that it never
 
 Deno.test("the way on that anneal runs gives for a corrupt summary.json works", async () => {
   await using runs = await tempRunsDir();
-  const trained = await anneal(
-    "train",
-    "--backend",
-    "cpu",
-    "--epochs",
-    "3",
-    "--runs-dir",
-    runs.dir,
-    "--no-progress",
-    "--set",
-    "data.n=64",
-  );
-  assert.equal(trained.code, 0, trained.stderr);
-  const [run] = [...Deno.readDirSync(runs.dir)].map((entry) => entry.name);
+  const run = await trainedRun(runs.dir, 3, "data.n=64");
   const summary = `${runs.dir}/${run}/summary.json`;
   await Deno.writeTextFile(summary, '{"status": "compl'); // as a torn write leaves it
   const listed = await anneal("runs", "--runs-dir", runs.dir);
@@ -340,10 +321,7 @@ Deno.test("the commands a hint gives quote a runs directory with a space for the
 
 Deno.test("--resume last resumes the newest run, as diagnose last reads it", async () => {
   await using runs = await tempRunsDir();
-  const sets = ["--backend", "cpu", "--runs-dir", runs.dir, "--no-progress", "--set", "data.n=64"];
-  const trained = await anneal("train", "--epochs", "2", ...sets);
-  assert.equal(trained.code, 0, trained.stderr);
-  const [run] = [...Deno.readDirSync(runs.dir)].map((entry) => entry.name);
+  const run = await trainedRun(runs.dir, 2, "data.n=64");
   const resumed = await anneal(
     "train",
     "--resume",
