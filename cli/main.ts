@@ -8,6 +8,8 @@ import { Command, Option } from "npm:@commander-js/extra-typings@15.1.0";
 import { configJsonSchema } from "../mod.ts";
 import denoJson from "../deno.json" with { type: "json" };
 import { reportError } from "./output.ts";
+import { SAMPLER_NAMES } from "../sweeps/samplers/named.ts";
+import { PRUNER_NAMES } from "../sweeps/pruners/types.ts";
 import { trainCommand } from "./commands/train.ts";
 import { scheduleCommand } from "./commands/schedule.ts";
 import { batchSizeCommand } from "./commands/batch_size.ts";
@@ -186,14 +188,10 @@ Examples:
     )
     .option("--trials <n>", "trials in the study")
     .addOption(
-      new Option("--sampler <name>", "sampler").choices(
-        ["grid", "random", "quasiRandom", "tpe"] as const,
-      ),
+      new Option("--sampler <name>", "sampler").choices(SAMPLER_NAMES),
     )
     .addOption(
-      new Option("--pruner <name>", "pruner").choices(
-        ["none", "median", "asha", "hyperband"] as const,
-      ),
+      new Option("--pruner <name>", "pruner").choices(PRUNER_NAMES),
     )
     .option("--parallel <k>", "trials at once in this process")
     .option(

@@ -19,15 +19,12 @@ import { type SweepSpec, SweepSpecSchema } from "../sweeps/spec.ts";
 import { runStudy, type StudyResult } from "../sweeps/study.ts";
 import {
   gridCount,
-  gridSampler,
   gridValues,
   triedPoints,
   untriedCount,
   untriedPoints,
 } from "../sweeps/samplers/grid.ts";
-import { randomSampler } from "../sweeps/samplers/random.ts";
-import { quasiRandomSampler } from "../sweeps/samplers/quasi_random.ts";
-import { tpeSampler } from "../sweeps/samplers/tpe.ts";
+import { samplerNamed } from "../sweeps/samplers/named.ts";
 import type { Sampler } from "../sweeps/samplers/types.ts";
 import { medianPruner } from "../sweeps/pruners/median.ts";
 import { ashaPruner } from "../sweeps/pruners/asha.ts";
@@ -185,16 +182,7 @@ export interface SweepResult extends StudyResult {
 
 /** The sampler named by a sweep. */
 export function samplerFor(spec: SweepSpec): Sampler {
-  switch (spec.sampler) {
-    case "grid":
-      return gridSampler();
-    case "random":
-      return randomSampler();
-    case "quasiRandom":
-      return quasiRandomSampler({ seed: spec.seed });
-    case "tpe":
-      return tpeSampler();
-  }
+  return samplerNamed(spec.sampler, { seed: spec.seed });
 }
 
 /** The pruner named by a sweep; resources are epochs. */

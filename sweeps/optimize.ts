@@ -12,20 +12,18 @@ import type { Direction, StudyStorage } from "../storage/types.ts";
 import { closestName } from "../zod_paths.ts";
 import { type Params, parseSpace, type SearchSpaceInput } from "./space.ts";
 import { runStudy, type StudyResult } from "./study.ts";
-import { gridSampler } from "./samplers/grid.ts";
-import { randomSampler } from "./samplers/random.ts";
-import { quasiRandomSampler } from "./samplers/quasi_random.ts";
-import { type TpeOptions, tpeSampler } from "./samplers/tpe.ts";
+import { SAMPLER_NAMES, type SamplerName, samplerNamed } from "./samplers/named.ts";
+import type { TpeOptions } from "./samplers/tpe.ts";
 import type { Sampler } from "./samplers/types.ts";
 import { medianPruner, type MedianPrunerOptions } from "./pruners/median.ts";
 import { type AshaOptions, ashaPruner } from "./pruners/asha.ts";
 import { type HyperbandOptions, hyperbandPruner } from "./pruners/hyperband.ts";
-import { nopPruner, type Pruner } from "./pruners/types.ts";
+import { nopPruner, type Pruner, PRUNER_NAMES, type PrunerName } from "./pruners/types.ts";
 
 /** The samplers {@linkcode optimize} takes by name (those of a config's `sweep.sampler`). */
-export type SamplerName = "tpe" | "random" | "quasiRandom" | "grid";
+export type { SamplerName };
 /** The pruners {@linkcode optimize} takes by name (those of a config's `sweep.pruner`). */
-export type PrunerName = "none" | "median" | "asha" | "hyperband";
+export type { PrunerName };
 
 /** What an objective of {@linkcode optimize} is given beside its params. */
 export interface ObjectiveTrial {
@@ -96,8 +94,8 @@ export interface OptimizeOptions {
   signal?: AbortSignal;
 }
 
-const SAMPLERS: SamplerName[] = ["tpe", "random", "quasiRandom", "grid"];
-const PRUNERS: PrunerName[] = ["none", "median", "asha", "hyperband"];
+const SAMPLERS: SamplerName[] = [...SAMPLER_NAMES];
+const PRUNERS: PrunerName[] = [...PRUNER_NAMES];
 const PRUNER_OPTIONS: Record<PrunerName, string[]> = {
   none: [],
   median: ["nStartupTrials", "nWarmupSteps", "intervalSteps", "nMinTrials"],
@@ -158,16 +156,7 @@ function checkKeys(field: string, options: object | undefined, known: string[], 
 function samplerOf(options: OptimizeOptions): Sampler {
   const name = checkName("sampler", options.sampler ?? "tpe", SAMPLERS);
   checkKeys("samplerOptions", options.samplerOptions, name === "tpe" ? TPE_OPTIONS : [], name);
-  switch (name) {
-    case "tpe":
-      return tpeSampler(options.samplerOptions);
-    case "random":
-      return randomSampler();
-    case "quasiRandom":
-      return quasiRandomSampler({ seed: options.seed ?? 0 });
-    case "grid":
-      return gridSampler();
-  }
+  return samplerNamed(name, { seed: options.seed ?? 0, tpe: options.samplerOptions });
 }
 
 function prunerOf(options: OptimizeOptions): Pruner {

@@ -6,6 +6,8 @@
 import { z } from "npm:zod@4.6.7";
 import { SearchSpaceSchema } from "./space.ts";
 import { higherIsBetter } from "../task_fit.ts";
+import { SAMPLER_NAMES } from "./samplers/named.ts";
+import { PRUNER_NAMES } from "./pruners/types.ts";
 
 /** A sweep over config fields. */
 export const SweepSpecSchema = z.strictObject({
@@ -25,9 +27,9 @@ export const SweepSpecSchema = z.strictObject({
   /** Trials in the study (all workers together). */
   trials: z.number().int().positive().default(20),
   /** TPE is Optuna's default and beats random search after its 10 random start-up trials. */
-  sampler: z.enum(["grid", "random", "quasiRandom", "tpe"]).default("tpe"),
+  sampler: z.enum(SAMPLER_NAMES).default("tpe"),
   /** Prunes trials whose intermediate metric is worse than the median of finished trials at the same epoch. */
-  pruner: z.enum(["none", "median", "asha", "hyperband"]).default("median"),
+  pruner: z.enum(PRUNER_NAMES).default("median"),
   /** Trials run at once by one process (each through its own five actors). */
   parallel: z.number().int().positive().max(32).default(1),
   /** Seed of the sampler. */

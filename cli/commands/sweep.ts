@@ -19,14 +19,16 @@ import { conditionOf, conditionText } from "../../sweeps/conditions.ts";
 import { formatNumber } from "../output.ts";
 import { type Interruption, onSignals, signalExitCode } from "../signals.ts";
 import { shellWord } from "../../shell_word.ts";
+import type { SamplerName } from "../../sweeps/samplers/named.ts";
+import type { PrunerName } from "../../sweeps/pruners/types.ts";
 
 /** Options of `anneal sweep`. */
 export interface SweepCommandOptions {
   config?: string;
   set: string[];
   trials?: string;
-  sampler?: "grid" | "random" | "quasiRandom" | "tpe";
-  pruner?: "none" | "median" | "asha" | "hyperband";
+  sampler?: SamplerName;
+  pruner?: PrunerName;
   parallel?: string;
   storage?: string;
   study?: string;

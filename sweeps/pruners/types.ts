@@ -7,6 +7,12 @@
 import type { TrialState } from "../../storage/types.ts";
 import { formatNumber } from "../../number_format.ts";
 
+/** The pruners by name, as a config's `sweep.pruner` lists them. */
+export const PRUNER_NAMES = ["none", "median", "asha", "hyperband"] as const;
+
+/** A pruner's name. */
+export type PrunerName = (typeof PRUNER_NAMES)[number];
+
 /** A trial's learning curve as a pruner sees it. */
 export interface PrunerTrial {
   id: number;
