@@ -4,8 +4,10 @@
 # (with square fp32 products: anneal's tiled kernel, tfjs-webgpu's, torch.mm), the dense step's
 # fixed cost at the MLP workload's shapes, the actors' cost, anneal's WGSL CNN kernels against
 # tfjs-webgpu's, and the CNN step's kernels by time, in one call. Results go to $OUT
-# (or /tmp/anneal-device) and to stdout. A CPU-only machine runs it too (WebGPU on llvmpipe).
+# (or /tmp/anneal-device) and to stdout, within DEVICE_BUDGET_S seconds in all (default 540, to fit
+# one device call of 600 s). A CPU-only machine runs it too (WebGPU on llvmpipe).
 set -uo pipefail
+deadline=$((SECONDS + ${DEVICE_BUDGET_S:-540}))
 cd "$(dirname "$0")/.."
 out=${OUT:-/tmp/anneal-device}
 mkdir -p "$out"
@@ -20,7 +22,13 @@ export PATH="$bin:$PATH"
 [ -d node_modules/.deno ] || tar -xJf .dev/nm.tar.xz
 python=python3
 "$python" -c 'import torch' 2>/dev/null || python=/usr/bin/python3
-run() { echo "== $*"; timeout 240 deno "$@"; echo "== exit $?"; }
+# each step gets at most 240 s and all of them the budget: a step left without time is named, skipped
+run() {
+  local left=$((deadline - SECONDS))
+  ((left > 240)) && left=240
+  if ((left < 10)); then echo "== skipped (no time left in DEVICE_BUDGET_S): $*"; return; fi
+  echo "== $* (at most ${left} s)"; timeout "$left" deno "$@"; echo "== exit $?"
+}
 {
   date -u
   nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null
