@@ -422,7 +422,13 @@ export function describeIssues(
           ? " (leave the field out for its default)"
           : "");
     const got = value === undefined ? "" : `, current value is ${showValue(value)}`;
-    return `${where}: ${message}${got}`;
+    // (a null on a field that may not be left out: `--set data.target=null` removes nothing)
+    const required = value === null && !optionalAt(RunConfigSchema, path, input) &&
+        !nullableAt(RunConfigSchema, path, input) &&
+        fieldNames(RunConfigSchema, path.slice(0, -1), input).includes(String(path.at(-1)))
+      ? " (the field is required: null does not remove it, give it a value)"
+      : "";
+    return `${where}: ${message}${got}${required}`;
   }).join("; ");
 }
 
@@ -927,15 +933,20 @@ export function applyOverrides(
       node = node[key] as Record<string, unknown>;
     }
     const value = parseValue(override.slice(eq + 1), override);
-    node[path[path.length - 1]] = value;
+    const key = path[path.length - 1];
+    /** The section held the field before this --set (a config file's, an earlier --set's). */
+    const held = Object.hasOwn(node, key);
+    node[key] = value;
     // `null` for a field that may be left out, and does not take null: the field is removed, its
     // default applies (how a --set drops a config file's scheduler); so is a field the section
-    // has not (a config file's `model.hidden` after `--set model.kind=cnn`)
-    const key = path[path.length - 1];
+    // has not, where it held one (a config file's `model.hidden` after `--set model.kind=cnn`).
+    // A null for a field it has not and did not hold (misspelt: `optimizer.lrr=null`) removes
+    // nothing: it stays, and is refused as the unknown field it is, as any other value would be.
     if (
       value === null &&
       (optionalAt(RunConfigSchema, path, out) && !nullableAt(RunConfigSchema, path, out) ||
-        (path.length > 1 && !fieldNames(RunConfigSchema, path.slice(0, -1), out).includes(key)))
+        (path.length > 1 && held &&
+          !fieldNames(RunConfigSchema, path.slice(0, -1), out).includes(key)))
     ) {
       delete node[path[path.length - 1]];
     }

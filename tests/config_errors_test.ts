@@ -7,7 +7,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { AnnealError, loadConfig } from "../mod.ts";
+import { AnnealError, loadConfig, parseConfig } from "../mod.ts";
 import { applyParams } from "../sweeps/space.ts";
 import { anneal, tempRunsDir } from "./_helpers.ts";
 
@@ -173,6 +173,37 @@ const CASES: Record<string, Case> = {
     hint:
       /^--set 'model\.kind=cnn' keeps the other fields of the file's 'model', and "cnn" has not 'hidden', 'activation': remove them \(--set model\.hidden=null --set model\.activation=null\), or give the whole section: --set 'model=\{"kind":"cnn", \.\.\.\}'/,
   },
+  "a null for a misspelt field": {
+    sets: ["optimizer.lrr=null"],
+    where: "optimizer.lrr",
+    message:
+      /^Invalid --set 'optimizer\.lrr=null': 'optimizer\.lrr': unknown field \(did you mean 'optimizer\.lr'\?\)$/,
+    hint: /^rename 'optimizer\.lrr' to 'optimizer\.lr' in the --set/,
+  },
+  "a null for a misspelt field of a section the file has": {
+    file: '{"earlyStopping": {"patience": 3}}',
+    sets: ["earlyStopping.patiance=null"],
+    where: "earlyStopping.patiance",
+    message:
+      /'earlyStopping\.patiance': unknown field \(did you mean 'earlyStopping\.patience'\?\)/,
+  },
+  "a null for a field the section's kind has not": {
+    sets: ["data.target=null"],
+    where: "data.target",
+    message: /'data\.target': unknown field \('csv' has it, not 'synthetic-linear'/,
+  },
+  "a null for a field far from any known name": {
+    sets: ["optimizer.zzzzzz=null"],
+    where: "optimizer.zzzzzz",
+    message: /^Invalid --set 'optimizer\.zzzzzz=null': 'optimizer\.zzzzzz': unknown field$/,
+  },
+  "a null for a required field": {
+    sets: ["data.kind=csv", "data.path=x.csv", "data.target=null"],
+    where: "data.target",
+    message:
+      /^Invalid --set 'data\.target=null': 'data\.target': must be a string or a number, current value is null \(the field is required: null does not remove it, give it a value\)$/,
+    hint: /^change the --set value/,
+  },
   "infinity": {
     sets: ["epochs=1e400"],
     message: /'epochs': must be a finite number/,
@@ -236,6 +267,40 @@ Deno.test("the --sets the kind switch's hint names make the config load", async 
   const sets = ["model.kind=cnn", "model.hidden=null", "model.activation=null"];
   const config = await loadConfig(file, sets);
   assert.deepEqual(config.model, (await loadConfig(undefined, ["model.kind=cnn"])).model);
+});
+
+Deno.test("a --set null removes a field the file has, known or not, and one left to its default", async () => {
+  await using runs = await tempRunsDir();
+  const file = `${runs.dir}/config.json`;
+  await Deno.writeTextFile(file, '{"earlyStopping": {"patience": 3}, "optimizer": {"lr": 0.5}}');
+  const config = await loadConfig(file, ["earlyStopping.patience=null", "optimizer.lr=null"]);
+  const defaults = parseConfig({ earlyStopping: {} });
+  assert.equal(config.earlyStopping?.patience, defaults.earlyStopping?.patience);
+  assert.equal(config.optimizer.lr, defaults.optimizer.lr);
+  // (a field the section has, never given: nothing to remove, and nothing refused)
+  assert.equal((await loadConfig(undefined, ["epochs=null"])).epochs, defaults.epochs);
+});
+
+Deno.test("anneal train --set with a null for a misspelt field is refused before the run starts", async () => {
+  await using runs = await tempRunsDir();
+  const out = await anneal(
+    "train",
+    "--backend",
+    "cpu",
+    "--epochs",
+    "1",
+    "--set",
+    "optimizer.momentun=null",
+    "--runs-dir",
+    runs.dir,
+  );
+  assert.equal(out.code, 1, out.stderr);
+  assert.match(
+    out.stderr,
+    /error\[config\]: Invalid --set 'optimizer\.momentun=null': 'optimizer\.momentun': unknown field \(did you mean 'optimizer\.momentum'\?\)/,
+  );
+  assert.match(out.stderr, /hint: rename 'optimizer\.momentun' to 'optimizer\.momentum'/);
+  assert.deepEqual([...Deno.readDirSync(runs.dir)], [], "no run directory");
 });
 
 Deno.test("a config file with a byte-order mark reads as the JSON after it", async () => {
