@@ -24,6 +24,7 @@ export type { RunEvent } from "./runtime/events.ts";
 export type {
   BackendEvent,
   ClipStatsEvent,
+  ClosingError,
   EpochEvent,
   PlanEvent,
   RestoredEvent,

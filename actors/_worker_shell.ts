@@ -1,8 +1,8 @@
 /**
  * What every actor's Worker entry shares: receive `Init` (registered before any `await`, since
  * messages that arrive earlier are lost), answer the supervisor's pings, turn anything thrown
- * into an `actor.error` message, and the test-only fault hooks (throw, stall, and a probe that
- * tries to read or write a path, to show what an actor's permissions allow).
+ * into an `actor.error` message, and the test-only fault hooks (throw, stall, a probe that tries
+ * to read or write a path, to show what an actor's permissions allow, and an event sent as is).
  *
  * @module
  */
@@ -24,7 +24,10 @@ export interface ActorContext {
    * stopped.
    */
   firstCheckpointWritten(): Promise<void>;
-  /** Test-only fault point: throws, stalls or waits when `init.fault.at` names this point. */
+  /**
+   * Test-only fault point: throws, stalls, waits or sends an event when `init.fault.at` names
+   * this point.
+   */
   faultPoint(at: string): Promise<void>;
   /** Resolves when the supervisor sends `Stop`. */
   stopped: Promise<string>;
@@ -88,6 +91,7 @@ export function runActor(name: ActorName, body: (context: ActorContext) => Promi
         faultPoint: async (at) => {
           if (init.fault?.at !== at) return;
           if (init.fault.kind === "throw") throw new Error(`injected fault at '${at}'`);
+          if (init.fault.kind === "emit") return context.emit(init.fault.event);
           if (init.fault.kind === "delay") {
             const ms = init.fault.ms;
             return await new Promise((resolve) => setTimeout(resolve, ms));

@@ -348,11 +348,13 @@ export const InitSchema = z.object({
   resume: z.unknown().optional(),
   /**
    * Test-only fault injection at the point `at`: throw, stall, `delay` (go on after `ms`, as a
-   * thread that lost its core), or `touch` (try to read or write `path`, then throw with what
-   * happened: a permission error, or that it was allowed).
+   * thread that lost its core), `touch` (try to read or write `path`, then throw with what
+   * happened: a permission error, or that it was allowed), or `emit` (send `event` to the
+   * supervisor as one of the run's events, then go on: a malformed one it cannot take).
    */
   fault: z.union([
     z.object({ kind: z.enum(["throw", "stall"]), at: z.string() }),
+    z.object({ kind: z.literal("emit"), at: z.string(), event: z.record(z.string(), z.unknown()) }),
     z.object({ kind: z.literal("delay"), at: z.string(), ms: z.number().nonnegative() }),
     z.object({
       kind: z.literal("touch"),

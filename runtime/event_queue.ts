@@ -22,8 +22,12 @@ export class EventQueue<T> {
   #closed = false;
   #trimQueued = false;
 
-  /** Adds an event for every iterator. */
+  /**
+   * Adds an event for every iterator; none once the stream is closed (its closing event is its
+   * last: a late message of a Worker being terminated is not added after it).
+   */
   push(item: T): void {
+    if (this.#closed) return;
     this.#items.push(item);
     this.#wake();
   }

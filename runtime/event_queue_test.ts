@@ -46,6 +46,18 @@ Deno.test("an iterator made after the stream ended, before any was read, gets ev
   assert.deepEqual(await readAll(queue.iterate()), ["a", "b"]);
 });
 
+Deno.test("an event pushed after the stream closed is dropped: the closing event stays the last", async () => {
+  const queue = new EventQueue<string>();
+  const reading = readAll(queue.iterate());
+  queue.push("run.started");
+  queue.push("run.finished");
+  queue.close();
+  // (a Worker's message still on its way as the run ended)
+  queue.push("late");
+  assert.deepEqual(await reading, ["run.started", "run.finished"]);
+  assert.deepEqual(await readAll(queue.iterate()), []);
+});
+
 Deno.test("train(): two loops over run.events() each get every event of the run, run.finished included", async () => {
   await using runs = await tempRunsDir();
   {

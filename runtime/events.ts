@@ -187,12 +187,41 @@ export interface ReturnedEvent {
   /** Global steps taken at that end: steps from this index on are undone. */
   step: number;
 }
-/** The run ended. */
+/**
+ * The error a closing event names: its kind (`error[code]` as the CLI prints it: an
+ * {@linkcode import("../errors.ts").ErrorCode}), its message, and where it is and what to do,
+ * where known.
+ */
+export interface ClosingError {
+  /** The error's kind: `config`, `data`, `actor`, `storage`, `internal`, ... */
+  code: string;
+  /** What went wrong, as the error said it. */
+  message: string;
+  /** What to do about it. */
+  hint?: string;
+  /** Where: a file's `file:line`, a config field, a path. */
+  where?: string;
+}
+
+/**
+ * The run ended, however it ended once it trained or tried to: `result.status` says how
+ * (`completed`, `stopped`, `interrupted`, `diverged`, `failed`) and `result.reason` why. The
+ * stream's last event, or {@linkcode RunRefusedEvent} in its place: every stream that has a
+ * `run.started` ends with exactly one of the two.
+ */
 export interface RunFinishedEvent {
   /** Event tag, for narrowing a `RunEvent`. */
   type: "run.finished";
   /** How the run ended. */
   result: import("./supervisor.ts").RunResult;
+  /**
+   * A failed run's error (only where `result.status` is `failed`): an actor that threw (its
+   * error's code, `internal` for an Error that is not an AnnealError), crashed, stalled, or whose
+   * Worker could not start (`actor`), a checkpoint that could not be written (`storage`, or the
+   * file error's code), or the supervisor's own failure (`internal`). Its `message` is the
+   * cause's own; `result.reason` says it after who failed.
+   */
+  error?: ClosingError;
 }
 
 /**
@@ -214,7 +243,7 @@ export interface RunRefusedEvent {
    */
   kept: boolean;
   /** Why: the error `result` rejects with (its code, as `error[code]` names it, and its hint). */
-  error: { code: string; message: string; hint?: string; where?: string };
+  error: ClosingError;
 }
 
 /** Any event of a run. */

@@ -22,7 +22,13 @@ import {
   type WeightMap,
   writeFileAtomic,
 } from "./checkpoint.ts";
-import type { RunEvent, WarningEvent } from "./events.ts";
+import type {
+  ClosingError,
+  RunEvent,
+  RunFinishedEvent,
+  RunRefusedEvent,
+  WarningEvent,
+} from "./events.ts";
 import { StartWarnings } from "./start_warnings.ts";
 import { checkRunId, recordedConfig, RunWriter } from "./records.ts";
 import { claimNewRun } from "./new_run.ts";
@@ -126,11 +132,15 @@ export interface RunResult {
    * continues a run stopped so, and leaves one that stopped itself as it is.
    */
   stopRequested?: boolean;
-  /** The actor that failed, when `status` is `failed`. */
+  /**
+   * The actor that failed, when `status` is `failed` (none where the supervisor itself failed).
+   */
   failedActor?: ActorName;
   /**
-   * The kind of its error (an {@linkcode AnnealError}'s `code`), when `status` is `failed` by an
-   * error an actor threw: `checkpoint` where a resume was refused on the data it loaded.
+   * The kind of its error, when `status` is `failed`: an {@linkcode AnnealError}'s `code` that an
+   * actor threw (`internal` for another error), `actor` for an actor that crashed, stalled or
+   * whose Worker could not start, `storage` (or a file error's `file`) for a checkpoint that could
+   * not be written, `internal` for the supervisor's own failure.
    */
   code?: ErrorCode;
   /**
@@ -183,7 +193,9 @@ export interface TrainOptions {
    * `narrow` (as `deno task anneal` sets it, with the flag), else `inherit`.
    */
   actorPermissions?: "narrow" | "inherit";
-  /** Test-only: make an actor throw, stall or probe its permissions at a named point. */
+  /**
+   * Test-only: make an actor throw, stall, probe its permissions or send an event at a named point.
+   */
   faults?: Partial<Record<ActorName, Init["fault"]>>;
 }
 
@@ -199,7 +211,12 @@ export interface TrainingRun {
   /** Directory of the run's records and checkpoints; known, or not, as {@linkcode runId} is. */
   readonly runDir: string;
   /**
-   * Every event of the run, ending with `run.finished`. Each call gives an iterator of its own:
+   * Every event of the run. A run that started (its first event is `run.started`) ends its stream
+   * with exactly one closing event, however it ends: `run.finished` (completed, stopped,
+   * interrupted, diverged, failed: its `result`, and a failed run's `error`) or `run.refused`
+   * (refused before its first step). A run refused before it started (its config, its id, a
+   * resume's checks) has no event: the stream ends empty, and `result` rejects with why.
+   * Each call gives an iterator of its own:
    * two loops over `events()` set up together (or one started after the run ended) each get
    * every event. Events are held until every iterator made so far has read them, so an iterator
    * made after others have read some starts at the oldest event one of them has still to read.
@@ -522,36 +539,39 @@ async function supervise(
     resumedFrom: resumeState && { epoch: resumeState.epoch, step: resumeState.step },
     ...(startWarnings.earlier > 0 && { startWarnings: startWarnings.earlier }),
   });
-  if (resumeState && before.meta === undefined) {
-    warnAtStart({
-      type: "warning",
-      actor: "supervisor",
-      message: `${runDir}/meta.json is missing: the resume cannot check its data against the ` +
-        "data the run trained on (meta.json held its SHA-256), nor leave out the warnings its " +
-        "earlier starts gave",
-      hint: "nothing to do if its data files are those it trained on; meta.json is written anew",
-    });
-  }
-  if (resumeState && before.summary === undefined) {
-    warnAtStart({
-      type: "warning",
-      actor: "supervisor",
-      message: `${runDir}/summary.json is missing: the run is resumed from its last checkpoint ` +
-        "as one killed before its end was recorded, and its start time is lost (the resume's " +
-        "stands for it)",
-      hint: "nothing to do; summary.json is written anew",
-    });
-  }
-  if (scaled.warning) warnAtStart({ type: "warning", actor: "trainer", message: scaled.warning });
-  // Settings torch accepts, so the run goes on, but that are likely a mistake (rmsprop alpha > 1).
-  for (const warning of configWarnings(config)) {
-    warnAtStart({
-      type: "warning",
-      actor: "supervisor",
-      message: `${warning.field}: ${warning.message}`,
-      hint: warning.hint,
-    });
-  }
+  /** The supervisor's warnings of the run's start, given once the run can end if they throw. */
+  const warnOfStart = () => {
+    if (resumeState && before.meta === undefined) {
+      warnAtStart({
+        type: "warning",
+        actor: "supervisor",
+        message: `${runDir}/meta.json is missing: the resume cannot check its data against the ` +
+          "data the run trained on (meta.json held its SHA-256), nor leave out the warnings its " +
+          "earlier starts gave",
+        hint: "nothing to do if its data files are those it trained on; meta.json is written anew",
+      });
+    }
+    if (resumeState && before.summary === undefined) {
+      warnAtStart({
+        type: "warning",
+        actor: "supervisor",
+        message: `${runDir}/summary.json is missing: the run is resumed from its last checkpoint ` +
+          "as one killed before its end was recorded, and its start time is lost (the resume's " +
+          "stands for it)",
+        hint: "nothing to do; summary.json is written anew",
+      });
+    }
+    if (scaled.warning) warnAtStart({ type: "warning", actor: "trainer", message: scaled.warning });
+    // Settings torch accepts, so the run goes on, but that are likely a mistake (rmsprop alpha > 1).
+    for (const warning of configWarnings(config)) {
+      warnAtStart({
+        type: "warning",
+        actor: "supervisor",
+        message: `${warning.field}: ${warning.message}`,
+        hint: warning.hint,
+      });
+    }
+  };
 
   const workers = new Map<ActorName, Worker>();
   const lastSeen = new Map<ActorName, number>();
@@ -583,6 +603,7 @@ async function supervise(
         checkpointed() ? `\`${resumeCommand(runId, config.runsDir)}\`` : "start the run again"
       }`,
     where: (error instanceof AnnealError ? error.where : undefined) ?? `${runDir}/checkpoints`,
+    code: error instanceof AnnealError ? error.code : "storage" as ErrorCode,
   });
   /** Whether the run has a checkpoint to resume from. */
   const checkpointed = () => firstWritten || lastQueued || resumeState !== undefined;
@@ -596,8 +617,8 @@ async function supervise(
   let firstWritten = false;
   const checkpoints = new CheckpointWriter({
     onError: (error) => {
-      const { message, hint, where } = writeFailure(error);
-      fail("trainer", message, hint, where);
+      const { message, hint, where, code } = writeFailure(error);
+      fail("trainer", message, hint, where, code);
     },
     // the trainer waits for the first one (see trainer_worker.ts); told once, not every epoch
     onWritten: (path, state) => {
@@ -612,6 +633,21 @@ async function supervise(
   const progress = { epochs: 0, steps: resumeState?.step ?? 0 };
   const actorsDone = new ActorsDone(ACTORS.length);
   let stopDeadline: ReturnType<typeof setTimeout> | undefined;
+  /** Pings the actors, and fails one that stopped answering (set once they are started). */
+  let watchdog: ReturnType<typeof setInterval> | undefined;
+  /** The stream's closing event was sent: `run.finished` or `run.refused`, once a run. */
+  let closed = false;
+  /**
+   * Ends the event stream with its closing event, once: a later call (a failure while the run was
+   * ending) sends nothing. Events emitted after it are dropped (see EventQueue.push).
+   */
+  const close = (event: RunFinishedEvent | RunRefusedEvent): boolean => {
+    if (closed) return false;
+    closed = true;
+    emit(event);
+    queue.close();
+    return true;
+  };
   /**
    * Stops the actors and terminates their Workers, once for the run (`false` when that was done
    * already): each actor is told to `Stop` and given its grace (STOP_GRACE_MS, by `ending`), then
@@ -640,7 +676,32 @@ async function supervise(
     return true;
   };
 
-  const end = async (result: RunResult) => {
+  /**
+   * Ends the run with `result` (`cause`: a failed run's error's own message), once: a later call
+   * (a failure while the run was ending, a refusal under way) does nothing. The stream's closing
+   * event is `run.finished`, whatever happened while the run ended: a failure of the supervisor's
+   * own then fails the run, saying so.
+   */
+  const end = async (result: RunResult, cause?: string) => {
+    if (done) return;
+    try {
+      cause = await ending(result, cause);
+    } catch (error) {
+      Object.assign(result, {
+        status: "failed",
+        reason: `the supervisor failed while it ended the run: ${errorMessage(error)}`,
+        code: error instanceof AnnealError ? error.code : "internal",
+        hint: "report it if it looks like a bug: the run's records may be incomplete",
+        failedActor: undefined,
+        where: undefined,
+      });
+      cause = errorMessage(error);
+      await held.lock?.release().catch(() => {});
+    }
+    if (close(finishedEvent(result, cause))) finish(result);
+  };
+  /** Tears the run down and records its end: the cause to report, a failed run's. */
+  const ending = async (result: RunResult, cause?: string): Promise<string | undefined> => {
     const ending = result.status === "failed" ? "failed" : "ended";
     // Every checkpoint the trainer sent is queued (its messages come in order, before its
     // result or error): let them land before the run is reported.
@@ -651,18 +712,20 @@ async function supervise(
       } catch (error) {
         // (the writer's onError came too late to end the run: it was ending already)
         if (result.status !== "failed") {
-          const { message, hint, where } = writeFailure(error);
+          const { message, hint, where, code } = writeFailure(error);
           Object.assign(result, {
             status: "failed",
             reason: `actor 'trainer' failed: ${message} (at ${where})`,
             hint,
             failedActor: "trainer",
             where,
+            code,
           });
+          cause = message;
         }
       }
     };
-    if (!await tearDown(result.reason, ending, landCheckpoints)) return;
+    await tearDown(result.reason, ending, landCheckpoints);
     if (!trainerDone.result) {
       // A run that failed mid-way (a checkpoint not written, an actor that threw) trained as far
       // as its events say, up to the last one emitted before its actors were terminated.
@@ -684,6 +747,7 @@ async function supervise(
       stopRequested: result.stopRequested,
       hint: result.hint,
       failedActor: result.failedActor,
+      code: result.code,
       where: result.where,
       epochs: result.epochs,
       steps: result.steps,
@@ -712,23 +776,29 @@ async function supervise(
     }
     // given back before the run is reported ended: whoever is told may resume it at once
     await held.lock?.release();
-    emit({ type: "run.finished", result });
-    queue.close();
-    finish(result);
+    return cause;
   };
 
+  /**
+   * Fails the run: `actor` failed (threw, crashed, stalled, its Worker did not start, its
+   * checkpoint could not be written), or the supervisor itself (`undefined`). `code` is the
+   * error's kind: an actor's AnnealError's own, else `actor` (a crash, a stall), `storage` (a
+   * write) or `internal` (a bug).
+   */
   const fail = (
-    actor: ActorName,
+    actor: ActorName | undefined,
     message: string,
     hint?: string,
     where?: string,
-    code?: ErrorCode,
+    code: ErrorCode = "actor",
   ) =>
     end({
       runId,
       runDir,
       status: "failed",
-      reason: `actor '${actor}' failed: ${message}${where ? ` (at ${where})` : ""}`,
+      reason: `${actor ? `actor '${actor}'` : "the supervisor"} failed: ${message}${
+        where ? ` (at ${where})` : ""
+      }`,
       code,
       hint: hint ??
         (checkpointed()
@@ -744,7 +814,7 @@ async function supervise(
       bestEpoch: null,
       metrics: {},
       seconds: (performance.now() - startedAt) / 1000,
-    });
+    }, message);
 
   /**
    * Ends a run refused at its start, before its first step: a setting its data shows it cannot
@@ -755,34 +825,40 @@ async function supervise(
    * removed; a resumed run's records are left as they were (its summary put back).
    */
   const refuse = async (error: AnnealError) => {
-    if (!await tearDown("refused", "refused")) return;
-    await writer.flush().catch(() => {});
+    if (done) return;
     try {
-      if (!resumeState) await Deno.remove(runDir, { recursive: true });
-      else if (summaryText === undefined) await Deno.remove(`${runDir}/summary.json`);
-      else await writeFileAtomic(`${runDir}/summary.json`, new TextEncoder().encode(summaryText));
+      await tearDown("refused", "refused");
+      await writer.flush().catch(() => {});
+      try {
+        if (!resumeState) await Deno.remove(runDir, { recursive: true });
+        else if (summaryText === undefined) await Deno.remove(`${runDir}/summary.json`);
+        else {
+          await writeFileAtomic(`${runDir}/summary.json`, new TextEncoder().encode(summaryText));
+        }
+      } catch (cause) {
+        emit({
+          type: "warning",
+          actor: "supervisor",
+          message: `could not clear the record of the refused run in ${runDir}: ${cause}`,
+        });
+      }
     } catch (cause) {
       emit({
         type: "warning",
         actor: "supervisor",
-        message: `could not clear the record of the refused run in ${runDir}: ${cause}`,
+        message: `the refused run's actors could not be stopped: ${errorMessage(cause)}`,
       });
+    } finally {
+      await held.lock?.release().catch(() => {});
     }
-    await held.lock?.release();
     // (the stream's end, for a reader of the events alone: `anneal train --json`'s)
-    emit({
+    close({
       type: "run.refused",
       runId,
       runDir,
-      kept: await exists(runDir),
-      error: {
-        code: error.code,
-        message: error.message,
-        ...(error.hint !== undefined && { hint: error.hint }),
-        ...(error.where !== undefined && { where: error.where }),
-      },
+      kept: await exists(runDir).catch(() => true),
+      error: errorOf(error),
     });
-    queue.close();
     refused(error);
   };
 
@@ -922,79 +998,116 @@ async function supervise(
     }
   };
 
-  const actorConfig = { ...config, resolvedLr };
-  const channels = new Map(PEERS.map((peer) => [peer, new MessageChannel()]));
-  // Each actor gets only what it needs where Deno allows it (see actor_permissions.ts).
-  const narrowed = narrowActorPermissions(options.actorPermissions);
-  meta.actorPermissions = narrowed ? "narrow" : "inherit";
-  for (const actor of ACTORS) {
-    const worker = new Worker(new URL(WORKER_FILES[actor], import.meta.url).href, {
-      type: "module",
-      ...(narrowed &&
-        { deno: { permissions: actorPermissions(actor, config, runDir) } }),
-    });
-    workers.set(actor, worker);
-    lastSeen.set(actor, performance.now());
-    worker.onmessage = (event) => onMessage(actor, event.data);
-    worker.onerror = (event) => {
-      event.preventDefault();
-      fail(actor, event.message ?? "uncaught error");
-    };
-    worker.onmessageerror = () => fail(actor, "a message could not be deserialized");
-    const ports: Record<string, MessagePort> = {};
-    if (actor === "trainer") {
-      for (const [peer, channel] of channels) ports[peer] = channel.port1;
-    } else ports.trainer = channels.get(actor)!.port2;
-    const resume = !resumeState ? undefined : actor === "trainer"
-      ? {
-        checkpoint: `${runDir}/checkpoints/last.ckpt`,
-        fingerprint: typeof before.meta?.fingerprint === "string"
-          ? before.meta.fingerprint
-          : undefined,
-        stopped: earlyStopped(config, resumeState, raised),
-        diverged,
-      }
-      : actor === "scheduler"
-      ? resumeState.scheduler
-      : actor === "earlyStopper"
-      ? resumeState.earlyStopper
-      : actor === "clipMonitor"
-      ? (diverged ? diverged.clipMonitor : clipMonitorResume(resumeState))
-      : undefined;
-    worker.postMessage(
-      {
-        type: "Init",
-        actor,
-        runId,
-        runDir,
-        config: actorConfig,
-        ports,
-        resume,
-        fault: options.faults?.[actor],
-      },
-      Object.values(ports),
-    );
-  }
-  // Declared after `tearDown` uses it: `tearDown` can only run from a later event, when it is set.
-  const watchdog = setInterval(() => {
-    const now = performance.now();
-    for (const [actor, worker] of workers) {
-      const started = heard.has(actor);
-      const stall = actor === "trainer" ? trainerStallMs : stallTimeoutMs;
-      const limit = started ? stall : Math.max(stall, STARTUP_TIMEOUT_MS);
-      if (now - (lastSeen.get(actor) ?? now) > limit) {
-        fail(
+  /** The actor whose Worker is being started (a throw there is that actor's failure to start). */
+  let starting: ActorName | undefined;
+  /** Starts the five actors' Workers, each with its channels to its peers, and the watchdog. */
+  const startActors = () => {
+    const actorConfig = { ...config, resolvedLr };
+    const channels = new Map(PEERS.map((peer) => [peer, new MessageChannel()]));
+    // Each actor gets only what it needs where Deno allows it (see actor_permissions.ts).
+    const narrowed = narrowActorPermissions(options.actorPermissions);
+    meta.actorPermissions = narrowed ? "narrow" : "inherit";
+    for (const actor of ACTORS) {
+      // (an actor that failed at once, its module not loaded: the run is ending)
+      if (done) return;
+      starting = actor;
+      const worker = new Worker(new URL(WORKER_FILES[actor], import.meta.url).href, {
+        type: "module",
+        ...(narrowed &&
+          { deno: { permissions: actorPermissions(actor, config, runDir) } }),
+      });
+      workers.set(actor, worker);
+      lastSeen.set(actor, performance.now());
+      worker.onmessage = (event) => {
+        try {
+          onMessage(actor, event.data);
+        } catch (error) {
+          // (a message the supervisor could not take: its own failure, not the actor's)
+          fail(
+            undefined,
+            `on actor '${actor}''s message: ${errorMessage(error)}`,
+            "report it if it looks like a bug",
+            undefined,
+            codeOf(error),
+          );
+        }
+      };
+      worker.onerror = (event) => {
+        event.preventDefault();
+        fail(actor, event.message ?? "uncaught error");
+      };
+      worker.onmessageerror = () =>
+        fail(actor, "a message could not be deserialized", undefined, undefined, "internal");
+      const ports: Record<string, MessagePort> = {};
+      if (actor === "trainer") {
+        for (const [peer, channel] of channels) ports[peer] = channel.port1;
+      } else ports.trainer = channels.get(actor)!.port2;
+      const resume = !resumeState ? undefined : actor === "trainer"
+        ? {
+          checkpoint: `${runDir}/checkpoints/last.ckpt`,
+          fingerprint: typeof before.meta?.fingerprint === "string"
+            ? before.meta.fingerprint
+            : undefined,
+          stopped: earlyStopped(config, resumeState, raised),
+          diverged,
+        }
+        : actor === "scheduler"
+        ? resumeState.scheduler
+        : actor === "earlyStopper"
+        ? resumeState.earlyStopper
+        : actor === "clipMonitor"
+        ? (diverged ? diverged.clipMonitor : clipMonitorResume(resumeState))
+        : undefined;
+      worker.postMessage(
+        {
+          type: "Init",
           actor,
-          started
-            ? `stopped answering for ${(limit / 1000).toFixed(1)} s (stalled)`
-            : `did not start within ${(limit / 1000).toFixed(1)} s (stalled)`,
-        );
-        return;
-      }
-      worker.postMessage({ type: "Ping" });
+          runId,
+          runDir,
+          config: actorConfig,
+          ports,
+          resume,
+          fault: options.faults?.[actor],
+        },
+        Object.values(ports),
+      );
     }
-  }, Math.min(1000, stallTimeoutMs / 4));
-  if (requestedStop.reason) requestedStop.apply(requestedStop.reason);
+    starting = undefined;
+    if (done) return;
+    watchdog = setInterval(() => {
+      const now = performance.now();
+      for (const [actor, worker] of workers) {
+        const started = heard.has(actor);
+        const stall = actor === "trainer" ? trainerStallMs : stallTimeoutMs;
+        const limit = started ? stall : Math.max(stall, STARTUP_TIMEOUT_MS);
+        if (now - (lastSeen.get(actor) ?? now) > limit) {
+          fail(
+            actor,
+            started
+              ? `stopped answering for ${(limit / 1000).toFixed(1)} s (stalled)`
+              : `did not start within ${(limit / 1000).toFixed(1)} s (stalled)`,
+          );
+          return;
+        }
+        worker.postMessage({ type: "Ping" });
+      }
+    }, Math.min(1000, stallTimeoutMs / 4));
+    if (requestedStop.reason) requestedStop.apply?.(requestedStop.reason);
+  };
+  try {
+    warnOfStart();
+    startActors();
+  } catch (error) {
+    if (starting !== undefined) {
+      const hint = meta.actorPermissions === "narrow"
+        ? "each actor's Worker is given only what it needs (actorPermissions 'narrow'), but no " +
+          "more than this process holds: allow the process what the actor needs (its data " +
+          "files, the run directory, tfjs's wasm files: deno run --allow-read), or train with " +
+          "actorPermissions 'inherit' (ANNEAL_ACTOR_PERMISSIONS unset)"
+        : undefined;
+      fail(starting, `its Worker could not start: ${errorMessage(error)}`, hint);
+    } else fail(undefined, errorMessage(error), undefined, undefined, codeOf(error));
+  }
   return finished;
 }
 
@@ -1146,4 +1259,44 @@ class ActorsDone {
     });
     clearTimeout(timer);
   }
+}
+
+/** An error's message, or what was thrown as text. */
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The kind of what was thrown: an AnnealError's code, else `internal` (a bug). */
+function codeOf(error: unknown): ErrorCode {
+  return error instanceof AnnealError ? error.code : "internal";
+}
+
+/** An error as a closing event carries it: its kind, its message, and where and how to fix it. */
+function errorOf(
+  error: { code: string; message: string; hint?: string; where?: string },
+): ClosingError {
+  return {
+    code: error.code,
+    message: error.message,
+    ...(error.hint !== undefined && { hint: error.hint }),
+    ...(error.where !== undefined && { where: error.where }),
+  };
+}
+
+/**
+ * The `run.finished` event of `result`: a failed run's with its error (`cause`, the message as
+ * its actor, its write or the supervisor gave it; `reason` says it after who failed).
+ */
+function finishedEvent(result: RunResult, cause: string | undefined): RunFinishedEvent {
+  if (result.status !== "failed") return { type: "run.finished", result };
+  return {
+    type: "run.finished",
+    result,
+    error: errorOf({
+      code: result.code ?? "internal",
+      message: cause ?? result.reason,
+      hint: result.hint,
+      where: result.where,
+    }),
+  };
 }

@@ -5,7 +5,15 @@
  */
 import assert from "node:assert/strict";
 import { loadCheckpoint, train } from "../mod.ts";
-import type { RunConfigInput, RunEvent, RunResult, TrainOptions, WeightMap } from "../mod.ts";
+import type {
+  RunConfigInput,
+  RunEvent,
+  RunFinishedEvent,
+  RunRefusedEvent,
+  RunResult,
+  TrainOptions,
+  WeightMap,
+} from "../mod.ts";
 import type { RunConfig } from "../config.ts";
 import { trainInProcess } from "../runtime/in_process.ts";
 import { releaseWebGpu } from "../runtime/backend.ts";
@@ -19,7 +27,30 @@ export async function tempRunsDir(): Promise<{ dir: string } & AsyncDisposable> 
   return { dir, [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }) };
 }
 
-/** Trains a config through the actors and collects its events. */
+/**
+ * The closing event of a run's stream, checked: a stream with a `run.started` ends with exactly
+ * one `run.finished` or `run.refused`, its last event (`undefined` for a stream without one: a
+ * run refused before it started has no event at all).
+ */
+export function closingEvent(
+  events: { type: string }[],
+): RunFinishedEvent | RunRefusedEvent | undefined {
+  const types = events.map((event) => event.type);
+  if (!types.includes("run.started")) {
+    assert.deepEqual(types, [], "a stream without run.started has no event");
+    return undefined;
+  }
+  const closing = types.filter((type) => type === "run.finished" || type === "run.refused");
+  assert.equal(closing.length, 1, `one closing event, not ${closing.length}: ${types.join(", ")}`);
+  const last = events.at(-1) as RunEvent;
+  assert.ok(
+    last.type === "run.finished" || last.type === "run.refused",
+    `the stream's last event is its closing one, not ${last.type}`,
+  );
+  return last;
+}
+
+/** Trains a config through the actors and collects its events (their closing one checked). */
 export async function trainCollect(
   config: RunConfigInput,
   options: TrainOptions = {},
@@ -27,6 +58,7 @@ export async function trainCollect(
   const run = train(config, options);
   const events: RunEvent[] = [];
   for await (const event of run.events()) events.push(event);
+  closingEvent(events);
   const result = await run.result;
   // An actor the watchdog found stalled, in a test that did not make it stall: what this
   // process's threads wait on then goes to the test's output (an intermittent stall on a busy

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { loadCheckpoint, type RunEvent, train } from "../mod.ts";
-import { tempRunsDir, trainCollect } from "./_helpers.ts";
+import { closingEvent, tempRunsDir, trainCollect } from "./_helpers.ts";
 
 const config = {
   backend: "cpu" as const,
@@ -30,7 +30,7 @@ for (const { actor, at } of cases) {
     // could end before a busy machine lets the clip monitor's Worker take its first message
     // (and reach its fault). A long run leaves it time; the fault ends it early.
     const epochs = actor === "clipMonitor" ? 5000 : config.epochs;
-    const { result } = await trainCollect({
+    const { result, events } = await trainCollect({
       ...config,
       ...hearsEpochEnds(actor),
       epochs,
@@ -40,6 +40,13 @@ for (const { actor, at } of cases) {
     });
     assert.equal(result.status, "failed");
     assert.equal(result.failedActor, actor);
+    // the stream's last event says how and why: its error's message and code (a plain Error)
+    assert.deepEqual(closingEvent(events), {
+      type: "run.finished",
+      result,
+      error: { code: "internal", message: `injected fault at '${at}'`, hint: result.hint },
+    });
+    assert.equal(result.code, "internal");
     assert.match(
       result.reason,
       new RegExp(`actor '${actor}' failed: .*injected fault at '${at}'`),
@@ -72,6 +79,12 @@ Deno.test("a checkpoint that cannot be written ends the run at once, naming the 
   assert.equal(result.status, "failed");
   assert.equal(result.failedActor, "trainer");
   assert.match(result.reason, /checkpoint could not be written: .*last\.ckpt/);
+  const closing = closingEvent(events);
+  assert.ok(closing?.type === "run.finished" && closing.error, JSON.stringify(closing));
+  assert.equal(closing.error.code, result.code);
+  assert.ok(result.code === "storage" || result.code === "file", result.code);
+  assert.match(closing.error.message, /^its checkpoint could not be written: .*last\.ckpt/);
+  assert.equal(closing.error.where, result.where);
   assert.match(result.hint ?? "", /writable/);
   assert.match(result.where ?? "", /blocked\/checkpoints/);
   const epochs = events.filter((e) => e.type === "epoch").length;
@@ -136,7 +149,7 @@ for (const { actor, at } of stalls) {
     await using runs = await tempRunsDir();
     const { dir } = runs;
     const started = performance.now();
-    const { result } = await trainCollect(
+    const { result, events } = await trainCollect(
       // Long enough that the run cannot finish before the watchdog's 1.5 s (a stalled clip
       // monitor does not hold the trainer back: it is only asked for verdicts on bad steps).
       { ...config, ...hearsEpochEnds(actor), runsDir: dir, epochs: 100_000 },
@@ -144,6 +157,10 @@ for (const { actor, at } of stalls) {
     );
     assert.equal(result.status, "failed");
     assert.equal(result.failedActor, actor);
+    const closing = closingEvent(events);
+    assert.ok(closing?.type === "run.finished", closing?.type);
+    assert.equal(closing.error?.code, "actor");
+    assert.equal(closing.error?.message, "stopped answering for 1.5 s (stalled)");
     // noticed at the test's limit once the actor had started; the time from the run's start
     // counts the actors' start too, which is given 30 s (15-18 s on a loaded machine)
     assert.match(result.reason, /stopped answering for 1\.5 s \(stalled\)/);
@@ -187,4 +204,78 @@ Deno.test("on a software WebGPU adapter the trainer gets a longer stall limit (i
   assert.doesNotMatch(result.reason, /stopped answering/);
   assert.match(result.reason, /did not stop/);
   assert.ok(performance.now() - started >= 4000);
+});
+
+Deno.test("an actor's event the supervisor cannot take fails the run, the supervisor named, and ends the stream", async () => {
+  await using runs = await tempRunsDir();
+  // a steps event without its steps: the supervisor throws reading it (in its Worker's message
+  // handler, where a throw was the process's uncaught exception)
+  const { result, events } = await trainCollect({ ...config, runsDir: runs.dir }, {
+    faults: { trainer: { kind: "emit", at: "epoch", event: { type: "steps", epoch: 0 } } },
+  });
+  assert.equal(result.status, "failed");
+  assert.equal(result.failedActor, undefined);
+  assert.equal(result.code, "internal");
+  assert.match(result.reason, /^the supervisor failed: on actor 'trainer''s message: /);
+  const closing = closingEvent(events);
+  assert.ok(closing?.type === "run.finished", closing?.type);
+  assert.equal(closing.error?.code, "internal");
+  assert.match(closing.error?.message ?? "", /^on actor 'trainer''s message: .+/);
+  const summary = JSON.parse(await Deno.readTextFile(`${result.runDir}/summary.json`));
+  assert.equal(summary.status, "failed");
+  assert.equal(summary.code, "internal");
+});
+
+Deno.test("anneal train --json: an actor whose Worker cannot start ends the stream with run.finished, failed, its error's code and message", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  // The process may read only its runs directory and the config, not the actors' modules nor
+  // tfjs's wasm files, which the trainer's narrowed permissions name: a Worker that asks for more
+  // than its parent holds is refused as it is made, one whose module cannot be read fails to load.
+  const repo = new URL("../", import.meta.url).pathname;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--unstable-worker-options",
+      `--allow-read=${dir},${repo}deno.json`,
+      `--allow-write=${dir}`,
+      "--allow-env",
+      "--allow-sys",
+      "--config",
+      `${repo}deno.json`,
+      `${repo}cli/main.ts`,
+      "train",
+      "--backend",
+      "cpu",
+      "--epochs",
+      "2",
+      "--json",
+      "--runs-dir",
+      dir,
+    ],
+    cwd: dir,
+    env: { NO_COLOR: "1", ANNEAL_ACTOR_PERMISSIONS: "narrow" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  // (a run whose teardown failed left Workers behind, and its process never exited)
+  const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
+  const output = await child.output();
+  clearTimeout(timer);
+  const stdout = new TextDecoder().decode(output.stdout);
+  const stderr = new TextDecoder().decode(output.stderr);
+  assert.equal(output.code, 1, stderr);
+  const events = stdout.trim().split("\n").map((line) => JSON.parse(line));
+  assert.equal(events[0].type, "run.started", stdout);
+  const closing = closingEvent(events);
+  assert.ok(closing?.type === "run.finished", stdout);
+  assert.equal(closing.result.status, "failed");
+  assert.equal(closing.error?.code, "actor");
+  assert.match(
+    closing.error?.message ?? "",
+    /^its Worker could not start: |Requires read access/,
+    stdout,
+  );
+  assert.match(closing.result.reason, /^actor '\w+' failed: /);
+  assert.equal(typeof closing.result.failedActor, "string");
 });
