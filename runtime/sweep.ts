@@ -148,6 +148,13 @@ export interface SweepOptions {
    */
   onWarning?: (warning: ConfigWarning) => void;
   /**
+   * Called, before any trial runs, with what the study's budget comes to where it is not what
+   * was asked (a grid with fewer points than the trials, a study that has its trials already),
+   * each a line that starts `notice: `; `anneal sweep` and `anneal worker` print them to stderr.
+   * Nothing is printed otherwise.
+   */
+  onNotice?: (message: string) => void;
+  /**
    * Called once the study is open, before any warning or trial: the trials it holds already
    * (none for a new study; retries among them), the definition it runs under and its direction.
    */
@@ -886,6 +893,7 @@ async function runDefinition(
     seed: sweep.seed,
     workerId: options.workerId,
     interrupt: options.interrupt,
+    onNotice: options.onNotice,
     onTrial: (trial) => options.onTrial?.(trial, definition),
     onReaped: (trial, retry) => options.onReaped?.(trial, retry, definition),
     objective: (params, report, context) =>

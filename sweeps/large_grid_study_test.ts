@@ -52,8 +52,6 @@ const way = (p: Params) =>
 async function hugeGridStudy(open: () => Promise<StudyStorage>): Promise<void> {
   const studyName = `huge-${crypto.randomUUID().slice(0, 8)}`;
   const warnings: string[] = [];
-  const warn = console.warn;
-  console.warn = (message: string) => warnings.push(message);
   const started = performance.now();
   const run = async (workerId: string, trials: number) => {
     const storage = await open();
@@ -70,6 +68,7 @@ async function hugeGridStudy(open: () => Promise<StudyStorage>): Promise<void> {
         trials,
         parallel: 2,
         workerId,
+        onNotice: (message) => warnings.push(message),
         heartbeatMs: 50,
         staleAfterMs: 60_000,
       });
@@ -77,37 +76,33 @@ async function hugeGridStudy(open: () => Promise<StudyStorage>): Promise<void> {
       await storage.close();
     }
   };
-  try {
-    const [a, b] = await Promise.all([run("a", 5), run("b", 5)]);
-    assert.equal(a.ran.length + b.ran.length, 5);
-    // (the two workers' own notices are a race: the later to start may find the other's first
-    // trials, and its budget's notice counts them; the run that goes on is told alone)
-    warnings.length = 0;
-    const more = await run("c", 8);
-    const trials = more.trials.sort((x, y) => x.number - y.number);
-    assert.equal(trials.length, 8);
-    assert.ok(trials.every((t) => t.state === "COMPLETE"));
-    const points = trials.map((t) => canonicalJson(t.params));
-    assert.equal(new Set(points).size, 8, "each trial a distinct point");
-    // (which worker took which point is a race; which points the study holds is not)
-    assert.deepEqual(
-      trials.slice(0, 5).map((t) => way(t.params)).sort(),
-      FIRST.slice(0, 5).sort(),
-    );
-    assert.deepEqual(trials.slice(5).map((t) => way(t.params)), [...FIRST.slice(5), "sgd/0/"]);
-    // the first 7 points at the first value of every other path, the 8th one further
-    assert.ok(trials.every((t, i) => t.params["model.p7"] === (i < 7 ? 0 : 1)));
-    assert.ok(trials.every((t) => t.params["model.p0"] === 0));
-    // counted, not listed: the run that goes on is told what its budget leaves
-    assert.deepEqual(warnings, [
-      `notice: the budget of 8 trials of study '${studyName}' leaves 3 for the 699999995 ` +
-      `points of the grid sampler that its 5 trials have not tried: the last 699999992 in its ` +
-      `order are not run (ask for 700000000 trials to run them all)`,
-    ]);
-    assert.ok(performance.now() - started < 60_000, `${performance.now() - started} ms`);
-  } finally {
-    console.warn = warn;
-  }
+  const [a, b] = await Promise.all([run("a", 5), run("b", 5)]);
+  assert.equal(a.ran.length + b.ran.length, 5);
+  // (the two workers' own notices are a race: the later to start may find the other's first
+  // trials, and its budget's notice counts them; the run that goes on is told alone)
+  warnings.length = 0;
+  const more = await run("c", 8);
+  const trials = more.trials.sort((x, y) => x.number - y.number);
+  assert.equal(trials.length, 8);
+  assert.ok(trials.every((t) => t.state === "COMPLETE"));
+  const points = trials.map((t) => canonicalJson(t.params));
+  assert.equal(new Set(points).size, 8, "each trial a distinct point");
+  // (which worker took which point is a race; which points the study holds is not)
+  assert.deepEqual(
+    trials.slice(0, 5).map((t) => way(t.params)).sort(),
+    FIRST.slice(0, 5).sort(),
+  );
+  assert.deepEqual(trials.slice(5).map((t) => way(t.params)), [...FIRST.slice(5), "sgd/0/"]);
+  // the first 7 points at the first value of every other path, the 8th one further
+  assert.ok(trials.every((t, i) => t.params["model.p7"] === (i < 7 ? 0 : 1)));
+  assert.ok(trials.every((t) => t.params["model.p0"] === 0));
+  // counted, not listed: the run that goes on is told what its budget leaves
+  assert.deepEqual(warnings, [
+    `notice: the budget of 8 trials of study '${studyName}' leaves 3 for the 699999995 ` +
+    `points of the grid sampler that its 5 trials have not tried: the last 699999992 in its ` +
+    `order are not run (ask for 700000000 trials to run them all)`,
+  ]);
+  assert.ok(performance.now() - started < 60_000, `${performance.now() - started} ms`);
 }
 
 Deno.test("a grid of 7 x 10^8 points on SQLite: two workers and a resumed run take its first points, each once", async () => {

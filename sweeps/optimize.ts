@@ -92,6 +92,12 @@ export interface OptimizeOptions {
   workerId?: string;
   /** Stops the study after its running trials. */
   signal?: AbortSignal;
+  /**
+   * Called, before any trial runs, with what the study's budget comes to where it is not what
+   * was asked (a grid sampler with fewer points than `trials`, a stored study that has its
+   * trials already), each a line that starts `notice: `. optimize prints nothing itself.
+   */
+  onNotice?: (message: string) => void;
 }
 
 const SAMPLERS: SamplerName[] = [...SAMPLER_NAMES];
@@ -238,6 +244,13 @@ export async function optimize(options: OptimizeOptions): Promise<StudyResult> {
       'name the study, e.g. study: "my-model"',
     );
   }
+  if (options.onNotice !== undefined && typeof options.onNotice !== "function") {
+    throw usage(
+      "'onNotice' must be a function",
+      "onNotice",
+      "give onNotice: (message) => console.warn(message), or leave it out",
+    );
+  }
   const sampler = samplerOf(options);
   const pruner = prunerOf(options);
   const given = options.storage ?? "sqlite::memory:";
@@ -266,6 +279,7 @@ export async function optimize(options: OptimizeOptions): Promise<StudyResult> {
       seed,
       workerId: options.workerId,
       signal: options.signal,
+      onNotice: options.onNotice,
       objective: async (params, report, context) =>
         await objective(params, {
           number: context.number,

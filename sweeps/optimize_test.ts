@@ -188,6 +188,7 @@ Deno.test("optimize (mod.ts): invalid options are refused before any trial, sayi
     /did you mean 'nStartupTrials'/,
   );
   await refused({ storage: "mysql://host/db" }, "usage", "storage", /postgres:\/\//);
+  await refused({ onNotice: "stderr" }, "usage", "onNotice", /console\.warn/);
   assert.equal(calls, 0);
 });
 
@@ -214,6 +215,68 @@ Deno.test("the README's optimize example runs through mod.ts", async () => {
     const [best, params] = logged[0] as [number, { lr: number; width: number }];
     assert.ok(typeof best === "number" && Number.isFinite(best), JSON.stringify(logged));
     assert.ok(params.lr > 0 && Number.isInteger(params.width), JSON.stringify(params));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Runs `body` with console's printing methods recording what they are given instead. */
+async function consoleOutput(body: () => Promise<void>): Promise<string[]> {
+  const methods = ["log", "info", "debug", "warn", "error"] as const;
+  const saved = methods.map((name) => console[name]);
+  const printed: string[] = [];
+  for (const name of methods) {
+    console[name] = (...args: unknown[]) => printed.push(`${name}: ${args.join(" ")}`);
+  }
+  try {
+    await body();
+  } finally {
+    methods.forEach((name, i) => (console[name] = saved[i]));
+  }
+  return printed;
+}
+
+Deno.test("optimize prints nothing: its budget's notices go to onNotice, where one is given", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const options = {
+      space: { x: { type: "int", low: 0, high: 3 } },
+      objective: ({ x }: { x?: unknown }) => x as number,
+      sampler: "grid",
+      storage: `sqlite:${dir}/study.db`,
+      study: "grid",
+    } as const;
+    const notices: string[] = [];
+    const printed = await consoleOutput(async () => {
+      // a grid of 4 points for a budget of 10, then a study that has its trials: each noticed
+      const first = await optimize({ ...options, trials: 10 });
+      assert.equal(first.trials.length, 4);
+      const again = await optimize({ ...options, trials: 10 });
+      assert.equal(again.ran.length, 0);
+      const told = await optimize({
+        ...options,
+        trials: 10,
+        onNotice: (message) => notices.push(message),
+      });
+      assert.equal(told.ran.length, 0);
+      // in memory, and through the median pruner, with nothing to notice
+      await optimize({
+        space,
+        trials: 8,
+        pruner: "median",
+        prunerOptions: { nStartupTrials: 2 },
+        objective: async (params, trial) => {
+          const f = quadratic(params);
+          for (let step = 0; step < 3; step++) if (await trial.report(step, f)) break;
+          return f;
+        },
+      });
+    });
+    assert.deepEqual(printed, []);
+    assert.deepEqual(notices, [
+      "notice: every one of the grid sampler's 4 points has a trial in study 'grid' (its 4 " +
+      "trials): no new trial is sampled",
+    ]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -123,6 +123,13 @@ export interface RunStudyOptions {
    * briefly cut-off PostgreSQL) before the worker gives up; default 120000 ms.
    */
   storageRetryMs?: number;
+  /**
+   * Called, before any trial runs, with what the study's budget comes to where it is not what
+   * was asked (a grid sampler with fewer points than the budget, or none left untried; a study
+   * that has its trials already), each a line that starts `notice: `. Nothing is printed: the
+   * CLI prints them (to stderr).
+   */
+  onNotice?: (message: string) => void;
   /** Called after each trial this worker finishes. */
   onTrial?: (trial: Trial) => void;
   /**
@@ -217,19 +224,20 @@ export async function runStudy(options: RunStudyOptions): Promise<StudyResult> {
   const untried = o.sampler.untried?.(o.space, originals.map((t) => t.params));
   const size = o.sampler.untried?.(o.space, []);
   const n = originals.length;
+  const notice = (message: string) => o.onNotice?.(message);
   if (untried !== undefined && (untried === 0 || n + untried < budget)) {
     if (untried === 0) {
-      console.warn(
+      notice(
         `notice: every one of the ${o.sampler.name} sampler's ${size} points has a trial in ` +
           `study '${study.name}' (its ${n} trial${n === 1 ? "" : "s"}): no new trial is ` +
           `sampled${open.length > 0 ? `; ${openNote}` : ""}`,
       );
     } else if (n === 0) {
-      console.warn(
+      notice(
         `notice: the ${o.sampler.name} sampler has ${size} points; running ${size} trials, not ${budget}`,
       );
     } else {
-      console.warn(
+      notice(
         `notice: the ${o.sampler.name} sampler has ${size} points, ${size! - untried} of them ` +
           `tried by the ${n} trial${n === 1 ? "" : "s"} of study '${study.name}': running the ` +
           `other ${untried}, each once, so the study ends with ${n + untried} trials, not its ` +
@@ -237,7 +245,7 @@ export async function runStudy(options: RunStudyOptions): Promise<StudyResult> {
       );
     }
   } else if (untried !== undefined && n > 0 && n < budget && untried > budget - n) {
-    console.warn(
+    notice(
       `notice: the budget of ${budget} trials of study '${study.name}' leaves ${budget - n} for ` +
         `the ${untried} points of the ${o.sampler.name} sampler that its ${n} ` +
         `trial${n === 1 ? " has" : "s have"} not tried: the last ${untried - (budget - n)} in ` +
@@ -245,12 +253,12 @@ export async function runStudy(options: RunStudyOptions): Promise<StudyResult> {
         `${n + untried} trials to run them all)`,
     );
   } else if (n > 0 && n >= budget && open.length === 0) {
-    console.warn(
+    notice(
       `notice: study '${study.name}' already has ${n} trials and its budget is ${budget}: no new trial is sampled (the budget counts the whole study's trials; ask for more than ${n} to add some)`,
     );
   } else if (n > 0 && n >= budget) {
     // a study cut short: its trials are all sampled, not all run
-    console.warn(
+    notice(
       `notice: study '${study.name}' already has its ${budget} trial${budget === 1 ? "" : "s"}, ` +
         `not all finished: no new trial is sampled; ${openNote}`,
     );

@@ -107,11 +107,11 @@ Deno.test("runStudy caps a grid sweep at the grid's size and runs each point onc
     batchSize: { type: "grid", values: [16, 32, 64] },
     "optimizer.name": { type: "grid", values: ["sgd", "adam"] },
   });
-  const warn = console.warn;
   const notices: string[] = [];
-  console.warn = (message: string) => notices.push(message);
+  const onNotice = (message: string) => notices.push(message);
   try {
     const result = await runStudy({
+      onNotice,
       storage,
       studyName: "grid",
       space,
@@ -129,7 +129,6 @@ Deno.test("runStudy caps a grid sweep at the grid's size and runs each point onc
     assert.equal(result.best!.value, 16);
     assert.match(notices.join("\n"), /has 6 points; running 6 trials, not 10/);
   } finally {
-    console.warn = warn;
     await storage.close();
   }
 });
@@ -143,11 +142,11 @@ Deno.test("a study continued with the grid sampler after random trials runs ever
   });
   const objective = (p: Params) =>
     Promise.resolve((p["optimizer.lr"] as number) * 100 + (p.batchSize as number));
-  const warn = console.warn;
   const notices: string[] = [];
-  console.warn = (message: string) => notices.push(message);
+  const onNotice = (message: string) => notices.push(message);
   try {
     const first = await runStudy({
+      onNotice,
       storage,
       studyName: "switch",
       space,
@@ -164,6 +163,7 @@ Deno.test("a study continued with the grid sampler after random trials runs ever
     const grid = [0.001, 0.01].flatMap((lr) => [16, 32, 48, 64].map((b) => `${lr}/${b}`));
     const left = (done: Set<string>) => grid.filter((point) => !done.has(point));
     const result = await runStudy({
+      onNotice,
       storage,
       studyName: "switch",
       space,
@@ -188,6 +188,7 @@ Deno.test("a study continued with the grid sampler after random trials runs ever
     // a third run finds the grid exhausted: no trial, and it says why
     notices.length = 0;
     const again = await runStudy({
+      onNotice,
       storage,
       studyName: "switch",
       space,
@@ -198,7 +199,6 @@ Deno.test("a study continued with the grid sampler after random trials runs ever
     assert.equal(again.ran.length, 0);
     assert.match(notices.join("\n"), /every one of the grid sampler's 8 points/);
   } finally {
-    console.warn = warn;
     await storage.close();
   }
 });
@@ -206,12 +206,12 @@ Deno.test("a study continued with the grid sampler after random trials runs ever
 Deno.test("a grid continued within a budget that cannot hold its untried points says which are not run", async () => {
   const storage = openSqliteStorage(":memory:");
   const space = parseSpace({ batchSize: { type: "grid", values: [16, 32, 48, 64] } });
-  const warn = console.warn;
   const notices: string[] = [];
-  console.warn = (message: string) => notices.push(message);
+  const onNotice = (message: string) => notices.push(message);
   try {
     const objective = (p: Params) => Promise.resolve(p.batchSize as number);
     const first = await runStudy({
+      onNotice,
       storage,
       studyName: "cut",
       space,
@@ -221,6 +221,7 @@ Deno.test("a grid continued within a budget that cannot hold its untried points 
     });
     assert.equal(first.trials.length, 1);
     const result = await runStudy({
+      onNotice,
       storage,
       studyName: "cut",
       space,
@@ -234,7 +235,6 @@ Deno.test("a grid continued within a budget that cannot hold its untried points 
       /the budget of 3 trials of study 'cut' leaves 2 for the 3 points of the grid sampler that its 1 trial has not tried: the last 1 in its order is not run \(ask for 4 trials to run them all\)/,
     );
   } finally {
-    console.warn = warn;
     await storage.close();
   }
 });
@@ -306,8 +306,6 @@ Deno.test("a worker tells of each trial of a dead worker it reaps, with the retr
   await new Promise((resolve) => setTimeout(resolve, 80));
   const told: [number, number | undefined][] = [];
   const warned: string[] = [];
-  const warn = console.warn;
-  console.warn = (message: string) => warned.push(message);
   const result = await runStudy({
     storage,
     studyName: "reaped",
@@ -317,7 +315,8 @@ Deno.test("a worker tells of each trial of a dead worker it reaps, with the retr
     staleAfterMs: 50,
     objective: (params) => Promise.resolve(bowl(params)),
     onReaped: (trial, retry) => told.push([trial.id, retry?.retryOf ?? undefined]),
-  }).finally(() => (console.warn = warn));
+    onNotice: (message) => warned.push(message),
+  });
   assert.deepEqual(told, [[dead!.id, dead!.id]]);
   // its one trial is sampled, not run: the study is not said to be done
   assert.deepEqual(warned, [

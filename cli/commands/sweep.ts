@@ -199,6 +199,11 @@ function printTrialRun(start: TrialRunStart): void {
   console.log(`trial ${String(start.trial).padStart(3)}  ${describeTrialRun(start)}`);
 }
 
+/** Prints what the study's budget comes to where it is not what was asked (to stderr). */
+function printNotice(message: string): void {
+  console.warn(message);
+}
+
 /** Prints what in the sweep is likely a mistake, before its trials run. */
 function printWarning(warning: ConfigWarning): void {
   console.log(`warning: ${warning.message}\n  hint: ${warning.hint}`);
@@ -324,6 +329,7 @@ export async function sweepCommand(options: SweepCommandOptions): Promise<number
       onReaped: printReaped,
       onTrialRun: printTrialRun,
       onWarning: printWarning,
+      onNotice: printNotice,
       // (once the study is open: what it holds already, as the budget counts it)
       onStudy: (stored, definition, direction) =>
         console.log(
@@ -362,6 +368,7 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<numb
       onReaped: printReaped,
       onTrialRun: printTrialRun,
       onWarning: printWarning,
+      onNotice: printNotice,
       // (said once the study is found, not before: a study that is not there is only refused)
       onStudy: () =>
         console.log(
