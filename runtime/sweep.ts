@@ -26,10 +26,8 @@ import {
 } from "../sweeps/samplers/grid.ts";
 import { samplerNamed } from "../sweeps/samplers/named.ts";
 import type { Sampler } from "../sweeps/samplers/types.ts";
-import { medianPruner } from "../sweeps/pruners/median.ts";
-import { ashaPruner } from "../sweeps/pruners/asha.ts";
-import { hyperbandPruner } from "../sweeps/pruners/hyperband.ts";
-import { nopPruner, type Pruner } from "../sweeps/pruners/types.ts";
+import { prunerNamed } from "../sweeps/pruners/named.ts";
+import type { Pruner } from "../sweeps/pruners/types.ts";
 import { openStorage } from "../storage/mod.ts";
 import type { StudyStorage, Trial } from "../storage/types.ts";
 import { checkRunId, makeRunDirectory } from "./records.ts";
@@ -192,18 +190,12 @@ export function samplerFor(spec: SweepSpec): Sampler {
   return samplerNamed(spec.sampler, { seed: spec.seed });
 }
 
-/** The pruner named by a sweep; resources are epochs. */
+/**
+ * The pruner named by a sweep (the one builder {@linkcode prunerNamed}, which `optimize` uses
+ * too): resources are epochs, hyperband's `maxResource` the trials' `epochs`.
+ */
 export function prunerFor(spec: SweepSpec, epochs: number): Pruner {
-  switch (spec.pruner) {
-    case "none":
-      return nopPruner();
-    case "median":
-      return medianPruner();
-    case "asha":
-      return ashaPruner({ minResource: 1, reductionFactor: 3 });
-    case "hyperband":
-      return hyperbandPruner({ maxResource: epochs, minResource: 1, reductionFactor: 3 });
-  }
+  return prunerNamed(spec.pruner, {}, { maxResource: epochs, minResource: 1, reductionFactor: 3 });
 }
 
 /** The config of one trial: the base with the trial's parameters applied, validated. */

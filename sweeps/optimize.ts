@@ -15,10 +15,11 @@ import { runStudy, type StudyResult } from "./study.ts";
 import { SAMPLER_NAMES, type SamplerName, samplerNamed } from "./samplers/named.ts";
 import type { TpeOptions } from "./samplers/tpe.ts";
 import type { Sampler } from "./samplers/types.ts";
-import { medianPruner, type MedianPrunerOptions } from "./pruners/median.ts";
-import { type AshaOptions, ashaPruner } from "./pruners/asha.ts";
-import { type HyperbandOptions, hyperbandPruner } from "./pruners/hyperband.ts";
-import { nopPruner, type Pruner, PRUNER_NAMES, type PrunerName } from "./pruners/types.ts";
+import type { MedianPrunerOptions } from "./pruners/median.ts";
+import type { AshaOptions } from "./pruners/asha.ts";
+import type { HyperbandOptions } from "./pruners/hyperband.ts";
+import { PRUNER_OPTIONS, prunerNamed } from "./pruners/named.ts";
+import { type Pruner, PRUNER_NAMES, type PrunerName } from "./pruners/types.ts";
 
 /** The samplers {@linkcode optimize} takes by name (those of a config's `sweep.sampler`). */
 export type { SamplerName };
@@ -102,12 +103,6 @@ export interface OptimizeOptions {
 
 const SAMPLERS: SamplerName[] = [...SAMPLER_NAMES];
 const PRUNERS: PrunerName[] = [...PRUNER_NAMES];
-const PRUNER_OPTIONS: Record<PrunerName, string[]> = {
-  none: [],
-  median: ["nStartupTrials", "nWarmupSteps", "intervalSteps", "nMinTrials"],
-  asha: ["minResource", "reductionFactor", "minEarlyStoppingRate"],
-  hyperband: ["minResource", "maxResource", "reductionFactor"],
-};
 const TPE_OPTIONS = [
   "nStartupTrials",
   "nEiCandidates",
@@ -168,27 +163,20 @@ function samplerOf(options: OptimizeOptions): Sampler {
 function prunerOf(options: OptimizeOptions): Pruner {
   const name = checkName("pruner", options.pruner ?? "median", PRUNERS);
   const o = options.prunerOptions;
-  checkKeys("prunerOptions", o, PRUNER_OPTIONS[name], name);
-  switch (name) {
-    case "none":
-      return nopPruner();
-    case "median":
-      return medianPruner(o);
-    case "asha":
-      return ashaPruner(o);
-    case "hyperband": {
-      const max = o?.maxResource;
-      if (typeof max !== "number" || !(max > 0)) {
-        throw usage(
-          `the hyperband pruner needs prunerOptions.maxResource, a number > 0, current value ` +
-            `is ${JSON.stringify(max) ?? "undefined"}`,
-          "prunerOptions.maxResource",
-          "give the last step your objective reports, e.g. prunerOptions: { maxResource: 27 }",
-        );
-      }
-      return hyperbandPruner({ ...o, maxResource: max });
+  checkKeys("prunerOptions", o, [...PRUNER_OPTIONS[name]], name);
+  if (name === "hyperband") {
+    const max = o?.maxResource;
+    if (typeof max !== "number" || !(max > 0)) {
+      throw usage(
+        `the hyperband pruner needs prunerOptions.maxResource, a number > 0, current value ` +
+          `is ${JSON.stringify(max) ?? "undefined"}`,
+        "prunerOptions.maxResource",
+        "give the last step your objective reports, e.g. prunerOptions: { maxResource: 27 }",
+      );
     }
   }
+  // (each pruner's own defaults: resources are the steps the objective reports)
+  return prunerNamed(name, o);
 }
 
 /**
