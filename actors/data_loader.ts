@@ -8,6 +8,7 @@ import {
   type Batch,
   batchSeed,
   epochOrder,
+  epochOrderInChunks,
   featureBytes,
   makeBatch,
   makeByteBatch,
@@ -139,6 +140,24 @@ export function trainBatch(
 /** The training order of an epoch. */
 export function trainOrder(train: Dataset, options: LoaderOptions, epoch: number): Uint32Array {
   return epochOrder(train.n, { shuffle: options.shuffle, seed: options.seed, epoch });
+}
+
+/**
+ * {@linkcode trainOrder}'s order, the same one, made in chunks with `pause` awaited between them
+ * (the data loader's Worker answers its pings and hears a stop meanwhile: 3e8 samples take about
+ * 20 s to shuffle); `pause` may throw, to give it up.
+ */
+export function trainOrderInChunks(
+  train: Dataset,
+  options: LoaderOptions,
+  epoch: number,
+  pause: () => Promise<void>,
+): Promise<Uint32Array> {
+  return epochOrderInChunks(
+    train.n,
+    { shuffle: options.shuffle, seed: options.seed, epoch },
+    pause,
+  );
 }
 
 /** Every batch of an evaluation split, in order, without augmentation. */

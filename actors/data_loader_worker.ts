@@ -15,7 +15,7 @@ import {
   trainBatchCount,
   trainBytes,
   trainByteTable,
-  trainOrder,
+  trainOrderInChunks,
 } from "./data_loader.ts";
 import { loadData } from "../data/mod.ts";
 import type { RunConfig } from "../config.ts";
@@ -67,20 +67,20 @@ runActor("dataLoader", async (context) => {
   };
 
   await context.faultPoint("load");
-  // Between chunks of a long load (3e8 synthetic samples take a minute) the Worker answers the
-  // supervisor's pings, and a stop gives the load up: the trainer, stopped before the data came,
-  // ends the run without a step.
+  // Between chunks of a long step (3e8 synthetic samples take a minute to load, 20 s to shuffle)
+  // the Worker answers the supervisor's pings, and a stop gives the step up: the trainer, stopped
+  // before the data or its first batch came, ends the run without a step.
   const gaveUp = new Error("stopped while loading");
-  const loaded = await loadData(config.data, config.seed, {
-    pause: async () => {
-      // (a timer, not a message to itself: those run before the supervisor's pings are read)
-      await new Promise((resolve) => setTimeout(resolve, 0));
-      if (stopped) throw gaveUp;
-    },
-  }).catch((error) => {
+  const pause = async () => {
+    // (a timer, not a message to itself: those run before the supervisor's pings are read)
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    if (stopped) throw gaveUp;
+  };
+  const unlessGivenUp = (error: unknown) => {
     if (error === gaveUp) return undefined;
     throw error;
-  });
+  };
+  const loaded = await loadData(config.data, config.seed, { pause }).catch(unlessGivenUp);
   if (loaded === undefined) {
     port.close();
     return;
@@ -119,11 +119,13 @@ runActor("dataLoader", async (context) => {
   // The next position to stream, kept past the last epoch too: a StartEpoch at or before it asks
   // for batches already sent.
   let streamTo = { epoch: -1, index: 0 };
-  const startAt = (epoch: number, index: number) => {
+  const startAt = async (epoch: number, index: number) => {
     streamTo = { epoch, index };
-    cursor = epoch < config.epochs
-      ? { epoch, index, order: trainOrder(data.train, options, epoch) }
-      : undefined;
+    cursor = undefined;
+    if (epoch >= config.epochs) return;
+    // (given up by a stop: no cursor, and the loop ends)
+    const order = await trainOrderInChunks(data.train, options, epoch, pause).catch(unlessGivenUp);
+    if (order) cursor = { epoch, index, order };
   };
 
   while (!stopped) {
@@ -136,7 +138,7 @@ runActor("dataLoader", async (context) => {
       }
       const streamed = epoch < streamTo.epoch ||
         (epoch === streamTo.epoch && fromBatch <= streamTo.index);
-      if (!streamed) startAt(epoch, fromBatch);
+      if (!streamed) await startAt(epoch, fromBatch);
       continue;
     }
     if (command) {
@@ -167,7 +169,8 @@ runActor("dataLoader", async (context) => {
       group.push(batch);
       bytes += batch.x.byteLength + batch.y.byteLength;
       streamTo.index = ++cursor.index;
-      if (cursor.index >= count) startAt(cursor.epoch + 1, 0);
+      // (the epoch's last batches go out before the next epoch's order is made)
+      if (cursor.index >= count) break;
       // An evaluation request goes first: it is what the trainer waits for.
       if (commands.length > 0) break;
     }
@@ -176,6 +179,7 @@ runActor("dataLoader", async (context) => {
       const { message, transfer } = packBatchGroup(group);
       port.postMessage(message, transfer);
     }
+    if (cursor && cursor.index >= count) await startAt(cursor.epoch + 1, 0);
   }
   port.close();
 });

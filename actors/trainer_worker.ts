@@ -380,20 +380,29 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     loader.take((m) => m.type === "DatasetReady") as unknown as Promise<DatasetReady>,
     context.stopped.then(() => undefined),
   ]);
-  if (info === undefined) {
-    // its steps and best epoch are those it was resumed at: nothing was trained since
-    const saved = resume && await loadCheckpoint(resume.checkpoint);
+  /**
+   * The result of a stop before this process's first step: its steps and best epoch are those it
+   * was resumed at (or none), nothing was trained since.
+   */
+  const endedBeforeStep = (steps: number, bestEpoch: number | null): TrainerResult => {
     const interrupted = context.interruptRequested();
     return {
       status: interrupted ? "interrupted" : "stopped",
       reason: context.stopRequested()!,
       ...(!interrupted && { stopRequested: true }),
       epochs: 0,
-      steps: saved ? saved.state.step : 0,
-      bestEpoch: saved ? (saved.state.bestEpoch as number | null) ?? null : null,
+      steps,
+      bestEpoch,
       metrics: {},
       backend: chosen.backend,
-    } satisfies TrainerResult;
+    };
+  };
+  if (info === undefined) {
+    const saved = resume && await loadCheckpoint(resume.checkpoint);
+    return endedBeforeStep(
+      saved ? saved.state.step : 0,
+      saved ? (saved.state.bestEpoch as number | null) ?? null : null,
+    );
   }
   // what torch would fail partway (batch norm over one value, a schedule's raise) ends it now
   const stepsPerEpoch = checkRunStart(config, info, config);
@@ -517,6 +526,8 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   }
   /** Epochs the run ended before this process (a checkpoint within an epoch: the one before). */
   const startEpoch = epoch;
+  /** The run's steps before this process. */
+  const startStep = step;
   // The first plan and batches are asked for now, so that they travel while the trainer reads
   // its starting weights. The loader streams on into later epochs by itself: it is told where
   // to start only once.
@@ -1061,9 +1072,18 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       const micro: (HostBatch | HostByteBatch)[] = [];
       while (micro.length < accumulation && batchIndex < info.batchesPerEpoch) {
         const wanted = batchIndex;
-        const batch = await loader.take((m) =>
+        const taken = loader.take((m) =>
           m.type === "BatchReady" && m.split === "train" && m.epoch === epoch && m.index === wanted
-        ) as unknown as BatchReady;
+        ) as unknown as Promise<BatchReady>;
+        // The first batch comes once the loader has shuffled the epoch (3e8 samples: 20 s): a
+        // stop meanwhile ends the run before its first step, as one while the data loads does.
+        const batch = step === startStep && micro.length === 0
+          ? await Promise.race([taken, context.stopped.then(() => undefined)])
+          : await taken;
+        if (batch === undefined) {
+          engine.dispose();
+          return endedBeforeStep(step, bestEpoch);
+        }
         if (++consumed >= creditBatch) {
           loader.send({ type: "GrantCredits", count: consumed });
           consumed = 0;

@@ -44,7 +44,52 @@ export interface Batch {
  * console.assert(a.join() === b.join() && [...a].sort().join() === "0,1,2,3,4");
  * ```
  */
-export function epochOrder(n: number, { shuffle, seed, epoch }: EpochOrderOptions): Uint32Array {
+export function epochOrder(n: number, options: EpochOrderOptions): Uint32Array {
+  const steps = orderSteps(n, options);
+  for (;;) {
+    const next = steps.next();
+    if (next.done) return next.value;
+  }
+}
+
+/**
+ * {@linkcode epochOrder}'s order, the same one, made in chunks of {@linkcode ORDER_CHUNK} swaps
+ * with `pause` awaited between them: a data loader's Worker answers the supervisor's pings, and
+ * hears a stop (`pause` may throw to give up), while it shuffles a large set (3e8 samples take
+ * about 20 s).
+ *
+ * @example
+ * ```ts
+ * import { epochOrder, epochOrderInChunks } from "./batches.ts";
+ * const options = { shuffle: true, seed: 1, epoch: 3 };
+ * const order = await epochOrderInChunks(5, options, () => Promise.resolve());
+ * console.assert(order.join() === epochOrder(5, options).join());
+ * ```
+ */
+export async function epochOrderInChunks(
+  n: number,
+  options: EpochOrderOptions,
+  pause: () => Promise<void>,
+): Promise<Uint32Array> {
+  const steps = orderSteps(n, options);
+  for (;;) {
+    const next = steps.next();
+    if (next.done) return next.value;
+    await pause();
+  }
+}
+
+/** Samples numbered, or swaps made, between two pauses of {@linkcode epochOrderInChunks}. */
+export const ORDER_CHUNK = 1 << 20;
+
+/**
+ * The order, a yield after every {@linkcode ORDER_CHUNK} samples numbered and swaps made: the
+ * swaps, and so the generator's draws, come in the same order as in one loop.
+ */
+function* orderSteps(
+  n: number,
+  { shuffle, seed, epoch }: EpochOrderOptions,
+): Generator<void, Uint32Array> {
   if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) {
     throw new AnnealError(
       "usage",
@@ -55,14 +100,22 @@ export function epochOrder(n: number, { shuffle, seed, epoch }: EpochOrderOption
     );
   }
   const order = new Uint32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
+  for (let from = 0; from < n; from += ORDER_CHUNK) {
+    const to = Math.min(n, from + ORDER_CHUNK);
+    for (let i = from; i < to; i++) order[i] = i;
+    yield;
+  }
   if (!shuffle) return order;
   const rng = new Rng(seedFrom(seed, epoch, 0xe90c));
-  for (let i = n - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    const swap = order[i];
-    order[i] = order[j];
-    order[j] = swap;
+  for (let top = n - 1; top > 0; top -= ORDER_CHUNK) {
+    const bottom = Math.max(0, top - ORDER_CHUNK);
+    for (let i = top; i > bottom; i--) {
+      const j = rng.int(i + 1);
+      const swap = order[i];
+      order[i] = order[j];
+      order[j] = swap;
+    }
+    yield;
   }
   return order;
 }

@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { AnnealError } from "../errors.ts";
-import { batchesPerEpoch, batchSeed, epochOrder, makeBatch } from "./batches.ts";
+import {
+  batchesPerEpoch,
+  batchSeed,
+  epochOrder,
+  epochOrderInChunks,
+  makeBatch,
+  ORDER_CHUNK,
+} from "./batches.ts";
+import { Rng, seedFrom } from "./rng.ts";
 import type { Dataset } from "./types.ts";
 
 function isPermutation(order: Uint32Array, n: number): boolean {
@@ -88,4 +96,56 @@ Deno.test("batchSeed differs per epoch and batch and is stable", () => {
   assert.equal(batchSeed(1, 2, 3), batchSeed(1, 2, 3));
   assert.notEqual(batchSeed(1, 2, 3), batchSeed(1, 3, 2));
   assert.notEqual(batchSeed(1, 0, 0), batchSeed(2, 0, 0));
+});
+
+/** The order as one loop (as it was before it was made in chunks). */
+function referenceOrder(n: number, shuffle: boolean, seed: number, epoch: number): Uint32Array {
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  if (!shuffle) return order;
+  const rng = new Rng(seedFrom(seed, epoch, 0xe90c));
+  for (let i = n - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    const swap = order[i];
+    order[i] = order[j];
+    order[j] = swap;
+  }
+  return order;
+}
+
+Deno.test("epochOrder in chunks, paused between them, gives the same order", async () => {
+  const sizes = [0, 1, 2, 1000, ORDER_CHUNK - 1, ORDER_CHUNK, ORDER_CHUNK + 1, 2 * ORDER_CHUNK + 7];
+  const cases = [{ seed: 42, epoch: 0 }, { seed: 7, epoch: 3 }];
+  for (const n of sizes) {
+    for (const { seed, epoch } of cases) {
+      for (const shuffle of n === 1000 ? [true, false] : [true]) {
+        const expected = referenceOrder(n, shuffle, seed, epoch);
+        let pauses = 0;
+        const chunked = await epochOrderInChunks(n, { shuffle, seed, epoch }, () => {
+          pauses++;
+          return new Promise((resolve) => setTimeout(resolve, 0));
+        });
+        // (a chunk numbers the samples, another shuffles them)
+        const chunks = Math.ceil(n / ORDER_CHUNK);
+        assert.ok(pauses >= (shuffle ? 2 * chunks - 1 : chunks), `${pauses} pauses for ${n}`);
+        const label = `n ${n}, seed ${seed}, epoch ${epoch}, shuffle ${shuffle}`;
+        assert.deepEqual(chunked, expected, label);
+        assert.deepEqual(epochOrder(n, { shuffle, seed, epoch }), expected, label);
+      }
+    }
+  }
+});
+
+Deno.test("a pause that throws gives the shuffle up", async () => {
+  const options = { shuffle: true, seed: 1, epoch: 0 };
+  let pauses = 0;
+  await assert.rejects(
+    epochOrderInChunks(3 * ORDER_CHUNK, options, () => {
+      pauses++;
+      return pauses === 4 ? Promise.reject(new Error("stop")) : Promise.resolve();
+    }),
+    /stop/,
+  );
+  assert.equal(pauses, 4);
+  await assert.rejects(epochOrderInChunks(-1, options, () => Promise.resolve()), AnnealError);
 });

@@ -1,7 +1,8 @@
 /**
  * A long load (many synthetic-linear samples, generated in the data loader's Worker) answers the
  * supervisor's pings as it goes, so the run is not taken for stalled; and a stop while it goes on
- * ends the run at once, before its first step, as `interrupted`.
+ * ends the run at once, before its first step, as `interrupted`. So does a stop while the loader
+ * shuffles the first epoch's order (2e7 samples: 1.7 s on the 2-core machine, 3e8: 20 s).
  *
  * @module
  */
@@ -9,7 +10,8 @@ import assert from "node:assert/strict";
 import { train } from "../mod.ts";
 import { signalWhen, tempRunsDir } from "./_helpers.ts";
 
-// 2e7 samples take 3-4 s to generate on the 2-core machine (5e7: 8-10 s)
+// 2e7 samples take 3-4 s to generate on the 2-core machine (5e7: 8-10 s), and 1.5 s to shuffle
+// for the first epoch (in chunks too: in one go, it was a stalled data loader)
 Deno.test("a load longer than the stall timeout, split for validation, is not a stalled data loader", async () => {
   await using runs = await tempRunsDir();
   const result = await train({
@@ -49,5 +51,32 @@ Deno.test("SIGINT while synthetic data is generated ends the run as interrupted 
     ended - signalled < 5000,
     `${((ended - signalled) / 1000).toFixed(1)} s from the signal to the end ` +
       `(${((signalled - started) / 1000).toFixed(1)} s to the signal)`,
+  );
+});
+
+Deno.test("SIGINT while the first epoch is shuffled ends the run as interrupted before its first step", async () => {
+  await using runs = await tempRunsDir();
+  let signalled = 0;
+  // the plan event leaves once the loader is told to start the epoch: it shuffles 2e7 samples
+  const interrupted = await signalWhen(
+    ["train", "--backend", "cpu", "--runs-dir", runs.dir, "--set", "data.n=2e7"],
+    (event) => event.type === "plan",
+    "SIGINT",
+    () => Promise.resolve(void (signalled = performance.now())),
+  );
+  const ended = performance.now();
+  assert.equal(interrupted.status.code, 130, interrupted.stderr);
+  const summary = JSON.parse(
+    await Deno.readTextFile(`${runs.dir}/${interrupted.runId}/summary.json`),
+  );
+  assert.equal(summary.status, "interrupted");
+  assert.equal(summary.stopReason, "SIGINT received");
+  // not a step: the trainer did not wait for the shuffle's end and its first batch
+  assert.equal(summary.steps, 0);
+  assert.match(interrupted.stderr, /it ended before its first checkpoint: start it again/);
+  assert.equal(JSON.parse(interrupted.stdout.trim().split("\n").at(-1)!).type, "run.finished");
+  assert.ok(
+    ended - signalled < 5000,
+    `${((ended - signalled) / 1000).toFixed(1)} s from the signal to the end`,
   );
 });
