@@ -40,3 +40,32 @@ Deno.test("the validation split in chunks, paused between them, holds out the sa
     }
   }
 });
+
+Deno.test("wide rows (images) are copied in chunks of values, not of a million rows", async () => {
+  // 20,000 rows of 1,000 features (80 MB): once 1e6 rows a pause, no pause but the one after the
+  // held-out rows were marked
+  const n = 20_000, f = 1000;
+  const x = new Float32Array(n * f);
+  for (let r = 0; r < n; r++) x.fill(r, r * f, (r + 1) * f);
+  const ds: Dataset = {
+    x,
+    y: Float32Array.from({ length: n }, (_, i) => -i),
+    n,
+    inputShape: [f],
+    targetSize: 1,
+    task: "regression",
+  };
+  let pauses = 0;
+  const chunked = await splitValidationInChunks(ds, 0.1, 3, () => {
+    pauses++;
+    return Promise.resolve();
+  });
+  // a pause every 4 * SPLIT_CHUNK values copied: 18,000 training rows are 4 of them
+  assert.ok(pauses >= 1 + Math.floor((0.9 * n * (f + 1)) / (4 * SPLIT_CHUNK)), `${pauses} pauses`);
+  const expected = referenceRows(n, 0.1, 3);
+  assert.deepEqual(chunked.train.y, Float32Array.from(expected.train, (r) => -r));
+  assert.deepEqual(chunked.validation!.y, Float32Array.from(expected.validation, (r) => -r));
+  for (const [i, r] of [[0, expected.train[0]], [17_999, expected.train[17_999]]]) {
+    assert.deepEqual(chunked.train.x.subarray(i * f, (i + 1) * f), new Float32Array(f).fill(r));
+  }
+});
