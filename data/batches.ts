@@ -300,7 +300,8 @@ export function makeBatch(
 }
 
 /**
- * The floats of `bytes` by `table` (see `Dataset.byteTable`): `table[bytes[i]]` each.
+ * The floats of `bytes` by `table` (see `Dataset.byteTable`): `table[bytes[i]]` each, written to
+ * `into` (as long as `bytes`) when given.
  *
  * @example
  * ```ts
@@ -308,10 +309,13 @@ export function makeBatch(
  * console.assert(bytesToFloats(Uint8Array.of(2, 0), Float32Array.of(0, 0.5, 1)).join() === "1,0");
  * ```
  */
-export function bytesToFloats(bytes: Uint8Array, table: Float32Array): Float32Array {
-  const x = new Float32Array(bytes.length);
-  for (let i = 0; i < bytes.length; i++) x[i] = table[bytes[i]];
-  return x;
+export function bytesToFloats(
+  bytes: Uint8Array,
+  table: Float32Array,
+  into: Float32Array = new Float32Array(bytes.length),
+): Float32Array {
+  for (let i = 0; i < bytes.length; i++) into[i] = table[bytes[i]];
+  return into;
 }
 
 /**

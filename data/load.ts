@@ -42,6 +42,7 @@ async function idxSplit(
   imagesName: string,
   labelsName: string,
   limit: number | undefined,
+  pause?: () => Promise<void>,
 ): Promise<
   { ds: Dataset; maxLabel: number; seen: Uint8Array; labelsPath: string; imagesPath: string }
 > {
@@ -85,7 +86,7 @@ async function idxSplit(
   if (spec.layout === "nchw" && images.dims.length === 4) {
     pixels = channelsLast(pixels, n, [channels, height, width]);
   }
-  const x = bytesToFloats(pixels, byteTable);
+  const x = await floatsOf(pixels, byteTable, pause);
   const y = Float32Array.from(labels.data.subarray(0, n));
   let maxLabel = 0;
   const seen = new Uint8Array(256);
@@ -104,6 +105,28 @@ async function idxSplit(
     byteTable,
   };
   return { ds, maxLabel, seen, labelsPath: labels.path, imagesPath: images.path };
+}
+
+/** Values turned to floats between two pauses of {@linkcode floatsOf}. */
+const FLOATS_CHUNK = 1 << 22;
+
+/**
+ * {@linkcode bytesToFloats}, pausing every {@linkcode FLOATS_CHUNK} values where `pause` is given
+ * (a data loader's Worker answers its pings meanwhile: 196 MB of images held it 0.3-1.2 s).
+ */
+async function floatsOf(
+  bytes: Uint8Array,
+  table: Float32Array,
+  pause: (() => Promise<void>) | undefined,
+): Promise<Float32Array> {
+  if (!pause) return bytesToFloats(bytes, table);
+  const x = new Float32Array(bytes.length);
+  for (let from = 0; from < bytes.length; from += FLOATS_CHUNK) {
+    const to = Math.min(bytes.length, from + FLOATS_CHUNK);
+    bytesToFloats(bytes.subarray(from, to), table, x.subarray(from, to));
+    await pause();
+  }
+  return x;
 }
 
 /**
@@ -181,9 +204,9 @@ function checkImageShape(dims: number[], path: string, layout: "nhwc" | "nchw" |
   }
 }
 
-async function loadIdx(spec: ResolvedIdxSpec): Promise<Sources> {
-  const train = await idxSplit(spec, spec.trainImages, spec.trainLabels, spec.limit);
-  const test = await idxSplit(spec, spec.testImages, spec.testLabels, spec.testLimit);
+async function loadIdx(spec: ResolvedIdxSpec, pause?: () => Promise<void>): Promise<Sources> {
+  const train = await idxSplit(spec, spec.trainImages, spec.trainLabels, spec.limit, pause);
+  const test = await idxSplit(spec, spec.testImages, spec.testLabels, spec.testLimit, pause);
   if (train.ds.imageShape!.join() !== test.ds.imageShape!.join()) {
     throw new AnnealError(
       "data",
@@ -341,8 +364,9 @@ function parseSpec(spec: DataSpec): ResolvedDataSpec {
 /** How {@linkcode loadData} runs. */
 export interface LoadOptions {
   /**
-   * Awaited between chunks of a long step (generating synthetic-linear samples), so that a
-   * Worker loading the data answers its messages meanwhile; it may throw, to give the load up.
+   * Awaited between chunks of a long step (generating synthetic-linear samples, turning IDX
+   * images to floats, the validation split), so that a Worker loading the data answers its
+   * messages meanwhile; it may throw, to give the load up.
    */
   pause?: () => Promise<void>;
 }
@@ -375,7 +399,7 @@ export async function loadData(
   } else if (resolved.kind === "csv") {
     sources = await loadCsv(resolved);
   } else {
-    sources = await loadIdx(resolved);
+    sources = await loadIdx(resolved, options.pause);
   }
   const { train, validation } = options.pause
     ? await splitValidationInChunks(sources.pool, resolved.validationSplit, seed, options.pause)

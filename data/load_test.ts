@@ -746,3 +746,30 @@ Deno.test("an idx file of no images is refused naming it, not reported as a spli
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("idx images are turned to floats in chunks when the load pauses: the same values", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // 6,000 28x28 images: 4.7M values, two chunks
+    const labels = (n: number) => Array.from({ length: n }, (_, i) => i % 10);
+    await writeIdxPair(dir, { train: [6000, 28, 28], test: [10, 28, 28] }, {
+      train: labels(6000),
+      test: labels(10),
+    });
+    const spec = { kind: "idx", dir, validationSplit: 0 } as const;
+    let pauses = 0;
+    const paused = await loadData(spec, 1, {
+      pause: () => Promise.resolve(void pauses++),
+    });
+    // (no split: every pause is a chunk's)
+    assert.ok(pauses >= 3, `${pauses} pauses`);
+    const plain = await loadData(spec, 1);
+    assert.deepEqual(paused.train.x, plain.train.x);
+    assert.deepEqual(paused.test!.x, plain.test!.x);
+    assert.equal(paused.fingerprint, plain.fingerprint);
+    const last = 28 * 28 * 5999 + 3;
+    assert.equal(plain.train.x[last], Math.fround(((7 * last) % 256) * (1 / 255)));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
