@@ -25,6 +25,8 @@ import type { BatchReady, DatasetReady, SendSplit, StartEpoch } from "./protocol
 const GROUP_BATCHES = 64;
 /** A group is sent once it holds this many bytes. */
 const GROUP_BYTES = 256 * 1024;
+/** Work between two pauses of a long step (a load, an epoch's shuffle) at least, in ms. */
+const PAUSE_EVERY_MS = 40;
 
 runActor("dataLoader", async (context) => {
   const config = context.init.config as RunConfig;
@@ -71,9 +73,14 @@ runActor("dataLoader", async (context) => {
   // the Worker answers the supervisor's pings, and a stop gives the step up: the trainer, stopped
   // before the data or its first batch came, ends the run without a step.
   const gaveUp = new Error("stopped while loading");
+  let worked = performance.now();
   const pause = async () => {
+    // (a pause takes a timer's ~2 ms: short chunks, as numbering an epoch's samples, are run
+    // together up to PAUSE_EVERY_MS)
+    if (performance.now() - worked < PAUSE_EVERY_MS) return;
     // (a timer, not a message to itself: those run before the supervisor's pings are read)
     await new Promise((resolve) => setTimeout(resolve, 0));
+    worked = performance.now();
     if (stopped) throw gaveUp;
   };
   const unlessGivenUp = (error: unknown) => {
