@@ -149,8 +149,8 @@ export function suggestLrs(
     if (!Number.isFinite(value) || value > divergeFactor * best) break;
     best = Math.min(best, value);
   }
-  const skip = options.skipStart ?? Math.floor(smoothed.length / 10);
-  const start = end - skip >= 3 ? skip : 0;
+  // The warm-up's points are never read: a curve that diverges within it has nothing to read.
+  const start = options.skipStart ?? Math.floor(smoothed.length / 10);
   if (end - start < 1) return {};
   const out: LrSuggestions = {};
   let minimum = start;
@@ -527,10 +527,14 @@ async function runCurve(
     probe.dispose();
     engine.writeWeights(saved);
   }
-  const suggestions = suggestLrs(lrs, smoothed, {
-    skipStart: Math.floor(o.iterations / 10),
-    divergeFactor: o.divergeFactor,
-  });
+  const skipStart = Math.floor(o.iterations / 10);
+  // (the step that diverged is not read)
+  const readable = lrs.length - (diverged ? 1 : 0) - skipStart;
+  // (a loss not finite from the first step is the data's or the model's: the error below says so)
+  if (diverged && readable < MIN_READABLE && Number.isFinite(smoothed[0])) {
+    throw divergedTooSoon(lrs, skipStart, o);
+  }
+  const suggestions = suggestLrs(lrs, smoothed, { skipStart, divergeFactor: o.divergeFactor });
   if (Object.keys(suggestions).length === 0 && smoothed.some(Number.isFinite)) {
     throw new AnnealError(
       "diverged",
@@ -556,6 +560,37 @@ async function runCurve(
     suggestion: chosen.lr,
     agreement: agreementOf(Object.values(suggestions)),
   };
+}
+
+/** The fewest steps after the smoothed loss's warm-up that the rules read a curve off. */
+const MIN_READABLE = 3;
+
+/**
+ * The error of a test that diverged before its rules had {@linkcode MIN_READABLE} steps to read
+ * after the warm-up (the first `skipStart` steps): the rate climbed too far too soon, and the
+ * rules, read off two points or the unsmoothed start, would suggest a rate the curve never showed.
+ */
+function divergedTooSoon(lrs: number[], skipStart: number, o: Resolved): AnnealError {
+  const last = lrs.at(-1)!;
+  const ramp = o.mode === "linear"
+    ? `the linear ramp is at ${
+      formatNumber(lrRamp(o.startLr, o.endLr, o.iterations, "linear")[1])
+    } by its second step: use the exponential ` +
+      `mode (the default), whose rate climbs by the same factor every step, or a lower endLr`
+    : `a lower startLr (${formatNumber(o.startLr)} now), a lower endLr (${
+      formatNumber(o.endLr)
+    } now) or more iterations (${o.iterations} now)` +
+      (last < 1e-3
+        ? `; a model that diverges at rates this low may have inputs on a large scale (normalize them)`
+        : "");
+  return new AnnealError(
+    "diverged",
+    `The LR range test diverged at step ${lrs.length} of ${o.iterations} (lr ${
+      formatNumber(last)
+    }), before its rules had ${MIN_READABLE} steps to read after the smoothed loss's warm-up ` +
+      `(its first ${skipStart} step${skipStart === 1 ? "" : "s"}): it suggests no learning rate`,
+    { hint: ramp },
+  );
 }
 
 /**

@@ -297,6 +297,28 @@ Deno.test("lrFind stops early once the smoothed loss passes divergeFactor times 
   assert.ok(result.suggestion >= 1e-3 && result.suggestion <= 1e3);
 });
 
+Deno.test("lrFind suggests nothing when it diverges before its rules have 3 steps after the warm-up", async () => {
+  const config = syntheticConfig({ optimizer: { name: "sgd", lr: 0.01 } });
+  // A linear ramp to 1e3 is at 53 by its second step: the loss blows up at once.
+  const linear = lrFind(config, { startLr: 1e-7, endLr: 1e3, iterations: 20, mode: "linear" });
+  await assert.rejects(linear, (error: AnnealError) =>
+    error.code === "diverged" &&
+    /diverged at step \d of 20 \(lr [\d.]+\), before its rules had 3 steps to read after the smoothed loss's warm-up \(its first 2 steps\): it suggests no learning rate/
+      .test(error.message) &&
+    /the linear ramp is at 52\.63 by its second step: use the exponential mode/.test(
+      error.hint ?? "",
+    ));
+  // An exponential ramp that starts where the model diverges.
+  const high = lrFind(config, { startLr: 1e2, endLr: 1e8, iterations: 30 });
+  await assert.rejects(
+    high,
+    (error: AnnealError) =>
+      error.code === "diverged" && /of 30 .*\(its first 3 steps\)/.test(error.message) &&
+      /a lower startLr \(100 now\), a lower endLr \(1e\+8 now\) or more iterations \(30 now\)$/
+        .test(error.hint ?? ""),
+  );
+});
+
 Deno.test("repeats run with seeds seed + r and report their spread and verdict", async () => {
   const config = syntheticConfig();
   const result = await lrFind(config, { iterations: 20, startLr: 1e-2, endLr: 1, repeats: 3 });
