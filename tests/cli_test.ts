@@ -523,7 +523,7 @@ Deno.test("anneal runs / runs show / runs compare / diagnose / report read the r
     assert.match(compare.stdout, /optimizer\.lr/);
     assert.doesNotMatch(compare.stdout, /batchSize/, "only the fields that differ");
     assert.match(compare.stdout, /^status +completed +completed *$/m);
-    assert.match(compare.stdout, /^epochs +3 +3 *$/m);
+    assert.match(compare.stdout, /^epochs run +3 +3 *$/m);
     const show = await anneal("runs", "show", "last", "--runs-dir", dir);
     assert.equal(show.code, 0, show.stderr);
     assert.match(show.stdout, /completed/);

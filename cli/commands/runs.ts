@@ -251,7 +251,7 @@ export async function runsCompareCommand(
 
 /**
  * The table `anneal runs compare` prints: how each run ended (its status and the epochs it
- * recorded), the config fields that differ, then the metrics. Where a
+ * recorded, `epochs run`), the config fields that differ (`epochs`, the planned ones, among them), then the metrics. Where a
  * run trains under onecycle, whose rates come from its `maxLr` and not `optimizer.lr`, and the
  * rates differ (or `optimizer.lr` does), an `lr` row first says the rate each run trains at, marked
  * `(max)` as in `anneal runs`, and a onecycle run's `optimizer.lr` is marked `(unused)`.
@@ -281,7 +281,8 @@ export function compareTable(comparison: RunComparison): string {
   const rows = [
     // how each ended first: a diverged or killed run's metrics are not a completed one's
     ["status", ...status],
-    ["epochs", ...epochs.map(String)],
+    // (not "epochs": the config's, where it differs, is a row of its own below)
+    ["epochs run", ...epochs.map(String)],
     ...(showRate
       ? [[
         "lr",

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { runRow } from "../../report/records.ts";
 import { syntheticRun } from "../../report/_synthetic.ts";
-import { bestText, runsCompareCommand, runsTable } from "./runs.ts";
+import { bestText, compareTable, runsCompareCommand, runsTable } from "./runs.ts";
+import { compareRuns } from "../../report/records.ts";
 import type { AnnealError } from "../../errors.ts";
 
 Deno.test("anneal runs marks a onecycle run's lr as its maxLr, and says what the mark means", () => {
@@ -39,6 +40,19 @@ Deno.test("anneal runs show names the best epoch with its metric, so far for a r
     bestText(syntheticRun([NaN, NaN], { status: "diverged" })),
     "no best epoch (no epoch recorded a finite metric)",
   );
+});
+
+Deno.test("anneal runs compare tells the epochs a run trained from its config's epochs, where they differ", () => {
+  // one resumed with --epochs 4 after 3, the other planned for 10 and stopped early after 2
+  const longer = { ...syntheticRun([2, 1.5, 1.2, 1], { config: { epochs: 4 } }), id: "longer" };
+  const stopped = { ...syntheticRun([2, 1.6], { config: { epochs: 10 } }), id: "stopped" };
+  const rows = compareTable(compareRuns([longer, stopped])).split("\n").map((line) =>
+    line.split(/  +/)
+  );
+  const labels = rows.map((row) => row[0]);
+  assert.equal(new Set(labels).size, labels.length, `a label twice: ${labels.join(", ")}`);
+  assert.deepEqual(rows.find((row) => row[0] === "epochs run"), ["epochs run", "4", "2"]);
+  assert.deepEqual(rows.find((row) => row[0] === "epochs"), ["epochs", "4", "10"]);
 });
 
 Deno.test("anneal runs compare refuses a run given twice (its column would hide the other), before reading any run", async () => {
