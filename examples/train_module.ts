@@ -13,6 +13,7 @@
  * @module
  */
 
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { parseConfig, train } from "../mod.ts";
 
@@ -25,6 +26,9 @@ const { values } = parseArgs({
 });
 const file = new URL("./sensors_classification.json", import.meta.url);
 const input = JSON.parse(await Deno.readTextFile(file));
+// The config's data path is relative to the repository's root, where the CLI runs: read it from
+// there wherever this script is run from.
+input.data.path = fileURLToPath(new URL(`../${input.data.path}`, import.meta.url));
 input.runsDir = values["runs-dir"];
 if (values.epochs !== undefined) input.epochs = Number(values.epochs);
 

@@ -75,7 +75,7 @@ Deno.test("examples/train_module.ts trains through mod.ts and prints each rate's
     args: [
       "run",
       "-A",
-      "examples/train_module.ts",
+      `${REPO_ROOT}examples/train_module.ts`,
       "--lrs",
       "0.003,0.03",
       "--epochs",
@@ -83,7 +83,8 @@ Deno.test("examples/train_module.ts trains through mod.ts and prints each rate's
       "--runs-dir",
       runs.dir,
     ],
-    cwd: REPO_ROOT,
+    // (from another directory: the script finds its config's data file wherever it runs)
+    cwd: runs.dir,
     env: { NO_COLOR: "1" },
   }).output();
   const text = new TextDecoder();
