@@ -27,6 +27,73 @@ function lineColumn(text: string, at: number): { line: number; column: number } 
   return { line: before.length, column: before[before.length - 1].length + 1 };
 }
 
+/**
+ * The offset of the first character where `text` stops being JSON, read by a small scanner of its
+ * grammar: for the faults that `JSON.parse`'s message names by the character alone, with no
+ * position (`Unexpected token '/', ... is not valid JSON`: a comment where a value or the text
+ * starts, a trailing comma in a list, NaN, a bare word). `undefined` where the scanner finds none.
+ */
+function faultOffset(text: string): number | undefined {
+  let i = 0;
+  const space = () => {
+    while (i < text.length && " \t\n\r".includes(text[i])) i++;
+  };
+  // each returns false at the fault, with `i` on it
+  const string = (): boolean => {
+    for (i++; i < text.length; i++) {
+      if (text[i] === '"') return i++, true;
+      if (text[i] === "\\") i++;
+      else if (text.charCodeAt(i) < 0x20) return false;
+    }
+    return false;
+  };
+  const number = (): boolean => {
+    const match = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i));
+    if (!match) return false;
+    i += match[0].length;
+    return true;
+  };
+  const value = (): boolean => {
+    space();
+    const c = text[i];
+    if (c === "{" || c === "[") {
+      const close = c === "{" ? "}" : "]";
+      i++;
+      space();
+      if (text[i] === close) return i++, true;
+      for (;;) {
+        if (c === "{") {
+          space();
+          if (text[i] !== '"' || !string()) return false;
+          space();
+          if (text[i] !== ":") return false;
+          i++;
+        }
+        if (!value()) return false;
+        space();
+        if (text[i] === close) return i++, true;
+        if (text[i] !== ",") return false;
+        i++;
+        space();
+      }
+    }
+    if (c === '"') return string();
+    for (const word of ["true", "false", "null"]) {
+      if (text.startsWith(word, i)) return i += word.length, true;
+    }
+    return number();
+  };
+  try {
+    if (!value()) return i;
+  } catch (error) {
+    // (lists nested deeper than the stack: no place to name)
+    if (error instanceof RangeError) return undefined;
+    throw error;
+  }
+  space();
+  return i < text.length ? i : undefined;
+}
+
 /** What is wrong at offset `at` (the parser's position), and how to fix it. */
 function fault(text: string, at: number, message: string): { reason: string; hint: string } {
   const here = text[at] ?? "";
@@ -51,6 +118,13 @@ function fault(text: string, at: number, message: string): { reason: string; hin
   }
   if (here === "'") {
     return { reason: "a single-quoted string", hint: "write strings and names in double quotes" };
+  }
+  const word = /^(-?Infinity|NaN)\b/.exec(text.slice(at))?.[1];
+  if (word !== undefined) {
+    return {
+      reason: `${word}, which JSON has no value for`,
+      hint: "write a finite number (anneal refuses NaN and infinite settings)",
+    };
   }
   if (/after (property value|array element)/.test(message)) {
     return {
@@ -91,7 +165,7 @@ export function jsonSyntax(text: string, error: SyntaxError): JsonSyntax {
     ? Number(position[1])
     : /end of JSON input/.test(error.message)
     ? text.length
-    : undefined;
+    : faultOffset(text);
   const { reason, hint } = fault(text, at ?? -1, error.message);
   if (at === undefined || text.trim() === "") return { reason, hint };
   const { line, column } = lineColumn(text, Math.min(at, text.length));

@@ -221,6 +221,29 @@ const CASES: Record<string, Case> = {
     message: /at line 2, column 3 .*: a comment$/,
     hint: /JSON has no comments/,
   },
+  "a comment before the object (JSON.parse names no position)": {
+    file: '// the seed run, longer\n{\n  "epochs": 3\n}\n',
+    where: "FILE:1:1",
+    message: /at line 1, column 1 \(`\/\/ the seed run, long\.\.\.`\): a comment$/,
+    hint: /JSON has no comments/,
+  },
+  "a trailing comma in a list (JSON.parse names no position)": {
+    file: '{\n  "scheduler": {"name": "multistep", "milestones": [3, 10,]}\n}\n',
+    where: "FILE:2:59",
+    message: /at line 2, column 59 .*: a trailing comma before '\]'$/,
+    hint: /^remove the comma after the last entry/,
+  },
+  "NaN (JSON.parse names no position)": {
+    file: '{\n  "epochs": 3,\n  "optimizer": {"lr": NaN}\n}\n',
+    where: "FILE:3:23",
+    message: /at line 3, column 23 .*: NaN, which JSON has no value for$/,
+    hint: /^write a finite number/,
+  },
+  "lists nested deeper than a scanner's stack, then a fault": {
+    file: `${"[".repeat(200000)}x`,
+    where: "FILE",
+    message: /is not valid JSON: not JSON here$/,
+  },
   "a missing comma": {
     file: '{\n  "epochs": 3\n  "batchSize": 4\n}\n',
     where: "FILE:3:3",

@@ -35,7 +35,9 @@ export async function parseJsonFlag(flag: string, raw: string): Promise<unknown>
     file ?? flag,
     file !== undefined
       ? undefined
-      : `quote it for the shell, e.g. ${flag} '{"name":"cosine","tMax":100}'`,
+      : `quote it for the shell, e.g. ${flag} '${
+        flag === "--metrics" ? "[1.2,1.1,1.1]" : '{"name":"cosine","tMax":100}'
+      }'`,
   );
 }
 
