@@ -77,7 +77,10 @@ function previewPlateau(
     throw new AnnealError(
       "usage",
       `Cannot preview plateau schedule: 'metrics[${bad}]' must be a finite number, current ` +
-        `value is ${JSON.stringify(metrics![bad])}`,
+        // (1e400 reads as Infinity, which JSON.stringify would print as null)
+        `value is ${
+          typeof metrics![bad] === "number" ? String(metrics![bad]) : JSON.stringify(metrics![bad])
+        }`,
       { where: `metrics[${bad}]`, hint: "pass one metric per step as numbers, e.g. [1, 0.9, 0.9]" },
     );
   }

@@ -46,6 +46,11 @@ Deno.test("plateau preview refuses metrics that are not an array of numbers, nam
     () => previewSchedule(spec, 0.1, 3, [1, null] as unknown as number[]),
     /'metrics\[1\]' must be a finite number, current value is null/,
   );
+  // 1e400 in --metrics' JSON reads as Infinity: named so, not as JSON.stringify's null
+  assert.throws(
+    () => previewSchedule(spec, 0.1, 3, JSON.parse("[1e400, 1]")),
+    /'metrics\[0\]' must be a finite number, current value is Infinity$/,
+  );
   // those past the last step are not read
   assert.deepEqual(previewSchedule(spec, 0.1, 2, [1, "x"] as unknown as number[]).lr, [0.1, 0.1]);
 });
