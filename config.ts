@@ -28,7 +28,7 @@ import { configStyle, describeSuggestion, suggestField, suggestionHint } from ".
 import { fileError } from "./file_errors.ts";
 import { type ScaledLearningRate, scaleLearningRate } from "./optimizers/scaling.ts";
 import { maximizes, settingFault } from "./optimizers/hazards.ts";
-import { checkLossFits, checkMonitor, dataTask, LOSS_METRICS } from "./task_fit.ts";
+import { checkLossFits, checkMonitor, dataTask, higherIsBetter, LOSS_METRICS } from "./task_fit.ts";
 
 /** Gradient clipping and the clip monitor's policy. */
 export const ClippingSchema = z.strictObject({
@@ -57,12 +57,13 @@ export const EarlyStoppingSchema = z.strictObject({
    */
   monitor: z.string().default("valLoss"),
   /**
-   * `min`: lower is better; `max`: higher is better. Default `min`, but `max` for a loss monitor
-   * (`loss`, `valLoss`) when `optimizer.maximize` is on (set by `parseConfig`, which sees both).
+   * `min`: lower is better; `max`: higher is better. Default `min`, but `max` for an accuracy
+   * monitor (`accuracy`, `valAccuracy`) and for a loss monitor (`loss`, `valLoss`) when
+   * `optimizer.maximize` is on (set by `parseConfig`, which sees both).
    */
   mode: z.enum(["min", "max"]).default("min").describe(
-    "min: lower is better, max: higher is better. Default min; max when optimizer.maximize is " +
-      "on and the monitor is the loss (loss, valLoss).",
+    "min: lower is better, max: higher is better. Default min; max when the monitor is an " +
+      "accuracy (accuracy, valAccuracy), or the loss (loss, valLoss) with optimizer.maximize on.",
   ),
   /** Epochs without improvement before stopping; no metric-based stopping when absent. */
   patience: z.number().int().nonnegative().optional(),
@@ -536,10 +537,13 @@ function parseWithOverrides(
   overrides: string[],
   flags: Record<string, string> = {},
 ): RunConfig {
-  input = withDirectionDefaults(withSectionDefaults(input));
+  input = withSectionDefaults(input);
+  // (whether the config sets early stopping's mode, or takes the one that follows its monitor)
+  const modeSet = modeOf(input) !== undefined;
+  input = withDirectionDefaults(input);
   const result = RunConfigSchema.safeParse(input);
   if (result.success) {
-    checkFit(result.data);
+    checkFit(result.data, modeSet);
     return withSeedDefaults(result.data);
   }
   const first = fieldIssues(result.error)[0];
@@ -602,11 +606,27 @@ function kindSwitchHint(
  * Checks what the data's task asks of the rest of the config (the loss, the metric early
  * stopping watches), before any file is read.
  */
-function checkFit(config: RunConfig): void {
+function checkFit(config: RunConfig, modeSet: boolean): void {
   const data = dataTask(config.data);
   if (config.loss !== undefined) checkLossFits(config.loss, data);
   const { monitor, mode } = config.earlyStopping;
-  checkMonitor(monitor, mode, data, config.data.validationSplit > 0, maximizes(config.optimizer));
+  checkMonitor(
+    monitor,
+    modeSet ? mode : undefined,
+    data,
+    config.data.validationSplit > 0,
+    maximizes(config.optimizer),
+  );
+}
+
+/** The early-stopping mode a config's input sets, if any. */
+function modeOf(input: unknown): unknown {
+  const stopping = input !== null && typeof input === "object"
+    ? (input as { earlyStopping?: unknown }).earlyStopping
+    : undefined;
+  return stopping !== null && typeof stopping === "object"
+    ? (stopping as { mode?: unknown }).mode
+    : undefined;
 }
 
 /**
@@ -620,16 +640,27 @@ function watchesMaximizedLoss(config: { optimizer?: unknown; earlyStopping?: unk
 }
 
 /**
- * Defaults that follow the optimizer's direction, filled into the input before it is validated (a
- * mode the input sets is kept): with `optimizer.maximize` the loss is pushed up, so early stopping
- * and a plateau schedule that watch the loss default to mode `max`. Anything that is not the shape
- * of a config is left for the schema to reject.
+ * Whether early stopping (and a plateau schedule, which watches the same metric) watches one that
+ * is better higher: an accuracy, or the loss under `optimizer.maximize`.
+ */
+function watchesHigherIsBetter(config: { optimizer?: unknown; earlyStopping?: unknown }): boolean {
+  const stopping = config.earlyStopping as { monitor?: unknown } | undefined;
+  const monitor = stopping?.monitor ?? "valLoss";
+  return typeof monitor === "string" && higherIsBetter(monitor, maximizes(config.optimizer));
+}
+
+/**
+ * Defaults that follow the watched metric's direction, filled into the input before it is
+ * validated (a mode the input sets is kept): early stopping and a plateau schedule default to mode
+ * `max` where a higher value of their metric is better, as Keras' `mode: "auto"` does: an
+ * accuracy (`valAccuracy`), and the loss under `optimizer.maximize`, which pushes it up. Anything
+ * that is not the shape of a config is left for the schema to reject.
  */
 function withDirectionDefaults(input: unknown): unknown {
   if (input === null || typeof input !== "object" || Array.isArray(input)) return input;
   const config = input as Record<string, unknown>;
   const stopping = config.earlyStopping ?? {};
-  if (typeof stopping !== "object" || stopping === null || !watchesMaximizedLoss(config)) {
+  if (typeof stopping !== "object" || stopping === null || !watchesHigherIsBetter(config)) {
     return input;
   }
   const withMax = (section: object) => {
@@ -663,6 +694,8 @@ export interface ConfigWarning {
  * - `optimizer.maximize` with early stopping or a plateau schedule watching the loss in mode
  *   `min`: their best epoch is then the lowest loss, which the optimizer pushes away from (the
  *   mode defaults to `max` there; this is a `min` the config sets).
+ * - Early stopping or a plateau schedule watching an accuracy in mode `min` (a `min` the config
+ *   sets: the mode defaults to `max` there): the best epoch is then the least accurate.
  * - An `interval` that changes nothing (see {@linkcode unusedIntervals}).
  *
  * @example
@@ -728,6 +761,24 @@ export function configWarnings(config: RunConfig): ConfigWarning[] {
           `takes the epoch with the lowest ${monitor} as the best`,
         hint: `leave ${field} out (with maximize it defaults to max for a loss monitor), or ` +
           `--set ${field}=max`,
+      });
+    }
+  }
+  if (!LOSS_METRICS.includes(config.earlyStopping.monitor) && watchesHigherIsBetter(config)) {
+    const { monitor } = config.earlyStopping;
+    const watchers = [
+      { field: "earlyStopping.mode", mode: config.earlyStopping.mode, what: "early stopping" },
+      ...(config.scheduler?.name === "plateau"
+        ? [{ field: "scheduler.mode", mode: config.scheduler.mode, what: "the plateau schedule" }]
+        : []),
+    ];
+    for (const { field, mode, what } of watchers) {
+      if (mode !== "min") continue;
+      warnings.push({
+        field,
+        message: `${field} is 'min' while ${monitor} is better higher: ${what} takes the epoch ` +
+          `with the lowest ${monitor} as the best`,
+        hint: `leave ${field} out (it defaults to max for an accuracy), or --set ${field}=max`,
       });
     }
   }

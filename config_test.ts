@@ -264,6 +264,44 @@ Deno.test("maximize: early stopping and plateau on the loss default to mode max;
   assert.equal(parseConfig(JSON.parse(JSON.stringify(defaulted))).earlyStopping.mode, "max");
 });
 
+Deno.test("an accuracy watched by early stopping and plateau defaults to mode max (Keras' auto); a min set is kept, with a warning", () => {
+  const data = { kind: "idx", validationSplit: 0.1 };
+  const plateau = { name: "plateau" };
+  for (const monitor of ["valAccuracy", "accuracy"]) {
+    const config = parseConfig({
+      data,
+      earlyStopping: { monitor, patience: 2 },
+      scheduler: plateau,
+    });
+    assert.equal(config.earlyStopping.mode, "max", `${monitor}: higher is better`);
+    assert.equal(config.scheduler?.name === "plateau" && config.scheduler.mode, "max");
+    assert.deepEqual(configWarnings(config), []);
+  }
+  // the loss and mae keep min
+  assert.equal(
+    parseConfig({ data, earlyStopping: { monitor: "valLoss" } }).earlyStopping.mode,
+    "min",
+  );
+  assert.equal(parseConfig({ earlyStopping: { monitor: "mae" } }).earlyStopping.mode, "min");
+  // through --set as through the file
+  const set = applyOverrides({ data }, ["earlyStopping.monitor=valAccuracy"]);
+  assert.equal(parseConfig(set).earlyStopping.mode, "max");
+  // a min the config sets is kept, and warned about
+  const explicit = parseConfig({
+    data,
+    earlyStopping: { monitor: "valAccuracy", mode: "min" },
+    scheduler: { ...plateau, mode: "min" },
+  });
+  assert.equal(explicit.earlyStopping.mode, "min");
+  const warnings = configWarnings(explicit);
+  assert.deepEqual(warnings.map((w) => w.field), ["earlyStopping.mode", "scheduler.mode"]);
+  assert.match(
+    warnings[0].message,
+    /'min' while valAccuracy is better higher: early stopping takes the epoch with the lowest valAccuracy as the best/,
+  );
+  assert.match(warnings[0].hint, /--set earlyStopping\.mode=max$/);
+});
+
 Deno.test("an interval that changes nothing is a warning naming it: a plateau's, 'step' in a sequential of epochs; a config holds one only where written", () => {
   const plateau = parseConfig({ scheduler: { name: "plateau", patience: 2 } });
   assert.equal(plateau.scheduler?.interval, undefined, "no default to save in config.json");

@@ -249,7 +249,8 @@ const COUNTERPART: Record<string, string> = {
  * Throws a config error when early stopping would watch a metric no epoch of the run logs (it
  * would never stop the run, nor find a best epoch): names the monitor, the metrics the run logs
  * given its task and validation split, and the closest one, with the mode that metric needs when
- * `mode` is the other (`maximizesLoss`: the optimizer pushes the loss up, so a loss needs max).
+ * `mode` is the other (`maximizesLoss`: the optimizer pushes the loss up, so a loss needs max);
+ * `mode` undefined: the config sets none, and the default follows the metric watched.
  * Without a validation split, `valLoss` and the other validation metrics are accepted: they watch
  * the training metrics.
  *
@@ -268,7 +269,7 @@ const COUNTERPART: Record<string, string> = {
  */
 export function checkMonitor(
   monitor: string,
-  mode: "min" | "max",
+  mode: "min" | "max" | undefined,
   data: DataTask,
   validation: boolean,
   maximizesLoss = false,
@@ -281,7 +282,9 @@ export function checkMonitor(
     validationFallback: true,
     directionFix: (metric) => {
       const max = higherIsBetter(metric, maximizesLoss);
-      return max === (mode === "max") ? "" : ` --set earlyStopping.mode=${max ? "max" : "min"}`;
+      return mode === undefined || max === (mode === "max")
+        ? ""
+        : ` --set earlyStopping.mode=${max ? "max" : "min"}`;
     },
   });
 }

@@ -96,8 +96,14 @@ Deno.test("early stopping's monitor must be a metric the run logs: the error lis
     "did you mean 'valAccuracy'? (--set earlyStopping.monitor=valAccuracy)",
   );
   // an accuracy watched in mode min would stop on improvement: the fix says so
-  const minMode = configError({ data: IMAGES, earlyStopping: { monitor: "val_accuracy" } })!;
+  const minMode = configError({
+    data: IMAGES,
+    earlyStopping: { monitor: "val_accuracy", mode: "min" },
+  })!;
   assert.match(minMode.hint!, /monitor=valAccuracy --set earlyStopping\.mode=max\)$/);
+  // (an accuracy's mode defaults to max: without one, the fix is the name alone)
+  const noMode = configError({ data: IMAGES, earlyStopping: { monitor: "val_accuracy" } })!;
+  assert.match(noMode.hint!, /\(--set earlyStopping\.monitor=valAccuracy\)$/);
   // a metric of another task
   const regression = configError({ earlyStopping: { monitor: "accuracy", patience: 3 } })!;
   assert.match(
