@@ -87,6 +87,8 @@ export interface ClipStats {
   fractionClipped: number;
   spikes: number;
   nonFinite: number;
+  /** Rollbacks so far (`onNonFinite: "rollback"`), each cutting the rates 10x (absent: older). */
+  rollbacks?: number;
   threshold: number | undefined;
   suggestedMaxNorm: number | null;
 }
@@ -160,6 +162,8 @@ export function observeSteps(
         clipping.onNonFinite === "rollback" && next.rollbacks < MAX_ROLLBACKS && !hopeless
           ? "rollback"
           : "stop";
+      // (the rates the rollbacks before this one had cut: 0.1 each)
+      const cut = 0.1 ** next.rollbacks;
       if (action === "rollback") next.rollbacks++;
       next.nonFinite++;
       next.ignoring = { after: step };
@@ -168,7 +172,7 @@ export function observeSteps(
         step,
         action,
         reason: explosionReason(explosion),
-        hint: divergenceHint(optimizer, message.lr[i], scheduler),
+        hint: divergenceHint(optimizer, message.lr[i], scheduler, cut),
       });
       break;
     }
@@ -182,6 +186,7 @@ export function observeSteps(
       if (action === "skip" && next.consecutiveSkips >= MAX_CONSECUTIVE_SKIPS) action = "stop";
       if (action === "rollback" && next.rollbacks >= MAX_ROLLBACKS) action = "stop";
       if (hopeless) action = "stop";
+      const cut = 0.1 ** next.rollbacks;
       if (action === "rollback") next.rollbacks++;
       const futile = hopeless
         ? ` (${clipping.onNonFinite} cannot help: ${fault!.field} breaks every step)`
@@ -194,7 +199,7 @@ export function observeSteps(
         action,
         reason: (first?.reason ?? `training diverged at step ${step}: ${what}`) +
           (action === "stop" && clipping.onNonFinite !== "stop" ? futile : ""),
-        hint: first?.hint ?? divergenceHint(optimizer, message.lr[i], scheduler),
+        hint: first?.hint ?? divergenceHint(optimizer, message.lr[i], scheduler, cut),
       });
       if (action === "skip") continue;
       next.ignoring = { after: step };
@@ -254,6 +259,7 @@ export function stats(state: ClipMonitorState, step: number): ClipStats {
     fractionClipped: state.steps === 0 ? 0 : state.clipped / state.steps,
     spikes: state.spikes,
     nonFinite: state.nonFinite,
+    rollbacks: state.rollbacks,
     threshold: state.threshold,
     // A threshold that only the top ~10% of steps exceed tames spikes without clipping every step.
     suggestedMaxNorm: sortedPercentile(state.sorted, 90),

@@ -11,6 +11,7 @@ import {
   RECENT_NORMS,
   restoreClipMonitor,
   rolledBack,
+  stats,
 } from "./clip_monitor.ts";
 
 const window = (fromStep: number, norms: number[], losses = norms.map(() => 1)) => ({
@@ -102,6 +103,35 @@ Deno.test("a monitor restored from its checkpoint's snapshot goes on as one neve
   assert.equal(straight.state.rollbacks, 2, "the counts go on too");
   // an older anneal's checkpoint holds none: the statistics start over
   assert.deepEqual(restoreClipMonitor(fresh(), undefined), fresh());
+});
+
+Deno.test("after rollbacks, a divergence's hint sets the rate below the ones the rollbacks cut it to", () => {
+  const clipping = ClippingSchema.parse({ onNonFinite: "rollback" });
+  const optimizer = { name: "sgd", lr: 1 };
+  let state = initClipMonitor(clipping, 16, optimizer);
+  const handled: { action: string; hint: string }[] = [];
+  for (let i = 0; i < 4; i++) {
+    const from = 10 * (i + 1);
+    let out;
+    [state, out] = observeSteps(clipping, state, window(from, [1, 1], [1, NaN]), optimizer);
+    handled.push(...out.toTrainer as unknown as { action: string; hint: string }[]);
+    state = rolledBack(state, from + 2);
+  }
+  assert.deepEqual(handled.map((h) => h.action), ["rollback", "rollback", "rollback", "stop"]);
+  assert.match(
+    handled[0].hint,
+    /^learning rate too high: divide by 10 \(--set optimizer\.lr=0\.1\)/,
+  );
+  assert.match(
+    handled[1].hint,
+    /^learning rate too high: its 1 rollback had cut the rates 10x and it diverged again: divide by 100 in all \(--set optimizer\.lr=0\.01\)/,
+  );
+  assert.match(
+    handled[3].hint,
+    /its 3 rollbacks had cut the rates 1000x and it diverged again: divide by 10000 in all \(--set optimizer\.lr=0\.0001\)/,
+  );
+  // the run's summary counts them, for diagnose
+  assert.equal(stats(state, 41).rollbacks, 3);
 });
 
 Deno.test("a NaN loss gets the configured action, and endless skipping turns into a stop", () => {

@@ -14,7 +14,12 @@ import type { z } from "npm:zod@4.6.7";
 import type { EarlyStoppingSchema } from "../config.ts";
 import type { EpochEnded, EpochJudged } from "./protocol.ts";
 import { maximizes, settingFault } from "../optimizers/hazards.ts";
-import { rateChange, rateSetting, risingSettings } from "../schedulers/rate_setting.ts";
+import {
+  rateChange,
+  rateSetting,
+  risingSettings,
+  rollbackCutText,
+} from "../schedulers/rate_setting.ts";
 import { watchedMetric } from "../task_fit.ts";
 import { formatNumber } from "../number_format.ts";
 
@@ -139,14 +144,17 @@ export function divideLrHint(
   lr: number | undefined,
   scheduler?: unknown,
   optimizer?: unknown,
+  cut = 1,
 ): string {
   if (lr !== undefined && lr < 0) {
     return `the learning rate is negative (${formatNumber(lr)}, from the schedule): ` +
       "a negative rate climbs the loss, in torch as here; keep the schedule's rates >= 0 (a " +
       "gamma, etaMin, maxLr or minLr >= 0)";
   }
-  return `learning rate too high: ${raisedBy(lr, scheduler, optimizer)}divide by 10 (${
-    tenthOf(lr, scheduler, optimizer)
+  return `learning rate too high: ${rollbackCutText(cut)}${
+    raisedBy(lr, scheduler, optimizer)
+  }divide by ${cut < 1 ? `${Number((10 / cut).toPrecision(3))} in all` : "10"} (${
+    tenthOf(lr, scheduler, optimizer, cut)
   }), or add clipping (--set clipping.maxNorm=1)`;
 }
 
@@ -171,9 +179,17 @@ function raisedBy(lr: number | undefined, scheduler: unknown, optimizer: unknown
  * How to set the run's rate to a tenth of it: of the setting that sets it (`optimizer.lr`, or
  * under onecycle its `maxLr`); of `lr`, the step's rate, where the spec has no `lr`.
  */
-function tenthOf(lr: number | undefined, scheduler: unknown, optimizer?: unknown): string {
+function tenthOf(
+  lr: number | undefined,
+  scheduler: unknown,
+  optimizer?: unknown,
+  cut = 1,
+): string {
   const setting = rateSetting({ optimizer, scheduler });
-  const from = setting.oneCycle ? setting.value : setting.value ?? lr;
+  // (the step's rate `lr` has the rollbacks' cut in it already; the setting has not)
+  const from = setting.oneCycle || setting.value !== undefined
+    ? (setting.value === undefined ? undefined : setting.value * cut)
+    : lr;
   return rateChange(
     setting,
     from === undefined ? "a tenth of it" : Number((from / 10).toPrecision(3)),
@@ -185,7 +201,8 @@ function tenthOf(lr: number | undefined, scheduler: unknown, optimizer?: unknown
  * given the run's optimizer spec and schedule: a setting that breaks the update whatever the
  * learning rate (RMSprop's `alpha` >= 1) is named with its fix; a run that maximizes its loss is
  * told that the ascent overflowed; any other gets {@linkcode divideLrHint}. A slower rate is
- * suggested for the setting that sets it: `optimizer.lr`, or under onecycle its `maxLr`.
+ * suggested for the setting that sets it: `optimizer.lr`, or under onecycle its `maxLr`; where
+ * rollbacks had already cut the rates by `cut` (0.1 each), below the rate they had cut it to.
  *
  * @example
  * ```ts
@@ -198,16 +215,18 @@ export function divergenceHint(
   optimizer: unknown,
   lr: number | undefined,
   scheduler?: unknown,
+  cut = 1,
 ): string {
   const fault = settingFault(optimizer);
   if (fault) return `${fault.message}; ${fault.hint}`;
   if (maximizes(optimizer)) {
     return "optimizer.maximize ascends the loss, and mse, crossEntropy and binaryCrossEntropy " +
       "have no upper bound: most likely it rose until it overflowed. Stop the ascent " +
-      `sooner (fewer epochs, or maxSteps), slow it (${tenthOf(lr, scheduler, optimizer)}), or ` +
-      "minimize the loss instead (--set optimizer.maximize=false)";
+      `sooner (fewer epochs, or maxSteps), slow it (${
+        tenthOf(lr, scheduler, optimizer, cut)
+      }), or minimize the loss instead (--set optimizer.maximize=false)`;
   }
-  return divideLrHint(lr, scheduler, optimizer);
+  return divideLrHint(lr, scheduler, optimizer, cut);
 }
 
 /**

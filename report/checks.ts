@@ -14,6 +14,7 @@ import {
   type RateSetting,
   rateSetting,
   risingSettings,
+  rollbackCutText,
 } from "../schedulers/rate_setting.ts";
 import { stretchChanges } from "../schedulers/stretch.ts";
 import { parseSchedulerSpec } from "../schedulers/parse.ts";
@@ -316,7 +317,10 @@ export function checkDiverged(
   }
   const negative = record.steps.find((s) => s.lr < 0);
   if (negative) return climbedNegativeRate(record, evidence, negative);
-  const slower = Number.isFinite(lr) ? changeRate(rate, lr / 10) : undefined;
+  // rollbacks (clipping.onNonFinite "rollback") had cut the rates 10x each: below what they tried
+  const rollbacks = record.summary.clip?.rollbacks;
+  const cut = rate.value !== undefined && typeof rollbacks === "number" ? 0.1 ** rollbacks : 1;
+  const slower = Number.isFinite(lr) ? changeRate(rate, (lr * cut) / 10) : undefined;
   const set = slower?.set ?? [];
   if (maximize) {
     return {
@@ -340,9 +344,9 @@ export function checkDiverged(
     severity: "critical",
     title: "diverged: learning rate too high",
     evidence,
-    fix: `learning rate too high: ${raisedRate(record, rate)}divide it by 10${
-      slower ? ` (${slower.text})` : ""
-    }${clipText}`,
+    fix: `learning rate too high: ${rollbackCutText(cut)}${raisedRate(record, rate)}divide it by ${
+      cut < 1 ? `${Number((10 / cut).toPrecision(3))} in all` : "10"
+    }${slower ? ` (${slower.text})` : ""}${clipText}`,
     set,
   };
 }

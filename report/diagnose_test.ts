@@ -49,6 +49,19 @@ Deno.test("diverged: all-NaN curves are diverged, not healthy or too short", () 
   assert.match(d.findings[0].evidence, /every recorded epoch loss is NaN/);
 });
 
+Deno.test("diverged after rollbacks: the fix sets the rate below the ones the rollbacks cut it to", () => {
+  const run = syntheticRun([1, 0.9], { status: "diverged", lr: 0.5 });
+  const rolledBack = { ...run, summary: { ...run.summary, clip: { rollbacks: 2 } } };
+  const [finding] = diagnose(rolledBack).findings;
+  assert.deepEqual(finding.set, ["optimizer.lr=0.0005"]);
+  assert.match(
+    finding.fix!,
+    /^learning rate too high: its 2 rollbacks had cut the rates 100x and it diverged again: divide it by 1000 in all/,
+  );
+  // none: a tenth of the rate, as ever
+  assert.deepEqual(diagnose(run).findings[0].set, ["optimizer.lr=0.05"]);
+});
+
 Deno.test("diverged: a run the trainer stopped as diverged is diverged even with tame curves", () => {
   const d = diagnose(syntheticRun([1, 0.9], { status: "diverged" }));
   assert.deepEqual(kinds(d), ["diverged"]);

@@ -246,3 +246,22 @@ export function risingSettings(config: unknown): string[] {
   }
   return found;
 }
+
+/**
+ * Words saying that rollbacks (`clipping.onNonFinite: "rollback"`) had already cut a run's rates
+ * by `cut` (0.1 each) when it diverged again, ending so that the fix follows; empty where none had.
+ *
+ * @example
+ * ```ts
+ * import { rollbackCutText } from "./rate_setting.ts";
+ * console.assert(rollbackCutText(0.01).startsWith("its 2 rollbacks had cut the rates 100x"));
+ * console.assert(rollbackCutText(1) === "");
+ * ```
+ */
+export function rollbackCutText(cut: number): string {
+  if (!(cut < 1)) return "";
+  const rollbacks = Math.round(-Math.log10(cut));
+  return `its ${rollbacks} rollback${rollbacks === 1 ? "" : "s"} had cut the rates ${
+    Number((1 / cut).toPrecision(3))
+  }x and it diverged again: `;
+}
