@@ -283,11 +283,11 @@ export function noCheckpointError(
  * again), else a new run from its config. Otherwise it is {@linkcode noCheckpointError}'s.
  */
 export async function missingCheckpointError(
-  run: { runId: string; runDir: string; last: string; runsDir: string },
+  run: { runId: string; runDir: string; last: string; runsDir: string; flags?: string[] },
   summary: Record<string, unknown> | undefined,
   lr: number | undefined,
 ): Promise<AnnealError> {
-  const { runId, runDir, last, runsDir } = run;
+  const { runId, runDir, last, runsDir, flags = [] } = run;
   const best = `${runDir}/checkpoints/best.ckpt`;
   const fromBest = await loadCheckpoint(best).then((saved) => saved.state.epoch, () => null);
   const lines = await Deno.readTextFile(`${runDir}/epochs.ndjson`).catch(() => "");
@@ -299,8 +299,9 @@ export async function missingCheckpointError(
     }
   }).length;
   if (fromBest === null && recorded === 0) return noCheckpointError(run, summary, lr);
-  const anew = `start a new run from its config: anneal train -c ${
-    shellWord(`${runDir}/config.json`)
+  // (with the flags the resume was given to train longer: `--epochs 8`)
+  const anew = `start a new run from its config: ${
+    [`anneal train -c ${shellWord(`${runDir}/config.json`)}`, ...flags].join(" ")
   }`;
   return new AnnealError(
     "checkpoint",
@@ -312,7 +313,7 @@ export async function missingCheckpointError(
         ? `put it back, or ${anew}`
         : `put it back, or resume it from its best epoch's checkpoint (epoch ${fromBest}; the ` +
           `epochs after it are trained again): cp ${shellWord(best)} ${shellWord(last)} && ` +
-          `${resumeCommand(runId, runsDir)}; or ${anew}`,
+          `${[resumeCommand(runId, runsDir), ...flags].join(" ")}; or ${anew}`,
     },
   );
 }
@@ -655,12 +656,14 @@ function merge(base: unknown, over: unknown): unknown {
  * Loads the checkpoint a resume continues from, `checkpoints/last.ckpt`. One that is damaged (cut
  * short, changed after it was written) is never loaded: the error says how to go on, from the
  * best epoch's checkpoint when that one is whole (copied over `last.ckpt`, the epochs after it are
- * trained again), else with a new run from the run's config.
+ * trained again), else with a new run from the run's config. `flags`: those the resume was given
+ * to train longer (`--epochs 8`), which the command in the hint repeats.
  */
 export async function loadResumeCheckpoint(
   runDir: string,
   runId: string,
   runsDir: string,
+  flags: string[] = [],
 ): Promise<{ state: CheckpointState; weights: WeightMap }> {
   const last = `${runDir}/checkpoints/last.ckpt`;
   try {
@@ -669,8 +672,8 @@ export async function loadResumeCheckpoint(
     if (!(error instanceof AnnealError) || !/ is damaged: /.test(error.message)) throw error;
     const best = `${runDir}/checkpoints/best.ckpt`;
     const fromBest = await loadCheckpoint(best).then((saved) => saved.state.epoch, () => null);
-    const anew = `start a new run from its config: anneal train -c ${
-      shellWord(`${runDir}/config.json`)
+    const anew = `start a new run from its config: ${
+      [`anneal train -c ${shellWord(`${runDir}/config.json`)}`, ...flags].join(" ")
     }`;
     throw new AnnealError("checkpoint", error.message, {
       where: last,
@@ -678,7 +681,7 @@ export async function loadResumeCheckpoint(
         `${fromBest}; the epochs after it are trained again): cp ${shellWord(best)} ${
           shellWord(last)
         } && ` +
-        `${resumeCommand(runId, runsDir)}; or ${anew}`,
+        `${[resumeCommand(runId, runsDir), ...flags].join(" ")}; or ${anew}`,
     });
   }
 }

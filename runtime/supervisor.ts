@@ -278,6 +278,8 @@ export function train(
   let runId: string;
   /** A resume raises the saved config's epochs or maxSteps: its config.json is written anew. */
   let raised = false;
+  /** The flags that raise them (`--epochs 8`), for the commands a refused resume's hint gives. */
+  let raisedFlags: string[] = [];
   const requestedStop: RequestedStop = {};
   /** The run directory's lock (run_lock.ts): taken before the run writes anything. */
   const held: { lock?: RunLock } = {};
@@ -312,6 +314,12 @@ export function train(
       config = { ...resumedConfig(saved, input, runId, dir), runsDir };
       await checkRelativeDataPaths(saved, runId, dir);
       raised = config.epochs !== saved.epochs || config.maxSteps !== saved.maxSteps;
+      raisedFlags = [
+        ...(config.epochs !== saved.epochs ? [`--epochs ${config.epochs}`] : []),
+        ...(config.maxSteps !== saved.maxSteps && config.maxSteps !== undefined
+          ? [`--max-steps ${config.maxSteps}`]
+          : []),
+      ];
     } else {
       config = parseConfig(input);
       const given = options.runId === undefined ? undefined : checkRunId(options.runId);
@@ -329,7 +337,7 @@ export function train(
   })();
   setup.catch(() => known.refused = true);
   const result = setup.then(() =>
-    supervise(config, runId, options, queue, requestedStop, held, raised)
+    supervise(config, runId, options, queue, requestedStop, held, raised, raisedFlags)
   ).finally(() => held.lock?.release());
   result.catch(() => queue.close());
   const run: TrainingRun = {
@@ -394,6 +402,7 @@ async function supervise(
   requestedStop: RequestedStop,
   held: { lock?: RunLock },
   raised = false,
+  raisedFlags: string[] = [],
 ): Promise<RunResult> {
   const runDir = `${config.runsDir}/${runId}`;
   const writer = new RunWriter(runDir);
@@ -415,12 +424,12 @@ async function supervise(
       // (what its summary says of its end, where it can be read: a run that diverged is named so)
       const summary = await readRunSummary(runDir, runId).catch(() => undefined);
       throw await missingCheckpointError(
-        { runId, runDir, last, runsDir: config.runsDir },
+        { runId, runDir, last, runsDir: config.runsDir, flags: raisedFlags },
         summary,
         config.optimizer.lr,
       );
     }
-    const saved = await loadResumeCheckpoint(runDir, runId, config.runsDir);
+    const saved = await loadResumeCheckpoint(runDir, runId, config.runsDir, raisedFlags);
     // (a config.json edited since: refused before a record is touched)
     checkCheckpointConfig(saved.state.config, config, { runId, dir: runDir });
     resumeState = saved.state as ResumeState;

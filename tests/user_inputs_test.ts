@@ -220,6 +220,43 @@ Deno.test("resuming from a damaged last.ckpt says how to go on from best.ckpt, a
   );
 });
 
+Deno.test("a resume with --epochs from a damaged last.ckpt: the commands of its hint train as long", async () => {
+  await using runs = await tempRunsDir();
+  const run = await trainedRun(runs.dir, 3, "data.n=64");
+  const dir = `${runs.dir}/${run}`;
+  await Deno.truncate(`${dir}/checkpoints/last.ckpt`, 100);
+  const damaged = await anneal(
+    "train",
+    "--resume",
+    run,
+    "--runs-dir",
+    runs.dir,
+    "--epochs",
+    "5",
+    "--no-progress",
+  );
+  assert.equal(damaged.code, 1, damaged.stderr);
+  // (without --epochs 5 they would finish its 3 epochs, or train 3 anew)
+  const commands = `&& anneal train --resume ${run} --runs-dir ${runs.dir} --epochs 5; or ` +
+    `start a new run from its config: anneal train -c ${dir}/config.json --epochs 5\n`;
+  assert.ok(damaged.stderr.includes(commands), damaged.stderr);
+  // and where last.ckpt is gone
+  await Deno.remove(`${dir}/checkpoints/last.ckpt`);
+  const missing = await anneal(
+    "train",
+    "--resume",
+    run,
+    "--runs-dir",
+    runs.dir,
+    "--epochs",
+    "5",
+    "--no-progress",
+  );
+  assert.equal(missing.code, 1, missing.stderr);
+  assert.match(missing.stderr, /its last checkpoint .* is missing/);
+  assert.ok(missing.stderr.includes(commands), missing.stderr);
+});
+
 Deno.test("resuming a run whose last.ckpt was removed says so, not that it never had one, and offers best.ckpt", async () => {
   await using runs = await tempRunsDir();
   const run = await trainedRun(runs.dir, 3, "data.n=64");
