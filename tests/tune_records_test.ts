@@ -69,6 +69,8 @@ Deno.test("anneal tune --out a file another tune wrote meanwhile says it replace
     ["2", "3"].map((budget) => anneal("tune", "-c", file, "--budget", budget, "--out", out)),
   );
   for (const output of outputs) assert.equal(output.code, 0, output.stderr);
+  // (runs of one epoch, not "1 epochs")
+  assert.match(outputs[0].stdout, /^tune: up to 2 runs of 1 epoch; stages: /m);
   const kept = outputs.map((o) => o.stdout.match(/\(and kept with the tune's runs: (\S+)\)/)![1]);
   assert.notEqual(kept[0], kept[1]);
   // the one that wrote --out second says so (the other found no file there)

@@ -64,7 +64,9 @@ export async function tuneCommand(options: TuneCommandOptions): Promise<number> 
     onStart: (dir, previous) => {
       // (once tune has taken its budget and config: a refused one prints only its error)
       console.log(
-        `tune: up to ${budget} runs of ${config.epochs} epochs; stages: learning rate, batch size, weight decay, schedule/warmup, clipping, dropout, epochs`,
+        `tune: up to ${budget} runs of ${config.epochs} epoch${
+          config.epochs === 1 ? "" : "s"
+        }; stages: learning rate, batch size, weight decay, schedule/warmup, clipping, dropout, epochs`,
       );
       if (previous) printPrevious(previous);
       console.log(
