@@ -854,23 +854,29 @@ function withSeedDefaults(config: RunConfig): RunConfig {
   return { ...config, clipping };
 }
 
-/** Parses one `--set a.b=value` override value: JSON when it parses, else a plain string. */
+/**
+ * Parses one `--set a.b=value` override value: JSON when it parses, else a plain string. A value
+ * that opens an object or a list is JSON meant, not a string: where it breaks is named (a cut-off
+ * `[0.9` would otherwise be the string "[0.9", "must be an array, like ["[0.9"]"), and so is a
+ * key it holds twice.
+ */
 function parseValue(raw: string, override: string): unknown {
+  if (/^\s*[[{]/.test(raw)) {
+    const at = override.slice(0, override.indexOf("=")).trim().split(".")
+      .map((key) => /^\d+$/.test(key) ? Number(key) : key);
+    return parseJsonText(
+      raw,
+      `the value of --set '${override}'`,
+      "usage",
+      "--set",
+      `quote it for the shell, e.g. --set 'optimizer={"name":"adam","lr":0.001}' (a string ` +
+        "that starts with '{' or '[' is written as a JSON string, in double quotes)",
+      at,
+    );
+  }
   try {
     return JSON.parse(raw);
   } catch {
-    // A value that opens an object or a list is JSON meant, not a string: say where it breaks
-    // (a cut-off `[0.9` would otherwise be the string "[0.9", "must be an array, like ["[0.9"]").
-    if (/^\s*[[{]/.test(raw)) {
-      parseJsonText(
-        raw,
-        `the value of --set '${override}'`,
-        "usage",
-        "--set",
-        `quote it for the shell, e.g. --set 'optimizer={"name":"adam","lr":0.001}' (a string ` +
-          "that starts with '{' or '[' is written as a JSON string, in double quotes)",
-      );
-    }
     return raw;
   }
 }

@@ -7,6 +7,7 @@
  */
 
 import { AnnealError } from "./errors.ts";
+import { formatPath } from "./zod_paths.ts";
 
 /** Where and why `JSON.parse` refused a text. */
 export interface JsonSyntax {
@@ -27,18 +28,31 @@ function lineColumn(text: string, at: number): { line: number; column: number } 
   return { line: before.length, column: before[before.length - 1].length + 1 };
 }
 
+/** A key an object of the text has twice: its path, and the offsets of both. */
+export interface DuplicateKey {
+  /** The path of the key, as {@linkcode formatPath} takes it: `["optimizer", "lr"]`. */
+  path: (string | number)[];
+  /** Offsets of the key's first and second (opening quote). */
+  first: number;
+  second: number;
+}
+
 /**
- * The offset of the first character where `text` stops being JSON, read by a small scanner of its
- * grammar: for the faults that `JSON.parse`'s message names by the character alone, with no
- * position (`Unexpected token '/', ... is not valid JSON`: a comment where a value or the text
- * starts, a trailing comma in a list, NaN, a bare word). `undefined` where the scanner finds none.
+ * Reads `text` by a small scanner of JSON's grammar. `fault`: the offset of the first character
+ * where it stops being JSON, for the faults that `JSON.parse`'s message names by the character
+ * alone, with no position (`Unexpected token '/', ... is not valid JSON`: a comment where a value
+ * or the text starts, a trailing comma in a list, NaN, a bare word). `duplicate`: the first key an
+ * object holds twice (which `JSON.parse` takes silently, the last one winning), with the scan
+ * stopped there, where `duplicates` asks for it. Neither where the scanner finds none.
  */
-function faultOffset(text: string): number | undefined {
+function scan(text: string, duplicates: boolean): { fault?: number; duplicate?: DuplicateKey } {
   let i = 0;
+  let duplicate: DuplicateKey | undefined;
+  const path: (string | number)[] = [];
   const space = () => {
     while (i < text.length && " \t\n\r".includes(text[i])) i++;
   };
-  // each returns false at the fault, with `i` on it
+  // each returns false at the fault (or the duplicate key), with `i` on it
   const string = (): boolean => {
     for (i++; i < text.length; i++) {
       if (text[i] === '"') return i++, true;
@@ -58,18 +72,31 @@ function faultOffset(text: string): number | undefined {
     const c = text[i];
     if (c === "{" || c === "[") {
       const close = c === "{" ? "}" : "]";
+      // (an object's keys, each at the offset it was first written at)
+      const keys = new Map<string, number>();
       i++;
       space();
       if (text[i] === close) return i++, true;
-      for (;;) {
+      for (let index = 0;; index++) {
         if (c === "{") {
           space();
+          const start = i;
           if (text[i] !== '"' || !string()) return false;
+          const key = JSON.parse(text.slice(start, i)) as string;
+          const first = keys.get(key);
+          if (duplicates && first !== undefined) {
+            duplicate = { path: [...path, key], first, second: start };
+            i = start;
+            return false;
+          }
+          keys.set(key, start);
+          path.push(key);
           space();
           if (text[i] !== ":") return false;
           i++;
-        }
+        } else path.push(index);
         if (!value()) return false;
+        path.pop();
         space();
         if (text[i] === close) return i++, true;
         if (text[i] !== ",") return false;
@@ -84,14 +111,28 @@ function faultOffset(text: string): number | undefined {
     return number();
   };
   try {
-    if (!value()) return i;
+    if (!value()) return duplicate ? { duplicate } : { fault: i };
   } catch (error) {
     // (lists nested deeper than the stack: no place to name)
-    if (error instanceof RangeError) return undefined;
+    if (error instanceof RangeError) return {};
     throw error;
   }
   space();
-  return i < text.length ? i : undefined;
+  return i < text.length ? { fault: i } : {};
+}
+
+/**
+ * The first key an object of `text` (JSON that `JSON.parse` reads) holds twice, or `undefined`.
+ *
+ * @example
+ * ```ts
+ * import { duplicateKey } from "./json_syntax.ts";
+ * const found = duplicateKey('{"optimizer": {"lr": 0.1, "lr": 0.2}}');
+ * console.assert(found?.path.join(".") === "optimizer.lr" && found.second === 26);
+ * ```
+ */
+export function duplicateKey(text: string): DuplicateKey | undefined {
+  return scan(text, true).duplicate;
 }
 
 /** What is wrong at offset `at` (the parser's position), and how to fix it. */
@@ -165,7 +206,7 @@ export function jsonSyntax(text: string, error: SyntaxError): JsonSyntax {
     ? Number(position[1])
     : /end of JSON input/.test(error.message)
     ? text.length
-    : faultOffset(text);
+    : scan(text, false).fault;
   const { reason, hint } = fault(text, at ?? -1, error.message);
   if (at === undefined || text.trim() === "") return { reason, hint };
   const { line, column } = lineColumn(text, Math.min(at, text.length));
@@ -181,6 +222,8 @@ export function jsonSyntax(text: string, error: SyntaxError): JsonSyntax {
  * Parses JSON a user wrote, named `what` in errors (`config file 'run.json'`); a byte-order mark
  * that an editor put first is skipped. A syntax error is an {@linkcode AnnealError} of `code`
  * whose `where` is `at:line:column` (`at`: the file, or the flag), its hint the fix, then `hint`.
+ * So is a key an object holds twice (`{"epochs": 2, "epochs": 3}`, which `JSON.parse` reads as
+ * its last value, silently), named by its path, under `prefix` (the path of a `--set` value).
  *
  * @example
  * ```ts
@@ -198,12 +241,15 @@ export function parseJsonText(
   code: "config" | "usage",
   at?: string,
   hint?: string,
+  prefix: (string | number)[] = [],
 ): unknown {
+  const json = text.replace(/^\uFEFF/, "");
+  let value: unknown;
   try {
-    return JSON.parse(text.replace(/^\uFEFF/, ""));
+    value = JSON.parse(json);
   } catch (cause) {
     if (!(cause instanceof SyntaxError)) throw cause;
-    const syntax = jsonSyntax(text.replace(/^\uFEFF/, ""), cause);
+    const syntax = jsonSyntax(json, cause);
     const place = syntax.line === undefined
       ? ""
       : ` at line ${syntax.line}, column ${syntax.column}${
@@ -216,4 +262,24 @@ export function parseJsonText(
       { where, hint: hint ? `${syntax.hint}; ${hint}` : syntax.hint, cause },
     );
   }
+  const duplicate = duplicateKey(json);
+  if (duplicate !== undefined) {
+    // (offsets in the text as given: the byte-order mark counts no column)
+    const first = lineColumn(json, duplicate.first);
+    const second = lineColumn(json, duplicate.second);
+    const key = formatPath([...prefix, ...duplicate.path]);
+    throw new AnnealError(
+      code,
+      `${what[0].toUpperCase()}${
+        what.slice(1)
+      } has the key '${key}' twice, at line ${first.line}, ` +
+        `column ${first.column} and at line ${second.line}, column ${second.column}`,
+      {
+        where: `${at ?? what}:${second.line}:${second.column}`,
+        hint: "remove one of the two: JSON would keep the last one silently, and anneal does not " +
+          "guess which one was meant",
+      },
+    );
+  }
+  return value;
 }

@@ -255,6 +255,35 @@ const CASES: Record<string, Case> = {
     message: /: a single-quoted string$/,
     hint: /double quotes/,
   },
+  "a key twice": {
+    file: '{\n  "epochs": 2,\n  "epochs": 3\n}\n',
+    where: "FILE:3:3",
+    message:
+      /^Config file '.*' has the key 'epochs' twice, at line 2, column 3 and at line 3, column 3$/,
+    hint: /^remove one of the two/,
+  },
+  "a key twice in a section": {
+    file: '{\n  "epochs": 2,\n  "optimizer": {"name": "adam",\n    "lr": 0.1, "lr": 0.01}\n}\n',
+    where: "FILE:4:16",
+    message: /has the key 'optimizer\.lr' twice, at line 4, column 5 and at line 4, column 16$/,
+  },
+  "a key twice in a list's object (the same key in two objects is no duplicate)": {
+    file: JSON.stringify({
+      scheduler: {
+        name: "sequential",
+        schedulers: [{ name: "cosine", tMax: 3 }, { name: "cosine", tMax: 3 }],
+        milestones: [3],
+      },
+    }).replace('"tMax":3}]', '"tMax":3,"tMax":4}]'),
+    message:
+      /has the key 'scheduler\.schedulers\[1\]\.tMax' twice, at line 1, column 93 and at line 1, column 102$/,
+  },
+  "a key twice in a --set value": {
+    sets: ['optimizer={"name":"adam","lr":0.1,"lr":0.01}'],
+    where: "--set:1:25",
+    message:
+      /^The value of --set 'optimizer=.*' has the key 'optimizer\.lr' twice, at line 1, column 16 and at line 1, column 25$/,
+  },
   "a cut-off file": {
     file: '{\n  "epochs": 3,\n',
     message: /: it ends before the JSON does$/,
@@ -348,7 +377,7 @@ Deno.test("a sweep over a path no config has says which it likely meant", () => 
   );
 });
 
-Deno.test("anneal train and anneal schedule name a JSON error by its line and column", async () => {
+Deno.test("anneal train and anneal schedule name a JSON error, or a key given twice, by its line and column", async () => {
   await using runs = await tempRunsDir();
   const file = `${runs.dir}/config.json`;
   await Deno.writeTextFile(file, '{\n  "epochs": 3,\n}\n');
@@ -367,4 +396,17 @@ Deno.test("anneal train and anneal schedule name a JSON error by its line and co
     /error\[usage\]: --scheduler is not valid JSON at line 1, column 2 \(`\{name:cosine\}`\): a name without double quotes \(at --scheduler:1:2\)/,
   );
   assert.match(flag.stderr, /hint: quote every name: "epochs": 5; quote it for the shell, e\.g\./);
+  // a JSON flag with a key twice: refused, not its last value taken
+  const twice = await anneal(
+    "schedule",
+    "--scheduler",
+    '{"name":"cosine","tMax":10,"tMax":3}',
+    "--steps",
+    "3",
+  );
+  assert.equal(twice.code, 2, twice.stderr);
+  assert.match(
+    twice.stderr,
+    /error\[usage\]: --scheduler has the key 'tMax' twice, at line 1, column 18 and at line 1, column 28 \(at --scheduler:1:28\)/,
+  );
 });
