@@ -5,9 +5,9 @@
  * @module
  */
 import { Command, Option } from "npm:@commander-js/extra-typings@15.1.0";
-import { configJsonSchema } from "../mod.ts";
+import { AnnealError, configJsonSchema } from "../mod.ts";
 import denoJson from "../deno.json" with { type: "json" };
-import { reportError } from "./output.ts";
+import { jsonErrorLine, reportError } from "./output.ts";
 import { SAMPLER_NAMES } from "../sweeps/samplers/named.ts";
 import { PRUNER_NAMES } from "../sweeps/pruners/types.ts";
 import { trainCommand } from "./commands/train.ts";
@@ -27,8 +27,13 @@ import { type CommandShape, completionScript } from "./completions.ts";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
-/** Builds the command tree; `run` receives each command's exit code. */
-export function buildProgram(run: (work: () => Promise<number>) => Promise<void>) {
+/**
+ * Builds the command tree; `run` receives each command's exit code, and whether it was given
+ * `--json` (its errors are then printed on stdout too, as one JSON line).
+ */
+export function buildProgram(
+  run: (work: () => Promise<number>, json?: boolean) => Promise<void>,
+) {
   const program = new Command("anneal")
     .description(
       "Train TensorFlow.js models through five Worker actors, with PyTorch's hyperparameter semantics.",
@@ -99,7 +104,7 @@ Examples:
   anneal train -c examples/fashion_mnist_mlp.json --backend wasm
   anneal train --resume 20261122-190000-ab12`,
     )
-    .action((options) => run(() => trainCommand(options)));
+    .action((options) => run(() => trainCommand(options), options.json));
 
   program.command("schedule")
     .description("preview a learning-rate schedule: the LR for steps 0..N-1")
@@ -131,7 +136,7 @@ Examples:
   anneal schedule --scheduler '{"name":"onecycle","maxLr":0.1,"totalSteps":100}' --steps 100 --plot onecycle.svg
   anneal schedule --scheduler '{"name":"plateau","patience":1}' --base-lr 0.1 --steps 4 --metrics '[1,1,1]' --json`,
     )
-    .action((options) => run(() => scheduleCommand(options)));
+    .action((options) => run(() => scheduleCommand(options), options.json));
 
   program.command("lr-find")
     .description(
@@ -173,7 +178,7 @@ Examples:
   anneal lr-find -c examples/fashion_mnist_mlp.json
   anneal lr-find -c examples/fashion_mnist_mlp.json --repeats 3 --schedule onecycle --apply`,
     )
-    .action((options) => run(() => lrFindCommand(options)));
+    .action((options) => run(() => lrFindCommand(options), options.json));
 
   program.command("sweep")
     .description(
@@ -298,7 +303,7 @@ Examples:
   anneal batch-size -c examples/fashion_mnist_mlp.json --sizes 32,64,128,256,512
   anneal batch-size -c examples/fashion_mnist_mlp.json --memory-limit 512`,
     )
-    .action((options) => run(() => batchSizeCommand(options)));
+    .action((options) => run(() => batchSizeCommand(options), options.json));
 
   const runsDirOption = () =>
     new Option("--runs-dir <dir>", "where run directories are").default("runs");
@@ -314,19 +319,19 @@ Examples:
   anneal runs show last
   anneal runs compare RUN_A RUN_B`,
     )
-    .action((options) => run(() => runsListCommand(options)));
+    .action((options) => run(() => runsListCommand(options), options.json));
   runs.command("show")
     .description("one run: summary, diagnosis, charts")
     .argument("<run>", "run id, or 'last'")
     .addOption(runsDirOption())
     .option("--json", "print JSON")
-    .action((id, options) => run(() => runsShowCommand(id, options)));
+    .action((id, options) => run(() => runsShowCommand(id, options), options.json));
   runs.command("compare")
     .description("the hyperparameters that differ between runs, and their metrics side by side")
     .argument("<runs...>", "two or more run ids")
     .addOption(runsDirOption())
     .option("--json", "print JSON")
-    .action((ids, options) => run(() => runsCompareCommand(ids, options)));
+    .action((ids, options) => run(() => runsCompareCommand(ids, options), options.json));
 
   program.command("diagnose")
     .description(
@@ -339,7 +344,7 @@ Examples:
       "after",
       "\nExamples:\n  anneal diagnose last\n  anneal diagnose 20261122-190000-ab12 --json",
     )
-    .action((id, options) => run(() => diagnoseCommand(id, options)));
+    .action((id, options) => run(() => diagnoseCommand(id, options), options.json));
 
   program.command("report")
     .description("write a self-contained HTML report of a run (or one SVG plot with --plot)")
@@ -449,10 +454,13 @@ export function shapeOf(
 if (import.meta.main) {
   let exitCode = 0;
   const debug = Deno.args.includes("--debug");
-  const program = buildProgram(async (work) => {
+  const program = buildProgram(async (work, json) => {
     try {
       exitCode = await work();
     } catch (error) {
+      // with --json, a program reading stdout gets the error too (stderr keeps the message)
+      const line = json ? jsonErrorLine(error) : undefined;
+      if (line !== undefined) console.log(line);
       exitCode = reportError(error, debug);
     }
   });
@@ -467,6 +475,12 @@ if (import.meta.main) {
     }
     exitCode = code === 0 ? 0 : code ?? reportError(error, debug);
     if (code !== undefined && code !== 0) exitCode = 2;
+    // a usage error commander refused (an unknown option, a missing --steps) with --json given:
+    // on stdout too, as a command's own errors are
+    if (exitCode !== 0 && Deno.args.includes("--json")) {
+      const message = (error as Error).message.replace(/^error: /, "");
+      console.log(jsonErrorLine(code === undefined ? error : new AnnealError("usage", message)));
+    }
   }
   // Set the code and let the process end by itself: Deno.exit() while a terminated Worker's
   // WebGPU device was still being torn down crashed the process on a real GPU (H100).

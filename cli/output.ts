@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { AnnealError } from "../mod.ts";
+import { AnnealError, type ClosingError } from "../mod.ts";
 import { fileError } from "../file_errors.ts";
 import { formatNumber } from "../number_format.ts";
 
@@ -79,6 +79,40 @@ export async function readFlagFile(flag: string, path: string): Promise<string> 
       hint: `check the path after '@', or give the JSON itself: ${flag} '...'`,
     }) ?? error;
   }
+}
+
+/** Errors a `--json` command printed on stdout already (a run's `run.refused` event). */
+const onStdout = new WeakSet<object>();
+
+/**
+ * Marks `error` as printed on stdout already, as a `run.refused` event of `anneal train --json`:
+ * {@linkcode jsonErrorLine} is not printed for it again. Returns it.
+ */
+export function printedOnStdout<E>(error: E): E {
+  if (typeof error === "object" && error !== null) onStdout.add(error);
+  return error;
+}
+
+/**
+ * The stdout line of a command run with `--json` that failed or was refused (a config error, a
+ * refusal before a run starts): `{"type":"error","error":{code,message,hint,where}}`, its error of
+ * the shape of a `run.refused` event's; undefined for an error printed there already.
+ */
+export function jsonErrorLine(error: unknown): string | undefined {
+  if (typeof error === "object" && error !== null && onStdout.has(error)) return undefined;
+  error = fileError(error) ?? error;
+  const { code, message, hint, where }: Partial<ClosingError> = error instanceof AnnealError
+    ? error
+    : { code: "internal", message: error instanceof Error ? error.message : String(error) };
+  return JSON.stringify({
+    type: "error",
+    error: {
+      code,
+      message,
+      ...(hint !== undefined && { hint }),
+      ...(where !== undefined && { where }),
+    },
+  });
 }
 
 /**

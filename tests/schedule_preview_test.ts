@@ -242,5 +242,9 @@ Deno.test("anneal schedule refuses more steps than it can list, saying how many 
     /^error\[usage\]: --steps 2e8 is more than anneal schedule lists \(at most 10,000,000 steps, a line each\)/,
   );
   assert.doesNotMatch(out.stderr, /report it if it looks like a bug/);
-  assert.equal(out.stdout, "");
+  // (--json: the error, as one JSON line, and no list)
+  const { type, error } = JSON.parse(out.stdout);
+  assert.equal(type, "error");
+  assert.equal(error.code, "usage");
+  assert.match(error.message, /^--steps 2e8 is more than anneal schedule lists/);
 });

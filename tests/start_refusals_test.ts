@@ -186,8 +186,43 @@ Deno.test("anneal train: a data file that is missing is refused as a data error,
   assert.equal(last.kept, false);
   assert.equal(last.error.code, "data");
   assert.match(last.error.message, new RegExp(`Cannot open data file '${runs.dir}/gone\\.csv'`));
+  assert.ok(!events.some((event) => event.type === "error"), "the error once on stdout");
   assert.match(json.stderr, /^error\[data\]: Cannot open data file/m);
   assert.deepEqual(await entries(`${runs.dir}/runs`), [], "no run directory is left");
+});
+
+Deno.test("--json: an error before a run starts is one JSON line on stdout too, as run.refused's error", async () => {
+  await using runs = await tempRunsDir();
+  const config = `${runs.dir}/config.json`;
+  await Deno.writeTextFile(config, '{\n  "epochs": 2,\n  "epochs": 3\n}\n');
+  const cases: [string[], number, string, RegExp][] = [
+    // a config error, a refusal of the command's own, a usage error commander gives
+    [["train", "-c", config, "--runs-dir", `${runs.dir}/runs`], 1, "config", /'epochs' twice/],
+    [["train", "--set", "epochs=0", "--runs-dir", `${runs.dir}/runs`], 1, "config", /'epochs'/],
+    [["schedule", "--scheduler", "{name:cosine}", "--steps", "3"], 2, "usage", /not valid JSON/],
+    [["runs", "show", "no-such-run", "--runs-dir", runs.dir], 1, "storage", /no-such-run/],
+    [["schedule", "--steps", "3", "--bogus"], 2, "usage", /unknown option '--bogus'/],
+  ];
+  for (const [args, exit, code, message] of cases) {
+    const out = await anneal(...args, "--json");
+    const label = args.join(" ");
+    assert.equal(out.code, exit, `${label}: ${out.stderr}`);
+    const lines = out.stdout.trim().split("\n");
+    assert.equal(lines.length, 1, `${label}: ${out.stdout}`);
+    const line = JSON.parse(lines[0]);
+    assert.deepEqual(Object.keys(line), ["type", "error"], label);
+    assert.equal(line.type, "error", label);
+    assert.equal(line.error.code, code, label);
+    assert.match(line.error.message, message, label);
+    // stderr keeps the message (and hint) a person reads
+    assert.ok(out.stderr.includes(line.error.message), `${label}: ${out.stderr}`);
+    if (line.error.hint !== undefined) assert.ok(out.stderr.includes(`hint: ${line.error.hint}`));
+  }
+  const refused = await anneal("train", "-c", config, "--runs-dir", `${runs.dir}/runs`, "--json");
+  const { error } = JSON.parse(refused.stdout);
+  assert.equal(error.where, `${config}:3:3`);
+  assert.match(error.hint, /^remove one of the two/);
+  assert.deepEqual(await entries(runs.dir), ["config.json"], "no run directory");
 });
 
 /** A CSV of 48 rows of two features and a target. */

@@ -14,7 +14,7 @@ import {
 } from "../../mod.ts";
 import type { RunEvent, RunResult, TrainingRun } from "../../mod.ts";
 import { readConfigFile } from "../../config.ts";
-import { formatMetrics, formatNumber } from "../output.ts";
+import { formatMetrics, formatNumber, printedOnStdout } from "../output.ts";
 import { StepProgress } from "../progress.ts";
 import { parseNumberFlag } from "./schedule.ts";
 import { type Interruption, onSignals, signalExitCode } from "../signals.ts";
@@ -219,11 +219,16 @@ async function follow(
 ): Promise<number> {
   if (options.json) {
     let result: RunResult | undefined;
+    let refused = false;
     for await (const event of run.events()) {
       console.log(JSON.stringify(event));
       if (event.type === "run.finished") result = event.result;
+      if (event.type === "run.refused") refused = true;
     }
-    result ??= await run.result;
+    // (a run refused after its start: its `run.refused` event said the error on stdout already)
+    result ??= await run.result.catch((error) => {
+      throw refused ? printedOnStdout(error) : error;
+    });
     if (result.status === "interrupted") console.error(`anneal: run interrupted; ${result.hint}`);
     return exitCodeFor(result, interruption.signal);
   }
