@@ -270,6 +270,18 @@ function oneClass(found: string, where: string, hint: string): AnnealError {
   );
 }
 
+/**
+ * Whether two paths name one file (by their real paths: `./a.csv` and `a.csv`, a link and its
+ * target); false where either cannot be resolved.
+ */
+async function sameFile(a: string, b: string): Promise<boolean> {
+  try {
+    return await Deno.realPath(a) === await Deno.realPath(b);
+  } catch {
+    return false;
+  }
+}
+
 async function csvDataset(
   spec: ResolvedCsvSpec,
   path: string,
@@ -302,6 +314,16 @@ async function loadCsv(spec: ResolvedCsvSpec): Promise<Sources> {
     task: spec.task,
   };
   const warnings = [...table.warnings, ...(testTable?.warnings ?? [])];
+  if (spec.testPath !== undefined && await sameFile(spec.path, spec.testPath)) {
+    warnings.push({
+      message: `data.testPath is the same file as data.path ('${spec.path}'): the test set holds ` +
+        "the training samples, so its metrics say how well the model fits what it trained on, " +
+        "not how it does on data it has not seen",
+      where: spec.testPath,
+      hint: "point data.testPath at a held-out file with the same columns, or leave it out " +
+        "(the validation split is then the run's held-out measure)",
+    });
+  }
   if (spec.task === "regression") {
     return {
       pool: { ...base, x: table.x, y: table.targets!, n: table.n },

@@ -230,6 +230,32 @@ Deno.test("a csv test file must have the training file's columns in its order: f
   }
 });
 
+Deno.test("a csv testPath that is the training file (by its real path) loads with a warning: the test set holds the training samples", async () => {
+  await withCsv(rows(40, (i) => String(i % 3)), async (path) => {
+    const dir = path.slice(0, path.lastIndexOf("/"));
+    const load = (testPath: string) =>
+      loadData({ kind: "csv", path, testPath, target: "y", validationSplit: 0 }, 1);
+    await Deno.symlink(path, `${dir}/link.csv`);
+    // the same path, another spelling of it, a link to it
+    for (const testPath of [path, `${dir}/./data.csv`, `${dir}/link.csv`]) {
+      const data = await load(testPath);
+      assert.equal(data.warnings?.length, 1, testPath);
+      const [warning] = data.warnings!;
+      assert.equal(
+        warning.message,
+        `data.testPath is the same file as data.path ('${path}'): the test set holds the ` +
+          "training samples, so its metrics say how well the model fits what it trained on, not " +
+          "how it does on data it has not seen",
+      );
+      assert.equal(warning.where, testPath);
+      assert.match(warning.hint, /^point data\.testPath at a held-out file/);
+    }
+    // a copy is another file (its rows are the same, but so may a real test set's be): no warning
+    await Deno.copyFile(path, `${dir}/copy.csv`);
+    assert.equal((await load(`${dir}/copy.csv`)).warnings, undefined);
+  });
+});
+
 Deno.test("csv binary accepts two string labels and rejects three", async () => {
   const quoted = fixture("quoted.csv");
   await assertDataError(
