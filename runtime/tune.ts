@@ -21,6 +21,7 @@ import { batchesPerEpoch } from "../data/batches.ts";
 import {
   lastUnfinishedTune,
   makeTuneDirectory,
+  TUNE_RECORD,
   TuneRecorder,
   type UnfinishedTune,
 } from "./tune_record.ts";
@@ -437,10 +438,27 @@ export async function tune(input: RunConfig, options: TuneOptions = {}): Promise
   try {
     return await search(input, options, { metric, direction, budget, runsDir, recorder });
   } catch (error) {
+    // Refused before any of its runs left a record (its data missing or bad, a setting its data
+    // shows it cannot train with, the range test's refusal): nothing is left of it, as of a run
+    // `train` refuses at its start; the error says why.
+    if (await holdsOnlyItsRecord(runsDir)) {
+      await Deno.remove(runsDir, { recursive: true }).catch(() => {});
+      throw error;
+    }
     // (a tune that failed said why: the next one does not report it as cut short)
     const reason = error instanceof Error ? error.message : String(error);
     await recorder.update({ status: "failed", reason }).catch(() => {});
     throw error;
+  }
+}
+
+/** Whether a tune's directory holds nothing but its `tune.json`: no run, no tuned config. */
+async function holdsOnlyItsRecord(dir: string): Promise<boolean> {
+  try {
+    for await (const entry of Deno.readDir(dir)) if (entry.name !== TUNE_RECORD) return false;
+    return true;
+  } catch {
+    return false;
   }
 }
 

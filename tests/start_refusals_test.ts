@@ -154,6 +154,34 @@ Deno.test("tune: a change refused at its start (batches of one sample under batc
   assert.ok(Number.isFinite(four.value), "the stage went on to its next change");
 });
 
+Deno.test("tune: refused on its data or a setting its data cannot train with, it leaves no tune directory, as train leaves no run", async () => {
+  await using runs = await tempRunsDir();
+  const configs = {
+    "a data file that is missing": {
+      error: /Cannot open data file '.*gone\.csv'/,
+      config: { data: { kind: "csv", path: `${runs.dir}/gone.csv`, target: "y" } },
+    },
+    "batches of one sample under batch norm": {
+      error: /batch norm on batches of one sample/,
+      config: {
+        batchSize: 1,
+        data: { kind: "synthetic-linear", n: 64, validationSplit: 0.25 },
+        model: { kind: "mlp", hidden: [4], batchNorm: true },
+      },
+    },
+  };
+  for (const [label, { error, config }] of Object.entries(configs)) {
+    const input = parseConfig({ backend: "cpu", epochs: 2, runsDir: runs.dir, ...config });
+    const refused = await tune(input, { budget: 4 }).then(
+      () => assert.fail(`${label}: tuned`),
+      (error) => error,
+    );
+    assert.ok(refused instanceof AnnealError, `${label}: ${refused}`);
+    assert.match(refused.message, error, label);
+    assert.deepEqual(await entries(runs.dir), [], `${label}: no tune directory is left`);
+  }
+});
+
 Deno.test("anneal train: a data file that is missing is refused as a data error, naming it, leaving no failed run", async () => {
   await using runs = await tempRunsDir();
   const out = await anneal(
