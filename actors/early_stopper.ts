@@ -321,9 +321,18 @@ function patienceRanOut(
   epoch: number,
 ): string | undefined {
   if (spec.patience === undefined || state.wait < spec.patience || epoch === 0) return undefined;
-  return `early stopping: ${state.monitor} did not improve for ${state.wait} epoch${
-    state.wait === 1 ? "" : "s"
-  } (best ${formatNumber(state.best)} at epoch ${state.bestEpoch})`;
+  const epochs = `${state.wait} epoch${state.wait === 1 ? "" : "s"}`;
+  const best = `(best ${formatNumber(state.best)} at epoch ${state.bestEpoch})`;
+  // With a baseline never beaten, the best improved on the epochs before it, and still patience
+  // ran out (Keras resets it only past the baseline): the baseline is what it did not reach.
+  if (
+    spec.baseline !== undefined && state.best !== null && !improves(spec, state.best, spec.baseline)
+  ) {
+    return `early stopping: ${state.monitor} did not beat its baseline ${
+      formatNumber(spec.baseline)
+    } in ${epochs} ${best}`;
+  }
+  return `early stopping: ${state.monitor} did not improve for ${epochs} ${best}`;
 }
 
 /**

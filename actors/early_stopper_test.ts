@@ -82,8 +82,23 @@ Deno.test("baseline: improving on the best but not on the baseline does not rese
     "never under 0.5: the first epoch without improvement stops",
   );
   assert.equal(withBaseline.at(-1)!.stop, true);
+  // (its best improved two epochs before: the reason names the baseline it never beat)
+  assert.equal(
+    withBaseline.at(-1)!.reason,
+    "early stopping: valLoss did not beat its baseline 0.5 in 4 epochs (best 0.7 at epoch 2)",
+  );
   const without = run({ patience: 2 }, series);
   assert.equal(without.length, 5, "without a baseline, patience counts from the last improvement");
+  assert.equal(
+    without.at(-1)!.reason,
+    "early stopping: valLoss did not improve for 2 epochs (best 0.7 at epoch 2)",
+  );
+  // a baseline beaten: patience counts from the last improvement past it, as without one
+  const beaten = run({ patience: 2, baseline: 0.75 }, series);
+  assert.equal(
+    beaten.at(-1)!.reason,
+    "early stopping: valLoss did not improve for 2 epochs (best 0.7 at epoch 2)",
+  );
 });
 
 Deno.test("without validation data, valLoss falls back to the training loss", () => {

@@ -339,7 +339,7 @@ for (const readbackEvery of [undefined, 3]) {
     );
     assert.match(
       all,
-      /baseline":0.5}: stopped after 3: early stopping: valMae did not improve for 3 epochs/,
+      /baseline":0.5}: stopped after 3: early stopping: valMae did not beat its baseline 0\.5 in 3 epochs/,
       all,
     );
     assert.match(
