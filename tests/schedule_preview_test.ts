@@ -195,6 +195,27 @@ Deno.test("anneal schedule lists a schedule stepped once an epoch by epoch, in i
     );
     assert.match(plateau.stdout, /^epoch 0\tlr 0\.1/);
     assert.doesNotMatch(plateau.stderr, /--metrics/);
+    // metrics past the last epoch shown: said, not silently dropped
+    const past = await anneal(
+      "schedule",
+      "--scheduler",
+      '{"name":"plateau","patience":0}',
+      "--steps",
+      "2",
+      "--metrics",
+      "[1,2,3,4]",
+    );
+    assert.equal(past.code, 0, past.stderr);
+    assert.equal(past.stdout, plateau.stdout);
+    assert.match(
+      past.stderr,
+      /anneal: --metrics: 3 of its 4 values are past the last epoch shown, and unused \(2 epochs read 1, the metric after each epoch but the last\); --steps 5 uses every one/,
+    );
+    const one = await anneal(
+      "schedule",
+      ...["--scheduler", '{"name":"plateau","patience":0}', "--steps", "2", "--metrics", "[1,2]"],
+    );
+    assert.match(one.stderr, /--metrics: 1 of its 2 values is past the last epoch shown/);
     // a schedule of steps is listed by step, as before
     const perStep = await anneal(
       "schedule",

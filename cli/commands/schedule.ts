@@ -147,6 +147,19 @@ export async function scheduleCommand(options: ScheduleCommandOptions): Promise<
   // epochs, as a run steps it
   const scheduler = config.scheduler;
   const unit = scheduler?.name === "plateau" || scheduler?.interval === "epoch" ? "epoch" : "step";
+  if (scheduler?.name === "plateau" && Array.isArray(metrics) && metrics.length > steps - 1) {
+    // (the metric after epoch t sets epoch t + 1's rate: N epochs shown read N - 1 of them)
+    const used = Math.max(0, steps - 1);
+    const unused = metrics.length - used;
+    console.error(
+      `anneal: --metrics: ${unused} of its ${metrics.length} values ${
+        unused === 1 ? "is" : "are"
+      } past the last ${unit} shown, and unused (${steps} ${unit}${steps === 1 ? "" : "s"} ` +
+        `read ${used}, the metric after each ${unit} but the last); --steps ${
+          metrics.length + 1
+        } uses every one`,
+    );
+  }
   if (options.plot) {
     const svg = await scheduleSvg(preview.lr, preview.momentum, { unit });
     await writeFlagFile("--plot", options.plot, svg);
