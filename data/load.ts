@@ -224,10 +224,22 @@ async function loadIdx(spec: ResolvedIdxSpec, pause?: () => Promise<void>): Prom
     );
   }
   const unused = missingClasses(numClasses, train.seen, test.seen);
+  const warnings: DataWarning[] = unused ? [unused([train.labelsPath, test.labelsPath])] : [];
+  const same = await testIsTraining(
+    ["trainImages", train.imagesPath],
+    ["testImages", test.imagesPath],
+  );
+  if (same) {
+    warnings.push({
+      ...same,
+      hint: "point data.testImages and data.testLabels at the dataset's test files " +
+        "(t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz for MNIST and Fashion-MNIST)",
+    });
+  }
   return {
     pool: { ...train.ds, numClasses },
     test: { ...test.ds, numClasses },
-    warnings: unused && [unused([train.labelsPath, test.labelsPath])],
+    ...(warnings.length > 0 && { warnings }),
   };
 }
 
@@ -282,6 +294,23 @@ async function sameFile(a: string, b: string): Promise<boolean> {
   }
 }
 
+/**
+ * The warning's message and place where a test file (`[field, path]`) is the training file
+ * itself: the test set then holds the training samples. Undefined where they are two files.
+ */
+async function testIsTraining(
+  [trainField, trainPath]: [string, string],
+  [testField, testPath]: [string, string],
+): Promise<{ message: string; where: string } | undefined> {
+  if (!await sameFile(trainPath, testPath)) return undefined;
+  return {
+    message: `data.${testField} is the same file as data.${trainField} ('${trainPath}'): the ` +
+      "test set holds the training samples, so its metrics say how well the model fits what it " +
+      "trained on, not how it does on data it has not seen",
+    where: testPath,
+  };
+}
+
 async function csvDataset(
   spec: ResolvedCsvSpec,
   path: string,
@@ -314,15 +343,15 @@ async function loadCsv(spec: ResolvedCsvSpec): Promise<Sources> {
     task: spec.task,
   };
   const warnings = [...table.warnings, ...(testTable?.warnings ?? [])];
-  if (spec.testPath !== undefined && await sameFile(spec.path, spec.testPath)) {
-    warnings.push({
-      message: `data.testPath is the same file as data.path ('${spec.path}'): the test set holds ` +
-        "the training samples, so its metrics say how well the model fits what it trained on, " +
-        "not how it does on data it has not seen",
-      where: spec.testPath,
-      hint: "point data.testPath at a held-out file with the same columns, or leave it out " +
-        "(the validation split is then the run's held-out measure)",
-    });
+  if (spec.testPath !== undefined) {
+    const same = await testIsTraining(["path", spec.path], ["testPath", spec.testPath]);
+    if (same) {
+      warnings.push({
+        ...same,
+        hint: "point data.testPath at a held-out file with the same columns, or leave it out " +
+          "(the validation split is then the run's held-out measure)",
+      });
+    }
   }
   if (spec.task === "regression") {
     return {

@@ -306,6 +306,44 @@ Deno.test("idx loads images as [h, w, 1] in [0, 1] with labels, train and test",
   assert.deepEqual([...featureBytes(flat.train)!], [...flat.train.x]);
 });
 
+Deno.test("idx test images that are the training images' file (by its real path) load with a warning", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const name of ["train-images-idx3-ubyte", "train-labels-idx1-ubyte.gz"]) {
+      await Deno.copyFile(`${fixture("idx_ok")}/${name}`, `${dir}/${name}`);
+    }
+    await Deno.symlink(`${dir}/train-images-idx3-ubyte`, `${dir}/link-images`);
+    const load = (testImages: string) =>
+      loadData({
+        kind: "idx",
+        dir,
+        testImages,
+        testLabels: "train-labels-idx1-ubyte.gz",
+        validationSplit: 0,
+      }, 1);
+    for (
+      const testImages of ["train-images-idx3-ubyte", "./train-images-idx3-ubyte", "link-images"]
+    ) {
+      const data = await load(testImages);
+      assert.equal(data.warnings?.length, 1, testImages);
+      const [warning] = data.warnings!;
+      assert.equal(
+        warning.message,
+        `data.testImages is the same file as data.trainImages ('${dir}/train-images-idx3-ubyte'): ` +
+          "the test set holds the training samples, so its metrics say how well the model fits " +
+          "what it trained on, not how it does on data it has not seen",
+        testImages,
+      );
+      assert.match(warning.hint, /^point data\.testImages and data\.testLabels at the dataset's/);
+    }
+    // a copy is another file: no warning
+    await Deno.copyFile(`${dir}/train-images-idx3-ubyte`, `${dir}/copy-images`);
+    assert.equal((await load("copy-images")).warnings, undefined);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("idx images and labels of different counts are an error", async () => {
   await assertDataError(
     () => loadData({ kind: "idx", dir: fixture("idx_mismatch") }, 1),

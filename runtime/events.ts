@@ -228,7 +228,8 @@ export interface RunFinishedEvent {
  * The run was refused at its start, after its `run.started` and before its first step (a data
  * file that is missing or holds bad values, a setting its data shows it cannot train with, a
  * checkpoint that does not fit the data): the stream's last event, in place of `run.finished`.
- * `train(...).result` rejects with the same error; `anneal train --json` prints it to stderr too.
+ * `train(...).result` rejects with the same error; `anneal train --json` prints this event on
+ * stdout and the error on stderr (an error before `run.started` is one `error` line on stdout).
  */
 export interface RunRefusedEvent {
   /** Event tag, for narrowing a `RunEvent`. */
