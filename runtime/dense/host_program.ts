@@ -145,7 +145,10 @@ export class DenseHostProgram {
             for (let k = 0; k < layer.inputs; k++) {
               z += input[r * layer.inputs + k] * kernel[k * layer.units + n];
             }
-            out[r * layer.units + n] = activate(act, z);
+            // float32, as torch holds a layer's outputs: a saturated tanh or sigmoid is then
+            // exactly 1 (or 0), its derivative exactly 0, where a float64 one leaves ~1e-11 that
+            // an adaptive optimizer or Lion's sign turns into a step of about lr
+            out[r * layer.units + n] = Math.fround(activate(act, z));
           }
         }
         acts.push(out);
@@ -173,7 +176,7 @@ export class DenseHostProgram {
             if (arg === cls) metricSum += 1;
           }
           for (let c = 0; c < outputs; c++) {
-            const p = Math.exp(logits[base + c] - lse);
+            const p = Math.fround(Math.exp(logits[base + c] - lse)); // (torch's float32 softmax)
             delta[base + c] = valid ? (p - (c === cls ? 1 : 0)) * scale : 0;
           }
         } else if (loss === "mse") {
@@ -192,7 +195,7 @@ export class DenseHostProgram {
           const t = batch.y[r];
           lossSum += Math.max(x, 0) - x * t + Math.log1p(Math.exp(-Math.abs(x)));
           if ((x > 0) === (t > 0.5)) metricSum += 1;
-          delta[r] = (1 / (1 + Math.exp(-x)) - t) * scale;
+          delta[r] = (Math.fround(1 / (1 + Math.exp(-x))) - t) * scale; // (float32 sigmoid)
         }
       }
       // Backward, last layer first.
