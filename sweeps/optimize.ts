@@ -33,7 +33,8 @@ export interface ObjectiveTrial {
   /**
    * Records an intermediate value (a learning-curve point) at `step`; resolves true when the
    * pruner stops the trial. The objective should then return (its value is ignored) or throw:
-   * either way the trial is recorded PRUNED.
+   * either way the trial is recorded PRUNED. A `step` that is not a whole number >= 0, or a
+   * `value` that is not a number, rejects with an {@linkcode AnnealError} (`usage`).
    */
   report(step: number, value: number): Promise<boolean>;
   /** Aborted once the trial is pruned or the worker is stopped; long objectives may watch it. */
@@ -154,9 +155,124 @@ function checkKeys(field: string, options: object | undefined, known: string[], 
   }
 }
 
+/**
+ * A reported step: a whole number >= 0, as Optuna's `trial.report` takes (NaN reached the
+ * storage as a NOT NULL constraint failure; a fraction or a negative step, the pruners' rungs).
+ */
+function checkStep(step: unknown): number {
+  if (typeof step === "number" && Number.isInteger(step) && step >= 0) return step;
+  throw new AnnealError(
+    "usage",
+    `Cannot report: 'step' must be a whole number >= 0, current value is ${
+      typeof step === "number" ? String(step) : JSON.stringify(step) ?? String(step)
+    }`,
+    {
+      where: "step",
+      hint: "report the epoch or step count: await trial.report(epoch, loss)",
+    },
+  );
+}
+
+/** A reported value: a number (NaN is one the pruners read as a diverged trial's). */
+function checkValue(step: number, value: unknown): number {
+  if (typeof value === "number") return value;
+  throw new AnnealError(
+    "usage",
+    `Cannot report at step ${step}: 'value' must be a number, current value is ${
+      JSON.stringify(value) ?? String(value)
+    }`,
+    {
+      where: "value",
+      hint: typeof value === "string"
+        ? "report the number itself, e.g. Number(text)"
+        : "report the objective's value at that step, e.g. await trial.report(epoch, loss)",
+    },
+  );
+}
+
+/** The options of {@linkcode optimize}: any other name is refused, naming the one likely meant. */
+const OPTION_NAMES: (keyof OptimizeOptions)[] = [
+  "space",
+  "objective",
+  "direction",
+  "trials",
+  "sampler",
+  "samplerOptions",
+  "pruner",
+  "prunerOptions",
+  "storage",
+  "study",
+  "parallel",
+  "seed",
+  "workerId",
+  "signal",
+  "onNotice",
+];
+
+/**
+ * What each setting of a sampler or pruner takes, as Optuna's: `[kind, least]` for numbers
+ * (`int` a whole number), else the type. A value outside it hung the study (asha's
+ * `reductionFactor: 1`), pruned every trial (asha's 0), threw a RangeError or a TypeError from
+ * inside the sampler (hyperband's 1; TPE's `gamma: 0.25`, a function in Optuna too).
+ */
+const SETTING_KINDS: Record<string, ["int" | "number", number] | "function" | "boolean"> = {
+  nStartupTrials: ["int", 0],
+  nEiCandidates: ["int", 1],
+  gamma: "function",
+  priorWeight: ["number", Number.MIN_VALUE],
+  considerEndpoints: "boolean",
+  considerMagicClip: "boolean",
+  weights: "function",
+  nWarmupSteps: ["int", 0],
+  intervalSteps: ["int", 1],
+  nMinTrials: ["int", 1],
+  minResource: ["int", 1],
+  maxResource: ["int", 1],
+  reductionFactor: ["int", 2],
+  minEarlyStoppingRate: ["int", 0],
+};
+
+function checkSettings(field: string, settings: object | undefined, of: string) {
+  for (const [key, value] of Object.entries(settings ?? {})) {
+    const kind = SETTING_KINDS[key];
+    if (kind === undefined || value === undefined) continue;
+    const shown = typeof value === "function" ? "a function" : JSON.stringify(value) ??
+      String(value);
+    if (typeof kind === "string") {
+      if (kind === "function" ? typeof value === "function" : typeof value === "boolean") continue;
+      throw usage(
+        `${of}'s '${key}' must be ${kind === "function" ? "a function" : "true or false"}, ` +
+          `current value is ${typeof value === "number" ? String(value) : shown}`,
+        `${field}.${key}`,
+        kind === "function"
+          ? key === "gamma"
+            ? "give gamma: (n) => how many of the n trials count as good, e.g. " +
+              "(n) => Math.min(Math.ceil(0.1 * n), 25), or leave it out"
+            : "give weights: (n) => n weights, one per trial oldest first, or leave it out"
+          : `give ${key}: true or false, or leave it out`,
+      );
+    }
+    const [type, least] = kind;
+    if (
+      typeof value === "number" && Number.isFinite(value) && value >= least &&
+      (type === "number" || Number.isInteger(value))
+    ) continue;
+    throw usage(
+      `${of}'s '${key}' must be ${
+        type === "int" ? `a whole number >= ${least}` : "a number > 0"
+      }, current value is ${typeof value === "number" ? String(value) : shown}`,
+      `${field}.${key}`,
+      `e.g. ${field}: { ${key}: ${
+        type === "int" ? Math.max(least, key === "maxResource" ? 27 : least) : 1
+      } }, or leave it out`,
+    );
+  }
+}
+
 function samplerOf(options: OptimizeOptions): Sampler {
   const name = checkName("sampler", options.sampler ?? "tpe", SAMPLERS);
   checkKeys("samplerOptions", options.samplerOptions, name === "tpe" ? TPE_OPTIONS : [], name);
+  checkSettings("samplerOptions", options.samplerOptions, name);
   return samplerNamed(name, { seed: options.seed ?? 0, tpe: options.samplerOptions });
 }
 
@@ -164,6 +280,16 @@ function prunerOf(options: OptimizeOptions): Pruner {
   const name = checkName("pruner", options.pruner ?? "median", PRUNERS);
   const o = options.prunerOptions;
   checkKeys("prunerOptions", o, [...PRUNER_OPTIONS[name]], name);
+  checkSettings("prunerOptions", o, name);
+  if (
+    o?.minResource !== undefined && o.maxResource !== undefined && o.minResource > o.maxResource
+  ) {
+    throw usage(
+      `${name}'s 'minResource' (${o.minResource}) is above its 'maxResource' (${o.maxResource})`,
+      "prunerOptions.minResource",
+      "give a minResource at most maxResource, the last step your objective reports",
+    );
+  }
   if (name === "hyperband") {
     const max = o?.maxResource;
     if (typeof max !== "number" || !(max > 0)) {
@@ -187,7 +313,8 @@ function prunerOf(options: OptimizeOptions): Pruner {
  * Infinity), is recorded FAILED with the error as its `reason` (`objective threw: ...`,
  * `objective returned NaN`); the study goes on, and failed trials count toward `trials`. A trial
  * whose `report` resolved true is recorded PRUNED, whatever the objective then returns or throws.
- * Invalid options throw an {@linkcode AnnealError} (code "usage", or "config" for the space)
+ * Invalid options (an unknown option name among them, and a sampler's or pruner's setting out
+ * of its range) throw an {@linkcode AnnealError} (code "usage", or "config" for the space)
  * before any trial runs.
  *
  * @example Minimize a quadratic with TPE
@@ -207,6 +334,15 @@ export async function optimize(options: OptimizeOptions): Promise<StudyResult> {
       "optimize takes an options object",
       "options",
       "call optimize({ space, objective, trials })",
+    );
+  }
+  for (const key of Object.keys(options)) {
+    if ((OPTION_NAMES as string[]).includes(key)) continue;
+    const close = closestName(key, OPTION_NAMES);
+    throw usage(
+      `unknown option '${key}'`,
+      key,
+      `${close ? `did you mean '${close}'? ` : ""}its options are ${OPTION_NAMES.join(", ")}`,
     );
   }
   const space = parseSpace(options.space);
@@ -237,6 +373,20 @@ export async function optimize(options: OptimizeOptions): Promise<StudyResult> {
       "'onNotice' must be a function",
       "onNotice",
       "give onNotice: (message) => console.warn(message), or leave it out",
+    );
+  }
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+    throw usage(
+      "'signal' must be an AbortSignal",
+      "signal",
+      "give signal: controller.signal (const controller = new AbortController()), or leave it out",
+    );
+  }
+  if (options.workerId !== undefined && typeof options.workerId !== "string") {
+    throw usage(
+      `'workerId' must be a string, current value is ${JSON.stringify(options.workerId)}`,
+      "workerId",
+      'name this worker, e.g. workerId: "gpu-1", or leave it out',
     );
   }
   const sampler = samplerOf(options);
@@ -271,7 +421,7 @@ export async function optimize(options: OptimizeOptions): Promise<StudyResult> {
       objective: async (params, report, context) =>
         await objective(params, {
           number: context.number,
-          report: (step, value) => report(step, value),
+          report: async (step, value) => await report(checkStep(step), checkValue(step, value)),
           signal: context.signal,
         }),
     });

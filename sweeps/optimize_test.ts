@@ -189,7 +189,67 @@ Deno.test("optimize (mod.ts): invalid options are refused before any trial, sayi
   );
   await refused({ storage: "mysql://host/db" }, "usage", "storage", /postgres:\/\//);
   await refused({ onNotice: "stderr" }, "usage", "onNotice", /console\.warn/);
+  // a misspelt option name is refused, not ignored (the study ran with tpe and 2 trials)
+  await refused({ samplr: "random" }, "usage", "samplr", /did you mean 'sampler'/);
+  await refused({ trial: 3 }, "usage", "trial", /did you mean 'trials'/);
+  await refused({ signal: "stop" }, "usage", "signal", /AbortController/);
+  await refused({ workerId: 7 }, "usage", "workerId", /workerId: "gpu-1"/);
+  // a setting out of its range: asha's reductionFactor 1 hung the study, 0 pruned every trial;
+  // hyperband's 1 threw a RangeError, TPE's gamma as a number a TypeError, both as FAILED trials
+  for (
+    const [pruner, prunerOptions, where] of [
+      ["asha", { reductionFactor: 1 }, "reductionFactor"],
+      ["asha", { reductionFactor: 0 }, "reductionFactor"],
+      ["asha", { minResource: 0 }, "minResource"],
+      ["hyperband", { maxResource: 9, reductionFactor: 1 }, "reductionFactor"],
+      ["hyperband", { maxResource: 9, minResource: 20 }, "minResource"],
+      ["median", { nStartupTrials: "2" }, "nStartupTrials"],
+      ["median", { nWarmupSteps: NaN }, "nWarmupSteps"],
+      ["median", { intervalSteps: 0 }, "intervalSteps"],
+    ] as const
+  ) {
+    await refused({ pruner, prunerOptions }, "usage", `prunerOptions.${where}`, /./);
+  }
+  for (
+    const [samplerOptions, where, hint] of [
+      [{ gamma: 0.25 }, "gamma", /gamma: \(n\) =>/],
+      [{ weights: [1, 2] }, "weights", /weights: \(n\) =>/],
+      [{ priorWeight: -1 }, "priorWeight", /priorWeight: 1/],
+      [{ nEiCandidates: 0 }, "nEiCandidates", /nEiCandidates: 1/],
+      [{ considerEndpoints: "yes" }, "considerEndpoints", /true or false/],
+    ] as const
+  ) {
+    await refused({ sampler: "tpe", samplerOptions }, "usage", `samplerOptions.${where}`, hint);
+  }
   assert.equal(calls, 0);
+});
+
+Deno.test("optimize (mod.ts): trial.report refuses a step or value it cannot record, naming it, and the study goes on", async () => {
+  const reports: [unknown, unknown][] = [[NaN, 1], [-1, 1], [1.5, 1], [1, "0.5"], [1, undefined]];
+  const result = await optimize({
+    space: { x: { type: "int", low: 0, high: reports.length } },
+    sampler: "grid",
+    trials: reports.length + 1,
+    objective: async ({ x }, trial) => {
+      const report = reports[x as number];
+      if (report) await trial.report(report[0] as number, report[1] as number);
+      else assert.equal(await trial.report(0, NaN), false); // a NaN value is a value
+      return x as number;
+    },
+  });
+  const byX = new Map(result.trials.map((t) => [t.params.x as number, t]));
+  reports.forEach(([step, value], x) => {
+    const trial = byX.get(x)!;
+    assert.equal(trial.state, "FAILED", `report(${step}, ${value})`);
+    // (a NaN step reached the storage: "NOT NULL constraint failed: intermediate.step")
+    assert.match(
+      trial.reason ?? "",
+      typeof step === "number" && Number.isInteger(step) && step >= 0
+        ? /^objective threw: Cannot report at step 1: 'value' must be a number/
+        : /^objective threw: Cannot report: 'step' must be a whole number >= 0/,
+    );
+  });
+  assert.equal(byX.get(reports.length)!.state, "COMPLETE");
 });
 
 Deno.test("the README's optimize example runs through mod.ts", async () => {
