@@ -15,6 +15,9 @@ import { InitFactory } from "./init.ts";
 import { recurrentLayer } from "./recurrent.ts";
 import { stabilizeWeightNames } from "./names.ts";
 import { type ModelSpec, ModelSpecSchema, type ResolvedModelSpec } from "./spec.ts";
+import { formatPath } from "../zod_paths.ts";
+import { fieldIssueText } from "../issue_text.ts";
+import { unknownFields } from "../unknown_fields.ts";
 
 /** The data-dependent shape of a model: per-sample input shape and the number of outputs. */
 export interface ModelShape {
@@ -31,6 +34,8 @@ const batchNormArgs = { momentum: 0.9, epsilon: 1e-5 } as const;
 
 /**
  * Builds the model described by `spec` for data of the given shape; weights depend only on `seed`.
+ * A spec, shape or seed that is not valid throws an {@linkcode AnnealError} (`config`) naming
+ * the field (`where`: `model.kind`, `model.hidden[0]`, `seed`).
  *
  * @example
  * ```ts
@@ -42,8 +47,17 @@ const batchNormArgs = { momentum: 0.9, epsilon: 1e-5 } as const;
  * ```
  */
 export function buildModel(spec: ModelSpec, shape: ModelShape, seed: number): tfl.LayersModel {
-  const resolved = ModelSpecSchema.parse(spec);
+  const resolved = parseModelSpec(spec);
   checkShape(shape);
+  if (typeof seed !== "number" || !Number.isFinite(seed)) {
+    throw new AnnealError(
+      "config",
+      `Cannot build model: 'seed' must be a finite number, current value is ${
+        typeof seed === "number" ? seed : JSON.stringify(seed) ?? String(seed)
+      }`,
+      { where: "seed", hint: "pass the run's seed, e.g. buildModel(spec, shape, 0)" },
+    );
+  }
   const init = new InitFactory(seed);
   const input = tfl.input({ shape: shape.inputShape, name: "input" });
   const output = body(resolved, input, shape, init);
@@ -73,15 +87,55 @@ export function countParameters(model: tfl.LayersModel): number {
   return total;
 }
 
-function checkShape({ inputShape, outputUnits }: ModelShape): void {
-  if (inputShape.length === 0 || inputShape.some((d) => !Number.isInteger(d) || d <= 0)) {
+/**
+ * The spec with its defaults, or an {@linkcode AnnealError} (`config`) naming the field, where
+ * a ZodError's issue list came out of buildModel.
+ */
+function parseModelSpec(spec: ModelSpec): ResolvedModelSpec {
+  const result = ModelSpecSchema.safeParse(spec);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const unknown = issue.code === "unrecognized_keys"
+    ? unknownFields(ModelSpecSchema, issue.path, issue.keys, spec)
+    : undefined;
+  const where = formatPath(
+    issue.code === "unrecognized_keys" ? [...issue.path, issue.keys[0]] : issue.path,
+  );
+  const kind = typeof (spec as { kind?: unknown })?.kind === "string" && issue.path[0] !== "kind"
+    ? `${(spec as { kind: string }).kind} `
+    : "";
+  throw new AnnealError(
+    "config",
+    `Cannot build ${kind}model: ${
+      typeof spec !== "object" || spec === null
+        ? `the spec must be an object, current value is ${JSON.stringify(spec) ?? String(spec)}`
+        : unknown?.message ?? fieldIssueText(issue, spec)
+    }`,
+    {
+      where: where === "" ? undefined : `model.${where}`,
+      hint: unknown?.hint ??
+        (typeof spec !== "object" || spec === null
+          ? 'pass an object like { kind: "mlp", hidden: [64] }'
+          : `set 'model.${where}' to a valid value; \`anneal schema\` lists what it allows`),
+    },
+  );
+}
+
+function checkShape(shape: ModelShape): void {
+  const { inputShape, outputUnits } = (shape ?? {}) as Partial<ModelShape>;
+  if (
+    !Array.isArray(inputShape) || inputShape.length === 0 ||
+    inputShape.some((d) => !Number.isInteger(d) || d <= 0)
+  ) {
     throw new AnnealError(
       "config",
-      `Cannot build model: 'inputShape' must be positive integers, current value is [${inputShape}]`,
+      `Cannot build model: 'inputShape' must be positive integers, current value is ${
+        Array.isArray(inputShape) ? `[${inputShape}]` : JSON.stringify(inputShape) ?? "undefined"
+      }`,
       { where: "model", hint: "check the data section: every sample needs a non-empty shape" },
     );
   }
-  if (!Number.isInteger(outputUnits) || outputUnits <= 0) {
+  if (typeof outputUnits !== "number" || !Number.isInteger(outputUnits) || outputUnits <= 0) {
     throw new AnnealError(
       "config",
       `Cannot build model: 'outputUnits' must be a positive integer, current value is ${outputUnits}`,

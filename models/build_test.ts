@@ -281,3 +281,26 @@ Deno.test("the cnn pools before its relu: the same outputs as relu-then-pool, th
     tf.dispose([x, ours, theirs, ...a, ...b]);
   });
 });
+
+Deno.test("buildModel refuses a bad spec, shape or seed with an AnnealError naming the field, not a ZodError or weights of no seed", () => {
+  const refused = (spec: unknown, shape: unknown, seed: unknown, where: string, text: RegExp) =>
+    assert.throws(
+      () => buildModel(spec as ModelSpec, shape as ModelShape, seed as number),
+      (error: unknown) => {
+        assert.ok(error instanceof AnnealError, `${where}: ${error}`);
+        assert.equal(error.code, "config");
+        assert.equal(error.where, where, error.message);
+        assert.match(`${error.message} ${error.hint}`, text);
+        return true;
+      },
+    );
+  const shape = { inputShape: [3], outputUnits: 1 };
+  refused({ kind: "mlpp" }, shape, 1, "model.kind", /did you mean "mlp"/);
+  refused({ kind: "mlp", hiden: [8] }, shape, 1, "model.hiden", /did you mean 'hidden'/);
+  refused({ kind: "mlp", hidden: [-8] }, shape, 1, "model.hidden[0]", /must be > 0/);
+  refused("mlp", shape, 1, undefined as unknown as string, /must be an object/);
+  refused({ kind: "mlp" }, undefined, 1, "model", /'inputShape' must be positive integers/);
+  // a seed of NaN or none built the weights of one fixed seed, the same for both
+  refused({ kind: "mlp" }, shape, NaN, "seed", /'seed' must be a finite number/);
+  refused({ kind: "mlp" }, shape, undefined, "seed", /'seed' must be a finite number/);
+});

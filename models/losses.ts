@@ -11,6 +11,8 @@
  */
 
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import { AnnealError } from "../errors.ts";
+import { closestName } from "../zod_paths.ts";
 
 /** The names of the losses. */
 export type LossName = "mse" | "crossEntropy" | "binaryCrossEntropy";
@@ -22,7 +24,8 @@ export type LossFunction = (output: tf.Tensor, target: tf.Tensor) => tf.Scalar;
 export type { Task } from "../data/types.ts";
 
 /**
- * The loss called `name`, reduced over the batch by `reduction`.
+ * The loss called `name`, reduced over the batch by `reduction` (`mean` or `sum`). An unknown
+ * name or reduction throws an {@linkcode AnnealError} (`config`).
  *
  * @example
  * ```ts
@@ -34,6 +37,29 @@ export type { Task } from "../data/types.ts";
  * ```
  */
 export function lossFunction(name: LossName, reduction: Reduction = "mean"): LossFunction {
+  const names = Object.keys(perSampleLosses);
+  if (typeof name !== "string" || !Object.hasOwn(perSampleLosses, name)) {
+    // (an unknown name gave a function that threw "perSample is not a function" when called)
+    const close = typeof name === "string" ? closestName(name, names) : undefined;
+    throw new AnnealError(
+      "config",
+      `Cannot make loss: unknown loss ${JSON.stringify(name) ?? String(name)}`,
+      {
+        where: "loss",
+        hint: `${close ? `did you mean "${close}"? ` : ""}the losses are ${names.join(", ")}`,
+      },
+    );
+  }
+  if (reduction !== "mean" && reduction !== "sum") {
+    // (anything but "sum" was taken for "mean")
+    throw new AnnealError(
+      "config",
+      `Cannot make ${name} loss: 'reduction' must be "mean" or "sum", current value is ${
+        JSON.stringify(reduction) ?? String(reduction)
+      }`,
+      { where: "reduction", hint: 'use "mean" (the default, as torch\'s) or "sum"' },
+    );
+  }
   const perSample = perSampleLosses[name];
   return (output, target) =>
     tf.tidy(() => {

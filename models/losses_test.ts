@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
+import { AnnealError } from "../errors.ts";
 import { defaultLoss, lossFunction, type LossName } from "./losses.ts";
 
 await tf.setBackend("cpu");
@@ -63,4 +64,20 @@ Deno.test("defaultLoss maps each task to its loss", () => {
   assert.equal(defaultLoss("regression"), "mse");
   assert.equal(defaultLoss("classification"), "crossEntropy");
   assert.equal(defaultLoss("binary"), "binaryCrossEntropy");
+});
+
+Deno.test("lossFunction refuses an unknown loss or reduction when made, naming the one meant", () => {
+  const refused = (make: () => unknown, where: string, text: RegExp) =>
+    assert.throws(make, (error: unknown) => {
+      assert.ok(error instanceof AnnealError, String(error));
+      assert.equal(error.code, "config");
+      assert.equal(error.where, where);
+      assert.match(`${error.message} ${error.hint}`, text);
+      return true;
+    });
+  // an unknown name gave a loss that threw "perSample is not a function" when called
+  refused(() => lossFunction("msee" as LossName), "loss", /did you mean "mse"/);
+  refused(() => lossFunction("toString" as LossName), "loss", /mse, crossEntropy/);
+  // any reduction but "sum" was taken for "mean"
+  refused(() => lossFunction("mse", "summ" as "sum"), "reduction", /"mean" or "sum"/);
 });
