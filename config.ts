@@ -688,7 +688,8 @@ export interface ConfigWarning {
 /**
  * What in a valid config is likely a mistake: settings torch accepts, so anneal does too, but
  * that make the run fail or mean something else than intended. A run starts with these as
- * `warning` events.
+ * `warning` events. Takes a config as written or as {@linkcode parseConfig} gives it; one that
+ * is not valid throws parseConfig's {@linkcode AnnealError} (`config`).
  * - RMSprop's `alpha` >= 1: above 1 the weights are NaN after the first step; at 1 every step is
  *   the learning rate x gradient / eps.
  * - `optimizer.maximize` with early stopping or a plateau schedule watching the loss in mode
@@ -705,7 +706,10 @@ export interface ConfigWarning {
  * console.assert(configWarnings(config)[0].field === "optimizer.alpha");
  * ```
  */
-export function configWarnings(config: RunConfig): ConfigWarning[] {
+export function configWarnings(input: RunConfigInput | RunConfig): ConfigWarning[] {
+  // (a config as written, not parsed first, threw a TypeError from inside: its defaults were
+  // missing; one that does not parse throws parseConfig's error, naming the field)
+  const config = parseConfig(input);
   const warnings: ConfigWarning[] = [];
   const fault = settingFault(config.optimizer);
   if (fault) warnings.push({ field: fault.field, message: fault.message, hint: fault.hint });

@@ -812,3 +812,16 @@ Deno.test("a CSV delimiter written as a backslash and a t, or as the word tab, s
   // another string too long keeps its words
   assert.throws(() => parseConfig({ data: { ...csv, delimiter: ";;" } }), /at most 1 characters/);
 });
+
+Deno.test("configWarnings takes a config as written, as parsed, and refuses one that does not parse, naming the field", () => {
+  const written = { optimizer: { name: "rmsprop" as const, alpha: 1.5 } };
+  // (a config as written threw a TypeError from inside: "reading 'baseBatch'")
+  assert.deepEqual(configWarnings(written), configWarnings(parseConfig(written)));
+  assert.equal(configWarnings(written)[0].field, "optimizer.alpha");
+  assert.deepEqual(configWarnings({}), []);
+  assert.throws(
+    () => configWarnings({ epochs: -1 }),
+    (error: unknown) =>
+      error instanceof AnnealError && error.code === "config" && error.where === "epochs",
+  );
+});
