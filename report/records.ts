@@ -142,9 +142,13 @@ async function readJson<T>(dir: string, name: string, warnings: string[]): Promi
  * import { readRun } from "./records.ts";
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/meta.json`, JSON.stringify({ id: "demo" }));
+ * await Deno.writeTextFile(`${dir}/summary.json`, JSON.stringify({ status: "completed" }));
  * await Deno.writeTextFile(`${dir}/epochs.ndjson`, '{"epoch":0,"loss":1}\n{"epoch":1,"lo');
  * const run = await readRun(dir);
+ * // the last line, cut off, is left out with a warning
  * console.assert(run.epochs.length === 1 && run.warnings.length === 1);
+ * console.assert(run.warnings[0].includes("the last line is incomplete"));
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function readRun(

@@ -207,10 +207,16 @@ export async function saveCheckpoint(
  * {@linkcode CheckpointWriter.flush} throws the error. The supervisor's thread runs one per run.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { CheckpointWriter, loadCheckpoint } from "./checkpoint.ts";
+ * const dir = await Deno.makeTempDir();
+ * const weights = { "dense/kernel": { shape: [2, 1], values: new Float32Array([0.5, -1]) } };
  * const writer = new CheckpointWriter();
- * writer.queue("runs/x/checkpoints/last.ckpt", { epoch: 0, step: 13 }, weights);
+ * writer.queue(`${dir}/last.ckpt`, { epoch: 0, step: 13 }, weights);
  * await writer.flush(); // everything queued is on disk
+ * const saved = await loadCheckpoint(`${dir}/last.ckpt`);
+ * console.assert(saved.state.step === 13 && saved.weights["dense/kernel"].values[1] === -1);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export class CheckpointWriter {

@@ -43,11 +43,13 @@ export interface LapsedAt {
  * console.assert(first.admit(cut)); // given, and recorded
  * const resumed = new StartWarnings(first.recorded);
  * console.assert(!resumed.admit(cut)); // given at the run's start already: held back
- * console.assert(resumed.admit({ ...cut, message: "scheduler.totalSteps 40 is longer" }));
- * console.assert(resumed.earlier === 1 && resumed.recorded.length === 2);
+ * console.assert(!resumed.lapse({ resumedAt: "2026-01-01T00:00:00Z", step: 4 }));
+ * const changed = new StartWarnings(resumed.recorded);
+ * console.assert(changed.admit({ ...cut, message: "scheduler.totalSteps 40 is longer" }));
+ * console.assert(changed.earlier === 1 && changed.recorded.length === 2);
  * // the earlier one was not given again: its cause is gone
- * console.assert(resumed.lapse({ resumedAt: "2026-01-01T00:00:00Z", step: 4 }));
- * console.assert(new StartWarnings(resumed.recorded).earlier === 1);
+ * console.assert(changed.lapse({ resumedAt: "2026-01-02T00:00:00Z", step: 8 }));
+ * console.assert(new StartWarnings(changed.recorded).earlier === 1);
  * ```
  */
 export class StartWarnings {

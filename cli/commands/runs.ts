@@ -80,15 +80,15 @@ async function runIdOf(id: string): Promise<string> {
 
 /**
  * The table `anneal runs` prints: the learning rate each run trains at, marked `(max)` under
- * onecycle, whose rates come from its `maxLr` (the peak of its cycle) and not `optimizer.lr`,
- * with a line under the table saying so.
+ * onecycle or cyclic, whose rates come from its `maxLr` (the peak of its cycle) and not
+ * `optimizer.lr`, with a line under the table saying so.
  *
  * @example
  * ```ts
  * import { runsTable } from "./runs.ts";
  * const row = { id: "a", date: "", model: "mlp", optimizer: "sgd", batch: 16, epochs: 1, best: "-" };
  * const table = runsTable([{ ...row, lr: 0.4, lrSetting: "scheduler.maxLr", status: "completed" }]);
- * console.assert(table.includes("0.4 (max)") && table.includes("onecycle's maxLr"));
+ * console.assert(table.includes("0.4 (max)") && table.includes("maxLr, the peak of its cycle"));
  * ```
  */
 export function runsTable(rows: RunRow[]): string {
