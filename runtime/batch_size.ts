@@ -10,7 +10,8 @@
  * @module
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
-import type { RunConfig } from "../config.ts";
+import { parseConfig, type RunConfig, type RunConfigInput } from "../config.ts";
+import { checkOptionNames } from "../option_names.ts";
 import { loadData } from "../data/mod.ts";
 import { batchesPerEpoch, epochOrder, makeBatch } from "../data/batches.ts";
 import { selectBackend } from "./backend.ts";
@@ -114,7 +115,9 @@ function defaultSizes(n: number): number[] {
 }
 
 /**
- * Measures throughput and memory per batch size.
+ * Measures throughput and memory per batch size. Takes the
+ * `config` as written or as `parseConfig` gives it; an option name it does not take is refused
+ * (an `AnnealError`, `usage`, naming the one likely meant).
  *
  * @example
  * ```ts ignore
@@ -125,9 +128,22 @@ function defaultSizes(n: number): number[] {
  * ```
  */
 export async function findBatchSize(
-  config: RunConfig,
+  input: RunConfigInput | RunConfig,
   options: BatchSizeOptions = {},
 ): Promise<BatchSizeResult> {
+  // (a config as written threw a TypeError, reading its model's kind; a misspelt option was
+  // ignored, the sizes timed its default's)
+  checkOptionNames(
+    options,
+    Object.keys(
+      { sizes: true, steps: true, memoryLimitMiB: true, onProgress: true } satisfies Record<
+        keyof BatchSizeOptions,
+        true
+      >,
+    ),
+    "time the batch sizes",
+  );
+  const config = parseConfig(input);
   const steps = options.steps ?? 3;
   if (!Number.isInteger(steps) || steps < 1) {
     throw new AnnealError(

@@ -10,7 +10,8 @@
  * @module
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
-import type { RunConfig } from "../config.ts";
+import { parseConfig, type RunConfig, type RunConfigInput } from "../config.ts";
+import { checkOptionNames } from "../option_names.ts";
 import { loadData } from "../data/mod.ts";
 import { fingerprintSplits } from "../data/fingerprint.ts";
 import {
@@ -279,6 +280,24 @@ export interface LrFindOptions {
 }
 
 /** One range test's curve and what the rules read from it. */
+/** The options {@linkcode lrFind} takes (any other name is refused). */
+const LR_FIND_OPTIONS = Object.keys(
+  {
+    startLr: true,
+    endLr: true,
+    iterations: true,
+    mode: true,
+    smoothing: true,
+    divergeFactor: true,
+    repeats: true,
+    schedule: true,
+    onProgress: true,
+    engine: true,
+    train: true,
+    interrupt: true,
+  } satisfies Record<keyof LrFindOptions, true>,
+);
+
 export interface LrCurve {
   /** Seed of this repeat (batch order and initialisation). */
   seed: number;
@@ -672,7 +691,9 @@ export function checkReadable(config: RunConfig): void {
 /**
  * Runs the LR range test for `config` (on a backend it selects, unless `options.engine` is given)
  * and suggests a learning rate, with a scheduler spec when `options.schedule` asks for one. A
- * config whose test could not be read is refused first ({@linkcode checkReadable}).
+ * config whose test could not be read is refused first ({@linkcode checkReadable}). Takes the
+ * `config` as written or as `parseConfig` gives it; an option name it does not take is refused
+ * (an `AnnealError`, `usage`, naming the one likely meant).
  *
  * @example
  * ```ts ignore
@@ -684,9 +705,13 @@ export function checkReadable(config: RunConfig): void {
  * ```
  */
 export async function lrFind(
-  config: RunConfig,
+  input: RunConfigInput | RunConfig,
   options: LrFindOptions = {},
 ): Promise<LrFindResult> {
+  // (a config as written threw a TypeError, reading its model's kind; a misspelt option was
+  // ignored, the test run with its default)
+  checkOptionNames(options, LR_FIND_OPTIONS, "run the LR range test");
+  const config = parseConfig(input);
   const o = resolve(options);
   checkReadable(config);
   // (an engine given was built on the backend already set)

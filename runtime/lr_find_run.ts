@@ -8,6 +8,7 @@
  * @module
  */
 import type { RunConfig } from "../config.ts";
+import { checkOptionNames } from "../option_names.ts";
 import { lrFindRecord, type LrFindResult, lrFindSvg } from "./lr_find.ts";
 import { checkRunId, recordedConfig } from "./records.ts";
 import { claimNewRun } from "./new_run.ts";
@@ -56,6 +57,7 @@ export async function recordLrFind(
   result: LrFindResult,
   options: RecordLrFindOptions = {},
 ): Promise<RecordedLrFind> {
+  checkOptionNames(options, ["runId", "plot"], "record the LR range test");
   const { runsDir } = config;
   const { runId, lock } = await claimNewRun({
     runId: options.runId === undefined ? undefined : checkRunId(options.runId),

@@ -7,6 +7,8 @@
  */
 import { type ConfigWarning, parseConfig, type RunConfig } from "../config.ts";
 import { AnnealError } from "../errors.ts";
+import { checkOptionNames } from "../option_names.ts";
+import type { RunConfigInput } from "../config.ts";
 import {
   applyParams,
   fromUnit,
@@ -184,6 +186,26 @@ export interface SweepResult extends StudyResult {
   /** What in the sweep is likely a mistake, as given to `onWarning`. */
   warnings: ConfigWarning[];
 }
+
+/** The options {@linkcode runSweep} and {@linkcode runWorker} take (any other is refused). */
+const SWEEP_OPTIONS = Object.keys(
+  {
+    storage: true,
+    study: true,
+    trials: true,
+    parallel: true,
+    sampler: true,
+    pruner: true,
+    onTrial: true,
+    onReaped: true,
+    onTrialRun: true,
+    onWarning: true,
+    onNotice: true,
+    onStudy: true,
+    workerId: true,
+    interrupt: true,
+  } satisfies Record<keyof SweepOptions, true>,
+);
 
 /** The sampler named by a sweep. */
 export function samplerFor(spec: SweepSpec): Sampler {
@@ -914,7 +936,9 @@ export function defaultStorage(config: RunConfig): string {
 }
 
 /**
- * Runs (or joins) the sweep a config describes, as one worker of its study.
+ * Runs (or joins) the sweep a config describes, as one worker of its study. Takes the
+ * `config` as written or as `parseConfig` gives it; an option name it does not take is refused
+ * (an `AnnealError`, `usage`, naming the one likely meant).
  *
  * @example
  * ```ts ignore
@@ -926,9 +950,12 @@ export function defaultStorage(config: RunConfig): string {
  * ```
  */
 export async function runSweep(
-  config: RunConfig,
+  input: RunConfigInput | RunConfig,
   options: SweepOptions = {},
 ): Promise<SweepResult> {
+  // (a misspelt option was ignored: { storge: url } kept the study in the runs directory)
+  checkOptionNames(options, SWEEP_OPTIONS, "run the sweep");
+  const config = parseConfig(input);
   if (!config.sweep) {
     throw new AnnealError("config", "The config has no 'sweep' section", {
       where: "sweep",
@@ -994,6 +1021,7 @@ export async function runWorker(
   studyName: string,
   options: SweepOptions = {},
 ): Promise<SweepResult> {
+  checkOptionNames(options, SWEEP_OPTIONS, "run the sweep's worker");
   checkRunId(studyName, "study name");
   // a worker runs the study as stored: these would be ignored, not used
   const given = (["trials", "sampler", "pruner"] as const).filter((key) =>

@@ -8,7 +8,8 @@
  *
  * @module
  */
-import { type ConfigWarning, parseConfig, type RunConfig } from "../config.ts";
+import { type ConfigWarning, parseConfig, type RunConfig, type RunConfigInput } from "../config.ts";
+import { checkOptionNames } from "../option_names.ts";
 import { AnnealError } from "../errors.ts";
 import { applyParams, type Params } from "../sweeps/space.ts";
 import { checkReadable, lrFind } from "./lr_find.ts";
@@ -379,7 +380,9 @@ function stages(
 }
 
 /**
- * Tunes a config stage by stage.
+ * Tunes a config stage by stage. Takes the
+ * `config` as written or as `parseConfig` gives it; an option name it does not take is refused
+ * (an `AnnealError`, `usage`, naming the one likely meant).
  *
  * @example
  * ```ts ignore
@@ -389,7 +392,27 @@ function stages(
  * console.log(result.baseline, "->", result.final);
  * ```
  */
-export async function tune(input: RunConfig, options: TuneOptions = {}): Promise<TuneResult> {
+export async function tune(
+  given: RunConfigInput | RunConfig,
+  options: TuneOptions = {},
+): Promise<TuneResult> {
+  // (a misspelt option was ignored: { budjet: 4 } tuned with 20 runs)
+  checkOptionNames(
+    options,
+    Object.keys(
+      {
+        budget: true,
+        onTrial: true,
+        onStage: true,
+        onWarning: true,
+        onStart: true,
+        interrupt: true,
+      } satisfies Record<keyof TuneOptions, true>,
+    ),
+    "tune",
+  );
+  // (a config as written threw a TypeError from inside, reading its data's kind)
+  const input = parseConfig(given);
   const budget = options.budget ?? 20;
   // (NaN ran the baseline alone, 2.5 as 2: a budget counts whole runs; Infinity sets no limit)
   if (!(budget === Infinity || Number.isInteger(budget))) {

@@ -1,0 +1,76 @@
+// The module's functions that take a config and options, called as a plain-JS user would: a
+// config as written (not parsed first), and an option name misspelt.
+import assert from "node:assert/strict";
+import {
+  AnnealError,
+  findBatchSize,
+  lrFind,
+  parseConfig,
+  recordLrFind,
+  runSweep,
+  runWorker,
+  tune,
+} from "../mod.ts";
+
+const written = { backend: "cpu" as const, epochs: 1 };
+
+async function refused(call: () => Promise<unknown>, where: string, hint: RegExp) {
+  const error = await call().then(
+    () => assert.fail(`accepted, where '${where}' is refused`),
+    (error: unknown) => error,
+  );
+  assert.ok(error instanceof AnnealError, String(error));
+  assert.equal(error.code, "usage", error.message);
+  assert.equal(error.where, where, error.message);
+  assert.match(error.hint ?? "", hint, error.message);
+}
+
+Deno.test("a misspelt option name is refused naming the one meant, not ignored for the default", async () => {
+  const config = parseConfig(written);
+  await refused(() => lrFind(config, { iteration: 50 } as never), "iteration", /'iterations'/);
+  await refused(() => findBatchSize(config, { size: [8] } as never), "size", /'sizes'/);
+  await refused(() => tune(config, { budjet: 2 } as never), "budjet", /'budget'/);
+  const sweep = parseConfig({
+    ...written,
+    sweep: {
+      trials: 1,
+      metric: "loss",
+      space: { "optimizer.lr": { type: "choice", values: [0.1] } },
+    },
+  });
+  await refused(
+    () => runSweep(sweep, { storge: "sqlite::memory:" } as never),
+    "storge",
+    /'storage'/,
+  );
+  await refused(
+    () => runWorker("sqlite::memory:", "s", { trails: 3 } as never),
+    "trails",
+    /'trials'/,
+  );
+  await refused(
+    // (checked before the result is read: none is needed to refuse it)
+    () => recordLrFind(config, undefined as never, { runid: "x" } as never),
+    "runid",
+    /'runId'/,
+  );
+  await refused(() => lrFind(config, "fast" as never), "options", /startLr/);
+});
+
+Deno.test("lrFind, findBatchSize and tune take a config as written, as train does, not only a parsed one", async () => {
+  // (each threw a TypeError from inside, reading its model's or data's kind)
+  const sizes = await findBatchSize(written, { sizes: [8], steps: 1 });
+  assert.equal(sizes.rows[0].batchSize, 8);
+  const found = await lrFind(written, { iterations: 30, endLr: 1 });
+  assert.equal(found.lrs.length > 0, true);
+  // tune reads the config: one it cannot tune is refused for what it is
+  await assert.rejects(
+    () => tune(written, { budget: 2 }),
+    (error: unknown) =>
+      error instanceof AnnealError && error.code === "config" && error.where === "sweep.metric",
+  );
+  await assert.rejects(
+    () => findBatchSize({ epochs: -1 } as typeof written),
+    (error: unknown) => error instanceof AnnealError && error.where === "epochs",
+  );
+});
