@@ -951,6 +951,16 @@ export function applyOverrides(
   input: Record<string, unknown>,
   overrides: string[],
 ): Record<string, unknown> {
+  if (!Array.isArray(overrides) || overrides.some((override) => typeof override !== "string")) {
+    // (a string was taken letter by letter: "epochs=3" was the override 'e')
+    throw new AnnealError(
+      "usage",
+      `Cannot apply overrides: they must be an array of 'path=value' strings, current value is ${
+        JSON.stringify(overrides) ?? String(overrides)
+      }`,
+      { hint: 'pass e.g. ["epochs=3", "optimizer.lr=0.001"]' },
+    );
+  }
   const out = structuredClone(input);
   for (const override of overrides) {
     const before = structuredClone(out);

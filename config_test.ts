@@ -825,3 +825,16 @@ Deno.test("configWarnings takes a config as written, as parsed, and refuses one 
       error instanceof AnnealError && error.code === "config" && error.where === "epochs",
   );
 });
+
+Deno.test("applyOverrides refuses overrides that are not an array of strings, not taking a string letter by letter", () => {
+  for (const overrides of ["epochs=3", [3], undefined]) {
+    assert.throws(
+      () => applyOverrides({}, overrides as unknown as string[]),
+      (error: unknown) =>
+        error instanceof AnnealError && error.code === "usage" &&
+        /must be an array of 'path=value' strings/.test(error.message) &&
+        /\["epochs=3"/.test(error.hint ?? ""),
+    );
+  }
+  assert.deepEqual(applyOverrides({}, ["epochs=3"]), { epochs: 3 });
+});

@@ -32,7 +32,10 @@ import { unknownFields } from "../unknown_fields.ts";
 export function parseSchedulerSpec(input: unknown): ResolvedSchedulerSpec {
   const result = SchedulerSpecSchema.safeParse(input);
   if (result.success) return result.data;
-  const issue = result.error.issues[0];
+  // (an unknown field first: a misspelt required one, { stepsize: 3 }, is what to fix, not the
+  // stepSize it leaves missing)
+  const issue = result.error.issues.find((issue) => issue.code === "unrecognized_keys") ??
+    result.error.issues[0];
   const name = typeof (input as { name?: unknown })?.name === "string"
     ? (input as { name: string }).name
     : "a";

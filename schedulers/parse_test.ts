@@ -278,3 +278,15 @@ Deno.test("onecycle refuses as it is parsed only a pctStart that makes torch div
 Deno.test("a spec that is not an object is rejected", () => {
   assert.match(errorOf("cosine").message, /^Cannot create a schedule: the spec must be an object/);
 });
+
+Deno.test("a misspelt required field is named as unknown, with the name meant, not as the one it leaves missing", () => {
+  const error = errorOf({ name: "step", stepsize: 3 });
+  assert.equal(
+    error.message,
+    "Cannot create step schedule: unknown field 'stepsize' (did you mean 'stepSize'?)",
+  );
+  assert.equal(error.where, "stepsize");
+  assert.match(error.hint ?? "", /rename 'stepsize' to 'stepSize'/);
+  // a required field missing alone is still named so
+  assert.match(errorOf({ name: "step" }).message, /'stepSize' is required/);
+});

@@ -31,6 +31,16 @@ export async function openStorage(
   url: string,
   options: OpenStorageOptions = {},
 ): Promise<StudyStorage> {
+  if (typeof url !== "string") {
+    // (a TypeError came out of url.startsWith)
+    throw new AnnealError(
+      "usage",
+      `Cannot open study storage: its URL must be a string, current value is ${
+        JSON.stringify(url) ?? String(url)
+      }`,
+      { hint: "use postgres://user@host:port/db, sqlite:PATH or a file path such as sweeps.db" },
+    );
+  }
   if (/^postgres(ql)?:\/\//.test(url)) return await openPostgresStorage(url, options);
   const path = url.startsWith("sqlite:") ? url.slice("sqlite:".length) : url;
   if (path === "" || /^[a-z][a-z0-9+.-]*:\/\//i.test(path)) {

@@ -5,6 +5,7 @@ import {
   AnnealError,
   findBatchSize,
   lrFind,
+  openStorage,
   parseConfig,
   recordLrFind,
   runSweep,
@@ -73,4 +74,16 @@ Deno.test("lrFind, findBatchSize and tune take a config as written, as train doe
     () => findBatchSize({ epochs: -1 } as typeof written),
     (error: unknown) => error instanceof AnnealError && error.where === "epochs",
   );
+});
+
+Deno.test("openStorage refuses a URL that is not a string with an AnnealError, not a TypeError", async () => {
+  // (one left out, as from an unset environment variable, threw "reading 'startsWith'")
+  for (const url of [undefined, 5]) {
+    await assert.rejects(
+      () => openStorage(url as unknown as string),
+      (error: unknown) =>
+        error instanceof AnnealError && error.code === "usage" &&
+        /its URL must be a string/.test(error.message) && /postgres:\/\//.test(error.hint ?? ""),
+    );
+  }
 });
