@@ -28,7 +28,22 @@ export interface PlateauState {
 }
 
 function resolve(spec: PlateauSpecInput | PlateauSpec): PlateauSpec {
-  return parseSchedulerSpec(spec) as PlateauSpec;
+  const resolved = parseSchedulerSpec(spec);
+  if (resolved.name !== "plateau") {
+    // (another schedule's spec was read as a plateau's without its settings: its patience
+    // undefined, the rate never cut, the best metric never kept)
+    throw new AnnealError(
+      "config",
+      `Cannot step a plateau schedule with a ${resolved.name} spec: initPlateau and stepPlateau ` +
+        "take a plateau spec",
+      {
+        where: "name",
+        hint: `pass { name: "plateau", ... }; a ${resolved.name} schedule is stepped by ` +
+          `createSchedule(spec, lr)`,
+      },
+    );
+  }
+  return resolved;
 }
 
 /**
@@ -57,7 +72,8 @@ export function initPlateau(spec: PlateauSpecInput | PlateauSpec, baseLr: number
  * Feeds one metric (e.g. the validation loss of an epoch) and returns the next state. After
  * more than `patience` metrics without an improvement beyond `threshold`, the learning rate is
  * multiplied by `factor` (not below `minLr`, and only if it drops by more than `eps`); then
- * `cooldown` metrics are ignored.
+ * `cooldown` metrics are ignored. Another schedule's spec, or a metric that is not a number,
+ * throws an {@linkcode AnnealError} (a NaN metric is a bad epoch, as torch's).
  *
  * @example
  * ```ts
@@ -74,6 +90,16 @@ export function stepPlateau(
   metric: number,
 ): PlateauState {
   const s = resolve(spec);
+  if (typeof metric !== "number") {
+    // (a string was compared as one, and kept as the best)
+    throw new AnnealError(
+      "usage",
+      `Cannot step the plateau schedule: the metric must be a number, current value is ${
+        JSON.stringify(metric) ?? String(metric)
+      }`,
+      { where: "metric", hint: "pass the epoch's metric, e.g. its validation loss, as a number" },
+    );
+  }
   const best = state.best ?? (s.mode === "min" ? Infinity : -Infinity);
   const next = { ...state, lastEpoch: state.lastEpoch + 1 };
   if (isBetter(s, metric, best)) {

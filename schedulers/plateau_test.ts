@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { initPlateau, type PlateauState, stepPlateau } from "./plateau.ts";
+import { AnnealError } from "../errors.ts";
+import { initPlateau, type PlateauSpecInput, type PlateauState, stepPlateau } from "./plateau.ts";
 
 function feed(spec: Parameters<typeof stepPlateau>[0], baseLr: number, metrics: number[]) {
   const states: PlateauState[] = [initPlateau(spec, baseLr)];
@@ -67,4 +68,27 @@ Deno.test("a NaN metric counts as a bad epoch, as in torch", () => {
   const states = feed(spec, 1, [1, Number.NaN]);
   assert.equal(states[2].best, 1);
   assert.equal(states[2].lr, 0.1);
+});
+
+Deno.test("initPlateau and stepPlateau refuse another schedule's spec and a metric that is not a number", () => {
+  const refused = (call: () => unknown, where: string, text: RegExp) =>
+    assert.throws(call, (error: unknown) => {
+      assert.ok(error instanceof AnnealError, String(error));
+      assert.equal(error.where, where);
+      assert.match(`${error.message} ${error.hint}`, text);
+      return true;
+    });
+  // (a step spec was stepped as a plateau without its settings: the rate never cut)
+  const step = { name: "step", stepSize: 1 } as unknown as PlateauSpecInput;
+  refused(() => initPlateau(step, 1), "name", /with a step spec.*createSchedule/);
+  const spec = { name: "plateau", patience: 1, factor: 0.5 } as const;
+  refused(() => stepPlateau(step, initPlateau(spec, 1), 1), "name", /take a plateau spec/);
+  // (a string was compared as one, and kept as the best)
+  refused(
+    () => stepPlateau(spec, initPlateau(spec, 1), "0.5" as unknown as number),
+    "metric",
+    /must be a number, current value is "0.5"/,
+  );
+  // NaN is a metric, never better (torch's): a bad epoch
+  assert.equal(stepPlateau(spec, initPlateau(spec, 1), NaN).numBadEpochs, 1);
 });
