@@ -29,6 +29,7 @@ import {
 import { syntheticLinear, syntheticLinearInChunks } from "./synthetic.ts";
 import { formatPath } from "../zod_paths.ts";
 import { fieldIssueText } from "../issue_text.ts";
+import { unknownFields } from "../unknown_fields.ts";
 import type { Dataset, DataWarning, LoadedData, Normalization } from "./types.ts";
 
 interface Sources {
@@ -403,7 +404,19 @@ async function loadCsv(spec: ResolvedCsvSpec): Promise<Sources> {
 function parseSpec(spec: DataSpec): ResolvedDataSpec {
   const parsed = DataSpecSchema.safeParse(spec);
   if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
+  // (an unknown field first: a misspelt required one, targt, is what to fix, not the target it
+  // leaves missing)
+  const issue = parsed.error.issues.find((issue) => issue.code === "unrecognized_keys") ??
+    parsed.error.issues[0];
+  if (issue.code === "unrecognized_keys") {
+    // (zod's own words came out: "'data' Unrecognized key: \"nn\"", with no name meant)
+    const { message, hint } = unknownFields(DataSpecSchema, issue.path, issue.keys, spec);
+    throw new AnnealError("config", `Cannot load data: ${message}`, {
+      where: formatPath(["data", ...issue.path, issue.keys[0]]),
+      hint,
+      cause: parsed.error,
+    });
+  }
   const path = formatPath(["data", ...issue.path]);
   throw new AnnealError("config", `Cannot load data: ${fieldIssueText(issue, spec, ["data"])}`, {
     where: path,

@@ -837,3 +837,31 @@ Deno.test("idx images are turned to floats in chunks when the load pauses: the s
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("loadData names a misspelt data field as unknown, with the one meant, not in zod's words", async () => {
+  for (
+    const [spec, where, text] of [
+      [{ kind: "synthetic-linear", nn: 5 }, "data.nn", /unknown field 'nn' \(did you mean 'n'\?\)/],
+      // (a misspelt required field: named, not the target it leaves missing)
+      [{ kind: "csv", path: "x.csv", targt: "y" }, "data.targt", /did you mean 'target'/],
+      [
+        { kind: "synthetic-linear", augment: { flipp: true } },
+        "data.augment.flipp",
+        /'augment\.flip'/,
+      ],
+    ] as const
+  ) {
+    await assert.rejects(
+      () => loadData(spec as never, 0),
+      (error: unknown) => {
+        assert.ok(error instanceof AnnealError, String(error));
+        assert.equal(error.code, "config");
+        assert.equal(error.where, where, error.message);
+        assert.match(error.message, text);
+        assert.doesNotMatch(error.message, /Unrecognized key/);
+        assert.match(error.hint ?? "", /^rename '/);
+        return true;
+      },
+    );
+  }
+});
