@@ -360,6 +360,8 @@ function fieldIssues(error: z.ZodError): FieldIssue[] {
  * `scheduler.patience`, `earlyStopping.patience`) or up (`optimizer.epochs`: `epochs`).
  */
 function meantFields(key: string, parent: PropertyKey[], input: unknown): string {
+  const dotted = dottedPath(key, parent, input);
+  if (dotted) return `(a path as one key: did you mean '${formatPath(dotted)}', nested?)`;
   const suggestion = suggestField(RunConfigSchema, parent, key, input);
   if (suggestion) return describeSuggestion(suggestion, key, configStyle(parent));
   const here = fieldNames(RunConfigSchema, parent, input).filter((name) => name !== key);
@@ -376,8 +378,34 @@ function meantFields(key: string, parent: PropertyKey[], input: unknown): string
   return "";
 }
 
+/**
+ * The path an unknown key names where it is a dotted path of fields written as one key
+ * (`"optimizer.lr"` at the top: `optimizer.lr`, the form of `--set`); undefined otherwise.
+ */
+function dottedPath(key: string, parent: PropertyKey[], input: unknown): PropertyKey[] | undefined {
+  const names = key.split(".");
+  if (names.length < 2 || names.some((name) => name === "")) return undefined;
+  const path = [...parent];
+  for (const name of names) {
+    if (!fieldNames(RunConfigSchema, path, input).includes(name)) return undefined;
+    path.push(name);
+  }
+  return path;
+}
+
 /** What to do about unknown field `key` of the object at `parent`: see `suggestionHint`. */
 function unknownFieldHint(key: string, parent: PropertyKey[], input: unknown): string {
+  const dotted = dottedPath(key, parent, input);
+  if (dotted) {
+    // (it said to rename "optimizer.lr" to 'optimizer', a section, dropping the setting)
+    const value = valueAt(input, [...parent, key]);
+    const nested = dotted.slice(parent.length).reduceRight<string>(
+      (inner, name) => `{ "${String(name)}": ${inner} }`,
+      JSON.stringify(value) ?? "...",
+    );
+    return `write it nested: ${nested.slice(2, -2)} (a dotted path is --set's form, ` +
+      `which applyOverrides(config, ["${key}=..."]) takes)`;
+  }
   const suggestion = suggestField(RunConfigSchema, parent, key, input);
   return suggestion
     ? suggestionHint(suggestion, key, configStyle(parent))
@@ -537,6 +565,7 @@ function parseWithOverrides(
   overrides: string[],
   flags: Record<string, string> = {},
 ): RunConfig {
+  input = withoutSchemaLink(input);
   input = withSectionDefaults(input);
   // (whether the config sets early stopping's mode, or takes the one that follows its monitor)
   const modeSet = modeOf(input) !== undefined;
@@ -1177,6 +1206,17 @@ export async function readConfigFile(path: string): Promise<Record<string, unkno
   // "$schema": the editor's link to `anneal schema`'s output, not a setting of the run
   const { $schema, ...config } = input as Record<string, unknown>;
   return typeof $schema === "string" ? config : input as Record<string, unknown>;
+}
+
+/**
+ * The config without its top-level `"$schema"` (a string: the editor's link to `anneal schema`'s
+ * output, which {@linkcode configJsonSchema} allows), as {@linkcode readConfigFile} leaves it out:
+ * a config file's object given to `train` or `parseConfig` as it is was refused for it.
+ */
+function withoutSchemaLink(input: unknown): unknown {
+  if (input === null || typeof input !== "object" || Array.isArray(input)) return input;
+  const { $schema, ...config } = input as Record<string, unknown>;
+  return typeof $schema === "string" ? config : input;
 }
 
 /**

@@ -838,3 +838,29 @@ Deno.test("applyOverrides refuses overrides that are not an array of strings, no
   }
   assert.deepEqual(applyOverrides({}, ["epochs=3"]), { epochs: 3 });
 });
+
+Deno.test('a config file\'s object read as it is parses: its "$schema" (which configJsonSchema allows) is no setting', () => {
+  const file = { $schema: "./anneal.schema.json", epochs: 2 };
+  assert.ok("$schema" in (configJsonSchema().properties as Record<string, unknown>));
+  // (parseConfig, and so train(), refused it as an unknown field; loadConfig left it out)
+  assert.deepEqual(parseConfig(file), parseConfig({ epochs: 2 }));
+  assert.throws(
+    () => parseConfig({ $schema: 5 }),
+    (error: unknown) => error instanceof AnnealError,
+  );
+});
+
+Deno.test("a dotted path written as one key is named as that path, nested, not as the section to rename it to", () => {
+  const error = (() => {
+    try {
+      parseConfig({ "optimizer.lr": 0.01 });
+    } catch (error) {
+      return error as AnnealError;
+    }
+    assert.fail("accepted");
+  })();
+  // (it said "did you mean 'optimizer'?" and to rename the key to it, dropping the setting)
+  assert.match(error.message, /did you mean 'optimizer\.lr', nested\?/);
+  assert.match(error.hint ?? "", /write it nested: "optimizer": \{ "lr": 0\.01 \}/);
+  assert.doesNotMatch(error.hint ?? "", /rename/);
+});
