@@ -181,8 +181,25 @@ export class TrainingEngine {
   /** Result tensors whose read-back is on its way (see `unreadResults`). */
   readonly #reading = new Set<tf.Tensor>();
 
-  /** Builds the model and optimizer of `config` for data of the given shape. */
+  /**
+   * Builds the model and optimizer of `config` for data of the given shape. `config` is one
+   * `parseConfig` gave (its defaults filled in): a config as written is refused, saying
+   * so.
+   */
   constructor(config: RunConfig, shape: DataShape) {
+    const sections = ["model", "optimizer", "data"] as const;
+    const missing = sections.find((name) => typeof config?.[name] !== "object");
+    if (missing !== undefined || typeof config.seed !== "number") {
+      // (it said "Cannot build model: the spec must be an object", of a model the config left to
+      // its default)
+      throw new AnnealError(
+        "usage",
+        `Cannot build the training engine: its config is not one parseConfig gave (${
+          missing === undefined ? "'seed' is missing" : `no '${missing}' section`
+        }): the engine takes a config with its defaults filled in`,
+        { hint: "pass new TrainingEngine(parseConfig(config), shape)" },
+      );
+    }
     this.#config = config;
     this.#shape = shape;
     const lossName = config.loss ?? defaultLossName(shape.task);

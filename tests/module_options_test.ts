@@ -10,6 +10,8 @@ import {
   recordLrFind,
   runSweep,
   runWorker,
+  selectBackend,
+  TrainingEngine,
   tune,
 } from "../mod.ts";
 
@@ -86,4 +88,20 @@ Deno.test("openStorage refuses a URL that is not a string with an AnnealError, n
         /its URL must be a string/.test(error.message) && /postgres:\/\//.test(error.hint ?? ""),
     );
   }
+});
+
+Deno.test("TrainingEngine given a config as written says it takes one parseConfig gave", async () => {
+  await selectBackend("cpu");
+  const shape = { inputShape: [2], targetSize: 1, task: "regression" as const };
+  // (it said "Cannot build model: the spec must be an object", of a model left to its default)
+  assert.throws(
+    () => new TrainingEngine({ optimizer: { name: "adam", lr: 0.01 } } as never, shape),
+    (error: unknown) =>
+      error instanceof AnnealError && error.code === "usage" &&
+      /not one parseConfig gave \(no 'model' section\)/.test(error.message) &&
+      /parseConfig\(config\)/.test(error.hint ?? ""),
+  );
+  const engine = new TrainingEngine(parseConfig({ optimizer: { name: "adam", lr: 0.01 } }), shape);
+  assert.ok(engine.variables.length > 0);
+  engine.dispose();
 });
