@@ -14,6 +14,7 @@ import {
   type RunConfigInput,
 } from "../config.ts";
 import { AnnealError, deserializeError, type ErrorCode } from "../errors.ts";
+import { checkOptionNames } from "../option_names.ts";
 import type { ActorName, Init, SupervisorInbox } from "../actors/protocol.ts";
 import { actorPermissions, narrowActorPermissions } from "./actor_permissions.ts";
 import {
@@ -258,6 +259,48 @@ async function gitCommit(): Promise<string | undefined> {
   }
 }
 
+/** The options {@linkcode train} takes, by name (a misspelt one is refused, not ignored). */
+const TRAIN_OPTIONS = ["resume", "runId", "stallTimeoutMs", "actorPermissions", "faults"] as const;
+
+/**
+ * Refuses options `train` cannot take as given (from plain JavaScript, or a misspelling): an
+ * unknown name, a `resume` that names no run (an empty one started a new run), an
+ * `actorPermissions` other than `narrow` or `inherit`.
+ */
+function checkTrainOptions(options: unknown): void {
+  checkOptionNames(options, TRAIN_OPTIONS, "start the run");
+  const { resume, actorPermissions } = (options ?? {}) as Record<string, unknown>;
+  if (resume !== undefined && (typeof resume !== "string" || resume === "")) {
+    throw new AnnealError(
+      "usage",
+      `Cannot start the run: 'resume' must be the id of a run to continue, current value is ${
+        JSON.stringify(resume) ?? String(resume)
+      }`,
+      {
+        where: "resume",
+        hint: "give a run's id (its directory's name under the runs directory), or leave " +
+          "'resume' out to start a new run",
+      },
+    );
+  }
+  if (
+    actorPermissions !== undefined && actorPermissions !== "narrow" &&
+    actorPermissions !== "inherit"
+  ) {
+    throw new AnnealError(
+      "usage",
+      `Cannot start the run: 'actorPermissions' must be 'narrow' or 'inherit', current value is ${
+        JSON.stringify(actorPermissions) ?? String(actorPermissions)
+      }`,
+      {
+        where: "actorPermissions",
+        hint: "'narrow' gives each actor only what it needs (Deno's --unstable-worker-options), " +
+          "'inherit' the process's permissions; leave it out for the environment's choice",
+      },
+    );
+  }
+}
+
 /**
  * Starts a training run through the five actors.
  *
@@ -286,6 +329,7 @@ export function train(
   /** The run's directory's parent and id, as soon as they are known (`runId`, `runDir`). */
   const known: { runsDir?: string; runId?: string; refused?: boolean } = {};
   const setup = (async () => {
+    checkTrainOptions(options);
     const stall = options.stallTimeoutMs;
     if (stall !== undefined && !(stall > 0 && Number.isFinite(stall))) {
       // (0 or less failed the run at once, blaming a healthy actor for a stall; NaN watched none)

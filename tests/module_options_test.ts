@@ -11,6 +11,7 @@ import {
   runSweep,
   runWorker,
   selectBackend,
+  train,
   TrainingEngine,
   tune,
 } from "../mod.ts";
@@ -104,4 +105,28 @@ Deno.test("TrainingEngine given a config as written says it takes one parseConfi
   const engine = new TrainingEngine(parseConfig({ optimizer: { name: "adam", lr: 0.01 } }), shape);
   assert.ok(engine.variables.length > 0);
   engine.dispose();
+});
+
+Deno.test("train refuses options it cannot take: a misspelt name, options not an object, an empty resume, unknown actorPermissions; nothing is started", async () => {
+  const runsDir = await Deno.makeTempDir();
+  try {
+    const config = { ...written, runsDir };
+    const trained = async (options: unknown) => {
+      const run = train(config, options as never);
+      const events = [];
+      for await (const event of run.events()) events.push(event);
+      // (refused before its start: no event, as a config refused is)
+      assert.deepEqual(events, []);
+      return run.result;
+    };
+    await refused(() => trained({ runID: "x" }), "runID", /'runId'/);
+    await refused(() => trained({ stallTimeout: 5 }), "stallTimeout", /'stallTimeoutMs'/);
+    await refused(() => trained("my-run"), "options", /runId/);
+    await refused(() => trained({ resume: "" }), "resume", /leave 'resume' out/);
+    await refused(() => trained({ resume: 3 }), "resume", /a run's id/);
+    await refused(() => trained({ actorPermissions: "none" }), "actorPermissions", /'narrow'/);
+    assert.deepEqual([...Deno.readDirSync(runsDir)], [], "a refused run leaves nothing");
+  } finally {
+    await Deno.remove(runsDir, { recursive: true });
+  }
 });
