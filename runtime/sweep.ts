@@ -227,7 +227,44 @@ export function trialConfig(definition: StudyDefinition, params: Params): RunCon
   });
   // a trial of another optimizer, schedule, model or data kind than the base's: its section
   // keeps none of the base kind's own fields and defaults
-  return parseConfig(switchKinds(definition.base, params, applied), "trial config");
+  const switched = switchKinds(definition.base, params, applied);
+  return parseConfig(withFollowedModes(definition.base, params, switched), "trial config");
+}
+
+/** The mode early stopping (and a plateau schedule) defaults to for a config's watched metric. */
+function followedMode(config: { earlyStopping?: unknown; optimizer?: unknown }): "min" | "max" {
+  const monitor = (config.earlyStopping as { monitor?: unknown } | undefined)?.monitor;
+  return typeof monitor === "string" && higherIsBetter(monitor, maximizes(config.optimizer))
+    ? "max"
+    : "min";
+}
+
+/**
+ * A trial whose parameters change the direction of the metric early stopping watches (its
+ * monitor, the optimizer's maximize) without setting a mode: the mode of early stopping and of a
+ * plateau schedule, where the base's was the one that followed the base's metric, is left for
+ * the trial's metric to set. The base is stored parsed, its mode filled in whether the config set
+ * it or not: kept, a trial watching valAccuracy from a base watching valLoss took the least
+ * accurate epoch as the best.
+ */
+function withFollowedModes(
+  base: object,
+  params: Params,
+  applied: Record<string, unknown>,
+): Record<string, unknown> {
+  const before = followedMode(base);
+  if (followedMode(applied) === before) return applied;
+  const out = { ...applied };
+  for (const section of ["earlyStopping", "scheduler"] as const) {
+    const fields = applied[section] as Record<string, unknown> | null | undefined;
+    if (fields === null || typeof fields !== "object" || fields.mode !== before) continue;
+    if (section === "scheduler" && fields.name !== "plateau") continue;
+    // (a mode the trial's parameters set, or a section they give whole, is theirs)
+    if (Object.hasOwn(params, section) || Object.hasOwn(params, `${section}.mode`)) continue;
+    const { mode: _, ...rest } = fields;
+    out[section] = rest;
+  }
+  return out;
 }
 
 /**

@@ -18,6 +18,7 @@ import {
   PARALLEL_HINT,
   rateSpaceWarning,
   type StudyDefinition,
+  trialConfig,
   trialsToSample,
 } from "./sweep.ts";
 
@@ -871,4 +872,40 @@ Deno.test("runWorker refuses the trials, sampler and pruner options, which a wor
         error.message.startsWith(`Cannot run the worker with ${named}: a worker runs the study's`),
     );
   }
+});
+
+Deno.test("a trial whose parameters change early stopping's monitor takes the mode that follows it, where the base's mode was the one that followed its own; a mode set otherwise is kept", () => {
+  const data = { kind: "idx", flatten: true, limit: 100, validationSplit: 0.2 };
+  const plateau = { name: "plateau", factor: 0.5, patience: 1 };
+  const monitors = { type: "choice", values: ["valLoss", "valAccuracy"] };
+  const base = (earlyStopping: Record<string, unknown>) => ({
+    data,
+    model: { kind: "mlp" },
+    earlyStopping: { patience: 2, ...earlyStopping },
+    scheduler: plateau,
+    sweep: { space: { "earlyStopping.monitor": monitors }, trials: 2, metric: "valLoss" },
+  });
+  const modes = (def: StudyDefinition, monitor: string) => {
+    const config = trialConfig(def, { "earlyStopping.monitor": monitor });
+    assert.equal(config.scheduler?.name, "plateau");
+    return [config.earlyStopping.mode, (config.scheduler as { mode?: string }).mode];
+  };
+  // the base watches the loss (mode min by default): an accuracy drawn is watched in mode max
+  const fromLoss = definition(base({}), {});
+  assert.deepEqual(modes(fromLoss, "valAccuracy"), ["max", "max"]);
+  assert.deepEqual(modes(fromLoss, "valLoss"), ["min", "min"]);
+  // and the other way: the base watches an accuracy (max by default), a trial the loss
+  const fromAccuracy = definition(base({ monitor: "valAccuracy" }), {});
+  assert.deepEqual(modes(fromAccuracy, "valLoss"), ["min", "min"]);
+  assert.deepEqual(modes(fromAccuracy, "valAccuracy"), ["max", "max"]);
+  // a mode that is not the base monitor's own is the config's choice: kept
+  const chosen = definition(base({ mode: "max" }), {});
+  assert.deepEqual(modes(chosen, "valAccuracy")[0], "max");
+  assert.deepEqual(modes(chosen, "valLoss")[0], "max");
+  // a mode the trial's parameters set is theirs
+  const config = trialConfig(fromLoss, {
+    "earlyStopping.monitor": "valAccuracy",
+    "earlyStopping.mode": "min",
+  });
+  assert.equal(config.earlyStopping.mode, "min");
 });
