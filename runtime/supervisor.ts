@@ -916,6 +916,9 @@ async function supervise(
   };
 
   requestedStop.apply = (reason) => {
+    // (a stop once the run is ending, or ended: its deadline, cleared by tearDown, would be armed
+    // again, and hold the process stallTimeoutMs past the run's end)
+    if (done) return;
     workers.get("trainer")?.postMessage({
       type: "Stop",
       reason,

@@ -279,3 +279,30 @@ Deno.test("anneal train --json: an actor whose Worker cannot start ends the stre
   assert.match(closing.result.reason, /^actor '\w+' failed: /);
   assert.equal(typeof closing.result.failedActor, "string");
 });
+
+Deno.test("a stop or an interrupt asked once the run has ended arms no deadline: nothing holds the process", async () => {
+  await using runs = await tempRunsDir();
+  const stallTimeoutMs = 54_321;
+  const run = train({ ...config, epochs: 2, runsDir: runs.dir }, { stallTimeoutMs });
+  const result = await run.result;
+  assert.equal(result.status, "completed");
+  // (Ctrl-C while the run recorded its end, or a stop after it, armed the trainer's stop
+  // deadline, stallTimeoutMs, that the run's end had cleared already: the process was held that
+  // long past the run, a minute by default)
+  const armed: { ms?: number; id: ReturnType<typeof setTimeout> }[] = [];
+  const setTimer = globalThis.setTimeout;
+  globalThis.setTimeout = ((handler: () => void, ms?: number) => {
+    const id = setTimer(handler, ms);
+    armed.push({ ms, id });
+    return id;
+  }) as typeof setTimeout;
+  try {
+    run.stop("too late");
+    run.interrupt("too late");
+  } finally {
+    globalThis.setTimeout = setTimer;
+  }
+  for (const { id } of armed) clearTimeout(id);
+  assert.deepEqual(armed.filter(({ ms }) => ms === stallTimeoutMs), []);
+  assert.equal((await run.result).status, "completed");
+});
