@@ -778,27 +778,18 @@ export function configWarnings(input: RunConfigInput | RunConfig): ConfigWarning
         ` (${cycle.maxLr} x ${effective} / ${baseBatch})`,
     });
   }
-  if (watchesMaximizedLoss(config)) {
-    const { monitor } = config.earlyStopping;
-    const watchers = [
-      { field: "earlyStopping.mode", mode: config.earlyStopping.mode, what: "early stopping" },
-      ...(config.scheduler?.name === "plateau"
-        ? [{ field: "scheduler.mode", mode: config.scheduler.mode, what: "the plateau schedule" }]
-        : []),
-    ];
-    for (const { field, mode, what } of watchers) {
-      if (mode !== "min") continue;
-      warnings.push({
-        field,
-        message: `${field} is 'min' while optimizer.maximize pushes the loss up: ${what} ` +
-          `takes the epoch with the lowest ${monitor} as the best`,
-        hint: `leave ${field} out (with maximize it defaults to max for a loss monitor), or ` +
-          `--set ${field}=max`,
-      });
+  // A mode set by hand against the watched metric's direction: the loss under maximize, or an
+  // accuracy (both better higher), watched in mode min.
+  const { monitor } = config.earlyStopping;
+  const against = watchesMaximizedLoss(config)
+    ? {
+      why: "optimizer.maximize pushes the loss up",
+      default: "with maximize it defaults to max for a loss monitor",
     }
-  }
-  if (!LOSS_METRICS.includes(config.earlyStopping.monitor) && watchesHigherIsBetter(config)) {
-    const { monitor } = config.earlyStopping;
+    : !LOSS_METRICS.includes(monitor) && watchesHigherIsBetter(config)
+    ? { why: `${monitor} is better higher`, default: "it defaults to max for an accuracy" }
+    : undefined;
+  if (against) {
     const watchers = [
       { field: "earlyStopping.mode", mode: config.earlyStopping.mode, what: "early stopping" },
       ...(config.scheduler?.name === "plateau"
@@ -809,9 +800,9 @@ export function configWarnings(input: RunConfigInput | RunConfig): ConfigWarning
       if (mode !== "min") continue;
       warnings.push({
         field,
-        message: `${field} is 'min' while ${monitor} is better higher: ${what} takes the epoch ` +
-          `with the lowest ${monitor} as the best`,
-        hint: `leave ${field} out (it defaults to max for an accuracy), or --set ${field}=max`,
+        message: `${field} is 'min' while ${against.why}: ${what} takes the epoch with the ` +
+          `lowest ${monitor} as the best`,
+        hint: `leave ${field} out (${against.default}), or --set ${field}=max`,
       });
     }
   }
