@@ -25,14 +25,20 @@ Deno.test("a load longer than the stall timeout, split for validation, is not a 
   assert.equal(result.steps, 2);
 });
 
-Deno.test("SIGINT while synthetic data is generated ends the run as interrupted before its first step", async () => {
+/**
+ * Trains `n` synthetic samples on the CLI, sends SIGINT at the first event `at` matches, and checks
+ * the run ended `interrupted` before its first step, within 5 s of the signal.
+ */
+async function interruptedBeforeFirstStep(
+  n: number,
+  at: (event: Record<string, unknown>) => boolean,
+) {
   await using runs = await tempRunsDir();
   const started = performance.now();
   let signalled = 0;
-  // the trainer's backend event comes while the data loader still generates
   const interrupted = await signalWhen(
-    ["train", "--backend", "cpu", "--runs-dir", runs.dir, "--set", "data.n=5e7"],
-    (event) => event.type === "backend",
+    ["train", "--backend", "cpu", "--runs-dir", runs.dir, "--set", `data.n=${n}`],
+    at,
     "SIGINT",
     () => Promise.resolve(void (signalled = performance.now())),
   );
@@ -43,7 +49,7 @@ Deno.test("SIGINT while synthetic data is generated ends the run as interrupted 
   );
   assert.equal(summary.status, "interrupted");
   assert.equal(summary.stopReason, "SIGINT received");
-  // not a step: the load was given up (it had to end first, then a step be taken, before)
+  // not a step: the load was given up (before, it had to end, then a step be taken)
   assert.equal(summary.steps, 0);
   assert.match(interrupted.stderr, /it ended before its first checkpoint: start it again/);
   assert.equal(JSON.parse(interrupted.stdout.trim().split("\n").at(-1)!).type, "run.finished");
@@ -52,31 +58,15 @@ Deno.test("SIGINT while synthetic data is generated ends the run as interrupted 
     `${((ended - signalled) / 1000).toFixed(1)} s from the signal to the end ` +
       `(${((signalled - started) / 1000).toFixed(1)} s to the signal)`,
   );
+}
+
+Deno.test("SIGINT while synthetic data is generated ends the run as interrupted before its first step", async () => {
+  // the trainer's backend event comes while the data loader still generates
+  await interruptedBeforeFirstStep(5e7, (event) => event.type === "backend");
 });
 
 Deno.test("SIGINT while the first epoch is shuffled ends the run as interrupted before its first step", async () => {
-  await using runs = await tempRunsDir();
-  let signalled = 0;
-  // the plan event leaves once the loader is told to start the epoch: it shuffles 2e7 samples
-  const interrupted = await signalWhen(
-    ["train", "--backend", "cpu", "--runs-dir", runs.dir, "--set", "data.n=2e7"],
-    (event) => event.type === "plan",
-    "SIGINT",
-    () => Promise.resolve(void (signalled = performance.now())),
-  );
-  const ended = performance.now();
-  assert.equal(interrupted.status.code, 130, interrupted.stderr);
-  const summary = JSON.parse(
-    await Deno.readTextFile(`${runs.dir}/${interrupted.runId}/summary.json`),
-  );
-  assert.equal(summary.status, "interrupted");
-  assert.equal(summary.stopReason, "SIGINT received");
-  // not a step: the trainer did not wait for the shuffle's end and its first batch
-  assert.equal(summary.steps, 0);
-  assert.match(interrupted.stderr, /it ended before its first checkpoint: start it again/);
-  assert.equal(JSON.parse(interrupted.stdout.trim().split("\n").at(-1)!).type, "run.finished");
-  assert.ok(
-    ended - signalled < 5000,
-    `${((ended - signalled) / 1000).toFixed(1)} s from the signal to the end`,
-  );
+  // the plan event leaves once the loader is told to start the epoch: it shuffles 2e7 samples,
+  // and the trainer does not wait for the shuffle's end and its first batch
+  await interruptedBeforeFirstStep(2e7, (event) => event.type === "plan");
 });
