@@ -1075,14 +1075,27 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
         const taken = loader.take((m) =>
           m.type === "BatchReady" && m.split === "train" && m.epoch === epoch && m.index === wanted
         ) as unknown as Promise<BatchReady>;
-        // The first batch comes once the loader has shuffled the epoch (3e8 samples: 20 s): a
-        // stop meanwhile ends the run before its first step, as one while the data loads does.
-        const batch = step === startStep && micro.length === 0
+        // An epoch's first batch comes once the loader has shuffled the epoch (3e8 samples:
+        // 20 s): a stop meanwhile is answered at once. Before this process's first step, the run
+        // ends without one, as a stop while the data loads does; later, it ends at the end of
+        // the epoch before, as a stop at that epoch's last step does.
+        const batch = micro.length === 0 && (step === startStep || batchIndex === 0)
           ? await Promise.race([taken, context.stopped.then(() => undefined)])
           : await taken;
         if (batch === undefined) {
-          engine.dispose();
-          return endedBeforeStep(step, bestEpoch);
+          if (step === startStep) {
+            engine.dispose();
+            return endedBeforeStep(step, bestEpoch);
+          }
+          const requested = context.stopRequested()!;
+          status = context.interruptRequested() ? "interrupted" : "stopped";
+          reason = requested;
+          stopRequested = true;
+          // (every window of the epoch before finished, and judged, as at a stop within one)
+          await flushToEnd();
+          // the weights are at the end of the epoch before (the loop had counted past it)
+          epoch--;
+          break outer;
         }
         if (++consumed >= creditBatch) {
           loader.send({ type: "GrantCredits", count: consumed });
