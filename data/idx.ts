@@ -7,7 +7,8 @@
  * @module
  */
 
-import { gunzipSync } from "node:zlib";
+import { createGunzip } from "node:zlib";
+import { Readable } from "node:stream";
 import { AnnealError } from "../errors.ts";
 import { fileError } from "../file_errors.ts";
 
@@ -119,9 +120,59 @@ export function parseIdx(
   return { dims, data: bytes.subarray(headerSize, headerSize + size), path: file };
 }
 
+/** Compressed bytes given to the gunzip stream at a time. */
+const GUNZIP_CHUNK = 256 * 1024;
+
+/**
+ * A gzipped file's bytes (its members one after the other, as `gunzip` writes them), gunzipped
+ * as a stream fed in GUNZIP_CHUNK pieces, with `pause` awaited between the pieces that come out:
+ * a data loader's Worker answers its messages meanwhile (in one go, 200 MB of images held it 1-2
+ * s), and `pause` may throw to give the load up. `file` is named in the error a damaged or cut
+ * stream is.
+ */
+async function gunzipInChunks(
+  compressed: Uint8Array,
+  file: string,
+  pause?: () => Promise<void>,
+): Promise<Uint8Array> {
+  const pieces = function* () {
+    for (let at = 0; at < compressed.length; at += GUNZIP_CHUNK) {
+      yield compressed.subarray(at, at + GUNZIP_CHUNK);
+    }
+  };
+  const gunzip = Readable.from(pieces()).pipe(createGunzip());
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let pausing = false;
+  try {
+    for await (const chunk of gunzip) {
+      chunks.push(chunk);
+      size += chunk.length;
+      pausing = true;
+      await pause?.();
+      pausing = false;
+    }
+  } catch (cause) {
+    if (pausing) throw cause; // (the load given up)
+    throw new AnnealError("data", `Cannot gunzip IDX file: ${(cause as Error).message}`, {
+      where: file,
+      hint: "re-download the file; the gzip stream is damaged or cut short",
+      cause,
+    });
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.length;
+  }
+  return bytes;
+}
+
 /**
  * Reads an IDX file, gunzipping it when it starts with the gzip magic. When `path` does not
- * exist, tries the name with `.gz` added or removed, so either layout works.
+ * exist, tries the name with `.gz` added or removed, so either layout works. `pause` is awaited
+ * between the chunks of a gunzip (see {@linkcode loadData}'s option).
  *
  * @example
  * ```ts ignore
@@ -133,6 +184,7 @@ export function parseIdx(
 export async function readIdxFile(
   path: string,
   expectedRank?: number | readonly number[],
+  pause?: () => Promise<void>,
 ): Promise<IdxArray> {
   const alternative = path.endsWith(".gz") ? path.slice(0, -3) : `${path}.gz`;
   let bytes: Uint8Array;
@@ -161,15 +213,7 @@ export async function readIdxFile(
     }
   }
   if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
-    try {
-      bytes = gunzipSync(bytes);
-    } catch (cause) {
-      throw new AnnealError("data", `Cannot gunzip IDX file: ${(cause as Error).message}`, {
-        where: used,
-        hint: "re-download the file; the gzip stream is damaged or cut short",
-        cause,
-      });
-    }
+    bytes = await gunzipInChunks(bytes, used, pause);
   }
   return parseIdx(bytes, used, expectedRank);
 }

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { gzipSync } from "node:zlib";
 import { parseIdx, readIdxFile } from "./idx.ts";
 import { assertDataError, fixture } from "./_test_helpers.ts";
 
@@ -105,4 +106,48 @@ Deno.test("a missing IDX file is a data error with a hint", async () => {
     () => readIdxFile(fixture("idx_ok/nope-idx1-ubyte")),
     /Cannot open IDX file/,
   );
+});
+
+Deno.test("readIdxFile gunzips in chunks, awaiting pause between them: the same bytes, a pause that throws gives the read up, a damaged stream is a data error", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "anneal-idx-gz-" });
+  try {
+    // 400 images of 28x28 (313 KB), not all alike: several chunks of gunzipped bytes
+    const n = 400;
+    const raw = new Uint8Array(16 + n * 784);
+    new DataView(raw.buffer).setUint32(0, 0x803);
+    new DataView(raw.buffer).setUint32(4, n);
+    new DataView(raw.buffer).setUint32(8, 28);
+    new DataView(raw.buffer).setUint32(12, 28);
+    for (let i = 16; i < raw.length; i++) raw[i] = (i * 2654435761) >>> 27;
+    const gz = gzipSync(raw);
+    await Deno.writeFile(`${dir}/images.gz`, gz);
+    let pauses = 0;
+    const read = await readIdxFile(`${dir}/images.gz`, 3, () => Promise.resolve(void pauses++));
+    assert.deepEqual(read.dims, [n, 28, 28]);
+    assert.deepEqual(new Uint8Array(read.data), raw.subarray(16));
+    assert.ok(pauses > 1, `${pauses} pauses`);
+
+    // gzip members one after the other read as their bytes in a row, as gunzip reads them
+    await Deno.writeFile(
+      `${dir}/members.gz`,
+      new Uint8Array([...gzipSync(raw.subarray(0, 1000)), ...gzipSync(raw.subarray(1000))]),
+    );
+    const members = await readIdxFile(`${dir}/members.gz`, 3);
+    assert.deepEqual(new Uint8Array(members.data), raw.subarray(16));
+
+    const gaveUp = new Error("stopped while loading");
+    await assert.rejects(
+      () => readIdxFile(`${dir}/images.gz`, 3, () => Promise.reject(gaveUp)),
+      (error) => error === gaveUp,
+    );
+
+    await Deno.writeFile(`${dir}/cut.gz`, gz.subarray(0, gz.length >> 1));
+    await assertDataError(
+      () => readIdxFile(`${dir}/cut.gz`, 3, () => Promise.resolve()),
+      /^Cannot gunzip IDX file: /,
+      /cut\.gz$/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
