@@ -7,6 +7,7 @@
 import asciichartModule from "npm:asciichart@1.5.25";
 import type { RunRecord } from "./types.ts";
 import { AXIS_DIGITS, formatNumber } from "../number_format.ts";
+import { checkRunRecord } from "./record_check.ts";
 
 interface AsciiChart {
   plot(series: number[] | number[][], config?: Record<string, unknown>): string;
@@ -92,6 +93,7 @@ function chart(title: string, series: number[][], colors: boolean, legend: strin
  * ```
  */
 export function terminalCharts(record: RunRecord, options: { colors?: boolean } = {}): string {
+  checkRunRecord(record, "chart the run");
   const colors = options.colors ?? false;
   const parts: string[] = [];
   if (record.epochs.length > 0) {

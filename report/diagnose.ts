@@ -25,6 +25,8 @@ import { configValue } from "./records.ts";
 import { runsDirFlagOf, shellWord } from "../shell_word.ts";
 import { checkGradientSpikes, checkOverfitting } from "./checks_generalization.ts";
 import type { Diagnosis, Finding, FindingKind, RunRecord } from "./types.ts";
+import { AnnealError } from "../errors.ts";
+import { checkRunRecord } from "./record_check.ts";
 
 export type { Diagnosis, Finding, FindingKind } from "./types.ts";
 
@@ -172,6 +174,7 @@ function maximizing({ record, train, start }: ReturnType<typeof curves>): Findin
  * ```
  */
 export function diagnose(record: RunRecord): Diagnosis {
+  checkRunRecord(record, "diagnose the run");
   const diagnosis = diagnoseCurves(record);
   const cut = unfinished(record);
   // the curves of a run that has not ended stop short of the run its config plans: say so
@@ -267,6 +270,17 @@ export function retrainCommand(diagnosis: Diagnosis, set: string[]): string {
  * ```
  */
 export function formatDiagnosis(diagnosis: Diagnosis): string {
+  if (
+    typeof diagnosis !== "object" || diagnosis === null ||
+    !Array.isArray((diagnosis as { findings?: unknown }).findings)
+  ) {
+    throw new AnnealError(
+      "usage",
+      "Cannot format the diagnosis: it must be an object with a 'findings' array, current value " +
+        `is ${JSON.stringify(diagnosis) ?? String(diagnosis)}`,
+      { where: "diagnosis", hint: "pass what diagnose(record) gives" },
+    );
+  }
   const lines = [`Diagnosis: ${diagnosis.verdict}`];
   for (const finding of diagnosis.findings) {
     lines.push(

@@ -11,6 +11,7 @@ import { formatNumber } from "../number_format.ts";
 import type { Diagnosis, RunRecord } from "./types.ts";
 import { PLOTS, plotSpec, renderSvg } from "./vega.ts";
 import { REPORT_CSS } from "./html_style.ts";
+import { checkRunRecord } from "./record_check.ts";
 
 /** Escapes text for HTML content and attribute values. */
 export function escapeHtml(text: string): string {
@@ -152,8 +153,10 @@ function epochTable(record: RunRecord): string {
  */
 export async function renderReport(
   record: RunRecord,
-  diagnosis = diagnose(record),
+  diagnosis?: Diagnosis,
 ): Promise<string> {
+  checkRunRecord(record, "render the report");
+  diagnosis ??= diagnose(record);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">

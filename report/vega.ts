@@ -13,6 +13,7 @@ import { AXIS_LABEL_EXPR, CHART_NUMBER_LOCALE, formatNumber } from "../number_fo
 import { configValue } from "./records.ts";
 import type { RunRecord } from "./types.ts";
 import { runsDirFlagOf } from "../shell_word.ts";
+import { checkRunRecord } from "./record_check.ts";
 
 /** The plots {@linkcode plotSvg} draws. */
 export const PLOTS = ["loss", "metrics", "lr", "gradNorm", "lrFind"] as const;
@@ -303,6 +304,7 @@ export async function renderSvg(spec: vl.TopLevelSpec): Promise<string> {
  * ```
  */
 export async function plotSvg(record: RunRecord, which: PlotName): Promise<string> {
+  checkRunRecord(record, `plot '${which}'`);
   if (!PLOTS.includes(which)) {
     throw new AnnealError("usage", `Cannot plot '${which}': unknown plot`, {
       hint: `choose one of ${PLOTS.join(", ")}`,

@@ -3,14 +3,22 @@
 import assert from "node:assert/strict";
 import {
   AnnealError,
+  compareRuns,
+  diagnose,
   findBatchSize,
+  formatDiagnosis,
+  formatTable,
   lrFind,
   openStorage,
   parseConfig,
+  plotSvg,
+  readRun,
   recordLrFind,
+  renderReport,
   runSweep,
   runWorker,
   selectBackend,
+  terminalCharts,
   train,
   TrainingEngine,
   tune,
@@ -89,6 +97,51 @@ Deno.test("openStorage refuses a URL that is not a string with an AnnealError, n
         /its URL must be a string/.test(error.message) && /postgres:\/\//.test(error.hint ?? ""),
     );
   }
+});
+
+Deno.test("the report functions refuse a record that is not one with an AnnealError, not a TypeError from inside", async () => {
+  // (compareRuns(undefined) threw "reading 'map'", diagnose(undefined) "reading 'epochs'")
+  const calls: [string, (value: unknown) => unknown][] = [
+    ["diagnose", (v) => diagnose(v as never)],
+    ["terminalCharts", (v) => terminalCharts(v as never)],
+    ["renderReport", (v) => renderReport(v as never)],
+    ["plotSvg", (v) => plotSvg(v as never, "loss")],
+    ["compareRuns", (v) => compareRuns([v] as never)],
+  ];
+  for (const [name, call] of calls) {
+    for (const value of [undefined, 5, "run-1", {}, readRun("no-such-run").catch(() => {})]) {
+      const where = name === "compareRuns" ? "records[0]" : "record";
+      await assert.rejects(
+        async () => await call(value),
+        (error: unknown) =>
+          error instanceof AnnealError && error.code === "usage" && error.where === where &&
+          /must be a run record/.test(error.message) && /readRun\(dir\)/.test(error.hint ?? ""),
+        `${name}(${String(value)})`,
+      );
+    }
+  }
+  for (const value of [undefined, 5, "runs/a", {}]) {
+    assert.throws(
+      () => compareRuns(value as never),
+      (error: unknown) =>
+        error instanceof AnnealError && error.code === "usage" && error.where === "records" &&
+        /readRun/.test(error.hint ?? ""),
+    );
+    assert.throws(
+      () => formatDiagnosis(value as never),
+      (error: unknown) =>
+        error instanceof AnnealError && error.where === "diagnosis" &&
+        /diagnose\(record\)/.test(error.hint ?? ""),
+    );
+    assert.throws(
+      () => formatTable(value as never),
+      (error: unknown) => error instanceof AnnealError && error.where === "rows",
+    );
+  }
+  assert.throws(
+    () => formatTable([{ a: 1 }, 5] as never),
+    (error: unknown) => error instanceof AnnealError && error.where === "rows[1]",
+  );
 });
 
 Deno.test("TrainingEngine given a config as written says it takes one parseConfig gave", async () => {
