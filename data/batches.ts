@@ -139,6 +139,14 @@ export function batchesPerEpoch(
   dropLast: boolean,
   accumulation = 1,
 ): number {
+  if (!Number.isInteger(n) || n < 0) {
+    // (NaN or -5 gave a count of NaN or -1, which a loop over the batches ran zero times)
+    throw new AnnealError(
+      "usage",
+      `Cannot count the batches: n must be an integer >= 0, current value is ${n}`,
+      { where: "n", hint: "pass the training set's sample count, e.g. loaded.train.n of loadData" },
+    );
+  }
   if (!Number.isInteger(batchSize) || batchSize <= 0) {
     throw new AnnealError(
       "config",

@@ -54,6 +54,16 @@ Deno.test("batchesPerEpoch rounds up, or down when dropping the last batch", () 
   assert.equal(batchesPerEpoch(10, 32, true), 0);
   assert.equal(batchesPerEpoch(0, 32, false), 0);
   assert.throws(() => batchesPerEpoch(10, 0, false), /'batchSize' must be a positive integer/);
+  // a count that is not one is refused, where it gave NaN, or -1 of -5 samples
+  for (const n of [NaN, -5, 2.5, Infinity, "200" as unknown as number]) {
+    assert.throws(
+      () => batchesPerEpoch(n, 32, false),
+      (error: unknown) =>
+        error instanceof AnnealError && error.code === "usage" && error.where === "n" &&
+        /n must be an integer >= 0/.test(error.message),
+      String(n),
+    );
+  }
   // with gradient accumulation, dropLast keeps whole groups: every step is batch x accumulation
   assert.equal(batchesPerEpoch(200, 8, true, 4), 24);
   assert.equal(batchesPerEpoch(200, 8, false, 4), 25);
