@@ -20,6 +20,11 @@ export interface FileErrorContext {
    * fault but its file system is (read-only, full): that failure's own hint says what to do.
    */
   hint?: string;
+  /**
+   * The path was being written, whatever Deno's operation was (`open` of a file to write, which
+   * names no mode): a missing directory is said as one, not as "no such file".
+   */
+  writing?: boolean;
 }
 
 const FILE_ERRORS = [
@@ -198,7 +203,7 @@ export function fileError(error: unknown, context: FileErrorContext = {}): Annea
   const failure = error as Error;
   // Deno's messages end with the operation and its path: "...: readfile '/x.json'".
   const named = failure.message.match(/: (\w+) '([^']*)'(?: -> '[^']*')?$/);
-  const op = named?.[1] ?? "";
+  const op = context.writing ? "writefile" : named?.[1] ?? "";
   const path = context.path ?? named?.[2];
   const { why, fix } = path
     ? explain(failure, op, path)

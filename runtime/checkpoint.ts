@@ -15,6 +15,7 @@
  * @module
  */
 import { AnnealError } from "../errors.ts";
+import { fileError } from "../file_errors.ts";
 
 const MAGIC = new TextEncoder().encode("ANNEALCK");
 const FORMAT_VERSION = 2;
@@ -170,10 +171,30 @@ export async function decodeCheckpoint(
   return { state: restore(header.state) as CheckpointState, weights };
 }
 
-/** Writes a file atomically: temporary name, fsync, rename. */
+/**
+ * Writes a file atomically: temporary name, fsync, rename. A path the file system refuses (its
+ * directory missing or a file, no permission, a full disk) is an {@linkcode AnnealError} (code
+ * `file`, `where`: the path) that names the path asked for, not the temporary one, and says how
+ * to fix it, in place of Deno's own error (its `cause`).
+ *
+ * @example
+ * ```ts
+ * import { writeFileAtomic } from "./checkpoint.ts";
+ * try {
+ *   await writeFileAtomic("/no/such/dir/out.json", new TextEncoder().encode("{}"));
+ * } catch (error) {
+ *   console.assert((error as Error).message.includes("'/no/such/dir' does not exist"));
+ * }
+ * ```
+ */
 export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
   const temporary = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
-  const file = await Deno.open(temporary, { write: true, create: true, truncate: true });
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(temporary, { write: true, create: true, truncate: true });
+  } catch (error) {
+    throw fileError(error, { action: "write", path, writing: true }) ?? error;
+  }
   try {
     let written = 0;
     while (written < bytes.length) written += await file.write(bytes.subarray(written));
@@ -185,7 +206,7 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
       file.close();
     } catch { /* closed already */ }
     await Deno.remove(temporary).catch(() => {}); // no half-written leftovers
-    throw error;
+    throw fileError(error, { action: "write", path, writing: true }) ?? error;
   }
 }
 

@@ -5,6 +5,7 @@ import {
   encodeCheckpoint,
   loadCheckpoint,
   saveCheckpoint,
+  writeFileAtomic,
 } from "./checkpoint.ts";
 import { AnnealError } from "../errors.ts";
 
@@ -137,12 +138,46 @@ Deno.test("CheckpointWriter writes the newest queued checkpoint of each file, te
     assert.equal(errors.length, 0);
 
     writer.queue(`${dir}/missing/last.ckpt`, { epoch: 4, step: 40 }, weightsOf(4));
-    await assert.rejects(() => writer.flush(), /No such file|not found/i);
+    await assert.rejects(() => writer.flush(), /the directory '.*\/missing' does not exist/);
     assert.equal(errors.length, 1, "onError is told of the failed write");
     // After a failure nothing more is written, and flush keeps failing.
     writer.queue(`${dir}/last.ckpt`, { epoch: 5, step: 50 }, weightsOf(5));
     await assert.rejects(() => writer.flush());
     assert.equal((await loadCheckpoint(`${dir}/last.ckpt`)).state.epoch, 3);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("writeFileAtomic into a missing directory says which path, why and how to fix it, not Deno's NotFound of its temporary file", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // (a runs directory removed while a run wrote to it, an --out path in no directory)
+    const path = `${dir}/gone/summary.json`;
+    const error = await writeFileAtomic(path, new TextEncoder().encode("{}")).then(
+      () => assert.fail("written into a directory that does not exist"),
+      (error: unknown) => error,
+    );
+    assert.ok(error instanceof AnnealError, String(error));
+    assert.equal(error.code, "file");
+    assert.equal(error.where, path);
+    assert.equal(
+      error.message,
+      `Cannot write '${path}': the directory '${dir}/gone' does not exist`,
+    );
+    assert.match(error.hint ?? "", new RegExp(`mkdir -p '${dir}/gone'`));
+    assert.ok(error.cause instanceof Deno.errors.NotFound, "Deno's error is kept as its cause");
+    // a file where its directory goes
+    await Deno.writeTextFile(`${dir}/file`, "");
+    await assert.rejects(
+      () => writeFileAtomic(`${dir}/file/x.json`, new Uint8Array([1])),
+      (error: unknown) =>
+        error instanceof AnnealError && error.code === "file" &&
+        /'.*\/file' is a file, not a directory/.test(error.message),
+    );
+    // and a path that can be written is, leaving no temporary file
+    await writeFileAtomic(`${dir}/ok.json`, new TextEncoder().encode("{}"));
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), ["file", "ok.json"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -651,7 +651,9 @@ async function supervise(
     message: `its checkpoint could not be written: ${
       error instanceof Error ? error.message : error
     }`,
-    hint: (error instanceof AnnealError ? error.hint : undefined) ??
+    // (a file error's own hint, mkdir or another path, is not what a run can do: its records
+    // are under runDir, and a resume needs them)
+    hint: (error instanceof AnnealError && error.code !== "file" ? error.hint : undefined) ??
       `check that ${runDir}/checkpoints is writable and its disk has room, then ${
         checkpointed() ? `\`${resumeCommand(runId, config.runsDir)}\`` : "start the run again"
       }`,

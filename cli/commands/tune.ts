@@ -190,7 +190,8 @@ async function writeOut(
     await writeFileAtomic(out, new TextEncoder().encode(JSON.stringify(tuned, null, 2) + "\n"));
   } catch (error) {
     // (its directory gone, or the disk full, while the tune ran): the tuned config is not lost
-    const failed = fileError(error, {
+    // (writeFileAtomic's file error in place of Deno's: said again with the flag's name)
+    const failed = fileError(error instanceof AnnealError ? error.cause : error, {
       action: "write the --out file",
       path: out,
       expected: "a file path in an existing directory",
