@@ -551,6 +551,25 @@ function overrideAt(path: PropertyKey[], overrides: string[]): string | undefine
  * ```
  */
 export function parseConfig(input: unknown, source = "config"): RunConfig {
+  if (typeof input === "string") {
+    // (train("config.json") from plain JS: the config a path names is read by loadConfig)
+    const json = /^\s*[{[]/.test(input);
+    throw new AnnealError(
+      "config",
+      `Invalid ${source}: it must be a config object, current value is the string ${
+        JSON.stringify(input.length > 80 ? `${input.slice(0, 77)}...` : input)
+      }`,
+      {
+        where: "config",
+        hint: json
+          ? "parse the JSON text first: JSON.parse(text), or read its file with " +
+            "await loadConfig(path)"
+          : `a config file is read with loadConfig: pass await loadConfig(${
+            JSON.stringify(input)
+          }) (it gives a config object every function that takes one accepts)`,
+      },
+    );
+  }
   return parseWithOverrides(input, source, []);
 }
 

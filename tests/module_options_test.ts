@@ -26,13 +26,18 @@ import {
 
 const written = { backend: "cpu" as const, epochs: 1 };
 
-async function refused(call: () => Promise<unknown>, where: string, hint: RegExp) {
+async function refused(
+  call: () => Promise<unknown>,
+  where: string,
+  hint: RegExp,
+  code = "usage",
+) {
   const error = await call().then(
     () => assert.fail(`accepted, where '${where}' is refused`),
     (error: unknown) => error,
   );
   assert.ok(error instanceof AnnealError, String(error));
-  assert.equal(error.code, "usage", error.message);
+  assert.equal(error.code, code, error.message);
   assert.equal(error.where, where, error.message);
   assert.match(error.hint ?? "", hint, error.message);
 }
@@ -182,4 +187,21 @@ Deno.test("train refuses options it cannot take: a misspelt name, options not an
   } finally {
     await Deno.remove(runsDir, { recursive: true });
   }
+});
+
+Deno.test("a config file's path where a config goes is refused pointing at loadConfig, as JSON text is at JSON.parse", async () => {
+  // (it said "'(root)': must be an object", hint "fix the field named above")
+  // (a config error, as any other JSON value that is not a config's is)
+  const path = "path/to/config.json";
+  const hint = /await loadConfig\("path\/to\/config\.json"\)/;
+  await refused(() => train(path as never).result, "config", hint, "config");
+  await refused(() => lrFind(path as never), "config", hint, "config");
+  await refused(() => tune(path as never), "config", hint, "config");
+  await refused(async () => parseConfig(path), "config", hint, "config");
+  await refused(
+    async () => parseConfig('{"epochs": 2}'),
+    "config",
+    /JSON\.parse\(text\)/,
+    "config",
+  );
 });
