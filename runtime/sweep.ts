@@ -38,6 +38,7 @@ import { trainTrial, type TrialRunStart } from "./trial_run.ts";
 import {
   checkMetric,
   dataTask,
+  epochMetricNames,
   higherIsBetter,
   LOSS_METRICS,
   metricNames,
@@ -338,6 +339,40 @@ export interface SweepDirection {
   warning?: ConfigWarning;
 }
 
+/** sweepDirection's arguments as a plain-JS caller may give them: refused unless usable. */
+function checkDirectionInputs(sweep: unknown, base: unknown): void {
+  const shown = (value: unknown) => JSON.stringify(value) ?? String(value);
+  const object = (value: unknown): value is Record<string, unknown> =>
+    typeof value === "object" && value !== null && !Array.isArray(value);
+  if (!object(sweep) || typeof sweep.metric !== "string" || !object(sweep.space)) {
+    const where = !object(sweep)
+      ? "sweep"
+      : typeof sweep.metric !== "string"
+      ? "sweep.metric"
+      : "sweep.space";
+    const value = !object(sweep) ? sweep : where === "sweep.metric" ? sweep.metric : sweep.space;
+    throw new AnnealError(
+      "usage",
+      `Cannot find the sweep's direction: ${where} must be ${
+        where === "sweep.metric" ? "a metric's name" : "an object"
+      }, current value is ${shown(value)}`,
+      {
+        where,
+        hint: 'pass the sweep section of a config, e.g. { metric: "valLoss", space: {} }, ' +
+          "or parseConfig(config).sweep",
+      },
+    );
+  }
+  if (!object(base) || !object(base.data) || !object(base.optimizer)) {
+    throw new AnnealError(
+      "usage",
+      `Cannot find the sweep's direction: the base config must be one parseConfig gave (with ` +
+        `'data' and 'optimizer' sections), current value is ${shown(base)}`,
+      { where: "base", hint: "pass parseConfig(config) of the sweep's config" },
+    );
+  }
+}
+
 /**
  * The direction of a sweep's objective. `sweep.direction` when set; else, for the loss itself
  * (`loss`, `valLoss`), the direction the trials' optimizer pushes it: `maximize` when every trial
@@ -362,7 +397,22 @@ export function sweepDirection(
   sweep: Pick<SweepSpec, "metric" | "direction" | "space">,
   base: Pick<RunConfig, "optimizer" | "data">,
 ): SweepDirection {
+  checkDirectionInputs(sweep, base);
   const { metric } = sweep;
+  // a name no epoch of any task logs (valAcc, mse) is refused naming the closest, where it took
+  // minimize: a config's sweep.metric is checked as the config is parsed, one given here is not
+  // (another task's metric is not: its name says its direction)
+  const logged = (["regression", "classification", "binary"] as const)
+    .flatMap((task) => epochMetricNames(task, true));
+  if (!logged.includes(metric) || metric === "lr") {
+    checkMetric(metric, dataTask(base.data), true, {
+      action: "optimise",
+      purpose: "in the sweep",
+      subject: "a trial",
+      where: "sweep.metric",
+      validationFallback: false,
+    });
+  }
   if (!LOSS_METRICS.includes(metric)) {
     return { direction: sweep.direction ?? followed(metric, false) };
   }

@@ -53,6 +53,31 @@ Deno.test("a sweep of the loss follows optimizer.maximize: the trials push it up
   );
 });
 
+Deno.test("sweepDirection refuses a metric no trial logs, naming the closest, where it took minimize", () => {
+  // (the module's function: a config's sweep.metric is checked as it is parsed, one given here
+  // was not, and valAcc on a classification was minimized)
+  const images = parseConfig({ data: { kind: "idx", dir: "/data" } });
+  const refused = (metric: unknown, base: unknown, where: string, hint: RegExp) =>
+    assert.throws(
+      () => sweepDirection({ metric, space: {} } as never, base as never),
+      (error: unknown) =>
+        error instanceof AnnealError && error.where === where && hint.test(error.hint ?? ""),
+      String(metric),
+    );
+  refused("valAcc", images, "sweep.metric", /did you mean 'valAccuracy'\?/);
+  refused("acuracy", images, "sweep.metric", /did you mean 'accuracy'\?/);
+  refused("mse", parseConfig({}), "sweep.metric", /valLoss/);
+  refused("lr", images, "sweep.metric", /lr-find/);
+  assert.equal(sweepDirection({ metric: "valAccuracy", space: {} }, images).direction, "maximize");
+  // and what a plain-JS caller may pass is refused for what it is, not with a TypeError
+  refused(undefined, images, "sweep.metric", /metric: "valLoss"/);
+  refused("loss", {}, "base", /parseConfig/);
+  assert.throws(
+    () => sweepDirection(undefined as never, images),
+    (error: unknown) => error instanceof AnnealError && error.where === "sweep",
+  );
+});
+
 Deno.test("a sweep.direction against the trials' optimizer is kept, with a warning that names the fix", () => {
   const maximizing = parseConfig({ optimizer: ascent, data: split });
   const against = sweepDirection(
