@@ -731,6 +731,11 @@ export interface ConfigWarning {
   message: string;
   /** What to do about it. */
   hint: string;
+  /**
+   * What to do about it on a resume of a run recorded with the setting, where `hint`'s change
+   * cannot be made (a resume refuses a change of its config); absent where `hint` holds.
+   */
+  resumeHint?: string;
 }
 
 /**
@@ -822,6 +827,10 @@ export function configWarnings(input: RunConfigInput | RunConfig): ConfigWarning
         message: `${field} is 'min' while ${against.why}: ${what} takes the epoch with the ` +
           `lowest ${monitor} as the best`,
         hint: `leave ${field} out (${against.default}), or --set ${field}=max`,
+        // (a run recorded with the former default, min for every monitor, is resumed with it)
+        resumeHint: `a resume keeps the config the run was recorded with, ${field} 'min' ` +
+          `included (it refuses a change); for ${what} to take the highest ${monitor}, start a ` +
+          `new run from the run's config.json with --set ${field}=max`,
       });
     }
   }

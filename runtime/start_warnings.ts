@@ -82,6 +82,14 @@ export class StartWarnings {
   }
 
   /**
+   * Whether an earlier start of the run gave `warning` word for word, and it applied to the run
+   * since (`admit` holds it back).
+   */
+  gaveEarlier(warning: GivenWarning): boolean {
+    return this.#earlier.has(keyOf(warning));
+  }
+
+  /**
    * Whether to give `warning` now: not where an earlier start of the run gave it word for word
    * (its actor, message and hint) and it applied to the run since. Recorded where it is new to
    * the run; one that had stopped applying applies again, and is given.

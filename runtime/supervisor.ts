@@ -617,12 +617,18 @@ async function supervise(
     if (scaled.warning) warnAtStart({ type: "warning", actor: "trainer", message: scaled.warning });
     // Settings torch accepts, so the run goes on, but that are likely a mistake (rmsprop alpha > 1).
     for (const warning of configWarnings(config)) {
-      warnAtStart({
+      const given: WarningEvent = {
         type: "warning",
         actor: "supervisor",
         message: `${warning.field}: ${warning.message}`,
         hint: warning.hint,
-      });
+      };
+      // a resume cannot make the change the hint says (it refuses a change of its config): it
+      // says what can be done, unless the run's start gave the warning already (held back)
+      if (resumeState && warning.resumeHint && !startWarnings.gaveEarlier(given)) {
+        given.hint = warning.resumeHint;
+      }
+      warnAtStart(given);
     }
   };
 

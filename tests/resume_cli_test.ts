@@ -464,3 +464,66 @@ Deno.test("train(config, { resume }) with the config a run was started with resu
     /with other settings: 'scheduler\.interval' is "step" in its config\.json, "epoch" given/,
   );
 });
+
+Deno.test("a resumed run recorded with earlyStopping.mode 'min' on an accuracy (the former default) is warned with what a resume can do, not a --set it refuses; one whose start gave the warning is not warned again", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const rows = Array.from({ length: 48 }, (_, i) => `${(i % 7) / 7},${(i % 5) / 5},${i % 2}`);
+  await Deno.writeTextFile(`${dir}/train.csv`, ["x,z,label", ...rows].join("\n") + "\n");
+  const file = `${dir}/config.json`;
+  await Deno.writeTextFile(
+    file,
+    JSON.stringify({
+      backend: "cpu",
+      runsDir: dir,
+      epochs: 3,
+      batchSize: 16,
+      maxSteps: 1,
+      data: { kind: "csv", path: `${dir}/train.csv`, target: "label", task: "classification" },
+      earlyStopping: { monitor: "valAccuracy", mode: "min", patience: 5 },
+    }),
+  );
+  const modeWarning = (stdout: string) =>
+    stdout.split("\n").findIndex((line) =>
+      line.startsWith("warning (supervisor): earlyStopping.mode: earlyStopping.mode is 'min'")
+    );
+  const hintOf = (stdout: string) => stdout.split("\n")[modeWarning(stdout) + 1] ?? "";
+  const started = async (name: string) => {
+    const first = await anneal("train", "-c", file, "--name", name, "--no-progress");
+    assert.equal(first.code, 0, first.stderr);
+    assert.ok(modeWarning(first.stdout) >= 0, first.stdout);
+    // a new run can leave the mode out, or set it
+    assert.match(
+      hintOf(first.stdout),
+      /leave earlyStopping\.mode out .* --set earlyStopping\.mode=max/,
+    );
+    return first.stdout.match(/run record: \S+\/(\S+)/)![1];
+  };
+  const resumed = async (runId: string) => {
+    const run = await anneal(
+      ...["train", "--resume", runId, "--runs-dir", dir, "--max-steps", "2", "--no-progress"],
+    );
+    assert.equal(run.code, 0, run.stderr);
+    return run.stdout;
+  };
+
+  // recorded before the warning was given: its meta.json holds no warnings
+  const old = await started("old");
+  const meta = JSON.parse(await Deno.readTextFile(`${dir}/${old}/meta.json`));
+  delete meta.warnings;
+  await Deno.writeTextFile(`${dir}/${old}/meta.json`, JSON.stringify(meta));
+  const resumedOld = await resumed(old);
+  assert.ok(modeWarning(resumedOld) >= 0, resumedOld);
+  const hint = hintOf(resumedOld);
+  assert.doesNotMatch(hint, /leave earlyStopping\.mode out|or --set/, resumedOld);
+  assert.match(hint, /a resume keeps the config the run was recorded with/);
+  assert.match(
+    hint,
+    /start a new run from the run's config\.json with --set earlyStopping\.mode=max/,
+  );
+
+  // given at the run's start (the hint for a new run): held back, not given again in other words
+  const today = await started("today");
+  const resumedToday = await resumed(today);
+  assert.equal(modeWarning(resumedToday), -1, resumedToday);
+});
