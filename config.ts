@@ -29,6 +29,7 @@ import { fileError } from "./file_errors.ts";
 import { type ScaledLearningRate, scaleLearningRate } from "./optimizers/scaling.ts";
 import { maximizes, settingFault } from "./optimizers/hazards.ts";
 import { checkLossFits, checkMonitor, dataTask, higherIsBetter, LOSS_METRICS } from "./task_fit.ts";
+import { checkArgument, isObject } from "./option_names.ts";
 
 /** Gradient clipping and the clip monitor's policy. */
 export const ClippingSchema = z.strictObject({
@@ -999,6 +1000,14 @@ export function applyOverrides(
   input: Record<string, unknown>,
   overrides: string[],
 ): Record<string, unknown> {
+  checkArgument(
+    isObject(input),
+    input,
+    "apply overrides",
+    "input",
+    "a config object",
+    "pass the config as written (the object of a JSON config file), e.g. { epochs: 5 }",
+  );
   if (!Array.isArray(overrides) || overrides.some((override) => typeof override !== "string")) {
     // (a string was taken letter by letter: "epochs=3" was the override 'e')
     throw new AnnealError(
@@ -1247,6 +1256,15 @@ export async function loadConfig(
   overrides: string[] = [],
   flags: Record<string, string> = {},
 ): Promise<RunConfig> {
+  checkArgument(
+    path === undefined || typeof path === "string",
+    path,
+    "load the config",
+    "path",
+    "a config file's path",
+    "pass the path of a JSON config file, e.g. 'examples/fashion_mnist_mlp.json', or leave it out " +
+      "for the defaults",
+  );
   const input = path === undefined ? {} : await readConfigFile(path);
   const source = path ? `config '${path}'` : "config";
   return parseWithOverrides(applyOverrides(input, overrides), source, overrides, flags);

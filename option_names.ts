@@ -48,3 +48,48 @@ export function checkOptionNames(
     });
   }
 }
+
+/**
+ * Throws an {@linkcode AnnealError} (`usage`, `where`) unless `ok`: an argument of a module
+ * function that a plain-JS caller gave of the wrong kind (undefined, a number, a string where an
+ * object goes), said as `Cannot ${what}: ${where} must be ${expected}, current value is ...`,
+ * where the function threw a TypeError from inside.
+ *
+ * @example
+ * ```ts
+ * import { checkArgument } from "./option_names.ts";
+ * const change: unknown = undefined;
+ * try {
+ *   checkArgument(typeof change === "object", change, "apply the change", "change", "an object", "pass { path: value }");
+ * } catch (error) {
+ *   console.assert((error as Error).message.endsWith("current value is undefined"));
+ * }
+ * ```
+ */
+export function checkArgument(
+  ok: boolean,
+  value: unknown,
+  what: string,
+  where: string,
+  expected: string,
+  hint: string,
+): void {
+  if (ok) return;
+  let shown: string;
+  try {
+    shown = JSON.stringify(value) ?? String(value);
+  } catch {
+    shown = String(value);
+  }
+  if (shown.length > 80) shown = `${shown.slice(0, 77)}...`;
+  throw new AnnealError(
+    "usage",
+    `Cannot ${what}: ${where} must be ${expected}, current value is ${shown}`,
+    { where, hint },
+  );
+}
+
+/** Whether `value` is an object (not null, not an array). */
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

@@ -11,6 +11,7 @@ import { Rng, seedFrom } from "./rng.ts";
 import type { AugmentSpec } from "./spec.ts";
 import { featureSize } from "./split.ts";
 import type { Dataset } from "./types.ts";
+import { checkArgument, isObject } from "../option_names.ts";
 
 /** Options of {@linkcode epochOrder}. */
 export interface EpochOrderOptions {
@@ -45,6 +46,14 @@ export interface Batch {
  * ```
  */
 export function epochOrder(n: number, options: EpochOrderOptions): Uint32Array {
+  checkArgument(
+    isObject(options),
+    options,
+    "order an epoch",
+    "options",
+    "an object of shuffle, seed and epoch",
+    "pass e.g. { shuffle: true, seed: 0, epoch: 0 }",
+  );
   const steps = orderSteps(n, options);
   for (;;) {
     const next = steps.next();

@@ -13,6 +13,7 @@ import { AXIS_LABEL_EXPR, formatNumber } from "../number_format.ts";
 import { REPORT_CSS } from "./html_style.ts";
 import { renderSvg } from "./vega.ts";
 import type { TrialParamValue } from "../storage/types.ts";
+import { checkArgument, isObject } from "../option_names.ts";
 
 /** A parameter's value as the report shows it: a section or list as JSON, its keys sorted. */
 export function paramText(value: TrialParamValue | undefined): string {
@@ -149,6 +150,14 @@ export async function renderSweepReport(
   metric: string,
   bestConfig?: unknown,
 ): Promise<string> {
+  checkArgument(
+    Array.isArray(trials) && trials.every(isObject),
+    trials,
+    "render the sweep report",
+    "trials",
+    "an array of trial rows",
+    "pass one row per trial (its number, state, value and params)",
+  );
   const objective = await renderSvg(objectiveSpec(trials, direction));
   const parallel = parallelSpec(trials);
   const parallelSvg = parallel ? await renderSvg(parallel) : "<p>No finished trials yet.</p>";

@@ -16,6 +16,7 @@
  */
 import { AnnealError } from "../errors.ts";
 import { fileError } from "../file_errors.ts";
+import { checkArgument } from "../option_names.ts";
 
 const MAGIC = new TextEncoder().encode("ANNEALCK");
 const FORMAT_VERSION = 2;
@@ -188,6 +189,22 @@ export async function decodeCheckpoint(
  * ```
  */
 export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  checkArgument(
+    typeof path === "string" && path !== "",
+    path,
+    "write the file",
+    "path",
+    "a file's path",
+    "pass the path to write, e.g. 'runs/out.json'",
+  );
+  checkArgument(
+    bytes instanceof Uint8Array,
+    typeof bytes === "string" ? "a string" : bytes,
+    "write the file",
+    "bytes",
+    "a Uint8Array",
+    "encode text first: new TextEncoder().encode(text)",
+  );
   const temporary = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
   let file: Deno.FsFile;
   try {

@@ -11,7 +11,6 @@
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { parseConfig, type RunConfig, type RunConfigInput } from "../config.ts";
-import { checkOptionNames } from "../option_names.ts";
 import { loadData } from "../data/mod.ts";
 import { fingerprintSplits } from "../data/fingerprint.ts";
 import {
@@ -34,6 +33,7 @@ import { selectBackend } from "./backend.ts";
 import { type HostBatch, TrainingEngine } from "./engine.ts";
 import { AnnealError } from "../errors.ts";
 import { formatNumber } from "../number_format.ts";
+import { checkArgument, checkOptionNames, isObject } from "../option_names.ts";
 
 /** The rules that read a learning rate off a range test's smoothed curve. */
 export type SuggestionRule = "valley" | "steepest" | "minimumDiv10";
@@ -899,6 +899,14 @@ export function lrFindRecord(
     & Pick<LrFindResult, "lrs" | "losses" | "smoothed" | "suggestions" | "suggestion" | "rule">
     & Partial<LrFindResult>,
 ): LrFindRecord & { suggestions: Record<string, number>; [key: string]: unknown } {
+  checkArgument(
+    isObject(result) && Array.isArray(result.lrs) && Array.isArray(result.losses),
+    result,
+    "record the LR range test",
+    "result",
+    "an LR range test's result (with 'lrs' and 'losses' arrays)",
+    "pass what await lrFind(config) gives",
+  );
   return {
     lrs: result.lrs,
     losses: result.losses,
@@ -936,6 +944,14 @@ export function lrFindRecord(
 export function lrFindSvg(
   result: Pick<LrFindResult, "lrs" | "losses" | "smoothed" | "suggestion" | "rule">,
 ): Promise<string> {
+  checkArgument(
+    isObject(result) && Array.isArray(result.lrs) && Array.isArray(result.losses),
+    result,
+    "plot the LR range test",
+    "result",
+    "an LR range test's result (with 'lrs' and 'losses' arrays)",
+    "pass what await lrFind(config) gives",
+  );
   return plotSvg({
     id: "lr-find",
     dir: "",

@@ -7,7 +7,7 @@
  */
 import { type ConfigWarning, parseConfig, type RunConfig } from "../config.ts";
 import { AnnealError } from "../errors.ts";
-import { checkOptionNames } from "../option_names.ts";
+import { checkArgument, checkOptionNames, isObject } from "../option_names.ts";
 import type { RunConfigInput } from "../config.ts";
 import {
   applyParams,
@@ -223,6 +223,22 @@ export function prunerFor(spec: SweepSpec, epochs: number): Pruner {
 
 /** The config of one trial: the base with the trial's parameters applied, validated. */
 export function trialConfig(definition: StudyDefinition, params: Params): RunConfig {
+  checkArgument(
+    isObject(definition) && isObject(definition.base),
+    definition,
+    "make the trial's config",
+    "definition",
+    "a study's definition (with its 'base' config)",
+    "pass the definition anneal sweep stores with its study (its 'base' a parsed config)",
+  );
+  checkArgument(
+    isObject(params),
+    params,
+    "make the trial's config",
+    "params",
+    "an object of config paths and values",
+    'pass the trial\'s parameters, e.g. { "optimizer.lr": 0.01 }',
+  );
   const applied = applyParams(structuredClone(definition.base) as Record<string, unknown>, params, {
     allowNew: true,
   });

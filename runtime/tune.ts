@@ -9,7 +9,7 @@
  * @module
  */
 import { type ConfigWarning, parseConfig, type RunConfig, type RunConfigInput } from "../config.ts";
-import { checkOptionNames } from "../option_names.ts";
+import { checkArgument, checkOptionNames, isObject } from "../option_names.ts";
 import { AnnealError } from "../errors.ts";
 import { applyParams, type Params } from "../sweeps/space.ts";
 import { checkReadable, lrFind } from "./lr_find.ts";
@@ -131,6 +131,22 @@ const RANGE_TEST_STEPS = 80;
 
 /** The config with a change applied (validated). */
 export function applyChange(config: RunConfig, change: Change): RunConfig {
+  checkArgument(
+    isObject(config),
+    config,
+    "apply the change",
+    "config",
+    "a config object",
+    "pass the config to change, e.g. parseConfig(config) or await loadConfig(path)",
+  );
+  checkArgument(
+    isObject(change),
+    change,
+    "apply the change",
+    "change",
+    "an object of config paths and values",
+    'pass e.g. { "optimizer.lr": 0.01 }',
+  );
   // Values may be whole sections (a scheduler spec) as well as scalars.
   const next = applyParams(config as Record<string, unknown>, change as Params, {
     allowNew: true,

@@ -3,25 +3,34 @@
 import assert from "node:assert/strict";
 import {
   AnnealError,
+  applyChange,
+  applyOverrides,
   compareRuns,
   diagnose,
+  epochOrder,
   findBatchSize,
   formatDiagnosis,
   formatTable,
+  loadConfig,
   lrFind,
+  lrFindRecord,
+  lrFindSvg,
   openStorage,
   parseConfig,
   plotSvg,
   readRun,
   recordLrFind,
   renderReport,
+  renderSweepReport,
   runSweep,
   runWorker,
   selectBackend,
   terminalCharts,
   train,
   TrainingEngine,
+  trialConfig,
   tune,
+  writeFileAtomic,
 } from "../mod.ts";
 
 const written = { backend: "cpu" as const, epochs: 1 };
@@ -204,4 +213,26 @@ Deno.test("a config file's path where a config goes is refused pointing at loadC
     /JSON\.parse\(text\)/,
     "config",
   );
+});
+
+Deno.test("the module's other functions refuse an argument of the wrong kind with an AnnealError naming it, not a TypeError from inside", async () => {
+  // (each threw a TypeError: "Cannot convert undefined or null to object", "reading 'lrs'", ...)
+  const config = parseConfig(written);
+  const cases: [() => unknown, string, RegExp][] = [
+    [() => applyChange(config, undefined as never), "change", /optimizer\.lr/],
+    [() => applyChange(config, "optimizer.lr=0.1" as never), "change", /optimizer\.lr/],
+    [() => trialConfig(undefined as never, {}), "definition", /'base'/],
+    [() => trialConfig({ base: config } as never, 5 as never), "params", /optimizer\.lr/],
+    [() => lrFindRecord(undefined as never), "result", /lrFind\(config\)/],
+    [() => lrFindSvg({} as never), "result", /lrFind\(config\)/],
+    [() => renderSweepReport("s", undefined as never, "minimize", "loss"), "trials", /trial/],
+    [() => epochOrder(10, undefined as never), "options", /shuffle/],
+    [() => applyOverrides(undefined as never, ["epochs=2"]), "input", /epochs: 5/],
+    [() => loadConfig(5 as never), "path", /JSON config file/],
+    [() => writeFileAtomic("/tmp/x.json", "{}" as never), "bytes", /TextEncoder/],
+    [() => writeFileAtomic(undefined as never, new Uint8Array()), "path", /path to write/],
+  ];
+  for (const [call, where, hint] of cases) {
+    await refused(async () => await call(), where, hint);
+  }
 });
