@@ -100,7 +100,13 @@ export class RunWriter {
   append(name: string, records: unknown[]): Promise<void> {
     if (records.length === 0) return Promise.resolve();
     const text = records.map((r) => JSON.stringify(r)).join("\n") + "\n";
-    return this.#enqueue(() => Deno.writeTextFile(`${this.dir}/${name}`, text, { append: true }));
+    const path = `${this.dir}/${name}`;
+    // (the run's directory removed while it ran: said as writeFileAtomic says it)
+    return this.#enqueue(() =>
+      Deno.writeTextFile(path, text, { append: true }).catch((error) => {
+        throw fileError(error, { action: "append to", path, writing: true }) ?? error;
+      })
+    );
   }
 
   /** Keeps only the lines of an NDJSON file whose record passes `keep` (resume drops replayed steps). */

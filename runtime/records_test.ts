@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { AnnealError } from "../errors.ts";
 import { parseConfig } from "../config.ts";
 import { checkCheckpointConfig } from "./resume.ts";
-import { checkRunId, recordedConfig } from "./records.ts";
+import { checkRunId, recordedConfig, RunWriter } from "./records.ts";
 
 Deno.test("checkRunId refuses paths and non-strings (plain JavaScript: train(c, { resume: 5 }))", () => {
   assert.equal(checkRunId("20261201-162343-5e71"), "20261201-162343-5e71");
@@ -42,4 +42,41 @@ Deno.test("an rnn run whose clipping is off (maxNorm: null) records it so: its c
     () => checkCheckpointConfig(off.json, readBack({ model }).again, { runId: "r", dir: "runs/r" }),
     /'clipping\.maxNorm' is 1 in config\.json, null in the checkpoint/,
   );
+});
+
+Deno.test("RunWriter into a run directory removed meanwhile says which file, that its directory is gone, and how to fix it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const writer = new RunWriter(`${dir}/run`);
+    await writer.create();
+    await writer.append("steps.ndjson", [{ step: 0, loss: 1 }]);
+    await writer.flush();
+    await Deno.remove(`${dir}/run`, { recursive: true });
+    // (Deno's NotFound of the append, or of writeFileAtomic's temporary file, before)
+    for (
+      const [write, name] of [
+        [() => {
+          writer.append("epochs.ndjson", [{ epoch: 0, loss: 1 }]);
+          return writer.flush();
+        }, "epochs.ndjson"],
+        [() => {
+          const other = new RunWriter(`${dir}/run`);
+          other.writeJson("summary.json", {});
+          return other.flush();
+        }, "summary.json"],
+      ] as const
+    ) {
+      await assert.rejects(
+        write,
+        (error: unknown) =>
+          error instanceof AnnealError && error.code === "file" &&
+          error.where === `${dir}/run/${name}` &&
+          error.message.includes(`the directory '${dir}/run' does not exist`) &&
+          /mkdir -p/.test(error.hint ?? ""),
+        name,
+      );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
