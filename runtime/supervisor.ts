@@ -660,12 +660,25 @@ async function supervise(
     // (a file error's own hint, mkdir or another path, is not what a run can do: its records
     // are under runDir, and a resume needs them)
     hint: (error instanceof AnnealError && error.code !== "file" ? error.hint : undefined) ??
-      `check that ${runDir}/checkpoints is writable and its disk has room, then ${
-        checkpointed() ? `\`${resumeCommand(runId, config.runsDir)}\`` : "start the run again"
-      }`,
+      (runDirGone()
+        // (removed while the run trained: its checkpoints and records went with it)
+        ? `the run's directory ${runDir} was removed while the run trained, with its ` +
+          `checkpoints and records: there is nothing to resume; start the run again`
+        : `check that ${runDir}/checkpoints is writable and its disk has room, then ${
+          checkpointed() ? `\`${resumeCommand(runId, config.runsDir)}\`` : "start the run again"
+        }`),
     where: (error instanceof AnnealError ? error.where : undefined) ?? `${runDir}/checkpoints`,
     code: error instanceof AnnealError ? error.code : "storage" as ErrorCode,
   });
+  /** Whether the run's directory is gone (removed while the run trained). */
+  const runDirGone = () => {
+    try {
+      Deno.statSync(runDir);
+      return false;
+    } catch (error) {
+      return error instanceof Deno.errors.NotFound;
+    }
+  };
   /** Whether the run has a checkpoint to resume from. */
   const checkpointed = () => firstWritten || lastQueued || resumeState !== undefined;
   /** The trainer sent a checkpoint for `last.ckpt` (its write may still be on its way). */

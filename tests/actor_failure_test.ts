@@ -62,6 +62,33 @@ for (const { actor, at } of cases) {
   });
 }
 
+Deno.test("a run whose directory is removed while it trains ends at once, saying so and that there is nothing to resume", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const run = train({ ...config, epochs: 400, runsDir: dir }, { runId: "removed" });
+  const events: RunEvent[] = [];
+  for await (const event of run.events()) {
+    events.push(event);
+    if (event.type === "run.started") await Deno.remove(`${dir}/removed`, { recursive: true });
+  }
+  const result = await run.result;
+  assert.equal(result.status, "failed");
+  assert.equal(result.code, "file");
+  // what and where (not Deno's NotFound of the checkpoint's temporary file) and what to do (it
+  // said: check the directory is writable, then resume, of a run with nothing left to resume)
+  assert.match(
+    result.reason,
+    new RegExp(
+      `Cannot write '${dir}/removed/checkpoints/last\\.ckpt': the directory .* does not exist`,
+    ),
+  );
+  assert.equal(result.where, `${dir}/removed/checkpoints/last.ckpt`);
+  assert.match(result.hint ?? "", /was removed while the run trained.*start the run again/);
+  assert.doesNotMatch(result.hint ?? "", /--resume/);
+  const epochs = events.filter((e) => e.type === "epoch").length;
+  assert.ok(epochs < 400, `the run went on for ${epochs} epochs`);
+});
+
 Deno.test("a checkpoint that cannot be written ends the run at once, naming the file, the cause and the fix", async () => {
   await using runs = await tempRunsDir();
   const { dir } = runs;
