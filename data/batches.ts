@@ -293,6 +293,14 @@ export function makeBatch(
   augment: AugmentSpec | undefined,
   seed: number,
 ): Batch {
+  checkArgument(
+    isObject(ds) && ArrayBuffer.isView(ds.x) && Array.isArray(ds.inputShape),
+    isObject(ds) ? "an object without x and inputShape" : ds,
+    "make a batch",
+    "dataset",
+    "a dataset (with x and inputShape)",
+    "pass the train, validation or test set that await loadData(spec) gives",
+  );
   const active = augmentIsActive(augment);
   if (active && ds.imageShape === undefined) {
     throw new AnnealError("config", "Cannot augment: augmentation applies to image data only", {

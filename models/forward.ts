@@ -7,6 +7,7 @@
 
 import type * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import type * as tfl from "npm:@tensorflow/tfjs-layers@4.22.0";
+import { checkArgument } from "../option_names.ts";
 
 /**
  * Runs `model` on a batch `x` ([batch, ...inputShape]) and returns its outputs [batch, units].
@@ -23,5 +24,13 @@ import type * as tfl from "npm:@tensorflow/tfjs-layers@4.22.0";
  * ```
  */
 export function forward(model: tfl.LayersModel, x: tf.Tensor, training: boolean): tf.Tensor {
+  checkArgument(
+    typeof (model as { apply?: unknown } | null)?.apply === "function",
+    model === null || typeof model !== "object" ? model : "an object without apply",
+    "run the model forward",
+    "model",
+    "a model",
+    "pass the model buildModel(spec, shape) gives",
+  );
   return model.apply(x, { training }) as tf.Tensor;
 }

@@ -8,6 +8,7 @@
 
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { AnnealError } from "../errors.ts";
+import { checkArgument } from "../option_names.ts";
 
 /** What {@linkcode clipGradNorm} returns; the caller owns (and disposes) every tensor. */
 export interface ClipResult {
@@ -69,6 +70,14 @@ export function clipGradNorm(
   maxNorm: number,
   normType: number | "inf" = 2,
 ): ClipResult {
+  checkArgument(
+    Array.isArray(grads),
+    grads,
+    "clip the gradients",
+    "grads",
+    "an array of tensors",
+    "pass the gradients as an array, e.g. Object.values(tf.variableGrads(f).grads)",
+  );
   const p = clipNormOrder(maxNorm, normType);
   return tf.tidy(() => {
     if (grads.length === 0) return { grads: [], totalNorm: tf.scalar(0) };
@@ -100,6 +109,14 @@ function vectorNorm(vector: tf.Tensor, p: number): tf.Tensor {
  * ```
  */
 export function clipGradValue(grads: tf.Tensor[], clipValue: number): tf.Tensor[] {
+  checkArgument(
+    Array.isArray(grads),
+    grads,
+    "clip the gradients",
+    "grads",
+    "an array of tensors",
+    "pass the gradients as an array, e.g. Object.values(tf.variableGrads(f).grads)",
+  );
   checkClipValue(clipValue);
   return tf.tidy(() => grads.map((grad) => tf.clipByValue(grad, -clipValue, clipValue)));
 }

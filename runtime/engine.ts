@@ -37,6 +37,7 @@ import {
 import { cnnPlan, densePlan } from "./dense/plan.ts";
 import { checkLossFits, defaultLossName, metricNames, shapeTask } from "../task_fit.ts";
 import { shellWord } from "../shell_word.ts";
+import { checkArgument, isObject } from "../option_names.ts";
 
 /** What the engine must know about the data to build a model. */
 export interface DataShape {
@@ -75,6 +76,14 @@ export interface HostByteBatch {
 
 /** `batch` with float features (a byte batch's looked up in its table). */
 export function floatBatch(batch: HostBatch | HostByteBatch): HostBatch {
+  checkArgument(
+    isObject(batch),
+    batch,
+    "read the batch",
+    "batch",
+    "a batch (x, y and size)",
+    "pass a batch makeBatch gives",
+  );
   if (!("byteTable" in batch)) return batch;
   return { x: bytesToFloats(batch.x, batch.byteTable), y: batch.y, size: batch.size };
 }
