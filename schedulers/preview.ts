@@ -41,7 +41,9 @@ export function previewSchedule(
   if (!Number.isInteger(steps) || steps < 0) {
     throw new AnnealError(
       "usage",
-      `Cannot preview ${spec.name} schedule: 'steps' must be an integer >= 0, current value is ${steps}`,
+      `Cannot preview ${
+        (spec as { name?: unknown } | null)?.name ?? "the"
+      } schedule: 'steps' must be an integer >= 0, current value is ${steps}`,
       { where: "steps", hint: "pass how many steps to list" },
     );
   }

@@ -44,7 +44,9 @@ export function createSchedule(spec: SchedulerSpec, baseLr: number): Schedule {
   if (!(Number.isFinite(baseLr) && baseLr >= 0)) {
     throw new AnnealError(
       "config",
-      `Cannot create ${spec.name} schedule: 'baseLr' must be a finite number >= 0, current value is ${baseLr}`,
+      `Cannot create ${
+        (spec as { name?: unknown } | null)?.name ?? "the"
+      } schedule: 'baseLr' must be a finite number >= 0, current value is ${baseLr}`,
       { where: "lr", hint: "set the optimizer's 'lr' to a positive number" },
     );
   }

@@ -8,6 +8,7 @@ import {
   clipGradNorm,
   clipGradValue,
   compareRuns,
+  createSchedule,
   diagnose,
   epochOrder,
   findBatchSize,
@@ -23,6 +24,7 @@ import {
   openStorage,
   parseConfig,
   plotSvg,
+  previewSchedule,
   readRun,
   recordLrFind,
   renderReport,
@@ -245,4 +247,12 @@ Deno.test("the module's other functions refuse an argument of the wrong kind wit
   for (const [call, where, hint] of cases) {
     await refused(async () => await call(), where, hint);
   }
+  // (their messages named the spec's name: "reading 'name'" of a spec left out)
+  await refused(
+    async () => createSchedule(undefined as never, undefined as never),
+    "lr",
+    /'lr'/,
+    "config",
+  );
+  await refused(async () => previewSchedule(undefined as never, 0.1, -1), "steps", /steps/);
 });
