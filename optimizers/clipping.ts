@@ -70,14 +70,7 @@ export function clipGradNorm(
   maxNorm: number,
   normType: number | "inf" = 2,
 ): ClipResult {
-  checkArgument(
-    Array.isArray(grads),
-    grads,
-    "clip the gradients",
-    "grads",
-    "an array of tensors",
-    "pass the gradients as an array, e.g. Object.values(tf.variableGrads(f).grads)",
-  );
+  checkGradients(grads);
   const p = clipNormOrder(maxNorm, normType);
   return tf.tidy(() => {
     if (grads.length === 0) return { grads: [], totalNorm: tf.scalar(0) };
@@ -86,6 +79,18 @@ export function clipGradNorm(
     const coefficient = tf.minimum(tf.div(maxNorm, tf.add(totalNorm, 1e-6)), 1);
     return { grads: grads.map((grad) => tf.mul(grad, coefficient)), totalNorm };
   });
+}
+
+/** Refuses gradients that are not an array (a plain-JS caller's map or single tensor). */
+function checkGradients(grads: unknown): void {
+  checkArgument(
+    Array.isArray(grads),
+    grads,
+    "clip the gradients",
+    "grads",
+    "an array of tensors",
+    "pass the gradients as an array, e.g. Object.values(tf.variableGrads(f).grads)",
+  );
 }
 
 function vectorNorm(vector: tf.Tensor, p: number): tf.Tensor {
@@ -109,14 +114,7 @@ function vectorNorm(vector: tf.Tensor, p: number): tf.Tensor {
  * ```
  */
 export function clipGradValue(grads: tf.Tensor[], clipValue: number): tf.Tensor[] {
-  checkArgument(
-    Array.isArray(grads),
-    grads,
-    "clip the gradients",
-    "grads",
-    "an array of tensors",
-    "pass the gradients as an array, e.g. Object.values(tf.variableGrads(f).grads)",
-  );
+  checkGradients(grads);
   checkClipValue(clipValue);
   return tf.tidy(() => grads.map((grad) => tf.clipByValue(grad, -clipValue, clipValue)));
 }
