@@ -24,11 +24,13 @@ function shown(value: unknown): string {
  * @example
  * ```ts
  * import { checkRunRecord } from "./record_check.ts";
+ * let message = "";
  * try {
  *   checkRunRecord(undefined, "diagnose the run");
  * } catch (error) {
- *   console.assert((error as Error).message.startsWith("Cannot diagnose the run: the record"));
+ *   message = (error as Error).message;
  * }
+ * console.assert(message.startsWith("Cannot diagnose the run: record must be a run record"));
  * ```
  */
 export function checkRunRecord(record: unknown, what: string, where = "record"): void {
