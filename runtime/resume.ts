@@ -6,6 +6,7 @@
 import { parseConfig, type RunConfig } from "../config.ts";
 import { AnnealError } from "../errors.ts";
 import { fileError } from "../file_errors.ts";
+import { isObject } from "../option_names.ts";
 import { jsonDifferences } from "../zod_paths.ts";
 import { jsonSyntax } from "../json_syntax.ts";
 import { absoluteDataPaths, dataPathFields } from "../data/paths.ts";
@@ -638,10 +639,6 @@ export async function checkRelativeDataPaths(
 /** The value as JSON holds it (no `undefined` keys), for comparing. */
 function plain(value: unknown): unknown {
   return JSON.parse(JSON.stringify(value));
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
 /** `over` laid on `base`: objects field by field, anything else replaced. */

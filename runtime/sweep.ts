@@ -357,33 +357,20 @@ export interface SweepDirection {
 
 /** sweepDirection's arguments as a plain-JS caller may give them: refused unless usable. */
 function checkDirectionInputs(sweep: unknown, base: unknown): void {
-  const shown = (value: unknown) => JSON.stringify(value) ?? String(value);
-  const object = (value: unknown): value is Record<string, unknown> =>
-    typeof value === "object" && value !== null && !Array.isArray(value);
-  if (!object(sweep) || typeof sweep.metric !== "string" || !object(sweep.space)) {
-    const where = !object(sweep)
-      ? "sweep"
-      : typeof sweep.metric !== "string"
-      ? "sweep.metric"
-      : "sweep.space";
-    const value = !object(sweep) ? sweep : where === "sweep.metric" ? sweep.metric : sweep.space;
-    throw new AnnealError(
-      "usage",
-      `Cannot find the sweep's direction: ${where} must be ${
-        where === "sweep.metric" ? "a metric's name" : "an object"
-      }, current value is ${shown(value)}`,
-      {
-        where,
-        hint: 'pass the sweep section of a config, e.g. { metric: "valLoss", space: {} }, ' +
-          "or parseConfig(config).sweep",
-      },
-    );
-  }
-  if (!object(base) || !object(base.data) || !object(base.optimizer)) {
+  const what = "find the sweep's direction";
+  const hint = 'pass the sweep section of a config, e.g. { metric: "valLoss", space: {} }, ' +
+    "or parseConfig(config).sweep";
+  checkArgument(isObject(sweep), sweep, what, "sweep", "an object", hint);
+  const { metric, space } = sweep as Record<string, unknown>;
+  checkArgument(typeof metric === "string", metric, what, "sweep.metric", "a metric's name", hint);
+  checkArgument(isObject(space), space, what, "sweep.space", "an object", hint);
+  if (!isObject(base) || !isObject(base.data) || !isObject(base.optimizer)) {
     throw new AnnealError(
       "usage",
       `Cannot find the sweep's direction: the base config must be one parseConfig gave (with ` +
-        `'data' and 'optimizer' sections), current value is ${shown(base)}`,
+        `'data' and 'optimizer' sections), current value is ${
+          JSON.stringify(base) ?? String(base)
+        }`,
       { where: "base", hint: "pass parseConfig(config) of the sweep's config" },
     );
   }
