@@ -9,6 +9,7 @@
 import { AnnealError } from "../errors.ts";
 import { openStorage } from "../storage/mod.ts";
 import type { Direction, StudyStorage } from "../storage/types.ts";
+import { checkOptionNames } from "../option_names.ts";
 import { closestName } from "../zod_paths.ts";
 import { type Params, parseSpace, type SearchSpaceInput } from "./space.ts";
 import { runStudy, type StudyResult } from "./study.ts";
@@ -336,15 +337,8 @@ export async function optimize(options: OptimizeOptions): Promise<StudyResult> {
       "call optimize({ space, objective, trials })",
     );
   }
-  for (const key of Object.keys(options)) {
-    if ((OPTION_NAMES as string[]).includes(key)) continue;
-    const close = closestName(key, OPTION_NAMES);
-    throw usage(
-      `unknown option '${key}'`,
-      key,
-      `${close ? `did you mean '${close}'? ` : ""}its options are ${OPTION_NAMES.join(", ")}`,
-    );
-  }
+  // (a misspelt name, as samplr, was ignored: the study ran with the default)
+  checkOptionNames(options, OPTION_NAMES, "optimize");
   const space = parseSpace(options.space);
   if (typeof options.objective !== "function") {
     throw usage(
