@@ -670,12 +670,8 @@ function checkFit(config: RunConfig, modeSet: boolean): void {
 
 /** The early-stopping mode a config's input sets, if any. */
 function modeOf(input: unknown): unknown {
-  const stopping = input !== null && typeof input === "object"
-    ? (input as { earlyStopping?: unknown }).earlyStopping
-    : undefined;
-  return stopping !== null && typeof stopping === "object"
-    ? (stopping as { mode?: unknown }).mode
-    : undefined;
+  const stopping = isObject(input) ? input.earlyStopping : undefined;
+  return isObject(stopping) ? stopping.mode : undefined;
 }
 
 /**
@@ -1232,17 +1228,16 @@ export async function readConfigFile(path: string): Promise<Record<string, unkno
     });
   }
   // "$schema": the editor's link to `anneal schema`'s output, not a setting of the run
-  const { $schema, ...config } = input as Record<string, unknown>;
-  return typeof $schema === "string" ? config : input as Record<string, unknown>;
+  return withoutSchemaLink(input) as Record<string, unknown>;
 }
 
 /**
  * The config without its top-level `"$schema"` (a string: the editor's link to `anneal schema`'s
- * output, which {@linkcode configJsonSchema} allows), as {@linkcode readConfigFile} leaves it out:
- * a config file's object given to `train` or `parseConfig` as it is was refused for it.
+ * output, which {@linkcode configJsonSchema} allows): left out by {@linkcode readConfigFile}, and
+ * by `parseConfig`, so a config file's object given to `train` as it is parses too.
  */
 function withoutSchemaLink(input: unknown): unknown {
-  if (input === null || typeof input !== "object" || Array.isArray(input)) return input;
+  if (!isObject(input)) return input;
   const { $schema, ...config } = input as Record<string, unknown>;
   return typeof $schema === "string" ? config : input;
 }
