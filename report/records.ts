@@ -33,6 +33,7 @@ import type {
   StepRecord,
 } from "./types.ts";
 import { checkRunRecord } from "./record_check.ts";
+import { checkArgument } from "../option_names.ts";
 
 /**
  * Parses NDJSON text whose lines are records (objects), leaving out the lines that are not, each
@@ -744,22 +745,14 @@ export interface RunComparison {
  * ```
  */
 export function compareRuns(records: RunRecord[]): RunComparison {
-  if (!Array.isArray(records)) {
-    throw new AnnealError(
-      "usage",
-      `Cannot compare the runs: records must be an array of run records, current value is ${
-        typeof records === "string"
-          ? JSON.stringify(records)
-          : records === null || typeof records !== "object"
-          ? String(records)
-          : "an object"
-      }`,
-      {
-        where: "records",
-        hint: "pass the records of the runs: await Promise.all(dirs.map((dir) => readRun(dir)))",
-      },
-    );
-  }
+  checkArgument(
+    Array.isArray(records),
+    records,
+    "compare the runs",
+    "records",
+    "an array of run records",
+    "pass the records of the runs: await Promise.all(dirs.map((dir) => readRun(dir)))",
+  );
   records.forEach((record, i) => checkRunRecord(record, "compare the runs", `records[${i}]`));
   const flat = records.map((r) => flatten(r.config));
   const paths = [...new Set(flat.flatMap((f) => Object.keys(f)))].sort();
@@ -827,34 +820,20 @@ export function formatRate(lr: number | undefined, lrSetting?: string): string {
  * ```
  */
 export function formatTable(rows: Record<string, unknown>[], columns?: string[]): string {
-  const bad = Array.isArray(rows)
-    ? rows.findIndex((row) => typeof row !== "object" || row === null)
-    : -1;
-  if (!Array.isArray(rows) || bad >= 0) {
-    const value = Array.isArray(rows) ? rows[bad] : rows;
-    throw new AnnealError(
-      "usage",
-      `Cannot format the table: ${bad >= 0 ? `rows[${bad}]` : "rows"} must be ${
-        bad >= 0 ? "an object" : "an array of objects"
-      }, current value is ${JSON.stringify(value) ?? String(value)}`,
-      {
-        where: bad >= 0 ? `rows[${bad}]` : "rows",
-        hint: "pass one object per row, e.g. formatTable([{ id: 'a', lr: 0.1 }])",
-      },
-    );
-  }
-  if (
-    columns !== undefined &&
-    !(Array.isArray(columns) && columns.every((c) => typeof c === "string"))
-  ) {
-    throw new AnnealError(
-      "usage",
-      `Cannot format the table: columns must be an array of names, current value is ${
-        JSON.stringify(columns) ?? String(columns)
-      }`,
-      { where: "columns", hint: "pass the column names, e.g. ['id', 'lr'], or leave it out" },
-    );
-  }
+  const what = "format the table";
+  const rowsHint = "pass one object per row, e.g. formatTable([{ id: 'a', lr: 0.1 }])";
+  checkArgument(Array.isArray(rows), rows, what, "rows", "an array of objects", rowsHint);
+  const bad = rows.findIndex((row) => typeof row !== "object" || row === null);
+  checkArgument(bad < 0, rows[bad], what, `rows[${bad}]`, "an object", rowsHint);
+  checkArgument(
+    columns === undefined ||
+      (Array.isArray(columns) && columns.every((c) => typeof c === "string")),
+    columns,
+    what,
+    "columns",
+    "an array of names",
+    "pass the column names, e.g. ['id', 'lr'], or leave it out",
+  );
   const keys = columns ?? [...new Set(rows.flatMap((row) => Object.keys(row)))];
   const cells = rows.map((row) => keys.map((key) => formatNumber(row[key])));
   const widths = keys.map((key, i) => Math.max(key.length, ...cells.map((c) => c[i].length)));
