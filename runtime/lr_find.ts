@@ -880,6 +880,18 @@ export function suggestConfig(
   return { config: out, overrides };
 }
 
+/** Refuses a `result` (from plain JavaScript) that is not an LR range test's: `what` it is for. */
+function checkLrFindResult(result: unknown, what: string): void {
+  checkArgument(
+    isObject(result) && Array.isArray(result.lrs) && Array.isArray(result.losses),
+    result,
+    what,
+    "result",
+    "an LR range test's result (with 'lrs' and 'losses' arrays)",
+    "pass what await lrFind(config) gives",
+  );
+}
+
 /**
  * The `lr_find.json` record of a result (docs/contracts.md): the curve, every rule's suggestion,
  * the chosen one and the verdict.
@@ -899,14 +911,7 @@ export function lrFindRecord(
     & Pick<LrFindResult, "lrs" | "losses" | "smoothed" | "suggestions" | "suggestion" | "rule">
     & Partial<LrFindResult>,
 ): LrFindRecord & { suggestions: Record<string, number>; [key: string]: unknown } {
-  checkArgument(
-    isObject(result) && Array.isArray(result.lrs) && Array.isArray(result.losses),
-    result,
-    "record the LR range test",
-    "result",
-    "an LR range test's result (with 'lrs' and 'losses' arrays)",
-    "pass what await lrFind(config) gives",
-  );
+  checkLrFindResult(result, "record the LR range test");
   return {
     lrs: result.lrs,
     losses: result.losses,
@@ -944,14 +949,7 @@ export function lrFindRecord(
 export function lrFindSvg(
   result: Pick<LrFindResult, "lrs" | "losses" | "smoothed" | "suggestion" | "rule">,
 ): Promise<string> {
-  checkArgument(
-    isObject(result) && Array.isArray(result.lrs) && Array.isArray(result.losses),
-    result,
-    "plot the LR range test",
-    "result",
-    "an LR range test's result (with 'lrs' and 'losses' arrays)",
-    "pass what await lrFind(config) gives",
-  );
+  checkLrFindResult(result, "plot the LR range test");
   return plotSvg({
     id: "lr-find",
     dir: "",

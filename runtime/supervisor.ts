@@ -260,7 +260,15 @@ async function gitCommit(): Promise<string | undefined> {
 }
 
 /** The options {@linkcode train} takes, by name (a misspelt one is refused, not ignored). */
-const TRAIN_OPTIONS = ["resume", "runId", "stallTimeoutMs", "actorPermissions", "faults"] as const;
+const TRAIN_OPTIONS = Object.keys(
+  {
+    resume: true,
+    runId: true,
+    stallTimeoutMs: true,
+    actorPermissions: true,
+    faults: true,
+  } satisfies Record<keyof TrainOptions, true>,
+);
 
 /**
  * Refuses options `train` cannot take as given (from plain JavaScript, or a misspelling): an
