@@ -6,14 +6,14 @@
  *
  * @module
  */
-import * as vega from "npm:vega@6.4.0";
-import * as vl from "npm:vega-lite@6.5.0";
+import type * as vl from "npm:vega-lite@6.5.0";
 import { AnnealError } from "../errors.ts";
 import { AXIS_LABEL_EXPR, CHART_NUMBER_LOCALE, formatNumber } from "../number_format.ts";
 import { configValue } from "./records.ts";
 import type { RunRecord } from "./types.ts";
 import { runsDirFlagOf } from "../shell_word.ts";
 import { checkRunRecord } from "./record_check.ts";
+import { svgOf } from "./vega_render.ts";
 
 /** The plots {@linkcode plotSvg} draws. */
 export const PLOTS = ["loss", "metrics", "lr", "gradNorm", "lrFind"] as const;
@@ -272,7 +272,7 @@ function buildSpec(record: RunRecord, which: PlotName): Spec | undefined {
 
 /** Renders a Vega-Lite spec to an SVG string without a browser. */
 export async function renderSvg(spec: vl.TopLevelSpec): Promise<string> {
-  const compiled = vl.compile(
+  return await svgOf(
     {
       ...spec,
       config: {
@@ -281,13 +281,7 @@ export async function renderSvg(spec: vl.TopLevelSpec): Promise<string> {
         locale: { number: CHART_NUMBER_LOCALE },
       },
     } as vl.TopLevelSpec,
-  ).spec;
-  const view = new vega.View(vega.parse(compiled), { renderer: "none" });
-  try {
-    return await view.toSVG();
-  } finally {
-    view.finalize();
-  }
+  );
 }
 
 /**

@@ -6,9 +6,9 @@
  */
 
 import asciichartModule from "npm:asciichart@1.5.25";
-import * as vega from "npm:vega@6.4.0";
-import * as vl from "npm:vega-lite@6.5.0";
+import type * as vl from "npm:vega-lite@6.5.0";
 import { AnnealError } from "../errors.ts";
+import { svgOf } from "../report/vega_render.ts";
 import {
   AXIS_DIGITS,
   AXIS_LABEL_EXPR,
@@ -131,13 +131,7 @@ export async function scheduleSvg(
       vconcat: [lrChart, lineChart(resample(momentum, resolved.maxPoints), "momentum", resolved)],
     } as vl.TopLevelSpec
     : lrChart;
-  const compiled = vl.compile(
+  return await svgOf(
     { ...spec, config: { locale: { number: CHART_NUMBER_LOCALE } } } as vl.TopLevelSpec,
-  ).spec;
-  const view = new vega.View(vega.parse(compiled), { renderer: "none" });
-  try {
-    return await view.toSVG();
-  } finally {
-    view.finalize();
-  }
+  );
 }

@@ -5,13 +5,25 @@
  * @module
  */
 import { AnnealError } from "../errors.ts";
-import { openPostgresStorage } from "./postgres.ts";
 import { openSqliteStorage } from "./sqlite.ts";
 import type { OpenStorageOptions, StudyStorage } from "./types.ts";
+import type { openPostgresStorage as postgresStorage } from "./postgres.ts";
 
 export type * from "./types.ts";
 export { openSqliteStorage } from "./sqlite.ts";
-export { openPostgresStorage } from "./postgres.ts";
+
+/**
+ * Opens study storage on PostgreSQL (see `./postgres.ts`). The driver is loaded at the first call,
+ * not with this module: every `anneal` command and `import "mod.ts"` loads this module, and most
+ * never open PostgreSQL (the driver took ~11 ms of each start).
+ */
+export async function openPostgresStorage(
+  url: string,
+  options: Parameters<typeof postgresStorage>[1] = {},
+): Promise<StudyStorage> {
+  const { openPostgresStorage: open } = await import("./postgres.ts");
+  return await open(url, options);
+}
 
 /**
  * Opens study storage from a URL: `postgres://...` / `postgresql://...` for PostgreSQL,
