@@ -14,7 +14,7 @@ import { resolve } from "node:path";
 import type { ActorName } from "../actors/protocol.ts";
 import type { RunConfig } from "../config.ts";
 import { dataReadPaths } from "../data/paths.ts";
-import { WASM_THREADS_ENV, wasmThreadsReadPaths } from "./wasm_threads.ts";
+import { WASM_THREADS_ENV, wasmThreadsReadPaths } from "./wasm_threads_paths.ts";
 
 /** Set to `narrow` (with `--unstable-worker-options`) to give each actor only what it needs. */
 export const PERMISSIONS_ENV = "ANNEAL_ACTOR_PERMISSIONS";

@@ -21,18 +21,20 @@ import { stripVTControlCharacters } from "node:util";
 import { Worker as NodeWorker } from "node:worker_threads";
 import { AnnealError } from "../errors.ts";
 import { evaluateGlue, type GlueModule, threadedGlueSource } from "./wasm_glue.ts";
-import { KERNEL_POOL_MODULES } from "./wasm_simd/pool.ts";
+import {
+  PTHREAD_WORKER_URL,
+  pthreadModulePaths,
+  WASM_THREADS_ENV,
+  wasmBinaryUrl,
+} from "./wasm_threads_paths.ts";
 
-/** Environment variable that sets the wasm backend's thread count (1 = the single-threaded binary). */
-export const WASM_THREADS_ENV = "ANNEAL_WASM_THREADS";
+export { WASM_THREADS_ENV, wasmThreadsReadPaths } from "./wasm_threads_paths.ts";
 
 /** tfjs's XNNPACK pool takes at most 8 threads. */
 export const MAX_WASM_THREADS = 8;
 
 /** How long the pthread Workers may take to load before the threaded start is given up. */
 const START_TIMEOUT_MS = 60_000;
-
-const PTHREAD_WORKER_URL = new URL("./wasm_pthread_worker.ts", import.meta.url);
 
 /**
  * One pthread: a `node:worker_threads` Worker (a Deno Worker underneath, the same messages and
@@ -211,40 +213,6 @@ export async function startThreadedWasm(threads: number): Promise<tf.KernelBacke
 }
 
 /**
- * What a Worker must be allowed to read to start the threaded backend: the pthread Worker's
- * two modules (Deno checks read access to a Worker's local modules, for web and
- * `node:worker_threads` Workers alike, though not to modules a program imports itself) and
- * the folder of the `.wasm` binaries. Without it the backend starts single-threaded, saying so.
- *
- * @example
- * ```ts
- * import { wasmThreadsReadPaths } from "./wasm_threads.ts";
- * // A Worker given these (besides its own modules) can start the threaded backend:
- * const permissions = { read: wasmThreadsReadPaths(), write: false, net: false };
- * console.assert(permissions.read.some((path) => path.endsWith("wasm_pthread_worker.ts")));
- * ```
- */
-export function wasmThreadsReadPaths(): string[] {
-  const binaries = wasmBinaryUrl();
-  return [
-    ...pthreadModulePaths(),
-    ...(binaries.protocol === "file:" ? [fileURLToPath(new URL(".", binaries))] : []),
-  ];
-}
-
-/** The pthread Worker's modules on disk (none when anneal itself was imported from a server). */
-function pthreadModulePaths(): string[] {
-  const modules = [
-    PTHREAD_WORKER_URL,
-    new URL("./wasm_glue.ts", import.meta.url),
-    ...KERNEL_POOL_MODULES,
-  ];
-  return modules.every((url) => url.protocol === "file:")
-    ? modules.map((url) => fileURLToPath(url))
-    : [];
-}
-
-/**
  * Why no pthread Worker could start here, or undefined when one can: anneal was imported from
  * a server (a `node:worker_threads` Worker runs local modules only), or this thread may not read
  * a pthread module. Checked before starting: a Worker with narrow permissions is an expected
@@ -271,12 +239,6 @@ export function pthreadsUnavailable(): string | undefined {
   return unreadable
     ? `threads need read access to ${unreadable}: see wasmThreadsReadPaths()`
     : undefined;
-}
-
-/** The threaded binary, beside the package's Node entry (the trainer may read that folder). */
-function wasmBinaryUrl(): URL {
-  const entry = import.meta.resolve("npm:@tensorflow/tfjs-backend-wasm@4.22.0");
-  return new URL("tfjs-backend-wasm-threaded-simd.wasm", entry);
 }
 
 /** The bridge tfjs's own `init()` builds around a started module, then `BackendWasm`. */

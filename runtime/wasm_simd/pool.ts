@@ -19,9 +19,9 @@ import { Worker as NodeWorker } from "node:worker_threads";
 import { fileURLToPath } from "node:url";
 import { AnnealError } from "../../errors.ts";
 import { kernelMemory, type SimdKernels, simdKernels } from "./kernels.ts";
+import { POOL_WORKER_URL } from "./pool_modules.ts";
 import { POOL_KERNELS, type PoolKernel, SLOT_ARGS, SLOT_WORDS, Word } from "./pool_layout.ts";
 
-const WORKER_URL = new URL("./pool_worker.ts", import.meta.url);
 /**
  * Element-wise kernels split over the pool from this many values (256 KiB of float32): below
  * it, waking a thread (~20-100 us) costs about what it saves.
@@ -73,7 +73,7 @@ export class KernelPool {
     const workers: NodeWorker[] = [];
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      const path = fileURLToPath(WORKER_URL);
+      const path = fileURLToPath(POOL_WORKER_URL);
       const ready = Array.from({ length: threads - 1 }, (_, slot) => {
         const worker = new NodeWorker(path);
         workers.push(worker);
@@ -262,11 +262,3 @@ export function kernelPool(backend: unknown): KernelPool | undefined {
   const pool = memory ? pools.get(memory) : undefined;
   return pool && pool.threads > 1 ? pool : undefined;
 }
-
-/** The kernel pool's modules, which a Worker starting it must be allowed to read. */
-export const KERNEL_POOL_MODULES: readonly URL[] = [
-  WORKER_URL,
-  new URL("./pool_layout.ts", import.meta.url),
-  new URL("./kernels_wasm.ts", import.meta.url),
-  new URL("./kernels.ts", import.meta.url),
-];
