@@ -5,25 +5,48 @@
  * @module
  */
 import { Command, Option } from "npm:@commander-js/extra-typings@15.1.0";
-import { AnnealError, configJsonSchema } from "../mod.ts";
+import { fileURLToPath } from "node:url";
+import { AnnealError } from "../errors.ts";
+import { configJsonSchema } from "../config.ts";
 import denoJson from "../deno.json" with { type: "json" };
 import { jsonErrorLine, reportError } from "./output.ts";
 import { SAMPLER_NAMES } from "../sweeps/samplers/named.ts";
 import { PRUNER_NAMES } from "../sweeps/pruners/types.ts";
-import { trainCommand } from "./commands/train.ts";
-import { scheduleCommand } from "./commands/schedule.ts";
-import { batchSizeCommand } from "./commands/batch_size.ts";
-import { lrFindCommand } from "./commands/lr_find.ts";
-import { tuneCommand } from "./commands/tune.ts";
-import { sweepCommand, workerCommand } from "./commands/sweep.ts";
-import {
-  diagnoseCommand,
-  reportCommand,
-  runsCompareCommand,
-  runsListCommand,
-  runsShowCommand,
-} from "./commands/runs.ts";
 import { type CommandShape, completionScript } from "./completions.ts";
+
+/**
+ * A command's module, loaded when that command runs: what one needs (tfjs for lr-find and
+ * batch-size, the sweep machinery, reports) is no part of another's start, nor of --help's. Its
+ * URL is made at run time, not written as a string literal: Deno prepares every module a program
+ * names by a literal when the program starts, dynamic imports too (the commands' modules took
+ * ~140 ms of each start, though one runs).
+ */
+async function commandModule<T>(file: string): Promise<T> {
+  const url = new URL(`./commands/${file}`, import.meta.url);
+  try {
+    return await import(url.href) as T;
+  } catch (error) {
+    // (a module Deno may not read fails as a TypeError saying so, not as a permission error)
+    const message = error instanceof Error ? error.message : String(error);
+    if (/Requires (read|import) access/.test(message)) {
+      throw new AnnealError("usage", `Cannot load the command's module: ${message}`, {
+        where: url.protocol === "file:" ? fileURLToPath(url) : url.href,
+        hint: url.protocol === "file:"
+          ? "allow anneal's own folder to be read: --allow-read (as `deno task anneal` runs it)"
+          : `allow imports from ${url.host}: --allow-import=${url.host}`,
+      });
+    }
+    throw error;
+  }
+}
+const trainModule = () => commandModule<typeof import("./commands/train.ts")>("train.ts");
+const scheduleModule = () => commandModule<typeof import("./commands/schedule.ts")>("schedule.ts");
+const lrFindModule = () => commandModule<typeof import("./commands/lr_find.ts")>("lr_find.ts");
+const sweepModule = () => commandModule<typeof import("./commands/sweep.ts")>("sweep.ts");
+const tuneModule = () => commandModule<typeof import("./commands/tune.ts")>("tune.ts");
+const batchSizeModule = () =>
+  commandModule<typeof import("./commands/batch_size.ts")>("batch_size.ts");
+const runsModule = () => commandModule<typeof import("./commands/runs.ts")>("runs.ts");
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -104,7 +127,9 @@ Examples:
   anneal train -c examples/fashion_mnist_mlp.json --backend wasm
   anneal train --resume 20261122-190000-ab12`,
     )
-    .action((options) => run(() => trainCommand(options), options.json));
+    .action((options) =>
+      run(async () => (await trainModule()).trainCommand(options), options.json)
+    );
 
   program.command("schedule")
     .description("preview a learning-rate schedule: the LR for steps 0..N-1")
@@ -136,7 +161,9 @@ Examples:
   anneal schedule --scheduler '{"name":"onecycle","maxLr":0.1,"totalSteps":100}' --steps 100 --plot onecycle.svg
   anneal schedule --scheduler '{"name":"plateau","patience":1}' --base-lr 0.1 --steps 4 --metrics '[1,1,1]' --json`,
     )
-    .action((options) => run(() => scheduleCommand(options), options.json));
+    .action((options) =>
+      run(async () => (await scheduleModule()).scheduleCommand(options), options.json)
+    );
 
   program.command("lr-find")
     .description(
@@ -178,7 +205,9 @@ Examples:
   anneal lr-find -c examples/fashion_mnist_mlp.json
   anneal lr-find -c examples/fashion_mnist_mlp.json --repeats 3 --schedule onecycle --apply`,
     )
-    .action((options) => run(() => lrFindCommand(options), options.json));
+    .action((options) =>
+      run(async () => (await lrFindModule()).lrFindCommand(options), options.json)
+    );
 
   program.command("sweep")
     .description(
@@ -225,7 +254,7 @@ Examples:
   anneal sweep -c sweep.json --storage postgres://anneal@db.example/anneal --study lr-search
   anneal worker --storage postgres://anneal@db.example/anneal --study lr-search   (on other machines)`,
     )
-    .action((options) => run(() => sweepCommand(options)));
+    .action((options) => run(async () => (await sweepModule()).sweepCommand(options)));
 
   program.command("tune")
     .description(
@@ -256,7 +285,7 @@ Ctrl-C stops it with the best config so far (exit 130); a tune is not resumed: i
 Example:
   anneal tune -c examples/fashion_mnist_mlp.json --set epochs=3 --set data.limit=6000 --budget 14`,
     )
-    .action((options) => run(() => tuneCommand(options)));
+    .action((options) => run(async () => (await tuneModule()).tuneCommand(options)));
 
   program.command("worker")
     .description(
@@ -276,7 +305,7 @@ Example:
       "\nCtrl-C: the running trials stop after their current step and are queued again (exit 130)." +
         "\n\nExample:\n  anneal worker --storage postgres://anneal@db.example/anneal --study lr-search",
     )
-    .action((options) => run(() => workerCommand(options)));
+    .action((options) => run(async () => (await sweepModule()).workerCommand(options)));
 
   program.command("batch-size")
     .description(
@@ -303,7 +332,9 @@ Examples:
   anneal batch-size -c examples/fashion_mnist_mlp.json --sizes 32,64,128,256,512
   anneal batch-size -c examples/fashion_mnist_mlp.json --memory-limit 512`,
     )
-    .action((options) => run(() => batchSizeCommand(options), options.json));
+    .action((options) =>
+      run(async () => (await batchSizeModule()).batchSizeCommand(options), options.json)
+    );
 
   const runsDirOption = () =>
     new Option("--runs-dir <dir>", "where run directories are").default("runs");
@@ -319,19 +350,25 @@ Examples:
   anneal runs show last
   anneal runs compare RUN_A RUN_B`,
     )
-    .action((options) => run(() => runsListCommand(options), options.json));
+    .action((options) =>
+      run(async () => (await runsModule()).runsListCommand(options), options.json)
+    );
   runs.command("show")
     .description("one run: summary, diagnosis, charts")
     .argument("<run>", "run id, or 'last'")
     .addOption(runsDirOption())
     .option("--json", "print JSON")
-    .action((id, options) => run(() => runsShowCommand(id, options), options.json));
+    .action((id, options) =>
+      run(async () => (await runsModule()).runsShowCommand(id, options), options.json)
+    );
   runs.command("compare")
     .description("the hyperparameters that differ between runs, and their metrics side by side")
     .argument("<runs...>", "two or more run ids")
     .addOption(runsDirOption())
     .option("--json", "print JSON")
-    .action((ids, options) => run(() => runsCompareCommand(ids, options), options.json));
+    .action((ids, options) =>
+      run(async () => (await runsModule()).runsCompareCommand(ids, options), options.json)
+    );
 
   program.command("diagnose")
     .description(
@@ -344,7 +381,9 @@ Examples:
       "after",
       "\nExamples:\n  anneal diagnose last\n  anneal diagnose 20261122-190000-ab12 --json",
     )
-    .action((id, options) => run(() => diagnoseCommand(id, options), options.json));
+    .action((id, options) =>
+      run(async () => (await runsModule()).diagnoseCommand(id, options), options.json)
+    );
 
   program.command("report")
     .description("write a self-contained HTML report of a run (or one SVG plot with --plot)")
@@ -359,7 +398,7 @@ Examples:
       "after",
       "\nExamples:\n  anneal report last\n  anneal report last --plot loss --out loss.svg",
     )
-    .action((id, options) => run(() => reportCommand(id, options)));
+    .action((id, options) => run(async () => (await runsModule()).reportCommand(id, options)));
 
   program.command("schema")
     .description("print the config's JSON Schema (for editor completion)")

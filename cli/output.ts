@@ -3,7 +3,8 @@
  *
  * @module
  */
-import { AnnealError, type ClosingError } from "../mod.ts";
+import { AnnealError } from "../errors.ts";
+import type { ClosingError } from "../runtime/events.ts";
 import { fileError } from "../file_errors.ts";
 import { formatNumber } from "../number_format.ts";
 

@@ -3,10 +3,9 @@
  *
  * @module
  */
-import { RUN_ID_PATTERN } from "../../runtime/records.ts";
+import { AnnealError } from "../../errors.ts";
+import { checkRunId, RUN_ID_PATTERN } from "../../runtime/records.ts";
 import {
-  AnnealError,
-  checkRunId,
   compareRuns,
   diagnose,
   formatDiagnosis,
@@ -18,7 +17,7 @@ import {
   readRun,
   renderReport,
   terminalCharts,
-} from "../../mod.ts";
+} from "../../report/mod.ts";
 import {
   checkRunsDir,
   DAMAGED,

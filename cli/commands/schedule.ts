@@ -5,8 +5,9 @@
  *
  * @module
  */
-import { AnnealError, loadConfig, previewSchedule } from "../../mod.ts";
-import { baseLearningRate } from "../../config.ts";
+import { AnnealError } from "../../errors.ts";
+import { baseLearningRate, loadConfig } from "../../config.ts";
+import { previewSchedule } from "../../schedulers/mod.ts";
 import { ownRatesWhy, rateSetting } from "../../schedulers/rate_setting.ts";
 import { renderSchedulePlot, scheduleSvg } from "../../schedulers/plot.ts";
 import { formatNumber, readFlagFile, writeFlagFile } from "../output.ts";

@@ -3,17 +3,13 @@
  *
  * @module
  */
-import {
-  AnnealError,
-  applyOverrides,
-  formatDiagnosis,
-  loadConfig,
-  readRun,
-  terminalCharts,
-  train,
-} from "../../mod.ts";
-import type { RunEvent, RunResult, TrainingRun } from "../../mod.ts";
-import { readConfigFile } from "../../config.ts";
+// (from the modules themselves, not mod.ts: `anneal train` does not load tfjs in its own thread)
+import { AnnealError } from "../../errors.ts";
+import { applyOverrides, loadConfig, readConfigFile } from "../../config.ts";
+import { formatDiagnosis, readRun, terminalCharts } from "../../report/mod.ts";
+import { train } from "../../runtime/supervisor.ts";
+import type { RunResult, TrainingRun } from "../../runtime/supervisor.ts";
+import type { RunEvent } from "../../runtime/events.ts";
 import { formatMetrics, formatNumber, printedOnStdout } from "../output.ts";
 import { StepProgress } from "../progress.ts";
 import { parseNumberFlag } from "./schedule.ts";
