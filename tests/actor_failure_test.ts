@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { loadCheckpoint, type RunEvent, train } from "../mod.ts";
 import { closingEvent, tempRunsDir, trainCollect } from "./_helpers.ts";
+import { wasmThreadsReadPaths } from "../runtime/wasm_threads_paths.ts";
 
 const config = {
   backend: "cpu" as const,
@@ -256,15 +257,18 @@ Deno.test("an actor's event the supervisor cannot take fails the run, the superv
 Deno.test("anneal train --json: an actor whose Worker cannot start ends the stream with run.finished, failed, its error's code and message", async () => {
   await using runs = await tempRunsDir();
   const { dir } = runs;
-  // The process may read only its runs directory and the config, not the actors' modules nor
-  // tfjs's wasm files, which the trainer's narrowed permissions name: a Worker that asks for more
-  // than its parent holds is refused as it is made, one whose module cannot be read fails to load.
+  // The process may read its runs directory and anneal's modules (the CLI loads its command's
+  // when it runs), not tfjs's wasm files, which the trainer's narrowed permissions name: a
+  // Worker that asks for more than its parent holds is refused as it is made.
   const repo = new URL("../", import.meta.url).pathname;
+  const wasmFiles = wasmThreadsReadPaths().filter((path) => path.endsWith("/"));
+  assert.equal(wasmFiles.length, 1, "the wasm binaries' folder");
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "--unstable-worker-options",
-      `--allow-read=${dir},${repo}deno.json`,
+      `--allow-read=${dir},${repo}`,
+      `--deny-read=${wasmFiles[0]}`,
       `--allow-write=${dir}`,
       "--allow-env",
       "--allow-sys",
