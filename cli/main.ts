@@ -50,6 +50,16 @@ const runsModule = () => commandModule<typeof import("./commands/runs.ts")>("run
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
+/** Writes `text` whole, and nothing more once the reader has gone (a closed pipe). */
+function writeQuietly(stream: { writeSync(bytes: Uint8Array): number }, text: string): void {
+  let bytes = new TextEncoder().encode(text);
+  try {
+    while (bytes.length > 0) bytes = bytes.subarray(stream.writeSync(bytes));
+  } catch (error) {
+    if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
+  }
+}
+
 /**
  * Builds the command tree; `run` receives each command's exit code, and whether it was given
  * `--json` (its errors are then printed on stdout too, as one JSON line).
@@ -68,6 +78,12 @@ export function buildProgram(
     // (an unknown option, a missing argument) is thrown to the caller, which exits 2, instead of
     // commander's own process.exit(1).
     .exitOverride()
+    // (help and usage text written at once, and a reader that went away, as `anneal --help |
+    // head`, ends the writing quietly: node's stdout stream threw EPIPE as an uncaught error)
+    .configureOutput({
+      writeOut: (text) => writeQuietly(Deno.stdout, text),
+      writeErr: (text) => writeQuietly(Deno.stderr, text),
+    })
     .enablePositionalOptions()
     .addHelpText(
       "after",

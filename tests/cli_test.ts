@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { anneal, REPO_ROOT, tempRunsDir } from "./_helpers.ts";
+import { anneal, annealCommand, REPO_ROOT, tempRunsDir } from "./_helpers.ts";
 
 async function withRunsDir(fn: (dir: string) => Promise<void>) {
   const dir = await Deno.makeTempDir({ prefix: "anneal-cli-" });
@@ -22,6 +22,31 @@ Deno.test("anneal --help teaches with examples, and --version prints the version
   const version = await anneal("--version");
   const denoJson = JSON.parse(await Deno.readTextFile(`${REPO_ROOT}deno.json`));
   assert.equal(version.stdout.trim(), denoJson.version);
+});
+
+Deno.test("anneal --help whose reader has gone (a closed pipe, as `| head`) ends quietly", async () => {
+  for (const args of [["--help"], ["train", "--help"], ["--bogus"]]) {
+    const child = annealCommand(args).spawn();
+    // (the pipe's reading end closed before the CLI writes: every write of its finds it gone)
+    await child.stdout.cancel();
+    const [status, stderr] = await Promise.all([child.status, new Response(child.stderr).text()]);
+    // (help exits 0, a usage error 2, as with a reader; no uncaught EPIPE, exit 1, stack trace)
+    assert.equal(status.code, args[0] === "--bogus" ? 2 : 0, stderr);
+    assert.doesNotMatch(stderr, /EPIPE|Uncaught/);
+  }
+});
+
+Deno.test("a command whose module anneal may not read is refused with what to allow", async () => {
+  // (the CLI loads a command's module when it runs: --allow-read narrowed to elsewhere)
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read=/nonexistent", `${REPO_ROOT}cli/main.ts`, "runs"],
+    env: { NO_COLOR: "1" },
+  }).output();
+  const stderr = new TextDecoder().decode(output.stderr);
+  assert.equal(output.code, 2, stderr);
+  assert.match(stderr, /Cannot load the command's module: Requires read access/);
+  assert.match(stderr, /cli\/commands\/runs\.ts/);
+  assert.match(stderr, /hint: allow anneal's own folder to be read: --allow-read/);
 });
 
 Deno.test("anneal train prints 'Epoch N: loss = ...' lines and where the run record is", async () => {
