@@ -1,0 +1,125 @@
+/**
+ * What a user waits for besides the training steps: each workload in a fresh `deno` process,
+ * interleaved, median of several rounds.
+ *
+ * - `import mod.ts`: the module graph `import { train } from "mod.ts"` loads and evaluates;
+ * - `anneal --help`: the CLI's start, its command tree, its exit;
+ * - `anneal train`: the seed experiment end to end (five Workers started, 650 steps, the run's
+ *   records written), and within it the time to the `plan` event (the Workers up, the data loaded,
+ *   the model built) and to the first `steps` event.
+ *
+ *   deno run -A bench/startup.ts [--rounds 7] [--json]
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+import denoJson from "../deno.json" with { type: "json" };
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: "string", default: "7" },
+    json: { type: "boolean", default: false },
+  },
+});
+const rounds = Number(values.rounds);
+if (!Number.isInteger(rounds) || rounds < 1) {
+  throw new Error(`--rounds ${values.rounds}: expected a whole number of rounds, 1 or more`);
+}
+
+const root = fileURLToPath(new URL("../", import.meta.url));
+const runsDir = await Deno.makeTempDir({ prefix: "anneal_startup_" });
+/** A script that imports mod.ts and nothing else (statically, as a user's script would). */
+const importProbe = `${runsDir}/import_probe.ts`;
+await Deno.writeTextFile(
+  importProbe,
+  `import { train } from ${
+    JSON.stringify(`${root}mod.ts`)
+  };\nif (typeof train !== "function") throw new Error("mod.ts: no train");\n`,
+);
+/** `deno task anneal`'s command line (run from the repository's root), and its environment. */
+const task = denoJson.tasks.anneal.split(/\s+/);
+const CLI_FLAGS = task.slice(task.indexOf("deno") + 1);
+const CLI_ENV = Object.fromEntries(
+  task.slice(0, task.indexOf("deno")).map((word) => word.split("=") as [string, string]),
+);
+
+/** Milliseconds from spawn to exit, and to each JSON event type's first line on stdout. */
+async function timed(args: string[]): Promise<{ total: number; events: Record<string, number> }> {
+  const start = performance.now();
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+    env: { ...CLI_ENV, NO_COLOR: "1" },
+  }).spawn();
+  const events: Record<string, number> = {};
+  let pending = "";
+  const decoder = new TextDecoder();
+  const stderr = new Response(child.stderr).text();
+  for await (const chunk of child.stdout) {
+    const at = performance.now() - start;
+    pending += decoder.decode(chunk, { stream: true });
+    const lines = pending.split("\n");
+    pending = lines.pop()!;
+    for (const line of lines) {
+      const type = line.startsWith("{") ? JSON.parse(line).type : undefined;
+      if (typeof type === "string") events[type] ??= at;
+    }
+  }
+  const status = await child.status;
+  const total = performance.now() - start;
+  if (!status.success) {
+    throw new Error(`deno ${args.join(" ")} exited ${status.code}:\n${await stderr}`);
+  }
+  return { total, events };
+}
+
+const WORKLOADS: Record<string, () => Promise<Record<string, number>>> = {
+  "import mod.ts": async () => ({
+    total: (await timed(["run", "-A", "--config", `${root}deno.json`, importProbe])).total,
+  }),
+  "anneal --help": async () => ({ total: (await timed([...CLI_FLAGS, "--help"])).total }),
+  "anneal train": async () => {
+    const { total, events } = await timed([...CLI_FLAGS, "train", "--json", "--runs-dir", runsDir]);
+    return { total, plan: events.plan, "first steps": events.steps };
+  },
+};
+
+const samples: Record<string, Record<string, number[]>> = {};
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+try {
+  // one unmeasured start of each: Deno's caches (compiled modules, npm packages) warm
+  for (const work of Object.values(WORKLOADS)) await work();
+  for (let round = 0; round < rounds; round++) {
+    const names = Object.keys(WORKLOADS);
+    // (rotated, so that no workload always follows the same one)
+    const order = names.map((_, i) => names[(i + round) % names.length]);
+    for (const name of order) {
+      for (const [part, ms] of Object.entries(await WORKLOADS[name]())) {
+        ((samples[name] ??= {})[part] ??= []).push(ms);
+      }
+    }
+    if (!values.json) console.error(`round ${round + 1}/${rounds}`);
+  }
+} finally {
+  await Deno.remove(runsDir, { recursive: true });
+}
+
+const table = Object.entries(samples).map(([name, parts]) => ({
+  workload: name,
+  ...Object.fromEntries(Object.entries(parts).map(([part, xs]) => [part, median(xs)])),
+}));
+if (values.json) console.log(JSON.stringify({ rounds, table }));
+else {
+  console.log(`startup, median of ${rounds} fresh processes (ms from spawn)`);
+  for (const row of table) {
+    const { workload, ...parts } = row;
+    console.log(
+      `  ${workload.padEnd(14)} ${
+        Object.entries(parts).map(([part, ms]) => `${part} ${(ms as number).toFixed(0)}`).join(", ")
+      }`,
+    );
+  }
+}
