@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { ClippingSchema } from "../config.ts";
+import { decodeCheckpoint, encodeCheckpoint } from "../runtime/checkpoint.ts";
 import {
+  type ClipMonitorSnapshot,
   clipMonitorSnapshot,
   type ClipStats,
   HISTORY_LIMIT,
@@ -13,6 +15,12 @@ import {
   rolledBack,
   stats,
 } from "./clip_monitor.ts";
+
+/** `snapshot` as a resume reads it back: in a checkpoint's state, written and read. */
+async function throughCheckpoint(snapshot: ClipMonitorSnapshot): Promise<ClipMonitorSnapshot> {
+  const bytes = await encodeCheckpoint({ epoch: 0, step: 0, clipMonitor: snapshot }, {});
+  return (await decodeCheckpoint(bytes, "test.ckpt")).state.clipMonitor as ClipMonitorSnapshot;
+}
 
 const window = (fromStep: number, norms: number[], losses = norms.map(() => 1)) => ({
   type: "StepsObserved" as const,
@@ -65,7 +73,7 @@ Deno.test("the clipped fraction counts each step against the threshold the train
   assert.equal((out.events.at(-1) as ClipStats).fractionClipped, 0.5);
 });
 
-Deno.test("a monitor restored from its checkpoint's snapshot goes on as one never stopped", () => {
+Deno.test("a monitor restored from its checkpoint's snapshot goes on as one never stopped", async () => {
   const clipping = ClippingSchema.parse({ maxNorm: 2, onNonFinite: "rollback" });
   const fresh = () => initClipMonitor(clipping, 4);
   let seed = 3;
@@ -91,8 +99,14 @@ Deno.test("a monitor restored from its checkpoint's snapshot goes on as one neve
   };
   const straight = run(fresh(), 0, 12);
   const first = run(fresh(), 0, 5);
-  // through JSON, as a checkpoint's header holds it
-  const saved = JSON.parse(JSON.stringify(clipMonitorSnapshot(first.state)));
+  // through a checkpoint's bytes, as a resume reads it (its norms as numbers in the JSON header)
+  const snapshot = clipMonitorSnapshot(first.state);
+  assert.ok(snapshot.norms instanceof Float64Array, "in a message, the norms are one typed array");
+  const saved = await throughCheckpoint(snapshot);
+  assert.ok(Array.isArray(saved.norms));
+  assert.deepEqual(saved.norms, first.state.norms, "the same values, exactly");
+  // (the same, sent to the monitor in a message: ClipStateRestore)
+  assert.deepEqual(restoreClipMonitor(fresh(), snapshot), restoreClipMonitor(fresh(), saved));
   // the last step observed (window 4's last), whose statistics the run's summary gives
   assert.equal(restoreClipMonitor(fresh(), saved).lastStep, 49);
   const { lastStep: _, ...older } = saved;
@@ -305,7 +319,7 @@ Deno.test("under onecycle a NaN or exploding loss is met with a tenth of its max
   }
 });
 
-Deno.test("after a stop or a rollback the steps the trainer took before acting on it are left out, until it says where it rolled back", () => {
+Deno.test("after a stop or a rollback the steps the trainer took before acting on it are left out, until it says where it rolled back", async () => {
   const rollback = ClippingSchema.parse({ onNonFinite: "rollback" });
   let state = initClipMonitor(rollback, 16);
   const actions = (out: { toTrainer: unknown[] }) =>
@@ -338,7 +352,7 @@ Deno.test("after a stop or a rollback the steps the trainer took before acting o
   [left] = observeSteps(rollback, left, window(0, [1, 1], [1, NaN]));
   const restored = restoreClipMonitor(
     initClipMonitor(rollback, 16),
-    JSON.parse(JSON.stringify(clipMonitorSnapshot(left))),
+    await throughCheckpoint(clipMonitorSnapshot(left)),
   );
   assert.equal(restored.ignoring, undefined);
   [, out] = observeSteps(rollback, restored, window(2, [1, 1], [NaN, 1]));

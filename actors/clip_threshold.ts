@@ -18,6 +18,7 @@
  */
 import {
   HISTORY_LIMIT,
+  keptNorms,
   type NormHistory,
   normHistory,
   recordNorm,
@@ -30,8 +31,12 @@ export { HISTORY_LIMIT };
 export interface ClipThresholdState {
   /** The threshold the next step is clipped at (undefined: none). */
   threshold?: number;
-  /** Adaptive clipping's norms, oldest first (absent without it). */
-  history?: number[];
+  /**
+   * Adaptive clipping's norms, oldest first (absent without it): a Float64Array as the trainer
+   * takes it, for the checkpoint it sends every epoch (one copy of bytes to send, see
+   * `ClipMonitorSnapshot`); numbers as a checkpoint's JSON holds them.
+   */
+  history?: Float64Array | number[];
   /**
    * Norms read but not taken in yet, as `[step, norm]` in step order (WebGPU's windows: see
    * {@linkcode ClipThreshold.defer}); absent where none wait.
@@ -96,9 +101,10 @@ export class ClipThreshold {
     this.#value = saved?.threshold ?? clipping.maxNorm ?? undefined;
     this.#percentile = clipping.autoPercentile;
     const adaptive = this.#percentile !== undefined;
-    this.#history = adaptive ? normHistory(saved?.history ?? []) : undefined;
+    const kept = keptNorms(saved?.history);
+    this.#history = adaptive ? normHistory(kept) : undefined;
     this.#pending = adaptive ? (saved?.pending ?? []).map(([step, norm]) => [step, norm]) : [];
-    this.restarted = adaptive && saved !== undefined && saved.history === undefined;
+    this.restarted = adaptive && saved !== undefined && kept === undefined;
   }
 
   /** The threshold of the next step (undefined: no clipping by norm). */
@@ -151,7 +157,7 @@ export class ClipThreshold {
   snapshot(): ClipThresholdState {
     return {
       threshold: this.#value,
-      ...(this.#history && { history: [...this.#history.norms] }),
+      ...(this.#history && { history: Float64Array.from(this.#history.norms) }),
       ...(this.#pending.length > 0 && {
         pending: this.#pending.map(([step, norm]) => [step, norm] as [number, number]),
       }),

@@ -35,6 +35,24 @@ export function normHistory(norms: readonly number[] = []): NormHistory {
   return { norms: kept, sorted: [...kept].sort((a, b) => a - b) };
 }
 
+/**
+ * The norms a checkpoint's state holds in `value`, oldest first: numbers as its JSON holds them,
+ * or a Float64Array as the actors send them (one copy of bytes a message, where an array of up
+ * to HISTORY_LIMIT numbers is cloned number by number, every epoch); undefined for anything else
+ * (none kept: an older anneal's checkpoint).
+ *
+ * @example
+ * ```ts
+ * import { keptNorms } from "./norm_history.ts";
+ * console.assert(keptNorms(Float64Array.of(3, 1))?.join() === "3,1");
+ * console.assert(keptNorms([2])?.join() === "2" && keptNorms({ 0: 2 }) === undefined);
+ * ```
+ */
+export function keptNorms(value: unknown): number[] | undefined {
+  if (value instanceof Float64Array) return Array.from(value);
+  return Array.isArray(value) ? value : undefined;
+}
+
 /** Adds a finite norm to `history` (in place), dropping the oldest beyond HISTORY_LIMIT. */
 export function recordNorm(history: NormHistory, norm: number): void {
   history.norms.push(norm);

@@ -497,7 +497,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     bestEpoch = (saved.state.bestEpoch as number | null) ?? null;
     clip = new ClipThreshold(config.clipping, {
       threshold: saved.state.clipThreshold as number | undefined,
-      history: saved.state.clipHistory as number[] | undefined,
+      history: saved.state.clipHistory as ClipThresholdState["history"],
       pending: saved.state.clipPending as [number, number][] | undefined,
     });
     // (a WebGPU run's norms not taken in yet, resumed where every step is read: in the history,

@@ -66,6 +66,8 @@ export async function encodeCheckpoint(
   // the state's float32 arrays go to the payload; the JSON keeps their index
   const arrays: Float32Array[] = [];
   const stateJson = JSON.stringify(state, (_key, value) => {
+    // (float64 values as JSON numbers, which keep them exactly: the clip monitor's norms)
+    if (value instanceof Float64Array) return Array.from(value);
     if (!(value instanceof Float32Array)) return value;
     arrays.push(value);
     return { [ARRAY_KEY]: arrays.length - 1 };
