@@ -7,13 +7,13 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { benchFlags } from "./flags.ts";
 import { parseConfig, type RunConfigInput } from "../mod.ts";
 import { trainInProcess } from "../runtime/in_process.ts";
 import { actorSeconds } from "./actor_run.ts";
 
-const { values } = parseArgs({
-  options: {
+const values = benchFlags(
+  {
     repeats: { type: "string", default: "5" },
     backend: { type: "string", default: "wasm" },
     only: { type: "string", default: "" },
@@ -21,7 +21,14 @@ const { values } = parseArgs({
     // Also time the in-process loop in a fresh Worker each round (see in_process_worker.ts).
     fresh: { type: "boolean", default: false },
   },
-});
+  `Usage: deno run -A bench/actor_overhead.ts [--repeats 5] [--backend wasm] [--only seed,mlp,cnn]
+    [--fresh] [--json]
+
+The same training through the five Worker actors (train) and in a plain in-process loop, on the
+same backend, interleaved: the actors' share of throughput, over the whole run and after each
+side's first window of steps. --fresh also times the in-process loop in a new Worker each round
+(as cold as the actors' trainer).`,
+);
 
 /**
  * The workloads: the seed experiment (650 tiny steps: pure overhead), a Fashion-MNIST MLP and

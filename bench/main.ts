@@ -21,7 +21,7 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { benchFlags } from "./flags.ts";
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { type BackendRequest, selectBackend } from "../runtime/backend.ts";
 import { optimizerOnly, seedLinear } from "./extras.ts";
@@ -32,8 +32,8 @@ import { markdownTable, type Row, textTable } from "./table.ts";
 import { runTorch, torchPython, type TorchResult } from "./torch.ts";
 import { type MatmulRow, matmulRows, matmulTable } from "./matmul.ts";
 
-const { values: flags } = parseArgs({
-  options: {
+const flags = benchFlags(
+  {
     backend: { type: "string", default: "" },
     only: { type: "string", default: "" },
     steps: { type: "string", default: "" },
@@ -45,7 +45,16 @@ const { values: flags } = parseArgs({
     json: { type: "string", default: "" },
     markdown: { type: "boolean", default: false },
   },
-});
+  `Usage: deno run -A bench/main.ts [--backend cpu,wasm,webgpu]
+    [--only mlp,cnn,lstm,mlp_sgd,seed_linear,optim,matmul]
+    [--steps N] [--warmup N] [--repeats N] [--python /usr/bin/python3 | --python none]
+    [--device cpu] [--threads N] [--json out.json] [--markdown]
+
+The workloads of bench/torch_reference.py (same shapes and hyperparameters) on every tfjs backend
+available (a software WebGPU adapter only when named), side by side with PyTorch run in the same
+invocation where a python3 with torch exists, as ms/step, samples/s and ratios. The first part of
+\`deno task bench\`, then bench/actor_overhead.ts and bench/startup.ts (each takes --help).`,
+);
 
 const ALL = [...WORKLOAD_NAMES, "seed_linear", "optim", "matmul"];
 const only = flags.only ? flags.only.split(",") : ALL;

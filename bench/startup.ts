@@ -12,16 +12,21 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { benchFlags } from "./flags.ts";
 import { fileURLToPath } from "node:url";
 import denoJson from "../deno.json" with { type: "json" };
 
-const { values } = parseArgs({
-  options: {
+const values = benchFlags(
+  {
     rounds: { type: "string", default: "7" },
     json: { type: "boolean", default: false },
   },
-});
+  `Usage: deno run -A bench/startup.ts [--rounds 7] [--json]
+
+What a user waits for besides the training steps, each in a fresh process, interleaved (median of
+--rounds): import of mod.ts; anneal --help; anneal train (the seed) end to end, with its times to
+the plan event (Workers up, data loaded, model built) and to the first steps.`,
+);
 const rounds = Number(values.rounds);
 if (!Number.isInteger(rounds) || rounds < 1) {
   throw new Error(`--rounds ${values.rounds}: expected a whole number of rounds, 1 or more`);
