@@ -71,13 +71,10 @@ const GPU_TEARDOWN_MS = 300;
  * Milliseconds the actors get to finish cleanly once told to `Stop`, before their Workers are
  * terminated regardless, by how the run ends and whether a Worker held a WebGPU device. A failed
  * run gets only a turn of the event loop (0); `null` is not even that: a run refused at its start
- * has nothing of its actors' to wait for, but a device to let go. A run that ended waits for every
- * actor's answer after its grace anyway (RESULTS_WAIT_MS): on the CPU backends it has no grace of
- * its own (it had 50 ms, a fixed wait at the end of every run, sweep trial and tune stage; the
- * actors answer `Stop` within a few ms).
+ * has nothing of its actors' to wait for, but a device to let go.
  */
 const STOP_GRACE_MS = {
-  ended: { cpu: 0, gpu: GPU_TEARDOWN_MS },
+  ended: { cpu: 50, gpu: GPU_TEARDOWN_MS },
   failed: { cpu: 0, gpu: 0 },
   refused: { cpu: null, gpu: GPU_TEARDOWN_MS },
 } as const;
