@@ -6,7 +6,9 @@
  * - `anneal --help`: the CLI's start, its command tree, its exit;
  * - `anneal train`: the seed experiment end to end (five Workers started, 650 steps, the run's
  *   records written), and within it the time to the `plan` event (the Workers up, the data loaded,
- *   the model built) and to the first `steps` event.
+ *   the model built) and to the first `steps` event;
+ * - `anneal sweep`: a study of a few seed trials, and its time per trial (each trial a run with
+ *   its own five Workers).
  *
  *   deno run -A bench/startup.ts [--rounds 7] [--json]
  *
@@ -25,7 +27,8 @@ const values = benchFlags(
 
 What a user waits for besides the training steps, each in a fresh process, interleaved (median of
 --rounds): import of mod.ts; anneal --help; anneal train (the seed) end to end, with its times to
-the plan event (Workers up, data loaded, model built) and to the first steps.`,
+the plan event (Workers up, data loaded, model built) and to the first steps; anneal sweep of a few
+seed trials, and its time per trial.`,
 );
 const rounds = Number(values.rounds);
 if (!Number.isInteger(rounds) || rounds < 1) {
@@ -42,12 +45,39 @@ await Deno.writeTextFile(
     JSON.stringify(`${root}mod.ts`)
   };\nif (typeof train !== "function") throw new Error("mod.ts: no train");\n`,
 );
+/**
+ * A sweep of the seed: each trial's run is short (~0.1 s of training), so what a trial costs
+ * beyond it is the run's start and end (five Workers, records, the diagnosis) and the study's.
+ */
+const SWEEP_TRIALS = 4;
+const sweepConfig = `${runsDir}/sweep.json`;
+await Deno.writeTextFile(
+  sweepConfig,
+  JSON.stringify({
+    sweep: {
+      metric: "loss",
+      trials: SWEEP_TRIALS,
+      sampler: "random",
+      space: { "optimizer.lr": { type: "logUniform", low: 0.001, high: 0.05 } },
+    },
+  }),
+);
+let sweeps = 0;
 /** `deno task anneal`'s command line (run from the repository's root), and its environment. */
 const task = denoJson.tasks.anneal.split(/\s+/);
 const CLI_FLAGS = task.slice(task.indexOf("deno") + 1);
 const CLI_ENV = Object.fromEntries(
   task.slice(0, task.indexOf("deno")).map((word) => word.split("=") as [string, string]),
 );
+
+/** The `type` of an NDJSON event line; undefined for a line that is not one. */
+function eventType(line: string): unknown {
+  try {
+    return JSON.parse(line).type;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Milliseconds from spawn to exit, and to each JSON event type's first line on stdout. */
 async function timed(args: string[]): Promise<{ total: number; events: Record<string, number> }> {
@@ -69,7 +99,7 @@ async function timed(args: string[]): Promise<{ total: number; events: Record<st
     const lines = pending.split("\n");
     pending = lines.pop()!;
     for (const line of lines) {
-      const type = line.startsWith("{") ? JSON.parse(line).type : undefined;
+      const type = line.startsWith("{") ? eventType(line) : undefined;
       if (typeof type === "string") events[type] ??= at;
     }
   }
@@ -89,6 +119,12 @@ const WORKLOADS: Record<string, () => Promise<Record<string, number>>> = {
   "anneal train": async () => {
     const { total, events } = await timed([...CLI_FLAGS, "train", "--json", "--runs-dir", runsDir]);
     return { total, plan: events.plan, "first steps": events.steps };
+  },
+  // (each its own study: a sweep in a runs directory that holds one continues it)
+  [`anneal sweep (${SWEEP_TRIALS} seed trials)`]: async () => {
+    const args = ["sweep", "-c", sweepConfig, "--set", `runsDir=${runsDir}/sweep_${sweeps++}`];
+    const { total } = await timed([...CLI_FLAGS, ...args]);
+    return { total, "a trial": total / SWEEP_TRIALS };
   },
 };
 
