@@ -274,7 +274,7 @@ export function stats(state: ClipMonitorState, step: number): ClipStats {
  * sends the snapshot to the trainer and, in its checkpoint, on to the supervisor, and as a
  * structured clone a typed array is one copy of its bytes, where an array of up to
  * {@linkcode HISTORY_LIMIT} numbers was cloned number by number (in a 1,000-epoch run of the seed,
- * ~67 MB a hop, a third of its wall time). The checkpoint's JSON writes them as numbers
+ * ~67 MB a hop, ~30% of its wall time). The checkpoint's JSON writes them as numbers
  * (`encodeCheckpoint`), read back as an array.
  */
 export type ClipMonitorSnapshot =
