@@ -55,27 +55,31 @@ export function narrowActorPermissions(requested?: "narrow" | "inherit"): boolea
 
 /**
  * The permissions of one actor's Worker: the data loader reads the data files; the trainer reads
- * the run directory (a checkpoint to resume from, or the best epoch's from before a resume) and
- * writes nothing (the supervisor writes its checkpoints), reads tfjs's wasm binaries and the
- * modules of its wasm threads ({@linkcode wasmThreadsReadPaths}) and the thread-count variable;
- * the scheduler, early stopper and clip monitor get nothing.
+ * tfjs's wasm binaries and the modules of its wasm threads ({@linkcode wasmThreadsReadPaths}) and
+ * the thread-count variable, and writes nothing (the supervisor writes its checkpoints); on a
+ * resume (`resumeDir`, the run's directory) it also reads the run's directory, for the checkpoint
+ * it resumes from and the best epoch's from before the resume. A new run's trainer reads nothing
+ * there, so that a run's Workers can be started before its directory is named (a sweep starts its
+ * next trial's ahead). The scheduler, early stopper and clip monitor get nothing.
  *
  * @example
  * ```ts
  * import { actorPermissions } from "./actor_permissions.ts";
  * import { parseConfig } from "../config.ts";
  * const config = parseConfig({ data: { kind: "csv", path: "data.csv", target: "y" } });
- * const loader = actorPermissions("dataLoader", config, "runs/a");
+ * const loader = actorPermissions("dataLoader", config);
  * console.assert(Array.isArray(loader.read) && loader.write === false && loader.net === false);
- * console.assert(actorPermissions("scheduler", config, "runs/a").read === false);
+ * console.assert(actorPermissions("scheduler", config).read === false);
+ * const resumed = actorPermissions("trainer", config, "runs/a").read as string[];
+ * const fresh = actorPermissions("trainer", config).read as string[];
+ * console.assert(resumed.length === fresh.length + 1);
  * ```
  */
 export function actorPermissions(
   actor: ActorName,
   config: RunConfig,
-  runDir: string,
+  resumeDir?: string,
 ): Deno.PermissionOptionsObject {
-  const run = resolve(runDir);
   switch (actor) {
     case "dataLoader": {
       const paths = dataReadPaths(config.data);
@@ -85,7 +89,7 @@ export function actorPermissions(
       // Env: the one variable it reads, the wasm thread count override.
       return {
         ...NONE,
-        read: [run, ...wasmThreadsReadPaths()],
+        read: [...(resumeDir === undefined ? [] : [resolve(resumeDir)]), ...wasmThreadsReadPaths()],
         env: [WASM_THREADS_ENV],
       };
     default:

@@ -18,6 +18,13 @@ import { checkOptionNames } from "../option_names.ts";
 import type { ActorName, Init, SupervisorInbox } from "../actors/protocol.ts";
 import { actorPermissions, narrowActorPermissions } from "./actor_permissions.ts";
 import {
+  ACTORS,
+  actorsKey,
+  ActorWorker,
+  type PermissionsOf,
+  SpareActors,
+} from "./actor_workers.ts";
+import {
   type CheckpointState,
   CheckpointWriter,
   type WeightMap,
@@ -57,14 +64,6 @@ import { currentProcess } from "./liveness.ts";
 import type { Diagnosis } from "../report/types.ts";
 import { EventQueue } from "./event_queue.ts";
 
-const WORKER_FILES: Record<ActorName, string> = {
-  dataLoader: "../actors/data_loader_worker.ts",
-  trainer: "../actors/trainer_worker.ts",
-  scheduler: "../actors/scheduler_worker.ts",
-  earlyStopper: "../actors/early_stopper_worker.ts",
-  clipMonitor: "../actors/clip_monitor_worker.ts",
-};
-const ACTORS = Object.keys(WORKER_FILES) as ActorName[];
 /** Milliseconds a WebGPU Worker gets to release its device before and after it is terminated. */
 const GPU_TEARDOWN_MS = 300;
 /**
@@ -188,7 +187,8 @@ export interface TrainOptions {
   stallTimeoutMs?: number;
   /**
    * `narrow`: each actor's Worker gets only the permissions it needs (the data loader reads the
-   * data files, the trainer reads and writes the run directory, the other three get none); the
+   * data files; the trainer reads tfjs's wasm files, and the run directory on a resume; the
+   * supervisor writes the run's records and checkpoints; the other three actors get none); the
    * process must run with `--unstable-worker-options`. `inherit`: Workers have the process's
    * permissions. Default: `narrow` when the environment variable `ANNEAL_ACTOR_PERMISSIONS` is
    * `narrow` (as `deno task anneal` sets it, with the flag), else `inherit`.
@@ -324,6 +324,27 @@ export function train(
   input: RunConfigInput | RunConfig = {},
   options: TrainOptions = {},
 ): TrainingRun {
+  return startRun(input, options);
+}
+
+/**
+ * {@linkcode train}, for one of many runs in a row (a sweep's trials): a new run takes its actors'
+ * Workers from `spares` where a set of them waits there (started ahead, their modules loaded), and
+ * once its own actors are up starts a set there for the next run. The caller closes `spares`.
+ */
+export function trainWithSpares(
+  spares: SpareActors,
+  input: RunConfigInput | RunConfig = {},
+  options: TrainOptions = {},
+): TrainingRun {
+  return startRun(input, options, spares);
+}
+
+function startRun(
+  input: RunConfigInput | RunConfig,
+  options: TrainOptions,
+  spares?: SpareActors,
+): TrainingRun {
   const queue = new EventQueue<RunEvent>();
   let config: RunConfig;
   let runId: string;
@@ -389,7 +410,7 @@ export function train(
   })();
   setup.catch(() => known.refused = true);
   const result = setup.then(() =>
-    supervise(config, runId, options, queue, requestedStop, held, raised, raisedFlags)
+    supervise(config, runId, options, queue, requestedStop, held, raised, raisedFlags, spares)
   ).finally(() => held.lock?.release());
   result.catch(() => queue.close());
   const run: TrainingRun = {
@@ -455,6 +476,7 @@ async function supervise(
   held: { lock?: RunLock },
   raised = false,
   raisedFlags: string[] = [],
+  spares?: SpareActors,
 ): Promise<RunResult> {
   const runDir = `${config.runsDir}/${runId}`;
   const writer = new RunWriter(runDir);
@@ -961,6 +983,8 @@ async function supervise(
 
   const onMessage = (actor: ActorName, message: SupervisorInbox) => {
     lastSeen.set(actor, performance.now());
+    // (the trainer's modules, the heaviest, are loaded: the next run's load beside this one's run)
+    if (actor === "trainer" && !heard.has(actor)) prepareNext();
     heard.add(actor);
     if (message.type === "actor.heartbeat") {
       if (message.heapUsed !== undefined) heapUsed[actor] = message.heapUsed;
@@ -1085,6 +1109,8 @@ async function supervise(
 
   /** The actor whose Worker is being started (a throw there is that actor's failure to start). */
   let starting: ActorName | undefined;
+  /** Starts a spare set of Workers for the next run (a sweep's next trial): once the trainer is up. */
+  let prepareNext = () => {};
   /** Starts the five actors' Workers, each with its channels to its peers, and the watchdog. */
   const startActors = () => {
     const actorConfig = { ...config, resolvedLr };
@@ -1092,70 +1118,90 @@ async function supervise(
     // Each actor gets only what it needs where Deno allows it (see actor_permissions.ts).
     const narrowed = narrowActorPermissions(options.actorPermissions);
     meta.actorPermissions = narrowed ? "narrow" : "inherit";
-    for (const actor of ACTORS) {
-      // (an actor that failed at once, its module not loaded: the run is ending)
-      if (done) return;
-      starting = actor;
-      const worker = new Worker(new URL(WORKER_FILES[actor], import.meta.url).href, {
-        type: "module",
-        ...(narrowed &&
-          { deno: { permissions: actorPermissions(actor, config, runDir) } }),
-      });
-      workers.set(actor, worker);
-      lastSeen.set(actor, performance.now());
-      worker.onmessage = (event) => {
-        try {
-          onMessage(actor, event.data);
-        } catch (error) {
-          // (a message the supervisor could not take: its own failure, not the actor's)
-          fail(
-            undefined,
-            `on actor '${actor}''s message: ${errorMessage(error)}`,
-            "report it if it looks like a bug",
-            undefined,
-            codeOf(error),
-          );
-        }
-      };
-      worker.onerror = (event) => {
-        event.preventDefault();
-        fail(actor, event.message ?? "uncaught error");
-      };
-      worker.onmessageerror = () =>
-        fail(actor, "a message could not be deserialized", undefined, undefined, "internal");
-      const ports: Record<string, MessagePort> = {};
-      if (actor === "trainer") {
-        for (const [peer, channel] of channels) ports[peer] = channel.port1;
-      } else ports.trainer = channels.get(actor)!.port2;
-      const resume = !resumeState ? undefined : actor === "trainer"
-        ? {
-          checkpoint: `${runDir}/checkpoints/last.ckpt`,
-          fingerprint: typeof before.meta?.fingerprint === "string"
-            ? before.meta.fingerprint
-            : undefined,
-          stopped: earlyStopped(config, resumeState, raised),
-          diverged,
-        }
-        : actor === "scheduler"
-        ? resumeState.scheduler
-        : actor === "earlyStopper"
-        ? resumeState.earlyStopper
-        : actor === "clipMonitor"
-        ? (diverged ? diverged.clipMonitor : clipMonitorResume(resumeState))
-        : undefined;
-      worker.postMessage(
-        {
-          type: "Init",
-          actor,
-          runId,
-          runDir,
-          config: actorConfig,
-          ports,
-          resume,
-          fault: options.faults?.[actor],
-        },
-        Object.values(ports),
-      );
+    // (the trainer reads the run directory on a resume only: a new run's Workers may be spares)
+    const permissionsOf: PermissionsOf = (actor) =>
+      narrowed ? actorPermissions(actor, config, resumeState ? runDir : undefined) : undefined;
+    // the next run's spares: a new run's Workers, its data files as this run's
+    const nextPermissions: PermissionsOf = (actor) =>
+      narrowed ? actorPermissions(actor, config) : undefined;
+    prepareNext = () => spares?.prepare(actorsKey(nextPermissions), nextPermissions);
+    /** Starts each actor's Worker (or takes the spare's) and sends it its `Init`. */
+    const startWorkers = (spare?: Map<ActorName, ActorWorker>) => {
+      for (const actor of ACTORS) {
+        // (an actor that failed at once, its module not loaded: the run is ending)
+        if (done) return;
+        starting = actor;
+        const started = spare?.get(actor) ?? new ActorWorker(actor, permissionsOf(actor));
+        spare?.delete(actor);
+        const worker = started.worker;
+        workers.set(actor, worker);
+        lastSeen.set(actor, performance.now());
+        // (what a spare sent or threw before is handed over now, the Worker being the run's)
+        started.adopt({
+          onmessage: (event) => {
+            try {
+              onMessage(actor, event.data);
+            } catch (error) {
+              // (a message the supervisor could not take: its own failure, not the actor's)
+              fail(
+                undefined,
+                `on actor '${actor}''s message: ${errorMessage(error)}`,
+                "report it if it looks like a bug",
+                undefined,
+                codeOf(error),
+              );
+            }
+          },
+          onerror: (event) => {
+            event.preventDefault();
+            fail(actor, event.message ?? "uncaught error");
+          },
+          onmessageerror: () =>
+            fail(actor, "a message could not be deserialized", undefined, undefined, "internal"),
+        });
+        const ports: Record<string, MessagePort> = {};
+        if (actor === "trainer") {
+          for (const [peer, channel] of channels) ports[peer] = channel.port1;
+        } else ports.trainer = channels.get(actor)!.port2;
+        const resume = !resumeState ? undefined : actor === "trainer"
+          ? {
+            checkpoint: `${runDir}/checkpoints/last.ckpt`,
+            fingerprint: typeof before.meta?.fingerprint === "string"
+              ? before.meta.fingerprint
+              : undefined,
+            stopped: earlyStopped(config, resumeState, raised),
+            diverged,
+          }
+          : actor === "scheduler"
+          ? resumeState.scheduler
+          : actor === "earlyStopper"
+          ? resumeState.earlyStopper
+          : actor === "clipMonitor"
+          ? (diverged ? diverged.clipMonitor : clipMonitorResume(resumeState))
+          : undefined;
+        worker.postMessage(
+          {
+            type: "Init",
+            actor,
+            runId,
+            runDir,
+            config: actorConfig,
+            ports,
+            resume,
+            fault: options.faults?.[actor],
+          },
+          Object.values(ports),
+        );
+      }
+    };
+    const spare = spares?.take(actorsKey(permissionsOf));
+    // how many of its actors' Workers the run took started ahead (a sweep's trial after the first)
+    meta.workersAhead = spare?.size ?? 0;
+    try {
+      startWorkers(spare);
+    } finally {
+      // (the run ended as they started: the spares it did not take go with it)
+      for (const left of spare?.values() ?? []) left.worker.terminate();
     }
     starting = undefined;
     if (done) return;

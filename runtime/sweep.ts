@@ -35,6 +35,7 @@ import type { StudyStorage, Trial } from "../storage/types.ts";
 import { checkRunId, makeRunDirectory } from "./records.ts";
 import { shellWord } from "../shell_word.ts";
 import { trainTrial, type TrialRunStart } from "./trial_run.ts";
+import { SpareActors } from "./actor_workers.ts";
 import {
   checkMetric,
   dataTask,
@@ -983,6 +984,10 @@ async function runDefinition(
   ].filter((w) => w !== undefined);
   for (const each of warnings) options.onWarning?.(each);
   const runsDir = `${base.runsDir}/${studyName}`;
+  const parallel = options.parallel ?? sweep.parallel;
+  // each trial's run starts the next one's actor Workers once its own are up (a small model's
+  // run is mostly its Workers loading their modules); closed, whatever happens, with the study
+  using spares = new SpareActors(parallel);
   const result = await runStudy({
     storage,
     studyName,
@@ -992,7 +997,7 @@ async function runDefinition(
     sampler: samplerFor(sweep),
     pruner: prunerFor(sweep, base.epochs),
     trials: sweep.trials,
-    parallel: options.parallel ?? sweep.parallel,
+    parallel,
     direction,
     seed: sweep.seed,
     workerId: options.workerId,
@@ -1008,6 +1013,7 @@ async function runDefinition(
         report,
         context,
         onStart: (start) => options.onTrialRun?.(start, definition),
+        spares,
       }),
   });
   const bestConfig = result.best ? trialConfig(definition, result.best.params) : undefined;

@@ -9,6 +9,7 @@ import {
 } from "../mod.ts";
 import type { ConfigWarning } from "../mod.ts";
 import { parseSpace } from "../sweeps/space.ts";
+import { PERMISSIONS_ENV } from "./actor_permissions.ts";
 import { loadActorModules } from "../tests/_helpers.ts";
 import {
   checkSpacePaths,
@@ -763,6 +764,84 @@ Deno.test("runSweep of a conditional space stores and trains momentum only in th
       (result.bestConfig!.optimizer as { momentum?: number }).momentum,
       best.params["optimizer.momentum"],
     );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("each trial after a sweep's first takes actor Workers started while the one before trained (meta.workersAhead), with narrowed permissions too", async () => {
+  const dir = await Deno.makeTempDir();
+  const previous = Deno.env.get(PERMISSIONS_ENV);
+  try {
+    for (const permissions of ["narrow", "inherit"]) {
+      Deno.env.set(PERMISSIONS_ENV, permissions);
+      const config = parseConfig({
+        backend: "cpu",
+        epochs: 2,
+        runsDir: `${dir}/${permissions}`,
+        data: { ...split, n: 64 },
+        sweep: {
+          space: { "optimizer.lr": { type: "choice", values: [0.01, 0.02, 0.05] } },
+          sampler: "grid",
+          pruner: "none",
+          trials: 3,
+          parallel: 1,
+        },
+      });
+      const result = await runSweep(config, { storage: `${dir}/${permissions}.db`, study: "s" });
+      const ahead = [];
+      for (const trial of result.trials.sort((a, b) => a.number - b.number)) {
+        assert.equal(trial.state, "COMPLETE", trial.reason ?? "");
+        const meta = JSON.parse(await Deno.readTextFile(`${trial.runDir}/meta.json`));
+        assert.equal(meta.actorPermissions, permissions);
+        ahead.push(meta.workersAhead);
+      }
+      assert.deepEqual(ahead, [0, 5, 5], permissions);
+    }
+  } finally {
+    if (previous === undefined) Deno.env.delete(PERMISSIONS_ENV);
+    else Deno.env.set(PERMISSIONS_ENV, previous);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a process that ran a sweep ends once it returns: the Workers started ahead for a next trial that never came are terminated", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const sweep = new URL("./sweep.ts", import.meta.url).href;
+    const config = {
+      backend: "cpu",
+      epochs: 1,
+      runsDir: dir,
+      data: { kind: "synthetic-linear", n: 64 },
+      sweep: {
+        metric: "loss",
+        space: { "optimizer.lr": { type: "choice", values: [0.01, 0.02] } },
+        sampler: "grid",
+        pruner: "none",
+        trials: 2,
+      },
+    };
+    const script = `const { runSweep } = await import(${JSON.stringify(sweep)});\n` +
+      `const result = await runSweep(${JSON.stringify(config)});\n` +
+      `console.log(result.trials.map((trial) => trial.state).join(","));\n`;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["eval", "-A", "--config", new URL("../deno.json", import.meta.url).pathname, script],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    // (a Worker left running keeps its process alive: the sweep's own take a few seconds)
+    let killed = false;
+    const timer = setTimeout(() => {
+      killed = true;
+      child.kill("SIGKILL");
+    }, 120_000);
+    const output = await child.output();
+    clearTimeout(timer);
+    const stderr = new TextDecoder().decode(output.stderr);
+    assert.equal(killed, false, "the process did not end of itself within 120 s");
+    assert.equal(output.code, 0, stderr);
+    assert.equal(new TextDecoder().decode(output.stdout).trim(), "COMPLETE,COMPLETE", stderr);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

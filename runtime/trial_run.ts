@@ -13,7 +13,8 @@ import { readRun } from "../report/records.ts";
 import { interruptionOf, type Report, type TrialContext } from "../sweeps/study.ts";
 import { loadCheckpoint } from "./checkpoint.ts";
 import { readSavedConfig, resumedConfig } from "./resume.ts";
-import { train } from "./supervisor.ts";
+import { train, trainWithSpares } from "./supervisor.ts";
+import type { SpareActors } from "./actor_workers.ts";
 
 /** How a retry's run started, for the line `anneal sweep` prints. */
 export type TrialRunStart =
@@ -130,6 +131,11 @@ export interface TrialTraining {
   context: TrialContext;
   /** Told how a retry's run started: resumed, or anew and why. */
   onStart?: (start: TrialRunStart) => void;
+  /**
+   * Actor Workers started ahead for the sweep's runs: the trial's run takes a set where one
+   * waits, and starts one for the next trial once its own actors are up.
+   */
+  spares?: SpareActors;
 }
 
 /** Why a retry trains a new run: the run it retries, where one was recorded, and the reason. */
@@ -180,13 +186,15 @@ async function trainRun(
   resumable?: ResumableRun,
   anew?: Anew,
 ): Promise<number | { refused: string }> {
-  const { config, context, metric, direction, report } = training;
+  const { config, context, metric, direction, report, spares } = training;
+  const start: typeof train = (input, options) =>
+    spares ? trainWithSpares(spares, input, options) : train(input, options);
   const run = resumable
-    ? train(
+    ? start(
       { ...config, name: resumable.name, runsDir: dirname(resumable.runDir) },
       { resume: basename(resumable.runDir) },
     )
-    : train(config, { runId: `trial-${context.number}-${crypto.randomUUID().slice(0, 4)}` });
+    : start(config, { runId: `trial-${context.number}-${crypto.randomUUID().slice(0, 4)}` });
   // Interrupted (Ctrl-C): the run stops after its current step as `interrupted`, its checkpoint
   // kept; taken away (reaped: this worker stalled): its result would be dropped.
   const onAbort = () => {

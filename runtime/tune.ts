@@ -13,7 +13,8 @@ import { checkArgument, checkOptionNames, isObject } from "../option_names.ts";
 import { AnnealError } from "../errors.ts";
 import { applyParams, type Params } from "../sweeps/space.ts";
 import { checkReadable, lrFind } from "./lr_find.ts";
-import { train } from "./supervisor.ts";
+import { trainWithSpares } from "./supervisor.ts";
+import { SpareActors } from "./actor_workers.ts";
 import { checkSweepMetric, sweepDirection } from "./sweep.ts";
 import { checkMetric, dataTask } from "../task_fit.ts";
 import { rateOverride, rateSetting } from "../schedulers/rate_setting.ts";
@@ -527,9 +528,11 @@ async function search(
   const lengths = new WeakMap<RunConfig, RunLength>();
   const interrupt = options.interrupt;
   const interrupted = () => interrupt?.aborted ? String(interrupt.reason ?? "interrupted") : "";
+  // each run starts the next one's actor Workers once its own are up; closed with the search
+  using spares = new SpareActors(1);
   const evaluate = async (config: RunConfig) => {
     runs++;
-    const run = train({ ...config, runsDir, sweep: undefined });
+    const run = trainWithSpares(spares, { ...config, runsDir, sweep: undefined });
     const stop = () => run.interrupt(interrupted());
     interrupt?.addEventListener("abort", stop, { once: true });
     let best = NaN;

@@ -21,6 +21,15 @@ Deno.test("tune optimises its metric in the config's sweep.direction, as a sweep
     // without a direction, the metric's own
     const undirected = { ...config, sweep: { ...config.sweep!, direction: undefined } };
     assert.equal(tuneDirection(undirected).direction, "minimize");
+    // its second run took actor Workers started while the first trained
+    const metas = [];
+    for await (const entry of Deno.readDir(result.dir)) {
+      const path = `${result.dir}/${entry.name}/meta.json`;
+      const meta = await Deno.readTextFile(path).then(JSON.parse, () => undefined);
+      if (meta) metas.push(meta);
+    }
+    metas.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    assert.deepEqual(metas.map((meta) => meta.workersAhead), [0, 5]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -62,11 +62,33 @@ for (const actor of ["scheduler", "earlyStopper", "clipMonitor"] as const) {
   });
 }
 
-Deno.test("the trainer reads its run directory, nothing else, and writes nothing (the supervisor writes its checkpoints)", async () => {
-  assert.match(await probe("trainer", "read", (_, run) => join(run, "config.json")), ALLOWED);
+Deno.test("a new run's trainer reads nothing of the runs, not even its own directory, and writes nothing (the supervisor writes its checkpoints)", async () => {
+  assert.match(await probe("trainer", "read", (_, run) => join(run, "config.json")), DENIED);
   assert.match(await probe("trainer", "write", (_, run) => join(run, "x.txt")), DENIED);
   assert.match(await probe("trainer", "read", (dir) => join(dir, "secret.txt")), DENIED);
   assert.match(await probe("trainer", "write", (dir) => join(dir, "x.txt")), DENIED);
+});
+
+Deno.test("a resumed run's trainer reads its run directory (the checkpoint it resumes from), nothing else, and writes nothing", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  await Deno.writeTextFile(join(dir, "secret.txt"), "not for actors\n");
+  const first = await trainCollect({ ...config, epochs: 1, runsDir: dir }, { runId: "probe" });
+  assert.equal(first.result.status, "completed", first.result.reason);
+  const resumed = async (access: "read" | "write", path: string) => {
+    const { result } = await trainCollect({ ...config, epochs: 3, runsDir: dir }, {
+      resume: "probe",
+      actorPermissions: "narrow",
+      faults: { trainer: { kind: "touch", at: POINTS.trainer, access, path } },
+    });
+    assert.equal(result.status, "failed", result.reason);
+    assert.equal(result.failedActor, "trainer");
+    return result.reason;
+  };
+  const run = join(dir, "probe");
+  assert.match(await resumed("read", join(run, "config.json")), ALLOWED);
+  assert.match(await resumed("write", join(run, "x.txt")), DENIED);
+  assert.match(await resumed("read", join(dir, "secret.txt")), DENIED);
 });
 
 Deno.test("the data loader reads its data file, writes nothing and reads nothing else", async () => {
