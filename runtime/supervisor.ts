@@ -22,7 +22,7 @@ import {
   actorsKey,
   ActorWorker,
   type PermissionsOf,
-  SpareActors,
+  type SpareActors,
 } from "./actor_workers.ts";
 import {
   type CheckpointState,
