@@ -986,8 +986,9 @@ async function runDefinition(
   const runsDir = `${base.runsDir}/${studyName}`;
   const parallel = options.parallel ?? sweep.parallel;
   // each trial's run starts the next one's actor Workers once its own are up (a small model's
-  // run is mostly its Workers loading their modules); closed, whatever happens, with the study
-  using spares = new SpareActors(parallel);
+  // run is mostly its Workers loading their modules); closed, whatever happens, with the study.
+  // (a set holds ~130 MB: two at most wait, for lanes whose trials end together)
+  using spares = new SpareActors(Math.min(parallel, 2));
   const result = await runStudy({
     storage,
     studyName,
