@@ -387,3 +387,60 @@ Deno.test("a worker whose trial cannot be recorded stops its other trials as int
   assert.deepEqual(trials.filter((t) => t.state === "RUNNING").map((t) => t.number), [0]);
   await storage.close();
 });
+
+Deno.test("a trial's reports within a second are judged against one list of the other trials; a report a second after the last list lists them afresh", async () => {
+  const sqlite = openSqliteStorage(":memory:");
+  // (every other call goes to the storage as it is)
+  let lists = 0;
+  const storage = new Proxy(sqlite, {
+    get(target, name, receiver) {
+      if (name === "listTrials") {
+        return (...args: Parameters<typeof sqlite.listTrials>) => {
+          // all the study's trials, as the pruner lists them (the sampler and the loop name states)
+          if (args[1] === undefined) lists++;
+          return target.listTrials(...args);
+        };
+      }
+      const value = Reflect.get(target, name, receiver);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  try {
+    const fast = await runStudy({
+      storage,
+      studyName: "fast",
+      space: bowlSpace,
+      sampler: randomSampler(),
+      pruner: medianPruner(),
+      // 30 reports in a few ms: one list a trial
+      objective: async (_params, report) => {
+        for (let step = 0; step < 30; step++) await report(step, 1);
+        return 1;
+      },
+      trials: 3,
+      seed: 1,
+    });
+    assert.equal(fast.trials.length, 3);
+    // (the study lists its trials twice itself: as it starts, and for its result)
+    assert.equal(lists, 3 + 2, "one list a trial of 30 quick reports");
+    lists = 0;
+    await runStudy({
+      storage,
+      studyName: "slow",
+      space: bowlSpace,
+      sampler: randomSampler(),
+      pruner: medianPruner(),
+      objective: async (_params, report) => {
+        await report(0, 1);
+        await new Promise((resolve) => setTimeout(resolve, 1100));
+        await report(1, 1);
+        return 1;
+      },
+      trials: 1,
+      seed: 1,
+    });
+    assert.equal(lists, 2 + 2, "a list at each of two reports a second apart");
+  } finally {
+    await sqlite.close();
+  }
+});
