@@ -7,8 +7,9 @@
  * - `anneal train`: the seed experiment end to end (five Workers started, 650 steps, the run's
  *   records written), and within it the time to the `plan` event (the Workers up, the data loaded,
  *   the model built) and to the first `steps` event;
- * - `anneal sweep`: a study of a few seed trials, and its time per trial (each trial a run with
- *   its own five Workers).
+ * - `anneal sweep`: a study of a few seed trials (a grid, no pruner), its time per trial, and
+ *   the time per trial after the first, from the first trial's line to the last's (each trial a
+ *   run with its own five Workers, started while the trial before trained).
  *
  *   deno run -A bench/startup.ts [--rounds 7] [--json]
  *
@@ -28,7 +29,7 @@ const values = benchFlags(
 What a user waits for besides the training steps, each in a fresh process, interleaved (median of
 --rounds): import of mod.ts; anneal --help; anneal train (the seed) end to end, with its times to
 the plan event (Workers up, data loaded, model built) and to the first steps; anneal sweep of a few
-seed trials, and its time per trial.`,
+seed trials, its time per trial, and per trial after the first.`,
 );
 const rounds = Number(values.rounds);
 if (!Number.isInteger(rounds) || rounds < 1) {
@@ -54,11 +55,13 @@ const sweepConfig = `${runsDir}/sweep.json`;
 await Deno.writeTextFile(
   sweepConfig,
   JSON.stringify({
+    // (a grid without a pruner: the same trials, each trained to its end, every round)
     sweep: {
       metric: "loss",
       trials: SWEEP_TRIALS,
-      sampler: "random",
-      space: { "optimizer.lr": { type: "logUniform", low: 0.001, high: 0.05 } },
+      sampler: "grid",
+      pruner: "none",
+      space: { "optimizer.lr": { type: "grid", values: [0.004, 0.008, 0.012, 0.016] } },
     },
   }),
 );
@@ -79,8 +82,13 @@ function eventType(line: string): unknown {
   }
 }
 
-/** Milliseconds from spawn to exit, and to each JSON event type's first line on stdout. */
-async function timed(args: string[]): Promise<{ total: number; events: Record<string, number> }> {
+/**
+ * Milliseconds from spawn to exit, to each JSON event type's first line on stdout, and to each
+ * line that reports a sweep's trial (`trial   3  COMPLETE ...`).
+ */
+async function timed(
+  args: string[],
+): Promise<{ total: number; events: Record<string, number>; trials: number[] }> {
   const start = performance.now();
   const child = new Deno.Command(Deno.execPath(), {
     args,
@@ -90,6 +98,7 @@ async function timed(args: string[]): Promise<{ total: number; events: Record<st
     env: { ...CLI_ENV, NO_COLOR: "1" },
   }).spawn();
   const events: Record<string, number> = {};
+  const trials: number[] = [];
   let pending = "";
   const decoder = new TextDecoder();
   const stderr = new Response(child.stderr).text();
@@ -101,6 +110,7 @@ async function timed(args: string[]): Promise<{ total: number; events: Record<st
     for (const line of lines) {
       const type = line.startsWith("{") ? eventType(line) : undefined;
       if (typeof type === "string") events[type] ??= at;
+      if (/^trial\s+\d+\s/.test(line)) trials.push(at);
     }
   }
   const status = await child.status;
@@ -108,7 +118,7 @@ async function timed(args: string[]): Promise<{ total: number; events: Record<st
   if (!status.success) {
     throw new Error(`deno ${args.join(" ")} exited ${status.code}:\n${await stderr}`);
   }
-  return { total, events };
+  return { total, events, trials };
 }
 
 const WORKLOADS: Record<string, () => Promise<Record<string, number>>> = {
@@ -123,8 +133,13 @@ const WORKLOADS: Record<string, () => Promise<Record<string, number>>> = {
   // (each its own study: a sweep in a runs directory that holds one continues it)
   [`anneal sweep (${SWEEP_TRIALS} seed trials)`]: async () => {
     const args = ["sweep", "-c", sweepConfig, "--set", `runsDir=${runsDir}/sweep_${sweeps++}`];
-    const { total } = await timed([...CLI_FLAGS, ...args]);
-    return { total, "a trial": total / SWEEP_TRIALS };
+    const { total, trials } = await timed([...CLI_FLAGS, ...args]);
+    if (trials.length !== SWEEP_TRIALS) {
+      throw new Error(`anneal sweep reported ${trials.length} trials of ${SWEEP_TRIALS}`);
+    }
+    // (after the first: each trial's Workers were started while the one before trained)
+    const after = (trials.at(-1)! - trials[0]) / (SWEEP_TRIALS - 1);
+    return { total, "a trial": total / SWEEP_TRIALS, "a trial after the first": after };
   },
 };
 
