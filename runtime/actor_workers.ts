@@ -162,6 +162,11 @@ export class SpareActors {
     return this.#sets.length;
   }
 
+  /** How many Workers the waiting sets hold (a set is started one Worker a task). */
+  get workers(): number {
+    return this.#sets.reduce((sum, set) => sum + set.workers.size, 0);
+  }
+
   /** A spare set of this key, taken out of the pool (its Workers are then the caller's). */
   take(key: string): Map<ActorName, ActorWorker> | undefined {
     const index = this.#sets.findIndex((set) => set.key === key);

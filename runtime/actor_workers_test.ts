@@ -43,7 +43,7 @@ Deno.test("spare actor sets: one of a key taken whole, none of another; at most 
     spares.prepare(inherit, () => undefined);
     assert.equal(spares.size, 1, "a second set of the same key waits only where the limit allows");
     // (one Worker a task: let the set finish)
-    await sleep(100);
+    await until("the set's five Workers", () => spares.workers === ACTORS.length);
     assert.equal(spares.take(narrow), undefined);
     const set = spares.take(inherit)!;
     taken.push(...[...set.values()].map((each) => each.worker));
@@ -53,7 +53,7 @@ Deno.test("spare actor sets: one of a key taken whole, none of another; at most 
     spares.prepare(inherit, () => undefined);
     spares.prepare(narrow, () => ({ read: false }));
     assert.equal(spares.size, 1, "the other key's set was terminated to make room");
-    await sleep(100);
+    await until("the set's five Workers", () => spares.workers === ACTORS.length);
     assert.equal(spares.take(inherit), undefined);
     const other = spares.take(narrow)!;
     taken.push(...[...other.values()].map((each) => each.worker));
@@ -93,7 +93,6 @@ Deno.test("a spare set Deno refuses a Worker of (a permission it cannot grant) i
   // (a later one is refused a task later: the set is dropped then, its Workers terminated)
   spares.prepare("later", (actor) => actor === "scheduler" ? bad : undefined);
   assert.equal(spares.size, 1);
-  await sleep(100);
-  assert.equal(spares.size, 0);
+  await until("the refused set dropped", () => spares.size === 0);
   assert.equal(spares.take("later"), undefined);
 });
