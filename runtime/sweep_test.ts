@@ -796,7 +796,10 @@ Deno.test("each trial after a sweep's first takes actor Workers started while th
         assert.equal(meta.actorPermissions, permissions);
         ahead.push(meta.workersAhead);
       }
-      assert.deepEqual(ahead, [0, 5, 5], permissions);
+      // (a set is started one Worker a task: on a loaded machine a short trial may end before the
+      // next one's set is whole, and that trial starts the rest itself)
+      assert.equal(ahead[0], 0, permissions);
+      for (const taken of ahead.slice(1)) assert.ok(taken >= 1 && taken <= 5, `${ahead}`);
     }
   } finally {
     if (previous === undefined) Deno.env.delete(PERMISSIONS_ENV);
