@@ -3,7 +3,8 @@
 # WebGPU tests of the fused paths and the tiled matmul, the benchmarks side by side with PyTorch
 # (with square fp32 products: anneal's tiled kernel, tfjs-webgpu's, torch.mm), the dense step's
 # fixed cost at the MLP workload's shapes, the actors' cost, anneal's WGSL CNN kernels against
-# tfjs-webgpu's, and the CNN step's kernels by time, in one call. Results go to $OUT
+# tfjs-webgpu's, the CNN step's kernels by time, and start-up times (a sweep's trials on Workers
+# started ahead), in one call. Results go to $OUT
 # (or /tmp/anneal-device) and to stdout, within DEVICE_BUDGET_S seconds in all (default 540, to fit
 # one device call of 600 s). A CPU-only machine runs it too (WebGPU on llvmpipe).
 set -uo pipefail
@@ -51,4 +52,7 @@ run() {
   # the CNN's step kernel by kernel (GPU times where the adapter has timestamp queries)
   PROFILE_ROWS=30 run run --cached-only --no-check -A bench/profile_wasm_cnn.ts --backend webgpu \
     --engine --steps 2
+  # start-up on a host of many cores: a sweep's trials on Workers started ahead (last: it spawns
+  # deno processes of its own, which this step's --cached-only does not reach)
+  run run --cached-only --no-check -A bench/startup.ts --rounds 3
 } 2>&1 | tee "$out/device.txt"
