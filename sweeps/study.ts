@@ -342,11 +342,11 @@ type Resolved = RunStudyOptions & {
 };
 
 /**
- * How long the pruner judges a trial's reports against the same list of the study's other trials:
- * listing them all costs ~6 ms at 100 trials of 50 epochs on SQLite (more over the network), and
- * at every report of epochs shorter than that it was most of a short trial's time, and grew with
- * the study. A trial's first report lists them afresh, and so does any report this long after the
- * last list: only epochs shorter than this share a list, and judge against values at most this
+ * How long the pruner judges a trial's reports against the same list of the study's other trials.
+ * Listing them all costs ~6 ms at 100 trials of 50 epochs on SQLite (more over the network): at
+ * every report (each epoch's end) of a trial of short epochs that was most of its time, and it grew
+ * with the study. A trial's first report lists them afresh, and so does any report this long after
+ * the last list: only epochs shorter than this share a list, and judge against values at most this
  * old (other workers' and lanes' reports since are seen at the next list).
  */
 const PEERS_REFRESH_MS = 1000;
