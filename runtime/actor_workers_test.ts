@@ -1,16 +1,12 @@
 import assert from "node:assert/strict";
 import { ACTORS, actorsKey, ActorWorker, SpareActors } from "./actor_workers.ts";
+import { waitFor } from "../tests/_helpers.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Waits until `ready` holds (a Worker's modules load in seconds, under `deno test` slower). */
-async function until(what: string, ready: () => boolean, ms = 120_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ready()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
+const until = (what: string, ready: () => boolean) =>
+  waitFor(what, () => ready() || undefined, 120_000);
 
 Deno.test("an actor's Worker started ahead holds what it sends until a run adopts it, then hands it over first, in order", async () => {
   const started = new ActorWorker("scheduler");

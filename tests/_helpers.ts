@@ -363,3 +363,21 @@ export async function trainInProcessReleased(config: RunConfig) {
     await releaseWebGpu();
   }
 }
+
+/**
+ * Polls `probe` (every 100 ms) until it gives a value, and returns it; throws, naming `what`, after
+ * `timeoutMs`.
+ */
+export async function waitFor<T>(
+  what: string,
+  probe: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}

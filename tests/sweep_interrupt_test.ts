@@ -10,17 +10,10 @@
 import assert from "node:assert/strict";
 import { loadCheckpoint, openStorage } from "../mod.ts";
 import type { StudyStorage, Trial } from "../mod.ts";
-import { anneal, annealCommand, readNdjson, tempRunsDir } from "./_helpers.ts";
+import { anneal, annealCommand, readNdjson, tempRunsDir, waitFor } from "./_helpers.ts";
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = performance.now() + 120_000;
-  while (performance.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+/** How long a wait for a study's trials may take (trials of seconds, on a loaded machine). */
+const WAIT_MS = 120_000;
 
 /** A study of `trials` trials of 6 epochs of about a second each (a wide MLP on the CPU). */
 async function writeSweepConfig(dir: string, trials = 3): Promise<string> {
@@ -73,7 +66,7 @@ Deno.test("Ctrl-C stops anneal sweep and anneal worker cleanly: the running tria
     const studyId = await waitFor("the study", async () => {
       storage ??= await openStorage(storageUrl).catch(() => undefined);
       return (await storage?.loadStudy("sw").catch(() => undefined))?.id;
-    });
+    }, WAIT_MS);
     // (its own --parallel, the study's 1: the command to go on with must repeat it)
     worker = spawn(["worker", "--storage", storageUrl, "--study", "sw", "--parallel", "1"]);
     // both mid-trial, each trial past its first epoch's end (so its run has a checkpoint) and
@@ -85,7 +78,7 @@ Deno.test("Ctrl-C stops anneal sweep and anneal worker cleanly: the running tria
           trials.every((t) => t.intermediate.size >= 1 && t.intermediate.size <= 4)
         ? trials
         : undefined;
-    });
+    }, WAIT_MS);
     sweep.child.kill("SIGINT");
     worker.child.kill("SIGINT");
     for (
@@ -217,11 +210,11 @@ Deno.test("a sweep killed mid-trial (SIGKILL): the next anneal sweep reaps its t
   try {
     const studyId = await waitFor("the study", async () => {
       return (await storage.loadStudy("sw").catch(() => undefined))?.id;
-    });
+    }, WAIT_MS);
     const killed = await waitFor("a trial past its second epoch", async () => {
       const [trial] = await storage.listTrials(studyId, ["RUNNING"]);
       return (trial?.intermediate.size ?? 0) >= 2 ? trial : undefined;
-    });
+    }, WAIT_MS);
     child.kill("SIGKILL");
     assert.equal((await child.status).signal, "SIGKILL");
     await Promise.all(output);

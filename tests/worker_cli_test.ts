@@ -2,23 +2,9 @@ import assert from "node:assert/strict";
 import { openStorage } from "../mod.ts";
 import type { Trial } from "../mod.ts";
 import { testPostgresUrl } from "../storage/testing/pg_url.ts";
-import { annealCommand } from "./_helpers.ts";
+import { annealCommand, waitFor } from "./_helpers.ts";
 
 const anneal = (args: string[]) => annealCommand(args, "*").spawn();
-
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  while (performance.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 Deno.test("anneal sweep + 3 anneal workers on one PostgreSQL study survive a worker killed mid-trial", async () => {
   const url = await testPostgresUrl();
