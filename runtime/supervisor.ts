@@ -331,9 +331,10 @@ export function train(
  * {@linkcode train}, for one of many runs in a row (a sweep's trials): a new run takes its actors'
  * Workers from `spares` where a set of them waits there (started ahead, their modules loaded), and
  * once its own actors are up starts a set there for the next run. The caller closes `spares`.
+ * Without `spares`, as {@linkcode train}.
  */
 export function trainWithSpares(
-  spares: SpareActors,
+  spares: SpareActors | undefined,
   input: RunConfigInput | RunConfig = {},
   options: TrainOptions = {},
 ): TrainingRun {
@@ -1119,11 +1120,11 @@ async function supervise(
     const narrowed = narrowActorPermissions(options.actorPermissions);
     meta.actorPermissions = narrowed ? "narrow" : "inherit";
     // (the trainer reads the run directory on a resume only: a new run's Workers may be spares)
-    const permissionsOf: PermissionsOf = (actor) =>
-      narrowed ? actorPermissions(actor, config, resumeState ? runDir : undefined) : undefined;
+    const permissionsFor = (resumeDir?: string): PermissionsOf => (actor) =>
+      narrowed ? actorPermissions(actor, config, resumeDir) : undefined;
+    const permissionsOf = permissionsFor(resumeState ? runDir : undefined);
     // the next run's spares: a new run's Workers, its data files as this run's
-    const nextPermissions: PermissionsOf = (actor) =>
-      narrowed ? actorPermissions(actor, config) : undefined;
+    const nextPermissions = permissionsFor();
     prepareNext = () => spares?.prepare(actorsKey(nextPermissions), nextPermissions);
     /** Starts each actor's Worker (or takes the spare's) and sends it its `Init`. */
     const startWorkers = (spare?: Map<ActorName, ActorWorker>) => {

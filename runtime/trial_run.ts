@@ -13,7 +13,7 @@ import { readRun } from "../report/records.ts";
 import { interruptionOf, type Report, type TrialContext } from "../sweeps/study.ts";
 import { loadCheckpoint } from "./checkpoint.ts";
 import { readSavedConfig, resumedConfig } from "./resume.ts";
-import { train, trainWithSpares } from "./supervisor.ts";
+import { trainWithSpares } from "./supervisor.ts";
 import type { SpareActors } from "./actor_workers.ts";
 
 /** How a retry's run started, for the line `anneal sweep` prints. */
@@ -187,14 +187,15 @@ async function trainRun(
   anew?: Anew,
 ): Promise<number | { refused: string }> {
   const { config, context, metric, direction, report, spares } = training;
-  const start: typeof train = (input, options) =>
-    spares ? trainWithSpares(spares, input, options) : train(input, options);
   const run = resumable
-    ? start(
+    ? trainWithSpares(
+      spares,
       { ...config, name: resumable.name, runsDir: dirname(resumable.runDir) },
       { resume: basename(resumable.runDir) },
     )
-    : start(config, { runId: `trial-${context.number}-${crypto.randomUUID().slice(0, 4)}` });
+    : trainWithSpares(spares, config, {
+      runId: `trial-${context.number}-${crypto.randomUUID().slice(0, 4)}`,
+    });
   // Interrupted (Ctrl-C): the run stops after its current step as `interrupted`, its checkpoint
   // kept; taken away (reaped: this worker stalled): its result would be dropped.
   const onAbort = () => {
