@@ -43,19 +43,18 @@ declare const self: {
   close(): void;
 };
 
-/** Runs an actor's body inside a Worker. */
+/**
+ * Runs an actor's body inside a Worker, once per `Init`: a Worker whose run ended cleanly may be
+ * given the next run (a sweep's next trial, see runtime/actor_workers.ts), its modules loaded. A
+ * run's `Stop` and `CheckpointWritten` are that run's; an `Init` while a run goes on is ignored.
+ */
 export function runActor(name: ActorName, body: (context: ActorContext) => Promise<unknown>): void {
-  let resolveStop: (reason: string) => void = () => {};
-  const stopped = new Promise<string>((resolve) => (resolveStop = resolve));
-  let stopReason: string | undefined;
-  let interrupted = false;
-  let started = false;
-  let resolveWritten: () => void = () => {};
-  const firstWritten = new Promise<void>((resolve) => (resolveWritten = resolve));
+  /** The run going on: its handlers of the supervisor's messages to it. */
+  let current: { stop(reason: string, interrupted: boolean): void; written(): void } | undefined;
   self.onmessage = (event: MessageEvent) => {
     const message = event.data as { type: string; reason?: string; interrupted?: boolean };
     if (message.type === "CheckpointWritten") {
-      resolveWritten();
+      current?.written();
     } else if (message.type === "Ping") {
       // The Worker's own V8 heap (its isolate's); the soak benchmark watches it per actor. Under
       // --v8-flags=--expose-gc (the soak) collect first, so it is the live heap, not garbage.
@@ -66,11 +65,8 @@ export function runActor(name: ActorName, body: (context: ActorContext) => Promi
         heapUsed: Deno.memoryUsage().heapUsed,
       });
     } else if (message.type === "Stop") {
-      if (stopReason === undefined) interrupted = message.interrupted === true;
-      stopReason ??= message.reason ?? "stopped";
-      resolveStop(stopReason);
-    } else if (message.type === "Init" && !started) {
-      started = true;
+      current?.stop(message.reason ?? "stopped", message.interrupted === true);
+    } else if (message.type === "Init" && !current) {
       // The one message that crosses the process boundary from the supervisor: validate it.
       const parsed = InitSchema.safeParse(message);
       if (!parsed.success) {
@@ -81,44 +77,74 @@ export function runActor(name: ActorName, body: (context: ActorContext) => Promi
         self.postMessage({ type: "actor.error", actor: name, error: serializeError(error) });
         return;
       }
-      const init = parsed.data as Init;
-      const context: ActorContext = {
-        init,
-        emit: (payload) => self.postMessage({ type: "actor.event", actor: name, event: payload }),
-        checkpoint: (files, state, weights) =>
-          self.postMessage({ type: "actor.checkpoint", actor: name, files, state, weights }),
-        firstCheckpointWritten: () => Promise.race([firstWritten, stopped.then(() => {})]),
-        faultPoint: async (at) => {
-          if (init.fault?.at !== at) return;
-          if (init.fault.kind === "throw") throw new Error(`injected fault at '${at}'`);
-          if (init.fault.kind === "emit") return context.emit(init.fault.event);
-          if (init.fault.kind === "delay") {
-            const ms = init.fault.ms;
-            return await new Promise((resolve) => setTimeout(resolve, ms));
-          }
-          if (init.fault.kind === "touch") {
-            // Least-privilege probe: a permission error propagates as the actor's error.
-            const { path, access } = init.fault;
-            if (access === "read") await Deno.readFile(path);
-            else await Deno.writeTextFile(path, "probe\n");
-            throw new Error(`injected probe at '${at}': ${access} of '${path}' was allowed`);
-          }
-          self.onmessage = null; // stall: stop answering anything, pings included
-          await new Promise(() => {});
-        },
-        stopped,
-        stopRequested: () => stopReason,
-        interruptRequested: () => interrupted,
-      };
-      body(context).then(
-        (result) => self.postMessage({ type: "actor.done", actor: name, result }),
-        (error) =>
-          self.postMessage({ type: "actor.error", actor: name, error: serializeError(error) }),
-      );
+      const run = startRun(name, parsed.data as Init, body);
+      current = run;
+      run.settled.then(() => {
+        if (current === run) current = undefined;
+      });
     }
   };
   // Loaded: tell the supervisor at once, so its watchdog stops allowing for module loading.
   self.postMessage({ type: "actor.heartbeat", actor: name, heapUsed: Deno.memoryUsage().heapUsed });
+}
+
+/** Runs the body for one `Init`; `settled` resolves once its result or error is sent. */
+function startRun(
+  name: ActorName,
+  init: Init,
+  body: (context: ActorContext) => Promise<unknown>,
+): {
+  stop(reason: string, interrupted: boolean): void;
+  written(): void;
+  settled: Promise<void>;
+} {
+  let resolveStop: (reason: string) => void = () => {};
+  const stopped = new Promise<string>((resolve) => (resolveStop = resolve));
+  let stopReason: string | undefined;
+  let interrupted = false;
+  let resolveWritten: () => void = () => {};
+  const firstWritten = new Promise<void>((resolve) => (resolveWritten = resolve));
+  const context: ActorContext = {
+    init,
+    emit: (payload) => self.postMessage({ type: "actor.event", actor: name, event: payload }),
+    checkpoint: (files, state, weights) =>
+      self.postMessage({ type: "actor.checkpoint", actor: name, files, state, weights }),
+    firstCheckpointWritten: () => Promise.race([firstWritten, stopped.then(() => {})]),
+    faultPoint: async (at) => {
+      if (init.fault?.at !== at) return;
+      if (init.fault.kind === "throw") throw new Error(`injected fault at '${at}'`);
+      if (init.fault.kind === "emit") return context.emit(init.fault.event);
+      if (init.fault.kind === "delay") {
+        const ms = init.fault.ms;
+        return await new Promise((resolve) => setTimeout(resolve, ms));
+      }
+      if (init.fault.kind === "touch") {
+        // Least-privilege probe: a permission error propagates as the actor's error.
+        const { path, access } = init.fault;
+        if (access === "read") await Deno.readFile(path);
+        else await Deno.writeTextFile(path, "probe\n");
+        throw new Error(`injected probe at '${at}': ${access} of '${path}' was allowed`);
+      }
+      self.onmessage = null; // stall: stop answering anything, pings included
+      await new Promise(() => {});
+    },
+    stopped,
+    stopRequested: () => stopReason,
+    interruptRequested: () => interrupted,
+  };
+  const settled = body(context).then(
+    (result) => self.postMessage({ type: "actor.done", actor: name, result }),
+    (error) => self.postMessage({ type: "actor.error", actor: name, error: serializeError(error) }),
+  );
+  return {
+    stop: (reason, wasInterrupt) => {
+      if (stopReason === undefined) interrupted = wasInterrupt;
+      stopReason ??= reason;
+      resolveStop(stopReason);
+    },
+    written: () => resolveWritten(),
+    settled,
+  };
 }
 
 /** A mailbox over a MessagePort: handlers for some types, a queue for the rest. */

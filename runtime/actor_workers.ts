@@ -1,14 +1,15 @@
 /**
- * The actors' Workers, and spare sets of them started ahead of the runs that will take them.
+ * The actors' Workers, and spare sets of them for the runs that will take them.
  *
  * A run's five Workers spend most of its start loading their modules (the trainer's tfjs and
  * wasm backend: ~0.3 s on a 2-core machine, several times a small model's training). A sweep
- * trains many such runs one after another, so each run of it starts a spare set for the next
- * once its own actors are up ({@linkcode SpareActors}): the next run then takes Workers whose
- * modules have loaded meanwhile. A spare's Workers are fresh (no run has used them), made with the
- * permissions the run would give its own: a run takes a spare only where they are the same (its
- * {@linkcode actorsKey}). Whatever a Worker sends or throws before a run takes it is held, then
- * handed to that run, in order.
+ * trains many such runs one after another, so a pool ({@linkcode SpareActors}) keeps Workers for
+ * the next: those of a run that ended cleanly, handed back (each actor runs once per `Init`, and a
+ * Worker whose run is over takes the next one's), or else a set started once the run's own
+ * actors are up, whose modules load meanwhile. A set's Workers have the permissions the run
+ * would give its own: a run takes a set only where they are the same (its {@linkcode actorsKey}).
+ * Whatever a Worker sends or throws before a run takes it is held, then handed to that run, in
+ * order (a handed-back Worker's answers to the run before's pings are dropped).
  *
  * @module
  */
@@ -25,6 +26,13 @@ const WORKER_FILES: Record<ActorName, string> = {
 
 /** The five actors, in the order their Workers start. */
 export const ACTORS = Object.keys(WORKER_FILES) as ActorName[];
+
+/**
+ * Milliseconds a Worker a run handed back is left before it is terminated, as a run that ended
+ * leaves its Workers (the supervisor's grace): a trainer's Worker terminated a few ms after its
+ * run's answer crashed the process at exit at times (Deno 2.9.6, threaded wasm).
+ */
+export const HANDED_BACK_GRACE_MS = 50;
 
 /** The permissions of each actor's Worker; undefined: the process's own (inherited). */
 export type PermissionsOf = (actor: ActorName) => Deno.PermissionOptionsObject | undefined;
@@ -59,6 +67,10 @@ export interface WorkerHandlers {
 export class ActorWorker {
   readonly worker: Worker;
   #held: [keyof WorkerHandlers, Event][] = [];
+  /** How many runs adopted the Worker so far. */
+  #runs = 0;
+  /** Where it was handed back: its run ended cleanly, and nothing since broke it. */
+  #broken?: () => void;
 
   /** Starts the Worker. Throws where Deno refuses it (permissions the process does not hold). */
   constructor(actor: ActorName, permissions?: Deno.PermissionOptionsObject) {
@@ -79,8 +91,15 @@ export class ActorWorker {
     return this.#held.length;
   }
 
+  /** How many runs adopted the Worker before this one (0: a fresh Worker). */
+  get runsBefore(): number {
+    return Math.max(0, this.#runs - 1);
+  }
+
   /** Gives the Worker to a run: its handlers get what was held, then every later event. */
   adopt(handlers: WorkerHandlers): Worker {
+    this.#runs += 1;
+    this.#broken = undefined;
     this.worker.onmessage = (event) => handlers.onmessage(event);
     this.worker.onerror = (event) => handlers.onerror(event);
     this.worker.onmessageerror = (event) => handlers.onmessageerror(event);
@@ -92,32 +111,67 @@ export class ActorWorker {
     }
     return this.worker;
   }
+
+  /**
+   * Takes the Worker back from a run that ended cleanly (every actor sent its result), for the
+   * next run to adopt: what it sends meanwhile (answers to the ended run's pings) is dropped, and
+   * `broken` is called where it throws or a message of its cannot be read (it is not to be used).
+   */
+  handBack(broken: () => void): void {
+    this.#held = [];
+    this.#broken = broken;
+    this.worker.onmessage = () => {};
+    const fail = (event: Event) => {
+      event.preventDefault();
+      this.#broken?.();
+    };
+    this.worker.onerror = fail;
+    this.worker.onmessageerror = fail;
+  }
 }
 
 /**
- * A set of the five actors' Workers started for runs of one key, one Worker a task: each
+ * A set of the five actors' Workers for runs of one key: started for them one Worker a task (each
  * `new Worker` holds the thread that makes it for ~15-20 ms, and that thread supervises the run
- * going on meanwhile. A run that takes the set before it is whole starts the rest itself.
+ * going on meanwhile), or handed back by a run that ended cleanly. A run that takes the set before
+ * it is whole starts the rest itself.
  */
 class ActorSet {
   readonly workers = new Map<ActorName, ActorWorker>();
+  /** When a run handed the set back (`performance.now()`); undefined: started for the pool. */
+  readonly handedBackAt?: number;
   /** Taken or terminated: no Worker is started for it after. */
   #over = false;
 
-  /** Starts the set's Workers; `refused` is called where Deno refuses one (the set is then over). */
+  /**
+   * Starts the set's Workers, or takes `used`'s; `refused` is called where Deno refuses one, or a
+   * Worker handed back breaks (the set is then over).
+   */
   constructor(
     readonly key: string,
     permissionsOf: PermissionsOf,
     refused: (set: ActorSet) => void,
+    used?: Map<ActorName, ActorWorker>,
   ) {
+    const broken = () => {
+      this.terminate();
+      refused(this);
+    };
+    if (used) {
+      this.handedBackAt = performance.now();
+      for (const [actor, each] of used) {
+        this.workers.set(actor, each);
+        each.handBack(broken);
+      }
+      return;
+    }
     const start = (index: number) => {
       if (this.#over || index >= ACTORS.length) return;
       const actor = ACTORS[index];
       try {
         this.workers.set(actor, new ActorWorker(actor, permissionsOf(actor)));
       } catch {
-        this.terminate();
-        refused(this);
+        broken();
         return;
       }
       setTimeout(() => start(index + 1), 0);
@@ -155,7 +209,12 @@ export class SpareActors {
   #sets: ActorSet[] = [];
   #closed = false;
 
-  constructor(readonly limit = 1) {}
+  /**
+   * `limit`: how many sets started ahead may wait (a set of fresh Workers holds ~130 MB);
+   * `handedBack`: how many sets runs handed back may (as many as ran at once: their Workers were
+   * held anyway).
+   */
+  constructor(readonly limit = 1, readonly handedBack = limit) {}
 
   /** How many spare sets wait. */
   get size(): number {
@@ -167,9 +226,14 @@ export class SpareActors {
     return this.#sets.reduce((sum, set) => sum + set.workers.size, 0);
   }
 
-  /** A spare set of this key, taken out of the pool (its Workers are then the caller's). */
+  /**
+   * A spare set of this key, taken out of the pool (its Workers are then the caller's): one a run
+   * handed back before one started ahead.
+   */
   take(key: string): Map<ActorName, ActorWorker> | undefined {
-    const index = this.#sets.findIndex((set) => set.key === key);
+    // (a set a run handed back first: whole, and its Workers have run the actors already)
+    const handedBack = this.#sets.findIndex((set) => set.key === key && set.handedBackAt);
+    const index = handedBack >= 0 ? handedBack : this.#sets.findIndex((set) => set.key === key);
     if (index < 0) return undefined;
     return this.#sets.splice(index, 1)[0].take();
   }
@@ -187,11 +251,31 @@ export class SpareActors {
       const other = this.#sets.findIndex((set) => set.key !== key);
       this.#sets.splice(other, 1)[0].terminate();
     }
-    const set = new ActorSet(key, permissionsOf, (refused) => {
-      const index = this.#sets.indexOf(refused);
-      if (index >= 0) this.#sets.splice(index, 1);
-    });
+    const set = new ActorSet(key, permissionsOf, (refused) => this.#drop(refused));
     if (set.workers.size > 0) this.#sets.push(set);
+  }
+
+  /**
+   * Takes back the Workers of a run of `key` that ended cleanly, for the next run of that key to
+   * take instead of starting its own; where `handedBack` sets of it wait already, or the pool is
+   * closed, they are terminated. Where the pool is full of other keys' sets, the oldest of them is
+   * terminated for it.
+   */
+  giveBack(key: string, workers: Map<ActorName, ActorWorker>): void {
+    if (this.#closed || this.#sets.filter((set) => set.key === key).length >= this.handedBack) {
+      for (const each of workers.values()) each.worker.terminate();
+      return;
+    }
+    if (this.#sets.length >= this.handedBack) {
+      const other = this.#sets.findIndex((set) => set.key !== key);
+      this.#sets.splice(other, 1)[0].terminate();
+    }
+    this.#sets.push(new ActorSet(key, () => undefined, (broken) => this.#drop(broken), workers));
+  }
+
+  #drop(set: ActorSet): void {
+    const index = this.#sets.indexOf(set);
+    if (index >= 0) this.#sets.splice(index, 1);
   }
 
   /** Terminates every spare set, and starts none after. */
@@ -200,7 +284,24 @@ export class SpareActors {
     for (const set of this.#sets.splice(0)) set.terminate();
   }
 
+  /**
+   * As {@linkcode close}, but a set a run handed back is terminated only once
+   * {@linkcode HANDED_BACK_GRACE_MS} have passed since: its trainer may still be winding down
+   * what its run left (as a run that ended gives its Workers before terminating them).
+   */
+  async closeGently(): Promise<void> {
+    const youngest = Math.max(-Infinity, ...this.#sets.map((set) => set.handedBackAt ?? -Infinity));
+    const waitMs = youngest + HANDED_BACK_GRACE_MS - performance.now();
+    this.#closed = true;
+    if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
+    this.close();
+  }
+
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.closeGently();
   }
 }

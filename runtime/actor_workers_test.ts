@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { ACTORS, actorsKey, ActorWorker, SpareActors } from "./actor_workers.ts";
+import {
+  ACTORS,
+  actorsKey,
+  ActorWorker,
+  HANDED_BACK_GRACE_MS,
+  SpareActors,
+} from "./actor_workers.ts";
 import { waitFor } from "../tests/_helpers.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -91,4 +97,97 @@ Deno.test("a spare set Deno refuses a Worker of (a permission it cannot grant) i
   assert.equal(spares.size, 1);
   await until("the refused set dropped", () => spares.size === 0);
   assert.equal(spares.take("later"), undefined);
+});
+
+Deno.test("a Worker handed back by a run drops what it sends until the next run adopts it, and counts the runs it served", async () => {
+  const used = new ActorWorker("scheduler");
+  try {
+    const first: string[] = [];
+    used.adopt({
+      onmessage: (event) => first.push(event.data.type),
+      onerror: () => first.push("error"),
+      onmessageerror: () => first.push("messageerror"),
+    });
+    assert.equal(used.runsBefore, 0, "a fresh Worker");
+    await until("the scheduler's first heartbeat", () => first.length > 0);
+    let broken = 0;
+    used.handBack(() => broken++);
+    const heardBefore = first.length;
+    used.worker.postMessage({ type: "Ping" });
+    await sleep(300);
+    assert.equal(first.length, heardBefore, "the run that handed it back hears no more of it");
+    assert.equal(used.held, 0, "the answer to the run before's ping is not the next run's");
+    const second: string[] = [];
+    used.adopt({
+      onmessage: (event) => second.push(event.data.type),
+      onerror: () => second.push("error"),
+      onmessageerror: () => second.push("messageerror"),
+    });
+    assert.equal(used.runsBefore, 1);
+    assert.deepEqual(second, []);
+    used.worker.postMessage({ type: "Ping" });
+    await until("the answer to the next run's ping", () => second.length === 1);
+    assert.deepEqual(second, ["actor.heartbeat"]);
+    assert.equal(broken, 0);
+  } finally {
+    used.worker.terminate();
+  }
+});
+
+Deno.test("sets handed back: taken by the next run of their key before one started ahead, at most `handedBack` of a key kept, none once closed, and one that breaks is dropped", () => {
+  const spares = new SpareActors(1, 2);
+  const made: ActorWorker[] = [];
+  /** A run's five Workers, as a run hands them back. */
+  const runsWorkers = () =>
+    new Map(ACTORS.map((actor) => {
+      const each = new ActorWorker(actor);
+      made.push(each);
+      return [actor, each];
+    }));
+  try {
+    spares.prepare("k", () => undefined);
+    const back = runsWorkers();
+    spares.giveBack("k", back);
+    assert.equal(spares.size, 2);
+    const taken = spares.take("k")!;
+    const same = (a: Map<string, ActorWorker>, b: Map<string, ActorWorker>) =>
+      ACTORS.every((actor) => a.get(actor) === b.get(actor));
+    assert.ok(same(taken, back), "the set handed back, not the one started ahead");
+    spares.giveBack("k", taken);
+    spares.giveBack("k", runsWorkers());
+    assert.equal(spares.size, 2, "two of the key wait: a third is terminated");
+    spares.giveBack("k", runsWorkers());
+    assert.equal(spares.size, 2);
+    // a Worker handed back that throws (its error event) is not to be used: its set is dropped
+    const broken = spares.take("k")!;
+    spares.giveBack("k", broken);
+    const before = spares.size;
+    broken.get("trainer")!.worker.onerror!(new ErrorEvent("error", { message: "boom" }));
+    assert.equal(spares.size, before - 1);
+    const left = spares.take("k");
+    assert.ok(left && !same(left, broken));
+    spares.close();
+    spares.giveBack("k", runsWorkers());
+    assert.equal(spares.size, 0, "none is kept once closed");
+  } finally {
+    spares.close();
+    for (const each of made) each.worker.terminate();
+  }
+});
+
+Deno.test("closing gently leaves a set handed back its grace before terminating it", async () => {
+  const spares = new SpareActors(1);
+  const workers = new Map(ACTORS.slice(0, 1).map((actor) => [actor, new ActorWorker(actor)]));
+  try {
+    spares.giveBack("k", workers);
+    const started = performance.now();
+    await spares.closeGently();
+    assert.ok(performance.now() - started >= HANDED_BACK_GRACE_MS - 1);
+    assert.equal(spares.size, 0);
+    // (nothing was held open: a closed pool takes no set)
+    spares.giveBack("k", new Map());
+    assert.equal(spares.size, 0);
+  } finally {
+    for (const each of workers.values()) each.worker.terminate();
+  }
 });

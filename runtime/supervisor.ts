@@ -664,6 +664,8 @@ async function supervise(
   };
 
   const workers = new Map<ActorName, Worker>();
+  /** The run's Workers as it took them: handed back to `spares` where the run ends cleanly. */
+  const adopted = new Map<ActorName, ActorWorker>();
   const lastSeen = new Map<ActorName, number>();
   const heard = new Set<ActorName>();
   const heapUsed: Partial<Record<ActorName, number>> = {};
@@ -771,11 +773,23 @@ async function supervise(
     clearInterval(watchdog);
     for (const worker of workers.values()) worker.postMessage({ type: "Stop", reason });
     const gpu = meta.backend === "webgpu";
+    if (ending === "ended" && handsBack()) {
+      // Workers that every actor answered from take the next run, not terminated: no grace
+      await actorsDone.all(RESULTS_WAIT_MS);
+      if (actorsDone.complete) {
+        spares!.giveBack(actorsKey(permissionsOf), new Map(adopted));
+        workers.clear();
+        adopted.clear();
+        await whileReleasing?.();
+        return true;
+      }
+    }
     const graceMs = STOP_GRACE_MS[ending][gpu ? "gpu" : "cpu"];
     if (graceMs !== null) await sleep(graceMs);
     if (ending === "ended") await actorsDone.all(RESULTS_WAIT_MS);
     for (const worker of workers.values()) worker.terminate();
     workers.clear();
+    adopted.clear();
     await whileReleasing?.();
     if (gpu) await sleep(GPU_TEARDOWN_MS);
     return true;
@@ -1045,6 +1059,8 @@ async function supervise(
           tfjs: event.tfjs,
           backendReason: event.reason,
         });
+        // (its Workers will not be handed back: the next run's are started meanwhile)
+        if (event.backend === "webgpu") prepareNext();
       } else if (event.type === "plan") {
         planned = true;
         totalSteps = event.totalSteps;
@@ -1112,6 +1128,19 @@ async function supervise(
   let starting: ActorName | undefined;
   /** Starts a spare set of Workers for the next run (a sweep's next trial): once the trainer is up. */
   let prepareNext = () => {};
+  /** This run's Workers' permissions (set as they start). */
+  let permissionsOf: PermissionsOf = () => undefined;
+  /**
+   * Whether the run's Workers may take the next run (a sweep's next trial) once it ends cleanly:
+   * where it has a pool to hand them to, its Workers are those a new run would get, no fault is
+   * injected into them (a test's), and no WebGPU device was in them (a device is let go as its
+   * Worker ends, and a later run's would start afresh).
+   */
+  const handsBack = () =>
+    spares !== undefined && !options.faults && actorsKey(permissionsOf) === nextKey &&
+    meta.backend !== "webgpu";
+  /** The next run's Workers' key (set as this run's start). */
+  let nextKey: string | undefined;
   /** Starts the five actors' Workers, each with its channels to its peers, and the watchdog. */
   const startActors = () => {
     const actorConfig = { ...config, resolvedLr };
@@ -1122,10 +1151,17 @@ async function supervise(
     // (the trainer reads the run directory on a resume only: a new run's Workers may be spares)
     const permissionsFor = (resumeDir?: string): PermissionsOf => (actor) =>
       narrowed ? actorPermissions(actor, config, resumeDir) : undefined;
-    const permissionsOf = permissionsFor(resumeState ? runDir : undefined);
+    permissionsOf = permissionsFor(resumeState ? runDir : undefined);
     // the next run's spares: a new run's Workers, its data files as this run's
     const nextPermissions = permissionsFor();
-    prepareNext = () => spares?.prepare(actorsKey(nextPermissions), nextPermissions);
+    nextKey = actorsKey(nextPermissions);
+    // (none where this run's own Workers will be handed back for the next)
+    let prepared = false;
+    prepareNext = () => {
+      if (prepared || handsBack()) return;
+      prepared = true;
+      spares?.prepare(nextKey!, nextPermissions);
+    };
     /** Starts each actor's Worker (or takes the spare's) and sends it its `Init`. */
     const startWorkers = (spare?: Map<ActorName, ActorWorker>) => {
       for (const actor of ACTORS) {
@@ -1136,6 +1172,7 @@ async function supervise(
         spare?.delete(actor);
         const worker = started.worker;
         workers.set(actor, worker);
+        adopted.set(actor, started);
         lastSeen.set(actor, performance.now());
         // (what a spare sent or threw before is handed over now, the Worker being the run's)
         started.adopt({
@@ -1196,7 +1233,8 @@ async function supervise(
       }
     };
     const spare = spares?.take(actorsKey(permissionsOf));
-    // how many of its actors' Workers the run took started ahead (a sweep's trial after the first)
+    // how many of its actors' Workers the run took ready (a sweep's trial after the first), and
+    // how many of those a run before it had used
     meta.workersAhead = spare?.size ?? 0;
     try {
       startWorkers(spare);
@@ -1204,6 +1242,7 @@ async function supervise(
       // (the run ended as they started: the spares it did not take go with it)
       for (const left of spare?.values() ?? []) left.worker.terminate();
     }
+    meta.workersReused = [...adopted.values()].filter((each) => each.runsBefore > 0).length;
     starting = undefined;
     if (done) return;
     watchdog = setInterval(() => {
@@ -1375,6 +1414,11 @@ class ActorsDone {
   #done = new Set<ActorName>();
   #wake: (() => void) | undefined;
   constructor(readonly count: number) {}
+
+  /** Every actor sent its result. */
+  get complete(): boolean {
+    return this.#done.size >= this.count;
+  }
 
   add(actor: ActorName): void {
     this.#done.add(actor);

@@ -985,10 +985,11 @@ async function runDefinition(
   for (const each of warnings) options.onWarning?.(each);
   const runsDir = `${base.runsDir}/${studyName}`;
   const parallel = options.parallel ?? sweep.parallel;
-  // each trial's run starts the next one's actor Workers once its own are up (a small model's
-  // run is mostly its Workers loading their modules); closed, whatever happens, with the study.
-  // (a set holds ~130 MB: two at most wait, for lanes whose trials end together)
-  using spares = new SpareActors(Math.min(parallel, 2));
+  // each trial's run hands its actor Workers to the next once it ends cleanly, or else starts
+  // the next one's once its own are up (a small model's run is mostly its Workers loading their
+  // modules); closed, whatever happens, with the study. (a set started ahead holds ~130 MB: two
+  // at most wait, for lanes whose trials end together; each lane's may be handed back)
+  await using spares = new SpareActors(Math.min(parallel, 2), parallel);
   const result = await runStudy({
     storage,
     studyName,

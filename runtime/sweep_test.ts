@@ -6,6 +6,7 @@ import {
   runSweep,
   runWorker,
   sweepDirection,
+  train,
 } from "../mod.ts";
 import type { ConfigWarning } from "../mod.ts";
 import { parseSpace } from "../sweeps/space.ts";
@@ -769,7 +770,7 @@ Deno.test("runSweep of a conditional space stores and trains momentum only in th
   }
 });
 
-Deno.test("each trial after a sweep's first takes actor Workers started while the one before trained (meta.workersAhead), with narrowed permissions too", async () => {
+Deno.test("each trial after a sweep's first takes the actor Workers the one before handed back (meta.workersAhead, workersReused), with narrowed permissions too", async () => {
   const dir = await Deno.makeTempDir();
   const previous = Deno.env.get(PERMISSIONS_ENV);
   try {
@@ -789,21 +790,70 @@ Deno.test("each trial after a sweep's first takes actor Workers started while th
         },
       });
       const result = await runSweep(config, { storage: `${dir}/${permissions}.db`, study: "s" });
-      const ahead = [];
+      const taken = [];
       for (const trial of result.trials.sort((a, b) => a.number - b.number)) {
         assert.equal(trial.state, "COMPLETE", trial.reason ?? "");
         const meta = JSON.parse(await Deno.readTextFile(`${trial.runDir}/meta.json`));
         assert.equal(meta.actorPermissions, permissions);
-        ahead.push(meta.workersAhead);
+        taken.push([meta.workersAhead, meta.workersReused]);
       }
-      // (a set is started one Worker a task: on a loaded machine a short trial may end before the
-      // next one's set is whole, and that trial starts the rest itself)
-      assert.equal(ahead[0], 0, permissions);
-      for (const taken of ahead.slice(1)) assert.ok(taken >= 1 && taken <= 5, `${ahead}`);
+      assert.deepEqual(taken, [[0, 0], [5, 5], [5, 5]], permissions);
     }
   } finally {
     if (previous === undefined) Deno.env.delete(PERMISSIONS_ENV);
     else Deno.env.set(PERMISSIONS_ENV, previous);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a sweep's trials on Workers runs before used train exactly as fresh runs do: an MLP's metrics, a pruned trial's and the ones after it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const config = parseConfig({
+      backend: "wasm",
+      epochs: 4,
+      runsDir: dir,
+      batchSize: 32,
+      data: {
+        kind: "csv",
+        path: new URL("../examples/data/sensors.csv", import.meta.url).pathname,
+        target: "state",
+        task: "classification",
+        normalize: "standard",
+        validationSplit: 0.2,
+      },
+      model: { kind: "mlp", hidden: [16] },
+      optimizer: { name: "adam", lr: 0.01 },
+      scheduler: { name: "plateau", factor: 0.5, patience: 1 },
+      sweep: {
+        metric: "valLoss",
+        space: { "optimizer.lr": { type: "choice", values: [0.003, 0.01, 1e-6, 0.03] } },
+        sampler: "grid",
+        // (each trial better than those before at its first rung, but the third: it is pruned)
+        pruner: "asha",
+        trials: 4,
+        parallel: 1,
+      },
+    });
+    const result = await runSweep(config, { storage: `${dir}/sweeps.db`, study: "reuse" });
+    const trials = result.trials.sort((a, b) => a.number - b.number);
+    assert.deepEqual(trials.map((trial) => trial.state), [
+      "COMPLETE",
+      "COMPLETE",
+      "PRUNED",
+      "COMPLETE",
+    ]);
+    for (const trial of trials) {
+      const meta = JSON.parse(await Deno.readTextFile(`${trial.runDir}/meta.json`));
+      assert.equal(meta.workersReused, trial.number === 0 ? 0 : 5, `trial ${trial.number}`);
+      if (trial.state === "PRUNED") continue;
+      const summary = JSON.parse(await Deno.readTextFile(`${trial.runDir}/summary.json`));
+      const trained = JSON.parse(await Deno.readTextFile(`${trial.runDir}/config.json`));
+      const fresh = await train({ ...trained, runsDir: `${dir}/fresh`, sweep: undefined }).result;
+      assert.equal(fresh.status, "completed");
+      assert.deepEqual(summary.metrics, fresh.metrics, `trial ${trial.number}`);
+    }
+  } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -528,8 +528,9 @@ async function search(
   const lengths = new WeakMap<RunConfig, RunLength>();
   const interrupt = options.interrupt;
   const interrupted = () => interrupt?.aborted ? String(interrupt.reason ?? "interrupted") : "";
-  // each run starts the next one's actor Workers once its own are up; closed with the search
-  using spares = new SpareActors(1);
+  // each run hands its actor Workers to the next once it ends cleanly, or else starts the next
+  // one's once its own are up; closed with the search
+  await using spares = new SpareActors(1);
   const evaluate = async (config: RunConfig) => {
     runs++;
     const run = trainWithSpares(spares, { ...config, runsDir, sweep: undefined });
