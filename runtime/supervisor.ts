@@ -2,7 +2,8 @@
  * The supervisor: starts the five actors as Workers, gives each pair that talks a
  * MessageChannel of its own, writes the run directory from their events, watches them (an
  * actor that throws or stops answering ends the run, naming the actor and the cause), and
- * terminates every Worker at the end, whatever happened.
+ * terminates every Worker at the end, whatever happened; but a run of a sweep or a tune that
+ * ended cleanly hands its Workers back to their pool, for the next run.
  *
  * @module
  */
@@ -758,7 +759,8 @@ async function supervise(
   /**
    * Stops the actors and terminates their Workers, once for the run (`false` when that was done
    * already): each actor is told to `Stop` and given its grace (STOP_GRACE_MS, by `ending`), then
-   * terminated regardless; `whileReleasing` runs once they are. A Worker that held a WebGPU device
+   * terminated regardless (a run that ended, every actor's result in, hands them back to its pool
+   * where {@linkcode handsBack} says so, without the grace); `whileReleasing` runs once they are. A Worker that held a WebGPU device
    * gets GPU_TEARDOWN_MS after, too: on a real GPU (H100, Vulkan) a process that exited while such
    * a Worker was still being torn down crashed.
    */
