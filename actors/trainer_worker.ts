@@ -39,7 +39,7 @@ import {
   type StepValues,
   TrainingEngine,
 } from "../runtime/engine.ts";
-import { releaseWebGpu, selectBackend } from "../runtime/backend.ts";
+import { selectBackend } from "../runtime/backend.ts";
 import { READS_IN_FLIGHT, ReadsInFlight, WINDOW_LAG } from "../runtime/reads_in_flight.ts";
 import { type CheckpointState, loadCheckpoint, type WeightMap } from "../runtime/checkpoint.ts";
 import { checkResumedData, checkResumedSteps } from "../runtime/resume_steps.ts";
@@ -232,12 +232,24 @@ runActor("trainer", async (context) => {
     clearTimeout(timer);
     throw error;
   } finally {
-    // The GPU's queued work waited for and the device destroyed before the Worker ends (on a real
-    // GPU, H100 with Vulkan, a Worker terminated with a live device crashed the process at exit),
-    // or takes the next run (a sweep's trial): that run starts a device afresh.
-    await releaseWebGpu().catch(() => {});
+    await releaseGpu();
   }
 });
+
+/**
+ * Waits for the GPU's queued work and destroys the WebGPU device before the Worker ends: on a
+ * real GPU (H100, Vulkan) a Worker terminated with a live device crashed the process at exit.
+ */
+async function releaseGpu(): Promise<void> {
+  if (tf.getBackend() !== "webgpu") return;
+  const device = (tf.backend() as unknown as { device?: GPUDevice }).device;
+  try {
+    await device?.queue.onSubmittedWorkDone();
+    device?.destroy();
+  } catch {
+    // Best effort: the Worker is ending either way.
+  }
+}
 
 async function trainer(context: ActorContext): Promise<TrainerResult> {
   const config = context.init.config as Config;
