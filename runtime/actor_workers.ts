@@ -69,8 +69,6 @@ export class ActorWorker {
   #held: [keyof WorkerHandlers, Event][] = [];
   /** How many runs adopted the Worker so far. */
   #runs = 0;
-  /** Where it was handed back: its run ended cleanly, and nothing since broke it. */
-  #broken?: () => void;
 
   /** Starts the Worker. Throws where Deno refuses it (permissions the process does not hold). */
   constructor(actor: ActorName, permissions?: Deno.PermissionOptionsObject) {
@@ -99,7 +97,6 @@ export class ActorWorker {
   /** Gives the Worker to a run: its handlers get what was held, then every later event. */
   adopt(handlers: WorkerHandlers): Worker {
     this.#runs += 1;
-    this.#broken = undefined;
     this.worker.onmessage = (event) => handlers.onmessage(event);
     this.worker.onerror = (event) => handlers.onerror(event);
     this.worker.onmessageerror = (event) => handlers.onmessageerror(event);
@@ -119,11 +116,10 @@ export class ActorWorker {
    */
   handBack(broken: () => void): void {
     this.#held = [];
-    this.#broken = broken;
     this.worker.onmessage = () => {};
     const fail = (event: Event) => {
       event.preventDefault();
-      this.#broken?.();
+      broken();
     };
     this.worker.onerror = fail;
     this.worker.onmessageerror = fail;
@@ -245,12 +241,7 @@ export class SpareActors {
    * starts its own, and says why it cannot.
    */
   prepare(key: string, permissionsOf: PermissionsOf): void {
-    if (this.#closed || this.limit < 1) return;
-    if (this.#sets.filter((set) => set.key === key).length >= this.limit) return;
-    if (this.#sets.length >= this.limit) {
-      const other = this.#sets.findIndex((set) => set.key !== key);
-      this.#sets.splice(other, 1)[0].terminate();
-    }
+    if (this.#closed || !this.#makeRoom(key, this.limit)) return;
     const set = new ActorSet(key, permissionsOf, (refused) => this.#drop(refused));
     if (set.workers.size > 0) this.#sets.push(set);
   }
@@ -262,15 +253,25 @@ export class SpareActors {
    * terminated for it.
    */
   giveBack(key: string, workers: Map<ActorName, ActorWorker>): void {
-    if (this.#closed || this.#sets.filter((set) => set.key === key).length >= this.handedBack) {
+    if (this.#closed || !this.#makeRoom(key, this.handedBack)) {
       for (const each of workers.values()) each.worker.terminate();
       return;
     }
-    if (this.#sets.length >= this.handedBack) {
+    this.#sets.push(new ActorSet(key, () => undefined, (broken) => this.#drop(broken), workers));
+  }
+
+  /**
+   * Whether a set of `key` may join the pool under `limit`: not where `limit` sets of it wait
+   * already (or `limit` is below 1); where the pool is full of other keys' sets, the oldest of them
+   * is terminated for it.
+   */
+  #makeRoom(key: string, limit: number): boolean {
+    if (limit < 1 || this.#sets.filter((set) => set.key === key).length >= limit) return false;
+    if (this.#sets.length >= limit) {
       const other = this.#sets.findIndex((set) => set.key !== key);
       this.#sets.splice(other, 1)[0].terminate();
     }
-    this.#sets.push(new ActorSet(key, () => undefined, (broken) => this.#drop(broken), workers));
+    return true;
   }
 
   #drop(set: ActorSet): void {
