@@ -39,7 +39,7 @@ import {
   type StepValues,
   TrainingEngine,
 } from "../runtime/engine.ts";
-import { selectBackend } from "../runtime/backend.ts";
+import { selectBackend, webGpuInstanceMade } from "../runtime/backend.ts";
 import { READS_IN_FLIGHT, ReadsInFlight, WINDOW_LAG } from "../runtime/reads_in_flight.ts";
 import { type CheckpointState, loadCheckpoint, type WeightMap } from "../runtime/checkpoint.ts";
 import { checkResumedData, checkResumedSteps } from "../runtime/resume_steps.ts";
@@ -373,7 +373,12 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   });
 
   const chosen = await selectBackend(config.backend, config.model.kind);
-  context.emit({ type: "backend", ...chosen, tfjs: tf.version_core });
+  context.emit({
+    type: "backend",
+    ...chosen,
+    tfjs: tf.version_core,
+    webGpuInstance: webGpuInstanceMade(),
+  });
   await context.faultPoint("init");
   // (a stop while the data loads, a long one, ends the run before its first step: see below)
   const info = await Promise.race([

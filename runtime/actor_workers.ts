@@ -34,6 +34,40 @@ export const ACTORS = Object.keys(WORKER_FILES) as ActorName[];
  */
 export const HANDED_BACK_GRACE_MS = 50;
 
+/**
+ * Milliseconds a process waits, once it has terminated a Worker that made a WebGPU instance,
+ * before it may end: Deno 2.9.6 tears the instance down on the Worker's thread as it ends, and a
+ * process that exited meanwhile crashed now and then (a segfault or glibc's "double free or
+ * corruption"). Measured on the 2-core VM with llvmpipe: a Worker that asked for an adapter,
+ * terminated 50 ms after, crashed the exiting process in 14 of 100 runs; with 10 to 300 ms of
+ * wait after the termination, in 0 of 230, under load too.
+ */
+export const WEBGPU_TEARDOWN_MS = 100;
+/** When the last Worker that made a WebGPU instance was terminated (`performance.now()`). */
+let webGpuTerminatedAt = -Infinity;
+/** How many Workers that made a WebGPU instance were terminated. */
+let webGpuTerminated = 0;
+
+/** How many Workers that made a WebGPU instance this process has terminated (for tests). */
+export function webGpuWorkersTerminated(): number {
+  return webGpuTerminated;
+}
+
+/**
+ * Resolves once {@linkcode WEBGPU_TEARDOWN_MS} have passed since the last Worker that made a
+ * WebGPU instance ({@linkcode ActorWorker.madeWebGpu}) was terminated: at once where none was.
+ *
+ * @example
+ * ```ts
+ * import { webGpuTeardowns } from "./actor_workers.ts";
+ * await webGpuTeardowns(); // (no such Worker here: at once)
+ * ```
+ */
+export async function webGpuTeardowns(): Promise<void> {
+  const waitMs = webGpuTerminatedAt + WEBGPU_TEARDOWN_MS - performance.now();
+  if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
+}
+
 /** The permissions of each actor's Worker; undefined: the process's own (inherited). */
 export type PermissionsOf = (actor: ActorName) => Deno.PermissionOptionsObject | undefined;
 
@@ -66,6 +100,11 @@ export interface WorkerHandlers {
  */
 export class ActorWorker {
   readonly worker: Worker;
+  /**
+   * Whether the Worker's thread made a WebGPU instance (its trainer asked for an adapter): its
+   * termination is then waited for by {@linkcode webGpuTeardowns}. It stays so while it lives.
+   */
+  madeWebGpu = false;
   #held: [keyof WorkerHandlers, Event][] = [];
   /** How many runs adopted the Worker so far. */
   #runs = 0;
@@ -82,6 +121,14 @@ export class ActorWorker {
       this.#held.push(["onerror", event]);
     };
     this.worker.onmessageerror = (event) => this.#held.push(["onmessageerror", event]);
+  }
+
+  /** Terminates the Worker (noted for {@linkcode webGpuTeardowns} where it made a WebGPU instance). */
+  terminate(): void {
+    this.worker.terminate();
+    if (!this.madeWebGpu) return;
+    webGpuTerminatedAt = performance.now();
+    webGpuTerminated += 1;
   }
 
   /** How many of the Worker's events are held for the run that adopts it. */
@@ -184,7 +231,7 @@ class ActorSet {
   /** Terminates the Workers no run has taken, and starts no more. */
   terminate(): void {
     this.#over = true;
-    for (const each of this.workers.values()) each.worker.terminate();
+    for (const each of this.workers.values()) each.terminate();
     this.workers.clear();
   }
 }
@@ -254,7 +301,7 @@ export class SpareActors {
    */
   giveBack(key: string, workers: Map<ActorName, ActorWorker>): void {
     if (this.#closed || !this.#makeRoom(key, this.handedBack)) {
-      for (const each of workers.values()) each.worker.terminate();
+      for (const each of workers.values()) each.terminate();
       return;
     }
     this.#sets.push(new ActorSet(key, () => undefined, (broken) => this.#drop(broken), workers));
@@ -288,7 +335,8 @@ export class SpareActors {
   /**
    * As {@linkcode close}, but a set a run handed back is terminated only once
    * {@linkcode HANDED_BACK_GRACE_MS} have passed since: its trainer may still be winding down
-   * what its run left (as a run that ended gives its Workers before terminating them).
+   * what its run left (as a run that ended gives its Workers before terminating them). Resolves
+   * once a trainer's WebGPU instance among them is torn down too ({@linkcode webGpuTeardowns}).
    */
   async closeGently(): Promise<void> {
     const youngest = Math.max(-Infinity, ...this.#sets.map((set) => set.handedBackAt ?? -Infinity));
@@ -296,6 +344,7 @@ export class SpareActors {
     this.#closed = true;
     if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
     this.close();
+    await webGpuTeardowns();
   }
 
   [Symbol.dispose](): void {

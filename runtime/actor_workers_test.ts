@@ -5,6 +5,9 @@ import {
   ActorWorker,
   HANDED_BACK_GRACE_MS,
   SpareActors,
+  WEBGPU_TEARDOWN_MS,
+  webGpuTeardowns,
+  webGpuWorkersTerminated,
 } from "./actor_workers.ts";
 import { waitFor } from "../tests/_helpers.ts";
 
@@ -190,4 +193,33 @@ Deno.test("closing gently leaves a set handed back its grace before terminating 
   } finally {
     for (const each of workers.values()) each.worker.terminate();
   }
+});
+
+Deno.test("a Worker that made a WebGPU instance, terminated, is given its teardown before the process may end: by itself, and when a pool closes gently", async () => {
+  const plain = new ActorWorker("scheduler");
+  const before = webGpuWorkersTerminated();
+  plain.terminate();
+  let started = performance.now();
+  await webGpuTeardowns();
+  assert.ok(performance.now() - started < WEBGPU_TEARDOWN_MS / 2, "none made one: at once");
+  assert.equal(webGpuWorkersTerminated(), before);
+
+  const gpu = new ActorWorker("scheduler");
+  gpu.madeWebGpu = true;
+  gpu.terminate();
+  started = performance.now();
+  await webGpuTeardowns();
+  assert.ok(performance.now() - started >= WEBGPU_TEARDOWN_MS - 5);
+  assert.equal(webGpuWorkersTerminated(), before + 1);
+
+  // a set handed back whose trainer made one: closing the pool waits for its teardown too
+  const spares = new SpareActors(1);
+  const trainer = new ActorWorker("scheduler");
+  trainer.madeWebGpu = true;
+  spares.giveBack("k", new Map([["trainer", trainer]]));
+  await sleep(HANDED_BACK_GRACE_MS); // (its grace passed: the teardown is what is waited for)
+  started = performance.now();
+  await spares.closeGently();
+  assert.ok(performance.now() - started >= WEBGPU_TEARDOWN_MS - 5);
+  assert.equal(webGpuWorkersTerminated(), before + 2);
 });

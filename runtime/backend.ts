@@ -177,6 +177,7 @@ export async function probeWebGpu(): Promise<
 > {
   const gpu = (globalThis.navigator as { gpu?: GPU } | undefined)?.gpu;
   if (!gpu) return undefined;
+  adapterRequested = true;
   const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" })
     .catch(() => null);
   if (!adapter) return undefined;
@@ -190,6 +191,26 @@ export async function probeWebGpu(): Promise<
       isFallbackAdapter: Boolean(info.isFallbackAdapter ?? legacy),
     },
   };
+}
+
+/** Whether this thread asked `navigator.gpu` for an adapter (see {@linkcode webGpuInstanceMade}). */
+let adapterRequested = false;
+
+/**
+ * Whether this thread has asked `navigator.gpu` for an adapter, and so holds a WebGPU instance
+ * (Vulkan's, on Linux) until it ends. Deno 2.9.6 tears that instance down as the thread ends: a
+ * process that exited right after terminating such a Worker crashed now and then (a segfault or
+ * glibc's "double free", ~1 in 6 with llvmpipe), so whoever terminates it lets that finish first.
+ *
+ * @example
+ * ```ts
+ * import { probeWebGpu, webGpuInstanceMade } from "./backend.ts";
+ * await probeWebGpu();
+ * console.assert(webGpuInstanceMade() === ("gpu" in navigator));
+ * ```
+ */
+export function webGpuInstanceMade(): boolean {
+  return adapterRequested;
 }
 
 async function requireAdapter(): Promise<{ adapter: GPUAdapter; info: AdapterInfo }> {

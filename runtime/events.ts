@@ -43,6 +43,12 @@ export interface BackendEvent {
   adapter?: { description: string; vendor: string; isFallbackAdapter: boolean };
   /** tfjs version. */
   tfjs: string;
+  /**
+   * Whether the trainer's thread made a WebGPU instance (asked `navigator.gpu` for an adapter: on
+   * `webgpu`, and where `auto` looked for one). Its Worker is then given time to tear it down
+   * before the run ends (`webGpuTeardowns` in `runtime/actor_workers.ts`).
+   */
+  webGpuInstance?: boolean;
 }
 /** The trainer knows the data and the number of steps. */
 export interface PlanEvent {

@@ -24,6 +24,7 @@ import {
   ActorWorker,
   type PermissionsOf,
   type SpareActors,
+  webGpuTeardowns,
 } from "./actor_workers.ts";
 import {
   type CheckpointState,
@@ -789,11 +790,13 @@ async function supervise(
     const graceMs = STOP_GRACE_MS[ending][gpu ? "gpu" : "cpu"];
     if (graceMs !== null) await sleep(graceMs);
     if (ending === "ended") await actorsDone.all(RESULTS_WAIT_MS);
-    for (const worker of workers.values()) worker.terminate();
+    for (const each of adopted.values()) each.terminate();
     workers.clear();
     adopted.clear();
     await whileReleasing?.();
     if (gpu) await sleep(GPU_TEARDOWN_MS);
+    // (a trainer that only looked for an adapter holds a WebGPU instance too)
+    await webGpuTeardowns();
     return true;
   };
 
@@ -1052,6 +1055,8 @@ async function supervise(
           seconds: event.seconds,
         }]);
       } else if (event.type === "backend") {
+        const trainer = adopted.get("trainer");
+        if (event.webGpuInstance && trainer) trainer.madeWebGpu = true;
         if (event.backend === "webgpu" && event.adapter?.isFallbackAdapter) {
           trainerStallMs = Math.max(stallTimeoutMs, SOFTWARE_GPU_STALL_MS);
         }
@@ -1175,6 +1180,9 @@ async function supervise(
         const worker = started.worker;
         workers.set(actor, worker);
         adopted.set(actor, started);
+        // (a trainer asked for WebGPU looks for an adapter first: where it fails there, its
+        // backend event never comes)
+        if (actor === "trainer" && config.backend === "webgpu") started.madeWebGpu = true;
         lastSeen.set(actor, performance.now());
         // (what a spare sent or threw before is handed over now, the Worker being the run's)
         started.adopt({
@@ -1242,7 +1250,7 @@ async function supervise(
       startWorkers(spare);
     } finally {
       // (the run ended as they started: the spares it did not take go with it)
-      for (const left of spare?.values() ?? []) left.worker.terminate();
+      for (const left of spare?.values() ?? []) left.terminate();
     }
     meta.workersReused = [...adopted.values()].filter((each) => each.runsBefore > 0).length;
     starting = undefined;

@@ -9,6 +9,11 @@ import {
   trainInProcessReleased,
 } from "./_helpers.ts";
 import { parseConfig } from "../config.ts";
+import {
+  WEBGPU_TEARDOWN_MS,
+  webGpuTeardowns,
+  webGpuWorkersTerminated,
+} from "../runtime/actor_workers.ts";
 
 function epochMemory(events: RunEvent[]) {
   return events.flatMap((e) => (e.type === "epoch" ? [e.memory] : []));
@@ -43,6 +48,38 @@ for (const backend of ["cpu", "wasm", "webgpu"] as const) {
     }
   });
 }
+
+Deno.test("a run on auto that looked for a WebGPU adapter ends once its trainer's WebGPU instance is torn down; a linear model's looks for none", async () => {
+  for (const kind of ["mlp", "linear"] as const) {
+    await using runs = await tempRunsDir();
+    const before = webGpuWorkersTerminated();
+    const { result, events } = await trainCollect({
+      backend: "auto",
+      runsDir: runs.dir,
+      epochs: 2,
+      data: { kind: "synthetic-linear", n: 64 },
+      model: kind === "mlp" ? { kind, hidden: [8] } : { kind },
+    });
+    assert.equal(result.status, "completed", result.reason);
+    const backend = events.find((e) => e.type === "backend");
+    assert.ok(backend?.type === "backend");
+    // (auto takes wasm for a linear model without asking navigator.gpu)
+    const looked = kind === "mlp";
+    assert.equal(backend.webGpuInstance, looked, kind);
+    assert.equal(
+      webGpuWorkersTerminated(),
+      before + (looked ? 1 : 0),
+      `${kind}: noted as terminated`,
+    );
+    const started = performance.now();
+    await webGpuTeardowns();
+    const left = performance.now() - started;
+    assert.ok(
+      left < WEBGPU_TEARDOWN_MS / 2,
+      `${kind}: ${left} ms of its trainer's teardown were left once the run had ended`,
+    );
+  }
+});
 
 Deno.test("the learning rate of every step (and onecycle's momentum) comes from the scheduler actor's plan", async () => {
   await using runs = await tempRunsDir();
