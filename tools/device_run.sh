@@ -3,9 +3,9 @@
 # WebGPU tests of the fused paths and the tiled matmul, the benchmarks side by side with PyTorch
 # (with square fp32 products: anneal's tiled kernel, tfjs-webgpu's, torch.mm), the dense step's
 # fixed cost at the MLP workload's shapes, the actors' cost, anneal's WGSL CNN kernels against
-# tfjs-webgpu's, the CNN step's kernels by time, and start-up times (a sweep's trials on Workers
-# started ahead), in one call. Results go to $OUT
-# (or /tmp/anneal-device) and to stdout, within DEVICE_BUDGET_S seconds in all (default 540, to fit
+# tfjs-webgpu's, the CNN step's kernels by time, crashes at exit after a WebGPU Worker ends, and
+# start-up times (a sweep's trials on Workers started ahead), in one call. Results go to $OUT (or
+# /tmp/anneal-device) and to stdout, within DEVICE_BUDGET_S seconds in all (default 540, to fit
 # one device call of 600 s). A CPU-only machine runs it too (WebGPU on llvmpipe).
 set -uo pipefail
 deadline=$((SECONDS + ${DEVICE_BUDGET_S:-540}))
@@ -52,6 +52,9 @@ run() {
   # the CNN's step kernel by kernel (GPU times where the adapter has timestamp queries)
   PROFILE_ROWS=30 run run --cached-only --no-check -A bench/profile_wasm_cnn.ts --backend webgpu \
     --engine --steps 2
+  # crashes at exit after a Worker that made a WebGPU instance is terminated, by the wait after
+  # (runtime/actor_workers.ts WEBGPU_TEARDOWN_MS; measured on llvmpipe only)
+  run run --cached-only --no-check -A bench/webgpu_exit.ts --rounds 10 --waits 0,100,300
   # start-up on a host of many cores: a sweep's trials on Workers started ahead (last: it spawns
   # deno processes of its own, which this step's --cached-only does not reach)
   run run --cached-only --no-check -A bench/startup.ts --rounds 3
