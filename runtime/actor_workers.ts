@@ -28,17 +28,10 @@ const WORKER_FILES: Record<ActorName, string> = {
 export const ACTORS = Object.keys(WORKER_FILES) as ActorName[];
 
 /**
- * Milliseconds a Worker a run handed back is left before it is terminated, as a run that ended
- * leaves its Workers (the supervisor's grace): a trainer's Worker terminated a few ms after its
- * run's answer crashed the process at exit at times (Deno 2.9.6, threaded wasm).
- */
-export const HANDED_BACK_GRACE_MS = 50;
-
-/**
  * Milliseconds a process waits, once it has terminated a Worker that made a WebGPU instance,
  * before it may end: Deno 2.9.6 tears the instance down on the Worker's thread as it ends, and a
  * process that exited meanwhile crashed now and then (a segfault or glibc's "double free or
- * corruption"). Measured on the 2-core VM with llvmpipe: a Worker that asked for an adapter,
+ * corruption"; `bench/webgpu_exit.ts`). Measured on the 2-core VM with llvmpipe: a Worker that asked for an adapter,
  * terminated 50 ms after, crashed the exiting process in 14 of 100 runs; with 10 to 300 ms of
  * wait after the termination, in 0 of 230, under load too.
  */
@@ -48,9 +41,12 @@ let webGpuTerminatedAt = -Infinity;
 /** How many Workers that made a WebGPU instance were terminated. */
 let webGpuTerminated = 0;
 
-/** How many Workers that made a WebGPU instance this process has terminated (for tests). */
-export function webGpuWorkersTerminated(): number {
-  return webGpuTerminated;
+/**
+ * How many Workers that made a WebGPU instance this process has terminated, and when the last
+ * was (`performance.now()`; -Infinity: none). For tests.
+ */
+export function webGpuTerminations(): { count: number; lastAt: number } {
+  return { count: webGpuTerminated, lastAt: webGpuTerminatedAt };
 }
 
 /**
@@ -333,16 +329,11 @@ export class SpareActors {
   }
 
   /**
-   * As {@linkcode close}, but a set a run handed back is terminated only once
-   * {@linkcode HANDED_BACK_GRACE_MS} have passed since: its trainer may still be winding down
-   * what its run left (as a run that ended gives its Workers before terminating them). Resolves
-   * once a trainer's WebGPU instance among them is torn down too ({@linkcode webGpuTeardowns}).
+   * As {@linkcode close}, then resolves once a trainer's WebGPU instance among the Workers it
+   * terminated (or any terminated before) has had its teardown ({@linkcode webGpuTeardowns}):
+   * the owner's process may end then.
    */
   async closeGently(): Promise<void> {
-    const youngest = Math.max(-Infinity, ...this.#sets.map((set) => set.handedBackAt ?? -Infinity));
-    const waitMs = youngest + HANDED_BACK_GRACE_MS - performance.now();
-    this.#closed = true;
-    if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
     this.close();
     await webGpuTeardowns();
   }

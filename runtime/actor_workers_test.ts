@@ -3,11 +3,10 @@ import {
   ACTORS,
   actorsKey,
   ActorWorker,
-  HANDED_BACK_GRACE_MS,
   SpareActors,
   WEBGPU_TEARDOWN_MS,
   webGpuTeardowns,
-  webGpuWorkersTerminated,
+  webGpuTerminations,
 } from "./actor_workers.ts";
 import { waitFor } from "../tests/_helpers.ts";
 
@@ -178,14 +177,14 @@ Deno.test("sets handed back: taken by the next run of their key before one start
   }
 });
 
-Deno.test("closing gently leaves a set handed back its grace before terminating it", async () => {
+Deno.test("closing gently terminates a set handed back at once, where none made a WebGPU instance", async () => {
   const spares = new SpareActors(1);
   const workers = new Map(ACTORS.slice(0, 1).map((actor) => [actor, new ActorWorker(actor)]));
   try {
     spares.giveBack("k", workers);
     const started = performance.now();
     await spares.closeGently();
-    assert.ok(performance.now() - started >= HANDED_BACK_GRACE_MS - 1);
+    assert.ok(performance.now() - started < WEBGPU_TEARDOWN_MS / 2);
     assert.equal(spares.size, 0);
     // (nothing was held open: a closed pool takes no set)
     spares.giveBack("k", new Map());
@@ -197,29 +196,28 @@ Deno.test("closing gently leaves a set handed back its grace before terminating 
 
 Deno.test("a Worker that made a WebGPU instance, terminated, is given its teardown before the process may end: by itself, and when a pool closes gently", async () => {
   const plain = new ActorWorker("scheduler");
-  const before = webGpuWorkersTerminated();
+  const before = webGpuTerminations().count;
   plain.terminate();
   let started = performance.now();
   await webGpuTeardowns();
   assert.ok(performance.now() - started < WEBGPU_TEARDOWN_MS / 2, "none made one: at once");
-  assert.equal(webGpuWorkersTerminated(), before);
+  assert.equal(webGpuTerminations().count, before);
 
   const gpu = new ActorWorker("scheduler");
   gpu.madeWebGpu = true;
-  gpu.terminate();
   started = performance.now();
+  gpu.terminate();
   await webGpuTeardowns();
-  assert.ok(performance.now() - started >= WEBGPU_TEARDOWN_MS - 5);
-  assert.equal(webGpuWorkersTerminated(), before + 1);
+  assert.ok(performance.now() - started >= WEBGPU_TEARDOWN_MS - 1);
+  assert.equal(webGpuTerminations().count, before + 1);
 
   // a set handed back whose trainer made one: closing the pool waits for its teardown too
   const spares = new SpareActors(1);
   const trainer = new ActorWorker("scheduler");
   trainer.madeWebGpu = true;
   spares.giveBack("k", new Map([["trainer", trainer]]));
-  await sleep(HANDED_BACK_GRACE_MS); // (its grace passed: the teardown is what is waited for)
   started = performance.now();
   await spares.closeGently();
-  assert.ok(performance.now() - started >= WEBGPU_TEARDOWN_MS - 5);
-  assert.equal(webGpuWorkersTerminated(), before + 2);
+  assert.ok(performance.now() - started >= WEBGPU_TEARDOWN_MS - 1);
+  assert.equal(webGpuTerminations().count, before + 2);
 });

@@ -70,12 +70,15 @@ import { EventQueue } from "./event_queue.ts";
 const GPU_TEARDOWN_MS = 300;
 /**
  * Milliseconds the actors get to finish cleanly once told to `Stop`, before their Workers are
- * terminated regardless, by how the run ends and whether a Worker held a WebGPU device. A failed
- * run gets only a turn of the event loop (0); `null` is not even that: a run refused at its start
- * has nothing of its actors' to wait for, but a device to let go.
+ * terminated regardless, by how the run ends and whether a Worker held a WebGPU device. A run that
+ * ended waits for every actor's result after it (RESULTS_WAIT_MS) and so needs none on the CPU
+ * (its 50 ms there, kept for a crash at exit blamed on threaded wasm, went once the crash was
+ * found to be a probed WebGPU instance's teardown: see `webGpuTeardowns`). A failed run gets only
+ * a turn of the event loop (0); `null` is not even that: a run refused at its start has nothing of
+ * its actors' to wait for, but a device to let go.
  */
 const STOP_GRACE_MS = {
-  ended: { cpu: 50, gpu: GPU_TEARDOWN_MS },
+  ended: { cpu: 0, gpu: GPU_TEARDOWN_MS },
   failed: { cpu: 0, gpu: 0 },
   refused: { cpu: null, gpu: GPU_TEARDOWN_MS },
 } as const;
@@ -761,9 +764,10 @@ async function supervise(
    * Stops the actors and terminates their Workers, once for the run (`false` when that was done
    * already): each actor is told to `Stop` and given its grace (STOP_GRACE_MS, by `ending`), then
    * terminated regardless (a run that ended, every actor's result in, hands them back to its pool
-   * where {@linkcode handsBack} says so, without the grace); `whileReleasing` runs once they are. A Worker that held a WebGPU device
-   * gets GPU_TEARDOWN_MS after, too: on a real GPU (H100, Vulkan) a process that exited while such
-   * a Worker was still being torn down crashed.
+   * where {@linkcode handsBack} says so, without the grace); `whileReleasing` runs once they are.
+   * A Worker that held a WebGPU device gets GPU_TEARDOWN_MS after, too: on a real GPU (H100,
+   * Vulkan) a process that exited while such a Worker was still being torn down crashed; and one
+   * that only made a WebGPU instance (auto's search for an adapter) its `webGpuTeardowns` wait.
    */
   const tearDown = async (
     reason: string,
@@ -784,6 +788,8 @@ async function supervise(
         workers.clear();
         adopted.clear();
         await whileReleasing?.();
+        // (a pool closed meanwhile, or full, terminates them)
+        await webGpuTeardowns();
         return true;
       }
     }
@@ -1055,8 +1061,9 @@ async function supervise(
           seconds: event.seconds,
         }]);
       } else if (event.type === "backend") {
+        // (whether it made a WebGPU instance, now known: a linear model on auto looks for none)
         const trainer = adopted.get("trainer");
-        if (event.webGpuInstance && trainer) trainer.madeWebGpu = true;
+        if (trainer) trainer.madeWebGpu = event.webGpuInstance ?? true;
         if (event.backend === "webgpu" && event.adapter?.isFallbackAdapter) {
           trainerStallMs = Math.max(stallTimeoutMs, SOFTWARE_GPU_STALL_MS);
         }
@@ -1180,9 +1187,12 @@ async function supervise(
         const worker = started.worker;
         workers.set(actor, worker);
         adopted.set(actor, started);
-        // (a trainer asked for WebGPU looks for an adapter first: where it fails there, its
-        // backend event never comes)
-        if (actor === "trainer" && config.backend === "webgpu") started.madeWebGpu = true;
+        // A trainer asked for webgpu or auto may make a WebGPU instance before its backend event
+        // says whether it did: a run that ends before that event (it failed, was refused, or
+        // the adapter's search failed it) counts it as made.
+        if (actor === "trainer" && (config.backend === "webgpu" || config.backend === "auto")) {
+          started.madeWebGpu = true;
+        }
         lastSeen.set(actor, performance.now());
         // (what a spare sent or threw before is handed over now, the Worker being the run's)
         started.adopt({
