@@ -31,9 +31,9 @@ export const ACTORS = Object.keys(WORKER_FILES) as ActorName[];
  * Milliseconds a process waits, once it has terminated a Worker that made a WebGPU instance,
  * before it may end: Deno 2.9.6 tears the instance down on the Worker's thread as it ends, and a
  * process that exited meanwhile crashed now and then (a segfault or glibc's "double free or
- * corruption"; `bench/webgpu_exit.ts`). Measured on the 2-core VM with llvmpipe: a Worker that asked for an adapter,
- * terminated 50 ms after, crashed the exiting process in 14 of 100 runs; with 10 to 300 ms of
- * wait after the termination, in 0 of 230, under load too.
+ * corruption"; `bench/webgpu_exit.ts`). Measured on the 2-core VM with llvmpipe: a Worker that
+ * asked for an adapter, terminated 50 ms after, crashed the exiting process in 14 of 100 runs;
+ * with 10 to 300 ms of wait after the termination, in 0 of 230, under load too.
  */
 export const WEBGPU_TEARDOWN_MS = 100;
 /** When the last Worker that made a WebGPU instance was terminated (`performance.now()`). */
@@ -119,7 +119,7 @@ export class ActorWorker {
     this.worker.onmessageerror = (event) => this.#held.push(["onmessageerror", event]);
   }
 
-  /** Terminates the Worker (noted for {@linkcode webGpuTeardowns} where it made a WebGPU instance). */
+  /** Terminates the Worker: noted for {@linkcode webGpuTeardowns} where it made a WebGPU instance. */
   terminate(): void {
     this.worker.terminate();
     if (!this.madeWebGpu) return;

@@ -193,7 +193,7 @@ export async function probeWebGpu(): Promise<
   };
 }
 
-/** Whether this thread asked `navigator.gpu` for an adapter (see {@linkcode webGpuInstanceMade}). */
+/** Whether this thread asked `navigator.gpu` for an adapter ({@linkcode webGpuInstanceMade}). */
 let adapterRequested = false;
 
 /**
