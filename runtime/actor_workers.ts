@@ -119,7 +119,7 @@ export class ActorWorker {
     this.worker.onmessageerror = (event) => this.#held.push(["onmessageerror", event]);
   }
 
-  /** Terminates the Worker: noted for {@linkcode webGpuTeardowns} where it made a WebGPU instance. */
+  /** Terminates the Worker, noted for {@linkcode webGpuTeardowns} if it made a WebGPU instance. */
   terminate(): void {
     this.worker.terminate();
     if (!this.madeWebGpu) return;
