@@ -1136,3 +1136,39 @@ Deno.test("an rnn sweep whose clipping is off trains its trials unclipped and wr
   assert.deepEqual(trained.clipping, trialConfig.clipping);
   assert.equal(trained.optimizer.lr, trialConfig.optimizer.lr);
 });
+
+Deno.test("the configs a sweep and a tune write (best_config.json, tuned_config.json, --out) name a CSV given relative by its absolute path, as a run's config.json does: they train from any directory", async () => {
+  await using runs = await tempRunsDir();
+  const shortened = ["--set", "epochs=1", "--set", `runsDir=${runs.dir}`, "--set", "backend=wasm"];
+  const space = { "optimizer.lr": { type: "grid", values: [0.01] } };
+  const swept = await anneal(
+    "sweep",
+    "-c",
+    "examples/sensors_classification.json",
+    ...shortened,
+    "--set",
+    `sweep=${JSON.stringify({ space, metric: "valLoss", trials: 1 })}`,
+    "--study",
+    "sw",
+  );
+  assert.equal(swept.code, 0, swept.stderr);
+  const tuned = await anneal(
+    "tune",
+    "-c",
+    "examples/sensors_classification.json",
+    ...shortened,
+    "--budget",
+    "2",
+    "--out",
+    `${runs.dir}/tuned.json`,
+  );
+  assert.equal(tuned.code, 0, tuned.stderr);
+  const kept = tuned.stdout.match(/and kept with the tune's runs: (\S+)\)/)?.[1];
+  assert.ok(kept, tuned.stdout);
+  const csv = await Deno.realPath("examples/data/sensors.csv");
+  for (const file of [`${runs.dir}/sw/best_config.json`, `${runs.dir}/tuned.json`, kept]) {
+    const { data } = JSON.parse(await Deno.readTextFile(file));
+    assert.equal(await Deno.realPath(data.path), csv, file);
+    assert.ok(data.path.startsWith("/"), `${file}: ${data.path}`);
+  }
+});
