@@ -350,3 +350,18 @@ Deno.test("a path under /dev (/dev/stdout, /dev/shm) is refused as one Deno gran
     await Deno.remove(csv);
   }
 });
+
+Deno.test("a flag's malformed number gets a hint with a value the command takes (lr-find --iterations, tune --budget)", async () => {
+  for (
+    const [args, example] of [
+      [["lr-find", "--iterations", "abc"], "--iterations 100"],
+      [["lr-find", "--end-lr", "-1"], "--end-lr 10"],
+      [["tune", "--budget", "0"], "--budget 20"],
+      [["schedule", "--scheduler", '{"name":"cosine","tMax":10}', "--steps", "x"], "--steps 5"],
+    ] as const
+  ) {
+    const out = await anneal(...args);
+    assertUserError(out, 2, /must be a positive (integer|number), current value is/);
+    assert.match(out.stderr, new RegExp(`hint: give it like ${example}\\n`), args.join(" "));
+  }
+});

@@ -47,9 +47,9 @@ export async function lrFindCommand(options: LrFindCommandOptions): Promise<numb
     );
   }
   const config = await loadConfig(options.config, options.set);
-  const iterations = parseNumberFlag("--iterations", options.iterations, true);
-  const startLr = parseNumberFlag("--start-lr", options.startLr);
-  const endLr = parseNumberFlag("--end-lr", options.endLr);
+  const iterations = parseNumberFlag("--iterations", options.iterations, true, "100");
+  const startLr = parseNumberFlag("--start-lr", options.startLr, false, "1e-7");
+  const endLr = parseNumberFlag("--end-lr", options.endLr, false, "10");
   if (!(endLr > startLr)) {
     throw new AnnealError(
       "usage",

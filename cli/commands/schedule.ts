@@ -42,14 +42,22 @@ export async function parseJsonFlag(flag: string, raw: string): Promise<unknown>
   );
 }
 
-/** Parses a positive number flag. */
-export function parseNumberFlag(flag: string, raw: string, integer = false): number {
+/**
+ * Parses a positive number flag; its error's hint gives `example` (a value the command takes: a
+ * flag with a larger minimum, checked after, names one above it).
+ */
+export function parseNumberFlag(
+  flag: string,
+  raw: string,
+  integer = false,
+  example = integer ? "5" : "0.1",
+): number {
   const value = Number(raw);
   if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
     throw new AnnealError(
       "usage",
       `${flag} must be a positive ${integer ? "integer" : "number"}, current value is '${raw}'`,
-      { hint: `give it like ${flag} ${integer ? "5" : "0.1"}` },
+      { hint: `give it like ${flag} ${example}` },
     );
   }
   return value;

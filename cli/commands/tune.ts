@@ -48,7 +48,7 @@ function trainedAt(change: Record<string, unknown>, config: RunConfig): string {
 /** Runs `anneal tune`; returns the exit code. */
 export async function tuneCommand(options: TuneCommandOptions): Promise<number> {
   const config = await loadConfig(options.config, options.set);
-  const budget = parseNumberFlag("--budget", options.budget, true);
+  const budget = parseNumberFlag("--budget", options.budget, true, "20");
   // an --out that cannot be written is refused before the tune's runs, not after them
   if (options.out) await checkFlagFile("--out", options.out);
   let marked = false;
