@@ -410,7 +410,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     );
   }
   // what torch would fail partway (batch norm over one value, a schedule's raise) ends it now
-  const stepsPerEpoch = checkRunStart(config, info, config);
+  const stepsPerEpoch = checkRunStart(config, info, config, resume ? runDir : undefined);
   const accumulation = config.gradientAccumulation;
   const { epochs, maxSteps } = config;
   // a warmup longer than the run, a cosine shorter than it, a decay counted in steps that takes

@@ -22,7 +22,8 @@ export interface StartData {
  * Refuses, before the first step, a run torch would fail partway: batch norm over one value a
  * channel (`checkBatchNormBatches`), and a schedule stepped as far as a step where torch raises
  * (`checkScheduleReach`; the run's length is its epochs, and `maxSteps` where it stops there).
- * Returns the optimizer steps an epoch takes.
+ * Returns the optimizer steps an epoch takes. `resumeOf`: the directory of the run resumed, whose
+ * schedule's refusal then tells to start a new run from its config (a resume keeps it).
  *
  * @example
  * ```ts
@@ -37,6 +38,7 @@ export function checkRunStart(
   config: RunConfig,
   data: StartData,
   { maxSteps }: { maxSteps?: number },
+  resumeOf?: string,
 ): number {
   // batch norm over one value a channel (a batch of one sample): torch raises, anneal refuses
   checkBatchNormBatches(config.model, data.inputShape, {
@@ -46,6 +48,11 @@ export function checkRunStart(
   });
   const stepsPerEpoch = Math.ceil(data.batchesPerEpoch / config.gradientAccumulation);
   // where torch would raise at a step of the schedule this run gets to, it ends now, saying why
-  checkScheduleReach(config.scheduler, { stepsPerEpoch, epochs: config.epochs, maxSteps });
+  // (a resumed run's fix is a new run: `resumeOf`, its directory, says how to start it)
+  checkScheduleReach(
+    config.scheduler,
+    { stepsPerEpoch, epochs: config.epochs, maxSteps },
+    resumeOf,
+  );
   return stepsPerEpoch;
 }

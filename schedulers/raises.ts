@@ -13,6 +13,7 @@
 
 import { AnnealError } from "../errors.ts";
 import { formatPath, showValue } from "../zod_paths.ts";
+import { shellWord } from "../shell_word.ts";
 import { cyclicOverflowStep } from "./cyclic.ts";
 import type { ChildSchedulerSpec, ResolvedSchedulerSpec, SpecOf } from "./spec.ts";
 
@@ -325,7 +326,11 @@ export function scheduleSteps(interval: "step" | "epoch", run: RunLength): numbe
  * }
  * ```
  */
-export function checkScheduleReach(spec: ResolvedSchedulerSpec | undefined, run: RunLength): void {
+export function checkScheduleReach(
+  spec: ResolvedSchedulerSpec | undefined,
+  run: RunLength,
+  resumeOf?: string,
+): void {
   if (!spec || run.stepsPerEpoch <= 0) return;
   const raise = firstRaise(spec);
   const reached = scheduleSteps(spec.interval ?? "step", run);
@@ -366,6 +371,24 @@ export function checkScheduleReach(spec: ResolvedSchedulerSpec | undefined, run:
     `Invalid config for this run: '${field}': ${raise.message}, current value is ${
       showValue(value)
     }; the run gets there: ${length}, and torch steps the schedule after each ${unit}`,
-    { where: field, hint: fixes.join(", or ") },
+    { where: field, hint: resumeOf === undefined ? fixes.join(", or ") : resumeFix() },
   );
+
+  /**
+   * A resume keeps its run's config (`--set` is refused with `--resume`) and may only lengthen
+   * it: the fix is a new run from that config, with the longer length and the setting changed.
+   */
+  function resumeFix(): string {
+    const config = shellWord(`${resumeOf}/config.json`);
+    const length = run.maxSteps !== undefined
+      ? `--max-steps ${run.maxSteps}`
+      : `--epochs ${run.epochs}`;
+    const setting = raise!.path.at(-1) === "totalSteps" && !inFile
+      ? ` --set ${field}=${reached}`
+      : "";
+    return `a resume keeps the run's config, whose schedule cannot go that far: train a new run ` +
+      `from it instead, ${
+        setting ? "with the schedule fitted" : `with '${field}' changed in a copy of it`
+      }: anneal train -c ${config} ${length}${setting}`;
+  }
 }

@@ -97,6 +97,43 @@ Deno.test("anneal train: a onecycle shorter than the run is refused before its f
   assert.equal(fixed.code, 0, fixed.stderr);
 });
 
+Deno.test("anneal train --resume to more epochs than its onecycle counts is refused with a hint to train a new run from its config (a resume keeps it), which then trains", async () => {
+  await using runs = await tempRunsDir();
+  const path = `${runs.dir}/onecycle.json`;
+  await Deno.writeTextFile(
+    path,
+    JSON.stringify({
+      ...config,
+      scheduler: { name: "onecycle", maxLr: 0.1, totalSteps: 16 },
+      runsDir: runs.dir,
+    }),
+  );
+  const first = await anneal("train", "--config", path, "--epochs", "4", "--no-progress");
+  assert.equal(first.code, 0, first.stderr);
+  const [runId] = await runsIn(runs.dir);
+  const longer = await anneal(
+    "train",
+    "--runs-dir",
+    runs.dir,
+    "--resume",
+    runId,
+    "--epochs",
+    "6",
+    "--no-progress",
+  );
+  assert.equal(longer.code, 1, longer.stderr);
+  assert.match(longer.stderr, /torch's OneCycleLR raises at step 17/);
+  // not the new run's fixes (--set and a step budget, which --resume refuses)
+  const hint = longer.stderr.match(/hint: (.*)/)?.[1] ?? "";
+  assert.doesNotMatch(hint, /maxSteps/);
+  const command = `anneal train -c ${runs.dir}/${runId}/config.json --epochs 6 ` +
+    "--set scheduler.totalSteps=24";
+  assert.ok(hint.endsWith(`: ${command}`), hint);
+  const fixed = await anneal(...command.split(" ").slice(1), "--no-progress");
+  assert.equal(fixed.code, 0, fixed.stderr);
+  assert.match(fixed.stdout, /completed: finished 6 epochs/);
+});
+
 Deno.test("a warmup longer than the run trains, with a warning at the start, and diagnose blames the warmup, not optimizer.lr", async () => {
   await using runs = await tempRunsDir();
   // 3 epochs of 4 steps: 12 steps of a 1000-step warmup, at 1.1% of optimizer.lr at most
