@@ -758,10 +758,10 @@ export async function lrFind(
   );
   const reasons = [
     ...(worstRules.verdict === "unreliable"
-      ? [`the rules disagree by ${worstRules.ratio.toFixed(1)}x`]
+      ? [`the rules disagree by ${formatNumber(worstRules.ratio)}x`]
       : []),
     ...(spread.verdict === "unreliable"
-      ? [`the repeats disagree by ${spread.ratio.toFixed(1)}x`]
+      ? [`the repeats disagree by ${formatNumber(spread.ratio)}x`]
       : []),
   ];
   const suggestion = spread.geometricMean;

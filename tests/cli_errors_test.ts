@@ -190,6 +190,13 @@ Deno.test("lr-find with its rate range reversed or empty names the flags and the
   const repeated = await anneal("lr-find", ...set, "--repeats", "2");
   assert.equal(repeated.code, 0, repeated.stderr);
   assert.match(repeated.stdout, /2 repeats span .*\n {2}unreliable: the rules disagree/);
+  // the table is the first repeat's, the suggestion the repeats' mean: each says so
+  assert.match(repeated.stdout, /\n {2}the first of 2 repeats' rules:\n/);
+  assert.match(repeated.stdout, /<- the rule taken\n/);
+  assert.doesNotMatch(repeated.stdout, /<- suggestion/);
+  assert.match(repeated.stdout, /suggested lr = \S+ \(\w+, the geometric mean of the 2 repeats'\)/);
+  // (ratios as every number: 4 significant digits, not 242012.8x)
+  assert.doesNotMatch(repeated.stdout, /\d{5,}\.\dx/);
   assert.match(repeated.stdout, /\n {2}hint: compare the top candidates in a short sweep/);
   assert.doesNotMatch(repeated.stdout, /--repeats 3/);
   // through the module: startLr's value, and the swap

@@ -183,18 +183,20 @@ async function runTest(
       formatNumber(result.lrs.at(-1)!)
     }${result.diverged ? " (stopped: the loss diverged)" : ""}`,
   );
+  // (with repeats, the rules are the first repeat's, and the suggestion the repeats' mean)
+  const repeats = result.runs.length;
+  if (repeats > 1) console.log(`  the first of ${repeats} repeats' rules:`);
   for (const [rule, lr] of Object.entries(result.suggestions)) {
-    console.log(
-      `  ${rule.padEnd(13)} ${formatNumber(lr)}${rule === result.rule ? "   <- suggestion" : ""}`,
-    );
+    const chosen = repeats > 1 ? "   <- the rule taken" : "   <- suggestion";
+    console.log(`  ${rule.padEnd(13)} ${formatNumber(lr)}${rule === result.rule ? chosen : ""}`);
   }
   const a = result.agreement;
   console.log(
-    `suggested lr = ${formatNumber(result.suggestion)} (${result.rule}); the rules span ${
-      a.ratio.toFixed(1)
-    }x: ${a.verdict}` +
-      (result.runs.length > 1
-        ? `; ${result.runs.length} repeats span ${result.spread.ratio.toFixed(1)}x (${
+    `suggested lr = ${formatNumber(result.suggestion)} (${result.rule}${
+      repeats > 1 ? `, the geometric mean of the ${repeats} repeats'` : ""
+    }); the rules span ${formatNumber(a.ratio)}x: ${a.verdict}` +
+      (repeats > 1
+        ? `; ${repeats} repeats span ${formatNumber(result.spread.ratio)}x (${
           formatNumber(result.spread.min)
         } .. ${formatNumber(result.spread.max)})`
         : ""),
