@@ -1022,6 +1022,24 @@ Deno.test("a sweep whose every trial diverges exits 1 with no best config, namin
   assert.equal(list.code, 0, list.stderr);
   assert.equal(list.stdout.match(/^trial-\d-\S+ .* diverged$/gm)?.length, 2, list.stdout);
   assert.equal(await Deno.stat(`${runs.dir}/sw/best_config.json`).catch(() => null), null);
+
+  // trials refused before they trained (a negative rate) leave no run: none is pointed at
+  const refusedSpace = JSON.stringify({ "optimizer.lr": { type: "uniform", low: -1, high: -0.5 } });
+  const refused = await anneal(
+    "sweep",
+    "-c",
+    config,
+    "--study",
+    "refused",
+    "--set",
+    `sweep.space=${refusedSpace}`,
+  );
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.match(
+    refused.stderr,
+    /no trial completed\n {2}hint: look at the failed trials' reasons above\n/,
+  );
+  assert.doesNotMatch(refused.stderr, /lists their runs/);
 });
 
 Deno.test("--parallel above sweep.parallel's bound of 32 is refused, as in the config; runSweep's options are held to it too", async () => {

@@ -276,9 +276,14 @@ async function finish(
       console.log(`report written to ${html}`);
       return code;
     }
+    // (trials refused before they trained, a config each, left no run to list)
+    const runs = await Array.fromAsync(Deno.readDir(studyDir)).then(
+      (entries) => entries.some((entry) => entry.isDirectory),
+      () => false,
+    );
     console.error(
-      "no trial completed\n  hint: look at the failed trials' reasons above; " +
-        `\`anneal runs --runs-dir ${shellWord(studyDir)}\` lists their runs`,
+      "no trial completed\n  hint: look at the failed trials' reasons above" +
+        (runs ? `; \`anneal runs --runs-dir ${shellWord(studyDir)}\` lists their runs` : ""),
     );
     return 1;
   }
