@@ -15,27 +15,57 @@
 
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { parseConfig, train } from "../mod.ts";
+import { AnnealError, parseConfig, train } from "../mod.ts";
 
-const { values } = parseArgs({
-  options: {
-    lrs: { type: "string", default: "0.001,0.01,0.1" },
-    epochs: { type: "string" },
-    "runs-dir": { type: "string", default: "runs" },
-  },
-});
+const usage = "usage: deno run -A examples/train_module.ts [--lrs 0.001,0.01,0.1] [--epochs N] " +
+  "[--runs-dir runs]";
+let parsed;
+try {
+  parsed = parseArgs({
+    options: {
+      lrs: { type: "string", default: "0.001,0.01,0.1" },
+      epochs: { type: "string" },
+      "runs-dir": { type: "string", default: "runs" },
+    },
+  });
+} catch (error) {
+  // an unknown flag, or one without its value
+  console.error(`error: ${(error as Error).message.split("\n")[0]}\n${usage}`);
+  Deno.exit(2);
+}
+const { values } = parsed;
 const file = new URL("./sensors_classification.json", import.meta.url);
 const input = JSON.parse(await Deno.readTextFile(file));
 // The config's data path is relative to the repository's root, where the CLI runs: read it from
 // there wherever this script is run from.
 input.data.path = fileURLToPath(new URL(`../${input.data.path}`, import.meta.url));
 input.runsDir = values["runs-dir"];
-if (values.epochs !== undefined) input.epochs = Number(values.epochs);
+/** A flag's number: one that is not ends the script, saying so (as the CLI's flags do). */
+function numberOf(flag: string, text: string, example: string): number {
+  const value = Number(text);
+  if (text.trim() === "" || !Number.isFinite(value)) {
+    console.error(
+      `error: ${flag} takes numbers, current value is '${text}'\n  hint: e.g. ${example}`,
+    );
+    Deno.exit(2);
+  }
+  return value;
+}
+if (values.epochs !== undefined) input.epochs = numberOf("--epochs", values.epochs, "--epochs 5");
+const lrs = values.lrs.split(",").map((text) => numberOf("--lrs", text, "--lrs 0.001,0.03"));
 
 const best: [number, number, string][] = [];
-for (const lr of values.lrs.split(",").map(Number)) {
-  // parseConfig throws an AnnealError naming every bad field, before any actor starts.
-  const config = parseConfig({ ...input, optimizer: { ...input.optimizer, lr } });
+for (const lr of lrs) {
+  // parseConfig throws an AnnealError naming every bad field (what, where, and a hint), before
+  // any actor starts: a bad --lrs or --epochs ends here.
+  let config;
+  try {
+    config = parseConfig({ ...input, optimizer: { ...input.optimizer, lr } });
+  } catch (error) {
+    if (!(error instanceof AnnealError)) throw error;
+    console.error(`error: ${error.message}${error.hint ? `\n  hint: ${error.hint}` : ""}`);
+    Deno.exit(2);
+  }
   const run = train(config);
   let lowest = Infinity;
   for await (const event of run.events()) {

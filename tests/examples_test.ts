@@ -97,6 +97,26 @@ Deno.test("examples/train_module.ts trains through mod.ts and prints each rate's
   for (const row of rows) assert.match(row, new RegExp(`^0\\.0?03 +\\d\\.\\d{4} +${runs.dir}/`));
 });
 
+Deno.test("examples/train_module.ts answers a bad flag with what is wrong and a hint, exit 2, no stack trace", async () => {
+  for (
+    const [args, said] of [
+      [["--lrs", "abc"], /error: --lrs takes numbers, current value is 'abc'\n {2}hint: /],
+      [["--lrs", "0.01", "--epochs", "x"], /error: --epochs takes numbers/],
+      [["--lrs=-1"], /error: Invalid config: 'optimizer\.lr': .*\n {2}hint: /],
+      [["--bogus"], /error: Unknown option '--bogus'\nusage: /],
+    ] as const
+  ) {
+    const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${REPO_ROOT}examples/train_module.ts`, ...args],
+      env: { NO_COLOR: "1" },
+    }).output();
+    const text = new TextDecoder().decode(stderr);
+    assert.equal(code, 2, `${args.join(" ")}: ${text}`);
+    assert.match(text, said);
+    assert.doesNotMatch(text, /\n\s+at /, "no stack trace");
+  }
+});
+
 Deno.test("every example file the README and the CLI's help name exists", async () => {
   const texts = [
     await Deno.readTextFile(`${REPO_ROOT}README.md`),
