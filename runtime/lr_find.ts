@@ -558,8 +558,8 @@ async function runCurve(
     throw new AnnealError(
       "diverged",
       `The LR range test found no minimum of the smoothed loss: it never fell below its first value in ${lrs.length} steps from ${
-        lrs[0]
-      } to ${lrs.at(-1)}${diverged ? ", where it diverged" : ""}`,
+        formatNumber(lrs[0])
+      } to ${formatNumber(lrs.at(-1))}${diverged ? ", where it diverged" : ""}`,
       {
         hint: `give the loss room to fall: more steps (iterations ${o.iterations}${
           o.iterations === DEFAULTS.iterations ? ", the default" : ""

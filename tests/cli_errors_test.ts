@@ -169,6 +169,9 @@ Deno.test("lr-find with too few iterations to find a minimum suggests nothing", 
   const ten = await anneal("lr-find", ...set, "--iterations", "10");
   assertUserError(ten, 1, /found no minimum of the smoothed loss: it never fell/);
   assert.doesNotMatch(ten.stdout, /suggested lr/);
+  // (its rates as every number: 4 significant digits)
+  const linear = await anneal("lr-find", ...set, "--iterations", "20", "--mode", "linear");
+  assertUserError(linear, 1, /in \d+ steps from 1e-7 to \d\.\d{3}, where it diverged/);
 });
 
 Deno.test("lr-find with its rate range reversed or empty names the flags and the fix, and runs nothing", async () => {
