@@ -57,17 +57,17 @@ Deno.test("a sequential whose last schedule raises past the run's end trains; on
   assert.deepEqual(await runsIn(runs.dir), before, "no record of the refused run");
 });
 
+/** Writes `config` with a onecycle of `totalSteps` into `runsDir` (its runs there): its path. */
+async function onecycleConfig(runsDir: string, totalSteps: number): Promise<string> {
+  const path = `${runsDir}/onecycle.json`;
+  const scheduler = { name: "onecycle", maxLr: 0.1, totalSteps };
+  await Deno.writeTextFile(path, JSON.stringify({ ...config, scheduler, runsDir }));
+  return path;
+}
+
 Deno.test("anneal train: a onecycle shorter than the run is refused before its first step, saying to set totalSteps to the run's steps", async () => {
   await using runs = await tempRunsDir();
-  const path = `${runs.dir}/onecycle.json`;
-  await Deno.writeTextFile(
-    path,
-    JSON.stringify({
-      ...config,
-      scheduler: { name: "onecycle", maxLr: 0.1, totalSteps: 20 },
-      runsDir: runs.dir,
-    }),
-  );
+  const path = await onecycleConfig(runs.dir, 20);
   const longer = await anneal("train", "--config", path, "--epochs", "6", "--no-progress");
   // a config error, as one the config's reading finds: no actor's failure, no run left
   assert.equal(longer.code, 1, longer.stderr);
@@ -99,15 +99,7 @@ Deno.test("anneal train: a onecycle shorter than the run is refused before its f
 
 Deno.test("anneal train --resume to more epochs than its onecycle counts is refused with a hint to train a new run from its config (a resume keeps it), which then trains", async () => {
   await using runs = await tempRunsDir();
-  const path = `${runs.dir}/onecycle.json`;
-  await Deno.writeTextFile(
-    path,
-    JSON.stringify({
-      ...config,
-      scheduler: { name: "onecycle", maxLr: 0.1, totalSteps: 16 },
-      runsDir: runs.dir,
-    }),
-  );
+  const path = await onecycleConfig(runs.dir, 16);
   const first = await anneal("train", "--config", path, "--epochs", "4", "--no-progress");
   assert.equal(first.code, 0, first.stderr);
   const [runId] = await runsIn(runs.dir);
