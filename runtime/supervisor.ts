@@ -743,6 +743,13 @@ async function supervise(
 
   /** How far the run got by its events: the epochs this process ended, the run's steps. */
   const progress = { epochs: 0, steps: resumeState?.step ?? 0 };
+  /**
+   * What a run that fails without the trainer's result reports: the last epoch's metrics (its
+   * event's) and the best epoch as its last checkpoint judged it (a resumed run's, its own).
+   */
+  const reached: { metrics?: Record<string, number>; bestEpoch: number | null } = {
+    bestEpoch: resumeState?.bestEpoch ?? null,
+  };
   const actorsDone = new ActorsDone(ACTORS.length);
   let stopDeadline: ReturnType<typeof setTimeout> | undefined;
   /** Pings the actors, and fails one that stopped answering (set once they are started). */
@@ -941,8 +948,8 @@ async function supervise(
       // without the trainer's result, counted from its events once they stop (see end)
       epochs: trainerDone.result?.epochs ?? progress.epochs,
       steps: trainerDone.result?.steps ?? progress.steps,
-      bestEpoch: null,
-      metrics: {},
+      bestEpoch: trainerDone.result?.bestEpoch ?? reached.bestEpoch,
+      metrics: trainerDone.result?.metrics ?? { ...reached.metrics },
       seconds: (performance.now() - startedAt) / 1000,
     }, message);
 
@@ -1050,6 +1057,7 @@ async function supervise(
         progress.steps = event.step;
         writer.truncate("steps.ndjson", (r) => r.step < event.step);
       } else if (event.type === "epoch") {
+        reached.metrics = event.metrics;
         // this process's epochs, as the trainer counts them (end adds a resumed run's earlier ones)
         progress.epochs = event.epoch + 1 - (resumeState ? resumeState.epoch + 1 : 0);
         (globalThis as { gc?: () => void }).gc?.(); // only under --expose-gc (the soak)
@@ -1104,6 +1112,7 @@ async function supervise(
       const state: CheckpointState = { ...message.state as CheckpointState, config: recorded };
       const weights = message.weights as WeightMap;
       if (message.files.includes("last")) lastQueued = true;
+      if (state.bestEpoch !== undefined) reached.bestEpoch = state.bestEpoch as number | null;
       const queue = () => {
         for (const file of message.files) {
           checkpoints.queue(`${runDir}/checkpoints/${file}.ckpt`, state, weights);
@@ -1319,6 +1328,8 @@ interface ResumeState {
   /** Absent from an older anneal's checkpoints (the clip monitor's statistics start over). */
   clipMonitor?: unknown;
   metrics?: Record<string, number>;
+  /** The best epoch as early stopping judged it at the checkpoint (absent: none recorded). */
+  bestEpoch?: number | null;
   /** Where the checkpoint was taken within an epoch (a run stopped there): not at its end. */
   within?: unknown;
 }

@@ -337,3 +337,22 @@ Deno.test("a stop or an interrupt asked once the run has ended arms no deadline:
   assert.deepEqual(armed.filter(({ ms }) => ms === stallTimeoutMs), []);
   assert.equal((await run.result).status, "completed");
 });
+
+Deno.test("a run that fails after some epochs reports the last epoch's metrics and the best epoch its last checkpoint judged, as summary.json does", async () => {
+  await using runs = await tempRunsDir();
+  const { result, events } = await trainCollect({ ...config, epochs: 40, runsDir: runs.dir }, {
+    faults: { trainer: { kind: "throw", at: "step:13" } },
+  });
+  assert.equal(result.status, "failed", result.reason);
+  const epochs = events.flatMap((e) => (e.type === "epoch" ? [e] : []));
+  assert.ok(epochs.length >= 2, `${epochs.length} epochs before the fault`);
+  assert.equal(result.epochs, epochs.length);
+  // (they were {} and null, whatever the run had trained)
+  assert.deepEqual(result.metrics, epochs.at(-1)!.metrics);
+  const saved = await loadCheckpoint(`${result.runDir}/checkpoints/last.ckpt`);
+  assert.equal(typeof saved.state.bestEpoch, "number");
+  assert.equal(result.bestEpoch, saved.state.bestEpoch);
+  const summary = JSON.parse(await Deno.readTextFile(`${result.runDir}/summary.json`));
+  assert.equal(summary.bestEpoch, result.bestEpoch);
+  assert.deepEqual(summary.metrics, result.metrics);
+});
