@@ -142,6 +142,7 @@ export type {
   SweepDirection,
   SweepOptions,
   SweepResult,
+  WorkerOptions,
 } from "./runtime/sweep.ts";
 export type { TrialRunStart } from "./runtime/trial_run.ts";
 export type { StudyResult } from "./sweeps/study.ts";

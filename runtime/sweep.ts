@@ -106,7 +106,10 @@ export function studyIdentity(definition: unknown): unknown {
   return { kind, space: sweep.space, metric: sweep.metric, base: training };
 }
 
-/** Options of {@linkcode runSweep} and {@linkcode runWorker}. */
+/**
+ * Options of {@linkcode runSweep}, and but for `trials`, `sampler` and `pruner` (a worker runs
+ * the study's) of {@linkcode runWorker}: {@linkcode WorkerOptions}.
+ */
 export interface SweepOptions {
   /** `sqlite:PATH`, a file path, or `postgres://...` (default: `<runsDir>/sweeps.db`). */
   storage?: string;
@@ -1105,6 +1108,12 @@ export async function runSweep(
   }
 }
 
+/**
+ * Options of {@linkcode runWorker}: {@linkcode SweepOptions} but for the study's own `trials`,
+ * `sampler` and `pruner` (given anyway, from JavaScript, they are refused).
+ */
+export type WorkerOptions = Omit<SweepOptions, "trials" | "sampler" | "pruner">;
+
 /** How to run more trials at once than one process may (32). */
 export const PARALLEL_HINT = "each trial at once trains through its own five actors: run at " +
   "most 32 in one process, and more with `anneal worker` on other machines";
@@ -1117,13 +1126,13 @@ export const PARALLEL_HINT = "each trial at once trains through its own five act
 export async function runWorker(
   storageUrl: string,
   studyName: string,
-  options: SweepOptions = {},
+  options: WorkerOptions = {},
 ): Promise<SweepResult> {
   checkOptionNames(options, SWEEP_OPTIONS, "run the sweep's worker");
   checkRunId(studyName, "study name");
   // a worker runs the study as stored: these would be ignored, not used
   const given = (["trials", "sampler", "pruner"] as const).filter((key) =>
-    options[key] !== undefined
+    (options as SweepOptions)[key] !== undefined
   );
   if (given.length) {
     throw new AnnealError(

@@ -1023,7 +1023,8 @@ Deno.test("runWorker refuses the trials, sampler and pruner options, which a wor
     ] as const
   ) {
     await assert.rejects(
-      () => runWorker("sqlite:/nonexistent/anneal-sweeps.db", "w", options),
+      // (its type has none of them: a JavaScript caller's)
+      () => runWorker("sqlite:/nonexistent/anneal-sweeps.db", "w", options as never),
       (error: unknown) =>
         error instanceof AnnealError && error.code === "usage" &&
         error.message.startsWith(`Cannot run the worker with ${named}: a worker runs the study's`),
