@@ -50,7 +50,9 @@ export function checkRunRecord(record: unknown, what: string, where = "record"):
       hint: promise
         ? "await readRun(dir): it returns a Promise of the record"
         : typeof record === "string"
-        ? `read the run first: await readRun(dir) (of the run directory, e.g. "runs/${record}")`
+        ? `read the run first: await readRun(dir) (of the run directory, e.g. "${
+          record.includes("/") ? record : `runs/${record}`
+        }")`
         : "pass the record that await readRun(dir) gives for a run directory",
     },
   );

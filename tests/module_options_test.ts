@@ -142,6 +142,17 @@ Deno.test("the report functions refuse a record that is not one with an AnnealEr
       );
     }
   }
+  // a run's directory given as a string: the hint's example is that directory, as given
+  for (
+    const [value, example] of [["run-1", '"runs/run-1"'], ["/tmp/x/runs/a", '"/tmp/x/runs/a"']]
+  ) {
+    await assert.rejects(
+      async () => await diagnose(value as never),
+      (error: unknown) =>
+        error instanceof AnnealError && (error.hint ?? "").includes(`e.g. ${example})`),
+      value,
+    );
+  }
   for (const value of [undefined, 5, "runs/a", {}]) {
     assert.throws(
       () => compareRuns(value as never),
