@@ -59,5 +59,10 @@ function hintFor(issue: z.core.$ZodIssue, input: unknown): string {
     const { hint } = unknownFields(SchedulerSpecSchema, issue.path, issue.keys, input);
     return `${hint} (PyTorch's argument names in camelCase)`;
   }
+  // (the spec itself, not a field of it: undefined, a string, an array)
+  if (issue.path.length === 0) {
+    return `give a schedule as an object with its name and settings, e.g. ` +
+      `{ name: "cosine", tMax: 100 }`;
+  }
   return `set '${formatPath(issue.path)}' to a valid value`;
 }

@@ -275,8 +275,15 @@ Deno.test("onecycle refuses as it is parsed only a pctStart that makes torch div
   }
 });
 
-Deno.test("a spec that is not an object is rejected", () => {
-  assert.match(errorOf("cosine").message, /^Cannot create a schedule: the spec must be an object/);
+Deno.test("a spec that is not an object is rejected, its hint showing one (not naming a field '')", () => {
+  for (const spec of ["cosine", undefined, [1]]) {
+    const error = errorOf(spec);
+    assert.match(error.message, /^Cannot create a schedule: the spec must be an object/);
+    assert.match(
+      error.hint ?? "",
+      /^give a schedule as an object .*\{ name: "cosine", tMax: 100 \}/,
+    );
+  }
 });
 
 Deno.test("a misspelt required field is named as unknown, with the name meant, not as the one it leaves missing", () => {
