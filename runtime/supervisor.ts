@@ -380,6 +380,19 @@ function startRun(
       );
     }
     if (options.resume) {
+      // (the run resumed keeps its id: another one given was silently ignored)
+      if (options.runId !== undefined && options.runId !== options.resume) {
+        throw new AnnealError(
+          "usage",
+          `Cannot resume run '${options.resume}' as '${options.runId}': a resumed run keeps ` +
+            "its id (runId names a new run)",
+          {
+            where: "runId",
+            hint: `leave runId out to resume '${options.resume}', or leave resume out to start ` +
+              `a new run '${options.runId}'`,
+          },
+        );
+      }
       const { runsDir } = parseConfig(input);
       runId = checkRunId(options.resume);
       Object.assign(known, { runsDir, runId });

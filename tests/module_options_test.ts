@@ -193,7 +193,7 @@ Deno.test("TrainingEngine given a config as written says it takes one parseConfi
   engine.dispose();
 });
 
-Deno.test("train refuses options it cannot take: a misspelt name, options not an object, an empty resume, unknown actorPermissions; nothing is started", async () => {
+Deno.test("train refuses options it cannot take: a misspelt name, options not an object, an empty resume, a resume given another runId, unknown actorPermissions; nothing is started", async () => {
   const runsDir = await Deno.makeTempDir();
   try {
     const config = { ...written, runsDir };
@@ -210,6 +210,12 @@ Deno.test("train refuses options it cannot take: a misspelt name, options not an
     await refused(() => trained("my-run"), "options", /runId/);
     await refused(() => trained({ resume: "" }), "resume", /leave 'resume' out/);
     await refused(() => trained({ resume: 3 }), "resume", /a run's id/);
+    // (a resume keeps its run's id: another runId was silently ignored)
+    await refused(
+      () => trained({ resume: "intr", runId: "other" }),
+      "runId",
+      /leave runId out to resume 'intr', or leave resume out to start a new run 'other'/,
+    );
     await refused(() => trained({ actorPermissions: "none" }), "actorPermissions", /'narrow'/);
     assert.deepEqual([...Deno.readDirSync(runsDir)], [], "a refused run leaves nothing");
   } finally {
