@@ -177,8 +177,8 @@ export class ActorWorker {
  */
 class ActorSet {
   readonly workers = new Map<ActorName, ActorWorker>();
-  /** When a run handed the set back (`performance.now()`); undefined: started for the pool. */
-  readonly handedBackAt?: number;
+  /** Whether a run handed the set back (else it was started for the pool). */
+  readonly fromRun: boolean;
   /** Taken or terminated: no Worker is started for it after. */
   #over = false;
 
@@ -196,8 +196,8 @@ class ActorSet {
       this.terminate();
       refused(this);
     };
+    this.fromRun = used !== undefined;
     if (used) {
-      this.handedBackAt = performance.now();
       for (const [actor, each] of used) {
         this.workers.set(actor, each);
         each.handBack(broken);
@@ -271,7 +271,7 @@ export class SpareActors {
    */
   take(key: string): Map<ActorName, ActorWorker> | undefined {
     // (a set a run handed back first: whole, and its Workers have run the actors already)
-    const handedBack = this.#sets.findIndex((set) => set.key === key && set.handedBackAt);
+    const handedBack = this.#sets.findIndex((set) => set.key === key && set.fromRun);
     const index = handedBack >= 0 ? handedBack : this.#sets.findIndex((set) => set.key === key);
     if (index < 0) return undefined;
     return this.#sets.splice(index, 1)[0].take();

@@ -681,9 +681,8 @@ async function supervise(
     }
   };
 
-  const workers = new Map<ActorName, Worker>();
   /** The run's Workers as it took them: handed back to `spares` where the run ends cleanly. */
-  const adopted = new Map<ActorName, ActorWorker>();
+  const workers = new Map<ActorName, ActorWorker>();
   const lastSeen = new Map<ActorName, number>();
   const heard = new Set<ActorName>();
   const heapUsed: Partial<Record<ActorName, number>> = {};
@@ -749,7 +748,10 @@ async function supervise(
     onWritten: (path, state) => {
       if (!firstWritten && path.endsWith("/last.ckpt")) {
         firstWritten = true;
-        workers.get("trainer")?.postMessage({ type: "CheckpointWritten", epoch: state.epoch });
+        workers.get("trainer")?.worker.postMessage({
+          type: "CheckpointWritten",
+          epoch: state.epoch,
+        });
       }
     },
   });
@@ -784,7 +786,7 @@ async function supervise(
    * Stops the actors and terminates their Workers, once for the run (`false` when that was done
    * already): each actor is told to `Stop` and given its grace (STOP_GRACE_MS, by `ending`), then
    * terminated regardless (a run that ended, every actor's result in, hands them back to its pool
-   * where {@linkcode handsBack} says so, without the grace); `whileReleasing` runs once they are.
+   * where {@linkcode handsBack} says so); `whileReleasing` runs once they are.
    * A Worker that held a WebGPU device gets GPU_TEARDOWN_MS after, too: on a real GPU (H100,
    * Vulkan) a process that exited while such a Worker was still being torn down crashed; and one
    * that only made a WebGPU instance (auto's search for an adapter) its `webGpuTeardowns` wait.
@@ -798,27 +800,17 @@ async function supervise(
     done = true;
     clearTimeout(stopDeadline);
     clearInterval(watchdog);
-    for (const worker of workers.values()) worker.postMessage({ type: "Stop", reason });
+    for (const each of workers.values()) each.worker.postMessage({ type: "Stop", reason });
     const gpu = meta.backend === "webgpu";
-    if (ending === "ended" && handsBack()) {
-      // Workers that every actor answered from take the next run, not terminated: no grace
-      await actorsDone.all(RESULTS_WAIT_MS);
-      if (actorsDone.complete) {
-        spares!.giveBack(actorsKey(permissionsOf), new Map(adopted));
-        workers.clear();
-        adopted.clear();
-        await whileReleasing?.();
-        // (a pool closed meanwhile, or full, terminates them)
-        await webGpuTeardowns();
-        return true;
-      }
-    }
     const graceMs = STOP_GRACE_MS[ending][gpu ? "gpu" : "cpu"];
     if (graceMs !== null) await sleep(graceMs);
     if (ending === "ended") await actorsDone.all(RESULTS_WAIT_MS);
-    for (const each of adopted.values()) each.terminate();
+    // Workers that every actor answered from take the next run where the run hands them back
+    // (a pool closed meanwhile, or full, terminates them); the rest are terminated
+    if (ending === "ended" && actorsDone.complete && handsBack()) {
+      spares!.giveBack(actorsKey(permissionsOf), new Map(workers));
+    } else for (const each of workers.values()) each.terminate();
     workers.clear();
-    adopted.clear();
     await whileReleasing?.();
     if (gpu) await sleep(GPU_TEARDOWN_MS);
     // (a trainer that only looked for an adapter holds a WebGPU instance too)
@@ -1016,7 +1008,7 @@ async function supervise(
     // (a stop once the run is ending, or ended: its deadline, cleared by tearDown, would be armed
     // again, and hold the process stallTimeoutMs past the run's end)
     if (done) return;
-    workers.get("trainer")?.postMessage({
+    workers.get("trainer")?.worker.postMessage({
       type: "Stop",
       reason,
       interrupted: requestedStop.interrupted,
@@ -1083,7 +1075,7 @@ async function supervise(
         }]);
       } else if (event.type === "backend") {
         // (whether it made a WebGPU instance, now known: a linear model on auto looks for none)
-        const trainer = adopted.get("trainer");
+        const trainer = workers.get("trainer");
         if (trainer) trainer.madeWebGpu = event.webGpuInstance ?? true;
         if (event.backend === "webgpu" && event.adapter?.isFallbackAdapter) {
           trainerStallMs = Math.max(stallTimeoutMs, SOFTWARE_GPU_STALL_MS);
@@ -1207,8 +1199,7 @@ async function supervise(
         const started = spare?.get(actor) ?? new ActorWorker(actor, permissionsOf(actor));
         spare?.delete(actor);
         const worker = started.worker;
-        workers.set(actor, worker);
-        adopted.set(actor, started);
+        workers.set(actor, started);
         // A trainer asked for webgpu or auto may make a WebGPU instance before its backend event
         // says whether it did: a run that ends before that event (it failed, was refused, or
         // the adapter's search failed it) counts it as made.
@@ -1284,12 +1275,12 @@ async function supervise(
       // (the run ended as they started: the spares it did not take go with it)
       for (const left of spare?.values() ?? []) left.terminate();
     }
-    meta.workersReused = [...adopted.values()].filter((each) => each.runsBefore > 0).length;
+    meta.workersReused = [...workers.values()].filter((each) => each.runsBefore > 0).length;
     starting = undefined;
     if (done) return;
     watchdog = setInterval(() => {
       const now = performance.now();
-      for (const [actor, worker] of workers) {
+      for (const [actor, { worker }] of workers) {
         const started = heard.has(actor);
         const stall = actor === "trainer" ? trainerStallMs : stallTimeoutMs;
         const limit = started ? stall : Math.max(stall, STARTUP_TIMEOUT_MS);
