@@ -42,6 +42,16 @@ export function recordedConfig(config: RunConfig, cwd: string = Deno.cwd()): Run
   return { ...config, data: absoluteDataPaths(config.data, cwd) };
 }
 
+/**
+ * A config written for `anneal train -c` (a sweep's `best_config.json`, a tune's tuned config):
+ * as a run records it ({@linkcode recordedConfig}: it trains from any directory), without its
+ * `sweep` section.
+ */
+export function trainableConfig(config: RunConfig): Omit<RunConfig, "sweep"> {
+  const { sweep: _, ...trainable } = recordedConfig(config);
+  return trainable;
+}
+
 /** A fresh run id: UTC date and time plus a short random suffix. */
 export function newRunId(name?: string): string {
   const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);

@@ -11,7 +11,7 @@
 import type { RunConfig } from "../config.ts";
 import { writeFileAtomic } from "./checkpoint.ts";
 import { currentProcess, processLiveness, type RunProcess } from "./liveness.ts";
-import { makeRunDirectory, recordedConfig } from "./records.ts";
+import { makeRunDirectory, trainableConfig } from "./records.ts";
 
 /** The record of a tune in its directory. */
 export const TUNE_RECORD = "tune.json";
@@ -91,9 +91,7 @@ export class TuneRecorder {
   async update(change: Partial<TuneRecord>, config?: RunConfig): Promise<void> {
     this.#record = { ...this.#record, ...change };
     if (config) {
-      // (its data files' paths absolute, as a run's config.json: it trains from any directory)
-      const { sweep: _, ...tuned } = recordedConfig(config);
-      await writeJson(`${this.dir}/${TUNED_CONFIG}`, tuned);
+      await writeJson(`${this.dir}/${TUNED_CONFIG}`, trainableConfig(config));
     }
     await writeJson(`${this.dir}/${TUNE_RECORD}`, this.#record);
   }

@@ -15,7 +15,7 @@ import { formatRate, RATE_LEGEND } from "../../report/records.ts";
 import { paramText } from "../../report/sweep_html.ts";
 import { PARALLEL_HINT, trialRate, trialsToSample } from "../../runtime/sweep.ts";
 import { describeTrialRun } from "../../runtime/trial_run.ts";
-import { recordedConfig } from "../../runtime/records.ts";
+import { trainableConfig } from "../../runtime/records.ts";
 import { conditionOf, conditionText } from "../../sweeps/conditions.ts";
 import { formatNumber } from "../output.ts";
 import { type Interruption, onSignals, signalExitCode } from "../signals.ts";
@@ -287,8 +287,7 @@ async function finish(
     );
     return 1;
   }
-  // (its data files' paths absolute, as a run's config.json: it trains from any directory)
-  const { sweep: _, ...bestConfig } = recordedConfig(result.bestConfig);
+  const bestConfig = trainableConfig(result.bestConfig);
   const file = `${studyDir}/best_config.json`;
   await Deno.writeTextFile(file, JSON.stringify(bestConfig, null, 2) + "\n");
   const bestRate = hiddenRate(result.best, result.definition);

@@ -13,7 +13,7 @@ import {
 } from "../../mod.ts";
 import { fileError } from "../../file_errors.ts";
 import { TUNED_CONFIG, type UnfinishedTune } from "../../runtime/tune_record.ts";
-import { recordedConfig } from "../../runtime/records.ts";
+import { trainableConfig } from "../../runtime/records.ts";
 import { onSignals, signalExitCode } from "../signals.ts";
 import { formatRate, RATE_LEGEND } from "../../report/records.ts";
 import { rateSetting } from "../../schedulers/rate_setting.ts";
@@ -186,8 +186,7 @@ async function writeOut(
   kept: string,
 ): Promise<void> {
   const before = await Deno.stat(out).catch(() => undefined);
-  // (its data files' paths absolute, as a run's config.json: it trains from any directory)
-  const { sweep: _, ...tuned } = recordedConfig(config);
+  const tuned = trainableConfig(config);
   try {
     await writeFileAtomic(out, new TextEncoder().encode(JSON.stringify(tuned, null, 2) + "\n"));
   } catch (error) {
