@@ -28,6 +28,12 @@ const bad: [string, unknown, RegExp][] = [
     { optimizer: { name: "sgd", lr: 0 } },
     /'optimizer\.lr': must be > 0: torch 1\.13 accepts 0, but .* anneal refuses it/,
   ],
+  // a negative rate is told at once that 0 will not do either (not ">= 0", then "> 0")
+  [
+    "negative learning rate",
+    { optimizer: { name: "adam", lr: -1 } },
+    /'optimizer\.lr': must be >= 0 \(and > 0 for a run, unless a onecycle or cyclic schedule sets the rates\), current value is -1/,
+  ],
   ["NaN as a string", { optimizer: { name: "adam", lr: "NaN" } }, /'optimizer\.lr'/],
   ["huge epochs", { epochs: 1e300 }, /'epochs'/],
   ["fractional epochs", { epochs: 2.5 }, /'epochs'/],

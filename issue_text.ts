@@ -146,6 +146,8 @@ export function issueText(issue: z.core.$ZodIssue, value: unknown): string {
     case "too_small":
       if (issue.origin === "array") return `must have at least ${entries(issue.minimum)}`;
       if (issue.origin === "string") return `must have at least ${issue.minimum} characters`;
+      // (a bound given its own words, like the learning rate's: zod's own start "Too small")
+      if (!issue.message.startsWith("Too small")) return issue.message;
       return `must be ${issue.inclusive ? ">=" : ">"} ${issue.minimum}`;
     case "too_big":
       if (issue.origin === "array") return `must have at most ${entries(issue.maximum)}`;

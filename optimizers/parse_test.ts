@@ -44,7 +44,8 @@ Deno.test("nesterov without momentum is rejected as torch does", () => {
 Deno.test("negative values and bad patterns are rejected with their path", () => {
   assert.equal(
     messageOf({ name: "rmsprop", lr: -1 }),
-    "Cannot create rmsprop optimizer: 'lr' must be >= 0, current value is -1",
+    "Cannot create rmsprop optimizer: 'lr' must be >= 0 (and > 0 for a run, unless a onecycle or " +
+      "cyclic schedule sets the rates), current value is -1",
   );
   assert.match(
     messageOf({ name: "sgd", paramGroups: [{ match: "(" }] }),

@@ -10,6 +10,12 @@
 import { z } from "npm:zod@4.6.7";
 
 const nonNegative = () => z.number().gte(0);
+// A learning rate below 0 is told the whole rule at once: a run refuses 0 too (config.ts), except
+// under a onecycle or cyclic schedule, whose rates ignore the optimizer's `lr`.
+const learningRate = () =>
+  z.number().gte(0, {
+    error: "must be >= 0 (and > 0 for a run, unless a onecycle or cyclic schedule sets the rates)",
+  });
 const unitInterval = () =>
   z.number().refine((value) => value >= 0 && value < 1, { message: "must be in [0, 1)" });
 const betas = (beta1: number, beta2: number) =>
@@ -54,7 +60,7 @@ const common = {
 /** torch.optim.SGD (lr default 1e-3 as in PyTorch >= 2.2). */
 export const SgdSpecSchema = z.strictObject({
   name: z.literal("sgd"),
-  lr: nonNegative().default(1e-3),
+  lr: learningRate().default(1e-3),
   momentum: nonNegative().default(0),
   // Any value, as in torch 1.13 (no range check): the update enters the buffer times 1 - dampening.
   dampening: z.number().default(0),
@@ -70,7 +76,7 @@ export const SgdSpecSchema = z.strictObject({
 /** torch.optim.Adam: `weightDecay` is L2 added to the gradient. */
 export const AdamSpecSchema = z.strictObject({
   name: z.literal("adam"),
-  lr: nonNegative().default(1e-3),
+  lr: learningRate().default(1e-3),
   betas: betas(0.9, 0.999),
   eps: nonNegative().default(1e-8),
   weightDecay: nonNegative().default(0),
@@ -82,7 +88,7 @@ export const AdamSpecSchema = z.strictObject({
 /** torch.optim.AdamW: decoupled weight decay, default 1e-2. */
 export const AdamwSpecSchema = z.strictObject({
   name: z.literal("adamw"),
-  lr: nonNegative().default(1e-3),
+  lr: learningRate().default(1e-3),
   betas: betas(0.9, 0.999),
   eps: nonNegative().default(1e-8),
   weightDecay: nonNegative().default(1e-2),
@@ -94,7 +100,7 @@ export const AdamwSpecSchema = z.strictObject({
 /** torch.optim.RMSprop. */
 export const RmspropSpecSchema = z.strictObject({
   name: z.literal("rmsprop"),
-  lr: nonNegative().default(1e-2),
+  lr: learningRate().default(1e-2),
   // torch 1.13 checks only 0 <= alpha. Above 1 the square average starts negative, so every
   // coordinate with a nonzero gradient is NaN after the first step, in torch as here.
   alpha: z.number().gte(0).default(0.99),
@@ -109,7 +115,7 @@ export const RmspropSpecSchema = z.strictObject({
 /** torch.optim.Adagrad. */
 export const AdagradSpecSchema = z.strictObject({
   name: z.literal("adagrad"),
-  lr: nonNegative().default(1e-2),
+  lr: learningRate().default(1e-2),
   lrDecay: nonNegative().default(0),
   weightDecay: nonNegative().default(0),
   initialAccumulatorValue: nonNegative().default(0),
@@ -121,7 +127,7 @@ export const AdagradSpecSchema = z.strictObject({
 /** Lion (Chen et al. 2023; defaults of lucidrains/lion-pytorch): decoupled weight decay. */
 export const LionSpecSchema = z.strictObject({
   name: z.literal("lion"),
-  lr: nonNegative().default(1e-4),
+  lr: learningRate().default(1e-4),
   betas: betas(0.9, 0.99),
   weightDecay: nonNegative().default(0),
   ...common,
@@ -130,7 +136,7 @@ export const LionSpecSchema = z.strictObject({
 /** LAMB (You et al. 2020; defaults and options of timm's `Lamb`, without its grad clipping). */
 export const LambSpecSchema = z.strictObject({
   name: z.literal("lamb"),
-  lr: nonNegative().default(1e-3),
+  lr: learningRate().default(1e-3),
   betas: betas(0.9, 0.999),
   eps: nonNegative().default(1e-6),
   weightDecay: nonNegative().default(1e-2),
@@ -144,7 +150,7 @@ export const LambSpecSchema = z.strictObject({
 /** Adafactor as torch.optim.Adafactor (PyTorch 2.5): `eps[0]` null means the f32 epsilon. */
 export const AdafactorSpecSchema = z.strictObject({
   name: z.literal("adafactor"),
-  lr: nonNegative().default(1e-2),
+  lr: learningRate().default(1e-2),
   beta2Decay: z.number().lte(0).default(-0.8),
   eps: z.tuple([nonNegative().nullable(), nonNegative()]).default([null, 1e-3]),
   d: z.number().gt(0).default(1),
@@ -155,7 +161,7 @@ export const AdafactorSpecSchema = z.strictObject({
 /** torch.optim.Adamax: Adam with the infinity norm; `weightDecay` is L2 added to the gradient. */
 export const AdamaxSpecSchema = z.strictObject({
   name: z.literal("adamax"),
-  lr: nonNegative().default(2e-3),
+  lr: learningRate().default(2e-3),
   betas: betas(0.9, 0.999),
   eps: nonNegative().default(1e-8),
   weightDecay: nonNegative().default(0),
@@ -169,7 +175,7 @@ export const AdamaxSpecSchema = z.strictObject({
  */
 export const NadamSpecSchema = z.strictObject({
   name: z.literal("nadam"),
-  lr: nonNegative().default(2e-3),
+  lr: learningRate().default(2e-3),
   betas: betas(0.9, 0.999),
   eps: nonNegative().default(1e-8),
   weightDecay: nonNegative().default(0),
@@ -183,7 +189,7 @@ export const NadamSpecSchema = z.strictObject({
  */
 export const RadamSpecSchema = z.strictObject({
   name: z.literal("radam"),
-  lr: nonNegative().default(1e-3),
+  lr: learningRate().default(1e-3),
   betas: betas(0.9, 0.999),
   eps: nonNegative().default(1e-8),
   weightDecay: nonNegative().default(0),
@@ -193,7 +199,7 @@ export const RadamSpecSchema = z.strictObject({
 /** torch.optim.Adadelta: `lr` 1 scales the update as torch's does; `rho` may be 1, as in torch. */
 export const AdadeltaSpecSchema = z.strictObject({
   name: z.literal("adadelta"),
-  lr: nonNegative().default(1),
+  lr: learningRate().default(1),
   rho: z.number().refine((value) => value >= 0 && value <= 1, { message: "must be in [0, 1]" })
     .default(0.9),
   eps: nonNegative().default(1e-6),
