@@ -347,6 +347,15 @@ export const InitSchema = z.object({
   ports: z.record(z.string(), z.custom<MessagePort>((v) => v instanceof MessagePort)),
   resume: z.unknown().optional(),
   /**
+   * The trainer's, under `backend: auto`: the WebGPU adapter the supervisor's thread found (null:
+   * none). Told of no hardware adapter, the trainer takes wasm without asking for one itself.
+   */
+  adapter: z.object({
+    description: z.string(),
+    vendor: z.string(),
+    isFallbackAdapter: z.boolean(),
+  }).nullable().optional(),
+  /**
    * Test-only fault injection at the point `at`: throw, stall, `delay` (go on after `ms`, as a
    * thread that lost its core), `touch` (try to read or write `path`, then throw with what
    * happened: a permission error, or that it was allowed), or `emit` (send `event` to the

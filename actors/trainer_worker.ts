@@ -372,7 +372,9 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     }
   });
 
-  const chosen = await selectBackend(config.backend, config.model.kind);
+  const chosen = await selectBackend(config.backend, config.model.kind, {
+    seenAdapter: context.init.adapter,
+  });
   context.emit({
     type: "backend",
     ...chosen,

@@ -13,6 +13,7 @@ import { jsonErrorLine, reportError } from "./output.ts";
 import { SAMPLER_NAMES } from "../sweeps/samplers/named.ts";
 import { PRUNER_NAMES } from "../sweeps/pruners/types.ts";
 import { type CommandShape, completionScript } from "./completions.ts";
+import { findAdapterBeforeWorkers } from "../runtime/adapter.ts";
 
 /**
  * A command's module, loaded when that command runs: what one needs (tfjs for lr-find and
@@ -507,6 +508,9 @@ export function shapeOf(
 }
 
 if (import.meta.main) {
+  // (this thread lives as long as the process: its runs look for the WebGPU adapter here, so that
+  // on a machine with none but a software one their trainers' Workers need not)
+  findAdapterBeforeWorkers();
   let exitCode = 0;
   const debug = Deno.args.includes("--debug");
   const program = buildProgram(async (work, json) => {

@@ -26,6 +26,7 @@
 
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { AnnealError } from "../errors.ts";
+import { type AdapterInfo, autoLooksForAdapter, probeWebGpu } from "./adapter.ts";
 import { routeConvGradients } from "./wasm_conv.ts";
 import { routeWinogradConv } from "./wasm_winograd.ts";
 import { routeSimdTranspose } from "./wasm_transpose.ts";
@@ -49,18 +50,10 @@ import {
   wasmThreadsWanted,
 } from "./wasm_threads.ts";
 
+export { type AdapterInfo, probeWebGpu, webGpuInstanceMade } from "./adapter.ts";
+
 /** The backend a user may ask for. */
 export type BackendRequest = "auto" | "webgpu" | "wasm" | "cpu";
-
-/** What a WebGPU adapter says about itself. */
-export interface AdapterInfo {
-  /** The adapter's description string (may be empty). */
-  description: string;
-  /** GPU vendor, e.g. `nvidia`. */
-  vendor: string;
-  /** True for a software (fallback) adapter. */
-  isFallbackAdapter: boolean;
-}
 
 /** Settings of the backends beyond which one to use. */
 export interface BackendOptions {
@@ -70,6 +63,14 @@ export interface BackendOptions {
    * for rnn models).
    */
   wasmThreads?: number;
+  /**
+   * Under `auto`: the adapter another thread of this process found (null: none), as the
+   * supervisor passes it to the trainer (`adapterForTrainers` in `adapter.ts`). Where it is no
+   * hardware adapter, `auto` takes wasm without asking `navigator.gpu` itself (which would leave
+   * this thread a WebGPU instance to tear down as it ends); where it is one, or absent, `auto`
+   * asks.
+   */
+  seenAdapter?: AdapterInfo | null;
 }
 
 /** The backend that was initialised, the adapter it runs on (WebGPU) and why it was chosen. */
@@ -131,9 +132,7 @@ async function selectAuto(
   modelKind: string | undefined,
   options: BackendOptions,
 ): Promise<BackendSelection> {
-  if (modelKind === "linear") {
-    // A linear model's step is a handful of tiny ops: WebGPU's fixed cost per dispatch and
-    // per read-back dominates (measured on an H100: 9 ms/step on WebGPU, 1 ms on wasm).
+  if (!autoLooksForAdapter(modelKind)) {
     return {
       backend: "wasm",
       reason: `auto: a linear model is too small to gain from a GPU; ${await useWasm(
@@ -142,7 +141,10 @@ async function selectAuto(
       )}`,
     };
   }
-  const probe = await probeWebGpu();
+  const seen = options.seenAdapter;
+  const probe = seen === undefined || seen?.isFallbackAdapter === false
+    ? await probeWebGpu()
+    : seen && { info: seen };
   if (probe && !probe.info.isFallbackAdapter) {
     try {
       return await useWebGpu(probe, `auto: WebGPU adapter '${probe.info.description}'`);
@@ -160,58 +162,6 @@ async function selectAuto(
     const detail = error instanceof Error ? error.message : String(error);
     return { backend: "cpu", reason: `auto: ${why}; wasm failed to start (${detail})` };
   }
-}
-
-/**
- * The first WebGPU adapter and its description, or undefined when there is none.
- *
- * @example
- * ```ts
- * import { probeWebGpu } from "./backend.ts";
- * const probe = await probeWebGpu();
- * console.log(probe ? probe.info.description : "no WebGPU adapter");
- * ```
- */
-export async function probeWebGpu(): Promise<
-  { adapter: GPUAdapter; info: AdapterInfo } | undefined
-> {
-  const gpu = (globalThis.navigator as { gpu?: GPU } | undefined)?.gpu;
-  if (!gpu) return undefined;
-  adapterRequested = true;
-  const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" })
-    .catch(() => null);
-  if (!adapter) return undefined;
-  const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
-  const legacy = (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter;
-  return {
-    adapter,
-    info: {
-      description: info.description || info.device || "unknown adapter",
-      vendor: info.vendor || "unknown",
-      isFallbackAdapter: Boolean(info.isFallbackAdapter ?? legacy),
-    },
-  };
-}
-
-/** Whether this thread asked `navigator.gpu` for an adapter ({@linkcode webGpuInstanceMade}). */
-let adapterRequested = false;
-
-/**
- * Whether this thread has asked `navigator.gpu` for an adapter, and so holds a WebGPU instance
- * (Vulkan's, on Linux) until it ends. Deno 2.9.6 tears that instance down as the thread ends: a
- * process that exited right after terminating such a Worker crashed now and then (a segfault or
- * glibc's "double free": 11 to 18 in 100 such processes with llvmpipe, `bench/webgpu_exit.ts`), so
- * whoever terminates it lets that finish first (`webGpuTeardowns` in `actor_workers.ts`).
- *
- * @example
- * ```ts
- * import { probeWebGpu, webGpuInstanceMade } from "./backend.ts";
- * await probeWebGpu();
- * console.assert(webGpuInstanceMade() === ("gpu" in navigator));
- * ```
- */
-export function webGpuInstanceMade(): boolean {
-  return adapterRequested;
 }
 
 async function requireAdapter(): Promise<{ adapter: GPUAdapter; info: AdapterInfo }> {

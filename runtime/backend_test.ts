@@ -122,6 +122,36 @@ Deno.test("auto skips a fallback WebGPU adapter", async () => {
   assert.match(selection.reason, /software fallback/);
 });
 
+Deno.test("auto told of another thread's adapter asks navigator.gpu itself only where that was a hardware one (or none was told)", async () => {
+  let asked = 0;
+  const gpu = {
+    requestAdapter: () => {
+      asked++;
+      return Promise.resolve({
+        info: { description: "asked here", vendor: "mesa", isFallbackAdapter: true },
+      });
+    },
+  };
+  const seen = (isFallbackAdapter: boolean) => ({
+    description: "seen elsewhere",
+    vendor: "test",
+    isFallbackAdapter,
+  });
+  const cases = [
+    [seen(true), 0, /the only WebGPU adapter \('seen elsewhere'\) is a software fallback/],
+    [null, 0, /auto: no WebGPU adapter; wasm/],
+    [seen(false), 1, /the only WebGPU adapter \('asked here'\) is a software fallback/],
+    [undefined, 1, /the only WebGPU adapter \('asked here'\) is a software fallback/],
+  ] as const;
+  for (const [seenAdapter, asks, reason] of cases) {
+    asked = 0;
+    const selection = await withGpu(gpu, () => selectBackend("auto", "mlp", { seenAdapter }));
+    assert.equal(selection.backend, "wasm");
+    assert.equal(asked, asks, JSON.stringify(seenAdapter));
+    assert.match(selection.reason, reason);
+  }
+});
+
 Deno.test("auto does not pick this machine's adapter when it is a fallback", async () => {
   const probe = await probeWebGpu();
   const selection = await selectBackend("auto");

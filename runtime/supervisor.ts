@@ -40,6 +40,7 @@ import type {
   WarningEvent,
 } from "./events.ts";
 import { StartWarnings } from "./start_warnings.ts";
+import { adapterForTrainers, type AdapterInfo, autoLooksForAdapter } from "./adapter.ts";
 import { checkRunId, recordedConfig, RunWriter } from "./records.ts";
 import { claimNewRun } from "./new_run.ts";
 import {
@@ -502,6 +503,12 @@ async function supervise(
   /** The config as `config.json` records it, and each checkpoint with it. */
   const recorded = recordedConfig(config);
   const startedAt = performance.now();
+  // Under auto, the adapter this thread finds where it looks first (the CLI's: see adapter.ts),
+  // looked for while the run's checks go on and awaited as the actors start (`seenAdapter`): a
+  // trainer told of none that is a hardware adapter takes wasm without looking itself.
+  const adapterSearch = config.backend === "auto" && autoLooksForAdapter(config.model.kind)
+    ? adapterForTrainers()
+    : undefined;
   let resumeState: ResumeState | undefined;
   /** What the run's records said before this resume (its start is kept). */
   let before: { summary?: Record<string, unknown>; meta?: Record<string, unknown> } = {};
@@ -1200,12 +1207,13 @@ async function supervise(
         spare?.delete(actor);
         const worker = started.worker;
         workers.set(actor, started);
-        // A trainer asked for webgpu or auto may make a WebGPU instance before its backend event
-        // says whether it did: a run that ends before that event (it failed, was refused, or
-        // the adapter's search failed it) counts it as made.
-        if (actor === "trainer" && (config.backend === "webgpu" || config.backend === "auto")) {
-          started.madeWebGpu = true;
-        }
+        // A trainer asked for webgpu, or for auto where no software adapter or none was found
+        // here, may make a WebGPU instance before its backend event says whether it did: a run
+        // that ends before that event (it failed, was refused, or the adapter's search failed
+        // it) counts it as made.
+        const looks = config.backend === "webgpu" ||
+          (config.backend === "auto" && seenAdapter !== null && !seenAdapter?.isFallbackAdapter);
+        if (actor === "trainer" && looks) started.madeWebGpu = true;
         lastSeen.set(actor, performance.now());
         // (what a spare sent or threw before is handed over now, the Worker being the run's)
         started.adopt({
@@ -1259,6 +1267,7 @@ async function supervise(
             config: actorConfig,
             ports,
             resume,
+            ...(actor === "trainer" && seenAdapter !== undefined ? { adapter: seenAdapter } : {}),
             fault: options.faults?.[actor],
           },
           Object.values(ports),
@@ -1298,6 +1307,8 @@ async function supervise(
     }, Math.min(1000, stallTimeoutMs / 4));
     if (requestedStop.reason) requestedStop.apply?.(requestedStop.reason);
   };
+  /** The adapter found (null: none; undefined: not looked for, or the search failed). */
+  const seenAdapter: AdapterInfo | null | undefined = await adapterSearch;
   try {
     warnOfStart();
     startActors();

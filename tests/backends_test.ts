@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { previewSchedule } from "../mod.ts";
 import type { RunEvent } from "../mod.ts";
 import {
+  anneal,
   assertLastWeights,
   readNdjson,
   tempRunsDir,
@@ -10,6 +11,7 @@ import {
 } from "./_helpers.ts";
 import { parseConfig } from "../config.ts";
 import { WEBGPU_TEARDOWN_MS, webGpuTerminations } from "../runtime/actor_workers.ts";
+import { probeWebGpu } from "../runtime/adapter.ts";
 
 function epochMemory(events: RunEvent[]) {
   return events.flatMap((e) => (e.type === "epoch" ? [e.memory] : []));
@@ -46,6 +48,8 @@ for (const backend of ["cpu", "wasm", "webgpu"] as const) {
 }
 
 Deno.test("a run on auto that looked for a WebGPU adapter ends only once its trainer's WebGPU instance had its teardown; a linear model's looks for none", async () => {
+  // (through the module, whose runs' trainers look for the adapter themselves: the thread that
+  // calls train may end before its process, see findAdapterBeforeWorkers)
   const { train } = await import("../mod.ts");
   for (const kind of ["mlp", "linear"] as const) {
     await using runs = await tempRunsDir();
@@ -74,6 +78,36 @@ Deno.test("a run on auto that looked for a WebGPU adapter ends only once its tra
     if (looked) {
       const waited = finishedAt - after.lastAt;
       assert.ok(waited >= WEBGPU_TEARDOWN_MS - 1, `the run ended ${waited} ms after its trainer`);
+    }
+  }
+});
+
+Deno.test("anneal train on auto looks for the WebGPU adapter on its main thread: its trainer, told of a software adapter (llvmpipe) or none, takes wasm without looking, and makes no WebGPU instance", async () => {
+  // (what the CLI's thread finds: this machine's adapter)
+  const found = (await probeWebGpu())?.info;
+  await using runs = await tempRunsDir();
+  for (const kind of ["mlp", "linear"] as const) {
+    const { code, stdout, stderr } = await anneal(
+      "train",
+      "--json",
+      "--runs-dir",
+      runs.dir,
+      "--epochs",
+      "2",
+      "--set",
+      `model=${JSON.stringify(kind === "mlp" ? { kind, hidden: [8] } : { kind })}`,
+    );
+    assert.equal(code, 0, stderr);
+    const events = stdout.trim().split("\n").map((line) => JSON.parse(line));
+    const backend = events.find((event) => event.type === "backend");
+    const hardware = found !== undefined && !found.isFallbackAdapter;
+    assert.equal(backend.webGpuInstance, kind === "mlp" && hardware, `${kind}: ${backend.reason}`);
+    if (kind === "mlp" && !hardware) {
+      assert.equal(backend.backend, "wasm");
+      const why = found
+        ? `the only WebGPU adapter ('${found.description}') is a software fallback`
+        : "auto: no WebGPU adapter";
+      assert.ok(backend.reason.includes(why), backend.reason);
     }
   }
 });

@@ -1,0 +1,117 @@
+/**
+ * The WebGPU adapter a thread finds, without tfjs: the trainer's backend choice asks it
+ * (`backend.ts`); so does a run's supervisor under `auto`, once a process, where its thread was
+ * chosen for it ({@linkcode findAdapterBeforeWorkers}: the CLI's main thread), and its trainer then
+ * asks again only where the answer was a hardware adapter.
+ *
+ * @module
+ */
+
+/** What a WebGPU adapter says about itself. */
+export interface AdapterInfo {
+  /** The adapter's description string (may be empty). */
+  description: string;
+  /** GPU vendor, e.g. `nvidia`. */
+  vendor: string;
+  /** True for a software (fallback) adapter. */
+  isFallbackAdapter: boolean;
+}
+
+/**
+ * The first WebGPU adapter and its description, or undefined when there is none.
+ *
+ * @example
+ * ```ts
+ * import { probeWebGpu } from "./adapter.ts";
+ * const probe = await probeWebGpu();
+ * console.log(probe ? probe.info.description : "no WebGPU adapter");
+ * ```
+ */
+export async function probeWebGpu(): Promise<
+  { adapter: GPUAdapter; info: AdapterInfo } | undefined
+> {
+  const gpu = (globalThis.navigator as { gpu?: GPU } | undefined)?.gpu;
+  if (!gpu) return undefined;
+  adapterRequested = true;
+  const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" })
+    .catch(() => null);
+  if (!adapter) return undefined;
+  const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
+  const legacy = (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter;
+  return {
+    adapter,
+    info: {
+      description: info.description || info.device || "unknown adapter",
+      vendor: info.vendor || "unknown",
+      isFallbackAdapter: Boolean(info.isFallbackAdapter ?? legacy),
+    },
+  };
+}
+
+/** Whether this thread asked `navigator.gpu` for an adapter ({@linkcode webGpuInstanceMade}). */
+let adapterRequested = false;
+
+/**
+ * Whether this thread has asked `navigator.gpu` for an adapter, and so holds a WebGPU instance
+ * (Vulkan's, on Linux) until it ends. Deno 2.9.6 tears that instance down as the thread ends: a
+ * process that exited right after terminating such a Worker crashed now and then (a segfault or
+ * glibc's "double free": 11 to 18 in 100 such processes with llvmpipe, `bench/webgpu_exit.ts`), so
+ * whoever terminates it lets that finish first (`webGpuTeardowns` in `actor_workers.ts`).
+ *
+ * @example
+ * ```ts
+ * import { probeWebGpu, webGpuInstanceMade } from "./adapter.ts";
+ * await probeWebGpu();
+ * console.assert(webGpuInstanceMade() === ("gpu" in navigator));
+ * ```
+ */
+export function webGpuInstanceMade(): boolean {
+  return adapterRequested;
+}
+
+/**
+ * Whether `auto` looks for a WebGPU adapter for a model of this kind: not for a linear model,
+ * whose step is a handful of tiny ops (WebGPU's fixed cost per dispatch and per read-back
+ * dominates it: on an H100 9 ms a step against wasm's 1 ms).
+ */
+export function autoLooksForAdapter(modelKind: string | undefined): boolean {
+  return modelKind !== "linear";
+}
+
+/** This thread's one search for an adapter ({@linkcode adapterForTrainers}). */
+let searched: Promise<AdapterInfo | null | undefined> | undefined;
+/** Whether runs started from this thread look for the adapter here first. */
+let searchHere = false;
+
+/**
+ * Has the runs started from this thread look for the WebGPU adapter here, once, before their
+ * trainers' Workers would (`auto`): a trainer told of no hardware adapter then takes wasm without
+ * looking. Looking leaves a thread a WebGPU instance, which made a trainer's Worker ~60 ms slower
+ * to start and must be torn down as the thread ends (the run waits 100 ms for it, see
+ * `webGpuTeardowns`). For a thread that lives as long as its process, such as the CLI's main
+ * thread (asking there crashed no exit: 0 of 90), not for one that may end before it: a Worker,
+ * or a test file's thread under `deno test --parallel`, would then hold that teardown itself.
+ *
+ * @example
+ * ```ts
+ * import { adapterForTrainers, findAdapterBeforeWorkers } from "./adapter.ts";
+ * console.assert(adapterForTrainers() === undefined, "not looked for by default");
+ * findAdapterBeforeWorkers();
+ * const search = adapterForTrainers();
+ * console.assert(search !== undefined && search === adapterForTrainers(), "looked for once");
+ * ```
+ */
+export function findAdapterBeforeWorkers(): void {
+  searchHere = true;
+}
+
+/**
+ * The adapter this thread found (null: none; undefined: the search failed), looked for once and
+ * kept, where {@linkcode findAdapterBeforeWorkers} asked for it; undefined otherwise (the trainer
+ * looks itself).
+ */
+export function adapterForTrainers(): Promise<AdapterInfo | null | undefined> | undefined {
+  if (!searchHere) return undefined;
+  searched ??= probeWebGpu().then((probe) => probe?.info ?? null, () => undefined);
+  return searched;
+}
