@@ -14,6 +14,7 @@ import { SAMPLER_NAMES } from "../sweeps/samplers/named.ts";
 import { PRUNER_NAMES } from "../sweeps/pruners/types.ts";
 import { type CommandShape, completionScript } from "./completions.ts";
 import { findAdapterBeforeWorkers } from "../runtime/adapter.ts";
+import { exitIfHeld } from "./exit_guard.ts";
 
 /**
  * A command's module, loaded when that command runs: what one needs (tfjs for lr-find and
@@ -544,4 +545,5 @@ if (import.meta.main) {
   // Set the code and let the process end by itself: Deno.exit() while a terminated Worker's
   // WebGPU device was still being torn down crashed the process on a real GPU (H100).
   Deno.exitCode = exitCode;
+  exitIfHeld(exitCode);
 }
