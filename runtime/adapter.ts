@@ -97,8 +97,8 @@ let searchHere = false;
  * import { adapterForTrainers, findAdapterBeforeWorkers } from "./adapter.ts";
  * console.assert(adapterForTrainers() === undefined, "not looked for by default");
  * findAdapterBeforeWorkers();
- * const search = adapterForTrainers();
- * console.assert(search !== undefined && search === adapterForTrainers(), "looked for once");
+ * const found = await adapterForTrainers();
+ * console.assert(found === await adapterForTrainers(), "looked for once");
  * ```
  */
 export function findAdapterBeforeWorkers(): void {
@@ -106,12 +106,24 @@ export function findAdapterBeforeWorkers(): void {
 }
 
 /**
- * The adapter this thread found (null: none; undefined: the search failed), looked for once and
- * kept, where {@linkcode findAdapterBeforeWorkers} asked for it; undefined otherwise (the trainer
- * looks itself).
+ * How long a run waits for this thread's search before its trainer is left to look itself: a
+ * driver that takes longer (or never answers) holds no run up.
  */
-export function adapterForTrainers(): Promise<AdapterInfo | null | undefined> | undefined {
+export const ADAPTER_WAIT_MS = 5_000;
+
+/**
+ * The adapter this thread found (null: none; undefined: the search failed, or took longer than
+ * `waitMs`), looked for once and kept, where {@linkcode findAdapterBeforeWorkers} asked for it;
+ * undefined otherwise (the trainer looks itself).
+ */
+export function adapterForTrainers(
+  waitMs = ADAPTER_WAIT_MS,
+): Promise<AdapterInfo | null | undefined> | undefined {
   if (!searchHere) return undefined;
   searched ??= probeWebGpu().then((probe) => probe?.info ?? null, () => undefined);
-  return searched;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), waitMs);
+  });
+  return Promise.race([searched, late]).finally(() => clearTimeout(timer));
 }

@@ -12,6 +12,7 @@ import {
   releaseWebGpu,
   selectBackend,
 } from "./backend.ts";
+import { adapterForTrainers, findAdapterBeforeWorkers } from "./adapter.ts";
 
 /** Runs `f` with `navigator.gpu` replaced by `gpu`, then restores it. */
 async function withGpu<T>(gpu: unknown, f: () => Promise<T>): Promise<T> {
@@ -150,6 +151,14 @@ Deno.test("auto told of another thread's adapter asks navigator.gpu itself only 
     assert.equal(asked, asks, JSON.stringify(seenAdapter));
     assert.match(selection.reason, reason);
   }
+});
+
+Deno.test("a run waits for its thread's adapter search at most waitMs, then leaves its trainer to look", async () => {
+  assert.equal(adapterForTrainers(), undefined, "not looked for unless asked");
+  findAdapterBeforeWorkers();
+  // (a driver that never answers: the search stays pending, the run goes on without it)
+  const never = { requestAdapter: () => new Promise<never>(() => {}) };
+  assert.equal(await withGpu(never, () => adapterForTrainers(50)!), undefined);
 });
 
 Deno.test("auto does not pick this machine's adapter when it is a fallback", async () => {
