@@ -1207,10 +1207,10 @@ async function supervise(
         spare?.delete(actor);
         const worker = started.worker;
         workers.set(actor, started);
-        // A trainer asked for webgpu, or for auto where no software adapter or none was found
-        // here, may make a WebGPU instance before its backend event says whether it did: a run
-        // that ends before that event (it failed, was refused, or the adapter's search failed
-        // it) counts it as made.
+        // A trainer asked for webgpu, or for auto unless the search here found a software
+        // adapter or none, may make a WebGPU instance before its backend event says whether it
+        // did: a run that ends before that event (it failed, was refused, or the adapter's
+        // search failed it) counts it as made.
         const looks = config.backend === "webgpu" ||
           (config.backend === "auto" && seenAdapter !== null && !seenAdapter?.isFallbackAdapter);
         if (actor === "trainer" && looks) started.madeWebGpu = true;
