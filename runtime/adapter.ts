@@ -78,6 +78,15 @@ export function autoLooksForAdapter(modelKind: string | undefined): boolean {
   return modelKind !== "linear";
 }
 
+/**
+ * Whether `auto`, told of the adapter another thread found (`seen`: null for none, undefined
+ * where it was told nothing), looks for one itself: unless told of a software adapter or of none.
+ * The trainer's choice (`backend.ts`) and the supervisor's count of its WebGPU instance both ask it.
+ */
+export function autoLooksItself(seen: AdapterInfo | null | undefined): boolean {
+  return seen !== null && !seen?.isFallbackAdapter;
+}
+
 /** This thread's one search for an adapter ({@linkcode adapterForTrainers}). */
 let searched: Promise<AdapterInfo | null | undefined> | undefined;
 /** Whether runs started from this thread look for the adapter here first. */

@@ -26,7 +26,7 @@
 
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { AnnealError } from "../errors.ts";
-import { type AdapterInfo, autoLooksForAdapter, probeWebGpu } from "./adapter.ts";
+import { type AdapterInfo, autoLooksForAdapter, autoLooksItself, probeWebGpu } from "./adapter.ts";
 import { routeConvGradients } from "./wasm_conv.ts";
 import { routeWinogradConv } from "./wasm_winograd.ts";
 import { routeSimdTranspose } from "./wasm_transpose.ts";
@@ -142,9 +142,7 @@ async function selectAuto(
     };
   }
   const seen = options.seenAdapter;
-  const probe = seen === undefined || seen?.isFallbackAdapter === false
-    ? await probeWebGpu()
-    : seen && { info: seen };
+  const probe = autoLooksItself(seen) ? await probeWebGpu() : seen && { info: seen };
   if (probe && !probe.info.isFallbackAdapter) {
     try {
       return await useWebGpu(probe, `auto: WebGPU adapter '${probe.info.description}'`);

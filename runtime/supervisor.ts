@@ -40,7 +40,12 @@ import type {
   WarningEvent,
 } from "./events.ts";
 import { StartWarnings } from "./start_warnings.ts";
-import { adapterForTrainers, type AdapterInfo, autoLooksForAdapter } from "./adapter.ts";
+import {
+  adapterForTrainers,
+  type AdapterInfo,
+  autoLooksForAdapter,
+  autoLooksItself,
+} from "./adapter.ts";
 import { checkRunId, recordedConfig, RunWriter } from "./records.ts";
 import { claimNewRun } from "./new_run.ts";
 import {
@@ -1198,6 +1203,12 @@ async function supervise(
       spares?.prepare(nextKey!, nextPermissions);
     };
     /** Starts each actor's Worker (or takes the spare's) and sends it its `Init`. */
+    // A trainer asked for webgpu, or for auto unless the search here found a software adapter
+    // or none, may make a WebGPU instance before its backend event says whether it did: a run
+    // that ends before that event (it failed, was refused, or the adapter's search failed it)
+    // counts it as made.
+    const trainerLooks = config.backend === "webgpu" ||
+      (config.backend === "auto" && autoLooksItself(seenAdapter));
     const startWorkers = (spare?: Map<ActorName, ActorWorker>) => {
       for (const actor of ACTORS) {
         // (an actor that failed at once, its module not loaded: the run is ending)
@@ -1207,13 +1218,7 @@ async function supervise(
         spare?.delete(actor);
         const worker = started.worker;
         workers.set(actor, started);
-        // A trainer asked for webgpu, or for auto unless the search here found a software
-        // adapter or none, may make a WebGPU instance before its backend event says whether it
-        // did: a run that ends before that event (it failed, was refused, or the adapter's
-        // search failed it) counts it as made.
-        const looks = config.backend === "webgpu" ||
-          (config.backend === "auto" && seenAdapter !== null && !seenAdapter?.isFallbackAdapter);
-        if (actor === "trainer" && looks) started.madeWebGpu = true;
+        if (actor === "trainer" && trainerLooks) started.madeWebGpu = true;
         lastSeen.set(actor, performance.now());
         // (what a spare sent or threw before is handed over now, the Worker being the run's)
         started.adopt({
