@@ -65,24 +65,52 @@ Deno.test("anneal tune --out a file another tune wrote meanwhile says it replace
   const file = `${dir}/t.json`;
   await Deno.writeTextFile(file, JSON.stringify(tuneConfig(dir, 1)));
   const out = `${dir}/tuned.json`;
-  const outputs = await Promise.all(
-    ["2", "3"].map((budget) => anneal("tune", "-c", file, "--budget", budget, "--out", out)),
-  );
-  for (const output of outputs) assert.equal(output.code, 0, output.stderr);
+  const args = ["tune", "-c", file, "--out", out];
+  // The first tune is held (SIGSTOP) once it has started, while a second runs to its end and
+  // writes --out; then it goes on: "meanwhile" by construction, not by two tunes' timing.
+  const first = annealCommand([...args, "--budget", "3"]).spawn();
+  const firstErr = new Response(first.stderr).text();
+  let firstOut = "";
+  let began!: () => void;
+  const started = new Promise<void>((resolve) => began = resolve);
+  const reading = (async () => {
+    for await (const chunk of first.stdout.pipeThrough(new TextDecoderStream())) {
+      firstOut += chunk;
+      if (/^tune: its runs/m.test(firstOut)) began();
+    }
+    began();
+  })();
+  await started;
+  // (a tune that ended before it started its runs: its error, not a failed SIGSTOP)
+  if (!/^tune: its runs/m.test(firstOut)) assert.fail(`${firstOut}${await firstErr}`);
+  first.kill("SIGSTOP");
+  let second;
+  try {
+    second = await anneal(...args, "--budget", "2");
+  } finally {
+    first.kill("SIGCONT");
+  }
+  const status = await first.status;
+  await reading;
+  assert.equal(second.code, 0, second.stderr);
+  assert.equal(status.code, 0, await firstErr);
   // (runs of one epoch, not "1 epochs")
-  assert.match(outputs[0].stdout, /^tune: up to 2 runs of 1 epoch; stages: /m);
-  const kept = outputs.map((o) => o.stdout.match(/\(and kept with the tune's runs: (\S+)\)/)![1]);
-  assert.notEqual(kept[0], kept[1]);
-  // the one that wrote --out second says so (the other found no file there)
-  const replaced = outputs.filter((o) =>
-    o.stdout.includes(
-      `note: replaced the file that was at ${out}, written while this tune ran (by another ` +
-        "tune given the same --out?",
-    )
+  assert.match(second.stdout, /^tune: up to 2 runs of 1 epoch; stages: /m);
+  const kept = [firstOut, second.stdout].map((o) =>
+    o.match(/\(and kept with the tune's runs: (\S+)\)/)![1]
   );
-  assert.equal(replaced.length, 1, outputs.map((o) => o.stdout).join("\n---\n"));
-  const last = outputs.indexOf(replaced[0]);
-  assert.deepEqual(await readJson(out), await readJson(kept[last]));
+  assert.notEqual(kept[0], kept[1]);
+  // the second found no file there; the first, resumed, says it replaced the second's
+  assert.doesNotMatch(second.stdout, /note: replaced/);
+  assert.ok(
+    firstOut.includes(
+      `note: replaced the file that was at ${out}, written while this tune ran (by another ` +
+        "tune given the same --out? each tune keeps its own tuned config in its directory, " +
+        "runs/tune-*/tuned_config.json)",
+    ),
+    firstOut,
+  );
+  assert.deepEqual(await readJson(out), await readJson(kept[0]));
   for (const path of kept) await readJson(path);
 });
 
