@@ -193,7 +193,8 @@ export interface TrainOptions {
   /**
    * Milliseconds an actor may go without answering before the run fails (default 60000; the
    * trainer on a software WebGPU adapter, which compiles shaders on the CPU, gets at least 600000).
-   * Not a positive number, the run is refused (`result` rejects, code `usage`).
+   * Time the supervisor's thread did not run (the process suspended, its thread held up) is not
+   * counted. Not a positive number, the run is refused (`result` rejects, code `usage`).
    */
   stallTimeoutMs?: number;
   /**
@@ -1292,8 +1293,19 @@ async function supervise(
     meta.workersReused = [...workers.values()].filter((each) => each.runsBefore > 0).length;
     starting = undefined;
     if (done) return;
+    const tick = Math.min(1000, stallTimeoutMs / 4);
+    let lastTick = performance.now();
     watchdog = setInterval(() => {
       const now = performance.now();
+      // Time this thread did not run (the process suspended: Ctrl-Z then fg, SIGSTOP; or its
+      // thread held up) is not counted against the actors: their answers could not be heard
+      // then, and wait in the queue behind this tick. A tick late by more than its interval
+      // moves each actor's last answer on by the lateness.
+      const late = now - lastTick - tick;
+      lastTick = now;
+      if (late > tick) {
+        for (const [actor, seen] of lastSeen) lastSeen.set(actor, seen + late);
+      }
       for (const [actor, { worker }] of workers) {
         const started = heard.has(actor);
         const stall = actor === "trainer" ? trainerStallMs : stallTimeoutMs;
@@ -1309,7 +1321,7 @@ async function supervise(
         }
         worker.postMessage({ type: "Ping" });
       }
-    }, Math.min(1000, stallTimeoutMs / 4));
+    }, tick);
     if (requestedStop.reason) requestedStop.apply?.(requestedStop.reason);
   };
   /** The adapter found (null: none; undefined: not looked for, or the search failed). */
