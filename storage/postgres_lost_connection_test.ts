@@ -261,11 +261,14 @@ function studyRowLock(admin: postgres.Sql) {
   let release = () => {};
   const released = new Promise<void>((resolve) => (release = resolve));
   let holder: Promise<unknown> = Promise.resolve();
+  // the holding session's backend: a call waits on this hold, not on another test's lock
+  let holderPid = 0;
   return {
     async hold(studyId: number) {
       let holding = () => {};
       const held = new Promise<void>((resolve) => (holding = resolve));
       holder = admin.begin(async (tx) => {
+        [{ pid: holderPid }] = await tx`SELECT pg_backend_pid() AS pid`;
         await tx`SELECT id FROM anneal_studies WHERE id = ${studyId} FOR UPDATE`;
         holding();
         await released;
@@ -276,7 +279,7 @@ function studyRowLock(admin: postgres.Sql) {
       for (let tries = 0;; tries++) {
         const [{ waiting }] = await admin`
           SELECT count(*)::int AS waiting FROM pg_stat_activity
-          WHERE datname = current_database() AND wait_event_type = 'Lock'`;
+          WHERE ${holderPid}::int = ANY(pg_blocking_pids(pid))`;
         if (waiting > 0) return;
         assert.ok(tries < 200, "createTrial never waited on the study row");
         await new Promise((resolve) => setTimeout(resolve, 25));

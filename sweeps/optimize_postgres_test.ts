@@ -15,7 +15,17 @@ Deno.test({
     // a trial with x > 0 reports a bad curve, the others 0 at each step (never worse than the
     // median): the median pruner stops those with x > 0 once trials completed
     const stopped = new Map<number, number>();
-    const objective: OptimizeOptions["objective"] = async (params, trial) => {
+    // Each call's trials wait until the other call has begun one (at most 60 s): the two overlap
+    // by construction, not because both happened to connect before either ran out of trials.
+    const entered = new Set<string>();
+    const bothEntered = async () => {
+      for (const until = Date.now() + 60_000; entered.size < 2 && Date.now() < until;) {
+        await sleep(5);
+      }
+    };
+    const objective = (worker: string): OptimizeOptions["objective"] => async (params, trial) => {
+      entered.add(worker);
+      await bothEntered();
       const x = params.x as number;
       const value = x * x + (x > 0 ? 10 : 0);
       for (let step = 0; step < 4; step++) {
@@ -30,7 +40,7 @@ Deno.test({
     };
     const options = {
       space: { x: { type: "uniform", low: -1, high: 1 } },
-      objective,
+      objective: objective("c"),
       sampler: "random",
       pruner: "median",
       prunerOptions: { nStartupTrials: 3 },
@@ -39,8 +49,8 @@ Deno.test({
       parallel: 2,
     } as const;
     const [a, b] = await Promise.all([
-      optimize({ ...options, trials: 20, workerId: "worker-a" }),
-      optimize({ ...options, trials: 20, workerId: "worker-b" }),
+      optimize({ ...options, objective: objective("a"), trials: 20, workerId: "worker-a" }),
+      optimize({ ...options, objective: objective("b"), trials: 20, workerId: "worker-b" }),
     ]);
     assert.equal(a.ran.length + b.ran.length, 20, "the study's budget, shared");
     assert.ok(a.ran.length > 0 && b.ran.length > 0, `a ran ${a.ran.length}, b ${b.ran.length}`);

@@ -40,8 +40,8 @@ const config = {
 const STEPS_PER_EPOCH = 38;
 // The runs a signal stops: ~8 ms an epoch, and a SIGINT reaches the trainer at its next turn of
 // the event loop (every 20 ms of steps), so that 5 epochs ended ~30 ms after the step it was sent
-// at, and on a loaded machine, before it arrived. 40 leave it far longer.
-const signalled = { ...config, epochs: 40 };
+// at, and on a loaded machine, before it arrived. 120 leave it far longer.
+const signalled = { ...config, epochs: 120 };
 
 /** The run's weights, records and clip statistics, to compare two runs by. */
 async function outcome(runDir: string) {

@@ -7,7 +7,7 @@ const config = {
   backend: "cpu" as const,
   // (epochs of ~5 ms: the run killed within its first 6 goes on for a while after the step the
   // kill is sent at, however late a loaded machine lets it arrive; with 8, it ended ~0.15 s after)
-  epochs: 40,
+  epochs: 100,
   data: { kind: "synthetic-linear" as const, n: 96, validationSplit: 0.25 },
   model: { kind: "mlp" as const, hidden: [16] },
   optimizer: { name: "adam" as const, lr: 0.01 },

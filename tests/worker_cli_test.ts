@@ -51,9 +51,18 @@ Deno.test("anneal sweep + 3 anneal workers on one PostgreSQL study survive a wor
     const workers = processes.slice(1);
     const holder = (trial: Trial) =>
       workers.find((worker) => trial.workerId?.includes(`:${worker.pid}:`));
+    // Its holder is held (SIGSTOP) while the trial is read again: one that ended between the
+    // two reads is let go on (SIGCONT), and another looked for; so the kill lands mid-trial.
     const running = await waitFor("a trial of a worker", async () => {
       const trials = await storage.listTrials(studyId, ["RUNNING"]);
-      return trials.find((t) => holder(t) !== undefined);
+      const found = trials.find((t) => holder(t) !== undefined);
+      if (!found) return undefined;
+      const worker = holder(found)!;
+      worker.kill("SIGSTOP");
+      const still = (await storage.listTrials(studyId, ["RUNNING"])).some((t) => t.id === found.id);
+      if (still) return found;
+      worker.kill("SIGCONT");
+      return undefined;
     });
     const killedAt = processes.indexOf(holder(running)!);
     processes[killedAt].kill("SIGKILL");

@@ -33,7 +33,8 @@ const result = await runStudy({
   trials: Number(trials),
   workerId,
   heartbeatMs: 100,
-  staleAfterMs: 700,
+  // (20 beats: a live worker's beat held up a second on a loaded machine is not taken for dead)
+  staleAfterMs: 2000,
   pollMs: 100,
 });
 await storage.close();
