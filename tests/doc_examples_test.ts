@@ -44,9 +44,10 @@ async function docTests(files: string[]): Promise<{ code: number; text: string }
 }
 
 // Every doc comment's example runs (`deno test --doc`; tests/scripts_typecheck_test.ts
-// type-checks them), the module's own (`mod.ts` re-exports) among them. Their checks are `console.assert`s, which only print
-// "Assertion failed" and let the example pass: a wrong example (readRun's count of warnings, a
-// StartWarnings lapse that the example's own steps had undone) passed unseen.
+// type-checks them), the module's own (`mod.ts` re-exports) among them. Their checks are
+// `console.assert`s, which only print "Assertion failed" and let the example pass: a wrong
+// example (readRun's count of warnings, a StartWarnings lapse that the example's own steps had
+// undone) passed unseen.
 Deno.test("every doc comment's example runs, and none of its console.asserts fails", async () => {
   const files = await filesWithExamples();
   assert.ok(files.includes("mod.ts") && files.includes("sweeps/optimize.ts"), files.join(" "));

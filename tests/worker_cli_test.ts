@@ -58,7 +58,11 @@ Deno.test("anneal sweep + 3 anneal workers on one PostgreSQL study survive a wor
       const found = trials.find((t) => holder(t) !== undefined);
       if (!found) return undefined;
       const worker = holder(found)!;
-      worker.kill("SIGSTOP");
+      try {
+        worker.kill("SIGSTOP");
+      } catch {
+        return undefined; // (it ended meanwhile)
+      }
       const still = (await storage.listTrials(studyId, ["RUNNING"])).some((t) => t.id === found.id);
       if (still) return found;
       worker.kill("SIGCONT");

@@ -125,8 +125,8 @@ part() {
 }
 # --no-check: tests/scripts_typecheck_test.ts type-checks the whole workspace in one program (its
 # doc examples and Worker entries too); without the flag each run checked its files again, and each
-# actor Worker entry a test process loaded was checked as it loaded (one test's first run took 53 s
-# in CI against 1 s), as was each batch of doc examples.
+# actor Worker entry a test process loaded was checked as it loaded (with a cold cache, a test of
+# one short run took 25 s against 2.5 s), as was each batch of doc examples.
 part main deno test --no-check --parallel "${listed[@]}" --ignore="$ignored"
 part webgpu deno test --no-check "${listed[@]}" "${gpu[@]}"
 part browser deno test --no-check --allow-all "$browser"
