@@ -6,10 +6,11 @@
  * trains many such runs one after another, so a pool ({@linkcode SpareActors}) keeps Workers for
  * the next: those of a run that ended cleanly, handed back (each actor runs once per `Init`, and a
  * Worker whose run is over takes the next one's), or else a set started once the run's own
- * actors are up, whose modules load meanwhile. A set's Workers have the permissions the run
- * would give its own: a run takes a set only where they are the same (its {@linkcode actorsKey}).
- * Whatever a Worker sends or throws before a run takes it is held, then handed to that run, in
- * order (a handed-back Worker's answers to the run before's pings are dropped).
+ * actors are up, whose modules load meanwhile (or as the run ends, where it was to hand its own
+ * back but failed). A set's Workers have the permissions the run would give its own: a run takes
+ * a set only where they are the same (its {@linkcode actorsKey}). Whatever a Worker sends or
+ * throws before a run takes it is held, then handed to that run, in order (a handed-back Worker's
+ * answers to the run before's pings are dropped).
  *
  * @module
  */

@@ -822,7 +822,11 @@ async function supervise(
     // (a pool closed meanwhile, or full, terminates them); the rest are terminated
     if (ending === "ended" && actorsDone.complete && handsBack()) {
       spares!.giveBack(actorsKey(permissionsOf), new Map(workers));
-    } else for (const each of workers.values()) each.terminate();
+    } else {
+      for (const each of workers.values()) each.terminate();
+      // (the next run would have taken these: its set starts now, while this run's end is written)
+      if (workers.size > 0) prepareNext(false);
+    }
     workers.clear();
     await whileReleasing?.();
     if (gpu) await sleep(GPU_TEARDOWN_MS);
@@ -1167,8 +1171,12 @@ async function supervise(
 
   /** The actor whose Worker is being started (a throw there is that actor's failure to start). */
   let starting: ActorName | undefined;
-  /** Starts a spare set of Workers for the next run (a sweep's next trial): once the trainer is up. */
-  let prepareNext = () => {};
+  /**
+   * Starts a spare set of Workers for the next run (a sweep's next trial): once the trainer is up,
+   * unless the run's own will be handed back; `handingBack` false: they will not be after all (the
+   * run failed, or an actor did not answer its end), so the set is started now.
+   */
+  let prepareNext = (_handingBack = true) => {};
   /** This run's Workers' permissions (set as they start). */
   let permissionsOf: PermissionsOf = () => undefined;
   /**
@@ -1198,8 +1206,8 @@ async function supervise(
     nextKey = actorsKey(nextPermissions);
     // (none where this run's own Workers will be handed back for the next)
     let prepared = false;
-    prepareNext = () => {
-      if (prepared || handsBack()) return;
+    prepareNext = (handingBack = true) => {
+      if (prepared || (handingBack && handsBack())) return;
       prepared = true;
       spares?.prepare(nextKey!, nextPermissions);
     };

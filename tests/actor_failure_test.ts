@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { loadCheckpoint, type RunEvent, train } from "../mod.ts";
 import { closingEvent, tempRunsDir, trainCollect } from "./_helpers.ts";
 import { wasmThreadsReadPaths } from "../runtime/wasm_threads_paths.ts";
+import { SpareActors } from "../runtime/actor_workers.ts";
+import { trainWithSpares } from "../runtime/supervisor.ts";
 
 const config = {
   backend: "cpu" as const,
@@ -124,6 +126,31 @@ Deno.test("a checkpoint that cannot be written ends the run at once, naming the 
   assert.equal(result.steps, steps.at(-1));
   const left = [...Deno.readDirSync(`${dir}/blocked/checkpoints`)].map((e) => e.name);
   assert.deepEqual(left, ["last.ckpt"], "no temporary file is left behind");
+});
+
+Deno.test("a run of many in a row that fails starts the next run's Workers as it ends: the next takes them, loaded, not fresh ones", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  await using spares = new SpareActors(1);
+  // a run that will hand its Workers back starts no set ahead; this one fails mid-run instead
+  const blocked = trainWithSpares(spares, { ...config, epochs: 400, runsDir: dir }, {
+    runId: "blocked",
+  });
+  for await (const event of blocked.events()) {
+    if (event.type !== "run.started") continue;
+    await Deno.mkdir(`${dir}/blocked/checkpoints/last.ckpt`, { recursive: true });
+    await Deno.writeTextFile(`${dir}/blocked/checkpoints/last.ckpt/keep.txt`, "x\n");
+  }
+  const failed = await blocked.result;
+  assert.equal(failed.status, "failed", failed.reason);
+  assert.equal(spares.size, 1, "no set was started for the next run");
+  const next = trainWithSpares(spares, { ...config, runsDir: dir }, { runId: "next" });
+  for await (const _ of next.events());
+  const result = await next.result;
+  assert.equal(result.status, "completed", result.reason);
+  const meta = JSON.parse(await Deno.readTextFile(`${dir}/next/meta.json`));
+  // five Workers taken ready, none of them the failed run's
+  assert.deepEqual([meta.workersAhead, meta.workersReused], [5, 0]);
 });
 
 Deno.test("a trainer crash mid-run keeps the last checkpoint, and --resume finishes with the same weights", async () => {
