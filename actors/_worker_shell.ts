@@ -47,8 +47,14 @@ declare const self: {
  * Runs an actor's body inside a Worker, once per `Init`: a Worker whose run ended cleanly may be
  * given the next run (a sweep's next trial, see runtime/actor_workers.ts), its modules loaded. A
  * run's `Stop` and `CheckpointWritten` are that run's; an `Init` while a run goes on is ignored.
+ * `Release` (the Worker is about to be terminated) runs `release`, which lets go of what a run
+ * kept for the next (the trainer's WebGPU device), then answers `actor.released`.
  */
-export function runActor(name: ActorName, body: (context: ActorContext) => Promise<unknown>): void {
+export function runActor(
+  name: ActorName,
+  body: (context: ActorContext) => Promise<unknown>,
+  release: () => Promise<void> = () => Promise.resolve(),
+): void {
   /** The run going on: its handlers of the supervisor's messages to it. */
   let current: { stop(reason: string, interrupted: boolean): void; written(): void } | undefined;
   self.onmessage = (event: MessageEvent) => {
@@ -66,6 +72,11 @@ export function runActor(name: ActorName, body: (context: ActorContext) => Promi
       });
     } else if (message.type === "Stop") {
       current?.stop(message.reason ?? "stopped", message.interrupted === true);
+    } else if (message.type === "Release") {
+      // (the Worker will be terminated: what a run kept for the next is let go of first)
+      release().catch(() => {}).then(() =>
+        self.postMessage({ type: "actor.released", actor: name })
+      );
     } else if (message.type === "Init" && !current) {
       // The one message that crosses the process boundary from the supervisor: validate it.
       const parsed = InitSchema.safeParse(message);

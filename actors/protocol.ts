@@ -356,6 +356,12 @@ export const InitSchema = z.object({
     isFallbackAdapter: z.boolean(),
   }).nullable().optional(),
   /**
+   * The trainer's: its Worker may take the next run (a sweep's next trial), so a WebGPU device is
+   * kept when the run ends cleanly, for that run to train on; it is let go of on `Release` (the
+   * Worker is about to be terminated instead) or at a run's end that keeps none.
+   */
+  keepDevice: z.boolean().optional(),
+  /**
    * Test-only fault injection at the point `at`: throw, stall, `delay` (go on after `ms`, as a
    * thread that lost its core), `touch` (try to read or write `path`, then throw with what
    * happened: a permission error, or that it was allowed), or `emit` (send `event` to the

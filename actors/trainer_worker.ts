@@ -39,7 +39,12 @@ import {
   type StepValues,
   TrainingEngine,
 } from "../runtime/engine.ts";
-import { selectBackend, webGpuInstanceMade } from "../runtime/backend.ts";
+import {
+  releaseWebGpu,
+  selectBackend,
+  trimWebGpuBuffers,
+  webGpuInstanceMade,
+} from "../runtime/backend.ts";
 import { READS_IN_FLIGHT, ReadsInFlight, WINDOW_LAG } from "../runtime/reads_in_flight.ts";
 import { type CheckpointState, loadCheckpoint, type WeightMap } from "../runtime/checkpoint.ts";
 import { checkResumedData, checkResumedSteps } from "../runtime/resume_steps.ts";
@@ -220,9 +225,19 @@ interface EpochEnd {
  */
 let drainEpochEnds = (): Promise<void> => Promise.resolve();
 
+/**
+ * Whether the Worker holds a WebGPU device a run kept for the next (`Init.keepDevice`): let go of
+ * on `Release`, or at the end of a run that keeps none.
+ */
+let deviceKept = false;
+
 runActor("trainer", async (context) => {
+  deviceKept = false;
+  let keep = false;
   try {
-    return await trainer(context);
+    const result = await trainer(context);
+    keep = context.init.keepDevice === true && tf.getBackend() === "webgpu";
+    return result;
   } catch (error) {
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
@@ -232,18 +247,27 @@ runActor("trainer", async (context) => {
     clearTimeout(timer);
     throw error;
   } finally {
-    await releaseGpu();
+    if (keep) {
+      deviceKept = true;
+      await trimWebGpuBuffers();
+    } else await releaseGpu();
   }
+}, async () => {
+  if (!deviceKept) return;
+  deviceKept = false;
+  await releaseGpu();
 });
 
 /**
  * Waits for the GPU's queued work and destroys the WebGPU device before the Worker ends: on a
  * real GPU (H100, Vulkan) a Worker terminated with a live device crashed the process at exit.
+ * Where another backend is current (a run took wasm in a Worker that kept a device), tfjs's WebGPU
+ * backend is ended as well, so that a later run's `webgpu` in this Worker starts a new device.
  */
 async function releaseGpu(): Promise<void> {
-  if (tf.getBackend() !== "webgpu") return;
-  const device = (tf.backend() as unknown as { device?: GPUDevice }).device;
   try {
+    if (tf.getBackend() !== "webgpu") return await releaseWebGpu();
+    const device = (tf.backend() as unknown as { device?: GPUDevice }).device;
     await device?.queue.onSubmittedWorkDone();
     device?.destroy();
   } catch {

@@ -9,7 +9,9 @@
  *   the model built) and to the first `steps` event;
  * - `anneal sweep`: a study of a few seed trials (a grid, no pruner), its time per trial, and
  *   the time per trial after the first, from the first trial's line to the last's (each trial a
- *   run with its own five Workers, started while the trial before trained).
+ *   run of five actors, in the Workers the trial before handed back);
+ * - `anneal sweep` on WebGPU (where an adapter exists: llvmpipe counts): the same study of a small
+ *   MLP, whose trials after the first take the Workers, and the trainer's device, of the one before.
  *
  *   deno run -A bench/startup.ts [--rounds 7] [--json]
  *
@@ -29,7 +31,8 @@ const values = benchFlags(
 What a user waits for besides the training steps, each in a fresh process, interleaved (median of
 --rounds): import of mod.ts; anneal --help; anneal train (the seed) end to end, with its times to
 the plan event (Workers up, data loaded, model built) and to the first steps; anneal sweep of a few
-seed trials, its time per trial, and per trial after the first.`,
+seed trials, its time per trial, and per trial after the first; the same of a small MLP on WebGPU
+where an adapter exists.`,
 );
 const rounds = Number(values.rounds);
 if (!Number.isInteger(rounds) || rounds < 1) {
@@ -66,6 +69,10 @@ await Deno.writeTextFile(
   }),
 );
 let sweeps = 0;
+/** The WebGPU sweep's trials: a small MLP (a linear model would take wasm under auto). */
+const GPU_SWEEP = ["--set", "backend=webgpu", "--set", 'model={"kind":"mlp","hidden":[32]}'];
+const gpu = (navigator as { gpu?: GPU }).gpu;
+const hasAdapter = (await gpu?.requestAdapter().catch(() => null)) != null;
 /** `deno task anneal`'s command line (run from the repository's root), and its environment. */
 const task = denoJson.tasks.anneal.split(/\s+/);
 const CLI_FLAGS = task.slice(task.indexOf("deno") + 1);
@@ -130,18 +137,24 @@ const WORKLOADS: Record<string, () => Promise<Record<string, number>>> = {
     const { total, events } = await timed([...CLI_FLAGS, "train", "--json", "--runs-dir", runsDir]);
     return { total, plan: events.plan, "first steps": events.steps };
   },
-  // (each its own study: a sweep in a runs directory that holds one continues it)
-  [`anneal sweep (${SWEEP_TRIALS} seed trials)`]: async () => {
-    const args = ["sweep", "-c", sweepConfig, "--set", `runsDir=${runsDir}/sweep_${sweeps++}`];
-    const { total, trials } = await timed([...CLI_FLAGS, ...args]);
-    if (trials.length !== SWEEP_TRIALS) {
-      throw new Error(`anneal sweep reported ${trials.length} trials of ${SWEEP_TRIALS}`);
-    }
-    // (after the first: each trial's Workers were started while the one before trained)
-    const after = (trials.at(-1)! - trials[0]) / (SWEEP_TRIALS - 1);
-    return { total, "a trial": total / SWEEP_TRIALS, "a trial after the first": after };
-  },
+  [`anneal sweep (${SWEEP_TRIALS} seed trials)`]: () => sweep([]),
 };
+if (hasAdapter) {
+  WORKLOADS[`anneal sweep on webgpu (${SWEEP_TRIALS} mlp trials)`] = () => sweep(GPU_SWEEP);
+}
+
+/** `anneal sweep` of the study, with `extra` arguments: its total time, and per trial. */
+async function sweep(extra: string[]): Promise<Record<string, number>> {
+  // (each its own study: a sweep in a runs directory that holds one continues it)
+  const args = ["sweep", "-c", sweepConfig, "--set", `runsDir=${runsDir}/sweep_${sweeps++}`];
+  const { total, trials } = await timed([...CLI_FLAGS, ...args, ...extra]);
+  if (trials.length !== SWEEP_TRIALS) {
+    throw new Error(`anneal sweep reported ${trials.length} trials of ${SWEEP_TRIALS}`);
+  }
+  // (after the first: each trial took the Workers the one before handed back)
+  const after = (trials.at(-1)! - trials[0]) / (SWEEP_TRIALS - 1);
+  return { total, "a trial": total / SWEEP_TRIALS, "a trial after the first": after };
+}
 
 const samples: Record<string, Record<string, number[]>> = {};
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

@@ -37,10 +37,25 @@ export const ACTORS = Object.keys(WORKER_FILES) as ActorName[];
  * with 10 to 300 ms of wait after the termination, in 0 of 230, under load too.
  */
 export const WEBGPU_TEARDOWN_MS = 100;
+/**
+ * Milliseconds a process waits, once it has terminated a Worker that held a WebGPU device, before
+ * it may end: on a real GPU (H100, Vulkan) a process that exited while such a Worker was still
+ * being torn down crashed.
+ */
+export const GPU_TEARDOWN_MS = 300;
+/**
+ * Milliseconds a Worker told to let go of the WebGPU device it kept for a next run
+ * ({@linkcode ActorWorker.keepsDevice}) has to answer before it is terminated regardless.
+ */
+const RELEASE_WAIT_MS = 5_000;
 /** When the last Worker that made a WebGPU instance was terminated (`performance.now()`). */
 let webGpuTerminatedAt = -Infinity;
+/** Until when (`performance.now()`) the terminated Workers' WebGPU teardowns may run. */
+let webGpuTeardownUntil = -Infinity;
 /** How many Workers that made a WebGPU instance were terminated. */
 let webGpuTerminated = 0;
+/** Workers letting go of a kept device before their termination (see ActorWorker.terminate). */
+const releasing = new Set<Promise<void>>();
 
 /**
  * How many Workers that made a WebGPU instance this process has terminated, and when the last
@@ -51,8 +66,10 @@ export function webGpuTerminations(): { count: number; lastAt: number } {
 }
 
 /**
- * Resolves once {@linkcode WEBGPU_TEARDOWN_MS} have passed since the last Worker that made a
- * WebGPU instance ({@linkcode ActorWorker.madeWebGpu}) was terminated: at once where none was.
+ * Resolves once every Worker letting go of a kept WebGPU device has been terminated, and
+ * {@linkcode WEBGPU_TEARDOWN_MS} have passed since the last Worker that made a WebGPU instance
+ * ({@linkcode ActorWorker.madeWebGpu}) was terminated ({@linkcode GPU_TEARDOWN_MS} where it kept a
+ * device): at once where none was.
  *
  * @example
  * ```ts
@@ -61,7 +78,8 @@ export function webGpuTerminations(): { count: number; lastAt: number } {
  * ```
  */
 export async function webGpuTeardowns(): Promise<void> {
-  const waitMs = webGpuTerminatedAt + WEBGPU_TEARDOWN_MS - performance.now();
+  while (releasing.size > 0) await Promise.all(releasing);
+  const waitMs = webGpuTeardownUntil - performance.now();
   if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
 }
 
@@ -102,6 +120,14 @@ export class ActorWorker {
    * termination is then waited for by {@linkcode webGpuTeardowns}. It stays so while it lives.
    */
   madeWebGpu = false;
+  /**
+   * Whether a run left a WebGPU device alive in the Worker for the next (the trainer's, under
+   * `Init.keepDevice`): {@linkcode terminate} then tells it to let go of it first. It stays so
+   * while the Worker lives (a later run's trainer may not have started before it is terminated).
+   */
+  keepsDevice = false;
+  /** Told to let go of its device, to be terminated once it has. */
+  #releasing = false;
   #held: [keyof WorkerHandlers, Event][] = [];
   /** How many runs adopted the Worker so far. */
   #runs = 0;
@@ -120,11 +146,42 @@ export class ActorWorker {
     this.worker.onmessageerror = (event) => this.#held.push(["onmessageerror", event]);
   }
 
-  /** Terminates the Worker, noted for {@linkcode webGpuTeardowns} if it made a WebGPU instance. */
+  /**
+   * Terminates the Worker, noted for {@linkcode webGpuTeardowns} if it made a WebGPU instance.
+   * One that {@linkcode keepsDevice} is first told to let go of it (`Release`), and terminated
+   * once it answers (at most {@linkcode RELEASE_WAIT_MS} later): `webGpuTeardowns` waits for that.
+   */
   terminate(): void {
+    if (this.#releasing) return;
+    if (!this.keepsDevice) return this.#end(WEBGPU_TEARDOWN_MS);
+    this.#releasing = true;
+    const released = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, RELEASE_WAIT_MS);
+      const answered = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.worker.onmessage = (event) => {
+        if ((event.data as { type?: string })?.type === "actor.released") answered();
+      };
+      this.worker.onerror = (event) => {
+        event.preventDefault();
+        answered();
+      };
+      this.worker.onmessageerror = () => {};
+      this.worker.postMessage({ type: "Release" });
+    }).then(() => {
+      this.#end(GPU_TEARDOWN_MS);
+      releasing.delete(released);
+    });
+    releasing.add(released);
+  }
+
+  #end(teardownMs: number): void {
     this.worker.terminate();
     if (!this.madeWebGpu) return;
     webGpuTerminatedAt = performance.now();
+    webGpuTeardownUntil = Math.max(webGpuTeardownUntil, webGpuTerminatedAt + teardownMs);
     webGpuTerminated += 1;
   }
 

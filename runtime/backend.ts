@@ -245,6 +245,42 @@ export async function releaseWebGpu(): Promise<void> {
   if (factory) tf.registerBackend("webgpu", factory.factory, factory.priority);
 }
 
+/**
+ * Frees the GPU buffers tfjs's WebGPU backend pools for reuse (those no tensor holds), once the
+ * GPU's queued work is done, and keeps the backend and its device: a Worker that keeps its device
+ * from run to run (a sweep's trials of other shapes) would pool every run's sizes.
+ *
+ * @example
+ * ```ts
+ * import { trimWebGpuBuffers } from "./backend.ts";
+ * await trimWebGpuBuffers(); // (no WebGPU backend started here: nothing to do)
+ * ```
+ */
+export async function trimWebGpuBuffers(): Promise<void> {
+  const registry = (tf.engine() as unknown as { registry: Record<string, unknown> }).registry;
+  const backend = registry["webgpu"] as
+    | {
+      device?: GPUDevice;
+      bufferManager?: {
+        freeBuffers: Map<string, GPUBuffer[]>;
+        numFreeBuffers: number;
+        numBytesAllocated: number;
+      };
+    }
+    | undefined;
+  const manager = backend?.bufferManager;
+  if (!manager) return;
+  await backend.device?.queue.onSubmittedWorkDone();
+  // (each size's list is emptied, not removed: tfjs pools nothing once the map itself is empty)
+  for (const buffers of manager.freeBuffers.values()) {
+    for (const buffer of buffers.splice(0)) {
+      manager.numBytesAllocated -= buffer.size;
+      buffer.destroy();
+    }
+  }
+  manager.numFreeBuffers = 0;
+}
+
 async function useCpu(): Promise<void> {
   await import("npm:@tensorflow/tfjs-backend-cpu@4.22.0");
   if (!(await tf.setBackend("cpu"))) {

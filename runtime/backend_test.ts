@@ -11,6 +11,7 @@ import {
   registerWasmTrainingKernels,
   releaseWebGpu,
   selectBackend,
+  trimWebGpuBuffers,
 } from "./backend.ts";
 import { adapterForTrainers, findAdapterBeforeWorkers } from "./adapter.ts";
 
@@ -215,6 +216,42 @@ Deno.test({
     sum.dispose();
     await releaseWebGpu();
     await releaseWebGpu(); // twice: nothing left to do
+  },
+});
+
+Deno.test({
+  name:
+    "trimWebGpuBuffers lets go of the buffers tfjs pooled, not a live tensor's, and pooling goes on; releaseWebGpu ends a WebGPU backend that another backend replaced as current",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    if (!(await probeWebGpu())) return; // no adapter at all: nothing to trim
+    await selectBackend("webgpu");
+    const allocated = () =>
+      (tf.memory() as unknown as { numBytesAllocatedInGPU: number }).numBytesAllocatedInGPU;
+    // (large enough to run on the GPU: tfjs-webgpu hands small ops to the CPU)
+    const n = 8192;
+    const kept = tf.range(0, n);
+    const sum = tf.add(kept, tf.ones([n]));
+    assert.equal((await sum.data())[n - 1], n);
+    sum.dispose(); // its buffer pooled, not freed
+    const pooled = allocated();
+    await trimWebGpuBuffers();
+    // the pooled buffers' bytes are gone; the live tensor's buffer stays and still reads
+    assert.ok(allocated() < pooled, `${allocated()} of ${pooled} bytes still allocated`);
+    assert.equal(allocated(), (tf.memory() as unknown as { numBytesInGPU: number }).numBytesInGPU);
+    assert.equal((await kept.data())[n - 1], n - 1);
+    const again = tf.mul(kept, 2);
+    assert.equal((await again.data())[n - 1], 2 * (n - 1));
+    again.dispose();
+    assert.ok(allocated() > (tf.memory() as unknown as { numBytesInGPU: number }).numBytesInGPU);
+    kept.dispose();
+    // (a run that took wasm in a Worker that kept a device: the device is still let go)
+    const device = (tf.backend() as unknown as { device: GPUDevice }).device;
+    await selectBackend("cpu");
+    await releaseWebGpu();
+    assert.equal((await device.lost).reason, "destroyed");
+    assert.equal(tf.getBackend(), "cpu");
   },
 });
 

@@ -22,6 +22,7 @@ import {
   ACTORS,
   actorsKey,
   ActorWorker,
+  GPU_TEARDOWN_MS,
   type PermissionsOf,
   type SpareActors,
   webGpuTeardowns,
@@ -72,8 +73,6 @@ import { currentProcess } from "./liveness.ts";
 import type { Diagnosis } from "../report/types.ts";
 import { EventQueue } from "./event_queue.ts";
 
-/** Milliseconds a WebGPU Worker gets to release its device before and after it is terminated. */
-const GPU_TEARDOWN_MS = 300;
 /**
  * Milliseconds the actors get to finish cleanly once told to `Stop`, before their Workers are
  * terminated regardless, by how the run ends and whether a Worker held a WebGPU device. A run that
@@ -803,6 +802,8 @@ async function supervise(
    * A Worker that held a WebGPU device gets GPU_TEARDOWN_MS after, too: on a real GPU (H100,
    * Vulkan) a process that exited while such a Worker was still being torn down crashed; and one
    * that only made a WebGPU instance (auto's search for an adapter) its `webGpuTeardowns` wait.
+   * A run that hands its Workers back waits for neither: its trainer kept its device for the next
+   * run (`Init.keepDevice`), and whoever terminates that Worker later has it let go first.
    */
   const tearDown = async (
     reason: string,
@@ -815,12 +816,19 @@ async function supervise(
     clearInterval(watchdog);
     for (const each of workers.values()) each.worker.postMessage({ type: "Stop", reason });
     const gpu = meta.backend === "webgpu";
-    const graceMs = STOP_GRACE_MS[ending][gpu ? "gpu" : "cpu"];
+    const mayHandBack = ending === "ended" && handsBack();
+    // (a trainer that may take the next run keeps its device: no grace for letting go of it)
+    const graceMs = mayHandBack ? 0 : STOP_GRACE_MS[ending][gpu ? "gpu" : "cpu"];
     if (graceMs !== null) await sleep(graceMs);
     if (ending === "ended") await actorsDone.all(RESULTS_WAIT_MS);
+    // (told to keep its device, the trainer did where it trained on WebGPU and ended cleanly:
+    // terminated, now or by the pool later, it is told to let go of it first)
+    const trainer = workers.get("trainer");
+    if (trainer && keepsDevice() && gpu) trainer.keepsDevice = true;
     // Workers that every actor answered from take the next run where the run hands them back
     // (a pool closed meanwhile, or full, terminates them); the rest are terminated
-    if (ending === "ended" && actorsDone.complete && handsBack()) {
+    const handingBack = mayHandBack && actorsDone.complete;
+    if (handingBack) {
       spares!.giveBack(actorsKey(permissionsOf), new Map(workers));
     } else {
       for (const each of workers.values()) each.terminate();
@@ -829,7 +837,7 @@ async function supervise(
     }
     workers.clear();
     await whileReleasing?.();
-    if (gpu) await sleep(GPU_TEARDOWN_MS);
+    if (gpu && !handingBack) await sleep(GPU_TEARDOWN_MS);
     // (a trainer that only looked for an adapter holds a WebGPU instance too)
     await webGpuTeardowns();
     return true;
@@ -1103,8 +1111,6 @@ async function supervise(
           tfjs: event.tfjs,
           backendReason: event.reason,
         });
-        // (its Workers will not be handed back: the next run's are started meanwhile)
-        if (event.backend === "webgpu") prepareNext();
       } else if (event.type === "plan") {
         planned = true;
         totalSteps = event.totalSteps;
@@ -1182,12 +1188,13 @@ async function supervise(
   /**
    * Whether the run's Workers may take the next run (a sweep's next trial) once it ends cleanly:
    * where it has a pool to hand them to, its Workers are those a new run would get, no fault is
-   * injected into them (a test's), and no WebGPU device was in them (a device is let go as its
-   * Worker ends, and a later run's would start afresh).
+   * injected into them (a test's). Its trainer is then told to keep a WebGPU device for the next
+   * run (`Init.keepDevice`).
    */
   const handsBack = () =>
-    spares !== undefined && !options.faults && actorsKey(permissionsOf) === nextKey &&
-    meta.backend !== "webgpu";
+    spares !== undefined && !options.faults && actorsKey(permissionsOf) === nextKey;
+  /** Whether the trainer was told to keep its WebGPU device for the next run (set at its Init). */
+  let keepsDevice = () => false;
   /** The next run's Workers' key (set as this run's start). */
   let nextKey: string | undefined;
   /** Starts the five actors' Workers, each with its channels to its peers, and the watchdog. */
@@ -1204,6 +1211,9 @@ async function supervise(
     // the next run's spares: a new run's Workers, its data files as this run's
     const nextPermissions = permissionsFor();
     nextKey = actorsKey(nextPermissions);
+    // (a trainer whose Worker may take the next run keeps a WebGPU device for it)
+    const keepDevice = handsBack();
+    keepsDevice = () => keepDevice;
     // (none where this run's own Workers will be handed back for the next)
     let prepared = false;
     prepareNext = (handingBack = true) => {
@@ -1282,6 +1292,7 @@ async function supervise(
             ports,
             resume,
             ...(actor === "trainer" && seenAdapter !== undefined ? { adapter: seenAdapter } : {}),
+            ...(actor === "trainer" && keepDevice ? { keepDevice } : {}),
             fault: options.faults?.[actor],
           },
           Object.values(ports),

@@ -10,7 +10,13 @@ import {
   trainInProcessReleased,
 } from "./_helpers.ts";
 import { parseConfig } from "../config.ts";
-import { WEBGPU_TEARDOWN_MS, webGpuTerminations } from "../runtime/actor_workers.ts";
+import {
+  GPU_TEARDOWN_MS,
+  SpareActors,
+  WEBGPU_TEARDOWN_MS,
+  webGpuTerminations,
+} from "../runtime/actor_workers.ts";
+import { trainWithSpares } from "../runtime/supervisor.ts";
 import { probeWebGpu } from "../runtime/adapter.ts";
 
 function epochMemory(events: RunEvent[]) {
@@ -46,6 +52,96 @@ for (const backend of ["cpu", "wasm", "webgpu"] as const) {
     }
   });
 }
+
+Deno.test("runs in a row on WebGPU take the Workers of the run before, its trainer's device kept: each trains as a fresh run does (one on wasm between), its memory flat, and the pool's close waits for the device's teardown", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const config = {
+    epochs: 3,
+    data: { kind: "synthetic-linear" as const, n: 96, validationSplit: 0.25 },
+    model: { kind: "mlp" as const, hidden: [8] },
+    optimizer: { name: "adam" as const, lr: 0.05 },
+  };
+  const spares = new SpareActors(1);
+  const seen = [];
+  try {
+    // (another batch size between: the device's pooled buffers of another shape are let go;
+    // a run on wasm between: the device it kept is let go, the last run's is a new one)
+    const order = [["webgpu", 16], ["webgpu", 32], ["wasm", 16], ["webgpu", 16]] as const;
+    for (const [index, [backend, batchSize]] of order.entries()) {
+      const run = trainWithSpares(spares, { ...config, backend, batchSize, runsDir: dir }, {
+        runId: `run${index}`,
+      });
+      const events: RunEvent[] = [];
+      for await (const event of run.events()) events.push(event);
+      const result = await run.result;
+      assert.equal(result.status, "completed", result.reason);
+      const meta = JSON.parse(await Deno.readTextFile(`${result.runDir}/meta.json`));
+      assert.equal(meta.backend, backend);
+      const memory = epochMemory(events);
+      seen.push({ backend, batchSize, reused: meta.workersReused, result, memory });
+    }
+  } finally {
+    const before = webGpuTerminations().count;
+    await spares.closeGently();
+    const after = webGpuTerminations();
+    assert.equal(after.count, before + 1, "the trainer that kept its device was terminated");
+    const waited = performance.now() - after.lastAt;
+    assert.ok(waited >= GPU_TEARDOWN_MS - 1, `the pool closed ${waited} ms after the trainer`);
+  }
+  assert.deepEqual(seen.map((run) => run.reused), [0, 5, 5, 5]);
+  for (const { memory } of seen) {
+    for (const m of memory) {
+      assert.deepEqual(m, memory[0], `tensors leak: ${JSON.stringify(memory)}`);
+    }
+  }
+  // the same run on the same Workers holds what it held the first time
+  assert.deepEqual(seen[3].memory, seen[0].memory);
+  for (const { backend, batchSize, result } of seen) {
+    const fresh = await trainCollect({ ...config, backend, batchSize, runsDir: `${dir}/fresh` });
+    assert.equal(fresh.result.status, "completed", fresh.result.reason);
+    assert.deepEqual(result.metrics, fresh.result.metrics, `${backend}, batch size ${batchSize}`);
+  }
+});
+
+Deno.test("a process that ran a sweep on WebGPU ends of itself, cleanly, once the sweep returns: the device kept for a next trial is let go first", async () => {
+  await using runs = await tempRunsDir();
+  const sweep = new URL("../runtime/sweep.ts", import.meta.url).href;
+  const config = {
+    backend: "webgpu",
+    epochs: 2,
+    runsDir: runs.dir,
+    data: { kind: "synthetic-linear", n: 64 },
+    model: { kind: "mlp", hidden: [8] },
+    sweep: {
+      metric: "loss",
+      space: { "optimizer.lr": { type: "choice", values: [0.01, 0.02] } },
+      sampler: "grid",
+      pruner: "none",
+      trials: 2,
+    },
+  };
+  const script = `const { runSweep } = await import(${JSON.stringify(sweep)});\n` +
+    `const result = await runSweep(${JSON.stringify(config)});\n` +
+    `console.log(result.trials.map((trial) => trial.state).join(","));\n`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", "-A", "--config", new URL("../deno.json", import.meta.url).pathname, script],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let killed = false;
+  const timer = setTimeout(() => {
+    killed = true;
+    child.kill("SIGKILL");
+  }, 120_000);
+  const output = await child.output();
+  clearTimeout(timer);
+  const stderr = new TextDecoder().decode(output.stderr);
+  assert.equal(killed, false, "the process did not end of itself within 120 s");
+  // (a crash at exit, a device torn down as the process ended, is 134 or 139)
+  assert.equal(output.code, 0, stderr);
+  assert.equal(new TextDecoder().decode(output.stdout).trim(), "COMPLETE,COMPLETE", stderr);
+});
 
 Deno.test("a run on auto that looked for a WebGPU adapter ends only once its trainer's WebGPU instance had its teardown; a linear model's looks for none", async () => {
   // (through the module, whose runs' trainers look for the adapter themselves: the thread that
