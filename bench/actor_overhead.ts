@@ -4,6 +4,7 @@
  * several repeats of each, interleaved so that machine noise hits both alike.
  *
  *   deno run -A bench/actor_overhead.ts [--repeats 5] [--backend cpu] [--only seed,mlp,cnn] [--fresh]
+ *     [--reuse]
  *
  * @module
  */
@@ -11,6 +12,7 @@ import { benchFlags } from "./flags.ts";
 import { parseConfig, type RunConfigInput } from "../mod.ts";
 import { trainInProcess } from "../runtime/in_process.ts";
 import { actorSeconds } from "./actor_run.ts";
+import { SpareActors } from "../runtime/actor_workers.ts";
 
 const values = benchFlags(
   {
@@ -20,14 +22,17 @@ const values = benchFlags(
     json: { type: "boolean", default: false },
     // Also time the in-process loop in a fresh Worker each round (see in_process_worker.ts).
     fresh: { type: "boolean", default: false },
+    // Also time the actors in the Workers of the round before (as a sweep's later trials run).
+    reuse: { type: "boolean", default: false },
   },
   `Usage: deno run -A bench/actor_overhead.ts [--repeats 5] [--backend wasm] [--only seed,mlp,cnn]
-    [--fresh] [--json]
+    [--fresh] [--reuse] [--json]
 
 The same training through the five Worker actors (train) and in a plain in-process loop, on the
 same backend, interleaved: the actors' share of throughput, over the whole run and after each
 side's first window of steps. --fresh also times the in-process loop in a new Worker each round
-(as cold as the actors' trainer).`,
+(as cold as the actors' trainer). --reuse also times the actors in the Workers of the round before,
+as a sweep's trials after the first run (their code as warm as the in-process loop's).`,
 );
 
 /**
@@ -134,6 +139,11 @@ if (import.meta.main) {
     const warmRounds: number[] = [];
     // And the same loop in a fresh Worker each round: as cold as the actors' trainer.
     const fresh: number[] = [];
+    // And the actors in the Workers of the round before: as warm as the in-process loop.
+    const reused: number[] = [];
+    await using spares = new SpareActors(1);
+    // (the first set's run, unmeasured: each measured one takes the Workers of the one before)
+    if (values.reuse) await actorSeconds(input, runsDir, spares);
     let steps = 0;
     for (let r = 0; r < Number(values.repeats); r++) {
       const a = await actorSeconds(input, runsDir);
@@ -141,6 +151,7 @@ if (import.meta.main) {
       actorsOutside.push(1 - a.stepSeconds / a.seconds);
       steps = a.steps;
       if (values.fresh) fresh.push((await freshInProcess({ ...input, runsDir })).seconds);
+      if (values.reuse) reused.push((await actorSeconds(input, runsDir, spares)).seconds);
       const p = await trainInProcess(parseConfig({ ...input, runsDir }));
       plain.push(p.seconds);
       plainOutside.push(1 - p.stepSeconds / p.seconds);
@@ -155,6 +166,7 @@ if (import.meta.main) {
     // machine's speed between rounds cancels out of it.
     const rounds = actors.map((a, i) => plain[i] / a).sort((a, b) => a - b);
     const freshRounds = fresh.map((f, i) => f / actors[i]).sort((a, b) => a - b);
+    const reusedRounds = reused.map((r, i) => plain[i] / r).sort((a, b) => a - b);
     warmRounds.sort((a, b) => a - b);
     const row = {
       workload: name,
@@ -171,6 +183,9 @@ if (import.meta.main) {
       freshInProcessMsPerStep: fresh.length ? (median(fresh) / steps) * 1000 : undefined,
       freshRoundRatios: freshRounds,
       medianFreshRoundRatio: fresh.length ? median(freshRounds) : undefined,
+      reusedActorsMsPerStep: reused.length ? (median(reused) / steps) * 1000 : undefined,
+      reusedRoundRatios: reusedRounds,
+      medianReusedRoundRatio: reused.length ? median(reusedRounds) : undefined,
       actorsOutsideSteps: median(actorsOutside),
       inProcessOutsideSteps: median(plainOutside),
     };
@@ -196,6 +211,12 @@ if (import.meta.main) {
             } ms/step) ${(row.medianFreshRoundRatio! * 100).toFixed(1)}% per round in the median (${
               freshRounds.map((r) => (r * 100).toFixed(0)).join(" ")
             })`
+            : "") +
+          (reused.length
+            ? `; the actors in the Workers of the round before (${
+              row.reusedActorsMsPerStep!.toFixed(3)
+            } ms/step) ${(row.medianReusedRoundRatio! * 100).toFixed(1)}% of in-process per ` +
+              `round in the median (${reusedRounds.map((r) => (r * 100).toFixed(0)).join(" ")})`
             : ""),
       );
     }

@@ -4,6 +4,8 @@
  * @module
  */
 import { type RunConfigInput, train } from "../mod.ts";
+import type { SpareActors } from "../runtime/actor_workers.ts";
+import { trainWithSpares } from "../runtime/supervisor.ts";
 
 /** What {@link actorSeconds} measures. */
 export interface ActorTiming {
@@ -21,9 +23,18 @@ export interface ActorTiming {
   firstWindowSteps: number;
 }
 
-/** Times a run through the five actors, as `anneal train` runs it. */
-export async function actorSeconds(input: RunConfigInput, runsDir: string): Promise<ActorTiming> {
-  const run = train({ ...input, runsDir });
+/**
+ * Times a run through the five actors, as `anneal train` runs it; with `spares`, as a sweep's
+ * trial: in the Workers the run before handed back there (their modules loaded, their code warm).
+ */
+export async function actorSeconds(
+  input: RunConfigInput,
+  runsDir: string,
+  spares?: SpareActors,
+): Promise<ActorTiming> {
+  const run = spares
+    ? trainWithSpares(spares, { ...input, runsDir })
+    : train({ ...input, runsDir });
   let first = 0;
   let last = 0;
   let steps = 0;
