@@ -225,17 +225,11 @@ interface EpochEnd {
  */
 let drainEpochEnds = (): Promise<void> => Promise.resolve();
 
-/**
- * Whether the Worker holds a WebGPU device a run kept for the next (`Init.keepDevice`): let go of
- * on `Release`, or at the end of a run that keeps none.
- */
-let deviceKept = false;
-
 runActor("trainer", async (context) => {
-  deviceKept = false;
   let keep = false;
   try {
     const result = await trainer(context);
+    // (a Worker that may take the next run keeps its device for it, let go of on `Release`)
     keep = context.init.keepDevice === true && tf.getBackend() === "webgpu";
     return result;
   } catch (error) {
@@ -247,29 +241,40 @@ runActor("trainer", async (context) => {
     clearTimeout(timer);
     throw error;
   } finally {
-    if (keep) {
-      deviceKept = true;
-      await trimWebGpuBuffers();
-    } else await releaseGpu();
+    if (keep) await trimWebGpuBuffers().catch(() => {});
+    else await releaseGpu();
   }
-}, async () => {
-  if (!deviceKept) return;
-  deviceKept = false;
-  await releaseGpu();
-});
+  // `Release` (the Worker is about to be terminated): whatever device it holds, a run's going on
+  // (one that failed, on a device a run before kept) or one kept, is let go of first
+}, releaseGpu);
+
+/** The release under way, if any (a `Release` may come while a run's end releases). */
+let releasing: Promise<void> | undefined;
+/** The device last destroyed (tfjs's backend still holds it until a run makes a new one). */
+let destroyed: GPUDevice | undefined;
 
 /**
  * Waits for the GPU's queued work and destroys the WebGPU device before the Worker ends: on a
  * real GPU (H100, Vulkan) a Worker terminated with a live device crashed the process at exit.
  * Where another backend is current (a run took wasm in a Worker that kept a device), tfjs's WebGPU
  * backend is ended as well, so that a later run's `webgpu` in this Worker starts a new device.
+ * Calls while one is under way share it; a device destroyed already is not waited on again.
  */
-async function releaseGpu(): Promise<void> {
+function releaseGpu(): Promise<void> {
+  releasing ??= releaseNow().finally(() => {
+    releasing = undefined;
+  });
+  return releasing;
+}
+
+async function releaseNow(): Promise<void> {
   try {
     if (tf.getBackend() !== "webgpu") return await releaseWebGpu();
     const device = (tf.backend() as unknown as { device?: GPUDevice }).device;
-    await device?.queue.onSubmittedWorkDone();
-    device?.destroy();
+    if (!device || device === destroyed) return;
+    await device.queue.onSubmittedWorkDone().catch(() => {});
+    device.destroy();
+    destroyed = device;
   } catch {
     // Best effort: the Worker is ending either way.
   }

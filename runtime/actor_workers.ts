@@ -121,9 +121,10 @@ export class ActorWorker {
    */
   madeWebGpu = false;
   /**
-   * Whether a run left a WebGPU device alive in the Worker for the next (the trainer's, under
-   * `Init.keepDevice`): {@linkcode terminate} then tells it to let go of it first. It stays so
-   * while the Worker lives (a later run's trainer may not have started before it is terminated).
+   * Whether the Worker may hold a WebGPU device when it is terminated: its trainer made a WebGPU
+   * instance in a run told to keep a device for the next (`Init.keepDevice`). {@linkcode terminate}
+   * then tells it to let go of it first. It stays so while the Worker lives (a later run's trainer
+   * may not have started before it is terminated).
    */
   keepsDevice = false;
   /** Told to let go of its device, to be terminated once it has. */
@@ -380,7 +381,11 @@ export class SpareActors {
     if (index >= 0) this.#sets.splice(index, 1);
   }
 
-  /** Terminates every spare set, and starts none after. */
+  /**
+   * Terminates every spare set, and starts none after. A trainer that kept a WebGPU device is
+   * terminated once it has let go of it: the owner's process may end only after
+   * {@linkcode closeGently} (or `await using`).
+   */
   close(): void {
     this.#closed = true;
     for (const set of this.#sets.splice(0)) set.terminate();

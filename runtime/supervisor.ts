@@ -802,8 +802,9 @@ async function supervise(
    * A Worker that held a WebGPU device gets GPU_TEARDOWN_MS after, too: on a real GPU (H100,
    * Vulkan) a process that exited while such a Worker was still being torn down crashed; and one
    * that only made a WebGPU instance (auto's search for an adapter) its `webGpuTeardowns` wait.
-   * A run that hands its Workers back waits for neither: its trainer kept its device for the next
-   * run (`Init.keepDevice`), and whoever terminates that Worker later has it let go first.
+   * A run that may hand its Workers back gets no grace before it waits for its actors' results:
+   * its trainer keeps its device for the next run (`Init.keepDevice`), and whoever terminates
+   * that Worker, now or later, has it let go first; handed back, the Workers are not waited for.
    */
   const tearDown = async (
     reason: string,
@@ -821,10 +822,11 @@ async function supervise(
     const graceMs = mayHandBack ? 0 : STOP_GRACE_MS[ending][gpu ? "gpu" : "cpu"];
     if (graceMs !== null) await sleep(graceMs);
     if (ending === "ended") await actorsDone.all(RESULTS_WAIT_MS);
-    // (told to keep its device, the trainer did where it trained on WebGPU and ended cleanly:
-    // terminated, now or by the pool later, it is told to let go of it first)
+    // (told to keep its device, the trainer did where it trained on WebGPU and ended cleanly, and
+    // one that took a Worker a run before kept a device holds it while it runs: terminated, now
+    // or by the pool later, it is told to let go of it first)
     const trainer = workers.get("trainer");
-    if (trainer && keepsDevice() && gpu) trainer.keepsDevice = true;
+    if (trainer && keepsDevice() && trainer.madeWebGpu) trainer.keepsDevice = true;
     // Workers that every actor answered from take the next run where the run hands them back
     // (a pool closed meanwhile, or full, terminates them); the rest are terminated
     const handingBack = mayHandBack && actorsDone.complete;
