@@ -184,6 +184,10 @@ async function useWebGpu(
   reason: string,
 ): Promise<BackendSelection> {
   await import("npm:@tensorflow/tfjs-backend-webgpu@4.22.0");
+  // A backend started before (a Worker that kept its device for the next run) whose device was
+  // lost since (destroyed, or the GPU reset) is ended: a new one, with a new device, replaces it.
+  const before = webGpuBackend()?.device;
+  if (before && lostDevices.has(before)) await releaseWebGpu();
   if (!(await tf.setBackend("webgpu"))) {
     throw new AnnealError(
       "backend",
@@ -192,6 +196,11 @@ async function useWebGpu(
     );
   }
   await tf.ready();
+  const device = webGpuBackend()?.device;
+  if (device && !watchedDevices.has(device)) {
+    watchedDevices.add(device);
+    device.lost.then(() => lostDevices.add(device));
+  }
   routeWebGpuSmallConv();
   routeWebGpuFilterGradient();
   routeWebGpuMatMul();
@@ -203,6 +212,15 @@ async function useWebGpu(
 
 /** Whether the webgpu backend last started runs on a software adapter (llvmpipe). */
 let softwareAdapter = false;
+/** The devices of tfjs's WebGPU backends whose loss is watched for, and those lost. */
+const watchedDevices = new WeakSet<GPUDevice>();
+const lostDevices = new WeakSet<GPUDevice>();
+
+/** tfjs's WebGPU backend, where one was started (current or not). */
+function webGpuBackend(): { device?: GPUDevice } | undefined {
+  const engine = tf.engine() as unknown as { registry: Record<string, { device?: GPUDevice }> };
+  return engine.registry["webgpu"];
+}
 
 /**
  * Whether tfjs's webgpu backend runs on a software fallback adapter (Mesa's llvmpipe on CPU-only

@@ -255,6 +255,32 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "a WebGPU backend whose device was lost since it started is replaced when webgpu is selected again, and trains on a new device",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    if (!(await probeWebGpu())) return; // no adapter at all: no device to lose
+    await selectBackend("webgpu");
+    const device = (tf.backend() as unknown as { device: GPUDevice }).device;
+    // (as a Worker that kept its device for a next run would find it after a GPU reset)
+    device.destroy();
+    await device.lost;
+    await selectBackend("webgpu");
+    const now = (tf.backend() as unknown as { device: GPUDevice }).device;
+    assert.notEqual(now, device);
+    const n = 8192;
+    const sum = tf.add(tf.range(0, n), tf.ones([n]));
+    assert.equal((await sum.data())[n - 1], n);
+    sum.dispose();
+    // (selected again with its device alive, the same backend and device are kept)
+    await selectBackend("webgpu");
+    assert.equal((tf.backend() as unknown as { device: GPUDevice }).device, now);
+    await releaseWebGpu();
+  },
+});
+
 Deno.test("an unknown backend name is a config error", async () => {
   await assert.rejects(
     selectBackend("tpu" as "cpu"),
