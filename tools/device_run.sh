@@ -4,7 +4,7 @@
 # (with square fp32 products: anneal's tiled kernel, tfjs-webgpu's, torch.mm), the dense step's
 # fixed cost at the MLP workload's shapes, the actors' cost, anneal's WGSL CNN kernels against
 # tfjs-webgpu's, the CNN step's kernels by time, crashes at exit after a WebGPU Worker ends, and
-# start-up times (a sweep's trials on Workers started ahead), in one call. Results go to $OUT (or
+# start-up times (a sweep's trials, on wasm and on WebGPU), in one call. Results go to $OUT (or
 # /tmp/anneal-device) and to stdout, within DEVICE_BUDGET_S seconds in all (default 540, to fit
 # one device call of 600 s). A CPU-only machine runs it too (WebGPU on llvmpipe).
 set -uo pipefail
@@ -55,7 +55,9 @@ run() {
   # crashes at exit after a Worker that made a WebGPU instance is terminated, by the wait after
   # (runtime/actor_workers.ts WEBGPU_TEARDOWN_MS; measured on llvmpipe only)
   run run --cached-only --no-check -A bench/webgpu_exit.ts --rounds 10 --waits 0,100,300
-  # start-up on a host of many cores: a sweep's trials on Workers started ahead (last: it spawns
-  # deno processes of its own, which this step's --cached-only does not reach)
+  # start-up on a host of many cores: a sweep's trials in the Workers of the trial before, on wasm
+  # and on WebGPU (the trainer's device kept from trial to trial; a sweep process that crashed at
+  # exit fails the step) (last: it spawns deno processes of its own, which this step's
+  # --cached-only does not reach)
   run run --cached-only --no-check -A bench/startup.ts --rounds 3
 } 2>&1 | tee "$out/device.txt"
