@@ -47,8 +47,9 @@ declare const self: {
  * Runs an actor's body inside a Worker, once per `Init`: a Worker whose run ended cleanly may be
  * given the next run (a sweep's next trial, see runtime/actor_workers.ts), its modules loaded. A
  * run's `Stop` and `CheckpointWritten` are that run's; an `Init` while a run goes on is ignored.
- * `Release` (the Worker is about to be terminated) runs `release`, which lets go of what a run
- * kept for the next (the trainer's WebGPU device), then answers `actor.released`.
+ * `Release` (the Worker is about to be terminated) runs `release`, which lets go of what the
+ * actor holds that must not outlive it (the trainer's WebGPU device, one a run kept for the next
+ * or one in use), then answers `actor.released`.
  */
 export function runActor(
   name: ActorName,
@@ -73,7 +74,7 @@ export function runActor(
     } else if (message.type === "Stop") {
       current?.stop(message.reason ?? "stopped", message.interrupted === true);
     } else if (message.type === "Release") {
-      // (the Worker will be terminated: what a run kept for the next is let go of first)
+      // (the Worker will be terminated: a device its actor holds, kept or in use, goes first)
       release().catch(() => {}).then(() =>
         self.postMessage({ type: "actor.released", actor: name })
       );
