@@ -98,7 +98,7 @@ Deno.test("runs in a row on WebGPU take the Workers of the run before, its train
   // the trainer that kept its device was terminated once it had let go of it (it answered: no
   // wait for an answer that never came, 5 s), then given its teardown
   assert.equal(closing.count, 1, "the trainer that kept its device was terminated");
-  assert.ok(closing.ms < 2500, `the pool took ${closing.ms} ms to close`);
+  assert.ok(closing.ms < 4000, `the pool took ${closing.ms} ms to close`);
   const waited = performance.now() - closing.lastAt;
   assert.ok(waited >= GPU_TEARDOWN_MS - 1, `the pool closed ${waited} ms after the trainer`);
   for (const { memory } of seen) {
