@@ -44,8 +44,8 @@ export const WEBGPU_TEARDOWN_MS = 100;
  */
 export const GPU_TEARDOWN_MS = 300;
 /**
- * Milliseconds a Worker told to let go of the WebGPU device it kept for a next run
- * ({@linkcode ActorWorker.keepsDevice}) has to answer before it is terminated regardless.
+ * Milliseconds a Worker told to let go of its WebGPU device ({@linkcode ActorWorker.mayHoldDevice})
+ * has to answer before it is terminated regardless.
  */
 const RELEASE_WAIT_MS = 5_000;
 /** When the last Worker that made a WebGPU instance was terminated (`performance.now()`). */
@@ -54,22 +54,25 @@ let webGpuTerminatedAt = -Infinity;
 let webGpuTeardownUntil = -Infinity;
 /** How many Workers that made a WebGPU instance were terminated. */
 let webGpuTerminated = 0;
-/** Workers letting go of a kept device before their termination (see ActorWorker.terminate). */
+/** How many Workers told to let go of their WebGPU device answered that they had. */
+let webGpuReleased = 0;
+/** Workers letting go of their device before their termination (see ActorWorker.terminate). */
 const releasing = new Set<Promise<void>>();
 
 /**
  * How many Workers that made a WebGPU instance this process has terminated, and when the last
- * was (`performance.now()`; -Infinity: none). For tests.
+ * was (`performance.now()`; -Infinity: none); how many of them, told to let go of their device
+ * first, answered that they had. For tests.
  */
-export function webGpuTerminations(): { count: number; lastAt: number } {
-  return { count: webGpuTerminated, lastAt: webGpuTerminatedAt };
+export function webGpuTerminations(): { count: number; lastAt: number; released: number } {
+  return { count: webGpuTerminated, lastAt: webGpuTerminatedAt, released: webGpuReleased };
 }
 
 /**
- * Resolves once every Worker letting go of a kept WebGPU device has been terminated, and
+ * Resolves once every Worker letting go of its WebGPU device has been terminated, and
  * {@linkcode WEBGPU_TEARDOWN_MS} have passed since the last Worker that made a WebGPU instance
- * ({@linkcode ActorWorker.madeWebGpu}) was terminated ({@linkcode GPU_TEARDOWN_MS} where it kept a
- * device): at once where none was.
+ * ({@linkcode ActorWorker.madeWebGpu}) was terminated ({@linkcode GPU_TEARDOWN_MS} where it may
+ * have held a device): at once where none was.
  *
  * @example
  * ```ts
@@ -121,12 +124,12 @@ export class ActorWorker {
    */
   madeWebGpu = false;
   /**
-   * Whether the Worker may hold a WebGPU device when it is terminated: its trainer made a WebGPU
-   * instance in a run told to keep a device for the next (`Init.keepDevice`). {@linkcode terminate}
-   * then tells it to let go of it first. It stays so while the Worker lives (a later run's trainer
-   * may not have started before it is terminated).
+   * Whether the Worker may hold a live WebGPU device when it is terminated: its trainer trained on
+   * WebGPU, or may have made a device before its run ended, or kept one for the next run
+   * (`Init.keepDevice`). {@linkcode terminate} then tells it to let go of it first. It stays so
+   * while the Worker lives (a later run's trainer may not have started before it is terminated).
    */
-  keepsDevice = false;
+  mayHoldDevice = false;
   /** Told to let go of its device, to be terminated once it has. */
   #releasing = false;
   #held: [keyof WorkerHandlers, Event][] = [];
@@ -149,12 +152,13 @@ export class ActorWorker {
 
   /**
    * Terminates the Worker, noted for {@linkcode webGpuTeardowns} if it made a WebGPU instance.
-   * One that {@linkcode keepsDevice} is first told to let go of it (`Release`), and terminated
-   * once it answers (at most {@linkcode RELEASE_WAIT_MS} later): `webGpuTeardowns` waits for that.
+   * One that {@linkcode mayHoldDevice} is first told to let go of it (`Release`), and terminated
+   * once it answers (at most {@linkcode RELEASE_WAIT_MS} later): `webGpuTeardowns` waits for that,
+   * and {@linkcode GPU_TEARDOWN_MS} after.
    */
   terminate(): void {
     if (this.#releasing) return;
-    if (!this.keepsDevice) return this.#end(WEBGPU_TEARDOWN_MS);
+    if (!this.mayHoldDevice) return this.#end(WEBGPU_TEARDOWN_MS);
     this.#releasing = true;
     const released = new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, RELEASE_WAIT_MS);
@@ -163,7 +167,9 @@ export class ActorWorker {
         resolve();
       };
       this.worker.onmessage = (event) => {
-        if ((event.data as { type?: string })?.type === "actor.released") answered();
+        if ((event.data as { type?: string })?.type !== "actor.released") return;
+        webGpuReleased += 1;
+        answered();
       };
       this.worker.onerror = (event) => {
         event.preventDefault();

@@ -822,11 +822,17 @@ async function supervise(
     const graceMs = mayHandBack ? 0 : STOP_GRACE_MS[ending][gpu ? "gpu" : "cpu"];
     if (graceMs !== null) await sleep(graceMs);
     if (ending === "ended") await actorsDone.all(RESULTS_WAIT_MS);
-    // (told to keep its device, the trainer did where it trained on WebGPU and ended cleanly, and
-    // one that took a Worker a run before kept a device holds it while it runs: terminated, now
-    // or by the pool later, it is told to let go of it first)
+    // A trainer that may hold a live device is told to let go of it before it is terminated, now
+    // or by the pool later: one that trained on WebGPU (a failed run's is still in use: on a real
+    // GPU a Worker terminated with a live device crashed the process at exit), one told to keep
+    // it for the next run (or that took a Worker whose trainer kept one), and one that made a
+    // WebGPU instance before its backend event came (its device may be made already). Told of
+    // wasm after looking for an adapter, it made none.
     const trainer = workers.get("trainer");
-    if (trainer && keepsDevice() && trainer.madeWebGpu) trainer.keepsDevice = true;
+    const backendHeard = meta.backend !== undefined;
+    if (trainer?.madeWebGpu && (gpu || keepsDevice() || !backendHeard)) {
+      trainer.mayHoldDevice = true;
+    }
     // Workers that every actor answered from take the next run where the run hands them back
     // (a pool closed meanwhile, or full, terminates them); the rest are terminated
     const handingBack = mayHandBack && actorsDone.complete;
