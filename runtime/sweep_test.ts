@@ -11,7 +11,7 @@ import {
 import type { ConfigWarning } from "../mod.ts";
 import { parseSpace } from "../sweeps/space.ts";
 import { PERMISSIONS_ENV } from "./actor_permissions.ts";
-import { loadActorModules } from "../tests/_helpers.ts";
+import { assertSweepProcessEnds, loadActorModules } from "../tests/_helpers.ts";
 import {
   checkSpacePaths,
   checkSweepMetric,
@@ -861,8 +861,7 @@ Deno.test("a sweep's trials on Workers runs before used train exactly as fresh r
 Deno.test("a process that ran a sweep ends once it returns: the Workers started ahead for a next trial that never came are terminated", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const sweep = new URL("./sweep.ts", import.meta.url).href;
-    const config = {
+    await assertSweepProcessEnds({
       backend: "cpu",
       epochs: 1,
       runsDir: dir,
@@ -874,27 +873,7 @@ Deno.test("a process that ran a sweep ends once it returns: the Workers started 
         pruner: "none",
         trials: 2,
       },
-    };
-    const script = `const { runSweep } = await import(${JSON.stringify(sweep)});\n` +
-      `const result = await runSweep(${JSON.stringify(config)});\n` +
-      `console.log(result.trials.map((trial) => trial.state).join(","));\n`;
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["eval", "-A", "--config", new URL("../deno.json", import.meta.url).pathname, script],
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    // (a Worker left running keeps its process alive: the sweep's own take a few seconds)
-    let killed = false;
-    const timer = setTimeout(() => {
-      killed = true;
-      child.kill("SIGKILL");
-    }, 120_000);
-    const output = await child.output();
-    clearTimeout(timer);
-    const stderr = new TextDecoder().decode(output.stderr);
-    assert.equal(killed, false, "the process did not end of itself within 120 s");
-    assert.equal(output.code, 0, stderr);
-    assert.equal(new TextDecoder().decode(output.stdout).trim(), "COMPLETE,COMPLETE", stderr);
+    }, "COMPLETE,COMPLETE");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -381,3 +381,35 @@ export async function waitFor<T>(
   }
   throw new Error(`timed out waiting for ${what}`);
 }
+
+/**
+ * Runs `runSweep(config)` in a process of its own and checks that the process ends by itself
+ * (it is killed after `limitMs`: a Worker left running keeps it alive), with status 0 (a crash at
+ * exit is 134 or 139) and its trials in the `states` given (comma-separated, in order).
+ */
+export async function assertSweepProcessEnds(
+  config: Record<string, unknown>,
+  states: string,
+  limitMs = 120_000,
+): Promise<void> {
+  const sweep = new URL("../runtime/sweep.ts", import.meta.url).href;
+  const script = `const { runSweep } = await import(${JSON.stringify(sweep)});\n` +
+    `const result = await runSweep(${JSON.stringify(config)});\n` +
+    `console.log(result.trials.map((trial) => trial.state).join(","));\n`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", "-A", "--config", new URL("../deno.json", import.meta.url).pathname, script],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let killed = false;
+  const timer = setTimeout(() => {
+    killed = true;
+    child.kill("SIGKILL");
+  }, limitMs);
+  const output = await child.output();
+  clearTimeout(timer);
+  const stderr = new TextDecoder().decode(output.stderr);
+  assert.equal(killed, false, `the process did not end of itself within ${limitMs / 1000} s`);
+  assert.equal(output.code, 0, stderr);
+  assert.equal(new TextDecoder().decode(output.stdout).trim(), states, stderr);
+}

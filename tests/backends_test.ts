@@ -4,6 +4,7 @@ import type { RunEvent } from "../mod.ts";
 import {
   anneal,
   assertLastWeights,
+  assertSweepProcessEnds,
   readNdjson,
   tempRunsDir,
   trainCollect,
@@ -164,8 +165,7 @@ Deno.test("a run on WebGPU has its trainer let go of its device before its Worke
 
 Deno.test("a process that ran a sweep on WebGPU (its trainer's device kept from trial to trial) ends of itself, cleanly, once the sweep returns", async () => {
   await using runs = await tempRunsDir();
-  const sweep = new URL("../runtime/sweep.ts", import.meta.url).href;
-  const config = {
+  await assertSweepProcessEnds({
     backend: "webgpu",
     epochs: 2,
     runsDir: runs.dir,
@@ -178,27 +178,7 @@ Deno.test("a process that ran a sweep on WebGPU (its trainer's device kept from 
       pruner: "none",
       trials: 2,
     },
-  };
-  const script = `const { runSweep } = await import(${JSON.stringify(sweep)});\n` +
-    `const result = await runSweep(${JSON.stringify(config)});\n` +
-    `console.log(result.trials.map((trial) => trial.state).join(","));\n`;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["eval", "-A", "--config", new URL("../deno.json", import.meta.url).pathname, script],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let killed = false;
-  const timer = setTimeout(() => {
-    killed = true;
-    child.kill("SIGKILL");
-  }, 120_000);
-  const output = await child.output();
-  clearTimeout(timer);
-  const stderr = new TextDecoder().decode(output.stderr);
-  assert.equal(killed, false, "the process did not end of itself within 120 s");
-  // (a crash at exit, a device torn down as the process ended, is 134 or 139)
-  assert.equal(output.code, 0, stderr);
-  assert.equal(new TextDecoder().decode(output.stdout).trim(), "COMPLETE,COMPLETE", stderr);
+  }, "COMPLETE,COMPLETE");
 });
 
 Deno.test("a run on auto that looked for a WebGPU adapter ends only once its trainer's WebGPU instance had its teardown; a linear model's looks for none", async () => {
