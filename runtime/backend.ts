@@ -216,9 +216,19 @@ let softwareAdapter = false;
 const watchedDevices = new WeakSet<GPUDevice>();
 const lostDevices = new WeakSet<GPUDevice>();
 
+/** What anneal reads of tfjs's WebGPU backend: its device, and the buffers it pools for reuse. */
+interface WebGpuBackendParts {
+  device?: GPUDevice;
+  bufferManager?: {
+    freeBuffers: Map<string, GPUBuffer[]>;
+    numFreeBuffers: number;
+    numBytesAllocated: number;
+  };
+}
+
 /** tfjs's WebGPU backend, where one was started (current or not). */
-function webGpuBackend(): { device?: GPUDevice } | undefined {
-  const engine = tf.engine() as unknown as { registry: Record<string, { device?: GPUDevice }> };
+function webGpuBackend(): WebGpuBackendParts | undefined {
+  const engine = tf.engine() as unknown as { registry: Record<string, WebGpuBackendParts> };
   return engine.registry["webgpu"];
 }
 
@@ -245,15 +255,14 @@ export function webGpuIsSoftware(): boolean {
  * ```
  */
 export async function releaseWebGpu(): Promise<void> {
+  const backend = webGpuBackend();
+  if (!backend) return;
   const engine = tf.engine() as unknown as {
-    registry: Record<string, { device?: GPUDevice } | undefined>;
     registryFactory: Record<
       string,
       { factory: () => tf.KernelBackend | Promise<tf.KernelBackend>; priority: number }
     >;
   };
-  const backend = engine.registry["webgpu"];
-  if (!backend) return;
   const factory = engine.registryFactory["webgpu"];
   const device = backend.device;
   await device?.queue.onSubmittedWorkDone();
@@ -275,17 +284,7 @@ export async function releaseWebGpu(): Promise<void> {
  * ```
  */
 export async function trimWebGpuBuffers(): Promise<void> {
-  const registry = (tf.engine() as unknown as { registry: Record<string, unknown> }).registry;
-  const backend = registry["webgpu"] as
-    | {
-      device?: GPUDevice;
-      bufferManager?: {
-        freeBuffers: Map<string, GPUBuffer[]>;
-        numFreeBuffers: number;
-        numBytesAllocated: number;
-      };
-    }
-    | undefined;
+  const backend = webGpuBackend();
   const manager = backend?.bufferManager;
   if (!manager) return;
   await backend.device?.queue.onSubmittedWorkDone();

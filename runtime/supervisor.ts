@@ -830,7 +830,7 @@ async function supervise(
     // wasm after looking for an adapter, it made none.
     const trainer = workers.get("trainer");
     const backendHeard = meta.backend !== undefined;
-    if (trainer?.madeWebGpu && (gpu || keepsDevice() || !backendHeard)) {
+    if (trainer?.madeWebGpu && (gpu || handsBack() || !backendHeard)) {
       trainer.mayHoldDevice = true;
     }
     // Workers that every actor answered from take the next run where the run hands them back
@@ -1197,12 +1197,10 @@ async function supervise(
    * Whether the run's Workers may take the next run (a sweep's next trial) once it ends cleanly:
    * where it has a pool to hand them to, its Workers are those a new run would get, no fault is
    * injected into them (a test's). Its trainer is then told to keep a WebGPU device for the next
-   * run (`Init.keepDevice`).
+   * run (`Init.keepDevice`). Set from the run's start on (false before its Workers start).
    */
   const handsBack = () =>
     spares !== undefined && !options.faults && actorsKey(permissionsOf) === nextKey;
-  /** Whether the trainer was told to keep its WebGPU device for the next run (set at its Init). */
-  let keepsDevice = () => false;
   /** The next run's Workers' key (set as this run's start). */
   let nextKey: string | undefined;
   /** Starts the five actors' Workers, each with its channels to its peers, and the watchdog. */
@@ -1221,7 +1219,6 @@ async function supervise(
     nextKey = actorsKey(nextPermissions);
     // (a trainer whose Worker may take the next run keeps a WebGPU device for it)
     const keepDevice = handsBack();
-    keepsDevice = () => keepDevice;
     // (none where this run's own Workers will be handed back for the next)
     let prepared = false;
     prepareNext = (handingBack = true) => {
