@@ -14,8 +14,8 @@
  * CPU backends default to few steps (lstm takes seconds a step on tfjs-cpu; the cnn takes minutes
  * there, so it times one step of the engine's path only, unless `--steps` says). On webgpu
  * every workload runs twice: tfjs's optimizers (`tfjs`) and the fused WGSL step (`fused`). The
- * MLPs and the CNN also run through anneal's training engine (`engine`: the model as
- * `anneal train` builds it; for MLPs on webgpu the dense WGSL step). On webgpu, `matmul` times
+ * MLPs and the CNN (and on webgpu the LSTM) also run through anneal's training engine (`engine`:
+ * the model as `anneal train` builds it; on webgpu the WGSL step). On webgpu, `matmul` times
  * square fp32 products (bench/matmul.ts): anneal's tiled kernel, tfjs-webgpu's, PyTorch's.
  *
  * @module
@@ -95,7 +95,8 @@ async function benchBackend(backend: string, rows: Row[]): Promise<Record<string
       ? (name === "cnn" ? 2 : 5)
       : 1;
     const paths: OptimizerPath[] = gpu ? ["tfjs", "fused"] : slow ? [] : ["tfjs"];
-    if (name.startsWith("mlp") || name === "cnn") paths.push("engine");
+    // (the lstm's engine path on the CPU backends is tfjs's, as its `tfjs` row: on webgpu only)
+    if (name.startsWith("mlp") || name === "cnn" || (name === "lstm" && gpu)) paths.push("engine");
     for (const path of paths) {
       const w = buildWorkload(name);
       const stepper = makeStepper(w, path);

@@ -26,9 +26,9 @@ export interface Stepper {
 }
 
 /**
- * The MLP and CNN workloads (same layers, cross-entropy, batch) through anneal's
- * TrainingEngine, with the workload's optimizer and learning rate; random images (bytes, as
- * `anneal train` sends Fashion-MNIST's) and labels.
+ * The MLP, CNN and LSTM workloads (same layers, cross-entropy, batch) through anneal's
+ * TrainingEngine, with the workload's optimizer, learning rate and clipping; random images or
+ * sequences (bytes, as `anneal train` sends Fashion-MNIST's) and labels.
  */
 export function makeEngineStepper(w: Workload): Stepper {
   // the same networks as the workloads (and torch_reference.py), built by anneal's model builder
@@ -36,10 +36,14 @@ export function makeEngineStepper(w: Workload): Stepper {
     mlp: { model: { kind: "mlp", hidden: [512, 512] }, inputShape: [784] },
     mlp_sgd: { model: { kind: "mlp", hidden: [512, 512] }, inputShape: [784] },
     cnn: { model: { kind: "cnn" }, inputShape: [28, 28, 1] }, // conv-bn-relu-pool x2, dense 128
+    // nn.LSTM(16, 128) over 32 steps, a dense head (on webgpu the WGSL recurrent step)
+    lstm: { model: { kind: "rnn", cell: "lstm", units: 128 }, inputShape: [32, 16] },
   } as const;
   const chosen = models[w.name as keyof typeof models];
   if (!chosen) {
-    throw new Error(`The engine path runs the mlp, mlp_sgd and cnn workloads, not ${w.name}`);
+    throw new Error(
+      `The engine path runs the mlp, mlp_sgd, cnn and lstm workloads, not ${w.name}`,
+    );
   }
   const config = parseConfig({
     backend: tf.getBackend() as "webgpu",
@@ -73,7 +77,8 @@ export function makeEngineStepper(w: Workload): Stepper {
   return {
     step: () => {
       const pending = engine.computeGradients([batch]);
-      engine.applyGradients(pending, w.lr);
+      // (the workload's clipping by global norm, as its other paths and torch clip)
+      engine.applyGradients(pending, w.lr, w.clip);
       const stats = pending.stats;
       return stats instanceof tf.Tensor ? stats : tf.tensor1d(stats);
     },

@@ -22,6 +22,18 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import * as tfl from "npm:@tensorflow/tfjs-layers@4.22.0";
 import type { Initializer } from "./init.ts";
 
+// tfjs's gradient of Unpack (tf.unstack, which an RNN layer applies to its input) stacks its
+// outputs' gradients, which tfjs hands over as a lone tensor, not an array, where there is one
+// output: a recurrent layer over sequences of one step, with an input that has a gradient (a
+// layer above the first), failed with "Argument tensors passed to stack must be a Tensor[]".
+tf.registerGradient({
+  kernelName: tf.Unpack,
+  gradFunc: (dy, _saved, attrs) => {
+    const axis = (attrs as unknown as tf.UnpackAttrs).axis;
+    return { value: () => tf.stack(Array.isArray(dy) ? dy : [dy], axis) };
+  },
+});
+
 /** The settings of one recurrent layer. */
 export interface RecurrentArgs {
   /** `lstm` or `gru`. */

@@ -95,3 +95,38 @@ Deno.test("a checkpoint of an rnn whose layers had one bias is refused, saying i
     engine.dispose();
   }
 });
+
+Deno.test("stacked recurrent layers train over sequences of one step (tfjs's unstack gradient of one piece)", () => {
+  // the gradient of one piece of an unstack over an axis of length 1: stacked back, not a throw
+  const x = tf.tensor3d([[[1, 2, 3]], [[4, 5, 6]]]);
+  const grad = tf.grad((x: tf.Tensor) =>
+    tf.sum(tf.mul(tf.unstack(x, 1)[0], tf.reshape(x, [2, 3])))
+  )(x);
+  assert.deepEqual(Array.from(grad.dataSync()), [2, 4, 6, 8, 10, 12]);
+  tf.dispose([x, grad]);
+  for (const cell of ["lstm", "gru"] as const) {
+    for (const inputShape of [[1, 3], [1]]) {
+      const engine = new TrainingEngine(
+        parseConfig({ backend: "cpu", model: { kind: "rnn", cell, units: 3, layers: 2 } }),
+        { inputShape, targetSize: 1, task: "classification", numClasses: 2 },
+      );
+      try {
+        const features = inputShape.reduce((a, b) => a * b, 1);
+        const x = Float32Array.from({ length: 4 * features }, (_, i) => Math.sin(i + 1));
+        const step = engine.computeGradients([{ x, y: Float32Array.of(0, 1, 1, 0), size: 4 }]);
+        // every weight of both layers and the head gets a finite gradient, the first layer's too;
+        // the recurrent kernels' (1 and 5) are zero: one step's state before it is zero
+        assert.equal(step.grads.length, 10);
+        for (const [i, g] of step.grads.entries()) {
+          const values = Array.from(g.dataSync());
+          assert.ok(values.every(Number.isFinite), `${cell} weight ${i}`);
+          const recurrent = i === 1 || i === 5;
+          assert.equal(values.some((v) => v !== 0), !recurrent, `${cell} weight ${i}`);
+        }
+        engine.applyGradients(step, 0.1);
+      } finally {
+        engine.dispose();
+      }
+    }
+  }
+});

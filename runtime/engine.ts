@@ -34,7 +34,7 @@ import {
   hasHostKernel,
   isHostOptimizer,
 } from "../optimizers/host.ts";
-import { cnnPlan, densePlan } from "./dense/plan.ts";
+import { cnnPlan, densePlan, rnnPlan } from "./dense/plan.ts";
 import { checkLossFits, defaultLossName, metricNames, shapeTask } from "../task_fit.ts";
 import { shellWord } from "../shell_word.ts";
 import { checkArgument, isObject } from "../option_names.ts";
@@ -229,7 +229,8 @@ export class TrainingEngine {
       this.metrics = metricNames(shape.task);
       let path: TrainingEngine["modelPath"] = "tfjs";
       if (config.fusedModel) {
-        const plan = config.model.kind === "cnn" && tf.getBackend() === "webgpu"
+        const webgpu = tf.getBackend() === "webgpu";
+        const plan = config.model.kind === "cnn" && webgpu
           ? cnnPlan(
             config,
             this.model,
@@ -238,6 +239,8 @@ export class TrainingEngine {
             shape.inputShape,
             shape.targetSize,
           )
+          : config.model.kind === "rnn" && webgpu
+          ? rnnPlan(config, this.variables, lossName, shape.inputShape, shape.targetSize)
           : densePlan(config, this.variables, lossName, shape.targetSize);
         const work = typeof plan === "string" ? 0 : DenseHostProgram.work(plan, config.batchSize);
         if (typeof plan === "string") {

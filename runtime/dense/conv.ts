@@ -711,6 +711,8 @@ interface BlockBuffers {
 export class ConvStage {
   readonly blocks: ConvBlock[];
   readonly half: boolean;
+  /** Each block ends in relu (after pooling): the dense head's gradient goes back through it. */
+  readonly activation = "relu" as const;
   readonly #backend: WebGpuBackendInternals;
   readonly #device: GPUDevice;
   #buffers: BlockBuffers[] = [];

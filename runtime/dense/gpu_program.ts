@@ -21,6 +21,7 @@ import {
 } from "../../optimizers/fused/gpu.ts";
 import type { HostBatch, HostByteBatch } from "../engine.ts";
 import { type ConvBlock, ConvStage, pooledSize } from "./conv.ts";
+import { type RecurrentPlan, RecurrentStage } from "./recurrent.ts";
 import {
   type Dispatch,
   floatBits,
@@ -72,6 +73,33 @@ export interface DensePlan {
    * [height, width, channels], and the first dense layer takes the last block's pooled output.
    */
   convs?: ConvBlock[];
+  /**
+   * Recurrent layers before the dense layers (the `rnn` model): the batch's `x` holds sequences
+   * [steps, features], and the first dense layer takes the last layer's last output.
+   */
+  recurrent?: RecurrentPlan;
+}
+
+/**
+ * Layers before the dense ones (conv blocks, recurrent layers), recorded around them: their
+ * output is the first dense layer's input, whose gradient they take back from there.
+ */
+interface FeatureStage {
+  /** The activation the stage's output went through last (the head's backprop applies it). */
+  readonly activation: DenseActivation;
+  /** Their gradient tensors, in the variables' order (before the dense layers'). */
+  gradients(): tf.Tensor[];
+  features(): GPUBuffer;
+  featuresGradient(): GPUBuffer;
+  checkRows(rows: number): void;
+  allocate(rows: number): void;
+  /** The variables' buffers the dispatches bind (a change makes the bind groups again). */
+  boundBuffers(): GPUBuffer[];
+  forward(input: () => GPUBuffer): Dispatch[];
+  backward(input: () => GPUBuffer, grad: (j: number) => GPUBuffer): Dispatch[];
+  /** Floats held outside tfjs for micro-batches of `rows` samples, the batch's inputs among them. */
+  extraFloats(rows: number): number;
+  dispose(): void;
 }
 
 /**
@@ -86,7 +114,7 @@ export interface DensePlan {
  */
 export class DenseGpuProgram {
   readonly #plan: DensePlan;
-  readonly #conv?: ConvStage;
+  readonly #stage?: FeatureStage;
   /** Index of the first dense layer's gradient in {@linkcode grads} (after the blocks'). */
   readonly #denseOffset: number;
   readonly #backend: WebGpuBackendInternals;
@@ -151,7 +179,25 @@ export class DenseGpuProgram {
           hint: "give every conv block an even number of filters, or drop mixedPrecision",
         });
       }
-      this.#conv = new ConvStage(this.#backend, convs, plan.halfActivations === true);
+      this.#stage = new ConvStage(this.#backend, convs, plan.halfActivations === true);
+    }
+    if (plan.recurrent) {
+      if (this.#stage) throw new AnnealError("internal", "A plan with conv and recurrent layers");
+      if (plan.halfActivations) {
+        throw new AnnealError(
+          "config",
+          "mixedPrecision: the WGSL recurrent layers keep their activations in float32",
+          { where: "mixedPrecision", hint: "drop mixedPrecision for an rnn model" },
+        );
+      }
+      if (plan.layers[0].inputs !== plan.recurrent.units) {
+        throw new AnnealError(
+          "internal",
+          `Dense layer 0 takes ${plan.layers[0].inputs} inputs, the recurrent layers give ` +
+            `${plan.recurrent.units}`,
+        );
+      }
+      this.#stage = new RecurrentStage(this.#backend, plan.recurrent);
     }
     if (plan.halfActivations) {
       requireEven(plan.layers.slice(0, -1).map((l) => l.units), "hidden layer", "units", {
@@ -159,10 +205,10 @@ export class DenseGpuProgram {
         hint: "give every hidden layer an even width, or drop mixedPrecision",
       });
     }
-    const convGrads = this.#conv?.gradients() ?? [];
-    this.#denseOffset = convGrads.length;
+    const stageGrads = this.#stage?.gradients() ?? [];
+    this.#denseOffset = stageGrads.length;
     this.grads = [
-      ...convGrads,
+      ...stageGrads,
       ...plan.layers.flatMap((layer) => [tf.zeros(layer.kernel.shape), tf.zeros(layer.bias.shape)]),
     ];
     this.#stats = this.#device.createBuffer({
@@ -189,10 +235,10 @@ export class DenseGpuProgram {
     const units = layers.reduce((n, l) => n + l.units, 0);
     // float16 activations take half the bytes, but for the last layer's (the logits)
     const hidden = this.#plan.halfActivations ? (units - layers[layers.length - 1].units) / 2 : 0;
-    // With conv blocks the input is the images, counted with the blocks' buffers.
-    const perRow = (this.#conv ? 0 : layers[0].inputs) + targetSize + 2 * units - hidden;
-    const conv = this.#conv?.extraFloats(rows) ?? 0;
-    return 4 * (rows * perRow + conv + this.grads.length * NORM_GROUPS + 3);
+    // With conv blocks or recurrent layers the input is counted with their buffers.
+    const perRow = (this.#stage ? 0 : layers[0].inputs) + targetSize + 2 * units - hidden;
+    const stage = this.#stage?.extraFloats(rows) ?? 0;
+    return 4 * (rows * perRow + stage + this.grads.length * NORM_GROUPS + 3);
   }
 
   /** Compute dispatches one micro-batch records, plus the norm's. */
@@ -210,7 +256,7 @@ export class DenseGpuProgram {
   ): { grads: tf.Tensor[]; stats: tf.Tensor1D } {
     const total = microBatches.reduce((n, b) => n + b.size, 0);
     const largest = Math.max(...microBatches.map((b) => b.size));
-    this.#conv?.checkRows(largest);
+    this.#stage?.checkRows(largest);
     if (largest > this.#capacity) this.#allocate(largest);
     this.#bind();
     const inputs = this.#inputs();
@@ -374,7 +420,7 @@ export class DenseGpuProgram {
       storageBuffer(this.#device, floats, `anneal dense ${label}`, GPUBufferUsage.COPY_DST);
     const { layers, targetSize, halfActivations } = this.#plan;
     this.#x = buffer(rows * this.#inputs(), "x");
-    this.#conv?.allocate(rows);
+    this.#stage?.allocate(rows);
     this.#y = buffer(rows * targetSize, "y");
     // hidden layers' activations as float16 pairs (one u32 word each) under mixed precision
     const last = layers.length - 1;
@@ -404,14 +450,14 @@ export class DenseGpuProgram {
       buffers: () => GPUBuffer[],
       half: HalfStorage = {},
     ): Dispatch => matmulDispatch(device, { transA, transB, epilogue, dims, buffers, half });
-    const conv = this.#conv;
-    const input = (i: number) => i > 0 ? this.#acts[i - 1] : conv ? conv.features() : this.#x!;
+    const stage = this.#stage;
+    const input = (i: number) => i > 0 ? this.#acts[i - 1] : stage ? stage.features() : this.#x!;
     const grad = (j: number) => this.#gradBuffer(this.#denseOffset + j);
-    if (conv) out.push(...conv.forward(() => this.#x!));
+    if (stage) out.push(...stage.forward(() => this.#x!));
     // Under mixed precision every hidden activation is float16: a layer's input but the first
     // (unless it is the conv blocks' output), every output but the last.
     const half = this.#plan.halfActivations === true;
-    const halfInput = (i: number) => half && (i > 0 || conv !== undefined);
+    const halfInput = (i: number) => half && (i > 0 || stage !== undefined);
     // Forward: a_i = act(a_{i-1} · W_i + b_i).
     layers.forEach((layer, i) => {
       out.push(matmul(
@@ -468,24 +514,24 @@ export class DenseGpuProgram {
           ],
           { prev: half },
         ));
-      } else if (conv) {
-        // Into the last conv block's pooled output, through its relu.
+      } else if (stage) {
+        // Into the stage's output (the last conv block's pooled one, through its relu).
         out.push(matmul(
           false,
           true,
-          { kind: "backprop", activation: "relu" },
+          { kind: "backprop", activation: stage.activation },
           (rows) => [rows, layer.inputs, layer.units],
           () => [
             this.#deltas[0],
             tensorBuffer(this.#backend, layer.kernel),
-            conv.features(),
-            conv.featuresGradient(),
+            stage.features(),
+            stage.featuresGradient(),
           ],
           { prev: half },
         ));
       }
     }
-    if (conv) out.push(...conv.backward(() => this.#x!, (j) => this.#gradBuffer(j)));
+    if (stage) out.push(...stage.backward(() => this.#x!, (j) => this.#gradBuffer(j)));
     this.#dispatches = out;
     this.#uniforms?.destroy();
     this.#uniforms = device.createBuffer({
@@ -534,10 +580,18 @@ export class DenseGpuProgram {
     device.queue.writeBuffer(this.#partials, 0, new Float32Array(this.grads.length * NORM_GROUPS));
   }
 
-  /** Floats of one sample's `x`: an image for conv blocks, else the first layer's inputs. */
+  /**
+   * Floats of one sample's `x`: an image for conv blocks, a sequence for recurrent layers, else
+   * the first layer's inputs.
+   */
   #inputs(): number {
     const first = this.#plan.convs?.[0];
-    return first ? first.height * first.width * first.inChannels : this.#plan.layers[0].inputs;
+    const recurrent = this.#plan.recurrent;
+    return first
+      ? first.height * first.width * first.inChannels
+      : recurrent
+      ? recurrent.steps * recurrent.layers[0].inputs
+      : this.#plan.layers[0].inputs;
   }
 
   #gradBuffer(i: number): GPUBuffer {
@@ -555,7 +609,7 @@ export class DenseGpuProgram {
         tensorBuffer(this.#backend, l.kernel),
         tensorBuffer(this.#backend, l.bias),
       ]),
-      ...(this.#conv?.boundBuffers() ?? []),
+      ...(this.#stage?.boundBuffers() ?? []),
       ...this.grads.map((g) => writableBuffer(this.#backend, g)),
     ];
     if (
@@ -587,7 +641,7 @@ export class DenseGpuProgram {
   /** Frees the buffers and the gradient tensors. */
   dispose(): void {
     this.#disposeBuffers();
-    this.#conv?.dispose();
+    this.#stage?.dispose();
     this.#stats.destroy();
     this.#partials.destroy();
     this.#uniforms?.destroy();

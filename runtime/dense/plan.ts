@@ -10,6 +10,7 @@ import type { BatchNormState } from "../../models/batch_norm.ts";
 import type { LossName } from "../../models/losses.ts";
 import { type ConvBlock, MAX_CONV_ROWS } from "./conv.ts";
 import type { DensePlan } from "./gpu_program.ts";
+import { gateCount, type RecurrentLayer } from "./recurrent.ts";
 import type { DenseActivation } from "./wgsl.ts";
 
 const ACTIVATIONS: readonly string[] = ["relu", "tanh", "sigmoid"];
@@ -162,4 +163,51 @@ export function cnnPlan(
     } inputs after ${height}x${width}x${channels}`;
   }
   return { ...head, convs };
+}
+
+/**
+ * The plan of an `rnn` model for the WGSL step (its recurrent layers, then the dense head), or
+ * the reason it needs tfjs's path. `variables` are its trainable weights in order (per layer
+ * kernel, recurrent kernel, bias, recurrent bias; then the head's), `inputShape` one sample's.
+ *
+ * @example
+ * ```ts ignore
+ * import { rnnPlan } from "./plan.ts";
+ * const plan = rnnPlan(config, engine.variables, "crossEntropy", [32, 16], 1);
+ * if (typeof plan !== "string") console.log(`${plan.recurrent?.layers.length} layers in WGSL`);
+ * ```
+ */
+export function rnnPlan(
+  config: RunConfig,
+  variables: tf.Variable[],
+  loss: LossName,
+  inputShape: number[],
+  targetSize: number,
+): DensePlan | string {
+  const spec = config.model;
+  if (spec.kind !== "rnn") return `a ${spec.kind} model`;
+  if (spec.layers > 1 && spec.dropout > 0) return "dropout";
+  if (config.mixedPrecision) return "mixed precision (the recurrent layers keep float32)";
+  if (inputShape.length === 0) return "inputs without steps";
+  // as the model builder reads them: [steps, ...features] (a flat vector: steps of one feature)
+  const [steps, ...rest] = inputShape;
+  const features = rest.reduce((a, b) => a * b, 1);
+  const width = gateCount(spec.cell) * spec.units;
+  const layers: RecurrentLayer[] = [];
+  for (let i = 0; i < spec.layers; i++) {
+    const [kernel, recurrentKernel, bias, recurrentBias] = variables.slice(4 * i, 4 * i + 4);
+    const inputs = i === 0 ? features : spec.units;
+    const shapes = [[inputs, width], [spec.units, width], [width], [width]];
+    const found = [kernel, recurrentKernel, bias, recurrentBias];
+    if (found.some((v, k) => v?.shape.join("x") !== shapes[k].join("x"))) {
+      return `weights ${found.map((v) => v?.name).join(", ")} are not recurrent layer ${i}'s`;
+    }
+    layers.push({ kernel, recurrentKernel, bias, recurrentBias, inputs });
+  }
+  const head = headPlan(variables.slice(4 * spec.layers), "linear", loss, targetSize);
+  if (typeof head === "string") return head;
+  if (head.layers[0].inputs !== spec.units) {
+    return `a first dense layer of ${head.layers[0].inputs} inputs after ${spec.units} units`;
+  }
+  return { ...head, recurrent: { cell: spec.cell, units: spec.units, steps, layers } };
 }

@@ -217,6 +217,43 @@ const cnnCase: fc.Arbitrary<ParityCase> = fc.record({
   }));
 });
 
+/**
+ * rnn models the WGSL step runs: 1-3 stacked LSTM or GRU layers of 1-70 units (past one
+ * workgroup of 64), sequences of 1-6 steps of 1-5 features (or a flat vector: steps of one).
+ * SGD only: a gradient summed through the steps and gates rounds apart by ~2e-7 of the loss's
+ * scale, which for a weight whose gradient is small (a cancelling sum) is a part in a thousand
+ * of it, and Adam, AdamW and Lion step by about lr whatever the gradient's size (drawn: 1.6e-5
+ * apart after two Adam steps of 0.02, a weight of 0.06). The hand-written cases run them
+ * (recurrent_test.ts), on gradients that do not cancel.
+ */
+const rnnCase: fc.Arbitrary<ParityCase> = fc.record({
+  cell: fc.constantFrom("lstm", "gru"),
+  units: fc.oneof(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 60, max: 70 })),
+  layers: fc.integer({ min: 1, max: 3 }),
+  inputShape: fc.oneof(
+    fc.tuple(fc.integer({ min: 1, max: 6 })),
+    fc.tuple(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 5 })),
+  ),
+  optimizer: optimizer(false),
+  clipping,
+  accumulation: fc.integer({ min: 1, max: 2 }),
+}).chain((c) =>
+  fc.record({ shape: task(c.inputShape), steps: steps(c.accumulation, 12) }).map((
+    { shape, steps },
+  ) => ({
+    name: JSON.stringify({ ...c, shape, steps }),
+    config: {
+      model: { kind: "rnn", cell: c.cell, units: c.units, layers: c.layers },
+      optimizer: c.optimizer,
+      clipping: c.clipping,
+      gradientAccumulation: c.accumulation,
+    },
+    shape,
+    steps,
+    floor: SUM_FLOOR,
+  }))
+);
+
 /** Runs `check` on `runs` drawn cases; a failure names the case and the seed. */
 async function property(
   cases: fc.Arbitrary<ParityCase>,
@@ -239,6 +276,11 @@ Deno.test("random cases: the dense WGSL step matches tfjs on WebGPU", async () =
 Deno.test("random cases: the WGSL conv step matches tfjs on WebGPU", async () => {
   await selectBackend("webgpu", "cnn");
   await property(cnnCase, 10, checkWebGpuParity);
+});
+
+Deno.test("random cases: the WGSL recurrent step matches tfjs on WebGPU", async () => {
+  await selectBackend("webgpu", "rnn");
+  await property(rnnCase, 10, checkWebGpuParity);
 });
 
 Deno.test("release the WebGPU device", releaseWebGpu);

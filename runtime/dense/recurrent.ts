@@ -1,0 +1,585 @@
+/**
+ * The recurrent layers of the WGSL training step (the `rnn` model on WebGPU): stacked LSTM or GRU
+ * layers as torch's nn.LSTM and nn.GRU (two biases a layer, torch's GRU; see
+ * `models/recurrent.ts`), the last layer's last step feeding the dense head.
+ *
+ * tfjs's path unrolls a sequence of T steps into ~15 ops a step forward and ~30 backward, each
+ * 60-120 us of JavaScript on WebGPU; here a layer is 2T + 8 dispatches, recorded once:
+ *
+ * - forward: the input projections of every step at once (`x W + b`, one tiled matmul over T x
+ *   batch rows), then one dispatch a step: each thread takes one unit of one sample, sums its
+ *   gates' recurrent products (`h U`, the previous state staged in workgroup memory), and writes
+ *   the gates, the cell state and the output;
+ * - backward through time: one dispatch a step, from the last: the gradient at the step's output
+ *   (from above, plus the recurrent product of the next step's gate gradients with `U`, read
+ *   transposed for coalesced loads), then the gates' gradients and the carried cell-state (LSTM)
+ *   or direct (GRU) gradient; then the weight gradients as two tiled matmuls over every step, the
+ *   biases' as column sums, and (below the last layer) the gradient into the layer beneath.
+ *
+ * Everything inside the stage is time-major (row `t * batch + b`): the batch's inputs, stored
+ * batch-major, are transposed once. The state sequence keeps a zero slot before the first step,
+ * so that the recurrent weights' gradient, `sum over t of h_{t-1}^T dZ_t`, is one product over
+ * contiguous rows.
+ *
+ * @module
+ */
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import { AnnealError } from "../../errors.ts";
+import { tensorBuffer, type WebGpuBackendInternals } from "../../optimizers/fused/gpu.ts";
+import {
+  type Dispatch,
+  grid,
+  matmulDispatch,
+  MAX_GROUPS,
+  pipelineFor,
+  storageBuffer,
+} from "./dispatch.ts";
+import { BIAS_GRAD_WGSL, TILE } from "./wgsl.ts";
+
+/** One recurrent layer's weights (torch's `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`). */
+export interface RecurrentLayer {
+  /** [inputs, gates x units] */
+  kernel: tf.Variable;
+  /** [units, gates x units] */
+  recurrentKernel: tf.Variable;
+  /** [gates x units] */
+  bias: tf.Variable;
+  /** [gates x units] */
+  recurrentBias: tf.Variable;
+  /** Features a step: the input's for the first layer, `units` above it. */
+  inputs: number;
+}
+
+/** What the recurrent stage trains: the cell, its size, the sequence's shape and the layers. */
+export interface RecurrentPlan {
+  cell: "lstm" | "gru";
+  units: number;
+  /** Steps of a sequence (T). */
+  steps: number;
+  layers: RecurrentLayer[];
+}
+
+/** Gates a cell computes: LSTM i, f, g, o; GRU z, r, n (tfjs's orders, see recurrent.ts). */
+export function gateCount(cell: RecurrentPlan["cell"]): number {
+  return cell === "lstm" ? 4 : 3;
+}
+
+/** Threads of the step kernels' workgroups (units of one sample). */
+const STEP_THREADS = 64;
+
+/** Per layer, the buffers of micro-batches of up to `rows` samples. */
+interface LayerBuffers {
+  /** The input projections, `x W + b`, [T, rows, gates x units]. */
+  gx: GPUBuffer;
+  /** Per step and unit 4 saved values: LSTM i, f, g, o; GRU z, r, n, and `h U_n + b_hn`. */
+  acts: GPUBuffer;
+  /** The outputs, [T + 1, rows, units]: slot 0 zero (the initial state), slot t + 1 = h_t. */
+  hs: GPUBuffer;
+  /** LSTM's cell states, laid out as `hs`. */
+  cs?: GPUBuffer;
+  /** The outputs again, [T, rows, units] (the next layer's input), or the last step's [rows, units]. */
+  out: GPUBuffer;
+  /** The gradient at `out`, from the layer above (or the head). */
+  dout: GPUBuffer;
+  /** The gates' pre-activation gradients on the input side, [T, rows, gates x units]. */
+  dzx: GPUBuffer;
+  /** GRU: those on the recurrent side (its candidate's differs); LSTM uses `dzx`. */
+  dzh?: GPUBuffer;
+  /** The gradient carried to the step before: LSTM's cell state, GRU's direct path. */
+  carry: GPUBuffer;
+  /** The recurrent kernel transposed, [gates x units, units] (made each step: it changes). */
+  ut: GPUBuffer;
+}
+
+/**
+ * The recurrent layers' buffers and dispatches; `DenseGpuProgram` records them before its dense
+ * head, which takes the last layer's last output.
+ */
+export class RecurrentStage {
+  readonly plan: RecurrentPlan;
+  /** The head's input has no activation of its own here. */
+  readonly activation = "linear" as const;
+  readonly #backend: WebGpuBackendInternals;
+  readonly #device: GPUDevice;
+  #buffers: LayerBuffers[] = [];
+  /** The time-major copy of the batch's inputs, [T, rows, features]. */
+  #xt?: GPUBuffer;
+
+  constructor(backend: WebGpuBackendInternals, plan: RecurrentPlan) {
+    this.plan = plan;
+    this.#backend = backend;
+    this.#device = backend.device;
+    const width = gateCount(plan.cell) * plan.units;
+    plan.layers.forEach((layer, i) => {
+      const expect = (v: tf.Variable, shape: number[], what: string) => {
+        if (v.shape.join("x") !== shape.join("x")) {
+          throw new AnnealError(
+            "internal",
+            `Recurrent layer ${i} ${what} has shape [${v.shape}], expected [${shape}]`,
+          );
+        }
+      };
+      expect(layer.kernel, [layer.inputs, width], "kernel");
+      expect(layer.recurrentKernel, [plan.units, width], "recurrent kernel");
+      expect(layer.bias, [width], "bias");
+      expect(layer.recurrentBias, [width], "recurrent bias");
+      if (i > 0 && layer.inputs !== plan.units) {
+        throw new AnnealError("internal", `Recurrent layer ${i} does not take ${plan.units} units`);
+      }
+    });
+  }
+
+  /** Gradient tensors, in the variables' order: per layer kernel, recurrent kernel, two biases. */
+  gradients(): tf.Tensor[] {
+    return this.plan.layers.flatMap((l) =>
+      [l.kernel, l.recurrentKernel, l.bias, l.recurrentBias].map((v) => tf.zeros(v.shape))
+    );
+  }
+
+  /** The last layer's last output (the head's input) and the gradient there. */
+  features(): GPUBuffer {
+    return this.#buffers[this.#buffers.length - 1].out;
+  }
+
+  featuresGradient(): GPUBuffer {
+    return this.#buffers[this.#buffers.length - 1].dout;
+  }
+
+  /** Throws unless a micro-batch of `rows` sequences fits the dispatch grids. */
+  checkRows(rows: number): void {
+    const sequenceRows = rows * this.plan.steps;
+    if (rows > MAX_GROUPS || Math.ceil(sequenceRows / TILE) > MAX_GROUPS) {
+      throw new AnnealError(
+        "config",
+        `A micro-batch of ${rows} sequences of ${this.plan.steps} steps is more than the WGSL ` +
+          `recurrent step takes (${MAX_GROUPS} sequences and ${MAX_GROUPS * TILE} steps in all)`,
+        {
+          where: "batchSize",
+          hint: "use a smaller batchSize (or gradientAccumulation), or set fusedModel: false",
+        },
+      );
+    }
+  }
+
+  /** (Re)allocates the per-sample buffers for micro-batches of up to `rows` samples. */
+  allocate(rows: number): void {
+    this.#destroyPerSample();
+    const { steps, units, layers, cell } = this.plan;
+    const width = gateCount(cell) * units;
+    const seq = steps * rows;
+    this.#xt = this.#storage(seq * layers[0].inputs, "inputs, time-major");
+    this.#buffers = layers.map((_, i) => {
+      const top = i === layers.length - 1;
+      return {
+        gx: this.#storage(seq * width, `projections ${i}`),
+        acts: this.#storage(seq * 4 * units, `gates ${i}`),
+        hs: this.#storage((steps + 1) * rows * units, `outputs ${i}`),
+        cs: cell === "lstm" ? this.#storage((steps + 1) * rows * units, `cells ${i}`) : undefined,
+        out: this.#storage((top ? 1 : steps) * rows * units, `sequence ${i}`),
+        dout: this.#storage((top ? 1 : steps) * rows * units, `sequence gradient ${i}`),
+        dzx: this.#storage(seq * width, `gate gradients ${i}`),
+        dzh: cell === "gru"
+          ? this.#storage(seq * width, `recurrent gate gradients ${i}`)
+          : undefined,
+        carry: this.#storage(rows * units, `carried gradient ${i}`),
+        ut: this.#storage(units * width, `recurrent kernel transposed ${i}`),
+      };
+    });
+  }
+
+  /** The variables' buffers the dispatches bind. */
+  boundBuffers(): GPUBuffer[] {
+    return this.plan.layers.flatMap((l) =>
+      [l.kernel, l.recurrentKernel, l.bias, l.recurrentBias].map((v) =>
+        tensorBuffer(this.#backend, v)
+      )
+    );
+  }
+
+  /** Forward: the inputs made time-major; per layer the projections, then a dispatch a step. */
+  forward(input: () => GPUBuffer): Dispatch[] {
+    const device = this.#device;
+    const { steps, units, layers, cell } = this.plan;
+    const width = gateCount(cell) * units;
+    const out: Dispatch[] = [];
+    const features = layers[0].inputs;
+    // x [rows, T, F] -> [T, rows, F]
+    out.push(transposeDispatch(
+      device,
+      () => [input(), this.#xt!],
+      (rows) => [rows, steps, features],
+    ));
+    layers.forEach((layer, i) => {
+      const own = this.#buffers[i];
+      const below = i === 0 ? () => this.#xt! : () => this.#buffers[i - 1].out;
+      out.push(matmulDispatch(device, {
+        transA: false,
+        transB: false,
+        epilogue: { kind: "forward", activation: "linear" },
+        dims: (rows) => [steps * rows, width, layer.inputs],
+        buffers: () => [
+          below(),
+          tensorBuffer(this.#backend, layer.kernel),
+          tensorBuffer(this.#backend, layer.bias),
+          this.#buffers[i].gx,
+        ],
+      }));
+      const top = i === layers.length - 1;
+      for (let t = 0; t < steps; t++) {
+        out.push({
+          pipeline: pipelineFor(device, `${cell}-forward`, () => forwardStepWgsl(cell)),
+          buffers: () => [
+            own.gx,
+            tensorBuffer(this.#backend, layer.recurrentKernel),
+            tensorBuffer(this.#backend, layer.recurrentBias),
+            own.hs,
+            own.acts,
+            own.out,
+            ...(own.cs ? [own.cs] : []),
+          ],
+          uniforms: (rows) => [rows, units, t, steps, top ? 1 : 0],
+          groups: (rows) => [Math.ceil(units / STEP_THREADS), rows],
+        });
+      }
+    });
+    return out;
+  }
+
+  /**
+   * Backward through time, the last layer first: per layer the transposed recurrent kernel, a
+   * dispatch a step from the last, the gradient into the layer beneath, and the weight gradients
+   * (`grad(j)`: the buffer of the stage's j-th gradient tensor).
+   */
+  backward(_input: () => GPUBuffer, grad: (j: number) => GPUBuffer): Dispatch[] {
+    const device = this.#device;
+    const { steps, units, layers, cell } = this.plan;
+    const width = gateCount(cell) * units;
+    const out: Dispatch[] = [];
+    for (let i = layers.length - 1; i >= 0; i--) {
+      const layer = layers[i];
+      const own = this.#buffers[i];
+      const top = i === layers.length - 1;
+      const dzh = own.dzh ?? own.dzx;
+      out.push(transposeDispatch(
+        device,
+        () => [tensorBuffer(this.#backend, layer.recurrentKernel), own.ut],
+        () => [units, width, 1],
+      ));
+      for (let t = steps - 1; t >= 0; t--) {
+        out.push({
+          pipeline: pipelineFor(device, `${cell}-backward`, () => backwardStepWgsl(cell)),
+          buffers: () => [
+            own.ut,
+            own.acts,
+            cell === "lstm" ? own.cs! : own.hs,
+            own.dout,
+            own.dzx,
+            own.carry,
+            ...(own.dzh ? [own.dzh] : []),
+          ],
+          uniforms: (rows) => [rows, units, t, steps, top ? 1 : 0],
+          groups: (rows) => [Math.ceil(units / STEP_THREADS), rows],
+        });
+      }
+      const input = i === 0 ? () => this.#xt! : () => this.#buffers[i - 1].out;
+      if (i > 0) {
+        // dX = dZx W^T, into the layer beneath's output sequence (no activation between them)
+        const beneath = this.#buffers[i - 1];
+        out.push(matmulDispatch(device, {
+          transA: false,
+          transB: true,
+          epilogue: { kind: "backprop", activation: "linear" },
+          dims: (rows) => [steps * rows, layer.inputs, width],
+          buffers: () => [
+            own.dzx,
+            tensorBuffer(this.#backend, layer.kernel),
+            beneath.out,
+            beneath.dout,
+          ],
+        }));
+      }
+      const first = 4 * i;
+      // dW = X^T dZx; dU = [h_{-1} .. h_{T-2}]^T dZh (the zero slot first); the biases' sums
+      out.push(matmulDispatch(device, {
+        transA: true,
+        transB: false,
+        epilogue: { kind: "grad" },
+        dims: (rows) => [layer.inputs, width, steps * rows],
+        buffers: () => [input(), own.dzx, grad(first)],
+      }));
+      out.push(matmulDispatch(device, {
+        transA: true,
+        transB: false,
+        epilogue: { kind: "grad" },
+        dims: (rows) => [units, width, steps * rows],
+        buffers: () => [own.hs, dzh, grad(first + 1)],
+      }));
+      for (const [j, source] of [[first + 2, own.dzx], [first + 3, dzh]] as const) {
+        out.push({
+          pipeline: pipelineFor(device, "bias-grad", () => BIAS_GRAD_WGSL),
+          buffers: () => [source, grad(j)],
+          uniforms: (rows, accumulate) => [steps * rows, width, accumulate, 0],
+          groups: () => [Math.ceil(width / 64), 1],
+        });
+      }
+    }
+    return out;
+  }
+
+  /** Floats this stage holds outside tfjs for micro-batches of `rows` samples. */
+  extraFloats(rows: number): number {
+    const { steps, units, layers, cell } = this.plan;
+    const width = gateCount(cell) * units;
+    const seq = steps * rows;
+    const inputs = 2 * seq * layers[0].inputs; // the batch's and the time-major copy
+    return layers.reduce((floats, _, i) => {
+      const top = i === layers.length - 1;
+      const states = (cell === "lstm" ? 2 : 1) * (steps + 1) * rows * units;
+      const sequences = 2 * (top ? 1 : steps) * rows * units;
+      const gates = (cell === "gru" ? 3 : 2) * seq * width + seq * 4 * units;
+      return floats + states + sequences + gates + rows * units + units * width;
+    }, inputs);
+  }
+
+  #storage(floats: number, label: string): GPUBuffer {
+    return storageBuffer(this.#device, floats, `anneal recurrent ${label}`);
+  }
+
+  dispose(): void {
+    this.#destroyPerSample();
+  }
+
+  #destroyPerSample(): void {
+    this.#xt?.destroy();
+    this.#xt = undefined;
+    for (const b of this.#buffers) {
+      for (const buffer of Object.values(b)) (buffer as GPUBuffer | undefined)?.destroy();
+    }
+    this.#buffers = [];
+  }
+}
+
+/**
+ * `[A, B, C]` -> `[B, A, C]` (uniform words A, B, C): the batch's sequences made time-major, or
+ * (C = 1) a matrix transposed. One thread an element of the output.
+ */
+function transposeDispatch(
+  device: GPUDevice,
+  buffers: () => GPUBuffer[],
+  sizes: (rows: number) => [number, number, number],
+): Dispatch {
+  return {
+    pipeline: pipelineFor(device, "transpose", () => TRANSPOSE_WGSL),
+    buffers,
+    uniforms: (rows) => sizes(rows),
+    groups: (rows) => grid(sizes(rows).reduce((a, b) => a * b, 1), 256),
+  };
+}
+
+const TRANSPOSE_WGSL = `
+struct Dims { A: u32, B: u32, C: u32, pad: u32 }
+@group(0) @binding(0) var<uniform> dims: Dims;
+@group(0) @binding(1) var<storage, read> src: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+  let e = (wg.y * nw.x + wg.x) * 256u + li;
+  if (e >= dims.A * dims.B * dims.C) { return; }
+  // e indexes dst [B, A, C]
+  let c = e % dims.C;
+  let ba = e / dims.C;
+  let a = ba % dims.A;
+  let b = ba / dims.A;
+  dst[e] = src[(a * dims.B + b) * dims.C + c];
+}
+`;
+
+/** The step kernels' sizes: rows (the micro-batch), units, the step, the steps, the top layer. */
+const STEP_DIMS = `
+struct Dims { B: u32, H: u32, t: u32, T: u32, top: u32 }
+@group(0) @binding(0) var<uniform> dims: Dims;`;
+
+/** WGSL's sigmoid and tanh as the dense kernels compute them (tanh clamped: exp cannot overflow). */
+const GATE_FNS = `
+fn sigm(z: f32) -> f32 { return 1.0 / (1.0 + exp(-z)); }
+fn tanhc(z: f32) -> f32 { return tanh(clamp(z, -15.0, 15.0)); }`;
+
+/**
+ * One step forward: thread (unit j of sample b). The recurrent products of its gates, `h_{t-1} U`
+ * over the previous state staged ${STEP_THREADS} units at a time in workgroup memory; then torch's
+ * cell (each product with its bias, then their sum; the state before the first step is zero): LSTM `c = f c' + i g`, `h = o tanh(c)`; GRU
+ * `n = tanh(x_n + r (h U_n + b_hn))`, `h = n + z (h' - n)`. Writes the gates (and GRU's `h U_n +
+ * b_hn`), the state, and the output: every step's below the top layer, the last one's at the top.
+ */
+function forwardStepWgsl(cell: RecurrentPlan["cell"]): string {
+  const gates = gateCount(cell);
+  const accs = Array.from({ length: gates }, (_, k) => `acc${k}`);
+  const body = cell === "lstm"
+    ? `
+  let cPrev = select(0.0, cs[prev], t > 0u);
+  let ig = sigm(gx[g + j] + (acc0 + bh[j]));
+  let fg = sigm(gx[g + H + j] + (acc1 + bh[H + j]));
+  let gg = tanhc(gx[g + 2u * H + j] + (acc2 + bh[2u * H + j]));
+  let og = sigm(gx[g + 3u * H + j] + (acc3 + bh[3u * H + j]));
+  let c = fg * cPrev + ig * gg;
+  let h = og * tanhc(c);
+  cs[next] = c;
+  let saved = vec4<f32>(ig, fg, gg, og);`
+    : `
+  let hPrev = select(0.0, hs[prev], t > 0u);
+  let z = sigm(gx[g + j] + (acc0 + bh[j]));
+  let r = sigm(gx[g + H + j] + (acc1 + bh[H + j]));
+  let hn = acc2 + bh[2u * H + j];
+  let n = tanhc(gx[g + 2u * H + j] + r * hn);
+  let h = n + z * (hPrev - n);
+  let saved = vec4<f32>(z, r, n, hn);`;
+  return `${STEP_DIMS}
+@group(0) @binding(1) var<storage, read> gx: array<f32>;
+@group(0) @binding(2) var<storage, read> U: array<f32>;
+@group(0) @binding(3) var<storage, read> bh: array<f32>;
+@group(0) @binding(4) var<storage, read_write> hs: array<f32>;
+@group(0) @binding(5) var<storage, read_write> acts: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read_write> outs: array<f32>;
+${cell === "lstm" ? "@group(0) @binding(7) var<storage, read_write> cs: array<f32>;" : ""}
+var<workgroup> staged: array<f32, ${STEP_THREADS}>;
+${GATE_FNS}
+
+@compute @workgroup_size(${STEP_THREADS})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let H = dims.H;
+  let B = dims.B;
+  let t = dims.t;
+  let b = wg.y;
+  let j = wg.x * ${STEP_THREADS}u + li;
+  let width = ${gates}u * H;
+  // the previous state's row (slot t) and this step's (slot t + 1)
+  let base = (t * B + b) * H;
+  ${accs.map((a) => `var ${a} = 0.0;`).join(" ")}
+  for (var m0 = 0u; m0 < H; m0 += ${STEP_THREADS}u) {
+    staged[li] = select(0.0, hs[base + m0 + li], m0 + li < H && t > 0u);
+    workgroupBarrier();
+    let count = min(${STEP_THREADS}u, H - m0);
+    if (j < H) {
+      for (var m = 0u; m < count; m++) {
+        let hv = staged[m];
+        let row = (m0 + m) * width + j;
+        ${accs.map((a, k) => `${a} += hv * U[row${k ? ` + ${k}u * H` : ""}];`).join(" ")}
+      }
+    }
+    workgroupBarrier();
+  }
+  if (j >= H) { return; }
+  let prev = base + j;
+  let next = ((t + 1u) * B + b) * H + j;
+  let g = (t * B + b) * width;
+  ${body}
+  hs[next] = h;
+  if (t == 0u) {
+    // slot 0, the initial state, is zero: written here, as a smaller micro-batch before wrote
+    // its own slot 1 there (the backward pass and the recurrent kernel's gradient read it)
+    hs[prev] = 0.0;
+    ${cell === "lstm" ? "cs[prev] = 0.0;" : ""}
+  }
+  acts[(t * B + b) * H + j] = saved;
+  if (dims.top == 0u) {
+    outs[(t * B + b) * H + j] = h;
+  } else if (t + 1u == dims.T) {
+    outs[b * H + j] = h;
+  }
+}
+`;
+}
+
+/**
+ * One step backward: thread (unit j of sample b). The gradient at the step's output: from above
+ * (every step's below the top layer, the last one's at the top), plus the recurrent product of
+ * the next step's recurrent-side gate gradients with `U` (read transposed, staged in workgroup
+ * memory), plus (GRU) the direct path carried from the next step; then the gates' pre-activation
+ * gradients and the gradient carried to the step before (LSTM: the cell state's).
+ */
+function backwardStepWgsl(cell: RecurrentPlan["cell"]): string {
+  const gates = gateCount(cell);
+  const body = cell === "lstm"
+    ? `
+  let c = state[next];
+  let cPrev = state[prev];
+  let tc = tanhc(c);
+  var dc = dh * sv.w * (1.0 - tc * tc);
+  if (later) { dc += carry[b * H + j]; }
+  let di = dc * sv.z * sv.x * (1.0 - sv.x);
+  let df = dc * cPrev * sv.y * (1.0 - sv.y);
+  let dg = dc * sv.x * (1.0 - sv.z * sv.z);
+  let dOut = dh * tc * sv.w * (1.0 - sv.w);
+  dzx[g + j] = di;
+  dzx[g + H + j] = df;
+  dzx[g + 2u * H + j] = dg;
+  dzx[g + 3u * H + j] = dOut;
+  carry[b * H + j] = dc * sv.y;`
+    : `
+  if (later) { dh += carry[b * H + j]; }
+  let hPrev = state[prev];
+  let z = sv.x;
+  let r = sv.y;
+  let n = sv.z;
+  let dn = dh * (1.0 - z) * (1.0 - n * n);
+  let dz = dh * (hPrev - n) * z * (1.0 - z);
+  let dr = dn * sv.w * r * (1.0 - r);
+  dzx[g + j] = dz;
+  dzx[g + H + j] = dr;
+  dzx[g + 2u * H + j] = dn;
+  dzh[g + j] = dz;
+  dzh[g + H + j] = dr;
+  dzh[g + 2u * H + j] = dn * r;
+  carry[b * H + j] = dh * z;`;
+  // The next step's recurrent-side gate gradients: LSTM's are its dzx (both sides alike).
+  const recurrent = cell === "lstm" ? "dzx" : "dzh";
+  return `${STEP_DIMS}
+@group(0) @binding(1) var<storage, read> ut: array<f32>;
+@group(0) @binding(2) var<storage, read> acts: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> state: array<f32>;
+@group(0) @binding(4) var<storage, read> dout: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dzx: array<f32>;
+@group(0) @binding(6) var<storage, read_write> carry: array<f32>;
+${cell === "gru" ? "@group(0) @binding(7) var<storage, read_write> dzh: array<f32>;" : ""}
+var<workgroup> staged: array<f32, ${STEP_THREADS}>;
+${GATE_FNS}
+
+@compute @workgroup_size(${STEP_THREADS})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let H = dims.H;
+  let B = dims.B;
+  let t = dims.t;
+  let b = wg.y;
+  let j = wg.x * ${STEP_THREADS}u + li;
+  let width = ${gates}u * H;
+  let later = t + 1u < dims.T;
+  var dh = 0.0;
+  if (later) {
+    // sum over the next step's gate gradients of dZ[t + 1, b, n] U[j, n] (U^T stored [n, j])
+    let base = ((t + 1u) * B + b) * width;
+    for (var n0 = 0u; n0 < width; n0 += ${STEP_THREADS}u) {
+      staged[li] = select(0.0, ${recurrent}[base + n0 + li], n0 + li < width);
+      workgroupBarrier();
+      let count = min(${STEP_THREADS}u, width - n0);
+      if (j < H) {
+        for (var n = 0u; n < count; n++) { dh += staged[n] * ut[(n0 + n) * H + j]; }
+      }
+      workgroupBarrier();
+    }
+  }
+  if (j >= H) { return; }
+  if (dims.top == 0u) {
+    dh += dout[(t * B + b) * H + j];
+  } else if (!later) {
+    dh += dout[b * H + j];
+  }
+  let sv = acts[(t * B + b) * H + j];
+  let prev = (t * B + b) * H + j;
+  let next = ((t + 1u) * B + b) * H + j;
+  let g = (t * B + b) * width;
+  ${body}
+}
+`;
+}

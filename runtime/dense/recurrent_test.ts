@@ -1,0 +1,135 @@
+/**
+ * The recurrent layers of the WGSL step (`recurrent.ts`) against tfjs's own forward and backward
+ * of the same `rnn` model (torch's LSTM and GRU cells, `models/recurrent.ts`), on the machine's
+ * WebGPU adapter (llvmpipe in CI): gradients of every layer's four weights and of the head,
+ * losses, metrics, gradient norms and every weight after the updates must agree to float
+ * rounding.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { parseConfig } from "../../config.ts";
+import { AnnealError } from "../../errors.ts";
+import { releaseWebGpu, selectBackend } from "../backend.ts";
+import { type DataShape, TrainingEngine } from "../engine.ts";
+import { checkWebGpuParity, type ParityCase } from "./_parity.ts";
+
+const ready = selectBackend("webgpu", "rnn");
+
+const CASES: ParityCase[] = [
+  {
+    name: "one LSTM layer, cross-entropy, adam, a smaller last batch",
+    config: {
+      model: { kind: "rnn", cell: "lstm", units: 6 },
+      optimizer: { name: "adam", lr: 0.01 },
+    },
+    shape: { inputShape: [5, 3], targetSize: 1, task: "classification", numClasses: 4 },
+    steps: [[9], [9], [9], [4]],
+  },
+  {
+    name: "two GRU layers, mse with 2 targets, sgd momentum, gradient accumulation",
+    config: {
+      model: { kind: "rnn", cell: "gru", units: 5, layers: 2 },
+      optimizer: { name: "sgd", lr: 0.05, momentum: 0.9 },
+      gradientAccumulation: 2,
+    },
+    shape: { inputShape: [4, 2], targetSize: 2, task: "regression" },
+    steps: [[6, 6], [6, 3], [6, 6]],
+  },
+  {
+    // 70 units: two workgroups of units, the state staged in two chunks; 280 gates: five
+    name: "two LSTM layers of 70 units, binary cross-entropy, adamw, L2 clipping",
+    config: {
+      model: { kind: "rnn", cell: "lstm", units: 70, layers: 2 },
+      optimizer: { name: "adamw", lr: 0.003 },
+      clipping: { maxNorm: 0.5 },
+    },
+    shape: { inputShape: [3, 4], targetSize: 1, task: "binary" },
+    steps: [[5], [5], [5]],
+  },
+  {
+    name: "a GRU over a flat vector (steps of one feature), 70 units, cross-entropy, lion",
+    config: {
+      model: { kind: "rnn", cell: "gru", units: 70 },
+      optimizer: { name: "lion", lr: 0.001 },
+    },
+    shape: { inputShape: [7], targetSize: 1, task: "classification", numClasses: 3 },
+    steps: [[8], [8], [8]],
+  },
+  {
+    name: "an LSTM over images (rows as steps), three layers, sgd",
+    config: {
+      model: { kind: "rnn", cell: "lstm", units: 4, layers: 3 },
+      optimizer: { name: "sgd", lr: 0.1 },
+    },
+    shape: { inputShape: [4, 3, 2], targetSize: 1, task: "classification", numClasses: 3 },
+    steps: [[6], [6], [6]],
+  },
+];
+
+for (const c of CASES) {
+  Deno.test(`WGSL recurrent step matches tfjs: ${c.name}`, async () => {
+    await ready;
+    await checkWebGpuParity(c);
+  });
+}
+
+Deno.test("an rnn takes the WGSL step only where it applies, and says why not", async () => {
+  await ready;
+  const sequences: DataShape = {
+    inputShape: [6, 2],
+    targetSize: 1,
+    task: "classification",
+    numClasses: 3,
+  };
+  const cases: [Record<string, unknown>, string][] = [
+    [{ model: { kind: "rnn", units: 4 } }, ""],
+    [{ model: { kind: "rnn", cell: "gru", units: 4, layers: 2 } }, ""],
+    // (one layer: torch's dropout between layers has nothing to act on)
+    [{ model: { kind: "rnn", units: 4, dropout: 0.2 } }, ""],
+    [{ model: { kind: "rnn", units: 4, layers: 2, dropout: 0.2 } }, "dropout"],
+    [
+      { model: { kind: "rnn", units: 4 }, batchSize: 400_000 },
+      "",
+    ],
+    [{ model: { kind: "rnn", units: 4 }, fusedModel: false }, ""],
+  ];
+  for (const [overrides, reason] of cases) {
+    const config = parseConfig({ backend: "webgpu", ...overrides });
+    const engine = new TrainingEngine(config, sequences);
+    try {
+      assert.equal(engine.fusedModelReason ?? "", reason);
+      assert.equal(engine.modelPath, reason === "" && config.fusedModel ? "wgsl" : "tfjs");
+    } finally {
+      engine.dispose();
+    }
+  }
+  // A micro-batch beyond the dispatch grids is a config error that says what to change.
+  const engine = new TrainingEngine(
+    parseConfig({ backend: "webgpu", model: { kind: "rnn", units: 4 } }),
+    sequences,
+  );
+  try {
+    const size = 400_000;
+    const batch = { x: new Float32Array(size * 12), y: new Float32Array(size), size };
+    assert.throws(
+      () => engine.computeGradients([batch]),
+      (e) => e instanceof AnnealError && e.code === "config" && e.where === "batchSize",
+    );
+  } finally {
+    engine.dispose();
+  }
+  // mixed precision is refused with the reason: the recurrent layers keep float32
+  assert.throws(
+    () =>
+      new TrainingEngine(
+        parseConfig({ backend: "webgpu", model: { kind: "rnn", units: 4 }, mixedPrecision: true }),
+        sequences,
+      ),
+    (e) =>
+      e instanceof AnnealError && e.code === "config" &&
+      /recurrent layers keep float32/.test(e.message),
+  );
+});
+
+Deno.test("release the WebGPU device", releaseWebGpu);
