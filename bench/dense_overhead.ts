@@ -11,10 +11,13 @@
  * `--mixed` also times the WGSL step with `mixedPrecision` (float16 activations), and profiles
  * it beside the float32 step. `--bytes` feeds image bytes (one byte a feature, turned into floats
  * on the GPU by the WGSL step, as `anneal train` does for IDX images) instead of floats; the
- * profile then lists that dispatch first.
+ * profile then lists that dispatch first. `--model rnn` times an rnn's step (`--cell lstm|gru`,
+ * `--units`, `--layers`, sequences of `--seq steps,features`): tfjs unrolls each step of the
+ * sequence into its own ops, the WGSL step takes two dispatches a step and layer.
  *
  *   deno run -A bench/dense_overhead.ts [--steps 200] [--repeats 3] [--hidden 16,16] [--batch 8]
- *     [--model mlp|cnn] [--image 28] [--filters 32,64] [--profile] [--mixed] [--bytes]
+ *     [--model mlp|cnn|rnn] [--image 28] [--filters 32,64] [--cell lstm] [--units 16]
+ *     [--layers 1] [--seq 8,4] [--profile] [--mixed] [--bytes]
  *
  * @module
  */
@@ -39,18 +42,29 @@ const { values } = parseArgs({
     model: { type: "string", default: "mlp" },
     image: { type: "string", default: "28" },
     filters: { type: "string", default: "32,64" },
+    cell: { type: "string", default: "lstm" },
+    units: { type: "string", default: "16" },
+    layers: { type: "string", default: "1" },
+    seq: { type: "string", default: "8,4" },
     profile: { type: "boolean", default: false },
     mixed: { type: "boolean", default: false },
     bytes: { type: "boolean", default: false },
   },
 });
 const cnn = values.model === "cnn";
-if (!cnn && values.model !== "mlp") throw new Error(`--model is mlp or cnn, not ${values.model}`);
+const rnn = values.model === "rnn";
+if (!cnn && !rnn && values.model !== "mlp") {
+  throw new Error(`--model is mlp, cnn or rnn, not ${values.model}`);
+}
+if (rnn && values.cell !== "lstm" && values.cell !== "gru") {
+  throw new Error(`--cell is lstm or gru, not ${values.cell}`);
+}
+const sequence = values.seq.split(",").map(Number);
 const steps = Number(values.steps);
 const hidden = values.hidden.split(",").map(Number);
 const side = Number(values.image);
 const filters = values.filters.split(",").map(Number);
-const inputs = cnn ? side * side : Number(values.inputs);
+const inputs = cnn ? side * side : rnn ? sequence[0] * sequence[1] : Number(values.inputs);
 const size = Number(values.batch);
 
 const selection = await selectBackend("webgpu", "mlp");
@@ -81,11 +95,18 @@ for (let r = 0; r < Number(values.repeats); r++) {
         fusedModel,
         mixedPrecision,
         byteInputs: values.bytes,
-        model: cnn ? { kind: "cnn", filters, dense: hidden } : { kind: "mlp", hidden },
+        model: cnn ? { kind: "cnn", filters, dense: hidden } : rnn
+          ? {
+            kind: "rnn",
+            cell: values.cell as "lstm",
+            units: Number(values.units),
+            layers: Number(values.layers),
+          }
+          : { kind: "mlp", hidden },
         optimizer: { name: "adam", lr: 1e-3 },
       }),
       {
-        inputShape: cnn ? [side, side, 1] : [inputs],
+        inputShape: cnn ? [side, side, 1] : rnn ? sequence : [inputs],
         targetSize: 1,
         task: "classification",
         numClasses: 10,
@@ -117,6 +138,8 @@ for (let r = 0; r < Number(values.repeats); r++) {
 const [tfjs, wgsl] = [median(results.tfjs), median(results.wgsl)];
 const shape = cnn
   ? `cnn ${side}x${side}, conv ${filters.join("-")}, dense ${hidden.join("-")}-10`
+  : rnn
+  ? `${values.cell} ${values.layers}x${values.units} over ${sequence.join("x")}, dense 10`
   : `mlp ${inputs}-${hidden.join("-")}-10`;
 console.log(
   `${shape}, batch ${size}, Adam (fused): tfjs forward/backward ` +

@@ -240,7 +240,15 @@ export class TrainingEngine {
             shape.targetSize,
           )
           : config.model.kind === "rnn" && webgpu
-          ? rnnPlan(config, this.variables, lossName, shape.inputShape, shape.targetSize)
+          ? rnnPlan(
+            config,
+            this.variables,
+            lossName,
+            shape.inputShape,
+            shape.targetSize,
+            (tf.backend() as unknown as { device: GPUDevice }).device.limits
+              .maxStorageBufferBindingSize,
+          )
           : densePlan(config, this.variables, lossName, shape.targetSize);
         const work = typeof plan === "string" ? 0 : DenseHostProgram.work(plan, config.batchSize);
         if (typeof plan === "string") {

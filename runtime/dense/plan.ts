@@ -168,12 +168,14 @@ export function cnnPlan(
 /**
  * The plan of an `rnn` model for the WGSL step (its recurrent layers, then the dense head), or
  * the reason it needs tfjs's path. `variables` are its trainable weights in order (per layer
- * kernel, recurrent kernel, bias, recurrent bias; then the head's), `inputShape` one sample's.
+ * kernel, recurrent kernel, bias, recurrent bias; then the head's), `inputShape` one sample's,
+ * `maxBindingBytes` the device's largest storage binding (each step's gates for a whole batch's
+ * sequences are one).
  *
  * @example
  * ```ts ignore
  * import { rnnPlan } from "./plan.ts";
- * const plan = rnnPlan(config, engine.variables, "crossEntropy", [32, 16], 1);
+ * const plan = rnnPlan(config, engine.variables, "crossEntropy", [32, 16], 1, 2 ** 27);
  * if (typeof plan !== "string") console.log(`${plan.recurrent?.layers.length} layers in WGSL`);
  * ```
  */
@@ -183,6 +185,7 @@ export function rnnPlan(
   loss: LossName,
   inputShape: number[],
   targetSize: number,
+  maxBindingBytes: number,
 ): DensePlan | string {
   const spec = config.model;
   if (spec.kind !== "rnn") return `a ${spec.kind} model`;
@@ -193,6 +196,13 @@ export function rnnPlan(
   const [steps, ...rest] = inputShape;
   const features = rest.reduce((a, b) => a * b, 1);
   const width = gateCount(spec.cell) * spec.units;
+  // the largest buffer: a layer's saved gates (4 values a unit, each step of each sequence), or
+  // the inputs made time-major
+  const largest = 4 * steps * config.batchSize * Math.max(4 * spec.units, features);
+  if (largest > maxBindingBytes) {
+    return `${(largest / 2 ** 20).toFixed(0)} MiB of gates a batch in one buffer (this ` +
+      `device binds at most ${(maxBindingBytes / 2 ** 20).toFixed(0)} MiB)`;
+  }
   const layers: RecurrentLayer[] = [];
   for (let i = 0; i < spec.layers; i++) {
     const [kernel, recurrentKernel, bias, recurrentBias] = variables.slice(4 * i, 4 * i + 4);

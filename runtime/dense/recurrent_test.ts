@@ -82,15 +82,16 @@ Deno.test("an rnn takes the WGSL step only where it applies, and says why not", 
     task: "classification",
     numClasses: 3,
   };
-  const cases: [Record<string, unknown>, string][] = [
+  const cases: [Record<string, unknown>, string | RegExp][] = [
     [{ model: { kind: "rnn", units: 4 } }, ""],
     [{ model: { kind: "rnn", cell: "gru", units: 4, layers: 2 } }, ""],
     // (one layer: torch's dropout between layers has nothing to act on)
     [{ model: { kind: "rnn", units: 4, dropout: 0.2 } }, ""],
     [{ model: { kind: "rnn", units: 4, layers: 2, dropout: 0.2 } }, "dropout"],
+    // (llvmpipe, as most GPUs, binds at most 128 MiB, an H100 4 GiB: this is past both)
     [
-      { model: { kind: "rnn", units: 4 }, batchSize: 400_000 },
-      "",
+      { model: { kind: "rnn", units: 4096 }, batchSize: 20_000 },
+      /^7500 MiB of gates a batch in one buffer \(this device binds at most \d+ MiB\)$/,
     ],
     [{ model: { kind: "rnn", units: 4 }, fusedModel: false }, ""],
   ];
@@ -98,13 +99,15 @@ Deno.test("an rnn takes the WGSL step only where it applies, and says why not", 
     const config = parseConfig({ backend: "webgpu", ...overrides });
     const engine = new TrainingEngine(config, sequences);
     try {
-      assert.equal(engine.fusedModelReason ?? "", reason);
+      if (typeof reason === "string") assert.equal(engine.fusedModelReason ?? "", reason);
+      else assert.match(engine.fusedModelReason ?? "", reason);
       assert.equal(engine.modelPath, reason === "" && config.fusedModel ? "wgsl" : "tfjs");
     } finally {
       engine.dispose();
     }
   }
-  // A micro-batch beyond the dispatch grids is a config error that says what to change.
+  // A micro-batch beyond the dispatch grids (larger than the plan's batch size) is a config error
+  // that says what to change.
   const engine = new TrainingEngine(
     parseConfig({ backend: "webgpu", model: { kind: "rnn", units: 4 } }),
     sequences,
