@@ -2,7 +2,7 @@
 # Runs on the device machine (prepared by tools/device_prepare.sh; see ../shared/DEVICE.md): the
 # WebGPU tests of the fused paths and the tiled matmul, the benchmarks side by side with PyTorch
 # (with square fp32 products: anneal's tiled kernel, tfjs-webgpu's, torch.mm), the dense step's
-# fixed cost at the MLP workload's shapes, the actors' cost, anneal's WGSL CNN kernels against
+# fixed cost at the MLP workload's shapes, the LSTM's step both ways, the actors' cost, anneal's WGSL CNN kernels against
 # tfjs-webgpu's, the CNN step's kernels by time, crashes at exit after a WebGPU Worker ends, and
 # start-up times (a sweep's trials, on wasm and on WebGPU), in one call. Results go to $OUT (or
 # /tmp/anneal-device) and to stdout, within DEVICE_BUDGET_S seconds in all (default 540, to fit
@@ -46,6 +46,10 @@ run() {
   # float32 and mixedPrecision side by side
   run run --cached-only --no-check -A bench/dense_overhead.ts --model cnn --filters 32,64 \
     --hidden 128 --batch 128 --steps 50 --profile --mixed
+  # the benchmark's LSTM (nn.LSTM(16, 128) over 32 steps, batch 64): tfjs's path (~420 ms a step
+  # on the H100 in ../shared/DEVICE.md) against the WGSL recurrent step, each dispatch's time
+  run run --cached-only --no-check -A bench/dense_overhead.ts --model rnn --units 128 --seq 32,16 \
+    --batch 64 --steps 20 --repeats 2 --profile
   run run --cached-only --no-check -A bench/actor_overhead.ts --backend webgpu --repeats 3
   # anneal's WGSL batch norm, first-layer conv and filter gradient against tfjs-webgpu's
   run run --cached-only --no-check -A bench/webgpu_ab.ts --shape 128,28,28,32
