@@ -2,9 +2,9 @@
 # Runs on the device machine (prepared by tools/device_prepare.sh; see ../shared/DEVICE.md): the
 # WebGPU tests of the fused paths and the tiled matmul, the benchmarks side by side with PyTorch
 # (with square fp32 products: anneal's tiled kernel, tfjs-webgpu's, torch.mm), the dense step's
-# fixed cost at the MLP workload's shapes, the LSTM's step both ways, the actors' cost, anneal's WGSL CNN kernels against
-# tfjs-webgpu's, the CNN step's kernels by time, crashes at exit after a WebGPU Worker ends, and
-# start-up times (a sweep's trials, on wasm and on WebGPU), in one call. Results go to $OUT (or
+# fixed cost at the MLP workload's shapes, the LSTM's step both ways, the actors' cost, anneal's
+# WGSL CNN kernels against tfjs-webgpu's, the CNN step's kernels by time, crashes at exit after a
+# WebGPU Worker ends, and start-up times (a sweep's trials, on wasm and on WebGPU), in one call. Results go to $OUT (or
 # /tmp/anneal-device) and to stdout, within DEVICE_BUDGET_S seconds in all (default 540, to fit
 # one device call of 600 s). A CPU-only machine runs it too (WebGPU on llvmpipe).
 set -uo pipefail
