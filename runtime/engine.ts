@@ -493,6 +493,10 @@ export class TrainingEngine {
 
   /** Mean loss and metric sums of a batch in inference mode. */
   evaluate(batch: HostBatch | HostByteBatch): StepTensors {
+    // (the WGSL forward pass and loss, where it is inference's too: no batch norm)
+    if (this.#dense instanceof DenseGpuProgram && this.#dense.evaluates) {
+      return { stats: this.#dense.evaluate(batch), samples: batch.size };
+    }
     return tf.tidy(() => {
       const { x, y } = this.#tensors(floatBatch(batch));
       const output = forward(this.model, x, false);

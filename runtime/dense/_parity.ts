@@ -2,7 +2,8 @@
  * The parity check of the dense steps (WGSL on WebGPU, TypeScript on the host) against tfjs's own
  * forward and backward: the same engine built twice from one seed, one with `fusedModel` and
  * `fusedOptimizer` off (tfjs's ops for the step and the update), fed the same batches, must give
- * the same gradients, losses, metrics, gradient norms and weights to float rounding, for each
+ * the same gradients, losses, metrics, gradient norms, weights and evaluations (inference's loss
+ * and metrics) to float rounding, for each
  * activation, loss, optimizer, clipping, accumulation, a smaller last batch and weights written
  * from outside between steps.
  *
@@ -211,6 +212,19 @@ export async function checkParity(
         `step ${s} stats`,
       );
       assert.equal(va.samples, vb.samples);
+      // Evaluation (inference: the WGSL forward pass and loss where the path has them) of the
+      // step's first micro-batch, on the updated weights; its norm is 0.
+      const [ea, eb] = [
+        (await fused.readStats([fused.evaluate(micro[0])]))[0],
+        (await reference.readStats([reference.evaluate(micro[0])]))[0],
+      ];
+      close(
+        [ea.loss, ea.gradNorm, ...ea.metricSums],
+        [eb.loss, eb.gradNorm, ...eb.metricSums],
+        `step ${s} evaluation`,
+      );
+      assert.equal(ea.gradNorm, 0);
+      assert.equal(ea.samples, eb.samples);
     }
     const [wa, wb] = [await fused.readWeights(), await reference.readWeights()];
     const [la, lb] = [Object.values(wa), Object.values(wb)];

@@ -122,6 +122,12 @@ export class DenseGpuProgram {
   /** Gradients, in the order kernel0, bias0, kernel1, ... (the variables' order). */
   readonly grads: tf.Tensor[];
   #dispatches: Dispatch[] = [];
+  /** Of `#dispatches`, the forward pass's (the first ones): an evaluation records them alone. */
+  #forwardCount = 0;
+  /** An evaluation's loss (into `#evalStats`, whose norm stays 0), with its own uniform slot. */
+  #evalDispatches: Dispatch[] = [];
+  #evalUniforms?: GPUBuffer;
+  #evalUniformKey = "";
   #normDispatches: Dispatch[] = [];
   #capacity = 0;
   #x?: GPUBuffer;
@@ -130,6 +136,7 @@ export class DenseGpuProgram {
   #acts: GPUBuffer[] = [];
   #deltas: GPUBuffer[] = [];
   readonly #stats: GPUBuffer;
+  readonly #evalStats: GPUBuffer;
   readonly #partials: GPUBuffer;
   #uniforms?: GPUBuffer;
   #normUniforms?: GPUBuffer;
@@ -217,6 +224,11 @@ export class DenseGpuProgram {
       // tfjs copies it into a buffer of the same usage, which must take copies (COPY_DST).
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
     });
+    this.#evalStats = this.#device.createBuffer({
+      label: "anneal dense evaluation stats",
+      size: 12,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+    });
     const partials = this.grads.length * NORM_GROUPS;
     this.#partials = this.#device.createBuffer({
       label: "anneal dense norm partials",
@@ -259,25 +271,8 @@ export class DenseGpuProgram {
     this.#stage?.checkRows(largest);
     if (largest > this.#capacity) this.#allocate(largest);
     this.#bind();
-    const inputs = this.#inputs();
     microBatches.forEach((batch, i) => {
-      if (
-        batch.x.length < batch.size * inputs || batch.y.length < batch.size * this.#plan.targetSize
-      ) {
-        throw new AnnealError(
-          "internal",
-          `A batch of ${batch.size} has ${batch.x.length} features and ${batch.y.length} targets`,
-        );
-      }
-      const queue = this.#device.queue;
-      // Offsets and sizes of a typed-array source count elements.
-      const decode = "byteTable" in batch ? this.#uploadBytes(batch, inputs) : undefined;
-      if (!decode) {
-        const x = batch.x as Float32Array<ArrayBuffer>;
-        queue.writeBuffer(this.#x!, 0, x, 0, batch.size * inputs);
-      }
-      const targets = batch.size * this.#plan.targetSize;
-      queue.writeBuffer(this.#y!, 0, batch.y as Float32Array<ArrayBuffer>, 0, targets);
+      const decode = this.#upload(batch);
       this.#writeUniforms(batch.size, i > 0 ? 1 : 0, 1 / total);
       recordPass(this.#backend, (pass) => {
         if (decode) this.#record(pass, [decode], batch.size);
@@ -287,6 +282,68 @@ export class DenseGpuProgram {
     recordPass(this.#backend, (pass) => this.#record(pass, this.#normDispatches, 0));
     const stats = tf.tensor({ buffer: this.#stats }, [3], "float32") as tf.Tensor1D;
     return { grads: this.grads, stats };
+  }
+
+  /**
+   * Whether {@linkcode evaluate} runs here: the forward pass is the same in training and in
+   * inference (no batch norm, whose inference uses the moving averages the training pass
+   * updates; dropout never runs in this program).
+   */
+  get evaluates(): boolean {
+    return !(this.#plan.convs ?? []).some((b) => b.norm);
+  }
+
+  /**
+   * The mean loss and the metric sum of `batch` in inference mode, as the forward pass and the
+   * loss of a step without its backward pass: a new `[mean loss, 0, metric sum]` tensor.
+   */
+  evaluate(batch: HostBatch | HostByteBatch): tf.Tensor1D {
+    if (!this.evaluates) {
+      throw new AnnealError("internal", "The WGSL step evaluates no model with batch norm");
+    }
+    this.#stage?.checkRows(batch.size);
+    if (batch.size > this.#capacity) this.#allocate(batch.size);
+    this.#bind();
+    const decode = this.#upload(batch);
+    this.#writeUniforms(batch.size, 0, 1 / batch.size);
+    const key = `${batch.size}`;
+    if (key !== this.#evalUniformKey) {
+      this.#evalUniformKey = key;
+      const words = this.#evalDispatches[0].uniforms(batch.size, 0, 1 / batch.size);
+      this.#device.queue.writeBuffer(this.#evalUniforms!, 0, new Uint32Array(words));
+    }
+    recordPass(this.#backend, (pass) => {
+      if (decode) this.#record(pass, [decode], batch.size);
+      this.#record(pass, this.#dispatches.slice(0, this.#forwardCount), batch.size);
+      this.#record(pass, this.#evalDispatches, batch.size);
+    });
+    return tf.tensor({ buffer: this.#evalStats }, [3], "float32") as tf.Tensor1D;
+  }
+
+  /**
+   * Writes `batch`'s features and targets into `#x` and `#y`; returns the dispatch that turns
+   * byte features into floats there, to record first, or undefined for floats.
+   */
+  #upload(batch: HostBatch | HostByteBatch): Dispatch | undefined {
+    const inputs = this.#inputs();
+    if (
+      batch.x.length < batch.size * inputs || batch.y.length < batch.size * this.#plan.targetSize
+    ) {
+      throw new AnnealError(
+        "internal",
+        `A batch of ${batch.size} has ${batch.x.length} features and ${batch.y.length} targets`,
+      );
+    }
+    const queue = this.#device.queue;
+    // Offsets and sizes of a typed-array source count elements.
+    const decode = "byteTable" in batch ? this.#uploadBytes(batch, inputs) : undefined;
+    if (!decode) {
+      const x = batch.x as Float32Array<ArrayBuffer>;
+      queue.writeBuffer(this.#x!, 0, x, 0, batch.size * inputs);
+    }
+    const targets = batch.size * this.#plan.targetSize;
+    queue.writeBuffer(this.#y!, 0, batch.y as Float32Array<ArrayBuffer>, 0, targets);
+    return decode;
   }
 
   /**
@@ -476,12 +533,15 @@ export class DenseGpuProgram {
     });
     // Loss, and its gradient with respect to the logits.
     const outputs = layers[last].units;
-    out.push({
+    const loss = (stats: GPUBuffer): Dispatch => ({
       pipeline: pipelineFor(device, `loss-${this.#plan.loss}`, () => lossWgsl(this.#plan.loss)),
-      buffers: () => [this.#acts[last], this.#y!, this.#deltas[last], this.#stats],
+      buffers: () => [this.#acts[last], this.#y!, this.#deltas[last], stats],
       uniforms: (rows, accumulate, scale) => [rows, outputs, accumulate, floatBits(scale)],
       groups: () => [1, 1],
     });
+    this.#forwardCount = out.length;
+    out.push(loss(this.#stats));
+    this.#evalDispatches = [loss(this.#evalStats)];
     // Backward, last layer first: dW_i = a_{i-1}^T · d_i, db_i = colsum(d_i),
     // d_{i-1} = (d_i · W_i^T) * act'(a_{i-1}).
     for (let i = last; i >= 0; i--) {
@@ -533,6 +593,12 @@ export class DenseGpuProgram {
     }
     if (stage) out.push(...stage.backward(() => this.#x!, (j) => this.#gradBuffer(j)));
     this.#dispatches = out;
+    this.#evalUniforms ??= device.createBuffer({
+      label: "anneal dense evaluation uniforms",
+      size: SLOT,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+    this.#evalUniformKey = "";
     this.#uniforms?.destroy();
     this.#uniforms = device.createBuffer({
       label: "anneal dense uniforms",
@@ -627,6 +693,7 @@ export class DenseGpuProgram {
         });
       });
     bind(this.#dispatches, this.#uniforms!);
+    bind(this.#evalDispatches, this.#evalUniforms!);
     bind(this.#normDispatches, this.#normUniforms!);
   }
 
@@ -643,6 +710,8 @@ export class DenseGpuProgram {
     this.#disposeBuffers();
     this.#stage?.dispose();
     this.#stats.destroy();
+    this.#evalStats.destroy();
+    this.#evalUniforms?.destroy();
     this.#partials.destroy();
     this.#uniforms?.destroy();
     this.#normUniforms?.destroy();
