@@ -212,8 +212,9 @@ export async function checkParity(
         `step ${s} stats`,
       );
       assert.equal(va.samples, vb.samples);
-      // Evaluation (inference: the WGSL forward pass and loss where the path has them) of the
-      // step's first micro-batch, on the updated weights; its norm is 0.
+      // Evaluation (inference: the WGSL forward pass and loss where the path takes them, an rnn
+      // on llvmpipe, every model without batch norm on a hardware GPU) of the step's first
+      // micro-batch, on the updated weights; its norm is 0.
       const [ea, eb] = [
         (await fused.readStats([fused.evaluate(micro[0])]))[0],
         (await reference.readStats([reference.evaluate(micro[0])]))[0],

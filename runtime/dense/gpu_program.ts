@@ -293,6 +293,11 @@ export class DenseGpuProgram {
     return !(this.#plan.convs ?? []).some((b) => b.norm);
   }
 
+  /** Whether the program has recurrent layers. */
+  get recurrent(): boolean {
+    return this.#plan.recurrent !== undefined;
+  }
+
   /**
    * The mean loss and the metric sum of `batch` in inference mode, as the forward pass and the
    * loss of a step without its backward pass: a new `[mean loss, 0, metric sum]` tensor.
