@@ -4,7 +4,8 @@
  * `models/recurrent.ts`), the last layer's last step feeding the dense head.
  *
  * tfjs's path unrolls a sequence of T steps into ~15 ops a step forward and ~30 backward, each
- * 60-120 us of JavaScript on WebGPU; here a layer is 2T + 8 dispatches, recorded once:
+ * 60-120 us of JavaScript on WebGPU; here a layer is 2T + 5 dispatches (2T + 6 above the first),
+ * recorded once:
  *
  * - forward: the input projections of every step at once (`x W + b`, one tiled matmul over T x
  *   batch rows), then one dispatch a step: each thread takes one unit of one sample, sums its
