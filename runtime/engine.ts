@@ -257,6 +257,7 @@ export class TrainingEngine {
           this.#dense = new DenseGpuProgram({
             ...plan,
             halfActivations: config.mixedPrecision,
+            evalRows: config.batchSize,
           });
           path = "wgsl";
         } else if (work <= HOST_STEP_MAX_WORK) {

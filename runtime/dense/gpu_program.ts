@@ -78,6 +78,11 @@ export interface DensePlan {
    * [steps, features], and the first dense layer takes the last layer's last output.
    */
   recurrent?: RecurrentPlan;
+  /**
+   * Samples an evaluation records at a time (the run's batch size, which the plan's buffers were
+   * checked for: an evaluation batch can be larger); absent, the whole batch at once.
+   */
+  evalRows?: number;
 }
 
 /**
@@ -306,22 +311,38 @@ export class DenseGpuProgram {
     if (!this.evaluates) {
       throw new AnnealError("internal", "The WGSL step evaluates no model with batch norm");
     }
-    this.#stage?.checkRows(batch.size);
-    if (batch.size > this.#capacity) this.#allocate(batch.size);
+    if (batch.size === 0) throw new AnnealError("internal", "An evaluation needs a sample");
+    // in parts of at most the run's batch size (their sums accumulated, each loss scaled by the
+    // whole batch's count), so that no buffer outgrows what the plan was checked for
+    const rows = Math.min(batch.size, this.#plan.evalRows ?? batch.size);
+    this.#stage?.checkRows(rows);
+    if (rows > this.#capacity) this.#allocate(rows);
     this.#bind();
-    const decode = this.#upload(batch);
-    this.#writeUniforms(batch.size, 0, 1 / batch.size);
-    const key = `${batch.size}`;
-    if (key !== this.#evalUniformKey) {
-      this.#evalUniformKey = key;
-      const words = this.#evalDispatches[0].uniforms(batch.size, 0, 1 / batch.size);
-      this.#device.queue.writeBuffer(this.#evalUniforms!, 0, new Uint32Array(words));
+    const inputs = this.#inputs();
+    const targets = this.#plan.targetSize;
+    for (let start = 0; start < batch.size; start += rows) {
+      const end = Math.min(batch.size, start + rows);
+      const part = {
+        ...batch,
+        x: batch.x.subarray(start * inputs, end * inputs),
+        y: batch.y.subarray(start * targets, end * targets),
+        size: end - start,
+      } as HostBatch | HostByteBatch;
+      const decode = this.#upload(part);
+      this.#writeUniforms(part.size, 0, 1 / batch.size);
+      const accumulate = start > 0 ? 1 : 0;
+      const key = `${part.size}|${accumulate}|${batch.size}`;
+      if (key !== this.#evalUniformKey) {
+        this.#evalUniformKey = key;
+        const words = this.#evalDispatches[0].uniforms(part.size, accumulate, 1 / batch.size);
+        this.#device.queue.writeBuffer(this.#evalUniforms!, 0, new Uint32Array(words));
+      }
+      recordPass(this.#backend, (pass) => {
+        if (decode) this.#record(pass, [decode], part.size);
+        this.#record(pass, this.#dispatches.slice(0, this.#forwardCount), part.size);
+        this.#record(pass, this.#evalDispatches, part.size);
+      });
     }
-    recordPass(this.#backend, (pass) => {
-      if (decode) this.#record(pass, [decode], batch.size);
-      this.#record(pass, this.#dispatches.slice(0, this.#forwardCount), batch.size);
-      this.#record(pass, this.#evalDispatches, batch.size);
-    });
     return tf.tensor({ buffer: this.#evalStats }, [3], "float32") as tf.Tensor1D;
   }
 

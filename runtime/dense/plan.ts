@@ -11,6 +11,8 @@ import type { LossName } from "../../models/losses.ts";
 import { type ConvBlock, MAX_CONV_ROWS } from "./conv.ts";
 import type { DensePlan } from "./gpu_program.ts";
 import { gateCount, type RecurrentLayer } from "./recurrent.ts";
+import { MAX_GROUPS } from "./dispatch.ts";
+import { TILE } from "./wgsl.ts";
 import type { DenseActivation } from "./wgsl.ts";
 
 const ACTIVATIONS: readonly string[] = ["relu", "tanh", "sigmoid"];
@@ -199,6 +201,10 @@ export function rnnPlan(
   // the largest buffer: a layer's saved gates (4 values a unit, each step of each sequence), or
   // the inputs made time-major
   const largest = 4 * steps * config.batchSize * Math.max(4 * spec.units, features);
+  const rows = steps * config.batchSize;
+  if (Math.ceil(rows / TILE) > MAX_GROUPS) {
+    return `${rows} steps in a batch's sequences (at most ${MAX_GROUPS * TILE})`;
+  }
   if (largest > maxBindingBytes) {
     return `${(largest / 2 ** 20).toFixed(0)} MiB of gates a batch in one buffer (this ` +
       `device binds at most ${(maxBindingBytes / 2 ** 20).toFixed(0)} MiB)`;

@@ -4,13 +4,13 @@
  * `models/recurrent.ts`), the last layer's last step feeding the dense head.
  *
  * tfjs's path unrolls a sequence of T steps into ~15 ops a step forward and ~30 backward, each
- * 60-120 us of JavaScript on WebGPU; here a layer is 2T + 5 dispatches (2T + 6 above the first),
- * recorded once:
+ * 60-120 us of JavaScript on WebGPU; here a layer is 2T + 6 dispatches (2T + 7 above the first),
+ * and one makes the inputs time-major, recorded once:
  *
  * - forward: the input projections of every step at once (`x W + b`, one tiled matmul over T x
- *   batch rows), then one dispatch a step: each thread takes one unit of one sample, sums its
- *   gates' recurrent products (`h U`, the previous state staged in workgroup memory), and writes
- *   the gates, the cell state and the output;
+ *   batch rows), then one dispatch a step: each thread takes one unit of 4 samples, sums its
+ *   gates' recurrent products (`h U`, the previous states staged in workgroup memory, each weight
+ *   loaded once for the 4), and writes the gates, the cell state and the output;
  * - backward through time: one dispatch a step, from the last: the gradient at the step's output
  *   (from above, plus the recurrent product of the next step's gate gradients with `U`, read
  *   transposed for coalesced loads), then the gates' gradients and the carried cell-state (LSTM)

@@ -12,7 +12,7 @@ import { parseConfig } from "../../config.ts";
 import { AnnealError } from "../../errors.ts";
 import { releaseWebGpu, selectBackend } from "../backend.ts";
 import { type DataShape, TrainingEngine } from "../engine.ts";
-import { checkWebGpuParity, type ParityCase } from "./_parity.ts";
+import { checkWebGpuParity, close, type ParityCase } from "./_parity.ts";
 
 const ready = selectBackend("webgpu", "rnn");
 
@@ -133,6 +133,56 @@ Deno.test("an rnn takes the WGSL step only where it applies, and says why not", 
       e instanceof AnnealError && e.code === "config" &&
       /recurrent layers keep float32/.test(e.message),
   );
+});
+
+Deno.test("an rnn evaluates a batch larger than its batch size in parts, as tfjs's path does whole", async () => {
+  await ready;
+  const shape: DataShape = {
+    inputShape: [5, 3],
+    targetSize: 1,
+    task: "classification",
+    numClasses: 4,
+  };
+  for (const byteInputs of [false, true]) {
+    const base = {
+      backend: "webgpu",
+      seed: 3,
+      batchSize: 4,
+      byteInputs,
+      model: { kind: "rnn", cell: "gru", units: 7, layers: 2 },
+    };
+    const fused = new TrainingEngine(parseConfig(base), shape);
+    const reference = new TrainingEngine(parseConfig({ ...base, fusedModel: false }), shape);
+    try {
+      assert.equal(fused.modelPath, "wgsl");
+      assert.equal(fused.takesByteInputs, byteInputs);
+      const size = 11; // parts of 4, 4 and 3
+      const batch = {
+        x: Uint8Array.from({ length: size * 15 }, (_, i) => (i * 37) % 256),
+        byteTable: Float32Array.from({ length: 256 }, (_, b) => b / 255 - 0.5),
+        y: Float32Array.from({ length: size }, (_, i) => i % 4),
+        size,
+      };
+      const [a] = await fused.readStats([fused.evaluate(batch)]);
+      const [b] = await reference.readStats([reference.evaluate(batch)]);
+      close([a.loss, a.gradNorm, ...a.metricSums], [b.loss, b.gradNorm, ...b.metricSums], "stats");
+      assert.equal(a.samples, size);
+    } finally {
+      fused.dispose();
+      reference.dispose();
+    }
+  }
+  // a batch's sequences past the matmul's grid: tfjs's path, saying why
+  const engine = new TrainingEngine(
+    parseConfig({ backend: "webgpu", batchSize: 300, model: { kind: "rnn", units: 4 } }),
+    { inputShape: [10_000], targetSize: 1, task: "classification", numClasses: 2 },
+  );
+  try {
+    assert.equal(engine.fusedModelReason, "3000000 steps in a batch's sequences (at most 2097120)");
+    assert.equal(engine.modelPath, "tfjs");
+  } finally {
+    engine.dispose();
+  }
 });
 
 Deno.test("release the WebGPU device", releaseWebGpu);
