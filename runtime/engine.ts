@@ -257,7 +257,8 @@ export class TrainingEngine {
           this.#dense = new DenseGpuProgram({
             ...plan,
             halfActivations: config.mixedPrecision,
-            evalRows: config.batchSize,
+            // (the plan's, or the batch size its buffers were checked for)
+            evalRows: plan.evalRows ?? config.batchSize,
           });
           path = "wgsl";
         } else if (work <= HOST_STEP_MAX_WORK) {

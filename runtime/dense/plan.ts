@@ -225,5 +225,11 @@ export function rnnPlan(
   if (head.layers[0].inputs !== spec.units) {
     return `a first dense layer of ${head.layers[0].inputs} inputs after ${spec.units} units`;
   }
-  return { ...head, recurrent: { cell: spec.cell, units: spec.units, steps, layers } };
+  // An evaluation batch (at least 256 samples) is recorded whole where its buffers fit too.
+  const evalRows = Math.min(
+    Math.floor(maxBindingBytes / (largest / config.batchSize)),
+    Math.floor((MAX_GROUPS * TILE) / steps),
+    MAX_GROUPS,
+  );
+  return { ...head, recurrent: { cell: spec.cell, units: spec.units, steps, layers }, evalRows };
 }
