@@ -19,7 +19,7 @@ for (const c of PARITY_CASES) {
   });
 }
 
-Deno.test("host dense step is for small models only; big ones and cnns stay in tfjs", async () => {
+Deno.test("host dense step is for small models only; big ones, cnns and rnns stay in tfjs", async () => {
   await ready;
   const big = new TrainingEngine(
     parseConfig({ backend: "wasm", model: { kind: "mlp", hidden: [512, 512] }, batchSize: 256 }),
@@ -35,4 +35,12 @@ Deno.test("host dense step is for small models only; big ones and cnns stay in t
   assert.equal(cnn.modelPath, "tfjs");
   assert.equal(cnn.fusedModelReason, "a cnn model");
   cnn.dispose();
+  // (recurrent layers take the WGSL step on WebGPU only)
+  const rnn = new TrainingEngine(
+    parseConfig({ backend: "wasm", model: { kind: "rnn", units: 4 } }),
+    classification,
+  );
+  assert.equal(rnn.modelPath, "tfjs");
+  assert.equal(rnn.fusedModelReason, "an rnn model");
+  rnn.dispose();
 });

@@ -42,9 +42,14 @@ export function densePlan(
     if (!ACTIVATIONS.includes(model.activation)) return `the ${model.activation} activation`;
     activation = model.activation as DenseActivation;
   } else if (model.kind !== "linear") {
-    return `a ${model.kind} model`;
+    return kindReason(model.kind);
   }
   return headPlan(variables, activation, loss, targetSize);
+}
+
+/** The reason a plan does not take a model of `kind`: "a cnn model", "an rnn model". */
+function kindReason(kind: string): string {
+  return `${/^[aeiou]|^rnn|^mlp/.test(kind) ? "an" : "a"} ${kind} model`;
 }
 
 /** Dense layers from (kernel, bias) pairs, hidden ones with `activation`, and the loss checks. */
@@ -99,7 +104,7 @@ export function cnnPlan(
   targetSize: number,
 ): DensePlan | string {
   const spec = config.model;
-  if (spec.kind !== "cnn") return `a ${spec.kind} model`;
+  if (spec.kind !== "cnn") return kindReason(spec.kind);
   if (spec.dropout > 0) return "dropout";
   if (inputShape.length !== 2 && inputShape.length !== 3) return `inputs of shape [${inputShape}]`;
   let [height, width, channels = 1] = inputShape;
@@ -190,7 +195,7 @@ export function rnnPlan(
   maxBindingBytes: number,
 ): DensePlan | string {
   const spec = config.model;
-  if (spec.kind !== "rnn") return `a ${spec.kind} model`;
+  if (spec.kind !== "rnn") return kindReason(spec.kind);
   if (spec.layers > 1 && spec.dropout > 0) return "dropout";
   if (config.mixedPrecision) return "mixed precision (the recurrent layers keep float32)";
   if (inputShape.length === 0) return "inputs without steps";
