@@ -128,6 +128,34 @@ const steps = (accumulation: number, max: number) =>
     })
   );
 
+/** What a drawn case's model, optimizer and clipping were drawn with. */
+interface Drawn {
+  inputShape: number[];
+  optimizer: Record<string, unknown>;
+  clipping: Record<string, unknown>;
+  accumulation: number;
+}
+
+/**
+ * A case of `model` from its drawn settings `c`: a task for its inputs, and its steps'
+ * micro-batches of up to `maxSize` samples.
+ */
+const drawnCase = (c: Drawn, model: Record<string, unknown>, maxSize: number) =>
+  fc.record({ shape: task(c.inputShape), steps: steps(c.accumulation, maxSize) }).map((
+    { shape, steps },
+  ): ParityCase => ({
+    name: JSON.stringify({ ...c, shape, steps }),
+    config: {
+      model,
+      optimizer: c.optimizer,
+      clipping: c.clipping,
+      gradientAccumulation: c.accumulation,
+    },
+    shape,
+    steps,
+    floor: SUM_FLOOR,
+  }));
+
 /** Linear models and MLPs (the activations the dense steps run) on flat or 2-D inputs. */
 const denseCase: fc.Arbitrary<ParityCase> = fc.record({
   model: fc.oneof(
@@ -145,22 +173,7 @@ const denseCase: fc.Arbitrary<ParityCase> = fc.record({
   optimizer: optimizer(true),
   clipping,
   accumulation: fc.integer({ min: 1, max: 3 }),
-}).chain((c) =>
-  fc.record({ shape: task(c.inputShape), steps: steps(c.accumulation, 40) }).map((
-    { shape, steps },
-  ) => ({
-    name: JSON.stringify({ ...c, shape, steps }),
-    config: {
-      model: c.model,
-      optimizer: c.optimizer,
-      clipping: c.clipping,
-      gradientAccumulation: c.accumulation,
-    },
-    shape,
-    steps,
-    floor: SUM_FLOOR,
-  }))
-);
+}).chain((c) => drawnCase(c, c.model, 40));
 
 /**
  * cnn models the WGSL step runs: 1-2 conv blocks, kernels of 1-5, pools that fit the maps, with
@@ -237,22 +250,7 @@ const rnnCase: fc.Arbitrary<ParityCase> = fc.record({
   optimizer: optimizer(false),
   clipping,
   accumulation: fc.integer({ min: 1, max: 2 }),
-}).chain((c) =>
-  fc.record({ shape: task(c.inputShape), steps: steps(c.accumulation, 12) }).map((
-    { shape, steps },
-  ) => ({
-    name: JSON.stringify({ ...c, shape, steps }),
-    config: {
-      model: { kind: "rnn", cell: c.cell, units: c.units, layers: c.layers },
-      optimizer: c.optimizer,
-      clipping: c.clipping,
-      gradientAccumulation: c.accumulation,
-    },
-    shape,
-    steps,
-    floor: SUM_FLOOR,
-  }))
-);
+}).chain((c) => drawnCase(c, { kind: "rnn", cell: c.cell, units: c.units, layers: c.layers }, 12));
 
 /** Runs `check` on `runs` drawn cases; a failure names the case and the seed. */
 async function property(

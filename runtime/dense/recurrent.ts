@@ -407,10 +407,24 @@ const STEP_DIMS = `
 struct Dims { B: u32, H: u32, t: u32, T: u32, top: u32 }
 @group(0) @binding(0) var<uniform> dims: Dims;`;
 
-/** WGSL's sigmoid and tanh as the dense kernels compute them (tanh clamped: exp cannot overflow). */
-const GATE_FNS = `
+/**
+ * The step kernels' shared part: the staging array, sigmoid and tanh as the dense kernels compute
+ * them (tanh clamped: exp cannot overflow), and the start of `main`: the sizes, the thread's
+ * first sample `b0` and unit `j`, and the gates' width.
+ */
+const stepMain = (gates: number) => `
+var<workgroup> staged: array<vec4<f32>, ${STEP_THREADS}>;
 fn sigm(z: f32) -> f32 { return 1.0 / (1.0 + exp(-z)); }
-fn tanhc(z: f32) -> f32 { return tanh(clamp(z, -15.0, 15.0)); }`;
+fn tanhc(z: f32) -> f32 { return tanh(clamp(z, -15.0, 15.0)); }
+
+@compute @workgroup_size(${STEP_THREADS})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let H = dims.H;
+  let B = dims.B;
+  let t = dims.t;
+  let b0 = wg.y * ${STEP_SAMPLES}u;
+  let j = wg.x * ${STEP_THREADS}u + li;
+  let width = ${gates}u * H;`;
 
 /**
  * One step forward: thread (unit j of samples 4b..4b+3). The recurrent products of its gates,
@@ -451,17 +465,7 @@ function forwardStepWgsl(cell: RecurrentPlan["cell"]): string {
 @group(0) @binding(5) var<storage, read_write> acts: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read_write> outs: array<f32>;
 ${cell === "lstm" ? "@group(0) @binding(7) var<storage, read_write> cs: array<f32>;" : ""}
-var<workgroup> staged: array<vec4<f32>, ${STEP_THREADS}>;
-${GATE_FNS}
-
-@compute @workgroup_size(${STEP_THREADS})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let H = dims.H;
-  let B = dims.B;
-  let t = dims.t;
-  let b0 = wg.y * ${STEP_SAMPLES}u;
-  let j = wg.x * ${STEP_THREADS}u + li;
-  let width = ${gates}u * H;
+${stepMain(gates)}
   ${accs.map((a) => `var ${a} = vec4<f32>(0.0);`).join(" ")}
   for (var m0 = 0u; m0 < H; m0 += ${STEP_THREADS}u) {
     // the previous states (slot t) of the ${STEP_SAMPLES} samples at unit m0 + li
@@ -561,17 +565,7 @@ function backwardStepWgsl(cell: RecurrentPlan["cell"]): string {
 @group(0) @binding(5) var<storage, read_write> dzx: array<f32>;
 @group(0) @binding(6) var<storage, read_write> carry: array<f32>;
 ${cell === "gru" ? "@group(0) @binding(7) var<storage, read_write> dzh: array<f32>;" : ""}
-var<workgroup> staged: array<vec4<f32>, ${STEP_THREADS}>;
-${GATE_FNS}
-
-@compute @workgroup_size(${STEP_THREADS})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  let H = dims.H;
-  let B = dims.B;
-  let t = dims.t;
-  let b0 = wg.y * ${STEP_SAMPLES}u;
-  let j = wg.x * ${STEP_THREADS}u + li;
-  let width = ${gates}u * H;
+${stepMain(gates)}
   let later = t + 1u < dims.T;
   // sum over the next step's gate gradients of dZ[t + 1, b, n] U[j, n] (U^T stored [n, j])
   var dhs = vec4<f32>(0.0);
