@@ -79,8 +79,9 @@ export interface DensePlan {
    */
   recurrent?: RecurrentPlan;
   /**
-   * Samples an evaluation records at a time (the run's batch size, which the plan's buffers were
-   * checked for: an evaluation batch can be larger); absent, the whole batch at once.
+   * Samples an evaluation records at a time: as many as the plan's buffers may hold on the
+   * device (an evaluation batch can be larger than the run's batch size, which the plan was
+   * checked for); absent, the whole batch at once.
    */
   evalRows?: number;
 }
@@ -312,8 +313,8 @@ export class DenseGpuProgram {
       throw new AnnealError("internal", "The WGSL step evaluates no model with batch norm");
     }
     if (batch.size === 0) throw new AnnealError("internal", "An evaluation needs a sample");
-    // in parts of at most the run's batch size (their sums accumulated, each loss scaled by the
-    // whole batch's count), so that no buffer outgrows what the plan was checked for
+    // in parts of at most `evalRows` samples (their sums accumulated, each loss scaled by the
+    // whole batch's count), so that no buffer outgrows what the device may bind
     const rows = Math.min(batch.size, this.#plan.evalRows ?? batch.size);
     this.#stage?.checkRows(rows);
     if (rows > this.#capacity) this.#allocate(rows);
