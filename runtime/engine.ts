@@ -26,6 +26,7 @@ import { readTensors, readVectors } from "./read_back.ts";
 import { bytesToFloats } from "../data/batches.ts";
 import { DenseGpuProgram } from "./dense/gpu_program.ts";
 import { webGpuIsSoftware } from "./backend.ts";
+import { webGpuBackend } from "../optimizers/fused/gpu.ts";
 import { DenseHostProgram, HOST_STEP_MAX_WORK } from "./dense/host_program.ts";
 import {
   clipHostNorm,
@@ -246,8 +247,7 @@ export class TrainingEngine {
             lossName,
             shape.inputShape,
             shape.targetSize,
-            (tf.backend() as unknown as { device: GPUDevice }).device.limits
-              .maxStorageBufferBindingSize,
+            webGpuBackend("the WGSL recurrent step").device.limits.maxStorageBufferBindingSize,
           )
           : densePlan(config, this.variables, lossName, shape.targetSize);
         const work = typeof plan === "string" ? 0 : DenseHostProgram.work(plan, config.batchSize);
