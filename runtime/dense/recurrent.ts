@@ -232,20 +232,15 @@ export class RecurrentStage {
       }));
       const top = i === layers.length - 1;
       for (let t = 0; t < steps; t++) {
-        out.push({
-          pipeline: pipelineFor(device, `${cell}-forward`, () => forwardStepWgsl(cell)),
-          buffers: () => [
-            own.gx,
-            tensorBuffer(this.#backend, layer.recurrentKernel),
-            tensorBuffer(this.#backend, layer.recurrentBias),
-            own.hs,
-            own.acts,
-            own.out,
-            ...(own.cs ? [own.cs] : []),
-          ],
-          uniforms: (rows) => [rows, units, t, steps, top ? 1 : 0],
-          groups: (rows) => [Math.ceil(units / STEP_THREADS), Math.ceil(rows / STEP_SAMPLES)],
-        });
+        out.push(this.#stepDispatch("forward", forwardStepWgsl, t, top, () => [
+          own.gx,
+          tensorBuffer(this.#backend, layer.recurrentKernel),
+          tensorBuffer(this.#backend, layer.recurrentBias),
+          own.hs,
+          own.acts,
+          own.out,
+          ...(own.cs ? [own.cs] : []),
+        ]));
       }
     });
     return out;
@@ -272,20 +267,15 @@ export class RecurrentStage {
         () => [units, width, 1],
       ));
       for (let t = steps - 1; t >= 0; t--) {
-        out.push({
-          pipeline: pipelineFor(device, `${cell}-backward`, () => backwardStepWgsl(cell)),
-          buffers: () => [
-            own.ut,
-            own.acts,
-            cell === "lstm" ? own.cs! : own.hs,
-            own.dout,
-            own.dzx,
-            own.carry,
-            ...(own.dzh ? [own.dzh] : []),
-          ],
-          uniforms: (rows) => [rows, units, t, steps, top ? 1 : 0],
-          groups: (rows) => [Math.ceil(units / STEP_THREADS), Math.ceil(rows / STEP_SAMPLES)],
-        });
+        out.push(this.#stepDispatch("backward", backwardStepWgsl, t, top, () => [
+          own.ut,
+          own.acts,
+          cell === "lstm" ? own.cs! : own.hs,
+          own.dout,
+          own.dzx,
+          own.carry,
+          ...(own.dzh ? [own.dzh] : []),
+        ]));
       }
       const input = i === 0 ? () => this.#xt! : () => this.#buffers[i - 1].out;
       if (i > 0) {
@@ -330,6 +320,26 @@ export class RecurrentStage {
       }
     }
     return out;
+  }
+
+  /**
+   * The dispatch of step `t` of a layer (`top`: the last layer) forward or backward: a thread a
+   * unit of 4 samples, the step kernels' sizes in its uniforms (see `STEP_DIMS`).
+   */
+  #stepDispatch(
+    direction: "forward" | "backward",
+    code: (cell: RecurrentPlan["cell"]) => string,
+    t: number,
+    top: boolean,
+    buffers: () => GPUBuffer[],
+  ): Dispatch {
+    const { cell, units, steps } = this.plan;
+    return {
+      pipeline: pipelineFor(this.#device, `${cell}-${direction}`, () => code(cell)),
+      buffers,
+      uniforms: (rows) => [rows, units, t, steps, top ? 1 : 0],
+      groups: (rows) => [Math.ceil(units / STEP_THREADS), Math.ceil(rows / STEP_SAMPLES)],
+    };
   }
 
   /** Floats this stage holds outside tfjs for micro-batches of `rows` samples. */
