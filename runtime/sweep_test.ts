@@ -11,7 +11,7 @@ import {
 import type { ConfigWarning } from "../mod.ts";
 import { parseSpace } from "../sweeps/space.ts";
 import { PERMISSIONS_ENV } from "./actor_permissions.ts";
-import { assertSweepProcessEnds, loadActorModules } from "../tests/_helpers.ts";
+import { assertSweepProcessEnds, loadActorModules, TWO_TRIAL_SWEEP } from "../tests/_helpers.ts";
 import {
   checkSpacePaths,
   checkSweepMetric,
@@ -865,14 +865,7 @@ Deno.test("a process that ran a sweep ends once it returns: the Workers started 
       backend: "cpu",
       epochs: 1,
       runsDir: dir,
-      data: { kind: "synthetic-linear", n: 64 },
-      sweep: {
-        metric: "loss",
-        space: { "optimizer.lr": { type: "choice", values: [0.01, 0.02] } },
-        sampler: "grid",
-        pruner: "none",
-        trials: 2,
-      },
+      ...TWO_TRIAL_SWEEP,
     }, "COMPLETE,COMPLETE");
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -383,6 +383,21 @@ export async function waitFor<T>(
 }
 
 /**
+ * A sweep of two grid trials (two learning rates, no pruning) on 64 samples of synthetic linear
+ * data: the config the sweep-process tests run, with their backend, model and epochs.
+ */
+export const TWO_TRIAL_SWEEP = {
+  data: { kind: "synthetic-linear", n: 64 },
+  sweep: {
+    metric: "loss",
+    space: { "optimizer.lr": { type: "choice", values: [0.01, 0.02] } },
+    sampler: "grid",
+    pruner: "none",
+    trials: 2,
+  },
+};
+
+/**
  * Runs `runSweep(config)` in a process of its own and checks that the process ends by itself
  * (it is killed after `limitMs`: a Worker left running keeps it alive), with status 0 (a crash at
  * exit is 134 or 139) and its trials in the `states` given (comma-separated, in order).

@@ -9,6 +9,7 @@ import {
   tempRunsDir,
   trainCollect,
   trainInProcessReleased,
+  TWO_TRIAL_SWEEP,
 } from "./_helpers.ts";
 import { parseConfig } from "../config.ts";
 import {
@@ -169,15 +170,8 @@ Deno.test("a process that ran a sweep on WebGPU (its trainer's device kept from 
     backend: "webgpu",
     epochs: 2,
     runsDir: runs.dir,
-    data: { kind: "synthetic-linear", n: 64 },
     model: { kind: "mlp", hidden: [8] },
-    sweep: {
-      metric: "loss",
-      space: { "optimizer.lr": { type: "choice", values: [0.01, 0.02] } },
-      sampler: "grid",
-      pruner: "none",
-      trials: 2,
-    },
+    ...TWO_TRIAL_SWEEP,
   }, "COMPLETE,COMPLETE");
 });
 
