@@ -419,6 +419,37 @@ const cases = Array.from(
   { length: CASES },
   (_, i) => ({ id: `case-${i}`, config: drawCase(draw, i) }),
 );
+// Pinned beside the draws: an accuracy monitor with no `mode`, which early stopping and the
+// plateau schedule take as `max` (README, earlyStopping): the reference must too (seed 5 drew
+// one, whose best epoch the reference's `min` put at the least accurate).
+cases.push({
+  id: "pinned-accuracy-mode",
+  config: {
+    seed: 7,
+    backend: "cpu",
+    data: {
+      kind: "csv",
+      path: new URL("classes.csv", FIXTURE).pathname,
+      target: "label",
+      task: "classification",
+      limit: 40,
+      normalize: "standard",
+      validationSplit: 0.25,
+      shuffle: true,
+    },
+    model: { kind: "mlp", hidden: [4], activation: "tanh" },
+    optimizer: { name: "sgd", lr: 0.1, momentum: 0.9 },
+    scheduler: { name: "plateau", factor: 0.5, patience: 0, threshold: 0.01, thresholdMode: "abs" },
+    batchSize: 5,
+    epochs: 6,
+    earlyStopping: {
+      monitor: "valAccuracy",
+      patience: 2,
+      restoreBest: true,
+      divergenceFactor: 1e6,
+    },
+  },
+});
 const inputs: TrainingInputs[] = [];
 for (const { config } of cases) inputs.push(await trainingInputs(config));
 const { results } = await runTorch<{ torch: string; results: TorchRun[] }>("training.py", {
