@@ -91,13 +91,28 @@ export function cyclicOverflowStep(spec: SpecOf<"cyclic">): number | undefined {
   if (spec.mode === "triangular2") {
     const total = spec.stepSizeUp + (spec.stepSizeDown ?? spec.stepSizeUp);
     // the first step of cycle 1025, found as torch finds the cycle (near 1024 * total)
-    let t = Math.max(0, Math.floor(1024 * total) - 2);
-    while (Math.floor(1 + t / total) < 1025) t++;
-    return t;
+    return firstStepFrom(
+      Math.floor(1024 * total) - 2,
+      (t) => Math.floor(1 + t / total) >= 1025,
+    );
   }
   if (spec.mode !== "exp_range" || !(Math.abs(spec.gamma) > 1)) return undefined;
   const size = Math.abs(spec.gamma);
-  let t = Math.max(0, Math.floor(Math.log(Number.MAX_VALUE) / Math.log(size)) - 2);
-  while (Number.isFinite(size ** t)) t++;
-  return t;
+  return firstStepFrom(
+    Math.floor(Math.log(Number.MAX_VALUE) / Math.log(size)) - 2,
+    (t) => !Number.isFinite(size ** t),
+  );
+}
+
+/**
+ * The first whole step from `start` (at least 0) where `reached` holds, or undefined where there
+ * is none up to `Number.MAX_SAFE_INTEGER`: no run takes more steps (`maxSteps` is a safe integer),
+ * and past it `t + 1` is `t` in float64, so a search step by step would stand still (a `gamma`
+ * within 8e-14 of 1, whose powers overflow only after some 1e17 steps, hung it for good).
+ */
+function firstStepFrom(start: number, reached: (t: number) => boolean): number | undefined {
+  for (let t = Math.max(0, start); t <= Number.MAX_SAFE_INTEGER; t++) {
+    if (reached(t)) return t;
+  }
+  return undefined;
 }

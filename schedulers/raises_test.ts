@@ -154,3 +154,48 @@ Deno.test("schedules torch never raises for train however long the run", () => {
   ) assert.equal(refusal(spec, long), undefined, JSON.stringify(spec));
   assert.doesNotThrow(() => checkScheduleReach(undefined, long));
 });
+
+Deno.test("a cyclic exp_range gamma within 8e-14 of 1 or -1 is read at once: torch overflows only after 2^53 steps, which no run takes", async () => {
+  // (the search for the step where gamma ** t overflows went step by step past 2^53, where t + 1
+  // is t: parsing the config hung for good; it runs in a Worker here, so that a hang fails)
+  const source = `import { parseSchedulerSpec } from "${import.meta.resolve("./parse.ts")}";
+    import { firstRaise } from "${import.meta.resolve("./raises.ts")}";
+    self.onmessage = ({ data }) => {
+      const spec = { name: "cyclic", baseLr: 0.001, maxLr: 0.1, stepSizeUp: 10, mode: "exp_range",
+        gamma: data, cycleMomentum: false };
+      self.postMessage(firstRaise(parseSchedulerSpec(spec))?.step ?? null);
+    };`;
+  const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
+  const raiseStep = async (gamma: number) => {
+    const worker = new Worker(url, { type: "module" });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      return await Promise.race([
+        new Promise((resolve, reject) => {
+          worker.onmessage = ({ data }) => resolve(data);
+          worker.onerror = (event) => {
+            event.preventDefault();
+            reject(new Error(event.message));
+          };
+          worker.postMessage(gamma);
+        }),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`gamma ${gamma}: no answer in 20 s`)), 20_000);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+      worker.terminate();
+    }
+  };
+  try {
+    for (const gamma of [1.000000000000001, -1.000000000000001, 1 + 2 ** -52]) {
+      assert.equal(await raiseStep(gamma), null, `gamma ${gamma}`);
+    }
+    // a gamma that overflows within a run's reach is still found, at torch's step
+    const step = await raiseStep(1.5) as number;
+    assert.ok(Number.isFinite(1.5 ** (step - 1)) && !Number.isFinite(1.5 ** step), `step ${step}`);
+  } finally {
+    URL.revokeObjectURL(url);
+  }
+});
