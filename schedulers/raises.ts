@@ -90,7 +90,7 @@ function laterRaise(spec: ChildSchedulerSpec, restarted: boolean): LaterRaise | 
               "(ZeroDivisionError)",
       };
     case "cosine":
-      if (spec.tMax !== 0) return undefined;
+      if (spec.tMax !== 0) return cosineRecursionRaise(spec.tMax);
       return {
         field: "tMax",
         step: restarted ? 0 : 1,
@@ -123,6 +123,41 @@ function laterRaise(spec: ChildSchedulerSpec, restarted: boolean): LaterRaise | 
     default:
       return undefined;
   }
+}
+
+/** How many half-periods of a fractional `tMax` {@linkcode cosineRecursionRaise} looks through. */
+const COSINE_HALF_PERIODS = 2 ** 14;
+
+/**
+ * Where torch 1.13's CosineAnnealingLR divides by zero with a fractional `tMax`, if it does: its
+ * recursive form (every step after the first, a sequential's later schedule's too) divides by
+ * `1 + cos(pi * (t - 1) / tMax)`, which is 0 where `(t - 1) / tMax` is an odd whole number (in
+ * float64: 3 / 0.2 is 15), except where its own branch for those steps, `(t - 1 - tMax) % (2 *
+ * tMax) == 0`, is taken first, as it always is for a whole `tMax`. Such steps lie at odd multiples
+ * of `tMax`: the first 2 ** 13 odd ones are looked through (every tMax that is a fraction p / q
+ * with q up to 16384, as 1/3 or 0.2, is found; a step further out is taken as none).
+ */
+function cosineRecursionRaise(tMax: number): LaterRaise | undefined {
+  if (Number.isInteger(tMax) || !Number.isFinite(tMax)) return undefined;
+  const divides = (t: number) =>
+    (t - 1 - tMax) % (2 * tMax) !== 0 && 1 + Math.cos(Math.PI * (t - 1) / tMax) === 0;
+  let step: number | undefined;
+  for (let odd = 1; odd < COSINE_HALF_PERIODS; odd += 2) {
+    const near = Math.round(Math.abs(tMax) * odd);
+    for (const t of [near, near + 1, near + 2]) {
+      if (t >= 1 && (step === undefined || t < step) && divides(t)) step = t;
+    }
+    if (step !== undefined && step <= Math.abs(tMax) * odd) break;
+  }
+  if (step === undefined) return undefined;
+  return {
+    field: "tMax",
+    step,
+    message: (at) =>
+      `must not make (t - 1) / tMax an odd whole number at a step t the run takes: torch's ` +
+      `CosineAnnealingLR divides by 1 + cos(pi * (t - 1) / tMax), which is 0 there, ${at} ` +
+      "(ZeroDivisionError); use a whole tMax",
+  };
 }
 
 function polynomialRaise(

@@ -199,3 +199,28 @@ Deno.test("a cyclic exp_range gamma within 8e-14 of 1 or -1 is read at once: tor
     URL.revokeObjectURL(url);
   }
 });
+
+Deno.test("a fractional cosine tMax is refused where torch's recursive form divides by zero: at a step t with (t - 1) / tMax an odd whole number", () => {
+  // torch 1.13 (tests/torch/schedules.py's loop): ZeroDivisionError at these steps
+  const torchRaisesAt: [number, number][] = [[0.2, 4], [1 / 3, 2], [0.4, 7], [2 / 3, 3], [
+    -1 / 3,
+    4,
+  ]];
+  for (const [tMax, step] of torchRaisesAt) {
+    assert.equal(firstRaise(parseSchedulerSpec({ name: "cosine", tMax }))?.step, step, `${tMax}`);
+    assert.equal(
+      refusal({ name: "cosine", tMax }, { stepsPerEpoch: step - 1, epochs: 1 }),
+      undefined,
+    );
+    const error = refusal({ name: "cosine", tMax }, { stepsPerEpoch: step, epochs: 1 })!;
+    assert.equal(error.where, "scheduler.tMax");
+    assert.match(error.message, /odd whole number.*ZeroDivisionError/);
+  }
+  // its own branch for those steps takes a whole tMax, and 2.5 never gets there: they run
+  for (const tMax of [10, 2.5, -7, 12.5]) {
+    assert.equal(firstRaise(parseSchedulerSpec({ name: "cosine", tMax })), undefined, `${tMax}`);
+  }
+  // a sequential's later cosine counts from its milestone, as torch restarts it there
+  const later = sequential([exponential, { name: "cosine", tMax: 0.2 }], [5]);
+  assert.equal(firstRaise(parseSchedulerSpec(later))?.step, 9);
+});

@@ -105,8 +105,9 @@ const CosineFields = z.strictObject({
 /**
  * torch `CosineAnnealingLR`. torch checks neither setting: a negative `tMax` runs as `|tMax|`
  * (the cosine is even), a fractional one as written; `etaMin` may be negative or above the base
- * rate, the curve then dips below 0 or rises. `tMax` 0 is refused: torch divides by it at step 1
- * (see raises.ts).
+ * rate, the curve then dips below 0 or rises. `tMax` 0 is refused: torch divides by it at step 1;
+ * and a fractional one where the run gets to a step t with (t - 1) / tMax an odd whole number
+ * (0.2 at step 4, 1/3 at step 2): torch's recursive form divides by zero there (see raises.ts).
  */
 export const CosineSpecSchema = CosineFields.check(refuseEarlyRaise);
 
