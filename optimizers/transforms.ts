@@ -89,6 +89,11 @@ export interface TraceOptions {
  * (1 - dampening) * update`. The momentum is read from the context at every step, so onecycle can
  * move it, even from 0 as torch's OneCycleLR does with plain SGD.
  *
+ * The first buffer is a copy computed now (`* 1`, which keeps -0 and NaN), not `tf.clone`: a
+ * clone shares the update's data, and the update may be a gradient tensor the WGSL training step
+ * writes in place every step (`DenseGpuProgram.grads`), which would turn the buffer into each
+ * later step's gradient.
+ *
  * @example
  * ```ts
  * import { trace } from "./transforms.ts";
@@ -104,7 +109,7 @@ export function trace(options: TraceOptions): Transform {
       if (momentum === 0) return [update, previous ? { momentum_buffer: previous } : {}];
       const buffer = previous
         ? tf.add(tf.mul(previous, momentum), tf.mul(update, 1 - options.dampening))
-        : tf.clone(update);
+        : tf.mul(update, 1);
       const out = options.nesterov ? tf.add(update, tf.mul(buffer, momentum)) : buffer;
       return [out, { momentum_buffer: buffer }];
     },
