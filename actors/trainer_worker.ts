@@ -599,6 +599,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     type: "plan",
     fusedOptimizer: engine.fused,
     modelPath: engine.modelPath,
+    modelPathReason: engine.fusedModelReason,
     optimizerPath: engine.optimizerPath,
     precision: engine.precision,
     inputs: inputBytes ? "bytes" : "floats",

@@ -69,6 +69,12 @@ export interface PlanEvent {
   /** Where forward and backward run: tfjs ops, dense WGSL kernels, or TypeScript on the host. */
   modelPath: "tfjs" | "wgsl" | "host";
   /**
+   * Why forward and backward run in tfjs's ops although `fusedModel` is on (`the gelu
+   * activation`, `dropout`, an rnn's gates past the device's storage binding, ...); absent where
+   * they run on the dense step or `fusedModel` is off.
+   */
+  modelPathReason?: string;
+  /**
    * Where the optimizer's update runs: tfjs ops, fused WGSL kernels, TypeScript on the host, or
    * one SIMD kernel per parameter (wasm).
    */

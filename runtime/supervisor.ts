@@ -1127,6 +1127,8 @@ async function supervise(
           fingerprint: event.dataset.fingerprint,
           fusedOptimizer: event.fusedOptimizer,
           modelPath: event.modelPath,
+          // (JSON leaves it out where undefined)
+          modelPathReason: event.modelPathReason,
           optimizerPath: event.optimizerPath,
           precision: event.precision,
           inputs: event.inputs,

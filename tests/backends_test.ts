@@ -302,6 +302,33 @@ Deno.test("mixedPrecision through the actors: float16 activations on WebGPU, a c
   );
 });
 
+Deno.test("on WebGPU a model the WGSL step does not take says why: the plan event and meta.json name the reason", async () => {
+  await using runs = await tempRunsDir();
+  const config = {
+    runsDir: runs.dir,
+    backend: "webgpu" as const,
+    epochs: 1,
+    data: { kind: "synthetic-linear" as const, n: 32 },
+    optimizer: { name: "sgd" as const, lr: 0.05 },
+  };
+  for (
+    const [model, path, reason] of [
+      [{ kind: "mlp" as const, hidden: [8], dropout: 0.2 }, "tfjs", "dropout"],
+      [{ kind: "mlp" as const, hidden: [8] }, "wgsl", undefined],
+    ] as const
+  ) {
+    const { result, events } = await trainCollect({ ...config, model });
+    assert.equal(result.status, "completed", result.reason);
+    const plan = events.find((e) => e.type === "plan");
+    assert.ok(plan?.type === "plan");
+    assert.equal(plan.modelPath, path);
+    assert.equal(plan.modelPathReason, reason);
+    const meta = JSON.parse(await Deno.readTextFile(`${result.runDir}/meta.json`));
+    assert.equal(meta.modelPath, path);
+    assert.equal(meta.modelPathReason, reason);
+  }
+});
+
 Deno.test("mixedPrecision through the actors: a cnn on Fashion-MNIST stores float16 activations in its conv blocks", async () => {
   await using runs = await tempRunsDir();
   const { dir } = runs;

@@ -239,6 +239,7 @@ async function follow(
       : parseNumberFlag("--log-every", options.logEvery, true),
     epochs: 0,
     unprinted: undefined,
+    webgpu: false,
   };
   for await (const event of run.events()) result = printEvent(event, context) ?? result;
   progress.stop();
@@ -265,6 +266,8 @@ interface PrintContext {
   epochs: number;
   /** The last epoch's line when it was not printed (a run that stops between logged epochs). */
   unprinted: string | undefined;
+  /** Whether the run trains on WebGPU (its `backend` event). */
+  webgpu: boolean;
 }
 
 function printEvent(event: RunEvent, context: PrintContext): RunResult | undefined {
@@ -288,6 +291,7 @@ function printEvent(event: RunEvent, context: PrintContext): RunResult | undefin
       }
       break;
     case "backend": {
+      context.webgpu = event.backend === "webgpu";
       const adapter = event.adapter ? ` (${event.adapter.description})` : "";
       progress.log(
         `anneal: backend ${event.backend}${adapter}, tfjs ${event.tfjs}: ${event.reason}`,
@@ -304,6 +308,13 @@ function printEvent(event: RunEvent, context: PrintContext): RunResult | undefin
             ? ` (resuming at epoch ${event.startEpoch}, step ${event.startStep})`
             : ""),
       );
+      // (on the CPU backends a model past the host step's size is tfjs's by design: not said)
+      if (context.webgpu && event.modelPathReason) {
+        progress.log(
+          `anneal: forward and backward run in tfjs's ops, not the WGSL step: ` +
+            event.modelPathReason,
+        );
+      }
       progress.start(event.totalSteps, event.startStep);
       break;
     case "steps": {
