@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { AnnealError } from "../../errors.ts";
 import { type Epilogue, type Gather, type HalfStorage, matmulWgsl, TILE } from "./wgsl.ts";
 
 /** The uniform block of each dispatch lives in its own 256-byte slot. */
@@ -54,18 +55,35 @@ export function pipelineFor(
   return pipeline;
 }
 
-/** A storage buffer of `floats` 4-byte words (at least 16 bytes), `label`ed for WebGPU's errors. */
+/**
+ * A storage buffer of `floats` 4-byte words (at least 16 bytes), `label`ed for WebGPU's errors.
+ * Throws where the device could not bind it whole (`maxStorageBufferBindingSize`, 128 MiB on
+ * llvmpipe and by WebGPU's default): every dispatch binding it would be invalid, and with it the
+ * whole command buffer of the step, whose loss, gradients and norm would then read as 0.
+ */
 export function storageBuffer(
   device: GPUDevice,
   floats: number,
   label: string,
   usage = 0,
 ): GPUBuffer {
-  return device.createBuffer({
-    label,
-    size: Math.max(16, floats * 4),
-    usage: GPUBufferUsage.STORAGE | usage,
-  });
+  const size = Math.max(16, floats * 4);
+  const limit = device.limits.maxStorageBufferBindingSize;
+  if (size > limit) {
+    const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
+    throw new AnnealError(
+      "config",
+      `The WGSL step's buffer '${label.replace(/^anneal /, "")}' for a micro-batch takes ${
+        mib(size)
+      } MiB in one buffer, more than this device binds (${mib(limit)} MiB)`,
+      {
+        where: "batchSize",
+        hint: "use a smaller batchSize (gradientAccumulation keeps the samples a step takes), " +
+          "or a smaller model",
+      },
+    );
+  }
+  return device.createBuffer({ label, size, usage: GPUBufferUsage.STORAGE | usage });
 }
 
 /** Workgroups of `size` threads covering `n` items, as a 2-D grid within the per-axis limit. */

@@ -41,6 +41,46 @@ for (const c of [...PARITY_CASES, WIDE]) {
   });
 }
 
+Deno.test("a micro-batch whose buffer the device cannot bind whole is refused, not trained as 0", async () => {
+  await ready;
+  const device = (tf.backend() as unknown as { device: GPUDevice }).device;
+  const limit = device.limits.maxStorageBufferBindingSize;
+  // a hidden layer's activations, and a conv block's output, of just over the limit
+  const units = 1000;
+  const rows = Math.ceil(limit / 4 / units) + 1;
+  const side = 28;
+  const filters = 32;
+  const images = Math.ceil(limit / 4 / (side * side * filters)) + 1;
+  const cases: [Record<string, unknown>, DataShape, number][] = [
+    [{ model: { kind: "mlp", hidden: [units] } }, { ...classification, inputShape: [1] }, rows],
+    [
+      { model: { kind: "cnn", filters: [filters], batchNorm: false, dense: [] } },
+      { ...classification, inputShape: [side, side] },
+      images,
+    ],
+  ];
+  for (const [overrides, shape, size] of cases) {
+    const engine = new TrainingEngine(
+      parseConfig({ backend: "webgpu", batchSize: size, ...overrides } as RunConfigInput),
+      shape,
+    );
+    try {
+      assert.equal(engine.modelPath, "wgsl", engine.fusedModelReason);
+      const inputs = shape.inputShape.reduce((a, b) => a * b, 1);
+      const data = { x: new Float32Array(size * inputs), y: new Float32Array(size), size };
+      // (before: every dispatch binding it invalid, the step's loss and norm read as 0)
+      assert.throws(
+        () => engine.computeGradients([data]),
+        (e: unknown) =>
+          e instanceof AnnealError && e.code === "config" &&
+          /MiB in one buffer, more than this device binds/.test(e.message),
+      );
+    } finally {
+      engine.dispose();
+    }
+  }
+});
+
 Deno.test("dense WGSL step follows restored weights and leaks no tensors", async () => {
   await ready;
   const config = parseConfig({
