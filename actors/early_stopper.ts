@@ -95,10 +95,24 @@ export function stopGuard(
       optimizer,
     );
     if (verdict.stop) return { patienceFrom: next, lossAbove };
-    simulated = after;
+    // A flat epoch that only counted the wait: so does every one after it until the wait reaches
+    // patience (no verdict past epoch 0 depends on the epoch's number). Skip them: judged one by
+    // one they cost time in `patience` at each epoch end (seconds at a patience of 1e7).
+    if (onlyCounted(simulated, after)) {
+      const skip = Math.max(0, spec.patience - after.wait - 1);
+      next += skip;
+      simulated = { ...after, wait: after.wait + skip };
+    } else simulated = after;
   }
   // Unreachable (the wait reaches patience within patience + 1 flat epochs); stay safe anyway.
   return { patienceFrom: epoch + 1, lossAbove };
+}
+
+/** Whether `after` differs from `before` by one more epoch of wait only. */
+function onlyCounted(before: EarlyStopperState, after: EarlyStopperState): boolean {
+  return after.wait === before.wait + 1 && after.best === before.best &&
+    after.bestEpoch === before.bestEpoch && after.firstLoss === before.firstLoss &&
+    after.monitor === before.monitor;
 }
 
 /** Whether the trainer must wait for the verdict of `epoch` (training loss `loss`). */

@@ -324,3 +324,23 @@ Deno.test("under onecycle a divergence's hint divides its maxLr, which sets the 
   // any other schedule scales from the optimizer's lr: the step's rate, as before
   assert.match(divideLrHint(0.5, { name: "cosine", tMax: 10 }), /--set optimizer\.lr=0\.05\)/);
 });
+
+Deno.test("the stop guard of a huge patience is found at once, and where judging flat epochs finds it", () => {
+  // (each flat epoch was judged one by one: seconds an epoch end at a patience of 1e7, minutes at
+  // the 1e9 a user sets to keep restoreBest without stopping)
+  for (const patience of [0, 1, 2, 3, 7, 1e9]) {
+    const spec = EarlyStoppingSchema.parse({ patience });
+    let state = initEarlyStopper();
+    let judged;
+    for (const [epoch, valLoss] of [[0, 1], [1, 0.5], [2, 0.7], [3, 0.6]]) {
+      [state, judged] = judgeEpoch(spec, state, ended(epoch, { loss: 2, valLoss }));
+      if (judged.stop) break;
+    }
+    if (judged!.stop) continue; // (patience 0 to 2: stopped by epoch 3)
+    const started = performance.now();
+    const guard = judged!.guard!;
+    // epoch 1 was the best: epochs 2 and 3 waited, a stop is possible once the wait reaches patience
+    assert.equal(guard.patienceFrom, 1 + patience, `patience ${patience}`);
+    assert.ok(performance.now() - started < 5_000);
+  }
+});

@@ -168,6 +168,17 @@ export function replanFrom(state: SchedulerState, epoch: number): number | null 
   const patience = Math.max(-1, Math.floor(resolved.patience));
   const last = epoch + 1 + cooldown + patience + 1;
   for (let next = epoch + 1; next <= last; next++) {
+    if (plateau.cooldownCounter === 0) {
+      // Out of cooldown, flat metrics only count bad epochs until one passes patience: skip those
+      // (one by one, a cost in patience at each epoch end: seconds at a patience of 1e7).
+      const skip = Math.max(0, Math.floor(resolved.patience - plateau.numBadEpochs));
+      next += skip;
+      plateau = {
+        ...plateau,
+        numBadEpochs: plateau.numBadEpochs + skip,
+        lastEpoch: plateau.lastEpoch + skip,
+      };
+    }
     const after = stepPlateau(spec, plateau, flat);
     if (after.lr !== plateau.lr) return next;
     plateau = after;

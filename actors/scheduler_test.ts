@@ -170,3 +170,23 @@ Deno.test("replanFrom: schedules fixed in advance never need an epoch end's answ
   assert.equal(first.replanFrom, 3, "epochs 1, 2, 3 flat: more than 2 bad epochs");
   assert.equal(replanFrom(plateau, 0), 3);
 });
+
+Deno.test("replanFrom of a huge plateau patience is found at once, after patience + 1 flat epochs", () => {
+  // (each flat epoch was stepped one by one: seconds an epoch end at a patience of 1e7)
+  for (const [patience, cooldown] of [[0, 0], [2, 0], [2.5, 3], [-1, 2], [1e9, 0], [1e9, 4]]) {
+    const spec = { name: "plateau" as const, patience, cooldown };
+    const state = initScheduler(spec, 0.1, 5, "valLoss");
+    const started = performance.now();
+    const answer = onEpochEnded(state, {
+      type: "EpochEnded",
+      epoch: 0,
+      step: 5,
+      metrics: { valLoss: 1 },
+    });
+    // epoch 0 set the best; the reduction comes at the first epoch with more than patience bad
+    // epochs (a negative patience: at once)
+    const bad = Math.max(0, Math.floor(patience)) + 1;
+    assert.equal(answer.replanFrom, bad, `patience ${patience}, cooldown ${cooldown}`);
+    assert.ok(performance.now() - started < 5_000);
+  }
+});
