@@ -37,11 +37,29 @@ export const ClippingSchema = z.strictObject({
    * Clip the global norm to this value (torch.nn.utils.clip_grad_norm_). When absent: 1.0 for
    * RNNs (the seeds' default for recurrent nets), off otherwise; `null` turns it off for RNNs too.
    */
-  maxNorm: z.number().positive().nullable().optional(),
-  /** Norm type for `maxNorm`: 2 (default, as torch) or `Infinity`/"inf". */
-  normType: z.union([z.number().positive(), z.literal("inf")]).default(2),
+  maxNorm: z.number().positive({
+    message: "must be > 0: torch 1.13 accepts it, but a max_norm of 0 zeroes every gradient " +
+      "and a negative one turns them around, so anneal refuses it (leave maxNorm out, or set it " +
+      "to null, for no clipping by norm)",
+  }).nullable().optional(),
+  /**
+   * Norm type for `maxNorm`: 2 (default, as torch) or `Infinity`/"inf". torch's 0 (a count of
+   * the nonzero elements), negative orders and `-inf` (the smallest element) are refused.
+   */
+  normType: z.union([
+    z.number().positive({
+      message: 'must be > 0 or "inf": torch 1.13 takes 0, negative orders and -inf too, but ' +
+        "their norms (a count of nonzero elements, a minimum) do not bound the gradient, so " +
+        "anneal refuses them; 2 is torch's default",
+    }),
+    z.literal("inf"),
+  ]).default(2),
   /** Clip every gradient element to [-value, value] (clip_grad_value_); off when absent. */
-  value: z.number().positive().optional(),
+  value: z.number().positive({
+    message: "must be > 0: torch 1.13 accepts it, but a clip_value of 0 zeroes every gradient " +
+      "and a negative one sets every element to it, so anneal refuses it (leave value out for " +
+      "no clipping by value)",
+  }).optional(),
   /** AutoClip: clip at this percentile of the norms seen so far (e.g. 10); off when absent. */
   autoPercentile: z.number().gt(0).lte(100).optional(),
   /** What to do when the loss or a gradient is NaN/Inf: skip the step, stop, or cut the LR 10x and roll back. */

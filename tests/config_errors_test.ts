@@ -135,6 +135,24 @@ const CASES: Record<string, Case> = {
     file: '{"clipping": {"normType": "infinity"}}',
     message: /'clipping\.normType': must be a number or "inf", current value is "infinity"/,
   },
+  "clipping by a max norm of 0, which torch takes and zeroes every gradient with": {
+    sets: ["clipping.maxNorm=0"],
+    where: "clipping.maxNorm",
+    message:
+      /'clipping\.maxNorm': must be > 0: torch 1\.13 accepts it, but .*zeroes every .*null, for no clipping by norm\), current value is 0$/,
+  },
+  "clipping by a negative value": {
+    sets: ["clipping.value=-1"],
+    where: "clipping.value",
+    message:
+      /'clipping\.value': must be > 0: torch 1\.13 accepts it, .*leave value out for no clipping by value\), current value is -1$/,
+  },
+  "a norm type of 0, torch's count of nonzero elements": {
+    sets: ["clipping.normType=0"],
+    where: "clipping.normType",
+    message:
+      /'clipping\.normType': must be > 0 or "inf": torch 1\.13 takes 0, .*do not bound the gradient/,
+  },
   "a sequential's schedule by its path": {
     file: JSON.stringify({
       scheduler: {
