@@ -370,6 +370,13 @@ const DEFAULTS = {
  */
 export const MIN_ITERATIONS = 10;
 
+/**
+ * The most steps a range test may have (as many as `anneal schedule` lists): its learning rates,
+ * losses and smoothed losses are held a number a step, and past 2^32 steps no array could hold
+ * them (a RangeError, "Invalid array length", where the test was asked for 1e9 steps).
+ */
+export const MAX_ITERATIONS = 10_000_000;
+
 function resolve(options: LrFindOptions): LrFindResult["options"] {
   const o = { ...DEFAULTS, ...stripUndefined(options) };
   const fail = (
@@ -402,6 +409,14 @@ function resolve(options: LrFindOptions): LrFindResult["options"] {
       `an integer >= ${MIN_ITERATIONS}`,
       o.iterations,
       `the rules skip the first tenth of the steps (the smoothed loss's warm-up), then need a minimum of the smoothed loss after it; use ${DEFAULTS.iterations} (the default), or at least ${MIN_ITERATIONS}`,
+    );
+  }
+  if (o.iterations > MAX_ITERATIONS) {
+    fail(
+      "iterations",
+      `at most ${MAX_ITERATIONS.toLocaleString("en")}`,
+      o.iterations,
+      `the test holds a learning rate and a loss a step; use ${DEFAULTS.iterations} (the default): a few hundred steps read the curve`,
     );
   }
   if (!(o.smoothing >= 0 && o.smoothing < 1)) fail("smoothing", "in [0, 1)", o.smoothing);

@@ -250,6 +250,13 @@ Deno.test("lrFind refuses fewer than 10 iterations, and suggests nothing when th
         .test(error.message) &&
       /100 \(the default\)/.test(error.hint ?? ""),
   );
+  // more steps than an array holds: refused as a usage error, not a RangeError from the ramp
+  await assert.rejects(
+    lrFind(config, { iterations: 1e9 }),
+    (error: AnnealError) =>
+      error.code === "usage" &&
+      /'iterations' must be at most 10,000,000, current value is 1000000000/.test(error.message),
+  );
   // Below 1e-3 this model's loss is only the noise of its 3 batches: no minimum to read.
   await assert.rejects(
     lrFind(config, { startLr: 1e-5, endLr: 1e-3, iterations: 20 }),
