@@ -465,7 +465,31 @@ export function checkBatchNormBatches(
   const where = model.kind === "mlp"
     ? "each of its hidden layers' units"
     : "a channel of its 1x1 map";
-  if (batchSize === 1 || trainSize === 1) {
+  // the batch size nearest `from` (the smaller first) whose batches, the last included, hold
+  // 2 samples or more (a size above the training set makes one batch of all of it)
+  const nearest = (from: number): number => {
+    const fits = (size: number) => size >= 2 && (size >= trainSize || trainSize % size !== 1);
+    if (from !== batchSize && fits(from)) return from;
+    for (let d = 1;; d++) {
+      for (const size of [from - d, from + d]) if (fits(size)) return size;
+    }
+  };
+  if (trainSize === 1) {
+    // no batch size helps: one training sample is a batch of one whatever the size
+    throw new AnnealError(
+      "config",
+      `Cannot train with batch norm on 1 training sample: every batch holds one sample ` +
+        `whatever 'batchSize' is (${batchSize}), and batch norm normalizes ${where} over the ` +
+        `batch; ${torch}`,
+      {
+        where: "data",
+        hint: "give the run 2 training samples or more (more data: a higher data.limit or " +
+          "data.n, a lower data.validationSplit), or train without batch norm " +
+          "(--set model.batchNorm=false)",
+      },
+    );
+  }
+  if (batchSize === 1) {
     throw new AnnealError(
       "config",
       `Cannot train with batch norm on batches of one sample: 'batchSize' is ${batchSize} and ` +
@@ -473,21 +497,12 @@ export function checkBatchNormBatches(
         `batch; ${torch}`,
       {
         where: "batchSize",
-        hint: "train on batches of 2 samples or more (--set batchSize=16), or without batch " +
-          "norm (--set model.batchNorm=false)",
+        hint: `train on batches of 2 samples or more (--set batchSize=${nearest(16)}), or ` +
+          "without batch norm (--set model.batchNorm=false)",
       },
     );
   }
-  // the batch size nearest this one (the smaller first) that leaves no short batch of one sample
-  let better = batchSize;
-  for (let d = 1; better === batchSize; d++) {
-    for (const size of [batchSize - d, batchSize + d]) {
-      if (size >= 2 && trainSize % size !== 1) {
-        better = size;
-        break;
-      }
-    }
-  }
+  const better = nearest(batchSize);
   throw new AnnealError(
     "config",
     `Cannot train with batch norm on the epoch's last batch: ${trainSize} training samples in ` +

@@ -189,6 +189,15 @@ Deno.test("batch norm on a training batch of one value a channel is refused, as 
   const one = refused(mlp, [2], { trainSize: 40, batchSize: 1, dropLast: true })!;
   assert.match(one.message, /on batches of one sample: 'batchSize' is 1/);
   assert.match(one.hint!, /--set model\.batchNorm=false/);
+  // the size it suggests leaves no last batch of one either (17 samples: not 16)
+  const seventeen = refused(mlp, [2], { trainSize: 17, batchSize: 1, dropLast: false })!;
+  assert.match(seventeen.hint!, /--set batchSize=15\)/);
+  // one training sample: no batch size helps (the hint named batchSize=16, the size it had)
+  const single = refused(mlp, [2], { trainSize: 1, batchSize: 16, dropLast: false })!;
+  assert.match(single.message, /on 1 training sample: every batch holds one sample/);
+  assert.equal(single.where, "data");
+  assert.doesNotMatch(single.hint!, /batchSize/);
+  assert.match(single.hint!, /2 training samples or more/);
   // without batch norm, or another model, nothing to refuse
   assert.equal(
     refused({ kind: "mlp", batchNorm: false }, [2], {
