@@ -74,7 +74,11 @@ export const DistributionSchema = z.discriminatedUnion("type", [
   }
   // Optuna shortens such a range to its last step with a warning; the samplers drew 'high' off
   // the steps (16..100 by 16 gave 100 in 1 draw of 27, the grid never)
-  if (d.type === "int" && d.high >= d.low && (d.high - d.low) % d.step !== 0) {
+  // (a step that is not a whole number above 0 is refused on its own: no values to name)
+  if (
+    d.type === "int" && Number.isInteger(d.step) && d.step > 0 && d.high >= d.low &&
+    (d.high - d.low) % d.step !== 0
+  ) {
     const last = intHigh(d);
     context.addIssue({
       code: "custom",

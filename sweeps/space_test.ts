@@ -57,6 +57,18 @@ Deno.test("an int range that is not low plus whole steps is refused, naming wher
       sweep: { ...sweep, space: { batchSize: { ...sweep.space.batchSize, high: 96 } } },
     })
   );
+  // a step of 0, below 0 or fractional is refused as the step; no values "end at NaN"
+  for (const step of [0, -16, 1.5]) {
+    assert.throws(
+      () =>
+        parseConfig({
+          sweep: { ...sweep, space: { batchSize: { ...sweep.space.batchSize, step } } },
+        }),
+      (e: AnnealError) =>
+        e.where === "sweep.space.batchSize.step" && !/NaN|values end at/.test(e.message),
+      `step ${step}`,
+    );
+  }
 });
 
 Deno.test("a stored int range past its last step draws only values on the steps", () => {
