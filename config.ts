@@ -765,6 +765,9 @@ export interface ConfigWarning {
  *   mode defaults to `max` there; this is a `min` the config sets).
  * - Early stopping or a plateau schedule watching an accuracy in mode `min` (a `min` the config
  *   sets: the mode defaults to `max` there): the best epoch is then the least accurate.
+ * - Early stopping or a plateau schedule watching the loss or mae of a run that minimizes its
+ *   loss in mode `max`: the best epoch is then the worst (early stopping stops as the loss
+ *   falls, and `restoreBest` puts back the first epoch's weights).
  * - An `interval` that changes nothing (see {@linkcode unusedIntervals}).
  *
  * @example
@@ -818,15 +821,37 @@ export function configWarnings(input: RunConfigInput | RunConfig): ConfigWarning
     });
   }
   // A mode set by hand against the watched metric's direction: the loss under maximize, or an
-  // accuracy (both better higher), watched in mode min.
+  // accuracy (both better higher), watched in mode min; or the loss or mae of a run that
+  // minimizes its loss (better lower) watched in mode max, which takes the worst epoch as the
+  // best (early stopping stops as the loss falls, and restoreBest puts back the first epoch's
+  // weights).
   const { monitor } = config.earlyStopping;
+  const lowerIsBetter = !maximizes(config.optimizer) &&
+    (LOSS_METRICS.includes(monitor) || monitor === "mae" || monitor === "valMae");
   const against = watchesMaximizedLoss(config)
     ? {
+      wrong: "min",
+      right: "max",
+      lowest: "lowest",
       why: "optimizer.maximize pushes the loss up",
       default: "with maximize it defaults to max for a loss monitor",
     }
     : !LOSS_METRICS.includes(monitor) && watchesHigherIsBetter(config)
-    ? { why: `${monitor} is better higher`, default: "it defaults to max for an accuracy" }
+    ? {
+      wrong: "min",
+      right: "max",
+      lowest: "lowest",
+      why: `${monitor} is better higher`,
+      default: "it defaults to max for an accuracy",
+    }
+    : lowerIsBetter
+    ? {
+      wrong: "max",
+      right: "min",
+      lowest: "highest",
+      why: `${monitor} is better lower (the optimizer minimizes the loss)`,
+      default: `it defaults to min for ${monitor}`,
+    }
     : undefined;
   if (against) {
     const watchers = [
@@ -836,16 +861,17 @@ export function configWarnings(input: RunConfigInput | RunConfig): ConfigWarning
         : []),
     ];
     for (const { field, mode, what } of watchers) {
-      if (mode !== "min") continue;
+      if (mode !== against.wrong) continue;
       warnings.push({
         field,
-        message: `${field} is 'min' while ${against.why}: ${what} takes the epoch with the ` +
-          `lowest ${monitor} as the best`,
-        hint: `leave ${field} out (${against.default}), or --set ${field}=max`,
+        message: `${field} is '${against.wrong}' while ${against.why}: ${what} takes the epoch ` +
+          `with the ${against.lowest} ${monitor} as the best`,
+        hint: `leave ${field} out (${against.default}), or --set ${field}=${against.right}`,
         // (a run recorded with the former default, min for every monitor, is resumed with it)
-        resumeHint: `a resume keeps the config the run was recorded with, ${field} 'min' ` +
-          `included (it refuses a change); for ${what} to take the highest ${monitor}, start a ` +
-          `new run from the run's config.json with --set ${field}=max`,
+        resumeHint: `a resume keeps the config the run was recorded with, ${field} ` +
+          `'${against.wrong}' included (it refuses a change); for ${what} to take the ` +
+          `${against.lowest === "lowest" ? "highest" : "lowest"} ${monitor}, start a new run ` +
+          `from the run's config.json with --set ${field}=${against.right}`,
       });
     }
   }

@@ -308,6 +308,41 @@ Deno.test("an accuracy watched by early stopping and plateau defaults to mode ma
   assert.match(warnings[0].hint, /--set earlyStopping\.mode=max$/);
 });
 
+Deno.test("the loss or mae watched in mode max while the loss is minimized is a warning: the best epoch would be the worst", () => {
+  const plateau = { name: "plateau" };
+  for (const monitor of ["valLoss", "loss", "mae", "valMae"]) {
+    const explicit = parseConfig({
+      earlyStopping: { monitor, mode: "max" },
+      scheduler: { ...plateau, mode: "max" },
+    });
+    const warnings = configWarnings(explicit);
+    assert.deepEqual(
+      warnings.map((w) => w.field),
+      ["earlyStopping.mode", "scheduler.mode"],
+      monitor,
+    );
+    assert.match(
+      warnings[0].message,
+      new RegExp(
+        `'max' while ${monitor} is better lower .*: early stopping takes the epoch with the ` +
+          `highest ${monitor} as the best`,
+      ),
+    );
+    assert.match(warnings[0].hint, /--set earlyStopping\.mode=min$/);
+  }
+  // min, the default, and maximize's max on the loss are no mistake
+  assert.deepEqual(configWarnings(parseConfig({ earlyStopping: { monitor: "loss" } })), []);
+  assert.deepEqual(
+    configWarnings(
+      parseConfig({
+        optimizer: { name: "adam", lr: 1e-3, maximize: true },
+        earlyStopping: { monitor: "loss", mode: "max" },
+      }),
+    ),
+    [],
+  );
+});
+
 Deno.test("an interval that changes nothing is a warning naming it: a plateau's, 'step' in a sequential of epochs; a config holds one only where written", () => {
   const plateau = parseConfig({ scheduler: { name: "plateau", patience: 2 } });
   assert.equal(plateau.scheduler?.interval, undefined, "no default to save in config.json");
