@@ -127,7 +127,7 @@ Examples:
     .option("--runs-dir <dir>", "where run directories go (default runs/)")
     .option(
       "--resume <run-id>",
-      "continue a run from its last checkpoint (`last`: the newest run; --epochs, --max-steps: " +
+      "continue a run from its last checkpoint (`last`: the newest training run; --epochs, --max-steps: " +
         "more, to train it longer)",
     )
     .option("--json", "print the event stream as NDJSON instead of text")

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { parseConfig } from "../config.ts";
 import { loadData } from "../data/mod.ts";
-import { provenance } from "../cli/commands/runs.ts";
+import { provenance, runDirOf } from "../cli/commands/runs.ts";
+import type { AnnealError } from "../errors.ts";
 import { readRun } from "../report/records.ts";
 import { lrFind, type LrFindResult } from "./lr_find.ts";
 import { recordLrFind } from "./lr_find_run.ts";
@@ -118,6 +119,40 @@ Deno.test("an LR range test is not recorded in a run directory a training run is
       "the run's directory is its own",
     );
     assert.equal(await exists(`${runsDir}/busy/run.lock`), false);
+  } finally {
+    await Deno.remove(runsDir, { recursive: true });
+  }
+});
+
+Deno.test("an LR range test's record is not resumed as a run, and --resume last takes the newest training run", async () => {
+  const runsDir = await Deno.makeTempDir();
+  try {
+    const config = parseConfig({ runsDir, backend: "cpu", epochs: 1 });
+    const trained = await train(config, { runId: "trained" }).result;
+    assert.equal(trained.status, "completed");
+    await recordLrFind(config, result, { runId: "lr-find-test", plot: false });
+    // it was refused as a run "ended (LR range test) before its first epoch's end was saved",
+    // with the hint to start it again as a training run
+    await assert.rejects(
+      train(config, { resume: "lr-find-test" }).result,
+      (error: AnnealError) => {
+        assert.equal(error.code, "usage");
+        assert.match(
+          error.message,
+          /^Cannot resume run 'lr-find-test': it is the record of an LR range test \(anneal lr-find\), not a training run/,
+        );
+        assert.match(error.hint ?? "", /it suggested lr 0\.001/);
+        return true;
+      },
+    );
+    assert.equal(await exists(`${runsDir}/lr-find-test/run.lock`), false, "nothing written");
+    assert.equal(await exists(`${runsDir}/lr-find-test/checkpoints`), false);
+    // `last` of the commands that read records is the newest, the test; --resume's the run
+    assert.equal(await runDirOf("last", { runsDir }), `${runsDir}/lr-find-test`);
+    assert.equal(
+      await runDirOf("last", { runsDir }, { training: true }),
+      `${runsDir}/trained`,
+    );
   } finally {
     await Deno.remove(runsDir, { recursive: true });
   }

@@ -144,6 +144,39 @@ export async function checkNotRunning(
 }
 
 /**
+ * Refuses to resume the record of an LR range test (`anneal lr-find`'s run directory, which holds
+ * `lr_find.json`): it trained no epoch and has no checkpoint, and the refusal that gave ("it ended
+ * (LR range test) before its first epoch's end was saved") told to start it again as a training
+ * run from its config. Checked before the run's lock is taken: nothing is written into it.
+ */
+export async function checkNotLrFind(dir: string, runId: string, runsDir: string): Promise<void> {
+  const found = await Deno.stat(`${dir}/lr_find.json`).then((info) => info.isFile, () => false);
+  if (!found) return;
+  let suggestion: number | undefined;
+  try {
+    const summary = JSON.parse(await Deno.readTextFile(`${dir}/summary.json`));
+    const lr = summary?.lrFind?.suggestion;
+    if (typeof lr === "number" && Number.isFinite(lr)) suggestion = lr;
+  } catch {
+    // (no summary, or a damaged one: the refusal goes without the suggestion)
+  }
+  const flag = runsDir === "runs" ? "" : ` --runs-dir ${shellWord(runsDir)}`;
+  throw new AnnealError(
+    "usage",
+    `Cannot resume run '${runId}': it is the record of an LR range test (anneal lr-find), not ` +
+      "a training run; it trained no epoch, so there is nothing to resume",
+    {
+      where: dir,
+      hint: (suggestion === undefined ? "" : `it suggested lr ${suggestion}: start a training ` +
+        `run from its config at that rate (anneal train -c ${
+          shellWord(`${dir}/config.json`)
+        }, setting optimizer.lr, or scheduler.maxLr under onecycle or cyclic); or `) +
+        `resume a training run (\`anneal runs${flag}\` lists them)`,
+    },
+  );
+}
+
+/**
  * Reads the config a run was started with (`<dir>/config.json`). A missing file, one that cannot
  * be read, one that is not JSON and one that the schema refuses each get their own error, naming
  * the file.

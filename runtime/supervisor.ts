@@ -51,6 +51,7 @@ import { checkRunId, recordedConfig, RunWriter } from "./records.ts";
 import { claimNewRun } from "./new_run.ts";
 import {
   checkCheckpointConfig,
+  checkNotLrFind,
   checkNotRunning,
   checkRelativeDataPaths,
   loadResumeCheckpoint,
@@ -403,6 +404,7 @@ function startRun(
       runId = checkRunId(options.resume);
       Object.assign(known, { runsDir, runId });
       const dir = `${runsDir}/${runId}`;
+      await checkNotLrFind(dir, runId, runsDir);
       const saved = await readSavedConfig(dir, runId);
       // Two resumes started at once: one takes the lock, the other is refused here.
       held.lock = await lockRun(dir, { runId, runsDir });

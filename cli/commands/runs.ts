@@ -38,15 +38,40 @@ export interface RunsOptions {
   runsDir: string;
 }
 
-/** Resolves a run id (or `last`) to its directory inside the runs directory, never outside it. */
-export async function runDirOf(id: string, options: RunsOptions): Promise<string> {
+/**
+ * Resolves a run id (or `last`) to its directory inside the runs directory, never outside it.
+ * `training`: `last` is the newest training run, leaving out LR range tests' records (`anneal
+ * lr-find`'s, which `--resume last` took after a test and could not resume).
+ */
+export async function runDirOf(
+  id: string,
+  options: RunsOptions,
+  { training = false }: { training?: boolean } = {},
+): Promise<string> {
   if (id === "last" || id === "latest") {
     const rows = await listRuns(options.runsDir);
-    const newest = [...rows].sort((a, b) => String(b.date).localeCompare(String(a.date)))[0];
+    const sorted = [...rows].sort((a, b) => String(b.date).localeCompare(String(a.date)));
+    let newest: RunRow | undefined = sorted[0];
+    if (training) {
+      newest = undefined;
+      for (const row of sorted) {
+        const test = await Deno.stat(`${options.runsDir}/${row.id}/lr_find.json`).then(
+          () => true,
+          () => false,
+        );
+        if (!test) {
+          newest = row;
+          break;
+        }
+      }
+    }
     if (!newest) {
-      throw new AnnealError("usage", `No runs in '${options.runsDir}'`, {
-        hint: `train one first: anneal train${runsDirFlag(options.runsDir)}`,
-      });
+      throw new AnnealError(
+        "usage",
+        `No ${training && sorted.length > 0 ? "training " : ""}runs in '${options.runsDir}'` +
+          (training && sorted.length > 0 ? " (only LR range tests' records)" : ""),
+        { hint: `train one first: anneal train${runsDirFlag(options.runsDir)}` },
+      );
     }
     return `${options.runsDir}/${newest.id}`;
   }

@@ -181,9 +181,12 @@ export async function trainCommand(options: TrainCommandOptions): Promise<number
     options.lr && !options.resume ? await rawConfig(options) : {},
   );
   for (const note of overrides.notes) console.error(`anneal: ${note}`);
-  // `--resume last`, as `anneal diagnose last` and `report last` take it: the newest run
+  // `--resume last`, as `anneal diagnose last` and `report last` take it: the newest run, of
+  // those that trained (an LR range test's record has nothing to resume)
   const resume = options.resume === "last" || options.resume === "latest"
-    ? basename(await runDirOf(options.resume, { runsDir: options.runsDir ?? "runs" }))
+    ? basename(
+      await runDirOf(options.resume, { runsDir: options.runsDir ?? "runs" }, { training: true }),
+    )
     : options.resume;
   if (resume !== options.resume) console.error(`anneal: --resume ${options.resume}: ${resume}`);
   const run = resume
