@@ -127,8 +127,8 @@ Examples:
     .option("--runs-dir <dir>", "where run directories go (default runs/)")
     .option(
       "--resume <run-id>",
-      "continue a run from its last checkpoint (`last`: the newest training run; --epochs, --max-steps: " +
-        "more, to train it longer)",
+      "continue a run from its last checkpoint (`last`: the newest training run; --epochs, " +
+        "--max-steps: more, to train it longer)",
     )
     .option("--json", "print the event stream as NDJSON instead of text")
     .option("--log-every <n>", "print every Nth epoch (default: 1, or 10 above 20 epochs)")
