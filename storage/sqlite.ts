@@ -9,6 +9,7 @@
  */
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 import { AnnealError } from "../errors.ts";
+import { fileError } from "../file_errors.ts";
 import {
   canonicalJson,
   checkSameStudy,
@@ -87,7 +88,7 @@ export function openSqliteStorage(
  * it: a file that is not a SQLite database (SQLite says only "file is not a database"), a
  * directory, or a directory that does not exist. Any other error is returned as it is.
  */
-function openError(path: string, error: unknown): unknown {
+export function openError(path: string, error: unknown): unknown {
   if (error instanceof AnnealError || !(error instanceof Error)) return error;
   const storage = `Cannot open study storage sqlite:${path}`;
   const elsewhere = "name another database file with --storage (e.g. --storage runs/sweeps.db)";
@@ -110,6 +111,17 @@ function openError(path: string, error: unknown): unknown {
       const parent = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
       if (statError instanceof Deno.errors.NotFound && !pathExists(parent)) {
         why = `its directory ${parent} does not exist`;
+      } else if (statError instanceof Deno.errors.NotFound) {
+        // the directory is there: the file cannot be made in it (a read-only file system, a
+        // full disk, no permission), which SQLite says only as "unable to open"
+        const refusal = cannotCreate(path);
+        if (refusal) {
+          return new AnnealError(
+            "storage",
+            `${storage}: cannot create the database file: ${refusal.message}`,
+            { where: refusal.where, hint: refusal.hint ?? elsewhere, cause: error },
+          );
+        }
       }
     }
     return new AnnealError("storage", `${storage}: ${why} (SQLite: ${error.message})`, {
@@ -120,6 +132,21 @@ function openError(path: string, error: unknown): unknown {
     });
   }
   return error;
+}
+
+/**
+ * Why a file cannot be created at `path` (which does not exist, in a directory that does), said
+ * by {@linkcode fileError}: the read-only file system, the full disk or the permission; undefined
+ * where it can be (the probe's empty file is removed again).
+ */
+function cannotCreate(path: string): AnnealError | undefined {
+  try {
+    Deno.openSync(path, { write: true, createNew: true }).close();
+  } catch (error) {
+    return fileError(error, { action: "create", path, expected: "a writable file", writing: true });
+  }
+  Deno.removeSync(path);
+  return undefined;
 }
 
 /** Whether `path` exists (a file, or anything else that is there). */

@@ -1,6 +1,6 @@
 import { DatabaseSync } from "node:sqlite";
 import { registerStorageConformance } from "./conformance.ts";
-import { openSqliteStorage } from "./sqlite.ts";
+import { openError, openSqliteStorage } from "./sqlite.ts";
 
 const dir = Deno.makeTempDirSync({ prefix: "anneal_sqlite_test_" });
 const path = `${dir}/studies.db`;
@@ -93,4 +93,40 @@ Deno.test("a study storage that is not a SQLite database, a directory or in a mi
     !missing.message.includes(`its directory ${dir}/no/such/dir does not exist`) ||
     !missing.hint?.startsWith(`create the directory (mkdir -p ${dir}/no/such/dir)`)
   ) throw new Error(`${missing?.message} / ${missing?.hint}`);
+});
+
+Deno.test("a study database that cannot be created in its directory (read-only, full) says so, not only that SQLite cannot open it", () => {
+  // SQLite says "unable to open database file" on a read-only file system; the file is made here
+  // as SQLite would make it, and fails as it did on a read-only tmpfs
+  const at = `${dir}/readonly.db`;
+  const open = Deno.openSync;
+  Deno.openSync = ((target: string | URL, options?: Deno.OpenOptions) => {
+    if (String(target) === at) {
+      throw Object.assign(new Error(`Read-only file system (os error 30): open '${at}'`), {
+        code: "EROFS",
+      });
+    }
+    return open(target, options);
+  }) as typeof Deno.openSync;
+  let error: { code?: string; message: string; hint?: string } | undefined;
+  try {
+    error = openError(at, new Error("unable to open database file")) as typeof error;
+  } finally {
+    Deno.openSync = open;
+  }
+  if (
+    error?.code !== "storage" ||
+    !error.message.startsWith(`Cannot open study storage sqlite:${at}: cannot create`) ||
+    !/the file system is read-only/.test(error.message) ||
+    !/choose a path on a writable file system/.test(error.hint ?? "")
+  ) throw new Error(`${error?.message} / ${error?.hint}`);
+  // where the file can be made, the probe leaves nothing behind
+  openError(at, new Error("unable to open database file"));
+  let left = true;
+  try {
+    Deno.statSync(at);
+  } catch {
+    left = false;
+  }
+  if (left) throw new Error("the probe left a file");
 });
