@@ -778,6 +778,36 @@ const KIND_PATHS = [
  */
 export function checkSpacePaths(definition: StudyDefinition): void {
   const { space } = definition.sweep;
+  // where a trial's run goes and what it is called are the study's: a trial drawing them trained
+  // as every other one, into the study's directory, and the best "runsDir" was reported
+  for (const path of Object.keys(space)) {
+    if (path === "sweep" || path.startsWith("sweep.")) {
+      throw new AnnealError(
+        "config",
+        `Cannot sweep '${path}': the sweep section says how the study runs, and a trial's ` +
+          "config has none (trials run with the study's settings)",
+        {
+          where: formatPath(["sweep", "space", path]),
+          hint: `drop "${path}" from sweep.space; set it in the sweep section or with the ` +
+            "sweep command's options (--trials, --sampler, --pruner, --parallel)",
+        },
+      );
+    }
+  }
+  for (const path of ["runsDir", "name"]) {
+    if (!Object.hasOwn(space, path)) continue;
+    throw new AnnealError(
+      "config",
+      `Cannot sweep '${path}': every trial's run goes to the study's directory ` +
+        `(<runsDir>/<study>/trial-N-...) whatever ${path} it draws, so the trials would differ ` +
+        "in nothing it trains",
+      {
+        where: formatPath(["sweep", "space", path]),
+        hint: `drop "${path}" from sweep.space; the base config's runsDir (--set runsDir=DIR) ` +
+          "says where the study's runs go, and --study NAME names the study",
+      },
+    );
+  }
   // a kind some trials draw that cannot take the fields the space gives its section
   checkKindSwitches(
     space,
@@ -900,7 +930,10 @@ function checkSpaceValue(
     (error.where === path || error.where.startsWith(`${path}.`));
   const unknown = inside &&
     (/unknown field/.test(error.message) || /^Cannot set /.test(error.message));
-  const reason = error.message.replace(/^Invalid trial config: /, "").replace(`'${path}': `, "");
+  // (applyParams' "Cannot set 'PATH': 'SECTION' does not exist" loses its whole lead, not only
+  // the path: "Cannot set 'nosection' does not exist" was left)
+  const reason = error.message.replace(/^Invalid trial config: /, "")
+    .replace(`Cannot set '${path}': `, "").replace(`'${path}': `, "");
   if (!unknown) {
     // a range's low end stands for values some trials may not draw: theirs to fail; a value
     // of a choice that fails whatever else the trial draws is refused, as its trials would be

@@ -292,8 +292,25 @@ Deno.test("a space path that names no field of the base config is refused before
       assert.match(error.message, new RegExp(`^Cannot sweep '${path.replace(".", "\\.")}': `));
       assert.match(error.message, detail);
       assert.match(error.message, /every trial would fail on it$/);
+      assert.doesNotMatch(error.message, /Cannot set /, "applyParams' lead is not left half");
       assert.equal(error.where, `sweep.space["${path}"]`);
     }
+  }
+  // the sweep section is the study's: it was "'sweep' does not exist", of a config that has one
+  assert.throws(
+    () => checkSpacePaths(definition({}, { "sweep.trials": { type: "choice", values: [1, 2] } })),
+    /^AnnealError: Cannot sweep 'sweep\.trials': the sweep section says how the study runs/,
+  );
+  // where a trial's run goes and its name are the study's: refused, not drawn for nothing
+  for (const path of ["runsDir", "name"]) {
+    assert.throws(
+      () => checkSpacePaths(definition({}, { [path]: { type: "choice", values: ["a", "b"] } })),
+      (error: AnnealError) =>
+        error.where === `sweep.space.${path}` &&
+        new RegExp(`^Cannot sweep '${path}': every trial's run goes to the study's directory`)
+          .test(error.message) &&
+        /--study NAME/.test(error.hint ?? ""),
+    );
   }
   // fields that exist, and a field whose section's kind the space varies, pass
   checkSpacePaths(definition(mlp, {
