@@ -79,10 +79,20 @@ export function lrRamp(
   iterations: number,
   mode: "exponential" | "linear" = "exponential",
 ): number[] {
+  // a range wider than a double's (1e-300 to 1e300, or a denormal start) overflows the ratio to
+  // Infinity, which made every rate but the first Infinity or NaN: there the ramp is taken
+  // through the logarithms (elsewhere as it was, bit for bit)
+  const ratio = endLr / startLr;
+  const [logStart, logEnd] = [Math.log(startLr), Math.log(endLr)];
   return Array.from({ length: iterations }, (_, i) => {
     if (i === iterations - 1) return endLr;
     const t = i / (iterations - 1);
-    return mode === "linear" ? startLr + (endLr - startLr) * t : startLr * (endLr / startLr) ** t;
+    if (mode === "linear") return startLr + (endLr - startLr) * t;
+    return Number.isFinite(ratio)
+      ? startLr * ratio ** t
+      : i === 0
+      ? startLr
+      : Math.exp(logStart + (logEnd - logStart) * t);
   });
 }
 

@@ -241,6 +241,24 @@ Deno.test("lrFind steps through the whole ramp, cycling epochs, in both modes", 
   }
 });
 
+Deno.test("lrRamp spans a range wider than a double's ratio (1e-300 to 1e300, a denormal start) with finite rates", () => {
+  // (endLr / startLr) overflowed to Infinity: every rate after the first was Infinity or NaN,
+  // and the test failed inside the optimizer ("'lr' must be a finite number")
+  for (const [start, end] of [[1e-300, 1e300], [5e-324, 1]]) {
+    const ramp = lrRamp(start, end, 11);
+    assert.ok(ramp.every((lr) => Number.isFinite(lr) && lr > 0), `${start}..${end}: ${ramp}`);
+    assert.equal(ramp[0], start);
+    assert.equal(ramp[10], end);
+    for (let i = 1; i < ramp.length; i++) assert.ok(ramp[i] > ramp[i - 1], `${ramp}`);
+  }
+  assert.ok(Math.abs(Math.log10(lrRamp(1e-300, 1e300, 11)[5])) < 1e-9, "the middle is 1");
+  // a range whose ratio is finite keeps its rates as they were
+  assert.deepEqual(
+    lrRamp(1e-7, 10, 5),
+    [0, 1, 2, 3, 4].map((i) => (i === 4 ? 10 : 1e-7 * (10 / 1e-7) ** (i / 4))),
+  );
+});
+
 Deno.test("lrFind refuses fewer than 10 iterations, and suggests nothing when the smoothed loss never falls", async () => {
   const config = syntheticConfig();
   await assert.rejects(
