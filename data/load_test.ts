@@ -150,6 +150,22 @@ Deno.test("a validation split asked for holds out one sample at least, where n x
     /validationSplit 0\.1 of 1 samples leaves no training data/,
   );
   assert.match(error.hint!, /0 trains on every sample, without validation/);
+  // a file of one row and no limit: the hint does not send to a limit that is not set
+  const oneRow = await Deno.makeTempFile({ suffix: ".csv" });
+  await Deno.writeTextFile(
+    oneRow,
+    (await Deno.readTextFile(path)).split("\n").slice(0, 2).join("\n"),
+  );
+  try {
+    const single = await assertDataError(
+      () => loadData({ kind: "csv", path: oneRow, target: "y" }, 5),
+      /validationSplit 0\.1 of 1 samples leaves no training data/,
+    );
+    assert.match(single.hint!, /more rows in the data file/);
+    assert.doesNotMatch(single.hint!, /raise limit$/);
+  } finally {
+    await Deno.remove(oneRow);
+  }
 });
 
 Deno.test("csv classification maps sorted labels to indices, also in the test file", async () => {

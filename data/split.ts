@@ -107,8 +107,10 @@ function* splitSteps(
       `Cannot split data: validationSplit ${fraction} of ${ds.n} samples leaves no training data`,
       {
         where: "data.validationSplit",
-        hint: "lower validationSplit (0 trains on every sample, without validation), or raise " +
-          "limit",
+        // ("or raise limit" was the hint where no limit was set: a CSV file of one row)
+        hint: "lower validationSplit (0 trains on every sample, without validation), or train " +
+          "on more samples (more rows in the data file, a higher data.limit where one is set, " +
+          "data.n for synthetic-linear)",
       },
     );
   }
