@@ -50,6 +50,7 @@ import { type CheckpointState, loadCheckpoint, type WeightMap } from "../runtime
 import { checkResumedData, checkResumedSteps } from "../runtime/resume_steps.ts";
 import { checkRunStart } from "../runtime/start_checks.ts";
 import { budgetSpent } from "../runtime/budget.ts";
+import { outOfMemory } from "../runtime/out_of_memory.ts";
 import { warmupBeyondRun } from "../schedulers/warmup_reach.ts";
 import { cosineBeyondRun } from "../schedulers/cosine_reach.ts";
 import { decayBeyondRun } from "../schedulers/decay_reach.ts";
@@ -225,8 +226,12 @@ interface EpochEnd {
  */
 let drainEpochEnds = (): Promise<void> => Promise.resolve();
 
+/** The run's parameter count once its model is built (named where an allocation fails). */
+let builtParameters: number | undefined;
+
 runActor("trainer", async (context) => {
   let keep = false;
+  builtParameters = undefined;
   try {
     const result = await trainer(context);
     // (a Worker that may take the next run keeps its device for it, let go of on `Release`)
@@ -239,7 +244,7 @@ runActor("trainer", async (context) => {
       new Promise<void>((resolve) => (timer = setTimeout(resolve, DRAIN_MS))),
     ]);
     clearTimeout(timer);
-    throw error;
+    throw outOfMemory(error, builtParameters, tf.getBackend()) ?? error;
   } finally {
     if (keep) await trimWebGpuBuffers().catch(() => {});
     else await releaseGpu();
@@ -460,6 +465,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     }
   }
   const engine = new TrainingEngine(config, info);
+  builtParameters = engine.variables.reduce((n, v) => n + v.size, 0);
   const readEvery = config.readbackEvery ?? (chosen.backend === "webgpu" ? 16 : 1);
   // On the CPU backends (cpu, wasm) a read-back is synchronous and costs next to nothing: every
   // step is read before it is applied, whatever readEvery says (a non-finite one is skipped, and
@@ -608,7 +614,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     startEpoch: epoch,
     startStep: step,
     dataset: info,
-    parameters: engine.variables.reduce((n, v) => n + v.size, 0),
+    parameters: builtParameters,
   });
 
   const startedAt = performance.now();

@@ -557,3 +557,28 @@ Deno.test("CSV data that reads but likely not as meant: a first line of numbers 
     /Cannot train a classifier on 'column2': it holds numbers with fractions .*\n {2}hint: to predict the number, --set data\.task=regression/,
   );
 });
+
+Deno.test("a model too large for wasm's memory fails saying so, with its size and what to change", async () => {
+  // 400M parameters (the seed's one input feature, a hidden layer of 1e8): wasm built the model and
+  // then failed with V8's "Invalid typed array length: 1600000000", and nothing more
+  await using runs = await tempRunsDir();
+  const failed = await anneal(
+    "train",
+    "--backend",
+    "wasm",
+    "--epochs",
+    "1",
+    "--runs-dir",
+    runs.dir,
+    "--no-progress",
+    "--set",
+    'model={"kind":"mlp","hidden":[100000000]}',
+  );
+  assert.notEqual(failed.code, 0);
+  assert.match(failed.stderr, /Out of memory on backend wasm: an allocation failed \(/);
+  assert.match(
+    failed.stderr,
+    /The model has 400,000,001 parameters: 1\.5 GiB of float32 weights/,
+  );
+  assert.match(failed.stderr, /hint: use a smaller model .* wasm addresses at most 4 GiB/);
+});
