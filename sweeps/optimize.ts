@@ -85,12 +85,14 @@ export interface OptimizeOptions {
   study?: string;
   /** Trials this call runs at once, as concurrent calls of the objective (default 1). */
   parallel?: number;
-  /** Seeds the sampler (default 0). */
+  /**
+   * Seeds the sampler (default 0): a study run again with the same seed by one worker draws the
+   * same params (each trial's draw is seeded by it and the trial's index in the study).
+   */
   seed?: number;
   /**
-   * Names this worker in the storage (default: host name, pid and a random suffix, which also
-   * seeds the sampler). Each process that runs the study at once needs its own; a fixed one with
-   * a fixed `seed` makes a study run by one worker draw the same params each time.
+   * Names this worker in the storage (default: host name, pid and a random suffix). Each process
+   * that runs the study at once needs its own.
    */
   workerId?: string;
   /** Stops the study after its running trials. */

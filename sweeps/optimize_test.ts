@@ -15,7 +15,6 @@ Deno.test("optimize (mod.ts): TPE with ASHA finds the quadratic's minimum and pr
     space,
     trials: 50,
     sampler: "tpe",
-    // the sampler's random numbers depend on the worker id (a random suffix by default)
     seed: 1,
     workerId: "worker-0",
     pruner: "asha",
@@ -339,5 +338,26 @@ Deno.test("optimize prints nothing: its budget's notices go to onNotice, where o
     ]);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("optimize: a study run again with the same seed draws the same params, whatever the worker's id", async () => {
+  const draws = async (seed: number, sampler: "random" | "tpe") => {
+    const result = await optimize({
+      space: { ...space, k: { type: "choice", values: ["a", "b", "c"] } },
+      trials: 14,
+      sampler,
+      pruner: "none",
+      seed,
+      // (no workerId: each call's own, with a random suffix)
+      objective: quadratic,
+    });
+    return result.trials.map((trial) => JSON.stringify(trial.params));
+  };
+  for (const sampler of ["random", "tpe"] as const) {
+    const first = await draws(3, sampler);
+    assert.deepEqual(await draws(3, sampler), first, `${sampler}: the same seed, the same params`);
+    assert.equal(new Set(first).size, first.length, `${sampler}: no two trials alike`);
+    assert.notDeepEqual(await draws(4, sampler), first, `${sampler}: another seed, other params`);
   }
 });

@@ -99,7 +99,11 @@ export interface RunStudyOptions {
   direction?: Direction;
   /** Unique per worker process (default: host name, pid and a random suffix). */
   workerId?: string;
-  /** Seeds the samplers' random numbers (default 0). */
+  /**
+   * Seeds the samplers' random numbers (default 0): each new trial's draw is seeded by it and the
+   * trial's index in the study, so a study run again with the same seed by one worker draws the
+   * same params (with several at once, TPE's draws depend on which trials had finished).
+   */
   seed?: number;
   /** Heartbeat period in ms (default 1000). */
   heartbeatMs?: number;
@@ -154,12 +158,6 @@ export interface StudyResult {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function stringSeed(text: string): number {
-  let h = 2166136261;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
-  return h >>> 0;
-}
 
 /** A worker id that is unique across machines and processes. */
 export function defaultWorkerId(): string {
@@ -264,19 +262,24 @@ export async function runStudy(options: RunStudyOptions): Promise<StudyResult> {
     );
   }
   const ran: Trial[] = [];
-  let draws = 0;
 
   const nextTrial = async (): Promise<Trial | null> => {
     const claimed = await storage.claimTrial(study.id, o.workerId);
     if (claimed) return claimed;
     const history = await storage.listTrials(study.id, ["COMPLETE", "PRUNED"]);
-    const rng = new Rng(seedFrom(o.seed, stringSeed(o.workerId), draws++));
     return await storage.createTrial(study.id, {
-      // (inside the creating transaction: the trials it is given are every worker's)
+      // (inside the creating transaction: the trials it is given are every worker's). The
+      // draw's random numbers come from the seed and the trial's index in the study, which the
+      // transaction gives each trial once, whichever worker makes it: two workers never draw
+      // alike, and a study run again with the same seed draws the same params (with a random
+      // worker id in the seed, as before, `sweep.seed` made no sweep reproducible)
       params: (index, tried) =>
-        o.sampler.untried?.(o.space, tried) === 0
-          ? null
-          : o.sampler.sample(o.space, history, rng, { index, tried, direction: study.direction }),
+        o.sampler.untried?.(o.space, tried) === 0 ? null : o.sampler.sample(
+          o.space,
+          history,
+          new Rng(seedFrom(o.seed, index)),
+          { index, tried, direction: study.direction },
+        ),
       maxTrials: budget,
       claimBy: o.workerId,
     });
