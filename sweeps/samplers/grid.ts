@@ -34,7 +34,7 @@ import {
 /**
  * The values of one parameter of a grid, in the order the grid takes them, without listing an
  * `int` range's: how many there are, the `k`-th, and how many of them a value equals (by its JSON,
- * keys sorted; 0 for a value off the grid).
+ * keys sorted; 0 for a value off the grid, 1 for one on it: a value listed twice is one value).
  */
 export interface GridValues {
   readonly count: number;
@@ -58,16 +58,18 @@ export interface GridValues {
  */
 export function gridValues(path: string, d: Distribution): GridValues {
   if (d.type === "grid" || d.type === "choice") {
-    const list = d.values;
-    const counts = new Map<string, number>();
-    for (const value of list) {
+    // a value listed twice is one value (its first place): a trial that has it holds every copy,
+    // so counted twice the grid had points no trial would run (values [1, 1, 2]: "3 points;
+    // running 3 trials", and 2 ran)
+    const keys = new Set<string>();
+    const list = d.values.filter((value) => {
       const key = canonicalJson(value);
-      counts.set(key, (counts.get(key) ?? 0) + 1);
-    }
+      return !keys.has(key) && keys.add(key);
+    });
     return {
       count: list.length,
       at: (k) => list[k],
-      multiplicity: (value) => counts.get(canonicalJson(value)) ?? 0,
+      multiplicity: (value) => keys.has(canonicalJson(value)) ? 1 : 0,
       list,
     };
   }

@@ -334,3 +334,42 @@ Deno.test("a grid whose conditions leave too many states to count is refused, sa
   // r is drawn unless every (q_i, z_i) misses (3 of 4 ways each): 4^9 - 3^9 ways x 2, + 3^9
   assert.equal(gridCount(parseSpace(half)), (4n ** 9n - 3n ** 9n) * 2n + 3n ** 9n);
 });
+
+Deno.test("a value a grid lists twice is one value: the grid counts the points its trials run", async () => {
+  const space = parseSpace({
+    "optimizer.name": { type: "grid", values: ["sgd", "sgd", "adam"] },
+    "optimizer.momentum": {
+      type: "grid",
+      values: [0.9, 0.5, 0.9],
+      when: { "optimizer.name": "sgd" },
+    },
+    batchSize: { type: "choice", values: [{ a: 1, b: 2 }, { b: 2, a: 1 }] },
+  });
+  // (sgd at 0.9 or 0.5, adam) beside one batchSize section
+  assert.equal(gridCount(space), 3n);
+  assert.equal(untriedCount(space, []), 3n);
+  const sampler = gridSampler();
+  const tried: Params[] = [];
+  for (let i = 0; i < 3; i++) {
+    tried.push(sampler.sample(space, [], new Rng(0), { tried: tried.map(fresh) }));
+    assert.equal(untriedCount(space, tried), BigInt(2 - i));
+  }
+  assert.deepEqual(tried.map((p) => [p["optimizer.name"], p["optimizer.momentum"]]), [
+    ["sgd", 0.9],
+    ["sgd", 0.5],
+    ["adam", undefined],
+  ]);
+  // the study's notice says as many trials as it runs
+  const notices: string[] = [];
+  const { optimize } = await import("../optimize.ts");
+  const result = await optimize({
+    space: { a: { type: "grid", values: [1, 1, 2] } },
+    objective: (p) => p.a as number,
+    trials: 10,
+    sampler: "grid",
+    pruner: "none",
+    onNotice: (message) => notices.push(message),
+  });
+  assert.equal(result.trials.length, 2);
+  assert.deepEqual(notices, ["notice: the grid sampler has 2 points; running 2 trials, not 10"]);
+});
