@@ -295,6 +295,29 @@ export function registerStorageConformance(kind: string, factory: StorageFactory
       assert.equal(stillAlive.id, alive!.id);
     }));
 
+  test("reapStale's retries are for dead workers: a trial interrupted twice is still retried when its worker dies", () =>
+    withStorage(factory, async (storage) => {
+      const study = await storage.createStudy(uniqueName("reap-after-interrupt"), "minimize", {});
+      let trial = await storage.createTrial(study.id, { params: { lr: 0.1 }, claimBy: "w" });
+      // Ctrl-C twice: each time the trial is queued again and the next worker takes it
+      for (let i = 0; i < 2; i++) {
+        await storage.interruptTrial(trial!.id, "interrupted (SIGINT received)");
+        trial = await storage.claimTrial(study.id, "w");
+      }
+      assert.equal(trial!.retries, 2);
+      // then its worker is killed: it is reaped, and retried (its first death)
+      for (const expected of [3, 4, undefined]) {
+        await sleep(STALE_MS + 100);
+        const reaped = await storage.reapStale(study.id, STALE_MS, 2);
+        assert.deepEqual(reaped.failed.map((t) => t.id), [trial!.id]);
+        assert.equal(reaped.retried[0]?.retries, expected);
+        if (expected !== undefined) trial = await storage.claimTrial(study.id, "dead");
+      }
+      // after two deaths it is retried twice, and the third is its last
+      const states = (await storage.listTrials(study.id)).map((t) => t.state);
+      assert.deepEqual(states, ["FAILED", "FAILED", "FAILED", "FAILED", "FAILED"]);
+    }));
+
   test("interruptTrial fails a RUNNING trial with its reason and enqueues its retry at once", () =>
     withStorage(factory, async (storage) => {
       const study = await storage.createStudy(uniqueName("interrupt"), "minimize", {});

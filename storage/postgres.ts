@@ -626,7 +626,14 @@ class PostgresStorage implements StudyStorage {
       const result: ReapResult = { failed: [], retried: [] };
       for (const row of [...stale].sort((a, b) => a.number - b.number)) {
         result.failed.push(await this.#trial(tx, row.id));
-        if (row.retries < maxRetries) {
+        // (the trials of its chain that a dead worker failed, this one included: an interrupted
+        // trial's retries, Ctrl-C's, do not use up the retries a worker's death gets)
+        const root = row.retry_of ?? row.id;
+        const [{ n }] = await tx`
+          SELECT COUNT(*)::int AS n FROM anneal_trials
+          WHERE (id = ${root} OR retry_of = ${root}) AND state = 'FAILED'
+            AND reason LIKE 'worker % stopped heart-beating (%'`;
+        if (n <= maxRetries) {
           result.retried.push(
             await this.#insertTrial(
               tx,

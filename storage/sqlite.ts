@@ -53,6 +53,9 @@ CREATE TABLE IF NOT EXISTS intermediate (
  */
 const ADDED_COLUMNS: Record<string, string> = { run_dir: "TEXT" };
 
+/** The reason of a trial that reapStale failed, as a LIKE pattern. */
+const REAPED_REASON = "worker % stopped heart-beating (%";
+
 type Row = Record<string, SQLInputValue>;
 
 const date = (ms: SQLInputValue) => (ms === null ? null : new Date(Number(ms)));
@@ -453,7 +456,19 @@ class SqliteStorage implements StudyStorage {
         ).run(reason, now, id);
         result.failed.push(this.#trial(id));
         const retries = Number(row.retries);
-        if (retries < maxRetries) {
+        // (the trials of its chain that a dead worker failed, this one included: an interrupted
+        // trial's retries, Ctrl-C's, do not use up the retries a worker's death gets)
+        const root = row.retry_of ?? id;
+        const reaped = Number(
+          this.#get(
+            `SELECT COUNT(*) AS n FROM trials WHERE (id = ? OR retry_of = ?) AND state = 'FAILED'
+             AND reason LIKE ?`,
+            root,
+            root,
+            REAPED_REASON,
+          )!.n,
+        );
+        if (reaped <= maxRetries) {
           const retryId = this.#insertTrial(studyId, JSON.parse(String(row.params)), {
             worker_id: null,
             retry_of: row.retry_of ?? id,

@@ -179,7 +179,8 @@ export interface StudyStorage {
   heartbeat(trialId: number, workerId: string): Promise<boolean>;
   /**
    * Marks RUNNING trials without a heartbeat for `timeoutMs` as FAILED and enqueues a retry with
-   * the same params (and `runDir`) for each that has had fewer than `maxRetries` retries.
+   * the same params (and `runDir`) for each whose trial a dead worker had failed fewer than
+   * `maxRetries` times before (its retries after an interruption, `interruptTrial`, not counted).
    */
   reapStale(studyId: number, timeoutMs: number, maxRetries: number): Promise<ReapResult>;
   /** All trials of a study by number, optionally only those in `states`. */
