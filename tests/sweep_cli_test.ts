@@ -483,7 +483,7 @@ Deno.test("a study continued with --sampler grid after trials of another sampler
   });
   const sweep = (...args: string[]) =>
     anneal("sweep", "-c", config, "--set", `sweep.space=${grid}`, ...args);
-  // quasi-random: its points follow the sweep's seed alone (random's follow the worker too)
+  // quasi-random: its points follow the sweep's seed
   const first = await sweep("--sampler", "quasiRandom", "--trials", "3");
   assert.equal(first.code, 0, first.stderr);
   const point = (params: Record<string, unknown>) =>
