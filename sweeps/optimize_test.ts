@@ -361,3 +361,26 @@ Deno.test("optimize: a study run again with the same seed draws the same params,
     assert.notDeepEqual(await draws(4, sampler), first, `${sampler}: another seed, other params`);
   }
 });
+
+Deno.test("optimize: a TPE or pruner setting given as undefined keeps its default", async () => {
+  const unset: { n?: number } = {};
+  const result = await optimize({
+    space,
+    trials: 14,
+    sampler: "tpe",
+    samplerOptions: {
+      nStartupTrials: unset.n,
+      nEiCandidates: unset.n,
+      priorWeight: unset.n,
+      gamma: undefined,
+      weights: undefined,
+    },
+    pruner: "median",
+    prunerOptions: { nStartupTrials: unset.n },
+    objective: quadratic,
+  });
+  assert.deepEqual(result.trials.map((t) => t.state), new Array(14).fill("COMPLETE"));
+  for (const trial of result.trials) {
+    assert.ok(Number.isFinite(trial.params.x) && Number.isFinite(trial.params.y));
+  }
+});

@@ -131,7 +131,10 @@ function pickCategorical(pmf: number[], rng: RandomSource): number {
  * ```
  */
 export function tpeSampler(options: Partial<TpeOptions> = {}): Sampler {
-  const o: TpeOptions = { ...DEFAULTS, ...options };
+  // (a setting given as undefined keeps its default, as a pruner's does: spread over it, an
+  // nEiCandidates of undefined drew no candidate, and every trial after the start-up got NaN)
+  const given = Object.entries(options).filter(([, value]) => value !== undefined);
+  const o: TpeOptions = { ...DEFAULTS, ...Object.fromEntries(given) };
   return {
     name: "tpe",
     sample(space, history, rng, context = {}) {
