@@ -190,7 +190,9 @@ function printReaped(trial: Trial, retry: Trial | undefined, definition: StudyDe
   printTrial({
     ...trial,
     reason: `${trial.reason}; ${
-      retry ? `run again as trial ${retry.number}` : "not run again: it was retried twice already"
+      retry
+        ? `run again as trial ${retry.number}`
+        : "not run again: it was retried twice already after its worker died"
     }`,
   }, definition);
 }
