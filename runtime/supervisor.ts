@@ -73,6 +73,7 @@ import { readRun } from "../report/records.ts";
 import { currentProcess } from "./liveness.ts";
 import type { Diagnosis } from "../report/types.ts";
 import { EventQueue } from "./event_queue.ts";
+import { shellWord } from "../shell_word.ts";
 
 /**
  * Milliseconds the actors get to finish cleanly once told to `Stop`, before their Workers are
@@ -1179,7 +1180,8 @@ async function supervise(
                 result.steps < totalSteps)
             ? result.hint
             : !checkpointed()
-            ? "it ended before its first checkpoint: start it again"
+            ? "it ended before its first checkpoint: start it again (anneal train -c " +
+              `${shellWord(`${runDir}/config.json`)})`
             : `resume it: \`${resumeCommand(runId, config.runsDir)}\``,
           seconds: (performance.now() - startedAt) / 1000,
         });

@@ -52,7 +52,12 @@ async function interruptedBeforeFirstStep(
   assert.equal(summary.stopReason, "SIGINT received");
   // not a step: the load was given up (before, it had to end, then a step be taken)
   assert.equal(summary.steps, 0);
-  assert.match(interrupted.stderr, /it ended before its first checkpoint: start it again/);
+  assert.match(
+    interrupted.stderr,
+    /it ended before its first checkpoint: start it again \(anneal train -c \S+\/config\.json\)/,
+  );
+  // (the config it names is the run's own, written at its start)
+  assert.ok((await Deno.stat(`${runs.dir}/${interrupted.runId}/config.json`)).isFile);
   assert.equal(JSON.parse(interrupted.stdout.trim().split("\n").at(-1)!).type, "run.finished");
   assert.ok(
     ended - signalled < 5000,
