@@ -133,10 +133,20 @@ function resolveTarget(
   }
   const index = target < 0 ? columns.length + target : target;
   if (index >= 0 && index < columns.length) return index;
+  // a column named as the number (a year, `2022`): `--set data.target=2022` reads it as JSON, a
+  // number, where the name was meant
+  const named = header ? columns.findIndex((name) => name.trim() === String(target)) : -1;
   throw new AnnealError(
     "data",
-    `Cannot read CSV: target column index ${target} is out of range for ${columns.length} columns`,
-    { where, hint: `use an index from 0 to ${columns.length - 1}, or -1 for the last column` },
+    `Cannot read CSV: target column index ${target} is out of range for ${columns.length} columns` +
+      (named === -1 ? "" : `, and column ${named} is named '${columns[named]}'`),
+    {
+      where,
+      hint: named === -1
+        ? `use an index from 0 to ${columns.length - 1}, or -1 for the last column`
+        : `to pick that column by its name, write the name as a string: "target": "${target}" ` +
+          `(--set 'data.target="${target}"'), or its index, ${named}`,
+    },
   );
 }
 

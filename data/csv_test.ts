@@ -89,6 +89,25 @@ Deno.test("a missing target column is an error listing the columns", async () =>
   await assertDataError(() => readFile("good.csv", { target: 3 }), /out of range/);
 });
 
+Deno.test("a number target out of range that a column is named says to write the name as a string", async () => {
+  // --set data.target=2022 reads the value as JSON: the number, where the column '2022' was meant
+  const text = "a,2021,2022\n1,2,3\n4,5,6\n";
+  const error = await assertDataError(
+    () => readCsv(once(text), "years.csv", { ...numeric, target: 2022 }),
+    /index 2022 is out of range for 3 columns, and column 2 is named '2022'/,
+  );
+  assert.match(error.hint!, /"target": "2022"/);
+  assert.match(error.hint!, /--set 'data\.target="2022"'/);
+  const byName = await readCsv(once(text), "years.csv", { ...numeric, target: "2022" });
+  assert.deepEqual([...byName.targets!], [3, 6]);
+  // without a header the columns have no names: the plain range hint
+  const headerless = await assertDataError(
+    () => readCsv(once("1,2,2022\n4,5,6\n"), "n.csv", { ...numeric, header: false, target: 2022 }),
+    /out of range for 3 columns$/,
+  );
+  assert.match(headerless.hint!, /use an index from 0 to 2/);
+});
+
 Deno.test("a target name that two columns have is refused, naming their indexes; an index picks one", async () => {
   const text = "y,b,y\n1,2,3\n4,5,6\n";
   const error = await assertDataError(
