@@ -150,6 +150,30 @@ function resolveTarget(
   );
 }
 
+/**
+ * A number `target` that picks one column by index while another column is named as that number
+ * (a header `a,2,1` and target `1`, as `--set data.target=1` writes it, JSON's number): the run
+ * would train on the indexed column, silently, where the named one may be meant.
+ */
+function otherNamed(
+  target: string | number,
+  columns: string[],
+  index: number,
+  where: string,
+): DataWarning | undefined {
+  if (typeof target !== "number") return undefined;
+  const named = columns.indexOf(String(target));
+  if (named === -1 || named === index) return undefined;
+  return {
+    message: `'target' is the number ${target}, read as a column index: the target is column ` +
+      `${index}, '${columns[index]}', and column ${named} is named '${columns[named]}'`,
+    where,
+    hint:
+      `to use the column named '${target}', write the name as a string: "target": "${target}" ` +
+      `(--set 'data.target="${target}"'); if column ${index} is meant, nothing to do`,
+  };
+}
+
 /** Delimiters a file may use instead of the configured one, as a hint names them. */
 const OTHER_DELIMITERS = [",", ";", "\t", "|"];
 
@@ -378,6 +402,11 @@ class TableBuilder implements CsvSink {
     if (header) {
       const numbers = numbersAsHeader(this.columns, `${this.#file}:${line}`);
       if (numbers) this.warnings.push(numbers);
+      // (a test file has the training file's columns: said once, for the training file)
+      const other = this.#options.columnsOf
+        ? undefined
+        : otherNamed(target, this.columns, this.targetIndex, `${this.#file}:${line}`);
+      if (other) this.warnings.push(other);
       return true;
     }
     // text where numbers go, on the first line only: most likely a header with numbers in it

@@ -108,6 +108,26 @@ Deno.test("a number target out of range that a column is named says to write the
   assert.match(headerless.hint!, /use an index from 0 to 2/);
 });
 
+Deno.test("a number target that indexes one column while another is named as it is a warning", async () => {
+  const text = "a,2,1\n10,20,30\n40,50,60\n";
+  const table = await readCsv(once(text), "n.csv", { ...numeric, target: 1 });
+  assert.deepEqual([...table.targets!], [20, 50]); // the index, as documented
+  assert.equal(table.warnings.length, 1);
+  assert.match(table.warnings[0].message, /target is column 1, '2', and column 2 is named '1'/);
+  assert.match(table.warnings[0].hint, /"target": "1"/);
+  assert.equal(table.warnings[0].where, "n.csv:1");
+  // pandas' numbered header: the index is the name, nothing to say
+  const numbered = await readCsv(once("0,1,2\n1,2,3\n"), "p.csv", { ...numeric, target: 2 });
+  assert.deepEqual(numbered.warnings, []);
+  // a test file has the training file's columns: not said again
+  const test = await readCsv(once(text), "t.csv", {
+    ...numeric,
+    target: 1,
+    columnsOf: { file: "n.csv", columns: ["a", "2", "1"] },
+  });
+  assert.deepEqual(test.warnings, []);
+});
+
 Deno.test("a target name that two columns have is refused, naming their indexes; an index picks one", async () => {
   const text = "y,b,y\n1,2,3\n4,5,6\n";
   const error = await assertDataError(
