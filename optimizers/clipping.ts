@@ -94,7 +94,9 @@ function checkGradients(grads: unknown): void {
 }
 
 function vectorNorm(vector: tf.Tensor, p: number): tf.Tensor {
-  if (p === Infinity) return tf.max(tf.abs(vector));
+  // (tfjs's max of no values is NaN, which made every clipped gradient NaN; the host clip's, and
+  // every other order's, norm of an empty gradient is 0)
+  if (p === Infinity) return vector.size === 0 ? tf.scalar(0) : tf.max(tf.abs(vector));
   if (p === 2) return tf.sqrt(tf.sum(tf.square(vector)));
   if (p === 1) return tf.sum(tf.abs(vector));
   return tf.pow(tf.sum(tf.pow(tf.abs(vector), p)), 1 / p);

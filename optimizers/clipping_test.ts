@@ -41,6 +41,23 @@ Deno.test("clipGradNorm with the inf norm uses the largest magnitude", () => {
   tf.dispose(grads);
 });
 
+Deno.test("clipGradNorm counts an empty gradient as norm 0 under every norm, the inf norm too", () => {
+  for (const normType of [2, 1, Infinity, "inf", 3] as const) {
+    const grads = [tf.tensor1d([]), tf.tensor1d([3, -4])];
+    const result = clipGradNorm(grads, 1, normType);
+    const largest = normType === Infinity || normType === "inf"
+      ? 4
+      : normType === 1
+      ? 7
+      : undefined;
+    const total = result.totalNorm.dataSync()[0];
+    assert.ok(Number.isFinite(total), `${normType}: total norm ${total}`);
+    if (largest !== undefined) assert.equal(total, largest);
+    assert.ok([...result.grads[1].dataSync()].every(Number.isFinite), `${normType}: gradients`);
+    tf.dispose([...grads, ...result.grads, result.totalNorm]);
+  }
+});
+
 Deno.test("clipGradNorm keeps no tensors but the ones it returns", () => {
   const grads = values.map((row) => tf.tensor1d(row));
   const before = tf.memory().numTensors;
