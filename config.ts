@@ -769,6 +769,8 @@ export interface ConfigWarning {
  *   loss in mode `max`: the best epoch is then the worst (early stopping stops as the loss
  *   falls, and `restoreBest` puts back the first epoch's weights).
  * - An `interval` that changes nothing (see {@linkcode unusedIntervals}).
+ * - A `data.testLimit` where the data has no test set (synthetic-linear data, a CSV without
+ *   `testPath`): it limits nothing.
  *
  * @example
  * ```ts
@@ -876,6 +878,8 @@ export function configWarnings(input: RunConfigInput | RunConfig): ConfigWarning
     }
   }
   warnings.push(...unusedIntervals(config.scheduler));
+  const testLimit = unusedTestLimit(config.data);
+  if (testLimit) warnings.push(testLimit);
   const large = largeSyntheticData(config.data);
   if (large) warnings.push(large);
   return warnings;
@@ -900,6 +904,27 @@ function largeSyntheticData(data: RunConfig["data"]): ConfigWarning | undefined 
         Number((data.n / 6e6).toPrecision(2))
       } s or more`,
     hint: `a few thousand samples fit the two weights (the default is 200): --set data.n=${1e4}`,
+  };
+}
+
+/**
+ * A `data.testLimit` of data that has no test set: synthetic-linear data, a CSV file without a
+ * `testPath`. It limits nothing (a limit of the training rows is `data.limit`).
+ */
+function unusedTestLimit(data: RunConfig["data"]): ConfigWarning | undefined {
+  if (data.testLimit === undefined) return undefined;
+  if (data.kind === "idx" || (data.kind === "csv" && data.testPath !== undefined)) return undefined;
+  const which = data.kind === "csv"
+    ? "this CSV data has no test file (data.testPath)"
+    : `${data.kind} data has no test set`;
+  return {
+    field: "data.testLimit",
+    message: `data.testLimit is ${data.testLimit}, and ${which}: it limits nothing`,
+    hint: "to train on fewer rows, set data.limit (it counts the training rows, before the " +
+      "validation split); else remove data.testLimit" +
+      (data.kind === "csv" ? ", or give the test file as data.testPath" : ""),
+    resumeHint: "a resume keeps the config the run was recorded with (it refuses a change); " +
+      "data.testLimit changes nothing in it",
   };
 }
 

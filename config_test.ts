@@ -176,6 +176,20 @@ Deno.test("a synthetic-linear set above 1e7 samples is accepted with a warning o
   assert.deepEqual(configWarnings(parseConfig({ data: { n: 1e7 } })), []);
 });
 
+Deno.test("a data.testLimit of data without a test set is a warning: it limits nothing", () => {
+  const [synthetic] = configWarnings({ data: { kind: "synthetic-linear", testLimit: 5 } });
+  assert.equal(synthetic.field, "data.testLimit");
+  assert.match(synthetic.message, /testLimit is 5, and synthetic-linear data has no test set/);
+  assert.match(synthetic.hint, /data\.limit/);
+  const csv = { kind: "csv", path: "x.csv", target: "y", testLimit: 5 } as const;
+  const [noTestFile] = configWarnings({ data: csv });
+  assert.match(noTestFile.message, /no test file \(data\.testPath\)/);
+  assert.match(noTestFile.hint, /data\.testPath/);
+  // where there is a test set, it limits it
+  assert.deepEqual(configWarnings({ data: { ...csv, testPath: "t.csv" } }), []);
+  assert.deepEqual(configWarnings({ data: { kind: "idx", testLimit: 5 } }), []);
+});
+
 Deno.test("rmsprop alpha at or above 1 is accepted with a warning that names alpha and the fix", () => {
   const [above] = configWarnings(parseConfig({ optimizer: { name: "rmsprop", alpha: 1.5 } }));
   assert.equal(above.field, "optimizer.alpha");
