@@ -224,6 +224,21 @@ async function loadIdx(spec: ResolvedIdxSpec, pause?: () => Promise<void>): Prom
       "point 'trainLabels' and 'testLabels' at the dataset's label files",
     );
   }
+  // the training rows kept must hold two classes, as a CSV's must: the first `limit` images of a
+  // file sorted by label are one class, and the run trained on it without a word
+  const first = train.ds.y[0];
+  if (train.ds.y.every((label) => label === first)) {
+    throw oneClass(
+      `every training image's label is ${first}` +
+        (spec.limit === undefined ? "" : ` (the first ${train.ds.n}, data.limit)`),
+      train.labelsPath,
+      spec.limit === undefined
+        ? "point 'trainLabels' at the dataset's training labels: a classifier needs two classes " +
+          "or more"
+        : `raise 'limit' (now ${spec.limit}): the images it keeps hold one class (the file is ` +
+          "likely sorted by label)",
+    );
+  }
   const unused = missingClasses(numClasses, train.seen, test.seen);
   const warnings: DataWarning[] = unused ? [unused([train.labelsPath, test.labelsPath])] : [];
   const same = await testIsTraining(

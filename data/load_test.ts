@@ -437,6 +437,39 @@ Deno.test("classification data of one class is refused as data, naming the file 
   }
 });
 
+Deno.test("IDX training images of one class are refused, as a CSV's rows: a limit that keeps one class names it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // a file sorted by label: its first images are all of class 0
+    const sorted = [0, 0, 0, 0, 1, 2, 1, 2];
+    await writeIdxPair(dir, { train: [8, 2, 2], test: [4, 2, 2] }, {
+      train: sorted,
+      test: [0, 1, 2, 1],
+    });
+    const limited = await assertDataError(
+      () => loadData({ kind: "idx", dir, limit: 3, validationSplit: 0 }, 1),
+      /one class: every training image's label is 0 \(the first 3, data\.limit\)/,
+      /train-labels-idx1-ubyte$/,
+    );
+    assert.match(limited.hint!, /raise 'limit' \(now 3\): the images it keeps hold one class/);
+    // enough images for two classes: it loads
+    const loaded = await loadData({ kind: "idx", dir, limit: 5, validationSplit: 0 }, 1);
+    assert.deepEqual([...loaded.train.y], [0, 0, 0, 0, 1]);
+    // a training file of one class, its test file of three: refused too
+    await writeIdxPair(dir, { train: [4, 2, 2], test: [4, 2, 2] }, {
+      train: [2, 2, 2, 2],
+      test: [0, 1, 2, 1],
+    });
+    const whole = await assertDataError(
+      () => loadData({ kind: "idx", dir, validationSplit: 0 }, 1),
+      /one class: every training image's label is 2$/,
+    );
+    assert.match(whole.hint!, /'trainLabels'/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 /** Writes train and t10k IDX files of `images` (dims with the count first) and their labels. */
 async function writeIdxPair(
   dir: string,
