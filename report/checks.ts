@@ -28,6 +28,11 @@ import { FIRST_STEP, firstStepFault } from "./first_step.ts";
 export const DIVERGE_FROM_FIRST = 10;
 /** ...or ends above this multiple of its minimum and above where it started (blew up after learning). */
 export const DIVERGE_FROM_MIN = 20;
+/**
+ * ...or ends above this multiple of its first value, never having fallen below it: a loss that
+ * only climbed did move, so it is not "too low a rate", and a higher one would climb faster.
+ */
+export const RISE_FROM_FIRST = 2;
 /** Curves shorter than this many epochs have no trend to read (only NaN and spikes are judged). */
 export const MIN_EPOCHS_FOR_TRENDS = 3;
 /** LR too low when the training loss dropped by less than this fraction of its start over the run. */
@@ -276,7 +281,8 @@ export function checkDiverged(
     const min = Math.min(...good);
     const peakEpoch = record.epochs[train.indexOf(peak)].epoch;
     const last = good.at(-1)!;
-    if (peak > DIVERGE_FROM_FIRST * good[0]) {
+    // the ratios read a positive loss: against a negative first loss every peak is "10x" it
+    if (good[0] > 0 && peak > DIVERGE_FROM_FIRST * good[0]) {
       evidence =
         `the loss rose from ${f(good[0])} (epoch ${record.epochs[0].epoch}) to ${f(peak)} ` +
         `(epoch ${peakEpoch}), ${f(peak / good[0])}x its first value`;
@@ -284,6 +290,10 @@ export function checkDiverged(
       evidence = `the loss fell to ${f(min)} and then blew up to ${f(last)} (${
         f(last / min)
       }x its minimum)`;
+    } else if (good[0] > 0 && min >= good[0] && last > RISE_FROM_FIRST * good[0]) {
+      evidence = `the loss only rose: from ${f(good[0])} (epoch ${record.epochs[0].epoch}) to ` +
+        `${f(last)} (epoch ${record.epochs.at(-1)!.epoch}), ${f(last / good[0])}x its first ` +
+        "value, never below it";
     }
   }
   if (!evidence && record.summary.status === "diverged") {

@@ -83,7 +83,9 @@ export function checkOverfitting({ record, train, val, size }: Curves): Finding 
   const n = val.length;
   const m = val.indexOf(Math.min(...val));
   const last = n - 1;
-  if (m > last - OVERFIT_EPOCHS_AFTER || !(val[last] > val[m] * (1 + OVERFIT_RISE))) {
+  // risen by a fraction of the minimum's size: `val[m] * 1.1` is below a negative minimum
+  const risen = val[last] - val[m] > OVERFIT_RISE * Math.abs(val[m]);
+  if (m > last - OVERFIT_EPOCHS_AFTER || !risen) {
     return undefined;
   }
   if (!(train[last] < train[m])) return undefined;
@@ -110,7 +112,7 @@ export function checkOverfitting({ record, train, val, size }: Curves): Finding 
     title: `overfitting after epoch ${bestEpoch}`,
     evidence: `validation loss was lowest at epoch ${bestEpoch} (${f(val[m])}), then rose to ` +
       `${f(val[last])} by epoch ${record.epochs[last].epoch} (+${
-        f((val[last] / val[m] - 1) * 100)
+        f((val[last] - val[m]) / Math.abs(val[m]) * 100)
       }%) ` +
       `while training loss fell from ${f(train[m])} to ${f(train[last])}; the gap is now ${f(gap)}`,
     fix: `${stop.text}, regularise more (${setText(regularise)}), or get more data / augmentation`,

@@ -23,6 +23,41 @@ Deno.test("diverged: a loss that blows up far above its minimum and its start co
   assert.match(d.findings[0].evidence, /60x its minimum/);
 });
 
+Deno.test("diverged: a loss that only climbed (5x, under the 10x) is not a rate too low", () => {
+  // the loss never fell below its first value: a 0% drop, which read as lrTooLow (raise lr 10x)
+  const d = diagnose(syntheticRun([1, 1.2, 1.5, 2, 3, 5], { lr: 0.3 }));
+  assert.deepEqual(kinds(d), ["diverged"]);
+  assert.deepEqual(d.findings[0].set, ["optimizer.lr=0.03"]);
+  assert.match(d.findings[0].evidence, /from 1 \(epoch 0\) to 5 \(epoch 5\), 5x/);
+  // a flat, noisy loss a little above its start still barely moved
+  assert.deepEqual(kinds(diagnose(syntheticRun([1, 1.01, 0.99, 1.02, 1.01]))), ["lrTooLow"]);
+});
+
+Deno.test("diverged: a negative first loss is not 10x below every later one", () => {
+  // peak > 10 * first held for any negative first loss: a falling loss read as diverged
+  const d = diagnose(syntheticRun([-1, -2, -3, -4, -5]));
+  assert.ok(!kinds(d).includes("diverged"), d.verdict);
+});
+
+Deno.test("overfitting: a negative validation minimum needs a 10% rise of its size", () => {
+  const train = decay(20, -1, -5);
+  // val falls to its minimum (about -6) at epoch 17, then rises by under 10% of its size
+  const val = train.map((v) => v - 1);
+  val[18] = val[17] + 0.05;
+  val[19] = val[17] + 0.1;
+  assert.ok(!kinds(diagnose(syntheticRun(train, { val }))).includes("overfitting"));
+  val[19] = val[17] + 0.2 * Math.abs(val[17]);
+  const d = diagnose(syntheticRun(train, { val }));
+  assert.ok(kinds(d).includes("overfitting"), d.verdict);
+  assert.match(d.findings.find((x) => x.kind === "overfitting")!.evidence, /\(\+20%\)/);
+});
+
+Deno.test("healthy: a loss that reached 0 and stayed there levelled off, with no NaN", () => {
+  const d = diagnose(syntheticRun([0.5, 0.1, 0, 0, 0]));
+  assert.deepEqual(kinds(d), ["healthy"]);
+  assert.doesNotMatch(d.findings[0].evidence, /NaN/);
+});
+
 Deno.test("diverged: a NaN step names the step and epoch", () => {
   const steps = syntheticSteps(30, 10, () => 1);
   steps[25].loss = NaN;
