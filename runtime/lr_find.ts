@@ -115,6 +115,9 @@ export function smoothLosses(losses: number[], beta = 0.98): number[] {
   });
 }
 
+/** The smoothed loss must fall more than this fraction of its start to count (float32's ~1e-7). */
+export const FLAT_TOLERANCE = 1e-6;
+
 /**
  * Every rule's suggestion from a smoothed curve. The rules look at the window that starts after
  * `skipStart` points (the EMA's warm-up; fastai skips the first 10%) and ends before the first
@@ -131,7 +134,8 @@ export function smoothLosses(losses: number[], beta = 0.98): number[] {
  *   from the flat start, whose middle lies where the loss has not begun to fall. Absent when that
  *   subsequence has fewer than 3 points.
  *
- * When the smoothed loss never falls below its value at the window's start, there is no minimum
+ * When the smoothed loss never falls below its value at the window's start (by more than
+ * {@linkcode FLAT_TOLERANCE} of it: a flat loss's rounding is no fall), there is no minimum
  * to read and every rule is absent (the test ran too few steps, or over too high rates).
  *
  * The EMA lags: with beta 0.98 its value averages about the last 30-50 steps, so on a 100-step
@@ -166,7 +170,10 @@ export function suggestLrs(
   const out: LrSuggestions = {};
   let minimum = start;
   for (let i = start; i < end; i++) if (smoothed[i] < smoothed[minimum]) minimum = i;
-  if (minimum === start) return {};
+  // A fall within float32 rounding is none: the EMA's bias correction of a constant loss wobbles
+  // by ~1e-16, and the rules would read a rate off that noise.
+  const fell = smoothed[start] - smoothed[minimum] > FLAT_TOLERANCE * Math.abs(smoothed[start]);
+  if (minimum === start || !fell) return {};
   out.minimumDiv10 = Math.max(lrs[0], lrs[minimum] / 10);
   // Past the minimum the loss only gets worse: descents there are rebounds from spikes.
   let steepest = -1;
@@ -580,15 +587,23 @@ async function runCurve(
   }
   const suggestions = suggestLrs(lrs, smoothed, { skipStart, divergeFactor: o.divergeFactor });
   if (Object.keys(suggestions).length === 0 && smoothed.some(Number.isFinite)) {
+    // a loss that did not move at all over the rates (within rounding): they were all too low
+    const read = smoothed.slice(skipStart).filter(Number.isFinite);
+    const flat = !diverged && read.length > 0 &&
+      read.every((v) => Math.abs(v - read[0]) <= FLAT_TOLERANCE * Math.abs(read[0]));
     throw new AnnealError(
       "diverged",
       `The LR range test found no minimum of the smoothed loss: it never fell below its first value in ${lrs.length} steps from ${
         formatNumber(lrs[0])
       } to ${formatNumber(lrs.at(-1))}${diverged ? ", where it diverged" : ""}`,
       {
-        hint: `give the loss room to fall: more steps (iterations ${o.iterations}${
-          o.iterations === DEFAULTS.iterations ? ", the default" : ""
-        } now), a lower startLr, or a lower endLr; if it still never falls, check that the model can learn the data`,
+        hint: flat
+          ? `the loss did not move at all over rates up to ${
+            formatNumber(lrs.at(-1))
+          }: raise endLr (10, the default, reaches most models' rates); if it still never moves, check that the model can learn the data (its gradients reach its weights)`
+          : `give the loss room to fall: more steps (iterations ${o.iterations}${
+            o.iterations === DEFAULTS.iterations ? ", the default" : ""
+          } now), a lower startLr, or a lower endLr; if it still never falls, check that the model can learn the data`,
       },
     );
   }

@@ -169,6 +169,18 @@ Deno.test("on a noisy CSV regression, the suggestion trains 4 epochs to under ha
   }
 });
 
+Deno.test("a flat loss suggests nothing: the EMA's rounding of a constant is no fall", () => {
+  // smoothLosses of a constant wobbles by ~1e-16; the rules read a "minimum" off that noise
+  const lrs = lrRamp(1e-7, 10, 100);
+  for (const level of [1, 2.302585, 0.1]) {
+    const smoothed = smoothLosses(lrs.map(() => level));
+    assert.deepEqual(suggestLrs(lrs, smoothed, { skipStart: 10 }), {});
+  }
+  // a real fall, however small against float32's precision, still counts
+  const falling = smoothLosses(lrs.map((_, i) => 1 - 1e-4 * i));
+  assert.ok(suggestLrs(lrs, falling, { skipStart: 10 }).minimumDiv10 !== undefined);
+});
+
 Deno.test("chooseSuggestion prefers valley, then steepest, then minimumDiv10", () => {
   assert.deepEqual(chooseSuggestion({ valley: 1, steepest: 2, minimumDiv10: 3 }), {
     rule: "valley",
@@ -283,6 +295,14 @@ Deno.test("lrFind refuses fewer than 10 iterations, and suggests nothing when th
         .test(error.message) && /more steps/.test(error.hint ?? ""),
   );
   assert.deepEqual(suggestLrs(lrRamp(1e-4, 1, 30), lrRamp(1, 2, 30, "linear")), {});
+  // one batch, rates far too small to move float32 weights: the loss is the same every step.
+  // It suggested a "reliable" rate read off the EMA's rounding; now nothing, and a higher endLr.
+  await assert.rejects(
+    lrFind(syntheticConfig({ batchSize: 64 }), { startLr: 1e-14, endLr: 1e-12, iterations: 20 }),
+    (error: AnnealError) =>
+      /found no minimum of the smoothed loss/.test(error.message) &&
+      /raise endLr/.test(error.hint ?? ""),
+  );
 });
 
 Deno.test("lrFind refuses maximize and rmsprop alpha >= 1, whose curves it would read as the learning rate's", async () => {
