@@ -192,6 +192,27 @@ export function runSize(record: RunRecord): RunSize {
   return { epochs, steps: Math.max(steps, planned), stepsPerEpoch: perEpoch, planned: true };
 }
 
+/**
+ * The size the fixes of a trend (a longer run, a cosine's `tMax`) are for: the run's size, but for
+ * a run that early stopping ended, the run its config plans (its `epochs`, within `maxSteps`): the
+ * run trained again with the fix goes on to them while it improves, and a longer run or a
+ * schedule sized by the epochs it stopped at would be shorter than that run (a cosine climbing
+ * back up past its `tMax`).
+ */
+export function fixSize(record: RunRecord, size: RunSize): { epochs: number; steps: number } {
+  const { status, stopReason } = record.summary;
+  const configured = configValue(record.config, "epochs");
+  if (
+    status !== "stopped" || !stopReason?.startsWith("early stopping:") ||
+    typeof configured !== "number" || !(configured > size.epochs)
+  ) return { epochs: size.epochs, steps: size.steps };
+  const maxSteps = configValue(record.config, "maxSteps");
+  const steps = size.stepsPerEpoch === undefined || size.steps === 0
+    ? size.steps
+    : Math.min(size.stepsPerEpoch * configured, typeof maxSteps === "number" ? maxSteps : Infinity);
+  return { epochs: configured, steps: Math.max(steps, size.steps) };
+}
+
 export interface Curves {
   record: RunRecord;
   /**
@@ -582,7 +603,7 @@ export function checkPlateau(
     (from > start ? ` from its first steps' loss ${f(from)}` : "");
   if (cannotFit && gap < SMALL_GAP) {
     // twice the run: the run its config plans, where it has not ended, not the epochs reached
-    const set = longerRun(record.config, size.epochs * 2);
+    const set = longerRun(record.config, fixSize(record, size).epochs * 2);
     const dropout = configValue(record.config, "model.dropout");
     if (typeof dropout === "number" && dropout > 0) set.push("model.dropout=0");
     const hidden = configValue(record.config, "model.hidden");
@@ -599,10 +620,11 @@ export function checkPlateau(
     };
   }
   // over the whole run (the run its config plans, where it has not ended)
-  const { steps } = size;
+  const planned = fixSize(record, size);
+  const { steps } = planned;
   const cosine = {
     name: "cosine",
-    tMax: steps || size.epochs,
+    tMax: steps || planned.epochs,
     ...(steps ? {} : { interval: "epoch" }),
   };
   const set = [`scheduler=${JSON.stringify(cosine)}`];

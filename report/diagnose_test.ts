@@ -52,6 +52,31 @@ Deno.test("overfitting: a negative validation minimum needs a 10% rise of its si
   assert.match(d.findings.find((x) => x.kind === "overfitting")!.evidence, /\(\+20%\)/);
 });
 
+Deno.test("a run early stopping ended is sized by its config's epochs: train longer lengthens, cosine spans them", () => {
+  const stopped = {
+    status: "stopped" as const,
+    stopReason: "early stopping: valLoss did not improve for 5 epochs",
+  };
+  // it stopped at 10 of its 60 epochs: "train longer" set epochs=20, a third of the run
+  const flat = [2, 1.5, 1.4, 1.4, 1.4, 1.4, 1.4, 1.4, 1.4, 1.4];
+  const under = diagnose(syntheticRun(flat, {
+    val: flat.map((v) => v + 0.1),
+    ...stopped,
+    config: { epochs: 60, earlyStopping: { patience: 5 } },
+  }));
+  assert.deepEqual(kinds(under), ["underfitting"]);
+  assert.ok(under.findings[0].set!.includes("epochs=120"), `${under.findings[0].set}`);
+  // a cosine of tMax 80 steps (the 8 epochs it reached) climbs back up over the 60 it trains
+  const losses = [2, 1, 0.5, 0.45, 0.45, 0.45, 0.45, 0.45];
+  const plateau = diagnose(syntheticRun(losses, {
+    steps: syntheticSteps(80, 10, () => 1),
+    ...stopped,
+    config: { epochs: 60, maxSteps: 500, earlyStopping: { patience: 4 } },
+  }));
+  assert.deepEqual(kinds(plateau), ["plateauEarly"]);
+  assert.deepEqual(plateau.findings[0].set, ['scheduler={"name":"cosine","tMax":500}']);
+});
+
 Deno.test("healthy: a loss that reached 0 and stayed there levelled off, with no NaN", () => {
   const d = diagnose(syntheticRun([0.5, 0.1, 0, 0, 0]));
   assert.deepEqual(kinds(d), ["healthy"]);
