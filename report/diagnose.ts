@@ -109,7 +109,14 @@ function healthy(c: ReturnType<typeof curves>): Finding {
       severity: "info",
       title: falling ? "healthy, stopped early while the training loss still fell" : "healthy",
       evidence: `${evidence}; ${stoppedEarly}`,
-      fix: falling
+      fix: falling && configValue(record.config, "earlyStopping.monitor") === "loss"
+        // it watched the training loss itself, which still fell: by less than minDelta, or
+        // not for patience epochs; regularising would not make it fall faster
+        ? "the training loss it watched still fell, by less than earlyStopping.minDelta " +
+          `(${f(Number(configValue(record.config, "earlyStopping.minDelta") ?? 0))}) an epoch ` +
+          "or not within earlyStopping.patience: lower the minDelta or give it more patience " +
+          "to go further, or watch the validation loss (earlyStopping.monitor=valLoss)"
+        : falling
         ? "more epochs would stop the same way: the watched metric stopped improving while the " +
           "training loss still fell; to go further, regularise (model.dropout, " +
           "optimizer.weightDecay) so that it improves with the training loss, or, where it is " +

@@ -77,6 +77,17 @@ Deno.test("a run early stopping ended is sized by its config's epochs: train lon
   assert.deepEqual(plateau.findings[0].set, ['scheduler={"name":"cosine","tMax":500}']);
 });
 
+Deno.test("stopped early watching the training loss, which still fell: minDelta or patience, not regularising", () => {
+  const d = diagnose(syntheticRun(decay(14, 1, 0.1, 0.1), {
+    status: "stopped",
+    stopReason: "early stopping: loss did not improve for 2 epochs (best 0.5 at epoch 11)",
+    config: { epochs: 40, earlyStopping: { monitor: "loss", patience: 2, minDelta: 0.05 } },
+  }));
+  assert.deepEqual(kinds(d), ["healthy"]);
+  assert.match(d.findings[0].fix, /minDelta \(0\.05\)/);
+  assert.doesNotMatch(d.findings[0].fix, /regularise/);
+});
+
 Deno.test("healthy: a loss that reached 0 and stayed there levelled off, with no NaN", () => {
   const d = diagnose(syntheticRun([0.5, 0.1, 0, 0, 0]));
   assert.deepEqual(kinds(d), ["healthy"]);
