@@ -29,8 +29,8 @@ export const DIVERGE_FROM_FIRST = 10;
 /** ...or ends above this multiple of its minimum and above where it started (blew up after learning). */
 export const DIVERGE_FROM_MIN = 20;
 /**
- * ...or ends above this multiple of its first value, never having fallen below it: a loss that
- * only climbed did move, so it is not "too low a rate", and a higher one would climb faster.
+ * ...or ends above this multiple of its first value: a loss that climbed did move, so it is not
+ * "too low a rate" (a higher one would climb faster), nor a plateau to decay.
  */
 export const RISE_FROM_FIRST = 2;
 /** Curves shorter than this many epochs have no trend to read (only NaN and spikes are judged). */
@@ -311,10 +311,10 @@ export function checkDiverged(
       evidence = `the loss fell to ${f(min)} and then blew up to ${f(last)} (${
         f(last / min)
       }x its minimum)`;
-    } else if (good[0] > 0 && min >= good[0] && last > RISE_FROM_FIRST * good[0]) {
-      evidence = `the loss only rose: from ${f(good[0])} (epoch ${record.epochs[0].epoch}) to ` +
+    } else if (good[0] > 0 && last > RISE_FROM_FIRST * good[0]) {
+      evidence = `the loss rose from ${f(good[0])} (epoch ${record.epochs[0].epoch}) to ` +
         `${f(last)} (epoch ${record.epochs.at(-1)!.epoch}), ${f(last / good[0])}x its first ` +
-        "value, never below it";
+        `value${min < good[0] ? ` (its lowest ${f(min)})` : ", never below it"}`;
     }
   }
   if (!evidence && record.summary.status === "diverged") {

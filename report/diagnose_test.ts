@@ -29,6 +29,12 @@ Deno.test("diverged: a loss that only climbed (5x, under the 10x) is not a rate 
   assert.deepEqual(kinds(d), ["diverged"]);
   assert.deepEqual(d.findings[0].set, ["optimizer.lr=0.03"]);
   assert.match(d.findings[0].evidence, /from 1 \(epoch 0\) to 5 \(epoch 5\), 5x/);
+  // a small dip first (a 2% drop read as lrTooLow; a 10% one as a plateau to decay)
+  for (const dip of [0.98, 0.9]) {
+    const climbed = diagnose(syntheticRun([1, dip, 1.5, 3, 5], { lr: 0.3 }));
+    assert.deepEqual(kinds(climbed), ["diverged"], `${dip}: ${climbed.verdict}`);
+    assert.match(climbed.findings[0].evidence, new RegExp(`its lowest ${dip}`));
+  }
   // a flat, noisy loss a little above its start still barely moved
   assert.deepEqual(kinds(diagnose(syntheticRun([1, 1.01, 0.99, 1.02, 1.01]))), ["lrTooLow"]);
 });
