@@ -135,7 +135,9 @@ export function checkGradientSpikes({ record, lr, rate }: Curves): Finding | und
   const spikes: { step: number; norm: number; median: number }[] = [];
   for (let i = Math.max(warm, SPIKE_WINDOW); i < steps.length; i++) {
     const recent = median(steps.slice(i - SPIKE_WINDOW, i).map((s) => s.gradNorm!));
-    if (steps[i].gradNorm! > factor * recent) {
+    // over a zero median (gradients that vanished: a loss fitted exactly) any norm is "x times"
+    // it: no spike to read
+    if (recent > 0 && steps[i].gradNorm! > factor * recent) {
       spikes.push({ step: steps[i].step, norm: steps[i].gradNorm!, median: recent });
     }
   }

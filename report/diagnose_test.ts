@@ -94,6 +94,12 @@ Deno.test("stopped early watching the training loss, which still fell: minDelta 
   assert.doesNotMatch(d.findings[0].fix, /regularise/);
 });
 
+Deno.test("gradient spikes: a tiny norm after vanished (zero) gradients is no spike", () => {
+  // median 0: 1e-6 > 10 x 0 read as a spike, with clipping.maxNorm suggested
+  const steps = syntheticSteps(100, 20, (s) => s < 40 ? 1 : s === 80 ? 1e-6 : 0);
+  assert.ok(!kinds(diagnose(syntheticRun(decay(5), { steps }))).includes("gradientSpikes"));
+});
+
 Deno.test("healthy: a loss that reached 0 and stayed there levelled off, with no NaN", () => {
   const d = diagnose(syntheticRun([0.5, 0.1, 0, 0, 0]));
   assert.deepEqual(kinds(d), ["healthy"]);
