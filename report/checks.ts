@@ -317,6 +317,14 @@ export function checkDiverged(
         `value${min < good[0] ? ` (its lowest ${f(min)})` : ", never below it"}`;
     }
   }
+  if (!evidence && record.summary.status !== "diverged") {
+    // the training loss finite, the validation loss not: no validation curve to read (healthy's
+    // "tracks it" and the overfitting check need one), and a fault of its own
+    const badVal = record.epochs.find((e) =>
+      typeof e.valLoss === "number" && !Number.isFinite(e.valLoss)
+    );
+    if (badVal) return validationNotFinite(badVal, good.at(-1), rate, lr);
+  }
   if (!evidence && record.summary.status === "diverged") {
     evidence = `the trainer stopped the run as diverged: ${
       record.summary.stopReason ?? "no reason recorded"
@@ -379,6 +387,32 @@ export function checkDiverged(
       cut < 1 ? `${Number((10 / cut).toPrecision(3))} in all` : "10"
     }${slower ? ` (${slower.text})` : ""}${clipText}`,
     set,
+  };
+}
+
+/**
+ * A validation loss that became NaN/Inf while the training loss stayed finite: the model's
+ * outputs overflow on the validation data (or it holds NaN/Inf values), not a curve to read.
+ */
+function validationNotFinite(
+  bad: { epoch: number; valLoss?: number },
+  lastTrain: number | undefined,
+  rate: RateSetting,
+  lr: number,
+): Finding {
+  const slower = Number.isFinite(lr) && lr > 0 ? changeRate(rate, lr / 10) : undefined;
+  return {
+    kind: "diverged",
+    severity: "critical",
+    title: "diverged: the validation loss is not finite",
+    evidence: `the validation loss became ${bad.valLoss} at epoch ${bad.epoch}, while the ` +
+      `training loss stayed finite${
+        lastTrain === undefined ? "" : ` (${f(lastTrain)} at the end)`
+      }`,
+    fix: "check the validation data for NaN/Inf values (the validation split, or the file it " +
+      "comes from); where it has none, the model's outputs overflow on it: lower the learning " +
+      `rate${slower ? ` (${slower.text})` : ""}`,
+    set: slower?.set ?? [],
   };
 }
 

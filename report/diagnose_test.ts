@@ -100,6 +100,17 @@ Deno.test("gradient spikes: a tiny norm after vanished (zero) gradients is no sp
   assert.ok(!kinds(diagnose(syntheticRun(decay(5), { steps }))).includes("gradientSpikes"));
 });
 
+Deno.test("a validation loss that became NaN while the training loss stayed finite is a finding, not a crash", () => {
+  // healthy() read val.indexOf(Math.min(...val)) = -1: "Cannot read properties of undefined"
+  const d = diagnose(syntheticRun(decay(5), { val: [3, 2, NaN, NaN, NaN] }));
+  assert.deepEqual(kinds(d), ["diverged"]);
+  assert.match(d.findings[0].evidence, /validation loss became NaN at epoch 2/);
+  assert.deepEqual(d.findings[0].set, ["optimizer.lr=0.001"]);
+  assert.deepEqual(kinds(diagnose(syntheticRun(decay(6), { val: [3, 2, 1, 1, 1, Infinity] }))), [
+    "diverged",
+  ]);
+});
+
 Deno.test("healthy: a loss that reached 0 and stayed there levelled off, with no NaN", () => {
   const d = diagnose(syntheticRun([0.5, 0.1, 0, 0, 0]));
   assert.deepEqual(kinds(d), ["healthy"]);
