@@ -17,6 +17,7 @@ import {
   f,
   longerRun,
   MIN_EPOCHS_FOR_TRENDS,
+  OVERFIT_RISE,
   setText,
   STILL_FALLING,
   unfinished,
@@ -86,8 +87,11 @@ function healthy(c: ReturnType<typeof curves>): Finding {
       }% in the last epoch)`);
   if (val) {
     const m = val.indexOf(Math.min(...val));
-    evidence += `; validation loss ${f(val.at(-1))} tracks it (lowest ${f(val[m])} at epoch ` +
-      `${record.epochs[m].epoch})`;
+    // (up in its last epoch, before the overfitting check reads a turn: not "tracking" it)
+    const up = val.at(-1)! - val[m] > OVERFIT_RISE * Math.abs(val[m]);
+    evidence += `; validation loss ${f(val.at(-1))} ${up ? "rose from" : "tracks it (lowest"} ${
+      f(val[m])
+    } at epoch ${record.epochs[m].epoch}${up ? "" : ")"}`;
   }
   const cut = unfinished(record);
   if (cut) {

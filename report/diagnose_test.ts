@@ -111,6 +111,20 @@ Deno.test("a validation loss that became NaN while the training loss stayed fini
   ]);
 });
 
+Deno.test("a validation loss up in its last epoch is not said to track the training loss; one that blew up diverged", () => {
+  // the overfitting check needs 2 epochs after the minimum; healthy said "1e+30 tracks it"
+  const blew = diagnose(syntheticRun(decay(6), { val: [3, 2, 1.5, 1.2, 1.1, 1e30] }));
+  assert.deepEqual(kinds(blew), ["diverged"]);
+  assert.match(
+    blew.findings[0].evidence,
+    /validation loss fell to 1\.1 and then blew up to 1e\+30/,
+  );
+  const up = diagnose(syntheticRun(decay(6), { val: [3, 2, 1.5, 1.2, 1.1, 5] }));
+  assert.deepEqual(kinds(up), ["healthy"]);
+  assert.match(up.findings[0].evidence, /validation loss 5 rose from 1\.1 at epoch 4/);
+  assert.doesNotMatch(up.findings[0].evidence, /tracks/);
+});
+
 Deno.test("healthy: a loss that reached 0 and stayed there levelled off, with no NaN", () => {
   const d = diagnose(syntheticRun([0.5, 0.1, 0, 0, 0]));
   assert.deepEqual(kinds(d), ["healthy"]);
