@@ -33,6 +33,11 @@ export const DIVERGE_FROM_MIN = 20;
  * "too low a rate" (a higher one would climb faster), nor a plateau to decay.
  */
 export const RISE_FROM_FIRST = 2;
+/**
+ * ...or fell, then climbed back more than this fraction of the way to its start, ending above
+ * RISE_FROM_FIRST x its minimum: a rising loss, not the flat one the plateau checks read.
+ */
+export const CLIMBED_BACK = 0.5;
 /** Curves shorter than this many epochs have no trend to read (only NaN and spikes are judged). */
 export const MIN_EPOCHS_FOR_TRENDS = 3;
 /** LR too low when the training loss dropped by less than this fraction of its start over the run. */
@@ -315,6 +320,15 @@ export function checkDiverged(
       evidence = `the loss rose from ${f(good[0])} (epoch ${record.epochs[0].epoch}) to ` +
         `${f(last)} (epoch ${record.epochs.at(-1)!.epoch}), ${f(last / good[0])}x its first ` +
         `value${min < good[0] ? ` (its lowest ${f(min)})` : ", never below it"}`;
+    } else if (
+      min > 0 && good[0] > min && last > RISE_FROM_FIRST * min &&
+      last - min > CLIMBED_BACK * (good[0] - min)
+    ) {
+      const minEpoch = record.epochs[train.indexOf(min)].epoch;
+      evidence = `the loss fell from ${f(good[0])} to ${f(min)} (epoch ${minEpoch}) and then ` +
+        `climbed back to ${f(last)} (epoch ${record.epochs.at(-1)!.epoch}), ${
+          f((last - min) / (good[0] - min) * 100)
+        }% of the way back to where it started`;
     }
   }
   if (!evidence && record.summary.status !== "diverged") {

@@ -39,6 +39,22 @@ Deno.test("diverged: a loss that only climbed (5x, under the 10x) is not a rate 
   assert.deepEqual(kinds(diagnose(syntheticRun([1, 1.01, 0.99, 1.02, 1.01]))), ["lrTooLow"]);
 });
 
+Deno.test("diverged: a loss that fell, then climbed most of the way back, is not a flat underfit", () => {
+  // read as "underfitting: training and validation both high and flat": train longer, more capacity
+  for (const losses of [[1, 0.5, 0.6, 1.5], [2, 1, 0.5, 0.4, 1.2, 1.9]]) {
+    const d = diagnose(syntheticRun(losses, { lr: 0.3 }));
+    assert.deepEqual(kinds(d), ["diverged"], `${losses}: ${d.verdict}`);
+    assert.deepEqual(d.findings[0].set, ["optimizer.lr=0.03"]);
+  }
+  assert.match(
+    diagnose(syntheticRun([2, 1, 0.5, 0.4, 1.2, 1.9])).findings[0].evidence,
+    /fell from 2 to 0\.4 \(epoch 3\) and then climbed back to 1\.9 \(epoch 5\), 93\.75% of the way/,
+  );
+  // noise at a floor, or a bump under half the way back, is not it
+  assert.ok(!kinds(diagnose(syntheticRun([2, 1, 0.5, 0.4, 0.45, 0.42]))).includes("diverged"));
+  assert.ok(!kinds(diagnose(syntheticRun([2, 1, 0.5, 0.3, 0.9, 0.5, 0.3]))).includes("diverged"));
+});
+
 Deno.test("diverged: a negative first loss is not 10x below every later one", () => {
   // peak > 10 * first held for any negative first loss: a falling loss read as diverged
   const d = diagnose(syntheticRun([-1, -2, -3, -4, -5]));
