@@ -151,7 +151,10 @@ export function checkGradientSpikes({ record, lr, rate }: Curves): Finding | und
     : 0;
   const manyClipped = clippedFraction > CLIPPED_FRACTION;
   if (spikes.length === 0 && !manyClipped) return undefined;
-  const norms = steps.map((s) => s.gradNorm!).sort((a, b) => a - b);
+  // the percentile of the steps judged: the first epoch's large norms would set a clip above
+  // the spikes (norms of 100 in it, a spike of 50 later: maxNorm=100 clips nothing)
+  const judged = steps.length > warm ? steps.slice(warm) : steps;
+  const norms = judged.map((s) => s.gradNorm!).sort((a, b) => a - b);
   const p90 = norms[Math.floor(norms.length * 0.9)];
   const maxNorm = configValue(record.config, "clipping.maxNorm");
   const lower = typeof maxNorm === "number" || manyClipped;

@@ -141,6 +141,14 @@ Deno.test("a validation loss up in its last epoch is not said to track the train
   assert.doesNotMatch(up.findings[0].evidence, /tracks/);
 });
 
+Deno.test("gradient spikes: the clip suggested is the percentile of the steps judged, under the spike", () => {
+  // the first epoch's norms of 100 made the 90th percentile 100: a clip above the spike of 50
+  const steps = syntheticSteps(100, 20, (s) => s < 20 ? 100 : s === 70 ? 50 : 1);
+  const d = diagnose(syntheticRun(decay(5), { steps }));
+  const spikes = d.findings.find((x) => x.kind === "gradientSpikes")!;
+  assert.deepEqual(spikes.set, ["clipping.maxNorm=1"]);
+});
+
 Deno.test("healthy: a loss that reached 0 and stayed there levelled off, with no NaN", () => {
   const d = diagnose(syntheticRun([0.5, 0.1, 0, 0, 0]));
   assert.deepEqual(kinds(d), ["healthy"]);
