@@ -657,13 +657,17 @@ export function checkPlateau(
   const gap = val ? Math.abs(val[n - 1] - last) / last : 0;
   const cannotFit = last > UNDERFIT_LEVEL * drop ||
     (accuracy !== undefined && accuracy < UNDERFIT_ACCURACY);
+  // a second half that went back up is no flat one: not a model that cannot fit (more capacity,
+  // train longer), a rate to decay
+  const rose = -secondHalf > FLAT_SECOND_HALF * drop;
   const flatText = `the training loss fell from ${f(start)} at epoch ${record.epochs[0].epoch} ` +
-    `to ${f(train[mid])} by epoch ${record.epochs[mid].epoch}, then only to ${f(last)} by epoch ` +
-    `${record.epochs[n - 1].epoch}`;
+    `to ${f(train[mid])} by epoch ${record.epochs[mid].epoch}, then ${rose ? "rose" : "only"} to ${
+      f(last)
+    } by epoch ${record.epochs[n - 1].epoch}`;
   // the drop is counted from the first steps where they were higher than the first epoch's mean
   const dropText = `the ${f(drop)} drop achieved` +
     (from > start ? ` from its first steps' loss ${f(from)}` : "");
-  if (cannotFit && gap < SMALL_GAP) {
+  if (cannotFit && gap < SMALL_GAP && !rose) {
     // twice the run: the run its config plans, where it has not ended, not the epochs reached
     const set = longerRun(record.config, fixSize(record, size).epochs * 2);
     const dropout = configValue(record.config, "model.dropout");

@@ -149,6 +149,17 @@ Deno.test("gradient spikes: the clip suggested is the percentile of the steps ju
   assert.deepEqual(spikes.set, ["clipping.maxNorm=1"]);
 });
 
+Deno.test("a second half that rose is no flat plateau: a rate to decay, not underfitting, and said to rise", () => {
+  // "underfitting: training and validation both high and flat", "then only to 1.5"
+  const d = diagnose(syntheticRun([2, 1.2, 1, 1.1, 1.3, 1.5]));
+  assert.deepEqual(kinds(d), ["plateauEarly"]);
+  assert.match(d.findings[0].evidence, /then rose to 1\.5 by epoch 5/);
+  // a flat one is still underfitting, "only to"
+  const flat = diagnose(syntheticRun([2, 1.5, 1.4, 1.4, 1.4, 1.4]));
+  assert.deepEqual(kinds(flat), ["underfitting"]);
+  assert.match(flat.findings[0].evidence, /then only to 1\.4/);
+});
+
 Deno.test("healthy: a loss that reached 0 and stayed there levelled off, with no NaN", () => {
   const d = diagnose(syntheticRun([0.5, 0.1, 0, 0, 0]));
   assert.deepEqual(kinds(d), ["healthy"]);
