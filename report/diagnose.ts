@@ -130,7 +130,15 @@ function healthy(c: ReturnType<typeof curves>): Finding {
   }
   if (falling) {
     const epochs = configValue(record.config, "epochs");
-    const set = longerRun(record.config, 2 * (typeof epochs === "number" ? epochs : train.length));
+    // a budget (maxSteps, maxWallTimeSeconds) that ended the run before its epochs: more epochs
+    // would stop at it again, a larger one trains longer
+    const budget = record.summary.status === "stopped"
+      ? record.summary.stopReason?.match(/^budget: reached (maxSteps|maxWallTimeSeconds) = (\S+)/)
+      : undefined;
+    const spent = budget ? Number(budget[2]) : NaN;
+    const set = budget && spent > 0 && typeof epochs === "number" && epochs > train.length
+      ? [`${budget[1]}=${2 * spent}`]
+      : longerRun(record.config, 2 * (typeof epochs === "number" ? epochs : train.length));
     return {
       kind: "healthy",
       severity: "info",

@@ -160,6 +160,24 @@ Deno.test("a second half that rose is no flat plateau: a rate to decay, not unde
   assert.match(flat.findings[0].evidence, /then only to 1\.4/);
 });
 
+Deno.test("healthy, still improving, stopped by its maxSteps: train longer raises the budget, not the epochs", () => {
+  // --set epochs=20 would stop at maxSteps 40 again
+  const d = diagnose(syntheticRun([2, 1.5, 1.1, 0.8], {
+    steps: syntheticSteps(40, 10, () => 1),
+    status: "stopped",
+    stopReason: "budget: reached maxSteps = 40",
+    config: { epochs: 10, maxSteps: 40 },
+  }));
+  assert.deepEqual(kinds(d), ["healthy"]);
+  assert.deepEqual(d.findings[0].set, ["maxSteps=80"]);
+  const timed = diagnose(syntheticRun([2, 1.5, 1.1, 0.8], {
+    status: "stopped",
+    stopReason: "budget: reached maxWallTimeSeconds = 60",
+    config: { epochs: 10, maxWallTimeSeconds: 60 },
+  }));
+  assert.deepEqual(timed.findings[0].set, ["maxWallTimeSeconds=120"]);
+});
+
 Deno.test("healthy: a loss that reached 0 and stayed there levelled off, with no NaN", () => {
   const d = diagnose(syntheticRun([0.5, 0.1, 0, 0, 0]));
   assert.deepEqual(kinds(d), ["healthy"]);
