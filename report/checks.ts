@@ -339,14 +339,15 @@ export function checkDiverged(
     );
     if (badVal) return validationNotFinite(badVal, good.at(-1), rate, lr);
     // ...or blew up far above its minimum suddenly, within the epochs after it that the
-    // overfitting check needs (a rise over more epochs is its to read)
+    // overfitting check needs (a rise over more epochs is its to read; a maximized loss rises
+    // by design)
     const val = record.epochs.map((e) => e.valLoss).filter((v) => typeof v === "number");
     const valMin = Math.min(...val);
     const valLast = val.at(-1)!;
     const sudden = val.lastIndexOf(valMin) > val.length - 1 - OVERFIT_EPOCHS_AFTER;
     if (
-      val.length >= 2 && sudden && valMin > 0 && valLast > DIVERGE_FROM_MIN * valMin &&
-      valLast > val[0]
+      !maximize && val.length >= 2 && sudden && valMin > 0 &&
+      valLast > DIVERGE_FROM_MIN * valMin && valLast > val[0]
     ) {
       evidence = `the validation loss fell to ${f(valMin)} and then blew up to ${f(valLast)} (${
         f(valLast / valMin)

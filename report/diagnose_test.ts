@@ -139,6 +139,12 @@ Deno.test("a validation loss up in its last epoch is not said to track the train
   assert.deepEqual(kinds(up), ["healthy"]);
   assert.match(up.findings[0].evidence, /validation loss 5 rose from 1\.1 at epoch 4/);
   assert.doesNotMatch(up.findings[0].evidence, /tracks/);
+  // a maximized loss rises by design: its validation loss's rise is no blow-up
+  const ascending = syntheticRun([2, 5, 12, 30, 80, 200], {
+    val: [3, 2, 1.5, 1.2, 1.1, 1e30],
+    config: { optimizer: { name: "adam", lr: 0.01, maximize: true } },
+  });
+  assert.deepEqual(kinds(diagnose(ascending)), ["maximizing"]);
 });
 
 Deno.test("gradient spikes: the clip suggested is the percentile of the steps judged, under the spike", () => {
