@@ -8,6 +8,16 @@
 import { AnnealError } from "../../errors.ts";
 import { type Epilogue, type Gather, type HalfStorage, matmulWgsl, TILE } from "./wgsl.ts";
 
+/**
+ * Throws an internal error where a plan's weight (`what`, e.g. "Dense layer 0 kernel") does not
+ * have the shape the step's kernels are built for.
+ */
+export function expectShape(weight: { shape: readonly number[] }, shape: number[], what: string) {
+  if (weight.shape.join("x") !== shape.join("x")) {
+    throw new AnnealError("internal", `${what} has shape [${weight.shape}], expected [${shape}]`);
+  }
+}
+
 /** The uniform block of each dispatch lives in its own 256-byte slot. */
 export const SLOT = 256;
 /** Bytes bound of each slot: the largest block (a gathered matmul's 10 words, rounded up). */

@@ -24,6 +24,7 @@ import { type ConvBlock, ConvStage, pooledSize } from "./conv.ts";
 import { type RecurrentPlan, RecurrentStage } from "./recurrent.ts";
 import {
   type Dispatch,
+  expectShape,
   floatBits,
   grid,
   matmulDispatch,
@@ -161,16 +162,8 @@ export class DenseGpuProgram {
     this.#backend = webGpuBackend("the dense WGSL step");
     this.#device = this.#backend.device;
     plan.layers.forEach((layer, i) => {
-      const expect = (v: tf.Variable, shape: number[], what: string) => {
-        if (v.shape.join("x") !== shape.join("x")) {
-          throw new AnnealError(
-            "internal",
-            `Dense layer ${i} ${what} has shape [${v.shape}], expected [${shape}]`,
-          );
-        }
-      };
-      expect(layer.kernel, [layer.inputs, layer.units], "kernel");
-      expect(layer.bias, [layer.units], "bias");
+      expectShape(layer.kernel, [layer.inputs, layer.units], `Dense layer ${i} kernel`);
+      expectShape(layer.bias, [layer.units], `Dense layer ${i} bias`);
       if (i > 0 && layer.inputs !== plan.layers[i - 1].units) {
         throw new AnnealError("internal", `Dense layer ${i} does not take layer ${i - 1}'s units`);
       }

@@ -29,6 +29,7 @@ import { AnnealError } from "../../errors.ts";
 import { tensorBuffer, type WebGpuBackendInternals } from "../../optimizers/fused/gpu.ts";
 import {
   type Dispatch,
+  expectShape,
   grid,
   matmulDispatch,
   MAX_GROUPS,
@@ -117,18 +118,11 @@ export class RecurrentStage {
     this.#device = backend.device;
     const width = gateCount(plan.cell) * plan.units;
     plan.layers.forEach((layer, i) => {
-      const expect = (v: tf.Variable, shape: number[], what: string) => {
-        if (v.shape.join("x") !== shape.join("x")) {
-          throw new AnnealError(
-            "internal",
-            `Recurrent layer ${i} ${what} has shape [${v.shape}], expected [${shape}]`,
-          );
-        }
-      };
-      expect(layer.kernel, [layer.inputs, width], "kernel");
-      expect(layer.recurrentKernel, [plan.units, width], "recurrent kernel");
-      expect(layer.bias, [width], "bias");
-      expect(layer.recurrentBias, [width], "recurrent bias");
+      const what = `Recurrent layer ${i}`;
+      expectShape(layer.kernel, [layer.inputs, width], `${what} kernel`);
+      expectShape(layer.recurrentKernel, [plan.units, width], `${what} recurrent kernel`);
+      expectShape(layer.bias, [width], `${what} bias`);
+      expectShape(layer.recurrentBias, [width], `${what} recurrent bias`);
       if (i > 0 && layer.inputs !== plan.units) {
         throw new AnnealError("internal", `Recurrent layer ${i} does not take ${plan.units} units`);
       }
