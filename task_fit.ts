@@ -410,6 +410,8 @@ export function checkMetric(
 export interface BatchNormModel {
   kind: string;
   batchNorm?: boolean;
+  /** An MLP's hidden layers (absent: the default, one). */
+  hidden?: number[];
   filters?: number[];
   pool?: number;
 }
@@ -445,6 +447,9 @@ export function checkBatchNormBatches(
   // Values a channel per sample: 1 in an MLP; a cnn's smallest map (each block pools it).
   let positions: number;
   if (model.kind === "mlp") {
+    // an MLP without hidden layers is its head alone: it has no batch norm to refuse (one sample
+    // a batch was refused, naming batch norm, where torch's model, a Linear, trains)
+    if (model.hidden?.length === 0) return;
     positions = 1;
   } else if (model.kind === "cnn" && inputShape.length >= 2) {
     let [h, w] = inputShape;

@@ -211,6 +211,20 @@ Deno.test("batch norm on a training batch of one value a channel is refused, as 
     refused({ kind: "linear" }, [2], { trainSize: 1, batchSize: 1, dropLast: false }),
     undefined,
   );
+  // an MLP without hidden layers has no batch-norm layer (its head alone, torch's Linear)
+  assert.equal(
+    refused({ ...mlp, hidden: [] }, [2], { trainSize: 40, batchSize: 1, dropLast: false }),
+    undefined,
+  );
+  assert.equal(
+    refused({ ...mlp, hidden: [] }, [2], { trainSize: 1, batchSize: 16, dropLast: false }),
+    undefined,
+  );
+  assert.match(
+    refused({ ...mlp, hidden: [3] }, [2], { trainSize: 40, batchSize: 1, dropLast: false })!
+      .message,
+    /on batches of one sample/,
+  );
   // a cnn normalizes a channel over the batch's positions: one sample is refused only where a
   // block's map is 1x1 (a 4x4 image pooled by 2 twice before its third block)
   const cnn = { kind: "cnn", batchNorm: true, filters: [2, 2], pool: 2 };
