@@ -771,6 +771,8 @@ export interface ConfigWarning {
  * - An `interval` that changes nothing (see {@linkcode unusedIntervals}).
  * - A `data.testLimit` where the data has no test set (synthetic-linear data, a CSV without
  *   `testPath`): it limits nothing.
+ * - A `model.dropout` the model has no layer for (see {@linkcode unusedDropout}): it drops
+ *   nothing.
  *
  * @example
  * ```ts
@@ -882,7 +884,44 @@ export function configWarnings(input: RunConfigInput | RunConfig): ConfigWarning
   if (testLimit) warnings.push(testLimit);
   const large = largeSyntheticData(config.data);
   if (large) warnings.push(large);
+  const dropout = unusedDropout(config.model);
+  if (dropout) warnings.push(dropout);
   return warnings;
+}
+
+/**
+ * A `model.dropout` where the model has no layer it follows: an rnn of one layer (its dropout
+ * acts between stacked recurrent layers, as torch's nn.LSTM's, which warns there too), a cnn
+ * without dense hidden layers (`dense: []`), an MLP without hidden ones (`hidden: []`). It drops
+ * nothing, and the run trains without the regularization the config asks for.
+ */
+function unusedDropout(model: RunConfig["model"]): ConfigWarning | undefined {
+  if (model.kind === "linear" || model.dropout === 0) return undefined;
+  const found = model.kind === "rnn"
+    ? model.layers === 1 && {
+      why: "the rnn has one recurrent layer, and its dropout acts between stacked layers only " +
+        "(torch's nn.LSTM and nn.GRU warn likewise)",
+      fix: "stack two layers (--set model.layers=2) for dropout between them",
+    }
+    : model.kind === "cnn"
+    ? model.dense.length === 0 && {
+      why: "the cnn has no dense hidden layers (model.dense is []), and its dropout follows " +
+        "each of them only",
+      fix: "add a dense hidden layer (--set 'model.dense=[128]')",
+    }
+    : model.hidden.length === 0 && {
+      why: "the mlp has no hidden layers (model.hidden is []), and its dropout follows each " +
+        "of them only",
+      fix: "add a hidden layer (--set 'model.hidden=[128]')",
+    };
+  if (!found) return undefined;
+  return {
+    field: "model.dropout",
+    message: `model.dropout is ${model.dropout}, and ${found.why}: it drops nothing`,
+    hint: `${found.fix}, or remove model.dropout`,
+    resumeHint: "a resume keeps the config the run was recorded with (it refuses a change); " +
+      "model.dropout drops nothing in it",
+  };
 }
 
 /** Samples of synthetic-linear above which its start warns of the memory and time it takes. */

@@ -190,6 +190,33 @@ Deno.test("a data.testLimit of data without a test set is a warning: it limits n
   assert.deepEqual(configWarnings({ data: { kind: "idx", testLimit: 5 } }), []);
 });
 
+Deno.test("a model.dropout the model has no layer for is a warning: it drops nothing", () => {
+  // an rnn of one layer: dropout acts between stacked layers (torch's nn.LSTM warns too)
+  const [rnn] = configWarnings({ model: { kind: "rnn", dropout: 0.3 } });
+  assert.equal(rnn.field, "model.dropout");
+  assert.match(rnn.message, /dropout is 0\.3, and the rnn has one recurrent layer.*drops nothing/);
+  assert.match(rnn.hint, /--set model\.layers=2/);
+  const [cnn] = configWarnings({ model: { kind: "cnn", dense: [], dropout: 0.5 } });
+  assert.match(cnn.message, /the cnn has no dense hidden layers/);
+  assert.match(cnn.hint, /--set 'model\.dense=\[128\]'/);
+  const [mlp] = configWarnings({ model: { kind: "mlp", hidden: [], dropout: 0.2 } });
+  assert.match(mlp.message, /the mlp has no hidden layers/);
+  // where a layer takes it, or no dropout is set, nothing to warn of
+  for (
+    const model of [
+      { kind: "rnn", layers: 2, dropout: 0.3 },
+      { kind: "rnn" },
+      { kind: "cnn", dropout: 0.5 },
+      { kind: "cnn", dense: [] },
+      { kind: "mlp", dropout: 0.2 },
+      { kind: "mlp", hidden: [] },
+      { kind: "linear" },
+    ] as const
+  ) {
+    assert.deepEqual(configWarnings({ model }), [], JSON.stringify(model));
+  }
+});
+
 Deno.test("rmsprop alpha at or above 1 is accepted with a warning that names alpha and the fix", () => {
   const [above] = configWarnings(parseConfig({ optimizer: { name: "rmsprop", alpha: 1.5 } }));
   assert.equal(above.field, "optimizer.alpha");
