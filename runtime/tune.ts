@@ -373,12 +373,7 @@ function stages(
     },
     {
       name: "dropout",
-      candidates: () =>
-        Promise.resolve(
-          config.model.kind === "mlp" || config.model.kind === "cnn"
-            ? [0.1, 0.3].map((p) => ({ "model.dropout": p }))
-            : [],
-        ),
+      candidates: () => Promise.resolve(dropoutCandidates(config)),
     },
     {
       name: "epochs with early stopping",
@@ -394,6 +389,25 @@ function stages(
       },
     },
   ];
+}
+
+/**
+ * The dropout stage's candidates: rates for an MLP's hidden layers or a cnn's dense ones, none
+ * where the model has no such layer (`hidden: []`, `dense: []`), whose dropout drops nothing (two
+ * runs that trained as the baseline did).
+ *
+ * @example
+ * ```ts
+ * import { parseConfig } from "../config.ts";
+ * import { dropoutCandidates } from "./tune.ts";
+ * console.assert(dropoutCandidates(parseConfig({ model: { kind: "mlp" } })).length === 2);
+ * console.assert(dropoutCandidates(parseConfig({ model: { kind: "mlp", hidden: [] } })).length === 0);
+ * ```
+ */
+export function dropoutCandidates(config: RunConfig): Change[] {
+  const model = config.model;
+  const layers = model.kind === "mlp" ? model.hidden : model.kind === "cnn" ? model.dense : [];
+  return layers.length > 0 ? [0.1, 0.3].map((p) => ({ "model.dropout": p })) : [];
 }
 
 /**

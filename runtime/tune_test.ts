@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { applyChange, lrFind, parseConfig } from "../mod.ts";
-import type { ConfigWarning, RunConfig } from "../mod.ts";
+import type { ConfigWarning, RunConfig, RunConfigInput } from "../mod.ts";
 import { baseLearningRate } from "../config.ts";
-import { tune, tuneDirection } from "./tune.ts";
+import { dropoutCandidates, tune, tuneDirection } from "./tune.ts";
 
 Deno.test("tune optimises its metric in the config's sweep.direction, as a sweep does", async () => {
   const dir = await Deno.makeTempDir();
@@ -181,4 +181,16 @@ Deno.test("under optimizer.baseBatch tune trains at the range test's rates, and 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("tune tries dropout only where the model has a layer it follows", () => {
+  const tried = (model: RunConfigInput["model"]) =>
+    dropoutCandidates(parseConfig({ model })).map((change) => change["model.dropout"]);
+  assert.deepEqual(tried({ kind: "mlp", hidden: [8] }), [0.1, 0.3]);
+  assert.deepEqual(tried({ kind: "cnn" }), [0.1, 0.3]);
+  // no hidden or dense layer: a dropout that drops nothing trained two runs as the baseline
+  assert.deepEqual(tried({ kind: "mlp", hidden: [] }), []);
+  assert.deepEqual(tried({ kind: "cnn", dense: [] }), []);
+  assert.deepEqual(tried({ kind: "linear" }), []);
+  assert.deepEqual(tried({ kind: "rnn", layers: 2 }), []);
 });
