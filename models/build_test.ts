@@ -5,6 +5,7 @@ import type * as tfl from "npm:@tensorflow/tfjs-layers@4.22.0";
 import { AnnealError } from "../errors.ts";
 import { buildModel, countParameters, type ModelShape } from "./build.ts";
 import { forward } from "./forward.ts";
+import { deriveSeed } from "./init.ts";
 import { lossFunction } from "./losses.ts";
 import { namedWeights } from "./names.ts";
 import type { ModelSpec } from "./spec.ts";
@@ -106,6 +107,14 @@ Deno.test("the same seed gives identical weights and another seed different ones
   };
   assert.deepEqual(snapshot(11), snapshot(11));
   assert.notDeepEqual(snapshot(11), snapshot(12));
+  // seeds 2^32 apart (both valid run seeds) drew the same weights: only the low 32 bits counted
+  assert.notDeepEqual(snapshot(11 + 2 ** 32), snapshot(11));
+  assert.notDeepEqual(snapshot(11 + 2 ** 33), snapshot(11 + 2 ** 32));
+  // a seed below 2^32 keeps the weights it had
+  assert.deepEqual(
+    [deriveSeed(42, 0), deriveSeed(0, 3), deriveSeed(2 ** 31 + 5, 1), deriveSeed(-7, 2)],
+    [1924735956, 1824247551, 457326235, 1715535182],
+  );
 });
 
 Deno.test("weight names are the same on every build once earlier models are disposed", () => {

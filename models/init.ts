@@ -24,6 +24,11 @@ export type Initializer = ReturnType<typeof tfl.initializers.randomUniform>;
  */
 export function deriveSeed(seed: number, slot: number): number {
   let h = (Math.imul(seed | 0, 0x9e3779b1) ^ Math.imul(slot + 1, 0x85ebca6b)) >>> 0;
+  // `seed | 0` keeps a seed's low 32 bits: mix in the rest, or seeds 2^32 apart (42 and
+  // 4294967338, both valid run seeds) drew the same weights. A seed below 2^32 has none, and
+  // keeps the weights it always had.
+  const high = Math.floor(Math.abs(seed) / 0x1_0000_0000);
+  if (high !== 0) h = (h ^ Math.imul(high | 0, 0xc2b2ae35)) >>> 0;
   h = Math.imul(h ^ (h >>> 16), 0x7feb352d) >>> 0;
   h = Math.imul(h ^ (h >>> 15), 0x846ca68b) >>> 0;
   return (h ^ (h >>> 16)) & 0x7fffffff;
