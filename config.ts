@@ -6,7 +6,7 @@
  */
 import { z } from "npm:zod@4.6.7";
 import { DataSpecSchema } from "./data/spec.ts";
-import { ModelSpecSchema } from "./models/spec.ts";
+import { dropoutHasLayers, ModelSpecSchema } from "./models/spec.ts";
 import { OptimizerSpecSchema } from "./optimizers/spec.ts";
 import { SchedulerSpecSchema, type SpecOf } from "./schedulers/spec.ts";
 import { oneCycle } from "./schedulers/onecycle.ts";
@@ -896,25 +896,24 @@ export function configWarnings(input: RunConfigInput | RunConfig): ConfigWarning
  * nothing, and the run trains without the regularization the config asks for.
  */
 function unusedDropout(model: RunConfig["model"]): ConfigWarning | undefined {
-  if (model.kind === "linear" || model.dropout === 0) return undefined;
+  if (model.kind === "linear" || model.dropout === 0 || dropoutHasLayers(model)) return undefined;
   const found = model.kind === "rnn"
-    ? model.layers === 1 && {
+    ? {
       why: "the rnn has one recurrent layer, and its dropout acts between stacked layers only " +
         "(torch's nn.LSTM and nn.GRU warn likewise)",
       fix: "stack two layers (--set model.layers=2) for dropout between them",
     }
     : model.kind === "cnn"
-    ? model.dense.length === 0 && {
+    ? {
       why: "the cnn has no dense hidden layers (model.dense is []), and its dropout follows " +
         "each of them only",
       fix: "add a dense hidden layer (--set 'model.dense=[128]')",
     }
-    : model.hidden.length === 0 && {
+    : {
       why: "the mlp has no hidden layers (model.hidden is []), and its dropout follows each " +
         "of them only",
       fix: "add a hidden layer (--set 'model.hidden=[128]')",
     };
-  if (!found) return undefined;
   return {
     field: "model.dropout",
     message: `model.dropout is ${model.dropout}, and ${found.why}: it drops nothing`,

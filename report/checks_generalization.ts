@@ -5,6 +5,8 @@
  * @module
  */
 import { configValue } from "./records.ts";
+import { dropoutHasLayers } from "../models/spec.ts";
+import { isObject } from "../option_names.ts";
 import {
   changeRate,
   CLIPPED_FRACTION,
@@ -101,8 +103,10 @@ export function checkOverfitting({ record, train, val, size }: Curves): Finding 
       )
     }`,
   ];
+  // (more dropout where the model has no layer it follows, an rnn of one layer, drops nothing)
   const dropout = configValue(config, "model.dropout");
-  if (typeof dropout === "number") {
+  const model = configValue(config, "model");
+  if (typeof dropout === "number" && isObject(model) && dropoutHasLayers(model)) {
     regularise.push(`model.dropout=${nice(Math.min(0.5, dropout + 0.2))}`);
   }
   const gap = val[last] - train[last];

@@ -537,6 +537,23 @@ Deno.test("overfitting: reports the epoch of minimal validation loss, the gap, a
   ]);
 });
 
+Deno.test("overfitting asks for more dropout only where the model has a layer it follows", () => {
+  const train = decay(20, 3, 0.01, 0.3);
+  const val = train.map((_, e) => 0.5 + 0.02 * (e - 6) ** 2);
+  const asked = (model: Record<string, unknown>) =>
+    diagnose(syntheticRun(train, { val, config: { model } })).findings
+      .find((x) => x.kind === "overfitting")!.set!.filter((s) => s.startsWith("model.dropout"));
+  // an rnn of one layer (the default, the LSTM example's): its dropout drops nothing
+  assert.deepEqual(asked({ kind: "rnn", cell: "lstm", units: 128, layers: 1, dropout: 0 }), []);
+  assert.deepEqual(asked({ kind: "rnn", layers: 2, dropout: 0.1 }), ["model.dropout=0.3"]);
+  assert.deepEqual(asked({ kind: "cnn", filters: [8], dense: [], dropout: 0 }), []);
+  assert.deepEqual(asked({ kind: "cnn", filters: [8], dense: [16], dropout: 0 }), [
+    "model.dropout=0.2",
+  ]);
+  assert.deepEqual(asked({ kind: "mlp", hidden: [], dropout: 0 }), []);
+  assert.deepEqual(asked({ kind: "linear" }), []);
+});
+
 Deno.test("overfitting: a patience that never ran out is replaced by one that would have stopped the run", () => {
   const train = decay(30, 3, 0.01, 0.3);
   const val = train.map((_, e) => 0.5 + 0.02 * (e - 6) ** 2);

@@ -20,6 +20,7 @@ import { checkMetric, dataTask } from "../task_fit.ts";
 import { rateOverride, rateSetting } from "../schedulers/rate_setting.ts";
 import { stretchChanges } from "../schedulers/stretch.ts";
 import { batchesPerEpoch } from "../data/batches.ts";
+import { dropoutHasLayers } from "../models/spec.ts";
 import {
   lastUnfinishedTune,
   makeTuneDirectory,
@@ -406,8 +407,9 @@ function stages(
  */
 export function dropoutCandidates(config: RunConfig): Change[] {
   const model = config.model;
-  const layers = model.kind === "mlp" ? model.hidden : model.kind === "cnn" ? model.dense : [];
-  return layers.length > 0 ? [0.1, 0.3].map((p) => ({ "model.dropout": p })) : [];
+  return (model.kind === "mlp" || model.kind === "cnn") && dropoutHasLayers(model)
+    ? [0.1, 0.3].map((p) => ({ "model.dropout": p }))
+    : [];
 }
 
 /**
