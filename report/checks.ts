@@ -674,7 +674,13 @@ export function checkPlateau(
     const dropout = configValue(record.config, "model.dropout");
     if (typeof dropout === "number" && dropout > 0) set.push("model.dropout=0");
     const hidden = configValue(record.config, "model.hidden");
-    if (Array.isArray(hidden)) set.push(`model.hidden=${JSON.stringify(hidden.map((h) => h * 2))}`);
+    // twice each hidden layer; an MLP without any (its head alone, a linear model) gets one of
+    // the default size (doubling none suggested model.hidden=[], the model it had)
+    if (Array.isArray(hidden)) {
+      set.push(
+        `model.hidden=${JSON.stringify(hidden.length > 0 ? hidden.map((h) => h * 2) : [128])}`,
+      );
+    }
     const accuracyText = accuracy === undefined ? "" : `; training accuracy ${f(accuracy)}`;
     const gapText = val ? `; validation ${f(val[n - 1])} is close (gap ${f(gap * 100)}%)` : "";
     return {

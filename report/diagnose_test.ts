@@ -505,6 +505,14 @@ Deno.test("underfitting: high, flat train and validation with low accuracy asks 
   assert.deepEqual(kinds(d), ["underfitting"]);
   assert.ok(d.findings[0].set!.includes("model.hidden=[16]"));
   assert.ok(d.findings[0].set!.includes(`epochs=${plateau.length * 2}`));
+  // an MLP without hidden layers gets one (doubling none asked for the model it had)
+  const headOnly = diagnose(syntheticRun(plateau, {
+    val: plateau.map((v) => v * 1.05),
+    accuracy,
+    config: { model: { kind: "mlp", hidden: [], dropout: 0 } },
+  }));
+  assert.deepEqual(kinds(headOnly), ["underfitting"]);
+  assert.ok(headOnly.findings[0].set!.includes("model.hidden=[128]"), headOnly.findings[0].fix);
 });
 
 Deno.test("oscillating: a zig-zag that still trends down asks for half the lr", () => {
