@@ -5,10 +5,13 @@
  * @module
  */
 import assert from "node:assert/strict";
+import type * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { parseConfig } from "../../config.ts";
 import { selectBackend } from "../backend.ts";
 import { TrainingEngine } from "../engine.ts";
 import { checkParity, classification, PARITY_CASES } from "./_parity.ts";
+import { cnnPlan } from "./plan.ts";
+import { buildModel } from "../../models/build.ts";
 
 const ready = selectBackend("wasm", "mlp");
 
@@ -43,4 +46,39 @@ Deno.test("host dense step is for small models only; big ones, cnns and rnns sta
   assert.equal(rnn.modelPath, "tfjs");
   assert.equal(rnn.fusedModelReason, "an rnn model");
   rnn.dispose();
+});
+
+Deno.test("an MLP without hidden layers takes the host step, whatever its batchNorm, dropout and activation", async () => {
+  await ready;
+  // hidden [] builds the head alone: no batch-norm, dropout or gelu layer to send to tfjs's path
+  const headOnly = new TrainingEngine(
+    parseConfig({
+      backend: "wasm",
+      model: { kind: "mlp", hidden: [], batchNorm: true, dropout: 0.3, activation: "gelu" },
+    }),
+    classification,
+  );
+  assert.equal(headOnly.modelPath, "host", headOnly.fusedModelReason);
+  headOnly.dispose();
+  const hidden = new TrainingEngine(
+    parseConfig({ backend: "wasm", model: { kind: "mlp", hidden: [4], dropout: 0.3 } }),
+    classification,
+  );
+  assert.equal(hidden.modelPath, "tfjs");
+  assert.equal(hidden.fusedModelReason, "dropout");
+  hidden.dispose();
+});
+
+Deno.test("a cnn whose dropout has no dense layer to follow (dense: []) is planned for the WGSL step", async () => {
+  await ready;
+  const plan = (model: Record<string, unknown>) => {
+    const config = parseConfig({ backend: "wasm", model: { kind: "cnn", filters: [2], ...model } });
+    const built = buildModel(config.model, { inputShape: [4, 4, 1], outputUnits: 3 }, 1);
+    const variables = built.trainableWeights.map((w) => w.read() as tf.Variable);
+    const result = cnnPlan(config, built, variables, "crossEntropy", [4, 4, 1], 1);
+    built.dispose();
+    return typeof result === "string" ? result : "planned";
+  };
+  assert.equal(plan({ dense: [], dropout: 0.3 }), "planned");
+  assert.equal(plan({ dense: [4], dropout: 0.3 }), "dropout");
 });

@@ -12,6 +12,7 @@ import { type ConvBlock, MAX_CONV_ROWS } from "./conv.ts";
 import type { DensePlan } from "./gpu_program.ts";
 import { gateCount, type RecurrentLayer } from "./recurrent.ts";
 import { MAX_GROUPS } from "./dispatch.ts";
+import { dropoutHasLayers } from "../../models/spec.ts";
 import { TILE } from "./wgsl.ts";
 import type { DenseActivation } from "./wgsl.ts";
 
@@ -37,10 +38,14 @@ export function densePlan(
   const model = config.model;
   let activation: DenseActivation = "linear";
   if (model.kind === "mlp") {
-    if (model.batchNorm) return "batch norm";
-    if (model.dropout > 0) return "dropout";
-    if (!ACTIVATIONS.includes(model.activation)) return `the ${model.activation} activation`;
-    activation = model.activation as DenseActivation;
+    // (an MLP without hidden layers has no batch norm or dropout layer: its head alone, which
+    // this plan takes, where it was sent to tfjs's path for layers it does not have)
+    if (model.batchNorm && model.hidden.length > 0) return "batch norm";
+    if (model.dropout > 0 && dropoutHasLayers(model)) return "dropout";
+    if (model.hidden.length > 0) {
+      if (!ACTIVATIONS.includes(model.activation)) return `the ${model.activation} activation`;
+      activation = model.activation as DenseActivation;
+    }
   } else if (model.kind !== "linear") {
     return kindReason(model.kind);
   }
@@ -105,7 +110,7 @@ export function cnnPlan(
 ): DensePlan | string {
   const spec = config.model;
   if (spec.kind !== "cnn") return kindReason(spec.kind);
-  if (spec.dropout > 0) return "dropout";
+  if (spec.dropout > 0 && dropoutHasLayers(spec)) return "dropout";
   if (inputShape.length !== 2 && inputShape.length !== 3) return `inputs of shape [${inputShape}]`;
   let [height, width, channels = 1] = inputShape;
   const convs: ConvBlock[] = [];
