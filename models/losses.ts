@@ -7,6 +7,11 @@
  * per-sample loss is the mean over the target's elements), so that sums over batches divided by
  * the sample count give exactly PyTorch's mean; `"mean"` (the default) is that sum / batch size.
  *
+ * `crossEntropy`'s class indices must lie in [0, classes): a sample whose index is outside
+ * (a label 5 of 3 classes, a -1) adds 0 to the sum, but still counts in the mean's batch size,
+ * where torch raises ("Target 5 is out of bounds"). Checking would read the targets back at
+ * every step; anneal's data loading gives no such index (its classes span every label).
+ *
  * @module
  */
 
