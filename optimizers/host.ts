@@ -306,7 +306,10 @@ export function createHostOptimizer(input: OptimizerSpec): HostOptimizer {
       saved = groupSlots(state.slots);
       count = state.step;
       if (state.momentum !== undefined) momentum = state.momentum;
-      restored = true;
+      // A state without a slot is a fresh optimizer's, read before its first step (a rollback at
+      // an epoch's last step returned to the start, and that epoch's end was checkpointed so):
+      // its slots are made at the next step, as a fresh optimizer makes them, not found missing.
+      restored = Object.keys(state.slots).length > 0;
     },
     dispose() {
       live.clear();

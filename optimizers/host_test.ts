@@ -115,6 +115,36 @@ for (const spec of SPECS) {
   });
 }
 
+Deno.test("host and tfjs adam: the state of one that took no step restores as a fresh optimizer (a rollback to the start, checkpointed at an epoch's end)", async () => {
+  const spec = { name: "adam", lr: 0.01 } as const;
+  const [freshHost, freshReference] = [createHostOptimizer(spec), createOptimizer(spec)];
+  const states = [await freshHost.getState(), await freshReference.getState()];
+  for (const state of states) assert.deepEqual([state.step, state.slots], [0, {}]);
+  // each takes the other's state: the host's steps are a fresh host optimizer's, tfjs's the host's
+  const [host, reference] = [createHostOptimizer(spec), createOptimizer(spec)];
+  host.setState(states[1]);
+  reference.setState(states[0]);
+  const [params, expected] = [hostParams(5), hostParams(5)];
+  const vars = variables(params);
+  try {
+    for (let step = 1; step <= 2; step++) {
+      host.stepArrays(params, grads(step));
+      freshHost.stepArrays(expected, grads(step));
+      stepReference(reference, vars, step, spec.lr);
+    }
+    params.forEach((p, i) => {
+      assert.deepEqual(p.values, expected[i].values, `${p.name} (host restored, as a fresh one)`);
+      assertClose(vars[i].dataSync(), p.values, `${p.name} (tfjs restored, as the host)`);
+    });
+    // (the parameters moved: an optimizer doing nothing would not pass)
+    assert.notDeepEqual(params[0].values, hostParams(5)[0].values);
+  } finally {
+    freshReference.dispose();
+    reference.dispose();
+    tf.dispose(vars);
+  }
+});
+
 Deno.test("host optimizer: momentum set between steps (onecycle) as in the tfjs optimizer", () => {
   for (const spec of [{ name: "sgd", lr: 0.1, momentum: 0.9 }, { name: "adam" }] as const) {
     const host = createHostOptimizer(spec);

@@ -232,7 +232,10 @@ export function createOptimizer(
       saved = groupSlots(state.slots);
       count = state.step;
       if (momentum !== undefined && state.momentum !== undefined) momentum = state.momentum;
-      restored = true;
+      // A state without a slot is a fresh optimizer's, read before its first step (a rollback at
+      // an epoch's last step returned to the start, and that epoch's end was checkpointed so):
+      // its slots are made at the next step, as a fresh optimizer makes them, not found missing.
+      restored = Object.keys(state.slots).length > 0;
     },
     dispose() {
       for (const own of live.values()) tf.dispose(own);

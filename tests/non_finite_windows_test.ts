@@ -184,3 +184,33 @@ Deno.test("read in windows on cpu, an epoch end the trainer went past whose late
   const { warnings: __, ...want } = expected;
   assert.deepEqual(got, want);
 });
+
+Deno.test("a rollback to an epoch end that a rollback at its last step had returned to the start restores that start's fresh optimizer (adam), in the run and in a resume from its checkpoint", async () => {
+  await using runs = await tempRunsDir();
+  // rows 0-19 in batches of 10: row 13's infinite loss at every epoch's last step. The rollback
+  // at step 1 returns to the start, so epoch 0's end (its checkpoint) holds adam's state before
+  // any step, without slots; the one at step 3 returns there, and so would a resume.
+  const input = {
+    backend: "cpu" as const,
+    runsDir: runs.dir,
+    epochs: 6,
+    batchSize: 10,
+    data: { ...await infiniteRowData(runs.dir), limit: 20 },
+    model: { kind: "mlp" as const, hidden: [4] },
+    optimizer: { name: "adam" as const, lr: 0.01 },
+    clipping: { onNonFinite: "rollback" as const },
+  } satisfies RunConfigInput;
+  // (rolled back at steps 1, 3 and 5, each time with the rate cut 10x; the fourth time it stops)
+  const straight = await trainCollect(input, { runId: "straight" });
+  assert.equal(straight.result.status, "diverged", straight.result.reason);
+  assert.match(straight.result.reason, /at step 7: .*\(rollback did not help\)/);
+  // stopped at epoch 0's end, then resumed from its checkpoint: the run above, step for step
+  const first = await trainCollect({ ...input, maxSteps: 2 }, { runId: "resumed" });
+  assert.equal(first.result.reason, "budget: reached maxSteps = 2");
+  const resumed = await trainCollect({ runsDir: runs.dir, maxSteps: 100 }, { resume: "resumed" });
+  assert.equal(resumed.result.status, "diverged", resumed.result.reason);
+  assert.deepEqual(
+    await outcome(`${runs.dir}/resumed`, [...first.events, ...resumed.events]),
+    await outcome(`${runs.dir}/straight`, straight.events),
+  );
+});
