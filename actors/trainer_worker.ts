@@ -514,6 +514,8 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   let settled: { earlyStopper?: unknown; metrics?: Record<string, number> } = {};
   /** A checkpoint within an epoch resumed from: the batches of its epoch trained, its sums. */
   let within: WithinEpoch | undefined;
+  /** What a NaN rollback returned to where that checkpoint was taken (see `rollbackTo` below). */
+  let resumedGood: Good | undefined;
   if (resume) {
     const saved = await loadCheckpoint(resume.checkpoint);
     // its steps must end its epochs where they end now, or every later rate would be planned
@@ -565,6 +567,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       metrics: saved.state.metrics as Record<string, number> | undefined,
     };
     within = saved.state.within as WithinEpoch | undefined;
+    resumedGood = saved.state.rollbackTo as Good | undefined;
   }
   /** Epochs the run ended before this process (a checkpoint within an epoch: the one before). */
   const startEpoch = epoch;
@@ -590,7 +593,9 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   // What a NaN rollback returns to: the last epoch-end checkpoint, or the start (a fresh
   // optimizer: `undefined`) before the first one.
   // (A promise while the last epoch end's read-back is on its way.)
-  let lastGood: Good | Promise<Good> = {
+  // (resumed within an epoch on the CPU backends: the epoch end, or the start, the run stopped
+  // there would have returned to, which its checkpoint keeps)
+  let lastGood: Good | Promise<Good> = resumedGood ?? {
     weights: await engine.readWeights(),
     optimizer: resume ? await engine.optimizer.getState() : undefined,
   };
@@ -1392,6 +1397,11 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       bestEpoch,
       metrics: settled.metrics,
       within: { batches: stoppedWithin, totals: record.totals.snapshot() } satisfies WithinEpoch,
+      // A NaN rollback returns to the last good epoch end (or the start), not to where the run
+      // stopped: on the CPU backends, where that is one state, the checkpoint keeps it, so that
+      // a rollback after the resume returns where it would have in a run never stopped.
+      ...(!lagged && config.clipping.onNonFinite === "rollback" &&
+        { rollbackTo: await lastGood }),
     };
     context.checkpoint(["last"], state, weights);
   }

@@ -11,6 +11,8 @@ import { loadCheckpoint } from "../mod.ts";
 import type { RunConfigInput } from "../mod.ts";
 import {
   anneal,
+  infiniteRowData,
+  lastWeightsAndSteps,
   readNdjson,
   regressionCsv,
   resumeRun,
@@ -288,4 +290,45 @@ Deno.test("a budget or a stop that comes with the run's last step leaves it comp
   const short = (await trainCollect({ ...config, maxSteps: 25 })).result;
   assert.equal(short.status, "stopped");
   assert.match(short.reason, /budget: reached maxSteps = 25/);
+});
+
+Deno.test("a run stopped within an epoch under onNonFinite 'rollback' resumes with what a rollback returns to: the epoch end before it (or the start), as a run never stopped", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  // 24 training rows in batches of 6 (4 steps an epoch), shuffled: row 13's infinite loss comes
+  // in every epoch, each time rolled back from, with the rate cut 10x; the fourth time it stops
+  const config: RunConfigInput = {
+    backend: "cpu",
+    runsDir: dir,
+    epochs: 8,
+    batchSize: 6,
+    data: { ...await infiniteRowData(dir), limit: 30, validationSplit: 0.2, shuffle: true },
+    model: { kind: "mlp", hidden: [4] },
+    optimizer: { name: "adam", lr: 0.01 },
+    clipping: { onNonFinite: "rollback" },
+  };
+  const straight = await trainCollect(config, { runId: "straight" });
+  assert.equal(straight.result.status, "diverged", straight.result.reason);
+  const rollbacks = (events: { type: string; message?: string }[]) =>
+    events.filter((event) => event.type === "warning" && /rolled back/.test(event.message ?? ""))
+      .length;
+  assert.equal(rollbacks(straight.events), 3);
+  // stopped at step 2 (within epoch 0: a rollback returns to the start), at step 9 (within epoch
+  // 2, past the rollbacks of epochs 0 and 1: it returns to epoch 1's end), then to its end
+  await trainCollect({ ...config, maxSteps: 2 }, { runId: "budget" });
+  for (const maxSteps of [9, 100]) {
+    await trainCollect({ runsDir: dir, maxSteps }, { resume: "budget" });
+  }
+  const epochs = (run: string) =>
+    readNdjson(`${dir}/${run}/epochs.ndjson`).then((records) =>
+      records.map(({ seconds: _, ...rest }) => rest)
+    );
+  assert.deepEqual(
+    await lastWeightsAndSteps(`${dir}/budget`),
+    await lastWeightsAndSteps(`${dir}/straight`),
+  );
+  assert.deepEqual(await epochs("budget"), await epochs("straight"));
+  const summary = (run: string) =>
+    Deno.readTextFile(`${dir}/${run}/summary.json`).then((text) => JSON.parse(text).stopReason);
+  assert.equal(await summary("budget"), await summary("straight"));
 });
