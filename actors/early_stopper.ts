@@ -22,6 +22,7 @@ import {
 } from "../schedulers/rate_setting.ts";
 import { watchedMetric } from "../task_fit.ts";
 import { formatNumber } from "../number_format.ts";
+import { firstStepFault } from "../report/first_step.ts";
 
 type EarlyStopping = z.output<typeof EarlyStoppingSchema>;
 
@@ -283,6 +284,24 @@ function judge(
     },
   ];
   const loss = message.metrics.loss;
+  if (message.skippedAll) {
+    // No step of the epoch counted: there is no loss to call NaN. In epoch 0 no update was ever
+    // made, so every loss was computed on the initial weights: the data or the model, not the
+    // rate (a tenth of it fails the same way).
+    const what = `every step of epoch ${message.epoch} was skipped, its loss or gradient not ` +
+      "finite";
+    return verdict({
+      isBest: false,
+      stop: true,
+      status: "diverged",
+      reason: message.epoch === 0
+        ? `training diverged: ${what}, on the initial weights (no update was made)`
+        : `training diverged: ${what}`,
+      hint: message.epoch === 0
+        ? firstStepFault(what).hint
+        : divergenceHint(optimizer, lr, scheduler),
+    });
+  }
   if (loss === undefined || !Number.isFinite(loss)) {
     return verdict({
       isBest: false,

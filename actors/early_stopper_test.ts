@@ -117,6 +117,24 @@ Deno.test("a non-finite loss or one above divergenceFactor x the first stops as 
   assert.match(exploded.at(-1)!.reason!, /over 5x its first value/);
 });
 
+Deno.test("an epoch whose every step was skipped is said so; in epoch 0 the data is blamed, not the rate", () => {
+  const spec = EarlyStoppingSchema.parse({});
+  const skippedAll = (epoch: number) => ({ ...ended(epoch, { loss: NaN }), skippedAll: true });
+  const [, first] = judgeEpoch(spec, initEarlyStopper(), skippedAll(0), 0.1);
+  assert.equal(first.status, "diverged");
+  assert.equal(first.stop, true);
+  assert.match(first.reason!, /every step of epoch 0 was skipped, .* on the initial weights/);
+  assert.doesNotMatch(first.reason!, /became NaN/);
+  assert.match(first.hint!, /the learning rate is not the cause/);
+  assert.doesNotMatch(first.hint!, /divide by 10/);
+  // after an epoch that trained, the updates may be the cause: the rate's hint
+  const [state] = judgeEpoch(spec, initEarlyStopper(), ended(0, { loss: 1 }), 0.1);
+  const [, later] = judgeEpoch(spec, state, skippedAll(1), 0.1);
+  assert.equal(later.status, "diverged");
+  assert.match(later.reason!, /every step of epoch 1 was skipped/);
+  assert.match(later.hint!, /divide by 10/);
+});
+
 Deno.test("rmsprop with alpha above 1: a NaN or exploding loss is blamed on alpha, not on the learning rate", () => {
   const rmsprop = { name: "rmsprop", lr: 0.01, alpha: 1.5 };
   const nan = run({}, [{ loss: 1 }, { loss: NaN }], rmsprop).at(-1)!;

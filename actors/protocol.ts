@@ -152,6 +152,12 @@ export const EpochEndedSchema = z.object({
   /** Optimizer steps taken so far. */
   step: z.number().int(),
   metrics: EpochMetricsSchema,
+  /**
+   * Every step of the epoch was skipped (`clipping.onNonFinite`: its loss or gradient norm not
+   * finite), so no loss was summed and `metrics.loss` is NaN: said so, not read as a loss that
+   * became NaN (absent: some step counted).
+   */
+  skippedAll: z.boolean().optional(),
 });
 
 /** Scheduler -> trainer: answer to `EpochEnded`, with its state for the checkpoint. */

@@ -1066,7 +1066,13 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       end.stepSeconds = record.stepMs / 1000;
       end.clip = record.clip ?? clip.snapshot();
       if (end.good && !verdictNeeded(stopGuard, end.epoch, metrics.loss)) lastGood = end.good;
-      const ended = { type: "EpochEnded", epoch: end.epoch, step: end.step, metrics };
+      const ended = {
+        type: "EpochEnded",
+        epoch: end.epoch,
+        step: end.step,
+        metrics,
+        ...(record.totals.samples === 0 ? { skippedAll: true } : {}),
+      };
       // A schedule fixed in advance does nothing with an epoch end but plan from its step (the
       // trainer asks for plans as they run low instead) and answer with its state, which only a
       // rollback's ScaleLearningRate changes: that state, once the rollbacks' scaled plans are

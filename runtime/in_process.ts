@@ -266,6 +266,7 @@ async function trainWith(
       epoch: sums.epoch,
       step: sums.endStep!,
       metrics,
+      ...(sums.totals.samples === 0 ? { skippedAll: true } : {}),
     };
     replanAt = onEpochEnded(schedule, message).replanFrom;
     const [next, verdict] = judgeEpoch(

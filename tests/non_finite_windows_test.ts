@@ -214,3 +214,25 @@ Deno.test("a rollback to an epoch end that a rollback at its last step had retur
     await outcome(`${runs.dir}/straight`, straight.events),
   );
 });
+
+Deno.test("an epoch whose every step was skipped ends the run as such: in epoch 0 the data is blamed, not the rate", async () => {
+  await using runs = await tempRunsDir();
+  // 14 rows in one batch of 16: row 13's infinite loss skips the epoch's only step, every epoch
+  const data = { ...(await infiniteRowData(runs.dir)), limit: 14 };
+  const input = {
+    backend: "cpu" as const,
+    epochs: 3,
+    data,
+    model: { kind: "mlp" as const, hidden: [4] },
+    batchSize: 16,
+    clipping: { onNonFinite: "skip" as const },
+  } satisfies RunConfigInput;
+  const { events } = await trainCollect({ ...input, runsDir: runs.dir }, { runId: "skipped" });
+  const run = await outcome(`${runs.dir}/skipped`, events);
+  assert.equal(run.status, "diverged");
+  assert.equal(run.steps.length, 1);
+  assert.match(run.reason, /every step of epoch 0 was skipped, .* on the initial weights/);
+  assert.doesNotMatch(run.reason, /became NaN/);
+  assert.match(run.hint, /the learning rate is not the cause/);
+  assert.doesNotMatch(run.hint, /divide by 10/);
+});
