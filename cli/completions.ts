@@ -24,16 +24,23 @@ function flatten(root: CommandShape): { path: string[]; command: CommandShape }[
 }
 
 function bash(root: CommandShape): string {
-  const cases = flatten(root).map(({ path, command }) => {
+  const commands = flatten(root);
+  const cases = commands.map(({ path, command }) => {
     const words = [...command.subcommands.map((s) => s.name), ...command.options].join(" ");
     return `    "${path.join(" ")}") words="${words}" ;;`;
   });
+  // (a word extends the command's path only where it names a subcommand there: an option's value,
+  // `-c config.json` or a run id, is none, and leaves the options of the command before it)
+  const paths = commands.filter(({ path }) => path.length > 0)
+    .map(({ path }) => `"${path.join(" ")}"`).join("|");
   return `# bash completion for ${root.name}; load with: source <(${root.name} completions bash)
 _${root.name}_complete() {
   local cur path="" i
   cur="\${COMP_WORDS[COMP_CWORD]}"
   for ((i = 1; i < COMP_CWORD; i++)); do
-    case "\${COMP_WORDS[i]}" in -*) ;; *) path="\${path:+$path }\${COMP_WORDS[i]}" ;; esac
+    case "\${path:+$path }\${COMP_WORDS[i]}" in
+      ${paths}) path="\${path:+$path }\${COMP_WORDS[i]}" ;;
+    esac
   done
   local words=""
   case "$path" in

@@ -344,6 +344,37 @@ Deno.test("anneal completions prints scripts for bash, zsh and fish", async () =
   assert.equal(bad.code, 2);
 });
 
+Deno.test("anneal's bash completion goes on completing a command's options after an option's value or a run id", async () => {
+  const script = (await anneal("completions", "bash")).stdout;
+  // (each line: the words typed, the last one being completed)
+  const typed = [
+    "train -c x.json --ep",
+    "diagnose last --js",
+    "runs --runs-dir /tmp/r sh",
+    "runs show last --runs-dir /tmp/r --js",
+    "report last --pl",
+  ];
+  const output = await new Deno.Command("bash", {
+    args: [
+      "-c",
+      [
+        script,
+        ...typed.map((words) =>
+          `COMP_WORDS=(anneal ${words}); COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); ` +
+          `_anneal_complete; echo "[\${COMPREPLY[*]}]"`
+        ),
+      ].join("\n"),
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+  assert.equal(
+    new TextDecoder().decode(output.stdout),
+    "[--epochs]\n[--json]\n[show]\n[--json]\n[--plot]\n",
+  );
+});
+
 Deno.test("tools/anneal on PATH runs the CLI where it is called, and the README's source <(anneal completions bash) completes it", async () => {
   await using runs = await tempRunsDir();
   // on PATH as the README puts it: a link to tools/anneal named anneal
