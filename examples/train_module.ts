@@ -26,6 +26,7 @@ try {
       lrs: { type: "string", default: "0.001,0.01,0.1" },
       epochs: { type: "string" },
       "runs-dir": { type: "string", default: "runs" },
+      help: { type: "boolean", short: "h" },
     },
   });
 } catch (error) {
@@ -34,6 +35,11 @@ try {
   Deno.exit(2);
 }
 const { values } = parsed;
+if (values.help) {
+  // (asked for: the usage on stdout, and no run)
+  console.log(usage);
+  Deno.exit(0);
+}
 const file = new URL("./sensors_classification.json", import.meta.url);
 const input = JSON.parse(await Deno.readTextFile(file));
 // The config's data path is relative to the repository's root, where the CLI runs: read it from

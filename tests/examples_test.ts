@@ -117,6 +117,21 @@ Deno.test("examples/train_module.ts answers a bad flag with what is wrong and a 
   }
 });
 
+Deno.test("examples/train_module.ts --help prints its usage and exits 0, training nothing", async () => {
+  await using runs = await tempRunsDir();
+  for (const flag of ["--help", "-h"]) {
+    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${REPO_ROOT}examples/train_module.ts`, flag, "--runs-dir", runs.dir],
+      env: { NO_COLOR: "1" },
+    }).output();
+    const text = new TextDecoder();
+    assert.equal(code, 0, `${flag}: ${text.decode(stderr)}`);
+    assert.match(text.decode(stdout), /^usage: deno run -A examples\/train_module\.ts \[--lrs /);
+    assert.equal(text.decode(stderr), "");
+    assert.deepEqual([...Deno.readDirSync(runs.dir)], [], "no run");
+  }
+});
+
 Deno.test("every example file the README and the CLI's help name exists", async () => {
   const texts = [
     await Deno.readTextFile(`${REPO_ROOT}README.md`),
