@@ -76,6 +76,25 @@ Deno.test("anneal sweep --trials extends a study to that many trials in all, und
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stderr, /already has 5 trials and its budget is 5: no new trial is sampled/);
   assert.equal((await storedStudy(runs.dir)).trials.length, 5);
+  // a worker has no --trials to ask for more with: its notice says how the budget is raised
+  const worker = await anneal(
+    "worker",
+    "--storage",
+    `sqlite:${runs.dir}/sweeps.db`,
+    "--study",
+    "sw",
+  );
+  assert.equal(worker.code, 0, worker.stderr);
+  assert.match(worker.stderr, /already has 5 trials and its budget is 5: no new trial is sampled/);
+  assert.ok(
+    worker.stderr.includes(
+      "\n  hint: a worker runs the budget the study holds (it has no --trials); to raise it, run " +
+        "the study with more, which workers then join: anneal sweep -c CONFIG --storage " +
+        `sqlite:${runs.dir}/sweeps.db --study sw --trials N\n`,
+    ),
+    worker.stderr,
+  );
+  assert.equal((await storedStudy(runs.dir)).trials.length, 5);
 });
 
 Deno.test("anneal sweep counts a study's trials once each, and a retry of one (after an interruption) apart", async () => {

@@ -367,6 +367,9 @@ export async function sweepCommand(options: SweepCommandOptions): Promise<number
 /** Runs `anneal worker`; returns the exit code. */
 export async function workerCommand(options: WorkerCommandOptions): Promise<number> {
   const parallel = parallelFlag(options.parallel);
+  const raiseBudget = `anneal sweep -c CONFIG --storage ${
+    shellWord(options.storage.replace(/\/\/[^@/]*@/, "//***@"))
+  } --study ${shellWord(options.study)} --trials N`;
   const controller = new AbortController();
   const interruption = onInterrupt(controller);
   try {
@@ -376,7 +379,16 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<numb
       onReaped: printReaped,
       onTrialRun: printTrialRun,
       onWarning: printWarning,
-      onNotice: printNotice,
+      // (a notice that says to ask for more trials, where the budget is spent or leaves grid
+      // points out: a worker has no --trials, and runs the budget the study holds)
+      onNotice: (message) =>
+        printNotice(
+          message.includes("ask for")
+            ? `${message}\n  hint: a worker runs the budget the study holds (it has no ` +
+              `--trials); to raise it, run the study with more, which workers then join: ` +
+              raiseBudget
+            : message,
+        ),
       // (said once the study is found, not before: a study that is not there is only refused)
       onStudy: () =>
         console.log(
