@@ -12,15 +12,15 @@
 export const SIGNIFICANT_DIGITS = 4;
 
 /**
- * Significant digits of a chart's axis labels (`runs show`'s and `train --plot`'s charts, `anneal
- * schedule`'s): fewer, so that a label fits beside the chart, in the same form.
+ * Significant digits of a chart's axis labels (the terminal charts of `runs show`, `train` and
+ * `anneal schedule`): fewer, so that a label fits beside the chart, in the same form.
  */
 export const AXIS_DIGITS = 3;
 
 /**
  * A Vega `labelExpr` that writes an axis label as {@linkcode formatNumber} does, to
  * {@linkcode AXIS_DIGITS} digits (d3's `~` drops the trailing zeros, as formatNumber does): the
- * HTML report's charts and `anneal schedule --svg`.
+ * HTML report's charts and `anneal schedule --plot`.
  */
 export const AXIS_LABEL_EXPR = `datum.value != 0 && (abs(datum.value) < 1e-3 || ` +
   `abs(datum.value) >= 1e5) ? format(datum.value, '.${AXIS_DIGITS}~e') : ` +
