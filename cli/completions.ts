@@ -63,15 +63,17 @@ function fish(root: CommandShape): string {
   const lines = [
     `# fish completion for ${root.name}; load with: ${root.name} completions fish | source`,
   ];
-  lines.push(`complete -c ${root.name} -f`);
+  // (no file names where a command goes; after it, an option's value may be one: -c config.json)
+  lines.push(`complete -c ${root.name} -n '__fish_use_subcommand' -f`);
   for (const { path, command } of flatten(root)) {
     const condition = path.length === 0
       ? "__fish_use_subcommand"
       : `__fish_seen_subcommand_from ${path[path.length - 1]}`;
     for (const sub of command.subcommands) {
       lines.push(
+        // (in fish's single quotes a quote is written \' and a backslash \\)
         `complete -c ${root.name} -n '${condition}' -a ${sub.name} -d '${
-          sub.description.replaceAll("'", "")
+          sub.description.replaceAll("\\", "\\\\").replaceAll("'", "\\'")
         }'`,
       );
     }

@@ -344,6 +344,21 @@ Deno.test("anneal completions prints scripts for bash, zsh and fish", async () =
   assert.equal(bad.code, 2);
 });
 
+Deno.test("anneal's fish completion keeps a description's quote and completes file names after a command", async () => {
+  const script = (await anneal("completions", "fish")).stdout.split("\n");
+  // (fish reads \' in single quotes as a quote: "config's", not "configs")
+  assert.ok(
+    script.includes(
+      "complete -c anneal -n '__fish_use_subcommand' -a lr-find -d 'LR range test (Leslie Smith) " +
+        "on the config\\'s data and model: suggests a learning rate'",
+    ),
+    script.join("\n"),
+  );
+  // no file names where a command goes, but not everywhere: `anneal train -c <TAB>` lists files
+  assert.ok(script.includes("complete -c anneal -n '__fish_use_subcommand' -f"));
+  assert.ok(!script.includes("complete -c anneal -f"), script.join("\n"));
+});
+
 Deno.test("anneal's bash completion goes on completing a command's options after an option's value or a run id", async () => {
   const script = (await anneal("completions", "bash")).stdout;
   // (each line: the words typed, the last one being completed)
