@@ -313,17 +313,24 @@ function shiftedPatches(
     ? (to: number, from: number, end: number) => simd.copy(4 * to, 4 * from, 4 * (end - from))
     : (to: number, from: number, end: number) => heap.copyWithin(to, from, end);
   for (let i = 0; i < kh; i++) {
-    const rowFirst = Math.max(0, top - i), rowEnd = Math.min(h, h + top - i);
+    // within [0, h], as the columns below: a tap may reach no row of the image
+    const rowFirst = Math.min(h, Math.max(0, top - i));
+    const rowEnd = Math.max(rowFirst, Math.min(h, h + top - i));
     for (let j = 0; j < kw; j++) {
       const dc = j - left;
-      const colFirst = Math.max(0, -dc), colEnd = Math.min(w, w - dc);
+      // within [0, w]: a filter wider than the image ("same" padding on a 1- or 2-wide map) has
+      // taps that reach no column, whose rows are all zeros (unclamped, the zeroing loops below
+      // wrote outside the row and the copy's length went negative: out of bounds)
+      const colFirst = Math.min(w, Math.max(0, -dc));
+      const colEnd = Math.max(colFirst, Math.min(w, w - dc));
       const shift = (i - top) * w + dc;
       for (let ch = 0; ch < c; ch++) {
         let to = targetAt + ((i * kw + j) * c + ch) * rows;
         for (let b = 0; b < batchSize; b++, to += plane) {
           const from = sourceAt + (ch * batchSize + b) * plane;
           if (rowFirst > 0) zero(to, to + rowFirst * w);
-          if (rowEnd > rowFirst) {
+          if (rowEnd > rowFirst && colEnd === colFirst) zero(to + rowFirst * w, to + rowEnd * w);
+          else if (rowEnd > rowFirst) {
             // a reach past the plane's ends only lands on the columns zeroed below
             const start = from + rowFirst * w + shift, end = from + rowEnd * w + shift;
             const lo = Math.max(start, sourceAt), hi = Math.min(end, sourceAt + source.length);

@@ -41,6 +41,12 @@ const CASES: Case[] = [
   { x: [16, 16, 16, 8], filter: [3, 3, 8, 16], strides: 1, pad: "same" },
   { x: [20, 15, 15, 12], filter: [3, 3, 12, 8], strides: 1, pad: "same" },
   { x: [20, 17, 17, 8], filter: [3, 3, 8, 16], strides: 1, pad: "valid" },
+  // "same" filters wider or taller than the image (a map pooled down to 1 or 2 pixels): the
+  // filter gradient's shifted patches have taps that reach no column or no row
+  { x: [1, 1, 1, 1], filter: [5, 5, 1, 8], strides: 1, pad: "same" },
+  { x: [2, 2, 2, 3], filter: [7, 7, 3, 4], strides: 1, pad: "same" },
+  { x: [3, 1, 4, 2], filter: [4, 4, 2, 8], strides: 1, pad: "same" },
+  { x: [2, 3, 1, 2], filter: [9, 5, 2, 8], strides: 1, pad: "same" },
   // padding wider than the filter: dL/dx declines it (the stock kernel answers)
   { x: [1, 5, 5, 2], filter: [3, 3, 2, 3], strides: 1, pad: [[0, 0], [3, 3], [4, 3], [0, 0]] },
 ];
