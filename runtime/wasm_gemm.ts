@@ -50,6 +50,19 @@ export function matrices(shape: readonly number[]): number {
 }
 
 /**
+ * The shape of A·B for single matrices A and B: [m, n] after as many leading 1s as the operand
+ * of higher rank has batch axes (tfjs broadcasts the batch axes: [6, 4]·[1, 4, 8] is [1, 6, 8]).
+ */
+export function productShape(
+  a: readonly number[],
+  b: readonly number[],
+  m: number,
+  n: number,
+): number[] {
+  return [...new Array(Math.max(a.length, b.length) - 2).fill(1), m, n];
+}
+
+/**
  * The left operand of A·B as gemm reads it, from A's `shape` (its last two axes [m, k], or [k, m]
  * when `transposed`): its rows m, its depth k, and the byte strides between its rows and between
  * its consecutive k (row-major: 4k and 4; stored transposed: 4 and 4m).
@@ -136,7 +149,7 @@ export function runGemm(backend: unknown, call: GemmCall): boolean {
 
 /**
  * A · B on `gemm` for single float32 matrices (shapes [.., m, k] and [.., k, n] after the
- * transposes, one matrix each): a new [1, m, n]-shaped output (the inputs' rank), or undefined
+ * transposes, one matrix each): a new output of {@link productShape}, or undefined
  * where `gemm` does not cover it. `transposeB` costs a transpose of B (`transposeRight`).
  */
 export function gemmMatMul(
@@ -155,7 +168,7 @@ export function gemmMatMul(
   const wasm = wasmInternals(backend);
   const right = transposeB ? transposeRight(b) : b;
   try {
-    const out = wasm.makeOutput([...a.shape.slice(0, -2), m, n], "float32");
+    const out = wasm.makeOutput(productShape(a.shape, b.shape, m, n), "float32");
     runGemm(backend, {
       a: heapAddress(wasm, a),
       b: heapAddress(wasm, right),
@@ -218,7 +231,7 @@ function fusedMatMul(args: KernelArgs): tf.TensorInfo | undefined {
   if (bias && !rowBias(bias, n)) return;
   const wasm = wasmInternals(args.backend);
   if (!simdKernels(wasm)) return;
-  const out = wasm.makeOutput([...a.shape.slice(0, -2), m, n], "float32");
+  const out = wasm.makeOutput(productShape(a.shape, b.shape, m, n), "float32");
   if (bias) fillRows(heapFloats(wasm, out), heapFloats(wasm, bias), m, n);
   runGemm(args.backend, {
     a: heapAddress(wasm, a),

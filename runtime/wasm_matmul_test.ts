@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { selectBackend } from "./backend.ts";
+import { gemmProducts } from "./wasm_gemm.ts";
 import { matMulPlan, routeTransposedMatMul } from "./wasm_matmul.ts";
 
 const CASES: { a: number[]; b: number[]; transposeA: boolean; transposeB: boolean }[] = [
@@ -53,4 +54,28 @@ Deno.test("matMulPlan swaps the operands when that packs far fewer values", () =
   // its dW = xᵀ·dy packs dy (16K) as it is
   assert.equal(matMulPlan([128, 3136], [128, 128], true, false), "direct");
   assert.equal(matMulPlan([64, 64], [64, 64], false, false), "direct");
+});
+
+Deno.test("a product on gemm of operands of different ranks has tfjs's broadcast shape", async () => {
+  // m >= 6 and n a multiple of 8: gemm's products; the batch axes (all 1) broadcast to the
+  // higher rank's, as the cpu backend's (the result took the left operand's rank before)
+  const cases: [number[], number[], boolean][] = [
+    [[6, 4], [1, 4, 8], false],
+    [[6, 4], [1, 1, 4, 8], false],
+    [[1, 4, 6], [1, 1, 4, 8], true],
+    [[1, 1, 7, 4], [4, 16], false],
+  ];
+  const shapes = () =>
+    cases.map(([a, b, transposeA]) =>
+      tf.tidy(() => {
+        const product = tf.matMul(tf.ones(a), tf.ones(b), transposeA, false);
+        return { shape: product.shape, sum: tf.sum(product).dataSync()[0] };
+      })
+    );
+  await selectBackend("cpu");
+  const expected = shapes();
+  await selectBackend("wasm");
+  const before = gemmProducts.calls;
+  assert.deepEqual(shapes(), expected);
+  assert.ok(gemmProducts.calls - before >= cases.length, "the products ran on gemm");
 });
