@@ -35,6 +35,7 @@ import type { StudyStorage, Trial } from "../storage/types.ts";
 import { checkRunId, makeRunDirectory } from "./records.ts";
 import { shellWord } from "../shell_word.ts";
 import { trainTrial, type TrialRunStart } from "./trial_run.ts";
+import type { WarningEvent } from "./events.ts";
 import { SpareActors } from "./actor_workers.ts";
 import {
   checkMetric,
@@ -153,6 +154,12 @@ export interface SweepOptions {
    */
   onWarning?: (warning: ConfigWarning) => void;
   /**
+   * Called with each warning a trial's run gives at its start (before its first epoch ends: a
+   * setting the trial drew that is likely a mistake, a schedule that the run's length cuts),
+   * which its `meta.json` keeps too; `anneal sweep` and `anneal worker` print each once.
+   */
+  onTrialWarning?: (trial: number, warning: WarningEvent) => void;
+  /**
    * Called, before any trial runs, with what the study's budget comes to where it is not what
    * was asked (a grid with fewer points than the trials, a study that has its trials already),
    * each a line that starts `notice: `; `anneal sweep` and `anneal worker` print them to stderr.
@@ -205,6 +212,7 @@ const SWEEP_OPTIONS = Object.keys(
     onReaped: true,
     onTrialRun: true,
     onWarning: true,
+    onTrialWarning: true,
     onNotice: true,
     onStudy: true,
     workerId: true,
@@ -1051,6 +1059,7 @@ async function runDefinition(
         report,
         context,
         onStart: (start) => options.onTrialRun?.(start, definition),
+        onWarning: options.onTrialWarning,
         spares,
       }),
   });

@@ -15,6 +15,7 @@ import { loadCheckpoint } from "./checkpoint.ts";
 import { readSavedConfig, resumedConfig } from "./resume.ts";
 import { trainWithSpares } from "./supervisor.ts";
 import type { SpareActors } from "./actor_workers.ts";
+import type { WarningEvent } from "./events.ts";
 
 /** How a retry's run started, for the line `anneal sweep` prints. */
 export type TrialRunStart =
@@ -132,6 +133,11 @@ export interface TrialTraining {
   /** Told how a retry's run started: resumed, or anew and why. */
   onStart?: (start: TrialRunStart) => void;
   /**
+   * Told of each warning the trial's run gives before its first epoch ends (its config's, its
+   * data's, its schedule's reach: what `anneal train` prints at a run's start).
+   */
+  onWarning?: (trial: number, warning: WarningEvent) => void;
+  /**
    * Actor Workers started ahead for the sweep's runs: the trial's run takes a set where one
    * waits, and starts one for the next trial once its own actors are up.
    */
@@ -235,6 +241,8 @@ async function trainRun(
       }
     }
   };
+  /** An epoch has ended: later warnings are the training's, not its start's. */
+  let epochSeen = false;
   try {
     for await (const event of run.events()) {
       if (event.type === "run.started") {
@@ -244,6 +252,8 @@ async function trainRun(
         if (anew) training.onStart?.({ trial, resumed: false, runDir, ...anew });
         if (event.resumedFrom) resumedFrom = { runDir, ...event.resumedFrom };
       }
+      if (event.type === "warning" && !epochSeen) training.onWarning?.(trial, event);
+      if (event.type === "epoch") epochSeen = true;
       if (event.type === "plan") await resumeGoesOn(false);
       if (event.type === "run.finished" && ENDED.has(event.result.status)) await resumeGoesOn(true);
       if (event.type !== "epoch" || pruned) continue;

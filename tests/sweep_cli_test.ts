@@ -1209,3 +1209,31 @@ Deno.test("the configs a sweep and a tune write (best_config.json, tuned_config.
     assert.ok(data.path.startsWith("/"), `${file}: ${data.path}`);
   }
 });
+
+Deno.test("a warning the trials' runs give at their start is printed once, with the first trial that gave it, where the sweep printed none", async () => {
+  await using runs = await tempRunsDir();
+  const config = await writeSweepConfig(runs.dir);
+  // an MLP without hidden layers: its dropout follows no layer (a warning at every run's start)
+  const swept = await anneal(
+    "sweep",
+    "-c",
+    config,
+    "--set",
+    'model={"kind":"mlp","hidden":[],"dropout":0.3}',
+  );
+  assert.equal(swept.code, 0, swept.stderr);
+  const warned = swept.stdout.match(/^trial +\d+ +warning \(supervisor\): .*drops nothing$/gm);
+  assert.equal(warned?.length, 1, swept.stdout);
+  assert.match(swept.stdout, /drops nothing\n {2}hint: .*\n {2}\(said once for the study/);
+  // each trial's run keeps its own
+  const { trials } = await storedStudy(runs.dir);
+  assert.equal(trials.length, 2);
+  for (const entry of await Array.fromAsync(Deno.readDir(`${runs.dir}/sw`))) {
+    if (!entry.name.startsWith("trial-")) continue;
+    const meta = JSON.parse(await Deno.readTextFile(`${runs.dir}/sw/${entry.name}/meta.json`));
+    assert.ok(
+      meta.warnings.some((w: { message: string }) => /drops nothing/.test(w.message)),
+      entry.name,
+    );
+  }
+});

@@ -10,6 +10,7 @@ import type {
   SweepResult,
   Trial,
   TrialRunStart,
+  WarningEvent,
 } from "../../mod.ts";
 import { formatRate, RATE_LEGEND } from "../../report/records.ts";
 import { paramText } from "../../report/sweep_html.ts";
@@ -207,6 +208,25 @@ function printNotice(message: string): void {
   console.warn(message);
 }
 
+/**
+ * Prints each warning the trials' runs give at their start once, with the first trial that gave
+ * it (every trial of a study often shares it: a base config's schedule its epochs cut); each
+ * run's meta.json keeps its own.
+ */
+function trialWarningPrinter(): (trial: number, warning: WarningEvent) => void {
+  const printed = new Set<string>();
+  return (trial, warning) => {
+    const key = `${warning.message}\n${warning.hint ?? ""}`;
+    if (printed.has(key)) return;
+    printed.add(key);
+    console.log(
+      `trial ${String(trial).padStart(3)}  warning (${warning.actor}): ${warning.message}` +
+        (warning.hint ? `\n  hint: ${warning.hint}` : "") +
+        "\n  (said once for the study; each trial's run keeps its warnings in its meta.json)",
+    );
+  };
+}
+
 /** Prints what in the sweep is likely a mistake, before its trials run. */
 function printWarning(warning: ConfigWarning): void {
   console.log(`warning: ${warning.message}\n  hint: ${warning.hint}`);
@@ -337,6 +357,7 @@ export async function sweepCommand(options: SweepCommandOptions): Promise<number
       onReaped: printReaped,
       onTrialRun: printTrialRun,
       onWarning: printWarning,
+      onTrialWarning: trialWarningPrinter(),
       onNotice: printNotice,
       // (once the study is open: what it holds already, as the budget counts it)
       onStudy: (stored, definition, direction) =>
@@ -379,6 +400,7 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<numb
       onReaped: printReaped,
       onTrialRun: printTrialRun,
       onWarning: printWarning,
+      onTrialWarning: trialWarningPrinter(),
       // (a notice that says to ask for more trials, where the budget is spent or leaves grid
       // points out: a worker has no --trials, and runs the budget the study holds)
       onNotice: (message) =>
