@@ -97,12 +97,59 @@ export async function openPostgresStorage(
     if (error instanceof AnnealError) throw error;
     throw new AnnealError("storage", `Cannot open study storage at ${redact(url)}: ${error}`, {
       cause: error,
-      hint: "check that PostgreSQL runs and the URL (user, host, port, database) is right",
+      hint: openFailureHint(error, url),
     });
   }
   const storage = new PostgresStorage(first, connect);
   if (connectionClosed) first.onclose(); // (its client is replaced)
   return storage;
+}
+
+/**
+ * The fix for a connection `url` could not open, by what failed: one hint for every cause ("check
+ * that PostgreSQL runs") sent a user whose `deno run` did not allow the database's host, whose
+ * database was not created yet or whose password was wrong to look at a server that ran.
+ */
+export function openFailureHint(error: unknown, url: string): string {
+  let user = "USER", host = "HOST", port = "5432", database = "DATABASE";
+  try {
+    const address = new URL(url);
+    user = decodeURIComponent(address.username) || user;
+    host = address.hostname || host;
+    port = address.port || port;
+    database = decodeURIComponent(address.pathname.slice(1)) || database;
+  } catch {
+    // (an address URL cannot read keeps the placeholders)
+  }
+  const { code, syscall } = (error ?? {}) as { code?: unknown; syscall?: unknown };
+  // Deno refuses a host its --allow-net does not name: NotCapable for an address, and an EPERM
+  // from the name's look-up (postgres.js goes through node:dns) for a host name
+  if (error instanceof Deno.errors.NotCapable || (code === "EPERM" && syscall === "getaddrinfo")) {
+    return `this process may not reach ${host}:${port}: name it in deno's --allow-net ` +
+      `(--allow-net=${host}:${port}); \`deno task anneal\` allows 127.0.0.1 and localhost only`;
+  }
+  switch (code) {
+    case "ECONNREFUSED":
+      return `nothing accepts connections at ${host}:${port}: start PostgreSQL there, or check ` +
+        "the host and port in the URL";
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return `the host name ${host} is not found: check the host in the URL`;
+    case "CONNECT_TIMEOUT":
+    case "ETIMEDOUT":
+      return `${host}:${port} did not answer: check the host and port in the URL, and that a ` +
+        "firewall lets this machine reach the server";
+    case "3D000": // invalid_catalog_name: no such database
+      return `create the database on the server (\`createdb -O ${user} ${database}\`), or name ` +
+        "an existing one in the URL";
+    case "28P01": // invalid_password
+      return `check the password of ${user} in the URL (postgres://${user}:PASSWORD@${host}:` +
+        `${port}/${database}); characters such as @ : / in it are written %40 %3A %2F`;
+    case "28000": // invalid_authorization_specification: no such role, or pg_hba.conf refuses
+      return `check the user in the URL, or create the role (\`createuser --pwprompt ${user}\`); ` +
+        "the server's pg_hba.conf must admit this user from this machine";
+  }
+  return "check that PostgreSQL runs and the URL (user, host, port, database) is right";
 }
 
 /** A postgres.js client, and what is told when one of its connections closes. */

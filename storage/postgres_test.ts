@@ -1,6 +1,8 @@
 import postgres from "npm:postgres@3.4.9";
 import { registerStorageConformance } from "./conformance.ts";
-import { openPostgresStorage } from "./postgres.ts";
+import assert from "node:assert/strict";
+import { AnnealError } from "../errors.ts";
+import { openFailureHint, openPostgresStorage } from "./postgres.ts";
 import { testPostgresUrl } from "./testing/pg_url.ts";
 
 const url = await testPostgresUrl();
@@ -58,4 +60,65 @@ registerStorageConformance("postgres", {
       },
     };
   },
+});
+
+Deno.test("a PostgreSQL storage that cannot be opened says how to fix its cause: the database, the role, the port, the password, deno's --allow-net", async () => {
+  // Every cause had one hint, "check that PostgreSQL runs and the URL ... is right".
+  const at = (change: (address: URL) => void) => {
+    const address = new URL(url);
+    change(address);
+    return address.href;
+  };
+  const refused = async (where: string, message: RegExp, hint: RegExp) => {
+    await assert.rejects(() => openPostgresStorage(where), (error) => {
+      assert.ok(error instanceof AnnealError);
+      assert.equal(error.code, "storage");
+      assert.match(error.message, message);
+      assert.match(error.hint ?? "", hint);
+      return true;
+    });
+  };
+  const database = `anneal_absent_${crypto.randomUUID().slice(0, 8)}`;
+  const user = new URL(url).username;
+  await refused(
+    at((address) => (address.pathname = `/${database}`)),
+    new RegExp(`database "${database}" does not exist`),
+    new RegExp(`createdb -O ${user} ${database}`),
+  );
+  await refused(
+    at((address) => (address.username = "anneal_no_such_role")),
+    /role "anneal_no_such_role" does not exist/,
+    /createuser --pwprompt anneal_no_such_role/,
+  );
+  // a port nothing listens on (the kernel's free one, closed again)
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  await refused(
+    at((address) => (address.port = String(port))),
+    /ECONNREFUSED/,
+    new RegExp(`nothing accepts connections at 127\\.0\\.0\\.1:${port}: start PostgreSQL there`),
+  );
+  // (the test server trusts every password, and the tests run with every host allowed: the
+  // errors those causes raise, as the driver and deno give them)
+  const wrongPassword = Object.assign(new Error('password authentication failed for user "ann"'), {
+    code: "28P01",
+  });
+  assert.match(
+    openFailureHint(wrongPassword, "postgres://ann:secret@db.example:5433/studies"),
+    /the password of ann in the URL \(postgres:\/\/ann:PASSWORD@db\.example:5433\/studies\)/,
+  );
+  const lookUp = Object.assign(new Error("getaddrinfo EPERM db.example"), {
+    code: "EPERM",
+    syscall: "getaddrinfo",
+  });
+  const notAllowed = new Deno.errors.NotCapable('Requires net access to "10.0.0.9:5432"');
+  assert.match(
+    openFailureHint(lookUp, "postgres://ann@db.example/studies"),
+    /may not reach db\.example:5432: .*--allow-net=db\.example:5432/,
+  );
+  assert.match(
+    openFailureHint(notAllowed, "postgres://ann@10.0.0.9/studies"),
+    /--allow-net=10\.0\.0\.9:5432/,
+  );
 });
