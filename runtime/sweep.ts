@@ -32,6 +32,7 @@ import { prunerNamed } from "../sweeps/pruners/named.ts";
 import type { Pruner } from "../sweeps/pruners/types.ts";
 import { openStorage } from "../storage/mod.ts";
 import type { StudyStorage, Trial } from "../storage/types.ts";
+import { checkSameStudy } from "../storage/_common.ts";
 import { checkRunId, makeRunDirectory } from "./records.ts";
 import { shellWord } from "../shell_word.ts";
 import { trainTrial, type TrialRunStart } from "./trial_run.ts";
@@ -1013,7 +1014,7 @@ async function runDefinition(
     identity: studyIdentity,
     worker,
   });
-  const stored = await storedTrials(storage, studyName);
+  const stored = await storedTrials(storage, studyName, definition, direction);
   options.onStudy?.(stored, definition, direction);
   // the grid's points the study's trials (not their retries) hold already
   const tried = sweep.sampler === "grid"
@@ -1068,9 +1069,22 @@ async function runDefinition(
 }
 
 /** The trials a stored study already has (retries among them); none for a study not stored yet. */
-async function storedTrials(storage: StudyStorage, studyName: string): Promise<Trial[]> {
+/**
+ * The trials a stored study holds already (none where there is no study yet). A study stored
+ * under another definition is refused here, as the run would be: said after the header and the
+ * warnings that its trials feed, the refusal followed a header that read its budget as if the
+ * sweep could go on ("none left to sample").
+ */
+async function storedTrials(
+  storage: StudyStorage,
+  studyName: string,
+  definition: StudyDefinition,
+  direction: "minimize" | "maximize",
+): Promise<Trial[]> {
   const study = await storage.loadStudy(studyName).catch(() => undefined);
-  return study ? await storage.listTrials(study.id) : [];
+  if (!study) return [];
+  checkSameStudy(study, direction, definition, studyIdentity);
+  return await storage.listTrials(study.id);
 }
 
 /** The default storage of a sweep: an SQLite file in the runs directory. */

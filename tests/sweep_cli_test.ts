@@ -144,6 +144,9 @@ Deno.test("anneal sweep on a study with another search space or base config name
   assert.match(changed.stderr, /space\["optimizer\.lr"\]\.low: 0\.0001 stored, 0\.001 given/);
   assert.match(changed.stderr, /space\["optimizer\.lr"\]\.high: 0\.1 stored, 1 given/);
   assert.match(changed.stderr, /hint: .*--study NAME/);
+  // refused before the study's header: it read the budget as if the sweep went on ("the study
+  // has 2 trials ...: none left to sample") above the refusal
+  assert.equal(changed.stdout, "");
   assert.equal((await storedStudy(runs.dir)).trials.length, 2);
   // Under a new study name the changed sweep runs.
   const renamed = await anneal("sweep", "-c", config, "--set", "epochs=2", "--study", "sw-2");
