@@ -39,6 +39,52 @@ export interface SweepTrialRow {
   lr?: number;
   /** Where `lr` comes from when that is not `optimizer.lr`: onecycle's `scheduler.maxLr`. */
   lrSetting?: string;
+  /** The trial's id in its storage: what a retry's `retryOf` names. */
+  id?: number;
+  /** Of a retry (a trial run again after an interruption or its worker's death): its chain's first trial's id. */
+  retryOf?: number | null;
+  /** 0 for a trial, 1, 2, ... for its retries (missing: 0). */
+  retries?: number;
+}
+
+/**
+ * A study's trials as its budget counts them: each original trial once, by how it ended (where it
+ * was retried, after an interruption or its worker's death, by how its last retry ended), and the
+ * retries that ran, apart. The retried trials' own FAILED records are not outcomes: their trials
+ * ran again. (Rows without `retries` are each a trial of their own.)
+ *
+ * @example
+ * ```ts
+ * import { studyTotals } from "./sweep_html.ts";
+ * const trial = (number: number, state: string, retryOf: number | null = null) =>
+ *   ({ id: number, number, state, retryOf, retries: retryOf === null ? 0 : 1 });
+ * const trials = [trial(0, "COMPLETE"), trial(1, "FAILED"), trial(2, "COMPLETE", 1)];
+ * console.assert(studyTotals(trials) === "2 trials (2 complete); 1 retry ran (trial 2)");
+ * ```
+ */
+export function studyTotals(
+  trials: Pick<SweepTrialRow, "id" | "number" | "state" | "retryOf" | "retries">[],
+): string {
+  const retries = (trial: (typeof trials)[number]) => trial.retries ?? 0;
+  const originals = trials.filter((trial) => retries(trial) === 0);
+  // the last trial of each original's chain (a retry's retryOf is the chain's first trial)
+  const outcomes = originals.map((original) =>
+    trials.filter((trial) =>
+      trial === original || (original.id !== undefined && trial.retryOf === original.id)
+    ).reduce((last, trial) => retries(trial) > retries(last) ? trial : last)
+  );
+  const counts = new Map<string, number>();
+  for (const { state } of outcomes) counts.set(state, (counts.get(state) ?? 0) + 1);
+  const states = [...counts].map(([state, n]) => `${n} ${state.toLowerCase()}`).join(", ");
+  const total = `${originals.length} trial${originals.length === 1 ? "" : "s"}` +
+    (states ? ` (${states})` : "");
+  // a retry still waiting has not run; its trial counts as waiting above
+  const ran = trials.filter((trial) => retries(trial) > 0 && trial.state !== "WAITING")
+    .map((trial) => trial.number);
+  if (ran.length === 0) return total;
+  return `${total}; ${ran.length} retr${ran.length === 1 ? "y" : "ies"} ran (trial${
+    ran.length === 1 ? "" : "s"
+  } ${ran.join(", ")})`;
 }
 
 /** Objective value per trial, with the best-so-far line. */
@@ -168,13 +214,22 @@ export async function renderSweepReport(
   const rated = trials.some((t) => t.lr !== undefined || t.lrSetting !== undefined);
   const rateCell = (t: SweepTrialRow) =>
     rated ? `<td>${escapeHtml(formatRate(t.lr, t.lrSetting))}</td>` : "";
+  // (a retry says which trial it ran again: the page listed it beside its trial's FAILED record
+  // as one more trial)
+  const note = (t: SweepTrialRow) => {
+    const retried = (t.retries ?? 0) > 0 && t.retryOf != null
+      ? trials.find((other) => other.id === t.retryOf)
+      : undefined;
+    const of = retried ? `retry of trial ${retried.number}` : "";
+    return [of, t.reason ?? ""].filter((part) => part !== "").join("; ");
+  };
   const rows = trials.map((t) =>
     `<tr${t === best ? ' class="best"' : ""}><td>${t.number}</td><td>${
       escapeHtml(t.state)
     }</td><td>${formatNumber(t.value)}</td>${
       names.map((n) => `<td>${escapeHtml(n in t.params ? paramText(t.params[n]) : "-")}</td>`)
         .join("")
-    }${rateCell(t)}<td>${escapeHtml(t.reason ?? "")}</td></tr>`
+    }${rateCell(t)}<td>${escapeHtml(note(t))}</td></tr>`
   ).join("\n");
   const legend = trials.some((t) => t.lrSetting && t.lr !== undefined)
     ? `<p>${escapeHtml(RATE_LEGEND)}</p>`
@@ -184,7 +239,7 @@ export async function renderSweepReport(
 <style>${REPORT_CSS}</style></head>
 <body><main>
 <section class="card"><h1>sweep ${escapeHtml(study)}</h1>
-<p>${trials.length} trials; ${direction} <b>${escapeHtml(metric)}</b>${
+<p>${escapeHtml(studyTotals(trials))}; ${direction} <b>${escapeHtml(metric)}</b>${
     best ? `; best: trial ${best.number} with ${formatNumber(best.value)}` : ""
   }</p></section>
 <section class="card"><h2>Objective per trial</h2>${objective}</section>

@@ -38,3 +38,38 @@ Deno.test("the sweep report's charts write their numbers as formatNumber does: '
   assert.ok(texts.filter((text) => text === "-1" || text === "-3").length >= 2, texts.join(" | "));
   assert.ok(!html.includes("\u2212"), "no U+2212 anywhere in the page");
 });
+
+Deno.test("the sweep report counts a study's trials as anneal sweep does: a trial retried after its worker died once, its retry apart and named", async () => {
+  // The page said "3 trials" of a study whose command said 2 (the retried trial's FAILED record
+  // counted as one more), and nothing tied the retry to the trial it ran again.
+  const params = { "optimizer.lr": 0.01 } as TrialParams;
+  const rows = [
+    { id: 10, number: 0, state: "COMPLETE", value: 0.5, params, retryOf: null, retries: 0 },
+    {
+      id: 11,
+      number: 1,
+      state: "FAILED",
+      value: null,
+      params,
+      retryOf: null,
+      retries: 0,
+      reason: "worker w stopped heart-beating (no heartbeat for 12000 ms)",
+    },
+    { id: 12, number: 2, state: "COMPLETE", value: 0.75, params, retryOf: 11, retries: 1 },
+  ];
+  const html = await renderSweepReport("s", rows, "maximize", "score");
+  assert.match(
+    html,
+    /<p>2 trials \(2 complete\); 1 retry ran \(trial 2\); maximize <b>score<\/b>; best: trial 2 with 0\.75<\/p>/,
+  );
+  const cells = (number: number) =>
+    html.match(new RegExp(`<tr[^>]*><td>${number}</td>(.*?)</tr>`))![1];
+  assert.match(cells(2), /<td>retry of trial 1<\/td>$/);
+  assert.match(cells(1), /<td>worker w stopped heart-beating \(no heartbeat for 12000 ms\)<\/td>$/);
+  // rows of one's own, without ids or retries: each a trial
+  const plain = rows.map(({ number, state, value }) => ({ number, state, value, params }));
+  assert.match(
+    await renderSweepReport("s", plain, "maximize", "score"),
+    /<p>3 trials \(2 complete, 1 failed\); maximize/,
+  );
+});

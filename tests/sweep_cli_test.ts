@@ -122,6 +122,11 @@ Deno.test("anneal sweep counts a study's trials once each, and a retry of one (a
   );
   // trial 2's FAILED record is not an outcome: it ran again, as trial 3
   assert.match(again.stdout, /\nstudy sw: 3 trials \(3 complete\); 1 retry ran \(trial 3\)\n/);
+  // and so does its report (it said "4 trials")
+  assert.match(
+    await Deno.readTextFile(`${runs.dir}/sw/sweep.html`),
+    /<p>3 trials \(3 complete\); 1 retry ran \(trial 3\); minimize/,
+  );
   assert.equal((await storedStudy(runs.dir)).trials.length, 4);
 });
 

@@ -13,7 +13,7 @@ import type {
   WarningEvent,
 } from "../../mod.ts";
 import { formatRate, RATE_LEGEND } from "../../report/records.ts";
-import { paramText } from "../../report/sweep_html.ts";
+import { paramText, studyTotals } from "../../report/sweep_html.ts";
 import { PARALLEL_HINT, trialRate, trialsToSample } from "../../runtime/sweep.ts";
 import { describeTrialRun } from "../../runtime/trial_run.ts";
 import { trainableConfig } from "../../runtime/records.ts";
@@ -23,6 +23,9 @@ import { type Interruption, onSignals, signalExitCode } from "../signals.ts";
 import { shellWord } from "../../shell_word.ts";
 import type { SamplerName } from "../../sweeps/samplers/named.ts";
 import type { PrunerName } from "../../sweeps/pruners/types.ts";
+
+// (the sweep report counts a study's trials as the command does: the one function, kept there)
+export { studyTotals };
 
 /** Options of `anneal sweep`. */
 export interface SweepCommandOptions {
@@ -122,45 +125,6 @@ function printTrial(trial: Trial, definition: StudyDefinition): void {
       params.join(" ")
     }${trainedAt}${note}`,
   );
-}
-
-/**
- * A study's trials as its budget counts them: each original trial once, by how it ended (where it
- * was retried, after an interruption or its worker's death, by how its last retry ended), and the
- * retries that ran, apart. The retried trials' own FAILED records are not outcomes: their trials
- * ran again.
- *
- * @example
- * ```ts
- * import { studyTotals } from "./sweep.ts";
- * import type { TrialState } from "../../mod.ts";
- * const trial = (number: number, state: TrialState, retryOf: number | null = null) =>
- *   ({ id: number, number, state, retryOf, retries: retryOf === null ? 0 : 1 });
- * const trials = [trial(0, "COMPLETE"), trial(1, "FAILED"), trial(2, "COMPLETE", 1)];
- * console.assert(studyTotals(trials) === "2 trials (2 complete); 1 retry ran (trial 2)");
- * ```
- */
-export function studyTotals(
-  trials: Pick<Trial, "id" | "number" | "state" | "retryOf" | "retries">[],
-): string {
-  const originals = trials.filter((trial) => trial.retries === 0);
-  // the last trial of each original's chain (a retry's retryOf is the chain's first trial)
-  const outcomes = originals.map((original) =>
-    trials.filter((trial) => trial.id === original.id || trial.retryOf === original.id)
-      .reduce((last, trial) => trial.retries > last.retries ? trial : last)
-  );
-  const counts = new Map<string, number>();
-  for (const { state } of outcomes) counts.set(state, (counts.get(state) ?? 0) + 1);
-  const states = [...counts].map(([state, n]) => `${n} ${state.toLowerCase()}`).join(", ");
-  const total = `${originals.length} trial${originals.length === 1 ? "" : "s"}` +
-    (states ? ` (${states})` : "");
-  // a retry still waiting has not run; its trial counts as waiting above
-  const ran = trials.filter((trial) => trial.retries > 0 && trial.state !== "WAITING")
-    .map((trial) => trial.number);
-  if (ran.length === 0) return total;
-  return `${total}; ${ran.length} retr${ran.length === 1 ? "y" : "ies"} ran (trial${
-    ran.length === 1 ? "" : "s"
-  } ${ran.join(", ")})`;
 }
 
 /**
