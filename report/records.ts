@@ -23,7 +23,8 @@ import {
   processLiveness,
 } from "../runtime/liveness.ts";
 import { resumeCommand } from "../runtime/resume.ts";
-import { shellWord } from "../shell_word.ts";
+import { runsDirFlagOf, shellWord } from "../shell_word.ts";
+import { closestName } from "../zod_paths.ts";
 import type {
   EpochRecord,
   LrFindRecord,
@@ -137,6 +138,29 @@ async function readJson<T>(dir: string, name: string, warnings: string[]): Promi
 }
 
 /**
+ * The refusal of a run directory that does not exist, said of the directory it was looked for
+ * in: the hint named `anneal runs`, which lists the default runs directory, to a user who gave
+ * another (a sweep study's: `--runs-dir runs/STUDY`), and no id was named where a slip of one
+ * (`trial-0-6e3` for `trial-0-6e31`) had a run by it.
+ */
+async function missingRunError(dir: string): Promise<AnnealError> {
+  const parts = dir.replace(/\/+$/, "").split("/");
+  const [name, parent] = [parts.at(-1)!, parts.slice(0, -1).join("/") || "."];
+  const ids = await Array.fromAsync(Deno.readDir(parent)).then(
+    (entries) => entries.filter((entry) => entry.isDirectory).map((entry) => entry.name),
+    () => [],
+  );
+  const near = closestName(name, ids);
+  const list = `\`anneal runs${runsDirFlagOf(dir)}\``;
+  return new AnnealError("storage", `Cannot read run: '${dir}' does not exist`, {
+    where: dir,
+    hint: near === undefined
+      ? `list the runs with ${list} and pass one of their ids`
+      : `did you mean ${near}? (${list} lists the runs)`,
+  });
+}
+
+/**
  * Reads a run directory (`runs/<id>/`).
  *
  * @example
@@ -162,21 +186,16 @@ export async function readRun(
     info = await Deno.stat(dir);
   } catch (error) {
     if (error instanceof Deno.errors.NotCapable) throw error;
-    throw error instanceof Deno.errors.NotFound
-      ? new AnnealError("storage", `Cannot read run: '${dir}' does not exist`, {
+    throw error instanceof Deno.errors.NotFound ? await missingRunError(dir) : new AnnealError(
+      "storage",
+      `Cannot read run: '${dir}' cannot be read (${osReason(error)})`,
+      {
         where: dir,
-        hint: "list the runs with `anneal runs` and pass one of their ids",
-      })
-      : new AnnealError(
-        "storage",
-        `Cannot read run: '${dir}' cannot be read (${osReason(error)})`,
-        {
-          where: dir,
-          hint: `check what is there (ls -ld '${dir}'): its permissions, or a symbolic link that ` +
-            "leads nowhere",
-          cause: error,
-        },
-      );
+        hint: `check what is there (ls -ld '${dir}'): its permissions, or a symbolic link that ` +
+          "leads nowhere",
+        cause: error,
+      },
+    );
   }
   if (!info.isDirectory) {
     throw new AnnealError("storage", `Cannot read run: '${dir}' is not a directory`, {

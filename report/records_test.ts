@@ -305,3 +305,34 @@ Deno.test({
     }
   },
 });
+
+Deno.test("readRun of a run that does not exist names the runs directory it looked in, and the id meant where one is a slip away", async () => {
+  // The hint said `anneal runs`, which lists ./runs, whatever directory the run was looked for in.
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${dir}/study/trial-0-6e31`, { recursive: true });
+    const refused = async (path: string, hint: string) => {
+      await assert.rejects(() => readRun(path), (error) => {
+        assert.ok(error instanceof AnnealError);
+        assert.equal(error.message, `Cannot read run: '${path}' does not exist`);
+        assert.equal(error.hint, hint);
+        return true;
+      });
+    };
+    await refused(
+      `${dir}/study/trial-0-6e3`,
+      `did you mean trial-0-6e31? (\`anneal runs --runs-dir ${dir}/study\` lists the runs)`,
+    );
+    await refused(
+      `${dir}/study/nothing-like-it`,
+      `list the runs with \`anneal runs --runs-dir ${dir}/study\` and pass one of their ids`,
+    );
+    // in the default runs directory, no flag; in a directory that is not there either, no id
+    await refused(
+      "runs/no-such-run-at-all",
+      "list the runs with `anneal runs` and pass one of their ids",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
