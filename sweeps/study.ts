@@ -435,7 +435,10 @@ async function runTrial(o: Resolved, study: Study, trial: Trial): Promise<Trial 
     return await storage.completeTrial(trial.id, value);
   } catch (error) {
     // Reaped while running (this worker stalled): its retry runs elsewhere; drop this result.
-    if (error instanceof AnnealError && error.code === "storage") return undefined;
+    // (A database out of reach is no reaping: that ends the worker, at once.)
+    if (error instanceof AnnealError && error.code === "storage" && !unreachable.has(error)) {
+      return undefined;
+    }
     throw error;
   } finally {
     clearInterval(timer);
@@ -461,9 +464,32 @@ export function isConnectionError(error: unknown): boolean {
       .test(message);
 }
 
+/** The errors of {@linkcode unreachableError}: a trial's end they fail is not a reaped trial's. */
+const unreachable = new WeakSet<AnnealError>();
+
+/** The error of a storage call that could not reach the database for `retryMs`. */
+function unreachableError(error: unknown, retryMs: number): AnnealError {
+  const cause = error instanceof Error ? error.message : String(error);
+  const refusal = new AnnealError(
+    "storage",
+    `Lost the study storage: the database could not be reached for ${retryMs / 1000} s (${cause})`,
+    {
+      hint: "check that the database server runs and this machine reaches it, then run the " +
+        "study again (the same anneal sweep or anneal worker): the trials left running are " +
+        "failed and queued again once their heartbeats have lapsed (10 s by default)",
+      cause: error,
+    },
+  );
+  unreachable.add(refusal);
+  return refusal;
+}
+
 /**
  * The storage with every call retried (with backoff) while the database is unreachable, for up
- * to `retryMs`: a worker rides out a restarted or briefly cut-off server instead of dying.
+ * to `retryMs`: a worker rides out a restarted or briefly cut-off server instead of dying. Past
+ * that, the call fails with a `storage` error that says so and how to go on; the driver's own
+ * ("connect ECONNREFUSED 127.0.0.1:5432") was printed by the CLI as a possible bug, after two
+ * minutes of silence.
  */
 export function retryingStorage(storage: StudyStorage, retryMs: number): StudyStorage {
   return new Proxy(storage, {
@@ -476,7 +502,8 @@ export function retryingStorage(storage: StudyStorage, retryMs: number): StudySt
           try {
             return await value.apply(target, args);
           } catch (error) {
-            if (!isConnectionError(error) || Date.now() + delay > deadline) throw error;
+            if (!isConnectionError(error)) throw error;
+            if (Date.now() + delay > deadline) throw unreachableError(error, retryMs);
             await new Promise((resolve) => setTimeout(resolve, delay));
           }
         }

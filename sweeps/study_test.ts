@@ -5,10 +5,12 @@ import { randomSampler } from "./samplers/random.ts";
 import { tpeSampler } from "./samplers/tpe.ts";
 import { medianPruner } from "./pruners/median.ts";
 import { parseSpace } from "./space.ts";
-import { runStudy } from "./study.ts";
+import { retryingStorage, runStudy } from "./study.ts";
 import { bowl, bowlSpace, curveObjective, noisyBowl } from "./testing/objectives.ts";
 import type { Sampler } from "./samplers/types.ts";
 import type { Params } from "./space.ts";
+import { AnnealError } from "../errors.ts";
+import type { StudyStorage } from "../storage/types.ts";
 
 async function bestOf(sampler: Sampler, seed: number): Promise<number> {
   const storage = openSqliteStorage(":memory:");
@@ -442,5 +444,80 @@ Deno.test("a trial's reports within a second are judged against one list of the 
     assert.equal(lists, 2 + 2, "a list at each of two reports a second apart");
   } finally {
     await sqlite.close();
+  }
+});
+
+Deno.test("a storage call that cannot reach the database past the retry window fails saying so and how to go on, not with the driver's error", async () => {
+  // After 2 minutes of retries the CLI printed `error: connect ECONNREFUSED 127.0.0.1:5432` and
+  // "report it if it looks like a bug".
+  let calls = 0;
+  const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), {
+    code: "ECONNREFUSED",
+  });
+  const down = {
+    loadStudy: () => {
+      calls++;
+      return Promise.reject(refused);
+    },
+  } as unknown as StudyStorage;
+  await assert.rejects(() => retryingStorage(down, 300).loadStudy("s"), (error) => {
+    assert.ok(error instanceof AnnealError);
+    assert.equal(error.code, "storage");
+    assert.equal(
+      error.message,
+      "Lost the study storage: the database could not be reached for 0.3 s (connect ECONNREFUSED " +
+        "127.0.0.1:5432)",
+    );
+    assert.match(error.hint ?? "", /run the study again .*queued again/);
+    assert.equal(error.cause, refused);
+    return true;
+  });
+  assert.ok(calls > 1, `retried (${calls} calls)`);
+  // an error that is not about reaching the database is not retried nor wrapped
+  const wrong = new AnnealError("storage", "Cannot load study 's': no such study");
+  const refusing = { loadStudy: () => Promise.reject(wrong) } as unknown as StudyStorage;
+  await assert.rejects(
+    () => retryingStorage(refusing, 300).loadStudy("s"),
+    (error) => error === wrong,
+  );
+});
+
+Deno.test("a trial whose end cannot be recorded, the database out of reach past the retry window, ends the study with that error: it is not taken for a reaped trial", async () => {
+  // The storage error of an unreachable database was read as "reaped while running": the trial's
+  // result was dropped and the worker went on to the next storage call, two minutes more.
+  const storage = openSqliteStorage(":memory:");
+  const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), {
+    code: "ECONNREFUSED",
+  });
+  // (each other method called on the storage itself: its private fields are not the proxy's)
+  const cutOff = new Proxy(storage, {
+    get: (target, property) => {
+      if (property === "completeTrial") return () => Promise.reject(refused);
+      const value = Reflect.get(target, property);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  let objectives = 0;
+  try {
+    await assert.rejects(
+      () =>
+        runStudy({
+          storage: cutOff,
+          studyName: "cut-off",
+          space: bowlSpace,
+          sampler: randomSampler(),
+          objective: async (params) => (objectives++, await bowl(params)),
+          trials: 3,
+          storageRetryMs: 200,
+        }),
+      (error) => {
+        assert.ok(error instanceof AnnealError);
+        assert.match(error.message, /^Lost the study storage: the database could not be reached/);
+        return true;
+      },
+    );
+    assert.equal(objectives, 1, "no trial after the one whose end was not recorded");
+  } finally {
+    await storage.close();
   }
 });
