@@ -425,6 +425,9 @@ async function runTrial(o: Resolved, study: Study, trial: Trial): Promise<Trial 
         );
         return done.failed[0];
       }
+      // (a report the database was out of reach for: recording the failure would wait out the
+      // retry window once more, to the same end)
+      if (unreachable.has(error as AnnealError)) throw error;
       const message = error instanceof Error ? error.message : String(error);
       return await storage.failTrial(trial.id, `objective threw: ${message}`);
     }

@@ -521,3 +521,38 @@ Deno.test("a trial whose end cannot be recorded, the database out of reach past 
     await storage.close();
   }
 });
+
+Deno.test("an objective whose report the database was out of reach for ends the study with that error at once, without recording its failure", async () => {
+  // Recording the trial FAILED waited out a second retry window (2 minutes) to the same end.
+  const storage = openSqliteStorage(":memory:");
+  const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), {
+    code: "ECONNREFUSED",
+  });
+  let failCalls = 0;
+  const cutOff = new Proxy(storage, {
+    get: (target, property) => {
+      if (property === "reportIntermediate") return () => Promise.reject(refused);
+      if (property === "failTrial") failCalls++;
+      const value = Reflect.get(target, property);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  try {
+    await assert.rejects(
+      () =>
+        runStudy({
+          storage: cutOff,
+          studyName: "cut-off",
+          space: bowlSpace,
+          sampler: randomSampler(),
+          objective: curveObjective(3, 0),
+          trials: 2,
+          storageRetryMs: 200,
+        }),
+      /^AnnealError: Lost the study storage: the database could not be reached/,
+    );
+    assert.equal(failCalls, 0);
+  } finally {
+    await storage.close();
+  }
+});
