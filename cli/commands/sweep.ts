@@ -21,6 +21,9 @@ import { conditionOf, conditionText } from "../../sweeps/conditions.ts";
 import { formatNumber } from "../output.ts";
 import { type Interruption, onSignals, signalExitCode } from "../signals.ts";
 import { shellWord } from "../../shell_word.ts";
+import { writeFileAtomic } from "../../runtime/checkpoint.ts";
+
+const encoder = new TextEncoder();
 import type { SamplerName } from "../../sweeps/samplers/named.ts";
 import type { PrunerName } from "../../sweeps/pruners/types.ts";
 
@@ -222,14 +225,18 @@ async function finish(
     ...trial,
     ...hiddenRate(trial, result.definition),
   }));
-  await Deno.writeTextFile(
+  // (replaced atomically: every worker of a study writes it as it ends, several at once, and a
+  // reader must never find half a page)
+  await writeFileAtomic(
     html,
-    await renderSweepReport(
-      result.study.name,
-      rows,
-      result.direction,
-      sweep.metric,
-      result.bestConfig,
+    encoder.encode(
+      await renderSweepReport(
+        result.study.name,
+        rows,
+        result.direction,
+        sweep.metric,
+        result.bestConfig,
+      ),
     ),
   );
   if (rows.some((row) => row.lrSetting)) console.log(RATE_LEGEND);
@@ -275,7 +282,7 @@ async function finish(
   }
   const bestConfig = trainableConfig(result.bestConfig);
   const file = `${studyDir}/best_config.json`;
-  await Deno.writeTextFile(file, JSON.stringify(bestConfig, null, 2) + "\n");
+  await writeFileAtomic(file, encoder.encode(JSON.stringify(bestConfig, null, 2) + "\n"));
   const bestRate = hiddenRate(result.best, result.definition);
   console.log(
     `best: trial ${result.best.number}, ${sweep.metric} = ${
