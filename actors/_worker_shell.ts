@@ -123,7 +123,8 @@ function startRun(
       self.postMessage({ type: "actor.checkpoint", actor: name, files, state, weights }),
     firstCheckpointWritten: () => Promise.race([firstWritten, stopped.then(() => {})]),
     faultPoint: async (at) => {
-      if (init.fault?.at !== at) return;
+      // (`silent` is the supervisor's to play: it drops what this Worker sends)
+      if (init.fault?.at !== at || init.fault.kind === "silent") return;
       if (init.fault.kind === "throw") throw new Error(`injected fault at '${at}'`);
       if (init.fault.kind === "emit") return context.emit(init.fault.event);
       if (init.fault.kind === "delay") {

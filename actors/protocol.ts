@@ -371,12 +371,15 @@ export const InitSchema = z.object({
    * Test-only fault injection at the point `at`: throw, stall, `delay` (go on after `ms`, as a
    * thread that lost its core), `touch` (try to read or write `path`, then throw with what
    * happened: a permission error, or that it was allowed), or `emit` (send `event` to the
-   * supervisor as one of the run's events, then go on: a malformed one it cannot take).
+   * supervisor as one of the run's events, then go on: a malformed one it cannot take), or
+   * `silent` (the supervisor drops every message of the actor's first Worker, as if its modules
+   * never loaded, and starts another beside it after `ms` instead of its usual wait).
    */
   fault: z.union([
     z.object({ kind: z.enum(["throw", "stall"]), at: z.string() }),
     z.object({ kind: z.literal("emit"), at: z.string(), event: z.record(z.string(), z.unknown()) }),
     z.object({ kind: z.literal("delay"), at: z.string(), ms: z.number().nonnegative() }),
+    z.object({ kind: z.literal("silent"), at: z.literal("worker"), ms: z.number().positive() }),
     z.object({
       kind: z.literal("touch"),
       at: z.string(),

@@ -107,6 +107,22 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 const STARTUP_TIMEOUT_MS = 300_000;
 /**
+ * An actor's Worker that has sent nothing at all this long after it was started gets another
+ * Worker started beside it, and a third at twice this (START_RACERS): the first of them to load
+ * (to send its heartbeat) is sent the actor's `Init` and takes the run, the others are terminated.
+ * Now and then (1 run in ~340 on the 2-core VM, BENCHMARKS.md's thirty-second session) a trainer's
+ * Worker never sent its first heartbeat, its thread idle, and the run waited out
+ * STARTUP_TIMEOUT_MS for nothing. A Worker is sent its `Init` only once it has spoken, so a silent
+ * one holds nothing of the run's (no ports, no config), and one slow but healthy still loads and
+ * may still win: the run still fails only at STARTUP_TIMEOUT_MS. A start takes ~1-3 s on a loaded
+ * 2-core machine (the trainer's, the longest); not less than a minute, as `deno test` type-checks
+ * each Worker's modules on a cold cache for tens of seconds, and a run that started another
+ * Worker says so in a warning event, which tests of a run's warnings would see.
+ */
+const START_RACE_MS = 60_000;
+/** How many Workers an actor's silent one gets started beside it at most (see START_RACE_MS). */
+const START_RACERS = 2;
+/**
  * The trainer's stall limit on a software WebGPU adapter (llvmpipe): it compiles each new WGSL
  * pipeline on the CPU, synchronously in the trainer's thread, and a first run on a machine (an
  * empty shader cache) spent more than 60 s in one such stretch under load.
@@ -700,6 +716,13 @@ async function supervise(
   const workers = new Map<ActorName, ActorWorker>();
   const lastSeen = new Map<ActorName, number>();
   const heard = new Set<ActorName>();
+  /**
+   * Each actor's Worker that was sent its `Init` (the first of its Workers to speak): kept after
+   * `workers` is cleared, as its late messages are still the run's.
+   */
+  const chosen = new Map<ActorName, ActorWorker>();
+  /** Workers started beside an actor's silent one (see START_RACE_MS), none chosen yet. */
+  const racers = new Map<ActorName, ActorWorker[]>();
   const heapUsed: Partial<Record<ActorName, number>> = {};
   const stallTimeoutMs = options.stallTimeoutMs ?? 60_000;
   let trainerStallMs = stallTimeoutMs;
@@ -819,6 +842,9 @@ async function supervise(
     clearTimeout(stopDeadline);
     clearInterval(watchdog);
     for (const each of workers.values()) each.worker.postMessage({ type: "Stop", reason });
+    // (Workers started beside a silent one, never sent an Init: nothing of theirs to wait for)
+    for (const each of [...racers.values()].flat()) each.terminate();
+    racers.clear();
     const gpu = meta.backend === "webgpu";
     const mayHandBack = ending === "ended" && handsBack();
     // (a trainer that may take the next run keeps its device: no grace for letting go of it)
@@ -1044,11 +1070,14 @@ async function supervise(
     // (a stop once the run is ending, or ended: its deadline, cleared by tearDown, would be armed
     // again, and hold the process stallTimeoutMs past the run's end)
     if (done) return;
-    workers.get("trainer")?.worker.postMessage({
-      type: "Stop",
-      reason,
-      interrupted: requestedStop.interrupted,
-    });
+    // (before its Init, the trainer would ignore it: it is sent after the Init, see choose)
+    if (chosen.has("trainer")) {
+      workers.get("trainer")?.worker.postMessage({
+        type: "Stop",
+        reason,
+        interrupted: requestedStop.interrupted,
+      });
+    }
     stopDeadline ??= setTimeout(
       () => fail("trainer", `did not stop within ${stallTimeoutMs} ms of '${reason}'`),
       stallTimeoutMs,
@@ -1239,6 +1268,139 @@ async function supervise(
     // counts it as made.
     const trainerLooks = config.backend === "webgpu" ||
       (config.backend === "auto" && autoLooksItself(seenAdapter));
+    /**
+     * Each actor's `Init` and what it transfers (its ports), made as its Worker starts (a throw is
+     * its failure to start) and sent once: to the first of its Workers to speak (see `adoptAs`).
+     */
+    const inits = new Map<ActorName, [Record<string, unknown>, MessagePort[]]>();
+    const initOf = (actor: ActorName): [Record<string, unknown>, MessagePort[]] => {
+      const ports: Record<string, MessagePort> = {};
+      if (actor === "trainer") {
+        for (const [peer, channel] of channels) ports[peer] = channel.port1;
+      } else ports.trainer = channels.get(actor)!.port2;
+      const resume = !resumeState ? undefined : actor === "trainer"
+        ? {
+          checkpoint: `${runDir}/checkpoints/last.ckpt`,
+          fingerprint: typeof before.meta?.fingerprint === "string"
+            ? before.meta.fingerprint
+            : undefined,
+          stopped: earlyStopped(config, resumeState, raised),
+          diverged,
+        }
+        : actor === "scheduler"
+        ? resumeState.scheduler
+        : actor === "earlyStopper"
+        ? resumeState.earlyStopper
+        : actor === "clipMonitor"
+        ? (diverged ? diverged.clipMonitor : clipMonitorResume(resumeState))
+        : undefined;
+      return [{
+        type: "Init",
+        actor,
+        runId,
+        runDir,
+        config: actorConfig,
+        ports,
+        resume,
+        ...(actor === "trainer" && seenAdapter !== undefined ? { adapter: seenAdapter } : {}),
+        ...(actor === "trainer" && keepDevice ? { keepDevice } : {}),
+        fault: options.faults?.[actor],
+      }, Object.values(ports)];
+    };
+    /**
+     * Makes `candidate` the actor's Worker (terminating the others started for it) and sends it
+     * the actor's `Init`, with a stop already asked for after it (a Worker ignores a `Stop` that
+     * comes before its run's `Init`).
+     */
+    const choose = (actor: ActorName, candidate: ActorWorker) => {
+      // (the run ended meanwhile: its Workers are terminated, and nothing of this one's is its)
+      if (done) return;
+      chosen.set(actor, candidate);
+      const first = workers.get(actor);
+      const others = [...(racers.get(actor) ?? []), ...(first ? [first] : [])];
+      racers.delete(actor);
+      for (const other of others) if (other !== candidate) other.terminate();
+      if (first !== candidate) {
+        workers.set(actor, candidate);
+        if (actor === "trainer" && trainerLooks) candidate.madeWebGpu = true;
+        emit({
+          type: "warning",
+          actor: "supervisor",
+          message: `actor '${actor}': a Worker started beside its silent one loaded first and ` +
+            "takes the run; the silent one was terminated",
+        });
+      }
+      const [init, transfer] = inits.get(actor)!;
+      candidate.worker.postMessage(init, transfer);
+      if (actor === "trainer" && requestedStop.reason) requestedStop.apply?.(requestedStop.reason);
+    };
+    /**
+     * Gives `candidate` (one of the actor's Workers) the run's handlers: the first of the actor's
+     * Workers to send anything (its heartbeat, sent once its modules are loaded) is chosen and
+     * sent the actor's `Init`; the rest are terminated, and what they still send is dropped.
+     * `silent` (a test's fault): the Worker's messages are dropped, as if it never loaded.
+     */
+    const adoptAs = (actor: ActorName, candidate: ActorWorker, silent = false) => {
+      const ours = () => chosen.get(actor) === candidate;
+      candidate.adopt({
+        onmessage: (event) => {
+          if (silent) return;
+          try {
+            if (!chosen.has(actor)) choose(actor, candidate);
+            if (!ours()) return;
+            onMessage(actor, event.data);
+          } catch (error) {
+            // (a message the supervisor could not take: its own failure, not the actor's)
+            fail(
+              undefined,
+              `on actor '${actor}''s message: ${errorMessage(error)}`,
+              "report it if it looks like a bug",
+              undefined,
+              codeOf(error),
+            );
+          }
+        },
+        onerror: (event) => {
+          event.preventDefault();
+          // (a Worker terminated as another was chosen: nothing of its is the run's)
+          if (chosen.has(actor) && !ours()) return;
+          fail(actor, event.message ?? "uncaught error");
+        },
+        onmessageerror: () => {
+          if (chosen.has(actor) && !ours()) return;
+          fail(actor, "a message could not be deserialized", undefined, undefined, "internal");
+        },
+      });
+      // (a Worker a run before used: loaded long ago, its heartbeat dropped as it was handed back)
+      if (!chosen.has(actor) && candidate.runsBefore > 0) choose(actor, candidate);
+    };
+    /**
+     * Where the actor's Worker has sent nothing for `raceMs` (another after twice that) since it
+     * was started, starts another beside it (see START_RACE_MS); the first to load is chosen.
+     */
+    const raceSilent = (actor: ActorName, silentMs: number) => {
+      const started = racers.get(actor) ?? [];
+      const fault = options.faults?.[actor];
+      const raceMs = fault?.kind === "silent" ? fault.ms : START_RACE_MS;
+      if (started.length >= START_RACERS || silentMs < raceMs * (started.length + 1)) return;
+      let racer: ActorWorker;
+      try {
+        racer = new ActorWorker(actor, permissionsOf(actor));
+      } catch {
+        // (Deno refused it: the first may still load, and the start's limit still holds)
+        return;
+      }
+      started.push(racer);
+      racers.set(actor, started);
+      emit({
+        type: "warning",
+        actor: "supervisor",
+        message: `actor '${actor}''s Worker sent nothing in ${(silentMs / 1000).toFixed(1)} s ` +
+          `of its start (its modules load in seconds): another was started beside it ` +
+          `(${started.length} of ${START_RACERS}); the first to load takes the run`,
+      });
+      adoptAs(actor, racer);
+    };
     const startWorkers = (spare?: Map<ActorName, ActorWorker>) => {
       for (const actor of ACTORS) {
         // (an actor that failed at once, its module not loaded: the run is ending)
@@ -1246,68 +1408,12 @@ async function supervise(
         starting = actor;
         const started = spare?.get(actor) ?? new ActorWorker(actor, permissionsOf(actor));
         spare?.delete(actor);
-        const worker = started.worker;
         workers.set(actor, started);
         if (actor === "trainer" && trainerLooks) started.madeWebGpu = true;
         lastSeen.set(actor, performance.now());
+        inits.set(actor, initOf(actor));
         // (what a spare sent or threw before is handed over now, the Worker being the run's)
-        started.adopt({
-          onmessage: (event) => {
-            try {
-              onMessage(actor, event.data);
-            } catch (error) {
-              // (a message the supervisor could not take: its own failure, not the actor's)
-              fail(
-                undefined,
-                `on actor '${actor}''s message: ${errorMessage(error)}`,
-                "report it if it looks like a bug",
-                undefined,
-                codeOf(error),
-              );
-            }
-          },
-          onerror: (event) => {
-            event.preventDefault();
-            fail(actor, event.message ?? "uncaught error");
-          },
-          onmessageerror: () =>
-            fail(actor, "a message could not be deserialized", undefined, undefined, "internal"),
-        });
-        const ports: Record<string, MessagePort> = {};
-        if (actor === "trainer") {
-          for (const [peer, channel] of channels) ports[peer] = channel.port1;
-        } else ports.trainer = channels.get(actor)!.port2;
-        const resume = !resumeState ? undefined : actor === "trainer"
-          ? {
-            checkpoint: `${runDir}/checkpoints/last.ckpt`,
-            fingerprint: typeof before.meta?.fingerprint === "string"
-              ? before.meta.fingerprint
-              : undefined,
-            stopped: earlyStopped(config, resumeState, raised),
-            diverged,
-          }
-          : actor === "scheduler"
-          ? resumeState.scheduler
-          : actor === "earlyStopper"
-          ? resumeState.earlyStopper
-          : actor === "clipMonitor"
-          ? (diverged ? diverged.clipMonitor : clipMonitorResume(resumeState))
-          : undefined;
-        worker.postMessage(
-          {
-            type: "Init",
-            actor,
-            runId,
-            runDir,
-            config: actorConfig,
-            ports,
-            resume,
-            ...(actor === "trainer" && seenAdapter !== undefined ? { adapter: seenAdapter } : {}),
-            ...(actor === "trainer" && keepDevice ? { keepDevice } : {}),
-            fault: options.faults?.[actor],
-          },
-          Object.values(ports),
-        );
+        adoptAs(actor, started, options.faults?.[actor]?.kind === "silent");
       }
     };
     const spare = spares?.take(actorsKey(permissionsOf));
@@ -1340,15 +1446,20 @@ async function supervise(
         const started = heard.has(actor);
         const stall = actor === "trainer" ? trainerStallMs : stallTimeoutMs;
         const limit = started ? stall : Math.max(stall, STARTUP_TIMEOUT_MS);
-        if (now - (lastSeen.get(actor) ?? now) > limit) {
+        const silentMs = now - (lastSeen.get(actor) ?? now);
+        if (silentMs > limit) {
+          const beside = racers.get(actor)?.length ?? 0;
           fail(
             actor,
             started
               ? `stopped answering for ${(limit / 1000).toFixed(1)} s (stalled)`
-              : `did not start within ${(limit / 1000).toFixed(1)} s (stalled)`,
+              : `did not start within ${(limit / 1000).toFixed(1)} s (stalled${
+                beside ? `; nor did the ${beside} Worker(s) started beside it` : ""
+              })`,
           );
           return;
         }
+        if (!started) raceSilent(actor, silentMs);
         worker.postMessage({ type: "Ping" });
       }
     }, tick);
