@@ -1230,7 +1230,7 @@ Deno.test("a warning the trials' runs give at their start is printed once, with 
     'model={"kind":"mlp","hidden":[],"dropout":0.3}',
   );
   assert.equal(swept.code, 0, swept.stderr);
-  const warned = swept.stdout.match(/^trial +\d+ +warning \(supervisor\): .*drops nothing$/gm);
+  const warned = swept.stdout.match(/^warning \(trial \d+'s run\): .*drops nothing$/gm);
   assert.equal(warned?.length, 1, swept.stdout);
   assert.match(swept.stdout, /drops nothing\n {2}hint: .*\n {2}\(said once for the study/);
   // each trial's run keeps its own

@@ -187,7 +187,7 @@ function trialWarningPrinter(): (trial: number, warning: WarningEvent) => void {
     if (printed.has(key)) return;
     printed.add(key);
     console.log(
-      `trial ${String(trial).padStart(3)}  warning (${warning.actor}): ${warning.message}` +
+      `warning (trial ${trial}'s run): ${warning.message}` +
         (warning.hint ? `\n  hint: ${warning.hint}` : "") +
         "\n  (said once for the study; each trial's run keeps its warnings in its meta.json)",
     );
