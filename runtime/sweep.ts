@@ -155,9 +155,9 @@ export interface SweepOptions {
    */
   onWarning?: (warning: ConfigWarning) => void;
   /**
-   * Called with each warning a trial's run gives at its start (before its first epoch ends: a
-   * setting the trial drew that is likely a mistake, a schedule that the run's length cuts),
-   * which its `meta.json` keeps too; `anneal sweep` and `anneal worker` print each once.
+   * Called with each warning a trial's run gives at its start (a setting the trial drew that is
+   * likely a mistake, a schedule that the run's length cuts; not its training's, as skipped
+   * steps), which its `meta.json` keeps too; `anneal sweep` and `anneal worker` print each once.
    */
   onTrialWarning?: (trial: number, warning: WarningEvent) => void;
   /**

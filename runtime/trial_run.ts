@@ -133,8 +133,9 @@ export interface TrialTraining {
   /** Told how a retry's run started: resumed, or anew and why. */
   onStart?: (start: TrialRunStart) => void;
   /**
-   * Told of each warning the trial's run gives before its first epoch ends (its config's, its
-   * data's, its schedule's reach: what `anneal train` prints at a run's start).
+   * Told of each warning the trial's run gives at its start (its config's, its data's, its
+   * schedule's reach: those its `meta.json` keeps, as the supervisor tells them: any before the
+   * `plan` event, and the data loader's), not of those its training gives (skipped steps).
    */
   onWarning?: (trial: number, warning: WarningEvent) => void;
   /**
@@ -241,8 +242,8 @@ async function trainRun(
       }
     }
   };
-  /** An epoch has ended: later warnings are the training's, not its start's. */
-  let epochSeen = false;
+  /** The run has planned its steps: later warnings but the data loader's are its training's. */
+  let planned = false;
   try {
     for await (const event of run.events()) {
       if (event.type === "run.started") {
@@ -252,8 +253,10 @@ async function trainRun(
         if (anew) training.onStart?.({ trial, resumed: false, runDir, ...anew });
         if (event.resumedFrom) resumedFrom = { runDir, ...event.resumedFrom };
       }
-      if (event.type === "warning" && !epochSeen) training.onWarning?.(trial, event);
-      if (event.type === "epoch") epochSeen = true;
+      if (event.type === "warning" && (!planned || event.actor === "dataLoader")) {
+        training.onWarning?.(trial, event);
+      }
+      if (event.type === "plan") planned = true;
       if (event.type === "plan") await resumeGoesOn(false);
       if (event.type === "run.finished" && ENDED.has(event.result.status)) await resumeGoesOn(true);
       if (event.type !== "epoch" || pruned) continue;

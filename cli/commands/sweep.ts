@@ -22,10 +22,10 @@ import { formatNumber } from "../output.ts";
 import { type Interruption, onSignals, signalExitCode } from "../signals.ts";
 import { shellWord } from "../../shell_word.ts";
 import { writeFileAtomic } from "../../runtime/checkpoint.ts";
-
-const encoder = new TextEncoder();
 import type { SamplerName } from "../../sweeps/samplers/named.ts";
 import type { PrunerName } from "../../sweeps/pruners/types.ts";
+
+const encoder = new TextEncoder();
 
 // (the sweep report counts a study's trials as the command does: the one function, kept there)
 export { studyTotals };
