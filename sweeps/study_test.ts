@@ -482,21 +482,32 @@ Deno.test("a storage call that cannot reach the database past the retry window f
   );
 });
 
-Deno.test("a trial whose end cannot be recorded, the database out of reach past the retry window, ends the study with that error: it is not taken for a reaped trial", async () => {
-  // The storage error of an unreachable database was read as "reaped while running": the trial's
-  // result was dropped and the worker went on to the next storage call, two minutes more.
-  const storage = openSqliteStorage(":memory:");
+/**
+ * `storage` whose `method` fails as a call to an unreachable PostgreSQL does, and how many times
+ * each of its other methods was looked up (called: the study calls what it looks up).
+ */
+function cutOffAt(storage: StudyStorage, method: keyof StudyStorage) {
   const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), {
     code: "ECONNREFUSED",
   });
+  const gets = new Map<PropertyKey, number>();
   // (each other method called on the storage itself: its private fields are not the proxy's)
   const cutOff = new Proxy(storage, {
     get: (target, property) => {
-      if (property === "completeTrial") return () => Promise.reject(refused);
+      if (property === method) return () => Promise.reject(refused);
+      gets.set(property, (gets.get(property) ?? 0) + 1);
       const value = Reflect.get(target, property);
       return typeof value === "function" ? value.bind(target) : value;
     },
   });
+  return { cutOff, gets };
+}
+
+Deno.test("a trial whose end cannot be recorded, the database out of reach past the retry window, ends the study with that error: it is not taken for a reaped trial", async () => {
+  // The storage error of an unreachable database was read as "reaped while running": the trial's
+  // result was dropped and the worker went on to the next storage call, two minutes more.
+  const storage = openSqliteStorage(":memory:");
+  const { cutOff } = cutOffAt(storage, "completeTrial");
   let objectives = 0;
   try {
     await assert.rejects(
@@ -525,18 +536,7 @@ Deno.test("a trial whose end cannot be recorded, the database out of reach past 
 Deno.test("an objective whose report the database was out of reach for ends the study with that error at once, without recording its failure", async () => {
   // Recording the trial FAILED waited out a second retry window (2 minutes) to the same end.
   const storage = openSqliteStorage(":memory:");
-  const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), {
-    code: "ECONNREFUSED",
-  });
-  let failCalls = 0;
-  const cutOff = new Proxy(storage, {
-    get: (target, property) => {
-      if (property === "reportIntermediate") return () => Promise.reject(refused);
-      if (property === "failTrial") failCalls++;
-      const value = Reflect.get(target, property);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
+  const { cutOff, gets } = cutOffAt(storage, "reportIntermediate");
   try {
     await assert.rejects(
       () =>
@@ -551,7 +551,7 @@ Deno.test("an objective whose report the database was out of reach for ends the 
         }),
       /^AnnealError: Lost the study storage: the database could not be reached/,
     );
-    assert.equal(failCalls, 0);
+    assert.equal(gets.get("failTrial") ?? 0, 0);
   } finally {
     await storage.close();
   }
