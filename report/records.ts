@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { basename, dirname } from "node:path";
 import { AnnealError } from "../errors.ts";
 import { fileError } from "../file_errors.ts";
 import { formatNumber } from "../number_format.ts";
@@ -144,8 +145,7 @@ async function readJson<T>(dir: string, name: string, warnings: string[]): Promi
  * (`trial-0-6e3` for `trial-0-6e31`) had a run by it.
  */
 async function missingRunError(dir: string): Promise<AnnealError> {
-  const parts = dir.replace(/\/+$/, "").split("/");
-  const [name, parent] = [parts.at(-1)!, parts.slice(0, -1).join("/") || "."];
+  const [name, parent] = [basename(dir), dirname(dir)];
   const ids = await Array.fromAsync(Deno.readDir(parent)).then(
     (entries) => entries.filter((entry) => entry.isDirectory).map((entry) => entry.name),
     () => [],
