@@ -229,8 +229,8 @@ export interface RunFinishedEvent {
   /**
    * A failed run's error (only where `result.status` is `failed`): an actor that threw (its
    * error's code, `internal` for an Error that is not an AnnealError), crashed, stalled, or whose
-   * Worker could not start (`actor`), a checkpoint that could not be written (`storage`, or the
-   * file error's code), or the supervisor's own failure (`internal`). Its `message` is the
+   * Worker could not start (`actor`), a checkpoint or the run's record that could not be written
+   * (`storage`, or the file error's code), or the supervisor's own failure (`internal`). Its `message` is the
    * cause's own; `result.reason` says it after who failed.
    */
   error?: ClosingError;

@@ -167,8 +167,9 @@ export interface RunResult {
   /**
    * The kind of its error, when `status` is `failed`: an {@linkcode AnnealError}'s `code` that an
    * actor threw (`internal` for another error), `actor` for an actor that crashed, stalled or
-   * whose Worker could not start, `storage` (or a file error's `file`) for a checkpoint that could
-   * not be written, `internal` for the supervisor's own failure.
+   * whose Worker could not start, `storage` (or a file error's `file`) for a checkpoint or a
+   * record file (steps, epochs, meta.json, summary.json) that could not be written, `internal`
+   * for the supervisor's own failure.
    */
   code?: ErrorCode;
   /**
@@ -741,10 +742,12 @@ async function supervise(
   // The trainer's checkpoints, written on this thread: its file operations go on while the
   // trainer trains, and what the trainer sent is written even if its Worker fails. A failed write
   // ends the run at once (the first one; later checkpoints are dropped).
-  const writeFailure = (error: unknown) => ({
-    message: `its checkpoint could not be written: ${
-      error instanceof Error ? error.message : error
-    }`,
+  const writeFailure = (
+    error: unknown,
+    what = "its checkpoint",
+    dir = `${runDir}/checkpoints`,
+  ) => ({
+    message: `${what} could not be written: ${errorMessage(error)}`,
     // (a file error's own hint, mkdir or another path, is not what a run can do: its records
     // are under runDir, and a resume needs them)
     hint: (error instanceof AnnealError && error.code !== "file" ? error.hint : undefined) ??
@@ -752,12 +755,17 @@ async function supervise(
         // (removed while the run trained: its checkpoints and records went with it)
         ? `the run's directory ${runDir} was removed while the run trained, with its ` +
           `checkpoints and records: there is nothing to resume; start the run again`
-        : `check that ${runDir}/checkpoints is writable and its disk has room, then ${
+        : `check that ${dir} is writable and its disk has room, then ${
           checkpointed() ? `\`${resumeCommand(runId, config.runsDir)}\`` : "start the run again"
         }`),
-    where: (error instanceof AnnealError ? error.where : undefined) ?? `${runDir}/checkpoints`,
+    where: (error instanceof AnnealError ? error.where : undefined) ?? dir,
     code: error instanceof AnnealError ? error.code : "storage" as ErrorCode,
   });
+  /** A write of the run's record (steps, epochs, meta.json, summary.json) failed: the run fails. */
+  const recordFailed = (error: unknown) => {
+    const { message, hint, where, code } = writeFailure(error, "the run's record", runDir);
+    fail(undefined, message, hint, where, code);
+  };
   /** Whether the run's directory is gone (removed while the run trained). */
   const runDirGone = () => {
     try {
@@ -769,7 +777,7 @@ async function supervise(
   };
   /** Whether the run has a checkpoint to resume from. */
   const checkpointed = () => firstWritten || lastQueued || resumeState !== undefined;
-  /** The trainer sent a checkpoint for `last.ckpt` (its write may still be on its way). */
+  /** A checkpoint for `last.ckpt` was queued to be written (its write may still be on its way). */
   let lastQueued = false;
   /**
    * The checkpoints sent, each queued once the records the run sent before it are written: a run
@@ -964,19 +972,45 @@ async function supervise(
       finishedAt: new Date().toISOString(),
     });
     await writer.writeJson("summary.json", summary);
-    try {
-      await writer.flush();
-      // Read the record back as `anneal diagnose` would, and keep the diagnosis with the run.
-      result.diagnosis = diagnose(await readRun(runDir));
-      summary.diagnosis = result.diagnosis;
-      await writer.writeJson("summary.json", summary);
-      await writer.flush();
-    } catch (error) {
-      emit({
-        type: "warning",
-        actor: "supervisor",
-        message: `could not write the run record: ${error}`,
-      });
+    const written = await writer.flush().then(() => true, (error) => {
+      if (result.status === "completed" || result.status === "stopped") {
+        // trained as asked, but with records that cannot be read whole: not a success
+        const { message, hint, where, code } = writeFailure(error, "the run's record", runDir);
+        Object.assign(result, {
+          status: "failed",
+          reason: `the supervisor failed: ${message} (at ${where})`,
+          hint,
+          code,
+          where,
+        });
+        cause = message;
+        Object.assign(summary, { status: "failed", stopReason: result.reason, hint, code, where });
+        // (the write that failed may have been an earlier one: summary.json may still land)
+        writer.writeJson("summary.json", summary);
+      } else if (result.code !== "storage" && result.code !== "file") {
+        // (a run that failed for its record's write already says so)
+        emit({
+          type: "warning",
+          actor: "supervisor",
+          message: `the run's record could not be written: ${errorMessage(error)}`,
+        });
+      }
+      return false;
+    });
+    if (written) {
+      try {
+        // Read the record back as `anneal diagnose` would, and keep the diagnosis with the run.
+        result.diagnosis = diagnose(await readRun(runDir));
+        summary.diagnosis = result.diagnosis;
+        await writer.writeJson("summary.json", summary);
+        await writer.flush();
+      } catch (error) {
+        emit({
+          type: "warning",
+          actor: "supervisor",
+          message: `the run's diagnosis could not be kept with its record: ${errorMessage(error)}`,
+        });
+      }
     }
     // given back before the run is reported ended: whoever is told may resume it at once
     await held.lock?.release();
@@ -1181,17 +1215,18 @@ async function supervise(
       // with the config it was trained under: a resume refuses a config.json changed since
       const state: CheckpointState = { ...message.state as CheckpointState, config: recorded };
       const weights = message.weights as WeightMap;
-      if (message.files.includes("last")) lastQueued = true;
       if (state.bestEpoch !== undefined) reached.bestEpoch = state.bestEpoch as number | null;
       const queue = () => {
+        if (message.files.includes("last")) lastQueued = true;
         for (const file of message.files) {
           checkpoints.queue(`${runDir}/checkpoints/${file}.ckpt`, state, weights);
         }
       };
       // After the records sent before it (its epoch's, its steps'; a divergence's verdict after
       // the steps that diverged): a resume from it keeps them and trains on, or ends as the run
-      // did (a failed write of theirs is the run's record's).
-      checkpointsQueued = checkpointsQueued.then(() => writer.flush().catch(() => {})).then(queue);
+      // did (a failed write of theirs fails the run at once, its checkpoint not written: the last
+      // one written has every record before it, so a resume from it has them whole).
+      checkpointsQueued = checkpointsQueued.then(() => writer.flush()).then(queue, recordFailed);
     } else if (message.type === "actor.done") {
       actorsDone.add(actor);
       if (actor === "clipMonitor") clipStats = message.result ?? clipStats;
