@@ -8,6 +8,21 @@
  * @module
  */
 
+/**
+ * `n` and its noun, singular for 1: `counted(1, "epoch")` is "1 epoch", `counted(3, "epoch")`
+ * "3 epochs" (every count anneal prints of epochs, steps, trials).
+ *
+ * @example
+ * ```ts
+ * import { counted } from "./number_format.ts";
+ * console.assert(counted(1, "epoch") === "1 epoch");
+ * console.assert(counted(0, "step") === "0 steps");
+ * ```
+ */
+export function counted(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
+
 /** Significant digits a number is printed with, unless a caller asks for more. */
 export const SIGNIFICANT_DIGITS = 4;
 

@@ -6,7 +6,7 @@
  */
 import asciichartModule from "npm:asciichart@1.5.25";
 import type { RunRecord } from "./types.ts";
-import { AXIS_DIGITS, formatNumber } from "../number_format.ts";
+import { AXIS_DIGITS, counted, formatNumber } from "../number_format.ts";
 import { checkRunRecord } from "./record_check.ts";
 
 interface AsciiChart {
@@ -103,7 +103,7 @@ export function terminalCharts(record: RunRecord, options: { colors?: boolean } 
     const legend = hasVal ? "  — train (first series), validation (second)" : "";
     parts.push(
       chart(
-        `loss per epoch (${record.epochs.length} epochs)`,
+        `loss per epoch (${counted(record.epochs.length, "epoch")})`,
         hasVal ? [train, val] : [train],
         colors,
         legend,
@@ -113,7 +113,7 @@ export function terminalCharts(record: RunRecord, options: { colors?: boolean } 
   if (record.steps.length > 0) {
     parts.push(
       chart(
-        `learning rate per step (${record.steps.length} steps)`,
+        `learning rate per step (${counted(record.steps.length, "step")})`,
         [record.steps.map((s) => s.lr)],
         colors,
         "",

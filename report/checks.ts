@@ -5,7 +5,7 @@
  * @module
  */
 import { configValue } from "./records.ts";
-import { formatNumber } from "../number_format.ts";
+import { counted, formatNumber } from "../number_format.ts";
 import { shellWord } from "../shell_word.ts";
 import type { Finding, RunRecord } from "./types.ts";
 import { maximizes, settingFault } from "../optimizers/hazards.ts";
@@ -127,12 +127,12 @@ export function unfinished(record: RunRecord): { note: string; fix: string } | u
   const of = typeof planned === "number" && planned > n ? ` of its ${planned}` : "";
   if (status === "running") {
     return {
-      note: `still running: read after ${n}${of} epochs`,
+      note: `still running: read after ${n}${of} ${n === 1 && !of ? "epoch" : "epochs"}`,
       fix: "it is still training: diagnose it again once it ends",
     };
   }
   return {
-    note: `${status} after ${n}${of} epochs`,
+    note: `${status} after ${n}${of} ${n === 1 && !of ? "epoch" : "epochs"}`,
     fix: `it ended before its last epoch (${status}): ${
       hint ?? `resume it: anneal train --resume ${record.id}`
     }`,
@@ -535,7 +535,9 @@ export function checkLrTooLow(
   // a loss that fell within the first epoch moved, whatever the epochs after it did
   if (!(drop < LOW_LR_DROP) || !(dropFrom(initial) < LOW_LR_DROP)) return undefined;
   const evidence = `the training loss went from ${f(start)} at epoch ${record.epochs[0].epoch} ` +
-    `to at best ${f(min)} over ${train.length} epochs, a ${f(Math.max(0, drop) * 100)}% drop ` +
+    `to at best ${f(min)} over ${counted(train.length, "epoch")}, a ${
+      f(Math.max(0, drop) * 100)
+    }% drop ` +
     `(under ${LOW_LR_DROP * 100}%)`;
   const warmup = warmupBeyond(record, size);
   if (warmup) {

@@ -5,6 +5,7 @@
  * @module
  */
 import { configValue } from "./records.ts";
+import { counted } from "../number_format.ts";
 import { dropoutHasLayers } from "../models/spec.ts";
 import { isObject } from "../option_names.ts";
 import {
@@ -40,7 +41,8 @@ function earlyStopping(
   if (typeof patience === "number" && patience <= since && record.summary.status === "stopped") {
     return {
       set: [],
-      text: `early stopping ended the run ${since} epochs after its best one (patience ` +
+      text:
+        `early stopping ended the run ${counted(since, "epoch")} after its best one (patience ` +
         `${patience}); to go further`,
     };
   }
@@ -54,7 +56,7 @@ function earlyStopping(
     if (configValue(config, "earlyStopping.mode") === "max") set.push("earlyStopping.mode=min");
     why = `, watching the validation loss instead of ${monitor}`;
   } else if (typeof patience === "number" && patience > since) {
-    why = `; patience ${patience} did not run out in the ${since} epochs after it` +
+    why = `; patience ${patience} did not run out in the ${counted(since, "epoch")} after it` +
       (unfinished(record) ? " so far" : "");
   }
   if (typeof patience !== "number" || patience > target) {
@@ -63,7 +65,10 @@ function earlyStopping(
   if (set.length === 0) {
     return {
       set,
-      text: `early stopping (patience ${patience}) did not stop the run ${since} epochs after ` +
+      text:
+        `early stopping (patience ${patience}) did not stop the run ${
+          counted(since, "epoch")
+        } after ` +
         "its best one: check earlyStopping.minDelta and baseline",
     };
   }
@@ -173,7 +178,9 @@ export function checkGradientSpikes({ record, lr, rate }: Curves): Finding | und
     : "warmup (scheduler warmupCosine)";
   const worst = spikes.reduce((a, b) => (b.norm / b.median > a.norm / a.median ? b : a), spikes[0]);
   const spikeText = spikes.length
-    ? `${spikes.length} step(s) had a gradient norm over ${factor}x the median of the previous ` +
+    ? `${
+      counted(spikes.length, "step")
+    } had a gradient norm over ${factor}x the median of the previous ` +
       `${SPIKE_WINDOW}; worst at step ${worst.step}: ${f(worst.norm)} vs median ${f(worst.median)}`
     : "";
   const clipText = manyClipped ? `${f(clippedFraction * 100)}% of steps were clipped` : "";

@@ -23,6 +23,7 @@ import {
   unfinished,
 } from "./checks.ts";
 import { configValue } from "./records.ts";
+import { counted } from "../number_format.ts";
 import { runsDirFlagOf, shellWord } from "../shell_word.ts";
 import { checkGradientSpikes, checkOverfitting } from "./checks_generalization.ts";
 import type { Diagnosis, Finding, FindingKind, RunRecord } from "./types.ts";
@@ -64,7 +65,7 @@ function rangeTest(record: RunRecord): string | undefined {
       typeof recorded.rule === "string" ? ` (${recorded.rule})` : ""
     }`
     : "";
-  return `an LR range test of ${record.lrFind.lrs.length} steps, not a training run` +
+  return `an LR range test of ${counted(record.lrFind.lrs.length, "step")}, not a training run` +
     `${suggestion}; its loss against the rate: anneal report ${record.id} --plot lrFind` +
     runsDirFlagOf(record.dir);
 }
@@ -78,7 +79,7 @@ function healthy(c: ReturnType<typeof curves>): Finding {
   const falling = lastDrop > STILL_FALLING;
   let evidence = `training loss fell from ${f(start)} at epoch ${record.epochs[0].epoch} to ` +
     `${f(last)} at epoch ${record.epochs.at(-1)!.epoch} ` +
-    `(-${f((1 - last / start) * 100)}%) over ${train.length} epochs, ` +
+    `(-${f((1 - last / start) * 100)}%) over ${counted(train.length, "epoch")}, ` +
     (falling
       ? `and was still falling at the end (${f(previous)} to ${f(last)} in the last epoch, ` +
         `-${f(lastDrop * 100)}%)`
@@ -166,7 +167,7 @@ function maximizing({ record, train, start }: ReturnType<typeof curves>): Findin
     ? "no epoch was recorded"
     : `the training loss went from ${f(start)} at epoch ${record.epochs[0].epoch} to ${f(last)}${
       Number.isFinite(change) ? ` (${change >= 0 ? "+" : "-"}${f(Math.abs(change))}%)` : ""
-    } over ${train.length} epoch(s)`;
+    } over ${counted(train.length, "epoch")}`;
   return {
     kind: "maximizing",
     severity: "info",
@@ -223,7 +224,8 @@ function diagnoseCurves(record: RunRecord): Diagnosis {
   }
   if (c.train.length < MIN_EPOCHS_FOR_TRENDS) {
     if (spikes) findings.push(spikes);
-    const short = `too short to judge the curves (${c.train.length} epoch(s); trends need ` +
+    const short =
+      `too short to judge the curves (${counted(c.train.length, "epoch")}; trends need ` +
       `${MIN_EPOCHS_FOR_TRENDS})`;
     return { verdict: spikes ? `${spikes.title}; ${short}` : short, findings, config };
   }
@@ -239,7 +241,7 @@ function diagnoseCurves(record: RunRecord): Diagnosis {
   if (findings.length === 0) {
     const ok = healthy(c);
     return {
-      verdict: `healthy: no problem found in ${c.train.length} epochs`,
+      verdict: `healthy: no problem found in ${counted(c.train.length, "epoch")}`,
       findings: [ok],
       config,
     };

@@ -7,7 +7,7 @@
  */
 import { diagnose, retrainCommand } from "./diagnose.ts";
 import { bestMetric, DAMAGED, NOT_RECORDED, provenanceOf, recorded } from "./records.ts";
-import { formatNumber } from "../number_format.ts";
+import { counted, formatNumber } from "../number_format.ts";
 import type { Diagnosis, RunRecord } from "./types.ts";
 import { PLOTS, plotSpec, renderSvg } from "./vega.ts";
 import { REPORT_CSS } from "./html_style.ts";
@@ -89,7 +89,9 @@ function diagnosisCard(diagnosis: Diagnosis, warnings: string[]): string {
 </li>`
   ).join("\n");
   const notes = warnings.length
-    ? `<details class="notes"><summary>${warnings.length} note(s) from reading the record</summary><ul>${
+    ? `<details class="notes"><summary>${
+      counted(warnings.length, "note")
+    } from reading the record</summary><ul>${
       warnings.map((w) => `<li>${escapeHtml(w)}</li>`).join("")
     }</ul></details>`
     : "";

@@ -10,6 +10,7 @@
  */
 import { AnnealError } from "../errors.ts";
 import { maximizes } from "../optimizers/hazards.ts";
+import { counted } from "../number_format.ts";
 import type { Direction, Study, StudyStorage } from "../storage/types.ts";
 import type { SweepSpec } from "../sweeps/spec.ts";
 import { LOSS_METRICS } from "../task_fit.ts";
@@ -92,7 +93,9 @@ export function studyDirectionError(
     ? `; anneals before the loss's direction followed optimizer.maximize created such a study ` +
       `to minimize it`
     : "";
-  const count = options.trials === undefined ? "its trials" : `its ${options.trials} trial(s)`;
+  const count = options.trials === undefined
+    ? "its trials"
+    : `its ${counted(options.trials, "trial")}`;
   const keep = `--set sweep.direction=${stored}`;
   const then = maximizedLoss && stored === "minimize"
     ? ` (its best trial is then the one whose ${metric} rose least)`

@@ -186,3 +186,21 @@ Deno.test("an LR range test's record is dated in anneal runs, and diagnose and r
   assert.equal(old.code, 0, old.stderr);
   assert.match(old.stdout, /\n {2}backend not recorded, seed \d+, dataset not recorded\n/);
 });
+
+Deno.test("a run of one epoch is counted in the singular by train, runs show, its charts and diagnose ('1 epoch', not '1 epochs')", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const run = await anneal("train", "--epochs", "1", "--runs-dir", dir, "--no-progress");
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout + run.stderr, /\(1 epoch, \d+ steps, /);
+  const id = run.stdout.match(/run record: (\S+)/)![1].split("/").at(-1)!;
+  const show = await anneal("runs", "show", id, "--runs-dir", dir);
+  assert.equal(show.code, 0, show.stderr);
+  assert.match(show.stdout, /\n {2}1 epoch, \d+ steps; /);
+  const diagnosed = await anneal("diagnose", id, "--runs-dir", dir);
+  assert.equal(diagnosed.code, 0, diagnosed.stderr);
+  assert.match(diagnosed.stdout, /too short to judge the curves \(1 epoch; trends need 3\)/);
+  for (const output of [run.stdout, show.stdout, diagnosed.stdout]) {
+    assert.doesNotMatch(output, /\b1 epochs\b|epoch\(s\)/, output);
+  }
+});

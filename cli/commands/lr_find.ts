@@ -19,6 +19,7 @@ import { onSignals, signalExitCode } from "../signals.ts";
 import { checkFlagFile, formatNumber, writeFlagFile } from "../output.ts";
 import { parseNumberFlag } from "./schedule.ts";
 import { shellWord } from "../../shell_word.ts";
+import { counted } from "../../number_format.ts";
 
 /** Options of `anneal lr-find`. */
 export interface LrFindCommandOptions {
@@ -179,7 +180,7 @@ async function runTest(
     return 0;
   }
   console.log(
-    `LR range test: ${result.lrs.length} steps from ${formatNumber(result.lrs[0])} to ${
+    `LR range test: ${counted(result.lrs.length, "step")} from ${formatNumber(result.lrs[0])} to ${
       formatNumber(result.lrs.at(-1)!)
     }${result.diverged ? " (stopped: the loss diverged)" : ""}`,
   );

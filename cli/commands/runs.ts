@@ -31,6 +31,7 @@ import {
 } from "../../report/records.ts";
 import type { RunRecord } from "../../report/types.ts";
 import { formatMetrics, formatNumber, writeFlagFile } from "../output.ts";
+import { counted } from "../../number_format.ts";
 import { runsDirFlag, shellWord } from "../../shell_word.ts";
 
 /** Where runs live, and how a user names one. */
@@ -215,8 +216,10 @@ export async function runsShowCommand(
   console.log(`  ${provenance(record)}`);
   console.log(
     record.lrFind && record.epochs.length === 0 && record.steps.length === 0
-      ? `  an LR range test of ${record.lrFind.lrs.length} steps (no training epochs)`
-      : `  ${record.epochs.length} epochs, ${record.steps.length} steps; ${bestText(record)}`,
+      ? `  an LR range test of ${counted(record.lrFind.lrs.length, "step")} (no training epochs)`
+      : `  ${counted(record.epochs.length, "epoch")}, ${counted(record.steps.length, "step")}; ${
+        bestText(record)
+      }`,
   );
   if (s.test) console.log(`  test: ${formatMetrics(s.test)}`);
   // (meta.json read loosely: a record of another anneal may hold anything there)

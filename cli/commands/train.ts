@@ -16,6 +16,7 @@ import { parseNumberFlag } from "./schedule.ts";
 import { type Interruption, onSignals, signalExitCode } from "../signals.ts";
 import { ownRatesWhy, rateOverride, rateSetting } from "../../schedulers/rate_setting.ts";
 import { runsDirFlagOf, shellWord } from "../../shell_word.ts";
+import { counted } from "../../number_format.ts";
 import { runDirOf } from "./runs.ts";
 import { basename } from "node:path";
 
@@ -367,8 +368,8 @@ function printSummary(result: RunResult): void {
   if (result.test?.accuracy !== undefined) {
     console.log(`test accuracy = ${formatNumber(result.test.accuracy)}`);
   }
-  const line = `${result.status}: ${result.reason} (${plural(result.epochs, "epoch")}, ${
-    plural(result.steps, "step")
+  const line = `${result.status}: ${result.reason} (${counted(result.epochs, "epoch")}, ${
+    counted(result.steps, "step")
   }, ${result.seconds.toFixed(1)} s); run record: ${result.runDir}`;
   if (result.status === "completed") console.log(line);
   else if (result.status === "stopped") {
@@ -379,8 +380,4 @@ function printSummary(result: RunResult): void {
     console.error(line);
     if (result.hint) console.error(`  hint: ${result.hint}`);
   }
-}
-
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? "" : "s"}`;
 }

@@ -20,6 +20,7 @@ import { rateSetting } from "../../schedulers/rate_setting.ts";
 import { checkFlagFile, formatMetrics, formatNumber } from "../output.ts";
 import { parseNumberFlag } from "./schedule.ts";
 import { shellWord } from "../../shell_word.ts";
+import { counted } from "../../number_format.ts";
 
 /** Options of `anneal tune`. */
 export interface TuneCommandOptions {
@@ -113,7 +114,7 @@ export async function tuneCommand(options: TuneCommandOptions): Promise<number> 
       : `, during its learning-rate stage's LR range test (${
         cut.steps === 0
           ? "before its first step"
-          : `after ${cut.steps} of its ${cut.iterations} steps`
+          : `after ${cut.steps} of its ${counted(cut.iterations, "step")}`
       }; a test cut short suggests nothing, so the stage tried no rate)`;
     console.error(
       `anneal: tune interrupted (${result.interrupted}) after ${result.runs} of ${budget} runs` +
