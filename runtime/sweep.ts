@@ -49,7 +49,7 @@ import {
 } from "../task_fit.ts";
 import { maximizes } from "../optimizers/hazards.ts";
 import { type RateSetting, rateSetting } from "../schedulers/rate_setting.ts";
-import { canonicalJson, formatPath } from "../zod_paths.ts";
+import { canonicalJson, closestName, formatPath } from "../zod_paths.ts";
 import { issueText } from "../issue_text.ts";
 import { checkStudyDirection } from "./study_direction.ts";
 import { type Alternative, conditionOf, conditionText, drawnParams } from "../sweeps/conditions.ts";
@@ -1217,16 +1217,29 @@ export async function runWorker(
   // a worker joins a study: where there is none, nothing is created (no empty SQLite file)
   const storage = await openStorage(storageUrl, { create: false, study: studyName });
   try {
-    const study = await storage.loadStudy(studyName).catch((error) => {
+    const study = await storage.loadStudy(studyName).catch(async (error) => {
       if (!(error instanceof AnnealError) || error.code !== "storage") throw error;
       const url = storageUrl.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@");
+      // (the names it holds: the one meant where the name is a slip away, else the first few)
+      const names = await storage.studyNames?.().catch(() => undefined) ?? [];
+      const meant = closestName(studyName, names);
+      const held = names.length === 0
+        ? ""
+        : ` (it holds ${names.slice(0, 5).map((name) => `'${name}'`).join(", ")}${
+          names.length > 5 ? ` and ${names.length - 5} more` : ""
+        })`;
       throw new AnnealError(
         "storage",
-        `Cannot join study '${studyName}': ${url} holds no study of that name`,
+        `Cannot join study '${studyName}': ${url} holds no study of that name${meant ? "" : held}`,
         {
           where: studyName,
-          hint: `create it first: \`anneal sweep -c CONFIG --storage ${shellWord(url)} --study ` +
-            `${studyName}\` creates the study, then \`anneal worker\` joins it; or check --study`,
+          hint: meant
+            ? `did you mean --study ${shellWord(meant)}? (\`anneal worker --storage ${
+              shellWord(url)
+            } --study ${shellWord(meant)}\`)`
+            : `create it first: \`anneal sweep -c CONFIG --storage ${shellWord(url)} --study ` +
+              `${shellWord(studyName)}\` creates the study, then \`anneal worker\` joins it; or ` +
+              "check --study",
           cause: error,
         },
       );

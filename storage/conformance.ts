@@ -110,6 +110,10 @@ export function registerStorageConformance(kind: string, factory: StorageFactory
           isStorageError(error) && /b\.x: 1 stored, 2 given/.test(error.message),
       );
       await assert.rejects(storage.loadStudy(uniqueName("missing")), isStorageError);
+      // its name among those the storage holds, sorted (a storage shared with other tests' studies)
+      const names = await storage.studyNames!();
+      assert.ok(names.includes(name), `${name} in ${names.join(", ")}`);
+      assert.deepEqual(names, [...names].sort());
     }));
 
   test("createStudy with an identity loads a study whose settings changed, and stores them", () =>

@@ -497,6 +497,14 @@ class PostgresStorage implements StudyStorage {
     return this.#call(() => this.#loadStudy(name));
   }
 
+  studyNames(): Promise<string[]> {
+    return this.#call(async () => {
+      const rows = await this.#query`SELECT name FROM anneal_studies`;
+      // (in JavaScript's order: the database's collation may sort another way)
+      return rows.map((row) => String(row.name)).sort();
+    });
+  }
+
   async #loadStudy(name: string): Promise<Study> {
     const [row] = await this.#query`SELECT * FROM anneal_studies WHERE name = ${name}`;
     if (!row) throw studyError(name, false);

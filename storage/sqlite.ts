@@ -295,6 +295,12 @@ class SqliteStorage implements StudyStorage {
     });
   }
 
+  studyNames(): Promise<string[]> {
+    const rows = this.#db.prepare("SELECT name FROM studies").all() as Row[];
+    // (in JavaScript's order, the same whatever the database's collation)
+    return Promise.resolve(rows.map((row) => String(row.name)).sort());
+  }
+
   loadStudy(name: string): Promise<Study> {
     const row = this.#get("SELECT * FROM studies WHERE name = ?", name);
     if (!row) return Promise.reject(studyError(name, false));

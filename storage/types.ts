@@ -149,6 +149,11 @@ export interface StudyStorage {
   /** Loads a study by name; an AnnealError("storage") when it does not exist. */
   loadStudy(name: string): Promise<Study>;
   /**
+   * The names of the studies the storage holds, sorted (a refusal of a name it does not hold
+   * names the one meant from them). Optional: a storage without it is told of no names.
+   */
+  studyNames?(): Promise<string[]>;
+  /**
    * Enqueues a trial (WAITING, or RUNNING with `claimBy`); null when `maxTrials` is reached or
    * the `params` function proposes none.
    */

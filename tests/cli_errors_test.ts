@@ -274,6 +274,16 @@ Deno.test("anneal worker on a study that does not exist creates no database: it 
     other.stderr,
     /hint: create it first: `anneal sweep -c CONFIG --storage .* --study sw`/,
   );
+  // ...which names the studies it holds, and the one meant where the name is a slip away
+  assert.match(other.stderr, /holds no study of that name \(it holds 'other'\)/);
+  const slip = await anneal("worker", "--storage", storage, "--study", "otehr");
+  assertUserError(slip, 1, /Cannot join study 'otehr': .* holds no study of that name/);
+  assert.ok(
+    slip.stderr.includes(
+      `hint: did you mean --study other? (\`anneal worker --storage ${storage} --study other\`)`,
+    ),
+    slip.stderr,
+  );
 });
 
 Deno.test("anneal worker's command that creates the study quotes a storage path with a space for the shell", async () => {
