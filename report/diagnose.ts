@@ -197,9 +197,30 @@ function maximizing({ record, train, start }: ReturnType<typeof curves>): Findin
 export function diagnose(record: RunRecord): Diagnosis {
   checkRunRecord(record, "diagnose the run");
   const diagnosis = diagnoseCurves(record);
+  for (const finding of diagnosis.findings) {
+    const resume = finding.set && continuation(record, finding.set);
+    if (resume) finding.resume = resume;
+  }
   const cut = unfinished(record);
   // the curves of a run that has not ended stop short of the run its config plans: say so
   return cut ? { ...diagnosis, verdict: `${diagnosis.verdict} (${cut.note})` } : diagnosis;
+}
+
+/**
+ * The command that goes on from the run's last checkpoint where the `--set`s `set` only train it
+ * longer: more epochs of a completed run (`longerRun` then stretched no schedule: its rates past
+ * the old end are those a run set longer from the start takes), a larger step budget of a run
+ * that budget stopped, or another wall-time budget (one of each process). Undefined otherwise.
+ */
+function continuation(record: RunRecord, set: string[]): string | undefined {
+  const [path, value] = set.length === 1 ? set[0].split("=") : [];
+  const { status, stopReason } = record.summary;
+  const resume = `anneal train --resume ${shellWord(record.id)}${runsDirFlagOf(record.dir)}`;
+  if (path === "epochs" && status === "completed") return `${resume} --epochs ${value}`;
+  const budget = status === "stopped" ? stopReason?.match(/^budget: reached (\w+) = /)?.[1] : "";
+  if (path === "maxSteps" && budget === path) return `${resume} --max-steps ${value}`;
+  if (path === "maxWallTimeSeconds" && budget === path) return resume;
+  return undefined;
 }
 
 function diagnoseCurves(record: RunRecord): Diagnosis {
@@ -313,6 +334,9 @@ export function formatDiagnosis(diagnosis: Diagnosis): string {
     lines.push(`    next:     ${finding.fix}`);
     if (finding.set?.length) {
       lines.push(`    try:      ${retrainCommand(diagnosis, finding.set)}`);
+    }
+    if (finding.resume) {
+      lines.push(`    or:       ${finding.resume} (goes on from where the run ended)`);
     }
   }
   return lines.join("\n");

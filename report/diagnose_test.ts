@@ -182,6 +182,35 @@ Deno.test("healthy, still improving, stopped by its maxSteps: train longer raise
     config: { epochs: 10, maxWallTimeSeconds: 60 },
   }));
   assert.deepEqual(timed.findings[0].set, ["maxWallTimeSeconds=120"]);
+  // ...or goes on from where the budget stopped it: more steps, or another budget of a process
+  assert.equal(d.findings[0].resume, "anneal train --resume synthetic --runs-dir . --max-steps 80");
+  assert.equal(timed.findings[0].resume, "anneal train --resume synthetic --runs-dir .");
+});
+
+Deno.test("train longer: a completed run is also told the resume that goes on from its end, where no schedule's end is stretched", () => {
+  const losses = [14.63, 9.05, 5.612, 3.506, 2.252];
+  const record = { ...syntheticRun(losses), id: "r1", dir: "/tmp/x/runs/r1" };
+  const d = diagnose(record);
+  assert.deepEqual(d.findings[0].set, ["epochs=10"]);
+  assert.equal(d.findings[0].resume, "anneal train --resume r1 --runs-dir /tmp/x/runs --epochs 10");
+  assert.match(
+    formatDiagnosis(d),
+    /\n {4}or: {7}anneal train --resume r1 --runs-dir \/tmp\/x\/runs --epochs 10 \(goes on/,
+  );
+  // in the default runs directory, no --runs-dir
+  const here = diagnose({ ...record, dir: "runs/r1" });
+  assert.equal(here.findings[0].resume, "anneal train --resume r1 --epochs 10");
+  // a cosine whose tMax ends with the run is stretched by a longer run: a resume would train past
+  // its end (cosine climbs back up), so none is offered
+  const cosine = diagnose({
+    ...record,
+    config: { ...record.config, scheduler: { name: "cosine", tMax: 5, interval: "epoch" } },
+  });
+  assert.ok((cosine.findings[0].set ?? []).length > 1, String(cosine.findings[0].set));
+  assert.equal(cosine.findings[0].resume, undefined);
+  // nor where the run did not complete (a run early stopping ended has no more epochs to gain)
+  const interrupted = diagnose({ ...record, summary: { status: "failed" } });
+  assert.equal(interrupted.findings[0]?.resume, undefined);
 });
 
 Deno.test("healthy: a loss that reached 0 and stayed there levelled off, with no NaN", () => {

@@ -86,6 +86,7 @@ function diagnosisCard(diagnosis: Diagnosis, warnings: string[]): string {
   <p><b>Evidence.</b> ${escapeHtml(f.evidence)}</p>
   <p><b>Next.</b> ${escapeHtml(f.fix)}</p>
   ${f.set?.length ? `<pre class="cmd">${escapeHtml(retrainCommand(diagnosis, f.set))}</pre>` : ""}
+  ${f.resume ? `<p>Or go on from its end:</p><pre class="cmd">${escapeHtml(f.resume)}</pre>` : ""}
 </li>`
   ).join("\n");
   const notes = warnings.length

@@ -222,6 +222,13 @@ export interface Finding {
   fix: string;
   /** The `--set` overrides of that step, from the run's own config values. */
   set?: string[];
+  /**
+   * Where `set` only trains the run longer (more `epochs` under a schedule without an end, a
+   * larger `maxSteps` or another `maxWallTimeSeconds`) and the run ended as planned: the command
+   * that goes on from its last checkpoint to the same end (`anneal train --resume ID --epochs N`),
+   * instead of training it again from the start.
+   */
+  resume?: string;
 }
 
 /** The findings, worst first, and a one-line verdict. */
