@@ -203,8 +203,7 @@ export function checkTuneMetric(config: RunConfig): void {
     subject: "a run",
     where: "sweep.metric",
     validationFallback: false,
-    // a sweep section needs a space; tune reads its metric only
-    setMetric: (name) => `--set 'sweep={"space":{},"metric":"${name}"}'`,
+    setMetric: (name) => `--set sweep.metric=${name}`,
   });
 }
 

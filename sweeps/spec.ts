@@ -11,8 +11,13 @@ import { PRUNER_NAMES } from "./pruners/types.ts";
 
 /** A sweep over config fields. */
 export const SweepSpecSchema = z.strictObject({
-  /** Dotted config paths and their distributions, e.g. `{ "optimizer.lr": { "type": "logUniform", ... } }`. */
-  space: SearchSpaceSchema,
+  /**
+   * Dotted config paths and their distributions, e.g. `{ "optimizer.lr": { "type": "logUniform",
+   * ... } }`. None by default: `anneal sweep` refuses an empty space, saying what to write;
+   * `anneal tune`, which reads only the section's metric and direction, needs none
+   * (`--set sweep.metric=loss`).
+   */
+  space: SearchSpaceSchema.default({}),
   /** The epoch metric to optimise; a trial's value is its best epoch's. */
   metric: z.string().default("valLoss"),
   /**

@@ -314,10 +314,9 @@ Deno.test("anneal tune without a sweep section refuses its default validation me
     refused.stderr,
     /error\[config\]: Cannot optimise 'valLoss' in tune \(its default metric: the config has no sweep\.metric\): there is no validation split to compute it on \(data\.validationSplit is 0\); the epochs of a run log loss, mae \(/,
   );
-  const fix = `sweep={"space":{},"metric":"loss"}`;
   assert.ok(
     refused.stderr.includes(
-      `hint: hold out a validation split (--set data.validationSplit=0.1) or optimise 'loss' (--set '${fix}')`,
+      `hint: hold out a validation split (--set data.validationSplit=0.1) or optimise 'loss' (--set sweep.metric=loss)`,
     ),
     refused.stderr,
   );
@@ -339,7 +338,11 @@ Deno.test("anneal tune without a sweep section refuses its default validation me
   assert.deepEqual(entries, ["tune.json"]);
   // both fixes of the hint pass the check
   checkTuneMetric(await loadConfig(file, ["data.validationSplit=0.1"]));
-  checkTuneMetric(await loadConfig(file, [fix]));
+  checkTuneMetric(await loadConfig(file, ["sweep.metric=loss"]));
+  // ...and a sweep section of a metric alone, which tune reads, is no sweep: its space is empty
+  const spaceless = await anneal("sweep", "-c", file, "--set", "sweep.metric=loss");
+  assert.equal(spaceless.code, 1, spaceless.stderr);
+  assert.match(spaceless.stderr, /error\[config\]: Cannot sweep an empty sweep\.space: /);
 });
 
 Deno.test("a study an older anneal stored to minimize a maximized loss is refused saying what, why and how to go on", async () => {
@@ -363,7 +366,7 @@ Deno.test("a study an older anneal stored to minimize a maximized loss is refuse
   assert.equal(refused.code, 1, refused.stderr);
   assert.match(
     refused.stderr,
-    /error\[storage\]: Cannot run study 'sw' to maximize valLoss \(for the loss the direction follows optimizer\.maximize, which every trial has\): it was created to minimize valLoss, and its 0 trial\(s\) were recorded that way; anneals before the loss's direction followed optimizer\.maximize created such a study to minimize it\. A trial's value is its best valLoss in the study's direction, and the study's best trial the best of those: trials ranked the other way would not compare with them/,
+    /error\[storage\]: Cannot run study 'sw' to maximize valLoss \(for the loss the direction follows optimizer\.maximize, which every trial has\): it was created to minimize valLoss, and its 0 trials were recorded that way; anneals before the loss's direction followed optimizer\.maximize created such a study to minimize it\. A trial's value is its best valLoss in the study's direction, and the study's best trial the best of those: trials ranked the other way would not compare with them/,
   );
   assert.match(
     refused.stderr,
