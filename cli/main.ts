@@ -376,6 +376,10 @@ Examples:
     .argument("<run>", "run id, or 'last'")
     .addOption(runsDirOption())
     .option("--json", "print JSON")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  anneal runs show last\n  anneal runs show 20261122-190000-ab12 --json",
+    )
     .action((id, options) =>
       run(async () => (await runsModule()).runsShowCommand(id, options), options.json)
     );
@@ -384,6 +388,11 @@ Examples:
     .argument("<runs...>", "two or more run ids")
     .addOption(runsDirOption())
     .option("--json", "print JSON")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  anneal runs compare RUN_A RUN_B\n" +
+        "  anneal runs compare RUN_A RUN_B RUN_C --runs-dir runs/fashion-sweep   (a sweep's trials)",
+    )
     .action((ids, options) =>
       run(async () => (await runsModule()).runsCompareCommand(ids, options), options.json)
     );
