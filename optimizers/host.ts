@@ -24,6 +24,7 @@ import {
   type Optimizer,
   type OptimizerState,
   type SavedTensor,
+  torchSlotNames,
 } from "./optimizer.ts";
 import { checkClipValue, clipNormOrder } from "./clipping.ts";
 import { parseOptimizerSpec } from "./parse.ts";
@@ -303,7 +304,7 @@ export function createHostOptimizer(input: OptimizerSpec): HostOptimizer {
     setState(state) {
       checkStateOwner(where, spec.name, state);
       live.clear();
-      saved = groupSlots(state.slots);
+      saved = groupSlots(torchSlotNames(state));
       count = state.step;
       if (state.momentum !== undefined) momentum = state.momentum;
       // A state without a slot is a fresh optimizer's, read before its first step (a rollback at

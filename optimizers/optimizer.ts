@@ -229,7 +229,7 @@ export function createOptimizer(
       checkStateOwner(where, spec.name, state);
       for (const own of live.values()) tf.dispose(own);
       live.clear();
-      saved = groupSlots(state.slots);
+      saved = groupSlots(torchSlotNames(state));
       count = state.step;
       if (momentum !== undefined && state.momentum !== undefined) momentum = state.momentum;
       // A state without a slot is a fresh optimizer's, read before its first step (a rollback at
@@ -326,6 +326,43 @@ export function checkStepArguments(
       );
     }
   });
+}
+
+/**
+ * The slot names the fused WGSL kernels (WebGPU) gave their state before they took torch's, as
+ * the other paths do: a checkpoint an older anneal wrote on WebGPU holds them. Per optimizer, the
+ * old name and torch's.
+ */
+const OLD_FUSED_SLOTS: Partial<Record<OptimizerName, Record<string, string>>> = {
+  sgd: { momentum: "momentum_buffer" },
+  adam: { m: "exp_avg", v: "exp_avg_sq", vmax: "max_exp_avg_sq" },
+  adamw: { m: "exp_avg", v: "exp_avg_sq", vmax: "max_exp_avg_sq" },
+  lion: { m: "exp_avg" },
+};
+
+/**
+ * `state`'s slots under torch's names (`exp_avg`, `momentum_buffer`, ...), which every path
+ * writes: a state of an older anneal's fused kernels (`m`, `v`, `vmax`, `momentum`) renamed.
+ *
+ * @example
+ * ```ts
+ * import { torchSlotNames } from "./optimizer.ts";
+ * const old = { name: "adam" as const, step: 1, slots: { "w/m": { shape: [1], values: [0.5] } } };
+ * console.assert("w/exp_avg" in torchSlotNames(old));
+ * ```
+ */
+export function torchSlotNames(state: OptimizerState): OptimizerState["slots"] {
+  const renames = OLD_FUSED_SLOTS[state.name];
+  if (!renames) return state.slots;
+  const slots: OptimizerState["slots"] = {};
+  for (const [key, tensor] of Object.entries(state.slots)) {
+    const cut = key.lastIndexOf("/");
+    const torch = renames[key.slice(cut + 1)];
+    const renamed = torch === undefined ? key : `${key.slice(0, cut)}/${torch}`;
+    // (a slot under torch's name wins over its old name's)
+    if (renamed === key || !(renamed in state.slots)) slots[renamed] = tensor;
+  }
+  return slots;
 }
 
 /** Saved slots `"<variable>/<slot>"` grouped by variable name. */

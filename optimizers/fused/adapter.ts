@@ -11,7 +11,7 @@
 import type * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { AnnealError } from "../../errors.ts";
 import { resolveParamSettings } from "../groups.ts";
-import type { Optimizer, OptimizerState } from "../optimizer.ts";
+import { type Optimizer, type OptimizerState, torchSlotNames } from "../optimizer.ts";
 import { parseOptimizerSpec } from "../parse.ts";
 import type { OptimizerSpec, ResolvedOptimizerSpec } from "../spec.ts";
 import { createFusedStep, type FusedHyper, type FusedKind, type FusedStep } from "./fused_step.ts";
@@ -174,8 +174,9 @@ export function createFusedOptimizer(
       if (state.name !== spec.name) {
         throw new AnnealError("checkpoint", `Saved state is for ${state.name}, not ${spec.name}`);
       }
-      // Slots are keyed by variable name: each group takes its own at the next step.
-      pending = state;
+      // Slots are keyed by variable name: each group takes its own at the next step (under
+      // torch's slot names, an older anneal's checkpoint's renamed).
+      pending = { ...state, slots: torchSlotNames(state) };
       steps = state.step;
       guard.reset();
     },

@@ -95,11 +95,16 @@ export interface FusedStep {
   dispose(): void;
 }
 
+/**
+ * Each kind's slots in the order its kernel binds them, under torch's state names, as the other
+ * paths (tfjs's ops, the host's and the SIMD kernels) save them: a checkpoint of one path resumes
+ * on another (a run on WebGPU resumed on wasm, and back).
+ */
 const SLOTS: Record<FusedKind, string[]> = {
-  sgd: ["momentum"],
-  adam: ["m", "v", "vmax"],
-  adamw: ["m", "v", "vmax"],
-  lion: ["m"],
+  sgd: ["momentum_buffer"],
+  adam: ["exp_avg", "exp_avg_sq", "max_exp_avg_sq"],
+  adamw: ["exp_avg", "exp_avg_sq", "max_exp_avg_sq"],
+  lion: ["exp_avg"],
 };
 
 interface Entry {
@@ -158,7 +163,7 @@ export function createFusedStep(kind: FusedKind, hyper: FusedHyper = {}): FusedS
       const n = p.size;
       const partials = Math.min(Math.ceil(n / (WORKGROUP * 4)), 256);
       const slots = SLOTS[kind].map((slot) =>
-        slot === "vmax" && !h.amsgrad || slot === "momentum" && h.momentum === 0
+        slot === "max_exp_avg_sq" && !h.amsgrad || slot === "momentum_buffer" && h.momentum === 0
           ? undefined
           : restoreSlot(pending, `${p.name}/${slot}`, p.shape)
       );
@@ -378,8 +383,19 @@ export function createFusedStep(kind: FusedKind, hyper: FusedHyper = {}): FusedS
   };
 }
 
+/**
+ * The slot `key` of `state`, or zeros where the state has no slots (a fresh optimizer's). A state
+ * with slots but not this one was saved for another model or optimizer setting: it is refused, as
+ * the other paths refuse it, where zeros would train on from moments that are not the run's.
+ */
 function restoreSlot(state: FusedState | undefined, key: string, shape: number[]): tf.Tensor {
   const saved = state?.slots[key];
+  if (!saved && Object.keys(state?.slots ?? {}).length > 0) {
+    throw new AnnealError("checkpoint", `Cannot restore slot '${key}': the state has none`, {
+      where: key,
+      hint: "restore a state saved for the same model and optimizer settings",
+    });
+  }
   // Kept: a step may run inside the caller's tf.tidy, and the slots outlive it.
   if (!saved) return tf.keep(tf.zeros(shape));
   if (saved.shape.join(",") !== shape.join(",")) {

@@ -11,6 +11,8 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
 import { releaseWebGpu } from "../../runtime/backend.ts";
 import { loadTrajectories, replay } from "../_trajectories.ts";
+import { createOptimizer, type Optimizer, type OptimizerState } from "../optimizer.ts";
+import type { OptimizerSpec } from "../spec.ts";
 import { createFusedOptimizer, hasFusedKernel } from "./adapter.ts";
 import { createFusedStep, type FusedHyper, type FusedKind } from "./fused_step.ts";
 
@@ -404,6 +406,87 @@ Deno.test("the fused optimizer's getState is its state when called, though steps
   );
   [w, v].forEach((x) => x.dispose());
   [adam, again].forEach((o) => o.dispose());
+});
+
+Deno.test("a state of the fused kernels restores into tfjs's ops (a run resumed on another backend), and theirs, or an older anneal's fused one, into the fused kernels: the same next step", async () => {
+  await ready;
+  const specs: OptimizerSpec[] = [
+    { name: "sgd", lr: 0.1, momentum: 0.9, dampening: 0.2, weightDecay: 0.01 },
+    { name: "adam", lr: 0.1, amsgrad: true, weightDecay: 0.1 },
+    { name: "adamw", lr: 0.1 },
+    { name: "lion", lr: 0.1, weightDecay: 0.1 },
+  ];
+  // the names the fused kernels saved their slots under before they took torch's
+  const old: Record<string, string> = {
+    momentum_buffer: "momentum",
+    exp_avg: "m",
+    exp_avg_sq: "v",
+    max_exp_avg_sq: "vmax",
+  };
+  const grad = (t: number) => tf.randomNormal([4, 3], 0, 1, "float32", 90 + t);
+  let made = 0;
+  for (const spec of specs) {
+    const paths = [
+      ["fused", "tfjs", false],
+      ["tfjs", "fused", false],
+      ["fused", "fused", true],
+      ["fused", "tfjs", true],
+    ] as const;
+    for (const [from, to, older] of paths) {
+      const what = `${spec.name}: ${from} to ${to}${older ? " (old slot names)" : ""}`;
+      const create = (path: string): Optimizer =>
+        path === "fused" ? createFusedOptimizer(spec) : createOptimizer(spec);
+      const p = tf.variable(tf.randomNormal([4, 3], 0, 1, "float32", 7), true, `saved_${made}`);
+      const [saver, resumer] = [create(from), create(to)];
+      // (outside a tf.tidy: it would free the momentum buffer tfjs's sgd makes at its first step)
+      for (const g of [grad(0), grad(1)]) {
+        saver.step([p], [g], 0.1);
+        g.dispose();
+      }
+      const state = await saver.getState();
+      // (a copy of its values, as a resumed run reads them from its checkpoint)
+      const q = tf.variable(tf.tensor(await p.data(), p.shape), true, `resumed_${made++}`);
+      const slots = Object.entries(state.slots).map(([key, slot]) => {
+        const [name, cut] = [key.lastIndexOf("/"), key.slice(key.lastIndexOf("/") + 1)];
+        const renamed = older ? old[cut] ?? cut : cut;
+        return [`${q.name}${key.slice(p.name.length, name)}/${renamed}`, slot];
+      });
+      assert.ok(slots.length > 0, what);
+      // (before: the fused kernels saved m, v, vmax, momentum, where the others save torch's
+      // exp_avg, exp_avg_sq, max_exp_avg_sq, momentum_buffer: tfjs's refused an adam's state
+      // ('has shape undefined'), and the fused kernels took zeros for the moments they missed)
+      resumer.setState({ ...state, slots: Object.fromEntries(slots) } as OptimizerState);
+      const g = grad(2);
+      saver.step([p], [g], 0.1);
+      resumer.step([q], [g], 0.1);
+      g.dispose();
+      const [want, got] = [await p.data(), await q.data()];
+      want.forEach((v, i) =>
+        assert.ok(
+          Math.abs(got[i] - v) <= 1e-5 * Math.max(1, Math.abs(v)),
+          `${what}: ${got[i]} vs ${v}`,
+        )
+      );
+      [p, q].forEach((x) => x.dispose());
+      [saver, resumer].forEach((o) => o.dispose());
+    }
+  }
+  // a state without the slots of the variables stepped is refused, as tfjs's ops refuse it (it
+  // was trained on from zeros)
+  const w = tf.variable(tf.ones([2]), true, "not_in_the_state");
+  const adam = createFusedOptimizer({ name: "adam", lr: 0.1 });
+  const slot = { shape: [2], values: new Float32Array(2) };
+  adam.setState({
+    name: "adam",
+    step: 3,
+    slots: { "other/exp_avg": slot, "other/exp_avg_sq": slot },
+  });
+  assert.throws(
+    () => adam.step([w], [tf.ones([2])], 0.1),
+    /Cannot restore slot 'not_in_the_state\/exp_avg': the state has none/,
+  );
+  w.dispose();
+  adam.dispose();
 });
 
 // Last in this file: no WebGPU device left alive when the test process ends.
