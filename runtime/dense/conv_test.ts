@@ -162,6 +162,22 @@ Deno.test("a cnn takes the WGSL step only where it applies, and says why not", a
       e instanceof AnnealError && /conv block 1 has 3 filters, an odd number/.test(e.message) &&
       e.where === "model.filters" && e.hint !== undefined,
   );
+  // and in every dense layer, which a cnn's config calls `dense` (it said 'hidden layer 0' and
+  // model.hidden, a field a cnn does not have)
+  assert.throws(
+    () =>
+      new TrainingEngine(
+        parseConfig({
+          backend: "webgpu",
+          model: { kind: "cnn", filters: [4], dense: [6, 5] },
+          mixedPrecision: true,
+        }),
+        image,
+      ),
+    (e) =>
+      e instanceof AnnealError && /dense layer 1 has 5 units, an odd number/.test(e.message) &&
+      e.where === "model.dense" && /every dense layer an even width/.test(e.hint ?? ""),
+  );
   assert.equal(tf.memory().numTensors, tensors, "nothing left behind");
 });
 

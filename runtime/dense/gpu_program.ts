@@ -206,9 +206,13 @@ export class DenseGpuProgram {
       this.#stage = new RecurrentStage(this.#backend, plan.recurrent);
     }
     if (plan.halfActivations) {
-      requireEven(plan.layers.slice(0, -1).map((l) => l.units), "hidden layer", "units", {
-        where: "model.hidden",
-        hint: "give every hidden layer an even width, or drop mixedPrecision",
+      // (a cnn's dense layers are its `dense`, an mlp's its `hidden`)
+      const [what, where] = convs.length > 0
+        ? ["dense layer", "model.dense"]
+        : ["hidden layer", "model.hidden"];
+      requireEven(plan.layers.slice(0, -1).map((l) => l.units), what, "units", {
+        where,
+        hint: `give every ${what} an even width, or drop mixedPrecision`,
       });
     }
     const stageGrads = this.#stage?.gradients() ?? [];
