@@ -48,7 +48,7 @@ import {
 import { READS_IN_FLIGHT, ReadsInFlight, WINDOW_LAG } from "../runtime/reads_in_flight.ts";
 import { type CheckpointState, loadCheckpoint, type WeightMap } from "../runtime/checkpoint.ts";
 import { checkResumedData, checkResumedSteps } from "../runtime/resume_steps.ts";
-import { checkRunStart } from "../runtime/start_checks.ts";
+import { checkRunStart, unskippableSteps } from "../runtime/start_checks.ts";
 import { budgetSpent } from "../runtime/budget.ts";
 import { outOfMemory } from "../runtime/out_of_memory.ts";
 import { warmupBeyondRun } from "../schedulers/warmup_reach.ts";
@@ -484,6 +484,13 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   const readsEachStep = readEvery === 1 || fixedWindows;
   /** Windows are read while the next steps run (WebGPU at readbackEvery above 1). */
   const lagged = !readsEachStep;
+  // onNonFinite 'skip' where a NaN/Inf step is applied before it is read, and not skipped
+  const unskipped = unskippableSteps(config, {
+    readEvery,
+    lagged,
+    skipsOnDevice: engine.skipsOnDevice,
+  });
+  if (unskipped) context.emit({ type: "warning", actor: "trainer", ...unskipped });
   // Image inputs travel as the bytes they were read from where the step uploads them to the GPU
   // (a quarter of the bytes to copy on the trainer's thread; the GPU turns them into floats).
   const inputBytes = info.byteTable !== undefined && engine.takesByteInputs;

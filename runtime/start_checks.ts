@@ -56,3 +56,48 @@ export function checkRunStart(
   );
   return stepsPerEpoch;
 }
+
+/** How a run's steps are read and updated, as its trainer set them up. */
+export interface StepReads {
+  /** Steps read back together (`readbackEvery`, or the backend's default). */
+  readEvery: number;
+  /** Whether a step is applied before it is read (WebGPU's windows, at `readEvery` above 1). */
+  lagged: boolean;
+  /** Whether the optimizer skips a NaN/Inf step on the device (the fused WGSL kernels). */
+  skipsOnDevice: boolean;
+}
+
+/**
+ * The warning of a run whose `clipping.onNonFinite` is `skip` where a NaN/Inf step cannot be
+ * skipped: on WebGPU, read in windows, a step is applied before it is read, and an update in
+ * tfjs's ops (an optimizer without fused kernels, `fusedOptimizer` off, a schedule cycling the
+ * momentum) applies it: its NaN reaches the weights, every later step's loss is NaN, and the run
+ * ends as diverged, blamed on the learning rate, where the CPU backends skip the step and train
+ * on. Undefined where every NaN/Inf step is skipped.
+ *
+ * @example
+ * ```ts
+ * import { unskippableSteps } from "./start_checks.ts";
+ * import { parseConfig } from "../config.ts";
+ * const config = parseConfig({ optimizer: { name: "rmsprop" }, clipping: { onNonFinite: "skip" } });
+ * const reads = { readEvery: 16, lagged: true, skipsOnDevice: false };
+ * console.assert(unskippableSteps(config, reads)?.hint?.includes("readbackEvery=1"));
+ * console.assert(unskippableSteps(config, { ...reads, lagged: false }) === undefined);
+ * ```
+ */
+export function unskippableSteps(
+  config: RunConfig,
+  reads: StepReads,
+): { message: string; hint: string } | undefined {
+  if (config.clipping.onNonFinite !== "skip" || !reads.lagged || reads.skipsOnDevice) return;
+  return {
+    message: `clipping.onNonFinite is 'skip', but on WebGPU a step read in a window ` +
+      `(readbackEvery ${reads.readEvery}) is applied before it is read, and the ` +
+      `${config.optimizer.name} update here runs in tfjs's ops, which cannot skip it: a NaN/Inf ` +
+      "step's values reach the weights, and the run ends there as diverged (only the fused " +
+      "kernels of sgd, adam, adamw and lion skip a step on the device)",
+    hint: "set readbackEvery to 1 (--set readbackEvery=1: each step read before it is applied, " +
+      "so a NaN/Inf one is skipped, at a read-back a step), or clipping.onNonFinite to " +
+      "rollback (the last good epoch end, the rate cut 10x)",
+  };
+}

@@ -326,3 +326,41 @@ Deno.test("on WebGPU under adaptive clipping, the in-process loop returning to a
   const norms = steps.map((record) => record.gradNorm);
   assert.equal(plain.clipThreshold, percentile(norms.slice(0, 62), 20));
 });
+
+Deno.test("on WebGPU in windows, onNonFinite 'skip' with an update in tfjs's ops (rmsprop), which applies a step before it is read, says at the start that a NaN/Inf step reaches the weights; at readbackEvery 1, as its hint says, the step is skipped as on the CPU backends", async () => {
+  await using runs = await tempRunsDir();
+  // the Infinity-row CSV: row 13 at step 3 of every epoch
+  const input = {
+    backend: "webgpu" as const,
+    epochs: 2,
+    data: await infiniteRowData(runs.dir),
+    model: { kind: "mlp" as const, hidden: [4] },
+    optimizer: { name: "rmsprop" as const, lr: 0.01 },
+    batchSize: 4,
+    readbackEvery: 4,
+    clipping: { onNonFinite: "skip" as const },
+    runsDir: runs.dir,
+  } satisfies RunConfigInput;
+  const warned = (events: RunEvent[]) =>
+    events.flatMap((event) =>
+      event.type === "warning" && /onNonFinite is 'skip', but on WebGPU/.test(event.message)
+        ? [event]
+        : []
+    );
+  // (before: no word of it; the run ended 'the loss became NaN at epoch 0', its hint the rate)
+  const windows = await trainCollect(input, { runId: "windows" });
+  const [warning] = warned(windows.events);
+  assert.ok(warning && warning.type === "warning", "the start warns");
+  assert.match(warning.message, /readbackEvery 4\) is applied before it is read.*rmsprop/);
+  assert.match(warning.hint ?? "", /--set readbackEvery=1/);
+  assert.equal(windows.result.status, "diverged", "as it warned");
+  // its hint's fix: each step read before it is applied, the NaN one skipped
+  const eachStep = await trainCollect({ ...input, readbackEvery: 1 }, { runId: "each-step" });
+  assert.equal(eachStep.result.status, "completed", eachStep.result.reason);
+  assert.deepEqual(warned(eachStep.events), []);
+  // the fused kernels skip it on the device: nothing to warn of
+  const fused = { ...input, optimizer: { name: "adam" as const, lr: 0.01 } };
+  const adam = await trainCollect(fused, { runId: "fused" });
+  assert.equal(adam.result.status, "completed", adam.result.reason);
+  assert.deepEqual(warned(adam.events), []);
+});
