@@ -28,6 +28,7 @@ import {
   floatBits,
   grid,
   matmulDispatch,
+  MAX_GROUPS,
   pipelineFor,
   SLOT,
   storageBuffer,
@@ -45,6 +46,7 @@ import {
   NORM_WGSL,
   SUMSQ_TENSORS,
   sumsqWgsl,
+  TILE,
 } from "./wgsl.ts";
 
 /** One dense layer: `act(x · kernel + bias)`, kernel [inputs, units]. */
@@ -161,6 +163,24 @@ export class DenseGpuProgram {
     this.#plan = plan;
     this.#backend = webGpuBackend("the dense WGSL step");
     this.#device = this.#backend.device;
+    // Each side of a product has a workgroup per TILE values along a dispatch's axis, at most
+    // MAX_GROUPS: a wider layer's dispatches would be invalid, and the step's results read as 0.
+    const side = MAX_GROUPS * TILE;
+    const wide = plan.layers.findIndex((layer) => Math.max(layer.inputs, layer.units) > side);
+    if (wide >= 0) {
+      const { inputs, units } = plan.layers[wide];
+      throw new AnnealError(
+        "config",
+        `Dense layer ${wide} has ${inputs} inputs and ${units} units: the WGSL step's matrix ` +
+          `products take at most ${side} a side (a workgroup per ${TILE}, at most ${MAX_GROUPS})`,
+        {
+          // (the first layer's inputs are the data's features, but a cnn's or an rnn's layers')
+          where: wide === 0 && inputs > side && !plan.convs && !plan.recurrent ? "data" : "model",
+          hint: "give the model fewer input features (a cnn pools images before its dense " +
+            "layers) or fewer units",
+        },
+      );
+    }
     plan.layers.forEach((layer, i) => {
       expectShape(layer.kernel, [layer.inputs, layer.units], `Dense layer ${i} kernel`);
       expectShape(layer.bias, [layer.units], `Dense layer ${i} bias`);
@@ -493,8 +513,25 @@ export class DenseGpuProgram {
     this.#device.queue.writeBuffer(this.#uniforms!, 0, data);
   }
 
-  /** (Re)allocates the per-sample buffers for micro-batches of up to `rows` samples. */
+  /**
+   * (Re)allocates the per-sample buffers for micro-batches of up to `rows` samples. Throws where
+   * the products over a micro-batch's rows would have more workgroups along them than a dispatch
+   * may ({@linkcode MAX_GROUPS}, one per {@linkcode TILE} rows): such a dispatch is invalid, and
+   * with it the whole command buffer of the step, whose loss, gradients and norm would read as 0.
+   */
   #allocate(rows: number): void {
+    if (Math.ceil(rows / TILE) > MAX_GROUPS) {
+      throw new AnnealError(
+        "config",
+        `The WGSL step takes at most ${MAX_GROUPS * TILE} samples a micro-batch (its matrix ` +
+          `products have a workgroup per ${TILE} samples, at most ${MAX_GROUPS}); this one has ` +
+          `${rows}`,
+        {
+          where: "batchSize",
+          hint: "use a smaller batchSize (gradientAccumulation keeps the samples a step takes)",
+        },
+      );
+    }
     this.#disposeBuffers();
     this.#capacity = rows;
     const buffer = (floats: number, label: string) =>

@@ -81,6 +81,48 @@ Deno.test("a micro-batch whose buffer the device cannot bind whole is refused, n
   }
 });
 
+Deno.test("a micro-batch of more samples, or a layer of more inputs, than the products' grid takes is refused, not trained as 0", async () => {
+  await ready;
+  // a linear model of one input: buffers of a few MiB, but one workgroup per 32 rows, at most
+  // 65535 of them along a dispatch's y
+  const size = 65535 * 32 + 1;
+  const shape: DataShape = { inputShape: [1], targetSize: 1, task: "regression" };
+  const engine = new TrainingEngine(
+    parseConfig({ backend: "webgpu", batchSize: size, model: { kind: "linear" } }),
+    shape,
+  );
+  try {
+    assert.equal(engine.modelPath, "wgsl", engine.fusedModelReason);
+    const data = { x: new Float32Array(size).fill(1), y: new Float32Array(size), size };
+    // (before: the products' dispatches invalid, the step's loss and norm read as 0)
+    assert.throws(
+      () => engine.computeGradients([data]),
+      (e: unknown) =>
+        e instanceof AnnealError && e.code === "config" && e.where === "batchSize" &&
+        /at most 2097120 samples a micro-batch .*; this one has 2097121/.test(e.message),
+    );
+    // one sample fewer trains
+    const fits = { ...data, size: size - 1 };
+    const [stats] = await engine.readStats([engine.computeGradients([fits])]);
+    assert.ok(stats.gradNorm > 0, `${stats.gradNorm}`);
+  } finally {
+    engine.dispose();
+  }
+  // as many input features, along the products' other sides: refused when the model is built
+  const tensors = tf.memory().numTensors;
+  assert.throws(
+    () =>
+      new TrainingEngine(
+        parseConfig({ backend: "webgpu", batchSize: 2, model: { kind: "linear" } }),
+        { ...shape, inputShape: [size] },
+      ),
+    (e: unknown) =>
+      e instanceof AnnealError && e.code === "config" && e.where === "data" &&
+      /Dense layer 0 has 2097121 inputs and 1 units: .* at most 2097120 a side/.test(e.message),
+  );
+  assert.equal(tf.memory().numTensors, tensors, "nothing left behind");
+});
+
 Deno.test("dense WGSL step follows restored weights and leaks no tensors", async () => {
   await ready;
   const config = parseConfig({
