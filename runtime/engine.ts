@@ -284,8 +284,16 @@ export class TrainingEngine {
             }: ${why}`,
           {
             where: "mixedPrecision",
-            hint: "drop mixedPrecision (everything then trains in float32), or train a linear " +
-              "model, an MLP or a cnn with --backend webgpu",
+            // (on WebGPU the backend is not what keeps the model off the WGSL step)
+            hint: "drop mixedPrecision (everything then trains in float32)" + (
+              tf.getBackend() !== "webgpu"
+                ? ", or train a linear model, an MLP or a cnn with --backend webgpu"
+                : !config.fusedModel
+                ? ", or leave fusedModel on (its default)"
+                : config.model.kind === "rnn"
+                ? ": an rnn's recurrent layers keep float32"
+                : `, or do without what keeps the model off the WGSL step (${why})`
+            ),
           },
         );
       }
