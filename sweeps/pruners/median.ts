@@ -22,6 +22,10 @@ export function percentile(values: number[], q: number): number {
   const rank = (q / 100) * (sorted.length - 1);
   const lower = Math.floor(rank);
   const upper = Math.min(lower + 1, sorted.length - 1);
+  // (a rank on a value is that value: interpolated toward an infinite neighbour it was 0 * Infinity,
+  // NaN, so a completed trial's Infinity at the step made the median of [1, 2, Infinity] NaN, and
+  // the median pruner pruned nothing there)
+  if (rank === lower || sorted[upper] === sorted[lower]) return sorted[lower];
   return sorted[lower] + (rank - lower) * (sorted[upper] - sorted[lower]);
 }
 

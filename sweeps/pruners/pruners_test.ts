@@ -16,6 +16,21 @@ Deno.test("percentile interpolates linearly like numpy", () => {
   assert.ok(Number.isNaN(percentile([], 50)));
 });
 
+Deno.test("the median of completed trials holding an infinite value is the middle value, and prunes against it", () => {
+  assert.equal(percentile([1, 2, Infinity], 50), 2);
+  assert.equal(percentile([-Infinity, 3, Infinity], 50), 3);
+  assert.equal(percentile([Infinity, Infinity, 1], 50), Infinity);
+  assert.equal(percentile([2, Infinity], 50), Infinity);
+  // a completed trial whose loss ran off to Infinity at step 0
+  const done = [1, 2, 3, 4, Infinity].map((v, i) => curve(i, [v]));
+  const verdict = medianPruner().shouldPrune(curve(9, [3.5]), done, "minimize");
+  assert.equal(verdict.prune, true);
+  assert.match(verdict.reason!, /median 3 of 5 completed trials at step 0/);
+  const ascent = [-Infinity, 2, 3, 4, 5].map((v, i) => curve(i, [v]));
+  assert.equal(medianPruner().shouldPrune(curve(9, [2.5]), ascent, "maximize").prune, true);
+  assert.equal(medianPruner().shouldPrune(curve(9, [3.5]), ascent, "maximize").prune, false);
+});
+
 Deno.test("median pruner waits for 5 completed trials, then prunes trials worse than the median", () => {
   const done = [1, 2, 3, 4, 5].map((v, i) => curve(i, [v, v / 2]));
   const bad = curve(10, [10]);
