@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { Rng } from "../../data/rng.ts";
+import { Rng, seedFrom } from "../../data/rng.ts";
 import { fromUnit, type Params } from "../space.ts";
 import { drawOrder, inSpaceOrder, isDrawn } from "../conditions.ts";
 import type { Sampler } from "./types.ts";
@@ -54,8 +54,11 @@ function permutation(size: number, rng: Rng): number[] {
 /** Point `index` of dimension `dimension` of the scrambled Halton sequence seeded by `seed`. */
 export function scrambledHalton(index: number, dimension: number, seed: number): number {
   const base = PRIMES[dimension % PRIMES.length];
-  // Dimensions past the primes table reuse a base with a different scramble.
-  const rng = new Rng(seed * 7919 + dimension);
+  // Dimensions past the primes table reuse a base with a different scramble. (seed * 7919 +
+  // dimension keeps the sequences of the studies stored so far; past 2^53, where it threw "Cannot
+  // derive a seed" at every trial of a sweep.seed above ~1.1e12, the two are mixed by seedFrom)
+  const scramble = seed * 7919 + dimension;
+  const rng = new Rng(Number.isSafeInteger(scramble) ? scramble : seedFrom(seed, dimension));
   const digits = Math.ceil(52 / Math.log2(base));
   let value = 0;
   let scale = 1 / base;
@@ -74,7 +77,7 @@ export function scrambledHalton(index: number, dimension: number, seed: number):
  * @example
  * ```ts
  * import { quasiRandomSampler } from "./quasi_random.ts";
- * import { Rng } from "../../data/rng.ts";
+ * import { Rng, seedFrom } from "../../data/rng.ts";
  * const space = { "optimizer.lr": { type: "logUniform" as const, low: 1e-4, high: 1e-1 } };
  * const sampler = quasiRandomSampler({ seed: 3 });
  * const a = sampler.sample(space, [], new Rng(0), { index: 5 });

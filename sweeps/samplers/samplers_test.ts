@@ -90,6 +90,23 @@ Deno.test("scrambled Halton puts one of the first 2^k points in each 1/2^k cell,
   );
 });
 
+Deno.test("quasi-random takes any sweep.seed, the largest whole numbers too, each its own scramble", () => {
+  const largest = Number.MAX_SAFE_INTEGER;
+  for (const seed of [2 ** 40, largest - 1, largest]) {
+    const cells = new Set(
+      Array.from({ length: 16 }, (_, i) => Math.floor(scrambledHalton(i, 0, seed) * 16)),
+    );
+    assert.equal(cells.size, 16, `seed ${seed}`);
+  }
+  assert.notEqual(scrambledHalton(3, 1, largest - 1), scrambledHalton(3, 1, largest));
+  const sampler = quasiRandomSampler({ seed: largest });
+  const params = sampler.sample(space, [], new Rng(0), { index: 7 });
+  assert.deepEqual(sampler.sample(space, [], new Rng(5), { index: 7 }), params);
+  // the sequences of smaller seeds are those studies stored so far drew
+  assert.equal(scrambledHalton(5, 0, 3), 0.024726631823873024);
+  assert.equal(scrambledHalton(11, 2, 1000), 0.5364907894766658);
+});
+
 Deno.test("TPE's defaults: weights ramp past 25 observations and gamma caps the good group", () => {
   assert.deepEqual(defaultWeights(3), [1, 1, 1]);
   const w = defaultWeights(30);
