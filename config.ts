@@ -469,7 +469,10 @@ export function describeIssues(
         (value === null && optionalAt(RunConfigSchema, path, input)
           ? " (leave the field out for its default)"
           : "");
-    const got = value === undefined ? "" : `, current value is ${showValue(value)}`;
+    // (a key refused is the fault, not the value under it)
+    const got = value === undefined || issue.code === "invalid_key"
+      ? ""
+      : `, current value is ${showValue(value)}`;
     // (a null on a field that may not be left out: `--set data.target=null` removes nothing)
     const required = value === null && !optionalAt(RunConfigSchema, path, input) &&
         !nullableAt(RunConfigSchema, path, input) &&

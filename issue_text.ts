@@ -171,6 +171,11 @@ export function issueText(issue: z.core.$ZodIssue, value: unknown): string {
     }
     case "not_multiple_of":
       return `must be a multiple of ${issue.divisor}`;
+    case "invalid_key": {
+      // (zod's own words, "Invalid key in record", named no rule; the key's issue does)
+      const [inner] = issue.issues;
+      return inner ? `is not a valid key: it ${issueText(inner, undefined)}` : issue.message;
+    }
     default:
       return issue.message;
   }
@@ -215,7 +220,8 @@ export function fieldIssueText(
     return `the spec must be ${article(issue.expected)}, ${current}`;
   }
   const text = `'${formatPath([...prefix, ...issue.path])}' ${issueText(issue, value)}`;
-  return value === undefined ? text : `${text}, ${current}`;
+  // (a key refused is the fault, not the value under it)
+  return value === undefined || issue.code === "invalid_key" ? text : `${text}, ${current}`;
 }
 
 /**

@@ -13,7 +13,7 @@
  */
 import { z } from "npm:zod@4.6.7";
 import { AnnealError } from "../errors.ts";
-import { closestName, formatPath } from "../zod_paths.ts";
+import { closestName, formatPath, valueAt } from "../zod_paths.ts";
 import { fieldIssueText, optionIssues } from "../issue_text.ts";
 import type { TrialParamValue } from "../storage/types.ts";
 import { checkConditions } from "./condition_checks.ts";
@@ -66,11 +66,25 @@ export const DistributionSchema = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("choice"), values: z.array(Value).min(1), when: When }),
   z.strictObject({ type: z.literal("grid"), values: z.array(Value).min(1), when: When }),
 ]).superRefine((d, context) => {
+  // (each said of the field to change, with its value: said of the distribution, the error
+  // showed the whole object as the value, and 'a log int needs step 1 and low >= 1' for either)
   if ((d.type === "uniform" || d.type === "logUniform" || d.type === "int") && !(d.high >= d.low)) {
-    context.addIssue({ code: "custom", message: `'high' must be >= 'low' (${d.low})` });
+    context.addIssue({ code: "custom", path: ["high"], message: `must be >= 'low' (${d.low})` });
   }
-  if (d.type === "int" && d.log && (d.step !== 1 || d.low < 1)) {
-    context.addIssue({ code: "custom", message: "a log int needs step 1 and low >= 1" });
+  if (d.type === "int" && d.log && d.step !== 1) {
+    context.addIssue({
+      code: "custom",
+      path: ["step"],
+      message:
+        "must be 1 in a log int (log: true draws every whole number, more often the smaller)",
+    });
+  }
+  if (d.type === "int" && d.log && d.low < 1) {
+    context.addIssue({
+      code: "custom",
+      path: ["low"],
+      message: "must be >= 1 in a log int (log: true: a log range starts above 0)",
+    });
   }
   // Optuna shortens such a range to its last step with a warning; the samplers drew 'high' off
   // the steps (16..100 by 16 gave 100 in 1 draw of 27, the grid never)
@@ -83,7 +97,7 @@ export const DistributionSchema = z.discriminatedUnion("type", [
     context.addIssue({
       code: "custom",
       path: ["high"],
-      message: `'high' must be 'low' (${d.low}) plus a whole number of steps (${d.step}): the ` +
+      message: `must be 'low' (${d.low}) plus a whole number of steps (${d.step}): the ` +
         `values end at ${last}, so set high to ${last}, or to ${last + d.step} to reach past ` +
         `${d.high}`,
     });
@@ -113,6 +127,19 @@ export type SearchSpaceInput = z.input<typeof SearchSpaceSchema>;
 export type ParamValue = TrialParamValue;
 /** Sampled parameters: dotted path to value. */
 export type Params = Record<string, ParamValue>;
+
+/**
+ * A distribution of each type as a space writes it: the example a refused one's hint gives (an
+ * int's said how to write a logUniform).
+ */
+const EXAMPLES: Record<string, string> = {
+  uniform: '{ "optimizer.momentum": { "type": "uniform", "low": 0.8, "high": 0.99 } }',
+  logUniform: '{ "optimizer.lr": { "type": "logUniform", "low": 1e-4, "high": 0.1 } }',
+  int: '{ "batchSize": { "type": "int", "low": 16, "high": 128, "step": 16 } }, or on a log ' +
+    'scale { "epochs": { "type": "int", "low": 2, "high": 64, "log": true } }',
+  choice: '{ "batchSize": { "type": "choice", "values": [32, 64, 128] } }',
+  grid: '{ "batchSize": { "type": "grid", "values": [32, 64, 128] } }',
+};
 
 /**
  * Validates a search space, and its conditions (`sweeps/condition_checks.ts`).
@@ -146,7 +173,9 @@ export function parseSpace(input: unknown): SearchSpace {
         ? 'write a condition as { "optimizer.name": "sgd" }, { "optimizer.name": ["sgd", ' +
           '"rmsprop"] } or { "optimizer.name": { "not": ["sgd"] } }, or a list of such ' +
           "conditions, any one of which draws the path"
-        : 'write e.g. { "optimizer.lr": { "type": "logUniform", "low": 1e-4, "high": 0.1 } }',
+        : `write e.g. ${
+          EXAMPLES[String(valueAt(input, [issue.path[0], "type"]))] ?? EXAMPLES.logUniform
+        }`,
     },
   );
 }

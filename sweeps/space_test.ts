@@ -11,6 +11,47 @@ Deno.test("parseSpace fills int defaults and rejects unknown keys and inverted r
   assert.throws(() => parseSpace({ "bad path": { type: "choice", values: [1] } }), AnnealError);
 });
 
+Deno.test("a refused range names the field to change and its value, and the hint writes a distribution of its type", () => {
+  const refusal = (space: unknown) => {
+    try {
+      parseSpace(space);
+    } catch (error) {
+      assert.ok(error instanceof AnnealError);
+      return { message: error.message, where: error.where, hint: error.hint ?? "" };
+    }
+    assert.fail("the space was taken");
+  };
+  const inverted = refusal({ "optimizer.lr": { type: "logUniform", low: 0.1, high: 0.01 } });
+  assert.equal(
+    inverted.message,
+    `Cannot read search space: 'space["optimizer.lr"].high' must be >= 'low' (0.1), current value is 0.01`,
+  );
+  assert.equal(inverted.where, 'space["optimizer.lr"].high');
+  // a log int: the step, or the low end, whichever is wrong (both where both are)
+  const step = refusal({ epochs: { type: "int", low: 1, high: 64, step: 2, log: true } });
+  assert.equal(step.where, "space.epochs.step");
+  assert.match(step.message, /'space\.epochs\.step' must be 1 in a log int .*current value is 2$/);
+  assert.match(step.hint, /"type": "int".*"log": true/);
+  const low = refusal({ epochs: { type: "int", low: 0, high: 64, log: true } });
+  assert.equal(low.where, "space.epochs.low");
+  assert.match(low.message, /must be >= 1 in a log int .*current value is 0$/);
+  assert.match(refusal({ x: { type: "uniform", low: 1, high: 0 } }).hint, /"type": "uniform"/);
+  // a path that is not one: said of the key (zod's "Invalid key in record" said nothing)
+  const key = refusal({ "optimizer..lr": { type: "uniform", low: 0, high: 1 } });
+  assert.equal(
+    key.message,
+    `Cannot read search space: 'space["optimizer..lr"]' is not a valid key: it must be a ` +
+      "dotted config path such as optimizer.lr",
+  );
+  assert.throws(
+    () =>
+      parseConfig({ sweep: { space: { "optimizer..lr": { type: "uniform", low: 0, high: 1 } } } }),
+    (error: AnnealError) =>
+      /'sweep\.space\["optimizer\.\.lr"\]': is not a valid key: it must be a dotted config path/
+        .test(error.message) && !/current value/.test(error.message),
+  );
+});
+
 Deno.test("applyParams sets dotted paths in a copy and names missing paths", () => {
   const config = { batchSize: 16, optimizer: { name: "adamw", lr: 0.001, weightDecay: 0.01 } };
   const next = applyParams(config, { "optimizer.lr": 0.1, batchSize: 64 });
