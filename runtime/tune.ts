@@ -12,6 +12,7 @@ import { type ConfigWarning, parseConfig, type RunConfig, type RunConfigInput } 
 import { checkArgument, checkOptionNames, isObject } from "../option_names.ts";
 import { AnnealError } from "../errors.ts";
 import { applyParams, type Params } from "../sweeps/space.ts";
+import { canonicalJson } from "../zod_paths.ts";
 import { checkReadable, lrFind } from "./lr_find.ts";
 import { trainWithSpares } from "./supervisor.ts";
 import { SpareActors } from "./actor_workers.ts";
@@ -517,6 +518,35 @@ async function holdsOnlyItsRecord(dir: string): Promise<boolean> {
   }
 }
 
+/**
+ * The changes of `changes` that train another config than `config` and than each other, in their
+ * order. A change that leaves the config as it is (adamw's weightDecay 0.01, its default; a batch
+ * of 1 halved; a dropout of 0.1 where it is 0.1) trained the stage's start again: a run of the
+ * budget spent on nothing, and under dropout, whose masks are not seeded, one whose noise could be
+ * kept as the stage's gain. A change the config refuses is kept, to be refused as it was.
+ *
+ * @example
+ * ```ts
+ * import { distinctChanges } from "./tune.ts";
+ * import { parseConfig } from "../config.ts";
+ * const config = parseConfig({ optimizer: { name: "adamw", lr: 0.01 } });
+ * const changes = [{ "optimizer.weightDecay": 1e-4 }, { "optimizer.weightDecay": 0.01 }];
+ * console.assert(distinctChanges(config, changes).length === 1);
+ * ```
+ */
+export function distinctChanges(config: RunConfig, changes: Change[]): Change[] {
+  const seen = new Set([canonicalJson(config)]);
+  return changes.filter((change) => {
+    let key: string;
+    try {
+      key = canonicalJson(applyChange(config, change));
+    } catch {
+      return true;
+    }
+    return !seen.has(key) && seen.add(key);
+  });
+}
+
 /** What a run of a tune's config gave: the value of its metric, and its run (none if refused). */
 type Evaluated = {
   value: number;
@@ -609,7 +639,7 @@ async function search(
     })[index];
     let candidates: Change[];
     try {
-      candidates = (await stage.candidates()).slice(0, budget - runs);
+      candidates = distinctChanges(config, await stage.candidates()).slice(0, budget - runs);
     } catch (error) {
       // the range test stopped after its current step: it suggests nothing, and no rate is tried
       if (!(error instanceof AnnealError && error.code === "interrupted")) throw error;

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { applyChange, lrFind, parseConfig } from "../mod.ts";
 import type { ConfigWarning, RunConfig, RunConfigInput } from "../mod.ts";
 import { baseLearningRate } from "../config.ts";
-import { dropoutCandidates, tune, tuneDirection } from "./tune.ts";
+import { canonicalJson } from "../zod_paths.ts";
+import { distinctChanges, dropoutCandidates, tune, tuneDirection } from "./tune.ts";
 
 Deno.test("tune optimises its metric in the config's sweep.direction, as a sweep does", async () => {
   const dir = await Deno.makeTempDir();
@@ -193,4 +194,48 @@ Deno.test("tune tries dropout only where the model has a layer it follows", () =
   assert.deepEqual(tried({ kind: "cnn", dense: [] }), []);
   assert.deepEqual(tried({ kind: "linear" }), []);
   assert.deepEqual(tried({ kind: "rnn", layers: 2 }), []);
+});
+
+Deno.test("tune trains no config twice: a change that leaves the config as it is, or as another change makes it, is not run", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // adamw's weightDecay is 0.01 by default, a batch of 1 halved is 1, the dropout is 0.1 already
+    const config = parseConfig({
+      backend: "cpu",
+      epochs: 2,
+      runsDir: dir,
+      batchSize: 1,
+      data: { kind: "synthetic-linear", n: 16, validationSplit: 0.25 },
+      model: { kind: "mlp", hidden: [4], dropout: 0.1 },
+      optimizer: { name: "adamw", lr: 0.01 },
+    });
+    assert.deepEqual(
+      distinctChanges(config, [
+        { batchSize: 1 },
+        { "optimizer.weightDecay": 0.01 },
+        { "model.dropout": 0.3 },
+        { "optimizer.name": "adamw", "model.dropout": 0.3 },
+        { "model.dropout": 0.1 },
+        { batchSize: 0 }, // refused by the config: kept, to be refused as it was
+      ]),
+      [{ "model.dropout": 0.3 }, { batchSize: 0 }],
+    );
+    const trained: string[] = [];
+    const result = await tune(config, {
+      budget: Infinity,
+      onTrial: (stage, change, _value, config) => {
+        const key = canonicalJson(config);
+        assert.ok(!trained.includes(key), `${stage} ${JSON.stringify(change)} trained again`);
+        trained.push(key);
+      },
+    });
+    const tried = (name: string) =>
+      result.stages.find((stage) => stage.name.startsWith(name))!.tried.map((t) => t.change);
+    assert.deepEqual(tried("batch size").map((change) => change.batchSize), [2]);
+    assert.equal(tried("weight decay").length, 1);
+    assert.deepEqual(tried("dropout"), [{ "model.dropout": 0.3 }]);
+    assert.equal(result.runs, trained.length);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
