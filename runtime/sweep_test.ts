@@ -1056,3 +1056,29 @@ Deno.test("a trial whose parameters change early stopping's monitor takes the mo
   });
   assert.equal(config.earlyStopping.mode, "min");
 });
+
+Deno.test("a trial trains the rate it drew for optimizer.lr beside a choice of whole optimizer sections, whichever the space lists first", () => {
+  const sections: { type: "choice"; values: Record<string, string | number>[] } = {
+    type: "choice",
+    values: [{ name: "adam" }, { name: "sgd", momentum: 0.9 }],
+  };
+  const lr = { type: "logUniform", low: 1e-3, high: 0.1 };
+  const base = { optimizer: { name: "sgd", lr: 0.01 }, sweep: { space: {}, metric: "valLoss" } };
+  for (
+    const space of [{ "optimizer.lr": lr, optimizer: sections }, {
+      optimizer: sections,
+      "optimizer.lr": lr,
+    }]
+  ) {
+    const def = definition(base, space);
+    for (const section of sections.values) {
+      // (the params as a sampler gives them: in the space's order)
+      const drawn = Object.keys(space)[0] === "optimizer"
+        ? { optimizer: section, "optimizer.lr": 0.05 }
+        : { "optimizer.lr": 0.05, optimizer: section };
+      const config = trialConfig(def, drawn);
+      assert.equal(config.optimizer.name, section.name);
+      assert.equal(config.optimizer.lr, 0.05, `${Object.keys(space)} ${section.name}`);
+    }
+  }
+});

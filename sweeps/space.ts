@@ -227,9 +227,10 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 /**
- * Returns a deep copy of `config` with every dotted path of `params` set. Every object on the
- * way must exist, and so must the last key unless `allowNew` (a config with defaults filled in
- * has every key); a wrong path is an error that lists the keys that do exist.
+ * Returns a deep copy of `config` with every dotted path of `params` set, a path inside another
+ * after it (`optimizer.lr` into the `optimizer` section set). Every object on the way must exist,
+ * and so must the last key unless `allowNew` (a config with defaults filled in has every key); a
+ * wrong path is an error that lists the keys that do exist.
  *
  * @example
  * ```ts
@@ -245,7 +246,12 @@ export function applyParams<T extends Record<string, unknown>>(
   options: { allowNew?: boolean } = {},
 ): T {
   const copy = structuredClone(config);
-  for (const [path, value] of Object.entries(params)) {
+  // A path inside another path of `params` ("optimizer.lr" beside a choice of whole "optimizer"
+  // sections) is set after it, into the section it set, whatever their order: set before, it was
+  // overwritten, and each trial trained the drawn section's rate while its params named another.
+  const depth = (path: string) => path.split(".").length;
+  const outerFirst = Object.entries(params).sort(([a], [b]) => depth(a) - depth(b));
+  for (const [path, value] of outerFirst) {
     const keys = path.split(".");
     let node: Record<string, unknown> = copy;
     keys.forEach((key, i) => {

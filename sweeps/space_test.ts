@@ -70,6 +70,25 @@ Deno.test("applyParams sets dotted paths in a copy and names missing paths", () 
   assert.equal((added.optimizer as Record<string, unknown>).momentum, 0.9);
 });
 
+Deno.test("applyParams sets a path inside another path of the params into the section that one sets, whatever their order", () => {
+  const config = { optimizer: { name: "sgd", lr: 0.01, momentum: 0 } };
+  for (
+    const params of [
+      { "optimizer.lr": 0.3, optimizer: { name: "adam" } },
+      { optimizer: { name: "adam" }, "optimizer.lr": 0.3 },
+    ]
+  ) {
+    const next = applyParams(config, params, { allowNew: true });
+    assert.deepEqual(next.optimizer, { name: "adam", lr: 0.3 }, JSON.stringify(params));
+  }
+  // deeper still: a list inside a section inside a section
+  const model = { model: { kind: "mlp", hidden: [8] } };
+  const deeper = applyParams(model, { "model.hidden": [4, 4], model: { kind: "mlp" } }, {
+    allowNew: true,
+  });
+  assert.deepEqual(deeper.model, { kind: "mlp", hidden: [4, 4] });
+});
+
 Deno.test("log and int distributions map the unit interval evenly onto their values", () => {
   const space = parseSpace({
     lr: { type: "logUniform", low: 1e-4, high: 1 },
