@@ -318,17 +318,24 @@ function stages(
     },
     {
       name: "batch size (learning rate scaled linearly)",
-      candidates: () =>
-        Promise.resolve([0.5, 2].map((factor) => {
-          const batch = Math.max(1, Math.round(config.batchSize * factor));
+      candidates: () => {
+        // A batch trains at most the training set: one above it trains as the set (its run's
+        // plan tells its size). A batch that trains as the config's does was tried at twice or
+        // half the rate under this stage's name, and kept as a batch size: only the rate changed.
+        const trainSize = length()?.trainSize;
+        const trained = (batch: number) => Math.min(batch, trainSize ?? Infinity);
+        const batches = [0.5, 2].map((factor) => Math.max(1, Math.round(config.batchSize * factor)))
+          .filter((batch) => trained(batch) !== trained(config.batchSize));
+        return Promise.resolve(batches.map((batch) => {
           // (under optimizer.baseBatch the run scales its rate to the batch itself)
           const change = {
             batchSize: batch,
             ...(selfScaledFrom(config) === undefined &&
-              rateChangeOf(config, round(lr() * (batch / config.batchSize)))),
+              rateChangeOf(config, round(lr() * (trained(batch) / trained(config.batchSize))))),
           };
           return { ...change, ...keepSchedule(config, change, length()) };
-        })),
+        }));
+      },
     },
     {
       name: "weight decay",

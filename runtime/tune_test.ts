@@ -239,3 +239,36 @@ Deno.test("tune trains no config twice: a change that leaves the config as it is
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("tune's batch-size stage tries no batch that trains as the config's (both above the training set), and scales the rate to the batch trained", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // 30 training samples: batches of 32, 64 and 128 each train the whole set as one batch
+    const config = (batchSize: number) =>
+      parseConfig({
+        backend: "cpu",
+        epochs: 1,
+        runsDir: dir,
+        batchSize,
+        data: { kind: "synthetic-linear", n: 40, validationSplit: 0.25 },
+        optimizer: { name: "sgd", lr: 0.01 },
+      });
+    const batchStage = (result: Awaited<ReturnType<typeof tune>>) =>
+      result.stages.find((stage) => stage.name.startsWith("batch size"))!;
+    const whole = await tune(config(64), { budget: 7 });
+    assert.deepEqual(batchStage(whole).tried, []);
+    // from 16: 8, and 32, which trains 30 samples a step: the rate times 30 / 16, not 2
+    const from16 = await tune(config(16), { budget: 7 });
+    const start = applyChange(config(16), from16.stages[0].kept);
+    const tried = batchStage(from16).tried.map(({ change }) => change);
+    assert.deepEqual(tried.map((change) => change.batchSize), [8, 32]);
+    const rate = (change: Record<string, unknown>) => change["optimizer.lr"] as number;
+    assert.ok(Math.abs(rate(tried[0]) / start.optimizer.lr - 0.5) < 0.01, JSON.stringify(tried));
+    assert.ok(
+      Math.abs(rate(tried[1]) / start.optimizer.lr - 30 / 16) < 0.01,
+      JSON.stringify(tried),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
