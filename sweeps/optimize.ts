@@ -35,7 +35,9 @@ export interface ObjectiveTrial {
    * Records an intermediate value (a learning-curve point) at `step`; resolves true when the
    * pruner stops the trial. The objective should then return (its value is ignored) or throw:
    * either way the trial is recorded PRUNED. A `step` that is not a whole number >= 0, or a
-   * `value` that is not a number, rejects with an {@linkcode AnnealError} (`usage`).
+   * `value` that is not a number, rejects with an {@linkcode AnnealError} (`usage`). A step the
+   * trial reported already is ignored, as Optuna's `trial.report` ignores it: its first value
+   * stays, and the answer is the last report's.
    */
   report(step: number, value: number): Promise<boolean>;
   /** Aborted once the trial is pruned or the worker is stopped; long objectives may watch it. */
@@ -414,12 +416,24 @@ export async function optimize(options: OptimizeOptions): Promise<StudyResult> {
       workerId: options.workerId,
       signal: options.signal,
       onNotice: options.onNotice,
-      objective: async (params, report, context) =>
-        await objective(params, {
+      objective: async (params, report, context) => {
+        // a step reported again is ignored, as Optuna's trial.report ignores it: its value
+        // replaced the first, and a pruner judged the trial at that step again (asha at a rung
+        // it had passed); the answer is the last report's
+        const reported = new Set<number>();
+        let stop = false;
+        return await objective(params, {
           number: context.number,
-          report: async (step, value) => await report(checkStep(step), checkValue(step, value)),
+          report: async (step, value) => {
+            const at = checkStep(step);
+            const checked = checkValue(at, value);
+            if (reported.has(at)) return stop;
+            reported.add(at);
+            return stop = await report(at, checked);
+          },
           signal: context.signal,
-        }),
+        });
+      },
     });
   } finally {
     if (typeof given === "string") await storage.close();

@@ -256,6 +256,31 @@ Deno.test("optimize (mod.ts): trial.report refuses a step or value it cannot rec
   assert.equal(byX.get(reports.length)!.state, "COMPLETE");
 });
 
+Deno.test("optimize: a step reported again is ignored, as Optuna's trial.report ignores it: its first value stays, and the pruner does not judge it again", async () => {
+  // asha's rung 0 is step 1: trial 0 reaches it alone, and goes on; trial 1 reaches it better,
+  // and goes on; then reports step 1 again, worse than trial 0 (judged again, it was pruned)
+  const reports = [[[0, 5], [1, 5], [1, 5]], [[0, 1], [1, 1], [1, 9]]];
+  const answers: boolean[][] = [];
+  const result = await optimize({
+    space: { x: { type: "int", low: 0, high: 1 } },
+    sampler: "grid",
+    trials: 2,
+    pruner: "asha",
+    objective: async ({ x }, trial) => {
+      const said: boolean[] = [];
+      for (const [step, value] of reports[x as number]) said.push(await trial.report(step, value));
+      answers.push(said);
+      return x as number;
+    },
+  });
+  assert.deepEqual(result.trials.map((t) => t.state), ["COMPLETE", "COMPLETE"]);
+  assert.deepEqual(result.trials.map((t) => [...t.intermediate]), [[[0, 5], [1, 5]], [[0, 1], [
+    1,
+    1,
+  ]]]);
+  assert.deepEqual(answers, [[false, false, false], [false, false, false]]);
+});
+
 Deno.test("the README's optimize example runs through mod.ts", async () => {
   const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
   const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
