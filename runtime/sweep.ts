@@ -851,7 +851,80 @@ export function checkSpacePaths(definition: StudyDefinition): void {
           distribution.type !== "grid",
       );
     }
+    checkInnerPaths(definition, path, values);
   }
+}
+
+/**
+ * Refuses a field the space sets inside the whole sections a choice gives `path` that some of them
+ * have not (`optimizer.momentum` beside a choice of `{ "name": "adam" }`), where every trial that
+ * draws such a section draws the field too: each would fail at its start. (A path inside a section
+ * is set into the one drawn; listed first, it was overwritten by it, and such trials trained
+ * without it.)
+ */
+function checkInnerPaths(definition: StudyDefinition, path: string, values: ParamValue[]): void {
+  const { space } = definition.sweep;
+  const inner = Object.keys(space).filter((other) => other.startsWith(`${path}.`));
+  const sections = values.filter((value) => isObject(value) && !Array.isArray(value));
+  if (inner.length === 0 || sections.length === 0) return;
+  const representative = (other: string) => {
+    const d = space[other];
+    return d.type === "choice" || d.type === "grid" ? d.values[0] : fromUnit(d, 0);
+  };
+  const companions = Object.fromEntries(inner.map((other) => [other, representative(other)]));
+  /** The field inside `section` that every trial drawing it fails on, if one does. */
+  const refusedIn = (section: ParamValue): string | undefined => {
+    const drawing = firstCases(drawingCases(space, path), MAX_PROBES);
+    let refused: string | undefined;
+    for (const drawn of drawing.cases) {
+      const params = drawnParams(space, { ...companions, ...drawn, [path]: section });
+      try {
+        trialConfig(definition, params);
+        return undefined;
+      } catch (error) {
+        if (!(error instanceof AnnealError)) throw error;
+        const field = inner.find((other) => Object.hasOwn(params, other) && error.where === other);
+        if (field === undefined || !/unknown field/.test(error.message)) return undefined;
+        refused ??= field;
+      }
+    }
+    return drawing.complete ? refused : undefined;
+  };
+  const refusals = sections.map((section) => ({ section, field: refusedIn(section) }))
+    .filter(({ field }) => field !== undefined);
+  if (refusals.length === 0) return;
+  const [{ field }] = refusals;
+  const name = field!.slice(path.length + 1);
+  const where = formatPath(["sweep", "space", field!]);
+  const by = refusals.filter((refusal) => refusal.field === field).map(({ section }) => section);
+  if (by.length === sections.length) {
+    throw new AnnealError(
+      "config",
+      `Cannot sweep '${field}': none of the sections '${path}' draws has a field '${name}'; ` +
+        "every trial would fail on it",
+      {
+        where,
+        hint: "name a field of the config as its section's kind has it (`anneal schema` lists " +
+          "them)",
+      },
+    );
+  }
+  const listed = by.map((section) => canonicalJson(section)).join(", ");
+  throw new AnnealError(
+    "config",
+    `Cannot sweep '${path}' over ${listed} beside '${field}': ${
+      by.length === 1 ? "that section has" : "those sections have"
+    } no field '${name}', so every trial that draws ${
+      by.length === 1 ? "it" : "one"
+    } would fail on it`,
+    {
+      where,
+      hint: `draw '${field}' only beside the sections that have it, with a condition on ` +
+        `'${path}' ("when": { "${path}": { "not": [${listed}] } }), or drop ${
+          by.length === 1 ? "that section" : "those sections"
+        } from its values`,
+    },
+  );
 }
 
 /** The most combinations of the other paths' values {@linkcode failsEveryTrial} tries. */

@@ -482,9 +482,11 @@ Deno.test("a choice of whole sections with one a trial config refuses (a onecycl
     "optimizer.name": { type: "choice", values: ["sgd", "adam"] },
   }));
   // a value another path may mend, a range's low end, and a space of valid sections pass
+  // (drawn beside the cyclic too, the total steps went into it, which has no such field: every
+  // trial of the cyclic failed at its start)
   checkSpacePaths(definition(sgd, {
     ...schedulers([cyclic, bare]),
-    "scheduler.totalSteps": { type: "choice", values: [8, 16] },
+    "scheduler.totalSteps": { type: "choice", values: [8, 16], when: { scheduler: [bare] } },
   }));
   checkSpacePaths(definition(sgd, {
     ...schedulers([cyclic, { ...bare, totalSteps: 8 }]),
@@ -1081,4 +1083,55 @@ Deno.test("a trial trains the rate it drew for optimizer.lr beside a choice of w
       assert.equal(config.optimizer.lr, 0.05, `${Object.keys(space)} ${section.name}`);
     }
   }
+});
+
+Deno.test("a field set inside whole sections a choice draws is refused before any trial where a section drawn has it not, naming the sections and the condition that mends it", () => {
+  const sections = (...names: string[]) => ({
+    type: "choice",
+    values: names.map((name) => ({ name })),
+  });
+  const momentum = { type: "uniform", low: 0, high: 0.9 };
+  const sgd = { optimizer: { name: "sgd", lr: 0.01 }, sweep: { space: {}, metric: "valLoss" } };
+  const refusal = (base: Record<string, unknown>, space: Record<string, unknown>) => {
+    try {
+      checkSpacePaths(definition(base, space));
+    } catch (error) {
+      assert.ok(error instanceof AnnealError);
+      return error;
+    }
+    assert.fail(`${JSON.stringify(space)} was taken`);
+  };
+  // (each trial that drew adam failed at its start; before, listed first, momentum was dropped)
+  for (const order of [0, 1]) {
+    const entries: [string, unknown][] = [
+      ["optimizer.momentum", momentum],
+      ["optimizer", sections("adam", "sgd")],
+    ];
+    const space = Object.fromEntries(order === 0 ? entries : entries.reverse());
+    const error = refusal(sgd, space);
+    assert.equal(error.where, 'sweep.space["optimizer.momentum"]');
+    assert.match(
+      error.message,
+      /over \{"name":"adam"\} beside 'optimizer\.momentum': that section has no field 'momentum'/,
+    );
+    assert.match(error.hint!, /"when": \{ "optimizer": \{ "not": \[\{"name":"adam"\}\] \} \}/);
+    // so mended, it is taken
+    const mended = {
+      ...space,
+      "optimizer.momentum": { ...momentum, when: { optimizer: { not: [{ name: "adam" }] } } },
+    };
+    checkSpacePaths(definition(sgd, mended));
+  }
+  // every section drawn has it, the base has not: taken (set into the section drawn)
+  const adam = { ...sgd, optimizer: { name: "adam", lr: 0.01 } };
+  checkSpacePaths(
+    definition(adam, { "optimizer.momentum": momentum, optimizer: sections("sgd", "rmsprop") }),
+  );
+  // none has it: a misspelling
+  const misspelt = refusal(adam, {
+    "optimizer.momentumm": momentum,
+    optimizer: sections("sgd", "rmsprop"),
+  });
+  assert.match(misspelt.message, /^Cannot sweep 'optimizer\.momentumm': none of the sections/);
+  assert.match(misspelt.hint!, /anneal schema/);
 });
