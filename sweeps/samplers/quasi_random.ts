@@ -5,7 +5,7 @@
  * need no shared state. Plain Halton points are strongly correlated in high bases; scrambling
  * every digit with a seeded random permutation (one per dimension and digit position) removes
  * that while keeping the low discrepancy. Each path of the space has its own dimension, which a
- * conditional path leaves unused in the trials that do not draw it.
+ * conditional path leaves unused in the trials that do not draw it, and its own prime base.
  *
  * @module
  */
@@ -14,33 +14,21 @@ import { fromUnit, type Params } from "../space.ts";
 import { drawOrder, inSpaceOrder, isDrawn } from "../conditions.ts";
 import type { Sampler } from "./types.ts";
 
-const PRIMES = [
-  2,
-  3,
-  5,
-  7,
-  11,
-  13,
-  17,
-  19,
-  23,
-  29,
-  31,
-  37,
-  41,
-  43,
-  47,
-  53,
-  59,
-  61,
-  67,
-  71,
-  73,
-  79,
-  83,
-  89,
-  97,
-];
+/** The first primes, one a dimension: grown as a space of more paths asks for more. */
+const PRIMES = [2, 3];
+
+/**
+ * The base of `dimension`: its own prime. (Past 25 dimensions the bases were taken again from the
+ * start, scrambled anew, but a base's scrambles differ by a permutation of each digit only: in base
+ * 2, dimension 25 was dimension 0 with some bits flipped, and their 64 first points fell in 8 of
+ * the 64 cells of an 8x8 grid.)
+ */
+function primeOf(dimension: number): number {
+  for (let candidate = PRIMES.at(-1)! + 2; PRIMES.length <= dimension; candidate += 2) {
+    if (PRIMES.every((p) => p * p > candidate || candidate % p !== 0)) PRIMES.push(candidate);
+  }
+  return PRIMES[dimension];
+}
 
 function permutation(size: number, rng: Rng): number[] {
   const p = Array.from({ length: size }, (_, i) => i);
@@ -53,10 +41,10 @@ function permutation(size: number, rng: Rng): number[] {
 
 /** Point `index` of dimension `dimension` of the scrambled Halton sequence seeded by `seed`. */
 export function scrambledHalton(index: number, dimension: number, seed: number): number {
-  const base = PRIMES[dimension % PRIMES.length];
-  // Dimensions past the primes table reuse a base with a different scramble. (seed * 7919 +
-  // dimension keeps the sequences of the studies stored so far; past 2^53, where it threw "Cannot
-  // derive a seed" at every trial of a sweep.seed above ~1.1e12, the two are mixed by seedFrom)
+  const base = primeOf(dimension);
+  // (seed * 7919 + dimension keeps the sequences of the studies stored so far; past 2^53, where it
+  // threw "Cannot derive a seed" at every trial of a sweep.seed above ~1.1e12, the two are mixed
+  // by seedFrom)
   const scramble = seed * 7919 + dimension;
   const rng = new Rng(Number.isSafeInteger(scramble) ? scramble : seedFrom(seed, dimension));
   const digits = Math.ceil(52 / Math.log2(base));

@@ -107,6 +107,24 @@ Deno.test("quasi-random takes any sweep.seed, the largest whole numbers too, eac
   assert.equal(scrambledHalton(11, 2, 1000), 0.5364907894766658);
 });
 
+Deno.test("quasi-random gives each of a space's paths a base of its own, past 25 too: no two dimensions follow each other", () => {
+  // the first 64 points of two dimensions in the cells of an 8x8 grid: dimension 25 took base 2
+  // again, dimension 0's with some bits flipped, and fell in 8 cells
+  const cells = (a: number, b: number) =>
+    new Set(
+      Array.from({ length: 64 }, (_, i) =>
+        `${Math.floor(scrambledHalton(i, a, 0) * 8)},${Math.floor(scrambledHalton(i, b, 0) * 8)}`),
+    ).size;
+  for (const [a, b] of [[0, 1], [0, 25], [1, 26], [24, 49], [0, 50]]) {
+    assert.ok(cells(a, b) >= 32, `dimensions ${a} and ${b}: ${cells(a, b)} cells`);
+  }
+  // and within one high dimension, the first 16 points in 16 distinct values
+  const high = new Set(Array.from({ length: 16 }, (_, i) => scrambledHalton(i, 60, 1)));
+  assert.equal(high.size, 16);
+  // the first 25 dimensions draw as before
+  assert.equal(scrambledHalton(7, 24, 0), 0.5467304219605877);
+});
+
 Deno.test("TPE's defaults: weights ramp past 25 observations and gamma caps the good group", () => {
   assert.deepEqual(defaultWeights(3), [1, 1, 1]);
   const w = defaultWeights(30);
