@@ -11,7 +11,8 @@ import { openStorage } from "../storage/mod.ts";
 import type { Direction, StudyStorage } from "../storage/types.ts";
 import { checkOptionNames } from "../option_names.ts";
 import { closestName } from "../zod_paths.ts";
-import { type Params, parseSpace, type SearchSpaceInput } from "./space.ts";
+import { type Params, parseSpace, type SearchSpace, type SearchSpaceInput } from "./space.ts";
+import { gridCount } from "./samplers/grid.ts";
 import { runStudy, type StudyResult } from "./study.ts";
 import { SAMPLER_NAMES, type SamplerName, samplerNamed } from "./samplers/named.ts";
 import type { TpeOptions } from "./samplers/tpe.ts";
@@ -274,10 +275,30 @@ function checkSettings(field: string, settings: object | undefined, of: string) 
   }
 }
 
-function samplerOf(options: OptimizeOptions): Sampler {
+/**
+ * What `check` gives, or its refusal said of optimize's `space` option: the space's checks that a
+ * sweep shares (its conditions', the grid's) name a config's `sweep.space`.
+ */
+function ofSpace<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    if (!(error instanceof AnnealError)) throw error;
+    const own = (text: string) => text.replace(/\bsweep\.space\b/g, "space");
+    throw new AnnealError(error.code, own(error.message), {
+      where: error.where && own(error.where),
+      hint: error.hint && own(error.hint),
+      cause: error,
+    });
+  }
+}
+
+function samplerOf(options: OptimizeOptions, space: SearchSpace): Sampler {
   const name = checkName("sampler", options.sampler ?? "tpe", SAMPLERS);
   checkKeys("samplerOptions", options.samplerOptions, name === "tpe" ? TPE_OPTIONS : [], name);
   checkSettings("samplerOptions", options.samplerOptions, name);
+  // a range the grid cannot take (it said the range was at "sweep.space.x")
+  if (name === "grid") ofSpace(() => gridCount(space));
   return samplerNamed(name, { seed: options.seed ?? 0, tpe: options.samplerOptions });
 }
 
@@ -343,7 +364,8 @@ export async function optimize(options: OptimizeOptions): Promise<StudyResult> {
   }
   // (a misspelt name, as samplr, was ignored: the study ran with the default)
   checkOptionNames(options, OPTION_NAMES, "optimize");
-  const space = parseSpace(options.space);
+  // (a condition refused named a config's sweep.space["b"])
+  const space = ofSpace(() => parseSpace(options.space));
   if (typeof options.objective !== "function") {
     throw usage(
       "'objective' must be a function",
@@ -387,7 +409,7 @@ export async function optimize(options: OptimizeOptions): Promise<StudyResult> {
       'name this worker, e.g. workerId: "gpu-1", or leave it out',
     );
   }
-  const sampler = samplerOf(options);
+  const sampler = samplerOf(options, space);
   const pruner = prunerOf(options);
   const given = options.storage ?? "sqlite::memory:";
   const storage = typeof given === "string"

@@ -169,6 +169,24 @@ Deno.test("optimize (mod.ts): invalid options are refused before any trial, sayi
     /"type": "uniform"/,
   );
   await refused({ space: "x" }, "config", "space", /logUniform/);
+  // (a condition's refusal, and the grid's of a range, named a config's sweep.space)
+  await refused(
+    {
+      space: {
+        a: { type: "choice", values: ["x", "y"] },
+        b: { type: "uniform", low: 0, high: 1, when: { a: "z" } },
+      },
+    },
+    "config",
+    "space.b.when.a",
+    /add "z"/,
+  );
+  await refused(
+    { space: { x: { type: "uniform", low: 0, high: 1 } }, sampler: "grid" },
+    "config",
+    "space.x",
+    /list the values/,
+  );
   await refused({ sampler: "tpee" }, "usage", "sampler", /did you mean "tpe"/);
   await refused({ pruner: "sha" }, "usage", "pruner", /median, asha, hyperband/);
   await refused({ direction: "down" }, "usage", "direction", /minimize, maximize/);
