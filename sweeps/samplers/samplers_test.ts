@@ -146,6 +146,48 @@ Deno.test("TPE's defaults: weights ramp past 25 observations and gamma caps the 
   assert.ok(above.some((t) => t.state === "PRUNED"));
 });
 
+Deno.test("TPE's good group takes, where fewer than gamma(n) trials completed, the pruned ones that got furthest, as Optuna's", () => {
+  const pruned = (number: number, values: number[]): FinishedTrial => ({
+    number,
+    state: "PRUNED",
+    params: {},
+    value: null,
+    intermediate: new Map(values.map((value, step) => [step, value])),
+  });
+  const history: FinishedTrial[] = [
+    { number: 0, state: "COMPLETE", params: {}, value: 5 },
+    pruned(1, [1, 2]), // pruned after step 1
+    pruned(2, [1, 2, 9]), // after step 2: 9
+    pruned(3, [1, 2, 3]), // after step 2: 3
+    pruned(4, [1, NaN, NaN]), // after step 2: NaN, the worst there
+    pruned(5, []), // before any report: last
+  ];
+  const below = (n: number, direction: "minimize" | "maximize") =>
+    splitTrials(history, () => n, direction).below.map((t) => t.number);
+  assert.deepEqual(below(1, "minimize"), [0]);
+  assert.deepEqual(below(2, "minimize"), [0, 3]);
+  assert.deepEqual(below(2, "maximize"), [0, 2]);
+  assert.deepEqual(below(4, "minimize"), [0, 2, 3, 4]);
+  assert.deepEqual(below(5, "minimize"), [0, 1, 2, 3, 4]);
+  assert.deepEqual(below(9, "minimize"), [0, 1, 2, 3, 4, 5]);
+  // a study whose trials were all pruned (asha's, early on): TPE goes where they got furthest
+  const x = parseSpace({ x: { type: "uniform", low: 0, high: 1 } });
+  const trials: FinishedTrial[] = Array.from({ length: 12 }, (_, i) => {
+    const far = i === 0 || i === 6; // 0.8 and about: pruned at step 3; the others (below 0.6) at 0
+    const value = far ? 0.78 + i / 150 : i / 20;
+    return {
+      ...pruned(i, Array.from({ length: far ? 4 : 1 }, () => 1)),
+      params: { x: value },
+    };
+  });
+  const drawn = Array.from(
+    { length: 60 },
+    (_, seed) => tpeSampler().sample(x, trials, new Rng(seed)).x as number,
+  );
+  const near = drawn.filter((v) => Math.abs(v - 0.8) < 0.1).length;
+  assert.ok(near > 40, `${near} of 60 near 0.8`);
+});
+
 Deno.test("TPE samples randomly during startup, then near the good trials", () => {
   const x = parseSpace({ x: { type: "uniform", low: -10, high: 10 } });
   const history: FinishedTrial[] = Array.from({ length: 40 }, (_, i) => {

@@ -11,9 +11,11 @@
  * Optuna's smoothed counts: each of the n observations' kernels puts `priorWeight / (n + 1)` on
  * every one of the k values and 1 more on its own, normalised, beside a uniform prior kernel.
  *
+ * Pruned trials join the good group as Optuna's do: where fewer than gamma(n) trials completed,
+ * those that got furthest (their last step, then their value there) make up the rest of it.
+ *
  * Simplified against Optuna: integers are a continuous truncated normal on the range widened by
- * half a step each side, rounded afterwards (Optuna uses a discretised kernel); pruned trials
- * always join the "above" group (Optuna ranks them by their last step and value).
+ * half a step each side, rounded afterwards (Optuna uses a discretised kernel).
  *
  * A conditional parameter (`when`, `sweeps/conditions.ts`) is drawn after the paths its condition
  * names, and only where it holds on the values drawn for them; as Optuna's independent TPE does
@@ -62,7 +64,26 @@ const DEFAULTS: TpeOptions = {
   weights: defaultWeights,
 };
 
-/** Splits trials into the best gamma(n) completed ones and the rest (pruned always "above"). */
+/**
+ * How a pruned trial ranks among the pruned, as Optuna's TPE ranks them (smaller is better): the
+ * later its last reported step, the better, and at the same step the better its value there (NaN
+ * the worst); one that reported nothing comes last.
+ */
+function prunedRank(trial: FinishedTrial, sign: number): [number, number] {
+  let last: number | undefined;
+  for (const step of trial.intermediate?.keys() ?? []) {
+    if (last === undefined || step > last) last = step;
+  }
+  if (last === undefined) return [1, 0];
+  const value = trial.intermediate!.get(last)!;
+  return [-last, Number.isNaN(value) ? Infinity : sign * value];
+}
+
+/**
+ * Splits trials into the best gamma(n) and the rest, as Optuna does: the completed ones ranked by
+ * value, then, where fewer than gamma(n) completed, the pruned ones that got furthest (their last
+ * step, then their value there).
+ */
 export function splitTrials(
   history: FinishedTrial[],
   gamma: (n: number) => number,
@@ -74,11 +95,18 @@ export function splitTrials(
   const pruned = history.filter((t) => t.state === "PRUNED");
   const sign = direction === "minimize" ? 1 : -1;
   const ranked = [...complete].sort((a, b) => sign * (a.value! - b.value!) || a.number - b.number);
-  const nBelow = Math.min(gamma(complete.length + pruned.length), ranked.length);
+  const ranks = new Map(pruned.map((t) => [t, prunedRank(t, sign)]));
+  const rankedPruned = [...pruned].sort((a, b) => {
+    const [x, y] = [ranks.get(a)!, ranks.get(b)!];
+    return x[0] - y[0] || (x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : 0) || a.number - b.number;
+  });
+  const nBelow = Math.max(0, Math.floor(gamma(complete.length + pruned.length)));
+  const nComplete = Math.min(nBelow, ranked.length);
+  const nPruned = Math.min(nBelow - nComplete, rankedPruned.length);
   const byNumber = (a: FinishedTrial, b: FinishedTrial) => a.number - b.number;
   return {
-    below: ranked.slice(0, nBelow).sort(byNumber),
-    above: [...ranked.slice(nBelow), ...pruned].sort(byNumber),
+    below: [...ranked.slice(0, nComplete), ...rankedPruned.slice(0, nPruned)].sort(byNumber),
+    above: [...ranked.slice(nComplete), ...rankedPruned.slice(nPruned)].sort(byNumber),
   };
 }
 
