@@ -351,7 +351,9 @@ function stages(
       name: "schedule and warmup",
       candidates: () => {
         const total = (length()?.stepsPerEpoch ?? 0) * config.epochs;
-        if (total === 0) return Promise.resolve([]);
+        // (a run of one step has no schedule: the cosine's one step is its rate, as without it, and
+        // the warmup's, from 0, trained nothing)
+        if (total < 2) return Promise.resolve([]);
         // Away from onecycle the optimizer's lr sets the rates: start from onecycle's peak (the
         // rate the optimizer saw, so baseBatch scaling is undone).
         const baseBatch = (config.optimizer as { baseBatch?: number }).baseBatch;

@@ -240,7 +240,7 @@ Deno.test("tune trains no config twice: a change that leaves the config as it is
   }
 });
 
-Deno.test("tune's batch-size stage tries no batch that trains as the config's (both above the training set), and scales the rate to the batch trained", async () => {
+Deno.test("tune's batch-size stage tries no batch that trains as the config's (both above the training set), and scales the rate to the batch trained; a run of one step tries no schedule", async () => {
   const dir = await Deno.makeTempDir();
   try {
     // 30 training samples: batches of 32, 64 and 128 each train the whole set as one batch
@@ -255,8 +255,11 @@ Deno.test("tune's batch-size stage tries no batch that trains as the config's (b
       });
     const batchStage = (result: Awaited<ReturnType<typeof tune>>) =>
       result.stages.find((stage) => stage.name.startsWith("batch size"))!;
-    const whole = await tune(config(64), { budget: 7 });
+    const whole = await tune(config(64), { budget: Infinity });
     assert.deepEqual(batchStage(whole).tried, []);
+    // and a run of one step has no schedule to try (a warmup from 0 over it trained nothing)
+    const schedule = whole.stages.find((stage) => stage.name.startsWith("schedule"))!;
+    assert.deepEqual(schedule.tried, []);
     // from 16: 8, and 32, which trains 30 samples a step: the rate times 30 / 16, not 2
     const from16 = await tune(config(16), { budget: 7 });
     const start = applyChange(config(16), from16.stages[0].kept);
