@@ -26,6 +26,12 @@ export function describeDifferences(differences: JsonDifference[]): string {
 }
 
 /**
+ * How each caller of a study names a new one: the hints said `anneal sweep --study NAME` to
+ * `optimize`'s callers too, whose study is an option.
+ */
+const NEW_STUDY = '--study NAME for anneal sweep, study: "NAME" for optimize';
+
+/**
  * The refusal of a study asked for in the other direction than the one it was created in: its
  * trials' values (each a trial's best in the study's direction) and its best trial were recorded
  * for that direction, so trials ranked the other way would not compare with them.
@@ -38,8 +44,8 @@ function directionError(study: Study, direction: Direction): AnnealError {
       `trials ranked the other way would not compare with them`,
     {
       where: study.name,
-      hint: `start a new study under another name (anneal sweep --study NAME), or ` +
-        `${study.direction} as the study does`,
+      hint: `start a new study under another name (${NEW_STUDY}), or ${study.direction} as ` +
+        "the study does",
     },
   );
 }
@@ -64,8 +70,8 @@ export function checkSameStudy(
       }`,
       {
         where: study.name,
-        hint:
-          "a study's trials are only comparable under one definition: give the stored values back, or start a new study under another name (anneal sweep --study NAME)",
+        hint: "a study's trials are only comparable under one definition: give the stored " +
+          `values back, or start a new study under another name (${NEW_STUDY})`,
       },
     );
   }

@@ -102,7 +102,8 @@ export function registerStorageConformance(kind: string, factory: StorageFactory
             `Cannot load study '${name}' to maximize its objective: it was created to minimize ` +
               "it, and its trials' values and its best trial were recorded that way; trials " +
               "ranked the other way would not compare with them" &&
-          /--study NAME\), or minimize as the study does$/.test((error as AnnealError).hint!),
+          /\(--study NAME for anneal sweep, study: "NAME" for optimize\), or minimize as the study does$/
+            .test((error as AnnealError).hint!),
       );
       await assert.rejects(
         storage.createStudy(name, "minimize", { ...space, b: { x: 2 } }, { loadIfExists: true }),

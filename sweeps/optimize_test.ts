@@ -111,7 +111,17 @@ Deno.test("optimize (mod.ts): a study stored in SQLite goes on where it stopped"
     // another space is another study: refused, not mixed in
     await assert.rejects(
       optimize({ ...options, space: { x: space.x }, trials: 20 }),
-      (error: unknown) => error instanceof AnnealError && error.code === "storage",
+      (error: unknown) =>
+        error instanceof AnnealError && error.code === "storage" &&
+        // (the hint named anneal sweep's --study alone)
+        /study: "NAME" for optimize/.test(error.hint ?? ""),
+    );
+    // and so is the other direction
+    await assert.rejects(
+      optimize({ ...options, direction: "maximize", trials: 20 }),
+      (error: unknown) =>
+        error instanceof AnnealError && error.code === "storage" &&
+        /study: "NAME" for optimize\), or minimize as the study does$/.test(error.hint ?? ""),
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
