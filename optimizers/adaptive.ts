@@ -229,7 +229,10 @@ export function scaledSquare(grad: tf.Tensor, c: number): tf.Tensor {
  * `b² = p + e` exactly, `p = fl(b²)` and `e` by Dekker's product (Veltkamp's split of `b` into two
  * halves of 12 bits, whose products float32 holds exactly); then `fl(fl(a - p) - e)`, which is the
  * fused result wherever `a - p` is exact (`p` within a factor 2 of `a`: wherever they cancel) and
- * within an ulp of it elsewhere. Where `b²` overflows, `e` is taken as 0; where it falls below
+ * within an ulp of it elsewhere. Where `b²` overflows, `e` is taken as 0, and an infinite `a`
+ * is the result, as torch's fused one is (Infinity less a finite b²), not NaN (Infinity less
+ * `fl(b²)`, Infinity): centered RMSprop's gradients above ~1.8e19 overflow both the square
+ * average and `fl(grad_avg²)`, and torch's step is then 0, not NaN. Where `b²` falls below
  * float32's normal range (`|b|` < 1e-19), `e` is not exact.
  *
  * @example
@@ -255,7 +258,14 @@ export function subtractSquare(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
       tf.square(low),
     );
     const finiteError = tf.where(tf.isFinite(product), error, tf.zerosLike(error));
-    return tf.sub(tf.sub(a, product), finiteError);
+    // an infinite `a` less a finite b² (exact in the fused multiply-add) stays `a`, where
+    // `a - fl(b²)` is Infinity - Infinity, NaN
+    const difference = tf.where(
+      tf.logicalAnd(tf.isInf(a), tf.isInf(product)),
+      a,
+      tf.sub(a, product),
+    );
+    return tf.sub(difference, finiteError);
   });
 }
 

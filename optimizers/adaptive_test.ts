@@ -10,6 +10,7 @@ import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
 import assert from "node:assert/strict";
 import { releaseWebGpu, selectBackend } from "../runtime/backend.ts";
 import { subtractSquare } from "./adaptive.ts";
+import { createOptimizer } from "./optimizer.ts";
 
 /** float32 values drawn from a log-uniform spread of magnitudes, both signs, some exact squares. */
 function draws(count: number): Float32Array {
@@ -61,4 +62,38 @@ Deno.test("subtractSquare takes b² that overflows as two roundings do", async (
   const got = await subtractSquare(tf.tensor1d([1, 3e38, 1]), tf.tensor1d([2e19, 2e19, NaN]))
     .data();
   assert.deepEqual(Array.from(got), [-Infinity, -Infinity, NaN]);
+});
+
+// torch: Infinity less a finite (exact) b² is Infinity, where Infinity - fl(b²) is NaN
+Deno.test("subtractSquare keeps an infinite a where b² overflows, as torch's fused one does", async () => {
+  await selectBackend("cpu");
+  const got = await subtractSquare(
+    tf.tensor1d([Infinity, -Infinity, Infinity]),
+    tf.tensor1d([2e19, 2e19, 1]),
+  ).data();
+  assert.deepEqual(Array.from(got), [Infinity, -Infinity, Infinity]);
+});
+
+// torch 1.13: RMSprop(lr=0.276, alpha=0.965, momentum=0.0617, centered=True, weight_decay=0.00714,
+// maximize=True) on [1e30, 2e30, -1e30, 1] with gradients [1, 0, -1, 1], one step
+Deno.test("centered rmsprop leaves still the entries whose gradient's square overflows, as torch does", async () => {
+  await selectBackend("cpu");
+  const param = tf.variable(tf.tensor1d([1e30, 2e30, -1e30, 1]), true, "p/bias");
+  const optimizer = createOptimizer({
+    name: "rmsprop",
+    lr: 0.276,
+    alpha: 0.965,
+    momentum: 0.0617,
+    centered: true,
+    weightDecay: 0.00714,
+    maximize: true,
+    noDecay: [],
+  });
+  const grad = tf.tensor1d([1, 0, -1, 1]);
+  optimizer.step([param], [grad]);
+  const got = Array.from(param.dataSync());
+  assert.deepEqual(got.slice(0, 3), [1e30, 2e30, -1e30].map(Math.fround));
+  assert.ok(Math.abs(got[3] - 2.5017974376678467) < 1e-6, `${got[3]}`);
+  optimizer.dispose();
+  tf.dispose([param, grad]);
 });
