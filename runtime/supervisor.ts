@@ -755,8 +755,13 @@ async function supervise(
         // (removed while the run trained: its checkpoints and records went with it)
         ? `the run's directory ${runDir} was removed while the run trained, with its ` +
           `checkpoints and records: there is nothing to resume; start the run again`
+        // (a resume needs a last.ckpt on disk: one the trainer sent is not, when it is the
+        // write that failed; the writer stops at its first failure, so each one before it landed)
         : `check that ${dir} is writable and its disk has room, then ${
-          checkpointed() ? `\`${resumeCommand(runId, config.runsDir)}\`` : "start the run again"
+          firstWritten || resumeState !== undefined
+            ? `\`${resumeCommand(runId, config.runsDir)}\``
+            : "start the run again (it ended before its first checkpoint was written, so there " +
+              "is nothing to resume)"
         }`),
     where: (error instanceof AnnealError ? error.where : undefined) ?? dir,
     code: error instanceof AnnealError ? error.code : "storage" as ErrorCode,

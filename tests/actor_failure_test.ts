@@ -115,6 +115,10 @@ Deno.test("a checkpoint that cannot be written ends the run at once, naming the 
   assert.match(closing.error.message, /^its checkpoint could not be written: .*last\.ckpt/);
   assert.equal(closing.error.where, result.where);
   assert.match(result.hint ?? "", /writable/);
+  // its first checkpoint is the one that failed: there is none to resume from (the hint said
+  // to resume, which refused: 'it has no checkpoint')
+  assert.doesNotMatch(result.hint ?? "", /--resume/);
+  assert.match(result.hint ?? "", /start the run again/);
   assert.match(result.where ?? "", /blocked\/checkpoints/);
   const epochs = events.filter((e) => e.type === "epoch").length;
   assert.ok(epochs < 400, `the run went on for ${epochs} epochs after the write failed`);
