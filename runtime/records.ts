@@ -81,8 +81,13 @@ export async function makeRunDirectory(dir: string): Promise<void> {
 export class RunWriter {
   #chain: Promise<void> = Promise.resolve();
   #error: unknown;
+  #failed = false;
+  readonly #onError?: (error: unknown) => void;
 
-  constructor(readonly dir: string) {}
+  /** `onError` is told of the first failed write as soon as it fails (`flush` throws it too). */
+  constructor(readonly dir: string, options: { onError?: (error: unknown) => void } = {}) {
+    this.#onError = options.onError;
+  }
 
   /** Creates the directory tree. */
   async create(): Promise<void> {
@@ -91,7 +96,10 @@ export class RunWriter {
 
   #enqueue(work: () => Promise<void>): Promise<void> {
     this.#chain = this.#chain.then(work).catch((error) => {
-      this.#error ??= error;
+      if (this.#failed) return;
+      this.#failed = true;
+      this.#error = error;
+      this.#onError?.(error);
     });
     return this.#chain;
   }
@@ -146,6 +154,6 @@ export class RunWriter {
   /** Waits for every queued write; throws the first write error. */
   async flush(): Promise<void> {
     await this.#chain;
-    if (this.#error) throw this.#error;
+    if (this.#failed) throw this.#error;
   }
 }

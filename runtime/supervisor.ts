@@ -15,6 +15,7 @@ import {
   type RunConfigInput,
 } from "../config.ts";
 import { AnnealError, deserializeError, type ErrorCode } from "../errors.ts";
+import { fileError } from "../file_errors.ts";
 import { checkOptionNames } from "../option_names.ts";
 import type { ActorName, Init, SupervisorInbox } from "../actors/protocol.ts";
 import { actorPermissions, narrowActorPermissions } from "./actor_permissions.ts";
@@ -524,7 +525,9 @@ async function supervise(
   spares?: SpareActors,
 ): Promise<RunResult> {
   const runDir = `${config.runsDir}/${runId}`;
-  const writer = new RunWriter(runDir);
+  /** Told of the first record the run cannot write, once it trains (set below, by `fail`). */
+  let onRecordError: (error: unknown) => void = () => {};
+  const writer = new RunWriter(runDir, { onError: (error) => onRecordError(error) });
   /** The config as `config.json` records it, and each checkpoint with it. */
   const recorded = recordedConfig(config);
   const startedAt = performance.now();
@@ -637,6 +640,27 @@ async function supervise(
     ...(runProcess && { process: runProcess }),
   };
   await writer.writeJson("summary.json", summary);
+  try {
+    // (its disk full, say: the run trained on unrecorded, to fail at its first checkpoint, and
+    // left a directory without its config.json or summary.json)
+    await writer.flush();
+  } catch (failed) {
+    let error = failed;
+    if (!resumeState) {
+      // nothing trained, nothing kept (as a refused run's); said again once its directory is
+      // gone, so that the fix names a directory there is (df -h on the runs directory's disk)
+      await Deno.remove(runDir, { recursive: true }).catch(() => {});
+      if (failed instanceof AnnealError && failed.code === "file") {
+        error = fileError(failed.cause, { action: "write", path: failed.where, writing: true }) ??
+          failed;
+      }
+    }
+    throw recordError(error, "Cannot start the run: its record could not be written", runDir, {
+      then: resumeState
+        ? `then \`${resumeCommand(runId, config.runsDir)}\``
+        : "then start it again",
+    });
+  }
   const emit = (event: RunEvent) => queue.push(event);
   /** The trainer has passed its start's checks and sent its plan: the run trains from here. */
   let planned = false;
@@ -766,11 +790,6 @@ async function supervise(
     where: (error instanceof AnnealError ? error.where : undefined) ?? dir,
     code: error instanceof AnnealError ? error.code : "storage" as ErrorCode,
   });
-  /** A write of the run's record (steps, epochs, meta.json, summary.json) failed: the run fails. */
-  const recordFailed = (error: unknown) => {
-    const { message, hint, where, code } = writeFailure(error, "the run's record", runDir);
-    fail(undefined, message, hint, where, code);
-  };
   /** Whether the run's directory is gone (removed while the run trained). */
   const runDirGone = () => {
     try {
@@ -1059,6 +1078,25 @@ async function supervise(
       seconds: (performance.now() - startedAt) / 1000,
     }, message);
 
+  // A record that cannot be written once the run trains ends it at once, as a checkpoint does,
+  // where the run trained on with steps (or epochs) missing from its record and checkpoints
+  // written past them; no checkpoint is written after it (see actor.checkpoint), so a resume
+  // goes on from one whose records are all there.
+  onRecordError = (error) => {
+    const resumable = firstWritten || resumeState !== undefined;
+    const described = recordError(error, "the run's record could not be written", runDir, {
+      hint: runDirGone()
+        ? `the run's directory ${runDir} was removed while the run trained, with its ` +
+          `checkpoints and records: there is nothing to resume; start the run again`
+        : undefined,
+      then: resumable
+        ? `then \`${resumeCommand(runId, config.runsDir)}\` (from its last checkpoint)`
+        : "then start the run again (it ended before its first checkpoint, so there is " +
+          "nothing to resume)",
+    });
+    fail(undefined, described.message, described.hint, described.where, described.code);
+  };
+
   /**
    * Ends a run refused at its start, before its first step: a setting its data shows it cannot
    * train with (a schedule torch would raise for at a step the run gets to, batch norm over one
@@ -1229,9 +1267,9 @@ async function supervise(
       };
       // After the records sent before it (its epoch's, its steps'; a divergence's verdict after
       // the steps that diverged): a resume from it keeps them and trains on, or ends as the run
-      // did (a failed write of theirs fails the run at once, its checkpoint not written: the last
-      // one written has every record before it, so a resume from it has them whole).
-      checkpointsQueued = checkpointsQueued.then(() => writer.flush()).then(queue, recordFailed);
+      // did. Not written where one of theirs failed: the run ends (onRecordError), its last
+      // checkpoint one whose records are all there.
+      checkpointsQueued = checkpointsQueued.then(() => writer.flush().then(queue, () => {}));
     } else if (message.type === "actor.done") {
       actorsDone.add(actor);
       if (actor === "clipMonitor") clipStats = message.result ?? clipStats;
@@ -1684,6 +1722,26 @@ class ActorsDone {
 /** An error's message, or what was thrown as text. */
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * A write of a run's record that failed, said as `what` and the write's own error (the file and
+ * why: a full disk, a directory in its place); the hint is the write's fix, then `then` (or
+ * `hint` in its place).
+ */
+function recordError(
+  error: unknown,
+  what: string,
+  runDir: string,
+  next: { then?: string; hint?: string } = {},
+): AnnealError {
+  const described = error instanceof AnnealError ? error : undefined;
+  const fix = described?.hint ?? `check that ${runDir} is writable and its disk has room`;
+  return new AnnealError(described?.code ?? "storage", `${what}: ${errorMessage(error)}`, {
+    where: described?.where ?? runDir,
+    hint: next.hint ?? (next.then ? `${fix}; ${next.then}` : fix),
+    cause: error,
+  });
 }
 
 /** The kind of what was thrown: an AnnealError's code, else `internal` (a bug). */
