@@ -17,7 +17,8 @@ export interface FileErrorContext {
   expected?: string;
   /**
    * How to fix it (default: a hint for the kind of failure). Not used where the path is not at
-   * fault but its file system is (read-only, full): that failure's own hint says what to do.
+   * fault but its file system is (read-only, full), or a symbolic link on it points to nothing:
+   * that failure's own hint says what to do.
    */
   hint?: string;
   /**
@@ -112,13 +113,51 @@ function existingAncestor(path: string): { path: string; info: Deno.FileInfo } |
   }
 }
 
-/** Why it failed and the default fix, for one kind of error at `path`. */
-function explain(error: Error, op: string, path: string): { why: string; fix: string } {
+/**
+ * The nearest of `path` and its ancestors that is a symbolic link whose target is missing, and
+ * that target (resolved against the link's directory): mkdir -p through it fails with EEXIST, a
+ * write or read with ENOENT, neither of which names the link.
+ */
+function danglingLink(path: string): { link: string; target: string } | undefined {
+  for (let at = path;; at = parentOf(at)) {
+    try {
+      if (Deno.lstatSync(at).isSymlink && !statOf(at)) {
+        const target = Deno.readLinkSync(at);
+        return { link: at, target: target.startsWith("/") ? target : `${parentOf(at)}/${target}` };
+      }
+    } catch { /* not there (or not to be read): look further up */ }
+    if (at === "/" || at === ".") return undefined;
+  }
+}
+
+/**
+ * Why it failed and the default fix, for one kind of error at `path`; `own`: the fix is the only
+ * one that applies (a caller's hint, written for a path of the wrong kind, does not).
+ */
+function explain(
+  error: Error,
+  op: string,
+  path: string,
+): { why: string; fix: string; own?: boolean } {
   const device = deviceCode(error);
   if (device) {
     // the nearest directory that exists: one a user can look at (df, mount)
     const held = existingAncestor(path)?.path ?? parentOf(path);
-    return { why: DEVICE_CODES[device].why, fix: DEVICE_CODES[device].fix(held) };
+    return { why: DEVICE_CODES[device].why, fix: DEVICE_CODES[device].fix(held), own: true };
+  }
+  const link = error instanceof Deno.errors.AlreadyExists || error instanceof Deno.errors.NotFound
+    ? danglingLink(path)
+    : undefined;
+  if (link) {
+    return {
+      why: `'${link.link}' is a symbolic link to '${link.target}', which does not exist`,
+      // (a directory to write into can be made; a file to read, or the path itself, cannot)
+      fix: READS.has(op) || link.link === path
+        ? `point the link at what exists (ln -sfn TARGET '${link.link}'), or give another path`
+        : `create what it points to (mkdir -p '${link.target}'), or remove the link ` +
+          `(rm '${link.link}'), or choose another path`,
+      own: true,
+    };
   }
   if (error instanceof Deno.errors.NotADirectory) {
     const ancestor = existingAncestor(path);
@@ -205,14 +244,14 @@ export function fileError(error: unknown, context: FileErrorContext = {}): Annea
   const named = failure.message.match(/: (\w+) '([^']*)'(?: -> '[^']*')?$/);
   const op = context.writing ? "writefile" : named?.[1] ?? "";
   const path = context.path ?? named?.[2];
-  const { why, fix } = path
+  const { why, fix, own } = path
     ? explain(failure, op, path)
-    : { why: failure.message, fix: "check the path" };
+    : { why: failure.message, fix: "check the path", own: device !== undefined };
   const action = context.action ?? VERBS[op] ?? "use";
   const expected = context.expected ? ` (expected ${context.expected})` : "";
   return new AnnealError(
     "file",
     `Cannot ${action}${path ? ` '${path}'` : ""}: ${why}${expected}`,
-    { where: path, hint: (device ? undefined : context.hint) ?? fix, cause: error },
+    { where: path, hint: (own ? undefined : context.hint) ?? fix, cause: error },
   );
 }

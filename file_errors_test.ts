@@ -72,6 +72,32 @@ Deno.test("fileError names the path, why it failed and a fix, for each kind of f
   }
 });
 
+Deno.test("fileError names a symbolic link that points to nothing on the path, and how to fix it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "anneal-file-errors-" });
+  try {
+    const link = `${dir}/runs`;
+    await Deno.symlink("gone", link);
+    // (mkdir -p through it said 'it already exists' of a directory that was not there)
+    const made = await described(() => Deno.mkdir(`${link}/run-1`, { recursive: true }), {
+      hint: "point --runs-dir at a directory",
+    });
+    assert.equal(
+      made?.message,
+      `Cannot create the directory '${link}/run-1': '${link}' is a symbolic link to ` +
+        `'${dir}/gone', which does not exist`,
+    );
+    assert.match(made!.hint ?? "", new RegExp(`mkdir -p '${dir}/gone'.*rm '${link}'`));
+    const written = await described(() => Deno.writeTextFile(`${link}/out.html`, ""));
+    assert.match(written!.message, /'.*\/runs' is a symbolic link to '.*\/gone', which does not/);
+    // a file to read is not made by a mkdir: the link is to be pointed elsewhere
+    const read = await described(() => Deno.readTextFile(`${link}/config.json`));
+    assert.match(read!.message, /symbolic link to '.*\/gone', which does not exist$/);
+    assert.match(read!.hint ?? "", new RegExp(`ln -sfn TARGET '${link}'`));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("fileError says a read-only or full file system is at fault, not the path, and names the directory to look at", async () => {
   const dir = await Deno.makeTempDir({ prefix: "anneal-file-errors-" });
   try {
