@@ -12,6 +12,10 @@ import { checkOptionNames } from "../option_names.ts";
 import { lrFindRecord, type LrFindResult, lrFindSvg } from "./lr_find.ts";
 import { checkRunId, recordedConfig } from "./records.ts";
 import { claimNewRun } from "./new_run.ts";
+import { writeFileAtomic } from "./checkpoint.ts";
+import { AnnealError } from "../errors.ts";
+import { fileError } from "../file_errors.ts";
+import { formatNumber } from "../number_format.ts";
 
 /** Options of {@linkcode recordLrFind}. */
 export interface RecordLrFindOptions {
@@ -66,17 +70,14 @@ export async function recordLrFind(
     what: "LR range test",
   });
   const runDir = `${runsDir}/${runId}`;
+  // each file whole or not there (a full disk cut lr_find.json short), summary.json last
+  const write = (name: string, text: string) =>
+    writeFileAtomic(`${runDir}/${name}`, new TextEncoder().encode(text));
   try {
-    await Deno.writeTextFile(
-      `${runDir}/config.json`,
-      JSON.stringify(recordedConfig(config), null, 2) + "\n",
-    );
-    await Deno.writeTextFile(
-      `${runDir}/lr_find.json`,
-      JSON.stringify(lrFindRecord(result)) + "\n",
-    );
-    await Deno.writeTextFile(
-      `${runDir}/summary.json`,
+    await write("config.json", JSON.stringify(recordedConfig(config), null, 2) + "\n");
+    await write("lr_find.json", JSON.stringify(lrFindRecord(result)) + "\n");
+    await write(
+      "summary.json",
       JSON.stringify({
         status: "completed",
         stopReason: "LR range test",
@@ -89,11 +90,34 @@ export async function recordLrFind(
         ...(result.fingerprint !== undefined && { fingerprint: result.fingerprint }),
       }) + "\n",
     );
-    if (options.plot ?? true) {
-      await Deno.writeTextFile(`${runDir}/lr_find.svg`, await lrFindSvg(result));
-    }
+    if (options.plot ?? true) await write("lr_find.svg", await lrFindSvg(result));
+  } catch (error) {
+    // A record cut short was listed by `anneal runs` as a run still running (no summary.json),
+    // and the test's suggestion was lost with it: nothing is kept, and the suggestion is said.
+    await Deno.remove(runDir, { recursive: true }).catch(() => {});
+    throw unrecorded(error, result, runDir);
   } finally {
     await lock.release();
   }
   return { runId, runDir };
+}
+
+/** The error of a range test whose record could not be written (its directory removed). */
+function unrecorded(error: unknown, result: LrFindResult, runDir: string): unknown {
+  if (!(error instanceof AnnealError)) return error;
+  // said again with its directory gone: the fix names one there is (df -h on the runs directory)
+  const cause = error.code === "file"
+    ? fileError(error.cause, { action: "write", path: error.where, writing: true }) ?? error
+    : error;
+  return new AnnealError(
+    cause.code,
+    `Cannot record the LR range test in ${runDir}: ${cause.message}; the test suggested lr = ` +
+      `${formatNumber(result.suggestion)} (${result.rule})`,
+    {
+      where: cause.where ?? runDir,
+      hint: `${cause.hint ?? "check that the runs directory is writable"}; nothing of the test ` +
+        "is kept: take the rate above, or run anneal lr-find again",
+      cause: error,
+    },
+  );
 }

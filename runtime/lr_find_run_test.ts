@@ -157,3 +157,34 @@ Deno.test("an LR range test's record is not resumed as a run, and --resume last 
     await Deno.remove(runsDir, { recursive: true });
   }
 });
+
+/** Whether this process may mount a file system (a full one is a tmpfs of one page). */
+const root = Deno.build.os === "linux" && Deno.uid() === 0;
+
+Deno.test({
+  name: "an LR range test whose record its disk has no room for says its suggestion and leaves " +
+    "no directory (root only: it mounts a tmpfs)",
+  ignore: !root,
+  fn: async () => {
+    const runsDir = await Deno.makeTempDir();
+    const mount = (args: string[]) => new Deno.Command(args[0], { args: args.slice(1) }).output();
+    const mounted = await mount(["mount", "-t", "tmpfs", "-o", "size=4k", "tmpfs", runsDir]);
+    assert.ok(mounted.success, new TextDecoder().decode(mounted.stderr));
+    try {
+      // one page, which the lock file takes
+      const error = await recordLrFind(parseConfig({ runsDir }), result, { runId: "full" })
+        .then(() => undefined, (error) => error as AnnealError);
+      assert.ok(error, "the record was written");
+      assert.match(
+        error.message,
+        /^Cannot record the LR range test in .*\/full: Cannot write '.*\/full\/\w+\.json': no space left on its disk; the test suggested lr = 0\.001 \(valley\)$/,
+      );
+      assert.match(error.hint ?? "", new RegExp(`df -h '${runsDir}'.*run anneal lr-find again`));
+      // (it left config.json and an empty lr_find.json, listed by anneal runs as running)
+      assert.deepEqual([...Deno.readDirSync(runsDir)], []);
+    } finally {
+      await mount(["umount", runsDir]);
+      await Deno.remove(runsDir, { recursive: true });
+    }
+  },
+});
