@@ -7,6 +7,7 @@ import { AnnealError } from "../errors.ts";
 import type { ClosingError } from "../runtime/events.ts";
 import { fileError } from "../file_errors.ts";
 import { formatNumber } from "../number_format.ts";
+import { writeFileAtomic } from "../runtime/checkpoint.ts";
 
 /**
  * Losses, metrics and learning rates as every command prints them (4 significant digits; see
@@ -34,12 +35,18 @@ export async function writeFlagFile(
   text: string,
 ): Promise<void> {
   try {
-    await Deno.writeTextFile(path, text);
-  } catch (error) {
+    // Whole or not at all (a full disk left a report cut short, in place of the one there was);
+    // through a symbolic link at the path to its file, which a rename would replace.
+    const file = await Deno.realPath(path).catch(() => path);
+    await writeFileAtomic(file, new TextEncoder().encode(text));
+  } catch (failed) {
+    // (writeFileAtomic's file error in place of Deno's: said again with the flag's name)
+    const error = failed instanceof AnnealError && failed.code === "file" ? failed.cause : failed;
     throw fileError(error, {
       action: flag ? `write the ${flag} file` : "write",
       path,
       expected: "a file path in an existing directory",
+      writing: true,
     }) ?? error;
   }
 }
