@@ -23,7 +23,7 @@ import {
   valueAt,
 } from "./zod_paths.ts";
 import { closestOption, issueText, optionIssues } from "./issue_text.ts";
-import { parseJsonText } from "./json_syntax.ts";
+import { decodeJsonFile, parseJsonText } from "./json_syntax.ts";
 import { configStyle, describeSuggestion, suggestField, suggestionHint } from "./unknown_fields.ts";
 import { fileError } from "./file_errors.ts";
 import { type ScaledLearningRate, scaleLearningRate } from "./optimizers/scaling.ts";
@@ -1309,9 +1309,9 @@ function configsIn(directory: string): string {
  * ```
  */
 export async function readConfigFile(path: string): Promise<Record<string, unknown>> {
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = await Deno.readTextFile(path);
+    bytes = await Deno.readFile(path);
   } catch (cause) {
     const described = fileError(cause, {
       action: "read config file",
@@ -1330,6 +1330,7 @@ export async function readConfigFile(path: string): Promise<Record<string, unkno
     });
   }
   // a syntax error is named by its line and column (json_syntax.ts), a byte order mark skipped
+  const text = decodeJsonFile(bytes, `config file '${path}'`, "config", path);
   const input = parseJsonText(text, `config file '${path}'`, "config", path);
   if (input === null || typeof input !== "object" || Array.isArray(input)) {
     throw new AnnealError("config", `Config file '${path}' must hold a JSON object`, {

@@ -283,3 +283,58 @@ export function parseJsonText(
   }
   return value;
 }
+
+/**
+ * The text of a JSON file's `bytes`, or an {@linkcode AnnealError} of `code` that says where it
+ * is not UTF-8 (the first byte that is not, by line and column) and how to make it so, where
+ * reading it as text turned such bytes into U+FFFD silently: a Latin-1 'é' in a data path gave a
+ * path that does not exist, in a name an error about its characters. A file in UTF-16 (byte-order
+ * mark FF FE or FE FF, as some Windows editors save "Unicode") is named so.
+ *
+ * @example
+ * ```ts
+ * import { decodeJsonFile } from "./json_syntax.ts";
+ * const bytes = new Uint8Array([0x7b, 0x22, 0xe9, 0x22, 0x3a, 0x31, 0x7d]); // {"<é in Latin-1>":1}
+ * try {
+ *   decodeJsonFile(bytes, "config file 'a.json'", "config", "a.json");
+ * } catch (error) {
+ *   console.assert((error as { where?: string }).where === "a.json:1:3");
+ * }
+ * ```
+ */
+export function decodeJsonFile(
+  bytes: Uint8Array,
+  what: string,
+  code: "config" | "usage",
+  at: string,
+): string {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    // (not UTF-8: said below)
+  }
+  const What = `${what[0].toUpperCase()}${what.slice(1)}`;
+  const utf16 = (bytes[0] === 0xff && bytes[1] === 0xfe) ||
+    (bytes[0] === 0xfe && bytes[1] === 0xff);
+  if (utf16) {
+    throw new AnnealError(code, `${What} is UTF-16 text, not UTF-8`, {
+      where: at,
+      hint: `save it as UTF-8 (in the editor's encoding menu, or iconv -f UTF-16 -t UTF-8 '${at}')`,
+    });
+  }
+  // the characters before the first U+FFFD the lenient decoder gave were read as they are
+  const lenient = new TextDecoder().decode(bytes);
+  const { line, column } = lineColumn(lenient, lenient.indexOf("\uFFFD"));
+  const offset = new TextEncoder().encode(lenient.slice(0, lenient.indexOf("\uFFFD"))).length;
+  const byte = bytes[offset]?.toString(16).toUpperCase().padStart(2, "0") ?? "??";
+  throw new AnnealError(
+    code,
+    `${What} is not UTF-8 text: byte 0x${byte} at line ${line}, column ${column} is not ` +
+      "a character in UTF-8",
+    {
+      where: `${at}:${line}:${column}`,
+      hint: "save it as UTF-8, as JSON is written (in the editor's encoding menu, or e.g. " +
+        `iconv -f LATIN1 -t UTF-8 '${at}' for a Latin-1 file)`,
+    },
+  );
+}

@@ -6,6 +6,7 @@
 import { AnnealError } from "../errors.ts";
 import type { ClosingError } from "../runtime/events.ts";
 import { fileError } from "../file_errors.ts";
+import { decodeJsonFile } from "../json_syntax.ts";
 import { formatNumber } from "../number_format.ts";
 import { writeFileAtomic } from "../runtime/checkpoint.ts";
 
@@ -78,7 +79,7 @@ export async function checkFlagFile(flag: string, path: string): Promise<void> {
 /** Reads the file of a flag given as `@FILE` (`--scheduler @cosine.json`), naming the flag. */
 export async function readFlagFile(flag: string, path: string): Promise<string> {
   try {
-    return await Deno.readTextFile(path);
+    return decodeJsonFile(await Deno.readFile(path), `${flag} file '${path}'`, "usage", path);
   } catch (error) {
     throw fileError(error, {
       action: `read the ${flag} file`,

@@ -109,6 +109,38 @@ Deno.test("a config path that is missing or a directory is named with why; a con
   assert.match(trained.stdout, /completed: finished 1 epoch \(1 epoch, /);
 });
 
+Deno.test("a config or --scheduler file that is not UTF-8 is refused naming the byte, its line and column, and how to convert it", async () => {
+  await using runs = await tempRunsDir();
+  // a Latin-1 'é' (0xE9) in a name: it was read as U+FFFD, and refused as a name's characters
+  const latin1 = `${runs.dir}/latin1.json`;
+  await Deno.writeFile(latin1, new TextEncoder().encode('{\n  "name": "caf_"\n}\n'));
+  const bytes = await Deno.readFile(latin1);
+  bytes[bytes.indexOf(0x5f)] = 0xe9;
+  await Deno.writeFile(latin1, bytes);
+  const config = await anneal("train", "-c", latin1);
+  assert.equal(config.code, 1, config.stderr);
+  assert.match(
+    config.stderr,
+    /Config file '.*latin1\.json' is not UTF-8 text: byte 0xE9 at line 2, column 15 .*\(at .*latin1\.json:2:15\)/,
+  );
+  assert.match(config.stderr, /hint: save it as UTF-8.*iconv -f LATIN1 -t UTF-8/);
+  // Notepad's "Unicode"
+  const utf16 = `${runs.dir}/utf16.json`;
+  await Deno.writeFile(utf16, new Uint8Array([0xff, 0xfe, 0x7b, 0, 0x7d, 0]));
+  const wide = await anneal("train", "-c", utf16);
+  assert.equal(wide.code, 1, wide.stderr);
+  assert.match(wide.stderr, /Config file '.*utf16\.json' is UTF-16 text, not UTF-8/);
+  // a flag's file is a usage error, as its other faults are
+  const schedule = `${runs.dir}/schedule.json`;
+  await Deno.writeFile(
+    schedule,
+    new Uint8Array([...new TextEncoder().encode('{"x":'), 0xff, 0x7d]),
+  );
+  const flag = await anneal("schedule", "--scheduler", `@${schedule}`, "--steps", "3");
+  assert.equal(flag.code, 2, flag.stderr);
+  assert.match(flag.stderr, /--scheduler file '.*schedule\.json' is not UTF-8 text: byte 0xFF/);
+});
+
 /** IDX files of `n` random grey `size`x`size` images in 3 classes (and 4 test ones) under `dir`. */
 async function writeSmallIdx(dir: string, n: number, size: number): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
