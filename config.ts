@@ -5,7 +5,7 @@
  * @module
  */
 import { z } from "npm:zod@4.6.7";
-import { DataSpecSchema } from "./data/spec.ts";
+import { DataSpecSchema, PathSchema } from "./data/spec.ts";
 import { dropoutHasLayers, ModelSpecSchema } from "./models/spec.ts";
 import { OptimizerSpecSchema } from "./optimizers/spec.ts";
 import { SchedulerSpecSchema, type SpecOf } from "./schedulers/spec.ts";
@@ -128,7 +128,7 @@ export const RunConfigSchema = z.strictObject({
   clipping: ClippingSchema.prefault({}),
   earlyStopping: EarlyStoppingSchema.prefault({}),
   /** Where run directories go. */
-  runsDir: z.string().default("runs"),
+  runsDir: PathSchema.default("runs"),
   /**
    * Batches the data loader may have in flight ahead of the trainer, at least; small batches get
    * more (up to 4 MiB or 256 batches in flight), sent several to a message.

@@ -7,6 +7,17 @@
 
 import { z } from "npm:zod@4.6.7";
 
+/**
+ * A path a config names (a data file, the runs directory). A leading `~` is refused: only a shell
+ * expands it, and a JSON config (or a quoted flag) gives it as written: a runsDir of
+ * "~/anneal-runs" made a directory named '~' in the working directory, a data path with it was
+ * not found.
+ */
+export const PathSchema = z.string().min(1).refine((path) => !path.startsWith("~"), {
+  message: "a leading '~' is not expanded here (only a shell expands it, outside quotes): " +
+    "write the home directory out (/home/me/x for ~/x)",
+});
+
 /** Image augmentation, applied per sample when a batch is made; every part is off by default. */
 export const AugmentSchema = z.strictObject({
   /** Random horizontal flip with probability 1/2. */
@@ -53,9 +64,9 @@ export const SyntheticLinearSpecSchema = z.strictObject({
 /** A CSV file with a header (by default), one target column and numeric feature columns. */
 export const CsvSpecSchema = z.strictObject({
   kind: z.literal("csv"),
-  path: z.string().min(1),
+  path: PathSchema,
   /** Optional held-out test file with the same columns. */
-  testPath: z.string().min(1).optional(),
+  testPath: PathSchema.optional(),
   /** Target column: a header name, or a zero-based index (negative counts from the end). */
   target: z.union([z.string().min(1), z.int()]),
   /** Most CSV files name their columns. */
@@ -74,7 +85,7 @@ export const CsvSpecSchema = z.strictObject({
 export const IdxSpecSchema = z.strictObject({
   kind: z.literal("idx"),
   /** Where Debian's dataset-fashion-mnist installs the files. */
-  dir: z.string().min(1).default("/usr/share/datasets/fashion-mnist"),
+  dir: PathSchema.default("/usr/share/datasets/fashion-mnist"),
   trainImages: z.string().min(1).default("train-images-idx3-ubyte.gz"),
   trainLabels: z.string().min(1).default("train-labels-idx1-ubyte.gz"),
   testImages: z.string().min(1).default("t10k-images-idx3-ubyte.gz"),

@@ -5,7 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { anneal, tempRunsDir } from "./_helpers.ts";
+import { anneal, annealCommand, tempRunsDir } from "./_helpers.ts";
 import { idxBytes } from "../data/_test_helpers.ts";
 
 /** Trains a run on cpu for `epochs` with `sets` (`path=value`) into an empty `runsDir`: its id. */
@@ -613,4 +613,23 @@ Deno.test("a model too large for wasm's memory fails saying so, with its size an
     /The model has 400,000,001 parameters: 1\.5 GiB of float32 weights/,
   );
   assert.match(failed.stderr, /hint: use a smaller model .* wasm addresses at most 4 GiB/);
+});
+
+Deno.test("a path in a config or a quoted flag that starts with '~' is refused as not expanded, where it made a directory named '~'", async () => {
+  await using runs = await tempRunsDir();
+  const config = `${runs.dir}/home.json`;
+  await Deno.writeTextFile(config, JSON.stringify({ backend: "cpu", runsDir: "~/anneal-runs" }));
+  // (run in the runs directory: a '~' made is made there)
+  const command = annealCommand(["train", "-c", config, "--epochs", "1"], undefined, runs.dir);
+  const output = await command.output();
+  const trained = { code: output.code, stderr: new TextDecoder().decode(output.stderr) };
+  assert.equal(trained.code, 1, trained.stderr);
+  assert.match(
+    trained.stderr,
+    /'runsDir': a leading '~' is not expanded here .*write the home directory out.*current value is "~\/anneal-runs" \(at runsDir\)/,
+  );
+  assert.deepEqual([...Deno.readDirSync(runs.dir)].map((entry) => entry.name), ["home.json"]);
+  const data = await anneal("train", "--set", 'data={"kind":"csv","path":"~/d.csv","target":0}');
+  assert.equal(data.code, 1, data.stderr);
+  assert.match(data.stderr, /'data\.path': a leading '~' is not expanded/);
 });
