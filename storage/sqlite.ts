@@ -163,10 +163,37 @@ function pathExists(path: string): boolean {
   }
 }
 
+/**
+ * SQLite's failure to write the study database `path` (its disk full; an I/O error, which on a
+ * full disk is what writing its WAL gives), said of the file with the fix and how to go on, where
+ * it was printed as SQLite's bare words ('disk I/O error') and as a possible bug. Any other error
+ * is returned as it is.
+ */
+export function writeError(path: string, error: unknown): unknown {
+  if (error instanceof AnnealError || !(error instanceof Error)) return error;
+  const full = /database or disk is full/.test(error.message);
+  if (!full && !/disk I\/O error/.test(error.message)) return error;
+  const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
+  return new AnnealError(
+    "storage",
+    `Cannot write study storage sqlite:${path}: ${
+      full ? "its disk is full" : "SQLite could not write it (most often: its disk is full)"
+    } (SQLite: ${error.message})`,
+    {
+      where: path,
+      hint: `free space on the disk that holds ${dir} (df -h '${dir}'), then run the sweep ` +
+        "again: the study keeps every trial it recorded, and a trial that was running is run again",
+      cause: error,
+    },
+  );
+}
+
 class SqliteStorage implements StudyStorage {
   #db: DatabaseSync;
+  readonly #path: string;
 
   constructor(path: string, busyTimeoutMs: number, create: boolean, study?: string) {
+    this.#path = path;
     try {
       this.#db = new DatabaseSync(path);
     } catch (error) {
@@ -190,7 +217,7 @@ class SqliteStorage implements StudyStorage {
       });
     } catch (error) {
       this.#db.close();
-      throw openError(path, error);
+      throw writeError(path, openError(path, error));
     }
   }
 
@@ -211,8 +238,13 @@ class SqliteStorage implements StudyStorage {
       this.#db.exec("COMMIT");
       return result;
     } catch (error) {
-      this.#db.exec("ROLLBACK");
-      throw error;
+      try {
+        this.#db.exec("ROLLBACK");
+      } catch {
+        // SQLite rolled it back itself (a full disk, an I/O error): its error is the one to give,
+        // where 'cannot rollback - no transaction is active' was given in its place
+      }
+      throw writeError(this.#path, error);
     }
   }
 

@@ -130,3 +130,42 @@ Deno.test("a study database that cannot be created in its directory (read-only, 
   }
   if (left) throw new Error("the probe left a file");
 });
+
+/** Whether this process may mount a file system (a full one is a small tmpfs). */
+const root = Deno.build.os === "linux" && Deno.uid() === 0;
+
+Deno.test({
+  name: "a study database whose disk fills says so with the fix, not SQLite's 'cannot rollback' " +
+    "or 'disk I/O error' (root only: it mounts a tmpfs)",
+  ignore: !root,
+  fn: async () => {
+    const at = Deno.makeTempDirSync({ prefix: "anneal_sqlite_full_" });
+    const mount = (args: string[]) => new Deno.Command(args[0], { args: args.slice(1) }).output();
+    const mounted = await mount(["mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", at]);
+    if (!mounted.success) throw new Error(new TextDecoder().decode(mounted.stderr));
+    let error: { code?: string; message: string; hint?: string } | undefined;
+    try {
+      const storage = openSqliteStorage(`${at}/studies.db`);
+      try {
+        const study = await storage.createStudy("full", "minimize", {});
+        // trials of 8 KiB of parameters each, until the disk has no room for one
+        for (let i = 0; i < 100; i++) {
+          await storage.createTrial(study.id, { params: { note: "x".repeat(8192), i } });
+        }
+      } finally {
+        await storage.close().catch(() => {});
+      }
+    } catch (thrown) {
+      error = thrown as typeof error;
+    } finally {
+      await mount(["umount", at]);
+      Deno.removeSync(at, { recursive: true });
+    }
+    if (
+      error?.code !== "storage" ||
+      !error.message.startsWith(`Cannot write study storage sqlite:${at}/studies.db: `) ||
+      !/disk is full/.test(error.message) ||
+      !error.hint?.startsWith(`free space on the disk that holds ${at} (df -h '${at}')`)
+    ) throw new Error(`${error?.message} / ${error?.hint}`);
+  },
+});
