@@ -68,6 +68,22 @@ function specialPath(error: unknown): string | undefined {
   return error.message.match(/^Requires all access to "(.*)", run again/)?.[1];
 }
 
+/** Whether `error` is Deno's ENAMETOOLONG (a plain `Error` with the OS's code). */
+function tooLong(error: unknown): boolean {
+  return error instanceof Error && (error as { code?: unknown }).code === "ENAMETOOLONG";
+}
+
+/** Why a path is too long: the name of it over 255 bytes (Linux's NAME_MAX), or its length. */
+function tooLongWhy(path: string): string {
+  const bytes = (text: string) => new TextEncoder().encode(text).length;
+  const name = path.split("/").find((part) => bytes(part) > 255);
+  return name === undefined
+    ? `the path is too long for the file system (${bytes(path)} bytes)`
+    : `its name '${name.slice(0, 24)}...' is too long for the file system (${
+      bytes(name)
+    } bytes; 255 at most)`;
+}
+
 function deviceCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return error instanceof Error && typeof code === "string" && code in DEVICE_CODES
@@ -145,6 +161,7 @@ function explain(
     const held = existingAncestor(path)?.path ?? parentOf(path);
     return { why: DEVICE_CODES[device].why, fix: DEVICE_CODES[device].fix(held), own: true };
   }
+  if (tooLong(error)) return { why: tooLongWhy(path), fix: "choose a shorter path", own: true };
   const link = error instanceof Deno.errors.AlreadyExists || error instanceof Deno.errors.NotFound
     ? danglingLink(path)
     : undefined;
@@ -238,7 +255,9 @@ export function fileError(error: unknown, context: FileErrorContext = {}): Annea
     );
   }
   const device = deviceCode(error);
-  if (!device && !FILE_ERRORS.some((kind) => error instanceof kind)) return undefined;
+  if (!device && !tooLong(error) && !FILE_ERRORS.some((kind) => error instanceof kind)) {
+    return undefined;
+  }
   const failure = error as Error;
   // Deno's messages end with the operation and its path: "...: readfile '/x.json'".
   const named = failure.message.match(/: (\w+) '([^']*)'(?: -> '[^']*')?$/);

@@ -98,6 +98,27 @@ Deno.test("fileError names a symbolic link that points to nothing on the path, a
   }
 });
 
+Deno.test("fileError says a path or a name of it is too long for the file system, not that anneal has a bug", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "anneal-file-errors-" });
+  try {
+    const name = "n".repeat(300);
+    const read = await described(() => Deno.readTextFile(`${dir}/${name}.json`), {
+      hint: "check the path",
+    });
+    assert.equal(read?.code, "file");
+    assert.match(
+      read!.message,
+      /: its name 'n{24}\.\.\.' is too long for the file system \(305 bytes; 255 at most\)$/,
+    );
+    assert.equal(read!.hint, "choose a shorter path");
+    const deep = `${dir}/${Array(30).fill("d".repeat(200)).join("/")}`;
+    const made = await described(() => Deno.mkdir(deep, { recursive: true }));
+    assert.match(made!.message, /: the path is too long for the file system \(\d+ bytes\)$/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("fileError says a read-only or full file system is at fault, not the path, and names the directory to look at", async () => {
   const dir = await Deno.makeTempDir({ prefix: "anneal-file-errors-" });
   try {

@@ -7,6 +7,7 @@
  * @module
  */
 import { AnnealError } from "../errors.ts";
+import { fileError } from "../file_errors.ts";
 import { readRun } from "../report/records.ts";
 import { makeRunDirectory, newRunId } from "./records.ts";
 import { lockRun, RUN_LOCK_FILE, type RunLock } from "./run_lock.ts";
@@ -47,7 +48,8 @@ async function recordsIn(dir: string): Promise<string[]> {
     if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
       return [];
     }
-    throw error;
+    // (a path too long, a directory not to be read: said of the path, not as a possible bug)
+    throw fileError(error, { action: "list", path: dir, expected: "a run directory" }) ?? error;
   }
   return found.sort();
 }

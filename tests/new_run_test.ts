@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { type AnnealError, parseConfig, recordLrFind, train } from "../mod.ts";
 import type { LrFindResult, RunConfigInput, TrainOptions } from "../mod.ts";
 import { resumeRun, signalWhen, slowTrainArgs, tempRunsDir, trainCollect } from "./_helpers.ts";
+import { claimNewRun } from "../runtime/new_run.ts";
 
 const small = { backend: "cpu" as const, epochs: 3, data: { kind: "synthetic-linear" as const } };
 
@@ -234,4 +235,14 @@ Deno.test("a stallTimeoutMs that is not a positive number is refused before the 
     });
   }
   assert.deepEqual(await Array.fromAsync(Deno.readDir(runs.dir)), [], "no run was recorded");
+});
+
+Deno.test("a new run in a runs directory whose name is too long is refused naming it, not as a possible bug", async () => {
+  await using runs = await tempRunsDir();
+  const runsDir = `${runs.dir}/${"r".repeat(300)}`;
+  const error = await claimNewRun({ runId: "x", runsDir }).then(() => undefined, (e) => e);
+  // (it was Deno's 'File name too long (os error 36): readdir ...', a plain Error)
+  assert.equal(error?.code, "file", String(error));
+  assert.match(error.message, /'r{24}\.\.\.' is too long for the file system \(300 bytes/);
+  assert.equal(error.hint, "choose a shorter path");
 });
