@@ -176,6 +176,15 @@ function explain(
       own: true,
     };
   }
+  if (error instanceof Deno.errors.NotFound && path.startsWith("~")) {
+    // (a quoted flag's: the shell left it as written; its fix is not to create a '~')
+    return {
+      why: "no such file or directory: a leading '~' is not expanded here (only a shell " +
+        "expands it, outside quotes)",
+      fix: "write the home directory out (/home/me/x for ~/x)",
+      own: true,
+    };
+  }
   if (error instanceof Deno.errors.NotADirectory) {
     const ancestor = existingAncestor(path);
     const file = ancestor && !ancestor.info.isDirectory ? ancestor.path : path;

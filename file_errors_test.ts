@@ -98,6 +98,17 @@ Deno.test("fileError names a symbolic link that points to nothing on the path, a
   }
 });
 
+Deno.test("fileError says a leading '~' is not expanded, where it said to create a directory named '~'", async () => {
+  const written = await described(() => Deno.writeTextFile("~/no-such-anneal-dir/r.html", ""), {
+    path: "~/no-such-anneal-dir/r.html",
+  });
+  assert.match(written!.message, /: no such file or directory: a leading '~' is not expanded/);
+  assert.equal(written!.hint, "write the home directory out (/home/me/x for ~/x)");
+  const read = await described(() => Deno.readTextFile("~/x.json"), { hint: "check the path" });
+  assert.match(read!.message, /a leading '~' is not expanded here/);
+  assert.doesNotMatch(read!.hint ?? "", /check the path/);
+});
+
 Deno.test("fileError says a path or a name of it is too long for the file system, not that anneal has a bug", async () => {
   const dir = await Deno.makeTempDir({ prefix: "anneal-file-errors-" });
   try {
