@@ -36,10 +36,8 @@ export async function writeFlagFile(
   text: string,
 ): Promise<void> {
   try {
-    // Whole or not at all (a full disk left a report cut short, in place of the one there was);
-    // through a symbolic link at the path to its file, which a rename would replace.
-    const file = await Deno.realPath(path).catch(() => path);
-    await writeFileAtomic(file, new TextEncoder().encode(text));
+    // whole or not at all (a full disk left a report cut short, in place of the one there was)
+    await writeFileAtomic(path, new TextEncoder().encode(text));
   } catch (failed) {
     // (writeFileAtomic's file error in place of Deno's: said again with the flag's name)
     const error = failed instanceof AnnealError && failed.code === "file" ? failed.cause : failed;

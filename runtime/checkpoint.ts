@@ -175,7 +175,21 @@ export async function decodeCheckpoint(
 }
 
 /**
- * Writes a file atomically: temporary name, fsync, rename. A path the file system refuses (its
+ * The file a write of `path` replaces: the one a symbolic link at `path` names, else `path` (a
+ * rename onto the link replaced the link with a file, and left the file it named as it was:
+ * `lr-find --apply` of a linked config did not change the config).
+ */
+async function linkedFile(path: string): Promise<string> {
+  try {
+    return (await Deno.lstat(path)).isSymlink ? await Deno.realPath(path) : path;
+  } catch {
+    return path; // not there yet, or a link to nothing: written where it is
+  }
+}
+
+/**
+ * Writes a file atomically: temporary name, fsync, rename; through a symbolic link at `path`, to
+ * the file it names. A path the file system refuses (its
  * directory missing or a file, no permission, a full disk) is an {@linkcode AnnealError} (code
  * `file`, `where`: the path) that names the path asked for, not the temporary one, and says how
  * to fix it, in place of Deno's own error (its `cause`).
@@ -207,7 +221,8 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
     "a Uint8Array",
     "encode text first: new TextEncoder().encode(text)",
   );
-  const temporary = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
+  const target = await linkedFile(path);
+  const temporary = `${target}.tmp-${crypto.randomUUID().slice(0, 8)}`;
   let file: Deno.FsFile;
   try {
     file = await Deno.open(temporary, { write: true, create: true, truncate: true });
@@ -219,7 +234,7 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
     while (written < bytes.length) written += await file.write(bytes.subarray(written));
     await file.sync();
     file.close();
-    await Deno.rename(temporary, path);
+    await Deno.rename(temporary, target);
   } catch (error) {
     try {
       file.close();

@@ -182,3 +182,21 @@ Deno.test("writeFileAtomic into a missing directory says which path, why and how
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("writeFileAtomic writes through a symbolic link at the path: the link stays, the file it names is replaced", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/real.json`, '{"epochs":1}\n');
+    await Deno.symlink("real.json", `${dir}/config.json`);
+    // (lr-find --apply of a linked config: the link became a file, the config was unchanged)
+    await writeFileAtomic(`${dir}/config.json`, new TextEncoder().encode('{"epochs":2}\n'));
+    assert.ok((await Deno.lstat(`${dir}/config.json`)).isSymlink, "the link was replaced");
+    assert.equal(await Deno.readTextFile(`${dir}/real.json`), '{"epochs":2}\n');
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), [
+      "config.json",
+      "real.json",
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
