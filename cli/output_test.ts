@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { writeFlagFile } from "./output.ts";
+import { canMount, smallDisk } from "../tests/_tmpfs.ts";
 
 Deno.test("writeFlagFile writes through a symbolic link at the path, which stays a link", async () => {
   const dir = await Deno.makeTempDir({ prefix: "anneal-output-" });
@@ -14,19 +15,15 @@ Deno.test("writeFlagFile writes through a symbolic link at the path, which stays
   }
 });
 
-/** Whether this process may mount a file system (a full one is a small tmpfs). */
-const root = Deno.build.os === "linux" && Deno.uid() === 0;
-
 Deno.test({
   name: "writeFlagFile on a full disk leaves the file that was there whole, and no part of the " +
     "new one (root only: it mounts a tmpfs)",
-  ignore: !root,
+  ignore: !canMount,
   fn: async () => {
     const dir = await Deno.makeTempDir({ prefix: "anneal-output-" });
-    const mount = (args: string[]) => new Deno.Command(args[0], { args: args.slice(1) }).output();
-    const mounted = await mount(["mount", "-t", "tmpfs", "-o", "size=8k", "tmpfs", dir]);
-    assert.ok(mounted.success, new TextDecoder().decode(mounted.stderr));
     try {
+      await using disk = await smallDisk(dir, "8k");
+      if (!disk) return;
       await Deno.writeTextFile(`${dir}/plot.svg`, "<svg>old</svg>\n");
       const error = await writeFlagFile("--plot", `${dir}/plot.svg`, "x".repeat(20_000))
         .then(() => undefined, (error) => error);
@@ -35,7 +32,6 @@ Deno.test({
       assert.equal(await Deno.readTextFile(`${dir}/plot.svg`), "<svg>old</svg>\n");
       assert.deepEqual([...Deno.readDirSync(dir)].map((entry) => entry.name), ["plot.svg"]);
     } finally {
-      await mount(["umount", dir]);
       await Deno.remove(dir, { recursive: true });
     }
   },

@@ -1,6 +1,7 @@
 import { DatabaseSync } from "node:sqlite";
 import { registerStorageConformance } from "./conformance.ts";
 import { openError, openSqliteStorage } from "./sqlite.ts";
+import { canMount, smallDisk } from "../tests/_tmpfs.ts";
 
 const dir = Deno.makeTempDirSync({ prefix: "anneal_sqlite_test_" });
 const path = `${dir}/studies.db`;
@@ -131,20 +132,16 @@ Deno.test("a study database that cannot be created in its directory (read-only, 
   if (left) throw new Error("the probe left a file");
 });
 
-/** Whether this process may mount a file system (a full one is a small tmpfs). */
-const root = Deno.build.os === "linux" && Deno.uid() === 0;
-
 Deno.test({
   name: "a study database whose disk fills says so with the fix, not SQLite's 'cannot rollback' " +
     "or 'disk I/O error' (root only: it mounts a tmpfs)",
-  ignore: !root,
+  ignore: !canMount,
   fn: async () => {
     const at = Deno.makeTempDirSync({ prefix: "anneal_sqlite_full_" });
-    const mount = (args: string[]) => new Deno.Command(args[0], { args: args.slice(1) }).output();
-    const mounted = await mount(["mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", at]);
-    if (!mounted.success) throw new Error(new TextDecoder().decode(mounted.stderr));
     let error: { code?: string; message: string; hint?: string } | undefined;
     try {
+      await using disk = await smallDisk(at, "96k");
+      if (!disk) return;
       const storage = openSqliteStorage(`${at}/studies.db`);
       try {
         const study = await storage.createStudy("full", "minimize", {});
@@ -152,13 +149,12 @@ Deno.test({
         for (let i = 0; i < 100; i++) {
           await storage.createTrial(study.id, { params: { note: "x".repeat(8192), i } });
         }
+      } catch (thrown) {
+        error = thrown as typeof error;
       } finally {
         await storage.close().catch(() => {});
       }
-    } catch (thrown) {
-      error = thrown as typeof error;
     } finally {
-      await mount(["umount", at]);
       Deno.removeSync(at, { recursive: true });
     }
     if (

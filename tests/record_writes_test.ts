@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { loadCheckpoint, type RunEvent, train } from "../mod.ts";
 import { tempRunsDir } from "./_helpers.ts";
+import { canMount, smallDisk } from "./_tmpfs.ts";
 
 const config = {
   backend: "cpu" as const,
@@ -40,33 +41,25 @@ Deno.test("a run whose steps.ndjson cannot be written ends at once, with no chec
   assert.match(result.hint ?? "", /start the run again/);
 });
 
-/** Whether this process may mount a file system (a full one is a tmpfs of one page). */
-const root = Deno.build.os === "linux" && Deno.uid() === 0;
-
 Deno.test({
   name: "a run whose disk is full at its start is refused, naming the file and the fix, and " +
     "leaves no directory (root only: it mounts a tmpfs)",
-  ignore: !root,
+  ignore: !canMount,
   fn: async () => {
     await using runs = await tempRunsDir();
-    const mount = (args: string[]) => new Deno.Command(args[0], { args: args.slice(1) }).output();
-    const mounted = await mount(["mount", "-t", "tmpfs", "-o", "size=4k", "tmpfs", runs.dir]);
-    assert.ok(mounted.success, new TextDecoder().decode(mounted.stderr));
-    try {
-      // one page: the run's directory is made, its config.json is not
-      const run = train({ ...config, runsDir: runs.dir }, { runId: "full" });
-      for await (const _ of run.events());
-      const error = await run.result.then(() => undefined, (error) => error);
-      // (it trained an epoch with no config.json, to fail at its first checkpoint; `anneal
-      // runs` listed no run, a directory of the id was left)
-      assert.ok(error, "the run was not refused");
-      assert.equal(error.code, "file");
-      assert.match(error.message, /^Cannot start the run: its record could not be written: /);
-      assert.match(error.message, /full\/config\.json': no space left on its disk/);
-      assert.match(error.hint, new RegExp(`df -h '${runs.dir}'.*then start it again`));
-      assert.deepEqual([...Deno.readDirSync(runs.dir)], []);
-    } finally {
-      await mount(["umount", runs.dir]);
-    }
+    // one page: the run's directory is made, its config.json is not
+    await using disk = await smallDisk(runs.dir, "4k");
+    if (!disk) return;
+    const run = train({ ...config, runsDir: runs.dir }, { runId: "full" });
+    for await (const _ of run.events());
+    const error = await run.result.then(() => undefined, (error) => error);
+    // (it trained an epoch with no config.json, to fail at its first checkpoint; `anneal runs`
+    // listed no run, a directory of the id was left)
+    assert.ok(error, "the run was not refused");
+    assert.equal(error.code, "file");
+    assert.match(error.message, /^Cannot start the run: its record could not be written: /);
+    assert.match(error.message, /full\/config\.json': no space left on its disk/);
+    assert.match(error.hint, new RegExp(`df -h '${runs.dir}'.*then start it again`));
+    assert.deepEqual([...Deno.readDirSync(runs.dir)], []);
   },
 });
