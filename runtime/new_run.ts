@@ -174,7 +174,20 @@ async function claimDirectory(options: Claim): Promise<RunLock> {
     if (!running.has(refusal)) throw refusal;
   }
   await makeRunDirectory(dir);
-  const lock = await lockRun(dir, { ...options, action: "start" });
+  const lock = await lockRun(dir, { ...options, action: "start" }).catch(async (error) => {
+    // (its lock file not to be written, its disk full: the directory made for it is not left
+    // behind; one that holds anything, another's lock, is not removed)
+    const removed = await Deno.remove(dir).then(() => true, () => false);
+    // (said again once it is gone: the fix names a directory there is, df -h on the runs
+    // directory's disk)
+    throw removed && error instanceof AnnealError && error.code === "file"
+      ? fileError(error.cause, {
+        action: "write the run's lock file",
+        path: error.where,
+        writing: true,
+      }) ?? error
+      : error;
+  });
   try {
     const found = await recordsIn(dir);
     if (found.length > 0) throw await existsError(dir, found, options);

@@ -139,7 +139,15 @@ export async function lockRun(dir: string, options: LockRunOptions): Promise<Run
         ...(self ?? { pid: Deno.pid }),
         since: new Date().toISOString(),
       };
-      await Deno.writeTextFile(path, JSON.stringify(holder) + "\n");
+      try {
+        await Deno.writeTextFile(path, JSON.stringify(holder) + "\n");
+      } catch (error) {
+        // (its disk full: the file, this process's while it holds the lock, is removed as
+        // release removes it, not left behind in a new run's directory that holds nothing else)
+        await Deno.remove(path).catch(() => {});
+        throw fileError(error, { action: "write the run's lock file", path, writing: true }) ??
+          error;
+      }
       held = true;
       return lockOf(file, path);
     } finally {

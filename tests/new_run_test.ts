@@ -11,6 +11,7 @@ import { type AnnealError, parseConfig, recordLrFind, train } from "../mod.ts";
 import type { LrFindResult, RunConfigInput, TrainOptions } from "../mod.ts";
 import { resumeRun, signalWhen, slowTrainArgs, tempRunsDir, trainCollect } from "./_helpers.ts";
 import { claimNewRun } from "../runtime/new_run.ts";
+import { canMount, smallDisk } from "./_tmpfs.ts";
 
 const small = { backend: "cpu" as const, epochs: 3, data: { kind: "synthetic-linear" as const } };
 
@@ -245,4 +246,23 @@ Deno.test("a new run in a runs directory whose name is too long is refused namin
   assert.equal(error?.code, "file", String(error));
   assert.match(error.message, /'r{24}\.\.\.' is too long for the file system \(300 bytes/);
   assert.equal(error.hint, "choose a shorter path");
+});
+
+Deno.test({
+  name: "a new run whose lock file its disk has no room for leaves no directory, and its fix " +
+    "names one there is (root only: it mounts a tmpfs)",
+  ignore: !canMount,
+  fn: async () => {
+    await using runs = await tempRunsDir();
+    await using disk = await smallDisk(runs.dir, "4k");
+    if (!disk) return;
+    await Deno.writeFile(`${runs.dir}/fill`, new Uint8Array(4096));
+    const runsDir = `${runs.dir}/runs`;
+    const error = await claimNewRun({ runId: "x", runsDir }).then(() => undefined, (e) => e);
+    assert.equal(error?.code, "file", String(error));
+    assert.match(error.message, /^Cannot write the run's lock file '.*\/x\/run\.lock': no space/);
+    assert.match(error.hint, new RegExp(`df -h '${runsDir}'`));
+    // (it left x/ with an empty run.lock)
+    assert.deepEqual([...Deno.readDirSync(runsDir)], []);
+  },
 });
