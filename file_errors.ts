@@ -68,6 +68,30 @@ function specialPath(error: unknown): string | undefined {
   return error.message.match(/^Requires all access to "(.*)", run again/)?.[1];
 }
 
+/**
+ * What of `path` only a shell expands, which anneal takes as written (a JSON config's path, a
+ * quoted flag's): a leading `~`, a `$NAME` or `${NAME}`; why that is, and the fix. Undefined for a
+ * path with none.
+ *
+ * @example
+ * ```ts
+ * import { unexpanded } from "./file_errors.ts";
+ * console.assert(unexpanded("~/runs")?.why.startsWith("a leading '~' is not expanded"));
+ * console.assert(unexpanded("runs") === undefined);
+ * ```
+ */
+export function unexpanded(path: string): { why: string; fix: string } | undefined {
+  const variable = path.match(/\$\{?[A-Za-z_][A-Za-z0-9_]*\}?/)?.[0];
+  if (!path.startsWith("~") && variable === undefined) return undefined;
+  const what = path.startsWith("~") ? "a leading '~'" : `'${variable}'`;
+  return {
+    why: `${what} is not expanded here (only a shell expands it, outside quotes)`,
+    fix: path.startsWith("~")
+      ? "write the home directory out (/home/me/x for ~/x)"
+      : `write the variable's value out (echo "${variable}" prints it)`,
+  };
+}
+
 /** Whether `error` is Deno's ENAMETOOLONG (a plain `Error` with the OS's code). */
 function tooLong(error: unknown): boolean {
   return error instanceof Error && (error as { code?: unknown }).code === "ENAMETOOLONG";
@@ -176,14 +200,10 @@ function explain(
       own: true,
     };
   }
-  if (error instanceof Deno.errors.NotFound && path.startsWith("~")) {
+  const shellWord = error instanceof Deno.errors.NotFound ? unexpanded(path) : undefined;
+  if (shellWord) {
     // (a quoted flag's: the shell left it as written; its fix is not to create a '~')
-    return {
-      why: "no such file or directory: a leading '~' is not expanded here (only a shell " +
-        "expands it, outside quotes)",
-      fix: "write the home directory out (/home/me/x for ~/x)",
-      own: true,
-    };
+    return { why: `no such file or directory: ${shellWord.why}`, fix: shellWord.fix, own: true };
   }
   if (error instanceof Deno.errors.NotADirectory) {
     const ancestor = existingAncestor(path);

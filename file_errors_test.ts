@@ -107,6 +107,9 @@ Deno.test("fileError says a leading '~' is not expanded, where it said to create
   const read = await described(() => Deno.readTextFile("~/x.json"), { hint: "check the path" });
   assert.match(read!.message, /a leading '~' is not expanded here/);
   assert.doesNotMatch(read!.hint ?? "", /check the path/);
+  const variable = await described(() => Deno.readTextFile("${HOME}/x.json"));
+  assert.match(variable!.message, /: no such file or directory: '\$\{HOME\}' is not expanded/);
+  assert.equal(variable!.hint, 'write the variable\'s value out (echo "${HOME}" prints it)');
 });
 
 Deno.test("fileError says a path or a name of it is too long for the file system, not that anneal has a bug", async () => {

@@ -6,16 +6,19 @@
  */
 
 import { z } from "npm:zod@4.6.7";
+import { unexpanded } from "../file_errors.ts";
 
 /**
- * A path a config names (a data file, the runs directory). A leading `~` is refused: only a shell
- * expands it, and a JSON config (or a quoted flag) gives it as written: a runsDir of
- * "~/anneal-runs" made a directory named '~' in the working directory, a data path with it was
- * not found.
+ * A path a config names (a data file, the runs directory). A leading `~`, a `$HOME` or `${HOME}`
+ * is refused: only a shell expands them, and a JSON config (or a quoted flag) gives them as
+ * written: a runsDir of "~/anneal-runs" made a directory named '~' in the working directory (of
+ * "$HOME/runs" one named '$HOME'), a data path with one was not found.
  */
-export const PathSchema = z.string().min(1).refine((path) => !path.startsWith("~"), {
-  message: "a leading '~' is not expanded here (only a shell expands it, outside quotes): " +
-    "write the home directory out (/home/me/x for ~/x)",
+export const PathSchema = z.string().min(1).superRefine((path, context) => {
+  const shellWord = unexpanded(path);
+  if (shellWord) {
+    context.addIssue({ code: "custom", message: `${shellWord.why}: ${shellWord.fix}` });
+  }
 });
 
 /** Image augmentation, applied per sample when a batch is made; every part is off by default. */

@@ -615,7 +615,7 @@ Deno.test("a model too large for wasm's memory fails saying so, with its size an
   assert.match(failed.stderr, /hint: use a smaller model .* wasm addresses at most 4 GiB/);
 });
 
-Deno.test("a path in a config or a quoted flag that starts with '~' is refused as not expanded, where it made a directory named '~'", async () => {
+Deno.test("a path in a config or a quoted flag that starts with '~' or holds a $VARIABLE is refused as not expanded, where it made a directory named '~'", async () => {
   await using runs = await tempRunsDir();
   const config = `${runs.dir}/home.json`;
   await Deno.writeTextFile(config, JSON.stringify({ backend: "cpu", runsDir: "~/anneal-runs" }));
@@ -632,4 +632,14 @@ Deno.test("a path in a config or a quoted flag that starts with '~' is refused a
   const data = await anneal("train", "--set", 'data={"kind":"csv","path":"~/d.csv","target":0}');
   assert.equal(data.code, 1, data.stderr);
   assert.match(data.stderr, /'data\.path': a leading '~' is not expanded/);
+  const quoted = annealCommand(
+    ["train", "--set", 'runsDir="$HOME/anneal-runs"'],
+    undefined,
+    runs.dir,
+  );
+  const variable = await quoted.output();
+  const stderr = new TextDecoder().decode(variable.stderr);
+  assert.equal(variable.code, 1, stderr);
+  assert.match(stderr, /'runsDir': '\$HOME' is not expanded here .*echo "\$HOME"/);
+  assert.deepEqual([...Deno.readDirSync(runs.dir)].map((entry) => entry.name), ["home.json"]);
 });
