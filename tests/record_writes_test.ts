@@ -1,6 +1,7 @@
 /**
  * A run whose record cannot be written: at its start it is refused, its new directory removed;
- * once it trains it ends at once, its last checkpoint one whose records are all there.
+ * once it trains it ends at once, its last checkpoint one whose records are all there; at its
+ * end (its summary.json) it fails, not "completed" with a warning.
  *
  * @module
  */
@@ -62,4 +63,35 @@ Deno.test({
     assert.match(error.hint, new RegExp(`df -h '${runs.dir}'.*then start it again`));
     assert.deepEqual([...Deno.readDirSync(runs.dir)], []);
   },
+});
+
+Deno.test("a summary.json that cannot be written at the run's end fails the run, naming it, where it completed with a warning; once fixed, a resume writes it", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const short = { ...config, epochs: 4, runsDir: dir };
+  const run = train(short, { runId: "r" });
+  const warnings: string[] = [];
+  for await (const event of run.events()) {
+    // a folder where the summary goes: written at the start, then only at the end
+    if (event.type === "run.started") {
+      await Deno.remove(`${dir}/r/summary.json`);
+      await Deno.mkdir(`${dir}/r/summary.json`);
+    }
+    if (event.type === "warning") warnings.push(event.message);
+  }
+  const result = await run.result;
+  assert.equal(result.status, "failed", result.reason);
+  assert.equal(result.epochs, 4, "trained to its end");
+  assert.match(result.reason, /the run's record could not be written: .*summary\.json/);
+  assert.doesNotMatch(result.reason, /AnnealError/);
+  assert.ok(result.code === "file" || result.code === "storage", result.code);
+  assert.deepEqual(warnings.filter((w) => /record/.test(w)), [], "said once, as the failure");
+  // trained to its end with every checkpoint: once the cause is gone, a resume writes its end
+  assert.match(result.hint ?? "", /then `anneal train --resume r --runs-dir /);
+  await Deno.remove(`${dir}/r/summary.json`);
+  const resumed = await train(short, { resume: "r" }).result;
+  assert.equal(resumed.status, "completed", resumed.reason);
+  assert.equal(resumed.epochs, 4);
+  const summary = JSON.parse(await Deno.readTextFile(`${dir}/r/summary.json`));
+  assert.equal(summary.status, "completed");
 });
