@@ -70,18 +70,22 @@ function specialPath(error: unknown): string | undefined {
 
 /**
  * What of `path` only a shell expands, which anneal takes as written (a JSON config's path, a
- * quoted flag's): a leading `~`, a `$NAME` or `${NAME}`; why that is, and the fix. Undefined for a
- * path with none.
+ * quoted flag's): a leading `~`, a `${name}` or a `$NAME` segment; why that is, and the fix.
+ * Undefined for a path with none.
  *
  * @example
  * ```ts
  * import { unexpanded } from "./file_errors.ts";
  * console.assert(unexpanded("~/runs")?.why.startsWith("a leading '~' is not expanded"));
  * console.assert(unexpanded("runs") === undefined);
+ * console.assert(unexpanded("$HOME/runs")?.why.startsWith("'$HOME' is not expanded"));
+ * console.assert(unexpanded("data/$raw.csv") === undefined);
  * ```
  */
 export function unexpanded(path: string): { why: string; fix: string } | undefined {
-  const variable = path.match(/\$\{?[A-Za-z_][A-Za-z0-9_]*\}?/)?.[0];
+  // (`${name}`, or an environment variable's `$NAME` as a whole segment: a file of its own named
+  // `$raw.csv` or `$Data` is a name, not a variable)
+  const variable = path.match(/\$\{[A-Za-z_][A-Za-z0-9_]*\}|\$[A-Z_][A-Z0-9_]*(?=\/|$)/)?.[0];
   if (!path.startsWith("~") && variable === undefined) return undefined;
   const what = path.startsWith("~") ? "a leading '~'" : `'${variable}'`;
   return {
