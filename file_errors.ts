@@ -296,8 +296,14 @@ export function fileError(error: unknown, context: FileErrorContext = {}): Annea
   const named = failure.message.match(/: (\w+) '([^']*)'(?: -> '[^']*')?$/);
   const op = context.writing ? "writefile" : named?.[1] ?? "";
   const path = context.path ?? named?.[2];
-  const { why, fix, own } = path
-    ? explain(failure, op, path)
+  // (under a listed --allow-read, Deno's permission check refuses a path too long before the
+  // operation, without the operation and path at the end of its message)
+  const { why, fix, own } = path ? explain(failure, op, path) : tooLong(failure)
+    ? {
+      why: "the path or a name in it is too long for the file system",
+      fix: "choose a shorter path",
+      own: true,
+    }
     : { why: failure.message, fix: "check the path", own: device !== undefined };
   const action = context.action ?? VERBS[op] ?? "use";
   const expected = context.expected ? ` (expected ${context.expected})` : "";
