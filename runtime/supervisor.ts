@@ -801,7 +801,10 @@ async function supervise(
   };
   /** Whether the run has a checkpoint to resume from. */
   const checkpointed = () => firstWritten || lastQueued || resumeState !== undefined;
-  /** A checkpoint for `last.ckpt` was queued to be written (its write may still be on its way). */
+  /**
+   * The trainer sent a checkpoint for `last.ckpt` (its write may still be on its way: a failed
+   * write's hint reads `firstWritten` instead).
+   */
   let lastQueued = false;
   /**
    * The checkpoints sent, each queued once the records the run sent before it are written: a run
@@ -1258,9 +1261,9 @@ async function supervise(
       // with the config it was trained under: a resume refuses a config.json changed since
       const state: CheckpointState = { ...message.state as CheckpointState, config: recorded };
       const weights = message.weights as WeightMap;
+      if (message.files.includes("last")) lastQueued = true;
       if (state.bestEpoch !== undefined) reached.bestEpoch = state.bestEpoch as number | null;
       const queue = () => {
-        if (message.files.includes("last")) lastQueued = true;
         for (const file of message.files) {
           checkpoints.queue(`${runDir}/checkpoints/${file}.ckpt`, state, weights);
         }
