@@ -766,12 +766,8 @@ async function supervise(
   // The trainer's checkpoints, written on this thread: its file operations go on while the
   // trainer trains, and what the trainer sent is written even if its Worker fails. A failed write
   // ends the run at once (the first one; later checkpoints are dropped).
-  const writeFailure = (
-    error: unknown,
-    what = "its checkpoint",
-    dir = `${runDir}/checkpoints`,
-  ) => ({
-    message: `${what} could not be written: ${errorMessage(error)}`,
+  const writeFailure = (error: unknown) => ({
+    message: `its checkpoint could not be written: ${errorMessage(error)}`,
     // (a file error's own hint, mkdir or another path, is not what a run can do: its records
     // are under runDir, and a resume needs them)
     hint: (error instanceof AnnealError && error.code !== "file" ? error.hint : undefined) ??
@@ -781,15 +777,27 @@ async function supervise(
           `checkpoints and records: there is nothing to resume; start the run again`
         // (a resume needs a last.ckpt on disk: one the trainer sent is not, when it is the
         // write that failed; the writer stops at its first failure, so each one before it landed)
-        : `check that ${dir} is writable and its disk has room, then ${
+        : `check that ${runDir}/checkpoints is writable and its disk has room, then ${
           firstWritten || resumeState !== undefined
             ? `\`${resumeCommand(runId, config.runsDir)}\``
             : "start the run again (it ended before its first checkpoint was written, so there " +
               "is nothing to resume)"
         }`),
-    where: (error instanceof AnnealError ? error.where : undefined) ?? dir,
+    where: (error instanceof AnnealError ? error.where : undefined) ?? `${runDir}/checkpoints`,
     code: error instanceof AnnealError ? error.code : "storage" as ErrorCode,
   });
+  /** A write of the run's record that failed once it trained (mid-run, or at its end), said. */
+  const recordFailure = (error: unknown) =>
+    recordError(error, "the run's record could not be written", runDir, {
+      hint: runDirGone()
+        ? `the run's directory ${runDir} was removed while the run trained, with its ` +
+          `checkpoints and records: there is nothing to resume; start the run again`
+        : undefined,
+      then: firstWritten || resumeState !== undefined
+        ? `then \`${resumeCommand(runId, config.runsDir)}\` (from its last checkpoint)`
+        : "then start the run again (it ended before its first checkpoint, so there is " +
+          "nothing to resume)",
+    });
   /** Whether the run's directory is gone (removed while the run trained). */
   const runDirGone = () => {
     try {
@@ -1002,7 +1010,7 @@ async function supervise(
     const written = await writer.flush().then(() => true, (error) => {
       if (result.status === "completed" || result.status === "stopped") {
         // trained as asked, but with records that cannot be read whole: not a success
-        const { message, hint, where, code } = writeFailure(error, "the run's record", runDir);
+        const { message, hint, where, code } = recordFailure(error);
         Object.assign(result, {
           status: "failed",
           reason: `the supervisor failed: ${message} (at ${where})`,
@@ -1086,17 +1094,7 @@ async function supervise(
   // written past them; no checkpoint is written after it (see actor.checkpoint), so a resume
   // goes on from one whose records are all there.
   onRecordError = (error) => {
-    const resumable = firstWritten || resumeState !== undefined;
-    const described = recordError(error, "the run's record could not be written", runDir, {
-      hint: runDirGone()
-        ? `the run's directory ${runDir} was removed while the run trained, with its ` +
-          `checkpoints and records: there is nothing to resume; start the run again`
-        : undefined,
-      then: resumable
-        ? `then \`${resumeCommand(runId, config.runsDir)}\` (from its last checkpoint)`
-        : "then start the run again (it ended before its first checkpoint, so there is " +
-          "nothing to resume)",
-    });
+    const described = recordFailure(error);
     fail(undefined, described.message, described.hint, described.where, described.code);
   };
 
