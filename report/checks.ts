@@ -125,14 +125,16 @@ export function unfinished(record: RunRecord): { note: string; fix: string } | u
   const planned = configValue(record.config, "epochs");
   const n = record.epochs.length;
   const of = typeof planned === "number" && planned > n ? ` of its ${planned}` : "";
+  // (the count the noun follows: "1 epoch", "0 of its 1 epoch", "2 of its 5 epochs")
+  const noun = (of ? planned : n) === 1 ? "epoch" : "epochs";
   if (status === "running") {
     return {
-      note: `still running: read after ${n}${of} ${n === 1 && !of ? "epoch" : "epochs"}`,
+      note: `still running: read after ${n}${of} ${noun}`,
       fix: "it is still training: diagnose it again once it ends",
     };
   }
   return {
-    note: `${status} after ${n}${of} ${n === 1 && !of ? "epoch" : "epochs"}`,
+    note: `${status} after ${n}${of} ${noun}`,
     fix: `it ended before its last epoch (${status}): ${
       hint ?? `resume it: anneal train --resume ${record.id}`
     }`,

@@ -1009,6 +1009,11 @@ Deno.test("a run not ended (running, killed, interrupted) is read as far as it g
   const stopped = diagnose(syntheticRun(losses, { config, status: "interrupted" }));
   assert.match(stopped.verdict, /\(interrupted after 5 of its 30 epochs\)$/);
   assert.match(stopped.findings[0].fix, /resume it: anneal train --resume synthetic$/);
+  // counted in the singular for one: the epochs read and the epochs planned
+  const one = diagnose(syntheticRun([2], { config: { epochs: 1 }, status: "crashed" }));
+  assert.match(one.verdict, /\(crashed after 1 epoch\)$/);
+  const none = diagnose(syntheticRun([2, 1.5], { config: { epochs: 1 }, status: "interrupted" }));
+  assert.match(none.verdict, /\(interrupted after 2 epochs\)$/);
   // an early-stopped run ended as planned: read as it is
   const early = diagnose(syntheticRun(losses, { config, status: "stopped" }));
   assert.doesNotMatch(early.verdict, /\(/);
