@@ -313,3 +313,14 @@ export function fileError(error: unknown, context: FileErrorContext = {}): Annea
     { where: path, hint: (own ? undefined : context.hint) ?? fix, cause: error },
   );
 }
+
+/**
+ * A write's file error (an {@linkcode AnnealError} of code `file`) said again, as `action`, once
+ * the directory it was made for is removed: its fix then names a directory there is (`df -h` on
+ * the disk that holds the runs directory, not on the run's directory that is gone). Any other
+ * error is returned as it is.
+ */
+export function writeErrorAgain<T>(error: T, action: string): T | AnnealError {
+  if (!(error instanceof AnnealError) || error.code !== "file") return error;
+  return fileError(error.cause, { action, path: error.where, writing: true }) ?? error;
+}

@@ -14,7 +14,7 @@ import { checkRunId, recordedConfig } from "./records.ts";
 import { claimNewRun } from "./new_run.ts";
 import { writeFileAtomic } from "./checkpoint.ts";
 import { AnnealError } from "../errors.ts";
-import { fileError } from "../file_errors.ts";
+import { writeErrorAgain } from "../file_errors.ts";
 import { formatNumber } from "../number_format.ts";
 
 /** Options of {@linkcode recordLrFind}. */
@@ -105,10 +105,8 @@ export async function recordLrFind(
 /** The error of a range test whose record could not be written (its directory removed). */
 function unrecorded(error: unknown, result: LrFindResult, runDir: string): unknown {
   if (!(error instanceof AnnealError)) return error;
-  // said again with its directory gone: the fix names one there is (df -h on the runs directory)
-  const cause = error.code === "file"
-    ? fileError(error.cause, { action: "write", path: error.where, writing: true }) ?? error
-    : error;
+  // said again with its directory gone
+  const cause = writeErrorAgain(error, "write");
   return new AnnealError(
     cause.code,
     `Cannot record the LR range test in ${runDir}: ${cause.message}; the test suggested lr = ` +

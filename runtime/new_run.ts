@@ -7,7 +7,7 @@
  * @module
  */
 import { AnnealError } from "../errors.ts";
-import { fileError } from "../file_errors.ts";
+import { fileError, writeErrorAgain } from "../file_errors.ts";
 import { readRun } from "../report/records.ts";
 import { makeRunDirectory, newRunId } from "./records.ts";
 import { lockRun, RUN_LOCK_FILE, type RunLock } from "./run_lock.ts";
@@ -178,15 +178,7 @@ async function claimDirectory(options: Claim): Promise<RunLock> {
     // (its lock file not to be written, its disk full: the directory made for it is not left
     // behind; one that holds anything, another's lock, is not removed)
     const removed = await Deno.remove(dir).then(() => true, () => false);
-    // (said again once it is gone: the fix names a directory there is, df -h on the runs
-    // directory's disk)
-    throw removed && error instanceof AnnealError && error.code === "file"
-      ? fileError(error.cause, {
-        action: "write the run's lock file",
-        path: error.where,
-        writing: true,
-      }) ?? error
-      : error;
+    throw removed ? writeErrorAgain(error, "write the run's lock file") : error;
   });
   try {
     const found = await recordsIn(dir);

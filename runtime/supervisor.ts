@@ -15,7 +15,7 @@ import {
   type RunConfigInput,
 } from "../config.ts";
 import { AnnealError, deserializeError, type ErrorCode } from "../errors.ts";
-import { fileError } from "../file_errors.ts";
+import { writeErrorAgain } from "../file_errors.ts";
 import { checkOptionNames } from "../option_names.ts";
 import type { ActorName, Init, SupervisorInbox } from "../actors/protocol.ts";
 import { actorPermissions, narrowActorPermissions } from "./actor_permissions.ts";
@@ -647,13 +647,9 @@ async function supervise(
   } catch (failed) {
     let error = failed;
     if (!resumeState) {
-      // nothing trained, nothing kept (as a refused run's); said again once its directory is
-      // gone, so that the fix names a directory there is (df -h on the runs directory's disk)
+      // nothing trained, nothing kept (as a refused run's)
       await Deno.remove(runDir, { recursive: true }).catch(() => {});
-      if (failed instanceof AnnealError && failed.code === "file") {
-        error = fileError(failed.cause, { action: "write", path: failed.where, writing: true }) ??
-          failed;
-      }
+      error = writeErrorAgain(failed, "write");
     }
     throw recordError(error, "Cannot start the run: its record could not be written", runDir, {
       then: resumeState
@@ -763,6 +759,14 @@ async function supervise(
   const trainerDone: { result?: TrainerResult } = {};
   let clipStats: unknown;
 
+  /** The hint of a write that failed because the run's directory was removed while it trained. */
+  const goneHint = `the run's directory ${runDir} was removed while the run trained, with its ` +
+    `checkpoints and records: there is nothing to resume; start the run again`;
+  /**
+   * Whether a checkpoint is on disk to resume from (one the trainer sent is not, when it is the
+   * write that failed: the writer stops at its first failure, so each one before it landed).
+   */
+  const written = () => firstWritten || resumeState !== undefined;
   // The trainer's checkpoints, written on this thread: its file operations go on while the
   // trainer trains, and what the trainer sent is written even if its Worker fails. A failed write
   // ends the run at once (the first one; later checkpoints are dropped).
@@ -773,12 +777,10 @@ async function supervise(
     hint: (error instanceof AnnealError && error.code !== "file" ? error.hint : undefined) ??
       (runDirGone()
         // (removed while the run trained: its checkpoints and records went with it)
-        ? `the run's directory ${runDir} was removed while the run trained, with its ` +
-          `checkpoints and records: there is nothing to resume; start the run again`
-        // (a resume needs a last.ckpt on disk: one the trainer sent is not, when it is the
-        // write that failed; the writer stops at its first failure, so each one before it landed)
+        ? goneHint
+        // (a resume needs a last.ckpt on disk)
         : `check that ${runDir}/checkpoints is writable and its disk has room, then ${
-          firstWritten || resumeState !== undefined
+          written()
             ? `\`${resumeCommand(runId, config.runsDir)}\``
             : "start the run again (it ended before its first checkpoint was written, so there " +
               "is nothing to resume)"
@@ -789,11 +791,8 @@ async function supervise(
   /** A write of the run's record that failed once it trained (mid-run, or at its end), said. */
   const recordFailure = (error: unknown) =>
     recordError(error, "the run's record could not be written", runDir, {
-      hint: runDirGone()
-        ? `the run's directory ${runDir} was removed while the run trained, with its ` +
-          `checkpoints and records: there is nothing to resume; start the run again`
-        : undefined,
-      then: firstWritten || resumeState !== undefined
+      hint: runDirGone() ? goneHint : undefined,
+      then: written()
         ? `then \`${resumeCommand(runId, config.runsDir)}\` (from its last checkpoint)`
         : "then start the run again (it ended before its first checkpoint, so there is " +
           "nothing to resume)",
