@@ -872,9 +872,10 @@ function checkInnerPaths(definition: StudyDefinition, path: string, values: Para
     return d.type === "choice" || d.type === "grid" ? d.values[0] : fromUnit(d, 0);
   };
   const companions = Object.fromEntries(inner.map((other) => [other, representative(other)]));
+  // (the other paths' values a trial of `path` is drawn with: the same for every section)
+  const drawing = firstCases(drawingCases(space, path), MAX_PROBES);
   /** The field inside `section` that every trial drawing it fails on, if one does. */
   const refusedIn = (section: ParamValue): string | undefined => {
-    const drawing = firstCases(drawingCases(space, path), MAX_PROBES);
     let refused: string | undefined;
     for (const drawn of drawing.cases) {
       const params = drawnParams(space, { ...companions, ...drawn, [path]: section });
