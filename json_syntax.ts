@@ -324,8 +324,9 @@ export function decodeJsonFile(
   }
   // the characters before the first U+FFFD the lenient decoder gave were read as they are
   const lenient = new TextDecoder().decode(bytes);
-  const { line, column } = lineColumn(lenient, lenient.indexOf("\uFFFD"));
-  const offset = new TextEncoder().encode(lenient.slice(0, lenient.indexOf("\uFFFD"))).length;
+  const bad = lenient.indexOf("\uFFFD");
+  const { line, column } = lineColumn(lenient, bad);
+  const offset = new TextEncoder().encode(lenient.slice(0, bad)).length;
   const byte = bytes[offset]?.toString(16).toUpperCase().padStart(2, "0") ?? "??";
   throw new AnnealError(
     code,

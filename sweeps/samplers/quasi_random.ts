@@ -65,7 +65,7 @@ export function scrambledHalton(index: number, dimension: number, seed: number):
  * @example
  * ```ts
  * import { quasiRandomSampler } from "./quasi_random.ts";
- * import { Rng, seedFrom } from "../../data/rng.ts";
+ * import { Rng } from "../../data/rng.ts";
  * const space = { "optimizer.lr": { type: "logUniform" as const, low: 1e-4, high: 1e-1 } };
  * const sampler = quasiRandomSampler({ seed: 3 });
  * const a = sampler.sample(space, [], new Rng(0), { index: 5 });
