@@ -83,7 +83,7 @@ export class DenseHostProgram {
       const param = {
         name: variable.name,
         shape: variable.shape,
-        values: Float32Array.from(variable.dataSync() as Float32Array),
+        values: new Float32Array(variable.dataSync() as Float32Array),
       };
       this.#cache[i] = { dataId: variable.dataId, param };
       return param;
@@ -233,10 +233,12 @@ export class DenseHostProgram {
     }
     let squares = 0;
     const grads: Float32Array[] = [];
-    layers.forEach((_, i) => {
-      for (const g of [gradW[i], gradB[i]]) for (const v of g) squares += v * v;
-      grads.push(Float32Array.from(gradW[i]), Float32Array.from(gradB[i]));
-    });
+    for (let i = 0; i < layers.length; i++) {
+      for (const g of [gradW[i], gradB[i]]) {
+        for (let k = 0; k < g.length; k++) squares += g[k] * g[k];
+        grads.push(new Float32Array(g)); // (each value rounded to float32, as Float32Array.from)
+      }
+    }
     return {
       grads,
       stats: Float32Array.of(lossSum * scale, Math.sqrt(squares), metricSum),
