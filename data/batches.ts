@@ -316,13 +316,34 @@ export function makeBatch(
   const rng = active ? new Rng(seed) : undefined;
   for (let i = 0; i < size; i++) {
     const r = sampleIndex(ds, indices[i]);
-    const sample = ds.x.subarray(r * f, (r + 1) * f);
-    if (rng) augmentImage(sample, x.subarray(i * f, (i + 1) * f), ds.imageShape!, augment!, rng);
-    else x.set(sample, i * f);
-    y.set(ds.y.subarray(r * t, (r + 1) * t), i * t);
+    if (rng) {
+      const sample = ds.x.subarray(r * f, (r + 1) * f);
+      augmentImage(sample, x.subarray(i * f, (i + 1) * f), ds.imageShape!, augment!, rng);
+    } else copyRow(ds.x, r * f, x, i * f, f);
+    copyRow(ds.y, r * t, y, i * t, t);
   }
   return { x, y, size };
 }
+
+/**
+ * Copies `count` values of `from`, at `start`, into `into` at `at`: element by element for a
+ * short row (a small tabular sample, a target), where making a `subarray` view for `set` costs
+ * more than the copy; by `set` for a long one.
+ */
+function copyRow(
+  from: Float32Array,
+  start: number,
+  into: Float32Array,
+  at: number,
+  count: number,
+): void {
+  if (count <= SHORT_ROW) {
+    for (let k = 0; k < count; k++) into[at + k] = from[start + k];
+  } else into.set(from.subarray(start, start + count), at);
+}
+
+/** Rows of at most this many values are copied element by element (see `copyRow`). */
+const SHORT_ROW = 32;
 
 /**
  * The floats of `bytes` by `table` (see `Dataset.byteTable`): `table[bytes[i]]` each, written to
