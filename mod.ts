@@ -190,6 +190,6 @@ export type {
 } from "./runtime/lr_find.ts";
 export { newRunId } from "./runtime/records.ts";
 export { writeFileAtomic } from "./runtime/checkpoint.ts";
-export { applyChange, tune } from "./runtime/tune.ts";
+export { applyChange, DEFAULT_MIN_IMPROVEMENT, tune } from "./runtime/tune.ts";
 export type { Change, TuneOptions, TuneResult, TuneStage } from "./runtime/tune.ts";
 export type { TuneRecord, UnfinishedTune } from "./runtime/tune_record.ts";

@@ -287,6 +287,12 @@ Examples:
     )
     .option("--budget <runs>", "the most training runs to spend", "20")
     .option(
+      "--min-improvement <fraction>",
+      "keep a change only where it beats the best so far by more than this fraction of it " +
+        "(0 keeps any gain)",
+      "0.001",
+    )
+    .option(
       "-o, --out <file>",
       "also write the tuned config there (it is always in the tune's own directory, " +
         "<runsDir>/tune-<time>-<random>/tuned_config.json)",
@@ -295,7 +301,8 @@ Examples:
       "after",
       `
 Each stage starts from the best config so far and keeps a change only when it improves the
-config's sweep.metric (without a sweep section: valAccuracy for classification, else valLoss).
+config's sweep.metric (without a sweep section: valAccuracy for classification, else valLoss) by
+more than --min-improvement (0.1% by default: a smaller gain is within one run's noise).
 Each tune has its own directory: its runs, tune.json and tuned_config.json (the best config so
 far, after every run).
 Ctrl-C stops it with the best config so far (exit 130); a tune is not resumed: it starts over.

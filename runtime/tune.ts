@@ -56,7 +56,16 @@ export interface TuneStage {
   after: number;
   /** How many changes the stage had to try, where the tune was interrupted before it tried all. */
   cutShort?: { of: number };
+  /**
+   * Where nothing was kept but a change did better than `before` by less than the tune's
+   * `minImprovement`: the best such change and its value (the stage kept the config it started
+   * from).
+   */
+  withinMargin?: { change: Change; value: number };
 }
+
+/** {@linkcode TuneOptions.minImprovement}'s default: a change must gain 0.1% to be kept. */
+export const DEFAULT_MIN_IMPROVEMENT = 0.001;
 
 /** Options of {@linkcode tune}. */
 export interface TuneOptions {
@@ -65,6 +74,13 @@ export interface TuneOptions {
    * least 2 (`Infinity`: every stage's candidates).
    */
   budget?: number;
+  /**
+   * How much better than the best so far a change's metric must be to be kept, as a fraction of
+   * the best so far's size (default 0.001: 0.1%; 0 keeps any gain). A smaller gain is within the
+   * noise of one run (another batch size trains on other batches): the stage keeps the config it
+   * started from, which costs nothing to change.
+   */
+  minImprovement?: number;
   /**
    * Called after each run, with the config it trained (`rateSetting` tells its rate); `refused`:
    * why a change's config was refused at its start (its value is then NaN).
@@ -444,6 +460,7 @@ export async function tune(
     Object.keys(
       {
         budget: true,
+        minImprovement: true,
         onTrial: true,
         onStage: true,
         onWarning: true,
@@ -480,6 +497,20 @@ export async function tune(
       },
     );
   }
+  const minImprovement = options.minImprovement ?? DEFAULT_MIN_IMPROVEMENT;
+  if (!(Number.isFinite(minImprovement) && minImprovement >= 0 && minImprovement < 1)) {
+    throw new AnnealError(
+      "usage",
+      `Cannot tune with a minimum improvement of ${minImprovement}: it is the fraction of the ` +
+        `best value so far that a change must gain to be kept, a number from 0 up to (not ` +
+        `including) 1`,
+      {
+        where: "--min-improvement",
+        hint: `give e.g. --min-improvement 0.01 (1%); ${DEFAULT_MIN_IMPROVEMENT} by default, ` +
+          "0 keeps any gain",
+      },
+    );
+  }
   const metric = tuneMetric(input);
   checkTuneMetric(input);
   try {
@@ -498,10 +529,22 @@ export async function tune(
   const previous = await lastUnfinishedTune(input.runsDir);
   // its own directory, whatever other tunes run beside it
   const runsDir = await makeTuneDirectory(input.runsDir);
-  const recorder = await TuneRecorder.start(runsDir, { metric, direction, budget });
+  const recorder = await TuneRecorder.start(runsDir, {
+    metric,
+    direction,
+    budget,
+    minImprovement,
+  });
   options.onStart?.(runsDir, previous);
   try {
-    return await search(input, options, { metric, direction, budget, runsDir, recorder });
+    return await search(input, options, {
+      metric,
+      direction,
+      budget,
+      minImprovement,
+      runsDir,
+      recorder,
+    });
   } catch (error) {
     // Refused before any of its runs left a record (its data missing or bad, a setting its data
     // shows it cannot train with, the range test's refusal): nothing is left of it, as of a run
@@ -572,11 +615,12 @@ async function search(
     metric: string;
     direction: "minimize" | "maximize";
     budget: number;
+    minImprovement: number;
     runsDir: string;
     recorder: TuneRecorder;
   },
 ): Promise<TuneResult> {
-  const { metric, direction, budget, runsDir, recorder } = tuning;
+  const { metric, direction, budget, minImprovement, runsDir, recorder } = tuning;
   let runs = 0;
   /** Each config's run length, from its run's plan. */
   const lengths = new WeakMap<RunConfig, RunLength>();
@@ -616,8 +660,13 @@ async function search(
     const value = result.status === "failed" || result.status === "diverged" ? NaN : best;
     return { value, runId: result.runId, test: result.test };
   };
-  const better = (a: number, b: number) =>
-    Number.isFinite(a) && (!Number.isFinite(b) || (direction === "minimize" ? a < b : a > b));
+  /** Whether `a` beats `b` by more than `minImprovement` of `b`'s size (any finite `a` a NaN). */
+  const better = (a: number, b: number) => {
+    if (!Number.isFinite(a)) return false;
+    if (!Number.isFinite(b)) return true;
+    const margin = minImprovement * Math.abs(b);
+    return direction === "minimize" ? a < b - margin : a > b + margin;
+  };
 
   let config = input;
   const first = await evaluate(config);
@@ -687,6 +736,15 @@ async function search(
     }
     if (tried.tried.length === 0 && interrupted()) break;
     if (tried.tried.length < candidates.length) tried.cutShort = { of: candidates.length };
+    if (Object.keys(tried.kept).length === 0) {
+      // (a gain under minImprovement: said, so that a stage left unchanged is not read as one
+      // whose every change did worse)
+      const gained = tried.tried.filter(({ value }) =>
+        Number.isFinite(value) &&
+        (direction === "minimize" ? value < tried.before : value > tried.before)
+      ).sort((a, b) => direction === "minimize" ? a.value - b.value : b.value - a.value)[0];
+      if (gained) tried.withinMargin = { change: gained.change, value: gained.value };
+    }
     // a stage cut short keeps the best of what it tried
     config = bestConfig;
     current = tried.after;

@@ -34,6 +34,11 @@ export interface TuneRecord {
   /** The most runs it may spend, and those it spent. */
   budget: number;
   runs: number;
+  /**
+   * The fraction of the best value so far a change had to gain to be kept (absent in an older
+   * anneal's record, which kept any gain).
+   */
+  minImprovement?: number;
   /** The untuned config's metric, and the best so far (absent before the first run ends). */
   baseline?: number;
   best?: number;

@@ -275,3 +275,76 @@ Deno.test("tune's batch-size stage tries no batch that trains as the config's (b
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("tune keeps a change only where it gains more than minImprovement of the best so far, and says which change came closest where none did", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const config = parseConfig({
+      backend: "cpu",
+      epochs: 3,
+      runsDir: dir,
+      data: { kind: "synthetic-linear", n: 80, validationSplit: 0.25 },
+    });
+    // the same runs under three margins (the cpu backend trains them bit for bit alike)
+    const byMargin = new Map<number, Awaited<ReturnType<typeof tune>>>();
+    for (const minImprovement of [0, 0.001, 0.9]) {
+      byMargin.set(minImprovement, await tune(config, { budget: 6, minImprovement }));
+    }
+    let withinMargin = 0;
+    for (const [margin, result] of byMargin) {
+      assert.equal(result.direction, "minimize");
+      for (const stage of result.stages) {
+        const values = stage.tried.map((t) => t.value).filter(Number.isFinite);
+        const best = Math.min(...values);
+        const kept = Object.keys(stage.kept).length > 0;
+        const threshold = stage.before - margin * Math.abs(stage.before);
+        assert.equal(kept, best < threshold, `${stage.name} at ${margin}: ${values}`);
+        if (kept) {
+          assert.equal(stage.after, best);
+          assert.equal(stage.withinMargin, undefined);
+        } else {
+          assert.equal(stage.after, stage.before);
+          if (best < stage.before) {
+            withinMargin++;
+            assert.equal(stage.withinMargin?.value, best);
+            const closest = stage.tried.find((t) => t.value === best)!;
+            assert.deepEqual(stage.withinMargin?.change, closest.change);
+          } else assert.equal(stage.withinMargin, undefined);
+        }
+      }
+    }
+    assert.ok(withinMargin > 0, "no stage gained less than its margin: the test shows nothing");
+    // the record says the margin
+    const strict = byMargin.get(0.9)!;
+    const record = JSON.parse(await Deno.readTextFile(`${strict.dir}/tune.json`));
+    assert.equal(record.minImprovement, 0.9);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a tune's minImprovement outside 0..1 is refused before any run, saying what it is and what to give", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const config = parseConfig({ backend: "cpu", runsDir: dir, data: { validationSplit: 0.25 } });
+    for (const minImprovement of [-0.01, 1, 5, NaN, Infinity]) {
+      await assert.rejects(
+        tune(config, { budget: 2, minImprovement }),
+        (error: Error & { hint?: string; where?: string }) => {
+          assert.equal(
+            error.message,
+            `Cannot tune with a minimum improvement of ${minImprovement}: it is the fraction of ` +
+              "the best value so far that a change must gain to be kept, a number from 0 up to " +
+              "(not including) 1",
+          );
+          assert.equal(error.where, "--min-improvement");
+          assert.match(error.hint ?? "", /--min-improvement 0\.01 \(1%\); 0\.001 by default/);
+          return true;
+        },
+      );
+    }
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(dir)), []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

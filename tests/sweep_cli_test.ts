@@ -1248,3 +1248,22 @@ Deno.test("a warning the trials' runs give at their start is printed once, with 
     );
   }
 });
+
+Deno.test("anneal tune --min-improvement refuses what is not a fraction from 0 up to 1, before any run", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const base = ["tune", "--set", `runsDir=${dir}`, "--set", "data.validationSplit=0.2"];
+  const word = await anneal(...base, "--min-improvement", "abc");
+  assert.equal(word.code, 2, word.stderr);
+  assert.match(
+    word.stderr,
+    /error\[usage\]: --min-improvement must be a number, current value is 'abc'\n {2}hint: give it like --min-improvement 0\.01 \(0\.001 by default\)/,
+  );
+  const one = await anneal(...base, "--min-improvement", "1");
+  assert.equal(one.code, 2, one.stderr);
+  assert.match(
+    one.stderr,
+    /error\[usage\]: Cannot tune with a minimum improvement of 1: .* \(at --min-improvement\)\n {2}hint: give e\.g\. --min-improvement 0\.01 \(1%\); 0\.001 by default, 0 keeps any gain/,
+  );
+  assert.deepEqual(await Array.fromAsync(Deno.readDir(dir)), []);
+});

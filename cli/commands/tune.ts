@@ -5,6 +5,7 @@
  */
 import {
   AnnealError,
+  DEFAULT_MIN_IMPROVEMENT,
   loadConfig,
   type RunConfig,
   tune,
@@ -27,8 +28,12 @@ export interface TuneCommandOptions {
   config?: string;
   set: string[];
   budget: string;
+  minImprovement: string;
   out?: string;
 }
+
+/** A fraction as a percentage: 0.001 -> "0.1%". */
+const percent = (fraction: number) => `${formatNumber(fraction * 100)}%`;
 
 const describe = (change: Record<string, unknown>) =>
   Object.entries(change).map(([k, v]) =>
@@ -50,6 +55,17 @@ function trainedAt(change: Record<string, unknown>, config: RunConfig): string {
 export async function tuneCommand(options: TuneCommandOptions): Promise<number> {
   const config = await loadConfig(options.config, options.set);
   const budget = parseNumberFlag("--budget", options.budget, true, "20");
+  // (0 is allowed: tune itself refuses a fraction outside 0..1)
+  const minImprovement = options.minImprovement.trim() === ""
+    ? NaN
+    : Number(options.minImprovement);
+  if (Number.isNaN(minImprovement)) {
+    throw new AnnealError(
+      "usage",
+      `--min-improvement must be a number, current value is '${options.minImprovement}'`,
+      { hint: `give it like --min-improvement 0.01 (${DEFAULT_MIN_IMPROVEMENT} by default)` },
+    );
+  }
   // an --out that cannot be written is refused before the tune's runs, not after them
   if (options.out) await checkFlagFile("--out", options.out);
   let marked = false;
@@ -62,6 +78,7 @@ export async function tuneCommand(options: TuneCommandOptions): Promise<number> 
   const started = Date.now();
   const result = await tune(config, {
     budget,
+    minImprovement,
     interrupt: controller.signal,
     onStart: (dir, previous) => {
       // (once tune has taken its budget and config: a refused one prints only its error)
@@ -96,7 +113,13 @@ export async function tuneCommand(options: TuneCommandOptions): Promise<number> 
           ? `stage '${name}: kept ${describe(stage.kept)}: ${formatNumber(stage.before)} -> ${
             formatNumber(stage.after)
           } (${delta >= 0 ? "+" : ""}${formatNumber(delta)})`
-          : `stage '${name}: nothing beat ${formatNumber(stage.before)}; unchanged`,
+          : `stage '${name}: nothing beat ${formatNumber(stage.before)}${
+            stage.withinMargin
+              ? ` by more than ${percent(minImprovement)} (--min-improvement; closest: ${
+                describe(stage.withinMargin.change)
+              } -> ${formatNumber(stage.withinMargin.value)})`
+              : ""
+          }; unchanged`,
       );
     },
   }).finally(() => interruption.dispose());
