@@ -1173,7 +1173,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       record.lastLr = lr;
       if (momentum !== undefined) engine.optimizer.setMomentum(momentum);
       const stepStart = performance.now();
-      const pending = engine.computeGradients(micro);
+      const pending = engine.computeGradients(micro, step);
       let values: StepValues | StepTensors = pending;
       let skipped = false;
       if (readsEachStep) {

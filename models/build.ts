@@ -11,6 +11,7 @@ import { AnnealError } from "../errors.ts";
 import { batchNormalization } from "./batch_norm.ts";
 import { conv2d } from "./conv.ts";
 import { dense as denseLayer } from "./dense.ts";
+import { dropout as dropoutLayer } from "./dropout.ts";
 import { InitFactory } from "./init.ts";
 import { recurrentLayer } from "./recurrent.ts";
 import { stabilizeWeightNames } from "./names.ts";
@@ -18,6 +19,7 @@ import { type ModelSpec, ModelSpecSchema, type ResolvedModelSpec } from "./spec.
 import { formatPath } from "../zod_paths.ts";
 import { fieldIssueText } from "../issue_text.ts";
 import { unknownFields } from "../unknown_fields.ts";
+import { seedFrom } from "../data/rng.ts";
 
 /** The data-dependent shape of a model: per-sample input shape and the number of outputs. */
 export interface ModelShape {
@@ -173,6 +175,16 @@ function head(x: Sym, units: number, init: InitFactory): Sym {
   return dense(x, units, "head", init);
 }
 
+/**
+ * Dropout at `rate` after `x` (layer `dropout${i}`): seeded masks (see dropout.ts), which the
+ * engine names each training pass; its own stream (from the model's seed) serves a pass that
+ * names none.
+ */
+function dropout(x: Sym, rate: number, i: number, seed: number): Sym {
+  const own = Number.isSafeInteger(seed) ? seedFrom(seed, i) : i;
+  return dropoutLayer({ rate, name: `dropout${i}`, seed: own }).apply(x) as Sym;
+}
+
 function mlp(
   spec: Extract<ResolvedModelSpec, { kind: "mlp" }>,
   input: Sym,
@@ -187,7 +199,7 @@ function mlp(
     }
     x = tfl.layers.activation({ activation: spec.activation, name: `act${i}` }).apply(x) as Sym;
     if (spec.dropout > 0) {
-      x = tfl.layers.dropout({ rate: spec.dropout, name: `dropout${i}` }).apply(x) as Sym;
+      x = dropout(x, spec.dropout, i, init.seed);
     }
   });
   return head(x, outputUnits, init);
@@ -243,7 +255,7 @@ function cnn(
     x = dense(x, units, `dense${i}`, init);
     x = tfl.layers.reLU({ name: `relu${i}` }).apply(x) as Sym;
     if (spec.dropout > 0) {
-      x = tfl.layers.dropout({ rate: spec.dropout, name: `dropout${i}` }).apply(x) as Sym;
+      x = dropout(x, spec.dropout, i, init.seed);
     }
   });
   return head(x, shape.outputUnits, init);
@@ -309,7 +321,7 @@ function rnn(
       ...init.recurrent(spec.units),
     }).apply(x) as Sym;
     if (!last && spec.dropout > 0) {
-      x = tfl.layers.dropout({ rate: spec.dropout, name: `dropout${i}` }).apply(x) as Sym;
+      x = dropout(x, spec.dropout, i, init.seed);
     }
   }
   return head(x, shape.outputUnits, init);

@@ -10,6 +10,7 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import type * as tfl from "npm:@tensorflow/tfjs-layers@4.22.0";
 import type { RunConfig } from "../config.ts";
 import { buildModel, forward } from "../models/mod.ts";
+import { dropoutSeed } from "../models/dropout.ts";
 import { lossFunction } from "../models/losses.ts";
 import { accuracy, mae } from "../models/metrics.ts";
 import { createOptimizer, type Optimizer } from "../optimizers/mod.ts";
@@ -190,6 +191,8 @@ export class TrainingEngine {
   readonly #config: RunConfig;
   /** Result tensors whose read-back is on its way (see `unreadResults`). */
   readonly #reading = new Set<tf.Tensor>();
+  /** The step `computeGradients` takes when it is given none: the one after the last it took. */
+  #nextStep = 0;
 
   /**
    * Builds the model and optimizer of `config` for data of the given shape. `config` is one
@@ -403,11 +406,17 @@ export class TrainingEngine {
   /**
    * Gradients of the mean loss over all micro-batches (gradient accumulation): each micro-batch
    * contributes its summed loss divided by the total sample count, so k micro-batches give the
-   * same update as one batch of their union.
+   * same update as one batch of their union (up to dropout, whose masks differ between them).
+   *
+   * `step` is the run's optimizer step this is (from 0): micro-batch m's dropout masks are those
+   * of `dropoutSeed(config.seed, step, m)`, so a run trained again, or resumed, draws the same
+   * ones. Without it, the step after the last one computed (0 at first).
    */
-  computeGradients(microBatches: (HostBatch | HostByteBatch)[]): PendingStep {
+  computeGradients(microBatches: (HostBatch | HostByteBatch)[], step?: number): PendingStep {
     const total = microBatches.reduce((sum, batch) => sum + batch.size, 0);
     if (total === 0) throw new AnnealError("internal", "A step needs at least one sample");
+    const at = step ?? this.#nextStep;
+    this.#nextStep = at + 1;
     if (this.#dense instanceof DenseGpuProgram) {
       const { grads, stats } = this.#dense.computeGradients(microBatches);
       return { grads, stats, samples: total, ownsGrads: false };
@@ -418,11 +427,12 @@ export class TrainingEngine {
     }
     let grads: tf.Tensor[] | undefined;
     let stats: tf.Tensor1D | undefined;
-    for (const batch of microBatches.map(floatBatch)) {
+    for (const [m, batch] of microBatches.map(floatBatch).entries()) {
       const { x, y } = this.#tensors(batch);
       let output: tf.Tensor | undefined;
+      const masks = dropoutSeed(this.#config.seed, at, m);
       const { value, grads: named } = tf.variableGrads(() => {
-        output = forward(this.model, x, true);
+        output = forward(this.model, x, true, masks);
         tf.keep(output);
         return tf.mul(this.#loss(output, y), batch.size / total) as tf.Scalar;
       }, this.variables);

@@ -401,7 +401,7 @@ async function trainWith(
       sums.lastLr = lr;
       if (momentum !== undefined) engine.optimizer.setMomentum(momentum);
       const stepStart = performance.now();
-      const pending = engine.computeGradients(micro);
+      const pending = engine.computeGradients(micro, step);
       if (!gpuWindows) {
         // As the trainer: read before it is applied, and skipped where not finite.
         const [value] = await engine.readStats([pending]);

@@ -557,7 +557,7 @@ async function runCurve(
         yielded = performance.now();
       }
       stopIfInterrupted(interrupt, o, repeat, i);
-      const pending = engine.computeGradients(stream.next().value as HostBatch[]);
+      const pending = engine.computeGradients(stream.next().value as HostBatch[], i);
       const [{ loss }] = await engine.readStats([pending]);
       if (Number.isFinite(loss)) engine.applyGradients(pending, ramp[i], maxNorm);
       else engine.discardGradients(pending);

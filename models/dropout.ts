@@ -1,0 +1,170 @@
+/**
+ * Dropout whose masks are seeded: a training pass's mask is a pure function of the run's seed, the
+ * step, the micro-batch within the step's accumulation group and the layer, so a run trained again
+ * (or resumed from a checkpoint) draws the same masks, bit for bit.
+ *
+ * tfjs-layers' own Dropout draws its mask with `tf.dropout`, unseeded (a fresh mask each call,
+ * never the same twice across runs) or, given a seed, the same mask at every call. Here the
+ * caller names the pass ({@linkcode dropoutSeed}: run seed, step, micro-batch), each dropout
+ * layer of the model derives its own stream from it (its place among the model's dropout
+ * layers), and the mask is drawn on the host (as `tf.dropout`'s is: `tf.randomUniform` fills its
+ * values in TypeScript) with anneal's sfc32 generator, the same on every backend.
+ *
+ * Semantics are torch's inverted dropout: each unit is kept with probability `1 - rate` and the
+ * kept ones are scaled by `1 / (1 - rate)`; rate 0 drops nothing, and inference (`training`
+ * false) passes the input through.
+ *
+ * @module
+ */
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import * as tfl from "npm:@tensorflow/tfjs-layers@4.22.0";
+import { seedFrom } from "../data/rng.ts";
+
+/** Tells dropout's streams apart from the data's (shuffles, augmentation) drawn from the same seed. */
+const DROPOUT_STREAM = 0x6d61736b; // "mask"
+
+type DropoutArgs = Parameters<typeof tfl.layers.dropout>[0];
+// tfjs-layers exports the layer's factory, not its class: take the class from an instance.
+const Base = Object.getPrototypeOf(tfl.layers.dropout({ rate: 0 })).constructor as new (
+  args: DropoutArgs,
+) => tfl.layers.Layer & { rate: number };
+
+/**
+ * The seed of a training pass's dropout masks: those of micro-batch `microBatch` (0 without
+ * gradient accumulation) of optimizer step `step` of a run seeded `runSeed`.
+ *
+ * @example
+ * ```ts
+ * import { dropoutSeed } from "./dropout.ts";
+ * console.assert(dropoutSeed(42, 0, 0) === dropoutSeed(42, 0, 0));
+ * console.assert(dropoutSeed(42, 0, 0) !== dropoutSeed(42, 1, 0));
+ * console.assert(dropoutSeed(42, 0, 0) !== dropoutSeed(42, 0, 1));
+ * ```
+ */
+export function dropoutSeed(runSeed: number, step: number, microBatch: number): number {
+  return seedFrom(runSeed, DROPOUT_STREAM, step, microBatch);
+}
+
+/**
+ * An inverted-dropout mask of `size` values, each `1 / (1 - rate)` (kept) with probability
+ * `1 - rate`, else 0, drawn from `seed` (sfc32, seeded as `data/rng.ts`'s `Rng`).
+ *
+ * @example
+ * ```ts
+ * import { dropoutMask } from "./dropout.ts";
+ * const mask = dropoutMask(7, 1000, 0.5);
+ * console.assert(mask.every((v) => v === 0 || v === 2));
+ * console.assert(dropoutMask(7, 1000, 0.5).every((v, i) => v === mask[i]));
+ * console.assert(dropoutMask(7, 10, 0).every((v) => v === 1));
+ * ```
+ */
+export function dropoutMask(seed: number, size: number, rate: number): Float32Array {
+  const mask = new Float32Array(size);
+  if (!(rate > 0)) return mask.fill(1);
+  if (rate >= 1) return mask;
+  const scale = 1 / (1 - rate);
+  // a unit is dropped where its uniform 32-bit draw is below rate * 2^32
+  const threshold = Math.min(Math.round(rate * 0x1_0000_0000), 0xffffffff);
+  // sfc32 inline (as Rng: the same state from the same seed), one 32-bit draw a unit
+  const s = seedFrom(seed);
+  let a = fmix32(s ^ 0xa5a5a5a5), b = fmix32(s + 0x6a09e667), c = fmix32(s + 0xbb67ae85), d = 1;
+  for (let i = -12; i < size; i++) {
+    const t = (((a + b) | 0) + d) | 0;
+    d = (d + 1) | 0;
+    a = b ^ (b >>> 9);
+    b = (c + (c << 3)) | 0;
+    c = (c << 21) | (c >>> 11);
+    c = (c + t) | 0;
+    if (i >= 0 && t >>> 0 >= threshold) mask[i] = scale;
+  }
+  return mask;
+}
+
+/** murmur3's finaliser (as `data/rng.ts`). */
+function fmix32(value: number): number {
+  let h = value >>> 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** tfjs-layers' Dropout (class name `Dropout`, same config) drawing seeded masks. */
+class SeededDropout extends Base {
+  /** The seed of this layer's mask in the pass under way ({@linkcode withDropoutSeed}). */
+  passSeed?: number;
+  /** The layer's own seed and count of training passes, for passes that name no seed. */
+  readonly #ownSeed: number;
+  #passes = 0;
+
+  constructor(args: DropoutArgs & { seed?: number }) {
+    super(args);
+    this.#ownSeed = args.seed ?? 0;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) {
+    const input = Array.isArray(inputs) ? inputs[0] : inputs;
+    if (kwargs.training !== true || !(this.rate > 0 && this.rate < 1)) return input;
+    // a pass that names no seed (a model run outside the engine): the layer's own stream, a new
+    // mask each pass
+    const seed = this.passSeed ?? seedFrom(this.#ownSeed, DROPOUT_STREAM, this.#passes++);
+    const mask = dropoutMask(seed, input.size, this.rate);
+    return tf.tidy(() => tf.mul(input, tf.tensor(mask, input.shape, "float32")));
+  }
+}
+
+/**
+ * A dropout layer that is tfjs-layers' own (class name `Dropout`, no weights), whose training
+ * passes draw seeded masks: those {@linkcode withDropoutSeed} names, or without one a new mask
+ * each pass from the layer's own `seed`.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+ * import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
+ * import { dropout } from "./dropout.ts";
+ * await tf.setBackend("cpu");
+ * const layer = dropout({ rate: 0.5 });
+ * const y = layer.apply(tf.ones([2, 4]), { training: true }) as tf.Tensor;
+ * console.assert(Array.from(y.dataSync()).every((v) => v === 0 || v === 2));
+ * ```
+ */
+export function dropout(args: DropoutArgs & { seed?: number }): tfl.layers.Layer {
+  return new SeededDropout(args);
+}
+
+/**
+ * Runs `pass` (a forward pass of `model`) with the dropout masks of `seed`: the model's k-th
+ * dropout layer (in its layers' order) draws the mask of `seedFrom(seed, k)`. Without a seed,
+ * `pass` runs as it is (each layer then draws from its own stream).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+ * import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
+ * import { buildModel } from "./build.ts";
+ * import { withDropoutSeed } from "./dropout.ts";
+ * await tf.setBackend("cpu");
+ * const model = buildModel({ kind: "mlp", hidden: [8], dropout: 0.5 }, { inputShape: [3], outputUnits: 2 }, 1);
+ * const pass = () => Array.from((model.apply(tf.ones([4, 3]), { training: true }) as tf.Tensor).dataSync());
+ * console.assert(withDropoutSeed(model, 5, pass).join() === withDropoutSeed(model, 5, pass).join());
+ * ```
+ */
+export function withDropoutSeed<T>(
+  model: tfl.LayersModel,
+  seed: number | undefined,
+  pass: () => T,
+): T {
+  if (seed === undefined) return pass();
+  const layers = model.layers.filter((layer): layer is SeededDropout =>
+    layer instanceof SeededDropout
+  );
+  layers.forEach((layer, k) => layer.passSeed = seedFrom(seed, k));
+  try {
+    return pass();
+  } finally {
+    for (const layer of layers) layer.passSeed = undefined;
+  }
+}

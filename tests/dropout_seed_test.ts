@@ -1,0 +1,182 @@
+/**
+ * Dropout's masks are seeded: a pure function of the run's seed, the step, the micro-batch within
+ * the step's accumulation group and the layer. Two runs of one config train the same weights bit
+ * for bit (on cpu), a run stopped and resumed those of a run never stopped, and the in-process
+ * loop those of the actors.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
+import * as tfl from "npm:@tensorflow/tfjs-layers@4.22.0";
+import { parseConfig, type RunConfigInput } from "../config.ts";
+import { dropout, dropoutMask, dropoutSeed } from "../models/dropout.ts";
+import { forward } from "../models/forward.ts";
+import { TrainingEngine } from "../runtime/engine.ts";
+import { lrFind } from "../runtime/lr_find.ts";
+import {
+  assertLastWeights,
+  lastWeightsAndSteps,
+  readNdjson,
+  resumeInStages,
+  tempRunsDir,
+  trainCollect,
+  trainInProcessReleased,
+} from "./_helpers.ts";
+
+await tf.setBackend("cpu");
+
+/** An MLP with dropout after each of its two hidden layers, on 96 synthetic rows (cpu). */
+const config = {
+  backend: "cpu" as const,
+  epochs: 4,
+  batchSize: 16,
+  data: { kind: "synthetic-linear" as const, n: 96, validationSplit: 0.25 },
+  model: { kind: "mlp" as const, hidden: [16, 16], dropout: 0.3 },
+  optimizer: { name: "adam" as const, lr: 0.01 },
+};
+
+/** Two dropout layers side by side on one input: the model's outputs are their masks. */
+function twoMasks(rate: number) {
+  const input = tfl.input({ shape: [64] });
+  const a = dropout({ rate, name: "a" }).apply(input) as tfl.SymbolicTensor;
+  const b = dropout({ rate, name: "b" }).apply(input) as tfl.SymbolicTensor;
+  const model = tfl.model({
+    inputs: input,
+    outputs: tfl.layers.concatenate().apply([a, b]) as tfl.SymbolicTensor,
+  });
+  const ones = tf.ones([4, 64]);
+  const pass = (seed: number | undefined, training = true) =>
+    tf.tidy(() => Array.from(forward(model, ones, training, seed).dataSync()));
+  /** The masks of one pass, layer a's and layer b's. */
+  const masks = (seed: number | undefined, training = true) => {
+    const out = pass(seed, training);
+    const rows = [0, 1, 2, 3].map((r) => out.slice(128 * r, 128 * (r + 1)));
+    return [rows.flatMap((row) => row.slice(0, 64)), rows.flatMap((row) => row.slice(64))];
+  };
+  return { model, masks, [Symbol.dispose]: () => ones.dispose() };
+}
+
+Deno.test("a pass's masks are a pure function of its seed: the same for one (run seed, step, micro-batch), another for another step, micro-batch or run seed, and each layer its own", () => {
+  using two = twoMasks(0.5);
+  const [a, b] = two.masks(dropoutSeed(42, 3, 0));
+  assert.deepEqual(two.masks(dropoutSeed(42, 3, 0)), [a, b], "the same seed, the same masks");
+  assert.notDeepEqual(a, b, "two layers in one pass draw two masks");
+  for (
+    const [what, other] of [
+      ["the next step", dropoutSeed(42, 4, 0)],
+      ["the step's next micro-batch", dropoutSeed(42, 3, 1)],
+      ["another run seed", dropoutSeed(43, 3, 0)],
+    ] as const
+  ) {
+    const [a2, b2] = two.masks(other);
+    assert.notDeepEqual(a2, a, what);
+    assert.notDeepEqual(b2, b, what);
+  }
+  // inverted dropout, as torch's: kept units scaled by 1 / (1 - rate), about half of them kept
+  assert.ok(a.every((v) => v === 0 || v === 2));
+  const kept = a.filter((v) => v === 2).length;
+  assert.ok(kept > 256 * 0.35 && kept < 256 * 0.65, `${kept} of 256 kept at rate 0.5`);
+  // no seed named (a model run outside the engine): a new mask each pass, still not all alike
+  assert.notDeepEqual(two.masks(undefined)[0], two.masks(undefined)[0]);
+  // inference drops nothing, seeded or not
+  assert.ok(two.masks(dropoutSeed(42, 3, 0), false).flat().every((v) => v === 1));
+  assert.ok(two.masks(undefined, false).flat().every((v) => v === 1));
+});
+
+Deno.test("dropout's mask keeps each unit with probability 1 - rate; rate 0 keeps all, unscaled", () => {
+  const mask = dropoutMask(dropoutSeed(7, 0, 0), 100_000, 0.2);
+  const kept = mask.filter((v) => v !== 0);
+  assert.ok(kept.every((v) => v === Math.fround(1 / 0.8)));
+  assert.ok(Math.abs(kept.length / mask.length - 0.8) < 0.01, `${kept.length} kept`);
+  assert.ok(dropoutMask(1, 50, 0).every((v) => v === 1));
+  using two = twoMasks(0);
+  assert.ok(two.masks(dropoutSeed(1, 0, 0)).flat().every((v) => v === 1));
+});
+
+Deno.test("the engine's step names its masks: the same gradients for the same step, others for another; evaluation drops nothing", async () => {
+  const engine = new TrainingEngine(parseConfig(config), {
+    inputShape: [2],
+    targetSize: 1,
+    task: "regression",
+  });
+  try {
+    assert.equal(engine.modelPath, "tfjs", "dropout runs in tfjs's path");
+    const x = Float32Array.from({ length: 32 }, (_, i) => Math.sin(i));
+    const batch = { x, y: Float32Array.from({ length: 16 }, (_, i) => i / 16), size: 16 };
+    const gradients = async (step?: number) => {
+      const pending = engine.computeGradients([batch], step);
+      const grads = await Promise.all(pending.grads.map((g) => g.data()));
+      const [stats] = await engine.readStats([pending]);
+      engine.discardGradients(pending);
+      return { loss: stats.loss, grads: grads.map((g) => Array.from(g)) };
+    };
+    const at5 = await gradients(5);
+    assert.deepEqual(await gradients(5), at5);
+    assert.notDeepEqual((await gradients(6)).grads, at5.grads);
+    // without a step, the one after the last: 7 here
+    assert.deepEqual(await gradients(), await gradients(7));
+    const evaluated = async () => (await engine.readStats([engine.evaluate(batch)]))[0].loss;
+    assert.equal(await evaluated(), await evaluated());
+  } finally {
+    engine.dispose();
+  }
+});
+
+Deno.test("two runs of one config with dropout train the same weights and losses bit for bit; another seed trains others", async () => {
+  await using runs = await tempRunsDir();
+  const input = { ...config, runsDir: runs.dir };
+  const first = await trainCollect(input, { runId: "first" });
+  const second = await trainCollect(input, { runId: "second" });
+  assert.equal(first.result.status, "completed", first.result.reason);
+  const a = await lastWeightsAndSteps(first.result.runDir);
+  const b = await lastWeightsAndSteps(second.result.runDir);
+  assert.deepEqual(b.weights, a.weights);
+  const losses = (steps: Record<string, number>[]) => steps.map((s) => s.loss);
+  assert.deepEqual(losses(b.steps), losses(a.steps));
+  const strip = (records: Record<string, number>[]) =>
+    records.map(({ seconds: _, ...rest }) => rest);
+  assert.deepEqual(
+    strip(await readNdjson(`${second.result.runDir}/epochs.ndjson`)),
+    strip(await readNdjson(`${first.result.runDir}/epochs.ndjson`)),
+  );
+  const other = await trainCollect({ ...input, seed: 7 }, { runId: "other" });
+  assert.notDeepEqual((await lastWeightsAndSteps(other.result.runDir)).weights, a.weights);
+});
+
+Deno.test("a run with dropout stopped within an epoch and resumed trains the weights and losses of a run never stopped", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  // 72 training samples in batches of 16: 5 steps an epoch; steps 7 and 13 are within epochs
+  const input: RunConfigInput = { ...config, runsDir: dir, gradientAccumulation: 2, batchSize: 8 };
+  const straight = await trainCollect(input, { runId: "straight" });
+  assert.equal(straight.result.status, "completed", straight.result.reason);
+  const stopped = await trainCollect({ ...input, maxSteps: 7 }, { runId: "stopped" });
+  assert.equal(stopped.result.reason, "budget: reached maxSteps = 7");
+  await resumeInStages("stopped", dir, ["13", "1000"]);
+  const a = await lastWeightsAndSteps(`${dir}/straight`);
+  const b = await lastWeightsAndSteps(`${dir}/stopped`);
+  assert.deepEqual(b.weights, a.weights);
+  assert.deepEqual(b.steps.map((s) => [s.step, s.loss]), a.steps.map((s) => [s.step, s.loss]));
+});
+
+Deno.test("with dropout and gradient accumulation, the in-process loop trains the actors' weights bit for bit", async () => {
+  await using runs = await tempRunsDir();
+  const input = { ...config, runsDir: runs.dir, gradientAccumulation: 2, batchSize: 8 };
+  const plain = await trainInProcessReleased(parseConfig(input));
+  const { result } = await trainCollect(input);
+  assert.equal(plain.steps, result.steps);
+  await assertLastWeights(result.runDir, plain.weights);
+  const epochs = await readNdjson(`${result.runDir}/epochs.ndjson`);
+  epochs.forEach((e, i) =>
+    assert.ok(Math.abs(e.loss - plain.losses[i]) <= 1e-6 * plain.losses[i], `epoch ${i}`)
+  );
+});
+
+Deno.test("the LR range test of a model with dropout draws the same masks each time: the same curve", async () => {
+  const input = { ...config, data: { ...config.data, n: 400 } };
+  const curve = async () =>
+    (await lrFind(input, { iterations: 60, startLr: 1e-4, endLr: 10 })).losses;
+  assert.deepEqual(await curve(), await curve());
+});
