@@ -574,8 +574,8 @@ async function holdsOnlyItsRecord(dir: string): Promise<boolean> {
  * The changes of `changes` that train another config than `config` and than each other, in their
  * order. A change that leaves the config as it is (adamw's weightDecay 0.01, its default; a batch
  * of 1 halved; a dropout of 0.1 where it is 0.1) trained the stage's start again: a run of the
- * budget spent on nothing, and under dropout, whose masks are not seeded, one whose noise could be
- * kept as the stage's gain. A change the config refuses is kept, to be refused as it was.
+ * budget spent on nothing (the same numbers: dropout's masks are seeded too). A change the config
+ * refuses is kept, to be refused as it was.
  *
  * @example
  * ```ts
