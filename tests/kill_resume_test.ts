@@ -14,9 +14,16 @@ const config = {
   scheduler: { name: "plateau" as const, patience: 1, factor: 0.5 },
 };
 
+/** The config `killAndResume` takes: `config`'s, with or without dropout. */
+type KillConfig = typeof config & { model: { dropout?: number } };
+
 const cli = (args: string[]) => annealCommand(args);
 
-Deno.test("SIGKILL mid-epoch, then `anneal train --resume`, ends with the weights and metrics of an uninterrupted run", async () => {
+/**
+ * Kills a run of `config` with SIGKILL mid-epoch, resumes it with `anneal train --resume`, and
+ * checks that it ends with the weights and metrics of a run never killed.
+ */
+async function killAndResume(config: KillConfig) {
   await using runs = await tempRunsDir();
   const { dir } = runs;
   const configFile = `${dir}/config.json`;
@@ -82,6 +89,15 @@ Deno.test("SIGKILL mid-epoch, then `anneal train --resume`, ends with the weight
     [...Array(config.epochs * stepsPerEpoch).keys()],
     "each step recorded once",
   );
+}
+
+Deno.test("SIGKILL mid-epoch, then `anneal train --resume`, ends with the weights and metrics of an uninterrupted run", async () => {
+  await killAndResume(config);
+});
+
+Deno.test("with dropout, SIGKILL mid-epoch and `--resume` end with the weights and metrics of an uninterrupted run: the masks are seeded by step", async () => {
+  // (tfjs's path, not the host step: dropout's masks drawn at every step)
+  await killAndResume({ ...config, model: { ...config.model, dropout: 0.2 } });
 });
 
 Deno.test("--resume of a run that ended before its first checkpoint says so and how to go on", async () => {
