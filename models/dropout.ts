@@ -68,6 +68,7 @@ export function dropoutMask(seed: number, size: number, rate: number): Float32Ar
   // sfc32 inline (as Rng: the same state from the same seed), one 32-bit draw a unit
   const s = seedFrom(seed);
   let a = fmix32(s ^ 0xa5a5a5a5), b = fmix32(s + 0x6a09e667), c = fmix32(s + 0xbb67ae85), d = 1;
+  // (the first 12 draws are skipped, as Rng's constructor skips them)
   for (let i = -12; i < size; i++) {
     const t = (((a + b) | 0) + d) | 0;
     d = (d + 1) | 0;

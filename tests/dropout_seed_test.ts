@@ -12,6 +12,7 @@ import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
 import * as tfl from "npm:@tensorflow/tfjs-layers@4.22.0";
 import { parseConfig, type RunConfigInput } from "../config.ts";
 import { dropout, dropoutMask, dropoutSeed } from "../models/dropout.ts";
+import { Rng } from "../data/rng.ts";
 import { forward } from "../models/forward.ts";
 import { TrainingEngine } from "../runtime/engine.ts";
 import { lrFind } from "../runtime/lr_find.ts";
@@ -93,6 +94,15 @@ Deno.test("dropout's mask keeps each unit with probability 1 - rate; rate 0 keep
   assert.ok(dropoutMask(1, 50, 0).every((v) => v === 1));
   using two = twoMasks(0);
   assert.ok(two.masks(dropoutSeed(1, 0, 0)).flat().every((v) => v === 1));
+});
+
+Deno.test("dropout's mask draws anneal's sfc32 stream (data/rng.ts's Rng of its seed): unit i kept where the i-th draw is at least rate * 2^32", () => {
+  for (const seed of [0, 1, 42, dropoutSeed(42, 3, 1)]) {
+    const rng = new Rng(seed);
+    const threshold = Math.round(0.3 * 2 ** 32);
+    const mask = dropoutMask(seed, 2000, 0.3);
+    assert.ok(mask.every((v) => (v !== 0) === (rng.uint32() >= threshold)), `seed ${seed}`);
+  }
 });
 
 Deno.test("the engine's step names its masks: the same gradients for the same step, others for another; evaluation drops nothing", async () => {
