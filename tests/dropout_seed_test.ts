@@ -105,34 +105,52 @@ Deno.test("dropout's mask draws anneal's sfc32 stream (data/rng.ts's Rng of its 
   }
 });
 
-Deno.test("the engine's step names its masks: the same gradients for the same step, others for another; evaluation drops nothing", async () => {
-  const engine = new TrainingEngine(parseConfig(config), {
-    inputShape: [2],
-    targetSize: 1,
-    task: "regression",
+/** A model with dropout of each kind that has it, and the shape of its data. */
+const kinds = [
+  { model: config.model, inputShape: [2] },
+  {
+    model: { kind: "cnn" as const, filters: [2], dense: [6], dropout: 0.3 },
+    inputShape: [4, 4, 1],
+  },
+  { model: { kind: "rnn" as const, units: 4, layers: 2, dropout: 0.3 }, inputShape: [3, 2] },
+];
+
+for (const { model, inputShape } of kinds) {
+  Deno.test(`the engine's step names its masks (${model.kind}): the same gradients for the same step, others for another; evaluation drops nothing`, async () => {
+    const shape = { inputShape, targetSize: 1, task: "regression" as const };
+    const engine = new TrainingEngine(parseConfig({ ...config, model }), shape);
+    // the same model without dropout (the same weights: dropout has none), in tfjs's ops too
+    const plain = new TrainingEngine(
+      parseConfig({ ...config, model: { ...model, dropout: 0 }, fusedModel: false }),
+      shape,
+    );
+    try {
+      assert.equal(engine.modelPath, "tfjs", "dropout runs in tfjs's path");
+      const features = inputShape.reduce((a, b) => a * b);
+      const x = Float32Array.from({ length: 16 * features }, (_, i) => Math.sin(i));
+      const batch = { x, y: Float32Array.from({ length: 16 }, (_, i) => i / 16), size: 16 };
+      // (before a step: a step moves the cnn's batch-norm statistics)
+      const evaluated = async (e: TrainingEngine) =>
+        (await e.readStats([e.evaluate(batch)]))[0].loss;
+      assert.equal(await evaluated(engine), await evaluated(plain));
+      const gradients = async (step?: number) => {
+        const pending = engine.computeGradients([batch], step);
+        const grads = await Promise.all(pending.grads.map((g) => g.data()));
+        const [stats] = await engine.readStats([pending]);
+        engine.discardGradients(pending);
+        return { loss: stats.loss, grads: grads.map((g) => Array.from(g)) };
+      };
+      const at5 = await gradients(5);
+      assert.deepEqual(await gradients(5), at5);
+      assert.notDeepEqual((await gradients(6)).grads, at5.grads);
+      // without a step, the one after the last: 7 here
+      assert.deepEqual(await gradients(), await gradients(7));
+    } finally {
+      engine.dispose();
+      plain.dispose();
+    }
   });
-  try {
-    assert.equal(engine.modelPath, "tfjs", "dropout runs in tfjs's path");
-    const x = Float32Array.from({ length: 32 }, (_, i) => Math.sin(i));
-    const batch = { x, y: Float32Array.from({ length: 16 }, (_, i) => i / 16), size: 16 };
-    const gradients = async (step?: number) => {
-      const pending = engine.computeGradients([batch], step);
-      const grads = await Promise.all(pending.grads.map((g) => g.data()));
-      const [stats] = await engine.readStats([pending]);
-      engine.discardGradients(pending);
-      return { loss: stats.loss, grads: grads.map((g) => Array.from(g)) };
-    };
-    const at5 = await gradients(5);
-    assert.deepEqual(await gradients(5), at5);
-    assert.notDeepEqual((await gradients(6)).grads, at5.grads);
-    // without a step, the one after the last: 7 here
-    assert.deepEqual(await gradients(), await gradients(7));
-    const evaluated = async () => (await engine.readStats([engine.evaluate(batch)]))[0].loss;
-    assert.equal(await evaluated(), await evaluated());
-  } finally {
-    engine.dispose();
-  }
-});
+}
 
 Deno.test("two runs of one config with dropout train the same weights and losses bit for bit; another seed trains others", async () => {
   await using runs = await tempRunsDir();
