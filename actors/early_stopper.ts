@@ -284,6 +284,9 @@ function judge(
     },
   ];
   const loss = message.metrics.loss;
+  // an epoch whose steps a late rollback undid (the others skipped): nothing to judge
+  const neutral = () => verdict({ isBest: false, stop: false, status: "running" });
+  if (message.allUndone) return neutral();
   if (message.skippedAll) {
     // No step of the epoch counted: there is no loss to call NaN. In epoch 0 no update was ever
     // made, so every loss was computed on the initial weights: the data or the model, not the
@@ -326,6 +329,8 @@ function judge(
       hint: divergenceHint(optimizer, lr, scheduler),
     });
   }
+  // (its weights, and the validation pass run on them, are discarded: not the best, nor a wait)
+  if (message.discarded) return neutral();
   next.monitor ??= watchedMetric(spec.monitor, message.metrics);
   const current = next.monitor === null ? undefined : message.metrics[next.monitor];
   if (current === undefined || !Number.isFinite(current)) {

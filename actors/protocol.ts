@@ -158,6 +158,20 @@ export const EpochEndedSchema = z.object({
    * became NaN (absent: some step counted).
    */
   skippedAll: z.boolean().optional(),
+  /**
+   * The epoch ended between a step the clip monitor stopped or rolled back at and the step the
+   * trainer acted on it (WebGPU windows, see runtime/undone_steps.ts): its weights are discarded,
+   * and its metrics count its steps up to that decision only. Never the best epoch, not counted
+   * by patience or a plateau; a loss that diverges still stops the run (absent: an epoch end as
+   * any other).
+   */
+  discarded: z.boolean().optional(),
+  /**
+   * No step of the epoch counted, and some were undone by such a late rollback (the others, if
+   * any, skipped): `metrics.loss` is NaN, and there is no loss to judge (absent: some step
+   * counted, or none was undone).
+   */
+  allUndone: z.boolean().optional(),
 });
 
 /** Scheduler -> trainer: answer to `EpochEnded`, with its state for the checkpoint. */

@@ -119,7 +119,8 @@ export function onStepsTaken(state: SchedulerState, step: number): LrPlanned | u
 
 /** An epoch ended: plateau reacts to the metric; the answer carries a fresh plan. */
 export function onEpochEnded(state: SchedulerState, message: EpochEnded): ScheduleAdvanced {
-  if (state.plateau && state.spec?.name === "plateau") {
+  // (an end whose weights a rollback discards moves no plateau: see EpochEnded.discarded)
+  if (state.plateau && state.spec?.name === "plateau" && !message.discarded) {
     // The metric early stopping watches: `valX` reads `x` without a validation split.
     const watched = watchedMetric(state.monitor, message.metrics);
     if (watched === null) {

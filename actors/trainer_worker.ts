@@ -46,6 +46,7 @@ import {
   webGpuInstanceMade,
 } from "../runtime/backend.ts";
 import { READS_IN_FLIGHT, ReadsInFlight, WINDOW_LAG } from "../runtime/reads_in_flight.ts";
+import { UndoneSteps } from "../runtime/undone_steps.ts";
 import { type CheckpointState, loadCheckpoint, type WeightMap } from "../runtime/checkpoint.ts";
 import { checkResumedData, checkResumedSteps } from "../runtime/resume_steps.ts";
 import { checkRunStart, unskippableSteps } from "../runtime/start_checks.ts";
@@ -143,6 +144,11 @@ interface EpochRecord {
   /** When the epoch began (performance.now()). */
   started: number;
   totals: EpochTotals;
+  /**
+   * On WebGPU, its steps read and not summed yet: they are summed, but for those a late rollback
+   * undid, once the clip monitor has judged the epoch's last step (see `countRead`).
+   */
+  read: { step: number; values: StepValues }[];
   /** The epoch's time in the steps' own work, reads of its windows included (ms). */
   stepMs: number;
   lastLr: number;
@@ -161,7 +167,16 @@ function newRecord(epoch: number, metrics: string[]): EpochRecord {
   let finish = () => {};
   const finished = new Promise<void>((resolve) => (finish = resolve));
   const totals = new EpochTotals(metrics);
-  return { epoch, started: performance.now(), totals, stepMs: 0, lastLr: NaN, finished, finish };
+  return {
+    epoch,
+    started: performance.now(),
+    totals,
+    read: [],
+    stepMs: 0,
+    lastLr: NaN,
+    finished,
+    finish,
+  };
 }
 
 /** An evaluation pass whose batches are queued: its metrics, once read back. */
@@ -211,6 +226,11 @@ interface EpochEnd {
   metricsLate: boolean;
   /** Its state, for a rollback, once its late metrics show it good (see `sendEnd`). */
   good?: Promise<Good>;
+  /**
+   * On WebGPU, it came between a step the clip monitor stopped or rolled back at and the step the
+   * trainer acted on it: its weights are discarded (no rollback returns to it).
+   */
+  discarded?: boolean;
   judged?: EpochJudged;
   advanced?: ScheduleAdvanced;
   /**
@@ -390,6 +410,8 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
    * of the window WINDOW_LAG after the step's own (see `settleLagged`), whenever they arrive.
    */
   const held: NonFiniteHandled[] = [];
+  /** On WebGPU: the steps between each stop or rollback decided and the step it was acted on. */
+  const undone = new UndoneSteps();
   monitor.on("NonFiniteHandled", (message) => {
     const handled = message as unknown as NonFiniteHandled;
     if (handled.action === "skip") {
@@ -401,8 +423,10 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       });
     } else if (handled.step >= rolledBackAt) {
       // Steps before the last rollback were computed from the weights it discarded.
-      if (lagged) held.push(handled);
-      else action ??= handled;
+      if (lagged) {
+        held.push(handled);
+        undone.decided(handled.step);
+      } else action ??= handled;
     }
   });
 
@@ -678,7 +702,8 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
         entry.skipped = true;
         if (entry.step >= optimizerSetAt) skippedOnDevice++;
       }
-      if (!entry.skipped) record.totals.add(read[i]);
+      // (summed once the clip monitor has judged the epoch: see `countRead`)
+      if (!entry.skipped) record.read.push({ step: entry.step, values: read[i] });
       // (read a window or more late: adaptive clipping takes the norm in WINDOW_LAG windows
       // after its own; see `settleLagged`)
       if (!entry.skipped && Number.isFinite(read[i].loss)) {
@@ -785,6 +810,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     scheduler.send({ type: "ScaleLearningRate", factor: 0.1, fromStep: step });
     scaledVersion = Math.max(planVersion, scaledVersion) + 1;
     rolledBackAt = step;
+    undone.rolledBack(step);
     held.length = 0;
     // (the monitor leaves out the steps between its verdict and this one: see `ignoring`)
     monitor.send({ type: "RolledBack", step });
@@ -884,6 +910,22 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
    * before the epoch's end is opened (its last window is sent before the validation pass).
    */
   const observedEnds = new Map<number, unknown>();
+  /** Waiting for the clip monitor's answer to an epoch's last window (see `sendEnd`). */
+  let observedWaiters: (() => void)[] = [];
+  const wakeObserved = () => {
+    for (const resolve of observedWaiters) resolve();
+    observedWaiters = [];
+  };
+  /**
+   * Sums an epoch's steps read on WebGPU, in step order, but for those a late rollback undid
+   * (once the clip monitor has judged them: at its end, or at a stop within it).
+   */
+  const countRead = (record: EpochRecord) => {
+    for (const { step, values } of record.read) {
+      if (undone.counts(step, values.loss, values.gradNorm)) record.totals.add(values);
+    }
+    record.read = [];
+  };
   const settleEnds = () => {
     while (
       !lateStop && ends.length > 0 && ends[0].judged &&
@@ -939,7 +981,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
         if (judged.isBest) bestWeights = end.weights;
         settled = { earlyStopper: judged.state, metrics: end.metrics };
         if (!end.deferred) lastGood = { weights: end.weights!, optimizer: end.optimizer };
-        if (lagged) {
+        if (lagged && !end.discarded) {
           goodEnds.push({ step: end.step, weights: end.weights!, optimizer: end.optimizer });
         }
       }
@@ -952,6 +994,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     for (const resolve of settledWaiters) resolve();
     settledWaiters = [];
     wakeEndWaiters();
+    wakeObserved();
   };
   /** Waiting for the next epoch end to settle (see `goodBefore`). */
   let endWaiters: (() => void)[] = [];
@@ -997,6 +1040,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   monitor.on("EpochObserved", (message) => {
     const observed = message as unknown as EpochObserved;
     observedEnds.set(observed.epoch, observed.state);
+    wakeObserved();
     settleEnds();
   });
   // A stop the trainer went past (never, while the guards hold): back to that epoch's end.
@@ -1005,6 +1049,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     epochsRun -= ends.length;
     ends.length = 0;
     observedEnds.clear();
+    wakeObserved(); // (ends waiting for it are undone)
     weightsVersion++;
     engine.writeWeights(end.weights!);
     engine.optimizer.setState(end.optimizer!);
@@ -1067,18 +1112,31 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   const sendEnd = (end: EpochEnd, record: EpochRecord, evaluation?: Evaluation) => {
     sending = sending.then(async () => {
       await record.finished;
+      // On WebGPU, the clip monitor's answers through the epoch's last step first: its stops and
+      // rollbacks on them say which steps a late rollback undoes, left out of the sums (whenever
+      // those answers come, so that the epoch's metrics do not depend on it)
+      while (lagged && !observedEnds.has(end.epoch) && ends.includes(end) && !readFailure) {
+        await new Promise<void>((resolve) => observedWaiters.push(resolve));
+      }
       const validation = await evaluation?.metrics;
       if (!ends.includes(end)) return; // undone by a return to an earlier end
+      countRead(record);
+      end.discarded = lagged && undone.discards(end.step);
+      const allUndone = lagged && record.totals.samples === 0 &&
+        (end.discarded || undone.undoneWithin(end.step - stepsPerEpoch, end.step));
       end.metrics = metrics = epochMetrics(record.totals.means(), validation, record.lastLr);
       end.stepSeconds = record.stepMs / 1000;
       end.clip = record.clip ?? clip.snapshot();
-      if (end.good && !verdictNeeded(stopGuard, end.epoch, metrics.loss)) lastGood = end.good;
+      if (end.good && !end.discarded && !verdictNeeded(stopGuard, end.epoch, metrics.loss)) {
+        lastGood = end.good;
+      }
       const ended = {
         type: "EpochEnded",
         epoch: end.epoch,
         step: end.step,
         metrics,
-        ...(record.totals.samples === 0 ? { skippedAll: true } : {}),
+        ...(end.discarded && { discarded: true }),
+        ...(allUndone ? { allUndone: true } : record.totals.samples === 0 && { skippedAll: true }),
       };
       // A schedule fixed in advance does nothing with an epoch end but plan from its step (the
       // trainer asks for plans as they run low instead) and answer with its state, which only a
@@ -1397,6 +1455,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       monitor.take((m) => m.type === "ClipState") as unknown as Promise<ClipState>,
     ]);
     const clipped: ClipThresholdState = clip.snapshot();
+    countRead(record); // (every window finished and judged: see `flushToEnd`)
     const state: CheckpointState = {
       epoch: epoch - 1,
       step,

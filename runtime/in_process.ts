@@ -57,6 +57,7 @@ import { ClipThreshold, type ClipThresholdState, lagStart } from "../actors/clip
 import type { WeightMap } from "./checkpoint.ts";
 import type { OptimizerState } from "../optimizers/mod.ts";
 import { DivergenceWatch } from "./divergence_watch.ts";
+import { UndoneSteps } from "./undone_steps.ts";
 
 /** What the in-process loop reports. */
 export interface InProcessResult {
@@ -137,6 +138,11 @@ export async function trainInProcess(config: RunConfig): Promise<InProcessResult
 interface EpochSums {
   epoch: number;
   totals: EpochTotals;
+  /**
+   * On WebGPU, its steps read and not summed yet: summed at its end, but for those a late
+   * rollback undid (as the trainer's `countRead`).
+   */
+  held: { step: number; values: StepValues }[];
   /** The rate of its last step (its metrics' `lr`). */
   lastLr: number;
   /** Steps taken by its end (set at its end). */
@@ -154,6 +160,8 @@ interface EpochSums {
   read?: boolean;
   /** The loop went on from its end before its reads were back (WebGPU): judged once they are. */
   deferred?: boolean;
+  /** Its end came between a stop or rollback decided and the step it applied at (WebGPU). */
+  discarded?: boolean;
 }
 
 /** What a rollback returns to: weights and optimizer state (none: a fresh optimizer). */
@@ -209,6 +217,8 @@ async function trainWith(
   // returns to the last epoch end the early stopper found no divergence at (the start, with a
   // fresh optimizer, before the first), and scales every later rate by 0.1.
   const watch = new DivergenceWatch(config);
+  /** As the trainer: on WebGPU, the steps between a decision and the step it applies at. */
+  const undone = new UndoneSteps();
   const rollbacks = config.clipping.onNonFinite === "rollback";
   let lastGood: Good | Promise<Good> | undefined = rollbacks
     ? { weights: await engine.readWeights() }
@@ -260,13 +270,23 @@ async function trainWith(
   const judgeEnd = async (sums: EpochSums) => {
     const validation = await sums.validation;
     if (ended) return; // (an end the run went on from, after it)
+    // as the trainer: the steps a late rollback undid are left out, and an end among them is
+    // discarded
+    for (const { step, values } of sums.held) {
+      if (undone.counts(step, values.loss, values.gradNorm)) sums.totals.add(values);
+    }
+    sums.held = [];
+    sums.discarded = gpuWindows && undone.discards(sums.endStep!);
+    const allUndone = gpuWindows && sums.totals.samples === 0 &&
+      (sums.discarded || undone.undoneWithin(sums.endStep! - stepsPerEpoch, sums.endStep!));
     const metrics = epochMetrics(sums.totals.means(), validation, sums.lastLr);
     const message = {
       type: "EpochEnded" as const,
       epoch: sums.epoch,
       step: sums.endStep!,
       metrics,
-      ...(sums.totals.samples === 0 ? { skippedAll: true } : {}),
+      ...(sums.discarded && { discarded: true }),
+      ...(allUndone ? { allUndone: true } : sums.totals.samples === 0 && { skippedAll: true }),
     };
     replanAt = onEpochEnded(schedule, message).replanFrom;
     const [next, verdict] = judgeEpoch(
@@ -288,7 +308,7 @@ async function trainWith(
     if (verdict.stop) {
       const stopped = verdict.status === "diverged" ? "diverged" : "stopped";
       ended = { sums, status: stopped, reason: verdict.reason ?? stopped, hint: verdict.hint };
-    } else if (sums.good) {
+    } else if (sums.good && !sums.discarded) {
       lastGood = sums.good;
       goodEnds.push({ step: sums.endStep!, good: sums.good });
     }
@@ -325,7 +345,7 @@ async function trainWith(
     engine.stepsSkipped(skipped.filter((s, i) => s && entries[i].step >= optimizerSetAt).length);
     values.forEach((value, i) => {
       if (skipped[i]) return;
-      epoch.totals.add(value);
+      epoch.held.push({ step: entries[i].step, values: value });
       // (taken in WINDOW_LAG windows later: see `settleLagged`)
       if (Number.isFinite(value.loss)) {
         clip.defer(entries[i].step, value.gradNorm);
@@ -340,6 +360,7 @@ async function trainWith(
       lr: entries[i].lr,
       skipped: skipped[i],
     })));
+    if (watch.decision) undone.decided(watch.decision.step);
     if (last) {
       epoch.read = true;
       if (epoch.deferred) await judgeEnd(epoch);
@@ -379,6 +400,7 @@ async function trainWith(
     const sums: EpochSums = {
       epoch,
       totals: new EpochTotals(engine.metrics),
+      held: [],
       lastLr: NaN,
     };
     let window: Entry[] = [];
@@ -456,6 +478,7 @@ async function trainWith(
         optimizerSetAt = step;
         onScale(schedule, 0.1, step);
         watch.rolledBack(step);
+        undone.rolledBack(step);
         lastRollback = step;
       }
       if (ended) break outer;

@@ -1,0 +1,86 @@
+/**
+ * Steps a late rollback undoes. On WebGPU with `readbackEvery` above 1 the clip monitor's stop or
+ * rollback on a step applies WINDOW_LAG windows after the step's own: the steps taken meanwhile
+ * are computed from weights the run then stops at or discards. On the CPU backends, where each
+ * step is read before the next, those steps are never taken, so here they count in no epoch's
+ * loss or metrics, and an epoch end among them (its weights discarded) is neither the best epoch
+ * nor one a later rollback returns to. The trainer and the in-process loop both keep one, so that
+ * they count alike.
+ *
+ * @module
+ */
+
+/** A stop or rollback decided on step `after`, acted on before step `until` (absent: not yet). */
+interface Span {
+  after: number;
+  until?: number;
+}
+
+/**
+ * The spans of steps between each stop or rollback decided and the step it was acted on.
+ *
+ * @example
+ * ```ts
+ * import { UndoneSteps } from "./undone_steps.ts";
+ * const undone = new UndoneSteps();
+ * undone.decided(5); // the clip monitor rolls back at step 5
+ * undone.rolledBack(16); // the trainer returned to the last good end before step 16
+ * console.assert(!undone.undone(5) && undone.undone(6) && undone.undone(15) && !undone.undone(16));
+ * console.assert(undone.discards(10) && !undone.discards(16));
+ * ```
+ */
+export class UndoneSteps {
+  readonly #spans: Span[] = [];
+
+  /**
+   * A stop or rollback was decided on `step`: the steps after it are undone until the run acts
+   * on it (the first decision counts: the monitor decides nothing on those steps).
+   */
+  decided(step: number): void {
+    const last = this.#spans.at(-1);
+    if (last && last.until === undefined) return;
+    if (last && step < last.until!) return; // (a step the last rollback undid)
+    this.#spans.push({ after: step });
+  }
+
+  /** The run rolled back before `step`: the steps from it on count again. */
+  rolledBack(step: number): void {
+    const last = this.#spans.at(-1);
+    if (last && last.until === undefined) last.until = step;
+  }
+
+  /** Whether `step` was taken between a decision and the step the run acted on it. */
+  undone(step: number): boolean {
+    return this.#spans.some((span) =>
+      step > span.after && (span.until === undefined || step < span.until)
+    );
+  }
+
+  /**
+   * Whether a step read back counts in its epoch's loss and metrics: not an undone one, and not
+   * the decision's own step where it was not finite (the CPU backends skip it).
+   */
+  counts(step: number, loss: number, gradNorm: number): boolean {
+    if (this.undone(step)) return false;
+    if (Number.isFinite(loss) && Number.isFinite(gradNorm)) return true;
+    return !this.#spans.some((span) => span.after === step);
+  }
+
+  /** Whether any step from `from` up to `to` (not included) was undone. */
+  undoneWithin(from: number, to: number): boolean {
+    return this.#spans.some((span) =>
+      Math.max(from, span.after + 1) < Math.min(to, span.until ?? Infinity)
+    );
+  }
+
+  /**
+   * Whether an epoch end after `steps` steps came between a decision and the step it was acted
+   * on (a rollback at the epoch's last step is acted on before its end): its weights are
+   * discarded.
+   */
+  discards(steps: number): boolean {
+    return this.#spans.some((span) =>
+      steps > span.after && (span.until === undefined || steps < span.until)
+    );
+  }
+}
