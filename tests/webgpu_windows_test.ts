@@ -364,3 +364,62 @@ Deno.test("on WebGPU in windows, onNonFinite 'skip' with an update in tfjs's ops
   assert.equal(adam.result.status, "completed", adam.result.reason);
   assert.deepEqual(warned(adam.events), []);
 });
+
+Deno.test("on WebGPU in windows, the steps between a bad step and its late rollback count in no epoch's loss, and an epoch end among them is not judged as one: a run healthy after the rollback ends completed, as at readbackEvery 1 and on the CPU backends", async () => {
+  await using runs = await tempRunsDir();
+  // 40 samples in batches of 4: epochs of 10 steps, read in windows of 3, 3, 3 and 1. SGD at rate
+  // 3 blows up: step 5's gradient norm is Infinity. Its rollback applies at step 16 (the start of
+  // window 5 after its own), to the start with the rate cut to 0.3, which trains healthy from
+  // there; epoch 0's end (step 10) came between the two. (Before, steps 6 to 15 were counted:
+  // epoch 1's loss, 7.8e14, was over 10x epoch 0's, and the run ended diverged.)
+  const input = {
+    backend: "webgpu" as const,
+    seed: 3,
+    epochs: 2,
+    batchSize: 4,
+    data: { kind: "synthetic-linear" as const, n: 40 },
+    model: { kind: "mlp" as const, hidden: [6] },
+    optimizer: { name: "sgd" as const, lr: 3 },
+    clipping: { onNonFinite: "rollback" as const },
+    readbackEvery: 3,
+    runsDir: runs.dir,
+  } satisfies RunConfigInput;
+  const run = await sameEverywhere(runs.dir, "late-rollback", input);
+  assert.equal(run.status, "completed", run.reason);
+  const [bad] = run.warnings.flatMap((warning) =>
+    warning.match(/at step (\d+): [^;]*; rolled back/)?.[1] ?? []
+  ).map(Number);
+  const rolledBackAt = run.steps.findIndex((record) => record.lr < 3);
+  assert.deepEqual([bad, rolledBackAt], [5, 16]);
+  // each epoch's loss: the mean of its steps applied up to the bad one and from the rollback on
+  const counted = (epoch: number) =>
+    run.steps.filter((record) =>
+      record.epoch === epoch && !record.skipped &&
+      (record.step <= bad || record.step >= rolledBackAt)
+    ).map((record) => record.loss);
+  const losses = run.epochs.map((epoch) => epoch.loss);
+  assert.ok(losses.every(Number.isFinite), `finite losses: ${losses}`);
+  [0, 1].forEach((epoch) => {
+    const mean = counted(epoch).reduce((a, b) => a + b, 0) / counted(epoch).length;
+    assert.ok(Math.abs(losses[epoch] / mean - 1) < 1e-9, `epoch ${epoch}: ${losses[epoch]}`);
+  });
+  assert.deepEqual(counted(1).length, 4, "steps 16 to 19");
+  // epoch 0's end, with weights the rollback discarded, is not the best: epoch 1's is
+  const summary = JSON.parse(
+    await Deno.readTextFile(`${runs.dir}/late-rollback-as-is/summary.json`),
+  );
+  assert.equal(summary.bestEpoch, 1);
+  // the in-process loop counts alike
+  const plain = await trainInProcessReleased(parseConfig(input));
+  assert.equal(plain.status, "completed", plain.reason);
+  assert.deepEqual(plain.losses, losses);
+  assert.equal(plain.bestEpoch, 1);
+  await assertLastWeights(`${runs.dir}/late-rollback-as-is`, plain.weights);
+  // read at each step, and on the CPU backends, the run ends alike (the rollback at step 6)
+  const eachStep = await trainCollect({ ...input, readbackEvery: 1 }, { runId: "each-step" });
+  assert.equal(eachStep.result.status, "completed", eachStep.result.reason);
+  const plainEachStep = await trainInProcessReleased(parseConfig({ ...input, readbackEvery: 1 }));
+  assert.equal(plainEachStep.status, "completed", plainEachStep.reason);
+  const cpu = await trainInProcessReleased(parseConfig({ ...input, backend: "cpu" }));
+  assert.equal(cpu.status, "completed", cpu.reason);
+});
