@@ -135,6 +135,31 @@ Deno.test("an epoch whose every step was skipped is said so; in epoch 0 the data
   assert.match(later.hint!, /divide by 10/);
 });
 
+Deno.test("an epoch end a late rollback discards (WebGPU windows) is never the best nor counted by patience, though a diverging loss still stops; one whose every step was undone is not judged", () => {
+  const spec = EarlyStoppingSchema.parse({ patience: 1, monitor: "loss" });
+  const [first, best] = judgeEpoch(spec, initEarlyStopper(), ended(0, { loss: 2 }), 0.1);
+  assert.equal(best.isBest, true);
+  // a better loss, but its weights are discarded: not the best, and no wait counted
+  const discarded = { ...ended(1, { loss: 1 }), discarded: true };
+  const [afterDiscarded, verdict] = judgeEpoch(spec, first, discarded, 0.1);
+  assert.deepEqual([verdict.isBest, verdict.stop, verdict.status], [false, false, "running"]);
+  assert.deepEqual([afterDiscarded.best, afterDiscarded.wait], [first.best, first.wait]);
+  // every step undone: no loss to call NaN, nor every step skipped
+  const allUndone = { ...ended(2, { loss: NaN }), discarded: true, allUndone: true };
+  const [afterUndone, none] = judgeEpoch(spec, afterDiscarded, allUndone, 0.1);
+  assert.deepEqual([none.isBest, none.stop, none.status], [false, false, "running"]);
+  assert.deepEqual(afterUndone, afterDiscarded);
+  const [, restored] = judgeEpoch(spec, initEarlyStopper(), {
+    ...ended(0, { loss: NaN }),
+    allUndone: true,
+  }, 0.1);
+  assert.equal(restored.stop, false);
+  // the steps it counted (up to the bad one) diverging: a stop, as any epoch's
+  const [, diverged] = judgeEpoch(spec, first, { ...ended(1, { loss: 50 }), discarded: true }, 0.1);
+  assert.equal(diverged.status, "diverged");
+  assert.match(diverged.reason!, /over 10x its first value/);
+});
+
 Deno.test("rmsprop with alpha above 1: a NaN or exploding loss is blamed on alpha, not on the learning rate", () => {
   const rmsprop = { name: "rmsprop", lr: 0.01, alpha: 1.5 };
   const nan = run({}, [{ loss: 1 }, { loss: NaN }], rmsprop).at(-1)!;

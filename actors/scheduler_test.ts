@@ -58,6 +58,26 @@ Deno.test("plateau lowers the LR at an epoch end and bumps the plan version", ()
   assert.ok(b.plan.version > a.plan.version);
 });
 
+Deno.test("plateau is not moved by an epoch end a late rollback discards (its metrics are of weights undone)", () => {
+  const state = initScheduler({ name: "plateau", patience: 0, factor: 0.5 }, 0.1, 5, "valLoss");
+  onEpochEnded(state, { type: "EpochEnded", epoch: 0, step: 5, metrics: { valLoss: 1 } });
+  const discarded = onEpochEnded(state, {
+    type: "EpochEnded",
+    epoch: 1,
+    step: 10,
+    metrics: { valLoss: 5 },
+    discarded: true,
+  });
+  assert.equal(discarded.plan.lr[0], 0.1);
+  const next = onEpochEnded(state, {
+    type: "EpochEnded",
+    epoch: 2,
+    step: 15,
+    metrics: { valLoss: 2 },
+  });
+  assert.equal(next.plan.lr[0], 0.05);
+});
+
 Deno.test("plateau watching a validation metric without a validation split watches the training one", () => {
   // What early stopping watches too: valAccuracy reads accuracy. The loss falls as the accuracy
   // rises, so a plateau in mode max that read the loss would reduce the rate at every epoch.
