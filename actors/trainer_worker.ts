@@ -955,6 +955,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
         isBest: judged.isBest,
         waited: !end.deferred,
         metricsLate: end.metricsLate,
+        ...(end.discarded && { discarded: true as const }),
         memory: end.memory,
       });
       if (judged.status !== "diverged") {

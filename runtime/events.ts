@@ -149,6 +149,12 @@ export interface EpochEvent {
    */
   metricsLate: boolean;
   /**
+   * On WebGPU in windows: the epoch ended between a step the clip monitor stopped or rolled back
+   * at and the step the trainer acted on it, so its weights were discarded. Its metrics count its
+   * steps up to that one only; it is never the best epoch (absent: an epoch end as any other).
+   */
+  discarded?: true;
+  /**
    * tfjs's live tensors and bytes after the epoch (flat across epochs: no leaks), not counting
    * results still on their way to the host (see `metricsLate`).
    */

@@ -34,6 +34,10 @@ async function outcome(runDir: string, events: RunEvent[]) {
     status: summary.status,
     reason: summary.stopReason,
     clip: summary.clip,
+    // the epochs whose ends a late stop or rollback discarded
+    discarded: events.flatMap((event) =>
+      event.type === "epoch" && event.discarded ? [event.epoch] : []
+    ),
     // (sorted: the clip monitor's and the trainer's reach the event stream in either order)
     warnings: events.flatMap((event) => event.type === "warning" ? [event.message] : []).sort(),
   };
@@ -409,6 +413,7 @@ Deno.test("on WebGPU in windows, the steps between a bad step and its late rollb
     await Deno.readTextFile(`${runs.dir}/late-rollback-as-is/summary.json`),
   );
   assert.equal(summary.bestEpoch, 1);
+  assert.deepEqual(run.discarded, [0], "its event says so");
   // the in-process loop counts alike
   const plain = await trainInProcessReleased(parseConfig(input));
   assert.equal(plain.status, "completed", plain.reason);
