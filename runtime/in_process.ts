@@ -14,7 +14,8 @@
  * the test split's pass on the final weights. It writes no records and no checkpoints, and takes
  * no outside stop. Where steps are read in windows (WebGPU), as in the trainer, the clip
  * monitor's stop or rollback on a step, and adaptive clipping's take-in of its norm, apply
- * WINDOW_LAG windows after the step's own, at the same step however fast the reads come back; an
+ * WINDOW_LAG windows after the step's own, at the same step however fast the reads come back (the
+ * steps between count in no epoch's loss, as the trainer leaves them out: see undone_steps.ts); an
  * epoch end the loop went on from is judged once its reads are back, a stop found then returning
  * the run to that end. On the CPU backends every decision applies at the step after the one it is
  * about.

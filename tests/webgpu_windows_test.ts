@@ -300,6 +300,10 @@ Deno.test("on WebGPU a rollback for a step of an epoch's last window returns to 
   assert.equal(run.clip.nonFinite, 2);
   const lrAt = (step: number) => Number(run.steps[step].lr.toPrecision(12));
   assert.deepEqual([lrAt(9), lrAt(10)], [0.01, 0.001]);
+  // the ends of epochs 0 to 3 came between step 0 and its rollback (their weights discarded);
+  // no epoch counts a step (each one's first skipped, its second undone): none is judged
+  assert.deepEqual(run.discarded, [0, 1, 2, 3]);
+  assert.deepEqual(run.epochs.map((epoch) => epoch.loss), new Array(6).fill(null));
   const plain = await trainInProcessReleased(parseConfig(input));
   assert.equal(plain.status, "completed");
   await assertLastWeights(result.runDir, plain.weights);
