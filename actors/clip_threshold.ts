@@ -134,12 +134,14 @@ export class ClipThreshold {
 
   /**
    * Takes in the norms kept by {@linkcode ClipThreshold.defer} of the steps before `step`, and
-   * then (`settle`) moves the threshold.
+   * then (`settle`) moves the threshold. Those of the steps `keeps` says not to are dropped (on
+   * WebGPU, the steps a late stop or rollback undid: see runtime/undone_steps.ts).
    */
-  takeInBefore(step: number, settle = true): void {
+  takeInBefore(step: number, settle = true, keeps?: (step: number) => boolean): void {
     if (this.#history === undefined) return;
     while (this.#pending.length > 0 && this.#pending[0][0] < step) {
-      recordNorm(this.#history, this.#pending.shift()![1]);
+      const [at, norm] = this.#pending.shift()!;
+      if (!keeps || keeps(at)) recordNorm(this.#history, norm);
     }
     if (settle) this.settle();
   }

@@ -768,8 +768,10 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     const before = lagStart(first, stepsPerEpoch, readEvery, WINDOW_LAG);
     const due = all ? first : before;
     await reading.finishWhile((closed) => closed.entries[0].step < due);
-    clip.takeInBefore(before);
     await awaitJudged(due - 1);
+    // (the monitor's stops and rollbacks on them known: the norms of the steps they undid, and
+    // of their own, are left out, as the CPU backends never take them in)
+    clip.takeInBefore(before, true, (at) => undone.keepsNorm(at));
     // (in step order: the monitor judges windows in order)
     const verdicts = held.filter((verdict) => verdict.step < due);
     held.splice(0, verdicts.length);

@@ -382,7 +382,8 @@ async function trainWith(
     const before = lagStart(first, stepsPerEpoch, readEvery, WINDOW_LAG);
     due = all ? first : before;
     await reading.finishWhile((window) => window.entries[0].step < due);
-    clip.takeInBefore(before);
+    // (as the trainer: without the norms of the steps a late stop or rollback undid, or its own)
+    clip.takeInBefore(before, true, (at) => undone.keepsNorm(at));
     // as the trainer: later decisions are on the steps from `due`, the one acted on next on its
     // own step; the ends before the last good one at or before the earlier are not needed
     const found = watch.decision;

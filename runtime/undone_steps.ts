@@ -74,6 +74,14 @@ export class UndoneSteps {
   }
 
   /**
+   * Whether adaptive clipping takes in the norm of `step`: not an undone one's, nor the
+   * decision's own (the CPU backends take in no norm of a step they stop or roll back at).
+   */
+  keepsNorm(step: number): boolean {
+    return !this.undone(step) && !this.#spans.some((span) => span.after === step);
+  }
+
+  /**
    * Whether an epoch end after `steps` steps came between a decision and the step it was acted
    * on (a rollback at the epoch's last step is acted on before its end): its weights are
    * discarded.

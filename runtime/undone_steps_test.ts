@@ -18,6 +18,8 @@ Deno.test("UndoneSteps: the steps after a decision up to the step it was acted o
   assert.equal(undone.counts(5, 1, Infinity), false);
   assert.equal(undone.counts(4, NaN, 1), true, "a step no decision was on is as read");
   assert.equal(undone.counts(10, 1, 1), false);
+  // adaptive clipping takes in neither an undone step's norm nor the bad step's
+  assert.deepEqual([4, 5, 6, 16].map((step) => undone.keepsNorm(step)), [true, false, false, true]);
   // an epoch of steps 10 to 19 had undone steps, one of 20 to 29 none
   assert.equal(undone.undoneWithin(10, 20), true);
   assert.equal(undone.undoneWithin(16, 20), false);

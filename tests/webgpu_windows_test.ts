@@ -432,3 +432,33 @@ Deno.test("on WebGPU in windows, the steps between a bad step and its late rollb
   const cpu = await trainInProcessReleased(parseConfig({ ...input, backend: "cpu" }));
   assert.equal(cpu.status, "completed", cpu.reason);
 });
+
+Deno.test("on WebGPU in windows under adaptive clipping, the norms of the steps a late rollback undid, and of the step it was on, are not taken in: the threshold is the percentile of the others, in the actors and the in-process loop alike", async () => {
+  await using runs = await tempRunsDir();
+  // as above: step 5's gradient norm is Infinity, its rollback at step 16; the windows of steps 0
+  // to 9 are taken in by the run's end (the fifth window back from its last), of them 6 to 9 undone
+  const input = {
+    backend: "webgpu" as const,
+    seed: 3,
+    epochs: 2,
+    batchSize: 4,
+    data: { kind: "synthetic-linear" as const, n: 40 },
+    model: { kind: "mlp" as const, hidden: [6] },
+    optimizer: { name: "sgd" as const, lr: 3 },
+    clipping: { onNonFinite: "rollback" as const, autoPercentile: 50 },
+    readbackEvery: 3,
+    runsDir: runs.dir,
+  } satisfies RunConfigInput;
+  const run = await sameEverywhere(runs.dir, "late-rollback-clipped", input);
+  assert.equal(run.status, "completed", run.reason);
+  assert.equal(run.steps.findIndex((record) => record.lr < 3), 16);
+  const kept = run.steps.slice(0, 5).map((record) => record.gradNorm);
+  const saved = await loadCheckpoint(
+    `${runs.dir}/late-rollback-clipped-as-is/checkpoints/last.ckpt`,
+  );
+  assert.equal(saved.state.clipThreshold, percentile(kept, 50));
+  const plain = await trainInProcessReleased(parseConfig(input));
+  assert.equal(plain.status, "completed", plain.reason);
+  assert.equal(plain.clipThreshold, saved.state.clipThreshold);
+  await assertLastWeights(`${runs.dir}/late-rollback-clipped-as-is`, plain.weights);
+});
