@@ -15,6 +15,8 @@ import { PRUNER_NAMES } from "../sweeps/pruners/types.ts";
 import { type CommandShape, completionScript } from "./completions.ts";
 import { findAdapterBeforeWorkers } from "../runtime/adapter.ts";
 import { exitIfHeld } from "./exit_guard.ts";
+import { choiceArgument, choiceOption } from "./choices.ts";
+import { PLOTS } from "../report/plot_names.ts";
 
 /**
  * A command's module, loaded when that command runs: what one needs (tfjs for lr-find and
@@ -110,11 +112,7 @@ Examples:
       collect,
       [] as string[],
     )
-    .addOption(
-      new Option("-b, --backend <name>", "tfjs backend").choices(
-        ["auto", "webgpu", "wasm", "cpu"] as const,
-      ),
-    )
+    .addOption(choiceOption("-b, --backend <name>", "tfjs backend", BACKENDS))
     .option("--epochs <n>", "shortcut for --set epochs=N")
     .option("--max-steps <n>", "shortcut for --set maxSteps=N (a budget of optimizer steps)")
     .option("--batch-size <n>", "shortcut for --set batchSize=N")
@@ -198,15 +196,16 @@ Examples:
     .option("--end-lr <lr>", "last learning rate", "10")
     .option("--iterations <n>", "steps of the ramp (at least 10)", "100")
     .addOption(
-      new Option("--mode <mode>", "LR ramp").choices(["exponential", "linear"] as const).default(
+      choiceOption("--mode <mode>", "LR ramp", ["exponential", "linear"]).default(
         "exponential" as const,
       ),
     )
     .option("--repeats <k>", "rerun on other batches and seeds and report the spread", "1")
     .addOption(
-      new Option("--schedule <name>", "turn the result into a whole schedule").choices(
-        ["onecycle", "warmupCosine"] as const,
-      ),
+      choiceOption("--schedule <name>", "turn the result into a whole schedule", [
+        "onecycle",
+        "warmupCosine",
+      ]),
     )
     .option("--plot <file.svg>", "where to write loss vs LR (default: in the test's run directory)")
     .option("--apply", "write the suggestion (and schedule) into the config file")
@@ -239,12 +238,8 @@ Examples:
       [] as string[],
     )
     .option("--trials <n>", "trials in the study")
-    .addOption(
-      new Option("--sampler <name>", "sampler").choices(SAMPLER_NAMES),
-    )
-    .addOption(
-      new Option("--pruner <name>", "pruner").choices(PRUNER_NAMES),
-    )
+    .addOption(choiceOption("--sampler <name>", "sampler", SAMPLER_NAMES))
+    .addOption(choiceOption("--pruner <name>", "pruner", PRUNER_NAMES))
     .option("--parallel <k>", "trials at once in this process")
     .option(
       "--storage <url>",
@@ -427,7 +422,7 @@ Examples:
       "-o, --out <file>",
       "output file (default: report.html or <plot>.svg in the run directory)",
     )
-    .option("--plot <name>", "one plot as SVG: loss, metrics, lr, gradNorm, lrFind")
+    .addOption(choiceOption("--plot <name>", "one plot as SVG", PLOTS))
     .addHelpText(
       "after",
       "\nExamples:\n  anneal report last\n  anneal report last --plot loss --out loss.svg",
@@ -451,23 +446,33 @@ Example:
 
   program.command("completions")
     .description("print a shell completion script")
-    .argument("<shell>", "bash, zsh or fish")
+    .addArgument(
+      choiceArgument(
+        "<shell>",
+        "the shell",
+        SHELLS,
+        "The <shell> of anneal completions",
+        (shell) => `anneal completions ${shell}`,
+      ),
+    )
     .addHelpText(
       "after",
       "\nExamples:\n  source <(anneal completions bash)\n  anneal completions fish | source",
     )
     .action((shell) =>
       run(() => {
-        if (shell !== "bash" && shell !== "zsh" && shell !== "fish") {
-          console.error(`error: unknown shell '${shell}'\n  hint: use bash, zsh or fish`);
-          return Promise.resolve(2);
-        }
         console.log(completionScript(shell, shapeOf(program)));
         return Promise.resolve(0);
       })
     );
   return program;
 }
+
+/** The backends `anneal train --backend` takes (the config's `backend`). */
+const BACKENDS = ["auto", "webgpu", "wasm", "cpu"] as const;
+
+/** The shells `anneal completions` writes a script for. */
+const SHELLS = ["bash", "zsh", "fish"] as const;
 
 /** `anneal train`'s shortcut flags, and the config field each sets. */
 const TRAIN_SHORTCUTS: Record<string, string> = {

@@ -14,11 +14,10 @@ import type { RunRecord } from "./types.ts";
 import { runsDirFlagOf } from "../shell_word.ts";
 import { checkRunRecord } from "./record_check.ts";
 import { svgOf } from "./vega_render.ts";
+import { closestOption } from "../issue_text.ts";
 
-/** The plots {@linkcode plotSvg} draws. */
-export const PLOTS = ["loss", "metrics", "lr", "gradNorm", "lrFind"] as const;
-/** One of {@linkcode PLOTS}. */
-export type PlotName = typeof PLOTS[number];
+import { type PlotName, PLOTS } from "./plot_names.ts";
+export { type PlotName, PLOTS };
 
 /** Most points per step curve (steps are evenly resampled above this). */
 const MAX_POINTS = 1500;
@@ -300,9 +299,14 @@ export async function renderSvg(spec: vl.TopLevelSpec): Promise<string> {
 export async function plotSvg(record: RunRecord, which: PlotName): Promise<string> {
   checkRunRecord(record, `plot '${which}'`);
   if (!PLOTS.includes(which)) {
-    throw new AnnealError("usage", `Cannot plot '${which}': unknown plot`, {
-      hint: `choose one of ${PLOTS.join(", ")}`,
-    });
+    const meant = closestOption(which, PLOTS);
+    throw new AnnealError(
+      "usage",
+      `Cannot plot '${which}': unknown plot${
+        meant === undefined ? "" : ` (did you mean '${meant}'?)`
+      }`,
+      { hint: `choose one of ${PLOTS.join(", ")}` },
+    );
   }
   const spec = plotSpec(record, which);
   if (!spec) {

@@ -32,6 +32,7 @@ import {
 import type { RunRecord } from "../../report/types.ts";
 import { formatMetrics, formatNumber, writeFlagFile } from "../output.ts";
 import { counted } from "../../number_format.ts";
+import { choiceError } from "../choices.ts";
 import { runsDirFlag, shellWord } from "../../shell_word.ts";
 
 /** Where runs live, and how a user names one. */
@@ -398,14 +399,13 @@ export async function reportCommand(
   id: string,
   options: RunsOptions & { out?: string; plot?: string },
 ): Promise<number> {
+  // (a plot's name is checked before the run is looked for: it is wrong whichever run is named)
+  if (options.plot !== undefined && !(PLOTS as readonly string[]).includes(options.plot)) {
+    throw choiceError("--plot", options.plot, PLOTS, (plot) => `--plot ${plot}`);
+  }
   const dir = await runDirOf(id, options);
   const record = await readRun(dir);
   if (options.plot !== undefined) {
-    if (!(PLOTS as readonly string[]).includes(options.plot)) {
-      throw new AnnealError("usage", `Unknown plot '${options.plot}'`, {
-        hint: `choose one of ${PLOTS.join(", ")}`,
-      });
-    }
     if (options.plot === "lrFind" && !record.lrFind?.lrs.length) {
       throw await noLrFindError(record.id, options.runsDir);
     }

@@ -1,0 +1,92 @@
+import assert from "node:assert/strict";
+import { anneal, tempRunsDir } from "./_helpers.ts";
+
+/**
+ * A value of a flag that takes one of a fixed set, refused as anneal's other usage errors are:
+ * `error[usage]:` naming the flag, its values and the value given, the value meant, exit 2.
+ */
+async function assertChoiceRefused(
+  args: string[],
+  expected: { message: string; hint: string },
+): Promise<void> {
+  const out = await anneal(...args);
+  const shown = `anneal ${args.join(" ")}`;
+  assert.equal(out.code, 2, `${shown}: ${out.stderr}`);
+  assert.equal(
+    out.stderr,
+    `error[usage]: ${expected.message}\n  hint: ${expected.hint}\n`,
+    shown,
+  );
+}
+
+Deno.test("a flag's value not among its choices names the flag, its values, the value given and the one meant", async () => {
+  await using runs = await tempRunsDir();
+  const cases: [string[], { message: string; hint: string }][] = [
+    [["sweep", "--sampler", "tpee"], {
+      message:
+        "--sampler must be one of grid, random, quasiRandom, tpe (did you mean 'tpe'?), current value is 'tpee'",
+      hint: "give --sampler tpe",
+    }],
+    [["sweep", "--pruner=medain"], {
+      message:
+        "--pruner must be one of none, median, asha, hyperband (did you mean 'median'?), current value is 'medain'",
+      hint: "give --pruner median",
+    }],
+    // (nothing close: the values alone, and one to give)
+    [["sweep", "--pruner", "xyz"], {
+      message: "--pruner must be one of none, median, asha, hyperband, current value is 'xyz'",
+      hint: "give one of them, e.g. --pruner none",
+    }],
+    // (a name from elsewhere, as the config's backend field reads it: gpu is webgpu)
+    [["train", "-b", "gpu"], {
+      message:
+        "--backend must be one of auto, webgpu, wasm, cpu (did you mean 'webgpu'?), current value is 'gpu'",
+      hint: "give --backend webgpu",
+    }],
+    [["lr-find", "--mode", "linar"], {
+      message:
+        "--mode must be one of exponential, linear (did you mean 'linear'?), current value is 'linar'",
+      hint: "give --mode linear",
+    }],
+    [["lr-find", "--schedule", "onecylce"], {
+      message:
+        "--schedule must be one of onecycle, warmupCosine (did you mean 'onecycle'?), current value is 'onecylce'",
+      hint: "give --schedule onecycle",
+    }],
+    // (refused before the run is looked for: there is none in this runs directory)
+    [["report", "last", "--plot", "los", "--runs-dir", runs.dir], {
+      message:
+        "--plot must be one of loss, metrics, lr, gradNorm, lrFind (did you mean 'loss'?), current value is 'los'",
+      hint: "give --plot loss",
+    }],
+    [["completions", "bsh"], {
+      message:
+        "The <shell> of anneal completions must be one of bash, zsh, fish (did you mean 'bash'?), current value is 'bsh'",
+      hint: "run anneal completions bash",
+    }],
+  ];
+  for (const [args, expected] of cases) await assertChoiceRefused(args, expected);
+});
+
+Deno.test("a flag's value not among its choices, with --json, is also the error line on stdout", async () => {
+  const out = await anneal("train", "--json", "--backend", "wsam");
+  assert.equal(out.code, 2, out.stderr);
+  assert.deepEqual(JSON.parse(out.stdout), {
+    type: "error",
+    error: {
+      code: "usage",
+      message:
+        "--backend must be one of auto, webgpu, wasm, cpu (did you mean 'wasm'?), current value is 'wsam'",
+      hint: "give --backend wasm",
+    },
+  });
+});
+
+Deno.test("a flag that takes one of a fixed set still lists its values in --help", async () => {
+  const out = await anneal("sweep", "--help");
+  assert.equal(out.code, 0, out.stderr);
+  assert.match(
+    out.stdout,
+    /--sampler <name> +sampler \(choices: "grid", "random", "quasiRandom",\s+"tpe"\)/,
+  );
+});
