@@ -5,6 +5,7 @@
  * @module
  */
 import { AnnealError } from "../errors.ts";
+import { closestOption } from "../issue_text.ts";
 import { openSqliteStorage } from "./sqlite.ts";
 import type { OpenStorageOptions, StudyStorage } from "./types.ts";
 import type { openPostgresStorage as postgresStorage } from "./postgres.ts";
@@ -55,9 +56,19 @@ export async function openStorage(
   }
   if (/^postgres(ql)?:\/\//.test(url)) return await openPostgresStorage(url, options);
   const path = url.startsWith("sqlite:") ? url.slice("sqlite:".length) : url;
-  if (path === "" || /^[a-z][a-z0-9+.-]*:\/\//i.test(path)) {
-    throw new AnnealError("usage", `Cannot open study storage '${url}': unknown kind`, {
-      hint: "use postgres://user@host:port/db, sqlite:PATH or a file path such as sweeps.db",
+  const scheme = path.match(/^([a-z][a-z0-9+.-]*):\/\//i)?.[1];
+  if (path === "" || scheme !== undefined) {
+    // (`postgress://`: the kind it likely meant, said with the URL written so)
+    const meant = scheme === undefined
+      ? undefined
+      : closestOption(scheme, ["postgres", "postgresql", "sqlite"]);
+    const kind = path === ""
+      ? `no file path${url === "" ? "" : " after 'sqlite:'"}`
+      : `unknown kind '${scheme}://'${meant === undefined ? "" : ` (did you mean '${meant}://'?)`}`;
+    throw new AnnealError("usage", `Cannot open study storage '${url}': ${kind}`, {
+      hint: meant === "postgres" || meant === "postgresql"
+        ? `write it ${meant}://${url.slice(url.indexOf("://") + 3)}`
+        : "use postgres://user@host:port/db, sqlite:PATH or a file path such as sweeps.db",
     });
   }
   return openSqliteStorage(path, options);

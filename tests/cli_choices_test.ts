@@ -90,3 +90,16 @@ Deno.test("a flag that takes one of a fixed set still lists its values in --help
     /--sampler <name> +sampler \(choices: "grid", "random", "quasiRandom",\s+"tpe"\)/,
   );
 });
+
+Deno.test("a --storage URL whose kind is misspelled names the kind meant and the URL written so", async () => {
+  const out = await anneal("worker", "--storage", "postgress://anneal@db/anneal", "--study", "s");
+  assert.equal(out.code, 2, out.stderr);
+  assert.equal(
+    out.stderr,
+    "error[usage]: Cannot open study storage 'postgress://anneal@db/anneal': unknown kind " +
+      "'postgress://' (did you mean 'postgres://'?)\n  hint: write it postgres://anneal@db/anneal\n",
+  );
+  const empty = await anneal("worker", "--storage", "sqlite:", "--study", "s");
+  assert.equal(empty.code, 2, empty.stderr);
+  assert.match(empty.stderr, /Cannot open study storage 'sqlite:': no file path after 'sqlite:'/);
+});
