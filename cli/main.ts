@@ -17,6 +17,8 @@ import { findAdapterBeforeWorkers } from "../runtime/adapter.ts";
 import { exitIfHeld } from "./exit_guard.ts";
 import { choiceArgument, choiceOption } from "./choices.ts";
 import { PLOTS } from "../report/plot_names.ts";
+import { closestName } from "../zod_paths.ts";
+import { shellWord } from "../shell_word.ts";
 
 /**
  * A command's module, loaded when that command runs: what one needs (tfjs for lr-find and
@@ -89,6 +91,9 @@ export function buildProgram(
       writeErr: (text) => writeQuietly(Deno.stderr, text),
     })
     .enablePositionalOptions()
+    // (`--epochs ""`, as an empty shell variable in quotes gives, was read as no --epochs, and
+    // `--base-lr ""` blamed a --set nobody typed: a flag given nothing is refused by name)
+    .hook("preAction", (_program, command) => refuseEmptyValues(command))
     .addHelpText(
       "after",
       `
@@ -370,8 +375,13 @@ Examples:
   anneal runs show last
   anneal runs compare RUN_A RUN_B`,
     )
-    .action((options) =>
-      run(async () => (await runsModule()).runsListCommand(options), options.json)
+    // (`anneal runs shw` was "too many arguments for 'runs'": a word after it is a command meant)
+    .allowExcessArguments()
+    .action((options, command) =>
+      run(async () => {
+        if (command.args.length > 0) throw unknownSubcommand(command, command.args[0]);
+        return (await runsModule()).runsListCommand(options);
+      }, options.json)
     );
   runs.command("show")
     .description("one run: summary, diagnosis, charts")
@@ -468,6 +478,67 @@ Example:
   return program;
 }
 
+/**
+ * Refuses an option of `command` given an empty value on the command line (`--epochs ""`,
+ * `-c "$CONFIG"` with CONFIG unset): it names the flag and what the flag takes. A list (`--set`)
+ * is left to its own checks, which name the `--set` that is empty.
+ */
+export function refuseEmptyValues(command: {
+  name(): string;
+  options: readonly {
+    long?: string;
+    short?: string;
+    flags: string;
+    mandatory: boolean;
+    attributeName(): string;
+  }[];
+  getOptionValue(key: string): unknown;
+  getOptionValueSource(key: string): string | undefined;
+  parent?: { name(): string; parent?: unknown } | null;
+}): void {
+  for (const option of command.options) {
+    const key = option.attributeName();
+    if (command.getOptionValueSource(key) !== "cli" || command.getOptionValue(key) !== "") continue;
+    const flag = option.long ?? option.short ?? option.flags;
+    const takes = option.flags.match(/<[^>]+>/)?.[0] ?? "VALUE";
+    const path = [command.name()];
+    for (let at = command.parent; at?.parent; at = at.parent as typeof at) path.unshift(at.name());
+    throw new AnnealError("usage", `${flag} was given an empty value ('')`, {
+      hint: `give it a value (${flag} ${takes}: anneal ${path.join(" ")} --help says what it ` +
+        `takes)${option.mandatory ? "" : ", or leave it out"}; an empty or unset shell ` +
+        `variable in quotes gives ''`,
+    });
+  }
+}
+
+/**
+ * The error for `word` after a command that takes no argument but has commands of its own
+ * (`anneal runs shw`): its commands, and the one likely meant.
+ */
+export function unknownSubcommand(
+  command: { name(): string; commands: readonly { name(): string; usage(): string }[] },
+  word: string,
+): AnnealError {
+  const names = command.commands.map((sub) => sub.name());
+  const meant = closestName(word, names);
+  return new AnnealError(
+    "usage",
+    `anneal ${command.name()} has no command '${word}'${
+      meant === undefined ? "" : ` (did you mean '${meant}'?)`
+    }`,
+    {
+      // (`anneal runs last`: the run it names, shown)
+      hint: meant === undefined && /^[\w.-]+$/.test(word)
+        ? `to show run '${word}': anneal ${command.name()} show ${word}`
+        : `its commands: ${
+          command.commands.map((sub) =>
+            `anneal ${command.name()} ${sub.name()} ${sub.usage().replace("[options] ", "")}`
+          ).join(", ")
+        }; anneal ${command.name()} alone lists the runs`,
+    },
+  );
+}
+
 /** The backends `anneal train --backend` takes (the config's `backend`). */
 const BACKENDS = ["auto", "webgpu", "wasm", "cpu"] as const;
 
@@ -511,6 +582,26 @@ export function shortcutHint(
   return `${flag} is a shortcut of anneal train only; with anneal ${name}, set the field: --set ${set}`;
 }
 
+/**
+ * The way on after commander refused a word after a command that takes none (`message`) in
+ * `args`: where the word is a JSON file's name (`anneal train config.json`) and the command takes
+ * a config file, its `-c`; else undefined.
+ */
+export function configArgumentHint(
+  program: { commands: readonly { name(): string; options: readonly { long?: string }[] }[] },
+  args: string[],
+  message: string,
+): string | undefined {
+  const name = args.find((arg) => !arg.startsWith("-"));
+  const command = program.commands.find((c) => c.name() === name);
+  if (!command?.options.some((o) => o.long === "--config")) return undefined;
+  const words = message.match(/ got \d+: (.*)\.$/)?.[1]?.split(", ") ?? [];
+  const file = words.find((word) => /\.json$/i.test(word));
+  return file === undefined
+    ? undefined
+    : `a config file is given with -c: anneal ${name} -c ${shellWord(file)}`;
+}
+
 /** The command tree as completions see it. */
 export function shapeOf(
   command: {
@@ -552,6 +643,10 @@ if (import.meta.main) {
     const code = (error as { exitCode?: number }).exitCode;
     if ((error as { code?: string }).code === "commander.unknownOption") {
       const hint = shortcutHint(program, Deno.args, (error as Error).message);
+      if (hint) console.error(`  hint: ${hint}`);
+    }
+    if ((error as { code?: string }).code === "commander.excessArguments") {
+      const hint = configArgumentHint(program, Deno.args, (error as Error).message);
       if (hint) console.error(`  hint: ${hint}`);
     }
     exitCode = code === 0 ? 0 : code ?? reportError(error, debug);

@@ -1,0 +1,80 @@
+import assert from "node:assert/strict";
+import { anneal } from "./_helpers.ts";
+
+Deno.test("a flag given an empty value is refused naming the flag, not read as absent nor blamed on a --set", async () => {
+  const cases: [string[], string][] = [
+    // (trained the default 50 epochs)
+    [
+      ["train", "--epochs", ""],
+      "--epochs <n>: anneal train --help says what it takes), or leave it out",
+    ],
+    // ("Cannot read config file ''")
+    [
+      ["train", "-c", ""],
+      "--config <file>: anneal train --help says what it takes), or leave it out",
+    ],
+    // ("Cannot apply --set 'optimizer.lr='")
+    [
+      ["schedule", "--scheduler", '{"name":"constant"}', "--steps", "2", "--base-lr", ""],
+      "--base-lr <lr>: anneal schedule --help says what it takes), or leave it out",
+    ],
+    // (a subcommand's, and a required option's: it may not be left out)
+    [["runs", "show", "last", "--runs-dir", ""], "--runs-dir <dir>: anneal runs show --help"],
+    [
+      ["worker", "--storage", "", "--study", "s"],
+      "--storage <url>: anneal worker --help says what it takes);",
+    ],
+  ];
+  for (const [args, hint] of cases) {
+    const out = await anneal(...args);
+    const flag = args[args.indexOf("") - 1].replace(/^-c$/, "--config");
+    assert.equal(out.code, 2, `${args.join(" ")}: ${out.stderr}`);
+    assert.equal(
+      out.stderr.split("\n")[0],
+      `error[usage]: ${flag} was given an empty value ('')`,
+      args.join(" "),
+    );
+    assert.ok(out.stderr.includes(`hint: give it a value (${hint}`), out.stderr);
+    assert.match(out.stderr, /an empty or unset shell variable in quotes gives ''\n$/);
+  }
+  // (--json: the error line on stdout too; no run started)
+  const json = await anneal("train", "--json", "--lr", "");
+  assert.equal(json.code, 2, json.stderr);
+  assert.equal(JSON.parse(json.stdout).error.message, "--lr was given an empty value ('')");
+});
+
+Deno.test("a word after anneal runs that is no command of it names its commands, the one meant, or the run it names", async () => {
+  const typo = await anneal("runs", "shw");
+  assert.equal(typo.code, 2, typo.stderr);
+  assert.equal(
+    typo.stderr,
+    "error[usage]: anneal runs has no command 'shw' (did you mean 'show'?)\n" +
+      "  hint: its commands: anneal runs show <run>, anneal runs compare <runs...>; " +
+      "anneal runs alone lists the runs\n",
+  );
+  const run = await anneal("runs", "last");
+  assert.equal(run.code, 2, run.stderr);
+  assert.equal(
+    run.stderr,
+    "error[usage]: anneal runs has no command 'last'\n  hint: to show run 'last': anneal runs show last\n",
+  );
+});
+
+Deno.test("a config file given without -c is refused with the -c that gives it", async () => {
+  const out = await anneal("train", "examples/fashion_mnist_mlp.json");
+  assert.equal(out.code, 2, out.stderr);
+  assert.match(out.stderr, /too many arguments for 'train'/);
+  assert.match(
+    out.stderr,
+    /\n {2}hint: a config file is given with -c: anneal train -c examples\/fashion_mnist_mlp\.json\n$/,
+  );
+  // (quoted for the shell where it needs it; a word that is no JSON file gets no such hint)
+  const spaced = await anneal("sweep", "my sweep.json");
+  assert.match(
+    spaced.stderr,
+    /hint: a config file is given with -c: anneal sweep -c 'my sweep\.json'/,
+  );
+  const other = await anneal("train", "extra");
+  assert.equal(other.code, 2, other.stderr);
+  assert.doesNotMatch(other.stderr, /hint:/);
+});
