@@ -78,3 +78,20 @@ Deno.test("a config file given without -c is refused with the -c that gives it",
   assert.equal(other.code, 2, other.stderr);
   assert.doesNotMatch(other.stderr, /hint:/);
 });
+
+Deno.test("sweep's and worker's --trials and --parallel not positive integers say a value to give", async () => {
+  const trials = await anneal("sweep", "--trials", "0");
+  assert.equal(trials.code, 2, trials.stderr);
+  assert.equal(
+    trials.stderr,
+    "error[usage]: --trials must be a positive integer, current value is '0'\n" +
+      "  hint: give it like --trials 20\n",
+  );
+  const parallel = await anneal("worker", "--storage", "x.db", "--study", "s", "--parallel", "-1");
+  assert.equal(parallel.code, 2, parallel.stderr);
+  assert.equal(
+    parallel.stderr,
+    "error[usage]: --parallel must be a positive integer, current value is '-1'\n" +
+      "  hint: give it like --parallel 2\n",
+  );
+});

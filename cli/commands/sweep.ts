@@ -19,6 +19,7 @@ import { describeTrialRun } from "../../runtime/trial_run.ts";
 import { trainableConfig } from "../../runtime/records.ts";
 import { conditionOf, conditionText } from "../../sweeps/conditions.ts";
 import { formatNumber } from "../output.ts";
+import { parseNumberFlag } from "./schedule.ts";
 import { type Interruption, onSignals, signalExitCode } from "../signals.ts";
 import { shellWord } from "../../shell_word.ts";
 import { writeFileAtomic } from "../../runtime/checkpoint.ts";
@@ -49,13 +50,9 @@ export interface WorkerCommandOptions {
   parallel?: string;
 }
 
-function positive(flag: string, raw: string | undefined): number | undefined {
-  if (raw === undefined) return undefined;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) {
-    throw new AnnealError("usage", `${flag} must be a positive integer, current value is '${raw}'`);
-  }
-  return value;
+/** A flag's positive integer (`example`: one to give in the hint), undefined when absent. */
+function positive(flag: string, raw: string | undefined, example: string): number | undefined {
+  return raw === undefined ? undefined : parseNumberFlag(flag, raw, true, example);
 }
 
 /**
@@ -298,7 +295,7 @@ async function finish(
 
 /** `--parallel`: a positive integer, at most 32. */
 function parallelFlag(raw: string | undefined): number | undefined {
-  const parallel = positive("--parallel", raw);
+  const parallel = positive("--parallel", raw, "2");
   if (parallel !== undefined && parallel > 32) {
     throw new AnnealError("usage", `--parallel must be at most 32, current value is '${raw}'`, {
       hint: PARALLEL_HINT,
@@ -310,7 +307,7 @@ function parallelFlag(raw: string | undefined): number | undefined {
 /** Runs `anneal sweep`; returns the exit code. */
 export async function sweepCommand(options: SweepCommandOptions): Promise<number> {
   // (before the sweep's line: a refused flag is not shown as the sweep's setting first)
-  const trials = positive("--trials", options.trials);
+  const trials = positive("--trials", options.trials, "20");
   const parallel = parallelFlag(options.parallel);
   const config = await loadConfig(options.config, options.set);
   const study = options.study ?? config.name ?? "sweep";
