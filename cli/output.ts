@@ -5,7 +5,7 @@
  */
 import { AnnealError } from "../errors.ts";
 import type { ClosingError } from "../runtime/events.ts";
-import { fileError } from "../file_errors.ts";
+import { fileError, type FileErrorContext } from "../file_errors.ts";
 import { decodeJsonFile } from "../json_syntax.ts";
 import { formatNumber } from "../number_format.ts";
 import { writeFileAtomic } from "../runtime/checkpoint.ts";
@@ -35,18 +35,33 @@ export async function writeFlagFile(
   path: string,
   text: string,
 ): Promise<void> {
+  const context = {
+    action: flag ? `write the ${flag} file` : "write",
+    path,
+    expected: "a file path in an existing directory",
+    writing: true,
+  };
+  // (`--out dir/`: the file written beside the one meant went into the directory, and its rename
+  // onto the directory failed as "Directory not empty", in a bug's words)
+  await refuseDirectory(path, context);
   try {
     // whole or not at all (a full disk left a report cut short, in place of the one there was)
     await writeFileAtomic(path, new TextEncoder().encode(text));
   } catch (failed) {
     // (writeFileAtomic's file error in place of Deno's: said again with the flag's name)
     const error = failed instanceof AnnealError && failed.code === "file" ? failed.cause : failed;
-    throw fileError(error, {
-      action: flag ? `write the ${flag} file` : "write",
-      path,
-      expected: "a file path in an existing directory",
-      writing: true,
-    }) ?? error;
+    throw fileError(error, context) ?? error;
+  }
+}
+
+/** Throws the file error of a directory where a file is to be written, if `path` is one. */
+async function refuseDirectory(
+  path: string,
+  context: FileErrorContext,
+): Promise<void> {
+  const info = await Deno.stat(path).catch(() => undefined);
+  if (info?.isDirectory) {
+    throw fileError(new Deno.errors.IsADirectory(`Is a directory: open '${path}'`), context)!;
   }
 }
 
@@ -61,10 +76,7 @@ export async function checkFlagFile(flag: string, path: string): Promise<void> {
     path,
     expected: "a file path in an existing directory",
   };
-  const info = await Deno.stat(path).catch(() => undefined);
-  if (info?.isDirectory) {
-    throw fileError(new Deno.errors.IsADirectory(`Is a directory: open '${path}'`), context)!;
-  }
+  await refuseDirectory(path, context);
   const probe = `${path}.${crypto.randomUUID().slice(0, 8)}.check`;
   try {
     await Deno.writeTextFile(probe, "", { createNew: true });
@@ -76,6 +88,14 @@ export async function checkFlagFile(flag: string, path: string): Promise<void> {
 
 /** Reads the file of a flag given as `@FILE` (`--scheduler @cosine.json`), naming the flag. */
 export async function readFlagFile(flag: string, path: string): Promise<string> {
+  // (Deno's own "Empty path is not allowed" was printed as a bug)
+  if (path === "") {
+    throw new AnnealError("usage", `${flag} @ names no file: the file's path goes after the '@'`, {
+      hint: `give it like ${flag} @${
+        flag.replace(/^-+/, "")
+      }.json, or give the JSON itself: ${flag} '...'`,
+    });
+  }
   try {
     return decodeJsonFile(await Deno.readFile(path), `${flag} file '${path}'`, "usage", path);
   } catch (error) {

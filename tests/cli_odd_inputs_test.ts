@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { anneal } from "./_helpers.ts";
+import { anneal, tempRunsDir } from "./_helpers.ts";
 
 Deno.test("a flag given an empty value is refused naming the flag, not read as absent nor blamed on a --set", async () => {
   const cases: [string[], string][] = [
@@ -93,5 +93,54 @@ Deno.test("sweep's and worker's --trials and --parallel not positive integers sa
     parallel.stderr,
     "error[usage]: --parallel must be a positive integer, current value is '-1'\n" +
       "  hint: give it like --parallel 2\n",
+  );
+});
+
+Deno.test("an --out or --plot that names a directory with a trailing '/' is refused as a directory, not as a bug", async () => {
+  await using runs = await tempRunsDir();
+  const trained = await anneal(
+    "train",
+    "--backend",
+    "cpu",
+    "--epochs",
+    "1",
+    "--set",
+    "data.n=50",
+    "--runs-dir",
+    runs.dir,
+  );
+  assert.equal(trained.code, 0, trained.stderr);
+  // ("Directory not empty (os error 39): rename ...", and the hint to report a bug)
+  for (const args of [["report", "last", "--out"], ["report", "last", "--plot", "lr", "--out"]]) {
+    const out = await anneal(...args, `${runs.dir}/`, "--runs-dir", runs.dir);
+    assert.equal(out.code, 1, out.stderr);
+    assert.equal(
+      out.stderr,
+      `error[file]: Cannot write the --out file '${runs.dir}/': it is a directory, not a file ` +
+        `(expected a file path in an existing directory) (at ${runs.dir}/)\n` +
+        "  hint: give the path of a file\n",
+    );
+  }
+  const plot = await anneal(
+    "schedule",
+    "--scheduler",
+    '{"name":"constant"}',
+    "--steps",
+    "2",
+    "--plot",
+    `${runs.dir}/`,
+  );
+  assert.equal(plot.code, 1, plot.stderr);
+  assert.match(plot.stderr, /Cannot write the --plot file '.*\/': it is a directory, not a file/);
+});
+
+Deno.test("a --scheduler or --metrics of '@' alone says the file's path goes after it, not as a bug", async () => {
+  // ("error: Empty path is not allowed", and the hint to report a bug)
+  const out = await anneal("schedule", "--scheduler", "@", "--steps", "2");
+  assert.equal(out.code, 2, out.stderr);
+  assert.equal(
+    out.stderr,
+    "error[usage]: --scheduler @ names no file: the file's path goes after the '@'\n" +
+      "  hint: give it like --scheduler @scheduler.json, or give the JSON itself: --scheduler '...'\n",
   );
 });
