@@ -144,3 +144,13 @@ Deno.test("a --scheduler or --metrics of '@' alone says the file's path goes aft
       "  hint: give it like --scheduler @scheduler.json, or give the JSON itself: --scheduler '...'\n",
   );
 });
+
+Deno.test("batch-size's --memory-limit not a positive number says a value to give", async () => {
+  const out = await anneal("batch-size", "--memory-limit", "-5");
+  assert.equal(out.code, 2, out.stderr);
+  assert.equal(
+    out.stderr,
+    "error[usage]: --memory-limit must be a positive number of MiB, current value is '-5'\n" +
+      "  hint: give it like --memory-limit 512 (MiB)\n",
+  );
+});

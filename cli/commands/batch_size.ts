@@ -35,7 +35,8 @@ export async function batchSizeCommand(options: BatchSizeCommandOptions): Promis
   if (memoryLimitMiB !== undefined && !(memoryLimitMiB > 0)) {
     throw new AnnealError(
       "usage",
-      `--memory-limit must be a positive number of MiB, got '${options.memoryLimit}'`,
+      `--memory-limit must be a positive number of MiB, current value is '${options.memoryLimit}'`,
+      { hint: "give it like --memory-limit 512 (MiB)" },
     );
   }
   const steps = options.steps === undefined
