@@ -479,8 +479,8 @@ Example:
 }
 
 /**
- * Refuses an option of `command` given an empty value on the command line (`--epochs ""`,
- * `-c "$CONFIG"` with CONFIG unset): it names the flag and what the flag takes. A list (`--set`)
+ * Refuses an option of `command` given an empty value (or spaces alone) on the command line
+ * (`--epochs ""`, `-c "$CONFIG"` with CONFIG unset): it names the flag and what the flag takes. A list (`--set`)
  * is left to its own checks, which name the `--set` that is empty.
  */
 export function refuseEmptyValues(command: {
@@ -498,12 +498,15 @@ export function refuseEmptyValues(command: {
 }): void {
   for (const option of command.options) {
     const key = option.attributeName();
-    if (command.getOptionValueSource(key) !== "cli" || command.getOptionValue(key) !== "") continue;
+    const value = command.getOptionValue(key);
+    // (spaces alone are empty too: `--epochs " "` was "must be a number")
+    if (command.getOptionValueSource(key) !== "cli" || typeof value !== "string") continue;
+    if (value.trim() !== "") continue;
     const flag = option.long ?? option.short ?? option.flags;
     const takes = option.flags.match(/<[^>]+>/)?.[0] ?? "VALUE";
     const path = [command.name()];
     for (let at = command.parent; at?.parent; at = at.parent as typeof at) path.unshift(at.name());
-    throw new AnnealError("usage", `${flag} was given an empty value ('')`, {
+    throw new AnnealError("usage", `${flag} was given an empty value ('${value}')`, {
       hint: `give it a value (${flag} ${takes}: anneal ${path.join(" ")} --help says what it ` +
         `takes)${option.mandatory ? "" : ", or leave it out"}; an empty or unset shell ` +
         `variable in quotes gives ''`,

@@ -37,6 +37,10 @@ Deno.test("a flag given an empty value is refused naming the flag, not read as a
     assert.ok(out.stderr.includes(`hint: give it a value (${hint}`), out.stderr);
     assert.match(out.stderr, /an empty or unset shell variable in quotes gives ''\n$/);
   }
+  // (spaces alone: "'epochs': must be a number, current value is \" \"")
+  const spaces = await anneal("train", "--epochs", " ");
+  assert.equal(spaces.code, 2, spaces.stderr);
+  assert.match(spaces.stderr, /^error\[usage\]: --epochs was given an empty value \(' '\)\n/);
   // (--json: the error line on stdout too; no run started)
   const json = await anneal("train", "--json", "--lr", "");
   assert.equal(json.code, 2, json.stderr);
