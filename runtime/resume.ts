@@ -12,6 +12,7 @@ import { jsonSyntax } from "../json_syntax.ts";
 import { absoluteDataPaths, dataPathFields } from "../data/paths.ts";
 import { retrainCommand } from "../report/diagnose.ts";
 import { shellWord } from "../shell_word.ts";
+import { counted } from "../number_format.ts";
 import type { Diagnosis } from "../report/types.ts";
 import type { ResolvedDataSpec } from "../data/spec.ts";
 import { isAbsolute } from "node:path";
@@ -609,23 +610,26 @@ function raisedMaxSteps(
     throw new AnnealError(
       "usage",
       `Cannot resume run '${runId}' with maxSteps ${wanted}: it has no step budget (it trains ` +
-        `its ${saved.epochs} epochs), and a resume can only raise one`,
+        `its ${counted(saved.epochs, "epoch")}), and a resume can only raise one`,
       {
         where: "maxSteps",
-        hint: `leave --max-steps out to finish its ${saved.epochs} epochs (--epochs N trains ` +
-          `it longer); for a run of ${wanted} steps, start a new run from its config with ` +
-          `--max-steps ${wanted}`,
+        hint: `leave --max-steps out to finish its ${counted(saved.epochs, "epoch")} (--epochs ` +
+          `N trains it longer); for a run of ${counted(wanted, "step")}, start a new run from ` +
+          `its config with --max-steps ${wanted}`,
       },
     );
   }
   if (wanted < saved.maxSteps) {
     throw new AnnealError(
       "usage",
-      `Cannot resume run '${runId}' with maxSteps ${wanted}: it trains ${saved.maxSteps} ` +
-        `steps at most, and a resume can only raise that`,
+      `Cannot resume run '${runId}' with maxSteps ${wanted}: it trains ` +
+        `${counted(saved.maxSteps, "step")} at most, and a resume can only raise that`,
       {
         where: "maxSteps",
-        hint: `leave --max-steps out to finish its ${saved.maxSteps} steps, or give more than ` +
+        hint:
+          `leave --max-steps out to finish its ${
+            counted(saved.maxSteps, "step")
+          }, or give more than ` +
           `${saved.maxSteps} to train it longer`,
       },
     );

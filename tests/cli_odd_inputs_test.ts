@@ -158,3 +158,59 @@ Deno.test("batch-size's --memory-limit not a positive number says a value to giv
       "  hint: give it like --memory-limit 512 (MiB)\n",
   );
 });
+
+Deno.test("a resume's --epochs or --max-steps that is no positive integer names the flag, its run's path the id and directory to give; a budget refused counts its epoch and step in the singular", async () => {
+  await using runs = await tempRunsDir();
+  const trained = await anneal(
+    "train",
+    "--backend",
+    "cpu",
+    "--epochs",
+    "1",
+    "--set",
+    "data.n=50",
+    "--runs-dir",
+    runs.dir,
+  );
+  assert.equal(trained.code, 0, trained.stderr);
+  // ("Invalid config: 'epochs': must be > 0", and to fix the field named above)
+  const zero = await anneal("train", "--resume", "last", "--epochs", "0", "--runs-dir", runs.dir);
+  assert.equal(zero.code, 2, zero.stderr);
+  assert.match(
+    zero.stderr,
+    /error\[usage\]: --epochs must be a positive integer, current value is '0'\n {2}hint: give it like --epochs 10\n$/,
+  );
+  const steps = await anneal(
+    "train",
+    "--resume",
+    "last",
+    "--max-steps",
+    "x",
+    "--runs-dir",
+    runs.dir,
+  );
+  assert.equal(steps.code, 2, steps.stderr);
+  assert.match(steps.stderr, /--max-steps must be a positive integer, current value is 'x'/);
+  // (a run's path, as train prints it: "is not a valid run id ... paths are not allowed")
+  const id = (await Array.fromAsync(Deno.readDir(runs.dir)))[0].name;
+  const path = await anneal("train", "--resume", `${runs.dir}/${id}`);
+  assert.equal(path.code, 2, path.stderr);
+  assert.equal(
+    path.stderr,
+    `error[usage]: '${runs.dir}/${id}' is the path of a run, not its id\n` +
+      `  hint: give its id and the directory it is in: --resume ${id} --runs-dir ${runs.dir}\n`,
+  );
+  // ("it trains its 1 epochs", "a run of 1 steps")
+  const budget = await anneal(
+    "train",
+    "--resume",
+    "last",
+    "--max-steps",
+    "1",
+    "--runs-dir",
+    runs.dir,
+  );
+  assert.equal(budget.code, 2, budget.stderr);
+  assert.match(budget.stderr, /it has no step budget \(it trains its 1 epoch\)/);
+  assert.match(budget.stderr, /finish its 1 epoch \(--epochs N .*for a run of 1 step, start/);
+});

@@ -83,9 +83,10 @@ export async function runDirOf(
 
 /**
  * A run id as given, checked; a run's path (what `anneal train` prints after 'run record:') is
- * refused as any path is, its hint naming the id and the directory to give instead.
+ * refused as any path is, its hint naming the id and the directory to give instead (after `flag`,
+ * where the id is a flag's: `--resume`).
  */
-async function runIdOf(id: string): Promise<string> {
+export async function runIdOf(id: string, flag?: string): Promise<string> {
   try {
     return checkRunId(id);
   } catch (error) {
@@ -99,7 +100,8 @@ async function runIdOf(id: string): Promise<string> {
       )).some(Boolean);
     if (!(error instanceof AnnealError) || !isRun) throw error;
     throw new AnnealError("usage", `'${id}' is the path of a run, not its id`, {
-      hint: `give its id and the directory it is in: ${name} --runs-dir ${shellWord(dir)}`,
+      hint: `give its id and the directory it is in: ${flag ? `${flag} ` : ""}${name} ` +
+        `--runs-dir ${shellWord(dir)}`,
     });
   }
 }

@@ -17,7 +17,7 @@ import { type Interruption, onSignals, signalExitCode } from "../signals.ts";
 import { ownRatesWhy, rateOverride, rateSetting } from "../../schedulers/rate_setting.ts";
 import { runsDirFlagOf, shellWord } from "../../shell_word.ts";
 import { counted } from "../../number_format.ts";
-import { runDirOf } from "./runs.ts";
+import { runDirOf, runIdOf } from "./runs.ts";
 import { basename } from "node:path";
 
 /** Options of `anneal train`, as parsed by the CLI. */
@@ -166,6 +166,9 @@ function resumeInput(options: TrainCommandOptions, runId: string): Record<string
       },
     );
   }
+  // (by the flag: the resume's own check said "Invalid config: 'epochs'", and to fix the field)
+  if (options.epochs) parseNumberFlag("--epochs", options.epochs, true, "10");
+  if (options.maxSteps) parseNumberFlag("--max-steps", options.maxSteps, true, "1000");
   return applyOverrides({}, [
     `runsDir=${JSON.stringify(runsDir)}`,
     ...(options.epochs ? [`epochs=${options.epochs}`] : []),
@@ -188,7 +191,8 @@ export async function trainCommand(options: TrainCommandOptions): Promise<number
     ? basename(
       await runDirOf(options.resume, { runsDir: options.runsDir ?? "runs" }, { training: true }),
     )
-    : options.resume;
+    // (a run's path, as train prints it after 'run record:', named as one: its id and directory)
+    : options.resume && await runIdOf(options.resume, "--resume");
   if (resume !== options.resume) console.error(`anneal: --resume ${options.resume}: ${resume}`);
   const run = resume
     ? train(resumeInput(options, resume), { resume })
