@@ -214,3 +214,17 @@ Deno.test("a resume's --epochs or --max-steps that is no positive integer names 
   assert.match(budget.stderr, /it has no step budget \(it trains its 1 epoch\)/);
   assert.match(budget.stderr, /finish its 1 epoch \(--epochs N .*for a run of 1 step, start/);
 });
+
+Deno.test("train's plan line counts one step an epoch in the singular", async () => {
+  await using runs = await tempRunsDir();
+  const out = await anneal(
+    ...["train", "--backend", "cpu", "--epochs", "1", "--set", "data.n=10"],
+    ...["--set", "batchSize=16", "--runs-dir", runs.dir],
+  );
+  assert.equal(out.code, 0, out.stderr);
+  // ("1 steps/epoch, 1 steps")
+  assert.match(
+    out.stdout + out.stderr,
+    /10 training samples; 3 parameters; 1 step\/epoch, 1 step\n/,
+  );
+});

@@ -308,10 +308,12 @@ function printEvent(event: RunEvent, context: PrintContext): RunResult | undefin
     }
     case "plan":
       progress.log(
-        `anneal: ${event.dataset.trainSize} training samples` +
+        `anneal: ${counted(event.dataset.trainSize, "training sample")}` +
           (event.dataset.validationSize ? `, ${event.dataset.validationSize} validation` : "") +
           (event.dataset.testSize ? `, ${event.dataset.testSize} test` : "") +
-          `; ${event.parameters} parameters; ${event.stepsPerEpoch} steps/epoch, ${event.totalSteps} steps` +
+          // (in the singular for one: "1 steps/epoch, 1 steps" where an epoch is one batch)
+          `; ${counted(event.parameters, "parameter")}; ` +
+          `${counted(event.stepsPerEpoch, "step")}/epoch, ${counted(event.totalSteps, "step")}` +
           (event.startStep
             ? ` (resuming at epoch ${event.startEpoch}, step ${event.startStep})`
             : ""),
