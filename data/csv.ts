@@ -9,7 +9,25 @@
 import { AnnealError } from "../errors.ts";
 import { fileError } from "../file_errors.ts";
 import { CsvScanner, type CsvSink } from "./csv_parse.ts";
-import { looksNumeric, parseFloat32Bytes, parseNumber } from "./csv_number.ts";
+import {
+  DROP_EMPTY_TARGETS,
+  looksNumeric,
+  MISSING_SETTINGS,
+  parseFloat32Bytes,
+  parseNumber,
+} from "./csv_number.ts";
+import {
+  CATEGORICAL,
+  CategoryColumn,
+  columnKinds,
+  type CsvFeature,
+  encodedFeatures,
+  encodeRows,
+  NUMERIC,
+  sortedCategories,
+  TARGET,
+  type UnknownCategories,
+} from "./csv_columns.ts";
 import type { DataWarning } from "./types.ts";
 
 /** What {@linkcode readCsv} needs to know about the file. */
@@ -24,9 +42,19 @@ export interface CsvReadOptions {
   limit?: number;
   /**
    * The file whose columns this one must have, in its order (a test file: the training file's):
-   * features are read by position, so another order would feed them to the wrong weights.
+   * features are read by position, so another order would feed them to the wrong weights. Its
+   * `categories` are those the categorical columns are encoded with (else this file's own).
    */
-  columnsOf?: { file: string; columns: string[] };
+  columnsOf?: { file: string; columns: string[]; categories?: Map<number, string[]> };
+  /** Columns left out: names (with a header) or indexes, as `target` takes them. */
+  drop?: readonly (string | number)[];
+  /** String feature columns to one-hot encode, named as `drop`'s. */
+  categorical?: readonly (string | number)[];
+  /**
+   * An empty cell: `error` refuses it; `drop` leaves its row out; `mean` leaves a feature's NaN
+   * (every one-hot feature of a categorical column's), for the caller to fill.
+   */
+  missing?: "error" | "drop" | "mean";
 }
 
 /** Rows read from a CSV source. */
@@ -36,8 +64,16 @@ export interface CsvTable {
   /** Index of the target column. */
   targetIndex: number;
   n: number;
-  /** Features, `n * (columns.length - 1)` values, row-major. */
+  /** Features, `n * features.length` values, row-major (NaN: an empty cell, `missing` "mean"). */
   x: Float32Array;
+  /** The features of a row, in `x`'s order: the columns' but the target's and dropped ones. */
+  features: CsvFeature[];
+  /** Each categorical column's categories (sorted; `columnsOf`'s where given), by column index. */
+  categories: Map<number, string[]>;
+  /** Rows left out for an empty cell (`missing` "drop"). */
+  droppedRows: number;
+  /** Empty cells of each column `missing` took: in rows left out, or to be filled. */
+  emptyCells: { column: string; cells: number }[];
   /** Numeric targets, when `numericTarget`. */
   targets?: Float32Array;
   /** Label strings (trimmed), when not `numericTarget`. */
@@ -207,7 +243,7 @@ function oneColumn(text: string, delimiter: string, where: string): AnnealError 
  * block at a time (doubling one array would need three times the data at its peak).
  */
 class FloatBlocks {
-  #full: Float32Array[] = [];
+  #full: Float32Array<ArrayBuffer>[] = [];
   #current = new Float32Array(1024);
   #used = 0;
   length = 0;
@@ -219,6 +255,19 @@ class FloatBlocks {
     }
     this.#current[this.#used++] = value;
     this.length++;
+  }
+  /** Takes back the last `count` values pushed. */
+  pop(count: number): void {
+    this.length -= count;
+    while (count > 0) {
+      if (this.#used === 0) {
+        this.#current = this.#full.pop()!;
+        this.#used = this.#current.length;
+      }
+      const taken = Math.min(count, this.#used);
+      this.#used -= taken;
+      count -= taken;
+    }
   }
   /** One array of every value; the blocks are released as they are copied. */
   take(): Float32Array {
@@ -252,11 +301,42 @@ class TableBuilder implements CsvSink {
   #column = 0;
   /** The first field of the current record that only {@linkcode parseNumber} can judge. */
   #bad: { column: number; text: string } | undefined;
+  /** Each column's part ({@linkcode NUMERIC}, ...), once the first record fixed the columns. */
+  #kinds = new Uint8Array(0);
+  /** Numeric feature columns: the values `x` takes a row. */
+  #numericWidth = 0;
+  /** Each categorical column's categories and rows, by column index. */
+  readonly categories = new Map<number, CategoryColumn>();
+  readonly #missing: "error" | "drop" | "mean";
+  /** The first empty cell's column in the current record, -1 for none. */
+  #emptyColumn = -1;
+  /** Empty cells of each column that `missing` took (rows left out, or cells to fill). */
+  #emptyCells: number[] = [];
+  /** Rows left out for an empty cell (missing "drop"). */
+  droppedRows = 0;
 
   constructor(file: string, options: CsvReadOptions) {
     this.#file = file;
     this.#options = options;
     this.#limit = options.limit ?? Infinity;
+    this.#missing = options.missing ?? "error";
+  }
+
+  /** Each column's part ({@linkcode NUMERIC}, ...), once the first record fixed the columns. */
+  get kinds(): Uint8Array {
+    return this.#kinds;
+  }
+
+  /** The numeric feature values of a row. */
+  get numericWidth(): number {
+    return this.#numericWidth;
+  }
+
+  /** Empty cells `missing` took, by column name (none: an empty list). */
+  emptyCells(): { column: string; cells: number }[] {
+    return this.#emptyCells.flatMap((cells, column) =>
+      cells > 0 ? [{ column: this.columns![column], cells }] : []
+    );
   }
 
   field(bytes: Uint8Array, start: number, end: number): void {
@@ -265,16 +345,42 @@ class TableBuilder implements CsvSink {
       this.#first.push(this.#decoder.decode(bytes.subarray(start, end)));
     } else if (column >= this.columns.length) {
       return; // a ragged row: reported when it ends
-    } else if (column !== this.targetIndex) {
-      this.x.push(this.#number(bytes, start, end, column));
-    } else if (this.#options.numericTarget) {
-      this.targets.push(this.#number(bytes, start, end, column));
     } else {
-      const label = this.#decoder.decode(bytes.subarray(start, end)).trim();
-      // a missing label is no class of its own: reported with its line when the record ends
-      if (label === "") this.#bad ??= { column, text: "" };
-      this.labels.push(label);
+      const kind = this.#kinds[column];
+      if (kind === NUMERIC) this.x.push(this.#number(bytes, start, end, column));
+      else if (kind === TARGET) this.#target(bytes, start, end, column);
+      else if (kind === CATEGORICAL) {
+        const text = this.#decoder.decode(bytes.subarray(start, end)).trim();
+        if (text === "") this.#empty(column, text);
+        this.categories.get(column)!.push(text);
+      }
+      // (DROPPED: not read)
     }
+  }
+
+  #target(bytes: Uint8Array, start: number, end: number, column: number): void {
+    if (this.#options.numericTarget) {
+      this.targets.push(this.#number(bytes, start, end, column));
+      return;
+    }
+    const label = this.#decoder.decode(bytes.subarray(start, end)).trim();
+    // a missing label is no class of its own: reported with its line when the record ends (or,
+    // with missing "drop", its row left out)
+    if (label === "") this.#empty(column, "");
+    this.labels.push(label);
+  }
+
+  /**
+   * An empty cell of `column`: marks the row for `missing` "drop", is left to be filled for
+   * "mean" (a feature's), and is reported with its line when the record ends otherwise.
+   */
+  #empty(column: number, text: string): void {
+    const missing = this.#missing;
+    const fills = missing === "drop" || (missing === "mean" && column !== this.targetIndex);
+    if (fills && !this.#trailingDelimiter(column, text)) {
+      if (this.#emptyColumn === -1) this.#emptyColumn = column;
+      this.#emptyCells[column]++;
+    } else this.#bad ??= { column, text };
   }
 
   record(line: number): boolean {
@@ -297,17 +403,43 @@ class TableBuilder implements CsvSink {
     if (this.#bad) {
       const { column, text } = this.#bad;
       if (this.#trailingDelimiter(column, text)) throw this.#trailingDelimiterError(where);
-      if (column === this.targetIndex && !this.#options.numericTarget) {
+      const name = this.columns[column];
+      const target = column === this.targetIndex;
+      if (target && !this.#options.numericTarget) {
         throw new AnnealError(
           "data",
-          `Cannot read CSV: the label column '${this.columns[column]}' is empty`,
-          { where, hint: "fill in the row's label, or drop the row" },
+          `Cannot read CSV: the label column '${name}' is empty`,
+          { where, hint: `fill in the row's label, or drop the row (${DROP_EMPTY_TARGETS})` },
         );
       }
-      parseNumber(text, where, this.columns[column], column === this.targetIndex);
+      if (this.#kinds[column] === CATEGORICAL) {
+        throw new AnnealError(
+          "data",
+          `Cannot read CSV: the categorical column '${name}' is empty`,
+          { where, hint: `fill in the category, or ${MISSING_SETTINGS}` },
+        );
+      }
+      parseNumber(text, where, name, target);
     }
+    if (this.#emptyColumn !== -1) {
+      this.#emptyColumn = -1;
+      if (this.#missing === "drop") {
+        this.#forgetRow();
+        return true;
+      }
+    }
+    for (const column of this.categories.values()) column.keep(line);
     this.n++;
     return this.n < this.#limit;
+  }
+
+  /** Leaves the current row out (missing "drop"): its values already read are taken back. */
+  #forgetRow(): void {
+    this.droppedRows++;
+    this.x.pop(this.#numericWidth);
+    if (this.#options.numericTarget) this.targets.pop(1);
+    else this.labels.pop();
+    for (const column of this.categories.values()) column.forget();
   }
 
   /**
@@ -339,6 +471,10 @@ class TableBuilder implements CsvSink {
     const value = parseFloat32Bytes(bytes, start, end);
     if (value === value) return value;
     const text = this.#decoder.decode(bytes.subarray(start, end));
+    if (text.trim() === "") {
+      this.#empty(column, text);
+      return NaN; // (filled, with missing "mean"; else its row is left out or refused)
+    }
     try {
       return parseNumber(text, "", "");
     } catch {
@@ -399,6 +535,19 @@ class TableBuilder implements CsvSink {
     this.columns = header ? fields.map((f) => f.trim()) : fields.map((_, i) => `column${i}`);
     this.#checkColumnsOf(line);
     this.targetIndex = resolveTarget(target, this.columns, `${this.#file}:${line}`, header);
+    this.#kinds = columnKinds(
+      this.columns,
+      this.targetIndex,
+      this.#options.drop ?? [],
+      this.#options.categorical ?? [],
+      header,
+      `${this.#file}:${line}`,
+    );
+    this.#numericWidth = this.#kinds.filter((kind) => kind === NUMERIC).length;
+    this.#emptyCells = new Array(this.columns.length).fill(0);
+    this.#kinds.forEach((kind, column) => {
+      if (kind === CATEGORICAL) this.categories.set(column, new CategoryColumn());
+    });
     if (header) {
       const numbers = numbersAsHeader(this.columns, `${this.#file}:${line}`);
       if (numbers) this.warnings.push(numbers);
@@ -411,8 +560,8 @@ class TableBuilder implements CsvSink {
     }
     // text where numbers go, on the first line only: most likely a header with numbers in it
     const texts = fields.filter((field, i) =>
-      (i !== this.targetIndex || this.#options.numericTarget) && field.trim() !== "" &&
-      !looksNumeric(field)
+      (this.#kinds[i] === NUMERIC || (i === this.targetIndex && this.#options.numericTarget)) &&
+      field.trim() !== "" && !looksNumeric(field)
     );
     if (texts.length > 0) {
       const names = texts.slice(0, 3).map((f) => JSON.stringify(f.trim())).join(", ");
@@ -465,6 +614,18 @@ export async function readCsv(
   }
   scanner.end();
   const { columns, n } = table;
+  if (columns !== undefined && n === 0 && table.droppedRows > 0) {
+    throw new AnnealError(
+      "data",
+      `Cannot read CSV: every one of its ${table.droppedRows} rows has an empty cell, and ` +
+        `data.missing "drop" leaves them all out (${emptyCellsText(table.emptyCells())})`,
+      {
+        where: file,
+        hint: 'set data.missing to "mean" to fill a feature\'s empty cells with its training ' +
+          "mean, or leave a column that is mostly empty out with data.drop",
+      },
+    );
+  }
   if (columns === undefined || n === 0) {
     throw new AnnealError(
       "data",
@@ -477,17 +638,78 @@ export async function readCsv(
       },
     );
   }
-  const x = table.x.take();
-  const rowNames = rowNumbers(columns, table.targetIndex, x, n);
+  const numeric = table.x.take();
+  const kinds = table.kinds;
+  const rowNames = rowNumbers(columns, kinds, numeric, table.numericWidth, n);
   if (rowNames) table.warnings.push(rowNames(file));
+  const categories = new Map<number, string[]>();
+  for (const [column, read] of table.categories) {
+    categories.set(
+      column,
+      options.columnsOf?.categories?.get(column) ??
+        sortedCategories(read, columns[column], file),
+    );
+  }
+  const features = encodedFeatures(columns, kinds, categories);
+  let x = numeric;
+  if (categories.size > 0) {
+    const encoded = encodeRows(
+      n,
+      numeric,
+      table.numericWidth,
+      features,
+      table.categories,
+      categories,
+      columns,
+    );
+    x = encoded.x;
+    for (const unknown of encoded.unknown) {
+      table.warnings.push(unknownCategories(unknown, file, options.columnsOf!.file));
+    }
+  }
   return {
     columns,
     targetIndex: table.targetIndex,
     n,
     x,
+    features,
+    categories,
+    droppedRows: table.droppedRows,
+    emptyCells: table.emptyCells(),
     targets: options.numericTarget ? table.targets.take() : undefined,
     labels: options.numericTarget ? undefined : table.labels,
     warnings: table.warnings,
+  };
+}
+
+/** Empty cells by column for a message: `'age' 3, 'color' 1`. */
+export function emptyCellsText(cells: { column: string; cells: number }[]): string {
+  return cells.map(({ column, cells }) => `'${column}' ${cells}`).join(", ");
+}
+
+/**
+ * A test file's categories its training file lacks: their rows' one-hot features are all 0 (a
+ * run does not stop at its end for them), said with the values and the rows that have them.
+ */
+function unknownCategories(
+  { column, values }: UnknownCategories,
+  file: string,
+  trainingFile: string,
+): DataWarning {
+  const shown =
+    values.slice(0, 3).map(({ value, rows, line }) =>
+      `${JSON.stringify(value)} (${rows} row${rows === 1 ? "" : "s"}, the first on line ${line})`
+    ).join(", ") + (values.length > 3 ? `, and ${values.length - 3} more` : "");
+  const them = values.length === 1 ? "it" : "them";
+  return {
+    message:
+      `the categorical column '${column}' of '${file}' has ${
+        values.length === 1 ? "a category" : `${values.length} categories`
+      } the training file '${trainingFile}' lacks: ${shown}; the test rows of ${them} get ` +
+      `all-zero '${column}' features, as no category the model trained on`,
+    where: `${file}:${values[0].line}`,
+    hint: "the categories are the training file's; if the value is a typo, fix it in the test " +
+      "file; if it is a real category, the model can only learn it from training rows that have it",
   };
 }
 
@@ -502,12 +724,13 @@ const UNNAMED = new Set(["", "Unnamed: 0"]);
  */
 function rowNumbers(
   columns: string[],
-  targetIndex: number,
+  kinds: Uint8Array,
   x: Float32Array,
+  features: number,
   n: number,
 ): ((file: string) => DataWarning) | undefined {
-  if (!UNNAMED.has(columns[0]) || targetIndex === 0 || n < 3) return undefined;
-  const features = columns.length - 1;
+  // (the first numeric feature, as `x` holds them, is the first column where it is one)
+  if (!UNNAMED.has(columns[0]) || kinds[0] !== NUMERIC || n < 3) return undefined;
   const first = x[0];
   if (first !== 0 && first !== 1) return undefined;
   for (let row = 1; row < n; row++) if (x[row * features] !== first + row) return undefined;
@@ -518,8 +741,9 @@ function rowNumbers(
       } and holds the row numbers (${first}, ${first + 1}, ${first + 2}, ...), as the index ` +
       "pandas' to_csv and R's write.csv write: it is read as a feature",
     where: file,
-    hint: "write the file without it (pandas: df.to_csv(path, index=False); R: " +
-      "write.csv(df, path, row.names = FALSE)); a row's number tells the model nothing of it",
+    hint: "leave it out with --set 'data.drop=[0]', or write the file without it (pandas: " +
+      "df.to_csv(path, index=False); R: write.csv(df, path, row.names = FALSE)); a row's " +
+      "number tells the model nothing of it",
   });
 }
 

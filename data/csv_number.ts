@@ -6,6 +6,14 @@
  */
 
 import { AnnealError } from "../errors.ts";
+import { shellWord } from "../shell_word.ts";
+
+/** A hint's words for the settings that take empty feature cells. */
+export const MISSING_SETTINGS = 'set data.missing to "drop" (rows with an empty cell are left ' +
+  'out) or "mean" (a feature\'s empty cells get its mean over the training split)';
+/** A hint's words for the setting that takes rows of an empty target. */
+export const DROP_EMPTY_TARGETS = 'data.missing "drop" leaves rows with an empty cell out; no ' +
+  "setting fills a target";
 
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 const NON_FINITE = /^[+-]?(nan|inf|infinity)$/i;
@@ -51,17 +59,36 @@ export function parseNumber(text: string, where: string, column: string, target 
     throw new AnnealError(
       "data",
       `Cannot read CSV: column '${column}' has ${trimmed}, a NaN or infinite value`,
-      { where, hint: "replace missing or infinite values (impute them or drop the row)" },
+      {
+        where,
+        hint: "replace missing or infinite values (impute them or drop the row); a missing " +
+          "value written as an empty cell is one data.missing can drop or fill",
+      },
     );
   }
+  if (trimmed === "") {
+    throw new AnnealError(
+      "data",
+      `Cannot read CSV: column '${column}' has an empty cell${
+        target ? ", and it is the target" : ""
+      }`,
+      {
+        where,
+        hint: target
+          ? `fill in the row's target, or drop the row (${DROP_EMPTY_TARGETS})`
+          : `fill in the empty value or drop the row; or ${MISSING_SETTINGS}`,
+      },
+    );
+  }
+  const encode = `--set ${shellWord(`data.categorical=${JSON.stringify([column])}`)}`;
+  const drop = `--set ${shellWord(`data.drop=${JSON.stringify([column])}`)}`;
+  const label = "if it is the label, set 'target' to it with data.task 'classification'";
   throw new AnnealError(
     "data",
     `Cannot read CSV: column '${column}' has ${JSON.stringify(text)}, which is not a number`,
     {
       where,
-      hint: trimmed === ""
-        ? "fill in the empty value or drop the row"
-        : GROUPED.test(trimmed)
+      hint: GROUPED.test(trimmed)
         ? `${JSON.stringify(trimmed)} has a decimal comma or thousands separators, and anneal ` +
           "reads plain numbers ('1234.5'): write the file with '.' as the decimal point and no " +
           "separators (a spreadsheet's export settings, pandas' to_csv default), and a " +
@@ -69,7 +96,11 @@ export function parseNumber(text: string, where: string, column: string, target 
         : target
         ? "it is the target, read as a number for task 'regression': set data.task to " +
           "'classification' (or 'binary') if it holds labels, else fix the value"
-        : "fix the value, or set 'target' to this column with task 'classification' if it is a label",
+        : /\p{L}/u.test(trimmed)
+        ? `if the column holds categories (strings), one-hot encode it with data.categorical ` +
+          `(${encode}); to leave it out, data.drop (${drop}); ${label}; else fix the value`
+        : `fix the value; or, if the column holds categories, one-hot encode it (${encode}), ` +
+          `leave it out (${drop}), or, ${label}`,
     },
   );
 }

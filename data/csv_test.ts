@@ -68,7 +68,7 @@ Deno.test("a ragged row is an error naming file:line", async () => {
 
 Deno.test("a non-number is an error naming file:line and the column", async () => {
   await assertDataError(() => readFile("non_number.csv"), /'x1' has "abc"/, /non_number\.csv:3$/);
-  const empty = await assertDataError(() => readFile("empty_field.csv"), /not a number/, /:2$/);
+  const empty = await assertDataError(() => readFile("empty_field.csv"), /an empty cell/, /:2$/);
   assert.match(empty.hint!, /empty/);
 });
 
@@ -379,12 +379,16 @@ Deno.test("a label in a regression target says to set data.task, not to set 'tar
     /labels\.csv:2$/,
   );
   assert.match(target.hint!, /it is the target.*set data.task to 'classification'/);
-  // a label in a feature column keeps the hint that names 'target'
+  // a label in a feature column keeps the hint that names 'target', after the settings that
+  // take a column of strings: one-hot encoding it, or leaving it out
   const feature = await assertDataError(
     () => readCsv(once("label,y\ncat,1\n"), "features.csv", numeric),
     /'label' has "cat"/,
   );
-  assert.match(feature.hint!, /set 'target' to this column/);
+  assert.match(
+    feature.hint!,
+    /^if the column holds categories \(strings\), one-hot encode it with data\.categorical \(--set 'data\.categorical=\["label"\]'\); to leave it out, data\.drop \(--set 'data\.drop=\["label"\]'\); if it is the label, set 'target' to it with data\.task 'classification'; else fix the value$/,
+  );
 });
 
 Deno.test("a line that ends with the delimiter is refused as a trailing delimiter, not as a missing value", async () => {
@@ -405,9 +409,10 @@ Deno.test("a line that ends with the delimiter is refused as a trailing delimite
   // an empty value elsewhere is a missing value, as before
   const missing = await assertDataError(
     () => readCsv(once("a,b,y\n1,,3\n"), "missing.csv", numeric),
-    /'b' has "", which is not a number/,
+    /column 'b' has an empty cell$/,
   );
   assert.match(missing.hint!, /fill in the empty value/);
+  assert.match(missing.hint!, /set data\.missing to "drop" .* or "mean"/);
 });
 
 Deno.test("an unnamed first column of row numbers (pandas' or R's index) is a warning naming index=False", async () => {

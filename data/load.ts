@@ -7,7 +7,8 @@
 
 import { AnnealError } from "../errors.ts";
 import { bytesToFloats } from "./batches.ts";
-import { fileChunks, readCsv } from "./csv.ts";
+import { type CsvTable, emptyCellsText, fileChunks, readCsv } from "./csv.ts";
+import type { CsvFeature } from "./csv_columns.ts";
 import { fingerprintSplits } from "./fingerprint.ts";
 import { readIdxFile } from "./idx.ts";
 import { checkClassLabels, labelEncoding } from "./labels.ts";
@@ -21,6 +22,8 @@ import {
 import { idxFilePath } from "./paths.ts";
 import {
   applyNormalization,
+  featureMeans,
+  fillNaN,
   fitNormalization,
   splitValidation,
   splitValidationInChunks,
@@ -28,6 +31,7 @@ import {
 } from "./split.ts";
 import { syntheticLinear, syntheticLinearInChunks } from "./synthetic.ts";
 import { formatPath } from "../zod_paths.ts";
+import { shellWord } from "../shell_word.ts";
 import { fieldIssueText } from "../issue_text.ts";
 import { unknownFields } from "../unknown_fields.ts";
 import type { Dataset, DataWarning, LoadedData, Normalization } from "./types.ts";
@@ -36,6 +40,8 @@ interface Sources {
   pool: Dataset;
   test?: Dataset;
   warnings?: DataWarning[];
+  /** A CSV's features (one-hot ones are not normalized; NaN ones are filled, `missing` "mean"). */
+  features?: CsvFeature[];
 }
 
 async function idxSplit(
@@ -331,7 +337,7 @@ async function csvDataset(
   spec: ResolvedCsvSpec,
   path: string,
   limit: number | undefined,
-  columnsOf?: { file: string; columns: string[] },
+  columnsOf?: { file: string; columns: string[]; categories: Map<number, string[]> },
 ) {
   const table = await readCsv(fileChunks(path), path, {
     header: spec.header,
@@ -340,21 +346,44 @@ async function csvDataset(
     numericTarget: spec.task === "regression",
     limit,
     columnsOf,
+    drop: spec.drop,
+    categorical: spec.categorical,
+    missing: spec.missing,
   });
+  if (table.droppedRows > 0) table.warnings.push(droppedRows(table, path, spec.missing));
   return table;
+}
+
+/** The rows `missing` "drop" left out of a file, counted, with their empty cells by column. */
+function droppedRows(table: CsvTable, path: string, missing: string): DataWarning {
+  const kept = table.n;
+  const dropped = table.droppedRows;
+  return {
+    message: `data.missing is "${missing}": ${dropped} of the ${
+      kept + dropped
+    } rows of '${path}' have an empty cell and were left out, ${kept} kept (empty cells: ${
+      emptyCellsText(table.emptyCells)
+    })`,
+    where: path,
+    hint: 'fill the cells in the file, or set data.missing to "mean" to fill a feature\'s ' +
+      "empty cells with its mean over the training split (a target's are never filled); a " +
+      "column that is mostly empty is better left out with data.drop",
+  };
 }
 
 async function loadCsv(spec: ResolvedCsvSpec): Promise<Sources> {
   const table = await csvDataset(spec, spec.path, spec.limit);
-  // the test file has the training file's columns, in its order
+  // the test file has the training file's columns, in its order, and its categories
   const testTable = spec.testPath === undefined
     ? undefined
     : await csvDataset(spec, spec.testPath, spec.testLimit, {
       file: spec.path,
       columns: table.columns,
+      categories: table.categories,
     });
+  const features = table.features;
   const base = {
-    inputShape: [table.columns.length - 1],
+    inputShape: [features.length],
     targetSize: 1,
     task: spec.task,
   };
@@ -374,6 +403,7 @@ async function loadCsv(spec: ResolvedCsvSpec): Promise<Sources> {
       pool: { ...base, x: table.x, y: table.targets!, n: table.n },
       test: testTable && { ...base, x: testTable.x, y: testTable.targets!, n: testTable.n },
       warnings,
+      features,
     };
   }
   if (spec.task === "classification") {
@@ -413,6 +443,59 @@ async function loadCsv(spec: ResolvedCsvSpec): Promise<Sources> {
       n: testTable.n,
     },
     warnings,
+    features,
+  };
+}
+
+/**
+ * Fills the empty cells of a CSV's features (NaN, `missing` "mean") with each feature's mean over
+ * the training split, in every split: a one-hot feature's is its category's share of the
+ * training rows that have one. A feature of no value in the training split is refused; the
+ * cells filled are a warning, counted by column.
+ */
+function fillMissing(
+  train: Dataset,
+  others: (Dataset | undefined)[],
+  features: CsvFeature[],
+  path: string,
+): DataWarning | undefined {
+  const means = featureMeans(train);
+  const empty = means.findIndex((mean) => mean !== mean);
+  if (empty !== -1) {
+    const { columnName } = features[empty];
+    throw new AnnealError(
+      "data",
+      `Cannot fill empty cells with the training mean (data.missing "mean"): column ` +
+        `'${columnName}' is empty in every one of the ${train.n} training rows`,
+      {
+        where: path,
+        hint: `leave the column out with --set ${
+          shellWord(`data.drop=${JSON.stringify([columnName])}`)
+        }: a column of no values tells the model nothing`,
+      },
+    );
+  }
+  const filled = new Array<number>(features.length).fill(0);
+  for (const ds of [train, ...others]) {
+    if (ds) fillNaN(ds, means).forEach((count, i) => filled[i] += count);
+  }
+  // a categorical column's empty cell is NaN in each of its features: counted once
+  const cells = new Map<string, number>();
+  features.forEach(({ columnName, category }, i) => {
+    const first = i === 0 || features[i - 1].columnName !== columnName || category === undefined;
+    if (first && filled[i] > 0) cells.set(columnName, (cells.get(columnName) ?? 0) + filled[i]);
+  });
+  if (cells.size === 0) return undefined;
+  const total = [...cells.values()].reduce((a, b) => a + b, 0);
+  return {
+    message: `data.missing is "mean": ${total} empty cell${
+      total === 1 ? " was" : "s were"
+    } filled with their feature's mean over the training split (${
+      emptyCellsText([...cells].map(([column, count]) => ({ column, cells: count })))
+    })`,
+    where: path,
+    hint: "fill the cells in the file where the values are known; to leave rows with an empty " +
+      'cell out instead, set data.missing to "drop"',
   };
 }
 
@@ -484,9 +567,20 @@ export async function loadData(
     ? await splitValidationInChunks(sources.pool, resolved.validationSplit, seed, options.pause)
     : splitValidation(sources.pool, resolved.validationSplit, seed);
   const test = sources.test && takeFirst(sources.test, resolved.testLimit);
+  if (resolved.kind === "csv" && resolved.missing === "mean") {
+    const filled = fillMissing(train, [validation, test], sources.features!, resolved.path);
+    if (filled) (sources.warnings ??= []).push(filled);
+  }
   let normalization: Normalization | undefined;
   if (resolved.kind === "csv" && resolved.normalize !== "none") {
     normalization = fitNormalization(train, resolved.normalize);
+    // one-hot features stay 0/1: their statistics are the identity
+    sources.features!.forEach((feature, i) => {
+      if (feature.category !== undefined) {
+        normalization!.shift[i] = 0;
+        normalization!.scale[i] = 1;
+      }
+    });
     for (const ds of [train, validation, test]) if (ds) applyNormalization(ds, normalization);
   }
   const fingerprint = await fingerprintSplits({ train, validation, test });

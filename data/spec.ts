@@ -64,7 +64,16 @@ export const SyntheticLinearSpecSchema = z.strictObject({
   ...common(0),
 });
 
-/** A CSV file with a header (by default), one target column and numeric feature columns. */
+/** A CSV column as `target` names it: a header name, or a zero-based index (negative from the end). */
+const ColumnSchema = z.union([z.string().min(1), z.int()]);
+
+/** Categories a `categorical` column may have in the training file: one feature each. */
+export const MAX_CATEGORIES = 1000;
+
+/**
+ * A CSV file with a header (by default), one target column and feature columns: numbers, or
+ * strings one-hot encoded (`categorical`); columns `drop` names are not read.
+ */
 export const CsvSpecSchema = z.strictObject({
   kind: z.literal("csv"),
   path: PathSchema,
@@ -81,6 +90,26 @@ export const CsvSpecSchema = z.strictObject({
   normalize: z.enum(["standard", "minmax", "none"]).default("standard"),
   /** Regression unless told otherwise; classification maps sorted labels to 0..K-1. */
   task: z.enum(["regression", "classification", "binary"]).default("regression"),
+  /**
+   * Columns left out, not features (an `id`, free text): header names, or zero-based indexes as
+   * `target` takes them. Neither the target nor every feature can be dropped.
+   */
+  drop: z.array(ColumnSchema).default([]),
+  /**
+   * String feature columns to one-hot encode: one 0/1 feature per category, the categories those
+   * of the training file (`path`), sorted (by code point), so that every run, resume and trial of
+   * one file encodes alike. A category of `testPath` the training file lacks gets all-zero
+   * features and a warning. One-hot features are not normalized. At most
+   * {@linkcode MAX_CATEGORIES} categories a column.
+   */
+  categorical: z.array(ColumnSchema).default([]),
+  /**
+   * An empty feature cell: `error` refuses it (naming its line), `drop` leaves its row out (a
+   * warning counts them), `mean` fills it with the column's mean over the training split (as
+   * normalization's statistics; a categorical column's one-hot features get each category's
+   * share). An empty target is never filled: `drop` leaves its row out, else it is refused.
+   */
+  missing: z.enum(["error", "drop", "mean"]).default("error"),
   ...common(0.1),
 });
 

@@ -189,6 +189,45 @@ export function fitNormalization(ds: Dataset, method: "standard" | "minmax"): No
   return { method, shift, scale };
 }
 
+/**
+ * Per-feature means of `ds` over the values that are not NaN (a CSV's empty cells, `missing`
+ * "mean"): NaN for a feature with no other value.
+ *
+ * @example
+ * ```ts
+ * import { featureMeans } from "./split.ts";
+ * const ds = { x: new Float32Array([1, NaN, 3, 4]), y: new Float32Array(2), n: 2,
+ *   inputShape: [2], targetSize: 1, task: "regression" as const };
+ * console.assert(featureMeans(ds).join() === "2,4");
+ * ```
+ */
+export function featureMeans(ds: Dataset): number[] {
+  const f = featureSize(ds);
+  const sums = new Float64Array(f);
+  const counts = new Float64Array(f);
+  for (let i = 0; i < ds.x.length; i++) {
+    const v = ds.x[i];
+    if (v === v) {
+      sums[i % f] += v;
+      counts[i % f]++;
+    }
+  }
+  return Array.from(sums, (sum, c) => counts[c] > 0 ? sum / counts[c] : NaN);
+}
+
+/** Replaces each NaN of feature c of `ds` with `values[c]`, in place; the NaN of each feature. */
+export function fillNaN(ds: Dataset, values: number[]): number[] {
+  const f = values.length;
+  const filled = new Array<number>(f).fill(0);
+  for (let i = 0; i < ds.x.length; i++) {
+    if (ds.x[i] !== ds.x[i]) {
+      ds.x[i] = values[i % f];
+      filled[i % f]++;
+    }
+  }
+  return filled;
+}
+
 /** Applies `norm` to the features of `ds` in place. */
 export function applyNormalization(ds: Dataset, norm: Normalization): void {
   const f = norm.shift.length;

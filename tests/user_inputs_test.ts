@@ -479,8 +479,11 @@ Deno.test("a run refused before its first step for its data prints its cause, wi
   );
   assert.equal(out.code, 1, out.stderr);
   const printed = out.stdout + out.stderr;
-  assert.match(printed, /^error\[data\]: Cannot read CSV: column 'b' has ""/m);
-  assert.match(printed, /hint: fill in the empty value or drop the row/);
+  assert.match(printed, /^error\[data\]: Cannot read CSV: column 'b' has an empty cell$/m);
+  assert.match(
+    printed,
+    /hint: fill in the empty value or drop the row; or set data\.missing to "drop" \(rows with an empty cell are left out\) or "mean"/,
+  );
   assert.doesNotMatch(
     printed,
     /actor 'dataLoader'|failed|Diagnosis|no data: the run recorded no steps/,
