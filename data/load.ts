@@ -488,9 +488,11 @@ function fillMissing(
   if (cells.size === 0) return undefined;
   const total = [...cells.values()].reduce((a, b) => a + b, 0);
   return {
-    message: `data.missing is "mean": ${total} empty cell${
-      total === 1 ? " was" : "s were"
-    } filled with their feature's mean over the training split (${
+    message: `data.missing is "mean": ${
+      total === 1
+        ? "1 empty cell was filled with its"
+        : `${total} empty cells were filled with their`
+    } feature's mean over the training split (${
       emptyCellsText([...cells].map(([column, count]) => ({ column, cells: count })))
     })`,
     where: path,

@@ -84,6 +84,7 @@ Deno.test("a CSV with an id, a categorical column and empty cells trains on the 
     );
     const meta = JSON.parse(await Deno.readTextFile(`${runs.dir}/${missing}/meta.json`));
     assert.equal(meta.fingerprint, planned.dataset.fingerprint);
+    assert.deepEqual(meta.dataset.inputShape, [4], "meta.json records the encoded features");
   }
 });
 

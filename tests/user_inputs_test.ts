@@ -469,6 +469,47 @@ Deno.test("lr-find's 'to use it' keeps the --sets the test ran with (but those t
   );
 });
 
+Deno.test("a CSV column of strings is refused with the settings that take it; with them (and data.missing for an empty cell) the file trains", async () => {
+  await using runs = await tempRunsDir();
+  const csv = `${runs.dir}/f.csv`;
+  await Deno.writeTextFile(
+    csv,
+    'id,"sepal length",sepal_width,color,species\n0,1.85,1.26,red,setosa\n' +
+      "1,1.5,1.0,blue,versicolor\n2,2.5,,green,setosa\n3,1.0,1.3,blue,versicolor\n" +
+      "4,1.9,1.0,red,setosa\n5,1.2,1.4,red,versicolor\n",
+  );
+  const data = ["--set", "data.kind=csv", "--set", `data.path=${csv}`];
+  const common = ["--backend", "cpu", "--runs-dir", runs.dir, "--no-progress"];
+  const refused = await anneal(
+    ...["train", ...common, ...data, "--set", "data.target=species", "--set", "model.kind=mlp"],
+  );
+  assert.equal(refused.code, 1, refused.stderr);
+  const printed = refused.stdout + refused.stderr;
+  assert.match(
+    printed,
+    /^error\[data\]: Cannot read CSV: column 'color' has "red", which is not a number \(at .*f\.csv:2\)$/m,
+  );
+  assert.match(
+    printed,
+    /^ {2}hint: if the column holds categories \(strings\), one-hot encode it with data\.categorical \(--set 'data\.categorical=\["color"\]'\); to leave it out, data\.drop \(--set 'data\.drop=\["color"\]'\); if it is the label, set 'target' to it with data\.task 'classification'; else fix the value$/m,
+  );
+  const out = await anneal(
+    ...["train", ...common, ...data, "--set", "data.target=species", "--set", "model.kind=mlp"],
+    ...["--set", 'data.drop=["id"]', "--set", 'data.categorical=["color"]', "--epochs", "1"],
+    ...["--set", "data.task=classification", "--set", "data.missing=mean", "--json"],
+  );
+  assert.equal(out.code, 0, out.stderr);
+  const events = out.stdout.trim().split("\n").map((line) => JSON.parse(line));
+  const plan = events.find((event) => event.type === "plan");
+  assert.deepEqual(plan.dataset.inputShape, [5], "2 numbers and 3 colours");
+  assert.ok(
+    events.some((event) =>
+      event.type === "warning" &&
+      /1 empty cell was filled with its feature's mean .* \('sepal_width' 1\)/.test(event.message)
+    ),
+  );
+});
+
 Deno.test("a run refused before its first step for its data prints its cause, with no actor named, no diagnosis of curves it never had, and no run left", async () => {
   await using runs = await tempRunsDir();
   const csv = `${runs.dir}/gap.csv`;
@@ -479,7 +520,7 @@ Deno.test("a run refused before its first step for its data prints its cause, wi
   );
   assert.equal(out.code, 1, out.stderr);
   const printed = out.stdout + out.stderr;
-  assert.match(printed, /^error\[data\]: Cannot read CSV: column 'b' has an empty cell$/m);
+  assert.match(printed, /^error\[data\]: Cannot read CSV: column 'b' has an empty cell \(at .*gap\.csv:3\)$/m);
   assert.match(
     printed,
     /hint: fill in the empty value or drop the row; or set data\.missing to "drop" \(rows with an empty cell are left out\) or "mean"/,
