@@ -307,6 +307,8 @@ class TableBuilder implements CsvSink {
   #numericWidth = 0;
   /** Each categorical column's categories and rows, by column index. */
   readonly categories = new Map<number, CategoryColumn>();
+  /** The same, as a list (the end of every record goes through it). */
+  #categoryList: CategoryColumn[] = [];
   readonly #missing: "error" | "drop" | "mean";
   /** The first empty cell's column in the current record, -1 for none. */
   #emptyColumn = -1;
@@ -428,7 +430,8 @@ class TableBuilder implements CsvSink {
         return true;
       }
     }
-    for (const column of this.categories.values()) column.keep(line);
+    const categories = this.#categoryList;
+    for (let i = 0; i < categories.length; i++) categories[i].keep(line);
     this.n++;
     return this.n < this.#limit;
   }
@@ -439,7 +442,7 @@ class TableBuilder implements CsvSink {
     this.x.pop(this.#numericWidth);
     if (this.#options.numericTarget) this.targets.pop(1);
     else this.labels.pop();
-    for (const column of this.categories.values()) column.forget();
+    for (const column of this.#categoryList) column.forget();
   }
 
   /**
@@ -548,6 +551,7 @@ class TableBuilder implements CsvSink {
     this.#kinds.forEach((kind, column) => {
       if (kind === CATEGORICAL) this.categories.set(column, new CategoryColumn());
     });
+    this.#categoryList = [...this.categories.values()];
     if (header) {
       const numbers = numbersAsHeader(this.columns, `${this.#file}:${line}`);
       if (numbers) this.warnings.push(numbers);
