@@ -94,7 +94,11 @@ export const CsvSpecSchema = z.strictObject({
    * Columns left out, not features (an `id`, free text): header names, or zero-based indexes as
    * `target` takes them. Neither the target nor every feature can be dropped.
    */
-  drop: z.array(ColumnSchema).default([]),
+  drop: z.array(ColumnSchema).default([]).describe(
+    "Columns left out, not features (an id, free text): header names, or zero-based indexes as " +
+      "target takes them (negative from the end). Neither the target nor every feature can be " +
+      "dropped.",
+  ),
   /**
    * String feature columns to one-hot encode: one 0/1 feature per category, the categories those
    * of the training file (`path`), sorted (by code point), so that every run, resume and trial of
@@ -102,14 +106,22 @@ export const CsvSpecSchema = z.strictObject({
    * features and a warning. One-hot features are not normalized. At most
    * {@linkcode MAX_CATEGORIES} categories a column.
    */
-  categorical: z.array(ColumnSchema).default([]),
+  categorical: z.array(ColumnSchema).default([]).describe(
+    "String feature columns to one-hot encode, named as drop's: one 0/1 feature per category of " +
+      `the training file (path), sorted; not normalized; at most ${MAX_CATEGORIES} a column. ` +
+      "A testPath category the training file lacks gets all-zero features and a warning.",
+  ),
   /**
    * An empty feature cell: `error` refuses it (naming its line), `drop` leaves its row out (a
    * warning counts them), `mean` fills it with the column's mean over the training split (as
    * normalization's statistics; a categorical column's one-hot features get each category's
    * share). An empty target is never filled: `drop` leaves its row out, else it is refused.
    */
-  missing: z.enum(["error", "drop", "mean"]).default("error"),
+  missing: z.enum(["error", "drop", "mean"]).default("error").describe(
+    "An empty feature cell: error refuses it; drop leaves its row out (a warning counts them); " +
+      "mean fills it with the feature's mean over the training split. An empty target is " +
+      "never filled: drop leaves its row out, else it is refused.",
+  ),
   ...common(0.1),
 });
 
