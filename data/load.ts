@@ -590,6 +590,7 @@ export async function loadData(
   if (validation) data.validation = validation;
   if (test) data.test = test;
   if (normalization) data.normalization = normalization;
+  if (sources.features) data.features = sources.features.map((feature) => feature.name);
   if (sources.warnings?.length) data.warnings = sources.warnings;
   return data;
 }

@@ -68,6 +68,11 @@ export interface LoadedData {
   fingerprint: string;
   /** Present when CSV features were normalized; apply it to new inputs before predicting. */
   normalization?: Normalization;
+  /**
+   * A CSV's feature names, in the order of a sample's values: a column's name, `column=category`
+   * for a one-hot feature of a `categorical` column (`data.drop`'s columns and the target not).
+   */
+  features?: string[];
   /** What in the data is likely a mistake (a run starts with these as `warning` events). */
   warnings?: DataWarning[];
 }
