@@ -140,6 +140,27 @@ Deno.test("data.categorical one-hot encodes a string column in place: one 0/1 fe
   assert.deepEqual([...zips.x], [1, 0, 0, 1, 1, 0]);
 });
 
+Deno.test("without a header, a categorical column is named by index; a trailing delimiter's unnamed column can be dropped", async () => {
+  const bare = await read("1,red,a\n2,blue,b\n", {
+    header: false,
+    target: -1,
+    categorical: [1],
+  });
+  assert.deepEqual(bare.features.map((f) => f.name), ["column0", "column1=blue", "column1=red"]);
+  assert.deepEqual([...bare.x], [1, 0, 1, 2, 1, 0]);
+  assert.deepEqual(bare.labels, ["a", "b"]);
+  // "a,y," and every row ending in ',': refused as a trailing delimiter, unless data.drop has it
+  const text = "a,y,\n1,2,\n3,4,\n";
+  const numeric = { target: "y", numericTarget: true };
+  await assertDataError(() => read(text, numeric), /the line ends with ','/);
+  await assertDataError(
+    () => read(text, { ...numeric, missing: "mean" }),
+    /the line ends with ','/,
+  );
+  const dropped = await read(text, { ...numeric, drop: [-1] });
+  assert.deepEqual([...dropped.x], [1, 3]);
+});
+
 Deno.test("a categorical column of more than 1000 categories is refused, saying how many: it is likely an id", async () => {
   const rows = Array.from({ length: 1001 }, (_, i) => `user${i},${i % 2}`).join("\n");
   const error = await assertDataError(
