@@ -137,6 +137,20 @@ Deno.test("data.categorical one-hot encodes a string column in place: one 0/1 fe
   });
   assert.deepEqual(table.features.length, 5);
   assert.deepEqual(zips.features.map((f) => f.category), ["10115", "8001"]);
+  // UTF-8 categories, and spaces around one, are read as the text they are
+  const words = await read(
+    'c,y\n café ,1\n"naïve, long value of more than thirty-two bytes",2\ncafé,3\n',
+    {
+      target: "y",
+      numericTarget: true,
+      categorical: ["c"],
+    },
+  );
+  assert.deepEqual(words.features.map((f) => f.category), [
+    "café",
+    "naïve, long value of more than thirty-two bytes",
+  ]);
+  assert.deepEqual([...words.x], [1, 0, 0, 1, 1, 0]);
   assert.deepEqual([...zips.x], [1, 0, 0, 1, 1, 0]);
 });
 
