@@ -520,7 +520,10 @@ Deno.test("a run refused before its first step for its data prints its cause, wi
   );
   assert.equal(out.code, 1, out.stderr);
   const printed = out.stdout + out.stderr;
-  assert.match(printed, /^error\[data\]: Cannot read CSV: column 'b' has an empty cell \(at .*gap\.csv:3\)$/m);
+  assert.match(
+    printed,
+    /^error\[data\]: Cannot read CSV: column 'b' has an empty cell \(at .*gap\.csv:3\)$/m,
+  );
   assert.match(
     printed,
     /hint: fill in the empty value or drop the row; or set data\.missing to "drop" \(rows with an empty cell are left out\) or "mean"/,
