@@ -11,6 +11,7 @@ import { fileError } from "../file_errors.ts";
 import { CsvScanner, type CsvSink } from "./csv_parse.ts";
 import {
   DROP_EMPTY_TARGETS,
+  isMissingMarker,
   looksNumeric,
   MISSING_SETTINGS,
   parseFloat32Bytes,
@@ -491,7 +492,7 @@ class TableBuilder implements CsvSink {
     const value = parseFloat32Bytes(bytes, start, end);
     if (value === value) return value;
     const text = this.#decoder.decode(bytes.subarray(start, end));
-    if (text.trim() === "") {
+    if (text.trim() === "" || isMissingMarker(text)) {
       this.#empty(column, text);
       return NaN; // (filled, with missing "mean"; else its row is left out or refused)
     }
@@ -638,12 +639,12 @@ export async function readCsv(
   if (columns !== undefined && n === 0 && table.droppedRows > 0) {
     throw new AnnealError(
       "data",
-      `Cannot read CSV: every one of its ${table.droppedRows} rows has an empty cell, and ` +
+      `Cannot read CSV: every one of its ${table.droppedRows} rows has a missing cell, and ` +
         `data.missing "drop" leaves them all out (${emptyCellsText(table.emptyCells())})`,
       {
         where: file,
-        hint: 'set data.missing to "mean" to fill a feature\'s empty cells with its training ' +
-          "mean, or leave a column that is mostly empty out with data.drop",
+        hint: 'set data.missing to "mean" to fill a feature\'s missing cells with its training ' +
+          "mean, or leave a column that is mostly missing out with data.drop",
       },
     );
   }

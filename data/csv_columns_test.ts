@@ -314,14 +314,14 @@ Deno.test("data.missing 'drop' leaves rows with an empty cell out, counted in a 
     }, 1);
     assert.equal(data.train.n, 3);
     assert.deepEqual(data.warnings?.map((w) => w.message), [
-      `data.missing is "drop": 3 of the 6 rows of '${dir}/f.csv' have an empty cell and were ` +
-      "left out, 3 kept (empty cells: 'a' 1, 'c' 1, 'y' 1)",
+      `data.missing is "drop": 3 of the 6 rows of '${dir}/f.csv' have a missing cell and were ` +
+      "left out, 3 kept (missing cells: 'a' 1, 'c' 1, 'y' 1)",
     ]);
   });
   // rows all dropped: said so, not "no data rows"
   await assertDataError(
     () => read("a,y\n,1\n2,\n", { target: "y", numericTarget: true, missing: "drop" }),
-    /^Cannot read CSV: every one of its 2 rows has an empty cell, and data\.missing "drop" leaves them all out \('a' 1, 'y' 1\)$/,
+    /^Cannot read CSV: every one of its 2 rows has a missing cell, and data\.missing "drop" leaves them all out \('a' 1, 'y' 1\)$/,
   );
 });
 
@@ -365,7 +365,7 @@ Deno.test("data.missing 'mean' fills empty cells with the training split's mean,
     approx(rowOf(train, 7) ?? rowOf(validation!, 7), [70, p, 1 - p]);
     approx([...data.test!.x], [mean, 0, 1, 5, p, 1 - p]);
     assert.deepEqual(data.warnings?.map((w) => w.message), [
-      `data.missing is "mean": 4 empty cells were filled with their feature's mean over the ` +
+      `data.missing is "mean": 4 missing cells were filled with their feature's mean over the ` +
       "training split ('a' 2, 'c' 2)",
     ]);
     // the validation rows' values are not in it: the whole file's mean is another
@@ -379,7 +379,7 @@ Deno.test("data.missing 'mean' fills empty cells with the training split's mean,
     );
     assert.match(
       target.hint!,
-      /data\.missing "drop" leaves rows with an empty cell out; no setting fills a target/,
+      /data\.missing "drop" leaves rows with a missing cell out; no setting fills a target/,
     );
   });
   // a column empty in every training row has no mean
@@ -393,7 +393,7 @@ Deno.test("data.missing 'mean' fills empty cells with the training split's mean,
           missing: "mean",
           validationSplit: 0,
         }, 1),
-      /column 'b' is empty in every one of the 2 training rows/,
+      /column 'b' has no value in any of the 2 training rows/,
     );
     assert.match(error.hint!, /--set 'data\.drop=\["b"\]'/);
   });
@@ -422,4 +422,47 @@ Deno.test("the fingerprint is that of the encoded data: another category, or ano
     const ids = await loadData({ ...spec, path: `${dir}/h.csv` }, 1);
     assert.equal(ids.fingerprint, base.fingerprint);
   });
+});
+
+Deno.test("data.missing takes a numeric cell's NA, NaN, null, ? (and the like) as it takes an empty one; a category's text stays a category", async () => {
+  const text = "a,b,c,y\n" +
+    "1,2,NA,10\n" +
+    "NA,2,u,20\n" + // R's NA
+    "3,NaN,u,30\n" + // pandas' NaN
+    "4, null ,v,40\n" + // SQL's NULL, padded
+    "?,5,v,50\n" + // UCI's ?
+    "6,#N/A,u,60\n" + // a spreadsheet's
+    "7,8,u,None\n" + // a numeric target's None
+    "9,10,v,90\n";
+  const more = { target: "y", numericTarget: true, categorical: ["c"] };
+  const dropped = await read(text, { ...more, missing: "drop" });
+  assert.equal(dropped.n, 2);
+  assert.deepEqual([...dropped.targets!], [10, 90]);
+  assert.deepEqual(dropped.emptyCells, [
+    { column: "a", cells: 2 },
+    { column: "b", cells: 3 },
+    { column: "y", cells: 1 },
+  ]);
+  // "NA" in the categorical column is a category of its own (a category's name, whatever it says)
+  assert.deepEqual(dropped.features.map((f) => f.category), [undefined, undefined, "NA", "v"]);
+  // "mean": the features' markers are filled (NaN until loadData fills them); the target's refused
+  await assertDataError(
+    () => read(text, { ...more, missing: "mean" }),
+    /^Cannot read CSV: column 'y' has None, a missing value, and it is the target$/,
+  );
+  const filled = await read(text.replace("7,8,u,None\n", ""), { ...more, missing: "mean" });
+  assert.equal(filled.n, 7);
+  assert.equal(filled.emptyCells.reduce((n, c) => n + c.cells, 0), 5);
+  // "error" (the default) names the marker as a missing value, and the settings that take it
+  const refused = await assertDataError(
+    () => read("a,y\n1,2\nNA,3\n", { target: "y", numericTarget: true }),
+    /^Cannot read CSV: column 'a' has NA, a missing value$/,
+    /f\.csv:3$/,
+  );
+  assert.match(refused.hint!, /or set data\.missing to "drop" \(rows with a missing cell/);
+  // infinities are no missing values: refused whatever data.missing says
+  await assertDataError(
+    () => read("a,y\n1,2\ninf,3\n", { target: "y", numericTarget: true, missing: "drop" }),
+    /has inf, a NaN or infinite value/,
+  );
 });

@@ -9,11 +9,45 @@ import { AnnealError } from "../errors.ts";
 import { shellWord } from "../shell_word.ts";
 
 /** A hint's words for the settings that take empty feature cells. */
-export const MISSING_SETTINGS = 'set data.missing to "drop" (rows with an empty cell are left ' +
-  'out) or "mean" (a feature\'s empty cells get its mean over the training split)';
+export const MISSING_SETTINGS = 'set data.missing to "drop" (rows with a missing cell are left ' +
+  'out) or "mean" (a feature\'s missing cells get its mean over the training split)';
 /** A hint's words for the setting that takes rows of an empty target. */
-export const DROP_EMPTY_TARGETS = 'data.missing "drop" leaves rows with an empty cell out; no ' +
+export const DROP_EMPTY_TARGETS = 'data.missing "drop" leaves rows with a missing cell out; no ' +
   "setting fills a target";
+
+/**
+ * What a numeric cell may hold for "no value", besides nothing: R's `NA`, pandas' and numpy's
+ * `NaN`, SQL's `NULL`, Python's `None`, spreadsheets' `#N/A`, and the `?` of many UCI datasets.
+ * `data.missing` takes them as it takes an empty cell. (A categorical column's or a label's text
+ * is a category whatever it says.)
+ *
+ * @example
+ * ```ts
+ * import { isMissingMarker } from "./csv_number.ts";
+ * console.assert(isMissingMarker(" NA") && isMissingMarker("nan") && isMissingMarker("?"));
+ * console.assert(!isMissingMarker("") && !isMissingMarker("inf") && !isMissingMarker("0"));
+ * ```
+ */
+export function isMissingMarker(text: string): boolean {
+  return MISSING_MARKERS.has(text.trim());
+}
+const MISSING_MARKERS = new Set([
+  "NA",
+  "N/A",
+  "n/a",
+  "#N/A",
+  "<NA>",
+  "NaN",
+  "nan",
+  "NAN",
+  "-NaN",
+  "-nan",
+  "NULL",
+  "null",
+  "Null",
+  "None",
+  "?",
+]);
 
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 const NON_FINITE = /^[+-]?(nan|inf|infinity)$/i;
@@ -55,14 +89,28 @@ export function parseNumber(text: string, where: string, column: string, target 
       { where, hint: "rescale the column so its values fit in ±3.4e38" },
     );
   }
+  if (MISSING_MARKERS.has(trimmed)) {
+    throw new AnnealError(
+      "data",
+      `Cannot read CSV: column '${column}' has ${trimmed}, a missing value${
+        target ? ", and it is the target" : ""
+      }`,
+      {
+        where,
+        hint: target
+          ? `fill in the row's target, or drop the row (${DROP_EMPTY_TARGETS})`
+          : `fill in the value or drop the row; or ${MISSING_SETTINGS}`,
+      },
+    );
+  }
   if (NON_FINITE.test(trimmed)) {
     throw new AnnealError(
       "data",
       `Cannot read CSV: column '${column}' has ${trimmed}, a NaN or infinite value`,
       {
         where,
-        hint: "replace missing or infinite values (impute them or drop the row); a missing " +
-          "value written as an empty cell is one data.missing can drop or fill",
+        hint: "replace infinite values (clip them, or drop the row); a missing value, an empty " +
+          "cell or NA, NaN, null, ?, is one data.missing can drop or fill",
       },
     );
   }

@@ -72,8 +72,13 @@ Deno.test("a non-number is an error naming file:line and the column", async () =
   assert.match(empty.hint!, /empty/);
 });
 
-Deno.test("NaN and infinite values are errors naming file:line", async () => {
-  await assertDataError(() => readFile("nan.csv"), /NaN or infinite/, /nan\.csv:3$/);
+Deno.test("NaN (a missing value) and infinite values are errors naming file:line", async () => {
+  const nan = await assertDataError(
+    () => readFile("nan.csv"),
+    /^Cannot read CSV: column 'x1' has NaN, a missing value$/,
+    /nan\.csv:3$/,
+  );
+  assert.match(nan.hint!, /set data\.missing to "drop" \(rows with a missing cell are left out\)/);
   await assertDataError(() => readFile("inf.csv"), /NaN or infinite/, /inf\.csv:3$/);
   assert.throws(() => parseNumber("1e39", "a:1", "x"), /float32 range/);
 });

@@ -361,13 +361,13 @@ function droppedRows(table: CsvTable, path: string, missing: string): DataWarnin
   return {
     message: `data.missing is "${missing}": ${dropped} of the ${
       kept + dropped
-    } rows of '${path}' have an empty cell and were left out, ${kept} kept (empty cells: ${
+    } rows of '${path}' have a missing cell and were left out, ${kept} kept (missing cells: ${
       emptyCellsText(table.emptyCells)
     })`,
     where: path,
     hint: 'fill the cells in the file, or set data.missing to "mean" to fill a feature\'s ' +
-      "empty cells with its mean over the training split (a target's are never filled); a " +
-      "column that is mostly empty is better left out with data.drop",
+      "missing cells with its mean over the training split (a target's are never filled); a " +
+      "column that is mostly missing is better left out with data.drop",
   };
 }
 
@@ -465,8 +465,8 @@ function fillMissing(
     const { columnName } = features[empty];
     throw new AnnealError(
       "data",
-      `Cannot fill empty cells with the training mean (data.missing "mean"): column ` +
-        `'${columnName}' is empty in every one of the ${train.n} training rows`,
+      `Cannot fill missing cells with the training mean (data.missing "mean"): column ` +
+        `'${columnName}' has no value in any of the ${train.n} training rows`,
       {
         where: path,
         hint: `leave the column out with --set ${
@@ -490,13 +490,13 @@ function fillMissing(
   return {
     message: `data.missing is "mean": ${
       total === 1
-        ? "1 empty cell was filled with its"
-        : `${total} empty cells were filled with their`
+        ? "1 missing cell was filled with its"
+        : `${total} missing cells were filled with their`
     } feature's mean over the training split (${
       emptyCellsText([...cells].map(([column, count]) => ({ column, cells: count })))
     })`,
     where: path,
-    hint: "fill the cells in the file where the values are known; to leave rows with an empty " +
+    hint: "fill the cells in the file where the values are known; to leave rows with a missing " +
       'cell out instead, set data.missing to "drop"',
   };
 }

@@ -112,13 +112,15 @@ export const CsvSpecSchema = z.strictObject({
       "A testPath category the training file lacks gets all-zero features and a warning.",
   ),
   /**
-   * An empty feature cell: `error` refuses it (naming its line), `drop` leaves its row out (a
+   * A missing feature cell (empty, or in a numeric column `NA`, `NaN`, `null`, `None`, `#N/A`,
+   * `?`: see `isMissingMarker`): `error` refuses it (naming its line), `drop` leaves its row out (a
    * warning counts them), `mean` fills it with the column's mean over the training split (as
    * normalization's statistics; a categorical column's one-hot features get each category's
    * share). An empty target is never filled: `drop` leaves its row out, else it is refused.
    */
   missing: z.enum(["error", "drop", "mean"]).default("error").describe(
-    "An empty feature cell: error refuses it; drop leaves its row out (a warning counts them); " +
+    "A missing feature cell (empty, or NA, NaN, null, None, #N/A, ? in a numeric column): " +
+      "error refuses it; drop leaves its row out (a warning counts them); " +
       "mean fills it with the feature's mean over the training split. An empty target is " +
       "never filled: drop leaves its row out, else it is refused.",
   ),

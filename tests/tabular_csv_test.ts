@@ -75,10 +75,10 @@ Deno.test("a CSV with an id, a categorical column and empty cells trains on the 
     assert.ok(
       said.some((message) =>
         missing === "drop"
-          ? /data\.missing is "drop": 10 of the 60 rows of .*train\.csv' have an empty cell/.test(
+          ? /data\.missing is "drop": 10 of the 60 rows of .*train\.csv' have a missing cell/.test(
             message,
           )
-          : /data\.missing is "mean": \d+ empty cells were filled/.test(message)
+          : /data\.missing is "mean": \d+ missing cells were filled/.test(message)
       ),
       said.join("\n"),
     );

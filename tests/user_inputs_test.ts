@@ -505,7 +505,7 @@ Deno.test("a CSV column of strings is refused with the settings that take it; wi
   assert.ok(
     events.some((event) =>
       event.type === "warning" &&
-      /1 empty cell was filled with its feature's mean .* \('sepal_width' 1\)/.test(event.message)
+      /1 missing cell was filled with its feature's mean .* \('sepal_width' 1\)/.test(event.message)
     ),
   );
 });
@@ -526,7 +526,7 @@ Deno.test("a run refused before its first step for its data prints its cause, wi
   );
   assert.match(
     printed,
-    /hint: fill in the empty value or drop the row; or set data\.missing to "drop" \(rows with an empty cell are left out\) or "mean"/,
+    /hint: fill in the empty value or drop the row; or set data\.missing to "drop" \(rows with a missing cell are left out\) or "mean"/,
   );
   assert.doesNotMatch(
     printed,
