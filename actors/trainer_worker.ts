@@ -960,7 +960,14 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
         ...(end.discarded && { discarded: true as const }),
         memory: end.memory,
       });
-      if (judged.status !== "diverged") {
+      if (judged.status !== "diverged" && end.discarded) {
+        // Its weights are thrown away (a late rollback returns before it, or a late stop ends
+        // the run before it): no checkpoint, so that a run killed after it is resumed from the
+        // last end that is not, and trains its steps again, judged as before. Every checkpoint is
+        // then at an end with no stop or rollback left to act on: what the trainer knows of the
+        // steps undone (and the clip monitor of those it leaves out) is not needed after it.
+        settled = { earlyStopper: judged.state, metrics: end.metrics };
+      } else if (judged.status !== "diverged") {
         if (judged.isBest) bestEpoch = end.epoch;
         const state: CheckpointState = {
           epoch: end.epoch,
@@ -1442,10 +1449,16 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       context.checkpoint(["last"], { ...last.state, diverged }, last.weights);
     }
   }
-  if (stoppedWithin !== undefined && (status === "stopped" || status === "interrupted")) {
+  if (
+    stoppedWithin !== undefined && (status === "stopped" || status === "interrupted") &&
+    !undone.pending
+  ) {
     // Stopped within an epoch: its last checkpoint is where it stopped, the weights its test
     // pass (without restoreBest) is run on, and a resume goes on from there exactly: the epoch's
-    // next batch, with its sums so far and every actor's state as it is now.
+    // next batch, with its sums so far and every actor's state as it is now. (Not on WebGPU where
+    // a stop or rollback the clip monitor decided is not acted on yet: the weights are ones it
+    // undoes, and the resume goes on from the last checkpoint, judging its steps again, as after
+    // a discarded epoch end.)
     const [weights, optimizer] = await Promise.all([
       engine.readWeights(),
       engine.optimizer.getState(),

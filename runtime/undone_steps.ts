@@ -49,6 +49,12 @@ export class UndoneSteps {
     if (last && last.until === undefined) last.until = step;
   }
 
+  /** Whether a stop or rollback was decided and the run has not acted on it (yet). */
+  get pending(): boolean {
+    const last = this.#spans.at(-1);
+    return last !== undefined && last.until === undefined;
+  }
+
   /** Whether `step` was taken between a decision and the step the run acted on it. */
   undone(step: number): boolean {
     return this.#spans.some((span) =>

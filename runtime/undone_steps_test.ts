@@ -4,13 +4,16 @@ import { UndoneSteps } from "./undone_steps.ts";
 Deno.test("UndoneSteps: the steps after a decision up to the step it was acted on are undone; the decision's own counts unless not finite; an end among them is discarded", () => {
   const undone = new UndoneSteps();
   assert.equal(undone.undone(3), false);
+  assert.equal(undone.pending, false);
   undone.decided(5);
+  assert.equal(undone.pending, true, "decided, not acted on");
   undone.decided(7); // (a later one, before the first is acted on: the first counts)
   // not acted on yet: every later step is undone, every later end discarded
   assert.deepEqual([4, 5, 6, 100].map((step) => undone.undone(step)), [false, false, true, true]);
   assert.equal(undone.discards(6), true);
   assert.equal(undone.discards(5), false, "an end before the bad step");
   undone.rolledBack(16);
+  assert.equal(undone.pending, false);
   assert.deepEqual([6, 15, 16, 17].map((step) => undone.undone(step)), [true, true, false, false]);
   assert.deepEqual([5, 6, 15, 16].map((end) => undone.discards(end)), [false, true, true, false]);
   // the bad step: counted where finite (as the CPU backends apply it), else skipped

@@ -462,3 +462,59 @@ Deno.test("on WebGPU in windows under adaptive clipping, the norms of the steps 
   assert.equal(plain.clipThreshold, saved.state.clipThreshold);
   await assertLastWeights(`${runs.dir}/late-rollback-clipped-as-is`, plain.weights);
 });
+
+// The late rollback above, for 4 epochs: step 5's rollback applies at step 16 (epoch 0's end, at
+// step 10, discarded); epoch 1's end (step 20) is good; step 23's loss explodes, its rollback
+// applies at step 36, to epoch 1's end: epoch 2's end (step 30) came between, and is discarded.
+const lateRollback = {
+  backend: "webgpu" as const,
+  seed: 3,
+  epochs: 4,
+  batchSize: 4,
+  data: { kind: "synthetic-linear" as const, n: 40 },
+  model: { kind: "mlp" as const, hidden: [6] },
+  optimizer: { name: "sgd" as const, lr: 3 },
+  clipping: { onNonFinite: "rollback" as const },
+  readbackEvery: 3,
+} satisfies RunConfigInput;
+
+/** The outcome of a run resumed with `anneal train --resume`, to compare with one never stopped. */
+async function resumedOutcome(runDir: string) {
+  const { warnings: _, discarded: __, ...rest } = await outcome(runDir, []);
+  return rest;
+}
+
+Deno.test("on WebGPU in windows, a discarded epoch end writes no checkpoint: a run stopped right after it (maxSteps), or within the next epoch before the rollback, keeps the last end that is not, and resumed trains on from there as a run never stopped", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const input = { ...lateRollback, runsDir: dir };
+  const straight = await trainCollect(input, { runId: "straight" });
+  assert.equal(straight.result.status, "completed", straight.result.reason);
+  const { warnings, discarded, ...expected } = await outcome(`${dir}/straight`, straight.events);
+  assert.deepEqual(discarded, [0, 2]);
+  const rollbacks = warnings.flatMap((w) => w.match(/at step (\d+):.*; rolled back/)?.[1] ?? []);
+  assert.deepEqual(rollbacks.map(Number).sort((a, b) => a - b), [5, 23]);
+  assert.equal(expected.steps.findIndex((record) => record.lr < 0.3), 36, "the second at 36");
+  // stopped at epoch 2's end, its rollback not acted on yet: the checkpoint is epoch 1's, and
+  // step 30's weights (Infinity, NaN: trained on from step 23's) are on no checkpoint
+  const budget = await trainCollect({ ...input, maxSteps: 30 }, { runId: "budget" });
+  assert.equal(budget.result.reason, "budget: reached maxSteps = 30");
+  const epochs = budget.events.flatMap((event) =>
+    event.type === "epoch" ? [[event.epoch, event.discarded ?? false]] : []
+  );
+  assert.deepEqual(epochs, [[0, true], [1, false], [2, true]]);
+  const { state } = await loadCheckpoint(`${dir}/budget/checkpoints/last.ckpt`);
+  assert.deepEqual([state.epoch, state.step], [1, 20]);
+  // (before, epoch 2's end was last.ckpt: the resume trained on from its weights, rolled back a
+  // third time, and its last epoch's loss was NaN)
+  await resumeInStages("budget", dir, ["1000"]);
+  assert.deepEqual(await resumedOutcome(`${dir}/budget`), expected);
+  // stopped within epoch 2, at step 25, the rollback of step 23 decided and not acted on: no
+  // checkpoint where it stopped (its weights are undone), epoch 1's kept
+  const within = await trainCollect({ ...input, maxSteps: 25 }, { runId: "within" });
+  assert.equal(within.result.reason, "budget: reached maxSteps = 25");
+  const kept = await loadCheckpoint(`${dir}/within/checkpoints/last.ckpt`);
+  assert.deepEqual([kept.state.epoch, kept.state.step, kept.state.within], [1, 20, undefined]);
+  await resumeInStages("within", dir, ["1000"]);
+  assert.deepEqual(await resumedOutcome(`${dir}/within`), expected);
+});
