@@ -919,6 +919,17 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     observedWaiters = [];
   };
   /**
+   * Adaptive clipping's norms not taken in yet, as a checkpoint keeps them: without those of the
+   * steps a late stop or rollback undid, or of its own step (on WebGPU), which the run leaves out
+   * as it takes them in (`settleLagged`). A checkpoint is written where every stop or rollback on
+   * its steps has been acted on (see `settleEnds`), so which those are is known for good; a resume
+   * knows nothing of them, and takes in every norm its checkpoint kept.
+   */
+  const keptPending = (pending: [number, number][] | undefined) => {
+    const kept = pending?.filter(([at]) => undone.keepsNorm(at));
+    return kept?.length ? kept : undefined;
+  };
+  /**
    * Sums an epoch's steps read on WebGPU, in step order, but for those a late rollback undid
    * (once the clip monitor has judged them: at its end, or at a stop within it).
    */
@@ -977,7 +988,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
           earlyStopper: judged.state,
           clipThreshold: end.clip?.threshold,
           clipHistory: end.clip?.history,
-          clipPending: end.clip?.pending,
+          clipPending: keptPending(end.clip?.pending),
           clipMonitor: observed,
           bestEpoch,
           metrics: end.metrics,
@@ -1480,7 +1491,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       earlyStopper: settled.earlyStopper,
       clipThreshold: clipped.threshold,
       clipHistory: clipped.history,
-      clipPending: clipped.pending,
+      clipPending: keptPending(clipped.pending),
       clipMonitor: observed.state,
       bestEpoch,
       metrics: settled.metrics,

@@ -518,3 +518,28 @@ Deno.test("on WebGPU in windows, a discarded epoch end writes no checkpoint: a r
   await resumeInStages("within", dir, ["1000"]);
   assert.deepEqual(await resumedOutcome(`${dir}/within`), expected);
 });
+
+Deno.test("on WebGPU in windows under adaptive clipping, a checkpoint keeps no norm of a step a late rollback undid among those not taken in yet: resumed, the run clips at the threshold of one never stopped", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const input = {
+    ...lateRollback,
+    clipping: { ...lateRollback.clipping, autoPercentile: 50 },
+    runsDir: dir,
+  };
+  await trainCollect(input, { runId: "straight" });
+  const expected = await resumedOutcome(`${dir}/straight`);
+  // stopped at epoch 1's end (step 20), which is good: the norms of steps 10 to 19 wait to be
+  // taken in, but for those of 10 to 15 (13 and 15 read finite), undone by step 5's rollback at
+  // step 16
+  const budget = await trainCollect({ ...input, maxSteps: 20 }, { runId: "budget" });
+  assert.equal(budget.result.reason, "budget: reached maxSteps = 20");
+  const { state } = await loadCheckpoint(`${dir}/budget/checkpoints/last.ckpt`);
+  assert.deepEqual([state.epoch, state.step], [1, 20]);
+  const pending = (state.clipPending as [number, number][]).map(([step]) => step);
+  assert.deepEqual(pending, [16, 17, 18, 19]);
+  // (before, 13 and 15 were kept, and taken in after the resume: another threshold, other steps
+  // clipped, and a second rollback the run never stopped had not)
+  await resumeInStages("budget", dir, ["1000"]);
+  assert.deepEqual(await resumedOutcome(`${dir}/budget`), expected);
+});
