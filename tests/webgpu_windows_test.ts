@@ -20,6 +20,8 @@ import {
   lastWeightsAndSteps,
   readNdjson,
   resumeInStages,
+  resumeRun,
+  signalWhen,
   tempRunsDir,
   trainCollect,
   trainInProcessReleased,
@@ -542,4 +544,34 @@ Deno.test("on WebGPU in windows under adaptive clipping, a checkpoint keeps no n
   // clipped, and a second rollback the run never stopped had not)
   await resumeInStages("budget", dir, ["1000"]);
   assert.deepEqual(await resumedOutcome(`${dir}/budget`), expected);
+});
+
+Deno.test("on WebGPU in windows, SIGKILL right after an epoch end a late rollback discarded, then --resume: the run goes on from the last end that is not, and ends as one never killed", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  // (5 epochs: the kill lands while epochs 3 and 4 train)
+  const input = { ...lateRollback, epochs: 5, runsDir: dir };
+  const configFile = `${dir}/config.json`;
+  await Deno.writeTextFile(configFile, JSON.stringify(input));
+  const straight = await trainCollect(input, { runId: "straight" });
+  assert.equal(straight.result.status, "completed", straight.result.reason);
+  const expected = await resumedOutcome(`${dir}/straight`);
+  assert.ok(
+    straight.events.some((event) =>
+      event.type === "epoch" && event.epoch === 2 &&
+      event.discarded
+    ),
+    "epoch 2's end is discarded",
+  );
+  const killed = await signalWhen(
+    ["train", "-c", configFile],
+    (event) => event.type === "epoch" && event.epoch === 2,
+    "SIGKILL",
+  );
+  assert.equal(killed.status.signal, "SIGKILL", "the run was killed before it finished");
+  const { state } = await loadCheckpoint(`${dir}/${killed.runId}/checkpoints/last.ckpt`);
+  assert.notEqual(state.epoch, 2, "no checkpoint of the discarded end");
+  const resumed = await resumeRun(killed.runId, dir);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.deepEqual(await resumedOutcome(`${dir}/${killed.runId}`), expected);
 });
