@@ -27,11 +27,20 @@ import {
   trainInProcessReleased,
 } from "./_helpers.ts";
 
-/** The run's weights, step records, epoch records, clip statistics and warnings. */
+/**
+ * The run's weights (its last checkpoint's; none where it wrote none), step records, epoch records,
+ * clip statistics and warnings.
+ */
 async function outcome(runDir: string, events: RunEvent[]) {
   const summary = JSON.parse(await Deno.readTextFile(`${runDir}/summary.json`));
+  const checkpointed = await Deno.stat(`${runDir}/checkpoints/last.ckpt`).then(
+    () => true,
+    () => false,
+  );
   return {
-    ...await lastWeightsAndSteps(runDir),
+    ...checkpointed
+      ? await lastWeightsAndSteps(runDir)
+      : { weights: undefined, steps: await readNdjson(`${runDir}/steps.ndjson`) },
     epochs: (await readNdjson(`${runDir}/epochs.ndjson`)).map(({ seconds: _, ...rest }) => rest),
     status: summary.status,
     reason: summary.stopReason,
@@ -246,7 +255,9 @@ Deno.test("on WebGPU the clip monitor's stop or rollback on a step applies at th
     18,
     stop.reason,
   ]);
-  assert.ok(stop.weights && Object.values(stop.weights).flat().every(Number.isFinite));
+  // no checkpoint: epoch 0's end (step 10) came between the verdict and the stop, its weights
+  // discarded (as on the CPU backends, where a run diverged in its first epoch has none)
+  assert.equal(stop.weights, undefined);
 
   const rollback = await sameEverywhere(runs.dir, "rollback", {
     ...input,
