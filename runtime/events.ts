@@ -151,7 +151,8 @@ export interface EpochEvent {
   /**
    * On WebGPU in windows: the epoch ended between a step the clip monitor stopped or rolled back
    * at and the step the trainer acted on it, so its weights were discarded. Its metrics count its
-   * steps up to that one only; it is never the best epoch (absent: an epoch end as any other).
+   * steps up to that one only; it is never the best epoch, and writes no checkpoint (a resume
+   * goes on from the last one; absent: an epoch end as any other).
    */
   discarded?: true;
   /**
