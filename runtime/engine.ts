@@ -437,10 +437,12 @@ export class TrainingEngine {
         return tf.mul(this.#loss(output, y), batch.size / total) as tf.Scalar;
       }, this.variables);
       const partial = this.variables.map((variable) => named[variable.name]);
-      grads = grads ? grads.map((g, i) => tf.tidy(() => tf.add(g, partial[i]))) : partial;
-      if (grads !== partial) {
-        for (const g of partial) g.dispose();
-      }
+      if (grads) {
+        // the sums so far and this micro-batch's gradients both freed: only the new sums live
+        const sums = grads.map((g, i) => tf.add(g, partial[i]));
+        for (const g of [...grads, ...partial]) g.dispose();
+        grads = sums;
+      } else grads = partial;
       const batchStats = tf.tidy(() => this.#stats(output!, y, value, tf.scalar(0)));
       stats = stats ? addDispose(stats, batchStats) : batchStats;
       value.dispose();

@@ -208,3 +208,23 @@ Deno.test("the LR range test of a model with dropout draws the same masks each t
     (await lrFind(input, { iterations: 60, startLr: 1e-4, endLr: 10 })).losses;
   assert.deepEqual(await curve(), await curve());
 });
+
+Deno.test("a step of micro-batches (dropout's tfjs path, gradient accumulation) frees every sum but the last: the live tensors are flat over steps", async () => {
+  const shape = { inputShape: [2], targetSize: 1, task: "regression" as const };
+  const engine = new TrainingEngine(parseConfig({ ...config, gradientAccumulation: 3 }), shape);
+  try {
+    const x = Float32Array.from({ length: 16 }, (_, i) => Math.sin(i));
+    const batch = { x, y: Float32Array.from({ length: 8 }, (_, i) => i / 8), size: 8 };
+    const live: number[] = [];
+    for (let step = 0; step < 4; step++) {
+      const pending = engine.computeGradients([batch, batch, batch], step);
+      await engine.readStats([pending]);
+      engine.applyGradients(pending, 0.01);
+      live.push(tf.memory().numTensors);
+    }
+    // (the first step makes adam's slots)
+    assert.deepEqual(live.slice(1), [live[1], live[1], live[1]], `live tensors ${live}`);
+  } finally {
+    engine.dispose();
+  }
+});
