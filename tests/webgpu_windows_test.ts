@@ -586,3 +586,52 @@ Deno.test("on WebGPU in windows, SIGKILL right after an epoch end a late rollbac
   assert.equal(resumed.code, 0, resumed.stderr);
   assert.deepEqual(await resumedOutcome(`${dir}/${killed.runId}`), expected);
 });
+
+Deno.test("on WebGPU in windows under adaptive clipping, a run stopped by maxSteps after a late rollback (within an epoch and at its end) and resumed trains as one never stopped: its checkpoint keeps no norm of the steps the rollback undid", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  // as above: step 5's gradient norm is Infinity, its rollback at step 16; 3 epochs (30 steps)
+  const input = {
+    backend: "webgpu" as const,
+    seed: 3,
+    epochs: 3,
+    batchSize: 4,
+    data: { kind: "synthetic-linear" as const, n: 40 },
+    model: { kind: "mlp" as const, hidden: [6] },
+    optimizer: { name: "sgd" as const, lr: 3 },
+    clipping: { onNonFinite: "rollback" as const, autoPercentile: 50 },
+    readbackEvery: 3,
+    runsDir: dir,
+  } satisfies RunConfigInput;
+  const straight = await trainCollect(input, { runId: "straight" });
+  assert.equal(straight.result.status, "completed", straight.result.reason);
+  const expected = await outcome(`${dir}/straight`, []);
+  // 17: within epoch 1, after the rollback; 20: epoch 1's end
+  for (const maxSteps of [17, 20]) {
+    const runId = `budget-${maxSteps}`;
+    const first = await trainCollect({ ...input, maxSteps }, { runId });
+    assert.equal(first.result.reason, `budget: reached maxSteps = ${maxSteps}`);
+    const { state } = await loadCheckpoint(`${dir}/${runId}/checkpoints/last.ckpt`);
+    // (steps 6 to 15 were undone: none of their norms is waiting to be taken in)
+    const pending = (state.clipPending ?? []) as [number, number][];
+    assert.deepEqual(pending.filter(([step]) => step > 5 && step < 16), [], `at ${maxSteps}`);
+    await resumeInStages(runId, dir, ["1000"]);
+    const resumed = await outcome(`${dir}/${runId}`, []);
+    assert.equal(resumed.status, "completed", resumed.reason);
+    assert.deepEqual(
+      {
+        weights: resumed.weights,
+        steps: resumed.steps,
+        clip: resumed.clip,
+        epochs: resumed.epochs,
+      },
+      {
+        weights: expected.weights,
+        steps: expected.steps,
+        clip: expected.clip,
+        epochs: expected.epochs,
+      },
+      `stopped at ${maxSteps}`,
+    );
+  }
+});
