@@ -18,7 +18,7 @@
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import * as tfl from "npm:@tensorflow/tfjs-layers@4.22.0";
-import { seedFrom } from "../data/rng.ts";
+import { Rng, seedFrom } from "../data/rng.ts";
 
 /** Tells dropout's streams apart from the data's (shuffles, augmentation) drawn from the same seed. */
 const DROPOUT_STREAM = 0x6d61736b; // "mask"
@@ -65,31 +65,19 @@ export function dropoutMask(seed: number, size: number, rate: number): Float32Ar
   const scale = 1 / (1 - rate);
   // a unit is dropped where its uniform 32-bit draw is below rate * 2^32
   const threshold = Math.min(Math.round(rate * 0x1_0000_0000), 0xffffffff);
-  // sfc32 inline (as Rng: the same state from the same seed), one 32-bit draw a unit
-  const s = seedFrom(seed);
-  let a = fmix32(s ^ 0xa5a5a5a5), b = fmix32(s + 0x6a09e667), c = fmix32(s + 0xbb67ae85), d = 1;
-  // (the first 12 draws are skipped, as Rng's constructor skips them)
-  for (let i = -12; i < size; i++) {
+  // sfc32 inline from the state Rng seeds (its first 12 draws skipped): the same stream, 3-4x
+  // faster than its method
+  let [a, b, c, d] = new Rng(seed).state;
+  for (let i = 0; i < size; i++) {
     const t = (((a + b) | 0) + d) | 0;
     d = (d + 1) | 0;
     a = b ^ (b >>> 9);
     b = (c + (c << 3)) | 0;
     c = (c << 21) | (c >>> 11);
     c = (c + t) | 0;
-    if (i >= 0 && t >>> 0 >= threshold) mask[i] = scale;
+    if (t >>> 0 >= threshold) mask[i] = scale;
   }
   return mask;
-}
-
-/** murmur3's finaliser (as `data/rng.ts`). */
-function fmix32(value: number): number {
-  let h = value >>> 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
 }
 
 /** tfjs-layers' Dropout (class name `Dropout`, same config) drawing seeded masks. */
