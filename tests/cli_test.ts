@@ -150,7 +150,10 @@ Deno.test("a bad data file is refused naming its file:line, as the data loader f
   await withRunsDir(async (dir) => {
     const cases = [
       ["ragged.csv", /expected 3 fields, found 4 \(at tests\/fixtures\/data\/ragged\.csv:3\)/],
-      ["empty_field.csv", /column 'x1' has an empty cell \(at tests\/fixtures\/data\/empty_field\.csv:2\)/],
+      [
+        "empty_field.csv",
+        /column 'x1' has an empty cell \(at tests\/fixtures\/data\/empty_field\.csv:2\)/,
+      ],
     ] as const;
     for (const [file, where] of cases) {
       const data = { kind: "csv", path: `tests/fixtures/data/${file}`, target: "y" };
