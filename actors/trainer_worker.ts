@@ -46,7 +46,7 @@ import {
   webGpuInstanceMade,
 } from "../runtime/backend.ts";
 import { READS_IN_FLIGHT, ReadsInFlight, WINDOW_LAG } from "../runtime/reads_in_flight.ts";
-import { UndoneSteps } from "../runtime/undone_steps.ts";
+import { type HeldStep, UndoneSteps } from "../runtime/undone_steps.ts";
 import { type CheckpointState, loadCheckpoint, type WeightMap } from "../runtime/checkpoint.ts";
 import { checkResumedData, checkResumedSteps } from "../runtime/resume_steps.ts";
 import { checkRunStart, unskippableSteps } from "../runtime/start_checks.ts";
@@ -148,7 +148,7 @@ interface EpochRecord {
    * On WebGPU, its steps read and not summed yet: they are summed, but for those a late rollback
    * undid, once the clip monitor has judged the epoch's last step (see `countRead`).
    */
-  read: { step: number; values: StepValues }[];
+  read: HeldStep[];
   /** The epoch's time in the steps' own work, reads of its windows included (ms). */
   stepMs: number;
   lastLr: number;
@@ -933,12 +933,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
    * Sums an epoch's steps read on WebGPU, in step order, but for those a late rollback undid
    * (once the clip monitor has judged them: at its end, or at a stop within it).
    */
-  const countRead = (record: EpochRecord) => {
-    for (const { step, values } of record.read) {
-      if (undone.counts(step, values.loss, values.gradNorm)) record.totals.add(values);
-    }
-    record.read = [];
-  };
+  const countRead = (record: EpochRecord) => undone.sumCounted(record.read, record.totals);
   const settleEnds = () => {
     while (
       !lateStop && ends.length > 0 && ends[0].judged &&
@@ -1142,9 +1137,8 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       const validation = await evaluation?.metrics;
       if (!ends.includes(end)) return; // undone by a return to an earlier end
       countRead(record);
-      end.discarded = lagged && undone.discards(end.step);
-      const allUndone = lagged && record.totals.samples === 0 &&
-        (end.discarded || undone.undoneWithin(end.step - stepsPerEpoch, end.step));
+      const flags = undone.endFlags(end.step, stepsPerEpoch, record.totals.samples, lagged);
+      end.discarded = flags.discarded === true;
       end.metrics = metrics = epochMetrics(record.totals.means(), validation, record.lastLr);
       end.stepSeconds = record.stepMs / 1000;
       end.clip = record.clip ?? clip.snapshot();
@@ -1156,8 +1150,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
         epoch: end.epoch,
         step: end.step,
         metrics,
-        ...(end.discarded && { discarded: true }),
-        ...(allUndone ? { allUndone: true } : record.totals.samples === 0 && { skippedAll: true }),
+        ...flags,
       };
       // A schedule fixed in advance does nothing with an epoch end but plan from its step (the
       // trainer asks for plans as they run low instead) and answer with its state, which only a

@@ -58,7 +58,7 @@ import { ClipThreshold, type ClipThresholdState, lagStart } from "../actors/clip
 import type { WeightMap } from "./checkpoint.ts";
 import type { OptimizerState } from "../optimizers/mod.ts";
 import { DivergenceWatch } from "./divergence_watch.ts";
-import { UndoneSteps } from "./undone_steps.ts";
+import { type HeldStep, UndoneSteps } from "./undone_steps.ts";
 
 /** What the in-process loop reports. */
 export interface InProcessResult {
@@ -143,7 +143,7 @@ interface EpochSums {
    * On WebGPU, its steps read and not summed yet: summed at its end, but for those a late
    * rollback undid (as the trainer's `countRead`).
    */
-  held: { step: number; values: StepValues }[];
+  held: HeldStep[];
   /** The rate of its last step (its metrics' `lr`). */
   lastLr: number;
   /** Steps taken by its end (set at its end). */
@@ -273,21 +273,16 @@ async function trainWith(
     if (ended) return; // (an end the run went on from, after it)
     // as the trainer: the steps a late rollback undid are left out, and an end among them is
     // discarded
-    for (const { step, values } of sums.held) {
-      if (undone.counts(step, values.loss, values.gradNorm)) sums.totals.add(values);
-    }
-    sums.held = [];
-    sums.discarded = gpuWindows && undone.discards(sums.endStep!);
-    const allUndone = gpuWindows && sums.totals.samples === 0 &&
-      (sums.discarded || undone.undoneWithin(sums.endStep! - stepsPerEpoch, sums.endStep!));
+    undone.sumCounted(sums.held, sums.totals);
+    const flags = undone.endFlags(sums.endStep!, stepsPerEpoch, sums.totals.samples, gpuWindows);
+    sums.discarded = flags.discarded === true;
     const metrics = epochMetrics(sums.totals.means(), validation, sums.lastLr);
     const message = {
       type: "EpochEnded" as const,
       epoch: sums.epoch,
       step: sums.endStep!,
       metrics,
-      ...(sums.discarded && { discarded: true }),
-      ...(allUndone ? { allUndone: true } : sums.totals.samples === 0 && { skippedAll: true }),
+      ...flags,
     };
     replanAt = onEpochEnded(schedule, message).replanFrom;
     const [next, verdict] = judgeEpoch(

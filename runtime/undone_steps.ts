@@ -9,6 +9,20 @@
  *
  * @module
  */
+import type { StepValues } from "./engine.ts";
+
+/** A step read back in a window, held until its epoch's end is settled. */
+export interface HeldStep {
+  step: number;
+  values: StepValues;
+}
+
+/** What an epoch end says in its `EpochEnded` of the steps that counted (see `endFlags`). */
+export interface EndFlags {
+  discarded?: true;
+  allUndone?: true;
+  skippedAll?: true;
+}
 
 /** A stop or rollback decided on step `after`, acted on before step `until` (absent: not yet). */
 interface Span {
@@ -70,6 +84,33 @@ export class UndoneSteps {
     if (this.undone(step)) return false;
     if (Number.isFinite(loss) && Number.isFinite(gradNorm)) return true;
     return !this.#spans.some((span) => span.after === step);
+  }
+
+  /**
+   * Adds to `totals` each step of `held` (in step order) that counts in its epoch (see
+   * {@linkcode UndoneSteps.counts}), and empties `held`.
+   */
+  sumCounted(held: HeldStep[], totals: { add(values: StepValues): void }): void {
+    for (const { step, values } of held) {
+      if (this.counts(step, values.loss, values.gradNorm)) totals.add(values);
+    }
+    held.length = 0;
+  }
+
+  /**
+   * The flags of the `EpochEnded` of an epoch that ended after `endStep` steps (of
+   * `stepsPerEpoch`), `samples` of its samples counted: where its steps were read in windows,
+   * `discarded` (see {@linkcode UndoneSteps.discards}) and `allUndone` where none counted because
+   * steps were undone (the others skipped); else `skippedAll` where none counted.
+   */
+  endFlags(endStep: number, stepsPerEpoch: number, samples: number, windows: boolean): EndFlags {
+    const discarded = windows && this.discards(endStep);
+    const allUndone = windows && samples === 0 &&
+      (discarded || this.undoneWithin(endStep - stepsPerEpoch, endStep));
+    return {
+      ...(discarded && { discarded: true }),
+      ...(allUndone ? { allUndone: true } : samples === 0 && { skippedAll: true }),
+    };
   }
 
   /** Whether any step from `from` up to `to` (not included) was undone. */
