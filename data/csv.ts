@@ -30,6 +30,7 @@ import {
   type UnknownCategories,
 } from "./csv_columns.ts";
 import type { DataWarning } from "./types.ts";
+import { counted } from "../number_format.ts";
 
 /** What {@linkcode readCsv} needs to know about the file. */
 export interface CsvReadOptions {
@@ -720,7 +721,7 @@ function unknownCategories(
 ): DataWarning {
   const shown =
     values.slice(0, 3).map(({ value, rows, line }) =>
-      `${JSON.stringify(value)} (${rows} row${rows === 1 ? "" : "s"}, the first on line ${line})`
+      `${JSON.stringify(value)} (${counted(rows, "row")}, the first on line ${line})`
     ).join(", ") + (values.length > 3 ? `, and ${values.length - 3} more` : "");
   const them = values.length === 1 ? "it" : "them";
   return {

@@ -7,7 +7,7 @@
  */
 
 import { AnnealError } from "../errors.ts";
-import { shellWord } from "../shell_word.ts";
+import { dropFlag } from "./csv_number.ts";
 import { closestName } from "../zod_paths.ts";
 import { MAX_CATEGORIES } from "./spec.ts";
 
@@ -232,8 +232,7 @@ export function sortedCategories(column: CategoryColumn, name: string, file: str
         "category to encode",
       {
         where: file,
-        hint: `leave it out with --set ${shellWord(`data.drop=${JSON.stringify([name])}`)}: a ` +
-          "column of no values tells the model nothing",
+        hint: `leave it out with ${dropFlag(name)}: a column of no values tells the model nothing`,
       },
     );
   }
@@ -245,7 +244,7 @@ export function sortedCategories(column: CategoryColumn, name: string, file: str
       {
         where: file,
         hint: "a column of that many distinct strings is most likely an id or free text: leave " +
-          `it out with --set ${shellWord(`data.drop=${JSON.stringify([name])}`)}, or group its ` +
+          `it out with ${dropFlag(name)}, or group its ` +
           "values into fewer categories in the file",
       },
     );

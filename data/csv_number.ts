@@ -8,6 +8,19 @@
 import { AnnealError } from "../errors.ts";
 import { shellWord } from "../shell_word.ts";
 
+/**
+ * The `--set` that leaves `column` out of the features (`data.drop`), as a hint gives it.
+ *
+ * @example
+ * ```ts
+ * import { dropFlag } from "./csv_number.ts";
+ * console.assert(dropFlag("id") === `--set 'data.drop=["id"]'`);
+ * ```
+ */
+export function dropFlag(column: string): string {
+  return `--set ${shellWord(`data.drop=${JSON.stringify([column])}`)}`;
+}
+
 /** A hint's words for the settings that take empty feature cells. */
 export const MISSING_SETTINGS = 'set data.missing to "drop" (rows with a missing cell are left ' +
   'out) or "mean" (a feature\'s missing cells get its mean over the training split)';
@@ -129,7 +142,7 @@ export function parseNumber(text: string, where: string, column: string, target 
     );
   }
   const encode = `--set ${shellWord(`data.categorical=${JSON.stringify([column])}`)}`;
-  const drop = `--set ${shellWord(`data.drop=${JSON.stringify([column])}`)}`;
+  const drop = dropFlag(column);
   const label = "if it is the label, set 'target' to it with data.task 'classification'";
   throw new AnnealError(
     "data",

@@ -31,7 +31,7 @@ import {
 } from "./split.ts";
 import { syntheticLinear, syntheticLinearInChunks } from "./synthetic.ts";
 import { formatPath } from "../zod_paths.ts";
-import { shellWord } from "../shell_word.ts";
+import { dropFlag } from "./csv_number.ts";
 import { fieldIssueText } from "../issue_text.ts";
 import { unknownFields } from "../unknown_fields.ts";
 import type { Dataset, DataWarning, LoadedData, Normalization } from "./types.ts";
@@ -469,8 +469,8 @@ function fillMissing(
         `'${columnName}' has no value in any of the ${train.n} training rows`,
       {
         where: path,
-        hint: `leave the column out with --set ${
-          shellWord(`data.drop=${JSON.stringify([columnName])}`)
+        hint: `leave the column out with ${
+          dropFlag(columnName)
         }: a column of no values tells the model nothing`,
       },
     );
