@@ -99,6 +99,9 @@ export const EarlyStoppingSchema = z.strictObject({
   divergenceFactor: z.number().gt(1).default(10),
 });
 
+/** The backends a run's `backend` takes (`auto`: WebGPU where a real adapter is found, else wasm). */
+export const BACKEND_NAMES = ["auto", "webgpu", "wasm", "cpu"] as const;
+
 /** A whole run. Defaults reproduce the seed experiment (linear data, batch 16, SGD 0.01, 50 epochs). */
 export const RunConfigSchema = z.strictObject({
   /** A name for the run directory; letters, digits, `.`, `_`, `-` (never a path). */
@@ -106,7 +109,7 @@ export const RunConfigSchema = z.strictObject({
     message: "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
   }).optional(),
   seed: z.number().int().nonnegative().default(42),
-  backend: z.enum(["auto", "webgpu", "wasm", "cpu"]).default("auto"),
+  backend: z.enum(BACKEND_NAMES).default("auto"),
   data: DataSpecSchema.prefault({ kind: "synthetic-linear" }),
   model: ModelSpecSchema.prefault({ kind: "linear" }),
   /**

@@ -7,7 +7,7 @@
 import { Command, Option } from "npm:@commander-js/extra-typings@15.1.0";
 import { fileURLToPath } from "node:url";
 import { AnnealError } from "../errors.ts";
-import { configJsonSchema } from "../config.ts";
+import { BACKEND_NAMES, configJsonSchema } from "../config.ts";
 import denoJson from "../deno.json" with { type: "json" };
 import { jsonErrorLine, reportError } from "./output.ts";
 import { SAMPLER_NAMES } from "../sweeps/samplers/named.ts";
@@ -117,7 +117,7 @@ Examples:
       collect,
       [] as string[],
     )
-    .addOption(choiceOption("-b, --backend <name>", "tfjs backend", BACKENDS))
+    .addOption(choiceOption("-b, --backend <name>", "tfjs backend", BACKEND_NAMES))
     .option("--epochs <n>", "shortcut for --set epochs=N")
     .option("--max-steps <n>", "shortcut for --set maxSteps=N (a budget of optimizer steps)")
     .option("--batch-size <n>", "shortcut for --set batchSize=N")
@@ -541,9 +541,6 @@ export function unknownSubcommand(
     },
   );
 }
-
-/** The backends `anneal train --backend` takes (the config's `backend`). */
-const BACKENDS = ["auto", "webgpu", "wasm", "cpu"] as const;
 
 /** The shells `anneal completions` writes a script for. */
 const SHELLS = ["bash", "zsh", "fish"] as const;
