@@ -660,12 +660,12 @@ async function search(
     const value = result.status === "failed" || result.status === "diverged" ? NaN : best;
     return { value, runId: result.runId, test: result.test };
   };
-  /** Whether `a` beats `b` by more than `minImprovement` of `b`'s size (any finite `a` a NaN). */
-  const better = (a: number, b: number) => {
+  /** Whether `a` beats `b` by more than `margin` of `b`'s size (any finite `a` a NaN). */
+  const better = (a: number, b: number, margin = minImprovement) => {
     if (!Number.isFinite(a)) return false;
     if (!Number.isFinite(b)) return true;
-    const margin = minImprovement * Math.abs(b);
-    return direction === "minimize" ? a < b - margin : a > b + margin;
+    const by = margin * Math.abs(b);
+    return direction === "minimize" ? a < b - by : a > b + by;
   };
 
   let config = input;
@@ -739,11 +739,12 @@ async function search(
     if (Object.keys(tried.kept).length === 0) {
       // (a gain under minImprovement: said, so that a stage left unchanged is not read as one
       // whose every change did worse)
-      const gained = tried.tried.filter(({ value }) =>
-        Number.isFinite(value) &&
-        (direction === "minimize" ? value < tried.before : value > tried.before)
-      ).sort((a, b) => direction === "minimize" ? a.value - b.value : b.value - a.value)[0];
-      if (gained) tried.withinMargin = { change: gained.change, value: gained.value };
+      let closest = tried.before;
+      for (const { change, value } of tried.tried) {
+        if (!better(value, closest, 0)) continue;
+        closest = value;
+        tried.withinMargin = { change, value };
+      }
     }
     // a stage cut short keeps the best of what it tried
     config = bestConfig;
