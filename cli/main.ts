@@ -248,7 +248,7 @@ Examples:
     .option("--parallel <k>", "trials at once in this process")
     .option(
       "--storage <url>",
-      "sqlite:FILE (default <runsDir>/sweeps.db) or postgres://user@host/db",
+      "sqlite:FILE (default <runsDir>/sweeps.db; Optuna's sqlite:///FILE too) or postgres://user@host/db",
     )
     .option("--study <name>", "study name (default: the config's name, else 'sweep')")
     .addHelpText(

@@ -29,7 +29,10 @@ export async function openPostgresStorage(
 /**
  * Opens study storage from a URL: `postgres://...` / `postgresql://...` for PostgreSQL,
  * `sqlite:PATH` or a plain file path (`sweeps.db`) for SQLite. It is created where missing,
- * unless `options.create` is false (to join a study that must be there already).
+ * unless `options.create` is false (to join a study that must be there already). SQLAlchemy's
+ * form, which Optuna's `--storage` takes, means the same file: `sqlite:///sweeps.db` is
+ * `sweeps.db` in the working directory and `sqlite:////srv/sweeps.db` is `/srv/sweeps.db`; a
+ * host (`sqlite://sweeps.db`) is refused, as SQLite has none.
  *
  * @example
  * ```ts
@@ -55,7 +58,7 @@ export async function openStorage(
     );
   }
   if (/^postgres(ql)?:\/\//.test(url)) return await openPostgresStorage(url, options);
-  const path = url.startsWith("sqlite:") ? url.slice("sqlite:".length) : url;
+  const path = url.startsWith("sqlite:") ? sqlitePath(url) : url;
   const scheme = path.match(/^([a-z][a-z0-9+.-]*):\/\//i)?.[1];
   if (path === "" || scheme !== undefined) {
     // (`postgress://`: the kind it likely meant, said with the URL written so)
@@ -72,4 +75,27 @@ export async function openStorage(
     });
   }
   return openSqliteStorage(path, options);
+}
+
+/**
+ * The file path of a `sqlite:` URL. `sqlite:PATH` is PATH as written (`sqlite:/srv/x.db` absolute,
+ * `sqlite:x.db` relative, `sqlite::memory:`); after `sqlite://` comes SQLAlchemy's authority,
+ * which must be empty, then `/` and the path: `sqlite:///x.db` is `x.db` (relative, as Optuna and
+ * SQLAlchemy read it) and `sqlite:////srv/x.db` is `/srv/x.db`. Read as a plain path, the first
+ * would have opened `/x.db`.
+ */
+function sqlitePath(url: string): string {
+  const rest = url.slice("sqlite:".length);
+  if (!rest.startsWith("//")) return rest;
+  const authority = rest.slice(2).split("/", 1)[0];
+  const path = rest.slice(2 + authority.length + 1);
+  if (authority === "" && path !== "") return path;
+  const file = authority === "" ? "sweeps.db" : rest.slice(2);
+  const what = authority === ""
+    ? "no file path after 'sqlite:///'"
+    : `'${authority}' stands where a URL names a host, and a SQLite file has none`;
+  throw new AnnealError("usage", `Cannot open study storage '${url}': ${what}`, {
+    hint: `write sqlite:${file} or sqlite:///${file} (Optuna's form) for ${file} in the ` +
+      `working directory, sqlite:/srv/${file} or sqlite:////srv/${file} for an absolute path`,
+  });
 }

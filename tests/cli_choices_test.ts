@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { anneal, tempRunsDir } from "./_helpers.ts";
+import { anneal, annealCommand, tempRunsDir } from "./_helpers.ts";
 
 /**
  * A value of a flag that takes one of a fixed set, refused as anneal's other usage errors are:
@@ -102,4 +102,40 @@ Deno.test("a --storage URL whose kind is misspelled names the kind meant and the
   const empty = await anneal("worker", "--storage", "sqlite:", "--study", "s");
   assert.equal(empty.code, 2, empty.stderr);
   assert.match(empty.stderr, /Cannot open study storage 'sqlite:': no file path after 'sqlite:'/);
+});
+
+Deno.test("a sqlite:/// URL (SQLAlchemy's and Optuna's form) names a file in the working directory, and a sqlite:// URL with a host is refused with the forms meant", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "anneal_sqlite_url_" });
+  try {
+    const run = async (storage: string) => {
+      const output = await annealCommand(
+        ["worker", "--storage", storage, "--study", "s"],
+        undefined,
+        dir,
+      )
+        .output();
+      return { code: output.code, stderr: new TextDecoder().decode(output.stderr) };
+    };
+    // (read as a plain path, sqlite:///x.db was /x.db; a worker creates no file, so the error names it)
+    const relative = await run("sqlite:///x.db");
+    assert.equal(relative.code, 1, relative.stderr);
+    assert.match(
+      relative.stderr,
+      /the database file x\.db does not exist, so it holds no study \(at sqlite:x\.db\)/,
+    );
+    const absolute = await run(`sqlite:///${dir}/y.db`);
+    assert.match(absolute.stderr, new RegExp(`the database file ${dir}/y\\.db does not exist`));
+    const host = await run("sqlite://x.db");
+    assert.equal(host.code, 2, host.stderr);
+    assert.equal(
+      host.stderr,
+      "error[usage]: Cannot open study storage 'sqlite://x.db': 'x.db' stands where a URL names a " +
+        "host, and a SQLite file has none\n  hint: write sqlite:x.db or sqlite:///x.db (Optuna's " +
+        "form) for x.db in the working directory, sqlite:/srv/x.db or sqlite:////srv/x.db for an " +
+        "absolute path\n",
+    );
+    assert.match((await run("sqlite:///")).stderr, /no file path after 'sqlite:\/\/\/'/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
