@@ -1,6 +1,9 @@
 /**
  * `deno task bench`: the workloads of `bench/torch_reference.py` on every tfjs backend available,
- * side by side with PyTorch run in the same invocation, as a ratio table.
+ * side by side with PyTorch run in the same invocation, as a ratio table. PyTorch runs each
+ * workload right after ours, once per backend (on the CPU beside the CPU backends, unless
+ * `--device` says), so that a ratio pairs two measurements of the same minute: on a shared
+ * machine the load moves between minutes (the cpu backend's CNN step alone takes two).
  *
  *   deno run -A bench/main.ts [--backend cpu,wasm,webgpu]
  *     [--only mlp,cnn,lstm,mlp_sgd,seed_linear,optim,matmul]
@@ -52,7 +55,8 @@ const flags = benchFlags(
 
 The workloads of bench/torch_reference.py (same shapes and hyperparameters) on every tfjs backend
 available (a software WebGPU adapter only when named), side by side with PyTorch run in the same
-invocation where a python3 with torch exists, as ms/step, samples/s and ratios. The first part of
+invocation where a python3 with torch exists (each workload right after ours, on the CPU beside the
+CPU backends unless --device says), as ms/step, samples/s and ratios. The first part of
 \`deno task bench\`, then bench/actor_overhead.ts and bench/startup.ts (each takes --help).`,
 );
 
@@ -60,6 +64,9 @@ const ALL = [...WORKLOAD_NAMES, "seed_linear", "optim", "matmul"];
 const only = flags.only ? flags.only.split(",") : ALL;
 const repeats = Number(flags.repeats);
 const threads = flags.threads || String(navigator.hardwareConcurrency);
+const python = flags.python === "none" ? undefined : await torchPython(flags.python || "auto");
+/** PyTorch's results, each with the backend of ours it ran beside. */
+const torch: TorchResult[] = [];
 const CPU_STEPS: Record<string, number> = { mlp: 5, mlp_sgd: 5, cnn: 2, lstm: 2 };
 const GPU_STEPS: Record<string, number> = { mlp: 50, mlp_sgd: 50, cnn: 5, lstm: 10 };
 
@@ -68,6 +75,18 @@ async function backends(): Promise<string[]> {
   const gpu = await navigator.gpu?.requestAdapter().catch(() => null);
   // A software adapter (llvmpipe) is far too slow to benchmark: only when asked for.
   return gpu && !gpu.info.isFallbackAdapter ? ["webgpu", "wasm", "cpu"] : ["wasm", "cpu"];
+}
+
+/**
+ * PyTorch's side of `workload`, run now, beside ours on `backend`: on the CPU for the CPU
+ * backends (the comparison the targets name), on its default device (CUDA where there is one)
+ * beside WebGPU; `--device` overrides both.
+ */
+async function torchBeside(backend: string, workload: string): Promise<void> {
+  if (python === undefined) return;
+  const device = flags.device || (backend === "webgpu" ? undefined : "cpu");
+  const results = await runTorch({ python, only: [workload], device, threads, steps: flags.steps });
+  for (const result of results) torch.push({ ...result, backend });
 }
 
 async function benchBackend(backend: string, rows: Row[]): Promise<Record<string, unknown>> {
@@ -116,6 +135,7 @@ async function benchBackend(backend: string, rows: Row[]): Promise<Record<string
       });
       console.error(`${name} ${backend} ${path}: ${r.msPerStep.toFixed(2)} ms/step`);
     }
+    await torchBeside(backend, name);
   }
   if (only.includes("seed_linear")) {
     const s = await seedLinear();
@@ -145,10 +165,10 @@ async function benchBackend(backend: string, rows: Row[]): Promise<Record<string
       wall: true,
     });
     console.error(`seed_linear ${backend} anneal train (actors): ${wall.toFixed(0)} ms wall`);
+    await torchBeside(backend, "seed_linear");
   }
   if (gpu && only.includes("matmul")) {
     // square fp32 products: anneal's tiled kernel, tfjs-webgpu's, PyTorch's (same machine)
-    const python = flags.python === "none" ? undefined : await torchPython(flags.python || "auto");
     const slow = selection.adapter?.isFallbackAdapter;
     matmul = await matmulRows(slow ? [256, 512] : [512, 1024, 2048, 4096], python, flags.device);
     info.matmul = matmul;
@@ -174,17 +194,6 @@ for (const backend of await backends()) {
   } catch (error) {
     console.error(`# ${backend} failed: ${(error as Error).message}`);
   }
-}
-let torch: TorchResult[] = [];
-if (flags.python !== "none") {
-  const workloads = only.filter((n) => n !== "optim" && n !== "matmul");
-  torch = await runTorch({
-    python: flags.python || "auto",
-    only: workloads,
-    device: flags.device,
-    threads,
-    steps: flags.steps,
-  });
 }
 console.log(flags.markdown ? markdownTable(rows, torch) : textTable(rows, torch));
 if (matmul.length) console.log(`\nmatmul-bound (fp32, n x n):\n${matmulTable(matmul)}`);

@@ -35,7 +35,9 @@ const HEADER = [
 
 function cells(rows: Row[], torch: TorchResult[]): string[][] {
   return rows.map((r) => {
-    const t = torch.find((x) => x.workload === r.workload);
+    // (the run beside this row's backend, where PyTorch ran beside each)
+    const t = torch.find((x) => x.workload === r.workload && x.backend === r.backend) ??
+      torch.find((x) => x.workload === r.workload && x.backend === undefined);
     const theirs = r.wall ? t?.wall_ms : t?.ms_per_step;
     const ratio = theirs ? r.msPerStep / theirs : undefined;
     return [

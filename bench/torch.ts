@@ -16,6 +16,8 @@ export interface TorchResult {
   samples_per_s?: number;
   wall_ms?: number;
   final_loss?: number;
+  /** The backend of ours it ran beside (bench/main.ts), where it ran beside one. */
+  backend?: string;
 }
 
 /** How to call the reference script. */
