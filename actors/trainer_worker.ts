@@ -50,7 +50,7 @@ import { type HeldStep, UndoneSteps } from "../runtime/undone_steps.ts";
 import { type CheckpointState, loadCheckpoint, type WeightMap } from "../runtime/checkpoint.ts";
 import { checkResumedData, checkResumedSteps } from "../runtime/resume_steps.ts";
 import { checkRunStart, unskippableSteps } from "../runtime/start_checks.ts";
-import { budgetSpent } from "../runtime/budget.ts";
+import { budgetSpent, stepsSpent } from "../runtime/budget.ts";
 import { outOfMemory } from "../runtime/out_of_memory.ts";
 import { warmupBeyondRun } from "../schedulers/warmup_reach.ts";
 import { cosineBeyondRun } from "../schedulers/cosine_reach.ts";
@@ -800,6 +800,16 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     await flush();
     if (lagged) await awaitJudged(step - 1);
   };
+  /**
+   * On WebGPU, where `maxSteps` ends the run short of its last step: as at that step, every window
+   * is read and judged, and the monitor's first stop or rollback on the steps taken acts now, so
+   * that the run ends as the CPU backends end it (a stop diverged, a rollback's weights kept)
+   * rather than on weights that verdict undoes.
+   */
+  const settleAtBudget = async () => {
+    await flushToEnd();
+    action ??= held[0];
+  };
 
   const rollback = async () => {
     const good = lagged ? await goodBefore(action!.step) : await lastGood;
@@ -1299,6 +1309,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       const lastOfRun = batchIndex >= info.batchesPerEpoch && epoch + 1 >= config.epochs;
       // on WebGPU a window's first step next: what the windows WINDOW_LAG back decided applies
       if (lagged && fixedEnd) await settleLagged(step, lastOfRun);
+      if (lagged && !lastOfRun && stepsSpent(config, step)) await settleAtBudget();
       // Let port messages (plans, clip decisions, pings) in: queued batches resolve as
       // microtasks, so without this a fast loop would never see them.
       if (now - lastYield > YIELD_MS) {

@@ -25,11 +25,26 @@ export function budgetSpent(
   step: number,
   seconds: number,
 ): string | undefined {
-  if (config.maxSteps !== undefined && step >= config.maxSteps) {
+  if (stepsSpent(config, step)) {
     return `budget: reached maxSteps = ${config.maxSteps}`;
   }
   if (config.maxWallTimeSeconds !== undefined && seconds >= config.maxWallTimeSeconds) {
     return `budget: reached maxWallTimeSeconds = ${config.maxWallTimeSeconds}`;
   }
   return undefined;
+}
+
+/**
+ * Whether `maxSteps` is spent after `step` optimizer steps: the run ends there, as at its last
+ * step, so on WebGPU every stop or rollback decided on its steps acts before it ends.
+ *
+ * @example
+ * ```ts
+ * import { stepsSpent } from "./budget.ts";
+ * console.assert(!stepsSpent({ maxSteps: 30 }, 29) && stepsSpent({ maxSteps: 30 }, 30));
+ * console.assert(!stepsSpent({}, 1e9));
+ * ```
+ */
+export function stepsSpent(config: Pick<RunConfig, "maxSteps">, step: number): boolean {
+  return config.maxSteps !== undefined && step >= config.maxSteps;
 }

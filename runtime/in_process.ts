@@ -44,7 +44,7 @@ import {
 } from "../actors/early_stopper.ts";
 import { epochMetrics, EpochTotals } from "../actors/epoch_totals.ts";
 import { checkRunStart } from "./start_checks.ts";
-import { budgetSpent } from "./budget.ts";
+import { budgetSpent, stepsSpent } from "./budget.ts";
 import { selectBackend } from "./backend.ts";
 import { READS_IN_FLIGHT, ReadsInFlight, WINDOW_LAG } from "./reads_in_flight.ts";
 import {
@@ -457,8 +457,16 @@ async function trainWith(
           await flush(true);
         }
       } else if (window.length >= readEvery) await flush(false);
+      const lastOfRun = index >= batches && epoch + 1 >= config.epochs;
       if (gpuWindows && (epochSteps % readEvery === 0 || index >= batches)) {
-        await settleLagged(step, index >= batches && epoch + 1 >= config.epochs);
+        await settleLagged(step, lastOfRun);
+      }
+      if (gpuWindows && !lastOfRun && stepsSpent(config, step)) {
+        // as the trainer: maxSteps ends the run here, so, as at its last step, every window is
+        // read and every decision on its steps applies now
+        if (window.length > 0) await flush(false);
+        await reading.finishAll();
+        due = step;
       }
       const found = watch.decision;
       const decision = found && found.step < due ? found : undefined;
@@ -482,7 +490,6 @@ async function trainWith(
       // A budget: end after this step. Within an epoch, the run ends there; at an epoch's last
       // step, the epoch ends first (its validation and verdicts); at the run's last, it is over.
       const budget = budgetSpent(config, step, (performance.now() - started) / 1000);
-      const lastOfRun = index >= batches && epoch + 1 >= config.epochs;
       if (budget && !lastOfRun) {
         status = "stopped";
         reason = budget;

@@ -497,39 +497,85 @@ async function resumedOutcome(runDir: string) {
   return rest;
 }
 
-Deno.test("on WebGPU in windows, a discarded epoch end writes no checkpoint: a run stopped right after it (maxSteps), or within the next epoch before the rollback, keeps the last end that is not, and resumed trains on from there as a run never stopped", async () => {
+Deno.test("on WebGPU in windows, a maxSteps that comes between a bad step and its late rollback acts on the rollback there, as a run's last step does: the run ends at maxSteps, by its budget, on the weights of the last good end, as the run whose epochs end there", async () => {
   await using runs = await tempRunsDir();
   const { dir } = runs;
   const input = { ...lateRollback, runsDir: dir };
   const straight = await trainCollect(input, { runId: "straight" });
   assert.equal(straight.result.status, "completed", straight.result.reason);
-  const { warnings, discarded, ...expected } = await outcome(`${dir}/straight`, straight.events);
+  const { warnings, discarded } = await outcome(`${dir}/straight`, straight.events);
   assert.deepEqual(discarded, [0, 2]);
   const rollbacks = warnings.flatMap((w) => w.match(/at step (\d+):.*; rolled back/)?.[1] ?? []);
   assert.deepEqual(rollbacks.map(Number).sort((a, b) => a - b), [5, 23]);
-  assert.equal(expected.steps.findIndex((record) => record.lr < 0.3), 36, "the second at 36");
-  // stopped at epoch 2's end, its rollback not acted on yet: the checkpoint is epoch 1's, and
-  // step 30's weights (Infinity, NaN: trained on from step 23's) are on no checkpoint
-  const budget = await trainCollect({ ...input, maxSteps: 30 }, { runId: "budget" });
-  assert.equal(budget.result.reason, "budget: reached maxSteps = 30");
-  const epochs = budget.events.flatMap((event) =>
-    event.type === "epoch" ? [[event.epoch, event.discarded ?? false]] : []
+  // 3 epochs end at step 30, step 23's rollback acted on after the last step (to epoch 1's end)
+  const threeEpochs = await trainCollect({ ...input, epochs: 3 }, { runId: "three-epochs" });
+  assert.equal(threeEpochs.result.status, "completed", threeEpochs.result.reason);
+  const expected = await outcome(`${dir}/three-epochs`, threeEpochs.events);
+  assert.deepEqual(expected.discarded, [0], "epoch 2's end, after the rollback, is kept");
+  // maxSteps 30, epoch 2's end, before step 23's rollback would apply (step 36): it applies at
+  // 30, and the run ends as the 3 epochs do, stopped by its budget. (Before, it ended on step
+  // 30's weights, trained on from step 23's Infinity, its checkpoint epoch 1's end.)
+  const budget = await sameEverywhere(dir, "budget", { ...input, maxSteps: 30 });
+  assert.deepEqual([budget.status, budget.reason], ["stopped", "budget: reached maxSteps = 30"]);
+  assert.deepEqual(
+    { ...budget, status: expected.status, reason: expected.reason },
+    expected,
+    "the run whose epochs end at 30",
   );
-  assert.deepEqual(epochs, [[0, true], [1, false], [2, true]]);
-  const { state } = await loadCheckpoint(`${dir}/budget/checkpoints/last.ckpt`);
-  assert.deepEqual([state.epoch, state.step], [1, 20]);
-  // (before, epoch 2's end was last.ckpt: the resume trained on from its weights, rolled back a
-  // third time, and its last epoch's loss was NaN)
-  await resumeInStages("budget", dir, ["1000"]);
-  assert.deepEqual(await resumedOutcome(`${dir}/budget`), expected);
-  // stopped within epoch 2, at step 25, the rollback of step 23 decided and not acted on: no
-  // checkpoint where it stopped (its weights are undone), epoch 1's kept
+  const plain = await trainInProcessReleased(parseConfig({ ...input, maxSteps: 30 }));
+  assert.deepEqual([plain.status, plain.reason, plain.steps], ["stopped", budget.reason, 30]);
+  await assertLastWeights(`${dir}/budget-as-is`, plain.weights);
+  // within epoch 2 (maxSteps 25): the rollback applies at 25, the run's checkpoint is there, on
+  // epoch 1's end's weights, the rate cut twice; resumed with --max-steps it trains on from them
   const within = await trainCollect({ ...input, maxSteps: 25 }, { runId: "within" });
   assert.equal(within.result.reason, "budget: reached maxSteps = 25");
   const kept = await loadCheckpoint(`${dir}/within/checkpoints/last.ckpt`);
-  assert.deepEqual([kept.state.epoch, kept.state.step, kept.state.within], [1, 20, undefined]);
+  assert.deepEqual([kept.state.epoch, kept.state.step], [1, 25]);
+  const weights = (await lastWeightsAndSteps(`${dir}/within`)).weights;
+  assert.deepEqual(weights, expected.weights, "epoch 1's end's");
+  const plainWithin = await trainInProcessReleased(parseConfig({ ...input, maxSteps: 25 }));
+  assert.deepEqual([plainWithin.status, plainWithin.steps], ["stopped", 25]);
+  await assertLastWeights(`${dir}/within`, plainWithin.weights);
   await resumeInStages("within", dir, ["1000"]);
-  assert.deepEqual(await resumedOutcome(`${dir}/within`), expected);
+  const resumed = await outcome(`${dir}/within`, []);
+  assert.equal(resumed.status, "completed", resumed.reason);
+  assert.deepEqual(resumed.steps.slice(25).map((record) => Number(record.lr.toPrecision(12))), [
+    ...Array(15).fill(0.03),
+  ]);
+});
+
+Deno.test("on WebGPU in windows, a maxSteps before the clip monitor's late stop or rollback on the first epoch's step applies: a stop ends the run diverged at maxSteps, a rollback returns it to the start, checkpointed there, in the actors and the in-process loop alike", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  // step 5's verdict applies at step 16; maxSteps 12, past epoch 0's end (10, discarded)
+  const input = { ...lateRollback, maxSteps: 12, runsDir: dir };
+  const stopping = { ...input, clipping: { onNonFinite: "stop" as const } };
+  const stop = await sameEverywhere(dir, "stop", stopping);
+  // (before: stopped by its budget, on weights trained from step 5's Infinity)
+  assert.equal(stop.status, "diverged", stop.reason);
+  assert.match(stop.reason, /diverged at step 5: the gradient norm became Infinity/);
+  assert.equal(stop.steps.length, 12);
+  assert.equal(stop.weights, undefined, "no checkpoint: epoch 0's end was discarded");
+  const plainStop = await trainInProcessReleased(parseConfig(stopping));
+  assert.deepEqual([plainStop.status, plainStop.reason, plainStop.steps], [
+    "diverged",
+    stop.reason,
+    12,
+  ]);
+  // a rollback to the start: the run ends there, at step 12, its checkpoint the start's weights
+  const rollback = await sameEverywhere(dir, "rollback", input);
+  assert.deepEqual([rollback.status, rollback.reason], [
+    "stopped",
+    "budget: reached maxSteps = 12",
+  ]);
+  assert.deepEqual(rollback.discarded, [0]);
+  const { state } = await loadCheckpoint(`${dir}/rollback-as-is/checkpoints/last.ckpt`);
+  assert.deepEqual([state.epoch, state.step], [0, 12]);
+  const plain = await trainInProcessReleased(parseConfig(input));
+  assert.deepEqual([plain.status, plain.reason, plain.steps], ["stopped", rollback.reason, 12]);
+  await assertLastWeights(`${dir}/rollback-as-is`, plain.weights);
+  const values = Object.values(plain.weights).flatMap((weight) => Array.from(weight.values));
+  assert.ok(values.every(Number.isFinite), "the start's weights, not step 11's");
 });
 
 Deno.test("on WebGPU in windows under adaptive clipping, a checkpoint keeps no norm of a step a late rollback undid among those not taken in yet: resumed, the run clips at the threshold of one never stopped", async () => {
