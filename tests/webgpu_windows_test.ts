@@ -578,6 +578,36 @@ Deno.test("on WebGPU in windows, a maxSteps before the clip monitor's late stop 
   assert.ok(values.every(Number.isFinite), "the start's weights, not step 11's");
 });
 
+Deno.test("on WebGPU in windows, a maxSteps at an epoch end a late rollback would discard acts on the rollback before that end, which early stopping then judges, as at a run's last step: its stop and restored best epoch stand, in the actors and the in-process loop alike", async () => {
+  await using runs = await tempRunsDir();
+  // step 23's rollback applies at 30 (epoch 2's end), to epoch 1's end; epoch 2's loss (steps 20
+  // to 23) is over epoch 1's, so patience 0 stops the run there, epoch 1's weights restored.
+  // (Without the budget, epoch 2's end is discarded, not judged, and the stop comes at epoch 3.)
+  const input = {
+    ...lateRollback,
+    maxSteps: 30,
+    earlyStopping: { monitor: "loss", patience: 0, restoreBest: true },
+  } satisfies RunConfigInput;
+  const run = await sameEverywhere(runs.dir, "patience", input);
+  assert.equal(run.status, "stopped");
+  assert.match(
+    run.reason,
+    /^early stopping: loss did not improve for 1 epoch \(best .* at epoch 1\)/,
+  );
+  assert.deepEqual(run.discarded, [0]);
+  assert.deepEqual(run.epochs.map((epoch) => epoch.epoch), [0, 1, 2]);
+  const summary = JSON.parse(await Deno.readTextFile(`${runs.dir}/patience-as-is/summary.json`));
+  assert.equal(summary.bestEpoch, 1);
+  const plain = await trainInProcessReleased(parseConfig(input));
+  assert.deepEqual([plain.status, plain.reason, plain.steps, plain.restored], [
+    "stopped",
+    run.reason,
+    30,
+    1,
+  ]);
+  assert.deepEqual(plain.losses, run.epochs.map((epoch) => epoch.loss));
+});
+
 Deno.test("on WebGPU in windows under adaptive clipping, a checkpoint keeps no norm of a step a late rollback undid among those not taken in yet: resumed, the run clips at the threshold of one never stopped", async () => {
   await using runs = await tempRunsDir();
   const { dir } = runs;
