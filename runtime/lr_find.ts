@@ -40,7 +40,7 @@ export type SuggestionRule = "valley" | "steepest" | "minimumDiv10";
 
 /** Each rule's learning rate; a rule that finds nothing (no descent at all) is absent. */
 export interface LrSuggestions {
-  /** Most negative slope of the smoothed loss against log LR. */
+  /** Most negative slope of the smoothed loss against log LR, over a window of steps. */
   steepest?: number;
   /** The LR of the minimum smoothed loss, divided by 10. */
   minimumDiv10?: number;
@@ -122,9 +122,13 @@ export const FLAT_TOLERANCE = 1e-6;
  * Every rule's suggestion from a smoothed curve. The rules look at the window that starts after
  * `skipStart` points (the EMA's warm-up; fastai skips the first 10%) and ends before the first
  * point that is not finite or exceeds `divergeFactor` times the best before it (the diverged tail).
- * - `steepest`: the LR at the start of the segment with the most negative slope of smoothed loss
- *   against ln(LR), up to the minimum (later descents are rebounds from spikes); absent when the
- *   curve never falls.
+ * - `steepest`: the LR at the middle of the window with the most negative slope of the smoothed
+ *   loss against ln(LR), the slope a least-squares line's over the points within a twenty-fifth
+ *   of the steps either side (4 of 100), up to the minimum (later descents are rebounds from
+ *   spikes); absent when the curve never falls. A slope between neighbouring points moved with
+ *   the curve's noise: over five seeds, on four of the five examples measured with
+ *   bench/lr_find_curves.ts its rate spread 1.5-6.4x, over the window 1.2-2.1x (the churn CSV,
+ *   whose loss falls only 12% over two decades, spread 3x and then 6.4x: no rule reads it well).
  * - `minimumDiv10`: the LR of the lowest smoothed loss over 10, but not below the first LR.
  * - `valley` (fastai's): the longest strictly decreasing subsequence of the smoothed losses (which
  *   tolerates the small bumps a contiguous run would break on) up to the minimum; its stretch is
@@ -137,6 +141,9 @@ export const FLAT_TOLERANCE = 1e-6;
  * When the smoothed loss never falls below its value at the window's start (by more than
  * {@linkcode FLAT_TOLERANCE} of it: a flat loss's rounding is no fall), there is no minimum
  * to read and every rule is absent (the test ran too few steps, or over too high rates).
+ *
+ * `iterations` is the number of steps the test was to take (`lrs.length` when absent: a test that
+ * diverged early has fewer points than steps), which sizes `steepest`'s window.
  *
  * The EMA lags: with beta 0.98 its value averages about the last 30-50 steps, so on a 100-step
  * test the smoothed minimum sits well right of the raw one and `minimumDiv10` tends to be the
@@ -154,7 +161,7 @@ export const FLAT_TOLERANCE = 1e-6;
 export function suggestLrs(
   lrs: number[],
   smoothed: number[],
-  options: { skipStart?: number; divergeFactor?: number } = {},
+  options: { skipStart?: number; divergeFactor?: number; iterations?: number } = {},
 ): LrSuggestions {
   const divergeFactor = options.divergeFactor ?? 4;
   let end = 0;
@@ -176,12 +183,8 @@ export function suggestLrs(
   if (minimum === start || !fell) return {};
   out.minimumDiv10 = Math.max(lrs[0], lrs[minimum] / 10);
   // Past the minimum the loss only gets worse: descents there are rebounds from spikes.
-  let steepest = -1;
-  let steepestSlope = 0;
-  for (let i = start; i < minimum; i++) {
-    const slope = (smoothed[i + 1] - smoothed[i]) / Math.log(lrs[i + 1] / lrs[i]);
-    if (slope < steepestSlope) [steepest, steepestSlope] = [i, slope];
-  }
+  const halfWidth = slopeHalfWidth(options.iterations ?? lrs.length);
+  const steepest = steepestIndex(lrs, smoothed, start, minimum + 1, halfWidth);
   if (steepest >= 0) out.steepest = lrs[steepest];
   const valley = longestDescent(smoothed, start, minimum + 1);
   if (valley && valley.length >= 3) {
@@ -190,6 +193,52 @@ export function suggestLrs(
     out.valley = lrs[first + Math.floor(third) + Math.floor(third / 2)];
   }
   return out;
+}
+
+/**
+ * Points either side of a point in the window whose slope {@linkcode suggestLrs}'s `steepest`
+ * reads: a twenty-fifth of the test's steps (4 of 100), at least 1, so that the window spans the
+ * same share of the ramp however many steps the test has (and however soon it diverged).
+ */
+function slopeHalfWidth(iterations: number): number {
+  return Math.max(1, Math.round(iterations / 25));
+}
+
+/**
+ * The index in `[start, end)` whose window (`halfWidth` points either side, clipped to the range)
+ * has the most negative least-squares slope of `values` against ln(lr); -1 when none falls.
+ */
+function steepestIndex(
+  lrs: number[],
+  values: number[],
+  start: number,
+  end: number,
+  halfWidth: number,
+): number {
+  let steepest = -1;
+  let steepestSlope = 0;
+  for (let center = start; center < end; center++) {
+    const from = Math.max(start, center - halfWidth);
+    const to = Math.min(end, center + halfWidth + 1);
+    if (to - from < 2) continue;
+    const slope = leastSquaresSlope(lrs, values, from, to);
+    if (slope < steepestSlope) [steepest, steepestSlope] = [center, slope];
+  }
+  return steepest;
+}
+
+/** Least-squares slope of `values[from, to)` against ln(`lrs`), over at least 2 points. */
+function leastSquaresSlope(lrs: number[], values: number[], from: number, to: number): number {
+  let [meanX, meanY] = [0, 0];
+  for (let i = from; i < to; i++) [meanX, meanY] = [meanX + Math.log(lrs[i]), meanY + values[i]];
+  [meanX, meanY] = [meanX / (to - from), meanY / (to - from)];
+  let [covariance, variance] = [0, 0];
+  for (let i = from; i < to; i++) {
+    const dx = Math.log(lrs[i]) - meanX;
+    covariance += dx * (values[i] - meanY);
+    variance += dx * dx;
+  }
+  return variance > 0 ? covariance / variance : 0;
 }
 
 /** Last index and length of the first longest strictly decreasing subsequence of `values[start, end)`. */
@@ -585,7 +634,11 @@ async function runCurve(
   if (diverged && readable < MIN_READABLE && Number.isFinite(smoothed[0])) {
     throw divergedTooSoon(lrs, skipStart, o);
   }
-  const suggestions = suggestLrs(lrs, smoothed, { skipStart, divergeFactor: o.divergeFactor });
+  const suggestions = suggestLrs(lrs, smoothed, {
+    skipStart,
+    divergeFactor: o.divergeFactor,
+    iterations: o.iterations,
+  });
   if (Object.keys(suggestions).length === 0 && smoothed.some(Number.isFinite)) {
     // a loss that did not move at all over the rates (within rounding): they were all too low
     const read = smoothed.slice(skipStart).filter(Number.isFinite);

@@ -132,6 +132,45 @@ Deno.test("valley of a noisy curve lies in its descent, not in the flat start be
   }
 });
 
+/** Flat at 2.3, a tanh-shaped fall to 0.3 steepest at 1e-3 (in log lr), a blow-up past 10^-0.5. */
+function tanhDip(lr: number): number {
+  const x = log10(lr);
+  if (x > -0.5) return 0.3 + 20 * (x + 0.5) ** 2;
+  return 1.3 - Math.tanh((x + 3) / 0.8);
+}
+
+Deno.test("steepest of a noisy curve stays near the noise-free one's over many noise seeds", () => {
+  // A batch's loss is noisy; the EMA smooths it but the slope between neighbouring points still
+  // moved with the noise (its rate spread 6x over 5 seeds of a real config; here, at 10% noise,
+  // some seeds' picks fell in the flat start, 1e4x apart): over a window of points, the 40 noise
+  // seeds' picks stay within 2.5x of the noise-free pick, and within 3.5x of each other.
+  const lrs = lrRamp(1e-7, 10, 100);
+  const clean = suggestLrs(lrs, smoothLosses(lrs.map(tanhDip))).steepest!;
+  // (the EMA's lag puts the smoothed curve's steepest right of the raw one's, 1e-3)
+  assert.ok(clean >= 1e-3 && clean <= 1e-2, `${clean}`);
+  const picks: number[] = [];
+  for (let seed = 0; seed < 40; seed++) {
+    const rng = new Rng(seed);
+    const noisy = lrs.map((lr) => tanhDip(lr) * (1 + 0.1 * rng.normal()));
+    const steepest = suggestLrs(lrs, smoothLosses(noisy)).steepest!;
+    assert.ok(steepest >= clean / 2.5 && steepest <= clean * 2.5, `seed ${seed}: ${steepest}`);
+    picks.push(steepest);
+  }
+  assert.ok(Math.max(...picks) / Math.min(...picks) <= 3.5, `${picks}`);
+});
+
+Deno.test("steepest reads a window of a twenty-fifth of the steps, however soon the test diverged", () => {
+  // a curve cut short by divergence keeps the window of the steps the test was to take
+  const lrs = lrRamp(1e-7, 10, 100);
+  const smoothed = smoothLosses(lrs.map(tanhDip));
+  const whole = suggestLrs(lrs, smoothed, { skipStart: 10 }).steepest;
+  const cut = suggestLrs(lrs.slice(0, 90), smoothed.slice(0, 90), {
+    skipStart: 10,
+    iterations: 100,
+  }).steepest;
+  assert.equal(cut, whole);
+});
+
 Deno.test("on a noisy CSV regression, the suggestion trains 4 epochs to under half the loss of a tenth of it", async () => {
   // (the valley picked in the flat start, 0.0011, trained no better than a tenth of it)
   const rng = new Rng(1);
