@@ -124,11 +124,11 @@ export const FLAT_TOLERANCE = 1e-6;
  * point that is not finite or exceeds `divergeFactor` times the best before it (the diverged tail).
  * - `steepest`: the LR at the middle of the window with the most negative slope of the smoothed
  *   loss against ln(LR), the slope a least-squares line's over the points within a twenty-fifth
- *   of the steps either side (4 of 100), up to the minimum (later descents are rebounds from
- *   spikes); absent when the curve never falls. A slope between neighbouring points moved with
- *   the curve's noise: over five seeds, on four of the five examples measured with
- *   bench/lr_find_curves.ts its rate spread 1.5-6.4x, over the window 1.2-2.1x (the churn CSV,
- *   whose loss falls only 12% over two decades, spread 3x and then 6.4x: no rule reads it well).
+ *   of the steps either side (4 of 100), every window ending by the minimum (later descents are
+ *   rebounds from spikes); absent when the curve never falls. A slope between neighbouring points
+ *   moved with the curve's noise: over five seeds of five examples (bench/lr_find_curves.ts) its
+ *   rate spread 1.5-6.4x, over the window 1.2-3x (the churn CSV's, whose loss falls 12% over two
+ *   decades, 3x either way).
  * - `minimumDiv10`: the LR of the lowest smoothed loss over 10, but not below the first LR.
  * - `valley` (fastai's): the longest strictly decreasing subsequence of the smoothed losses (which
  *   tolerates the small bumps a contiguous run would break on) up to the minimum; its stretch is
@@ -205,8 +205,11 @@ function slopeHalfWidth(iterations: number): number {
 }
 
 /**
- * The index in `[start, end)` whose window (`halfWidth` points either side, clipped to the range)
- * has the most negative least-squares slope of `values` against ln(lr); -1 when none falls.
+ * The index in `[start, end)` whose window (`halfWidth` points either side, clipped at `start`)
+ * has the most negative least-squares slope of `values` against ln(lr); -1 when none falls. A
+ * window is never clipped at `end` (the minimum): one centred there would name the minimum's
+ * own rate for the descent before it (on an SGD curve, 2x the rate where training was best).
+ * A range too short for one window narrows it, down to a pair of points (its first is named).
  */
 function steepestIndex(
   lrs: number[],
@@ -215,13 +218,12 @@ function steepestIndex(
   end: number,
   halfWidth: number,
 ): number {
+  const half = Math.min(halfWidth, Math.max(1, Math.floor((end - start - 1) / 2)));
   let steepest = -1;
   let steepestSlope = 0;
-  for (let center = start; center < end; center++) {
-    const from = Math.max(start, center - halfWidth);
-    const to = Math.min(end, center + halfWidth + 1);
-    if (to - from < 2) continue;
-    const slope = leastSquaresSlope(lrs, values, from, to);
+  for (let center = start; center + half < end; center++) {
+    const from = Math.max(start, center - half);
+    const slope = leastSquaresSlope(lrs, values, from, center + half + 1);
     if (slope < steepestSlope) [steepest, steepestSlope] = [center, slope];
   }
   return steepest;

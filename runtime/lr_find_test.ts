@@ -159,6 +159,20 @@ Deno.test("steepest of a noisy curve stays near the noise-free one's over many n
   assert.ok(Math.max(...picks) / Math.min(...picks) <= 3.5, `${picks}`);
 });
 
+Deno.test("steepest names a rate a window below the minimum when the fall is steepest there", () => {
+  // an SGD-like curve: the loss falls ever faster up to a sharp minimum at 0.1, then blows up; a
+  // window centred on the minimum would name the minimum's own rate (2x where SGD trained best)
+  const lrs = lrRamp(1e-7, 10, 100);
+  const curve = lrs.map((lr) => {
+    const x = log10(lr);
+    return x <= -1 ? 2 - 1.5 * 10 ** (x + 1) : 0.5 + 20 * (x + 1) ** 2;
+  });
+  const minimum = curve.indexOf(Math.min(...curve));
+  const steepest = suggestLrs(lrs, curve, { skipStart: 10 }).steepest!;
+  assert.ok(steepest <= lrs[minimum - 4], `${steepest} vs minimum at ${lrs[minimum]}`);
+  assert.ok(steepest >= lrs[minimum - 8], `${steepest} vs minimum at ${lrs[minimum]}`);
+});
+
 Deno.test("steepest reads a window of a twenty-fifth of the steps, however soon the test diverged", () => {
   // a curve cut short by divergence keeps the window of the steps the test was to take
   const lrs = lrRamp(1e-7, 10, 100);
