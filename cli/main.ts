@@ -18,7 +18,7 @@ import { exitIfHeld } from "./exit_guard.ts";
 import { choiceArgument, choiceOption } from "./choices.ts";
 import { PLOTS } from "../report/plot_names.ts";
 import { closestName } from "../zod_paths.ts";
-import { shellWord } from "../shell_word.ts";
+import { routeUsageErrors, usageErrorOf } from "./usage_errors.ts";
 
 /**
  * A command's module, loaded when that command runs: what one needs (tfjs for lr-find and
@@ -79,11 +79,6 @@ export function buildProgram(
     )
     .version(denoJson.version, "-V, --version", "print the version")
     .option("--debug", "print stack traces of errors")
-    .showHelpAfterError("(run with --help for usage)")
-    // Set before the commands are added, so that they inherit it: a subcommand's usage error
-    // (an unknown option, a missing argument) is thrown to the caller, which exits 2, instead of
-    // commander's own process.exit(1).
-    .exitOverride()
     // (help and usage text written at once, and a reader that went away, as `anneal --help |
     // head`, ends the writing quietly: node's stdout stream threw EPIPE as an uncaught error)
     .configureOutput({
@@ -386,6 +381,9 @@ Examples:
   runs.command("show")
     .description("one run: summary, diagnosis, charts")
     .argument("<run>", "run id, or 'last'")
+    // (inherited from runs, which takes the word meant as its command: `anneal runs show a b`
+    // showed a and left b unsaid)
+    .allowExcessArguments(false)
     .addOption(runsDirOption())
     .option("--json", "print JSON")
     .addHelpText(
@@ -475,6 +473,9 @@ Example:
         return Promise.resolve(0);
       })
     );
+  // (a usage error commander finds, as a missing argument, is thrown to the caller, which says
+  // it in anneal's words and exits 2, instead of commander's message and process.exit(1))
+  routeUsageErrors(program);
   return program;
 }
 
@@ -545,63 +546,6 @@ export function unknownSubcommand(
 /** The shells `anneal completions` writes a script for. */
 const SHELLS = ["bash", "zsh", "fish"] as const;
 
-/** `anneal train`'s shortcut flags, and the config field each sets. */
-const TRAIN_SHORTCUTS: Record<string, string> = {
-  "--epochs": "epochs=N",
-  "--max-steps": "maxSteps=N",
-  "--batch-size": "batchSize=N",
-  "--lr": "optimizer.lr=LR",
-  "--runs-dir": "runsDir=DIR",
-  "--backend": "backend=NAME",
-  "--name": "name=NAME",
-};
-
-/**
- * The way on after commander refused an unknown option (`message`) in `args`: where it is one of
- * `anneal train`'s shortcuts and the command takes `--set`, the `--set` of the field it sets
- * (`anneal sweep --runs-dir d` is `anneal sweep --set runsDir=d`); else undefined.
- */
-export function shortcutHint(
-  program: { commands: readonly { name(): string; options: readonly { long?: string }[] }[] },
-  args: string[],
-  message: string,
-): string | undefined {
-  const flag = message.match(/unknown option '(--[\w-]+)/)?.[1];
-  const [field, placeholder] = flag === undefined ? [] : TRAIN_SHORTCUTS[flag]?.split("=") ?? [];
-  const name = args.find((arg) => !arg.startsWith("-"));
-  const command = program.commands.find((c) => c.name() === name);
-  if (!field || !command || !command.options.some((o) => o.long === "--set")) return undefined;
-  const at = args.findIndex((arg) => arg === flag || arg.startsWith(`${flag}=`));
-  const given = args[at]?.includes("=")
-    ? args[at].slice(args[at].indexOf("=") + 1)
-    : args[at + 1] !== undefined && !args[at + 1].startsWith("-")
-    ? args[at + 1]
-    : undefined;
-  const value = given ?? placeholder;
-  const set = /^[\w./:=@%+,-]+$/.test(value) ? `${field}=${value}` : `'${field}=${value}'`;
-  return `${flag} is a shortcut of anneal train only; with anneal ${name}, set the field: --set ${set}`;
-}
-
-/**
- * The way on after commander refused a word after a command that takes none (`message`) in
- * `args`: where the word is a JSON file's name (`anneal train config.json`) and the command takes
- * a config file, its `-c`; else undefined.
- */
-export function configArgumentHint(
-  program: { commands: readonly { name(): string; options: readonly { long?: string }[] }[] },
-  args: string[],
-  message: string,
-): string | undefined {
-  const name = args.find((arg) => !arg.startsWith("-"));
-  const command = program.commands.find((c) => c.name() === name);
-  if (!command?.options.some((o) => o.long === "--config")) return undefined;
-  const words = message.match(/ got \d+: (.*)\.$/)?.[1]?.split(", ") ?? [];
-  const file = words.find((word) => /\.json$/i.test(word));
-  return file === undefined
-    ? undefined
-    : `a config file is given with -c: anneal ${name} -c ${shellWord(file)}`;
-}
-
 /** The command tree as completions see it. */
 export function shapeOf(
   command: {
@@ -639,23 +583,17 @@ if (import.meta.main) {
   try {
     // --debug may stand anywhere (it is read above), so it is taken out before commander parses.
     await program.parseAsync(Deno.args.filter((arg) => arg !== "--debug"), { from: "user" });
-  } catch (error) {
+  } catch (thrown) {
+    const newestRuns = async (runsDir: string) => (await runsModule()).newestRunIds(runsDir);
+    const error = await usageErrorOf(thrown, newestRuns) ?? thrown;
+    // (help and the version end commander's parse with code 0; help asked of a command that
+    // needs a subcommand, `anneal` alone, with code 1: a usage error too)
     const code = (error as { exitCode?: number }).exitCode;
-    if ((error as { code?: string }).code === "commander.unknownOption") {
-      const hint = shortcutHint(program, Deno.args, (error as Error).message);
-      if (hint) console.error(`  hint: ${hint}`);
-    }
-    if ((error as { code?: string }).code === "commander.excessArguments") {
-      const hint = configArgumentHint(program, Deno.args, (error as Error).message);
-      if (hint) console.error(`  hint: ${hint}`);
-    }
-    exitCode = code === 0 ? 0 : code ?? reportError(error, debug);
-    if (code !== undefined && code !== 0) exitCode = 2;
-    // a usage error commander refused (an unknown option, a missing --steps) with --json given:
-    // on stdout too, as a command's own errors are
-    if (exitCode !== 0 && Deno.args.includes("--json")) {
-      const message = (error as Error).message.replace(/^error: /, "");
-      console.log(jsonErrorLine(code === undefined ? error : new AnnealError("usage", message)));
+    exitCode = code === 0 ? 0 : code !== undefined ? 2 : reportError(error, debug);
+    // with --json, a program reading stdout gets the usage error too, as a command's own
+    if (exitCode !== 0 && code === undefined && Deno.args.includes("--json")) {
+      const line = jsonErrorLine(error);
+      if (line !== undefined) console.log(line);
     }
   }
   // Set the code and let the process end by itself: Deno.exit() while a terminated Worker's

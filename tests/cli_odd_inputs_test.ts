@@ -67,7 +67,10 @@ Deno.test("a word after anneal runs that is no command of it names its commands,
 Deno.test("a config file given without -c is refused with the -c that gives it", async () => {
   const out = await anneal("train", "examples/fashion_mnist_mlp.json");
   assert.equal(out.code, 2, out.stderr);
-  assert.match(out.stderr, /too many arguments for 'train'/);
+  assert.match(
+    out.stderr,
+    /^error\[usage\]: anneal train takes no arguments, and was given one more: 'examples\/fashion_mnist_mlp\.json'\n/,
+  );
   assert.match(
     out.stderr,
     /\n {2}hint: a config file is given with -c: anneal train -c examples\/fashion_mnist_mlp\.json\n$/,
@@ -80,7 +83,7 @@ Deno.test("a config file given without -c is refused with the -c that gives it",
   );
   const other = await anneal("train", "extra");
   assert.equal(other.code, 2, other.stderr);
-  assert.doesNotMatch(other.stderr, /hint:/);
+  assert.match(other.stderr, /\n {2}hint: anneal train --help says what it takes\n$/);
 });
 
 Deno.test("sweep's and worker's --trials and --parallel not positive integers say a value to give", async () => {

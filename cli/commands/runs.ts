@@ -40,6 +40,12 @@ export interface RunsOptions {
   runsDir: string;
 }
 
+/** The ids of the newest runs in `runsDir`, newest first (none where it has none). */
+export async function newestRunIds(runsDir: string): Promise<string[]> {
+  const rows = await listRuns(runsDir);
+  return rows.sort((a, b) => String(b.date).localeCompare(String(a.date))).map((row) => row.id);
+}
+
 /**
  * Resolves a run id (or `last`) to its directory inside the runs directory, never outside it.
  * `training`: `last` is the newest training run, leaving out LR range tests' records (`anneal
@@ -250,9 +256,22 @@ export async function runsCompareCommand(
   options: RunsOptions & { json?: boolean },
 ): Promise<number> {
   if (ids.length < 2) {
-    throw new AnnealError("usage", "compare needs at least two run ids", {
-      hint: "anneal runs compare RUN_A RUN_B",
-    });
+    // (as a missing <runs> is said, cli/usage_errors.ts: the newest runs to compare it with)
+    const others = (await newestRunIds(options.runsDir).catch(() => [])).filter((id) =>
+      id !== ids[0]
+    );
+    const flag = runsDirFlag(options.runsDir);
+    throw new AnnealError(
+      "usage",
+      `anneal runs compare needs two or more runs, and was given one: '${ids[0]}'`,
+      {
+        hint: others.length === 0
+          ? `give another: anneal runs compare ${shellWord(ids[0])} RUN_B${flag}`
+          : `e.g. anneal runs compare ${shellWord(ids[0])} ${shellWord(others[0])}${flag}; ` +
+            `the newest in '${options.runsDir}': ${others.slice(0, 3).join(", ")}; ` +
+            `anneal runs${flag} lists them all`,
+      },
+    );
   }
   // (each run is a column named by its id: a run given twice would be one column)
   const twice = ids.find((id, i) => ids.indexOf(id) !== i);
