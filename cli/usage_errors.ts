@@ -78,10 +78,14 @@ function pathOf(command: CommandUnknownOpts): string {
   return names.join(" ");
 }
 
+/** `anneal`, the program `command` is in. */
+function rootOf(command: CommandUnknownOpts): CommandUnknownOpts {
+  return command.parent ? rootOf(command.parent) : command;
+}
+
 /** The words typed after the command, as the program was given them. */
 function argsOf(command: CommandUnknownOpts): string[] {
-  let root = command;
-  while (root.parent) root = root.parent;
+  const root = rootOf(command);
   const raw = (root as unknown as { rawArgs?: string[] }).rawArgs ?? [];
   const path = pathOf(command).split(" ").slice(1);
   let at = 0;
@@ -99,8 +103,7 @@ const optionOf = (command: CommandUnknownOpts, flags: string): Option | undefine
 export function examplesOf(command: CommandUnknownOpts, flag?: string): string[] {
   let text = "";
   const write = (chunk: string) => (text += chunk);
-  let root = command;
-  while (root.parent) root = root.parent;
+  const root = rootOf(command);
   for (const at of new Set([command, root])) {
     // (commander keeps addHelpText's text in a listener of the help's event)
     const listeners = (at as unknown as { listeners(event: string): ((c: unknown) => void)[] })
@@ -108,13 +111,11 @@ export function examplesOf(command: CommandUnknownOpts, flag?: string): string[]
     for (const listener of listeners) listener({ error: false, command: at, write });
   }
   const path = pathOf(command);
-  return text.split("\n").map((line) => line.trim().split(/ {2,}/)[0]).filter((line) => {
-    const words = line.split(" ");
-    const at = words.indexOf(path.split(" ").at(-1)!);
-    return line.includes(`${path} `) || line.endsWith(path)
-      ? flag === undefined || words.slice(at).includes(flag)
-      : false;
-  });
+  // (an example's own words end at the gap before its comment)
+  return text.split("\n").map((line) => line.trim().split(/ {2,}/)[0]).filter((line) =>
+    ` ${line} `.replace("(", " ").includes(` ${path} `) &&
+    (flag === undefined || line.split(" ").includes(flag))
+  );
 }
 
 /** `--epochs <n>`'s way to give it: an example of the help, else its own `e.g.`, else its form. */
@@ -122,7 +123,7 @@ function giveLike(command: CommandUnknownOpts, option: Option, typed: string): s
   const example = examplesOf(command, typed)[0] ??
     examplesOf(command, option.long ?? option.short)[0];
   if (example !== undefined) return `e.g. ${example}`;
-  const given = option.description.match(/e\.g\. ([^,;)]+)/)?.[1];
+  const given = option.argChoices?.[0] ?? option.description.match(/e\.g\. ([^,;)]+)/)?.[1];
   const value = given ?? option.flags.match(/<[^>]+>/)?.[0] ?? "";
   return `e.g. ${pathOf(command)} ${typed} ${value}`.trimEnd();
 }
@@ -141,7 +142,9 @@ function missingValue(command: CommandUnknownOpts, option: Option | undefined): 
   const takes = option.flags.match(/<[^>]+>/)?.[0] ?? "a value";
   return new AnnealError(
     "usage",
-    `${typed} of ${pathOf(command)} needs a value (${takes}: ${option.description}), and the ` +
+    `${typed} of ${pathOf(command)} needs a value (${takes}: ${option.description}${
+      option.argChoices ? `: ${option.argChoices.join(", ")}` : ""
+    }), and the ` +
       "command line ends after it",
     { hint: `give it one, ${giveLike(command, option, typed)}` },
   );
@@ -211,8 +214,7 @@ function unknownOption(command: CommandUnknownOpts, flag: string): AnnealError {
     : undefined;
   const path = pathOf(command);
   const message = `${path} has no option ${flag}${meant ? ` (did you mean ${meant}?)` : ""}`;
-  let root = command;
-  while (root.parent) root = root.parent;
+  const root = rootOf(command);
   const other = root.commands.find((c) => c.name() === name);
   const shortcut = shortcutHint(command, flag);
   let hint: string;

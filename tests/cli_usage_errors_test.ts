@@ -101,6 +101,13 @@ Deno.test("an option at the end of the line without its value names it, the valu
       "line ends after it",
     "give it one, e.g. anneal schedule -c examples/fashion_mnist_cyclic.json --steps 200",
   );
+  // (a value of a fixed set: the values)
+  await refused(
+    ["lr-find", "--mode"],
+    "--mode of anneal lr-find needs a value (<mode>: LR ramp: exponential, linear), and the " +
+      "command line ends after it",
+    "give it one, e.g. anneal lr-find --mode exponential",
+  );
   await refused(
     ["runs", "show", "last", "--runs-dir"],
     "--runs-dir of anneal runs show needs a value (<dir>: where run directories are), and the " +
