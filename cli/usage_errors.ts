@@ -100,7 +100,7 @@ const optionOf = (command: CommandUnknownOpts, flags: string): Option | undefine
  * The example lines of `command`'s help (and the program's) that use `flag`, each as typed:
  * `anneal train -c examples/fashion_mnist_mlp.json --backend wasm`.
  */
-export function examplesOf(command: CommandUnknownOpts, flag?: string): string[] {
+function examplesOf(command: CommandUnknownOpts, flag?: string): string[] {
   let text = "";
   const write = (chunk: string) => (text += chunk);
   const root = rootOf(command);
