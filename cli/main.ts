@@ -13,6 +13,7 @@ import { jsonErrorLine, reportError } from "./output.ts";
 import { SAMPLER_NAMES } from "../sweeps/samplers/named.ts";
 import { PRUNER_NAMES } from "../sweeps/pruners/types.ts";
 import { type CommandShape, completionScript } from "./completions.ts";
+import { withParentOptions } from "./parent_options.ts";
 import { findAdapterBeforeWorkers } from "../runtime/adapter.ts";
 import { exitIfHeld } from "./exit_guard.ts";
 import { choiceArgument, choiceOption } from "./choices.ts";
@@ -390,9 +391,10 @@ Examples:
       "after",
       "\nExamples:\n  anneal runs show last\n  anneal runs show 20261122-190000-ab12 --json",
     )
-    .action((id, options) =>
-      run(async () => (await runsModule()).runsShowCommand(id, options), options.json)
-    );
+    .action((id, own, command) => {
+      const options = withParentOptions(own, command);
+      return run(async () => (await runsModule()).runsShowCommand(id, options), options.json);
+    });
   runs.command("compare")
     .description("the hyperparameters that differ between runs, and their metrics side by side")
     .argument("<runs...>", "two or more run ids")
@@ -403,9 +405,10 @@ Examples:
       "\nExamples:\n  anneal runs compare RUN_A RUN_B\n" +
         "  anneal runs compare RUN_A RUN_B RUN_C --runs-dir runs/fashion-sweep   (a sweep's trials)",
     )
-    .action((ids, options) =>
-      run(async () => (await runsModule()).runsCompareCommand(ids, options), options.json)
-    );
+    .action((ids, own, command) => {
+      const options = withParentOptions(own, command);
+      return run(async () => (await runsModule()).runsCompareCommand(ids, options), options.json);
+    });
 
   program.command("diagnose")
     .description(

@@ -15,6 +15,7 @@ import type {
 import { AnnealError } from "../errors.ts";
 import { closestName } from "../zod_paths.ts";
 import { runsDirFlag, shellWord } from "../shell_word.ts";
+import { withParentOptions } from "./parent_options.ts";
 
 /** The command each usage error was found in. */
 const foundIn = new WeakMap<object, CommandUnknownOpts>();
@@ -180,7 +181,8 @@ async function missingArgument(
     );
   }
   // a run: the newest of the runs directory, which `last` names
-  const runsDir = String(command.getOptionValue("runsDir") ?? "runs");
+  // (`anneal runs --runs-dir D show`: D, as the command reads it)
+  const runsDir = String(withParentOptions(command.opts(), command).runsDir ?? "runs");
   const flag = runsDirFlag(runsDir);
   const count = name === "runs" ? 2 : 1;
   const ids = await newestRuns(runsDir).catch(() => [] as string[]);

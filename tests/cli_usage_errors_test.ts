@@ -71,6 +71,19 @@ Deno.test("a missing run names the newest runs, and 'last'; compare's, two of th
     `e.g. anneal runs compare ${ids[1]} ${ids[0]}${at}; the newest in '${runs.dir}': ` +
       `${ids[0]}; anneal runs${at} lists them all`,
   );
+  // `runs`' own --runs-dir and --json, given before the subcommand, are the subcommand's (they
+  // were left to `runs`, and show read its default runs/)
+  await refused(
+    ["runs", "--runs-dir", runs.dir, "show"],
+    "anneal runs show needs a run (run id, or 'last')",
+    `e.g. anneal runs show last${at}; the newest in '${runs.dir}': ${ids.join(", ")} ` +
+      `('last' is the first); anneal runs${at} lists them all`,
+  );
+  const shown = await anneal("runs", "--runs-dir", runs.dir, "--json", "show", "last");
+  assert.equal(shown.code, 0, shown.stderr);
+  assert.equal(JSON.parse(shown.stdout).id, ids[0]);
+  const compared = await anneal("runs", "--runs-dir", runs.dir, "compare", ...ids);
+  assert.equal(compared.code, 0, compared.stderr);
   // --json: the same error as one line on stdout
   const json = await anneal("diagnose", "--runs-dir", runs.dir, "--json");
   assert.equal(json.code, 2, json.stderr);
