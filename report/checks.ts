@@ -38,6 +38,12 @@ export const RISE_FROM_FIRST = 2;
  * RISE_FROM_FIRST x its minimum: a rising loss, not the flat one the plateau checks read.
  */
 export const CLIMBED_BACK = 0.5;
+/**
+ * ...or fell by more than this many times the curve's own noise (the median epoch-to-epoch move)
+ * and ended above where it started: a loss that went backwards, whatever its scale (a
+ * cross-entropy back at chance sits well under 2x the minimum it had reached).
+ */
+export const FELL_OVER_NOISE = 3;
 /** Curves shorter than this many epochs have no trend to read (only NaN and spikes are judged). */
 export const MIN_EPOCHS_FOR_TRENDS = 3;
 /** LR too low when the training loss dropped by less than this fraction of its start over the run. */
@@ -323,14 +329,16 @@ export function checkDiverged(
         `${f(last)} (epoch ${record.epochs.at(-1)!.epoch}), ${f(last / good[0])}x its first ` +
         `value${min < good[0] ? ` (its lowest ${f(min)})` : ", never below it"}`;
     } else if (
-      min > 0 && good[0] > min && last > RISE_FROM_FIRST * min &&
+      min > 0 && good[0] > min && (last > RISE_FROM_FIRST * min || wentBack(good)) &&
       last - min > CLIMBED_BACK * (good[0] - min)
     ) {
       const minEpoch = record.epochs[train.indexOf(min)].epoch;
       evidence = `the loss fell from ${f(good[0])} to ${f(min)} (epoch ${minEpoch}) and then ` +
         `climbed back to ${f(last)} (epoch ${record.epochs.at(-1)!.epoch}), ${
-          f((last - min) / (good[0] - min) * 100)
-        }% of the way back to where it started`;
+          last > good[0]
+            ? "above where it started"
+            : `${f((last - min) / (good[0] - min) * 100)}% of the way back to where it started`
+        }`;
     }
   }
   if (!evidence && record.summary.status !== "diverged") {
@@ -419,6 +427,17 @@ export function checkDiverged(
     }${slower ? ` (${slower.text})` : ""}${clipText}`,
     set,
   };
+}
+
+/**
+ * The loss ended above its first value after a fall larger than the curve's noise (see
+ * {@linkcode FELL_OVER_NOISE}): training undid what it had learnt, where a flat, noisy loss that
+ * ends a little above its start never fell.
+ */
+function wentBack(losses: number[]): boolean {
+  const moves = losses.slice(1).map((v, i) => Math.abs(v - losses[i]));
+  const fall = losses[0] - Math.min(...losses);
+  return losses.at(-1)! > losses[0] && fall > FELL_OVER_NOISE * median(moves);
 }
 
 /**

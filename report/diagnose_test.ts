@@ -55,6 +55,28 @@ Deno.test("diverged: a loss that fell, then climbed most of the way back, is not
   assert.ok(!kinds(diagnose(syntheticRun([2, 1, 0.5, 0.3, 0.9, 0.5, 0.3]))).includes("diverged"));
 });
 
+Deno.test("diverged: a loss that fell, then went back above its start, is not underfitting at any scale", () => {
+  // a real run (Fashion-MNIST MLP, sgd lr 0.5 momentum 0.9): the cross-entropy fell to 1.83, then
+  // collapsed to chance (ln 10) above its start; under 2x its minimum, it read as "underfitting:
+  // more capacity", which trained to chance again
+  const losses = [2.15, 1.875, 1.987, 1.828, 2.345, 2.3, 2.328, 2.326, 2.332, 2.323, 2.315, 2.317];
+  const val = [1.761, 2.016, 1.737, 1.887, 2.327, 2.327, 2.333, 2.324, 2.325, 2.313, 2.31, 2.311];
+  const accuracy = [0.3, 0.36, 0.33, 0.29, 0.25, 0.16, 0.091, 0.099, 0.092, 0.089, 0.098, 0.091];
+  const d = diagnose(syntheticRun(losses, { val, accuracy, lr: 0.5 }));
+  assert.deepEqual(kinds(d), ["diverged"], d.verdict);
+  assert.deepEqual(d.findings[0].set, ["optimizer.lr=0.05"]);
+  assert.match(
+    d.findings[0].evidence,
+    /fell from 2\.15 to 1\.828 \(epoch 3\).*above where it started/,
+  );
+  // the same shape at any scale (the rule reads the curve's own noise, not a level)
+  const scaled = diagnose(syntheticRun(losses.map((l) => l * 100), { lr: 0.5 }));
+  assert.deepEqual(kinds(scaled), ["diverged"], scaled.verdict);
+  // a flat, noisy loss that ends a little above its start never fell by more than its noise
+  const flat = [2.3, 2.29, 2.31, 2.28, 2.3, 2.29, 2.31, 2.3, 2.32];
+  assert.ok(!kinds(diagnose(syntheticRun(flat))).includes("diverged"));
+});
+
 Deno.test("diverged: a negative first loss is not 10x below every later one", () => {
   // peak > 10 * first held for any negative first loss: a falling loss read as diverged
   const d = diagnose(syntheticRun([-1, -2, -3, -4, -5]));
