@@ -65,6 +65,14 @@ export const UNDERFIT_ACCURACY = 0.7;
 export const SMALL_GAP = 0.15;
 /** Still falling at the end: the last epoch took more than this fraction off the loss. */
 export const STILL_FALLING = 0.02;
+/**
+ * ...or each of its last this many epochs took the loss lower, at no less than STEADY_PACE of the
+ * run's own mean drop per epoch: a loss that falls slowly at a high level (a small rate, a small
+ * model) has not levelled off, whatever the share of itself an epoch takes.
+ */
+export const STEADY_EPOCHS = 3;
+/** (see {@linkcode STEADY_EPOCHS}) */
+export const STEADY_PACE = 0.25;
 /** Oscillating when more than this fraction of consecutive epoch deltas change sign... */
 export const OSCILLATION_SIGN_FRACTION = 0.4;
 /** ...and the mean upward move exceeds this fraction of the net drop (noise at a floor is not it). */
@@ -117,6 +125,27 @@ export function longerRun(config: Record<string, unknown>, epochs: number): stri
     `epochs=${epochs}`,
     ...Object.entries(changes).map(([path, value]) => `${path}=${JSON.stringify(value)}`),
   ];
+}
+
+/**
+ * Whether the training loss was still falling at its end: by more than STILL_FALLING of itself in
+ * the last epoch, or steadily at the run's own pace (see {@linkcode STEADY_EPOCHS}); with how
+ * much it fell over the epochs read, for the evidence.
+ */
+export function stillFalling(train: number[]): { falling: boolean; steady: boolean } {
+  const last = train.at(-1)!;
+  const previous = train.at(-2)!;
+  // (a loss at 0 that stayed there: no change, not 0/0)
+  const lastDrop = previous === last ? 0 : (previous - last) / Math.abs(previous);
+  if (lastDrop > STILL_FALLING) return { falling: true, steady: false };
+  const n = train.length;
+  if (n < STEADY_EPOCHS + 2) return { falling: false, steady: false };
+  const recent = train.slice(-STEADY_EPOCHS - 1);
+  const each = recent.slice(1).every((v, i) => v < recent[i]);
+  const pace = (recent[0] - last) / STEADY_EPOCHS;
+  const runPace = (train[0] - last) / (n - 1);
+  const steady = each && runPace > 0 && pace >= STEADY_PACE * runPace;
+  return { falling: steady, steady };
 }
 
 /**

@@ -19,7 +19,8 @@ import {
   MIN_EPOCHS_FOR_TRENDS,
   OVERFIT_RISE,
   setText,
-  STILL_FALLING,
+  STEADY_EPOCHS,
+  stillFalling,
   unfinished,
 } from "./checks.ts";
 import { configValue } from "./records.ts";
@@ -76,11 +77,17 @@ function healthy(c: ReturnType<typeof curves>): Finding {
   const previous = train.at(-2)!;
   // (a loss at 0 that stayed there: no change, not 0/0)
   const lastDrop = previous === last ? 0 : (previous - last) / Math.abs(previous);
-  const falling = lastDrop > STILL_FALLING;
+  const { falling, steady } = stillFalling(train);
+  const since = train.at(-STEADY_EPOCHS - 1)!;
   let evidence = `training loss fell from ${f(start)} at epoch ${record.epochs[0].epoch} to ` +
     `${f(last)} at epoch ${record.epochs.at(-1)!.epoch} ` +
     `(-${f((1 - last / start) * 100)}%) over ${counted(train.length, "epoch")}, ` +
-    (falling
+    (steady
+      ? `and was still falling at the end, steadily (${f(since)} to ${f(last)} over the last ` +
+        `${STEADY_EPOCHS} epochs, each lower, at ${
+          f((since - last) / STEADY_EPOCHS / ((start - last) / (train.length - 1)) * 100)
+        }% of the run's mean drop an epoch)`
+      : falling
       ? `and was still falling at the end (${f(previous)} to ${f(last)} in the last epoch, ` +
         `-${f(lastDrop * 100)}%)`
       : `and levelled off (${lastDrop > 0 ? "-" : "+"}${

@@ -690,6 +690,41 @@ Deno.test("healthy: a loss still falling at the end is not called levelled off, 
   assert.equal(floor.findings[0].set, undefined);
 });
 
+Deno.test("healthy: a loss falling slowly but steadily at a high level has not levelled off, whatever its share of itself", () => {
+  // a real run (Fashion-MNIST, a linear model, sgd lr 0.001): -1.5% in its last epoch read as
+  // "levelled off, nothing to fix", while each epoch still took 74% of the run's mean drop; 30
+  // epochs took it from 1.71 to 1.45
+  const losses = [
+    2.252,
+    2.196,
+    2.145,
+    2.098,
+    2.053,
+    2.011,
+    1.971,
+    1.933,
+    1.897,
+    1.863,
+    1.83,
+    1.799,
+  ];
+  const d = diagnose(syntheticRun([...losses, 1.769, 1.741, 1.714]));
+  assert.deepEqual(kinds(d), ["healthy"]);
+  assert.match(d.findings[0].title, /still improving/);
+  assert.match(d.findings[0].evidence, /still falling at the end, steadily \(1\.799 to 1\.714/);
+  assert.deepEqual(d.findings[0].set, ["epochs=30"]);
+  // the same pace at any scale
+  assert.deepEqual(diagnose(syntheticRun(losses.map((l) => l * 1000))).findings[0].set, [
+    "epochs=24",
+  ]);
+  // a floor it crawls along (a tiny share of the run's pace), or one that went up once in its
+  // last epochs (noise), levelled off
+  for (const tail of [[0.2535, 0.253, 0.2525], [0.26, 0.25, 0.255, 0.251]]) {
+    const floor = diagnose(syntheticRun([...decay(30), ...tail]));
+    assert.match(floor.findings[0].evidence, /levelled off/, tail.join());
+  }
+});
+
 Deno.test("a run early stopping ended while its training loss still fell is not told to train longer: more epochs would stop the same way", () => {
   const losses = [40, 30, 22, 16, 12, 9.05, 5.61];
   const reason = "early stopping: valLoss did not improve for 3 epochs (best 11.2 at epoch 3)";
