@@ -756,14 +756,33 @@ export function checkPlateau(
   // cosine starts from optimizer.lr, which must be > 0: a negative maxLr's peak as its size
   const peak = Math.abs(lr);
   if (rate.oneCycle && Number.isFinite(peak) && peak > 0) set.push(`optimizer.lr=${peak}`);
+  const decayed = decayedBefore(record, record.epochs[mid].epoch, rate);
   return {
     kind: "plateauEarly",
     severity: "warning",
-    title: "plateaued early",
-    evidence: `${flatText}; it is still ${f(last / drop * 100)}% of ${dropText}`,
-    fix: `decay the learning rate with a schedule (${setText(set)}), or reduce it on plateau`,
+    title: decayed ? "plateaued early: the schedule decayed the rate too soon" : "plateaued early",
+    evidence: `${flatText}; it is still ${f(last / drop * 100)}% of ${dropText}${decayed ?? ""}`,
+    fix: decayed
+      // the run decays already: another decay of the same rates would not move it
+      ? `the loss stopped falling at the rates its schedule had decayed to: spread the decay ` +
+        `over the whole run (${setText(set)}), or decay later or less`
+      : `decay the learning rate with a schedule (${setText(set)}), or reduce it on plateau`,
     set,
   };
+}
+
+/**
+ * Words saying that the run's schedule had cut every rate from epoch `from` on below
+ * LOW_RATES_HELD of the rate its config sets: the flat part of its curve trained at rates a
+ * decay held down, not at its rate; undefined otherwise (or where no step recorded its rate).
+ */
+function decayedBefore(record: RunRecord, from: number, rate: RateSetting): string | undefined {
+  if (rate.value === undefined || !(rate.value > 0)) return undefined;
+  const highest = highestRate(record.steps.filter((s) => s.epoch >= from));
+  if (!(highest >= 0 && highest < LOW_RATES_HELD * rate.value)) return undefined;
+  return `; its schedule had cut the rate to ${f(highest)} at most from epoch ${from} on, ${
+    f(100 * highest / rate.value)
+  }% of ${rate.path}`;
 }
 
 export function checkOscillating({ record, train, lr, rate }: Curves): Finding | undefined {

@@ -495,6 +495,45 @@ Deno.test("plateauEarly: flat second half while still high asks for a cosine sch
   ]);
 });
 
+Deno.test("plateauEarly after a schedule cut the rate is blamed on the decay coming too soon, not the rate", () => {
+  // a real run (Fashion-MNIST MLP, sgd lr 0.1 momentum 0.9, step schedule: x0.1 every 3 epochs)
+  // that flattened once the rate was 1% of optimizer.lr was told to "decay the learning rate
+  // with a schedule", as if it had none; cosine over the run took it from 0.40 to 0.25
+  const losses = [
+    1.446,
+    0.848,
+    0.72,
+    0.499,
+    0.454,
+    0.436,
+    0.411,
+    0.408,
+    0.405,
+    0.403,
+    0.403,
+    0.4027,
+  ];
+  const config = { scheduler: { name: "step", stepSize: 3, gamma: 0.1, interval: "epoch" } };
+  const steps = syntheticSteps(300, 25, () => 1).map((s) => ({
+    ...s,
+    lr: 0.1 * 0.1 ** Math.floor(s.epoch / 3),
+  }));
+  const d = diagnose(syntheticRun(losses, { lr: 0.1, steps, config }));
+  assert.deepEqual(kinds(d), ["plateauEarly"]);
+  assert.match(d.findings[0].title, /the schedule decayed the rate too soon/);
+  assert.match(
+    d.findings[0].evidence,
+    /cut the rate to 0\.001 at most from epoch 6 on, 1% of optimizer\.lr/,
+  );
+  assert.match(d.findings[0].fix, /spread the decay over the whole run/);
+  assert.deepEqual(d.findings[0].set, ['scheduler={"name":"cosine","tMax":300}']);
+  // at its own rate throughout, the same curve is a plateau to decay
+  const constant = steps.map((s) => ({ ...s, lr: 0.1 }));
+  const flat = diagnose(syntheticRun(losses, { lr: 0.1, steps: constant }));
+  assert.equal(flat.findings[0].title, "plateaued early");
+  assert.match(flat.findings[0].fix, /^decay the learning rate with a schedule/);
+});
+
 Deno.test("plateauEarly replaces another schedule whole, and under onecycle carries its maxLr (its size) to optimizer.lr", () => {
   const steps = syntheticSteps(100, 10, () => 1);
   const val = plateau.map((v) => v * 1.05);
