@@ -73,6 +73,10 @@ export const STILL_FALLING = 0.02;
 export const STEADY_EPOCHS = 3;
 /** (see {@linkcode STEADY_EPOCHS}) */
 export const STEADY_PACE = 0.25;
+/** Curves shorter than this many epochs have too few moves to read a zig-zag in. */
+export const MIN_EPOCHS_FOR_OSCILLATION = 6;
+/** A plateau's flat second half spans at least this many epoch-to-epoch moves (one is noise). */
+export const MIN_FLAT_MOVES = 2;
 /** Oscillating when more than this fraction of consecutive epoch deltas change sign... */
 export const OSCILLATION_SIGN_FRACTION = 0.4;
 /** ...and the mean upward move exceeds this fraction of the net drop (noise at a floor is not it). */
@@ -700,6 +704,7 @@ export function checkPlateau(
 ): Finding | undefined {
   const n = train.length;
   const mid = Math.floor(n / 2);
+  if (n - 1 - mid < MIN_FLAT_MOVES) return undefined;
   const last = train[n - 1];
   // what training took off: from before the first epoch's steps moved it, where they were higher
   const from = Math.max(initial, start);
@@ -787,7 +792,7 @@ function decayedBefore(record: RunRecord, from: number, rate: RateSetting): stri
 
 export function checkOscillating({ record, train, lr, rate }: Curves): Finding | undefined {
   const n = train.length;
-  if (n < 6) return undefined;
+  if (n < MIN_EPOCHS_FOR_OSCILLATION) return undefined;
   const deltas = train.slice(1).map((v, i) => v - train[i]);
   const changes = deltas.slice(1).filter((d, i) => Math.sign(d) !== Math.sign(deltas[i])).length;
   const third = Math.max(1, Math.floor(n / 3));

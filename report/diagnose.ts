@@ -16,7 +16,9 @@ import {
   curves,
   f,
   longerRun,
+  MIN_EPOCHS_FOR_OSCILLATION,
   MIN_EPOCHS_FOR_TRENDS,
+  MIN_FLAT_MOVES,
   OVERFIT_RISE,
   setText,
   STEADY_EPOCHS,
@@ -268,8 +270,17 @@ function diagnoseCurves(record: RunRecord): Diagnosis {
   if (spikes) findings.push(spikes);
   if (findings.length === 0) {
     const ok = healthy(c);
+    const n = c.train.length;
+    // an ended run too short for every check says what it could not read, not that all is well
+    const few = !unfinished(record) && n < MIN_EPOCHS_FOR_OSCILLATION;
     return {
-      verdict: `healthy: no problem found in ${counted(c.train.length, "epoch")}`,
+      verdict: few
+        ? `healthy as far as ${counted(n, "epoch")} tell: too few to read ${
+          n - 1 - Math.floor(n / 2) < MIN_FLAT_MOVES
+            ? `a plateau, which needs ${2 * MIN_FLAT_MOVES + 1}, or `
+            : ""
+        }oscillation, which needs ${MIN_EPOCHS_FOR_OSCILLATION}`
+        : `healthy: no problem found in ${counted(n, "epoch")}`,
       findings: [ok],
       config,
     };

@@ -833,6 +833,29 @@ Deno.test("one epoch: too short to judge, and not called healthy", () => {
   assert.match(d.verdict, /too short.*1 epoch/);
 });
 
+Deno.test("a run too short for every trend says what it could not read, and reads no plateau off one epoch", () => {
+  // a real 3-epoch run (Fashion-MNIST MLP, adam 0.001) was "healthy: no problem found", a claim
+  // its 3 epochs cannot back (oscillation is read from 6)
+  const short = diagnose(syntheticRun([1.687, 1.003, 0.7902], { val: [1.16, 0.8327, 0.7245] }));
+  assert.deepEqual(kinds(short), ["healthy"]);
+  assert.equal(
+    short.verdict,
+    "healthy as far as 3 epochs tell: too few to read a plateau, which needs 5, or " +
+      "oscillation, which needs 6",
+  );
+  // one flat epoch after a fall read as "plateaued early", with a schedule to add
+  const flat = diagnose(syntheticRun([2, 0.9, 0.88], { val: [2.1, 0.95, 0.92] }));
+  assert.deepEqual(kinds(flat), ["healthy"], flat.verdict);
+  assert.match(
+    diagnose(syntheticRun([2, 0.9, 0.88, 0.87, 0.87])).verdict,
+    /^plateaued early$/,
+  );
+  assert.equal(
+    diagnose(syntheticRun(decay(5))).verdict,
+    "healthy as far as 5 epochs tell: too few to read oscillation, which needs 6",
+  );
+});
+
 Deno.test("no data: an empty run has no findings", () => {
   const d = diagnose(syntheticRun([]));
   assert.deepEqual(d.findings, []);
