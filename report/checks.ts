@@ -83,8 +83,14 @@ export const OSCILLATION_SIGN_FRACTION = 0.4;
 export const OSCILLATION_AMPLITUDE = 0.1;
 /** Overfitting when validation loss rose this fraction above its minimum... */
 export const OVERFIT_RISE = 0.1;
-/** ...and the minimum is at least this many epochs before the end. */
+/** ...and the minimum is at least this many epochs before the end... */
 export const OVERFIT_EPOCHS_AFTER = 2;
+/**
+ * ...and the rise exceeds this multiple of the validation curve's own noise (the median distance
+ * of an epoch from the line through its neighbours): a small validation set's zig-zag dips below
+ * its trend, and the next bounce is no turn.
+ */
+export const OVERFIT_NOISE = 2;
 /** A gradient norm above this multiple of the recent median is a spike (clipping.spikeFactor overrides). */
 export const SPIKE_FACTOR = 10;
 /** Steps in the rolling median that a norm is compared with. */

@@ -16,6 +16,7 @@ import {
   median,
   nice,
   OVERFIT_EPOCHS_AFTER,
+  OVERFIT_NOISE,
   OVERFIT_RISE,
   setText,
   SPIKE_FACTOR,
@@ -84,14 +85,27 @@ function suggestedWeightDecay(name: unknown, current: unknown): number {
   return name === "adamw" || name === "lion" ? 0.05 : 1e-4;
 }
 
-/** Validation loss minimal at epoch m, then up by OVERFIT_RISE while training loss kept falling. */
+/**
+ * A curve's noise: the median distance of each inner point from the line through its neighbours
+ * (0 along a straight or smoothly bending curve, whatever its slope); 0 under 3 points.
+ */
+export function curveNoise(values: number[]): number {
+  const off = values.slice(1, -1).map((v, i) => Math.abs(v - (values[i] + values[i + 2]) / 2));
+  return off.length ? median(off) : 0;
+}
+
+/**
+ * Validation loss minimal at epoch m, then up by OVERFIT_RISE, and by more than its noise
+ * allows, while training loss kept falling.
+ */
 export function checkOverfitting({ record, train, val, size }: Curves): Finding | undefined {
   if (!val || val.some((v) => !Number.isFinite(v))) return undefined;
   const n = val.length;
   const m = val.indexOf(Math.min(...val));
   const last = n - 1;
+  const rise = val[last] - val[m];
   // risen by a fraction of the minimum's size: `val[m] * 1.1` is below a negative minimum
-  const risen = val[last] - val[m] > OVERFIT_RISE * Math.abs(val[m]);
+  const risen = rise > OVERFIT_RISE * Math.abs(val[m]) && rise > OVERFIT_NOISE * curveNoise(val);
   if (m > last - OVERFIT_EPOCHS_AFTER || !risen) {
     return undefined;
   }
