@@ -29,6 +29,7 @@ import { configValue } from "./records.ts";
 import { counted } from "../number_format.ts";
 import { runsDirFlagOf, shellWord } from "../shell_word.ts";
 import { checkGradientSpikes, checkOverfitting } from "./checks_generalization.ts";
+import { checkBlowUp } from "./check_blow_up.ts";
 import type { Diagnosis, Finding, FindingKind, RunRecord } from "./types.ts";
 import { AnnealError } from "../errors.ts";
 import { checkRunRecord } from "./record_check.ts";
@@ -252,12 +253,15 @@ function diagnoseCurves(record: RunRecord): Diagnosis {
       config,
     };
   }
+  const blewUp = checkBlowUp(c);
+  if (blewUp) findings.push(blewUp);
   if (c.train.length < MIN_EPOCHS_FOR_TRENDS) {
     if (spikes) findings.push(spikes);
     const short =
       `too short to judge the curves (${counted(c.train.length, "epoch")}; trends need ` +
       `${MIN_EPOCHS_FOR_TRENDS})`;
-    return { verdict: spikes ? `${spikes.title}; ${short}` : short, findings, config };
+    const titles = findings.map((finding) => finding.title);
+    return { verdict: [...titles, short].join("; "), findings, config };
   }
   const lrTooLow = checkLrTooLow(c);
   if (lrTooLow) findings.push(lrTooLow);

@@ -1,0 +1,69 @@
+/**
+ * A loss that blew up early and came back down: the run went on (the trainer stops only a loss
+ * 100x its early level, or not finite), but from weights the blow-up had thrown far off, which a
+ * learning rate too high does and the epoch curve hides (its first mean is the blow-up's).
+ *
+ * @module
+ */
+import { configValue } from "./records.ts";
+import { changeRate, type Curves, DIVERGE_FROM_FIRST, f, finite, mean } from "./checks.ts";
+import type { Finding } from "./types.ts";
+
+/** Samples a block of steps holds at least, as the trainer's loss watch averages them. */
+const BLOCK_SAMPLES = 16;
+
+/**
+ * The step losses averaged in blocks of at least BLOCK_SAMPLES samples (one batch's loss is too
+ * noisy a yardstick at small batch sizes), each with its first step.
+ */
+function blocks(record: Curves["record"]): { step: number; epoch: number; mean: number }[] {
+  const batch = configValue(record.config, "batchSize");
+  const span = Math.max(1, Math.ceil(BLOCK_SAMPLES / (typeof batch === "number" ? batch : 1)));
+  const out = [];
+  for (let i = 0; i + span <= record.steps.length; i += span) {
+    const losses = finite(record.steps.slice(i, i + span).map((s) => s.loss));
+    if (losses.length) {
+      out.push({ step: record.steps[i].step, epoch: record.steps[i].epoch, mean: mean(losses) });
+    }
+  }
+  return out;
+}
+
+/**
+ * The step losses rose above DIVERGE_FROM_FIRST times their first block's mean, and the run
+ * went on: the rate was too high for the start of training (the fix: a tenth of it, or warmup).
+ *
+ * @example
+ * ```ts
+ * import { checkBlowUp } from "./check_blow_up.ts";
+ * import { curves } from "./checks.ts";
+ * const steps = [2.3, 42, 25, 9, 2.2, 2].map((loss, step) => ({ step, epoch: 0, loss, lr: 0.1 }));
+ * const finding = checkBlowUp(curves({
+ *   id: "x", dir: "x", meta: { id: "x" }, warnings: [], steps, summary: { status: "completed" },
+ *   config: { batchSize: 64, optimizer: { name: "adam", lr: 0.1 } },
+ *   epochs: [{ epoch: 0, loss: 13.7 }],
+ * }));
+ * console.assert(finding?.set?.[0] === "optimizer.lr=0.01");
+ * ```
+ */
+export function checkBlowUp({ record, train, lr, rate, maximize }: Curves): Finding | undefined {
+  if (maximize) return undefined; // its loss rises by design
+  const means = blocks(record);
+  const first = means[0]?.mean;
+  if (!(first > 0)) return undefined;
+  const peak = means.reduce((a, b) => (b.mean > a.mean ? b : a), means[0]);
+  if (!(peak.mean > DIVERGE_FROM_FIRST * first)) return undefined;
+  const slower = Number.isFinite(lr) && lr > 0 ? changeRate(rate, lr / 10) : undefined;
+  const accuracy = record.epochs.at(-1)?.accuracy;
+  return {
+    kind: "diverged",
+    severity: "warning",
+    title: "the loss blew up early and came back: learning rate too high",
+    evidence: `the step loss rose to ${f(peak.mean)} at step ${peak.step} (epoch ${peak.epoch}), ` +
+      `${f(peak.mean / first)}x its first steps' ${f(first)}, and the run went on from there to ` +
+      `${f(train.at(-1))}${accuracy === undefined ? "" : ` (training accuracy ${f(accuracy)})`}`,
+    fix: `lower the learning rate${slower ? ` (${slower.text})` : ""}, or warm it up ` +
+      "(scheduler warmupCosine)",
+    set: slower?.set ?? [],
+  };
+}
