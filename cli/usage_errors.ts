@@ -316,8 +316,7 @@ function shortcutHint(command: CommandUnknownOpts, flag: string): string | undef
     ? args[at + 1]
     : undefined;
   const value = given ?? placeholder;
-  const set = /^[\w./:=@%+,-]+$/.test(value) ? `${field}=${value}` : `'${field}=${value}'`;
   return `${flag} is a shortcut of anneal train only; with ${
     pathOf(command)
-  }, set the field: --set ${set}`;
+  }, set the field: --set ${shellWord(`${field}=${value}`)}`;
 }
