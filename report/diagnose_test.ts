@@ -420,6 +420,16 @@ Deno.test("lrTooLow: a loss that drops under 5% asks for 10x the run's lr", () =
   assert.match(d.findings[0].fix, /lr-find/);
 });
 
+Deno.test("lrTooLow: a loss that barely moved (under 0.5%) asks for 100x, as 10x would still crawl", () => {
+  const d = diagnose(syntheticRun([2.3026, 2.3024, 2.3022, 2.3019, 2.3017, 2.3013], { lr: 1e-5 }));
+  assert.deepEqual(kinds(d), ["lrTooLow"]);
+  assert.deepEqual(d.findings[0].set, ["optimizer.lr=0.001"]);
+  assert.match(d.findings[0].fix, /^multiply the learning rate by 100 \(/);
+  // at 0.5% and over: 10x
+  const moved = diagnose(syntheticRun([1, 0.999, 0.998, 0.997, 0.996, 0.995], { lr: 1e-5 }));
+  assert.deepEqual(moved.findings[0].set, ["optimizer.lr=0.0001"]);
+});
+
 Deno.test("lrTooLow: rates held far below optimizer.lr are named; a warmup the run never finished is the fix", () => {
   const losses = [1, 0.995, 0.99, 0.985, 0.98, 0.978];
   // a sequential's long linear warmup kept every rate at 1% of optimizer.lr 0.1
