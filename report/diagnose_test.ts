@@ -1156,6 +1156,19 @@ Deno.test("every --set that diagnose suggests is one the run's config takes (eve
   );
 });
 
+Deno.test("healthy, still improving at a low training accuracy: train longer first, and the model's size named in case it stays low", () => {
+  const losses = [2.2, 2.0, 1.9, 1.82, 1.76, 1.71, 1.67, 1.63];
+  const low = diagnose(syntheticRun(losses, { accuracy: losses.map((_, i) => 0.2 + 0.015 * i) }));
+  assert.equal(low.findings[0].title, "healthy, still improving");
+  assert.match(
+    low.findings[0].fix,
+    /training accuracy is only 0\.305: if it stays low, the model may be too small/,
+  );
+  const fits = diagnose(syntheticRun(losses, { accuracy: losses.map((_, i) => 0.8 + 0.01 * i) }));
+  assert.equal(fits.findings[0].title, "healthy, still improving");
+  assert.doesNotMatch(fits.findings[0].fix, /too small/);
+});
+
 Deno.test("a run not ended (running, killed, interrupted) is read as far as it got: no 'train longer' for the epochs it has still to train", () => {
   const losses = decay(5);
   const config = { epochs: 30 };
