@@ -19,7 +19,7 @@ import { exitIfHeld } from "./exit_guard.ts";
 import { choiceArgument, choiceOption } from "./choices.ts";
 import { PLOTS } from "../report/plot_names.ts";
 import { closestName } from "../zod_paths.ts";
-import { routeUsageErrors, usageErrorOf } from "./usage_errors.ts";
+import { routeUsageErrors, unknownHelpCommand, usageErrorOf } from "./usage_errors.ts";
 
 /**
  * A command's module, loaded when that command runs: what one needs (tfjs for lr-find and
@@ -375,6 +375,13 @@ Examples:
     .allowExcessArguments()
     .action((options, command) =>
       run(async () => {
+        const [word, asked] = command.args;
+        if (word === "help") {
+          // (`anneal runs help show`: its action takes the words, so commander's help command
+          // never saw them; a subcommand it lacks was refused before the parse)
+          (command.commands.find((sub) => sub.name() === asked) ?? command).outputHelp();
+          return 0;
+        }
         if (command.args.length > 0) throw unknownSubcommand(command, command.args[0]);
         return (await runsModule()).runsListCommand(options);
       }, options.json)
@@ -585,7 +592,10 @@ if (import.meta.main) {
   });
   try {
     // --debug may stand anywhere (it is read above), so it is taken out before commander parses.
-    await program.parseAsync(Deno.args.filter((arg) => arg !== "--debug"), { from: "user" });
+    const args = Deno.args.filter((arg) => arg !== "--debug");
+    const unknownHelp = unknownHelpCommand(program, args);
+    if (unknownHelp !== undefined) throw unknownHelp;
+    await program.parseAsync(args, { from: "user" });
   } catch (thrown) {
     const newestRuns = async (runsDir: string) => (await runsModule()).newestRunIds(runsDir);
     const error = await usageErrorOf(thrown, newestRuns) ?? thrown;

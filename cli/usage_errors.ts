@@ -273,10 +273,37 @@ function excessArguments(command: CommandUnknownOpts): AnnealError {
   return new AnnealError("usage", message, { hint });
 }
 
-function unknownCommand(command: CommandUnknownOpts, name: string): AnnealError {
+/**
+ * `anneal help trian` (or `anneal runs help shw`): the unknown command help was asked of, as
+ * the usage error of an unknown command, found before commander parses `args` (its help command
+ * shows the whole program's help as an error for it, and names nothing); undefined for any
+ * other command line.
+ */
+export function unknownHelpCommand(
+  program: CommandUnknownOpts,
+  args: string[],
+): AnnealError | undefined {
+  let command = program;
+  let at = 0;
+  for (; at < args.length; at++) {
+    const next = command.commands.find((c) => c.name() === args[at] && c.name() !== "help");
+    if (next === undefined) break;
+    command = next;
+  }
+  const [word, asked] = args.slice(at);
+  const known = asked === "help" ||
+    command.commands.some((c) => c.name() === asked || c.aliases().includes(asked));
+  if (word !== "help" || asked === undefined || asked.startsWith("-") || known) return undefined;
+  return unknownCommand(command, asked, args.slice(at));
+}
+
+function unknownCommand(
+  command: CommandUnknownOpts,
+  name: string,
+  args = argsOf(command),
+): AnnealError {
   const names = command.commands.map((c) => c.name());
   const meant = closestName(name, names);
-  const args = argsOf(command);
   const hint = meant !== undefined
     ? `run ${commandLine(command, args.map((arg) => arg === name ? meant : arg))}`
     : /\.json$/i.test(name)

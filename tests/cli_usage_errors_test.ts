@@ -234,6 +234,25 @@ Deno.test("an unknown command suggests the one meant, or lists them", async () =
   );
 });
 
+Deno.test("help asked of an unknown command names it (commander printed the whole help as an error); help of a known one still prints it", async () => {
+  await refused(
+    ["help", "trian"],
+    "anneal has no command 'trian' (did you mean 'train'?)",
+    "run anneal help train",
+  );
+  await refused(["help", "bogus"], "anneal has no command 'bogus'", /^ {2}hint: its commands: /);
+  await refused(
+    ["runs", "help", "shw"],
+    "anneal runs has no command 'shw' (did you mean 'show'?)",
+    "run anneal runs help show",
+  );
+  for (const args of [["help", "train"], ["runs", "help", "show"]]) {
+    const out = await anneal(...args);
+    assert.equal(out.code, 0, `anneal ${args.join(" ")}: ${out.stderr}`);
+    assert.match(out.stdout, /^Usage: anneal /, args.join(" "));
+  }
+});
+
 Deno.test("--help of every command still prints its usage and exits 0; anneal alone prints the help", async () => {
   const commands = [
     ...["train", "schedule", "lr-find", "sweep", "tune", "worker", "batch-size", "runs"],
