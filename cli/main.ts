@@ -142,6 +142,7 @@ Examples:
   anneal train
   anneal train --lr 10                      stops on divergence and says what to change
   anneal train -c examples/fashion_mnist_mlp.json --backend wasm
+  anneal train --epochs 20 --batch-size 8 --lr 0.02
   anneal train --resume 20261122-190000-ab12`,
     )
     .action((options) =>

@@ -106,7 +106,14 @@ Deno.test("an option at the end of the line without its value names it, the valu
     ["train", "--epochs"],
     "--epochs of anneal train needs a value (<n>: shortcut for --set epochs=N), and the " +
       "command line ends after it",
-    "give it one, e.g. anneal train --epochs <n>",
+    "give it one, e.g. anneal train --epochs 20 --batch-size 8 --lr 0.02",
+  );
+  // (no example of the help uses it: its form)
+  await refused(
+    ["train", "--max-steps"],
+    "--max-steps of anneal train needs a value (<n>: shortcut for --set maxSteps=N (a budget of " +
+      "optimizer steps)), and the command line ends after it",
+    "give it one, e.g. anneal train --max-steps <n>",
   );
   await refused(
     ["schedule", "--steps"],
