@@ -216,8 +216,9 @@ Examples:
       "after",
       `
 The model and optimizer state are restored afterwards. Three rules (valley, steepest descent,
-minimum/10) suggest a learning rate; when they or the repeats disagree by more than 10x the
-result is called unreliable. Ctrl-C stops the test after its current step and records nothing
+minimum/10) suggest a learning rate; the result is called unreliable when the curve does not pin
+one down: its loss fell less than 6x its batch-to-batch noise, steepest and minimum/10 are more
+than 10x apart, or the repeats are. Ctrl-C stops the test after its current step and records nothing
 (exit 130).
 
 Examples:

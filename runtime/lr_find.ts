@@ -4,8 +4,10 @@
  * learning rate, the rate ramped from `startLr` to `endLr` over successive training batches, the
  * loss smoothed by a bias-corrected EMA, the test stopped once the smoothed loss passes
  * `divergeFactor` times its best. The model's weights are restored afterwards and the engine's
- * optimizer is left as it was (the test runs a fresh one of the same spec). Three rules read a learning rate off the smoothed curve; when they, or repeats with
- * other seeds, disagree by more than 10x the result says it is unreliable.
+ * optimizer is left as it was (the test runs a fresh one of the same spec). Three rules read a
+ * learning rate off the smoothed curve; the result is called unreliable when the curve does not
+ * pin down a rate ({@linkcode judgeCurves}): its loss fell too little against its noise, its
+ * `steepest` and `minimumDiv10` are more than 10x apart, or repeats with other seeds are.
  *
  * @module
  */
@@ -314,6 +316,169 @@ export function agreementOf(values: (number | undefined)[], limit = 10): Agreeme
   };
 }
 
+/** How far a curve's smoothed loss fell, against the batch-to-batch scatter of its raw loss. */
+export interface CurveFall {
+  /** The smoothed loss after the warm-up less its minimum before the diverged tail. */
+  amount: number;
+  /** That fall as a share of the smoothed loss after the warm-up. */
+  share: number;
+  /** Standard deviation of one raw loss about the curve's trend (median of successive steps). */
+  noise: number;
+  /** `amount / noise`: under {@linkcode MIN_FALL_TO_NOISE} the curve pins down no rate. */
+  ratio: number;
+  /** Index of the smoothed minimum; the last read point when the loss was still falling there. */
+  minimum: number;
+  /** Index of the last point read (before the diverged tail). */
+  last: number;
+}
+
+/**
+ * The least fall of the smoothed loss, in units of its raw loss's scatter, that reads a rate.
+ * Measured on recorded curves (bench/lr_find_curves.ts, 3 seeds each): the clean ones (the
+ * Fashion-MNIST MLP with adam, 14-17x, and with sgd and momentum, 11-17x; its CNN, 7-9x; the
+ * sensors CSV, 10-12x) against the churn CSV, whose loss falls 10-13% and whose rules move 2-11x with the seed
+ * (2.7-4.4x), a batch of 2 (0.6-1x) and a range ending at 1e-5 (0.5-1x).
+ */
+export const MIN_FALL_TO_NOISE = 6;
+
+/**
+ * The fall of a range test's curve against its noise ({@linkcode CurveFall}), read over the same
+ * window as {@linkcode suggestLrs}'s: after `skipStart` points, up to the diverged tail. The
+ * noise is the median absolute difference of successive raw losses over that window, scaled to a
+ * normal's standard deviation (x 1.4826 / sqrt(2)): successive differences cancel the curve's
+ * slow trend, and the median ignores a spike.
+ *
+ * @example
+ * ```ts
+ * import { curveFall, lrRamp, smoothLosses } from "./lr_find.ts";
+ * const lrs = lrRamp(1e-5, 1, 100);
+ * const losses = lrs.map((lr, i) => 2 - Math.min(1, lr * 100) + (i % 2 ? 0.01 : -0.01));
+ * const fall = curveFall(losses, smoothLosses(losses), { skipStart: 10 });
+ * console.assert(fall.ratio > 6 && fall.amount > 0.5);
+ * ```
+ */
+export function curveFall(
+  losses: number[],
+  smoothed: number[],
+  options: { skipStart?: number; divergeFactor?: number } = {},
+): CurveFall {
+  const divergeFactor = options.divergeFactor ?? 4;
+  const start = Math.min(options.skipStart ?? Math.floor(smoothed.length / 10), smoothed.length);
+  let end = 0;
+  let best = Infinity;
+  for (; end < smoothed.length; end++) {
+    if (!Number.isFinite(smoothed[end]) || smoothed[end] > divergeFactor * best) break;
+    best = Math.min(best, smoothed[end]);
+  }
+  let minimum = start;
+  for (let i = start; i < end; i++) if (smoothed[i] < smoothed[minimum]) minimum = i;
+  const steps: number[] = [];
+  for (let i = start; i + 1 < end; i++) {
+    const step = Math.abs(losses[i + 1] - losses[i]);
+    if (Number.isFinite(step)) steps.push(step);
+  }
+  steps.sort((a, b) => a - b);
+  const noise = steps.length ? steps[Math.floor(steps.length / 2)] * 1.4826 / Math.SQRT2 : NaN;
+  const amount = end > start ? smoothed[start] - smoothed[minimum] : 0;
+  return {
+    amount,
+    share: amount / Math.abs(smoothed[start]),
+    noise,
+    ratio: noise > 0 ? amount / noise : amount > 0 ? Infinity : 0,
+    minimum,
+    last: end - 1,
+  };
+}
+
+/** What {@linkcode judgeCurves} reads of each repeat's curve. */
+export type JudgedCurve = Pick<
+  LrCurve,
+  "seed" | "lrs" | "losses" | "smoothed" | "diverged" | "suggestions" | "suggestion"
+>;
+
+/**
+ * Whether range-test curves pin down a learning rate, and if not, why and what to change:
+ * - a curve whose smoothed loss fell less than {@linkcode MIN_FALL_TO_NOISE} times its raw
+ *   loss's scatter (a range too low or too narrow to reach the descent, or a batch too small);
+ * - `steepest` and `minimumDiv10` more than 10x apart (the curve has no single descent). `valley`
+ *   is left out of this: it reads the middle of the longest decreasing subsequence, which starts
+ *   in the flat low rates, so it sits 3-50x below the other two on clean curves by construction;
+ * - the repeats' suggestions more than 10x apart (the rate depends on the seed).
+ *
+ * @example
+ * ```ts
+ * import { judgeCurves, lrRamp, smoothLosses, suggestLrs } from "./lr_find.ts";
+ * const lrs = lrRamp(1e-5, 1, 100);
+ * // a dip at 1e-2, under batch losses that scatter by 0.01
+ * const losses = lrs.map((lr, i) => 2 - Math.exp(-((Math.log10(lr) + 2) ** 2)) + (i % 2 ? 0.01 : -0.01));
+ * const smoothed = smoothLosses(losses);
+ * const suggestions = suggestLrs(lrs, smoothed);
+ * const curve = { seed: 1, lrs, losses, smoothed, diverged: false, suggestions, suggestion: 1e-3 };
+ * console.assert(judgeCurves([curve], { batchSize: 32 }).verdict === "reliable");
+ * ```
+ */
+export function judgeCurves(
+  curves: JudgedCurve[],
+  context: { batchSize: number; skipStart?: number; divergeFactor?: number },
+): { verdict: Agreement["verdict"]; reasons: string[]; rules: Agreement; fall: CurveFall } {
+  const named = (i: number) =>
+    curves.length > 1 ? `repeat ${i + 1} (seed ${curves[i].seed}): ` : "";
+  const reasons: string[] = [];
+  const falls = curves.map((curve) => curveFall(curve.losses, curve.smoothed, context));
+  const weakest = falls.reduce((worst, next, i) => next.ratio < falls[worst].ratio ? i : worst, 0);
+  const fall = falls[weakest];
+  if (!(fall.ratio >= MIN_FALL_TO_NOISE)) {
+    reasons.push(named(weakest) + fallReason(curves[weakest], fall, context.batchSize));
+  }
+  const rules = curves.map(({ suggestions: s }) => agreementOf([s.steepest, s.minimumDiv10]));
+  const worst = rules.reduce((worst, next, i) => next.ratio > rules[worst].ratio ? i : worst, 0);
+  if (rules[worst].verdict === "unreliable") {
+    const s = curves[worst].suggestions;
+    reasons.push(
+      named(worst) +
+        `steepest (${formatNumber(s.steepest!)}) and minimumDiv10 (${
+          formatNumber(s.minimumDiv10!)
+        }) are ${formatNumber(rules[worst].ratio)}x apart: the curve has no single descent to ` +
+        `read (two dips, or a spike); plot it, and rerun with a larger batchSize (${context.batchSize} ` +
+        `now)${curves.length > 1 ? "" : " or --repeats 3"}`,
+    );
+  }
+  const spread = agreementOf(curves.map((curve) => curve.suggestion));
+  if (curves.length > 1 && spread.verdict === "unreliable") {
+    reasons.push(
+      `the repeats' suggestions are ${formatNumber(spread.ratio)}x apart (${
+        formatNumber(spread.min)
+      } .. ${formatNumber(spread.max)}): the rate depends on the seed; compare a few in a short ` +
+        "sweep (anneal sweep)",
+    );
+  }
+  return {
+    verdict: reasons.length ? "unreliable" : "reliable",
+    reasons,
+    rules: rules[worst],
+    fall,
+  };
+}
+
+/** Why a curve fell too little to read, and the fix: a longer range, or a steadier loss. */
+function fallReason(curve: JudgedCurve, fall: CurveFall, batchSize: number): string {
+  const what = `the smoothed loss fell by ${formatNumber(fall.amount)} (${
+    Math.round(100 * fall.share)
+  }%), ${fall.ratio.toFixed(1)}x the scatter of its batch losses (${
+    formatNumber(fall.noise)
+  }), under ${MIN_FALL_TO_NOISE}x: the curve does not pin down a rate`;
+  // a loss lowest in the range's last twentieth of rates never reached its descent's end
+  const stillFalling = !curve.diverged &&
+    fall.last - fall.minimum <= Math.floor(curve.lrs.length / 20);
+  return what +
+    (stillFalling
+      ? `; it was still falling at the last rate (${
+        formatNumber(curve.lrs[fall.last])
+      }): raise --end-lr (10 is the default) so the range reaches the descent and the blow-up`
+      : `; a larger batchSize (${batchSize} now) steadies the loss, and a wider range ` +
+        "(--start-lr, --end-lr) gives it room to fall");
+}
+
 /** Options of {@linkcode lrFind}; every field has a default. */
 export interface LrFindOptions {
   /** First learning rate (1e-7). */
@@ -383,7 +548,7 @@ export interface LrCurve {
   rule: SuggestionRule;
   /** The chosen rule's learning rate. */
   suggestion: number;
-  /** Agreement among this curve's rules. */
+  /** Agreement of this curve's `steepest` and `minimumDiv10` (`valley` sits below by design). */
   agreement: Agreement;
 }
 
@@ -398,8 +563,11 @@ export interface LrFindResult extends Omit<LrCurve, "agreement" | "seed"> {
   fingerprint: string;
   /** The learning rate to train with: the repeats' geometric mean of their chosen rule. */
   suggestion: number;
-  /** Worst rule ratio of any repeat, the repeats' ratio, and the verdict over both. */
-  agreement: Agreement & { repeatRatio: number; reasons: string[] };
+  /**
+   * Worst ratio of `steepest` to `minimumDiv10` of any repeat, the repeats' ratio, the weakest
+   * repeat's fall against its noise, and the verdict over the three ({@linkcode judgeCurves}).
+   */
+  agreement: Agreement & { repeatRatio: number; fallToNoise: number; reasons: string[] };
   /** Spread of the repeats' suggestions (ratio 1 with one repeat). */
   spread: { geometricMean: number; min: number; max: number; ratio: number };
   /** Every repeat's curve, the first one first. */
@@ -672,7 +840,7 @@ async function runCurve(
     suggestions,
     rule: chosen.rule,
     suggestion: chosen.lr,
-    agreement: agreementOf(Object.values(suggestions)),
+    agreement: agreementOf([suggestions.steepest, suggestions.minimumDiv10]),
   };
 }
 
@@ -846,19 +1014,12 @@ export async function lrFind(
       own?.dispose();
     }
   }
-  const picks = runs.map((run) => run.suggestion);
-  const spread = agreementOf(picks);
-  const worstRules = runs.map((run) => run.agreement).reduce((worst, next) =>
-    next.ratio > worst.ratio ? next : worst
-  );
-  const reasons = [
-    ...(worstRules.verdict === "unreliable"
-      ? [`the rules disagree by ${formatNumber(worstRules.ratio)}x`]
-      : []),
-    ...(spread.verdict === "unreliable"
-      ? [`the repeats disagree by ${formatNumber(spread.ratio)}x`]
-      : []),
-  ];
+  const spread = agreementOf(runs.map((run) => run.suggestion));
+  const judged = judgeCurves(runs, {
+    batchSize: config.batchSize,
+    skipStart: Math.floor(o.iterations / 10),
+    divergeFactor: o.divergeFactor,
+  });
   const suggestion = spread.geometricMean;
   const first = runs[0];
   const { config: suggestedConfig, overrides } = suggestConfig(
@@ -878,10 +1039,11 @@ export async function lrFind(
     rule: first.rule,
     suggestion,
     agreement: {
-      ...worstRules,
+      ...judged.rules,
       repeatRatio: spread.ratio,
-      verdict: reasons.length ? "unreliable" : "reliable",
-      reasons,
+      fallToNoise: judged.fall.ratio,
+      verdict: judged.verdict,
+      reasons: judged.reasons,
     },
     spread: {
       geometricMean: spread.geometricMean,

@@ -11,6 +11,8 @@ import { formatNumber } from "../number_format.ts";
 import {
   agreementOf,
   chooseSuggestion,
+  curveFall,
+  judgeCurves,
   lrFind,
   lrFindRecord,
   lrFindSvg,
@@ -90,13 +92,103 @@ Deno.test("the rules agree on a curve with one dip, inside the range, around the
   assert.equal(chooseSuggestion(suggestions).rule, "valley");
 });
 
-Deno.test("the verdict is unreliable when a curve with two dips sends the rules 10x apart", () => {
+Deno.test("agreementOf calls the rules of a curve with two dips, 10x apart, unreliable", () => {
   const lrs = lrRamp(1e-7, 10, 100);
   const suggestions = suggestLrs(lrs, lrs.map(twoDips));
   const agreement = agreementOf(Object.values(suggestions));
   assert.ok(agreement.ratio > 10, JSON.stringify(suggestions));
   assert.equal(agreement.verdict, "unreliable");
   for (const lr of Object.values(suggestions)) assert.ok(lr! >= 1e-7 && lr! <= 10);
+});
+
+/** A range test's curve as `lrFind` reads it: smoothed, its rules read, valley chosen. */
+function judged(losses: number[], seed = 1) {
+  const lrs = lrRamp(1e-7, 10, losses.length);
+  const smoothed = smoothLosses(losses);
+  const suggestions = suggestLrs(lrs, smoothed);
+  const suggestion = chooseSuggestion(suggestions).lr;
+  const diverged = smoothed.some((v, i) => v > 4 * Math.min(...smoothed.slice(0, i + 1)));
+  return { seed, lrs, losses, smoothed, diverged, suggestions, suggestion };
+}
+
+Deno.test("a clean curve is reliable though valley sits more than 10x below the other rules", () => {
+  const rng = new Rng(7);
+  const losses = lrRamp(1e-7, 10, 100).map((lr) => oneDip(lr) + 0.03 * rng.normal());
+  const curve = judged(losses);
+  const { steepest, minimumDiv10, valley } = curve.suggestions;
+  // (fastai's valley starts its descent in the flat low rates: below the others by design)
+  assert.ok(agreementOf([steepest, minimumDiv10, valley]).ratio > 10, JSON.stringify(curve));
+  const verdict = judgeCurves([curve], { batchSize: 32 });
+  assert.equal(verdict.verdict, "reliable", verdict.reasons.join("; "));
+  assert.ok(verdict.fall.ratio > 6 && verdict.rules.ratio <= 10);
+});
+
+Deno.test("a curve that falls less than a few times its noise is unreliable, saying by how much", () => {
+  const rng = new Rng(3);
+  // 2% from 1e-3.5 to 1e-1, under batch losses that scatter by 0.1, then a blow-up
+  const losses = Array.from(
+    { length: 100 },
+    (_, i) =>
+      i < 50
+        ? 2.3 + 0.1 * rng.normal()
+        : i < 85
+        ? 2.3 - 0.05 * (i - 50) / 35 + 0.1 * rng.normal()
+        : 2.25 * 1.5 ** (i - 85),
+  );
+  const verdict = judgeCurves([judged(losses)], { batchSize: 4 });
+  assert.equal(verdict.verdict, "unreliable");
+  assert.ok(verdict.fall.ratio < 6, String(verdict.fall.ratio));
+  assert.match(
+    verdict.reasons[0],
+    /^the smoothed loss fell by \S+ \(\d+%\), \d+\.\dx the scatter of its batch losses \(\S+\), under 6x: the curve does not pin down a rate; a larger batchSize \(4 now\)/,
+  );
+});
+
+Deno.test("a curve still falling at the range's last rate is told to raise --end-lr", () => {
+  const rng = new Rng(5);
+  const losses = Array.from({ length: 100 }, (_, i) => 2.3 - 1e-4 * i + 0.01 * rng.normal());
+  const verdict = judgeCurves([judged(losses)], { batchSize: 32 });
+  assert.equal(verdict.verdict, "unreliable");
+  assert.match(verdict.reasons[0], /still falling at the last rate \(10\): raise --end-lr/);
+});
+
+Deno.test("rules that disagree wildly make the curve unreliable, naming them", () => {
+  // a steep drop at 1e-5, then a long gentle fall to the minimum at 1e-1
+  const losses = lrRamp(1e-7, 10, 100).map((lr) => {
+    const x = log10(lr);
+    if (x < -5.5) return 2.3;
+    if (x < -4.5) return 2.3 - 0.8 * (x + 5.5);
+    if (x < -1) return 1.5 - 0.3 * (x + 4.5) / 3.5;
+    return 1.2 + 10 * (x + 1) ** 2;
+  });
+  const verdict = judgeCurves([judged(losses)], { batchSize: 32 });
+  assert.equal(verdict.verdict, "unreliable");
+  assert.ok(verdict.rules.ratio > 10, String(verdict.rules.ratio));
+  assert.match(
+    verdict.reasons.join("\n"),
+    /steepest \(\S+\) and minimumDiv10 \(\S+\) are \S+x apart: the curve has no single descent/,
+  );
+});
+
+Deno.test("repeats whose suggestions are more than 10x apart are unreliable, each curve clean", () => {
+  const lrs = lrRamp(1e-7, 10, 100);
+  const early = judged(lrs.map((lr) => oneDip(lr * 1e2)), 1);
+  const late = judged(lrs.map(oneDip), 2);
+  const verdict = judgeCurves([early, late], { batchSize: 32 });
+  assert.equal(verdict.verdict, "unreliable");
+  assert.deepEqual(verdict.reasons.length, 1);
+  assert.match(
+    verdict.reasons[0],
+    /^the repeats' suggestions are \S+x apart .*: the rate depends on the seed/,
+  );
+});
+
+Deno.test("a curve's noise is its batch losses' scatter, not its trend or a spike", () => {
+  const losses = Array.from({ length: 100 }, (_, i) => 3 - i / 50 + (i % 2 ? 0.1 : -0.1));
+  losses[60] = 50;
+  const fall = curveFall(losses, smoothLosses(losses), { skipStart: 10, divergeFactor: 1e9 });
+  // successive steps differ by 0.2 -/+ the trend's 0.02: sigma 0.2 x 1.4826 / sqrt(2)
+  assert.ok(Math.abs(fall.noise - 0.2 * 1.4826 / Math.SQRT2) < 0.03, String(fall.noise));
 });
 
 Deno.test("the rules ignore the diverged tail: no pick past the minimum or beyond the blow-up", () => {
@@ -427,9 +519,13 @@ Deno.test("repeats run with seeds seed + r and report their spread and verdict",
   assert.ok(Math.abs(result.spread.ratio - result.spread.max / result.spread.min) < 1e-9);
   assert.ok(result.suggestion >= result.spread.min && result.suggestion <= result.spread.max);
   assert.equal(result.agreement.repeatRatio, result.spread.ratio);
-  const unreliable = result.spread.ratio > 10 ||
-    result.runs.some((run) => run.agreement.ratio > 10);
-  assert.equal(result.agreement.verdict, unreliable ? "unreliable" : "reliable");
+  assert.deepEqual(
+    { verdict: result.agreement.verdict, reasons: result.agreement.reasons },
+    (({ verdict, reasons }) => ({ verdict, reasons }))(judgeCurves(result.runs, {
+      batchSize: config.batchSize,
+      skipStart: 2,
+    })),
+  );
   assert.deepEqual(
     lrFindRecord(result).repeats,
     result.runs.map((run) => ({

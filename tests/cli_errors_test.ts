@@ -192,7 +192,12 @@ Deno.test("lr-find with its rate range reversed or empty names the flags and the
   // an unreliable verdict of a test already repeated is not told to repeat it
   const repeated = await anneal("lr-find", ...set, "--repeats", "2");
   assert.equal(repeated.code, 0, repeated.stderr);
-  assert.match(repeated.stdout, /2 repeats span .*\n {2}unreliable: the rules disagree/);
+  // (its noisy synthetic curve fell by less than 6x its batch losses' scatter)
+  assert.match(
+    repeated.stdout,
+    /2 repeats span .*\n {2}unreliable: repeat \d \(seed \d+\): the smoothed loss fell by /,
+  );
+  assert.doesNotMatch(repeated.stdout, /--repeats/);
   // the table is the first repeat's, the suggestion the repeats' mean: each says so
   assert.match(repeated.stdout, /\n {2}the first of 2 repeats' rules:\n/);
   assert.match(repeated.stdout, /<- the rule taken\n/);

@@ -195,7 +195,9 @@ async function runTest(
   console.log(
     `suggested lr = ${formatNumber(result.suggestion)} (${result.rule}${
       repeats > 1 ? `, the geometric mean of the ${repeats} repeats'` : ""
-    }); the rules span ${formatNumber(a.ratio)}x: ${a.verdict}` +
+    }); the loss fell ${formatNumber(a.fallToNoise)}x its noise, steepest and minimumDiv10 span ${
+      formatNumber(a.ratio)
+    }x: ${a.verdict}` +
       (repeats > 1
         ? `; ${repeats} repeats span ${formatNumber(result.spread.ratio)}x (${
           formatNumber(result.spread.min)
@@ -203,8 +205,9 @@ async function runTest(
         : ""),
   );
   if (a.verdict === "unreliable") {
+    // (each reason says what was wrong and what to change; a test already repeated is not told
+    // to repeat it)
     for (const reason of a.reasons) console.log(`  unreliable: ${reason}`);
-    // (a test already repeated is not told to repeat it)
     console.log(
       `  hint: ${
         result.runs.length > 1 ? "" : "rerun with --repeats 3, or "
