@@ -165,20 +165,10 @@ export function suggestLrs(
   smoothed: number[],
   options: { skipStart?: number; divergeFactor?: number; iterations?: number } = {},
 ): LrSuggestions {
-  const divergeFactor = options.divergeFactor ?? 4;
-  let end = 0;
-  let best = Infinity;
-  for (; end < smoothed.length; end++) {
-    const value = smoothed[end];
-    if (!Number.isFinite(value) || value > divergeFactor * best) break;
-    best = Math.min(best, value);
-  }
+  const { start, end, minimum } = readWindow(smoothed, options);
   // The warm-up's points are never read: a curve that diverges within it has nothing to read.
-  const start = options.skipStart ?? Math.floor(smoothed.length / 10);
   if (end - start < 1) return {};
   const out: LrSuggestions = {};
-  let minimum = start;
-  for (let i = start; i < end; i++) if (smoothed[i] < smoothed[minimum]) minimum = i;
   // A fall within float32 rounding is none: the EMA's bias correction of a constant loss wobbles
   // by ~1e-16, and the rules would read a rate off that noise.
   const fell = smoothed[start] - smoothed[minimum] > FLAT_TOLERANCE * Math.abs(smoothed[start]);
@@ -195,6 +185,35 @@ export function suggestLrs(
     out.valley = lrs[first + Math.floor(third) + Math.floor(third / 2)];
   }
   return out;
+}
+
+/** The smoothed loss's warm-up a test of `iterations` steps skips: its first tenth, as fastai's. */
+function warmupPoints(iterations: number): number {
+  return Math.floor(iterations / 10);
+}
+
+/**
+ * The points of a smoothed curve the rules read: from `start` (after `skipStart` points, the EMA's
+ * warm-up; a tenth of the curve by default) to `end`, the first point that is not finite or
+ * exceeds `divergeFactor` (4) times the best before it (the diverged tail, left out); `minimum`,
+ * the lowest point among them (`start` where there is none).
+ */
+function readWindow(
+  smoothed: number[],
+  options: { skipStart?: number; divergeFactor?: number },
+): { start: number; end: number; minimum: number } {
+  const divergeFactor = options.divergeFactor ?? 4;
+  let end = 0;
+  let best = Infinity;
+  for (; end < smoothed.length; end++) {
+    const value = smoothed[end];
+    if (!Number.isFinite(value) || value > divergeFactor * best) break;
+    best = Math.min(best, value);
+  }
+  const start = Math.min(options.skipStart ?? Math.floor(smoothed.length / 10), smoothed.length);
+  let minimum = start;
+  for (let i = start; i < end; i++) if (smoothed[i] < smoothed[minimum]) minimum = i;
+  return { start, end, minimum };
 }
 
 /**
@@ -362,16 +381,7 @@ export function curveFall(
   smoothed: number[],
   options: { skipStart?: number; divergeFactor?: number } = {},
 ): CurveFall {
-  const divergeFactor = options.divergeFactor ?? 4;
-  const start = Math.min(options.skipStart ?? Math.floor(smoothed.length / 10), smoothed.length);
-  let end = 0;
-  let best = Infinity;
-  for (; end < smoothed.length; end++) {
-    if (!Number.isFinite(smoothed[end]) || smoothed[end] > divergeFactor * best) break;
-    best = Math.min(best, smoothed[end]);
-  }
-  let minimum = start;
-  for (let i = start; i < end; i++) if (smoothed[i] < smoothed[minimum]) minimum = i;
+  const { start, end, minimum } = readWindow(smoothed, options);
   const steps: number[] = [];
   for (let i = start; i + 1 < end; i++) {
     const step = Math.abs(losses[i + 1] - losses[i]);
@@ -388,6 +398,14 @@ export function curveFall(
     minimum,
     last: end - 1,
   };
+}
+
+/**
+ * How far apart a curve's `steepest` and `minimumDiv10` are: the rules' agreement a verdict reads
+ * (`valley` sits below them by construction, see {@linkcode judgeCurves}).
+ */
+function rulesAgreement(suggestions: LrSuggestions): Agreement {
+  return agreementOf([suggestions.steepest, suggestions.minimumDiv10]);
 }
 
 /** What {@linkcode judgeCurves} reads of each repeat's curve. */
@@ -430,7 +448,7 @@ export function judgeCurves(
   if (!(fall.ratio >= MIN_FALL_TO_NOISE)) {
     reasons.push(named(weakest) + fallReason(curves[weakest], fall, context.batchSize));
   }
-  const rules = curves.map(({ suggestions: s }) => agreementOf([s.steepest, s.minimumDiv10]));
+  const rules = curves.map(({ suggestions }) => rulesAgreement(suggestions));
   const worst = rules.reduce((worst, next, i) => next.ratio > rules[worst].ratio ? i : worst, 0);
   if (rules[worst].verdict === "unreliable") {
     const s = curves[worst].suggestions;
@@ -797,7 +815,7 @@ async function runCurve(
     probe.dispose();
     engine.writeWeights(saved);
   }
-  const skipStart = Math.floor(o.iterations / 10);
+  const skipStart = warmupPoints(o.iterations);
   // (the step that diverged is not read)
   const readable = lrs.length - (diverged ? 1 : 0) - skipStart;
   // (a loss not finite from the first step is the data's or the model's: the error below says so)
@@ -840,7 +858,7 @@ async function runCurve(
     suggestions,
     rule: chosen.rule,
     suggestion: chosen.lr,
-    agreement: agreementOf([suggestions.steepest, suggestions.minimumDiv10]),
+    agreement: rulesAgreement(suggestions),
   };
 }
 
@@ -1017,7 +1035,7 @@ export async function lrFind(
   const spread = agreementOf(runs.map((run) => run.suggestion));
   const judged = judgeCurves(runs, {
     batchSize: config.batchSize,
-    skipStart: Math.floor(o.iterations / 10),
+    skipStart: warmupPoints(o.iterations),
     divergeFactor: o.divergeFactor,
   });
   const suggestion = spread.geometricMean;
