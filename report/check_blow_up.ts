@@ -8,9 +8,8 @@
 import { configValue } from "./records.ts";
 import { changeRate, type Curves, DIVERGE_FROM_FIRST, f, finite, mean } from "./checks.ts";
 import type { Finding } from "./types.ts";
-
-/** Samples a block of steps holds at least, as the trainer's loss watch averages them. */
-const BLOCK_SAMPLES = 16;
+// (a block of steps holds at least these many samples, as the trainer's loss watch averages them)
+import { BLOCK_SAMPLES } from "../actors/loss_watch.ts";
 
 /**
  * The step losses averaged in blocks of at least BLOCK_SAMPLES samples (one batch's loss is too

@@ -145,23 +145,25 @@ export function longerRun(config: Record<string, unknown>, epochs: number): stri
 
 /**
  * Whether the training loss was still falling at its end: by more than STILL_FALLING of itself in
- * the last epoch, or steadily at the run's own pace (see {@linkcode STEADY_EPOCHS}); with how
- * much it fell over the epochs read, for the evidence.
+ * the last epoch, or steadily at the run's own pace (see {@linkcode STEADY_EPOCHS}); with its
+ * last epoch's drop (a fraction of the epoch before), for the evidence.
  */
-export function stillFalling(train: number[]): { falling: boolean; steady: boolean } {
+export function stillFalling(
+  train: number[],
+): { falling: boolean; steady: boolean; lastDrop: number } {
   const last = train.at(-1)!;
   const previous = train.at(-2)!;
   // (a loss at 0 that stayed there: no change, not 0/0)
   const lastDrop = previous === last ? 0 : (previous - last) / Math.abs(previous);
-  if (lastDrop > STILL_FALLING) return { falling: true, steady: false };
+  if (lastDrop > STILL_FALLING) return { falling: true, steady: false, lastDrop };
   const n = train.length;
-  if (n < STEADY_EPOCHS + 2) return { falling: false, steady: false };
+  if (n < STEADY_EPOCHS + 2) return { falling: false, steady: false, lastDrop };
   const recent = train.slice(-STEADY_EPOCHS - 1);
   const each = recent.slice(1).every((v, i) => v < recent[i]);
   const pace = (recent[0] - last) / STEADY_EPOCHS;
   const runPace = (train[0] - last) / (n - 1);
   const steady = each && runPace > 0 && pace >= STEADY_PACE * runPace;
-  return { falling: steady, steady };
+  return { falling: steady, steady, lastDrop };
 }
 
 /**

@@ -79,9 +79,7 @@ function healthy(c: ReturnType<typeof curves>): Finding {
   const { record, train, val, start } = c;
   const last = train.at(-1)!;
   const previous = train.at(-2)!;
-  // (a loss at 0 that stayed there: no change, not 0/0)
-  const lastDrop = previous === last ? 0 : (previous - last) / Math.abs(previous);
-  const { falling, steady } = stillFalling(train);
+  const { falling, steady, lastDrop } = stillFalling(train);
   const since = train.at(-STEADY_EPOCHS - 1)!;
   let evidence = `training loss fell from ${f(start)} at epoch ${record.epochs[0].epoch} to ` +
     `${f(last)} at epoch ${record.epochs.at(-1)!.epoch} ` +
