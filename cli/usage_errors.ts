@@ -195,10 +195,28 @@ async function missingArgument(
   }
   const given = count === 1 ? "last" : ids.slice(0, 2).map(shellWord).join(" ");
   return new AnnealError("usage", message, {
-    hint: `e.g. ${path} ${given}${flag}; the newest in '${runsDir}': ` +
-      `${ids.slice(0, 3).join(", ")}${count === 1 ? " ('last' is the first)" : ""}; ` +
-      `anneal runs${flag} lists them all`,
+    hint: newestRunsHint(
+      `${path} ${given}`,
+      runsDir,
+      ids,
+      count === 1 ? " ('last' is the first)" : "",
+    ),
   });
+}
+
+/**
+ * The hint of a command that needs runs: `example` (with the runs directory's flag), the
+ * `newest` run ids of `runsDir` (three of them, `note` after), and where all are listed.
+ */
+export function newestRunsHint(
+  example: string,
+  runsDir: string,
+  newest: string[],
+  note = "",
+): string {
+  const flag = runsDirFlag(runsDir);
+  return `e.g. ${example}${flag}; the newest in '${runsDir}': ${newest.slice(0, 3).join(", ")}` +
+    `${note}; anneal runs${flag} lists them all`;
 }
 
 /** The command line as typed, `args` after the command: `anneal train --epochs 3`. */

@@ -33,6 +33,7 @@ import type { RunRecord } from "../../report/types.ts";
 import { formatMetrics, formatNumber, writeFlagFile } from "../output.ts";
 import { counted } from "../../number_format.ts";
 import { choiceError } from "../choices.ts";
+import { newestRunsHint } from "../usage_errors.ts";
 import { runsDirFlag, shellWord } from "../../shell_word.ts";
 
 /** Where runs live, and how a user names one. */
@@ -40,10 +41,15 @@ export interface RunsOptions {
   runsDir: string;
 }
 
+/** The runs of `runsDir`, newest first, as `last` reads them (none where it has none). */
+async function newestRuns(runsDir: string): Promise<RunRow[]> {
+  const rows = await listRuns(runsDir);
+  return rows.sort((a, b) => String(b.date).localeCompare(String(a.date)));
+}
+
 /** The ids of the newest runs in `runsDir`, newest first (none where it has none). */
 export async function newestRunIds(runsDir: string): Promise<string[]> {
-  const rows = await listRuns(runsDir);
-  return rows.sort((a, b) => String(b.date).localeCompare(String(a.date))).map((row) => row.id);
+  return (await newestRuns(runsDir)).map((row) => row.id);
 }
 
 /**
@@ -57,8 +63,7 @@ export async function runDirOf(
   { training = false }: { training?: boolean } = {},
 ): Promise<string> {
   if (id === "last" || id === "latest") {
-    const rows = await listRuns(options.runsDir);
-    const sorted = [...rows].sort((a, b) => String(b.date).localeCompare(String(a.date)));
+    const sorted = await newestRuns(options.runsDir);
     let newest: RunRow | undefined = sorted[0];
     if (training) {
       newest = undefined;
@@ -267,9 +272,11 @@ export async function runsCompareCommand(
       {
         hint: others.length === 0
           ? `give another: anneal runs compare ${shellWord(ids[0])} RUN_B${flag}`
-          : `e.g. anneal runs compare ${shellWord(ids[0])} ${shellWord(others[0])}${flag}; ` +
-            `the newest in '${options.runsDir}': ${others.slice(0, 3).join(", ")}; ` +
-            `anneal runs${flag} lists them all`,
+          : newestRunsHint(
+            `anneal runs compare ${shellWord(ids[0])} ${shellWord(others[0])}`,
+            options.runsDir,
+            others,
+          ),
       },
     );
   }
