@@ -12,6 +12,7 @@ import { parseConfig, type RunConfigInput } from "../../config.ts";
 import { releaseWebGpu, selectBackend } from "../backend.ts";
 import { type DataShape, floatBatch, type HostByteBatch, TrainingEngine } from "../engine.ts";
 import { AnnealError } from "../../errors.ts";
+import { MAX_CONV_ROWS } from "./conv.ts";
 import { Rng } from "../../data/rng.ts";
 import {
   batch,
@@ -49,7 +50,9 @@ Deno.test("a micro-batch whose buffer the device cannot bind whole is refused, n
   const units = 1000;
   const rows = Math.ceil(limit / 4 / units) + 1;
   const side = 28;
-  const filters = 32;
+  // enough filters that the conv output passes the binding limit before the batch's positions
+  // pass the convolution's grid (MAX_CONV_ROWS): a device that binds 4 GiB (the H200) needs ~512
+  const filters = Math.max(32, Math.ceil(limit / 4 / (MAX_CONV_ROWS - 2 * side * side)));
   const images = Math.ceil(limit / 4 / (side * side * filters)) + 1;
   const cases: [Record<string, unknown>, DataShape, number][] = [
     [{ model: { kind: "mlp", hidden: [units] } }, { ...classification, inputShape: [1] }, rows],
