@@ -18,7 +18,8 @@
  * there, so it times one step of the engine's path only, unless `--steps` says). On webgpu
  * every workload runs twice: tfjs's optimizers (`tfjs`) and the fused WGSL step (`fused`). The
  * MLPs and the CNN (and on webgpu the LSTM) also run through anneal's training engine (`engine`:
- * the model as `anneal train` builds it; on webgpu the WGSL step). On webgpu, `matmul` times
+ * the model as `anneal train` builds it; on webgpu the WGSL step, and with mixedPrecision as
+ * `engine-f16` where that step takes it). On webgpu, `matmul` times
  * square fp32 products (bench/matmul.ts): anneal's tiled kernel, tfjs-webgpu's, PyTorch's.
  *
  * @module
@@ -68,7 +69,10 @@ const python = flags.python === "none" ? undefined : await torchPython(flags.pyt
 /** PyTorch's results, each with the backend of ours it ran beside. */
 const torch: TorchResult[] = [];
 const CPU_STEPS: Record<string, number> = { mlp: 5, mlp_sgd: 5, cnn: 2, lstm: 2 };
-const GPU_STEPS: Record<string, number> = { mlp: 50, mlp_sgd: 50, cnn: 5, lstm: 10 };
+// A block ends with one read-back (~11 ms on the H100 and H200: Deno's mapAsync polls), so a
+// block of WebGPU steps must take well over that: at 5 CNN steps of ~5 ms the read added ~2 ms a
+// step to the H200's figure, whose dispatches alone sum to 2.6 ms.
+const GPU_STEPS: Record<string, number> = { mlp: 50, mlp_sgd: 50, cnn: 50, lstm: 30 };
 
 async function backends(): Promise<string[]> {
   if (flags.backend) return flags.backend.split(",");
@@ -116,9 +120,19 @@ async function benchBackend(backend: string, rows: Row[]): Promise<Record<string
     const paths: OptimizerPath[] = gpu ? ["tfjs", "fused"] : slow ? [] : ["tfjs"];
     // (the lstm's engine path on the CPU backends is tfjs's, as its `tfjs` row: on webgpu only)
     if (name.startsWith("mlp") || name === "cnn" || (name === "lstm" && gpu)) paths.push("engine");
+    // mixed precision (float16 activations) where the WGSL step takes it: against torch's fp32
+    if (gpu && paths.includes("engine")) paths.push("engine-f16");
     for (const path of paths) {
       const w = buildWorkload(name);
-      const stepper = makeStepper(w, path);
+      let stepper;
+      try {
+        stepper = makeStepper(w, path);
+      } catch (error) {
+        // (a model mixedPrecision does not cover: the engine refuses it at its start)
+        console.error(`# ${name} ${backend} ${path} not run: ${(error as Error).message}`);
+        w.dispose();
+        continue;
+      }
       const r = await timeSteps(stepper, steps, warmup, slow && !flags.steps ? 1 : repeats);
       stepper.dispose();
       w.dispose();

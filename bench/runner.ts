@@ -17,7 +17,11 @@ import { parseConfig } from "../config.ts";
 import { floatBatch, type HostByteBatch, TrainingEngine } from "../runtime/engine.ts";
 
 /** Which implementation a step uses. */
-export type OptimizerPath = "tfjs" | "fused" | "engine";
+/**
+ * How a workload's step runs: tfjs's optimizers, the fused WGSL optimizers, anneal's training
+ * engine, or the engine with `mixedPrecision` (float16 activations, float32 weights; WebGPU).
+ */
+export type OptimizerPath = "tfjs" | "fused" | "engine" | "engine-f16";
 
 /** A step function that returns a tensor whose first value is its loss (caller disposes). */
 export interface Stepper {
@@ -30,7 +34,7 @@ export interface Stepper {
  * TrainingEngine, with the workload's optimizer, learning rate and clipping; random images or
  * sequences (bytes, as `anneal train` sends Fashion-MNIST's) and labels.
  */
-export function makeEngineStepper(w: Workload): Stepper {
+export function makeEngineStepper(w: Workload, mixedPrecision = false): Stepper {
   // the same networks as the workloads (and torch_reference.py), built by anneal's model builder
   const models = {
     mlp: { model: { kind: "mlp", hidden: [512, 512] }, inputShape: [784] },
@@ -49,6 +53,7 @@ export function makeEngineStepper(w: Workload): Stepper {
     backend: tf.getBackend() as "webgpu",
     seed: 1,
     model: chosen.model,
+    mixedPrecision,
     optimizer: w.optimizer === "adam"
       ? { name: "adam", lr: w.lr, eps: 1e-8 }
       : { name: "sgd", lr: w.lr, momentum: w.momentum },
@@ -110,7 +115,9 @@ function clipByGlobalNorm(grads: tf.Tensor[], maxNorm: number): tf.Tensor[] {
  * ```
  */
 export function makeStepper(w: Workload, path: OptimizerPath): Stepper {
-  if (path === "engine") return makeEngineStepper(w);
+  if (path === "engine" || path === "engine-f16") {
+    return makeEngineStepper(w, path === "engine-f16");
+  }
   const names = w.vars.map((v) => v.name);
   if (path === "fused") {
     const fused = createFusedStep(w.optimizer, {
