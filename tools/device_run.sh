@@ -7,7 +7,11 @@
 # WebGPU Worker ends, and start-up times (a sweep's trials, on wasm and on WebGPU), in one call. Results go to $OUT (or
 # /tmp/anneal-device) and to stdout, within DEVICE_BUDGET_S seconds in all (default 540, to fit
 # one device call of 600 s). A CPU-only machine runs it too (WebGPU on llvmpipe).
+# `--quick` (a second call, on what is left of a session's device time): the tests, the WebGPU
+# benchmark without the seed and the optimizer alone, and the CNN's and LSTM's dispatches by time.
 set -uo pipefail
+quick=false
+[ "${1:-}" = --quick ] && quick=true
 deadline=$((SECONDS + ${DEVICE_BUDGET_S:-540}))
 cd "$(dirname "$0")/.."
 out=${OUT:-/tmp/anneal-device}
@@ -34,6 +38,15 @@ run() {
   date -u
   nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null
   run test --cached-only --no-check -A runtime/dense/ optimizers/fused/ runtime/webgpu_matmul_test.ts 2>&1 | tail -n 25
+  if $quick; then
+    run run --cached-only --no-check -A bench/main.ts --backend webgpu --python "$python" \
+      --only mlp,mlp_sgd,cnn,lstm,matmul --markdown --json "$out/bench.json"
+    run run --cached-only --no-check -A bench/dense_overhead.ts --model cnn --filters 32,64 \
+      --hidden 128 --batch 128 --steps 50 --profile --mixed
+    run run --cached-only --no-check -A bench/dense_overhead.ts --model rnn --units 128 \
+      --seq 32,16 --batch 64 --steps 20 --repeats 2 --profile
+    exit 0
+  fi
   run run --cached-only --no-check -A bench/main.ts --backend webgpu,wasm --python "$python" \
     --markdown --json "$out/bench.json"
   run run --cached-only --no-check -A bench/dense_overhead.ts --hidden 512,512 --inputs 784 \
