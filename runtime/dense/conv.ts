@@ -40,7 +40,15 @@ import {
   pipelineFor,
   storageBuffer,
 } from "./dispatch.ts";
-import { BIAS_GRAD_WGSL, element, type Gather, HALF_WGSL, TILE, word } from "./wgsl.ts";
+import {
+  BIAS_GRAD_WGSL,
+  biasGradShape,
+  element,
+  type Gather,
+  HALF_WGSL,
+  TILE,
+  word,
+} from "./wgsl.ts";
 
 /** Batch normalization after a convolution: its weights, statistics and settings. */
 export interface ConvNorm {
@@ -971,14 +979,21 @@ export class ConvStage {
       out.push(this.#channelPartials(i, "channel-sum", channelSumWgsl, positions, () => [
         bufs().dz,
       ]));
-      // the slices' column sums (the dense step's bias gradient kernel)
+      // the slices' column sums (the dense step's bias gradient kernel): at most CHANNEL_SLICES
+      // (64) rows take at most 4 lanes, so 64 columns a workgroup or more, as the finish's
+      // workgroups count them
       out.push(this.#channelFinish(
         i,
         "bias-grad",
         BIAS_GRAD_WGSL,
         positions,
         () => [grad(g + 1)],
-        (_, accumulate, [slices]) => [slices, b.outChannels, accumulate, 0],
+        (_, accumulate, [slices]) => [
+          slices,
+          b.outChannels,
+          accumulate,
+          biasGradShape(slices, b.outChannels).lanes,
+        ],
       ));
       const into = i === 0 ? input : () => this.#buffers[i - 1].act;
       const halfIn = half && i > 0;
@@ -1020,8 +1035,11 @@ export class ConvStage {
       out.push({
         pipeline: pipelineFor(device, "bias-grad", () => BIAS_GRAD_WGSL),
         buffers: () => [this.#partials[i], grad(g)],
-        uniforms: (rows, accumulate) => [splitK(b, positions(rows))[0], m * n, accumulate, 0],
-        groups: () => [Math.ceil(m * n / 64), 1],
+        uniforms: (rows, accumulate) => {
+          const slices = splitK(b, positions(rows))[0];
+          return [slices, m * n, accumulate, biasGradShape(slices, m * n).lanes];
+        },
+        groups: (rows) => [biasGradShape(splitK(b, positions(rows))[0], m * n).groups, 1],
       });
       if (i > 0) {
         const taps = b.kernelSize * b.kernelSize;

@@ -36,6 +36,7 @@ import {
 } from "./dispatch.ts";
 import {
   BIAS_GRAD_WGSL,
+  biasGradShape,
   type DenseActivation,
   type DenseLoss,
   type Epilogue,
@@ -618,8 +619,13 @@ export class DenseGpuProgram {
       out.push({
         pipeline: pipelineFor(device, "bias-grad", () => BIAS_GRAD_WGSL),
         buffers: () => [this.#deltas[i], grad(2 * i + 1)],
-        uniforms: (rows, accumulate) => [rows, layer.units, accumulate, 0],
-        groups: () => [Math.ceil(layer.units / 64), 1],
+        uniforms: (rows, accumulate) => [
+          rows,
+          layer.units,
+          accumulate,
+          biasGradShape(rows, layer.units).lanes,
+        ],
+        groups: (rows) => [biasGradShape(rows, layer.units).groups, 1],
       });
       if (i > 0) {
         out.push(matmul(

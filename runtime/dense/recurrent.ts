@@ -36,7 +36,7 @@ import {
   pipelineFor,
   storageBuffer,
 } from "./dispatch.ts";
-import { BIAS_GRAD_WGSL, TILE } from "./wgsl.ts";
+import { BIAS_GRAD_WGSL, biasGradShape, TILE } from "./wgsl.ts";
 
 /** One recurrent layer's weights (torch's `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`). */
 export interface RecurrentLayer {
@@ -308,8 +308,13 @@ export class RecurrentStage {
         out.push({
           pipeline: pipelineFor(device, "bias-grad", () => BIAS_GRAD_WGSL),
           buffers: () => [source, grad(j)],
-          uniforms: (rows, accumulate) => [steps * rows, width, accumulate, 0],
-          groups: () => [Math.ceil(width / 64), 1],
+          uniforms: (rows, accumulate) => [
+            steps * rows,
+            width,
+            accumulate,
+            biasGradShape(steps * rows, width).lanes,
+          ],
+          groups: (rows) => [biasGradShape(steps * rows, width).groups, 1],
         });
       }
     }
