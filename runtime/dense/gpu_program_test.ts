@@ -51,7 +51,7 @@ Deno.test("a micro-batch whose buffer the device cannot bind whole is refused, n
   const rows = Math.ceil(limit / 4 / units) + 1;
   const side = 28;
   // enough filters that the conv output passes the binding limit before the batch's positions
-  // pass the convolution's grid (MAX_CONV_ROWS): a device that binds 4 GiB (the H200) needs ~512
+  // pass the convolution's grid (MAX_CONV_ROWS): a device that binds 2 GiB (the H200) needs 257
   const filters = Math.max(32, Math.ceil(limit / 4 / (MAX_CONV_ROWS - 2 * side * side)));
   const images = Math.ceil(limit / 4 / (side * side * filters)) + 1;
   const cases: [Record<string, unknown>, DataShape, number][] = [
