@@ -143,3 +143,58 @@ export function matmulDispatch(device: GPUDevice, use: MatmulUse): Dispatch {
     },
   };
 }
+
+/**
+ * Output tiles below which a product with a long K is split along K: a GPU has 100+ cores, and
+ * a product of a few 32x32 tiles (a dense head of 128 units over a batch of 128: 16) leaves
+ * most of them idle while each workgroup walks all of K.
+ */
+export const SPLIT_MAX_TILES = 64;
+/** K at least for a split: below it a slice's work is too short to pay for the finishing sum. */
+export const SPLIT_MIN_K = 1024;
+/** Workgroups a split product aims at in all (tiles x slices). */
+export const SPLIT_GROUPS = 256;
+/**
+ * Slice length aimed at along K at least: K takes at most `ceil(K / SPLIT_MIN_SLICE)` slices
+ * (the length rounded up to a multiple of {@linkcode TILE}; over 200 where K >= 1024).
+ */
+export const SPLIT_MIN_SLICE = 256;
+
+/**
+ * [slices, slice length] of K for an [M, N] product over `k`: more than one slice where the
+ * product has fewer than {@linkcode SPLIT_MAX_TILES} output tiles and `k` is at least
+ * {@linkcode SPLIT_MIN_K}, else `[1, k]` (the product as one dispatch, no partials). A split
+ * aims at {@linkcode SPLIT_GROUPS} workgroups in all, at most `ceil(k / SPLIT_MIN_SLICE)`
+ * slices, each a multiple of {@linkcode TILE} long (as the `partial` epilogue takes them).
+ */
+export function productSplit(m: number, n: number, k: number): [number, number] {
+  const tiles = Math.ceil(m / TILE) * Math.ceil(n / TILE);
+  if (tiles >= SPLIT_MAX_TILES || k < SPLIT_MIN_K) return [1, k];
+  const wanted = Math.max(
+    1,
+    Math.min(Math.ceil(SPLIT_GROUPS / tiles), Math.ceil(k / SPLIT_MIN_SLICE)),
+  );
+  const length = Math.ceil(Math.ceil(k / wanted) / TILE) * TILE;
+  return [Math.ceil(k / length), length];
+}
+
+/**
+ * Floats of the partials of an [M(rows), N] product over K that {@linkcode productSplit} splits,
+ * for every micro-batch of up to `rows` samples (fewer rows have fewer tiles and may take more
+ * slices); 0 where a micro-batch of `rows` samples does not split it (nor then one of fewer:
+ * those splits are planned at the buffers' `rows`).
+ */
+export function splitPartialFloats(
+  rows: number,
+  dims: (rows: number) => [number, number, number],
+): number {
+  const [m, n, k] = dims(rows);
+  if (productSplit(m, n, k)[0] === 1) return 0;
+  let floats = 0;
+  // (a split product has fewer than SPLIT_MAX_TILES tiles: at most a few thousand rows)
+  for (let r = 1; r <= rows; r++) {
+    const [mr, nr, kr] = dims(r);
+    floats = Math.max(floats, productSplit(mr, nr, kr)[0] * mr * nr);
+  }
+  return floats;
+}

@@ -30,7 +30,9 @@ import {
   matmulDispatch,
   MAX_GROUPS,
   pipelineFor,
+  productSplit,
   SLOT,
+  splitPartialFloats,
   storageBuffer,
   UNIFORM_BYTES,
 } from "./dispatch.ts";
@@ -45,6 +47,7 @@ import {
   NORM_GROUPS,
   NORM_SPAN,
   NORM_WGSL,
+  splitForwardWgsl,
   SUMSQ_TENSORS,
   sumsqWgsl,
   TILE,
@@ -145,6 +148,12 @@ export class DenseGpuProgram {
   /** Per layer: its output (post-activation; logits for the last) and the loss gradient at z. */
   #acts: GPUBuffer[] = [];
   #deltas: GPUBuffer[] = [];
+  /**
+   * Per layer: the split-K partials of its forward product where it is split (few output
+   * tiles over a long K, see {@linkcode productSplit}), sized for every micro-batch up to the
+   * capacity; else undefined.
+   */
+  #forwardPartials: (GPUBuffer | undefined)[] = [];
   readonly #stats: GPUBuffer;
   readonly #evalStats: GPUBuffer;
   readonly #partials: GPUBuffer;
@@ -264,7 +273,8 @@ export class DenseGpuProgram {
 
   /**
    * Bytes of the buffers this program holds outside tfjs's accounting for micro-batches of
-   * `rows` samples (inputs, targets, activations, their gradients, norm partials).
+   * `rows` samples (inputs, targets, activations, their gradients, split products' and the
+   * norm's partials).
    */
   extraBytes(rows: number): number {
     const { layers, targetSize } = this.#plan;
@@ -274,7 +284,8 @@ export class DenseGpuProgram {
     // With conv blocks or recurrent layers the input is counted with their buffers.
     const perRow = (this.#stage ? 0 : layers[0].inputs) + targetSize + 2 * units - hidden;
     const stage = this.#stage?.extraFloats(rows) ?? 0;
-    return 4 * (rows * perRow + stage + this.grads.length * NORM_GROUPS + 3);
+    const partials = layers.reduce((n, l) => n + splitPartialFloats(rows, forwardDims(l)), 0);
+    return 4 * (rows * perRow + stage + partials + this.grads.length * NORM_GROUPS + 3);
   }
 
   /** Compute dispatches one micro-batch records, plus the norm's. */
@@ -550,6 +561,10 @@ export class DenseGpuProgram {
       )
     );
     this.#deltas = layers.map((l, i) => buffer(rows * l.units, `delta ${i}`));
+    this.#forwardPartials = layers.map((l, i) => {
+      const floats = splitPartialFloats(rows, forwardDims(l));
+      return floats > 0 ? buffer(floats, `forward partials ${i}`) : undefined;
+    });
     this.#buildStep();
     this.#uniformKey = "";
     this.#boundKey = [];
@@ -579,19 +594,48 @@ export class DenseGpuProgram {
     const halfInput = (i: number) => half && (i > 0 || stage !== undefined);
     // Forward: a_i = act(a_{i-1} · W_i + b_i).
     layers.forEach((layer, i) => {
-      out.push(matmul(
-        false,
-        false,
-        { kind: "forward", activation: i === last ? "linear" : layer.activation },
-        (rows) => [rows, layer.units, layer.inputs],
-        () => [
-          input(i),
-          tensorBuffer(this.#backend, layer.kernel),
-          tensorBuffer(this.#backend, layer.bias),
-          this.#acts[i],
-        ],
-        { a: halfInput(i), out: half && i < last },
-      ));
+      const activation = i === last ? "linear" : layer.activation;
+      const dims = forwardDims(layer);
+      const halfOut = half && i < last;
+      const partials = this.#forwardPartials[i];
+      if (!partials) {
+        out.push(matmul(
+          false,
+          false,
+          { kind: "forward", activation },
+          dims,
+          () => [
+            input(i),
+            tensorBuffer(this.#backend, layer.kernel),
+            tensorBuffer(this.#backend, layer.bias),
+            this.#acts[i],
+          ],
+          { a: halfInput(i), out: halfOut },
+        ));
+        return;
+      }
+      // Few output tiles over a long K: K's slices' products into the partials, then their
+      // sums through the forward epilogue (the same dispatches serve an evaluation's rows).
+      const split = (rows: number) => productSplit(...dims(rows));
+      out.push(matmulDispatch(device, {
+        transA: false,
+        transB: false,
+        epilogue: { kind: "partial" },
+        dims,
+        buffers: () => [input(i), tensorBuffer(this.#backend, layer.kernel), partials],
+        half: { a: halfInput(i) },
+        split,
+      }));
+      out.push({
+        pipeline: pipelineFor(
+          device,
+          `split-forward-${activation}-${+halfOut}`,
+          () => splitForwardWgsl(activation, halfOut),
+        ),
+        buffers: () => [partials, tensorBuffer(this.#backend, layer.bias), this.#acts[i]],
+        uniforms: (rows) => [rows, layer.units, split(rows)[0], 0],
+        groups: (rows) => grid(rows * layer.units / (halfOut ? 2 : 1), 256),
+      });
     });
     // Loss, and its gradient with respect to the logits.
     const outputs = layers[last].units;
@@ -766,7 +810,16 @@ export class DenseGpuProgram {
 
   /** Frees the per-sample buffers (and the byte inputs' bind group with them). */
   #disposeBuffers(): void {
-    for (const b of [this.#x, this.#y, ...this.#acts, ...this.#deltas]) b?.destroy();
+    for (
+      const b of [
+        this.#x,
+        this.#y,
+        ...this.#acts,
+        ...this.#deltas,
+        ...this.#forwardPartials,
+      ]
+    ) b?.destroy();
+    this.#forwardPartials = [];
     this.#bytes?.words.destroy();
     this.#bytes?.table.destroy();
     this.#bytes = undefined;
@@ -784,6 +837,11 @@ export class DenseGpuProgram {
     this.#normUniforms?.destroy();
     tf.dispose(this.grads);
   }
+}
+
+/** [M, N, K] of `layer`'s forward product for a micro-batch of `rows` samples. */
+function forwardDims(layer: DenseLayer): (rows: number) => [number, number, number] {
+  return (rows) => [rows, layer.units, layer.inputs];
 }
 
 /**

@@ -566,3 +566,45 @@ fn main(@builtin(local_invocation_index) li: u32) {
   if (li == 0u) { stats[1] = sqrt(acc[0]); }
 }
 `;
+
+/**
+ * The forward epilogue after a split-K product (see the `partial` {@link Epilogue}): `out =
+ * act(sum of the slices' partials + bias)`, stored as the forward epilogue stores it: float32,
+ * or (`halfOut`, N even) columns n and n + 1 packed into one float16 pair by one thread. One
+ * thread per output word, on a 2-D grid of workgroups of 256 (a row of `num_workgroups.x`).
+ * Uniforms: M, N, slices.
+ */
+export function splitForwardWgsl(activation: DenseActivation, halfOut: boolean): string {
+  const sum = (e: string) =>
+    `var s${e} = 0.0;
+  for (var s = 0u; s < dims.slices; s++) { s${e} += partials[s * size + e + ${e}u]; }`;
+  return `
+struct Dims { M: u32, N: u32, slices: u32, pad: u32 }
+@group(0) @binding(0) var<uniform> dims: Dims;
+@group(0) @binding(1) var<storage, read> partials: array<f32>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<${word(halfOut)}>;
+
+fn activate(z: f32) -> f32 {
+  return ${ACTIVATIONS[activation].forward};
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+  let i = (wg.y * nw.x + wg.x) * 256u + li;
+  let size = dims.M * dims.N;
+  let e = i${halfOut ? " * 2u" : ""};
+  if (e >= size) { return; }
+  let n = e % dims.N;
+  ${sum("0")}
+  ${
+    halfOut
+      ? `${sum("1")}
+  let pair = vec2<f32>(activate(s0 + bias[n]), activate(s1 + bias[n + 1u]));
+  out[i] = pack2x16float(pair);`
+      : "out[i] = activate(s0 + bias[n]);"
+  }
+}
+`;
+}
