@@ -6,7 +6,14 @@
  * @module
  */
 import { AnnealError } from "../../errors.ts";
-import { type Epilogue, type Gather, type HalfStorage, matmulWgsl, TILE } from "./wgsl.ts";
+import {
+  BIAS_GRAD_WGSL,
+  type Epilogue,
+  type Gather,
+  type HalfStorage,
+  matmulWgsl,
+  TILE,
+} from "./wgsl.ts";
 
 /**
  * Throws an internal error where a plan's weight (`what`, e.g. "Dense layer 0 kernel") does not
@@ -145,11 +152,12 @@ export function matmulDispatch(device: GPUDevice, use: MatmulUse): Dispatch {
 }
 
 /**
- * Output tiles below which a product with a long K is split along K: a GPU has 100+ cores, and
- * a product of a few 32x32 tiles (a dense head of 128 units over a batch of 128: 16) leaves
- * most of them idle while each workgroup walks all of K.
+ * Output tiles below which a product with a long K is split along K: a GPU has 100+ cores (an
+ * H200 132), and a product of fewer 32x32 tiles (a dense head of 128 units over a batch of 128:
+ * 16; an LSTM's recurrent kernel gradient, 128 x 512: 64) leaves many of them idle while each
+ * workgroup walks all of K.
  */
-export const SPLIT_MAX_TILES = 64;
+export const SPLIT_MAX_TILES = 128;
 /** K at least for a split: below it a slice's work is too short to pay for the finishing sum. */
 export const SPLIT_MIN_K = 1024;
 /** Workgroups a split product aims at in all (tiles x slices). */
@@ -197,4 +205,65 @@ export function splitPartialFloats(
     floats = Math.max(floats, productSplit(mr, nr, kr)[0] * mr * nr);
   }
   return floats;
+}
+
+/** A weight gradient's product `out (+)= A^T · D` (see {@linkcode gradDispatches}). */
+export interface GradUse {
+  /** [M, N, K] for a micro-batch of `rows` samples (K: the rows the gradient sums over). */
+  dims: (rows: number) => [number, number, number];
+  /** A (stored [K, M]) and D ([K, N]). */
+  operands: () => [GPUBuffer, GPUBuffer];
+  /** The gradient, [M, N]. */
+  grad: () => GPUBuffer;
+  half?: HalfStorage;
+  /**
+   * The split-K partials (of {@linkcode splitPartialFloats} floats) where the product splits at
+   * the buffers' rows; absent, one product writes the gradient.
+   */
+  partials?: () => GPUBuffer;
+}
+
+/**
+ * The dispatches of a weight gradient: one `grad` product, or (with partials) K's slices'
+ * products into the partials (the `partial` epilogue, slices by {@linkcode productSplit}) and
+ * their column sums into the gradient (the bias gradient's kernel, as the conv blocks' filter
+ * gradient), which add into it when accumulating micro-batches as the `grad` epilogue does.
+ */
+export function gradDispatches(device: GPUDevice, use: GradUse): Dispatch[] {
+  const { dims, operands, grad, half = {}, partials } = use;
+  if (!partials) {
+    return [matmulDispatch(device, {
+      transA: true,
+      transB: false,
+      epilogue: { kind: "grad" },
+      dims,
+      buffers: () => [...operands(), grad()],
+      half,
+    })];
+  }
+  const split = (rows: number) => productSplit(...dims(rows));
+  return [
+    matmulDispatch(device, {
+      transA: true,
+      transB: false,
+      epilogue: { kind: "partial" },
+      dims,
+      buffers: () => [...operands(), partials()],
+      half,
+      split,
+    }),
+    {
+      pipeline: pipelineFor(device, "bias-grad", () => BIAS_GRAD_WGSL),
+      buffers: () => [partials(), grad()],
+      uniforms: (rows, accumulate) => {
+        const [m, n] = dims(rows);
+        return [split(rows)[0], m * n, accumulate, 0];
+      },
+      // (one axis: the kernel reads x alone; a split's M x N is under SPLIT_MAX_TILES tiles)
+      groups: (rows) => {
+        const [m, n] = dims(rows);
+        return [Math.ceil(m * n / 64), 1];
+      },
+    },
+  ];
 }

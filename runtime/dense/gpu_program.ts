@@ -26,6 +26,7 @@ import {
   type Dispatch,
   expectShape,
   floatBits,
+  gradDispatches,
   grid,
   matmulDispatch,
   MAX_GROUPS,
@@ -154,6 +155,8 @@ export class DenseGpuProgram {
    * capacity; else undefined.
    */
   #forwardPartials: (GPUBuffer | undefined)[] = [];
+  /** Per layer: the split-K partials of its kernel's gradient where that product splits. */
+  #gradPartials: (GPUBuffer | undefined)[] = [];
   readonly #stats: GPUBuffer;
   readonly #evalStats: GPUBuffer;
   readonly #partials: GPUBuffer;
@@ -284,7 +287,11 @@ export class DenseGpuProgram {
     // With conv blocks or recurrent layers the input is counted with their buffers.
     const perRow = (this.#stage ? 0 : layers[0].inputs) + targetSize + 2 * units - hidden;
     const stage = this.#stage?.extraFloats(rows) ?? 0;
-    const partials = layers.reduce((n, l) => n + splitPartialFloats(rows, forwardDims(l)), 0);
+    const partials = layers.reduce(
+      (n, l) =>
+        n + splitPartialFloats(rows, forwardDims(l)) + splitPartialFloats(rows, gradDims(l)),
+      0,
+    );
     return 4 * (rows * perRow + stage + partials + this.grads.length * NORM_GROUPS + 3);
   }
 
@@ -565,6 +572,10 @@ export class DenseGpuProgram {
       const floats = splitPartialFloats(rows, forwardDims(l));
       return floats > 0 ? buffer(floats, `forward partials ${i}`) : undefined;
     });
+    this.#gradPartials = layers.map((l, i) => {
+      const floats = splitPartialFloats(rows, gradDims(l));
+      return floats > 0 ? buffer(floats, `gradient partials ${i}`) : undefined;
+    });
     this.#buildStep();
     this.#uniformKey = "";
     this.#boundKey = [];
@@ -652,14 +663,14 @@ export class DenseGpuProgram {
     // d_{i-1} = (d_i · W_i^T) * act'(a_{i-1}).
     for (let i = last; i >= 0; i--) {
       const layer = layers[i];
-      out.push(matmul(
-        true,
-        false,
-        { kind: "grad" },
-        (rows) => [layer.inputs, layer.units, rows],
-        () => [input(i), this.#deltas[i], grad(2 * i)],
-        { a: halfInput(i) },
-      ));
+      const partials = this.#gradPartials[i];
+      out.push(...gradDispatches(device, {
+        dims: gradDims(layer),
+        operands: () => [input(i), this.#deltas[i]],
+        grad: () => grad(2 * i),
+        half: { a: halfInput(i) },
+        partials: partials && (() => partials),
+      }));
       out.push({
         pipeline: pipelineFor(device, "bias-grad", () => BIAS_GRAD_WGSL),
         buffers: () => [this.#deltas[i], grad(2 * i + 1)],
@@ -817,9 +828,11 @@ export class DenseGpuProgram {
         ...this.#acts,
         ...this.#deltas,
         ...this.#forwardPartials,
+        ...this.#gradPartials,
       ]
     ) b?.destroy();
     this.#forwardPartials = [];
+    this.#gradPartials = [];
     this.#bytes?.words.destroy();
     this.#bytes?.table.destroy();
     this.#bytes = undefined;
@@ -842,6 +855,11 @@ export class DenseGpuProgram {
 /** [M, N, K] of `layer`'s forward product for a micro-batch of `rows` samples. */
 function forwardDims(layer: DenseLayer): (rows: number) => [number, number, number] {
   return (rows) => [rows, layer.units, layer.inputs];
+}
+
+/** [M, N, K] of `layer`'s kernel gradient's product (over a micro-batch's `rows` samples). */
+function gradDims(layer: DenseLayer): (rows: number) => [number, number, number] {
+  return (rows) => [layer.inputs, layer.units, rows];
 }
 
 /**

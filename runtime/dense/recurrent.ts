@@ -30,10 +30,12 @@ import { tensorBuffer, type WebGpuBackendInternals } from "../../optimizers/fuse
 import {
   type Dispatch,
   expectShape,
+  gradDispatches,
   grid,
   matmulDispatch,
   MAX_GROUPS,
   pipelineFor,
+  splitPartialFloats,
   storageBuffer,
 } from "./dispatch.ts";
 import { BIAS_GRAD_WGSL, biasGradShape, TILE } from "./wgsl.ts";
@@ -96,6 +98,12 @@ interface LayerBuffers {
   carry: GPUBuffer;
   /** The recurrent kernel transposed, [gates x units, units] (made each step: it changes). */
   ut: GPUBuffer;
+  /**
+   * The split-K partials of the kernel's and the recurrent kernel's gradients, where their
+   * products (few output tiles over every step of the batch) split.
+   */
+  kernelParts?: GPUBuffer;
+  recurrentParts?: GPUBuffer;
 }
 
 /**
@@ -168,8 +176,10 @@ export class RecurrentStage {
     const width = gateCount(cell) * units;
     const seq = steps * rows;
     this.#xt = this.#storage(seq * layers[0].inputs, "inputs, time-major");
-    this.#buffers = layers.map((_, i) => {
+    this.#buffers = layers.map((layer, i) => {
       const top = i === layers.length - 1;
+      const parts = (floats: number, what: string) =>
+        floats > 0 ? this.#storage(floats, `${what} gradient partials ${i}`) : undefined;
       return {
         gx: this.#storage(seq * width, `projections ${i}`),
         acts: this.#storage(seq * 4 * units, `gates ${i}`),
@@ -183,6 +193,8 @@ export class RecurrentStage {
           : undefined,
         carry: this.#storage(rows * units, `carried gradient ${i}`),
         ut: this.#storage(units * width, `recurrent kernel transposed ${i}`),
+        kernelParts: parts(splitPartialFloats(rows, this.#kernelDims(layer)), "kernel"),
+        recurrentParts: parts(splitPartialFloats(rows, this.#recurrentDims()), "recurrent kernel"),
       };
     });
   }
@@ -290,19 +302,19 @@ export class RecurrentStage {
       }
       const first = 4 * i;
       // dW = X^T dZx; dU = [h_{-1} .. h_{T-2}]^T dZh (the zero slot first); the biases' sums
-      out.push(matmulDispatch(device, {
-        transA: true,
-        transB: false,
-        epilogue: { kind: "grad" },
-        dims: (rows) => [layer.inputs, width, steps * rows],
-        buffers: () => [input(), own.dzx, grad(first)],
+      // (over every step of the batch: few output tiles over a long K, split where so)
+      const { kernelParts, recurrentParts } = own;
+      out.push(...gradDispatches(device, {
+        dims: this.#kernelDims(layer),
+        operands: () => [input(), own.dzx],
+        grad: () => grad(first),
+        partials: kernelParts && (() => kernelParts),
       }));
-      out.push(matmulDispatch(device, {
-        transA: true,
-        transB: false,
-        epilogue: { kind: "grad" },
-        dims: (rows) => [units, width, steps * rows],
-        buffers: () => [own.hs, dzh, grad(first + 1)],
+      out.push(...gradDispatches(device, {
+        dims: this.#recurrentDims(),
+        operands: () => [own.hs, dzh],
+        grad: () => grad(first + 1),
+        partials: recurrentParts && (() => recurrentParts),
       }));
       for (const [j, source] of [[first + 2, own.dzx], [first + 3, dzh]] as const) {
         out.push({
@@ -341,6 +353,18 @@ export class RecurrentStage {
     };
   }
 
+  /** [M, N, K] of `layer`'s kernel gradient's product: inputs by gates, over every step. */
+  #kernelDims(layer: RecurrentLayer): (rows: number) => [number, number, number] {
+    const { steps, units, cell } = this.plan;
+    return (rows) => [layer.inputs, gateCount(cell) * units, steps * rows];
+  }
+
+  /** [M, N, K] of a recurrent kernel's gradient's product: units by gates, over every step. */
+  #recurrentDims(): (rows: number) => [number, number, number] {
+    const { steps, units, cell } = this.plan;
+    return (rows) => [units, gateCount(cell) * units, steps * rows];
+  }
+
   /** Floats this stage holds outside tfjs for micro-batches of `rows` samples. */
   extraFloats(rows: number): number {
     const { steps, units, layers, cell } = this.plan;
@@ -352,7 +376,9 @@ export class RecurrentStage {
       const states = (cell === "lstm" ? 2 : 1) * (steps + 1) * rows * units;
       const sequences = 2 * (top ? 1 : steps) * rows * units;
       const gates = (cell === "gru" ? 3 : 2) * seq * width + seq * 4 * units;
-      return floats + states + sequences + gates + rows * units + units * width;
+      const parts = splitPartialFloats(rows, this.#kernelDims(layers[i])) +
+        splitPartialFloats(rows, this.#recurrentDims());
+      return floats + states + sequences + gates + rows * units + units * width + parts;
     }, inputs);
   }
 

@@ -1,9 +1,11 @@
 /**
  * Split-K in the WGSL step: a dense layer's forward product with few output tiles over a long K
  * (a cnn's head over its flattened features) runs as K's slices into partials and a finishing
- * kernel through the forward epilogue. The plan (which products split, into what slices), and
- * parity with tfjs on models whose products take that path: float32 and mixed precision, a
- * smaller last batch, accumulation and evaluation.
+ * kernel through the forward epilogue; a weight gradient's likewise (a dense layer's over a large
+ * batch, a recurrent layer's over every step), its slices' column sums added into the gradient
+ * as micro-batches accumulate. The plan (which products split, into what slices), and parity
+ * with tfjs on models whose products take that path: float32 and mixed precision, a smaller
+ * last batch, accumulation and evaluation.
  *
  * @module
  */
@@ -143,6 +145,50 @@ Deno.test("the step records the split product and its finishing kernel", async (
   } finally {
     engine.dispose();
   }
+});
+
+// Weight gradients over K = the micro-batch's rows (times the steps of an rnn): a micro-batch of
+// 1100 (or 70 sequences of 16 steps) splits; the buffers are then sized for it, and a later
+// micro-batch under SPLIT_MIN_K takes one slice through the same dispatches.
+const GRADIENT_CASES: (ParityCase & { products: [number, number, number][] })[] = [
+  {
+    name: "mlp over a large batch (its kernels' gradients split), accumulation, adam",
+    config: {
+      model: { kind: "mlp", hidden: [16] },
+      optimizer: { name: "adam", lr: 0.005 },
+      gradientAccumulation: 2,
+    },
+    shape: { inputShape: [20], targetSize: 1, task: "classification", numClasses: 7 },
+    steps: [[1100, 600], [1100, 1100], [300, 1100]],
+    products: [[20, 16, 1100], [16, 7, 1100]],
+  },
+  {
+    name: "two LSTM layers over 16 steps (their kernels' gradients split), accumulation, sgd",
+    config: {
+      model: { kind: "rnn", cell: "lstm", units: 8, layers: 2 },
+      optimizer: { name: "sgd", lr: 0.1, momentum: 0.9 },
+      gradientAccumulation: 2,
+    },
+    shape: { inputShape: [16, 3], targetSize: 1, task: "classification", numClasses: 3 },
+    steps: [[70, 70], [70, 40]],
+    products: [[3, 32, 1120], [8, 32, 1120]],
+  },
+];
+
+for (const c of GRADIENT_CASES) {
+  Deno.test(`a split weight gradient matches tfjs: ${c.name}`, async () => {
+    await selectBackend("webgpu", (c.config.model as { kind: string }).kind);
+    for (const dims of c.products) assert.ok(productSplit(...dims)[0] > 1, `${dims} splits`);
+    await checkWebGpuParity(c);
+  });
+}
+
+Deno.test("a split mlp gradient under mixed precision (float16 inputs to the second layer)", async () => {
+  await ready;
+  await checkMixedPrecision({
+    ...GRADIENT_CASES[0],
+    config: { ...GRADIENT_CASES[0].config, optimizer: { name: "sgd", lr: 0.05 } },
+  });
 });
 
 // Last in this file: no WebGPU device left alive when the test process ends.
