@@ -8,6 +8,7 @@
 import { AnnealError } from "../../errors.ts";
 import {
   BIAS_GRAD_WGSL,
+  biasGradShape,
   type Epilogue,
   type Gather,
   type HalfStorage,
@@ -257,12 +258,12 @@ export function gradDispatches(device: GPUDevice, use: GradUse): Dispatch[] {
       buffers: () => [partials(), grad()],
       uniforms: (rows, accumulate) => {
         const [m, n] = dims(rows);
-        return [split(rows)[0], m * n, accumulate, 0];
+        return [split(rows)[0], m * n, accumulate, biasGradShape(split(rows)[0], m * n).lanes];
       },
       // (one axis: the kernel reads x alone; a split's M x N is under SPLIT_MAX_TILES tiles)
       groups: (rows) => {
         const [m, n] = dims(rows);
-        return [Math.ceil(m * n / 64), 1];
+        return [biasGradShape(split(rows)[0], m * n).groups, 1];
       },
     },
   ];
