@@ -81,6 +81,11 @@ const batch: HostBatch | HostByteBatch = values.bytes
   }
   : { x: Float32Array.from({ length: size * inputs }, (_, i) => Math.sin(i)), y, size };
 const results: Record<string, number[]> = { tfjs: [], wgsl: [], mixed: [] };
+/**
+ * Per block, the main thread's time a step in the engine's calls (encoding and submitting: the
+ * GPU runs on meanwhile). Near a block's whole time, the step is bound by its JavaScript.
+ */
+const encoding: Record<string, number[]> = { tfjs: [], wgsl: [], mixed: [] };
 const profiles: Record<string, { name: string; ms: number }[]> = {};
 const variants = [
   { fusedModel: false, mixedPrecision: false },
@@ -114,12 +119,16 @@ for (let r = 0; r < Number(values.repeats); r++) {
     );
     // (tfjs's path is sent floats, as the trainer sends them there)
     const fed = engine.takesByteInputs ? batch : floatBatch(batch);
+    let encoded = 0;
     const block = async (n: number) => {
       const started = performance.now();
       const pending = [];
+      encoded = 0;
       for (let i = 0; i < n; i++) {
+        const called = performance.now();
         const step = engine.computeGradients([fed]);
         engine.applyGradients(step, 1e-3);
+        encoded += performance.now() - called;
         pending.push(step);
       }
       await engine.readStats(pending);
@@ -128,6 +137,7 @@ for (let r = 0; r < Number(values.repeats); r++) {
     await block(5);
     const key = mixedPrecision ? "mixed" : engine.modelPath;
     results[key].push(await block(steps));
+    encoding[key].push(encoded / steps);
     if (values.profile && r === 0 && fusedModel) {
       const profile = await engine.profileWgslStep(fed);
       if (profile) profiles[key] = profile;
@@ -155,6 +165,13 @@ if (values.mixed) {
     }x the float32 WGSL step`,
   );
 }
+console.log(
+  `on the main thread (the engine's calls, a step): ${
+    Object.entries(encoding).filter(([, v]) => v.length > 0).map(([k, v]) =>
+      `${k} ${median(v).toFixed(2)} ms`
+    ).join("; ")
+  }`,
+);
 console.log(
   `blocks: ${
     Object.entries(results).filter(([, v]) => v.length > 0).map(([k, v]) =>

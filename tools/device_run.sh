@@ -43,6 +43,8 @@ run() {
       --only mlp,mlp_sgd,cnn,lstm,matmul --markdown --json "$out/bench.json"
     run run --cached-only --no-check -A bench/dense_overhead.ts --model cnn --filters 32,64 \
       --hidden 128 --batch 128 --steps 50 --profile --mixed
+    run run --cached-only --no-check -A bench/dense_overhead.ts --hidden 512,512 --inputs 784 \
+      --batch 256 --profile --bytes
     run run --cached-only --no-check -A bench/dense_overhead.ts --model rnn --units 128 \
       --seq 32,16 --batch 64 --steps 20 --repeats 2 --profile
     exit 0
