@@ -11,6 +11,11 @@
  * multiply-adds. Operands whose contiguous dimension is a multiple of 4 are read from global
  * memory as `vec4`s; others element by element.
  *
+ * Through tfjs on an H200 that kernel measured 1.9-2.7 TFLOP/s at 2048-4096 (a benchmark whose
+ * blocks ended with a read of the whole result, which counted in the time): other designs are
+ * kept beside it as named variants ({@linkcode MATMUL_VARIANTS}) for `bench/matmul.ts` to
+ * measure; the route runs `base`, the kernel as first written.
+ *
  * It declines (tfjs's kernel answers) what it does not cover: non-float32 operands, activations
  * other than linear and relu, prelu weights, a bias other than [N] or [1], batch dimensions that
  * broadcast other than all-or-one, and products too small to fill a GPU with 64x64 tiles
@@ -127,11 +132,52 @@ function matMulCall({ inputs, attrs }: KernelArgs): MatMulCall | undefined {
 }
 
 /**
- * WGSL of a function reading 4 consecutive values of an operand stored [batch, rows, cols] (as
- * `rows`, `cols` uniforms), along cols from `col`, zero outside the matrix; from a `vec4` binding
- * when `wide` (cols a multiple of 4).
+ * The kernel's designs, chosen by name in {@linkcode tiledMatMul} and measured side by side by
+ * `bench/matmul.ts`, to find which part of the design costs the H100 experiment's speed here:
+ *
+ * - `base`: the kernel as first written (64x64 tiles, bounds-checked reads through functions that
+ *   read the uniforms, operands stored along K scattered into workgroup memory component by
+ *   component). The default.
+ * - `fast`: `base` with no bounds checks when M and N are multiples of the tile and K of the slice
+ *   (other shapes run `base`'s checked code), the uniforms read once into `let`s, and the global
+ *   reads inlined: every load is then one unconditional `vec4` read.
+ * - `vec4`: operands stored along K (A not transposed, B transposed) staged with whole-`vec4`
+ *   workgroup stores: a thread reads 4 scalars 4 rows apart at one k, where `base` reads one `vec4`
+ *   along K and writes its 4 components to 4 rows of workgroup memory (dynamic component writes,
+ *   4-way bank conflicts).
+ * - `fast_vec4`: both.
+ * - `t128`: `fast` with 128x128 tiles, 8x8 outputs per thread in sixteen named `vec4`
+ *   accumulators (4 rows x 4 columns in each quadrant, 64 apart), the same 256 threads: twice the
+ *   multiply-adds per workgroup-memory read (the raw WebGPU experiment's 23.6 TFLOP/s design).
  */
-function reader(name: string, wide: boolean): string {
+export const MATMUL_VARIANTS = ["base", "fast", "vec4", "fast_vec4", "t128"] as const;
+/** The name of one of {@linkcode MATMUL_VARIANTS}. */
+export type MatMulVariant = typeof MATMUL_VARIANTS[number];
+
+interface Design {
+  /** Output tile side: 64 (4x4 per thread) or 128 (8x8). */
+  tile: 64 | 128;
+  /** Unchecked, hoisted code when the shape is a whole number of tiles and slices. */
+  unchecked: boolean;
+  /** Whole-`vec4` workgroup stores for operands stored along K. */
+  wholeStores: boolean;
+}
+
+const DESIGNS: Record<MatMulVariant, Design> = {
+  base: { tile: 64, unchecked: false, wholeStores: false },
+  fast: { tile: 64, unchecked: true, wholeStores: false },
+  vec4: { tile: 64, unchecked: false, wholeStores: true },
+  fast_vec4: { tile: 64, unchecked: true, wholeStores: true },
+  t128: { tile: 128, unchecked: true, wholeStores: false },
+};
+
+/**
+ * WGSL of the checked readers of an operand stored [batch, rows, cols] (as `rows`, `cols`
+ * uniforms): `read<name>` 4 consecutive values along cols from `col`, `read<name>1` one value,
+ * zero outside the matrix; from a `vec4` binding when `wide` (cols a multiple of 4, so a row
+ * starts on a `vec4`).
+ */
+function readers(name: string, wide: boolean): string {
   const rows = `uniforms.${name}Rows`, cols = `uniforms.${name}Cols`;
   const body = wide
     ? `if (row >= ${rows} || col >= ${cols}) { return vec4<f32>(0.0); }
@@ -143,49 +189,151 @@ function reader(name: string, wide: boolean): string {
           if (col + i < ${cols}) { v[i] = ${name}[at + col + i]; }
         }
         return v;`;
+  const one = wide ? `${name}[at / 4][at % 4]` : `${name}[at]`;
   return `fn read${name}(base : i32, row : i32, col : i32) -> vec4<f32> {
         ${body}
+      }
+      fn read${name}1(base : i32, row : i32, col : i32) -> f32 {
+        if (row >= ${rows} || col >= ${cols}) { return 0.0; }
+        let at = base + row * ${cols} + col;
+        return ${one};
       }`;
 }
 
 /**
- * The product `op(a) · op(b)` (+ bias, relu) on the webgpu backend with 64x64 tiles; declines
- * (undefined) what it does not cover, see the module's note. `minTiles`: the size below which it
- * declines (0 takes every product it covers: the tests').
+ * WGSL staging one operand's slice (16 along K by `tile` along the output's side) into workgroup
+ * memory `S`, laid out [k][side / 4] as `vec4`s; `t` is the thread, 256 of them, each storing
+ * `tile / 64` `vec4`s. `alongK`: the operand is stored with K contiguous (A not transposed, B
+ * transposed). `read(row, col)` and `read1(row, col)` are WGSL expressions reading 4 values along
+ * the stored operand's row, and one value.
  */
-export function tiledMatMul(args: KernelArgs, minTiles = MIN_TILES): tf.TensorInfo | undefined {
+function stage(
+  S: string,
+  tile: number,
+  alongK: boolean,
+  wholeStores: boolean,
+  side0: string,
+  read: (row: string, col: string) => string,
+  read1: (row: string, col: string) => string,
+): string {
+  const R = tile / 4; // vec4s per k in workgroup memory
+  const parts: string[] = [];
+  for (let l = 0; l < tile / 64; l++) {
+    const idx = `(t + ${256 * l})`;
+    if (!alongK) {
+      // stored [K, side]: a vec4 along the side is a vec4 of workgroup memory
+      parts.push(`{
+            let kk = ${idx} / ${R}; let q = ${idx} % ${R};
+            ${S}[kk * ${R} + q] = ${read(`k0 + kk`, `${side0} + q * 4`)};
+          }`);
+    } else if (wholeStores) {
+      // 4 scalars 4 rows apart at one k: consecutive threads store consecutive vec4s
+      const rows = [0, 1, 2, 3].map((j) => read1(`${side0} + q * 4 + ${j}`, `k0 + kk`));
+      parts.push(`{
+            let kk = ${idx} / ${R}; let q = ${idx} % ${R};
+            ${S}[kk * ${R} + q] = vec4<f32>(${rows.join(", ")});
+          }`);
+    } else {
+      // one vec4 along K, its 4 components to 4 k rows of workgroup memory
+      parts.push(`{
+            let s = ${idx} / 4; let kq = (${idx} % 4) * 4;
+            let v = ${read(`${side0} + s`, `k0 + kq`)};
+            ${
+        ["x", "y", "z", "w"].map((c, i) => `${S}[(kq + ${i}) * ${R} + s / 4][s % 4] = v.${c};`)
+          .join("\n            ")
+      }
+          }`);
+    }
+  }
+  return parts.join("\n          ");
+}
+
+/**
+ * The product `op(a) · op(b)` (+ bias, relu) on the webgpu backend with 64x64 (`t128`: 128x128)
+ * tiles; declines
+ * (undefined) what it does not cover, see the module's note. `minTiles`: the size below which it
+ * declines (0 takes every product it covers: the tests'). `variant`: the kernel's design, one of
+ * {@linkcode MATMUL_VARIANTS} (`base` unless given; the route runs `base`).
+ */
+export function tiledMatMul(
+  args: KernelArgs,
+  minTiles = MIN_TILES,
+  variant: MatMulVariant = "base",
+): tf.TensorInfo | undefined {
   const call = matMulCall(args);
   if (!call || !takesTiledMatMul(call.shape, minTiles)) return;
+  const design = DESIGNS[variant];
+  if (!design) throw new Error(`unknown matmul variant ${variant}`);
   const { a, b, bias, transposeA, transposeB, relu, shape, batchA, batchB } = call;
   const { batch, m, n, k } = shape;
+  const T = design.tile;
   // storage shapes [rows, cols] of the two operands
   const [aRows, aCols] = transposeA ? [k, m] : [m, k];
   const [bRows, bCols] = transposeB ? [n, k] : [k, n];
   const [wideA, wideB, wideOut] = [aCols % 4 === 0, bCols % 4 === 0, n % 4 === 0];
-  const biasAt = !bias
-    ? "vec4<f32>(0.0)"
-    : bias.shape[0] === 1
-    ? "vec4<f32>(bias[0])"
-    : "vec4<f32>(biasAt(col), biasAt(col + 1), biasAt(col + 2), biasAt(col + 3))";
-  // a thread's 256-thread share of a slice: A's 64 rows x 16 and B's 16 x 64 columns, one vec4
-  // each, read along the stored operand's contiguous dimension
-  const loadA = transposeA
-    ? `let kk = t / 16; let mm = (t % 16) * 4;
-          As[kk * 16 + mm / 4] = readA(aBase, k0 + kk, m0 + mm);`
-    : `let mm = t / 4; let kk = (t % 4) * 4;
-          let v = readA(aBase, m0 + mm, k0 + kk);
-          for (var i = 0; i < 4; i = i + 1) { As[(kk + i) * 16 + mm / 4][mm % 4] = v[i]; }`;
-  const loadB = transposeB
-    ? `let nn = t / 4; let kk = (t % 4) * 4;
-          let v = readB(bBase, n0 + nn, k0 + kk);
-          for (var i = 0; i < 4; i = i + 1) { Bs[(kk + i) * 16 + nn / 4][nn % 4] = v[i]; }`
-    : `let kk = t / 16; let nn = (t % 16) * 4;
-          Bs[kk * 16 + nn / 4] = readB(bBase, k0 + kk, n0 + nn);`;
-  const store = wideOut
-    ? `result[(cBase + row * uniforms.n + col) / 4] = v;`
-    : `for (var i = 0; i < 4; i = i + 1) {
-            if (col + i < uniforms.n) { result[cBase + row * uniforms.n + col + i] = v[i]; }
+  // whole tiles and slices: every read in bounds, and every operand and the output vec4-wide
+  const unchecked = design.unchecked && m % T === 0 && n % T === 0 && k % SLICE === 0;
+  const R = T / 4;
+  const halves = T / 64; // vec4 rows and columns per thread: 1 (4x4) or 2 (8x8)
+  const readOf = (name: string, base: string, cols: string) =>
+    unchecked
+      ? {
+        read: (row: string, col: string) => `${name}[(${base} + (${row}) * ${cols} + ${col}) / 4]`,
+        read1: (row: string, col: string) =>
+          `${name}[(${base} + (${row}) * ${cols} + ${col}) / 4][(${col}) % 4]`,
+      }
+      : {
+        read: (row: string, col: string) => `read${name}(${base}, ${row}, ${col})`,
+        read1: (row: string, col: string) => `read${name}1(${base}, ${row}, ${col})`,
+      };
+  const rA = readOf("A", "aBase", "aColsU"), rB = readOf("B", "bBase", "bColsU");
+  const loadA = stage("As", T, !transposeA, design.wholeStores, "m0", rA.read, rA.read1);
+  const loadB = stage("Bs", T, transposeB, design.wholeStores, "n0", rB.read, rB.read1);
+  const biasAt = (col: string) =>
+    !bias
+      ? "vec4<f32>(0.0)"
+      : bias.shape[0] === 1
+      ? "vec4<f32>(bias[0])"
+      : unchecked
+      ? `vec4<f32>(bias[${col}], bias[${col} + 1], bias[${col} + 2], bias[${col} + 3])`
+      : `vec4<f32>(biasAt(${col}), biasAt(${col} + 1), biasAt(${col} + 2), biasAt(${col} + 3))`;
+  const store = (row: string, col: string, v: string) =>
+    unchecked
+      ? `result[(cBase + ${row} * nU + ${col}) / 4] = ${v};`
+      : wideOut
+      ? `if (${row} < mU && ${col} < nU) { result[(cBase + ${row} * nU + ${col}) / 4] = ${v}; }`
+      : `if (${row} < mU) {
+            for (var i = 0; i < 4; i = i + 1) {
+              if (${col} + i < nU) { result[cBase + ${row} * nU + ${col} + i] = ${v}[i]; }
+            }
           }`;
+  // accumulator acc<r>_<c>: the thread's row ty * 4 + r % 4 + 64 * (r / 4), columns from
+  // tx * 4 + 64 * c; named variables, since arrays indexed in loops were not kept in registers
+  const accs: string[] = [], steps: string[] = [], stores: string[] = [];
+  const xyzw = ["x", "y", "z", "w"];
+  for (let h = 0; h < halves; h++) {
+    steps.push(`let av${h} = As[kk * ${R} + ty + ${16 * h}];`);
+    steps.push(`let bv${h} = Bs[kk * ${R} + tx + ${16 * h}];`);
+  }
+  for (let c = 0; c < halves; c++) {
+    stores.push(`let b4_${c} = ${biasAt(`n0 + tx * 4 + ${64 * c}`)};`);
+  }
+  for (let r = 0; r < 4 * halves; r++) {
+    for (let c = 0; c < halves; c++) {
+      const acc = `acc${r}_${c}`;
+      accs.push(`var ${acc} = vec4<f32>(0.0);`);
+      steps.push(
+        `${acc} = fma(vec4<f32>(av${Math.floor(r / 4)}.${xyzw[r % 4]}), bv${c}, ${acc});`,
+      );
+      const row = `(m0 + ty * 4 + ${(r % 4) + 64 * Math.floor(r / 4)})`;
+      const col = `(n0 + tx * 4 + ${64 * c})`;
+      stores.push(`{
+          var v = ${acc} + b4_${c};
+          ${relu ? "v = max(v, vec4<f32>(0.0));" : ""}
+          ${store(row, col, "v")}
+        }`);
+    }
+  }
   const variableNames = bias ? ["A", "B", "bias"] : ["A", "B"];
   const rank = call.outShape.length;
   const program: WebGpuProgram = {
@@ -193,22 +341,23 @@ export function tiledMatMul(args: KernelArgs, minTiles = MIN_TILES): tf.TensorIn
     variableComponents: [wideA ? 4 : 1, wideB ? 4 : 1, ...(bias ? [1] : [])],
     outputComponent: wideOut ? 4 : 1,
     outputShape: call.outShape,
-    shaderKey: `anneal_matmul64_${transposeA}_${transposeB}_${wideA}_${wideB}_${wideOut}_${
-      bias ? bias.shape[0] === 1 ? "bias1" : "bias" : "nobias"
-    }_${relu}`,
+    shaderKey:
+      `anneal_matmul_${variant}_${unchecked}_${transposeA}_${transposeB}_${wideA}_${wideB}_${wideOut}_${
+        bias ? bias.shape[0] === 1 ? "bias1" : "bias" : "nobias"
+      }_${relu}`,
     dispatchLayout: { x: [rank - 1], y: [rank - 2] },
-    dispatch: [Math.ceil(n / MATMUL_TILE), Math.ceil(m / MATMUL_TILE), batch],
+    dispatch: [Math.ceil(n / T), Math.ceil(m / T), batch],
     workgroupSize: [256, 1, 1],
     size: false,
     uniforms: "m : i32, n : i32, k : i32, ARows : i32, ACols : i32, BRows : i32, BCols : i32, " +
       "batchA : i32, batchB : i32,",
     getUserCode: () => `
-      var<workgroup> As : array<vec4<f32>, ${SLICE * 16}>;
-      var<workgroup> Bs : array<vec4<f32>, ${SLICE * 16}>;
-      ${reader("A", wideA)}
-      ${reader("B", wideB)}
+      var<workgroup> As : array<vec4<f32>, ${SLICE * R}>;
+      var<workgroup> Bs : array<vec4<f32>, ${SLICE * R}>;
+      ${unchecked ? "" : readers("A", wideA)}
+      ${unchecked ? "" : readers("B", wideB)}
       ${
-      bias && bias.shape[0] !== 1
+      bias && bias.shape[0] !== 1 && !unchecked
         ? `fn biasAt(c : i32) -> f32 {
         if (c < uniforms.n) { return bias[c]; }
         return 0.0;
@@ -216,52 +365,32 @@ export function tiledMatMul(args: KernelArgs, minTiles = MIN_TILES): tf.TensorIn
         : ""
     }
       fn main() {
+        // the uniforms once, as lets: the loops' bounds and strides
+        let mU = uniforms.m;
+        let nU = uniforms.n;
+        let kU = uniforms.k;
+        let aColsU = uniforms.ACols;
+        let bColsU = uniforms.BCols;
         let t = i32(localId.x);
         let tx = t % 16;
         let ty = t / 16;
-        let n0 = i32(workgroupId.x) * ${MATMUL_TILE};
-        let m0 = i32(workgroupId.y) * ${MATMUL_TILE};
+        let n0 = i32(workgroupId.x) * ${T};
+        let m0 = i32(workgroupId.y) * ${T};
         let z = i32(workgroupId.z);
-        let aBase = select(0, z, uniforms.batchA > 1) * uniforms.ARows * uniforms.ACols;
-        let bBase = select(0, z, uniforms.batchB > 1) * uniforms.BRows * uniforms.BCols;
-        var acc0 = vec4<f32>(0.0);
-        var acc1 = vec4<f32>(0.0);
-        var acc2 = vec4<f32>(0.0);
-        var acc3 = vec4<f32>(0.0);
-        for (var k0 = 0; k0 < uniforms.k; k0 = k0 + ${SLICE}) {
-          {
-            ${loadA}
-          }
-          {
-            ${loadB}
-          }
+        let aBase = select(0, z, uniforms.batchA > 1) * uniforms.ARows * aColsU;
+        let bBase = select(0, z, uniforms.batchB > 1) * uniforms.BRows * bColsU;
+        ${accs.join("\n        ")}
+        for (var k0 = 0; k0 < kU; k0 = k0 + ${SLICE}) {
+          ${loadA}
+          ${loadB}
           workgroupBarrier();
           for (var kk = 0; kk < ${SLICE}; kk = kk + 1) {
-            let av = As[kk * 16 + ty];
-            let bv = Bs[kk * 16 + tx];
-            acc0 = fma(vec4<f32>(av.x), bv, acc0);
-            acc1 = fma(vec4<f32>(av.y), bv, acc1);
-            acc2 = fma(vec4<f32>(av.z), bv, acc2);
-            acc3 = fma(vec4<f32>(av.w), bv, acc3);
+            ${steps.join("\n            ")}
           }
           workgroupBarrier();
         }
-        let col = n0 + tx * 4;
-        if (col >= uniforms.n) { return; }
-        let cBase = z * uniforms.m * uniforms.n;
-        let b4 = ${biasAt};
-        ${
-      [0, 1, 2, 3].map((r) =>
-        `{
-          let row = m0 + ty * 4 + ${r};
-          if (row < uniforms.m) {
-            var v = acc${r} + b4;
-            ${relu ? "v = max(v, vec4<f32>(0.0));" : ""}
-            ${store}
-          }
-        }`
-      ).join("\n        ")
-    }
+        let cBase = z * mU * nU;
+        ${stores.join("\n        ")}
       }`,
   };
   const uniforms = [m, n, k, aRows, aCols, bRows, bCols, batchA, batchB]

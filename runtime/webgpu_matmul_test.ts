@@ -11,7 +11,13 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { agreeOnWebGpu } from "./_webgpu_agree.ts";
 import { releaseWebGpu, selectBackend } from "./backend.ts";
 import { replacedWasmKernel } from "./wasm_heap.ts";
-import { MIN_TILES, takesTiledMatMul, tiledMatMul } from "./webgpu_matmul.ts";
+import {
+  MATMUL_VARIANTS,
+  type MatMulVariant,
+  MIN_TILES,
+  takesTiledMatMul,
+  tiledMatMul,
+} from "./webgpu_matmul.ts";
 
 interface Case {
   a: number[];
@@ -33,6 +39,14 @@ const CASES: Case[] = [
   { a: [2, 2, 9, 16], b: [16, 12] }, // A's batch dimensions, B shared
   { a: [1, 20, 16], b: [5, 16, 8], transposeB: false }, // A shared over B's batch
   { a: [4, 32, 19], b: [4, 33, 32], transposeA: true, transposeB: true },
+  // whole tiles of 128 (so of 64) and slices: the unchecked code of `fast`, `fast_vec4`, `t128`
+  { a: [128, 48], b: [48, 256], bias: 256, activation: "relu" },
+  { a: [32, 128], b: [32, 128], transposeA: true, bias: 1 },
+  { a: [256, 16], b: [128, 16], transposeB: true, activation: "relu" },
+  { a: [2, 32, 128], b: [2, 128, 32], transposeA: true, transposeB: true, bias: 128 },
+  { a: [2, 128, 64], b: [64, 128] }, // A's batch, B shared
+  // whole tiles of 64 but not of 128: `t128` checks its edges where `fast` does not
+  { a: [192, 32], b: [32, 64], bias: 64 },
 ];
 
 function inputs(c: Case, i: number) {
@@ -43,8 +57,11 @@ function inputs(c: Case, i: number) {
   };
 }
 
-/** Each case on the current backend: tfjs's op on cpu, the tiled kernel itself on webgpu. */
-async function products(): Promise<Float32Array[]> {
+/**
+ * Each case on the current backend: tfjs's op on cpu, the tiled kernel's `variant` itself on
+ * webgpu.
+ */
+async function products(variant: MatMulVariant): Promise<Float32Array[]> {
   const results: Float32Array[] = [];
   for (const [i, c] of CASES.entries()) {
     const y = tf.tidy(() => {
@@ -55,12 +72,16 @@ async function products(): Promise<Float32Array[]> {
         activation: c.activation ?? "linear",
       };
       if (tf.getBackend() !== "webgpu") return tf.fused.matMul({ a, b, bias, ...attrs });
-      const out = tiledMatMul({
-        inputs: bias ? { a, b, bias } : { a, b },
-        attrs: attrs as unknown as tf.NamedAttrMap,
-        backend: tf.backend(),
-      }, 0);
-      assert.ok(out, `the tiled kernel declined ${JSON.stringify(c)}`);
+      const out = tiledMatMul(
+        {
+          inputs: bias ? { a, b, bias } : { a, b },
+          attrs: attrs as unknown as tf.NamedAttrMap,
+          backend: tf.backend(),
+        },
+        0,
+        variant,
+      );
+      assert.ok(out, `the tiled kernel (${variant}) declined ${JSON.stringify(c)}`);
       return tf.engine().makeTensorFromTensorInfo(out);
     });
     results.push(await y.data() as Float32Array);
@@ -69,9 +90,11 @@ async function products(): Promise<Float32Array[]> {
   return results;
 }
 
-Deno.test("the tiled WebGPU matrix product equals the cpu's (transposes, edges, bias, relu, batches)", async () => {
-  await agreeOnWebGpu(products, CASES, 1e-5, true);
-});
+for (const variant of MATMUL_VARIANTS) {
+  Deno.test(`the tiled WebGPU matrix product (${variant}) equals the cpu's (transposes, edges, bias, relu, batches)`, async () => {
+    await agreeOnWebGpu(() => products(variant), CASES, 1e-5, true);
+  });
+}
 
 Deno.test("the tiled matrix product declines what it does not cover; tfjs's kernel answers", async () => {
   await selectBackend("webgpu");
