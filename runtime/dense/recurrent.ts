@@ -8,14 +8,16 @@
  * and one makes the inputs time-major, recorded once:
  *
  * - forward: the input projections of every step at once (`x W + b`, one tiled matmul over T x
- *   batch rows), then one dispatch a step: each thread takes one unit of 4 samples, sums its
- *   gates' recurrent products (`h U`, the previous states staged in workgroup memory, each weight
- *   loaded once for the 4), and writes the gates, the cell state and the output;
+ *   batch rows), then one dispatch a step: a workgroup takes 16 units of 4 samples, its threads
+ *   slices of the gates' recurrent products (`h U`, the previous states staged in workgroup
+ *   memory, each weight loaded once for the 4) whose partial sums it adds, then writes the
+ *   gates, the cell state and the output;
  * - backward through time: one dispatch a step, from the last: the gradient at the step's output
  *   (from above, plus the recurrent product of the next step's gate gradients with `U`, read
- *   transposed for coalesced loads), then the gates' gradients and the carried cell-state (LSTM)
- *   or direct (GRU) gradient; then the weight gradients as two tiled matmuls over every step, the
- *   biases' as column sums, and (below the last layer) the gradient into the layer beneath.
+ *   transposed for coalesced loads, split into slices as forward), then the gates' gradients and
+ *   the carried cell-state (LSTM) or direct (GRU) gradient; then the weight gradients as two tiled
+ *   matmuls over every step, the biases' as column sums, and (below the last layer) the gradient
+ *   into the layer beneath.
  *
  * Everything inside the stage is time-major (row `t * batch + b`): the batch's inputs, stored
  * batch-major, are transposed once. The state sequence keeps a zero slot before the first step,
@@ -68,13 +70,46 @@ export function gateCount(cell: RecurrentPlan["cell"]): number {
   return cell === "lstm" ? 4 : 3;
 }
 
-/** Threads of the step kernels' workgroups (units of the same samples). */
-const STEP_THREADS = 64;
 /**
- * Samples each thread of the step kernels takes: every weight it loads serves that many (on
- * llvmpipe one sample a thread made the forward pass 1.8x slower than tfjs's).
+ * Samples each thread of the step kernels takes in its recurrent product: every weight it loads
+ * serves that many (on llvmpipe one sample a thread made the forward pass 1.8x slower than
+ * tfjs's).
  */
 const STEP_SAMPLES = 4;
+/**
+ * Units a step kernel's workgroup takes (of `STEP_SAMPLES` samples): its threads are
+ * `STEP_UNITS` units by the slices of the recurrent product's sum, thread `li` unit
+ * `li % STEP_UNITS` and slice `li / STEP_UNITS`, so that a warp's lanes read 16 consecutive
+ * weights of a row (coalesced) and a slice's lanes one staged value (a broadcast).
+ *
+ * The steps are latency bound (the benchmark LSTM, 128 units of a batch of 64: a backward step is
+ * an 8.4 MFLOP product), so what counts is how many threads share a step and how long each one's
+ * chain of dependent loads and FMAs is. Before, a thread took a whole unit's sum, 64 to a
+ * workgroup: 2 x 16 = 32 workgroups (2048 threads) a step, each thread's chain 512 gates long
+ * backward and 128 states (x 4 gates) forward. Split into slices, whose partial sums the
+ * workgroup adds in its memory, that LSTM's steps are 8 x 16 = 128 workgroups; backward 256
+ * threads each (32768 in all), a chain of 512 / 16 = 32 gates then 16 partials; forward 128
+ * threads each (16384), a chain of 128 / 8 = 16 states (x 4 gates) then 8 partials a gate.
+ */
+const STEP_UNITS = 16;
+/**
+ * Slices of the backward product's sum (over the next step's gate gradients): 16 x 16 = 256
+ * threads, WebGPU's guaranteed largest workgroup.
+ */
+const BACKWARD_SLICES = 16;
+/**
+ * Slices of the forward product's sum (over the previous states): 8, as its partial sums, one a
+ * gate, take 4 x 128 x 16 bytes = 8 KiB of workgroup memory (of 16 KiB guaranteed) beside the
+ * staged states.
+ */
+const FORWARD_SLICES = 8;
+/**
+ * Values staged at a time in workgroup memory, 4 samples' each (16 bytes): backward the next
+ * step's gate gradients (8 KiB; the benchmark's 512 in one go), forward the previous states
+ * (4 KiB).
+ */
+const BACKWARD_CHUNK = 512;
+const FORWARD_CHUNK = 256;
 
 /** Per layer, the buffers of micro-batches of up to `rows` samples. */
 interface LayerBuffers {
@@ -334,8 +369,9 @@ export class RecurrentStage {
   }
 
   /**
-   * The dispatch of step `t` of a layer (`top`: the last layer) forward or backward: a thread a
-   * unit of 4 samples, the step kernels' sizes in its uniforms (see `STEP_DIMS`).
+   * The dispatch of step `t` of a layer (`top`: the last layer) forward or backward: a workgroup
+   * `STEP_UNITS` units of `STEP_SAMPLES` samples, the step kernels' sizes in its uniforms (see
+   * `STEP_DIMS`).
    */
   #stepDispatch(
     direction: "forward" | "backward",
@@ -349,7 +385,7 @@ export class RecurrentStage {
       pipeline: pipelineFor(this.#device, `${cell}-${direction}`, () => code(cell)),
       buffers,
       uniforms: (rows) => [rows, units, t, steps, top ? 1 : 0],
-      groups: (rows) => [Math.ceil(units / STEP_THREADS), Math.ceil(rows / STEP_SAMPLES)],
+      groups: (rows) => [Math.ceil(units / STEP_UNITS), Math.ceil(rows / STEP_SAMPLES)],
     };
   }
 
@@ -443,55 +479,70 @@ struct Dims { B: u32, H: u32, t: u32, T: u32, top: u32 }
 @group(0) @binding(0) var<uniform> dims: Dims;`;
 
 /**
- * The step kernels' shared part: the staging array, sigmoid and tanh as the dense kernels compute
- * them (tanh clamped: exp cannot overflow), and the start of `main`: the sizes, the thread's
- * first sample `b0` and unit `j`, and the gates' width.
+ * The step kernels' shared part: sigmoid and tanh as the dense kernels compute them (tanh
+ * clamped: exp cannot overflow), and the start of `main` for `slices` slices: the sizes, the
+ * workgroup's first sample `b0`, the thread's unit `j` and slice, and the gates' width.
  */
-const stepMain = (gates: number) => `
-var<workgroup> staged: array<vec4<f32>, ${STEP_THREADS}>;
+const stepMain = (gates: number, slices: number) => `
 fn sigm(z: f32) -> f32 { return 1.0 / (1.0 + exp(-z)); }
 fn tanhc(z: f32) -> f32 { return tanh(clamp(z, -15.0, 15.0)); }
 
-@compute @workgroup_size(${STEP_THREADS})
+@compute @workgroup_size(${STEP_UNITS * slices})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let H = dims.H;
   let B = dims.B;
   let t = dims.t;
   let b0 = wg.y * ${STEP_SAMPLES}u;
-  let j = wg.x * ${STEP_THREADS}u + li;
+  let u = li % ${STEP_UNITS}u;
+  let slice = li / ${STEP_UNITS}u;
+  let j = wg.x * ${STEP_UNITS}u + u;
   let width = ${gates}u * H;`;
 
 /**
- * One step forward: thread (unit j of samples 4b..4b+3). The recurrent products of its gates,
- * `h_{t-1} U`, for its 4 samples at once (one vec4 a gate, a weight loaded once for them), over
- * the previous states staged 64 units at a time in workgroup memory;
- * then per sample torch's cell (each product with its bias, then their sum; the state before
- * the first step is zero): LSTM `c = f c' + i g`, `h = o tanh(c)`; GRU `n = tanh(x_n + r (h U_n
- * + b_hn))`, `h = n + z (h' - n)`. Writes the gates (and GRU's `h U_n + b_hn`), the state, and
- * the output: every step's below the top layer, the last one's at the top.
+ * The cell's part of a step kernel: the first `STEP_UNITS x STEP_SAMPLES` threads, thread `li`
+ * unit `j` (as in its product) of sample `b0 + li / STEP_UNITS`, after the partial sums are in
+ * workgroup memory; the others, and those past the units or the micro-batch, are done.
+ */
+const cellThread = `
+  if (li >= ${STEP_UNITS * STEP_SAMPLES}u) { return; }
+  let s = li / ${STEP_UNITS}u;
+  let b = b0 + s;
+  if (j >= H || b >= B) { return; }`;
+
+/**
+ * One step forward. The recurrent products of the gates, `h_{t-1} U`, for a workgroup's 4 samples
+ * at once (one vec4 a gate, a weight loaded once for them): the previous states staged in
+ * workgroup memory, `FORWARD_CHUNK` units at a time; thread (unit j, slice) sums the states
+ * `slice, slice + FORWARD_SLICES, ...` of each chunk (skipped before the first step, whose
+ * previous state is zero), the workgroup then adds the slices' partials. Then per (unit, sample)
+ * torch's cell (each product with its bias, then their sum): LSTM `c = f c' + i g`,
+ * `h = o tanh(c)`; GRU `n = tanh(x_n + r (h U_n + b_hn))`, `h = n + z (h' - n)`. Writes the gates
+ * (and GRU's `h U_n + b_hn`), the state, and the output: every step's below the top layer, the
+ * last one's at the top.
  */
 function forwardStepWgsl(cell: RecurrentPlan["cell"]): string {
   const gates = gateCount(cell);
+  const threads = STEP_UNITS * FORWARD_SLICES;
   const accs = Array.from({ length: gates }, (_, k) => `acc${k}`);
   const body = cell === "lstm"
     ? `
-    let cPrev = select(0.0, cs[prev], t > 0u);
-    let ig = sigm(gx[g + j] + (acc0[s] + bh[j]));
-    let fg = sigm(gx[g + H + j] + (acc1[s] + bh[H + j]));
-    let gg = tanhc(gx[g + 2u * H + j] + (acc2[s] + bh[2u * H + j]));
-    let og = sigm(gx[g + 3u * H + j] + (acc3[s] + bh[3u * H + j]));
-    let c = fg * cPrev + ig * gg;
-    let h = og * tanhc(c);
-    cs[next] = c;
-    let saved = vec4<f32>(ig, fg, gg, og);`
+  let cPrev = select(0.0, cs[prev], t > 0u);
+  let ig = sigm(gx[g + j] + (sum0 + bh[j]));
+  let fg = sigm(gx[g + H + j] + (sum1 + bh[H + j]));
+  let gg = tanhc(gx[g + 2u * H + j] + (sum2 + bh[2u * H + j]));
+  let og = sigm(gx[g + 3u * H + j] + (sum3 + bh[3u * H + j]));
+  let c = fg * cPrev + ig * gg;
+  let h = og * tanhc(c);
+  cs[next] = c;
+  let saved = vec4<f32>(ig, fg, gg, og);`
     : `
-    let hPrev = select(0.0, hs[prev], t > 0u);
-    let z = sigm(gx[g + j] + (acc0[s] + bh[j]));
-    let r = sigm(gx[g + H + j] + (acc1[s] + bh[H + j]));
-    let hn = acc2[s] + bh[2u * H + j];
-    let n = tanhc(gx[g + 2u * H + j] + r * hn);
-    let h = n + z * (hPrev - n);
-    let saved = vec4<f32>(z, r, n, hn);`;
+  let hPrev = select(0.0, hs[prev], t > 0u);
+  let z = sigm(gx[g + j] + (sum0 + bh[j]));
+  let r = sigm(gx[g + H + j] + (sum1 + bh[H + j]));
+  let hn = sum2 + bh[2u * H + j];
+  let n = tanhc(gx[g + 2u * H + j] + r * hn);
+  let h = n + z * (hPrev - n);
+  let saved = vec4<f32>(z, r, n, hn);`;
   return `${STEP_DIMS}
 @group(0) @binding(1) var<storage, read> gx: array<f32>;
 @group(0) @binding(2) var<storage, read> U: array<f32>;
@@ -500,96 +551,107 @@ function forwardStepWgsl(cell: RecurrentPlan["cell"]): string {
 @group(0) @binding(5) var<storage, read_write> acts: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read_write> outs: array<f32>;
 ${cell === "lstm" ? "@group(0) @binding(7) var<storage, read_write> cs: array<f32>;" : ""}
-${stepMain(gates)}
+var<workgroup> staged: array<vec4<f32>, ${FORWARD_CHUNK}>;
+// gate k's partial sums at [k * ${threads} + li]
+var<workgroup> partial: array<vec4<f32>, ${gates * threads}>;
+${stepMain(gates, FORWARD_SLICES)}
   ${accs.map((a) => `var ${a} = vec4<f32>(0.0);`).join(" ")}
-  for (var m0 = 0u; m0 < H; m0 += ${STEP_THREADS}u) {
-    // the previous states (slot t) of the ${STEP_SAMPLES} samples at unit m0 + li
-    var v = vec4<f32>(0.0);
-    if (t > 0u && m0 + li < H) {
-      for (var s = 0u; s < ${STEP_SAMPLES}u; s++) {
-        if (b0 + s < B) { v[s] = hs[(t * B + b0 + s) * H + m0 + li]; }
+  if (t > 0u) {
+    for (var m0 = 0u; m0 < H; m0 += ${FORWARD_CHUNK}u) {
+      let count = min(${FORWARD_CHUNK}u, H - m0);
+      // the previous states (slot t) of the ${STEP_SAMPLES} samples at units m0 .. m0 + count
+      for (var m = li; m < count; m += ${threads}u) {
+        var v = vec4<f32>(0.0);
+        for (var s = 0u; s < ${STEP_SAMPLES}u; s++) {
+          if (b0 + s < B) { v[s] = hs[(t * B + b0 + s) * H + m0 + m]; }
+        }
+        staged[m] = v;
       }
-    }
-    staged[li] = v;
-    workgroupBarrier();
-    let count = min(${STEP_THREADS}u, H - m0);
-    if (j < H) {
-      for (var m = 0u; m < count; m++) {
-        let hv = staged[m];
-        let row = (m0 + m) * width + j;
-        ${accs.map((a, k) => `${a} += hv * U[row${k ? ` + ${k}u * H` : ""}];`).join(" ")}
+      workgroupBarrier();
+      if (j < H) {
+        for (var m = slice; m < count; m += ${FORWARD_SLICES}u) {
+          let hv = staged[m];
+          let row = (m0 + m) * width + j;
+          ${accs.map((a, k) => `${a} += hv * U[row${k ? ` + ${k}u * H` : ""}];`).join(" ")}
+        }
       }
+      workgroupBarrier();
     }
-    workgroupBarrier();
   }
-  if (j >= H) { return; }
-  for (var s = 0u; s < ${STEP_SAMPLES}u; s++) {
-    let b = b0 + s;
-    if (b >= B) { break; }
-    let prev = (t * B + b) * H + j;
-    let next = ((t + 1u) * B + b) * H + j;
-    let g = (t * B + b) * width;
-    ${body}
-    hs[next] = h;
-    if (t == 0u) {
-      // slot 0, the initial state, is zero: written here, as a smaller micro-batch before wrote
-      // its own slot 1 there (the backward pass and the recurrent kernel's gradient read it)
-      hs[prev] = 0.0;
-      ${cell === "lstm" ? "cs[prev] = 0.0;" : ""}
-    }
-    acts[(t * B + b) * H + j] = saved;
-    if (dims.top == 0u) {
-      outs[(t * B + b) * H + j] = h;
-    } else if (t + 1u == dims.T) {
-      outs[b * H + j] = h;
-    }
+  ${accs.map((a, k) => `partial[${k ? `${k * threads}u + ` : ""}li] = ${a};`).join(" ")}
+  workgroupBarrier();
+  ${cellThread}
+  ${accs.map((_, k) => `var sum${k} = 0.0;`).join(" ")}
+  for (var k = 0u; k < ${FORWARD_SLICES}u; k++) {
+    let at = k * ${STEP_UNITS}u + u;
+    ${accs.map((_, k) => `sum${k} += partial[${k ? `${k * threads}u + ` : ""}at][s];`).join(" ")}
+  }
+  let prev = (t * B + b) * H + j;
+  let next = ((t + 1u) * B + b) * H + j;
+  let g = (t * B + b) * width;
+  ${body}
+  hs[next] = h;
+  if (t == 0u) {
+    // slot 0, the initial state, is zero: written here, as a smaller micro-batch before wrote
+    // its own slot 1 there (the backward pass and the recurrent kernel's gradient read it)
+    hs[prev] = 0.0;
+    ${cell === "lstm" ? "cs[prev] = 0.0;" : ""}
+  }
+  acts[(t * B + b) * H + j] = saved;
+  if (dims.top == 0u) {
+    outs[(t * B + b) * H + j] = h;
+  } else if (t + 1u == dims.T) {
+    outs[b * H + j] = h;
   }
 }
 `;
 }
 
 /**
- * One step backward: thread (unit j of samples 4b..4b+3). The gradient at the step's output:
- * from above (every step's below the top layer, the last one's at the top), plus the recurrent
- * product of the next step's recurrent-side gate gradients with `U` (read transposed; the
- * 4 samples' gradients staged in workgroup memory, a weight loaded once for them),
- * plus (GRU) the direct path carried from the next step; then per sample the gates'
- * pre-activation gradients and the gradient carried to the step before (LSTM: the cell state's).
+ * One step backward. The gradient at the step's output: from above (every step's below the top
+ * layer, the last one's at the top), plus the recurrent product of the next step's
+ * recurrent-side gate gradients with `U` (read transposed, coalesced; the workgroup's 4 samples'
+ * gradients staged in workgroup memory, `BACKWARD_CHUNK` gates at a time, a weight loaded once
+ * for them; thread (unit j, slice) sums the gates `slice, slice + BACKWARD_SLICES, ...`, the
+ * workgroup then adds the slices' partials), plus (GRU) the direct path carried from the next
+ * step; then per (unit, sample) the gates' pre-activation gradients and the gradient carried to
+ * the step before (LSTM: the cell state's).
  */
 function backwardStepWgsl(cell: RecurrentPlan["cell"]): string {
   const gates = gateCount(cell);
+  const threads = STEP_UNITS * BACKWARD_SLICES;
   const body = cell === "lstm"
     ? `
-    let c = state[next];
-    let cPrev = state[prev];
-    let tc = tanhc(c);
-    var dc = dh * sv.w * (1.0 - tc * tc);
-    if (later) { dc += carry[b * H + j]; }
-    let di = dc * sv.z * sv.x * (1.0 - sv.x);
-    let df = dc * cPrev * sv.y * (1.0 - sv.y);
-    let dg = dc * sv.x * (1.0 - sv.z * sv.z);
-    let dOut = dh * tc * sv.w * (1.0 - sv.w);
-    dzx[g + j] = di;
-    dzx[g + H + j] = df;
-    dzx[g + 2u * H + j] = dg;
-    dzx[g + 3u * H + j] = dOut;
-    carry[b * H + j] = dc * sv.y;`
+  let c = state[next];
+  let cPrev = state[prev];
+  let tc = tanhc(c);
+  var dc = dh * sv.w * (1.0 - tc * tc);
+  if (later) { dc += carry[b * H + j]; }
+  let di = dc * sv.z * sv.x * (1.0 - sv.x);
+  let df = dc * cPrev * sv.y * (1.0 - sv.y);
+  let dg = dc * sv.x * (1.0 - sv.z * sv.z);
+  let dOut = dh * tc * sv.w * (1.0 - sv.w);
+  dzx[g + j] = di;
+  dzx[g + H + j] = df;
+  dzx[g + 2u * H + j] = dg;
+  dzx[g + 3u * H + j] = dOut;
+  carry[b * H + j] = dc * sv.y;`
     : `
-    if (later) { dh += carry[b * H + j]; }
-    let hPrev = state[prev];
-    let z = sv.x;
-    let r = sv.y;
-    let n = sv.z;
-    let dn = dh * (1.0 - z) * (1.0 - n * n);
-    let dz = dh * (hPrev - n) * z * (1.0 - z);
-    let dr = dn * sv.w * r * (1.0 - r);
-    dzx[g + j] = dz;
-    dzx[g + H + j] = dr;
-    dzx[g + 2u * H + j] = dn;
-    dzh[g + j] = dz;
-    dzh[g + H + j] = dr;
-    dzh[g + 2u * H + j] = dn * r;
-    carry[b * H + j] = dh * z;`;
+  if (later) { dh += carry[b * H + j]; }
+  let hPrev = state[prev];
+  let z = sv.x;
+  let r = sv.y;
+  let n = sv.z;
+  let dn = dh * (1.0 - z) * (1.0 - n * n);
+  let dz = dh * (hPrev - n) * z * (1.0 - z);
+  let dr = dn * sv.w * r * (1.0 - r);
+  dzx[g + j] = dz;
+  dzx[g + H + j] = dr;
+  dzx[g + 2u * H + j] = dn;
+  dzh[g + j] = dz;
+  dzh[g + H + j] = dr;
+  dzh[g + 2u * H + j] = dn * r;
+  carry[b * H + j] = dh * z;`;
   // The next step's recurrent-side gate gradients: LSTM's are its dzx (both sides alike).
   const recurrent = cell === "lstm" ? "dzx" : "dzh";
   return `${STEP_DIMS}
@@ -600,43 +662,46 @@ function backwardStepWgsl(cell: RecurrentPlan["cell"]): string {
 @group(0) @binding(5) var<storage, read_write> dzx: array<f32>;
 @group(0) @binding(6) var<storage, read_write> carry: array<f32>;
 ${cell === "gru" ? "@group(0) @binding(7) var<storage, read_write> dzh: array<f32>;" : ""}
-${stepMain(gates)}
+var<workgroup> staged: array<vec4<f32>, ${BACKWARD_CHUNK}>;
+var<workgroup> partial: array<vec4<f32>, ${threads}>;
+${stepMain(gates, BACKWARD_SLICES)}
   let later = t + 1u < dims.T;
   // sum over the next step's gate gradients of dZ[t + 1, b, n] U[j, n] (U^T stored [n, j])
   var dhs = vec4<f32>(0.0);
   if (later) {
-    for (var n0 = 0u; n0 < width; n0 += ${STEP_THREADS}u) {
-      var v = vec4<f32>(0.0);
-      if (n0 + li < width) {
+    for (var n0 = 0u; n0 < width; n0 += ${BACKWARD_CHUNK}u) {
+      let count = min(${BACKWARD_CHUNK}u, width - n0);
+      for (var n = li; n < count; n += ${threads}u) {
+        var v = vec4<f32>(0.0);
         for (var s = 0u; s < ${STEP_SAMPLES}u; s++) {
-          if (b0 + s < B) { v[s] = ${recurrent}[((t + 1u) * B + b0 + s) * width + n0 + li]; }
+          if (b0 + s < B) { v[s] = ${recurrent}[((t + 1u) * B + b0 + s) * width + n0 + n]; }
+        }
+        staged[n] = v;
+      }
+      workgroupBarrier();
+      if (j < H) {
+        for (var n = slice; n < count; n += ${BACKWARD_SLICES}u) {
+          dhs += staged[n] * ut[(n0 + n) * H + j];
         }
       }
-      staged[li] = v;
-      workgroupBarrier();
-      let count = min(${STEP_THREADS}u, width - n0);
-      if (j < H) {
-        for (var n = 0u; n < count; n++) { dhs += staged[n] * ut[(n0 + n) * H + j]; }
-      }
       workgroupBarrier();
     }
   }
-  if (j >= H) { return; }
-  for (var s = 0u; s < ${STEP_SAMPLES}u; s++) {
-    let b = b0 + s;
-    if (b >= B) { break; }
-    var dh = dhs[s];
-    if (dims.top == 0u) {
-      dh += dout[(t * B + b) * H + j];
-    } else if (!later) {
-      dh += dout[b * H + j];
-    }
-    let sv = acts[(t * B + b) * H + j];
-    let prev = (t * B + b) * H + j;
-    let next = ((t + 1u) * B + b) * H + j;
-    let g = (t * B + b) * width;
-    ${body}
+  partial[li] = dhs;
+  workgroupBarrier();
+  ${cellThread}
+  var dh = 0.0;
+  for (var k = 0u; k < ${BACKWARD_SLICES}u; k++) { dh += partial[k * ${STEP_UNITS}u + u][s]; }
+  if (dims.top == 0u) {
+    dh += dout[(t * B + b) * H + j];
+  } else if (!later) {
+    dh += dout[b * H + j];
   }
+  let sv = acts[(t * B + b) * H + j];
+  let prev = (t * B + b) * H + j;
+  let next = ((t + 1u) * B + b) * H + j;
+  let g = (t * B + b) * width;
+  ${body}
 }
 `;
 }

@@ -59,6 +59,28 @@ const CASES: ParityCase[] = [
     steps: [[8], [8], [8]],
   },
   {
+    // 260 units: 17 workgroups of 16 units (the last of 4), the previous states staged in two
+    // chunks forward, the 1040 gates in three backward; a micro-batch of one sample, then 6 (a
+    // workgroup's 4 and one of 2)
+    name: "an LSTM of 260 units, a micro-batch of one sample, binary cross-entropy, sgd",
+    config: {
+      model: { kind: "rnn", cell: "lstm", units: 260 },
+      optimizer: { name: "sgd", lr: 0.01 },
+    },
+    shape: { inputShape: [3, 2], targetSize: 1, task: "binary" },
+    steps: [[1], [6], [1]],
+  },
+  {
+    // 200 units, two GRU layers: 600 gates, two chunks backward; a batch of one sample
+    name: "two GRU layers of 200 units, a micro-batch of one sample, mse, sgd",
+    config: {
+      model: { kind: "rnn", cell: "gru", units: 200, layers: 2 },
+      optimizer: { name: "sgd", lr: 0.01 },
+    },
+    shape: { inputShape: [3, 2], targetSize: 1, task: "regression" },
+    steps: [[1], [5], [1]],
+  },
+  {
     name: "an LSTM over images (rows as steps), three layers, sgd",
     config: {
       model: { kind: "rnn", cell: "lstm", units: 4, layers: 3 },
