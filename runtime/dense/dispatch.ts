@@ -40,9 +40,11 @@ export interface Dispatch {
   buffers: () => GPUBuffer[];
   /** Uniform words (u32; floats as their bits) for a micro-batch of `rows` samples. */
   uniforms: (rows: number, accumulate: number, scale: number) => number[];
-  /** Workgroups (x, y[, z]) for a micro-batch of `rows` samples. */
+  /** Workgroups (x, y[, z]) for a micro-batch of `rows` samples (a function of `rows` alone). */
   groups: (rows: number) => number[];
   bindGroup?: GPUBindGroup;
+  /** The workgroups of the last `rows` recorded (kept by the recorder: `groups` allocates). */
+  recorded?: { rows: number; x: number; y: number; z: number };
 }
 
 /** The bits of `x` as an f32, for a float in a block of u32 words. */

@@ -1,8 +1,8 @@
 /**
  * The training step of a dense network (linear model or MLP without batch norm and dropout) in
  * anneal's own WGSL kernels on tfjs's WebGPU device: forward, loss, backward and the global
- * gradient norm recorded as one compute pass per micro-batch, with pipelines, buffers and bind
- * groups made once. tfjs's path costs 60-120 us of JavaScript per op (~25 ops forward and
+ * gradient norm recorded as one compute pass per micro-batch (the norm in the last one), with
+ * pipelines, buffers, bind groups and each dispatch's workgroups made once. tfjs's path costs 60-120 us of JavaScript per op (~25 ops forward and
  * backward for a 3-layer MLP); here a step is ~20 dispatches at ~2 us each to encode.
  *
  * The weights stay tfjs variables (the optimizer, checkpoints and evaluation use them as
@@ -313,15 +313,19 @@ export class DenseGpuProgram {
     this.#stage?.checkRows(largest);
     if (largest > this.#capacity) this.#allocate(largest);
     this.#bind();
+    // One pass and one submission a micro-batch (the next one's uploads and uniforms are queue
+    // writes, which must come after the commands reading the last ones); the norm's dispatches
+    // end the last pass, after the gradients they read, rather than take a pass and a
+    // submission of their own (each an encoder to finish, a submit, and wgpu's tracking).
     microBatches.forEach((batch, i) => {
       const decode = this.#upload(batch);
       this.#writeUniforms(batch.size, i > 0 ? 1 : 0, 1 / total);
       recordPass(this.#backend, (pass) => {
         if (decode) this.#record(pass, [decode], batch.size);
         this.#record(pass, this.#dispatches, batch.size);
+        if (i === microBatches.length - 1) this.#record(pass, this.#normDispatches, 0);
       });
     });
-    recordPass(this.#backend, (pass) => this.#record(pass, this.#normDispatches, 0));
     const stats = tf.tensor({ buffer: this.#stats }, [3], "float32") as tf.Tensor1D;
     return { grads: this.grads, stats };
   }
@@ -514,11 +518,22 @@ export class DenseGpuProgram {
     return out;
   }
 
+  /**
+   * Records `dispatches` for a micro-batch of `rows` samples. Each dispatch's workgroups are
+   * worked out once per row count (its `groups` depend on nothing else) and kept on it, as its
+   * bind group is: every step records the same dispatches over the same rows, and their closures
+   * allocate. A pipeline already set (consecutive dispatches of one kernel) is not set again.
+   */
   #record(pass: GPUComputePassEncoder, dispatches: Dispatch[], rows: number): void {
+    let pipeline: GPUComputePipeline | undefined;
     for (const d of dispatches) {
-      pass.setPipeline(d.pipeline);
+      if (d.pipeline !== pipeline) pass.setPipeline(pipeline = d.pipeline);
       pass.setBindGroup(0, d.bindGroup!);
-      const [x, y = 1, z = 1] = d.groups(rows);
+      if (d.recorded?.rows !== rows) {
+        const [x, y = 1, z = 1] = d.groups(rows);
+        d.recorded = { rows, x, y, z };
+      }
+      const { x, y, z } = d.recorded;
       pass.dispatchWorkgroups(x, y, z);
     }
   }
