@@ -85,7 +85,12 @@ export function createFusedOptimizer(
   const groups = new Map<string, { step: FusedStep; lrMultiplier: number }>();
   let pending: OptimizerState | undefined;
   let steps = 0;
+  // Each variable's group, by name and rank (what its settings depend on): resolving them builds
+  // the spec's patterns' regular expressions, which every step did for every variable.
+  const groupOfVariable = new Map<string, { step: FusedStep; lrMultiplier: number }>();
   const groupOf = (variable: tf.Variable) => {
+    const known = groupOfVariable.get(`${variable.rank}|${variable.name}`);
+    if (known) return known;
     const settings = resolveParamSettings(spec, variable.name, variable.rank);
     const key = `${settings.weightDecay}|${settings.lrMultiplier}`;
     let group = groups.get(key);
@@ -96,6 +101,7 @@ export function createFusedOptimizer(
       };
       groups.set(key, group);
     }
+    groupOfVariable.set(`${variable.rank}|${variable.name}`, group);
     return group;
   };
   const globalClip = new FusedGlobalClip();
@@ -185,6 +191,7 @@ export function createFusedOptimizer(
       guard.dispose();
       for (const group of groups.values()) group.step.dispose();
       groups.clear();
+      groupOfVariable.clear();
     },
   };
 }

@@ -146,6 +146,10 @@ export function createFusedStep(kind: FusedKind, hyper: FusedHyper = {}): FusedS
   let t = 0;
   let pending: FusedState | undefined;
   let uniforms: ArrayBuffer = new ArrayBuffer(0);
+  let uniformFloats: Float32Array | undefined;
+  let uniformWords: Uint32Array | undefined;
+  /** The corrections of up to SKIP_TABLE steps back, as the uniforms take them. */
+  let skipTable: Float32Array | undefined;
   let uniformBuffer: GPUBuffer | undefined;
   let partialBuffer: GPUBuffer | undefined;
   let clipBuffer: GPUBuffer | undefined;
@@ -181,6 +185,9 @@ export function createFusedStep(kind: FusedKind, hyper: FusedHyper = {}): FusedS
     pending = undefined;
     const device = backend.device;
     uniforms = new ArrayBuffer(UNIFORM_STRIDE * params.length);
+    uniformFloats = new Float32Array(uniforms);
+    uniformWords = new Uint32Array(uniforms);
+    skipTable = new Float32Array(2 * SKIP_TABLE);
     uniformBuffer = device.createBuffer({
       size: uniforms.byteLength,
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
@@ -207,17 +214,23 @@ export function createFusedStep(kind: FusedKind, hyper: FusedHyper = {}): FusedS
    * `knownSkips`: the guard's skips it has read.
    */
   function writeUniforms(lr: number, step: number, knownSkips: number): void {
-    const f = new Float32Array(uniforms);
-    const u = new Uint32Array(uniforms);
+    // (the views, the table and the step's scalars made once a step, not once a tensor)
+    const f = uniformFloats!;
+    const u = uniformWords!;
     const flags = (step === 1 ? 1 : 0) | (h.nesterov ? 2 : 0) |
       (kind === "adamw" ? 4 : 0) | (h.amsgrad ? 8 : 0);
     // the corrections (Adam's step size, sqrt(bias correction 2)) of 1, 2, ... steps back, for
     // steps skipped on the device the host does not know of yet, float64 rounded once as the
     // step's own (1 before any step: never read, as a step's count is at least 1)
-    const back = Array.from({ length: SKIP_TABLE }, (_, k) => step - 1 - k);
-    const table = back.flatMap((s) =>
-      s >= 1 ? [lr / (1 - h.beta1 ** s), Math.sqrt(1 - h.beta2 ** s)] : [1, 1]
-    );
+    const table = skipTable!;
+    for (let k = 0; k < SKIP_TABLE; k++) {
+      const s = step - 1 - k;
+      table[2 * k] = s >= 1 ? lr / (1 - h.beta1 ** s) : 1;
+      table[2 * k + 1] = s >= 1 ? Math.sqrt(1 - h.beta2 ** s) : 1;
+    }
+    // float64 scalars rounded once, as torch's Python floats (see UNIFORM_FIELDS)
+    const stepSize = lr / (1 - h.beta1 ** step);
+    const sqrtBiasCorrection2 = Math.sqrt(1 - h.beta2 ** step);
     const totalPartials = entries.reduce((sum, e) => sum + e.partials, 0);
     let base = 0;
     entries.forEach((e, i) => {
@@ -227,9 +240,8 @@ export function createFusedStep(kind: FusedKind, hyper: FusedHyper = {}): FusedS
       f[o + F.beta2] = h.beta2;
       f[o + F.eps] = h.eps;
       f[o + F.weightDecay] = h.weightDecay;
-      // float64 scalars rounded once, as torch's Python floats (see UNIFORM_FIELDS)
-      f[o + F.stepSize] = lr / (1 - h.beta1 ** step);
-      f[o + F.sqrtBiasCorrection2] = Math.sqrt(1 - h.beta2 ** step);
+      f[o + F.stepSize] = stepSize;
+      f[o + F.sqrtBiasCorrection2] = sqrtBiasCorrection2;
       f[o + F.undampened] = 1 - h.dampening;
       f[o + F.beta1Complement] = 1 - h.beta1;
       f[o + F.beta2Complement] = 1 - h.beta2;
