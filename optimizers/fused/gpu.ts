@@ -91,15 +91,21 @@ export function ensureExclusive(backend: WebGpuBackendInternals, variable: tf.Va
   copy.dispose();
 }
 
-/** Runs `record` in a compute pass on the backend's encoder, after tfjs's queued work; submits. */
+/**
+ * Runs `record` in a compute pass on the backend's encoder, after tfjs's queued work; submits,
+ * unless `submit` is false: then the caller's next tfjs call that submits (a tensor made from a
+ * buffer copies it and submits) takes the pass with it, one submission for both, and no queue
+ * write may come between (it would land before the pass).
+ */
 export function recordPass(
   backend: WebGpuBackendInternals,
   record: (pass: GPUComputePassEncoder) => void,
+  submit = true,
 ): void {
   backend.ensureCommandEncoderReady();
   backend.endComputePassEncoder();
   const pass = backend.commandEncoder!.beginComputePass();
   record(pass);
   pass.end();
-  backend.submitQueue();
+  if (submit) backend.submitQueue();
 }

@@ -316,15 +316,17 @@ export class DenseGpuProgram {
     // One pass and one submission a micro-batch (the next one's uploads and uniforms are queue
     // writes, which must come after the commands reading the last ones); the norm's dispatches
     // end the last pass, after the gradients they read, rather than take a pass and a
-    // submission of their own (each an encoder to finish, a submit, and wgpu's tracking).
+    // submission of their own (each an encoder to finish, a submit, and wgpu's tracking). The
+    // last pass is submitted with the copy of the stats into their tensor (which tfjs submits).
     microBatches.forEach((batch, i) => {
       const decode = this.#upload(batch);
       this.#writeUniforms(batch.size, i > 0 ? 1 : 0, 1 / total);
+      const last = i === microBatches.length - 1;
       recordPass(this.#backend, (pass) => {
         if (decode) this.#record(pass, [decode], batch.size);
         this.#record(pass, this.#dispatches, batch.size);
-        if (i === microBatches.length - 1) this.#record(pass, this.#normDispatches, 0);
-      });
+        if (last) this.#record(pass, this.#normDispatches, 0);
+      }, !last);
     });
     const stats = tf.tensor({ buffer: this.#stats }, [3], "float32") as tf.Tensor1D;
     return { grads: this.grads, stats };
@@ -378,11 +380,12 @@ export class DenseGpuProgram {
         const words = this.#evalDispatches[0].uniforms(part.size, accumulate, 1 / batch.size);
         this.#device.queue.writeBuffer(this.#evalUniforms!, 0, new Uint32Array(words));
       }
+      // (the last part's pass submitted with the copy of the stats into their tensor)
       recordPass(this.#backend, (pass) => {
         if (decode) this.#record(pass, [decode], part.size);
         this.#record(pass, this.#dispatches.slice(0, this.#forwardCount), part.size);
         this.#record(pass, this.#evalDispatches, part.size);
-      });
+      }, end < batch.size);
     }
     return tf.tensor({ buffer: this.#evalStats }, [3], "float32") as tf.Tensor1D;
   }
