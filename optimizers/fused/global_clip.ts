@@ -26,6 +26,8 @@ export class FusedGlobalClip {
   #scaleGroup?: GPUBindGroup;
   #bound: GPUBuffer[] = [];
   #maxNorm = NaN;
+  /** The encoder of the last pass recorded, until a later record sees it submitted. */
+  #encoder?: GPUCommandEncoder;
 
   #setup(grads: tf.Tensor[]): void {
     const backend = this.#backend = webGpuBackend("fused gradient clipping");
@@ -77,7 +79,9 @@ export class FusedGlobalClip {
 
   /**
    * Records the norm of `grads` and the scale for `maxNorm`; returns the `[norm, scale]` buffer.
-   * Later steps must pass gradients of the same sizes, in the same order.
+   * Later steps must pass gradients of the same sizes, in the same order. The pass is left on
+   * tfjs's encoder, submitted with the next submission (the update pass that reads the scale,
+   * recorded next): one submission for both.
    */
   record(grads: tf.Tensor[], maxNorm: number): GPUBuffer {
     if (!this.#backend) this.#setup(grads);
@@ -85,6 +89,10 @@ export class FusedGlobalClip {
     if (grads.length !== this.#sizes.length || grads.some((g, i) => g.size !== this.#sizes[i])) {
       throw new Error("FusedGlobalClip: the gradients differ from the first step's");
     }
+    // The last pass still waits on its encoder (no update pass submitted it): submitted first,
+    // or the uniforms' write below would land before it.
+    if (this.#encoder && backend.commandEncoder === this.#encoder) backend.submitQueue();
+    this.#encoder = undefined;
     if (maxNorm !== this.#maxNorm) {
       this.#writeUniforms(maxNorm);
       this.#maxNorm = maxNorm;
@@ -112,12 +120,17 @@ export class FusedGlobalClip {
       pass.setPipeline(this.#kernels!.clipScale);
       pass.setBindGroup(0, this.#scaleGroup!);
       pass.dispatchWorkgroups(1);
-    });
+    }, false);
+    this.#encoder = backend.commandEncoder ?? undefined;
     return this.clip!;
   }
 
-  /** Frees the buffers. */
+  /** Frees the buffers (a pass still waiting to be submitted with them submitted first). */
   dispose(): void {
+    if (this.#encoder && this.#backend?.commandEncoder === this.#encoder) {
+      this.#backend.submitQueue();
+    }
+    this.#encoder = undefined;
     this.#uniforms?.destroy();
     this.#partialBuffer?.destroy();
     this.clip?.destroy();
