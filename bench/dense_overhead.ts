@@ -86,6 +86,21 @@ const results: Record<string, number[]> = { tfjs: [], wgsl: [], mixed: [] };
  * GPU runs on meanwhile). Near a block's whole time, the step is bound by its JavaScript.
  */
 const encoding: Record<string, number[]> = { tfjs: [], wgsl: [], mixed: [] };
+/**
+ * Of that, the time outside `GPUQueue.submit`: on a software adapter (llvmpipe) a submission runs
+ * the GPU's work before it returns, which hides the JavaScript's and the encoding's own cost.
+ */
+const outsideSubmit: Record<string, number[]> = { tfjs: [], wgsl: [], mixed: [] };
+let inSubmit = 0;
+const submit = GPUQueue.prototype.submit;
+GPUQueue.prototype.submit = function (buffers) {
+  const started = performance.now();
+  try {
+    return submit.call(this, buffers);
+  } finally {
+    inSubmit += performance.now() - started;
+  }
+};
 const profiles: Record<string, { name: string; ms: number }[]> = {};
 const variants = [
   { fusedModel: false, mixedPrecision: false },
@@ -120,10 +135,12 @@ for (let r = 0; r < Number(values.repeats); r++) {
     // (tfjs's path is sent floats, as the trainer sends them there)
     const fed = engine.takesByteInputs ? batch : floatBatch(batch);
     let encoded = 0;
+    let submitted = 0;
     const block = async (n: number) => {
       const started = performance.now();
       const pending = [];
       encoded = 0;
+      inSubmit = 0;
       for (let i = 0; i < n; i++) {
         const called = performance.now();
         const step = engine.computeGradients([fed]);
@@ -131,6 +148,8 @@ for (let r = 0; r < Number(values.repeats); r++) {
         encoded += performance.now() - called;
         pending.push(step);
       }
+      // (the steps' submissions alone: the read-back submits too)
+      submitted = inSubmit;
       await engine.readStats(pending);
       return (performance.now() - started) / n;
     };
@@ -138,6 +157,7 @@ for (let r = 0; r < Number(values.repeats); r++) {
     const key = mixedPrecision ? "mixed" : engine.modelPath;
     results[key].push(await block(steps));
     encoding[key].push(encoded / steps);
+    outsideSubmit[key].push((encoded - submitted) / steps);
     if (values.profile && r === 0 && fusedModel) {
       const profile = await engine.profileWgslStep(fed);
       if (profile) profiles[key] = profile;
@@ -168,6 +188,10 @@ if (values.mixed) {
 console.log(
   `on the main thread (the engine's calls, a step): ${
     Object.entries(encoding).filter(([, v]) => v.length > 0).map(([k, v]) =>
+      `${k} ${median(v).toFixed(2)} ms`
+    ).join("; ")
+  }; outside GPUQueue.submit ${
+    Object.entries(outsideSubmit).filter(([, v]) => v.length > 0).map(([k, v]) =>
       `${k} ${median(v).toFixed(2)} ms`
     ).join("; ")
   }`,
