@@ -13,7 +13,9 @@
  * on the GPU by the WGSL step, as `anneal train` does for IDX images) instead of floats; the
  * profile then lists that dispatch first. `--model rnn` times an rnn's step (`--cell lstm|gru`,
  * `--units`, `--layers`, sequences of `--seq steps,features`): tfjs unrolls each step of the
- * sequence into its own ops, the WGSL step takes two dispatches a step and layer.
+ * sequence into its own ops, the WGSL step takes two dispatches a step and layer. Beside the
+ * main thread's time a step in the engine's calls, the time of it outside `GPUQueue.submit`: on
+ * llvmpipe a submission runs the GPU's work before it returns.
  *
  *   deno run -A bench/dense_overhead.ts [--steps 200] [--repeats 3] [--hidden 16,16] [--batch 8]
  *     [--model mlp|cnn|rnn] [--image 28] [--filters 32,64] [--cell lstm] [--units 16]
