@@ -34,7 +34,7 @@ export interface MatmulRow {
   n: number;
   /** tfjs-webgpu's own kernel. */
   tfjs: number;
-  /** anneal's kernel as the route runs it (the `base` variant; 0 when not measured). */
+  /** anneal's kernel as first written (the `base` variant; 0 when not measured). */
   anneal: number;
   /** Each measured variant of anneal's kernel (`MATMUL_VARIANTS`). */
   variants?: Record<string, number>;

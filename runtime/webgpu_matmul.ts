@@ -11,10 +11,12 @@
  * multiply-adds. Operands whose contiguous dimension is a multiple of 4 are read from global
  * memory as `vec4`s; others element by element.
  *
- * Through tfjs on an H200 that kernel measured 1.9-2.7 TFLOP/s at 2048-4096 (a benchmark whose
- * blocks ended with a read of the whole result, which counted in the time): other designs are
- * kept beside it as named variants ({@linkcode MATMUL_VARIANTS}) for `bench/matmul.ts` to
- * measure; the route runs `base`, the kernel as first written.
+ * Other designs are kept beside it as named variants ({@linkcode MATMUL_VARIANTS}), all tested on
+ * the same cases, for `bench/matmul.ts` to measure. On an H200 (timed by blocks that end with a
+ * one-element read) `base` reached 2.5, 20.4, 22.2 and 22.6 TFLOP/s at n = 512, 1024, 2048 and
+ * 4096, and `t128` (128x128 tiles, 8x8 outputs a thread) 3.3, 20.6, 28.6 and 29.7: 0.31-0.58x
+ * `torch.mm`'s 10.6-51.4, and 1.4-5.2x tfjs's kernel. The route runs `t128`
+ * ({@linkcode ROUTE_VARIANT}).
  *
  * It declines (tfjs's kernel answers) what it does not cover: non-float32 operands, activations
  * other than linear and relu, prelu weights, a bias other than [N] or [1], batch dimensions that
@@ -253,7 +255,7 @@ function stage(
  * tiles; declines
  * (undefined) what it does not cover, see the module's note. `minTiles`: the size below which it
  * declines (0 takes every product it covers: the tests'). `variant`: the kernel's design, one of
- * {@linkcode MATMUL_VARIANTS} (`base` unless given; the route runs `base`).
+ * {@linkcode MATMUL_VARIANTS} (`base` unless given; the route runs {@linkcode ROUTE_VARIANT}).
  */
 export function tiledMatMul(
   args: KernelArgs,
@@ -408,5 +410,11 @@ export function routeWebGpuMatMul(): string[] {
   );
 }
 
+/**
+ * The design the route runs: on the H200 the fastest at n = 512, 2048 and 4096, and within 3% of
+ * the fastest (`fast`) at 1024 (BENCHMARKS.md, forty-first session).
+ */
+export const ROUTE_VARIANT: MatMulVariant = "t128";
+
 /** The kernel the route installs (one function, so that routing twice chains it once). */
-const routedMatMul = (args: KernelArgs) => tiledMatMul(args);
+const routedMatMul = (args: KernelArgs) => tiledMatMul(args, MIN_TILES, ROUTE_VARIANT);
