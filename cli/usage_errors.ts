@@ -183,7 +183,6 @@ async function missingArgument(
   // a run: the newest of the runs directory, which `last` names
   // (`anneal runs --runs-dir D show`: D, as the command reads it)
   const runsDir = String(withParentOptions(command.opts(), command).runsDir ?? "runs");
-  const flag = runsDirFlag(runsDir);
   const count = name === "runs" ? 2 : 1;
   const ids = await newestRuns(runsDir).catch(() => [] as string[]);
   const message = `${path} needs ${count === 1 ? "a run" : "two or more runs"} (${what})`;
