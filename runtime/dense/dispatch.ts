@@ -245,6 +245,12 @@ export function gradDispatches(device: GPUDevice, use: GradUse): Dispatch[] {
     })];
   }
   const split = (rows: number) => productSplit(...dims(rows));
+  // the column sum of the slices' [M, N] partials: rows = slices, columns = M x N
+  const sum = (rows: number) => {
+    const [m, n] = dims(rows);
+    const slices = split(rows)[0];
+    return { slices, cols: m * n, ...biasGradShape(slices, m * n) };
+  };
   return [
     matmulDispatch(device, {
       transA: true,
@@ -259,14 +265,11 @@ export function gradDispatches(device: GPUDevice, use: GradUse): Dispatch[] {
       pipeline: pipelineFor(device, "bias-grad", () => BIAS_GRAD_WGSL),
       buffers: () => [partials(), grad()],
       uniforms: (rows, accumulate) => {
-        const [m, n] = dims(rows);
-        return [split(rows)[0], m * n, accumulate, biasGradShape(split(rows)[0], m * n).lanes];
+        const { slices, cols, lanes } = sum(rows);
+        return [slices, cols, accumulate, lanes];
       },
       // (one axis: the kernel reads x alone; a split's M x N is under SPLIT_MAX_TILES tiles)
-      groups: (rows) => {
-        const [m, n] = dims(rows);
-        return [biasGradShape(split(rows)[0], m * n).groups, 1];
-      },
+      groups: (rows) => [sum(rows).groups, 1],
     },
   ];
 }
