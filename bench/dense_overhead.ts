@@ -187,16 +187,14 @@ if (values.mixed) {
     }x the float32 WGSL step`,
   );
 }
+/** Each path's median of `record`'s blocks, in ms: `wgsl 1.23 ms; mixed 0.98 ms`. */
+const medians = (record: Record<string, number[]>) =>
+  Object.entries(record).filter(([, v]) => v.length > 0).map(([k, v]) =>
+    `${k} ${median(v).toFixed(2)} ms`
+  ).join("; ");
 console.log(
-  `on the main thread (the engine's calls, a step): ${
-    Object.entries(encoding).filter(([, v]) => v.length > 0).map(([k, v]) =>
-      `${k} ${median(v).toFixed(2)} ms`
-    ).join("; ")
-  }; outside GPUQueue.submit ${
-    Object.entries(outsideSubmit).filter(([, v]) => v.length > 0).map(([k, v]) =>
-      `${k} ${median(v).toFixed(2)} ms`
-    ).join("; ")
-  }`,
+  `on the main thread (the engine's calls, a step): ${medians(encoding)}; ` +
+    `outside GPUQueue.submit ${medians(outsideSubmit)}`,
 );
 console.log(
   `blocks: ${
