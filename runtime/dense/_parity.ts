@@ -15,6 +15,44 @@ import { parseConfig, type RunConfig } from "../../config.ts";
 import { type DataShape, type HostBatch, TrainingEngine } from "../engine.ts";
 import { Rng } from "../../data/rng.ts";
 
+/**
+ * Runs one dispatch of `pipeline` (its bindings 0.. the `bindings`, in order) over `groups`
+ * workgroups, and reads `bytes` of `result` (a binding made with `COPY_SRC`) back: a test of one
+ * kernel, outside a step.
+ */
+export async function runKernel(
+  device: GPUDevice,
+  pipeline: GPUComputePipeline,
+  bindings: GPUBuffer[],
+  groups: [number, number?],
+  result: GPUBuffer,
+  bytes: number,
+): Promise<ArrayBuffer> {
+  const read = device.createBuffer({
+    size: Math.max(16, bytes),
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  });
+  const encoder = device.createCommandEncoder();
+  const pass = encoder.beginComputePass();
+  pass.setPipeline(pipeline);
+  pass.setBindGroup(
+    0,
+    device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries: bindings.map((buffer, binding) => ({ binding, resource: { buffer } })),
+    }),
+  );
+  pass.dispatchWorkgroups(...groups);
+  pass.end();
+  encoder.copyBufferToBuffer(result, 0, read, 0, bytes);
+  device.queue.submit([encoder.finish()]);
+  await read.mapAsync(GPUMapMode.READ);
+  const copy = read.getMappedRange().slice(0, bytes);
+  read.unmap();
+  read.destroy();
+  return copy;
+}
+
 /** A random batch for data of `shape` (class indices, binary labels or real targets). */
 export function batch(
   rng: () => number,

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { releaseWebGpu, selectBackend } from "../backend.ts";
 import { Rng } from "../../data/rng.ts";
+import { runKernel } from "./_parity.ts";
 import { pipelineFor } from "./dispatch.ts";
 import { BIAS_GRAD_WGSL, biasGradShape } from "./wgsl.ts";
 
@@ -40,32 +41,11 @@ async function columnSum(
   device.queue.writeBuffer(uniforms, 0, Uint32Array.of(rows, cols, accumulate, lanes));
   const input = storage(d);
   const sums = storage(out, GPUBufferUsage.COPY_SRC);
-  const read = device.createBuffer({
-    size: Math.max(16, out.byteLength),
-    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-  });
   const pipeline = pipelineFor(device, "bias-grad", () => BIAS_GRAD_WGSL);
-  const encoder = device.createCommandEncoder();
-  const pass = encoder.beginComputePass();
-  pass.setPipeline(pipeline);
-  pass.setBindGroup(
-    0,
-    device.createBindGroup({
-      layout: pipeline.getBindGroupLayout(0),
-      entries: [uniforms, input, sums].map((buffer, binding) => ({
-        binding,
-        resource: { buffer },
-      })),
-    }),
+  const result = new Float32Array(
+    await runKernel(device, pipeline, [uniforms, input, sums], [groups, 1], sums, out.byteLength),
   );
-  pass.dispatchWorkgroups(groups, 1);
-  pass.end();
-  encoder.copyBufferToBuffer(sums, 0, read, 0, out.byteLength);
-  device.queue.submit([encoder.finish()]);
-  await read.mapAsync(GPUMapMode.READ);
-  const result = new Float32Array(read.getMappedRange().slice(0, out.byteLength));
-  read.unmap();
-  for (const buffer of [uniforms, input, sums, read]) buffer.destroy();
+  for (const buffer of [uniforms, input, sums]) buffer.destroy();
   return result;
 }
 

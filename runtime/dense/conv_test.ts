@@ -12,7 +12,7 @@ import { parseConfig } from "../../config.ts";
 import { AnnealError } from "../../errors.ts";
 import { releaseWebGpu, selectBackend } from "../backend.ts";
 import { type DataShape, TrainingEngine } from "../engine.ts";
-import { checkMixedPrecision, checkWebGpuParity, type ParityCase } from "./_parity.ts";
+import { checkMixedPrecision, checkWebGpuParity, type ParityCase, runKernel } from "./_parity.ts";
 import { UNFLATTEN } from "./conv.ts";
 
 const ready = selectBackend("webgpu", "cnn");
@@ -315,10 +315,6 @@ Deno.test("the kernels' integer division in f32 (udiv) is exact, at every quotie
     size: n * 4,
     usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
   });
-  const read = device.createBuffer({
-    size: n * 4,
-    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-  });
   const module = device.createShaderModule({
     code: `${UNFLATTEN}
 @group(0) @binding(0) var<storage, read> pairs: array<u32>;
@@ -332,27 +328,12 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
     layout: "auto",
     compute: { module, entryPoint: "main" },
   });
-  const encoder = device.createCommandEncoder();
-  const pass = encoder.beginComputePass();
-  pass.setPipeline(pipeline);
-  pass.setBindGroup(
-    0,
-    device.createBindGroup({
-      layout: pipeline.getBindGroupLayout(0),
-      entries: [{ binding: 0, resource: { buffer: input } }, {
-        binding: 1,
-        resource: { buffer: output },
-      }],
-    }),
+  const got = Array.from(
+    new Uint32Array(
+      await runKernel(device, pipeline, [input, output], [Math.ceil(n / 64)], output, n * 4),
+    ),
   );
-  pass.dispatchWorkgroups(Math.ceil(n / 64));
-  pass.end();
-  encoder.copyBufferToBuffer(output, 0, read, 0, n * 4);
-  device.queue.submit([encoder.finish()]);
-  await read.mapAsync(GPUMapMode.READ);
-  const got = Array.from(new Uint32Array(read.getMappedRange()));
-  read.unmap();
-  for (const b of [input, output, read]) b.destroy();
+  for (const b of [input, output]) b.destroy();
   const wrong = got.flatMap((q, j) => {
     const [i, d] = [pairs[2 * j], pairs[2 * j + 1]];
     return q === Math.floor(i / d) ? [] : [`${i}/${d} = ${q}`];
