@@ -234,16 +234,22 @@ export interface GradUse {
  */
 export function gradDispatches(device: GPUDevice, use: GradUse): Dispatch[] {
   const { dims, operands, grad, half = {}, partials } = use;
-  if (!partials) {
-    return [matmulDispatch(device, {
+  // A^T · D into `out`: the gradient itself, or the slices' partials
+  const product = (
+    epilogue: Epilogue,
+    out: () => GPUBuffer,
+    split?: (rows: number) => [number, number],
+  ) =>
+    matmulDispatch(device, {
       transA: true,
       transB: false,
-      epilogue: { kind: "grad" },
+      epilogue,
       dims,
-      buffers: () => [...operands(), grad()],
+      buffers: () => [...operands(), out()],
       half,
-    })];
-  }
+      split,
+    });
+  if (!partials) return [product({ kind: "grad" }, grad)];
   const split = (rows: number) => productSplit(...dims(rows));
   // the column sum of the slices' [M, N] partials: rows = slices, columns = M x N
   const sum = (rows: number) => {
@@ -252,15 +258,7 @@ export function gradDispatches(device: GPUDevice, use: GradUse): Dispatch[] {
     return { slices, cols: m * n, ...biasGradShape(slices, m * n) };
   };
   return [
-    matmulDispatch(device, {
-      transA: true,
-      transB: false,
-      epilogue: { kind: "partial" },
-      dims,
-      buffers: () => [...operands(), partials()],
-      half,
-      split,
-    }),
+    product({ kind: "partial" }, partials, split),
     {
       pipeline: pipelineFor(device, "bias-grad", () => BIAS_GRAD_WGSL),
       buffers: () => [partials(), grad()],
