@@ -32,6 +32,7 @@ import {
   writableBuffer,
 } from "../../optimizers/fused/gpu.ts";
 import {
+  columnSumDispatch,
   type Dispatch,
   floatBits,
   grid,
@@ -1032,15 +1033,11 @@ export class ConvStage {
         }));
       }
       // the partials' column sums
-      out.push({
-        pipeline: pipelineFor(device, "bias-grad", () => BIAS_GRAD_WGSL),
-        buffers: () => [this.#partials[i], grad(g)],
-        uniforms: (rows, accumulate) => {
-          const slices = splitK(b, positions(rows))[0];
-          return [slices, m * n, accumulate, biasGradShape(slices, m * n).lanes];
-        },
-        groups: (rows) => [biasGradShape(splitK(b, positions(rows))[0], m * n).groups, 1],
-      });
+      out.push(columnSumDispatch(
+        device,
+        () => [this.#partials[i], grad(g)],
+        (rows) => [splitK(b, positions(rows))[0], m * n],
+      ));
       if (i > 0) {
         const taps = b.kernelSize * b.kernelSize;
         const previous = () => this.#buffers[i - 1];

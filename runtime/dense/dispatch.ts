@@ -227,6 +227,29 @@ export interface GradUse {
 }
 
 /**
+ * A {@linkcode BIAS_GRAD_WGSL} dispatch: the column sums of a [R, C] matrix (the first buffer)
+ * into the second, added to it when micro-batches accumulate; `shape` gives [R, C] for a
+ * micro-batch of `rows` samples. A bias gradient (R: the rows, or a sequence's steps x rows), or
+ * the sum of a split-K product's partials (R: its slices, C: M x N).
+ */
+export function columnSumDispatch(
+  device: GPUDevice,
+  buffers: () => GPUBuffer[],
+  shape: (rows: number) => [number, number],
+): Dispatch {
+  return {
+    pipeline: pipelineFor(device, "bias-grad", () => BIAS_GRAD_WGSL),
+    buffers,
+    uniforms: (rows, accumulate) => {
+      const [r, c] = shape(rows);
+      return [r, c, accumulate, biasGradShape(r, c).lanes];
+    },
+    // (one axis: the kernel reads x alone)
+    groups: (rows) => [biasGradShape(...shape(rows)).groups, 1],
+  };
+}
+
+/**
  * The dispatches of a weight gradient: one `grad` product, or (with partials) K's slices'
  * products into the partials (the `partial` epilogue, slices by {@linkcode productSplit}) and
  * their column sums into the gradient (the bias gradient's kernel, as the conv blocks' filter
@@ -251,23 +274,12 @@ export function gradDispatches(device: GPUDevice, use: GradUse): Dispatch[] {
     });
   if (!partials) return [product({ kind: "grad" }, grad)];
   const split = (rows: number) => productSplit(...dims(rows));
-  // the column sum of the slices' [M, N] partials: rows = slices, columns = M x N
-  const sum = (rows: number) => {
-    const [m, n] = dims(rows);
-    const slices = split(rows)[0];
-    return { slices, cols: m * n, ...biasGradShape(slices, m * n) };
-  };
   return [
     product({ kind: "partial" }, partials, split),
-    {
-      pipeline: pipelineFor(device, "bias-grad", () => BIAS_GRAD_WGSL),
-      buffers: () => [partials(), grad()],
-      uniforms: (rows, accumulate) => {
-        const { slices, cols, lanes } = sum(rows);
-        return [slices, cols, accumulate, lanes];
-      },
-      // (one axis: the kernel reads x alone; a split's M x N is under SPLIT_MAX_TILES tiles)
-      groups: (rows) => [sum(rows).groups, 1],
-    },
+    // the slices' [M, N] partials summed: rows = slices, columns = M x N
+    columnSumDispatch(device, () => [partials(), grad()], (rows) => {
+      const [m, n] = dims(rows);
+      return [split(rows)[0], m * n];
+    }),
   ];
 }

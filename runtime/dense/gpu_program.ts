@@ -23,6 +23,7 @@ import type { HostBatch, HostByteBatch } from "../engine.ts";
 import { type ConvBlock, ConvStage, pooledSize } from "./conv.ts";
 import { type RecurrentPlan, RecurrentStage } from "./recurrent.ts";
 import {
+  columnSumDispatch,
   type Dispatch,
   expectShape,
   floatBits,
@@ -38,8 +39,6 @@ import {
   UNIFORM_BYTES,
 } from "./dispatch.ts";
 import {
-  BIAS_GRAD_WGSL,
-  biasGradShape,
   type DenseActivation,
   type DenseLoss,
   type Epilogue,
@@ -689,17 +688,11 @@ export class DenseGpuProgram {
         half: { a: halfInput(i) },
         partials: partials && (() => partials),
       }));
-      out.push({
-        pipeline: pipelineFor(device, "bias-grad", () => BIAS_GRAD_WGSL),
-        buffers: () => [this.#deltas[i], grad(2 * i + 1)],
-        uniforms: (rows, accumulate) => [
-          rows,
-          layer.units,
-          accumulate,
-          biasGradShape(rows, layer.units).lanes,
-        ],
-        groups: (rows) => [biasGradShape(rows, layer.units).groups, 1],
-      });
+      out.push(columnSumDispatch(
+        device,
+        () => [this.#deltas[i], grad(2 * i + 1)],
+        (rows) => [rows, layer.units],
+      ));
       if (i > 0) {
         out.push(matmul(
           false,

@@ -30,6 +30,7 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { AnnealError } from "../../errors.ts";
 import { tensorBuffer, type WebGpuBackendInternals } from "../../optimizers/fused/gpu.ts";
 import {
+  columnSumDispatch,
   type Dispatch,
   expectShape,
   gradDispatches,
@@ -40,7 +41,7 @@ import {
   splitPartialFloats,
   storageBuffer,
 } from "./dispatch.ts";
-import { BIAS_GRAD_WGSL, biasGradShape, TILE } from "./wgsl.ts";
+import { TILE } from "./wgsl.ts";
 
 /** One recurrent layer's weights (torch's `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`). */
 export interface RecurrentLayer {
@@ -352,17 +353,9 @@ export class RecurrentStage {
         partials: recurrentParts && (() => recurrentParts),
       }));
       for (const [j, source] of [[first + 2, own.dzx], [first + 3, dzh]] as const) {
-        out.push({
-          pipeline: pipelineFor(device, "bias-grad", () => BIAS_GRAD_WGSL),
-          buffers: () => [source, grad(j)],
-          uniforms: (rows, accumulate) => [
-            steps * rows,
-            width,
-            accumulate,
-            biasGradShape(steps * rows, width).lanes,
-          ],
-          groups: (rows) => [biasGradShape(steps * rows, width).groups, 1],
-        });
+        out.push(
+          columnSumDispatch(device, () => [source, grad(j)], (rows) => [steps * rows, width]),
+        );
       }
     }
     return out;
