@@ -39,6 +39,8 @@ import {
   matmulDispatch,
   MAX_GROUPS,
   pipelineFor,
+  sliceK,
+  SPLIT_GROUPS,
   storageBuffer,
 } from "./dispatch.ts";
 import {
@@ -96,12 +98,6 @@ function gradientCount(b: ConvBlock): number {
 /** Spatial positions of a micro-batch's convolution above which a dispatch grid overflows. */
 export const MAX_CONV_ROWS = MAX_GROUPS * TILE;
 
-/**
- * Workgroups the filter gradient aims at: its product has few output tiles (taps x in by out)
- * and a long K (every position of the batch), so K is split to keep a GPU's cores busy.
- */
-const SPLIT_GROUPS = 256;
-
 /** The filter gradient's product of block `b`: [M, N] and its output tiles. */
 function filterTiles(b: ConvBlock): { m: number; n: number; tiles: number } {
   const m = b.kernelSize * b.kernelSize * b.inChannels;
@@ -114,11 +110,13 @@ function maxSplits(b: ConvBlock): number {
   return Math.max(1, Math.ceil(SPLIT_GROUPS / filterTiles(b).tiles));
 }
 
-/** [slices, slice length (a multiple of 32)] of a K of `k` for block `b`; slices of >= 256. */
+/**
+ * [slices, slice length (a multiple of 32)] of a K of `k` for block `b`: its filter gradient's
+ * product has few output tiles (taps x in by out) and a long K (every position of the batch), so
+ * K is always split to keep a GPU's cores busy ({@linkcode sliceK}).
+ */
 export function splitK(b: ConvBlock, k: number): [number, number] {
-  const wanted = Math.max(1, Math.min(maxSplits(b), Math.ceil(k / 256)));
-  const length = Math.ceil(Math.ceil(k / wanted) / TILE) * TILE;
-  return [Math.ceil(k / length), length];
+  return sliceK(filterTiles(b).tiles, k);
 }
 
 // ---------------------------------------------------------------------------------------------

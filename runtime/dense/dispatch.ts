@@ -181,6 +181,16 @@ export const SPLIT_MIN_SLICE = 256;
 export function productSplit(m: number, n: number, k: number): [number, number] {
   const tiles = Math.ceil(m / TILE) * Math.ceil(n / TILE);
   if (tiles >= SPLIT_MAX_TILES || k < SPLIT_MIN_K) return [1, k];
+  return sliceK(tiles, k);
+}
+
+/**
+ * [slices, slice length] of a K of `k` for a product of `tiles` output tiles: about
+ * {@linkcode SPLIT_GROUPS} workgroups in all, at most `ceil(k / SPLIT_MIN_SLICE)` slices, each
+ * a multiple of {@linkcode TILE} long. The dense step's splits ({@linkcode productSplit}) and the
+ * conv blocks' filter gradient (which always splits) take their slices from it.
+ */
+export function sliceK(tiles: number, k: number): [number, number] {
   const wanted = Math.max(
     1,
     Math.min(Math.ceil(SPLIT_GROUPS / tiles), Math.ceil(k / SPLIT_MIN_SLICE)),
