@@ -12,10 +12,12 @@
  *
  * @module
  */
+import assert from "node:assert/strict";
 import fc from "npm:fast-check@4.10.2";
 import { releaseWebGpu, selectBackend } from "../backend.ts";
 import type { DataShape } from "../engine.ts";
 import { checkParity, checkWebGpuParity, type ParityCase } from "./_parity.ts";
+import { productSplit, SPLIT_MIN_K } from "./dispatch.ts";
 
 const RUNS = Number(Deno.env.get("ANNEAL_PARITY_RUNS") ?? 0);
 const SEED = Number(Deno.env.get("ANNEAL_PARITY_SEED") ?? 20261201);
@@ -111,9 +113,12 @@ const task = (inputShape: number[]): fc.Arbitrary<DataShape> =>
     })),
   );
 
-/** 2-4 steps of `accumulation` micro-batches of 1-`max` samples (the last step may have fewer). */
-const steps = (accumulation: number, max: number) =>
-  fc.array(fc.integer({ min: 1, max }), {
+/**
+ * 2-4 steps of `accumulation` micro-batches of `min`-`max` samples (the last step may have
+ * fewer micro-batches).
+ */
+const steps = (accumulation: number, max: number, min = 1) =>
+  fc.array(fc.integer({ min, max }), {
     minLength: 2 * accumulation,
     maxLength: 4 * accumulation,
   }).chain((sizes) =>
@@ -138,10 +143,10 @@ interface Drawn {
 
 /**
  * A case of `model` from its drawn settings `c`: a task for its inputs, and its steps'
- * micro-batches of up to `maxSize` samples.
+ * micro-batches of `minSize` to `maxSize` samples.
  */
-const drawnCase = (c: Drawn, model: Record<string, unknown>, maxSize: number) =>
-  fc.record({ shape: task(c.inputShape), steps: steps(c.accumulation, maxSize) }).map((
+const drawnCase = (c: Drawn, model: Record<string, unknown>, maxSize: number, minSize = 1) =>
+  fc.record({ shape: task(c.inputShape), steps: steps(c.accumulation, maxSize, minSize) }).map((
     { shape, steps },
   ): ParityCase => ({
     name: JSON.stringify({ ...c, shape, steps }),
@@ -174,6 +179,64 @@ const denseCase: fc.Arbitrary<ParityCase> = fc.record({
   clipping,
   accumulation: fc.integer({ min: 1, max: 3 }),
 }).chain((c) => drawnCase(c, c.model, 40));
+
+/** A linear model or an MLP of 1-3 layers of 1-40 units (few output tiles: see splitCase). */
+const narrowModel = fc.oneof(
+  fc.constant({ kind: "linear" }),
+  fc.record({
+    kind: fc.constant("mlp"),
+    hidden: fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 3 }),
+    activation: fc.constantFrom("relu", "tanh", "sigmoid"),
+  }),
+);
+
+/**
+ * Dense models whose products the WGSL step splits along K (`productSplit`: under
+ * SPLIT_MAX_TILES output tiles over K >= SPLIT_MIN_K; see split_test.ts): either wide, the first
+ * layer's forward product over 1024-1300 features for micro-batches of 1-16 samples, or tall,
+ * micro-batches of 1000-1100 samples of 1-40 features, whose weight gradients sum over their rows
+ * (a micro-batch under 1024 rows then takes one slice through the same dispatches), or an
+ * LSTM or GRU over 8-16 steps, its kernels' gradients over micro-batches of ~1024 rows and
+ * steps or more. Widths,
+ * tasks, clipping and accumulation drawn as for the other dense cases; the optimizers are sgd's
+ * variants: over a thousand weights, one whose gradient is near zero is likely, and an adaptive
+ * optimizer's first step (lr times the gradient's sign, near zero lr times its rounding over
+ * eps) then moves it by up to lr on rounding alone (measured: weights 1.5e-4 apart after one
+ * rmsprop step from gradients 7e-8 apart, each within 3e-7 of float64 on its own weights).
+ */
+const splitCase: fc.Arbitrary<ParityCase> = fc.oneof(
+  fc.record({
+    model: narrowModel,
+    inputShape: fc.tuple(fc.integer({ min: SPLIT_MIN_K, max: 1300 })),
+    optimizer: optimizer(false),
+    clipping,
+    accumulation: fc.integer({ min: 1, max: 2 }),
+  }).chain((c) => drawnCase(c, c.model, 16)),
+  fc.record({
+    model: narrowModel,
+    inputShape: fc.tuple(fc.integer({ min: 1, max: 40 })),
+    optimizer: optimizer(false),
+    clipping,
+    accumulation: fc.integer({ min: 1, max: 2 }),
+  }).chain((c) => drawnCase(c, c.model, 1100, 1000)),
+  // (an rnn's kernel gradients sum over the micro-batch's rows times its steps)
+  fc.record({
+    cell: fc.constantFrom("lstm", "gru"),
+    units: fc.integer({ min: 1, max: 24 }),
+    layers: fc.integer({ min: 1, max: 2 }),
+    inputShape: fc.tuple(fc.integer({ min: 8, max: 16 }), fc.integer({ min: 1, max: 5 })),
+    optimizer: optimizer(false),
+    clipping,
+    accumulation: fc.integer({ min: 1, max: 2 }),
+  }).chain((c) =>
+    drawnCase(
+      c,
+      { kind: "rnn", cell: c.cell, units: c.units, layers: c.layers },
+      140,
+      Math.ceil(SPLIT_MIN_K / c.inputShape[0]) - 10,
+    )
+  ),
+);
 
 /**
  * cnn models the WGSL step runs: 1-2 conv blocks, kernels of 1-5, pools that fit the maps, with
@@ -269,6 +332,46 @@ Deno.test("random cases: the host dense step matches tfjs on wasm", async () => 
 Deno.test("random cases: the dense WGSL step matches tfjs on WebGPU", async () => {
   await selectBackend("webgpu", "mlp");
   await property(denseCase, 12, checkWebGpuParity);
+});
+
+/**
+ * Whether `c`'s first layer has a product `productSplit` splits at its largest micro-batch: the
+ * forward one over the inputs, or the kernel's gradient over the rows (an rnn's rows times its
+ * steps, its kernel's columns its gates).
+ */
+function firstLayerSplits(c: ParityCase): boolean {
+  const model = c.config.model as {
+    kind: string;
+    hidden?: number[];
+    cell?: string;
+    units?: number;
+  };
+  const shape = c.shape;
+  const rows = Math.max(...c.steps.flat());
+  const outputs = shape.task === "classification"
+    ? shape.numClasses!
+    : shape.task === "binary"
+    ? 1
+    : shape.targetSize;
+  if (model.kind === "rnn") {
+    const [steps, features] = shape.inputShape;
+    const columns = (model.cell === "lstm" ? 4 : 3) * model.units!;
+    return productSplit(features, columns, rows * steps)[0] > 1;
+  }
+  const inputs = shape.inputShape.reduce((a, b) => a * b, 1);
+  const units = model.hidden?.[0] ?? outputs;
+  return productSplit(rows, units, inputs)[0] > 1 || productSplit(inputs, units, rows)[0] > 1;
+}
+
+Deno.test("random cases: the dense WGSL step's split products match tfjs on WebGPU", async () => {
+  await selectBackend("webgpu", "mlp");
+  let splits = 0;
+  await property(splitCase, 6, async (c) => {
+    if (firstLayerSplits(c)) splits++;
+    await checkWebGpuParity(c);
+  });
+  // (the draw is made to split: a change of productSplit's thresholds must not leave it untested)
+  assert.ok(splits > 0, "no drawn case had a split product");
 });
 
 Deno.test("random cases: the WGSL conv step matches tfjs on WebGPU", async () => {
