@@ -1,7 +1,8 @@
 /**
  * The fixed cost of a training step on WebGPU, tfjs's forward and backward against the dense
  * WGSL step: a tiny MLP (so the kernels' own work is negligible), same engine, same optimizer
- * (fused Adam), `fusedModel` off and on; ms per step (JS time of the step calls plus one read at
+ * (fused Adam, or with `--optimizer sgd` the benchmark's mlp_sgd update: SGD, momentum 0.9),
+ * `fusedModel` off and on; ms per step (JS time of the step calls plus one read at
  * the end of each block), median of blocks. On a CPU-only machine this runs on the software
  * adapter (llvmpipe), where it still shows the per-dispatch overhead; on a GPU host, the GPU's.
  * `--model cnn` times the conv blocks' step instead (images `--image` square, one channel; conv
@@ -20,6 +21,7 @@
  *   deno run -A bench/dense_overhead.ts [--steps 200] [--repeats 3] [--hidden 16,16] [--batch 8]
  *     [--model mlp|cnn|rnn] [--image 28] [--filters 32,64] [--cell lstm] [--units 16]
  *     [--layers 1] [--seq 8,4] [--profile] [--mixed] [--bytes]
+ *     [--optimizer adam|sgd]
  *
  * @module
  */
@@ -51,6 +53,7 @@ const { values } = parseArgs({
     profile: { type: "boolean", default: false },
     mixed: { type: "boolean", default: false },
     bytes: { type: "boolean", default: false },
+    optimizer: { type: "string", default: "adam" },
   },
 });
 const cnn = values.model === "cnn";
@@ -58,6 +61,14 @@ const rnn = values.model === "rnn";
 if (!cnn && !rnn && values.model !== "mlp") {
   throw new Error(`--model is mlp, cnn or rnn, not ${values.model}`);
 }
+// (the benchmark's workloads: mlp and cnn with Adam, mlp_sgd with SGD and momentum 0.9)
+const OPTIMIZERS: Record<string, { name: string; lr: number; momentum?: number }> = {
+  adam: { name: "adam", lr: 1e-3 },
+  sgd: { name: "sgd", lr: 0.01, momentum: 0.9 },
+};
+const optimizer = OPTIMIZERS[values.optimizer];
+if (!optimizer) throw new Error(`--optimizer is adam or sgd, not ${values.optimizer}`);
+const optimizerName = values.optimizer === "adam" ? "Adam" : "SGD, momentum 0.9";
 if (rnn && values.cell !== "lstm" && values.cell !== "gru") {
   throw new Error(`--cell is lstm or gru, not ${values.cell}`);
 }
@@ -125,7 +136,7 @@ for (let r = 0; r < Number(values.repeats); r++) {
             layers: Number(values.layers),
           }
           : { kind: "mlp", hidden },
-        optimizer: { name: "adam", lr: 1e-3 },
+        optimizer,
       }),
       {
         inputShape: cnn ? [side, side, 1] : rnn ? sequence : [inputs],
@@ -174,7 +185,7 @@ const shape = cnn
   ? `${values.cell} ${values.layers}x${values.units} over ${sequence.join("x")}, dense 10`
   : `mlp ${inputs}-${hidden.join("-")}-10`;
 console.log(
-  `${shape}, batch ${size}, Adam (fused): tfjs forward/backward ` +
+  `${shape}, batch ${size}, ${optimizerName} (fused): tfjs forward/backward ` +
     `${tfjs.toFixed(2)} ms/step, WGSL step ${wgsl.toFixed(2)} ms/step: ${
       (tfjs / wgsl).toFixed(1)
     }x`,

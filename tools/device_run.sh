@@ -8,7 +8,8 @@
 # /tmp/anneal-device) and to stdout, within DEVICE_BUDGET_S seconds in all (default 540, to fit
 # one device call of 600 s). A CPU-only machine runs it too (WebGPU on llvmpipe).
 # `--quick` (a second call, on what is left of a session's device time): the tests, the WebGPU
-# benchmark without the seed and the optimizer alone, and the CNN's and LSTM's dispatches by time.
+# benchmark without the seed and the optimizer alone, the CNN's, MLP's and LSTM's dispatches by
+# time, mlp_sgd's step, and the seed through the actors against the in-process loop.
 set -uo pipefail
 quick=false
 [ "${1:-}" = --quick ] && quick=true
@@ -45,8 +46,14 @@ run() {
       --hidden 128 --batch 128 --steps 50 --profile --mixed
     run run --cached-only --no-check -A bench/dense_overhead.ts --hidden 512,512 --inputs 784 \
       --batch 256 --profile --bytes
+    # mlp_sgd's step (SGD, momentum 0.9) beside Adam's: the forty-first session's H200 figures had
+    # it slower (1.29 against 1.14 ms), its dispatches the same but the update's
+    run run --cached-only --no-check -A bench/dense_overhead.ts --hidden 512,512 --inputs 784 \
+      --batch 256 --optimizer sgd --repeats 2
     run run --cached-only --no-check -A bench/dense_overhead.ts --model rnn --units 128 \
       --seq 32,16 --batch 64 --steps 20 --repeats 2 --profile
+    run run --cached-only --no-check -A bench/actor_overhead.ts --backend webgpu --only seed \
+      --repeats 3
     exit 0
   fi
   run run --cached-only --no-check -A bench/main.ts --backend webgpu,wasm --python "$python" \
@@ -56,6 +63,9 @@ run() {
   # the same with image bytes uploaded (as anneal train sends Fashion-MNIST), and the upload alone
   run run --cached-only --no-check -A bench/dense_overhead.ts --hidden 512,512 --inputs 784 \
     --batch 256 --profile --bytes
+  # mlp_sgd's step (SGD, momentum 0.9), its update's kernels in place of Adam's
+  run run --cached-only --no-check -A bench/dense_overhead.ts --hidden 512,512 --inputs 784 \
+    --batch 256 --optimizer sgd --repeats 2
   run run --cached-only --no-check -A bench/upload.ts
   # the benchmark's CNN: tfjs's path against the WGSL step with conv blocks, each dispatch's time,
   # float32 and mixedPrecision side by side
