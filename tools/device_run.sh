@@ -54,6 +54,9 @@ run() {
       --seq 32,16 --batch 64 --steps 20 --repeats 2 --profile
     run run --cached-only --no-check -A bench/actor_overhead.ts --backend webgpu --only seed \
       --repeats 3
+    # (and on wasm: on the host's many cores no thread waits for a core, as on the 2-core CPU)
+    run run --cached-only --no-check -A bench/actor_overhead.ts --backend wasm --only seed \
+      --repeats 3
     exit 0
   fi
   run run --cached-only --no-check -A bench/main.ts --backend webgpu,wasm --python "$python" \
