@@ -191,18 +191,18 @@ const narrowModel = fc.oneof(
 );
 
 /**
- * Dense models whose products the WGSL step splits along K (`productSplit`: under
- * SPLIT_MAX_TILES output tiles over K >= SPLIT_MIN_K; see split_test.ts): either wide, the first
- * layer's forward product over 1024-1300 features for micro-batches of 1-16 samples, or tall,
- * micro-batches of 1000-1100 samples of 1-40 features, whose weight gradients sum over their rows
- * (a micro-batch under 1024 rows then takes one slice through the same dispatches), or an
- * LSTM or GRU over 8-16 steps, its kernels' gradients over micro-batches of ~1024 rows and
- * steps or more. Widths,
- * tasks, clipping and accumulation drawn as for the other dense cases; the optimizers are sgd's
- * variants: over a thousand weights, one whose gradient is near zero is likely, and an adaptive
- * optimizer's first step (lr times the gradient's sign, near zero lr times its rounding over
- * eps) then moves it by up to lr on rounding alone (measured: weights 1.5e-4 apart after one
- * rmsprop step from gradients 7e-8 apart, each within 3e-7 of float64 on its own weights).
+ * Models whose products the WGSL step splits along K (`productSplit`: under SPLIT_MAX_TILES
+ * output tiles over K >= SPLIT_MIN_K; see split_test.ts), three kinds:
+ * - wide: the first layer's forward product over 1024-1300 features, micro-batches of 1-16;
+ * - tall: micro-batches of 1000-1100 samples of 1-40 features, whose weight gradients sum over
+ *   their rows (one under 1024 rows takes one slice through the same dispatches);
+ * - an LSTM or GRU over 8-16 steps, whose kernels' gradients sum over the rows times the steps
+ *   (from just under 1024 up).
+ * Widths, tasks, clipping and accumulation are drawn as for the other cases; the optimizers are
+ * sgd's variants. Over a thousand weights, one whose gradient is near zero is likely, and an
+ * adaptive optimizer's first step (lr times the gradient over its own magnitude, near zero its
+ * rounding over eps) moves it by up to lr on rounding alone (measured: weights 1.5e-4 apart after
+ * one rmsprop step from gradients 7e-8 apart, each within 3e-7 of float64 on its own weights).
  */
 const splitCase: fc.Arbitrary<ParityCase> = fc.oneof(
   fc.record({
@@ -363,7 +363,7 @@ function firstLayerSplits(c: ParityCase): boolean {
   return productSplit(rows, units, inputs)[0] > 1 || productSplit(inputs, units, rows)[0] > 1;
 }
 
-Deno.test("random cases: the dense WGSL step's split products match tfjs on WebGPU", async () => {
+Deno.test("random cases: the WGSL step's products split along K match tfjs on WebGPU", async () => {
   await selectBackend("webgpu", "mlp");
   let splits = 0;
   await property(splitCase, 6, async (c) => {
