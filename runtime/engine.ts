@@ -145,7 +145,8 @@ function cyclesMomentum(config: RunConfig): boolean {
   );
 }
 
-function outputUnits(shape: DataShape): number {
+/** The model's output units for data of `shape`: its classes, 1 for binary, else its targets. */
+export function outputUnits(shape: DataShape): number {
   if (shape.task === "classification") {
     if (!shape.numClasses) {
       throw new AnnealError("data", "Classification data without a class count", {

@@ -15,7 +15,7 @@
 import assert from "node:assert/strict";
 import fc from "npm:fast-check@4.10.2";
 import { releaseWebGpu, selectBackend } from "../backend.ts";
-import type { DataShape } from "../engine.ts";
+import { type DataShape, outputUnits } from "../engine.ts";
 import { checkParity, checkWebGpuParity, type ParityCase } from "./_parity.ts";
 import { productSplit, SPLIT_MIN_K } from "./dispatch.ts";
 
@@ -348,18 +348,13 @@ function firstLayerSplits(c: ParityCase): boolean {
   };
   const shape = c.shape;
   const rows = Math.max(...c.steps.flat());
-  const outputs = shape.task === "classification"
-    ? shape.numClasses!
-    : shape.task === "binary"
-    ? 1
-    : shape.targetSize;
   if (model.kind === "rnn") {
     const [steps, features] = shape.inputShape;
     const columns = (model.cell === "lstm" ? 4 : 3) * model.units!;
     return productSplit(features, columns, rows * steps)[0] > 1;
   }
   const inputs = shape.inputShape.reduce((a, b) => a * b, 1);
-  const units = model.hidden?.[0] ?? outputs;
+  const units = model.hidden?.[0] ?? outputUnits(shape);
   return productSplit(rows, units, inputs)[0] > 1 || productSplit(inputs, units, rows)[0] > 1;
 }
 
