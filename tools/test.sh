@@ -140,6 +140,7 @@ part main deno test --no-check --parallel "${listed[@]}" --ignore="$ignored"
 # both halves are done, not interleaved with the first's); its exit status and rerun note come
 # back through files.
 (
+  reruns="" # (the main run's note, if any, is the parent's to print)
   quiet=1 part webgpu_b deno test --no-check "${listed[@]}" "${gpu_b[@]}"
   echo "${exits[webgpu_b]}" >"$logs/webgpu_b.exit"
   printf '%s' "$reruns" >"$logs/webgpu_b.reruns"
