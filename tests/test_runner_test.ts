@@ -15,11 +15,15 @@ async function testFiles(dir: string): Promise<string[]> {
   return found;
 }
 
-Deno.test("tools/test.sh runs every test file that uses WebGPU in its one-file-at-a-time process", async () => {
+Deno.test("tools/test.sh runs every test file that uses WebGPU in one of its one-file-at-a-time processes, once", async () => {
   const script = await Deno.readTextFile(`${root}tools/test.sh`);
-  const list = script.match(/^gpu=\(\n([\s\S]*?)\n\)/m);
-  assert.ok(list, "tools/test.sh has no gpu=( ... ) list");
-  const listed = new Set(list[1].split(/\s+/).filter(Boolean));
+  const halves = ["gpu_a", "gpu_b"].map((name) => {
+    const list = script.match(new RegExp(`^${name}=\\(\\n([\\s\\S]*?)\\n\\)`, "m"));
+    assert.ok(list, `tools/test.sh has no ${name}=( ... ) list`);
+    return list[1].split(/\s+/).filter(Boolean);
+  });
+  const listed = new Set(halves.flat());
+  assert.equal(listed.size, halves.flat().length, `a file in both halves: ${halves.join(" | ")}`);
   const usesWebGpu: string[] = [];
   for (const file of await testFiles("")) {
     // selecting the backend itself, or through the helper that compares a kernel on WebGPU
@@ -30,6 +34,6 @@ Deno.test("tools/test.sh runs every test file that uses WebGPU in its one-file-a
   assert.deepEqual(
     usesWebGpu.filter((file) => file !== self).sort(),
     [...listed].sort(),
-    "add the file to (or drop it from) gpu=( ... ) in tools/test.sh",
+    "add the file to (or drop it from) gpu_a=( ... ) or gpu_b=( ... ) in tools/test.sh",
   );
 });
