@@ -46,18 +46,18 @@ browser=report/html_browser_test.ts
 # exit with glibc heap errors ("double free or corruption", "malloc_consolidate(): invalid chunk
 # size") after every test had passed, several isolates of one process holding devices at once.
 # They run as two such processes side by side (two isolates holding devices, but in two
-# processes): one process left a core idle for ~45% of its 6 minutes (its files wait on mapAsync's
-# polling and on their Workers), the two take ~4. The halves are split by their time in CI.
+# processes): one process kept the two cores ~55% busy over its 6 minutes (vmstat); the two took
+# 4m43s in CI, the halves then split anew by their files' times to even them out.
 gpu_a=(
-  tests/webgpu_windows_test.ts runtime/dense/random_parity_test.ts runtime/dense/split_test.ts
-  runtime/dense/recurrent_test.ts models/batch_norm_test.ts models/conv_test.ts
-  models/dense_test.ts optimizers/adaptive_test.ts runtime/webgpu_pool_test.ts
-  runtime/webgpu_conv_test.ts
+  tests/webgpu_windows_test.ts runtime/dense/split_test.ts runtime/dense/recurrent_test.ts
+  runtime/dense/gpu_program_test.ts runtime/dense/conv_test.ts optimizers/fused/fused_step_test.ts
+  models/batch_norm_test.ts models/conv_test.ts models/dense_test.ts optimizers/adaptive_test.ts
+  runtime/webgpu_pool_test.ts runtime/webgpu_conv_test.ts
 )
 gpu_b=(
   tests/backends_test.ts runtime/in_process_test.ts tests/actor_failure_test.ts
-  runtime/dense/gpu_program_test.ts runtime/dense/conv_test.ts optimizers/fused/fused_step_test.ts
-  runtime/webgpu_matmul_test.ts runtime/backend_test.ts runtime/dense/bias_grad_test.ts
+  runtime/dense/random_parity_test.ts runtime/webgpu_matmul_test.ts runtime/backend_test.ts
+  runtime/dense/bias_grad_test.ts
 )
 gpu=("${gpu_a[@]}" "${gpu_b[@]}")
 if (($# > 0)); then
