@@ -5,7 +5,7 @@
  * optimizers, schedules, clipping, data, models, the LR range test.
  *
  * @example Train the seed experiment and print its epochs
- * ```ts
+ * ```ts ignore
  * import { train } from "./mod.ts";
  * const run = train({ epochs: 5, backend: "cpu" });
  * for await (const event of run.events()) {

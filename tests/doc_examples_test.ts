@@ -72,7 +72,7 @@ async function docTests(): Promise<{ code: number; text: string }> {
 // undone) passed unseen.
 Deno.test("every doc comment's example runs, and none of its console.asserts fails", async () => {
   const files = await filesWithExamples();
-  assert.ok(files.includes("mod.ts") && files.includes("sweeps/optimize.ts"), files.join(" "));
+  assert.ok(files.includes("config.ts") && files.includes("sweeps/optimize.ts"), files.join(" "));
   const { code, text } = await docTests();
   // (the example a failed assert printed in, as deno test names it: file.ts#from-to.ts)
   const failedIn = [
