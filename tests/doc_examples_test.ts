@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const skipped = new Set(["node_modules", "runs", "tests", ".git"]);
+// (hidden folders, .git among them, are skipped too)
+const skipped = new Set(["node_modules", "runs", "tests"]);
 
 /**
  * The source files (tests and hidden folders aside) whose doc comments hold a `ts` example that
