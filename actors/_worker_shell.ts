@@ -7,7 +7,8 @@
  * @module
  */
 import { AnnealError, serializeError } from "../errors.ts";
-import { type ActorName, type Init, InitSchema } from "./protocol.ts";
+import type { ActorName, Init } from "./protocol.ts";
+import { initProblem } from "./init_check.ts";
 
 /** What an actor's body receives. */
 export interface ActorContext {
@@ -79,17 +80,17 @@ export function runActor(
         self.postMessage({ type: "actor.released", actor: name })
       );
     } else if (message.type === "Init" && !current) {
-      // The one message that crosses the process boundary from the supervisor: validate it.
-      const parsed = InitSchema.safeParse(message);
-      if (!parsed.success) {
+      // Checked as it enters the actor (what InitSchema accepts), without loading zod here.
+      const problem = initProblem(message);
+      if (problem !== undefined) {
         const error = new AnnealError(
           "internal",
-          `actor '${name}' got a malformed Init: ${parsed.error.message}`,
+          `actor '${name}' got a malformed Init: ${problem}`,
         );
         self.postMessage({ type: "actor.error", actor: name, error: serializeError(error) });
         return;
       }
-      const run = startRun(name, parsed.data as Init, body);
+      const run = startRun(name, message as unknown as Init, body);
       current = run;
       run.settled.then(() => {
         if (current === run) current = undefined;

@@ -3,7 +3,8 @@
  * inferred from them. Commands are imperative (`Stop`), events past tense (`BatchReady`).
  *
  * Validation happens at the boundary where a message enters an actor from the supervisor
- * (`Init`); inside the hot path (batches, plans) the types are trusted, not re-parsed.
+ * (`Init`, checked by init_check.ts as `InitSchema` here declares it, so that the actors' Workers
+ * need not load zod); inside the hot path (batches, plans) the types are trusted, not re-parsed.
  *
  * @module
  */
