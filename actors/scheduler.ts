@@ -7,10 +7,9 @@
  *
  * @module
  */
-import { createSchedule, type Schedule } from "../schedulers/mod.ts";
-import { initPlateau, type PlateauState, stepPlateau } from "../schedulers/plateau.ts";
-import type { PlateauSpec, SchedulerSpec } from "../schedulers/spec.ts";
-import { parseSchedulerSpec } from "../schedulers/parse.ts";
+import { resolvedSchedule, type Schedule } from "../schedulers/closed_form.ts";
+import { applyPlateau, type PlateauState, startPlateau } from "../schedulers/plateau_rule.ts";
+import type { ResolvedSchedulerSpec } from "../schedulers/spec.ts";
 import type { EpochEnded, LrPlanned, ScheduleAdvanced } from "./protocol.ts";
 import { watchedMetric } from "../task_fit.ts";
 import { AnnealError } from "../errors.ts";
@@ -20,7 +19,8 @@ export const PLAN_AHEAD = 256;
 
 /** The scheduler's state; `plateau` and `scale` go into checkpoints. */
 export interface SchedulerState {
-  spec?: SchedulerSpec;
+  /** Resolved (defaults filled in), as the run's parsed config holds it. */
+  spec?: ResolvedSchedulerSpec;
   baseLr: number;
   stepsPerEpoch: number;
   /** Multiplier from NaN rollbacks (0.1 per rollback). */
@@ -47,7 +47,7 @@ function scheduleOf(state: SchedulerState): Schedule | undefined {
   if (!state.spec || state.spec.name === "plateau") return undefined;
   let schedule = schedules.get(state);
   if (!schedule) {
-    schedule = createSchedule(state.spec, state.baseLr);
+    schedule = resolvedSchedule(state.spec, state.baseLr);
     schedules.set(state, schedule);
   }
   return schedule;
@@ -55,7 +55,7 @@ function scheduleOf(state: SchedulerState): Schedule | undefined {
 
 /** Creates the state (validating the spec by building the schedule once). */
 export function initScheduler(
-  spec: SchedulerSpec | undefined,
+  spec: ResolvedSchedulerSpec | undefined,
   baseLr: number,
   stepsPerEpoch: number,
   monitor: string,
@@ -67,9 +67,7 @@ export function initScheduler(
     baseLr,
     stepsPerEpoch: Math.max(1, stepsPerEpoch),
     scale: snapshot?.scale ?? 1,
-    plateau: spec?.name === "plateau"
-      ? (snapshot?.plateau ?? initPlateau(spec, baseLr))
-      : undefined,
+    plateau: spec?.name === "plateau" ? (snapshot?.plateau ?? startPlateau(baseLr)) : undefined,
     version: 0,
     plannedUntil: 0,
     monitor,
@@ -137,7 +135,7 @@ export function onEpochEnded(state: SchedulerState, message: EpochEnded): Schedu
     }
     const metric = message.metrics[watched];
     const before = state.plateau.lr;
-    state.plateau = stepPlateau(state.spec, state.plateau, metric);
+    state.plateau = applyPlateau(state.spec, state.plateau, metric);
     if (state.plateau.lr !== before) state.version++;
   }
   return {
@@ -158,7 +156,7 @@ export function onEpochEnded(state: SchedulerState, message: EpochEnded): Schedu
 export function replanFrom(state: SchedulerState, epoch: number): number | null {
   const spec = state.spec;
   if (!state.plateau || spec?.name !== "plateau") return null;
-  const resolved = parseSchedulerSpec(spec) as PlateauSpec;
+  const resolved = spec;
   const flat = resolved.mode === "min" ? Infinity : -Infinity;
   let plateau = state.plateau;
   // A reduction is due within cooldown + patience + 1 flat epochs; one that leaves the rate
@@ -180,7 +178,7 @@ export function replanFrom(state: SchedulerState, epoch: number): number | null 
         lastEpoch: plateau.lastEpoch + skip,
       };
     }
-    const after = stepPlateau(spec, plateau, flat);
+    const after = applyPlateau(spec, plateau, flat);
     if (after.lr !== plateau.lr) return next;
     plateau = after;
   }

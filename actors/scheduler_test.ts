@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import {
-  initScheduler,
+  initScheduler as initResolved,
   lrAtStep,
   onEpochEnded,
   onScale,
@@ -11,7 +11,18 @@ import {
   snapshot,
 } from "./scheduler.ts";
 import fc from "npm:fast-check@4.10.2";
-import { previewSchedule } from "../schedulers/mod.ts";
+import { parseSchedulerSpec, previewSchedule, type SchedulerSpec } from "../schedulers/mod.ts";
+
+/**
+ * The scheduler's state for a spec as a user writes it (the actor's Worker takes it parsed, from
+ * the run's config).
+ */
+function initScheduler(
+  spec: SchedulerSpec | undefined,
+  ...rest: Parameters<typeof initResolved> extends [unknown, ...infer R] ? R : never
+) {
+  return initResolved(spec === undefined ? undefined : parseSchedulerSpec(spec), ...rest);
+}
 
 Deno.test("the scheduler's plans equal the schedule's closed form, and never pass the run's last step", () => {
   const total = PLAN_AHEAD + 100;

@@ -7,25 +7,14 @@
 
 import type { z } from "npm:zod@4.6.7";
 import { AnnealError } from "../errors.ts";
+import { applyPlateau, type PlateauState, startPlateau } from "./plateau_rule.ts";
 import { parseSchedulerSpec } from "./parse.ts";
 import type { PlateauSpec, PlateauSpecSchema } from "./spec.ts";
 
+export type { PlateauState } from "./plateau_rule.ts";
+
 /** A plateau spec as a user writes it (defaults optional). */
 export type PlateauSpecInput = z.input<typeof PlateauSpecSchema>;
-
-/** Everything `ReduceLROnPlateau` remembers between metrics. */
-export interface PlateauState {
-  /** The learning rate to use now. */
-  lr: number;
-  /** Best metric so far; `null` before the first one (torch's `inf`/`-inf`, not JSON-safe). */
-  best: number | null;
-  /** Metrics since the last improvement (torch's `num_bad_epochs`). */
-  numBadEpochs: number;
-  /** Metrics left to ignore after a reduction (torch's `cooldown_counter`). */
-  cooldownCounter: number;
-  /** Metrics seen so far (torch's `last_epoch`). */
-  lastEpoch: number;
-}
 
 function resolve(spec: PlateauSpecInput | PlateauSpec): PlateauSpec {
   const resolved = parseSchedulerSpec(spec);
@@ -58,14 +47,7 @@ function resolve(spec: PlateauSpecInput | PlateauSpec): PlateauSpec {
  */
 export function initPlateau(spec: PlateauSpecInput | PlateauSpec, baseLr: number): PlateauState {
   resolve(spec);
-  if (!(Number.isFinite(baseLr) && baseLr >= 0)) {
-    throw new AnnealError(
-      "config",
-      `Cannot create plateau schedule: 'baseLr' must be a finite number >= 0, current value is ${baseLr}`,
-      { where: "lr", hint: "set the optimizer's 'lr' to a positive number" },
-    );
-  }
-  return { lr: baseLr, best: null, numBadEpochs: 0, cooldownCounter: 0, lastEpoch: 0 };
+  return startPlateau(baseLr);
 }
 
 /**
@@ -89,42 +71,5 @@ export function stepPlateau(
   state: PlateauState,
   metric: number,
 ): PlateauState {
-  const s = resolve(spec);
-  if (typeof metric !== "number") {
-    // (a string was compared as one, and kept as the best)
-    throw new AnnealError(
-      "usage",
-      `Cannot step the plateau schedule: the metric must be a number, current value is ${
-        JSON.stringify(metric) ?? String(metric)
-      }`,
-      { where: "metric", hint: "pass the epoch's metric, e.g. its validation loss, as a number" },
-    );
-  }
-  const best = state.best ?? (s.mode === "min" ? Infinity : -Infinity);
-  const next = { ...state, lastEpoch: state.lastEpoch + 1 };
-  if (isBetter(s, metric, best)) {
-    next.best = metric;
-    next.numBadEpochs = 0;
-  } else {
-    next.numBadEpochs = state.numBadEpochs + 1;
-  }
-  if (next.cooldownCounter > 0) {
-    next.cooldownCounter -= 1;
-    next.numBadEpochs = 0; // torch ignores bad epochs in cooldown
-  }
-  if (next.numBadEpochs > s.patience) {
-    const reduced = Math.max(next.lr * s.factor, s.minLr);
-    if (next.lr - reduced > s.eps) next.lr = reduced;
-    next.cooldownCounter = s.cooldown;
-    next.numBadEpochs = 0;
-  }
-  return next;
-}
-
-function isBetter(spec: PlateauSpec, metric: number, best: number): boolean {
-  const { mode, thresholdMode, threshold } = spec;
-  if (mode === "min") {
-    return thresholdMode === "rel" ? metric < best * (1 - threshold) : metric < best - threshold;
-  }
-  return thresholdMode === "rel" ? metric > best * (1 + threshold) : metric > best + threshold;
+  return applyPlateau(resolve(spec), state, metric);
 }
