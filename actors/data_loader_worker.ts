@@ -17,7 +17,7 @@ import {
   trainByteTable,
   trainOrderInChunks,
 } from "./data_loader.ts";
-import { loadData } from "../data/mod.ts";
+import { loadResolvedData } from "../data/load_resolved.ts";
 import type { RunConfig } from "../config.ts";
 import type { BatchReady, DatasetReady, SendSplit, StartEpoch } from "./protocol.ts";
 
@@ -87,7 +87,7 @@ runActor("dataLoader", async (context) => {
     if (error === gaveUp) return undefined;
     throw error;
   };
-  const loaded = await loadData(config.data, config.seed, { pause }).catch(unlessGivenUp);
+  const loaded = await loadResolvedData(config.data, config.seed, { pause }).catch(unlessGivenUp);
   if (loaded === undefined) {
     port.close();
     return;

@@ -9,7 +9,9 @@
 import { AnnealError } from "../errors.ts";
 import { dropFlag } from "./csv_number.ts";
 import { closestName } from "../zod_paths.ts";
-import { MAX_CATEGORIES } from "./spec.ts";
+
+/** Categories a `categorical` column may have in the training file: one feature each. */
+export const MAX_CATEGORIES = 1000;
 
 /** A column read as a number feature. */
 export const NUMERIC = 0;

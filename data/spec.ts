@@ -6,6 +6,7 @@
  */
 
 import { z } from "npm:zod@4.6.7";
+import { MAX_CATEGORIES } from "./csv_columns.ts";
 import { unexpanded } from "../file_errors.ts";
 
 /**
@@ -66,9 +67,6 @@ export const SyntheticLinearSpecSchema = z.strictObject({
 
 /** A CSV column as `target` names it: a header name, or a zero-based index (negative from the end). */
 const ColumnSchema = z.union([z.string().min(1), z.int()]);
-
-/** Categories a `categorical` column may have in the training file: one feature each. */
-export const MAX_CATEGORIES = 1000;
 
 /**
  * A CSV file with a header (by default), one target column and feature columns: numbers, or
