@@ -13,7 +13,7 @@
 
 import { oneCyclePhaseEnds, type RunLength } from "./raises.ts";
 import { type ScheduleNote, scheduleReach } from "./reach.ts";
-import { createSchedule } from "./schedule.ts";
+import { resolvedSchedule } from "./closed_form.ts";
 import type { ResolvedSchedulerSpec } from "./spec.ts";
 
 /**
@@ -76,7 +76,7 @@ export function annealBeyondRun(
   if ((spec.name === "warmupCosine" || spec.name === "warmupLinear") && last < spec.warmupSteps) {
     return undefined; // (warmupBeyondRun says it: the rate never gets to its top)
   }
-  const schedule = createSchedule(spec, 1);
+  const schedule = resolvedSchedule(spec, 1);
   const percent = (x: number) => `${Number((100 * x).toPrecision(3))}%`;
   const hint = `set its length to the run's (--set scheduler.${ends.field}=${reached}), or train ` +
     "as long as the schedule";

@@ -12,7 +12,7 @@
 
 import { type RunLength, scheduleSteps } from "./raises.ts";
 import { type ScheduleNote, scheduleReach } from "./reach.ts";
-import { createSchedule } from "./schedule.ts";
+import { resolvedSchedule } from "./closed_form.ts";
 import type { ResolvedSchedulerSpec } from "./spec.ts";
 
 /** The rate at the run's last step, as a fraction of the base, at or below which a decay is noted. */
@@ -50,7 +50,7 @@ export function decayBeyondRun(
   if (reach === undefined) return undefined;
   const steps = reach.steps;
   const epochs = scheduleSteps("epoch", run);
-  const last = createSchedule(spec, 1).lrAt(Math.max(0, steps - 1));
+  const last = resolvedSchedule(spec, 1).lrAt(Math.max(0, steps - 1));
   // (three decays by 0.1 count: 0.1 ** 3 is a hair above 1e-3 in floats)
   if (!(last <= DECAYED_AWAY * (1 + 1e-9))) return undefined;
   const setting = spec.name === "step"
