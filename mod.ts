@@ -95,7 +95,8 @@ export { buildModel, forward, lossFunction, ModelSpecSchema } from "./models/mod
 export type { LossFunction, LossName, ModelShape, ModelSpec, Reduction } from "./models/mod.ts";
 export { selectBackend } from "./runtime/backend.ts";
 export type { AdapterInfo, BackendRequest, BackendSelection } from "./runtime/backend.ts";
-export { floatBatch, TrainingEngine } from "./runtime/engine.ts";
+export { floatBatch } from "./runtime/engine.ts";
+export { TrainingEngine } from "./runtime/checked_engine.ts";
 export type {
   HostBatch,
   HostByteBatch,

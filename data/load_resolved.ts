@@ -144,7 +144,7 @@ export function imageShapeOf(dims: number[], layout: "nhwc" | "nchw"): [number, 
  *
  * @example
  * ```ts
- * import { channelsLast } from "./load.ts";
+ * import { channelsLast } from "./load_resolved.ts";
  * // one 1x2 image of 2 channels: red [1, 2], green [3, 4]
  * const out = channelsLast(Uint8Array.of(1, 2, 3, 4), 1, [2, 1, 2]);
  * console.assert(out.join() === "1,3,2,4");

@@ -7,6 +7,8 @@
 
 import { z } from "npm:zod@4.6.7";
 
+export { dropoutHasLayers } from "./dropout_layers.ts";
+
 const positiveInt = z.number().int().positive();
 const dropoutRate = z.number().min(0).lt(1);
 
@@ -71,34 +73,6 @@ export const ModelSpecSchema = z.discriminatedUnion("kind", [
   CnnSpecSchema,
   RnnSpecSchema,
 ]);
-
-/**
- * Whether a model's `dropout` has a layer to follow: an MLP's hidden layers, a cnn's dense ones,
- * the gaps between an rnn's stacked layers (torch's nn.LSTM's `dropout`). Without one (an rnn of
- * one layer, `hidden: []`, `dense: []`, a linear model) it drops nothing. Reads a spec as written
- * or as a run's config.json holds it: an absent `hidden` or `dense` is the default, one layer.
- *
- * @example
- * ```ts
- * import { dropoutHasLayers } from "./spec.ts";
- * console.assert(dropoutHasLayers({ kind: "rnn", layers: 2 }));
- * console.assert(!dropoutHasLayers({ kind: "rnn" }) && !dropoutHasLayers({ kind: "mlp", hidden: [] }));
- * ```
- */
-export function dropoutHasLayers(
-  model: { kind?: unknown; hidden?: unknown; dense?: unknown; layers?: unknown },
-): boolean {
-  switch (model.kind) {
-    case "mlp":
-      return !Array.isArray(model.hidden) || model.hidden.length > 0;
-    case "cnn":
-      return !Array.isArray(model.dense) || model.dense.length > 0;
-    case "rnn":
-      return typeof model.layers === "number" && model.layers > 1;
-    default:
-      return false;
-  }
-}
 
 /** A model spec as written by the user (defaults optional). */
 export type ModelSpec = z.input<typeof ModelSpecSchema>;

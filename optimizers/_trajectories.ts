@@ -10,6 +10,16 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import assert from "node:assert/strict";
 import type { Optimizer } from "./optimizer.ts";
 import type { OptimizerSpec } from "./spec.ts";
+import { createHostOptimizer, type HostOptimizer } from "./host.ts";
+import { parseOptimizerSpec } from "./parse.ts";
+
+/**
+ * A host optimizer of a spec as a test writes it (host.ts takes it resolved, as a parsed run
+ * config holds it).
+ */
+export function hostOptimizerOf(spec: OptimizerSpec): HostOptimizer {
+  return createHostOptimizer(parseOptimizerSpec(spec));
+}
 
 /** The fixtures' folder. */
 export const FIXTURES = new URL("../tests/fixtures/optimizers/", import.meta.url);

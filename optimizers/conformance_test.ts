@@ -14,13 +14,14 @@ import assert from "node:assert/strict";
 import {
   FIXTURES,
   float32s,
+  hostOptimizerOf,
   loadTrajectories,
   RELATIVE,
   replay,
   worstError,
 } from "./_trajectories.ts";
 import { clipGradNorm } from "./clipping.ts";
-import { createHostOptimizer, hasHostKernel } from "./host.ts";
+import { hasHostKernel } from "./host.ts";
 import { createOptimizer } from "./optimizer.ts";
 
 await tf.setBackend("cpu");
@@ -48,7 +49,7 @@ for (const fixture of trajectories) {
     // fused multiply-adds included, which tfjs's separate ops cannot: bit for bit.
     Deno.test(
       `${fixture.id} on the host optimizer follows PyTorch's trajectory for ${fixture.steps} steps, bit for bit`,
-      () => replay({ ...fixture, exact: true }, createHostOptimizer),
+      () => replay({ ...fixture, exact: true }, hostOptimizerOf),
     );
   }
 }

@@ -13,8 +13,8 @@
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
 import assert from "node:assert/strict";
-import { float32s } from "./_trajectories.ts";
-import { createHostOptimizer, hasHostKernel } from "./host.ts";
+import { float32s, hostOptimizerOf } from "./_trajectories.ts";
+import { hasHostKernel } from "./host.ts";
 import { createOptimizer, type Optimizer } from "./optimizer.ts";
 import type { OptimizerSpec } from "./spec.ts";
 import { optimizerRefusal } from "../tests/_refusal.ts";
@@ -92,7 +92,7 @@ Deno.test(`anneal runs every other setting to torch ${fixture.torch}'s parameter
       continue;
     }
     replay(c, createOptimizer, "reference chain");
-    if (hasHostKernel(c.spec)) replay(c, createHostOptimizer, "host optimizer");
+    if (hasHostKernel(c.spec)) replay(c, hostOptimizerOf, "host optimizer");
   }
   // lr 0, once per optimizer
   assert.equal(deliberate, 9);

@@ -25,9 +25,8 @@ import {
   type OptimizerState,
   type SavedTensor,
   torchSlotNames,
-} from "./optimizer.ts";
+} from "./core.ts";
 import { checkClipValue, clipNormOrder } from "./clipping.ts";
-import { parseOptimizerSpec } from "./parse.ts";
 import type { OptimizerSpec, ResolvedOptimizerSpec } from "./spec.ts";
 
 const HOST: readonly string[] = ["sgd", "adam", "adamw", "lion"];
@@ -173,19 +172,20 @@ function update(
 }
 
 /**
- * Creates a host optimizer (sgd, adam, adamw or lion), validating the spec first.
+ * Creates a host optimizer (sgd, adam, adamw or lion) of a resolved spec (`parseOptimizerSpec`'s,
+ * or a parsed run config's: this module does not load the specs' schema).
  *
  * @example
  * ```ts
  * import { createHostOptimizer } from "./host.ts";
- * const sgd = createHostOptimizer({ name: "sgd", lr: 0.1 });
+ * import { parseOptimizerSpec } from "./parse.ts";
+ * const sgd = createHostOptimizer(parseOptimizerSpec({ name: "sgd", lr: 0.1 }));
  * const weight = { name: "w", shape: [2], values: Float32Array.of(1, 2) };
  * sgd.stepArrays([weight], [[1, 1]]);
  * console.assert(Math.abs(weight.values[0] - 0.9) < 1e-6);
  * ```
  */
-export function createHostOptimizer(input: OptimizerSpec): HostOptimizer {
-  const spec = parseOptimizerSpec(input);
+export function createHostOptimizer(spec: ResolvedOptimizerSpec): HostOptimizer {
   if (!HOST.includes(spec.name)) {
     throw new AnnealError("config", `No host implementation of the ${spec.name} optimizer`, {
       hint: `host optimizers exist for ${HOST.join(", ")}; createOptimizer runs every optimizer`,

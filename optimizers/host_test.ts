@@ -9,14 +9,9 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
 import assert from "node:assert/strict";
 import { clipGradNorm, clipGradValue } from "./clipping.ts";
-import {
-  clipHostNorm,
-  clipHostValue,
-  createHostOptimizer,
-  hasHostKernel,
-  type HostParam,
-} from "./host.ts";
+import { clipHostNorm, clipHostValue, hasHostKernel, type HostParam } from "./host.ts";
 import { createOptimizer, type Optimizer } from "./optimizer.ts";
+import { hostOptimizerOf } from "./_trajectories.ts";
 import type { OptimizerSpec } from "./spec.ts";
 
 await tf.setBackend("cpu");
@@ -74,7 +69,7 @@ const SPECS: OptimizerSpec[] = [
 
 for (const spec of SPECS) {
   Deno.test(`host ${spec.name}: a checkpoint moves to the tfjs optimizer and back`, async () => {
-    const host = createHostOptimizer(spec);
+    const host = hostOptimizerOf(spec);
     const reference = createOptimizer(spec);
     const params = hostParams(1);
     const vars = variables(params);
@@ -92,7 +87,7 @@ for (const spec of SPECS) {
       assert.equal(hostState.step, 3);
       const resumedReference = createOptimizer(spec);
       resumedReference.setState(hostState);
-      const resumedHost = createHostOptimizer(spec);
+      const resumedHost = hostOptimizerOf(spec);
       resumedHost.setState(referenceState);
       const params2 = params.map((p) => ({ ...p, values: p.values.slice() }));
       for (let step = 4; step <= 6; step++) {
@@ -117,11 +112,11 @@ for (const spec of SPECS) {
 
 Deno.test("host and tfjs adam: the state of one that took no step restores as a fresh optimizer (a rollback to the start, checkpointed at an epoch's end)", async () => {
   const spec = { name: "adam", lr: 0.01 } as const;
-  const [freshHost, freshReference] = [createHostOptimizer(spec), createOptimizer(spec)];
+  const [freshHost, freshReference] = [hostOptimizerOf(spec), createOptimizer(spec)];
   const states = [await freshHost.getState(), await freshReference.getState()];
   for (const state of states) assert.deepEqual([state.step, state.slots], [0, {}]);
   // each takes the other's state: the host's steps are a fresh host optimizer's, tfjs's the host's
-  const [host, reference] = [createHostOptimizer(spec), createOptimizer(spec)];
+  const [host, reference] = [hostOptimizerOf(spec), createOptimizer(spec)];
   host.setState(states[1]);
   reference.setState(states[0]);
   const [params, expected] = [hostParams(5), hostParams(5)];
@@ -147,7 +142,7 @@ Deno.test("host and tfjs adam: the state of one that took no step restores as a 
 
 Deno.test("host optimizer: momentum set between steps (onecycle) as in the tfjs optimizer", () => {
   for (const spec of [{ name: "sgd", lr: 0.1, momentum: 0.9 }, { name: "adam" }] as const) {
-    const host = createHostOptimizer(spec);
+    const host = hostOptimizerOf(spec);
     const reference = createOptimizer(spec);
     const params = hostParams(7);
     const vars = variables(params);
@@ -165,7 +160,7 @@ Deno.test("host optimizer: momentum set between steps (onecycle) as in the tfjs 
 });
 
 Deno.test("host optimizer: step() on tfjs variables assigns new data, leaving clones intact", () => {
-  const optimizer = createHostOptimizer({ name: "sgd", lr: 0.5 });
+  const optimizer = hostOptimizerOf({ name: "sgd", lr: 0.5 });
   const variable = tf.variable(tf.tensor([1, 2, 3]), true, "w");
   const before = tf.clone(variable);
   const grad = tf.tensor([1, 1, 1]);
@@ -199,9 +194,9 @@ Deno.test("host clipping equals clipGradValue and clipGradNorm", () => {
 
 Deno.test("host optimizer: clear errors for what it cannot do", async () => {
   assert.ok(!hasHostKernel({ name: "rmsprop" }));
-  assert.throws(() => createHostOptimizer({ name: "rmsprop" }), /No host implementation/);
-  assert.throws(() => createHostOptimizer({ name: "sgd", lr: -1 }));
-  const optimizer = createHostOptimizer({ name: "adam" });
+  assert.throws(() => hostOptimizerOf({ name: "rmsprop" }), /No host implementation/);
+  assert.throws(() => hostOptimizerOf({ name: "sgd", lr: -1 }));
+  const optimizer = hostOptimizerOf({ name: "adam" });
   const params = hostParams(3);
   assert.throws(() => optimizer.stepArrays(params, [grads(1)[0]]), /2 parameters but 1 gradients/);
   assert.throws(
@@ -215,10 +210,10 @@ Deno.test("host optimizer: clear errors for what it cannot do", async () => {
   optimizer.stepArrays(params, grads(1));
   const state = await optimizer.getState();
   assert.throws(
-    () => createHostOptimizer({ name: "adamw" }).setState(state),
+    () => hostOptimizerOf({ name: "adamw" }).setState(state),
     /state is of a adam optimizer/,
   );
-  const other = createHostOptimizer({ name: "adam" });
+  const other = hostOptimizerOf({ name: "adam" });
   other.setState(state);
   const wrong = hostParams(3).map((p, i) =>
     i === 1 ? { ...p, shape: [5], values: new Float32Array(5) } : p

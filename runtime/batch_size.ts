@@ -15,7 +15,7 @@ import { checkOptionNames } from "../option_names.ts";
 import { loadData } from "../data/mod.ts";
 import { batchesPerEpoch, epochOrder, makeBatch } from "../data/batches.ts";
 import { selectBackend } from "./backend.ts";
-import { TrainingEngine } from "./engine.ts";
+import { TrainingEngine } from "./checked_engine.ts";
 import { scaleLearningRate } from "../optimizers/scaling.ts";
 import { rateChange, rateSetting } from "../schedulers/rate_setting.ts";
 import { stretchChanges } from "../schedulers/stretch.ts";

@@ -9,12 +9,12 @@
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import type * as tfl from "npm:@tensorflow/tfjs-layers@4.22.0";
 import type { RunConfig } from "../config.ts";
-import { buildModel, forward } from "../models/mod.ts";
+import { buildResolvedModel } from "../models/build_resolved.ts";
+import { forward } from "../models/forward.ts";
 import { dropoutSeed } from "../models/dropout.ts";
 import { lossFunction } from "../models/losses.ts";
 import { accuracy, mae } from "../models/metrics.ts";
-import { createOptimizer, type Optimizer } from "../optimizers/mod.ts";
-import { hasFusedKernels } from "../optimizers/optimizer.ts";
+import { createResolvedOptimizer, hasFusedKernels, type Optimizer } from "../optimizers/core.ts";
 import { clipGradNorm, clipGradValue } from "../optimizers/clipping.ts";
 import {
   createFusedOptimizer,
@@ -220,7 +220,7 @@ export class TrainingEngine {
     // Also here, for configs that did not come through parseConfig or data that is not what its
     // spec said: a loss that does not fit the data trains nothing, or fails as a tfjs shape error.
     checkLossFits(lossName, shapeTask(shape));
-    this.model = buildModel(config.model, {
+    this.model = buildResolvedModel(config.model, {
       inputShape: shape.inputShape,
       outputUnits: outputUnits(shape),
     }, config.seed);
@@ -330,9 +330,9 @@ export class TrainingEngine {
       case "host":
         return createHostOptimizer(spec);
       case "simd":
-        return createOptimizer(spec, { fusedKernels: true });
+        return createResolvedOptimizer(spec, { fusedKernels: true });
       default:
-        return createOptimizer(spec);
+        return createResolvedOptimizer(spec);
     }
   }
 

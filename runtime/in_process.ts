@@ -47,13 +47,8 @@ import { checkRunStart } from "./start_checks.ts";
 import { budgetSpent, stepsSpent } from "./budget.ts";
 import { selectBackend } from "./backend.ts";
 import { READS_IN_FLIGHT, ReadsInFlight, WINDOW_LAG } from "./reads_in_flight.ts";
-import {
-  type HostBatch,
-  type HostByteBatch,
-  type StepTensors,
-  type StepValues,
-  TrainingEngine,
-} from "./engine.ts";
+import type { HostBatch, HostByteBatch, StepTensors, StepValues } from "./engine.ts";
+import { TrainingEngine } from "./checked_engine.ts";
 import { ClipThreshold, type ClipThresholdState, lagStart } from "../actors/clip_threshold.ts";
 import type { WeightMap } from "./checkpoint.ts";
 import type { OptimizerState } from "../optimizers/mod.ts";

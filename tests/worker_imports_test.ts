@@ -1,9 +1,9 @@
 /**
- * What the actors' Workers load as they start, every run: the data loader, scheduler, early
- * stopper and clip monitor take their specs parsed, in the run's config, so none of them imports
- * zod or tfjs. Each did import zod (~75 ms of CPU a Worker, BENCHMARKS.md "Forty-fourth
- * session") until the Init check and the resolved-spec builders; a module added to one of their
- * graphs that imports a schema again fails here, naming the chain of imports.
+ * What the actors' Workers load as they start, every run: they take their specs parsed, in the
+ * run's config, so none of them imports zod, and only the trainer's imports tfjs. Each did import
+ * zod (~75 ms of CPU a Worker, BENCHMARKS.md "Forty-fourth session") until the Init check and the
+ * resolved-spec builders; a module added to one of their graphs that imports a schema again fails
+ * here, naming the chain of imports.
  *
  * @module
  */
@@ -60,22 +60,33 @@ async function staticGraph(entry: string): Promise<Map<string, string[]>> {
 
 const short = (specifier: string) => specifier.replace(`file://${root}`, "");
 
-for (const entry of ["data_loader", "scheduler", "early_stopper", "clip_monitor"]) {
-  Deno.test(`the ${entry.replace("_", " ")} actor's Worker loads neither zod nor tfjs`, async () => {
+for (const entry of ["data_loader", "scheduler", "early_stopper", "clip_monitor", "trainer"]) {
+  // (the trainer's loads tfjs, which it trains with; no Worker loads zod)
+  const heavy = entry === "trainer" ? /^npm:\/?zod@/ : /^npm:\/?(zod|@tensorflow\/)/;
+  const what = entry === "trainer" ? "no zod" : "neither zod nor tfjs";
+  Deno.test(`the ${entry.replace("_", " ")} actor's Worker loads ${what}`, async () => {
     const graph = await staticGraph(`actors/${entry}_worker.ts`);
     // (the graph is the Worker's: its shell, its actor, what they import)
     assert.ok(graph.has(`file://${root}actors/_worker_shell.ts`), [...graph.keys()].join("\n"));
-    const heavy = [...graph].filter(([specifier]) => /^npm:\/?(zod|@tensorflow\/)/.test(specifier));
+    const loaded = [...graph].filter(([specifier]) => heavy.test(specifier));
     assert.deepEqual(
-      heavy.map(([, chain]) => chain.map(short).join(" -> ")),
+      loaded.map(([, chain]) => chain.map(short).join(" -> ")),
       [],
       "imported by the chains above: import the zod-free module (a resolved spec's builder) instead",
     );
   });
 }
 
-Deno.test("the check of the Worker graphs sees zod where a Worker does load it: the trainer's", async () => {
-  const graph = await staticGraph("actors/trainer_worker.ts");
-  const zod = [...graph.keys()].find((specifier) => /^npm:\/?zod@/.test(specifier));
-  assert.ok(zod, "the trainer's graph shows no zod: the walk misses imports");
+Deno.test("the check of the Worker graphs sees zod and tfjs where they are loaded", async () => {
+  // (mod.ts parses configs; the trainer trains with tfjs)
+  const config = await staticGraph("mod.ts");
+  assert.ok(
+    [...config.keys()].some((specifier) => /^npm:\/?zod@/.test(specifier)),
+    "mod.ts's graph shows no zod: the walk misses imports",
+  );
+  const trainer = await staticGraph("actors/trainer_worker.ts");
+  assert.ok(
+    [...trainer.keys()].some((specifier) => /^npm:\/?@tensorflow\/tfjs-core@/.test(specifier)),
+    "the trainer's graph shows no tfjs-core: the walk misses imports",
+  );
 });

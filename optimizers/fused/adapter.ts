@@ -11,8 +11,7 @@
 import type * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { AnnealError } from "../../errors.ts";
 import { resolveParamSettings } from "../groups.ts";
-import { type Optimizer, type OptimizerState, torchSlotNames } from "../optimizer.ts";
-import { parseOptimizerSpec } from "../parse.ts";
+import { type Optimizer, type OptimizerState, torchSlotNames } from "../core.ts";
 import type { OptimizerSpec, ResolvedOptimizerSpec } from "../spec.ts";
 import { createFusedStep, type FusedHyper, type FusedKind, type FusedStep } from "./fused_step.ts";
 import { FusedGlobalClip } from "./global_clip.ts";
@@ -65,18 +64,19 @@ function hyperOf(spec: ResolvedOptimizerSpec, weightDecay: number): FusedHyper {
 }
 
 /**
- * An optimizer running fused WGSL kernels (WebGPU backend only).
+ * An optimizer running fused WGSL kernels (WebGPU backend only), of a resolved spec
+ * (`parseOptimizerSpec`'s, or a parsed run config's: this module does not load the specs' schema).
  *
  * @example
  * ```ts ignore
  * import { createFusedOptimizer } from "./adapter.ts";
- * const optimizer = createFusedOptimizer({ name: "adamw", lr: 1e-3 });
+ * import { parseOptimizerSpec } from "../parse.ts";
+ * const optimizer = createFusedOptimizer(parseOptimizerSpec({ name: "adamw", lr: 1e-3 }));
  * ```
  */
 export function createFusedOptimizer(
-  input: OptimizerSpec,
+  spec: ResolvedOptimizerSpec,
 ): Optimizer & GlobalClipStep & GuardedStep {
-  const spec = parseOptimizerSpec(input);
   if (!FUSED.includes(spec.name)) {
     throw new AnnealError("config", `No fused kernel for the ${spec.name} optimizer`, {
       hint: `fused kernels exist for ${FUSED.join(", ")}`,

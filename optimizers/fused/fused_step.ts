@@ -15,7 +15,7 @@
 
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { AnnealError } from "../../errors.ts";
-import { readSlots } from "../optimizer.ts";
+import { readSlots } from "../core.ts";
 import {
   ensureExclusive,
   recordPass,

@@ -13,8 +13,12 @@ import { releaseWebGpu } from "../../runtime/backend.ts";
 import { loadTrajectories, replay } from "../_trajectories.ts";
 import { createOptimizer, type Optimizer, type OptimizerState } from "../optimizer.ts";
 import type { OptimizerSpec } from "../spec.ts";
-import { createFusedOptimizer, hasFusedKernel } from "./adapter.ts";
+import { createFusedOptimizer as createResolvedFused, hasFusedKernel } from "./adapter.ts";
+import { parseOptimizerSpec } from "../parse.ts";
 import { createFusedStep, type FusedHyper, type FusedKind } from "./fused_step.ts";
+
+/** A fused optimizer of a spec as a test writes it (adapter.ts takes it resolved). */
+const createFusedOptimizer = (spec: OptimizerSpec) => createResolvedFused(parseOptimizerSpec(spec));
 
 const ready = tf.setBackend("webgpu").then(() => tf.ready());
 
@@ -297,7 +301,7 @@ async function guarded(
       ...(kind === "sgd"
         ? { momentum: h.momentum, dampening: h.dampening, weightDecay: h.weightDecay }
         : { weightDecay: h.weightDecay, amsgrad: h.amsgrad }),
-    } as Parameters<typeof createFusedOptimizer>[0],
+    } as OptimizerSpec,
   );
   let ref = init.map((x) => x.clone());
   const state = shapes.map((shape) => [tf.zeros(shape), tf.zeros(shape), tf.zeros(shape)]);

@@ -11,7 +11,7 @@
  * @module
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
-import { readSlots } from "../optimizer.ts";
+import { readSlots } from "../core.ts";
 import { tensorBuffer, webGpuBackend, type WebGpuBackendInternals, writableBuffer } from "./gpu.ts";
 import { kernelsFor } from "./pipelines.ts";
 import type { GuardBinding } from "./fused_step.ts";

@@ -12,7 +12,7 @@ import { type ConvBlock, MAX_CONV_ROWS } from "./conv.ts";
 import type { DensePlan } from "./gpu_program.ts";
 import { gateCount, type RecurrentLayer } from "./recurrent.ts";
 import { MAX_GROUPS } from "./dispatch.ts";
-import { dropoutHasLayers } from "../../models/spec.ts";
+import { dropoutHasLayers } from "../../models/dropout_layers.ts";
 import { TILE } from "./wgsl.ts";
 import type { DenseActivation } from "./wgsl.ts";
 

@@ -19,8 +19,8 @@
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
 import assert from "node:assert/strict";
-import { float32s, FLOOR, RELATIVE } from "../../optimizers/_trajectories.ts";
-import { createHostOptimizer, hasHostKernel } from "../../optimizers/host.ts";
+import { float32s, FLOOR, hostOptimizerOf, RELATIVE } from "../../optimizers/_trajectories.ts";
+import { hasHostKernel } from "../../optimizers/host.ts";
 import { createOptimizer, hasFusedKernels, type Optimizer } from "../../optimizers/optimizer.ts";
 import { selectBackend } from "../../runtime/backend.ts";
 import type { OptimizerSpec } from "../../optimizers/spec.ts";
@@ -371,7 +371,7 @@ function judge(c: Case, result: TorchResult): string | undefined {
   const chain = replay(c, result, createOptimizer);
   if (chain) return `reference chain: ${chain}`;
   if (hasHostKernel(specOf(c))) {
-    const host = replay(c, result, createHostOptimizer);
+    const host = replay(c, result, hostOptimizerOf);
     if (host) return `host optimizer: ${host}`;
   }
   return undefined;
