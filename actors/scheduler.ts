@@ -53,7 +53,10 @@ function scheduleOf(state: SchedulerState): Schedule | undefined {
   return schedule;
 }
 
-/** Creates the state (validating the spec by building the schedule once). */
+/**
+ * Creates the state, building the schedule once (which refuses a base rate it cannot start from).
+ * `spec` is resolved, as the run's parsed config holds it.
+ */
 export function initScheduler(
   spec: ResolvedSchedulerSpec | undefined,
   baseLr: number,
@@ -156,21 +159,20 @@ export function onEpochEnded(state: SchedulerState, message: EpochEnded): Schedu
 export function replanFrom(state: SchedulerState, epoch: number): number | null {
   const spec = state.spec;
   if (!state.plateau || spec?.name !== "plateau") return null;
-  const resolved = spec;
-  const flat = resolved.mode === "min" ? Infinity : -Infinity;
+  const flat = spec.mode === "min" ? Infinity : -Infinity;
   let plateau = state.plateau;
   // A reduction is due within cooldown + patience + 1 flat epochs; one that leaves the rate
   // unchanged means it is at its floor for good. torch's counters take any number: a fractional
   // cooldown lasts its ceiling, a fractional patience its floor (more bad epochs than it), and
   // one below 0 none (a negative patience reduces at every metric, in cooldown too).
-  const cooldown = Math.max(0, Math.ceil(resolved.cooldown));
-  const patience = Math.max(-1, Math.floor(resolved.patience));
+  const cooldown = Math.max(0, Math.ceil(spec.cooldown));
+  const patience = Math.max(-1, Math.floor(spec.patience));
   const last = epoch + 1 + cooldown + patience + 1;
   for (let next = epoch + 1; next <= last; next++) {
     if (plateau.cooldownCounter === 0) {
       // Out of cooldown, flat metrics only count bad epochs until one passes patience: skip those
       // (one by one, a cost in patience at each epoch end: seconds at a patience of 1e7).
-      const skip = Math.max(0, Math.floor(resolved.patience - plateau.numBadEpochs));
+      const skip = Math.max(0, Math.floor(spec.patience - plateau.numBadEpochs));
       next += skip;
       plateau = {
         ...plateau,

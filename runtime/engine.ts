@@ -197,8 +197,9 @@ export class TrainingEngine {
 
   /**
    * Builds the model and optimizer of `config` for data of the given shape. `config` is one
-   * `parseConfig` gave (its defaults filled in): a config as written is refused, saying
-   * so.
+   * `parseConfig` gave (its defaults filled in): a config as written is refused, saying so. Its
+   * model and optimizer sections are built as they are, without their schemas (the trainer's
+   * Worker loads no zod); checked_engine.ts's engine, the one mod.ts gives, parses them first.
    */
   constructor(config: RunConfig, shape: DataShape) {
     const sections = ["model", "optimizer", "data"] as const;
