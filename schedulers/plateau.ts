@@ -1,6 +1,7 @@
 /**
  * torch `ReduceLROnPlateau` as a reducer: `(spec, state, metric) => state`. The state is
- * JSON-safe so it can be checkpointed and sent between actors.
+ * JSON-safe so it can be checkpointed and sent between actors. The spec is validated here; the
+ * rule itself, on a resolved spec, is plateau_rule.ts's.
  *
  * @module
  */
