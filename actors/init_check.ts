@@ -7,15 +7,7 @@
  *
  * @module
  */
-import type { ActorName } from "./protocol.ts";
-
-const ACTOR_NAMES: readonly ActorName[] = [
-  "dataLoader",
-  "trainer",
-  "scheduler",
-  "earlyStopper",
-  "clipMonitor",
-];
+import { ACTOR_NAMES } from "./actor_names.ts";
 
 type Fields = Record<string, unknown>;
 
@@ -51,7 +43,7 @@ function isRecord(value: unknown): value is Fields {
 export function initProblem(message: unknown): string | undefined {
   if (!isObject(message)) return "it is not an object";
   if (message.type !== "Init") return "'type' must be \"Init\"";
-  if (!ACTOR_NAMES.includes(message.actor as ActorName)) {
+  if (!(ACTOR_NAMES as readonly unknown[]).includes(message.actor)) {
     return `'actor' must be one of ${ACTOR_NAMES.join(", ")}`;
   }
   for (const field of ["runId", "runDir"]) {

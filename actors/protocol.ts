@@ -9,15 +9,10 @@
  * @module
  */
 import { z } from "npm:zod@4.6.7";
+import { ACTOR_NAMES } from "./actor_names.ts";
 
 /** The five actors of a run. */
-export const ActorNameSchema = z.enum([
-  "dataLoader",
-  "trainer",
-  "scheduler",
-  "earlyStopper",
-  "clipMonitor",
-]);
+export const ActorNameSchema = z.enum(ACTOR_NAMES);
 /** Name of one of the five actors: `dataLoader`, `trainer`, `scheduler`, `earlyStopper`, `clipMonitor`. */
 export type ActorName = z.infer<typeof ActorNameSchema>;
 
