@@ -50,7 +50,11 @@ const fault = fc.oneof(
     at: fc.string(),
     event: fc.dictionary(fc.string(), fc.jsonValue()),
   }),
-  fc.record({ kind: fc.constant("delay"), at: fc.string(), ms: fc.double({ min: 0, max: 1e6 }) }),
+  fc.record({
+    kind: fc.constant("delay"),
+    at: fc.string(),
+    ms: fc.double({ min: 0, max: 1e6, noNaN: true }),
+  }),
   fc.record({
     kind: fc.constant("silent"),
     at: fc.constant("worker"),
