@@ -35,10 +35,12 @@ import type { RunConfig } from "../config.ts";
 import {
   type HostBatch,
   type HostByteBatch,
+  outputUnits,
   type StepTensors,
   type StepValues,
   TrainingEngine,
 } from "../runtime/engine.ts";
+import { checkWasmMemory, smallestBatch } from "../runtime/wasm_memory.ts";
 import {
   releaseWebGpu,
   selectBackend,
@@ -488,6 +490,13 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       context.emit({ type: "warning", actor: "trainer", message: note.message, hint: note.hint });
     }
   }
+  // a model past wasm's 4 GiB is refused before its weights are drawn (seconds for a large one)
+  checkWasmMemory(
+    config.model,
+    { inputShape: info.inputShape, outputUnits: outputUnits(info) },
+    smallestBatch(info.trainSize, config.batchSize, config.data.dropLast),
+    chosen.backend,
+  );
   const engine = new TrainingEngine(config, info);
   builtParameters = engine.variables.reduce((n, v) => n + v.size, 0);
   const readEvery = config.readbackEvery ?? (chosen.backend === "webgpu" ? 16 : 1);

@@ -16,6 +16,8 @@ import { loadData } from "../data/mod.ts";
 import { batchesPerEpoch, epochOrder, makeBatch } from "../data/batches.ts";
 import { selectBackend } from "./backend.ts";
 import { TrainingEngine } from "./checked_engine.ts";
+import { outputUnits } from "./engine.ts";
+import { checkWasmMemory } from "./wasm_memory.ts";
 import { scaleLearningRate } from "../optimizers/scaling.ts";
 import { rateChange, rateSetting } from "../schedulers/rate_setting.ts";
 import { stretchChanges } from "../schedulers/stretch.ts";
@@ -215,6 +217,13 @@ export async function findBatchSize(
     if (scaled.warning) row.warning = scaled.warning;
     let engine: TrainingEngine | undefined;
     try {
+      // (a batch past wasm's memory is refused before the model is built, not tried)
+      checkWasmMemory(
+        config.model,
+        { inputShape: train.inputShape, outputUnits: outputUnits(train) },
+        batchSize,
+        tf.getBackend(),
+      );
       engine = new TrainingEngine(config, train);
       const batch = makeBatch(train, order.subarray(0, batchSize), undefined, config.seed);
       const step = async () => {

@@ -40,6 +40,7 @@ import { cnnPlan, densePlan, rnnPlan } from "./dense/plan.ts";
 import { checkLossFits, defaultLossName, metricNames, shapeTask } from "../task_fit.ts";
 import { shellWord } from "../shell_word.ts";
 import { checkArgument, isObject } from "../option_names.ts";
+import { checkWasmMemory } from "./wasm_memory.ts";
 
 /** What the engine must know about the data to build a model. */
 export interface DataShape {
@@ -221,10 +222,10 @@ export class TrainingEngine {
     // Also here, for configs that did not come through parseConfig or data that is not what its
     // spec said: a loss that does not fit the data trains nothing, or fails as a tfjs shape error.
     checkLossFits(lossName, shapeTask(shape));
-    this.model = buildResolvedModel(config.model, {
-      inputShape: shape.inputShape,
-      outputUnits: outputUnits(shape),
-    }, config.seed);
+    const modelShape = { inputShape: shape.inputShape, outputUnits: outputUnits(shape) };
+    // (a step takes one sample at least; a run checks its own smallest batch before this)
+    checkWasmMemory(config.model, modelShape, 1, tf.getBackend());
+    this.model = buildResolvedModel(config.model, modelShape, config.seed);
     // A constructor that throws (a config the paths cannot run) leaves no tensors behind.
     try {
       this.variables = this.model.trainableWeights.map((weight) => weight.read() as tf.Variable);

@@ -47,7 +47,14 @@ import { checkRunStart } from "./start_checks.ts";
 import { budgetSpent, stepsSpent } from "./budget.ts";
 import { selectBackend } from "./backend.ts";
 import { READS_IN_FLIGHT, ReadsInFlight, WINDOW_LAG } from "./reads_in_flight.ts";
-import type { HostBatch, HostByteBatch, StepTensors, StepValues } from "./engine.ts";
+import {
+  type HostBatch,
+  type HostByteBatch,
+  outputUnits,
+  type StepTensors,
+  type StepValues,
+} from "./engine.ts";
+import { checkWasmMemory, smallestBatch } from "./wasm_memory.ts";
 import { TrainingEngine } from "./checked_engine.ts";
 import { ClipThreshold, type ClipThresholdState, lagStart } from "../actors/clip_threshold.ts";
 import type { WeightMap } from "./checkpoint.ts";
@@ -120,6 +127,12 @@ export async function trainInProcess(config: RunConfig): Promise<InProcessResult
   const data = await loadData(config.data, config.seed);
   const options = loaderOptions(config);
   const batches = trainBatchCount(data.train, options, data.validation?.n);
+  checkWasmMemory(
+    config.model,
+    { inputShape: data.train.inputShape, outputUnits: outputUnits(data.train) },
+    smallestBatch(data.train.n, config.batchSize, config.data.dropLast),
+    backend,
+  );
   const engine = new TrainingEngine(config, data.train);
   // (a config refused at the start, a failed step: the model is disposed all the same, so that
   // its weights do not hold the names the next model's take)

@@ -639,29 +639,41 @@ Deno.test("CSV data that reads but likely not as meant: a first line of numbers 
   );
 });
 
-Deno.test("a model too large for wasm's memory fails saying so, with its size and what to change", async () => {
-  // 400M parameters (the seed's one input feature, a hidden layer of 1e8): wasm built the model and
-  // then failed with V8's "Invalid typed array length: 1600000000", and nothing more
+Deno.test("a model too large for wasm's memory is refused before it is built, saying what a step needs and what to change", async () => {
+  // 400M parameters (the seed's two input features, a hidden layer of 1e8): wasm built the model
+  // (~28 s, 4.8 GB) and then failed with V8's "Invalid typed array length: 1600000000"; ten times
+  // that failed after ~50 s as "offset is out of bounds", naming nothing
   await using runs = await tempRunsDir();
-  const failed = await anneal(
-    "train",
-    "--backend",
-    "wasm",
-    "--epochs",
-    "1",
-    "--runs-dir",
-    runs.dir,
-    "--no-progress",
-    "--set",
-    'model={"kind":"mlp","hidden":[100000000]}',
-  );
-  assert.notEqual(failed.code, 0);
-  assert.match(failed.stderr, /Out of memory on backend wasm: an allocation failed \(/);
-  assert.match(
-    failed.stderr,
-    /The model has 400,000,001 parameters: 1\.5 GiB of float32 weights/,
-  );
-  assert.match(failed.stderr, /hint: use a smaller model .* wasm addresses at most 4 GiB/);
+  for (
+    const [hidden, parameters] of [["100000000", "400,000,001"], ["1000000000", "4,000,000,001"]]
+  ) {
+    const failed = await anneal(
+      "train",
+      "--backend",
+      "wasm",
+      "--epochs",
+      "1",
+      "--runs-dir",
+      runs.dir,
+      "--no-progress",
+      "--set",
+      `model={"kind":"mlp","hidden":[${hidden}]}`,
+    );
+    assert.equal(failed.code, 1, failed.stderr);
+    assert.match(
+      failed.stderr,
+      /Out of memory on backend wasm: a training step of this model holds at least [\d.]+ GiB at once, and wasm addresses at most 4 GiB in all/,
+    );
+    assert.match(failed.stderr, new RegExp(`The model has ${parameters} parameters`));
+    // the seed's 200 samples in batches of 16: the last batch of an epoch holds 8
+    assert.match(failed.stderr, /layer dense0's values for a batch of 8 samples/);
+    assert.match(
+      failed.stderr,
+      /hint: use a smaller model .* or a smaller batchSize, or backend cpu/,
+    );
+    // refused before the model was built: its parameter count was never announced
+    assert.doesNotMatch(failed.stderr, /parameters; \d+ steps\/epoch/);
+  }
 });
 
 Deno.test("a path in a config or a quoted flag that starts with '~' or holds a $VARIABLE is refused as not expanded, where it made a directory named '~'", async () => {

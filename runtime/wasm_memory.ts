@@ -1,0 +1,111 @@
+/**
+ * A model too large for the wasm backend's memory, refused before it is built. tfjs's wasm
+ * backend keeps every tensor in one WebAssembly memory of at most 4 GiB (wasm32 addresses). A
+ * model past that was built first, its weights drawn (~28 s for 4e8 parameters on a 2-core
+ * machine, the process holding 4.8 GB), then failed at its first step: as an out-of-memory error
+ * (see out_of_memory.ts), or, larger still, as "offset is out of bounds" after ~50 s, naming
+ * nothing. What a training step surely holds at once is known from the spec alone, so such a
+ * model is refused at once, saying what it needs and what to change.
+ *
+ * @module
+ */
+import { AnnealError } from "../errors.ts";
+import type { ResolvedModelSpec } from "../models/spec.ts";
+import type { ModelShape } from "../models/build_resolved.ts";
+import { type ModelSize, modelSize } from "../models/size.ts";
+
+/** The most bytes the wasm backend's memory grows to (Emscripten's heap limit in tfjs 4.22.0). */
+export const WASM_HEAP_MAX = 4_294_901_760;
+
+/**
+ * Bytes of float32 tensors a training step of a model of `size` surely holds at once for a
+ * micro-batch of `batch` samples: the weights and all their gradients (tfjs makes every
+ * gradient before the optimizer takes one); or, in the forward pass, the weights and the widest
+ * tensor the batch makes. A lower bound: activations, the optimizer's state and the kernels'
+ * scratch come on top.
+ *
+ * @example
+ * ```ts
+ * import { stepFloorBytes } from "./wasm_memory.ts";
+ * const size = { parameters: 1000, widest: { floats: 10_000, name: "the input" } };
+ * console.assert(stepFloorBytes(size, 1) === 8000);
+ * console.assert(stepFloorBytes(size, 32) === 4 * (1000 + 32 * 10_000));
+ * ```
+ */
+export function stepFloorBytes(size: ModelSize, batch: number): number {
+  return 4 * Math.max(2 * size.parameters, size.parameters + batch * size.widest.floats);
+}
+
+/**
+ * The fewest samples a training step of an epoch takes: an epoch's last batch is what is left
+ * over, unless `dropLast` drops it.
+ *
+ * @example
+ * ```ts
+ * import { smallestBatch } from "./wasm_memory.ts";
+ * console.assert(smallestBatch(200, 16, false) === 8);
+ * console.assert(smallestBatch(200, 16, true) === 16);
+ * console.assert(smallestBatch(10, 16, false) === 10);
+ * ```
+ */
+export function smallestBatch(trainSize: number, batchSize: number, dropLast: boolean): number {
+  if (trainSize <= batchSize) return Math.max(1, trainSize);
+  return dropLast ? batchSize : trainSize % batchSize || batchSize;
+}
+
+/**
+ * Throws a `backend` {@linkcode AnnealError} where a training step of model `spec` on data of
+ * `shape` cannot fit the wasm backend's memory even with its smallest micro-batch of `batch`
+ * samples ({@linkcode stepFloorBytes} above {@linkcode WASM_HEAP_MAX}); does nothing on other
+ * backends (cpu's tensors take the machine's memory; WebGPU's limits are its buffers').
+ *
+ * @example
+ * ```ts
+ * import { checkWasmMemory } from "./wasm_memory.ts";
+ * import { ModelSpecSchema } from "../models/spec.ts";
+ * const spec = ModelSpecSchema.parse({ kind: "mlp", hidden: [100_000_000] });
+ * const shape = { inputShape: [1], outputUnits: 1 };
+ * checkWasmMemory(spec, shape, 8, "cpu"); // (no limit there)
+ * let message = "";
+ * try {
+ *   checkWasmMemory(spec, shape, 8, "wasm");
+ * } catch (error) {
+ *   message = (error as Error).message;
+ * }
+ * console.assert(message.includes("300,000,001 parameters"));
+ * ```
+ */
+export function checkWasmMemory(
+  spec: ResolvedModelSpec,
+  shape: ModelShape,
+  batch: number,
+  backend: string,
+): void {
+  if (backend !== "wasm") return;
+  const size = modelSize(spec, shape);
+  const floor = stepFloorBytes(size, batch);
+  if (floor <= WASM_HEAP_MAX) return;
+  const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(bytes < 2 ** 30 ? 2 : 1)} GiB`;
+  const weights = 4 * size.parameters;
+  const widest = 4 * batch * size.widest.floats;
+  const forward = size.parameters + batch * size.widest.floats > 2 * size.parameters;
+  const needs = forward
+    ? `its weights and ${size.widest.name}'s values for a batch of ${batch} sample${
+      batch === 1 ? "" : "s"
+    } (${gib(widest)})`
+    : "its weights and as much again for their gradients";
+  throw new AnnealError(
+    "backend",
+    `Out of memory on backend wasm: a training step of this model holds at least ${gib(floor)} ` +
+      `at once, and wasm addresses at most 4 GiB in all. The model has ` +
+      `${size.parameters.toLocaleString("en-US")} parameters: ${gib(weights)} of float32 ` +
+      `weights; a step holds ${needs}, with the optimizer's state and the other layers' values ` +
+      "besides",
+    {
+      where: "model",
+      hint: "use a smaller model (fewer or narrower layers)" +
+        (forward ? " or a smaller batchSize" : "") +
+        ", or backend cpu, whose tensors take the machine's memory",
+    },
+  );
+}
