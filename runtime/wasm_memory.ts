@@ -27,9 +27,9 @@ export const WASM_HEAP_MAX = 4_294_901_760;
  * @example
  * ```ts
  * import { stepFloorBytes } from "./wasm_memory.ts";
- * const size = { parameters: 1000, widest: { floats: 10_000, name: "the input" } };
- * console.assert(stepFloorBytes(size, 1) === 8000);
- * console.assert(stepFloorBytes(size, 32) === 4 * (1000 + 32 * 10_000));
+ * const size = { parameters: 1000, widest: { floats: 10, name: "the input" } };
+ * console.assert(stepFloorBytes(size, 1) === 4 * 2 * 1000); // weights and gradients
+ * console.assert(stepFloorBytes(size, 200) === 4 * (1000 + 200 * 10)); // weights and a batch's input
  * ```
  */
 export function stepFloorBytes(size: ModelSize, batch: number): number {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import fc from "npm:fast-check@4.10.2";
 import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { buildModel, countParameters } from "../models/build.ts";
@@ -120,9 +120,8 @@ Deno.test("checkWasmMemory refuses on wasm a step past 4 GiB, and nothing at or 
   // the weights and the input of a batch: the batch decides
   assert.ok(fits(1000, 1_073_000));
   assert.ok(!fits(1000, 1_074_000));
-  for (const backend of ["cpu", "webgpu"]) {
-    checkWasmMemory(linear, { inputShape: [1e9], outputUnits: 1 }, 1, backend);
-  }
+  // (cpu's tensors take the machine's memory; WebGPU's limits are its buffers')
+  checkWasmMemory(linear, { inputShape: [1e9], outputUnits: 1 }, 1, "cpu");
 });
 
 Deno.test("an epoch's smallest batch is its remainder, unless dropLast drops it", () => {
