@@ -135,25 +135,32 @@ part() {
 # doc examples and Worker entries too); without the flag each run checked its files again, and each
 # actor Worker entry a test process loaded was checked as it loaded (with a cold cache, a test of
 # one short run took 25 s against 2.5 s), as was each batch of doc examples.
+# The two WebGPU halves run in the background, beside the main group, each into its log alone
+# (printed after the main group's output, not interleaved with it); their exit statuses and rerun
+# notes come back through files. One at a time after the main group, they kept the two cores
+# ~55% busy (a WebGPU test waits on its device's reads) for ~3.5 minutes, after 13 minutes of the
+# main group's two busy cores; beside it, that wait is the main group's to fill.
+background=()
+for half in webgpu_a webgpu_b; do
+  (
+    reruns="" # (the main run's note, if any, is the parent's to print)
+    if [ "$half" = webgpu_a ]; then files=("${gpu_a[@]}"); else files=("${gpu_b[@]}"); fi
+    quiet=1 part "$half" deno test --no-check "${listed[@]}" "${files[@]}"
+    echo "${exits[$half]}" >"$logs/$half.exit"
+    printf '%s' "$reruns" >"$logs/$half.reruns"
+  ) &
+  background+=($!)
+done
 part main deno test --no-check --parallel "${listed[@]}" --ignore="$ignored"
-# The second WebGPU half runs in the background into its log alone (its output is printed when
-# both halves are done, not interleaved with the first's); its exit status and rerun note come
-# back through files.
-(
-  reruns="" # (the main run's note, if any, is the parent's to print)
-  quiet=1 part webgpu_b deno test --no-check "${listed[@]}" "${gpu_b[@]}"
-  echo "${exits[webgpu_b]}" >"$logs/webgpu_b.exit"
-  printf '%s' "$reruns" >"$logs/webgpu_b.reruns"
-) &
-background=$!
-part webgpu_a deno test --no-check "${listed[@]}" "${gpu_a[@]}"
-wait "$background" || true
-echo
-echo "tools/test.sh: the second half of the WebGPU files (run beside the first):"
-sed 's/\x1b\[[0-9;]*m//g' "$logs/webgpu_b"
-exits[webgpu_b]=$(cat "$logs/webgpu_b.exit" 2>/dev/null || echo 1)
-reruns+=$(cat "$logs/webgpu_b.reruns" 2>/dev/null || true)
-((exits[webgpu_b] == 0)) || status=1
+for pid in "${background[@]}"; do wait "$pid" || true; done
+for half in webgpu_a webgpu_b; do
+  echo
+  echo "tools/test.sh: the WebGPU files' $half run (beside the main group):"
+  sed 's/\x1b\[[0-9;]*m//g' "$logs/$half"
+  exits[$half]=$(cat "$logs/$half.exit" 2>/dev/null || echo 1)
+  reruns+=$(cat "$logs/$half.reruns" 2>/dev/null || true)
+  ((exits[$half] == 0)) || status=1
+done
 part browser deno test --no-check --allow-all "$browser"
 for name in main webgpu_a webgpu_b browser; do
   if ((exits[$name] != 0)); then
