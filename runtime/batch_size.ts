@@ -18,6 +18,7 @@ import { selectBackend } from "./backend.ts";
 import { TrainingEngine } from "./checked_engine.ts";
 import { outputUnits } from "./engine.ts";
 import { checkWasmMemory } from "./wasm_memory.ts";
+import { outOfMemory } from "./out_of_memory.ts";
 import { scaleLearningRate } from "../optimizers/scaling.ts";
 import { rateChange, rateSetting } from "../schedulers/rate_setting.ts";
 import { stretchChanges } from "../schedulers/stretch.ts";
@@ -31,7 +32,7 @@ export interface BatchSizeOptions {
    * are listed, not measured (see `skipped`).
    */
   sizes?: number[];
-  /** Steps timed per size after one warm-up step (default 3; at least 1). */
+  /** Steps timed per size after two warm-up steps, the second profiled (default 3; at least 1). */
   steps?: number;
   /** Memory budget in MiB for "fits" (default: none, only failures count). */
   memoryLimitMiB?: number;
@@ -244,7 +245,9 @@ export async function findBatchSize(
           `${mib(options.memoryLimitMiB!)} MiB`;
       }
     } catch (error) {
-      row.error = error instanceof Error ? error.message : String(error);
+      const parameters = engine?.variables.reduce((n, v) => n + v.size, 0);
+      const failed = outOfMemory(error, parameters, tf.getBackend()) ?? error;
+      row.error = failed instanceof Error ? failed.message : String(failed);
     } finally {
       engine?.dispose();
     }
@@ -330,8 +333,8 @@ function keepSchedule(
 }
 
 /**
- * Peak bytes of one (warm-up) step: the most tfjs held before, during (at each kernel, as
- * `tf.profile` records it: that includes the activations the backward pass holds, which
+ * Peak bytes of a step, after a first warm-up step: the most tfjs held before, during (at each
+ * kernel, as `tf.profile` records it: that includes the activations the backward pass holds, which
  * `tf.memory()` after the step would not see) and after it, plus what the step keeps outside
  * tfjs. A step that runs no tfjs kernel (the TypeScript step) has no kernel snapshot: then tfjs
  * held what it held before and after.
@@ -341,6 +344,10 @@ async function stepPeakBytes(
   step: () => Promise<void>,
   rows: number,
 ): Promise<number> {
+  // A step that fails does so here, as an error this size's row records: under tf.profile a
+  // kernel runs inside the backend's timer, whose rejection nothing awaits (wasm's "Invalid typed
+  // array length" of a batch past its 4 GiB ended the process, uncaught)
+  await step();
   const before = tf.memory().numBytes;
   const profile = await tf.profile(step);
   const held = Math.max(before, profile.peakBytes, tf.memory().numBytes);

@@ -132,7 +132,7 @@ Deno.test("an epoch's smallest batch is its remainder, unless dropLast drops it"
   assert.equal(smallestBatch(5, 16, true), 5);
 });
 
-Deno.test("on wasm the in-process loop and the batch-size finder refuse a step past 4 GiB before building the model", async () => {
+Deno.test("on wasm the in-process loop and the batch-size finder refuse a step past 4 GiB before building the model, and a batch whose allocation fails is its row's error, not the process's end", async () => {
   // 1e9 hidden units: the loop would draw 4e9 weights (minutes) before failing
   const huge = parseConfig({
     backend: "wasm",
@@ -155,5 +155,15 @@ Deno.test("on wasm the in-process loop and the batch-size finder refuse a step p
   assert.equal(found.rows[0].fits, true, found.rows[0].error);
   assert.equal(found.rows[1].fits, false);
   assert.match(found.rows[1].error ?? "", /layer dense0's values for a batch of 2048 samples/);
+  assert.equal(found.largest, 8);
+  // 1024: 4.1 GB by that floor, within 4 GiB, but not with the step's other tensors; the failed
+  // allocation is the row's error, saying so (under tf.profile it ended the process, uncaught)
+  const tried = await findBatchSize(wide, { sizes: [8, 1024, 2048], steps: 1 });
+  assert.deepEqual(tried.rows.map((row) => row.fits), [true, false, false]);
+  assert.match(
+    tried.rows[1].error ?? "",
+    /^Out of memory on backend wasm: an allocation failed \(.*\)\. The model has 4,000,001 parameters/,
+  );
+  assert.match(tried.rows[2].skipped ?? "", /a smaller batch, 1024, did not fit/);
   assert.equal(found.largest, 8);
 });
