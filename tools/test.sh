@@ -47,7 +47,8 @@ browser=report/html_browser_test.ts
 # size") after every test had passed, several isolates of one process holding devices at once.
 # They run as two such processes side by side (two isolates holding devices, but in two
 # processes): one process kept the two cores ~55% busy over its 6 minutes (vmstat); the two took
-# 4m43s in CI, the halves then split anew by their files' times to even them out.
+# 4m43s in CI, the halves then split anew by their files' times to even them out. They now run
+# beside the main group (below).
 gpu_a=(
   tests/webgpu_windows_test.ts runtime/dense/split_test.ts runtime/dense/recurrent_test.ts
   runtime/dense/gpu_program_test.ts runtime/dense/conv_test.ts optimizers/fused/fused_step_test.ts
@@ -131,10 +132,6 @@ part() {
   set -e
   ((exits[$name] == 0)) || status=1
 }
-# --no-check: tests/scripts_typecheck_test.ts type-checks the whole workspace in one program (its
-# doc examples and Worker entries too); without the flag each run checked its files again, and each
-# actor Worker entry a test process loaded was checked as it loaded (with a cold cache, a test of
-# one short run took 25 s against 2.5 s), as was each batch of doc examples.
 # The two WebGPU halves run in the background, beside the main group, each into its log alone
 # (printed after the main group's output, not interleaved with it); their exit statuses and rerun
 # notes come back through files. One at a time after the main group, they kept the two cores
@@ -151,6 +148,10 @@ for half in webgpu_a webgpu_b; do
   ) &
   background+=($!)
 done
+# --no-check: tests/scripts_typecheck_test.ts type-checks the whole workspace in one program (its
+# doc examples and Worker entries too); without the flag each run checked its files again, and each
+# actor Worker entry a test process loaded was checked as it loaded (with a cold cache, a test of
+# one short run took 25 s against 2.5 s), as was each batch of doc examples.
 part main deno test --no-check --parallel "${listed[@]}" --ignore="$ignored"
 for pid in "${background[@]}"; do wait "$pid" || true; done
 for half in webgpu_a webgpu_b; do
