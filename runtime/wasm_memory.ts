@@ -104,7 +104,7 @@ export function checkWasmMemory(
     {
       where: "model",
       hint: "use a smaller model (fewer or narrower layers)" +
-        (forward ? " or a smaller batchSize" : "") +
+        (forward && batch > 1 ? " or a smaller batchSize" : "") +
         ", or backend cpu, whose tensors take the machine's memory",
     },
   );
