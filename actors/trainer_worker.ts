@@ -41,6 +41,7 @@ import {
   TrainingEngine,
 } from "../runtime/engine.ts";
 import { checkWasmMemory, smallestBatch } from "../runtime/wasm_memory.ts";
+import { countParameters } from "../models/build_resolved.ts";
 import {
   releaseWebGpu,
   selectBackend,
@@ -498,7 +499,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     chosen.backend,
   );
   const engine = new TrainingEngine(config, info);
-  builtParameters = engine.variables.reduce((n, v) => n + v.size, 0);
+  builtParameters = countParameters(engine.model);
   const readEvery = config.readbackEvery ?? (chosen.backend === "webgpu" ? 16 : 1);
   // On the CPU backends (cpu, wasm) a read-back is synchronous and costs next to nothing: every
   // step is read before it is applied, whatever readEvery says (a non-finite one is skipped, and

@@ -19,6 +19,7 @@ import { TrainingEngine } from "./checked_engine.ts";
 import { outputUnits } from "./engine.ts";
 import { checkWasmMemory } from "./wasm_memory.ts";
 import { outOfMemory } from "./out_of_memory.ts";
+import { countParameters } from "../models/build_resolved.ts";
 import { scaleLearningRate } from "../optimizers/scaling.ts";
 import { rateChange, rateSetting } from "../schedulers/rate_setting.ts";
 import { stretchChanges } from "../schedulers/stretch.ts";
@@ -245,7 +246,7 @@ export async function findBatchSize(
           `${mib(options.memoryLimitMiB!)} MiB`;
       }
     } catch (error) {
-      const parameters = engine?.variables.reduce((n, v) => n + v.size, 0);
+      const parameters = engine && countParameters(engine.model);
       const failed = outOfMemory(error, parameters, tf.getBackend()) ?? error;
       row.error = failed instanceof Error ? failed.message : String(failed);
     } finally {
