@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { createHash } from "node:crypto";
 import { AnnealError } from "../errors.ts";
 import { fileError } from "../file_errors.ts";
 import { checkArgument } from "../option_names.ts";
@@ -52,9 +53,9 @@ interface Header {
 /** The key standing in for a float32 array of the state in the header's JSON. */
 const ARRAY_KEY = "$f32";
 
-async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+/** (node:crypto's hash reads the bytes where they lie; Web Crypto's `digest` copied them first.) */
+function sha256Hex(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
 }
 
 /** Serialises a checkpoint to bytes. */
@@ -86,7 +87,7 @@ export async function encodeCheckpoint(
     weights: entries.map(([name, w]) => ({ name, shape: w.shape, length: w.values.length })),
     arrays: arrays.map((array) => array.length),
     payloadBytes: payloadBytes.length,
-    sha256: await sha256Hex(payloadBytes),
+    sha256: sha256Hex(payloadBytes),
   };
   // the state's JSON spliced in as written above (not stringified twice)
   const headerJson = JSON.stringify(header).replace('"$STATE"', () => stateJson);
@@ -138,7 +139,7 @@ export async function decodeCheckpoint(
       `payload has ${payload.length} bytes, the header says ${header.payloadBytes} (truncated?)`,
     );
   }
-  if (await sha256Hex(payload) !== header.sha256) {
+  if (sha256Hex(payload) !== header.sha256) {
     throw torn("the payload's SHA-256 does not match");
   }
   const floats = new Float32Array(payload.buffer, 0, payload.length / 4);
