@@ -20,6 +20,7 @@ import {
   featureMeans,
   fillNaN,
   fitNormalization,
+  type Rows,
   splitValidation,
   splitValidationInChunks,
   takeFirst,
@@ -29,8 +30,9 @@ import { dropFlag } from "./csv_number.ts";
 import type { Dataset, DataWarning, LoadedData, Normalization } from "./types.ts";
 
 interface Sources {
-  pool: Dataset;
-  test?: Dataset;
+  /** (An IDX file's images stay bytes until the split: see {@linkcode asFloats}.) */
+  pool: Rows;
+  test?: Rows;
   warnings?: DataWarning[];
   /** A CSV's features (one-hot ones are not normalized; NaN ones are filled, `missing` "mean"). */
   features?: CsvFeature[];
@@ -43,7 +45,7 @@ async function idxSplit(
   limit: number | undefined,
   pause?: () => Promise<void>,
 ): Promise<
-  { ds: Dataset; maxLabel: number; seen: Uint8Array; labelsPath: string; imagesPath: string }
+  { ds: Rows; maxLabel: number; seen: Uint8Array; labelsPath: string; imagesPath: string }
 > {
   const imagesPath = idxFilePath(spec.dir, imagesName);
   const labelsPath = idxFilePath(spec.dir, labelsName);
@@ -85,7 +87,6 @@ async function idxSplit(
   if (spec.layout === "nchw" && images.dims.length === 4) {
     pixels = channelsLast(pixels, n, [channels, height, width]);
   }
-  const x = await floatsOf(pixels, byteTable, pause);
   const y = Float32Array.from(labels.data.subarray(0, n));
   let maxLabel = 0;
   const seen = new Uint8Array(256);
@@ -93,8 +94,8 @@ async function idxSplit(
     seen[label] = 1;
     if (label > maxLabel) maxLabel = label;
   }
-  const ds: Dataset = {
-    x,
+  const ds: Rows = {
+    x: pixels,
     y,
     n,
     inputShape: spec.flatten ? [features] : [height, width, channels],
@@ -104,6 +105,17 @@ async function idxSplit(
     byteTable,
   };
   return { ds, maxLabel, seen, labelsPath: labels.path, imagesPath: images.path };
+}
+
+/**
+ * `ds` with its features as floats: where they are still bytes (IDX images), each byte's
+ * `byteTable` entry. IDX images are split as bytes and turned to floats after: turned first, the
+ * whole file's floats were made and then copied row by row into the splits, at four times the
+ * bytes' memory (BENCHMARKS.md, "Forty-sixth session").
+ */
+async function asFloats(ds: Rows, pause: (() => Promise<void>) | undefined): Promise<Dataset> {
+  if (ds.x instanceof Float32Array) return { ...ds, x: ds.x };
+  return { ...ds, x: await floatsOf(ds.x, ds.byteTable!, pause) };
 }
 
 /** Values turned to floats between two pauses of {@linkcode floatsOf}. */
@@ -497,7 +509,7 @@ function fillMissing(
 export interface LoadOptions {
   /**
    * Awaited between chunks of a long step (generating synthetic-linear samples, turning IDX
-   * images to floats, the validation split), so that a Worker loading the data answers its
+   * images to floats, the validation split, the fingerprint), so that a Worker loading the data answers its
    * messages meanwhile; it may throw, to give the load up.
    */
   pause?: () => Promise<void>;
@@ -524,10 +536,13 @@ export async function loadResolvedData(
   } else {
     sources = await loadIdx(resolved, options.pause);
   }
-  const { train, validation } = options.pause
+  const split = options.pause
     ? await splitValidationInChunks(sources.pool, resolved.validationSplit, seed, options.pause)
     : splitValidation(sources.pool, resolved.validationSplit, seed);
-  const test = sources.test && takeFirst(sources.test, resolved.testLimit);
+  const train = await asFloats(split.train, options.pause);
+  const validation = split.validation && await asFloats(split.validation, options.pause);
+  const test = sources.test &&
+    takeFirst(await asFloats(sources.test, options.pause), resolved.testLimit);
   if (resolved.kind === "csv" && resolved.missing === "mean") {
     const filled = fillMissing(train, [validation, test], sources.features!, resolved.path);
     if (filled) (sources.warnings ??= []).push(filled);
@@ -544,7 +559,7 @@ export async function loadResolvedData(
     });
     for (const ds of [train, validation, test]) if (ds) applyNormalization(ds, normalization);
   }
-  const fingerprint = await fingerprintSplits({ train, validation, test });
+  const fingerprint = await fingerprintSplits({ train, validation, test }, options.pause);
   const data: LoadedData = { train, fingerprint };
   if (validation) data.validation = validation;
   if (test) data.test = test;

@@ -3,6 +3,8 @@ import process from "node:process";
 import { AnnealError } from "../errors.ts";
 import { loadData } from "./load.ts";
 import { featureBytes } from "./batches.ts";
+import { fingerprintSplits } from "./fingerprint.ts";
+import { splitValidation } from "./split.ts";
 import { assertDataError, fixture, idxBytes } from "./_test_helpers.ts";
 
 /** Least squares for y = w0*x0 + w1*x1 (2x2 normal equations). */
@@ -882,6 +884,56 @@ Deno.test("idx images are turned to floats in chunks when the load pauses: the s
     assert.equal(paused.fingerprint, plain.fingerprint);
     const last = 28 * 28 * 5999 + 3;
     assert.equal(plain.train.x[last], Math.fround(((7 * last) % 256) * (1 / 255)));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("idx images split as bytes: train, validation and test hold the floats of the rows a split of the float images picks", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // 300 images of 5x7, each row its own (a hash of its position), labels 0..9
+    const n = 300, size = 5 * 7;
+    let h = 12345;
+    const pixels = Array.from(
+      { length: n * size },
+      () => (h = (h * 1103515245 + 12345) >>> 0) >>> 24,
+    );
+    const labels = Array.from({ length: n }, (_, i) => (i * 7) % 10);
+    await Deno.writeFile(`${dir}/train-images-idx3-ubyte`, idxBytes([n, 5, 7], pixels));
+    await Deno.writeFile(`${dir}/train-labels-idx1-ubyte`, idxBytes([n], labels));
+    await Deno.writeFile(
+      `${dir}/t10k-images-idx3-ubyte`,
+      idxBytes([4, 5, 7], pixels.slice(0, 4 * size)),
+    );
+    await Deno.writeFile(`${dir}/t10k-labels-idx1-ubyte`, idxBytes([4], [3, 1, 4, 1]));
+    for (const limit of [undefined, 250]) {
+      const spec = { kind: "idx", dir, limit, validationSplit: 0.3 } as const;
+      // the reference: every image as floats, split afterwards
+      const whole = await loadData({ ...spec, validationSplit: 0 }, 5);
+      const expected = splitValidation(whole.train, 0.3, 5);
+      assert.equal(whole.train.x[size + 2], Math.fround(pixels[size + 2] * (1 / 255)));
+      const pauses = { count: 0 };
+      for (
+        const data of [
+          await loadData(spec, 5),
+          await loadData(spec, 5, { pause: () => Promise.resolve(void pauses.count++) }),
+        ]
+      ) {
+        assert.equal(data.train.n, Math.round((limit ?? n) * 0.7));
+        assert.deepEqual(data.train.x, expected.train.x);
+        assert.deepEqual(data.train.y, expected.train.y);
+        assert.deepEqual(data.validation!.x, expected.validation!.x);
+        assert.deepEqual(data.validation!.y, expected.validation!.y);
+        assert.deepEqual(data.test!.x, whole.test!.x);
+        assert.ok(
+          data.train.x instanceof Float32Array && data.validation!.x instanceof Float32Array,
+        );
+        const { train, validation, test } = data;
+        assert.equal(data.fingerprint, await fingerprintSplits({ train, validation, test }));
+      }
+      assert.ok(pauses.count > 0);
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

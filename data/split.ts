@@ -9,6 +9,12 @@ import { AnnealError } from "../errors.ts";
 import { Rng, seedFrom } from "./rng.ts";
 import type { Dataset, Normalization } from "./types.ts";
 
+/**
+ * A dataset, or one whose features are still the bytes they were read as (IDX images, turned to
+ * floats once split: a quarter of the memory to shuffle and copy).
+ */
+export type Rows = Omit<Dataset, "x"> & { x: Float32Array | Uint8Array };
+
 /** Number of feature values in one sample. */
 export function featureSize(ds: Pick<Dataset, "inputShape">): number {
   return ds.inputShape.reduce((a, b) => a * b, 1);
@@ -64,11 +70,11 @@ export function takeFirst(ds: Dataset, count: number | undefined): Dataset {
  * console.assert(train.n === 8 && validation?.n === 2);
  * ```
  */
-export function splitValidation(
-  ds: Dataset,
+export function splitValidation<D extends Rows>(
+  ds: D,
   fraction: number,
   seed: number,
-): { train: Dataset; validation?: Dataset } {
+): { train: D; validation?: D } {
   return finish(splitSteps(ds, fraction, seed));
 }
 
@@ -77,12 +83,12 @@ export function splitValidation(
  * rows with `pause` awaited between them (a data loader's Worker answers its pings meanwhile:
  * 3e8 samples take most of a minute); `pause` may throw, to give the split up.
  */
-export async function splitValidationInChunks(
-  ds: Dataset,
+export async function splitValidationInChunks<D extends Rows>(
+  ds: D,
   fraction: number,
   seed: number,
   pause: () => Promise<void>,
-): Promise<{ train: Dataset; validation?: Dataset }> {
+): Promise<{ train: D; validation?: D }> {
   const steps = splitSteps(ds, fraction, seed);
   for (;;) {
     const next = steps.next();
@@ -94,11 +100,11 @@ export async function splitValidationInChunks(
 /** Rows shuffled, or copied, between two pauses of {@linkcode splitValidationInChunks}. */
 export const SPLIT_CHUNK = 1 << 20;
 
-function* splitSteps(
-  ds: Dataset,
+function* splitSteps<D extends Rows>(
+  ds: D,
   fraction: number,
   seed: number,
-): Generator<void, { train: Dataset; validation?: Dataset }> {
+): Generator<void, { train: D; validation?: D }> {
   if (fraction === 0) return { train: ds };
   const held = Math.max(1, Math.round(ds.n * fraction));
   if (held >= ds.n) {
@@ -142,12 +148,15 @@ function* splitSteps(
 /**
  * {@linkcode selectRows}, pausing every {@linkcode SPLIT_CHUNK} rows, or fewer where rows are wide
  * (every `4 * SPLIT_CHUNK` values: 5,300 28x28 images, where a million rows were 3 GB of floats).
+ * The features stay of their kind: bytes are copied as bytes.
  */
-function* selectRowsSteps(ds: Dataset, rows: ArrayLike<number>): Generator<void, Dataset> {
+function* selectRowsSteps<D extends Rows>(ds: D, rows: ArrayLike<number>): Generator<void, D> {
   const f = featureSize(ds);
   const t = ds.targetSize;
   const chunk = Math.max(1, Math.min(SPLIT_CHUNK, Math.floor((4 * SPLIT_CHUNK) / (f + t))));
-  const x = new Float32Array(rows.length * f);
+  const x = ds.x instanceof Uint8Array
+    ? new Uint8Array(rows.length * f)
+    : new Float32Array(rows.length * f);
   const y = new Float32Array(rows.length * t);
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i];
@@ -155,7 +164,7 @@ function* selectRowsSteps(ds: Dataset, rows: ArrayLike<number>): Generator<void,
     y.set(ds.y.subarray(r * t, (r + 1) * t), i * t);
     if (i % chunk === chunk - 1) yield;
   }
-  return { ...ds, x, y, n: rows.length };
+  return { ...ds, x, y, n: rows.length } as D; // (x is of ds.x's kind)
 }
 
 /**
