@@ -38,7 +38,9 @@ function idxError(message: string, file: string, offset: number, hint: string): 
 
 /**
  * Decodes IDX bytes, refusing a rank not in `expectedRank` (one rank or several); errors name the
- * file and the byte offset (of the decompressed data for gzipped files).
+ * file and the byte offset (of the decompressed data for gzipped files). With `maxItems`, only the
+ * first `maxItems` items (images, labels) are decoded, and need to be there: `dims` stays the
+ * header's.
  *
  * @example
  * ```ts
@@ -52,6 +54,7 @@ export function parseIdx(
   bytes: Uint8Array,
   file: string,
   expectedRank?: number | readonly number[],
+  maxItems?: number,
 ): IdxArray {
   if (bytes.length < 4) {
     throw idxError(
@@ -106,11 +109,12 @@ export function parseIdx(
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const dims: number[] = [];
   for (let d = 0; d < rank; d++) dims.push(view.getUint32(4 + 4 * d, false));
-  const size = dims.reduce((a, b) => a * b, 1);
+  const itemSize = dims.slice(1).reduce((a, b) => a * b, 1);
+  const size = Math.min(dims[0], maxItems ?? dims[0]) * itemSize;
   if (bytes.length < headerSize + size) {
     throw idxError(
       `truncated: dimensions ${dims.join("x")} need ${
-        headerSize + size
+        headerSize + dims[0] * itemSize
       } bytes, data ends at byte ${bytes.length}`,
       file,
       bytes.length,
@@ -124,16 +128,46 @@ export function parseIdx(
 const GUNZIP_CHUNK = 256 * 1024;
 
 /**
+ * The bytes an IDX file's header and its first `items` items take, read from its first bytes
+ * `head`; undefined while `head` is too short to tell. (A header that is not IDX's gives some
+ * number: {@linkcode parseIdx} refuses the file by its header.)
+ */
+function bytesForItems(head: Uint8Array, items: number): number | undefined {
+  if (head.length < 4) return undefined;
+  const rank = head[3];
+  const headerSize = 4 + 4 * rank;
+  if (head.length < headerSize) return undefined;
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  let itemSize = 1;
+  for (let d = 1; d < rank; d++) itemSize *= view.getUint32(4 + 4 * d, false);
+  return headerSize + Math.min(items, view.getUint32(4, false)) * itemSize;
+}
+
+/** The first `size` bytes of `chunks` one after the other. */
+function concat(chunks: Uint8Array[], size: number): Uint8Array {
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    if (at >= size) break;
+    bytes.set(chunk.subarray(0, size - at), at);
+    at += chunk.length;
+  }
+  return bytes;
+}
+
+/**
  * A gzipped file's bytes (its members one after the other, as `gunzip` writes them), gunzipped
  * as a stream fed in GUNZIP_CHUNK pieces, with `pause` awaited between the pieces that come out:
  * a data loader's Worker answers its messages meanwhile (in one go, 200 MB of images held it 1-2
  * s), and `pause` may throw to give the load up. `file` is named in the error a damaged or cut
- * stream is.
+ * stream is. With `maxItems`, the stream is left once the header and that many items are out
+ * (`data.limit` of Fashion-MNIST's 60,000 images: the rest is not gunzipped).
  */
 async function gunzipInChunks(
   compressed: Uint8Array,
   file: string,
   pause?: () => Promise<void>,
+  maxItems?: number,
 ): Promise<Uint8Array> {
   const pieces = function* () {
     for (let at = 0; at < compressed.length; at += GUNZIP_CHUNK) {
@@ -144,10 +178,15 @@ async function gunzipInChunks(
   const chunks: Uint8Array[] = [];
   let size = 0;
   let pausing = false;
+  let needed: number | undefined;
   try {
     for await (const chunk of gunzip) {
       chunks.push(chunk);
       size += chunk.length;
+      if (maxItems !== undefined) {
+        needed ??= bytesForItems(concat(chunks, Math.min(size, 1024)), maxItems);
+        if (needed !== undefined && size >= needed) break;
+      }
       pausing = true;
       await pause?.();
       pausing = false;
@@ -160,19 +199,14 @@ async function gunzipInChunks(
       cause,
     });
   }
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, at);
-    at += chunk.length;
-  }
-  return bytes;
+  return concat(chunks, size);
 }
 
 /**
  * Reads an IDX file, gunzipping it when it starts with the gzip magic. When `path` does not
  * exist, tries the name with `.gz` added or removed, so either layout works. `pause` is awaited
- * between the chunks of a gunzip (see {@linkcode loadData}'s option).
+ * between the chunks of a gunzip (see {@linkcode loadData}'s option). With `maxItems`, only the
+ * first items are read (see {@linkcode parseIdx}), and of a gzipped file only they are gunzipped.
  *
  * @example
  * ```ts ignore
@@ -185,6 +219,7 @@ export async function readIdxFile(
   path: string,
   expectedRank?: number | readonly number[],
   pause?: () => Promise<void>,
+  maxItems?: number,
 ): Promise<IdxArray> {
   const alternative = path.endsWith(".gz") ? path.slice(0, -3) : `${path}.gz`;
   let bytes: Uint8Array;
@@ -213,7 +248,7 @@ export async function readIdxFile(
     }
   }
   if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
-    bytes = await gunzipInChunks(bytes, used, pause);
+    bytes = await gunzipInChunks(bytes, used, pause, maxItems);
   }
-  return parseIdx(bytes, used, expectedRank);
+  return parseIdx(bytes, used, expectedRank, maxItems);
 }

@@ -151,3 +151,47 @@ Deno.test("readIdxFile gunzips in chunks, awaiting pause between them: the same 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("readIdxFile with maxItems reads the first items only: of a gzipped file it gunzips no further, so a stream damaged past them reads", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "anneal-idx-first-" });
+  try {
+    // 3,000 images of 28x28 (2.4 MB gunzipped), bytes that compress poorly: many chunks
+    const n = 3000;
+    const raw = new Uint8Array(16 + n * 784);
+    const view = new DataView(raw.buffer);
+    [0x803, n, 28, 28].forEach((value, i) => view.setUint32(4 * i, value));
+    let h = 7;
+    for (let i = 16; i < raw.length; i++) raw[i] = (h = (h * 1103515245 + 12345) >>> 0) >>> 24;
+    const gz = gzipSync(raw);
+    // the stream cut at two thirds: past image ~2,000
+    await Deno.writeFile(`${dir}/cut.gz`, gz.subarray(0, Math.floor(gz.length * 2 / 3)));
+    let pauses = 0;
+    const first = await readIdxFile(`${dir}/cut.gz`, 3, () => Promise.resolve(void pauses++), 100);
+    assert.deepEqual(first.dims, [n, 28, 28], "the header's dimensions");
+    assert.deepEqual(new Uint8Array(first.data), raw.subarray(16, 16 + 100 * 784));
+    // (78 KB of images: a few of zlib's 16 KB pieces, of the ~150 the whole file takes)
+    assert.ok(pauses < 10, `${pauses} pauses: the stream was read on past the 100 images`);
+    // without maxItems, or with more items than the stream holds, the damage is found
+    for (const maxItems of [undefined, 2900]) {
+      await assertDataError(
+        () => readIdxFile(`${dir}/cut.gz`, 3, undefined, maxItems),
+        /^Cannot gunzip IDX file: /,
+        /cut\.gz$/,
+      );
+    }
+    // more items than the file has: all of them
+    await Deno.writeFile(`${dir}/whole.gz`, gz);
+    const all = await readIdxFile(`${dir}/whole.gz`, 3, undefined, 10 * n);
+    assert.deepEqual(new Uint8Array(all.data), raw.subarray(16));
+    // a raw file cut past the items asked for reads; one cut before them is refused
+    const cutRaw = raw.subarray(0, 16 + 50 * 784 + 10);
+    assert.equal(parseIdx(cutRaw, "cut.idx", 3, 50).data.length, 50 * 784);
+    assert.throws(() => parseIdx(cutRaw, "cut.idx", 3, 51), /truncated: dimensions 3000x28x28/);
+    assert.throws(() => parseIdx(cutRaw, "cut.idx", 3), /truncated/);
+    // labels (rank 1): one byte an item
+    const labels = new Uint8Array([0, 0, 8, 1, 0, 0, 0, 5, 4, 3, 2, 1, 0]);
+    assert.deepEqual([...parseIdx(labels, "labels.idx", 1, 2).data], [4, 3]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -50,7 +50,8 @@ async function idxSplit(
   const imagesPath = idxFilePath(spec.dir, imagesName);
   const labelsPath = idxFilePath(spec.dir, labelsName);
   // [n, height, width] (grey), or with a channel axis, last or first as `layout` says
-  const images = await readIdxFile(imagesPath, [3, 4], pause);
+  // (the first `limit` images only; every label, whose classes set the model's outputs)
+  const images = await readIdxFile(imagesPath, [3, 4], pause, limit);
   const labels = await readIdxFile(labelsPath, 1, pause);
   if (images.dims[0] !== labels.dims[0]) {
     throw new AnnealError(
