@@ -22,8 +22,10 @@ export { countParameters, type ModelShape } from "./build_resolved.ts";
  *
  * @example
  * ```ts
+ * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
  * import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
  * import { buildModel } from "./build.ts";
+ * await tf.setBackend("cpu");
  * const model = buildModel({ kind: "mlp", hidden: [8] }, { inputShape: [4], outputUnits: 3 }, 1);
  * console.assert(model.outputs[0].shape[1] === 3);
  * model.dispose();

@@ -67,8 +67,10 @@ export function buildResolvedModel(
  *
  * @example
  * ```ts
+ * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
  * import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
  * import { buildModel, countParameters } from "./build.ts";
+ * await tf.setBackend("cpu");
  * const model = buildModel({ kind: "linear" }, { inputShape: [4], outputUnits: 1 }, 1);
  * console.assert(countParameters(model) === 5);
  * model.dispose();

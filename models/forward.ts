@@ -22,6 +22,7 @@ import { withDropoutSeed } from "./dropout.ts";
  * import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
  * import { buildModel } from "./build.ts";
  * import { forward } from "./forward.ts";
+ * await tf.setBackend("cpu");
  * const model = buildModel({ kind: "linear" }, { inputShape: [3], outputUnits: 2 }, 1);
  * const y = forward(model, tf.ones([5, 3]), false);
  * console.assert(y.shape[0] === 5 && y.shape[1] === 2);

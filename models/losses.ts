@@ -37,6 +37,7 @@ export type { Task } from "../data/types.ts";
  * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
  * import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
  * import { lossFunction } from "./losses.ts";
+ * await tf.setBackend("cpu");
  * const loss = lossFunction("crossEntropy")(tf.tensor2d([[0, 0]]), tf.tensor1d([1]));
  * console.assert(Math.abs(loss.dataSync()[0] - Math.log(2)) < 1e-6);
  * ```

@@ -16,6 +16,7 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
  * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
  * import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
  * import { accuracy } from "./metrics.ts";
+ * await tf.setBackend("cpu");
  * const correct = accuracy(tf.tensor2d([[2, 1], [0, 3]]), tf.tensor1d([0, 0]));
  * console.assert(correct.dataSync()[0] === 1);
  * ```
@@ -39,6 +40,7 @@ export function accuracy(output: tf.Tensor, target: tf.Tensor): tf.Scalar {
  * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
  * import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
  * import { mae } from "./metrics.ts";
+ * await tf.setBackend("cpu");
  * const total = mae(tf.tensor2d([[1], [2]]), tf.tensor1d([0, 0]));
  * console.assert(total.dataSync()[0] === 3);
  * ```

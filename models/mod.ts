@@ -7,6 +7,7 @@
  * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
  * import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
  * import { buildModel, forward, lossFunction } from "./mod.ts";
+ * await tf.setBackend("cpu");
  * const model = buildModel({ kind: "mlp", hidden: [4] }, { inputShape: [2], outputUnits: 3 }, 0);
  * const loss = lossFunction("crossEntropy")(forward(model, tf.ones([2, 2]), true), tf.tensor1d([0, 2]));
  * console.assert(Number.isFinite(loss.dataSync()[0]));

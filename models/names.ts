@@ -17,9 +17,11 @@ import type * as tfl from "npm:@tensorflow/tfjs-layers@4.22.0";
  *
  * @example
  * ```ts
+ * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
  * import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
  * import { buildModel } from "./build.ts";
  * import { stabilizeWeightNames } from "./names.ts";
+ * await tf.setBackend("cpu");
  * const model = buildModel({ kind: "linear" }, { inputShape: [2], outputUnits: 1 }, 0);
  * console.assert(stabilizeWeightNames(model) === 0); // buildModel already did it
  * ```
@@ -45,13 +47,16 @@ export function stabilizeWeightNames(model: tfl.LayersModel): number {
  *
  * @example
  * ```ts
+ * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
  * import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
  * import { buildModel } from "./build.ts";
  * import { namedWeights } from "./names.ts";
+ * await tf.setBackend("cpu");
  * const model = buildModel({ kind: "linear" }, { inputShape: [2], outputUnits: 1 }, 0);
- * const [kernel, bias] = namedWeights(model);
- * // ("head/kernel_1" where a model built before, not disposed, still holds "head/kernel")
- * console.assert(/^head\/kernel(_\d+)?$/.test(kernel.name) && bias.trainable);
+ * const names = namedWeights(model).map((w) => w.name);
+ * // (["head/kernel_1", "head/bias_1"] where a model built before, not disposed, holds the names)
+ * const plain = names.map((name) => name.replace(/_\d+$/, ""));
+ * console.assert(plain.join() === "head/kernel,head/bias");
  * ```
  */
 export function namedWeights(
