@@ -56,6 +56,12 @@ export function parseIdx(
   expectedRank?: number | readonly number[],
   maxItems?: number,
 ): IdxArray {
+  if (maxItems !== undefined && !(Number.isInteger(maxItems) && maxItems >= 0)) {
+    throw new AnnealError("internal", `Cannot read IDX file: maxItems ${maxItems} is not a count`, {
+      where: file,
+      hint: "pass a whole number of items, 0 or more (or none: every item)",
+    });
+  }
   if (bytes.length < 4) {
     throw idxError(
       `the file is ${bytes.length} bytes, too short for a header`,
@@ -110,12 +116,14 @@ export function parseIdx(
   const dims: number[] = [];
   for (let d = 0; d < rank; d++) dims.push(view.getUint32(4 + 4 * d, false));
   const itemSize = dims.slice(1).reduce((a, b) => a * b, 1);
-  const size = Math.min(dims[0], maxItems ?? dims[0]) * itemSize;
+  const items = Math.min(dims[0], maxItems ?? dims[0]);
+  const size = items * itemSize;
   if (bytes.length < headerSize + size) {
+    const what = items < dims[0]
+      ? `its first ${items} items (dimensions ${dims.join("x")})`
+      : `dimensions ${dims.join("x")}`;
     throw idxError(
-      `truncated: dimensions ${dims.join("x")} need ${
-        headerSize + dims[0] * itemSize
-      } bytes, data ends at byte ${bytes.length}`,
+      `truncated: ${what} need ${headerSize + size} bytes, data ends at byte ${bytes.length}`,
       file,
       bytes.length,
       "re-download the file; it was cut short",
@@ -129,11 +137,12 @@ const GUNZIP_CHUNK = 256 * 1024;
 
 /**
  * The bytes an IDX file's header and its first `items` items take, read from its first bytes
- * `head`; undefined while `head` is too short to tell. (A header that is not IDX's gives some
- * number: {@linkcode parseIdx} refuses the file by its header.)
+ * `head`; undefined while `head` is too short to tell. A header that is not one of unsigned bytes
+ * gives `head`'s length: nothing more is read, and {@linkcode parseIdx} refuses the file by it.
  */
 function bytesForItems(head: Uint8Array, items: number): number | undefined {
   if (head.length < 4) return undefined;
+  if (head[0] !== 0 || head[1] !== 0 || head[2] !== 0x08 || head[3] === 0) return head.length;
   const rank = head[3];
   const headerSize = 4 + 4 * rank;
   if (head.length < headerSize) return undefined;
@@ -161,7 +170,8 @@ function concat(chunks: Uint8Array[], size: number): Uint8Array {
  * a data loader's Worker answers its messages meanwhile (in one go, 200 MB of images held it 1-2
  * s), and `pause` may throw to give the load up. `file` is named in the error a damaged or cut
  * stream is. With `maxItems`, the stream is left once the header and that many items are out
- * (`data.limit` of Fashion-MNIST's 60,000 images: the rest is not gunzipped).
+ * (`data.limit` of Fashion-MNIST's 60,000 images: the rest is not gunzipped, nor is the gzip
+ * checksum at its end checked, so damage past the items read goes unseen).
  */
 async function gunzipInChunks(
   compressed: Uint8Array,

@@ -186,7 +186,22 @@ Deno.test("readIdxFile with maxItems reads the first items only: of a gzipped fi
     // a raw file cut past the items asked for reads; one cut before them is refused
     const cutRaw = raw.subarray(0, 16 + 50 * 784 + 10);
     assert.equal(parseIdx(cutRaw, "cut.idx", 3, 50).data.length, 50 * 784);
-    assert.throws(() => parseIdx(cutRaw, "cut.idx", 3, 51), /truncated: dimensions 3000x28x28/);
+    assert.throws(
+      () => parseIdx(cutRaw, "cut.idx", 3, 51),
+      /truncated: its first 51 items \(dimensions 3000x28x28\) need 40000 bytes, data ends at byte 39226/,
+    );
+    for (const maxItems of [-1, 2.5, NaN]) {
+      assert.throws(() => parseIdx(cutRaw, "cut.idx", 3, maxItems), /maxItems .* is not a count/);
+    }
+    // a gzipped file that is not IDX is refused by its header, limit or not
+    // (a fourth byte 0, as an IDX header of rank 0 would have)
+    await Deno.writeFile(`${dir}/text.gz`, gzipSync(new TextEncoder().encode("hel\0o")));
+    for (const maxItems of [undefined, 10]) {
+      await assertDataError(
+        () => readIdxFile(`${dir}/text.gz`, 3, undefined, maxItems),
+        /wrong magic number 68 65 6c 00/,
+      );
+    }
     assert.throws(() => parseIdx(cutRaw, "cut.idx", 3), /truncated/);
     // labels (rank 1): one byte an item
     const labels = new Uint8Array([0, 0, 8, 1, 0, 0, 0, 5, 4, 3, 2, 1, 0]);

@@ -115,8 +115,12 @@ async function idxSplit(
  * bytes' memory (BENCHMARKS.md, "Forty-sixth session").
  */
 async function asFloats(ds: Rows, pause: (() => Promise<void>) | undefined): Promise<Dataset> {
-  if (ds.x instanceof Float32Array) return { ...ds, x: ds.x };
-  return { ...ds, x: await floatsOf(ds.x, ds.byteTable!, pause) };
+  if (!isBytes(ds)) return ds;
+  return { ...ds, x: await floatsOf(ds.x, ds.byteTable, pause) };
+}
+
+function isBytes(ds: Rows): ds is Exclude<Rows, Dataset> {
+  return ds.x instanceof Uint8Array;
 }
 
 /** Values turned to floats between two pauses of {@linkcode floatsOf}. */

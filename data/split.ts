@@ -13,7 +13,9 @@ import type { Dataset, Normalization } from "./types.ts";
  * A dataset, or one whose features are still the bytes they were read as (IDX images, turned to
  * floats once split: a quarter of the memory to shuffle and copy).
  */
-export type Rows = Omit<Dataset, "x"> & { x: Float32Array | Uint8Array };
+export type Rows =
+  | Dataset
+  | (Omit<Dataset, "x" | "byteTable"> & { x: Uint8Array; byteTable: Float32Array });
 
 /** Number of feature values in one sample. */
 export function featureSize(ds: Pick<Dataset, "inputShape">): number {
