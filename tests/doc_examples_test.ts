@@ -6,8 +6,10 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 const skipped = new Set(["node_modules", "runs", "tests"]);
 
 /** The languages `deno test --doc` runs a doc comment's code block of (none: the file's, ts). */
-const RUNNABLE = new Set(["", "ts", "js", "javascript", "mjs", "cjs", "jsx", "typescript", "mts"]);
-RUNNABLE.add("cts").add("tsx");
+const RUNNABLE = new Set([
+  ...["", "ts", "typescript", "mts", "cts", "tsx"],
+  ...["js", "javascript", "mjs", "cjs", "jsx"],
+]);
 
 /** A doc comment's code fence: ` * ```lang attributes` opens a block, ` * ``` ` closes one. */
 const FENCE = /^\s*\* ```(\S*)(.*)$/;
