@@ -15,7 +15,7 @@ import {
   trainingBatchesPerEpoch,
 } from "../data/batches.ts";
 import { augmentIsActive } from "../data/augment.ts";
-import type { Dataset } from "../data/mod.ts";
+import type { Rows } from "../data/split.ts";
 import type { BatchGroup, BatchReady } from "./protocol.ts";
 import type { RunConfig } from "../config.ts";
 
@@ -55,7 +55,7 @@ export function loaderOptions(config: RunConfig): LoaderOptions {
  * the trainer's steps per epoch follow from it); an error when there are none (`heldOut`: the
  * validation split's samples, named in it).
  */
-export function trainBatchCount(train: Dataset, options: LoaderOptions, heldOut = 0): number {
+export function trainBatchCount(train: Rows, options: LoaderOptions, heldOut = 0): number {
   const { batchSize, dropLast, accumulation } = options;
   return trainingBatchesPerEpoch(train.n, batchSize, dropLast, { heldOut, accumulation });
 }
@@ -65,7 +65,7 @@ export function trainBatchCount(train: Dataset, options: LoaderOptions, heldOut 
  * shared by the data-loader actor and the in-process loop (so both train on the same numbers).
  */
 export function trainSamples(
-  train: Dataset,
+  train: Rows,
   options: LoaderOptions,
   epoch: number,
   index: number,
@@ -80,7 +80,7 @@ export function trainSamples(
  * augmentation), one byte per feature.
  */
 export function trainByteSamples(
-  train: Dataset,
+  train: Rows,
   options: LoaderOptions,
   index: number,
   order: Uint32Array,
@@ -90,7 +90,7 @@ export function trainByteSamples(
 }
 
 /** The samples of training batch `index` in an epoch's `order`. */
-function batchIndices(train: Dataset, options: LoaderOptions, index: number, order: Uint32Array) {
+function batchIndices(train: Rows, options: LoaderOptions, index: number, order: Uint32Array) {
   const start = index * options.batchSize;
   return order.subarray(start, Math.min(start + options.batchSize, train.n));
 }
@@ -99,12 +99,12 @@ function batchIndices(train: Dataset, options: LoaderOptions, index: number, ord
  * The table of the training split's bytes when its batches may travel as bytes: it was read from
  * bytes (`Dataset.byteTable`) and no augmentation changes its values. Undefined otherwise.
  */
-export function trainByteTable(train: Dataset, options: LoaderOptions): Float32Array | undefined {
+export function trainByteTable(train: Rows, options: LoaderOptions): Float32Array | undefined {
   return augmentIsActive(options.augment) ? undefined : train.byteTable;
 }
 
 /** The training split's features as bytes, when {@linkcode trainByteTable} allows it. */
-export function trainBytes(train: Dataset, options: LoaderOptions): Uint8Array | undefined {
+export function trainBytes(train: Rows, options: LoaderOptions): Uint8Array | undefined {
   return trainByteTable(train, options) ? featureBytes(train) : undefined;
 }
 
@@ -113,7 +113,7 @@ export function trainBytes(train: Dataset, options: LoaderOptions): Uint8Array |
  * split's features as bytes, see `trainBytes`), its `x` holds one byte per feature.
  */
 export function trainBatch(
-  train: Dataset,
+  train: Rows,
   options: LoaderOptions,
   epoch: number,
   index: number,
@@ -138,7 +138,7 @@ export function trainBatch(
 }
 
 /** The training order of an epoch. */
-export function trainOrder(train: Dataset, options: LoaderOptions, epoch: number): Uint32Array {
+export function trainOrder(train: Rows, options: LoaderOptions, epoch: number): Uint32Array {
   return epochOrder(train.n, { shuffle: options.shuffle, seed: options.seed, epoch });
 }
 
@@ -148,7 +148,7 @@ export function trainOrder(train: Dataset, options: LoaderOptions, epoch: number
  * 20 s to shuffle); `pause` may throw, to give it up.
  */
 export function trainOrderInChunks(
-  train: Dataset,
+  train: Rows,
   options: LoaderOptions,
   epoch: number,
   pause: () => Promise<void>,
@@ -162,7 +162,7 @@ export function trainOrderInChunks(
 
 /** Every batch of an evaluation split, in order, without augmentation. */
 export function* evalBatches(
-  data: Dataset,
+  data: Rows,
   split: "validation" | "test",
   epoch: number,
   batchSize: number,

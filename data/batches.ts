@@ -9,7 +9,7 @@ import { AnnealError } from "../errors.ts";
 import { augmentImage, augmentIsActive } from "./augment.ts";
 import { Rng, seedFrom } from "./rng.ts";
 import type { AugmentSpec } from "./spec.ts";
-import { featureSize } from "./split.ts";
+import { featuresAreBytes, featureSize, type Rows } from "./split.ts";
 import type { Dataset } from "./types.ts";
 import { checkArgument, isObject } from "../option_names.ts";
 
@@ -261,7 +261,7 @@ export function batchSeed(seed: number, epoch: number, batchIndex: number): numb
 }
 
 /** `r`, checked to be a sample of `ds`. */
-function sampleIndex(ds: Dataset, r: number): number {
+function sampleIndex(ds: Rows, r: number): number {
   if (!Number.isInteger(r) || r < 0 || r >= ds.n) {
     throw new AnnealError(
       "internal",
@@ -288,7 +288,7 @@ function sampleIndex(ds: Dataset, r: number): number {
  * ```
  */
 export function makeBatch(
-  ds: Dataset,
+  ds: Rows,
   indices: ArrayLike<number>,
   augment: AugmentSpec | undefined,
   seed: number,
@@ -314,12 +314,19 @@ export function makeBatch(
   const x = new Float32Array(size * f);
   const y = new Float32Array(size * t);
   const rng = active ? new Rng(seed) : undefined;
+  // features still bytes (see `Rows`): each sample's floats made here
+  const table = featuresAreBytes(ds) ? ds.byteTable : undefined;
+  const floats = table && rng ? new Float32Array(f) : undefined;
   for (let i = 0; i < size; i++) {
     const r = sampleIndex(ds, indices[i]);
+    const into = x.subarray(i * f, (i + 1) * f);
     if (rng) {
-      const sample = ds.x.subarray(r * f, (r + 1) * f);
-      augmentImage(sample, x.subarray(i * f, (i + 1) * f), ds.imageShape!, augment!, rng);
-    } else copyRow(ds.x, r * f, x, i * f, f);
+      const sample = table
+        ? bytesToFloats((ds.x as Uint8Array).subarray(r * f, (r + 1) * f), table, floats)
+        : (ds.x as Float32Array).subarray(r * f, (r + 1) * f);
+      augmentImage(sample, into, ds.imageShape!, augment!, rng);
+    } else if (table) bytesToFloats((ds.x as Uint8Array).subarray(r * f, (r + 1) * f), table, into);
+    else copyRow(ds.x as Float32Array, r * f, x, i * f, f);
     copyRow(ds.y, r * t, y, i * t, t);
   }
   return { x, y, size };
@@ -378,7 +385,8 @@ export function bytesToFloats(
  * console.assert(featureBytes(ds)!.join() === "7,255");
  * ```
  */
-export function featureBytes(ds: Dataset): Uint8Array | undefined {
+export function featureBytes(ds: Rows): Uint8Array | undefined {
+  if (featuresAreBytes(ds)) return ds.x;
   const table = ds.byteTable;
   if (!table || table.length !== 256 || !(table[1] > table[0])) return undefined;
   // The table is increasing and (for the tables IDX loading makes) evenly spaced: a value's
@@ -399,7 +407,7 @@ export function featureBytes(ds: Dataset): Uint8Array | undefined {
  * same samples as {@linkcode makeBatch} without augmentation, each feature one byte.
  */
 export function makeByteBatch(
-  ds: Dataset,
+  ds: Rows,
   bytes: Uint8Array,
   indices: ArrayLike<number>,
 ): { x: Uint8Array; y: Float32Array; size: number } {

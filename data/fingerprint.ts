@@ -6,7 +6,8 @@
  */
 
 import { createHash } from "node:crypto";
-import type { Dataset } from "./types.ts";
+import { bytesToFloats } from "./batches.ts";
+import { featuresAreBytes, type Rows } from "./split.ts";
 
 /** Bytes hashed between two pauses of {@linkcode fingerprintSplits} (~10-20 ms of work). */
 export const FINGERPRINT_CHUNK = 1 << 24;
@@ -31,8 +32,27 @@ function bytesOf(values: Float32Array): Uint8Array {
 }
 
 /**
+ * SHA-256 of the floats of `ds`'s features: of `x` as it is, or where it is still bytes, of
+ * their `byteTable` entries, made {@linkcode FINGERPRINT_CHUNK} bytes at a time (the same digest
+ * as the floats `asFloats` would make).
+ */
+async function featureDigest(ds: Rows, pause?: () => Promise<void>): Promise<Uint8Array> {
+  if (!featuresAreBytes(ds)) return await digest(bytesOf(ds.x), pause);
+  const hash = createHash("sha256");
+  const step = FINGERPRINT_CHUNK / 4;
+  const floats = new Float32Array(Math.min(step, ds.x.length));
+  for (let at = 0; at < ds.x.length; at += step) {
+    if (at > 0) await pause?.();
+    const part = ds.x.subarray(at, at + step);
+    hash.update(bytesOf(bytesToFloats(part, ds.byteTable, floats.subarray(0, part.length))));
+  }
+  return new Uint8Array(hash.digest());
+}
+
+/**
  * SHA-256 hex over each split's name, shape, task and x/y bytes. Large arrays are hashed one by
- * one and the digests hashed together, so nothing is concatenated into a second copy. `pause` is
+ * one and the digests hashed together, so nothing is concatenated into a second copy; features
+ * still bytes are hashed as their floats. `pause` is
  * awaited between chunks of a large array (see {@linkcode FINGERPRINT_CHUNK}), so that a Worker
  * loading the data answers its messages meanwhile; it may throw, to give the load up.
  *
@@ -46,7 +66,7 @@ function bytesOf(values: Float32Array): Uint8Array {
  * ```
  */
 export async function fingerprintSplits(
-  splits: Record<string, Dataset | undefined>,
+  splits: Record<string, Rows | undefined>,
   pause?: () => Promise<void>,
 ): Promise<string> {
   const parts: Uint8Array[] = [];
@@ -55,7 +75,7 @@ export async function fingerprintSplits(
     if (ds === undefined) continue;
     const header = JSON.stringify([name, ds.n, ds.inputShape, ds.targetSize, ds.task]);
     parts.push(await digest(encoder.encode(header)));
-    parts.push(await digest(bytesOf(ds.x), pause));
+    parts.push(await featureDigest(ds, pause));
     parts.push(await digest(bytesOf(ds.y), pause));
   }
   const all = new Uint8Array(parts.length * 32);

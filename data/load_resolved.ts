@@ -18,6 +18,7 @@ import { idxFilePath } from "./paths.ts";
 import {
   applyNormalization,
   featureMeans,
+  featuresAreBytes,
   fillNaN,
   fitNormalization,
   type Rows,
@@ -115,12 +116,23 @@ async function idxSplit(
  * bytes' memory (BENCHMARKS.md, "Forty-sixth session").
  */
 async function asFloats(ds: Rows, pause: (() => Promise<void>) | undefined): Promise<Dataset> {
-  if (!isBytes(ds)) return ds;
+  if (!featuresAreBytes(ds)) return ds;
   return { ...ds, x: await floatsOf(ds.x, ds.byteTable, pause) };
 }
 
-function isBytes(ds: Rows): ds is Exclude<Rows, Dataset> {
-  return ds.x instanceof Uint8Array;
+/** `ds`, which holds floats (a CSV's or synthetic data's splits are never bytes, nor any split
+ * {@linkcode loadResolvedData} keeps). */
+function floatRows(ds: Rows): Dataset {
+  if (featuresAreBytes(ds)) {
+    throw new AnnealError(
+      "internal",
+      "Cannot load data: a split holds bytes where floats were due",
+      {
+        hint: "only IDX images are kept as bytes, by loadResolvedRows",
+      },
+    );
+  }
+  return ds;
 }
 
 /** Values turned to floats between two pauses of {@linkcode floatsOf}. */
@@ -514,22 +526,54 @@ function fillMissing(
 export interface LoadOptions {
   /**
    * Awaited between chunks of a long step (generating synthetic-linear samples, turning IDX
-   * images to floats, the validation split, the fingerprint), so that a Worker loading the data answers its
-   * messages meanwhile; it may throw, to give the load up.
+   * images to floats, the validation split, the fingerprint), so that a Worker loading the data
+   * answers its messages meanwhile; it may throw, to give the load up.
    */
   pause?: () => Promise<void>;
 }
 
+/** {@linkcode LoadedData} whose splits may hold bytes (see {@linkcode loadResolvedRows}). */
+export type LoadedRows = Omit<LoadedData, "train" | "validation" | "test"> & {
+  train: Rows;
+  validation?: Rows;
+  test?: Rows;
+};
+
 /**
  * {@linkcode loadData} of a resolved spec (defaults filled in, validated), as a parsed run
- * config holds it: what the data loader actor's Worker calls, without loading the spec's schema
- * (zod).
+ * config holds it, without loading the spec's schema (zod).
  */
 export async function loadResolvedData(
   resolved: ResolvedDataSpec,
   seed: number,
   options: LoadOptions = {},
 ): Promise<LoadedData> {
+  const { train, validation, test, ...rest } = await load(resolved, seed, options, false);
+  const data: LoadedData = { ...rest, train: floatRows(train) };
+  if (validation) data.validation = floatRows(validation);
+  if (test) data.test = floatRows(test);
+  return data;
+}
+
+/**
+ * {@linkcode loadResolvedData}, its IDX images kept as the bytes they were read as (see `Rows`):
+ * a quarter of their floats' memory, each batch's floats made as it is. What the data loader
+ * actor's Worker calls. The fingerprint is the floats', as {@linkcode loadResolvedData}'s.
+ */
+export function loadResolvedRows(
+  resolved: ResolvedDataSpec,
+  seed: number,
+  options: LoadOptions = {},
+): Promise<LoadedRows> {
+  return load(resolved, seed, options, true);
+}
+
+async function load(
+  resolved: ResolvedDataSpec,
+  seed: number,
+  options: LoadOptions,
+  keepBytes: boolean,
+): Promise<LoadedRows> {
   let sources: Sources;
   if (resolved.kind === "synthetic-linear") {
     const generated = options.pause
@@ -544,17 +588,18 @@ export async function loadResolvedData(
   const split = options.pause
     ? await splitValidationInChunks(sources.pool, resolved.validationSplit, seed, options.pause)
     : splitValidation(sources.pool, resolved.validationSplit, seed);
-  const train = await asFloats(split.train, options.pause);
-  const validation = split.validation && await asFloats(split.validation, options.pause);
-  const test = sources.test &&
-    takeFirst(await asFloats(sources.test, options.pause), resolved.testLimit);
+  const kept = (ds: Rows) => keepBytes ? ds : asFloats(ds, options.pause);
+  const train = await kept(split.train);
+  const validation = split.validation && await kept(split.validation);
+  const test = sources.test && takeFirst(await kept(sources.test), resolved.testLimit);
   if (resolved.kind === "csv" && resolved.missing === "mean") {
-    const filled = fillMissing(train, [validation, test], sources.features!, resolved.path);
+    const others = [validation, test].map((ds) => ds && floatRows(ds));
+    const filled = fillMissing(floatRows(train), others, sources.features!, resolved.path);
     if (filled) (sources.warnings ??= []).push(filled);
   }
   let normalization: Normalization | undefined;
   if (resolved.kind === "csv" && resolved.normalize !== "none") {
-    normalization = fitNormalization(train, resolved.normalize);
+    normalization = fitNormalization(floatRows(train), resolved.normalize);
     // one-hot features stay 0/1: their statistics are the identity
     sources.features!.forEach((feature, i) => {
       if (feature.category !== undefined) {
@@ -562,10 +607,12 @@ export async function loadResolvedData(
         normalization!.scale[i] = 1;
       }
     });
-    for (const ds of [train, validation, test]) if (ds) applyNormalization(ds, normalization);
+    for (const ds of [train, validation, test]) {
+      if (ds) applyNormalization(floatRows(ds), normalization);
+    }
   }
   const fingerprint = await fingerprintSplits({ train, validation, test }, options.pause);
-  const data: LoadedData = { train, fingerprint };
+  const data: LoadedRows = { train, fingerprint };
   if (validation) data.validation = validation;
   if (test) data.test = test;
   if (normalization) data.normalization = normalization;

@@ -17,6 +17,11 @@ export type Rows =
   | Dataset
   | (Omit<Dataset, "x" | "byteTable"> & { x: Uint8Array; byteTable: Float32Array });
 
+/** Whether `ds`'s features are still bytes (see {@linkcode Rows}). */
+export function featuresAreBytes(ds: Rows): ds is Exclude<Rows, Dataset> {
+  return ds.x instanceof Uint8Array;
+}
+
 /** Number of feature values in one sample. */
 export function featureSize(ds: Pick<Dataset, "inputShape">): number {
   return ds.inputShape.reduce((a, b) => a * b, 1);
@@ -46,7 +51,7 @@ function finish<T>(steps: Generator<void, T>): T {
 }
 
 /** The first `count` samples (all of them when `count` is undefined or larger). */
-export function takeFirst(ds: Dataset, count: number | undefined): Dataset {
+export function takeFirst<D extends Rows>(ds: D, count: number | undefined): D {
   if (count === undefined || count >= ds.n) return ds;
   const f = featureSize(ds);
   return {
