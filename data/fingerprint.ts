@@ -13,18 +13,30 @@ import { featuresAreBytes, type Rows } from "./split.ts";
 export const FINGERPRINT_CHUNK = 1 << 24;
 
 /**
- * SHA-256 of `data`, fed to the hash in {@linkcode FINGERPRINT_CHUNK} pieces with `pause` awaited
- * between them. node:crypto's hash reads the bytes where they lie: Web Crypto's `digest` copied
- * them first, and took 0.6 s of a Fashion-MNIST load against ~0.1 s (BENCHMARKS.md, "Forty-sixth
- * session"); the digest is the same.
+ * SHA-256 of `pieces` one after the other, with `pause` awaited between them. node:crypto's hash
+ * reads the bytes where they lie: Web Crypto's `digest` copied them first, and took 0.6 s of a
+ * Fashion-MNIST load against ~0.1 s (BENCHMARKS.md, "Forty-sixth session"); the digest is the
+ * same.
  */
-async function digest(data: Uint8Array, pause?: () => Promise<void>): Promise<Uint8Array> {
+async function digest(
+  pieces: Iterable<Uint8Array>,
+  pause?: () => Promise<void>,
+): Promise<Uint8Array> {
   const hash = createHash("sha256");
-  for (let at = 0; at < data.length; at += FINGERPRINT_CHUNK) {
-    if (at > 0) await pause?.();
-    hash.update(data.subarray(at, at + FINGERPRINT_CHUNK));
+  let first = true;
+  for (const piece of pieces) {
+    if (!first) await pause?.();
+    first = false;
+    hash.update(piece);
   }
   return new Uint8Array(hash.digest());
+}
+
+/** `data` in {@linkcode FINGERPRINT_CHUNK} pieces. */
+function* chunks(data: Uint8Array): Generator<Uint8Array> {
+  for (let at = 0; at < data.length; at += FINGERPRINT_CHUNK) {
+    yield data.subarray(at, at + FINGERPRINT_CHUNK);
+  }
 }
 
 function bytesOf(values: Float32Array): Uint8Array {
@@ -32,21 +44,18 @@ function bytesOf(values: Float32Array): Uint8Array {
 }
 
 /**
- * SHA-256 of the floats of `ds`'s features: of `x` as it is, or where it is still bytes, of
- * their `byteTable` entries, made {@linkcode FINGERPRINT_CHUNK} bytes at a time (the same digest
- * as the floats `asFloats` would make).
+ * The bytes of the floats of `ds`'s features, in {@linkcode FINGERPRINT_CHUNK} pieces: of `x` as
+ * it is, or where it is still bytes, of their `byteTable` entries, made a piece at a time into one
+ * buffer (the floats `asFloats` would make).
  */
-async function featureDigest(ds: Rows, pause?: () => Promise<void>): Promise<Uint8Array> {
-  if (!featuresAreBytes(ds)) return await digest(bytesOf(ds.x), pause);
-  const hash = createHash("sha256");
+function* featurePieces(ds: Rows): Generator<Uint8Array> {
+  if (!featuresAreBytes(ds)) return yield* chunks(bytesOf(ds.x));
   const step = FINGERPRINT_CHUNK / 4;
   const floats = new Float32Array(Math.min(step, ds.x.length));
   for (let at = 0; at < ds.x.length; at += step) {
-    if (at > 0) await pause?.();
     const part = ds.x.subarray(at, at + step);
-    hash.update(bytesOf(bytesToFloats(part, ds.byteTable, floats.subarray(0, part.length))));
+    yield bytesOf(bytesToFloats(part, ds.byteTable, floats.subarray(0, part.length)));
   }
-  return new Uint8Array(hash.digest());
 }
 
 /**
@@ -74,11 +83,11 @@ export async function fingerprintSplits(
   for (const [name, ds] of Object.entries(splits)) {
     if (ds === undefined) continue;
     const header = JSON.stringify([name, ds.n, ds.inputShape, ds.targetSize, ds.task]);
-    parts.push(await digest(encoder.encode(header)));
-    parts.push(await featureDigest(ds, pause));
-    parts.push(await digest(bytesOf(ds.y), pause));
+    parts.push(await digest([encoder.encode(header)]));
+    parts.push(await digest(featurePieces(ds), pause));
+    parts.push(await digest(chunks(bytesOf(ds.y)), pause));
   }
   const all = new Uint8Array(parts.length * 32);
   parts.forEach((part, i) => all.set(part, i * 32));
-  return Array.from(await digest(all), (b) => b.toString(16).padStart(2, "0")).join("");
+  return Array.from(await digest([all]), (b) => b.toString(16).padStart(2, "0")).join("");
 }

@@ -31,7 +31,7 @@ import { dropFlag } from "./csv_number.ts";
 import type { Dataset, DataWarning, LoadedData, Normalization } from "./types.ts";
 
 interface Sources {
-  /** (An IDX file's images stay bytes until the split: see {@linkcode asFloats}.) */
+  /** (An IDX file's images stay bytes: see {@linkcode asFloats}, {@linkcode loadResolvedRows}.) */
   pool: Rows;
   test?: Rows;
   warnings?: DataWarning[];
