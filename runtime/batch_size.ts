@@ -12,7 +12,7 @@
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { parseConfig, type RunConfig, type RunConfigInput } from "../config.ts";
 import { checkOptionNames } from "../option_names.ts";
-import { loadData } from "../data/mod.ts";
+import { loadResolvedRows } from "../data/load_resolved.ts";
 import { batchesPerEpoch, epochOrder, makeBatch } from "../data/batches.ts";
 import { selectBackend } from "./backend.ts";
 import { TrainingEngine } from "./checked_engine.ts";
@@ -181,7 +181,8 @@ export async function findBatchSize(
     );
   }
   const { backend } = await selectBackend(config.backend, config.model.kind);
-  const data = await loadData(config.data, config.seed);
+  // (IDX images stay bytes, as in a run's data loader: each batch's floats are made as it is)
+  const data = await loadResolvedRows(config.data, config.seed);
   const train = data.train;
   // from the smallest up: the search ends at the first that does not fit
   const sizes = [...new Set(options.sizes ?? defaultSizes(train.n))].sort((a, b) => a - b);

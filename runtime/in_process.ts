@@ -23,7 +23,7 @@
  * @module
  */
 import { baseLearningRate, type RunConfig } from "../config.ts";
-import { type Dataset, loadData, type LoadedData } from "../data/mod.ts";
+import { type LoadedRows, loadResolvedRows } from "../data/load_resolved.ts";
 import {
   evalBatches,
   type LoaderOptions,
@@ -124,7 +124,8 @@ export interface InProcessResult {
  */
 export async function trainInProcess(config: RunConfig): Promise<InProcessResult> {
   const { backend } = await selectBackend(config.backend, config.model.kind);
-  const data = await loadData(config.data, config.seed);
+  // (IDX images stay bytes, as in the data loader's Worker: each batch's floats are made as it is)
+  const data = await loadResolvedRows(config.data, config.seed);
   const options = loaderOptions(config);
   const batches = trainBatchCount(data.train, options, data.validation?.n);
   checkWasmMemory(
@@ -184,11 +185,11 @@ async function trainWith(
   config: RunConfig,
   engine: TrainingEngine,
   backend: string,
-  data: LoadedData,
+  data: LoadedRows,
   options: LoaderOptions,
   batches: number,
 ): Promise<InProcessResult> {
-  const train: Dataset = data.train;
+  const train = data.train;
   // As the trainer does: image inputs as bytes where the step uploads them to the GPU.
   const byteTable = train.byteTable;
   const bytes = byteTable && engine.takesByteInputs ? trainBytes(train, options) : undefined;

@@ -13,7 +13,7 @@
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { parseConfig, type RunConfig, type RunConfigInput } from "../config.ts";
-import { loadData } from "../data/mod.ts";
+import { loadResolvedRows } from "../data/load_resolved.ts";
 import { fingerprintSplits } from "../data/fingerprint.ts";
 import {
   batchesPerEpoch,
@@ -23,6 +23,7 @@ import {
   trainingBatchesPerEpoch,
 } from "../data/batches.ts";
 import type { Dataset } from "../data/types.ts";
+import type { Rows } from "../data/split.ts";
 import { createOptimizer } from "../optimizers/optimizer.ts";
 import { scaleLearningRate } from "../optimizers/scaling.ts";
 import { maximizes, settingFault } from "../optimizers/hazards.ts";
@@ -703,7 +704,7 @@ interface DataOptions {
 }
 
 /** Training steps (each `gradientAccumulation` batches), cycling through epochs as needed. */
-function* steps(train: Dataset, config: RunConfig, seed: number): Generator<HostBatch[]> {
+function* steps(train: Rows, config: RunConfig, seed: number): Generator<HostBatch[]> {
   const spec = config.data as DataOptions;
   const batches = trainingBatchesPerEpoch(train.n, config.batchSize, spec.dropLast, {
     accumulation: config.gradientAccumulation,
@@ -760,7 +761,7 @@ function stopIfInterrupted(
  */
 async function runCurve(
   engine: TrainingEngine,
-  train: Dataset,
+  train: Rows,
   config: RunConfig,
   seed: number,
   o: Resolved,
@@ -1000,7 +1001,8 @@ export async function lrFind(
   const backend = options.engine
     ? tf.getBackend()
     : (await selectBackend(config.backend, config.model.kind)).backend;
-  const data = options.train ? undefined : await loadData(config.data, config.seed);
+  // (IDX images stay bytes, as in a run's data loader: each batch's floats are made as it is)
+  const data = options.train ? undefined : await loadResolvedRows(config.data, config.seed);
   const train = options.train ?? data!.train;
   // (a training run's of the same config's data is the same)
   const fingerprint = data?.fingerprint ?? await fingerprintSplits({ train });

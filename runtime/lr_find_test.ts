@@ -642,6 +642,28 @@ Deno.test("Fashion-MNIST: the suggestion lies in 1e-4..1e-2 and trains better th
   assert.ok(suggested < larger && suggested < smaller, `${suggested} ${larger} ${smaller}`);
 });
 
+Deno.test("on IDX images the test steps on batches made from the bytes: the same curve as on the floats loadData gives, with and without augmentation", async () => {
+  // lrFind keeps IDX images as bytes (a batch's floats made as it is, as a run's data loader
+  // does); `train` hands it loadData's floats instead: one curve, bit for bit
+  for (const augment of [undefined, { flip: true, cropPadding: 2, noiseStd: 0.05 }]) {
+    const config = parseConfig({
+      backend: "wasm",
+      seed: 3,
+      data: { kind: "idx", limit: 400, testLimit: 10, validationSplit: 0.25, augment },
+      model: { kind: "cnn", filters: [2], dense: [8] },
+      optimizer: { name: "adam", lr: 1e-3 },
+      batchSize: 32,
+    });
+    const options = { iterations: 30, startLr: 1e-4, endLr: 1 };
+    const floats = (await loadData(config.data, config.seed)).train;
+    assert.ok(!(floats.x instanceof Uint8Array) && floats.byteTable, "floats, read from bytes");
+    const fromBytes = await lrFind(config, options);
+    const fromFloats = await lrFind(config, { ...options, train: floats });
+    assert.deepEqual(fromBytes.losses, fromFloats.losses, `augment ${JSON.stringify(augment)}`);
+    assert.ok(fromBytes.losses.every(Number.isFinite) && fromBytes.losses.length > 10);
+  }
+});
+
 Deno.test("lrFind names the repeat that found no minimum, its seed and what the repeats before it found", async () => {
   // The default linear model on synthetic-linear: seed 42's 20 steps find a rate, seed 43's
   // smoothed loss never falls below its value after the warm-up. It said only "found no minimum
