@@ -10,7 +10,6 @@ import { augmentImage, augmentIsActive } from "./augment.ts";
 import { Rng, seedFrom } from "./rng.ts";
 import type { AugmentSpec } from "./spec.ts";
 import { featuresAreBytes, featureSize, type Rows } from "./split.ts";
-import type { Dataset } from "./types.ts";
 import { checkArgument, isObject } from "../option_names.ts";
 
 /** Options of {@linkcode epochOrder}. */

@@ -13,7 +13,8 @@ import { featuresAreBytes, type Rows } from "./split.ts";
 export const FINGERPRINT_CHUNK = 1 << 24;
 
 /**
- * SHA-256 of `pieces` one after the other, with `pause` awaited between them. node:crypto's hash
+ * SHA-256 of `pieces` one after the other, with `pause` awaited before a piece once
+ * {@linkcode FINGERPRINT_CHUNK} bytes or more were hashed since the last. node:crypto's hash
  * reads the bytes where they lie: Web Crypto's `digest` copied them first, and took 0.6 s of a
  * Fashion-MNIST load against ~0.1 s (BENCHMARKS.md, "Forty-sixth session"); the digest is the
  * same.
@@ -23,11 +24,14 @@ async function digest(
   pause?: () => Promise<void>,
 ): Promise<Uint8Array> {
   const hash = createHash("sha256");
-  let first = true;
+  let since = 0;
   for (const piece of pieces) {
-    if (!first) await pause?.();
-    first = false;
+    if (since >= FINGERPRINT_CHUNK) {
+      await pause?.();
+      since = 0;
+    }
     hash.update(piece);
+    since += piece.length;
   }
   return new Uint8Array(hash.digest());
 }
@@ -44,13 +48,20 @@ function bytesOf(values: Float32Array): Uint8Array {
 }
 
 /**
- * The bytes of the floats of `ds`'s features, in {@linkcode FINGERPRINT_CHUNK} pieces: of `x` as
- * it is, or where it is still bytes, of their `byteTable` entries, made a piece at a time into one
- * buffer (the floats `asFloats` would make).
+ * Floats made at a time where features are still bytes: few enough that their one buffer costs
+ * few first touches of fresh memory (of 16 MB pieces, a load of Fashion-MNIST's three splits
+ * spent ~0.1 s in page faults; BENCHMARKS.md, "Forty-seventh session").
+ */
+const FLOAT_PIECE = 1 << 18;
+
+/**
+ * The bytes of the floats of `ds`'s features: of `x` as it is, in {@linkcode FINGERPRINT_CHUNK}
+ * pieces, or where it is still bytes, of their `byteTable` entries (the floats `asFloats` would
+ * make), {@linkcode FLOAT_PIECE} floats at a time in one buffer.
  */
 function* featurePieces(ds: Rows): Generator<Uint8Array> {
   if (!featuresAreBytes(ds)) return yield* chunks(bytesOf(ds.x));
-  const step = FINGERPRINT_CHUNK / 4;
+  const step = FLOAT_PIECE;
   const floats = new Float32Array(Math.min(step, ds.x.length));
   for (let at = 0; at < ds.x.length; at += step) {
     const part = ds.x.subarray(at, at + step);

@@ -135,6 +135,27 @@ Deno.test("readIdxFile gunzips in chunks, awaiting pause between them: the same 
     const members = await readIdxFile(`${dir}/members.gz`, 3);
     assert.deepEqual(new Uint8Array(members.data), raw.subarray(16));
 
+    // bytes past the header's items are left out; a header that claims more items than the
+    // stream holds is refused as cut short, with the length it has, whether it claims one more
+    // (its bytes set aside as they come) or more than any gzip stream of its size can hold
+    // (100 KB more: pieces of the stream past the items)
+    const more = new Uint8Array(100_000).map((_, i) => (i * 2654435761) >>> 25);
+    await Deno.writeFile(`${dir}/extra.gz`, gzipSync(new Uint8Array([...raw, ...more])));
+    const extra = await readIdxFile(`${dir}/extra.gz`, 3);
+    assert.deepEqual(new Uint8Array(extra.data), raw.subarray(16));
+    for (const claimed of [n + 1, 2 ** 31]) {
+      const claims = raw.slice();
+      new DataView(claims.buffer).setUint32(4, claimed);
+      await Deno.writeFile(`${dir}/claims.gz`, gzipSync(claims));
+      await assertDataError(
+        () => readIdxFile(`${dir}/claims.gz`, 3),
+        new RegExp(
+          `truncated: dimensions ${claimed}x28x28 need \\d+ bytes, data ends at byte ${raw.length}`,
+        ),
+        new RegExp(`claims\\.gz at byte ${raw.length}$`),
+      );
+    }
+
     const gaveUp = new Error("stopped while loading");
     await assert.rejects(
       () => readIdxFile(`${dir}/images.gz`, 3, () => Promise.reject(gaveUp)),

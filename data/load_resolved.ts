@@ -585,9 +585,12 @@ async function load(
   } else {
     sources = await loadIdx(resolved, options.pause);
   }
+  // (the pool was read here: its bytes are the split's to move)
   const split = options.pause
-    ? await splitValidationInChunks(sources.pool, resolved.validationSplit, seed, options.pause)
-    : splitValidation(sources.pool, resolved.validationSplit, seed);
+    ? await splitValidationInChunks(sources.pool, resolved.validationSplit, seed, options.pause, {
+      reuseBytes: true,
+    })
+    : splitValidation(sources.pool, resolved.validationSplit, seed, { reuseBytes: true });
   const kept = (ds: Rows) => keepBytes ? ds : asFloats(ds, options.pause);
   const train = await kept(split.train);
   const validation = split.validation && await kept(split.validation);

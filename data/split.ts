@@ -81,8 +81,21 @@ export function splitValidation<D extends Rows>(
   ds: D,
   fraction: number,
   seed: number,
+  options: SplitOptions = {},
 ): { train: D; validation?: D } {
-  return finish(splitSteps(ds, fraction, seed));
+  return finish(splitSteps(ds, fraction, seed, options));
+}
+
+/** How {@linkcode splitValidation} may treat the rows it splits. */
+export interface SplitOptions {
+  /**
+   * Features that are bytes (see {@linkcode Rows}) may be moved within `ds.x`: the training rows'
+   * features are then the start of its buffer, with no copy, and `ds` must not be used after. A
+   * load that owns the rows it read passes it: a second copy of Fashion-MNIST's images was 42 MB
+   * of fresh memory, whose first touches cost ~0.15 s on these machines (BENCHMARKS.md,
+   * "Forty-seventh session"). The targets, and features of floats, are copied as without it.
+   */
+  reuseBytes?: boolean;
 }
 
 /**
@@ -95,8 +108,9 @@ export async function splitValidationInChunks<D extends Rows>(
   fraction: number,
   seed: number,
   pause: () => Promise<void>,
+  options: SplitOptions = {},
 ): Promise<{ train: D; validation?: D }> {
-  const steps = splitSteps(ds, fraction, seed);
+  const steps = splitSteps(ds, fraction, seed, options);
   for (;;) {
     const next = steps.next();
     if (next.done) return next.value;
@@ -111,6 +125,7 @@ function* splitSteps<D extends Rows>(
   ds: D,
   fraction: number,
   seed: number,
+  { reuseBytes = false }: SplitOptions,
 ): Generator<void, { train: D; validation?: D }> {
   if (fraction === 0) return { train: ds };
   const held = Math.max(1, Math.round(ds.n * fraction));
@@ -147,9 +162,53 @@ function* splitSteps<D extends Rows>(
     else trainRows[t++] = i;
     if (i % SPLIT_CHUNK === SPLIT_CHUNK - 1) yield;
   }
+  if (reuseBytes && featuresAreBytes(ds)) {
+    // the held-out rows copied out first: moving the training rows down overwrites them
+    const validation = yield* selectRowsSteps(ds, validationRows);
+    const train = yield* compactRowsSteps(ds, trainRows);
+    return { train: train as D, validation };
+  }
   const train = yield* selectRowsSteps(ds, trainRows);
   const validation = yield* selectRowsSteps(ds, validationRows);
   return { train, validation };
+}
+
+/** Rows of {@linkcode selectRowsSteps} between two pauses, for rows of `f` features and `t` targets. */
+function rowsPerPause(f: number, t: number): number {
+  return Math.max(1, Math.min(SPLIT_CHUNK, Math.floor((4 * SPLIT_CHUNK) / (f + t))));
+}
+
+/**
+ * The rows `rows` (ascending) of `ds`, its features moved down within `ds.x` (each row to its
+ * place in the result, at or before where it was: `ds.x`'s rows after them are overwritten) and
+ * the result's features a view of its start; its targets copied. Runs of consecutive rows move
+ * in one `copyWithin`. Pauses as {@linkcode selectRowsSteps} does.
+ */
+function* compactRowsSteps(
+  ds: Exclude<Rows, Dataset>,
+  rows: Uint32Array,
+): Generator<void, Exclude<Rows, Dataset>> {
+  const f = featureSize(ds);
+  const t = ds.targetSize;
+  const chunk = rowsPerPause(f, t);
+  const y = new Float32Array(rows.length * t);
+  let sincePause = 0;
+  for (let i = 0; i < rows.length;) {
+    // rows[i..end) are consecutive in ds: one move
+    let end = i + 1;
+    while (end < rows.length && rows[end] === rows[end - 1] + 1 && end - i < chunk) end++;
+    ds.x.copyWithin(i * f, rows[i] * f, (rows[end - 1] + 1) * f);
+    for (let k = i; k < end; k++) {
+      for (let j = 0, from = rows[k] * t; j < t; j++) y[k * t + j] = ds.y[from + j];
+    }
+    sincePause += end - i;
+    i = end;
+    if (sincePause >= chunk) {
+      sincePause = 0;
+      yield;
+    }
+  }
+  return { ...ds, x: ds.x.subarray(0, rows.length * f), y, n: rows.length };
 }
 
 /**
@@ -160,7 +219,7 @@ function* splitSteps<D extends Rows>(
 function* selectRowsSteps<D extends Rows>(ds: D, rows: ArrayLike<number>): Generator<void, D> {
   const f = featureSize(ds);
   const t = ds.targetSize;
-  const chunk = Math.max(1, Math.min(SPLIT_CHUNK, Math.floor((4 * SPLIT_CHUNK) / (f + t))));
+  const chunk = rowsPerPause(f, t);
   const x = ds.x instanceof Uint8Array
     ? new Uint8Array(rows.length * f)
     : new Float32Array(rows.length * f);

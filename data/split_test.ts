@@ -69,3 +69,53 @@ Deno.test("wide rows (images) are copied in chunks of values, not of a million r
     assert.deepEqual(chunked.train.x.subarray(i * f, (i + 1) * f), new Float32Array(f).fill(r));
   }
 });
+
+Deno.test("reuseBytes: byte features moved within their buffer hold the rows a copying split holds; floats are copied as without it", async () => {
+  for (const [n, f] of [[5, 3], [1000, 7], [20_000, 300]]) {
+    const bytes = (rows: number) => {
+      const x = new Uint8Array(rows * f);
+      for (let r = 0; r < rows; r++) for (let j = 0; j < f; j++) x[r * f + j] = (r * 7 + j) & 255;
+      return x;
+    };
+    const pool = () => ({
+      x: bytes(n),
+      y: Float32Array.from({ length: 2 * n }, (_, i) => i / 2),
+      n,
+      inputShape: [f],
+      targetSize: 2,
+      task: "regression" as const,
+      byteTable: Float32Array.from({ length: 256 }, (_, b) => b / 255),
+    });
+    const expected = splitValidation(pool(), 0.15, 9);
+    const source = pool();
+    let pauses = 0;
+    const chunked = await splitValidationInChunks(source, 0.15, 9, () => {
+      pauses++;
+      return Promise.resolve();
+    }, { reuseBytes: true });
+    const whole = splitValidation(pool(), 0.15, 9, { reuseBytes: true });
+    for (const split of [chunked, whole]) {
+      assert.deepEqual(split.train.x, expected.train.x, `train x, ${n}`);
+      assert.deepEqual(split.train.y, expected.train.y, `train y, ${n}`);
+      assert.deepEqual(split.validation!.x, expected.validation!.x, `validation x, ${n}`);
+      assert.deepEqual(split.validation!.y, expected.validation!.y, `validation y, ${n}`);
+      assert.equal(split.train.n, expected.train.n);
+    }
+    // the training rows are the start of the pool's own buffer: no copy
+    assert.equal(chunked.train.x.buffer, source.x.buffer);
+    // (one pause after the held-out rows are marked, and one in the move of 17,000 wide rows)
+    if (n * f > 4 * SPLIT_CHUNK) assert.ok(pauses >= 2, `${pauses} pauses`);
+  }
+  // floats: the source is left as it was
+  const floats: Dataset = {
+    x: Float32Array.from({ length: 100 }, (_, i) => i),
+    y: new Float32Array(100),
+    n: 100,
+    inputShape: [1],
+    targetSize: 1,
+    task: "regression",
+  };
+  const split = splitValidation(floats, 0.2, 1, { reuseBytes: true });
+  assert.deepEqual(floats.x, Float32Array.from({ length: 100 }, (_, i) => i));
+  assert.notEqual(split.train.x.buffer, floats.x.buffer);
+});

@@ -18,6 +18,7 @@ import { createHash } from "node:crypto";
 import { AnnealError } from "../errors.ts";
 import { fileError } from "../file_errors.ts";
 import { checkArgument } from "../option_names.ts";
+import { readWholeFile } from "../read_file.ts";
 
 const MAGIC = new TextEncoder().encode("ANNEALCK");
 const FORMAT_VERSION = 2;
@@ -336,7 +337,7 @@ export async function loadCheckpoint(
 ): Promise<{ state: CheckpointState; weights: WeightMap }> {
   let bytes: Uint8Array;
   try {
-    bytes = await Deno.readFile(path);
+    bytes = await readWholeFile(path);
   } catch (cause) {
     throw new AnnealError("checkpoint", `Cannot read checkpoint '${path}'`, {
       where: path,
