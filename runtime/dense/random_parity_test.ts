@@ -290,6 +290,8 @@ const cnnCase: fc.Arbitrary<ParityCase> = fc.record({
     // few positions (measured: 2.3e-7 apart over 108 positions, 3e-6 over 32): 2e-5 of 1. Batch
     // norm's own gradients are of the loss's scale and are held to their own.
     floor: c.batchNorm ? 1 : SUM_FLOOR,
+    // (each block's conv kernel, conv bias, batch norm's gamma and beta)
+    zeroGrads: c.batchNorm ? c.filters.map((_, block) => 4 * block + 1) : undefined,
   }));
 });
 
