@@ -15,16 +15,13 @@ async function testFiles(dir: string): Promise<string[]> {
   return found;
 }
 
-/** The files of the list `name=( ... )` in tools/test.sh. */
-function scriptList(script: string, name: string): string[] {
-  const list = script.match(new RegExp(`^${name}=\\(\\n([\\s\\S]*?)\\n\\)`, "m"));
-  assert.ok(list, `tools/test.sh has no ${name}=( ... ) list`);
-  return list[1].split(/\s+/).filter(Boolean);
-}
-
 Deno.test("tools/test.sh runs every test file that uses WebGPU in one of its one-file-at-a-time processes, once", async () => {
   const script = await Deno.readTextFile(`${root}tools/test.sh`);
-  const halves = ["gpu_a", "gpu_b"].map((name) => scriptList(script, name));
+  const halves = ["gpu_a", "gpu_b"].map((name) => {
+    const list = script.match(new RegExp(`^${name}=\\(\\n([\\s\\S]*?)\\n\\)`, "m"));
+    assert.ok(list, `tools/test.sh has no ${name}=( ... ) list`);
+    return list[1].split(/\s+/).filter(Boolean);
+  });
   const listed = new Set(halves.flat());
   assert.equal(listed.size, halves.flat().length, `a file in both halves: ${halves.join(" | ")}`);
   const usesWebGpu: string[] = [];
@@ -39,26 +36,4 @@ Deno.test("tools/test.sh runs every test file that uses WebGPU in one of its one
     [...listed].sort(),
     "add the file to (or drop it from) gpu_a=( ... ) or gpu_b=( ... ) in tools/test.sh",
   );
-});
-
-Deno.test("tools/test.sh's main group runs every other test file, once, its slowest first", async () => {
-  const script = await Deno.readTextFile(`${root}tools/test.sh`);
-  const out = await new Deno.Command("bash", { args: [`${root}tools/test.sh`, "--main-files"] })
-    .output();
-  assert.ok(out.success, new TextDecoder().decode(out.stderr));
-  const main = new TextDecoder().decode(out.stdout).trim().split("\n");
-  assert.equal(new Set(main).size, main.length, `a file listed twice: ${main}`);
-  const apart = new Set([
-    ...scriptList(script, "gpu_a"),
-    ...scriptList(script, "gpu_b"),
-    script.match(/^browser=(\S+)$/m)![1],
-  ]);
-  const others = (await testFiles("")).filter((file) => !apart.has(file));
-  assert.deepEqual([...main].sort(), others.sort());
-  const slow = scriptList(script, "slow_first");
-  assert.ok(slow.length > 0);
-  assert.deepEqual(main.slice(0, slow.length), slow);
-  // the rest in path order, as deno test takes a directory's
-  const rest = main.slice(slow.length);
-  assert.deepEqual(rest, [...rest].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
 });

@@ -7,6 +7,32 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+need=()
+[ -e /usr/share/datasets/fashion-mnist ] || need+=(dataset-fashion-mnist)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+compgen -G "/usr/lib/x86_64-linux-gnu/dri/swrast_dri.so" >/dev/null || need+=(libgl1-mesa-dri libegl-mesa0 libegl1)
+[ -n "${ANNEAL_TORCH_PYTHON:-}" ] || /usr/bin/python3 -c 'import torch' 2>/dev/null || need+=(python3-torch)
+if ((${#need[@]})); then
+  echo "tools/test.sh: installing ${need[*]} with apt" >&2
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+fi
+
+# One throwaway PostgreSQL cluster for every storage/sweep test (a real server, never a mock),
+# stopped when the tests end.
+if [ -z "${ANNEAL_TEST_PG_URL:-}" ]; then
+  # its own state file, so that test runs side by side do not stop each other's server
+  pg_state_dir="$(mktemp -d /tmp/anneal_pg_state.XXXXXX)"
+  export ANNEAL_PG_STATE="$pg_state_dir/state.env"
+  url=$(bash tools/pg_test_server.sh start | sed -n 's/^.*ANNEAL_TEST_PG_URL=//p' | tail -n 1)
+  [ -n "$url" ] || { echo "tools/test.sh: could not start PostgreSQL" >&2; exit 1; }
+  export ANNEAL_TEST_PG_URL="$url"
+  trap 'bash tools/pg_test_server.sh stop >/dev/null 2>&1 || true; rm -rf "$pg_state_dir"' EXIT
+fi
+
 # Permissions: the suite runs with a listed set (no --allow-all). The one exception is the browser
 # test: it drives Chromium through playwright-core, which probes /proc/sys, and Deno 2.9.6 grants
 # /proc/sys only to --allow-all (a listed set, even --allow-read=/proc/sys, is refused with
@@ -35,64 +61,6 @@ gpu_b=(
   runtime/dense/bias_grad_test.ts
 )
 gpu=("${gpu_a[@]}" "${gpu_b[@]}")
-# The main group's files, the longest first: deno test runs the files it is given in that order,
-# two at a time, and takes them from a directory in path order, which left the longest of them
-# (tests/user_inputs_test.ts, ~50 s) to run alone at the end of the forty-sixth session's CI. These
-# took longest there; the others follow in path order. The files are found by deno test's own
-# names (`*_test.ts` and the like, outside node_modules/ and runs/: the files its own search ran in
-# that CI).
-slow_first=(
-  tests/sweep_cli_test.ts tests/cli_test.ts tests/user_inputs_test.ts tests/cli_errors_test.ts
-  tests/torch_training_test.ts tests/resume_cli_test.ts tests/sweep_interrupt_test.ts
-  tests/long_load_test.ts tests/tune_records_test.ts tests/stop_within_epoch_test.ts
-)
-mapfile -t found < <(
-  find . \( -path ./node_modules -o -path ./runs -o -path ./.git -o -path ./.dev -o -path ./.gl \) \
-    -prune -o -type f -regextype posix-extended \
-    -regex '.*/([^/]*[_.])?test\.(ts|tsx|mts|js|mjs|jsx)' -print | sed 's|^\./||' | LC_ALL=C sort
-)
-main_files=()
-for file in "${slow_first[@]}"; do [ -e "$file" ] && main_files+=("$file"); done
-for file in "${found[@]}"; do
-  case " $browser ${gpu[*]} ${slow_first[*]} " in
-  *" $file "*) ;;
-  *) main_files+=("$file") ;;
-  esac
-done
-((${#main_files[@]} > 100)) || { echo "tools/test.sh: found ${#main_files[@]} test files" >&2; exit 1; }
-# `bash tools/test.sh --main-files`: the main group's files, in the order they run (see below),
-# and nothing else (tests/test_runner_test.ts holds them to the test files there are).
-if [ "${1:-}" = "--main-files" ]; then
-  printf '%s\n' "${main_files[@]}"
-  exit 0
-fi
-
-need=()
-[ -e /usr/share/datasets/fashion-mnist ] || need+=(dataset-fashion-mnist)
-compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
-[ -x /usr/bin/chromium ] || need+=(chromium)
-compgen -G "/usr/lib/x86_64-linux-gnu/dri/swrast_dri.so" >/dev/null || need+=(libgl1-mesa-dri libegl-mesa0 libegl1)
-[ -n "${ANNEAL_TORCH_PYTHON:-}" ] || /usr/bin/python3 -c 'import torch' 2>/dev/null || need+=(python3-torch)
-if ((${#need[@]})); then
-  echo "tools/test.sh: installing ${need[*]} with apt" >&2
-  sudo=""
-  [ "$(id -u)" = 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
-fi
-
-# One throwaway PostgreSQL cluster for every storage/sweep test (a real server, never a mock),
-# stopped when the tests end.
-if [ -z "${ANNEAL_TEST_PG_URL:-}" ]; then
-  # its own state file, so that test runs side by side do not stop each other's server
-  pg_state_dir="$(mktemp -d /tmp/anneal_pg_state.XXXXXX)"
-  export ANNEAL_PG_STATE="$pg_state_dir/state.env"
-  url=$(bash tools/pg_test_server.sh start | sed -n 's/^.*ANNEAL_TEST_PG_URL=//p' | tail -n 1)
-  [ -n "$url" ] || { echo "tools/test.sh: could not start PostgreSQL" >&2; exit 1; }
-  export ANNEAL_TEST_PG_URL="$url"
-  trap 'bash tools/pg_test_server.sh stop >/dev/null 2>&1 || true; rm -rf "$pg_state_dir"' EXIT
-fi
-
 if (($# > 0)); then
   # Chosen files or flags: the listed set (run the browser test with `deno test -A $browser`).
   # (Not exec: the EXIT trap stops the PostgreSQL server.)
@@ -105,6 +73,7 @@ summary() { sed 's/\x1b\[[0-9;]*m//g' "$1" | grep -E '^(ok|FAILED) \| [0-9]+ pas
 count() { sed -E "s/.*\| ([0-9]+) $2.*/\1/" <<<"$1"; }
 logs=$(mktemp -d)
 status=0
+ignored=$(IFS=,; echo "$browser,${gpu[*]}")
 # Each run's exit status is kept: a run can pass every test and still exit non-zero (an error
 # after its last test, a crash at exit), and CI shows only the end of the output, so such a run's
 # last lines are repeated next to the final summary.
@@ -183,7 +152,7 @@ done
 # doc examples and Worker entries too); without the flag each run checked its files again, and each
 # actor Worker entry a test process loaded was checked as it loaded (with a cold cache, a test of
 # one short run took 25 s against 2.5 s), as was each batch of doc examples.
-part main deno test --no-check --parallel "${listed[@]}" "${main_files[@]}"
+part main deno test --no-check --parallel "${listed[@]}" --ignore="$ignored"
 for pid in "${background[@]}"; do wait "$pid" || true; done
 for half in webgpu_a webgpu_b; do
   echo
