@@ -117,8 +117,8 @@ export interface ParityCase {
 
 /**
  * How far from zero a gradient zero but for rounding may lie ({@linkcode ParityCase.zeroGrads}):
- * ten times the most drawn, and far below a term of the loss's scale, as a wrong index or a
- * missed term in batch norm's backward pass would leave.
+ * over ten times the largest drawn (4.0e-5), and far below a term of the loss's scale, as a wrong
+ * index or a missed term in batch norm's backward pass would leave.
  */
 const ZERO_GRAD = 5e-4;
 
