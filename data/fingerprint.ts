@@ -73,7 +73,8 @@ function* featurePieces(ds: Rows): Generator<Uint8Array> {
  * SHA-256 hex over each split's name, shape, task and x/y bytes. Large arrays are hashed one by
  * one and the digests hashed together, so nothing is concatenated into a second copy; features
  * still bytes are hashed as their floats. `pause` is
- * awaited between chunks of a large array (see {@linkcode FINGERPRINT_CHUNK}), so that a Worker
+ * awaited each {@linkcode FINGERPRINT_CHUNK} bytes hashed of a large array (of floats: 4 MB of
+ * features still bytes), so that a Worker
  * loading the data answers its messages meanwhile; it may throw, to give the load up.
  *
  * @example

@@ -159,11 +159,13 @@ function unsignedBytesMagic(head: Uint8Array): boolean {
 }
 
 /**
- * The most bytes a gzip stream of `compressed` bytes can hold: deflate's best ratio is about
- * 1032:1. A header that claims more is not believed with memory set aside for it.
+ * The most bytes set aside at once for a gzip stream of `compressed` bytes: 64 times its size
+ * (images compress 2-5 times; deflate's best is ~1032 times). A header that claims more is not
+ * believed with that much memory: the pieces are then kept as they come and joined at the end,
+ * as a damaged header's file is refused when its stream ends short.
  */
 function gunzippedBound(compressed: number): number {
-  return compressed * 1032 + 1024;
+  return compressed * 64 + (1 << 20);
 }
 
 /** A buffer of `size` bytes, or undefined where there is not the memory for one. */

@@ -86,6 +86,9 @@ async function idxSplit(
   const byteTable = new Float32Array(256);
   for (let b = 0; b < 256; b++) byteTable[b] = b * factor;
   let pixels = images.data.subarray(0, n * features);
+  // (a limit's images out of a raw file's bytes: copied out, so that the rest of the file is not
+  // kept alive by them for the run; a gzipped file's bytes are only those asked for)
+  if (pixels.byteLength * 2 < pixels.buffer.byteLength) pixels = pixels.slice();
   if (spec.layout === "nchw" && images.dims.length === 4) {
     pixels = channelsLast(pixels, n, [channels, height, width]);
   }

@@ -5,6 +5,8 @@ import { loadData } from "./load.ts";
 import { featureBytes } from "./batches.ts";
 import { fingerprintSplits } from "./fingerprint.ts";
 import { splitValidation } from "./split.ts";
+import { loadResolvedRows } from "./load_resolved.ts";
+import { DataSpecSchema, type ResolvedDataSpec } from "./spec.ts";
 import { assertDataError, fixture, idxBytes } from "./_test_helpers.ts";
 
 /** Least squares for y = w0*x0 + w1*x1 (2x2 normal equations). */
@@ -964,5 +966,35 @@ Deno.test("loadData names a misspelt data field as unknown, with the one meant, 
         return true;
       },
     );
+  }
+});
+
+Deno.test("a limit of a raw IDX file's images keeps only those: its splits hold no view of the whole file", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "anneal-idx-raw-" });
+  try {
+    const n = 2000;
+    const images = new Uint8Array(n * 16).map((_, i) => (i * 7) & 255);
+    const labels = Uint8Array.from({ length: n }, (_, i) => i % 3);
+    for (const split of ["train", "t10k"]) {
+      await Deno.writeFile(`${dir}/${split}-images-idx3-ubyte`, idxBytes([n, 4, 4], images));
+      await Deno.writeFile(`${dir}/${split}-labels-idx1-ubyte`, idxBytes([n], labels));
+    }
+    // (split or not: a split copies a few rows out of a larger buffer too)
+    for (const validationSplit of [0.2, 0]) {
+      const spec = { kind: "idx" as const, dir, flatten: true, limit: 100, validationSplit };
+      const rows = await loadResolvedRows(DataSpecSchema.parse(spec) as ResolvedDataSpec, 5);
+      const floats = await loadData(spec, 5);
+      assert.equal(rows.train.n, validationSplit ? 80 : 100);
+      for (const ds of [rows.train, rows.validation]) {
+        if (!ds) continue;
+        assert.ok(ds.x.buffer.byteLength <= 100 * 16, `${ds.x.buffer.byteLength} bytes kept`);
+      }
+      // the same rows as the floats' load
+      const table = rows.train.byteTable!;
+      assert.deepEqual(Array.from(rows.train.x, (b) => table[b]), Array.from(floats.train.x));
+      assert.equal(rows.fingerprint, floats.fingerprint);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -90,10 +90,11 @@ export function splitValidation<D extends Rows>(
 export interface SplitOptions {
   /**
    * Features that are bytes (see {@linkcode Rows}) may be moved within `ds.x`: the training rows'
-   * features are then the start of its buffer, with no copy, and `ds` must not be used after. A
-   * load that owns the rows it read passes it: a second copy of Fashion-MNIST's images was 42 MB
-   * of fresh memory, whose first touches cost ~0.15 s on these machines (BENCHMARKS.md,
-   * "Forty-seventh session"). The targets, and features of floats, are copied as without it.
+   * features are then the start of `ds.x`, with no copy, and `ds` must not be used after. A load
+   * that owns the rows it read passes it: a second copy of Fashion-MNIST's images was 42 MB of
+   * fresh memory, whose first touches cost ~0.15 s on these machines (BENCHMARKS.md,
+   * "Forty-seventh session"). The targets, features of floats, and bytes that fill less than half
+   * of their buffer (the training split would keep the rest of it alive) are copied as without it.
    */
   reuseBytes?: boolean;
 }
@@ -162,7 +163,7 @@ function* splitSteps<D extends Rows>(
     else trainRows[t++] = i;
     if (i % SPLIT_CHUNK === SPLIT_CHUNK - 1) yield;
   }
-  if (reuseBytes && featuresAreBytes(ds)) {
+  if (reuseBytes && featuresAreBytes(ds) && ds.x.byteLength * 2 >= ds.x.buffer.byteLength) {
     // the held-out rows copied out first: moving the training rows down overwrites them
     const validation = yield* selectRowsSteps(ds, validationRows);
     const train = yield* compactRowsSteps(ds, trainRows);
@@ -196,7 +197,9 @@ function* compactRowsSteps(
   for (let i = 0; i < rows.length;) {
     // rows[i..end) are consecutive in ds: one move
     let end = i + 1;
-    while (end < rows.length && rows[end] === rows[end - 1] + 1 && end - i < chunk) end++;
+    while (end < rows.length && rows[end] === rows[end - 1] + 1 && end - i < chunk - sincePause) {
+      end++;
+    }
     ds.x.copyWithin(i * f, rows[i] * f, (rows[end - 1] + 1) * f);
     for (let k = i; k < end; k++) {
       for (let j = 0, from = rows[k] * t; j < t; j++) y[k * t + j] = ds.y[from + j];

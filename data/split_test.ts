@@ -101,7 +101,7 @@ Deno.test("reuseBytes: byte features moved within their buffer hold the rows a c
       assert.deepEqual(split.validation!.y, expected.validation!.y, `validation y, ${n}`);
       assert.equal(split.train.n, expected.train.n);
     }
-    // the training rows are the start of the pool's own buffer: no copy
+    // the training rows are the start of the pool's own bytes: no copy
     assert.equal(chunked.train.x.buffer, source.x.buffer);
     // (one pause after the held-out rows are marked, and one in the move of 17,000 wide rows)
     if (n * f > 4 * SPLIT_CHUNK) assert.ok(pauses >= 2, `${pauses} pauses`);
@@ -116,6 +116,23 @@ Deno.test("reuseBytes: byte features moved within their buffer hold the rows a c
     task: "regression",
   };
   const split = splitValidation(floats, 0.2, 1, { reuseBytes: true });
+  // bytes that fill less than half their buffer (a few rows out of a larger file's): copied, so
+  // that the split does not keep the rest of the buffer alive
+  const file = new Uint8Array(16 + 1000 * 4).map((_, i) => i & 255);
+  const few = {
+    x: file.subarray(16, 16 + 100 * 4),
+    y: Float32Array.from({ length: 100 }, (_, i) => i),
+    n: 100,
+    inputShape: [4],
+    targetSize: 1,
+    task: "regression" as const,
+    byteTable: new Float32Array(256),
+  };
+  const copied = splitValidation({ ...few, x: few.x.slice() }, 0.2, 1);
+  const fewSplit = splitValidation(few, 0.2, 1, { reuseBytes: true });
+  assert.notEqual(fewSplit.train.x.buffer, file.buffer);
+  assert.deepEqual(fewSplit.train.x, copied.train.x);
+  assert.deepEqual(few.x, new Uint8Array(400).map((_, i) => (16 + i) & 255), "left as it was");
   assert.deepEqual(floats.x, Float32Array.from({ length: 100 }, (_, i) => i));
   assert.notEqual(split.train.x.buffer, floats.x.buffer);
 });
