@@ -45,36 +45,26 @@ Deno.test("the actors change nothing about the numbers: same weights and losses 
 });
 
 Deno.test("on IDX images (kept as bytes by the loop as by the data loader) the loop trains, validates and tests as the actors do", async () => {
-  await using runs = await tempRunsDir();
-  const { dir } = runs;
-  const input = {
-    backend: "cpu" as const,
-    runsDir: dir,
+  const plain = await assertSameEnd({
+    backend: "cpu",
     epochs: 2,
     data: {
-      kind: "idx" as const,
+      kind: "idx",
       flatten: true,
       limit: 240,
       testLimit: 40,
       validationSplit: 0.25,
       augment: { noiseStd: 0.1 },
     },
-    model: { kind: "mlp" as const, hidden: [8] },
-    optimizer: { name: "adam" as const, lr: 0.01 },
+    model: { kind: "mlp", hidden: [8] },
+    optimizer: { name: "adam", lr: 0.01 },
     batchSize: 32,
-  };
-  const plain = await trainInProcessReleased(parseConfig(input));
-  const { result } = await trainCollect(input);
-  const epochs = await readNdjson(`${result.runDir}/epochs.ndjson`);
-  assert.equal(plain.steps, result.steps);
-  await assertLastWeights(result.runDir, plain.weights);
-  epochs.forEach((e, i) => {
-    assert.ok(Math.abs(e.loss - plain.losses[i]) <= 1e-6 * plain.losses[i], `epoch ${i} loss`);
-    const val = plain.metrics[i].valLoss;
-    assert.ok(Math.abs(e.valLoss - val) <= 1e-6 * val, `epoch ${i} valLoss`);
-  });
-  assert.ok(result.test && plain.test, "a test pass on both");
-  assert.ok(Math.abs(result.test.loss - plain.test.loss) <= 1e-6 * plain.test.loss, "test loss");
+  }, "idx");
+  assert.equal(plain.status, "completed");
+  assert.ok(
+    plain.test && plain.metrics.every((metrics) => "valLoss" in metrics),
+    "test, validation",
+  );
 });
 
 Deno.test("read in windows (on cpu, every step still read before it is applied), the loop's losses and weights are those of reading every step", async () => {
