@@ -178,9 +178,12 @@ function setAside(size: number): Uint8Array | undefined {
   }
 }
 
-/** The first `size` bytes of `chunks` one after the other. */
-function concat(chunks: Uint8Array[], size: number): Uint8Array {
-  const bytes = new Uint8Array(size);
+/** The first `size` bytes of `chunks` one after the other (into `bytes`, where given). */
+function concat(
+  chunks: Uint8Array[],
+  size: number,
+  bytes: Uint8Array = new Uint8Array(size),
+): Uint8Array {
   let at = 0;
   for (const chunk of chunks) {
     if (at >= size) break;
@@ -233,7 +236,7 @@ async function gunzipInChunks(
         ) {
           out = setAside(needed);
           if (out) {
-            out.set(concat(chunks, Math.min(size, needed)));
+            concat(chunks, Math.min(size, needed), out);
             chunks = [];
           }
         }
