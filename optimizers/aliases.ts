@@ -23,6 +23,7 @@ import { chain, type Transform } from "./transform.ts";
 import {
   addDecayedWeights,
   decoupledWeightDecay,
+  fusedSgd,
   negate,
   scaleByLearningRate,
   trace,
@@ -39,7 +40,8 @@ const FLOAT32_EPSILON = 2 ** -23;
 
 /**
  * Builds the transformation chain of a resolved spec; `fused`: Adam and AdamW as the backend's
- * `AnnealAdamUpdate` kernel (see `fusedAdam`), for backends that register it.
+ * `AnnealAdamUpdate` kernel (see `fusedAdam`), SGD as its `AnnealSgdUpdate` (see `fusedSgd`), for
+ * backends that register them.
  *
  * @example
  * ```ts
@@ -55,6 +57,17 @@ export function assemble(spec: ResolvedOptimizerSpec, fused = false): Assembly {
   const ascent = "maximize" in spec && spec.maximize ? [negate()] : [];
   switch (spec.name) {
     case "sgd": {
+      if (fused) {
+        // one backend kernel for the whole chain (`fused`: the backend has AnnealSgdUpdate)
+        return {
+          transform: fusedSgd({
+            dampening: spec.dampening,
+            nesterov: spec.nesterov,
+            maximize: spec.maximize,
+          }),
+          momentum: spec.momentum,
+        };
+      }
       // The buffer appears with the first nonzero momentum, so plain SGD keeps no state.
       const momentum = trace({ dampening: spec.dampening, nesterov: spec.nesterov });
       return {

@@ -77,16 +77,21 @@ export interface Optimizer {
 /** Options of {@linkcode createOptimizer}. */
 export interface CreateOptimizerOptions {
   /**
-   * Run Adam and AdamW as one backend kernel per parameter where the current backend has it
-   * (`AnnealAdamUpdate`, registered for wasm); otherwise, and by default, tfjs's ops.
+   * Run Adam, AdamW and SGD as one backend kernel per parameter where the current backend has
+   * it (`AnnealAdamUpdate`, `AnnealSgdUpdate`, registered for wasm); otherwise, and by default,
+   * tfjs's ops.
    */
   fusedKernels?: boolean;
 }
 
-/** Whether the current backend has a fused kernel for the spec (Adam and AdamW on wasm). */
+/** Whether the current backend has a fused kernel for the spec (Adam, AdamW and SGD on wasm). */
 export function hasFusedKernels(spec: Pick<OptimizerSpec, "name">): boolean {
-  return (spec.name === "adam" || spec.name === "adamw") &&
-    tf.getKernel("AnnealAdamUpdate", tf.getBackend()) !== undefined;
+  const kernel = spec.name === "adam" || spec.name === "adamw"
+    ? "AnnealAdamUpdate"
+    : spec.name === "sgd"
+    ? "AnnealSgdUpdate"
+    : undefined;
+  return kernel !== undefined && tf.getKernel(kernel, tf.getBackend()) !== undefined;
 }
 
 /**

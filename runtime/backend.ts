@@ -31,6 +31,7 @@ import { routeConvGradients } from "./wasm_conv.ts";
 import { routeWinogradConv } from "./wasm_winograd.ts";
 import { routeSimdTranspose } from "./wasm_transpose.ts";
 import { registerWasmAdam } from "./wasm_adam.ts";
+import { registerWasmSgd } from "./wasm_sgd.ts";
 import { routeWebGpuFilterGradient, routeWebGpuSmallConv } from "./webgpu_conv.ts";
 import { routeWebGpuMatMul } from "./webgpu_matmul.ts";
 import { routeWebGpuMaxPoolGrad } from "./webgpu_pool.ts";
@@ -400,6 +401,7 @@ export function registerWasmTrainingKernels(): string[] {
   routeWinogradConv();
   routeSimdTranspose();
   registerWasmAdam();
+  registerWasmSgd();
   routeBroadcastReductions();
   routeMaxPoolGrad();
   routeSharedIdentity();

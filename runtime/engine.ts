@@ -173,7 +173,7 @@ export class TrainingEngine {
   /**
    * Where the optimizer's update runs: fused WGSL kernels (WebGPU), plain TypeScript on host
    * copies of the weights (with the host step: sgd, adam, adamw, lion), one SIMD kernel per
-   * parameter (Adam and AdamW on wasm), or tfjs ops.
+   * parameter (Adam, AdamW and SGD on wasm), or tfjs ops.
    */
   readonly optimizerPath: "tfjs" | "wgsl" | "host" | "simd";
   /**

@@ -158,6 +158,26 @@ export interface SimdKernels {
     decay: number,
     gradSign: number,
   ): void;
+  /**
+   * One SGD step of n values (see kernels.wat's `sgdUpdate`): p' to outP and, with momentum,
+   * the buffer to outBuf; flags as 0 or 1.
+   */
+  sgdUpdate(
+    p: number,
+    g: number,
+    buf: number,
+    outP: number,
+    outBuf: number,
+    n: number,
+    useMomentum: number,
+    hasBuf: number,
+    nesterov: number,
+    gradSign: number,
+    wd: number,
+    momentum: number,
+    damp1: number,
+    negLr: number,
+  ): void;
   maxPoolGrad2x2(
     x: number,
     y: number,

@@ -1183,4 +1183,72 @@
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $scalar)))
   )
+
+  ;; One SGD step of a parameter tensor, as the reference chain of tfjs ops computes it (each
+  ;; product and sum rounded to float32, no fused multiply-add): d = g * gradSign (-1: maximize),
+  ;; plus p * wd where wd is not 0 (L2); with momentum (useMomentum), the buffer b = buf *
+  ;; momentum + d * damp1 (damp1 = 1 - dampening), or d on its first step (hasBuf 0), and d = b,
+  ;; or d + b * momentum with nesterov; then p' = p + d * negLr. Writes p' to outP and b to
+  ;; outBuf (only with momentum), over n values.
+  (func (export "sgdUpdate")
+    (param $p i32) (param $g i32) (param $buf i32) (param $outP i32) (param $outBuf i32)
+    (param $n i32) (param $useMomentum i32) (param $hasBuf i32) (param $nesterov i32)
+    (param $gradSign f32) (param $wd f32) (param $momentum f32) (param $damp1 f32)
+    (param $negLr f32)
+    (local $i i32) (local $at i32) (local $end4 i32) (local $hasWd i32)
+    (local $vsign v128) (local $vwd v128) (local $vm v128) (local $vdamp v128) (local $vlr v128)
+    (local $vp v128) (local $vd v128) (local $vb v128)
+    (local $sp f32) (local $sd f32) (local $sb f32)
+    (local.set $hasWd (f32.ne (local.get $wd) (f32.const 0)))
+    (local.set $vsign (f32x4.splat (local.get $gradSign)))
+    (local.set $vwd (f32x4.splat (local.get $wd)))
+    (local.set $vm (f32x4.splat (local.get $momentum)))
+    (local.set $vdamp (f32x4.splat (local.get $damp1)))
+    (local.set $vlr (f32x4.splat (local.get $negLr)))
+    (local.set $end4 (i32.and (local.get $n) (i32.const -4)))
+    (block $done (loop $vec
+      (br_if $done (i32.ge_u (local.get $i) (local.get $end4)))
+      (local.set $at (i32.shl (local.get $i) (i32.const 2)))
+      (local.set $vp (v128.load align=4 (i32.add (local.get $p) (local.get $at))))
+      (local.set $vd
+        (f32x4.mul (v128.load align=4 (i32.add (local.get $g) (local.get $at))) (local.get $vsign)))
+      (if (local.get $hasWd) (then
+        (local.set $vd (f32x4.add (local.get $vd) (f32x4.mul (local.get $vp) (local.get $vwd))))))
+      (if (local.get $useMomentum) (then
+        (local.set $vb (local.get $vd))
+        (if (local.get $hasBuf) (then
+          (local.set $vb (f32x4.add
+            (f32x4.mul (v128.load align=4 (i32.add (local.get $buf) (local.get $at))) (local.get $vm))
+            (f32x4.mul (local.get $vd) (local.get $vdamp))))))
+        (v128.store align=4 (i32.add (local.get $outBuf) (local.get $at)) (local.get $vb))
+        (if (local.get $nesterov)
+          (then (local.set $vd (f32x4.add (local.get $vd) (f32x4.mul (local.get $vb) (local.get $vm)))))
+          (else (local.set $vd (local.get $vb))))))
+      (v128.store align=4 (i32.add (local.get $outP) (local.get $at))
+        (f32x4.add (local.get $vp) (f32x4.mul (local.get $vd) (local.get $vlr))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $vec)))
+    (block $sdone (loop $scalar
+      (br_if $sdone (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $at (i32.shl (local.get $i) (i32.const 2)))
+      (local.set $sp (f32.load (i32.add (local.get $p) (local.get $at))))
+      (local.set $sd
+        (f32.mul (f32.load (i32.add (local.get $g) (local.get $at))) (local.get $gradSign)))
+      (if (local.get $hasWd) (then
+        (local.set $sd (f32.add (local.get $sd) (f32.mul (local.get $sp) (local.get $wd))))))
+      (if (local.get $useMomentum) (then
+        (local.set $sb (local.get $sd))
+        (if (local.get $hasBuf) (then
+          (local.set $sb (f32.add
+            (f32.mul (f32.load (i32.add (local.get $buf) (local.get $at))) (local.get $momentum))
+            (f32.mul (local.get $sd) (local.get $damp1))))))
+        (f32.store (i32.add (local.get $outBuf) (local.get $at)) (local.get $sb))
+        (if (local.get $nesterov)
+          (then (local.set $sd (f32.add (local.get $sd) (f32.mul (local.get $sb) (local.get $momentum)))))
+          (else (local.set $sd (local.get $sb))))))
+      (f32.store (i32.add (local.get $outP) (local.get $at))
+        (f32.add (local.get $sp) (f32.mul (local.get $sd) (local.get $negLr))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $scalar)))
+  )
 )
