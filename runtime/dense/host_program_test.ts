@@ -5,7 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { parseConfig } from "../../config.ts";
 import { selectBackend } from "../backend.ts";
 import { TrainingEngine } from "../engine.ts";
@@ -81,4 +81,64 @@ Deno.test("a cnn whose dropout has no dense layer to follow (dense: []) is plann
   };
   assert.equal(plan({ dense: [], dropout: 0.3 }), "planned");
   assert.equal(plan({ dense: [4], dropout: 0.3 }), "dropout");
+});
+
+Deno.test("the host step stores new weights in the variables' own data, never under an earlier reader", async () => {
+  await ready;
+  const shape = { inputShape: [3], targetSize: 1, task: "regression" as const };
+  const batch = {
+    x: Float32Array.of(1, 2, 3, -1, 0.5, 2),
+    y: Float32Array.of(1, -1),
+    size: 2,
+  };
+  for (const backend of ["wasm", "cpu"] as const) {
+    await selectBackend(backend, "linear");
+    const engine = new TrainingEngine(
+      parseConfig({ backend, model: { kind: "linear" }, optimizer: { name: "sgd", lr: 0.1 } }),
+      shape,
+    );
+    const hostless = new TrainingEngine(
+      parseConfig({ backend, model: { kind: "linear" }, fusedModel: false }),
+      shape,
+    );
+    const step = () => engine.applyGradients(engine.computeGradients([batch]), 0.1);
+    // tfjs's forward pass sees the step's weights: the engine's evaluation (on wasm XNNPACK's
+    // product, whose operator keeps a packed copy of the weights it first saw) as another's
+    // given the same weights
+    const agree = async (label: string) => {
+      for (const [i, variable] of engine.variables.entries()) {
+        // (a copy: an assign of the variable itself would share its data)
+        const copy = tf.tensor(variable.dataSync(), variable.shape, "float32");
+        hostless.variables[i].assign(copy);
+        copy.dispose();
+      }
+      const tfjs = await hostless.readStats([hostless.evaluate(batch)]);
+      const host = await engine.readStats([engine.evaluate(batch)]);
+      assert.deepEqual(host, tfjs, `${backend}: ${label}`);
+    };
+    const [kernel] = engine.variables;
+    assert.equal(engine.modelPath, "host");
+    step(); // (the first step may assign: the variable can share its initial tensor's data)
+    await agree("after the first step");
+    // held by the variable alone: the next step's values land in its own data
+    const id = kernel.dataId;
+    const read = kernel.dataSync(); // on cpu the storage array itself
+    const before = Array.from(read);
+    step();
+    const after = Array.from(kernel.dataSync());
+    assert.notDeepEqual(after, before, backend);
+    assert.deepEqual(Array.from(read), before, `${backend}: an earlier read changed`);
+    if (backend === "wasm") assert.equal(kernel.dataId, id, "wasm: written in place");
+    await agree("after a step written in place");
+    // a clone shares the data: the step then assigns new data, and the clone keeps its values
+    const clone = kernel.clone();
+    step();
+    assert.deepEqual(Array.from(clone.dataSync()), after, `${backend}: the clone changed`);
+    assert.notDeepEqual(Array.from(kernel.dataSync()), after, backend);
+    await agree("after a step assigned");
+    clone.dispose();
+    hostless.dispose();
+    engine.dispose();
+  }
+  await selectBackend("wasm", "mlp");
 });
