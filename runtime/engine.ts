@@ -602,10 +602,14 @@ export class TrainingEngine {
   async readWeights(): Promise<Record<string, { shape: number[]; values: Float32Array }>> {
     const out: Record<string, { shape: number[]; values: Float32Array }> = {};
     const values = this.model.weights.map((weight) => weight.read());
-    // one read-back for all of them (on WebGPU one mapAsync, ~11 ms, instead of one a weight)
-    const read = await readTensors(values);
+    // the host step's weights from its own copies (each step's values, stored in the variables)
+    const host = this.#dense instanceof DenseHostProgram ? this.#dense : undefined;
+    const copies = values.map((tensor) => host?.valuesOf(tensor));
+    // the rest in one read-back (on WebGPU one mapAsync, ~11 ms, instead of one a weight)
+    const read = await readTensors(values.filter((_, i) => copies[i] === undefined));
+    let next = 0;
     this.model.weights.forEach((weight, i) => {
-      out[weight.name] = { shape: values[i].shape.slice(), values: read[i] };
+      out[weight.name] = { shape: values[i].shape.slice(), values: copies[i] ?? read[next++] };
     });
     return out;
   }

@@ -149,6 +149,15 @@ export class DenseHostProgram {
   }
 
   /**
+   * The current values of `variable` (a copy), where it is one of this step's variables: what
+   * reading it from tfjs gives, without tfjs's ops. Undefined for any other tensor.
+   */
+  valuesOf(tensor: tf.Tensor): Float32Array | undefined {
+    const i = this.#variables.indexOf(tensor as tf.Variable);
+    return i < 0 ? undefined : this.params()[i].values.slice();
+  }
+
+  /**
    * Steps `optimizer` on the host copies with `grads` (in {@linkcode params}' order) and writes
    * the new values to the variables.
    */

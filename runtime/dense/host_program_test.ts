@@ -115,6 +115,9 @@ Deno.test("the host step stores new weights in the variables' own data, never un
       const tfjs = await hostless.readStats([hostless.evaluate(batch)]);
       const host = await engine.readStats([engine.evaluate(batch)]);
       assert.deepEqual(host, tfjs, `${backend}: ${label}`);
+      // the weights a checkpoint takes (the host step's own copies) are the variables' values
+      const read = Object.values(await engine.readWeights()).map((w) => Array.from(w.values));
+      assert.deepEqual(read, engine.variables.map((v) => Array.from(v.dataSync())), label);
     };
     const [kernel] = engine.variables;
     assert.equal(engine.modelPath, "host");
