@@ -93,7 +93,9 @@ Deno.test("fused Adam/AdamW on wasm equal the reference chain, weights and state
 
 Deno.test("fused Adam/AdamW on wasm follow PyTorch's trajectories (torch 1.13 fixtures)", async () => {
   await selectBackend("wasm");
-  const cases = (await loadTrajectories()).filter((c) => hasFusedKernels(c.spec));
+  const cases = (await loadTrajectories()).filter((c) =>
+    (c.spec.name === "adam" || c.spec.name === "adamw") && hasFusedKernels(c.spec)
+  );
   assert.ok(cases.length >= 9, `${cases.length} adam and adamw cases`);
   for (const fixture of cases) {
     await replay(fixture, (spec) => createOptimizer(spec, { fusedKernels: true }));

@@ -54,6 +54,9 @@ function sgdUpdate({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo[] {
     a.useMomentum ? 1 : 0,
     a.useMomentum && buffer ? 1 : 0,
     a.nesterov ? 1 : 0,
+    // (tested before rounding: a decay under float32's least value still adds p * 0, NaN for an
+    // infinite p, as the chain's `weightDecay === 0` test does)
+    a.weightDecay !== 0 ? 1 : 0,
     a.gradSign,
     a.weightDecay,
     a.momentum,

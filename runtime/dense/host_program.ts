@@ -132,7 +132,10 @@ export class DenseHostProgram {
   /**
    * The variables' current values on the host, in the order kernel, bias per layer. A copy is
    * re-read when its variable holds other data than the copy was made from (tfjs's `assign`
-   * gives a variable new data; nothing in anneal writes a variable's data in place).
+   * gives a variable new data). The one writer of a variable's data in place is this program
+   * (`storeValues`, keeping the data's id): the same id then means the values it stored. A
+   * second program over the same variables, or a cache keyed by a data id elsewhere, would not
+   * see those writes; the engine makes one program a model, and nothing else keys on data ids.
    */
   params(): HostParam[] {
     return this.#variables.map((variable, i) => {

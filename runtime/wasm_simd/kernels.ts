@@ -172,6 +172,7 @@ export interface SimdKernels {
     useMomentum: number,
     hasBuf: number,
     nesterov: number,
+    hasWd: number,
     gradSign: number,
     wd: number,
     momentum: number,

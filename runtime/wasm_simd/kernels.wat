@@ -1186,20 +1186,19 @@
 
   ;; One SGD step of a parameter tensor, as the reference chain of tfjs ops computes it (each
   ;; product and sum rounded to float32, no fused multiply-add): d = g * gradSign (-1: maximize),
-  ;; plus p * wd where wd is not 0 (L2); with momentum (useMomentum), the buffer b = buf *
+  ;; plus p * wd where hasWd (the decay is not 0 before it is rounded to float32: L2); with momentum (useMomentum), the buffer b = buf *
   ;; momentum + d * damp1 (damp1 = 1 - dampening), or d on its first step (hasBuf 0), and d = b,
   ;; or d + b * momentum with nesterov; then p' = p + d * negLr. Writes p' to outP and b to
   ;; outBuf (only with momentum), over n values.
   (func (export "sgdUpdate")
     (param $p i32) (param $g i32) (param $buf i32) (param $outP i32) (param $outBuf i32)
     (param $n i32) (param $useMomentum i32) (param $hasBuf i32) (param $nesterov i32)
-    (param $gradSign f32) (param $wd f32) (param $momentum f32) (param $damp1 f32)
-    (param $negLr f32)
-    (local $i i32) (local $at i32) (local $end4 i32) (local $hasWd i32)
+    (param $hasWd i32) (param $gradSign f32) (param $wd f32) (param $momentum f32)
+    (param $damp1 f32) (param $negLr f32)
+    (local $i i32) (local $at i32) (local $end4 i32)
     (local $vsign v128) (local $vwd v128) (local $vm v128) (local $vdamp v128) (local $vlr v128)
     (local $vp v128) (local $vd v128) (local $vb v128)
     (local $sp f32) (local $sd f32) (local $sb f32)
-    (local.set $hasWd (f32.ne (local.get $wd) (f32.const 0)))
     (local.set $vsign (f32x4.splat (local.get $gradSign)))
     (local.set $vwd (f32x4.splat (local.get $wd)))
     (local.set $vm (f32x4.splat (local.get $momentum)))
