@@ -12,7 +12,7 @@
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { simdKernels } from "./wasm_simd/kernels.ts";
-import { heapAddress, type KernelArgs, wasmInternals } from "./wasm_heap.ts";
+import { heapAddress, type KernelArgs, registerSimdKernel, wasmInternals } from "./wasm_heap.ts";
 
 /** The kernel's name. */
 export const ADAM_UPDATE = "AnnealAdamUpdate";
@@ -81,14 +81,5 @@ function adamUpdate({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo[] {
  * returns whether it is registered.
  */
 export function registerWasmAdam(): boolean {
-  if (!tf.getKernel(ADAM_UPDATE, "wasm")) {
-    const wasm = tf.findBackend("wasm");
-    if (!wasm || !simdKernels(wasm)) return false;
-    tf.registerKernel({
-      kernelName: ADAM_UPDATE,
-      backendName: "wasm",
-      kernelFunc: adamUpdate as unknown as tf.KernelFunc,
-    });
-  }
-  return true;
+  return registerSimdKernel(ADAM_UPDATE, adamUpdate);
 }

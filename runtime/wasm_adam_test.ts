@@ -169,7 +169,7 @@ Deno.test("fused Adam/AdamW on wasm keep an infinite parameter infinite, adding 
   }
 });
 
-Deno.test("the engine steps Adam with the SIMD kernel on wasm, tfjs's ops when told not to", async () => {
+Deno.test("the engine steps Adam and SGD with their SIMD kernels on wasm, tfjs's ops when told not to", async () => {
   await selectBackend("wasm");
   const shape = {
     inputShape: [8, 8, 1],
@@ -177,21 +177,18 @@ Deno.test("the engine steps Adam with the SIMD kernel on wasm, tfjs's ops when t
     task: "classification" as const,
     numClasses: 3,
   };
-  const fused = new TrainingEngine(
-    parseConfig({ backend: "wasm", model: { kind: "cnn" }, optimizer: { name: "adam" } }),
-    shape,
-  );
-  assert.equal(fused.optimizerPath, "simd");
-  fused.dispose();
-  const reference = new TrainingEngine(
-    parseConfig({
-      backend: "wasm",
-      model: { kind: "cnn" },
-      optimizer: { name: "adam" },
-      fusedOptimizer: false,
-    }),
-    shape,
-  );
-  assert.equal(reference.optimizerPath, "tfjs");
-  reference.dispose();
+  for (const optimizer of [{ name: "adam" }, { name: "sgd", lr: 0.01, momentum: 0.9 }] as const) {
+    for (const [fusedOptimizer, path] of [[true, "simd"], [false, "tfjs"]] as const) {
+      const engine = new TrainingEngine(
+        parseConfig({ backend: "wasm", model: { kind: "cnn" }, optimizer, fusedOptimizer }),
+        shape,
+      );
+      assert.equal(
+        engine.optimizerPath,
+        path,
+        `${optimizer.name}, fusedOptimizer ${fusedOptimizer}`,
+      );
+      engine.dispose();
+    }
+  }
 });

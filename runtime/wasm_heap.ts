@@ -11,6 +11,7 @@
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { AnnealError } from "../errors.ts";
+import { simdKernels } from "./wasm_simd/kernels.ts";
 
 /** The parts of tfjs-backend-wasm's `BackendWasm` that TypeScript kernels use. */
 export interface WasmBackendInternals {
@@ -122,4 +123,24 @@ export function overrideKernel(
  */
 export function replacedWasmKernel(name: string, backendName = "wasm"): tf.KernelFunc | undefined {
   return replaced.get(`${backendName}/${name}`);
+}
+
+/**
+ * Registers `kernelFunc` as wasm's kernel `name` (once) where the wasm backend runs anneal's SIMD
+ * kernels (the optimizers' fused updates); returns whether it is registered.
+ */
+export function registerSimdKernel(
+  name: string,
+  kernelFunc: (args: KernelArgs) => tf.TensorInfo[],
+): boolean {
+  if (!tf.getKernel(name, "wasm")) {
+    const wasm = tf.findBackend("wasm");
+    if (!wasm || !simdKernels(wasm)) return false;
+    tf.registerKernel({
+      kernelName: name,
+      backendName: "wasm",
+      kernelFunc: kernelFunc as unknown as tf.KernelFunc,
+    });
+  }
+  return true;
 }

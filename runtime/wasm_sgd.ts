@@ -12,7 +12,7 @@
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { simdKernels } from "./wasm_simd/kernels.ts";
-import { heapAddress, type KernelArgs, wasmInternals } from "./wasm_heap.ts";
+import { heapAddress, type KernelArgs, registerSimdKernel, wasmInternals } from "./wasm_heap.ts";
 
 /** The kernel's name. */
 export const SGD_UPDATE = "AnnealSgdUpdate";
@@ -71,14 +71,5 @@ function sgdUpdate({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo[] {
  * returns whether it is registered.
  */
 export function registerWasmSgd(): boolean {
-  if (!tf.getKernel(SGD_UPDATE, "wasm")) {
-    const wasm = tf.findBackend("wasm");
-    if (!wasm || !simdKernels(wasm)) return false;
-    tf.registerKernel({
-      kernelName: SGD_UPDATE,
-      backendName: "wasm",
-      kernelFunc: sgdUpdate as unknown as tf.KernelFunc,
-    });
-  }
-  return true;
+  return registerSimdKernel(SGD_UPDATE, sgdUpdate);
 }

@@ -13,8 +13,6 @@ import { selectBackend } from "./backend.ts";
 import { loadTrajectories, replay } from "../optimizers/_trajectories.ts";
 import { createOptimizer, hasFusedKernels, type Optimizer } from "../optimizers/optimizer.ts";
 import type { OptimizerSpec } from "../optimizers/spec.ts";
-import { parseConfig } from "../config.ts";
-import { TrainingEngine } from "./engine.ts";
 
 const SHAPES = [[7, 5], [5], [3, 3, 2, 4], [1]];
 
@@ -130,28 +128,6 @@ Deno.test("fused SGD on wasm: NaN, infinities and -0 as the reference chain give
         `${JSON.stringify(spec)}[${i}]`,
       )
     );
-  }
-});
-
-Deno.test("the engine steps SGD with the SIMD kernel on wasm, tfjs's ops when told not to", async () => {
-  await selectBackend("wasm");
-  const shape = {
-    inputShape: [8, 8, 1],
-    targetSize: 1,
-    task: "classification" as const,
-    numClasses: 3,
-  };
-  const config = (fusedOptimizer: boolean) =>
-    parseConfig({
-      backend: "wasm",
-      model: { kind: "cnn" },
-      optimizer: { name: "sgd", lr: 0.01, momentum: 0.9 },
-      fusedOptimizer,
-    });
-  for (const [fusedOptimizer, path] of [[true, "simd"], [false, "tfjs"]] as const) {
-    const engine = new TrainingEngine(config(fusedOptimizer), shape);
-    assert.equal(engine.optimizerPath, path);
-    engine.dispose();
   }
 });
 
