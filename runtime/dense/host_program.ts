@@ -48,7 +48,7 @@ interface HostBackend {
  * cannot (another backend, shared data): the caller assigns a new tensor.
  *
  * A new tensor and an assign cost ~2 us a variable once tfjs's code is compiled, and far more in
- * a new Worker while it is not: the seed's 650 steps through the actors took 1.2x as long.
+ * a new Worker while it is not: the seed's 650 steps through the actors took 1.3x as long.
  */
 function storeValues(variable: tf.Variable, values: Float32Array): boolean {
   if (variable.dtype !== "float32") return false;
