@@ -20,6 +20,7 @@ import {
   featureMeans,
   featuresAreBytes,
   fillNaN,
+  fillsHalfItsBuffer,
   fitNormalization,
   type Rows,
   splitValidation,
@@ -88,7 +89,7 @@ async function idxSplit(
   let pixels = images.data.subarray(0, n * features);
   // (a limit's images out of a raw file's bytes: copied out, so that the rest of the file is not
   // kept alive by them for the run; a gzipped file's bytes are only those asked for)
-  if (pixels.byteLength * 2 < pixels.buffer.byteLength) pixels = pixels.slice();
+  if (!fillsHalfItsBuffer(pixels)) pixels = pixels.slice();
   if (spec.layout === "nchw" && images.dims.length === 4) {
     pixels = channelsLast(pixels, n, [channels, height, width]);
   }

@@ -22,6 +22,15 @@ export function featuresAreBytes(ds: Rows): ds is Exclude<Rows, Dataset> {
   return ds.x instanceof Uint8Array;
 }
 
+/**
+ * Whether `view` fills at least half of its buffer: a view that fills less (a limit's few rows
+ * out of a whole file's bytes) would keep the rest of the buffer alive for as long as it lives,
+ * so it is copied out instead of kept or moved within the buffer.
+ */
+export function fillsHalfItsBuffer(view: ArrayBufferView): boolean {
+  return view.byteLength * 2 >= view.buffer.byteLength;
+}
+
 /** Number of feature values in one sample. */
 export function featureSize(ds: Pick<Dataset, "inputShape">): number {
   return ds.inputShape.reduce((a, b) => a * b, 1);
@@ -163,7 +172,7 @@ function* splitSteps<D extends Rows>(
     else trainRows[t++] = i;
     if (i % SPLIT_CHUNK === SPLIT_CHUNK - 1) yield;
   }
-  if (reuseBytes && featuresAreBytes(ds) && ds.x.byteLength * 2 >= ds.x.buffer.byteLength) {
+  if (reuseBytes && featuresAreBytes(ds) && fillsHalfItsBuffer(ds.x)) {
     // the held-out rows copied out first: moving the training rows down overwrites them
     const validation = yield* selectRowsSteps(ds, validationRows);
     const train = yield* compactRowsSteps(ds, trainRows);
