@@ -604,7 +604,7 @@ export class TrainingEngine {
     const values = this.model.weights.map((weight) => weight.read());
     // the host step's weights from its own copies (each step's values, stored in the variables)
     const host = this.#dense instanceof DenseHostProgram ? this.#dense : undefined;
-    const copies = values.map((tensor) => host?.valuesOf(tensor));
+    const copies = host?.valuesOf(values) ?? values.map(() => undefined);
     // the rest in one read-back (on WebGPU one mapAsync, ~11 ms, instead of one a weight)
     const read = await readTensors(values.filter((_, i) => copies[i] === undefined));
     let next = 0;

@@ -152,12 +152,15 @@ export class DenseHostProgram {
   }
 
   /**
-   * The current values of `variable` (a copy), where it is one of this step's variables: what
-   * reading it from tfjs gives, without tfjs's ops. Undefined for any other tensor.
+   * The current values of each of `tensors` (copies) that is one of this step's variables: what
+   * reading them from tfjs gives, without tfjs's ops. Undefined for any other tensor.
    */
-  valuesOf(tensor: tf.Tensor): Float32Array | undefined {
-    const i = this.#variables.indexOf(tensor as tf.Variable);
-    return i < 0 ? undefined : this.params()[i].values.slice();
+  valuesOf(tensors: readonly tf.Tensor[]): (Float32Array | undefined)[] {
+    const params = this.params();
+    return tensors.map((tensor) => {
+      const i = this.#variables.indexOf(tensor as tf.Variable);
+      return i < 0 ? undefined : params[i].values.slice();
+    });
   }
 
   /**
