@@ -26,6 +26,32 @@ export function treeSum(arrays: string[]): string {
   }`;
 }
 
+/**
+ * WGSL adding `term(i)` to `acc` for i = `start`, `start + stride`, ... below `end`, in that
+ * order, with four terms' loads in flight at a time (a loop of one load a turn waits out each
+ * load's latency: see {@link Staging}); the sums' order, and so their bits, are a plain loop's.
+ * `term` is an expression of its index (code, evaluated once per index).
+ */
+export function stridedSum(
+  acc: string,
+  start: string,
+  end: string,
+  stride: string,
+  term: (i: string) => string,
+): string {
+  const terms = [0, 1, 2, 3].map((j) =>
+    `let term${j} = ${term(j === 0 ? "at" : `at + ${j === 1 ? "" : `${j}u * `}(${stride})`)};`
+  );
+  return `{
+    var at = ${start};
+    for (; at + 3u * (${stride}) < ${end}; at += 4u * (${stride})) {
+      ${terms.join("\n      ")}
+      ${acc} += term0; ${acc} += term1; ${acc} += term2; ${acc} += term3;
+    }
+    for (; at < ${end}; at += ${stride}) { ${acc} += ${term("at")}; }
+  }`;
+}
+
 /** Side of the square output tile one matmul workgroup computes. */
 export const TILE = 32;
 /** Threads of the one-workgroup reductions (loss, norm). */
@@ -122,6 +148,51 @@ fn half(w: u32, e: u32) -> f32 {
 }`;
 
 /**
+ * A thread's staging of one operand's 32x32 slice, as straight-line code: every load first (into
+ * its own variable), then every store into workgroup memory. Naga bounds each WGSL loop with a
+ * counter of its own (wgpu's SPIR-V output since 2025), so a GPU's compiler no longer unrolls
+ * one, and a loop whose body loads then stores waits out each load's latency in turn: the step's
+ * products took ~8 us per 32 of K on an H200 whatever their number of workgroups (8 or 400), the
+ * latency of about 32 loads. Written out, a thread's loads are in flight together; the reads
+ * guard their bounds with `select`, not a branch. (The product over the staged slice stays a
+ * loop: written out, llvmpipe took twice as long to compile each variant, which CI compiles.)
+ */
+interface Staging {
+  /** Code before the loads (gathered operands: the slice's splits). */
+  prologue: string;
+  /** Declares and loads the thread's elements. */
+  loads: string;
+  /** Stores them into workgroup memory. */
+  stores: string;
+}
+
+/**
+ * `count` copies of a staging step, the i-th with `bind(i)`'s `let`s in a block of its own: the
+ * loads (`read(x)` assigns the element to `x`, declared as `type`), then the stores.
+ */
+function unrollStaging(
+  count: number,
+  name: string,
+  type: string,
+  bind: (i: number) => string,
+  read: (x: string) => string,
+  store: (x: string) => string,
+): { loads: string; stores: string } {
+  const steps = Array.from({ length: count }, (_, i) => i);
+  return {
+    loads: steps.map((i) =>
+      `var ${name}${i}: ${type};
+    { ${bind(i)}
+      ${read(`${name}${i}`)} }`
+    ).join("\n    "),
+    stores: steps.map((i) =>
+      `{ ${bind(i)}
+      ${store(`${name}${i}`)} }`
+    ).join("\n    "),
+  };
+}
+
+/**
  * WGSL staging A's 32x32 slice into `As`, a k-major [32 k][8 vec4 of m]. Each of the 64 threads
  * loads 16 elements, or (`pairs`, a float16 A) 8 pairs of neighbours along A's contiguous
  * dimension (m when `transA`, else k), which is even, as is a pair's first index (tiles and K
@@ -132,24 +203,31 @@ fn half(w: u32, e: u32) -> f32 {
  * whole product (m, see {@link gatheredSetup}). `sharedCols`: the slice's columns are split
  * into `colsAt`, for a gathered B (see {@link Gather.b}) too.
  */
-function stageA(transA: boolean, pairs: boolean, gathered?: string, sharedCols = false): string {
+function stageA(
+  transA: boolean,
+  pairs: boolean,
+  gathered?: string,
+  sharedCols = false,
+): Staging {
   const [fixed, varying, count] = pairs
-    ? ["(li % 16u) * 2u", "li / 16u + i * 4u", 8]
-    : ["li % 32u", "li / 32u + i * 2u", 16];
+    ? ["(li % 16u) * 2u", (i: number) => `li / 16u + ${i * 4}u`, 8]
+    : ["li % 32u", (i: number) => `li / 32u + ${i * 2}u`, 16];
   const [f, v] = transA ? ["ma", "ka"] : ["ka", "ma"];
   const at = "As[ka * 8u + ma / 4u][ma % 4u]";
-  const store = !pairs ? `${at} = x;` : transA
-    ? `${at} = x.x;
-      As[ka * 8u + ma / 4u][ma % 4u + 1u] = x.y;`
-    : `${at} = x.x;
-      As[(ka + 1u) * 8u + ma / 4u][ma % 4u] = x.y;`;
+  const store = (x: string) =>
+    !pairs ? `${at} = ${x};` : transA
+      ? `${at} = ${x}.x;
+      As[ka * 8u + ma / 4u][ma % 4u + 1u] = ${x}.y;`
+      : `${at} = ${x}.x;
+      As[(ka + 1u) * 8u + ma / 4u][ma % 4u] = ${x}.y;`;
   const zero = pairs ? "vec2<f32>(0.0)" : "0.0";
-  const read = gathered
-    ? `var x = ${zero};
-      if (m0 + ma < dims.M && k0 + ka < dims.K) { x = ${gathered}${
-      pairs ? "2" : ""
-    }(rowsAt[${v}], t); }`
-    : `let x = loadA${pairs ? "2" : ""}(m0 + ma, k0 + ka);`;
+  const read = (x: string) =>
+    gathered
+      ? `${x} = ${zero};
+      if (m0 + ma < dims.M && k0 + ka < dims.K) { ${x} = ${gathered}${
+        pairs ? "2" : ""
+      }(rowsAt[${v}], t); }`
+      : `${x} = loadA${pairs ? "2" : ""}(m0 + ma, k0 + ka);`;
   const prologue = !gathered ? "" : transA
     ? `if (li < 32u) { rowsAt[li] = position(k0 + li); }
     workgroupBarrier();`
@@ -158,13 +236,39 @@ function stageA(transA: boolean, pairs: boolean, gathered?: string, sharedCols =
     workgroupBarrier();
     let t = colsAt[${fixed}];`
     : `let t = tap(k0 + ${fixed});`;
-  return `${prologue}
-    for (var i = 0u; i < ${count}u; i++) {
-      let ${f} = ${fixed};
-      let ${v} = ${varying};
-      ${read}
-      ${store}
-    }`;
+  const { loads, stores } = unrollStaging(
+    count,
+    "xa",
+    pairs ? "vec2<f32>" : "f32",
+    (i) => `let ${f} = ${fixed}; let ${v} = ${varying(i)};`,
+    read,
+    store,
+  );
+  return { prologue, loads, stores };
+}
+
+/**
+ * WGSL staging B's 32x32 slice into `Bs`, a k-major [32 k][8 vec4 of n]: element `e` of the
+ * thread's 16 is `li + 64 e` of the slice, along B's contiguous dimension (k when `transB`, else
+ * n). A gathered B (the name of its read, see {@link Gather.b}) takes k's splits from `colsAt`.
+ */
+function stageB(transB: boolean, gatherB?: string): Staging {
+  const { loads, stores } = unrollStaging(
+    16,
+    "xb",
+    "f32",
+    (i) =>
+      `let e = li + ${i * 64}u; ${
+        transB ? "let nb = e / 32u; let kb = e % 32u;" : "let kb = e / 32u; let nb = e % 32u;"
+      }`,
+    (x) =>
+      gatherB
+        ? `${x} = 0.0;
+      if (k0 + kb < dims.K && n0 + nb < dims.N) { ${x} = ${gatherB}(colsAt[kb], n0 + nb); }`
+        : `${x} = loadB(k0 + kb, n0 + nb);`,
+    (x) => `Bs[kb * 8u + nb / 4u][nb % 4u] = ${x};`,
+  );
+  return { prologue: "", loads, stores };
 }
 
 /**
@@ -204,6 +308,8 @@ export function matmulWgsl(
   const pairs = half.a === true;
   const gatherB = gather?.b;
   if (gatherB && (transA || transB)) throw new Error("a gathered B needs untransposed operands");
+  const a = stageA(transA, pairs, gather?.a, gatherB !== undefined);
+  const b = stageB(transB, gatherB);
   const bindings = epilogue.kind === "forward"
     ? `@group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<${word(half.out)}>;`
@@ -211,35 +317,40 @@ export function matmulWgsl(
     ? `@group(0) @binding(3) var<storage, read> prev: array<${word(half.prev)}>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;`
     : `@group(0) @binding(3) var<storage, read_write> out: array<f32>;`;
-  const write = epilogue.kind === "forward"
-    ? `out[idx] = activate(v[j] + bias[n]);`
-    : epilogue.kind === "backprop"
-    ? `let a = ${element("prev", "idx", half.prev)};
-      out[idx] = v[j] * (${act!.derivative});`
-    : split
-    ? `out[slice * dims.M * dims.N + idx] = v[j];`
-    : `out[idx] = select(0.0, out[idx], dims.accumulate == 1u) + v[j];`;
+  const write = (j: number) =>
+    epilogue.kind === "forward"
+      ? `out[idx] = activate(v[${j}] + bias[n]);`
+      : epilogue.kind === "backprop"
+      ? `let a = ${element("prev", "idx", half.prev)};
+    out[idx] = v[${j}] * (${act!.derivative});`
+      : split
+      ? `out[slice * dims.M * dims.N + idx] = v[${j}];`
+      : `out[idx] = select(0.0, out[idx], dims.accumulate == 1u) + v[${j}];`;
   // float16 output: columns n and n + 1 (n even, N even) packed into one word by one thread
   const store = epilogue.kind === "forward" && half.out
     ? `fn store(row: u32, col: u32, v: vec4<f32>) {
   if (row >= dims.M) { return; }
-  for (var j = 0u; j < 4u; j += 2u) {
-    let n = col + j;
-    if (n < dims.N) {
-      let pair = vec2<f32>(activate(v[j] + bias[n]), activate(v[j + 1u] + bias[n + 1u]));
-      out[(row * dims.N + n) >> 1u] = pack2x16float(pair);
+  ${
+      [0, 2].map((j) =>
+        `{ let n = col + ${j}u;
+  if (n < dims.N) {
+    let pair = vec2<f32>(activate(v[${j}] + bias[n]), activate(v[${j + 1}] + bias[n + 1u]));
+    out[(row * dims.N + n) >> 1u] = pack2x16float(pair);
+  } }`
+      ).join("\n  ")
     }
-  }
 }`
     : `fn store(row: u32, col: u32, v: vec4<f32>${split ? ", slice: u32" : ""}) {
   if (row >= dims.M) { return; }
-  for (var j = 0u; j < 4u; j++) {
-    let n = col + j;
-    if (n < dims.N) {
-      let idx = row * dims.N + n;
-      ${write}
+  ${
+      [0, 1, 2, 3].map((j) =>
+        `{ let n = col + ${j}u;
+  if (n < dims.N) {
+    let idx = row * dims.N + n;
+    ${write(j)}
+  } }`
+      ).join("\n  ")
     }
-  }
 }`;
   return `
 struct Dims { M: u32, N: u32, K: u32, accumulate: u32${
@@ -265,22 +376,28 @@ fn activate(z: f32) -> f32 {
   }
 ${gather?.fns ?? ""}
 fn loadA(m: u32, k: u32) -> f32 {
-  if (m >= dims.M || k >= dims.K) { return 0.0; }
-  return ${element("A", transA ? "k * dims.M + m" : "m * dims.K + k", half.a)};
+  let inside = m < dims.M && k < dims.K;
+  return select(0.0, ${
+    element("A", `select(0u, ${transA ? "k * dims.M + m" : "m * dims.K + k"}, inside)`, half.a)
+  }, inside);
 }
 
 fn loadA2(m: u32, k: u32) -> vec2<f32> {
-  if (m >= dims.M || k >= dims.K) { return vec2<f32>(0.0); }
+  let inside = m < dims.M && k < dims.K;
   return ${
     pairs
-      ? `unpack2x16float(A[(${transA ? "k * dims.M + m" : "m * dims.K + k"}) >> 1u])`
+      ? `select(vec2<f32>(0.0), unpack2x16float(A[select(0u, ${
+        transA ? "k * dims.M + m" : "m * dims.K + k"
+      }, inside) >> 1u]), inside)`
       : "vec2<f32>(0.0)"
   };
 }
 
 fn loadB(k: u32, n: u32) -> f32 {
-  if (k >= dims.K || n >= dims.N) { return 0.0; }
-  return B[${transB ? "n * dims.K + k" : "k * dims.N + n"}];
+  let inside = k < dims.K && n < dims.N;
+  return select(0.0, B[select(0u, ${
+    transB ? "n * dims.K + k" : "k * dims.N + n"
+  }, inside)], inside);
 }
 
 ${store}
@@ -305,18 +422,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   }
   ${gather ? gatheredSetup(transA, pairs) : ""}
   for (var k0 = kStart; k0 < kEnd; k0 += 32u) {
-    ${stageA(transA, pairs, gather?.a, gatherB !== undefined)}
-    for (var i = 0u; i < 16u; i++) {
-      let e = li + i * 64u;
-      ${transB ? "let nb = e / 32u; let kb = e % 32u;" : "let kb = e / 32u; let nb = e % 32u;"}
-      ${
-    gatherB
-      ? `var x = 0.0;
-      if (k0 + kb < dims.K && n0 + nb < dims.N) { x = ${gatherB}(colsAt[kb], n0 + nb); }
-      Bs[kb * 8u + nb / 4u][nb % 4u] = x;`
-      : "Bs[kb * 8u + nb / 4u][nb % 4u] = loadB(k0 + kb, n0 + nb);"
-  }
-    }
+    ${a.prologue}
+    ${a.loads}
+    ${b.loads}
+    ${a.stores}
+    ${b.stores}
     workgroupBarrier();
     for (var k = 0u; k < 32u; k++) {
       let a = As[k * 8u + lid.y];
@@ -378,9 +488,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   var s = 0.0;
   // (no early return past the last column: every thread meets the barriers below)
   if (n < dims.cols) {
-    for (var r = lane; r < dims.rows; r += lanes) {
-      s += D[r * dims.cols + n];
-    }
+    ${stridedSum("s", "lane", "dims.rows", "lanes", (r) => `D[(${r}) * dims.cols + n]`)}
   }
   sums[t] = s;
   // Halve the lanes each round: lane l adds lane l + apart's sum (apart: half the lanes still
@@ -523,6 +631,10 @@ fn value(t: u32, i: u32) -> f32 {
   }
 }
 
+fn square(v: f32) -> f32 {
+  return v * v;
+}
+
 @compute @workgroup_size(${REDUCE_THREADS})
 fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>) {
   let t = wg.y;
@@ -536,9 +648,14 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
     return;
   }
   var s = 0.0;
-  for (var i = wg.x * ${REDUCE_THREADS}u + li; i < n; i += groups * ${REDUCE_THREADS}u) {
-    let v = value(t, i);
-    s += v * v;
+  ${
+    stridedSum(
+      "s",
+      `wg.x * ${REDUCE_THREADS}u + li`,
+      "n",
+      `groups * ${REDUCE_THREADS}u`,
+      (i) => `square(value(t, ${i}))`,
+    )
   }
   acc[li] = s;
   workgroupBarrier();
@@ -577,7 +694,7 @@ fn main(@builtin(local_invocation_index) li: u32) {
 export function splitForwardWgsl(activation: DenseActivation, halfOut: boolean): string {
   const sum = (e: string) =>
     `var s${e} = 0.0;
-  for (var s = 0u; s < dims.slices; s++) { s${e} += partials[s * size + e + ${e}u]; }`;
+  ${stridedSum(`s${e}`, "0u", "dims.slices", "1u", (s) => `partials[(${s}) * size + e + ${e}u]`)}`;
   return `
 struct Dims { M: u32, N: u32, slices: u32, pad: u32 }
 @group(0) @binding(0) var<uniform> dims: Dims;

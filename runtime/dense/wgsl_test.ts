@@ -1,0 +1,109 @@
+/**
+ * The dense kernels' code written for a GPU's latency: `stridedSum` (four loads in flight, the
+ * sums in a plain loop's order) against a float32 sum in that order on the CPU, on the machine's
+ * WebGPU adapter (llvmpipe in CI); and the matmul's staging as straight-line code.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import { releaseWebGpu, selectBackend } from "../backend.ts";
+import { runKernel } from "./_parity.ts";
+import { pipelineFor } from "./dispatch.ts";
+import { matmulWgsl, stridedSum } from "./wgsl.ts";
+
+const ready = selectBackend("webgpu", "mlp");
+
+/** Threads of the test's kernel: thread t sums the terms of its own start, stride and count. */
+const THREADS = 64;
+
+/** Thread t's [start, stride, count]: every count from 0 to 13 (the remainder loop's 0-3). */
+function plan(t: number): [number, number, number] {
+  return [t % 5, 1 + (t % 3), t % 14];
+}
+
+Deno.test("stridedSum adds its terms in a plain loop's order: the same bits, for every count", async () => {
+  await ready;
+  const device = (tf.backend() as unknown as { device: GPUDevice }).device;
+  // terms of very different sizes, so that another order of the sums gives other bits
+  const d = Float32Array.from(
+    { length: 64 },
+    (_, i) => (i % 3 === 0 ? 3.1e7 : 0.37) * Math.sin(i + 1),
+  );
+  const code = `
+@group(0) @binding(0) var<storage, read> d: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@compute @workgroup_size(${THREADS})
+fn main(@builtin(local_invocation_index) t: u32) {
+  let start = t % 5u;
+  let stride = 1u + t % 3u;
+  let end = start + stride * (t % 14u);
+  var s = 0.0;
+  ${stridedSum("s", "start", "end", "stride", (i) => `d[${i}]`)}
+  out[t] = s;
+}`;
+  const storage = (bytes: number, data?: Float32Array<ArrayBuffer>) => {
+    const buffer = device.createBuffer({
+      size: bytes,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
+    });
+    if (data) device.queue.writeBuffer(buffer, 0, data);
+    return buffer;
+  };
+  const input = storage(d.byteLength, d);
+  const out = storage(4 * THREADS);
+  const got = new Float32Array(
+    await runKernel(
+      device,
+      pipelineFor(device, "test-strided-sum", () => code),
+      [input, out],
+      [1],
+      out,
+      4 * THREADS,
+    ),
+  );
+  for (const buffer of [input, out]) buffer.destroy();
+  let reordered = 0;
+  for (let t = 0; t < THREADS; t++) {
+    const [start, stride, count] = plan(t);
+    let sum = 0;
+    for (let k = 0; k < count; k++) sum = Math.fround(sum + d[start + k * stride]);
+    assert.equal(got[t], sum, `thread ${t}: ${count} terms from ${start}, every ${stride}`);
+    // (the terms are such that the sums' order shows: pairwise sums give other bits)
+    let pairs = 0;
+    for (let k = 0; k < count; k += 2) {
+      const next = k + 1 < count ? d[start + (k + 1) * stride] : 0;
+      pairs = Math.fround(pairs + Math.fround(d[start + k * stride] + next));
+    }
+    if (pairs !== sum) reordered++;
+  }
+  assert.ok(reordered > 0, "the test's terms tell one order of the sums from another");
+});
+
+Deno.test("the matmul stages its slices without a loop: its loops are K's slices and their product", () => {
+  for (const transA of [false, true]) {
+    for (const transB of [false, true]) {
+      for (const half of [{}, { a: true, out: true, prev: true }]) {
+        for (
+          const epilogue of [
+            { kind: "forward", activation: "relu" },
+            { kind: "backprop", activation: "tanh" },
+            { kind: "grad" },
+            { kind: "partial" },
+          ] as const
+        ) {
+          const code = matmulWgsl(transA, transB, epilogue, half);
+          const loops = code.match(/\bfor \(/g) ?? [];
+          assert.equal(loops.length, 2, `${transA} ${transB} ${epilogue.kind}: ${loops.length}`);
+          assert.match(code, /for \(var k0 = kStart; k0 < kEnd; k0 \+= 32u\)/);
+          assert.match(code, /for \(var k = 0u; k < 32u; k\+\+\)/);
+          // each of a thread's 16 (or 8 float16 pairs') elements of A, and 16 of B, loaded first
+          assert.match(code, new RegExp(`var xa${half.a ? 7 : 15}:`));
+          assert.match(code, /var xb15:/);
+        }
+      }
+    }
+  }
+});
+
+Deno.test("release the WebGPU device", releaseWebGpu);
