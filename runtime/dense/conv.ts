@@ -159,17 +159,22 @@ fn tap(col: u32) -> vec3<u32> {
   return unflatten(col, dims.KS, dims.C);
 }
 
+fn inMap(h: i32, w: i32) -> bool {
+  return (h >= 0) & (w >= 0) & (h < i32(dims.H)) & (w < i32(dims.W));
+}
+
 fn at(b: u32, h: i32, w: i32, c: u32) -> f32 {
-  if (h < 0 || w < 0 || h >= i32(dims.H) || w >= i32(dims.W)) { return 0.0; }
-  let e = ((b * dims.H + u32(h)) * dims.W + u32(w)) * dims.C + c;
-  return ${element("A", "e", half)};
+  let inside = inMap(h, w);
+  let e = select(0u, ((b * dims.H + u32(h)) * dims.W + u32(w)) * dims.C + c, inside);
+  return select(0.0, ${element("A", "e", half)}, inside);
 }${
     half
       ? `
 
 fn at2(b: u32, h: i32, w: i32, c: u32) -> vec2<f32> {
-  if (h < 0 || w < 0 || h >= i32(dims.H) || w >= i32(dims.W)) { return vec2<f32>(0.0); }
-  return unpack2x16float(A[(((b * dims.H + u32(h)) * dims.W + u32(w)) * dims.C + c) >> 1u]);
+  let inside = inMap(h, w);
+  let e = select(0u, ((b * dims.H + u32(h)) * dims.W + u32(w)) * dims.C + c, inside);
+  return select(vec2<f32>(0.0), unpack2x16float(A[e >> 1u]), inside);
 }`
       : ""
   }`;

@@ -223,10 +223,9 @@ function stageA(
   const zero = pairs ? "vec2<f32>(0.0)" : "0.0";
   const read = (x: string) =>
     gathered
-      ? `${x} = ${zero};
-      if (m0 + ma < dims.M && k0 + ka < dims.K) { ${x} = ${gathered}${
+      ? `${x} = select(${zero}, ${gathered}${
         pairs ? "2" : ""
-      }(rowsAt[${v}], t); }`
+      }(rowsAt[${v}], t), (m0 + ma < dims.M) & (k0 + ka < dims.K));`
       : `${x} = loadA${pairs ? "2" : ""}(m0 + ma, k0 + ka);`;
   const prologue = !gathered ? "" : transA
     ? `if (li < 32u) { rowsAt[li] = position(k0 + li); }
@@ -263,8 +262,7 @@ function stageB(transB: boolean, gatherB?: string): Staging {
       }`,
     (x) =>
       gatherB
-        ? `${x} = 0.0;
-      if (k0 + kb < dims.K && n0 + nb < dims.N) { ${x} = ${gatherB}(colsAt[kb], n0 + nb); }`
+        ? `${x} = select(0.0, ${gatherB}(colsAt[kb], n0 + nb), (k0 + kb < dims.K) & (n0 + nb < dims.N));`
         : `${x} = loadB(k0 + kb, n0 + nb);`,
     (x) => `Bs[kb * 8u + nb / 4u][nb % 4u] = ${x};`,
   );
@@ -376,14 +374,14 @@ fn activate(z: f32) -> f32 {
   }
 ${gather?.fns ?? ""}
 fn loadA(m: u32, k: u32) -> f32 {
-  let inside = m < dims.M && k < dims.K;
+  let inside = (m < dims.M) & (k < dims.K);
   return select(0.0, ${
     element("A", `select(0u, ${transA ? "k * dims.M + m" : "m * dims.K + k"}, inside)`, half.a)
   }, inside);
 }
 
 fn loadA2(m: u32, k: u32) -> vec2<f32> {
-  let inside = m < dims.M && k < dims.K;
+  let inside = (m < dims.M) & (k < dims.K);
   return ${
     pairs
       ? `select(vec2<f32>(0.0), unpack2x16float(A[select(0u, ${
@@ -394,7 +392,7 @@ fn loadA2(m: u32, k: u32) -> vec2<f32> {
 }
 
 fn loadB(k: u32, n: u32) -> f32 {
-  let inside = k < dims.K && n < dims.N;
+  let inside = (k < dims.K) & (n < dims.N);
   return select(0.0, B[select(0u, ${
     transB ? "n * dims.K + k" : "k * dims.N + n"
   }, inside)], inside);
