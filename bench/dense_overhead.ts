@@ -16,12 +16,14 @@
  * `--units`, `--layers`, sequences of `--seq steps,features`): tfjs unrolls each step of the
  * sequence into its own ops, the WGSL step takes two dispatches a step and layer. Beside the
  * main thread's time a step in the engine's calls, the time of it outside `GPUQueue.submit`: on
- * llvmpipe a submission runs the GPU's work before it returns.
+ * llvmpipe a submission runs the GPU's work before it returns. `--staging loops` builds the WGSL
+ * step's products with their slices staged in loops, as before the forty-ninth session (see
+ * `Staging` in runtime/dense/wgsl.ts): the A/B of that change on a GPU.
  *
  *   deno run -A bench/dense_overhead.ts [--steps 200] [--repeats 3] [--hidden 16,16] [--batch 8]
  *     [--model mlp|cnn|rnn] [--image 28] [--filters 32,64] [--cell lstm] [--units 16]
  *     [--layers 1] [--seq 8,4] [--profile] [--mixed] [--bytes]
- *     [--optimizer adam|sgd]
+ *     [--optimizer adam|sgd] [--staging unrolled|loops]
  *
  * @module
  */
@@ -35,6 +37,7 @@ import {
   TrainingEngine,
 } from "../runtime/engine.ts";
 import { median } from "./runner.ts";
+import { matmulStaging } from "../runtime/dense/wgsl.ts";
 
 const { values } = parseArgs({
   options: {
@@ -54,8 +57,15 @@ const { values } = parseArgs({
     mixed: { type: "boolean", default: false },
     bytes: { type: "boolean", default: false },
     optimizer: { type: "string", default: "adam" },
+    staging: { type: "string", default: "unrolled" },
   },
 });
+if (values.staging !== "unrolled" && values.staging !== "loops") {
+  throw new Error(`--staging is unrolled or loops, not ${values.staging}`);
+}
+// the matmul's staging as a loop of a load and a store a turn (the form before the forty-ninth
+// session), for the A/B on a GPU
+matmulStaging.unrolled = values.staging === "unrolled";
 const cnn = values.model === "cnn";
 const rnn = values.model === "rnn";
 if (!cnn && !rnn && values.model !== "mlp") {
@@ -185,7 +195,9 @@ const shape = cnn
   ? `${values.cell} ${values.layers}x${values.units} over ${sequence.join("x")}, dense 10`
   : `mlp ${inputs}-${hidden.join("-")}-10`;
 console.log(
-  `${shape}, batch ${size}, ${optimizerName} (fused): tfjs forward/backward ` +
+  `${shape}, batch ${size}, ${optimizerName} (fused)${
+    matmulStaging.unrolled ? "" : ", products staged in loops"
+  }: tfjs forward/backward ` +
     `${tfjs.toFixed(2)} ms/step, WGSL step ${wgsl.toFixed(2)} ms/step: ${
       (tfjs / wgsl).toFixed(1)
     }x`,

@@ -9,7 +9,9 @@
 # one device call of 600 s). A CPU-only machine runs it too (WebGPU on llvmpipe).
 # `--quick` (a second call, on what is left of a session's device time): the tests, the WebGPU
 # benchmark without the seed and the optimizer alone, the CNN's, MLP's and LSTM's dispatches by
-# time, mlp_sgd's step, and the seed through the actors against the in-process loop.
+# time (the MLP's and the CNN's also with their products staged in loops, as before the
+# forty-ninth session), mlp_sgd's step, and the seed through the actors against the in-process
+# loop.
 set -uo pipefail
 quick=false
 [ "${1:-}" = --quick ] && quick=true
@@ -46,6 +48,12 @@ run() {
       --hidden 128 --batch 128 --steps 50 --profile --mixed
     run run --cached-only --no-check -A bench/dense_overhead.ts --hidden 512,512 --inputs 784 \
       --batch 256 --profile --bytes
+    # the A/B of the forty-ninth session's change: the products' slices staged in loops, as before
+    # (its prediction: the products' ~8 us per 32 of K fall to a fraction)
+    run run --cached-only --no-check -A bench/dense_overhead.ts --hidden 512,512 --inputs 784 \
+      --batch 256 --profile --bytes --staging loops
+    run run --cached-only --no-check -A bench/dense_overhead.ts --model cnn --filters 32,64 \
+      --hidden 128 --batch 128 --steps 50 --profile --staging loops
     # mlp_sgd's step (SGD, momentum 0.9) beside Adam's: the forty-first session's H200 figures had
     # it slower (1.29 against 1.14 ms), its dispatches the same but the update's
     run run --cached-only --no-check -A bench/dense_overhead.ts --hidden 512,512 --inputs 784 \

@@ -12,6 +12,7 @@ import {
   type Epilogue,
   type Gather,
   type HalfStorage,
+  matmulStaging,
   matmulWgsl,
   TILE,
 } from "./wgsl.ts";
@@ -133,7 +134,9 @@ export function matmulDispatch(device: GPUDevice, use: MatmulUse): Dispatch {
   const { transA, transB, epilogue, half = {}, gather } = use;
   const key = `mm${+transA}${+transB}-${epilogue.kind}-${
     "activation" in epilogue ? epilogue.activation : ""
-  }-${+!!half.a}${+!!half.out}${+!!half.prev}${gather ? `-${gather.key}` : ""}`;
+  }-${+!!half.a}${+!!half.out}${+!!half.prev}${gather ? `-${gather.key}` : ""}${
+    matmulStaging.unrolled ? "" : "-loops"
+  }`;
   return {
     pipeline: pipelineFor(
       device,

@@ -167,26 +167,45 @@ interface Staging {
 }
 
 /**
- * `count` copies of a staging step, the i-th with `bind(i)`'s `let`s in a block of its own: the
- * loads (`read(x)` assigns the element to `x`, declared as `type`), then the stores.
+ * How the matmul stages its slices: `unrolled` (the default), as {@link Staging} says; turned
+ * off, as a loop of a load and a store a turn (the form before, for `bench/dense_overhead.ts
+ * --staging loops`: the A/B on a GPU). Its pipelines are cached under their own keys.
+ */
+export const matmulStaging = { unrolled: true };
+
+/**
+ * `count` copies of a staging step, the i-th with `bind(i)`'s `let`s (`i` a WGSL expression) in
+ * a block of its own: the loads (`read(x)` assigns the element to `x`, declared as `type`), then
+ * the stores; or, where {@linkcode matmulStaging} says loops, a loop of both.
  */
 function unrollStaging(
   count: number,
   name: string,
   type: string,
-  bind: (i: number) => string,
+  bind: (i: string) => string,
   read: (x: string) => string,
   store: (x: string) => string,
 ): { loads: string; stores: string } {
+  if (!matmulStaging.unrolled) {
+    return {
+      loads: `for (var i = 0u; i < ${count}u; i++) {
+      var ${name}: ${type};
+      ${bind("i")}
+      ${read(name)}
+      ${store(name)}
+    }`,
+      stores: "",
+    };
+  }
   const steps = Array.from({ length: count }, (_, i) => i);
   return {
     loads: steps.map((i) =>
       `var ${name}${i}: ${type};
-    { ${bind(i)}
+    { ${bind(`${i}u`)}
       ${read(`${name}${i}`)} }`
     ).join("\n    "),
     stores: steps.map((i) =>
-      `{ ${bind(i)}
+      `{ ${bind(`${i}u`)}
       ${store(`${name}${i}`)} }`
     ).join("\n    "),
   };
@@ -210,8 +229,8 @@ function stageA(
   sharedCols = false,
 ): Staging {
   const [fixed, varying, count] = pairs
-    ? ["(li % 16u) * 2u", (i: number) => `li / 16u + ${i * 4}u`, 8]
-    : ["li % 32u", (i: number) => `li / 32u + ${i * 2}u`, 16];
+    ? ["(li % 16u) * 2u", (i: string) => `li / 16u + ${i} * 4u`, 8]
+    : ["li % 32u", (i: string) => `li / 32u + ${i} * 2u`, 16];
   const [f, v] = transA ? ["ma", "ka"] : ["ka", "ma"];
   const at = "As[ka * 8u + ma / 4u][ma % 4u]";
   const store = (x: string) =>
@@ -257,7 +276,7 @@ function stageB(transB: boolean, gatherB?: string): Staging {
     "xb",
     "f32",
     (i) =>
-      `let e = li + ${i * 64}u; ${
+      `let e = li + ${i} * 64u; ${
         transB ? "let nb = e / 32u; let kb = e % 32u;" : "let kb = e / 32u; let nb = e % 32u;"
       }`,
     (x) =>

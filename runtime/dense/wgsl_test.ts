@@ -1,16 +1,19 @@
 /**
  * The dense kernels' code written for a GPU's latency: `stridedSum` (four loads in flight, the
  * sums in a plain loop's order) against a float32 sum in that order on the CPU, on the machine's
- * WebGPU adapter (llvmpipe in CI); and the matmul's staging as straight-line code.
+ * WebGPU adapter (llvmpipe in CI); and the matmul's staging as straight-line code, which trains
+ * to the same bits as the loops it replaced.
  *
  * @module
  */
 import assert from "node:assert/strict";
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import { parseConfig, type RunConfigInput } from "../../config.ts";
 import { releaseWebGpu, selectBackend } from "../backend.ts";
+import { type DataShape, TrainingEngine } from "../engine.ts";
 import { runKernel } from "./_parity.ts";
 import { pipelineFor } from "./dispatch.ts";
-import { matmulWgsl, stridedSum } from "./wgsl.ts";
+import { matmulStaging, matmulWgsl, stridedSum } from "./wgsl.ts";
 
 const ready = selectBackend("webgpu", "mlp");
 
@@ -102,6 +105,61 @@ Deno.test("the matmul stages its slices without a loop: its loops are K's slices
           assert.match(code, /var xb15:/);
         }
       }
+    }
+  }
+});
+
+/** The weights after three steps of the WGSL step, their bits. */
+async function trainedBits(config: RunConfigInput, shape: DataShape): Promise<Uint32Array[]> {
+  const engine = new TrainingEngine(
+    parseConfig({ backend: "webgpu", seed: 3, optimizer: { name: "adam", lr: 0.01 }, ...config }),
+    shape,
+  );
+  try {
+    assert.equal(engine.modelPath, "wgsl");
+    const size = 37;
+    const features = shape.inputShape.reduce((a, b) => a * b);
+    const batch = {
+      x: Float32Array.from({ length: size * features }, (_, i) => Math.sin(0.37 * i)),
+      y: Float32Array.from({ length: size }, (_, i) => (7 * i) % 10),
+      size,
+    };
+    for (let step = 0; step < 3; step++) {
+      engine.applyGradients(engine.computeGradients([batch]), 0.01);
+    }
+    const weights = await engine.readWeights();
+    return Object.values(weights).map((w) => new Uint32Array(w.values.slice().buffer));
+  } finally {
+    engine.dispose();
+  }
+}
+
+Deno.test("the matmul's straight-line staging trains to the bits of its loops: an mlp with split K and float16 activations", async () => {
+  await ready;
+  const shape = (inputShape: number[]): DataShape => ({
+    inputShape,
+    targetSize: 1,
+    task: "classification",
+    numClasses: 10,
+  });
+  // (the loops' pipelines are compiled for this test alone: one model, each of its kinds of
+  // product; the conv blocks' gathered operands are checked against tfjs in conv_test.ts)
+  const cases: [RunConfigInput, DataShape][] = [
+    // forward products, one of them split along K (1100 inputs into 16 units), the backprop and
+    // the weight gradients, with float16 activations
+    [{ model: { kind: "mlp", hidden: [16, 12] }, mixedPrecision: true }, shape([1100])],
+  ];
+  for (const [config, dataShape] of cases) {
+    const unrolled = await trainedBits(config, dataShape);
+    matmulStaging.unrolled = false;
+    try {
+      assert.deepEqual(
+        await trainedBits(config, dataShape),
+        unrolled,
+        JSON.stringify(config),
+      );
+    } finally {
+      matmulStaging.unrolled = true;
     }
   }
 });
