@@ -149,13 +149,14 @@ fn half(w: u32, e: u32) -> f32 {
 
 /**
  * A thread's staging of one operand's 32x32 slice, as straight-line code: every load first (into
- * its own variable), then every store into workgroup memory. Naga bounds each WGSL loop with a
- * counter of its own (wgpu's SPIR-V output since 2025), so a GPU's compiler no longer unrolls
- * one, and a loop whose body loads then stores waits out each load's latency in turn: the step's
- * products took ~8 us per 32 of K on an H200 whatever their number of workgroups (8 or 400), the
- * latency of about 32 loads. Written out, a thread's loads are in flight together; the reads
- * guard their bounds with `select`, not a branch. (The product over the staged slice stays a
- * loop: written out, llvmpipe took twice as long to compile each variant, which CI compiles.)
+ * its own variable), then every store into workgroup memory. On an H200 the step's products took
+ * ~8 us per 32 of K whatever their number of workgroups (8 to 400): the latency of about 32 loads
+ * in turn, as a loop whose every turn loads then stores waits out each load before the next. (Most
+ * likely why the driver did not unroll that loop of 16: naga gives each WGSL loop a counter of its
+ * own in SPIR-V since early 2025, so that none is unbounded, and the trip count is no longer
+ * plain.) Written out, a thread's loads are in flight together; the reads guard their bounds
+ * with `select`, not a branch. (The product over the staged slice stays a loop: written out,
+ * llvmpipe took twice as long to compile each variant, which CI compiles.)
  */
 interface Staging {
   /** Code before the loads (gathered operands: the slice's splits). */
