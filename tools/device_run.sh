@@ -9,9 +9,9 @@
 # one device call of 600 s). A CPU-only machine runs it too (WebGPU on llvmpipe).
 # `--quick` (a second call, on what is left of a session's device time): the tests, the WebGPU
 # benchmark without the seed and the optimizer alone, the CNN's, MLP's and LSTM's dispatches by
-# time (the MLP's and the CNN's also with their products staged in loops, as before the
-# forty-ninth session), mlp_sgd's step, and the seed through the actors against the in-process
-# loop.
+# time (first the MLP's and the CNN's with their products' slices staged in straight-line code
+# and in a loop, as before the forty-ninth session: its A/B), mlp_sgd's step, and the seed through
+# the actors against the in-process loop.
 set -uo pipefail
 quick=false
 [ "${1:-}" = --quick ] && quick=true
@@ -42,18 +42,19 @@ run() {
   nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null
   run test --cached-only --no-check -A runtime/dense/ optimizers/fused/ runtime/webgpu_matmul_test.ts 2>&1 | tail -n 25
   if $quick; then
+    # the A/B of the forty-ninth session's change first, each pair side by side: the products'
+    # slices staged in straight-line code (now) against a loop (--staging loops; its prediction:
+    # the products' ~8 us per 32 of K fall to a fraction)
+    for staging in unrolled loops; do
+      run run --cached-only --no-check -A bench/dense_overhead.ts --hidden 512,512 --inputs 784 \
+        --batch 256 --profile --bytes --repeats 2 --staging "$staging"
+      run run --cached-only --no-check -A bench/dense_overhead.ts --model cnn --filters 32,64 \
+        --hidden 128 --batch 128 --steps 50 --profile --repeats 2 --staging "$staging"
+    done
     run run --cached-only --no-check -A bench/main.ts --backend webgpu --python "$python" \
       --only mlp,mlp_sgd,cnn,lstm,matmul --markdown --json "$out/bench.json"
     run run --cached-only --no-check -A bench/dense_overhead.ts --model cnn --filters 32,64 \
       --hidden 128 --batch 128 --steps 50 --profile --mixed
-    run run --cached-only --no-check -A bench/dense_overhead.ts --hidden 512,512 --inputs 784 \
-      --batch 256 --profile --bytes
-    # the A/B of the forty-ninth session's change: the products' slices staged in loops, as before
-    # (its prediction: the products' ~8 us per 32 of K fall to a fraction)
-    run run --cached-only --no-check -A bench/dense_overhead.ts --hidden 512,512 --inputs 784 \
-      --batch 256 --profile --bytes --staging loops
-    run run --cached-only --no-check -A bench/dense_overhead.ts --model cnn --filters 32,64 \
-      --hidden 128 --batch 128 --steps 50 --profile --staging loops
     # mlp_sgd's step (SGD, momentum 0.9) beside Adam's: the forty-first session's H200 figures had
     # it slower (1.29 against 1.14 ms), its dispatches the same but the update's
     run run --cached-only --no-check -A bench/dense_overhead.ts --hidden 512,512 --inputs 784 \
@@ -74,6 +75,9 @@ run() {
   # the same with image bytes uploaded (as anneal train sends Fashion-MNIST), and the upload alone
   run run --cached-only --no-check -A bench/dense_overhead.ts --hidden 512,512 --inputs 784 \
     --batch 256 --profile --bytes
+  # (the forty-ninth session's A/B: the same with the products' slices staged in a loop, as before)
+  run run --cached-only --no-check -A bench/dense_overhead.ts --hidden 512,512 --inputs 784 \
+    --batch 256 --profile --bytes --staging loops
   # mlp_sgd's step (SGD, momentum 0.9), its update's kernels in place of Adam's
   run run --cached-only --no-check -A bench/dense_overhead.ts --hidden 512,512 --inputs 784 \
     --batch 256 --optimizer sgd --repeats 2
@@ -82,6 +86,8 @@ run() {
   # float32 and mixedPrecision side by side
   run run --cached-only --no-check -A bench/dense_overhead.ts --model cnn --filters 32,64 \
     --hidden 128 --batch 128 --steps 50 --profile --mixed
+  run run --cached-only --no-check -A bench/dense_overhead.ts --model cnn --filters 32,64 \
+    --hidden 128 --batch 128 --steps 50 --profile --mixed --staging loops
   # the benchmark's LSTM (nn.LSTM(16, 128) over 32 steps, batch 64): tfjs's path (~420 ms a step
   # on the H100 in ../shared/DEVICE.md) against the WGSL recurrent step, each dispatch's time
   run run --cached-only --no-check -A bench/dense_overhead.ts --model rnn --units 128 --seq 32,16 \

@@ -146,7 +146,10 @@ fn unflatten(i: u32, Y: u32, X: u32) -> vec3<u32> {
 /**
  * A row as (b, h, w) and a column as (kh, kw, c): the gathers' splits (the matmul splits a
  * tile's rows once, a thread's column once per K slice); `at()` reads the gathered tensor `A`,
- * float16 pairs when `half`, and `at2()` (`half`) an even channel and the next from one pair.
+ * float16 pairs when `half`, and `at2()` (`half`) an even channel and the next from one pair;
+ * 0 in the padding, chosen by `select` rather than a branch (see `Staging` in wgsl.ts). For a
+ * tile's rows past the batch (b past its last image) they read past `A`'s end, which WGSL
+ * allows (one of the buffer's values, or zero): the matmul's staging drops those reads.
  */
 const splits = (half: boolean) =>
   `${UNFLATTEN}

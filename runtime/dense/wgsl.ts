@@ -30,7 +30,8 @@ export function treeSum(arrays: string[]): string {
  * WGSL adding `term(i)` to `acc` for i = `start`, `start + stride`, ... below `end`, in that
  * order, with four terms' loads in flight at a time (a loop of one load a turn waits out each
  * load's latency: see {@link Staging}); the sums' order, and so their bits, are a plain loop's.
- * `term` is an expression of its index (code, evaluated once per index).
+ * `term` is an expression of its index (code, evaluated once per index; the index it is given is
+ * parenthesized). The loop's own names (`sumAt`, `sumTerm0..3`) hide any of the caller's.
  */
 export function stridedSum(
   acc: string,
@@ -39,16 +40,15 @@ export function stridedSum(
   stride: string,
   term: (i: string) => string,
 ): string {
-  const terms = [0, 1, 2, 3].map((j) =>
-    `let term${j} = ${term(j === 0 ? "at" : `at + ${j === 1 ? "" : `${j}u * `}(${stride})`)};`
-  );
+  const index = (j: number) => j === 0 ? "sumAt" : `(sumAt + ${j}u * (${stride}))`;
+  const terms = [0, 1, 2, 3].map((j) => `let sumTerm${j} = ${term(index(j))};`);
   return `{
-    var at = ${start};
-    for (; at + 3u * (${stride}) < ${end}; at += 4u * (${stride})) {
+    var sumAt = ${start};
+    for (; sumAt + 3u * (${stride}) < (${end}); sumAt += 4u * (${stride})) {
       ${terms.join("\n      ")}
-      ${acc} += term0; ${acc} += term1; ${acc} += term2; ${acc} += term3;
+      ${[0, 1, 2, 3].map((j) => `${acc} += sumTerm${j};`).join(" ")}
     }
-    for (; at < ${end}; at += ${stride}) { ${acc} += ${term("at")}; }
+    for (; sumAt < (${end}); sumAt += ${stride}) { ${acc} += ${term("sumAt")}; }
   }`;
 }
 
@@ -119,13 +119,16 @@ export interface Gather {
    * `a(p, t) -> f32`; under `half.a` also `a2(p, t) -> vec2<f32>`, the element and the next
    * channel, from one float16 pair. The staging splits each row once per workgroup (in
    * workgroup memory) and each column once per thread and K slice, not once per element: the
-   * splits divide, and dividing is slow on GPUs and on llvmpipe.
+   * splits divide, and dividing is slow on GPUs and on llvmpipe. The staging calls it for a
+   * tile's rows past M and a slice's columns past K too, and drops what it reads there (a
+   * `select`, not a branch): it must be safe to call there, as a read past a storage buffer's
+   * end is in WGSL (it gives one of the buffer's values, or zero).
    */
   a: string;
   /**
    * The name of the function reading B's element (k, n) from k's split as A's column,
    * `b(t, n) -> f32` (neither operand transposed): the slice's 32 columns are split once, into
-   * workgroup memory that both operands' staging read.
+   * workgroup memory that both operands' staging read. Called past K and N too (as `a`).
    */
   b?: string;
 }
@@ -169,8 +172,10 @@ interface Staging {
 
 /**
  * How the matmul stages its slices: `unrolled` (the default), as {@link Staging} says; turned
- * off, as a loop of a load and a store a turn (the form before, for `bench/dense_overhead.ts
- * --staging loops`: the A/B on a GPU). Its pipelines are cached under their own keys.
+ * off, as a loop of a load and a store a turn, and the slice's product a plain loop (the
+ * staging's form before the forty-ninth session; the loads' bounds are still `select`s and the
+ * epilogue is still written out): `bench/dense_overhead.ts --staging loops`, the A/B on a GPU.
+ * Its pipelines are cached under their own keys.
  */
 export const matmulStaging = { unrolled: true };
 
@@ -287,6 +292,34 @@ function stageB(transB: boolean, gatherB?: string): Staging {
     (x) => `Bs[kb * 8u + nb / 4u][nb % 4u] = ${x};`,
   );
   return { prologue: "", loads, stores };
+}
+
+/**
+ * The product of the two staged slices into the thread's four accumulators. Staged as
+ * {@link Staging} says, each step's two workgroup loads are those of the step after (their
+ * latency behind this step's 16 multiply-adds, not before them); the sums in the same order.
+ * Staged in loops (the form before, {@linkcode matmulStaging}), a plain loop.
+ */
+function slicedProduct(): string {
+  const sums = (a: string, b: string) =>
+    [0, 1, 2, 3].map((r) => `acc${r} += ${a}.${"xyzw"[r]} * ${b};`).join("\n      ");
+  if (!matmulStaging.unrolled) {
+    return `for (var k = 0u; k < 32u; k++) {
+      let a = As[k * 8u + lid.y];
+      let b = Bs[k * 8u + lid.x];
+      ${sums("a", "b")}
+    }`;
+  }
+  return `var a = As[lid.y];
+    var b = Bs[lid.x];
+    for (var k = 1u; k < 32u; k++) {
+      let nextA = As[k * 8u + lid.y];
+      let nextB = Bs[k * 8u + lid.x];
+      ${sums("a", "b")}
+      a = nextA;
+      b = nextB;
+    }
+    ${sums("a", "b")}`;
 }
 
 /**
@@ -446,14 +479,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     ${a.stores}
     ${b.stores}
     workgroupBarrier();
-    for (var k = 0u; k < 32u; k++) {
-      let a = As[k * 8u + lid.y];
-      let b = Bs[k * 8u + lid.x];
-      acc0 += a.x * b;
-      acc1 += a.y * b;
-      acc2 += a.z * b;
-      acc3 += a.w * b;
-    }
+    ${slicedProduct()}
     workgroupBarrier();
   }
   ${

@@ -84,26 +84,36 @@ fn main(@builtin(local_invocation_index) t: u32) {
 });
 
 Deno.test("the matmul stages its slices without a loop: its loops are K's slices and their product", () => {
-  for (const transA of [false, true]) {
-    for (const transB of [false, true]) {
-      for (const half of [{}, { a: true, out: true, prev: true }]) {
-        for (
-          const epilogue of [
-            { kind: "forward", activation: "relu" },
-            { kind: "backprop", activation: "tanh" },
-            { kind: "grad" },
-            { kind: "partial" },
-          ] as const
-        ) {
-          const code = matmulWgsl(transA, transB, epilogue, half);
-          const loops = code.match(/\bfor \(/g) ?? [];
-          assert.equal(loops.length, 2, `${transA} ${transB} ${epilogue.kind}: ${loops.length}`);
-          assert.match(code, /for \(var k0 = kStart; k0 < kEnd; k0 \+= 32u\)/);
-          assert.match(code, /for \(var k = 0u; k < 32u; k\+\+\)/);
-          // each of a thread's 16 (or 8 float16 pairs') elements of A, and 16 of B, loaded first
-          assert.match(code, new RegExp(`var xa${half.a ? 7 : 15}:`));
-          assert.match(code, /var xb15:/);
-        }
+  // (text only: a gather's functions are named, not compiled)
+  const gathers = [undefined, { fns: "", a: "gatherA" }, { fns: "", a: "gatherA", b: "gatherB" }];
+  for (
+    const [transA, transB, gather] of [false, true].flatMap((a) =>
+      [false, true].flatMap((b) =>
+        gathers.filter((g) => !g?.b || (!a && !b)).map((g) => [a, b, g] as const)
+      )
+    )
+  ) {
+    for (const half of [{}, { a: true, out: true, prev: true }]) {
+      for (
+        const epilogue of [
+          { kind: "forward", activation: "relu" },
+          { kind: "backprop", activation: "tanh" },
+          { kind: "grad" },
+          { kind: "partial" },
+        ] as const
+      ) {
+        const code = matmulWgsl(transA, transB, epilogue, half, gather);
+        const loops = code.match(/\bfor \(/g) ?? [];
+        const what = `${transA} ${transB} ${epilogue.kind} ${JSON.stringify(gather)}`;
+        assert.equal(loops.length, 2, `${what}: ${loops.length} loops`);
+        // the gathered reads, dropped past the tile's bounds by a select (no branch)
+        if (gather) assert.match(code, /select\([^;]*gatherA/, what);
+        if (gather?.b) assert.match(code, /select\(0\.0, gatherB\(/, what);
+        assert.match(code, /for \(var k0 = kStart; k0 < kEnd; k0 \+= 32u\)/);
+        assert.match(code, /for \(var k = 1u; k < 32u; k\+\+\)/);
+        // each of a thread's 16 (or 8 float16 pairs') elements of A, and 16 of B, loaded first
+        assert.match(code, new RegExp(`var xa${half.a ? 7 : 15}:`));
+        assert.match(code, /var xb15:/);
       }
     }
   }
@@ -153,11 +163,24 @@ Deno.test("the matmul's straight-line staging trains to the bits of its loops: a
     const unrolled = await trainedBits(config, dataShape);
     matmulStaging.unrolled = false;
     try {
-      assert.deepEqual(
-        await trainedBits(config, dataShape),
-        unrolled,
-        JSON.stringify(config),
-      );
+      // (the loops' own code, under its own pipelines' keys: not the unrolled form again)
+      const forward = { kind: "forward", activation: "relu" } as const;
+      assert.match(matmulWgsl(false, false, forward), /for \(var i = 0u; i < 16u; i\+\+\)/);
+      // (and its pipelines made anew, not the unrolled form's taken from the cache)
+      const labels: string[] = [];
+      const make = GPUDevice.prototype.createComputePipeline;
+      GPUDevice.prototype.createComputePipeline = function (descriptor) {
+        labels.push(descriptor.label ?? "");
+        return make.call(this, descriptor);
+      };
+      let loops: Uint32Array[];
+      try {
+        loops = await trainedBits(config, dataShape);
+      } finally {
+        GPUDevice.prototype.createComputePipeline = make;
+      }
+      assert.ok(labels.some((label) => label.endsWith("-loops")), labels.join(", "));
+      assert.deepEqual(loops, unrolled, JSON.stringify(config));
     } finally {
       matmulStaging.unrolled = true;
     }
