@@ -53,12 +53,12 @@ gpu_a=(
   tests/webgpu_windows_test.ts runtime/dense/split_test.ts runtime/dense/recurrent_test.ts
   runtime/dense/gpu_program_test.ts runtime/dense/conv_test.ts optimizers/fused/fused_step_test.ts
   models/batch_norm_test.ts models/conv_test.ts models/dense_test.ts optimizers/adaptive_test.ts
-  runtime/webgpu_pool_test.ts runtime/webgpu_conv_test.ts
+  runtime/webgpu_pool_test.ts runtime/webgpu_conv_test.ts runtime/dense/wgsl_test.ts
 )
 gpu_b=(
   tests/backends_test.ts runtime/in_process_test.ts tests/actor_failure_test.ts
   runtime/dense/random_parity_test.ts runtime/webgpu_matmul_test.ts runtime/backend_test.ts
-  runtime/dense/bias_grad_test.ts runtime/dense/wgsl_test.ts
+  runtime/dense/bias_grad_test.ts
 )
 gpu=("${gpu_a[@]}" "${gpu_b[@]}")
 if (($# > 0)); then
