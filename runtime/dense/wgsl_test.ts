@@ -11,7 +11,8 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { parseConfig, type RunConfigInput } from "../../config.ts";
 import { releaseWebGpu, selectBackend } from "../backend.ts";
 import { type DataShape, TrainingEngine } from "../engine.ts";
-import { runKernel } from "./_parity.ts";
+import { batch, runKernel } from "./_parity.ts";
+import { Rng } from "../../data/rng.ts";
 import { pipelineFor } from "./dispatch.ts";
 import { matmulStaging, matmulWgsl, stridedSum } from "./wgsl.ts";
 
@@ -119,7 +120,7 @@ Deno.test("the matmul stages its slices without a loop: its loops are K's slices
   }
 });
 
-/** The weights after three steps of the WGSL step, their bits. */
+/** The weights after three steps of the WGSL step on one batch, their bits. */
 async function trainedBits(config: RunConfigInput, shape: DataShape): Promise<Uint32Array[]> {
   const engine = new TrainingEngine(
     parseConfig({ backend: "webgpu", seed: 3, optimizer: { name: "adam", lr: 0.01 }, ...config }),
@@ -127,15 +128,10 @@ async function trainedBits(config: RunConfigInput, shape: DataShape): Promise<Ui
   );
   try {
     assert.equal(engine.modelPath, "wgsl");
-    const size = 37;
-    const features = shape.inputShape.reduce((a, b) => a * b);
-    const batch = {
-      x: Float32Array.from({ length: size * features }, (_, i) => Math.sin(0.37 * i)),
-      y: Float32Array.from({ length: size }, (_, i) => (7 * i) % 10),
-      size,
-    };
+    const gen = new Rng(11);
+    const data = batch(() => gen.float(), 37, shape.inputShape[0], shape);
     for (let step = 0; step < 3; step++) {
-      engine.applyGradients(engine.computeGradients([batch]), 0.01);
+      engine.applyGradients(engine.computeGradients([data]), 0.01);
     }
     const weights = await engine.readWeights();
     return Object.values(weights).map((w) => new Uint32Array(w.values.slice().buffer));
@@ -146,44 +142,39 @@ async function trainedBits(config: RunConfigInput, shape: DataShape): Promise<Ui
 
 Deno.test("the matmul's straight-line staging trains to the bits of its loops: an mlp with split K and float16 activations", async () => {
   await ready;
-  const shape = (inputShape: number[]): DataShape => ({
-    inputShape,
+  // forward products, one of them split along K (1100 inputs into 16 units), the backprop and
+  // the weight gradients, with float16 activations (the loops' pipelines are compiled for this
+  // test alone; the conv blocks' gathered operands are checked against tfjs in conv_test.ts)
+  const config: RunConfigInput = { model: { kind: "mlp", hidden: [16, 12] }, mixedPrecision: true };
+  const shape: DataShape = {
+    inputShape: [1100],
     targetSize: 1,
     task: "classification",
     numClasses: 10,
-  });
-  // (the loops' pipelines are compiled for this test alone: one model, each of its kinds of
-  // product; the conv blocks' gathered operands are checked against tfjs in conv_test.ts)
-  const cases: [RunConfigInput, DataShape][] = [
-    // forward products, one of them split along K (1100 inputs into 16 units), the backprop and
-    // the weight gradients, with float16 activations
-    [{ model: { kind: "mlp", hidden: [16, 12] }, mixedPrecision: true }, shape([1100])],
-  ];
-  for (const [config, dataShape] of cases) {
-    const unrolled = await trainedBits(config, dataShape);
-    matmulStaging.unrolled = false;
+  };
+  const unrolled = await trainedBits(config, shape);
+  matmulStaging.unrolled = false;
+  try {
+    // (the loops' own code, under its own pipelines' keys: not the unrolled form again)
+    const forward = { kind: "forward", activation: "relu" } as const;
+    assert.match(matmulWgsl(false, false, forward), /for \(var i = 0u; i < 16u; i\+\+\)/);
+    // (and its pipelines made anew, not the unrolled form's taken from the cache)
+    const labels: string[] = [];
+    const make = GPUDevice.prototype.createComputePipeline;
+    GPUDevice.prototype.createComputePipeline = function (descriptor) {
+      labels.push(descriptor.label ?? "");
+      return make.call(this, descriptor);
+    };
+    let loops: Uint32Array[];
     try {
-      // (the loops' own code, under its own pipelines' keys: not the unrolled form again)
-      const forward = { kind: "forward", activation: "relu" } as const;
-      assert.match(matmulWgsl(false, false, forward), /for \(var i = 0u; i < 16u; i\+\+\)/);
-      // (and its pipelines made anew, not the unrolled form's taken from the cache)
-      const labels: string[] = [];
-      const make = GPUDevice.prototype.createComputePipeline;
-      GPUDevice.prototype.createComputePipeline = function (descriptor) {
-        labels.push(descriptor.label ?? "");
-        return make.call(this, descriptor);
-      };
-      let loops: Uint32Array[];
-      try {
-        loops = await trainedBits(config, dataShape);
-      } finally {
-        GPUDevice.prototype.createComputePipeline = make;
-      }
-      assert.ok(labels.some((label) => label.endsWith("-loops")), labels.join(", "));
-      assert.deepEqual(loops, unrolled, JSON.stringify(config));
+      loops = await trainedBits(config, shape);
     } finally {
-      matmulStaging.unrolled = true;
+      GPUDevice.prototype.createComputePipeline = make;
     }
+    assert.ok(labels.some((label) => label.endsWith("-loops")), labels.join(", "));
+    assert.deepEqual(loops, unrolled);
+  } finally {
+    matmulStaging.unrolled = true;
   }
 });
 
