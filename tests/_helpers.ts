@@ -185,8 +185,8 @@ export async function anneal(
 
 /**
  * `stderr` without Deno's own line for a wait on another process's lock of node_modules (printed
- * by the `deno run` that starts the CLI while another test's process holds it: seen once in a
- * clean-clone CI, where it failed a test comparing the CLI's whole stderr). Not the CLI's output.
+ * by a `deno run` started while another test's process holds it: seen once in a clean-clone CI,
+ * where it failed a test comparing the CLI's whole stderr). Not the program's output.
  */
 export function withoutDenoLockWait(stderr: string): string {
   return stderr.replace(/^Blocking waiting for file lock on [^\n]*\n/gm, "");
