@@ -35,6 +35,7 @@ import { buildWorkload, WORKLOAD_NAMES } from "./workloads.ts";
 import { markdownTable, type Row, textTable } from "./table.ts";
 import { runTorch, torchPython, type TorchResult } from "./torch.ts";
 import { type MatmulRow, matmulRows, matmulTable } from "./matmul.ts";
+import { MATMUL_VARIANTS, ROUTE_VARIANT } from "../runtime/webgpu_matmul.ts";
 
 const flags = benchFlags(
   {
@@ -184,7 +185,14 @@ async function benchBackend(backend: string, rows: Row[]): Promise<Record<string
   if (gpu && only.includes("matmul")) {
     // square fp32 products: anneal's tiled kernel, tfjs-webgpu's, PyTorch's (same machine)
     const slow = selection.adapter?.isFallbackAdapter;
-    matmul = await matmulRows(slow ? [256, 512] : [512, 1024, 2048, 4096], python, flags.device);
+    // (the route's kernel also through tfjs's runWebGPUProgram: the host's part of a product)
+    matmul = await matmulRows(
+      slow ? [256, 512] : [512, 1024, 2048, 4096],
+      python,
+      flags.device,
+      MATMUL_VARIANTS,
+      [ROUTE_VARIANT],
+    );
     info.matmul = matmul;
   }
   if (gpu && only.includes("optim")) {

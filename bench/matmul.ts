@@ -6,7 +6,13 @@
  * (WRONG in the table when it differs: a shader the GPU rejects fails silently).
  *
  *   deno run -A bench/matmul.ts [--sizes 512,1024,2048,4096] [--variants base,fast,...]
- *     [--python PATH | --python none] [--device cuda]
+ *     [--via-tfjs t128] [--python PATH | --python none] [--device cuda]
+ *
+ * anneal's products are recorded directly (`matmulDispatch` in runtime/webgpu_matmul.ts: its own
+ * pipelines, a uniform buffer per shape and bind groups kept); each variant of `--via-tfjs` (the
+ * route's `t128` unless given; empty for none) is also timed through tfjs's `runWebGPUProgram`, as
+ * before the fiftieth session, in a column `<variant> via tfjs`: at sizes where a product takes
+ * less GPU time than the host takes to record it, the two differ by the host's work.
  *
  * Timing: `reps` products queued back to back, then a read of one element of the last (a 1x1
  * slice, queued after it); the median of 3 such blocks after a warm-up, reps doubled until a
@@ -26,7 +32,13 @@ import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { median } from "./runner.ts";
 import { replacedWasmKernel } from "../runtime/wasm_heap.ts";
-import { MATMUL_VARIANTS, type MatMulVariant, tiledMatMul } from "../runtime/webgpu_matmul.ts";
+import {
+  MATMUL_VARIANTS,
+  matmulDispatch,
+  type MatMulVariant,
+  ROUTE_VARIANT,
+  tiledMatMul,
+} from "../runtime/webgpu_matmul.ts";
 import { torchPython } from "./torch.ts";
 
 /** One size's figures, TFLOP/s per side (torch absent when not run). */
@@ -126,19 +138,36 @@ async function differs(side: Side, a: tf.Tensor, b: tf.Tensor, reference: tf.Ten
   return !(g <= 1e-3 * Math.max(1, t));
 }
 
-/** tfjs's WebGPU side of a square product and each named variant of anneal's (webgpu backend). */
-function sides(variants: readonly MatMulVariant[]): { tfjs: Side; anneal: Record<string, Side> } {
+/**
+ * tfjs's WebGPU side of a square product and each named variant of anneal's (webgpu backend),
+ * recorded directly (anneal's pipelines, uniforms and bind groups: `matmulDispatch`), and each of
+ * `viaTfjs` also through tfjs's `runWebGPUProgram` (named `<variant> via tfjs`: the A/B of the
+ * host's work a product).
+ */
+function sides(
+  variants: readonly MatMulVariant[],
+  viaTfjs: readonly MatMulVariant[] = [],
+): { tfjs: Side; anneal: Record<string, Side> } {
   const tfjs = replacedWasmKernel("BatchMatMul", "webgpu") ??
     tf.getKernel("BatchMatMul", "webgpu")!.kernelFunc;
   const attrs = { transposeA: false, transposeB: false } as unknown as tf.NamedAttrMap;
-  const anneal = (variant: MatMulVariant): Side => (a, b) =>
-    tiledMatMul({ inputs: { a, b }, attrs, backend: tf.backend() }, 0, variant) ??
-      (() => {
-        throw new Error("the tiled kernel declined a square float32 product");
-      })();
+  const anneal = (variant: MatMulVariant, direct: boolean): Side => (a, b) => {
+    matmulDispatch.direct = direct;
+    try {
+      return tiledMatMul({ inputs: { a, b }, attrs, backend: tf.backend() }, 0, variant) ??
+        (() => {
+          throw new Error("the tiled kernel declined a square float32 product");
+        })();
+    } finally {
+      matmulDispatch.direct = true;
+    }
+  };
   return {
     tfjs: (a, b) => tfjs({ inputs: { a, b }, attrs, backend: tf.backend() }) as tf.TensorInfo,
-    anneal: Object.fromEntries(variants.map((v) => [v, anneal(v)])),
+    anneal: Object.fromEntries([
+      ...variants.map((v) => [v, anneal(v, true)]),
+      ...viaTfjs.map((v) => [`${v} via tfjs`, anneal(v, false)]),
+    ]),
   };
 }
 
@@ -169,15 +198,17 @@ export async function torchMatmul(
 /**
  * tfjs's kernel and each of `variants` of anneal's (all of {@linkcode MATMUL_VARIANTS} unless
  * given) at each size, `base` also on the first timing basis with the read-back's own time, and
- * PyTorch's when `python` names one with torch. The current tfjs backend must be webgpu.
+ * PyTorch's when `python` names one with torch; each of `viaTfjs` also recorded through tfjs's
+ * `runWebGPUProgram` (its column `<variant> via tfjs`). The current tfjs backend must be webgpu.
  */
 export async function matmulRows(
   sizes: number[],
   python?: string,
   device?: string,
   variants: readonly MatMulVariant[] = MATMUL_VARIANTS,
+  viaTfjs: readonly MatMulVariant[] = [],
 ): Promise<MatmulRow[]> {
-  const all = sides(variants);
+  const all = sides(variants, viaTfjs);
   const rows: MatmulRow[] = [];
   for (const n of sizes) {
     const a = tf.randomNormal([n, n], 0, 1, "float32", 1);
@@ -265,6 +296,7 @@ if (import.meta.main) {
       python: { type: "string", default: "auto" },
       device: { type: "string", default: "" },
       variants: { type: "string", default: MATMUL_VARIANTS.join(",") },
+      "via-tfjs": { type: "string", default: ROUTE_VARIANT },
     },
   });
   const { selectBackend } = await import("../runtime/backend.ts");
@@ -274,12 +306,13 @@ if (import.meta.main) {
   const sizes = (flags.sizes || (slow ? "256,512" : "512,1024,2048,4096")).split(",").map(Number);
   const python = flags.python === "none" ? undefined : await torchPython(flags.python!);
   const variants = flags.variants!.split(",").filter(Boolean) as MatMulVariant[];
-  const unknown = variants.filter((v) => !MATMUL_VARIANTS.includes(v));
+  const viaTfjs = flags["via-tfjs"]!.split(",").filter(Boolean) as MatMulVariant[];
+  const unknown = [...variants, ...viaTfjs].filter((v) => !MATMUL_VARIANTS.includes(v));
   if (unknown.length) {
     console.error(`unknown variants ${unknown}: known are ${MATMUL_VARIANTS}`);
     Deno.exit(2);
   }
   console.log(
-    matmulTable(await matmulRows(sizes, python, flags.device || undefined, variants)),
+    matmulTable(await matmulRows(sizes, python, flags.device || undefined, variants, viaTfjs)),
   );
 }

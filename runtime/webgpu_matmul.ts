@@ -20,8 +20,15 @@
  *
  * It declines (tfjs's kernel answers) what it does not cover: non-float32 operands, activations
  * other than linear and relu, prelu weights, a bias other than [N] or [1], batch dimensions that
- * broadcast other than all-or-one, and products too small to fill a GPU with 64x64 tiles
- * (see {@linkcode takesTiledMatMul}).
+ * broadcast other than all-or-one, grids past the device's workgroups per dimension, and
+ * products too small to fill a GPU with 64x64 tiles (see {@linkcode takesTiledMatMul}).
+ *
+ * Its products are recorded onto tfjs's command encoder without tfjs's `runWebGPUProgram`
+ * ({@linkcode matmulDispatch}), which writes a new uniform buffer and makes a new bind group for
+ * every product: ~150 us of the host's time a product on the 2-core VM, where the GPU's time at
+ * n = 512 is tens of microseconds. Recorded directly, a product's uniforms are written once per
+ * shape and its bind group made once per set of buffers: ~55 us (BENCHMARKS.md, fiftieth
+ * session).
  *
  * @module
  */
@@ -269,6 +276,11 @@ export function tiledMatMul(
   const { a, b, bias, transposeA, transposeB, relu, shape, batchA, batchB } = call;
   const { batch, m, n, k } = shape;
   const T = design.tile;
+  // A grid past the device's workgroups per dimension would be folded by tfjs into other axes,
+  // which this kernel does not read back (its tile and batch are the workgroup's x, y and z).
+  const most = (args.backend as { device: GPUDevice }).device.limits
+    .maxComputeWorkgroupsPerDimension;
+  if (Math.max(Math.ceil(n / T), Math.ceil(m / T), batch) > most) return;
   // storage shapes [rows, cols] of the two operands
   const [aRows, aCols] = transposeA ? [k, m] : [m, k];
   const [bRows, bCols] = transposeB ? [n, k] : [k, n];
@@ -395,9 +407,198 @@ export function tiledMatMul(
         ${stores.join("\n        ")}
       }`,
   };
-  const uniforms = [m, n, k, aRows, aCols, bRows, bCols, batchA, batchB]
-    .map((value) => ({ type: "int32", data: [value] }));
-  return runProgram(args.backend, program, bias ? [a, b, bias] : [a, b], uniforms);
+  const words = [m, n, k, aRows, aCols, bRows, bCols, batchA, batchB];
+  const operands = bias ? [a, b, bias] : [a, b];
+  if (matmulDispatch.direct) {
+    const out = recordDirect(args.backend, program, operands, words);
+    if (out) return out;
+  }
+  const uniforms = words.map((value) => ({ type: "int32", data: [value] }));
+  return runProgram(args.backend, program, operands, uniforms);
+}
+
+/**
+ * How {@linkcode tiledMatMul} records its product. `direct` (the default): on anneal's own
+ * pipeline, with a uniform buffer made once per shape and bind groups kept for the buffers they
+ * bind, onto tfjs's command encoder (see {@linkcode recordDirect}). Off: through tfjs's
+ * `runWebGPUProgram`, which writes a new uniform buffer and makes a bind group for every product
+ * (`bench/matmul.ts --dispatch tfjs`: the A/B). `recorded` counts the products recorded directly.
+ */
+export const matmulDispatch = { direct: true, recorded: 0 };
+
+/** The part of tfjs-backend-webgpu 4.22's `WebGPUBackend` that {@linkcode recordDirect} uses. */
+interface Recorder {
+  device: GPUDevice;
+  tensorMap: { get(dataId: object): { resource?: unknown } | undefined };
+  bufferManager: {
+    acquireBuffer(size: number, usage: number): GPUBuffer;
+    releaseBuffer(buffer: GPUBuffer): void;
+  };
+  commandQueueOwnedIds: { add(dataId: object): void };
+  uniformPendingDisposal: GPUBuffer[];
+  activeTimers?: unknown;
+  commandEncoder: GPUCommandEncoder | null;
+  computePassEncoder: GPUComputePassEncoder | null;
+  dispatchCountInPass: number;
+  makeTensorInfo(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  uploadToGPU(dataId: object): void;
+  disposeData(dataId: object): boolean;
+  ensureCommandEncoderReady(): void;
+  endComputePassEncoder(): void;
+  submitQueue(): void;
+}
+
+/** Uniform buffers (by their words) and bind groups (by their buffers) kept at most. */
+const KEPT = 64;
+
+/** A backend's pipelines, uniform buffers and bind groups of the directly recorded products. */
+interface DirectState {
+  pipelines: Map<string, GPUComputePipeline>;
+  /** By the uniforms' words; oldest first (a Map keeps insertion order). */
+  uniforms: Map<string, GPUBuffer>;
+  /** By the pipeline's key and the ids of the buffers bound; oldest first. */
+  bindGroups: Map<string, GPUBindGroup>;
+}
+const directStates = new WeakMap<object, DirectState>();
+/** A number per buffer, for the bind groups' keys (buffers are compared by identity). */
+const bufferIds = new WeakMap<GPUBuffer, number>();
+let nextBufferId = 0;
+const idOf = (buffer: GPUBuffer) => {
+  let id = bufferIds.get(buffer);
+  if (id === undefined) bufferIds.set(buffer, id = nextBufferId++);
+  return id;
+};
+
+/** Takes `key`'s entry out of `map` and puts it back last (most recently used); or undefined. */
+function touch<V>(map: Map<string, V>, key: string): V | undefined {
+  const value = map.get(key);
+  if (value !== undefined) {
+    map.delete(key);
+    map.set(key, value);
+  }
+  return value;
+}
+
+/**
+ * The WGSL module of a tiled product recorded directly: what tfjs's `runWebGPUProgram` puts
+ * around `getUserCode` for it (bindings `result`, the operands, the uniforms last; `localId` and
+ * `workgroupId`), with its own uniforms only (tfjs's shapes and strides are not read).
+ */
+function directShader(program: WebGpuProgram): string {
+  const element = (width: number) => width === 4 ? "vec4<f32>" : "f32";
+  const operands = program.variableNames.map((name, i) =>
+    `@group(0) @binding(${i + 1}) var<storage, read> ${name} : array<${
+      element(program.variableComponents?.[i] ?? 1)
+    }>;`
+  );
+  const fields = program.uniforms!.split(",").map((f) => f.trim()).filter((f) => f !== "");
+  return `
+      struct Uniforms { ${fields.join(", ")} }
+      @group(0) @binding(0) var<storage, read_write> result : array<${
+    element(program.outputComponent ?? 1)
+  }>;
+      ${operands.join("\n      ")}
+      @group(0) @binding(${operands.length + 1}) var<uniform> uniforms : Uniforms;
+      var<private> localId : vec3<u32>;
+      var<private> workgroupId : vec3<u32>;
+      ${program.getUserCode()}
+      @compute @workgroup_size(${program.workgroupSize.join(", ")})
+      fn _start(@builtin(local_invocation_id) lid : vec3<u32>,
+                @builtin(workgroup_id) wid : vec3<u32>) {
+        localId = lid;
+        workgroupId = wid;
+        main();
+      }`;
+}
+
+/**
+ * Records `program` (a tiled product: int32 uniforms `words`, in its struct's order) onto tfjs's
+ * command encoder as tfjs's `runWebGPUProgram` would, with less host work per product: its
+ * pipeline is made once per shader key, its uniforms are written once per shape into a buffer
+ * kept for the next product of that shape, and a bind group is made only for buffers not bound
+ * together before (tfjs's pool hands the same buffers out again). tfjs's bookkeeping is kept: the
+ * operands and the output are marked in use by the queued commands (so that a tensor disposed
+ * meanwhile keeps its buffer until they are submitted), the dispatch is counted in tfjs's pass, and
+ * the pass is submitted when tfjs would submit it. Returns undefined (nothing recorded) where tfjs
+ * must run it: while tfjs times kernels (`tf.time`, `tf.profile`) or compiles in parallel, or for
+ * an operand not in a buffer (a texture).
+ */
+function recordDirect(
+  backend: unknown,
+  program: WebGpuProgram,
+  operands: tf.TensorInfo[],
+  words: number[],
+): tf.TensorInfo | undefined {
+  const b = backend as Recorder;
+  if (b.activeTimers != null || tf.env().getBool("WEBGPU_ENGINE_COMPILE_ONLY")) return;
+  const device = b.device;
+  const buffers: GPUBuffer[] = [];
+  for (const operand of operands) {
+    b.uploadToGPU(operand.dataId);
+    const resource = b.tensorMap.get(operand.dataId)?.resource;
+    if (!(resource instanceof GPUBuffer)) return;
+    buffers.push(resource);
+  }
+  let state = directStates.get(backend as object);
+  if (!state) {
+    state = { pipelines: new Map(), uniforms: new Map(), bindGroups: new Map() };
+    directStates.set(backend as object, state);
+  }
+  let pipeline = state.pipelines.get(program.shaderKey);
+  if (!pipeline) {
+    pipeline = device.createComputePipeline({
+      label: program.shaderKey,
+      layout: "auto",
+      compute: { module: device.createShaderModule({ code: directShader(program) }) },
+    });
+    state.pipelines.set(program.shaderKey, pipeline);
+  }
+  const wordsKey = words.join(",");
+  let uniforms = touch(state.uniforms, wordsKey);
+  if (!uniforms) {
+    const usage = GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST;
+    // (a struct of i32s: its size rounded up to 16 bytes)
+    uniforms = b.bufferManager.acquireBuffer(Math.ceil(words.length / 4) * 16, usage);
+    // A queue write lands before the encoder's queued commands: none of them binds this buffer
+    // (a new one, or one tfjs's pool took back once the commands binding it were submitted).
+    device.queue.writeBuffer(uniforms, 0, new Int32Array(words));
+    state.uniforms.set(wordsKey, uniforms);
+    if (state.uniforms.size > KEPT) {
+      const [oldest, buffer] = state.uniforms.entries().next().value!;
+      state.uniforms.delete(oldest);
+      // back to tfjs's pool once the commands queued so far (which may bind it) are submitted
+      b.uniformPendingDisposal.push(buffer);
+    }
+  }
+  const output = b.makeTensorInfo(program.outputShape, "float32");
+  b.uploadToGPU(output.dataId);
+  const target = b.tensorMap.get(output.dataId)!.resource as GPUBuffer;
+  const bound = [target, ...buffers, uniforms];
+  const groupKey = `${program.shaderKey}|${bound.map(idOf).join(",")}`;
+  let bindGroup = touch(state.bindGroups, groupKey);
+  if (!bindGroup) {
+    bindGroup = device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries: bound.map((buffer, binding) => ({ binding, resource: { buffer } })),
+    });
+    state.bindGroups.set(groupKey, bindGroup);
+    if (state.bindGroups.size > KEPT) {
+      state.bindGroups.delete(state.bindGroups.keys().next().value!);
+    }
+  }
+  for (const info of [...operands, output]) b.commandQueueOwnedIds.add(info.dataId);
+  b.ensureCommandEncoderReady();
+  b.computePassEncoder ??= b.commandEncoder!.beginComputePass({});
+  const pass = b.computePassEncoder;
+  pass.setPipeline(pipeline);
+  pass.setBindGroup(0, bindGroup);
+  pass.dispatchWorkgroups(...program.dispatch);
+  matmulDispatch.recorded++;
+  if (++b.dispatchCountInPass >= tf.env().getNumber("WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE")) {
+    b.endComputePassEncoder();
+    b.submitQueue();
+  }
+  return output;
 }
 
 /**

@@ -2,7 +2,8 @@
  * The tiled WebGPU matrix product (llvmpipe on CPU-only machines) against tfjs's cpu backend:
  * transposes, sizes that are and are not multiples of 4 (vec4 and element reads and writes),
  * edges of partial tiles, bias [N] and [1], relu, batches and broadcast batches; what it declines;
- * and the route in front of tfjs's kernels.
+ * the route in front of tfjs's kernels; and its products recorded directly (anneal's pipelines,
+ * uniforms and bind groups, kept) against the same through tfjs's `runWebGPUProgram`.
  *
  * @module
  */
@@ -13,6 +14,7 @@ import { releaseWebGpu, selectBackend } from "./backend.ts";
 import { replacedWasmKernel } from "./wasm_heap.ts";
 import {
   MATMUL_VARIANTS,
+  matmulDispatch,
   type MatMulVariant,
   MIN_TILES,
   takesTiledMatMul,
@@ -61,9 +63,9 @@ function inputs(c: Case, i: number) {
  * Each case on the current backend: tfjs's op on cpu, the tiled kernel's `variant` itself on
  * webgpu.
  */
-async function products(variant: MatMulVariant): Promise<Float32Array[]> {
+async function products(variant: MatMulVariant, cases = CASES): Promise<Float32Array[]> {
   const results: Float32Array[] = [];
-  for (const [i, c] of CASES.entries()) {
+  for (const [i, c] of cases.entries()) {
     const y = tf.tidy(() => {
       const { a, b, bias } = inputs(c, i);
       const attrs = {
@@ -156,4 +158,174 @@ Deno.test("the tiled product is taken from MIN_TILES output tiles of 64x64 and a
   assert.ok(!takesTiledMatMul({ batch: MIN_TILES, m: 64, n: 64, k: 15 }));
   assert.ok(!takesTiledMatMul({ batch: MIN_TILES - 1, m: 64, n: 64, k: 64 }));
   assert.ok(takesTiledMatMul({ batch: 1, m: 65, n: 65, k: 16 }, 4)); // partial tiles count
+});
+
+/** `tiledMatMul` of `a`·`b` (no transposes, no bias) as a tensor; fails where it declines. */
+function tiled(a: tf.Tensor, b: tf.Tensor, variant: MatMulVariant = "base"): tf.Tensor {
+  const out = tiledMatMul(
+    {
+      inputs: { a, b },
+      attrs: { transposeA: false, transposeB: false } as unknown as tf.NamedAttrMap,
+      backend: tf.backend(),
+    },
+    0,
+    variant,
+  );
+  assert.ok(out, `declined ${a.shape} by ${b.shape}`);
+  return tf.engine().makeTensorFromTensorInfo(out);
+}
+
+/** Counts `GPUDevice.createBindGroup` and `GPUQueue.writeBuffer` calls while `body` runs. */
+async function countCalls<T>(
+  body: () => Promise<T>,
+): Promise<{ result: T; bindGroups: number; writes: number }> {
+  const [bind, write] = [GPUDevice.prototype.createBindGroup, GPUQueue.prototype.writeBuffer];
+  const counts = { bindGroups: 0, writes: 0 };
+  GPUDevice.prototype.createBindGroup = function (...args) {
+    counts.bindGroups++;
+    return bind.apply(this, args);
+  };
+  GPUQueue.prototype.writeBuffer = function (this: GPUQueue, ...args: Parameters<typeof write>) {
+    counts.writes++;
+    return write.apply(this, args);
+  } as typeof write;
+  try {
+    return { result: await body(), ...counts };
+  } finally {
+    GPUDevice.prototype.createBindGroup = bind;
+    GPUQueue.prototype.writeBuffer = write;
+  }
+}
+
+Deno.test("a tiled product recorded directly equals the same through tfjs's runWebGPUProgram, bit for bit", async () => {
+  await selectBackend("webgpu");
+  try {
+    // (four cases: operands read as scalars and as vec4s, bias [N] and [1], relu, both
+    // transposes, a batch; each case a pipeline to compile on each side)
+    const cases = [CASES[0], CASES[1], CASES[4], CASES[6]];
+    const runs: Float32Array[][] = [];
+    for (const direct of [true, false]) {
+      matmulDispatch.direct = direct;
+      const before = matmulDispatch.recorded;
+      runs.push(await products("base", cases));
+      // every product recorded directly, or none
+      assert.equal(matmulDispatch.recorded - before, direct ? cases.length : 0);
+    }
+    runs[0].forEach((values, i) => assert.deepEqual(values, runs[1][i], JSON.stringify(cases[i])));
+  } finally {
+    matmulDispatch.direct = true;
+    await releaseWebGpu();
+  }
+});
+
+Deno.test("a tiled product recorded directly writes its uniforms once a shape and binds buffers bound before without a new bind group", async () => {
+  await selectBackend("webgpu");
+  try {
+    const a = tf.ones([8, 24]), b = tf.ones([24, 8]);
+    const first = await countCalls(async () => {
+      const y = tiled(a, b);
+      const values = await y.data();
+      y.dispose();
+      return values;
+    });
+    assert.deepEqual([...first.result], new Array(64).fill(24));
+    assert.equal(first.bindGroups, 1);
+    // the same operands, and the output in the buffer tfjs's pool hands out again: nothing new
+    const again = await countCalls(async () => {
+      const y = tiled(a, b);
+      const values = await y.data();
+      y.dispose();
+      return values;
+    });
+    assert.deepEqual([...again.result], new Array(64).fill(24));
+    assert.equal(again.bindGroups, 0, "a bind group made again for the same buffers");
+    assert.equal(again.writes, 0, "the uniforms written again for the same shape");
+    // another operand of the same shape: a bind group, no uniforms
+    const c = tf.fill([24, 8], 2);
+    const other = await countCalls(async () => {
+      const y = tiled(a, c);
+      const values = await y.data();
+      y.dispose();
+      return values;
+    });
+    assert.deepEqual([...other.result], new Array(64).fill(48));
+    assert.equal(other.bindGroups, 1);
+    assert.equal(other.writes, 0);
+    tf.dispose([a, b, c]);
+  } finally {
+    await releaseWebGpu();
+  }
+});
+
+Deno.test("a tiled product recorded directly keeps its disposed operands' buffers until its commands are submitted", async () => {
+  await selectBackend("webgpu");
+  try {
+    const backend = tf.backend() as unknown as {
+      bufferManager: { acquireBuffer(size: number, usage: number): GPUBuffer };
+      device: GPUDevice;
+    };
+    const a = tf.ones([16, 32]), b = tf.ones([32, 16]);
+    await Promise.all([a.data(), b.data()]); // on the GPU, nothing queued
+    const y = tiled(a, b);
+    // the operands disposed before the product is submitted: were their buffers back in tfjs's
+    // pool, the next buffers of their size would be theirs, and these writes (which land before
+    // the queued commands) would change the product
+    tf.dispose([a, b]);
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+    const taken = [0, 1].map(() => backend.bufferManager.acquireBuffer(16 * 32 * 4, usage));
+    for (const buffer of taken) {
+      backend.device.queue.writeBuffer(buffer, 0, new Float32Array(16 * 32).fill(-7));
+    }
+    assert.deepEqual([...await y.data()], new Array(256).fill(32));
+    y.dispose();
+  } finally {
+    await releaseWebGpu();
+  }
+});
+
+Deno.test("tiled products recorded directly over more shapes than the uniforms kept, and under tf.time (through tfjs)", async () => {
+  await selectBackend("webgpu");
+  try {
+    const a = tf.ones([8, 120]), b = tf.ones([120, 8]);
+    // 80 depths of K (each its own uniforms): the oldest buffers go back to tfjs's pool
+    for (let k = 16; k < 96; k++) {
+      const y = tf.tidy(() => tiled(tf.slice(a, [0, 0], [8, k]), tf.slice(b, [0, 0], [k, 8])));
+      assert.deepEqual([...await y.data()], new Array(64).fill(k), `K = ${k}`);
+      y.dispose();
+    }
+    const y = tiled(tf.slice(a, [0, 0], [8, 16]), tf.slice(b, [0, 0], [16, 8]));
+    assert.deepEqual([...await y.data()], new Array(64).fill(16), "K = 16 again");
+    y.dispose();
+    // tf.time times each kernel through tfjs's own recording (a pass and a query each)
+    const before = matmulDispatch.recorded;
+    let z: tf.Tensor | undefined;
+    const timing = await tf.time(() => {
+      z = tiled(a, b);
+    });
+    assert.ok(timing.wallMs >= 0);
+    assert.deepEqual([...await z!.data()], new Array(64).fill(120));
+    z!.dispose();
+    assert.equal(matmulDispatch.recorded, before, "recorded directly under tf.time");
+    tf.dispose([a, b]);
+  } finally {
+    await releaseWebGpu();
+  }
+});
+
+Deno.test("the tiled product declines a grid past the device's workgroups per dimension", async () => {
+  await selectBackend("webgpu");
+  try {
+    const most = (tf.backend() as unknown as { device: GPUDevice }).device.limits
+      .maxComputeWorkgroupsPerDimension;
+    const declined = tf.tidy(() =>
+      tiledMatMul({
+        inputs: { a: tf.ones([most + 1, 1, 16]), b: tf.ones([16, 4]) },
+        attrs: { transposeA: false, transposeB: false } as unknown as tf.NamedAttrMap,
+        backend: tf.backend(),
+      }, 0) === undefined
+    );
+    assert.ok(declined, `a batch of ${most + 1} products`);
+  } finally {
+    await releaseWebGpu();
+  }
 });

@@ -51,6 +51,8 @@ run() {
       run run --cached-only --no-check -A bench/dense_overhead.ts --model cnn --filters 32,64 \
         --hidden 128 --batch 128 --steps 50 --profile --repeats 2 --staging "$staging"
     done
+    # (its matmul table has the route's t128 recorded through tfjs's runWebGPUProgram beside it:
+    # the fiftieth session's A/B, the host's work a product, which should show at n = 512)
     run run --cached-only --no-check -A bench/main.ts --backend webgpu --python "$python" \
       --only mlp,mlp_sgd,cnn,lstm,matmul --markdown --json "$out/bench.json"
     run run --cached-only --no-check -A bench/dense_overhead.ts --model cnn --filters 32,64 \
