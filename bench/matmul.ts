@@ -8,7 +8,7 @@
  *   deno run -A bench/matmul.ts [--sizes 512,1024,2048,4096] [--variants base,fast,...]
  *     [--via-tfjs t128] [--python PATH | --python none] [--device cuda]
  *
- * anneal's products are recorded directly (`matmulDispatch` in runtime/webgpu_matmul.ts: its own
+ * anneal's products are recorded directly (`tiledRecording` in runtime/webgpu_matmul.ts: its own
  * pipelines, a uniform buffer per shape and bind groups kept); each variant of `--via-tfjs` (the
  * route's `t128` unless given; empty for none) is also timed through tfjs's `runWebGPUProgram`, as
  * before the fiftieth session, in a column `<variant> via tfjs`: at sizes where a product takes
@@ -34,7 +34,7 @@ import { median } from "./runner.ts";
 import { replacedWasmKernel } from "../runtime/wasm_heap.ts";
 import {
   MATMUL_VARIANTS,
-  matmulDispatch,
+  tiledRecording,
   type MatMulVariant,
   ROUTE_VARIANT,
   tiledMatMul,
@@ -140,7 +140,7 @@ async function differs(side: Side, a: tf.Tensor, b: tf.Tensor, reference: tf.Ten
 
 /**
  * tfjs's WebGPU side of a square product and each named variant of anneal's (webgpu backend),
- * recorded directly (anneal's pipelines, uniforms and bind groups: `matmulDispatch`), and each of
+ * recorded directly (anneal's pipelines, uniforms and bind groups: `tiledRecording`), and each of
  * `viaTfjs` also through tfjs's `runWebGPUProgram` (named `<variant> via tfjs`: the A/B of the
  * host's work a product).
  */
@@ -152,14 +152,14 @@ function sides(
     tf.getKernel("BatchMatMul", "webgpu")!.kernelFunc;
   const attrs = { transposeA: false, transposeB: false } as unknown as tf.NamedAttrMap;
   const anneal = (variant: MatMulVariant, direct: boolean): Side => (a, b) => {
-    matmulDispatch.direct = direct;
+    tiledRecording.direct = direct;
     try {
       return tiledMatMul({ inputs: { a, b }, attrs, backend: tf.backend() }, 0, variant) ??
         (() => {
           throw new Error("the tiled kernel declined a square float32 product");
         })();
     } finally {
-      matmulDispatch.direct = true;
+      tiledRecording.direct = true;
     }
   };
   return {

@@ -24,7 +24,7 @@
  * products too small to fill a GPU with 64x64 tiles (see {@linkcode takesTiledMatMul}).
  *
  * Its products are recorded onto tfjs's command encoder without tfjs's `runWebGPUProgram`
- * ({@linkcode matmulDispatch}), which writes a new uniform buffer and makes a new bind group for
+ * ({@linkcode tiledRecording}), which writes a new uniform buffer and makes a new bind group for
  * every product: ~150 us of the host's time a product on the 2-core VM, where the GPU's time at
  * n = 512 is tens of microseconds. Recorded directly, a product's uniforms are written once per
  * shape and its bind group made once per set of buffers: ~55 us (BENCHMARKS.md, fiftieth
@@ -35,6 +35,7 @@
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { type KernelArgs, overrideKernel } from "./wasm_heap.ts";
 import { runProgram, type WebGpuProgram } from "./webgpu_program.ts";
+import { newOutput, type WebGpuBackendInternals } from "../optimizers/fused/gpu.ts";
 
 /** Side of the output tile one workgroup computes. */
 export const MATMUL_TILE = 64;
@@ -409,7 +410,7 @@ export function tiledMatMul(
   };
   const words = [m, n, k, aRows, aCols, bRows, bCols, batchA, batchB];
   const operands = bias ? [a, b, bias] : [a, b];
-  if (matmulDispatch.direct) {
+  if (tiledRecording.direct) {
     const out = recordDirect(args.backend, program, operands, words);
     if (out) return out;
   }
@@ -424,29 +425,7 @@ export function tiledMatMul(
  * `runWebGPUProgram`, which writes a new uniform buffer and makes a bind group for every product
  * (`bench/matmul.ts --dispatch tfjs`: the A/B). `recorded` counts the products recorded directly.
  */
-export const matmulDispatch = { direct: true, recorded: 0 };
-
-/** The part of tfjs-backend-webgpu 4.22's `WebGPUBackend` that {@linkcode recordDirect} uses. */
-interface Recorder {
-  device: GPUDevice;
-  tensorMap: { get(dataId: object): { resource?: unknown } | undefined };
-  bufferManager: {
-    acquireBuffer(size: number, usage: number): GPUBuffer;
-    releaseBuffer(buffer: GPUBuffer): void;
-  };
-  commandQueueOwnedIds: { add(dataId: object): void };
-  uniformPendingDisposal: GPUBuffer[];
-  activeTimers?: unknown;
-  commandEncoder: GPUCommandEncoder | null;
-  computePassEncoder: GPUComputePassEncoder | null;
-  dispatchCountInPass: number;
-  makeTensorInfo(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  uploadToGPU(dataId: object): void;
-  disposeData(dataId: object): boolean;
-  ensureCommandEncoderReady(): void;
-  endComputePassEncoder(): void;
-  submitQueue(): void;
-}
+export const tiledRecording = { direct: true, recorded: 0 };
 
 /** Uniform buffers (by their words) and bind groups (by their buffers) kept at most. */
 const KEPT = 64;
@@ -529,7 +508,7 @@ function recordDirect(
   operands: tf.TensorInfo[],
   words: number[],
 ): tf.TensorInfo | undefined {
-  const b = backend as Recorder;
+  const b = backend as WebGpuBackendInternals;
   if (b.activeTimers != null || tf.env().getBool("WEBGPU_ENGINE_COMPILE_ONLY")) return;
   const device = b.device;
   const buffers: GPUBuffer[] = [];
@@ -570,9 +549,7 @@ function recordDirect(
       b.uniformPendingDisposal.push(buffer);
     }
   }
-  const output = b.makeTensorInfo(program.outputShape, "float32");
-  b.uploadToGPU(output.dataId);
-  const target = b.tensorMap.get(output.dataId)!.resource as GPUBuffer;
+  const { info: output, buffer: target } = newOutput(b, program.outputShape);
   const bound = [target, ...buffers, uniforms];
   const groupKey = `${program.shaderKey}|${bound.map(idOf).join(",")}`;
   let bindGroup = touch(state.bindGroups, groupKey);
@@ -586,14 +563,14 @@ function recordDirect(
       state.bindGroups.delete(state.bindGroups.keys().next().value!);
     }
   }
-  for (const info of [...operands, output]) b.commandQueueOwnedIds.add(info.dataId);
+  for (const operand of operands) b.commandQueueOwnedIds.add(operand.dataId);
   b.ensureCommandEncoderReady();
   b.computePassEncoder ??= b.commandEncoder!.beginComputePass({});
   const pass = b.computePassEncoder;
   pass.setPipeline(pipeline);
   pass.setBindGroup(0, bindGroup);
   pass.dispatchWorkgroups(...program.dispatch);
-  matmulDispatch.recorded++;
+  tiledRecording.recorded++;
   if (++b.dispatchCountInPass >= tf.env().getNumber("WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE")) {
     b.endComputePassEncoder();
     b.submitQueue();

@@ -14,11 +14,11 @@ import { releaseWebGpu, selectBackend } from "./backend.ts";
 import { replacedWasmKernel } from "./wasm_heap.ts";
 import {
   MATMUL_VARIANTS,
-  matmulDispatch,
   type MatMulVariant,
   MIN_TILES,
   takesTiledMatMul,
   tiledMatMul,
+  tiledRecording,
 } from "./webgpu_matmul.ts";
 
 interface Case {
@@ -205,15 +205,15 @@ Deno.test("a tiled product recorded directly equals the same through tfjs's runW
     const cases = [CASES[0], CASES[1], CASES[4], CASES[6]];
     const runs: Float32Array[][] = [];
     for (const direct of [true, false]) {
-      matmulDispatch.direct = direct;
-      const before = matmulDispatch.recorded;
+      tiledRecording.direct = direct;
+      const before = tiledRecording.recorded;
       runs.push(await products("base", cases));
       // every product recorded directly, or none
-      assert.equal(matmulDispatch.recorded - before, direct ? cases.length : 0);
+      assert.equal(tiledRecording.recorded - before, direct ? cases.length : 0);
     }
     runs[0].forEach((values, i) => assert.deepEqual(values, runs[1][i], JSON.stringify(cases[i])));
   } finally {
-    matmulDispatch.direct = true;
+    tiledRecording.direct = true;
     await releaseWebGpu();
   }
 });
@@ -297,7 +297,7 @@ Deno.test("tiled products recorded directly over more shapes than the uniforms k
     assert.deepEqual([...await y.data()], new Array(64).fill(16), "K = 16 again");
     y.dispose();
     // tf.time times each kernel through tfjs's own recording (a pass and a query each)
-    const before = matmulDispatch.recorded;
+    const before = tiledRecording.recorded;
     let z: tf.Tensor | undefined;
     const timing = await tf.time(() => {
       z = tiled(a, b);
@@ -305,7 +305,7 @@ Deno.test("tiled products recorded directly over more shapes than the uniforms k
     assert.ok(timing.wallMs >= 0);
     assert.deepEqual([...await z!.data()], new Array(64).fill(120));
     z!.dispose();
-    assert.equal(matmulDispatch.recorded, before, "recorded directly under tf.time");
+    assert.equal(tiledRecording.recorded, before, "recorded directly under tf.time");
     tf.dispose([a, b]);
   } finally {
     await releaseWebGpu();

@@ -26,6 +26,18 @@ export interface WebGpuBackendInternals {
   endComputePassEncoder(): void;
   submitQueue(): void;
   commandEncoder: GPUCommandEncoder | null;
+  /** The pass tfjs records its programs in (ended before copies and at each submission). */
+  computePassEncoder: GPUComputePassEncoder | null;
+  /** Dispatches in the current pass: tfjs submits at `WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE`. */
+  dispatchCountInPass: number;
+  /** Tensors the queued commands use: disposed meanwhile, their buffers wait for the submission. */
+  commandQueueOwnedIds: { add(dataId: object): void };
+  /** Uniform buffers handed back to the pool at the next submission. */
+  uniformPendingDisposal: GPUBuffer[];
+  /** Set while `tf.time` times each program (tfjs then records each in a pass of its own). */
+  activeTimers?: unknown;
+  bufferManager: { acquireBuffer(size: number, usage: number): GPUBuffer };
+  makeTensorInfo(shape: number[], dtype: tf.DataType): tf.TensorInfo;
 }
 
 /**
@@ -92,10 +104,49 @@ export function ensureExclusive(backend: WebGpuBackendInternals, variable: tf.Va
 }
 
 /**
+ * A new float32 tensor info of `shape` in a buffer of tfjs's pool, marked in use by the queued
+ * commands (as tfjs marks a program's output): disposed before they are submitted, its buffer
+ * goes back to the pool after them. Returns it with its buffer.
+ */
+export function newOutput(
+  backend: WebGpuBackendInternals,
+  shape: number[],
+): { info: tf.TensorInfo; buffer: GPUBuffer } {
+  const info = backend.makeTensorInfo(shape, "float32");
+  backend.uploadToGPU(info.dataId);
+  backend.commandQueueOwnedIds.add(info.dataId);
+  return { info, buffer: backend.tensorMap.get(info.dataId)!.resource as GPUBuffer };
+}
+
+/**
+ * A new tensor of `shape` holding a copy of `source`'s first values, the copy recorded on tfjs's
+ * encoder after its queued work and not submitted (where `tf.tensor({ buffer })` submits it at
+ * once): it goes with the next submission, as a program's output would.
+ */
+export function copiedTensor(
+  backend: WebGpuBackendInternals,
+  source: GPUBuffer,
+  shape: number[],
+): tf.Tensor {
+  const { info, buffer } = newOutput(backend, shape);
+  backend.ensureCommandEncoderReady();
+  backend.endComputePassEncoder();
+  backend.commandEncoder!.copyBufferToBuffer(
+    source,
+    0,
+    buffer,
+    0,
+    4 * tf.util.sizeFromShape(shape),
+  );
+  return tf.engine().makeTensorFromTensorInfo(info, backend as unknown as tf.KernelBackend);
+}
+
+/**
  * Runs `record` in a compute pass on the backend's encoder, after tfjs's queued work; submits,
- * unless `submit` is false: then the caller's next tfjs call that submits (a tensor made from a
- * buffer copies it and submits) takes the pass with it, one submission for both, and no queue
- * write may come between (it would land before the pass).
+ * unless `submit` is false: then the next submission (tfjs's, or a later pass's) takes the pass
+ * with it, and no queue write to a buffer the pass reads may come between (it would land before
+ * the pass): the caller keeps the encoder and submits it first where it writes again (as
+ * `DenseGpuProgram` and `FusedGlobalClip` do).
  */
 export function recordPass(
   backend: WebGpuBackendInternals,

@@ -13,6 +13,7 @@
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { AnnealError } from "../../errors.ts";
 import {
+  copiedTensor,
   recordPass,
   tensorBuffer,
   webGpuBackend,
@@ -164,6 +165,12 @@ export class DenseGpuProgram {
   #uniformKey = "";
   #boundKey: GPUBuffer[] = [];
   /**
+   * The encoder holding this program's last pass and the copy of its stats, left for the next
+   * submission (the optimizer's update pass, recorded next: one submission a step); undefined
+   * once that is submitted, or when nothing is left.
+   */
+  #unsubmitted?: GPUCommandEncoder;
+  /**
    * Byte inputs ({@linkcode HostByteBatch}): their upload buffer (4 bytes a word), the table of
    * their floats, and the dispatch that turns them into floats in `#x`; made at the first byte
    * batch (and again after `#allocate`).
@@ -310,13 +317,15 @@ export class DenseGpuProgram {
     const total = microBatches.reduce((n, b) => n + b.size, 0);
     const largest = Math.max(...microBatches.map((b) => b.size));
     this.#stage?.checkRows(largest);
+    this.#submitLeft();
     if (largest > this.#capacity) this.#allocate(largest);
     this.#bind();
     // One pass and one submission a micro-batch (the next one's uploads and uniforms are queue
     // writes, which must come after the commands reading the last ones); the norm's dispatches
     // end the last pass, after the gradients they read, rather than take a pass and a
     // submission of their own (each an encoder to finish, a submit, and wgpu's tracking). The
-    // last pass is submitted with the copy of the stats into their tensor (which tfjs submits).
+    // last pass and the copy of the stats into their tensor are left on tfjs's encoder, for the
+    // optimizer's update to submit with its own pass (see `#submitLeft`).
     microBatches.forEach((batch, i) => {
       const decode = this.#upload(batch);
       this.#writeUniforms(batch.size, i > 0 ? 1 : 0, 1 / total);
@@ -327,8 +336,33 @@ export class DenseGpuProgram {
         if (last) this.#record(pass, this.#normDispatches, 0);
       }, !last);
     });
-    const stats = tf.tensor({ buffer: this.#stats }, [3], "float32") as tf.Tensor1D;
+    const stats = this.#statsTensor(this.#stats);
     return { grads: this.grads, stats };
+  }
+
+  /**
+   * A new `[3]` tensor with `stats`' values, copied after the pass just recorded: the copy is
+   * left on tfjs's encoder with that pass, unsubmitted (`tf.tensor({ buffer })` would submit
+   * both at once), for the next submission to take.
+   */
+  #statsTensor(stats: GPUBuffer): tf.Tensor1D {
+    const tensor = copiedTensor(this.#backend, stats, [3]) as tf.Tensor1D;
+    this.#unsubmitted = this.#backend.commandEncoder ?? undefined;
+    return tensor;
+  }
+
+  /**
+   * Submits this program's last pass where nothing has submitted it since (the step's gradients
+   * discarded, or not applied by a fused update): the queue writes of the next pass (its inputs,
+   * its uniforms) must land after the commands that read the last ones.
+   */
+  #submitLeft(): void {
+    const left = this.#unsubmitted;
+    this.#unsubmitted = undefined;
+    if (left && this.#backend.commandEncoder === left) {
+      this.#backend.endComputePassEncoder();
+      this.#backend.submitQueue();
+    }
   }
 
   /**
@@ -358,6 +392,7 @@ export class DenseGpuProgram {
     // whole batch's count), so that no buffer outgrows what the device may bind
     const rows = Math.min(batch.size, this.#plan.evalRows ?? batch.size);
     this.#stage?.checkRows(rows);
+    this.#submitLeft();
     if (rows > this.#capacity) this.#allocate(rows);
     this.#bind();
     const inputs = this.#inputs();
@@ -379,14 +414,14 @@ export class DenseGpuProgram {
         const words = this.#evalDispatches[0].uniforms(part.size, accumulate, 1 / batch.size);
         this.#device.queue.writeBuffer(this.#evalUniforms!, 0, new Uint32Array(words));
       }
-      // (the last part's pass submitted with the copy of the stats into their tensor)
+      // (the last part's pass left with the copy of the stats into their tensor)
       recordPass(this.#backend, (pass) => {
         if (decode) this.#record(pass, [decode], part.size);
         this.#record(pass, this.#dispatches.slice(0, this.#forwardCount), part.size);
         this.#record(pass, this.#evalDispatches, part.size);
       }, end < batch.size);
     }
-    return tf.tensor({ buffer: this.#evalStats }, [3], "float32") as tf.Tensor1D;
+    return this.#statsTensor(this.#evalStats);
   }
 
   /**
@@ -481,6 +516,7 @@ export class DenseGpuProgram {
     targetMs = 100,
   ): Promise<{ name: string; ms: number }[]> {
     const stats = this.computeGradients([batch]).stats;
+    this.#submitLeft();
     const queue = this.#device.queue;
     await queue.onSubmittedWorkDone();
     stats.dispose();
@@ -851,6 +887,7 @@ export class DenseGpuProgram {
 
   /** Frees the buffers and the gradient tensors. */
   dispose(): void {
+    this.#submitLeft(); // (its commands bind the buffers)
     this.#disposeBuffers();
     this.#stage?.dispose();
     this.#stats.destroy();

@@ -274,6 +274,66 @@ Deno.test("mixedPrecision where the WGSL step cannot store float16 fails at the 
 });
 
 // Last in this file: no WebGPU device left alive when the test process ends.
+Deno.test("a step's pass is left for the update to submit; a step not applied is submitted before the next one's inputs are written", async () => {
+  await ready;
+  const shape = { ...classification, inputShape: [12] };
+  const config = parseConfig({
+    backend: "webgpu",
+    model: { kind: "mlp", hidden: [10] },
+    optimizer: { name: "adam", lr: 0.01 },
+    seed: 5,
+  });
+  const rng = new Rng(50);
+  const [first, second] = [8, 6].map((size) => batch(() => rng.float(), size, 12, shape));
+  const submits = { count: 0 };
+  const submit = GPUQueue.prototype.submit;
+  GPUQueue.prototype.submit = function (this: GPUQueue, buffers: GPUCommandBuffer[]) {
+    submits.count++;
+    return submit.call(this, buffers);
+  };
+  const engines: TrainingEngine[] = [];
+  try {
+    const engine = (): TrainingEngine => {
+      const made = new TrainingEngine(config, shape);
+      engines.push(made);
+      assert.equal(made.modelPath, "wgsl", made.fusedModelReason);
+      return made;
+    };
+    // each step's own results, each read at once: the reference
+    const alone = engine();
+    const expected = [];
+    for (const b of [first, second]) {
+      const step = alone.computeGradients([b]);
+      expected.push((await alone.readStats([step]))[0]);
+      alone.discardGradients(step);
+    }
+    // a step applied: its pass and its update go in one submission
+    const applied = engine();
+    const warm = applied.computeGradients([first]);
+    applied.applyGradients(warm, 0.01);
+    await applied.readStats([warm]);
+    const before = submits.count;
+    const step = applied.computeGradients([second]);
+    assert.equal(submits.count, before, "the step's pass submitted before its update");
+    applied.applyGradients(step, 0.01);
+    assert.equal(submits.count, before + 1, "the step and its update in one submission");
+    await applied.readStats([step]);
+    // the first step discarded, unread and unsubmitted: the second's inputs, written to the
+    // queue, would land before its pass (which would then read them) were it not submitted first
+    const skipping = engine();
+    const skipped = skipping.computeGradients([first]);
+    skipping.discardGradients(skipped);
+    const next = skipping.computeGradients([second]);
+    const [a, b] = await skipping.readStats([skipped, next]);
+    skipping.discardGradients(next);
+    assert.deepEqual([a.loss, a.gradNorm], [expected[0].loss, expected[0].gradNorm]);
+    assert.deepEqual([b.loss, b.gradNorm], [expected[1].loss, expected[1].gradNorm]);
+  } finally {
+    GPUQueue.prototype.submit = submit;
+    for (const e of engines) e.dispose();
+  }
+});
+
 Deno.test("release the WebGPU device", releaseWebGpu);
 
 /** A batch of random bytes for `shape`, and the same batch as floats (`floatBatch`). */
