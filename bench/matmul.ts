@@ -34,10 +34,10 @@ import { median } from "./runner.ts";
 import { replacedWasmKernel } from "../runtime/wasm_heap.ts";
 import {
   MATMUL_VARIANTS,
-  tiledRecording,
   type MatMulVariant,
   ROUTE_VARIANT,
   tiledMatMul,
+  tiledRecording,
 } from "../runtime/webgpu_matmul.ts";
 import { torchPython } from "./torch.ts";
 
