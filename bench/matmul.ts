@@ -152,6 +152,7 @@ function sides(
     tf.getKernel("BatchMatMul", "webgpu")!.kernelFunc;
   const attrs = { transposeA: false, transposeB: false } as unknown as tf.NamedAttrMap;
   const anneal = (variant: MatMulVariant, direct: boolean): Side => (a, b) => {
+    const before = tiledRecording.direct;
     tiledRecording.direct = direct;
     try {
       return tiledMatMul({ inputs: { a, b }, attrs, backend: tf.backend() }, 0, variant) ??
@@ -159,7 +160,7 @@ function sides(
           throw new Error("the tiled kernel declined a square float32 product");
         })();
     } finally {
-      tiledRecording.direct = true;
+      tiledRecording.direct = before;
     }
   };
   return {

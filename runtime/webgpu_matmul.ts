@@ -423,7 +423,7 @@ export function tiledMatMul(
  * pipeline, with a uniform buffer made once per shape and bind groups kept for the buffers they
  * bind, onto tfjs's command encoder (see {@linkcode recordDirect}). Off: through tfjs's
  * `runWebGPUProgram`, which writes a new uniform buffer and makes a bind group for every product
- * (`bench/matmul.ts --dispatch tfjs`: the A/B). `recorded` counts the products recorded directly.
+ * (`bench/matmul.ts --via-tfjs t128`: the A/B). `recorded` counts the products recorded directly.
  */
 export const tiledRecording = { direct: true, recorded: 0 };
 

@@ -221,14 +221,14 @@ Deno.test("a tiled product recorded directly equals the same through tfjs's runW
 Deno.test("a tiled product recorded directly writes its uniforms once a shape and binds buffers bound before without a new bind group", async () => {
   await selectBackend("webgpu");
   try {
-    const a = tf.ones([8, 24]), b = tf.ones([24, 8]);
+    const a = tf.ones([8, 48]), b = tf.ones([48, 8]);
     const first = await countCalls(async () => {
       const y = tiled(a, b);
       const values = await y.data();
       y.dispose();
       return values;
     });
-    assert.deepEqual([...first.result], new Array(64).fill(24));
+    assert.deepEqual([...first.result], new Array(64).fill(48));
     assert.equal(first.bindGroups, 1);
     // the same operands, and the output in the buffer tfjs's pool hands out again: nothing new
     const again = await countCalls(async () => {
@@ -237,18 +237,38 @@ Deno.test("a tiled product recorded directly writes its uniforms once a shape an
       y.dispose();
       return values;
     });
-    assert.deepEqual([...again.result], new Array(64).fill(24));
+    assert.deepEqual([...again.result], new Array(64).fill(48));
     assert.equal(again.bindGroups, 0, "a bind group made again for the same buffers");
     assert.equal(again.writes, 0, "the uniforms written again for the same shape");
+    // the same operands while the first product's output is alive: another output buffer, so
+    // another bind group (one keyed without its output would write the first output again)
+    const kept = await countCalls(async () => {
+      const [y1, y2] = [tiled(a, b), tiled(a, b)];
+      const values = await Promise.all([y1.data(), y2.data()]);
+      tf.dispose([y1, y2]);
+      return values;
+    });
+    for (const values of kept.result) assert.deepEqual([...values], new Array(64).fill(48));
+    assert.equal(kept.bindGroups, 1);
+    // the operands' buffers read as a batch of 4 products of 4x24 by 24x4: the output buffer
+    // handed out again (64 values), another shape's uniforms, so another bind group
+    const batched = await countCalls(async () => {
+      const y = tiled(tf.reshape(a, [4, 4, 24]), tf.reshape(b, [4, 24, 4]));
+      const values = await y.data();
+      y.dispose();
+      return values;
+    });
+    assert.deepEqual([...batched.result], new Array(64).fill(24));
+    assert.equal(batched.bindGroups, 1, "a bind group of another shape's uniforms reused");
     // another operand of the same shape: a bind group, no uniforms
-    const c = tf.fill([24, 8], 2);
+    const c = tf.fill([48, 8], 2);
     const other = await countCalls(async () => {
       const y = tiled(a, c);
       const values = await y.data();
       y.dispose();
       return values;
     });
-    assert.deepEqual([...other.result], new Array(64).fill(48));
+    assert.deepEqual([...other.result], new Array(64).fill(96));
     assert.equal(other.bindGroups, 1);
     assert.equal(other.writes, 0);
     tf.dispose([a, b, c]);
@@ -264,8 +284,10 @@ Deno.test("a tiled product recorded directly keeps its disposed operands' buffer
       bufferManager: { acquireBuffer(size: number, usage: number): GPUBuffer };
       device: GPUDevice;
     };
-    const a = tf.ones([16, 32]), b = tf.ones([32, 16]);
-    await Promise.all([a.data(), b.data()]); // on the GPU, nothing queued
+    // (made by an op: in buffers of tfjs's pool, their commands submitted by the reads)
+    const a = tf.tidy(() => tf.add(tf.ones([16, 32]), 0));
+    const b = tf.tidy(() => tf.add(tf.ones([32, 16]), 0));
+    await Promise.all([a.data(), b.data()]);
     const y = tiled(a, b);
     // the operands disposed before the product is submitted: were their buffers back in tfjs's
     // pool, the next buffers of their size would be theirs, and these writes (which land before
@@ -287,12 +309,26 @@ Deno.test("tiled products recorded directly over more shapes than the uniforms k
   await selectBackend("webgpu");
   try {
     const a = tf.ones([8, 120]), b = tf.ones([120, 8]);
-    // 80 depths of K (each its own uniforms): the oldest buffers go back to tfjs's pool
-    for (let k = 16; k < 96; k++) {
-      const y = tf.tidy(() => tiled(tf.slice(a, [0, 0], [8, k]), tf.slice(b, [0, 0], [k, 8])));
-      assert.deepEqual([...await y.data()], new Array(64).fill(k), `K = ${k}`);
-      y.dispose();
+    // 80 depths of K (each its own uniforms), recorded with no submission between them (tfjs
+    // submits every WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE dispatches: raised here), then read: the
+    // oldest uniforms, still bound by queued products, go back to tfjs's pool only once those
+    // are submitted (back at once, the later depths' uniforms would be written into them)
+    const batchSize = tf.env().get("WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE");
+    tf.env().set("WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE", 1000);
+    const products: tf.Tensor[] = [];
+    try {
+      for (let k = 16; k < 96; k++) {
+        products.push(
+          tf.tidy(() => tiled(tf.slice(a, [0, 0], [8, k]), tf.slice(b, [0, 0], [k, 8]))),
+        );
+      }
+    } finally {
+      tf.env().set("WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE", batchSize);
     }
+    for (const [i, y] of products.entries()) {
+      assert.deepEqual([...await y.data()], new Array(64).fill(16 + i), `K = ${16 + i}`);
+    }
+    tf.dispose(products);
     const y = tiled(tf.slice(a, [0, 0], [8, 16]), tf.slice(b, [0, 0], [16, 8]));
     assert.deepEqual([...await y.data()], new Array(64).fill(16), "K = 16 again");
     y.dispose();

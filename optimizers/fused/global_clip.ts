@@ -91,7 +91,11 @@ export class FusedGlobalClip {
     }
     // The last pass still waits on its encoder (no update pass submitted it): submitted first,
     // or the uniforms' write below would land before it.
-    if (this.#encoder && backend.commandEncoder === this.#encoder) backend.submitQueue();
+    // (tfjs's own pass, or a directly recorded product's, may be open on it: ended first)
+    if (this.#encoder && backend.commandEncoder === this.#encoder) {
+      backend.endComputePassEncoder();
+      backend.submitQueue();
+    }
     this.#encoder = undefined;
     if (maxNorm !== this.#maxNorm) {
       this.#writeUniforms(maxNorm);
@@ -128,6 +132,7 @@ export class FusedGlobalClip {
   /** Frees the buffers (a pass still waiting to be submitted with them submitted first). */
   dispose(): void {
     if (this.#encoder && this.#backend?.commandEncoder === this.#encoder) {
+      this.#backend.endComputePassEncoder();
       this.#backend.submitQueue();
     }
     this.#encoder = undefined;
