@@ -334,6 +334,42 @@ Deno.test("a step's pass is left for the update to submit; a step not applied is
   }
 });
 
+Deno.test("steps left unread train as steps read one by one: two micro-batches, tfjs's optimizer after the WGSL step", async () => {
+  await ready;
+  const shape = { ...classification, inputShape: [12] };
+  const config = parseConfig({
+    backend: "webgpu",
+    model: { kind: "mlp", hidden: [10] },
+    optimizer: { name: "sgd", lr: 0.05, momentum: 0.9 },
+    fusedOptimizer: false,
+    seed: 6,
+  });
+  const rng = new Rng(60);
+  const batches = [8, 6, 7].map((size) => batch(() => rng.float(), size, 12, shape));
+  const steps = [[batches[0], batches[1]], [batches[2]], [batches[1], batches[0]]];
+  const train = async (readEach: boolean) => {
+    const engine = new TrainingEngine(config, shape);
+    try {
+      assert.equal(engine.modelPath, "wgsl", engine.fusedModelReason);
+      const pending = [];
+      const values = [];
+      for (const micro of steps) {
+        const step = engine.computeGradients(micro);
+        if (readEach) values.push(...await engine.readStats([step]));
+        engine.applyGradients(step, 0.05);
+        pending.push(step);
+      }
+      if (!readEach) values.push(...await engine.readStats(pending));
+      return { values, weights: await engine.readWeights() };
+    } finally {
+      engine.dispose();
+    }
+  };
+  const [left, read] = [await train(false), await train(true)];
+  assert.deepEqual(left.values, read.values);
+  assert.deepEqual(left.weights, read.weights);
+});
+
 Deno.test("release the WebGPU device", releaseWebGpu);
 
 /** A batch of random bytes for `shape`, and the same batch as floats (`floatBatch`). */
