@@ -25,10 +25,10 @@
  *
  * Its products are recorded onto tfjs's command encoder without tfjs's `runWebGPUProgram`
  * ({@linkcode tiledRecording}), which writes a new uniform buffer and makes a new bind group for
- * every product: ~150 us of the host's time a product on the 2-core VM, where the GPU's time at
- * n = 512 is tens of microseconds. Recorded directly, a product's uniforms are written once per
- * shape and its bind group made once per set of buffers: ~55 us (BENCHMARKS.md, fiftieth
- * session).
+ * every product: 110-140 us of the host's time a product through `tf.matMul` on the 2-core VM
+ * (~75 us a kernel on the H200's host, where a product of 512 took 80-111 us in all). Recorded
+ * directly, a product's uniforms are written once per shape and its bind group made once per set
+ * of buffers: 40-57 us (BENCHMARKS.md, fiftieth session).
  *
  * @module
  */
@@ -499,8 +499,8 @@ function directShader(program: WebGpuProgram): string {
  * operands and the output are marked in use by the queued commands (so that a tensor disposed
  * meanwhile keeps its buffer until they are submitted), the dispatch is counted in tfjs's pass, and
  * the pass is submitted when tfjs would submit it. Returns undefined (nothing recorded) where tfjs
- * must run it: while tfjs times kernels (`tf.time`, `tf.profile`) or compiles in parallel, or for
- * an operand not in a buffer (a texture).
+ * must run it: while tfjs times its programs (`tf.time`: a pass and a timestamp query each) or
+ * compiles in parallel, or for an operand not in a buffer (a texture).
  */
 function recordDirect(
   backend: unknown,
