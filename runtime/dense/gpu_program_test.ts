@@ -273,7 +273,6 @@ Deno.test("mixedPrecision where the WGSL step cannot store float16 fails at the 
   }
 });
 
-// Last in this file: no WebGPU device left alive when the test process ends.
 Deno.test("a step's pass is left for the update to submit; a step not applied is submitted before the next one's inputs are written", async () => {
   await ready;
   const shape = { ...classification, inputShape: [12] };
@@ -370,6 +369,7 @@ Deno.test("steps left unread train as steps read one by one: two micro-batches, 
   assert.deepEqual(left.weights, read.weights);
 });
 
+// Last in this file: no WebGPU device left alive when the test process ends.
 Deno.test("release the WebGPU device", releaseWebGpu);
 
 /** A batch of random bytes for `shape`, and the same batch as floats (`floatBatch`). */
