@@ -8,7 +8,13 @@
  * @module
  */
 import type * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
-import { recordPass, tensorBuffer, webGpuBackend, type WebGpuBackendInternals } from "./gpu.ts";
+import {
+  recordPass,
+  submitLeftover,
+  tensorBuffer,
+  webGpuBackend,
+  type WebGpuBackendInternals,
+} from "./gpu.ts";
 import { type KernelSet, kernelsFor } from "./pipelines.ts";
 import { UNIFORM_FIELDS as F, UNIFORM_FLOATS, UNIFORM_STRIDE, WORKGROUP } from "./wgsl.ts";
 
@@ -91,11 +97,7 @@ export class FusedGlobalClip {
     }
     // The last pass still waits on its encoder (no update pass submitted it): submitted first,
     // or the uniforms' write below would land before it.
-    // (tfjs's own pass, or a directly recorded product's, may be open on it: ended first)
-    if (this.#encoder && backend.commandEncoder === this.#encoder) {
-      backend.endComputePassEncoder();
-      backend.submitQueue();
-    }
+    submitLeftover(backend, this.#encoder);
     this.#encoder = undefined;
     if (maxNorm !== this.#maxNorm) {
       this.#writeUniforms(maxNorm);
@@ -131,10 +133,7 @@ export class FusedGlobalClip {
 
   /** Frees the buffers (a pass still waiting to be submitted with them submitted first). */
   dispose(): void {
-    if (this.#encoder && this.#backend?.commandEncoder === this.#encoder) {
-      this.#backend.endComputePassEncoder();
-      this.#backend.submitQueue();
-    }
+    submitLeftover(this.#backend, this.#encoder);
     this.#encoder = undefined;
     this.#uniforms?.destroy();
     this.#partialBuffer?.destroy();

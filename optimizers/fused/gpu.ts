@@ -142,11 +142,26 @@ export function copiedTensor(
 }
 
 /**
+ * Submits `left` (the encoder a pass was left on by {@linkcode recordPass} with `submit` false)
+ * where it is still tfjs's current one, nothing having submitted it since; ends tfjs's open pass
+ * first (its own programs', or a directly recorded product's). A caller does this before it
+ * writes again to a buffer that pass reads, or frees one.
+ */
+export function submitLeftover(
+  backend: WebGpuBackendInternals | undefined,
+  left: GPUCommandEncoder | undefined,
+): void {
+  if (!backend || !left || backend.commandEncoder !== left) return;
+  backend.endComputePassEncoder();
+  backend.submitQueue();
+}
+
+/**
  * Runs `record` in a compute pass on the backend's encoder, after tfjs's queued work; submits,
  * unless `submit` is false: then the next submission (tfjs's, or a later pass's) takes the pass
  * with it, and no queue write to a buffer the pass reads may come between (it would land before
- * the pass): the caller keeps the encoder and submits it first where it writes again (as
- * `DenseGpuProgram` and `FusedGlobalClip` do).
+ * the pass): the caller keeps the encoder and submits it first where it writes again
+ * ({@linkcode submitLeftover}).
  */
 export function recordPass(
   backend: WebGpuBackendInternals,

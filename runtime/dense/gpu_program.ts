@@ -15,6 +15,7 @@ import { AnnealError } from "../../errors.ts";
 import {
   copiedTensor,
   recordPass,
+  submitLeftover,
   tensorBuffer,
   webGpuBackend,
   type WebGpuBackendInternals,
@@ -357,12 +358,8 @@ export class DenseGpuProgram {
    * its uniforms) must land after the commands that read the last ones.
    */
   #submitLeft(): void {
-    const left = this.#unsubmitted;
+    submitLeftover(this.#backend, this.#unsubmitted);
     this.#unsubmitted = undefined;
-    if (left && this.#backend.commandEncoder === left) {
-      this.#backend.endComputePassEncoder();
-      this.#backend.submitQueue();
-    }
   }
 
   /**
