@@ -47,7 +47,8 @@ export function dropoutSeed(runSeed: number, step: number, microBatch: number): 
 
 /**
  * An inverted-dropout mask of `size` values, each `1 / (1 - rate)` (kept) with probability
- * `1 - rate`, else 0, drawn from `seed` (sfc32, seeded as `data/rng.ts`'s `Rng`).
+ * `1 - rate`, else 0, drawn from `seed` (sfc32, seeded as `data/rng.ts`'s `Rng`): the floats of
+ * {@linkcode dropoutKeepBits}' bits.
  *
  * @example
  * ```ts
@@ -63,21 +64,80 @@ export function dropoutMask(seed: number, size: number, rate: number): Float32Ar
   if (!(rate > 0)) return mask.fill(1);
   if (rate >= 1) return mask;
   const scale = 1 / (1 - rate);
+  const bits = dropoutKeepBits(seed, size, rate);
+  for (let i = 0; i < size; i++) {
+    if ((bits[i >>> 5] >>> (i & 31)) & 1) mask[i] = scale;
+  }
+  return mask;
+}
+
+/**
+ * Which of `size` units dropout at `rate` keeps, drawn from `seed`: bit `i % 32` of word
+ * `i >> 5` is set where unit `i` is kept (the units {@linkcode dropoutMask} scales, the others it
+ * zeroes). Written into `out` (at least `ceil(size / 32)` words; the last word's bits past `size`
+ * are 0) when given, else into a new array. The WGSL training step uploads these words, 1/32 of
+ * the mask's floats.
+ *
+ * @example
+ * ```ts
+ * import { dropoutKeepBits, dropoutMask } from "./dropout.ts";
+ * const bits = dropoutKeepBits(7, 40, 0.5);
+ * const mask = dropoutMask(7, 40, 0.5);
+ * console.assert(bits.length === 2);
+ * console.assert(mask.every((v, i) => (v !== 0) === (((bits[i >> 5] >>> (i & 31)) & 1) === 1)));
+ * ```
+ */
+export function dropoutKeepBits(
+  seed: number,
+  size: number,
+  rate: number,
+  out: Uint32Array = new Uint32Array(Math.ceil(size / 32)),
+): Uint32Array {
+  const words = Math.ceil(size / 32);
+  if (out.length < words) {
+    throw new RangeError(`${out.length} words cannot hold ${size} units' bits (${words} needed)`);
+  }
+  if (!(rate > 0)) {
+    out.fill(0xffffffff, 0, words);
+    if (size % 32 !== 0) out[words - 1] = 2 ** (size % 32) - 1;
+    return out;
+  }
+  out.fill(0, 0, words);
+  if (rate >= 1) return out;
   // a unit is dropped where its uniform 32-bit draw is below rate * 2^32
   const threshold = Math.min(Math.round(rate * 0x1_0000_0000), 0xffffffff);
   // sfc32 inline from the state Rng seeds (its first 12 draws skipped): the same stream, 3-4x
   // faster than its method
   let [a, b, c, d] = new Rng(seed).state;
-  for (let i = 0; i < size; i++) {
-    const t = (((a + b) | 0) + d) | 0;
-    d = (d + 1) | 0;
-    a = b ^ (b >>> 9);
-    b = (c + (c << 3)) | 0;
-    c = (c << 21) | (c >>> 11);
-    c = (c + t) | 0;
-    if (t >>> 0 >= threshold) mask[i] = scale;
+  for (let w = 0; w < words; w++) {
+    const end = Math.min(32, size - 32 * w);
+    let word = 0;
+    for (let k = 0; k < end; k++) {
+      const t = (((a + b) | 0) + d) | 0;
+      d = (d + 1) | 0;
+      a = b ^ (b >>> 9);
+      b = (c + (c << 3)) | 0;
+      c = (c << 21) | (c >>> 11);
+      c = (c + t) | 0;
+      if (t >>> 0 >= threshold) word |= 1 << k;
+    }
+    out[w] = word;
   }
-  return mask;
+  return out;
+}
+
+/**
+ * The seed of the mask the `k`-th dropout layer of a model (in its layers' order) draws in a
+ * training pass seeded `passSeed` ({@linkcode dropoutSeed}): each layer its own stream.
+ *
+ * @example
+ * ```ts
+ * import { dropoutLayerSeed } from "./dropout.ts";
+ * console.assert(dropoutLayerSeed(5, 0) !== dropoutLayerSeed(5, 1));
+ * ```
+ */
+export function dropoutLayerSeed(passSeed: number, k: number): number {
+  return seedFrom(passSeed, k);
 }
 
 /** tfjs-layers' Dropout (class name `Dropout`, same config) drawing seeded masks. */
@@ -126,7 +186,7 @@ export function dropout(args: DropoutArgs & { seed?: number }): tfl.layers.Layer
 
 /**
  * Runs `pass` (a forward pass of `model`) with the dropout masks of `seed`: the model's k-th
- * dropout layer (in its layers' order) draws the mask of `seedFrom(seed, k)`. Without a seed,
+ * dropout layer (in its layers' order) draws the mask of `dropoutLayerSeed(seed, k)`. Without a seed,
  * `pass` runs as it is (each layer then draws from its own stream).
  *
  * @example
@@ -150,7 +210,7 @@ export function withDropoutSeed<T>(
   const layers = model.layers.filter((layer): layer is SeededDropout =>
     layer instanceof SeededDropout
   );
-  layers.forEach((layer, k) => layer.passSeed = seedFrom(seed, k));
+  layers.forEach((layer, k) => layer.passSeed = dropoutLayerSeed(seed, k));
   try {
     return pass();
   } finally {

@@ -420,12 +420,17 @@ export class TrainingEngine {
     if (total === 0) throw new AnnealError("internal", "A step needs at least one sample");
     const at = step ?? this.#nextStep;
     this.#nextStep = at + 1;
+    // (micro-batch m's dropout masks, on every path)
+    const passSeed = (m: number) => dropoutSeed(this.#config.seed, at, m);
     if (this.#dense instanceof DenseGpuProgram) {
-      const { grads, stats } = this.#dense.computeGradients(microBatches);
+      const { grads, stats } = this.#dense.computeGradients(microBatches, passSeed);
       return { grads, stats, samples: total, ownsGrads: false };
     }
     if (this.#dense) {
-      const { grads, stats } = this.#dense.computeGradients(microBatches.map(floatBatch));
+      const { grads, stats } = this.#dense.computeGradients(
+        microBatches.map(floatBatch),
+        passSeed,
+      );
       return { grads: [], hostGrads: grads, stats, samples: total, ownsGrads: true };
     }
     let grads: tf.Tensor[] | undefined;
@@ -433,7 +438,7 @@ export class TrainingEngine {
     for (const [m, batch] of microBatches.map(floatBatch).entries()) {
       const { x, y } = this.#tensors(batch);
       let output: tf.Tensor | undefined;
-      const masks = dropoutSeed(this.#config.seed, at, m);
+      const masks = passSeed(m);
       const { value, grads: named } = tf.variableGrads(() => {
         output = forward(this.model, x, true, masks);
         tf.keep(output);

@@ -311,8 +311,8 @@ Deno.test("on WebGPU a model the WGSL step does not take says why: the plan even
     data: { kind: "synthetic-linear" as const, n: 32 },
     optimizer: { name: "sgd" as const, lr: 0.05 },
   };
-  const cases: [{ kind: "mlp"; hidden: number[]; dropout?: number }, string, string?][] = [
-    [{ kind: "mlp", hidden: [8], dropout: 0.2 }, "tfjs", "dropout"],
+  const cases: [{ kind: "mlp"; hidden: number[]; batchNorm?: boolean }, string, string?][] = [
+    [{ kind: "mlp", hidden: [8], batchNorm: true }, "tfjs", "batch norm"],
     [{ kind: "mlp", hidden: [8] }, "wgsl"],
   ];
   for (const [model, path, reason] of cases) {

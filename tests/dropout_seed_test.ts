@@ -105,27 +105,36 @@ Deno.test("dropout's mask draws anneal's sfc32 stream (data/rng.ts's Rng of its 
   }
 });
 
-/** A model with dropout of each kind that has it, and the shape of its data. */
+/**
+ * A model with dropout of each kind that has it, the shape of its data, and the path its step
+ * takes on cpu (the MLP's also through tfjs's ops).
+ */
 const kinds = [
-  { model: config.model, inputShape: [2] },
+  { model: config.model, inputShape: [2], path: "host" },
+  { model: config.model, inputShape: [2], path: "tfjs", fusedModel: false },
   {
     model: { kind: "cnn" as const, filters: [2], dense: [6], dropout: 0.3 },
     inputShape: [4, 4, 1],
+    path: "tfjs",
   },
-  { model: { kind: "rnn" as const, units: 4, layers: 2, dropout: 0.3 }, inputShape: [3, 2] },
+  {
+    model: { kind: "rnn" as const, units: 4, layers: 2, dropout: 0.3 },
+    inputShape: [3, 2],
+    path: "tfjs",
+  },
 ];
 
-for (const { model, inputShape } of kinds) {
-  Deno.test(`the engine's step names its masks (${model.kind}): the same gradients for the same step, others for another; evaluation drops nothing`, async () => {
+for (const { model, inputShape, path, fusedModel = true } of kinds) {
+  Deno.test(`the engine's step names its masks (${model.kind}, ${path}): the same gradients for the same step, others for another; evaluation drops nothing`, async () => {
     const shape = { inputShape, targetSize: 1, task: "regression" as const };
-    const engine = new TrainingEngine(parseConfig({ ...config, model }), shape);
+    const engine = new TrainingEngine(parseConfig({ ...config, model, fusedModel }), shape);
     // the same model without dropout (the same weights: dropout has none), in tfjs's ops too
     const plain = new TrainingEngine(
       parseConfig({ ...config, model: { ...model, dropout: 0 }, fusedModel: false }),
       shape,
     );
     try {
-      assert.equal(engine.modelPath, "tfjs", "dropout runs in tfjs's path");
+      assert.equal(engine.modelPath, path, engine.fusedModelReason);
       const features = inputShape.reduce((a, b) => a * b);
       const x = Float32Array.from({ length: 16 * features }, (_, i) => Math.sin(i));
       const batch = { x, y: Float32Array.from({ length: 16 }, (_, i) => i / 16), size: 16 };
@@ -135,7 +144,9 @@ for (const { model, inputShape } of kinds) {
       assert.equal(await evaluated(engine), await evaluated(plain));
       const gradients = async (step?: number) => {
         const pending = engine.computeGradients([batch], step);
-        const grads = await Promise.all(pending.grads.map((g) => g.data()));
+        // (the host step's gradients are host arrays)
+        const grads = pending.hostGrads ?? await Promise.all(pending.grads.map((g) => g.data()));
+        assert.ok(grads.length > 0);
         const [stats] = await engine.readStats([pending]);
         engine.discardGradients(pending);
         return { loss: stats.loss, grads: grads.map((g) => Array.from(g)) };
@@ -211,7 +222,10 @@ Deno.test("the LR range test of a model with dropout draws the same masks each t
 
 Deno.test("a step of micro-batches (dropout's tfjs path, gradient accumulation) frees every sum but the last: the live tensors are flat over steps", async () => {
   const shape = { inputShape: [2], targetSize: 1, task: "regression" as const };
-  const engine = new TrainingEngine(parseConfig({ ...config, gradientAccumulation: 3 }), shape);
+  const engine = new TrainingEngine(
+    parseConfig({ ...config, gradientAccumulation: 3, fusedModel: false }),
+    shape,
+  );
   try {
     const x = Float32Array.from({ length: 16 }, (_, i) => Math.sin(i));
     const batch = { x, y: Float32Array.from({ length: 8 }, (_, i) => i / 8), size: 8 };

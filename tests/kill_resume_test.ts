@@ -96,7 +96,7 @@ Deno.test("SIGKILL mid-epoch, then `anneal train --resume`, ends with the weight
 });
 
 Deno.test("with dropout, SIGKILL mid-epoch and `--resume` end with the weights and metrics of an uninterrupted run: the masks are seeded by step", async () => {
-  // (tfjs's path, not the host step: dropout's masks drawn at every step)
+  // (the host step, which draws tfjs's path's masks: each step's from the run's seed and the step)
   await killAndResume({ ...config, model: { ...config.model, dropout: 0.2 } });
 });
 

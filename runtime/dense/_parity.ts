@@ -223,6 +223,35 @@ export const PARITY_CASES: ParityCase[] = [
     steps: [[20], [20], [20], [20]],
   },
   {
+    // A mask a micro-batch and a layer: 31 units of 17 rows end the bits in a part-filled word.
+    name: "mlp relu with dropout 0.3, cross-entropy, adam, gradient accumulation",
+    config: {
+      model: { kind: "mlp", hidden: [40, 31], dropout: 0.3 },
+      optimizer: { name: "adam", lr: 0.01 },
+      gradientAccumulation: 2,
+    },
+    shape: classification,
+    steps: [[20, 17], [20, 17], [20, 17], [9]],
+  },
+  {
+    name: "mlp tanh with dropout 0.6, mse, sgd momentum",
+    config: {
+      model: { kind: "mlp", hidden: [33], activation: "tanh", dropout: 0.6 },
+      optimizer: { name: "sgd", lr: 0.05, momentum: 0.9 },
+    },
+    shape: { inputShape: [9], targetSize: 3, task: "regression" },
+    steps: [[25], [25], [25]],
+  },
+  {
+    name: "mlp sigmoid with dropout 0.1, binary cross-entropy, lion",
+    config: {
+      model: { kind: "mlp", hidden: [12, 7], activation: "sigmoid", dropout: 0.1 },
+      optimizer: { name: "lion", lr: 0.003 },
+    },
+    shape: { inputShape: [12], targetSize: 1, task: "binary" },
+    steps: [[30], [30], [30]],
+  },
+  {
     name: "linear, mse, rmsprop (tfjs optimizer on the reused gradients), clipping",
     config: {
       model: { kind: "linear" },

@@ -1,5 +1,5 @@
 /**
- * The training step of a dense network (linear model or MLP without batch norm and dropout) in
+ * The training step of a dense network (linear model or MLP without batch norm) in
  * anneal's own WGSL kernels on tfjs's WebGPU device: forward, loss, backward and the global
  * gradient norm recorded as one compute pass per micro-batch (the norm in the last one), with
  * pipelines, buffers, bind groups and each dispatch's workgroups made once. tfjs's path costs 60-120 us of JavaScript per op (~25 ops forward and
@@ -12,6 +12,7 @@
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { AnnealError } from "../../errors.ts";
+import { dropoutKeepBits, dropoutLayerSeed } from "../../models/dropout.ts";
 import {
   copiedTensor,
   recordPass,
@@ -53,6 +54,7 @@ import {
   SUMSQ_TENSORS,
   sumsqWgsl,
   TILE,
+  word,
 } from "./wgsl.ts";
 
 /** One dense layer: `act(x · kernel + bias)`, kernel [inputs, units]. */
@@ -70,6 +72,13 @@ export interface DensePlan {
   loss: DenseLoss;
   /** Floats per sample in a batch's `y`: 1 (a class index or a binary label) or the outputs. */
   targetSize: number;
+  /**
+   * Dropout after every hidden layer's activation: the fraction of units dropped (torch's
+   * inverted dropout, the kept ones scaled by `1 / (1 - dropout)`); absent or 0, none. A
+   * micro-batch's masks are those tfjs's path draws for the same pass seed (`dropoutKeepBits` of
+   * `dropoutLayerSeed(seed, layer)`), uploaded as bits, 1/32 of their floats.
+   */
+  dropout?: number;
   /**
    * Store the hidden layers' activations as float16 (mixed precision; the logits, gradients,
    * weights and arithmetic stay float32), and the conv blocks' convolution and pooled outputs
@@ -150,6 +159,16 @@ export class DenseGpuProgram {
   /** Per layer: its output (post-activation; logits for the last) and the loss gradient at z. */
   #acts: GPUBuffer[] = [];
   #deltas: GPUBuffer[] = [];
+  /**
+   * Under dropout, per hidden layer: its output after dropout (the next layer's input), and its
+   * mask: a word saying whether to apply it (0 in inference: every unit passes as it is), then
+   * the kept units' bits ({@linkcode dropoutKeepBits}), with the host's copy the bits are drawn
+   * into.
+   */
+  #dropped: GPUBuffer[] = [];
+  #masks: { buffer: GPUBuffer; words: Uint32Array<ArrayBuffer> }[] = [];
+  /** Whether the masks' first words say "apply" (a training pass's were written last). */
+  #masksOn = false;
   /**
    * Per layer: the split-K partials of its forward product where it is split (few output
    * tiles over a long K, see {@linkcode productSplit}), sized for every micro-batch up to the
@@ -292,7 +311,8 @@ export class DenseGpuProgram {
     // float16 activations take half the bytes, but for the last layer's (the logits)
     const hidden = this.#plan.halfActivations ? (units - layers[layers.length - 1].units) / 2 : 0;
     // With conv blocks or recurrent layers the input is counted with their buffers.
-    const perRow = (this.#stage ? 0 : layers[0].inputs) + targetSize + 2 * units - hidden;
+    const perRow = (this.#stage ? 0 : layers[0].inputs) + targetSize + 2 * units - hidden +
+      this.#droppedFloats(1);
     const stage = this.#stage?.extraFloats(rows) ?? 0;
     const partials = layers.reduce(
       (n, l) =>
@@ -300,6 +320,19 @@ export class DenseGpuProgram {
       0,
     );
     return 4 * (rows * perRow + stage + partials + this.grads.length * NORM_GROUPS + 3);
+  }
+
+  /**
+   * Floats (4-byte words) the dropout buffers take for micro-batches of `rows` samples: each
+   * hidden layer's output after dropout (float16 pairs under mixed precision) and its mask's bits.
+   */
+  #droppedFloats(rows: number): number {
+    if (!this.#plan.dropout) return 0;
+    const hidden = this.#plan.layers.slice(0, -1);
+    return hidden.reduce(
+      (n, l) => n + rows * l.units / (this.#plan.halfActivations ? 2 : 1) + rows * l.units / 32 + 1,
+      0,
+    );
   }
 
   /** Compute dispatches one micro-batch records, plus the norm's. */
@@ -311,9 +344,12 @@ export class DenseGpuProgram {
    * Records forward, loss and backward for each micro-batch (gradients of the mean loss over all
    * of their samples, accumulated), then the global gradient norm. Returns the gradient tensors
    * (reused: valid until the next call) and a new `[mean loss, grad norm, metric sum]` tensor.
+   * Under dropout, micro-batch `m`'s masks are those of the pass seed `passSeed(m)` (the engine's
+   * `dropoutSeed(run seed, step, m)`; absent, `m`).
    */
   computeGradients(
     microBatches: (HostBatch | HostByteBatch)[],
+    passSeed: (microBatch: number) => number = (m) => m,
   ): { grads: tf.Tensor[]; stats: tf.Tensor1D } {
     const total = microBatches.reduce((n, b) => n + b.size, 0);
     const largest = Math.max(...microBatches.map((b) => b.size));
@@ -329,6 +365,7 @@ export class DenseGpuProgram {
     // optimizer's update to submit with its own pass (see `#submitLeft`).
     microBatches.forEach((batch, i) => {
       const decode = this.#upload(batch);
+      this.#writeMasks(batch.size, passSeed(i));
       this.#writeUniforms(batch.size, i > 0 ? 1 : 0, 1 / total);
       const last = i === microBatches.length - 1;
       recordPass(this.#backend, (pass) => {
@@ -363,9 +400,35 @@ export class DenseGpuProgram {
   }
 
   /**
+   * Uploads the dropout masks of a micro-batch of `rows` samples whose pass seed is `seed`, each
+   * hidden layer's drawn as tfjs's path draws it (see `models/dropout.ts`).
+   */
+  #writeMasks(rows: number, seed: number): void {
+    const rate = this.#plan.dropout;
+    if (!rate) return;
+    this.#masks.forEach(({ buffer, words }, i) => {
+      const units = rows * this.#plan.layers[i].units;
+      const count = 1 + Math.ceil(units / 32);
+      words[0] = 1;
+      dropoutKeepBits(dropoutLayerSeed(seed, i), units, rate, words.subarray(1, count));
+      this.#device.queue.writeBuffer(buffer, 0, words, 0, count);
+    });
+    this.#masksOn = true;
+  }
+
+  /** Turns dropout off for the passes recorded next (inference): the masks' first words to 0. */
+  #masksOff(): void {
+    if (!this.#masksOn) return;
+    for (const { buffer } of this.#masks) {
+      this.#device.queue.writeBuffer(buffer, 0, new Uint32Array(1));
+    }
+    this.#masksOn = false;
+  }
+
+  /**
    * Whether {@linkcode evaluate} runs here: the forward pass is the same in training and in
    * inference (no batch norm, whose inference uses the moving averages the training pass
-   * updates; dropout never runs in this program).
+   * updates; dropout, turned off for an evaluation, passes every unit as it is).
    */
   get evaluates(): boolean {
     return !(this.#plan.convs ?? []).some((b) => b.norm);
@@ -392,6 +455,7 @@ export class DenseGpuProgram {
     this.#submitLeft();
     if (rows > this.#capacity) this.#allocate(rows);
     this.#bind();
+    this.#masksOff();
     const inputs = this.#inputs();
     const targets = this.#plan.targetSize;
     for (let start = 0; start < batch.size; start += rows) {
@@ -618,6 +682,15 @@ export class DenseGpuProgram {
       )
     );
     this.#deltas = layers.map((l, i) => buffer(rows * l.units, `delta ${i}`));
+    const hidden = this.#plan.dropout ? layers.slice(0, last) : [];
+    this.#dropped = hidden.map((l, i) =>
+      buffer(halfActivations ? Math.ceil(rows * l.units / 2) : rows * l.units, `dropout ${i}`)
+    );
+    this.#masks = hidden.map((l, i) => {
+      const words = 1 + Math.ceil(rows * l.units / 32);
+      return { buffer: buffer(words, `dropout mask ${i}`), words: new Uint32Array(words) };
+    });
+    this.#masksOn = false; // (a new buffer holds zeros: off until a training pass's are written)
     this.#forwardPartials = layers.map((l, i) => {
       const floats = splitPartialFloats(rows, forwardDims(l));
       return floats > 0 ? buffer(floats, `forward partials ${i}`) : undefined;
@@ -646,7 +719,9 @@ export class DenseGpuProgram {
       half: HalfStorage = {},
     ): Dispatch => matmulDispatch(device, { transA, transB, epilogue, dims, buffers, half });
     const stage = this.#stage;
-    const input = (i: number) => i > 0 ? this.#acts[i - 1] : stage ? stage.features() : this.#x!;
+    // (a hidden layer's output after dropout, where the plan drops units)
+    const output = (i: number) => this.#dropped[i] ?? this.#acts[i];
+    const input = (i: number) => i > 0 ? output(i - 1) : stage ? stage.features() : this.#x!;
     const grad = (j: number) => this.#gradBuffer(this.#denseOffset + j);
     if (stage) out.push(...stage.forward(() => this.#x!));
     // Under mixed precision every hidden activation is float16: a layer's input but the first
@@ -673,6 +748,7 @@ export class DenseGpuProgram {
           ],
           { a: halfInput(i), out: halfOut },
         ));
+        out.push(...this.#dropoutForward(i));
         return;
       }
       // Few output tiles over a long K: K's slices' products into the partials, then their
@@ -697,6 +773,7 @@ export class DenseGpuProgram {
         uniforms: (rows) => [rows, layer.units, split(rows)[0], 0],
         groups: (rows) => grid(rows * layer.units / (halfOut ? 2 : 1), 256),
       });
+      out.push(...this.#dropoutForward(i));
     });
     // Loss, and its gradient with respect to the logits.
     const outputs = layers[last].units;
@@ -740,6 +817,7 @@ export class DenseGpuProgram {
           ],
           { prev: half },
         ));
+        out.push(...this.#dropoutBackward(i - 1));
       } else if (stage) {
         // Into the stage's output (the last conv block's pooled one, through its relu).
         out.push(matmul(
@@ -771,6 +849,42 @@ export class DenseGpuProgram {
       size: out.length * SLOT,
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
     });
+  }
+
+  /**
+   * Hidden layer `i`'s dropout in the forward pass (none without one): its activations times the
+   * mask's factors (0, or 1 / (1 - rate) where kept; 1 in inference) into its dropped output.
+   */
+  #dropoutForward(i: number): Dispatch[] {
+    if (!this.#dropped[i]) return [];
+    const half = this.#plan.halfActivations === true;
+    return [this.#dropoutDispatch(i, half ? "forward-half" : "forward", () => [
+      this.#masks[i].buffer,
+      this.#acts[i],
+      this.#dropped[i],
+    ])];
+  }
+
+  /**
+   * Hidden layer `i`'s dropout in the backward pass: the gradient at its pre-activations (the
+   * gradient at its dropped output through the activation's derivative) times the mask's factors.
+   */
+  #dropoutBackward(i: number): Dispatch[] {
+    if (!this.#dropped[i]) return [];
+    return [this.#dropoutDispatch(i, "backward", () => [this.#masks[i].buffer, this.#deltas[i]])];
+  }
+
+  #dropoutDispatch(i: number, kind: DropoutKind, buffers: () => GPUBuffer[]): Dispatch {
+    const units = this.#plan.layers[i].units;
+    // torch's and tfjs's mask value: 1 / (1 - rate) as float32
+    const scale = floatBits(1 / (1 - this.#plan.dropout!));
+    return {
+      pipeline: pipelineFor(this.#device, `dropout-${kind}`, () => dropoutWgsl(kind)),
+      buffers,
+      uniforms: (rows) => [rows * units, scale, 0, 0],
+      // one thread a value (a float16 pair under mixed precision: units are even there)
+      groups: (rows) => grid(rows * units / (kind === "forward-half" ? 2 : 1), 256),
+    };
   }
 
   /** The two stages of the global gradient norm; their sizes never change. */
@@ -871,12 +985,16 @@ export class DenseGpuProgram {
         this.#y,
         ...this.#acts,
         ...this.#deltas,
+        ...this.#dropped,
+        ...this.#masks.map((m) => m.buffer),
         ...this.#forwardPartials,
         ...this.#gradPartials,
       ]
     ) b?.destroy();
     this.#forwardPartials = [];
     this.#gradPartials = [];
+    this.#dropped = [];
+    this.#masks = [];
     this.#bytes?.words.destroy();
     this.#bytes?.table.destroy();
     this.#bytes = undefined;
@@ -905,6 +1023,50 @@ function forwardDims(layer: DenseLayer): (rows: number) => [number, number, numb
 /** [M, N, K] of `layer`'s kernel gradient's product (over a micro-batch's `rows` samples). */
 function gradDims(layer: DenseLayer): (rows: number) => [number, number, number] {
   return (rows) => [layer.inputs, layer.units, rows];
+}
+
+/** Dropout's dispatches: forward on float32 or float16-pair activations, backward on gradients. */
+type DropoutKind = "forward" | "forward-half" | "backward";
+
+/**
+ * Dropout's kernel (one thread a value, or a float16 pair for `forward-half`): each of the
+ * `count` values times its unit's factor, as tfjs multiplies by the mask (so a NaN stays NaN):
+ * 0 where the unit is dropped, `scale` (1 / (1 - rate)) where kept, 1 where the mask's first
+ * word is 0 (inference). Forward reads the activations and writes the dropped output; backward
+ * scales the gradient in place.
+ */
+function dropoutWgsl(kind: DropoutKind): string {
+  const half = kind === "forward-half";
+  const bindings = kind === "backward"
+    ? "@group(0) @binding(2) var<storage, read_write> values: array<f32>;"
+    : `@group(0) @binding(2) var<storage, read> values: array<${word(half)}>;
+@group(0) @binding(3) var<storage, read_write> dropped: array<${word(half)}>;`;
+  const body = kind === "backward"
+    ? "values[i] = values[i] * factor(i);"
+    : half
+    ? `let pair = unpack2x16float(values[i]);
+  dropped[i] = pack2x16float(vec2<f32>(pair.x * factor(e), pair.y * factor(e + 1u)));`
+    : "dropped[i] = values[i] * factor(i);";
+  return `
+struct Dims { count: u32, scale: f32, pad0: u32, pad1: u32 }
+@group(0) @binding(0) var<uniform> dims: Dims;
+@group(0) @binding(1) var<storage, read> mask: array<u32>;
+${bindings}
+
+fn factor(e: u32) -> f32 {
+  let kept = ((mask[1u + (e >> 5u)] >> (e & 31u)) & 1u) == 1u;
+  return select(select(0.0, dims.scale, kept), 1.0, mask[0] == 0u);
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+  let i = (wg.y * nw.x + wg.x) * 256u + li;
+  let e = i${half ? " * 2u" : ""};
+  if (e >= dims.count) { return; }
+  ${body}
+}
+`;
 }
 
 /**

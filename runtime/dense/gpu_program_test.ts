@@ -13,6 +13,8 @@ import { releaseWebGpu, selectBackend } from "../backend.ts";
 import { type DataShape, floatBatch, type HostByteBatch, TrainingEngine } from "../engine.ts";
 import { AnnealError } from "../../errors.ts";
 import { MAX_CONV_ROWS } from "./conv.ts";
+import { DenseGpuProgram } from "./gpu_program.ts";
+import { densePlan } from "./plan.ts";
 import { Rng } from "../../data/rng.ts";
 import {
   batch,
@@ -166,7 +168,6 @@ Deno.test("dense WGSL step is not used where it does not apply", async () => {
   await ready;
   const reasons: [Record<string, unknown>, string][] = [
     [{ model: { kind: "mlp", batchNorm: true } }, "batch norm"],
-    [{ model: { kind: "mlp", dropout: 0.2 } }, "dropout"],
     [{ model: { kind: "mlp", activation: "gelu" } }, "the gelu activation"],
     [{ model: { kind: "mlp" }, fusedModel: false }, ""],
   ];
@@ -229,6 +230,39 @@ Deno.test("mixed precision (float16 activations) trains like float32 to half rou
     shape: classification,
     steps: [[24], [24], [24], [24], [24]],
   });
+});
+
+Deno.test("mixed precision with dropout (float16 pairs through the masks) trains like float32 to half rounding, gradient by gradient", async () => {
+  await ready;
+  const c: ParityCase = {
+    name: "mlp relu, dropout 0.25, sgd",
+    config: {
+      model: { kind: "mlp", hidden: [40, 18], dropout: 0.25 },
+      optimizer: { name: "sgd", lr: 0.05 },
+    },
+    shape: classification,
+    steps: [[32], [32], [21]],
+  };
+  await checkMixedPrecision(c);
+  // Losses and weights agree to 1% whatever mask a step draws (any mask's loss is alike): each
+  // unit's gradient is held to its mask, the same on both (relu's choices survive float16).
+  const base = { backend: "webgpu", seed: 5, ...c.config };
+  const mixed = new TrainingEngine(parseConfig({ ...base, mixedPrecision: true }), c.shape);
+  const full = new TrainingEngine(parseConfig(base), c.shape);
+  try {
+    const gen = new Rng(2);
+    const data = batch(() => gen.float(), 32, 30, c.shape);
+    for (const step of [0, 1]) {
+      const [a, b] = await Promise.all([mixed, full].map((engine) => {
+        const pending = engine.computeGradients([data], step);
+        return Promise.all(pending.grads.map((g) => g.data()));
+      }));
+      b.forEach((g, i) => close(a[i], g, `step ${step} gradient ${i}`, 1e-2));
+    }
+  } finally {
+    mixed.dispose();
+    full.dispose();
+  }
 });
 
 Deno.test("mixedPrecision where the WGSL step cannot store float16 fails at the start, saying why", async () => {
@@ -367,6 +401,50 @@ Deno.test("steps left unread train as steps read one by one: two micro-batches, 
   const [left, read] = [await train(false), await train(true)];
   assert.deepEqual(left.values, read.values);
   assert.deepEqual(left.weights, read.weights);
+});
+
+Deno.test("under dropout the WGSL step's evaluation drops nothing, between training steps that do", async () => {
+  await ready;
+  // (the engine evaluates in tfjs's ops on a software adapter: the program is called here)
+  const config = parseConfig({
+    backend: "webgpu",
+    seed: 3,
+    fusedModel: false,
+    model: { kind: "mlp", hidden: [24, 9], dropout: 0.5 },
+  });
+  const reference = new TrainingEngine(config, classification);
+  const plan = densePlan(config, reference.variables, "crossEntropy", 1);
+  if (typeof plan === "string") throw new Error(plan);
+  assert.equal(plan.dropout, 0.5);
+  // an evaluation in parts of 4 rows, each through the same dispatches as a step's forward pass
+  const program = new DenseGpuProgram({ ...plan, evalRows: 4 });
+  try {
+    const gen = new Rng(9);
+    const data = batch(() => gen.float(), 10, 30, classification);
+    const [want] = await reference.readStats([reference.evaluate(data)]);
+    const evaluated = async () => {
+      const stats = program.evaluate(data);
+      const got = Array.from(await stats.data());
+      stats.dispose();
+      close(got, [want.loss, want.gradNorm, ...want.metricSums], "evaluation");
+      return got;
+    };
+    const trained = async () => {
+      const { grads, stats } = program.computeGradients([data], () => 17);
+      const values = [...await stats.data(), ...await grads[0].data()];
+      stats.dispose();
+      return values;
+    };
+    const first = await evaluated();
+    const step = await trained();
+    // a training pass drops units: its loss is not inference's
+    assert.ok(Math.abs(step[0] - first[0]) > 1e-3, `${step[0]} against ${first[0]}`);
+    assert.deepEqual(await evaluated(), first);
+    assert.deepEqual(await trained(), step);
+  } finally {
+    program.dispose();
+    reference.dispose();
+  }
 });
 
 // Last in this file: no WebGPU device left alive when the test process ends.

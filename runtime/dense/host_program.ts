@@ -12,6 +12,7 @@
  * @module
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import { dropoutKeepBits, dropoutLayerSeed } from "../../models/dropout.ts";
 import type { HostOptimizer, HostParam } from "../../optimizers/host.ts";
 import type { HostBatch } from "../engine.ts";
 import type { DensePlan } from "./gpu_program.ts";
@@ -188,10 +189,18 @@ export class DenseHostProgram {
 
   /**
    * Gradients of the mean loss over all micro-batches (float32, in {@linkcode params}' order) and
-   * the step's `[mean loss, gradient norm, metric sum]`, computed on the host.
+   * the step's `[mean loss, gradient norm, metric sum]`, computed on the host. Under dropout,
+   * micro-batch `m`'s masks are those of the pass seed `passSeed(m)` (as tfjs's path draws them;
+   * absent, `m`).
    */
-  computeGradients(microBatches: HostBatch[]): { grads: Float32Array[]; stats: Float32Array } {
+  computeGradients(
+    microBatches: HostBatch[],
+    passSeed: (microBatch: number) => number = (m) => m,
+  ): { grads: Float32Array[]; stats: Float32Array } {
     const { layers, loss, targetSize } = this.#plan;
+    const rate = this.#plan.dropout ?? 0;
+    // torch's and tfjs's mask value, as float32
+    const keptScale = Math.fround(1 / (1 - rate));
     const params = this.params();
     const weights = layers.map((_, i) => ({
       kernel: params[2 * i].values,
@@ -204,10 +213,13 @@ export class DenseHostProgram {
     let lossSum = 0;
     let metricSum = 0;
     const last = layers.length - 1;
-    for (const batch of microBatches) {
+    for (const [m, batch] of microBatches.entries()) {
       const rows = batch.size;
-      // Forward: acts[i] holds layer i's outputs (post-activation; logits for the last).
+      // Forward: acts[i] holds layer i's outputs (post-activation; logits for the last), and
+      // under dropout inputs[i + 1] its output after dropout, with the factor of each value.
       const acts: Float64Array[] = [];
+      const inputs: ArrayLike<number>[] = [batch.x];
+      const factors: Float32Array[] = [];
       let input: ArrayLike<number> = batch.x;
       layers.forEach((layer, i) => {
         const { kernel, bias } = weights[i];
@@ -227,6 +239,20 @@ export class DenseHostProgram {
         }
         acts.push(out);
         input = out;
+        if (rate > 0 && i < last) {
+          const size = rows * layer.units;
+          const bits = dropoutKeepBits(dropoutLayerSeed(passSeed(m), i), size, rate);
+          const factor = new Float32Array(size);
+          const dropped = new Float64Array(size);
+          for (let e = 0; e < size; e++) {
+            factor[e] = (bits[e >>> 5] >>> (e & 31)) & 1 ? keptScale : 0;
+            // (float32, as tfjs multiplies by the mask; a NaN stays NaN)
+            dropped[e] = Math.fround(out[e] * factor[e]);
+          }
+          factors.push(factor);
+          input = dropped;
+        }
+        inputs.push(input);
       });
       // Loss and the gradient of the mean loss with respect to the outputs.
       const outputs = layers[last].units;
@@ -275,7 +301,8 @@ export class DenseHostProgram {
       // Backward, last layer first.
       for (let i = last; i >= 0; i--) {
         const layer = layers[i];
-        const prev: ArrayLike<number> = i === 0 ? batch.x : acts[i - 1];
+        // (the layer's input, after dropout where there is one)
+        const prev = inputs[i];
         const gw = gradW[i];
         const gb = gradB[i];
         for (let r = 0; r < rows; r++) {
@@ -291,6 +318,8 @@ export class DenseHostProgram {
         if (i > 0) {
           const kernel = weights[i].kernel;
           const below = layers[i - 1].activation;
+          const activations = acts[i - 1];
+          const factor = factors[i - 1];
           const next = new Float64Array(rows * layer.inputs);
           for (let r = 0; r < rows; r++) {
             for (let k = 0; k < layer.inputs; k++) {
@@ -298,7 +327,9 @@ export class DenseHostProgram {
               for (let n = 0; n < layer.units; n++) {
                 s += delta[r * layer.units + n] * kernel[k * layer.units + n];
               }
-              next[r * layer.inputs + k] = s * derivative(below, prev[r * layer.inputs + k]);
+              const e = r * layer.inputs + k;
+              if (factor) s *= factor[e];
+              next[e] = s * derivative(below, activations[e]);
             }
           }
           delta = next;
@@ -321,14 +352,17 @@ export class DenseHostProgram {
 
   /**
    * Bytes of the host arrays a step of `rows` needs: the batch's float32 inputs and targets, float64
-   * activations and their gradients, and per parameter its host copy, its float64 gradient sum and
-   * its float32 gradient.
+   * activations and their gradients (under dropout also the hidden layers' dropped outputs and
+   * float32 factors), and per parameter its host copy, its float64 gradient sum and its float32
+   * gradient.
    */
   extraBytes(rows: number): number {
     const { layers, targetSize } = this.#plan;
     const parameters = layers.reduce((n, l) => n + (l.inputs + 1) * l.units, 0);
     const batch = 4 * rows * (layers[0].inputs + targetSize);
-    return batch + 8 * 2 * rows * layers.reduce((n, l) => n + l.units, 0) + 16 * parameters;
+    const units = layers.reduce((n, l) => n + l.units, 0);
+    const hidden = this.#plan.dropout ? units - layers[layers.length - 1].units : 0;
+    return batch + 8 * 2 * rows * units + 12 * rows * hidden + 16 * parameters;
   }
 
   /** Drops the host copies of the weights. */

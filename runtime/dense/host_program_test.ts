@@ -60,16 +60,17 @@ Deno.test("an MLP without hidden layers takes the host step, whatever its batchN
   );
   assert.equal(headOnly.modelPath, "host", headOnly.fusedModelReason);
   headOnly.dispose();
+  // (dropout runs in the host step: PARITY_CASES)
   const hidden = new TrainingEngine(
-    parseConfig({ backend: "wasm", model: { kind: "mlp", hidden: [4], dropout: 0.3 } }),
+    parseConfig({ backend: "wasm", model: { kind: "mlp", hidden: [4], batchNorm: true } }),
     classification,
   );
   assert.equal(hidden.modelPath, "tfjs");
-  assert.equal(hidden.fusedModelReason, "dropout");
+  assert.equal(hidden.fusedModelReason, "batch norm");
   hidden.dispose();
 });
 
-Deno.test("a cnn whose dropout has no dense layer to follow (dense: []) is planned for the WGSL step", async () => {
+Deno.test("a cnn's plan for the WGSL step has its dropout after its dense layers, none where it has none (dense: [])", async () => {
   await ready;
   const plan = (model: Record<string, unknown>) => {
     const config = parseConfig({ backend: "wasm", model: { kind: "cnn", filters: [2], ...model } });
@@ -77,10 +78,11 @@ Deno.test("a cnn whose dropout has no dense layer to follow (dense: []) is plann
     const variables = built.trainableWeights.map((w) => w.read() as tf.Variable);
     const result = cnnPlan(config, built, variables, "crossEntropy", [4, 4, 1], 1);
     built.dispose();
-    return typeof result === "string" ? result : "planned";
+    return typeof result === "string" ? result : `planned, dropout ${result.dropout ?? 0}`;
   };
-  assert.equal(plan({ dense: [], dropout: 0.3 }), "planned");
-  assert.equal(plan({ dense: [4], dropout: 0.3 }), "dropout");
+  assert.equal(plan({ dense: [], dropout: 0.3 }), "planned, dropout 0");
+  assert.equal(plan({ dense: [4], dropout: 0.3 }), "planned, dropout 0.3");
+  assert.equal(plan({ dense: [4] }), "planned, dropout 0");
 });
 
 Deno.test("the host step stores new weights in the variables' own data, never under an earlier reader", async () => {

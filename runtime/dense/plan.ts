@@ -37,19 +37,20 @@ export function densePlan(
 ): DensePlan | string {
   const model = config.model;
   let activation: DenseActivation = "linear";
+  let dropout = 0;
   if (model.kind === "mlp") {
     // (an MLP without hidden layers has no batch norm or dropout layer: its head alone, which
     // this plan takes, where it was sent to tfjs's path for layers it does not have)
     if (model.batchNorm && model.hidden.length > 0) return "batch norm";
-    if (model.dropout > 0 && dropoutHasLayers(model)) return "dropout";
     if (model.hidden.length > 0) {
       if (!ACTIVATIONS.includes(model.activation)) return `the ${model.activation} activation`;
       activation = model.activation as DenseActivation;
     }
+    if (dropoutHasLayers(model)) dropout = model.dropout;
   } else if (model.kind !== "linear") {
     return kindReason(model.kind);
   }
-  return headPlan(variables, activation, loss, targetSize);
+  return headPlan(variables, activation, loss, targetSize, dropout);
 }
 
 /** The reason a plan does not take a model of `kind`: "a cnn model", "an rnn model". */
@@ -57,12 +58,16 @@ function kindReason(kind: string): string {
   return `${/^[aeiou]|^rnn|^mlp/.test(kind) ? "an" : "a"} ${kind} model`;
 }
 
-/** Dense layers from (kernel, bias) pairs, hidden ones with `activation`, and the loss checks. */
+/**
+ * Dense layers from (kernel, bias) pairs, hidden ones with `activation` followed by dropout at
+ * `dropout` (0: none), and the loss checks.
+ */
 function headPlan(
   variables: tf.Variable[],
   activation: DenseActivation,
   loss: LossName,
   targetSize: number,
+  dropout = 0,
 ): DensePlan | string {
   if (variables.length % 2 !== 0) return "an odd number of weights";
   const layers: DensePlan["layers"] = [];
@@ -85,7 +90,9 @@ function headPlan(
     return "a binary loss over several outputs";
   }
   if (loss === "mse" && targetSize !== outputs) return "targets of another size than the outputs";
-  return { layers, loss, targetSize };
+  return dropout > 0 && layers.length > 1
+    ? { layers, loss, targetSize, dropout }
+    : { layers, loss, targetSize };
 }
 
 /**
@@ -110,7 +117,6 @@ export function cnnPlan(
 ): DensePlan | string {
   const spec = config.model;
   if (spec.kind !== "cnn") return kindReason(spec.kind);
-  if (spec.dropout > 0 && dropoutHasLayers(spec)) return "dropout";
   if (inputShape.length !== 2 && inputShape.length !== 3) return `inputs of shape [${inputShape}]`;
   let [height, width, channels = 1] = inputShape;
   const convs: ConvBlock[] = [];
@@ -167,7 +173,8 @@ export function cnnPlan(
   if (positions > MAX_CONV_ROWS) {
     return `${positions} positions in a batch's first convolution (at most ${MAX_CONV_ROWS})`;
   }
-  const head = headPlan(variables.slice(v), "relu", loss, targetSize);
+  const dropout = dropoutHasLayers(spec) ? spec.dropout : 0;
+  const head = headPlan(variables.slice(v), "relu", loss, targetSize, dropout);
   if (typeof head === "string") return head;
   if (head.layers[0].inputs !== height * width * channels) {
     return `a first dense layer of ${

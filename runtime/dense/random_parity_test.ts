@@ -178,7 +178,10 @@ const drawnCase = (c: Drawn, model: Record<string, unknown>, maxSize: number, mi
     floor: SUM_FLOOR,
   }));
 
-/** Linear models and MLPs (the activations the dense steps run) on flat or 2-D inputs. */
+/** No dropout, or a rate of 0.05-0.8 (the steps draw tfjs's path's masks). */
+const dropoutRate = fc.oneof(fc.constant(0), fraction(0.05, 0.8));
+
+/** Linear models and MLPs (the activations the dense steps run, dropout) on flat or 2-D inputs. */
 const denseCase: fc.Arbitrary<ParityCase> = fc.record({
   model: fc.oneof(
     fc.constant({ kind: "linear" }),
@@ -186,6 +189,7 @@ const denseCase: fc.Arbitrary<ParityCase> = fc.record({
       kind: fc.constant("mlp"),
       hidden: fc.array(fc.integer({ min: 1, max: 48 }), { minLength: 1, maxLength: 3 }),
       activation: fc.constantFrom("relu", "tanh", "sigmoid"),
+      dropout: dropoutRate,
     }),
   ),
   inputShape: fc.oneof(
@@ -258,7 +262,7 @@ const splitCase: fc.Arbitrary<ParityCase> = fc.oneof(
 /**
  * cnn models the WGSL step runs: 1-2 conv blocks, kernels of 1-5, pools that fit the maps, with
  * or without batch norm (then sgd: under batch norm a conv bias's gradient is rounding noise,
- * which adaptive optimizers turn into steps of +-lr), a dense layer or none.
+ * which adaptive optimizers turn into steps of +-lr), a dense layer or none, dropout or none.
  */
 const cnnCase: fc.Arbitrary<ParityCase> = fc.record({
   filters: fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 2 }),
@@ -266,6 +270,7 @@ const cnnCase: fc.Arbitrary<ParityCase> = fc.record({
   pool: fc.integer({ min: 1, max: 3 }),
   batchNorm: fc.boolean(),
   dense: fc.oneof(fc.constant([]), fc.tuple(fc.integer({ min: 1, max: 12 }))),
+  dropout: dropoutRate,
   height: fc.integer({ min: 3, max: 12 }),
   width: fc.integer({ min: 3, max: 12 }),
   channels: fc.integer({ min: 0, max: 3 }), // 0: grey 2-D images
@@ -295,6 +300,7 @@ const cnnCase: fc.Arbitrary<ParityCase> = fc.record({
         pool: c.pool,
         batchNorm: c.batchNorm,
         dense: c.dense,
+        dropout: c.dropout,
       },
       optimizer,
       clipping: c.clipping,
