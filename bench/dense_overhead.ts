@@ -16,14 +16,16 @@
  * `--units`, `--layers`, sequences of `--seq steps,features`): tfjs unrolls each step of the
  * sequence into its own ops, the WGSL step takes two dispatches a step and layer. Beside the
  * main thread's time a step in the engine's calls, the time of it outside `GPUQueue.submit`: on
- * llvmpipe a submission runs the GPU's work before it returns. `--staging loops` builds the WGSL
+ * llvmpipe a submission runs the GPU's work before it returns. `--dropout R` puts dropout at rate
+ * R after the mlp's hidden layers (the cnn's dense ones): tfjs's path draws each step's masks and
+ * multiplies them in, the WGSL step uploads the same masks as bits. `--staging loops` builds the WGSL
  * step's products with their slices staged in loops, as before the forty-ninth session (see
  * `Staging` in runtime/dense/wgsl.ts): the A/B of that change on a GPU.
  *
  *   deno run -A bench/dense_overhead.ts [--steps 200] [--repeats 3] [--hidden 16,16] [--batch 8]
  *     [--model mlp|cnn|rnn] [--image 28] [--filters 32,64] [--cell lstm] [--units 16]
  *     [--layers 1] [--seq 8,4] [--profile] [--mixed] [--bytes]
- *     [--optimizer adam|sgd] [--staging unrolled|loops]
+ *     [--optimizer adam|sgd] [--staging unrolled|loops] [--dropout 0.2]
  *
  * @module
  */
@@ -58,6 +60,7 @@ const { values } = parseArgs({
     bytes: { type: "boolean", default: false },
     optimizer: { type: "string", default: "adam" },
     staging: { type: "string", default: "unrolled" },
+    dropout: { type: "string", default: "0" },
   },
 });
 if (values.staging !== "unrolled" && values.staging !== "loops") {
@@ -89,6 +92,12 @@ const side = Number(values.image);
 const filters = values.filters.split(",").map(Number);
 const inputs = cnn ? side * side : rnn ? sequence[0] * sequence[1] : Number(values.inputs);
 const size = Number(values.batch);
+const dropout = Number(values.dropout);
+if (!(dropout >= 0 && dropout < 1) || rnn && dropout > 0) {
+  throw new Error(
+    `--dropout is a rate from 0 up to 1 (not 1), for an mlp or a cnn: ${values.dropout}`,
+  );
+}
 
 const selection = await selectBackend("webgpu", "mlp");
 console.log(`# ${selection.adapter?.description || "WebGPU adapter"}: ${selection.reason}`);
@@ -138,14 +147,14 @@ for (let r = 0; r < Number(values.repeats); r++) {
         fusedModel,
         mixedPrecision,
         byteInputs: values.bytes,
-        model: cnn ? { kind: "cnn", filters, dense: hidden } : rnn
+        model: cnn ? { kind: "cnn", filters, dense: hidden, dropout } : rnn
           ? {
             kind: "rnn",
             cell: values.cell as "lstm",
             units: Number(values.units),
             layers: Number(values.layers),
           }
-          : { kind: "mlp", hidden },
+          : { kind: "mlp", hidden, dropout },
         optimizer,
       }),
       {
@@ -194,8 +203,9 @@ const shape = cnn
   : rnn
   ? `${values.cell} ${values.layers}x${values.units} over ${sequence.join("x")}, dense 10`
   : `mlp ${inputs}-${hidden.join("-")}-10`;
+const dropped = dropout > 0 ? `, dropout ${dropout}` : "";
 console.log(
-  `${shape}, batch ${size}, ${optimizerName} (fused)${
+  `${shape}${dropped}, batch ${size}, ${optimizerName} (fused)${
     matmulStaging.unrolled ? "" : ", products staged in loops"
   }: tfjs forward/backward ` +
     `${tfjs.toFixed(2)} ms/step, WGSL step ${wgsl.toFixed(2)} ms/step: ${

@@ -11,7 +11,7 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
 import * as tfl from "npm:@tensorflow/tfjs-layers@4.22.0";
 import { parseConfig, type RunConfigInput } from "../config.ts";
-import { dropout, dropoutMask, dropoutSeed } from "../models/dropout.ts";
+import { dropout, dropoutKeepBits, dropoutMask, dropoutSeed } from "../models/dropout.ts";
 import { Rng } from "../data/rng.ts";
 import { forward } from "../models/forward.ts";
 import { TrainingEngine } from "../runtime/engine.ts";
@@ -103,6 +103,26 @@ Deno.test("dropout's mask draws anneal's sfc32 stream (data/rng.ts's Rng of its 
     const mask = dropoutMask(seed, 2000, 0.3);
     assert.ok(mask.every((v) => (v !== 0) === (rng.uint32() >= threshold)), `seed ${seed}`);
   }
+});
+
+Deno.test("dropout's bits (what the WGSL step uploads) are the mask's kept units, 32 a word, the last word's spare bits 0, into a given array or a new one", () => {
+  const cases: [number, number][] = [[1, 0.5], [31, 0.3], [32, 0.3], [33, 0.9], [1000, 0.05], [
+    70,
+    0,
+  ]];
+  for (const [size, rate] of cases) {
+    const mask = dropoutMask(11, size, rate);
+    const bits = dropoutKeepBits(11, size, rate);
+    assert.equal(bits.length, Math.ceil(size / 32));
+    for (let i = 0; i < 32 * bits.length; i++) {
+      const bit = (bits[i >> 5] >>> (i & 31)) & 1;
+      assert.equal(bit, i < size && mask[i] !== 0 ? 1 : 0, `${size} units at ${rate}: unit ${i}`);
+    }
+    const out = new Uint32Array(bits.length + 2).fill(7);
+    dropoutKeepBits(11, size, rate, out.subarray(1));
+    assert.deepEqual(Array.from(out), [7, ...bits, 7]);
+  }
+  assert.throws(() => dropoutKeepBits(1, 33, 0.5, new Uint32Array(1)), /1 words cannot hold 33/);
 });
 
 /**
