@@ -252,6 +252,25 @@ export const PARITY_CASES: ParityCase[] = [
     steps: [[30], [30], [30]],
   },
   {
+    name: "mlp gelu, cross-entropy, adamw",
+    config: {
+      model: { kind: "mlp", hidden: [24, 17], activation: "gelu" },
+      optimizer: { name: "adamw", lr: 0.01 },
+    },
+    shape: classification,
+    steps: [[32], [32], [32]],
+  },
+  {
+    name: "mlp gelu with dropout 0.2, mse, sgd momentum, gradient accumulation",
+    config: {
+      model: { kind: "mlp", hidden: [19], activation: "gelu", dropout: 0.2 },
+      optimizer: { name: "sgd", lr: 0.05, momentum: 0.9 },
+      gradientAccumulation: 2,
+    },
+    shape: { inputShape: [9], targetSize: 2, task: "regression" },
+    steps: [[16, 16], [16, 16], [16, 7]],
+  },
+  {
     name: "linear, mse, rmsprop (tfjs optimizer on the reused gradients), clipping",
     config: {
       model: { kind: "linear" },

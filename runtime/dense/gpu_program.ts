@@ -44,17 +44,18 @@ import {
 import {
   type DenseActivation,
   type DenseLoss,
+  DROPOUT_BACKWARD_WGSL,
   type Epilogue,
   type HalfStorage,
   lossWgsl,
   NORM_GROUPS,
   NORM_SPAN,
   NORM_WGSL,
+  outputWgsl,
   splitForwardWgsl,
   SUMSQ_TENSORS,
   sumsqWgsl,
   TILE,
-  word,
 } from "./wgsl.ts";
 
 /** One dense layer: `act(x · kernel + bias)`, kernel [inputs, units]. */
@@ -160,12 +161,16 @@ export class DenseGpuProgram {
   #acts: GPUBuffer[] = [];
   #deltas: GPUBuffer[] = [];
   /**
-   * Under dropout, per hidden layer: its output after dropout (the next layer's input), and its
-   * mask: a word saying whether to apply it (0 in inference: every unit passes as it is), then
-   * the kept units' bits ({@linkcode dropoutKeepBits}), with the host's copy the bits are drawn
-   * into.
+   * Per hidden layer, where its matmul does not make the next layer's input: that input (its
+   * output after dropout, or after gelu, which the matmul leaves to a kernel of its own: gelu's
+   * derivative needs the pre-activation, which `#acts` then holds); else undefined.
    */
-  #dropped: GPUBuffer[] = [];
+  #outputs: (GPUBuffer | undefined)[] = [];
+  /**
+   * Under dropout, per hidden layer: its mask, a word saying whether to apply it (0 in inference:
+   * every unit passes as it is), then the kept units' bits ({@linkcode dropoutKeepBits}), with
+   * the host's copy the bits are drawn into.
+   */
   #masks: { buffer: GPUBuffer; words: Uint32Array<ArrayBuffer> }[] = [];
   /** Whether the masks' first words say "apply" (a training pass's were written last). */
   #masksOn = false;
@@ -312,7 +317,7 @@ export class DenseGpuProgram {
     const hidden = this.#plan.halfActivations ? (units - layers[layers.length - 1].units) / 2 : 0;
     // With conv blocks or recurrent layers the input is counted with their buffers.
     const perRow = (this.#stage ? 0 : layers[0].inputs) + targetSize + 2 * units - hidden +
-      this.#droppedFloats(1);
+      this.#outputFloats(1);
     const stage = this.#stage?.extraFloats(rows) ?? 0;
     const partials = layers.reduce(
       (n, l) =>
@@ -323,16 +328,23 @@ export class DenseGpuProgram {
   }
 
   /**
-   * Floats (4-byte words) the dropout buffers take for micro-batches of `rows` samples: each
-   * hidden layer's output after dropout (float16 pairs under mixed precision) and its mask's bits.
+   * Floats (4-byte words) the hidden layers' own outputs ({@linkcode #outputs}, float16 pairs
+   * under mixed precision) and dropout's masks take for micro-batches of `rows` samples.
    */
-  #droppedFloats(rows: number): number {
-    if (!this.#plan.dropout) return 0;
+  #outputFloats(rows: number): number {
     const hidden = this.#plan.layers.slice(0, -1);
+    const half = this.#plan.halfActivations ? 2 : 1;
     return hidden.reduce(
-      (n, l) => n + rows * l.units / (this.#plan.halfActivations ? 2 : 1) + rows * l.units / 32 + 1,
+      (n, l) =>
+        n + (this.#ownOutput(l) ? rows * l.units / half : 0) +
+        (this.#plan.dropout ? rows * l.units / 32 + 1 : 0),
       0,
     );
+  }
+
+  /** Whether hidden layer `layer`'s output is made by a kernel of its own (see `#outputs`). */
+  #ownOutput(layer: DenseLayer): boolean {
+    return !!this.#plan.dropout || layer.activation === "gelu";
   }
 
   /** Compute dispatches one micro-batch records, plus the norm's. */
@@ -682,11 +694,13 @@ export class DenseGpuProgram {
       )
     );
     this.#deltas = layers.map((l, i) => buffer(rows * l.units, `delta ${i}`));
-    const hidden = this.#plan.dropout ? layers.slice(0, last) : [];
-    this.#dropped = hidden.map((l, i) =>
-      buffer(halfActivations ? Math.ceil(rows * l.units / 2) : rows * l.units, `dropout ${i}`)
+    const hidden = layers.slice(0, last);
+    this.#outputs = hidden.map((l, i) =>
+      this.#ownOutput(l)
+        ? buffer(halfActivations ? Math.ceil(rows * l.units / 2) : rows * l.units, `output ${i}`)
+        : undefined
     );
-    this.#masks = hidden.map((l, i) => {
+    this.#masks = (this.#plan.dropout ? hidden : []).map((l, i) => {
       const words = 1 + Math.ceil(rows * l.units / 32);
       return { buffer: buffer(words, `dropout mask ${i}`), words: new Uint32Array(words) };
     });
@@ -719,8 +733,8 @@ export class DenseGpuProgram {
       half: HalfStorage = {},
     ): Dispatch => matmulDispatch(device, { transA, transB, epilogue, dims, buffers, half });
     const stage = this.#stage;
-    // (a hidden layer's output after dropout, where the plan drops units)
-    const output = (i: number) => this.#dropped[i] ?? this.#acts[i];
+    // (a hidden layer's output where a kernel of its own makes it: dropout, gelu)
+    const output = (i: number) => this.#outputs[i] ?? this.#acts[i];
     const input = (i: number) => i > 0 ? output(i - 1) : stage ? stage.features() : this.#x!;
     const grad = (j: number) => this.#gradBuffer(this.#denseOffset + j);
     if (stage) out.push(...stage.forward(() => this.#x!));
@@ -730,7 +744,8 @@ export class DenseGpuProgram {
     const halfInput = (i: number) => half && (i > 0 || stage !== undefined);
     // Forward: a_i = act(a_{i-1} · W_i + b_i).
     layers.forEach((layer, i) => {
-      const activation = i === last ? "linear" : layer.activation;
+      // (gelu: the pre-activation stored, gelu applied by the layer's output kernel)
+      const activation = i === last || layer.activation === "gelu" ? "linear" : layer.activation;
       const dims = forwardDims(layer);
       const halfOut = half && i < last;
       const partials = this.#forwardPartials[i];
@@ -748,7 +763,7 @@ export class DenseGpuProgram {
           ],
           { a: halfInput(i), out: halfOut },
         ));
-        out.push(...this.#dropoutForward(i));
+        out.push(...this.#outputDispatch(i));
         return;
       }
       // Few output tiles over a long K: K's slices' products into the partials, then their
@@ -773,7 +788,7 @@ export class DenseGpuProgram {
         uniforms: (rows) => [rows, layer.units, split(rows)[0], 0],
         groups: (rows) => grid(rows * layer.units / (halfOut ? 2 : 1), 256),
       });
-      out.push(...this.#dropoutForward(i));
+      out.push(...this.#outputDispatch(i));
     });
     // Loss, and its gradient with respect to the logits.
     const outputs = layers[last].units;
@@ -852,17 +867,23 @@ export class DenseGpuProgram {
   }
 
   /**
-   * Hidden layer `i`'s dropout in the forward pass (none without one): its activations times the
-   * mask's factors (0, or 1 / (1 - rate) where kept; 1 in inference) into its dropped output.
+   * Hidden layer `i`'s output where a kernel of its own makes it (none elsewhere): its stored
+   * values through gelu (the matmul stored its pre-activations) and dropout's factors (0, or
+   * 1 / (1 - rate) where kept; 1 in inference).
    */
-  #dropoutForward(i: number): Dispatch[] {
-    if (!this.#dropped[i]) return [];
+  #outputDispatch(i: number): Dispatch[] {
+    const target = this.#outputs[i];
+    if (!target) return [];
     const half = this.#plan.halfActivations === true;
-    return [this.#dropoutDispatch(i, half ? "forward-half" : "forward", () => [
-      this.#masks[i].buffer,
-      this.#acts[i],
-      this.#dropped[i],
-    ])];
+    const activation = this.#plan.layers[i].activation === "gelu" ? "gelu" : "linear";
+    const dropout = !!this.#plan.dropout;
+    return [this.#elementDispatch(
+      i,
+      `output-${activation}-${+half}-${+dropout}`,
+      () => outputWgsl(activation, half, dropout),
+      () => [...(dropout ? [this.#masks[i].buffer] : []), this.#acts[i], target],
+      half,
+    )];
   }
 
   /**
@@ -870,20 +891,36 @@ export class DenseGpuProgram {
    * gradient at its dropped output through the activation's derivative) times the mask's factors.
    */
   #dropoutBackward(i: number): Dispatch[] {
-    if (!this.#dropped[i]) return [];
-    return [this.#dropoutDispatch(i, "backward", () => [this.#masks[i].buffer, this.#deltas[i]])];
+    if (!this.#plan.dropout) return [];
+    return [this.#elementDispatch(
+      i,
+      "dropout-backward",
+      () => DROPOUT_BACKWARD_WGSL,
+      () => [this.#masks[i].buffer, this.#deltas[i]],
+      false,
+    )];
   }
 
-  #dropoutDispatch(i: number, kind: DropoutKind, buffers: () => GPUBuffer[]): Dispatch {
+  /**
+   * An element-wise dispatch over hidden layer `i`'s values of a micro-batch (float16 pairs under
+   * `pairs`, a thread each), its uniforms the count and dropout's scale.
+   */
+  #elementDispatch(
+    i: number,
+    key: string,
+    code: () => string,
+    buffers: () => GPUBuffer[],
+    pairs: boolean,
+  ): Dispatch {
     const units = this.#plan.layers[i].units;
     // torch's and tfjs's mask value: 1 / (1 - rate) as float32
-    const scale = floatBits(1 / (1 - this.#plan.dropout!));
+    const scale = floatBits(1 / (1 - (this.#plan.dropout ?? 0)));
     return {
-      pipeline: pipelineFor(this.#device, `dropout-${kind}`, () => dropoutWgsl(kind)),
+      pipeline: pipelineFor(this.#device, key, code),
       buffers,
       uniforms: (rows) => [rows * units, scale, 0, 0],
       // one thread a value (a float16 pair under mixed precision: units are even there)
-      groups: (rows) => grid(rows * units / (kind === "forward-half" ? 2 : 1), 256),
+      groups: (rows) => grid(rows * units / (pairs ? 2 : 1), 256),
     };
   }
 
@@ -985,7 +1022,7 @@ export class DenseGpuProgram {
         this.#y,
         ...this.#acts,
         ...this.#deltas,
-        ...this.#dropped,
+        ...this.#outputs,
         ...this.#masks.map((m) => m.buffer),
         ...this.#forwardPartials,
         ...this.#gradPartials,
@@ -993,7 +1030,7 @@ export class DenseGpuProgram {
     ) b?.destroy();
     this.#forwardPartials = [];
     this.#gradPartials = [];
-    this.#dropped = [];
+    this.#outputs = [];
     this.#masks = [];
     this.#bytes?.words.destroy();
     this.#bytes?.table.destroy();
@@ -1023,50 +1060,6 @@ function forwardDims(layer: DenseLayer): (rows: number) => [number, number, numb
 /** [M, N, K] of `layer`'s kernel gradient's product (over a micro-batch's `rows` samples). */
 function gradDims(layer: DenseLayer): (rows: number) => [number, number, number] {
   return (rows) => [layer.inputs, layer.units, rows];
-}
-
-/** Dropout's dispatches: forward on float32 or float16-pair activations, backward on gradients. */
-type DropoutKind = "forward" | "forward-half" | "backward";
-
-/**
- * Dropout's kernel (one thread a value, or a float16 pair for `forward-half`): each of the
- * `count` values times its unit's factor, as tfjs multiplies by the mask (so a NaN stays NaN):
- * 0 where the unit is dropped, `scale` (1 / (1 - rate)) where kept, 1 where the mask's first
- * word is 0 (inference). Forward reads the activations and writes the dropped output; backward
- * scales the gradient in place.
- */
-function dropoutWgsl(kind: DropoutKind): string {
-  const half = kind === "forward-half";
-  const bindings = kind === "backward"
-    ? "@group(0) @binding(2) var<storage, read_write> values: array<f32>;"
-    : `@group(0) @binding(2) var<storage, read> values: array<${word(half)}>;
-@group(0) @binding(3) var<storage, read_write> dropped: array<${word(half)}>;`;
-  const body = kind === "backward"
-    ? "values[i] = values[i] * factor(i);"
-    : half
-    ? `let pair = unpack2x16float(values[i]);
-  dropped[i] = pack2x16float(vec2<f32>(pair.x * factor(e), pair.y * factor(e + 1u)));`
-    : "dropped[i] = values[i] * factor(i);";
-  return `
-struct Dims { count: u32, scale: f32, pad0: u32, pad1: u32 }
-@group(0) @binding(0) var<uniform> dims: Dims;
-@group(0) @binding(1) var<storage, read> mask: array<u32>;
-${bindings}
-
-fn factor(e: u32) -> f32 {
-  let kept = ((mask[1u + (e >> 5u)] >> (e & 31u)) & 1u) == 1u;
-  return select(select(0.0, dims.scale, kept), 1.0, mask[0] == 0u);
-}
-
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
-        @builtin(local_invocation_index) li: u32) {
-  let i = (wg.y * nw.x + wg.x) * 256u + li;
-  let e = i${half ? " * 2u" : ""};
-  if (e >= dims.count) { return; }
-  ${body}
-}
-`;
 }
 
 /**

@@ -168,7 +168,6 @@ Deno.test("dense WGSL step is not used where it does not apply", async () => {
   await ready;
   const reasons: [Record<string, unknown>, string][] = [
     [{ model: { kind: "mlp", batchNorm: true } }, "batch norm"],
-    [{ model: { kind: "mlp", activation: "gelu" } }, "the gelu activation"],
     [{ model: { kind: "mlp" }, fusedModel: false }, ""],
   ];
   for (const [overrides, reason] of reasons) {
@@ -263,6 +262,19 @@ Deno.test("mixed precision with dropout (float16 pairs through the masks) trains
     mixed.dispose();
     full.dispose();
   }
+});
+
+Deno.test("mixed precision with gelu (float16 pre-activations, gelu after) trains like float32 to half rounding", async () => {
+  await ready;
+  await checkMixedPrecision({
+    name: "mlp gelu, dropout 0.1, adam",
+    config: {
+      model: { kind: "mlp", hidden: [30, 12], activation: "gelu", dropout: 0.1 },
+      optimizer: { name: "adam", lr: 0.01 },
+    },
+    shape: classification,
+    steps: [[24], [24], [9]],
+  });
 });
 
 Deno.test("mixedPrecision where the WGSL step cannot store float16 fails at the start, saying why", async () => {

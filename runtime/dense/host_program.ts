@@ -90,11 +90,14 @@ function activate(kind: DenseActivation, z: number): number {
       return Math.tanh(z);
     case "sigmoid":
       return 1 / (1 + Math.exp(-z));
+    case "gelu":
+      return z * geluCdf(z);
     case "linear":
       return z;
   }
 }
 
+/** The derivative at `a`: the activation's output, but gelu's pre-activation (see wgsl.ts). */
 function derivative(kind: DenseActivation, a: number): number {
   switch (kind) {
     case "relu":
@@ -103,9 +106,26 @@ function derivative(kind: DenseActivation, a: number): number {
       return 1 - a * a;
     case "sigmoid":
       return a * (1 - a);
+    case "gelu":
+      // (tfjs's gradient through its ops: the CDF plus z times the normal density)
+      return geluCdf(a) + a * Math.exp(-0.5 * a * a) / Math.sqrt(2 * Math.PI);
     case "linear":
       return 1;
   }
+}
+
+/**
+ * The normal CDF at `x`, 0.5 * (1 + erf(x / sqrt(2))), with erf as tfjs approximates it
+ * (Abramowitz and Stegun 7.1.26, within 1.5e-7), as its gelu computes it.
+ */
+function geluCdf(x: number): number {
+  const v = x / Math.SQRT2;
+  const u = Math.abs(v);
+  const t = 1 / (1 + 0.3275911 * u);
+  const poly =
+    ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) *
+    t;
+  return 0.5 * (1 + Math.sign(v) * (1 - poly * Math.exp(-u * u)));
 }
 
 /**
@@ -215,8 +235,9 @@ export class DenseHostProgram {
     const last = layers.length - 1;
     for (const [m, batch] of microBatches.entries()) {
       const rows = batch.size;
-      // Forward: acts[i] holds layer i's outputs (post-activation; logits for the last), and
-      // under dropout inputs[i + 1] its output after dropout, with the factor of each value.
+      // Forward: acts[i] holds layer i's outputs (post-activation; logits for the last; gelu's
+      // pre-activation, which its derivative takes), and inputs[i + 1] what the next layer
+      // takes: after gelu, and after dropout (with the factor of each value).
       const acts: Float64Array[] = [];
       const inputs: ArrayLike<number>[] = [batch.x];
       const factors: Float32Array[] = [];
@@ -225,6 +246,8 @@ export class DenseHostProgram {
         const { kernel, bias } = weights[i];
         const out = new Float64Array(rows * layer.units);
         const act = i === last ? "linear" : layer.activation;
+        // (gelu's pre-activation kept, gelu applied below, as the WGSL step does)
+        const stored = act === "gelu" ? "linear" : act;
         for (let r = 0; r < rows; r++) {
           for (let n = 0; n < layer.units; n++) {
             let z = bias[n];
@@ -234,11 +257,12 @@ export class DenseHostProgram {
             // float32, as torch holds a layer's outputs: a saturated tanh or sigmoid is then
             // exactly 1 (or 0), its derivative exactly 0, where a float64 one leaves ~1e-11 that
             // an adaptive optimizer or Lion's sign turns into a step of about lr
-            out[r * layer.units + n] = Math.fround(activate(act, z));
+            out[r * layer.units + n] = Math.fround(activate(stored, z));
           }
         }
         acts.push(out);
         input = out;
+        if (act === "gelu") input = out.map((z) => Math.fround(activate("gelu", z)));
         if (rate > 0 && i < last) {
           const size = rows * layer.units;
           const bits = dropoutKeepBits(dropoutLayerSeed(passSeed(m), i), size, rate);
@@ -247,7 +271,7 @@ export class DenseHostProgram {
           for (let e = 0; e < size; e++) {
             factor[e] = (bits[e >>> 5] >>> (e & 31)) & 1 ? keptScale : 0;
             // (float32, as tfjs multiplies by the mask; a NaN stays NaN)
-            dropped[e] = Math.fround(out[e] * factor[e]);
+            dropped[e] = Math.fround(input[e] * factor[e]);
           }
           factors.push(factor);
           input = dropped;
@@ -352,8 +376,8 @@ export class DenseHostProgram {
 
   /**
    * Bytes of the host arrays a step of `rows` needs: the batch's float32 inputs and targets, float64
-   * activations and their gradients (under dropout also the hidden layers' dropped outputs and
-   * float32 factors), and per parameter its host copy, its float64 gradient sum and its float32
+   * activations and their gradients (under dropout or gelu also the hidden layers' outputs as the
+   * next layer takes them, and dropout's float32 factors), and per parameter its host copy, its float64 gradient sum and its float32
    * gradient.
    */
   extraBytes(rows: number): number {
@@ -361,8 +385,15 @@ export class DenseHostProgram {
     const parameters = layers.reduce((n, l) => n + (l.inputs + 1) * l.units, 0);
     const batch = 4 * rows * (layers[0].inputs + targetSize);
     const units = layers.reduce((n, l) => n + l.units, 0);
-    const hidden = this.#plan.dropout ? units - layers[layers.length - 1].units : 0;
-    return batch + 8 * 2 * rows * units + 12 * rows * hidden + 16 * parameters;
+    const hidden = layers.slice(0, -1);
+    // (a hidden layer's next input apart from its outputs: after gelu, or dropout with its
+    // factors)
+    const own = hidden.reduce(
+      (n, l) => n + (this.#plan.dropout || l.activation === "gelu" ? l.units : 0),
+      0,
+    );
+    const masked = this.#plan.dropout ? hidden.reduce((n, l) => n + l.units, 0) : 0;
+    return batch + 8 * 2 * rows * units + 8 * rows * own + 4 * rows * masked + 16 * parameters;
   }
 
   /** Drops the host copies of the weights. */

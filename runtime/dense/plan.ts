@@ -16,7 +16,7 @@ import { dropoutHasLayers } from "../../models/dropout_layers.ts";
 import { TILE } from "./wgsl.ts";
 import type { DenseActivation } from "./wgsl.ts";
 
-const ACTIVATIONS: readonly string[] = ["relu", "tanh", "sigmoid"];
+const ACTIVATIONS: readonly string[] = ["relu", "tanh", "sigmoid", "gelu"];
 
 /**
  * The plan for `variables` (kernel, bias per dense layer, as the model builder orders them), or

@@ -188,7 +188,7 @@ const denseCase: fc.Arbitrary<ParityCase> = fc.record({
     fc.record({
       kind: fc.constant("mlp"),
       hidden: fc.array(fc.integer({ min: 1, max: 48 }), { minLength: 1, maxLength: 3 }),
-      activation: fc.constantFrom("relu", "tanh", "sigmoid"),
+      activation: fc.constantFrom("relu", "tanh", "sigmoid", "gelu"),
       dropout: dropoutRate,
     }),
   ),

@@ -8,8 +8,14 @@
  * @module
  */
 
-/** The activations the dense kernels compile in (`linear` for the output layer). */
-export type DenseActivation = "relu" | "tanh" | "sigmoid" | "linear";
+/**
+ * The activations the dense kernels compile in (`linear` for the output layer). `gelu` is
+ * tfjs-layers' (x times the normal CDF, erf as tfjs approximates it: Abramowitz and Stegun
+ * 7.1.26, within 1.5e-7 of torch's exact erf); its derivative needs the pre-activation, not the
+ * output, so a matmul never applies it: the step stores z and applies gelu after (see
+ * {@linkcode outputWgsl}), and the backprop epilogue reads z.
+ */
+export type DenseActivation = "relu" | "tanh" | "sigmoid" | "gelu" | "linear";
 
 /** The losses the loss kernel implements, with the metric each one sums. */
 export type DenseLoss = "crossEntropy" | "mse" | "binaryCrossEntropy";
@@ -61,11 +67,35 @@ export const NORM_GROUPS = 64;
 /** Values per workgroup at least in that stage (64 a thread) before another workgroup joins. */
 export const NORM_SPAN = 64 * REDUCE_THREADS;
 
-const ACTIVATIONS: Record<DenseActivation, { forward: string; derivative: string }> = {
+/**
+ * Each activation's value at `z`, and its derivative at `a`: the output it gave, but for gelu,
+ * whose `a` is the pre-activation (see {@linkcode DenseActivation}); `fns`, WGSL helpers either
+ * needs.
+ */
+const ACTIVATIONS: Record<
+  DenseActivation,
+  { forward: string; derivative: string; fns?: string }
+> = {
   relu: { forward: "max(z, 0.0)", derivative: "select(0.0, 1.0, a > 0.0)" },
   // tanh(15) is 1 in f32; the clamp keeps implementations that use exp() from overflowing.
   tanh: { forward: "tanh(clamp(z, -15.0, 15.0))", derivative: "1.0 - a * a" },
   sigmoid: { forward: "1.0 / (1.0 + exp(-z))", derivative: "a * (1.0 - a)" },
+  // tfjs's: x * 0.5 * (1 + erf(x / sqrt(2))); its gradient through tfjs's ops is that CDF plus
+  // x times the normal density (erf's exact derivative, as tfjs's Erf gradient has it)
+  gelu: {
+    forward: "z * geluCdf(z)",
+    derivative: "geluCdf(a) + a * exp(-0.5 * a * a) * 0.3989422804014327",
+    fns: `
+fn geluCdf(x: f32) -> f32 {
+  let v = x * 0.7071067811865476;
+  let u = abs(v);
+  let t = 1.0 / (1.0 + 0.3275911 * u);
+  let poly = ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t +
+    0.254829592) * t;
+  let erf = sign(v) * (1.0 - poly * exp(-u * u));
+  return 0.5 * (1.0 + erf);
+}`,
+  },
   linear: { forward: "z", derivative: "1.0" },
 };
 
@@ -416,6 +446,7 @@ var<workgroup> Bs: array<vec4<f32>, 256>;
 ${gather ? "var<workgroup> rowsAt: array<vec3<u32>, 32>;" : ""}
 ${gatherB ? "var<workgroup> colsAt: array<vec3<u32>, 32>;" : ""}
 ${HALF_WGSL}
+${act?.fns ?? ""}
 ${
     act && epilogue.kind === "forward"
       ? `
@@ -746,6 +777,7 @@ struct Dims { M: u32, N: u32, slices: u32, pad: u32 }
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<${word(halfOut)}>;
 
+${ACTIVATIONS[activation].fns ?? ""}
 fn activate(z: f32) -> f32 {
   return ${ACTIVATIONS[activation].forward};
 }
@@ -769,3 +801,75 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<
 }
 `;
 }
+
+/**
+ * Dropout's factor for unit `e`: 0 where dropped, `dims.scale` where kept, 1 where the mask's
+ * first word is 0 (inference: its bits are not read).
+ */
+const DROPOUT_FACTOR_WGSL = `
+fn factor(e: u32) -> f32 {
+  let kept = ((mask[1u + (e >> 5u)] >> (e & 31u)) & 1u) == 1u;
+  return select(select(0.0, dims.scale, kept), 1.0, mask[0] == 0u);
+}`;
+
+/**
+ * A hidden layer's output where a matmul's epilogue does not make it (see gpu_program.ts): its
+ * stored values `z` through `activation` (gelu, which a matmul leaves to this kernel, or linear),
+ * then, with `dropout`, times each unit's factor, as tfjs multiplies by the mask (so a NaN stays
+ * NaN): 0 where the unit is dropped, `scale` (1 / (1 - rate), a uniform) where kept, 1 where
+ * the mask's first word is 0 (inference); the mask's bits follow that word
+ * (`dropoutKeepBits`). One thread a value, or under `half` a float16 pair (units even). Bindings:
+ * [mask,] values, out; uniforms: count (values), scale's bits.
+ */
+export function outputWgsl(
+  activation: "gelu" | "linear",
+  half: boolean,
+  dropout: boolean,
+): string {
+  const binding = (b: number) => b - (dropout ? 0 : 1);
+  const value = (v: string, e: string) => `activate(${v})${dropout ? ` * factor(${e})` : ""}`;
+  return `
+struct Dims { count: u32, scale: f32, pad0: u32, pad1: u32 }
+@group(0) @binding(0) var<uniform> dims: Dims;
+${dropout ? "@group(0) @binding(1) var<storage, read> mask: array<u32>;" : ""}
+@group(0) @binding(${binding(2)}) var<storage, read> values: array<${word(half)}>;
+@group(0) @binding(${binding(3)}) var<storage, read_write> out: array<${word(half)}>;
+${ACTIVATIONS[activation].fns ?? ""}
+fn activate(z: f32) -> f32 {
+  return ${ACTIVATIONS[activation].forward};
+}
+${dropout ? DROPOUT_FACTOR_WGSL : ""}
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+  let i = (wg.y * nw.x + wg.x) * 256u + li;
+  let e = i${half ? " * 2u" : ""};
+  if (e >= dims.count) { return; }
+  ${
+    half
+      ? `let pair = unpack2x16float(values[i]);
+  out[i] = pack2x16float(vec2<f32>(${value("pair.x", "e")}, ${value("pair.y", "e + 1u")}));`
+      : `out[i] = ${value("values[i]", "e")};`
+  }
+}
+`;
+}
+
+/**
+ * Dropout's backward kernel: each of `count` gradients at a hidden layer's pre-activations times
+ * its unit's factor (see {@linkcode outputWgsl}), in place. Bindings: mask, gradients.
+ */
+export const DROPOUT_BACKWARD_WGSL = `
+struct Dims { count: u32, scale: f32, pad0: u32, pad1: u32 }
+@group(0) @binding(0) var<uniform> dims: Dims;
+@group(0) @binding(1) var<storage, read> mask: array<u32>;
+@group(0) @binding(2) var<storage, read_write> values: array<f32>;
+${DROPOUT_FACTOR_WGSL}
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+  let i = (wg.y * nw.x + wg.x) * 256u + li;
+  if (i >= dims.count) { return; }
+  values[i] = values[i] * factor(i);
+}
+`;
