@@ -16,7 +16,8 @@
  * `--units`, `--layers`, sequences of `--seq steps,features`): tfjs unrolls each step of the
  * sequence into its own ops, the WGSL step takes two dispatches a step and layer. Beside the
  * main thread's time a step in the engine's calls, the time of it outside `GPUQueue.submit`: on
- * llvmpipe a submission runs the GPU's work before it returns. `--dropout R` puts dropout at rate
+ * llvmpipe a submission runs the GPU's work before it returns. `--activation` sets the mlp's
+ * (relu, tanh, sigmoid or gelu). `--dropout R` puts dropout at rate
  * R after the mlp's hidden layers (the cnn's dense ones): tfjs's path draws each step's masks and
  * multiplies them in, the WGSL step uploads the same masks as bits. `--staging loops` builds the WGSL
  * step's products with their slices staged in loops, as before the forty-ninth session (see
@@ -25,7 +26,7 @@
  *   deno run -A bench/dense_overhead.ts [--steps 200] [--repeats 3] [--hidden 16,16] [--batch 8]
  *     [--model mlp|cnn|rnn] [--image 28] [--filters 32,64] [--cell lstm] [--units 16]
  *     [--layers 1] [--seq 8,4] [--profile] [--mixed] [--bytes]
- *     [--optimizer adam|sgd] [--staging unrolled|loops] [--dropout 0.2]
+ *     [--optimizer adam|sgd] [--staging unrolled|loops] [--activation relu] [--dropout 0.2]
  *
  * @module
  */
@@ -61,6 +62,7 @@ const { values } = parseArgs({
     optimizer: { type: "string", default: "adam" },
     staging: { type: "string", default: "unrolled" },
     dropout: { type: "string", default: "0" },
+    activation: { type: "string", default: "relu" },
   },
 });
 if (values.staging !== "unrolled" && values.staging !== "loops") {
@@ -93,6 +95,12 @@ const filters = values.filters.split(",").map(Number);
 const inputs = cnn ? side * side : rnn ? sequence[0] * sequence[1] : Number(values.inputs);
 const size = Number(values.batch);
 const dropout = Number(values.dropout);
+const activation = values.activation as "relu";
+if (
+  !["relu", "tanh", "sigmoid", "gelu"].includes(activation) || (cnn || rnn) && activation !== "relu"
+) {
+  throw new Error(`--activation is relu, tanh, sigmoid or gelu, for an mlp: ${activation}`);
+}
 if (!(dropout >= 0 && dropout < 1) || rnn && dropout > 0) {
   throw new Error(
     `--dropout is a rate from 0 up to 1 (not 1), for an mlp or a cnn: ${values.dropout}`,
@@ -154,7 +162,7 @@ for (let r = 0; r < Number(values.repeats); r++) {
             units: Number(values.units),
             layers: Number(values.layers),
           }
-          : { kind: "mlp", hidden, dropout },
+          : { kind: "mlp", hidden, dropout, activation },
         optimizer,
       }),
       {
@@ -202,7 +210,7 @@ const shape = cnn
   ? `cnn ${side}x${side}, conv ${filters.join("-")}, dense ${hidden.join("-")}-10`
   : rnn
   ? `${values.cell} ${values.layers}x${values.units} over ${sequence.join("x")}, dense 10`
-  : `mlp ${inputs}-${hidden.join("-")}-10`;
+  : `mlp ${inputs}-${hidden.join("-")}-10${activation === "relu" ? "" : ` ${activation}`}`;
 const dropped = dropout > 0 ? `, dropout ${dropout}` : "";
 console.log(
   `${shape}${dropped}, batch ${size}, ${optimizerName} (fused)${
