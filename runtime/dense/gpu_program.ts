@@ -44,7 +44,7 @@ import {
 import {
   type DenseActivation,
   type DenseLoss,
-  DROPOUT_BACKWARD_WGSL,
+  dropoutBackwardWgsl,
   type Epilogue,
   type HalfStorage,
   lossWgsl,
@@ -120,8 +120,18 @@ interface FeatureStage {
   allocate(rows: number): void;
   /** The variables' buffers the dispatches bind (a change makes the bind groups again). */
   boundBuffers(): GPUBuffer[];
-  forward(input: () => GPUBuffer): Dispatch[];
-  backward(input: () => GPUBuffer, grad: (j: number) => GPUBuffer): Dispatch[];
+  /**
+   * Values per sample of each of the stage's dropout layers (between an rnn's layers), in the
+   * model's order of dropout layers (the stage's come before the dense layers'): the program
+   * draws and uploads their masks, and hands the stage their buffers (`mask(k)`).
+   */
+  dropoutPerRow?(): { perRow: number; rate: number }[];
+  forward(input: () => GPUBuffer, mask: (k: number) => GPUBuffer): Dispatch[];
+  backward(
+    input: () => GPUBuffer,
+    grad: (j: number) => GPUBuffer,
+    mask: (k: number) => GPUBuffer,
+  ): Dispatch[];
   /** Floats held outside tfjs for micro-batches of `rows` samples, the batch's inputs among them. */
   extraFloats(rows: number): number;
   dispose(): void;
@@ -167,11 +177,19 @@ export class DenseGpuProgram {
    */
   #outputs: (GPUBuffer | undefined)[] = [];
   /**
-   * Under dropout, per hidden layer: its mask, a word saying whether to apply it (0 in inference:
-   * every unit passes as it is), then the kept units' bits ({@linkcode dropoutKeepBits}), with
-   * the host's copy the bits are drawn into.
+   * Per dropout layer, in the model's order (the stage's, then the dense hidden layers'): its
+   * mask, a word saying whether to apply it (0 in inference: every unit passes as it is), then
+   * the kept units' bits ({@linkcode dropoutKeepBits}), with the host's copy the bits are drawn
+   * into, the values a sample, and the rate.
    */
-  #masks: { buffer: GPUBuffer; words: Uint32Array<ArrayBuffer> }[] = [];
+  #masks: {
+    buffer: GPUBuffer;
+    words: Uint32Array<ArrayBuffer>;
+    perRow: number;
+    rate: number;
+  }[] = [];
+  /** The stage's dropout layers (the dense hidden layers' masks come after theirs). */
+  readonly #stageDropout: { perRow: number; rate: number }[];
   /** Whether the masks' first words say "apply" (a training pass's were written last). */
   #masksOn = false;
   /**
@@ -279,6 +297,7 @@ export class DenseGpuProgram {
         hint: `give every ${what} an even width, or drop mixedPrecision`,
       });
     }
+    this.#stageDropout = this.#stage?.dropoutPerRow?.() ?? [];
     const stageGrads = this.#stage?.gradients() ?? [];
     this.#denseOffset = stageGrads.length;
     this.grads = [
@@ -334,11 +353,12 @@ export class DenseGpuProgram {
   #outputFloats(rows: number): number {
     const hidden = this.#plan.layers.slice(0, -1);
     const half = this.#plan.halfActivations ? 2 : 1;
+    const masks = this.#stageDropout.reduce((n, m) => n + rows * m.perRow / 32 + 1, 0);
     return hidden.reduce(
       (n, l) =>
         n + (this.#ownOutput(l) ? rows * l.units / half : 0) +
         (this.#plan.dropout ? rows * l.units / 32 + 1 : 0),
-      0,
+      masks,
     );
   }
 
@@ -416,16 +436,14 @@ export class DenseGpuProgram {
    * hidden layer's drawn as tfjs's path draws it (see `models/dropout.ts`).
    */
   #writeMasks(rows: number, seed: number): void {
-    const rate = this.#plan.dropout;
-    if (!rate) return;
-    this.#masks.forEach(({ buffer, words }, i) => {
-      const units = rows * this.#plan.layers[i].units;
+    this.#masks.forEach(({ buffer, words, perRow, rate }, k) => {
+      const units = rows * perRow;
       const count = 1 + Math.ceil(units / 32);
       words[0] = 1;
-      dropoutKeepBits(dropoutLayerSeed(seed, i), units, rate, words.subarray(1, count));
+      dropoutKeepBits(dropoutLayerSeed(seed, k), units, rate, words.subarray(1, count));
       this.#device.queue.writeBuffer(buffer, 0, words, 0, count);
     });
-    this.#masksOn = true;
+    this.#masksOn = this.#masks.length > 0;
   }
 
   /** Turns dropout off for the passes recorded next (inference): the masks' first words to 0. */
@@ -700,9 +718,18 @@ export class DenseGpuProgram {
         ? buffer(halfActivations ? Math.ceil(rows * l.units / 2) : rows * l.units, `output ${i}`)
         : undefined
     );
-    this.#masks = (this.#plan.dropout ? hidden : []).map((l, i) => {
-      const words = 1 + Math.ceil(rows * l.units / 32);
-      return { buffer: buffer(words, `dropout mask ${i}`), words: new Uint32Array(words) };
+    const dropout = this.#plan.dropout;
+    this.#masks = [
+      ...this.#stageDropout,
+      ...(dropout ? hidden.map((l) => ({ perRow: l.units, rate: dropout })) : []),
+    ].map(({ perRow, rate }, k) => {
+      const words = 1 + Math.ceil(rows * perRow / 32);
+      return {
+        buffer: buffer(words, `dropout mask ${k}`),
+        words: new Uint32Array(words),
+        perRow,
+        rate,
+      };
     });
     this.#masksOn = false; // (a new buffer holds zeros: off until a training pass's are written)
     this.#forwardPartials = layers.map((l, i) => {
@@ -737,7 +764,8 @@ export class DenseGpuProgram {
     const output = (i: number) => this.#outputs[i] ?? this.#acts[i];
     const input = (i: number) => i > 0 ? output(i - 1) : stage ? stage.features() : this.#x!;
     const grad = (j: number) => this.#gradBuffer(this.#denseOffset + j);
-    if (stage) out.push(...stage.forward(() => this.#x!));
+    const mask = (k: number) => this.#masks[k].buffer;
+    if (stage) out.push(...stage.forward(() => this.#x!, mask));
     // Under mixed precision every hidden activation is float16: a layer's input but the first
     // (unless it is the conv blocks' output), every output but the last.
     const half = this.#plan.halfActivations === true;
@@ -850,7 +878,7 @@ export class DenseGpuProgram {
         ));
       }
     }
-    if (stage) out.push(...stage.backward(() => this.#x!, (j) => this.#gradBuffer(j)));
+    if (stage) out.push(...stage.backward(() => this.#x!, (j) => this.#gradBuffer(j), mask));
     this.#dispatches = out;
     this.#evalUniforms ??= device.createBuffer({
       label: "anneal dense evaluation uniforms",
@@ -881,7 +909,7 @@ export class DenseGpuProgram {
       i,
       `output-${activation}-${+half}-${+dropout}`,
       () => outputWgsl(activation, half, dropout),
-      () => [...(dropout ? [this.#masks[i].buffer] : []), this.#acts[i], target],
+      () => [...(dropout ? [this.#denseMask(i)] : []), this.#acts[i], target],
       half,
     )];
   }
@@ -895,10 +923,15 @@ export class DenseGpuProgram {
     return [this.#elementDispatch(
       i,
       "dropout-backward",
-      () => DROPOUT_BACKWARD_WGSL,
-      () => [this.#masks[i].buffer, this.#deltas[i]],
+      () => dropoutBackwardWgsl(false),
+      () => [this.#denseMask(i), this.#deltas[i]],
       false,
     )];
+  }
+
+  /** Dense hidden layer `i`'s dropout mask (after the stage's). */
+  #denseMask(i: number): GPUBuffer {
+    return this.#masks[this.#stageDropout.length + i].buffer;
   }
 
   /**

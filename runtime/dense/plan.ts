@@ -208,7 +208,6 @@ export function rnnPlan(
 ): DensePlan | string {
   const spec = config.model;
   if (spec.kind !== "rnn") return kindReason(spec.kind);
-  if (spec.layers > 1 && spec.dropout > 0) return "dropout";
   if (config.mixedPrecision) return "mixed precision (the recurrent layers keep float32)";
   if (inputShape.length === 0) return "inputs without steps";
   // as the model builder reads them: [steps, ...features] (a flat vector: steps of one feature)
@@ -248,5 +247,11 @@ export function rnnPlan(
     Math.floor((MAX_GROUPS * TILE) / steps),
     MAX_GROUPS,
   );
-  return { ...head, recurrent: { cell: spec.cell, units: spec.units, steps, layers }, evalRows };
+  // (torch's nn.LSTM dropout: between stacked layers only)
+  const dropout = spec.layers > 1 && spec.dropout > 0 ? spec.dropout : undefined;
+  return {
+    ...head,
+    recurrent: { cell: spec.cell, units: spec.units, steps, layers, dropout },
+    evalRows,
+  };
 }

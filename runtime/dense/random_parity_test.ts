@@ -320,7 +320,8 @@ const cnnCase: fc.Arbitrary<ParityCase> = fc.record({
 
 /**
  * rnn models the WGSL step runs: 1-3 stacked LSTM or GRU layers of 1-70 units (past one
- * workgroup of 64), sequences of 1-6 steps of 1-5 features (or a flat vector: steps of one).
+ * workgroup of 64), dropout between them or none, sequences of 1-6 steps of 1-5 features (or a
+ * flat vector: steps of one).
  * SGD only: a gradient summed through the steps and gates rounds apart by ~2e-7 of the loss's
  * scale, which for a weight whose gradient is small (a cancelling sum) is a part in a thousand
  * of it, and Adam, AdamW and Lion step by about lr whatever the gradient's size (drawn: 1.6e-5
@@ -331,6 +332,7 @@ const rnnCase: fc.Arbitrary<ParityCase> = fc.record({
   cell: fc.constantFrom("lstm", "gru"),
   units: fc.oneof(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 60, max: 70 })),
   layers: fc.integer({ min: 1, max: 3 }),
+  dropout: dropoutRate,
   inputShape: fc.oneof(
     fc.tuple(fc.integer({ min: 1, max: 6 })),
     fc.tuple(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 5 })),
@@ -338,7 +340,13 @@ const rnnCase: fc.Arbitrary<ParityCase> = fc.record({
   optimizer: optimizer(false),
   clipping,
   accumulation: fc.integer({ min: 1, max: 2 }),
-}).chain((c) => drawnCase(c, { kind: "rnn", cell: c.cell, units: c.units, layers: c.layers }, 12));
+}).chain((c) =>
+  drawnCase(
+    c,
+    { kind: "rnn", cell: c.cell, units: c.units, layers: c.layers, dropout: c.dropout },
+    12,
+  )
+);
 
 /** Runs `check` on `runs` drawn cases; a failure names the case and the seed. */
 async function property(

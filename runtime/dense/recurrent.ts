@@ -33,6 +33,7 @@ import {
   columnSumDispatch,
   type Dispatch,
   expectShape,
+  floatBits,
   gradDispatches,
   grid,
   matmulDispatch,
@@ -41,7 +42,7 @@ import {
   splitPartialFloats,
   storageBuffer,
 } from "./dispatch.ts";
-import { TILE } from "./wgsl.ts";
+import { dropoutBackwardWgsl, outputWgsl, TILE } from "./wgsl.ts";
 
 /** One recurrent layer's weights (torch's `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`). */
 export interface RecurrentLayer {
@@ -64,6 +65,11 @@ export interface RecurrentPlan {
   /** Steps of a sequence (T). */
   steps: number;
   layers: RecurrentLayer[];
+  /**
+   * Dropout between the layers (torch's nn.LSTM `dropout`): each output sequence but the last
+   * layer's, before the next layer takes it; absent or 0, none.
+   */
+  dropout?: number;
 }
 
 /** Gates a cell computes: LSTM i, f, g, o; GRU z, r, n (tfjs's orders, see recurrent.ts). */
@@ -124,6 +130,8 @@ interface LayerBuffers {
   cs?: GPUBuffer;
   /** The outputs again, [T, rows, units] (the next layer's input), or the last step's [rows, units]. */
   out: GPUBuffer;
+  /** Under dropout (a layer but the last), `out` after it: the next layer's input. */
+  dropped?: GPUBuffer;
   /** The gradient at `out`, from the layer above (or the head). */
   dout: GPUBuffer;
   /** The gates' pre-activation gradients on the input side, [T, rows, gates x units]. */
@@ -222,6 +230,9 @@ export class RecurrentStage {
         hs: this.#storage((steps + 1) * rows * units, `outputs ${i}`),
         cs: cell === "lstm" ? this.#storage((steps + 1) * rows * units, `cells ${i}`) : undefined,
         out: this.#storage((top ? 1 : steps) * rows * units, `sequence ${i}`),
+        dropped: this.plan.dropout && !top
+          ? this.#storage(seq * units, `sequence after dropout ${i}`)
+          : undefined,
         dout: this.#storage((top ? 1 : steps) * rows * units, `sequence gradient ${i}`),
         dzx: this.#storage(seq * width, `gate gradients ${i}`),
         dzh: cell === "gru"
@@ -244,8 +255,52 @@ export class RecurrentStage {
     );
   }
 
+  /**
+   * Values a sample of each dropout layer between the layers (each output sequence but the
+   * last), with the rate: none without dropout.
+   */
+  dropoutPerRow(): { perRow: number; rate: number }[] {
+    const { dropout, layers, steps, units } = this.plan;
+    if (!dropout) return [];
+    return layers.slice(1).map(() => ({ perRow: steps * units, rate: dropout }));
+  }
+
+  /** Layer `i`'s output sequence as the next layer takes it (after dropout, where it drops). */
+  #sequence(i: number): GPUBuffer {
+    return this.#buffers[i].dropped ?? this.#buffers[i].out;
+  }
+
+  /**
+   * Dropout on layer `i`'s output sequence (time-major), forward into its `dropped` or backward
+   * on its gradient in place, with the mask of dropout layer `i` (`mask(i)`), drawn by tfjs's
+   * order of the values ([rows, T, units]).
+   */
+  #dropoutDispatch(
+    i: number,
+    direction: "forward" | "backward",
+    mask: (k: number) => GPUBuffer,
+  ): Dispatch {
+    const { steps, units } = this.plan;
+    const own = this.#buffers;
+    const scale = floatBits(1 / (1 - this.plan.dropout!));
+    return {
+      pipeline: pipelineFor(
+        this.#device,
+        `sequence-dropout-${direction}`,
+        () =>
+          direction === "forward"
+            ? outputWgsl("linear", false, true, true)
+            : dropoutBackwardWgsl(true),
+      ),
+      buffers: () =>
+        direction === "forward" ? [mask(i), own[i].out, own[i].dropped!] : [mask(i), own[i].dout],
+      uniforms: (rows) => [steps * rows * units, scale, rows, steps],
+      groups: (rows) => grid(steps * rows * units, 256),
+    };
+  }
+
   /** Forward: the inputs made time-major; per layer the projections, then a dispatch a step. */
-  forward(input: () => GPUBuffer): Dispatch[] {
+  forward(input: () => GPUBuffer, mask: (k: number) => GPUBuffer): Dispatch[] {
     const device = this.#device;
     const { steps, units, layers, cell } = this.plan;
     const width = gateCount(cell) * units;
@@ -259,7 +314,7 @@ export class RecurrentStage {
     ));
     layers.forEach((layer, i) => {
       const own = this.#buffers[i];
-      const below = i === 0 ? () => this.#xt! : () => this.#buffers[i - 1].out;
+      const below = i === 0 ? () => this.#xt! : () => this.#sequence(i - 1);
       out.push(matmulDispatch(device, {
         transA: false,
         transB: false,
@@ -284,6 +339,7 @@ export class RecurrentStage {
           ...(own.cs ? [own.cs] : []),
         ]));
       }
+      if (this.plan.dropout && !top) out.push(this.#dropoutDispatch(i, "forward", mask));
     });
     return out;
   }
@@ -293,7 +349,11 @@ export class RecurrentStage {
    * dispatch a step from the last, the gradient into the layer beneath, and the weight gradients
    * (`grad(j)`: the buffer of the stage's j-th gradient tensor).
    */
-  backward(_input: () => GPUBuffer, grad: (j: number) => GPUBuffer): Dispatch[] {
+  backward(
+    _input: () => GPUBuffer,
+    grad: (j: number) => GPUBuffer,
+    mask: (k: number) => GPUBuffer,
+  ): Dispatch[] {
     const device = this.#device;
     const { steps, units, layers, cell } = this.plan;
     const width = gateCount(cell) * units;
@@ -319,7 +379,7 @@ export class RecurrentStage {
           ...(own.dzh ? [own.dzh] : []),
         ]));
       }
-      const input = i === 0 ? () => this.#xt! : () => this.#buffers[i - 1].out;
+      const input = i === 0 ? () => this.#xt! : () => this.#sequence(i - 1);
       if (i > 0) {
         // dX = dZx W^T, into the layer beneath's output sequence (no activation between them)
         const beneath = this.#buffers[i - 1];
@@ -335,6 +395,8 @@ export class RecurrentStage {
             beneath.dout,
           ],
         }));
+        // (through the dropout between them: the gradient at the layer beneath's output)
+        if (this.plan.dropout) out.push(this.#dropoutDispatch(i - 1, "backward", mask));
       }
       const first = 4 * i;
       // dW = X^T dZx; dU = [h_{-1} .. h_{T-2}]^T dZh (the zero slot first); the biases' sums
@@ -403,7 +465,7 @@ export class RecurrentStage {
     return layers.reduce((floats, _, i) => {
       const top = i === layers.length - 1;
       const states = (cell === "lstm" ? 2 : 1) * (steps + 1) * rows * units;
-      const sequences = 2 * (top ? 1 : steps) * rows * units;
+      const sequences = (this.plan.dropout && !top ? 3 : 2) * (top ? 1 : steps) * rows * units;
       const gates = (cell === "gru" ? 3 : 2) * seq * width + seq * 4 * units;
       const parts = splitPartialFloats(rows, this.#kernelDims(layers[i])) +
         splitPartialFloats(rows, this.#recurrentDims());

@@ -803,14 +803,33 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<
 }
 
 /**
- * Dropout's factor for unit `e`: 0 where dropped, `dims.scale` where kept, 1 where the mask's
- * first word is 0 (inference: its bits are not read).
+ * Dropout's uniforms: the values' count, the kept units' scale, and for a sequence stored
+ * time-major the batch's rows and steps.
  */
-const DROPOUT_FACTOR_WGSL = `
+const DROPOUT_DIMS_WGSL = `
+struct Dims { count: u32, scale: f32, rows: u32, steps: u32 }
+@group(0) @binding(0) var<uniform> dims: Dims;`;
+
+/**
+ * Dropout's factor for value `e`: 0 where its unit is dropped, `dims.scale` where kept, 1 where
+ * the mask's first word is 0 (inference: its bits are not read). With `timeMajor`, `e` indexes a
+ * sequence stored [steps, rows, units] (the recurrent layers'), whose mask tfjs draws for
+ * [rows, steps, units].
+ */
+function dropoutFactorWgsl(timeMajor: boolean): string {
+  const at = timeMajor
+    ? `let units = dims.count / (dims.rows * dims.steps);
+  let u = e % units;
+  let q = e / units;
+  let b = ((q % dims.rows) * dims.steps + q / dims.rows) * units + u;`
+    : "let b = e;";
+  return `
 fn factor(e: u32) -> f32 {
-  let kept = ((mask[1u + (e >> 5u)] >> (e & 31u)) & 1u) == 1u;
+  ${at}
+  let kept = ((mask[1u + (b >> 5u)] >> (b & 31u)) & 1u) == 1u;
   return select(select(0.0, dims.scale, kept), 1.0, mask[0] == 0u);
 }`;
+}
 
 /**
  * A hidden layer's output where a matmul's epilogue does not make it (see gpu_program.ts): its
@@ -819,18 +838,18 @@ fn factor(e: u32) -> f32 {
  * NaN): 0 where the unit is dropped, `scale` (1 / (1 - rate), a uniform) where kept, 1 where
  * the mask's first word is 0 (inference); the mask's bits follow that word
  * (`dropoutKeepBits`). One thread a value, or under `half` a float16 pair (units even). Bindings:
- * [mask,] values, out; uniforms: count (values), scale's bits.
+ * [mask,] values, out; uniforms: count (values), scale's bits, and with `timeMajor` (a
+ * recurrent layer's output sequence, see `dropoutFactorWgsl`) the rows and steps.
  */
 export function outputWgsl(
   activation: "gelu" | "linear",
   half: boolean,
   dropout: boolean,
+  timeMajor = false,
 ): string {
   const binding = (b: number) => b - (dropout ? 0 : 1);
   const value = (v: string, e: string) => `activate(${v})${dropout ? ` * factor(${e})` : ""}`;
-  return `
-struct Dims { count: u32, scale: f32, pad0: u32, pad1: u32 }
-@group(0) @binding(0) var<uniform> dims: Dims;
+  return `${DROPOUT_DIMS_WGSL}
 ${dropout ? "@group(0) @binding(1) var<storage, read> mask: array<u32>;" : ""}
 @group(0) @binding(${binding(2)}) var<storage, read> values: array<${word(half)}>;
 @group(0) @binding(${binding(3)}) var<storage, read_write> out: array<${word(half)}>;
@@ -838,7 +857,7 @@ ${ACTIVATIONS[activation].fns ?? ""}
 fn activate(z: f32) -> f32 {
   return ${ACTIVATIONS[activation].forward};
 }
-${dropout ? DROPOUT_FACTOR_WGSL : ""}
+${dropout ? dropoutFactorWgsl(timeMajor) : ""}
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
@@ -856,15 +875,15 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<
 }
 
 /**
- * Dropout's backward kernel: each of `count` gradients at a hidden layer's pre-activations times
- * its unit's factor (see {@linkcode outputWgsl}), in place. Bindings: mask, gradients.
+ * Dropout's backward kernel: each of `count` gradients (at a hidden layer's pre-activations, or
+ * `timeMajor` at a recurrent layer's output sequence) times its unit's factor (see
+ * {@linkcode outputWgsl}), in place. Bindings: mask, gradients.
  */
-export const DROPOUT_BACKWARD_WGSL = `
-struct Dims { count: u32, scale: f32, pad0: u32, pad1: u32 }
-@group(0) @binding(0) var<uniform> dims: Dims;
+export function dropoutBackwardWgsl(timeMajor: boolean): string {
+  return `${DROPOUT_DIMS_WGSL}
 @group(0) @binding(1) var<storage, read> mask: array<u32>;
 @group(0) @binding(2) var<storage, read_write> values: array<f32>;
-${DROPOUT_FACTOR_WGSL}
+${dropoutFactorWgsl(timeMajor)}
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
@@ -873,3 +892,4 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<
   values[i] = values[i] * factor(i);
 }
 `;
+}
