@@ -335,9 +335,8 @@ export class DenseGpuProgram {
     // float16 activations take half the bytes, but for the last layer's (the logits)
     const hidden = this.#plan.halfActivations ? (units - layers[layers.length - 1].units) / 2 : 0;
     // With conv blocks or recurrent layers the input is counted with their buffers.
-    const perRow = (this.#stage ? 0 : layers[0].inputs) + targetSize + 2 * units - hidden +
-      this.#outputFloats(1);
-    const stage = this.#stage?.extraFloats(rows) ?? 0;
+    const perRow = (this.#stage ? 0 : layers[0].inputs) + targetSize + 2 * units - hidden;
+    const stage = (this.#stage?.extraFloats(rows) ?? 0) + this.#outputFloats(rows);
     const partials = layers.reduce(
       (n, l) =>
         n + splitPartialFloats(rows, forwardDims(l)) + splitPartialFloats(rows, gradDims(l)),
@@ -353,11 +352,12 @@ export class DenseGpuProgram {
   #outputFloats(rows: number): number {
     const hidden = this.#plan.layers.slice(0, -1);
     const half = this.#plan.halfActivations ? 2 : 1;
-    const masks = this.#stageDropout.reduce((n, m) => n + rows * m.perRow / 32 + 1, 0);
+    const mask = (perRow: number) => Math.ceil(rows * perRow / 32) + 1;
+    const masks = this.#stageDropout.reduce((n, m) => n + mask(m.perRow), 0);
     return hidden.reduce(
       (n, l) =>
-        n + (this.#ownOutput(l) ? rows * l.units / half : 0) +
-        (this.#plan.dropout ? rows * l.units / 32 + 1 : 0),
+        n + (this.#ownOutput(l) ? Math.ceil(rows * l.units / half) : 0) +
+        (this.#plan.dropout ? mask(l.units) : 0),
       masks,
     );
   }

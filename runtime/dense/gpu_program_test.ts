@@ -415,49 +415,51 @@ Deno.test("steps left unread train as steps read one by one: two micro-batches, 
   assert.deepEqual(left.weights, read.weights);
 });
 
-Deno.test("under dropout the WGSL step's evaluation drops nothing, between training steps that do", async () => {
-  await ready;
-  // (the engine evaluates in tfjs's ops on a software adapter: the program is called here)
-  const config = parseConfig({
-    backend: "webgpu",
-    seed: 3,
-    fusedModel: false,
-    model: { kind: "mlp", hidden: [24, 9], dropout: 0.5 },
+for (const activation of ["relu", "gelu"] as const) {
+  Deno.test(`under dropout the WGSL step's evaluation drops nothing, between training steps that do (${activation})`, async () => {
+    await ready;
+    // (the engine evaluates in tfjs's ops on a software adapter: the program is called here)
+    const config = parseConfig({
+      backend: "webgpu",
+      seed: 3,
+      fusedModel: false,
+      model: { kind: "mlp", hidden: [24, 9], dropout: 0.5, activation },
+    });
+    const reference = new TrainingEngine(config, classification);
+    const plan = densePlan(config, reference.variables, "crossEntropy", 1);
+    if (typeof plan === "string") throw new Error(plan);
+    assert.equal(plan.dropout, 0.5);
+    // an evaluation in parts of 4 rows, each through the same dispatches as a step's forward pass
+    const program = new DenseGpuProgram({ ...plan, evalRows: 4 });
+    try {
+      const gen = new Rng(9);
+      const data = batch(() => gen.float(), 10, 30, classification);
+      const [want] = await reference.readStats([reference.evaluate(data)]);
+      const evaluated = async () => {
+        const stats = program.evaluate(data);
+        const got = Array.from(await stats.data());
+        stats.dispose();
+        close(got, [want.loss, want.gradNorm, ...want.metricSums], "evaluation");
+        return got;
+      };
+      const trained = async () => {
+        const { grads, stats } = program.computeGradients([data], () => 17);
+        const values = [...await stats.data(), ...await grads[0].data()];
+        stats.dispose();
+        return values;
+      };
+      const first = await evaluated();
+      const step = await trained();
+      // a training pass drops units: its loss is not inference's
+      assert.ok(Math.abs(step[0] - first[0]) > 1e-3, `${step[0]} against ${first[0]}`);
+      assert.deepEqual(await evaluated(), first);
+      assert.deepEqual(await trained(), step);
+    } finally {
+      program.dispose();
+      reference.dispose();
+    }
   });
-  const reference = new TrainingEngine(config, classification);
-  const plan = densePlan(config, reference.variables, "crossEntropy", 1);
-  if (typeof plan === "string") throw new Error(plan);
-  assert.equal(plan.dropout, 0.5);
-  // an evaluation in parts of 4 rows, each through the same dispatches as a step's forward pass
-  const program = new DenseGpuProgram({ ...plan, evalRows: 4 });
-  try {
-    const gen = new Rng(9);
-    const data = batch(() => gen.float(), 10, 30, classification);
-    const [want] = await reference.readStats([reference.evaluate(data)]);
-    const evaluated = async () => {
-      const stats = program.evaluate(data);
-      const got = Array.from(await stats.data());
-      stats.dispose();
-      close(got, [want.loss, want.gradNorm, ...want.metricSums], "evaluation");
-      return got;
-    };
-    const trained = async () => {
-      const { grads, stats } = program.computeGradients([data], () => 17);
-      const values = [...await stats.data(), ...await grads[0].data()];
-      stats.dispose();
-      return values;
-    };
-    const first = await evaluated();
-    const step = await trained();
-    // a training pass drops units: its loss is not inference's
-    assert.ok(Math.abs(step[0] - first[0]) > 1e-3, `${step[0]} against ${first[0]}`);
-    assert.deepEqual(await evaluated(), first);
-    assert.deepEqual(await trained(), step);
-  } finally {
-    program.dispose();
-    reference.dispose();
-  }
-});
+}
 
 // Last in this file: no WebGPU device left alive when the test process ends.
 Deno.test("release the WebGPU device", releaseWebGpu);

@@ -386,10 +386,11 @@ export class DenseHostProgram {
     const batch = 4 * rows * (layers[0].inputs + targetSize);
     const units = layers.reduce((n, l) => n + l.units, 0);
     const hidden = layers.slice(0, -1);
-    // (a hidden layer's next input apart from its outputs: after gelu, or dropout with its
-    // factors)
+    // (a hidden layer's next input apart from its outputs: after gelu, and after dropout with
+    // its factors; with both, the two arrays at once)
+    const gelu = (l: { activation: string }) => l.activation === "gelu";
     const own = hidden.reduce(
-      (n, l) => n + (this.#plan.dropout || l.activation === "gelu" ? l.units : 0),
+      (n, l) => n + l.units * ((this.#plan.dropout ? 1 : 0) + (gelu(l) ? 1 : 0)),
       0,
     );
     const masked = this.#plan.dropout ? hidden.reduce((n, l) => n + l.units, 0) : 0;

@@ -207,7 +207,8 @@ const narrowModel = fc.oneof(
   fc.record({
     kind: fc.constant("mlp"),
     hidden: fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 3 }),
-    activation: fc.constantFrom("relu", "tanh", "sigmoid"),
+    activation: fc.constantFrom("relu", "tanh", "sigmoid", "gelu"),
+    dropout: dropoutRate,
   }),
 );
 
