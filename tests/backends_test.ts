@@ -302,21 +302,27 @@ Deno.test("mixedPrecision through the actors: float16 activations on WebGPU, a c
   );
 });
 
-Deno.test("on WebGPU a model the WGSL step does not take says why: the plan event and meta.json name the reason", async () => {
+Deno.test("a model the fused steps do not take says why: the plan event and meta.json name the path and the reason", async () => {
   await using runs = await tempRunsDir();
   const config = {
     runsDir: runs.dir,
-    backend: "webgpu" as const,
     epochs: 1,
     data: { kind: "synthetic-linear" as const, n: 32 },
     optimizer: { name: "sgd" as const, lr: 0.05 },
   };
-  const cases: [{ kind: "mlp"; hidden: number[]; batchNorm?: boolean }, string, string?][] = [
-    [{ kind: "mlp", hidden: [8], batchNorm: true }, "tfjs", "batch norm"],
-    [{ kind: "mlp", hidden: [8] }, "wgsl"],
+  const cases: [
+    "webgpu" | "wasm",
+    { kind: "mlp"; hidden: number[]; batchNorm?: boolean },
+    string,
+    string?,
+  ][] = [
+    // (the host step on the CPU backends has no batch norm; the WGSL step has)
+    ["wasm", { kind: "mlp", hidden: [8], batchNorm: true }, "tfjs", "batch norm"],
+    ["webgpu", { kind: "mlp", hidden: [8], batchNorm: true }, "wgsl"],
+    ["webgpu", { kind: "mlp", hidden: [8] }, "wgsl"],
   ];
-  for (const [model, path, reason] of cases) {
-    const { result, events } = await trainCollect({ ...config, model });
+  for (const [backend, model, path, reason] of cases) {
+    const { result, events } = await trainCollect({ ...config, backend, model });
     assert.equal(result.status, "completed", result.reason);
     const plan = events.find((e) => e.type === "plan");
     assert.ok(plan?.type === "plan");

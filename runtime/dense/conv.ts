@@ -474,18 +474,18 @@ const CHANNEL_THREADS = 256;
 /** Rows one workgroup of a per-channel reduction aims to sum. */
 const CHANNEL_SPAN = 1024;
 /** Row slices at most (its partials buffer holds this many per channel and sum). */
-const CHANNEL_SLICES = 64;
+export const CHANNEL_SLICES = 64;
 
 /**
  * Channels a workgroup of a per-channel reduction reads side by side: consecutive in memory, so
  * that a GPU's neighbouring threads load neighbouring words (a power of two, at most 32).
  */
-function channelWidth(channels: number): number {
+export function channelWidth(channels: number): number {
   return Math.min(32, 2 ** Math.ceil(Math.log2(channels)));
 }
 
 /** [slices, rows a slice] of a per-channel reduction over `rows` rows. */
-function channelSlices(rows: number): [number, number] {
+export function channelSlices(rows: number): [number, number] {
   const wanted = Math.max(1, Math.min(CHANNEL_SLICES, Math.ceil(rows / CHANNEL_SPAN)));
   const span = Math.ceil(rows / wanted);
   return [Math.ceil(rows / span), span];
@@ -508,7 +508,7 @@ interface ChannelPass {
  * (`name: array<type>`) are bound read-only at 1, 2, ..., `part` after them; `fns`: WGSL
  * functions the passes call. Each pass's loop sees `r`, `c`, `C` and `count` (the slice's rows).
  */
-function channelPartialsWgsl(width: number, spec: {
+export function channelPartialsWgsl(width: number, spec: {
   fields?: string;
   inputs: string[];
   fns?: string;
@@ -597,7 +597,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
  * values and the sum of their squares about the slice's own mean (two passes, as tfjs's
  * `moments`, within the slice). `half`: the convolution output is float16 pairs.
  */
-const bnPartialsWgsl = (half: boolean) => (width: number) =>
+export const bnPartialsWgsl = (half: boolean) => (width: number) =>
   channelPartialsWgsl(width, {
     inputs: [`z: array<${word(half)}>`],
     fns: HALF_WGSL,
@@ -615,7 +615,7 @@ const bnPartialsWgsl = (half: boolean) => (width: number) =>
  * variance), and the moving averages updated in place (the variance's with the unbiased one, as
  * torch's running_var).
  */
-const BN_STATS_WGSL = channelFinishWgsl(
+export const BN_STATS_WGSL = channelFinishWgsl(
   "rows: u32, C: u32, span: u32, slices: u32, decay: f32, eps: f32",
   ["stat", "movingMean", "movingVar"],
   `var s = 0.0;
@@ -683,7 +683,7 @@ const bnGradPartialsWgsl = (half: boolean) => (width: number) =>
  * s2`, `coef = [s1 / n..., s2 / n...]` for the pass back through batch norm (`n`: the map's
  * positions).
  */
-const BN_GRAD_STATS_WGSL = channelFinishWgsl(
+export const BN_GRAD_STATS_WGSL = channelFinishWgsl(
   "slices: u32, C: u32, n: u32, accumulate: u32",
   ["dgamma", "dbeta", "coef"],
   `var s1 = 0.0;

@@ -15,6 +15,7 @@ import { AnnealError } from "../../errors.ts";
 import { dropoutKeepBits, dropoutLayerSeed } from "../../models/dropout.ts";
 import {
   copiedTensor,
+  ensureExclusive,
   recordPass,
   submitLeftover,
   tensorBuffer,
@@ -23,7 +24,23 @@ import {
   writableBuffer,
 } from "../../optimizers/fused/gpu.ts";
 import type { HostBatch, HostByteBatch } from "../engine.ts";
-import { type ConvBlock, ConvStage, pooledSize } from "./conv.ts";
+import {
+  BN_GRAD_STATS_WGSL,
+  BN_STATS_WGSL,
+  bnPartialsWgsl,
+  CHANNEL_SLICES,
+  channelSlices,
+  channelWidth,
+  type ConvBlock,
+  ConvStage,
+  pooledSize,
+} from "./conv.ts";
+import {
+  NORM_BACKWARD_WGSL,
+  normActivationBackwardWgsl,
+  normGradPartialsWgsl,
+  normOutputWgsl,
+} from "./dense_norm.ts";
 import { type RecurrentPlan, RecurrentStage } from "./recurrent.ts";
 import {
   columnSumDispatch,
@@ -65,6 +82,11 @@ export interface DenseLayer {
   inputs: number;
   units: number;
   activation: DenseActivation;
+  /**
+   * Batch normalization between the product and the activation (an MLP's `batchNorm`; a hidden
+   * layer's, in float32): its weights, moving averages and settings.
+   */
+  norm?: ConvBlock["norm"];
 }
 
 /** What the program trains: layers in order, the loss, and the targets per sample. */
@@ -152,6 +174,15 @@ export class DenseGpuProgram {
   readonly #stage?: FeatureStage;
   /** Index of the first dense layer's gradient in {@linkcode grads} (after the blocks'). */
   readonly #denseOffset: number;
+  /** Per dense layer, the index of its kernel's gradient in {@linkcode grads}. */
+  readonly #gradAt: number[];
+  /**
+   * Per dense layer with batch norm: its statistics ([mean..., 1/sqrt(var + eps)...]), its
+   * gradient sums' means ([s1 / n..., s2 / n...]) and the reductions' partials; with the
+   * normalized values of a micro-batch (`normed`, made with the per-sample buffers).
+   */
+  readonly #normBuffers: ({ stat: GPUBuffer; coef: GPUBuffer; parts: GPUBuffer } | undefined)[];
+  #normed: (GPUBuffer | undefined)[] = [];
   readonly #backend: WebGpuBackendInternals;
   readonly #device: GPUDevice;
   /** Gradients, in the order kernel0, bias0, kernel1, ... (the variables' order). */
@@ -300,10 +331,35 @@ export class DenseGpuProgram {
     this.#stageDropout = this.#stage?.dropoutPerRow?.() ?? [];
     const stageGrads = this.#stage?.gradients() ?? [];
     this.#denseOffset = stageGrads.length;
+    if (
+      plan.layers.some((l, i) => l.norm && (plan.halfActivations || i === plan.layers.length - 1))
+    ) {
+      throw new AnnealError(
+        "internal",
+        "Batch norm in the dense step is a hidden layer's, in float32",
+      );
+    }
+    // Per dense layer: kernel, bias[, gamma, beta] (the variables' order)
+    let at = stageGrads.length;
+    this.#gradAt = plan.layers.map((l) => (at += l.norm ? 4 : 2) - (l.norm ? 4 : 2));
     this.grads = [
       ...stageGrads,
-      ...plan.layers.flatMap((layer) => [tf.zeros(layer.kernel.shape), tf.zeros(layer.bias.shape)]),
+      ...plan.layers.flatMap((layer) => [
+        tf.zeros(layer.kernel.shape),
+        tf.zeros(layer.bias.shape),
+        ...(layer.norm ? [tf.zeros(layer.norm.gamma.shape), tf.zeros(layer.norm.beta.shape)] : []),
+      ]),
     ];
+    this.#normBuffers = plan.layers.map((l) => {
+      if (!l.norm) return undefined;
+      const fixed = (floats: number, what: string) =>
+        storageBuffer(this.#device, floats, `anneal dense batch norm ${what}`);
+      return {
+        stat: fixed(2 * l.units, "statistics"),
+        coef: fixed(2 * l.units, "gradient sums"),
+        parts: fixed(CHANNEL_SLICES * 2 * l.units, "partials"),
+      };
+    });
     this.#stats = this.#device.createBuffer({
       label: "anneal dense stats",
       size: 12,
@@ -357,6 +413,7 @@ export class DenseGpuProgram {
     return hidden.reduce(
       (n, l) =>
         n + (this.#ownOutput(l) ? Math.ceil(rows * l.units / half) : 0) +
+        (l.norm ? rows * l.units + (4 + 2 * CHANNEL_SLICES) * l.units : 0) +
         (this.#plan.dropout ? mask(l.units) : 0),
       masks,
     );
@@ -364,7 +421,7 @@ export class DenseGpuProgram {
 
   /** Whether hidden layer `layer`'s output is made by a kernel of its own (see `#outputs`). */
   #ownOutput(layer: DenseLayer): boolean {
-    return !!this.#plan.dropout || layer.activation === "gelu";
+    return !!this.#plan.dropout || layer.activation === "gelu" || !!layer.norm;
   }
 
   /** Compute dispatches one micro-batch records, plus the norm's. */
@@ -461,7 +518,7 @@ export class DenseGpuProgram {
    * updates; dropout, turned off for an evaluation, passes every unit as it is).
    */
   get evaluates(): boolean {
-    return !(this.#plan.convs ?? []).some((b) => b.norm);
+    return !(this.#plan.convs ?? []).some((b) => b.norm) && !this.#plan.layers.some((l) => l.norm);
   }
 
   /** Whether the program has recurrent layers. */
@@ -718,6 +775,9 @@ export class DenseGpuProgram {
         ? buffer(halfActivations ? Math.ceil(rows * l.units / 2) : rows * l.units, `output ${i}`)
         : undefined
     );
+    this.#normed = layers.map((l, i) =>
+      l.norm ? buffer(rows * l.units, `normalized ${i}`) : undefined
+    );
     const dropout = this.#plan.dropout;
     this.#masks = [
       ...this.#stageDropout,
@@ -773,7 +833,9 @@ export class DenseGpuProgram {
     // Forward: a_i = act(a_{i-1} · W_i + b_i).
     layers.forEach((layer, i) => {
       // (gelu: the pre-activation stored, gelu applied by the layer's output kernel)
-      const activation = i === last || layer.activation === "gelu" ? "linear" : layer.activation;
+      const activation = i === last || layer.activation === "gelu" || layer.norm
+        ? "linear"
+        : layer.activation;
       const dims = forwardDims(layer);
       const halfOut = half && i < last;
       const partials = this.#forwardPartials[i];
@@ -791,7 +853,7 @@ export class DenseGpuProgram {
           ],
           { a: halfInput(i), out: halfOut },
         ));
-        out.push(...this.#outputDispatch(i));
+        out.push(...this.#normForward(i), ...this.#outputDispatch(i));
         return;
       }
       // Few output tiles over a long K: K's slices' products into the partials, then their
@@ -816,7 +878,7 @@ export class DenseGpuProgram {
         uniforms: (rows) => [rows, layer.units, split(rows)[0], 0],
         groups: (rows) => grid(rows * layer.units / (halfOut ? 2 : 1), 256),
       });
-      out.push(...this.#outputDispatch(i));
+      out.push(...this.#normForward(i), ...this.#outputDispatch(i));
     });
     // Loss, and its gradient with respect to the logits.
     const outputs = layers[last].units;
@@ -837,20 +899,24 @@ export class DenseGpuProgram {
       out.push(...gradDispatches(device, {
         dims: gradDims(layer),
         operands: () => [input(i), this.#deltas[i]],
-        grad: () => grad(2 * i),
+        grad: () => grad(this.#gradAt[i] - this.#denseOffset),
         half: { a: halfInput(i) },
         partials: partials && (() => partials),
       }));
       out.push(columnSumDispatch(
         device,
-        () => [this.#deltas[i], grad(2 * i + 1)],
+        () => [this.#deltas[i], grad(this.#gradAt[i] - this.#denseOffset + 1)],
         (rows) => [rows, layer.units],
       ));
       if (i > 0) {
         out.push(matmul(
           false,
           true,
-          { kind: "backprop", activation: layers[i - 1].activation },
+          // (batch norm's layer: its derivative taken with the normalization's, below)
+          {
+            kind: "backprop",
+            activation: layers[i - 1].norm ? "linear" : layers[i - 1].activation,
+          },
           (rows) => [rows, layer.inputs, layer.units],
           () => [
             this.#deltas[i],
@@ -860,7 +926,9 @@ export class DenseGpuProgram {
           ],
           { prev: half },
         ));
-        out.push(...this.#dropoutBackward(i - 1));
+        out.push(
+          ...(layers[i - 1].norm ? this.#normBackward(i - 1) : this.#dropoutBackward(i - 1)),
+        );
       } else if (stage) {
         // Into the stage's output (the last conv block's pooled one, through its relu).
         out.push(matmul(
@@ -901,7 +969,7 @@ export class DenseGpuProgram {
    */
   #outputDispatch(i: number): Dispatch[] {
     const target = this.#outputs[i];
-    if (!target) return [];
+    if (!target || this.#plan.layers[i].norm) return [];
     const half = this.#plan.halfActivations === true;
     const activation = this.#plan.layers[i].activation === "gelu" ? "gelu" : "linear";
     const dropout = !!this.#plan.dropout;
@@ -929,6 +997,140 @@ export class DenseGpuProgram {
     )];
   }
 
+  /**
+   * Hidden layer `i`'s batch norm forward (none without one): the statistics of its stored
+   * values over the micro-batch (the moving averages updated), then the normalized values, and
+   * the layer's output through the activation [and dropout].
+   */
+  #normForward(i: number): Dispatch[] {
+    const layer = this.#plan.layers[i];
+    const norm = layer.norm;
+    if (!norm) return [];
+    const own = this.#normBuffers[i]!;
+    const units = layer.units;
+    const dropout = !!this.#plan.dropout;
+    return [
+      this.#unitPartials(i, "bn-partials-0", bnPartialsWgsl(false), () => [this.#acts[i]]),
+      this.#unitFinish(
+        i,
+        "bn-stats",
+        BN_STATS_WGSL,
+        () => [
+          own.stat,
+          tensorBuffer(this.#backend, norm.movingMean),
+          tensorBuffer(this.#backend, norm.movingVariance),
+        ],
+        (rows, _, [slices, span]) => [
+          rows,
+          units,
+          span,
+          slices,
+          floatBits(1 - norm.momentum),
+          floatBits(norm.epsilon),
+        ],
+      ),
+      this.#elementDispatch(
+        i,
+        `norm-output-${layer.activation}-${+dropout}`,
+        () => normOutputWgsl(layer.activation, dropout),
+        () => [
+          this.#acts[i],
+          own.stat,
+          tensorBuffer(this.#backend, norm.gamma),
+          tensorBuffer(this.#backend, norm.beta),
+          this.#normed[i]!,
+          this.#outputs[i]!,
+          ...(dropout ? [this.#denseMask(i)] : []),
+        ],
+        false,
+      ),
+    ];
+  }
+
+  /**
+   * Hidden layer `i`'s batch norm backward, on the gradient at its output (`#deltas[i]`, the
+   * layer above's backprop): through dropout and the activation, gamma's and beta's gradients,
+   * then through the normalization, in place.
+   */
+  #normBackward(i: number): Dispatch[] {
+    const layer = this.#plan.layers[i];
+    const norm = layer.norm!;
+    const own = this.#normBuffers[i]!;
+    const dropout = !!this.#plan.dropout;
+    const g = this.#gradAt[i] - this.#denseOffset;
+    const grad = (j: number) => this.#gradBuffer(this.#denseOffset + j);
+    return [
+      this.#elementDispatch(
+        i,
+        `norm-activation-backward-${layer.activation}-${+dropout}`,
+        () => normActivationBackwardWgsl(layer.activation, dropout),
+        () => [this.#normed[i]!, this.#deltas[i], ...(dropout ? [this.#denseMask(i)] : [])],
+        false,
+      ),
+      this.#unitPartials(i, "dense-bn-grad-partials", normGradPartialsWgsl, () => [
+        this.#acts[i],
+        own.stat,
+        this.#deltas[i],
+      ]),
+      this.#unitFinish(
+        i,
+        "bn-grad-stats",
+        BN_GRAD_STATS_WGSL,
+        () => [grad(g + 2), grad(g + 3), own.coef],
+        (rows, accumulate, [slices]) => [slices, layer.units, rows, accumulate],
+      ),
+      this.#elementDispatch(
+        i,
+        "norm-backward",
+        () => NORM_BACKWARD_WGSL,
+        () => [
+          this.#acts[i],
+          own.stat,
+          tensorBuffer(this.#backend, norm.gamma),
+          own.coef,
+          this.#deltas[i],
+        ],
+        false,
+      ),
+    ];
+  }
+
+  /**
+   * The first stage of a per-unit reduction of layer `i` over a micro-batch's rows (see
+   * `channelPartialsWgsl` in conv.ts), into the layer's partials, bound after `buffers`.
+   */
+  #unitPartials(
+    i: number,
+    key: string,
+    wgsl: (width: number) => string,
+    buffers: () => GPUBuffer[],
+  ): Dispatch {
+    const units = this.#plan.layers[i].units;
+    const width = channelWidth(units);
+    return {
+      pipeline: pipelineFor(this.#device, `${key}-${width}`, () => wgsl(width)),
+      buffers: () => [...buffers(), this.#normBuffers[i]!.parts],
+      uniforms: (rows) => [rows, units, channelSlices(rows)[1], 0],
+      groups: (rows) => [Math.ceil(units / width), channelSlices(rows)[0]],
+    };
+  }
+
+  /** The second stage (a thread a unit), reading the partials bound first, then `buffers`. */
+  #unitFinish(
+    i: number,
+    key: string,
+    code: string,
+    buffers: () => GPUBuffer[],
+    uniforms: (rows: number, accumulate: number, slices: [number, number]) => number[],
+  ): Dispatch {
+    return {
+      pipeline: pipelineFor(this.#device, key, () => code),
+      buffers: () => [this.#normBuffers[i]!.parts, ...buffers()],
+      uniforms: (rows, accumulate) => uniforms(rows, accumulate, channelSlices(rows)),
+      groups: () => [Math.ceil(this.#plan.layers[i].units / 64), 1],
+    };
+  }
+
   /** Dense hidden layer `i`'s dropout mask (after the stage's). */
   #denseMask(i: number): GPUBuffer {
     return this.#masks[this.#stageDropout.length + i].buffer;
@@ -951,7 +1153,8 @@ export class DenseGpuProgram {
     return {
       pipeline: pipelineFor(this.#device, key, code),
       buffers,
-      uniforms: (rows) => [rows * units, scale, 0, 0],
+      // (the units a row last: batch norm's kernels read them)
+      uniforms: (rows) => [rows * units, scale, 0, 0, units],
       // one thread a value (a float16 pair under mixed precision: units are even there)
       groups: (rows) => grid(rows * units / (pairs ? 2 : 1), 256),
     };
@@ -1024,6 +1227,7 @@ export class DenseGpuProgram {
       ...this.#plan.layers.flatMap((l) => [
         tensorBuffer(this.#backend, l.kernel),
         tensorBuffer(this.#backend, l.bias),
+        ...(l.norm ? normBuffers(this.#backend, l.norm) : []),
       ]),
       ...(this.#stage?.boundBuffers() ?? []),
       ...this.grads.map((g) => writableBuffer(this.#backend, g)),
@@ -1056,6 +1260,7 @@ export class DenseGpuProgram {
         ...this.#acts,
         ...this.#deltas,
         ...this.#outputs,
+        ...this.#normed,
         ...this.#masks.map((m) => m.buffer),
         ...this.#forwardPartials,
         ...this.#gradPartials,
@@ -1064,6 +1269,7 @@ export class DenseGpuProgram {
     this.#forwardPartials = [];
     this.#gradPartials = [];
     this.#outputs = [];
+    this.#normed = [];
     this.#masks = [];
     this.#bytes?.words.destroy();
     this.#bytes?.table.destroy();
@@ -1077,12 +1283,29 @@ export class DenseGpuProgram {
     this.#stage?.dispose();
     this.#stats.destroy();
     this.#evalStats.destroy();
+    for (const b of this.#normBuffers) {
+      for (const buffer of [b?.stat, b?.coef, b?.parts]) buffer?.destroy();
+    }
     this.#evalUniforms?.destroy();
     this.#partials.destroy();
     this.#uniforms?.destroy();
     this.#normUniforms?.destroy();
     tf.dispose(this.grads);
   }
+}
+
+/**
+ * The buffers of a batch norm's variables the dispatches bind: gamma and beta, and the moving
+ * averages its statistics kernel writes in place (made the variables' own first).
+ */
+function normBuffers(backend: WebGpuBackendInternals, norm: NonNullable<DenseLayer["norm"]>) {
+  for (const v of [norm.movingMean, norm.movingVariance]) ensureExclusive(backend, v);
+  return [
+    tensorBuffer(backend, norm.gamma),
+    tensorBuffer(backend, norm.beta),
+    writableBuffer(backend, norm.movingMean),
+    writableBuffer(backend, norm.movingVariance),
+  ];
 }
 
 /** [M, N, K] of `layer`'s forward product for a micro-batch of `rows` samples. */

@@ -34,6 +34,7 @@ export function densePlan(
   variables: tf.Variable[],
   loss: LossName,
   targetSize: number,
+  built?: tfl.LayersModel,
 ): DensePlan | string {
   const model = config.model;
   let activation: DenseActivation = "linear";
@@ -41,7 +42,11 @@ export function densePlan(
   if (model.kind === "mlp") {
     // (an MLP without hidden layers has no batch norm or dropout layer: its head alone, which
     // this plan takes, where it was sent to tfjs's path for layers it does not have)
-    if (model.batchNorm && model.hidden.length > 0) return "batch norm";
+    if (model.batchNorm && model.hidden.length > 0) {
+      if (!built) return "batch norm";
+      if (config.mixedPrecision) return "batch norm under mixed precision";
+      return normPlan(config, built, variables, loss, targetSize);
+    }
     if (model.hidden.length > 0) {
       if (!ACTIVATIONS.includes(model.activation)) return `the ${model.activation} activation`;
       activation = model.activation as DenseActivation;
@@ -51,6 +56,54 @@ export function densePlan(
     return kindReason(model.kind);
   }
   return headPlan(variables, activation, loss, targetSize, dropout);
+}
+
+/**
+ * The plan of an MLP with batch norm: per hidden layer kernel, bias, gamma and beta (the
+ * variables' order), its batch-norm layer `bn<i>` read from the built model; then the head.
+ */
+function normPlan(
+  config: RunConfig,
+  built: tfl.LayersModel,
+  variables: tf.Variable[],
+  loss: LossName,
+  targetSize: number,
+): DensePlan | string {
+  const spec = config.model;
+  if (spec.kind !== "mlp") return kindReason(spec.kind);
+  const hidden = spec.hidden.length;
+  const head = headPlan(
+    [
+      ...Array.from({ length: hidden }, (_, i) => variables.slice(4 * i, 4 * i + 2)).flat(),
+      ...variables.slice(4 * hidden),
+    ],
+    spec.activation as DenseActivation,
+    loss,
+    targetSize,
+    dropoutHasLayers(spec) ? spec.dropout : 0,
+  );
+  if (typeof head === "string") return head;
+  for (let i = 0; i < hidden; i++) {
+    let layer: BatchNormState;
+    try {
+      layer = built.getLayer(`bn${i}`) as unknown as BatchNormState;
+    } catch {
+      return `no batch-norm layer bn${i}`;
+    }
+    const [gamma, beta] = [variables[4 * i + 2], variables[4 * i + 3]];
+    if (!layer.gamma || layer.gamma.read() !== gamma || layer.beta?.read() !== beta) {
+      return `weights ${gamma?.name} and ${beta?.name} are not batch norm ${i}'s`;
+    }
+    head.layers[i].norm = {
+      gamma,
+      beta,
+      movingMean: layer.movingMean.read() as tf.Variable,
+      movingVariance: layer.movingVariance.read() as tf.Variable,
+      momentum: layer.momentum,
+      epsilon: layer.epsilon,
+    };
+  }
+  return head;
 }
 
 /** The reason a plan does not take a model of `kind`: "a cnn model", "an rnn model". */

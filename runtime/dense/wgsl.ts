@@ -99,6 +99,25 @@ fn geluCdf(x: f32) -> f32 {
   linear: { forward: "z", derivative: "1.0" },
 };
 
+/**
+ * WGSL of `activation` for element-wise kernels: `forward`, the function `activate(z)` (with the
+ * helpers it needs); `derivative`, statements setting `slope` to its derivative at the
+ * pre-activation `y` (calling `activate` where the derivative is the output's).
+ */
+export function activationWgsl(
+  activation: DenseActivation,
+): { forward: string; derivative: string } {
+  const { forward, derivative, fns } = ACTIVATIONS[activation];
+  return {
+    forward: `${fns ?? ""}
+fn activate(z: f32) -> f32 {
+  return ${forward};
+}`,
+    derivative: `let a = ${activation === "gelu" ? "y" : "activate(y)"};
+  let slope = ${derivative};`,
+  };
+}
+
 /** What a matmul does with its product tile. */
 export type Epilogue =
   /** `out = act(acc + bias)`: a layer's forward pass. */
@@ -816,7 +835,7 @@ struct Dims { count: u32, scale: f32, rows: u32, steps: u32 }
  * sequence stored [steps, rows, units] (the recurrent layers'), whose mask tfjs draws for
  * [rows, steps, units].
  */
-function dropoutFactorWgsl(timeMajor: boolean): string {
+export function dropoutFactorWgsl(timeMajor: boolean): string {
   const at = timeMajor
     ? `let units = dims.count / (dims.rows * dims.steps);
   let u = e % units;

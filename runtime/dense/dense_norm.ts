@@ -1,0 +1,118 @@
+/**
+ * Batch normalization of an MLP's hidden layers in the dense WGSL step (`gpu_program.ts`): the
+ * layer's matmul stores its pre-normalization values `z`; the per-unit statistics over the
+ * micro-batch's rows are the conv blocks' two-stage reductions (`conv.ts`: per channel there, per
+ * unit here) with the moving averages updated as torch's running statistics; one element-wise
+ * kernel then normalizes, applies the activation and dropout. Backward, one kernel takes the
+ * gradient at the layer's output through dropout and the activation (its derivative from the
+ * normalized value), the reductions sum it and it times the normalized value per unit (gamma's
+ * and beta's gradients), and one kernel takes it through the normalization:
+ * `dz = gamma / sqrt(var + eps) * (dy - mean(dy) - xhat * mean(dy * xhat))`.
+ *
+ * @module
+ */
+import { channelPartialsWgsl } from "./conv.ts";
+import { activationWgsl, type DenseActivation, dropoutFactorWgsl } from "./wgsl.ts";
+
+/**
+ * Uniforms of the element-wise kernels: the values' count, dropout's scale, the units a row (`C`).
+ * (`rows` and `steps` are dropout's, unused here: the values are row-major.)
+ */
+const DIMS =
+  `struct Dims { count: u32, scale: f32, rows: u32, steps: u32, C: u32, p0: u32, p1: u32, p2: u32 }
+@group(0) @binding(0) var<uniform> dims: Dims;`;
+
+/** The element-wise kernels' thread index `e` over `count` values. */
+const MAIN = `@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+  let e = (wg.y * nw.x + wg.x) * 256u + li;
+  if (e >= dims.count) { return; }
+  let C = dims.C;
+  let c = e % C;`;
+
+/**
+ * Forward: `y = (z - mean) / sqrt(var + eps) * gamma + beta` (as `a * z + k` per unit, the conv
+ * blocks' form) into `normed`, and the layer's output `activation(y)` [times dropout's factor]
+ * into `out`. Bindings: z, stat ([mean..., 1/sqrt(var + eps)...]), gamma, beta, normed, out[,
+ * mask].
+ */
+export function normOutputWgsl(activation: DenseActivation, dropout: boolean): string {
+  return `${DIMS}
+@group(0) @binding(1) var<storage, read> z: array<f32>;
+@group(0) @binding(2) var<storage, read> stat: array<f32>;
+@group(0) @binding(3) var<storage, read> gamma: array<f32>;
+@group(0) @binding(4) var<storage, read> beta: array<f32>;
+@group(0) @binding(5) var<storage, read_write> normed: array<f32>;
+@group(0) @binding(6) var<storage, read_write> out: array<f32>;
+${dropout ? "@group(0) @binding(7) var<storage, read> mask: array<u32>;" : ""}
+${activationWgsl(activation).forward}
+${dropout ? dropoutFactorWgsl(false) : ""}
+${MAIN}
+  let a = gamma[c] * stat[C + c];
+  let y = z[e] * a + (beta[c] - stat[c] * a);
+  normed[e] = y;
+  out[e] = activate(y)${dropout ? " * factor(e)" : ""};
+}
+`;
+}
+
+/**
+ * Backward through dropout and the activation, in place: the gradient at the layer's output
+ * (`d`, from the layer above) times dropout's factor and the activation's derivative at the
+ * normalized value `normed`. Bindings: normed, d[, mask].
+ */
+export function normActivationBackwardWgsl(
+  activation: DenseActivation,
+  dropout: boolean,
+): string {
+  const { forward, derivative } = activationWgsl(activation);
+  return `${DIMS}
+@group(0) @binding(1) var<storage, read> normed: array<f32>;
+@group(0) @binding(2) var<storage, read_write> d: array<f32>;
+${dropout ? "@group(0) @binding(3) var<storage, read> mask: array<u32>;" : ""}
+${forward}
+${dropout ? dropoutFactorWgsl(false) : ""}
+${MAIN}
+  let y = normed[e];
+  ${derivative}
+  d[e] = d[e]${dropout ? " * factor(e)" : ""} * slope;
+}
+`;
+}
+
+/**
+ * Batch norm's gradient sums, first stage: per unit and slice of rows, s1 = the sum of the
+ * gradient at the normalized output `dy` and s2 = its sum times the normalized value.
+ */
+export const normGradPartialsWgsl = (width: number) =>
+  channelPartialsWgsl(width, {
+    inputs: ["z: array<f32>", "stat: array<f32>", "dy: array<f32>"],
+    passes: [{
+      sums: ["s1", "s2"],
+      row: `let i = r * C + c;
+    let xhat = (z[i] - stat[c]) * stat[C + c];
+    let g = dy[i];
+    s1 += g;
+    s2 += g * xhat;`,
+    }],
+    out: ["s1T", "s2T"],
+  });
+
+/**
+ * Backward through the normalization, in place on `d`:
+ * `dz = gamma / sqrt(var + eps) * (dy - s1 / n - xhat * s2 / n)` (`coef` = [s1 / n..., s2 /
+ * n...]). Bindings: z, stat, gamma, coef, d.
+ */
+export const NORM_BACKWARD_WGSL = `${DIMS}
+@group(0) @binding(1) var<storage, read> z: array<f32>;
+@group(0) @binding(2) var<storage, read> stat: array<f32>;
+@group(0) @binding(3) var<storage, read> gamma: array<f32>;
+@group(0) @binding(4) var<storage, read> coef: array<f32>;
+@group(0) @binding(5) var<storage, read_write> d: array<f32>;
+${MAIN}
+  let inv = stat[C + c];
+  let xhat = (z[e] - stat[c]) * inv;
+  d[e] = gamma[c] * inv * (d[e] - coef[c] - xhat * coef[C + c]);
+}
+`;
