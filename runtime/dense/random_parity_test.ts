@@ -261,6 +261,40 @@ const splitCase: fc.Arbitrary<ParityCase> = fc.oneof(
 );
 
 /**
+ * MLPs with batch norm (the WGSL step's; float32): 1-3 hidden layers of 2-40 units, any
+ * activation, dropout or none, micro-batches of 2-40 samples (batch norm refuses one). SGD, and
+ * each hidden layer's bias held near zero (see ParityCase.zeroGrads): batch norm takes its mean
+ * out, so its gradient is rounding, which adaptive optimizers turn into steps of +-lr.
+ */
+const normCase: fc.Arbitrary<ParityCase> = fc.record({
+  hidden: fc.array(fc.integer({ min: 2, max: 40 }), { minLength: 1, maxLength: 3 }),
+  activation: fc.constantFrom("relu", "tanh", "sigmoid", "gelu"),
+  dropout: dropoutRate,
+  inputShape: fc.tuple(fc.integer({ min: 1, max: 40 })),
+  optimizer: optimizer(false),
+  clipping,
+  accumulation: fc.integer({ min: 1, max: 2 }),
+}).chain((c) =>
+  drawnCase(
+    c,
+    {
+      kind: "mlp",
+      hidden: c.hidden,
+      activation: c.activation,
+      dropout: c.dropout,
+      batchNorm: true,
+    },
+    40,
+    2,
+  ).map((drawn) => ({
+    ...drawn,
+    // (batch norm's own gradients are of the loss's scale, as in the cnn cases)
+    floor: 1,
+    zeroGrads: c.hidden.map((_, i) => 4 * i + 1),
+  }))
+);
+
+/**
  * cnn models the WGSL step runs: 1-2 conv blocks, kernels of 1-5, pools that fit the maps, with
  * or without batch norm (then sgd: under batch norm a conv bias's gradient is rounding noise,
  * which adaptive optimizers turn into steps of +-lr), a dense layer or none, dropout or none.
@@ -401,6 +435,11 @@ Deno.test("random cases: the WGSL step's products split along K match tfjs on We
   });
   // (the draw is made to split: a change of productSplit's thresholds must not leave it untested)
   assert.ok(splits > 0, "no drawn case had a split product");
+});
+
+Deno.test("random cases: the WGSL step with an MLP's batch norm matches tfjs on WebGPU", async () => {
+  await selectBackend("webgpu", "mlp");
+  await property(normCase, 6, checkWebGpuParity);
 });
 
 Deno.test("random cases: the WGSL conv step matches tfjs on WebGPU", async () => {
