@@ -17,7 +17,7 @@
  * sequence into its own ops, the WGSL step takes two dispatches a step and layer. Beside the
  * main thread's time a step in the engine's calls, the time of it outside `GPUQueue.submit`: on
  * llvmpipe a submission runs the GPU's work before it returns. `--activation` sets the mlp's
- * (relu, tanh, sigmoid or gelu). `--dropout R` puts dropout at rate
+ * (relu, tanh, sigmoid or gelu), `--batch-norm` gives its hidden layers batch norm. `--dropout R` puts dropout at rate
  * R after the mlp's hidden layers (the cnn's dense ones): tfjs's path draws each step's masks and
  * multiplies them in, the WGSL step uploads the same masks as bits. `--staging loops` builds the WGSL
  * step's products with their slices staged in loops, as before the forty-ninth session (see
@@ -26,7 +26,7 @@
  *   deno run -A bench/dense_overhead.ts [--steps 200] [--repeats 3] [--hidden 16,16] [--batch 8]
  *     [--model mlp|cnn|rnn] [--image 28] [--filters 32,64] [--cell lstm] [--units 16]
  *     [--layers 1] [--seq 8,4] [--profile] [--mixed] [--bytes]
- *     [--optimizer adam|sgd] [--staging unrolled|loops] [--activation relu] [--dropout 0.2]
+ *     [--optimizer adam|sgd] [--staging unrolled|loops] [--activation relu] [--dropout 0.2] [--batch-norm]
  *
  * @module
  */
@@ -63,6 +63,7 @@ const { values } = parseArgs({
     staging: { type: "string", default: "unrolled" },
     dropout: { type: "string", default: "0" },
     activation: { type: "string", default: "relu" },
+    "batch-norm": { type: "boolean", default: false },
   },
 });
 if (values.staging !== "unrolled" && values.staging !== "loops") {
@@ -162,7 +163,7 @@ for (let r = 0; r < Number(values.repeats); r++) {
             units: Number(values.units),
             layers: Number(values.layers),
           }
-          : { kind: "mlp", hidden, dropout, activation },
+          : { kind: "mlp", hidden, dropout, activation, batchNorm: values["batch-norm"] },
         optimizer,
       }),
       {
@@ -211,7 +212,9 @@ const shape = cnn
   : rnn
   ? `${values.cell} ${values.layers}x${values.units} over ${sequence.join("x")}, dense 10`
   : `mlp ${inputs}-${hidden.join("-")}-10${activation === "relu" ? "" : ` ${activation}`}`;
-const dropped = dropout > 0 ? `, dropout ${dropout}` : "";
+const dropped = `${values["batch-norm"] ? ", batch norm" : ""}${
+  dropout > 0 ? `, dropout ${dropout}` : ""
+}`;
 console.log(
   `${shape}${dropped}, batch ${size}, ${optimizerName} (fused)${
     matmulStaging.unrolled ? "" : ", products staged in loops"
