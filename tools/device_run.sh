@@ -10,8 +10,9 @@
 # `--quick` (a second call, on what is left of a session's device time): the tests, the WebGPU
 # benchmark without the seed and the optimizer alone, the CNN's, MLP's and LSTM's dispatches by
 # time (first the MLP's and the CNN's with their products' slices staged in straight-line code
-# and in a loop, as before the forty-ninth session: its A/B), mlp_sgd's step, and the seed through
-# the actors against the in-process loop.
+# and in a loop, as before the forty-ninth session: its A/B), mlp_sgd's step, an MLP with gelu and
+# dropout and one with batch norm (the fifty-first session's), and the seed through the actors
+# against the in-process loop.
 set -uo pipefail
 quick=false
 [ "${1:-}" = --quick ] && quick=true
@@ -61,6 +62,12 @@ run() {
     # it slower (1.29 against 1.14 ms), its dispatches the same but the update's
     run run --cached-only --no-check -A bench/dense_overhead.ts --hidden 512,512 --inputs 784 \
       --batch 256 --optimizer sgd --repeats 2
+    # the fifty-first session's: examples/fashion_mnist_adamw_warmup.json's model (gelu, dropout:
+    # its masks drawn on the host, ~1 ms a step measured on the 2-core VM) and an MLP's batch norm
+    run run --cached-only --no-check -A bench/dense_overhead.ts --hidden 512,256 --inputs 784 \
+      --batch 128 --activation gelu --dropout 0.2 --repeats 2 --profile
+    run run --cached-only --no-check -A bench/dense_overhead.ts --hidden 512,512 --inputs 784 \
+      --batch 256 --batch-norm --repeats 2 --profile
     run run --cached-only --no-check -A bench/dense_overhead.ts --model rnn --units 128 \
       --seq 32,16 --batch 64 --steps 20 --repeats 2 --profile
     run run --cached-only --no-check -A bench/actor_overhead.ts --backend webgpu --only seed \
