@@ -144,7 +144,7 @@ export const RunConfigSchema = z.strictObject({
   fusedOptimizer: z.boolean().default(true),
   /**
    * Run the forward and backward passes of linear models and MLPs (any activation, with or
-   * without dropout; batch norm on WebGPU only) outside tfjs: on WebGPU in anneal's own WGSL kernels (one
+   * without dropout and batch norm) outside tfjs: on WebGPU in anneal's own WGSL kernels (one
    * compute pass per step instead of tfjs's ~25 ops), as cnn and rnn models there, on the CPU
    * backends in plain TypeScript when the model is small (tfjs's per-op cost dominates there).
    * Same numbers as tfjs to float rounding; dropout draws the same masks.

@@ -255,14 +255,7 @@ export class TrainingEngine {
             shape.targetSize,
             webGpuBackend("the WGSL recurrent step").device.limits.maxStorageBufferBindingSize,
           )
-          // (an MLP's batch norm in the WGSL step only: the host step has none)
-          : densePlan(
-            config,
-            this.variables,
-            lossName,
-            shape.targetSize,
-            webgpu ? this.model : undefined,
-          );
+          : densePlan(config, this.variables, lossName, shape.targetSize, this.model);
         const work = typeof plan === "string" ? 0 : DenseHostProgram.work(plan, config.batchSize);
         if (typeof plan === "string") {
           this.fusedModelReason = plan;

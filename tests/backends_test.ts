@@ -312,13 +312,19 @@ Deno.test("a model the fused steps do not take says why: the plan event and meta
   };
   const cases: [
     "webgpu" | "wasm",
-    { kind: "mlp"; hidden: number[]; batchNorm?: boolean },
+    { kind: "mlp"; hidden: number[]; batchNorm?: boolean; dropout?: number },
     string,
-    string?,
+    RegExp?,
   ][] = [
-    // (the host step on the CPU backends has no batch norm; the WGSL step has)
-    ["wasm", { kind: "mlp", hidden: [8], batchNorm: true }, "tfjs", "batch norm"],
-    ["webgpu", { kind: "mlp", hidden: [8], batchNorm: true }, "wgsl"],
+    // (the host step is for small models, whose step tfjs's fixed cost per op dominates)
+    [
+      "wasm",
+      { kind: "mlp", hidden: [512, 512] },
+      "tfjs",
+      /^\d+ multiply-adds a step: faster in tfjs's wasm kernels$/,
+    ],
+    ["wasm", { kind: "mlp", hidden: [8], batchNorm: true, dropout: 0.2 }, "host"],
+    ["webgpu", { kind: "mlp", hidden: [8], batchNorm: true, dropout: 0.2 }, "wgsl"],
     ["webgpu", { kind: "mlp", hidden: [8] }, "wgsl"],
   ];
   for (const [backend, model, path, reason] of cases) {
@@ -327,10 +333,12 @@ Deno.test("a model the fused steps do not take says why: the plan event and meta
     const plan = events.find((e) => e.type === "plan");
     assert.ok(plan?.type === "plan");
     assert.equal(plan.modelPath, path);
-    assert.equal(plan.modelPathReason, reason);
+    const said = (text: string | undefined) =>
+      reason ? assert.match(text ?? "", reason) : assert.equal(text, undefined);
+    said(plan.modelPathReason);
     const meta = JSON.parse(await Deno.readTextFile(`${result.runDir}/meta.json`));
     assert.equal(meta.modelPath, path);
-    assert.equal(meta.modelPathReason, reason);
+    said(meta.modelPathReason);
   }
 });
 

@@ -283,6 +283,48 @@ export const PARITY_CASES: ParityCase[] = [
   },
 ];
 
+/**
+ * An MLP's batch norm, on both dense steps. The dense bias before batch norm has a gradient of
+ * zero up to rounding (the normalization takes each unit's mean out): SGD, whose step is that
+ * rounding times lr, and those gradients held near zero (see {@linkcode ParityCase.zeroGrads}).
+ */
+export const NORM_PARITY_CASES: ParityCase[] = [
+  {
+    name: "mlp relu with batch norm, cross-entropy, sgd momentum, a smaller last batch",
+    config: {
+      model: { kind: "mlp", hidden: [24, 17], batchNorm: true },
+      optimizer: { name: "sgd", lr: 0.05, momentum: 0.9 },
+    },
+    shape: classification,
+    steps: [[32], [32], [32], [9]],
+    floor: 1e-2,
+    zeroGrads: [1, 5],
+  },
+  {
+    name: "mlp tanh with batch norm and dropout 0.3, mse, sgd, gradient accumulation",
+    config: {
+      model: { kind: "mlp", hidden: [19], activation: "tanh", batchNorm: true, dropout: 0.3 },
+      optimizer: { name: "sgd", lr: 0.05 },
+      gradientAccumulation: 2,
+    },
+    shape: { inputShape: [9], targetSize: 2, task: "regression" },
+    steps: [[16, 16], [16, 9], [16, 16]],
+    floor: 1e-2,
+    zeroGrads: [1],
+  },
+  {
+    name: "mlp gelu with batch norm and dropout 0.2, binary cross-entropy, sgd",
+    config: {
+      model: { kind: "mlp", hidden: [12, 8], activation: "gelu", batchNorm: true, dropout: 0.2 },
+      optimizer: { name: "sgd", lr: 0.1 },
+    },
+    shape: { inputShape: [12], targetSize: 1, task: "binary" },
+    steps: [[24], [24], [24]],
+    floor: 1e-2,
+    zeroGrads: [1, 5],
+  },
+];
+
 /** {@linkcode checkParity} on WebGPU's WGSL step, which must raise no validation error. */
 export async function checkWebGpuParity(c: ParityCase): Promise<void> {
   const device = (tf.backend() as unknown as { device: GPUDevice }).device;

@@ -22,6 +22,7 @@ import {
   checkWebGpuParity,
   classification,
   close,
+  NORM_PARITY_CASES,
   PARITY_CASES,
   type ParityCase,
 } from "./_parity.ts";
@@ -37,33 +38,9 @@ const WIDE: ParityCase = {
   steps: [[24], [24]],
 };
 
-// An MLP's batch norm (WebGPU only: the host step has none). The dense bias before batch norm has
-// a gradient of zero up to rounding (the normalization takes each unit's mean out): SGD, whose
-// step is that rounding times lr, and those gradients held near zero (see ParityCase.zeroGrads).
+// An MLP's batch norm over many features and rows (NORM_PARITY_CASES, _parity.ts, the small ones
+// both steps run).
 const NORM_CASES: ParityCase[] = [
-  {
-    name: "mlp relu with batch norm, cross-entropy, sgd momentum, a smaller last batch",
-    config: {
-      model: { kind: "mlp", hidden: [24, 17], batchNorm: true },
-      optimizer: { name: "sgd", lr: 0.05, momentum: 0.9 },
-    },
-    shape: classification,
-    steps: [[32], [32], [32], [9]],
-    floor: 1e-2,
-    zeroGrads: [1, 5],
-  },
-  {
-    name: "mlp tanh with batch norm and dropout 0.3, mse, sgd, gradient accumulation",
-    config: {
-      model: { kind: "mlp", hidden: [19], activation: "tanh", batchNorm: true, dropout: 0.3 },
-      optimizer: { name: "sgd", lr: 0.05 },
-      gradientAccumulation: 2,
-    },
-    shape: { inputShape: [9], targetSize: 2, task: "regression" },
-    steps: [[16, 16], [16, 9], [16, 16]],
-    floor: 1e-2,
-    zeroGrads: [1],
-  },
   {
     // 1100 features: the first product splits along K; 70 units: three workgroups of 32 units
     // in the per-unit sums, the last one masked
@@ -92,7 +69,7 @@ const NORM_CASES: ParityCase[] = [
   },
 ];
 
-for (const c of [...PARITY_CASES, WIDE, ...NORM_CASES]) {
+for (const c of [...PARITY_CASES, WIDE, ...NORM_PARITY_CASES, ...NORM_CASES]) {
   Deno.test(`dense WGSL step matches tfjs: ${c.name}`, async () => {
     await ready;
     await checkWebGpuParity(c);

@@ -115,6 +115,39 @@ function derivative(kind: DenseActivation, a: number): number {
 }
 
 /**
+ * Batch norm's backward pass, in place on `d` (`rows` x `units`: the gradient at the normalized
+ * output, made the gradient at its input `z`): `dz = gamma * inv * (dy - mean(dy) - xhat *
+ * mean(dy * xhat))`, with gamma's and beta's gradients added to `gradGamma` and `gradBeta`.
+ */
+function normBackward(
+  d: Float64Array,
+  rows: number,
+  units: number,
+  norm: { xhat: Float64Array; inv: Float64Array },
+  gamma: Float32Array,
+  gradGamma: Float64Array,
+  gradBeta: Float64Array,
+): void {
+  const { xhat, inv } = norm;
+  for (let c = 0; c < units; c++) {
+    let s1 = 0;
+    let s2 = 0;
+    for (let r = 0; r < rows; r++) {
+      const e = r * units + c;
+      s1 += d[e];
+      s2 += d[e] * xhat[e];
+    }
+    gradBeta[c] += s1;
+    gradGamma[c] += s2;
+    const [m1, m2] = [s1 / rows, s2 / rows];
+    for (let r = 0; r < rows; r++) {
+      const e = r * units + c;
+      d[e] = gamma[c] * inv[c] * (d[e] - m1 - xhat[e] * m2);
+    }
+  }
+}
+
+/**
  * The normal CDF at `x`, 0.5 * (1 + erf(x / sqrt(2))), with erf as tfjs approximates it
  * (Abramowitz and Stegun 7.1.26, within 1.5e-7), as its gelu computes it.
  */
@@ -147,8 +180,18 @@ export class DenseHostProgram {
   /** Takes the plan; the weights are read from its variables when first needed. */
   constructor(plan: DensePlan) {
     this.#plan = plan;
-    this.#variables = plan.layers.flatMap((layer) => [layer.kernel, layer.bias]);
+    this.#variables = plan.layers.flatMap((layer) => [
+      layer.kernel,
+      layer.bias,
+      ...(layer.norm ? [layer.norm.gamma, layer.norm.beta] : []),
+    ]);
+    this.#moving = plan.layers.flatMap((l) =>
+      l.norm ? [l.norm.movingMean, l.norm.movingVariance] : []
+    );
   }
+
+  /** Batch norm's moving averages (mean, variance per layer with one), which the step moves. */
+  readonly #moving: tf.Variable[];
 
   /**
    * The variables' current values on the host, in the order kernel, bias per layer. A copy is
@@ -159,17 +202,30 @@ export class DenseHostProgram {
    * see those writes; the engine makes one program a model, and nothing else keys on data ids.
    */
   params(): HostParam[] {
-    return this.#variables.map((variable, i) => {
-      const cached = this.#cache[i];
-      if (cached?.dataId === variable.dataId) return cached.param;
-      const param = {
-        name: variable.name,
-        shape: variable.shape,
-        values: new Float32Array(variable.dataSync() as Float32Array),
-      };
-      this.#cache[i] = { dataId: variable.dataId, param };
-      return param;
-    });
+    return this.#variables.map((variable, i) => this.#read(variable, i));
+  }
+
+  /** `variable`'s host copy in cache slot `slot` (see {@linkcode params}). */
+  #read(variable: tf.Variable, slot: number): HostParam {
+    const cached = this.#cache[slot];
+    if (cached?.dataId === variable.dataId) return cached.param;
+    const param = {
+      name: variable.name,
+      shape: variable.shape,
+      values: new Float32Array(variable.dataSync() as Float32Array),
+    };
+    this.#cache[slot] = { dataId: variable.dataId, param };
+    return param;
+  }
+
+  /** Writes `param`'s values (its host copy in cache slot `slot`) to `variable`. */
+  #write(variable: tf.Variable, param: HostParam, slot: number): void {
+    if (storeValues(variable, param.values)) return;
+    // A copy: the cpu backend keeps the array it is given as the tensor's storage.
+    const next = tf.tensor(param.values.slice(), variable.shape, "float32");
+    variable.assign(next);
+    next.dispose();
+    this.#cache[slot] = { dataId: variable.dataId, param };
   }
 
   /**
@@ -191,15 +247,7 @@ export class DenseHostProgram {
   apply(optimizer: HostOptimizer, grads: readonly ArrayLike<number>[], lr: number): void {
     const params = this.params();
     optimizer.stepArrays(params, grads, lr);
-    params.forEach((param, i) => {
-      const variable = this.#variables[i];
-      if (storeValues(variable, param.values)) return;
-      // A copy: the cpu backend keeps the array it is given as the tensor's storage.
-      const next = tf.tensor(param.values.slice(), variable.shape, "float32");
-      variable.assign(next);
-      next.dispose();
-      this.#cache[i] = { dataId: variable.dataId, param };
-    });
+    params.forEach((param, i) => this.#write(this.#variables[i], param, i));
   }
 
   /** Work of one step for micro-batches of `rows` samples (see {@linkcode HOST_STEP_MAX_WORK}). */
@@ -222,12 +270,29 @@ export class DenseHostProgram {
     // torch's and tfjs's mask value, as float32
     const keptScale = Math.fround(1 / (1 - rate));
     const params = this.params();
+    // per layer: its first parameter's index (kernel, bias[, gamma, beta])
+    let at = 0;
+    const first = layers.map((l) => (at += l.norm ? 4 : 2) - (l.norm ? 4 : 2));
     const weights = layers.map((_, i) => ({
-      kernel: params[2 * i].values,
-      bias: params[2 * i + 1].values,
+      kernel: params[first[i]].values,
+      bias: params[first[i] + 1].values,
     }));
     const gradW = layers.map((l) => new Float64Array(l.inputs * l.units));
     const gradB = layers.map((l) => new Float64Array(l.units));
+    // batch norm's: gamma's and beta's gradients, and the moving averages' host copies
+    const gradGamma = layers.map((l) => new Float64Array(l.norm ? l.units : 0));
+    const gradBeta = layers.map((l) => new Float64Array(l.norm ? l.units : 0));
+    // (cache slots after the trainable variables')
+    let slot = this.#variables.length;
+    const moving = layers.map((l) => {
+      if (!l.norm) return undefined;
+      slot += 2;
+      return {
+        slot: slot - 2,
+        mean: this.#read(l.norm.movingMean, slot - 2),
+        variance: this.#read(l.norm.movingVariance, slot - 1),
+      };
+    });
     const total = microBatches.reduce((n, b) => n + b.size, 0);
     const scale = 1 / total;
     let lossSum = 0;
@@ -241,6 +306,8 @@ export class DenseHostProgram {
       const acts: Float64Array[] = [];
       const inputs: ArrayLike<number>[] = [batch.x];
       const factors: Float32Array[] = [];
+      // per layer with batch norm: its normalized values and 1 / sqrt(variance + eps) per unit
+      const norms: ({ xhat: Float64Array; inv: Float64Array } | undefined)[] = [];
       let input: ArrayLike<number> = batch.x;
       layers.forEach((layer, i) => {
         const { kernel, bias } = weights[i];
@@ -257,9 +324,22 @@ export class DenseHostProgram {
             // float32, as torch holds a layer's outputs: a saturated tanh or sigmoid is then
             // exactly 1 (or 0), its derivative exactly 0, where a float64 one leaves ~1e-11 that
             // an adaptive optimizer or Lion's sign turns into a step of about lr
-            out[r * layer.units + n] = Math.fround(activate(stored, z));
+            out[r * layer.units + n] = Math.fround(activate(layer.norm ? "linear" : stored, z));
           }
         }
+        norms.push(
+          layer.norm
+            ? this.#normalize(
+              out,
+              rows,
+              layer,
+              params[first[i] + 2].values,
+              params[first[i] + 3].values,
+              moving[i]!,
+              stored,
+            )
+            : undefined,
+        );
         acts.push(out);
         input = out;
         if (act === "gelu") input = out.map((z) => Math.fround(activate("gelu", z)));
@@ -356,6 +436,18 @@ export class DenseHostProgram {
               next[e] = s * derivative(below, activations[e]);
             }
           }
+          const norm = norms[i - 1];
+          if (norm) {
+            normBackward(
+              next,
+              rows,
+              layer.inputs,
+              norm,
+              params[first[i - 1] + 2].values,
+              gradGamma[i - 1],
+              gradBeta[i - 1],
+            );
+          }
           delta = next;
         }
       }
@@ -363,7 +455,8 @@ export class DenseHostProgram {
     let squares = 0;
     const grads: Float32Array[] = [];
     for (let i = 0; i < layers.length; i++) {
-      for (const g of [gradW[i], gradB[i]]) {
+      const norm = layers[i].norm ? [gradGamma[i], gradBeta[i]] : [];
+      for (const g of [gradW[i], gradB[i], ...norm]) {
         for (let k = 0; k < g.length; k++) squares += g[k] * g[k];
         grads.push(new Float32Array(g)); // (each value rounded to float32, as Float32Array.from)
       }
@@ -372,6 +465,50 @@ export class DenseHostProgram {
       grads,
       stats: Float32Array.of(lossSum * scale, Math.sqrt(squares), metricSum),
     };
+  }
+
+  /**
+   * Batch norm of a layer's `z` (`rows` x `units`, in place: its values become the normalized,
+   * scaled and shifted ones, through `activation` but gelu, whose pre-activation is kept, as the
+   * step keeps it), over the rows (the biased variance, as tfjs's layer normalizes), the moving
+   * averages moved as torch's running ones (the unbiased variance) and written to their
+   * variables. Returns the normalized values and 1 / sqrt(variance + eps) per unit.
+   */
+  #normalize(
+    z: Float64Array,
+    rows: number,
+    layer: DensePlan["layers"][number],
+    gamma: Float32Array,
+    beta: Float32Array,
+    moving: { slot: number; mean: HostParam; variance: HostParam },
+    activation: DenseActivation,
+  ): { xhat: Float64Array; inv: Float64Array } {
+    const norm = layer.norm!;
+    const units = layer.units;
+    const xhat = new Float64Array(rows * units);
+    const inv = new Float64Array(units);
+    const decay = 1 - norm.momentum;
+    for (let c = 0; c < units; c++) {
+      let sum = 0;
+      for (let r = 0; r < rows; r++) sum += z[r * units + c];
+      const mean = sum / rows;
+      let squares = 0;
+      for (let r = 0; r < rows; r++) squares += (z[r * units + c] - mean) ** 2;
+      const variance = squares / rows;
+      inv[c] = 1 / Math.sqrt(variance + norm.epsilon);
+      for (let r = 0; r < rows; r++) {
+        const e = r * units + c;
+        xhat[e] = (z[e] - mean) * inv[c];
+        z[e] = Math.fround(activate(activation, Math.fround(xhat[e] * gamma[c] + beta[c])));
+      }
+      const [m, v] = [moving.mean.values, moving.variance.values];
+      m[c] = m[c] - (m[c] - mean) * decay;
+      // (torch's running_var: the unbiased variance; batch norm refuses a batch of one)
+      v[c] = v[c] - (v[c] - variance * rows / Math.max(rows - 1, 1)) * decay;
+    }
+    this.#write(norm.movingMean, moving.mean, moving.slot);
+    this.#write(norm.movingVariance, moving.variance, moving.slot + 1);
+    return { xhat, inv };
   }
 
   /**
@@ -394,7 +531,10 @@ export class DenseHostProgram {
       0,
     );
     const masked = this.#plan.dropout ? hidden.reduce((n, l) => n + l.units, 0) : 0;
-    return batch + 8 * 2 * rows * units + 8 * rows * own + 4 * rows * masked + 16 * parameters;
+    // batch norm: the normalized values a row, gamma and beta as parameters, the moving averages
+    const normed = hidden.reduce((n, l) => n + (l.norm ? l.units : 0), 0);
+    return batch + 8 * 2 * rows * units + 8 * rows * own + 4 * rows * masked +
+      8 * rows * normed + 16 * (parameters + 2 * normed) + 8 * normed;
   }
 
   /** Drops the host copies of the weights. */
