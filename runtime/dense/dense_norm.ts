@@ -12,7 +12,14 @@
  * @module
  */
 import { channelPartialsWgsl } from "./conv.ts";
-import { activationWgsl, type DenseActivation, dropoutFactorWgsl } from "./wgsl.ts";
+import {
+  activationWgsl,
+  type DenseActivation,
+  dropoutFactorWgsl,
+  element,
+  HALF_WGSL,
+  word,
+} from "./wgsl.ts";
 
 /**
  * Uniforms of the element-wise kernels: the values' count, dropout's scale, the units a row (`C`).
@@ -31,28 +38,53 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<
   let C = dims.C;
   let c = e % C;`;
 
+/** {@linkcode MAIN} a thread a float16 pair: `e` the pair's first (even) value. */
+const PAIR_MAIN = `@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+  let e = ((wg.y * nw.x + wg.x) * 256u + li) * 2u;
+  if (e >= dims.count) { return; }
+  let C = dims.C;
+  let c = e % C;`;
+
 /**
  * Forward: `y = (z - mean) / sqrt(var + eps) * gamma + beta` (as `a * z + k` per unit, the conv
  * blocks' form) into `normed`, and the layer's output `activation(y)` [times dropout's factor]
- * into `out`. Bindings: z, stat ([mean..., 1/sqrt(var + eps)...]), gamma, beta, normed, out[,
- * mask].
+ * into `out`. Under `half` (mixed precision) `z` and `out` are float16 pairs and a thread takes a
+ * pair (units even: a pair never spans two rows); `normed` stays float32. Bindings: z, stat
+ * ([mean..., 1/sqrt(var + eps)...]), gamma, beta, normed, out[, mask].
  */
-export function normOutputWgsl(activation: DenseActivation, dropout: boolean): string {
+export function normOutputWgsl(
+  activation: DenseActivation,
+  dropout: boolean,
+  half = false,
+): string {
+  const value = (k: string) => {
+    const e = k === "0" ? "e" : `e + ${k}u`;
+    return `let a${k} = gamma[c + ${k}u] * stat[C + c + ${k}u];
+  let y${k} = ${element("z", e, half)} * a${k} + (beta[c + ${k}u] - stat[c + ${k}u] * a${k});
+  normed[${e}] = y${k};
+  let o${k} = activate(y${k})${dropout ? ` * factor(${e})` : ""};`;
+  };
   return `${DIMS}
-@group(0) @binding(1) var<storage, read> z: array<f32>;
+@group(0) @binding(1) var<storage, read> z: array<${word(half)}>;
 @group(0) @binding(2) var<storage, read> stat: array<f32>;
 @group(0) @binding(3) var<storage, read> gamma: array<f32>;
 @group(0) @binding(4) var<storage, read> beta: array<f32>;
 @group(0) @binding(5) var<storage, read_write> normed: array<f32>;
-@group(0) @binding(6) var<storage, read_write> out: array<f32>;
+@group(0) @binding(6) var<storage, read_write> out: array<${word(half)}>;
 ${dropout ? "@group(0) @binding(7) var<storage, read> mask: array<u32>;" : ""}
+${HALF_WGSL}
 ${activationWgsl(activation).forward}
 ${dropout ? dropoutFactorWgsl(false) : ""}
-${MAIN}
-  let a = gamma[c] * stat[C + c];
-  let y = z[e] * a + (beta[c] - stat[c] * a);
-  normed[e] = y;
-  out[e] = activate(y)${dropout ? " * factor(e)" : ""};
+${half ? PAIR_MAIN : MAIN}
+  ${value("0")}
+  ${
+    half
+      ? `${value("1")}
+  out[e >> 1u] = pack2x16float(vec2<f32>(o0, o1));`
+      : "out[e] = o0;"
+  }
 }
 `;
 }
@@ -83,15 +115,17 @@ ${MAIN}
 
 /**
  * Batch norm's gradient sums, first stage: per unit and slice of rows, s1 = the sum of the
- * gradient at the normalized output `dy` and s2 = its sum times the normalized value.
+ * gradient at the normalized output `dy` and s2 = its sum times the normalized value. `half`: `z`
+ * is float16 pairs.
  */
-export const normGradPartialsWgsl = (width: number) =>
+export const normGradPartialsWgsl = (half: boolean) => (width: number) =>
   channelPartialsWgsl(width, {
-    inputs: ["z: array<f32>", "stat: array<f32>", "dy: array<f32>"],
+    inputs: [`z: array<${word(half)}>`, "stat: array<f32>", "dy: array<f32>"],
+    fns: HALF_WGSL,
     passes: [{
       sums: ["s1", "s2"],
       row: `let i = r * C + c;
-    let xhat = (z[i] - stat[c]) * stat[C + c];
+    let xhat = (${element("z", "i", half)} - stat[c]) * stat[C + c];
     let g = dy[i];
     s1 += g;
     s2 += g * xhat;`,
@@ -102,17 +136,19 @@ export const normGradPartialsWgsl = (width: number) =>
 /**
  * Backward through the normalization, in place on `d`:
  * `dz = gamma / sqrt(var + eps) * (dy - s1 / n - xhat * s2 / n)` (`coef` = [s1 / n..., s2 /
- * n...]). Bindings: z, stat, gamma, coef, d.
+ * n...]). `half`: `z` is float16 pairs. Bindings: z, stat, gamma, coef, d.
  */
-export const NORM_BACKWARD_WGSL = `${DIMS}
-@group(0) @binding(1) var<storage, read> z: array<f32>;
+export const normBackwardWgsl = (half: boolean) =>
+  `${DIMS}
+@group(0) @binding(1) var<storage, read> z: array<${word(half)}>;
 @group(0) @binding(2) var<storage, read> stat: array<f32>;
 @group(0) @binding(3) var<storage, read> gamma: array<f32>;
 @group(0) @binding(4) var<storage, read> coef: array<f32>;
 @group(0) @binding(5) var<storage, read_write> d: array<f32>;
+${HALF_WGSL}
 ${MAIN}
   let inv = stat[C + c];
-  let xhat = (z[e] - stat[c]) * inv;
+  let xhat = (${element("z", "e", half)} - stat[c]) * inv;
   d[e] = gamma[c] * inv * (d[e] - coef[c] - xhat * coef[C + c]);
 }
 `;

@@ -36,8 +36,8 @@ import {
   pooledSize,
 } from "./conv.ts";
 import {
-  NORM_BACKWARD_WGSL,
   normActivationBackwardWgsl,
+  normBackwardWgsl,
   normGradPartialsWgsl,
   normOutputWgsl,
 } from "./dense_norm.ts";
@@ -332,12 +332,9 @@ export class DenseGpuProgram {
     const stageGrads = this.#stage?.gradients() ?? [];
     this.#denseOffset = stageGrads.length;
     if (
-      plan.layers.some((l, i) => l.norm && (plan.halfActivations || i === plan.layers.length - 1))
+      plan.layers.some((l, i) => l.norm && i === plan.layers.length - 1)
     ) {
-      throw new AnnealError(
-        "internal",
-        "Batch norm in the dense step is a hidden layer's, in float32",
-      );
+      throw new AnnealError("internal", "Batch norm in the dense step is a hidden layer's");
     }
     // Per dense layer: kernel, bias[, gamma, beta] (the variables' order)
     let at = stageGrads.length;
@@ -1009,8 +1006,9 @@ export class DenseGpuProgram {
     const own = this.#normBuffers[i]!;
     const units = layer.units;
     const dropout = !!this.#plan.dropout;
+    const half = this.#plan.halfActivations === true;
     return [
-      this.#unitPartials(i, "bn-partials-0", bnPartialsWgsl(false), () => [this.#acts[i]]),
+      this.#unitPartials(i, `bn-partials-${+half}`, bnPartialsWgsl(half), () => [this.#acts[i]]),
       this.#unitFinish(
         i,
         "bn-stats",
@@ -1031,8 +1029,8 @@ export class DenseGpuProgram {
       ),
       this.#elementDispatch(
         i,
-        `norm-output-${layer.activation}-${+dropout}`,
-        () => normOutputWgsl(layer.activation, dropout),
+        `norm-output-${layer.activation}-${+dropout}-${+half}`,
+        () => normOutputWgsl(layer.activation, dropout, half),
         () => [
           this.#acts[i],
           own.stat,
@@ -1042,7 +1040,7 @@ export class DenseGpuProgram {
           this.#outputs[i]!,
           ...(dropout ? [this.#denseMask(i)] : []),
         ],
-        false,
+        half,
       ),
     ];
   }
@@ -1059,6 +1057,7 @@ export class DenseGpuProgram {
     const dropout = !!this.#plan.dropout;
     const g = this.#gradAt[i] - this.#denseOffset;
     const grad = (j: number) => this.#gradBuffer(this.#denseOffset + j);
+    const half = this.#plan.halfActivations === true;
     return [
       this.#elementDispatch(
         i,
@@ -1067,7 +1066,7 @@ export class DenseGpuProgram {
         () => [this.#normed[i]!, this.#deltas[i], ...(dropout ? [this.#denseMask(i)] : [])],
         false,
       ),
-      this.#unitPartials(i, "dense-bn-grad-partials", normGradPartialsWgsl, () => [
+      this.#unitPartials(i, `dense-bn-grad-partials-${+half}`, normGradPartialsWgsl(half), () => [
         this.#acts[i],
         own.stat,
         this.#deltas[i],
@@ -1081,8 +1080,8 @@ export class DenseGpuProgram {
       ),
       this.#elementDispatch(
         i,
-        "norm-backward",
-        () => NORM_BACKWARD_WGSL,
+        `norm-backward-${+half}`,
+        () => normBackwardWgsl(half),
         () => [
           this.#acts[i],
           own.stat,

@@ -44,7 +44,6 @@ export function densePlan(
     // this plan takes, where it was sent to tfjs's path for layers it does not have)
     if (model.batchNorm && model.hidden.length > 0) {
       if (!built) return "batch norm";
-      if (config.mixedPrecision) return "batch norm under mixed precision";
       return normPlan(config, built, variables, loss, targetSize);
     }
     if (model.hidden.length > 0) {
