@@ -398,7 +398,8 @@ export class TrainingEngine {
   /**
    * On the WGSL step (WebGPU), each of its dispatches' time on `batch` (see
    * `DenseGpuProgram.profile`; `bench/dense_overhead.ts --profile`); undefined on other paths.
-   * It leaves the step's gradients undefined: for benchmarks only.
+   * It leaves the step's gradients undefined (and batch norm's moving averages moved by every
+   * repeat of its statistics): for benchmarks only.
    */
   profileWgslStep(
     batch: HostBatch | HostByteBatch,

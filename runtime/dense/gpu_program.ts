@@ -651,7 +651,7 @@ export class DenseGpuProgram {
 
   /**
    * Times each dispatch of a step on `batch` (a benchmark's profile, not for training: the step's
-   * results are left undefined). After one whole step, each dispatch runs alone, repeated in one
+   * results are left undefined, and batch norm's moving averages moved by every repeat). After one whole step, each dispatch runs alone, repeated in one
    * submission (8x more each try) until the repeats take ~`targetMs` beyond the wait for an empty
    * queue (~10 ms in Deno, measured first and subtracted); its time is the mean of the repeats.
    * Returns, in the step's order, each dispatch's pipeline and time.

@@ -10,7 +10,7 @@ import { parseConfig } from "../../config.ts";
 import { selectBackend } from "../backend.ts";
 import { TrainingEngine } from "../engine.ts";
 import { checkParity, classification, NORM_PARITY_CASES, PARITY_CASES } from "./_parity.ts";
-import { cnnPlan } from "./plan.ts";
+import { cnnPlan, densePlan } from "./plan.ts";
 import { buildModel } from "../../models/build.ts";
 
 const ready = selectBackend("wasm", "mlp");
@@ -82,6 +82,19 @@ Deno.test("a cnn's plan for the WGSL step has its dropout after its dense layers
   assert.equal(plan({ dense: [], dropout: 0.3 }), "planned, dropout 0");
   assert.equal(plan({ dense: [4], dropout: 0.3 }), "planned, dropout 0.3");
   assert.equal(plan({ dense: [4] }), "planned, dropout 0");
+});
+
+Deno.test("a plan names an activation its steps lack, with batch norm or without (a config not from the schema)", async () => {
+  await ready;
+  for (const batchNorm of [false, true]) {
+    const config = parseConfig({ backend: "wasm", model: { kind: "mlp", hidden: [4], batchNorm } });
+    const built = buildModel(config.model, { inputShape: [3], outputUnits: 2 }, 1);
+    const variables = built.trainableWeights.map((w) => w.read() as tf.Variable);
+    // (the schema allows the four the steps run: a config made by other means may hold another)
+    (config.model as { activation: string }).activation = "elu";
+    assert.equal(densePlan(config, variables, "crossEntropy", 1, built), "the elu activation");
+    built.dispose();
+  }
 });
 
 Deno.test("the host step stores new weights in the variables' own data, never under an earlier reader", async () => {

@@ -70,6 +70,7 @@ function normPlan(
 ): DensePlan | string {
   const spec = config.model;
   if (spec.kind !== "mlp") return kindReason(spec.kind);
+  if (!ACTIVATIONS.includes(spec.activation)) return `the ${spec.activation} activation`;
   const hidden = spec.hidden.length;
   const head = headPlan(
     [
