@@ -18,6 +18,7 @@ import { releaseWebGpu, selectBackend } from "../backend.ts";
 import { type DataShape, outputUnits } from "../engine.ts";
 import { checkParity, checkWebGpuParity, type ParityCase } from "./_parity.ts";
 import { productSplit, SPLIT_MIN_K } from "./dispatch.ts";
+import { HOST_STEP_MAX_WORK } from "./host_program.ts";
 
 const RUNS = Number(Deno.env.get("ANNEAL_PARITY_RUNS") ?? 0);
 const SEED = Number(Deno.env.get("ANNEAL_PARITY_SEED") ?? 20261201);
@@ -440,6 +441,18 @@ Deno.test("random cases: the WGSL step's products split along K match tfjs on We
   });
   // (the draw is made to split: a change of productSplit's thresholds must not leave it untested)
   assert.ok(splits > 0, "no drawn case had a split product");
+});
+
+Deno.test("random cases: the host dense step with an MLP's batch norm matches tfjs on wasm", async () => {
+  await selectBackend("wasm", "mlp");
+  // (the cases the host step takes: its work at the config's batch size, 16, within its bound)
+  const small = normCase.filter((c) => {
+    const { hidden } = c.config.model as { hidden: number[] };
+    const widths = [c.shape.inputShape[0], ...hidden, outputUnits(c.shape)];
+    const work = widths.slice(1).reduce((n, w, i) => n + widths[i] * w, 0);
+    return 16 * work <= HOST_STEP_MAX_WORK;
+  });
+  await property(small, 10, (c) => checkParity(c, "wasm", "host"));
 });
 
 Deno.test("random cases: the WGSL step with an MLP's batch norm matches tfjs on WebGPU", async () => {
