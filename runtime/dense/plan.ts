@@ -84,26 +84,40 @@ function normPlan(
   );
   if (typeof head === "string") return head;
   for (let i = 0; i < hidden; i++) {
-    let layer: BatchNormState;
-    try {
-      layer = built.getLayer(`bn${i}`) as unknown as BatchNormState;
-    } catch {
-      return `no batch-norm layer bn${i}`;
-    }
-    const [gamma, beta] = [variables[4 * i + 2], variables[4 * i + 3]];
-    if (!layer.gamma || layer.gamma.read() !== gamma || layer.beta?.read() !== beta) {
-      return `weights ${gamma?.name} and ${beta?.name} are not batch norm ${i}'s`;
-    }
-    head.layers[i].norm = {
-      gamma,
-      beta,
-      movingMean: layer.movingMean.read() as tf.Variable,
-      movingVariance: layer.movingVariance.read() as tf.Variable,
-      momentum: layer.momentum,
-      epsilon: layer.epsilon,
-    };
+    const norm = batchNorm(built, `bn${i}`, variables.slice(4 * i + 2, 4 * i + 4), i);
+    if (typeof norm === "string") return norm;
+    head.layers[i].norm = norm;
   }
   return head;
+}
+
+/**
+ * Batch-norm layer `name` of the built model (the `i`-th of its kind) for the WGSL step, whose
+ * trainable weights must be `[gamma, beta]`, or the reason it is not there.
+ */
+function batchNorm(
+  model: tfl.LayersModel,
+  name: string,
+  [gamma, beta]: tf.Variable[],
+  i: number,
+): NonNullable<ConvBlock["norm"]> | string {
+  let layer: BatchNormState;
+  try {
+    layer = model.getLayer(name) as unknown as BatchNormState;
+  } catch {
+    return `no batch-norm layer ${name}`;
+  }
+  if (!layer.gamma || layer.gamma.read() !== gamma || layer.beta?.read() !== beta) {
+    return `weights ${gamma?.name} and ${beta?.name} are not batch norm ${i}'s`;
+  }
+  return {
+    gamma,
+    beta,
+    movingMean: layer.movingMean.read() as tf.Variable,
+    movingVariance: layer.movingVariance.read() as tf.Variable,
+    momentum: layer.momentum,
+    epsilon: layer.epsilon,
+  };
 }
 
 /** The reason a plan does not take a model of `kind`: "a cnn model", "an rnn model". */
@@ -185,24 +199,9 @@ export function cnnPlan(
     }
     let norm: ConvBlock["norm"];
     if (spec.batchNorm) {
-      let layer: BatchNormState;
-      try {
-        layer = model.getLayer(`convbn${i}`) as unknown as BatchNormState;
-      } catch {
-        return `no batch-norm layer convbn${i}`;
-      }
-      const [gamma, beta] = [variables[v + 2], variables[v + 3]];
-      if (!layer.gamma || layer.gamma.read() !== gamma || layer.beta?.read() !== beta) {
-        return `weights ${gamma?.name} and ${beta?.name} are not batch norm ${i}'s`;
-      }
-      norm = {
-        gamma,
-        beta,
-        movingMean: layer.movingMean.read() as tf.Variable,
-        movingVariance: layer.movingVariance.read() as tf.Variable,
-        momentum: layer.momentum,
-        epsilon: layer.epsilon,
-      };
+      const found = batchNorm(model, `convbn${i}`, variables.slice(v + 2, v + 4), i);
+      if (typeof found === "string") return found;
+      norm = found;
     }
     convs.push({
       kernel,
