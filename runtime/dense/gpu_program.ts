@@ -1,9 +1,11 @@
 /**
- * The training step of a dense network (linear model or MLP without batch norm) in
- * anneal's own WGSL kernels on tfjs's WebGPU device: forward, loss, backward and the global
- * gradient norm recorded as one compute pass per micro-batch (the norm in the last one), with
- * pipelines, buffers, bind groups and each dispatch's workgroups made once. tfjs's path costs 60-120 us of JavaScript per op (~25 ops forward and
- * backward for a 3-layer MLP); here a step is ~20 dispatches at ~2 us each to encode.
+ * The training step of a dense network (linear model or MLP: any of the activations, dropout,
+ * batch norm; a cnn's conv blocks or an rnn's recurrent layers in front) in anneal's own WGSL
+ * kernels on tfjs's WebGPU device: forward, loss, backward and the global gradient norm recorded
+ * as one compute pass per micro-batch (the norm in the last one), with pipelines, buffers, bind
+ * groups and each dispatch's workgroups made once. tfjs's path costs 60-120 us of JavaScript per
+ * op (~25 ops forward and backward for a 3-layer MLP); here a step is ~20 dispatches at ~2 us
+ * each to encode.
  *
  * The weights stay tfjs variables (the optimizer, checkpoints and evaluation use them as
  * before); gradients land in tensors this program owns and reuses every step.
@@ -651,9 +653,10 @@ export class DenseGpuProgram {
 
   /**
    * Times each dispatch of a step on `batch` (a benchmark's profile, not for training: the step's
-   * results are left undefined, and batch norm's moving averages moved by every repeat). After one whole step, each dispatch runs alone, repeated in one
-   * submission (8x more each try) until the repeats take ~`targetMs` beyond the wait for an empty
-   * queue (~10 ms in Deno, measured first and subtracted); its time is the mean of the repeats.
+   * results are left undefined, and batch norm's moving averages moved by every repeat). After
+   * one whole step, each dispatch runs alone, repeated in one submission (8x more each try) until
+   * the repeats take ~`targetMs` beyond the wait for an empty queue (~10 ms in Deno, measured
+   * first and subtracted); its time is the mean of the repeats.
    * Returns, in the step's order, each dispatch's pipeline and time.
    */
   async profile(

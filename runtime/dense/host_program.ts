@@ -7,7 +7,9 @@
  * (re-read only when a variable was assigned elsewhere: a checkpoint restored, a rollback); with
  * a host optimizer (`optimizers/host.ts`) the update runs on them too, and the new values are
  * written back to the variables after every step (into their own storage where nothing else
- * holds it), so tfjs always sees the current weights.
+ * holds it), so tfjs always sees the current weights. Dropout draws tfjs's path's masks, and
+ * batch norm's moving averages are written to their variables after every micro-batch, as tfjs's
+ * layer moves them in its forward pass.
  *
  * @module
  */
