@@ -187,13 +187,7 @@ export class DenseHostProgram {
       layer.bias,
       ...(layer.norm ? [layer.norm.gamma, layer.norm.beta] : []),
     ]);
-    this.#moving = plan.layers.flatMap((l) =>
-      l.norm ? [l.norm.movingMean, l.norm.movingVariance] : []
-    );
   }
-
-  /** Batch norm's moving averages (mean, variance per layer with one), which the step moves. */
-  readonly #moving: tf.Variable[];
 
   /**
    * The variables' current values on the host, in the order kernel, bias per layer. A copy is
