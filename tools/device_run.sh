@@ -90,6 +90,12 @@ run() {
   # mlp_sgd's step (SGD, momentum 0.9), its update's kernels in place of Adam's
   run run --cached-only --no-check -A bench/dense_overhead.ts --hidden 512,512 --inputs 784 \
     --batch 256 --optimizer sgd --repeats 2
+  # the fifty-first session's: gelu with dropout (examples/fashion_mnist_adamw_warmup.json's model)
+  # and an MLP's batch norm, each float32 and with mixedPrecision
+  run run --cached-only --no-check -A bench/dense_overhead.ts --hidden 512,256 --inputs 784 \
+    --batch 128 --activation gelu --dropout 0.2 --repeats 2 --profile --mixed
+  run run --cached-only --no-check -A bench/dense_overhead.ts --hidden 512,512 --inputs 784 \
+    --batch 256 --batch-norm --repeats 2 --profile --mixed
   run run --cached-only --no-check -A bench/upload.ts
   # the benchmark's CNN: tfjs's path against the WGSL step with conv blocks, each dispatch's time,
   # float32 and mixedPrecision side by side
