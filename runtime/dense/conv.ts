@@ -480,12 +480,12 @@ export const CHANNEL_SLICES = 64;
  * Channels a workgroup of a per-channel reduction reads side by side: consecutive in memory, so
  * that a GPU's neighbouring threads load neighbouring words (a power of two, at most 32).
  */
-export function channelWidth(channels: number): number {
+function channelWidth(channels: number): number {
   return Math.min(32, 2 ** Math.ceil(Math.log2(channels)));
 }
 
 /** [slices, rows a slice] of a per-channel reduction over `rows` rows. */
-export function channelSlices(rows: number): [number, number] {
+function channelSlices(rows: number): [number, number] {
   const wanted = Math.max(1, Math.min(CHANNEL_SLICES, Math.ceil(rows / CHANNEL_SPAN)));
   const span = Math.ceil(rows / wanted);
   return [Math.ceil(rows / span), span];
@@ -565,6 +565,59 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
   }
 }
 `;
+}
+
+/**
+ * A per-channel reduction's sizes: `channels` channels (the values' last axis) over `count(rows)`
+ * rows for a micro-batch of `rows` samples, its first stage's partials in `parts()`.
+ */
+export interface ChannelReduction {
+  device: GPUDevice;
+  channels: number;
+  count: (rows: number) => number;
+  parts: () => GPUBuffer;
+}
+
+/**
+ * The first stage's dispatch of a reduction (its kernel made by `wgsl` for the channel width:
+ * see {@linkcode channelPartialsWgsl}): a workgroup per `width` channels and slice of rows.
+ * `buffers` are bound before the partials; `extra` uniform words follow rows, C and span.
+ */
+export function channelPartialsDispatch(
+  reduction: ChannelReduction,
+  key: string,
+  wgsl: (width: number) => string,
+  buffers: () => GPUBuffer[],
+  extra: number[] = [0],
+): Dispatch {
+  const { channels, count } = reduction;
+  const width = channelWidth(channels);
+  return {
+    pipeline: pipelineFor(reduction.device, `${key}-${width}`, () => wgsl(width)),
+    buffers: () => [...buffers(), reduction.parts()],
+    uniforms: (rows) => [count(rows), channels, channelSlices(count(rows))[1], ...extra],
+    groups: (rows) => [Math.ceil(channels / width), channelSlices(count(rows))[0]],
+  };
+}
+
+/**
+ * The second stage's dispatch: `code` (64 threads a workgroup, a thread per channel) reads the
+ * partials, bound first, then `buffers`; `uniforms` also gets the first stage's [slices, span].
+ */
+export function channelFinishDispatch(
+  reduction: ChannelReduction,
+  key: string,
+  code: string,
+  buffers: () => GPUBuffer[],
+  uniforms: (rows: number, accumulate: number, slices: [number, number]) => number[],
+): Dispatch {
+  return {
+    pipeline: pipelineFor(reduction.device, key, () => code),
+    buffers: () => [reduction.parts(), ...buffers()],
+    uniforms: (rows, accumulate) =>
+      uniforms(rows, accumulate, channelSlices(reduction.count(rows))),
+    groups: () => [Math.ceil(reduction.channels / 64), 1],
+  };
 }
 
 /**
@@ -1071,9 +1124,8 @@ export class ConvStage {
   }
 
   /**
-   * The first stage of a per-channel reduction of block `i` over `count(rows)` rows (its kernel
-   * made by `wgsl` for the block's channel width), into the block's per-channel partials.
-   * `buffers` come before the partials; `extra` uniform words after rows, C and span.
+   * The first stage of a per-channel reduction of block `i` over `count(rows)` rows (see
+   * {@linkcode channelPartialsDispatch}), into the block's per-channel partials.
    */
   #channelPartials(
     i: number,
@@ -1083,21 +1135,10 @@ export class ConvStage {
     buffers: () => GPUBuffer[],
     extra: number[] = [0],
   ): Dispatch {
-    const channels = this.blocks[i].outChannels;
-    const width = channelWidth(channels);
-    return {
-      pipeline: pipelineFor(this.#device, `${key}-${width}`, () => wgsl(width)),
-      buffers: () => [...buffers(), this.#channelParts[i]],
-      uniforms: (rows) => [count(rows), channels, channelSlices(count(rows))[1], ...extra],
-      groups: (rows) => [Math.ceil(channels / width), channelSlices(count(rows))[0]],
-    };
+    return channelPartialsDispatch(this.#reduction(i, count), key, wgsl, buffers, extra);
   }
 
-  /**
-   * The second stage of block `i`'s per-channel reduction over `count(rows)` rows: `code` (64
-   * threads a workgroup, a thread per channel) reads the block's partials, bound first, then
-   * `buffers`; `uniforms` also gets the first stage's [slices, span].
-   */
+  /** The second stage of block `i`'s reduction (see {@linkcode channelFinishDispatch}). */
   #channelFinish(
     i: number,
     key: string,
@@ -1106,11 +1147,16 @@ export class ConvStage {
     buffers: () => GPUBuffer[],
     uniforms: (rows: number, accumulate: number, slices: [number, number]) => number[],
   ): Dispatch {
+    return channelFinishDispatch(this.#reduction(i, count), key, code, buffers, uniforms);
+  }
+
+  /** Block `i`'s per-channel reductions over `count(rows)` rows, into its partials. */
+  #reduction(i: number, count: (rows: number) => number): ChannelReduction {
     return {
-      pipeline: pipelineFor(this.#device, key, () => code),
-      buffers: () => [this.#channelParts[i], ...buffers()],
-      uniforms: (rows, accumulate) => uniforms(rows, accumulate, channelSlices(count(rows))),
-      groups: () => [Math.ceil(this.blocks[i].outChannels / 64), 1],
+      device: this.#device,
+      channels: this.blocks[i].outChannels,
+      count,
+      parts: () => this.#channelParts[i],
     };
   }
 

@@ -17,17 +17,10 @@ import {
   type DenseActivation,
   dropoutFactorWgsl,
   element,
+  ELEMENT_DIMS_WGSL,
   HALF_WGSL,
   word,
 } from "./wgsl.ts";
-
-/**
- * Uniforms of the element-wise kernels: the values' count, dropout's scale, the units a row (`C`).
- * (`rows` and `steps` are dropout's, unused here: the values are row-major.)
- */
-const DIMS =
-  `struct Dims { count: u32, scale: f32, rows: u32, steps: u32, C: u32, p0: u32, p1: u32, p2: u32 }
-@group(0) @binding(0) var<uniform> dims: Dims;`;
 
 /** The element-wise kernels' thread index `e` over `count` values. */
 const MAIN = `@compute @workgroup_size(256)
@@ -66,7 +59,7 @@ export function normOutputWgsl(
   normed[${e}] = y${k};
   let o${k} = activate(y${k})${dropout ? ` * factor(${e})` : ""};`;
   };
-  return `${DIMS}
+  return `${ELEMENT_DIMS_WGSL}
 @group(0) @binding(1) var<storage, read> z: array<${word(half)}>;
 @group(0) @binding(2) var<storage, read> stat: array<f32>;
 @group(0) @binding(3) var<storage, read> gamma: array<f32>;
@@ -99,7 +92,7 @@ export function normActivationBackwardWgsl(
   dropout: boolean,
 ): string {
   const { forward, derivative } = activationWgsl(activation);
-  return `${DIMS}
+  return `${ELEMENT_DIMS_WGSL}
 @group(0) @binding(1) var<storage, read> normed: array<f32>;
 @group(0) @binding(2) var<storage, read_write> d: array<f32>;
 ${dropout ? "@group(0) @binding(3) var<storage, read> mask: array<u32>;" : ""}
@@ -139,7 +132,7 @@ export const normGradPartialsWgsl = (half: boolean) => (width: number) =>
  * n...]). `half`: `z` is float16 pairs. Bindings: z, stat, gamma, coef, d.
  */
 export const normBackwardWgsl = (half: boolean) =>
-  `${DIMS}
+  `${ELEMENT_DIMS_WGSL}
 @group(0) @binding(1) var<storage, read> z: array<${word(half)}>;
 @group(0) @binding(2) var<storage, read> stat: array<f32>;
 @group(0) @binding(3) var<storage, read> gamma: array<f32>;

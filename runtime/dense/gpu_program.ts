@@ -31,8 +31,9 @@ import {
   BN_STATS_WGSL,
   bnPartialsWgsl,
   CHANNEL_SLICES,
-  channelSlices,
-  channelWidth,
+  channelFinishDispatch,
+  channelPartialsDispatch,
+  type ChannelReduction,
   type ConvBlock,
   ConvStage,
   pooledSize,
@@ -89,6 +90,19 @@ export interface DenseLayer {
    * layer's, in float32): its weights, moving averages and settings.
    */
   norm?: ConvBlock["norm"];
+}
+
+/**
+ * Per layer, the index of its kernel among the variables (and their gradients) from `start`:
+ * kernel, bias[, gamma, beta] a layer.
+ */
+export function layerVariableStarts(layers: readonly DenseLayer[], start = 0): number[] {
+  let at = start;
+  return layers.map((l) => {
+    const first = at;
+    at += l.norm ? 4 : 2;
+    return first;
+  });
 }
 
 /** What the program trains: layers in order, the loss, and the targets per sample. */
@@ -338,9 +352,7 @@ export class DenseGpuProgram {
     ) {
       throw new AnnealError("internal", "Batch norm in the dense step is a hidden layer's");
     }
-    // Per dense layer: kernel, bias[, gamma, beta] (the variables' order)
-    let at = stageGrads.length;
-    this.#gradAt = plan.layers.map((l) => (at += l.norm ? 4 : 2) - (l.norm ? 4 : 2));
+    this.#gradAt = layerVariableStarts(plan.layers, stageGrads.length);
     this.grads = [
       ...stageGrads,
       ...plan.layers.flatMap((layer) => [
@@ -1010,10 +1022,13 @@ export class DenseGpuProgram {
     const units = layer.units;
     const dropout = !!this.#plan.dropout;
     const half = this.#plan.halfActivations === true;
+    const reduction = this.#unitReduction(i);
     return [
-      this.#unitPartials(i, `bn-partials-${+half}`, bnPartialsWgsl(half), () => [this.#acts[i]]),
-      this.#unitFinish(
-        i,
+      channelPartialsDispatch(reduction, `bn-partials-${+half}`, bnPartialsWgsl(half), () => [
+        this.#acts[i],
+      ]),
+      channelFinishDispatch(
+        reduction,
         "bn-stats",
         BN_STATS_WGSL,
         () => [
@@ -1061,6 +1076,7 @@ export class DenseGpuProgram {
     const g = this.#gradAt[i] - this.#denseOffset;
     const grad = (j: number) => this.#gradBuffer(this.#denseOffset + j);
     const half = this.#plan.halfActivations === true;
+    const reduction = this.#unitReduction(i);
     return [
       this.#elementDispatch(
         i,
@@ -1069,13 +1085,14 @@ export class DenseGpuProgram {
         () => [this.#normed[i]!, this.#deltas[i], ...(dropout ? [this.#denseMask(i)] : [])],
         false,
       ),
-      this.#unitPartials(i, `dense-bn-grad-partials-${+half}`, normGradPartialsWgsl(half), () => [
-        this.#acts[i],
-        own.stat,
-        this.#deltas[i],
-      ]),
-      this.#unitFinish(
-        i,
+      channelPartialsDispatch(
+        reduction,
+        `dense-bn-grad-partials-${+half}`,
+        normGradPartialsWgsl(half),
+        () => [this.#acts[i], own.stat, this.#deltas[i]],
+      ),
+      channelFinishDispatch(
+        reduction,
         "bn-grad-stats",
         BN_GRAD_STATS_WGSL,
         () => [grad(g + 2), grad(g + 3), own.coef],
@@ -1098,38 +1115,15 @@ export class DenseGpuProgram {
   }
 
   /**
-   * The first stage of a per-unit reduction of layer `i` over a micro-batch's rows (see
-   * `channelPartialsWgsl` in conv.ts), into the layer's partials, bound after `buffers`.
+   * Layer `i`'s per-unit reductions over a micro-batch's rows (see `channelPartialsDispatch` in
+   * conv.ts), into its batch norm's partials.
    */
-  #unitPartials(
-    i: number,
-    key: string,
-    wgsl: (width: number) => string,
-    buffers: () => GPUBuffer[],
-  ): Dispatch {
-    const units = this.#plan.layers[i].units;
-    const width = channelWidth(units);
+  #unitReduction(i: number): ChannelReduction {
     return {
-      pipeline: pipelineFor(this.#device, `${key}-${width}`, () => wgsl(width)),
-      buffers: () => [...buffers(), this.#normBuffers[i]!.parts],
-      uniforms: (rows) => [rows, units, channelSlices(rows)[1], 0],
-      groups: (rows) => [Math.ceil(units / width), channelSlices(rows)[0]],
-    };
-  }
-
-  /** The second stage (a thread a unit), reading the partials bound first, then `buffers`. */
-  #unitFinish(
-    i: number,
-    key: string,
-    code: string,
-    buffers: () => GPUBuffer[],
-    uniforms: (rows: number, accumulate: number, slices: [number, number]) => number[],
-  ): Dispatch {
-    return {
-      pipeline: pipelineFor(this.#device, key, () => code),
-      buffers: () => [this.#normBuffers[i]!.parts, ...buffers()],
-      uniforms: (rows, accumulate) => uniforms(rows, accumulate, channelSlices(rows)),
-      groups: () => [Math.ceil(this.#plan.layers[i].units / 64), 1],
+      device: this.#device,
+      channels: this.#plan.layers[i].units,
+      count: (rows) => rows,
+      parts: () => this.#normBuffers[i]!.parts,
     };
   }
 

@@ -14,10 +14,10 @@
  * @module
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
-import { dropoutKeepBits, dropoutLayerSeed } from "../../models/dropout.ts";
+import { dropoutLayerSeed, dropoutMask } from "../../models/dropout.ts";
 import type { HostOptimizer, HostParam } from "../../optimizers/host.ts";
 import type { HostBatch } from "../engine.ts";
-import type { DensePlan } from "./gpu_program.ts";
+import { type DensePlan, layerVariableStarts } from "./gpu_program.ts";
 import type { DenseActivation } from "./wgsl.ts";
 
 /** What {@linkcode storeValues} reads of the cpu and wasm backends. */
@@ -263,12 +263,8 @@ export class DenseHostProgram {
   ): { grads: Float32Array[]; stats: Float32Array } {
     const { layers, loss, targetSize } = this.#plan;
     const rate = this.#plan.dropout ?? 0;
-    // torch's and tfjs's mask value, as float32
-    const keptScale = Math.fround(1 / (1 - rate));
     const params = this.params();
-    // per layer: its first parameter's index (kernel, bias[, gamma, beta])
-    let at = 0;
-    const first = layers.map((l) => (at += l.norm ? 4 : 2) - (l.norm ? 4 : 2));
+    const first = layerVariableStarts(layers);
     const weights = layers.map((_, i) => ({
       kernel: params[first[i]].values,
       bias: params[first[i] + 1].values,
@@ -341,11 +337,10 @@ export class DenseHostProgram {
         if (act === "gelu") input = out.map((z) => Math.fround(activate("gelu", z)));
         if (rate > 0 && i < last) {
           const size = rows * layer.units;
-          const bits = dropoutKeepBits(dropoutLayerSeed(passSeed(m), i), size, rate);
-          const factor = new Float32Array(size);
+          // (tfjs's path's mask itself: 0, or 1 / (1 - rate) as float32)
+          const factor = dropoutMask(dropoutLayerSeed(passSeed(m), i), size, rate);
           const dropped = new Float64Array(size);
           for (let e = 0; e < size; e++) {
-            factor[e] = (bits[e >>> 5] >>> (e & 31)) & 1 ? keptScale : 0;
             // (float32, as tfjs multiplies by the mask; a NaN stays NaN)
             dropped[e] = Math.fround(input[e] * factor[e]);
           }

@@ -465,16 +465,7 @@ var<workgroup> Bs: array<vec4<f32>, 256>;
 ${gather ? "var<workgroup> rowsAt: array<vec3<u32>, 32>;" : ""}
 ${gatherB ? "var<workgroup> colsAt: array<vec3<u32>, 32>;" : ""}
 ${HALF_WGSL}
-${act?.fns ?? ""}
-${
-    act && epilogue.kind === "forward"
-      ? `
-fn activate(z: f32) -> f32 {
-  return ${act.forward};
-}
-`
-      : ""
-  }
+${epilogue.kind === "forward" ? activationWgsl(epilogue.activation).forward : (act?.fns ?? "")}
 ${gather?.fns ?? ""}
 fn loadA(m: u32, k: u32) -> f32 {
   let inside = (m < dims.M) & (k < dims.K);
@@ -796,10 +787,7 @@ struct Dims { M: u32, N: u32, slices: u32, pad: u32 }
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<${word(halfOut)}>;
 
-${ACTIVATIONS[activation].fns ?? ""}
-fn activate(z: f32) -> f32 {
-  return ${ACTIVATIONS[activation].forward};
-}
+${activationWgsl(activation).forward}
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
@@ -822,11 +810,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<
 }
 
 /**
- * Dropout's uniforms: the values' count, the kept units' scale, and for a sequence stored
- * time-major the batch's rows and steps.
+ * The uniforms of the element-wise kernels over a layer's values (dropout's, batch norm's in
+ * dense_norm.ts): the values' count, dropout's scale for the kept units, for a sequence stored
+ * time-major the batch's rows and steps, and the units a row (`C`).
  */
-const DROPOUT_DIMS_WGSL = `
-struct Dims { count: u32, scale: f32, rows: u32, steps: u32 }
+export const ELEMENT_DIMS_WGSL = `
+struct Dims { count: u32, scale: f32, rows: u32, steps: u32, C: u32, p0: u32, p1: u32, p2: u32 }
 @group(0) @binding(0) var<uniform> dims: Dims;`;
 
 /**
@@ -868,14 +857,11 @@ export function outputWgsl(
 ): string {
   const binding = (b: number) => b - (dropout ? 0 : 1);
   const value = (v: string, e: string) => `activate(${v})${dropout ? ` * factor(${e})` : ""}`;
-  return `${DROPOUT_DIMS_WGSL}
+  return `${ELEMENT_DIMS_WGSL}
 ${dropout ? "@group(0) @binding(1) var<storage, read> mask: array<u32>;" : ""}
 @group(0) @binding(${binding(2)}) var<storage, read> values: array<${word(half)}>;
 @group(0) @binding(${binding(3)}) var<storage, read_write> out: array<${word(half)}>;
-${ACTIVATIONS[activation].fns ?? ""}
-fn activate(z: f32) -> f32 {
-  return ${ACTIVATIONS[activation].forward};
-}
+${activationWgsl(activation).forward}
 ${dropout ? dropoutFactorWgsl(timeMajor) : ""}
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
@@ -899,7 +885,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<
  * {@linkcode outputWgsl}), in place. Bindings: mask, gradients.
  */
 export function dropoutBackwardWgsl(timeMajor: boolean): string {
-  return `${DROPOUT_DIMS_WGSL}
+  return `${ELEMENT_DIMS_WGSL}
 @group(0) @binding(1) var<storage, read> mask: array<u32>;
 @group(0) @binding(2) var<storage, read_write> values: array<f32>;
 ${dropoutFactorWgsl(timeMajor)}
