@@ -486,3 +486,53 @@ export async function checkMixedPrecision(c: ParityCase, exact?: number): Promis
   }
   assert.equal(await device.popErrorScope(), null);
 }
+
+/**
+ * A NaN in a batch's inputs reaches the loss as it does through tfjs's ops (and torch's: relu,
+ * max pooling and the activations pass NaN on): `config` trained one step through the dense path
+ * (`path`) and through tfjs on a batch whose sample 0 has a NaN feature; both losses and both
+ * gradient norms must be NaN (the step skipped on both), not a finite loss from a relu that made
+ * the NaN a 0.
+ */
+export async function checkNaNInput(
+  overrides: Record<string, unknown>,
+  shape: DataShape,
+  backend: "webgpu" | "wasm" | "cpu",
+  path: "wgsl" | "host",
+): Promise<void> {
+  const config = parseConfig({ backend, seed: 5, ...overrides }) as RunConfig;
+  const fused = new TrainingEngine(config, shape);
+  const reference = new TrainingEngine(
+    { ...config, fusedModel: false, fusedOptimizer: false },
+    shape,
+  );
+  try {
+    assert.equal(fused.modelPath, path, fused.fusedModelReason ?? "");
+    const inputs = shape.inputShape.reduce((a, b) => a * b, 1);
+    const gen = new Rng(13);
+    const data = batch(() => gen.float(), 12, inputs, shape);
+    data.x[Math.floor(inputs / 2)] = NaN;
+    const [a, b] = await Promise.all([fused, reference].map(async (engine) => {
+      const step = engine.computeGradients([data]);
+      const [stats] = await engine.readStats([step]);
+      engine.discardGradients(step);
+      return stats;
+    }));
+    assert.ok(Number.isNaN(b.loss), `tfjs's loss is NaN (${b.loss})`);
+    assert.ok(Number.isNaN(a.loss), `the ${path} step's loss is NaN, as tfjs's, not ${a.loss}`);
+    assert.ok(!Number.isFinite(a.gradNorm), `the ${path} step's norm is not finite: ${a.gradNorm}`);
+  } finally {
+    fused.dispose();
+    reference.dispose();
+  }
+}
+
+/** The models {@linkcode checkNaNInput} runs on each dense step. */
+export const NAN_INPUT_CASES: { name: string; config: Record<string, unknown> }[] = [
+  { name: "mlp relu", config: { model: { kind: "mlp", hidden: [16, 8] } } },
+  { name: "mlp tanh", config: { model: { kind: "mlp", hidden: [16], activation: "tanh" } } },
+  {
+    name: "mlp relu with batch norm and dropout",
+    config: { model: { kind: "mlp", hidden: [16], batchNorm: true, dropout: 0.2 } },
+  },
+];

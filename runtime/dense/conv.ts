@@ -49,6 +49,7 @@ import {
   element,
   type Gather,
   HALF_WGSL,
+  NAN_OR_WGSL,
   TILE,
   word,
 } from "./wgsl.ts";
@@ -374,7 +375,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<
 
 /**
  * Per pooled output (b, ho, wo, c): the window's maximum of the (normalized) convolution output,
- * through relu, and the window offset where it is (the first maximum). `half`: the convolution
+ * through relu, and the window offset where it is (the first maximum; the first NaN, which both
+ * pass on as torch's do). `half`: the convolution
  * output and the pooled output are float16 pairs, and a thread takes a pair of channels (one
  * word of the output).
  */
@@ -388,7 +390,7 @@ function poolWgsl(norm: boolean, half: boolean): string {
     : `@group(0) @binding(2) var<storage, read_write> act: array<${word(half)}>;
 @group(0) @binding(3) var<storage, read_write> args: array<u32>;`;
   // (relu of the window's maximum, its offset) for channel c of window (b, ho, wo)
-  const window = `
+  const window = `${NAN_OR_WGSL}
 fn window(b: u32, ho: u32, wo: u32, c: u32) -> vec2<f32> {
   let C = dims.C;
   ${
@@ -404,10 +406,11 @@ fn window(b: u32, ho: u32, wo: u32, c: u32) -> vec2<f32> {
     for (var dw = 0u; dw < p; dw++) {
       let e = ((b * dims.H + ho * p + dh) * dims.W + wo * p + dw) * C + c;
       let v = ${element("z", "e", half)} * a + k;
-      if ((dh == 0u && dw == 0u) || v > best) { best = v; arg = dh * p + dw; }
+      // (a NaN wins, and stays: torch's max pooling passes it on)
+      if ((dh == 0u && dw == 0u) || v > best || isNanBits(v)) { best = v; arg = dh * p + dw; }
     }
   }
-  return vec2<f32>(max(best, 0.0), f32(arg));
+  return vec2<f32>(nanOr(best, max(best, 0.0)), f32(arg));
 }`;
   return mapKernel(
     `@group(0) @binding(1) var<storage, read> z: array<${word(half)}>;

@@ -12,7 +12,13 @@ import { parseConfig } from "../../config.ts";
 import { AnnealError } from "../../errors.ts";
 import { releaseWebGpu, selectBackend } from "../backend.ts";
 import { type DataShape, TrainingEngine } from "../engine.ts";
-import { checkMixedPrecision, checkWebGpuParity, type ParityCase, runKernel } from "./_parity.ts";
+import {
+  checkMixedPrecision,
+  checkNaNInput,
+  checkWebGpuParity,
+  type ParityCase,
+  runKernel,
+} from "./_parity.ts";
 import { UNFLATTEN } from "./conv.ts";
 
 const ready = selectBackend("webgpu", "cnn");
@@ -351,5 +357,17 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
   });
   assert.deepEqual(wrong, []);
 });
+
+for (const batchNorm of [false, true]) {
+  Deno.test(`a NaN input gives the WGSL conv step a NaN loss, as tfjs's (batch norm ${batchNorm})`, async () => {
+    await ready;
+    await checkNaNInput(
+      { model: { kind: "cnn", filters: [3, 4], dense: [5], batchNorm } },
+      { inputShape: [8, 8, 1], targetSize: 1, task: "classification", numClasses: 3 },
+      "webgpu",
+      "wgsl",
+    );
+  });
+}
 
 Deno.test("release the WebGPU device", releaseWebGpu);

@@ -19,9 +19,11 @@ import { Rng } from "../../data/rng.ts";
 import {
   batch,
   checkMixedPrecision,
+  checkNaNInput,
   checkWebGpuParity,
   classification,
   close,
+  NAN_INPUT_CASES,
   NORM_PARITY_CASES,
   PARITY_CASES,
   type ParityCase,
@@ -514,6 +516,13 @@ for (const activation of ["relu", "gelu"] as const) {
 }
 
 // Last in this file: no WebGPU device left alive when the test process ends.
+for (const c of NAN_INPUT_CASES) {
+  Deno.test(`a NaN input gives the WGSL step a NaN loss, as tfjs's: ${c.name}`, async () => {
+    await ready;
+    await checkNaNInput(c.config, classification, "webgpu", "wgsl");
+  });
+}
+
 Deno.test("release the WebGPU device", releaseWebGpu);
 
 /** A batch of random bytes for `shape`, and the same batch as floats (`floatBatch`). */

@@ -87,7 +87,7 @@ export const HOST_STEP_MAX_WORK = 100_000;
 function activate(kind: DenseActivation, z: number): number {
   switch (kind) {
     case "relu":
-      return z > 0 ? z : 0;
+      return z < 0 ? 0 : z; // (a NaN passes, as through tfjs's and torch's relu)
     case "tanh":
       return Math.tanh(z);
     case "sigmoid":

@@ -9,7 +9,14 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { parseConfig } from "../../config.ts";
 import { selectBackend } from "../backend.ts";
 import { TrainingEngine } from "../engine.ts";
-import { checkParity, classification, NORM_PARITY_CASES, PARITY_CASES } from "./_parity.ts";
+import {
+  checkNaNInput,
+  checkParity,
+  classification,
+  NAN_INPUT_CASES,
+  NORM_PARITY_CASES,
+  PARITY_CASES,
+} from "./_parity.ts";
 import { cnnPlan, densePlan } from "./plan.ts";
 import { buildModel } from "../../models/build.ts";
 
@@ -19,6 +26,13 @@ for (const c of [...PARITY_CASES, ...NORM_PARITY_CASES]) {
   Deno.test(`host dense step matches tfjs on wasm: ${c.name}`, async () => {
     await ready;
     await checkParity(c, "wasm", "host");
+  });
+}
+
+for (const c of NAN_INPUT_CASES) {
+  Deno.test(`a NaN input gives the host step a NaN loss, as tfjs's: ${c.name}`, async () => {
+    await ready;
+    await checkNaNInput(c.config, classification, "wasm", "host");
   });
 }
 

@@ -42,7 +42,7 @@ import {
   splitPartialFloats,
   storageBuffer,
 } from "./dispatch.ts";
-import { dropoutBackwardWgsl, outputWgsl, TILE } from "./wgsl.ts";
+import { dropoutBackwardWgsl, NAN_OR_WGSL, outputWgsl, TILE } from "./wgsl.ts";
 
 /** One recurrent layer's weights (torch's `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`). */
 export interface RecurrentLayer {
@@ -540,7 +540,7 @@ struct Dims { B: u32, H: u32, t: u32, T: u32, top: u32 }
  */
 const stepMain = (gates: number, slices: number) => `
 fn sigm(z: f32) -> f32 { return 1.0 / (1.0 + exp(-z)); }
-fn tanhc(z: f32) -> f32 { return tanh(clamp(z, -15.0, 15.0)); }
+fn tanhc(z: f32) -> f32 { return nanOr(z, tanh(clamp(z, -15.0, 15.0))); }${NAN_OR_WGSL}
 
 @compute @workgroup_size(${STEP_UNITS * slices})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {

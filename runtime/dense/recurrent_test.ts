@@ -12,7 +12,7 @@ import { parseConfig } from "../../config.ts";
 import { AnnealError } from "../../errors.ts";
 import { releaseWebGpu, selectBackend } from "../backend.ts";
 import { type DataShape, TrainingEngine } from "../engine.ts";
-import { checkWebGpuParity, close, type ParityCase } from "./_parity.ts";
+import { checkNaNInput, checkWebGpuParity, close, type ParityCase } from "./_parity.ts";
 import { DenseGpuProgram } from "./gpu_program.ts";
 import { rnnPlan } from "./plan.ts";
 
@@ -238,5 +238,17 @@ Deno.test("an rnn evaluates a batch larger than its buffers may be in parts, as 
     engine.dispose();
   }
 });
+
+for (const cell of ["lstm", "gru"]) {
+  Deno.test(`a NaN input gives the WGSL recurrent step a NaN loss, as tfjs's (${cell})`, async () => {
+    await ready;
+    await checkNaNInput(
+      { model: { kind: "rnn", cell, units: 6, layers: 2 } },
+      { inputShape: [5, 3], targetSize: 1, task: "classification", numClasses: 3 },
+      "webgpu",
+      "wgsl",
+    );
+  });
+}
 
 Deno.test("release the WebGPU device", releaseWebGpu);

@@ -68,6 +68,17 @@ export const NORM_GROUPS = 64;
 export const NORM_SPAN = 64 * REDUCE_THREADS;
 
 /**
+ * `nanOr(x, y)`: `x` where it is a NaN, else `y`. WGSL lets an implementation assume no NaN:
+ * llvmpipe's `max`, `clamp` and comparisons drop one (as a GPU's `max` returns the other
+ * operand), so relu, tanh's clamp and max pooling would turn a NaN into a number, and a step
+ * whose inputs hold a NaN would report a finite loss where tfjs's and torch's report NaN. Its
+ * bits (exponent all ones, a mantissa) are integers no implementation assumes away.
+ */
+export const NAN_OR_WGSL = `
+fn isNanBits(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
+fn nanOr(x: f32, y: f32) -> f32 { return select(y, x, isNanBits(x)); }`;
+
+/**
  * Each activation's value at `z`, and its derivative at `a`: the output it gave, but for gelu,
  * whose `a` is the pre-activation (see {@linkcode DenseActivation}); `fns`, WGSL helpers either
  * needs.
@@ -76,9 +87,10 @@ const ACTIVATIONS: Record<
   DenseActivation,
   { forward: string; derivative: string; fns?: string }
 > = {
-  relu: { forward: "max(z, 0.0)", derivative: "select(0.0, 1.0, a > 0.0)" },
+  // (a NaN passes, as through tfjs's and torch's: see NAN_OR_WGSL)
+  relu: { forward: "nanOr(z, max(z, 0.0))", derivative: "select(0.0, 1.0, a > 0.0)" },
   // tanh(15) is 1 in f32; the clamp keeps implementations that use exp() from overflowing.
-  tanh: { forward: "tanh(clamp(z, -15.0, 15.0))", derivative: "1.0 - a * a" },
+  tanh: { forward: "nanOr(z, tanh(clamp(z, -15.0, 15.0)))", derivative: "1.0 - a * a" },
   sigmoid: { forward: "1.0 / (1.0 + exp(-z))", derivative: "a * (1.0 - a)" },
   // tfjs's: x * 0.5 * (1 + erf(x / sqrt(2))); its gradient through tfjs's ops is that CDF plus
   // x times the normal density (erf's exact derivative, as tfjs's Erf gradient has it)
@@ -109,7 +121,7 @@ export function activationWgsl(
 ): { forward: string; derivative: string } {
   const { forward, derivative, fns } = ACTIVATIONS[activation];
   return {
-    forward: `${fns ?? ""}
+    forward: `${NAN_OR_WGSL}${fns ?? ""}
 fn activate(z: f32) -> f32 {
   return ${forward};
 }`,
