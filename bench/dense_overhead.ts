@@ -19,7 +19,7 @@
  * llvmpipe a submission runs the GPU's work before it returns. `--activation` sets the mlp's
  * (relu, tanh, sigmoid or gelu), `--batch-norm` gives its hidden layers batch norm. `--dropout R` puts dropout at rate
  * R after the mlp's hidden layers (the cnn's dense ones): tfjs's path draws each step's masks and
- * multiplies them in, the WGSL step uploads the same masks as bits. `--staging loops` builds the WGSL
+ * multiplies them in, the WGSL step draws the same masks as bits on the GPU. `--staging loops` builds the WGSL
  * step's products with their slices staged in loops, as before the forty-ninth session (see
  * `Staging` in runtime/dense/wgsl.ts): the A/B of that change on a GPU.
  *

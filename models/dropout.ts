@@ -6,9 +6,11 @@
  * tfjs-layers' own Dropout draws its mask with `tf.dropout`, unseeded (a fresh mask each call,
  * never the same twice across runs) or, given a seed, the same mask at every call. Here the
  * caller names the pass ({@linkcode dropoutSeed}: run seed, step, micro-batch), each dropout
- * layer of the model derives its own stream from it (its place among the model's dropout
- * layers), and the mask is drawn on the host (as `tf.dropout`'s is: `tf.randomUniform` fills its
- * values in TypeScript) with anneal's sfc32 generator, the same on every backend.
+ * layer of the model derives its own seed from it (its place among the model's dropout layers),
+ * and each unit's draw is a hash of that seed and the unit's index ({@linkcode dropoutKeepBits}),
+ * the same on every backend and on every path: tfjs's path and the host step compute it in
+ * TypeScript, the WGSL step on the GPU (`runtime/dense/wgsl.ts`'s `DROPOUT_BITS_WGSL`), every
+ * unit at once, with nothing drawn or uploaded by the host.
  *
  * Semantics are torch's inverted dropout: each unit is kept with probability `1 - rate` and the
  * kept ones are scaled by `1 / (1 - rate)`; rate 0 drops nothing, and inference (`training`
@@ -47,8 +49,7 @@ export function dropoutSeed(runSeed: number, step: number, microBatch: number): 
 
 /**
  * An inverted-dropout mask of `size` values, each `1 / (1 - rate)` (kept) with probability
- * `1 - rate`, else 0, drawn from `seed` (sfc32, seeded as `data/rng.ts`'s `Rng`): the floats of
- * {@linkcode dropoutKeepBits}' bits.
+ * `1 - rate`, else 0, drawn from `seed`: the floats of {@linkcode dropoutKeepBits}' bits.
  *
  * @example
  * ```ts
@@ -71,11 +72,60 @@ export function dropoutMask(seed: number, size: number, rate: number): Float32Ar
 }
 
 /**
+ * The two 32-bit keys of a mask drawn from `seed`: the first two words of `data/rng.ts`'s
+ * `Rng(seed)` state (the seed hashed, 12 draws skipped).
+ */
+export function dropoutKeys(seed: number): [number, number] {
+  const [a, b] = new Rng(seed).state;
+  return [a >>> 0, b >>> 0];
+}
+
+/**
+ * The 32-bit threshold of dropout at `rate` (0 < rate < 1): a unit is dropped where its draw is
+ * below it, `rate * 2^32` rounded to an even number (so that `draw >= threshold` is
+ * `draw >>> 1 >= threshold >>> 1`, an int32 subtraction's sign in TypeScript: branch-free,
+ * where a compare's branch, taken at random, cost 2x the whole draw).
+ */
+export function dropoutThreshold(rate: number): number {
+  return 2 * Math.min(Math.round(rate * 0x8000_0000), 0x7fff_ffff);
+}
+
+/**
+ * Unit `index`'s 32-bit draw under the keys `k1`, `k2` ({@linkcode dropoutKeys}):
+ * `fmix32(fmix32(index + k1) ^ k2)`, murmur3's finaliser twice (a bijection of the index for
+ * given keys, so no two units of a mask share a draw; the second key makes the masks of two
+ * seeds unrelated, not a shift of each other). The WGSL step computes the same words.
+ *
+ * @example
+ * ```ts
+ * import { dropoutDraw } from "./dropout.ts";
+ * console.assert(dropoutDraw(0, 1, 2) !== dropoutDraw(1, 1, 2));
+ * console.assert(dropoutDraw(5, 1, 2) >= 0 && dropoutDraw(5, 1, 2) < 2 ** 32);
+ * ```
+ */
+export function dropoutDraw(index: number, k1: number, k2: number): number {
+  let h = (index + k1) | 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  h ^= k2;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/**
  * Which of `size` units dropout at `rate` keeps, drawn from `seed`: bit `i % 32` of word
- * `i >> 5` is set where unit `i` is kept (the units {@linkcode dropoutMask} scales, the others it
- * zeroes). Written into `out` (at least `ceil(size / 32)` words; the last word's bits past `size`
- * are 0) when given, else into a new array. The WGSL training step uploads these words, 1/32 of
- * the mask's floats.
+ * `i >> 5` is set where unit `i` is kept, where its draw ({@linkcode dropoutDraw} under
+ * {@linkcode dropoutKeys}`(seed)`) is at least {@linkcode dropoutThreshold}`(rate)` (the units
+ * {@linkcode dropoutMask} scales; the others it zeroes). Written into `out` (at least
+ * `ceil(size / 32)` words; the last word's bits past `size` are 0) when given, else into a new
+ * array. The WGSL step computes these words on the GPU.
  *
  * @example
  * ```ts
@@ -103,25 +153,28 @@ export function dropoutKeepBits(
   }
   out.fill(0, 0, words);
   if (rate >= 1) return out;
-  // a unit is dropped where its uniform 32-bit draw is below rate * 2^32, compared as signed
-  // words with their top bits flipped (the same order; branch-free: 1.15x the unsigned compare's
-  // branch, measured)
-  const threshold = Math.min(Math.round(rate * 0x1_0000_0000), 0xffffffff);
-  const flipped = (threshold ^ 0x80000000) | 0;
-  // sfc32 inline from the state Rng seeds (its first 12 draws skipped): the same stream, 3-4x
-  // faster than its method
-  let [a, b, c, d] = new Rng(seed).state;
+  // kept where the draw's top 31 bits are at least the (even) threshold's: the difference of two
+  // values below 2^31 is exact in int32, its sign bit 1 where the unit is dropped
+  const half = dropoutThreshold(rate) >>> 1;
+  const [k1, k2] = dropoutKeys(seed);
+  let i = k1 | 0; // (the unit's index plus k1)
   for (let w = 0; w < words; w++) {
     const end = Math.min(32, size - 32 * w);
     let word = 0;
-    for (let k = 0; k < end; k++) {
-      const t = (((a + b) | 0) + d) | 0;
-      d = (d + 1) | 0;
-      a = b ^ (b >>> 9);
-      b = (c + (c << 3)) | 0;
-      c = (c << 21) | (c >>> 11);
-      c = (c + t) | 0;
-      word |= (((t ^ 0x80000000) | 0) >= flipped ? 1 : 0) << k;
+    for (let k = 0; k < end; k++, i = (i + 1) | 0) {
+      // (dropoutDraw inline: 2x its call)
+      let h = i;
+      h ^= h >>> 16;
+      h = Math.imul(h, 0x85ebca6b);
+      h ^= h >>> 13;
+      h = Math.imul(h, 0xc2b2ae35);
+      h ^= (h >>> 16) ^ k2;
+      h ^= h >>> 16;
+      h = Math.imul(h, 0x85ebca6b);
+      h ^= h >>> 13;
+      h = Math.imul(h, 0xc2b2ae35);
+      h ^= h >>> 16;
+      word |= ((((h >>> 1) - half) >>> 31) ^ 1) << k;
     }
     out[w] = word;
   }

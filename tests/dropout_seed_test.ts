@@ -11,7 +11,14 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
 import * as tfl from "npm:@tensorflow/tfjs-layers@4.22.0";
 import { parseConfig, type RunConfigInput } from "../config.ts";
-import { dropout, dropoutKeepBits, dropoutMask, dropoutSeed } from "../models/dropout.ts";
+import {
+  dropout,
+  dropoutDraw,
+  dropoutKeepBits,
+  dropoutKeys,
+  dropoutMask,
+  dropoutSeed,
+} from "../models/dropout.ts";
 import { Rng } from "../data/rng.ts";
 import { forward } from "../models/forward.ts";
 import { TrainingEngine } from "../runtime/engine.ts";
@@ -96,16 +103,55 @@ Deno.test("dropout's mask keeps each unit with probability 1 - rate; rate 0 keep
   assert.ok(two.masks(dropoutSeed(1, 0, 0)).flat().every((v) => v === 1));
 });
 
-Deno.test("dropout's mask draws anneal's sfc32 stream (data/rng.ts's Rng of its seed): unit i kept where the i-th draw is at least rate * 2^32", () => {
+Deno.test("dropout's mask is a hash of its seed's keys and each unit's index: unit i kept where fmix32(fmix32(i + k1) ^ k2) is at least rate * 2^32 (rounded even)", () => {
+  // murmur3's finaliser, written out again here: the definition the WGSL draw must share
+  const fmix = (v: number) => {
+    let h = v >>> 0;
+    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) >>> 0;
+    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
+    return (h ^ (h >>> 16)) >>> 0;
+  };
   for (const seed of [0, 1, 42, dropoutSeed(42, 3, 1)]) {
-    const rng = new Rng(seed);
-    const threshold = Math.round(0.3 * 2 ** 32);
+    const [k1, k2] = dropoutKeys(seed);
+    assert.deepEqual([k1, k2], new Rng(seed).state.slice(0, 2).map((v) => v >>> 0));
+    const threshold = 2 * Math.round(0.3 * 2 ** 31);
     const mask = dropoutMask(seed, 2000, 0.3);
-    assert.ok(mask.every((v) => (v !== 0) === (rng.uint32() >= threshold)), `seed ${seed}`);
+    mask.forEach((v, i) => {
+      const draw = fmix((fmix((i + k1) >>> 0) ^ k2) >>> 0);
+      assert.equal(draw, dropoutDraw(i, k1, k2));
+      assert.equal(v !== 0, draw >= threshold, `seed ${seed}, unit ${i}`);
+    });
   }
 });
 
-Deno.test("dropout's bits (what the WGSL step uploads) are the mask's kept units, 32 a word, the last word's spare bits 0, into a given array or a new one", () => {
+Deno.test("dropout's masks are unrelated across units and seeds: neighbours and consecutive steps agree as independent draws would", () => {
+  const rate = 0.5;
+  const masks = Array.from(
+    { length: 8 },
+    (_, s) => dropoutMask(dropoutSeed(3, s, 0), 20_000, rate),
+  );
+  // two independent units agree with probability 1/2 at rate 1/2: over 20,000 pairs, 1/2 +- 0.015
+  // (4.2 standard deviations)
+  const agree = (a: Float32Array, b: Float32Array, shift = 0) => {
+    let n = 0;
+    for (let i = 0; i + shift < a.length; i++) n += (a[i] === b[i + shift]) ? 1 : 0;
+    return n / (a.length - shift);
+  };
+  for (let s = 0; s < masks.length; s++) {
+    for (const shift of [1, 2, 32]) {
+      const f = agree(masks[s], masks[s], shift);
+      assert.ok(Math.abs(f - 0.5) < 0.015, `step ${s}, units ${shift} apart agree ${f}`);
+    }
+    for (let t = s + 1; t < masks.length; t++) {
+      for (const shift of [0, 1, 7]) {
+        const f = agree(masks[s], masks[t], shift);
+        assert.ok(Math.abs(f - 0.5) < 0.015, `steps ${s} and ${t} (shift ${shift}) agree ${f}`);
+      }
+    }
+  }
+});
+
+Deno.test("dropout's bits (what the WGSL step draws on the GPU) are the mask's kept units, 32 a word, the last word's spare bits 0, into a given array or a new one", () => {
   const cases: [number, number][] = [[1, 0.5], [31, 0.3], [32, 0.3], [33, 0.9], [1000, 0.05], [
     70,
     0,

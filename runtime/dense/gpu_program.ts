@@ -14,7 +14,7 @@
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { AnnealError } from "../../errors.ts";
-import { dropoutKeepBits, dropoutLayerSeed } from "../../models/dropout.ts";
+import { dropoutKeys, dropoutLayerSeed, dropoutThreshold } from "../../models/dropout.ts";
 import {
   copiedTensor,
   ensureExclusive,
@@ -64,6 +64,7 @@ import {
 import {
   type DenseActivation,
   type DenseLoss,
+  DROPOUT_BITS_WGSL,
   dropoutBackwardWgsl,
   type Epilogue,
   type HalfStorage,
@@ -115,7 +116,7 @@ export interface DensePlan {
    * Dropout after every hidden layer's activation: the fraction of units dropped (torch's
    * inverted dropout, the kept ones scaled by `1 / (1 - dropout)`); absent or 0, none. A
    * micro-batch's masks are those tfjs's path draws for the same pass seed (`dropoutKeepBits` of
-   * `dropoutLayerSeed(seed, layer)`), uploaded as bits, 1/32 of their floats.
+   * `dropoutLayerSeed(seed, layer)`), drawn as bits on the GPU (`DROPOUT_BITS_WGSL`).
    */
   dropout?: number;
   /**
@@ -161,7 +162,7 @@ interface FeatureStage {
   /**
    * Values per sample of each of the stage's dropout layers (between an rnn's layers), in the
    * model's order of dropout layers (the stage's come before the dense layers'): the program
-   * draws and uploads their masks, and hands the stage their buffers (`mask(k)`).
+   * draws their masks, and hands the stage their buffers (`mask(k)`).
    */
   dropoutPerRow?(): { perRow: number; rate: number }[];
   forward(input: () => GPUBuffer, mask: (k: number) => GPUBuffer): Dispatch[];
@@ -204,8 +205,12 @@ export class DenseGpuProgram {
   /** Gradients, in the order kernel0, bias0, kernel1, ... (the variables' order). */
   readonly grads: tf.Tensor[];
   #dispatches: Dispatch[] = [];
-  /** Of `#dispatches`, the forward pass's (the first ones): an evaluation records them alone. */
+  /**
+   * Of `#dispatches`, the forward pass's (the first `#forwardCount`, after the `#drawCount`
+   * that draw dropout's masks): an evaluation records them alone.
+   */
   #forwardCount = 0;
+  #drawCount = 0;
   /** An evaluation's loss (into `#evalStats`, whose norm stays 0), with its own uniform slot. */
   #evalDispatches: Dispatch[] = [];
   #evalUniforms?: GPUBuffer;
@@ -226,15 +231,16 @@ export class DenseGpuProgram {
   /**
    * Per dropout layer, in the model's order (the stage's, then the dense hidden layers'): its
    * mask, a word saying whether to apply it (0 in inference: every unit passes as it is), then
-   * the kept units' bits ({@linkcode dropoutKeepBits}), with the host's copy the bits are drawn
-   * into, the values a sample, and the rate.
+   * the kept units' bits (`dropoutKeepBits`, drawn on the GPU by a training pass's first
+   * dispatches), the values a sample, and the rate.
    */
-  #masks: {
-    buffer: GPUBuffer;
-    words: Uint32Array<ArrayBuffer>;
-    perRow: number;
-    rate: number;
-  }[] = [];
+  #masks: { buffer: GPUBuffer; perRow: number; rate: number }[] = [];
+  /**
+   * The keys of a micro-batch's masks (`dropoutKeys` of each layer's seed, 2 words a layer), which
+   * the draws read: the host writes these 8 bytes a layer, not the masks.
+   */
+  #maskKeys?: GPUBuffer;
+  #keyWords = new Uint32Array(0);
   /** The stage's dropout layers (the dense hidden layers' masks come after theirs). */
   readonly #stageDropout: { perRow: number; rate: number }[];
   /** Whether the masks' first words say "apply" (a training pass's were written last). */
@@ -419,7 +425,7 @@ export class DenseGpuProgram {
   #outputFloats(rows: number): number {
     const hidden = this.#plan.layers.slice(0, -1);
     const half = this.#plan.halfActivations ? 2 : 1;
-    const mask = (perRow: number) => Math.ceil(rows * perRow / 32) + 1;
+    const mask = (perRow: number) => Math.ceil(rows * perRow / 32) + 1 + 2; // (with its keys)
     const masks = this.#stageDropout.reduce((n, m) => n + mask(m.perRow), 0);
     return hidden.reduce(
       (n, l) =>
@@ -465,7 +471,7 @@ export class DenseGpuProgram {
     // optimizer's update to submit with its own pass (see `#submitLeft`).
     microBatches.forEach((batch, i) => {
       const decode = this.#upload(batch);
-      this.#writeMasks(batch.size, passSeed(i));
+      this.#writeMaskKeys(passSeed(i));
       this.#writeUniforms(batch.size, i > 0 ? 1 : 0, 1 / total);
       const last = i === microBatches.length - 1;
       recordPass(this.#backend, (pass) => {
@@ -500,18 +506,17 @@ export class DenseGpuProgram {
   }
 
   /**
-   * Uploads the dropout masks of a micro-batch of `rows` samples whose pass seed is `seed`, each
-   * hidden layer's drawn as tfjs's path draws it (see `models/dropout.ts`).
+   * Writes the keys of the dropout masks of a micro-batch whose pass seed is `seed`, each layer's
+   * as tfjs's path draws it (see `models/dropout.ts`): the pass's first dispatches draw the masks
+   * from them.
    */
-  #writeMasks(rows: number, seed: number): void {
-    this.#masks.forEach(({ buffer, words, perRow, rate }, k) => {
-      const units = rows * perRow;
-      const count = 1 + Math.ceil(units / 32);
-      words[0] = 1;
-      dropoutKeepBits(dropoutLayerSeed(seed, k), units, rate, words.subarray(1, count));
-      this.#device.queue.writeBuffer(buffer, 0, words, 0, count);
-    });
-    this.#masksOn = this.#masks.length > 0;
+  #writeMaskKeys(seed: number): void {
+    if (this.#masks.length === 0) return;
+    this.#masks.forEach((_, k) =>
+      this.#keyWords.set(dropoutKeys(dropoutLayerSeed(seed, k)), 2 * k)
+    );
+    this.#device.queue.writeBuffer(this.#maskKeys!, 0, this.#keyWords);
+    this.#masksOn = true;
   }
 
   /** Turns dropout off for the passes recorded next (inference): the masks' first words to 0. */
@@ -576,7 +581,7 @@ export class DenseGpuProgram {
       // (the last part's pass left with the copy of the stats into their tensor)
       recordPass(this.#backend, (pass) => {
         if (decode) this.#record(pass, [decode], part.size);
-        this.#record(pass, this.#dispatches.slice(0, this.#forwardCount), part.size);
+        this.#record(pass, this.#dispatches.slice(this.#drawCount, this.#forwardCount), part.size);
         this.#record(pass, this.#evalDispatches, part.size);
       }, end < batch.size);
     }
@@ -794,15 +799,15 @@ export class DenseGpuProgram {
     this.#masks = [
       ...this.#stageDropout,
       ...(dropout ? hidden.map((l) => ({ perRow: l.units, rate: dropout })) : []),
-    ].map(({ perRow, rate }, k) => {
-      const words = 1 + Math.ceil(rows * perRow / 32);
-      return {
-        buffer: buffer(words, `dropout mask ${k}`),
-        words: new Uint32Array(words),
-        perRow,
-        rate,
-      };
-    });
+    ].map(({ perRow, rate }, k) => ({
+      buffer: buffer(1 + Math.ceil(rows * perRow / 32), `dropout mask ${k}`),
+      perRow,
+      rate,
+    }));
+    this.#keyWords = new Uint32Array(2 * this.#masks.length);
+    this.#maskKeys = this.#masks.length > 0
+      ? buffer(this.#keyWords.length, "dropout keys")
+      : undefined;
     this.#masksOn = false; // (a new buffer holds zeros: off until a training pass's are written)
     this.#forwardPartials = layers.map((l, i) => {
       const floats = splitPartialFloats(rows, forwardDims(l));
@@ -837,6 +842,16 @@ export class DenseGpuProgram {
     const input = (i: number) => i > 0 ? output(i - 1) : stage ? stage.features() : this.#x!;
     const grad = (j: number) => this.#gradBuffer(this.#denseOffset + j);
     const mask = (k: number) => this.#masks[k].buffer;
+    // dropout's masks, drawn from the micro-batch's keys (a training pass's alone)
+    this.#masks.forEach(({ perRow, rate }, k) =>
+      out.push({
+        pipeline: pipelineFor(device, "dropout-bits", () => DROPOUT_BITS_WGSL),
+        buffers: () => [this.#maskKeys!, this.#masks[k].buffer],
+        uniforms: (rows) => [rows * perRow, dropoutThreshold(rate), k, 0],
+        groups: (rows) => grid(Math.ceil(rows * perRow / 32), 256),
+      })
+    );
+    this.#drawCount = out.length;
     if (stage) out.push(...stage.forward(() => this.#x!, mask));
     // Under mixed precision every hidden activation is float16: a layer's input but the first
     // (unless it is the conv blocks' output), every output but the last.
@@ -1267,6 +1282,8 @@ export class DenseGpuProgram {
     this.#outputs = [];
     this.#normed = [];
     this.#masks = [];
+    this.#maskKeys?.destroy();
+    this.#maskKeys = undefined;
     this.#bytes?.words.destroy();
     this.#bytes?.table.destroy();
     this.#bytes = undefined;

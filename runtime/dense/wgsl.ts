@@ -831,6 +831,48 @@ struct Dims { count: u32, scale: f32, rows: u32, steps: u32, C: u32, p0: u32, p1
 @group(0) @binding(0) var<uniform> dims: Dims;`;
 
 /**
+ * Draws a dropout layer's mask on the GPU: the words `models/dropout.ts`'s `dropoutKeepBits`
+ * computes (unit `i` kept where `fmix32(fmix32(i + k1) ^ k2)` is at least the threshold), one
+ * thread a word of 32 units, after a first word of 1 (a training pass: apply). The keys come from
+ * a storage buffer the host writes a micro-batch's pass seeds into (2 words a dropout layer, this
+ * layer's at `2 * dims.layer`), so that the uniforms stay those of the shape. Uniforms: the
+ * units, the threshold, the layer; bindings: keys, mask.
+ */
+export const DROPOUT_BITS_WGSL = `
+struct Dims { count: u32, threshold: u32, layer: u32, pad: u32 }
+@group(0) @binding(0) var<uniform> dims: Dims;
+@group(0) @binding(1) var<storage, read> keys: array<u32>;
+@group(0) @binding(2) var<storage, read_write> mask: array<u32>;
+
+fn fmix32(v: u32) -> u32 {
+  var h = v;
+  h ^= h >> 16u;
+  h *= 0x85ebca6bu;
+  h ^= h >> 13u;
+  h *= 0xc2b2ae35u;
+  h ^= h >> 16u;
+  return h;
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+  let w = (wg.y * nw.x + wg.x) * 256u + li;
+  if (w == 0u) { mask[0] = 1u; }
+  if (w >= (dims.count + 31u) / 32u) { return; }
+  let k1 = keys[2u * dims.layer];
+  let k2 = keys[2u * dims.layer + 1u];
+  let end = min(32u, dims.count - 32u * w);
+  var word = 0u;
+  for (var k = 0u; k < end; k++) {
+    let h = fmix32(fmix32(32u * w + k + k1) ^ k2);
+    word |= select(0u, 1u << k, h >= dims.threshold);
+  }
+  mask[1u + w] = word;
+}
+`;
+
+/**
  * Dropout's factor for value `e`: 0 where its unit is dropped, `dims.scale` where kept, 1 where
  * the mask's first word is 0 (inference: its bits are not read). With `timeMajor`, `e` indexes a
  * sequence stored [steps, rows, units] (the recurrent layers'), whose mask tfjs draws for

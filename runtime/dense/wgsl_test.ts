@@ -14,7 +14,13 @@ import { type DataShape, TrainingEngine } from "../engine.ts";
 import { batch, runKernel } from "./_parity.ts";
 import { Rng } from "../../data/rng.ts";
 import { pipelineFor } from "./dispatch.ts";
-import { matmulStaging, matmulWgsl, stridedSum } from "./wgsl.ts";
+import { DROPOUT_BITS_WGSL, matmulStaging, matmulWgsl, stridedSum } from "./wgsl.ts";
+import {
+  dropoutKeepBits,
+  dropoutKeys,
+  dropoutSeed,
+  dropoutThreshold,
+} from "../../models/dropout.ts";
 
 const ready = selectBackend("webgpu", "mlp");
 
@@ -175,6 +181,48 @@ Deno.test("the matmul's straight-line staging trains to the bits of its loops: a
     assert.deepEqual(loops, unrolled);
   } finally {
     matmulStaging.unrolled = true;
+  }
+});
+
+Deno.test("the GPU's dropout draw writes dropoutKeepBits' words after a first word of 1, from the keys of its layer, for any count of units", async () => {
+  await ready;
+  const device = (tf.backend() as unknown as { device: GPUDevice }).device;
+  const buffer = (usage: number, words: Uint32Array<ArrayBuffer>) => {
+    const b = device.createBuffer({ size: Math.max(16, words.byteLength), usage });
+    device.queue.writeBuffer(b, 0, words);
+    return b;
+  };
+  const pipeline = pipelineFor(device, "dropout-bits", () => DROPOUT_BITS_WGSL);
+  const cases: [number, number][] = [[1, 0.5], [31, 0.3], [32, 0.9], [33, 0.05], [70_001, 0.2]];
+  for (const [count, rate] of cases) {
+    for (const step of [0, 9]) {
+      // the second of two layers' keys (the first layer's differ: they must not be read)
+      const seed = dropoutSeed(17, step, 1);
+      const keys = new Uint32Array([1, 2, ...dropoutKeys(seed)]);
+      const words = 1 + Math.ceil(count / 32);
+      // a mask left from before: every word set, the one past the count's too
+      const mask = buffer(
+        GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
+        new Uint32Array(words + 1).fill(0xffffffff),
+      );
+      const bound = [
+        buffer(
+          GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+          new Uint32Array([count, dropoutThreshold(rate), 1, 0]),
+        ),
+        buffer(GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, keys),
+        mask,
+      ];
+      const groups = Math.ceil(Math.ceil(count / 32) / 256);
+      const got = new Uint32Array(
+        await runKernel(device, pipeline, bound, [groups], mask, 4 * (words + 1)),
+      );
+      for (const b of bound) b.destroy();
+      const want = dropoutKeepBits(seed, count, rate);
+      assert.equal(got[0], 1, `${count} units at ${rate}: the first word says apply`);
+      assert.deepEqual(Array.from(got.subarray(1, words)), Array.from(want), `${count} at ${rate}`);
+      assert.equal(got[words], 0xffffffff, "nothing written past the mask's words");
+    }
   }
 });
 
