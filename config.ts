@@ -151,10 +151,11 @@ export const RunConfigSchema = z.strictObject({
    */
   fusedModel: z.boolean().default(true),
   /**
-   * Mixed precision: store the hidden layers' activations as float16 (half the memory and
-   * bandwidth) while weights, gradients, optimizer state and arithmetic stay float32, so no loss
-   * scaling is needed. Only where the dense WGSL step runs (linear models and MLPs on WebGPU,
-   * even hidden widths); any other run asking for it fails at the start, saying why.
+   * Mixed precision: store the activations as float16 (half the memory and bandwidth: an MLP's
+   * hidden layers, a cnn's conv blocks, an rnn's input projections and saved gates) while
+   * weights, gradients, optimizer state and arithmetic stay float32, so no loss scaling is
+   * needed. Only where the WGSL step runs (WebGPU; even hidden widths and filter counts, a GRU's
+   * units even); any other run asking for it fails at the start, saying why.
    */
   mixedPrecision: z.boolean().default(false),
   /** Steps between read-backs of losses and norms; 1 on CPU backends, 16 on WebGPU when absent. */

@@ -181,7 +181,10 @@ export class TrainingEngine {
    * TypeScript on the host (small dense models on the CPU backends).
    */
   readonly modelPath: "tfjs" | "wgsl" | "host";
-  /** `mixed` when the activations (hidden layers, conv blocks) are stored as float16 (`mixedPrecision`). */
+  /**
+   * `mixed` when the activations (hidden layers, conv blocks, recurrent projections and gates) are
+   * stored as float16 (`mixedPrecision`).
+   */
   readonly precision: "float32" | "mixed";
   /** Why forward and backward run in tfjs although `fusedModel` is on. */
   readonly fusedModelReason?: string;
@@ -284,8 +287,8 @@ export class TrainingEngine {
             : `the backend is ${tf.getBackend()}`);
         throw new AnnealError(
           "config",
-          `mixedPrecision needs the WGSL training step (a linear model, an MLP or a cnn on ` +
-            `WebGPU); here the forward and backward run in ${
+          `mixedPrecision needs the WGSL training step (a linear model, an MLP, a cnn or an ` +
+            `rnn on WebGPU); here the forward and backward run in ${
               path === "host" ? "TypeScript" : "tfjs"
             }: ${why}`,
           {
@@ -293,11 +296,9 @@ export class TrainingEngine {
             // (on WebGPU the backend is not what keeps the model off the WGSL step)
             hint: "drop mixedPrecision (everything then trains in float32)" + (
               tf.getBackend() !== "webgpu"
-                ? ", or train a linear model, an MLP or a cnn with --backend webgpu"
+                ? ", or train with --backend webgpu"
                 : !config.fusedModel
                 ? ", or leave fusedModel on (its default)"
-                : config.model.kind === "rnn"
-                ? ": an rnn's recurrent layers keep float32"
                 : `, or do without what keeps the model off the WGSL step (${why})`
             ),
           },

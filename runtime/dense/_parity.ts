@@ -488,6 +488,33 @@ export async function checkMixedPrecision(c: ParityCase, exact?: number): Promis
 }
 
 /**
+ * `c`'s gradients at each of `steps` with and without mixed precision, on one batch of 32 from
+ * the same weights, held to 1% of each tensor's largest magnitude; the gradients at `skip` (zero
+ * but for rounding) are not compared.
+ */
+export async function mixedGradients(c: ParityCase, steps: number[], skip: number[] = []) {
+  const base = { backend: "webgpu", seed: 5, ...c.config };
+  const mixed = new TrainingEngine(parseConfig({ ...base, mixedPrecision: true }), c.shape);
+  const full = new TrainingEngine(parseConfig(base), c.shape);
+  try {
+    assert.equal(mixed.modelPath, "wgsl");
+    const gen = new Rng(2);
+    const inputs = c.shape.inputShape.reduce((a, b) => a * b, 1);
+    const data = batch(() => gen.float(), 32, inputs, c.shape);
+    for (const step of steps) {
+      const [a, b] = await Promise.all([mixed, full].map((engine) => {
+        const pending = engine.computeGradients([data], step);
+        return Promise.all(pending.grads.map((g) => g.data()));
+      }));
+      b.forEach((g, i) => skip.includes(i) || close(a[i], g, `step ${step} gradient ${i}`, 1e-2));
+    }
+  } finally {
+    mixed.dispose();
+    full.dispose();
+  }
+}
+
+/**
  * A NaN in a batch's inputs reaches the loss as it does through tfjs's ops (and torch's: relu,
  * max pooling and the activations pass NaN on): `config` trained one step through the dense path
  * (`path`) and through tfjs on a batch whose sample 0 has a NaN feature; both losses and both

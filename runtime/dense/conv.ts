@@ -782,6 +782,10 @@ interface BlockBuffers {
 export class ConvStage {
   readonly blocks: ConvBlock[];
   readonly half: boolean;
+  /** The pooled output of the last block, the head's input, is float16 pairs under `half`. */
+  get halfFeatures(): boolean {
+    return this.half;
+  }
   /** Each block ends in relu (after pooling): the dense head's gradient goes back through it. */
   readonly activation = "relu" as const;
   readonly #backend: WebGpuBackendInternals;

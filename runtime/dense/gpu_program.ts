@@ -122,8 +122,9 @@ export interface DensePlan {
   /**
    * Store the hidden layers' activations as float16 (mixed precision; the logits, gradients,
    * weights and arithmetic stay float32), and the conv blocks' convolution and pooled outputs
-   * (see `ConvStage`). Needs an even number of units in every hidden layer and of filters in
-   * every conv block.
+   * (see `ConvStage`), and the recurrent layers' input projections and saved gates (see
+   * `RecurrentStage`). Needs an even number of units in every hidden layer, of filters in every
+   * conv block, and of a GRU's units.
    */
   halfActivations?: boolean;
   /**
@@ -151,6 +152,8 @@ export interface DensePlan {
 interface FeatureStage {
   /** The activation the stage's output went through last (the head's backprop applies it). */
   readonly activation: DenseActivation;
+  /** Whether its output, the head's input, is float16 pairs (a cnn's under mixed precision). */
+  readonly halfFeatures: boolean;
   /** Their gradient tensors, in the variables' order (before the dense layers'). */
   gradients(): tf.Tensor[];
   features(): GPUBuffer;
@@ -324,12 +327,12 @@ export class DenseGpuProgram {
     }
     if (plan.recurrent) {
       if (this.#stage) throw new AnnealError("internal", "A plan with conv and recurrent layers");
-      if (plan.halfActivations) {
-        throw new AnnealError(
-          "config",
-          "mixedPrecision: the WGSL recurrent layers keep their activations in float32",
-          { where: "mixedPrecision", hint: "drop mixedPrecision for an rnn model" },
-        );
+      if (plan.halfActivations && plan.recurrent.cell === "gru") {
+        // (a GRU's 3 gates a unit: an odd unit count makes its rows of projections odd)
+        requireEven([plan.recurrent.units], "GRU layer", "units", {
+          where: "model.units",
+          hint: "give a GRU an even number of units, or drop mixedPrecision",
+        });
       }
       if (plan.layers[0].inputs !== plan.recurrent.units) {
         throw new AnnealError(
@@ -338,7 +341,11 @@ export class DenseGpuProgram {
             `${plan.recurrent.units}`,
         );
       }
-      this.#stage = new RecurrentStage(this.#backend, plan.recurrent);
+      this.#stage = new RecurrentStage(
+        this.#backend,
+        plan.recurrent,
+        plan.halfActivations === true,
+      );
     }
     if (plan.halfActivations) {
       // (a cnn's dense layers are its `dense`, an mlp's its `hidden`)
@@ -856,7 +863,7 @@ export class DenseGpuProgram {
     // Under mixed precision every hidden activation is float16: a layer's input but the first
     // (unless it is the conv blocks' output), every output but the last.
     const half = this.#plan.halfActivations === true;
-    const halfInput = (i: number) => half && (i > 0 || stage !== undefined);
+    const halfInput = (i: number) => half && (i > 0 || stage?.halfFeatures === true);
     // Forward: a_i = act(a_{i-1} · W_i + b_i).
     layers.forEach((layer, i) => {
       // (gelu: the pre-activation stored, gelu applied by the layer's output kernel)
@@ -969,7 +976,7 @@ export class DenseGpuProgram {
             stage.features(),
             stage.featuresGradient(),
           ],
-          { prev: half },
+          { prev: stage.halfFeatures },
         ));
       }
     }

@@ -23,6 +23,7 @@ import {
   checkWebGpuParity,
   classification,
   close,
+  mixedGradients,
   NAN_INPUT_CASES,
   NORM_PARITY_CASES,
   PARITY_CASES,
@@ -281,33 +282,6 @@ Deno.test("mixed precision with dropout (float16 pairs through the masks) trains
   await mixedGradients(c, [0, 1]);
 });
 
-/**
- * `c`'s gradients at each of `steps` with and without mixed precision, on one batch of 32 from
- * the same weights, held to 1% of each tensor's largest magnitude; the gradients at `skip` (zero
- * but for rounding) are not compared.
- */
-async function mixedGradients(c: ParityCase, steps: number[], skip: number[] = []) {
-  const base = { backend: "webgpu", seed: 5, ...c.config };
-  const mixed = new TrainingEngine(parseConfig({ ...base, mixedPrecision: true }), c.shape);
-  const full = new TrainingEngine(parseConfig(base), c.shape);
-  try {
-    assert.equal(mixed.modelPath, "wgsl");
-    const gen = new Rng(2);
-    const inputs = c.shape.inputShape.reduce((a, b) => a * b, 1);
-    const data = batch(() => gen.float(), 32, inputs, c.shape);
-    for (const step of steps) {
-      const [a, b] = await Promise.all([mixed, full].map((engine) => {
-        const pending = engine.computeGradients([data], step);
-        return Promise.all(pending.grads.map((g) => g.data()));
-      }));
-      b.forEach((g, i) => skip.includes(i) || close(a[i], g, `step ${step} gradient ${i}`, 1e-2));
-    }
-  } finally {
-    mixed.dispose();
-    full.dispose();
-  }
-}
-
 Deno.test("mixed precision with gelu (float16 pre-activations, gelu after) trains like float32 to half rounding", async () => {
   await ready;
   await checkMixedPrecision({
@@ -348,10 +322,10 @@ Deno.test("mixedPrecision where the WGSL step cannot store float16 fails at the 
       /, or leave fusedModel on \(its default\)$/,
     ],
     [
-      { model: { kind: "rnn", units: 4 } },
-      /needs the WGSL training step.*the recurrent layers keep float32/,
-      "mixedPrecision",
-      /^drop mixedPrecision .*: an rnn's recurrent layers keep float32$/,
+      { model: { kind: "rnn", cell: "gru", units: 5 } },
+      /GRU layer 0 has 5 units, an odd number/,
+      "model.units",
+      /give a GRU an even number of units/,
     ],
     [
       { model: { kind: "mlp", hidden: [16, 7] } },

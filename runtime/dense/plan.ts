@@ -260,7 +260,6 @@ export function rnnPlan(
 ): DensePlan | string {
   const spec = config.model;
   if (spec.kind !== "rnn") return kindReason(spec.kind);
-  if (config.mixedPrecision) return "mixed precision (the recurrent layers keep float32)";
   if (inputShape.length === 0) return "inputs without steps";
   // as the model builder reads them: [steps, ...features] (a flat vector: steps of one feature)
   const [steps, ...rest] = inputShape;

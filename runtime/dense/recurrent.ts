@@ -19,6 +19,10 @@
  *   matmuls over every step, the biases' as column sums, and (below the last layer) the gradient
  *   into the layer beneath.
  *
+ * Under mixed precision (`half`) the input projections and the saved gates are stored as float16
+ * pairs (`pack2x16float`): the stage's largest buffers but its gradients', which stay float32
+ * with the states, the outputs and all arithmetic.
+ *
  * Everything inside the stage is time-major (row `t * batch + b`): the batch's inputs, stored
  * batch-major, are transposed once. The state sequence keeps a zero slot before the first step,
  * so that the recurrent weights' gradient, `sum over t of h_{t-1}^T dZ_t`, is one product over
@@ -42,7 +46,15 @@ import {
   splitPartialFloats,
   storageBuffer,
 } from "./dispatch.ts";
-import { dropoutBackwardWgsl, NAN_OR_WGSL, outputWgsl, TILE } from "./wgsl.ts";
+import {
+  dropoutBackwardWgsl,
+  element,
+  HALF_WGSL,
+  NAN_OR_WGSL,
+  outputWgsl,
+  TILE,
+  word,
+} from "./wgsl.ts";
 
 /** One recurrent layer's weights (torch's `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`). */
 export interface RecurrentLayer {
@@ -120,9 +132,12 @@ const FORWARD_CHUNK = 256;
 
 /** Per layer, the buffers of micro-batches of up to `rows` samples. */
 interface LayerBuffers {
-  /** The input projections, `x W + b`, [T, rows, gates x units]. */
+  /** The input projections, `x W + b`, [T, rows, gates x units] (float16 pairs under `half`). */
   gx: GPUBuffer;
-  /** Per step and unit 4 saved values: LSTM i, f, g, o; GRU z, r, n, and `h U_n + b_hn`. */
+  /**
+   * Per step and unit 4 saved values: LSTM i, f, g, o; GRU z, r, n, and `h U_n + b_hn` (a
+   * `vec4<f32>`, or under `half` two words of float16 pairs).
+   */
   acts: GPUBuffer;
   /** The outputs, [T + 1, rows, units]: slot 0 zero (the initial state), slot t + 1 = h_t. */
   hs: GPUBuffer;
@@ -158,17 +173,29 @@ export class RecurrentStage {
   readonly plan: RecurrentPlan;
   /** The head's input has no activation of its own here. */
   readonly activation = "linear" as const;
+  /** Whether the projections and saved gates are float16 pairs (mixed precision). */
+  readonly half: boolean;
+  /** The head's input (the last layer's last output) is float32 either way. */
+  readonly halfFeatures = false;
   readonly #backend: WebGpuBackendInternals;
   readonly #device: GPUDevice;
   #buffers: LayerBuffers[] = [];
   /** The time-major copy of the batch's inputs, [T, rows, features]. */
   #xt?: GPUBuffer;
 
-  constructor(backend: WebGpuBackendInternals, plan: RecurrentPlan) {
+  /**
+   * `half`: mixed precision, which needs an even width of the gates (a GRU's units even: a pair
+   * of projections must not span two rows).
+   */
+  constructor(backend: WebGpuBackendInternals, plan: RecurrentPlan, half = false) {
     this.plan = plan;
+    this.half = half;
     this.#backend = backend;
     this.#device = backend.device;
     const width = gateCount(plan.cell) * plan.units;
+    if (half && width % 2 !== 0) {
+      throw new AnnealError("internal", `Float16 pairs of ${width} gates a row`);
+    }
     plan.layers.forEach((layer, i) => {
       const what = `Recurrent layer ${i}`;
       expectShape(layer.kernel, [layer.inputs, width], `${what} kernel`);
@@ -225,8 +252,8 @@ export class RecurrentStage {
       const parts = (floats: number, what: string) =>
         floats > 0 ? this.#storage(floats, `${what} gradient partials ${i}`) : undefined;
       return {
-        gx: this.#storage(seq * width, `projections ${i}`),
-        acts: this.#storage(seq * 4 * units, `gates ${i}`),
+        gx: this.#storage(seq * width / this.#halved, `projections ${i}`),
+        acts: this.#storage(seq * 4 * units / this.#halved, `gates ${i}`),
         hs: this.#storage((steps + 1) * rows * units, `outputs ${i}`),
         cs: cell === "lstm" ? this.#storage((steps + 1) * rows * units, `cells ${i}`) : undefined,
         out: this.#storage((top ? 1 : steps) * rows * units, `sequence ${i}`),
@@ -263,6 +290,11 @@ export class RecurrentStage {
     const { dropout, layers, steps, units } = this.plan;
     if (!dropout) return [];
     return layers.slice(1).map(() => ({ perRow: steps * units, rate: dropout }));
+  }
+
+  /** 2 where the projections and saved gates are float16 pairs, else 1. */
+  get #halved(): number {
+    return this.half ? 2 : 1;
   }
 
   /** Layer `i`'s output sequence as the next layer takes it (after dropout, where it drops). */
@@ -326,6 +358,7 @@ export class RecurrentStage {
           tensorBuffer(this.#backend, layer.bias),
           this.#buffers[i].gx,
         ],
+        half: { out: this.half },
       }));
       const top = i === layers.length - 1;
       for (let t = 0; t < steps; t++) {
@@ -430,14 +463,15 @@ export class RecurrentStage {
    */
   #stepDispatch(
     direction: "forward" | "backward",
-    code: (cell: RecurrentPlan["cell"]) => string,
+    code: (cell: RecurrentPlan["cell"], half: boolean) => string,
     t: number,
     top: boolean,
     buffers: () => GPUBuffer[],
   ): Dispatch {
     const { cell, units, steps } = this.plan;
+    const half = this.half;
     return {
-      pipeline: pipelineFor(this.#device, `${cell}-${direction}`, () => code(cell)),
+      pipeline: pipelineFor(this.#device, `${cell}-${direction}-${+half}`, () => code(cell, half)),
       buffers,
       uniforms: (rows) => [rows, units, t, steps, top ? 1 : 0],
       groups: (rows) => [Math.ceil(units / STEP_UNITS), Math.ceil(rows / STEP_SAMPLES)],
@@ -466,7 +500,9 @@ export class RecurrentStage {
       const top = i === layers.length - 1;
       const states = (cell === "lstm" ? 2 : 1) * (steps + 1) * rows * units;
       const sequences = (this.plan.dropout && !top ? 3 : 2) * (top ? 1 : steps) * rows * units;
-      const gates = (cell === "gru" ? 3 : 2) * seq * width + seq * 4 * units;
+      // (the projections and saved gates float16 pairs under `half`; the gate gradients float32)
+      const gates = (cell === "gru" ? 2 : 1) * seq * width + (seq * width + seq * 4 * units) /
+          this.#halved;
       const parts = splitPartialFloats(rows, this.#kernelDims(layers[i])) +
         splitPartialFloats(rows, this.#recurrentDims());
       return floats + states + sequences + gates + rows * units + units * width + parts;
@@ -575,35 +611,39 @@ const cellThread = `
  * (and GRU's `h U_n + b_hn`), the state, and the output: every step's below the top layer, the
  * last one's at the top.
  */
-function forwardStepWgsl(cell: RecurrentPlan["cell"]): string {
+function forwardStepWgsl(cell: RecurrentPlan["cell"], half: boolean): string {
   const gates = gateCount(cell);
+  // the projection of gate k (0 ..) at unit j of the row starting at g
+  const gx = (k: number) => element("gx", `g + ${k ? `${k}u * H + ` : ""}j`, half);
   const threads = STEP_UNITS * FORWARD_SLICES;
   const accs = Array.from({ length: gates }, (_, k) => `acc${k}`);
   const body = cell === "lstm"
     ? `
   let cPrev = select(0.0, cs[prev], t > 0u);
-  let ig = sigm(gx[g + j] + (sum0 + bh[j]));
-  let fg = sigm(gx[g + H + j] + (sum1 + bh[H + j]));
-  let gg = tanhc(gx[g + 2u * H + j] + (sum2 + bh[2u * H + j]));
-  let og = sigm(gx[g + 3u * H + j] + (sum3 + bh[3u * H + j]));
+  let ig = sigm(${gx(0)} + (sum0 + bh[j]));
+  let fg = sigm(${gx(1)} + (sum1 + bh[H + j]));
+  let gg = tanhc(${gx(2)} + (sum2 + bh[2u * H + j]));
+  let og = sigm(${gx(3)} + (sum3 + bh[3u * H + j]));
   let c = fg * cPrev + ig * gg;
   let h = og * tanhc(c);
   cs[next] = c;
   let saved = vec4<f32>(ig, fg, gg, og);`
     : `
   let hPrev = select(0.0, hs[prev], t > 0u);
-  let z = sigm(gx[g + j] + (sum0 + bh[j]));
-  let r = sigm(gx[g + H + j] + (sum1 + bh[H + j]));
+  let z = sigm(${gx(0)} + (sum0 + bh[j]));
+  let r = sigm(${gx(1)} + (sum1 + bh[H + j]));
   let hn = sum2 + bh[2u * H + j];
-  let n = tanhc(gx[g + 2u * H + j] + r * hn);
+  let n = tanhc(${gx(2)} + r * hn);
   let h = n + z * (hPrev - n);
   let saved = vec4<f32>(z, r, n, hn);`;
   return `${STEP_DIMS}
-@group(0) @binding(1) var<storage, read> gx: array<f32>;
+@group(0) @binding(1) var<storage, read> gx: array<${word(half)}>;
 @group(0) @binding(2) var<storage, read> U: array<f32>;
 @group(0) @binding(3) var<storage, read> bh: array<f32>;
 @group(0) @binding(4) var<storage, read_write> hs: array<f32>;
-@group(0) @binding(5) var<storage, read_write> acts: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read_write> acts: array<${savedWord(half)}>;${
+    half ? HALF_WGSL : ""
+  }
 @group(0) @binding(6) var<storage, read_write> outs: array<f32>;
 ${cell === "lstm" ? "@group(0) @binding(7) var<storage, read_write> cs: array<f32>;" : ""}
 var<workgroup> staged: array<vec4<f32>, ${FORWARD_CHUNK}>;
@@ -652,7 +692,9 @@ ${stepMain(gates, FORWARD_SLICES)}
     hs[prev] = 0.0;
     ${cell === "lstm" ? "cs[prev] = 0.0;" : ""}
   }
-  acts[(t * B + b) * H + j] = saved;
+  acts[(t * B + b) * H + j] = ${
+    half ? "vec2<u32>(pack2x16float(saved.xy), pack2x16float(saved.zw))" : "saved"
+  };
   if (dims.top == 0u) {
     outs[(t * B + b) * H + j] = h;
   } else if (t + 1u == dims.T) {
@@ -672,7 +714,7 @@ ${stepMain(gates, FORWARD_SLICES)}
  * step; then per (unit, sample) the gates' pre-activation gradients and the gradient carried to
  * the step before (LSTM: the cell state's).
  */
-function backwardStepWgsl(cell: RecurrentPlan["cell"]): string {
+function backwardStepWgsl(cell: RecurrentPlan["cell"], half: boolean): string {
   const gates = gateCount(cell);
   const threads = STEP_UNITS * BACKWARD_SLICES;
   const body = cell === "lstm"
@@ -711,7 +753,7 @@ function backwardStepWgsl(cell: RecurrentPlan["cell"]): string {
   const recurrent = cell === "lstm" ? "dzx" : "dzh";
   return `${STEP_DIMS}
 @group(0) @binding(1) var<storage, read> ut: array<f32>;
-@group(0) @binding(2) var<storage, read> acts: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> acts: array<${savedWord(half)}>;
 @group(0) @binding(3) var<storage, read> state: array<f32>;
 @group(0) @binding(4) var<storage, read> dout: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dzx: array<f32>;
@@ -752,11 +794,21 @@ ${stepMain(gates, BACKWARD_SLICES)}
   } else if (!later) {
     dh += dout[b * H + j];
   }
-  let sv = acts[(t * B + b) * H + j];
+  ${
+    half
+      ? `let packed = acts[(t * B + b) * H + j];
+  let sv = vec4<f32>(unpack2x16float(packed.x), unpack2x16float(packed.y));`
+      : "let sv = acts[(t * B + b) * H + j];"
+  }
   let prev = (t * B + b) * H + j;
   let next = ((t + 1u) * B + b) * H + j;
   let g = (t * B + b) * width;
   ${body}
 }
 `;
+}
+
+/** The WGSL type of a unit's 4 saved gate values: float32, or (`half`) two float16 pairs. */
+function savedWord(half: boolean): string {
+  return half ? "vec2<u32>" : "vec4<f32>";
 }

@@ -12,7 +12,14 @@ import { parseConfig } from "../../config.ts";
 import { AnnealError } from "../../errors.ts";
 import { releaseWebGpu, selectBackend } from "../backend.ts";
 import { type DataShape, TrainingEngine } from "../engine.ts";
-import { checkNaNInput, checkWebGpuParity, close, type ParityCase } from "./_parity.ts";
+import {
+  checkMixedPrecision,
+  checkNaNInput,
+  checkWebGpuParity,
+  close,
+  mixedGradients,
+  type ParityCase,
+} from "./_parity.ts";
 import { DenseGpuProgram } from "./gpu_program.ts";
 import { rnnPlan } from "./plan.ts";
 
@@ -167,17 +174,6 @@ Deno.test("an rnn takes the WGSL step only where it applies, and says why not", 
   } finally {
     engine.dispose();
   }
-  // mixed precision is refused with the reason: the recurrent layers keep float32
-  assert.throws(
-    () =>
-      new TrainingEngine(
-        parseConfig({ backend: "webgpu", model: { kind: "rnn", units: 4 }, mixedPrecision: true }),
-        sequences,
-      ),
-    (e) =>
-      e instanceof AnnealError && e.code === "config" &&
-      /recurrent layers keep float32/.test(e.message),
-  );
 });
 
 Deno.test("an rnn evaluates a batch larger than its buffers may be in parts, as tfjs's path does whole", async () => {
@@ -250,5 +246,66 @@ for (const cell of ["lstm", "gru"]) {
     );
   });
 }
+
+// Mixed precision: the projections and saved gates float16, the states and gradients float32.
+// 70 units: pairs of projections across two workgroups of units.
+const MIXED_CASES: ParityCase[] = [
+  {
+    // (SGD: Adam moves a weight by ~lr whatever its gradient's size, so a gradient near zero
+    // whose sign float16 flips moves it apart by more than rounding)
+    name: "two LSTM layers of 70 units with dropout 0.2, cross-entropy, sgd",
+    config: {
+      model: { kind: "rnn", cell: "lstm", units: 70, layers: 2, dropout: 0.2 },
+      optimizer: { name: "sgd", lr: 0.1 },
+    },
+    shape: { inputShape: [6, 5], targetSize: 1, task: "classification", numClasses: 4 },
+    steps: [[24], [24], [24], [17]],
+  },
+  {
+    name: "a GRU of 6 units, mse with 2 targets, sgd momentum, gradient accumulation",
+    config: {
+      model: { kind: "rnn", cell: "gru", units: 6 },
+      optimizer: { name: "sgd", lr: 0.05, momentum: 0.9 },
+      gradientAccumulation: 2,
+    },
+    shape: { inputShape: [4, 3], targetSize: 2, task: "regression" },
+    steps: [[12, 12], [12, 5], [12, 12]],
+  },
+];
+
+for (const c of MIXED_CASES) {
+  Deno.test(`mixed precision in the recurrent layers trains like float32 to half rounding, gradient by gradient: ${c.name}`, async () => {
+    await ready;
+    await checkMixedPrecision(c);
+    await mixedGradients(c, [0, 1]);
+  });
+}
+
+Deno.test("mixed precision halves the recurrent layers' projections and saved gates, and says so in the plan's memory", async () => {
+  await ready;
+  const shape: DataShape = {
+    inputShape: [10, 8],
+    targetSize: 1,
+    task: "classification",
+    numClasses: 3,
+  };
+  const bytes = async (mixedPrecision: boolean, cell: string) => {
+    const engine = new TrainingEngine(
+      parseConfig({ backend: "webgpu", model: { kind: "rnn", cell, units: 32 }, mixedPrecision }),
+      shape,
+    );
+    try {
+      assert.equal(engine.precision, mixedPrecision ? "mixed" : "float32");
+      return await engine.extraStepBytes(64);
+    } finally {
+      engine.dispose();
+    }
+  };
+  for (const [cell, gates] of [["lstm", 4], ["gru", 3]] as const) {
+    // per step of each sequence: gates x units projections and 4 x units saved values, halved
+    const saved = 4 * 64 * 10 * 32 * (gates + 4) / 2;
+    assert.equal(await bytes(false, cell) - await bytes(true, cell), saved, cell);
+  }
+});
 
 Deno.test("release the WebGPU device", releaseWebGpu);
