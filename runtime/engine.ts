@@ -525,14 +525,14 @@ export class TrainingEngine {
 
   /** Mean loss and metric sums of a batch in inference mode. */
   evaluate(batch: HostBatch | HostByteBatch): StepTensors {
-    // The WGSL forward pass and loss, where it is inference's too (no batch norm): for recurrent
-    // layers always (tfjs unrolls each step of a sequence into its own ops: on llvmpipe the LSTM
-    // workload's evaluation 1.3-1.9x faster here), for the others on a hardware GPU, where
-    // tfjs's cost per op dominates; on a software adapter, bound by arithmetic, tfjs's kernels
-    // evaluated an MLP and a cnn 1.1-1.4x faster (its large products take a 64x64-tile kernel,
-    // this step's 32x32 tiles).
+    // The WGSL forward pass and loss in inference (dropout off, batch norm by its moving
+    // averages): for recurrent layers always (tfjs unrolls each step of a sequence into its own
+    // ops: on llvmpipe the LSTM workload's evaluation 1.3-1.9x faster here), for the others on a
+    // hardware GPU, where tfjs's cost per op dominates; on a software adapter, bound by
+    // arithmetic, tfjs's kernels evaluated an MLP and a cnn 1.1-1.4x faster (its large products
+    // take a 64x64-tile kernel, this step's 32x32 tiles).
     if (
-      this.#dense instanceof DenseGpuProgram && this.#dense.evaluates &&
+      this.#dense instanceof DenseGpuProgram &&
       (this.#dense.recurrent || !webGpuIsSoftware())
     ) {
       return { stats: this.#dense.evaluate(batch), samples: batch.size };

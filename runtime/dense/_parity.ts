@@ -14,6 +14,8 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { parseConfig, type RunConfig } from "../../config.ts";
 import { type DataShape, type HostBatch, TrainingEngine } from "../engine.ts";
 import { Rng } from "../../data/rng.ts";
+import { DenseGpuProgram } from "./gpu_program.ts";
+import { cnnPlan, densePlan } from "./plan.ts";
 
 /**
  * Runs one dispatch of `pipeline` (its bindings 0.. the `bindings`, in order) over `groups`
@@ -386,7 +388,7 @@ export async function checkParity(
       );
       assert.equal(va.samples, vb.samples);
       // Evaluation (inference: the WGSL forward pass and loss where the path takes them, an rnn
-      // on llvmpipe, every model without batch norm on a hardware GPU) of the step's first
+      // on llvmpipe, every model on a hardware GPU) of the step's first
       // micro-batch, on the updated weights; its norm is 0.
       const [ea, eb] = [
         (await fused.readStats([fused.evaluate(micro[0])]))[0],
@@ -563,3 +565,62 @@ export const NAN_INPUT_CASES: { name: string; config: Record<string, unknown> }[
     config: { model: { kind: "mlp", hidden: [16], batchNorm: true, dropout: 0.2 } },
   },
 ];
+
+/**
+ * The WGSL step's evaluation of a model with batch norm (`overrides`: an mlp or a cnn) against
+ * tfjs's inference on the same variables: before any training pass (moving averages 0 and 1),
+ * then after two training passes of the program moved them. Each evaluation runs in parts of 5
+ * samples (each part normalized by the moving averages alike), must give tfjs's loss and metric,
+ * and must leave the moving averages as they were. (The engine evaluates in tfjs's ops on a
+ * software adapter: the program is called here.)
+ */
+export async function checkNormEvaluation(
+  overrides: Record<string, unknown>,
+  shape: DataShape,
+): Promise<void> {
+  const config = parseConfig({ backend: "webgpu", seed: 4, fusedModel: false, ...overrides });
+  const reference = new TrainingEngine(config, shape);
+  const plan = config.model.kind === "cnn"
+    ? cnnPlan(
+      config,
+      reference.model,
+      reference.variables,
+      "crossEntropy",
+      shape.inputShape,
+      shape.targetSize,
+    )
+    : densePlan(config, reference.variables, "crossEntropy", shape.targetSize, reference.model);
+  if (typeof plan === "string") throw new Error(plan);
+  const program = new DenseGpuProgram({ ...plan, evalRows: 5 });
+  try {
+    const gen = new Rng(12);
+    const inputs = shape.inputShape.reduce((a, b) => a * b, 1);
+    const data = batch(() => gen.float(), 13, inputs, shape);
+    const evaluations: number[][] = [];
+    for (const trainedPasses of [0, 2]) {
+      for (let k = 0; k < trainedPasses; k++) {
+        const train = batch(() => gen.float(), 16, inputs, shape);
+        train.x = train.x.map((v) => 3 * v + 1); // (statistics far from the initial 0 and 1)
+        const { stats } = program.computeGradients([train]);
+        await stats.data();
+        stats.dispose();
+      }
+      const before = await reference.readWeights();
+      const [want] = await reference.readStats([reference.evaluate(data)]);
+      const stats = program.evaluate(data);
+      const got = Array.from(await stats.data());
+      stats.dispose();
+      close(got, [want.loss, 0, ...want.metricSums], `after ${trainedPasses} training passes`);
+      evaluations.push(got);
+      const after = await reference.readWeights();
+      for (const [name, w] of Object.entries(before)) {
+        assert.deepEqual(after[name].values, w.values, `${name} as it was`);
+      }
+    }
+    // the training passes moved the moving averages, and the evaluation followed them
+    assert.notDeepEqual(evaluations[0], evaluations[1]);
+  } finally {
+    program.dispose();
+    reference.dispose();
+  }
+}

@@ -612,13 +612,18 @@ export function channelFinishDispatch(
   key: string,
   code: string,
   buffers: () => GPUBuffer[],
-  uniforms: (rows: number, accumulate: number, slices: [number, number]) => number[],
+  uniforms: (
+    rows: number,
+    accumulate: number,
+    slices: [number, number],
+    training: boolean,
+  ) => number[],
 ): Dispatch {
   return {
     pipeline: pipelineFor(reduction.device, key, () => code),
     buffers: () => [reduction.parts(), ...buffers()],
-    uniforms: (rows, accumulate) =>
-      uniforms(rows, accumulate, channelSlices(reduction.count(rows))),
+    uniforms: (rows, accumulate, _, training) =>
+      uniforms(rows, accumulate, channelSlices(reduction.count(rows)), training),
     groups: () => [Math.ceil(reduction.channels / 64), 1],
   };
 }
@@ -669,12 +674,20 @@ export const bnPartialsWgsl = (half: boolean) => (width: number) =>
  * merged (Chan et al.: each slice's squares about its own mean, plus its rows times its mean's
  * squared distance to the batch's), `stat = [mean..., 1/sqrt(var + eps)...]` (the biased
  * variance), and the moving averages updated in place (the variance's with the unbiased one, as
- * torch's running_var).
+ * torch's running_var). In inference (`train` 0: an evaluation's forward pass) the moving
+ * averages normalize instead, `stat = [movingMean..., 1/sqrt(movingVar + eps)...]`, as tfjs's
+ * and torch's batch norm in inference, and stay as they are. Uniforms: see
+ * {@linkcode bnStatsUniforms}.
  */
 export const BN_STATS_WGSL = channelFinishWgsl(
-  "rows: u32, C: u32, span: u32, slices: u32, decay: f32, eps: f32",
+  "rows: u32, C: u32, span: u32, slices: u32, decay: f32, eps: f32, train: u32",
   ["stat", "movingMean", "movingVar"],
-  `var s = 0.0;
+  `if (dims.train == 0u) {
+    stat[c] = movingMean[c];
+    stat[C + c] = 1.0 / sqrt(movingVar[c] + dims.eps);
+    return;
+  }
+  var s = 0.0;
   for (var k = 0u; k < dims.slices; k++) { s += part[2u * k * C + c]; }
   let n = f32(dims.rows);
   let mean = s / n;
@@ -694,6 +707,28 @@ export const BN_STATS_WGSL = channelFinishWgsl(
   // torch's running_var: the unbiased variance (n / (n - 1); n = 1 is refused before training)
   movingVar[c] = v - (v - variance * n / max(n - 1.0, 1.0)) * dims.decay;`,
 );
+
+/**
+ * {@linkcode BN_STATS_WGSL}'s uniforms: the rows and channels reduced, the reduction's slices,
+ * the moving averages' decay and epsilon of `norm`, and whether the pass trains.
+ */
+export function bnStatsUniforms(
+  rows: number,
+  channels: number,
+  [slices, span]: [number, number],
+  norm: { momentum: number; epsilon: number },
+  training: boolean,
+): number[] {
+  return [
+    rows,
+    channels,
+    span,
+    slices,
+    floatBits(1 - norm.momentum),
+    floatBits(norm.epsilon),
+    training ? 1 : 0,
+  ];
+}
 
 /** Per channel and slice of rows: the sum of `D[r, c]` (a bias gradient's partials). */
 const channelSumWgsl = (width: number) =>
@@ -960,14 +995,8 @@ export class ConvStage {
             tensorBuffer(this.#backend, norm.movingMean),
             tensorBuffer(this.#backend, norm.movingVariance),
           ],
-          (rows, _, [slices, span]) => [
-            positions(rows),
-            b.outChannels,
-            span,
-            slices,
-            floatBits(1 - norm.momentum),
-            floatBits(norm.epsilon),
-          ],
+          (rows, _, slices, training) =>
+            bnStatsUniforms(positions(rows), b.outChannels, slices, norm, training),
         ));
       }
       out.push({
@@ -1152,7 +1181,12 @@ export class ConvStage {
     code: string,
     count: (rows: number) => number,
     buffers: () => GPUBuffer[],
-    uniforms: (rows: number, accumulate: number, slices: [number, number]) => number[],
+    uniforms: (
+      rows: number,
+      accumulate: number,
+      slices: [number, number],
+      training: boolean,
+    ) => number[],
   ): Dispatch {
     return channelFinishDispatch(this.#reduction(i, count), key, code, buffers, uniforms);
   }

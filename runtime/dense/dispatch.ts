@@ -39,8 +39,11 @@ export interface Dispatch {
   pipeline: GPUComputePipeline;
   /** Buffers bound at 1, 2, ... (0 is the uniform slot). */
   buffers: () => GPUBuffer[];
-  /** Uniform words (u32; floats as their bits) for a micro-batch of `rows` samples. */
-  uniforms: (rows: number, accumulate: number, scale: number) => number[];
+  /**
+   * Uniform words (u32; floats as their bits) for a micro-batch of `rows` samples (`training`:
+   * false for an evaluation's forward pass, where batch norm normalizes by its moving averages).
+   */
+  uniforms: (rows: number, accumulate: number, scale: number, training: boolean) => number[];
   /** Workgroups (x, y[, z]) for a micro-batch of `rows` samples (a function of `rows` alone). */
   groups: (rows: number) => number[];
   bindGroup?: GPUBindGroup;

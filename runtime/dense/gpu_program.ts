@@ -30,6 +30,7 @@ import {
   BN_GRAD_STATS_WGSL,
   BN_STATS_WGSL,
   bnPartialsWgsl,
+  bnStatsUniforms,
   CHANNEL_SLICES,
   channelFinishDispatch,
   channelPartialsDispatch,
@@ -535,15 +536,6 @@ export class DenseGpuProgram {
     this.#masksOn = false;
   }
 
-  /**
-   * Whether {@linkcode evaluate} runs here: the forward pass is the same in training and in
-   * inference (no batch norm, whose inference uses the moving averages the training pass
-   * updates; dropout, turned off for an evaluation, passes every unit as it is).
-   */
-  get evaluates(): boolean {
-    return !(this.#plan.convs ?? []).some((b) => b.norm) && !this.#plan.layers.some((l) => l.norm);
-  }
-
   /** Whether the program has recurrent layers. */
   get recurrent(): boolean {
     return this.#plan.recurrent !== undefined;
@@ -551,12 +543,12 @@ export class DenseGpuProgram {
 
   /**
    * The mean loss and the metric sum of `batch` in inference mode, as the forward pass and the
-   * loss of a step without its backward pass: a new `[mean loss, 0, metric sum]` tensor.
+   * loss of a step without its backward pass: a new `[mean loss, 0, metric sum]` tensor. In
+   * inference dropout passes every unit as it is (its masks turned off), and batch norm
+   * normalizes by its moving averages, which stay as they are (`BN_STATS_WGSL`'s uniform `train`
+   * 0).
    */
   evaluate(batch: HostBatch | HostByteBatch): tf.Tensor1D {
-    if (!this.evaluates) {
-      throw new AnnealError("internal", "The WGSL step evaluates no model with batch norm");
-    }
     if (batch.size === 0) throw new AnnealError("internal", "An evaluation needs a sample");
     // in parts of at most `evalRows` samples (their sums accumulated, each loss scaled by the
     // whole batch's count), so that no buffer outgrows what the device may bind
@@ -577,12 +569,17 @@ export class DenseGpuProgram {
         size: end - start,
       } as HostBatch | HostByteBatch;
       const decode = this.#upload(part);
-      this.#writeUniforms(part.size, 0, 1 / batch.size);
+      this.#writeUniforms(part.size, 0, 1 / batch.size, false);
       const accumulate = start > 0 ? 1 : 0;
       const key = `${part.size}|${accumulate}|${batch.size}`;
       if (key !== this.#evalUniformKey) {
         this.#evalUniformKey = key;
-        const words = this.#evalDispatches[0].uniforms(part.size, accumulate, 1 / batch.size);
+        const words = this.#evalDispatches[0].uniforms(
+          part.size,
+          accumulate,
+          1 / batch.size,
+          false,
+        );
         this.#device.queue.writeBuffer(this.#evalUniforms!, 0, new Uint32Array(words));
       }
       // (the last part's pass left with the copy of the stats into their tensor)
@@ -748,12 +745,15 @@ export class DenseGpuProgram {
     }
   }
 
-  #writeUniforms(rows: number, accumulate: number, scale: number): void {
-    const key = `${rows}|${accumulate}|${scale}`;
+  /** The dispatches' uniforms for a micro-batch (`training` false: an evaluation's). */
+  #writeUniforms(rows: number, accumulate: number, scale: number, training = true): void {
+    const key = `${rows}|${accumulate}|${scale}|${training}`;
     if (key === this.#uniformKey) return;
     this.#uniformKey = key;
     const data = new Uint32Array(this.#dispatches.length * SLOT / 4);
-    this.#dispatches.forEach((d, i) => data.set(d.uniforms(rows, accumulate, scale), i * SLOT / 4));
+    this.#dispatches.forEach((d, i) =>
+      data.set(d.uniforms(rows, accumulate, scale, training), i * SLOT / 4)
+    );
     this.#device.queue.writeBuffer(this.#uniforms!, 0, data);
   }
 
@@ -1058,14 +1058,7 @@ export class DenseGpuProgram {
           tensorBuffer(this.#backend, norm.movingMean),
           tensorBuffer(this.#backend, norm.movingVariance),
         ],
-        (rows, _, [slices, span]) => [
-          rows,
-          units,
-          span,
-          slices,
-          floatBits(1 - norm.momentum),
-          floatBits(norm.epsilon),
-        ],
+        (rows, _, slices, training) => bnStatsUniforms(rows, units, slices, norm, training),
       ),
       this.#elementDispatch(
         i,
@@ -1212,7 +1205,7 @@ export class DenseGpuProgram {
     });
     const data = new Uint32Array(dispatches.length * SLOT / 4);
     // Every dispatch's uniform block fits its 256-byte slot (at most 9 words here).
-    dispatches.forEach((d, i) => data.set(d.uniforms(0, 0, 0), i * SLOT / 4));
+    dispatches.forEach((d, i) => data.set(d.uniforms(0, 0, 0, true), i * SLOT / 4));
     device.queue.writeBuffer(this.#normUniforms, 0, data);
     device.queue.writeBuffer(this.#partials, 0, new Float32Array(this.grads.length * NORM_GROUPS));
   }

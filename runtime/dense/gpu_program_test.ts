@@ -20,6 +20,7 @@ import {
   batch,
   checkMixedPrecision,
   checkNaNInput,
+  checkNormEvaluation,
   checkWebGpuParity,
   classification,
   close,
@@ -486,6 +487,16 @@ for (const activation of ["relu", "gelu"] as const) {
       program.dispose();
       reference.dispose();
     }
+  });
+}
+
+for (const activation of ["relu", "gelu"] as const) {
+  Deno.test(`the WGSL step evaluates an MLP with batch norm by its moving averages, as tfjs's inference, and moves none (${activation}, dropout)`, async () => {
+    await ready;
+    await checkNormEvaluation(
+      { model: { kind: "mlp", hidden: [12, 10], batchNorm: true, dropout: 0.3, activation } },
+      classification,
+    );
   });
 }
 
