@@ -531,8 +531,9 @@ export async function checkNaNInput(
 ): Promise<void> {
   const config = parseConfig({ backend, seed: 5, ...overrides }) as RunConfig;
   const fused = new TrainingEngine(config, shape);
+  // (tfjs's path stores float32: mixedPrecision is the WGSL step's alone)
   const reference = new TrainingEngine(
-    { ...config, fusedModel: false, fusedOptimizer: false },
+    { ...config, fusedModel: false, fusedOptimizer: false, mixedPrecision: false },
     shape,
   );
   try {

@@ -406,8 +406,12 @@ fn window(b: u32, ho: u32, wo: u32, c: u32) -> vec2<f32> {
     for (var dw = 0u; dw < p; dw++) {
       let e = ((b * dims.H + ho * p + dh) * dims.W + wo * p + dw) * C + c;
       let v = ${element("z", "e", half)} * a + k;
-      // (a NaN wins, and stays: torch's max pooling passes it on)
-      if ((dh == 0u && dw == 0u) || v > best || isNanBits(v)) { best = v; arg = dh * p + dw; }
+      // (the first NaN wins, and stays: torch's max pooling passes it on; tested on its bits, as
+      // an implementation may assume a comparison with a NaN away)
+      if ((dh == 0u && dw == 0u) || (!isNanBits(best) && (v > best || isNanBits(v)))) {
+        best = v;
+        arg = dh * p + dw;
+      }
     }
   }
   return vec2<f32>(nanOr(best, max(best, 0.0)), f32(arg));

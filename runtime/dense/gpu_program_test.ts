@@ -500,7 +500,6 @@ for (const activation of ["relu", "gelu"] as const) {
   });
 }
 
-// Last in this file: no WebGPU device left alive when the test process ends.
 for (const c of NAN_INPUT_CASES) {
   Deno.test(`a NaN input gives the WGSL step a NaN loss, as tfjs's: ${c.name}`, async () => {
     await ready;
@@ -508,6 +507,22 @@ for (const c of NAN_INPUT_CASES) {
   });
 }
 
+for (const kind of ["mlp", "rnn"] as const) {
+  Deno.test(`a NaN input gives the WGSL step a NaN loss under mixed precision too (float16 pairs keep it: ${kind})`, async () => {
+    await ready;
+    await checkNaNInput(
+      {
+        model: kind === "mlp" ? { kind, hidden: [16, 8] } : { kind, cell: "lstm", units: 6 },
+        mixedPrecision: true,
+      },
+      classification,
+      "webgpu",
+      "wgsl",
+    );
+  });
+}
+
+// Last in this file: no WebGPU device left alive when the test process ends.
 Deno.test("release the WebGPU device", releaseWebGpu);
 
 /** A batch of random bytes for `shape`, and the same batch as floats (`floatBatch`). */

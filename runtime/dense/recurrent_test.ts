@@ -13,6 +13,7 @@ import { AnnealError } from "../../errors.ts";
 import { releaseWebGpu, selectBackend } from "../backend.ts";
 import { type DataShape, TrainingEngine } from "../engine.ts";
 import {
+  batch,
   checkMixedPrecision,
   checkNaNInput,
   checkWebGpuParity,
@@ -22,6 +23,7 @@ import {
 } from "./_parity.ts";
 import { DenseGpuProgram } from "./gpu_program.ts";
 import { rnnPlan } from "./plan.ts";
+import { Rng } from "../../data/rng.ts";
 
 const ready = selectBackend("webgpu", "rnn");
 
@@ -235,7 +237,9 @@ Deno.test("an rnn evaluates a batch larger than its buffers may be in parts, as 
   }
 });
 
-for (const cell of ["lstm", "gru"]) {
+for (const cell of ["lstm", "gru"] as const) {
+  // (a NaN input reaches every gate, the sigmoids' too: this guards the step as a whole; the
+  // test after it, a NaN in the candidate's weights alone, guards the cell's tanh)
   Deno.test(`a NaN input gives the WGSL recurrent step a NaN loss, as tfjs's (${cell})`, async () => {
     await ready;
     await checkNaNInput(
@@ -244,6 +248,47 @@ for (const cell of ["lstm", "gru"]) {
       "webgpu",
       "wgsl",
     );
+  });
+}
+
+for (const cell of ["lstm", "gru"] as const) {
+  Deno.test(`a NaN in the candidate gate's weights alone reaches the loss through the cell's tanh, as tfjs's (${cell})`, async () => {
+    await ready;
+    const shape: DataShape = {
+      inputShape: [5, 3],
+      targetSize: 1,
+      task: "classification",
+      numClasses: 3,
+    };
+    const units = 6;
+    const config = parseConfig({ backend: "webgpu", seed: 2, model: { kind: "rnn", cell, units } });
+    const engines = [
+      new TrainingEngine(config, shape),
+      new TrainingEngine({ ...config, fusedModel: false, fusedOptimizer: false }, shape),
+    ];
+    try {
+      assert.equal(engines[0].modelPath, "wgsl");
+      // the first layer's kernel [3, gates x units]: unit 0 of the candidate (LSTM's g, GRU's n,
+      // both the third gate) NaN
+      const gen = new Rng(4);
+      const data = batch(() => gen.float(), 8, 15, shape);
+      const losses = [];
+      for (const engine of engines) {
+        const weights = await engine.readWeights();
+        const [name, kernel] = Object.entries(weights)[0];
+        assert.deepEqual(kernel.shape, [3, (cell === "lstm" ? 4 : 3) * units]);
+        const values = kernel.values.slice();
+        for (let r = 0; r < 3; r++) values[r * kernel.shape[1] + 2 * units] = NaN;
+        engine.writeWeights({ ...weights, [name]: { shape: kernel.shape, values } });
+        const step = engine.computeGradients([data]);
+        losses.push((await engine.readStats([step]))[0].loss);
+        engine.discardGradients(step);
+      }
+      assert.ok(Number.isNaN(losses[1]), `tfjs's loss is NaN (${losses[1]})`);
+      assert.ok(Number.isNaN(losses[0]), `the WGSL step's loss is NaN, not ${losses[0]}`);
+    } finally {
+      for (const engine of engines) engine.dispose();
+    }
   });
 }
 
