@@ -11,8 +11,9 @@
 # benchmark without the seed and the optimizer alone, the CNN's, MLP's and LSTM's dispatches by
 # time (first the MLP's and the CNN's with their products' slices staged in straight-line code
 # and in a loop, as before the forty-ninth session: its A/B), mlp_sgd's step, an MLP with gelu and
-# dropout and one with batch norm (the fifty-first session's), and the seed through the actors
-# against the in-process loop.
+# dropout and one with batch norm (the fifty-first session's), the LSTM with mixedPrecision and
+# evaluations of batch-norm models (the fifty-second's), and the seed through the actors against
+# the in-process loop.
 set -uo pipefail
 quick=false
 [ "${1:-}" = --quick ] && quick=true
@@ -63,13 +64,17 @@ run() {
     run run --cached-only --no-check -A bench/dense_overhead.ts --hidden 512,512 --inputs 784 \
       --batch 256 --optimizer sgd --repeats 2
     # the fifty-first session's: examples/fashion_mnist_adamw_warmup.json's model (gelu, dropout:
-    # its masks drawn on the host, ~1 ms a step measured on the 2-core VM) and an MLP's batch norm
+    # its masks drawn on the GPU since the fifty-second, on the host before) and an MLP's batch norm
     run run --cached-only --no-check -A bench/dense_overhead.ts --hidden 512,256 --inputs 784 \
       --batch 128 --activation gelu --dropout 0.2 --repeats 2 --profile
     run run --cached-only --no-check -A bench/dense_overhead.ts --hidden 512,512 --inputs 784 \
       --batch 256 --batch-norm --repeats 2 --profile
+    # the fifty-second session's: the LSTM float32 and mixedPrecision; a batch-norm model's
+    # evaluation through tfjs's ops against the WGSL step (the engine's on a GPU since then)
     run run --cached-only --no-check -A bench/dense_overhead.ts --model rnn --units 128 \
-      --seq 32,16 --batch 64 --steps 20 --repeats 2 --profile
+      --seq 32,16 --batch 64 --steps 20 --repeats 2 --profile --mixed
+    run run --cached-only --no-check -A bench/evaluate.ts --model cnn
+    run run --cached-only --no-check -A bench/evaluate.ts --model mlp
     run run --cached-only --no-check -A bench/actor_overhead.ts --backend webgpu --only seed \
       --repeats 3
     # (and on wasm: on the host's many cores no thread waits for a core, as on the 2-core CPU)
@@ -106,7 +111,9 @@ run() {
   # the benchmark's LSTM (nn.LSTM(16, 128) over 32 steps, batch 64): tfjs's path (~420 ms a step
   # on the H100 in ../shared/DEVICE.md) against the WGSL recurrent step, each dispatch's time
   run run --cached-only --no-check -A bench/dense_overhead.ts --model rnn --units 128 --seq 32,16 \
-    --batch 64 --steps 20 --repeats 2 --profile
+    --batch 64 --steps 20 --repeats 2 --profile --mixed
+  run run --cached-only --no-check -A bench/evaluate.ts --model cnn
+  run run --cached-only --no-check -A bench/evaluate.ts --model mlp
   run run --cached-only --no-check -A bench/actor_overhead.ts --backend webgpu --repeats 3
   # anneal's WGSL batch norm, first-layer conv and filter gradient against tfjs-webgpu's
   run run --cached-only --no-check -A bench/webgpu_ab.ts --shape 128,28,28,32
