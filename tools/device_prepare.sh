@@ -13,7 +13,7 @@ echo "device_prepare: $deno ($("$deno" --version | head -n 1))"
 xz -T2 -6 -c "$deno" > .dev/deno.xz
 # the npm packages the entry points use, in node_modules (deno.json: nodeModulesDir auto)
 "$deno" cache bench/main.ts bench/dense_overhead.ts bench/actor_overhead.ts bench/kernels_ab.ts \
-  bench/webgpu_ab.ts runtime/dense/gpu_program_test.ts optimizers/fused/*_test.ts actors/trainer_worker.ts >/dev/null
+  bench/webgpu_ab.ts bench/evaluate.ts runtime/dense/gpu_program_test.ts optimizers/fused/*_test.ts actors/trainer_worker.ts >/dev/null
 # every package of deno.lock (with --cached-only Deno wants them all), without the bundles it
 # does not load (source maps, minified and ES2017 builds)
 tar -cJf .dev/nm.tar.xz \
