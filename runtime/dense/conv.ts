@@ -984,11 +984,18 @@ export class ConvStage {
       }
       const norm = b.norm;
       if (norm) {
-        out.push(
-          this.#channelPartials(i, `bn-partials-${+half}`, bnPartialsWgsl(half), positions, () => [
-            this.#buffers[i].z,
-          ]),
-        );
+        out.push({
+          ...this.#channelPartials(
+            i,
+            `bn-partials-${+half}`,
+            bnPartialsWgsl(half),
+            positions,
+            () => [
+              this.#buffers[i].z,
+            ],
+          ),
+          trainingOnly: true,
+        });
         out.push(this.#channelFinish(
           i,
           "bn-stats",

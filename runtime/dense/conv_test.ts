@@ -371,12 +371,15 @@ for (const batchNorm of [false, true]) {
   });
 }
 
-Deno.test("the WGSL conv step evaluates a cnn with batch norm by its moving averages, as tfjs's inference, and moves none", async () => {
-  await ready;
-  await checkNormEvaluation(
-    { model: { kind: "cnn", filters: [4, 6], dense: [5], dropout: 0.2 } },
-    { inputShape: [8, 8, 2], targetSize: 1, task: "classification", numClasses: 3 },
-  );
-});
+for (const mixed of [false, true]) {
+  Deno.test(`the WGSL conv step evaluates a cnn with batch norm by its moving averages, as tfjs's inference, and moves none${mixed ? " (mixed precision)" : ""}`, async () => {
+    await ready;
+    await checkNormEvaluation(
+      { model: { kind: "cnn", filters: [4, 6], dense: [6], dropout: 0.2 } },
+      { inputShape: [8, 8, 2], targetSize: 1, task: "classification", numClasses: 3 },
+      mixed,
+    );
+  });
+}
 
 Deno.test("release the WebGPU device", releaseWebGpu);

@@ -46,6 +46,11 @@ export interface Dispatch {
   uniforms: (rows: number, accumulate: number, scale: number, training: boolean) => number[];
   /** Workgroups (x, y[, z]) for a micro-batch of `rows` samples (a function of `rows` alone). */
   groups: (rows: number) => number[];
+  /**
+   * A forward dispatch an evaluation leaves out: dropout's draws, batch norm's statistics of the
+   * batch (inference normalizes by the moving averages).
+   */
+  trainingOnly?: boolean;
   bindGroup?: GPUBindGroup;
   /** The workgroups of the last `rows` recorded (kept by the recorder: `groups` allocates). */
   recorded?: { rows: number; x: number; y: number; z: number };

@@ -210,11 +210,11 @@ export class DenseGpuProgram {
   readonly grads: tf.Tensor[];
   #dispatches: Dispatch[] = [];
   /**
-   * Of `#dispatches`, the forward pass's (the first `#forwardCount`, after the `#drawCount`
-   * that draw dropout's masks): an evaluation records them alone.
+   * What an evaluation records of the forward pass (the first of `#dispatches`): its dispatches
+   * but those only training runs (`trainingOnly`: dropout's draws, batch norm's statistics of the
+   * batch).
    */
-  #forwardCount = 0;
-  #drawCount = 0;
+  #evalForward: Dispatch[] = [];
   /** An evaluation's loss (into `#evalStats`, whose norm stays 0), with its own uniform slot. */
   #evalDispatches: Dispatch[] = [];
   #evalUniforms?: GPUBuffer;
@@ -585,7 +585,7 @@ export class DenseGpuProgram {
       // (the last part's pass left with the copy of the stats into their tensor)
       recordPass(this.#backend, (pass) => {
         if (decode) this.#record(pass, [decode], part.size);
-        this.#record(pass, this.#dispatches.slice(this.#drawCount, this.#forwardCount), part.size);
+        this.#record(pass, this.#evalForward, part.size);
         this.#record(pass, this.#evalDispatches, part.size);
       }, end < batch.size);
     }
@@ -856,9 +856,9 @@ export class DenseGpuProgram {
         buffers: () => [this.#maskKeys!, this.#masks[k].buffer],
         uniforms: (rows) => [rows * perRow, dropoutThreshold(rate), k, 0],
         groups: (rows) => grid(Math.ceil(rows * perRow / 32), 256),
+        trainingOnly: true,
       })
     );
-    this.#drawCount = out.length;
     if (stage) out.push(...stage.forward(() => this.#x!, mask));
     // Under mixed precision every hidden activation is float16: a layer's input but the first
     // (unless it is the conv blocks' output), every output but the last.
@@ -922,7 +922,7 @@ export class DenseGpuProgram {
       uniforms: (rows, accumulate, scale) => [rows, outputs, accumulate, floatBits(scale)],
       groups: () => [1, 1],
     });
-    this.#forwardCount = out.length;
+    this.#evalForward = out.filter((d) => !d.trainingOnly);
     out.push(loss(this.#stats));
     this.#evalDispatches = [loss(this.#evalStats)];
     // Backward, last layer first: dW_i = a_{i-1}^T · d_i, db_i = colsum(d_i),
@@ -1046,9 +1046,12 @@ export class DenseGpuProgram {
     const half = this.#plan.halfActivations === true;
     const reduction = this.#unitReduction(i);
     return [
-      channelPartialsDispatch(reduction, `bn-partials-${+half}`, bnPartialsWgsl(half), () => [
-        this.#acts[i],
-      ]),
+      {
+        ...channelPartialsDispatch(reduction, `bn-partials-${+half}`, bnPartialsWgsl(half), () => [
+          this.#acts[i],
+        ]),
+        trainingOnly: true,
+      },
       channelFinishDispatch(
         reduction,
         "bn-stats",

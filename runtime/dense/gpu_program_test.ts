@@ -490,12 +490,13 @@ for (const activation of ["relu", "gelu"] as const) {
   });
 }
 
-for (const activation of ["relu", "gelu"] as const) {
-  Deno.test(`the WGSL step evaluates an MLP with batch norm by its moving averages, as tfjs's inference, and moves none (${activation}, dropout)`, async () => {
+for (const [activation, mixed] of [["relu", false], ["gelu", false], ["relu", true]] as const) {
+  Deno.test(`the WGSL step evaluates an MLP with batch norm by its moving averages, as tfjs's inference, and moves none (${activation}, dropout${mixed ? ", mixed precision" : ""})`, async () => {
     await ready;
     await checkNormEvaluation(
       { model: { kind: "mlp", hidden: [12, 10], batchNorm: true, dropout: 0.3, activation } },
       classification,
+      mixed,
     );
   });
 }
