@@ -12,7 +12,7 @@ import { AnnealError } from "../errors.ts";
 export type RngState = [number, number, number, number];
 
 /** Mixes one 32-bit value (murmur3's finaliser): a small change flips about half the bits. */
-function fmix32(value: number): number {
+export function fmix32(value: number): number {
   let h = value >>> 0;
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);

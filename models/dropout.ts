@@ -20,7 +20,7 @@
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import * as tfl from "npm:@tensorflow/tfjs-layers@4.22.0";
-import { Rng, seedFrom } from "../data/rng.ts";
+import { fmix32, Rng, seedFrom } from "../data/rng.ts";
 
 /** Tells dropout's streams apart from the data's (shuffles, augmentation) drawn from the same seed. */
 const DROPOUT_STREAM = 0x6d61736b; // "mask"
@@ -104,19 +104,7 @@ export function dropoutThreshold(rate: number): number {
  * ```
  */
 export function dropoutDraw(index: number, k1: number, k2: number): number {
-  let h = (index + k1) | 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  h ^= k2;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32(fmix32(index + k1) ^ k2);
 }
 
 /**

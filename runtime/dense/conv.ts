@@ -608,6 +608,17 @@ export function channelPartialsDispatch(
 }
 
 /**
+ * A second stage's uniform words for a micro-batch of `rows` (a dispatch's `accumulate` and
+ * `training`, see `Dispatch.uniforms`), given the first stage's [slices, span].
+ */
+export type ChannelFinishUniforms = (
+  rows: number,
+  accumulate: number,
+  slices: [number, number],
+  training: boolean,
+) => number[];
+
+/**
  * The second stage's dispatch: `code` (64 threads a workgroup, a thread per channel) reads the
  * partials, bound first, then `buffers`; `uniforms` also gets the first stage's [slices, span].
  */
@@ -616,12 +627,7 @@ export function channelFinishDispatch(
   key: string,
   code: string,
   buffers: () => GPUBuffer[],
-  uniforms: (
-    rows: number,
-    accumulate: number,
-    slices: [number, number],
-    training: boolean,
-  ) => number[],
+  uniforms: ChannelFinishUniforms,
 ): Dispatch {
   return {
     pipeline: pipelineFor(reduction.device, key, () => code),
@@ -1192,12 +1198,7 @@ export class ConvStage {
     code: string,
     count: (rows: number) => number,
     buffers: () => GPUBuffer[],
-    uniforms: (
-      rows: number,
-      accumulate: number,
-      slices: [number, number],
-      training: boolean,
-    ) => number[],
+    uniforms: ChannelFinishUniforms,
   ): Dispatch {
     return channelFinishDispatch(this.#reduction(i, count), key, code, buffers, uniforms);
   }
