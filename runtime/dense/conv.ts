@@ -375,8 +375,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<
 
 /**
  * Per pooled output (b, ho, wo, c): the window's maximum of the (normalized) convolution output,
- * through relu, and the window offset where it is (the first maximum; the first NaN, which both
- * pass on as torch's do). `half`: the convolution
+ * through relu, and the window offset where it is (the first maximum, or the first NaN, which
+ * pooling and relu pass on as torch's do). `half`: the convolution
  * output and the pooled output are float16 pairs, and a thread takes a pair of channels (one
  * word of the output).
  */

@@ -69,10 +69,11 @@ export const NORM_SPAN = 64 * REDUCE_THREADS;
 
 /**
  * `nanOr(x, y)`: `x` where it is a NaN, else `y`. WGSL lets an implementation assume no NaN:
- * llvmpipe's `max`, `clamp` and comparisons drop one (as a GPU's `max` returns the other
- * operand), so relu, tanh's clamp and max pooling would turn a NaN into a number, and a step
- * whose inputs hold a NaN would report a finite loss where tfjs's and torch's report NaN. Its
- * bits (exponent all ones, a mantissa) are integers no implementation assumes away.
+ * llvmpipe's `max` and `clamp` drop one (as a GPU's `max` returns the other operand), and a
+ * compiler may fold a comparison with one, so relu, tanh's clamp and max pooling would turn a NaN
+ * into a number, and a step whose inputs hold a NaN would report a finite loss where tfjs's and
+ * torch's report NaN. Its bits (exponent all ones, a mantissa) are integers no implementation
+ * assumes away.
  */
 export const NAN_OR_WGSL = `
 fn isNanBits(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
