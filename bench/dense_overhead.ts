@@ -39,7 +39,7 @@ import {
   type HostByteBatch,
   TrainingEngine,
 } from "../runtime/engine.ts";
-import { median } from "./runner.ts";
+import { median, submitClock } from "./runner.ts";
 import { matmulStaging } from "../runtime/dense/wgsl.ts";
 
 const { values } = parseArgs({
@@ -132,16 +132,7 @@ const encoding: Record<string, number[]> = { tfjs: [], wgsl: [], mixed: [] };
  * the GPU's work before it returns, which hides the JavaScript's and the encoding's own cost.
  */
 const outsideSubmit: Record<string, number[]> = { tfjs: [], wgsl: [], mixed: [] };
-let inSubmit = 0;
-const submit = GPUQueue.prototype.submit;
-GPUQueue.prototype.submit = function (buffers) {
-  const started = performance.now();
-  try {
-    return submit.call(this, buffers);
-  } finally {
-    inSubmit += performance.now() - started;
-  }
-};
+const inSubmit = submitClock();
 const profiles: Record<string, { name: string; ms: number }[]> = {};
 const variants = [
   { fusedModel: false, mixedPrecision: false },
@@ -181,7 +172,7 @@ for (let r = 0; r < Number(values.repeats); r++) {
       const started = performance.now();
       const pending = [];
       encoded = 0;
-      inSubmit = 0;
+      const submittedBefore = inSubmit();
       for (let i = 0; i < n; i++) {
         const called = performance.now();
         const step = engine.computeGradients([fed]);
@@ -190,7 +181,7 @@ for (let r = 0; r < Number(values.repeats); r++) {
         pending.push(step);
       }
       // (the steps' submissions alone: the read-back submits too)
-      submitted = inSubmit;
+      submitted = inSubmit() - submittedBefore;
       await engine.readStats(pending);
       return (performance.now() - started) / n;
     };

@@ -20,7 +20,7 @@ import { selectBackend } from "../runtime/backend.ts";
 import { type DataShape, TrainingEngine } from "../runtime/engine.ts";
 import { DenseGpuProgram } from "../runtime/dense/gpu_program.ts";
 import { cnnPlan, densePlan } from "../runtime/dense/plan.ts";
-import { median } from "./runner.ts";
+import { median, submitClock } from "./runner.ts";
 
 const { values } = parseArgs({
   options: {
@@ -38,16 +38,7 @@ if (!(Number.isInteger(size) && size > 0 && Number.isInteger(repeats) && repeats
 }
 
 // time inside GPUQueue.submit, to take out of the main thread's
-let inSubmit = 0;
-const submit = GPUQueue.prototype.submit;
-GPUQueue.prototype.submit = function (buffers) {
-  const start = performance.now();
-  try {
-    return submit.call(this, buffers);
-  } finally {
-    inSubmit += performance.now() - start;
-  }
-};
+const inSubmit = submitClock();
 
 const selection = await selectBackend("webgpu", cnn ? "cnn" : "mlp");
 console.log(`# ${selection.adapter?.description || "WebGPU adapter"}: ${selection.reason}`);
@@ -104,9 +95,9 @@ for (const [name, way] of Object.entries(ways)) {
 for (let r = 0; r < repeats; r++) {
   for (const [name, way] of Object.entries(ways)) {
     const start = performance.now();
-    const before = inSubmit;
+    const before = inSubmit();
     const read = way();
-    const calls = performance.now() - start - (inSubmit - before);
+    const calls = performance.now() - start - (inSubmit() - before);
     await read();
     times[name].wall.push((performance.now() - start) / 4);
     times[name].host.push(calls / 4);

@@ -178,3 +178,29 @@ export async function timeSteps(
   }
   return { msPerStep: median(blocks), blocks, loss };
 }
+
+/** Milliseconds the main thread has spent in `GPUQueue.submit` since the clock was installed. */
+let submitMs = 0;
+let submitWrapped = false;
+
+/**
+ * Installs (once) a wrapper on `GPUQueue.prototype.submit` that adds each call's time to a clock,
+ * and returns the clock's reader: the main thread's time in submissions so far, in ms. On a
+ * software adapter (llvmpipe) a submission runs the GPU's work before it returns, so a bench takes
+ * it out of the main thread's time to leave what a GPU's host spends.
+ */
+export function submitClock(): () => number {
+  if (!submitWrapped) {
+    submitWrapped = true;
+    const submit = GPUQueue.prototype.submit;
+    GPUQueue.prototype.submit = function (buffers) {
+      const started = performance.now();
+      try {
+        return submit.call(this, buffers);
+      } finally {
+        submitMs += performance.now() - started;
+      }
+    };
+  }
+  return () => submitMs;
+}
