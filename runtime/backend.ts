@@ -25,6 +25,7 @@
  */
 
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import { registerCpuTrainingKernels } from "./cpu_kernels.ts";
 import { AnnealError } from "../errors.ts";
 import { type AdapterInfo, autoLooksForAdapter, autoLooksItself, probeWebGpu } from "./adapter.ts";
 import { routeConvGradients } from "./wasm_conv.ts";
@@ -308,6 +309,7 @@ async function useCpu(): Promise<void> {
     });
   }
   quietCpuBackend();
+  registerCpuTrainingKernels();
 }
 
 /**

@@ -14,6 +14,7 @@
  */
 import type * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { poolGradCall } from "./conv_args.ts";
+import { addMaxPoolGrad } from "./max_pool_grad.ts";
 import { heapFloats, type KernelArgs, overrideWasmKernel, wasmInternals } from "./wasm_heap.ts";
 import { simdKernels } from "./wasm_simd/kernels.ts";
 import { kernelPool, PARALLEL_VALUES, splitRange } from "./wasm_simd/pool.ts";
@@ -68,36 +69,7 @@ function maxPoolGrad(args: KernelArgs): tf.TensorInfo | undefined {
     } else if (tiledPoolGrad(pool, x, y, gradient, dx)) return out;
   }
   dx.fill(0);
-  const best = new Float32Array(c);
-  const where = new Int32Array(c);
-  for (let b = 0; b < batchSize; b++) {
-    for (let oh = 0; oh < outHeight; oh++) {
-      const top = oh * sh - pool.padInfo.top;
-      const rowFirst = Math.max(0, top), rowEnd = Math.min(inHeight, top + fh);
-      for (let ow = 0; ow < outWidth; ow++) {
-        const left = ow * sw - pool.padInfo.left;
-        const colFirst = Math.max(0, left), colEnd = Math.min(inWidth, left + fw);
-        best.fill(-Infinity);
-        where.fill(-1);
-        for (let r = rowFirst; r < rowEnd; r++) {
-          for (let q = colFirst; q < colEnd; q++) {
-            const pixel = ((b * inHeight + r) * inWidth + q) * c;
-            for (let ch = 0; ch < c; ch++) {
-              const value = x[pixel + ch];
-              if (value > best[ch]) {
-                best[ch] = value;
-                where[ch] = pixel + ch;
-              }
-            }
-          }
-        }
-        const from = ((b * outHeight + oh) * outWidth + ow) * c;
-        for (let ch = 0; ch < c; ch++) {
-          if (where[ch] >= 0) dx[where[ch]] += gradient[from + ch];
-        }
-      }
-    }
-  }
+  addMaxPoolGrad(pool, x, gradient, dx);
   return out;
 }
 

@@ -1,0 +1,308 @@
+import assert from "node:assert/strict";
+import fc from "npm:fast-check@4.10.2";
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
+import type { KernelArgs } from "./wasm_heap.ts";
+import { conv2dFilterGradCpu, maxPoolGradCpu, registerCpuTrainingKernels } from "./cpu_kernels.ts";
+import { selectBackend } from "./backend.ts";
+import { replacedWasmKernel } from "./wasm_heap.ts";
+import { parseConfig } from "../config.ts";
+import { TrainingEngine } from "./engine.ts";
+
+await tf.setBackend("cpu");
+(tf.backend() as unknown as { firstUse: boolean }).firstUse = false;
+// tfjs's own kernels, taken before anneal's replace them
+const tfjsKernel = tf.getKernel("Conv2DBackpropFilter", "cpu")!.kernelFunc;
+const tfjsPoolGrad = tf.getKernel("MaxPoolGrad", "cpu")!.kernelFunc;
+await selectBackend("cpu");
+
+/** Float32 bits of a kernel's output (taken into a tensor and disposed). */
+function outputBits(info: tf.TensorInfo, shape: number[]): Uint32Array {
+  const out = tf.engine().makeTensorFromTensorInfo(info);
+  assert.deepEqual(out.shape, shape);
+  const bits = new Uint32Array((out.dataSync() as Float32Array).slice().buffer);
+  out.dispose();
+  return bits;
+}
+
+/** A kernel that declines nothing (anneal's, which may return undefined, made to answer). */
+function answering(kernel: (args: KernelArgs) => tf.TensorInfo | undefined): tf.KernelFunc {
+  return (args) => {
+    const out = kernel(args);
+    assert.ok(out, "the kernel declined a case it takes");
+    return out;
+  };
+}
+
+type Pad = tf.Conv2DBackpropFilterAttrs["pad"];
+
+/** Both kernels' dL/dfilter of one case, as float32 bits. */
+function bothFilterGrads(
+  xShape: [number, number, number, number],
+  dyShape: [number, number, number, number],
+  filterShape: [number, number, number, number],
+  strides: [number, number],
+  pad: Pad,
+  dimRoundingMode: "floor" | "round" | "ceil" | undefined,
+  values: (i: number) => number,
+  dataFormat: "NHWC" | "NCHW" = "NHWC",
+): { ours: Uint32Array; theirs: Uint32Array } {
+  const x = tf.tensor4d(
+    Float32Array.from({ length: xShape.reduce((a, b) => a * b) }, (_, i) => values(i)),
+    xShape,
+  );
+  const dy = tf.tensor4d(
+    Float32Array.from({ length: dyShape.reduce((a, b) => a * b) }, (_, i) => values(i + 7919)),
+    dyShape,
+  );
+  const attrs = { strides, pad, dataFormat, dimRoundingMode, filterShape };
+  const backend = tf.backend();
+  const run = (kernel: tf.KernelFunc) =>
+    outputBits(
+      kernel({
+        inputs: { x, dy },
+        attrs: attrs as unknown as tf.NamedAttrMap,
+        backend,
+      }) as tf.TensorInfo,
+      filterShape,
+    );
+  const ours = dataFormat === "NHWC"
+    ? run(answering(conv2dFilterGradCpu))
+    : run(tf.getKernel("Conv2DBackpropFilter", "cpu")!.kernelFunc);
+  const result = { ours, theirs: run(tfjsKernel) };
+  x.dispose();
+  dy.dispose();
+  return result;
+}
+
+/** The output size tfjs computes for a case (to shape `dy`). */
+function outSize(
+  xShape: [number, number, number, number],
+  filterShape: [number, number, number, number],
+  strides: [number, number],
+  pad: Pad,
+  dimRoundingMode: "floor" | "round" | "ceil" | undefined,
+): [number, number] {
+  const info = tf.backend_util.computeConv2DInfo(
+    xShape,
+    filterShape,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+  );
+  return [info.outHeight, info.outWidth];
+}
+
+/** Paddings as tfjs's kernels take them: named, a number with its rounding, explicit. */
+const pads: fc.Arbitrary<{ pad: Pad; rounding?: "floor" | "round" | "ceil" }> = fc.oneof(
+  fc.constantFrom({ pad: "same" as Pad }, { pad: "valid" as Pad }),
+  fc.record({
+    pad: fc.integer({ min: 0, max: 2 }) as fc.Arbitrary<Pad>,
+    rounding: fc.constantFrom("floor", "round", "ceil") as fc.Arbitrary<
+      "floor" | "round" | "ceil"
+    >,
+  }),
+  fc.tuple(...Array.from({ length: 4 }, () => fc.integer({ min: 0, max: 2 }))).map((
+    [t, b, l, r],
+  ) => ({ pad: [[0, 0], [t, b], [l, r], [0, 0]] as Pad })),
+);
+
+Deno.test("the cpu's Conv2DBackpropFilter gives tfjs's kernel's bits for drawn shapes, strides and paddings", () => {
+  fc.assert(
+    fc.property(
+      fc.record({
+        batch: fc.integer({ min: 1, max: 3 }),
+        h: fc.integer({ min: 1, max: 8 }),
+        w: fc.integer({ min: 1, max: 8 }),
+        inC: fc.integer({ min: 1, max: 5 }),
+        outC: fc.integer({ min: 1, max: 6 }),
+        fh: fc.integer({ min: 1, max: 4 }),
+        fw: fc.integer({ min: 1, max: 4 }),
+        sh: fc.integer({ min: 1, max: 3 }),
+        sw: fc.integer({ min: 1, max: 3 }),
+        seed: fc.integer({ min: 1, max: 1e6 }),
+      }),
+      pads,
+      (c, { pad, rounding }) => {
+        const xShape: [number, number, number, number] = [c.batch, c.h, c.w, c.inC];
+        const filterShape: [number, number, number, number] = [c.fh, c.fw, c.inC, c.outC];
+        const strides: [number, number] = [c.sh, c.sw];
+        let outH: number, outW: number;
+        try {
+          [outH, outW] = outSize(xShape, filterShape, strides, pad, rounding);
+        } catch {
+          return; // a case tfjs itself refuses (a filter larger than the padded input)
+        }
+        fc.pre(outH > 0 && outW > 0);
+        const values = (i: number) => Math.sin(c.seed + i * 1.37) * 3;
+        const { ours, theirs } = bothFilterGrads(
+          xShape,
+          [c.batch, outH, outW, c.outC],
+          filterShape,
+          strides,
+          pad,
+          rounding,
+          values,
+        );
+        assert.deepEqual(ours, theirs);
+      },
+    ),
+    { numRuns: 150 },
+  );
+});
+
+Deno.test("the cpu's Conv2DBackpropFilter keeps a NaN or an infinity where tfjs's kernel does, and hands channels-first data to it", () => {
+  const special = [NaN, Infinity, -Infinity, -0];
+  for (const value of special) {
+    const values = (i: number) => (i === 11 ? value : (i % 5) - 2);
+    const { ours, theirs } = bothFilterGrads(
+      [2, 4, 4, 2],
+      [2, 4, 4, 3],
+      [3, 3, 2, 3],
+      [1, 1],
+      "same",
+      undefined,
+      values,
+    );
+    assert.deepEqual(ours, theirs, `with ${value}`);
+  }
+  const nchw = bothFilterGrads(
+    [2, 3, 5, 5],
+    [2, 4, 5, 5],
+    [3, 3, 3, 4],
+    [1, 1],
+    "same",
+    undefined,
+    (i) => Math.cos(i),
+    "NCHW",
+  );
+  assert.deepEqual(nchw.ours, nchw.theirs);
+});
+
+Deno.test("the cpu's MaxPoolGrad gives tfjs's kernel's bits for drawn shapes, strides, paddings, ties and NaNs", () => {
+  fc.assert(
+    fc.property(
+      fc.record({
+        batch: fc.integer({ min: 1, max: 3 }),
+        h: fc.integer({ min: 1, max: 9 }),
+        w: fc.integer({ min: 1, max: 9 }),
+        c: fc.integer({ min: 1, max: 5 }),
+        fh: fc.integer({ min: 1, max: 4 }),
+        fw: fc.integer({ min: 1, max: 4 }),
+        sh: fc.integer({ min: 1, max: 3 }),
+        sw: fc.integer({ min: 1, max: 3 }),
+        seed: fc.integer({ min: 1, max: 1e6 }),
+        // how often an input is NaN or -Infinity (the values are few, so ties are common)
+        special: fc.constantFrom(0, 0.1, 0.6),
+      }),
+      pads,
+      (c, { pad, rounding }) => {
+        const xShape: [number, number, number, number] = [c.batch, c.h, c.w, c.c];
+        let pool: tf.backend_util.Conv2DInfo;
+        try {
+          pool = tf.backend_util.computePool2DInfo(
+            xShape,
+            [c.fh, c.fw],
+            [c.sh, c.sw],
+            1,
+            pad as "same" | "valid" | number,
+            rounding,
+          );
+        } catch {
+          return; // a case tfjs itself refuses
+        }
+        fc.pre(pool.outHeight > 0 && pool.outWidth > 0);
+        const draw = (i: number) => {
+          const u = Math.abs(Math.sin(c.seed + i * 2.71)) % 1;
+          if (u < c.special / 2) return NaN;
+          if (u < c.special) return -Infinity;
+          return Math.round(Math.sin(c.seed * 3 + i) * 3) / 2;
+        };
+        const x = tf.tensor4d(
+          Float32Array.from({ length: xShape.reduce((a, b) => a * b) }, (_, i) => draw(i)),
+          xShape,
+        );
+        const y = tf.maxPool(x, [c.fh, c.fw], [c.sh, c.sw], pad as "same", rounding);
+        const dy = tf.tensor(
+          Float32Array.from({ length: y.size }, (_, i) => Math.cos(c.seed + i) * 2),
+          y.shape,
+        );
+        const attrs = {
+          filterSize: [c.fh, c.fw],
+          strides: [c.sh, c.sw],
+          pad,
+          dimRoundingMode: rounding,
+        } as unknown as tf.NamedAttrMap;
+        const run = (kernel: tf.KernelFunc) =>
+          outputBits(
+            kernel({
+              inputs: { dy, input: x, output: y },
+              attrs,
+              backend: tf.backend(),
+            }) as tf.TensorInfo,
+            xShape,
+          );
+        assert.deepEqual(run(answering(maxPoolGradCpu)), run(tfjsPoolGrad));
+        tf.dispose([x, y, dy]);
+      },
+    ),
+    { numRuns: 150 },
+  );
+});
+
+Deno.test("selecting the cpu backend puts anneal's kernels in front of tfjs's, and a cnn trains on them to tfjs's kernels' weights", async () => {
+  const train = async () => {
+    const config = parseConfig({
+      backend: "cpu",
+      seed: 5,
+      model: { kind: "cnn", filters: [4, 6], dense: [8] },
+      optimizer: { name: "adam", lr: 1e-2 },
+    });
+    const engine = new TrainingEngine(config, {
+      inputShape: [8, 8, 1],
+      targetSize: 1,
+      task: "classification",
+      numClasses: 3,
+    });
+    const batch = {
+      x: Float32Array.from({ length: 6 * 64 }, (_, i) => Math.sin(i * 0.7)),
+      y: Float32Array.from({ length: 6 }, (_, i) => i % 3),
+      size: 6,
+    };
+    for (let step = 0; step < 3; step++) {
+      const pending = engine.computeGradients([batch]);
+      await engine.readStats([pending]);
+      engine.applyGradients(pending, 1e-2);
+    }
+    const weights = await engine.readWeights();
+    engine.dispose();
+    return weights;
+  };
+  const names = ["Conv2DBackpropFilter", "MaxPoolGrad"];
+  const stock = [tfjsKernel, tfjsPoolGrad];
+  names.forEach((name, i) => {
+    assert.notEqual(tf.getKernel(name, "cpu")!.kernelFunc, stock[i], `${name} is anneal's`);
+    assert.equal(replacedWasmKernel(name, "cpu"), stock[i], `tfjs's ${name} is kept behind it`);
+  });
+  const anneals = names.map((name) => tf.getKernel(name, "cpu")!);
+  assert.deepEqual(registerCpuTrainingKernels(), names, "a second registration changes nothing");
+  assert.deepEqual(names.map((name) => tf.getKernel(name, "cpu")), anneals);
+  const ours = await train();
+  // the same training on tfjs's kernels
+  const swap = (configs: tf.KernelConfig[]) =>
+    configs.forEach((config) => {
+      tf.unregisterKernel(config.kernelName, "cpu");
+      tf.registerKernel(config);
+    });
+  swap(names.map((kernelName, i) => ({ kernelName, backendName: "cpu", kernelFunc: stock[i] })));
+  try {
+    const theirs = await train();
+    assert.deepEqual(Object.keys(ours), Object.keys(theirs));
+    for (const [name, weight] of Object.entries(theirs)) {
+      assert.deepEqual(ours[name].values, weight.values, name);
+    }
+  } finally {
+    swap(anneals);
+  }
+});
