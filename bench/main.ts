@@ -3,7 +3,7 @@
  * side by side with PyTorch run in the same invocation, as a ratio table. PyTorch runs each
  * workload right after ours, once per backend (on the CPU beside the CPU backends, unless
  * `--device` says), so that a ratio pairs two measurements of the same minute: on a shared
- * machine the load moves between minutes (the cpu backend's CNN step alone takes two).
+ * machine the load moves between minutes.
  *
  *   deno run -A bench/main.ts [--backend cpu,wasm,webgpu]
  *     [--only mlp,cnn,lstm,mlp_sgd,seed_linear,optim,matmul]
@@ -14,9 +14,9 @@
  * is the machine's core count for both, so that they use the same cores. (`anneal train` leaves
  * a core to the actors: see runtime/backend.ts.)
  *
- * CPU backends default to few steps (lstm takes seconds a step on tfjs-cpu; the cnn takes minutes
- * there, so it times one step of the engine's path only, unless `--steps` says). On webgpu
- * every workload runs twice: tfjs's optimizers (`tfjs`) and the fused WGSL step (`fused`). The
+ * CPU backends default to few steps (the lstm and the cnn take seconds a step on tfjs-cpu; the
+ * cnn took ~100 s there before anneal's filter-gradient and pooling kernels). On webgpu every
+ * workload runs twice: tfjs's optimizers (`tfjs`) and the fused WGSL step (`fused`). The
  * MLPs and the CNN (and on webgpu the LSTM) also run through anneal's training engine (`engine`:
  * the model as `anneal train` builds it; on webgpu the WGSL step, and with mixedPrecision as
  * `engine-f16` where that step takes it). On webgpu, `matmul` times
@@ -107,18 +107,9 @@ async function benchBackend(backend: string, rows: Row[]): Promise<Record<string
       console.error("# wasm cnn skipped: Conv2DBackpropFilter is not registered for wasm");
       continue;
     }
-    // tfjs's cpu backend (the reference kernels, plain loops) takes minutes a CNN step: unless
-    // told otherwise, one timed step of the engine's path there, no warm-up, no repeat
-    const slow = backend === "cpu" && name === "cnn";
-    const steps = Number(flags.steps) || (slow ? 1 : (gpu ? GPU_STEPS : CPU_STEPS)[name]);
-    const warmup = flags.warmup
-      ? Number(flags.warmup)
-      : slow
-      ? 0
-      : gpu
-      ? (name === "cnn" ? 2 : 5)
-      : 1;
-    const paths: OptimizerPath[] = gpu ? ["tfjs", "fused"] : slow ? [] : ["tfjs"];
+    const steps = Number(flags.steps) || (gpu ? GPU_STEPS : CPU_STEPS)[name];
+    const warmup = flags.warmup ? Number(flags.warmup) : gpu ? (name === "cnn" ? 2 : 5) : 1;
+    const paths: OptimizerPath[] = gpu ? ["tfjs", "fused"] : ["tfjs"];
     // (the lstm's engine path on the CPU backends is tfjs's, as its `tfjs` row: on webgpu only)
     if (name.startsWith("mlp") || name === "cnn" || (name === "lstm" && gpu)) paths.push("engine");
     // mixed precision (float16 activations) where the WGSL step takes it: against torch's fp32
@@ -134,7 +125,7 @@ async function benchBackend(backend: string, rows: Row[]): Promise<Record<string
         w.dispose();
         continue;
       }
-      const r = await timeSteps(stepper, steps, warmup, slow && !flags.steps ? 1 : repeats);
+      const r = await timeSteps(stepper, steps, warmup, repeats);
       stepper.dispose();
       w.dispose();
       rows.push({

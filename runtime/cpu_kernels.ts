@@ -14,16 +14,19 @@
  *   channels and `dy`'s, added into a float64 accumulator of the filter's shape;
  * - max pooling's dL/dx: each window searched once for all channels of a pixel at a time, and its
  *   `dy` added where its first maximum is (`max_pool_grad.ts`, which wasm's kernel shares), into a
- *   float64 accumulator of the input's shape.
+ *   float64 accumulator of the input's shape;
+ * - a slice, and each piece of a split: copied in runs, each as long as the slice's last axis
+ *   that is cut short times the whole axes after it.
  *
- * Each element still gets its terms in tfjs's order (batch, output row, output column), added in
+ * Each gradient element still gets its terms in tfjs's order (batch, output row, output column), added in
  * float64 from 0, the same products of the same float32 values, rounded to float32 once: the same
  * bits (`cpu_kernels_test.ts` compares them with tfjs's kernels over drawn shapes, strides and
- * paddings). What these decline (channels first, other dtypes) runs tfjs's kernels.
+ * paddings); the slices copy the same values. What these decline (channels first, other dtypes,
+ * contiguous slices, which tfjs takes as views) runs tfjs's kernels.
  *
  * @module
  */
-import type * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { filterGradientCall, poolGradCall } from "./conv_args.ts";
 import { type KernelArgs, overrideKernel } from "./wasm_heap.ts";
 import { addMaxPoolGrad } from "./max_pool_grad.ts";
@@ -31,11 +34,15 @@ import { addMaxPoolGrad } from "./max_pool_grad.ts";
 /** The cpu backend's store of tensor values (tfjs-backend-cpu's `MathBackendCPU`). */
 interface CpuBackend {
   data: { get(dataId: object): { values: tf.backend_util.BackendValues } };
-  makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): tf.TensorInfo;
+  makeTensorInfo(shape: number[], dtype: tf.DataType, values: NumericValues): tf.TensorInfo;
 }
 
+/** The values of a numeric tensor on the cpu backend. */
+type NumericValues = Float32Array | Int32Array | Uint8Array;
+
 /**
- * Puts anneal's `Conv2DBackpropFilter` and `MaxPoolGrad` in front of the cpu backend's (once;
+ * Puts anneal's `Conv2DBackpropFilter`, `MaxPoolGrad`, `Slice` and `SplitV` in front of the cpu
+ * backend's (once;
  * tfjs's answer what they decline). Returns the names of the kernels overridden: none where
  * tfjs-backend-cpu is not loaded.
  *
@@ -45,7 +52,7 @@ interface CpuBackend {
  * import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
  * import { registerCpuTrainingKernels } from "./cpu_kernels.ts";
  * await tf.setBackend("cpu");
- * console.assert(registerCpuTrainingKernels().length === 2);
+ * console.assert(registerCpuTrainingKernels().length === 4);
  * const x = tf.ones([1, 3, 3, 1]) as tf.Tensor4D;
  * const dy = tf.ones([1, 3, 3, 1]) as tf.Tensor4D;
  * const dw = tf.conv2dBackpropFilter(x, dy, [3, 3, 1, 1], 1, "same");
@@ -56,6 +63,8 @@ export function registerCpuTrainingKernels(): string[] {
   return [
     overrideKernel("cpu", "Conv2DBackpropFilter", conv2dFilterGradCpu) && "Conv2DBackpropFilter",
     overrideKernel("cpu", "MaxPoolGrad", maxPoolGradCpu) && "MaxPoolGrad",
+    overrideKernel("cpu", "Slice", sliceCpu) && "Slice",
+    overrideKernel("cpu", "SplitV", splitVCpu) && "SplitV",
   ].filter((name): name is string => typeof name === "string");
 }
 
@@ -114,4 +123,80 @@ export function maxPoolGradCpu(args: KernelArgs): tf.TensorInfo | undefined {
   const sums = new Float64Array(x.length);
   addMaxPoolGrad(call.pool, x, dy, sums);
   return cpu.makeTensorInfo(call.input.shape, "float32", Float32Array.from(sums));
+}
+
+/**
+ * `x`'s slice from `begin` of `size` (tfjs's `Slice` attributes, -1 sizes included), copied in
+ * runs; undefined (declined) for a contiguous slice, which tfjs's kernel takes as a view, and for
+ * strings and complex numbers.
+ */
+export function sliceCpu(args: KernelArgs): tf.TensorInfo | undefined {
+  const x = args.inputs.x as tf.TensorInfo;
+  if (x.dtype === "string" || x.dtype === "complex64") return;
+  const a = args.attrs as unknown as tf.SliceAttrs;
+  const [begin, size] = tf.slice_util.parseSliceParams(x, a.begin, a.size);
+  tf.slice_util.assertParamsValid(x, begin, size);
+  if (tf.slice_util.isSliceContinous(x.shape, begin, size)) return;
+  const cpu = args.backend as unknown as CpuBackend;
+  const values = cpu.data.get(x.dataId).values as NumericValues;
+  return cpu.makeTensorInfo(size, x.dtype, copySlice(values, x.shape, begin, size));
+}
+
+/**
+ * `x` split along `axis` (tfjs's `SplitV` attributes), each piece copied in runs; undefined
+ * (declined) where every piece is contiguous (the axes before `axis` all 1), and for strings and
+ * complex numbers.
+ */
+export function splitVCpu(args: KernelArgs): tf.TensorInfo[] | undefined {
+  const x = args.inputs.x as tf.TensorInfo;
+  if (x.dtype === "string" || x.dtype === "complex64") return;
+  const a = args.attrs as unknown as tf.SplitVAttrs;
+  const axis = tf.util.parseAxisParam(a.axis, x.shape)[0];
+  if (x.shape.slice(0, axis).every((n) => n === 1)) return;
+  const sizes = tf.backend_util.prepareSplitSize(x, a.numOrSizeSplits, axis);
+  const cpu = args.backend as unknown as CpuBackend;
+  const values = cpu.data.get(x.dataId).values as NumericValues;
+  const begin = x.shape.map(() => 0);
+  return sizes.map((piece) => {
+    const size = x.shape.slice();
+    size[axis] = piece;
+    const out = cpu.makeTensorInfo(size, x.dtype, copySlice(values, x.shape, begin, size));
+    begin[axis] += piece;
+    return out;
+  });
+}
+
+/**
+ * The block of `values` (of `shape`, row-major) from `begin` of `size`: the axes after the last
+ * one cut short are whole, so the block is runs of `size[cut]` times their length, one for each
+ * index of the axes before `cut`.
+ */
+function copySlice(
+  values: NumericValues,
+  shape: readonly number[],
+  begin: readonly number[],
+  size: readonly number[],
+): NumericValues {
+  const rank = shape.length;
+  const out = new (values.constructor as new (n: number) => NumericValues)(
+    size.reduce((a, b) => a * b, 1),
+  );
+  if (out.length === 0) return out;
+  let cut = rank - 1;
+  while (cut > 0 && size[cut] === shape[cut]) cut--;
+  const strides = new Array<number>(rank);
+  for (let j = rank - 1, stride = 1; j >= 0; stride *= shape[j], j--) strides[j] = stride;
+  const run = size[cut] * strides[cut];
+  const index = new Array<number>(cut).fill(0);
+  for (let o = 0; o < out.length; o += run) {
+    let from = begin[cut] * strides[cut];
+    for (let j = 0; j < cut; j++) from += (begin[j] + index[j]) * strides[j];
+    if (run < 32) {
+      for (let i = 0; i < run; i++) out[o + i] = values[from + i];
+    } else {
+      out.set(values.subarray(from, from + run), o);
+    }
+    for (let j = cut - 1; j >= 0 && ++index[j] === size[j]; j--) index[j] = 0;
+  }
+  return out;
 }

@@ -3,7 +3,13 @@ import fc from "npm:fast-check@4.10.2";
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
 import type { KernelArgs } from "./wasm_heap.ts";
-import { conv2dFilterGradCpu, maxPoolGradCpu, registerCpuTrainingKernels } from "./cpu_kernels.ts";
+import {
+  conv2dFilterGradCpu,
+  maxPoolGradCpu,
+  registerCpuTrainingKernels,
+  sliceCpu,
+  splitVCpu,
+} from "./cpu_kernels.ts";
 import { selectBackend } from "./backend.ts";
 import { replacedWasmKernel } from "./wasm_heap.ts";
 import { parseConfig } from "../config.ts";
@@ -14,6 +20,8 @@ await tf.setBackend("cpu");
 // tfjs's own kernels, taken before anneal's replace them
 const tfjsKernel = tf.getKernel("Conv2DBackpropFilter", "cpu")!.kernelFunc;
 const tfjsPoolGrad = tf.getKernel("MaxPoolGrad", "cpu")!.kernelFunc;
+const tfjsSlice = tf.getKernel("Slice", "cpu")!.kernelFunc;
+const tfjsSplitV = tf.getKernel("SplitV", "cpu")!.kernelFunc;
 await selectBackend("cpu");
 
 /** Float32 bits of a kernel's output (taken into a tensor and disposed). */
@@ -26,7 +34,9 @@ function outputBits(info: tf.TensorInfo, shape: number[]): Uint32Array {
 }
 
 /** A kernel that declines nothing (anneal's, which may return undefined, made to answer). */
-function answering(kernel: (args: KernelArgs) => tf.TensorInfo | undefined): tf.KernelFunc {
+function answering(
+  kernel: (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[] | undefined,
+): tf.KernelFunc {
   return (args) => {
     const out = kernel(args);
     assert.ok(out, "the kernel declined a case it takes");
@@ -251,22 +261,128 @@ Deno.test("the cpu's MaxPoolGrad gives tfjs's kernel's bits for drawn shapes, st
   );
 });
 
-Deno.test("selecting the cpu backend puts anneal's kernels in front of tfjs's, and a cnn trains on them to tfjs's kernels' weights", async () => {
-  const train = async () => {
+/** A drawn tensor of a dtype the slices copy, its values distinct where the dtype allows. */
+function drawnTensor(shape: number[], dtype: "float32" | "int32" | "bool"): tf.Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const values = Array.from({ length: n }, (_, i) => dtype === "bool" ? i % 3 === 0 : i * 1.5 - 7);
+  return tf.tensor(values as number[], shape, dtype);
+}
+
+/** A kernel's outputs' shapes, dtypes and values (taken into tensors and disposed). */
+function outputs(out: tf.TensorInfo | tf.TensorInfo[]) {
+  return (Array.isArray(out) ? out : [out]).map((info) => {
+    const t = tf.engine().makeTensorFromTensorInfo(info);
+    const seen = { shape: t.shape, dtype: t.dtype, values: Array.from(t.dataSync()) };
+    t.dispose();
+    return seen;
+  });
+}
+
+// (up to 7 an axis: runs of 32 values and more are copied as subarrays, shorter ones one by one)
+const shapes = fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 1, maxLength: 4 });
+const dtypes = fc.constantFrom("float32" as const, "int32" as const, "bool" as const);
+
+Deno.test("the cpu's Slice copies tfjs's kernel's values for drawn shapes, begins, sizes (-1 too) and dtypes, and leaves contiguous slices to it", () => {
+  let copied = 0;
+  fc.assert(
+    fc.property(
+      shapes.chain((shape) =>
+        fc.tuple(
+          fc.constant(shape),
+          fc.tuple(...shape.map((n) => fc.integer({ min: 0, max: n - 1 }))),
+          fc.array(fc.nat(), { minLength: shape.length, maxLength: shape.length }),
+          fc.array(fc.boolean(), { minLength: shape.length, maxLength: shape.length }),
+        )
+      ),
+      dtypes,
+      ([shape, begin, draws, rest], dtype) => {
+        // a size in 1..(the rest of the axis), or -1 for all the rest
+        const size = shape.map((n, j) => rest[j] ? -1 : 1 + draws[j] % (n - begin[j]));
+        const x = drawnTensor(shape, dtype);
+        const args = {
+          inputs: { x },
+          attrs: { begin, size } as unknown as tf.NamedAttrMap,
+          backend: tf.backend(),
+        };
+        const ours = sliceCpu(args);
+        const [b, s] = tf.slice_util.parseSliceParams(x, begin, size);
+        assert.equal(ours === undefined, tf.slice_util.isSliceContinous(shape, b, s));
+        if (ours) {
+          copied++;
+          assert.deepEqual(outputs(ours), outputs(tfjsSlice(args)));
+        }
+        x.dispose();
+      },
+    ),
+    { numRuns: 200 },
+  );
+  assert.ok(copied > 50, `${copied} of 200 drawn slices were not contiguous`);
+});
+
+Deno.test("the cpu's SplitV copies tfjs's kernel's pieces for drawn shapes, axes, split sizes and dtypes", () => {
+  fc.assert(
+    fc.property(
+      shapes.chain((shape) =>
+        fc.tuple(fc.constant(shape), fc.integer({ min: -shape.length, max: shape.length - 1 }))
+      ),
+      dtypes,
+      fc.nat(),
+      ([shape, axis], dtype, draw) => {
+        const n = shape[axis < 0 ? axis + shape.length : axis];
+        // a count that divides the axis, or sizes that sum to it, one of them perhaps -1
+        const divisors = Array.from({ length: n }, (_, i) => i + 1).filter((d) => n % d === 0);
+        const sizes: number[] = [];
+        for (let left = n, k = draw; left > 0; k = Math.floor(k / 3)) {
+          const piece = Math.min(left, 1 + (k % 3));
+          sizes.push(piece);
+          left -= piece;
+        }
+        // (not first: tfjs's prepareSplitSize sums a first -1 into the others, and throws)
+        if (draw % 5 === 0 && sizes.length > 1) sizes[1 + draw % (sizes.length - 1)] = -1;
+        const numOrSizeSplits = draw % 2 === 0 ? divisors[draw % divisors.length] : sizes;
+        const x = drawnTensor(shape, dtype);
+        // (each call its own attributes: tfjs's prepareSplitSize writes the size of a -1 into them)
+        const args = () => ({
+          inputs: { x },
+          attrs: {
+            numOrSizeSplits: typeof numOrSizeSplits === "number"
+              ? numOrSizeSplits
+              : numOrSizeSplits.slice(),
+            axis,
+          } as unknown as tf.NamedAttrMap,
+          backend: tf.backend(),
+        });
+        const ours = splitVCpu(args());
+        const leading = shape.slice(0, axis < 0 ? axis + shape.length : axis);
+        assert.equal(ours === undefined, leading.every((d) => d === 1));
+        assert.deepEqual(
+          outputs(ours ?? tfjsSplitV(args())),
+          outputs(tfjsSplitV(args())),
+        );
+        x.dispose();
+      },
+    ),
+    { numRuns: 200 },
+  );
+});
+
+Deno.test("selecting the cpu backend puts anneal's kernels in front of tfjs's, and a cnn and an lstm train on them to tfjs's kernels' weights", async () => {
+  const train = async (model: Record<string, unknown>, inputShape: number[]) => {
     const config = parseConfig({
       backend: "cpu",
       seed: 5,
-      model: { kind: "cnn", filters: [4, 6], dense: [8] },
+      model,
       optimizer: { name: "adam", lr: 1e-2 },
     });
     const engine = new TrainingEngine(config, {
-      inputShape: [8, 8, 1],
+      inputShape,
       targetSize: 1,
       task: "classification",
       numClasses: 3,
     });
+    const features = inputShape.reduce((a, b) => a * b);
     const batch = {
-      x: Float32Array.from({ length: 6 * 64 }, (_, i) => Math.sin(i * 0.7)),
+      x: Float32Array.from({ length: 6 * features }, (_, i) => Math.sin(i * 0.7)),
       y: Float32Array.from({ length: 6 }, (_, i) => i % 3),
       size: 6,
     };
@@ -279,8 +395,14 @@ Deno.test("selecting the cpu backend puts anneal's kernels in front of tfjs's, a
     engine.dispose();
     return weights;
   };
-  const names = ["Conv2DBackpropFilter", "MaxPoolGrad"];
-  const stock = [tfjsKernel, tfjsPoolGrad];
+  const both = () =>
+    Promise.all([
+      train({ kind: "cnn", filters: [4, 6], dense: [8] }, [8, 8, 1]),
+      // (its gates split from one product every time step: SplitV)
+      train({ kind: "rnn", cell: "lstm", units: 5 }, [4, 3]),
+    ]);
+  const names = ["Conv2DBackpropFilter", "MaxPoolGrad", "Slice", "SplitV"];
+  const stock = [tfjsKernel, tfjsPoolGrad, tfjsSlice, tfjsSplitV];
   names.forEach((name, i) => {
     assert.notEqual(tf.getKernel(name, "cpu")!.kernelFunc, stock[i], `${name} is anneal's`);
     assert.equal(replacedWasmKernel(name, "cpu"), stock[i], `tfjs's ${name} is kept behind it`);
@@ -288,7 +410,7 @@ Deno.test("selecting the cpu backend puts anneal's kernels in front of tfjs's, a
   const anneals = names.map((name) => tf.getKernel(name, "cpu")!);
   assert.deepEqual(registerCpuTrainingKernels(), names, "a second registration changes nothing");
   assert.deepEqual(names.map((name) => tf.getKernel(name, "cpu")), anneals);
-  const ours = await train();
+  const ours = await both();
   // the same training on tfjs's kernels
   const swap = (configs: tf.KernelConfig[]) =>
     configs.forEach((config) => {
@@ -297,11 +419,16 @@ Deno.test("selecting the cpu backend puts anneal's kernels in front of tfjs's, a
     });
   swap(names.map((kernelName, i) => ({ kernelName, backendName: "cpu", kernelFunc: stock[i] })));
   try {
-    const theirs = await train();
-    assert.deepEqual(Object.keys(ours), Object.keys(theirs));
-    for (const [name, weight] of Object.entries(theirs)) {
-      assert.deepEqual(ours[name].values, weight.values, name);
-    }
+    const theirs = await both();
+    theirs.forEach((model, m) => {
+      // (in weight order: tfjs-layers numbers the names of a process's later models)
+      const unnumbered = (names: string[]) => names.map((name) => name.replace(/_\d+$/, ""));
+      assert.deepEqual(unnumbered(Object.keys(ours[m])), unnumbered(Object.keys(model)));
+      const mine = Object.values(ours[m]);
+      Object.entries(model).forEach(([name, weight], i) => {
+        assert.deepEqual(mine[i].values, weight.values, name);
+      });
+    });
   } finally {
     swap(anneals);
   }

@@ -27,7 +27,7 @@ export interface WasmBackendInternals {
 export type KernelArgs = Parameters<tf.KernelFunc>[0];
 
 /** A kernel that returns undefined for the cases it leaves to the kernel it replaced. */
-export type DecliningKernel = (args: KernelArgs) => tf.TensorInfo | undefined;
+export type DecliningKernel = (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[] | undefined;
 
 /** Per backend/kernel name, the declining kernels chained in front of tfjs's, first to last. */
 const overrides = new Map<string, Set<DecliningKernel>>();
