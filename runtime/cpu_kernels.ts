@@ -42,8 +42,7 @@ type NumericValues = Float32Array | Int32Array | Uint8Array;
 
 /**
  * Puts anneal's `Conv2DBackpropFilter`, `MaxPoolGrad`, `Slice` and `SplitV` in front of the cpu
- * backend's (once;
- * tfjs's answer what they decline). Returns the names of the kernels overridden: none where
+ * backend's (once; tfjs's answer what they decline). Returns the names of the kernels overridden: none where
  * tfjs-backend-cpu is not loaded.
  *
  * @example
@@ -55,7 +54,8 @@ type NumericValues = Float32Array | Int32Array | Uint8Array;
  * console.assert(registerCpuTrainingKernels().length === 4);
  * const x = tf.ones([1, 3, 3, 1]) as tf.Tensor4D;
  * const dy = tf.ones([1, 3, 3, 1]) as tf.Tensor4D;
- * const dw = tf.conv2dBackpropFilter(x, dy, [3, 3, 1, 1], 1, "same");
+ * const attrs = { strides: 1, pad: "same", dataFormat: "NHWC", filterShape: [3, 3, 1, 1] };
+ * const dw = tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, attrs) as tf.Tensor;
  * console.assert(dw.dataSync()[4] === 9); // the centre tap sees every pixel
  * ```
  */
