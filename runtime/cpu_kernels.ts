@@ -16,13 +16,15 @@
  *   `dy` added where its first maximum is (`max_pool_grad.ts`, which wasm's kernel shares), into a
  *   float64 accumulator of the input's shape;
  * - a slice, and each piece of a split: copied in runs, each as long as the slice's last axis
- *   that is cut short times the whole axes after it.
+ *   that is cut short times the whole axes after it;
+ * - a sum over leading axes: row after row added into a float64 accumulator of the kept axes'
+ *   shape, no transpose.
  *
- * Each gradient element still gets its terms in tfjs's order (batch, output row, output column), added in
+ * Each gradient element or sum still gets its terms in tfjs's order (batch, output row, output column), added in
  * float64 from 0, the same products of the same float32 values, rounded to float32 once: the same
  * bits (`cpu_kernels_test.ts` compares them with tfjs's kernels over drawn shapes, strides and
  * paddings); the slices copy the same values. What these decline (channels first, other dtypes,
- * contiguous slices, which tfjs takes as views) runs tfjs's kernels.
+ * contiguous slices, which tfjs takes as views, sums of other axes) runs tfjs's kernels.
  *
  * @module
  */
@@ -41,8 +43,8 @@ interface CpuBackend {
 type NumericValues = Float32Array | Int32Array | Uint8Array;
 
 /**
- * Puts anneal's `Conv2DBackpropFilter`, `MaxPoolGrad`, `Slice` and `SplitV` in front of the cpu
- * backend's (once; tfjs's answer what they decline). Returns the names of the kernels overridden: none where
+ * Puts anneal's `Conv2DBackpropFilter`, `MaxPoolGrad`, `Slice`, `SplitV` and `Sum` in front of the
+ * cpu backend's (once; tfjs's answer what they decline). Returns the names of the kernels overridden: none where
  * tfjs-backend-cpu is not loaded.
  *
  * @example
@@ -51,7 +53,7 @@ type NumericValues = Float32Array | Int32Array | Uint8Array;
  * import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
  * import { registerCpuTrainingKernels } from "./cpu_kernels.ts";
  * await tf.setBackend("cpu");
- * console.assert(registerCpuTrainingKernels().length === 4);
+ * console.assert(registerCpuTrainingKernels().length === 5);
  * const x = tf.ones([1, 3, 3, 1]) as tf.Tensor4D;
  * const dy = tf.ones([1, 3, 3, 1]) as tf.Tensor4D;
  * const attrs = { strides: 1, pad: "same", dataFormat: "NHWC", filterShape: [3, 3, 1, 1] };
@@ -65,6 +67,7 @@ export function registerCpuTrainingKernels(): string[] {
     overrideKernel("cpu", "MaxPoolGrad", maxPoolGradCpu) && "MaxPoolGrad",
     overrideKernel("cpu", "Slice", sliceCpu) && "Slice",
     overrideKernel("cpu", "SplitV", splitVCpu) && "SplitV",
+    overrideKernel("cpu", "Sum", sumCpu) && "Sum",
   ].filter((name): name is string => typeof name === "string");
 }
 
@@ -199,4 +202,29 @@ function copySlice(
     for (let j = cut - 1; j >= 0 && ++index[j] === size[j]; j--) index[j] = 0;
   }
   return out;
+}
+
+/**
+ * The float32 sum of `x` over its leading axes, `axis` exactly [0, 1, ..., k - 1] with k below the
+ * rank (tfjs's `Sum` attributes; `keepDims` keeps them as 1s): each output gets the rows in
+ * row-major order, as tfjs's transposed layout gives them, in float64 from 0. Undefined
+ * (declined) for other axes (tfjs sums innermost ones without a transpose) and other dtypes.
+ */
+export function sumCpu(args: KernelArgs): tf.TensorInfo | undefined {
+  const x = args.inputs.x as tf.TensorInfo;
+  if (x.dtype !== "float32") return;
+  const a = args.attrs as unknown as tf.SumAttrs;
+  const axes = tf.util.parseAxisParam(a.axis, x.shape);
+  const rank = x.shape.length;
+  if (axes.length === 0 || axes.length >= rank || axes.some((axis, i) => axis !== i)) return;
+  const kept = x.shape.slice(axes.length);
+  const width = kept.reduce((p, n) => p * n, 1);
+  const cpu = args.backend as unknown as CpuBackend;
+  const values = cpu.data.get(x.dataId).values as Float32Array;
+  const sums = new Float64Array(width);
+  for (let from = 0; from < values.length; from += width) {
+    for (let c = 0; c < width; c++) sums[c] += values[from + c];
+  }
+  const shape = a.keepDims ? [...axes.map(() => 1), ...kept] : kept;
+  return cpu.makeTensorInfo(shape, "float32", Float32Array.from(sums));
 }

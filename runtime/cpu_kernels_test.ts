@@ -9,6 +9,7 @@ import {
   registerCpuTrainingKernels,
   sliceCpu,
   splitVCpu,
+  sumCpu,
 } from "./cpu_kernels.ts";
 import { selectBackend } from "./backend.ts";
 import { replacedWasmKernel } from "./wasm_heap.ts";
@@ -22,6 +23,7 @@ const tfjsKernel = tf.getKernel("Conv2DBackpropFilter", "cpu")!.kernelFunc;
 const tfjsPoolGrad = tf.getKernel("MaxPoolGrad", "cpu")!.kernelFunc;
 const tfjsSlice = tf.getKernel("Slice", "cpu")!.kernelFunc;
 const tfjsSplitV = tf.getKernel("SplitV", "cpu")!.kernelFunc;
+const tfjsSum = tf.getKernel("Sum", "cpu")!.kernelFunc;
 await selectBackend("cpu");
 
 /** Float32 bits of a kernel's output (taken into a tensor and disposed). */
@@ -366,6 +368,53 @@ Deno.test("the cpu's SplitV copies tfjs's kernel's pieces for drawn shapes, axes
   );
 });
 
+Deno.test("the cpu's Sum over leading axes gives tfjs's kernel's bits, and leaves other axes and dtypes to it", () => {
+  let taken = 0;
+  fc.assert(
+    fc.property(
+      fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 4 }),
+      fc.nat(),
+      fc.boolean(),
+      fc.constantFrom(...["float32", "float32", "float32", "int32", "bool"] as const),
+      fc.integer({ min: 1, max: 1e6 }),
+      (shape, draw, keepDims, dtype, seed) => {
+        // leading axes [0..k-1] (all of them for a vector) mostly; else a drawn subset in a
+        // drawn order (declined)
+        const rank = shape.length;
+        const k = 1 + draw % Math.max(1, rank - 1);
+        const axis = draw % 4 !== 0
+          ? Array.from({ length: k }, (_, i) => i)
+          : Array.from({ length: rank }, (_, i) => i).filter((i) => (draw >> (i + 2)) & 1)
+            .reverse();
+        const n = shape.reduce((p, q) => p * q, 1);
+        const values = Array.from({ length: n }, (_, i) => {
+          const v = Math.sin(seed + i * 0.37) * 10 ** ((i % 7) - 3);
+          return dtype === "bool" ? +(v > 0) : dtype === "int32" ? Math.round(v) : v;
+        });
+        const x = tf.tensor(values, shape, dtype);
+        const args = {
+          inputs: { x },
+          attrs: { axis, keepDims } as unknown as tf.NamedAttrMap,
+          backend: tf.backend(),
+        };
+        const ours = sumCpu(args);
+        const leading = axis.length > 0 && axis.length < rank && axis.every((a, i) => a === i);
+        assert.equal(ours !== undefined, leading && dtype === "float32", `${axis} ${dtype}`);
+        if (ours) {
+          taken++;
+          const [mine, theirs] = [outputs(ours), outputs(tfjsSum(args) as tf.TensorInfo)];
+          assert.deepEqual(mine.map((o) => o.shape), theirs.map((o) => o.shape));
+          const bits = (v: number[]) => Array.from(new Uint32Array(Float32Array.from(v).buffer));
+          assert.deepEqual(bits(mine[0].values), bits(theirs[0].values));
+        }
+        x.dispose();
+      },
+    ),
+    { numRuns: 200 },
+  );
+  assert.ok(taken > 50, `${taken} of 200 drawn sums were over leading axes`);
+});
+
 Deno.test("selecting the cpu backend puts anneal's kernels in front of tfjs's, and a cnn and an lstm train on them to tfjs's kernels' weights", async () => {
   const train = async (model: Record<string, unknown>, inputShape: number[]) => {
     const config = parseConfig({
@@ -401,8 +450,8 @@ Deno.test("selecting the cpu backend puts anneal's kernels in front of tfjs's, a
       // (its gates split from one product every time step: SplitV)
       train({ kind: "rnn", cell: "lstm", units: 5 }, [4, 3]),
     ]);
-  const names = ["Conv2DBackpropFilter", "MaxPoolGrad", "Slice", "SplitV"];
-  const stock = [tfjsKernel, tfjsPoolGrad, tfjsSlice, tfjsSplitV];
+  const names = ["Conv2DBackpropFilter", "MaxPoolGrad", "Slice", "SplitV", "Sum"];
+  const stock = [tfjsKernel, tfjsPoolGrad, tfjsSlice, tfjsSplitV, tfjsSum];
   names.forEach((name, i) => {
     assert.notEqual(tf.getKernel(name, "cpu")!.kernelFunc, stock[i], `${name} is anneal's`);
     assert.equal(replacedWasmKernel(name, "cpu"), stock[i], `tfjs's ${name} is kept behind it`);
