@@ -120,20 +120,25 @@ const pads: fc.Arbitrary<{ pad: Pad; rounding?: "floor" | "round" | "ceil" }> = 
   ) => ({ pad: [[0, 0], [t, b], [l, r], [0, 0]] as Pad })),
 );
 
+/** A batch of images and a window over them (a filter's or a pool's), with a seed for values. */
+const WINDOWS = {
+  batch: fc.integer({ min: 1, max: 3 }),
+  h: fc.integer({ min: 1, max: 9 }),
+  w: fc.integer({ min: 1, max: 9 }),
+  fh: fc.integer({ min: 1, max: 4 }),
+  fw: fc.integer({ min: 1, max: 4 }),
+  sh: fc.integer({ min: 1, max: 3 }),
+  sw: fc.integer({ min: 1, max: 3 }),
+  seed: fc.integer({ min: 1, max: 1e6 }),
+};
+
 Deno.test("the cpu's Conv2DBackpropFilter gives tfjs's kernel's bits for drawn shapes, strides and paddings", () => {
   fc.assert(
     fc.property(
       fc.record({
-        batch: fc.integer({ min: 1, max: 3 }),
-        h: fc.integer({ min: 1, max: 8 }),
-        w: fc.integer({ min: 1, max: 8 }),
+        ...WINDOWS,
         inC: fc.integer({ min: 1, max: 5 }),
         outC: fc.integer({ min: 1, max: 6 }),
-        fh: fc.integer({ min: 1, max: 4 }),
-        fw: fc.integer({ min: 1, max: 4 }),
-        sh: fc.integer({ min: 1, max: 3 }),
-        sw: fc.integer({ min: 1, max: 3 }),
-        seed: fc.integer({ min: 1, max: 1e6 }),
       }),
       pads,
       (c, { pad, rounding }) => {
@@ -196,15 +201,8 @@ Deno.test("the cpu's MaxPoolGrad gives tfjs's kernel's bits for drawn shapes, st
   fc.assert(
     fc.property(
       fc.record({
-        batch: fc.integer({ min: 1, max: 3 }),
-        h: fc.integer({ min: 1, max: 9 }),
-        w: fc.integer({ min: 1, max: 9 }),
+        ...WINDOWS,
         c: fc.integer({ min: 1, max: 5 }),
-        fh: fc.integer({ min: 1, max: 4 }),
-        fw: fc.integer({ min: 1, max: 4 }),
-        sh: fc.integer({ min: 1, max: 3 }),
-        sw: fc.integer({ min: 1, max: 3 }),
-        seed: fc.integer({ min: 1, max: 1e6 }),
         // how often an input is NaN or -Infinity (the values are few, so ties are common)
         special: fc.constantFrom(0, 0.1, 0.6),
       }),
