@@ -20,11 +20,14 @@
  * - a sum over leading axes: row after row added into a float64 accumulator of the kept axes'
  *   shape, no transpose.
  *
- * Each gradient element or sum still gets its terms in tfjs's order (batch, output row, output column), added in
- * float64 from 0, the same products of the same float32 values, rounded to float32 once: the same
- * bits (`cpu_kernels_test.ts` compares them with tfjs's kernels over drawn shapes, strides and
- * paddings); the slices copy the same values. What these decline (channels first, other dtypes,
- * contiguous slices, which tfjs takes as views, sums of other axes) runs tfjs's kernels.
+ * Each gradient element or sum still gets its terms in tfjs's order (batch, output row, output
+ * column), added in float64 from 0, the same products of the same float32 values, rounded to
+ * float32 once: the same bits, but for a NaN's sign, which V8 keeps to no one rule where NaNs
+ * meet (tfjs's own kernel gives either from one call to the next). The slices copy the same
+ * values into an array of the dtype's type, as tfjs's do. `cpu_kernels_test.ts` compares them all
+ * with tfjs's kernels over drawn cases. What these decline runs tfjs's kernels: channels first,
+ * other dtypes, contiguous slices (tfjs's views), sums of other axes, and the inputs tfjs's
+ * kernels refuse (shapes that do not agree, negative or fractional sizes, an unknown format).
  *
  * @module
  */
@@ -78,9 +81,14 @@ export function registerCpuTrainingKernels(): string[] {
  */
 export function conv2dFilterGradCpu(args: KernelArgs): tf.TensorInfo | undefined {
   const call = filterGradientCall(args);
-  if (!call) return;
-  const cpu = args.backend as unknown as CpuBackend;
+  // (what tfjs's kernel refuses, a format it does not know or a dy or filter of other shapes
+  // than the convolution's, is left to it)
+  if (!call || (args.attrs as { dataFormat?: string }).dataFormat !== "NHWC") return;
   const { conv } = call;
+  if (
+    !sameShape(call.dy.shape, conv.outShape) || conv.filterShape[2] !== call.x.shape[3]
+  ) return;
+  const cpu = args.backend as unknown as CpuBackend;
   const x = cpu.data.get(call.x.dataId).values as Float32Array;
   const dy = cpu.data.get(call.dy.dataId).values as Float32Array;
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = conv;
@@ -119,7 +127,9 @@ export function conv2dFilterGradCpu(args: KernelArgs): tf.TensorInfo | undefined
  */
 export function maxPoolGradCpu(args: KernelArgs): tf.TensorInfo | undefined {
   const call = poolGradCall(args);
-  if (!call) return;
+  if (
+    !call || !sameShape(call.dy.shape, call.pool.outShape) || call.output?.dtype === "complex64"
+  ) return;
   const cpu = args.backend as unknown as CpuBackend;
   const x = cpu.data.get(call.input.dataId).values as Float32Array;
   const dy = cpu.data.get(call.dy.dataId).values as Float32Array;
@@ -139,10 +149,11 @@ export function sliceCpu(args: KernelArgs): tf.TensorInfo | undefined {
   const a = args.attrs as unknown as tf.SliceAttrs;
   const [begin, size] = tf.slice_util.parseSliceParams(x, a.begin, a.size);
   tf.slice_util.assertParamsValid(x, begin, size);
+  if (!wholeCounts(begin) || !wholeCounts(size)) return; // (tfjs's kernel refuses these)
   if (tf.slice_util.isSliceContinous(x.shape, begin, size)) return;
   const cpu = args.backend as unknown as CpuBackend;
   const values = cpu.data.get(x.dataId).values as NumericValues;
-  return cpu.makeTensorInfo(size, x.dtype, copySlice(values, x.shape, begin, size));
+  return cpu.makeTensorInfo(size, x.dtype, copySlice(x.dtype, values, x.shape, begin, size));
 }
 
 /**
@@ -157,13 +168,25 @@ export function splitVCpu(args: KernelArgs): tf.TensorInfo[] | undefined {
   const axis = tf.util.parseAxisParam(a.axis, x.shape)[0];
   if (x.shape.slice(0, axis).every((n) => n === 1)) return;
   const sizes = tf.backend_util.prepareSplitSize(x, a.numOrSizeSplits, axis);
+  if (!wholeCounts(sizes)) return; // (tfjs's kernel refuses these)
   const cpu = args.backend as unknown as CpuBackend;
   const values = cpu.data.get(x.dataId).values as NumericValues;
   const begin = x.shape.map(() => 0);
+  const strides = tf.util.computeStrides(x.shape);
   return sizes.map((piece) => {
     const size = x.shape.slice();
     size[axis] = piece;
-    const out = cpu.makeTensorInfo(size, x.dtype, copySlice(values, x.shape, begin, size));
+    // (a piece that is contiguous, the whole axis or an empty one, is a view, as tfjs's)
+    const out = cpu.makeTensorInfo(
+      size,
+      x.dtype,
+      tf.slice_util.isSliceContinous(x.shape, begin, size)
+        ? values.subarray(
+          tf.slice_util.computeFlatOffset(begin, strides),
+          tf.slice_util.computeFlatOffset(begin, strides) + tf.util.sizeFromShape(size),
+        )
+        : copySlice(x.dtype, values, x.shape, begin, size),
+    );
     begin[axis] += piece;
     return out;
   });
@@ -175,15 +198,16 @@ export function splitVCpu(args: KernelArgs): tf.TensorInfo[] | undefined {
  * index of the axes before `cut`.
  */
 function copySlice(
+  dtype: tf.DataType,
   values: NumericValues,
   shape: readonly number[],
   begin: readonly number[],
   size: readonly number[],
 ): NumericValues {
   const rank = shape.length;
-  const out = new (values.constructor as new (n: number) => NumericValues)(
-    size.reduce((a, b) => a * b, 1),
-  );
+  // (an array of the dtype's type, as tfjs's kernel makes: an int32 tensor's values may be held
+  // in a Float32Array, and are then truncated as tfjs's copy truncates them)
+  const out = tf.util.getArrayFromDType(dtype, size.reduce((a, b) => a * b, 1)) as NumericValues;
   if (out.length === 0) return out;
   let cut = rank - 1;
   while (cut > 0 && size[cut] === shape[cut]) cut--;
@@ -227,4 +251,14 @@ export function sumCpu(args: KernelArgs): tf.TensorInfo | undefined {
   }
   const shape = a.keepDims ? [...axes.map(() => 1), ...kept] : kept;
   return cpu.makeTensorInfo(shape, "float32", Float32Array.from(sums));
+}
+
+/** Whether two shapes are the same. */
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((n, i) => n === b[i]);
+}
+
+/** Whether every value is a whole number, 0 or more. */
+function wholeCounts(values: readonly number[]): boolean {
+  return values.every((n) => Number.isInteger(n) && n >= 0);
 }
