@@ -47,8 +47,8 @@ type NumericValues = Float32Array | Int32Array | Uint8Array;
 
 /**
  * Puts anneal's `Conv2DBackpropFilter`, `MaxPoolGrad`, `Slice`, `SplitV` and `Sum` in front of the
- * cpu backend's (once; tfjs's answer what they decline). Returns the names of the kernels overridden: none where
- * tfjs-backend-cpu is not loaded.
+ * cpu backend's (once; tfjs's answer what they decline). Returns the names of the kernels
+ * overridden: none where tfjs-backend-cpu is not loaded.
  *
  * @example
  * ```ts
@@ -77,7 +77,8 @@ export function registerCpuTrainingKernels(): string[] {
 /**
  * dL/dfilter [filterH, filterW, inC, outC] of an NHWC float32 convolution (no dilation) from its
  * input `x` [batch, h, w, inC] and `dy` [batch, outH, outW, outC], with tfjs's attributes and
- * values; undefined (declined) for channels-first data or other dtypes.
+ * values; undefined (declined) for channels-first data, other dtypes, and what tfjs's kernel
+ * refuses.
  */
 export function conv2dFilterGradCpu(args: KernelArgs): tf.TensorInfo | undefined {
   const call = filterGradientCall(args);
@@ -123,7 +124,8 @@ export function conv2dFilterGradCpu(args: KernelArgs): tf.TensorInfo | undefined
 /**
  * dL/dx of a float32 max pooling (NHWC, no dilation) from its input and `dy`, with tfjs's
  * attributes and values: each window's `dy` goes to its first maximum in row order (a window of
- * NaNs or -Infinity passes none); undefined (declined) for other dtypes.
+ * NaNs or -Infinity passes none); undefined (declined) for other dtypes, and a `dy` of another
+ * shape than the pooling's.
  */
 export function maxPoolGradCpu(args: KernelArgs): tf.TensorInfo | undefined {
   const call = poolGradCall(args);
@@ -177,14 +179,12 @@ export function splitVCpu(args: KernelArgs): tf.TensorInfo[] | undefined {
     const size = x.shape.slice();
     size[axis] = piece;
     // (a piece that is contiguous, the whole axis or an empty one, is a view, as tfjs's)
+    const from = tf.slice_util.computeFlatOffset(begin, strides);
     const out = cpu.makeTensorInfo(
       size,
       x.dtype,
       tf.slice_util.isSliceContinous(x.shape, begin, size)
-        ? values.subarray(
-          tf.slice_util.computeFlatOffset(begin, strides),
-          tf.slice_util.computeFlatOffset(begin, strides) + tf.util.sizeFromShape(size),
-        )
+        ? values.subarray(from, from + tf.util.sizeFromShape(size))
         : copySlice(x.dtype, values, x.shape, begin, size),
     );
     begin[axis] += piece;
