@@ -136,7 +136,7 @@ export function createResolvedOptimizer(
         const values = stored[slot];
         const expected = fresh[slot]?.shape;
         const key = `${param.name}/${slot}`;
-        if (!values || (expected && !sameShape(values.shape, expected))) {
+        if (!values || (expected && !tf.util.arraysEqual(values.shape, expected))) {
           tf.dispose(fresh);
           throw new AnnealError(
             "checkpoint",
@@ -310,7 +310,7 @@ export function checkStepArguments(
       );
     }
     names.add(param.name);
-    if (!sameShape(param.shape, grads[index].shape)) {
+    if (!tf.util.arraysEqual(param.shape, grads[index].shape)) {
       throw new AnnealError(
         "usage",
         `Cannot step ${where}: gradient of '${param.name}' has shape ${
@@ -371,8 +371,4 @@ export function groupSlots(
     grouped.set(name, own);
   }
   return grouped;
-}
-
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((size, index) => size === b[index]);
 }

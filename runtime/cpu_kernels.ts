@@ -87,7 +87,7 @@ export function conv2dFilterGradCpu(args: KernelArgs): tf.TensorInfo | undefined
   if (!call || (args.attrs as { dataFormat?: string }).dataFormat !== "NHWC") return;
   const { conv } = call;
   if (
-    !sameShape(call.dy.shape, conv.outShape) || conv.filterShape[2] !== call.x.shape[3]
+    !tf.util.arraysEqual(call.dy.shape, conv.outShape) || conv.filterShape[2] !== call.x.shape[3]
   ) return;
   const cpu = args.backend as unknown as CpuBackend;
   const x = cpu.data.get(call.x.dataId).values as Float32Array;
@@ -130,7 +130,8 @@ export function conv2dFilterGradCpu(args: KernelArgs): tf.TensorInfo | undefined
 export function maxPoolGradCpu(args: KernelArgs): tf.TensorInfo | undefined {
   const call = poolGradCall(args);
   if (
-    !call || !sameShape(call.dy.shape, call.pool.outShape) || call.output?.dtype === "complex64"
+    !call || !tf.util.arraysEqual(call.dy.shape, call.pool.outShape) ||
+    call.output?.dtype === "complex64"
   ) return;
   const cpu = args.backend as unknown as CpuBackend;
   const x = cpu.data.get(call.input.dataId).values as Float32Array;
@@ -204,15 +205,14 @@ function copySlice(
   begin: readonly number[],
   size: readonly number[],
 ): NumericValues {
-  const rank = shape.length;
   // (an array of the dtype's type, as tfjs's kernel makes: an int32 tensor's values may be held
   // in a Float32Array, and are then truncated as tfjs's copy truncates them)
-  const out = tf.util.getArrayFromDType(dtype, size.reduce((a, b) => a * b, 1)) as NumericValues;
+  const out = tf.util.getArrayFromDType(dtype, tf.util.sizeFromShape([...size])) as NumericValues;
   if (out.length === 0) return out;
-  let cut = rank - 1;
+  let cut = shape.length - 1;
   while (cut > 0 && size[cut] === shape[cut]) cut--;
-  const strides = new Array<number>(rank);
-  for (let j = rank - 1, stride = 1; j >= 0; stride *= shape[j], j--) strides[j] = stride;
+  // (tfjs's strides leave out the last axis's, 1)
+  const strides = [...tf.util.computeStrides([...shape]), 1];
   const run = size[cut] * strides[cut];
   const index = new Array<number>(cut).fill(0);
   for (let o = 0; o < out.length; o += run) {
@@ -251,11 +251,6 @@ export function sumCpu(args: KernelArgs): tf.TensorInfo | undefined {
   }
   const shape = a.keepDims ? [...axes.map(() => 1), ...kept] : kept;
   return cpu.makeTensorInfo(shape, "float32", Float32Array.from(sums));
-}
-
-/** Whether two shapes are the same. */
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((n, i) => n === b[i]);
 }
 
 /** Whether every value is a whole number, 0 or more. */
