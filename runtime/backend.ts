@@ -42,7 +42,7 @@ import { routeTransposedMatMul } from "./wasm_matmul.ts";
 import { routeGemmFusedMatMul } from "./wasm_gemm.ts";
 import { relaxedSimd } from "./wasm_simd/pool_layout.ts";
 import { kernelPool, startKernelPool } from "./wasm_simd/pool.ts";
-import { routeMaxPoolGrad } from "./wasm_pool.ts";
+import { routeMaxPool, routeMaxPoolGrad } from "./wasm_pool.ts";
 import { routeBroadcastReductions } from "./wasm_reduce.ts";
 import {
   pthreadsUnavailable,
@@ -406,6 +406,7 @@ export function registerWasmTrainingKernels(): string[] {
   registerWasmSgd();
   routeBroadcastReductions();
   routeMaxPoolGrad();
+  routeMaxPool();
   routeSharedIdentity();
   routeReluGradient();
   return ["Conv2DBackpropFilter", ...WASM_DELEGATED_KERNELS].filter((name) =>

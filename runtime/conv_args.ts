@@ -99,6 +99,31 @@ export interface PoolGradCall {
   pool: tf.backend_util.Conv2DInfo;
 }
 
+/**
+ * A `MaxPool` call's input and window; undefined for other dtypes than float32 and for a 1x1
+ * window that keeps the shape, which tfjs's kernels answer with the input itself.
+ */
+export function poolCall(
+  { inputs, attrs }: KernelArgs,
+): { x: tf.TensorInfo; pool: tf.backend_util.Conv2DInfo } | undefined {
+  const { x } = inputs as { x: tf.TensorInfo };
+  const a = attrs as unknown as tf.MaxPoolAttrs;
+  if (x.dtype !== "float32") return;
+  const pool = tf.backend_util.computePool2DInfo(
+    x.shape as Shape4,
+    a.filterSize,
+    a.strides,
+    1,
+    a.pad,
+    a.dimRoundingMode,
+  );
+  if (
+    pool.filterHeight === 1 && pool.filterWidth === 1 &&
+    tf.util.arraysEqual(pool.inShape, pool.outShape)
+  ) return;
+  return { x, pool };
+}
+
 /** A `MaxPoolGrad` call as a {@linkcode PoolGradCall}; undefined for other dtypes than float32. */
 export function poolGradCall({ inputs, attrs }: KernelArgs): PoolGradCall | undefined {
   const { dy, input, output } = inputs as {

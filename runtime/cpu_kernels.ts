@@ -18,7 +18,10 @@
  * - a slice, and each piece of a split: copied in runs, each as long as the slice's last axis
  *   that is cut short times the whole axes after it;
  * - a sum over leading axes: row after row added into a float64 accumulator of the kept axes'
- *   shape, no transpose.
+ *   shape, no transpose;
+ * - max pooling (`max_pool.ts`): each window searched once, by torch's rule for NaN. This one is
+ *   not tfjs's to the bit: tfjs's kernel skips a NaN (`value > max` is false for it), anneal's
+ *   gives NaN for a window that holds one, as torch does; other windows get tfjs's values.
  *
  * Each gradient element or sum still gets its terms in tfjs's order (batch, output row, output
  * column), added in float64 from 0, the same products of the same float32 values, rounded to
@@ -32,9 +35,10 @@
  * @module
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
-import { filterGradientCall, poolGradCall } from "./conv_args.ts";
+import { filterGradientCall, poolCall, poolGradCall } from "./conv_args.ts";
 import { type KernelArgs, overrideKernel } from "./wasm_heap.ts";
 import { addMaxPoolGrad } from "./max_pool_grad.ts";
+import { maxPoolInto } from "./max_pool.ts";
 
 /** The cpu backend's store of tensor values (tfjs-backend-cpu's `MathBackendCPU`). */
 interface CpuBackend {
@@ -46,9 +50,9 @@ interface CpuBackend {
 type NumericValues = Float32Array | Int32Array | Uint8Array;
 
 /**
- * Puts anneal's `Conv2DBackpropFilter`, `MaxPoolGrad`, `Slice`, `SplitV` and `Sum` in front of the
- * cpu backend's (once; tfjs's answer what they decline). Returns the names of the kernels
- * overridden: none where tfjs-backend-cpu is not loaded.
+ * Puts anneal's `Conv2DBackpropFilter`, `MaxPoolGrad`, `MaxPool`, `Slice`, `SplitV` and `Sum`
+ * in front of the cpu backend's (once; tfjs's answer what they decline). Returns the names of the
+ * kernels overridden: none where tfjs-backend-cpu is not loaded.
  *
  * @example
  * ```ts
@@ -56,7 +60,7 @@ type NumericValues = Float32Array | Int32Array | Uint8Array;
  * import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
  * import { registerCpuTrainingKernels } from "./cpu_kernels.ts";
  * await tf.setBackend("cpu");
- * console.assert(registerCpuTrainingKernels().length === 5);
+ * console.assert(registerCpuTrainingKernels().length === 6);
  * const x = tf.ones([1, 3, 3, 1]) as tf.Tensor4D;
  * const dy = tf.ones([1, 3, 3, 1]) as tf.Tensor4D;
  * const attrs = { strides: 1, pad: "same", dataFormat: "NHWC", filterShape: [3, 3, 1, 1] };
@@ -68,6 +72,7 @@ export function registerCpuTrainingKernels(): string[] {
   return [
     overrideKernel("cpu", "Conv2DBackpropFilter", conv2dFilterGradCpu) && "Conv2DBackpropFilter",
     overrideKernel("cpu", "MaxPoolGrad", maxPoolGradCpu) && "MaxPoolGrad",
+    overrideKernel("cpu", "MaxPool", maxPoolCpu) && "MaxPool",
     overrideKernel("cpu", "Slice", sliceCpu) && "Slice",
     overrideKernel("cpu", "SplitV", splitVCpu) && "SplitV",
     overrideKernel("cpu", "Sum", sumCpu) && "Sum",
@@ -139,6 +144,21 @@ export function maxPoolGradCpu(args: KernelArgs): tf.TensorInfo | undefined {
   const sums = new Float64Array(x.length);
   addMaxPoolGrad(call.pool, x, dy, sums);
   return cpu.makeTensorInfo(call.input.shape, "float32", Float32Array.from(sums));
+}
+
+/**
+ * Max pooling of NHWC float32 data by torch's rule (`max_pool.ts`): tfjs's values, but a window
+ * that holds a NaN gives NaN, where tfjs's kernel skips it; undefined (declined) for other dtypes
+ * and the 1x1 window tfjs answers with its input.
+ */
+export function maxPoolCpu(args: KernelArgs): tf.TensorInfo | undefined {
+  const call = poolCall(args);
+  if (!call) return;
+  const cpu = args.backend as unknown as CpuBackend;
+  const x = cpu.data.get(call.x.dataId).values as Float32Array;
+  const y = new Float32Array(tf.util.sizeFromShape(call.pool.outShape));
+  maxPoolInto(call.pool, x, y);
+  return cpu.makeTensorInfo(call.pool.outShape, "float32", y);
 }
 
 /**

@@ -5,6 +5,7 @@ import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
 import type { KernelArgs } from "./wasm_heap.ts";
 import {
   conv2dFilterGradCpu,
+  maxPoolCpu,
   maxPoolGradCpu,
   registerCpuTrainingKernels,
   sliceCpu,
@@ -21,6 +22,7 @@ await tf.setBackend("cpu");
 // tfjs's own kernels, taken before anneal's replace them
 const tfjsKernel = tf.getKernel("Conv2DBackpropFilter", "cpu")!.kernelFunc;
 const tfjsPoolGrad = tf.getKernel("MaxPoolGrad", "cpu")!.kernelFunc;
+const tfjsPool = tf.getKernel("MaxPool", "cpu")!.kernelFunc;
 const tfjsSlice = tf.getKernel("Slice", "cpu")!.kernelFunc;
 const tfjsSplitV = tf.getKernel("SplitV", "cpu")!.kernelFunc;
 const tfjsSum = tf.getKernel("Sum", "cpu")!.kernelFunc;
@@ -546,8 +548,8 @@ Deno.test("selecting the cpu backend puts anneal's kernels in front of tfjs's, a
       // (its gates split from one product every time step: SplitV)
       train({ kind: "rnn", cell: "lstm", units: 5 }, [4, 3]),
     ]);
-  const names = ["Conv2DBackpropFilter", "MaxPoolGrad", "Slice", "SplitV", "Sum"];
-  const stock = [tfjsKernel, tfjsPoolGrad, tfjsSlice, tfjsSplitV, tfjsSum];
+  const names = ["Conv2DBackpropFilter", "MaxPoolGrad", "MaxPool", "Slice", "SplitV", "Sum"];
+  const stock = [tfjsKernel, tfjsPoolGrad, tfjsPool, tfjsSlice, tfjsSplitV, tfjsSum];
   names.forEach((name, i) => {
     assert.notEqual(tf.getKernel(name, "cpu")!.kernelFunc, stock[i], `${name} is anneal's`);
     assert.equal(replacedWasmKernel(name, "cpu"), stock[i], `tfjs's ${name} is kept behind it`);
@@ -562,7 +564,7 @@ Deno.test("selecting the cpu backend puts anneal's kernels in front of tfjs's, a
   assert.deepEqual(names.map((name) => tf.getKernel(name, "cpu")), anneals);
   // anneal's kernels, each counting the calls it took (not left to tfjs's)
   const took = new Map(names.map((name) => [name, 0]));
-  const fast = [conv2dFilterGradCpu, maxPoolGradCpu, sliceCpu, splitVCpu, sumCpu];
+  const fast = [conv2dFilterGradCpu, maxPoolGradCpu, maxPoolCpu, sliceCpu, splitVCpu, sumCpu];
   swap(names.map((kernelName, i) => ({
     kernelName,
     backendName: "cpu",

@@ -1,5 +1,5 @@
 /**
- * `MaxPoolGrad` on tfjs-backend-wasm in TypeScript over the wasm heap.
+ * `MaxPoolGrad` and `MaxPool` on tfjs-backend-wasm over the wasm heap.
  *
  * tfjs-wasm 4.22's kernel visits every input pixel and, for each output window that may cover
  * it, searches the window for its maximum again (~50 ms for [128, 28, 28, 32] on one core).
@@ -10,14 +10,64 @@
  * path: each input pixel is compared once with its window's forward output and written once;
  * whole 2x2 windows over a multiple of 4 channels in anneal's SIMD kernel (`wasm_simd/`).
  *
+ * The forward pass takes torch's rule for NaN (`max_pool.ts`): a window that holds one gives NaN,
+ * where tfjs-wasm's XNNPACK kernel gives a number that depends on where the NaN is; 2x2 stride 2
+ * windows in a SIMD kernel too.
+ *
  * @module
  */
 import type * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
-import { poolGradCall } from "./conv_args.ts";
+import { poolCall, poolGradCall } from "./conv_args.ts";
 import { addMaxPoolGrad } from "./max_pool_grad.ts";
+import { maxPoolInto } from "./max_pool.ts";
 import { heapFloats, type KernelArgs, overrideWasmKernel, wasmInternals } from "./wasm_heap.ts";
 import { simdKernels } from "./wasm_simd/kernels.ts";
 import { kernelPool, PARALLEL_VALUES, splitRange } from "./wasm_simd/pool.ts";
+
+/**
+ * Max pooling (NHWC float32) by torch's rule (`max_pool.ts`): a window that holds a NaN gives
+ * NaN, where tfjs-wasm's XNNPACK kernel gives a number that depends on where the NaN is. 2x2
+ * stride 2 windows inside the image over a multiple of 4 channels run in anneal's SIMD kernel
+ * (images split over its pool's threads when there is one), other windows in TypeScript over
+ * the heap.
+ */
+function maxPool(args: KernelArgs): tf.TensorInfo | undefined {
+  const call = poolCall(args);
+  if (!call) return;
+  const { pool } = call;
+  const backend = args.backend;
+  const wasm = wasmInternals(backend);
+  const out = wasm.makeOutput(pool.outShape, "float32");
+  const x = heapFloats(wasm, call.x);
+  const y = heapFloats(wasm, out);
+  const { batchSize, inHeight, inWidth, inChannels: c, outHeight, outWidth } = pool;
+  const simd = simdKernels(backend);
+  if (
+    simd && pool.filterHeight === 2 && pool.filterWidth === 2 && pool.strideHeight === 2 &&
+    pool.strideWidth === 2 && c % 4 === 0 && pool.padInfo.top === 0 && pool.padInfo.left === 0 &&
+    2 * outHeight <= inHeight && 2 * outWidth <= inWidth
+  ) {
+    const [inImage, outImage] = [4 * inHeight * inWidth * c, 4 * outHeight * outWidth * c];
+    const call = (from: number, to: number) => [
+      x.byteOffset + from * inImage,
+      y.byteOffset + from * outImage,
+      to - from,
+      inHeight,
+      inWidth,
+      c,
+      outHeight,
+      outWidth,
+    ];
+    const threads = x.length >= PARALLEL_VALUES ? kernelPool(backend) : undefined;
+    if (threads) {
+      threads.run(
+        "maxPool2x2",
+        splitRange(batchSize, threads.threads).map(([from, to]) => call(from, to)),
+      );
+    } else (simd.maxPool2x2 as (...args: number[]) => void)(...call(0, batchSize));
+  } else maxPoolInto(pool, x, y);
+  return out;
+}
 
 function maxPoolGrad(args: KernelArgs): tf.TensorInfo | undefined {
   const call = poolGradCall(args);
@@ -160,4 +210,24 @@ function tiledPoolGrad(
  */
 export function routeMaxPoolGrad(): string[] {
   return overrideWasmKernel("MaxPoolGrad", maxPoolGrad) ? ["MaxPoolGrad"] : [];
+}
+
+/**
+ * Puts the `MaxPool` of torch's NaN rule in front of tfjs-wasm's (which still runs what it
+ * declines: integer tensors, and the 1x1 window that keeps the shape). Returns the kernels
+ * overridden.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+ * import { selectBackend } from "./backend.ts";
+ * import { routeMaxPool } from "./wasm_pool.ts";
+ * await selectBackend("wasm");
+ * routeMaxPool();
+ * const x = tf.tensor4d([NaN, 1, 2, 3], [1, 2, 2, 1]);
+ * console.assert(Number.isNaN(tf.maxPool(x, 2, 2, "valid").dataSync()[0]));
+ * ```
+ */
+export function routeMaxPool(): string[] {
+  return overrideWasmKernel("MaxPool", maxPool) ? ["MaxPool"] : [];
 }

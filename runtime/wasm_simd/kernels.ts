@@ -45,10 +45,6 @@ export interface SimdKernels {
   /** Zeroes `bytes` bytes at `to` (memory.fill). */
   zero(to: number, bytes: number): void;
   /**
-   * dL/dx of 2x2 stride 2 max pooling, windows from (0, 0) inside the image, channels a
-   * multiple of 4; returns 1 when an output is NaN (dx then incomplete).
-   */
-  /**
    * Winograd F(2x2, 3x3) input transform: the 4x4 windows of the padded input xp [batch,
    * 2 * tilesH + 2, 2 * tilesW + 2, channels] to the 16 matrices [tiles, channels] whose
    * addresses are the 16 int32 at `table`.
@@ -179,6 +175,10 @@ export interface SimdKernels {
     damp1: number,
     negLr: number,
   ): void;
+  /**
+   * dL/dx of 2x2 stride 2 max pooling, windows from (0, 0) inside the image, channels a
+   * multiple of 4; returns 1 when an output is NaN (dx then incomplete).
+   */
   maxPoolGrad2x2(
     x: number,
     y: number,
@@ -191,6 +191,20 @@ export interface SimdKernels {
     outH: number,
     outW: number,
   ): number;
+  /**
+   * 2x2 stride 2 max pooling, windows from (0, 0) inside the image, channels a multiple of 4, by
+   * torch's rule (a window holding a NaN gives NaN; ties keep the first maximum).
+   */
+  maxPool2x2(
+    x: number,
+    y: number,
+    batch: number,
+    inH: number,
+    inW: number,
+    channels: number,
+    outH: number,
+    outW: number,
+  ): void;
 }
 
 /** Bytes of scratch a `gemm` call packs b into (128 rows of 256 float32 columns). */

@@ -273,6 +273,64 @@
     (v128.any_true (local.get $nan))
   )
 
+  ;; 2x2, stride 2 max pooling with every window inside the image (windows start at (0, 0)):
+  ;; x [batch, inH, inW, channels] to y [batch, outH, outW, channels], channels a multiple of 4.
+  ;; torch's rule, pixel by pixel in row order: a value greater than the maximum so far, or a NaN,
+  ;; takes its place (a window holding a NaN gives NaN; ties keep the first).
+  (func (export "maxPool2x2")
+    (param $x i32) (param $y i32) (param $batch i32) (param $inH i32) (param $inW i32)
+    (param $channels i32) (param $outH i32) (param $outW i32)
+    (local $b i32) (local $oh i32) (local $ow i32) (local $c i32)
+    (local $pixel i32) (local $rowStride i32) (local $corner i32) (local $to i32) (local $p i32)
+    (local $m v128) (local $v v128)
+    (local.set $pixel (i32.shl (local.get $channels) (i32.const 2)))
+    (local.set $rowStride (i32.mul (local.get $inW) (local.get $pixel)))
+    (local.set $to (i32.const 0))
+    (block $bdone (loop $bl
+      (br_if $bdone (i32.ge_u (local.get $b) (local.get $batch)))
+      (local.set $oh (i32.const 0))
+      (block $hdone (loop $hl
+        (br_if $hdone (i32.ge_u (local.get $oh) (local.get $outH)))
+        (local.set $ow (i32.const 0))
+        (block $wdone (loop $wl
+          (br_if $wdone (i32.ge_u (local.get $ow) (local.get $outW)))
+          ;; byte offset of the window's top-left pixel
+          (local.set $corner (i32.mul (local.get $pixel)
+            (i32.add
+              (i32.mul (i32.add (i32.mul (local.get $b) (local.get $inH)) (i32.shl (local.get $oh) (i32.const 1)))
+                (local.get $inW))
+              (i32.shl (local.get $ow) (i32.const 1)))))
+          (local.set $c (i32.const 0))
+          (block $cdone (loop $cl
+            (br_if $cdone (i32.ge_u (local.get $c) (local.get $pixel)))
+            ;; (0, 0)
+            (local.set $p (i32.add (i32.add (local.get $x) (local.get $corner)) (local.get $c)))
+            (local.set $m (v128.load align=4 (local.get $p)))
+            ;; (0, 1)
+            (local.set $v (v128.load align=4 (i32.add (local.get $p) (local.get $pixel))))
+            (local.set $m (v128.bitselect (local.get $v) (local.get $m)
+              (v128.or (f32x4.gt (local.get $v) (local.get $m)) (f32x4.ne (local.get $v) (local.get $v)))))
+            ;; (1, 0)
+            (local.set $p (i32.add (local.get $p) (local.get $rowStride)))
+            (local.set $v (v128.load align=4 (local.get $p)))
+            (local.set $m (v128.bitselect (local.get $v) (local.get $m)
+              (v128.or (f32x4.gt (local.get $v) (local.get $m)) (f32x4.ne (local.get $v) (local.get $v)))))
+            ;; (1, 1)
+            (local.set $v (v128.load align=4 (i32.add (local.get $p) (local.get $pixel))))
+            (local.set $m (v128.bitselect (local.get $v) (local.get $m)
+              (v128.or (f32x4.gt (local.get $v) (local.get $m)) (f32x4.ne (local.get $v) (local.get $v)))))
+            (v128.store align=4 (i32.add (local.get $y) (i32.add (local.get $to) (local.get $c))) (local.get $m))
+            (local.set $c (i32.add (local.get $c) (i32.const 16)))
+            (br $cl)))
+          (local.set $to (i32.add (local.get $to) (local.get $pixel)))
+          (local.set $ow (i32.add (local.get $ow) (i32.const 1)))
+          (br $wl)))
+        (local.set $oh (i32.add (local.get $oh) (i32.const 1)))
+        (br $hl)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $bl)))
+  )
+
   ;; Winograd F(2x2, 3x3), input side: for every 2x2 output tile t = (b, ty, tx) the 4x4 window
   ;; d of the padded input xp [batch, 2 * tilesH + 2, 2 * tilesW + 2, channels] at rows 2ty..2ty+3,
   ;; columns 2tx..2tx+3, transformed to V = Bt d B (Bt = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]);

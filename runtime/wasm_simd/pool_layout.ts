@@ -14,6 +14,7 @@ export const POOL_KERNELS = [
   "affine",
   "reluGrad",
   "maxPoolGrad2x2",
+  "maxPool2x2",
   "panelProduct",
   "gemm",
   "winogradInput",
