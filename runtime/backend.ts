@@ -35,7 +35,8 @@ import { registerWasmAdam } from "./wasm_adam.ts";
 import { registerWasmSgd } from "./wasm_sgd.ts";
 import { routeWebGpuFilterGradient, routeWebGpuSmallConv } from "./webgpu_conv.ts";
 import { routeWebGpuMatMul } from "./webgpu_matmul.ts";
-import { routeWebGpuMaxPoolGrad } from "./webgpu_pool.ts";
+import { routeWebGpuMaxPool, routeWebGpuMaxPoolGrad } from "./webgpu_pool.ts";
+import { routeWebGpuRelu } from "./webgpu_relu.ts";
 import { routeReluGradient } from "./wasm_relu.ts";
 import { routeSharedIdentity } from "./wasm_identity.ts";
 import { routeTransposedMatMul } from "./wasm_matmul.ts";
@@ -207,6 +208,8 @@ async function useWebGpu(
   routeWebGpuFilterGradient();
   routeWebGpuMatMul();
   routeWebGpuMaxPoolGrad();
+  routeWebGpuMaxPool();
+  routeWebGpuRelu();
   softwareAdapter = probe.info.isFallbackAdapter;
   const fallback = probe.info.isFallbackAdapter ? " (software fallback adapter: slow)" : "";
   return { backend: "webgpu", adapter: probe.info, reason: reason + fallback };

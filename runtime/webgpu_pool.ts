@@ -10,10 +10,17 @@
  * this value. Padding takes no part (tfjs's "same" pooling ignores it), and a window of NaNs
  * passes no gradient, as on the cpu backend.
  *
+ * And `MaxPool` with torch's rule for NaN (`max_pool.ts`): a window that holds a NaN gives NaN.
+ * tfjs-webgpu's kernel takes WGSL's `max`, which an implementation may resolve to the other
+ * operand (llvmpipe does, as GPUs' do), so a batch with a NaN was evaluated to a finite loss
+ * (tfjs's kernels evaluate a cnn on a software adapter, and any model anneal's WGSL step does not
+ * cover). The NaN is found by its bits (`NAN_OR_WGSL`), which no implementation assumes away.
+ *
  * @module
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
-import { poolGradCall } from "./conv_args.ts";
+import { poolCall, poolGradCall } from "./conv_args.ts";
+import { NAN_OR_WGSL } from "./dense/wgsl.ts";
 import { type KernelArgs, overrideKernel } from "./wasm_heap.ts";
 import { runProgram, type WebGpuProgram } from "./webgpu_program.ts";
 
@@ -99,6 +106,73 @@ export function maxPoolGradFirst(args: KernelArgs): tf.TensorInfo | undefined {
 }
 
 /**
+ * The WGSL `MaxPool` by torch's rule: each window's first maximum in row order, or its NaN where
+ * it holds one; padding takes no part. Declines what it does not cover (non-float32 tensors, the
+ * 1x1 window tfjs answers with its input).
+ */
+export function maxPoolNan(args: KernelArgs): tf.TensorInfo | undefined {
+  const call = poolCall(args);
+  if (!call) return;
+  const { x, pool } = call;
+  const size = tf.util.sizeFromShape(pool.outShape);
+  if (size === 0) return;
+  const program: WebGpuProgram = {
+    variableNames: ["x"],
+    outputShape: pool.outShape,
+    shaderKey: "anneal_max_pool_nan",
+    dispatchLayout: { x: [0, 1, 2, 3] },
+    dispatch: [Math.ceil(size / 64), 1, 1],
+    workgroupSize: [64, 1, 1],
+    size: true,
+    uniforms: "padTop : i32, padLeft : i32, strideH : i32, strideW : i32, filterH : i32, " +
+      "filterW : i32, inH : i32, inW : i32, channels : i32,",
+    getUserCode: () =>
+      `${NAN_OR_WGSL}
+      fn main(index : i32) {
+        if (index >= uniforms.size) { return; }
+        let coords = getCoordsFromIndex(index);
+        let b = coords[0];
+        let top = coords[1] * uniforms.strideH - uniforms.padTop;
+        let left = coords[2] * uniforms.strideW - uniforms.padLeft;
+        let c = coords[3];
+        let C = uniforms.channels;
+        var m = bitcast<f32>(0xff800000u); // -Infinity: a window that covers no pixel
+        var nan = false;
+        for (var i = 0; i < uniforms.filterH; i = i + 1) {
+          let iy = top + i;
+          if (iy < 0 || iy >= uniforms.inH) { continue; }
+          for (var j = 0; j < uniforms.filterW; j = j + 1) {
+            let ix = left + j;
+            if (ix < 0 || ix >= uniforms.inW) { continue; }
+            let v = x[((b * uniforms.inH + iy) * uniforms.inW + ix) * C + c];
+            if (isNanBits(v)) {
+              m = v;
+              nan = true;
+            } else if (!nan && v > m) {
+              m = v;
+            }
+          }
+        }
+        setOutputAtIndex(index, m);
+      }`,
+  };
+  const i32 = (...data: number[]) => data.map((value) => ({ type: "int32", data: [value] }));
+  return runProgram(args.backend, program, [x], [
+    ...i32(
+      pool.padInfo.top,
+      pool.padInfo.left,
+      pool.strideHeight,
+      pool.strideWidth,
+      pool.filterHeight,
+      pool.filterWidth,
+      pool.inHeight,
+      pool.inWidth,
+      pool.inChannels,
+    ),
+  ]);
+}
+
+/**
  * Puts the WGSL `MaxPoolGrad` in front of tfjs-webgpu's (which still runs what it declines).
  * Returns the kernels overridden.
  *
@@ -117,4 +191,22 @@ export function maxPoolGradFirst(args: KernelArgs): tf.TensorInfo | undefined {
  */
 export function routeWebGpuMaxPoolGrad(): string[] {
   return overrideKernel("webgpu", "MaxPoolGrad", maxPoolGradFirst) ? ["MaxPoolGrad"] : [];
+}
+
+/**
+ * Puts the WGSL `MaxPool` of torch's NaN rule in front of tfjs-webgpu's (which still runs what
+ * it declines). Returns the kernels overridden.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+ * import { releaseWebGpu, selectBackend } from "./backend.ts";
+ * await selectBackend("webgpu");
+ * const x = tf.tensor4d([1, NaN, 2, 3], [1, 2, 2, 1]);
+ * console.assert(Number.isNaN((await tf.maxPool(x, 2, 2, "valid").data())[0]));
+ * await releaseWebGpu();
+ * ```
+ */
+export function routeWebGpuMaxPool(): string[] {
+  return overrideKernel("webgpu", "MaxPool", maxPoolNan) ? ["MaxPool"] : [];
 }

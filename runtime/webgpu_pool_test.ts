@@ -1,7 +1,8 @@
 /**
  * The WGSL `MaxPoolGrad` (`webgpu_pool.ts`) on the machine's WebGPU adapter (llvmpipe in CI):
  * ties go to each window's first maximum in row order, as in torch, on inputs full of ties, for
- * tiling, overlapping and padded windows.
+ * tiling, overlapping and padded windows. And its `MaxPool`: torch's rule for NaN, as anneal's cpu
+ * and wasm kernels (`max_pool.ts`), over drawn windows.
  *
  * @module
  */
@@ -9,6 +10,7 @@ import assert from "node:assert/strict";
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { releaseWebGpu, selectBackend } from "./backend.ts";
 import { Rng } from "../data/rng.ts";
+import { maxPoolInto } from "./max_pool.ts";
 import "npm:@tensorflow/tfjs-layers@4.22.0"; // registers tfjs's gradients, as in anneal's runs
 
 const ready = selectBackend("webgpu", "cnn");
@@ -94,5 +96,45 @@ for (const c of CASES) {
     tf.dispose([x, y, dy, dx]);
   });
 }
+
+Deno.test("webgpu MaxPool gives NaN for a window that holds one, and each other window's maximum, as torch", async () => {
+  await ready;
+  const rng = new Rng(11);
+  const windows: [number, number, "valid" | "same"][] = [
+    [2, 2, "valid"],
+    [3, 2, "same"],
+    [2, 1, "same"],
+    [3, 3, "valid"],
+    [1, 2, "valid"],
+  ];
+  for (const [size, stride, pad] of windows) {
+    for (
+      const shape of [[2, 7, 6, 3], [1, 8, 8, 4], [3, 5, 9, 1]] as [
+        number,
+        number,
+        number,
+        number,
+      ][]
+    ) {
+      // a few levels, -0 among them (ties), with NaN and -Infinity
+      const values = Float32Array.from({ length: tf.util.sizeFromShape(shape) }, () => {
+        const u = rng.float();
+        return u < 0.05 ? NaN : u < 0.1 ? -Infinity : Math.round(rng.float() * 4 - 2) / 2;
+      });
+      const pool = tf.backend_util.computePool2DInfo(shape, size, stride, 1, pad);
+      const expected = new Float32Array(tf.util.sizeFromShape(pool.outShape));
+      maxPoolInto(pool, values, expected);
+      const x = tf.tensor4d(values, shape);
+      const y = tf.maxPool(x, size, stride, pad);
+      const got = await y.data();
+      const where = `${size}x${size}, stride ${stride}, ${pad}, [${shape}]`;
+      assert.ok(expected.some(Number.isNaN), `${where}: a window holds a NaN`);
+      expected.forEach((e, i) =>
+        assert.ok(Object.is(got[i], e), `${where}: y[${i}] ${got[i]} vs ${e}`)
+      );
+      tf.dispose([x, y]);
+    }
+  }
+});
 
 Deno.test("release the WebGPU device", releaseWebGpu);

@@ -58,7 +58,7 @@ gpu_a=(
 gpu_b=(
   tests/backends_test.ts runtime/in_process_test.ts tests/actor_failure_test.ts
   runtime/dense/random_parity_test.ts runtime/webgpu_matmul_test.ts runtime/backend_test.ts
-  runtime/dense/bias_grad_test.ts
+  runtime/dense/bias_grad_test.ts runtime/webgpu_relu_test.ts
 )
 gpu=("${gpu_a[@]}" "${gpu_b[@]}")
 if (($# > 0)); then
