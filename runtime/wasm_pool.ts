@@ -40,31 +40,8 @@ function maxPool(args: KernelArgs): tf.TensorInfo | undefined {
   const out = wasm.makeOutput(pool.outShape, "float32");
   const x = heapFloats(wasm, call.x);
   const y = heapFloats(wasm, out);
-  const { batchSize, inHeight, inWidth, inChannels: c, outHeight, outWidth } = pool;
-  const simd = simdKernels(backend);
-  if (
-    simd && pool.filterHeight === 2 && pool.filterWidth === 2 && pool.strideHeight === 2 &&
-    pool.strideWidth === 2 && c % 4 === 0 && pool.padInfo.top === 0 && pool.padInfo.left === 0 &&
-    2 * outHeight <= inHeight && 2 * outWidth <= inWidth
-  ) {
-    const [inImage, outImage] = [4 * inHeight * inWidth * c, 4 * outHeight * outWidth * c];
-    const call = (from: number, to: number) => [
-      x.byteOffset + from * inImage,
-      y.byteOffset + from * outImage,
-      to - from,
-      inHeight,
-      inWidth,
-      c,
-      outHeight,
-      outWidth,
-    ];
-    const threads = x.length >= PARALLEL_VALUES ? kernelPool(backend) : undefined;
-    if (threads) {
-      threads.run(
-        "maxPool2x2",
-        splitRange(batchSize, threads.threads).map(([from, to]) => call(from, to)),
-      );
-    } else (simd.maxPool2x2 as (...args: number[]) => void)(...call(0, batchSize));
+  if (wholeWindows2x2(backend, pool)) {
+    simdOverImages(backend, "maxPool2x2", pool, [[x, "in"], [y, "out"]], x.length);
   } else maxPoolInto(pool, x, y);
   return out;
 }
@@ -74,7 +51,7 @@ function maxPoolGrad(args: KernelArgs): tf.TensorInfo | undefined {
   if (!call) return;
   const { dy, input, output, pool } = call;
   const backend = args.backend;
-  const { batchSize, inHeight, inWidth, inChannels: c, outHeight, outWidth } = pool;
+  const { inHeight, inWidth, outHeight, outWidth } = pool;
   const { strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = pool;
   const wasm = wasmInternals(backend);
   const out = wasm.makeOutput(input.shape, "float32");
@@ -86,41 +63,67 @@ function maxPoolGrad(args: KernelArgs): tf.TensorInfo | undefined {
     output.shape.every((n, i) => n === dy.shape[i])
   ) {
     const y = heapFloats(wasm, output);
-    const simd = simdKernels(backend);
-    if (
-      simd && fh === 2 && fw === 2 && c % 4 === 0 && pool.padInfo.top === 0 &&
-      pool.padInfo.left === 0 && 2 * outHeight <= inHeight && 2 * outWidth <= inWidth
-    ) {
+    if (wholeWindows2x2(backend, pool)) {
       // every window whole: anneal's SIMD kernel; pixels in no window get zeros
       if (2 * outHeight < inHeight || 2 * outWidth < inWidth) dx.fill(0);
-      // per image: x and dx [inH, inW, c], y and dy [outH, outW, c]; images split over the
-      // kernel pool's threads when there is one
-      const [inImage, outImage] = [4 * inHeight * inWidth * c, 4 * outHeight * outWidth * c];
-      const call = (from: number, to: number) => [
-        x.byteOffset + from * inImage,
-        y.byteOffset + from * outImage,
-        gradient.byteOffset + from * outImage,
-        dx.byteOffset + from * inImage,
-        to - from,
-        inHeight,
-        inWidth,
-        c,
-        outHeight,
-        outWidth,
+      const arrays: [Float32Array, "in" | "out"][] = [
+        [x, "in"],
+        [y, "out"],
+        [gradient, "out"],
+        [dx, "in"],
       ];
-      const threads = dx.length >= PARALLEL_VALUES ? kernelPool(backend) : undefined;
-      const nan = threads
-        ? threads.run(
-          "maxPoolGrad2x2",
-          splitRange(batchSize, threads.threads).map(([from, to]) => call(from, to)),
-        ).some((flag) => flag !== 0)
-        : (simd.maxPoolGrad2x2 as (...args: number[]) => number)(...call(0, batchSize));
+      const nan = simdOverImages(backend, "maxPoolGrad2x2", pool, arrays, dx.length)
+        .some((flag) => flag !== 0);
       if (!nan) return out;
     } else if (tiledPoolGrad(pool, x, y, gradient, dx)) return out;
   }
   dx.fill(0);
   addMaxPoolGrad(pool, x, gradient, dx);
   return out;
+}
+
+/**
+ * Whether anneal's SIMD pooling kernels take `pool`: 2x2 windows at stride 2 from (0, 0), each
+ * inside the image, over channels in fours, where the kernels loaded.
+ */
+function wholeWindows2x2(backend: unknown, pool: tf.backend_util.Conv2DInfo): boolean {
+  const { inHeight, inWidth, inChannels, outHeight, outWidth } = pool;
+  return simdKernels(backend) !== undefined && pool.filterHeight === 2 &&
+    pool.filterWidth === 2 && pool.strideHeight === 2 && pool.strideWidth === 2 &&
+    inChannels % 4 === 0 && pool.padInfo.top === 0 && pool.padInfo.left === 0 &&
+    2 * outHeight <= inHeight && 2 * outWidth <= inWidth;
+}
+
+/**
+ * Runs a SIMD pooling kernel over `pool`'s images, split over the kernel pool's threads where
+ * there is one and `values` are enough: its first arguments are the arrays' byte offsets at a
+ * part's first image (each array per image [inH, inW, c] or [outH, outW, c], as paired), then
+ * the part's images and the pool's sizes. Returns each part's result.
+ */
+function simdOverImages(
+  backend: unknown,
+  kernel: "maxPool2x2" | "maxPoolGrad2x2",
+  pool: tf.backend_util.Conv2DInfo,
+  arrays: [Float32Array, "in" | "out"][],
+  values: number,
+): number[] {
+  const { batchSize, inHeight, inWidth, inChannels: c, outHeight, outWidth } = pool;
+  const image = { in: 4 * inHeight * inWidth * c, out: 4 * outHeight * outWidth * c };
+  const call = (from: number, to: number) => [
+    ...arrays.map(([array, side]) => array.byteOffset + from * image[side]),
+    to - from,
+    inHeight,
+    inWidth,
+    c,
+    outHeight,
+    outWidth,
+  ];
+  const threads = values >= PARALLEL_VALUES ? kernelPool(backend) : undefined;
+  if (threads) {
+    return threads.run(kernel, splitRange(batchSize, threads.threads).map(([f, t]) => call(f, t)));
+  }
+  const run = simdKernels(backend)![kernel] as (...args: number[]) => number;
+  return [run(...call(0, batchSize))];
 }
 
 /**

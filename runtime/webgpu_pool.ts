@@ -22,7 +22,28 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { poolCall, poolGradCall } from "./conv_args.ts";
 import { NAN_OR_WGSL } from "./dense/wgsl.ts";
 import { type KernelArgs, overrideKernel } from "./wasm_heap.ts";
-import { runProgram, type WebGpuProgram } from "./webgpu_program.ts";
+import { runProgram, type Uniform, type WebGpuProgram } from "./webgpu_program.ts";
+
+/** The uniforms of the pooling programs: the window's geometry, as {@linkcode poolUniforms}. */
+const POOL_UNIFORMS = "padTop : i32, padLeft : i32, strideH : i32, strideW : i32, filterH : i32, " +
+  "filterW : i32, inH : i32, inW : i32, outH : i32, outW : i32, channels : i32,";
+
+/** {@linkcode POOL_UNIFORMS}' values for `pool`. */
+function poolUniforms(pool: tf.backend_util.Conv2DInfo): Uniform[] {
+  return [
+    pool.padInfo.top,
+    pool.padInfo.left,
+    pool.strideHeight,
+    pool.strideWidth,
+    pool.filterHeight,
+    pool.filterWidth,
+    pool.inHeight,
+    pool.inWidth,
+    pool.outHeight,
+    pool.outWidth,
+    pool.inChannels,
+  ].map((value) => ({ type: "int32", data: [value] }));
+}
 
 /** The WGSL `MaxPoolGrad`; declines what it does not cover (non-float32 tensors). */
 export function maxPoolGradFirst(args: KernelArgs): tf.TensorInfo | undefined {
@@ -39,8 +60,7 @@ export function maxPoolGradFirst(args: KernelArgs): tf.TensorInfo | undefined {
     dispatch: [Math.ceil(size / 64), 1, 1],
     workgroupSize: [64, 1, 1],
     size: true,
-    uniforms: "padTop : i32, padLeft : i32, strideH : i32, strideW : i32, filterH : i32, " +
-      "filterW : i32, inH : i32, inW : i32, outH : i32, outW : i32, channels : i32,",
+    uniforms: POOL_UNIFORMS,
     getUserCode: () => `
       fn main(index : i32) {
         if (index >= uniforms.size) { return; }
@@ -87,22 +107,7 @@ export function maxPoolGradFirst(args: KernelArgs): tf.TensorInfo | undefined {
         setOutputAtIndex(index, sum);
       }`,
   };
-  const i32 = (...data: number[]) => data.map((value) => ({ type: "int32", data: [value] }));
-  return runProgram(args.backend, program, [dy, input], [
-    ...i32(
-      pool.padInfo.top,
-      pool.padInfo.left,
-      pool.strideHeight,
-      pool.strideWidth,
-      pool.filterHeight,
-      pool.filterWidth,
-      pool.inHeight,
-      pool.inWidth,
-      pool.outHeight,
-      pool.outWidth,
-      pool.inChannels,
-    ),
-  ]);
+  return runProgram(args.backend, program, [dy, input], poolUniforms(pool));
 }
 
 /**
@@ -124,8 +129,7 @@ export function maxPoolNan(args: KernelArgs): tf.TensorInfo | undefined {
     dispatch: [Math.ceil(size / 64), 1, 1],
     workgroupSize: [64, 1, 1],
     size: true,
-    uniforms: "padTop : i32, padLeft : i32, strideH : i32, strideW : i32, filterH : i32, " +
-      "filterW : i32, inH : i32, inW : i32, channels : i32,",
+    uniforms: POOL_UNIFORMS,
     getUserCode: () =>
       `${NAN_OR_WGSL}
       fn main(index : i32) {
@@ -156,20 +160,7 @@ export function maxPoolNan(args: KernelArgs): tf.TensorInfo | undefined {
         setOutputAtIndex(index, m);
       }`,
   };
-  const i32 = (...data: number[]) => data.map((value) => ({ type: "int32", data: [value] }));
-  return runProgram(args.backend, program, [x], [
-    ...i32(
-      pool.padInfo.top,
-      pool.padInfo.left,
-      pool.strideHeight,
-      pool.strideWidth,
-      pool.filterHeight,
-      pool.filterWidth,
-      pool.inHeight,
-      pool.inWidth,
-      pool.inChannels,
-    ),
-  ]);
+  return runProgram(args.backend, program, [x], poolUniforms(pool));
 }
 
 /**

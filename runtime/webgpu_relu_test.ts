@@ -8,8 +8,7 @@
 import assert from "node:assert/strict";
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { releaseWebGpu, selectBackend } from "./backend.ts";
-import { parseConfig } from "../config.ts";
-import { TrainingEngine } from "./engine.ts";
+import { nanBatchLosses } from "./_nan_batch.ts";
 
 const ready = selectBackend("webgpu");
 
@@ -50,29 +49,10 @@ Deno.test("on WebGPU (through tfjs's kernels), a batch with a NaN pixel or featu
     { model: { kind: "mlp", hidden: [6] }, inputShape: [64] },
   ];
   for (const { model, inputShape } of models) {
-    const config = parseConfig({
-      backend: "webgpu",
-      seed: 5,
-      model,
-      optimizer: { name: "sgd", lr: 1e-2 },
-    });
-    const engine = new TrainingEngine(config, {
-      inputShape,
-      targetSize: 1,
-      task: "classification",
-      numClasses: 3,
-    });
-    const y = Float32Array.from({ length: 6 }, (_, i) => i % 3);
-    const clean = Float32Array.from({ length: 6 * 64 }, (_, i) => Math.sin(i * 0.7));
-    const x = clean.slice();
-    x[9] = NaN;
-    const [cleanEval] = await engine.readStats([engine.evaluate({ x: clean, y, size: 6 })]);
-    assert.ok(Number.isFinite(cleanEval.loss), `${model.kind}: ${cleanEval.loss}`);
-    const [evaluated] = await engine.readStats([engine.evaluate({ x, y, size: 6 })]);
-    assert.ok(Number.isNaN(evaluated.loss), `${model.kind}: evaluated to ${evaluated.loss}`);
-    const [trained] = await engine.readStats([engine.computeGradients([{ x, y, size: 6 }])]);
-    assert.ok(Number.isNaN(trained.loss), `${model.kind}: the step's loss ${trained.loss}`);
-    engine.dispose();
+    const losses = await nanBatchLosses("webgpu", model, inputShape);
+    assert.ok(Number.isFinite(losses.clean), `${model.kind}: ${JSON.stringify(losses)}`);
+    assert.ok(Number.isNaN(losses.evaluated), `${model.kind}: evaluated to ${losses.evaluated}`);
+    assert.ok(Number.isNaN(losses.trained), `${model.kind}: the step's loss ${losses.trained}`);
   }
 });
 
