@@ -22,7 +22,7 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { poolCall, poolGradCall } from "./conv_args.ts";
 import { NAN_OR_WGSL } from "./dense/wgsl.ts";
 import { type KernelArgs, overrideKernel } from "./wasm_heap.ts";
-import { runProgram, type Uniform, type WebGpuProgram } from "./webgpu_program.ts";
+import { flatProgram, runProgram, type Uniform } from "./webgpu_program.ts";
 
 /** The uniforms of the pooling programs: the window's geometry, as {@linkcode poolUniforms}. */
 const POOL_UNIFORMS = "padTop : i32, padLeft : i32, strideH : i32, strideW : i32, filterH : i32, " +
@@ -45,23 +45,33 @@ function poolUniforms(pool: tf.backend_util.Conv2DInfo): Uniform[] {
   ].map((value) => ({ type: "int32", data: [value] }));
 }
 
+/**
+ * WGSL that runs `body` on each pixel `v` = x[b, iy, ix, c] of the window whose top-left corner
+ * is (`top`, `left`), in row order, padding left out.
+ */
+function windowPixels(body: string): string {
+  return `for (var i = 0; i < uniforms.filterH; i = i + 1) {
+          let iy = top + i;
+          if (iy < 0 || iy >= uniforms.inH) { continue; }
+          for (var j = 0; j < uniforms.filterW; j = j + 1) {
+            let ix = left + j;
+            if (ix < 0 || ix >= uniforms.inW) { continue; }
+            let v = x[((b * uniforms.inH + iy) * uniforms.inW + ix) * uniforms.channels + c];${body}
+          }
+        }`;
+}
+
 /** The WGSL `MaxPoolGrad`; declines what it does not cover (non-float32 tensors). */
 export function maxPoolGradFirst(args: KernelArgs): tf.TensorInfo | undefined {
   const call = poolGradCall(args);
   if (!call) return;
   const { dy, input, pool } = call;
-  const size = tf.util.sizeFromShape(input.shape);
-  if (size === 0) return;
-  const program: WebGpuProgram = {
-    variableNames: ["dy", "x"],
-    outputShape: input.shape,
-    shaderKey: "anneal_max_pool_grad_first",
-    dispatchLayout: { x: [0, 1, 2, 3] },
-    dispatch: [Math.ceil(size / 64), 1, 1],
-    workgroupSize: [64, 1, 1],
-    size: true,
-    uniforms: POOL_UNIFORMS,
-    getUserCode: () => `
+  if (tf.util.sizeFromShape(input.shape) === 0) return;
+  const program = flatProgram(
+    "anneal_max_pool_grad_first",
+    ["dy", "x"],
+    input.shape,
+    `
       fn main(index : i32) {
         if (index >= uniforms.size) { return; }
         let coords = getCoordsFromIndex(index);
@@ -69,7 +79,6 @@ export function maxPoolGradFirst(args: KernelArgs): tf.TensorInfo | undefined {
         let y = coords[1];
         let x0 = coords[2];
         let c = coords[3];
-        let C = uniforms.channels;
         // the windows (oy, ox) whose rows oy * strideH - padTop + [0, filterH) hold y
         let oyFrom = max(0, (y + uniforms.padTop - uniforms.filterH + uniforms.strideH) / uniforms.strideH);
         let oyTo = min(uniforms.outH - 1, (y + uniforms.padTop) / uniforms.strideH);
@@ -85,20 +94,14 @@ export function maxPoolGradFirst(args: KernelArgs): tf.TensorInfo | undefined {
             var best = 0.0;
             var found = false;
             var at = -1;
-            for (var i = 0; i < uniforms.filterH; i = i + 1) {
-              let iy = top + i;
-              if (iy < 0 || iy >= uniforms.inH) { continue; }
-              for (var j = 0; j < uniforms.filterW; j = j + 1) {
-                let ix = left + j;
-                if (ix < 0 || ix >= uniforms.inW) { continue; }
-                let v = x[((b * uniforms.inH + iy) * uniforms.inW + ix) * C + c];
+            ${
+      windowPixels(`
                 if ((!found && v == v) || v > best) {
                   best = v;
                   found = true;
                   at = iy * uniforms.inW + ix;
-                }
-              }
-            }
+                }`)
+    }
             if (at == y * uniforms.inW + x0) {
               sum = sum + dy[((b * uniforms.outH + oy) * uniforms.outW + ox) * C + c];
             }
@@ -106,7 +109,8 @@ export function maxPoolGradFirst(args: KernelArgs): tf.TensorInfo | undefined {
         }
         setOutputAtIndex(index, sum);
       }`,
-  };
+    POOL_UNIFORMS,
+  );
   return runProgram(args.backend, program, [dy, input], poolUniforms(pool));
 }
 
@@ -119,19 +123,12 @@ export function maxPoolNan(args: KernelArgs): tf.TensorInfo | undefined {
   const call = poolCall(args);
   if (!call) return;
   const { x, pool } = call;
-  const size = tf.util.sizeFromShape(pool.outShape);
-  if (size === 0) return;
-  const program: WebGpuProgram = {
-    variableNames: ["x"],
-    outputShape: pool.outShape,
-    shaderKey: "anneal_max_pool_nan",
-    dispatchLayout: { x: [0, 1, 2, 3] },
-    dispatch: [Math.ceil(size / 64), 1, 1],
-    workgroupSize: [64, 1, 1],
-    size: true,
-    uniforms: POOL_UNIFORMS,
-    getUserCode: () =>
-      `${NAN_OR_WGSL}
+  if (tf.util.sizeFromShape(pool.outShape) === 0) return;
+  const program = flatProgram(
+    "anneal_max_pool_nan",
+    ["x"],
+    pool.outShape,
+    `${NAN_OR_WGSL}
       fn main(index : i32) {
         if (index >= uniforms.size) { return; }
         let coords = getCoordsFromIndex(index);
@@ -139,27 +136,21 @@ export function maxPoolNan(args: KernelArgs): tf.TensorInfo | undefined {
         let top = coords[1] * uniforms.strideH - uniforms.padTop;
         let left = coords[2] * uniforms.strideW - uniforms.padLeft;
         let c = coords[3];
-        let C = uniforms.channels;
         var m = bitcast<f32>(0xff800000u); // -Infinity: a window that covers no pixel
         var nan = false;
-        for (var i = 0; i < uniforms.filterH; i = i + 1) {
-          let iy = top + i;
-          if (iy < 0 || iy >= uniforms.inH) { continue; }
-          for (var j = 0; j < uniforms.filterW; j = j + 1) {
-            let ix = left + j;
-            if (ix < 0 || ix >= uniforms.inW) { continue; }
-            let v = x[((b * uniforms.inH + iy) * uniforms.inW + ix) * C + c];
+        ${
+      windowPixels(`
             if (isNanBits(v)) {
               m = v;
               nan = true;
             } else if (!nan && v > m) {
               m = v;
-            }
-          }
-        }
+            }`)
+    }
         setOutputAtIndex(index, m);
       }`,
-  };
+    POOL_UNIFORMS,
+  );
   return runProgram(args.backend, program, [x], poolUniforms(pool));
 }
 

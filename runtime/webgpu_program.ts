@@ -44,6 +44,31 @@ interface Backend {
   disposeData(dataId: object): boolean;
 }
 
+/**
+ * A program of one thread per output value, in workgroups of 64: `code` holds its
+ * `fn main(index : i32)` (and its helpers), which returns for `index >= uniforms.size`.
+ */
+export function flatProgram(
+  shaderKey: string,
+  variableNames: string[],
+  outputShape: number[],
+  code: string,
+  uniforms?: string,
+): WebGpuProgram {
+  const size = outputShape.reduce((a, b) => a * b, 1);
+  return {
+    variableNames,
+    outputShape,
+    shaderKey,
+    dispatchLayout: { x: outputShape.map((_, i) => i) },
+    dispatch: [Math.ceil(size / 64), 1, 1],
+    workgroupSize: [64, 1, 1],
+    size: true,
+    uniforms,
+    getUserCode: () => code,
+  };
+}
+
 /** Runs `program` on the webgpu `backend`: a new float32 output. */
 export function runProgram(
   backend: unknown,

@@ -11,30 +11,24 @@
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { NAN_OR_WGSL } from "./dense/wgsl.ts";
 import { type KernelArgs, overrideKernel } from "./wasm_heap.ts";
-import { runProgram, type WebGpuProgram } from "./webgpu_program.ts";
+import { flatProgram, runProgram } from "./webgpu_program.ts";
 
 /** The WGSL `Relu`; declines other dtypes than float32 (tfjs-webgpu's kernel takes them). */
 export function reluNan({ inputs, backend }: KernelArgs): tf.TensorInfo | undefined {
   const { x } = inputs as { x: tf.TensorInfo };
   if (x.dtype !== "float32") return;
-  const size = tf.util.sizeFromShape(x.shape);
-  if (size === 0) return;
-  const program: WebGpuProgram = {
-    variableNames: ["x"],
-    outputShape: x.shape,
-    shaderKey: "anneal_relu_nan",
-    dispatchLayout: { x: x.shape.map((_, i) => i) },
-    dispatch: [Math.ceil(size / 64), 1, 1],
-    workgroupSize: [64, 1, 1],
-    size: true,
-    getUserCode: () =>
-      `${NAN_OR_WGSL}
+  if (tf.util.sizeFromShape(x.shape) === 0) return;
+  const program = flatProgram(
+    "anneal_relu_nan",
+    ["x"],
+    x.shape,
+    `${NAN_OR_WGSL}
       fn main(index : i32) {
         if (index >= uniforms.size) { return; }
         let a = x[index];
         setOutputAtIndex(index, nanOr(a, select(a, 0.0, a < 0.0)));
       }`,
-  };
+  );
   return runProgram(backend, program, [x]);
 }
 
