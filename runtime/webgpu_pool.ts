@@ -103,7 +103,7 @@ export function maxPoolGradFirst(args: KernelArgs): tf.TensorInfo | undefined {
                 }`)
     }
             if (at == y * uniforms.inW + x0) {
-              sum = sum + dy[((b * uniforms.outH + oy) * uniforms.outW + ox) * C + c];
+              sum = sum + dy[((b * uniforms.outH + oy) * uniforms.outW + ox) * uniforms.channels + c];
             }
           }
         }
