@@ -8,6 +8,29 @@
 import { parseConfig } from "../config.ts";
 import { TrainingEngine } from "./engine.ts";
 
+/**
+ * A model of each kind and option a NaN could be lost in, with its input shape: an MLP of each
+ * activation, with batch norm, with dropout; a cnn with 3x3 convolutions and batch norm, one
+ * with 1x1 convolutions (the NaN stays one pixel of one pooling window); an LSTM; a GRU; a
+ * linear model.
+ */
+export const NAN_MODELS: { model: Record<string, unknown>; inputShape: number[] }[] = [
+  ...["relu", "tanh", "gelu", "sigmoid"].map((activation) => ({
+    model: { kind: "mlp", hidden: [6], activation },
+    inputShape: [64],
+  })),
+  { model: { kind: "mlp", hidden: [6], batchNorm: true }, inputShape: [64] },
+  { model: { kind: "mlp", hidden: [6], dropout: 0.3 }, inputShape: [64] },
+  { model: { kind: "cnn", filters: [4], dense: [5] }, inputShape: [8, 8, 1] },
+  {
+    model: { kind: "cnn", filters: [4], dense: [], kernelSize: 1, batchNorm: false },
+    inputShape: [8, 8, 1],
+  },
+  { model: { kind: "rnn", cell: "lstm", units: 5 }, inputShape: [8, 8] },
+  { model: { kind: "rnn", cell: "gru", units: 5 }, inputShape: [8, 8] },
+  { model: { kind: "linear" }, inputShape: [64] },
+];
+
 /** The losses of {@linkcode nanBatchLosses}. */
 export interface NanBatchLosses {
   clean: number;
