@@ -1,5 +1,6 @@
 /**
- * Faster training kernels for tfjs's cpu backend, with tfjs's values to the bit.
+ * Faster training kernels for tfjs's cpu backend, with tfjs's values to the bit (max pooling: but
+ * for a window that holds a NaN, by torch's rule).
  *
  * tfjs-backend-cpu 4.22 computes `Conv2DBackpropFilter` one filter element at a time: for each
  * (tap, inC, outC) it sums over the batch's output positions, reading both operands through
