@@ -100,8 +100,9 @@ export interface PoolGradCall {
 }
 
 /**
- * A `MaxPool` call's input and window; undefined for other dtypes than float32 and for a 1x1
- * window that keeps the shape, which tfjs's kernels answer with the input itself.
+ * A `MaxPool` call's input and window; undefined for other dtypes than float32, for a 1x1 window
+ * that keeps the shape, which tfjs's kernels answer with the input itself, and for a window larger
+ * than the input by more than its padding (a negative output size: tfjs's kernels throw).
  */
 export function poolCall(
   { inputs, attrs }: KernelArgs,
@@ -121,6 +122,7 @@ export function poolCall(
     pool.filterHeight === 1 && pool.filterWidth === 1 &&
     tf.util.arraysEqual(pool.inShape, pool.outShape)
   ) return;
+  if (pool.outHeight < 0 || pool.outWidth < 0) return;
   return { x, pool };
 }
 

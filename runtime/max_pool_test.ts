@@ -4,6 +4,8 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { selectBackend } from "./backend.ts";
 import { replacedWasmKernel } from "./wasm_heap.ts";
 import { simdKernels } from "./wasm_simd/kernels.ts";
+import { kernelPool } from "./wasm_simd/pool.ts";
+import { poolCall } from "./conv_args.ts";
 import { NAN_MODELS, nanBatchLosses } from "./_nan_batch.ts";
 
 type Pad = "same" | "valid" | number;
@@ -165,34 +167,45 @@ Deno.test("the cpu's MaxPool gives tfjs's kernel's values, and NaN for a window 
   same.dispose();
 });
 
-Deno.test("wasm's MaxPool gives the same values, in anneal's SIMD kernel and in its loop, and leaves no buffers behind", async () => {
-  await selectBackend("wasm");
-  assert.ok(simdKernels(tf.engine().backend), "the SIMD kernels load on this machine");
-  const buffers = tf.engine().backend.numDataIds();
-  drawn.forEach((c, i) =>
-    assert.deepEqual(
-      bits(pooled(c)),
-      bits(expected[i]),
-      JSON.stringify({ ...c, values: Array.from(c.values) }),
-    )
-  );
-  // large enough for the kernel pool's threads where there are some
-  const big: PoolCase = {
-    shape: [16, 28, 28, 32],
-    values: drawValues(16 * 28 * 28 * 32, 7, 0.01),
-    filter: [2, 2],
-    strides: [2, 2],
-    pad: "valid",
-    rounding: undefined,
-  };
-  const bigExpected = await (async () => {
-    await selectBackend("cpu");
-    const out = torchRule(big, tfjsCpu!);
-    await selectBackend("wasm");
-    return out;
-  })();
-  assert.deepEqual(bits(pooled(big)), bits(bigExpected));
-  assert.equal(tf.engine().backend.numDataIds(), buffers);
+// large enough for the kernel pool's threads
+const big: PoolCase = {
+  shape: [16, 28, 28, 32],
+  values: drawValues(16 * 28 * 28 * 32, 7, 0.01),
+  filter: [2, 2],
+  strides: [2, 2],
+  pad: "valid",
+  rounding: undefined,
+};
+const bigExpected = torchRule(big, tfjsCpu!);
+
+for (const threads of [1, 2]) {
+  Deno.test(`wasm's MaxPool (${threads} thread(s)) gives the same values, in anneal's SIMD kernel and in its loop, and leaves no buffers behind`, async () => {
+    await selectBackend("wasm", "cnn", { wasmThreads: threads });
+    assert.ok(simdKernels(tf.engine().backend), "the SIMD kernels load on this machine");
+    assert.equal(kernelPool(tf.engine().backend) !== undefined, threads > 1, "the kernel pool");
+    const buffers = tf.engine().backend.numDataIds();
+    drawn.forEach((c, i) =>
+      assert.deepEqual(
+        bits(pooled(c)),
+        bits(expected[i]),
+        JSON.stringify({ ...c, values: Array.from(c.values) }),
+      )
+    );
+    assert.deepEqual(bits(pooled(big)), bits(bigExpected));
+    assert.equal(tf.engine().backend.numDataIds(), buffers);
+  });
+}
+
+Deno.test("a window larger than the input and its padding is left to tfjs's kernels, which refuse it", async () => {
+  await selectBackend("cpu");
+  for (const shape of [[2, 1, 1, 4], [1, 1, 5, 4]] as [number, number, number, number][]) {
+    const x = tf.ones(shape) as tf.Tensor4D;
+    const attrs = { filterSize: 4, strides: 1, pad: "valid" } as unknown as tf.NamedAttrMap;
+    // (wasm's and cpu's kernels take the same call; tfjs-wasm's then traps out of its memory)
+    assert.equal(poolCall({ inputs: { x }, attrs, backend: tf.backend() }), undefined);
+    assert.throws(() => tf.maxPool(x, 4, 1, "valid").dataSync(), `[${shape}]`);
+    x.dispose();
+  }
 });
 
 Deno.test("a batch with a NaN feature is evaluated and trained to a NaN loss on the cpu and wasm backends, by every model kind, as in torch", async () => {
