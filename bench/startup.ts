@@ -74,7 +74,7 @@ const GPU_SWEEP = ["--set", "backend=webgpu", "--set", 'model={"kind":"mlp","hid
 const gpu = (navigator as { gpu?: GPU }).gpu;
 const hasAdapter = (await gpu?.requestAdapter().catch(() => null)) != null;
 /** `deno task anneal`'s command line (run from the repository's root), and its environment. */
-const task = denoJson.tasks.anneal.split(/\s+/);
+const task = denoJson.tasks.anneal.command.split(/\s+/);
 const CLI_FLAGS = task.slice(task.indexOf("deno") + 1);
 const CLI_ENV = Object.fromEntries(
   task.slice(0, task.indexOf("deno")).map((word) => word.split("=") as [string, string]),

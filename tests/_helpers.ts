@@ -138,8 +138,8 @@ export async function readNdjson(path: string): Promise<Record<string, number>[]
 export const REPO_ROOT: string = new URL("..", import.meta.url).pathname;
 
 /**
- * The CLI as a user runs it (`deno task anneal` uses the same file and permissions, actors'
- * permissions narrowed); `net` widens
+ * The CLI as a user runs it (`deno task anneal` uses the same file, permissions and
+ * `--node-modules-dir=manual`, actors' permissions narrowed); `net` widens
  * the network permission (the PostgreSQL tests reach a server on a random local port); `cwd` is
  * the working directory it runs in (the repository's root by default).
  */
@@ -151,6 +151,9 @@ export function annealCommand(
   return new Deno.Command(Deno.execPath(), {
     args: [
       "run",
+      // (as the task: node_modules taken as installed, not checked anew for each module of a
+      // Worker that imports an npm package; tools/test.sh installs them first)
+      "--node-modules-dir=manual",
       "--unstable-worker-options",
       "--allow-read",
       "--allow-write",

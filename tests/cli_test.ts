@@ -423,12 +423,49 @@ Deno.test("tools/anneal on PATH runs the CLI where it is called, and the README'
       "complete -o default -F _anneal_complete anneal\n[train]\n[--resume]\n",
   );
   // its permissions are the task's: the README's two ways run the same CLI
-  const task = JSON.parse(await Deno.readTextFile(`${REPO_ROOT}/deno.json`)).tasks.anneal as string;
+  const { command: task, dependencies } = JSON.parse(
+    await Deno.readTextFile(`${REPO_ROOT}/deno.json`),
+  ).tasks.anneal;
   const wrapper = await Deno.readTextFile(`${REPO_ROOT}/tools/anneal`);
-  const flags = (text: string) => text.match(/--(?:unstable|allow)[\w-]*(?:=[\w.,]+)?/g)?.sort();
-  assert.deepEqual(flags(wrapper.slice(wrapper.indexOf("exec "))), flags(task));
+  const flags = (text: string) =>
+    text.match(/--(?:unstable|allow|node-modules)[\w-]*(?:=[\w.,]+)?/g)?.sort();
+  assert.deepEqual(flags(wrapper.slice(wrapper.indexOf("exec deno run "))), flags(task));
   assert.match(task, /^ANNEAL_ACTOR_PERMISSIONS=narrow /);
   assert.match(wrapper, /\nexport ANNEAL_ACTOR_PERMISSIONS=narrow\n/);
+  // (and both install the npm packages first: the test below)
+  assert.deepEqual(dependencies, ["install"]);
+});
+
+Deno.test("every task and script that runs Deno with --node-modules-dir=manual installs the npm packages first", async () => {
+  // (under deno.json's auto, Deno 2.9.6 checks node_modules anew for each module of a Worker
+  // that imports an npm package, ~55 times in a trainer's start: a seventh of an anneal train's
+  // CPU time; manual takes node_modules as it is, and fails on a fresh clone without an install)
+  const denoJson = JSON.parse(await Deno.readTextFile(`${REPO_ROOT}/deno.json`));
+  assert.equal(denoJson.tasks.install.command, "deno install --quiet");
+  const manual: string[] = [];
+  for (const [name, value] of Object.entries(denoJson.tasks)) {
+    const { command, dependencies = [] } = typeof value === "string"
+      ? { command: value }
+      : value as { command: string; dependencies?: string[] };
+    const script = command.match(/^bash (tools\/\S+)$/)?.[1];
+    const text = script === undefined ? command : await Deno.readTextFile(`${REPO_ROOT}/${script}`);
+    if (!text.includes("--node-modules-dir=manual")) continue;
+    manual.push(name);
+    if (script === undefined) {
+      assert.ok(dependencies.includes("install"), `task ${name} depends on install`);
+    } else {
+      // a script installs them itself (so that it does when run as bash tools/x.sh, too), before
+      // its first deno run or test
+      const install = text.search(/\n\(?(cd "\$root" && )?deno install --quiet\)?\n/);
+      const run = text.search(/\bdeno (run|test)\b[^\n]*(--node-modules-dir=manual|"\$manual")/);
+      assert.ok(install >= 0 && install < run, `${script} (task ${name}) installs, then runs`);
+    }
+  }
+  assert.deepEqual(manual.sort(), ["anneal", "bench", "test"]);
+  const wrapper = await Deno.readTextFile(`${REPO_ROOT}/tools/anneal`);
+  const install = wrapper.indexOf('\n(cd "$root" && deno install --quiet)\n');
+  const run = wrapper.search(/\nexec deno run [^\n]*--node-modules-dir=manual/);
+  assert.ok(install > 0 && install < run, "tools/anneal installs, then runs");
 });
 
 Deno.test("anneal schedule previews learning rates as JSON and as a plot", async () => {

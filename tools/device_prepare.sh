@@ -11,11 +11,9 @@ deno=$(command -v deno || true)
 [ -x "$deno" ] || { echo "device_prepare: no deno binary (run it as 'npx -y deno@2.9.6 task device-prepare')" >&2; exit 1; }
 echo "device_prepare: $deno ($("$deno" --version | head -n 1))"
 xz -T2 -6 -c "$deno" > .dev/deno.xz
-# the npm packages the entry points use, in node_modules (deno.json: nodeModulesDir auto)
-"$deno" cache bench/main.ts bench/dense_overhead.ts bench/actor_overhead.ts bench/kernels_ab.ts \
-  bench/webgpu_ab.ts bench/evaluate.ts runtime/dense/gpu_program_test.ts optimizers/fused/*_test.ts actors/trainer_worker.ts >/dev/null
-# every package of deno.lock (with --cached-only Deno wants them all), without the bundles it
-# does not load (source maps, minified and ES2017 builds)
+# every npm package of deno.lock, in node_modules (deno.json: nodeModulesDir manual)
+"$deno" install --quiet
+# node_modules, without the bundles Deno does not load (source maps, minified and ES2017 builds)
 tar -cJf .dev/nm.tar.xz \
   --exclude='*.map' --exclude='*.min.js' --exclude='*es2017*' --exclude='*.fesm.*' \
   node_modules

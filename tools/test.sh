@@ -21,6 +21,13 @@ if ((${#need[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
 fi
 
+# The npm packages, into node_modules (~50 ms when they are there); the runs below then take them
+# as they are (--node-modules-dir=manual): under deno.json's auto, Deno 2.9.6 checks node_modules
+# anew for each module of a Worker that imports an npm package, ~55 times in a trainer's start (the
+# CLI's processes that the tests start get the flag from tests/_helpers.ts).
+deno install --quiet
+manual=--node-modules-dir=manual
+
 # One throwaway PostgreSQL cluster for every storage/sweep test (a real server, never a mock),
 # stopped when the tests end.
 if [ -z "${ANNEAL_TEST_PG_URL:-}" ]; then
@@ -64,7 +71,7 @@ gpu=("${gpu_a[@]}" "${gpu_b[@]}")
 if (($# > 0)); then
   # Chosen files or flags: the listed set (run the browser test with `deno test -A $browser`).
   # (Not exec: the EXIT trap stops the PostgreSQL server.)
-  deno test --parallel "${listed[@]}" "$@"
+  deno test "$manual" --parallel "${listed[@]}" "$@"
   exit
 fi
 
@@ -142,7 +149,7 @@ for half in webgpu_a webgpu_b; do
   (
     reruns="" # (the main run's note, if any, is the parent's to print)
     if [ "$half" = webgpu_a ]; then files=("${gpu_a[@]}"); else files=("${gpu_b[@]}"); fi
-    quiet=1 part "$half" deno test --no-check "${listed[@]}" "${files[@]}"
+    quiet=1 part "$half" deno test "$manual" --no-check "${listed[@]}" "${files[@]}"
     echo "${exits[$half]}" >"$logs/$half.exit"
     printf '%s' "$reruns" >"$logs/$half.reruns"
   ) &
@@ -152,7 +159,7 @@ done
 # doc examples and Worker entries too); without the flag each run checked its files again, and each
 # actor Worker entry a test process loaded was checked as it loaded (with a cold cache, a test of
 # one short run took 25 s against 2.5 s), as was each batch of doc examples.
-part main deno test --no-check --parallel "${listed[@]}" --ignore="$ignored"
+part main deno test "$manual" --no-check --parallel "${listed[@]}" --ignore="$ignored"
 for pid in "${background[@]}"; do wait "$pid" || true; done
 for half in webgpu_a webgpu_b; do
   echo
@@ -162,7 +169,7 @@ for half in webgpu_a webgpu_b; do
   reruns+=$(cat "$logs/$half.reruns" 2>/dev/null || true)
   ((exits[$half] == 0)) || status=1
 done
-part browser deno test --no-check --allow-all "$browser"
+part browser deno test "$manual" --no-check --allow-all "$browser"
 for name in main webgpu_a webgpu_b browser; do
   if ((exits[$name] != 0)); then
     echo
