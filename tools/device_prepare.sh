@@ -11,7 +11,7 @@ deno=$(command -v deno || true)
 [ -x "$deno" ] || { echo "device_prepare: no deno binary (run it as 'npx -y deno@2.9.6 task device-prepare')" >&2; exit 1; }
 echo "device_prepare: $deno ($("$deno" --version | head -n 1))"
 xz -T2 -6 -c "$deno" > .dev/deno.xz
-# every npm package of deno.lock, in node_modules (deno.json: nodeModulesDir manual)
+# every npm package of deno.lock, in node_modules (as the install task does)
 "$deno" install --quiet
 # node_modules, without the bundles Deno does not load (source maps, minified and ES2017 builds)
 tar -cJf .dev/nm.tar.xz \
