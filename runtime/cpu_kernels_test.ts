@@ -358,7 +358,9 @@ Deno.test("the cpu's Slice copies tfjs's kernel's values for drawn shapes, begin
     ),
     { numRuns: 200 },
   );
-  assert.ok(copied > 25, `${copied} of 200 drawn slices were not contiguous`);
+  // (a check that the draws reach the copy at all: over 2,000 seeds ~37 of 200 did, sd ~5.5, as
+  // few as 22; the bound is 5 sd below, where 25 failed ~2% of runs)
+  assert.ok(copied > 9, `${copied} of 200 drawn slices were not contiguous`);
 });
 
 Deno.test("the cpu's SplitV copies tfjs's kernel's pieces for drawn shapes, axes, split sizes and dtypes", () => {
@@ -510,7 +512,9 @@ Deno.test("the cpu's Sum over leading axes gives tfjs's kernel's bits, and leave
     ),
     { numRuns: 200 },
   );
-  assert.ok(taken > 50, `${taken} of 200 drawn sums were over leading axes`);
+  // (a check that the draws reach the sum at all: over 3,000 seeds ~69 of 200 did, sd ~6.6, as few
+  // as 46; the bound is 5 sd below, where 50 failed ~0.1% of runs)
+  assert.ok(taken > 35, `${taken} of 200 drawn sums were over leading axes`);
 });
 
 Deno.test("selecting the cpu backend puts anneal's kernels in front of tfjs's, and a cnn and an lstm train on them to tfjs's kernels' weights", async () => {
