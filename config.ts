@@ -152,7 +152,8 @@ export const RunConfigSchema = z.strictObject({
   fusedModel: z.boolean().default(true),
   /**
    * Mixed precision: store the activations as float16 (half the memory and bandwidth: an MLP's
-   * hidden layers, a cnn's conv blocks, an rnn's input projections and saved gates) while
+   * hidden layers, a cnn's conv blocks, an rnn's input projections and saved gates, and with
+   * even units its states and outputs) while
    * weights, gradients, optimizer state and arithmetic stay float32, so no loss scaling is
    * needed. Only where the WGSL step runs (WebGPU; even hidden widths and filter counts, a GRU's
    * units even); any other run asking for it fails at the start, saying why.

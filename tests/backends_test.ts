@@ -367,6 +367,35 @@ Deno.test("mixedPrecision through the actors: a cnn on Fashion-MNIST stores floa
   );
 });
 
+Deno.test("mixedPrecision through the actors: a GRU over Fashion-MNIST's rows stores float16 states, trains, and evaluates its test set", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const { result, events } = await trainCollect({
+    runsDir: dir,
+    backend: "webgpu",
+    epochs: 3,
+    batchSize: 32,
+    mixedPrecision: true,
+    data: { kind: "idx", flatten: false, limit: 320, testLimit: 64 },
+    model: { kind: "rnn", cell: "gru", units: 16 },
+    optimizer: { name: "adam", lr: 0.01 },
+  });
+  assert.equal(result.status, "completed", result.reason);
+  const meta = JSON.parse(await Deno.readTextFile(`${result.runDir}/meta.json`));
+  assert.equal(meta.precision, "mixed");
+  assert.equal(meta.modelPath, "wgsl");
+  const epochs = events.flatMap((e) => (e.type === "epoch" ? [e.metrics] : []));
+  const losses = epochs.map((m) => m.loss);
+  assert.equal(losses.length, 3);
+  assert.ok(
+    losses.every(Number.isFinite) && losses.at(-1)! < losses[0],
+    `loss should fall: ${losses}`,
+  );
+  assert.ok(epochs.every((m) => Number.isFinite(m.valLoss)), JSON.stringify(epochs));
+  const test = events.find((e) => e.type === "test");
+  assert.ok(test?.type === "test" && Number.isFinite(test.metrics.loss), JSON.stringify(test));
+});
+
 Deno.test("budgets stop a run: maxSteps mid-epoch, and the summary says why", async () => {
   await using runs = await tempRunsDir();
   const { dir } = runs;

@@ -482,6 +482,13 @@ export async function checkMixedPrecision(c: ParityCase, exact?: number): Promis
       Object.values(await full.readWeights()),
     ];
     wb.forEach((w, i) => close(wa[i].values, w.values, `weight ${i}`, 1e-2, c.floor));
+    // an evaluation (the forward alone: an rnn's in the WGSL step on any adapter, the others'
+    // there on a hardware GPU) to half rounding too
+    const held = batch(rng, 20, inputs, c.shape);
+    const [ea, eb] = await Promise.all(
+      [mixed, full].map(async (engine) => (await engine.readStats([engine.evaluate(held)]))[0]),
+    );
+    close([ea.loss], [eb.loss], "evaluation loss", 1e-2);
   } finally {
     mixed.dispose();
     full.dispose();

@@ -123,9 +123,9 @@ export interface DensePlan {
   /**
    * Store the hidden layers' activations as float16 (mixed precision; the logits, gradients,
    * weights and arithmetic stay float32), and the conv blocks' convolution and pooled outputs
-   * (see `ConvStage`), and the recurrent layers' input projections and saved gates (see
-   * `RecurrentStage`). Needs an even number of units in every hidden layer, of filters in every
-   * conv block, and of a GRU's units.
+   * (see `ConvStage`), and the recurrent layers' input projections and saved gates, and with
+   * even units their states and output sequences (see `RecurrentStage`). Needs an even number of
+   * units in every hidden layer, of filters in every conv block, and of a GRU's units.
    */
   halfActivations?: boolean;
   /**

@@ -20,8 +20,10 @@
  *   into the layer beneath.
  *
  * Under mixed precision (`half`) the input projections and the saved gates are stored as float16
- * pairs (`pack2x16float`): the stage's largest buffers but its gradients', which stay float32
- * with the states, the outputs and all arithmetic.
+ * pairs (`pack2x16float`), and so, where the units are even (`halfStates`: a pair of units never
+ * spans two rows), are the states, the LSTM's cell states and the output sequences: every
+ * activation the stage keeps. The recurrence then carries each state rounded to float16 into
+ * the next step, as a float16 LSTM does. The gradients and all arithmetic stay float32.
  *
  * Everything inside the stage is time-major (row `t * batch + b`): the batch's inputs, stored
  * batch-major, are transposed once. The state sequence keeps a zero slot before the first step,
@@ -139,7 +141,10 @@ interface LayerBuffers {
    * `vec4<f32>`, or under `half` two words of float16 pairs).
    */
   acts: GPUBuffer;
-  /** The outputs, [T + 1, rows, units]: slot 0 zero (the initial state), slot t + 1 = h_t. */
+  /**
+   * The outputs, [T + 1, rows, units]: slot 0 zero (the initial state), slot t + 1 = h_t (float16
+   * pairs under `halfStates`, as are `cs`, `out` and `dropped`).
+   */
   hs: GPUBuffer;
   /** LSTM's cell states, laid out as `hs`. */
   cs?: GPUBuffer;
@@ -175,8 +180,13 @@ export class RecurrentStage {
   readonly activation = "linear" as const;
   /** Whether the projections and saved gates are float16 pairs (mixed precision). */
   readonly half: boolean;
-  /** The head's input (the last layer's last output) is float32 either way. */
-  readonly halfFeatures = false;
+  /**
+   * Whether the states, cell states and output sequences are float16 pairs too: under mixed
+   * precision with an even number of units (a pair of units a word, within a row).
+   */
+  readonly halfStates: boolean;
+  /** Whether the head's input (the last layer's last output) is float16 pairs: `halfStates`. */
+  readonly halfFeatures: boolean;
   readonly #backend: WebGpuBackendInternals;
   readonly #device: GPUDevice;
   #buffers: LayerBuffers[] = [];
@@ -190,6 +200,8 @@ export class RecurrentStage {
   constructor(backend: WebGpuBackendInternals, plan: RecurrentPlan, half = false) {
     this.plan = plan;
     this.half = half;
+    this.halfStates = half && plan.units % 2 === 0;
+    this.halfFeatures = this.halfStates;
     this.#backend = backend;
     this.#device = backend.device;
     const width = gateCount(plan.cell) * plan.units;
@@ -247,6 +259,9 @@ export class RecurrentStage {
     const width = gateCount(cell) * units;
     const seq = steps * rows;
     this.#xt = this.#storage(seq * layers[0].inputs, "inputs, time-major");
+    // (the states' and sequences' float16 pairs: units even, so each count is)
+    const states = (floats: number, what: string, i: number) =>
+      this.#storage(floats / this.#statesHalved, `${what} ${i}`);
     this.#buffers = layers.map((layer, i) => {
       const top = i === layers.length - 1;
       const parts = (floats: number, what: string) =>
@@ -254,11 +269,11 @@ export class RecurrentStage {
       return {
         gx: this.#storage(seq * width / this.#halved, `projections ${i}`),
         acts: this.#storage(seq * 4 * units / this.#halved, `gates ${i}`),
-        hs: this.#storage((steps + 1) * rows * units, `outputs ${i}`),
-        cs: cell === "lstm" ? this.#storage((steps + 1) * rows * units, `cells ${i}`) : undefined,
-        out: this.#storage((top ? 1 : steps) * rows * units, `sequence ${i}`),
+        hs: states((steps + 1) * rows * units, "outputs", i),
+        cs: cell === "lstm" ? states((steps + 1) * rows * units, "cells", i) : undefined,
+        out: states((top ? 1 : steps) * rows * units, "sequence", i),
         dropped: this.plan.dropout && !top
-          ? this.#storage(seq * units, `sequence after dropout ${i}`)
+          ? states(seq * units, "sequence after dropout", i)
           : undefined,
         dout: this.#storage((top ? 1 : steps) * rows * units, `sequence gradient ${i}`),
         dzx: this.#storage(seq * width, `gate gradients ${i}`),
@@ -297,6 +312,11 @@ export class RecurrentStage {
     return this.half ? 2 : 1;
   }
 
+  /** 2 where the states and output sequences are float16 pairs, else 1. */
+  get #statesHalved(): number {
+    return this.halfStates ? 2 : 1;
+  }
+
   /** Layer `i`'s output sequence as the next layer takes it (after dropout, where it drops). */
   #sequence(i: number): GPUBuffer {
     return this.#buffers[i].dropped ?? this.#buffers[i].out;
@@ -315,19 +335,21 @@ export class RecurrentStage {
     const { steps, units } = this.plan;
     const own = this.#buffers;
     const scale = floatBits(1 / (1 - this.plan.dropout!));
+    // (forward: float16 pairs under halfStates, a thread a pair; the gradients float32)
+    const pairs = direction === "forward" && this.halfStates;
     return {
       pipeline: pipelineFor(
         this.#device,
-        `sequence-dropout-${direction}`,
+        `sequence-dropout-${direction}-${+pairs}`,
         () =>
           direction === "forward"
-            ? outputWgsl("linear", false, true, true)
+            ? outputWgsl("linear", pairs, true, true)
             : dropoutBackwardWgsl(true),
       ),
       buffers: () =>
         direction === "forward" ? [mask(i), own[i].out, own[i].dropped!] : [mask(i), own[i].dout],
       uniforms: (rows) => [steps * rows * units, scale, rows, steps],
-      groups: (rows) => grid(steps * rows * units, 256),
+      groups: (rows) => grid(steps * rows * units / (pairs ? 2 : 1), 256),
     };
   }
 
@@ -358,7 +380,7 @@ export class RecurrentStage {
           tensorBuffer(this.#backend, layer.bias),
           this.#buffers[i].gx,
         ],
-        half: { out: this.half },
+        half: { a: i > 0 && this.halfStates, out: this.half },
       }));
       const top = i === layers.length - 1;
       for (let t = 0; t < steps; t++) {
@@ -427,6 +449,7 @@ export class RecurrentStage {
             beneath.out,
             beneath.dout,
           ],
+          half: { prev: this.halfStates },
         }));
         // (through the dropout between them: the gradient at the layer beneath's output)
         if (this.plan.dropout) out.push(this.#dropoutDispatch(i - 1, "backward", mask));
@@ -439,12 +462,14 @@ export class RecurrentStage {
         dims: this.#kernelDims(layer),
         operands: () => [input(), own.dzx],
         grad: () => grad(first),
+        half: { a: i > 0 && this.halfStates },
         partials: kernelParts && (() => kernelParts),
       }));
       out.push(...gradDispatches(device, {
         dims: this.#recurrentDims(),
         operands: () => [own.hs, dzh],
         grad: () => grad(first + 1),
+        half: { a: this.halfStates },
         partials: recurrentParts && (() => recurrentParts),
       }));
       for (const [j, source] of [[first + 2, own.dzx], [first + 3, dzh]] as const) {
@@ -463,15 +488,19 @@ export class RecurrentStage {
    */
   #stepDispatch(
     direction: "forward" | "backward",
-    code: (cell: RecurrentPlan["cell"], half: boolean) => string,
+    code: (cell: RecurrentPlan["cell"], half: boolean, halfStates: boolean) => string,
     t: number,
     top: boolean,
     buffers: () => GPUBuffer[],
   ): Dispatch {
     const { cell, units, steps } = this.plan;
-    const half = this.half;
+    const { half, halfStates } = this;
     return {
-      pipeline: pipelineFor(this.#device, `${cell}-${direction}-${+half}`, () => code(cell, half)),
+      pipeline: pipelineFor(
+        this.#device,
+        `${cell}-${direction}-${+half}${+halfStates}`,
+        () => code(cell, half, halfStates),
+      ),
       buffers,
       uniforms: (rows) => [rows, units, t, steps, top ? 1 : 0],
       groups: (rows) => [Math.ceil(units / STEP_UNITS), Math.ceil(rows / STEP_SAMPLES)],
@@ -498,8 +527,11 @@ export class RecurrentStage {
     const inputs = 2 * seq * layers[0].inputs; // the batch's and the time-major copy
     return layers.reduce((floats, _, i) => {
       const top = i === layers.length - 1;
-      const states = (cell === "lstm" ? 2 : 1) * (steps + 1) * rows * units;
-      const sequences = (this.plan.dropout && !top ? 3 : 2) * (top ? 1 : steps) * rows * units;
+      // (the states, and the sequences but their gradient, float16 pairs under halfStates)
+      const states = (cell === "lstm" ? 2 : 1) * (steps + 1) * rows * units / this.#statesHalved;
+      const sequence = (top ? 1 : steps) * rows * units;
+      const sequences = sequence +
+        (this.plan.dropout && !top ? 2 : 1) * sequence / this.#statesHalved;
       // (the projections and saved gates float16 pairs under `half`; the gate gradients float32)
       const gates = (cell === "gru" ? 2 : 1) * seq * width + (seq * width + seq * 4 * units) /
           this.#halved;
@@ -609,46 +641,119 @@ const cellThread = `
  * torch's cell (each product with its bias, then their sum): LSTM `c = f c' + i g`,
  * `h = o tanh(c)`; GRU `n = tanh(x_n + r (h U_n + b_hn))`, `h = n + z (h' - n)`. Writes the gates
  * (and GRU's `h U_n + b_hn`), the state, and the output: every step's below the top layer, the
- * last one's at the top.
+ * last one's at the top. Under `halfStates` (float16 pairs of states and outputs) a thread takes
+ * the cells of a pair of units, whose values it writes as one word.
  */
-function forwardStepWgsl(cell: RecurrentPlan["cell"], half: boolean): string {
+function forwardStepWgsl(cell: RecurrentPlan["cell"], half: boolean, halfStates: boolean): string {
   const gates = gateCount(cell);
   // the projection of gate k (0 ..) at unit j of the row starting at g
   const gx = (k: number) => element("gx", `g + ${k ? `${k}u * H + ` : ""}j`, half);
   const threads = STEP_UNITS * FORWARD_SLICES;
   const accs = Array.from({ length: gates }, (_, k) => `acc${k}`);
+  const state = (buffer: string, e: string) => element(buffer, e, halfStates);
   const body = cell === "lstm"
     ? `
-  let cPrev = select(0.0, cs[prev], t > 0u);
+  let cPrev = select(0.0, ${state("cs", "prev")}, t > 0u);
   let ig = sigm(${gx(0)} + (sum0 + bh[j]));
   let fg = sigm(${gx(1)} + (sum1 + bh[H + j]));
   let gg = tanhc(${gx(2)} + (sum2 + bh[2u * H + j]));
   let og = sigm(${gx(3)} + (sum3 + bh[3u * H + j]));
   let c = fg * cPrev + ig * gg;
   let h = og * tanhc(c);
-  cs[next] = c;
   let saved = vec4<f32>(ig, fg, gg, og);`
     : `
-  let hPrev = select(0.0, hs[prev], t > 0u);
+  let hPrev = select(0.0, ${state("hs", "prev")}, t > 0u);
   let z = sigm(${gx(0)} + (sum0 + bh[j]));
   let r = sigm(${gx(1)} + (sum1 + bh[H + j]));
   let hn = sum2 + bh[2u * H + j];
   let n = tanhc(${gx(2)} + r * hn);
   let h = n + z * (hPrev - n);
+  let c = 0.0;
   let saved = vec4<f32>(z, r, n, hn);`;
+  // Writes the state (h, and LSTM's c), the output and (step 0) the zero slot: of the thread's
+  // unit `j`, or under halfStates of its pair `j0`, `j0 + 1` (`lo`, `hi`) as one word.
+  const lstm = cell === "lstm";
+  const writes = halfStates
+    ? `
+  let h = pack2x16float(vec2<f32>(lo.x, hi.x));
+  let prev = ((t * B + b) * H + j0) >> 1u;
+  let next = (((t + 1u) * B + b) * H + j0) >> 1u;
+  hs[next] = h;
+  ${lstm ? "cs[next] = pack2x16float(vec2<f32>(lo.y, hi.y));" : ""}
+  if (t == 0u) {
+    hs[prev] = 0u;
+    ${lstm ? "cs[prev] = 0u;" : ""}
+  }
+  if (dims.top == 0u) {
+    outs[((t * B + b) * H + j0) >> 1u] = h;
+  } else if (t + 1u == dims.T) {
+    outs[(b * H + j0) >> 1u] = h;
+  }`
+    : `
+  let h = hc.x;
+  let prev = (t * B + b) * H + j;
+  let next = ((t + 1u) * B + b) * H + j;
+  hs[next] = h;
+  ${lstm ? "cs[next] = hc.y;" : ""}
+  if (t == 0u) {
+    // slot 0, the initial state, is zero: written here, as a smaller micro-batch before wrote
+    // its own slot 1 there (the backward pass and the recurrent kernel's gradient read it)
+    hs[prev] = 0.0;
+    ${lstm ? "cs[prev] = 0.0;" : ""}
+  }
+  if (dims.top == 0u) {
+    outs[(t * B + b) * H + j] = h;
+  } else if (t + 1u == dims.T) {
+    outs[b * H + j] = h;
+  }`;
+  // The cell threads: one a unit of a sample (as `cellThread`), or a pair of units
+  const cells = halfStates
+    ? `
+  if (li >= ${(STEP_UNITS / 2) * STEP_SAMPLES}u) { return; }
+  let s = li / ${STEP_UNITS / 2}u;
+  let b = b0 + s;
+  let pair = (li % ${STEP_UNITS / 2}u) * 2u;
+  let j0 = wg.x * ${STEP_UNITS}u + pair;
+  // (units even: j0 + 1 < H where j0 < H)
+  if (j0 >= H || b >= B) { return; }
+  let lo = cellAt(pair, j0, s, b);
+  let hi = cellAt(pair + 1u, j0 + 1u, s, b);`
+    : `${cellThread}
+  let hc = cellAt(u, j, s, b);`;
   return `${STEP_DIMS}
 @group(0) @binding(1) var<storage, read> gx: array<${word(half)}>;
 @group(0) @binding(2) var<storage, read> U: array<f32>;
 @group(0) @binding(3) var<storage, read> bh: array<f32>;
-@group(0) @binding(4) var<storage, read_write> hs: array<f32>;
+@group(0) @binding(4) var<storage, read_write> hs: array<${word(halfStates)}>;
 @group(0) @binding(5) var<storage, read_write> acts: array<${savedWord(half)}>;${
     half ? HALF_WGSL : ""
   }
-@group(0) @binding(6) var<storage, read_write> outs: array<f32>;
-${cell === "lstm" ? "@group(0) @binding(7) var<storage, read_write> cs: array<f32>;" : ""}
+@group(0) @binding(6) var<storage, read_write> outs: array<${word(halfStates)}>;
+${lstm ? `@group(0) @binding(7) var<storage, read_write> cs: array<${word(halfStates)}>;` : ""}
 var<workgroup> staged: array<vec4<f32>, ${FORWARD_CHUNK}>;
 // gate k's partial sums at [k * ${threads} + li]
 var<workgroup> partial: array<vec4<f32>, ${gates * threads}>;
+
+// The cell of unit j (the workgroup's unit u) of sample b (the workgroup's s), from the
+// partial sums: writes its saved gates, returns (h, c) (GRU: c 0).
+fn cellAt(u: u32, j: u32, s: u32, b: u32) -> vec2<f32> {
+  let H = dims.H;
+  let B = dims.B;
+  let t = dims.t;
+  let width = ${gates}u * H;
+  ${accs.map((_, k) => `var sum${k} = 0.0;`).join(" ")}
+  for (var k = 0u; k < ${FORWARD_SLICES}u; k++) {
+    let at = k * ${STEP_UNITS}u + u;
+    ${accs.map((_, k) => `sum${k} += partial[${k ? `${k * threads}u + ` : ""}at][s];`).join(" ")}
+  }
+  let prev = (t * B + b) * H + j;
+  let g = (t * B + b) * width;
+  ${body}
+  acts[(t * B + b) * H + j] = ${
+    half ? "vec2<u32>(pack2x16float(saved.xy), pack2x16float(saved.zw))" : "saved"
+  };
+  return vec2<f32>(h, c);
+}
 ${stepMain(gates, FORWARD_SLICES)}
   ${accs.map((a) => `var ${a} = vec4<f32>(0.0);`).join(" ")}
   if (t > 0u) {
@@ -658,7 +763,7 @@ ${stepMain(gates, FORWARD_SLICES)}
       for (var m = li; m < count; m += ${threads}u) {
         var v = vec4<f32>(0.0);
         for (var s = 0u; s < ${STEP_SAMPLES}u; s++) {
-          if (b0 + s < B) { v[s] = hs[(t * B + b0 + s) * H + m0 + m]; }
+          if (b0 + s < B) { v[s] = ${state("hs", "(t * B + b0 + s) * H + m0 + m")}; }
         }
         staged[m] = v;
       }
@@ -675,31 +780,8 @@ ${stepMain(gates, FORWARD_SLICES)}
   }
   ${accs.map((a, k) => `partial[${k ? `${k * threads}u + ` : ""}li] = ${a};`).join(" ")}
   workgroupBarrier();
-  ${cellThread}
-  ${accs.map((_, k) => `var sum${k} = 0.0;`).join(" ")}
-  for (var k = 0u; k < ${FORWARD_SLICES}u; k++) {
-    let at = k * ${STEP_UNITS}u + u;
-    ${accs.map((_, k) => `sum${k} += partial[${k ? `${k * threads}u + ` : ""}at][s];`).join(" ")}
-  }
-  let prev = (t * B + b) * H + j;
-  let next = ((t + 1u) * B + b) * H + j;
-  let g = (t * B + b) * width;
-  ${body}
-  hs[next] = h;
-  if (t == 0u) {
-    // slot 0, the initial state, is zero: written here, as a smaller micro-batch before wrote
-    // its own slot 1 there (the backward pass and the recurrent kernel's gradient read it)
-    hs[prev] = 0.0;
-    ${cell === "lstm" ? "cs[prev] = 0.0;" : ""}
-  }
-  acts[(t * B + b) * H + j] = ${
-    half ? "vec2<u32>(pack2x16float(saved.xy), pack2x16float(saved.zw))" : "saved"
-  };
-  if (dims.top == 0u) {
-    outs[(t * B + b) * H + j] = h;
-  } else if (t + 1u == dims.T) {
-    outs[b * H + j] = h;
-  }
+  ${cells}
+  ${writes}
 }
 `;
 }
@@ -714,13 +796,18 @@ ${stepMain(gates, FORWARD_SLICES)}
  * step; then per (unit, sample) the gates' pre-activation gradients and the gradient carried to
  * the step before (LSTM: the cell state's).
  */
-function backwardStepWgsl(cell: RecurrentPlan["cell"], half: boolean): string {
+function backwardStepWgsl(
+  cell: RecurrentPlan["cell"],
+  half: boolean,
+  halfStates: boolean,
+): string {
   const gates = gateCount(cell);
   const threads = STEP_UNITS * BACKWARD_SLICES;
+  const state = (e: string) => element("state", e, halfStates);
   const body = cell === "lstm"
     ? `
-  let c = state[next];
-  let cPrev = state[prev];
+  let c = ${state("next")};
+  let cPrev = ${state("prev")};
   let tc = tanhc(c);
   var dc = dh * sv.w * (1.0 - tc * tc);
   if (later) { dc += carry[b * H + j]; }
@@ -735,7 +822,7 @@ function backwardStepWgsl(cell: RecurrentPlan["cell"], half: boolean): string {
   carry[b * H + j] = dc * sv.y;`
     : `
   if (later) { dh += carry[b * H + j]; }
-  let hPrev = state[prev];
+  let hPrev = ${state("prev")};
   let z = sv.x;
   let r = sv.y;
   let n = sv.z;
@@ -754,7 +841,9 @@ function backwardStepWgsl(cell: RecurrentPlan["cell"], half: boolean): string {
   return `${STEP_DIMS}
 @group(0) @binding(1) var<storage, read> ut: array<f32>;
 @group(0) @binding(2) var<storage, read> acts: array<${savedWord(half)}>;
-@group(0) @binding(3) var<storage, read> state: array<f32>;
+@group(0) @binding(3) var<storage, read> state: array<${word(halfStates)}>;${
+    halfStates ? HALF_WGSL : ""
+  }
 @group(0) @binding(4) var<storage, read> dout: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dzx: array<f32>;
 @group(0) @binding(6) var<storage, read_write> carry: array<f32>;

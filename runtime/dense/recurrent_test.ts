@@ -292,8 +292,9 @@ for (const cell of ["lstm", "gru"] as const) {
   });
 }
 
-// Mixed precision: the projections and saved gates float16, the states and gradients float32.
-// 70 units: pairs of projections across two workgroups of units.
+// Mixed precision: the projections and saved gates float16, and with even units the states, cell
+// states and output sequences; the gradients float32. 70 units: pairs of projections across two
+// workgroups of units; 34: a last workgroup of one pair of units; 5 (odd): the states float32.
 const MIXED_CASES: ParityCase[] = [
   {
     // (SGD: Adam moves a weight by ~lr whatever its gradient's size, so a gradient near zero
@@ -316,6 +317,24 @@ const MIXED_CASES: ParityCase[] = [
     shape: { inputShape: [4, 3], targetSize: 2, task: "regression" },
     steps: [[12, 12], [12, 5], [12, 12]],
   },
+  {
+    name: "two GRU layers of 34 units with dropout 0.3, cross-entropy, sgd",
+    config: {
+      model: { kind: "rnn", cell: "gru", units: 34, layers: 2, dropout: 0.3 },
+      optimizer: { name: "sgd", lr: 0.1 },
+    },
+    shape: { inputShape: [7, 3], targetSize: 1, task: "classification", numClasses: 3 },
+    steps: [[18], [18], [11]],
+  },
+  {
+    name: "two LSTM layers of 5 units (odd: float32 states), mse, sgd",
+    config: {
+      model: { kind: "rnn", cell: "lstm", units: 5, layers: 2 },
+      optimizer: { name: "sgd", lr: 0.1 },
+    },
+    shape: { inputShape: [5, 4], targetSize: 1, task: "regression" },
+    steps: [[16], [16], [9]],
+  },
 ];
 
 for (const c of MIXED_CASES) {
@@ -326,7 +345,7 @@ for (const c of MIXED_CASES) {
   });
 }
 
-Deno.test("mixed precision halves the recurrent layers' projections and saved gates, and says so in the plan's memory", async () => {
+Deno.test("mixed precision halves the recurrent layers' projections and saved gates, with even units their states and outputs too, and says so in the plan's memory", async () => {
   await ready;
   const shape: DataShape = {
     inputShape: [10, 8],
@@ -334,9 +353,9 @@ Deno.test("mixed precision halves the recurrent layers' projections and saved ga
     task: "classification",
     numClasses: 3,
   };
-  const bytes = async (mixedPrecision: boolean, cell: string) => {
+  const bytes = async (mixedPrecision: boolean, cell: string, units: number) => {
     const engine = new TrainingEngine(
-      parseConfig({ backend: "webgpu", model: { kind: "rnn", cell, units: 32 }, mixedPrecision }),
+      parseConfig({ backend: "webgpu", model: { kind: "rnn", cell, units }, mixedPrecision }),
       shape,
     );
     try {
@@ -346,10 +365,18 @@ Deno.test("mixed precision halves the recurrent layers' projections and saved ga
       engine.dispose();
     }
   };
-  for (const [cell, gates] of [["lstm", 4], ["gru", 3]] as const) {
-    // per step of each sequence: gates x units projections and 4 x units saved values, halved
-    const saved = 4 * 64 * 10 * 32 * (gates + 4) / 2;
-    assert.equal(await bytes(false, cell) - await bytes(true, cell), saved, cell);
+  const cases = [["lstm", 4, 32], ["gru", 3, 32], ["lstm", 4, 33]] as const;
+  for (const [cell, gates, units] of cases) {
+    // per step of each sequence: gates x units projections and 4 x units saved values, halved;
+    // with even units also the states (T + 1 slots, an LSTM's cell states too) and the last
+    // layer's output, the head's input (its gradient stays float32)
+    const gateValues = 64 * 10 * units * (gates + 4);
+    const stateValues = units % 2 === 0
+      ? (cell === "lstm" ? 2 : 1) * 11 * 64 * units + 64 * units
+      : 0;
+    const saved = 4 * (gateValues + stateValues) / 2;
+    const what = `${cell} of ${units} units`;
+    assert.equal(await bytes(false, cell, units) - await bytes(true, cell, units), saved, what);
   }
 });
 
