@@ -16,7 +16,7 @@ import assert from "node:assert/strict";
 import fc from "npm:fast-check@4.10.2";
 import { releaseWebGpu, selectBackend } from "../backend.ts";
 import { type DataShape, outputUnits } from "../engine.ts";
-import { checkParity, checkWebGpuParity, type ParityCase } from "./_parity.ts";
+import { checkMixedPrecision, checkParity, checkWebGpuParity, type ParityCase } from "./_parity.ts";
 import { productSplit, SPLIT_MIN_K } from "./dispatch.ts";
 import { HOST_STEP_MAX_WORK } from "./host_program.ts";
 
@@ -468,6 +468,23 @@ Deno.test("random cases: the WGSL conv step matches tfjs on WebGPU", async () =>
 Deno.test("random cases: the WGSL recurrent step matches tfjs on WebGPU", async () => {
   await selectBackend("webgpu", "rnn");
   await property(rnnCase, 10, checkWebGpuParity);
+});
+
+/**
+ * The rnn cases under mixed precision (float16 projections and saved gates, and with even units
+ * the states and output sequences), held to the same step in float32 (`checkMixedPrecision`:
+ * losses, norms, weights and an evaluation within 1%): a GRU's units made even, as mixed
+ * precision needs; an LSTM's odd or even.
+ */
+const mixedRnnCase: fc.Arbitrary<ParityCase> = rnnCase.map((c) => {
+  const model = c.config.model as { cell: string; units: number };
+  const units = model.cell === "gru" ? model.units + model.units % 2 : model.units;
+  return { ...c, config: { ...c.config, model: { ...model, units } } };
+});
+
+Deno.test("random cases: mixed precision in the WGSL recurrent step trains like float32 to half rounding", async () => {
+  await selectBackend("webgpu", "rnn");
+  await property(mixedRnnCase, 6, (c) => checkMixedPrecision(c));
 });
 
 Deno.test("release the WebGPU device", releaseWebGpu);
