@@ -12,7 +12,10 @@ import { loadCheckpoint, train } from "../mod.ts";
 import { signalWhen, tempRunsDir } from "./_helpers.ts";
 
 // 2e7 samples take 3-4 s to generate on the 2-core machine (5e7: 8-10 s), and 1.5 s to shuffle
-// for the first epoch (in chunks too: in one go, it was a stalled data loader)
+// for the first epoch (in chunks too: in one go, it was a stalled data loader). The timeout, 3 s,
+// is shorter than that load, and pinged every 750 ms: a chunk of ~0.23 s may take ~7x longer on
+// a loaded machine (at 1.5 s, pinged every 375 ms, the test failed 2 of 3 runs on one core shared
+// with 3 busy threads)
 Deno.test("a load longer than the stall timeout, split for validation, is not a stalled data loader", async () => {
   await using runs = await tempRunsDir();
   const result = await train({
@@ -21,7 +24,7 @@ Deno.test("a load longer than the stall timeout, split for validation, is not a 
     maxSteps: 2,
     // (and held out: the split's shuffle and copies pause alike)
     data: { kind: "synthetic-linear", n: 2e7, validationSplit: 0.1 },
-  }, { stallTimeoutMs: 1500 }).result;
+  }, { stallTimeoutMs: 3000 }).result;
   assert.equal(result.status, "stopped", result.reason);
   assert.equal(result.steps, 2);
 });
