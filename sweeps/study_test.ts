@@ -22,8 +22,7 @@ async function bestOf(sampler: Sampler, seed: number): Promise<number> {
     objective: (params) => Promise.resolve(noisyBowl(params)),
     trials: 30,
     seed,
-    // the samplers' random numbers depend on the worker id (a random suffix by default): fixed
-    // here so that the comparison is the same every run
+    // (the samplers' random numbers follow the seed and each trial's index, not the worker id)
     workerId: "worker-0",
   });
   await storage.close();
@@ -156,7 +155,7 @@ Deno.test("a study continued with the grid sampler after random trials runs ever
       objective,
       trials: 3,
       seed: 1,
-      // (the random draws follow the worker id too, random by default)
+      // (the random draws follow the seed and each trial's index, not the worker id)
       workerId: "worker-0",
     });
     assert.equal(first.trials.length, 3);
