@@ -342,43 +342,20 @@ Deno.test("a model the fused steps do not take says why: the plan event and meta
   }
 });
 
-Deno.test("mixedPrecision through the actors: a cnn on Fashion-MNIST stores float16 activations in its conv blocks", async () => {
+/**
+ * Trains 3 epochs of 320 Fashion-MNIST images (test set 64) with `mixedPrecision` on WebGPU
+ * through the actors: the run completes as `precision: "mixed"` on the WGSL step, its loss falls,
+ * and every epoch's metrics and the test pass's are finite. Returns the events.
+ */
+async function trainMixed(overrides: Record<string, unknown>) {
   await using runs = await tempRunsDir();
-  const { dir } = runs;
   const { result, events } = await trainCollect({
-    runsDir: dir,
+    runsDir: runs.dir,
     backend: "webgpu",
     epochs: 3,
     batchSize: 32,
     mixedPrecision: true,
-    data: { kind: "idx", limit: 320, testLimit: 64 },
-    model: { kind: "cnn", filters: [4, 8], dense: [16] },
-    optimizer: { name: "adam", lr: 0.003 },
-  });
-  assert.equal(result.status, "completed", result.reason);
-  const meta = JSON.parse(await Deno.readTextFile(`${result.runDir}/meta.json`));
-  assert.equal(meta.precision, "mixed");
-  assert.equal(meta.modelPath, "wgsl");
-  const losses = events.flatMap((e) => (e.type === "epoch" ? [e.metrics.loss] : []));
-  assert.equal(losses.length, 3);
-  assert.ok(
-    losses.every(Number.isFinite) && losses.at(-1)! < losses[0],
-    `loss should fall: ${losses}`,
-  );
-});
-
-Deno.test("mixedPrecision through the actors: a GRU over Fashion-MNIST's rows stores float16 states, trains, and evaluates its test set", async () => {
-  await using runs = await tempRunsDir();
-  const { dir } = runs;
-  const { result, events } = await trainCollect({
-    runsDir: dir,
-    backend: "webgpu",
-    epochs: 3,
-    batchSize: 32,
-    mixedPrecision: true,
-    data: { kind: "idx", flatten: false, limit: 320, testLimit: 64 },
-    model: { kind: "rnn", cell: "gru", units: 16 },
-    optimizer: { name: "adam", lr: 0.01 },
+    ...overrides,
   });
   assert.equal(result.status, "completed", result.reason);
   const meta = JSON.parse(await Deno.readTextFile(`${result.runDir}/meta.json`));
@@ -394,6 +371,22 @@ Deno.test("mixedPrecision through the actors: a GRU over Fashion-MNIST's rows st
   assert.ok(epochs.every((m) => Number.isFinite(m.valLoss)), JSON.stringify(epochs));
   const test = events.find((e) => e.type === "test");
   assert.ok(test?.type === "test" && Number.isFinite(test.metrics.loss), JSON.stringify(test));
+}
+
+Deno.test("mixedPrecision through the actors: a cnn on Fashion-MNIST stores float16 activations in its conv blocks", async () => {
+  await trainMixed({
+    data: { kind: "idx", limit: 320, testLimit: 64 },
+    model: { kind: "cnn", filters: [4, 8], dense: [16] },
+    optimizer: { name: "adam", lr: 0.003 },
+  });
+});
+
+Deno.test("mixedPrecision through the actors: a GRU over Fashion-MNIST's rows stores float16 states, trains, and evaluates its test set", async () => {
+  await trainMixed({
+    data: { kind: "idx", flatten: false, limit: 320, testLimit: 64 },
+    model: { kind: "rnn", cell: "gru", units: 16 },
+    optimizer: { name: "adam", lr: 0.01 },
+  });
 });
 
 Deno.test("budgets stop a run: maxSteps mid-epoch, and the summary says why", async () => {
