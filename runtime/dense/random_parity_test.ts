@@ -5,7 +5,8 @@
  * by side (`checkParity`): gradients, losses, metrics, norms and weights must agree at every step.
  * The hand-written cases (`PARITY_CASES`, `conv_test.ts`) pin the paths' known corners; these look
  * for the corners nobody wrote down: odd widths, a layer of one unit, batches of one, a class
- * count that is not a power of two, kernels larger than a map.
+ * count that is not a power of two, kernels larger than a map. The mixed-precision properties
+ * hold the same models' float16 steps to their float32 steps instead (`checkMixedPrecision`).
  *
  * A few cases a run (fixed seed, so CI is repeatable); more with `ANNEAL_PARITY_RUNS=N`, another
  * draw with `ANNEAL_PARITY_SEED=S`. A failure prints the case and the seed that replays it.
@@ -480,6 +481,61 @@ const mixedRnnCase: fc.Arbitrary<ParityCase> = rnnCase.map((c) => {
   const model = c.config.model as { cell: string; units: number };
   const units = model.cell === "gru" ? model.units + model.units % 2 : model.units;
   return { ...c, config: { ...c.config, model: { ...model, units } } };
+});
+
+/**
+ * MLPs under mixed precision (their hidden activations float16; widths even, as it needs), held
+ * to the same step in float32 as the rnn cases are; sgd's variants, as there.
+ */
+const mixedMlpCase: fc.Arbitrary<ParityCase> = fc.record({
+  hidden: fc.array(fc.integer({ min: 1, max: 24 }).map((h) => 2 * h), {
+    minLength: 1,
+    maxLength: 3,
+  }),
+  activation: fc.constantFrom("relu", "tanh", "sigmoid", "gelu"),
+  dropout: dropoutRate,
+  inputShape: fc.oneof(
+    fc.tuple(fc.integer({ min: 1, max: 40 })),
+    fc.tuple(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 6 })),
+  ),
+  optimizer: optimizer(false),
+  clipping,
+  accumulation: fc.integer({ min: 1, max: 3 }),
+}).chain((c) =>
+  drawnCase(
+    c,
+    { kind: "mlp", hidden: c.hidden, activation: c.activation, dropout: c.dropout },
+    40,
+  )
+);
+
+Deno.test("random cases: mixed precision in the dense WGSL step trains like float32 to half rounding", async () => {
+  await selectBackend("webgpu", "mlp");
+  await property(mixedMlpCase, 6, (c) => checkMixedPrecision(c));
+});
+
+/**
+ * cnns under mixed precision (their conv blocks' outputs and dense activations float16; filter
+ * counts and dense widths made even, as it needs), held to the same step in float32; sgd's
+ * variants, as the other mixed cases.
+ */
+const mixedCnnCase: fc.Arbitrary<ParityCase> = cnnCase.filter((c) =>
+  (c.config.optimizer as { name: string }).name === "sgd"
+).map((c) => {
+  const model = c.config.model as { filters: number[]; dense: number[] };
+  const even = (n: number) => n + n % 2;
+  return {
+    ...c,
+    config: {
+      ...c.config,
+      model: { ...model, filters: model.filters.map(even), dense: model.dense.map(even) },
+    },
+  };
+});
+
+Deno.test("random cases: mixed precision in the WGSL conv step trains like float32 to half rounding", async () => {
+  await selectBackend("webgpu", "cnn");
+  await property(mixedCnnCase, 6, (c) => checkMixedPrecision(c));
 });
 
 Deno.test("random cases: mixed precision in the WGSL recurrent step trains like float32 to half rounding", async () => {
