@@ -498,10 +498,16 @@ export async function checkMixedPrecision(c: ParityCase, exact?: number): Promis
 
 /**
  * `c`'s gradients at each of `steps` with and without mixed precision, on one batch of 32 from
- * the same weights, held to 1% of each tensor's largest magnitude; the gradients at `skip` (zero
- * but for rounding) are not compared.
+ * the same weights (or, given `micro`, on micro-batches of `micro[k]`'s sizes at the k-th step:
+ * a larger one after a smaller reads buffers the smaller wrote), held to 1% of each tensor's
+ * largest magnitude; the gradients at `skip` (zero but for rounding) are not compared.
  */
-export async function mixedGradients(c: ParityCase, steps: number[], skip: number[] = []) {
+export async function mixedGradients(
+  c: ParityCase,
+  steps: number[],
+  skip: number[] = [],
+  micro?: number[][],
+) {
   const base = { backend: "webgpu", seed: 5, ...c.config };
   const mixed = new TrainingEngine(parseConfig({ ...base, mixedPrecision: true }), c.shape);
   const full = new TrainingEngine(parseConfig(base), c.shape);
@@ -510,9 +516,11 @@ export async function mixedGradients(c: ParityCase, steps: number[], skip: numbe
     const gen = new Rng(2);
     const inputs = c.shape.inputShape.reduce((a, b) => a * b, 1);
     const data = batch(() => gen.float(), 32, inputs, c.shape);
-    for (const step of steps) {
+    for (const [k, step] of steps.entries()) {
+      const batches = micro?.[k].map((size) => batch(() => gen.float(), size, inputs, c.shape)) ??
+        [data];
       const [a, b] = await Promise.all([mixed, full].map((engine) => {
-        const pending = engine.computeGradients([data], step);
+        const pending = engine.computeGradients(batches, step);
         return Promise.all(pending.grads.map((g) => g.data()));
       }));
       b.forEach((g, i) => skip.includes(i) || close(a[i], g, `step ${step} gradient ${i}`, 1e-2));

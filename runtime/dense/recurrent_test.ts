@@ -342,6 +342,9 @@ for (const c of MIXED_CASES) {
     await ready;
     await checkMixedPrecision(c);
     await mixedGradients(c, [0, 1]);
+    // micro-batches larger than the ones before them: each pass's zero initial state is its own
+    // (a smaller pass wrote its first states where a larger one's initial slot is)
+    await mixedGradients(c, [2, 3], [], [[9], [3, 9, 1]]);
   });
 }
 
