@@ -345,7 +345,7 @@ Deno.test("a model the fused steps do not take says why: the plan event and meta
 /**
  * Trains 3 epochs of 320 Fashion-MNIST images (test set 64) with `mixedPrecision` on WebGPU
  * through the actors: the run completes as `precision: "mixed"` on the WGSL step, its loss falls,
- * and every epoch's metrics and the test pass's are finite. Returns the events.
+ * and every epoch's metrics and the test pass's are finite.
  */
 async function trainMixed(overrides: Record<string, unknown>) {
   await using runs = await tempRunsDir();

@@ -180,6 +180,9 @@ const drawnCase = (c: Drawn, model: Record<string, unknown>, maxSize: number, mi
     floor: SUM_FLOOR,
   }));
 
+/** `n`, or the next even number: the widths mixed precision needs (a float16 pair a word). */
+const even = (n: number) => n + n % 2;
+
 /** No dropout, or a rate of 0.05-0.8 (the steps draw tfjs's path's masks). */
 const dropoutRate = fc.oneof(fc.constant(0), fraction(0.05, 0.8));
 
@@ -483,7 +486,7 @@ Deno.test("random cases: the WGSL recurrent step matches tfjs on WebGPU", async 
  */
 const mixedRnnCase: fc.Arbitrary<ParityCase> = rnnCase.map((c) => {
   const model = c.config.model as { cell: string; units: number };
-  const units = model.cell === "gru" ? model.units + model.units % 2 : model.units;
+  const units = model.cell === "gru" ? even(model.units) : model.units;
   return { ...c, config: { ...c.config, model: { ...model, units } } };
 });
 
@@ -496,8 +499,7 @@ const mixedMlpCase: fc.Arbitrary<ParityCase> = denseCase.filter((c) =>
   (c.config.optimizer as { name: string }).name === "sgd"
 ).map((c) => {
   const model = c.config.model as { hidden: number[] };
-  const hidden = model.hidden.map((h) => h + h % 2);
-  return { ...c, config: { ...c.config, model: { ...model, hidden } } };
+  return { ...c, config: { ...c.config, model: { ...model, hidden: model.hidden.map(even) } } };
 });
 
 Deno.test("random cases: mixed precision in the dense WGSL step trains like float32 to half rounding", async () => {
@@ -514,7 +516,6 @@ const mixedCnnCase: fc.Arbitrary<ParityCase> = cnnCase.filter((c) =>
   (c.config.optimizer as { name: string }).name === "sgd"
 ).map((c) => {
   const model = c.config.model as { filters: number[]; dense: number[] };
-  const even = (n: number) => n + n % 2;
   return {
     ...c,
     config: {

@@ -186,7 +186,9 @@ export class RecurrentStage {
    */
   readonly halfStates: boolean;
   /** Whether the head's input (the last layer's last output) is float16 pairs: `halfStates`. */
-  readonly halfFeatures: boolean;
+  get halfFeatures(): boolean {
+    return this.halfStates;
+  }
   readonly #backend: WebGpuBackendInternals;
   readonly #device: GPUDevice;
   #buffers: LayerBuffers[] = [];
@@ -201,7 +203,6 @@ export class RecurrentStage {
     this.plan = plan;
     this.half = half;
     this.halfStates = half && plan.units % 2 === 0;
-    this.halfFeatures = this.halfStates;
     this.#backend = backend;
     this.#device = backend.device;
     const width = gateCount(plan.cell) * plan.units;
