@@ -654,6 +654,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     modelPathReason: engine.fusedModelReason,
     optimizerPath: engine.optimizerPath,
     precision: engine.precision,
+    float32Layers: engine.float32Layers,
     inputs: inputBytes ? "bytes" : "floats",
     stepsPerEpoch,
     totalSteps,

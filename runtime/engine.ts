@@ -186,6 +186,11 @@ export class TrainingEngine {
    * stored as float16 (`mixedPrecision`).
    */
   readonly precision: "float32" | "mixed";
+  /**
+   * Under mixed precision, the layers that keep float32 activations because their width is odd
+   * (`hidden layer 1 (7 units)`, ...: see `DenseGpuProgram.float32Layers`); absent where none do.
+   */
+  readonly float32Layers?: string[];
   /** Why forward and backward run in tfjs although `fusedModel` is on. */
   readonly fusedModelReason?: string;
   readonly #dense?: DenseGpuProgram | DenseHostProgram;
@@ -305,6 +310,9 @@ export class TrainingEngine {
         );
       }
       this.precision = config.mixedPrecision ? "mixed" : "float32";
+      if (this.#dense instanceof DenseGpuProgram && this.#dense.float32Layers.length > 0) {
+        this.float32Layers = this.#dense.float32Layers;
+      }
       this.optimizerPath = this.fused
         ? "wgsl"
         : path === "host" && config.fusedOptimizer && hasHostKernel(config.optimizer)

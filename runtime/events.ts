@@ -82,6 +82,12 @@ export interface PlanEvent {
   /** `mixed`: hidden activations stored as float16 (`mixedPrecision`); else all float32. */
   precision: "float32" | "mixed";
   /**
+   * Under mixed precision, the layers whose activations stay float32 because their width is odd
+   * (two float16 values a 32-bit word must not span two rows), as `hidden layer 1 (7 units)`;
+   * absent where none do.
+   */
+  float32Layers?: string[];
+  /**
    * How training inputs reach the step: `bytes`, as the bytes they were read from (image data on
    * the WGSL step, which turns them into floats on the GPU: a quarter of the upload), or `floats`.
    */

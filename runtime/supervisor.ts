@@ -1240,6 +1240,7 @@ async function supervise(
           modelPathReason: event.modelPathReason,
           optimizerPath: event.optimizerPath,
           precision: event.precision,
+          float32Layers: event.float32Layers,
           inputs: event.inputs,
           dataset: event.dataset,
           parameters: event.parameters,

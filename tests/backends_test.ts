@@ -347,7 +347,7 @@ Deno.test("a model the fused steps do not take says why: the plan event and meta
  * through the actors: the run completes as `precision: "mixed"` on the WGSL step, its loss falls,
  * and every epoch's metrics and the test pass's are finite.
  */
-async function trainMixed(overrides: Record<string, unknown>) {
+async function trainMixed(overrides: Record<string, unknown>, float32Layers?: string[]) {
   await using runs = await tempRunsDir();
   const { result, events } = await trainCollect({
     runsDir: runs.dir,
@@ -361,6 +361,10 @@ async function trainMixed(overrides: Record<string, unknown>) {
   const meta = JSON.parse(await Deno.readTextFile(`${result.runDir}/meta.json`));
   assert.equal(meta.precision, "mixed");
   assert.equal(meta.modelPath, "wgsl");
+  // (the layers an odd width keeps float32, in the plan and the run's meta)
+  const plan = events.find((e) => e.type === "plan");
+  assert.deepEqual(plan?.type === "plan" && plan.float32Layers, float32Layers);
+  assert.deepEqual(meta.float32Layers, float32Layers);
   const epochs = events.flatMap((e) => (e.type === "epoch" ? [e.metrics] : []));
   const losses = epochs.map((m) => m.loss);
   assert.equal(losses.length, 3);
@@ -373,12 +377,12 @@ async function trainMixed(overrides: Record<string, unknown>) {
   assert.ok(test?.type === "test" && Number.isFinite(test.metrics.loss), JSON.stringify(test));
 }
 
-Deno.test("mixedPrecision through the actors: a cnn on Fashion-MNIST stores float16 activations in its conv blocks", async () => {
+Deno.test("mixedPrecision through the actors: a cnn on Fashion-MNIST stores float16 activations in its conv blocks, and float32 in its dense layer of odd width, and says so", async () => {
   await trainMixed({
     data: { kind: "idx", limit: 320, testLimit: 64 },
-    model: { kind: "cnn", filters: [4, 8], dense: [16] },
+    model: { kind: "cnn", filters: [4, 8], dense: [15] },
     optimizer: { name: "adam", lr: 0.003 },
-  });
+  }, ["dense layer 0 (15 units)"]);
 });
 
 Deno.test("mixedPrecision through the actors: a GRU over Fashion-MNIST's rows stores float16 states, trains, and evaluates its test set", async () => {

@@ -9,7 +9,7 @@ import { applyOverrides, loadConfig, readConfigFile } from "../../config.ts";
 import { formatDiagnosis, readRun, terminalCharts } from "../../report/mod.ts";
 import { train } from "../../runtime/supervisor.ts";
 import type { RunResult, TrainingRun } from "../../runtime/supervisor.ts";
-import type { RunEvent } from "../../runtime/events.ts";
+import type { PlanEvent, RunEvent } from "../../runtime/events.ts";
 import { formatMetrics, formatNumber, printedOnStdout } from "../output.ts";
 import { StepProgress } from "../progress.ts";
 import { parseNumberFlag } from "./schedule.ts";
@@ -278,6 +278,37 @@ interface PrintContext {
   webgpu: boolean;
 }
 
+/**
+ * What `anneal train` says of a run's plan beyond its sizes: why forward and backward run in
+ * tfjs's ops on WebGPU (on the CPU backends a model past the host step's size is tfjs's by
+ * design: not said), and which layers mixed precision keeps float32.
+ *
+ * @example
+ * ```ts
+ * import { planNotes } from "./train.ts";
+ * const [note] = planNotes({ float32Layers: ["hidden layer 1 (7 units)"] }, true);
+ * console.assert(note.endsWith(": hidden layer 1 (7 units)"));
+ * ```
+ */
+export function planNotes(
+  event: Pick<PlanEvent, "modelPathReason" | "float32Layers">,
+  webgpu: boolean,
+): string[] {
+  const notes: string[] = [];
+  if (webgpu && event.modelPathReason) {
+    notes.push(
+      `anneal: forward and backward run in tfjs's ops, not the WGSL step: ${event.modelPathReason}`,
+    );
+  }
+  if (event.float32Layers?.length) {
+    notes.push(
+      "anneal: mixedPrecision keeps float32 activations where a width is odd (a float16 pair " +
+        `must not span two rows): ${event.float32Layers.join(", ")}`,
+    );
+  }
+  return notes;
+}
+
 function printEvent(event: RunEvent, context: PrintContext): RunResult | undefined {
   const { progress } = context;
   switch (event.type) {
@@ -318,13 +349,7 @@ function printEvent(event: RunEvent, context: PrintContext): RunResult | undefin
             ? ` (resuming at epoch ${event.startEpoch}, step ${event.startStep})`
             : ""),
       );
-      // (on the CPU backends a model past the host step's size is tfjs's by design: not said)
-      if (context.webgpu && event.modelPathReason) {
-        progress.log(
-          `anneal: forward and backward run in tfjs's ops, not the WGSL step: ` +
-            event.modelPathReason,
-        );
-      }
+      for (const note of planNotes(event, context.webgpu)) progress.log(note);
       progress.start(event.totalSteps, event.startStep);
       break;
     case "steps": {

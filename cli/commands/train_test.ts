@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { applyOverrides, parseConfig } from "../../config.ts";
-import { lrOverride, shortcutOverrides, type TrainCommandOptions } from "./train.ts";
+import { lrOverride, planNotes, shortcutOverrides, type TrainCommandOptions } from "./train.ts";
 
 const options = (lr: string): TrainCommandOptions => ({ set: [], lr, progress: false });
 const onecycle = { name: "onecycle", maxLr: 1, totalSteps: 100 };
@@ -42,4 +42,21 @@ Deno.test("--lr under a sequential's onecycle replaces the scheduler section wit
   assert.equal(lrOverride("abc", config).override, "optimizer.lr=abc");
   // and a config that cannot be read is the optimizer's lr (loadConfig says why)
   assert.equal(lrOverride("0.1", undefined).override, "optimizer.lr=0.1");
+});
+
+Deno.test("the plan's notes say why WebGPU runs tfjs's ops, and which layers mixed precision keeps float32", () => {
+  assert.deepEqual(planNotes({}, true), []);
+  // (on the CPU backends a model past the host step's size is tfjs's by design: not said)
+  assert.deepEqual(planNotes({ modelPathReason: "the gelu activation" }, false), []);
+  assert.deepEqual(
+    planNotes({
+      modelPathReason: "the gelu activation",
+      float32Layers: ["conv block 1 (3 filters)", "dense layer 0 (15 units)"],
+    }, true),
+    [
+      "anneal: forward and backward run in tfjs's ops, not the WGSL step: the gelu activation",
+      "anneal: mixedPrecision keeps float32 activations where a width is odd (a float16 pair " +
+      "must not span two rows): conv block 1 (3 filters), dense layer 0 (15 units)",
+    ],
+  );
 });

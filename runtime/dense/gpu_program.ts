@@ -45,7 +45,7 @@ import {
   normGradPartialsWgsl,
   normOutputWgsl,
 } from "./dense_norm.ts";
-import { type RecurrentPlan, RecurrentStage } from "./recurrent.ts";
+import { gateCount, type RecurrentPlan, RecurrentStage } from "./recurrent.ts";
 import {
   columnSumDispatch,
   type Dispatch,
@@ -124,8 +124,9 @@ export interface DensePlan {
    * Store the hidden layers' activations as float16 (mixed precision; the logits, gradients,
    * weights and arithmetic stay float32), and the conv blocks' convolution and pooled outputs
    * (see `ConvStage`), and the recurrent layers' input projections and saved gates, and with
-   * even units their states and output sequences (see `RecurrentStage`). Needs an even number of
-   * units in every hidden layer, of filters in every conv block, and of a GRU's units.
+   * even units their states and output sequences (see `RecurrentStage`). Two values to a 32-bit
+   * word, which must not span two rows: a layer of an odd width (a hidden layer's units, a conv
+   * block's filters, a GRU's 3 x units projections) keeps its activations float32.
    */
   halfActivations?: boolean;
   /**
@@ -191,6 +192,12 @@ interface FeatureStage {
  * ```
  */
 export class DenseGpuProgram {
+  /**
+   * Under mixed precision, the layers whose activations stay float32 because their width is odd
+   * (two float16 values a 32-bit word, and a pair must not span two rows), as `hidden layer 1 (7
+   * units)`, in the model's order; empty without mixed precision or where every width is even.
+   */
+  readonly float32Layers: string[];
   readonly #plan: DensePlan;
   readonly #stage?: FeatureStage;
   /** Index of the first dense layer's gradient in {@linkcode grads} (after the blocks'). */
@@ -318,23 +325,10 @@ export class DenseGpuProgram {
             `${ho}x${wo}x${last.outChannels}`,
         );
       }
-      if (plan.halfActivations) {
-        requireEven(convs.map((b) => b.outChannels), "conv block", "filters", {
-          where: "model.filters",
-          hint: "give every conv block an even number of filters, or drop mixedPrecision",
-        });
-      }
       this.#stage = new ConvStage(this.#backend, convs, plan.halfActivations === true);
     }
     if (plan.recurrent) {
       if (this.#stage) throw new AnnealError("internal", "A plan with conv and recurrent layers");
-      if (plan.halfActivations && plan.recurrent.cell === "gru") {
-        // (a GRU's 3 gates a unit: an odd unit count makes its rows of projections odd)
-        requireEven([plan.recurrent.units], "GRU layer", "units", {
-          where: "model.units",
-          hint: "give a GRU an even number of units, or drop mixedPrecision",
-        });
-      }
       if (plan.layers[0].inputs !== plan.recurrent.units) {
         throw new AnnealError(
           "internal",
@@ -342,22 +336,16 @@ export class DenseGpuProgram {
             `${plan.recurrent.units}`,
         );
       }
+      // (a GRU's 3 gates a unit: with an odd unit count its rows of projections are odd, and
+      // the layers keep float32)
+      const width = gateCount(plan.recurrent.cell) * plan.recurrent.units;
       this.#stage = new RecurrentStage(
         this.#backend,
         plan.recurrent,
-        plan.halfActivations === true,
+        plan.halfActivations === true && width % 2 === 0,
       );
     }
-    if (plan.halfActivations) {
-      // (a cnn's dense layers are its `dense`, an mlp's its `hidden`)
-      const [what, where] = convs.length > 0
-        ? ["dense layer", "model.dense"]
-        : ["hidden layer", "model.hidden"];
-      requireEven(plan.layers.slice(0, -1).map((l) => l.units), what, "units", {
-        where,
-        hint: `give every ${what} an even width, or drop mixedPrecision`,
-      });
-    }
+    this.float32Layers = plan.halfActivations ? oddWidths(plan) : [];
     this.#stageDropout = this.#stage?.dropoutPerRow?.() ?? [];
     const stageGrads = this.#stage?.gradients() ?? [];
     this.#denseOffset = stageGrads.length;
@@ -413,8 +401,8 @@ export class DenseGpuProgram {
   extraBytes(rows: number): number {
     const { layers, targetSize } = this.#plan;
     const units = layers.reduce((n, l) => n + l.units, 0);
-    // float16 activations take half the bytes, but for the last layer's (the logits)
-    const hidden = this.#plan.halfActivations ? (units - layers[layers.length - 1].units) / 2 : 0;
+    // float16 activations take half the bytes (the logits stay float32, as does an odd width)
+    const hidden = layers.reduce((n, l, i) => n + (this.#halfOut(i) ? l.units / 2 : 0), 0);
     // With conv blocks or recurrent layers the input is counted with their buffers.
     const perRow = (this.#stage ? 0 : layers[0].inputs) + targetSize + 2 * units - hidden;
     const stage = (this.#stage?.extraFloats(rows) ?? 0) + this.#outputFloats(rows);
@@ -432,16 +420,24 @@ export class DenseGpuProgram {
    */
   #outputFloats(rows: number): number {
     const hidden = this.#plan.layers.slice(0, -1);
-    const half = this.#plan.halfActivations ? 2 : 1;
     const mask = (perRow: number) => Math.ceil(rows * perRow / 32) + 1 + 2; // (with its keys)
     const masks = this.#stageDropout.reduce((n, m) => n + mask(m.perRow), 0);
     return hidden.reduce(
-      (n, l) =>
-        n + (this.#ownOutput(l) ? Math.ceil(rows * l.units / half) : 0) +
+      (n, l, i) =>
+        n + (this.#ownOutput(l) ? Math.ceil(rows * l.units / (this.#halfOut(i) ? 2 : 1)) : 0) +
         (l.norm ? rows * l.units + (4 + 2 * CHANNEL_SLICES) * l.units : 0) +
         (this.#plan.dropout ? mask(l.units) : 0),
       masks,
     );
+  }
+
+  /**
+   * Whether layer `i`'s activations are float16 pairs: a hidden layer's under mixed precision,
+   * where its units are even (a pair never spans two rows); never the logits.
+   */
+  #halfOut(i: number): boolean {
+    const { layers, halfActivations } = this.#plan;
+    return halfActivations === true && i < layers.length - 1 && layers[i].units % 2 === 0;
   }
 
   /** Whether hidden layer `layer`'s output is made by a kernel of its own (see `#outputs`). */
@@ -780,24 +776,18 @@ export class DenseGpuProgram {
     this.#capacity = rows;
     const buffer = (floats: number, label: string) =>
       storageBuffer(this.#device, floats, `anneal dense ${label}`, GPUBufferUsage.COPY_DST);
-    const { layers, targetSize, halfActivations } = this.#plan;
+    const { layers, targetSize } = this.#plan;
     this.#x = buffer(rows * this.#inputs(), "x");
     this.#stage?.allocate(rows);
     this.#y = buffer(rows * targetSize, "y");
     // hidden layers' activations as float16 pairs (one u32 word each) under mixed precision
     const last = layers.length - 1;
-    this.#acts = layers.map((l, i) =>
-      buffer(
-        halfActivations && i < last ? Math.ceil(rows * l.units / 2) : rows * l.units,
-        `activation ${i}`,
-      )
-    );
+    const words = (i: number) => Math.ceil(rows * layers[i].units / (this.#halfOut(i) ? 2 : 1));
+    this.#acts = layers.map((_, i) => buffer(words(i), `activation ${i}`));
     this.#deltas = layers.map((l, i) => buffer(rows * l.units, `delta ${i}`));
     const hidden = layers.slice(0, last);
     this.#outputs = hidden.map((l, i) =>
-      this.#ownOutput(l)
-        ? buffer(halfActivations ? Math.ceil(rows * l.units / 2) : rows * l.units, `output ${i}`)
-        : undefined
+      this.#ownOutput(l) ? buffer(words(i), `output ${i}`) : undefined
     );
     this.#normed = layers.map((l, i) =>
       l.norm ? buffer(rows * l.units, `normalized ${i}`) : undefined
@@ -860,10 +850,10 @@ export class DenseGpuProgram {
       })
     );
     if (stage) out.push(...stage.forward(() => this.#x!, mask));
-    // Under mixed precision every hidden activation is float16: a layer's input but the first
-    // (unless it is the conv blocks' output), every output but the last.
-    const half = this.#plan.halfActivations === true;
-    const halfInput = (i: number) => half && (i > 0 || stage?.halfFeatures === true);
+    // Under mixed precision every hidden activation of an even width is float16: such a layer's
+    // output, and the next layer's input (the first layer's where the stage's output is).
+    const halfOut = (i: number) => this.#halfOut(i);
+    const halfInput = (i: number) => i > 0 ? halfOut(i - 1) : stage?.halfFeatures === true;
     // Forward: a_i = act(a_{i-1} · W_i + b_i).
     layers.forEach((layer, i) => {
       // (gelu: the pre-activation stored, gelu applied by the layer's output kernel)
@@ -871,7 +861,6 @@ export class DenseGpuProgram {
         ? "linear"
         : layer.activation;
       const dims = forwardDims(layer);
-      const halfOut = half && i < last;
       const partials = this.#forwardPartials[i];
       if (!partials) {
         out.push(matmul(
@@ -885,7 +874,7 @@ export class DenseGpuProgram {
             tensorBuffer(this.#backend, layer.bias),
             this.#acts[i],
           ],
-          { a: halfInput(i), out: halfOut },
+          { a: halfInput(i), out: halfOut(i) },
         ));
         out.push(...this.#normForward(i), ...this.#outputDispatch(i));
         return;
@@ -905,12 +894,12 @@ export class DenseGpuProgram {
       out.push({
         pipeline: pipelineFor(
           device,
-          `split-forward-${activation}-${+halfOut}`,
-          () => splitForwardWgsl(activation, halfOut),
+          `split-forward-${activation}-${+halfOut(i)}`,
+          () => splitForwardWgsl(activation, halfOut(i)),
         ),
         buffers: () => [partials, tensorBuffer(this.#backend, layer.bias), this.#acts[i]],
         uniforms: (rows) => [rows, layer.units, split(rows)[0], 0],
-        groups: (rows) => grid(rows * layer.units / (halfOut ? 2 : 1), 256),
+        groups: (rows) => grid(rows * layer.units / (halfOut(i) ? 2 : 1), 256),
       });
       out.push(...this.#normForward(i), ...this.#outputDispatch(i));
     });
@@ -958,7 +947,7 @@ export class DenseGpuProgram {
             this.#acts[i - 1],
             this.#deltas[i - 1],
           ],
-          { prev: half },
+          { prev: halfOut(i - 1) },
         ));
         out.push(
           ...(layers[i - 1].norm ? this.#normBackward(i - 1) : this.#dropoutBackward(i - 1)),
@@ -1004,7 +993,7 @@ export class DenseGpuProgram {
   #outputDispatch(i: number): Dispatch[] {
     const target = this.#outputs[i];
     if (!target || this.#plan.layers[i].norm) return [];
-    const half = this.#plan.halfActivations === true;
+    const half = this.#halfOut(i);
     const activation = this.#plan.layers[i].activation === "gelu" ? "gelu" : "linear";
     const dropout = !!this.#plan.dropout;
     return [this.#elementDispatch(
@@ -1043,7 +1032,7 @@ export class DenseGpuProgram {
     const own = this.#normBuffers[i]!;
     const units = layer.units;
     const dropout = !!this.#plan.dropout;
-    const half = this.#plan.halfActivations === true;
+    const half = this.#halfOut(i);
     const reduction = this.#unitReduction(i);
     return [
       {
@@ -1093,7 +1082,7 @@ export class DenseGpuProgram {
     const dropout = !!this.#plan.dropout;
     const g = this.#gradAt[i] - this.#denseOffset;
     const grad = (j: number) => this.#gradBuffer(this.#denseOffset + j);
-    const half = this.#plan.halfActivations === true;
+    const half = this.#halfOut(i);
     const reduction = this.#unitReduction(i);
     return [
       this.#elementDispatch(
@@ -1169,7 +1158,7 @@ export class DenseGpuProgram {
       buffers,
       // (the units a row last: batch norm's kernels read them)
       uniforms: (rows) => [rows * units, scale, 0, 0, units],
-      // one thread a value (a float16 pair under mixed precision: units are even there)
+      // one thread a value (a float16 pair under `pairs`: units are even there)
       groups: (rows) => grid(rows * units / (pairs ? 2 : 1), 256),
     };
   }
@@ -1358,21 +1347,23 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<
 `;
 
 /**
- * Throws unless every count is even: `mixedPrecision` stores activations as float16 pairs, and a
- * pair must never span two rows (hidden layers' `units`, conv blocks' `filters`).
+ * The layers of `plan` whose width is odd, which mixed precision keeps float32 (see
+ * {@linkcode DenseGpuProgram.float32Layers}): conv blocks by their filters, a GRU by its 3 x units
+ * projections a row (an LSTM's 4 x units are even), hidden dense layers by their units.
  */
-function requireEven(
-  counts: number[],
-  what: string,
-  unit: string,
-  fix: { where: string; hint: string },
-): void {
-  const odd = counts.findIndex((n) => n % 2 !== 0);
-  if (odd < 0) return;
-  throw new AnnealError(
-    "config",
-    `mixedPrecision stores activations as float16 pairs: ${what} ${odd} has ${counts[odd]} ` +
-      `${unit}, an odd number`,
-    fix,
+function oddWidths(plan: DensePlan): string[] {
+  const convs = plan.convs ?? [];
+  const odd = convs.flatMap((b, i) =>
+    b.outChannels % 2 !== 0 ? [`conv block ${i} (${b.outChannels} filters)`] : []
   );
+  const rnn = plan.recurrent;
+  if (rnn && (gateCount(rnn.cell) * rnn.units) % 2 !== 0) {
+    const layers = rnn.layers.length === 1 ? "layer" : `${rnn.layers.length} layers`;
+    odd.push(`the GRU's ${layers} (${rnn.units} units: ${gateCount(rnn.cell) * rnn.units} gates)`);
+  }
+  const what = convs.length > 0 ? "dense layer" : "hidden layer";
+  plan.layers.slice(0, -1).forEach((l, i) => {
+    if (l.units % 2 !== 0) odd.push(`${what} ${i} (${l.units} units)`);
+  });
+  return odd;
 }

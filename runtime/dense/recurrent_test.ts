@@ -14,6 +14,7 @@ import { releaseWebGpu, selectBackend } from "../backend.ts";
 import { type DataShape, TrainingEngine } from "../engine.ts";
 import {
   batch,
+  checkMixedAllFloat32,
   checkMixedPrecision,
   checkNaNInput,
   checkWebGpuParity,
@@ -348,6 +349,21 @@ for (const c of MIXED_CASES) {
   });
 }
 
+Deno.test("mixed precision keeps a GRU of an odd number of units float32 (its rows of 3 x units projections), the same bit for bit, and says so", async () => {
+  await ready;
+  for (const layers of [1, 2]) {
+    await checkMixedAllFloat32({
+      name: `${layers} GRU layers of 5 units`,
+      config: {
+        model: { kind: "rnn", cell: "gru", units: 5, layers, dropout: layers > 1 ? 0.2 : 0 },
+        optimizer: { name: "adam", lr: 0.01 },
+      },
+      shape: { inputShape: [4, 3], targetSize: 1, task: "classification", numClasses: 3 },
+      steps: [[12], [12], [7]],
+    }, [`the GRU's ${layers === 1 ? "layer" : "2 layers"} (5 units: 15 gates)`]);
+  }
+});
+
 Deno.test("mixed precision halves the recurrent layers' projections and saved gates, with even units their states and outputs too, and says so in the plan's memory", async () => {
   await ready;
   const shape: DataShape = {
@@ -368,12 +384,13 @@ Deno.test("mixed precision halves the recurrent layers' projections and saved ga
       engine.dispose();
     }
   };
-  const cases = [["lstm", 4, 32], ["gru", 3, 32], ["lstm", 4, 33]] as const;
+  const cases = [["lstm", 4, 32], ["gru", 3, 32], ["lstm", 4, 33], ["gru", 3, 33]] as const;
   for (const [cell, gates, units] of cases) {
-    // per step of each sequence: gates x units projections and 4 x units saved values, halved;
-    // with even units also the states (T + 1 slots, an LSTM's cell states too) and the last
-    // layer's output, the head's input (its gradient stays float32)
-    const gateValues = 64 * 10 * units * (gates + 4);
+    // per step of each sequence: gates x units projections and 4 x units saved values, halved
+    // (but for a GRU of odd units: nothing); with even units also the states (T + 1 slots, an
+    // LSTM's cell states too) and the last layer's output, the head's input (its gradient stays
+    // float32)
+    const gateValues = gates * units % 2 === 0 ? 64 * 10 * units * (gates + 4) : 0;
     const stateValues = units % 2 === 0
       ? (cell === "lstm" ? 2 : 1) * 11 * 64 * units + 64 * units
       : 0;
