@@ -155,8 +155,9 @@ export const RunConfigSchema = z.strictObject({
    * hidden layers, a cnn's conv blocks, an rnn's input projections and saved gates, and with
    * even units its states and outputs) while
    * weights, gradients, optimizer state and arithmetic stay float32, so no loss scaling is
-   * needed. Only where the WGSL step runs (WebGPU; even hidden widths and filter counts, a GRU's
-   * units even); any other run asking for it fails at the start, saying why.
+   * needed. A layer of odd width (hidden units, filters, a GRU's units) keeps float32: a float16
+   * pair must not span two rows. Only where the WGSL step runs (WebGPU); any other run asking for
+   * it fails at the start, saying why.
    */
   mixedPrecision: z.boolean().default(false),
   /** Steps between read-backs of losses and norms; 1 on CPU backends, 16 on WebGPU when absent. */

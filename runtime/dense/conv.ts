@@ -186,7 +186,7 @@ fn at2(b: u32, h: i32, w: i32, c: u32) -> vec2<f32> {
 /**
  * `im2col(p, t)`: the unfolded input at row p = (b, h, w) and column t = (kh, kw, c); 0 in the
  * padding. The input is float16 pairs when `half` (a previous block's activations under mixed
- * precision), and `im2col2` reads channels c and c + 1 (c even) from one pair.
+ * precision, its channels even), and `im2col2` reads channels c and c + 1 (c even) from one pair.
  */
 const im2col = (half: boolean): Gather["fns"] =>
   `${splits(half)}
@@ -804,11 +804,11 @@ export const BN_GRAD_STATS_WGSL = channelFinishWgsl(
 // The stage
 
 interface BlockBuffers {
-  /** Convolution output [rows, h, w, out] (float16 pairs under mixed precision). */
+  /** Convolution output [rows, h, w, out] (float16 pairs where the block's are half). */
   z: GPUBuffer;
   /**
-   * Pooled, relu'd output [rows, ho, wo, out] (float16 pairs under mixed precision), and each
-   * window's argmax offset.
+   * Pooled, relu'd output [rows, ho, wo, out] (float16 pairs where the block's are half), and
+   * each window's argmax offset.
    */
   act: GPUBuffer;
   args: GPUBuffer;
@@ -820,17 +820,24 @@ interface BlockBuffers {
 
 /**
  * The convolutional blocks' buffers and dispatches; `DenseGpuProgram` records them around its
- * dense layers. With `half` (mixed precision) each block's convolution output and pooled
- * activations are stored as float16 pairs, which needs an even number of output channels (the
- * caller checks it: `DenseGpuProgram`); the images, gradients and all arithmetic stay float32.
+ * dense layers. With `half` (mixed precision) a block with an even number of output channels
+ * stores its convolution output and pooled activations as float16 pairs; one with an odd number
+ * keeps them float32 (a pair must never span two positions), and the next block reads its input
+ * in whichever form that is. The images, gradients and all arithmetic stay float32.
  */
 export class ConvStage {
   readonly blocks: ConvBlock[];
+  /** Mixed precision asked for: the blocks of an even number of filters store float16 pairs. */
   readonly half: boolean;
-  /** The pooled output of the last block, the head's input, is float16 pairs under `half`. */
+  /** The pooled output of the last block, the head's input, is float16 pairs where it is half. */
   get halfFeatures(): boolean {
-    return this.half;
+    return this.#halves[this.#halves.length - 1];
   }
+  /**
+   * Per block: its convolution output and pooled activations are float16 pairs (under `half`,
+   * with an even number of output channels).
+   */
+  readonly #halves: boolean[];
   /** Each block ends in relu (after pooling): the dense head's gradient goes back through it. */
   readonly activation = "relu" as const;
   readonly #backend: WebGpuBackendInternals;
@@ -847,6 +854,7 @@ export class ConvStage {
   constructor(backend: WebGpuBackendInternals, blocks: ConvBlock[], half = false) {
     this.blocks = blocks;
     this.half = half;
+    this.#halves = blocks.map((b) => half && b.outChannels % 2 === 0);
     this.#backend = backend;
     this.#device = backend.device;
     this.#stat = blocks.map((b, i) => this.#storage(2 * b.outChannels, `statistics ${i}`));
@@ -901,7 +909,7 @@ export class ConvStage {
     this.#buffers = this.blocks.map((b, i) => {
       const full = mapCount(b, rows, "full");
       const pooled = mapCount(b, rows, "pooled");
-      const words = (values: number) => this.half ? Math.ceil(values / 2) : values;
+      const words = (values: number) => this.#halves[i] ? Math.ceil(values / 2) : values;
       return {
         z: this.#storage(words(full), `z ${i}`),
         act: this.#storage(words(pooled), `activation ${i}`),
@@ -934,11 +942,9 @@ export class ConvStage {
   forward(input: () => GPUBuffer): Dispatch[] {
     const device = this.#device;
     const out: Dispatch[] = [];
-    const half = this.half;
     this.blocks.forEach((b, i) => {
       const into = i === 0 ? input : () => this.#buffers[i - 1].act;
-      // the images stay float32; a previous block's activations are float16 under `half`
-      const halfIn = half && i > 0;
+      const [halfIn, halfOut] = [this.#halfIn(i), this.#halves[i]];
       const taps = b.kernelSize * b.kernelSize;
       const positions = (rows: number) => rows * b.height * b.width;
       if (taps * b.inChannels <= DIRECT_MAX_K) {
@@ -947,8 +953,8 @@ export class ConvStage {
         out.push({
           pipeline: pipelineFor(
             device,
-            `conv-direct-${+halfIn}${+half}`,
-            () => directConvWgsl(halfIn, half),
+            `conv-direct-${+halfIn}${+halfOut}`,
+            () => directConvWgsl(halfIn, halfOut),
           ),
           buffers: () => [
             into(),
@@ -973,7 +979,7 @@ export class ConvStage {
           transA: false,
           transB: false,
           epilogue: { kind: "forward", activation: "linear" },
-          half: { a: halfIn, out: half },
+          half: { a: halfIn, out: halfOut },
           dims: (rows) => [positions(rows), b.outChannels, taps * b.inChannels],
           buffers: () => [
             into(),
@@ -993,8 +999,8 @@ export class ConvStage {
         out.push({
           ...this.#channelPartials(
             i,
-            `bn-partials-${+half}`,
-            bnPartialsWgsl(half),
+            `bn-partials-${+halfOut}`,
+            bnPartialsWgsl(halfOut),
             positions,
             () => [
               this.#buffers[i].z,
@@ -1017,7 +1023,11 @@ export class ConvStage {
         ));
       }
       out.push({
-        pipeline: pipelineFor(device, `pool-${+!!norm}${+half}`, () => poolWgsl(!!norm, half)),
+        pipeline: pipelineFor(
+          device,
+          `pool-${+!!norm}${+halfOut}`,
+          () => poolWgsl(!!norm, halfOut),
+        ),
         buffers: () => [
           this.#buffers[i].z,
           ...(norm
@@ -1031,8 +1041,8 @@ export class ConvStage {
           this.#buffers[i].args,
         ],
         uniforms: (rows) => this.#mapUniforms(b, rows, "pooled"),
-        // a thread per value, or per pair of values under `half`
-        groups: (rows) => grid(mapCount(b, rows, "pooled") / (half ? 2 : 1), 256),
+        // a thread per value, or per pair of values where they are float16
+        groups: (rows) => grid(mapCount(b, rows, "pooled") / (halfOut ? 2 : 1), 256),
       });
     });
     return out;
@@ -1046,11 +1056,11 @@ export class ConvStage {
   backward(input: () => GPUBuffer, grad: (j: number) => GPUBuffer): Dispatch[] {
     const device = this.#device;
     const out: Dispatch[] = [];
-    const half = this.half;
     // the index of each block's first gradient, walked back from the end
     let next = this.blocks.reduce((j, b) => j + gradientCount(b), 0);
     for (let i = this.blocks.length - 1; i >= 0; i--) {
       const b = this.blocks[i];
+      const [halfIn, halfOut] = [this.#halfIn(i), this.#halves[i]];
       const bufs = () => this.#buffers[i];
       // a constant per block: the dispatches' closures read it when they are bound
       const g = next -= gradientCount(b);
@@ -1061,8 +1071,8 @@ export class ConvStage {
         const [ho, wo] = pooledSize(b);
         out.push(this.#channelPartials(
           i,
-          `bn-grad-partials-${+half}`,
-          bnGradPartialsWgsl(half),
+          `bn-grad-partials-${+halfOut}`,
+          bnGradPartialsWgsl(halfOut),
           windows,
           () => [bufs().z, this.#stat[i], bufs().args, bufs().dpool],
           [b.height, b.width, ho, wo, b.pool],
@@ -1077,7 +1087,11 @@ export class ConvStage {
         ));
       }
       out.push({
-        pipeline: pipelineFor(device, `unpool-${+!!norm}${+half}`, () => unpoolWgsl(!!norm, half)),
+        pipeline: pipelineFor(
+          device,
+          `unpool-${+!!norm}${+halfOut}`,
+          () => unpoolWgsl(!!norm, halfOut),
+        ),
         buffers: () => [
           bufs().dpool,
           bufs().args,
@@ -1109,7 +1123,6 @@ export class ConvStage {
         ],
       ));
       const into = i === 0 ? input : () => this.#buffers[i - 1].act;
-      const halfIn = half && i > 0;
       const { m, n } = filterTiles(b);
       if (m <= DIRECT_MAX_K) {
         out.push({
@@ -1157,7 +1170,7 @@ export class ConvStage {
           transA: false,
           transB: false,
           epilogue: { kind: "backprop", activation: "relu" },
-          half: { prev: half },
+          half: { prev: halfIn },
           dims: (rows) => [positions(rows), b.inChannels, taps * b.outChannels],
           buffers: () => [
             bufs().dz,
@@ -1174,6 +1187,14 @@ export class ConvStage {
       }
     }
     return out;
+  }
+
+  /**
+   * Whether block `i`'s input is float16 pairs: the images (block 0's) stay float32, a previous
+   * block's pooled activations are where that block's are half.
+   */
+  #halfIn(i: number): boolean {
+    return i > 0 && this.#halves[i - 1];
   }
 
   /**
@@ -1217,10 +1238,10 @@ export class ConvStage {
   extraFloats(rows: number): number {
     const first = this.blocks[0];
     const images = rows * first.height * first.width * first.inChannels;
-    return this.blocks.reduce((floats, b) => {
+    return this.blocks.reduce((floats, b, i) => {
       const { m, n } = filterTiles(b);
-      // z and the activations take half the bytes under mixed precision
-      const maps = this.half ? 0.5 : 1;
+      // z and the activations take half the bytes where the block's are float16 pairs
+      const maps = this.#halves[i] ? 0.5 : 1;
       return floats + (1 + maps) * mapCount(b, rows, "full") +
         (2 + maps) * mapCount(b, rows, "pooled") +
         4 * b.outChannels + maxSplits(b) * m * n + 2 * CHANNEL_SLICES * b.outChannels;

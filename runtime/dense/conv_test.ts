@@ -20,7 +20,8 @@ import {
   type ParityCase,
   runKernel,
 } from "./_parity.ts";
-import { UNFLATTEN } from "./conv.ts";
+import { type ConvBlock, ConvStage, UNFLATTEN } from "./conv.ts";
+import type { WebGpuBackendInternals } from "../../optimizers/fused/gpu.ts";
 
 const ready = selectBackend("webgpu", "cnn");
 
@@ -144,6 +145,10 @@ Deno.test("a cnn takes the WGSL step only where it applies, and says why not", a
       "2560000 positions in a batch's first convolution (at most 2097120)",
     ],
     [{ model: { kind: "cnn", filters: [2] }, fusedModel: false }, ""],
+    // mixed precision with an odd number of filters or an odd dense width (it was refused): such
+    // a block or layer keeps its activations float32
+    [{ model: { kind: "cnn", filters: [4, 3] }, mixedPrecision: true }, ""],
+    [{ model: { kind: "cnn", filters: [4], dense: [6, 5] }, mixedPrecision: true }, ""],
   ];
   for (const [overrides, reason] of cases) {
     const config = parseConfig({ backend: "webgpu", ...overrides });
@@ -165,44 +170,13 @@ Deno.test("a cnn takes the WGSL step only where it applies, and says why not", a
       ),
     (e) => e instanceof AnnealError && /conv block 3 gets 1x1 maps/.test(e.message),
   );
-  // float16 pairs need an even number of filters in every block
-  assert.throws(
-    () =>
-      new TrainingEngine(
-        parseConfig({
-          backend: "webgpu",
-          model: { kind: "cnn", filters: [4, 3] },
-          mixedPrecision: true,
-        }),
-        image,
-      ),
-    (e) =>
-      e instanceof AnnealError && /conv block 1 has 3 filters, an odd number/.test(e.message) &&
-      e.where === "model.filters" && e.hint !== undefined,
-  );
-  // and in every dense layer, which a cnn's config calls `dense` (it said 'hidden layer 0' and
-  // model.hidden, a field a cnn does not have)
-  assert.throws(
-    () =>
-      new TrainingEngine(
-        parseConfig({
-          backend: "webgpu",
-          model: { kind: "cnn", filters: [4], dense: [6, 5] },
-          mixedPrecision: true,
-        }),
-        image,
-      ),
-    (e) =>
-      e instanceof AnnealError && /dense layer 1 has 5 units, an odd number/.test(e.message) &&
-      e.where === "model.dense" && /every dense layer an even width/.test(e.hint ?? ""),
-  );
   assert.equal(tf.memory().numTensors, tensors, "nothing left behind");
 });
 
 // Mixed precision: each block's convolution output and pooled activations stored as float16
-// pairs (the images, gradients and arithmetic stay float32). `exact`: the first step's gradients
-// on weights and inputs float16 holds exactly (see checkMixedPrecision), then the steps compared
-// to half rounding.
+// pairs where its filters are even, float32 where they are odd (the images, gradients and
+// arithmetic stay float32). `exact`: the first step's gradients on weights and inputs float16
+// holds exactly (see checkMixedPrecision), then the steps compared to half rounding.
 const MIXED: (ParityCase & { exact?: number })[] = [
   {
     // the first convolution direct (K = 9) on float32 images, the second gathered from float16
@@ -263,6 +237,90 @@ const MIXED: (ParityCase & { exact?: number })[] = [
     steps: [[9], [9], [9], [5]],
     floor: 1e-2,
   },
+  {
+    // An odd number of filters keeps a block float32 (a pair must never span two positions):
+    // the first block's output float32 (the direct kernel's, K = 9), read by the second block's
+    // gathered convolution and filter gradient (K = 27), whose output is float16 pairs; the
+    // input gradient through the first block's float32 activations
+    name: "odd filters in the first block (float32 there, float16 after), exact",
+    config: {
+      model: { kind: "cnn", filters: [3, 4], batchNorm: false, dense: [] },
+      optimizer: { name: "sgd", lr: 0.05, momentum: 0.9 },
+    },
+    shape: { inputShape: [8, 8, 1], targetSize: 1, task: "classification", numClasses: 3 },
+    steps: [[9], [9], [5]],
+    exact: 1e-5,
+  },
+  {
+    // float16 into the last block (K = 36), float32 out of it: the head's input float32
+    name: "odd filters in the last block (the head's input float32), exact",
+    config: {
+      model: { kind: "cnn", filters: [4, 5], batchNorm: false, dense: [] },
+      optimizer: { name: "sgd", lr: 0.05, momentum: 0.9 },
+    },
+    shape: { inputShape: [8, 8, 1], targetSize: 1, task: "classification", numClasses: 3 },
+    steps: [[9], [9], [5]],
+    exact: 1e-5,
+  },
+  {
+    // float16, float32, float16: the middle block reads pairs and writes float32, the last
+    // reads float32 (K = 27) and writes pairs, all three gathered but the first (K = 9)
+    name: "three blocks, the middle one odd (float16 pairs in, float32 out), exact",
+    config: {
+      model: { kind: "cnn", filters: [4, 3, 6], batchNorm: false, dense: [] },
+      optimizer: { name: "sgd", lr: 0.05 },
+    },
+    shape: { inputShape: [8, 8, 1], targetSize: 1, task: "classification", numClasses: 3 },
+    steps: [[9], [9], [5]],
+    exact: 1e-5,
+  },
+  {
+    // the direct kernels (2x2: K = 4 on the images, 16 on float16 pairs, 12 on float32)
+    name: "three blocks, a 2x2 kernel (direct kernels), the middle one odd, exact",
+    config: {
+      model: { kind: "cnn", filters: [4, 3, 2], kernelSize: 2, batchNorm: false, dense: [] },
+      optimizer: { name: "sgd", lr: 0.05 },
+    },
+    shape: { inputShape: [8, 8, 1], targetSize: 1, task: "classification", numClasses: 3 },
+    steps: [[9], [9], [5]],
+    exact: 1e-5,
+  },
+  {
+    // batch norm's statistics, gradient sums and backward pass over a float32 block then a
+    // float16 one
+    name: "two blocks with batch norm, the first odd, a dense layer",
+    config: {
+      model: { kind: "cnn", filters: [3, 6], dense: [6] },
+      optimizer: { name: "sgd", lr: 0.05, momentum: 0.9 },
+    },
+    shape: { inputShape: [8, 8, 1], targetSize: 1, task: "classification", numClasses: 3 },
+    steps: [[9], [9], [9], [5]],
+    floor: 1e-2,
+  },
+  {
+    // a float16 block then a float32 one, whose output the first dense layer reads as float32
+    // (it is float16 pairs itself, its width even), with dropout after it
+    name: "two blocks with batch norm, the last odd, a dense layer, dropout 0.2",
+    config: {
+      model: { kind: "cnn", filters: [4, 5], dense: [6], dropout: 0.2 },
+      optimizer: { name: "sgd", lr: 0.05, momentum: 0.9 },
+    },
+    shape: { inputShape: [8, 8, 1], targetSize: 1, task: "classification", numClasses: 3 },
+    steps: [[9], [9], [9], [5]],
+    floor: 1e-2,
+  },
+  {
+    // the blocks' float16 output read by a dense layer of odd width (float32 activations), read
+    // by one of even width (float16 pairs), with dropout after each
+    name: "dense layers of odd then even width after float16 blocks, batch norm, dropout 0.2",
+    config: {
+      model: { kind: "cnn", filters: [4, 6], dense: [5, 6], dropout: 0.2 },
+      optimizer: { name: "sgd", lr: 0.05, momentum: 0.9 },
+    },
+    shape: { inputShape: [8, 8, 1], targetSize: 1, task: "classification", numClasses: 3 },
+    steps: [[9], [9], [9], [5]],
+    floor: 1e-2,
+  },
 ];
 
 for (const c of MIXED) {
@@ -271,6 +329,61 @@ for (const c of MIXED) {
     await checkMixedPrecision(c, c.exact);
   });
 }
+
+Deno.test("the conv stage counts the bytes of the buffers it makes, a block of odd filters float32 under mixed precision", () => {
+  // [filters, mixed precision, which blocks store float16 pairs] on 8x8x2 images, pool 2
+  const cases: [number[], boolean, boolean[]][] = [
+    [[4, 6], false, [false, false]],
+    [[4, 6], true, [true, true]],
+    [[3, 4, 5], true, [false, true, false]],
+    [[4, 3, 6], true, [true, false, true]],
+  ];
+  for (const [filters, half, halves] of cases) {
+    // every buffer the stage makes, by label: a device that only records them (the stage's
+    // buffers are made without the weights, nor a dispatch)
+    const made = new Map<string, number>();
+    const device = {
+      limits: { maxStorageBufferBindingSize: 2 ** 27 },
+      createBuffer: ({ label, size }: GPUBufferDescriptor) => {
+        made.set(label ?? "", size);
+        return { destroy() {} };
+      },
+    };
+    let side = 8;
+    const blocks: ConvBlock[] = filters.map((outChannels, i) => {
+      const height = side;
+      side /= 2;
+      return {
+        kernel: undefined as unknown as tf.Variable,
+        bias: undefined as unknown as tf.Variable,
+        height,
+        width: height,
+        inChannels: i === 0 ? 2 : filters[i - 1],
+        outChannels,
+        kernelSize: 3,
+        pool: 2,
+      };
+    });
+    const backend = { device } as unknown as WebGpuBackendInternals;
+    const stage = new ConvStage(backend, blocks, half);
+    const rows = 7;
+    stage.allocate(rows);
+    const what = `filters ${filters}, mixed precision ${half}`;
+    assert.equal(stage.halfFeatures, halves[halves.length - 1], what);
+    blocks.forEach((b, i) => {
+      // z and the activations: a word a float16 pair where the block's are half
+      const words = (values: number) => 4 * values / (halves[i] ? 2 : 1);
+      const full = rows * b.height * b.width * b.outChannels;
+      assert.equal(made.get(`anneal conv z ${i}`), words(full), `${what}: z ${i}`);
+      assert.equal(made.get(`anneal conv activation ${i}`), words(full / 4), `${what}: act ${i}`);
+    });
+    // (the images are the program's buffer, counted with the stage's)
+    const images = rows * 8 * 8 * 2;
+    const bytes = [...made.values()].reduce((a, b) => a + b, 0);
+    assert.equal(4 * (stage.extraFloats(rows) - images), bytes, what);
+    stage.dispose();
+  }
+});
 
 Deno.test("tfjs's path on WebGPU reports the gradient norm of a model of more than 7 weight tensors", async () => {
   await ready;

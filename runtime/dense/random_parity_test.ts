@@ -180,9 +180,6 @@ const drawnCase = (c: Drawn, model: Record<string, unknown>, maxSize: number, mi
     floor: SUM_FLOOR,
   }));
 
-/** `n`, or the next even number: the widths mixed precision needs (a float16 pair a word). */
-const even = (n: number) => n + n % 2;
-
 /** No dropout, or a rate of 0.05-0.8 (the steps draw tfjs's path's masks). */
 const dropoutRate = fc.oneof(fc.constant(0), fraction(0.05, 0.8));
 
@@ -497,35 +494,31 @@ const mixedMlpCase: fc.Arbitrary<ParityCase> = denseCase.filter((c) =>
 
 Deno.test("random cases: mixed precision in the dense WGSL step trains like float32 to half rounding", async () => {
   await selectBackend("webgpu", "mlp");
-  await property(mixedMlpCase, 6, (c) => checkMixedPrecision(c));
+  await property(mixedMlpCase, 6, (c) => checkMixedPrecision(c, undefined, false));
 });
 
 /**
- * cnns under mixed precision (their conv blocks' outputs and dense activations float16; filter
- * counts and dense widths made even, as it needs), held to the same step in float32; sgd's
- * variants, as the other mixed cases.
+ * cnns under mixed precision (their conv blocks' outputs and dense activations float16 where a
+ * filter count or width is even, float32 where it is odd), held to the same step in float32;
+ * sgd's variants, as the other mixed cases, and no batch norm: over a drawn model's few and
+ * near-constant values a channel's deviation can be far below its mean, and normalizing divides
+ * float16's rounding of the stored convolution output (~5e-4 of its size) by that deviation (the
+ * same drawn models with their widths made even failed at 2 of 9 seeds of 20 cases, by 5% of a
+ * first step's gradient norm); the hand-written mixed cases with batch norm are in conv_test.ts.
  */
 const mixedCnnCase: fc.Arbitrary<ParityCase> = cnnCase.filter((c) =>
-  (c.config.optimizer as { name: string }).name === "sgd"
-).map((c) => {
-  const model = c.config.model as { filters: number[]; dense: number[] };
-  return {
-    ...c,
-    config: {
-      ...c.config,
-      model: { ...model, filters: model.filters.map(even), dense: model.dense.map(even) },
-    },
-  };
-});
+  (c.config.optimizer as { name: string }).name === "sgd" &&
+  !(c.config.model as { batchNorm: boolean }).batchNorm
+);
 
 Deno.test("random cases: mixed precision in the WGSL conv step trains like float32 to half rounding", async () => {
   await selectBackend("webgpu", "cnn");
-  await property(mixedCnnCase, 6, (c) => checkMixedPrecision(c));
+  await property(mixedCnnCase, 6, (c) => checkMixedPrecision(c, undefined, false));
 });
 
 Deno.test("random cases: mixed precision in the WGSL recurrent step trains like float32 to half rounding", async () => {
   await selectBackend("webgpu", "rnn");
-  await property(mixedRnnCase, 6, (c) => checkMixedPrecision(c));
+  await property(mixedRnnCase, 6, (c) => checkMixedPrecision(c, undefined, false));
 });
 
 Deno.test("release the WebGPU device", releaseWebGpu);
