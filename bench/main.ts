@@ -17,9 +17,9 @@
  * CPU backends default to few steps (the lstm and the cnn take seconds a step on tfjs-cpu; the
  * cnn took ~100 s there before anneal's filter-gradient and pooling kernels). On webgpu every
  * workload runs twice: tfjs's optimizers (`tfjs`) and the fused WGSL step (`fused`). The
- * MLPs and the CNN (and on webgpu the LSTM) also run through anneal's training engine (`engine`:
- * the model as `anneal train` builds it; on webgpu the WGSL step, and with mixedPrecision as
- * `engine-f16` where that step takes it). On webgpu, `matmul` times
+ * MLPs, the CNN and the LSTM also run through anneal's training engine (`engine`: the model as
+ * `anneal train` builds it; on wasm with anneal's SIMD kernels, as the LSTM's cell; on webgpu the
+ * WGSL step, and with mixedPrecision as `engine-f16` where that step takes it). On webgpu, `matmul` times
  * square fp32 products (bench/matmul.ts): anneal's tiled kernel, tfjs-webgpu's, PyTorch's.
  *
  * @module
@@ -110,8 +110,8 @@ async function benchBackend(backend: string, rows: Row[]): Promise<Record<string
     const steps = Number(flags.steps) || (gpu ? GPU_STEPS : CPU_STEPS)[name];
     const warmup = flags.warmup ? Number(flags.warmup) : gpu ? (name === "cnn" ? 2 : 5) : 1;
     const paths: OptimizerPath[] = gpu ? ["tfjs", "fused"] : ["tfjs"];
-    // (the lstm's engine path on the CPU backends is tfjs's, as its `tfjs` row: on webgpu only)
-    if (name.startsWith("mlp") || name === "cnn" || (name === "lstm" && gpu)) paths.push("engine");
+    // (the lstm's engine: on wasm with anneal's SIMD cell kernels, on webgpu the WGSL step)
+    if (name.startsWith("mlp") || name === "cnn" || name === "lstm") paths.push("engine");
     // mixed precision (float16 activations) where the WGSL step takes it: against torch's fp32
     if (gpu && paths.includes("engine")) paths.push("engine-f16");
     for (const path of paths) {

@@ -21,6 +21,7 @@
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import * as tfl from "npm:@tensorflow/tfjs-layers@4.22.0";
 import type { Initializer } from "./init.ts";
+import { GRU_CELL, LSTM_CELL } from "../runtime/wasm_recurrent.ts";
 
 // tfjs's gradient of Unpack (tf.unstack, which an RNN layer applies to its input) stacks its
 // outputs' gradients, which tfjs hands over as a lone tensor, not an array, where there is one
@@ -101,6 +102,11 @@ class TorchLstmCell extends LstmCellBase {
           this.recurrentBias!.read(),
         ),
       );
+      if (z.dtype === "float32" && tf.getKernel(LSTM_CELL, tf.getBackend())) {
+        // the gates in one pass (wasm: anneal's SIMD kernel, runtime/wasm_recurrent.ts)
+        const [out, next] = tf.engine().runKernel(LSTM_CELL, { z, c }, {}) as tf.Tensor[];
+        return [out, out, next];
+      }
       const [i, f, g, o] = tf.split(z, 4, 1);
       const next = tf.add(tf.mul(tf.sigmoid(f), c), tf.mul(tf.sigmoid(i), tf.tanh(g)));
       const out = tf.mul(tf.sigmoid(o), tf.tanh(next));
@@ -132,6 +138,11 @@ class TorchGruCell extends GruCellBase {
         tf.matMul(h, this.recurrentKernel.read() as tf.Tensor2D),
         this.recurrentBias!.read(),
       );
+      if (fromInput.dtype === "float32" && tf.getKernel(GRU_CELL, tf.getBackend())) {
+        // the gates in one pass (wasm: anneal's SIMD kernel, runtime/wasm_recurrent.ts)
+        const out = tf.engine().runKernel(GRU_CELL, { xp: fromInput, hp: fromState, h }, {});
+        return [out as tf.Tensor, out as tf.Tensor];
+      }
       const [xz, xr, xn] = tf.split(fromInput, 3, 1);
       const [hz, hr, hn] = tf.split(fromState, 3, 1);
       const z = tf.sigmoid(tf.add(xz, hz));

@@ -33,6 +33,7 @@ import { routeWinogradConv } from "./wasm_winograd.ts";
 import { routeSimdTranspose } from "./wasm_transpose.ts";
 import { registerWasmAdam } from "./wasm_adam.ts";
 import { registerWasmSgd } from "./wasm_sgd.ts";
+import { registerWasmRecurrentCells } from "./wasm_recurrent.ts";
 import { routeWebGpuFilterGradient, routeWebGpuSmallConv } from "./webgpu_conv.ts";
 import { routeWebGpuMatMul } from "./webgpu_matmul.ts";
 import { routeWebGpuMaxPool, routeWebGpuMaxPoolGrad } from "./webgpu_pool.ts";
@@ -407,6 +408,7 @@ export function registerWasmTrainingKernels(): string[] {
   routeSimdTranspose();
   registerWasmAdam();
   registerWasmSgd();
+  registerWasmRecurrentCells();
   routeBroadcastReductions();
   routeMaxPoolGrad();
   routeMaxPool();

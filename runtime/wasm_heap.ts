@@ -131,7 +131,7 @@ export function replacedWasmKernel(name: string, backendName = "wasm"): tf.Kerne
  */
 export function registerSimdKernel(
   name: string,
-  kernelFunc: (args: KernelArgs) => tf.TensorInfo[],
+  kernelFunc: (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[],
 ): boolean {
   if (!tf.getKernel(name, "wasm")) {
     const wasm = tf.findBackend("wasm");

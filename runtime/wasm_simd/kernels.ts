@@ -176,6 +176,45 @@ export interface SimdKernels {
     negLr: number,
   ): void;
   /**
+   * An LSTM cell's step, torch's gates (i, f, g, o): from z [rows, 4 units] and c [rows, units],
+   * cn = sigmoid(f) c + sigmoid(i) tanh(g) and h = sigmoid(o) tanh(cn) [rows, units].
+   */
+  lstmCell(z: number, c: number, h: number, cn: number, rows: number, units: number): void;
+  /**
+   * The gradient of `lstmCell` at z (into dz [rows, 4 units]) and at c (into dc [rows, units])
+   * from dh and dcn [rows, units], the gates computed again from z.
+   */
+  lstmCellGrad(
+    z: number,
+    c: number,
+    dh: number,
+    dcn: number,
+    dz: number,
+    dc: number,
+    rows: number,
+    units: number,
+  ): void;
+  /**
+   * A GRU cell's step, torch's (gates z, r, n in tfjs's order): from xp and hp [rows, 3 units] and
+   * h [rows, units], out = n + z (h - n) [rows, units].
+   */
+  gruCell(xp: number, hp: number, h: number, out: number, rows: number, units: number): void;
+  /**
+   * The gradient of `gruCell` at xp and hp (into dxp and dhp [rows, 3 units]) and at h (into dh
+   * [rows, units]) from dy [rows, units], the gates computed again.
+   */
+  gruCellGrad(
+    xp: number,
+    hp: number,
+    h: number,
+    dy: number,
+    dxp: number,
+    dhp: number,
+    dh: number,
+    rows: number,
+    units: number,
+  ): void;
+  /**
    * dL/dx of 2x2 stride 2 max pooling, windows from (0, 0) inside the image, channels a
    * multiple of 4; returns 1 when an output is NaN (dx then incomplete).
    */

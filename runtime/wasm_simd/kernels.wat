@@ -1308,4 +1308,288 @@
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $scalar)))
   )
+
+  ;; e^x lane by lane (Cephes' expf): x = n ln2 + r, n whole and |r| <= ln2 / 2; e^r by a
+  ;; polynomial of degree 6, 2^n through the exponent's bits. x is clamped to [-87.3, 88.3], where
+  ;; e^x and 2^n are normal floats (e^-87.3 ~ 1.2e-38, e^88.3 ~ 2.2e38). Within 2 ulp of e^x;
+  ;; NaN stays NaN (min and max keep it).
+  (func $exp4 (param $x v128) (result v128)
+    (local $n v128) (local $r v128) (local $p v128)
+    (local.set $x (f32x4.max (f32x4.min (local.get $x) (v128.const f32x4 88.3 88.3 88.3 88.3)) (v128.const f32x4 -87.3 -87.3 -87.3 -87.3)))
+    (local.set $n (f32x4.nearest (f32x4.mul (local.get $x) (v128.const f32x4 1.44269504088896341 1.44269504088896341 1.44269504088896341 1.44269504088896341))))
+    ;; r = x - n ln2, ln2 in two parts (0.693359375 is exact in 9 bits: n times it is too)
+    (local.set $r (f32x4.sub
+      (f32x4.sub (local.get $x) (f32x4.mul (local.get $n) (v128.const f32x4 0.693359375 0.693359375 0.693359375 0.693359375)))
+      (f32x4.mul (local.get $n) (v128.const f32x4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4))))
+    (local.set $p (f32x4.add (f32x4.mul (v128.const f32x4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4) (local.get $r))
+      (v128.const f32x4 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1)))
+    ;; e^r = p r^2 + r + 1, times 2^n: (n + 127) << 23 as a float's bits
+    (f32x4.mul
+      (f32x4.add
+        (f32x4.add (f32x4.mul (local.get $p) (f32x4.mul (local.get $r) (local.get $r)))
+          (local.get $r))
+        (v128.const f32x4 1 1 1 1))
+      (i32x4.shl
+        (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $n)) (v128.const i32x4 127 127 127 127))
+        (i32.const 23))))
+
+  ;; 1 / (1 + e^-x) lane by lane.
+  (func $sigmoid4 (param $x v128) (result v128)
+    (f32x4.div (v128.const f32x4 1 1 1 1) (f32x4.add (v128.const f32x4 1 1 1 1) (call $exp4 (f32x4.neg (local.get $x))))))
+
+  ;; tanh x lane by lane (Cephes' tanhf): for |x| < 0.625 x + x^3 P(x^2), P of degree 4; else
+  ;; 1 - 2 / (e^2|x| + 1), with x's sign. Within 2 ulp; NaN stays NaN.
+  (func $tanh4 (param $x v128) (result v128)
+    (local $a v128) (local $z v128) (local $p v128) (local $large v128)
+    (local.set $a (f32x4.abs (local.get $x)))
+    (local.set $z (f32x4.mul (local.get $x) (local.get $x)))
+    (local.set $p (f32x4.add (f32x4.mul (v128.const f32x4 -5.70498872745e-3 -5.70498872745e-3 -5.70498872745e-3 -5.70498872745e-3) (local.get $z))
+      (v128.const f32x4 2.06390887954e-2 2.06390887954e-2 2.06390887954e-2 2.06390887954e-2)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $z)) (v128.const f32x4 -5.37397155531e-2 -5.37397155531e-2 -5.37397155531e-2 -5.37397155531e-2)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $z)) (v128.const f32x4 1.33314422036e-1 1.33314422036e-1 1.33314422036e-1 1.33314422036e-1)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $z)) (v128.const f32x4 -3.33332819422e-1 -3.33332819422e-1 -3.33332819422e-1 -3.33332819422e-1)))
+    (local.set $p (f32x4.add
+      (f32x4.mul (f32x4.mul (local.get $p) (local.get $z)) (local.get $x)) (local.get $x)))
+    (local.set $large (f32x4.sub (v128.const f32x4 1 1 1 1) (f32x4.div (v128.const f32x4 2 2 2 2)
+      (f32x4.add (call $exp4 (f32x4.add (local.get $a) (local.get $a))) (v128.const f32x4 1 1 1 1)))))
+    ;; (the magnitude's bits from $large, the sign's from x)
+    (local.set $large (v128.bitselect (local.get $large) (local.get $x)
+      (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+    (v128.bitselect (local.get $p) (local.get $large) (f32x4.lt (local.get $a) (v128.const f32x4 0.625 0.625 0.625 0.625))))
+
+  ;; Four float32 at $at, or (not $wide) the one there in every lane.
+  (func $load4 (param $at i32) (param $wide i32) (result v128)
+    (if (result v128) (local.get $wide)
+      (then (v128.load align=4 (local.get $at)))
+      (else (v128.load32_splat (local.get $at)))))
+
+  ;; Stores four lanes at $at, or (not $wide) the first lane alone.
+  (func $store4 (param $at i32) (param $v v128) (param $wide i32)
+    (if (local.get $wide)
+      (then (v128.store align=4 (local.get $at) (local.get $v)))
+      (else (v128.store32_lane 0 (local.get $at) (local.get $v)))))
+
+  ;; An LSTM cell's step, torch's nn.LSTM (gates i, f, g, o): from the pre-activations z
+  ;; [rows, 4 units] and the cell state c [rows, units], cn = sigmoid(f) c + sigmoid(i) tanh(g)
+  ;; and h = sigmoid(o) tanh(cn) [rows, units]. Four units at a time, the last few one by one.
+  (func (export "lstmCell")
+    (param $z i32) (param $c i32) (param $h i32) (param $cn i32) (param $rows i32)
+    (param $units i32)
+    (local $r i32) (local $j i32) (local $wide i32) (local $gate i32) (local $zj i32)
+    (local $at i32) (local $i v128) (local $f v128) (local $g v128) (local $o v128) (local $next v128)
+    (local.set $gate (i32.shl (local.get $units) (i32.const 2)))
+    (block $rowsDone (loop $row
+      (br_if $rowsDone (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $j (i32.const 0))
+      (block $unitsDone (loop $unit
+        (br_if $unitsDone (i32.ge_u (local.get $j) (local.get $units)))
+        (local.set $wide (i32.le_u (i32.add (local.get $j) (i32.const 4)) (local.get $units)))
+        ;; byte offsets of unit j: in z's row (4 gates of units each), in a [rows, units] row
+        (local.set $zj (i32.add (local.get $z) (i32.shl
+          (i32.add (i32.mul (local.get $r) (i32.shl (local.get $units) (i32.const 2)))
+            (local.get $j))
+          (i32.const 2))))
+        (local.set $at (i32.shl
+          (i32.add (i32.mul (local.get $r) (local.get $units)) (local.get $j)) (i32.const 2)))
+        (local.set $i (call $sigmoid4 (call $load4 (local.get $zj) (local.get $wide))))
+        (local.set $f (call $sigmoid4
+          (call $load4 (i32.add (local.get $zj) (local.get $gate)) (local.get $wide))))
+        (local.set $g (call $tanh4 (call $load4
+          (i32.add (local.get $zj) (i32.shl (local.get $gate) (i32.const 1))) (local.get $wide))))
+        (local.set $o (call $sigmoid4 (call $load4
+          (i32.add (local.get $zj) (i32.mul (local.get $gate) (i32.const 3))) (local.get $wide))))
+        (local.set $next (f32x4.add
+          (f32x4.mul (local.get $f)
+            (call $load4 (i32.add (local.get $c) (local.get $at)) (local.get $wide)))
+          (f32x4.mul (local.get $i) (local.get $g))))
+        (call $store4 (i32.add (local.get $cn) (local.get $at)) (local.get $next) (local.get $wide))
+        (call $store4 (i32.add (local.get $h) (local.get $at))
+          (f32x4.mul (local.get $o) (call $tanh4 (local.get $next))) (local.get $wide))
+        (local.set $j (i32.add (local.get $j) (select (i32.const 4) (i32.const 1) (local.get $wide))))
+        (br $unit)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $row)))
+  )
+
+;; The gradient of `lstmCell` at z and c (the step's inputs, its gates computed again) from the
+  ;; gradients dh and dcn at its outputs h and cn, in tfjs's autodiff's order of operations:
+  ;; with dct = dcn + (dh o) (1 - tanh(cn)^2), dz [rows, 4 units] ((dct g) i (1 - i),
+  ;; (dct c) f (1 - f), (dct i) (1 - g^2), (dh tanh(cn)) o (1 - o)) and dc = dct f [rows, units].
+  (func (export "lstmCellGrad")
+    (param $z i32) (param $c i32) (param $dh i32) (param $dcn i32) (param $dz i32) (param $dc i32)
+    (param $rows i32) (param $units i32)
+    (local $r i32) (local $j i32) (local $wide i32) (local $gate i32) (local $zj i32)
+    (local $oj i32) (local $at i32) (local $i v128) (local $f v128) (local $g v128) (local $o v128)
+    (local $cv v128) (local $tc v128) (local $dhv v128) (local $dct v128)
+    (local.set $gate (i32.shl (local.get $units) (i32.const 2)))
+    (block $rowsDone (loop $row
+      (br_if $rowsDone (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $j (i32.const 0))
+      (block $unitsDone (loop $unit
+        (br_if $unitsDone (i32.ge_u (local.get $j) (local.get $units)))
+        (local.set $wide (i32.le_u (i32.add (local.get $j) (i32.const 4)) (local.get $units)))
+        ;; byte offsets of unit j: in a row of 4 gates (z's, dz's), in a [rows, units] row
+        (local.set $oj (i32.shl
+          (i32.add (i32.mul (local.get $r) (i32.shl (local.get $units) (i32.const 2)))
+            (local.get $j))
+          (i32.const 2)))
+        (local.set $at (i32.shl
+          (i32.add (i32.mul (local.get $r) (local.get $units)) (local.get $j)) (i32.const 2)))
+        (local.set $zj (i32.add (local.get $z) (local.get $oj)))
+        (local.set $i (call $sigmoid4 (call $load4 (local.get $zj) (local.get $wide))))
+        (local.set $f (call $sigmoid4
+          (call $load4 (i32.add (local.get $zj) (local.get $gate)) (local.get $wide))))
+        (local.set $g (call $tanh4 (call $load4
+          (i32.add (local.get $zj) (i32.shl (local.get $gate) (i32.const 1))) (local.get $wide))))
+        (local.set $o (call $sigmoid4 (call $load4
+          (i32.add (local.get $zj) (i32.mul (local.get $gate) (i32.const 3))) (local.get $wide))))
+        (local.set $cv (call $load4 (i32.add (local.get $c) (local.get $at)) (local.get $wide)))
+        (local.set $tc (call $tanh4 (f32x4.add (f32x4.mul (local.get $f) (local.get $cv))
+          (f32x4.mul (local.get $i) (local.get $g)))))
+        (local.set $dhv (call $load4 (i32.add (local.get $dh) (local.get $at)) (local.get $wide)))
+        (local.set $dct (f32x4.add
+          (call $load4 (i32.add (local.get $dcn) (local.get $at)) (local.get $wide))
+          (f32x4.mul (f32x4.mul (local.get $dhv) (local.get $o))
+            (f32x4.sub (v128.const f32x4 1 1 1 1) (f32x4.mul (local.get $tc) (local.get $tc))))))
+        (call $store4 (i32.add (local.get $dc) (local.get $at))
+          (f32x4.mul (local.get $dct) (local.get $f)) (local.get $wide))
+        (local.set $oj (i32.add (local.get $dz) (local.get $oj)))
+        (call $store4 (local.get $oj)
+          (f32x4.mul (f32x4.mul (local.get $dct) (local.get $g))
+            (f32x4.mul (local.get $i) (f32x4.sub (v128.const f32x4 1 1 1 1) (local.get $i))))
+          (local.get $wide))
+        (call $store4 (i32.add (local.get $oj) (local.get $gate))
+          (f32x4.mul (f32x4.mul (local.get $dct) (local.get $cv))
+            (f32x4.mul (local.get $f) (f32x4.sub (v128.const f32x4 1 1 1 1) (local.get $f))))
+          (local.get $wide))
+        (call $store4 (i32.add (local.get $oj) (i32.shl (local.get $gate) (i32.const 1)))
+          (f32x4.mul (f32x4.mul (local.get $dct) (local.get $i))
+            (f32x4.sub (v128.const f32x4 1 1 1 1) (f32x4.mul (local.get $g) (local.get $g))))
+          (local.get $wide))
+        (call $store4 (i32.add (local.get $oj) (i32.mul (local.get $gate) (i32.const 3)))
+          (f32x4.mul (f32x4.mul (local.get $dhv) (local.get $tc))
+            (f32x4.mul (local.get $o) (f32x4.sub (v128.const f32x4 1 1 1 1) (local.get $o))))
+          (local.get $wide))
+        (local.set $j (i32.add (local.get $j) (select (i32.const 4) (i32.const 1) (local.get $wide))))
+        (br $unit)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $row)))
+  )
+
+  ;; A GRU cell's step, torch's nn.GRU (gates z, r, n; r applied after the recurrent product):
+  ;; from the input's and the state's projections xp and hp [rows, 3 units] (each with its bias)
+  ;; and the state h [rows, units], z = sigmoid(xz + hz), r = sigmoid(xr + hr),
+  ;; n = tanh(xn + r hn) and out = n + z (h - n) [rows, units].
+  (func (export "gruCell")
+    (param $xp i32) (param $hp i32) (param $h i32) (param $out i32) (param $rows i32)
+    (param $units i32)
+    (local $r i32) (local $j i32) (local $wide i32) (local $gate i32) (local $gj i32)
+    (local $at i32) (local $zv v128) (local $rv v128) (local $n v128)
+    (local.set $gate (i32.shl (local.get $units) (i32.const 2)))
+    (block $rowsDone (loop $row
+      (br_if $rowsDone (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $j (i32.const 0))
+      (block $unitsDone (loop $unit
+        (br_if $unitsDone (i32.ge_u (local.get $j) (local.get $units)))
+        (local.set $wide (i32.le_u (i32.add (local.get $j) (i32.const 4)) (local.get $units)))
+        ;; byte offsets of unit j: in a row of 3 gates, in a [rows, units] row
+        (local.set $gj (i32.shl
+          (i32.add (i32.mul (local.get $r) (i32.mul (local.get $units) (i32.const 3)))
+            (local.get $j))
+          (i32.const 2)))
+        (local.set $at (i32.shl
+          (i32.add (i32.mul (local.get $r) (local.get $units)) (local.get $j)) (i32.const 2)))
+        (local.set $zv (call $sigmoid4 (f32x4.add
+          (call $load4 (i32.add (local.get $xp) (local.get $gj)) (local.get $wide))
+          (call $load4 (i32.add (local.get $hp) (local.get $gj)) (local.get $wide)))))
+        (local.set $gj (i32.add (local.get $gj) (local.get $gate)))
+        (local.set $rv (call $sigmoid4 (f32x4.add
+          (call $load4 (i32.add (local.get $xp) (local.get $gj)) (local.get $wide))
+          (call $load4 (i32.add (local.get $hp) (local.get $gj)) (local.get $wide)))))
+        (local.set $gj (i32.add (local.get $gj) (local.get $gate)))
+        (local.set $n (call $tanh4 (f32x4.add
+          (call $load4 (i32.add (local.get $xp) (local.get $gj)) (local.get $wide))
+          (f32x4.mul (local.get $rv)
+            (call $load4 (i32.add (local.get $hp) (local.get $gj)) (local.get $wide))))))
+        (call $store4 (i32.add (local.get $out) (local.get $at))
+          (f32x4.add (local.get $n) (f32x4.mul (local.get $zv) (f32x4.sub
+            (call $load4 (i32.add (local.get $h) (local.get $at)) (local.get $wide))
+            (local.get $n))))
+          (local.get $wide))
+        (local.set $j (i32.add (local.get $j) (select (i32.const 4) (i32.const 1) (local.get $wide))))
+        (br $unit)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $row)))
+  )
+
+  ;; The gradient of `gruCell` at xp, hp and h (its gates computed again) from dy at its output,
+  ;; in tfjs's autodiff's order of operations: with dn = dy - dy z, da = dn (1 - n^2) and
+  ;; dzp = (dy (h - n)) z (1 - z), drp = (da hn) r (1 - r): dxp = (dzp, drp, da),
+  ;; dhp = (dzp, drp, da r) [rows, 3 units] and dh = dy z [rows, units].
+  (func (export "gruCellGrad")
+    (param $xp i32) (param $hp i32) (param $h i32) (param $dy i32) (param $dxp i32)
+    (param $dhp i32) (param $dh i32) (param $rows i32) (param $units i32)
+    (local $r i32) (local $j i32) (local $wide i32) (local $gate i32) (local $gj i32)
+    (local $at i32) (local $zv v128) (local $rv v128) (local $n v128) (local $hn v128)
+    (local $dyv v128) (local $da v128) (local $dzp v128) (local $drp v128)
+    (local.set $gate (i32.shl (local.get $units) (i32.const 2)))
+    (block $rowsDone (loop $row
+      (br_if $rowsDone (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $j (i32.const 0))
+      (block $unitsDone (loop $unit
+        (br_if $unitsDone (i32.ge_u (local.get $j) (local.get $units)))
+        (local.set $wide (i32.le_u (i32.add (local.get $j) (i32.const 4)) (local.get $units)))
+        (local.set $gj (i32.shl
+          (i32.add (i32.mul (local.get $r) (i32.mul (local.get $units) (i32.const 3)))
+            (local.get $j))
+          (i32.const 2)))
+        (local.set $at (i32.shl
+          (i32.add (i32.mul (local.get $r) (local.get $units)) (local.get $j)) (i32.const 2)))
+        (local.set $zv (call $sigmoid4 (f32x4.add
+          (call $load4 (i32.add (local.get $xp) (local.get $gj)) (local.get $wide))
+          (call $load4 (i32.add (local.get $hp) (local.get $gj)) (local.get $wide)))))
+        (local.set $rv (call $sigmoid4 (f32x4.add
+          (call $load4 (i32.add (local.get $xp) (i32.add (local.get $gj) (local.get $gate)))
+            (local.get $wide))
+          (call $load4 (i32.add (local.get $hp) (i32.add (local.get $gj) (local.get $gate)))
+            (local.get $wide)))))
+        (local.set $hn (call $load4
+          (i32.add (local.get $hp) (i32.add (local.get $gj) (i32.shl (local.get $gate) (i32.const 1))))
+          (local.get $wide)))
+        (local.set $n (call $tanh4 (f32x4.add
+          (call $load4
+            (i32.add (local.get $xp) (i32.add (local.get $gj) (i32.shl (local.get $gate) (i32.const 1))))
+            (local.get $wide))
+          (f32x4.mul (local.get $rv) (local.get $hn)))))
+        (local.set $dyv (call $load4 (i32.add (local.get $dy) (local.get $at)) (local.get $wide)))
+        (call $store4 (i32.add (local.get $dh) (local.get $at))
+          (f32x4.mul (local.get $dyv) (local.get $zv)) (local.get $wide))
+        (local.set $dzp (f32x4.mul
+          (f32x4.mul (local.get $dyv) (f32x4.sub
+            (call $load4 (i32.add (local.get $h) (local.get $at)) (local.get $wide))
+            (local.get $n)))
+          (f32x4.mul (local.get $zv) (f32x4.sub (v128.const f32x4 1 1 1 1) (local.get $zv)))))
+        (local.set $da (f32x4.mul
+          (f32x4.sub (local.get $dyv) (f32x4.mul (local.get $dyv) (local.get $zv)))
+          (f32x4.sub (v128.const f32x4 1 1 1 1) (f32x4.mul (local.get $n) (local.get $n)))))
+        (local.set $drp (f32x4.mul (f32x4.mul (local.get $da) (local.get $hn))
+          (f32x4.mul (local.get $rv) (f32x4.sub (v128.const f32x4 1 1 1 1) (local.get $rv)))))
+        (call $store4 (i32.add (local.get $dxp) (local.get $gj)) (local.get $dzp) (local.get $wide))
+        (call $store4 (i32.add (local.get $dhp) (local.get $gj)) (local.get $dzp) (local.get $wide))
+        (local.set $gj (i32.add (local.get $gj) (local.get $gate)))
+        (call $store4 (i32.add (local.get $dxp) (local.get $gj)) (local.get $drp) (local.get $wide))
+        (call $store4 (i32.add (local.get $dhp) (local.get $gj)) (local.get $drp) (local.get $wide))
+        (local.set $gj (i32.add (local.get $gj) (local.get $gate)))
+        (call $store4 (i32.add (local.get $dxp) (local.get $gj)) (local.get $da) (local.get $wide))
+        (call $store4 (i32.add (local.get $dhp) (local.get $gj))
+          (f32x4.mul (local.get $da) (local.get $rv)) (local.get $wide))
+        (local.set $j (i32.add (local.get $j) (select (i32.const 4) (i32.const 1) (local.get $wide))))
+        (br $unit)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $row)))
+  )
 )
