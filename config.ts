@@ -35,7 +35,8 @@ import { checkArgument, isObject } from "./option_names.ts";
 export const ClippingSchema = z.strictObject({
   /**
    * Clip the global norm to this value (torch.nn.utils.clip_grad_norm_). When absent: 1.0 for
-   * RNNs (the seeds' default for recurrent nets), off otherwise; `null` turns it off for RNNs too.
+   * RNNs (the seeds' default for recurrent nets, which torch's nn.LSTM does not clip by itself),
+   * off otherwise; `null` turns it off for RNNs too.
    */
   maxNorm: z.number().positive({
     message: "must be > 0: torch 1.13 accepts it, but a max_norm of 0 zeroes every gradient " +
@@ -1049,9 +1050,10 @@ function parseValue(raw: string, override: string): unknown {
 
 /**
  * Sections whose schema needs a discriminator: an override into an absent section starts from
- * the section's default, so `--set optimizer.lr=0.1` means "the default SGD, with lr 0.1"; and a
- * section given without its discriminator is the default with its fields changed (see
- * `withSectionDefaults`).
+ * the section's default, so `--set optimizer.lr=0.1` means "the default SGD, with lr 0.1" (but an
+ * override of the discriminator itself, `--set optimizer.name=adam`, starts from that kind's own
+ * defaults, as a section naming it does); and a section given without its discriminator is the
+ * default with its fields changed (see `withSectionDefaults`).
  */
 const SECTION_DEFAULTS: Record<string, Record<string, unknown>> = {
   data: { kind: "synthetic-linear" },
@@ -1153,7 +1155,12 @@ export function applyOverrides(
       });
     }
     if (path.length > 1 && out[path[0]] === undefined && SECTION_DEFAULTS[path[0]]) {
-      out[path[0]] = structuredClone(SECTION_DEFAULTS[path[0]]);
+      // The section's kind named (`optimizer.name=adam`) is that kind with its own defaults, as
+      // a config file's section naming it is (the default SGD's lr 0.01 was Adam's, Lion's 100x
+      // its own); another field, the default section with that field changed.
+      out[path[0]] = path.length === 2 && path[1] === DISCRIMINATORS[path[0]].key
+        ? {}
+        : structuredClone(SECTION_DEFAULTS[path[0]]);
     }
     let node: Record<string, unknown> = out;
     for (const [depth, key] of path.slice(0, -1).entries()) {

@@ -946,3 +946,27 @@ Deno.test("a dotted path written as one key is named as that path, nested, not a
   assert.match(error.hint ?? "", /write it nested: "optimizer": \{ "lr": 0\.01 \}/);
   assert.doesNotMatch(error.hint ?? "", /rename/);
 });
+
+Deno.test("--set optimizer.name takes that optimizer's own defaults, as a config file naming it does; a field set beside it is kept", () => {
+  const lr = (input: Record<string, unknown>, overrides: string[]) =>
+    (parseConfig(applyOverrides(input, overrides)).optimizer as { lr: number }).lr;
+  for (const name of ["adam", "sgd", "lion", "adadelta", "adamw"]) {
+    const own = (parseConfig({ optimizer: { name } }).optimizer as { lr: number }).lr;
+    assert.equal(lr({}, [`optimizer.name=${name}`]), own, name);
+    // (into a config file's other sections alike)
+    assert.equal(lr({ epochs: 3, model: { kind: "mlp" } }, [`optimizer.name=${name}`]), own, name);
+  }
+  assert.equal(lr({}, ["optimizer.name=lion"]), 1e-4);
+  assert.equal(lr({}, ["optimizer.name=adadelta"]), 1);
+  // a rate given, before or after the name, or in the file's section, is the run's
+  assert.equal(lr({}, ["optimizer.lr=0.1", "optimizer.name=adam"]), 0.1);
+  assert.equal(lr({}, ["optimizer.name=adam", "optimizer.lr=0.1"]), 0.1);
+  assert.equal(lr({ optimizer: { name: "sgd", lr: 0.05 } }, ["optimizer.name=adam"]), 0.05);
+  // another field alone: the default SGD (the seed's lr 0.01) with it changed, as in a file
+  assert.equal(lr({}, ["optimizer.momentum=0.9"]), 0.01);
+  assert.equal(lr({ optimizer: { momentum: 0.9 } }, []), 0.01);
+  assert.equal(lr({}, []), 0.01);
+  // the other sections' kinds as before: nothing of the default kind's left
+  const model = parseConfig(applyOverrides({}, ["model.kind=mlp"])).model;
+  assert.deepEqual(model, parseConfig({ model: { kind: "mlp" } }).model);
+});
