@@ -21,7 +21,7 @@
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import * as tfl from "npm:@tensorflow/tfjs-layers@4.22.0";
 import type { Initializer } from "./init.ts";
-import { GRU_CELL, LSTM_CELL } from "../runtime/wasm_recurrent.ts";
+import { GRU_CELL, LSTM_CELL, registerRecurrentCells } from "../runtime/recurrent_cells.ts";
 
 // tfjs's gradient of Unpack (tf.unstack, which an RNN layer applies to its input) stacks its
 // outputs' gradients, which tfjs hands over as a lone tensor, not an array, where there is one
@@ -103,7 +103,7 @@ class TorchLstmCell extends LstmCellBase {
         ),
       );
       if (z.dtype === "float32" && tf.getKernel(LSTM_CELL, tf.getBackend())) {
-        // the gates in one pass (wasm: anneal's SIMD kernel, runtime/wasm_recurrent.ts)
+        // the gates in one pass (wasm and cpu: anneal's kernels, runtime/recurrent_cells.ts)
         const [out, next] = tf.engine().runKernel(LSTM_CELL, { z, c }, {}) as tf.Tensor[];
         return [out, out, next];
       }
@@ -139,7 +139,7 @@ class TorchGruCell extends GruCellBase {
         this.recurrentBias!.read(),
       );
       if (fromInput.dtype === "float32" && tf.getKernel(GRU_CELL, tf.getBackend())) {
-        // the gates in one pass (wasm: anneal's SIMD kernel, runtime/wasm_recurrent.ts)
+        // the gates in one pass (wasm and cpu: anneal's kernels, runtime/recurrent_cells.ts)
         const out = tf.engine().runKernel(GRU_CELL, { xp: fromInput, hp: fromState, h }, {});
         return [out as tf.Tensor, out as tf.Tensor];
       }
@@ -175,6 +175,7 @@ class TorchGruCell extends GruCellBase {
  * ```
  */
 export function recurrentLayer(args: RecurrentArgs): tfl.layers.Layer {
+  registerRecurrentCells();
   const Cell = args.cell === "lstm" ? TorchLstmCell : TorchGruCell;
   const cell = new Cell({
     units: args.units,

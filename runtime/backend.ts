@@ -33,7 +33,7 @@ import { routeWinogradConv } from "./wasm_winograd.ts";
 import { routeSimdTranspose } from "./wasm_transpose.ts";
 import { registerWasmAdam } from "./wasm_adam.ts";
 import { registerWasmSgd } from "./wasm_sgd.ts";
-import { registerWasmRecurrentCells } from "./wasm_recurrent.ts";
+import { registerWasmRecurrentCells } from "./recurrent_cells.ts";
 import { routeWebGpuFilterGradient, routeWebGpuSmallConv } from "./webgpu_conv.ts";
 import { routeWebGpuMatMul } from "./webgpu_matmul.ts";
 import { routeWebGpuMaxPool, routeWebGpuMaxPoolGrad } from "./webgpu_pool.ts";
