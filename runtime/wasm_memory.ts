@@ -84,7 +84,9 @@ export function checkWasmMemory(
   if (backend !== "wasm") return;
   const size = modelSize(spec, shape);
   const floor = stepFloorBytes(size, batch);
-  if (floor <= WASM_HEAP_MAX) return;
+  // (NaN: an input the model cannot take, as a cnn's of no images; building it says so, as on
+  // the other backends: this said "NaN GiB", out of memory)
+  if (!(floor > WASM_HEAP_MAX)) return;
   const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(bytes < 2 ** 30 ? 2 : 1)} GiB`;
   const weights = 4 * size.parameters;
   const widest = 4 * batch * size.widest.floats;

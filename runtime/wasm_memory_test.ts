@@ -6,10 +6,12 @@ import { buildModel, countParameters } from "../models/build.ts";
 import { ModelSpecSchema } from "../models/spec.ts";
 import { modelSize } from "../models/size.ts";
 import { parseConfig } from "../config.ts";
-import type { AnnealError } from "../errors.ts";
+import { AnnealError } from "../errors.ts";
 import { checkWasmMemory, smallestBatch, stepFloorBytes, WASM_HEAP_MAX } from "./wasm_memory.ts";
 import { trainInProcess } from "./in_process.ts";
 import { findBatchSize } from "./batch_size.ts";
+import { selectBackend } from "./backend.ts";
+import { TrainingEngine } from "./engine.ts";
 
 const dims = (max: number) => fc.array(fc.integer({ min: 1, max }), { minLength: 1, maxLength: 3 });
 
@@ -166,4 +168,20 @@ Deno.test("on wasm the in-process loop and the batch-size finder refuse a step p
   );
   assert.match(tried.rows[2].skipped ?? "", /a smaller batch, 1024, did not fit/);
   assert.equal(found.largest, 8);
+});
+
+Deno.test("on wasm a cnn given no images is refused as on the other backends, by its input's shape, not as out of memory", async () => {
+  await selectBackend("wasm");
+  for (const inputShape of [[2], [784]]) {
+    const config = parseConfig({ backend: "wasm", model: { kind: "cnn" } });
+    const shape = { inputShape, targetSize: 1, task: "regression" as const };
+    assert.throws(
+      () => new TrainingEngine(config, shape),
+      (e: unknown) =>
+        e instanceof AnnealError && e.code === "config" &&
+        /input must be images \[height, width, channels\]/.test(e.message) &&
+        !/NaN|memory/.test(e.message),
+      `input [${inputShape}]`,
+    );
+  }
 });
