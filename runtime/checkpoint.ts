@@ -250,6 +250,33 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
   }
 }
 
+/** A temporary file {@linkcode writeFileAtomic} writes before its rename: `<name>.tmp-<8 hex>`. */
+const TEMPORARY = /\.tmp-[0-9a-f]{8}$/;
+
+/**
+ * Removes the temporaries {@linkcode writeFileAtomic} left in `dir` and in its `checkpoints/` (a
+ * process killed, or stopped by a second Ctrl-C, between a write's start and its rename: each a
+ * whole checkpoint's bytes, kept for good); for the run's own process, which holds its lock, as a
+ * resume starts. Returns the names removed; a directory that is not there is none.
+ */
+export async function removeWriteLeftovers(dir: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const where of [dir, `${dir}/checkpoints`]) {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = await Array.fromAsync(Deno.readDir(where));
+    } catch {
+      continue;
+    }
+    for (const entry of entries) {
+      if (!entry.isFile || !TEMPORARY.test(entry.name)) continue;
+      const path = `${where}/${entry.name}`;
+      await Deno.remove(path).then(() => removed.push(path), () => {});
+    }
+  }
+  return removed;
+}
+
 /** Writes a checkpoint file atomically. */
 export async function saveCheckpoint(
   path: string,

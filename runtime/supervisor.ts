@@ -31,6 +31,7 @@ import {
 import {
   type CheckpointState,
   CheckpointWriter,
+  removeWriteLeftovers,
   type WeightMap,
   writeFileAtomic,
 } from "./checkpoint.ts";
@@ -429,6 +430,8 @@ function startRun(
       held.lock = await lockRun(dir, { runId, runsDir });
       // a run of an anneal that took no lock is refused by what its record says
       await checkNotRunning(dir, runId, runsDir);
+      // (writes a killed process began and never renamed: whole checkpoints, never read)
+      await removeWriteLeftovers(dir);
       // (the run directory may have been moved since: it is where it was found)
       config = { ...resumedConfig(saved, input, runId, dir), runsDir };
       await checkRelativeDataPaths(saved, runId, dir);

@@ -95,3 +95,26 @@ Deno.test("a summary.json that cannot be written at the run's end fails the run,
   const summary = JSON.parse(await Deno.readTextFile(`${dir}/r/summary.json`));
   assert.equal(summary.status, "completed");
 });
+
+Deno.test("a resume removes the temporary files a killed process's atomic writes left in the run's directory and its checkpoints, and nothing else", async () => {
+  await using runs = await tempRunsDir();
+  const config = { runsDir: runs.dir, backend: "cpu" as const, epochs: 2 };
+  const first = await train(config, { runId: "r" }).result;
+  assert.equal(first.status, "completed", first.reason);
+  const dir = `${runs.dir}/r`;
+  // what a process killed between an atomic write's start and its rename leaves
+  const leftovers = [
+    `${dir}/checkpoints/last.ckpt.tmp-3e9a01bc`,
+    `${dir}/summary.json.tmp-00ff12ab`,
+  ];
+  // files of other names are the user's: kept
+  const kept = [`${dir}/checkpoints/notes.tmp-keep`, `${dir}/results.tmp-1234567`];
+  for (const path of [...leftovers, ...kept]) await Deno.writeTextFile(path, "x");
+  const resumed = await train({ ...config, epochs: 3 }, { resume: "r" }).result;
+  assert.equal(resumed.status, "completed", resumed.reason);
+  assert.equal(resumed.epochs, 3);
+  for (const path of leftovers) {
+    await assert.rejects(Deno.stat(path), Deno.errors.NotFound, `${path} removed`);
+  }
+  for (const path of kept) assert.ok((await Deno.stat(path)).isFile, `${path} kept`);
+});
