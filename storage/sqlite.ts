@@ -87,13 +87,59 @@ export function openSqliteStorage(
 }
 
 /**
+ * SQLite's "database is locked": another connection (a process of anneal's or any other) held the
+ * file's write lock for longer than the busy timeout.
+ */
+const LOCKED = /database is locked|database table is locked/;
+
+/**
+ * A write `path`'s lock kept from this process past the busy timeout: a `storage` error that says
+ * so, of the file, marked `busy` (a study's calls retry it, as they retry a lost server: see
+ * `retryingStorage` in sweeps/study.ts); any other error is returned as it is.
+ */
+export function busyError(path: string, error: unknown): unknown {
+  if (!(error instanceof Error) || error instanceof AnnealError || !LOCKED.test(error.message)) {
+    return error;
+  }
+  return Object.assign(
+    new AnnealError(
+      "storage",
+      `the SQLite database ${path} is locked by another process (SQLite: ${error.message})`,
+      {
+        where: path,
+        hint: `find the process that holds it (fuser '${path}'; anneal's sweeps and workers ` +
+          "take it for moments only), let it finish or stop it, then run again: the study " +
+          "keeps every trial it recorded",
+        cause: error,
+      },
+    ),
+    { busy: true },
+  );
+}
+
+/**
  * SQLite's refusal to open `path` as a study database, said of the file and the flag that named
  * it: a file that is not a SQLite database (SQLite says only "file is not a database"), a
  * directory, or a directory that does not exist. Any other error is returned as it is.
  */
 export function openError(path: string, error: unknown): unknown {
-  if (error instanceof AnnealError || !(error instanceof Error)) return error;
+  const busy = (error as { busy?: unknown } | null)?.busy === true;
+  if ((error instanceof AnnealError && !busy) || !(error instanceof Error)) return error;
   const storage = `Cannot open study storage sqlite:${path}`;
+  if (busy || LOCKED.test(error.message)) {
+    return new AnnealError(
+      "storage",
+      `${storage}: another process holds its write lock (SQLite waited for it, then gave up: ` +
+        `${(error.cause as Error | undefined)?.message ?? error.message})`,
+      {
+        where: path,
+        hint: `find the process that holds it (fuser '${path}'; anneal's sweeps and workers ` +
+          "take it for moments only), let it finish or stop it, then run again: the study " +
+          "keeps every trial it recorded",
+        cause: error,
+      },
+    );
+  }
   const elsewhere = "name another database file with --storage (e.g. --storage runs/sweeps.db)";
   if (/file is not a database|file is encrypted/.test(error.message)) {
     return new AnnealError(
@@ -232,7 +278,12 @@ class SqliteStorage implements StudyStorage {
   }
 
   #transaction<T>(body: () => T): T {
-    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      this.#db.exec("BEGIN IMMEDIATE");
+    } catch (error) {
+      // (the write lock another connection held past the busy timeout, most often)
+      throw writeError(this.#path, busyError(this.#path, error));
+    }
     try {
       const result = body();
       this.#db.exec("COMMIT");
@@ -244,7 +295,7 @@ class SqliteStorage implements StudyStorage {
         // SQLite rolled it back itself (a full disk, an I/O error): its error is the one to give,
         // where 'cannot rollback - no transaction is active' was given in its place
       }
-      throw writeError(this.#path, error);
+      throw writeError(this.#path, busyError(this.#path, error));
     }
   }
 

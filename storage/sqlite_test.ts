@@ -1,6 +1,9 @@
 import { DatabaseSync } from "node:sqlite";
 import { registerStorageConformance } from "./conformance.ts";
 import { openError, openSqliteStorage } from "./sqlite.ts";
+import assert from "node:assert/strict";
+import { AnnealError } from "../errors.ts";
+import { retryingStorage } from "../sweeps/study.ts";
 import { canMount, smallDisk } from "../tests/_tmpfs.ts";
 
 const dir = Deno.makeTempDirSync({ prefix: "anneal_sqlite_test_" });
@@ -164,4 +167,48 @@ Deno.test({
       !error.hint?.startsWith(`free space on the disk that holds ${at} (df -h '${at}')`)
     ) throw new Error(`${error?.message} / ${error?.hint}`);
   },
+});
+
+Deno.test("a study database another process holds locked is said so, of its file, at open and at a write; a study's calls wait for the lock, then say it was held throughout", async () => {
+  const file = `${dir}/locked.db`;
+  const storage = openSqliteStorage(file, { busyTimeoutMs: 50 });
+  const study = await storage.createStudy("locked", "minimize", {});
+  // another connection, as another process's, holds the write lock
+  const other = new DatabaseSync(file);
+  other.exec("BEGIN IMMEDIATE");
+  try {
+    const locked = (e: unknown) =>
+      e instanceof AnnealError && e.code === "storage" && e.where === file &&
+      /fuser/.test(e.hint ?? "");
+    assert.throws(
+      () => openSqliteStorage(file, { busyTimeoutMs: 50 }),
+      (e: unknown) =>
+        locked(e) && /another process holds its write lock/.test((e as Error).message),
+    );
+    await assert.rejects(
+      storage.createTrial(study.id, { params: { x: 1 } }),
+      (e: unknown) =>
+        locked(e) && (e as { busy?: boolean }).busy === true &&
+        /locked by another process \(SQLite: database is locked\)/.test((e as Error).message),
+    );
+    // a study's calls retry it as a lost server's: held throughout, said so
+    await assert.rejects(
+      retryingStorage(storage, 300).createTrial(study.id, { params: { x: 2 } }),
+      (e: unknown) =>
+        e instanceof AnnealError &&
+        /^Lost the study storage: the SQLite database/.test(e.message) &&
+        /for 0.3 s$/.test(e.message),
+    );
+    // let go while a call waits: it goes through, once
+    setTimeout(() => other.exec("COMMIT"), 400);
+    const trial = await retryingStorage(storage, 10_000).createTrial(study.id, {
+      params: { x: 3 },
+    });
+    assert.deepEqual(trial?.params, { x: 3 });
+    assert.equal((await storage.listTrials(study.id)).length, 1);
+  } finally {
+    if (other.isTransaction) other.exec("ROLLBACK");
+    other.close();
+    await storage.close();
+  }
 });

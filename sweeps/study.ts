@@ -457,6 +457,8 @@ async function runTrial(o: Resolved, study: Study, trial: Trial): Promise<Trial 
  * CONNECTION_DESTROYED): no retry reaches it.
  */
 export function isConnectionError(error: unknown): boolean {
+  // (a SQLite file another process held locked past the busy timeout: storage/sqlite.ts)
+  if ((error as { busy?: unknown } | null)?.busy === true) return true;
   if (error instanceof AnnealError) return false;
   const code = String((error as { code?: unknown })?.code ?? "");
   if (code === "CONNECTION_ENDED" || code === "CONNECTION_DESTROYED") return false;
@@ -473,6 +475,20 @@ const unreachable = new WeakSet<AnnealError>();
 /** The error of a storage call that could not reach the database for `retryMs`. */
 function unreachableError(error: unknown, retryMs: number): AnnealError {
   const cause = error instanceof Error ? error.message : String(error);
+  if ((error as { busy?: unknown } | null)?.busy === true) {
+    const locked = new AnnealError(
+      "storage",
+      `Lost the study storage: ${cause}, for ${retryMs / 1000} s`,
+      {
+        hint: "find the process that holds the file (fuser FILE), let it finish or stop it, then " +
+          "run the study again (the same anneal sweep or anneal worker): the trials left running " +
+          "are failed and queued again once their heartbeats have lapsed (10 s by default)",
+        cause: error,
+      },
+    );
+    unreachable.add(locked);
+    return locked;
+  }
   const refusal = new AnnealError(
     "storage",
     `Lost the study storage: the database could not be reached for ${retryMs / 1000} s (${cause})`,
