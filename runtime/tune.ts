@@ -54,8 +54,11 @@ export interface TuneStage {
   before: number;
   /** Best validation metric after the stage (equal to `before` when nothing was kept). */
   after: number;
-  /** How many changes the stage had to try, where the tune was interrupted before it tried all. */
-  cutShort?: { of: number };
+  /**
+   * How many changes the stage had to try, where it tried fewer: the tune was interrupted, or
+   * (`budget`) its budget of runs ran out within the stage.
+   */
+  cutShort?: { of: number; budget?: true };
   /**
    * Where nothing was kept but a change did better than `before` by less than the tune's
    * `minImprovement`: the best such change and its value (the stage kept the config it started
@@ -143,6 +146,8 @@ export interface TuneResult {
    * test took of its `iterations` (a test cut short suggests nothing, so the stage tried no rate).
    */
   interruptedRangeTest?: { steps: number; iterations: number };
+  /** The stages the budget of runs left no run for (the last one begun may be cut short too). */
+  notRun?: string[];
 }
 
 /** Steps of the learning-rate stage's LR range test (lrFind's `iterations`). */
@@ -696,8 +701,12 @@ async function search(
       onStep: (steps) => rangeTestSteps = steps,
     })[index];
     let candidates: Change[];
+    /** The stage's changes before the budget trimmed them. */
+    let all: number;
     try {
-      candidates = distinctChanges(config, await stage.candidates()).slice(0, budget - runs);
+      const changes = distinctChanges(config, await stage.candidates());
+      all = changes.length;
+      candidates = changes.slice(0, budget - runs);
     } catch (error) {
       // the range test stopped after its current step: it suggests nothing, and no rate is tried
       if (!(error instanceof AnnealError && error.code === "interrupted")) throw error;
@@ -735,7 +744,11 @@ async function search(
       options.onTrial?.(stage.name, change, value, candidate, refused);
     }
     if (tried.tried.length === 0 && interrupted()) break;
-    if (tried.tried.length < candidates.length) tried.cutShort = { of: candidates.length };
+    if (tried.tried.length < candidates.length) {
+      tried.cutShort = { of: all };
+    } else if (candidates.length < all) {
+      tried.cutShort = { of: all, budget: true };
+    }
     if (Object.keys(tried.kept).length === 0) {
       // (a gain under minImprovement: said, so that a stage left unchanged is not read as one
       // whose every change did worse)
@@ -754,9 +767,13 @@ async function search(
     options.onStage?.(tried);
   }
   const reason = interrupted();
+  // (the stages past the last one begun, where the budget ran out first: said, not left out)
+  const names = stages(config, () => undefined).map((stage) => stage.name);
+  const notRun = reason || done.length >= names.length ? [] : names.slice(done.length);
   await recorder.update({
     status: reason ? "interrupted" : "completed",
     ...(reason && { reason }),
+    ...(notRun.length > 0 && { notRun }),
   });
   return {
     metric,
@@ -771,5 +788,6 @@ async function search(
     dir: runsDir,
     ...(reason && { interrupted: reason }),
     ...(interruptedRangeTest && { interruptedRangeTest }),
+    ...(notRun.length > 0 && { notRun }),
   };
 }

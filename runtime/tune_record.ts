@@ -44,6 +44,8 @@ export interface TuneRecord {
   best?: number;
   /** Each stage done, in order: its changes tried (with their runs), the one kept. */
   stages: unknown[];
+  /** The stages the budget of runs left no run for, where it ran out before the last. */
+  notRun?: string[];
 }
 
 /** The stamp of a tune's directory name: UTC date and time, to the second. */

@@ -348,3 +348,34 @@ Deno.test("a tune's minImprovement outside 0..1 is refused before any run, sayin
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a tune whose budget runs out says which stage it cut short and which it never ran, in its result and tune.json", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const config = parseConfig({
+      backend: "cpu",
+      epochs: 2,
+      runsDir: dir,
+      data: { kind: "synthetic-linear", n: 64, validationSplit: 0.25 },
+    });
+    // the baseline, the learning-rate stage's two changes, one of the batch-size stage's
+    const result = await tune(config, { budget: 4 });
+    assert.equal(result.runs, 4);
+    const [rate, batch, ...others] = result.stages;
+    assert.equal(others.length, 0, "no stage after the one the budget ran out in");
+    assert.equal(rate.cutShort, undefined, "the stage before ran whole");
+    assert.equal(batch.tried.length, 1);
+    assert.ok(batch.cutShort?.budget && batch.cutShort.of > 1, JSON.stringify(batch.cutShort));
+    assert.ok(!result.notRun!.some((name) => name === rate.name || name === batch.name));
+    assert.ok(result.notRun!.includes("weight decay"), result.notRun!.join(", "));
+    const record = JSON.parse(await Deno.readTextFile(`${result.dir}/tune.json`));
+    assert.equal(record.status, "completed");
+    assert.deepEqual(record.notRun, result.notRun);
+    // a budget every stage fits in names none
+    const whole = await tune(config, { budget: Infinity });
+    assert.equal(whole.notRun, undefined);
+    assert.ok(whole.stages.every((stage) => !stage.cutShort));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

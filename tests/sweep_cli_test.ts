@@ -1211,6 +1211,11 @@ Deno.test("the configs a sweep and a tune write (best_config.json, tuned_config.
     `${runs.dir}/tuned.json`,
   );
   assert.equal(tuned.code, 0, tuned.stderr);
+  // (a budget of 2 runs no stage but the first: the others are named, with what to do)
+  assert.match(
+    tuned.stdout,
+    /^the budget of 2 runs ran out before these stages: .*weight decay.* \(raise --budget to run them\)$/m,
+  );
   const kept = tuned.stdout.match(/and kept with the tune's runs: (\S+)\)/)?.[1];
   assert.ok(kept, tuned.stdout);
   const csv = await Deno.realPath("examples/data/sensors.csv");

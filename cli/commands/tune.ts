@@ -106,7 +106,8 @@ export async function tuneCommand(options: TuneCommandOptions): Promise<number> 
     onStage: (stage) => {
       const delta = stage.after - stage.before;
       const name = stage.cutShort
-        ? `${stage.name}' (cut short: ${stage.tried.length} of its ${stage.cutShort.of} changes tried)`
+        ? `${stage.name}' (cut short${stage.cutShort.budget ? " by the budget" : ""}: ` +
+          `${stage.tried.length} of its ${stage.cutShort.of} changes tried)`
         : `${stage.name}'`;
       console.log(
         Object.keys(stage.kept).length
@@ -160,6 +161,12 @@ export async function tuneCommand(options: TuneCommandOptions): Promise<number> 
       `test: untuned ${formatMetrics(result.baselineTest)}; tuned ${
         formatMetrics(result.finalTest)
       }`,
+    );
+  }
+  if (result.notRun) {
+    console.log(
+      `the budget of ${counted(budget, "run")} ran out before these stages: ` +
+        `${result.notRun.join(", ")} (raise --budget to run them)`,
     );
   }
   console.log(`tuned config written to ${out} (train it: anneal train -c ${shellWord(out)})`);
