@@ -149,6 +149,11 @@ Deno.test("report --plot lrFind on a training run points at the lr-find run to r
   assert.match(before.stderr, /hint: run the test \(anneal lr-find -c CONFIG\), then report/);
   const found = await anneal("lr-find", "-c", config, "--iterations", "60");
   assert.equal(found.code, 0, found.stderr);
+  // (off a terminal, its start is said at once, and then a line every few seconds)
+  assert.match(
+    found.stderr,
+    /^anneal: LR range test: 60 steps, lr 1e-7 to 10 \(a line every 5 s\)$/m,
+  );
   const lrFindRun = found.stdout.match(/record in (\S+)/)![1].split("/").pop()!;
   const train = await anneal("train", "-c", config);
   assert.equal(train.code, 0, train.stderr);

@@ -65,6 +65,8 @@ export async function lrFindCommand(options: LrFindCommandOptions): Promise<numb
     );
   }
   const progress = Deno.stderr.isTerminal() && !options.json;
+  // (off a terminal, as when piped or logged: a line at the start, then one every few seconds)
+  const lines = !Deno.stderr.isTerminal() && !options.json;
   // Ctrl-C (SIGINT) or SIGTERM stops the test after its current step; a second exits at once
   const controller = new AbortController();
   const interruption = onSignals(
@@ -75,7 +77,7 @@ export async function lrFindCommand(options: LrFindCommandOptions): Promise<numb
     const code = await runTest(
       options,
       config,
-      { iterations, startLr, endLr, progress },
+      { iterations, startLr, endLr, progress, lines },
       controller,
     );
     if (interruption.signal) {
@@ -95,6 +97,9 @@ export async function lrFindCommand(options: LrFindCommandOptions): Promise<numb
     interruption.dispose();
   }
 }
+
+/** Off a terminal, a range test's progress is a line this often. */
+const LINE_SECONDS = 5;
 
 /**
  * How to run the interrupted test again: the same command, and (where it has more steps than the
@@ -116,16 +121,26 @@ function rerunHint(iterations: number): string {
 async function runTest(
   options: LrFindCommandOptions,
   config: Awaited<ReturnType<typeof loadConfig>>,
-  { iterations, startLr, endLr, progress }: {
+  { iterations, startLr, endLr, progress, lines }: {
     iterations: number;
     startLr: number;
     endLr: number;
     progress: boolean;
+    lines: boolean;
   },
   controller: AbortController,
 ): Promise<number> {
   // a --plot that cannot be written is refused before the test runs, not after it
   if (options.plot) await checkFlagFile("--plot", options.plot);
+  const step = (i: number, lr: number, loss: number) =>
+    `lr-find ${i + 1}/${iterations}  lr ${formatNumber(lr)}  loss ${formatNumber(loss)}`;
+  let lineAt = performance.now();
+  if (lines) {
+    console.error(
+      `anneal: LR range test: ${iterations} steps, lr ${formatNumber(startLr)} to ` +
+        `${formatNumber(endLr)} (a line every ${LINE_SECONDS} s)`,
+    );
+  }
   const result = await lrFind(config, {
     interrupt: controller.signal,
     startLr,
@@ -136,13 +151,13 @@ async function runTest(
     schedule: options.schedule,
     onProgress: progress
       ? (i, lr, loss) =>
-        Deno.stderr.writeSync(
-          new TextEncoder().encode(
-            `\r lr-find ${i + 1}/${iterations}  lr ${formatNumber(lr)}  loss ${
-              formatNumber(loss)
-            }   `,
-          ),
-        )
+        Deno.stderr.writeSync(new TextEncoder().encode(`\r ${step(i, lr, loss)}   `))
+      : lines
+      ? (i, lr, loss) => {
+        if (performance.now() - lineAt < LINE_SECONDS * 1000) return;
+        lineAt = performance.now();
+        console.error(`anneal: ${step(i, lr, loss)}`);
+      }
       : undefined,
   });
   if (progress) Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K"));
