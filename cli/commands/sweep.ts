@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { counted } from "../../number_format.ts";
 import { AnnealError, loadConfig, renderSweepReport, runSweep, runWorker } from "../../mod.ts";
 import type {
   ConfigWarning,
@@ -139,10 +140,15 @@ export function studyHeader(
   direction: "minimize" | "maximize",
   space: string[],
 ): string {
-  const settings = `sampler ${sweep.sampler}, pruner ${sweep.pruner}, ${sweep.parallel} at a ` +
-    `time; ${direction} ${sweep.metric} over ${space.join(", ")}`;
+  // (no more at once than the study has trials: "10 at a time" of 3 said what never happens)
+  const atOnce = Math.min(sweep.parallel, sweep.trials);
+  const settings = `sampler ${sweep.sampler}, pruner ${sweep.pruner}, ${atOnce} at a time${
+    atOnce < sweep.parallel ? ` (parallel ${sweep.parallel})` : ""
+  }; ${direction} ${sweep.metric} over ${space.join(", ")}`;
   const had = stored.filter((trial) => trial.retries === 0).length;
-  if (stored.length === 0) return `sweep ${name}: ${sweep.trials} trials in the study, ${settings}`;
+  if (stored.length === 0) {
+    return `sweep ${name}: ${counted(sweep.trials, "trial")} in the study, ${settings}`;
+  }
   const left = Math.max(0, sweep.trials - had);
   return `sweep ${name}: the study has ${studyTotals(stored)}; its budget is ${sweep.trials} ` +
     `trial${sweep.trials === 1 ? "" : "s"} in all: ${

@@ -69,6 +69,12 @@ Deno.test("the sweep's first line says what a continued study holds already, and
     "sweep sw: 5 trials in the study, sampler random, pruner none, 1 at a time; minimize " +
       "valLoss over optimizer.lr",
   );
+  // one trial, in the singular, and no more at once than the trials
+  assert.equal(
+    studyHeader("sw", [], { ...sweep, trials: 1, parallel: 4 }, "minimize", ["optimizer.lr"]),
+    "sweep sw: 1 trial in the study, sampler random, pruner none, 1 at a time (parallel 4); " +
+      "minimize valLoss over optimizer.lr",
+  );
   assert.equal(
     studyHeader(
       "sw",
