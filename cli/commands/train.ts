@@ -108,6 +108,20 @@ export function shortcutOverrides(
     notes: [] as string[],
   });
   const shortcut = (override: string, flag: string, value: string) => {
+    // a --set of the same field beside it: one of the two would be dropped without a word (the
+    // shortcut, applied last, won), so both are refused (but a section --lr rewrites whole, a
+    // cyclic's, is the one --set gave, changed: see lrOverride)
+    const path = override.slice(0, override.indexOf("="));
+    const same = path === "scheduler"
+      ? undefined
+      : options.set.find((set) => set.slice(0, set.indexOf("=")).trim() === path);
+    if (same !== undefined) {
+      throw new AnnealError(
+        "usage",
+        `${flag} ${value} and --set ${same} both set '${path}': give it once`,
+        { where: flag, hint: `drop ${flag} or --set ${path}=...` },
+      );
+    }
     overrides.push(override);
     overrides.flags[override] = `${flag} ${value}`;
   };

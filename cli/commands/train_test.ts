@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { applyOverrides, parseConfig } from "../../config.ts";
 import { lrOverride, planNotes, shortcutOverrides, type TrainCommandOptions } from "./train.ts";
+import { AnnealError } from "../../errors.ts";
 
 const options = (lr: string): TrainCommandOptions => ({ set: [], lr, progress: false });
 const onecycle = { name: "onecycle", maxLr: 1, totalSteps: 100 };
@@ -59,4 +60,29 @@ Deno.test("the plan's notes say why WebGPU runs tfjs's ops, and which layers mix
       "must not span two rows): conv block 1 (3 filters), dense layer 0 (15 units)",
     ],
   );
+});
+
+Deno.test("a shortcut flag and a --set of the same field are refused together, naming both", () => {
+  const options = (extra: Partial<TrainCommandOptions>) =>
+    ({ set: [], ...extra }) as unknown as TrainCommandOptions;
+  for (
+    const [extra, flag] of [
+      [{ lr: "0.1", set: ["optimizer.lr=0.5"] }, "--lr 0.1"],
+      [{ epochs: "3", set: ["epochs=5"] }, "--epochs 3"],
+      [{ batchSize: "8", set: ["batchSize=16"] }, "--batch-size 8"],
+      [{ maxSteps: "9", set: ["maxSteps=10"] }, "--max-steps 9"],
+      [{ backend: "cpu", set: ["backend=wasm"] }, "--backend cpu"],
+    ] as const
+  ) {
+    assert.throws(
+      () => shortcutOverrides(options(extra as unknown as Partial<TrainCommandOptions>)),
+      (e: unknown) =>
+        e instanceof AnnealError && e.code === "usage" &&
+        e.message.startsWith(`${flag} and --set ${extra.set[0]} both set`),
+      flag,
+    );
+  }
+  // other fields beside a shortcut are fine
+  const fine = shortcutOverrides(options({ lr: "0.1", set: ["optimizer.momentum=0.9"] }));
+  assert.deepEqual([...fine], ["optimizer.momentum=0.9", "optimizer.lr=0.1"]);
 });
