@@ -632,12 +632,13 @@ const RUN_FILES = [
 ];
 
 /**
- * Refuses a directory that holds none of a run's records: an empty one, or a sweep study's, whose
- * trials' runs are directories in it (`anneal sweep` writes them to `<runsDir>/<study>/`). Read
- * as a run, it was one `running` with no data ("the run is still going or was killed"), and
- * `report` wrote its page there.
+ * Refuses a directory that holds none of a run's records: an empty one, or a sweep study's or a
+ * tune's, whose runs are directories in it (`anneal sweep` writes them to `<runsDir>/<study>/`).
+ * Read as a run, it was one `running` with no data ("the run is still going or was killed"), and
+ * `report` wrote its page there. `resume`: the id `anneal train --resume` was given (its error
+ * and hint say so; it said only that config.json was missing).
  */
-async function checkIsRun(dir: string): Promise<void> {
+export async function checkIsRun(dir: string, resume?: string): Promise<void> {
   let names: string[];
   try {
     names = await Array.fromAsync(Deno.readDir(dir), (entry) => entry.name);
@@ -647,26 +648,33 @@ async function checkIsRun(dir: string): Promise<void> {
   if (names.some((name) => RUN_FILES.includes(name))) return;
   const runs = await runsIn(dir, names);
   const listed = runs.slice(0, 3).join(", ") + (runs.length > 3 ? ", ..." : "");
-  const study = kindOf(names) === "sweep";
+  const kind = kindOf(names);
+  const action = resume === undefined ? "Cannot read run" : `Cannot resume run '${resume}'`;
   if (runs.length > 0) {
+    const one = resume === undefined
+      ? `\`anneal diagnose ${runs[0]} --runs-dir ${shellWord(dir)}\` reads one`
+      : `\`anneal train --resume ${runs[0]} --runs-dir ${shellWord(dir)}\` resumes one`;
     throw new AnnealError(
       "storage",
-      `Cannot read run: '${dir}' is not a run but ${
-        study ? "a sweep study's directory" : "a directory"
+      `${action}: '${dir}' is not a run but ${
+        kind === "sweep"
+          ? "a sweep study's directory"
+          : kind === "tune"
+          ? "a tune's directory"
+          : "a directory"
       } of ${runs.length} run${runs.length === 1 ? "" : "s"} (${listed})`,
       {
         where: dir,
         hint: `pass one of them, with that directory as the runs directory: \`anneal runs ` +
-          `--runs-dir ${shellWord(dir)}\` lists them, and e.g. \`anneal diagnose ${runs[0]} ` +
-          `--runs-dir ${shellWord(dir)}\` reads one`,
+          `--runs-dir ${shellWord(dir)}\` lists them, and e.g. ${one}`,
       },
     );
   }
   throw new AnnealError(
     "storage",
-    `Cannot read run: '${dir}' is not a run: it holds none of a run's records (${
-      RUN_FILES.join(", ")
-    })${names.length === 0 ? ", and is empty" : ""}`,
+    `${action}: '${dir}' is not a run: it holds none of a run's records (${RUN_FILES.join(", ")})${
+      names.length === 0 ? ", and is empty" : ""
+    }`,
     { where: dir, hint: "list the runs with `anneal runs` and pass one of their ids" },
   );
 }

@@ -11,6 +11,7 @@ import { jsonDifferences } from "../zod_paths.ts";
 import { jsonSyntax } from "../json_syntax.ts";
 import { absoluteDataPaths, dataPathFields } from "../data/paths.ts";
 import { retrainCommand } from "../report/diagnose.ts";
+import { checkIsRun } from "../report/records.ts";
 import { shellWord } from "../shell_word.ts";
 import { counted } from "../number_format.ts";
 import type { Diagnosis } from "../report/types.ts";
@@ -189,6 +190,8 @@ export async function readSavedConfig(dir: string, runId: string): Promise<RunCo
     text = await Deno.readTextFile(path);
   } catch (cause) {
     if (cause instanceof Deno.errors.NotFound) {
+      // (a sweep study's or a tune's directory, or one with none of a run's files: said so)
+      await checkIsRun(dir, runId);
       throw new AnnealError("usage", `Cannot resume run '${runId}': ${path} is missing`, {
         where: dir,
         hint: "check the run id and --runs-dir with `anneal runs`",

@@ -117,3 +117,34 @@ Deno.test("a run's meta.json is read for its resume: missing, none; a directory 
     path,
   );
 });
+
+Deno.test("resuming a sweep study's or a tune's directory says what it is and how to resume one of its runs", async () => {
+  const runs = await Deno.makeTempDir();
+  try {
+    for (const [name, marker, what] of [
+      ["study", "best_config.json", "a sweep study's directory"],
+      ["tune-1", "tune.json", "a tune's directory"],
+    ]) {
+      const dir = `${runs}/${name}`;
+      await Deno.mkdir(`${dir}/trial-0`, { recursive: true });
+      await Deno.writeTextFile(`${dir}/trial-0/config.json`, "{}");
+      await Deno.writeTextFile(`${dir}/trial-0/summary.json`, "{}");
+      await Deno.writeTextFile(`${dir}/${marker}`, "{}");
+      await assert.rejects(readSavedConfig(dir, name), (e: unknown) => {
+        assert.ok(e instanceof AnnealError, String(e));
+        assert.equal(
+          e.message,
+          `Cannot resume run '${name}': '${dir}' is not a run but ${what} of 1 run (trial-0)`,
+        );
+        assert.match(e.hint ?? "", new RegExp(`anneal train --resume trial-0 --runs-dir ${dir}`));
+        return true;
+      });
+    }
+    // a run that lost its config.json alone: said so, as before
+    await Deno.mkdir(`${runs}/r`);
+    await Deno.writeTextFile(`${runs}/r/summary.json`, "{}");
+    await assert.rejects(readSavedConfig(`${runs}/r`, "r"), /config\.json is missing/);
+  } finally {
+    await Deno.remove(runs, { recursive: true });
+  }
+});
