@@ -71,8 +71,9 @@ export async function makeRunDirectory(dir: string): Promise<void> {
       action: "create the directory",
       path: dir,
       expected: "a directory",
-      hint:
-        "point --runs-dir (or the config's runsDir) at a directory, or move the file in the way",
+      // (anneal train has --runs-dir; sweep, tune, lr-find and batch-size take the config's)
+      hint: "point runsDir at a directory (anneal train's --runs-dir, --set runsDir=DIR with " +
+        "the other commands), or move the file in the way",
     }) ?? error;
   }
 }

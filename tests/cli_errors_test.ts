@@ -29,7 +29,10 @@ Deno.test("a --runs-dir that is a file is named as a file where a directory is e
     1,
     new RegExp(`error\\[file\\]: Cannot create the directory '${file}/.*': '${file}' is a file`),
   );
-  assert.match(train.stderr, /hint: point --runs-dir \(or the config's runsDir\) at a directory/);
+  assert.match(
+    train.stderr,
+    /hint: point runsDir at a directory \(anneal train's --runs-dir, --set runsDir=DIR with the other commands\)/,
+  );
 });
 
 Deno.test("report --out into a missing directory and schedule --scheduler @missing name the flag and the path", async () => {
