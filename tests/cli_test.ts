@@ -593,6 +593,26 @@ Deno.test("anneal batch-size measures the TypeScript step's memory, so --memory-
     none.stderr,
     /^error\[usage\]: No batch size fits --memory-limit 0\.0000953\d* MiB on backend cpu: the smallest tried, 8, peaks at \d\.\d{3}e-4 MiB \(at --memory-limit\)\n {2}hint: raise --memory-limit to at least \d\.\d+ \(MiB\), or make the model smaller/m,
   );
+  // every size above the data: none tried, said so (it ended "fits none", exit 1, no error; with
+  // --json, exit 0)
+  const above = await anneal("batch-size", "--set", "backend=cpu", "--sizes", "1000");
+  assert.equal(above.code, 2, above.stderr);
+  assert.match(
+    above.stderr,
+    /^error\[usage\]: No batch size tried: every size given is above the 200 training samples \(at --sizes\)\n {2}hint: give sizes up to 200 .*--sizes 1,8,32,200$/m,
+  );
+  const json = await anneal(
+    "batch-size",
+    "--set",
+    "backend=cpu",
+    "--sizes",
+    "8",
+    "--json",
+    "--memory-limit",
+    String(100 / 2 ** 20),
+  );
+  assert.equal(json.code, 1, json.stderr);
+  assert.equal(JSON.parse(json.stdout.trim().split("\n").at(-1)!).largest, undefined);
 });
 
 Deno.test("anneal runs / runs show / runs compare / diagnose / report read the run records", async () => {

@@ -65,7 +65,8 @@ export async function batchSizeCommand(options: BatchSizeCommandOptions): Promis
   });
   if (options.json) {
     console.log(JSON.stringify(result));
-    return 0;
+    // (the text's exit status: 1 where no batch fits, as `largest` absent says)
+    return result.largest === undefined ? 1 : 0;
   }
   if (result.rows.some((row) => row.batchSize > result.trainSize)) {
     console.log(
@@ -74,6 +75,21 @@ export async function batchSizeCommand(options: BatchSizeCommandOptions): Promis
     );
   }
   const smallest = result.rows.find((row) => row.batchSize <= result.trainSize);
+  if (result.largest === undefined && smallest === undefined) {
+    // (every size given above the training set: none was tried, which "fits none" did not say)
+    throw new AnnealError(
+      "usage",
+      `No batch size tried: every size given is above the ${result.trainSize} training samples`,
+      {
+        where: "--sizes",
+        hint: `give sizes up to ${result.trainSize} (a batch holds at most the training set), ` +
+          `e.g. --sizes ${
+            [...new Set([1, 8, 32, result.trainSize].filter((n) => n <= result.trainSize))]
+              .join(",")
+          }`,
+      },
+    );
+  }
   if (result.largest === undefined && smallest !== undefined) {
     // the table ends in "none": say why, and what would let a batch fit
     const where = `on backend ${result.backend}`;
