@@ -611,8 +611,12 @@ Deno.test("anneal batch-size measures the TypeScript step's memory, so --memory-
     "--memory-limit",
     String(100 / 2 ** 20),
   );
-  assert.equal(json.code, 1, json.stderr);
-  assert.equal(JSON.parse(json.stdout.trim().split("\n").at(-1)!).largest, undefined);
+  // (with --json, the result line, then the error as the text's, and its exit status)
+  assert.equal(json.code, 2, json.stderr);
+  const [line, error] = json.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  assert.equal(line.largest, undefined);
+  assert.ok(Array.isArray(line.rows), json.stdout);
+  assert.match(JSON.stringify(error), /No batch size fits --memory-limit/);
 });
 
 Deno.test("anneal runs / runs show / runs compare / diagnose / report read the run records", async () => {

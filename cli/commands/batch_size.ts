@@ -63,12 +63,9 @@ export async function batchSizeCommand(options: BatchSizeCommandOptions): Promis
       console.log(cells.join(" ") + (row.warning ? `\n  warning: ${row.warning}` : ""));
     },
   });
-  if (options.json) {
-    console.log(JSON.stringify(result));
-    // (the text's exit status: 1 where no batch fits, as `largest` absent says)
-    return result.largest === undefined ? 1 : 0;
-  }
-  if (result.rows.some((row) => row.batchSize > result.trainSize)) {
+  // (with --json the result, then the same errors and exit status as the text's)
+  if (options.json) console.log(JSON.stringify(result));
+  else if (result.rows.some((row) => row.batchSize > result.trainSize)) {
     console.log(
       `note: sizes above the ${result.trainSize} training samples were not tried; ` +
         `the largest batch an epoch holds is ${result.trainSize} (--sizes ${result.trainSize})`,
@@ -111,6 +108,7 @@ export async function batchSizeCommand(options: BatchSizeCommandOptions): Promis
         { hint: "fix what the error names, or try another --backend" },
       );
   }
+  if (options.json) return result.largest === undefined ? 1 : 0;
   console.log(
     `backend ${result.backend}: largest batch that fits ${result.largest ?? "none"}, fastest ${
       result.fastest ?? "-"
