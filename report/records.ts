@@ -312,8 +312,19 @@ async function corrupt(dir: string, id: string, problem: string): Promise<RunSum
           "checkpoint once it is not running (a resume refuses a summary it cannot read): " +
           `mv ${shellWord(`${dir}/summary.json`)} ${shellWord(`${dir}/summary.json.corrupt`)} ` +
           `&& ${resumeCommand(id, runsDirOf(dir))}`
-        : `for a whole record, train it again: anneal train -c ${shellWord(`${dir}/config.json`)}`),
+        : await retrainHint(dir, "for a whole record, train it again")),
   };
+}
+
+/**
+ * How to train a run again from its config, where the run still has one; else that it has none
+ * (a hint to `-c` a config.json that is gone was a command that fails).
+ */
+async function retrainHint(dir: string, lead: string): Promise<string> {
+  const config = `${dir}/config.json`;
+  return await Deno.stat(config).then((info) => info.isFile, () => false)
+    ? `${lead}: anneal train -c ${shellWord(config)}`
+    : `its config.json is gone too: there is no config to train it again from`;
 }
 
 /**
@@ -332,7 +343,7 @@ async function unreadable(dir: string, id: string, error: Error): Promise<RunSum
       (await hasCheckpoint(dir)
         ? "resume the run from its last checkpoint once it is not running, which writes its " +
           `summary again: ${resumeCommand(id, runsDirOf(dir))}`
-        : `train it again: anneal train -c ${shellWord(`${dir}/config.json`)}`) +
+        : await retrainHint(dir, "train it again")) +
       "; its curves are read as they are",
   };
 }
@@ -601,9 +612,11 @@ export async function listRunDirectories(
 const fileNames = (dir: string) =>
   Array.fromAsync(Deno.readDir(dir), (entry) => entry.name).catch(() => [] as string[]);
 
-/** Whether a directory of these names is a run's (its config or its meta). */
-const holdsRun = (names: string[]) =>
-  names.some((name) => name === "config.json" || name === "meta.json");
+/**
+ * Whether a directory of these names is a run's: any of a run's records (a run that lost its config
+ * and meta is listed, as damaged, where `runs show` reads it; it was left out of `anneal runs`).
+ */
+const holdsRun = (names: string[]) => names.some((name) => RUN_FILES.includes(name));
 
 /** Whose directory of runs one of these names is: a tune's (tune.json), a sweep study's. */
 function kindOf(names: string[]): "sweep" | "tune" | undefined {

@@ -336,3 +336,21 @@ Deno.test("readRun of a run that does not exist names the runs directory it look
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a run that lost its config and meta is still listed, as damaged, and its hint does not name the config it lacks", async () => {
+  const runsDir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${runsDir}/bare`);
+    await Deno.writeTextFile(`${runsDir}/bare/summary.json`, "{}");
+    // a directory of none of a run's records is not one
+    await Deno.mkdir(`${runsDir}/notes`);
+    await Deno.writeTextFile(`${runsDir}/notes/readme.txt`, "x");
+    const rows = await listRuns(runsDir);
+    assert.deepEqual(rows.map((row) => [row.id, row.status]), [["bare", "corrupt"]]);
+    const run = await readRun(`${runsDir}/bare`);
+    assert.doesNotMatch(run.summary.hint ?? "", /anneal train -c/);
+    assert.match(run.summary.hint ?? "", /its config\.json is gone too/);
+  } finally {
+    await Deno.remove(runsDir, { recursive: true });
+  }
+});
