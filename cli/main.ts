@@ -440,7 +440,7 @@ Examples:
     .addOption(runsDirOption())
     .option(
       "-o, --out <file>",
-      "output file (default: report.html or <plot>.svg in the run directory)",
+      "output file (default: report.html or <plot>.svg in the run directory; '-': stdout)",
     )
     .addOption(choiceOption("--plot <name>", "one plot as SVG", PLOTS))
     .addHelpText(

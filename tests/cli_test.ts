@@ -680,6 +680,23 @@ Deno.test("anneal runs / runs show / runs compare / diagnose / report read the r
     );
     assert.equal(plot.code, 0, plot.stderr);
     assert.match(await Deno.readTextFile(`${dir}/loss.svg`), /<svg/);
+    assert.equal(plot.stderr, "");
+    // '-' is stdout (it made a file named '-'); a name whose kind is not what --plot writes is said
+    const piped = await anneal("report", "last", "--runs-dir", dir, "--plot", "loss", "--out", "-");
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.match(piped.stdout, /^<svg[^]*<\/svg>\s*$/);
+    const misnamed = await anneal(
+      "report",
+      "last",
+      "--runs-dir",
+      dir,
+      "--plot",
+      "loss",
+      "--out",
+      `${dir}/loss.html`,
+    );
+    assert.equal(misnamed.code, 0, misnamed.stderr);
+    assert.match(misnamed.stderr, /^note: .*loss\.html holds the SVG plot --plot loss asks for/m);
     const escape = await anneal("report", "../../etc", "--runs-dir", dir);
     assert.equal(escape.code, 2, "a path is not a run id");
     assert.match(escape.stderr, /not a valid run id/);

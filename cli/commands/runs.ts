@@ -433,21 +433,36 @@ export async function reportCommand(
   }
   const dir = await runDirOf(id, options);
   const record = await readRun(dir);
-  if (options.plot !== undefined) {
-    if (options.plot === "lrFind" && !record.lrFind?.lrs.length) {
-      throw await noLrFindError(record.id, options.runsDir);
-    }
-    const out = options.out ?? `${dir}/${options.plot}.svg`;
-    await writeFlagFile(
-      options.out && "--out",
-      out,
-      await plotSvg(record, options.plot as PlotName),
+  const svg = options.plot !== undefined;
+  if (options.plot === "lrFind" && !record.lrFind?.lrs.length) {
+    throw await noLrFindError(record.id, options.runsDir);
+  }
+  // (the file's name says one thing, --plot another: written as asked, and said)
+  const named = options.out?.toLowerCase().match(/\.(svg|html?)$/)?.[1];
+  if (named && (named === "svg") !== svg) {
+    console.error(
+      svg
+        ? `note: ${options.out} holds the SVG plot --plot ${options.plot} asks for, not HTML ` +
+          "(name it .svg; without --plot, the HTML report)"
+        : `note: ${options.out} holds the HTML report, not an SVG (name it .html; one plot as ` +
+          "SVG: --plot NAME)",
     );
-    console.log(`plot written to ${out}`);
+  }
+  const content = svg
+    ? await plotSvg(record, options.plot as PlotName)
+    : await renderReport(record);
+  if (options.out === "-") {
+    // (to stdout, as `-` means for most commands' output files: it made a file named '-')
+    const bytes = new TextEncoder().encode(content);
+    for (let at = 0; at < bytes.length;) at += await Deno.stdout.write(bytes.subarray(at));
     return 0;
   }
-  const out = options.out ?? `${dir}/report.html`;
-  await writeFlagFile(options.out && "--out", out, await renderReport(record));
-  console.log(`report written to ${out} (open it in a browser; it works offline)`);
+  const out = options.out ?? (svg ? `${dir}/${options.plot}.svg` : `${dir}/report.html`);
+  await writeFlagFile(options.out && "--out", out, content);
+  console.log(
+    svg
+      ? `plot written to ${out}`
+      : `report written to ${out} (open it in a browser; it works offline)`,
+  );
   return 0;
 }
