@@ -135,7 +135,8 @@ function cpuLstmCellGrad(args: KernelArgs): tf.TensorInfo[] {
       const k = r * units + j;
       const i = sigmoid(z[at]), f = sigmoid(z[at + units]);
       const g = Math.tanh(z[at + 2 * units]), o = sigmoid(z[at + 3 * units]);
-      const tc = Math.tanh(f * c[k] + i * g);
+      // (the cell state as the forward stored it, rounded to float32)
+      const tc = Math.tanh(Math.fround(f * c[k] + i * g));
       const dct = dcn[k] + dh[k] * o * (1 - tc * tc);
       dc[k] = dct * f;
       dz[at] = dct * g * i * (1 - i);
