@@ -121,10 +121,12 @@ Deno.test("a run's meta.json is read for its resume: missing, none; a directory 
 Deno.test("resuming a sweep study's or a tune's directory says what it is and how to resume one of its runs", async () => {
   const runs = await Deno.makeTempDir();
   try {
-    for (const [name, marker, what] of [
-      ["study", "best_config.json", "a sweep study's directory"],
-      ["tune-1", "tune.json", "a tune's directory"],
-    ]) {
+    for (
+      const [name, marker, what] of [
+        ["study", "best_config.json", "a sweep study's directory"],
+        ["tune-1", "tune.json", "a tune's directory"],
+      ]
+    ) {
       const dir = `${runs}/${name}`;
       await Deno.mkdir(`${dir}/trial-0`, { recursive: true });
       await Deno.writeTextFile(`${dir}/trial-0/config.json`, "{}");
