@@ -690,11 +690,12 @@ async function search(
   await record();
   // (told once recorded: what a tune killed after it printed a run's line had found is on disk)
   if (!interrupted()) options.onTrial?.("baseline", {}, baseline, config);
-  const stageCount = stages(config, () => undefined).length;
+  /** The stages' names, in order (what the budget leaves no run for is named from these). */
+  const names = stages(config, () => undefined).map((stage) => stage.name);
   /** The steps the learning-rate stage's range test has taken (where it is cut short, how far). */
   let rangeTestSteps = 0;
   let interruptedRangeTest: TuneResult["interruptedRangeTest"];
-  for (let index = 0; index < stageCount && runs < budget && !interrupted(); index++) {
+  for (let index = 0; index < names.length && runs < budget && !interrupted(); index++) {
     // Candidates depend on the config so far: rebuild the stage from it.
     const stage = stages(config, () => lengths.get(config), {
       interrupt,
@@ -768,7 +769,6 @@ async function search(
   }
   const reason = interrupted();
   // (the stages past the last one begun, where the budget ran out first: said, not left out)
-  const names = stages(config, () => undefined).map((stage) => stage.name);
   const notRun = reason || done.length >= names.length ? [] : names.slice(done.length);
   await recorder.update({
     status: reason ? "interrupted" : "completed",

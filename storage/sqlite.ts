@@ -92,6 +92,12 @@ export function openSqliteStorage(
  */
 const LOCKED = /database is locked|database table is locked/;
 
+/** What to do about `path` held locked by another process. */
+const lockedHint = (path: string) =>
+  `find the process that holds it (fuser '${path}'; anneal's sweeps and workers take it for ` +
+  "moments only), let it finish or stop it, then run again: the study keeps every trial it " +
+  "recorded";
+
 /**
  * A write `path`'s lock kept from this process past the busy timeout: a `storage` error that says
  * so, of the file, marked `busy` (a study's calls retry it, as they retry a lost server: see
@@ -107,9 +113,7 @@ export function busyError(path: string, error: unknown): unknown {
       `the SQLite database ${path} is locked by another process (SQLite: ${error.message})`,
       {
         where: path,
-        hint: `find the process that holds it (fuser '${path}'; anneal's sweeps and workers ` +
-          "take it for moments only), let it finish or stop it, then run again: the study " +
-          "keeps every trial it recorded",
+        hint: lockedHint(path),
         cause: error,
       },
     ),
@@ -133,9 +137,7 @@ export function openError(path: string, error: unknown): unknown {
         `${(error.cause as Error | undefined)?.message ?? error.message})`,
       {
         where: path,
-        hint: `find the process that holds it (fuser '${path}'; anneal's sweeps and workers ` +
-          "take it for moments only), let it finish or stop it, then run again: the study " +
-          "keeps every trial it recorded",
+        hint: lockedHint(path),
         cause: error,
       },
     );
