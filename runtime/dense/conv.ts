@@ -50,6 +50,7 @@ import {
   type Gather,
   HALF_WGSL,
   NAN_OR_WGSL,
+  pairsWhole,
   TILE,
   word,
 } from "./wgsl.ts";
@@ -854,7 +855,7 @@ export class ConvStage {
   constructor(backend: WebGpuBackendInternals, blocks: ConvBlock[], half = false) {
     this.blocks = blocks;
     this.half = half;
-    this.#halves = blocks.map((b) => half && b.outChannels % 2 === 0);
+    this.#halves = blocks.map((b) => half && pairsWhole(b.outChannels));
     this.#backend = backend;
     this.#device = backend.device;
     this.#stat = blocks.map((b, i) => this.#storage(2 * b.outChannels, `statistics ${i}`));

@@ -74,6 +74,7 @@ import {
   NORM_SPAN,
   NORM_WGSL,
   outputWgsl,
+  pairsWhole,
   splitForwardWgsl,
   SUMSQ_TENSORS,
   sumsqWgsl,
@@ -342,7 +343,7 @@ export class DenseGpuProgram {
       this.#stage = new RecurrentStage(
         this.#backend,
         plan.recurrent,
-        plan.halfActivations === true && width % 2 === 0,
+        plan.halfActivations === true && pairsWhole(width),
       );
     }
     this.float32Layers = plan.halfActivations ? oddWidths(plan) : [];
@@ -437,7 +438,7 @@ export class DenseGpuProgram {
    */
   #halfOut(i: number): boolean {
     const { layers, halfActivations } = this.#plan;
-    return halfActivations === true && i < layers.length - 1 && layers[i].units % 2 === 0;
+    return halfActivations === true && i < layers.length - 1 && pairsWhole(layers[i].units);
   }
 
   /** Whether hidden layer `layer`'s output is made by a kernel of its own (see `#outputs`). */
@@ -1354,16 +1355,16 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<
 function oddWidths(plan: DensePlan): string[] {
   const convs = plan.convs ?? [];
   const odd = convs.flatMap((b, i) =>
-    b.outChannels % 2 !== 0 ? [`conv block ${i} (${b.outChannels} filters)`] : []
+    !pairsWhole(b.outChannels) ? [`conv block ${i} (${b.outChannels} filters)`] : []
   );
   const rnn = plan.recurrent;
-  if (rnn && (gateCount(rnn.cell) * rnn.units) % 2 !== 0) {
+  if (rnn && !pairsWhole(gateCount(rnn.cell) * rnn.units)) {
     const layers = rnn.layers.length === 1 ? "layer" : `${rnn.layers.length} layers`;
     odd.push(`the GRU's ${layers} (${rnn.units} units: ${gateCount(rnn.cell) * rnn.units} gates)`);
   }
   const what = convs.length > 0 ? "dense layer" : "hidden layer";
   plan.layers.slice(0, -1).forEach((l, i) => {
-    if (l.units % 2 !== 0) odd.push(`${what} ${i} (${l.units} units)`);
+    if (!pairsWhole(l.units)) odd.push(`${what} ${i} (${l.units} units)`);
   });
   return odd;
 }

@@ -54,6 +54,7 @@ import {
   HALF_WGSL,
   NAN_OR_WGSL,
   outputWgsl,
+  pairsWhole,
   TILE,
   word,
 } from "./wgsl.ts";
@@ -202,11 +203,11 @@ export class RecurrentStage {
   constructor(backend: WebGpuBackendInternals, plan: RecurrentPlan, half = false) {
     this.plan = plan;
     this.half = half;
-    this.halfStates = half && plan.units % 2 === 0;
+    this.halfStates = half && pairsWhole(plan.units);
     this.#backend = backend;
     this.#device = backend.device;
     const width = gateCount(plan.cell) * plan.units;
-    if (half && width % 2 !== 0) {
+    if (half && !pairsWhole(width)) {
       throw new AnnealError("internal", `Float16 pairs of ${width} gates a row`);
     }
     plan.layers.forEach((layer, i) => {

@@ -195,6 +195,15 @@ export interface Gather {
   b?: string;
 }
 
+/**
+ * Whether rows of `width` values can be stored as float16 pairs: a pair must not span two rows, so
+ * mixed precision stores a layer's activations as pairs only where its width is even, and keeps
+ * float32 where it is odd. The one rule behind each stage's choice and `float32Layers`' names.
+ */
+export function pairsWhole(width: number): boolean {
+  return width % 2 === 0;
+}
+
 /** WGSL reading element `e` of `buffer`, an array of f32 or (half) of packed f16 pairs. */
 export function element(buffer: string, e: string, half: boolean | undefined): string {
   return half ? `half(${buffer}[(${e}) >> 1u], ${e})` : `${buffer}[${e}]`;
