@@ -23,7 +23,7 @@ import {
   valueAt,
 } from "./zod_paths.ts";
 import { closestOption, issueText, optionIssues } from "./issue_text.ts";
-import { decodeJsonFile, parseJsonText } from "./json_syntax.ts";
+import { decodeJsonFile, outOfRangeError, parseJsonText } from "./json_syntax.ts";
 import { configStyle, describeSuggestion, suggestField, suggestionHint } from "./unknown_fields.ts";
 import { fileError } from "./file_errors.ts";
 import { type ScaledLearningRate, scaleLearningRate } from "./optimizers/scaling.ts";
@@ -1025,9 +1025,10 @@ function withSeedDefaults(config: RunConfig): RunConfig {
  * Parses one `--set a.b=value` override value: JSON when it parses, else a plain string. A value
  * that opens an object or a list is JSON meant, not a string: where it breaks is named (a cut-off
  * `[0.9` would otherwise be the string "[0.9", "must be an array, like ["[0.9"]"), and so is a
- * key it holds twice.
+ * key it holds twice, and a number float64 cannot hold (`1e-400` read as 0). `flag` is the flag
+ * the override stands for (`--lr 1e-400`), named in the error in its place.
  */
-function parseValue(raw: string, override: string): unknown {
+function parseValue(raw: string, override: string, flag?: string): unknown {
   if (/^\s*[[{]/.test(raw)) {
     const at = override.slice(0, override.indexOf("=")).trim().split(".")
       .map((key) => /^\d+$/.test(key) ? Number(key) : key);
@@ -1041,11 +1042,22 @@ function parseValue(raw: string, override: string): unknown {
       at,
     );
   }
+  let value: unknown;
   try {
-    return JSON.parse(raw);
+    value = JSON.parse(raw);
   } catch {
     return raw;
   }
+  // (`--lr 1e-400` was refused as "0", `1e400` as Infinity)
+  const range = outOfRangeError(
+    raw,
+    flag ?? `--set '${override}'`,
+    "usage",
+    flag?.split(" ")[0] ?? "--set",
+    override.slice(0, override.indexOf("=")).trim().split("."),
+  );
+  if (range) throw range;
+  return value;
 }
 
 /**
@@ -1102,7 +1114,8 @@ function withSectionDefaults(input: unknown): unknown {
 }
 
 /**
- * Applies `--set path=value` overrides to a config object (a deep copy is returned).
+ * Applies `--set path=value` overrides to a config object (a deep copy is returned). `flags`
+ * names the flag an override stands for (`{"optimizer.lr=0.1": "--lr 0.1"}`), for its errors.
  *
  * @example
  * ```ts
@@ -1114,6 +1127,7 @@ function withSectionDefaults(input: unknown): unknown {
 export function applyOverrides(
   input: Record<string, unknown>,
   overrides: string[],
+  flags: Record<string, string> = {},
 ): Record<string, unknown> {
   checkArgument(
     isObject(input),
@@ -1180,7 +1194,7 @@ export function applyOverrides(
       }
       node = node[key] as Record<string, unknown>;
     }
-    const value = parseValue(override.slice(eq + 1), override);
+    const value = parseValue(override.slice(eq + 1), override, flags[override]);
     const key = path[path.length - 1];
     /** The section held the field before this --set (a config file's, an earlier --set's). */
     const held = Object.hasOwn(node, key);
@@ -1387,7 +1401,7 @@ export async function loadConfig(
   );
   const input = path === undefined ? {} : await readConfigFile(path);
   const source = path ? `config '${path}'` : "config";
-  return parseWithOverrides(applyOverrides(input, overrides), source, overrides, flags);
+  return parseWithOverrides(applyOverrides(input, overrides, flags), source, overrides, flags);
 }
 
 /** The parts of a JSON Schema that {@linkcode configJsonSchema} rewrites. */

@@ -218,6 +218,89 @@ export function jsonSyntax(text: string, error: SyntaxError): JsonSyntax {
   return { line, column, excerpt: excerpt === "" ? undefined : excerpt, reason, hint };
 }
 
+/** A number of a JSON text that float64 cannot hold: its text, and what `JSON.parse` made of it. */
+export interface OutOfRangeNumber {
+  /** The path of the number, as {@linkcode formatPath} takes it (`[]`: the text is the number). */
+  path: (string | number)[];
+  /** The number as written: `1e-400`. */
+  source: string;
+  /** What it reads as: 0 (below float64's smallest), or ±Infinity (above its largest). */
+  value: number;
+}
+
+/** Text that may hold a number beyond float64: an exponent of 3 digits or more, or 300 digits. */
+const HUGE_OR_TINY = /[eE][+-]?0*\d{3}|\d{300}/;
+
+/**
+ * The first number in JSON `text` (valid JSON) that float64 cannot hold: one that reads as
+ * ±Infinity (`1e400`), or as 0 though it is not zero (`1e-400`): `JSON.parse` takes either
+ * silently, and a learning rate of 1e-400 was refused as "0". Texts with no such literal
+ * (most) are not parsed again.
+ *
+ * @example
+ * ```ts
+ * import { outOfRangeNumber } from "./json_syntax.ts";
+ * const found = outOfRangeNumber('{"optimizer": {"lr": 1e-400}}');
+ * console.assert(found?.value === 0 && found.path.join(".") === "optimizer.lr");
+ * console.assert(outOfRangeNumber('{"lr": 0e999, "x": 5e-324}') === undefined);
+ * ```
+ */
+export function outOfRangeNumber(text: string): OutOfRangeNumber | undefined {
+  if (!HUGE_OR_TINY.test(text)) return undefined;
+  const marks = new Map<object, { source: string; value: number }>();
+  const parsed = JSON.parse(text, (_key, value, context?: { source?: string }) => {
+    if (typeof value !== "number" || context?.source === undefined) return value;
+    // (a zero as written has no nonzero digit before its exponent: 0, -0.000, 0e-999)
+    const zero = !/[1-9]/.test(context.source.replace(/[eE].*$/, ""));
+    if (Number.isFinite(value) && (value !== 0 || zero)) return value;
+    const mark = {};
+    marks.set(mark, { source: context.source, value });
+    return mark;
+  });
+  if (marks.size === 0) return undefined;
+  const find = (node: unknown, path: (string | number)[]): OutOfRangeNumber | undefined => {
+    if (node === null || typeof node !== "object") return undefined;
+    const mark = marks.get(node);
+    if (mark) return { path, ...mark };
+    for (const [key, child] of Object.entries(node)) {
+      const found = find(child, [...path, Array.isArray(node) ? Number(key) : key]);
+      if (found) return found;
+    }
+    return undefined;
+  };
+  return find(parsed, []);
+}
+
+/**
+ * The error for a number of `text` beyond float64 (see {@linkcode outOfRangeNumber}), or
+ * undefined; `what` names the text as {@linkcode parseJsonText}'s does, `prefix` its path.
+ */
+export function outOfRangeError(
+  text: string,
+  what: string,
+  code: "config" | "usage",
+  at?: string,
+  prefix: (string | number)[] = [],
+): AnnealError | undefined {
+  const found = outOfRangeNumber(text);
+  if (found === undefined) return undefined;
+  const path = [...prefix, ...found.path];
+  const field = path.length > 0 ? ` at '${formatPath(path)}'` : "";
+  const reads = found.value === 0
+    ? "0: it is below float64's smallest number (about 5e-324)"
+    : `${found.value}: it is beyond float64's largest number (about 1.8e308)`;
+  return new AnnealError(
+    code,
+    `${what[0].toUpperCase()}${what.slice(1)} has the number ${found.source}${field}, which ` +
+      `reads as ${reads}`,
+    {
+      where: at,
+      hint: "write a number float64 holds (anneal computes in float64 and float32, whose " +
+        "smallest normal number is about 1.2e-38)",
+    },
+  );
+}
+
 /**
  * Parses JSON a user wrote, named `what` in errors (`config file 'run.json'`); a byte-order mark
  * that an editor put first is skipped. A syntax error is an {@linkcode AnnealError} of `code`
@@ -281,6 +364,8 @@ export function parseJsonText(
       },
     );
   }
+  const range = outOfRangeError(json, what, code, at, prefix);
+  if (range) throw range;
   return value;
 }
 

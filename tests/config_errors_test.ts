@@ -222,9 +222,9 @@ const CASES: Record<string, Case> = {
       /^Invalid --set 'data\.target=null': 'data\.target': must be a string or a number, current value is null \(the field is required: null does not remove it, give it a value\)$/,
     hint: /^change the --set value/,
   },
-  "infinity": {
+  "infinity (JSON reads 1e400 so)": {
     sets: ["epochs=1e400"],
-    message: /'epochs': must be a finite number/,
+    message: /has the number 1e400 at 'epochs', which reads as Infinity: it is beyond float64's/,
   },
   "a trailing comma": {
     file: '{\n  "epochs": 3,\n  "optimizer": {"name": "adam",}\n}\n',
@@ -302,6 +302,30 @@ const CASES: Record<string, Case> = {
     message:
       /^The value of --set 'optimizer=.*' has the key 'optimizer\.lr' twice, at line 1, column 16 and at line 1, column 25$/,
   },
+  "a number below float64's smallest (JSON reads it as 0)": {
+    file: '{"optimizer": {"name": "sgd", "lr": 0.1, "momentum": 1e-500}}',
+    where: "FILE",
+    message:
+      /^Config file '.*' has the number 1e-500 at 'optimizer\.momentum', which reads as 0: it is below float64's smallest number/,
+    hint: /^write a number float64 holds/,
+  },
+  "a number beyond float64's largest in a list": {
+    file: '{"optimizer": {"name": "adam", "betas": [0.9, 9e999]}}',
+    message:
+      /has the number 9e999 at 'optimizer\.betas\[1\]', which reads as Infinity: it is beyond/,
+  },
+  "a number below float64's smallest in a --set": {
+    sets: ["optimizer.lr=1e-400"],
+    where: "--set",
+    message:
+      /^--set 'optimizer\.lr=1e-400' has the number 1e-400 at 'optimizer\.lr', which reads as 0/,
+  },
+  "a number beyond float64's largest in a --set value's object": {
+    sets: ['optimizer={"name":"adam","lr":1e-3,"eps":-2e308}'],
+    where: "--set",
+    message:
+      /^The value of --set 'optimizer=.*' has the number -2e308 at 'optimizer\.eps', which reads as -Infinity/,
+  },
   "a cut-off file": {
     file: '{\n  "epochs": 3,\n',
     message: /: it ends before the JSON does$/,
@@ -371,6 +395,28 @@ Deno.test("anneal train --set with a null for a misspelt field is refused before
   );
   assert.match(out.stderr, /hint: rename 'optimizer\.momentun' to 'optimizer\.momentum'/);
   assert.deepEqual([...Deno.readDirSync(runs.dir)], [], "no run directory");
+});
+
+Deno.test("anneal train --lr 1e-400 names the flag and the number float64 cannot hold, not a learning rate of 0", async () => {
+  await using runs = await tempRunsDir();
+  const out = await anneal("train", "--lr", "1e-400", "--runs-dir", runs.dir);
+  assert.equal(out.code, 2, out.stderr);
+  assert.match(
+    out.stderr,
+    /error\[usage\]: --lr 1e-400 has the number 1e-400 at 'optimizer\.lr', which reads as 0: it is below float64's smallest number \(about 5e-324\) \(at --lr\)/,
+  );
+  assert.deepEqual([...Deno.readDirSync(runs.dir)], [], "no run directory");
+});
+
+Deno.test("numbers float64 holds are not refused: the smallest subnormal, zero with a large exponent, 300 digits", async () => {
+  const config = await loadConfig(undefined, [
+    "optimizer.lr=5e-324",
+    "optimizer.momentum=0e-999",
+    `optimizer.dampening=0.${"0".repeat(299)}1`,
+  ]);
+  assert.equal(config.optimizer.lr, 5e-324);
+  assert.equal((config.optimizer as { momentum: number }).momentum, 0);
+  assert.equal((config.optimizer as { dampening: number }).dampening, 1e-300);
 });
 
 Deno.test("a config file with a byte-order mark reads as the JSON after it", async () => {
