@@ -49,7 +49,7 @@ async function recordsIn(dir: string): Promise<string[]> {
       return [];
     }
     // (a path too long, a directory not to be read: said of the path, not as a possible bug)
-    throw fileError(error, { action: "list", path: dir, expected: "a run directory" }) ?? error;
+    throw fileError(error, { action: "start a run in", path: dir }) ?? error;
   }
   return found.sort();
 }

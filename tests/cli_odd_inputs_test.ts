@@ -231,3 +231,18 @@ Deno.test("train's plan line counts one step an epoch in the singular", async ()
     /10 training samples; 3 parameters; 1 step\/epoch, 1 step\n/,
   );
 });
+
+Deno.test("a --runs-dir with a name over 255 bytes says so of the run to start, and of the runs to list", async () => {
+  await using runs = await tempRunsDir();
+  const long = `${runs.dir}/${"r".repeat(300)}`;
+  const train = await anneal("train", "--backend", "cpu", "--epochs", "1", "--runs-dir", long);
+  assert.equal(train.code, 1, train.stderr);
+  assert.match(
+    train.stderr,
+    /error\[file\]: Cannot start a run in '.*\/r{300}\/[^']+': its name 'r{24}\.\.\.' is too long for the file system \(300 bytes; 255 at most\)/,
+  );
+  assert.match(train.stderr, /hint: choose a shorter path/);
+  const listed = await anneal("runs", "--runs-dir", long);
+  assert.equal(listed.code, 1, listed.stderr);
+  assert.match(listed.stderr, /error\[file\]: Cannot list the runs in '.*\/r{300}': its name/);
+});
