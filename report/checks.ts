@@ -44,10 +44,37 @@ export const CLIMBED_BACK = 0.5;
  * cross-entropy back at chance sits well under 2x the minimum it had reached).
  */
 export const FELL_OVER_NOISE = 3;
+/**
+ * Collapsed to chance: a classifier's training loss that stays within this fraction of chance
+ * level (ln K for K classes: the loss of a uniform guess) over the run's second half, and never
+ * got below it by more...
+ */
+export const AT_CHANCE = 0.05;
+/**
+ * ...after a step whose loss rose above this multiple of chance level: updates that overshot (a
+ * model that starts near a uniform guess, as torch's initialisations make it, and learns too
+ * slowly to move stays near ln K at every step).
+ */
+export const OVERSHOT_CHANCE = 2;
 /** Curves shorter than this many epochs have no trend to read (only NaN and spikes are judged). */
 export const MIN_EPOCHS_FOR_TRENDS = 3;
 /** LR too low when the training loss dropped by less than this fraction of its start over the run. */
 export const LOW_LR_DROP = 0.05;
+/**
+ * ...or under this fraction, falling at an even pace to the end (see {@linkcode EVEN_PACE}): the
+ * straight, slow descent of a rate too low, where a rate that suits the model takes most of its
+ * fall early and then slows down (a real run: Adam at 1e-5 on Fashion-MNIST fell 5.6% in 8
+ * epochs, each faster than the one before, at 0.31 training accuracy; at 1e-3, 49% in the first).
+ */
+export const LOW_LR_SLOW = 0.2;
+/** (see {@linkcode LOW_LR_SLOW}) The second half fell at least this fraction of the first's fall. */
+export const EVEN_PACE = 0.5;
+/**
+ * A loss that moved up in more than this fraction of its epochs, or ended above the middle of its
+ * fall, jitters at a level (the data's noise floor, a model that cannot do better), where a rate
+ * too low makes it creep down every epoch: not read as too low a rate.
+ */
+export const JITTER_UPS = 1 / 3;
 /**
  * ...and under this fraction the fix is 100x, not 10x: at small rates a loss's fall grows about
  * with the rate, so one that moved under 0.5% would move under 5% at 10x and read as too low again
@@ -63,6 +90,11 @@ export const LOW_RATES_HELD = 0.5;
 export const FLAT_SECOND_HALF = 0.05;
 /** "Still high": the final loss is above this fraction of the drop achieved (far from converged). */
 export const PLATEAU_LEVEL = 0.2;
+/**
+ * A regression's plateau whose final loss is above this multiple of the drop achieved (training
+ * took off under a sixth of its loss) says it may be the targets' noise floor.
+ */
+export const NOISE_FLOOR_SHARE = 5;
 /** Underfitting when the final training loss is above this multiple of the drop achieved... */
 export const UNDERFIT_LEVEL = 1;
 /** ...or the final training accuracy is below this (a model that cannot fit its training set). */
@@ -87,6 +119,11 @@ export const MIN_FLAT_MOVES = 2;
 export const OSCILLATION_SIGN_FRACTION = 0.4;
 /** ...and the mean upward move exceeds this fraction of the net drop (noise at a floor is not it). */
 export const OSCILLATION_AMPLITUDE = 0.1;
+/**
+ * ...and it exceeds this fraction of the loss's level (the mean of its last third): a jitter of
+ * hundredths of a percent at a noise floor is no zig-zag, however small the net drop.
+ */
+export const OSCILLATION_LEVEL = 0.01;
 /** Overfitting when validation loss rose this fraction above its minimum... */
 export const OVERFIT_RISE = 0.1;
 /** ...and the minimum is at least this many epochs before the end... */
@@ -350,6 +387,8 @@ export function checkDiverged(
   const badStep = record.steps.find((s) => !Number.isFinite(s.loss));
   const good = finite(train);
   let evidence: string | undefined;
+  /** The evidence is a collapse to chance level (see `collapsedToChance`). */
+  let collapsed = false;
   if (badEpoch || badStep) {
     const where = badStep
       ? `step ${badStep.step} (epoch ${badStep.epoch})`
@@ -386,6 +425,9 @@ export function checkDiverged(
             ? "above where it started"
             : `${f((last - min) / (good[0] - min) * 100)}% of the way back to where it started`
         }`;
+    } else {
+      evidence = collapsedToChance(record, train);
+      collapsed = evidence !== undefined;
     }
   }
   if (!evidence && record.summary.status !== "diverged") {
@@ -467,7 +509,9 @@ export function checkDiverged(
   return {
     kind: "diverged",
     severity: "critical",
-    title: "diverged: learning rate too high",
+    title: collapsed
+      ? "diverged: collapsed to chance level, learning rate too high"
+      : "diverged: learning rate too high",
     evidence,
     fix: `learning rate too high: ${rollbackCutText(cut)}${raisedRate(record, rate)}divide it by ${
       cut < 1 ? `${Number((10 / cut).toPrecision(3))} in all` : "10"
@@ -485,6 +529,55 @@ function wentBack(losses: number[]): boolean {
   const moves = losses.slice(1).map((v, i) => Math.abs(v - losses[i]));
   const fall = losses[0] - Math.min(...losses);
   return losses.at(-1)! > losses[0] && fall > FELL_OVER_NOISE * median(moves);
+}
+
+/**
+ * Chance level of the run's loss: ln K for a K-class cross-entropy, ln 2 for a binary one (the
+ * loss of a uniform guess, where a collapsed classifier sits); undefined for any other loss, or a
+ * record that does not say its task (`meta.dataset`).
+ */
+export function chanceLoss(record: RunRecord): { loss: number; classes: number } | undefined {
+  const dataset = record.meta.dataset as { task?: unknown; numClasses?: unknown } | undefined;
+  const loss = configValue(record.config, "loss");
+  if (dataset?.task === "classification" && (loss === undefined || loss === "crossEntropy")) {
+    const classes = dataset.numClasses;
+    return typeof classes === "number" && classes >= 2
+      ? { loss: Math.log(classes), classes }
+      : undefined;
+  }
+  if (dataset?.task === "binary" && (loss === undefined || loss === "binaryCrossEntropy")) {
+    return { loss: Math.log(2), classes: 2 };
+  }
+  return undefined;
+}
+
+/**
+ * Evidence that a classifier collapsed to chance (see {@linkcode AT_CHANCE}): its training loss
+ * at chance level over the second half and never clearly below it, after steps that overshot it
+ * ({@linkcode OVERSHOT_CHANCE}): a rate too high, not too low (whose loss also stays near ln K,
+ * but creeps down from it, never above it). Undefined otherwise.
+ */
+function collapsedToChance(record: RunRecord, train: number[]): string | undefined {
+  const chance = chanceLoss(record);
+  if (!chance || train.length < MIN_EPOCHS_FOR_TRENDS) return undefined;
+  const near = (loss: number) => Math.abs(loss - chance.loss) <= AT_CHANCE * chance.loss;
+  const half = train.slice(Math.floor(train.length / 2));
+  if (!half.every(near) || !(Math.min(...train) >= (1 - AT_CHANCE) * chance.loss)) {
+    return undefined;
+  }
+  let peak: { loss: number; step: number; epoch: number } | undefined;
+  for (const s of record.steps) {
+    if (Number.isFinite(s.loss) && !(s.loss <= (peak?.loss ?? 0))) peak = s;
+  }
+  if (!peak || !(peak.loss > OVERSHOT_CHANCE * chance.loss)) return undefined;
+  const accuracy = record.epochs.at(-1)!.accuracy;
+  const from = record.epochs[Math.floor(train.length / 2)].epoch;
+  return `the loss sat at chance level from epoch ${from} on (${f(train.at(-1))} at epoch ${
+    record.epochs.at(-1)!.epoch
+  }; ln ${chance.classes} = ${f(chance.loss)} is a uniform guess over ${chance.classes} classes${
+    accuracy === undefined ? "" : `, and training accuracy ended at ${f(accuracy)}`
+  }), after steps that overshot it (${f(peak.loss)} at step ${peak.step}, epoch ${peak.epoch}): ` +
+    "updates too large for the model to learn anything, not too small";
 }
 
 /**
@@ -600,13 +693,26 @@ export function checkLrTooLow(
   const min = Math.min(...train);
   const dropFrom = (level: number) => (level - min) / Math.abs(level);
   const drop = dropFrom(start);
+  const n = train.length;
+  const deltas = train.slice(1).map((v, i) => v - train[i]);
+  // (and one that gave back most of what it fell: a jitter about a level, not a slow descent)
+  const jitters = deltas.filter((d) => d > 0).length > JITTER_UPS * deltas.length ||
+    train[n - 1] - min > 0.5 * (start - min);
+  if (jitters) return undefined;
   // a loss that fell within the first epoch moved, whatever the epochs after it did
-  if (!(drop < LOW_LR_DROP) || !(dropFrom(initial) < LOW_LR_DROP)) return undefined;
+  const barely = drop < LOW_LR_DROP && dropFrom(initial) < LOW_LR_DROP;
+  const mid = Math.floor(n / 2);
+  const [firstHalf, secondHalf] = [train[0] - train[mid], train[mid] - train[n - 1]];
+  const slow = !barely && drop < LOW_LR_SLOW && dropFrom(initial) < LOW_LR_SLOW &&
+    secondHalf > 0 && secondHalf >= EVEN_PACE * firstHalf && stillFalling(train).falling;
+  if (!barely && !slow) return undefined;
   const evidence = `the training loss went from ${f(start)} at epoch ${record.epochs[0].epoch} ` +
-    `to at best ${f(min)} over ${counted(train.length, "epoch")}, a ${
-      f(Math.max(0, drop) * 100)
-    }% drop ` +
-    `(under ${LOW_LR_DROP * 100}%)`;
+    `to at best ${f(min)} over ${counted(n, "epoch")}, a ${f(Math.max(0, drop) * 100)}% drop ` +
+    (barely
+      ? `(under ${LOW_LR_DROP * 100}%)`
+      : `(under ${LOW_LR_SLOW * 100}%), at an even pace to the end: ${f(secondHalf)} off in ` +
+        `its second half against ${f(firstHalf)} in its first, where a rate that suits the ` +
+        "model takes most of the fall early and then slows down");
   const warmup = warmupBeyond(record, size);
   if (warmup) {
     // the rate never got to optimizer.lr: the warmup held it low, not optimizer.lr
@@ -632,7 +738,7 @@ export function checkLrTooLow(
       fix: unfinished(record)!.fix,
     };
   }
-  const factor = drop < BARELY_MOVED ? 100 : 10;
+  const factor = barely && drop < BARELY_MOVED ? 100 : 10;
   const faster = changeRate(rate, lr * factor);
   const highest = highestRate(record.steps);
   const held = !rate.oneCycle && rate.value !== undefined && rate.value > 0 &&
@@ -644,7 +750,9 @@ export function checkLrTooLow(
   return {
     kind: "lrTooLow",
     severity: "warning",
-    title: "learning rate too low: the loss barely moved",
+    title: barely
+      ? "learning rate too low: the loss barely moved"
+      : "learning rate too low: the loss falls slowly and evenly",
     evidence: `${evidence}${held}`,
     fix: `multiply the learning rate by ${factor} (${faster.text}), or find one with ` +
       "`anneal lr-find`",
@@ -727,6 +835,9 @@ export function checkPlateau(
   const drop = from - Math.min(...train);
   const secondHalf = train[mid] - last;
   if (!(secondHalf < FLAT_SECOND_HALF * drop) || !(last > PLATEAU_LEVEL * drop)) return undefined;
+  // a loss still falling at the end has not levelled off (a short run's second half is a few
+  // epochs, and the first epoch's fall makes the drop large against them)
+  if (stillFalling(train).falling) return undefined;
   const accuracy = record.epochs[n - 1].accuracy;
   const gap = val ? Math.abs(val[n - 1] - last) / last : 0;
   const cannotFit = last > UNDERFIT_LEVEL * drop ||
@@ -741,7 +852,16 @@ export function checkPlateau(
   // the drop is counted from the first steps where they were higher than the first epoch's mean
   const dropText = `the ${f(drop)} drop achieved` +
     (from > start ? ` from its first steps' loss ${f(from)}` : "");
-  if (cannotFit && gap < SMALL_GAP && !rose) {
+  // a regression whose training took off a small share of its loss may sit at its targets' noise
+  const task = (record.meta.dataset as { task?: unknown } | undefined)?.task;
+  const floor = task === "regression" && last > NOISE_FLOOR_SHARE * drop
+    ? `; or, with noisy targets, this may be their noise floor, which no setting lowers (the ` +
+      `run took off ${f(drop / (drop + last) * 100)}% of its loss; a larger model that does no ` +
+      "better on validation data says so)"
+    : "";
+  // a schedule that had cut the rate before the flat half: the rate stopped it, not the model
+  const decayed = decayedBefore(record, record.epochs[mid].epoch, rate);
+  if (cannotFit && gap < SMALL_GAP && !rose && !decayed) {
     // twice the run: the run its config plans, where it has not ended, not the epochs reached
     const set = longerRun(record.config, fixSize(record, size).epochs * 2);
     const dropout = configValue(record.config, "model.dropout");
@@ -759,9 +879,11 @@ export function checkPlateau(
     return {
       kind: "underfitting",
       severity: "warning",
-      title: "underfitting: training and validation both high and flat",
+      title: val
+        ? "underfitting: training and validation both high and flat"
+        : "underfitting: the training loss high and flat",
       evidence: `${flatText}${accuracyText}${gapText}`,
-      fix: `give the model more capacity, train longer, regularise less (${setText(set)})`,
+      fix: `give the model more capacity, train longer, regularise less (${setText(set)})${floor}`,
       set,
     };
   }
@@ -777,7 +899,23 @@ export function checkPlateau(
   // cosine starts from optimizer.lr, which must be > 0: a negative maxLr's peak as its size
   const peak = Math.abs(lr);
   if (rate.oneCycle && Number.isFinite(peak) && peak > 0) set.push(`optimizer.lr=${peak}`);
-  const decayed = decayedBefore(record, record.epochs[mid].epoch, rate);
+  if (!decayed && decaysAlready(record)) {
+    // its schedule decays the rate over the run already (cosine, a warmup's, restarts): adding
+    // one is what it has, and the same run again would plateau again; a longer run (its
+    // schedule stretched with it) goes further
+    const longer = longerRun(record.config, planned.epochs * 2);
+    return {
+      kind: "plateauEarly",
+      severity: "warning",
+      title: "plateaued early under a decaying schedule",
+      evidence: `${flatText}; it is still ${f(last / drop * 100)}% of ${dropText}; the ` +
+        `schedule had already cut the rate to ${f(record.steps.at(-1)!.lr)} by the last step, ` +
+        `from ${f(highestRate(record.steps))} at its highest`,
+      fix: `its schedule decays the rate already: train longer, the schedule stretched with the ` +
+        `run (${setText(longer)}), or start from a higher rate (anneal lr-find)${floor}`,
+      set: longer,
+    };
+  }
   return {
     kind: "plateauEarly",
     severity: "warning",
@@ -787,9 +925,20 @@ export function checkPlateau(
       // the run decays already: another decay of the same rates would not move it
       ? `the loss stopped falling at the rates its schedule had decayed to: spread the decay ` +
         `over the whole run (${setText(set)}), or decay later or less`
-      : `decay the learning rate with a schedule (${setText(set)}), or reduce it on plateau`,
+      : `decay the learning rate with a schedule (${setText(set)}), or reduce it on plateau` +
+        floor,
     set,
   };
+}
+
+/**
+ * Whether the run's schedule decays its rate already: its last step's rate below LOW_RATES_HELD
+ * of the highest it trained at (a cosine's, a warmup's decay, a warm restart's cycle).
+ */
+function decaysAlready(record: RunRecord): boolean {
+  const last = record.steps.at(-1)?.lr;
+  const highest = highestRate(record.steps);
+  return last !== undefined && last >= 0 && highest > 0 && last < LOW_RATES_HELD * highest;
 }
 
 /**
@@ -806,33 +955,60 @@ function decayedBefore(record: RunRecord, from: number, rate: RateSetting): stri
   }% of ${rate.path}`;
 }
 
+/**
+ * The epochs in which the schedule raised the rate (a step's rate above the step before it: a
+ * warm restart, a cyclic schedule's climb, a warmup), from the recorded steps.
+ */
+function raisedEpochs(record: RunRecord): Set<number> {
+  const raised = new Set<number>();
+  record.steps.forEach((s, i) => {
+    const before = record.steps[i - 1]?.lr;
+    if (before !== undefined && s.lr > before * (1 + 1e-6) && s.lr - before > 0) {
+      raised.add(s.epoch);
+    }
+  });
+  return raised;
+}
+
 export function checkOscillating({ record, train, lr, rate }: Curves): Finding | undefined {
   const n = train.length;
   if (n < MIN_EPOCHS_FOR_OSCILLATION) return undefined;
-  const deltas = train.slice(1).map((v, i) => v - train[i]);
+  // the moves into epochs where the schedule raised the rate (a warm restart, a cycle, a
+  // warmup) go up by design: not read
+  const raised = raisedEpochs(record);
+  const deltas = train.slice(1).map((v, i) => v - train[i])
+    .filter((_, i) => !raised.has(record.epochs[i + 1].epoch));
+  if (deltas.length < MIN_EPOCHS_FOR_OSCILLATION - 1) return undefined;
   const changes = deltas.slice(1).filter((d, i) => Math.sign(d) !== Math.sign(deltas[i])).length;
   const third = Math.max(1, Math.floor(n / 3));
   const net = mean(train.slice(0, third)) - mean(train.slice(-third));
   const ups = deltas.filter((d) => d > 0);
   if (ups.length === 0 || !(net > 0)) return undefined;
   const upMean = mean(ups);
+  const level = Math.abs(mean(train.slice(-third)));
   if (
     !(changes / (deltas.length - 1) > OSCILLATION_SIGN_FRACTION) ||
-    !(upMean > OSCILLATION_AMPLITUDE * net)
+    !(upMean > OSCILLATION_AMPLITUDE * net) || !(upMean > OSCILLATION_LEVEL * level)
   ) {
     return undefined;
   }
-  const worst = deltas.indexOf(Math.max(...deltas)) + 1;
+  const moves = train.slice(1).map((v, i) => ({
+    d: v - train[i],
+    epoch: record.epochs[i + 1].epoch,
+  }))
+    .filter((m) => !raised.has(m.epoch));
+  const worst = moves.reduce((a, b) => (b.d > a.d ? b : a));
   const halved = changeRate(rate, lr / 2);
   const set = halved.set;
   return {
     kind: "oscillating",
     severity: "warning",
     title: "oscillating: the loss zig-zags on its way down",
-    evidence: `${changes} of ${deltas.length - 1} epoch-to-epoch changes flip sign; upward moves ` +
-      `average ${f(upMean)} (largest +${f(deltas[worst - 1])} at epoch ${
-        record.epochs[worst].epoch
-      }) ` +
+    evidence:
+      `${changes} of ${deltas.length - 1} epoch-to-epoch changes flip sign${
+        raised.size > 0 ? ` (not counting the epochs whose rate the schedule raised)` : ""
+      }; upward moves ` +
+      `average ${f(upMean)} (largest +${f(worst.d)} at epoch ${worst.epoch}) ` +
       `against a net drop of ${f(net)}`,
     fix: `halve the learning rate (${halved.text}), or add a decaying schedule`,
     set,

@@ -35,8 +35,12 @@ Deno.test("diverged: a loss that only climbed (5x, under the 10x) is not a rate 
     assert.deepEqual(kinds(climbed), ["diverged"], `${dip}: ${climbed.verdict}`);
     assert.match(climbed.findings[0].evidence, new RegExp(`its lowest ${dip}`));
   }
-  // a flat, noisy loss a little above its start still barely moved
-  assert.deepEqual(kinds(diagnose(syntheticRun([1, 1.01, 0.99, 1.02, 1.01]))), ["lrTooLow"]);
+  // a flat loss that jitters about its start: its weights move (each epoch's loss another), the
+  // loss does not fall: a plateau to decay, not a rate too low (a regression at its targets' noise
+  // floor read so, and the 10x it advised ended higher)
+  assert.deepEqual(kinds(diagnose(syntheticRun([1, 1.01, 0.99, 1.02, 1.01]))), ["plateauEarly"]);
+  // ...where one creeping down every epoch barely moved
+  assert.deepEqual(kinds(diagnose(syntheticRun([1, 0.999, 0.998, 0.997, 0.996]))), ["lrTooLow"]);
 });
 
 Deno.test("diverged: a loss that fell, then climbed most of the way back, is not a flat underfit", () => {
@@ -1292,4 +1296,146 @@ Deno.test("a run not ended is judged against the warmup of the run its config pl
   }));
   assert.equal(ended.findings[0].title, "learning rate too low: the warmup outlasted the run");
   assert.deepEqual(ended.findings[0].set, ["scheduler.warmupSteps=6", "scheduler.totalSteps=60"]);
+});
+
+/** `run` with its data's task recorded, as `meta.json`'s `dataset` holds it. */
+function withTask(run: ReturnType<typeof syntheticRun>, task: string, numClasses?: number) {
+  return { ...run, meta: { ...run.meta, dataset: { task, ...(numClasses && { numClasses }) } } };
+}
+
+Deno.test("diverged: a classifier's loss stuck at chance level after steps that overshot it is a collapse, a rate too high", () => {
+  // a real run (Fashion-MNIST MLP, sgd lr 1.5, batch 16): read as underfitting (more capacity),
+  // whose advice left it at chance
+  const losses = [2.621, 2.325, 2.323, 2.325, 2.328, 2.331, 2.325, 2.327];
+  const accuracy = [0.115, 0.108, 0.099, 0.105, 0.094, 0.094, 0.107, 0.092];
+  const steps = (peak: number) =>
+    syntheticSteps(80, 10, () => 1).map((s) => ({
+      ...s,
+      lr: 1.5,
+      loss: s.step === 16 ? peak : 2.3,
+    }));
+  const run = (peak: number) =>
+    withTask(syntheticRun(losses, { lr: 1.5, accuracy, steps: steps(peak) }), "classification", 10);
+  const d = diagnose(run(12.32));
+  assert.deepEqual(kinds(d), ["diverged"]);
+  assert.equal(d.findings[0].title, "diverged: collapsed to chance level, learning rate too high");
+  assert.deepEqual(d.findings[0].set, ["optimizer.lr=0.15"]);
+  assert.match(
+    d.findings[0].evidence,
+    /sat at chance level from epoch 4 on \(2\.327 at epoch 7; ln 10 = 2\.303 .* accuracy ended at 0\.092\), after steps that overshot it \(12\.32 at step 16, epoch 1\)/,
+  );
+  // no step above chance: a rate too low, whose loss also stays near ln K, is not read as one
+  assert.ok(!kinds(diagnose(run(2.35))).includes("diverged"));
+  // nor a loss whose chance level is unknown: a regression's, or a record without its task
+  const regression = withTask(syntheticRun(losses, { lr: 1.5, steps: steps(12.32) }), "regression");
+  assert.ok(!kinds(diagnose(regression)).includes("diverged"));
+  assert.ok(
+    !kinds(diagnose(syntheticRun(losses, { lr: 1.5, steps: steps(12.32) }))).includes("diverged"),
+  );
+  // a binary classifier's chance level is ln 2
+  const binary = withTask(
+    syntheticRun([0.75, 0.694, 0.695, 0.693, 0.694, 0.693], {
+      lr: 1,
+      steps: syntheticSteps(60, 10, () => 1).map((s) => ({
+        ...s,
+        lr: 1,
+        loss: s.step === 3 ? 5 : 0.7,
+      })),
+    }),
+    "binary",
+  );
+  assert.match(diagnose(binary).findings[0].evidence, /ln 2 = 0\.6931/);
+});
+
+Deno.test("a slow, even descent is a rate too low, whatever its share; a fall that slowed down is not", () => {
+  // a real run (Fashion-MNIST MLP, Adam at 1e-5): -5.6% in 8 epochs, each faster than the one
+  // before, training accuracy 0.31; read as healthy (train longer, the model may be too small)
+  const d = diagnose(
+    syntheticRun([2.3018, 2.2859, 2.2701, 2.2537, 2.2357, 2.2163, 2.1954, 2.1733], { lr: 1e-5 }),
+  );
+  assert.deepEqual(kinds(d), ["lrTooLow"]);
+  assert.equal(d.findings[0].title, "learning rate too low: the loss falls slowly and evenly");
+  assert.deepEqual(d.findings[0].set, ["optimizer.lr=0.0001"]);
+  assert.match(
+    d.findings[0].evidence,
+    /a 5\.583% drop \(under 20%\), at an even pace to the end: 0\.0624 off in its second half against 0\.0661/,
+  );
+  // the same share of fall, mostly in its first epochs, then levelling off
+  assert.ok(
+    !kinds(diagnose(syntheticRun([1, 0.9, 0.86, 0.85, 0.845, 0.843]))).includes("lrTooLow"),
+  );
+});
+
+Deno.test("a regression jittering at its targets' noise floor is no rate too low and no zig-zag", () => {
+  // a real run (synthetic-linear, noise 20, sgd 0.01): read as lr too low (x10, which ended
+  // higher), and at 10 epochs as oscillating
+  const floor = [403.77, 400.66, 400.8, 400.64, 400.9, 400.96, 401, 400.8, 400.78, 400.44];
+  const d = diagnose(withTask(syntheticRun(floor), "regression"));
+  assert.ok(!kinds(d).includes("lrTooLow") && !kinds(d).includes("oscillating"), d.verdict);
+  const higher = [410.11, 409.41, 406.14, 406.81, 408.78, 408.67, 408.56, 409.95, 409.95, 408.55];
+  const flat = diagnose(withTask(syntheticRun(higher, { lr: 0.1 }), "regression"));
+  assert.deepEqual(kinds(flat), ["underfitting"]);
+  assert.equal(flat.findings[0].title, "underfitting: the training loss high and flat");
+  assert.match(flat.findings[0].fix, /with noisy targets, this may be their noise floor/);
+});
+
+Deno.test("a schedule that cut the rate before the loss levelled off is blamed, not the model's capacity", () => {
+  // a real run (sgd 0.05, step decay by 0.01 every 2 epochs): read as underfitting (more
+  // capacity), which did not help
+  const losses = [2.2555, 2.0755, 1.9089, 1.9047, 1.9025, 1.9024, 1.9024, 1.9024, 1.9024, 1.9024];
+  const steps = syntheticSteps(100, 10, () => 1).map((s) => ({
+    ...s,
+    lr: 0.05 * 0.01 ** Math.floor(s.epoch / 2),
+  }));
+  const d = diagnose(
+    syntheticRun(losses, {
+      lr: 0.05,
+      steps,
+      accuracy: losses.map(() => 0.5),
+      val: losses.map((l) => l + 0.01),
+    }),
+  );
+  assert.deepEqual(kinds(d), ["plateauEarly"]);
+  assert.equal(d.findings[0].title, "plateaued early: the schedule decayed the rate too soon");
+});
+
+Deno.test("a plateau under a schedule that decays already asks for a longer run, not the decay it has", () => {
+  // (a run under warmupCosine over its steps was told to add a cosine over the same steps, and
+  // that run again was told the same)
+  const losses = [2, 1.2, 1.0, 0.95, 0.949, 0.948, 0.9475, 0.9474];
+  const steps = syntheticSteps(80, 10, () => 1).map((s) => ({
+    ...s,
+    lr: 0.001 * 0.5 * (1 + Math.cos(Math.PI * s.step / 80)),
+  }));
+  const config = { scheduler: { name: "cosine", tMax: 80, interval: "step" } };
+  const d = diagnose(syntheticRun(losses, { lr: 0.001, steps, config }));
+  assert.deepEqual(kinds(d), ["plateauEarly"]);
+  assert.equal(d.findings[0].title, "plateaued early under a decaying schedule");
+  assert.deepEqual(d.findings[0].set, ["epochs=16", "scheduler.tMax=160"]);
+  // without the schedule, the decay is the fix
+  const flat = diagnose(syntheticRun(losses, { lr: 0.001 }));
+  assert.match(flat.findings[0].set![0], /^scheduler=\{"name":"cosine"/);
+});
+
+Deno.test("a short run whose loss still fell at its end has not plateaued", () => {
+  // a real run (warmupCosine, 6 epochs): -13% in its last two epochs, read as a plateau because
+  // its first steps' loss (2.3) made the drop large against them
+  const losses = [1.9611, 0.972, 0.7474, 0.6496, 0.5851, 0.566];
+  const steps = syntheticSteps(60, 10, () => 1).map((s) => ({
+    ...s,
+    loss: s.step < 3 ? 2.3 : losses[s.epoch],
+  }));
+  assert.ok(!kinds(diagnose(syntheticRun(losses, { steps }))).includes("plateauEarly"));
+});
+
+Deno.test("a loss that rises in the epochs whose rate a warm restart raised is no zig-zag", () => {
+  // a real run (sgd 0.1, momentum 0.9, cosineWarmRestarts t0 44 at 22 steps an epoch)
+  const losses = [1.7735, 1.0005, 0.8305, 0.6825, 0.6707, 0.569, 0.605, 0.4805, 0.7113, 0.4959];
+  assert.ok(kinds(diagnose(syntheticRun(losses, { lr: 0.1 }))).includes("oscillating"));
+  const steps = syntheticSteps(220, 22, () => 1).map((s) => ({
+    ...s,
+    lr: 0.1 * 0.5 * (1 + Math.cos(Math.PI * (s.step % 44) / 44)),
+  }));
+  const d = diagnose(syntheticRun(losses, { lr: 0.1, steps }));
+  assert.ok(!kinds(d).includes("oscillating"), d.verdict);
 });
