@@ -639,12 +639,18 @@ async function search(
     const run = trainWithSpares(spares, { ...config, runsDir, sweep: undefined });
     const stop = () => run.interrupt(interrupted());
     interrupt?.addEventListener("abort", stop, { once: true });
-    let best = NaN;
+    // A run is scored by the weights it ends with, which training its config again gives: its
+    // last epoch's, or the best epoch's where early stopping restored them. (Its best epoch
+    // alone was scored before: a tuned config without restoreBest claimed a value its own run
+    // then ended below, on a small validation split often no better than the baseline's.)
+    const values = new Map<number, number>();
+    let ended = NaN;
     for await (const event of run.events()) {
       if (event.type === "plan") {
         const { stepsPerEpoch, dataset: { trainSize } } = event;
         lengths.set(config, { stepsPerEpoch, trainSize });
       }
+      if (event.type === "restored") ended = values.get(event.epoch) ?? NaN;
       if (event.type !== "epoch") continue;
       const value = event.metrics[metric];
       if (value === undefined) {
@@ -653,16 +659,15 @@ async function search(
           hint: "give the data a validation split (data.validationSplit > 0)",
         });
       }
-      if (Number.isNaN(best) || (direction === "minimize" ? value < best : value > best)) {
-        best = value;
-      }
+      values.set(event.epoch, value);
+      ended = value;
     }
     const result = await run.result.finally(() => interrupt?.removeEventListener("abort", stop));
-    // (an interrupted run's best is of the epochs it got to: it counts for nothing)
+    // (an interrupted run's value is of the epochs it got to: it counts for nothing)
     if (result.status === "interrupted") {
       return { value: NaN, runId: result.runId, test: undefined };
     }
-    const value = result.status === "failed" || result.status === "diverged" ? NaN : best;
+    const value = result.status === "failed" || result.status === "diverged" ? NaN : ended;
     return { value, runId: result.runId, test: result.test };
   };
   /** Whether `a` beats `b` by more than `margin` of `b`'s size (any finite `a` a NaN). */

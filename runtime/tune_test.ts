@@ -32,6 +32,22 @@ Deno.test("tune optimises its metric in the config's sweep.direction, as a sweep
     metas.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
     const taken = metas.map((meta) => [meta.workersAhead, meta.workersReused]);
     assert.deepEqual(taken, [[0, 0], [5, 5]]);
+    // each run is scored by the weights it ends with (no early stopping: its last epoch's), what
+    // training the config again gives, not by its best epoch (here its first: the loss, and its
+    // mae, fell)
+    const epochs = (await Deno.readTextFile(`${result.dir}/${metas[0].id}/epochs.ndjson`))
+      .trim().split("\n").map((line) => JSON.parse(line).valMae as number);
+    assert.ok(epochs[0] > epochs[1], `the maximized valMae fell: ${epochs}`);
+    assert.equal(result.baseline, epochs.at(-1));
+    // ...or, where early stopping restores its best epoch's weights, by that epoch's
+    const restoring = await tune(
+      parseConfig({
+        ...config,
+        earlyStopping: { patience: 5, monitor: "valMae", mode: "max", restoreBest: true },
+      }),
+      { budget: 2 },
+    );
+    assert.equal(restoring.baseline, epochs[0]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
