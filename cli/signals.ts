@@ -1,7 +1,8 @@
 /**
  * Ctrl-C (SIGINT) and SIGTERM in the long commands (`train`, `sweep`, `worker`, `tune`,
  * `lr-find`): the first signal asks the work to end cleanly, keeping what it has done (a range test
- * cut short keeps nothing); a second exits at once.
+ * cut short keeps nothing); a second exits at once (a SIGTERM within a second of the first is taken
+ * as the same one, sent to the process group and forwarded again by a wrapper).
  *
  * @module
  */
@@ -14,6 +15,12 @@ export interface Interruption {
   dispose(): void;
 }
 
+/**
+ * A SIGTERM this soon (ms) after the first is taken as the same one, delivered twice (see
+ * {@linkcode onSignals}); a later one exits at once.
+ */
+export const REPEAT_MS = 1000;
+
 /** The exit code of a command a signal ended: 128 + its number. */
 export function signalExitCode(signal: Deno.Signal | undefined): number {
   return signal === "SIGTERM" ? 143 : 130;
@@ -22,7 +29,8 @@ export function signalExitCode(signal: Deno.Signal | undefined): number {
 /**
  * Listens for SIGINT and SIGTERM: at the first, prints `anneal: SIGNAL: <doing>` (and that the
  * signal again exits at once) on stderr and calls `stop` with `SIGNAL received`; at a second, the
- * process exits at once with 128 + the signal's number.
+ * process exits at once with 128 + the signal's number, but for a SIGTERM within
+ * {@linkcode REPEAT_MS} of a first SIGTERM: the same request delivered twice, ignored.
  *
  * @example
  * ```ts
@@ -34,10 +42,21 @@ export function signalExitCode(signal: Deno.Signal | undefined): number {
 export function onSignals(doing: string, stop: (reason: string) => void): Interruption {
   const state: { signal?: Deno.Signal; dispose(): void } = { dispose: () => {} };
   const listeners: [Deno.Signal, () => void][] = [];
+  /** When the first signal came (`performance.now()`). */
+  let since = 0;
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     const listener = () => {
+      // A SIGTERM again within REPEAT_MS is the same request seen twice: sent to the process
+      // group (timeout, a job scheduler, kill -TERM -PGID), it reaches this process and a wrapper
+      // that forwards it (deno task), and the forwarded one took the run down at once: recorded
+      // as running, its lock left, no checkpoint of its last step. A person's second Ctrl-C
+      // still exits at once.
+      const repeat = signal === "SIGTERM" && state.signal === "SIGTERM" &&
+        performance.now() - since < REPEAT_MS;
+      if (repeat) return;
       if (state.signal) Deno.exit(signalExitCode(signal));
       state.signal = signal;
+      since = performance.now();
       console.error(`anneal: ${signal}: ${doing} (${signal} again exits at once)`);
       stop(`${signal} received`);
     };
