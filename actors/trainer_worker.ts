@@ -1528,11 +1528,25 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   const over = status !== "diverged" && status !== "interrupted";
   if (restoresBest(config.earlyStopping, { bestEpoch, weightsAt, status })) {
     // The best epoch's weights as sent for best.ckpt; from the file only when the best epoch
-    // came before a resume (that file was written by an earlier process, and is whole).
-    engine.writeWeights(
-      bestWeights ?? (await loadCheckpoint(`${runDir}/checkpoints/best.ckpt`)).weights,
+    // came before a resume (written by an earlier process: the resume's start said so where it
+    // is missing, damaged or another epoch's; the run then keeps its last weights, and says so).
+    const best = `${runDir}/checkpoints/best.ckpt`;
+    const weights = bestWeights ?? await loadCheckpoint(best).then(
+      (saved) => saved.state.epoch === bestEpoch ? saved.weights : undefined,
+      () => undefined,
     );
-    context.emit({ type: "restored", epoch: bestEpoch! });
+    if (weights) {
+      engine.writeWeights(weights);
+      context.emit({ type: "restored", epoch: bestEpoch! });
+    } else {
+      context.emit({
+        type: "warning",
+        actor: "trainer",
+        message: `epoch ${bestEpoch}'s weights were not restored: ${best} does not hold them ` +
+          `(missing, damaged or another epoch's); the run ends with epoch ${weightsAt}'s`,
+        hint: "train its config again for the best epoch's weights",
+      });
+    }
   }
   let test: Record<string, number> | undefined;
   if (info.testSize > 0 && over) {

@@ -722,3 +722,42 @@ export async function loadResumeCheckpoint(
     });
   }
 }
+
+/**
+ * What is wrong with the best epoch's checkpoint a resumed run restores at its end
+ * (`earlyStopping.restoreBest`, with a patience: `checkpoints/best.ckpt`, whose best epoch came
+ * before the checkpoint resumed from): missing, damaged or holding another epoch; undefined where
+ * it is whole, or not needed. The resume trained every epoch left, then failed reading it, and so
+ * did every resume after; it goes on now, warned at its start, and ends with its last epoch's
+ * weights should that epoch stay the best.
+ */
+export async function bestCheckpointFault(
+  runDir: string,
+  state: { bestEpoch?: number | null },
+  earlyStopping: { restoreBest: boolean; patience?: number },
+): Promise<{ message: string; hint: string } | undefined> {
+  const bestEpoch = state.bestEpoch;
+  if (!earlyStopping.restoreBest || earlyStopping.patience === undefined) return undefined;
+  if (typeof bestEpoch !== "number") return undefined;
+  const best = `${runDir}/checkpoints/best.ckpt`;
+  const found = await loadCheckpoint(best).then(
+    (saved) =>
+      saved.state.epoch === bestEpoch ? undefined : `holds epoch ${saved.state.epoch}'s weights`,
+    (error) => {
+      const cause = (error as { cause?: unknown }).cause;
+      if (cause instanceof Deno.errors.NotFound) return "is missing";
+      const message = (error as Error).message;
+      return / is damaged: /.test(message)
+        ? `is damaged (${message.replace(/^.* is damaged: /, "")})`
+        : `cannot be read (${cause instanceof Error ? cause.message : message})`;
+    },
+  );
+  if (found === undefined) return undefined;
+  return {
+    message: `the best epoch's checkpoint ${best} ${found}: should epoch ${bestEpoch} stay the ` +
+      "best, the run ends with its last epoch's weights, not that epoch's " +
+      "(earlyStopping.restoreBest), and its test pass runs on them",
+    hint: `put back the file as the run wrote it (epoch ${bestEpoch}'s) before the run ends to ` +
+      "restore that epoch",
+  };
+}

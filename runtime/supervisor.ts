@@ -52,6 +52,7 @@ import {
 import { checkRunId, recordedConfig, RunWriter } from "./records.ts";
 import { claimNewRun } from "./new_run.ts";
 import {
+  bestCheckpointFault,
   checkCheckpointConfig,
   checkNotLrFind,
   checkNotRunning,
@@ -549,6 +550,8 @@ async function supervise(
   let startRecords = () => {};
   /** Where the run had diverged after its last checkpoint: the end its resume finishes it with. */
   let diverged: DivergedEnd | undefined;
+  /** What is wrong with the best epoch's checkpoint the resumed run restores at its end. */
+  let bestFault: { message: string; hint: string } | undefined;
   if (options.resume) {
     const last = `${runDir}/checkpoints/last.ckpt`;
     if (await exists(`${runDir}/config.json`) && !(await exists(last))) {
@@ -585,6 +588,8 @@ async function supervise(
       queue.close();
       return ended;
     }
+    // (a best epoch's checkpoint it restores at its end that cannot be: said at its start)
+    bestFault = await bestCheckpointFault(runDir, resumeState, config.earlyStopping);
     // (one that is not JSON is refused: the run's data would go unchecked, and its start's
     // warnings lost)
     before.meta = await readRunMeta(runDir, runId);
@@ -718,6 +723,7 @@ async function supervise(
         hint: "nothing to do; summary.json is written anew",
       });
     }
+    if (bestFault) warnAtStart({ type: "warning", actor: "supervisor", ...bestFault });
     if (scaled.warning) warnAtStart({ type: "warning", actor: "trainer", message: scaled.warning });
     // Settings torch accepts, so the run goes on, but that are likely a mistake (rmsprop alpha > 1).
     for (const warning of configWarnings(config)) {

@@ -268,3 +268,35 @@ Deno.test("--resume of a run whose summary.json is not JSON is refused, naming w
   assert.match(resumed.stdout, /\(3 epochs, 12 steps/);
   assert.equal(JSON.parse(await Deno.readTextFile(`${otherDir}/summary.json`)).status, "completed");
 });
+
+Deno.test("--resume of a run whose best epoch's checkpoint is damaged or missing says so at its start and still finishes", async () => {
+  // (it trained every epoch left, then failed restoring the best epoch's weights: 'failed', and
+  // so did every resume after)
+  for (const fault of ["damaged", "missing"] as const) {
+    await using runs = await tempRunsDir();
+    const config = await csvConfig(runs.dir, 3);
+    const first = await anneal(
+      "train",
+      ...["-c", config, "--max-steps", "6", "--set", "earlyStopping.patience=50"],
+    );
+    assert.equal(first.code, 0, first.stderr);
+    const runDir = first.stdout.match(/run record: (\S+)/)![1];
+    const best = `${runDir}/checkpoints/best.ckpt`;
+    if (fault === "missing") await Deno.remove(best);
+    else {
+      const bytes = await Deno.readFile(best);
+      bytes[bytes.length - 100] ^= 0xff;
+      await Deno.writeFile(best, bytes);
+    }
+    const resumed = await resumeLonger(runDir.split("/").pop()!, runs.dir);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.match(
+      resumed.stdout + resumed.stderr,
+      new RegExp(
+        `the best epoch's checkpoint ${best} ${fault === "missing" ? "is missing" : "is damaged"}`,
+      ),
+    );
+    const summary = JSON.parse(await Deno.readTextFile(`${runDir}/summary.json`));
+    assert.notEqual(summary.status, "failed", JSON.stringify(summary));
+  }
+});
