@@ -1,7 +1,8 @@
 /**
  * Checkpoint files: one file holding a JSON header and the weights as raw float32, written to a
- * temporary name, synced and renamed into place (atomic on POSIX), and checked with a SHA-256
- * of everything after the header on load, so a torn or tampered file is detected, never loaded.
+ * temporary name, synced and renamed into place (atomic on POSIX), and checked on load with a
+ * SHA-256 of the header and one of everything after it, so a torn or tampered file is detected,
+ * never loaded.
  *
  * Layout: `ANNEALCK` (8 bytes) | format version (u32 LE) | header length (u32 LE) | header JSON |
  * payload (float32 weights, in header order, then the state's float32 arrays).
@@ -9,8 +10,10 @@
  * Format 2 (written since the eighth session) moves every `Float32Array` in the state (the
  * optimizer's moments, as large as the weights each) into the payload, where the header's JSON
  * has `{"$f32": i}`: written as JSON numbers they made an Adam MLP's checkpoint 28.5 MB and
- * ~110 ms of the trainer's time to encode, and the SHA-256 did not cover them. Format 1 files
- * (no arrays in the payload) still load.
+ * ~110 ms of the trainer's time to encode, and the SHA-256 did not cover them. Format 3 (since
+ * the fifty-eighth session) hashes the header too: a byte changed in its state (a rate, a step
+ * count) loaded without a word, and the run trained on from it. Format 1 and 2 files still load,
+ * their headers unchecked.
  *
  * @module
  */
@@ -21,9 +24,17 @@ import { checkArgument } from "../option_names.ts";
 import { readWholeFile } from "../read_file.ts";
 
 const MAGIC = new TextEncoder().encode("ANNEALCK");
-const FORMAT_VERSION = 2;
+const FORMAT_VERSION = 3;
 /** Formats `decodeCheckpoint` reads. */
-const READABLE_VERSIONS = [1, 2];
+const READABLE_VERSIONS = [1, 2, 3];
+/**
+ * Format 3's header opens with its own SHA-256 (of the header as written, this field's 64 hex
+ * digits as zeros): the state the resume goes on from (the optimizer's scalars, the schedule's,
+ * early stopping's, the rates) and the weights' names and shapes are checked as the payload is.
+ */
+const HEADER_HASH_OPEN = '{"headerSha256":"';
+const HEADER_HASH_AT = 16 + HEADER_HASH_OPEN.length;
+const ZERO_HASH = "0".repeat(64);
 
 /** Weights by name. */
 export type WeightMap = Record<string, { shape: number[]; values: Float32Array }>;
@@ -43,6 +54,8 @@ export interface CheckpointState {
 }
 
 interface Header {
+  /** Format 3: the header's own SHA-256 (see {@linkcode HEADER_HASH_OPEN}). */
+  headerSha256?: string;
   state: CheckpointState;
   weights: { name: string; shape: number[]; length: number }[];
   /** Format 2: lengths of the state's float32 arrays, stored after the weights. */
@@ -86,6 +99,7 @@ export async function encodeCheckpoint(
   }
   const payloadBytes = new Uint8Array(payload.buffer);
   const header = {
+    headerSha256: ZERO_HASH,
     state: "$STATE",
     weights: entries.map(([name, w]) => ({ name, shape: w.shape, length: w.values.length })),
     arrays: arrays.map((array) => array.length),
@@ -105,6 +119,9 @@ export async function encodeCheckpoint(
   out.set(headerBytes, 16);
   out.fill(0x20, 16 + headerBytes.length, 16 + headerBytes.length + pad);
   out.set(payloadBytes, 16 + headerBytes.length + pad);
+  // the header's hash, over the header with the hash's digits as zeros, in their place
+  const hash = sha256Hex(out.subarray(16, 16 + headerBytes.length));
+  out.set(new TextEncoder().encode(hash), HEADER_HASH_AT);
   return out;
 }
 
@@ -133,10 +150,24 @@ export async function decodeCheckpoint(
     throw torn(`truncated header (file has ${bytes.length} bytes)`);
   }
   let header: Header;
+  const headerText = new TextDecoder().decode(bytes.subarray(16, 16 + headerLength));
   try {
-    header = JSON.parse(new TextDecoder().decode(bytes.subarray(16, 16 + headerLength)));
+    header = JSON.parse(headerText);
   } catch {
     throw torn("the header is not valid JSON");
+  }
+  if (version >= 3) {
+    // (the header as written: without the spaces that align the payload after it)
+    let end = 16 + headerLength;
+    while (end > 16 && bytes[end - 1] === 0x20) end--;
+    const written = bytes.slice(16, end);
+    const recorded = new TextDecoder().decode(
+      written.subarray(HEADER_HASH_AT - 16, HEADER_HASH_AT - 16 + 64),
+    );
+    written.set(new TextEncoder().encode(ZERO_HASH), HEADER_HASH_AT - 16);
+    if (!headerText.startsWith(HEADER_HASH_OPEN) || sha256Hex(written) !== recorded) {
+      throw torn("the header's SHA-256 does not match (the run's state or its weights' layout)");
+    }
   }
   const payload = bytes.slice(16 + headerLength);
   if (payload.length !== header.payloadBytes) {
