@@ -761,3 +761,29 @@ export async function bestCheckpointFault(
       "restore that epoch",
   };
 }
+
+/**
+ * The epochs up to `epoch` (the last its checkpoint holds) that the run's `epochs.ndjson` lacks:
+ * records are appended unsynced and checkpoints synced, so a machine that went down can leave the
+ * checkpoint ahead of them; a resume went on without a word and the gap stayed for good. A torn
+ * line counts as none; a file that cannot be read, other than a missing one, as whole (its
+ * reader says why elsewhere).
+ */
+export async function lostEpochs(runDir: string, epoch: number): Promise<number[]> {
+  let text = "";
+  try {
+    text = await Deno.readTextFile(`${runDir}/epochs.ndjson`);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) return [];
+  }
+  const recorded = new Set<number>();
+  for (const line of text.split("\n")) {
+    try {
+      const record = JSON.parse(line);
+      if (typeof record?.epoch === "number") recorded.add(record.epoch);
+    } catch {
+      // (a torn or empty line)
+    }
+  }
+  return Array.from({ length: epoch + 1 }, (_, i) => i).filter((i) => !recorded.has(i));
+}

@@ -58,6 +58,7 @@ import {
   checkNotRunning,
   checkRelativeDataPaths,
   loadResumeCheckpoint,
+  lostEpochs,
   missingCheckpointError,
   readRunMeta,
   readRunSummary,
@@ -552,6 +553,8 @@ async function supervise(
   let diverged: DivergedEnd | undefined;
   /** What is wrong with the best epoch's checkpoint the resumed run restores at its end. */
   let bestFault: { message: string; hint: string } | undefined;
+  /** The epochs the resumed run's checkpoint holds that its epochs.ndjson lacks. */
+  let lost: number[] = [];
   if (options.resume) {
     const last = `${runDir}/checkpoints/last.ckpt`;
     if (await exists(`${runDir}/config.json`) && !(await exists(last))) {
@@ -590,6 +593,7 @@ async function supervise(
     }
     // (a best epoch's checkpoint it restores at its end that cannot be: said at its start)
     bestFault = await bestCheckpointFault(runDir, resumeState, config.earlyStopping);
+    lost = await lostEpochs(runDir, resumeState.epoch);
     // (one that is not JSON is refused: the run's data would go unchecked, and its start's
     // warnings lost)
     before.meta = await readRunMeta(runDir, runId);
@@ -724,6 +728,19 @@ async function supervise(
       });
     }
     if (bestFault) warnAtStart({ type: "warning", actor: "supervisor", ...bestFault });
+    if (lost.length > 0) {
+      warnAtStart({
+        type: "warning",
+        actor: "supervisor",
+        message:
+          `${runDir}/epochs.ndjson lacks epoch${lost.length > 1 ? "s" : ""} ${
+            lost.join(", ")
+          } of the ${resumeState!.epoch + 1} its last checkpoint holds (lost with the records' ` +
+          "last writes, as when the machine went down): the run resumes from the checkpoint, " +
+          "and its curves and reports go without them",
+        hint: "nothing to do to finish it; train its config again for a whole record",
+      });
+    }
     if (scaled.warning) warnAtStart({ type: "warning", actor: "trainer", message: scaled.warning });
     // Settings torch accepts, so the run goes on, but that are likely a mistake (rmsprop alpha > 1).
     for (const warning of configWarnings(config)) {

@@ -300,3 +300,23 @@ Deno.test("--resume of a run whose best epoch's checkpoint is damaged or missing
     assert.notEqual(summary.status, "failed", JSON.stringify(summary));
   }
 });
+
+Deno.test("--resume of a run whose epochs.ndjson lost epochs its checkpoint holds says which", async () => {
+  // (records are appended unsynced, checkpoints synced: after the machine went down the
+  // checkpoint can be ahead of them, and a resume went on without a word, the gap for good)
+  await using runs = await tempRunsDir();
+  const { runDir, runId } = await stoppedRun(runs.dir, "lost");
+  const lines = (await Deno.readTextFile(`${runDir}/epochs.ndjson`)).trim().split("\n");
+  assert.equal(lines.length, 1);
+  await Deno.writeTextFile(`${runDir}/epochs.ndjson`, "");
+  const resumed = await resumeLonger(runId, runs.dir);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.match(
+    resumed.stdout + resumed.stderr,
+    /epochs\.ndjson lacks epoch 0 of the 1 its last checkpoint holds \(lost with the records' last writes/,
+  );
+  // a whole record says nothing
+  const whole = await stoppedRun(runs.dir, "whole");
+  const again = await resumeLonger(whole.runId, runs.dir);
+  assert.doesNotMatch(again.stdout + again.stderr, /lacks epoch/);
+});
