@@ -154,6 +154,19 @@ export function openError(path: string, error: unknown): unknown {
       },
     );
   }
+  if (/database disk image is malformed|SQLITE_CORRUPT/.test(error.message)) {
+    // (a file cut short or overwritten in part: "report it", as a bug, was the hint)
+    return new AnnealError(
+      "storage",
+      `${storage}: ${path} is damaged (SQLite: ${error.message}); its studies cannot be read`,
+      {
+        where: path,
+        hint: `restore it from a backup, or move it away and run again (a new database: its ` +
+          `trials are lost; \`sqlite3 ${path} .recover\` may save some), or ${elsewhere}`,
+        cause: error,
+      },
+    );
+  }
   if (/unable to open database file/.test(error.message)) {
     let why = "SQLite cannot open or create it";
     try {

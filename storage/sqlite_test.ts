@@ -212,3 +212,28 @@ Deno.test("a study database another process holds locked is said so, of its file
     await storage.close();
   }
 });
+
+Deno.test("a study database cut short is named damaged, with how to go on, not as a bug to report", async () => {
+  // (the CLI said "database disk image is malformed", and to report it with --debug)
+  const at = `${dir}/cut.db`;
+  const db = new DatabaseSync(at);
+  db.exec(LEGACY_SCHEMA);
+  db.exec("CREATE TABLE filler (x TEXT)");
+  const insert = db.prepare("INSERT INTO filler VALUES (?)");
+  for (let i = 0; i < 200; i++) insert.run("x".repeat(500));
+  db.close();
+  await Deno.truncate(at, 5000);
+  await assert.rejects(
+    () => Promise.resolve().then(() => openSqliteStorage(at)),
+    (error: unknown) => {
+      assert.ok(error instanceof AnnealError, String(error));
+      assert.equal(error.code, "storage");
+      assert.match(
+        error.message,
+        new RegExp(`${at} is damaged \\(SQLite: database disk image is malformed\\)`),
+      );
+      assert.match(error.hint!, /restore it from a backup, or move it away and run again/);
+      return true;
+    },
+  );
+});
