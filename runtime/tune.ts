@@ -776,6 +776,8 @@ async function search(
   // (the stages past the last one begun, where the budget ran out first: said, not left out)
   const notRun = reason || done.length >= names.length ? [] : names.slice(done.length);
   await recorder.update({
+    // (the runs of a stage cut short count too: tune.json said 6 where the tune said 7 of 8)
+    runs,
     status: reason ? "interrupted" : "completed",
     ...(reason && { reason }),
     ...(notRun.length > 0 && { notRun }),

@@ -155,6 +155,8 @@ Deno.test("Ctrl-C stops anneal tune with its best config so far; a tune killed w
   const record = await readJson(`${interrupted.dir}/tune.json`);
   assert.equal(record.status, "interrupted");
   assert.equal(record.reason, "SIGINT received");
+  // (the run the signal stopped counts in tune.json as in the line: it said one fewer)
+  assert.equal(record.runs, Number(interrupted.stderr.match(/after (\d) of 6 runs/)![1]));
   assert.equal(typeof record.best, "number");
   // the baseline is the best so far: the config as given
   const { sweep: _, ...given } = parseConfig(tuneConfig(dir, 6, true));
