@@ -404,7 +404,8 @@ async function readRunRecord(
     throw refuse(
       `is not valid JSON${at}: ${syntax.reason}`,
       syntax.line === undefined ? path : `${path}:${syntax.line}:${syntax.column}`,
-      syntax.hint,
+      // (an empty file was told to hold a config: 'write a JSON object, like {"epochs": 5}')
+      text.trim() === "" ? "put back the object it held" : syntax.hint,
       cause,
     );
   }

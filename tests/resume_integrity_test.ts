@@ -191,6 +191,14 @@ Deno.test("--resume of a run whose meta.json is not JSON is refused, naming wher
   const array = await resumeLonger(runId, dir);
   assert.equal(array.code, 1, array.stderr);
   assert.match(array.stderr, /meta\.json holds an array, not the JSON object anneal writes there/);
+  // empty: the object it held put back, not a config's `{"epochs": 5}` written
+  await Deno.writeTextFile(metaPath, "");
+  const empty = await resumeLonger(runId, dir);
+  assert.equal(empty.code, 1, empty.stderr);
+  assert.match(
+    empty.stderr,
+    /meta\.json is not valid JSON: it is empty .*\n  hint: put back the object it held, then resume it/,
+  );
   await Deno.writeTextFile(metaPath, before["meta.json"]);
   assert.deepEqual(await records(runDir), before, "no record was touched");
 
