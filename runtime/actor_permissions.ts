@@ -53,6 +53,16 @@ export function narrowActorPermissions(requested?: "narrow" | "inherit"): boolea
   }
 }
 
+/** Whether this process may read the machine's memory (`--allow-sys`, or its systemMemoryInfo). */
+function memoryReadable(): boolean {
+  try {
+    return Deno.permissions.querySync({ name: "sys", kind: "systemMemoryInfo" }).state ===
+      "granted";
+  } catch {
+    return false;
+  }
+}
+
 /**
  * The permissions of one actor's Worker: the data loader reads the data files; the trainer reads
  * tfjs's wasm binaries and the modules of its wasm threads ({@linkcode wasmThreadsReadPaths}) and
@@ -86,11 +96,14 @@ export function actorPermissions(
       return { ...NONE, read: paths.length > 0 ? paths : false };
     }
     case "trainer":
-      // Env: the one variable it reads, the wasm thread count override.
+      // Env: the one variable it reads, the wasm thread count override. Sys: the machine's
+      // memory, against which a model too large for the cpu backend is refused before it is
+      // built (where this process may read it: a Worker gets no more than its parent)
       return {
         ...NONE,
         read: [...(resumeDir === undefined ? [] : [resolve(resumeDir)]), ...wasmThreadsReadPaths()],
         env: [WASM_THREADS_ENV],
+        sys: memoryReadable() ? ["systemMemoryInfo"] : false,
       };
     default:
       return NONE;

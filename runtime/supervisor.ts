@@ -1561,6 +1561,14 @@ async function supervise(
               : `did not start within ${(limit / 1000).toFixed(1)} s (stalled${
                 beside ? `; nor did the ${beside} Worker(s) started beside it` : ""
               })`,
+            // (a step is one call on the trainer's thread: a huge model's on the cpu backend,
+            // tfjs's kernels in plain JavaScript, took minutes, and read as a hang)
+            started && actor === "trainer"
+              ? `a training step that takes longer than ${(limit / 1000).toFixed(1)} s holds ` +
+                "the trainer's thread as a hang does (a large model on the cpu backend, whose " +
+                "kernels are plain JavaScript): train on wasm or webgpu, use a smaller model " +
+                "or batch, or raise stallTimeoutMs"
+              : undefined,
           );
           return;
         }

@@ -1,5 +1,6 @@
 /**
- * A model too large for the wasm backend's memory, refused before it is built. tfjs's wasm
+ * A model too large for the wasm backend's memory (or the cpu backend's: the machine's), refused
+ * before it is built. tfjs's wasm
  * backend keeps every tensor in one WebAssembly memory of at most 4 GiB (wasm32 addresses). A
  * model past that was built first, its weights drawn (~28 s for 4e8 parameters on a 2-core
  * machine, the process holding 4.8 GB), then failed at its first step: as an out-of-memory error
@@ -37,6 +38,18 @@ export function stepFloorBytes(size: ModelSize, batch: number): number {
 }
 
 /**
+ * The machine's memory in bytes, which the cpu backend's tensors take; undefined where it cannot
+ * be read (no `--allow-sys` for it: the check is then left out).
+ */
+function machineMemory(): number | undefined {
+  try {
+    return Deno.systemMemoryInfo().total;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * The fewest samples a training step of an epoch takes: an epoch's last batch is what is left
  * over, unless `dropLast` drops it.
  *
@@ -55,9 +68,11 @@ export function smallestBatch(trainSize: number, batchSize: number, dropLast: bo
 
 /**
  * Throws a `backend` {@linkcode AnnealError} where a training step of model `spec` on data of
- * `shape` cannot fit the wasm backend's memory even with its smallest micro-batch of `batch`
- * samples ({@linkcode stepFloorBytes} above {@linkcode WASM_HEAP_MAX}); does nothing on other
- * backends (cpu's tensors take the machine's memory; WebGPU's limits are its buffers').
+ * `shape` cannot fit the backend's memory even with its smallest micro-batch of `batch` samples
+ * ({@linkcode stepFloorBytes} above {@linkcode WASM_HEAP_MAX} on wasm; on cpu, whose tensors take
+ * the machine's memory, above all of it, where it can be read: a model past it drew its weights,
+ * then its first step outlasted the stall timeout, and its Worker went on allocating after the
+ * run had failed); does nothing on WebGPU (its limits are its buffers').
  *
  * @example
  * ```ts
@@ -65,7 +80,7 @@ export function smallestBatch(trainSize: number, batchSize: number, dropLast: bo
  * import { ModelSpecSchema } from "../models/spec.ts";
  * const spec = ModelSpecSchema.parse({ kind: "mlp", hidden: [100_000_000] });
  * const shape = { inputShape: [1], outputUnits: 1 };
- * checkWasmMemory(spec, shape, 8, "cpu"); // (no limit there)
+ * checkWasmMemory(spec, shape, 8, "webgpu"); // (no limit there)
  * let message = "";
  * try {
  *   checkWasmMemory(spec, shape, 8, "wasm");
@@ -81,12 +96,17 @@ export function checkWasmMemory(
   batch: number,
   backend: string,
 ): void {
-  if (backend !== "wasm") return;
+  const limit = backend === "wasm"
+    ? WASM_HEAP_MAX
+    : backend === "cpu"
+    ? machineMemory()
+    : undefined;
+  if (limit === undefined) return;
   const size = modelSize(spec, shape);
   const floor = stepFloorBytes(size, batch);
   // (NaN: an input the model cannot take, as a cnn's of no images; building it says so, as on
   // the other backends: this said "NaN GiB", out of memory)
-  if (!(floor > WASM_HEAP_MAX)) return;
+  if (!(floor > limit)) return;
   const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(bytes < 2 ** 30 ? 2 : 1)} GiB`;
   const weights = 4 * size.parameters;
   const widest = 4 * batch * size.widest.floats;
@@ -96,10 +116,13 @@ export function checkWasmMemory(
       batch === 1 ? "" : "s"
     } (${gib(widest)})`
     : "its weights and as much again for their gradients";
+  const room = backend === "wasm"
+    ? "wasm addresses at most 4 GiB in all"
+    : `this machine has ${gib(limit)} of memory in all`;
   throw new AnnealError(
     "backend",
-    `Out of memory on backend wasm: a training step of this model holds at least ${gib(floor)} ` +
-      `at once, and wasm addresses at most 4 GiB in all. The model has ` +
+    `Out of memory on backend ${backend}: a training step of this model holds at least ` +
+      `${gib(floor)} at once, and ${room}. The model has ` +
       `${size.parameters.toLocaleString("en-US")} parameters: ${gib(weights)} of float32 ` +
       `weights; a step holds ${needs}, with the optimizer's state and the other layers' values ` +
       "besides",
@@ -107,7 +130,7 @@ export function checkWasmMemory(
       where: "model",
       hint: "use a smaller model (fewer or narrower layers)" +
         (forward && batch > 1 ? " or a smaller batchSize" : "") +
-        ", or backend cpu, whose tensors take the machine's memory",
+        (backend === "wasm" ? ", or backend cpu, whose tensors take the machine's memory" : ""),
     },
   );
 }

@@ -98,7 +98,7 @@ Deno.test("modelSize names the widest tensor one sample makes: the input, a dens
   });
 });
 
-Deno.test("checkWasmMemory refuses on wasm a step past 4 GiB, and nothing at or below it or on other backends", () => {
+Deno.test("checkWasmMemory refuses on wasm a step past 4 GiB, on cpu one past the machine's memory, and nothing at or below them or on webgpu", () => {
   const linear = ModelSpecSchema.parse({ kind: "linear" });
   // a linear model of n inputs: n + 1 parameters, its input the widest tensor
   const fits = (features: number, batch: number) => {
@@ -122,8 +122,22 @@ Deno.test("checkWasmMemory refuses on wasm a step past 4 GiB, and nothing at or 
   // the weights and the input of a batch: the batch decides
   assert.ok(fits(1000, 1_073_000));
   assert.ok(!fits(1000, 1_074_000));
-  // (cpu's tensors take the machine's memory; WebGPU's limits are its buffers')
-  checkWasmMemory(linear, { inputShape: [1e9], outputUnits: 1 }, 1, "cpu");
+  // (WebGPU's limits are its buffers'; cpu's tensors take the machine's memory, past which a
+  // step is refused: 80 TB of weights and gradients, more than any machine here)
+  checkWasmMemory(linear, { inputShape: [1e13], outputUnits: 1 }, 1, "webgpu");
+  checkWasmMemory(linear, { inputShape: [1e7], outputUnits: 1 }, 1, "cpu");
+  assert.throws(
+    () => checkWasmMemory(linear, { inputShape: [1e13], outputUnits: 1 }, 1, "cpu"),
+    (error: AnnealError) => {
+      assert.equal(error.code, "backend");
+      assert.match(
+        error.message,
+        /^Out of memory on backend cpu: a training step of this model holds at least 74505\.8 GiB at once, and this machine has [\d.]+ GiB of memory in all\./,
+      );
+      assert.doesNotMatch(error.hint!, /backend cpu/);
+      return true;
+    },
+  );
 });
 
 Deno.test("an epoch's smallest batch is its remainder, unless dropLast drops it", () => {

@@ -114,3 +114,15 @@ Deno.test("narrowed actors still train: a run completes and its meta says so", a
   const meta = JSON.parse(await Deno.readTextFile(join(result.runDir, "meta.json")));
   assert.equal(meta.actorPermissions, "narrow");
 });
+
+Deno.test("a narrowed trainer reads the machine's memory: a model past it is refused on cpu before it is built", async () => {
+  // (a model too large for the cpu backend drew its weights, outlasted the stall timeout in its
+  // first step, and its Worker went on allocating after the run had failed)
+  await using runs = await tempRunsDir();
+  const model = { kind: "mlp" as const, hidden: [1e11] };
+  const { result } = await trainCollect({ ...config, model, runsDir: runs.dir } as typeof config, {
+    actorPermissions: "narrow",
+  });
+  assert.equal(result.status, "failed", result.reason);
+  assert.match(result.reason, /Out of memory on backend cpu: .* this machine has [\d.]+ GiB/);
+});
