@@ -4,8 +4,9 @@
  *
  * Events are held from the run's start until every iterator made so far has read them: each
  * iterator made before any event is read, or in the same piece of synchronous code as the first
- * (two loops set up together), or after the run ended with none made before, gets every event; one made later starts at the oldest event still held, those that
- * every earlier iterator has read being gone. An iterator left (`break`, `return()`) holds
+ * (two loops set up together), or after the run ended with none made before, gets every event;
+ * one made later starts at the oldest event still held, those that every earlier iterator has
+ * read being gone (none, where one read them all). An iterator left (`break`, `return()`) holds
  * nothing back.
  *
  * @module

@@ -252,9 +252,11 @@ export interface TrainingRun {
    * (refused before its first step). A run refused before it started (its config, its id, a
    * resume's checks) has no event: the stream ends empty, and `result` rejects with why.
    * Each call gives an iterator of its own:
-   * two loops over `events()` set up together (or one started after the run ended) each get
-   * every event. Events are held until every iterator made so far has read them, so an iterator
-   * made after others have read some starts at the oldest event one of them has still to read.
+   * two loops over `events()` set up together each get every event, and so does the first loop
+   * started after the run ended. Events are held until every iterator made so far has read them
+   * (a long run's steps are not kept for a loop that may never come), so an iterator made after
+   * others have read some starts at the oldest event one of them has still to read, and one made
+   * after another read them all, to the end, gets none.
    */
   events(): AsyncIterable<RunEvent>;
   /**
