@@ -4,6 +4,7 @@
  * @module
  */
 
+import { AnnealError } from "../errors.ts";
 import { Rng, seedFrom } from "./rng.ts";
 import type { Dataset } from "./types.ts";
 
@@ -70,9 +71,27 @@ export const SYNTHETIC_CHUNK = 1 << 20;
  */
 function* generate(n: number, noise: number, seed: number): Generator<void, Dataset> {
   const rng = new Rng(seedFrom(seed, 0x11ea));
-  const x = new Float32Array(n * 2);
-  const y = new Float32Array(n);
-  const eps = new Float64Array(n);
+  let x: Float32Array, y: Float32Array, eps: Float64Array;
+  try {
+    x = new Float32Array(n * 2);
+    y = new Float32Array(n);
+    eps = new Float64Array(n);
+  } catch (cause) {
+    // (the run failed as "Array buffer allocation failed", naming no setting)
+    if (!(cause instanceof RangeError)) throw cause;
+    throw new AnnealError(
+      "data",
+      `Cannot generate ${n} synthetic-linear samples: their ${
+        Number((20 * n / 1e9).toPrecision(2))
+      } GB (20 bytes a ` +
+        `sample) could not be allocated (${cause.message})`,
+      {
+        where: "data.n",
+        hint: "use fewer samples: a few thousand fit the two weights (--set data.n=10000)",
+        cause,
+      },
+    );
+  }
   for (let from = 0; from < n; from += SYNTHETIC_CHUNK) {
     const to = Math.min(n, from + SYNTHETIC_CHUNK);
     for (let i = from; i < to; i++) {

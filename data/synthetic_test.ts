@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { AnnealError } from "../errors.ts";
 import { SYNTHETIC_CHUNK, syntheticLinear, syntheticLinearInChunks } from "./synthetic.ts";
 import { Rng, seedFrom } from "./rng.ts";
 
@@ -43,4 +44,18 @@ Deno.test("a pause that throws gives the generation up", async () => {
     syntheticLinearInChunks(3 * SYNTHETIC_CHUNK, 0.5, 1, () => Promise.reject(new Error("stop"))),
     /stop/,
   );
+});
+
+Deno.test("synthetic-linear samples past what can be allocated are a data error naming data.n, not the engine's", () => {
+  // (the run failed as "actor 'dataLoader' failed: Array buffer allocation failed")
+  assert.throws(() => syntheticLinear(1e15, 0, 1), (error: unknown) => {
+    assert.ok(error instanceof AnnealError, String(error));
+    assert.equal(error.code, "data");
+    assert.equal(error.where, "data.n");
+    assert.match(
+      error.message,
+      /^Cannot generate 1000000000000000 synthetic-linear samples: their 2e\+7 GB|^Cannot generate 1000000000000000 synthetic-linear samples: their 20000000 GB/,
+    );
+    return true;
+  });
 });
