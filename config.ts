@@ -891,6 +891,8 @@ export function configWarnings(input: RunConfigInput | RunConfig): ConfigWarning
     }
   }
   warnings.push(...unusedIntervals(config.scheduler));
+  const watched = trainingMetricWatched(config);
+  if (watched) warnings.push(watched);
   const testLimit = unusedTestLimit(config.data);
   if (testLimit) warnings.push(testLimit);
   const large = largeSyntheticData(config.data);
@@ -931,6 +933,29 @@ function unusedDropout(model: RunConfig["model"]): ConfigWarning | undefined {
     hint: `${found.fix}, or remove model.dropout`,
     resumeHint: "a resume keeps the config the run was recorded with (it refuses a change); " +
       "model.dropout drops nothing in it",
+  };
+}
+
+/**
+ * Early stopping on a validation metric (`valLoss`, the default) over data with no validation
+ * split: it watches the training metric instead, as documented, but said nothing, and its best
+ * epoch (the one restoreBest puts back) was the training loss's lowest.
+ */
+function trainingMetricWatched(config: RunConfig): ConfigWarning | undefined {
+  const { monitor, patience } = config.earlyStopping;
+  if (patience === undefined || !monitor.startsWith("val") || config.data.validationSplit > 0) {
+    return undefined;
+  }
+  const training = monitor[3].toLowerCase() + monitor.slice(4);
+  return {
+    field: "earlyStopping.monitor",
+    message: `early stopping watches ${monitor}, and the data has no validation split ` +
+      `(data.validationSplit 0): it watches the training ${training} instead, and takes the ` +
+      `epoch with the best training ${training} as the best`,
+    hint: `hold out a validation split (--set data.validationSplit=0.1), or say what it ` +
+      `watches: --set earlyStopping.monitor=${training}`,
+    resumeHint: "a resume keeps the config the run was recorded with (it refuses a change); " +
+      `its early stopping watches the training ${training}`,
   };
 }
 
