@@ -660,7 +660,9 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     totalSteps,
     startEpoch: epoch,
     startStep: step,
-    dataset: info,
+    // (the loader's message less its tag and its byte table: 256 floats in every --json plan
+    // line and meta.json, of no use to a reader)
+    dataset: (({ type: _, byteTable: __, ...dataset }) => dataset)(info),
     parameters: builtParameters,
   });
 

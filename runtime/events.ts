@@ -92,13 +92,21 @@ export interface PlanEvent {
    * the WGSL step, which turns them into floats on the GPU: a quarter of the upload), or `floats`.
    */
   inputs: "bytes" | "floats";
-  /** Split sizes, data fingerprint (SHA-256) and the shape of one sample. */
+  /**
+   * Split sizes, data fingerprint (SHA-256), the shape of one sample and of its target, the task
+   * (and its classes), and the batches an epoch trains.
+   */
   dataset: {
     trainSize: number;
     validationSize: number;
     testSize: number;
     fingerprint: string;
     inputShape: number[];
+    targetSize: number;
+    task: "regression" | "classification" | "binary";
+    /** Classes of a classification task. */
+    numClasses?: number;
+    batchesPerEpoch: number;
   };
 }
 /** A window of optimizer steps (read back together). */
