@@ -197,7 +197,7 @@ Deno.test("--resume of a run whose meta.json is not JSON is refused, naming wher
   assert.equal(empty.code, 1, empty.stderr);
   assert.match(
     empty.stderr,
-    /meta\.json is not valid JSON: it is empty .*\n  hint: put back the object it held, then resume it/,
+    /meta\.json is not valid JSON: it is empty .*\n {2}hint: put back the object it held, then resume it/,
   );
   await Deno.writeTextFile(metaPath, before["meta.json"]);
   assert.deepEqual(await records(runDir), before, "no record was touched");
