@@ -1079,6 +1079,13 @@ async function supervise(
     return cause;
   };
 
+  /** How a failed run goes on: resumed from its last checkpoint, or started again. */
+  const goOn = () =>
+    checkpointed()
+      ? `the last checkpoint is kept in ${runDir}/checkpoints; fix the cause, then \`${
+        resumeCommand(runId, config.runsDir)
+      }\``
+      : "fix the cause, then start the run again (it ended before its first checkpoint, so there is nothing to resume)";
   /**
    * Fails the run: `actor` failed (threw, crashed, stalled, its Worker did not start, its
    * checkpoint could not be written), or the supervisor itself (`undefined`). `code` is the
@@ -1100,12 +1107,7 @@ async function supervise(
         where ? ` (at ${where})` : ""
       }`,
       code,
-      hint: hint ??
-        (checkpointed()
-          ? `the last checkpoint is kept in ${runDir}/checkpoints; fix the cause, then \`${
-            resumeCommand(runId, config.runsDir)
-          }\``
-          : "fix the cause, then start the run again (it ended before its first checkpoint, so there is nothing to resume)"),
+      hint: hint ?? goOn(),
       failedActor: actor,
       where,
       // without the trainer's result, counted from its events once they stop (see end)
@@ -1568,8 +1570,8 @@ async function supervise(
             started && actor === "trainer"
               ? `a training step that takes longer than ${(limit / 1000).toFixed(1)} s holds ` +
                 "the trainer's thread as a hang does (a large model on the cpu backend, whose " +
-                "kernels are plain JavaScript): train on wasm or webgpu, use a smaller model " +
-                "or batch, or raise stallTimeoutMs"
+                "kernels are plain JavaScript): train on wasm or webgpu, or a smaller model or " +
+                `batch (train()'s stallTimeoutMs option waits longer); ${goOn()}`
               : undefined,
           );
           return;
