@@ -20,6 +20,12 @@ export interface SchedulePreview {
 }
 
 /**
+ * The most steps {@linkcode previewSchedule} lists: 10 million rates (and momenta) are ~160 MB;
+ * a billion was JavaScript's "Invalid array length".
+ */
+export const MAX_PREVIEW_STEPS = 10_000_000;
+
+/**
  * Lists `lrAt(t)` for `t = 0 .. steps - 1`. For `plateau`, `metrics[i]` is the metric observed
  * after step `i`, so `lr[i + 1]` reflects it: `steps - 1` metrics are needed (more are ignored).
  *
@@ -45,6 +51,17 @@ export function previewSchedule(
         (spec as { name?: unknown } | null)?.name ?? "the"
       } schedule: 'steps' must be an integer >= 0, current value is ${steps}`,
       { where: "steps", hint: "pass how many steps to list" },
+    );
+  }
+  if (steps > MAX_PREVIEW_STEPS) {
+    throw new AnnealError(
+      "usage",
+      `Cannot preview ${
+        (spec as { name?: unknown } | null)?.name ?? "the"
+      } schedule: 'steps' is ${steps}, more than it lists (at most ${
+        MAX_PREVIEW_STEPS.toLocaleString("en")
+      })`,
+      { where: "steps", hint: "preview the first steps, or read one step's rate with lrAt" },
     );
   }
   const resolved = parseSchedulerSpec(spec);

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { AnnealError } from "../errors.ts";
 import { previewSchedule } from "./preview.ts";
 import { createSchedule } from "./schedule.ts";
 
@@ -61,4 +62,19 @@ Deno.test("preview rejects a negative or fractional step count", () => {
     /'steps' must be an integer >= 0/,
   );
   assert.throws(() => previewSchedule({ name: "constant" }, 1, 2.5), /current value is 2.5/);
+});
+
+Deno.test("previewSchedule past its most steps is refused as a usage error, not JavaScript's 'Invalid array length'", () => {
+  assert.throws(
+    () => previewSchedule({ name: "constant" } as never, 0.1, 1e9),
+    (error: unknown) => {
+      assert.ok(error instanceof AnnealError, String(error));
+      assert.equal(error.code, "usage");
+      assert.match(
+        error.message,
+        /'steps' is 1000000000, more than it lists \(at most 10,000,000\)/,
+      );
+      return true;
+    },
+  );
 });

@@ -8,6 +8,7 @@
 import { AnnealError } from "../../errors.ts";
 import { baseLearningRate, loadConfig } from "../../config.ts";
 import { previewSchedule } from "../../schedulers/mod.ts";
+import { MAX_PREVIEW_STEPS } from "../../schedulers/preview.ts";
 import { ownRatesWhy, rateSetting } from "../../schedulers/rate_setting.ts";
 import { renderSchedulePlot, scheduleSvg } from "../../schedulers/plot.ts";
 import { formatNumber, readFlagFile, writeFlagFile } from "../output.ts";
@@ -64,7 +65,7 @@ export function parseNumberFlag(
 }
 
 /** The most steps `anneal schedule` lists (its --json of them is ~200 MB). */
-export const MAX_PREVIEW_STEPS = 10_000_000;
+export { MAX_PREVIEW_STEPS };
 
 /** The base rate without `-c` or `--base-lr` (the default config's optimizer.lr is 0.01). */
 const DEFAULT_BASE_LR = "0.1";
