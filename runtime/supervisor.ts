@@ -402,7 +402,8 @@ function startRun(
       throw new AnnealError(
         "usage",
         `Cannot start the run: 'stallTimeoutMs' must be a positive number of milliseconds, ` +
-          `current value is ${stall}`,
+          // (a string "100" read as the number it is not)
+          `current value is ${typeof stall === "number" ? stall : JSON.stringify(stall)}`,
         {
           where: "stallTimeoutMs",
           hint: "give how long an actor may go without answering before the run fails " +

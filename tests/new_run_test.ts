@@ -227,11 +227,17 @@ Deno.test("run.runId and run.runDir are the run's where known, and throw saying 
 
 Deno.test("a stallTimeoutMs that is not a positive number is refused before the run starts, not blamed on an actor", async () => {
   await using runs = await tempRunsDir();
-  for (const stallTimeoutMs of [0, -5, NaN]) {
-    const run = train({ ...small, runsDir: runs.dir }, { stallTimeoutMs });
+  for (const stallTimeoutMs of [0, -5, NaN, "100"]) {
+    const run = train({ ...small, runsDir: runs.dir }, {
+      stallTimeoutMs: stallTimeoutMs as number,
+    });
     await assert.rejects(run.result, (error: AnnealError) => {
       assert.equal(error.code, "usage");
       assert.match(error.message, /'stallTimeoutMs' must be a positive number of milliseconds/);
+      // (a string named as one: "current value is 100" read as a valid value)
+      if (typeof stallTimeoutMs === "string") {
+        assert.match(error.message, /current value is "100"$/);
+      }
       return true;
     });
   }
