@@ -71,6 +71,15 @@ export const DistributionSchema = z.discriminatedUnion("type", [
   if ((d.type === "uniform" || d.type === "logUniform" || d.type === "int") && !(d.high >= d.low)) {
     context.addIssue({ code: "custom", path: ["high"], message: `must be >= 'low' (${d.low})` });
   }
+  // (-1e308..1e308: its width overflows to Infinity, and every draw was 'high')
+  if (d.type === "uniform" && d.high >= d.low && !Number.isFinite(d.high - d.low)) {
+    context.addIssue({
+      code: "custom",
+      path: ["high"],
+      message: `must be within float64's largest number (about 1.8e308) of 'low' (${d.low}): ` +
+        "a wider range cannot be drawn from evenly",
+    });
+  }
   if (d.type === "int" && d.log && d.step !== 1) {
     context.addIssue({
       code: "custom",

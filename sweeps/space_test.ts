@@ -36,6 +36,14 @@ Deno.test("a refused range names the field to change and its value, and the hint
   assert.equal(low.where, "space.epochs.low");
   assert.match(low.message, /must be >= 1 in a log int .*current value is 0$/);
   assert.match(refusal({ x: { type: "uniform", low: 1, high: 0 } }).hint, /"type": "uniform"/);
+  // a range wider than float64 holds: every draw was 'high'
+  const wide = refusal({ x: { type: "uniform", low: -1e308, high: 1e308 } });
+  assert.equal(wide.where, "space.x.high");
+  assert.match(
+    wide.message,
+    /'space\.x\.high' must be within float64's largest number .* of 'low' \(-1e\+308\)/,
+  );
+  parseSpace({ x: { type: "uniform", low: -8e307, high: 8e307 } }); // (its width, 1.6e308, holds)
   // a path that is not one: said of the key (zod's "Invalid key in record" said nothing)
   const key = refusal({ "optimizer..lr": { type: "uniform", low: 0, high: 1 } });
   assert.equal(
