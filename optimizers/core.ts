@@ -256,6 +256,17 @@ export function checkMomentum(where: string, name: OptimizerName, value: number)
 
 /** Throws a checkpoint error unless `state` was saved by an optimizer named `name`. */
 export function checkStateOwner(where: string, name: OptimizerName, state: OptimizerState): void {
+  // (null threw a TypeError; {} was "the state is of a undefined optimizer at step undefined")
+  if (state === null || typeof state !== "object" || typeof state.name !== "string") {
+    throw new AnnealError(
+      "checkpoint",
+      `Cannot restore ${where}: the state must be an optimizer's (an object with its name, ` +
+        `step and slots, as getState() returns it), current value is ${
+          JSON.stringify(state) ?? String(state)
+        }`,
+      { hint: "pass what getState() returned, or a checkpoint's optimizer state" },
+    );
+  }
   if (state.name !== name || !Number.isInteger(state.step) || state.step < 0) {
     throw new AnnealError(
       "checkpoint",

@@ -213,6 +213,13 @@ Deno.test("host optimizer: clear errors for what it cannot do", async () => {
     () => hostOptimizerOf({ name: "adamw" }).setState(state),
     /state is of a adam optimizer/,
   );
+  // not a state at all: said so, not a TypeError nor "a undefined optimizer at step undefined"
+  for (const bad of [null, {}, 5]) {
+    assert.throws(
+      () => hostOptimizerOf({ name: "adam" }).setState(bad as never),
+      /the state must be an optimizer's \(an object with its name, step and slots/,
+    );
+  }
   const other = hostOptimizerOf({ name: "adam" });
   other.setState(state);
   const wrong = hostParams(3).map((p, i) =>
