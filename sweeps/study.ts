@@ -11,6 +11,7 @@
  */
 import { Rng, seedFrom } from "../data/rng.ts";
 import { AnnealError } from "../errors.ts";
+import { counted } from "../number_format.ts";
 import type { Direction, Study, StudyStorage, Trial } from "../storage/types.ts";
 import type { Params, SearchSpace } from "./space.ts";
 import type { Pruner } from "./pruners/types.ts";
@@ -232,7 +233,9 @@ export async function runStudy(options: RunStudyOptions): Promise<StudyResult> {
       );
     } else if (n === 0) {
       notice(
-        `notice: the ${o.sampler.name} sampler has ${size} points; running ${size} trials, not ${budget}`,
+        `notice: the ${o.sampler.name} sampler has ${counted(size!, "point")}; running ${
+          counted(size!, "trial")
+        }, not ${budget}`,
       );
     } else {
       notice(

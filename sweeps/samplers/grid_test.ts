@@ -373,3 +373,18 @@ Deno.test("a value a grid lists twice is one value: the grid counts the points i
   assert.equal(result.trials.length, 2);
   assert.deepEqual(notices, ["notice: the grid sampler has 2 points; running 2 trials, not 10"]);
 });
+
+Deno.test("a grid of one point is noticed in the singular", async () => {
+  // ("the grid sampler has 1 points; running 1 trials")
+  const notices: string[] = [];
+  const { optimize } = await import("../optimize.ts");
+  await optimize({
+    space: { a: { type: "grid", values: [1] } },
+    objective: (p) => p.a as number,
+    trials: 3,
+    sampler: "grid",
+    pruner: "none",
+    onNotice: (message) => notices.push(message),
+  });
+  assert.deepEqual(notices, ["notice: the grid sampler has 1 point; running 1 trial, not 3"]);
+});
