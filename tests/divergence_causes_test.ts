@@ -70,7 +70,9 @@ Deno.test("maximize: a loss that rises by design trains to the end, its best epo
     runsDir: runs.dir,
     epochs: 15,
     optimizer: { name: "sgd", lr: 0.01, maximize: true },
-    earlyStopping: { patience: 3 },
+    // (the training loss, named: valLoss over data with no validation split watches it too, and
+    // says so at the start)
+    earlyStopping: { patience: 3, monitor: "loss" },
   });
   assert.equal(result.status, "completed", `${result.reason} (${result.hint})`);
   const losses = events.flatMap((e) => e.type === "epoch" ? [e.metrics.loss] : []);
@@ -79,7 +81,7 @@ Deno.test("maximize: a loss that rises by design trains to the end, its best epo
     losses.at(-1)! > 100 * losses[0],
     `the loss rose from ${losses[0]} to ${losses.at(-1)}`,
   );
-  // Early stopping watches valLoss in mode max (maximize's default): it never stopped, and the
+  // Early stopping watches the loss in mode max (maximize's default): it never stopped, and the
   // best epoch is the last, highest one.
   assert.equal(result.bestEpoch, 14);
   assert.ok(!events.some((e) => e.type === "warning"), "no config warning, no spike warnings");
