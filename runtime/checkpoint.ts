@@ -345,22 +345,17 @@ export class CheckpointWriter {
   #failed = false;
   readonly #onError?: (error: unknown) => void;
   readonly #onWritten?: (path: string, state: CheckpointState) => void;
-  readonly #beforeWrite?: () => Promise<void>;
 
   /**
    * `onError` is told of the first failed write as soon as it fails; `onWritten` of each file
-   * once it is on disk (synced and renamed into place); `beforeWrite` is awaited before each
-   * write starts (a run syncs the records the checkpoint follows: see `syncRecords`), its failure
-   * the write's.
+   * once it is on disk (synced and renamed into place).
    */
   constructor(options: {
     onError?: (error: unknown) => void;
     onWritten?: (path: string, state: CheckpointState) => void;
-    beforeWrite?: () => Promise<void>;
   } = {}) {
     this.#onError = options.onError;
     this.#onWritten = options.onWritten;
-    this.#beforeWrite = options.beforeWrite;
   }
 
   /** Queues a write of `path`, replacing a queued one for the same path that has not started. */
@@ -374,7 +369,6 @@ export class CheckpointWriter {
     try {
       for (const [path, checkpoint] of this.#waiting) {
         this.#waiting.delete(path);
-        await this.#beforeWrite?.();
         await saveCheckpoint(path, checkpoint.state, checkpoint.weights);
         this.#onWritten?.(path, checkpoint.state);
       }

@@ -8,7 +8,6 @@ import {
   writeFileAtomic,
 } from "./checkpoint.ts";
 import { AnnealError } from "../errors.ts";
-import { syncRecords } from "./records.ts";
 
 const weights = {
   "dense/kernel": { shape: [2, 3], values: new Float32Array([1, 2, 3, 4, 5, 6]) },
@@ -158,8 +157,6 @@ Deno.test("CheckpointWriter writes the newest queued checkpoint of each file, te
     const writer = new CheckpointWriter({
       onWritten: (path, state) => written.push(`${path.slice(dir.length + 1)}@${state.epoch}`),
       onError: (error) => errors.push(error),
-      // (a run syncs its records here: awaited before each write that happens)
-      beforeWrite: () => Promise.resolve(void written.push("before")),
     });
     const weightsOf = (v: number) => ({ w: { shape: [2], values: new Float32Array([v, v]) } });
     // The first write starts at once; 2 and 3 wait behind it, and 3 replaces 2.
@@ -173,14 +170,7 @@ Deno.test("CheckpointWriter writes the newest queued checkpoint of each file, te
     assert.deepEqual(Array.from(last.weights.w.values), [3, 3]);
     assert.equal((await loadCheckpoint(`${dir}/best.ckpt`)).state.epoch, 2);
     // told once each file is on disk (epoch 2's last.ckpt was replaced before its turn)
-    assert.deepEqual(written, [
-      "before",
-      "last.ckpt@1",
-      "before",
-      "last.ckpt@3",
-      "before",
-      "best.ckpt@2",
-    ]);
+    assert.deepEqual(written, ["last.ckpt@1", "last.ckpt@3", "best.ckpt@2"]);
     assert.equal(errors.length, 0);
 
     writer.queue(`${dir}/missing/last.ckpt`, { epoch: 4, step: 40 }, weightsOf(4));
@@ -242,22 +232,6 @@ Deno.test("writeFileAtomic writes through a symbolic link at the path: the link 
       "config.json",
       "real.json",
     ]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("syncRecords syncs a run's NDJSON records where they are, and skips those not made yet", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    await syncRecords(dir); // (neither made yet)
-    await Deno.writeTextFile(`${dir}/epochs.ndjson`, '{"epoch":0}\n');
-    await syncRecords(dir);
-    assert.equal(
-      await Deno.readTextFile(`${dir}/epochs.ndjson`),
-      '{"epoch":0}\n',
-      "left as it was",
-    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -78,32 +78,6 @@ export async function makeRunDirectory(dir: string): Promise<void> {
   }
 }
 
-/**
- * Syncs the run's NDJSON records (`steps.ndjson`, `epochs.ndjson`) to disk, those there: they are
- * appended unsynced as the run goes, and a checkpoint written (synced) after them could outlive
- * them when the machine goes down, its resume then going on without the epochs they held. A file
- * not made yet is skipped.
- */
-export async function syncRecords(runDir: string): Promise<void> {
-  for (const name of ["steps.ndjson", "epochs.ndjson"]) {
-    const path = `${runDir}/${name}`;
-    let file: Deno.FsFile;
-    try {
-      file = await Deno.open(path, { read: true });
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) continue;
-      throw fileError(error, { action: "sync", path, writing: true }) ?? error;
-    }
-    try {
-      await file.syncData();
-    } catch (error) {
-      throw fileError(error, { action: "sync", path, writing: true }) ?? error;
-    } finally {
-      file.close();
-    }
-  }
-}
-
 /** Appends NDJSON lines and JSON files under a run directory, in order. */
 export class RunWriter {
   #chain: Promise<void> = Promise.resolve();

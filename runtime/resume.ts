@@ -765,8 +765,8 @@ export async function bestCheckpointFault(
 
 /**
  * The epochs up to `epoch` (the last its checkpoint holds) that the run's `epochs.ndjson` lacks:
- * a file edited, or one an anneal lost when its machine went down before records were synced
- * ahead of each checkpoint (`syncRecords`); a resume went on without a word, the gap for good. A torn
+ * records are appended unsynced and checkpoints synced, so a machine that went down can leave the
+ * checkpoint ahead of them; a resume went on without a word and the gap stayed for good. A torn
  * line counts as none; a file that cannot be read, other than a missing one, as whole (its
  * reader says why elsewhere).
  */

@@ -49,7 +49,7 @@ import {
   autoLooksForAdapter,
   autoLooksItself,
 } from "./adapter.ts";
-import { checkRunId, recordedConfig, RunWriter, syncRecords } from "./records.ts";
+import { checkRunId, recordedConfig, RunWriter } from "./records.ts";
 import { claimNewRun } from "./new_run.ts";
 import {
   bestCheckpointFault,
@@ -738,10 +738,9 @@ async function supervise(
         message:
           `${runDir}/epochs.ndjson lacks epoch${lost.length > 1 ? "s" : ""} ${
             lost.join(", ")
-          } of the ${resumeState!.epoch + 1} its last checkpoint holds (removed or lost since ` +
-          "it was written: the file edited, or its machine down under an anneal that did not " +
-          "sync its records before its checkpoints): the run resumes from the checkpoint, and " +
-          "its curves and reports go without them",
+          } of the ${resumeState!.epoch + 1} its last checkpoint holds (lost with the records' ` +
+          "last writes, as when the machine went down): the run resumes from the checkpoint, " +
+          "and its curves and reports go without them",
         hint: "nothing to do to finish it; train its config again for a whole record",
       });
     }
@@ -850,8 +849,6 @@ async function supervise(
   let checkpointsQueued: Promise<void> = Promise.resolve();
   let firstWritten = false;
   const checkpoints = new CheckpointWriter({
-    // the records a checkpoint follows, on disk before it is (they are appended unsynced)
-    beforeWrite: () => syncRecords(runDir),
     onError: (error) => {
       const { message, hint, where, code } = writeFailure(error);
       fail("trainer", message, hint, where, code);

@@ -310,9 +310,8 @@ Deno.test("--resume of a run whose best epoch's checkpoint is damaged or missing
 });
 
 Deno.test("--resume of a run whose epochs.ndjson lost epochs its checkpoint holds says which", async () => {
-  // (a record edited, or one an older anneal lost when its machine went down: its records were
-  // appended unsynced, its checkpoints synced, and a resume went on without a word, the gap for
-  // good)
+  // (records are appended unsynced, checkpoints synced: after the machine went down the
+  // checkpoint can be ahead of them, and a resume went on without a word, the gap for good)
   await using runs = await tempRunsDir();
   const { runDir, runId } = await stoppedRun(runs.dir, "lost");
   const lines = (await Deno.readTextFile(`${runDir}/epochs.ndjson`)).trim().split("\n");
@@ -322,7 +321,7 @@ Deno.test("--resume of a run whose epochs.ndjson lost epochs its checkpoint hold
   assert.equal(resumed.code, 0, resumed.stderr);
   assert.match(
     resumed.stdout + resumed.stderr,
-    /epochs\.ndjson lacks epoch 0 of the 1 its last checkpoint holds \(removed or lost since it was written/,
+    /epochs\.ndjson lacks epoch 0 of the 1 its last checkpoint holds \(lost with the records' last writes/,
   );
   // a whole record says nothing
   const whole = await stoppedRun(runs.dir, "whole");
