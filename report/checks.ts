@@ -976,27 +976,24 @@ export function checkOscillating({ record, train, lr, rate }: Curves): Finding |
   // the moves into epochs where the schedule raised the rate (a warm restart, a cycle, a
   // warmup) go up by design: not read
   const raised = raisedEpochs(record);
-  const deltas = train.slice(1).map((v, i) => v - train[i])
-    .filter((_, i) => !raised.has(record.epochs[i + 1].epoch));
+  const moves = train.slice(1)
+    .map((v, i) => ({ d: v - train[i], epoch: record.epochs[i + 1].epoch }))
+    .filter((m) => !raised.has(m.epoch));
+  const deltas = moves.map((m) => m.d);
   if (deltas.length < MIN_EPOCHS_FOR_OSCILLATION - 1) return undefined;
   const changes = deltas.slice(1).filter((d, i) => Math.sign(d) !== Math.sign(deltas[i])).length;
   const third = Math.max(1, Math.floor(n / 3));
-  const net = mean(train.slice(0, third)) - mean(train.slice(-third));
+  const level = mean(train.slice(-third));
+  const net = mean(train.slice(0, third)) - level;
   const ups = deltas.filter((d) => d > 0);
   if (ups.length === 0 || !(net > 0)) return undefined;
   const upMean = mean(ups);
-  const level = Math.abs(mean(train.slice(-third)));
   if (
     !(changes / (deltas.length - 1) > OSCILLATION_SIGN_FRACTION) ||
-    !(upMean > OSCILLATION_AMPLITUDE * net) || !(upMean > OSCILLATION_LEVEL * level)
+    !(upMean > OSCILLATION_AMPLITUDE * net) || !(upMean > OSCILLATION_LEVEL * Math.abs(level))
   ) {
     return undefined;
   }
-  const moves = train.slice(1).map((v, i) => ({
-    d: v - train[i],
-    epoch: record.epochs[i + 1].epoch,
-  }))
-    .filter((m) => !raised.has(m.epoch));
   const worst = moves.reduce((a, b) => (b.d > a.d ? b : a));
   const halved = changeRate(rate, lr / 2);
   const set = halved.set;
