@@ -777,14 +777,29 @@ export async function lostEpochs(runDir: string, epoch: number): Promise<number[
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) return [];
   }
-  const recorded = new Set<number>();
+  const recorded: number[] = [];
   for (const line of text.split("\n")) {
     try {
       const record = JSON.parse(line);
-      if (typeof record?.epoch === "number") recorded.add(record.epoch);
+      if (typeof record?.epoch === "number") recorded.push(record.epoch);
     } catch {
       // (a torn or empty line)
     }
   }
-  return Array.from({ length: epoch + 1 }, (_, i) => i).filter((i) => !recorded.has(i));
+  return missingEpochs(recorded, epoch);
+}
+
+/**
+ * The epochs 0..`epoch` not among `recorded` (a run's epoch records; a resume's, or a sweep
+ * trial's retry, checks them against its checkpoint).
+ *
+ * @example
+ * ```ts
+ * import { missingEpochs } from "./resume.ts";
+ * console.assert(missingEpochs([0, 2, 5], 3).join() === "1,3");
+ * ```
+ */
+export function missingEpochs(recorded: Iterable<number>, epoch: number): number[] {
+  const have = new Set(recorded);
+  return Array.from({ length: epoch + 1 }, (_, i) => i).filter((i) => !have.has(i));
 }

@@ -12,7 +12,7 @@ import { AnnealError } from "../errors.ts";
 import { readRun } from "../report/records.ts";
 import { interruptionOf, type Report, type TrialContext } from "../sweeps/study.ts";
 import { loadCheckpoint } from "./checkpoint.ts";
-import { readSavedConfig, resumedConfig } from "./resume.ts";
+import { missingEpochs, readSavedConfig, resumedConfig } from "./resume.ts";
 import { trainWithSpares } from "./supervisor.ts";
 import type { SpareActors } from "./actor_workers.ts";
 import type { WarningEvent } from "./events.ts";
@@ -112,8 +112,7 @@ export async function resumableRun(
       : `its last checkpoint cannot be loaded: ${error.message}`;
   }
   const epochs = (await readRun(runDir)).epochs.filter((record) => record.epoch <= epoch);
-  const recorded = new Set(epochs.map((record) => record.epoch));
-  const lost = Array.from({ length: epoch + 1 }, (_, i) => i).filter((i) => !recorded.has(i));
+  const lost = missingEpochs(epochs.map((record) => record.epoch), epoch);
   if (lost.length > 0) {
     return `its epochs.ndjson lacks epoch${lost.length > 1 ? "s" : ""} ${lost.join(", ")} ` +
       `of the ${epoch + 1} its checkpoint holds: the trial's values there are not known`;
