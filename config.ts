@@ -1054,9 +1054,10 @@ function withSeedDefaults(config: RunConfig): RunConfig {
  * the override stands for (`--lr 1e-400`), named in the error in its place.
  */
 function parseValue(raw: string, override: string, flag?: string): unknown {
+  // the field's path, as errors name it (a list's index as a number: `optimizer.betas[1]`)
+  const at = override.slice(0, override.indexOf("=")).trim().split(".")
+    .map((key) => /^\d+$/.test(key) ? Number(key) : key);
   if (/^\s*[[{]/.test(raw)) {
-    const at = override.slice(0, override.indexOf("=")).trim().split(".")
-      .map((key) => /^\d+$/.test(key) ? Number(key) : key);
     return parseJsonText(
       raw,
       `the value of --set '${override}'`,
@@ -1079,7 +1080,7 @@ function parseValue(raw: string, override: string, flag?: string): unknown {
     flag ?? `--set '${override}'`,
     "usage",
     flag?.split(" ")[0] ?? "--set",
-    override.slice(0, override.indexOf("=")).trim().split("."),
+    at,
   );
   if (range) throw range;
   return value;
