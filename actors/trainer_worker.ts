@@ -40,7 +40,7 @@ import {
   type StepValues,
   TrainingEngine,
 } from "../runtime/engine.ts";
-import { checkWasmMemory, smallestBatch } from "../runtime/wasm_memory.ts";
+import { checkStepMemory, smallestBatch } from "../runtime/wasm_memory.ts";
 import { countParameters } from "../models/build_resolved.ts";
 import {
   releaseWebGpu,
@@ -491,8 +491,9 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       context.emit({ type: "warning", actor: "trainer", message: note.message, hint: note.hint });
     }
   }
-  // a model past wasm's 4 GiB is refused before its weights are drawn (seconds for a large one)
-  checkWasmMemory(
+  // a model past wasm's 4 GiB, or the machine's memory on cpu, is refused before its weights are
+  // drawn (seconds for a large one)
+  checkStepMemory(
     config.model,
     { inputShape: info.inputShape, outputUnits: outputUnits(info) },
     smallestBatch(info.trainSize, config.batchSize, config.data.dropLast),

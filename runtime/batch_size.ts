@@ -17,7 +17,7 @@ import { batchesPerEpoch, epochOrder, makeBatch } from "../data/batches.ts";
 import { selectBackend } from "./backend.ts";
 import { TrainingEngine } from "./checked_engine.ts";
 import { outputUnits } from "./engine.ts";
-import { checkWasmMemory } from "./wasm_memory.ts";
+import { checkStepMemory } from "./wasm_memory.ts";
 import { outOfMemory } from "./out_of_memory.ts";
 import { countParameters } from "../models/build_resolved.ts";
 import { scaleLearningRate } from "../optimizers/scaling.ts";
@@ -220,8 +220,9 @@ export async function findBatchSize(
     if (scaled.warning) row.warning = scaled.warning;
     let engine: TrainingEngine | undefined;
     try {
-      // (a batch past wasm's memory is refused before the model is built, not tried)
-      checkWasmMemory(
+      // (a batch past wasm's memory, or the machine's on cpu, is refused before the model is
+      // built, not tried)
+      checkStepMemory(
         config.model,
         { inputShape: train.inputShape, outputUnits: outputUnits(train) },
         batchSize,

@@ -40,7 +40,7 @@ import { cnnPlan, densePlan, rnnPlan } from "./dense/plan.ts";
 import { checkLossFits, defaultLossName, metricNames, shapeTask } from "../task_fit.ts";
 import { shellWord } from "../shell_word.ts";
 import { checkArgument, isObject } from "../option_names.ts";
-import { checkWasmMemory } from "./wasm_memory.ts";
+import { checkStepMemory } from "./wasm_memory.ts";
 
 /** What the engine must know about the data to build a model. */
 export interface DataShape {
@@ -232,7 +232,7 @@ export class TrainingEngine {
     checkLossFits(lossName, shapeTask(shape));
     const modelShape = { inputShape: shape.inputShape, outputUnits: outputUnits(shape) };
     // (a step takes one sample at least; a run checks its own smallest batch before this)
-    checkWasmMemory(config.model, modelShape, 1, tf.getBackend());
+    checkStepMemory(config.model, modelShape, 1, tf.getBackend());
     this.model = buildResolvedModel(config.model, modelShape, config.seed);
     // A constructor that throws (a config the paths cannot run) leaves no tensors behind.
     try {

@@ -54,7 +54,7 @@ import {
   type StepTensors,
   type StepValues,
 } from "./engine.ts";
-import { checkWasmMemory, smallestBatch } from "./wasm_memory.ts";
+import { checkStepMemory, smallestBatch } from "./wasm_memory.ts";
 import { TrainingEngine } from "./checked_engine.ts";
 import { ClipThreshold, type ClipThresholdState, lagStart } from "../actors/clip_threshold.ts";
 import type { WeightMap } from "./checkpoint.ts";
@@ -128,7 +128,7 @@ export async function trainInProcess(config: RunConfig): Promise<InProcessResult
   const data = await loadResolvedRows(config.data, config.seed);
   const options = loaderOptions(config);
   const batches = trainBatchCount(data.train, options, data.validation?.n);
-  checkWasmMemory(
+  checkStepMemory(
     config.model,
     { inputShape: data.train.inputShape, outputUnits: outputUnits(data.train) },
     smallestBatch(data.train.n, config.batchSize, config.data.dropLast),

@@ -76,21 +76,21 @@ export function smallestBatch(trainSize: number, batchSize: number, dropLast: bo
  *
  * @example
  * ```ts
- * import { checkWasmMemory } from "./wasm_memory.ts";
+ * import { checkStepMemory } from "./wasm_memory.ts";
  * import { ModelSpecSchema } from "../models/spec.ts";
  * const spec = ModelSpecSchema.parse({ kind: "mlp", hidden: [100_000_000] });
  * const shape = { inputShape: [1], outputUnits: 1 };
- * checkWasmMemory(spec, shape, 8, "webgpu"); // (no limit there)
+ * checkStepMemory(spec, shape, 8, "webgpu"); // (no limit there)
  * let message = "";
  * try {
- *   checkWasmMemory(spec, shape, 8, "wasm");
+ *   checkStepMemory(spec, shape, 8, "wasm");
  * } catch (error) {
  *   message = (error as Error).message;
  * }
  * console.assert(message.includes("300,000,001 parameters"));
  * ```
  */
-export function checkWasmMemory(
+export function checkStepMemory(
   spec: ResolvedModelSpec,
   shape: ModelShape,
   batch: number,

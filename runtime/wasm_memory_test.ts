@@ -7,7 +7,7 @@ import { ModelSpecSchema } from "../models/spec.ts";
 import { modelSize } from "../models/size.ts";
 import { parseConfig } from "../config.ts";
 import { AnnealError } from "../errors.ts";
-import { checkWasmMemory, smallestBatch, stepFloorBytes, WASM_HEAP_MAX } from "./wasm_memory.ts";
+import { checkStepMemory, smallestBatch, stepFloorBytes, WASM_HEAP_MAX } from "./wasm_memory.ts";
 import { trainInProcess } from "./in_process.ts";
 import { findBatchSize } from "./batch_size.ts";
 import { selectBackend } from "./backend.ts";
@@ -98,12 +98,12 @@ Deno.test("modelSize names the widest tensor one sample makes: the input, a dens
   });
 });
 
-Deno.test("checkWasmMemory refuses on wasm a step past 4 GiB, on cpu one past the machine's memory, and nothing at or below them", () => {
+Deno.test("checkStepMemory refuses on wasm a step past 4 GiB, on cpu one past the machine's memory, and nothing at or below them", () => {
   const linear = ModelSpecSchema.parse({ kind: "linear" });
   // a linear model of n inputs: n + 1 parameters, its input the widest tensor
   const fits = (features: number, batch: number) => {
     try {
-      checkWasmMemory(linear, { inputShape: [features], outputUnits: 1 }, batch, "wasm");
+      checkStepMemory(linear, { inputShape: [features], outputUnits: 1 }, batch, "wasm");
       return true;
     } catch (error) {
       assert.equal((error as AnnealError).code, "backend");
@@ -124,9 +124,9 @@ Deno.test("checkWasmMemory refuses on wasm a step past 4 GiB, on cpu one past th
   assert.ok(!fits(1000, 1_074_000));
   // (cpu's tensors take the machine's memory, past which a step is refused: 80 TB of weights
   // and gradients, more than any machine here)
-  checkWasmMemory(linear, { inputShape: [1e7], outputUnits: 1 }, 1, "cpu");
+  checkStepMemory(linear, { inputShape: [1e7], outputUnits: 1 }, 1, "cpu");
   assert.throws(
-    () => checkWasmMemory(linear, { inputShape: [1e13], outputUnits: 1 }, 1, "cpu"),
+    () => checkStepMemory(linear, { inputShape: [1e13], outputUnits: 1 }, 1, "cpu"),
     (error: AnnealError) => {
       assert.equal(error.code, "backend");
       assert.match(
