@@ -24,6 +24,7 @@ import { scaleLearningRate } from "../optimizers/scaling.ts";
 import { rateChange, rateSetting } from "../schedulers/rate_setting.ts";
 import { stretchChanges } from "../schedulers/stretch.ts";
 import { AnnealError } from "../errors.ts";
+import { formatNumber } from "../number_format.ts";
 
 /** Options of {@linkcode findBatchSize}. */
 export interface BatchSizeOptions {
@@ -69,7 +70,7 @@ export interface BatchSizeRow {
   error?: string;
   /**
    * Why a size that ran does not fit: its peak above `memoryLimitMiB`, e.g. "peak 4.845e-4 MiB
-   * above the memory limit of 1.000e-4 MiB".
+   * above the memory limit of 1e-4 MiB", its numbers as anneal prints any (`formatNumber`).
    */
   overLimit?: string;
   /**
@@ -244,8 +245,8 @@ export async function findBatchSize(
       row.peakMiB = peak / 2 ** 20;
       row.fits = options.memoryLimitMiB === undefined || row.peakMiB <= options.memoryLimitMiB;
       if (!row.fits) {
-        row.overLimit = `peak ${mib(row.peakMiB)} MiB above the memory limit of ` +
-          `${mib(options.memoryLimitMiB!)} MiB`;
+        row.overLimit = `peak ${formatNumber(row.peakMiB)} MiB above the memory limit of ` +
+          `${formatNumber(options.memoryLimitMiB)} MiB`;
       }
     } catch (error) {
       const parameters = engine && countParameters(engine.model);
@@ -298,12 +299,6 @@ export async function findBatchSize(
   };
 }
 
-/** A size in MiB as the table shows it: 4 significant digits. */
-function mib(value: number): string {
-  return value >= 0.001 && value < 1e5
-    ? String(Number(value.toPrecision(4)))
-    : value.toExponential(3);
-}
 
 /** `path=value` as one shell word: single-quoted where the value's JSON needs it. */
 function setWord(path: string, value: unknown): string {

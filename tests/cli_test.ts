@@ -525,6 +525,10 @@ Deno.test("anneal batch-size prints throughput, memory and the scaled LR per bat
   assert.match(out.stdout, /batch\s+ms\/step\s+samples\/s\s+peak MiB\s+scaled lr\s+fits/);
   assert.match(out.stdout, /largest batch that fits 32/);
   assert.match(out.stdout, /--set batchSize=32 --set optimizer.lr=0.02/);
+  // samples/s in whole samples: the seed's tiny steps run ~1e6 a second, which read "1.913e+5"
+  const rows = [...out.stdout.matchAll(/^ +(?:8|16|32) +\S+ +(\S+) /gm)].map((m) => m[1]);
+  assert.equal(rows.length, 3, out.stdout);
+  for (const cell of rows) assert.match(cell, /^(\d+|\d+\.\d+)$/, out.stdout);
   const bad = await anneal("batch-size", "--sizes", "8,x");
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--sizes/);
@@ -569,7 +573,7 @@ Deno.test("anneal batch-size measures the TypeScript step's memory, so --memory-
   assert.equal(limited.code, 0, limited.stderr);
   assert.match(
     limited.stdout,
-    /^ +16 .* no \(peak \d\.\d{3}e-4 MiB above the memory limit of 3\.815e-4 MiB\)$/m,
+    /^ +16 .* no \(peak \d(?:\.\d{0,2}[1-9])?e-4 MiB above the memory limit of 3\.815e-4 MiB\)$/m,
   );
   assert.match(limited.stdout, /largest batch that fits 8,/);
   // No size fits: the table's rows say why, and an error says what would let one fit (it ended
@@ -585,13 +589,13 @@ Deno.test("anneal batch-size measures the TypeScript step's memory, so --memory-
   );
   assert.match(
     none.stdout,
-    /^ +8 .* no \(peak (\d\.\d{3}e-4) MiB above the memory limit of 9\.537e-5 MiB\)$/m,
+    /^ +8 .* no \(peak (\d(?:\.\d{0,2}[1-9])?e-4) MiB above the memory limit of 9\.537e-5 MiB\)$/m,
   );
   assert.match(none.stdout, /^ +16 .* no \(not tried: a smaller batch, 8, did not fit\)$/m);
   assert.equal(none.code, 2, none.stderr);
   assert.match(
     none.stderr,
-    /^error\[usage\]: No batch size fits --memory-limit 0\.0000953\d* MiB on backend cpu: the smallest tried, 8, peaks at \d\.\d{3}e-4 MiB \(at --memory-limit\)\n {2}hint: raise --memory-limit to at least \d\.\d+ \(MiB\), or make the model smaller/m,
+    /^error\[usage\]: No batch size fits --memory-limit 0\.0000953\d* MiB on backend cpu: the smallest tried, 8, peaks at \d(?:\.\d{0,2}[1-9])?e-4 MiB \(at --memory-limit\)\n {2}hint: raise --memory-limit to at least \d\.\d+ \(MiB\), or make the model smaller/m,
   );
   // every size above the data: none tried, said so (it ended "fits none", exit 1, no error; with
   // --json, exit 0)

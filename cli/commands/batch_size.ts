@@ -53,7 +53,7 @@ export async function batchSizeCommand(options: BatchSizeCommandOptions): Promis
       const cells = [
         String(row.batchSize).padStart(5),
         formatNumber(row.msPerStep).padStart(8),
-        formatNumber(row.samplesPerSecond).padStart(10),
+        perSecond(row.samplesPerSecond).padStart(10),
         formatNumber(row.peakMiB).padStart(9),
         formatNumber(row.scaledLr).padStart(10),
         row.fits ? "  yes" : `  no${row.error ? ` (${row.error})` : ""}` +
@@ -116,4 +116,12 @@ export async function batchSizeCommand(options: BatchSizeCommandOptions): Promis
       (result.use ? `\n  to use it: ${result.use}` : ""),
   );
   return result.largest === undefined ? 1 : 0;
+}
+
+/**
+ * A throughput as the table shows it: whole samples from 1000 a second up (191300, where
+ * `formatNumber` writes a rate's 1.913e+5), `formatNumber`'s digits below.
+ */
+function perSecond(value: number | undefined): string {
+  return value !== undefined && value >= 1000 ? String(Math.round(value)) : formatNumber(value);
 }
