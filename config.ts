@@ -26,7 +26,12 @@ import { closestOption, issueText, optionIssues } from "./issue_text.ts";
 import { decodeJsonFile, outOfRangeError, parseJsonText } from "./json_syntax.ts";
 import { configStyle, describeSuggestion, suggestField, suggestionHint } from "./unknown_fields.ts";
 import { fileError } from "./file_errors.ts";
-import { type ScaledLearningRate, scaleLearningRate } from "./optimizers/scaling.ts";
+import {
+  batchScalingOf,
+  type ScaledLearningRate,
+  scaleLearningRate,
+  scalingWords,
+} from "./optimizers/scaling.ts";
 import { maximizes, settingFault } from "./optimizers/hazards.ts";
 import { checkLossFits, checkMonitor, dataTask, higherIsBetter, LOSS_METRICS } from "./task_fit.ts";
 import { checkArgument, isObject } from "./option_names.ts";
@@ -800,11 +805,12 @@ export function configWarnings(input: RunConfigInput | RunConfig): ConfigWarning
   const fault = settingFault(config.optimizer);
   if (fault) warnings.push({ field: fault.field, message: fault.message, hint: fault.hint });
   const baseBatch = (config.optimizer as { baseBatch?: number }).baseBatch;
+  const rule = batchScalingOf(config.optimizer);
+  const effective = config.batchSize * config.gradientAccumulation;
+  const scale = (lr: number) =>
+    Number(scaleLearningRate(lr, baseBatch!, effective, rule).lr.toPrecision(6));
   if (baseBatch !== undefined && config.scheduler?.name === "cyclic") {
-    // The linear scaling rule scales optimizer.lr; cyclic runs between its baseLr and maxLr.
-    const effective = config.batchSize * config.gradientAccumulation;
-    const scale = (lr: number) =>
-      Number(scaleLearningRate(lr, baseBatch, effective).lr.toPrecision(6));
+    // The scaling rule scales optimizer.lr; cyclic runs between its baseLr and maxLr.
     const { baseLr, maxLr } = config.scheduler;
     warnings.push({
       field: "optimizer.baseBatch",
@@ -813,16 +819,15 @@ export function configWarnings(input: RunConfigInput | RunConfig): ConfigWarning
         "scheduler.baseLr and scheduler.maxLr, which are not scaled",
       hint: "scale the cycle's rates yourself and drop baseBatch: " +
         `--set scheduler.baseLr=${scale(baseLr)} --set scheduler.maxLr=${scale(maxLr)} ` +
-        `(each x ${effective} / ${baseBatch})`,
+        `(each x ${scalingWords(baseBatch, effective, rule)})`,
     });
   } else if (baseBatch !== undefined && setsItsOwnRates(config.scheduler)) {
-    // The linear scaling rule scales optimizer.lr; onecycle takes its rates from maxLr.
+    // The scaling rule scales optimizer.lr; onecycle takes its rates from maxLr.
     const only = config.scheduler?.name === "sequential";
     const cycle = (only
       ? (config.scheduler as { schedulers: unknown[] }).schedulers[0]
       : config.scheduler) as SpecOf<"onecycle">;
-    const effective = config.batchSize * config.gradientAccumulation;
-    const scaled = Number(scaleLearningRate(cycle.maxLr, baseBatch, effective).lr.toPrecision(6));
+    const scaled = scale(cycle.maxLr);
     warnings.push({
       field: "optimizer.baseBatch",
       message: `optimizer.baseBatch scales optimizer.lr to the effective batch (${effective} of ` +
@@ -832,7 +837,7 @@ export function configWarnings(input: RunConfigInput | RunConfig): ConfigWarning
         (only
           ? `set schedulers[0].maxLr to ${scaled} in the scheduler section`
           : `--set scheduler.maxLr=${scaled}`) +
-        ` (${cycle.maxLr} x ${effective} / ${baseBatch})`,
+        ` (${cycle.maxLr} x ${scalingWords(baseBatch, effective, rule)})`,
     });
   }
   // A mode set by hand against the watched metric's direction: the loss under maximize, or an
@@ -1479,18 +1484,38 @@ export function configJsonSchema(): Record<string, unknown> {
 }
 
 /**
- * The learning rate a run starts from: `optimizer.lr`, scaled by the linear scaling rule to the
- * effective batch (batch x accumulation) when `optimizer.baseBatch` is set.
+ * The learning rate a run starts from: `optimizer.lr`, scaled to the effective batch (batch x
+ * accumulation) when `optimizer.baseBatch` is set, by `optimizer.batchScaling`'s rule (absent:
+ * linear for sgd, sqrt for the adaptive optimizers).
  *
  * @example
  * ```ts
  * import { baseLearningRate, parseConfig } from "./config.ts";
  * const config = parseConfig({ batchSize: 64, optimizer: { name: "sgd", lr: 0.1, baseBatch: 256 } });
  * console.assert(baseLearningRate(config).lr === 0.025);
+ * const adam = parseConfig({ batchSize: 64, optimizer: { name: "adam", lr: 0.002, baseBatch: 256 } });
+ * console.assert(baseLearningRate(adam).lr === 0.001);
  * ```
  */
+/**
+ * The factor the run multiplies `optimizer.lr` by at its effective batch (1 without
+ * `optimizer.baseBatch`), by `optimizer.batchScaling`'s rule: a rate the optimizer should see,
+ * divided by it, is the `optimizer.lr` to write.
+ */
+export function learningRateScale(config: RunConfig): number {
+  const baseBatch = (config.optimizer as { baseBatch?: number }).baseBatch;
+  if (baseBatch === undefined) return 1;
+  const effective = config.batchSize * config.gradientAccumulation;
+  return scaleLearningRate(1, baseBatch, effective, batchScalingOf(config.optimizer)).lr;
+}
+
 export function baseLearningRate(config: RunConfig): ScaledLearningRate {
   const { lr, baseBatch } = config.optimizer as { lr: number; baseBatch?: number };
   if (baseBatch === undefined) return { lr };
-  return scaleLearningRate(lr, baseBatch, config.batchSize * config.gradientAccumulation);
+  return scaleLearningRate(
+    lr,
+    baseBatch,
+    config.batchSize * config.gradientAccumulation,
+    batchScalingOf(config.optimizer),
+  );
 }

@@ -61,7 +61,7 @@ export type {
   ScaledLearningRate,
 } from "./optimizers/mod.ts";
 export { AutoClip, clipGradNorm, clipGradValue } from "./optimizers/clipping.ts";
-export { scaleLearningRate } from "./optimizers/scaling.ts";
+export { type BatchScaling, batchScalingOf, scaleLearningRate } from "./optimizers/scaling.ts";
 export {
   createSchedule,
   initPlateau,

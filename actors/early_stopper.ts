@@ -138,7 +138,7 @@ export function patienceMayStop(guard: StopGuard | undefined, epoch: number): bo
  * Suggests a tenth of the run's learning rate, as a `--set` the user can paste: of the setting
  * that sets it (`optimizer.lr` of the run's `optimizer` spec, or under onecycle its `maxLr`; see
  * `rate_setting.ts`), not of `lr`, the rate of the step that went wrong, which the schedule (and
- * the linear scaling rule) made from that setting: a tenth of a rate a warmup had lowered, or a
+ * the batch-scaling rule) made from that setting: a tenth of a rate a warmup had lowered, or a
  * gamma above 1 had raised, set as `optimizer.lr`, would be another rate altogether. Without the
  * spec's `lr` the step's rate stands in. Where the schedule had raised the step's rate above
  * `optimizer.lr` (a gamma above 1, an etaMin above it), the hint names the setting that did. For

@@ -332,7 +332,8 @@ Example:
 
   program.command("batch-size")
     .description(
-      "measure throughput and memory per batch size; the LR the linear scaling rule gives for each",
+      "measure throughput and memory per batch size; the LR the batch-scaling rule gives for each " +
+        "(linear for sgd, sqrt for adaptive optimizers; optimizer.batchScaling picks)",
     )
     .option("-c, --config <file>", "JSON config file (default: the seed experiment)")
     .option(
@@ -353,7 +354,8 @@ Example:
       `
 Examples:
   anneal batch-size -c examples/fashion_mnist_mlp.json --sizes 32,64,128,256,512
-  anneal batch-size -c examples/fashion_mnist_mlp.json --memory-limit 512`,
+  anneal batch-size -c examples/fashion_mnist_mlp.json --memory-limit 512
+  anneal batch-size -c examples/fashion_mnist_mlp.json --set optimizer.batchScaling=linear`,
     )
     .action((options) =>
       run(async () => (await batchSizeModule()).batchSizeCommand(options), options.json)

@@ -1,6 +1,6 @@
 /**
  * Optimizers for tfjs variables with torch.optim's names, defaults and numbers, built Optax-style
- * from small gradient transformations; gradient clipping and the linear scaling rule.
+ * from small gradient transformations; gradient clipping and the batch-size scaling rules (linear, sqrt).
  *
  * @example
  * ```ts
@@ -32,5 +32,10 @@ export {
 } from "./spec.ts";
 export { parseOptimizerSpec } from "./parse.ts";
 export { AutoClip, clipGradNorm, clipGradValue, type ClipResult } from "./clipping.ts";
-export { type ScaledLearningRate, scaleLearningRate } from "./scaling.ts";
+export {
+  type BatchScaling,
+  batchScalingOf,
+  type ScaledLearningRate,
+  scaleLearningRate,
+} from "./scaling.ts";
 export { chain, type Slots, type Transform, type TransformContext } from "./transform.ts";

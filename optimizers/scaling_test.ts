@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { AnnealError } from "../errors.ts";
-import { LINEAR_SCALING_LIMIT, scaleLearningRate } from "./scaling.ts";
+import {
+  batchScalingOf,
+  LINEAR_SCALING_LIMIT,
+  scaleLearningRate,
+  scalingWords,
+} from "./scaling.ts";
 
 Deno.test("scaleLearningRate multiplies lr by effectiveBatch / baseBatch", () => {
   for (const [lr, base, effective] of [[0.1, 256, 1024], [3e-4, 64, 32], [0.5, 100, 100]]) {
@@ -27,4 +32,28 @@ Deno.test("scaleLearningRate rejects non-positive batch sizes naming the field",
   );
   assert.throws(() => scaleLearningRate(0.1, 32, -1), /'effectiveBatch' must be > 0/);
   assert.throws(() => scaleLearningRate(-0.1, 32, 64), /'lr' must be >= 0/);
+});
+
+Deno.test("the sqrt rule multiplies lr by the square root of effectiveBatch / baseBatch", () => {
+  for (const [lr, base, effective] of [[1e-3, 256, 1024], [3e-4, 64, 32], [0.5, 100, 100]]) {
+    const result = scaleLearningRate(lr, base, effective, "sqrt");
+    assert.equal(result.lr, lr * Math.sqrt(effective / base));
+    assert.equal(result.warning, undefined);
+  }
+  assert.equal(scaleLearningRate(1e-3, 256, 1024, "sqrt").lr, 2e-3);
+  assert.throws(
+    () => scaleLearningRate(0.1, 32, 64, "cubic" as "sqrt"),
+    /'rule' must be one of linear, sqrt, current value is "cubic"/,
+  );
+  assert.equal(scalingWords(64, 256, "sqrt"), "sqrt(256 / 64)");
+  assert.equal(scalingWords(64, 256, "linear"), "256 / 64");
+});
+
+Deno.test("sgd scales linearly by default and every adaptive optimizer by the square root", () => {
+  assert.equal(batchScalingOf({ name: "sgd" }), "linear");
+  for (const name of ["adam", "adamw", "rmsprop", "adagrad", "lion", "lamb", "nadam", "radam"]) {
+    assert.equal(batchScalingOf({ name }), "sqrt", name);
+  }
+  assert.equal(batchScalingOf({ name: "adam", batchScaling: "linear" }), "linear");
+  assert.equal(batchScalingOf({ name: "sgd", batchScaling: "sqrt" }), "sqrt");
 });

@@ -8,6 +8,7 @@
  */
 
 import { z } from "npm:zod@4.6.7";
+import { BATCH_SCALINGS } from "./scaling.ts";
 
 const nonNegative = () => z.number().gte(0);
 // A learning rate below 0 is told the whole rule at once: a run refuses 0 too (config.ts), except
@@ -53,8 +54,14 @@ const common = {
     "RegExp sources of the variables without weight decay. Absent: biases and norm parameters " +
       "(rank < 2) get none. [] decays every variable, as torch.optim over model.parameters().",
   ),
-  // The batch size `lr` was tuned for, for the linear scaling rule; absent means no scaling.
+  // The batch size `lr` was tuned for; absent means no scaling. The run scales `lr` to its
+  // effective batch by `batchScaling`'s rule.
   baseBatch: z.number().int().gt(0).optional(),
+  // Absent: linear for sgd, sqrt for the adaptive optimizers (optimizers/scaling.ts).
+  batchScaling: z.enum(BATCH_SCALINGS).optional().describe(
+    "How lr scales with the batch (optimizer.baseBatch, anneal batch-size): linear " +
+      "(Goyal et al.) or sqrt (Malladi et al.). Absent: linear for sgd, sqrt for the others.",
+  ),
 };
 
 /** torch.optim.SGD (lr default 1e-3 as in PyTorch >= 2.2). */

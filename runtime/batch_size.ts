@@ -2,10 +2,11 @@
  * The batch-size finder (`anneal batch-size`): for each candidate batch size, time a few
  * optimizer steps of the run's own model on its own data and backend, record the memory they
  * hold (tfjs's tensors, and what the training step keeps outside tfjs), find the largest batch
- * that fits a memory budget, and show the learning rate the linear scaling rule gives for each
- * (lr x batch / the config's batch; with `optimizer.baseBatch`, lr x batch / baseBatch, as the run
- * scales it; under onecycle, whose rates come from its `maxLr`, that scaled). A batch larger than
- * the training set is not tried: no epoch would hold it.
+ * that fits a memory budget, and show the learning rate the optimizer's batch-scaling rule gives
+ * for each (linear for sgd: lr x batch / the config's batch; sqrt for the adaptive optimizers: lr x
+ * sqrt(batch / the config's batch); `optimizer.batchScaling` picks; with `optimizer.baseBatch`,
+ * from baseBatch, as the run scales it; under onecycle, whose rates come from its `maxLr`, that
+ * scaled). A batch larger than the training set is not tried: no epoch would hold it.
  *
  * @module
  */
@@ -20,7 +21,7 @@ import { outputUnits } from "./engine.ts";
 import { checkStepMemory } from "./wasm_memory.ts";
 import { outOfMemory } from "./out_of_memory.ts";
 import { countParameters } from "../models/build_resolved.ts";
-import { scaleLearningRate } from "../optimizers/scaling.ts";
+import { type BatchScaling, batchScalingOf, scaleLearningRate } from "../optimizers/scaling.ts";
 import { rateChange, rateSetting } from "../schedulers/rate_setting.ts";
 import { stretchChanges } from "../schedulers/stretch.ts";
 import { AnnealError } from "../errors.ts";
@@ -59,8 +60,9 @@ export interface BatchSizeRow {
    */
   peakMiB?: number;
   /**
-   * The config's lr (under onecycle, its `maxLr`, which sets the rates) scaled linearly to this
-   * batch (x gradient accumulation): the rate a run at this batch should train at. With
+   * The config's lr (under onecycle, its `maxLr`, which sets the rates) scaled to this batch (x
+   * gradient accumulation) by the result's `scaling` rule: the rate a run at this batch should
+   * train at. With
    * `optimizer.baseBatch` the run scales `optimizer.lr` so itself: this is the rate it trains at.
    */
   scaledLr: number;
@@ -84,6 +86,11 @@ export interface BatchSizeRow {
 export interface BatchSizeResult {
   /** The tfjs backend that was measured. */
   backend: string;
+  /**
+   * The rule `scaledLr` follows: `optimizer.batchScaling`, or by default linear for sgd and sqrt
+   * for the adaptive optimizers.
+   */
+  scaling: BatchScaling;
   /**
    * One row per candidate, from the smallest up: none is measured after the first that does not
    * fit (a larger batch needs more memory still); those, and sizes above the training set, are
@@ -196,6 +203,8 @@ export async function findBatchSize(
   const baseBatch = rate.oneCycle
     ? undefined
     : (config.optimizer as { baseBatch?: number }).baseBatch;
+  // linear for sgd, sqrt for the adaptive optimizers, or optimizer.batchScaling's
+  const rule = batchScalingOf(config.optimizer);
   let failed: number | undefined;
   for (const batchSize of sizes) {
     const effective = batchSize * config.gradientAccumulation;
@@ -203,6 +212,7 @@ export async function findBatchSize(
       Math.abs(from),
       baseBatch ?? config.batchSize * config.gradientAccumulation,
       effective,
+      rule,
     );
     const row: BatchSizeRow = { batchSize, fits: false, scaledLr: Math.sign(from) * scaled.lr };
     if (batchSize > train.n) {
@@ -290,6 +300,7 @@ export async function findBatchSize(
   const sets = Object.entries(schedule).map(([path, value]) => ` --set ${setWord(path, value)}`);
   return {
     backend,
+    scaling: rule,
     rows,
     trainSize: train.n,
     largest,
@@ -298,7 +309,6 @@ export async function findBatchSize(
     ...(Object.keys(schedule).length > 0 && { scheduleChanges: schedule }),
   };
 }
-
 
 /** `path=value` as one shell word: single-quoted where the value's JSON needs it. */
 function setWord(path: string, value: unknown): string {

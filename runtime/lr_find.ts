@@ -12,7 +12,7 @@
  * @module
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
-import { parseConfig, type RunConfig, type RunConfigInput } from "../config.ts";
+import { learningRateScale, parseConfig, type RunConfig, type RunConfigInput } from "../config.ts";
 import { loadResolvedRows } from "../data/load_resolved.ts";
 import { fingerprintSplits } from "../data/fingerprint.ts";
 import {
@@ -25,7 +25,6 @@ import {
 import type { Dataset } from "../data/types.ts";
 import type { Rows } from "../data/split.ts";
 import { createOptimizer } from "../optimizers/optimizer.ts";
-import { scaleLearningRate } from "../optimizers/scaling.ts";
 import { maximizes, settingFault } from "../optimizers/hazards.ts";
 import { parseSchedulerSpec } from "../schedulers/parse.ts";
 import { rateOverride, rateSetting } from "../schedulers/rate_setting.ts";
@@ -1110,10 +1109,7 @@ export function suggestConfig(
   schedule?: "onecycle" | "warmupCosine",
 ): { config: RunConfig; overrides: string[] } {
   const spec = config.data as DataOptions;
-  const effective = config.batchSize * config.gradientAccumulation;
-  const baseBatch = (config.optimizer as { baseBatch?: number }).baseBatch;
-  const factor = baseBatch ? scaleLearningRate(1, baseBatch, effective).lr : 1;
-  const optimizerLr = lr / factor;
+  const optimizerLr = lr / learningRateScale(config);
   const accumulation = config.gradientAccumulation;
   const perEpoch = Math.ceil(
     batchesPerEpoch(trainSamples, config.batchSize, spec.dropLast, accumulation) / accumulation,

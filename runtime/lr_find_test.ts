@@ -567,9 +567,16 @@ Deno.test("suggestConfig builds complete onecycle and warmupCosine specs the con
     parseConfig(still.config);
     parseConfig(applyOverrides({ optimizer: { name } }, still.overrides));
   }
-  // baseBatch scaling is undone: the optimizer sees the suggested rate at batch 16.
+  // baseBatch scaling is undone: the optimizer sees the suggested rate at batch 16, by the rule
+  // the run scales by (sqrt for adam, linear for sgd or where batchScaling says so).
   const scaled = syntheticConfig({ optimizer: { name: "adam", lr: 1e-3, baseBatch: 32 } });
-  assert.equal(suggestConfig(scaled, 40, 3e-3).config.optimizer.lr, 6e-3);
+  assert.equal(suggestConfig(scaled, 40, 3e-3).config.optimizer.lr, 3e-3 / Math.sqrt(16 / 32));
+  const linear = syntheticConfig({
+    optimizer: { name: "adam", lr: 1e-3, baseBatch: 32, batchScaling: "linear" },
+  });
+  assert.equal(suggestConfig(linear, 40, 3e-3).config.optimizer.lr, 6e-3);
+  const sgd = syntheticConfig({ optimizer: { name: "sgd", lr: 1e-2, baseBatch: 32 } });
+  assert.equal(suggestConfig(sgd, 40, 3e-3).config.optimizer.lr, 6e-3);
 });
 
 Deno.test("suggestConfig sets the maxLr of the config's own onecycle, which sets the rates, not optimizer.lr", () => {

@@ -8,7 +8,13 @@
  *
  * @module
  */
-import { type ConfigWarning, parseConfig, type RunConfig, type RunConfigInput } from "../config.ts";
+import {
+  type ConfigWarning,
+  learningRateScale,
+  parseConfig,
+  type RunConfig,
+  type RunConfigInput,
+} from "../config.ts";
 import { checkArgument, checkOptionNames, isObject } from "../option_names.ts";
 import { AnnealError } from "../errors.ts";
 import { applyParams, type Params } from "../sweeps/space.ts";
@@ -239,9 +245,9 @@ function rateChangeOf(config: RunConfig, value: number): Change {
 }
 
 /**
- * The batch from which the run scales `optimizer.lr` itself (`optimizer.baseBatch`, linear
- * scaling to its effective batch); undefined without one, and under onecycle, whose `maxLr` sets
- * the rates unscaled.
+ * The batch from which the run scales `optimizer.lr` itself (`optimizer.baseBatch`, scaled to
+ * its effective batch by `optimizer.batchScaling`'s rule); undefined without one, and under
+ * onecycle, whose `maxLr` sets the rates unscaled.
  */
 function selfScaledFrom(config: RunConfig): number | undefined {
   if (rateSetting(config).oneCycle) return undefined;
@@ -254,8 +260,7 @@ function selfScaledFrom(config: RunConfig): number | undefined {
  */
 function trainAt(config: RunConfig, rate: number): Change {
   const baseBatch = selfScaledFrom(config);
-  const effective = config.batchSize * config.gradientAccumulation;
-  return rateChangeOf(config, round(baseBatch ? rate * baseBatch / effective : rate));
+  return rateChangeOf(config, round(baseBatch ? rate / learningRateScale(config) : rate));
 }
 
 /**
@@ -377,10 +382,8 @@ function stages(
         if (total < 2) return Promise.resolve([]);
         // Away from onecycle the optimizer's lr sets the rates: start from onecycle's peak (the
         // rate the optimizer saw, so baseBatch scaling is undone).
-        const baseBatch = (config.optimizer as { baseBatch?: number }).baseBatch;
-        const effective = config.batchSize * config.gradientAccumulation;
         const peak = rate.oneCycle && rate.value !== undefined && rate.value > 0
-          ? { "optimizer.lr": round(rate.value * (baseBatch ? baseBatch / effective : 1)) }
+          ? { "optimizer.lr": round(rate.value / learningRateScale(config)) }
           : {};
         return Promise.resolve([
           { scheduler: { name: "cosine", tMax: total }, ...peak },

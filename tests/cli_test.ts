@@ -529,6 +529,18 @@ Deno.test("anneal batch-size prints throughput, memory and the scaled LR per bat
   const rows = [...out.stdout.matchAll(/^ +(?:8|16|32) +\S+ +(\S+) /gm)].map((m) => m[1]);
   assert.equal(rows.length, 3, out.stdout);
   for (const cell of rows) assert.match(cell, /^(\d+|\d+\.\d+)$/, out.stdout);
+  assert.match(out.stdout, /^scaled lr: by the linear rule \(lr x batch \/ base;/m);
+  // adam scales by the square root: 0.001 at batch 16 is 0.001414 at 32 (the linear rule, 0.002,
+  // overshoots an adaptive optimizer)
+  const adam = await anneal(
+    "batch-size",
+    ...["--set", "backend=cpu", "--set", "optimizer.name=adam", "--set", "optimizer.lr=0.001"],
+    ...["--sizes", "32", "--steps", "1"],
+  );
+  assert.equal(adam.code, 0, adam.stderr);
+  assert.match(adam.stdout, /^ +32 +\S+ +\S+ +\S+ +0\.001414 +yes$/m, adam.stdout);
+  assert.match(adam.stdout, /^scaled lr: by the sqrt rule \(lr x sqrt\(batch \/ base\);/m);
+  assert.match(adam.stdout, /--set batchSize=32 --set optimizer\.lr=0\.001414$/m);
   const bad = await anneal("batch-size", "--sizes", "8,x");
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--sizes/);

@@ -134,8 +134,9 @@ Deno.test("cyclic: optimizer.baseBatch warns that it scales neither of the cycle
   assert.equal(run.code, 0, run.stderr);
   const output = run.stdout + run.stderr;
   assert.match(output, /but cyclic does not use optimizer\.lr/);
+  // adam scales by the square-root rule: x sqrt(2)
   assert.match(
     output,
-    /--set scheduler\.baseLr=0\.002 --set scheduler\.maxLr=0\.04 \(each x 16 \/ 8\)/,
+    /--set scheduler\.baseLr=0\.00141421 --set scheduler\.maxLr=0\.0282843 \(each x sqrt\(16 \/ 8\)\)/,
   );
 });

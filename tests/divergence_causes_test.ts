@@ -140,7 +140,7 @@ Deno.test("a divergence's hint divides the run's optimizer.lr by 10, not the rat
     assert.equal(result.status, "diverged", JSON.stringify(config));
     return result;
   };
-  // the linear scaling rule trains at 16x optimizer.lr (batch 16 over baseBatch 1): the step's
+  // sgd's linear scaling rule trains at 16x optimizer.lr (batch 16 over baseBatch 1): the step's
   // rate was 3.2, and a tenth of it set as optimizer.lr (0.32) would have raised the rate
   const scaled = await diverge({ epochs: 3, optimizer: { name: "sgd", lr: 0.2, baseBatch: 1 } });
   assert.match(scaled.hint ?? "", /divide by 10 \(--set optimizer\.lr=0\.02\)/);

@@ -84,7 +84,7 @@ Deno.test("anneal schedule -c previews the config's own schedule at the rate tra
         scheduler: { name: "step", stepSize: 2, gamma: 0.5 },
       }),
     );
-    // optimizer.lr 0.1 scaled to the batch of 16 by the linear scaling rule: 0.05
+    // optimizer.lr 0.1 scaled to the batch of 16 by sgd's linear scaling rule: 0.05
     const out = await anneal("schedule", "-c", config, "--steps", "4", "--json");
     assert.equal(out.code, 0, out.stderr);
     assert.deepEqual(JSON.parse(out.stdout), [0.05, 0.05, 0.025, 0.025]);

@@ -1,5 +1,5 @@
 /**
- * `anneal batch-size`: throughput, memory and the linearly scaled LR per batch size.
+ * `anneal batch-size`: throughput, memory and the scaled LR per batch size.
  *
  * @module
  */
@@ -109,6 +109,11 @@ export async function batchSizeCommand(options: BatchSizeCommandOptions): Promis
       );
   }
   if (options.json) return result.largest === undefined ? 1 : 0;
+  console.log(
+    `scaled lr: by the ${result.scaling} rule (${
+      result.scaling === "sqrt" ? "lr x sqrt(batch / base)" : "lr x batch / base"
+    }; optimizer.batchScaling sets it, linear or sqrt)`,
+  );
   console.log(
     `backend ${result.backend}: largest batch that fits ${result.largest ?? "none"}, fastest ${
       result.fastest ?? "-"

@@ -169,7 +169,11 @@ function drawOptimizer(draw: Draw, name: string): Spec {
   if (draw.chance(0.15)) {
     spec.paramGroups = [{ match: "^head/", lrMultiplier: draw.pick([0.5, 2]) }];
   }
-  if (draw.chance(0.1)) spec.baseBatch = draw.pick([4, 16]);
+  if (draw.chance(0.1)) {
+    spec.baseBatch = draw.pick([4, 16]);
+    // the rule the optimizer scales by by default (linear for sgd, sqrt else), or the other one
+    if (draw.chance(0.5)) spec.batchScaling = draw.pick(["linear", "sqrt"]);
+  }
   return spec;
 }
 
