@@ -9,6 +9,7 @@
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { AnnealError } from "../errors.ts";
 import { checkArgument } from "../option_names.ts";
+import { showValue } from "../zod_paths.ts";
 
 /** What {@linkcode clipGradNorm} returns; the caller owns (and disposes) every tensor. */
 export interface ClipResult {
@@ -151,8 +152,19 @@ export class AutoClip {
     for (const norm of norms) this.observe(norm);
   }
 
-  /** Records one gradient norm. */
+  /**
+   * Records one gradient norm. A non-finite one (a step that overflowed) is not recorded; a
+   * negative one, which no norm is, or a value not a number, is an `AnnealError` (`usage`): it
+   * would have lowered the threshold below every real norm.
+   */
   observe(norm: number): void {
+    if (typeof norm !== "number" || norm < 0) {
+      throw new AnnealError(
+        "usage",
+        `Cannot observe the gradient norm ${showValue(norm)}: a norm is >= 0`,
+        { hint: "pass the gradient's norm (clipGradNorm's totalNorm), not a loss or a change" },
+      );
+    }
     if (!Number.isFinite(norm)) return;
     let low = 0;
     let high = this.#sorted.length;

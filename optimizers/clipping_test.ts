@@ -127,6 +127,17 @@ Deno.test("AutoClip has no threshold before observing and ignores non-finite nor
   autoClip.observe(Number.NaN);
   autoClip.observe(Infinity);
   assert.equal(autoClip.threshold(), undefined);
+  // a negative norm (a loss or a change passed by mistake) is refused: recorded, it became the
+  // 10th percentile, a threshold below every real norm that clipped each step to -1's size
+  for (const bad of [-1, "3" as unknown as number]) {
+    assert.throws(
+      () => autoClip.observe(bad),
+      (error) =>
+        error instanceof AnnealError && error.code === "usage" &&
+        error.message.startsWith(`Cannot observe the gradient norm ${JSON.stringify(bad)}`),
+    );
+  }
+  assert.equal(autoClip.threshold(), undefined);
   assert.throws(
     () => new AutoClip(101),
     /'percentile' must be in \[0, 100\], current value is 101/,

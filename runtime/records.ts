@@ -52,8 +52,26 @@ export function trainableConfig(config: RunConfig): Omit<RunConfig, "sweep"> {
   return trainable;
 }
 
-/** A fresh run id: UTC date and time plus a short random suffix. */
+/**
+ * A fresh run id: UTC date and time plus a short random suffix, after `name` when given. The id
+ * names the run's directory, so `name` is a file name's part: letters, digits, `.`, `_` and `-`,
+ * starting with a letter or digit, as a config's `name` (anything else, a `/` above all, which
+ * would nest the run in a directory of its own, is an `AnnealError`, `config`).
+ */
 export function newRunId(name?: string): string {
+  if (
+    name !== undefined && (typeof name !== "string" || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name))
+  ) {
+    throw new AnnealError(
+      "config",
+      `Cannot make a run id from the name ${showValue(name)}: a run's id names its directory`,
+      {
+        where: "name",
+        hint: "use letters, digits, '.', '_' or '-', starting with a letter or digit " +
+          "(e.g. 'mlp-adam')",
+      },
+    );
+  }
   const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
   const suffix = crypto.randomUUID().slice(0, 4);
   return name ? `${name}-${stamp}-${suffix}` : `${stamp}-${suffix}`;

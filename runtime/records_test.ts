@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { AnnealError } from "../errors.ts";
 import { parseConfig } from "../config.ts";
 import { checkCheckpointConfig } from "./resume.ts";
-import { checkRunId, recordedConfig, RunWriter } from "./records.ts";
+import { checkRunId, newRunId, recordedConfig, RunWriter } from "./records.ts";
 
 Deno.test("checkRunId refuses paths and non-strings (plain JavaScript: train(c, { resume: 5 }))", () => {
   assert.equal(checkRunId("20261201-162343-5e71"), "20261201-162343-5e71");
@@ -78,5 +78,20 @@ Deno.test("RunWriter into a run directory removed meanwhile says which file, tha
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("newRunId puts a name before the stamp, and refuses one that is no part of a file name", () => {
+  assert.match(newRunId(), /^\d{8}-\d{6}-[0-9a-f]{4}$/);
+  assert.match(newRunId("mlp-adam.2"), /^mlp-adam\.2-\d{8}-\d{6}-[0-9a-f]{4}$/);
+  // ("a/b" made the id "a/b-...": the run landed in a directory a/ of its own)
+  for (const name of ["a/b", "..", "", "x\\y", " lead", 5 as unknown as string]) {
+    assert.throws(
+      () => newRunId(name),
+      (error) =>
+        error instanceof AnnealError && error.code === "config" && error.where === "name" &&
+        error.message.startsWith("Cannot make a run id from the name"),
+      String(name),
+    );
   }
 });
