@@ -41,7 +41,8 @@ function idxError(message: string, file: string, offset: number, hint: string): 
  * Decodes IDX bytes, refusing a rank not in `expectedRank` (one rank or several); errors name the
  * file and the byte offset (of the decompressed data for gzipped files). With `maxItems`, only the
  * first `maxItems` items (images, labels) are decoded, and need to be there: `dims` stays the
- * header's.
+ * header's. Bytes after the data are refused where every item is read (`fileLength`, the whole
+ * file's, where `bytes` holds only what its items need).
  *
  * @example
  * ```ts
@@ -56,6 +57,7 @@ export function parseIdx(
   file: string,
   expectedRank?: number | readonly number[],
   maxItems?: number,
+  fileLength: number = bytes.length,
 ): IdxArray {
   if (maxItems !== undefined && !(Number.isInteger(maxItems) && maxItems >= 0)) {
     throw new AnnealError("internal", `Cannot read IDX file: maxItems ${maxItems} is not a count`, {
@@ -128,6 +130,19 @@ export function parseIdx(
       file,
       bytes.length,
       "re-download the file; it was cut short",
+    );
+  }
+  if (items === dims[0] && fileLength > headerSize + size) {
+    // (bytes after the data: a header whose dimensions are not the data's, 27x27 images of 28x28
+    // pixels read as shifted rows, or two files written one after the other; read whole only:
+    // with maxItems a gzipped file is gunzipped no further than its items)
+    throw idxError(
+      `${fileLength - headerSize - size} bytes after the data: the header's dimensions ` +
+        `${dims.join("x")} take ${headerSize + size} bytes, the file has ${fileLength}`,
+      file,
+      headerSize + size,
+      "check that the header's dimensions are the data's (count x rows x columns), and that " +
+        "the file holds one array",
     );
   }
   return { dims, data: bytes.subarray(headerSize, headerSize + size), path: file };
@@ -207,7 +222,7 @@ async function gunzipInChunks(
   file: string,
   pause?: () => Promise<void>,
   maxItems?: number,
-): Promise<Uint8Array> {
+): Promise<{ bytes: Uint8Array; length: number }> {
   const pieces = function* () {
     for (let at = 0; at < compressed.length; at += GUNZIP_CHUNK) {
       yield compressed.subarray(at, at + GUNZIP_CHUNK);
@@ -222,6 +237,7 @@ async function gunzipInChunks(
   let size = 0;
   let pausing = false;
   let needed: number | undefined;
+  let left = false; // (the stream left once maxItems items were out: its length is not known)
   try {
     for await (const chunk of gunzip) {
       if (!out) chunks.push(chunk);
@@ -241,7 +257,10 @@ async function gunzipInChunks(
           }
         }
       }
-      if (maxItems !== undefined && needed !== undefined && size >= needed) break;
+      if (maxItems !== undefined && needed !== undefined && size >= needed) {
+        left = true;
+        break;
+      }
       pausing = true;
       await pause?.();
       pausing = false;
@@ -254,8 +273,10 @@ async function gunzipInChunks(
       cause,
     });
   }
-  // (a stream cut short: the bytes it held, whose length the error names)
-  return out ? out.subarray(0, Math.min(size, out.length)) : concat(chunks, size);
+  // (a stream cut short: the bytes it held, whose length the error names; `length`, the whole
+  // stream's, tells parseIdx of bytes after the data)
+  const bytes = out ? out.subarray(0, Math.min(size, out.length)) : concat(chunks, size);
+  return { bytes, length: left ? bytes.length : size };
 }
 
 /**
@@ -304,7 +325,8 @@ export async function readIdxFile(
     }
   }
   if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
-    bytes = await gunzipInChunks(bytes, used, pause, maxItems);
+    const gunzipped = await gunzipInChunks(bytes, used, pause, maxItems);
+    return parseIdx(gunzipped.bytes, used, expectedRank, maxItems, gunzipped.length);
   }
   return parseIdx(bytes, used, expectedRank, maxItems);
 }

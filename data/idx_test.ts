@@ -89,6 +89,27 @@ Deno.test("a truncated file is an error naming the offset where data ends", asyn
   );
 });
 
+Deno.test("bytes after the data are an error naming where the data ends (a header that is not the data's)", async () => {
+  // 2 labels in the header, 3 in the file (it read the first two and said nothing)
+  const extra = new Uint8Array([0, 0, 8, 1, 0, 0, 0, 2, 7, 9, 4]);
+  assert.throws(
+    () => parseIdx(extra, "labels.idx"),
+    (error: Error) =>
+      /1 bytes after the data: the header's dimensions 2 take 10 bytes, the file has 11/.test(
+        error.message,
+      ) && (error as { where?: string }).where === "labels.idx at byte 10",
+  );
+  // read in part (a data.limit), the items asked for are all a gzip is unpacked for: no error
+  assert.deepEqual([...parseIdx(extra, "labels.idx", 1, 1).data], [7]);
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeFile(`${dir}/labels.gz`, gzipSync(extra));
+    await assertDataError(() => readIdxFile(`${dir}/labels.gz`, 1), /1 bytes after the data/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a rank other than expected is an error (swapped image and label files)", async () => {
   await assertDataError(
     () => readIdxFile(fixture("idx_ok/t10k-labels-idx1-ubyte"), 3),
@@ -135,14 +156,21 @@ Deno.test("readIdxFile gunzips in chunks, awaiting pause between them: the same 
     const members = await readIdxFile(`${dir}/members.gz`, 3);
     assert.deepEqual(new Uint8Array(members.data), raw.subarray(16));
 
-    // bytes past the header's items are left out; a header that claims more items than the
-    // stream holds is refused as cut short, with the length it has, whether it claims one more
-    // (its bytes set aside as they come) or more than any gzip stream of its size can hold
-    // (100 KB more: pieces of the stream past the items)
+    // bytes past the header's items (100 KB more: pieces of the stream past the items) are
+    // refused when the file is read whole, and left unread when only its items are (every one
+    // of them, or fewer); a header that claims more items than the stream holds is refused as
+    // cut short, with the length it has, whether it claims one more (its bytes set aside as
+    // they come) or more than any gzip stream of its size can hold
     const more = new Uint8Array(100_000).map((_, i) => (i * 2654435761) >>> 25);
     await Deno.writeFile(`${dir}/extra.gz`, gzipSync(new Uint8Array([...raw, ...more])));
-    const extra = await readIdxFile(`${dir}/extra.gz`, 3);
-    assert.deepEqual(new Uint8Array(extra.data), raw.subarray(16));
+    await assertDataError(
+      () => readIdxFile(`${dir}/extra.gz`, 3),
+      /100000 bytes after the data: the header's dimensions 400x28x28 take 313616 bytes, the file has 413616/,
+    );
+    for (const items of [n, n - 1]) {
+      const extra = await readIdxFile(`${dir}/extra.gz`, 3, undefined, items);
+      assert.deepEqual(new Uint8Array(extra.data), raw.subarray(16, 16 + items * 784));
+    }
     for (const claimed of [n + 1, 2 ** 31]) {
       const claims = raw.slice();
       new DataView(claims.buffer).setUint32(4, claimed);
