@@ -193,7 +193,10 @@ export interface RunResult {
   test?: Record<string, number>;
   /** The tfjs backend the trainer used. */
   backend?: string;
-  /** Wall time of the run in seconds. */
+  /**
+   * Wall time of the run in seconds, over every process that trained it (a resumed run's counts
+   * the time up to the checkpoint it went on from).
+   */
   seconds: number;
   /** What the curves say (the same as `anneal diagnose`). */
   diagnosis?: Diagnosis;
@@ -796,6 +799,16 @@ async function supervise(
    * write that failed: the writer stops at its first failure, so each one before it landed).
    */
   const written = () => firstWritten || resumeState !== undefined;
+  /**
+   * The run's wall time in seconds, over every process that trained it: a resumed run's adds
+   * this process's to the time its checkpoint holds (`runSeconds`, the time up to it; a
+   * checkpoint of an older anneal holds none, and counts this process only).
+   */
+  const priorSeconds = typeof resumeState?.runSeconds === "number" &&
+      Number.isFinite(resumeState.runSeconds) && resumeState.runSeconds >= 0
+    ? resumeState.runSeconds
+    : 0;
+  const runSeconds = () => priorSeconds + (performance.now() - startedAt) / 1000;
   // The trainer's checkpoints, written on this thread: its file operations go on while the
   // trainer trains, and what the trainer sent is written even if its Worker fails. A failed write
   // ends the run at once (the first one; later checkpoints are dropped).
@@ -1116,7 +1129,7 @@ async function supervise(
       steps: trainerDone.result?.steps ?? progress.steps,
       bestEpoch: trainerDone.result?.bestEpoch ?? reached.bestEpoch,
       metrics: trainerDone.result?.metrics ?? { ...reached.metrics },
-      seconds: (performance.now() - startedAt) / 1000,
+      seconds: runSeconds(),
     }, message);
 
   // A record that cannot be written once the run trains ends it at once, as a checkpoint does,
@@ -1288,7 +1301,12 @@ async function supervise(
       emit(event);
     } else if (message.type === "actor.checkpoint") {
       // with the config it was trained under: a resume refuses a config.json changed since
-      const state: CheckpointState = { ...message.state as CheckpointState, config: recorded };
+      // and the run's time up to it, which a resume goes on counting from
+      const state: CheckpointState = {
+        ...message.state as CheckpointState,
+        config: recorded,
+        runSeconds: runSeconds(),
+      };
       const weights = message.weights as WeightMap;
       if (message.files.includes("last")) lastQueued = true;
       if (state.bestEpoch !== undefined) reached.bestEpoch = state.bestEpoch as number | null;
@@ -1322,7 +1340,7 @@ async function supervise(
             ? "it ended before its first checkpoint: start it again (anneal train -c " +
               `${shellWord(`${runDir}/config.json`)})`
             : `resume it: \`${resumeCommand(runId, config.runsDir)}\``,
-          seconds: (performance.now() - startedAt) / 1000,
+          seconds: runSeconds(),
         });
       }
     }
@@ -1623,6 +1641,8 @@ interface ResumeState {
   bestEpoch?: number | null;
   /** Where the checkpoint was taken within an epoch (a run stopped there): not at its end. */
   within?: unknown;
+  /** The run's wall time up to the checkpoint, in seconds (absent from an older anneal's). */
+  runSeconds?: unknown;
 }
 
 /**

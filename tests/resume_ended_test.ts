@@ -198,3 +198,27 @@ Deno.test("a run killed at its end whose checkpoint (an older anneal's) keeps no
   await saveCheckpoint(last, { ...state, clipMonitor: older }, weights);
   await resumeKilled(dir, first);
 });
+
+Deno.test("a resumed run's seconds count every process's wall time: the checkpoint holds the time up to it", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const first = await trainCollect({ runsDir: dir, epochs: 4 }, { runId: "timed" });
+  assert.equal(first.result.status, "completed", first.result.reason);
+  const { state } = await loadCheckpoint(`${first.result.runDir}/checkpoints/last.ckpt`);
+  const before = state.runSeconds as number;
+  assert.ok(before > 0 && before <= first.result.seconds, `${before} of ${first.result.seconds}`);
+  // trained on for 2 epochs more: the time up to the checkpoint, and this process's (its
+  // seconds used to be this process's alone)
+  const started = performance.now();
+  const longer = await trainCollect({ runsDir: dir, epochs: 6 }, { resume: "timed" });
+  const wall = (performance.now() - started) / 1000;
+  assert.equal(longer.result.epochs, 6, longer.result.reason);
+  assert.ok(
+    longer.result.seconds > before && longer.result.seconds <= before + wall,
+    `${longer.result.seconds}: ${before} before, ${wall} for the resume`,
+  );
+  const summary = JSON.parse(await Deno.readTextFile(`${first.result.runDir}/summary.json`));
+  assert.equal(summary.seconds, longer.result.seconds);
+  const after = await loadCheckpoint(`${first.result.runDir}/checkpoints/last.ckpt`);
+  assert.ok((after.state.runSeconds as number) > before);
+});
