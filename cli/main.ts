@@ -210,7 +210,12 @@ Examples:
       ]),
     )
     .option("--plot <file.svg>", "where to write loss vs LR (default: in the test's run directory)")
-    .option("--apply", "write the suggestion (and schedule) into the config file")
+    .option(
+      "--apply",
+      "write the suggestion (and schedule) into the config file, if the test calls it reliable " +
+        "(else exit 1, the file unchanged)",
+    )
+    .option("--force", "with --apply: write an unreliable suggestion too")
     .option("--json", "print the result as JSON")
     .addHelpText(
       "after",

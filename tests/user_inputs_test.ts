@@ -441,7 +441,7 @@ Deno.test("a config file's \"$schema\" (the editor's link to anneal schema's out
   assert.equal(trained.code, 0, trained.stderr);
   const [run] = [...Deno.readDirSync(runs.dir)].filter((e) => e.isDirectory).map((e) => e.name);
   assert.ok(!("$schema" in JSON.parse(await Deno.readTextFile(`${runs.dir}/${run}/config.json`))));
-  const applied = await anneal("lr-find", "-c", file, "--iterations", "20", "--apply");
+  const applied = await anneal("lr-find", "-c", file, "--iterations", "20", "--apply", "--force");
   assert.equal(applied.code, 0, applied.stderr);
   const written = JSON.parse(await Deno.readTextFile(file));
   assert.equal(written.$schema, "./anneal.schema.json");
@@ -463,7 +463,7 @@ Deno.test("lr-find's 'to use it' keeps the --sets the test ran with (but those t
   assert.doesNotMatch(found.stdout, /optimizer\.lr=0\.5/, "the suggestion replaces the user's lr");
   const config = `${runs.dir}/config.json`;
   await Deno.writeTextFile(config, JSON.stringify({ epochs: 2 }));
-  const applied = await anneal("lr-find", "-c", config, ...sets, "--apply");
+  const applied = await anneal("lr-find", "-c", config, ...sets, "--apply", "--force");
   assert.equal(applied.code, 0, applied.stderr);
   assert.match(
     applied.stdout,

@@ -33,6 +33,8 @@ export interface LrFindCommandOptions {
   schedule?: "onecycle" | "warmupCosine";
   plot?: string;
   apply?: boolean;
+  /** With `apply`: write a suggestion the test calls unreliable too. */
+  force?: boolean;
   json?: boolean;
 }
 
@@ -45,6 +47,13 @@ export async function lrFindCommand(options: LrFindCommandOptions): Promise<numb
       {
         hint: "anneal lr-find -c config.json --apply",
       },
+    );
+  }
+  if (options.force && !options.apply) {
+    throw new AnnealError(
+      "usage",
+      "--force writes an unreliable suggestion with --apply, and does nothing without it",
+      { hint: "anneal lr-find -c config.json --apply --force" },
     );
   }
   const config = await loadConfig(options.config, options.set);
@@ -168,7 +177,11 @@ async function runTest(
   const plot = options.plot ?? `${runDir}/lr_find.svg`;
   if (options.plot) await writeFlagFile("--plot", options.plot, await lrFindSvg(result));
 
-  if (options.apply) {
+  // An unreliable suggestion is not written unless forced: the curve did not pin a rate down,
+  // and a config file rewritten with one trains at a rate nothing vouches for.
+  const unreliable = result.agreement.verdict === "unreliable";
+  const applied = options.apply === true && (!unreliable || options.force === true);
+  if (applied) {
     const updated = applyOverrides(
       await readConfigFile(options.config!),
       result.suggestedOverrides,
@@ -190,8 +203,13 @@ async function runTest(
         runDir,
         plot,
         suggestedOverrides: result.suggestedOverrides,
+        ...(options.apply && { applied }),
       }),
     );
+    if (options.apply && !applied) {
+      console.error(notApplied(options.config!, result.runs.length > 1));
+      return 1;
+    }
     return 0;
   }
   console.log(
@@ -234,9 +252,15 @@ async function runTest(
   const kept = keptOverrides(options.set, result.suggestedOverrides);
   const set = [...kept, ...result.suggestedOverrides].map((o) => `--set ${shellQuote(o)}`)
     .join(" ");
+  if (options.apply && !applied) {
+    console.log(`to use it: anneal train -c ${shellWord(options.config!)} ${set}`);
+    console.error(notApplied(options.config!, result.runs.length > 1));
+    return 1;
+  }
   console.log(
     options.apply
-      ? `applied to ${options.config}: ${result.suggestedOverrides.join(", ")}` +
+      ? `applied to ${options.config}${unreliable ? " (unreliable, as --force asked)" : ""}: ` +
+        `${result.suggestedOverrides.join(", ")}` +
         (kept.length > 0
           ? `; the test ran with ${kept.map((o) => `--set ${shellQuote(o)}`).join(" ")}, ` +
             "which the file does not hold: train with them too"
@@ -244,6 +268,14 @@ async function runTest(
       : `to use it: anneal train ${options.config ? `-c ${shellWord(options.config)} ` : ""}${set}`,
   );
   return 0;
+}
+
+/** Why `--apply` left the config file as it was, and the ways on. */
+function notApplied(config: string, repeated: boolean): string {
+  return `anneal: not applied to ${config}: the suggestion is unreliable (the reasons are ` +
+    `above), so the file is left as it was; ${
+      repeated ? "" : "rerun with --repeats 3, "
+    }compare the candidates in a short sweep, or write it anyway with --apply --force`;
 }
 
 /**
