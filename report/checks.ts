@@ -138,6 +138,11 @@ export const OVERFIT_NOISE = 2;
 export const SPIKE_FACTOR = 10;
 /** Steps in the rolling median that a norm is compared with. */
 export const SPIKE_WINDOW = 25;
+/**
+ * A spike also reaches this fraction of the median norm of the run's first steps (its first
+ * epoch, or tenth): below, it is the noise of a run that has converged.
+ */
+export const SPIKE_FLOOR = 0.1;
 /** Many clipped: more than this fraction of steps had their gradient clipped. */
 export const CLIPPED_FRACTION = 0.5;
 

@@ -20,6 +20,7 @@ import {
   OVERFIT_RISE,
   setText,
   SPIKE_FACTOR,
+  SPIKE_FLOOR,
   SPIKE_WINDOW,
   unfinished,
 } from "./checks.ts";
@@ -155,12 +156,17 @@ export function checkGradientSpikes({ record, lr, rate }: Curves): Finding | und
     steps.findIndex((s) => s.epoch !== firstEpoch),
     Math.ceil(steps.length / 10),
   );
+  // A norm under a tenth of those the run started with moves the weights less than its first
+  // steps did: the noise of a run that has converged (norms of 1e-4 after 3, a "spike" to 0.003),
+  // whatever its ratio to the norms just before; clipping there (at their 90th percentile, 2e-4)
+  // stalled the same run at chance.
+  const floor = SPIKE_FLOOR * median(steps.slice(0, Math.max(warm, 1)).map((s) => s.gradNorm!));
   const spikes: { step: number; norm: number; median: number }[] = [];
   for (let i = Math.max(warm, SPIKE_WINDOW); i < steps.length; i++) {
     const recent = median(steps.slice(i - SPIKE_WINDOW, i).map((s) => s.gradNorm!));
     // over a zero median (gradients that vanished: a loss fitted exactly) any norm is "x times"
     // it: no spike to read
-    if (recent > 0 && steps[i].gradNorm! > factor * recent) {
+    if (recent > 0 && steps[i].gradNorm! > factor * recent && steps[i].gradNorm! >= floor) {
       spikes.push({ step: steps[i].step, norm: steps[i].gradNorm!, median: recent });
     }
   }

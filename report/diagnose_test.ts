@@ -754,6 +754,17 @@ Deno.test("gradientSpikes: one norm 50x its recent median is found, with a clip 
   assert.deepEqual(d.findings[0].set, ["clipping.maxNorm=1.2"]);
 });
 
+Deno.test("gradientSpikes: a converged run's noise is no spike, however far above the norms before it", () => {
+  // a CNN that fitted its data: norms ~3 in its first epoch, ~1e-4 after, a step at 0.0034 (34x
+  // the median): read as a spike, with clipping.maxNorm=2e-4 suggested, which stalled the same
+  // run at chance (it clips the first steps' norms of 3 to 2e-4)
+  const steps = syntheticSteps(200, 20, (s) => s < 20 ? 3 : s === 150 ? 0.0034 : 1e-4);
+  assert.deepEqual(kinds(diagnose(syntheticRun(decay(10), { steps }))), ["healthy"]);
+  // the same spike where the first norms were of its size is one
+  const alike = syntheticSteps(200, 20, (s) => s < 20 ? 0.01 : s === 150 ? 0.0034 : 1e-4);
+  assert.deepEqual(kinds(diagnose(syntheticRun(decay(10), { steps: alike }))), ["gradientSpikes"]);
+});
+
 Deno.test("gradientSpikes: large norms in the first epoch are warm-up, not spikes", () => {
   const steps = syntheticSteps(200, 20, (s) => (s < 20 ? 40 / (s + 1) : 0.5));
   assert.deepEqual(kinds(diagnose(syntheticRun(decay(10), { steps }))), ["healthy"]);
