@@ -211,6 +211,8 @@ export function observeSteps(
     const median = next.maximize
       ? percentile(next.norms.slice(-RECENT_NORMS), 50)
       : sortedPercentile(next.sorted, 50);
+    // the threshold the trainer clipped this step at (a window of an older sender: the fixed one)
+    if (message.thresholds) next.threshold = message.thresholds[i] ?? undefined;
     if (
       median !== null && next.norms.length >= SPIKE_WARMUP && norm > clipping.spikeFactor * median
     ) {
@@ -223,11 +225,9 @@ export function observeSteps(
         }x the median ${formatNumber(median)}${
           next.maximize ? ` of the last ${RECENT_NORMS} steps` : ""
         }`,
-        hint: "clip gradients (--set clipping.maxNorm=1), lower the learning rate, or add warmup",
+        hint: spikeHint(next, norm),
       });
     }
-    // the threshold the trainer clipped this step at (a window of an older sender: the fixed one)
-    if (message.thresholds) next.threshold = message.thresholds[i] ?? undefined;
     if (next.threshold !== undefined && norm > next.threshold) next.clipped++;
     next.ema = next.ema === null ? norm : 0.98 * next.ema + 0.02 * norm;
     next.max = Math.max(next.max, norm);
@@ -236,6 +236,28 @@ export function observeSteps(
   next.lastStep = message.fromStep + message.gradNorms.length - 1;
   out.events.push(stats(next, next.lastStep));
   return [next, out];
+}
+
+/**
+ * What to do about a spike of `norm`: clip at the 90th percentile of the norms so far (a fixed 1
+ * was as likely to clip every step as none); where the step was clipped already, the rate or a
+ * warmup; where the clip is above the spike, a lower one.
+ */
+function spikeHint(state: ClipMonitorState, norm: number): string {
+  const p90 = state.maximize
+    ? percentile(state.norms.slice(-RECENT_NORMS), 90)
+    : sortedPercentile(state.sorted, 90);
+  const threshold = state.threshold;
+  if (threshold === undefined) {
+    return `clip gradients (--set clipping.maxNorm=${
+      p90 === null ? 1 : Number(p90.toPrecision(2))
+    }, the 90th percentile of the norms so far), lower the learning rate, or add warmup`;
+  }
+  return norm > threshold
+    ? `the step was clipped to ${formatNumber(threshold)}; if spikes recur, lower the learning ` +
+      "rate or add warmup"
+    : `the clip, ${formatNumber(threshold)}, is above it: lower it (clipping.maxNorm), lower the ` +
+      "learning rate, or add warmup";
 }
 
 /**

@@ -48,8 +48,29 @@ Deno.test("the clip monitor tracks norms, the clipped fraction, and flags spikes
   const warning = out.events.find((e) => e.type === "warning") as { message: string; hint: string };
   // (the norms as every command prints one: formatNumber's 4 significant digits, no padding)
   assert.equal(warning.message, "gradient-norm spike at step 30: 50 is 33.3x the median 1.5");
-  assert.match(warning.hint, /clipping\.maxNorm/);
+  // clipped at maxNorm 1.5 already: the rate or a warmup (it said "--set clipping.maxNorm=1",
+  // a setting the run had, at a value picked from nothing)
+  assert.equal(
+    warning.hint,
+    "the step was clipped to 1.5; if spikes recur, lower the learning rate or add warmup",
+  );
   assert.equal(state.spikes, 1);
+  // unclipped: a clip at the 90th percentile of the norms so far (2 here)
+  const none = ClippingSchema.parse({});
+  const [unclipped] = observeSteps(none, initClipMonitor(none, 16), window(0, norms));
+  const [, spiked] = observeSteps(none, unclipped, window(30, [50]));
+  assert.match(
+    (spiked.events.find((e) => e.type === "warning") as { hint: string }).hint,
+    /^clip gradients \(--set clipping\.maxNorm=2, the 90th percentile of the norms so far\)/,
+  );
+  // a clip above the spike lets it through
+  const high = ClippingSchema.parse({ maxNorm: 100 });
+  const [below] = observeSteps(high, initClipMonitor(high, 16), window(0, norms));
+  const [, through] = observeSteps(high, below, window(30, [50]));
+  assert.match(
+    (through.events.find((e) => e.type === "warning") as { hint: string }).hint,
+    /^the clip, 100, is above it: lower it \(clipping\.maxNorm\)/,
+  );
   // small norms in exponent form below 1e-3, as formatNumber writes a rate
   const tiny = norms.map((n) => n * 1e-4);
   [state, out] = observeSteps(clipping, initClipMonitor(clipping, 16), window(0, tiny));
