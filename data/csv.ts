@@ -80,6 +80,8 @@ export interface CsvTable {
   targets?: Float32Array;
   /** Label strings (trimmed), when not `numericTarget`. */
   labels?: string[];
+  /** The line each of `labels` is on (1-based), for errors that name one. */
+  labelLines?: number[];
   /** What in the file is likely a mistake, though it reads (a header of numbers). */
   warnings: DataWarning[];
 }
@@ -287,7 +289,11 @@ class FloatBlocks {
 
 /** Builds a {@linkcode CsvTable} from a scanner's fields: numbers go straight from bytes to floats. */
 class TableBuilder implements CsvSink {
-  readonly #decoder = new TextDecoder();
+  /** UTF-8 that refuses bytes no UTF-8 text has (a Latin-1 `é`), see {@linkcode #text}. */
+  readonly #decoder = new TextDecoder("utf-8", { fatal: true });
+  readonly #lenient = new TextDecoder();
+  /** The first text field of the current record that is not UTF-8: refused when it ends. */
+  #notUtf8: { column: number; byte: number } | undefined;
   readonly #file: string;
   readonly #options: CsvReadOptions;
   readonly #limit: number;
@@ -297,6 +303,8 @@ class TableBuilder implements CsvSink {
   readonly x = new FloatBlocks();
   readonly targets = new FloatBlocks();
   readonly labels: string[] = [];
+  /** The line of each of `labels`. */
+  readonly labelLines: number[] = [];
   readonly warnings: DataWarning[] = [];
   /** The first record's fields, as text (the header, or the row that fixes the column count). */
   #first: string[] = [];
@@ -346,7 +354,7 @@ class TableBuilder implements CsvSink {
   field(bytes: Uint8Array, start: number, end: number): void {
     const column = this.#column++;
     if (this.columns === undefined) {
-      this.#first.push(this.#decoder.decode(bytes.subarray(start, end)));
+      this.#first.push(this.#text(bytes, start, end, column));
     } else if (column >= this.columns.length) {
       return; // a ragged row: reported when it ends
     } else {
@@ -371,12 +379,27 @@ class TableBuilder implements CsvSink {
       let text = "";
       for (let i = start; i < end; i++) {
         const byte = bytes[i];
-        if (byte >= 0x80) return this.#decoder.decode(bytes.subarray(start, end)).trim();
+        if (byte >= 0x80) return this.#text(bytes, start, end, this.#column - 1).trim();
         text += String.fromCharCode(byte);
       }
       return text.trim();
     }
-    return this.#decoder.decode(bytes.subarray(start, end)).trim();
+    return this.#text(bytes, start, end, this.#column - 1).trim();
+  }
+
+  /**
+   * A text field as UTF-8. Bytes that are not (a file saved as Latin-1 or Windows-1252) are
+   * refused when the record ends, with its line: decoded leniently, `né` and `nè` both read
+   * `n\uFFFD`, one class.
+   */
+  #text(bytes: Uint8Array, start: number, end: number, column: number): string {
+    const field = bytes.subarray(start, end);
+    try {
+      return this.#decoder.decode(field);
+    } catch {
+      this.#notUtf8 ??= { column, byte: field.find((b) => b >= 0x80) ?? 0 };
+      return this.#lenient.decode(field);
+    }
   }
 
   #target(bytes: Uint8Array, start: number, end: number, column: number): void {
@@ -384,10 +407,11 @@ class TableBuilder implements CsvSink {
       this.targets.push(this.#number(bytes, start, end, column));
       return;
     }
-    const label = this.#decoder.decode(bytes.subarray(start, end)).trim();
+    const label = this.#text(bytes, start, end, column).trim();
     // a missing label is no class of its own: reported with its line when the record ends (or,
-    // with missing "drop", its row left out)
-    if (label === "") this.#empty(column, "");
+    // with missing "drop", its row left out); R's NA, pandas' NaN and the other markers a numeric
+    // cell takes for one are missing labels too, as pandas reads them (they were classes)
+    if (label === "" || isMissingMarker(label)) this.#empty(column, label);
     this.labels.push(label);
   }
 
@@ -408,6 +432,7 @@ class TableBuilder implements CsvSink {
     const count = this.#column;
     this.#column = 0;
     const where = `${this.#file}:${line}`;
+    if (this.#notUtf8) throw this.#notUtf8Error(this.#notUtf8, where);
     if (this.columns === undefined) return this.#firstRecord(line);
     if (count !== this.columns.length) {
       throw new AnnealError(
@@ -427,10 +452,21 @@ class TableBuilder implements CsvSink {
       const name = this.columns[column];
       const target = column === this.targetIndex;
       if (target && !this.#options.numericTarget) {
+        const marker = text.trim();
         throw new AnnealError(
           "data",
-          `Cannot read CSV: the label column '${name}' is empty`,
-          { where, hint: `fill in the row's label, or drop the row (${DROP_EMPTY_TARGETS})` },
+          marker === ""
+            ? `Cannot read CSV: the label column '${name}' is empty`
+            : `Cannot read CSV: the label column '${name}' holds '${marker}', which marks a ` +
+              "missing value",
+          {
+            where,
+            hint: `fill in the row's label, or drop the row (${DROP_EMPTY_TARGETS})` +
+              (marker === ""
+                ? ""
+                : `; if '${marker}' names a class, give it another name (anneal, as pandas, ` +
+                  "reads it as no label)"),
+          },
         );
       }
       if (this.#kinds[column] === CATEGORICAL) {
@@ -451,8 +487,26 @@ class TableBuilder implements CsvSink {
     }
     const categories = this.#categoryList;
     for (let i = 0; i < categories.length; i++) categories[i].keep(line);
+    if (!this.#options.numericTarget) this.labelLines.push(line);
     this.n++;
     return this.n < this.#limit;
+  }
+
+  /** The error for a field that is not UTF-8, at `where`. */
+  #notUtf8Error({ column, byte }: { column: number; byte: number }, where: string): AnnealError {
+    const name = this.columns?.[column];
+    return new AnnealError(
+      "data",
+      `Cannot read CSV: ${
+        name === undefined ? "the header" : `column '${name}'`
+      } holds the byte 0x${byte.toString(16)}, which is no UTF-8 text: the file is in another ` +
+        "encoding (Latin-1, Windows-1252), whose letters would read alike",
+      {
+        where,
+        hint: `convert it to UTF-8 (iconv -f LATIN1 -t UTF-8 '${this.#file}' > data.csv; ` +
+          '-f CP1252 for Windows\' encoding), or save it as "CSV UTF-8"',
+      },
+    );
   }
 
   /** Leaves the current row out (missing "drop"): its values already read are taken back. */
@@ -492,7 +546,7 @@ class TableBuilder implements CsvSink {
   #number(bytes: Uint8Array, start: number, end: number, column: number): number {
     const value = parseFloat32Bytes(bytes, start, end);
     if (value === value) return value;
-    const text = this.#decoder.decode(bytes.subarray(start, end));
+    const text = this.#text(bytes, start, end, column);
     if (text.trim() === "" || isMissingMarker(text)) {
       this.#empty(column, text);
       return NaN; // (filled, with missing "mean"; else its row is left out or refused)
@@ -701,6 +755,7 @@ export async function readCsv(
     emptyCells: table.emptyCells(),
     targets: options.numericTarget ? table.targets.take() : undefined,
     labels: options.numericTarget ? undefined : table.labels,
+    labelLines: options.numericTarget ? undefined : table.labelLines,
     warnings: table.warnings,
   };
 }

@@ -31,8 +31,8 @@ export const DROP_EMPTY_TARGETS = 'data.missing "drop" leaves rows with a missin
 /**
  * What a numeric cell may hold for "no value", besides nothing: R's `NA`, pandas' and numpy's
  * `NaN`, SQL's `NULL`, Python's `None`, spreadsheets' `#N/A`, and the `?` of many UCI datasets.
- * `data.missing` takes them as it takes an empty cell. (A categorical column's or a label's text
- * is a category whatever it says.)
+ * `data.missing` takes them as it takes an empty cell, in a label column too, as pandas reads
+ * them. (A categorical column's text is a category whatever it says.)
  *
  * @example
  * ```ts

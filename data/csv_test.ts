@@ -226,6 +226,52 @@ Deno.test("an empty label is refused naming its line, not made a class of its ow
   assert.deepEqual(whole.labels, ["a", "b"]);
 });
 
+Deno.test("a label column's missing-value markers (R's NA, pandas' NaN) are missing labels, not classes", async () => {
+  const labels = { ...numeric, target: "species", numericTarget: false };
+  const text = "f,species\n1,a\n2,NA\n3,b\n4, NaN\n";
+  const error = await assertDataError(
+    () => readCsv(once(text), "na.csv", labels),
+    /^Cannot read CSV: the label column 'species' holds 'NA', which marks a missing value$/,
+    /^na\.csv:3$/,
+  );
+  assert.match(error.hint!, /if 'NA' names a class, give it another name/);
+  const dropped = await readCsv(once(text), "na.csv", { ...labels, missing: "drop" });
+  assert.deepEqual(dropped.labels, ["a", "b"]);
+  assert.deepEqual([...dropped.x], [1, 3]);
+});
+
+Deno.test("a file in another encoding than UTF-8 is refused with its line, not read with its letters alike", async () => {
+  const labels = { ...numeric, target: "y", numericTarget: false };
+  // Latin-1: 'n\xe9' and 'n\xe8' both read "n\uFFFD", one class where there were two
+  const latin1 = Uint8Array.from("f,y\n1,n\xe9\n2,n\xe8\n3,no\n", (c) => c.charCodeAt(0));
+  const chunks = async function* () {
+    yield latin1;
+  };
+  const error = await assertDataError(
+    () => readCsv(chunks(), "latin1.csv", labels),
+    /^Cannot read CSV: column 'y' holds the byte 0xe9, which is no UTF-8 text/,
+    /^latin1\.csv:2$/,
+  );
+  assert.match(error.hint!, /iconv -f LATIN1 -t UTF-8 'latin1\.csv'/);
+  // in a categorical column, and in the header, alike
+  const header = Uint8Array.from("f,\xe9t\xe9\n1,a\n", (c) => c.charCodeAt(0));
+  await assertDataError(
+    () =>
+      readCsv(
+        (async function* () {
+          yield header;
+        })(),
+        "h.csv",
+        { ...labels, target: -1 },
+      ),
+    /^Cannot read CSV: the header holds the byte 0xe9/,
+    /^h\.csv:1$/,
+  );
+  // UTF-8's own letters read as they are
+  const utf8 = await readCsv(once("f,y\n1,n\u00e9\n2,n\u00e8\n"), "u.csv", labels);
+  assert.deepEqual(utf8.labels, ["n\u00e9", "n\u00e8"]);
+});
+
 Deno.test("a UTF-16 or binary file is refused as not UTF-8 text, not read as columns full of NULs", async () => {
   const dir = await Deno.makeTempDir({ prefix: "anneal-csv-text-" });
   try {

@@ -10,6 +10,28 @@ import { AnnealError } from "../errors.ts";
 import type { DataWarning } from "./types.ts";
 
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+/** A whole number in digits alone, too long for a float64 to hold every value of. */
+const LONG_INTEGER = /^[+-]?\d{16,}$/;
+
+/**
+ * A numeric label's class: the number it is (`1`, `1.0` and `01` one class), where a float64
+ * holds it; a whole number of 16 digits or more by its digits (ids such as 90000000000000000001
+ * and ...02 are one float64, and were one class).
+ */
+function numericKey(label: string): string {
+  return LONG_INTEGER.test(label) ? BigInt(label).toString() : String(Number(label));
+}
+
+/** The order of two numeric labels' keys: by value, exactly for long whole numbers. */
+function byValue(a: string, b: string): number {
+  if (LONG_INTEGER.test(a) || LONG_INTEGER.test(b)) {
+    if (/^-?\d+$/.test(a) && /^-?\d+$/.test(b)) {
+      const [x, y] = [BigInt(a), BigInt(b)];
+      return x < y ? -1 : x > y ? 1 : 0;
+    }
+  }
+  return Number(a) - Number(b);
+}
 
 /** A few values, as a message lists them. */
 function some(values: string[]): string {
@@ -59,7 +81,7 @@ export function checkClassLabels(
   const numeric = labels.every((label) => NUMBER.test(label));
   const rows = new Map<string, number>();
   for (const label of labels) {
-    const key = numeric ? String(Number(label)) : label;
+    const key = numeric ? numericKey(label) : label;
     rows.set(key, (rows.get(key) ?? 0) + 1);
   }
   const distinct = rows.size;
@@ -67,7 +89,7 @@ export function checkClassLabels(
   const regression = "to predict the number, --set data.task=regression (the default task)";
   if (numeric && labels.some(fractional)) {
     const fractions = [...new Set(labels.filter(fractional))];
-    const once = fractions.some((label) => rows.get(String(Number(label))) === 1);
+    const once = fractions.some((label) => rows.get(numericKey(label)) === 1);
     if (distinct > MAX_FRACTIONAL_CLASSES || once) {
       throw new AnnealError(
         "data",
@@ -104,7 +126,8 @@ export function checkClassLabels(
 /** Sorted class names and a function that encodes labels as class indices. */
 export interface LabelEncoding {
   classes: string[];
-  encode(labels: string[], file: string): Float32Array;
+  /** The labels' classes; one not among them is refused at `file:lines[i]` (without: its row). */
+  encode(labels: string[], file: string, lines?: number[]): Float32Array;
 }
 
 /**
@@ -124,9 +147,9 @@ export function labelEncoding(
   file: string,
 ): LabelEncoding {
   const numeric = labels.every((label) => NUMBER.test(label));
-  const key = numeric ? (label: string) => String(Number(label)) : (label: string) => label;
+  const key = numeric ? numericKey : (label: string) => label;
   const distinct = [...new Set(labels.map(key))];
-  if (numeric) distinct.sort((a, b) => Number(a) - Number(b));
+  if (numeric) distinct.sort(byValue);
   else distinct.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   let classes = distinct;
   if (task === "binary") {
@@ -149,17 +172,22 @@ export function labelEncoding(
   const index = new Map(classes.map((name, i) => [name, i]));
   return {
     classes,
-    encode(values: string[], source: string): Float32Array {
+    encode(values: string[], source: string, lines?: number[]): Float32Array {
       const y = new Float32Array(values.length);
       for (let i = 0; i < values.length; i++) {
         const value = values[i];
-        const found = index.get(numeric && NUMBER.test(value) ? String(Number(value)) : value);
+        const found = index.get(numeric && NUMBER.test(value) ? numericKey(value) : value);
         if (found === undefined) {
+          const line = lines?.[i];
           throw new AnnealError(
             "data",
-            `Cannot encode label '${value}' (data row ${i + 1}): it does not occur in the ` +
-              "training data",
-            { where: source, hint: `use one of the training labels: ${classes.join(", ")}` },
+            `Cannot encode label '${value}'${
+              line === undefined ? ` (data row ${i + 1})` : ""
+            }: it does not occur in the training data`,
+            {
+              where: line === undefined ? source : `${source}:${line}`,
+              hint: `use one of the training labels: ${classes.join(", ")}`,
+            },
           );
         }
         y[i] = found;

@@ -437,7 +437,7 @@ async function loadCsv(spec: ResolvedCsvSpec): Promise<Sources> {
     if (labels) warnings.push(labels);
   }
   const encoding = labelEncoding(table.labels!, spec.task, spec.path);
-  const y = encoding.encode(table.labels!, spec.path);
+  const y = encoding.encode(table.labels!, spec.path, table.labelLines);
   // binary 0/1 labels are two classes whichever the rows hold: a file of 0s only is one class
   const present = spec.task === "binary" ? new Set(y).size : encoding.classes.length;
   if (present < 2) {
@@ -464,7 +464,7 @@ async function loadCsv(spec: ResolvedCsvSpec): Promise<Sources> {
       ...base,
       ...extra,
       x: testTable.x,
-      y: encoding.encode(testTable.labels!, spec.testPath!),
+      y: encoding.encode(testTable.labels!, spec.testPath!, testTable.labelLines),
       n: testTable.n,
     },
     warnings,
