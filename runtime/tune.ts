@@ -1,6 +1,7 @@
 /**
  * `anneal tune`: the seeds' tuning workflow as a staged search. Learning rate first (LR range
- * test, then its neighbours), then batch size with the learning rate scaled linearly, weight
+ * test, then its neighbours), then batch size with the learning rate scaled by the optimizer's
+ * batch-scaling rule (linear for sgd, sqrt for the adaptive optimizers), weight
  * decay, schedule and warmup, clipping, dropout, and last the number of epochs with early
  * stopping. Each stage starts from the best config so far, tries a few changes through full
  * runs, keeps a change only when it improves the validation metric, and reports what it changed
@@ -15,6 +16,7 @@ import {
   type RunConfig,
   type RunConfigInput,
 } from "../config.ts";
+import { batchScalingOf, scaleLearningRate } from "../optimizers/scaling.ts";
 import { checkArgument, checkOptionNames, isObject } from "../option_names.ts";
 import { AnnealError } from "../errors.ts";
 import { applyParams, type Params } from "../sweeps/space.ts";
@@ -343,7 +345,7 @@ function stages(
       },
     },
     {
-      name: "batch size (learning rate scaled linearly)",
+      name: `batch size (learning rate scaled by the ${batchScalingOf(config.optimizer)} rule)`,
       candidates: () => {
         // A batch trains at most the training set: one above it trains as the set (its run's
         // plan tells its size). A batch that trains as the config's does was tried at twice or
@@ -357,7 +359,18 @@ function stages(
           const change = {
             batchSize: batch,
             ...(selfScaledFrom(config) === undefined &&
-              rateChangeOf(config, round(lr() * (trained(batch) / trained(config.batchSize))))),
+              rateChangeOf(
+                config,
+                // (a onecycle's maxLr may be negative, as torch runs it: its size scaled)
+                round(
+                  Math.sign(lr()) * scaleLearningRate(
+                    Math.abs(lr()),
+                    trained(config.batchSize),
+                    trained(batch),
+                    batchScalingOf(config.optimizer),
+                  ).lr,
+                ),
+              )),
           };
           return { ...change, ...keepSchedule(config, change, length()) };
         }));

@@ -260,14 +260,17 @@ Deno.test("tune's batch-size stage tries no batch that trains as the config's (b
   const dir = await Deno.makeTempDir();
   try {
     // 30 training samples: batches of 32, 64 and 128 each train the whole set as one batch
-    const config = (batchSize: number) =>
+    const config = (
+      batchSize: number,
+      optimizer: Record<string, unknown> = { name: "sgd", lr: 0.01 },
+    ) =>
       parseConfig({
         backend: "cpu",
         epochs: 1,
         runsDir: dir,
         batchSize,
         data: { kind: "synthetic-linear", n: 40, validationSplit: 0.25 },
-        optimizer: { name: "sgd", lr: 0.01 },
+        optimizer,
       });
     const batchStage = (result: Awaited<ReturnType<typeof tune>>) =>
       result.stages.find((stage) => stage.name.startsWith("batch size"))!;
@@ -286,6 +289,21 @@ Deno.test("tune's batch-size stage tries no batch that trains as the config's (b
     assert.ok(
       Math.abs(rate(tried[1]) / start.optimizer.lr - 30 / 16) < 0.01,
       JSON.stringify(tried),
+    );
+    assert.equal(batchStage(from16).name, "batch size (learning rate scaled by the linear rule)");
+    // adam scales by the square root, as batch-size and baseBatch do (it tried x2 where
+    // batch-size said x1.41)
+    const adam = await tune(config(16, { name: "adam", lr: 0.01 }), { budget: 7 });
+    const adamStart = applyChange(config(16, { name: "adam", lr: 0.01 }), adam.stages[0].kept);
+    const adamTried = batchStage(adam).tried.map(({ change }) => change);
+    assert.equal(batchStage(adam).name, "batch size (learning rate scaled by the sqrt rule)");
+    assert.ok(
+      Math.abs(rate(adamTried[0]) / adamStart.optimizer.lr - Math.sqrt(0.5)) < 0.01,
+      JSON.stringify(adamTried),
+    );
+    assert.ok(
+      Math.abs(rate(adamTried[1]) / adamStart.optimizer.lr - Math.sqrt(30 / 16)) < 0.01,
+      JSON.stringify(adamTried),
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
