@@ -14,6 +14,7 @@ import { SAMPLER_NAMES } from "../sweeps/samplers/named.ts";
 import { PRUNER_NAMES } from "../sweeps/pruners/types.ts";
 import { type CommandShape, completionScript } from "./completions.ts";
 import { withParentOptions } from "./parent_options.ts";
+import { writeQuietly } from "./quiet_write.ts";
 import { findAdapterBeforeWorkers } from "../runtime/adapter.ts";
 import { exitIfHeld } from "./exit_guard.ts";
 import { choiceArgument, choiceOption } from "./choices.ts";
@@ -57,15 +58,6 @@ const runsModule = () => commandModule<typeof import("./commands/runs.ts")>("run
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
-/** Writes `text` whole, and nothing more once the reader has gone (a closed pipe). */
-function writeQuietly(stream: { writeSync(bytes: Uint8Array): number }, text: string): void {
-  let bytes = new TextEncoder().encode(text);
-  try {
-    while (bytes.length > 0) bytes = bytes.subarray(stream.writeSync(bytes));
-  } catch (error) {
-    if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
-  }
-}
 
 /**
  * Builds the command tree; `run` receives each command's exit code, and whether it was given

@@ -33,6 +33,7 @@ import type { RunRecord } from "../../report/types.ts";
 import { formatMetrics, formatNumber, writeFlagFile } from "../output.ts";
 import { counted } from "../../number_format.ts";
 import { choiceError } from "../choices.ts";
+import { writeQuietly } from "../quiet_write.ts";
 import { newestRunsHint } from "../usage_errors.ts";
 import { runsDirFlag, shellWord } from "../../shell_word.ts";
 
@@ -452,9 +453,9 @@ export async function reportCommand(
     ? await plotSvg(record, options.plot as PlotName)
     : await renderReport(record);
   if (options.out === "-") {
-    // (to stdout, as `-` means for most commands' output files: it made a file named '-')
-    const bytes = new TextEncoder().encode(content);
-    for (let at = 0; at < bytes.length;) at += await Deno.stdout.write(bytes.subarray(at));
+    // (to stdout, as `-` means for most commands' output files: it made a file named '-'); a
+    // reader that goes (| head) ends it quietly, as every command's output
+    writeQuietly(Deno.stdout, content);
     return 0;
   }
   const out = options.out ?? (svg ? `${dir}/${options.plot}.svg` : `${dir}/report.html`);
