@@ -422,7 +422,7 @@ Examples:
     .description(
       "read a run's curves: divergence, LR too low/high, plateau, overfitting, spikes, with fixes",
     )
-    .argument("<run>", "run id, or 'last'")
+    .argument("<run>", "run id, or 'last' (the newest training run)")
     .addOption(runsDirOption())
     .option("--json", "print JSON")
     .addHelpText(
@@ -435,7 +435,10 @@ Examples:
 
   program.command("report")
     .description("write a self-contained HTML report of a run (or one SVG plot with --plot)")
-    .argument("<run>", "run id, or 'last'")
+    .argument(
+      "<run>",
+      "run id, or 'last' (the newest training run; with --plot lrFind, the newest LR range test)",
+    )
     .addOption(runsDirOption())
     .option(
       "-o, --out <file>",

@@ -146,8 +146,14 @@ Deno.test("report --plot lrFind on a training run points at the lr-find run to r
   const none = await anneal("report", "last", "--runs-dir", runs.dir, "--plot", "lrFind");
   assert.equal(none.code, 2);
   assert.match(none.stderr, /No runs/);
-  assert.equal((await anneal("train", "-c", config)).code, 0);
-  const before = await anneal("report", "last", "--runs-dir", runs.dir, "--plot", "lrFind");
+  const trained = await anneal("train", "-c", config);
+  assert.equal(trained.code, 0, trained.stderr);
+  const trainedRun = trained.stdout.match(/run record: (\S+)/)![1].split("/").pop()!;
+  // `last` with --plot lrFind is the newest range test's record: none yet
+  const noTest = await anneal("report", "last", "--runs-dir", runs.dir, "--plot", "lrFind");
+  assertUserError(noTest, 2, /No LR range test's record in '.*' \(only training runs\)/);
+  assert.match(noTest.stderr, /hint: run one first: anneal lr-find --set runsDir=/);
+  const before = await anneal("report", trainedRun, "--runs-dir", runs.dir, "--plot", "lrFind");
   assertUserError(before, 2, /it holds no LR range test/);
   assert.match(before.stderr, /hint: run the test \(anneal lr-find -c CONFIG\), then report/);
   const found = await anneal("lr-find", "-c", config, "--iterations", "60");
@@ -160,12 +166,41 @@ Deno.test("report --plot lrFind on a training run points at the lr-find run to r
   const lrFindRun = found.stdout.match(/record in (\S+)/)![1].split("/").pop()!;
   const train = await anneal("train", "-c", config);
   assert.equal(train.code, 0, train.stderr);
-  const after = await anneal("report", "last", "--runs-dir", runs.dir, "--plot", "lrFind");
+  const newer = train.stdout.match(/run record: (\S+)/)![1].split("/").pop()!;
+  const after = await anneal("report", newer, "--runs-dir", runs.dir, "--plot", "lrFind");
   assertUserError(after, 2, /it holds no LR range test/);
   const command = `anneal report ${lrFindRun} --plot lrFind --runs-dir ${runs.dir}`;
   assert.ok(after.stderr.includes(`hint: report the newest range test's run: ${command}`));
   const plotted = await anneal(...command.split(" ").slice(1), "--out", `${runs.dir}/lr.svg`);
   assert.equal(plotted.code, 0, plotted.stderr);
+  // `last`: the range test's record for --plot lrFind, the newest training run otherwise (the
+  // range test's record, newer than it, was taken: "no data for loss", and diagnose read no curves)
+  const last = await anneal(
+    ...["report", "last", "--runs-dir", runs.dir, "--plot", "lrFind", "--out", `${runs.dir}/l.svg`],
+  );
+  assert.equal(last.code, 0, last.stderr);
+  assert.equal(
+    await Deno.readTextFile(`${runs.dir}/l.svg`),
+    await Deno.readTextFile(`${runs.dir}/lr.svg`),
+  );
+  const again = await anneal("lr-find", "-c", config, "--iterations", "60");
+  assert.equal(again.code, 0, again.stderr);
+  const loss = await anneal(
+    ...[
+      "report",
+      "last",
+      "--runs-dir",
+      runs.dir,
+      "--plot",
+      "loss",
+      "--out",
+      `${runs.dir}/loss.svg`,
+    ],
+  );
+  assert.equal(loss.code, 0, loss.stderr);
+  const diagnosed = await anneal("diagnose", "last", "--runs-dir", runs.dir, "--json");
+  assert.equal(diagnosed.code, 0, diagnosed.stderr);
+  assert.equal(JSON.parse(diagnosed.stdout).config, `${runs.dir}/${newer}/config.json`);
 });
 
 Deno.test("lr-find with too few iterations to find a minimum suggests nothing", async () => {

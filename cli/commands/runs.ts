@@ -56,28 +56,41 @@ export async function newestRunIds(runsDir: string): Promise<string[]> {
 /**
  * Resolves a run id (or `last`) to its directory inside the runs directory, never outside it.
  * `training`: `last` is the newest training run, leaving out LR range tests' records (`anneal
- * lr-find`'s, which `--resume last` took after a test and could not resume).
+ * lr-find`'s, which `--resume last` took after a test and could not resume, and `diagnose last`
+ * and `report last --plot loss` read as a run without curves); `rangeTest`: the newest of those
+ * records (`report last --plot lrFind`).
  */
 export async function runDirOf(
   id: string,
   options: RunsOptions,
-  { training = false }: { training?: boolean } = {},
+  { training = false, rangeTest = false }: { training?: boolean; rangeTest?: boolean } = {},
 ): Promise<string> {
   if (id === "last" || id === "latest") {
     const sorted = await newestRuns(options.runsDir);
     let newest: RunRow | undefined = sorted[0];
-    if (training) {
+    if (training || rangeTest) {
       newest = undefined;
       for (const row of sorted) {
         const test = await Deno.stat(`${options.runsDir}/${row.id}/lr_find.json`).then(
           () => true,
           () => false,
         );
-        if (!test) {
+        if (test === rangeTest) {
           newest = row;
           break;
         }
       }
+    }
+    if (!newest && rangeTest && sorted.length > 0) {
+      throw new AnnealError(
+        "usage",
+        `No LR range test's record in '${options.runsDir}' (only training runs)`,
+        {
+          hint: `run one first: anneal lr-find${
+            options.runsDir === "runs" ? "" : ` --set runsDir=${shellWord(options.runsDir)}`
+          }`,
+        },
+      );
     }
     if (!newest) {
       throw new AnnealError(
@@ -376,7 +389,8 @@ export async function diagnoseCommand(
   id: string,
   options: RunsOptions & { json?: boolean },
 ): Promise<number> {
-  const record = await readRun(await runDirOf(id, options));
+  // (`last`: the newest training run; an LR range test's record has no curves to read)
+  const record = await readRun(await runDirOf(id, options, { training: true }));
   const diagnosis = diagnose(record);
   if (!options.json) {
     // the curves of a run killed without warning stop where it died, and how a run with a
@@ -432,7 +446,12 @@ export async function reportCommand(
   if (options.plot !== undefined && !(PLOTS as readonly string[]).includes(options.plot)) {
     throw choiceError("--plot", options.plot, PLOTS, (plot) => `--plot ${plot}`);
   }
-  const dir = await runDirOf(id, options);
+  // (`last`: the newest training run, or with --plot lrFind the newest range test's record)
+  const dir = await runDirOf(
+    id,
+    options,
+    options.plot === "lrFind" ? { rangeTest: true } : { training: true },
+  );
   const record = await readRun(dir);
   const svg = options.plot !== undefined;
   if (options.plot === "lrFind" && !record.lrFind?.lrs.length) {
