@@ -641,7 +641,9 @@ function parseWithOverrides(
   };
   const flag = blamed && flags[blamed] ? flags[blamed].split(" ")[0] : "--set";
   throw new AnnealError(
-    "config",
+    // a flag's value the command does not take is a usage error (exit 2), as every command's
+    // flags are; a config's or a --set's, a config error
+    flag === "--set" ? "config" : "usage",
     `Invalid ${header}: ${describeIssues(result.error, input, sourceOf)}`,
     {
       where: first ? formatPath(first.path) || undefined : undefined,

@@ -123,14 +123,19 @@ Deno.test("an invalid value from --set is blamed on the --set, not on the config
 
 Deno.test("an invalid --epochs, --lr or --batch-size is blamed on that flag, not on a --set nobody typed", async () => {
   await using runs = await tempRunsDir();
+  // (a usage error, exit 2, as every command's flags: it was a config error, exit 1)
   const out = await anneal("train", "--runs-dir", runs.dir, "--batch-size", "0", "--lr", "0");
   assertUserError(
     out,
-    1,
+    2,
     /Invalid --batch-size 0: 'batchSize': must be > 0, current value is 0; 'optimizer\.lr' \(in --lr 0\): must be > 0/,
   );
   assert.match(out.stderr, /hint: change the --batch-size value/);
   assert.doesNotMatch(out.stderr, /--set/);
+  for (const args of [["--epochs", "abc"], ["--epochs", "2.5"], ["--max-steps", "0"]]) {
+    const bad = await anneal("train", "--runs-dir", runs.dir, ...args);
+    assertUserError(bad, 2, new RegExp(`Invalid ${args.join(" ")}: `));
+  }
   // a --set that writes the same field is still named as the --set
   const set = await anneal("train", "--runs-dir", runs.dir, "--set", "epochs=0");
   assertUserError(set, 1, /Invalid --set 'epochs=0': 'epochs': must be > 0/);

@@ -193,7 +193,7 @@ Deno.test("bad flag values are refused clearly: --log-every not a positive integ
     /--lr 1e400 has the number 1e400 at 'optimizer\.lr', which reads as Infinity: it is beyond/,
   );
   const negative = await anneal("train", "--lr", "-1");
-  assert.equal(negative.code, 1);
+  assert.equal(negative.code, 2);
   assert.equal(negative.stderr.match(/'optimizer\.lr'/g)?.length, 1, "the field is named once");
 });
 
@@ -507,7 +507,7 @@ Deno.test("anneal schedule previews learning rates as JSON and as a plot", async
     await Deno.remove(plot);
   }
   const bad = await anneal("schedule", "--scheduler", '{"name":"cosine","tMax":0}', "--steps", "5");
-  assert.equal(bad.code, 1);
+  assert.equal(bad.code, 2, "a flag's value: a usage error");
   assert.match(bad.stderr, /tMax/);
 });
 
