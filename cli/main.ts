@@ -58,7 +58,6 @@ const runsModule = () => commandModule<typeof import("./commands/runs.ts")>("run
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
-
 /**
  * Builds the command tree; `run` receives each command's exit code, and whether it was given
  * `--json` (its errors are then printed on stdout too, as one JSON line).

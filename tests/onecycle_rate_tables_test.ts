@@ -133,7 +133,7 @@ Deno.test("anneal sweep under onecycle shows the rate each trial trains at, its 
   assert.ok(swept.stdout.includes(LEGEND), swept.stdout);
   assert.match(
     swept.stdout,
-    /^best: trial \d, valLoss = \S+ with \{.*\}; trains at lr 0\.05 \(max\)$/m,
+    /^best: trial \d, valLoss = \S+ with optimizer\.lr=\S+; trains at lr 0\.05 \(max\)$/m,
   );
   const html = await Deno.readTextFile(`${runs.dir}/sw/sweep.html`);
   assert.match(html, /<th>optimizer\.lr<\/th><th>lr<\/th><th>note<\/th>/);

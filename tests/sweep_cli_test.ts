@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { loadConfig, openStorage, runSweep } from "../mod.ts";
 import type { StudyDefinition } from "../mod.ts";
 import { checkTuneMetric } from "../runtime/tune.ts";
+import { formatNumber } from "../number_format.ts";
 import { anneal, readNdjson, tempRunsDir } from "./_helpers.ts";
 import { tenByEightPaths } from "../sweeps/testing/huge_grid.ts";
 
@@ -720,7 +721,9 @@ Deno.test("a conditional space: momentum only for sgd runs a grid of the combina
     out.stdout,
     new RegExp(
       `best: trial ${bestTrial.number}, valLoss = .* with ${
-        JSON.stringify(bestTrial.params).replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+        Object.entries(bestTrial.params).map(([k, v]) =>
+          `${k}=${typeof v === "number" ? formatNumber(v) : v}`
+        ).join(" ").replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
       }`,
     ),
   );

@@ -338,6 +338,15 @@ export async function runsCompareCommand(
  *   epochs: [10, 3],
  * });
  * console.assert(table.includes("0.4 (max)") && table.includes("0.1 (unused)"));
+ * const rates = compareTable({
+ *   ids: ["a", "b"],
+ *   differences: [{ path: "optimizer.lr", values: [0.00020461952206579163, 0.003] }],
+ *   metrics: [],
+ *   lr: { values: [0.00020461952206579163, 0.003], settings: ["optimizer.lr", "optimizer.lr"] },
+ *   status: ["completed", "completed"],
+ *   epochs: [10, 10],
+ * });
+ * console.assert(rates.includes("2.046e-4") && !rates.includes("0.000204619"));
  * ```
  */
 export function compareTable(comparison: RunComparison): string {
@@ -359,14 +368,21 @@ export function compareTable(comparison: RunComparison): string {
         ...lr.values.map((v, i) => formatRate(v, oneCycle[i] ? lr.settings[i] : undefined)),
       ]]
       : []),
-    ...differences.map((d) => [
-      d.path,
-      ...d.values.map((v, i) =>
-        d.path === "optimizer.lr" && oneCycle[i] && v !== undefined
-          ? `${json(v)} (unused)`
-          : json(v)
-      ),
-    ]),
+    ...differences.map((d) => {
+      // numbers as anneal prints any (a rate of 0.00020461952206579163 as 2.046e-4), unless two
+      // values differ beyond those digits: then as written, or the row would show them alike
+      const shown = d.values.map((v) => typeof v === "number" ? formatNumber(v) : json(v));
+      const alike = new Set(shown).size < new Set(d.values.map(json)).size;
+      return [
+        d.path,
+        ...d.values.map((v, i) => {
+          const text = alike ? json(v) : shown[i];
+          return d.path === "optimizer.lr" && oneCycle[i] && v !== undefined
+            ? `${text} (unused)`
+            : text;
+        }),
+      ];
+    }),
     ...metrics.map((m) => [
       m.name,
       ...m.values.map((value) => formatNumber(value)),

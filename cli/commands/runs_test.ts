@@ -55,6 +55,23 @@ Deno.test("anneal runs compare tells the epochs a run trained from its config's 
   assert.deepEqual(rows.find((row) => row[0] === "epochs"), ["epochs", "4", "10"]);
 });
 
+Deno.test("anneal runs compare prints a config's numbers as every command does, and as written where they differ beyond that", () => {
+  const a = { ...syntheticRun([2, 1], { lr: 0.00020461952206579163 }), id: "a" };
+  const b = { ...syntheticRun([2, 1], { lr: 0.0033768965571105863 }), id: "b" };
+  const row = (table: string) =>
+    table.split("\n").map((line) => line.split(/  +/)).find((r) => r[0] === "optimizer.lr");
+  // (it printed 0.00020461952206579163 where `anneal runs` printed 2.046e-4)
+  assert.deepEqual(row(compareTable(compareRuns([a, b]))), [
+    "optimizer.lr",
+    "2.046e-4",
+    "0.003377",
+  ]);
+  // two rates alike to 4 digits are told apart
+  const c = { ...syntheticRun([2, 1], { lr: 0.00100001 }), id: "c" };
+  const d = { ...syntheticRun([2, 1], { lr: 0.001 }), id: "d" };
+  assert.deepEqual(row(compareTable(compareRuns([c, d]))), ["optimizer.lr", "0.00100001", "0.001"]);
+});
+
 Deno.test("anneal runs compare refuses a run given twice (its column would hide the other), before reading any run", async () => {
   await assert.rejects(
     runsCompareCommand(["a", "b", "a"], { runsDir: "/nonexistent/anneal-runs" }),

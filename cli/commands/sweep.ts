@@ -113,18 +113,27 @@ export function orderedParams(
   ) as Trial["params"];
 }
 
-function printTrial(trial: Trial, definition: StudyDefinition): void {
-  const params = Object.entries(orderedParams(trial.params, definition)).map(([k, v]) =>
+/**
+ * A trial's parameters as a trial's line and the best one's print them: `path=value` in the
+ * space's order, numbers as anneal prints any (4 significant digits: 0.003377, not
+ * 0.0033768965571105863).
+ */
+function paramsText(params: Trial["params"], definition: StudyDefinition): string {
+  return Object.entries(orderedParams(params, definition)).map(([k, v]) =>
     `${k}=${typeof v === "number" ? formatNumber(v) : paramText(v)}`
-  );
+  ).join(" ");
+}
+
+function printTrial(trial: Trial, definition: StudyDefinition): void {
+  const params = paramsText(trial.params, definition);
   const rate = hiddenRate(trial, definition);
   const trainedAt = rate ? `; trains at lr ${formatRate(rate.lr, rate.lrSetting)}` : "";
   const value = trial.value === null ? "-" : formatNumber(trial.value);
   const note = trial.reason ? `  (${trialNote(trial.reason, trial.prunedStep)})` : "";
   console.log(
-    `trial ${String(trial.number).padStart(3)}  ${trial.state.padEnd(8)}  ${value.padStart(10)}  ${
-      params.join(" ")
-    }${trainedAt}${note}`,
+    `trial ${String(trial.number).padStart(3)}  ${trial.state.padEnd(8)}  ${
+      value.padStart(10)
+    }  ${params}${trainedAt}${note}`,
   );
 }
 
@@ -290,7 +299,7 @@ async function finish(
   console.log(
     `best: trial ${result.best.number}, ${sweep.metric} = ${
       formatNumber(result.best.value ?? NaN)
-    } with ${JSON.stringify(orderedParams(result.best.params, result.definition))}${
+    } with ${paramsText(result.best.params, result.definition)}${
       bestRate ? `; trains at lr ${formatRate(bestRate.lr, bestRate.lrSetting)}` : ""
     }`,
   );
