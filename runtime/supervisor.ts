@@ -284,6 +284,10 @@ export interface TrainingRun {
   interrupt(reason?: string): void;
 }
 
+/**
+ * The HEAD commit of the git repository of the working directory: the project the run was
+ * started from (its scripts, its data), as MLflow records it; anneal's own is `version`.
+ */
 async function gitCommit(): Promise<string | undefined> {
   try {
     const out = await new Deno.Command("git", {
