@@ -338,7 +338,11 @@ Example:
       collect,
       [] as string[],
     )
-    .option("--sizes <list>", "batch sizes to try, e.g. 16,32,64 (default: powers of two from 8)")
+    .option(
+      "--sizes <list>",
+      "batch sizes to try, e.g. 16,32,64 (default: powers of two from 8 up to the training set, " +
+        "at most 4096)",
+    )
     .option(
       "--memory-limit <MiB>",
       "memory budget: a batch fits when its step's peak memory (tfjs's tensors and the step's own buffers) is under it",

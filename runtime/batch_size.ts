@@ -120,9 +120,12 @@ export interface BatchSizeResult {
   use?: string;
 }
 
+/** The largest of the default sizes (`sizes` absent): larger batches are tried when listed. */
+export const DEFAULT_MAX_BATCH = 4096;
+
 function defaultSizes(n: number): number[] {
   const sizes: number[] = [];
-  for (let b = 8; b <= Math.min(n, 4096); b *= 2) sizes.push(b);
+  for (let b = 8; b <= Math.min(n, DEFAULT_MAX_BATCH); b *= 2) sizes.push(b);
   return sizes.length ? sizes : [n];
 }
 

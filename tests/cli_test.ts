@@ -541,6 +541,17 @@ Deno.test("anneal batch-size prints throughput, memory and the scaled LR per bat
   assert.match(adam.stdout, /^ +32 +\S+ +\S+ +\S+ +0\.001414 +yes$/m, adam.stdout);
   assert.match(adam.stdout, /^scaled lr: by the sqrt rule \(lr x sqrt\(batch \/ base\);/m);
   assert.match(adam.stdout, /--set batchSize=32 --set optimizer\.lr=0\.001414$/m);
+  // the default sizes stop at 4096, which is said where the data holds more (it read "largest
+  // batch that fits 4096" of 5000 samples, as if 8192 had been tried)
+  const capped = await anneal(
+    ...["batch-size", "--set", "backend=cpu", "--set", "data.n=5000", "--steps", "1"],
+  );
+  assert.equal(capped.code, 0, capped.stderr);
+  assert.match(capped.stdout, /^ 4096 /m);
+  assert.match(
+    capped.stdout,
+    /^note: the default sizes stop at 4096 of the 5000 training samples; to try larger ones: --sizes 4096,8192,16384$/m,
+  );
   const bad = await anneal("batch-size", "--sizes", "8,x");
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--sizes/);

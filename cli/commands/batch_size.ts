@@ -6,6 +6,7 @@
 import { AnnealError, findBatchSize, loadConfig } from "../../mod.ts";
 import { formatNumber } from "../output.ts";
 import { parseNumberFlag } from "./schedule.ts";
+import { DEFAULT_MAX_BATCH } from "../../runtime/batch_size.ts";
 
 /** Options of `anneal batch-size`. */
 export interface BatchSizeCommandOptions {
@@ -65,7 +66,18 @@ export async function batchSizeCommand(options: BatchSizeCommandOptions): Promis
   });
   // (with --json the result, then the same errors and exit status as the text's)
   if (options.json) console.log(JSON.stringify(result));
-  else if (result.rows.some((row) => row.batchSize > result.trainSize)) {
+  else if (
+    options.sizes === undefined && result.largest === DEFAULT_MAX_BATCH &&
+    result.trainSize > DEFAULT_MAX_BATCH
+  ) {
+    // (the default sizes stop there: "largest batch that fits 4096" is the largest tried)
+    console.log(
+      `note: the default sizes stop at ${DEFAULT_MAX_BATCH} of the ${result.trainSize} ` +
+        `training samples; to try larger ones: --sizes ${DEFAULT_MAX_BATCH},${
+          DEFAULT_MAX_BATCH * 2
+        },${DEFAULT_MAX_BATCH * 4}`,
+    );
+  } else if (result.rows.some((row) => row.batchSize > result.trainSize)) {
     console.log(
       `note: sizes above the ${result.trainSize} training samples were not tried; ` +
         `the largest batch an epoch holds is ${result.trainSize} (--sizes ${result.trainSize})`,
