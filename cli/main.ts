@@ -425,12 +425,13 @@ Examples:
     .description(
       "read a run's curves: divergence, LR too low/high, plateau, overfitting, spikes, with fixes",
     )
-    .argument("<run>", "run id, or 'last' (the newest training run)")
+    .argument("<run>", "run id, or 'last'")
     .addOption(runsDirOption())
     .option("--json", "print JSON")
     .addHelpText(
       "after",
-      "\nExamples:\n  anneal diagnose last\n  anneal diagnose 20261122-190000-ab12 --json",
+      "\n'last' is the newest training run (an lr-find record has no curves to read).\n" +
+        "\nExamples:\n  anneal diagnose last\n  anneal diagnose 20261122-190000-ab12 --json",
     )
     .action((id, options) =>
       run(async () => (await runsModule()).diagnoseCommand(id, options), options.json)
@@ -438,10 +439,7 @@ Examples:
 
   program.command("report")
     .description("write a self-contained HTML report of a run (or one SVG plot with --plot)")
-    .argument(
-      "<run>",
-      "run id, or 'last' (the newest training run; with --plot lrFind, the newest LR range test)",
-    )
+    .argument("<run>", "run id, or 'last'")
     .addOption(runsDirOption())
     .option(
       "-o, --out <file>",
@@ -450,7 +448,9 @@ Examples:
     .addOption(choiceOption("--plot <name>", "one plot as SVG", PLOTS))
     .addHelpText(
       "after",
-      "\nExamples:\n  anneal report last\n  anneal report last --plot loss --out loss.svg",
+      "\n'last' is the newest training run; with --plot lrFind, the newest LR range test's " +
+        "record.\n\nExamples:\n  anneal report last\n  anneal report last --plot loss --out " +
+        "loss.svg",
     )
     .action((id, options) => run(async () => (await runsModule()).reportCommand(id, options)));
 

@@ -249,7 +249,10 @@ function unknownOption(command: CommandUnknownOpts, flag: string): AnnealError {
   } else {
     const owners = commandsOf(root).filter((c) => c.options.some((o) => o.long === flag));
     hint = (owners.length > 0 ? `${flag} is an option of ${owners.map(pathOf).join(", ")}; ` : "") +
-      `${path}'s options: ${longs.join(", ")} (${path} --help says what each takes)`;
+      (longs.length > 0
+        ? `${path}'s options: ${longs.join(", ")} (${path} --help says what each takes)`
+        // (a command of no options of its own but --help: "anneal schema's options:  (...)")
+        : `${path} takes no options but --help`);
   }
   return new AnnealError("usage", message, { hint });
 }

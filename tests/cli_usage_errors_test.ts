@@ -186,6 +186,12 @@ Deno.test("an unknown option suggests the command's option meant, in the command
     "--plot is an option of anneal schedule, anneal lr-find, anneal report; anneal diagnose's " +
       "options: --runs-dir, --json (anneal diagnose --help says what each takes)",
   );
+  // a command with no options of its own says so (it listed none: "options:  (...)")
+  await refused(
+    ["schema", "--foo"],
+    "anneal schema has no option --foo",
+    "anneal schema takes no options but --help",
+  );
   // --json: on stdout too
   const json = await anneal("schedule", "--steps", "2", "--bsae-lr", "0.1", "--json");
   assert.equal(json.code, 2, json.stderr);
