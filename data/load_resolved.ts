@@ -29,6 +29,7 @@ import {
 } from "./split.ts";
 import { syntheticLinear, syntheticLinearInChunks } from "./synthetic.ts";
 import { dropFlag } from "./csv_number.ts";
+import { counted } from "../number_format.ts";
 import type { Dataset, DataWarning, LoadedData, Normalization } from "./types.ts";
 
 interface Sources {
@@ -536,6 +537,59 @@ export interface LoadOptions {
   pause?: () => Promise<void>;
 }
 
+/** The data's file, as a warning names it: the CSV, or the IDX training labels. */
+function whereOf(resolved: ResolvedDataSpec): string {
+  if (resolved.kind === "csv") return resolved.path;
+  if (resolved.kind === "idx") return idxFilePath(resolved.dir, resolved.trainLabels);
+  return "data";
+}
+
+/**
+ * A classifier's classes that its validation or test split holds and its training split does
+ * not (a rare class whose rows the split sent to validation, a test file's class): the model
+ * is never trained on them, and each of their rows counts against it, which `diagnose` would
+ * read as overfitting. Undefined where every class there is trained on.
+ */
+export function classesNotTrained(
+  train: Rows,
+  others: { validation?: Rows; test?: Rows },
+  where: string,
+): DataWarning | undefined {
+  if (train.task !== "classification" || train.numClasses === undefined) return undefined;
+  const trained = new Uint8Array(train.numClasses);
+  for (let i = 0; i < train.n; i++) trained[train.y[i]] = 1;
+  const rows = new Map<number, { validation: number; test: number }>();
+  for (const split of ["validation", "test"] as const) {
+    const ds = others[split];
+    if (!ds) continue;
+    for (let i = 0; i < ds.n; i++) {
+      const label = ds.y[i];
+      if (trained[label] === 1 || !(label >= 0 && label < train.numClasses)) continue;
+      const count = rows.get(label) ?? { validation: 0, test: 0 };
+      count[split]++;
+      rows.set(label, count);
+    }
+  }
+  if (rows.size === 0) return undefined;
+  const name = (label: number) => train.labels?.[label] ?? String(label);
+  const listed = [...rows].sort(([a], [b]) => a - b).slice(0, 5).map(([label, count]) =>
+    `'${name(label)}' (${
+      [
+        count.validation ? `${counted(count.validation, "validation row")}` : "",
+        count.test ? `${counted(count.test, "test row")}` : "",
+      ].filter(Boolean).join(", ")
+    })`
+  );
+  return {
+    message: `${rows.size === 1 ? "a class is" : `${rows.size} classes are`} not in the ` +
+      `training split: ${listed.join(", ")}${rows.size > 5 ? ", ..." : ""}; the model is never ` +
+      "trained on them, and their rows count against it (diagnose may read it as overfitting)",
+    where,
+    hint: "give the class more rows; a rare class's few rows may all land in validation: " +
+      "another data.seed or a smaller data.validationSplit splits them otherwise",
+  };
+}
+
 /** {@linkcode LoadedData} whose splits may hold bytes (see {@linkcode loadResolvedRows}). */
 export type LoadedRows = Omit<LoadedData, "train" | "validation" | "test"> & {
   train: Rows;
@@ -618,6 +672,8 @@ async function load(
       if (ds) applyNormalization(floatRows(ds), normalization);
     }
   }
+  const unseen = classesNotTrained(train, { validation, test }, whereOf(resolved));
+  if (unseen) (sources.warnings ??= []).push(unseen);
   const fingerprint = await fingerprintSplits({ train, validation, test }, options.pause);
   const data: LoadedRows = { train, fingerprint };
   if (validation) data.validation = validation;

@@ -714,16 +714,22 @@ Deno.test("a classifier whose labels are distinct for most rows loads with a war
   // whole-number prices: a quantity, most of them once
   await withCsv(rows(40, (i) => String(100_000 + 7919 * ((i * 13) % 31))), async (path) => {
     const data = await load(path);
-    assert.equal(data.warnings?.length, 1);
-    const [warning] = data.warnings!;
+    // (and the classes of one row the split sent to validation: never trained on)
+    const warnings = data.warnings!.filter((w) => !w.message.includes("not in the training split"));
+    assert.equal(warnings.length, 1);
+    const [warning] = warnings;
     assert.match(
       warning.message,
       /^data\.task is 'classification', and 'y' holds 31 distinct values in 40 rows: most classes have one row/,
     );
     assert.equal(warning.where, path);
     assert.match(warning.hint, /--set data\.task=regression/);
-    // a smoke run on the first 10 rows of 10 classes is no warning
-    assert.equal((await load(path, 10)).warnings, undefined);
+    // a smoke run on the first 10 rows of 10 classes is not read as a quantity (the class of
+    // its one validation row is said to be untrained, which it is)
+    assert.deepEqual(
+      (await load(path, 10)).warnings?.map((w) => w.message.split(":")[0]),
+      ["a class is not in the training split"],
+    );
   });
   // names that are ids: the target is likely the wrong column
   await withCsv(rows(30, (i) => `user${i}`), async (path) => {
@@ -832,11 +838,21 @@ Deno.test("idx labels that leave classes out (a stray 200, labels counted from 1
     );
     assert.match(warning.where, /train-labels-idx1-ubyte, .*t10k-labels-idx1-ubyte$/);
     assert.match(warning.hint, /renumber them from 0/);
-    // counted from 1: class 0 is missing; a class only the test file has is no warning
+    // counted from 1: class 0 is missing; a class only the test file has is not among those,
+    // and is said apart: the model never trains on it
     await writeIdxPair(dir, dims, { train: [1, 2, 1, 2], test: [3, 1] });
     const fromOne = await loadData({ kind: "idx", dir, validationSplit: 0 }, 1);
     assert.match(fromOne.warnings![0].message, /gets 4 classes \(0 to 3\), and 1 of them \(0\)/);
+    assert.match(
+      fromOne.warnings![1].message,
+      /^a class is not in the training split: '3' \(1 test row\)/,
+    );
     await writeIdxPair(dir, dims, { train: [0, 1, 0, 1], test: [2, 1] });
+    const testOnly = await loadData({ kind: "idx", dir, validationSplit: 0 }, 1);
+    assert.deepEqual(testOnly.warnings?.map((w) => w.message.split(";")[0]), [
+      "a class is not in the training split: '2' (1 test row)",
+    ]);
+    await writeIdxPair(dir, dims, { train: [0, 1, 0, 1], test: [0, 1] });
     assert.equal((await loadData({ kind: "idx", dir, validationSplit: 0 }, 1)).warnings, undefined);
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -996,6 +1012,43 @@ Deno.test("a limit of a raw IDX file's images keeps only those: its splits hold 
       assert.deepEqual(Array.from(rows.train.x, (b) => table[b]), Array.from(floats.train.x));
       assert.equal(rows.fingerprint, floats.fingerprint);
     }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a class the split sends to validation alone is a warning: the model never trains on it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "anneal-rare-class-" });
+  try {
+    const path = `${dir}/rare.csv`;
+    const rows = Array.from({ length: 40 }, (_, i) => `${i},${i % 2 ? "a" : "b"}`);
+    rows.splice(17, 0, "100,rare");
+    await Deno.writeTextFile(path, `f,label\n${rows.join("\n")}\n`);
+    const spec = {
+      kind: "csv" as const,
+      path,
+      target: "label",
+      task: "classification" as const,
+      validationSplit: 0.3,
+    };
+    let warned = 0;
+    for (let seed = 1; seed <= 12; seed++) {
+      const data = await loadData(spec, seed);
+      const rare = data.train.labels!.indexOf("rare");
+      const trained = [...data.train.y].includes(rare);
+      const warning = data.warnings?.find((w) => w.message.includes("not in the training split"));
+      assert.equal(warning !== undefined, !trained, `seed ${seed}`);
+      if (!warning) continue;
+      warned++;
+      assert.equal(
+        warning.message,
+        "a class is not in the training split: 'rare' (1 validation row); the model is never " +
+          "trained on them, and their rows count against it (diagnose may read it as overfitting)",
+      );
+      assert.equal(warning.where, path);
+      assert.match(warning.hint, /another data\.seed or a smaller data\.validationSplit/);
+    }
+    assert.ok(warned > 0 && warned < 12, `${warned} of 12 seeds sent 'rare' to validation`);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
