@@ -6,6 +6,7 @@ Deno.test("mod.ts exports exactly the public API", () => {
     "AutoClip",
     "OptimizerSpecSchema",
     "ParamGroupSchema",
+    "batchScalingOf",
     "chain",
     "clipGradNorm",
     "clipGradValue",

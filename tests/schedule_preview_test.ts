@@ -9,7 +9,7 @@ import { anneal, tempRunsDir } from "./_helpers.ts";
 function refusal(stderr: string): string {
   const line = stderr.split("\n")[0];
   const at = line.search(/: '(scheduler|optimizer)\./);
-  assert.ok(line.startsWith("error[config]: Invalid ") && at > 0, stderr);
+  assert.ok(/^error\[(config|usage)\]: Invalid /.test(line) && at > 0, stderr);
   return line.slice(at + 2);
 }
 
@@ -61,12 +61,13 @@ Deno.test("anneal schedule refuses every schedule anneal train refuses up front,
     );
     assert.equal(train.code, 1, `train ${spec}: ${train.stdout}${train.stderr}`);
     const preview = await anneal("schedule", "--scheduler", spec, ...sets, "--steps", "5");
-    assert.equal(preview.code, 1, `schedule ${spec}: ${preview.stdout}${preview.stderr}`);
+    // (the flag's value: a usage error, exit 2, where train's --set is a config error, exit 1)
+    assert.equal(preview.code, 2, `schedule ${spec}: ${preview.stdout}${preview.stderr}`);
     assert.equal(preview.stdout, "");
     assert.match(refusal(train.stderr), field);
     assert.equal(refusal(preview.stderr), refusal(train.stderr));
     // the refusal names the flag the schedule was typed in
-    assert.match(preview.stderr, /^error\[config\]: Invalid --scheduler '\{/);
+    assert.match(preview.stderr, /^error\[usage\]: Invalid --scheduler '\{/);
     assert.match(preview.stderr, /hint: change the --scheduler value/);
   }
   assert.deepEqual([...Deno.readDirSync(runs.dir)], [], "the refused runs left nothing behind");
@@ -115,7 +116,7 @@ Deno.test("anneal schedule -c previews the config's own schedule at the rate tra
       "--steps",
       "2",
     );
-    assert.equal(adam.code, 1, adam.stdout);
+    assert.equal(adam.code, 2, adam.stdout);
     assert.match(adam.stderr, /'scheduler\.cycleMomentum': must be false with optimizer adam/);
     // under a schedule that sets its own rates, --base-lr changes nothing: said, not ignored
     const peak = await anneal(
