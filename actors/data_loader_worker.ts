@@ -108,6 +108,7 @@ runActor("dataLoader", async (context) => {
     targetSize: data.train.targetSize,
     task: data.train.task,
     numClasses: data.train.numClasses,
+    classCounts: classCounts(data.train),
     trainSize: data.train.n,
     validationSize: data.validation?.n ?? 0,
     testSize: data.test?.n ?? 0,
@@ -191,3 +192,17 @@ runActor("dataLoader", async (context) => {
   }
   port.close();
 });
+
+/** A classifier's training rows per class (a binary task's 0 and 1); undefined for regression. */
+function classCounts(
+  train: { task: string; numClasses?: number; n: number; y: Float32Array },
+): number[] | undefined {
+  const classes = train.task === "binary" ? 2 : train.numClasses;
+  if (train.task === "regression" || classes === undefined) return undefined;
+  const counts = new Array<number>(classes).fill(0);
+  for (let i = 0; i < train.n; i++) {
+    const label = train.y[i];
+    if (label >= 0 && label < classes) counts[label]++;
+  }
+  return counts;
+}

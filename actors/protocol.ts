@@ -42,6 +42,11 @@ export const DatasetReadySchema = z.object({
   targetSize: z.number().int(),
   task: z.enum(["regression", "classification", "binary"]),
   numClasses: z.number().int().optional(),
+  /**
+   * A classifier's training rows per class (index order; a binary task's 0 and 1): what
+   * `diagnose` reads a loss at the labels' entropy off (a model that learnt the frequencies alone).
+   */
+  classCounts: z.array(z.number().int()).optional(),
   trainSize: z.number().int(),
   validationSize: z.number().int(),
   testSize: z.number().int(),

@@ -58,6 +58,12 @@ export const AT_CHANCE = 0.05;
 export const OVERSHOT_CHANCE = 2;
 /** Curves shorter than this many epochs have no trend to read (only NaN and spikes are judged). */
 export const MIN_EPOCHS_FOR_TRENDS = 3;
+/**
+ * At the labels' entropy: a classifier's training loss over the run's last half within this
+ * fraction of the entropy of its training labels' frequencies (the loss of predicting those
+ * frequencies for every row, whatever its features)...
+ */
+export const AT_PRIOR = 0.02;
 /** LR too low when the training loss dropped by less than this fraction of its start over the run. */
 export const LOW_LR_DROP = 0.05;
 /**
@@ -554,6 +560,93 @@ export function chanceLoss(record: RunRecord): { loss: number; classes: number }
     return { loss: Math.log(2), classes: 2 };
   }
   return undefined;
+}
+
+/**
+ * The loss of a classifier that predicts its training labels' frequencies for every row: their
+ * entropy, `-sum p ln p` over the classes' shares (`meta.dataset.classCounts`), for a
+ * cross-entropy or binary cross-entropy loss; and the largest class's share, the accuracy of
+ * always guessing it. Undefined without the counts (an older record), or for another loss.
+ *
+ * @example
+ * ```ts
+ * import { labelPrior } from "./checks.ts";
+ * import { syntheticRun } from "./_synthetic.ts";
+ * const run = syntheticRun([1, 0.9]);
+ * run.meta.dataset = { task: "binary", classCounts: [1, 1] };
+ * console.assert(Math.abs(labelPrior(run)!.loss - Math.log(2)) < 1e-12);
+ * ```
+ */
+export function labelPrior(
+  record: RunRecord,
+): { loss: number; majority: number; classes: number } | undefined {
+  const dataset = record.meta.dataset as { task?: unknown; classCounts?: unknown } | undefined;
+  const counts = dataset?.classCounts;
+  const loss = configValue(record.config, "loss");
+  const fits = (dataset?.task === "classification" &&
+    (loss === undefined || loss === "crossEntropy")) ||
+    (dataset?.task === "binary" && (loss === undefined || loss === "binaryCrossEntropy"));
+  if (!fits || !Array.isArray(counts) || counts.length < 2) return undefined;
+  if (!counts.every((count) => typeof count === "number" && count >= 0)) return undefined;
+  const total = counts.reduce((sum: number, count: number) => sum + count, 0);
+  if (!(total > 0)) return undefined;
+  const shares = (counts as number[]).map((count) => count / total);
+  const entropy = -shares.reduce((sum, p) => sum + (p > 0 ? p * Math.log(p) : 0), 0);
+  return { loss: entropy, majority: Math.max(...shares), classes: counts.length };
+}
+
+/**
+ * A classifier that learnt its labels' frequencies and nothing of its features: its training
+ * loss at their entropy ({@linkcode labelPrior}, {@linkcode AT_PRIOR}) over the run's last half,
+ * never below it (a loss that comes down to it converges on it, and goes no lower). Either the
+ * features do not predict the target, or the model cannot use them; a schedule or a rate does
+ * not help (a plateau's cosine left such a run where it was, and its "underfitting" on random
+ * labels can only memorise). A loss that sat there from its start (balanced classes, a model
+ * that starts at a uniform guess) and creeps down is read as a rate too low where that check
+ * says so. Undefined otherwise.
+ */
+export function checkAtLabelPrior(curves: Curves): Finding | undefined {
+  const { record, train, val } = curves;
+  const prior = labelPrior(record);
+  if (!prior || !(prior.loss > 0) || train.length < MIN_EPOCHS_FOR_TRENDS) return undefined;
+  const half = train.slice(Math.floor(train.length / 2));
+  const near = (loss: number) => Math.abs(loss - prior.loss) <= AT_PRIOR * prior.loss;
+  if (!half.every(near) || !(Math.min(...train) >= (1 - AT_PRIOR) * prior.loss)) return undefined;
+  if (Math.max(...train) <= (1 + AT_PRIOR) * prior.loss && checkLrTooLow(curves)) return undefined;
+  const last = record.epochs.at(-1)!;
+  const uniform = Math.abs(prior.majority - 1 / prior.classes) < 1e-9;
+  const accuracy = last.accuracy === undefined
+    ? ""
+    : `; training accuracy ${f(last.accuracy)}, against ${f(prior.majority)} for always ` +
+      `guessing the ${uniform ? "same class" : "largest class"}`;
+  const valText = val ? `; validation loss ${f(val.at(-1))}` : "";
+  const set: string[] = [];
+  const hidden = configValue(record.config, "model.hidden");
+  if (Array.isArray(hidden)) {
+    set.push(
+      `model.hidden=${JSON.stringify(hidden.length > 0 ? hidden.map((h) => h * 2) : [128])}`,
+    );
+  } else if (configValue(record.config, "model.kind") === "linear") {
+    // (a linear model draws one boundary: an MLP draws others)
+    set.push('model={"kind":"mlp","hidden":[64]}');
+  }
+  return {
+    kind: "underfitting",
+    severity: "warning",
+    title: "learnt only the class frequencies: the loss sits at the labels' entropy",
+    evidence:
+      `the training loss stayed at ${f(train.at(-1))} from epoch ${
+        record.epochs[Math.floor(train.length / 2)].epoch
+      } on, the entropy of the training labels' frequencies (${f(prior.loss)}: the loss of ` +
+      `predicting them for every row, whatever its features)${accuracy}${valText}`,
+    fix: "check that the features carry the target (data.target names the label column; the " +
+      "rows were not shuffled apart from their labels; the features are scaled, " +
+      "data.normalize); if they do, the model cannot use them" +
+      (set.length > 0 ? `: give it capacity (${setText(set)})` : ": give it capacity") +
+      "; a larger model that stays at the same loss says the features hold no signal of the " +
+      "target (a schedule or another rate does not move it)",
+    set,
+  };
 }
 
 /**

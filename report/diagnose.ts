@@ -9,6 +9,7 @@
  * @module
  */
 import {
+  checkAtLabelPrior,
   checkDiverged,
   checkLrTooLow,
   checkOscillating,
@@ -269,8 +270,11 @@ function diagnoseCurves(record: RunRecord): Diagnosis {
     const titles = findings.map((finding) => finding.title);
     return { verdict: [...titles, short].join("; "), findings, config };
   }
-  const lrTooLow = checkLrTooLow(c);
-  if (lrTooLow) findings.push(lrTooLow);
+  // at the labels' entropy: no rate or schedule moves it (the checks of a plateau would say so)
+  const atPrior = checkAtLabelPrior(c);
+  const lrTooLow = atPrior ? undefined : checkLrTooLow(c);
+  if (atPrior) findings.push(atPrior);
+  else if (lrTooLow) findings.push(lrTooLow);
   else {
     for (const check of [checkPlateau, checkOscillating, checkOverfitting]) {
       const finding = check(c);

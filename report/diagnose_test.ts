@@ -1450,3 +1450,33 @@ Deno.test("a loss that rises in the epochs whose rate a warm restart raised is n
   const d = diagnose(syntheticRun(losses, { lr: 0.1, steps }));
   assert.ok(!kinds(d).includes("oscillating"), d.verdict);
 });
+
+Deno.test("a classifier's loss at its labels' entropy is read as the class frequencies learnt, not a plateau; without the counts, or below it, as before", () => {
+  // 9 of 10 rows one class: entropy 0.3251; the loss came down to it and stayed
+  const atPrior = (losses: number[], counts: number[] | null = [90, 10]) => {
+    const run = syntheticRun(losses, { config: { model: { kind: "mlp", hidden: [16] } } });
+    run.meta.dataset = {
+      task: "classification",
+      numClasses: 2,
+      ...(counts && { classCounts: counts }),
+    };
+    return diagnose(run);
+  };
+  const losses = [0.9, 0.5, 0.36, 0.33, 0.327, 0.3255, 0.3252, 0.3251];
+  const d = atPrior(losses);
+  assert.deepEqual(kinds(d), ["underfitting"]);
+  assert.equal(
+    d.findings[0].title,
+    "learnt only the class frequencies: the loss sits at the labels' entropy",
+  );
+  assert.match(
+    d.findings[0].evidence,
+    /the entropy of the training labels' frequencies \(0\.3251:/,
+  );
+  assert.deepEqual(d.findings[0].set, ["model.hidden=[32]"]);
+  // an older record, without the counts: as before
+  assert.notEqual(atPrior(losses, null).findings[0].title, d.findings[0].title);
+  // a loss that went below it learnt something of the features
+  const below = atPrior([0.9, 0.5, 0.36, 0.33, 0.31, 0.3, 0.29, 0.28]);
+  assert.ok(below.findings.every((finding) => finding.title !== d.findings[0].title));
+});

@@ -106,6 +106,8 @@ export interface PlanEvent {
     task: "regression" | "classification" | "binary";
     /** Classes of a classification task. */
     numClasses?: number;
+    /** A classifier's training rows per class (a binary task's 0 and 1). */
+    classCounts?: number[];
     batchesPerEpoch: number;
   };
 }

@@ -60,6 +60,43 @@ Deno.test("diagnose classifies real runs built to show each symptom", async (t) 
     const { kinds } = await diagnosed({}, dir);
     assert.deepEqual(kinds, ["healthy"]);
   });
+  await t.step(
+    "features that do not predict an imbalanced target: the loss sits at the labels' entropy",
+    async () => {
+      // random features, 90% of the rows one class: it read "plateaued early: decay the rate",
+      // and the cosine it suggested changed nothing
+      let state = 12345;
+      const random = () => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+      const rows = Array.from(
+        { length: 400 },
+        (_, i) =>
+          `${random().toFixed(4)},${random().toFixed(4)},${i % 10 === 0 ? "rare" : "common"}`,
+      );
+      const path = `${dir}/noise.csv`;
+      await Deno.writeTextFile(path, `a,b,y\n${rows.join("\n")}\n`);
+      const { kinds, diagnosis, result } = await diagnosed({
+        epochs: 20,
+        data: { kind: "csv", path, target: "y", task: "classification", validationSplit: 0.1 },
+        model: { kind: "linear" },
+        optimizer: { name: "adam", lr: 0.02 },
+        batchSize: 32,
+      }, dir);
+      assert.deepEqual(kinds, ["underfitting"], diagnosis.verdict);
+      const finding = diagnosis.findings[0];
+      assert.equal(
+        finding.title,
+        "learnt only the class frequencies: the loss sits at the labels' entropy",
+      );
+      // the entropy of the training split's frequencies, as meta.json's counts give it
+      const meta = JSON.parse(await Deno.readTextFile(`${result.runDir}/meta.json`));
+      const counts = meta.dataset.classCounts as number[];
+      assert.equal(counts.reduce((a, b) => a + b), meta.dataset.trainSize);
+      const shares = counts.map((c) => c / meta.dataset.trainSize);
+      const entropy = -shares.reduce((sum, p) => sum + p * Math.log(p), 0);
+      assert.match(finding.evidence, new RegExp(`frequencies \\(${entropy.toPrecision(4)}:`));
+      assert.deepEqual(finding.set, ['model={"kind":"mlp","hidden":[64]}']);
+    },
+  );
 });
 
 Deno.test("the same seed and config on cpu reproduce the same metrics bit for bit", async () => {
