@@ -239,8 +239,11 @@ function checkImageShape(dims: number[], path: string, layout: "nhwc" | "nchw" |
 
 async function loadIdx(spec: ResolvedIdxSpec, pause?: () => Promise<void>): Promise<Sources> {
   const train = await idxSplit(spec, spec.trainImages, spec.trainLabels, spec.limit, pause);
-  const test = await idxSplit(spec, spec.testImages, spec.testLabels, spec.testLimit, pause);
-  if (train.ds.imageShape!.join() !== test.ds.imageShape!.join()) {
+  // (testImages and testLabels null: no test split, the training files alone)
+  const test = spec.testImages !== null && spec.testLabels !== null
+    ? await idxSplit(spec, spec.testImages, spec.testLabels, spec.testLimit, pause)
+    : undefined;
+  if (test && train.ds.imageShape!.join() !== test.ds.imageShape!.join()) {
     throw new AnnealError(
       "data",
       `Cannot read IDX data: train images are ${train.ds.imageShape!.join("x")}, ` +
@@ -248,12 +251,12 @@ async function loadIdx(spec: ResolvedIdxSpec, pause?: () => Promise<void>): Prom
       { where: test.imagesPath, hint: "use train and test files of one dataset" },
     );
   }
-  const numClasses = Math.max(train.maxLabel, test.maxLabel) + 1;
+  const numClasses = Math.max(train.maxLabel, test?.maxLabel ?? 0) + 1;
   if (numClasses < 2) {
     throw oneClass(
-      "every label in the train and test files is 0",
+      `every label in the train${test ? " and test" : ""} file${test ? "s" : ""} is 0`,
       train.labelsPath,
-      "point 'trainLabels' and 'testLabels' at the dataset's label files",
+      `point 'trainLabels'${test ? " and 'testLabels'" : ""} at the dataset's label files`,
     );
   }
   // the training rows kept must hold two classes, as a CSV's must: the first `limit` images of a
@@ -271,9 +274,13 @@ async function loadIdx(spec: ResolvedIdxSpec, pause?: () => Promise<void>): Prom
           "likely sorted by label)",
     );
   }
-  const unused = missingClasses(numClasses, train.seen, test.seen);
-  const warnings: DataWarning[] = unused ? [unused([train.labelsPath, test.labelsPath])] : [];
-  const same = await testIsTraining(
+  const unused = test
+    ? missingClasses(numClasses, train.seen, test.seen)
+    : missingClasses(numClasses, train.seen);
+  const warnings: DataWarning[] = unused
+    ? [unused(test ? [train.labelsPath, test.labelsPath] : [train.labelsPath])]
+    : [];
+  const same = test && await testIsTraining(
     ["trainImages", train.imagesPath],
     ["testImages", test.imagesPath],
   );
@@ -286,7 +293,7 @@ async function loadIdx(spec: ResolvedIdxSpec, pause?: () => Promise<void>): Prom
   }
   return {
     pool: { ...train.ds, numClasses },
-    test: { ...test.ds, numClasses },
+    ...(test && { test: { ...test.ds, numClasses } }),
     ...(warnings.length > 0 && { warnings }),
   };
 }

@@ -1053,3 +1053,30 @@ Deno.test("a class the split sends to validation alone is a warning: the model n
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("idx data without a test split: testImages and testLabels null read the training files alone; one null alone is refused", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await writeIdxPair(dir, { train: [4, 2, 2], test: [2, 2, 2] }, {
+      train: [0, 1, 0, 1],
+      test: [1, 0],
+    });
+    // the test files gone: it looked for t10k-* and failed, and testLimit 0 was refused
+    await Deno.remove(`${dir}/t10k-images-idx3-ubyte`);
+    await Deno.remove(`${dir}/t10k-labels-idx1-ubyte`);
+    await assertDataError(() => loadData({ kind: "idx", dir }, 1), /Cannot open IDX file/);
+    const data = await loadData(
+      { kind: "idx", dir, testImages: null, testLabels: null, validationSplit: 0 },
+      1,
+    );
+    assert.equal(data.train.n, 4);
+    assert.equal(data.train.numClasses, 2);
+    assert.equal(data.test, undefined);
+    assert.throws(
+      () => DataSpecSchema.parse({ kind: "idx", dir, testImages: null }),
+      /testImages and testLabels are both files, or both null/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

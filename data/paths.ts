@@ -53,10 +53,10 @@ export function idxFilePath(dir: string, name: string): string {
   return isAbsolute(name) ? name : join(dir, name);
 }
 
-/** An IDX spec's four files, as {@linkcode idxFilePath} finds them. */
+/** An IDX spec's four files (two without a test split), as {@linkcode idxFilePath} finds them. */
 function idxFiles(spec: ResolvedIdxSpec): string[] {
   return [spec.trainImages, spec.trainLabels, spec.testImages, spec.testLabels]
-    .map((name) => idxFilePath(spec.dir, name));
+    .flatMap((name) => name === null ? [] : [idxFilePath(spec.dir, name)]);
 }
 
 /**

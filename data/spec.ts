@@ -132,8 +132,9 @@ export const IdxSpecSchema = z.strictObject({
   dir: PathSchema.default("/usr/share/datasets/fashion-mnist"),
   trainImages: z.string().min(1).default("train-images-idx3-ubyte.gz"),
   trainLabels: z.string().min(1).default("train-labels-idx1-ubyte.gz"),
-  testImages: z.string().min(1).default("t10k-images-idx3-ubyte.gz"),
-  testLabels: z.string().min(1).default("t10k-labels-idx1-ubyte.gz"),
+  /** The test split's files; both `null` for data without one (its training files only). */
+  testImages: z.string().min(1).nullable().default("t10k-images-idx3-ubyte.gz"),
+  testLabels: z.string().min(1).nullable().default("t10k-labels-idx1-ubyte.gz"),
   /** Keep [h, w, c] so that CNNs get images; MLPs may ask for flat vectors. */
   flatten: z.boolean().default(false),
   /**
@@ -148,6 +149,10 @@ export const IdxSpecSchema = z.strictObject({
   /** Bytes 0..255 become [0, 1], the range initialisers and learning rates assume. */
   scale: z.boolean().default(true),
   ...common(0.1),
+}).refine((spec) => (spec.testImages === null) === (spec.testLabels === null), {
+  message: "testImages and testLabels are both files, or both null (no test split): one " +
+    "without the other pairs no images with labels",
+  path: ["testImages"],
 });
 
 /**
