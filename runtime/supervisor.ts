@@ -398,7 +398,8 @@ function startRun(
   let raisedFlags: string[] = [];
   const requestedStop: RequestedStop = {};
   /** The run directory's lock (run_lock.ts): taken before the run writes anything. */
-  const held: { lock?: RunLock } = {};
+  /** The run's lock; `madeRunsDir`: the runs directory was made for it (removed if refused). */
+  const held: { lock?: RunLock; madeRunsDir?: boolean } = {};
   /** The run's directory's parent and id, as soon as they are known (`runId`, `runDir`). */
   const known: { runsDir?: string; runId?: string; refused?: boolean } = {};
   const setup = (async () => {
@@ -459,6 +460,7 @@ function startRun(
       const given = options.runId === undefined ? undefined : checkRunId(options.runId);
       if (given !== undefined) Object.assign(known, { runsDir: config.runsDir, runId: given });
       // a run already there of the id given, whatever its status, is refused: never overwritten
+      held.madeRunsDir = !(await exists(config.runsDir));
       const claimed = await claimNewRun({
         runId: given,
         prefix: config.name,
@@ -534,7 +536,7 @@ async function supervise(
   options: TrainOptions,
   queue: EventQueue<RunEvent>,
   requestedStop: RequestedStop,
-  held: { lock?: RunLock },
+  held: { lock?: RunLock; madeRunsDir?: boolean },
   raised = false,
   raisedFlags: string[] = [],
   spares?: SpareActors,
@@ -1159,8 +1161,12 @@ async function supervise(
       await tearDown("refused", "refused");
       await writer.flush().catch(() => {});
       try {
-        if (!resumeState) await Deno.remove(runDir, { recursive: true });
-        else if (summaryText === undefined) await Deno.remove(`${runDir}/summary.json`);
+        if (!resumeState) {
+          await Deno.remove(runDir, { recursive: true });
+          // (and the runs directory made for it, where nothing else came into it meanwhile: a
+          // first run refused left an empty runs/ behind)
+          if (held.madeRunsDir) await Deno.remove(config.runsDir).catch(() => {});
+        } else if (summaryText === undefined) await Deno.remove(`${runDir}/summary.json`);
         else {
           await writeFileAtomic(`${runDir}/summary.json`, new TextEncoder().encode(summaryText));
         }

@@ -438,3 +438,24 @@ Deno.test("a flag's malformed number gets a hint with a value the command takes 
     assert.match(out.stderr, new RegExp(`hint: give it like ${example}\\n`), args.join(" "));
   }
 });
+
+Deno.test("a first run refused at its start leaves no runs directory behind; one that was there stays", async () => {
+  await using runs = await tempRunsDir();
+  const fresh = `${runs.dir}/fresh-runs`;
+  const missing = [
+    "--set",
+    "data.kind=csv",
+    "--set",
+    `data.path=${runs.dir}/none.csv`,
+    "--set",
+    "data.target=y",
+  ];
+  const refused = await anneal("train", "--backend", "cpu", "--runs-dir", fresh, ...missing);
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.match(refused.stderr, /none\.csv/);
+  // (it left an empty runs directory, made for the run it refused)
+  assert.equal(await Deno.stat(fresh).then(() => true, () => false), false);
+  const again = await anneal("train", "--backend", "cpu", "--runs-dir", runs.dir, ...missing);
+  assert.equal(again.code, 1, again.stderr);
+  assert.ok((await Deno.stat(runs.dir)).isDirectory, "a runs directory given is kept");
+});
