@@ -20,7 +20,7 @@ import { exitIfHeld } from "./exit_guard.ts";
 import { choiceArgument, choiceOption } from "./choices.ts";
 import { PLOTS } from "../report/plot_names.ts";
 import { closestName } from "../zod_paths.ts";
-import { routeUsageErrors, unknownHelpCommand, usageErrorOf } from "./usage_errors.ts";
+import { helpAsFlag, routeUsageErrors, unknownHelpCommand, usageErrorOf } from "./usage_errors.ts";
 
 /**
  * A command's module, loaded when that command runs: what one needs (tfjs for lr-find and
@@ -602,7 +602,7 @@ if (import.meta.main) {
     const args = Deno.args.filter((arg) => arg !== "--debug");
     const unknownHelp = unknownHelpCommand(program, args);
     if (unknownHelp !== undefined) throw unknownHelp;
-    await program.parseAsync(args, { from: "user" });
+    await program.parseAsync(helpAsFlag(args), { from: "user" });
   } catch (thrown) {
     const newestRuns = async (runsDir: string) => (await runsModule()).newestRunIds(runsDir);
     const error = await usageErrorOf(thrown, newestRuns) ?? thrown;

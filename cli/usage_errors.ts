@@ -317,6 +317,24 @@ export function unknownHelpCommand(
   return unknownCommand(command, asked, args.slice(at));
 }
 
+/**
+ * `anneal help <command...>` as `anneal <command...> --help`: commander's help command reads one
+ * word (`help runs show` printed `runs`' help) and took `help help` for an unknown command (the
+ * root help on stderr, exit 2). Other command lines are returned as they are.
+ *
+ * @example
+ * ```ts
+ * import { helpAsFlag } from "./usage_errors.ts";
+ * console.assert(helpAsFlag(["help", "runs", "show"]).join(" ") === "runs show --help");
+ * console.assert(helpAsFlag(["help", "help"]).join(" ") === "--help");
+ * console.assert(helpAsFlag(["train", "help"]).join(" ") === "train help");
+ * ```
+ */
+export function helpAsFlag(args: string[]): string[] {
+  if (args[0] !== "help" || args.length < 2) return args;
+  return [...args.slice(1).filter((word) => word !== "help"), "--help"];
+}
+
 function unknownCommand(
   command: CommandUnknownOpts,
   name: string,

@@ -283,3 +283,14 @@ Deno.test("--help of every command still prints its usage and exits 0; anneal al
   assert.match(alone.stderr, /^Usage: anneal \[options\] \[command\]\n/);
   assert.doesNotMatch(alone.stderr, /^error/m);
 });
+
+Deno.test("anneal help takes the whole command line: help runs show is runs show's help, help help the root's", async () => {
+  // ("help runs show" printed runs' help; "help help" the root's on stderr, exit 2)
+  const show = await anneal("help", "runs", "show");
+  assert.equal(show.code, 0, show.stderr);
+  assert.match(show.stdout, /^Usage: anneal runs show \[options\] <run>/);
+  const help = await anneal("help", "help");
+  assert.equal(help.code, 0, help.stderr);
+  assert.match(help.stdout, /^Usage: anneal \[options\] \[command\]/);
+  assert.equal(help.stderr, "");
+});
