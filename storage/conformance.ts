@@ -323,6 +323,28 @@ export function registerStorageConformance(kind: string, factory: StorageFactory
       assert.deepEqual(states, ["FAILED", "FAILED", "FAILED", "FAILED", "FAILED"]);
     }));
 
+  test("reapStale reaps a dead worker's trials at once, whatever their heartbeat's age, and no other's", () =>
+    withStorage(factory, async (storage) => {
+      const study = await storage.createStudy(uniqueName("reap-dead"), "minimize", {});
+      const killed = await storage.createTrial(study.id, { params: { lr: 0.1 }, claimBy: "gone" });
+      const alive = await storage.createTrial(study.id, { params: { lr: 0.2 }, claimBy: "alive" });
+      // heartbeats fresh, a long timeout: only the dead worker's trial goes, its retry queued
+      const reaped = await storage.reapStale(study.id, 60_000, 2, ["gone", "another"]);
+      assert.deepEqual(reaped.failed.map((t) => t.id), [killed!.id]);
+      assert.equal(
+        reaped.failed[0].reason,
+        "worker gone stopped heart-beating (its process is gone)",
+      );
+      assert.deepEqual(reaped.retried.map((t) => [t.state, t.retryOf, t.params]), [
+        ["WAITING", killed!.id, { lr: 0.1 }],
+      ]);
+      const running = await storage.listTrials(study.id, ["RUNNING"]);
+      assert.deepEqual(running.map((t) => t.id), [alive!.id]);
+      // none named dead: as before
+      assert.deepEqual((await storage.reapStale(study.id, 60_000, 2, [])).failed, []);
+      assert.deepEqual((await storage.reapStale(study.id, 60_000, 2)).failed, []);
+    }));
+
   test("interruptTrial fails a RUNNING trial with its reason and enqueues its retry at once", () =>
     withStorage(factory, async (storage) => {
       const study = await storage.createStudy(uniqueName("interrupt"), "minimize", {});

@@ -664,19 +664,36 @@ class PostgresStorage implements StudyStorage {
     });
   }
 
-  reapStale(studyId: number, timeoutMs: number, maxRetries: number): Promise<ReapResult> {
-    return this.#call(() => this.#reapStale(studyId, timeoutMs, maxRetries));
+  reapStale(
+    studyId: number,
+    timeoutMs: number,
+    maxRetries: number,
+    deadWorkers: readonly string[] = [],
+  ): Promise<ReapResult> {
+    return this.#call(() => this.#reapStale(studyId, timeoutMs, maxRetries, deadWorkers));
   }
 
-  #reapStale(studyId: number, timeoutMs: number, maxRetries: number): Promise<ReapResult> {
+  #reapStale(
+    studyId: number,
+    timeoutMs: number,
+    maxRetries: number,
+    deadWorkers: readonly string[],
+  ): Promise<ReapResult> {
+    // (as JSON text: a list of none has no element for the driver to type an array by)
+    const dead = JSON.stringify(deadWorkers);
     return transaction(() => this.#sql, async (tx) => {
       await tx`SELECT id FROM anneal_studies WHERE id = ${studyId} FOR UPDATE`;
       const stale = await tx`
+        WITH dead AS (SELECT jsonb_array_elements_text((${dead}::text)::jsonb) AS worker_id)
         UPDATE anneal_trials SET state = 'FAILED', finished_at = now(),
-          reason = 'worker ' || worker_id || ' stopped heart-beating (no heartbeat for '
-            || (EXTRACT(EPOCH FROM now() - heartbeat_at) * 1000)::bigint || ' ms)'
+          reason = 'worker ' || worker_id || ' stopped heart-beating (' || CASE
+            WHEN worker_id IN (SELECT worker_id FROM dead) THEN 'its process is gone'
+            ELSE 'no heartbeat for '
+              || (EXTRACT(EPOCH FROM now() - heartbeat_at) * 1000)::bigint || ' ms'
+          END || ')'
         WHERE study_id = ${studyId} AND state = 'RUNNING'
-          AND heartbeat_at < now() - make_interval(secs => ${timeoutMs / 1000})
+          AND (heartbeat_at < now() - make_interval(secs => ${timeoutMs / 1000})
+            OR worker_id IN (SELECT worker_id FROM dead))
         RETURNING *`;
       const result: ReapResult = { failed: [], retried: [] };
       for (const row of [...stale].sort((a, b) => a.number - b.number)) {

@@ -542,19 +542,27 @@ class SqliteStorage implements StudyStorage {
     });
   }
 
-  reapStale(studyId: number, timeoutMs: number, maxRetries: number): Promise<ReapResult> {
+  reapStale(
+    studyId: number,
+    timeoutMs: number,
+    maxRetries: number,
+    deadWorkers: readonly string[] = [],
+  ): Promise<ReapResult> {
     return this.#run(() => {
       const now = Date.now();
       const stale = this.#db.prepare(
-        `SELECT * FROM trials WHERE study_id = ? AND state = 'RUNNING' AND heartbeat_at < ?
+        `SELECT * FROM trials WHERE study_id = ? AND state = 'RUNNING'
+           AND (heartbeat_at < ? OR worker_id IN (SELECT value FROM json_each(?)))
          ORDER BY number`,
-      ).all(studyId, now - timeoutMs) as Row[];
+      ).all(studyId, now - timeoutMs, JSON.stringify(deadWorkers)) as Row[];
       const result: ReapResult = { failed: [], retried: [] };
       for (const row of stale) {
         const id = Number(row.id);
-        const reason = `worker ${row.worker_id} stopped heart-beating (no heartbeat for ${
-          now - Number(row.heartbeat_at)
-        } ms)`;
+        const reason = `worker ${row.worker_id} stopped heart-beating (${
+          deadWorkers.includes(String(row.worker_id))
+            ? "its process is gone"
+            : `no heartbeat for ${now - Number(row.heartbeat_at)} ms`
+        })`;
         this.#db.prepare(
           "UPDATE trials SET state = 'FAILED', reason = ?, finished_at = ? WHERE id = ?",
         ).run(reason, now, id);

@@ -186,8 +186,15 @@ export interface StudyStorage {
    * Marks RUNNING trials without a heartbeat for `timeoutMs` as FAILED and enqueues a retry with
    * the same params (and `runDir`) for each whose trial a dead worker had failed fewer than
    * `maxRetries` times before (its retries after an interruption, `interruptTrial`, not counted).
+   * The RUNNING trials of `deadWorkers` (workers whose process is known to be gone: killed on
+   * this host) are reaped so at once, whatever their heartbeat's age.
    */
-  reapStale(studyId: number, timeoutMs: number, maxRetries: number): Promise<ReapResult>;
+  reapStale(
+    studyId: number,
+    timeoutMs: number,
+    maxRetries: number,
+    deadWorkers?: readonly string[],
+  ): Promise<ReapResult>;
   /** All trials of a study by number, optionally only those in `states`. */
   listTrials(studyId: number, states?: TrialState[]): Promise<Trial[]>;
   /** The best COMPLETE trial for the study's direction, or undefined. */

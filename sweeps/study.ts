@@ -16,6 +16,7 @@ import type { Direction, Study, StudyStorage, Trial } from "../storage/types.ts"
 import type { Params, SearchSpace } from "./space.ts";
 import type { Pruner } from "./pruners/types.ts";
 import type { Sampler } from "./samplers/types.ts";
+import { processLiveness } from "../runtime/liveness.ts";
 
 /**
  * Records an intermediate value; resolves true when the trial should stop (pruned). With `judge:
@@ -166,6 +167,38 @@ export function defaultWorkerId(): string {
 }
 
 /**
+ * The workers of `running` trials whose process is gone: ids of {@linkcode defaultWorkerId}'s
+ * form, on this host, whose pid no process has any more (a worker killed, SIGKILL or out of
+ * memory). Their trials need not wait out the heartbeat timeout to be retried. A worker of
+ * another host, of an id of another form, or whose pid a process has (itself, or a later one
+ * given its pid) is not said dead: its trials wait for the timeout, as before.
+ *
+ * @example
+ * ```ts
+ * import { deadWorkers, defaultWorkerId } from "./study.ts";
+ * const trial = { workerId: defaultWorkerId(), state: "RUNNING" };
+ * console.assert((await deadWorkers([trial])).length === 0); // this process is alive
+ * ```
+ */
+export async function deadWorkers(
+  running: readonly Pick<Trial, "workerId" | "state">[],
+): Promise<string[]> {
+  const ids = new Set(
+    running.flatMap((trial) =>
+      trial.state === "RUNNING" && trial.workerId !== null ? [trial.workerId] : []
+    ),
+  );
+  const dead: string[] = [];
+  for (const id of ids) {
+    const form = /^(.+):(\d+):[0-9a-f]{8}$/.exec(id);
+    if (form === null) continue;
+    const liveness = await processLiveness({ host: form[1], pid: Number(form[2]) });
+    if (liveness.state === "gone") dead.push(id);
+  }
+  return dead;
+}
+
+/**
  * Runs (or joins) a study until its budget is spent and no trial is left WAITING or RUNNING.
  *
  * @example
@@ -297,7 +330,10 @@ export async function runStudy(options: RunStudyOptions): Promise<StudyResult> {
   const stopped = () => o.signal?.aborted || interrupt.aborted;
   const lane = async () => {
     while (!stopped()) {
-      const reaped = await storage.reapStale(study.id, staleAfterMs, o.maxRetries);
+      // (a worker killed on this host: its trials are retried now, not after its heartbeat's
+      // timeout, which left them to run last)
+      const dead = await deadWorkers(await storage.listTrials(study.id, ["RUNNING"]));
+      const reaped = await storage.reapStale(study.id, staleAfterMs, o.maxRetries, dead);
       for (const trial of reaped.failed) {
         const retry = reaped.retried.find((t) => t.retryOf === (trial.retryOf ?? trial.id));
         o.onReaped?.(trial, retry);
@@ -485,7 +521,8 @@ function unreachableError(error: unknown, retryMs: number): AnnealError {
       {
         hint: "find the process that holds the file (fuser FILE), let it finish or stop it, then " +
           "run the study again (the same anneal sweep or anneal worker): the trials left running " +
-          "are failed and queued again once their heartbeats have lapsed (10 s by default)",
+          "are failed and queued again (at once where the study runs again on this host, once this " +
+          "process has ended; elsewhere once their heartbeats have lapsed, 10 s by default)",
         cause: error,
       },
     );
@@ -498,7 +535,8 @@ function unreachableError(error: unknown, retryMs: number): AnnealError {
     {
       hint: "check that the database server runs and this machine reaches it, then run the " +
         "study again (the same anneal sweep or anneal worker): the trials left running are " +
-        "failed and queued again once their heartbeats have lapsed (10 s by default)",
+        "failed and queued again (at once where the study runs again on this host, once this " +
+        "process has ended; elsewhere once their heartbeats have lapsed, 10 s by default)",
       cause: error,
     },
   );
