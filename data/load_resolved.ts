@@ -592,8 +592,10 @@ export function classesNotTrained(
       `training split: ${listed.join(", ")}${rows.size > 5 ? ", ..." : ""}; the model is never ` +
       "trained on them, and their rows count against it (diagnose may read it as overfitting)",
     where,
-    hint: "give the class more rows; a rare class's few rows may all land in validation: " +
-      "another data.seed or a smaller data.validationSplit splits them otherwise",
+    hint: [...rows.values()].some((count) => count.validation > 0)
+      ? "data.stratify=true holds out a share of each class, and leaves every class of two " +
+        "rows or more one in training; else give the class more rows"
+      : "train on data that has the test split's classes (the training files lack them)",
   };
 }
 
@@ -651,11 +653,16 @@ async function load(
     sources = await loadIdx(resolved, options.pause);
   }
   // (the pool was read here: its bytes are the split's to move)
+  const splitOptions = { reuseBytes: true, stratify: resolved.stratify === true };
   const split = options.pause
-    ? await splitValidationInChunks(sources.pool, resolved.validationSplit, seed, options.pause, {
-      reuseBytes: true,
-    })
-    : splitValidation(sources.pool, resolved.validationSplit, seed, { reuseBytes: true });
+    ? await splitValidationInChunks(
+      sources.pool,
+      resolved.validationSplit,
+      seed,
+      options.pause,
+      splitOptions,
+    )
+    : splitValidation(sources.pool, resolved.validationSplit, seed, splitOptions);
   const kept = (ds: Rows) => keepBytes ? ds : asFloats(ds, options.pause);
   const train = await kept(split.train);
   const validation = split.validation && await kept(split.validation);

@@ -1046,7 +1046,16 @@ Deno.test("a class the split sends to validation alone is a warning: the model n
           "trained on them, and their rows count against it (diagnose may read it as overfitting)",
       );
       assert.equal(warning.where, path);
-      assert.match(warning.hint, /another data\.seed or a smaller data\.validationSplit/);
+      assert.match(warning.hint, /data\.stratify=true holds out a share of each class/);
+      // stratified, the rare class's one row stays in training, and the common ones keep their
+      // shares in both splits
+      const stratified = await loadData({ ...spec, stratify: true }, seed);
+      assert.ok([...stratified.train.y].includes(stratified.train.labels!.indexOf("rare")));
+      assert.equal(stratified.warnings, undefined);
+      const shares = (ds: { y: Float32Array; n: number }, label: number) =>
+        [...ds.y].filter((y) => y === label).length / ds.n;
+      const a = stratified.train.labels!.indexOf("a");
+      assert.ok(Math.abs(shares(stratified.train, a) - shares(stratified.validation!, a)) < 0.1);
     }
     assert.ok(warned > 0 && warned < 12, `${warned} of 12 seeds sent 'rare' to validation`);
   } finally {

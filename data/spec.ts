@@ -50,6 +50,15 @@ function common(defaultSplit: number) {
     shuffle: z.boolean().default(true),
     /** Drop the last, smaller batch of an epoch. */
     dropLast: z.boolean().default(false),
+    /**
+     * Hold out `validationSplit` of each class, not of the whole pool (sklearn's
+     * `train_test_split(stratify=y)`): both splits keep the classes' shares, and a class of two
+     * rows or more keeps one in training. Classifiers only; absent: false.
+     */
+    stratify: z.boolean().optional().describe(
+      "Hold out validationSplit of each class (sklearn's stratify): both splits keep the " +
+        "classes' shares, and every class of 2+ rows keeps one in training. Classifiers only.",
+    ),
     augment: AugmentSchema.optional(),
   };
 }
@@ -168,6 +177,20 @@ export const IdxSpecSchema = z.strictObject({
 export const DataSpecSchema = z
   .discriminatedUnion("kind", [SyntheticLinearSpecSchema, CsvSpecSchema, IdxSpecSchema])
   .superRefine((spec, ctx) => {
+    const task = spec.kind === "csv"
+      ? spec.task
+      : spec.kind === "idx"
+      ? "classification"
+      : "regression";
+    if (spec.stratify === true && task === "regression") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["stratify"],
+        message: `stratify holds out a share of each class, and ${
+          spec.kind === "csv" ? "task 'regression'" : `kind '${spec.kind}'`
+        } has no classes (set data.task to classification or binary, or leave stratify out)`,
+      });
+    }
     if (spec.augment !== undefined && spec.kind !== "idx") {
       ctx.addIssue({
         code: "custom",

@@ -40,3 +40,23 @@ Deno.test("augment is accepted for images and rejected for other data", () => {
   assert.equal(bad.success, false);
   assert.deepEqual(bad.error?.issues[0].path, ["augment"]);
 });
+
+Deno.test("stratify is for classifiers: a regression's, or synthetic-linear's, is refused naming the task", () => {
+  assert.throws(
+    () => DataSpecSchema.parse({ kind: "csv", path: "a.csv", target: "y", stratify: true }),
+    /stratify holds out a share of each class, and task 'regression' has no classes/,
+  );
+  assert.throws(
+    () => DataSpecSchema.parse({ kind: "synthetic-linear", stratify: true }),
+    /kind 'synthetic-linear' has no classes/,
+  );
+  const csv = DataSpecSchema.parse({
+    kind: "csv",
+    path: "a.csv",
+    target: "y",
+    task: "binary",
+    stratify: true,
+  });
+  assert.equal(csv.stratify, true);
+  assert.equal(DataSpecSchema.parse({ kind: "idx", stratify: true }).stratify, true);
+});

@@ -106,6 +106,12 @@ export interface SplitOptions {
    * of their buffer (the training split would keep the rest of it alive) are copied as without it.
    */
   reuseBytes?: boolean;
+  /**
+   * Hold out the fraction of each class (`ds.y`, class indices), not of the whole: the first
+   * `round(n_c x fraction)` rows of class c in the shuffle's order, at most `n_c - 1` (a class
+   * of two rows or more keeps one in training), and one row at least overall.
+   */
+  stratify?: boolean;
 }
 
 /**
@@ -135,10 +141,10 @@ function* splitSteps<D extends Rows>(
   ds: D,
   fraction: number,
   seed: number,
-  { reuseBytes = false }: SplitOptions,
+  { reuseBytes = false, stratify = false }: SplitOptions,
 ): Generator<void, { train: D; validation?: D }> {
   if (fraction === 0) return { train: ds };
-  const held = Math.max(1, Math.round(ds.n * fraction));
+  let held = Math.max(1, Math.round(ds.n * fraction));
   if (held >= ds.n) {
     throw new AnnealError(
       "data",
@@ -160,10 +166,12 @@ function* splitSteps<D extends Rows>(
     [order[i], order[j]] = [order[j], order[i]];
     if (i % SPLIT_CHUNK === 0) yield;
   }
-  // the shuffle's first `held` rows are held out; each part in ascending order (the rows are
-  // distinct: marking them and reading the marks in order sorts them)
+  // the shuffle's first `held` rows are held out (stratified: each class's first ones); each
+  // part in ascending order (the rows are distinct: marking them and reading the marks in order
+  // sorts them)
   const heldOut = new Uint8Array(ds.n);
-  for (let i = 0; i < held; i++) heldOut[order[i]] = 1;
+  if (stratify) held = markStratified(ds, order, fraction, heldOut);
+  else for (let i = 0; i < held; i++) heldOut[order[i]] = 1;
   yield;
   const validationRows = new Uint32Array(held);
   const trainRows = new Uint32Array(ds.n - held);
@@ -181,6 +189,50 @@ function* splitSteps<D extends Rows>(
   const train = yield* selectRowsSteps(ds, trainRows);
   const validation = yield* selectRowsSteps(ds, validationRows);
   return { train, validation };
+}
+
+/**
+ * Marks in `heldOut` the rows a stratified split holds out (see {@linkcode SplitOptions}), in
+ * the shuffle's `order`; returns how many.
+ */
+function markStratified(
+  ds: Rows,
+  order: Uint32Array,
+  fraction: number,
+  heldOut: Uint8Array,
+): number {
+  const counts = new Map<number, number>();
+  for (let i = 0; i < ds.n; i++) counts.set(ds.y[i], (counts.get(ds.y[i]) ?? 0) + 1);
+  const quota = new Map(
+    [...counts].map(([label, n]) => [label, Math.min(n - 1, Math.round(n * fraction))]),
+  );
+  let held = 0;
+  for (let i = 0; i < ds.n; i++) {
+    const label = ds.y[order[i]];
+    const left = quota.get(label)!;
+    if (left > 0) {
+      quota.set(label, left - 1);
+      heldOut[order[i]] = 1;
+      held++;
+    }
+  }
+  if (held > 0) return held;
+  // every class too small for its share: one row still, of a class that keeps another
+  const row = order.find((r) => counts.get(ds.y[r])! >= 2);
+  if (row === undefined) {
+    throw new AnnealError(
+      "data",
+      `Cannot split data: stratify holds out a row of a class that keeps another in training, ` +
+        `and each of the ${ds.n} samples' classes has one row`,
+      {
+        where: "data.stratify",
+        hint: "leave stratify out (or validationSplit 0): with one row a class, no class can " +
+          "give one to validation",
+      },
+    );
+  }
+  heldOut[row] = 1;
+  return 1;
 }
 
 /** Rows of {@linkcode selectRowsSteps} between two pauses, for rows of `f` features and `t` targets. */

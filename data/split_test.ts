@@ -136,3 +136,37 @@ Deno.test("reuseBytes: byte features moved within their buffer hold the rows a c
   assert.deepEqual(floats.x, Float32Array.from({ length: 100 }, (_, i) => i));
   assert.notEqual(split.train.x.buffer, floats.x.buffer);
 });
+
+Deno.test("a stratified split holds out the fraction of each class, keeps a row of every class of two in training, and is refused where no class can give one", () => {
+  // 30 of class 0, 10 of class 1, 2 of class 2, 1 of class 3
+  const labels = [...Array(30).fill(0), ...Array(10).fill(1), 2, 2, 3];
+  const ds = {
+    x: Float32Array.from(labels, (_, i) => i),
+    y: Float32Array.from(labels),
+    n: labels.length,
+    inputShape: [1],
+    targetSize: 1,
+    task: "classification" as const,
+    numClasses: 4,
+  };
+  const count = (y: Float32Array, label: number) => [...y].filter((v) => v === label).length;
+  for (const seed of [1, 2, 3]) {
+    const { train, validation } = splitValidation(ds, 0.2, seed, { stratify: true });
+    // round(30 x 0.2) = 6, round(10 x 0.2) = 2, round(2 x 0.2) = 0, and the lone row stays
+    assert.deepEqual([0, 1, 2, 3].map((c) => count(validation!.y, c)), [6, 2, 0, 0]);
+    assert.deepEqual([0, 1, 2, 3].map((c) => count(train.y, c)), [24, 8, 2, 1]);
+    // the rows themselves: every one once, each part in the source order
+    const rows = [...train.x, ...validation!.x].sort((a, b) => a - b);
+    assert.deepEqual(rows, labels.map((_, i) => i));
+    assert.deepEqual([...train.x], [...train.x].sort((a, b) => a - b));
+  }
+  // a share that rounds to none anywhere: one row still, of a class that keeps another
+  const small = splitValidation(ds, 0.01, 1, { stratify: true });
+  assert.equal(small.validation!.n, 1);
+  assert.notEqual(small.validation!.y[0], 3);
+  const lone = { ...ds, y: Float32Array.from([0, 1, 2]), x: new Float32Array(3), n: 3 };
+  assert.throws(
+    () => splitValidation(lone, 0.3, 1, { stratify: true }),
+    /stratify holds out a row of a class that keeps another in training/,
+  );
+});
