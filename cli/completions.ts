@@ -1,15 +1,36 @@
 /**
- * Shell completions for bash, zsh and fish, generated from the command tree (subcommands and
- * their long options), so they never drift from `--help`.
+ * Shell completions for bash, zsh and fish, generated from the command tree (subcommands, their
+ * options and arguments, and the values those take), so they never drift from `--help`.
  *
  * @module
  */
+
+/**
+ * What a value on the command line completes to: one of a set of words (`--backend`'s, `anneal
+ * completions`' shell), a file's name (`--config`), a directory's (`--runs-dir`), or anything
+ * typed (`--epochs`' number, a run id), which completions leave to the shell's own (file names).
+ */
+export type ValueShape =
+  | { kind: "choice"; values: readonly string[] }
+  | { kind: "file" }
+  | { kind: "directory" }
+  | { kind: "any" };
+
+/** An option as completions see it. */
+export interface OptionShape {
+  /** Its names: `-c`, `--config`. */
+  flags: string[];
+  /** What its value completes to; absent where it takes none (`--json`). */
+  value?: ValueShape;
+}
 
 /** The part of a command tree completions need. */
 export interface CommandShape {
   name: string;
   description: string;
-  options: string[];
+  options: OptionShape[];
+  /** What its arguments complete to, in order (`completions <shell>`: one of the shells). */
+  arguments: ValueShape[];
   subcommands: CommandShape[];
 }
 
@@ -23,30 +44,118 @@ function flatten(root: CommandShape): { path: string[]; command: CommandShape }[
   return out;
 }
 
+/** The options that take a value, each with the path of its command (`train`, `runs show`). */
+function valuedOptions(root: CommandShape) {
+  return flatten(root).flatMap(({ path, command }) =>
+    command.options.flatMap((option) =>
+      option.value ? [{ path: path.join(" "), flags: option.flags, value: option.value }] : []
+    )
+  );
+}
+
+/** `items` grouped by `key`, the groups in the order of their first items. */
+function grouped<T>(items: T[], key: (item: T) => string): [string, T[]][] {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    groups.set(k, [...(groups.get(k) ?? []), item]);
+  }
+  return [...groups];
+}
+
+/** The bash line that fills COMPREPLY with the candidates for `value`, the current word being `$cur`. */
+function bashValue(value: Exclude<ValueShape, { kind: "any" }>): string {
+  switch (value.kind) {
+    case "choice":
+      return `COMPREPLY=($(compgen -W "${value.values.join(" ")}" -- "$cur"))`;
+    case "file":
+    case "directory":
+      // (one name a line, spaces kept; -o filenames: a directory gets its slash, and no space
+      // after it, as bash's own file names do; compopt is bash's alone, and fails outside a
+      // completion)
+      return `local IFS=$'\\n'; compopt -o filenames 2>/dev/null || :; ` +
+        `COMPREPLY=($(compgen -${value.kind === "file" ? "f" : "d"} -- "$cur"))`;
+  }
+}
+
+/**
+ * The `case` patterns `"path:flag"` of `options`, a line for each command (continued with `\`),
+ * each further line indented by `indent`.
+ */
+function bashPatterns(options: { path: string; flags: string[] }[], indent: string): string {
+  return grouped(options, ({ path }) => path).map(([, group]) =>
+    group.flatMap(({ path, flags }) => flags.map((flag) => `"${path}:${flag}"`)).join("|")
+  ).join(`|\\\n${indent}`);
+}
+
 function bash(root: CommandShape): string {
   const commands = flatten(root);
   const cases = commands.map(({ path, command }) => {
-    const words = [...command.subcommands.map((s) => s.name), ...command.options].join(" ");
-    return `    "${path.join(" ")}") words="${words}" ;;`;
+    const words = [
+      ...command.subcommands.map((s) => s.name),
+      ...command.options.flatMap((o) => o.flags),
+    ].join(" ");
+    return `    "${path.join(" ")}") candidates="${words}" ;;`;
   });
   // (a word extends the command's path only where it names a subcommand there: an option's value,
   // `-c config.json` or a run id, is none, and leaves the options of the command before it)
   const paths = commands.filter(({ path }) => path.length > 0)
-    .map(({ path }) => `"${path.join(" ")}"`).join("|");
+    .map(({ path }) => `"${path.join(" ")}"`).join("|") || '""';
+  const options = valuedOptions(root);
+  // (with no such option, "": no "path:word" is empty, and `case` needs a pattern)
+  const takesValue = bashPatterns(options, "      ") || '""';
+  // (a value of anything, a number or a run id, has nothing to offer: bash's own completion, of
+  // file names, as `complete -o default` says)
+  const valueCases = grouped(
+    options.flatMap((option) =>
+      option.value.kind === "any" ? [] : [{ ...option, value: option.value }]
+    ),
+    ({ value }) => bashValue(value),
+  ).map(([line, group]) => `      ${bashPatterns(group, "      ")})\n        ${line} ;;`);
+  const argumentCases = commands.flatMap(({ path, command }) =>
+    command.arguments.map((value, at) =>
+      value.kind === "choice"
+        ? `      "${path.join(" ")}:${at}")\n        ${bashValue(value)}; return 0 ;;`
+        : ""
+    ).filter((line) => line !== "")
+  );
   return `# bash completion for ${root.name}; load with: source <(${root.name} completions bash)
 _${root.name}_complete() {
-  local cur path="" i
-  cur="\${COMP_WORDS[COMP_CWORD]}"
+  # (the commands typed, \`runs show\`, are \$cmd: zsh's \$path is its PATH)
+  local cur="\${COMP_WORDS[COMP_CWORD]}" cmd="" word="" option="" args=0 i
   for ((i = 1; i < COMP_CWORD; i++)); do
-    case "\${path:+$path }\${COMP_WORDS[i]}" in
-      ${paths}) path="\${path:+$path }\${COMP_WORDS[i]}" ;;
+    word="\${COMP_WORDS[i]}"
+    # (the value of an option, \`-c config.json\`, is neither a command nor an argument)
+    if [[ -n "$option" ]]; then option=""; continue; fi
+    case "$cmd:$word" in
+      ${takesValue}) option="$word"; continue ;;
+    esac
+    case "\${cmd:+$cmd }$word" in
+      ${paths}) cmd="\${cmd:+$cmd }$word"; args=0 ;;
+      -*) ;;
+      *) args=$((args + 1)) ;;
     esac
   done
-  local words=""
-  case "$path" in
+  # (the word after an option that takes a value is that value: -b's backend, -c's file name)
+  if [[ -n "$option" ]]; then
+    COMPREPLY=()
+    case "$cmd:$option" in
+${valueCases.join("\n")}
+    esac
+    return 0
+  fi
+  # (an argument that is one of a set of words: \`completions <shell>\`, \`help <command>\`)
+  if [[ "$cur" != -* ]]; then
+    case "$cmd:$args" in
+${argumentCases.join("\n")}
+    esac
+  fi
+  local candidates=""
+  case "$cmd" in
 ${cases.join("\n")}
   esac
-  COMPREPLY=($(compgen -W "$words" -- "$cur"))
+  COMPREPLY=($(compgen -W "$candidates" -- "$cur"))
+  return 0
 }
 complete -o default -F _${root.name}_complete ${root.name}
 `;
@@ -59,29 +168,115 @@ autoload -U +X bashcompinit && bashcompinit
 ${bash(root)}`;
 }
 
+/** A string in fish's single quotes, where a quote is written \' and a backslash \\. */
+function fishQuoted(text: string): string {
+  return `'${text.replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'`;
+}
+
 function fish(root: CommandShape): string {
+  const at = `__${root.name}_at`;
+  const commands = flatten(root);
+  const options = valuedOptions(root);
+  // (fish's own conditions, __fish_seen_subcommand_from, see a command's name anywhere before:
+  // `runs show` still offered show and compare, and `diagnose show` show's options; this reads
+  // the words as bash's completion does)
   const lines = [
     `# fish completion for ${root.name}; load with: ${root.name} completions fish | source`,
+    `function ${at} --description 'whether the words typed name the command $argv (--args N: ` +
+    `and N of its arguments follow)'`,
+    "    set -l args",
+    '    if test "$argv[1]" = --args',
+    "        set args $argv[2]",
+    "        set -e argv[1..2]",
+    "    end",
+    "    set -l words (commandline -opc)",
+    "    set -e words[1]",
+    "    set -l path ''",
+    "    set -l given 0",
+    "    set -l option 0",
+    "    for word in $words",
+    "        if test $option = 1",
+    "            set option 0",
+    "            continue",
+    "        end",
+    '        switch "$path:$word"',
+    // (a command without such options has '', which no word matches: `case` needs a pattern)
+    `            case ${
+      grouped(options, ({ path }) => path).map(([, group]) =>
+        group.flatMap(({ path, flags }) => flags.map((f) => fishQuoted(`${path}:${f}`))).join(" ")
+      ).join(" \\\n                ") || "''"
+    }`,
+    "                set option 1",
+    "                continue",
+    "        end",
+    '        set -l next (string trim -- "$path $word")',
+    '        switch "$next"',
+    `            case ${
+      commands.filter(({ path }) => path.length > 0).map(({ path }) => fishQuoted(path.join(" ")))
+        .join(" ") || "''"
+    }`,
+    "                set path $next",
+    "                set given 0",
+    "            case '-*'",
+    "            case '*'",
+    "                set given (math $given + 1)",
+    "        end",
+    "    end",
+    '    test "$path" = "$argv"; and begin; test -z "$args"; or test $given = $args; end',
+    "end",
   ];
-  // (no file names where a command goes; after it, an option's value may be one: -c config.json)
-  lines.push(`complete -c ${root.name} -n '__fish_use_subcommand' -f`);
-  for (const { path, command } of flatten(root)) {
-    const condition = path.length === 0
-      ? "__fish_use_subcommand"
-      : `__fish_seen_subcommand_from ${path[path.length - 1]}`;
+  for (const { path, command } of commands) {
+    const condition = [at, ...path].join(" ");
+    // (no file names where a command goes; after it, an option's value may be one: -c config.json)
+    if (command.subcommands.length > 0) {
+      lines.push(`complete -c ${root.name} -n ${fishQuoted(condition)} -f`);
+    }
     for (const sub of command.subcommands) {
       lines.push(
-        // (in fish's single quotes a quote is written \' and a backslash \\)
-        `complete -c ${root.name} -n '${condition}' -a ${sub.name} -d '${
-          sub.description.replaceAll("\\", "\\\\").replaceAll("'", "\\'")
-        }'`,
+        `complete -c ${root.name} -n ${fishQuoted(condition)} -a ${sub.name} -d ${
+          fishQuoted(sub.description)
+        }`,
       );
     }
-    for (const option of command.options.filter((o) => o.startsWith("--"))) {
-      lines.push(`complete -c ${root.name} -n '${condition}' -l ${option.slice(2)}`);
+    command.arguments.forEach((value, index) => {
+      if (value.kind !== "choice") return;
+      lines.push(
+        `complete -c ${root.name} -n ${
+          fishQuoted([at, "--args", String(index), ...path].join(" "))
+        } -f -a ${fishQuoted(value.values.join(" "))}`,
+      );
+    });
+    for (const option of command.options) {
+      const names = option.flags.map((flag) =>
+        flag.startsWith("--")
+          ? `-l ${flag.slice(2)}`
+          : flag.length === 2
+          ? `-s ${flag.slice(1)}`
+          : `-o ${flag.slice(1)}`
+      );
+      lines.push(
+        `complete -c ${root.name} -n ${fishQuoted(condition)} ${names.join(" ")}${
+          option.value ? ` ${fishValue(option.value)}` : ""
+        }`,
+      );
     }
   }
   return lines.join("\n") + "\n";
+}
+
+/** fish's flags for an option whose value is `value`. */
+function fishValue(value: ValueShape): string {
+  switch (value.kind) {
+    case "choice":
+      return `-x -a ${fishQuoted(value.values.join(" "))}`;
+    case "file":
+      // (-F: file names even where another rule for the command says -f)
+      return "-r -F";
+    case "directory":
+      return "-x -a '(__fish_complete_directories (commandline -ct))'";
+    case "any":
+      return "-r";
+  }
 }
 
 /** The completion script for a shell. */

@@ -12,7 +12,7 @@ import denoJson from "../deno.json" with { type: "json" };
 import { jsonErrorLine, reportError } from "./output.ts";
 import { SAMPLER_NAMES } from "../sweeps/samplers/named.ts";
 import { PRUNER_NAMES } from "../sweeps/pruners/types.ts";
-import { type CommandShape, completionScript } from "./completions.ts";
+import { type CommandShape, completionScript, type ValueShape } from "./completions.ts";
 import { withParentOptions } from "./parent_options.ts";
 import { writeQuietly } from "./quiet_write.ts";
 import { findAdapterBeforeWorkers } from "../runtime/adapter.ts";
@@ -563,21 +563,61 @@ export function unknownSubcommand(
 /** The shells `anneal completions` writes a script for. */
 const SHELLS = ["bash", "zsh", "fish"] as const;
 
+/**
+ * What a value completes to: one of its choices (`choiceOption`, `choiceArgument`), else what its
+ * placeholder names, a file (`<file>`, `<file.svg>`) or a directory (`<dir>`), else anything.
+ */
+function valueShape(placeholder: string, choices: readonly string[] | undefined): ValueShape {
+  if (choices !== undefined) return { kind: "choice", values: choices };
+  if (/^[<[]file\b/.test(placeholder)) return { kind: "file" };
+  if (/^[<[]dir\b/.test(placeholder)) return { kind: "directory" };
+  return { kind: "any" };
+}
+
 /** The command tree as completions see it. */
 export function shapeOf(
   command: {
     name(): string;
     description(): string;
-    options: readonly { long?: string; short?: string }[];
+    options: readonly {
+      long?: string;
+      short?: string;
+      flags: string;
+      required: boolean;
+      optional: boolean;
+      argChoices?: string[];
+    }[];
+    registeredArguments: readonly { name(): string; argChoices?: string[] }[];
     commands: readonly unknown[];
   },
 ): CommandShape {
+  const subcommands = (command.commands as typeof command[]).map(shapeOf);
   return {
     name: command.name(),
     description: command.description(),
-    options: command.options.flatMap((o) => [o.long, o.short].filter((x): x is string => !!x))
-      .concat("--help"),
-    subcommands: (command.commands as typeof command[]).map(shapeOf),
+    options: [
+      ...command.options.map((o) => ({
+        flags: [o.short, o.long].filter((x): x is string => !!x),
+        value: o.required || o.optional
+          ? valueShape(o.flags.match(/[<[].*$/)?.[0] ?? "", o.argChoices)
+          : undefined,
+      })),
+      // (commander's own, on every command, and in no command's options)
+      { flags: ["-h", "--help"] },
+    ],
+    arguments: command.registeredArguments.map((a) => valueShape(`<${a.name()}>`, a.argChoices)),
+    subcommands: subcommands.length === 0 ? [] : [
+      ...subcommands,
+      // (a command with commands takes `help <command>` too: commander's implicit help command at
+      // the top, and `runs`' action reads it: `anneal runs help show`)
+      {
+        name: "help",
+        description: "display help for command",
+        options: [],
+        arguments: [{ kind: "choice", values: subcommands.map((sub) => sub.name) }],
+        subcommands: [],
+      },
+    ],
   };
 }
 

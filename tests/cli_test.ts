@@ -352,13 +352,13 @@ Deno.test("anneal's fish completion keeps a description's quote and completes fi
   // (fish reads \' in single quotes as a quote: "config's", not "configs")
   assert.ok(
     script.includes(
-      "complete -c anneal -n '__fish_use_subcommand' -a lr-find -d 'LR range test (Leslie Smith) " +
+      "complete -c anneal -n '__anneal_at' -a lr-find -d 'LR range test (Leslie Smith) " +
         "on the config\\'s data and model: suggests a learning rate'",
     ),
     script.join("\n"),
   );
   // no file names where a command goes, but not everywhere: `anneal train -c <TAB>` lists files
-  assert.ok(script.includes("complete -c anneal -n '__fish_use_subcommand' -f"));
+  assert.ok(script.includes("complete -c anneal -n '__anneal_at' -f"));
   assert.ok(!script.includes("complete -c anneal -f"), script.join("\n"));
 });
 

@@ -1,0 +1,182 @@
+import assert from "node:assert/strict";
+import { BACKEND_NAMES } from "../config.ts";
+import { PLOTS } from "../report/plot_names.ts";
+import { SAMPLER_NAMES } from "../sweeps/samplers/named.ts";
+import { PRUNER_NAMES } from "../sweeps/pruners/types.ts";
+import { completionScript } from "./completions.ts";
+import { buildProgram, shapeOf } from "./main.ts";
+
+const shape = () => shapeOf(buildProgram(() => Promise.resolve()));
+
+/**
+ * The candidates bash's completion of anneal offers for each line of words typed (the last one
+ * being completed), run in `cwd`: `[a|b]`, a candidate with a space kept whole.
+ */
+async function bashCandidates(lines: string[][], cwd?: string): Promise<string[]> {
+  const output = await new Deno.Command("bash", {
+    args: [
+      "-c",
+      [
+        // (as the README's test: an error in the function, under set -e, fails the run)
+        "set -e",
+        completionScript("bash", shape()),
+        'c() { COMP_WORDS=(anneal "$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _anneal_complete; ' +
+        '(IFS="|"; echo "[${COMPREPLY[*]}]"); }',
+        ...lines.map((words) => `c ${words.map((word) => `'${word}'`).join(" ")}`),
+      ].join("\n"),
+    ],
+    cwd,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+  return new TextDecoder().decode(output.stdout).trimEnd().split("\n");
+}
+
+/** `[a|b]` of bash's candidates, sorted (file names come in the directory's order). */
+const sorted = (line: string) => `[${line.slice(1, -1).split("|").sort().join("|")}]`;
+
+Deno.test("the command shape carries an option's choices, and whether its value is a file or a directory", () => {
+  const root = shape();
+  const command = (name: string) => root.subcommands.find((sub) => sub.name === name)!;
+  const option = (name: string, flag: string) =>
+    command(name).options.find((o) => o.flags.includes(flag));
+  assert.deepEqual(option("train", "--backend"), {
+    flags: ["-b", "--backend"],
+    value: { kind: "choice", values: BACKEND_NAMES },
+  });
+  assert.deepEqual(option("train", "-c")?.value, { kind: "file" });
+  assert.deepEqual(option("train", "--runs-dir")?.value, { kind: "directory" });
+  assert.deepEqual(option("train", "--epochs")?.value, { kind: "any" });
+  assert.equal(option("train", "--json")?.value, undefined);
+  // (the same flag, a plot's name in report and a file's in lr-find)
+  assert.deepEqual(option("report", "--plot")?.value, { kind: "choice", values: PLOTS });
+  assert.deepEqual(option("lr-find", "--plot")?.value, { kind: "file" });
+  assert.deepEqual(option("schema", "-h"), { flags: ["-h", "--help"] });
+  assert.deepEqual(command("completions").arguments, [
+    { kind: "choice", values: ["bash", "zsh", "fish"] },
+  ]);
+  assert.deepEqual(command("help").arguments, [
+    { kind: "choice", values: root.subcommands.map((sub) => sub.name).filter((n) => n !== "help") },
+  ]);
+});
+
+Deno.test("anneal's bash completion offers an option's choices, and the completions command's shells", async () => {
+  assert.deepEqual(
+    await bashCandidates([
+      ["train", "--backend", ""],
+      ["train", "-c", "x.json", "-b", "w"],
+      ["sweep", "--sampler", ""],
+      ["sweep", "--trials", "5", "--pruner", ""],
+      ["report", "last", "--plot", ""],
+      ["lr-find", "--mode", ""],
+      ["lr-find", "--schedule", ""],
+      ["completions", ""],
+      ["completions", "z"],
+      // (a shell given: its options; an option asked for: the options)
+      ["completions", "bash", ""],
+      ["completions", "-"],
+    ]),
+    [
+      `[${BACKEND_NAMES.join("|")}]`,
+      "[webgpu|wasm]",
+      `[${SAMPLER_NAMES.join("|")}]`,
+      `[${PRUNER_NAMES.join("|")}]`,
+      `[${PLOTS.join("|")}]`,
+      "[exponential|linear]",
+      "[onecycle|warmupCosine]",
+      "[bash|zsh|fish]",
+      "[zsh]",
+      "[-h|--help]",
+      "[-h|--help]",
+    ],
+  );
+});
+
+Deno.test("anneal's bash completion offers file names for a file's option, directories for a directory's, even before a letter is typed", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "anneal-completions-" });
+  try {
+    await Deno.writeTextFile(`${dir}/config.json`, "{}");
+    await Deno.writeTextFile(`${dir}/cosine.svg`, "");
+    await Deno.mkdir(`${dir}/sweep runs`);
+    const lines = await bashCandidates([
+      ["train", "-c", ""],
+      ["train", "--config", "co"],
+      ["lr-find", "--plot", ""],
+      ["tune", "-o", ""],
+      ["train", "--runs-dir", ""],
+      ["runs", "show", "last", "--runs-dir", "s"],
+      // (a value that is anything, a number: nothing offered, bash's own completion then)
+      ["train", "--epochs", ""],
+      // (`show` here is --runs-dir's value, not the command)
+      ["runs", "--runs-dir", "show", ""],
+    ], dir);
+    assert.deepEqual(lines.map(sorted), [
+      "[config.json|cosine.svg|sweep runs]",
+      "[config.json|cosine.svg]",
+      "[config.json|cosine.svg|sweep runs]",
+      "[config.json|cosine.svg|sweep runs]",
+      "[sweep runs]",
+      "[sweep runs]",
+      "[]",
+      sorted("[show|compare|help|--runs-dir|--json|-h|--help]"),
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("anneal's bash completion offers help and -h, and help's commands", async () => {
+  const [top, ...rest] = await bashCandidates([
+    [""],
+    ["help", "tr"],
+    ["runs", "help", ""],
+    ["runs", "show", "-"],
+  ]);
+  assert.match(top, /\|help\|.*\|-h\|--help\]$/);
+  assert.deepEqual(rest, ["[train]", "[show|compare]", "[--runs-dir|--json|-h|--help]"]);
+});
+
+Deno.test("anneal's zsh completion is bash's, loaded through bashcompinit", () => {
+  const script = completionScript("zsh", shape());
+  assert.match(script, /^#compdef anneal\n/);
+  assert.match(script, /\nautoload -U \+X bashcompinit && bashcompinit\n/);
+  assert.ok(script.endsWith(completionScript("bash", shape())));
+});
+
+Deno.test("anneal's fish completion has short options, choices and file names, each under its own command", () => {
+  const script = completionScript("fish", shape()).split("\n");
+  for (
+    const line of [
+      "complete -c anneal -n '__anneal_at train' -s c -l config -r -F",
+      "complete -c anneal -n '__anneal_at train' -s b -l backend -x -a 'auto webgpu wasm cpu'",
+      "complete -c anneal -n '__anneal_at train' -s s -l set -r",
+      "complete -c anneal -n '__anneal_at train' -l runs-dir -x -a " +
+      "'(__fish_complete_directories (commandline -ct))'",
+      "complete -c anneal -n '__anneal_at tune' -s o -l out -r -F",
+      "complete -c anneal -n '__anneal_at sweep' -l sampler -x -a " +
+      `'${SAMPLER_NAMES.join(" ")}'`,
+      "complete -c anneal -n '__anneal_at lr-find' -l plot -r -F",
+      `complete -c anneal -n '__anneal_at report' -l plot -x -a '${PLOTS.join(" ")}'`,
+      "complete -c anneal -n '__anneal_at --args 0 completions' -f -a 'bash zsh fish'",
+      "complete -c anneal -n '__anneal_at' -a help -d 'display help for command'",
+      "complete -c anneal -n '__anneal_at' -s h -l help",
+      "complete -c anneal -n '__anneal_at runs show' -s h -l help",
+    ]
+  ) {
+    assert.ok(script.includes(line), `${line}\nnot in\n${script.join("\n")}`);
+  }
+  // (runs' commands under runs alone: `runs show <TAB>` offered show and compare again)
+  assert.deepEqual(
+    script.filter((line) => / -a (show|compare) /.test(line)).map((line) => line.split(" -a ")[0]),
+    ["complete -c anneal -n '__anneal_at runs'", "complete -c anneal -n '__anneal_at runs'"],
+  );
+  assert.ok(!script.some((line) => line.includes("__fish_seen_subcommand_from")));
+  // (the words the condition reads: a command's path, each option's value skipped)
+  const at = script.slice(
+    script.findIndex((line) => line.startsWith("function __anneal_at ")),
+    script.indexOf("end"),
+  );
+  assert.ok(at.some((line) => /'runs show'/.test(line)), at.join("\n"));
+  assert.ok(at.some((line) => /'train:-c' 'train:--config'/.test(line)), at.join("\n"));
+});
