@@ -228,8 +228,25 @@ export async function readSavedConfig(dir: string, runId: string): Promise<RunCo
       },
     );
   }
-  // (an older anneal's default 'step' where it changes nothing: the run never read it)
-  return parseConfig(withoutUnusedIntervals(json, "step"), `saved config ${path}`);
+  // (an older anneal's default 'step' where it changes nothing: the run never read it; its
+  // baseBatch, which it scaled linearly)
+  return parseConfig(
+    withOlderScaling(withoutUnusedIntervals(json, "step")),
+    `saved config ${path}`,
+  );
+}
+
+/**
+ * `json` (a recorded config) with `optimizer.batchScaling` "linear" where it has a `baseBatch`
+ * and no rule: an anneal before the rules scaled every optimizer's rate linearly, and a run of it
+ * resumed goes on at the rate it trained at (the default rule now, sqrt for adam, would halve it
+ * mid-run). A config recorded since holds its rule (`withSeedDefaults` writes it out).
+ */
+export function withOlderScaling(json: unknown): unknown {
+  if (!isObject(json) || !isObject(json.optimizer)) return json;
+  const optimizer = json.optimizer;
+  if (optimizer.baseBatch === undefined || optimizer.batchScaling !== undefined) return json;
+  return { ...json, optimizer: { ...optimizer, batchScaling: "linear" } };
 }
 
 /**
@@ -554,7 +571,7 @@ export function checkCheckpointConfig(
   const comparable = (json: unknown) => {
     let parsed: unknown = json;
     try {
-      parsed = plain(parseConfig(withoutUnusedIntervals(json, "step")));
+      parsed = plain(parseConfig(withOlderScaling(withoutUnusedIntervals(json, "step"))));
     } catch {
       // (a config of an anneal whose schema differs: compared as written)
     }

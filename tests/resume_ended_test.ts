@@ -222,3 +222,43 @@ Deno.test("a resumed run's seconds count every process's wall time: the checkpoi
   const after = await loadCheckpoint(`${first.result.runDir}/checkpoints/last.ckpt`);
   assert.ok((after.state.runSeconds as number) > before);
 });
+
+Deno.test("a run of an anneal before the batch-scaling rules resumes at the rate it trained at: its baseBatch scaled linearly", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const config = {
+    runsDir: dir,
+    backend: "cpu" as const,
+    epochs: 2,
+    batchSize: 16,
+    optimizer: { name: "adam" as const, lr: 0.001, baseBatch: 4 },
+  };
+  // a run's config records the rule it scales by (sqrt, adam's default)
+  const fresh = await trainCollect(config, { runId: "fresh" });
+  const recorded = JSON.parse(await Deno.readTextFile(`${fresh.result.runDir}/config.json`));
+  assert.equal(recorded.optimizer.batchScaling, "sqrt");
+  // one of an older anneal records none, and trained at 16 / 4 x 0.001
+  const old = await trainCollect(
+    { ...config, optimizer: { ...config.optimizer, batchScaling: "linear" as const } },
+    { runId: "old" },
+  );
+  const runDir = old.result.runDir;
+  const strip = (json: Record<string, unknown>) => {
+    const { batchScaling: _, ...optimizer } = json.optimizer as Record<string, unknown>;
+    return { ...json, optimizer };
+  };
+  const file = JSON.parse(await Deno.readTextFile(`${runDir}/config.json`));
+  await Deno.writeTextFile(`${runDir}/config.json`, JSON.stringify(strip(file)));
+  for (const name of ["last", "best"]) {
+    const path = `${runDir}/checkpoints/${name}.ckpt`;
+    const saved = await loadCheckpoint(path).catch(() => undefined);
+    if (!saved) continue;
+    const state = { ...saved.state, config: strip(saved.state.config as Record<string, unknown>) };
+    await saveCheckpoint(path, state, saved.weights);
+  }
+  const resumed = await trainCollect({ runsDir: dir, epochs: 4 }, { resume: "old" });
+  assert.equal(resumed.result.status, "completed", resumed.result.reason);
+  const rates = new Set((await readNdjson(`${runDir}/steps.ndjson`)).map((s) => s.lr));
+  // (it went on at 0.002, sqrt(16 / 4) x 0.001, from its third epoch)
+  assert.deepEqual([...rates], [0.004]);
+});
