@@ -658,9 +658,13 @@ export function checkAtLabelPrior(curves: Curves): Finding | undefined {
 function collapsedToChance(record: RunRecord, train: number[]): string | undefined {
   const chance = chanceLoss(record);
   if (!chance || train.length < MIN_EPOCHS_FOR_TRENDS) return undefined;
-  const near = (loss: number) => Math.abs(loss - chance.loss) <= AT_CHANCE * chance.loss;
+  // the level a collapsed classifier sits at: its labels' frequencies where the record counts
+  // them (their entropy, below ln K where the classes are not balanced), else a uniform guess
+  const prior = labelPrior(record);
+  const level = prior && prior.loss > 0 ? prior.loss : chance.loss;
+  const near = (loss: number) => Math.abs(loss - level) <= AT_CHANCE * level;
   const half = train.slice(Math.floor(train.length / 2));
-  if (!half.every(near) || !(Math.min(...train) >= (1 - AT_CHANCE) * chance.loss)) {
+  if (!half.every(near) || !(Math.min(...train) >= (1 - AT_CHANCE) * level)) {
     return undefined;
   }
   let peak: { loss: number; step: number; epoch: number } | undefined;
@@ -670,11 +674,15 @@ function collapsedToChance(record: RunRecord, train: number[]): string | undefin
   if (!peak || !(peak.loss > OVERSHOT_CHANCE * chance.loss)) return undefined;
   const accuracy = record.epochs.at(-1)!.accuracy;
   const from = record.epochs[Math.floor(train.length / 2)].epoch;
+  const balanced = Math.abs(level - chance.loss) <= 1e-3 * chance.loss;
+  const what = balanced
+    ? `ln ${chance.classes} = ${f(chance.loss)} is a uniform guess over ${chance.classes} classes`
+    : `${f(level)} is the entropy of the training labels' frequencies, the loss of predicting ` +
+      "them whatever the features";
   return `the loss sat at chance level from epoch ${from} on (${f(train.at(-1))} at epoch ${
     record.epochs.at(-1)!.epoch
-  }; ln ${chance.classes} = ${f(chance.loss)} is a uniform guess over ${chance.classes} classes${
-    accuracy === undefined ? "" : `, and training accuracy ended at ${f(accuracy)}`
-  }), after steps that overshot it (${f(peak.loss)} at step ${peak.step}, epoch ${peak.epoch}): ` +
+  }; ${what}${accuracy === undefined ? "" : `, and training accuracy ended at ${f(accuracy)}`}), ` +
+    `after steps that overshot it (${f(peak.loss)} at step ${peak.step}, epoch ${peak.epoch}): ` +
     "updates too large for the model to learn anything, not too small";
 }
 

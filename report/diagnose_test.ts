@@ -1480,3 +1480,31 @@ Deno.test("a classifier's loss at its labels' entropy is read as the class frequ
   const below = atPrior([0.9, 0.5, 0.36, 0.33, 0.31, 0.3, 0.29, 0.28]);
   assert.ok(below.findings.every((finding) => finding.title !== d.findings[0].title));
 });
+
+Deno.test("a classifier of unbalanced classes collapsed at its labels' entropy after steps that overshot it diverged, as one at ln K", () => {
+  // 9 of 10 rows one class: it sits at their entropy (0.3251), not at ln 2, once collapsed; it
+  // read "blew up early" and "learnt only the class frequencies: give it capacity"
+  const level = -(0.9 * Math.log(0.9) + 0.1 * Math.log(0.1));
+  const losses = [level * 1.9, level * 1.001, level, level * 1.0005, level, level];
+  const steps = Array.from({ length: 60 }, (_, s) => ({
+    step: s,
+    epoch: Math.floor(s / 10),
+    loss: s < 10 ? (s === 3 ? level * 30 : level * 1.5) : losses[Math.floor(s / 10)],
+    lr: 0.5,
+    gradNorm: 1,
+  }));
+  const run = syntheticRun(losses, {
+    steps,
+    lr: 0.5,
+    config: { optimizer: { name: "adam", lr: 0.5 } },
+  });
+  run.meta.dataset = { task: "classification", numClasses: 2, classCounts: [90, 10] };
+  const d = diagnose(run);
+  assert.deepEqual(kinds(d), ["diverged"]);
+  assert.equal(d.verdict, "diverged: collapsed to chance level, learning rate too high");
+  assert.match(
+    d.findings[0].evidence,
+    /0\.3251 is the entropy of the training labels' frequencies/,
+  );
+  assert.deepEqual(d.findings[0].set, ["optimizer.lr=0.05"]);
+});
