@@ -40,6 +40,8 @@ export const MAX_CONSECUTIVE_SKIPS = 20;
  * median of the whole history would fall ever further behind them.
  */
 export const RECENT_NORMS = 25;
+/** The recent norms a spike's suggested clip is the 90th percentile of. */
+const HINT_NORMS = 100;
 
 /** The clip monitor's state. */
 export interface ClipMonitorState {
@@ -239,19 +241,20 @@ export function observeSteps(
 }
 
 /**
- * What to do about a spike of `norm`: clip at the 90th percentile of the norms so far (a fixed 1
- * was as likely to clip every step as none); where the step was clipped already, the rate or a
- * warmup; where the clip is above the spike, a lower one.
+ * What to do about a spike of `norm`: clip at the 90th percentile of the recent norms (a fixed 1
+ * was as likely to clip every step as none; those of the whole run, a first epoch's large norms
+ * among them, gave a clip above the spike), and below the spike whatever they are; where the step
+ * was clipped already, the rate or a warmup; where the clip is above the spike, a lower one.
  */
 function spikeHint(state: ClipMonitorState, norm: number): string {
-  const p90 = state.maximize
-    ? percentile(state.norms.slice(-RECENT_NORMS), 90)
-    : sortedPercentile(state.sorted, 90);
+  const p90 = percentile(state.norms.slice(-HINT_NORMS), 90);
   const threshold = state.threshold;
   if (threshold === undefined) {
+    const clip = Math.min(p90 ?? 1, norm / 2);
     return `clip gradients (--set clipping.maxNorm=${
-      p90 === null ? 1 : Number(p90.toPrecision(2))
-    }, the 90th percentile of the norms so far), lower the learning rate, or add warmup`;
+      Number(clip.toPrecision(2))
+    }, about the 90th percentile of the last ${HINT_NORMS} norms), lower the learning rate, or ` +
+      "add warmup";
   }
   return norm > threshold
     ? `the step was clipped to ${formatNumber(threshold)}; if spikes recur, lower the learning ` +

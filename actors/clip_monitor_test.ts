@@ -55,14 +55,22 @@ Deno.test("the clip monitor tracks norms, the clipped fraction, and flags spikes
     "the step was clipped to 1.5; if spikes recur, lower the learning rate or add warmup",
   );
   assert.equal(state.spikes, 1);
-  // unclipped: a clip at the 90th percentile of the norms so far (2 here)
+  // unclipped: a clip at the 90th percentile of the recent norms (2 here)
   const none = ClippingSchema.parse({});
   const [unclipped] = observeSteps(none, initClipMonitor(none, 16), window(0, norms));
   const [, spiked] = observeSteps(none, unclipped, window(30, [50]));
+  const hintOf = (out: { events: { type: string }[] }) =>
+    (out.events.find((e) => e.type === "warning") as { hint: string }).hint;
   assert.match(
-    (spiked.events.find((e) => e.type === "warning") as { hint: string }).hint,
-    /^clip gradients \(--set clipping\.maxNorm=2, the 90th percentile of the norms so far\)/,
+    hintOf(spiked),
+    /^clip gradients \(--set clipping\.maxNorm=2, about the 90th percentile of the last 100 norms\)/,
   );
+  // a first epoch of large norms (100) is not among the recent ones, and the clip is below the
+  // spike (it said maxNorm=100 for a spike of 8)
+  const start = [...Array(15).fill(100), ...Array(100).fill(0.5)];
+  const [late] = observeSteps(none, initClipMonitor(none, 16), window(0, start));
+  const [, eight] = observeSteps(none, late, window(115, [8]));
+  assert.match(hintOf(eight), /^clip gradients \(--set clipping\.maxNorm=0\.5,/);
   // a clip above the spike lets it through
   const high = ClippingSchema.parse({ maxNorm: 100 });
   const [below] = observeSteps(high, initClipMonitor(high, 16), window(0, norms));

@@ -146,9 +146,11 @@ export const SPIKE_FACTOR = 10;
 export const SPIKE_WINDOW = 25;
 /**
  * A spike also reaches this fraction of the median norm of the run's first steps (its first
- * epoch, or tenth): below, it is the noise of a run that has converged.
+ * epoch, or tenth): below, it is the noise of a run that has converged (norms of 1e-4 after 3,
+ * a "spike" to 0.003). A run whose first norms were large (100, an unscaled start) and whose
+ * later ones are not (0.5) still has its spikes (8) read.
  */
-export const SPIKE_FLOOR = 0.1;
+export const SPIKE_FLOOR = 0.01;
 /** Many clipped: more than this fraction of steps had their gradient clipped. */
 export const CLIPPED_FRACTION = 0.5;
 

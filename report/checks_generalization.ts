@@ -156,10 +156,10 @@ export function checkGradientSpikes({ record, lr, rate }: Curves): Finding | und
     steps.findIndex((s) => s.epoch !== firstEpoch),
     Math.ceil(steps.length / 10),
   );
-  // A norm under a tenth of those the run started with moves the weights less than its first
-  // steps did: the noise of a run that has converged (norms of 1e-4 after 3, a "spike" to 0.003),
-  // whatever its ratio to the norms just before; clipping there (at their 90th percentile, 2e-4)
-  // stalled the same run at chance.
+  // A norm under a hundredth of those the run started with moves the weights far less than its
+  // first steps did: the noise of a run that has converged (norms of 1e-4 after 3, a "spike" to
+  // 0.003), whatever its ratio to the norms just before; clipping there (at their 90th
+  // percentile, 2e-4) stalled the same run at chance.
   const floor = SPIKE_FLOOR * median(steps.slice(0, Math.max(warm, 1)).map((s) => s.gradNorm!));
   const spikes: { step: number; norm: number; median: number }[] = [];
   for (let i = Math.max(warm, SPIKE_WINDOW); i < steps.length; i++) {

@@ -763,6 +763,9 @@ Deno.test("gradientSpikes: a converged run's noise is no spike, however far abov
   // the same spike where the first norms were of its size is one
   const alike = syntheticSteps(200, 20, (s) => s < 20 ? 0.01 : s === 150 ? 0.0034 : 1e-4);
   assert.deepEqual(kinds(diagnose(syntheticRun(decay(10), { steps: alike }))), ["gradientSpikes"]);
+  // a start of large norms (100, unscaled features) does not hide a later spike (8 over 0.5)
+  const large = syntheticSteps(200, 20, (s) => s < 20 ? 100 : s === 150 ? 8 : 0.5);
+  assert.deepEqual(kinds(diagnose(syntheticRun(decay(10), { steps: large }))), ["gradientSpikes"]);
 });
 
 Deno.test("gradientSpikes: large norms in the first epoch are warm-up, not spikes", () => {
