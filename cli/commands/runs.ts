@@ -371,7 +371,10 @@ export function compareTable(comparison: RunComparison): string {
     ...differences.map((d) => {
       // numbers as anneal prints any (a rate of 0.00020461952206579163 as 2.046e-4), unless two
       // values differ beyond those digits: then as written, or the row would show them alike
-      const shown = d.values.map((v) => typeof v === "number" ? formatNumber(v) : json(v));
+      // (whole numbers exactly: a seed of 1234567 read 1.235e+6, a maxSteps of 250000 2.5e+5)
+      const shown = d.values.map((v) =>
+        typeof v === "number" && !Number.isInteger(v) ? formatNumber(v) : json(v)
+      );
       const alike = new Set(shown).size < new Set(d.values.map(json)).size;
       return [
         d.path,

@@ -70,6 +70,12 @@ Deno.test("anneal runs compare prints a config's numbers as every command does, 
   const c = { ...syntheticRun([2, 1], { lr: 0.00100001 }), id: "c" };
   const d = { ...syntheticRun([2, 1], { lr: 0.001 }), id: "d" };
   assert.deepEqual(row(compareTable(compareRuns([c, d]))), ["optimizer.lr", "0.00100001", "0.001"]);
+  // whole numbers exactly (a seed of 1234567 read 1.235e+6)
+  const e = { ...syntheticRun([2, 1], { config: { seed: 1234567 } }), id: "e" };
+  const g = { ...syntheticRun([2, 1], { config: { seed: 42 } }), id: "g" };
+  const seedRow = compareTable(compareRuns([g, e])).split("\n").map((line) => line.split(/  +/))
+    .find((r) => r[0] === "seed");
+  assert.deepEqual(seedRow, ["seed", "42", "1234567"]);
 });
 
 Deno.test("anneal runs compare refuses a run given twice (its column would hide the other), before reading any run", async () => {

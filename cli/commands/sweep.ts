@@ -116,11 +116,11 @@ export function orderedParams(
 /**
  * A trial's parameters as a trial's line and the best one's print them: `path=value` in the
  * space's order, numbers as anneal prints any (4 significant digits: 0.003377, not
- * 0.0033768965571105863).
+ * 0.0033768965571105863), whole ones exactly (a batch of 256, a seed of 1234567).
  */
 function paramsText(params: Trial["params"], definition: StudyDefinition): string {
   return Object.entries(orderedParams(params, definition)).map(([k, v]) =>
-    `${k}=${typeof v === "number" ? formatNumber(v) : paramText(v)}`
+    `${k}=${typeof v === "number" && !Number.isInteger(v) ? formatNumber(v) : paramText(v)}`
   ).join(" ");
 }
 
