@@ -22,6 +22,7 @@ import type { SpecOf } from "../schedulers/spec.ts";
 import type { ScheduleNote } from "../schedulers/reach.ts";
 import { warmupBeyondRun } from "../schedulers/warmup_reach.ts";
 import { FIRST_STEP, firstStepFault } from "./first_step.ts";
+import { scaleLearningRate } from "../optimizers/scaling.ts";
 
 // Thresholds. Each is a judgement call taken from common practice; the tests pin their effect.
 /** Diverged when a loss exceeds this multiple of the first (Keras/Lightning divergence checks use ~10x). */
@@ -565,6 +566,22 @@ export function chanceLoss(record: RunRecord): { loss: number; classes: number }
 }
 
 /**
+ * The factor a run's config scales `optimizer.lr` by at its effective batch: 1 without
+ * `optimizer.baseBatch`, else its rule's (`optimizer.batchScaling`; a record without one, with a
+ * baseBatch, is an older anneal's, which scaled linearly).
+ */
+export function baseBatchScale(config: Record<string, unknown>): number {
+  const baseBatch = configValue(config, "optimizer.baseBatch");
+  if (typeof baseBatch !== "number" || !(baseBatch > 0)) return 1;
+  const batch = configValue(config, "batchSize");
+  const accumulation = configValue(config, "gradientAccumulation");
+  const effective = (typeof batch === "number" ? batch : 16) *
+    (typeof accumulation === "number" ? accumulation : 1);
+  const rule = configValue(config, "optimizer.batchScaling") === "sqrt" ? "sqrt" : "linear";
+  return scaleLearningRate(1, baseBatch, effective, rule).lr;
+}
+
+/**
  * The loss of a classifier that predicts its training labels' frequencies for every row: their
  * entropy, `-sum p ln p` over the classes' shares (`meta.dataset.classCounts`), for a
  * cross-entropy or binary cross-entropy loss; and the largest class's share, the accuracy of
@@ -1004,9 +1021,12 @@ export function checkPlateau(
     ...(steps ? {} : { interval: "epoch" }),
   };
   const set = [`scheduler=${JSON.stringify(cosine)}`];
-  // cosine starts from optimizer.lr, which must be > 0: a negative maxLr's peak as its size
-  const peak = Math.abs(lr);
-  if (rate.oneCycle && Number.isFinite(peak) && peak > 0) set.push(`optimizer.lr=${peak}`);
+  // cosine starts from optimizer.lr, which must be > 0: a negative maxLr's peak as its size;
+  // under optimizer.baseBatch the run scales optimizer.lr to its batch, so the peak unscaled
+  const peak = Math.abs(lr) / baseBatchScale(record.config);
+  if (rate.oneCycle && Number.isFinite(peak) && peak > 0) {
+    set.push(`optimizer.lr=${Number(peak.toPrecision(6))}`);
+  }
   if (!decayed && decaysAlready(record)) {
     // its schedule decays the rate over the run already (cosine, a warmup's, restarts): adding
     // one is what it has, and the same run again would plateau again; a longer run (its

@@ -1511,3 +1511,24 @@ Deno.test("a classifier of unbalanced classes collapsed at its labels' entropy a
   );
   assert.deepEqual(d.findings[0].set, ["optimizer.lr=0.05"]);
 });
+
+Deno.test("a plateau under onecycle with optimizer.baseBatch suggests the optimizer.lr that scales to the peak, by the run's rule", () => {
+  // (it suggested optimizer.lr=0.01, the peak itself, which baseBatch would have scaled to 0.02)
+  const losses = [2.0, 1.2, 1.0, 0.95, 0.94, 0.94, 0.939, 0.939, 0.9389, 0.9389];
+  const plateau = (optimizer: Record<string, unknown>) => {
+    const run = syntheticRun(losses, {
+      val: losses.map((l) => l * 1.01),
+      lr: 0.01,
+      config: {
+        batchSize: 16,
+        optimizer: { name: "adam", lr: 0.001, baseBatch: 4, ...optimizer },
+        scheduler: { name: "onecycle", maxLr: 0.01, totalSteps: 100 },
+      },
+    });
+    return diagnose(run).findings[0].set;
+  };
+  // sqrt(16 / 4) = 2, as a run records adam's rule; a record without one is an older anneal's,
+  // which scaled linearly (16 / 4)
+  assert.ok(plateau({ batchScaling: "sqrt" })?.includes("optimizer.lr=0.005"));
+  assert.ok(plateau({})?.includes("optimizer.lr=0.0025"));
+});
