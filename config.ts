@@ -1493,6 +1493,18 @@ export function configJsonSchema(): Record<string, unknown> {
 }
 
 /**
+ * The factor the run multiplies `optimizer.lr` by at its effective batch (1 without
+ * `optimizer.baseBatch`), by `optimizer.batchScaling`'s rule: a rate the optimizer should see,
+ * divided by it, is the `optimizer.lr` to write.
+ */
+export function learningRateScale(config: RunConfig): number {
+  const baseBatch = (config.optimizer as { baseBatch?: number }).baseBatch;
+  if (baseBatch === undefined) return 1;
+  const effective = config.batchSize * config.gradientAccumulation;
+  return scaleLearningRate(1, baseBatch, effective, batchScalingOf(config.optimizer)).lr;
+}
+
+/**
  * The learning rate a run starts from: `optimizer.lr`, scaled to the effective batch (batch x
  * accumulation) when `optimizer.baseBatch` is set, by `optimizer.batchScaling`'s rule (absent:
  * linear for sgd, sqrt for the adaptive optimizers).
@@ -1506,18 +1518,6 @@ export function configJsonSchema(): Record<string, unknown> {
  * console.assert(baseLearningRate(adam).lr === 0.001);
  * ```
  */
-/**
- * The factor the run multiplies `optimizer.lr` by at its effective batch (1 without
- * `optimizer.baseBatch`), by `optimizer.batchScaling`'s rule: a rate the optimizer should see,
- * divided by it, is the `optimizer.lr` to write.
- */
-export function learningRateScale(config: RunConfig): number {
-  const baseBatch = (config.optimizer as { baseBatch?: number }).baseBatch;
-  if (baseBatch === undefined) return 1;
-  const effective = config.batchSize * config.gradientAccumulation;
-  return scaleLearningRate(1, baseBatch, effective, batchScalingOf(config.optimizer)).lr;
-}
-
 export function baseLearningRate(config: RunConfig): ScaledLearningRate {
   const { lr, baseBatch } = config.optimizer as { lr: number; baseBatch?: number };
   if (baseBatch === undefined) return { lr };

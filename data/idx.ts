@@ -10,6 +10,7 @@
 import { createGunzip } from "node:zlib";
 import { Readable } from "node:stream";
 import { AnnealError } from "../errors.ts";
+import { counted } from "../number_format.ts";
 import { fileError } from "../file_errors.ts";
 import { readWholeFile } from "../read_file.ts";
 
@@ -137,7 +138,9 @@ export function parseIdx(
     // pixels read as shifted rows, or two files written one after the other; read whole only:
     // with maxItems a gzipped file is gunzipped no further than its items)
     throw idxError(
-      `${fileLength - headerSize - size} bytes after the data: the header's dimensions ` +
+      `${
+        counted(fileLength - headerSize - size, "byte")
+      } after the data: the header's dimensions ` +
         `${dims.join("x")} take ${headerSize + size} bytes, the file has ${fileLength}`,
       file,
       headerSize + size,

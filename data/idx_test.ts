@@ -95,7 +95,7 @@ Deno.test("bytes after the data are an error naming where the data ends (a heade
   assert.throws(
     () => parseIdx(extra, "labels.idx"),
     (error: Error) =>
-      /1 bytes after the data: the header's dimensions 2 take 10 bytes, the file has 11/.test(
+      /1 byte after the data: the header's dimensions 2 take 10 bytes, the file has 11/.test(
         error.message,
       ) && (error as { where?: string }).where === "labels.idx at byte 10",
   );
@@ -104,7 +104,7 @@ Deno.test("bytes after the data are an error naming where the data ends (a heade
   const dir = await Deno.makeTempDir();
   try {
     await Deno.writeFile(`${dir}/labels.gz`, gzipSync(extra));
-    await assertDataError(() => readIdxFile(`${dir}/labels.gz`, 1), /1 bytes after the data/);
+    await assertDataError(() => readIdxFile(`${dir}/labels.gz`, 1), /1 byte after the data/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

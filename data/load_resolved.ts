@@ -562,8 +562,9 @@ export function classesNotTrained(
   others: { validation?: Rows; test?: Rows },
   where: string,
 ): DataWarning | undefined {
-  if (train.task !== "classification" || train.numClasses === undefined) return undefined;
-  const trained = new Uint8Array(train.numClasses);
+  const classes = train.task === "binary" ? 2 : train.numClasses;
+  if (train.task === "regression" || classes === undefined) return undefined;
+  const trained = new Uint8Array(classes);
   for (let i = 0; i < train.n; i++) trained[train.y[i]] = 1;
   const rows = new Map<number, { validation: number; test: number }>();
   for (const split of ["validation", "test"] as const) {
@@ -571,7 +572,7 @@ export function classesNotTrained(
     if (!ds) continue;
     for (let i = 0; i < ds.n; i++) {
       const label = ds.y[i];
-      if (trained[label] === 1 || !(label >= 0 && label < train.numClasses)) continue;
+      if (trained[label] === 1 || !(label >= 0 && label < classes)) continue;
       const count = rows.get(label) ?? { validation: 0, test: 0 };
       count[split]++;
       rows.set(label, count);
@@ -590,7 +591,9 @@ export function classesNotTrained(
   return {
     message: `${rows.size === 1 ? "a class is" : `${rows.size} classes are`} not in the ` +
       `training split: ${listed.join(", ")}${rows.size > 5 ? ", ..." : ""}; the model is never ` +
-      "trained on them, and their rows count against it (diagnose may read it as overfitting)",
+      `trained on ${rows.size === 1 ? "it" : "them"}, and ${
+        rows.size === 1 ? "its" : "their"
+      } rows count against it (diagnose may read it as overfitting)`,
     where,
     hint: [...rows.values()].some((count) => count.validation > 0)
       ? "data.stratify=true holds out a share of each class, and leaves every class of two " +

@@ -1043,7 +1043,7 @@ Deno.test("a class the split sends to validation alone is a warning: the model n
       assert.equal(
         warning.message,
         "a class is not in the training split: 'rare' (1 validation row); the model is never " +
-          "trained on them, and their rows count against it (diagnose may read it as overfitting)",
+          "trained on it, and its rows count against it (diagnose may read it as overfitting)",
       );
       assert.equal(warning.where, path);
       assert.match(warning.hint, /data\.stratify=true holds out a share of each class/);
@@ -1058,6 +1058,25 @@ Deno.test("a class the split sends to validation alone is a warning: the model n
       assert.ok(Math.abs(shares(stratified.train, a) - shares(stratified.validation!, a)) < 0.1);
     }
     assert.ok(warned > 0 && warned < 12, `${warned} of 12 seeds sent 'rare' to validation`);
+    // a binary task's alike (40 of one label, one of the other: it said nothing)
+    const binary = `${dir}/binary.csv`;
+    const zeros = Array.from({ length: 40 }, (_, i) => `${i},0`);
+    await Deno.writeTextFile(binary, `f,label\n${[...zeros, "100,1"].join("\n")}\n`);
+    const warnings = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => i + 1).map(async (seed) => {
+        const data = await loadData(
+          { kind: "csv", path: binary, target: "label", task: "binary", validationSplit: 0.5 },
+          seed,
+        );
+        const untrained = ![...data.train.y].includes(1);
+        const warning = data.warnings?.find((w) => w.message.includes("not in the training"));
+        assert.equal(warning !== undefined, untrained, `seed ${seed}`);
+        return warning;
+      }),
+    );
+    assert.ok(
+      warnings.some((w) => w?.message.startsWith("a class is not in the training split: '1'")),
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

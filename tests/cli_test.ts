@@ -775,6 +775,11 @@ Deno.test("anneal lr-find suggests a learning rate, writes the plot, and --apply
     assert.equal(JSON.parse(written).scheduler, undefined, "the file is left as it was");
     const plot = out.stdout.match(/plot written to (\S+?);/)![1];
     assert.match(await Deno.readTextFile(plot), /<svg/);
+    // with --json the reasons are in the JSON, not above (it said "above", with nothing there)
+    const json = await anneal("lr-find", "-c", file, "--iterations", "60", "--apply", "--json");
+    assert.equal(json.code, 1, json.stderr);
+    assert.equal(JSON.parse(json.stdout).applied, false);
+    assert.match(json.stderr, /unreliable \(the reasons are the JSON's agreement\.reasons\)/);
     // --force writes it, saying so
     const forced = await anneal(
       ...["lr-find", "-c", file, "--iterations", "60", "--schedule", "warmupCosine"],

@@ -207,7 +207,7 @@ async function runTest(
       }),
     );
     if (options.apply && !applied) {
-      console.error(notApplied(options.config!, result.runs.length > 1));
+      console.error(notApplied(options.config!, result.runs.length > 1, true));
       return 1;
     }
     return 0;
@@ -271,9 +271,9 @@ async function runTest(
 }
 
 /** Why `--apply` left the config file as it was, and the ways on. */
-function notApplied(config: string, repeated: boolean): string {
+function notApplied(config: string, repeated: boolean, json = false): string {
   return `anneal: not applied to ${config}: the suggestion is unreliable (the reasons are ` +
-    `above), so the file is left as it was; ${
+    `${json ? "the JSON's agreement.reasons" : "above"}), so the file is left as it was; ${
       repeated ? "" : "rerun with --repeats 3, "
     }compare the candidates in a short sweep, or write it anyway with --apply --force`;
 }
