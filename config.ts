@@ -1045,19 +1045,12 @@ function unusedIntervals(scheduler: RunConfigOutputScheduler): ConfigWarning[] {
 /**
  * Defaults that depend on other fields: clip RNN gradients at 1.0 unless told otherwise. Clipping
  * turned off (`maxNorm: null`) stays null, so that a parsed config parsed again (as `train` and
- * the tools that re-read a config do) is the same config, not an rnn's default of 1. With
- * `optimizer.baseBatch`, the rule it scales by is written out (`batchScaling`: linear for sgd,
- * sqrt else), so that a run's recorded config says it; one recorded without it is an older
- * anneal's, which scaled linearly (see `runtime/resume.ts`).
+ * the tools that re-read a config do) is the same config, not an rnn's default of 1.
  */
 function withSeedDefaults(config: RunConfig): RunConfig {
   const clipping = { ...config.clipping };
   if (clipping.maxNorm === undefined && config.model.kind === "rnn") clipping.maxNorm = 1;
-  const optimizer = config.optimizer.baseBatch !== undefined &&
-      config.optimizer.batchScaling === undefined
-    ? { ...config.optimizer, batchScaling: batchScalingOf(config.optimizer) }
-    : config.optimizer;
-  return { ...config, clipping, optimizer };
+  return { ...config, clipping };
 }
 
 /**

@@ -3,12 +3,14 @@ import fc from "npm:fast-check@4.10.2";
 import { AnnealError } from "./errors.ts";
 import {
   applyOverrides,
+  baseLearningRate,
   configJsonSchema,
   configWarnings,
   loadConfig,
   parseConfig,
   type RunConfigInput,
 } from "./config.ts";
+import { recordedConfig } from "./runtime/records.ts";
 
 Deno.test("the default config is the seed experiment", () => {
   const config = parseConfig({});
@@ -969,4 +971,17 @@ Deno.test("--set optimizer.name takes that optimizer's own defaults, as a config
   // the other sections' kinds as before: nothing of the default kind's left
   const model = parseConfig(applyOverrides({}, ["model.kind=mlp"])).model;
   assert.deepEqual(model, parseConfig({ model: { kind: "mlp" } }).model);
+});
+
+Deno.test("a config's batch-scaling rule follows its optimizer until a run records it: a trial that switches sgd for adam scales by sqrt", () => {
+  const base = parseConfig({ batchSize: 64, optimizer: { name: "sgd", lr: 0.01, baseBatch: 16 } });
+  assert.equal(base.optimizer.batchScaling, undefined);
+  assert.equal(baseLearningRate(base).lr, 0.04);
+  const adam = parseConfig(
+    applyOverrides(base, ['optimizer={"name":"adam","lr":0.001,"baseBatch":16}']),
+  );
+  assert.equal(baseLearningRate(adam).lr, 0.002);
+  // the run's record writes the rule out
+  assert.equal(recordedConfig(adam).optimizer.batchScaling, "sqrt");
+  assert.equal(recordedConfig(base).optimizer.batchScaling, "linear");
 });

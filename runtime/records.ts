@@ -11,6 +11,7 @@ import { fileError } from "../file_errors.ts";
 import { showValue } from "../zod_paths.ts";
 import type { RunConfig } from "../config.ts";
 import { absoluteDataPaths } from "../data/paths.ts";
+import { batchScalingOf } from "../optimizers/scaling.ts";
 
 /** Run ids are plain names: no separators, no `..`, so a run can never escape its runs directory. */
 export const RUN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -36,10 +37,18 @@ export function checkRunId(id: string, what: "run id" | "study name" = "run id")
  * The config as a run records it in its `config.json`: its data files' paths absolute, resolved
  * against the working directory it starts in, so that a resume (`--resume`, from any directory)
  * and a new run from that file read the files it trained on. (An rnn's clipping turned off is
- * `maxNorm: null` in the parsed config, and so in the file: read back, it is still off.)
+ * `maxNorm: null` in the parsed config, and so in the file: read back, it is still off.) With
+ * `optimizer.baseBatch`, the rule it scales by is written out (`batchScaling`: linear for sgd,
+ * sqrt else), so that the run's record says it; one recorded without it is an older anneal's,
+ * which scaled linearly (`withOlderScaling`, runtime/resume.ts). (Written here, not at parse: a
+ * sweep's trial that switches the base config's optimizer takes the rule of its own.)
  */
 export function recordedConfig(config: RunConfig, cwd: string = Deno.cwd()): RunConfig {
-  return { ...config, data: absoluteDataPaths(config.data, cwd) };
+  const optimizer = config.optimizer.baseBatch !== undefined &&
+      config.optimizer.batchScaling === undefined
+    ? { ...config.optimizer, batchScaling: batchScalingOf(config.optimizer) }
+    : config.optimizer;
+  return { ...config, optimizer, data: absoluteDataPaths(config.data, cwd) };
 }
 
 /**
