@@ -214,6 +214,29 @@ function otherNamed(
   };
 }
 
+/**
+ * Header names the file gives more than one column (the target's is refused apart): a file
+ * pasted beside itself, or a join that kept both copies of a column. Each trains as a feature of
+ * its own, which a name in `drop` or `categorical` takes every one of.
+ */
+function namedTwice(columns: string[], where: string): DataWarning | undefined {
+  const places = new Map<string, number[]>();
+  columns.forEach((name, i) => {
+    if (name.trim() !== "") places.set(name, [...places.get(name) ?? [], i]);
+  });
+  const twice = [...places].filter(([, at]) => at.length > 1);
+  if (twice.length === 0) return undefined;
+  const listed = twice.slice(0, 3).map(([name, at]) => `'${name}' (columns ${at.join(", ")})`);
+  return {
+    message: `the header names ${twice.length === 1 ? "a column" : `${twice.length} columns`} ` +
+      `more than once: ${listed.join(", ")}${twice.length > 3 ? ", ..." : ""}; each is a feature ` +
+      "of its own, and a name in data.drop or data.categorical takes every one",
+    where,
+    hint: "rename them apart, or drop the copies by index (data.drop: [1]) if they hold the " +
+      "same values",
+  };
+}
+
 /** Delimiters a file may use instead of the configured one, as a hint names them. */
 const OTHER_DELIMITERS = [",", ";", "\t", "|"];
 
@@ -629,10 +652,12 @@ class TableBuilder implements CsvSink {
       const numbers = numbersAsHeader(this.columns, `${this.#file}:${line}`);
       if (numbers) this.warnings.push(numbers);
       // (a test file has the training file's columns: said once, for the training file)
-      const other = this.#options.columnsOf
-        ? undefined
-        : otherNamed(target, this.columns, this.targetIndex, `${this.#file}:${line}`);
-      if (other) this.warnings.push(other);
+      if (!this.#options.columnsOf) {
+        const where = `${this.#file}:${line}`;
+        const other = otherNamed(target, this.columns, this.targetIndex, where);
+        const twice = namedTwice(this.columns, where);
+        for (const warning of [other, twice]) if (warning) this.warnings.push(warning);
+      }
       return true;
     }
     // text where numbers go, on the first line only: most likely a header with numbers in it

@@ -529,3 +529,14 @@ Deno.test("a target named in a file without a header says the columns have no na
   const table = await readCsv(once("1,2,3\n4,5,9\n"), "bare.csv", { ...bare, target: "column1" });
   assert.deepEqual([...table.targets!], [2, 5]);
 });
+
+Deno.test("a header that names a feature column twice is a warning naming both columns", async () => {
+  const table = await readCsv(once("x,x,y\n1,2,3\n4,5,6\n"), "dup.csv", numeric);
+  assert.equal(table.x.length, 4, "both train as features");
+  assert.deepEqual(table.warnings.map((w) => [w.message.split(":")[0], w.where]), [
+    ["the header names a column more than once", "dup.csv:1"],
+  ]);
+  assert.match(table.warnings[0].message, /'x' \(columns 0, 1\)/);
+  const apart = await readCsv(once("a,b,y\n1,2,3\n"), "apart.csv", numeric);
+  assert.deepEqual(apart.warnings, []);
+});
