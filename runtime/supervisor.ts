@@ -460,7 +460,8 @@ function startRun(
       const given = options.runId === undefined ? undefined : checkRunId(options.runId);
       if (given !== undefined) Object.assign(known, { runsDir: config.runsDir, runId: given });
       // a run already there of the id given, whatever its status, is refused: never overwritten
-      held.madeRunsDir = !(await exists(config.runsDir));
+      // (claimNewRun says why a path cannot be a runs directory: a name too long, say)
+      held.madeRunsDir = await Deno.stat(config.runsDir).then(() => false, () => true);
       const claimed = await claimNewRun({
         runId: given,
         prefix: config.name,
