@@ -59,8 +59,9 @@ Deno.test("the clip monitor tracks norms, the clipped fraction, and flags spikes
   const none = ClippingSchema.parse({});
   const [unclipped] = observeSteps(none, initClipMonitor(none, 16), window(0, norms));
   const [, spiked] = observeSteps(none, unclipped, window(30, [50]));
-  const hintOf = (out: { events: { type: string }[] }) =>
-    (out.events.find((e) => e.type === "warning") as { hint: string }).hint;
+  const hintOf = (out: { events: unknown[] }) =>
+    (out.events.find((e) => (e as { type?: string }).type === "warning") as { hint: string })
+      .hint;
   assert.match(
     hintOf(spiked),
     /^clip gradients \(--set clipping\.maxNorm=2, about the 90th percentile of the last 100 norms\)/,

@@ -691,6 +691,11 @@ function collapsedToChance(record: RunRecord, train: number[]): string | undefin
     if (Number.isFinite(s.loss) && !(s.loss <= (peak?.loss ?? 0))) peak = s;
   }
   if (!peak || !(peak.loss > OVERSHOT_CHANCE * chance.loss)) return undefined;
+  // overshot: risen above where the run started (its first step's loss, the initial weights'
+  // before any update), which updates too large do; a start above it (weights initialised on
+  // features of a large scale) came down, the model learning the class frequencies
+  const first = record.steps.find((s) => Number.isFinite(s.loss));
+  if (!first || !(peak.loss > RISE_FROM_FIRST * first.loss)) return undefined;
   const accuracy = record.epochs.at(-1)!.accuracy;
   const from = record.epochs[Math.floor(train.length / 2)].epoch;
   const balanced = Math.abs(level - chance.loss) <= 1e-3 * chance.loss;

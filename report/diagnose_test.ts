@@ -1340,6 +1340,17 @@ Deno.test("diverged: a classifier's loss stuck at chance level after steps that 
   );
   // no step above chance: a rate too low, whose loss also stays near ln K, is not read as one
   assert.ok(!kinds(diagnose(run(2.35))).includes("diverged"));
+  // nor a start above it that came down (initial weights, not updates, made the loss large)
+  const fromHigh = withTask(
+    syntheticRun(losses, {
+      lr: 1.5,
+      accuracy,
+      steps: steps(12.32).map((s) => s.step < 16 ? { ...s, loss: 12.5 - s.step * 0.6 } : s),
+    }),
+    "classification",
+    10,
+  );
+  assert.ok(!kinds(diagnose(fromHigh)).includes("diverged"));
   // nor a loss whose chance level is unknown: a regression's, or a record without its task
   const regression = withTask(syntheticRun(losses, { lr: 1.5, steps: steps(12.32) }), "regression");
   assert.ok(!kinds(diagnose(regression)).includes("diverged"));

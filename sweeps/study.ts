@@ -176,7 +176,7 @@ export function defaultWorkerId(): string {
  * @example
  * ```ts
  * import { deadWorkers, defaultWorkerId } from "./study.ts";
- * const trial = { workerId: defaultWorkerId(), state: "RUNNING" };
+ * const trial = { workerId: defaultWorkerId(), state: "RUNNING" as const };
  * console.assert((await deadWorkers([trial])).length === 0); // this process is alive
  * ```
  */
