@@ -16,7 +16,12 @@ import { anneal, tempRunsDir } from "./_helpers.ts";
 /** The entries of `dir`, sorted. */
 async function entries(dir: string): Promise<string[]> {
   const names: string[] = [];
-  for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+  try {
+    for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+  } catch (error) {
+    // (a runs directory made for a run refused at its start is removed with it)
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
   return names.sort();
 }
 
@@ -199,6 +204,7 @@ Deno.test("anneal train: a data file that is missing is refused as a data error,
   );
   assert.doesNotMatch(out.stdout + out.stderr, /actor 'dataLoader'|failed|run record|--resume/);
   assert.deepEqual(await entries(`${runs.dir}/runs`), [], "no run directory is left");
+  assert.deepEqual(await entries(runs.dir), [], "nor the runs directory made for it");
   // --json: the NDJSON stream that named the run ends saying it was refused, and why
   const json = await anneal(
     ...["train", "--json", "--backend", "cpu", "--runs-dir", `${runs.dir}/runs`],
