@@ -521,7 +521,11 @@ class TableBuilder implements CsvSink {
     return new AnnealError(
       "data",
       `Cannot read CSV: ${
-        name === undefined ? "the header" : `column '${name}'`
+        name !== undefined
+          ? `column '${name}'`
+          : this.#options.header
+          ? "the header"
+          : "the first line"
       } holds the byte 0x${byte.toString(16)}, which is no UTF-8 text: the file is in another ` +
         "encoding (Latin-1, Windows-1252), whose letters would read alike",
       {

@@ -397,8 +397,10 @@ function startRun(
   /** The flags that raise them (`--epochs 8`), for the commands a refused resume's hint gives. */
   let raisedFlags: string[] = [];
   const requestedStop: RequestedStop = {};
-  /** The run directory's lock (run_lock.ts): taken before the run writes anything. */
-  /** The run's lock; `madeRunsDir`: the runs directory was made for it (removed if refused). */
+  /**
+   * The run directory's lock (run_lock.ts): taken before the run writes anything;
+   * `madeRunsDir`: the runs directory was made for the run (removed with it if it is refused).
+   */
   const held: { lock?: RunLock; madeRunsDir?: boolean } = {};
   /** The run's directory's parent and id, as soon as they are known (`runId`, `runDir`). */
   const known: { runsDir?: string; runId?: string; refused?: boolean } = {};
