@@ -811,3 +811,21 @@ Deno.test("anneal lr-find suggests a learning rate, writes the plot, and --apply
     assert.match(forceAlone.stderr, /--force writes an unreliable suggestion with --apply/);
   });
 });
+
+Deno.test("anneal train says the rate optimizer.baseBatch scales optimizer.lr to, by its rule", async () => {
+  await withRunsDir(async (dir) => {
+    const out = await anneal(
+      ...["train", "--backend", "cpu", "--epochs", "1", "--runs-dir", dir],
+      ...["--set", 'optimizer={"name":"adam","lr":0.001,"baseBatch":64}'],
+    );
+    assert.equal(out.code, 0, out.stderr);
+    // (it was in meta.json alone)
+    assert.match(
+      out.stderr,
+      /^anneal: optimizer\.lr 0\.001 trains at 5e-4: optimizer\.baseBatch 64 scaled to the effective batch 16 by the sqrt rule \(x sqrt\(16 \/ 64\)\)$/m,
+    );
+    const runDir = out.stdout.match(/run record: (\S+)/)![1];
+    const meta = JSON.parse(await Deno.readTextFile(`${runDir}/meta.json`));
+    assert.equal(meta.resolvedLr, 0.0005);
+  });
+});

@@ -5,7 +5,14 @@
  */
 // (from the modules themselves, not mod.ts: `anneal train` does not load tfjs in its own thread)
 import { AnnealError } from "../../errors.ts";
-import { applyOverrides, loadConfig, readConfigFile } from "../../config.ts";
+import {
+  applyOverrides,
+  baseLearningRate,
+  loadConfig,
+  readConfigFile,
+  type RunConfig,
+} from "../../config.ts";
+import { batchScalingOf, scalingWords } from "../../optimizers/scaling.ts";
 import { formatDiagnosis, readRun, terminalCharts } from "../../report/mod.ts";
 import { train } from "../../runtime/supervisor.ts";
 import type { RunResult, TrainingRun } from "../../runtime/supervisor.ts";
@@ -208,9 +215,10 @@ export async function trainCommand(options: TrainCommandOptions): Promise<number
     // (a run's path, as train prints it after 'run record:', named as one: its id and directory)
     : options.resume && await runIdOf(options.resume, "--resume");
   if (resume !== options.resume) console.error(`anneal: --resume ${options.resume}: ${resume}`);
-  const run = resume
-    ? train(resumeInput(options, resume), { resume })
-    : train(await loadConfig(options.config, overrides, overrides.flags));
+  const config = resume ? undefined : await loadConfig(options.config, overrides, overrides.flags);
+  const scaled = config && scaledRateNote(config);
+  if (scaled) console.error(scaled);
+  const run = resume ? train(resumeInput(options, resume), { resume }) : train(config!);
   const interruption = onInterrupt(run);
   try {
     return await follow(run, options, interruption);
@@ -304,6 +312,24 @@ interface PrintContext {
  * console.assert(note.endsWith(": hidden layer 1 (7 units)"));
  * ```
  */
+/**
+ * The rate a new run trains at where `optimizer.baseBatch` scales `optimizer.lr` to its
+ * effective batch, with the rule's arithmetic (it was in `meta.json` alone); undefined without
+ * one, and under a schedule that sets its own rates (onecycle, cyclic: a config warning says
+ * baseBatch scales none of them).
+ */
+export function scaledRateNote(config: RunConfig): string | undefined {
+  const baseBatch = config.optimizer.baseBatch;
+  if (baseBatch === undefined || config.scheduler?.name === "cyclic") return undefined;
+  if (rateSetting(config).oneCycle) return undefined;
+  const effective = config.batchSize * config.gradientAccumulation;
+  const rule = batchScalingOf(config.optimizer);
+  return `anneal: optimizer.lr ${formatNumber(config.optimizer.lr as number)} trains at ${
+    formatNumber(baseLearningRate(config).lr)
+  }: optimizer.baseBatch ${baseBatch} scaled to the effective batch ${effective} by the ${rule} ` +
+    `rule (x ${scalingWords(baseBatch, effective, rule)})`;
+}
+
 export function planNotes(
   event: Pick<PlanEvent, "modelPathReason" | "float32Layers">,
   webgpu: boolean,
