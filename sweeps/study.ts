@@ -328,11 +328,12 @@ export async function runStudy(options: RunStudyOptions): Promise<StudyResult> {
   const interrupt = o.interrupt ? AbortSignal.any([o.interrupt, failure.signal]) : failure.signal;
   const laneOptions: Resolved = { ...o, interrupt };
   const stopped = () => o.signal?.aborted || interrupt.aborted;
+  // Workers killed on this host: their trials are retried now, not after their heartbeats'
+  // timeout, which left them to run last. Looked for in the trials this worker lists anyway (at
+  // its start, and while it waits for others' trials): not a listing of every trial per trial.
+  let dead = await deadWorkers(stored);
   const lane = async () => {
     while (!stopped()) {
-      // (a worker killed on this host: its trials are retried now, not after its heartbeat's
-      // timeout, which left them to run last)
-      const dead = await deadWorkers(await storage.listTrials(study.id, ["RUNNING"]));
       const reaped = await storage.reapStale(study.id, staleAfterMs, o.maxRetries, dead);
       for (const trial of reaped.failed) {
         const retry = reaped.retried.find((t) => t.retryOf === (trial.retryOf ?? trial.id));
@@ -349,6 +350,7 @@ export async function runStudy(options: RunStudyOptions): Promise<StudyResult> {
       }
       const open = await storage.listTrials(study.id, ["WAITING", "RUNNING"]);
       if (open.length === 0 || stopped()) break;
+      dead = await deadWorkers(open);
       await sleep(o.pollMs);
     }
   };
