@@ -17,7 +17,7 @@ import {
   trainByteTable,
   trainOrderInChunks,
 } from "./data_loader.ts";
-import { loadResolvedRows } from "../data/load_resolved.ts";
+import { classCounts, loadResolvedRows } from "../data/load_resolved.ts";
 import type { RunConfig } from "../config.ts";
 import type { BatchReady, DatasetReady, SendSplit, StartEpoch } from "./protocol.ts";
 
@@ -192,17 +192,3 @@ runActor("dataLoader", async (context) => {
   }
   port.close();
 });
-
-/** A classifier's training rows per class (a binary task's 0 and 1); undefined for regression. */
-function classCounts(
-  train: { task: string; numClasses?: number; n: number; y: Float32Array },
-): number[] | undefined {
-  const classes = train.task === "binary" ? 2 : train.numClasses;
-  if (train.task === "regression" || classes === undefined) return undefined;
-  const counts = new Array<number>(classes).fill(0);
-  for (let i = 0; i < train.n; i++) {
-    const label = train.y[i];
-    if (label >= 0 && label < classes) counts[label]++;
-  }
-  return counts;
-}

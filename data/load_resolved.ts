@@ -552,6 +552,25 @@ function whereOf(resolved: ResolvedDataSpec): string {
 }
 
 /**
+ * A classifier's rows per class (index order; a binary task's 0 and 1): the training split's,
+ * which the data loader tells the trainer (`classCounts`, which `diagnose` reads the labels'
+ * entropy off) and {@linkcode classesNotTrained} reads the untrained classes off. Undefined for
+ * regression.
+ */
+export function classCounts(
+  ds: { task: string; numClasses?: number; n: number; y: Float32Array },
+): number[] | undefined {
+  const classes = ds.task === "binary" ? 2 : ds.numClasses;
+  if (ds.task === "regression" || classes === undefined) return undefined;
+  const counts = new Array<number>(classes).fill(0);
+  for (let i = 0; i < ds.n; i++) {
+    const label = ds.y[i];
+    if (label >= 0 && label < classes) counts[label]++;
+  }
+  return counts;
+}
+
+/**
  * A classifier's classes that its validation or test split holds and its training split does
  * not (a rare class whose rows the split sent to validation, a test file's class): the model
  * is never trained on them, and each of their rows counts against it, which `diagnose` would
@@ -562,17 +581,16 @@ export function classesNotTrained(
   others: { validation?: Rows; test?: Rows },
   where: string,
 ): DataWarning | undefined {
-  const classes = train.task === "binary" ? 2 : train.numClasses;
-  if (train.task === "regression" || classes === undefined) return undefined;
-  const trained = new Uint8Array(classes);
-  for (let i = 0; i < train.n; i++) trained[train.y[i]] = 1;
+  const counts = classCounts(train);
+  if (counts === undefined) return undefined;
+  const classes = counts.length;
   const rows = new Map<number, { validation: number; test: number }>();
   for (const split of ["validation", "test"] as const) {
     const ds = others[split];
     if (!ds) continue;
     for (let i = 0; i < ds.n; i++) {
       const label = ds.y[i];
-      if (trained[label] === 1 || !(label >= 0 && label < classes)) continue;
+      if (!(label >= 0 && label < classes) || counts[label] > 0) continue;
       const count = rows.get(label) ?? { validation: 0, test: 0 };
       count[split]++;
       rows.set(label, count);
