@@ -89,3 +89,19 @@ export function formatNumber(value: unknown, digits = SIGNIFICANT_DIGITS): strin
   }
   return String(rounded);
 }
+
+/**
+ * A config setting's number as a listing of settings prints it (`runs compare`, a sweep's
+ * trials): whole numbers exactly (a seed of 1234567, a step budget of 250000, which
+ * {@linkcode formatNumber} writes 1.235e+6 and 2.5e+5), others as {@linkcode formatNumber}.
+ *
+ * @example
+ * ```ts
+ * import { formatSetting } from "./number_format.ts";
+ * console.assert(formatSetting(1234567) === "1234567");
+ * console.assert(formatSetting(0.0033768965571105863) === "0.003377");
+ * ```
+ */
+export function formatSetting(value: number): string {
+  return Number.isInteger(value) ? String(value) : formatNumber(value);
+}

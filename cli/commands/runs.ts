@@ -31,7 +31,7 @@ import {
 } from "../../report/records.ts";
 import type { RunRecord } from "../../report/types.ts";
 import { formatMetrics, formatNumber, writeFlagFile } from "../output.ts";
-import { counted } from "../../number_format.ts";
+import { counted, formatSetting } from "../../number_format.ts";
 import { choiceError } from "../choices.ts";
 import { writeQuietly } from "../quiet_write.ts";
 import { newestRunsHint } from "../usage_errors.ts";
@@ -372,9 +372,7 @@ export function compareTable(comparison: RunComparison): string {
       // numbers as anneal prints any (a rate of 0.00020461952206579163 as 2.046e-4), unless two
       // values differ beyond those digits: then as written, or the row would show them alike
       // (whole numbers exactly: a seed of 1234567 read 1.235e+6, a maxSteps of 250000 2.5e+5)
-      const shown = d.values.map((v) =>
-        typeof v === "number" && !Number.isInteger(v) ? formatNumber(v) : json(v)
-      );
+      const shown = d.values.map((v) => typeof v === "number" ? formatSetting(v) : json(v));
       const alike = new Set(shown).size < new Set(d.values.map(json)).size;
       return [
         d.path,

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { counted } from "../../number_format.ts";
+import { counted, formatSetting } from "../../number_format.ts";
 import { AnnealError, loadConfig, renderSweepReport, runSweep, runWorker } from "../../mod.ts";
 import type {
   ConfigWarning,
@@ -120,7 +120,7 @@ export function orderedParams(
  */
 function paramsText(params: Trial["params"], definition: StudyDefinition): string {
   return Object.entries(orderedParams(params, definition)).map(([k, v]) =>
-    `${k}=${typeof v === "number" && !Number.isInteger(v) ? formatNumber(v) : paramText(v)}`
+    `${k}=${typeof v === "number" ? formatSetting(v) : paramText(v)}`
   ).join(" ");
 }
 
