@@ -165,7 +165,9 @@ export interface RunResult {
    */
   stopRequested?: boolean;
   /**
-   * The actor that failed, when `status` is `failed` (none where the supervisor itself failed).
+   * The actor that failed, when `status` is `failed` (none where the supervisor itself failed, or
+   * where a checkpoint or the run's record could not be written: its `code` is `storage` or
+   * `file`).
    */
   failedActor?: ActorName;
   /**
@@ -822,7 +824,7 @@ async function supervise(
   // trainer trains, and what the trainer sent is written even if its Worker fails. A failed write
   // ends the run at once (the first one; later checkpoints are dropped).
   const writeFailure = (error: unknown) => ({
-    message: `its checkpoint could not be written: ${errorMessage(error)}`,
+    message: `the run's checkpoint could not be written: ${errorMessage(error)}`,
     // (a file error's own hint, mkdir or another path, is not what a run can do: its records
     // are under runDir, and a resume needs them)
     hint: (error instanceof AnnealError && error.code !== "file" ? error.hint : undefined) ??
@@ -873,7 +875,7 @@ async function supervise(
   const checkpoints = new CheckpointWriter({
     onError: (error) => {
       const { message, hint, where, code } = writeFailure(error);
-      fail("trainer", message, hint, where, code);
+      fail(undefined, message, hint, where, code, true);
     },
     // the trainer waits for the first one (see trainer_worker.ts); told once, not every epoch
     onWritten: (path, state) => {
@@ -1012,9 +1014,9 @@ async function supervise(
           const { message, hint, where, code } = writeFailure(error);
           Object.assign(result, {
             status: "failed",
-            reason: `actor 'trainer' failed: ${message} (at ${where})`,
+            reason: `${message} (at ${where})`,
             hint,
-            failedActor: "trainer",
+            failedActor: undefined,
             where,
             code,
           });
@@ -1063,7 +1065,7 @@ async function supervise(
         const { message, hint, where, code } = recordFailure(error);
         Object.assign(result, {
           status: "failed",
-          reason: `the supervisor failed: ${message} (at ${where})`,
+          reason: `${message} (at ${where})`,
           hint,
           code,
           where,
@@ -1110,10 +1112,11 @@ async function supervise(
       }\``
       : "fix the cause, then start the run again (it ended before its first checkpoint, so there is nothing to resume)";
   /**
-   * Fails the run: `actor` failed (threw, crashed, stalled, its Worker did not start, its
-   * checkpoint could not be written), or the supervisor itself (`undefined`). `code` is the
-   * error's kind: an actor's AnnealError's own, else `actor` (a crash, a stall), `storage` (a
-   * write) or `internal` (a bug).
+   * Fails the run: `actor` failed (threw, crashed, stalled, its Worker did not start), or the
+   * supervisor itself (`undefined`), or a file of the run could not be written (`written`: a
+   * checkpoint, the record; no actor and not the supervisor failed, and the reason says only
+   * what could not be written). `code` is the error's kind: an actor's AnnealError's own, else
+   * `actor` (a crash, a stall), `storage` (a write) or `internal` (a bug).
    */
   const fail = (
     actor: ActorName | undefined,
@@ -1121,12 +1124,13 @@ async function supervise(
     hint?: string,
     where?: string,
     code: ErrorCode = "actor",
+    written = false,
   ) =>
     end({
       runId,
       runDir,
       status: "failed",
-      reason: `${actor ? `actor '${actor}'` : "the supervisor"} failed: ${message}${
+      reason: `${written ? "" : `${actor ? `actor '${actor}'` : "the supervisor"} failed: `}${message}${
         where ? ` (at ${where})` : ""
       }`,
       code,
@@ -1147,7 +1151,7 @@ async function supervise(
   // goes on from one whose records are all there.
   onRecordError = (error) => {
     const described = recordFailure(error);
-    fail(undefined, described.message, described.hint, described.where, described.code);
+    fail(undefined, described.message, described.hint, described.where, described.code, true);
   };
 
   /**

@@ -29,7 +29,8 @@ Deno.test("a run whose steps.ndjson cannot be written ends at once, with no chec
   const result = await run.result;
   // (it trained its 400 epochs with no step recorded, checkpoints written, and 'completed')
   assert.equal(result.status, "failed", result.reason);
-  assert.match(result.reason, /record could not be written: Cannot append to .*steps\.ndjson/);
+  assert.match(result.reason, /^the run's record could not be written: Cannot append to .*steps\.ndjson/);
+  assert.equal(result.failedActor, undefined);
   assert.equal(result.where, `${dir}/unrecorded/steps.ndjson`);
   const epochs = events.filter((e) => e.type === "epoch").length;
   assert.ok(epochs < 400, `the run went on for ${epochs} epochs after the write failed`);
@@ -82,7 +83,7 @@ Deno.test("a summary.json that cannot be written at the run's end fails the run,
   const result = await run.result;
   assert.equal(result.status, "failed", result.reason);
   assert.equal(result.epochs, 4, "trained to its end");
-  assert.match(result.reason, /the run's record could not be written: .*summary\.json/);
+  assert.match(result.reason, /^the run's record could not be written: .*summary\.json/);
   assert.doesNotMatch(result.reason, /AnnealError/);
   assert.ok(result.code === "file" || result.code === "storage", result.code);
   assert.deepEqual(warnings.filter((w) => /record/.test(w)), [], "said once, as the failure");
