@@ -170,7 +170,7 @@ function* splitSteps<D extends Rows>(
   // part in ascending order (the rows are distinct: marking them and reading the marks in order
   // sorts them)
   const heldOut = new Uint8Array(ds.n);
-  if (stratify) held = markStratified(ds, order, fraction, heldOut);
+  if (stratify) held = yield* markStratifiedSteps(ds, order, fraction, heldOut);
   else for (let i = 0; i < held; i++) heldOut[order[i]] = 1;
   yield;
   const validationRows = new Uint32Array(held);
@@ -193,16 +193,20 @@ function* splitSteps<D extends Rows>(
 
 /**
  * Marks in `heldOut` the rows a stratified split holds out (see {@linkcode SplitOptions}), in
- * the shuffle's `order`; returns how many.
+ * the shuffle's `order`; returns how many. It pauses every {@linkcode SPLIT_CHUNK} rows of each
+ * pass, as the plain split does.
  */
-function markStratified(
+function* markStratifiedSteps(
   ds: Rows,
   order: Uint32Array,
   fraction: number,
   heldOut: Uint8Array,
-): number {
+): Generator<void, number> {
   const counts = new Map<number, number>();
-  for (let i = 0; i < ds.n; i++) counts.set(ds.y[i], (counts.get(ds.y[i]) ?? 0) + 1);
+  for (let i = 0; i < ds.n; i++) {
+    counts.set(ds.y[i], (counts.get(ds.y[i]) ?? 0) + 1);
+    if (i % SPLIT_CHUNK === SPLIT_CHUNK - 1) yield;
+  }
   const quota = new Map(
     [...counts].map(([label, n]) => [label, Math.min(n - 1, Math.round(n * fraction))]),
   );
@@ -215,6 +219,7 @@ function markStratified(
       heldOut[order[i]] = 1;
       held++;
     }
+    if (i % SPLIT_CHUNK === SPLIT_CHUNK - 1) yield;
   }
   if (held > 0) return held;
   // every class too small for its share: one row still, of a class that keeps another

@@ -170,3 +170,35 @@ Deno.test("a stratified split holds out the fraction of each class, keeps a row 
     /stratify holds out a row of a class that keeps another in training/,
   );
 });
+
+Deno.test("a stratified split in chunks pauses in its passes over the labels too, and holds out the rows the unpaused one does", async () => {
+  const n = 2 * SPLIT_CHUNK + 7;
+  const ds: Dataset = {
+    x: Float32Array.from({ length: n }, (_, i) => i),
+    y: Float32Array.from({ length: n }, (_, i) => (i % 7 === 0 ? 1 : i % 3 === 0 ? 2 : 0)),
+    n,
+    inputShape: [1],
+    targetSize: 1,
+    task: "classification",
+    numClasses: 3,
+  };
+  const paused = async (stratify: boolean) => {
+    let pauses = 0;
+    const split = await splitValidationInChunks(ds, 0.1, 5, () => {
+      pauses++;
+      return Promise.resolve();
+    }, { stratify });
+    return { split, pauses };
+  };
+  const plain = await paused(false);
+  const stratified = await paused(true);
+  // its count of each class and its marking of the held-out rows: two passes of n rows, each
+  // pausing once a chunk (where they held the Worker for a pass of n rows each)
+  assert.ok(
+    stratified.pauses >= plain.pauses + 4,
+    `${stratified.pauses} pauses stratified, ${plain.pauses} plain`,
+  );
+  const whole = splitValidation(ds, 0.1, 5, { stratify: true });
+  assert.deepEqual(stratified.split.validation!.x, whole.validation!.x);
+  assert.deepEqual(stratified.split.train.x, whole.train.x);
+});
