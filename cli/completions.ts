@@ -7,14 +7,20 @@
 
 /**
  * What a value on the command line completes to: one of a set of words (`--backend`'s, `anneal
- * completions`' shell), a file's name (`--config`), a directory's (`--runs-dir`), or anything
- * typed (`--epochs`' number, a run id), which completions leave to the shell's own (file names).
+ * completions`' shell), a file's name (`--config`), a directory's (`--runs-dir`), a run's id
+ * (`last` and the runs in the `--runs-dir` typed, else `runs/`; `many`: every argument from this
+ * one on, as `runs compare`'s), or anything typed (`--epochs`' number), which completions leave to
+ * the shell's own (file names).
  */
 export type ValueShape =
   | { kind: "choice"; values: readonly string[] }
   | { kind: "file" }
   | { kind: "directory" }
+  | { kind: "run"; many?: boolean }
   | { kind: "any" };
+
+/** The directory runs are in where no `--runs-dir` is typed (the CLI's default). */
+const DEFAULT_RUNS_DIR = "runs";
 
 /** An option as completions see it. */
 export interface OptionShape {
@@ -75,7 +81,20 @@ function bashValue(value: Exclude<ValueShape, { kind: "any" }>): string {
       // completion)
       return `local IFS=$'\\n'; compopt -o filenames 2>/dev/null || :; ` +
         `COMPREPLY=($(compgen -${value.kind === "file" ? "f" : "d"} -- "$cur"))`;
+    case "run":
+      // (a run is a directory of the runs directory with a config.json: a training run's, an
+      // lr-find's; a sweep's study directory has none)
+      return `local IFS=$'\\n' f ids=last; for f in "\${runs_dir:-${DEFAULT_RUNS_DIR}}"/*/config.json; do ` +
+        `[[ -e "$f" ]] && f="\${f%/config.json}" && ids+=$'\\n'"\${f##*/}"; done; ` +
+        `COMPREPLY=($(compgen -W "$ids" -- "$cur"))`;
   }
+}
+
+/** The `case` pattern of a command's argument at `at` (a run's, from there on where `many`). */
+function argumentPattern(path: string[], at: number, value: ValueShape): string {
+  return `"${path.join(" ")}:${at}"${
+    value.kind === "run" && value.many ? "|" + `"${path.join(" ")}:"[${at + 1}-9]*` : ""
+  }`;
 }
 
 /**
@@ -114,19 +133,23 @@ function bash(root: CommandShape): string {
   ).map(([line, group]) => `      ${bashPatterns(group, "      ")})\n        ${line} ;;`);
   const argumentCases = commands.flatMap(({ path, command }) =>
     command.arguments.map((value, at) =>
-      value.kind === "choice"
-        ? `      "${path.join(" ")}:${at}")\n        ${bashValue(value)}; return 0 ;;`
+      value.kind === "choice" || value.kind === "run"
+        ? `      ${argumentPattern(path, at, value)})\n        ${bashValue(value)}; return 0 ;;`
         : ""
     ).filter((line) => line !== "")
   );
   return `# bash completion for ${root.name}; load with: source <(${root.name} completions bash)
 _${root.name}_complete() {
   # (the commands typed, \`runs show\`, are \$cmd: zsh's \$path is its PATH)
-  local cur="\${COMP_WORDS[COMP_CWORD]}" cmd="" word="" option="" args=0 i
+  local cur="\${COMP_WORDS[COMP_CWORD]}" cmd="" word="" option="" args=0 runs_dir="" i
   for ((i = 1; i < COMP_CWORD; i++)); do
     word="\${COMP_WORDS[i]}"
-    # (the value of an option, \`-c config.json\`, is neither a command nor an argument)
-    if [[ -n "$option" ]]; then option=""; continue; fi
+    # (the value of an option, \`-c config.json\`, is neither a command nor an argument; the
+    # runs directory typed is where run ids come from, \`~/\` as the shell reads it)
+    if [[ -n "$option" ]]; then
+      [[ "$option" == --runs-dir ]] && runs_dir="\${word/#\\~\\//$HOME/}"
+      option=""; continue
+    fi
     case "$cmd:$word" in
       ${takesValue}) option="$word"; continue ;;
     esac
@@ -144,7 +167,8 @@ ${valueCases.join("\n")}
     esac
     return 0
   fi
-  # (an argument that is one of a set of words: \`completions <shell>\`, \`help <command>\`)
+  # (an argument that is one of a set of words: \`completions <shell>\`, \`help <command>\`; a
+  # run's id: \`diagnose <run>\`)
   if [[ "$cur" != -* ]]; then
     case "$cmd:$args" in
 ${argumentCases.join("\n")}
@@ -175,6 +199,7 @@ function fishQuoted(text: string): string {
 
 function fish(root: CommandShape): string {
   const at = `__${root.name}_at`;
+  const runs = `__${root.name}_runs`;
   const commands = flatten(root);
   const options = valuedOptions(root);
   // (fish's own conditions, __fish_seen_subcommand_from, see a command's name anywhere before:
@@ -224,6 +249,20 @@ function fish(root: CommandShape): string {
     "    end",
     '    test "$path" = "$argv"; and begin; test -z "$args"; or test $given = $args; end',
     "end",
+    `function ${runs} --description 'last, and the ids of the runs in the --runs-dir typed ` +
+    `(else ${DEFAULT_RUNS_DIR}/)'`,
+    `    set -l dir ${DEFAULT_RUNS_DIR}`,
+    "    set -l words (commandline -opc)",
+    "    for i in (seq (count $words))",
+    '        if test "$words[$i]" = --runs-dir; and test $i -lt (count $words)',
+    "            set dir (string replace -r '^~/' \"$HOME/\" -- $words[(math $i + 1)])",
+    "        end",
+    "    end",
+    "    echo last",
+    "    for f in $dir/*/config.json",
+    "        basename (dirname $f)",
+    "    end",
+    "end",
   ];
   for (const { path, command } of commands) {
     const condition = [at, ...path].join(" ");
@@ -239,11 +278,13 @@ function fish(root: CommandShape): string {
       );
     }
     command.arguments.forEach((value, index) => {
-      if (value.kind !== "choice") return;
+      if (value.kind !== "choice" && value.kind !== "run") return;
+      // (a run's ids from this argument on: under the command, whatever the arguments before)
+      const given = value.kind === "run" && value.many ? [] : ["--args", String(index)];
       lines.push(
-        `complete -c ${root.name} -n ${
-          fishQuoted([at, "--args", String(index), ...path].join(" "))
-        } -f -a ${fishQuoted(value.values.join(" "))}`,
+        `complete -c ${root.name} -n ${fishQuoted([at, ...given, ...path].join(" "))} -f -a ${
+          fishQuoted(value.kind === "run" ? `(${runs})` : value.values.join(" "))
+        }`,
       );
     });
     for (const option of command.options) {
@@ -256,7 +297,7 @@ function fish(root: CommandShape): string {
       );
       lines.push(
         `complete -c ${root.name} -n ${fishQuoted(condition)} ${names.join(" ")}${
-          option.value ? ` ${fishValue(option.value)}` : ""
+          option.value ? ` ${fishValue(option.value, runs)}` : ""
         }`,
       );
     }
@@ -264,8 +305,8 @@ function fish(root: CommandShape): string {
   return lines.join("\n") + "\n";
 }
 
-/** fish's flags for an option whose value is `value`. */
-function fishValue(value: ValueShape): string {
+/** fish's flags for an option whose value is `value` (`runs`: the function that lists runs). */
+function fishValue(value: ValueShape, runs: string): string {
   switch (value.kind) {
     case "choice":
       return `-x -a ${fishQuoted(value.values.join(" "))}`;
@@ -274,6 +315,8 @@ function fishValue(value: ValueShape): string {
       return "-r -F";
     case "directory":
       return "-x -a '(__fish_complete_directories (commandline -ct))'";
+    case "run":
+      return `-x -a '(${runs})'`;
     case "any":
       return "-r";
   }

@@ -48,6 +48,13 @@ Deno.test("the command shape carries an option's choices, and whether its value 
   assert.deepEqual(option("train", "-c")?.value, { kind: "file" });
   assert.deepEqual(option("train", "--runs-dir")?.value, { kind: "directory" });
   assert.deepEqual(option("train", "--epochs")?.value, { kind: "any" });
+  assert.deepEqual(option("train", "--resume")?.value, { kind: "run" });
+  assert.deepEqual(option("tune", "--budget")?.value, { kind: "any" });
+  assert.deepEqual(command("diagnose").arguments, [{ kind: "run" }]);
+  const runs = command("runs").subcommands;
+  assert.deepEqual(runs.find((sub) => sub.name === "compare")?.arguments, [
+    { kind: "run", many: true },
+  ]);
   assert.equal(option("train", "--json")?.value, undefined);
   // (the same flag, a plot's name in report and a file's in lr-find)
   assert.deepEqual(option("report", "--plot")?.value, { kind: "choice", values: PLOTS });
@@ -126,6 +133,47 @@ Deno.test("anneal's bash completion offers file names for a file's option, direc
   }
 });
 
+Deno.test("anneal's bash completion offers last and the runs of the runs directory typed (else runs/) where a run's id goes", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "anneal-completions-" });
+  try {
+    // two runs, a sweep's study directory (no config.json of its own), and a file
+    for (const run of ["runs/20261206-a1", "runs/20261206-b2", "other runs/o1"]) {
+      await Deno.mkdir(`${dir}/${run}`, { recursive: true });
+      await Deno.writeTextFile(`${dir}/${run}/config.json`, "{}");
+    }
+    await Deno.mkdir(`${dir}/runs/fashion-sweep`);
+    await Deno.writeTextFile(`${dir}/runs/sweeps.db`, "");
+    const lines = await bashCandidates([
+      ["diagnose", ""],
+      ["diagnose", "2026"],
+      ["runs", "show", "l"],
+      ["runs", "compare", "20261206-a1", ""],
+      ["train", "--resume", ""],
+      ["report", "--runs-dir", "other runs", ""],
+      ["runs", "--runs-dir", "other runs", "show", "o"],
+      ["runs", "show", "--runs-dir", "nowhere", ""],
+      // (a run given: report's options, not another run)
+      ["report", "last", "--pl"],
+      // (tune's --budget is a count of runs, not one)
+      ["tune", "--budget", ""],
+    ], dir);
+    assert.deepEqual(lines.map(sorted), [
+      "[20261206-a1|20261206-b2|last]",
+      "[20261206-a1|20261206-b2]",
+      "[last]",
+      "[20261206-a1|20261206-b2|last]",
+      "[20261206-a1|20261206-b2|last]",
+      "[last|o1]",
+      "[o1]",
+      "[last]",
+      "[--plot]",
+      "[]",
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("anneal's bash completion offers help and -h, and help's commands", async () => {
   const [top, ...rest] = await bashCandidates([
     [""],
@@ -162,6 +210,11 @@ Deno.test("anneal's fish completion has short options, choices and file names, e
       "complete -c anneal -n '__anneal_at' -a help -d 'display help for command'",
       "complete -c anneal -n '__anneal_at' -s h -l help",
       "complete -c anneal -n '__anneal_at runs show' -s h -l help",
+      "complete -c anneal -n '__anneal_at train' -l resume -x -a '(__anneal_runs)'",
+      "complete -c anneal -n '__anneal_at --args 0 diagnose' -f -a '(__anneal_runs)'",
+      "complete -c anneal -n '__anneal_at runs compare' -f -a '(__anneal_runs)'",
+      "function __anneal_runs --description 'last, and the ids of the runs in the --runs-dir " +
+      "typed (else runs/)'",
     ]
   ) {
     assert.ok(script.includes(line), `${line}\nnot in\n${script.join("\n")}`);

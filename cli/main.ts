@@ -565,10 +565,19 @@ const SHELLS = ["bash", "zsh", "fish"] as const;
 
 /**
  * What a value completes to: one of its choices (`choiceOption`, `choiceArgument`), else what its
- * placeholder names, a file (`<file>`, `<file.svg>`) or a directory (`<dir>`), else anything.
+ * placeholder names, a file (`<file>`, `<file.svg>`), a directory (`<dir>`) or a run (`<run>`,
+ * `<run-id>`, `<runs...>`), else anything.
  */
-function valueShape(placeholder: string, choices: readonly string[] | undefined): ValueShape {
+function valueShape(
+  placeholder: string,
+  choices: readonly string[] | undefined,
+  variadic = false,
+): ValueShape {
   if (choices !== undefined) return { kind: "choice", values: choices };
+  // (`<runs>` alone is a count, tune's --budget)
+  if (/^<(run|run-id|runs\.\.\.)>/.test(placeholder)) {
+    return variadic ? { kind: "run", many: true } : { kind: "run" };
+  }
   if (/^[<[]file\b/.test(placeholder)) return { kind: "file" };
   if (/^[<[]dir\b/.test(placeholder)) return { kind: "directory" };
   return { kind: "any" };
@@ -587,7 +596,7 @@ export function shapeOf(
       optional: boolean;
       argChoices?: string[];
     }[];
-    registeredArguments: readonly { name(): string; argChoices?: string[] }[];
+    registeredArguments: readonly { name(): string; argChoices?: string[]; variadic: boolean }[];
     commands: readonly unknown[];
   },
 ): CommandShape {
@@ -605,7 +614,9 @@ export function shapeOf(
       // (commander's own, on every command, and in no command's options)
       { flags: ["-h", "--help"] },
     ],
-    arguments: command.registeredArguments.map((a) => valueShape(`<${a.name()}>`, a.argChoices)),
+    arguments: command.registeredArguments.map((a) =>
+      valueShape(`<${a.name()}${a.variadic ? "..." : ""}>`, a.argChoices, a.variadic)
+    ),
     subcommands: subcommands.length === 0 ? [] : [
       ...subcommands,
       // (a command with commands takes `help <command>` too: commander's implicit help command at

@@ -1130,9 +1130,9 @@ async function supervise(
       runId,
       runDir,
       status: "failed",
-      reason: `${written ? "" : `${actor ? `actor '${actor}'` : "the supervisor"} failed: `}${message}${
-        where ? ` (at ${where})` : ""
-      }`,
+      reason: `${
+        written ? "" : `${actor ? `actor '${actor}'` : "the supervisor"} failed: `
+      }${message}${where ? ` (at ${where})` : ""}`,
       code,
       hint: hint ?? goOn(),
       failedActor: actor,

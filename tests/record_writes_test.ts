@@ -29,7 +29,10 @@ Deno.test("a run whose steps.ndjson cannot be written ends at once, with no chec
   const result = await run.result;
   // (it trained its 400 epochs with no step recorded, checkpoints written, and 'completed')
   assert.equal(result.status, "failed", result.reason);
-  assert.match(result.reason, /^the run's record could not be written: Cannot append to .*steps\.ndjson/);
+  assert.match(
+    result.reason,
+    /^the run's record could not be written: Cannot append to .*steps\.ndjson/,
+  );
   assert.equal(result.failedActor, undefined);
   assert.equal(result.where, `${dir}/unrecorded/steps.ndjson`);
   const epochs = events.filter((e) => e.type === "epoch").length;
