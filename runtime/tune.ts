@@ -547,6 +547,18 @@ export async function tune(
   }
   const { direction, warning } = tuneDirection(input);
   if (warning) options.onWarning?.(warning);
+  // (a signal aborted already fires no abort event: the baseline trained in full, and its value
+  // was reported as the tune's; refused as lrFind and runSweep refuse it, before any record)
+  if (options.interrupt?.aborted) {
+    const reason = options.interrupt.reason;
+    throw new AnnealError(
+      "interrupted",
+      `tune interrupted${
+        reason === undefined ? "" : ` (${String(reason)})`
+      } before its first run: nothing was tuned`,
+      { hint: "call tune with a signal that is not aborted yet" },
+    );
+  }
   const previous = await lastUnfinishedTune(input.runsDir);
   // its own directory, whatever other tunes run beside it
   const runsDir = await makeTuneDirectory(input.runsDir);
@@ -655,6 +667,8 @@ async function search(
     const run = trainWithSpares(spares, { ...config, runsDir, sweep: undefined });
     const stop = () => run.interrupt(interrupted());
     interrupt?.addEventListener("abort", stop, { once: true });
+    // (aborted between the search's checks and this run's start: no abort event comes)
+    if (interrupt?.aborted) stop();
     // A run is scored by the weights it ends with, which training its config again gives: its
     // last epoch's, or the best epoch's where early stopping restored them. (Its best epoch
     // alone was scored before: a tuned config without restoreBest claimed a value its own run

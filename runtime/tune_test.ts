@@ -83,6 +83,34 @@ Deno.test("a tune budget below 2 runs is refused saying why (the baseline is the
   }
 });
 
+Deno.test("a tune given a signal aborted already is refused before any run or record, as lrFind is", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const config = parseConfig({ backend: "cpu", runsDir: dir, data: { validationSplit: 0.25 } });
+    const trials: string[] = [];
+    await assert.rejects(
+      tune(config, {
+        budget: 3,
+        interrupt: AbortSignal.abort("asked before the call"),
+        onTrial: (stage) => trials.push(stage),
+      }),
+      (error: Error & { code?: string }) => {
+        assert.equal(error.code, "interrupted");
+        assert.equal(
+          error.message,
+          "tune interrupted (asked before the call) before its first run: nothing was tuned",
+        );
+        return true;
+      },
+    );
+    // (it trained its baseline in full, and reported that run's value as the tune's)
+    assert.deepEqual(trials, []);
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(dir)), []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("tune warns of a sweep.direction against the way its optimizer pushes the loss", () => {
   const config = parseConfig({
     data: { kind: "synthetic-linear", validationSplit: 0.25 },

@@ -41,7 +41,11 @@ export interface ObjectiveTrial {
    * stays, and the answer is the last report's.
    */
   report(step: number, value: number): Promise<boolean>;
-  /** Aborted once the trial is pruned or the worker is stopped; long objectives may watch it. */
+  /**
+   * Aborted once the trial is pruned, or taken away from this worker (its heartbeats missed so
+   * long that the study reaped it, to run it again); long objectives may watch it.
+   * {@linkcode OptimizeOptions.signal} does not abort it: that lets running trials end.
+   */
   signal: AbortSignal;
 }
 
@@ -98,7 +102,11 @@ export interface OptimizeOptions {
    * that runs the study at once needs its own.
    */
   workerId?: string;
-  /** Stops the study after its running trials. */
+  /**
+   * Stops the study after its running trials, as Optuna's `study.stop()`: no trial starts once it
+   * is aborted, and those running run to their ends (their `trial.signal` is not aborted); the
+   * result's `stopped` gives its reason.
+   */
   signal?: AbortSignal;
   /**
    * Called, before any trial runs, with what the study's budget comes to where it is not what

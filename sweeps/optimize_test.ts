@@ -442,3 +442,32 @@ Deno.test("optimize: a TPE or pruner setting given as undefined keeps its defaul
     assert.ok(Number.isFinite(trial.params.x) && Number.isFinite(trial.params.y));
   }
 });
+
+Deno.test("optimize: its signal stops the study after the running trial, as Optuna's study.stop(): that trial runs to its end, and the result says why it stopped", async () => {
+  const controller = new AbortController();
+  const seen: boolean[] = [];
+  const result = await optimize({
+    space: { x: { type: "uniform", low: -5, high: 5 } },
+    trials: 5,
+    seed: 3,
+    signal: controller.signal,
+    objective: async (params, trial) => {
+      controller.abort("enough");
+      // (given a moment to reach it, were the study's signal to abort the trial's)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      seen.push(trial.signal.aborted);
+      return (params.x as number) ** 2;
+    },
+  });
+  assert.deepEqual(seen, [false]);
+  assert.deepEqual(result.trials.map((t) => t.state), ["COMPLETE"]);
+  assert.equal(result.stopped, "enough");
+  assert.equal(result.interrupted, undefined);
+  // (a study that ran its budget was not stopped)
+  const whole = await optimize({
+    space: { x: { type: "uniform", low: -5, high: 5 } },
+    trials: 2,
+    objective: (params) => (params.x as number) ** 2,
+  });
+  assert.equal(whole.stopped, undefined);
+});

@@ -157,6 +157,11 @@ export interface StudyResult {
   ran: Trial[];
   /** The reason of the `interrupt` signal, where the worker was interrupted. */
   interrupted?: string;
+  /**
+   * The reason of the `signal`, where it stopped the worker (its running trials ran to their
+   * ends; the study may have trials left of its budget).
+   */
+  stopped?: string;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -370,6 +375,7 @@ export async function runStudy(options: RunStudyOptions): Promise<StudyResult> {
     trials: await storage.listTrials(study.id),
     ran,
     ...(o.interrupt?.aborted && { interrupted: reasonOf(o.interrupt) }),
+    ...(o.signal?.aborted && { stopped: reasonOf(o.signal) }),
   };
 }
 
