@@ -680,6 +680,25 @@ function resolve(options: LrFindOptions): LrFindResult["options"] {
   if (o.mode !== "exponential" && o.mode !== "linear") {
     fail("mode", '"exponential" or "linear"', o.mode);
   }
+  // (another name gave a suggested config without a scheduler, and the override
+  // `scheduler=undefined`)
+  if (o.schedule !== undefined && o.schedule !== "onecycle" && o.schedule !== "warmupCosine") {
+    fail(
+      "schedule",
+      '"onecycle" or "warmupCosine"',
+      JSON.stringify(o.schedule),
+      "leave it out to suggest a rate alone",
+    );
+  }
+  // (any other value was taken, and never stopped the test)
+  if (options.interrupt !== undefined && !(options.interrupt instanceof AbortSignal)) {
+    fail(
+      "interrupt",
+      "an AbortSignal",
+      typeof options.interrupt,
+      "give interrupt: controller.signal (const controller = new AbortController()), or leave it out",
+    );
+  }
   return {
     startLr: o.startLr,
     endLr: o.endLr,

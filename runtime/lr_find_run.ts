@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { RunConfig } from "../config.ts";
+import { parseConfig, type RunConfig, type RunConfigInput } from "../config.ts";
 import { checkOptionNames } from "../option_names.ts";
 import { lrFindRecord, type LrFindResult, lrFindSvg } from "./lr_find.ts";
 import { checkRunId, recordedConfig } from "./records.ts";
@@ -57,11 +57,14 @@ export interface RecordedLrFind {
  * ```
  */
 export async function recordLrFind(
-  config: RunConfig,
+  given: RunConfigInput | RunConfig,
   result: LrFindResult,
   options: RecordLrFindOptions = {},
 ): Promise<RecordedLrFind> {
   checkOptionNames(options, ["runId", "plot"], "record the LR range test");
+  // (as lrFind takes it: a config as written threw a TypeError from inside, after a directory
+  // named 'undefined' was made for it)
+  const config = parseConfig(given);
   const { runsDir } = config;
   const { runId, lock } = await claimNewRun({
     runId: options.runId === undefined ? undefined : checkRunId(options.runId),

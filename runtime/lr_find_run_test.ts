@@ -61,6 +61,37 @@ Deno.test("of two LR range tests recorded in one run directory at once, one writ
   }
 });
 
+Deno.test("recordLrFind takes a config as written, as lrFind does, and refuses what is not one before it makes a directory", async () => {
+  const runsDir = await Deno.makeTempDir();
+  const cwd = Deno.cwd();
+  try {
+    // (it threw a TypeError, reading the optimizer's baseBatch, after it made ./undefined)
+    Deno.chdir(runsDir);
+    const { runDir } = await recordLrFind({ runsDir, batchSize: 8 }, result, {
+      runId: "as-written",
+      plot: false,
+    });
+    assert.equal(runDir, `${runsDir}/as-written`);
+    const saved = JSON.parse(await Deno.readTextFile(`${runDir}/config.json`));
+    assert.equal(saved.batchSize, 8);
+    assert.equal(saved.optimizer.name, "sgd");
+    await assert.rejects(
+      recordLrFind(undefined as never, result),
+      (error: AnnealError) => error.name === "AnnealError" && error.code === "config",
+    );
+    await assert.rejects(
+      recordLrFind({ runsDir, epochs: -1 }, result),
+      (error: AnnealError) => error.code === "config" && /epochs/.test(error.message),
+    );
+    assert.deepEqual((await Array.fromAsync(Deno.readDir(runsDir))).map((e) => e.name), [
+      "as-written",
+    ]);
+  } finally {
+    Deno.chdir(cwd);
+    await Deno.remove(runsDir, { recursive: true });
+  }
+});
+
 Deno.test("an LR range test records the fingerprint of its data, which runs show names as a training run's; an older record's is not recorded", async () => {
   const runsDir = await Deno.makeTempDir();
   try {

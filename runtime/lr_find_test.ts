@@ -432,6 +432,20 @@ Deno.test("lrFind refuses fewer than 10 iterations, and suggests nothing when th
       error.code === "usage" &&
       /'iterations' must be at most 10,000,000, current value is 1000000000/.test(error.message),
   );
+  // a schedule it has no suggestion for, an interrupt that is not a signal (from plain JS)
+  await assert.rejects(
+    lrFind(config, { schedule: "cosine" as "onecycle" }),
+    (error: AnnealError) =>
+      error.code === "usage" && error.where === "schedule" &&
+      error.message.endsWith(
+        `'schedule' must be "onecycle" or "warmupCosine", current value is "cosine"`,
+      ),
+  );
+  await assert.rejects(
+    lrFind(config, { interrupt: {} as AbortSignal }),
+    (error: AnnealError) =>
+      error.code === "usage" && /'interrupt' must be an AbortSignal/.test(error.message),
+  );
   // Below 1e-3 this model's loss is only the noise of its 3 batches: no minimum to read.
   await assert.rejects(
     lrFind(config, { startLr: 1e-5, endLr: 1e-3, iterations: 20 }),
