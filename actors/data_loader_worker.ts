@@ -17,7 +17,12 @@ import {
   trainByteTable,
   trainOrderInChunks,
 } from "./data_loader.ts";
-import { classCounts, loadResolvedRows } from "../data/load_resolved.ts";
+import {
+  classCounts,
+  loadResolvedRows,
+  targetVariance,
+  validationBaseline,
+} from "../data/load_resolved.ts";
 import type { RunConfig } from "../config.ts";
 import type { BatchReady, DatasetReady, SendSplit, StartEpoch } from "./protocol.ts";
 
@@ -109,6 +114,8 @@ runActor("dataLoader", async (context) => {
     task: data.train.task,
     numClasses: data.train.numClasses,
     classCounts: classCounts(data.train),
+    targetVariance: targetVariance(data.train),
+    validationBaseline: data.validation && validationBaseline(data.train, data.validation),
     trainSize: data.train.n,
     validationSize: data.validation?.n ?? 0,
     testSize: data.test?.n ?? 0,

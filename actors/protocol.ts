@@ -47,6 +47,18 @@ export const DatasetReadySchema = z.object({
    * `diagnose` reads a loss at the labels' entropy off (a model that learnt the frequencies alone).
    */
   classCounts: z.array(z.number().int()).optional(),
+  /**
+   * A regression's training targets' variance (each target's, averaged over them): the mse of
+   * predicting their mean, whatever the features, which `diagnose` reads a loss at or above
+   * the mean's off.
+   */
+  targetVariance: z.number().optional(),
+  /**
+   * The validation loss of a model that ignores the features: it predicts the training labels'
+   * frequencies (cross-entropy) or the training targets' mean (mse) for every validation row.
+   * `diagnose` reads a validation loss that never beat it off.
+   */
+  validationBaseline: z.number().optional(),
   trainSize: z.number().int(),
   validationSize: z.number().int(),
   testSize: z.number().int(),

@@ -571,6 +571,83 @@ export function classCounts(
 }
 
 /**
+ * A regression's training targets' variance, each target's (over the rows, as numpy's `var`)
+ * averaged over the targets: the mse a model that predicts their mean for every row has on
+ * them, the level `diagnose` reads a model that learnt nothing of its features at. Undefined for
+ * a classifier, an empty split, or targets that are not all finite.
+ *
+ * @example
+ * ```ts
+ * import { targetVariance } from "./load_resolved.ts";
+ * const y = Float32Array.from([1, 10, 3, 10]); // two rows of two targets
+ * console.assert(targetVariance({ task: "regression", n: 2, targetSize: 2, y }) === 0.5);
+ * ```
+ */
+export function targetVariance(
+  ds: { task: string; n: number; targetSize: number; y: Float32Array },
+): number | undefined {
+  if (ds.task !== "regression" || !(ds.n > 0) || !(ds.targetSize > 0)) return undefined;
+  let sum = 0;
+  for (let t = 0; t < ds.targetSize; t++) {
+    // two passes in float64: the mean, then the squares about it (no cancellation at 1e6 + noise)
+    let mean = 0;
+    for (let i = 0; i < ds.n; i++) mean += ds.y[i * ds.targetSize + t];
+    mean /= ds.n;
+    let squares = 0;
+    for (let i = 0; i < ds.n; i++) squares += (ds.y[i * ds.targetSize + t] - mean) ** 2;
+    sum += squares / ds.n;
+  }
+  const variance = sum / ds.targetSize;
+  return Number.isFinite(variance) ? variance : undefined;
+}
+
+/**
+ * The validation loss of a model that ignores its features, fitted on the training split: a
+ * classifier that predicts the training labels' frequencies for every row (its cross-entropy on
+ * the validation labels), a regression that predicts the training targets' mean (its mse). What
+ * a validation loss that learnt anything of the features beats; undefined where a validation
+ * class has no training rows (that loss is infinite), or either split is empty.
+ *
+ * @example
+ * ```ts
+ * import { validationBaseline } from "./load_resolved.ts";
+ * const split = (y: number[]) => ({ task: "binary", n: y.length, targetSize: 1, y: Float32Array.from(y) });
+ * // predicting 1 with the training share 0.5: ln 2 a row, whatever the validation labels
+ * console.assert(Math.abs(validationBaseline(split([0, 1]), split([1, 1, 0]))! - Math.log(2)) < 1e-12);
+ * ```
+ */
+export function validationBaseline(
+  train: { task: string; numClasses?: number; n: number; targetSize: number; y: Float32Array },
+  validation: { n: number; targetSize: number; y: Float32Array },
+): number | undefined {
+  if (!(train.n > 0) || !(validation.n > 0)) return undefined;
+  const counts = classCounts(train);
+  if (counts) {
+    let loss = 0;
+    for (let i = 0; i < validation.n; i++) {
+      const label = validation.y[i];
+      if (!(label >= 0 && label < counts.length) || counts[label] === 0) return undefined;
+      loss -= Math.log(counts[label] / train.n);
+    }
+    return loss / validation.n;
+  }
+  if (train.task !== "regression" || train.targetSize !== validation.targetSize) return undefined;
+  let sum = 0;
+  for (let t = 0; t < train.targetSize; t++) {
+    let mean = 0;
+    for (let i = 0; i < train.n; i++) mean += train.y[i * train.targetSize + t];
+    mean /= train.n;
+    let squares = 0;
+    for (let i = 0; i < validation.n; i++) {
+      squares += (validation.y[i * train.targetSize + t] - mean) ** 2;
+    }
+    sum += squares / validation.n;
+  }
+  const loss = sum / train.targetSize;
+  return Number.isFinite(loss) ? loss : undefined;
+}
+
+/**
  * A classifier's classes that its validation or test split holds and its training split does
  * not (a rare class whose rows the split sent to validation, a test file's class): the model
  * is never trained on them, and each of their rows counts against it, which `diagnose` would

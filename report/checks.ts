@@ -154,6 +154,25 @@ export const SPIKE_WINDOW = 25;
 export const SPIKE_FLOOR = 0.01;
 /** Many clipped: more than this fraction of steps had their gradient clipped. */
 export const CLIPPED_FRACTION = 0.5;
+/**
+ * ...and the clip binds, not catches spikes: the gradient norms' median (after the first epoch)
+ * is above this multiple of `clipping.maxNorm`. Every step is then scaled down to the clip, the
+ * steps of a non-adaptive optimizer (sgd) by that much: the clip, not the rate, sets their size.
+ */
+export const CLIP_BINDS = 10;
+/**
+ * At the targets' mean: a regression's training loss (mse) over the run's last half within this
+ * fraction of its training targets' variance, the loss of predicting their mean for every row.
+ */
+export const AT_MEAN = 0.05;
+/** Worse than the mean: a regression's training loss ending above this multiple of that variance. */
+export const WORSE_THAN_MEAN = 2;
+/**
+ * A schedule that took the rate to nothing: every rate from the run's middle on under this
+ * fraction of the rate the config sets (a step decay of 0.01 every 2 epochs: 1e-4 by epoch 2).
+ * Cosine and warmup decays keep half the rate at the middle, an exponential's 0.9 an epoch 0.2.
+ */
+export const RATE_VANISHED = 0.01;
 
 export const f = formatNumber;
 /** A suggested value: two significant digits (lr 0.3 / 10 -> 0.03, not 0.030000000000000002). */
@@ -520,6 +539,23 @@ export function checkDiverged(
   }
   const clip = configValue(record.config, "clipping.maxNorm");
   const clipText = typeof clip === "number" ? "" : ", or clip gradients (--set clipping.maxNorm=1)";
+  // Unscaled features (normalization off) blow a first epoch up at any rate: features of 1e6
+  // gave Infinity at step 1 at lr 0.01, 0.001 and 1e-4, each time "divide it by 10".
+  const scale = unscaledFeatures(record);
+  const bad = badStep ?? badEpoch;
+  const firstEpoch = record.epochs[0]?.epoch ?? record.steps[0]?.epoch ?? 0;
+  const early = bad ? bad.epoch <= firstEpoch : record.epochs.length <= 1;
+  if (scale && early) {
+    return {
+      kind: "diverged",
+      severity: "critical",
+      title: "diverged in the first epoch: the features are not scaled",
+      evidence,
+      fix: `${scale.text} (${setText(scale.set)}); if it still diverges, the learning rate is ` +
+        `too high: divide it by 10${slower ? ` (${slower.text})` : ""}${clipText}`,
+      set: scale.set,
+    };
+  }
   return {
     kind: "diverged",
     severity: "critical",
@@ -529,7 +565,9 @@ export function checkDiverged(
     evidence,
     fix: `learning rate too high: ${rollbackCutText(cut)}${raisedRate(record, rate)}divide it by ${
       cut < 1 ? `${Number((10 / cut).toPrecision(3))} in all` : "10"
-    }${slower ? ` (${slower.text})` : ""}${clipText}`,
+    }${slower ? ` (${slower.text})` : ""}${clipText}${
+      scale ? `; ${scale.text} (${setText(scale.set)})` : ""
+    }`,
     set,
   };
 }
@@ -665,6 +703,141 @@ export function checkAtLabelPrior(curves: Curves): Finding | undefined {
       "; a larger model that stays at the same loss says the features hold no signal of the " +
       "target (a schedule or another rate does not move it)",
     set,
+  };
+}
+
+/**
+ * The loss of a regression that predicts its training targets' mean for every row: their
+ * variance (`meta.dataset.targetVariance`), for an mse loss. Undefined without it (an older
+ * record), or for another task or loss.
+ *
+ * @example
+ * ```ts
+ * import { targetBaseline } from "./checks.ts";
+ * import { syntheticRun } from "./_synthetic.ts";
+ * const run = syntheticRun([10, 9]);
+ * run.meta.dataset = { task: "regression", targetVariance: 7.5 };
+ * console.assert(targetBaseline(run) === 7.5);
+ * ```
+ */
+export function targetBaseline(record: RunRecord): number | undefined {
+  const dataset = record.meta.dataset as { task?: unknown; targetVariance?: unknown } | undefined;
+  const loss = configValue(record.config, "loss");
+  if (dataset?.task !== "regression" || (loss !== undefined && loss !== "mse")) return undefined;
+  const variance = dataset.targetVariance;
+  return typeof variance === "number" && variance > 0 && Number.isFinite(variance)
+    ? variance
+    : undefined;
+}
+
+/** A fix's words for the features' scale, where the config turned normalization off. */
+function unscaledFeatures(record: RunRecord): { text: string; set: string[] } | undefined {
+  if (configValue(record.config, "data.normalize") !== "none") return undefined;
+  return {
+    text: "data.normalize is none: features of large or uneven scales make a model's first " +
+      "outputs and gradients as large, whatever the rate; standardize them",
+    set: ["data.normalize=standard"],
+  };
+}
+
+/**
+ * A regression that learnt its targets' mean and nothing of its features: its training loss at
+ * their variance ({@linkcode targetBaseline}, {@linkcode AT_MEAN}) over the run's last half, never
+ * below it; the regression's {@linkcode checkAtLabelPrior}. Undefined otherwise.
+ */
+export function checkAtTargetMean(curves: Curves): Finding | undefined {
+  const { record, train, val } = curves;
+  const variance = targetBaseline(record);
+  if (variance === undefined || train.length < MIN_EPOCHS_FOR_TRENDS) return undefined;
+  const half = train.slice(Math.floor(train.length / 2));
+  const near = (loss: number) => Math.abs(loss - variance) <= AT_MEAN * variance;
+  if (!half.every(near) || !(Math.min(...train) >= (1 - AT_MEAN) * variance)) return undefined;
+  // (one that started there and creeps down is a rate too low, where that check says so)
+  if (Math.max(...train) <= (1 + AT_MEAN) * variance && checkLrTooLow(curves)) return undefined;
+  const scale = unscaledFeatures(record);
+  const set = scale ? [...scale.set] : [];
+  const hidden = configValue(record.config, "model.hidden");
+  if (!scale && Array.isArray(hidden)) {
+    set.push(
+      `model.hidden=${JSON.stringify(hidden.length > 0 ? hidden.map((h) => h * 2) : [128])}`,
+    );
+  }
+  return {
+    kind: "underfitting",
+    severity: "warning",
+    title: "learnt only the mean: the loss sits at the targets' variance",
+    evidence:
+      `the training loss stayed at ${f(train.at(-1))} from epoch ${
+        record.epochs[Math.floor(train.length / 2)].epoch
+      } on, the variance of the training targets (${f(variance)}: the mse of predicting their ` +
+      `mean for every row, whatever its features)${
+        val ? `; validation loss ${f(val.at(-1))}` : ""
+      }`,
+    fix: (scale ? `${scale.text} (${setText(scale.set)}); ` : "") +
+      "check that the features carry the target (data.target names the target column); " +
+      "regularisation that holds the weights at 0 (a large optimizer.weightDecay, model.dropout) " +
+      "gives this loss too; if neither, the model cannot use the features" +
+      (!scale && set.length > 0 ? `: give it capacity (${setText(set)})` : ""),
+    set,
+  };
+}
+
+/**
+ * A regression whose training loss ended above {@linkcode WORSE_THAN_MEAN} times its targets'
+ * variance, and above it through the run's last half: a model worse than predicting the mean
+ * for every row (unscaled features, a rate that cannot settle). Undefined otherwise.
+ */
+export function checkWorseThanMean(curves: Curves): Finding | undefined {
+  const { record, train, lr, rate } = curves;
+  const variance = targetBaseline(record);
+  if (variance === undefined || train.length < MIN_EPOCHS_FOR_TRENDS) return undefined;
+  const last = train.at(-1)!;
+  const half = train.slice(Math.floor(train.length / 2));
+  if (!(last > WORSE_THAN_MEAN * variance) || !half.every((v) => v > (1 + AT_MEAN) * variance)) {
+    return undefined;
+  }
+  const scale = unscaledFeatures(record);
+  const falling = stillFalling(train).falling;
+  const slower = Number.isFinite(lr) && lr > 0 ? changeRate(rate, lr / 10) : undefined;
+  const set = scale ? scale.set : slower?.set ?? [];
+  return {
+    kind: "underfitting",
+    severity: "warning",
+    title: "worse than predicting the mean",
+    evidence:
+      `the training loss ended at ${f(last)} (epoch ${record.epochs.at(-1)!.epoch}), ${
+        f(last / variance)
+      }x the variance of the training targets (${f(variance)}: the mse of predicting their mean ` +
+      `for every row)${falling ? "; it was still falling" : ""}`,
+    fix: scale
+      ? `${scale.text} (${setText(scale.set)})`
+      : `a model that cannot do as well as the mean has steps too large to settle: lower the ` +
+        `learning rate${slower ? ` (${slower.text})` : ""} or find one (anneal lr-find)${
+          falling ? ", or train longer: the loss was still falling" : ""
+        }`,
+    set,
+  };
+}
+
+/**
+ * A run whose warmup outlasted it ({@linkcode warmupBeyond}): its rate never reached
+ * `optimizer.lr`, whatever its loss did; a fix that trains it longer stretches the warmup with
+ * it (a warmup of 5000 steps in a run of 600 became one of 10000 in a run of 1200). Undefined
+ * otherwise.
+ */
+export function checkWarmupOutlasted(curves: Curves): Finding | undefined {
+  const { record, size } = curves;
+  const warmup = warmupBeyond(record, size);
+  if (!warmup) return undefined;
+  return {
+    kind: "lrTooLow",
+    severity: "warning",
+    title: size.planned
+      ? "the warmup outlasts the run: its rate never reaches optimizer.lr"
+      : "the warmup outlasted the run: its rate never reached optimizer.lr",
+    evidence: warmup.message,
+    fix: warmup.hint,
+    set: warmup.set,
   };
 }
 
@@ -964,7 +1137,13 @@ export function checkPlateau(
   const from = Math.max(initial, start);
   const drop = from - Math.min(...train);
   const secondHalf = train[mid] - last;
-  if (!(secondHalf < FLAT_SECOND_HALF * drop) || !(last > PLATEAU_LEVEL * drop)) return undefined;
+  // (a loss that levelled off low is no plateau, unless the schedule had taken the rate to
+  // nothing before it: then the flat half trained at rates that could not move it, at whatever
+  // level: a step decay of 0.01 every 2 epochs froze a loss at 0.43 that trains to 0.1)
+  const vanished = decayedBefore(record, record.epochs[mid].epoch, rate, RATE_VANISHED);
+  if (!(secondHalf < FLAT_SECOND_HALF * drop) || !(last > PLATEAU_LEVEL * drop || vanished)) {
+    return undefined;
+  }
   // a loss still falling at the end has not levelled off (a short run's second half is a few
   // epochs, and the first epoch's fall makes the drop large against them)
   if (stillFalling(train).falling) return undefined;
@@ -1075,14 +1254,19 @@ function decaysAlready(record: RunRecord): boolean {
 }
 
 /**
- * Words saying that the run's schedule had cut every rate from epoch `from` on below
- * LOW_RATES_HELD of the rate its config sets: the flat part of its curve trained at rates a
+ * Words saying that the run's schedule had cut every rate from epoch `from` on below `below`
+ * (LOW_RATES_HELD) of the rate its config sets: the flat part of its curve trained at rates a
  * decay held down, not at its rate; undefined otherwise (or where no step recorded its rate).
  */
-function decayedBefore(record: RunRecord, from: number, rate: RateSetting): string | undefined {
+function decayedBefore(
+  record: RunRecord,
+  from: number,
+  rate: RateSetting,
+  below = LOW_RATES_HELD,
+): string | undefined {
   if (rate.value === undefined || !(rate.value > 0)) return undefined;
   const highest = highestRate(record.steps.filter((s) => s.epoch >= from));
-  if (!(highest >= 0 && highest < LOW_RATES_HELD * rate.value)) return undefined;
+  if (!(highest >= 0 && highest < below * rate.value)) return undefined;
   return `; its schedule had cut the rate to ${f(highest)} at most from epoch ${from} on, ${
     f(100 * highest / rate.value)
   }% of ${rate.path}`;

@@ -9,11 +9,17 @@ import { counted } from "../number_format.ts";
 import { dropoutHasLayers } from "../models/spec.ts";
 import { isObject } from "../option_names.ts";
 import {
+  AT_MEAN,
+  AT_PRIOR,
   changeRate,
+  CLIP_BINDS,
   CLIPPED_FRACTION,
   type Curves,
   f,
+  labelPrior,
+  mean,
   median,
+  MIN_EPOCHS_FOR_TRENDS,
   nice,
   OVERFIT_EPOCHS_AFTER,
   OVERFIT_NOISE,
@@ -22,8 +28,43 @@ import {
   SPIKE_FACTOR,
   SPIKE_FLOOR,
   SPIKE_WINDOW,
+  targetBaseline,
   unfinished,
 } from "./checks.ts";
+
+/**
+ * Weight decay past the usual range, where it holds the weights near 0: from 0.1 where it is L2
+ * added to the gradient (sgd, adam and torch's other coupled ones, usually 1e-5 to 1e-3), from 1
+ * where it is decoupled (adamw, lamb, adafactor: lr x weightDecay off the weights each step,
+ * usually 0.01 to 0.1), from 10 for lion (whose rates are 3-10x smaller, and its decay as much
+ * larger).
+ */
+export const HEAVY_DECAY = { coupled: 0.1, decoupled: 1, lion: 10 } as const;
+/**
+ * Dropout this high or higher, whose training loss (read with dropout on, at every step) stays
+ * above {@linkcode DROPOUT_GAP} times the validation loss (read without), holds the model back.
+ */
+export const HEAVY_DROPOUT = 0.6;
+/** (see {@linkcode HEAVY_DROPOUT}) */
+export const DROPOUT_GAP = 1.5;
+/**
+ * Memorising: since the validation loss's lowest epoch, the training loss fell below this
+ * fraction of what it was there, while the validation loss got no better (a training loss of
+ * 1e-11 against a validation loss of 1.03, 9% over its lowest: under OVERFIT_RISE, no "turn").
+ */
+export const MEMORISED = 0.1;
+
+/** How an optimizer's weight decay acts: added to the gradient, or decoupled from it. */
+function decayKind(name: unknown): keyof typeof HEAVY_DECAY {
+  if (name === "lion") return "lion";
+  return name === "adamw" || name === "lamb" || name === "adafactor" ? "decoupled" : "coupled";
+}
+
+/** A usual starting weight decay for the optimizer (see {@linkcode HEAVY_DECAY}). */
+function usualWeightDecay(name: unknown): number {
+  const kind = decayKind(name);
+  return kind === "coupled" ? 1e-4 : kind === "lion" ? 0.5 : 0.05;
+}
 import type { Finding } from "./types.ts";
 
 /**
@@ -80,10 +121,134 @@ function earlyStopping(
   };
 }
 
-/** Weight decay to suggest: 10x the current one, else the usual starting value for the optimizer. */
-function suggestedWeightDecay(name: unknown, current: unknown): number {
-  if (typeof current === "number" && current > 0) return nice(current * 10);
-  return name === "adamw" || name === "lion" ? 0.05 : 1e-4;
+/**
+ * Weight decay to suggest for more regularisation: 10x the current one, else the usual starting
+ * value for the optimizer; none where that reaches {@linkcode HEAVY_DECAY} (an adam's 1 became 10,
+ * which trained worse than none).
+ */
+function suggestedWeightDecay(name: unknown, current: unknown): number | undefined {
+  const next = typeof current === "number" && current > 0
+    ? nice(current * 10)
+    : usualWeightDecay(name);
+  return next < HEAVY_DECAY[decayKind(name)] ? next : undefined;
+}
+
+/**
+ * Weight decay past {@linkcode HEAVY_DECAY}: it pulls the weights towards 0 at every step, and
+ * holds the model near a constant output (the targets' mean, the class frequencies), whatever the
+ * rate or the schedule does; a heavier one for more regularisation made such a run worse. Said
+ * from the config, with the loss it ended at. Undefined otherwise.
+ */
+export function checkHeavyDecay({ record, train, val }: Curves): Finding | undefined {
+  const name = configValue(record.config, "optimizer.name");
+  const decay = configValue(record.config, "optimizer.weightDecay");
+  const kind = decayKind(name);
+  if (typeof decay !== "number" || !(decay >= HEAVY_DECAY[kind])) return undefined;
+  const usual = usualWeightDecay(name);
+  const how = kind === "coupled"
+    ? "L2 added to the gradient"
+    : "decoupled: lr x weightDecay of each weight taken off it at every step";
+  const set = [`optimizer.weightDecay=${usual}`];
+  return {
+    kind: "underfitting",
+    severity: "warning",
+    title: "weight decay far past the usual range",
+    evidence: `optimizer.weightDecay is ${f(decay)} with ${String(name ?? "sgd")} (${how}), ` +
+      `${f(decay / HEAVY_DECAY[kind])}x ${HEAVY_DECAY[kind]}, where it pulls the weights towards ` +
+      `0 harder than most losses push them; the training loss ended at ${f(train.at(-1))}` +
+      (val ? `, validation ${f(val.at(-1))}` : ""),
+    fix: `lower it to a usual value (${setText(set)}), then raise it only where the run ` +
+      "overfits; a rate, a schedule or a larger model does not help a model weight decay holds " +
+      "near 0",
+    set,
+  };
+}
+
+/**
+ * Dropout of {@linkcode HEAVY_DROPOUT} or more that holds the training loss (read with dropout
+ * on) above {@linkcode DROPOUT_GAP} times the validation loss (read without) over the run's last
+ * third: the units it drops at every step, not the data, keep the model from fitting (dropout
+ * 0.9: 3.0 against 1.2). Undefined otherwise.
+ */
+export function checkHeavyDropout({ record, train, val }: Curves): Finding | undefined {
+  const dropout = configValue(record.config, "model.dropout");
+  const model = configValue(record.config, "model");
+  if (typeof dropout !== "number" || !(dropout >= HEAVY_DROPOUT) || !val) return undefined;
+  if (!isObject(model) || !dropoutHasLayers(model) || train.length < MIN_EPOCHS_FOR_TRENDS) {
+    return undefined;
+  }
+  const third = Math.max(1, Math.floor(train.length / 3));
+  const trainLevel = mean(train.slice(-third));
+  const valLevel = mean(val.slice(-third));
+  if (!(valLevel > 0) || !(trainLevel > DROPOUT_GAP * valLevel)) return undefined;
+  const set = [`model.dropout=${nice(dropout / 2)}`];
+  return {
+    kind: "underfitting",
+    severity: "warning",
+    title: `dropout too strong: the training loss stays at ${
+      f(trainLevel / valLevel)
+    }x the validation loss`,
+    evidence: `model.dropout ${f(dropout)} drops that share of the units at every training step ` +
+      `(none at validation): over the last ${counted(third, "epoch")} the training loss, read ` +
+      `with dropout on, averaged ${f(trainLevel)} against ${f(valLevel)} for the validation loss`,
+    fix: `lower it (${setText(set)}): the dropped units, not the data, keep the model from ` +
+      "fitting; more dropout only where the validation loss turns up while the training loss falls",
+    set,
+  };
+}
+
+/**
+ * A validation loss that never beat a model that ignores the features (`meta.dataset`'s
+ * `validationBaseline`: the training labels' frequencies, or the training targets' mean,
+ * predicted for every validation row) while the training loss went clearly below its own such
+ * level ({@linkcode labelPrior}, {@linkcode targetBaseline}): what the model learns of its
+ * training rows does not carry to others (labels that do not depend on the features, a
+ * validation split unlike the training rows), where "overfitting after epoch N" read a noisy
+ * turn, or "healthy" a validation loss that "tracked" it. Undefined otherwise, or for a record
+ * without the baselines (an older anneal's).
+ */
+export function checkValidationAtBaseline({ record, train, val }: Curves): Finding | undefined {
+  if (!val || train.length < MIN_EPOCHS_FOR_TRENDS || !val.every(Number.isFinite)) return undefined;
+  const prior = labelPrior(record);
+  const trainBase = prior?.loss ?? targetBaseline(record);
+  const base = (record.meta.dataset as { validationBaseline?: unknown } | undefined)
+    ?.validationBaseline;
+  if (trainBase === undefined || !(trainBase > 0) || typeof base !== "number" || !(base > 0)) {
+    return undefined;
+  }
+  const tolerance = prior ? AT_PRIOR : AT_MEAN;
+  const best = Math.min(...val);
+  const last = train.at(-1)!;
+  if (!(best >= (1 - tolerance) * base) || !(last < (1 - 2 * tolerance) * trainBase)) {
+    return undefined;
+  }
+  const what = prior
+    ? `${f(base)}, the loss of predicting the training labels' frequencies for every ` +
+      "validation row, whatever its features"
+    : `${f(base)}, the mse of predicting the training targets' mean for every validation row`;
+  const bestEpoch = record.epochs[val.indexOf(best)].epoch;
+  const accuracy = record.epochs.at(-1)!.valAccuracy;
+  return {
+    kind: "overfitting",
+    severity: "warning",
+    title: "nothing learnt carries to validation: its loss never beat a model that ignores the " +
+      "features",
+    evidence:
+      `the validation loss was at best ${f(best)} (epoch ${bestEpoch}), ${
+        best < base ? `within ${f(tolerance * 100)}% of` : "never below"
+      } ${what}` +
+      `, while the training loss fell to ${f(last)}` +
+      (accuracy === undefined
+        ? ""
+        : `; validation accuracy ${f(accuracy)}${
+          prior ? `, against ${f(prior.majority)} for always guessing the largest class` : ""
+        }`),
+    fix: "check that the features carry the target (data.target names the right column; the " +
+      "rows were not shuffled apart from their labels) and that the validation rows are like " +
+      "the training ones; with features that do predict it, the model memorises its training " +
+      "rows: more data, or regularisation (optimizer.weightDecay, model.dropout)",
+    set: [],
+  };
 }
 
 /**
@@ -105,28 +270,35 @@ export function checkOverfitting({ record, train, val, size }: Curves): Finding 
   const m = val.indexOf(Math.min(...val));
   const last = n - 1;
   const rise = val[last] - val[m];
-  // risen by a fraction of the minimum's size: `val[m] * 1.1` is below a negative minimum
-  const risen = rise > OVERFIT_RISE * Math.abs(val[m]) && rise > OVERFIT_NOISE * curveNoise(val);
+  // risen by a fraction of the minimum's size: `val[m] * 1.1` is below a negative minimum; or
+  // by its noise's bounds alone where the training loss fell to a tenth of itself since
+  // (memorising: 1e-11 against 1.03, 9% over its lowest)
+  const overNoise = rise > OVERFIT_NOISE * curveNoise(val);
+  const memorised = train[last] >= 0 && train[last] < MEMORISED * train[m];
+  const risen = overNoise && (rise > OVERFIT_RISE * Math.abs(val[m]) || (memorised && rise > 0));
   if (m > last - OVERFIT_EPOCHS_AFTER || !risen) {
     return undefined;
   }
   if (!(train[last] < train[m])) return undefined;
+  // a validation loss below the training loss is no overfit: dropout (on in training alone) or
+  // heavy regularisation holds the training loss up, and a noisy validation curve's last
+  // bounce is no turn (more of either, the fix below, made such a run worse)
+  if (!(val[last] > train[last])) return undefined;
   const bestEpoch = record.epochs[m].epoch;
   const config = record.config;
   // (a patience sized by the whole run: the run its config plans, where it has not ended)
   const stop = earlyStopping(record, size.epochs, last - m, bestEpoch);
-  const regularise = [
-    `optimizer.weightDecay=${
-      suggestedWeightDecay(
-        configValue(config, "optimizer.name"),
-        configValue(config, "optimizer.weightDecay"),
-      )
-    }`,
-  ];
-  // (more dropout where the model has no layer it follows, an rnn of one layer, drops nothing)
+  const regularise: string[] = [];
+  const decay = suggestedWeightDecay(
+    configValue(config, "optimizer.name"),
+    configValue(config, "optimizer.weightDecay"),
+  );
+  if (decay !== undefined) regularise.push(`optimizer.weightDecay=${decay}`);
+  // (more dropout where the model has no layer it follows, an rnn of one layer, drops nothing;
+  // none above 0.5, where "more" was less: 0.9 became 0.5)
   const dropout = configValue(config, "model.dropout");
   const model = configValue(config, "model");
-  if (typeof dropout === "number" && isObject(model) && dropoutHasLayers(model)) {
+  if (typeof dropout === "number" && dropout < 0.5 && isObject(model) && dropoutHasLayers(model)) {
     regularise.push(`model.dropout=${nice(Math.min(0.5, dropout + 0.2))}`);
   }
   const gap = val[last] - train[last];
@@ -139,10 +311,39 @@ export function checkOverfitting({ record, train, val, size }: Curves): Finding 
         f((val[last] - val[m]) / Math.abs(val[m]) * 100)
       }%) ` +
       `while training loss fell from ${f(train[m])} to ${f(train[last])}; the gap is now ${f(gap)}`,
-    fix: `${stop.text}, regularise more (${setText(regularise)}), or get more data / augmentation`,
+    fix: `${stop.text}, ${
+      regularise.length > 0 ? `regularise more (${setText(regularise)})` : "regularise more"
+    }, or get more data / augmentation`,
     set: [...stop.set, ...regularise],
   };
 }
+
+/**
+ * Where the run's clip binds (see {@linkcode CLIP_BINDS}): the norms' median (of `norms`, the
+ * steps judged, sorted; else the run's own) far above a fixed `clipping.maxNorm`, and whether the
+ * optimizer is adaptive (anything but sgd: it divides its steps by the gradients' size, so a clip
+ * changes them little; sgd's it scales down). Undefined where it does not, or the clip adapts
+ * (`clipping.autoPercentile`: a percentile of the norms clips its share by design).
+ */
+export function clipBinding(
+  record: Curves["record"],
+  norms?: number[],
+): { median: number; maxNorm: number; adaptive: boolean } | undefined {
+  const maxNorm = configValue(record.config, "clipping.maxNorm");
+  if (typeof maxNorm !== "number" || !(maxNorm > 0)) return undefined;
+  if (configValue(record.config, "clipping.autoPercentile") !== undefined) return undefined;
+  const all = norms ??
+    record.steps.map((s) => s.gradNorm).filter((n): n is number => Number.isFinite(n));
+  if (all.length === 0) return undefined;
+  const middle = median(all);
+  if (!(middle > CLIP_BINDS * maxNorm)) return undefined;
+  const name = configValue(record.config, "optimizer.name") ?? "sgd";
+  return { median: middle, maxNorm, adaptive: name !== "sgd" };
+}
+
+/** The title of the gradient check's finding where the clip binds (see {@linkcode clipBinding}). */
+export const CLIP_TOO_TIGHT =
+  "clipping too tight: most steps clipped, far below their gradient norms";
 
 /** Norms far above their recent median, or most steps clipped. */
 export function checkGradientSpikes({ record, lr, rate }: Curves): Finding | undefined {
@@ -186,6 +387,31 @@ export function checkGradientSpikes({ record, lr, rate }: Curves): Finding | und
   const norms = judged.map((s) => s.gradNorm!).sort((a, b) => a - b);
   const p90 = norms[Math.floor(norms.length * 0.9)];
   const maxNorm = configValue(record.config, "clipping.maxNorm");
+  const binding = manyClipped ? clipBinding(record, norms) : undefined;
+  if (binding) {
+    // a clip far below the norms: not the rate (whose halving it suggested, and
+    // "learning rate too low" its 10x), the clip sets the steps
+    const set = [`clipping.maxNorm=${nice(p90)}`];
+    return {
+      kind: "gradientSpikes",
+      severity: "warning",
+      title: CLIP_TOO_TIGHT,
+      evidence: `${f(clippedFraction * 100)}% of steps were clipped; the gradient norms' median ` +
+        `(after the first epoch) was ${f(binding.median)}, ${
+          f(binding.median / binding.maxNorm)
+        }x clipping.maxNorm ${f(binding.maxNorm)}` +
+        (binding.adaptive
+          ? ""
+          : `: each step of ${
+            String(configValue(record.config, "optimizer.name") ?? "sgd")
+          } moved the weights lr x ${f(binding.maxNorm)} at most, its rate in effect divided by ` +
+            "about that much"),
+      fix: `raise the clip to about the norms' 90th percentile (${
+        setText(set)
+      }), where it clips only the spikes, or turn it off (clipping.maxNorm=null)`,
+      set,
+    };
+  }
   const lower = typeof maxNorm === "number" || manyClipped;
   const halved = changeRate(rate, lr / 2);
   const set = lower ? halved.set : [`clipping.maxNorm=${nice(p90)}`];

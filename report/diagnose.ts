@@ -10,10 +10,13 @@
  */
 import {
   checkAtLabelPrior,
+  checkAtTargetMean,
   checkDiverged,
   checkLrTooLow,
   checkOscillating,
   checkPlateau,
+  checkWarmupOutlasted,
+  checkWorseThanMean,
   curves,
   f,
   longerRun,
@@ -30,7 +33,15 @@ import {
 import { configValue } from "./records.ts";
 import { counted } from "../number_format.ts";
 import { runsDirFlagOf, shellWord } from "../shell_word.ts";
-import { checkGradientSpikes, checkOverfitting } from "./checks_generalization.ts";
+import {
+  checkGradientSpikes,
+  checkHeavyDecay,
+  checkHeavyDropout,
+  checkOverfitting,
+  checkValidationAtBaseline,
+  CLIP_TOO_TIGHT,
+  clipBinding,
+} from "./checks_generalization.ts";
 import { checkBlowUp } from "./check_blow_up.ts";
 import type { Diagnosis, Finding, FindingKind, RunRecord } from "./types.ts";
 import { AnnealError } from "../errors.ts";
@@ -82,9 +93,14 @@ function healthy(c: ReturnType<typeof curves>): Finding {
   const previous = train.at(-2)!;
   const { falling, steady, lastDrop } = stillFalling(train);
   const since = train.at(-STEADY_EPOCHS - 1)!;
-  let evidence = `training loss fell from ${f(start)} at epoch ${record.epochs[0].epoch} to ` +
-    `${f(last)} at epoch ${record.epochs.at(-1)!.epoch} ` +
-    `(-${f((1 - last / start) * 100)}%) over ${counted(train.length, "epoch")}, ` +
+  // (a loss that ended above its start "fell ... (--4.908%)")
+  const change = (last - start) / Math.abs(start) * 100;
+  let evidence =
+    `training loss ${last > start ? "rose" : "fell"} from ${f(start)} at epoch ${
+      record.epochs[0].epoch
+    } to ${f(last)} at epoch ${record.epochs.at(-1)!.epoch} (${change > 0 ? "+" : "-"}${
+      f(Math.abs(change))
+    }%) over ${counted(train.length, "epoch")}, ` +
     (steady
       ? `and was still falling at the end, steadily (${f(since)} to ${f(last)} over the last ` +
         `${STEADY_EPOCHS} epochs, each lower, at ${
@@ -98,11 +114,15 @@ function healthy(c: ReturnType<typeof curves>): Finding {
       }% in the last epoch)`);
   if (val) {
     const m = val.indexOf(Math.min(...val));
-    // (up in its last epoch, before the overfitting check reads a turn: not "tracking" it)
+    // (up in its last epoch, before the overfitting check reads a turn: not "tracking" it; nor
+    // one whose first epoch was its lowest, while the training loss fell)
     const up = val.at(-1)! - val[m] > OVERFIT_RISE * Math.abs(val[m]);
-    evidence += `; validation loss ${f(val.at(-1))} ${up ? "rose from" : "tracks it (lowest"} ${
-      f(val[m])
-    } at epoch ${record.epochs[m].epoch}${up ? "" : ")"}`;
+    const never = m === 0 && val.length > 1 && val.at(-1)! > val[0] && last < start;
+    evidence += never
+      ? `; validation loss ${f(val.at(-1))} never went below its first epoch's, ${f(val[0])}`
+      : `; validation loss ${f(val.at(-1))} ${up ? "rose from" : "tracks it (lowest"} ${
+        f(val[m])
+      } at epoch ${record.epochs[m].epoch}${up ? "" : ")"}`;
   }
   const cut = unfinished(record);
   if (cut) {
@@ -270,18 +290,50 @@ function diagnoseCurves(record: RunRecord): Diagnosis {
     const titles = findings.map((finding) => finding.title);
     return { verdict: [...titles, short].join("; "), findings, config };
   }
-  // at the labels' entropy: no rate or schedule moves it (the checks of a plateau would say so)
-  const atPrior = checkAtLabelPrior(c);
-  const lrTooLow = atPrior ? undefined : checkLrTooLow(c);
-  if (atPrior) findings.push(atPrior);
-  else if (lrTooLow) findings.push(lrTooLow);
-  else {
-    for (const check of [checkPlateau, checkOscillating, checkOverfitting]) {
+  // at the labels' entropy, or the targets' variance: no rate or schedule moves it (the checks
+  // of a plateau would say so)
+  const atBaseline = checkAtLabelPrior(c) ?? checkAtTargetMean(c);
+  // what holds the loss other than the rate (the checks of the rate and the schedule would blame
+  // those): weight decay or dropout far past their usual range, a clip that binds every step of
+  // sgd (an adaptive optimizer's steps it changes little)
+  const held = [checkHeavyDecay(c), checkHeavyDropout(c)].filter((x) => x !== undefined);
+  const clipHolds = spikes?.title === CLIP_TOO_TIGHT && clipBinding(c.record)?.adaptive === false;
+  // what the model learns does not carry to validation at all (random labels): no rate or
+  // schedule is the fix
+  const noTransfer = atBaseline ? undefined : checkValidationAtBaseline(c);
+  const lrTooLow = atBaseline || noTransfer || held.length > 0 || clipHolds
+    ? undefined
+    : checkLrTooLow(c);
+  // (weight decay or dropout that holds the model at its baseline is the cause to name: the
+  // baseline's fix, capacity, was the wrong one there)
+  if (atBaseline && held.length > 0) held[0].evidence += `; ${atBaseline.title}`;
+  else if (atBaseline) findings.push(atBaseline);
+  findings.push(...held);
+  if (lrTooLow) findings.push(lrTooLow);
+  else if (!atBaseline) {
+    // a regression worse than its targets' mean: its scale or its rate, not a schedule's decay
+    const worse = checkWorseThanMean(c);
+    if (worse) findings.push(worse);
+    const rateChecks = held.length > 0 || clipHolds || noTransfer
+      ? []
+      : worse
+      ? [checkOscillating]
+      : [checkPlateau, checkOscillating];
+    for (const check of rateChecks) {
       const finding = check(c);
       if (finding) findings.push(finding);
     }
+    // (nothing carried to validation: more than a turn to stop at)
+    const generalization = noTransfer ?? checkOverfitting(c);
+    if (generalization) findings.push(generalization);
   }
   if (spikes) findings.push(spikes);
+  if (findings.length === 0) {
+    // the warmup outlasted the run: the rate never got to optimizer.lr, and a longer run (the
+    // fix of a healthy one still falling) would stretch the warmup with it
+    const warmup = checkWarmupOutlasted(c);
+    if (warmup) findings.push(warmup);
+  }
   if (findings.length === 0) {
     const ok = healthy(c);
     const n = c.train.length;

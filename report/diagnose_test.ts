@@ -1543,3 +1543,226 @@ Deno.test("a plateau under onecycle with optimizer.baseBatch suggests the optimi
   assert.ok(plateau({ batchScaling: "sqrt" })?.includes("optimizer.lr=0.005"));
   assert.ok(plateau({})?.includes("optimizer.lr=0.0025"));
 });
+
+Deno.test("clipping too tight: most steps clipped far below their norms is the clip's to fix, not the rate's (sgd: no 'rate too low')", () => {
+  // sgd at 0.05 clipped at 0.001 against norms of ~5: a loss that crawls (7.73 to 7.61)
+  const losses = Array.from({ length: 30 }, (_, e) => 7.734 - 0.0044 * e);
+  const steps = syntheticSteps(300, 10, (s) => 5 + (s % 7) / 7).map((s) => ({
+    ...s,
+    clipped: true,
+  }));
+  const config = { clipping: { maxNorm: 0.001, spikeFactor: 10 } };
+  const d = diagnose(syntheticRun(losses, { steps, lr: 0.05, config }));
+  assert.deepEqual(kinds(d), ["gradientSpikes"], d.verdict);
+  assert.equal(
+    d.findings[0].title,
+    "clipping too tight: most steps clipped, far below their gradient norms",
+  );
+  assert.match(d.findings[0].evidence, /100% of steps were clipped; the gradient norms' median/);
+  assert.match(d.findings[0].evidence, /moved the weights lr x 0\.001 at most/);
+  assert.deepEqual(d.findings[0].set, ["clipping.maxNorm=5.9"]);
+  // (an adaptive optimizer's steps the clip changes little: its other checks still run)
+  const adam = diagnose(syntheticRun(decay(30), {
+    steps,
+    config: { ...config, optimizer: { name: "adam", lr: 0.01 } },
+  }));
+  assert.deepEqual(kinds(adam), ["gradientSpikes"]);
+  assert.doesNotMatch(adam.findings[0].evidence, /moved the weights/);
+  // a clip near the norms (2x under) still asks for a smaller rate, as before
+  const near = diagnose(syntheticRun(decay(10), {
+    steps: syntheticSteps(100, 10, () => 2).map((s) => ({ ...s, clipped: true })),
+    lr: 0.4,
+    config: { clipping: { maxNorm: 1, spikeFactor: 10 } },
+  }));
+  assert.deepEqual(near.findings[0].set, ["optimizer.lr=0.2"]);
+});
+
+Deno.test("heavy weight decay is named, its fix a usual value, and regularising more never raises it past the usual range", () => {
+  // adam with L2 1: a noisy loss at 0.7 (0.1 without it), read as "overfitting: weightDecay=10"
+  const noisy = (level: number, amp: number) =>
+    Array.from(
+      { length: 30 },
+      (_, e) => (e < 3 ? level * (4 - e) : level + amp * Math.sin(e * 2.3)),
+    );
+  const config = { optimizer: { name: "adam", lr: 0.01, weightDecay: 1 } };
+  const d = diagnose(syntheticRun(noisy(0.72, 0.04), { val: noisy(0.6, 0.1), config }));
+  assert.deepEqual(kinds(d), ["underfitting"], d.verdict);
+  assert.equal(d.findings[0].title, "weight decay far past the usual range");
+  assert.match(
+    d.findings[0].evidence,
+    /optimizer\.weightDecay is 1 with adam \(L2 added to the gradient\)/,
+  );
+  assert.deepEqual(d.findings[0].set, ["optimizer.weightDecay=0.0001"]);
+  // decoupled: adamw's past 1, lion's past 10; adamw's 0.1 is usual
+  const adamw = (weightDecay: number, name = "adamw") =>
+    kinds(
+      diagnose(syntheticRun(decay(30), { config: { optimizer: { name, lr: 1e-3, weightDecay } } })),
+    );
+  assert.deepEqual(adamw(50), ["underfitting"]);
+  assert.deepEqual(adamw(0.1), ["healthy"]);
+  assert.deepEqual(adamw(5, "lion"), ["healthy"]);
+  assert.deepEqual(adamw(10, "lion"), ["underfitting"]);
+  // an overfit of an adam at weightDecay 0.02: 10x that is past the range, so not suggested
+  const overfit = diagnose(syntheticRun(decay(20, 10, 0.1), {
+    val: [...decay(10, 10, 0.3), 0.32, 0.34, 0.36, 0.38, 0.4, 0.42, 0.44, 0.46, 0.48, 0.5],
+    config: { optimizer: { name: "adam", lr: 0.01, weightDecay: 0.02 } },
+  }));
+  assert.deepEqual(kinds(overfit), ["overfitting"]);
+  assert.ok(!overfit.findings[0].set!.some((s) => s.startsWith("optimizer.weightDecay")));
+});
+
+Deno.test("overfitting: a validation loss below the training loss is none, and dropout past 0.5 is never 'more' at 0.5", () => {
+  // dropout 0.9: the training loss (dropout on) at 3, the validation loss at 1.2 and noisy
+  const train = Array.from({ length: 30 }, (_, e) => 3 + 3 * Math.exp(-e / 3));
+  const val = Array.from(
+    { length: 30 },
+    (_, e) => 1.2 + 3 * Math.exp(-e / 3) + (e === 29 ? 0.35 : 0),
+  );
+  const config = { model: { kind: "mlp", hidden: [32], dropout: 0.9 } };
+  const d = diagnose(syntheticRun(train, { val, config }));
+  assert.ok(!kinds(d).includes("overfitting"), d.verdict);
+  const dropout = d.findings.find((x) => x.title.startsWith("dropout too strong"));
+  assert.ok(dropout, d.verdict);
+  assert.deepEqual(dropout.set, ["model.dropout=0.45"]);
+  // a real overfit at dropout 0.6: early stopping and weight decay, no dropout of 0.5
+  const over = diagnose(syntheticRun(decay(20, 10, 0.1), {
+    val: [...decay(10, 10, 0.3), 0.32, 0.34, 0.36, 0.38, 0.4, 0.42, 0.44, 0.46, 0.48, 0.5],
+    config: { model: { kind: "mlp", hidden: [32], dropout: 0.6 } },
+  }));
+  const finding = over.findings.find((x) => x.kind === "overfitting");
+  assert.ok(finding, over.verdict);
+  assert.ok(!finding.set!.some((s) => s.startsWith("model.dropout")), finding.set!.join(" "));
+});
+
+Deno.test("overfitting: a training loss that fell to nothing while the validation loss got no better is memorising, under a 10% rise", () => {
+  const train = Array.from({ length: 60 }, (_, e) => 2 * Math.exp(-e / 2.5));
+  const val = Array.from(
+    { length: 60 },
+    (_, e) => (e < 13 ? 1.2 - 0.02 * e : 0.94 + 0.09 * (1 - Math.exp(-(e - 13) / 4))),
+  );
+  const d = diagnose(syntheticRun(train, { val }));
+  assert.deepEqual(kinds(d), ["overfitting"], d.verdict);
+  assert.equal(d.findings[0].title, "overfitting after epoch 13");
+});
+
+Deno.test("a validation loss that never beat a model ignoring the features is said, where it read 'healthy: tracks it'", () => {
+  // three balanced classes of random labels: the training loss creeps under ln 3, the
+  // validation loss stays above what predicting the frequencies scores on its rows
+  const train = Array.from({ length: 30 }, (_, e) => 1.12 - 0.0035 * e);
+  const val = Array.from({ length: 30 }, (_, e) => 1.12 + 0.0015 * e + (e % 3) * 0.005);
+  const run = syntheticRun(train, { val, config: { optimizer: { name: "adam", lr: 0.01 } } });
+  run.meta.dataset = {
+    task: "classification",
+    numClasses: 3,
+    classCounts: [240, 240, 240],
+    validationBaseline: 1.0995,
+  };
+  const d = diagnose(run);
+  assert.deepEqual(kinds(d), ["overfitting"], d.verdict);
+  assert.match(d.findings[0].title, /^nothing learnt carries to validation/);
+  assert.match(
+    d.findings[0].evidence,
+    /at best 1\.12 \(epoch 0\), never below 1\.099, the loss of predicting/,
+  );
+  // without the recorded baseline (an older record) nothing is claimed of it, and healthy's
+  // evidence does not say the validation loss "tracks" a training loss it never followed
+  delete (run.meta.dataset as Record<string, unknown>).validationBaseline;
+  const older = diagnose(run);
+  assert.doesNotMatch(older.findings.map((x) => x.evidence).join(" "), /tracks it/);
+  // a validation loss well under the baseline: no such finding
+  (run.meta.dataset as Record<string, unknown>).validationBaseline = 1.3;
+  assert.ok(!diagnose(run).findings.some((x) => x.title.startsWith("nothing learnt")));
+});
+
+Deno.test("a regression at its targets' variance learnt only the mean; one far above it is worse than the mean, with unscaled features named", () => {
+  const flat = Array.from({ length: 30 }, (_, e) => (e < 2 ? 9 - e : 7.11 + 0.01 * Math.sin(e)));
+  const run = syntheticRun(flat, { config: { optimizer: { name: "adam", lr: 0.01 } } });
+  run.meta.dataset = { task: "regression", targetVariance: 7.14 };
+  const d = diagnose(run);
+  assert.deepEqual(kinds(d), ["underfitting"], d.verdict);
+  assert.equal(d.findings[0].title, "learnt only the mean: the loss sits at the targets' variance");
+  // far above it, normalization off: the features' scale is the fix, not the rate
+  const worse = syntheticRun(decay(30, 1e6, 1200), {
+    config: {
+      optimizer: { name: "adam", lr: 0.01 },
+      data: { kind: "csv", path: "x.csv", target: "y", normalize: "none" },
+    },
+  });
+  worse.meta.dataset = { task: "regression", targetVariance: 10 };
+  const w = diagnose(worse);
+  assert.deepEqual(kinds(w), ["underfitting"], w.verdict);
+  assert.equal(w.findings[0].title, "worse than predicting the mean");
+  assert.deepEqual(w.findings[0].set, ["data.normalize=standard"]);
+  // (a record without the variance, an older anneal's: neither is said)
+  delete (worse.meta.dataset as Record<string, unknown>).targetVariance;
+  assert.ok(!diagnose(worse).findings.some((x) => x.title === "worse than predicting the mean"));
+});
+
+Deno.test("a first epoch that diverged with normalization off asks for standardized features before a smaller rate", () => {
+  const run = syntheticRun([Infinity], {
+    steps: [{ step: 1, epoch: 0, lr: 0.001, loss: Infinity, gradNorm: 1e12 }],
+    config: { data: { kind: "csv", path: "x.csv", target: "y", normalize: "none" } },
+    status: "diverged",
+  });
+  const d = diagnose(run);
+  assert.equal(d.findings[0].title, "diverged in the first epoch: the features are not scaled");
+  assert.deepEqual(d.findings[0].set, ["data.normalize=standard"]);
+  // with normalization on, the rate as before
+  run.config = { ...run.config, data: { kind: "csv", path: "x.csv", target: "y" } };
+  assert.deepEqual(diagnose(run).findings[0].set, ["optimizer.lr=0.001"]);
+});
+
+Deno.test("a schedule that took the rate to nothing by the run's middle is a plateau whatever the loss's level", () => {
+  // step decay 0.01 every 2 epochs: 1e-4 x lr by epoch 2; the loss frozen at 0.43 (of 5)
+  const losses = [5, 1.2, 0.6, ...Array(27).fill(0.43)].map((v, e) =>
+    v + (e > 2 ? 1e-4 * (e % 2) : 0)
+  );
+  const steps = Array.from({ length: 300 }, (_, s) => ({
+    step: s,
+    epoch: Math.floor(s / 10),
+    lr: 0.01 * 0.01 ** Math.floor(s / 20),
+    gradNorm: 1,
+  })) as never;
+  const d = diagnose(syntheticRun(losses, {
+    steps,
+    config: { scheduler: { name: "step", stepSize: 20, gamma: 0.01 } },
+  }));
+  assert.deepEqual(kinds(d), ["plateauEarly"], d.verdict);
+  assert.equal(d.findings[0].title, "plateaued early: the schedule decayed the rate too soon");
+});
+
+Deno.test("a warmup that outlasted a run whose loss fell is said, not 'train longer' with the warmup stretched too", () => {
+  const steps = Array.from({ length: 600 }, (_, s) => ({
+    step: s,
+    epoch: Math.floor(s / 20),
+    lr: 0.01 * (s + 1) / 5000,
+    gradNorm: 1,
+  })) as never;
+  const d = diagnose(syntheticRun(decay(30), {
+    steps,
+    config: { scheduler: { name: "warmupCosine", warmupSteps: 5000, totalSteps: 6000 } },
+  }));
+  assert.deepEqual(kinds(d), ["lrTooLow"], d.verdict);
+  assert.equal(
+    d.findings[0].title,
+    "the warmup outlasted the run: its rate never reached optimizer.lr",
+  );
+  assert.ok(
+    !d.findings[0].set!.some((s) => s === "scheduler.warmupSteps=10000"),
+    d.findings[0].set!.join(" "),
+  );
+});
+
+Deno.test("healthy's evidence says a loss that ended above its start rose (it said 'fell ... (--4.9%)')", () => {
+  const d = diagnose(
+    syntheticRun([6.8, 6.9, 7.0, 7.14, 7.136], {
+      status: "stopped",
+      stopReason: "early stopping: valLoss did not improve for 3 epochs",
+    }),
+  );
+  const evidence = d.findings.map((x) => x.evidence).join(" ");
+  assert.doesNotMatch(evidence, /--/);
+  if (d.findings[0]?.kind === "healthy") {
+    assert.match(evidence, /rose from 6\.8 at epoch 0 to 7\.136 at epoch 4 \(\+4\.941%\)/);
+  }
+});

@@ -108,6 +108,16 @@ export interface PlanEvent {
     numClasses?: number;
     /** A classifier's training rows per class (a binary task's 0 and 1). */
     classCounts?: number[];
+    /**
+     * A regression's training targets' variance (each target's, averaged over them): the mse of
+     * predicting their mean.
+     */
+    targetVariance?: number;
+    /**
+     * The validation loss of a model that ignores the features: the training labels'
+     * frequencies (cross-entropy) or the training targets' mean (mse) predicted for every row.
+     */
+    validationBaseline?: number;
     batchesPerEpoch: number;
   };
 }

@@ -97,6 +97,65 @@ Deno.test("diagnose classifies real runs built to show each symptom", async (t) 
       assert.deepEqual(finding.set, ['model={"kind":"mlp","hidden":[64]}']);
     },
   );
+  await t.step(
+    "labels that do not depend on the features: nothing the model learns carries to validation",
+    async () => {
+      // three balanced classes drawn apart from the features: the training loss creeps under
+      // ln 3 (it read "healthy", the validation loss said to "track" it)
+      let state = 777;
+      const random = () => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+      const rows = Array.from({ length: 600 }, () => {
+        const x = Array.from({ length: 6 }, () => (random() * 2 - 1).toFixed(4));
+        return `${x.join(",")},${"abc"[Math.floor(random() * 3)]}`;
+      });
+      const path = `${dir}/random_labels.csv`;
+      await Deno.writeTextFile(path, `a,b,c,d,e,f,y\n${rows.join("\n")}\n`);
+      const { diagnosis, result } = await diagnosed({
+        epochs: 30,
+        data: { kind: "csv", path, target: "y", task: "classification", validationSplit: 0.2 },
+        model: { kind: "mlp", hidden: [32] },
+        optimizer: { name: "adam", lr: 0.01 },
+        batchSize: 32,
+      }, dir);
+      assert.match(diagnosis.verdict, /^nothing learnt carries to validation/, diagnosis.verdict);
+      // the baseline as meta.json records it: the training frequencies' cross-entropy on the
+      // validation labels
+      const meta = JSON.parse(await Deno.readTextFile(`${result.runDir}/meta.json`));
+      const { classCounts, trainSize, validationBaseline } = meta.dataset;
+      assert.equal(typeof validationBaseline, "number");
+      const worst = -Math.log(Math.min(...classCounts) / trainSize);
+      const best = -Math.log(Math.max(...classCounts) / trainSize);
+      assert.ok(validationBaseline >= best && validationBaseline <= worst, validationBaseline);
+    },
+  );
+  await t.step(
+    "a regression records its training targets' variance, and a loss held at it learnt only the mean",
+    async () => {
+      let state = 4242;
+      const random = () => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+      const ys: number[] = [];
+      const rows = Array.from({ length: 300 }, () => {
+        const y = 3 + 2 * (random() - 0.5);
+        ys.push(Number(y.toFixed(4)));
+        return `${random().toFixed(4)},${random().toFixed(4)},${y.toFixed(4)}`;
+      });
+      const path = `${dir}/heavy_decay.csv`;
+      await Deno.writeTextFile(path, `a,b,y\n${rows.join("\n")}\n`);
+      const { diagnosis, result } = await diagnosed({
+        epochs: 12,
+        data: { kind: "csv", path, target: "y", validationSplit: 0 },
+        model: { kind: "mlp", hidden: [16] },
+        optimizer: { name: "adamw", lr: 0.01, weightDecay: 50 },
+        batchSize: 32,
+      }, dir);
+      assert.equal(diagnosis.findings[0].title, "weight decay far past the usual range");
+      assert.deepEqual(diagnosis.findings[0].set, ["optimizer.weightDecay=0.05"]);
+      const meta = JSON.parse(await Deno.readTextFile(`${result.runDir}/meta.json`));
+      const mean = ys.reduce((a, b) => a + b, 0) / ys.length;
+      const variance = ys.reduce((a, b) => a + (b - mean) ** 2, 0) / ys.length;
+      assert.ok(Math.abs(meta.dataset.targetVariance - variance) < 1e-5 * variance);
+    },
+  );
 });
 
 Deno.test("the same seed and config on cpu reproduce the same metrics bit for bit", async () => {
