@@ -6,8 +6,61 @@
  * @module
  */
 
+import { AnnealError } from "../errors.ts";
+import { checkArgument, isObject } from "../option_names.ts";
+import { closestName } from "../zod_paths.ts";
 import type { Rng } from "./rng.ts";
 import type { AugmentSpec } from "./spec.ts";
+
+/** The fields of an augmentation spec, `AugmentSchema`'s (spec_test.ts checks that they agree). */
+export const AUGMENT_FIELDS: readonly string[] = [
+  "flip",
+  "cropPadding",
+  "rotateDegrees",
+  "noiseStd",
+];
+
+/**
+ * Throws a usage error unless `augment` is undefined or an object of augmentation's fields: an
+ * unknown one (`{ flop: true }`) was ignored, the batch left unaugmented. It is named as the
+ * config's unknown fields are, with the field likely meant. (A config's augment is parsed
+ * already; this is for `makeBatch` called from a script.)
+ *
+ * @example
+ * ```ts
+ * import { checkAugmentFields } from "./augment.ts";
+ * try {
+ *   checkAugmentFields({ flop: true });
+ * } catch (error) {
+ *   console.assert((error as Error).message.endsWith("(did you mean 'augment.flip'?)"));
+ * }
+ * ```
+ */
+export function checkAugmentFields(augment: unknown): void {
+  if (augment === undefined) return;
+  const fields = AUGMENT_FIELDS.join(", ");
+  checkArgument(
+    isObject(augment),
+    augment,
+    "make a batch",
+    "augment",
+    `an object of ${fields}`,
+    "pass e.g. { flip: true }, or undefined for no augmentation",
+  );
+  const unknown = Object.keys(augment as object).filter((key) => !AUGMENT_FIELDS.includes(key));
+  if (unknown.length === 0) return;
+  const meant = closestName(unknown[0], [...AUGMENT_FIELDS]);
+  throw new AnnealError(
+    "usage",
+    `Cannot make a batch: unknown field${unknown.length > 1 ? "s" : ""} ${
+      unknown.map((key) => `'augment.${key}'`).join(", ")
+    }${meant ? ` (did you mean 'augment.${meant}'?)` : ""}`,
+    {
+      where: `augment.${unknown[0]}`,
+      hint: `${meant ? `rename it to '${meant}'` : "remove it"}; augment's fields are ${fields}`,
+    },
+  );
+}
 
 /** Whether `augment` changes anything at all. */
 export function augmentIsActive(augment: AugmentSpec | undefined): augment is AugmentSpec {

@@ -6,7 +6,7 @@
  */
 
 import { AnnealError } from "../errors.ts";
-import { augmentImage, augmentIsActive } from "./augment.ts";
+import { augmentImage, augmentIsActive, checkAugmentFields } from "./augment.ts";
 import { Rng, seedFrom } from "./rng.ts";
 import type { AugmentSpec } from "./spec.ts";
 import { featuresAreBytes, featureSize, type Rows } from "./split.ts";
@@ -98,6 +98,15 @@ function* orderSteps(
   n: number,
   { shuffle, seed, epoch }: EpochOrderOptions,
 ): Generator<void, Uint32Array> {
+  // ("no" shuffled, as any truthy value did)
+  checkArgument(
+    typeof shuffle === "boolean",
+    shuffle,
+    "order an epoch",
+    "options.shuffle",
+    "true or false",
+    "pass { shuffle: true } to permute the samples, { shuffle: false } for their order",
+  );
   if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) {
     throw new AnnealError(
       "usage",
@@ -263,7 +272,7 @@ export function batchSeed(seed: number, epoch: number, batchIndex: number): numb
 function sampleIndex(ds: Rows, r: number): number {
   if (!Number.isInteger(r) || r < 0 || r >= ds.n) {
     throw new AnnealError(
-      "internal",
+      "usage",
       `Cannot make batch: sample index ${r} is outside 0..${ds.n - 1}`,
       {
         hint: "build indices with epochOrder(n, ...) for this dataset",
@@ -271,6 +280,30 @@ function sampleIndex(ds: Rows, r: number): number {
     );
   }
   return r;
+}
+
+/**
+ * Throws a usage error unless `ds.x` and `ds.y` hold `ds.n` samples of its input shape and target
+ * size: a short one was read past its end (NaN, or a byte table's undefined, in the batch).
+ */
+function checkRowCounts(ds: Rows): void {
+  const rows: [string, number, number, string][] = [
+    ["x", ds.x.length, featureSize(ds), `input shape ${JSON.stringify(ds.inputShape)}`],
+    ["y", ds.y?.length, ds.targetSize, `target size ${ds.targetSize}`],
+  ];
+  for (const [field, held, each, of] of rows) {
+    if (held === ds.n * each) continue;
+    throw new AnnealError(
+      "usage",
+      `Cannot make a batch: the dataset's '${field}' holds ${held} values, its ${ds.n} samples ` +
+        `of ${of} need ${ds.n * each}`,
+      {
+        where: `dataset.${field}`,
+        hint: "pass the train, validation or test set that await loadData(spec) gives, or " +
+          "set its n, inputShape and targetSize to what x and y hold",
+      },
+    );
+  }
 }
 
 /**
@@ -300,6 +333,8 @@ export function makeBatch(
     "a dataset (with x and inputShape)",
     "pass the train, validation or test set that await loadData(spec) gives",
   );
+  checkAugmentFields(augment);
+  checkRowCounts(ds);
   const active = augmentIsActive(augment);
   if (active && ds.imageShape === undefined) {
     throw new AnnealError("config", "Cannot augment: augmentation applies to image data only", {

@@ -102,6 +102,50 @@ Deno.test("makeBatch rejects out-of-range indices and augmenting non-image data"
   assert.deepEqual([...makeBatch(table, [1], { flip: false }, 1).x], [2, 3]);
 });
 
+Deno.test("makeBatch refuses what the caller got wrong as usage: an index out of range, a dataset shorter than its n, an unknown augment field", () => {
+  const usage = (pattern: RegExp, where?: string) => (error: unknown) =>
+    error instanceof AnnealError && error.code === "usage" && error.where === where &&
+    pattern.test(error.message);
+  // (an index out of range was an "internal" error)
+  assert.throws(() => makeBatch(table, [-1], undefined, 1), usage(/outside 0\.\.9/));
+  // (a short x was read past its end: NaN in the batch)
+  const short = { ...table, x: table.x.subarray(0, 19) };
+  assert.throws(
+    () => makeBatch(short, [0], undefined, 1),
+    usage(
+      /^Cannot make a batch: the dataset's 'x' holds 19 values, its 10 samples of input shape \[2\] need 20$/,
+      "dataset.x",
+    ),
+  );
+  const fewTargets = { ...table, y: table.y.subarray(0, 9) };
+  assert.throws(() => makeBatch(fewTargets, [0], undefined, 1), usage(/'y' holds 9/, "dataset.y"));
+  // (an unknown field was ignored: the batch came unaugmented)
+  assert.throws(
+    () => makeBatch(table, [0], { flop: true } as never, 1),
+    (error: unknown) =>
+      usage(
+        /^Cannot make a batch: unknown field 'augment\.flop' \(did you mean 'augment\.flip'\?\)$/,
+        "augment.flop",
+      )(error) &&
+      (error as AnnealError).hint ===
+        "rename it to 'flip'; augment's fields are flip, cropPadding, rotateDegrees, noiseStd",
+  );
+  assert.throws(
+    () => makeBatch(table, [0], true as never, 1),
+    usage(/augment must be an object/, "augment"),
+  );
+});
+
+Deno.test("epochOrder refuses a shuffle that is not a boolean", () => {
+  // ("no" shuffled, as a truthy value)
+  assert.throws(
+    () => epochOrder(5, { shuffle: "no" as never, seed: 1, epoch: 0 }),
+    (error: unknown) =>
+      error instanceof AnnealError && error.code === "usage" && error.where === "options.shuffle" &&
+      /options\.shuffle must be true or false, current value is "no"$/.test(error.message),
+  );
+});
+
 Deno.test("batchSeed differs per epoch and batch and is stable", () => {
   assert.equal(batchSeed(1, 2, 3), batchSeed(1, 2, 3));
   assert.notEqual(batchSeed(1, 2, 3), batchSeed(1, 3, 2));

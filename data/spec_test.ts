@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { DataSpecSchema } from "./spec.ts";
+import { AugmentSchema, DataSpecSchema } from "./spec.ts";
+import { AUGMENT_FIELDS } from "./augment.ts";
 
 Deno.test("synthetic-linear defaults to the seed experiment, trained on all samples", () => {
   const spec = DataSpecSchema.parse({ kind: "synthetic-linear" });
@@ -39,6 +40,11 @@ Deno.test("augment is accepted for images and rejected for other data", () => {
   const bad = DataSpecSchema.safeParse({ kind: "synthetic-linear", augment: { flip: true } });
   assert.equal(bad.success, false);
   assert.deepEqual(bad.error?.issues[0].path, ["augment"]);
+});
+
+Deno.test("augment.ts names the fields AugmentSchema has", () => {
+  // (makeBatch refuses the others with them, without loading zod in the data loader's Worker)
+  assert.deepEqual([...AUGMENT_FIELDS].sort(), Object.keys(AugmentSchema.shape).sort());
 });
 
 Deno.test("stratify is for classifiers: a regression's, or synthetic-linear's, is refused naming the task", () => {

@@ -67,11 +67,41 @@ export function lossFunction(name: LossName, reduction: Reduction = "mean"): Los
     );
   }
   const perSample = perSampleLosses[name];
-  return (output, target) =>
-    tf.tidy(() => {
+  return (output, target) => {
+    checkShapes(name, output, target);
+    return tf.tidy(() => {
       const losses = perSample(output, target);
       return reduction === "sum" ? tf.sum(losses) : tf.mean(losses);
     });
+  };
+}
+
+/**
+ * Throws a usage error unless `target` fits `output` as loss `name` reads them: as many rows
+ * (samples), and per row one class index (crossEntropy) or as many values as the output
+ * (binaryCrossEntropy, mse). tfjs threw its own shape errors, or reshaped a target of as many
+ * values into other rows: an output [4,1] against a target [2,2] gave a loss of 0. Shapes only,
+ * nothing read back.
+ */
+function checkShapes(name: LossName, output: tf.Tensor, target: tf.Tensor): void {
+  const rowsOf = (tensor: tf.Tensor) => tensor.rank === 0 ? 1 : tensor.shape[0];
+  const rows = rowsOf(output);
+  const labels = name === "crossEntropy";
+  const needed = labels ? rows : output.size;
+  if (rowsOf(target) === rows && target.size === needed) return;
+  const values = rows === 0 ? 0 : needed / rows;
+  const each = labels ? "one class index" : `${values} value${values === 1 ? "" : "s"}`;
+  throw new AnnealError(
+    "usage",
+    `Cannot compute ${name} loss: the target has shape ${JSON.stringify(target.shape)}, the ` +
+      `output's ${JSON.stringify(output.shape)} needs ${rows} rows of ${each}`,
+    {
+      where: "target",
+      hint: labels
+        ? "give one class index per row of logits (targets of shape [batch] or [batch, 1])"
+        : "give the target one row per sample, shaped as the output's rows",
+    },
+  );
 }
 
 /**

@@ -81,3 +81,59 @@ Deno.test("lossFunction refuses an unknown loss or reduction when made, naming t
   // any reduction but "sum" was taken for "mean"
   refused(() => lossFunction("mse", "summ" as "sum"), "reduction", /"mean" or "sum"/);
 });
+
+Deno.test("a loss refuses a target its output's shape does not fit, naming both shapes", () => {
+  const refused = (name: LossName, output: number[], target: number[], text: string) =>
+    tf.tidy(() =>
+      assert.throws(
+        () => lossFunction(name)(tf.zeros(output), tf.zeros(target)),
+        (error: unknown) =>
+          error instanceof AnnealError && error.code === "usage" && error.where === "target" &&
+          error.message === `Cannot compute ${name} loss: ${text}`,
+      )
+    );
+  // (reshaped into the output's rows: a loss of 0)
+  refused(
+    "mse",
+    [4, 1],
+    [2, 2],
+    "the target has shape [2,2], the output's [4,1] needs 4 rows of 1 value",
+  );
+  // (the others were tfjs's shape errors)
+  refused(
+    "mse",
+    [2, 1],
+    [3],
+    "the target has shape [3], the output's [2,1] needs 2 rows of 1 value",
+  );
+  refused(
+    "mse",
+    [2, 3],
+    [2, 2],
+    "the target has shape [2,2], the output's [2,3] needs 2 rows of 3 values",
+  );
+  refused(
+    "crossEntropy",
+    [2, 3],
+    [3],
+    "the target has shape [3], the output's [2,3] needs 2 rows of one class index",
+  );
+  refused(
+    "crossEntropy",
+    [2, 3],
+    [2, 3],
+    "the target has shape [2,3], the output's [2,3] needs 2 rows of one class index",
+  );
+  refused(
+    "binaryCrossEntropy",
+    [2, 2],
+    [2],
+    "the target has shape [2], the output's [2,2] needs 2 rows of 2 values",
+  );
+  // what fits is taken as before: a target [B] for an output [B, 1]
+  const fits = tf.tidy(() => [
+    lossFunction("mse")(tf.tensor2d([[1], [2]]), tf.tensor1d([1, 1])).dataSync()[0],
+    lossFunction("binaryCrossEntropy")(tf.zeros([2, 1]), tf.zeros([2])).dataSync()[0],
+  ]);
+  assert.deepEqual(fits.map((value) => Math.round(value * 1e4) / 1e4), [0.5, 0.6931]);
+});

@@ -131,18 +131,23 @@ export function createResolvedOptimizer(
     const stored = saved.get(param.name);
     if (stored) {
       saved.delete(param.name);
-      // Slots a transform creates lazily (a momentum buffer) are restored as saved.
+      // Slots a transform creates lazily (a momentum buffer) are restored as saved; they have
+      // the variable's shape.
       for (const slot of new Set([...Object.keys(fresh), ...Object.keys(stored)])) {
         const values = stored[slot];
-        const expected = fresh[slot]?.shape;
+        const expected = fresh[slot]?.shape ?? param.shape;
         const key = `${param.name}/${slot}`;
-        if (!values || (expected && !tf.util.arraysEqual(values.shape, expected))) {
+        if (!values || !tf.util.arraysEqual(values.shape, expected)) {
           tf.dispose(fresh);
           throw new AnnealError(
             "checkpoint",
-            `Cannot restore ${where}: slot '${key}' has shape ${
-              JSON.stringify(values?.shape)
-            }, the variable needs ${JSON.stringify(expected)}`,
+            values
+              ? `Cannot restore ${where}: slot '${key}' has shape ${
+                JSON.stringify(values.shape)
+              }, the variable needs ${JSON.stringify(expected)}`
+              : `Cannot restore ${where}: the state has no slot '${key}' (it has ${
+                Object.keys(stored).map((name) => `'${param.name}/${name}'`).join(", ")
+              })`,
             { where: key, hint: "resume with the model the checkpoint was saved from" },
           );
         }
@@ -167,7 +172,7 @@ export function createResolvedOptimizer(
   return {
     spec,
     step(params, grads, lr = spec.lr) {
-      if (disposed) throw new AnnealError("usage", `Cannot step ${where}: it was disposed`);
+      checkNotDisposed(where, "step", disposed);
       checkStepArguments(where, params, grads, lr);
       const current = params.map(slotsOf);
       count += 1;
@@ -193,6 +198,7 @@ export function createResolvedOptimizer(
       });
     },
     setMomentum(value) {
+      checkNotDisposed(where, "set momentum of", disposed);
       if (momentum === undefined) {
         throw new AnnealError("config", `Cannot set momentum of ${where}: it has none`, {
           hint: "disable the schedule's momentum cycling (cycleMomentum: false)",
@@ -202,6 +208,7 @@ export function createResolvedOptimizer(
       momentum = value;
     },
     async getState() {
+      checkNotDisposed(where, "read the state of", disposed);
       // the state now: its counts taken before the read (steps may be taken while it is on its
       // way, on WebGPU while the trainer goes on past an epoch's end)
       const [step, beta] = [count, momentum];
@@ -219,7 +226,9 @@ export function createResolvedOptimizer(
         : { name: spec.name, step, momentum: beta, slots };
     },
     setState(state) {
+      checkNotDisposed(where, "restore", disposed);
       checkStateOwner(where, spec.name, state);
+      checkSavedSlots(where, state.slots);
       for (const own of live.values()) tf.dispose(own);
       live.clear();
       saved = groupSlots(torchSlotNames(state));
@@ -254,6 +263,15 @@ export function checkMomentum(where: string, name: OptimizerName, value: number)
   }
 }
 
+/** Throws a usage error if the optimizer was disposed: its slots are gone, so is its state. */
+export function checkNotDisposed(where: string, action: string, disposed: boolean): void {
+  if (disposed) {
+    throw new AnnealError("usage", `Cannot ${action} ${where}: it was disposed`, {
+      hint: "create a new optimizer (and setState it from a state read before dispose)",
+    });
+  }
+}
+
 /** Throws a checkpoint error unless `state` was saved by an optimizer named `name`. */
 export function checkStateOwner(where: string, name: OptimizerName, state: OptimizerState): void {
   // (null threw a TypeError; {} was "the state is of a undefined optimizer at step undefined")
@@ -277,6 +295,50 @@ export function checkStateOwner(where: string, name: OptimizerName, state: Optim
 }
 
 /**
+ * Throws a checkpoint error unless every slot of a state is a tensor as `getState` writes it,
+ * keyed `"<variable>/<slot>"`: whole dimensions and as many values as they make. Checked when
+ * the state is set (a wrong count failed at the next step, in tfjs); whether a slot fits its
+ * variable is known only at the step that meets the variable.
+ */
+export function checkSavedSlots(where: string, slots: OptimizerState["slots"]): void {
+  if (slots === null || typeof slots !== "object" || Array.isArray(slots)) {
+    throw new AnnealError(
+      "checkpoint",
+      `Cannot restore ${where}: 'slots' must be an object of slot tensors by ` +
+        `"<variable>/<slot>", current value is ${JSON.stringify(slots) ?? String(slots)}`,
+      { hint: "pass what getState() returned, or a checkpoint's optimizer state" },
+    );
+  }
+  for (const [key, saved] of Object.entries(slots)) {
+    const { shape, values } = saved ?? {};
+    const tensor = key.lastIndexOf("/") > 0 && Array.isArray(shape) &&
+      shape.every((size) => Number.isInteger(size) && size >= 0) &&
+      (Array.isArray(values) || values instanceof Float32Array);
+    if (!tensor) {
+      throw new AnnealError(
+        "checkpoint",
+        `Cannot restore ${where}: slot '${key}' must be keyed "<variable>/<slot>" and hold ` +
+          `{ shape, values }, current value is ${
+            JSON.stringify(saved, (_, v) => v instanceof Float32Array ? Array.from(v) : v)
+              ?.slice(0, 80) ?? String(saved)
+          }`,
+        { where: key, hint: "pass what getState() returned, or a checkpoint's optimizer state" },
+      );
+    }
+    const needed = shape.reduce((product, size) => product * size, 1);
+    if (values.length !== needed) {
+      throw new AnnealError(
+        "checkpoint",
+        `Cannot restore ${where}: slot '${key}' holds ${values.length} values, its shape ${
+          JSON.stringify(shape)
+        } needs ${needed}`,
+        { where: key, hint: "pass the slots as getState() returned them" },
+      );
+    }
+  }
+}
+
+/**
  * Throws a usage error unless there are as many gradients as `noun` and `lr` is finite. A negative
  * `lr` is taken as it is: torch 1.13's optimizers check only the rate they are built with, and a
  * schedule may make the rate negative afterwards (a negative `gamma` or `etaMin`), which then
@@ -296,9 +358,11 @@ export function checkCountAndLr(
     );
   }
   if (!Number.isFinite(lr)) {
+    // (a string from plain JS showed as the number it spells)
+    const shown = typeof lr === "string" ? `"${lr}", a string` : String(lr);
     throw new AnnealError(
       "usage",
-      `Cannot step ${where}: 'lr' must be a finite number, current value is ${lr}`,
+      `Cannot step ${where}: 'lr' must be a finite number, current value is ${shown}`,
       { hint: "pass the learning rate of this step (a schedule's value may be negative)" },
     );
   }

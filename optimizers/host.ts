@@ -18,6 +18,7 @@ import { type ParamSettings, resolveParamSettings } from "./groups.ts";
 import {
   checkCountAndLr,
   checkMomentum,
+  checkSavedSlots,
   checkStateOwner,
   checkStepArguments,
   groupSlots,
@@ -303,6 +304,7 @@ export function createHostOptimizer(spec: ResolvedOptimizerSpec): HostOptimizer 
     },
     setState(state) {
       checkStateOwner(where, spec.name, state);
+      checkSavedSlots(where, state.slots);
       live.clear();
       saved = groupSlots(torchSlotNames(state));
       count = state.step;

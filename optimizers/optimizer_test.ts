@@ -201,8 +201,72 @@ Deno.test("setState rejects a state of another optimizer or of other shapes", as
   assert.throws(() => other.step(wrong, [tf.zeros([3, 2])]), /no slots for variable/);
   const renamed = createOptimizer({ name: "adam" });
   const key = `${params[0].name}/exp_avg`;
-  renamed.setState({ ...state, slots: { ...state.slots, [key]: { shape: [6], values: [] } } });
+  const six = { shape: [6], values: [0, 0, 0, 0, 0, 0] };
+  renamed.setState({ ...state, slots: { ...state.slots, [key]: six } });
   assert.throws(() => renamed.step([params[0]], [tf.zeros([2, 3])]), /has shape \[6\]/);
+  tf.dispose(params);
+});
+
+Deno.test("setState refuses a slot whose values its shape does not hold, at once", () => {
+  const adam = createOptimizer({ name: "adam" });
+  const slots = {
+    "w/exp_avg": { shape: [2, 2], values: [1, 2, 3] },
+    "w/exp_avg_sq": { shape: [2, 2], values: [1, 2, 3, 4] },
+  };
+  assert.throws(
+    () => adam.setState({ name: "adam", step: 1, slots }),
+    (error) =>
+      error instanceof AnnealError && error.code === "checkpoint" &&
+      error.message ===
+        "Cannot restore adam optimizer: slot 'w/exp_avg' holds 3 values, its shape [2,2] needs 4",
+  );
+  const unkeyed = { exp_avg: { shape: [1], values: [0] } };
+  assert.throws(
+    () => adam.setState({ name: "adam", step: 1, slots: unkeyed }),
+    /"<variable>\/<slot>"/,
+  );
+  assert.throws(
+    () => adam.setState({ name: "adam", step: 1, slots: null as never }),
+    /'slots' must be an object/,
+  );
+});
+
+Deno.test("a restored momentum buffer must have its variable's shape, and a missing slot is named", () => {
+  const [kernel] = makeParams();
+  const sgd = createOptimizer({ name: "sgd", momentum: 0.9 });
+  const buffer = { shape: [3], values: [1, 2, 3] };
+  sgd.setState({ name: "sgd", step: 1, slots: { [`${kernel.name}/momentum_buffer`]: buffer } });
+  assert.throws(
+    () => sgd.step([kernel], [tf.zeros([2, 3])]),
+    (error) =>
+      error instanceof AnnealError &&
+      error.message === `Cannot restore sgd optimizer: slot '${kernel.name}/momentum_buffer' ` +
+          "has shape [3], the variable needs [2,3]",
+  );
+  const adam = createOptimizer({ name: "adam" });
+  const bogus = { shape: [2, 3], values: [1, 2, 3, 4, 5, 6] };
+  adam.setState({ name: "adam", step: 1, slots: { [`${kernel.name}/bogus`]: bogus } });
+  assert.throws(
+    () => adam.step([kernel], [tf.zeros([2, 3])]),
+    new RegExp(
+      `the state has no slot '${kernel.name}/exp_avg' \\(it has '${kernel.name}/bogus'\\)`,
+    ),
+  );
+  tf.dispose(kernel);
+});
+
+Deno.test("a disposed optimizer refuses every use", async () => {
+  const params = makeParams();
+  const adam = createOptimizer({ name: "adam" });
+  run(adam, params, 0, 1);
+  adam.dispose();
+  const disposed = (action: string) => (error: unknown) =>
+    error instanceof AnnealError && error.code === "usage" &&
+    error.message === `Cannot ${action} adam optimizer: it was disposed`;
+  await assert.rejects(() => adam.getState(), disposed("read the state of"));
+  assert.throws(() => adam.setState({ name: "adam", step: 0, slots: {} }), disposed("restore"));
+  assert.throws(() => adam.setMomentum(0.5), disposed("set momentum of"));
+  assert.throws(() => run(adam, params, 1, 1), disposed("step"));
   tf.dispose(params);
 });
 
@@ -309,6 +373,10 @@ Deno.test("step rejects mismatched gradients and a rate that is not finite", () 
     /gradient of '.*kernel' has shape \[3,2\]/,
   );
   assert.throws(() => optimizer.step(params, params, NaN), /'lr' must be a finite number/);
+  assert.throws(
+    () => optimizer.step(params, params, "0.1" as never),
+    /'lr' must be a finite number, current value is "0.1", a string$/,
+  );
   tf.dispose(params);
 });
 

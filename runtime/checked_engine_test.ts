@@ -10,7 +10,7 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
 import { parseConfig, type RunConfig } from "../config.ts";
 import { TrainingEngine } from "./checked_engine.ts";
-import { type DataShape, TrainingEngine as ResolvedEngine } from "./engine.ts";
+import { type DataShape, floatBatch, TrainingEngine as ResolvedEngine } from "./engine.ts";
 import { AnnealError } from "../errors.ts";
 
 await tf.setBackend("cpu");
@@ -64,5 +64,48 @@ Deno.test("mod.ts's engine refuses a hand-changed section as buildModel and crea
   assert.throws(
     () => new TrainingEngine(noModel as RunConfig, shape),
     /its config is not one parseConfig gave \(no 'model' section\)/,
+  );
+});
+
+Deno.test("a batch whose x or y does not hold its size's samples of the data shape is refused on every path", () => {
+  // (the host step trained them to a loss of NaN, tfjs's threw its own shape errors)
+  const need = (field: string, held: number, size: number, needed: number) =>
+    new RegExp(
+      `^Cannot compute the gradients: 'batch\\.${field}' holds ${held} values, ${size} samples ` +
+        `of (input shape \\[3\\]|target size 1) need ${needed}$`,
+    );
+  const cases: [{ x: Float32Array; y: Float32Array; size: number }, RegExp][] = [
+    [{ x: new Float32Array(5), y: new Float32Array(2), size: 2 }, need("x", 5, 2, 6)],
+    [{ x: new Float32Array(7), y: new Float32Array(2), size: 2 }, need("x", 7, 2, 6)],
+    [{ x: new Float32Array(6), y: new Float32Array(1), size: 2 }, need("y", 1, 2, 2)],
+    [{ x: new Float32Array(6), y: new Float32Array(2), size: 3 }, need("x", 6, 3, 9)],
+  ];
+  for (const fusedModel of [true, false]) {
+    const engine = new TrainingEngine({ ...base, fusedModel }, shape);
+    try {
+      assert.equal(engine.modelPath, fusedModel ? "host" : "tfjs");
+      const before = tf.memory().numTensors;
+      for (const [batch, message] of cases) {
+        assert.throws(
+          () => engine.computeGradients([batch]),
+          (error) =>
+            error instanceof AnnealError && error.code === "usage" && message.test(error.message),
+        );
+        assert.throws(
+          () => engine.evaluate(batch),
+          /: Cannot evaluate the batch: 'batch\.[xy]' holds/,
+        );
+      }
+      assert.equal(tf.memory().numTensors, before);
+    } finally {
+      engine.dispose();
+    }
+  }
+  assert.throws(
+    () => floatBatch({} as never),
+    (error) =>
+      error instanceof AnnealError && error.where === "batch.x" &&
+      /^Cannot read the batch: batch\.x must be an array of features, current value is undefined$/
+        .test(error.message),
   );
 });

@@ -79,16 +79,48 @@ export interface HostByteBatch {
 
 /** `batch` with float features (a byte batch's looked up in its table). */
 export function floatBatch(batch: HostBatch | HostByteBatch): HostBatch {
-  checkArgument(
-    isObject(batch),
-    batch,
-    "read the batch",
-    "batch",
-    "a batch (x, y and size)",
-    "pass a batch makeBatch gives",
-  );
+  checkBatchFields(batch, "read the batch");
   if (!("byteTable" in batch)) return batch;
   return { x: bytesToFloats(batch.x, batch.byteTable), y: batch.y, size: batch.size };
+}
+
+/** Throws a usage error unless `batch` is an object with a batch's x, y and size. */
+function checkBatchFields(batch: HostBatch | HostByteBatch, what: string): void {
+  const hint = "pass a batch makeBatch gives";
+  checkArgument(isObject(batch), batch, what, "batch", "a batch (x, y and size)", hint);
+  const arrayLike = (value: unknown) => ArrayBuffer.isView(value) || Array.isArray(value);
+  checkArgument(arrayLike(batch.x), batch.x, what, "batch.x", "an array of features", hint);
+  checkArgument(arrayLike(batch.y), batch.y, what, "batch.y", "an array of targets", hint);
+  const whole = Number.isInteger(batch.size) && batch.size >= 0;
+  checkArgument(whole, batch.size, what, "batch.size", "a sample count (an integer >= 0)", hint);
+}
+
+/**
+ * Throws a usage error unless `batch` holds `size` samples of `shape`: `x` their features, `y`
+ * their targets. Every path took the lengths as they came: tfjs as a shape error, the host step
+ * read past a short batch's end or stopped short of a long one's (a loss of NaN, or of part of
+ * the batch).
+ */
+function checkBatch(batch: HostBatch | HostByteBatch, shape: DataShape, what: string): void {
+  checkBatchFields(batch, what);
+  const features = shape.inputShape.reduce((product, size) => product * size, 1);
+  const rows: [string, number, number, string][] = [
+    ["x", batch.x.length, features, `input shape ${JSON.stringify(shape.inputShape)}`],
+    ["y", batch.y.length, shape.targetSize, `target size ${shape.targetSize}`],
+  ];
+  for (const [field, held, each, of] of rows) {
+    if (held === batch.size * each) continue;
+    throw new AnnealError(
+      "usage",
+      `Cannot ${what}: 'batch.${field}' holds ${held} values, ${batch.size} samples of ${of} ` +
+        `need ${batch.size * each}`,
+      {
+        where: `batch.${field}`,
+        hint: "make batches with makeBatch from a dataset of the shape the engine was built for, " +
+          "and set 'size' to their sample count",
+      },
+    );
+  }
 }
 
 /**
@@ -413,6 +445,7 @@ export class TrainingEngine {
   profileWgslStep(
     batch: HostBatch | HostByteBatch,
   ): Promise<{ name: string; ms: number }[]> | undefined {
+    checkBatch(batch, this.#shape, "profile the step");
     return this.#dense instanceof DenseGpuProgram ? this.#dense.profile(batch) : undefined;
   }
 
@@ -426,6 +459,7 @@ export class TrainingEngine {
    * ones. Without it, the step after the last one computed (0 at first).
    */
   computeGradients(microBatches: (HostBatch | HostByteBatch)[], step?: number): PendingStep {
+    for (const batch of microBatches) checkBatch(batch, this.#shape, "compute the gradients");
     const total = microBatches.reduce((sum, batch) => sum + batch.size, 0);
     if (total === 0) throw new AnnealError("internal", "A step needs at least one sample");
     const at = step ?? this.#nextStep;
@@ -533,6 +567,7 @@ export class TrainingEngine {
 
   /** Mean loss and metric sums of a batch in inference mode. */
   evaluate(batch: HostBatch | HostByteBatch): StepTensors {
+    checkBatch(batch, this.#shape, "evaluate the batch");
     // The WGSL forward pass and loss in inference (dropout off, batch norm by its moving
     // averages): for recurrent layers always (tfjs unrolls each step of a sequence into its own
     // ops: on llvmpipe the LSTM workload's evaluation 1.3-1.9x faster here), for the others on a

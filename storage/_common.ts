@@ -131,6 +131,86 @@ export function notRunningError(trialId: number, action: string, state: string):
   );
 }
 
+/**
+ * Throws a usage error unless a new study's `name` is a non-empty string and its `direction`
+ * minimize or maximize: a study stored with another was refused only by the sweep that loaded it.
+ */
+export function checkNewStudy(name: unknown, direction: unknown): void {
+  if (typeof name !== "string" || name === "") {
+    throw new AnnealError(
+      "usage",
+      `Cannot create study: its name must be a non-empty string, current value is ${
+        JSON.stringify(name) ?? String(name)
+      }`,
+      { where: "name", hint: 'name the study, e.g. "lr-sweep"' },
+    );
+  }
+  if (direction !== "minimize" && direction !== "maximize") {
+    throw new AnnealError(
+      "usage",
+      `Cannot create study '${name}': its direction must be "minimize" or "maximize", current ` +
+        `value is ${JSON.stringify(direction) ?? String(direction)}`,
+      { where: "direction", hint: 'pass "minimize" for a loss, "maximize" for an accuracy' },
+    );
+  }
+}
+
+/**
+ * Throws a usage error unless `step` and `value` are a report `trial.report` (sweeps/optimize.ts)
+ * takes, as Optuna's does: a whole step >= 0, and a number (NaN, a diverged trial's, is one: the
+ * pruners read it back so). A step of -1 or 1.5 was stored, and read by the pruners' rungs.
+ */
+export function checkReport(trialId: number, step: unknown, value: unknown): void {
+  const where = `trial ${trialId}`;
+  if (typeof step !== "number" || !Number.isInteger(step) || step < 0) {
+    throw new AnnealError(
+      "usage",
+      `Cannot report to trial ${trialId}: 'step' must be a whole number >= 0, current value is ${
+        typeof step === "number" ? String(step) : JSON.stringify(step) ?? String(step)
+      }`,
+      { where, hint: "report the epoch or step count the value was reached at" },
+    );
+  }
+  if (typeof value !== "number") {
+    throw new AnnealError(
+      "usage",
+      `Cannot report to trial ${trialId} at step ${step}: 'value' must be a number, current ` +
+        `value is ${JSON.stringify(value) ?? String(value)}`,
+      { where, hint: "report the objective's value at that step" },
+    );
+  }
+}
+
+/**
+ * Throws a usage error unless `value`, a completed trial's, is a finite number: NaN was stored
+ * as a COMPLETE trial without a value (null), which no best trial or sampler can rank.
+ */
+export function checkObjective(trialId: number, value: unknown): void {
+  if (typeof value === "number" && Number.isFinite(value)) return;
+  throw new AnnealError(
+    "usage",
+    `Cannot complete trial ${trialId}: its value must be a finite number, current value is ${
+      typeof value === "number" ? String(value) : JSON.stringify(value) ?? String(value)
+    }`,
+    {
+      where: `trial ${trialId}`,
+      hint: "fail the trial (failTrial) when its objective has no finite value, as optimize does",
+    },
+  );
+}
+
+/**
+ * The refusal of a call made on a storage once its `close()` was called (SQLite's was a bare
+ * "database is not open"); `usage`, so that a study's calls take it for no lost connection nor
+ * a reaped trial (a `storage` error).
+ */
+export function closedError(storage: string): AnnealError {
+  return new AnnealError("usage", `Cannot use study storage ${storage}: it was closed`, {
+    where: storage,
+    hint: "open it again (openStorage(url)) for more calls, and close it after the last one",
+  });
+}
+
 /** The best of `trials` (COMPLETE ones with a finite value) for `direction`; ties: lower number. */
 export function pickBest(trials: Trial[], direction: Direction): Trial | undefined {
   let best: Trial | undefined;

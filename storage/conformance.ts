@@ -249,6 +249,62 @@ export function registerStorageConformance(kind: string, factory: StorageFactory
       assert.deepEqual((await storage.listTrials(study.id, ["PRUNED", "FAILED"])).length, 2);
     }));
 
+  test("a study needs a name and a direction, a report a whole step and a number, a completion a finite value", () =>
+    withStorage(factory, async (storage) => {
+      const usage = (pattern: RegExp) => (error: unknown) =>
+        error instanceof AnnealError && error.code === "usage" && pattern.test(error.message);
+      await assert.rejects(
+        storage.createStudy(uniqueName("down"), "down" as never, {}),
+        usage(/its direction must be "minimize" or "maximize", current value is "down"$/),
+      );
+      await assert.rejects(
+        storage.createStudy("", "minimize", {}),
+        usage(/^Cannot create study: its name must be a non-empty string, current value is ""$/),
+      );
+      const study = await storage.createStudy(uniqueName("rules"), "minimize", {});
+      const trial = await storage.createTrial(study.id, { params: {}, claimBy: "w" });
+      for (const step of [-1, 1.5, NaN]) {
+        await assert.rejects(
+          storage.reportIntermediate(trial!.id, step, 1),
+          usage(new RegExp(`'step' must be a whole number >= 0, current value is ${step}$`)),
+        );
+      }
+      await assert.rejects(
+        storage.reportIntermediate(trial!.id, 0, "1" as never),
+        usage(/at step 0: 'value' must be a number, current value is "1"$/),
+      );
+      // a diverged trial's NaN is a report (the pruners read it back so)
+      await storage.reportIntermediate(trial!.id, 0, NaN);
+      for (const value of [NaN, Infinity]) {
+        await assert.rejects(
+          storage.completeTrial(trial!.id, value),
+          usage(
+            new RegExp(
+              `^Cannot complete trial ${
+                trial!.id
+              }: its value must be a finite number, current value is ${value}$`,
+            ),
+          ),
+        );
+      }
+      const [kept] = await storage.listTrials(study.id);
+      assert.deepEqual([kept.state, [...kept.intermediate]], ["RUNNING", [[0, NaN]]]);
+      assert.equal((await storage.completeTrial(trial!.id, 0.5)).value, 0.5);
+    }));
+
+  test("a closed storage refuses every call, saying it was closed", async () => {
+    const storage = await factory.open();
+    const study = await storage.createStudy(uniqueName("closed"), "minimize", {});
+    await storage.close();
+    const closed = (error: unknown) =>
+      error instanceof AnnealError && error.code === "usage" &&
+      /^Cannot use study storage .+: it was closed$/.test(error.message);
+    await assert.rejects(async () => await storage.loadStudy(study.name), closed);
+    await assert.rejects(async () => await storage.createTrial(study.id, { params: {} }), closed);
+    await assert.rejects(async () => await storage.listTrials(study.id), closed);
+    await storage.close(); // (a second close is no call)
+  });
+
   test("heartbeat succeeds only for the worker that runs the trial", () =>
     withStorage(factory, async (storage) => {
       const study = await storage.createStudy(uniqueName("beat"), "minimize", {});

@@ -11,7 +11,11 @@ import postgres from "npm:postgres@3.4.9";
 import { AnnealError } from "../errors.ts";
 import {
   canonicalJson,
+  checkNewStudy,
+  checkObjective,
+  checkReport,
   checkSameStudy,
+  closedError,
   missingStorageError,
   notRunningError,
   pickBest,
@@ -100,7 +104,7 @@ export async function openPostgresStorage(
       hint: openFailureHint(error, url),
     });
   }
-  const storage = new PostgresStorage(first, connect);
+  const storage = new PostgresStorage(first, connect, redact(url));
   if (connectionClosed) first.onclose(); // (its client is replaced)
   return storage;
 }
@@ -285,14 +289,6 @@ async function sentAgain<T>(sql: postgres.Sql, send: () => Promise<T>): Promise<
 /** How long {@linkcode PostgresStorage.close} lets the calls under way finish. */
 const CLOSE_MS = 5_000;
 
-/** The error of a call made once `close()` began: the code postgres.js gives one made after. */
-function closingError(): Error {
-  return Object.assign(
-    new Error("PostgreSQL storage call refused: close() was called on this storage"),
-    { code: "CONNECTION_ENDED" },
-  );
-}
-
 /**
  * How long the calls under way when one of the storage's connections closed may go on before
  * they fail as lost (see PostgresStorage.#lost): the calls of a healthy connection take
@@ -394,9 +390,12 @@ class PostgresStorage implements StudyStorage {
   /** Whether a connection of the client closed once close() had begun. */
   #closedWhileClosing = false;
   #closing: Promise<void> | undefined;
+  /** The storage's URL, its password left out, as its errors name it. */
+  readonly #url: string;
 
-  constructor(first: Client, connect: () => Client) {
+  constructor(first: Client, connect: () => Client, url: string) {
     this.#connect = connect;
+    this.#url = url;
     this.#client = this.#watch(first);
   }
 
@@ -444,7 +443,7 @@ class PostgresStorage implements StudyStorage {
 
   /** Runs one call of the storage's: refused once close() began, else kept for it to wait on. */
   #call<T>(run: () => Promise<T>): Promise<T> {
-    if (this.#closing) return Promise.reject(closingError());
+    if (this.#closing) return Promise.reject(closedError(this.#url));
     const sql = this.#sql;
     const call = run().catch((error) => {
       throw !this.#closing && endedClient(error) ? lostCallError(error) : error;
@@ -477,6 +476,7 @@ class PostgresStorage implements StudyStorage {
     options: CreateStudyOptions = {},
   ): Promise<Study> {
     return this.#call(async () => {
+      checkNewStudy(name, direction);
       const [inserted] = await this.#query`
         INSERT INTO anneal_studies (name, direction, space)
         VALUES (${name}, ${direction}, ${canonicalJson(space)}::text::jsonb)
@@ -575,16 +575,17 @@ class PostgresStorage implements StudyStorage {
   }
 
   reportIntermediate(trialId: number, step: number, value: number): Promise<void> {
-    return this.#call(() =>
-      transaction(() => this.#sql, async (tx) => {
+    return this.#call(async () => {
+      checkReport(trialId, step, value);
+      await transaction(() => this.#sql, async (tx) => {
         await this.#requireRunning(tx, trialId, "report to");
         await tx`
           INSERT INTO anneal_intermediate (trial_id, step, value)
           VALUES (${trialId}, ${step}, ${value})
           ON CONFLICT (trial_id, step) DO UPDATE SET value = EXCLUDED.value`;
         await tx`UPDATE anneal_trials SET heartbeat_at = now() WHERE id = ${trialId}`;
-      })
-    );
+      });
+    });
   }
 
   #finish(
@@ -608,6 +609,11 @@ class PostgresStorage implements StudyStorage {
   }
 
   completeTrial(trialId: number, value: number): Promise<Trial> {
+    try {
+      checkObjective(trialId, value);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.#finish(trialId, "complete", "COMPLETE", value, null, null);
   }
 
@@ -753,7 +759,7 @@ class PostgresStorage implements StudyStorage {
 
   /**
    * Lets the calls under way finish (for up to {@linkcode CLOSE_MS}; calls made meanwhile are
-   * refused, with postgres.js's CONNECTION_ENDED), then ends the connections. postgres.js's end
+   * refused, as the storage was closed), then ends the connections. postgres.js's end
    * waits for each connection's query under way to be answered, and 3.4.9 keeps a query a
    * connection lost (a server gone, a network cut) as under way until the connection connects
    * again: its end waited its whole timeout (5 s) for an answer no socket could bring. So once the

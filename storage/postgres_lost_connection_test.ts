@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import postgres from "npm:postgres@3.4.9";
+import { AnnealError } from "../errors.ts";
 import { openPostgresStorage } from "./postgres.ts";
 import { pgProxy } from "./testing/pg_proxy.ts";
 import { testPostgresUrl } from "./testing/pg_url.ts";
@@ -102,7 +103,9 @@ Deno.test("a call on a storage closed meanwhile fails at once: the worker's retr
   });
   await assert.rejects(
     retryingStorage(counted, 5_000).loadStudy("any"),
-    (error: { code?: string }) => error.code === "CONNECTION_ENDED",
+    (error: unknown) =>
+      error instanceof AnnealError && error.code === "usage" &&
+      /it was closed$/.test(error.message),
   );
   assert.equal(calls, 1);
 });
@@ -169,7 +172,9 @@ Deno.test("close() lets a call under way on a healthy connection finish (its wri
     // a call made once close() began is refused at once, and not as an outage to retry
     await assert.rejects(
       storage.loadStudy(name),
-      (error: { code?: string }) => error.code === "CONNECTION_ENDED" && !isConnectionError(error),
+      (error: unknown) =>
+        error instanceof AnnealError && /it was closed$/.test(error.message) &&
+        !isConnectionError(error),
     );
     await lock.release();
     const trial = await created;

@@ -12,7 +12,11 @@ import { AnnealError } from "../errors.ts";
 import { fileError } from "../file_errors.ts";
 import {
   canonicalJson,
+  checkNewStudy,
+  checkObjective,
+  checkReport,
   checkSameStudy,
+  closedError,
   missingStorageError,
   notRunningError,
   pickBest,
@@ -250,13 +254,19 @@ export function writeError(path: string, error: unknown): unknown {
 }
 
 class SqliteStorage implements StudyStorage {
-  #db: DatabaseSync;
+  #database: DatabaseSync;
   readonly #path: string;
+
+  /** The database, refused once `close()` closed it. */
+  get #db(): DatabaseSync {
+    if (!this.#database.isOpen) throw closedError(`sqlite:${this.#path}`);
+    return this.#database;
+  }
 
   constructor(path: string, busyTimeoutMs: number, create: boolean, study?: string) {
     this.#path = path;
     try {
-      this.#db = new DatabaseSync(path);
+      this.#database = new DatabaseSync(path);
     } catch (error) {
       throw openError(path, error);
     }
@@ -377,6 +387,7 @@ class SqliteStorage implements StudyStorage {
     options: CreateStudyOptions = {},
   ): Promise<Study> {
     return this.#run(() => {
+      checkNewStudy(name, direction);
       const row = this.#get("SELECT * FROM studies WHERE name = ?", name);
       if (row) {
         if (!options.loadIfExists) throw studyError(name, true);
@@ -474,6 +485,7 @@ class SqliteStorage implements StudyStorage {
 
   reportIntermediate(trialId: number, step: number, value: number): Promise<void> {
     return this.#run(() => {
+      checkReport(trialId, step, value);
       this.#requireRunning(trialId, "report to");
       this.#db.prepare(
         "INSERT OR REPLACE INTO intermediate (trial_id, step, value) VALUES (?, ?, ?)",
@@ -494,6 +506,11 @@ class SqliteStorage implements StudyStorage {
   }
 
   completeTrial(trialId: number, value: number): Promise<Trial> {
+    try {
+      checkObjective(trialId, value);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.#finish(trialId, "complete", "COMPLETE", {
       value,
       reason: null,
@@ -618,7 +635,7 @@ class SqliteStorage implements StudyStorage {
   }
 
   close(): Promise<void> {
-    if (this.#db.isOpen) this.#db.close();
+    if (this.#database.isOpen) this.#database.close();
     return Promise.resolve();
   }
 }
