@@ -1,8 +1,9 @@
 /**
  * Ctrl-C (SIGINT) and SIGTERM in the long commands (`train`, `sweep`, `worker`, `tune`,
  * `lr-find`): the first signal asks the work to end cleanly, keeping what it has done (a range test
- * cut short keeps nothing); a second exits at once (a SIGTERM within a second of the first is taken
- * as the same one, sent to the process group and forwarded again by a wrapper).
+ * cut short keeps nothing); a second exits at once (a SIGTERM within a second of the first, or a
+ * SIGINT within 300 ms, is taken as the same one, sent to the process group and forwarded again
+ * by a wrapper).
  *
  * @module
  */
@@ -20,6 +21,14 @@ export interface Interruption {
  * {@linkcode onSignals}); a later one exits at once.
  */
 export const REPEAT_MS = 1000;
+/**
+ * A SIGINT this soon (ms) after the first is the same Ctrl-C delivered twice: a terminal sends it
+ * to the foreground process group, `deno task` and anneal both, and `deno task` forwards its own
+ * to anneal ~5 ms later (the README's `npx -y deno@2.9.6 task anneal ...` exited at once at every
+ * Ctrl-C: a run recorded as running, its lock left; a sweep's trial left RUNNING). Shorter than
+ * SIGTERM's: a person's second Ctrl-C, meant to exit at once, comes later than this.
+ */
+export const SIGINT_REPEAT_MS = 300;
 
 /** The exit code of a command a signal ended: 128 + its number. */
 export function signalExitCode(signal: Deno.Signal | undefined): number {
@@ -30,7 +39,8 @@ export function signalExitCode(signal: Deno.Signal | undefined): number {
  * Listens for SIGINT and SIGTERM: at the first, prints `anneal: SIGNAL: <doing>` (and that the
  * signal again exits at once) on stderr and calls `stop` with `SIGNAL received`; at a second, the
  * process exits at once with 128 + the signal's number, but for a SIGTERM within
- * {@linkcode REPEAT_MS} of a first SIGTERM: the same request delivered twice, ignored.
+ * {@linkcode REPEAT_MS} of a first SIGTERM, or a SIGINT within {@linkcode SIGINT_REPEAT_MS} of a
+ * first SIGINT: the same request delivered twice, ignored.
  *
  * @example
  * ```ts
@@ -46,13 +56,13 @@ export function onSignals(doing: string, stop: (reason: string) => void): Interr
   let since = 0;
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     const listener = () => {
-      // A SIGTERM again within REPEAT_MS is the same request seen twice: sent to the process
-      // group (timeout, a job scheduler, kill -TERM -PGID), it reaches this process and a wrapper
-      // that forwards it (deno task), and the forwarded one took the run down at once: recorded
-      // as running, its lock left, no checkpoint of its last step. A person's second Ctrl-C
-      // still exits at once.
-      const repeat = signal === "SIGTERM" && state.signal === "SIGTERM" &&
-        performance.now() - since < REPEAT_MS;
+      // The same signal again within REPEAT_MS (SIGINT_REPEAT_MS) is the same request seen
+      // twice: sent to the process group (timeout, a job scheduler, kill -TERM -PGID, a
+      // terminal's Ctrl-C), it reaches this process and a wrapper that forwards it (deno task),
+      // and the forwarded one took the run down at once: recorded as running, its lock left, no
+      // checkpoint of its last step. A person's second Ctrl-C still exits at once.
+      const window = signal === "SIGTERM" ? REPEAT_MS : SIGINT_REPEAT_MS;
+      const repeat = state.signal === signal && performance.now() - since < window;
       if (repeat) return;
       if (state.signal) Deno.exit(signalExitCode(signal));
       state.signal = signal;

@@ -68,26 +68,28 @@ Deno.test("SIGINT (Ctrl-C) stops a run cleanly: interrupted, exit 130, resumable
   await interruptAfterFirstEpoch("SIGINT", 130);
 });
 
-Deno.test("SIGTERM sent twice at once (to the process group, and forwarded by a wrapper) still stops a run cleanly", async () => {
-  // (timeout, a job scheduler or kill -TERM -PGID signal the whole group: through `deno task`,
-  // anneal got a second SIGTERM milliseconds after the first and exited at once, its run left
-  // recorded as running with its lock)
-  await using runs = await tempRunsDir();
-  const interrupted = await signalWhen(
-    slowTrainArgs(8, runs.dir),
-    (event) => event.type === "epoch",
-    "SIGTERM",
-    async (_runId, pid) => {
-      Deno.kill(pid, "SIGTERM");
-      // (the second as a wrapper forwards it: tens of milliseconds later, not coalesced with it)
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    },
-  );
-  assert.equal(interrupted.status.code, 143, interrupted.stderr);
-  const summary = JSON.parse(
-    await Deno.readTextFile(`${runs.dir}/${interrupted.runId}/summary.json`),
-  );
-  assert.equal(summary.status, "interrupted");
-  assert.equal(summary.stopReason, "SIGTERM received");
-  await assert.rejects(Deno.stat(`${runs.dir}/${interrupted.runId}/run.lock`));
-});
+for (const [signal, code] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
+  Deno.test(`${signal} sent twice at once (to the process group, and forwarded by a wrapper) still stops a run cleanly`, async () => {
+    // (timeout, a job scheduler or kill -TERM -PGID signal the whole group, as a terminal's
+    // Ctrl-C does: through `deno task`, anneal got a second signal milliseconds after the first
+    // and exited at once, its run left recorded as running with its lock)
+    await using runs = await tempRunsDir();
+    const interrupted = await signalWhen(
+      slowTrainArgs(8, runs.dir),
+      (event) => event.type === "epoch",
+      signal,
+      async (_runId, pid) => {
+        Deno.kill(pid, signal);
+        // (the second as a wrapper forwards it: milliseconds later, not coalesced with it)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      },
+    );
+    assert.equal(interrupted.status.code, code, interrupted.stderr);
+    const summary = JSON.parse(
+      await Deno.readTextFile(`${runs.dir}/${interrupted.runId}/summary.json`),
+    );
+    assert.equal(summary.status, "interrupted");
+    assert.equal(summary.stopReason, `${signal} received`);
+    await assert.rejects(Deno.stat(`${runs.dir}/${interrupted.runId}/run.lock`));
+  });
+}
