@@ -167,6 +167,16 @@ export async function findBatchSize(
       { where: "steps", hint: "time 3 steps a size (the default), or more for steadier numbers" },
     );
   }
+  // (a number for the list threw a TypeError: `sizes.find is not a function`)
+  if (options.sizes !== undefined && !Array.isArray(options.sizes)) {
+    throw new AnnealError(
+      "usage",
+      `Cannot time the batch sizes: 'sizes' must be a list of batch sizes, current value is ${
+        JSON.stringify(options.sizes) ?? String(options.sizes)
+      }`,
+      { where: "sizes", hint: "list batch sizes such as [16, 32, 64], or leave 'sizes' out" },
+    );
+  }
   const bad = options.sizes?.find((size) => !Number.isInteger(size) || size < 1);
   if (bad !== undefined) {
     throw new AnnealError(

@@ -155,6 +155,11 @@ Deno.test("sizes given largest first are measured from the smallest up: one over
     () => findBatchSize(config, { sizes: [8, 2.5] }),
     /each of 'sizes' must be an integer >= 1, current value is 2.5/,
   );
+  // (from plain JS, a number for the list: a TypeError from inside)
+  await assert.rejects(
+    () => findBatchSize(config, { sizes: 8 as unknown as number[] }),
+    /^AnnealError: Cannot time the batch sizes: 'sizes' must be a list of batch sizes, current value is 8$/,
+  );
 });
 
 Deno.test("with optimizer.baseBatch the finder shows the rate the run trains at, and changes the batch alone", async () => {

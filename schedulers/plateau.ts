@@ -72,5 +72,42 @@ export function stepPlateau(
   state: PlateauState,
   metric: number,
 ): PlateauState {
-  return applyPlateau(resolve(spec), state, metric);
+  const resolved = resolve(spec);
+  checkState(state);
+  return applyPlateau(resolved, state, metric);
+}
+
+/**
+ * Throws a usage error unless `state` is a plateau state: a state of `{}` stepped to one with no
+ * `lr` (the rate then undefined), `null` threw a TypeError.
+ */
+function checkState(state: unknown): asserts state is PlateauState {
+  const hint = "pass the state initPlateau (or the last stepPlateau) returned";
+  if (typeof state !== "object" || state === null || Array.isArray(state)) {
+    throw new AnnealError(
+      "usage",
+      `Cannot step the plateau schedule: its state must be an object, current value is ${
+        JSON.stringify(state) ?? String(state)
+      }`,
+      { where: "state", hint },
+    );
+  }
+  const s = state as Record<string, unknown>;
+  const count = (value: unknown) => Number.isInteger(value) && (value as number) >= 0;
+  const fields: [string, boolean, string][] = [
+    ["lr", typeof s.lr === "number" && s.lr >= 0, "a number >= 0"],
+    ["best", s.best === null || typeof s.best === "number", "a number, or null before any metric"],
+    ["numBadEpochs", count(s.numBadEpochs), "an integer >= 0"],
+    ["cooldownCounter", count(s.cooldownCounter), "an integer >= 0"],
+    ["lastEpoch", count(s.lastEpoch), "an integer >= 0"],
+  ];
+  for (const [field, ok, rule] of fields) {
+    if (ok) continue;
+    throw new AnnealError(
+      "usage",
+      `Cannot step the plateau schedule: its state's '${field}' must be ${rule}, current value ` +
+        `is ${JSON.stringify(s[field]) ?? String(s[field])}`,
+      { where: `state.${field}`, hint },
+    );
+  }
 }

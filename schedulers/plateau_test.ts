@@ -92,3 +92,26 @@ Deno.test("initPlateau and stepPlateau refuse another schedule's spec and a metr
   // NaN is a metric, never better (torch's): a bad epoch
   assert.equal(stepPlateau(spec, initPlateau(spec, 1), NaN).numBadEpochs, 1);
 });
+
+Deno.test("stepPlateau refuses a state that is not a plateau state, naming the field (from plain JS)", () => {
+  const spec = { name: "plateau", patience: 1 } as const;
+  // ({} stepped to a state without an lr; null threw a TypeError)
+  assert.throws(
+    () => stepPlateau(spec, {} as never, 1),
+    /^AnnealError: Cannot step the plateau schedule: its state's 'lr' must be a number >= 0, current value is undefined$/,
+  );
+  assert.throws(
+    () => stepPlateau(spec, null as never, 1),
+    /its state must be an object, current value is null/,
+  );
+  assert.throws(
+    () => stepPlateau(spec, { ...initPlateau(spec, 0.1), lr: -5 }, 1),
+    /'lr' must be a number >= 0, current value is -5/,
+  );
+  assert.throws(
+    () => stepPlateau(spec, { ...initPlateau(spec, 0.1), numBadEpochs: 1.5 }, 1),
+    /'numBadEpochs' must be an integer >= 0/,
+  );
+  // a state the schedule gave goes on as before
+  assert.equal(stepPlateau(spec, initPlateau(spec, 0.1), 1).lr, 0.1);
+});
