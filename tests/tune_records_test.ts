@@ -253,3 +253,24 @@ Deno.test("an rnn tune whose clipping is off trains its runs unclipped and write
     assert.equal((await readJson(`${tuneDir}/${name}/config.json`)).clipping.maxNorm, null, name);
   }
 });
+
+Deno.test("anneal tune whose untuned run diverges says so where it printed NaN ('NaN -> 0.31 (NaN)')", async () => {
+  await using runs = await tempRunsDir();
+  const file = `${runs.dir}/diverges.json`;
+  await Deno.writeTextFile(
+    file,
+    JSON.stringify({ ...tuneConfig(runs.dir, 3), optimizer: { name: "sgd", lr: 50 } }),
+  );
+  const run = await anneal("tune", "-c", file, "--budget", "2");
+  assert.equal(run.code, 0, run.stderr);
+  assert.doesNotMatch(run.stdout, /NaN/);
+  assert.match(run.stdout, /\[baseline\] \(unchanged\) -> none \(its run failed or diverged\)/);
+  assert.match(
+    run.stdout,
+    /stage 'learning rate' \(cut short by the budget: 1 of its \d changes tried\): kept optimizer\.lr=\S+: none \(its run failed or diverged\) -> \d/,
+  );
+  assert.match(
+    run.stdout,
+    /\nvalLoss: none untuned \(its run failed or diverged\) -> \d\S* \(tuned\) in 2 runs/,
+  );
+});

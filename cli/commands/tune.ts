@@ -100,7 +100,7 @@ export async function tuneCommand(options: TuneCommandOptions): Promise<number> 
       }
       const rate = trainedAt(change, trained);
       marked ||= rate !== "";
-      console.log(`  [${stage}] ${describe(change)} -> ${formatNumber(value)}${rate}`);
+      console.log(`  [${stage}] ${describe(change)} -> ${valueText(value)}${rate}`);
     },
     onWarning: (warning) => console.log(`warning: ${warning.message}\n  hint: ${warning.hint}`),
     onStage: (stage) => {
@@ -109,12 +109,16 @@ export async function tuneCommand(options: TuneCommandOptions): Promise<number> 
         ? `${stage.name}' (cut short${stage.cutShort.budget ? " by the budget" : ""}: ` +
           `${stage.tried.length} of its ${stage.cutShort.of} changes tried)`
         : `${stage.name}'`;
+      // (a stage that started from a run that failed or diverged: "NaN -> 0.1588 (NaN)")
+      const gain = Number.isFinite(stage.before)
+        ? `${formatNumber(stage.before)} -> ${formatNumber(stage.after)} (${delta >= 0 ? "+" : ""}${
+          formatNumber(delta)
+        })`
+        : `${valueText(stage.before)} -> ${formatNumber(stage.after)}`;
       console.log(
         Object.keys(stage.kept).length
-          ? `stage '${name}: kept ${describe(stage.kept)}: ${formatNumber(stage.before)} -> ${
-            formatNumber(stage.after)
-          } (${delta >= 0 ? "+" : ""}${formatNumber(delta)})`
-          : `stage '${name}: nothing beat ${formatNumber(stage.before)}${
+          ? `stage '${name}: kept ${describe(stage.kept)}: ${gain}`
+          : `stage '${name}: nothing beat ${valueText(stage.before)}${
             stage.withinMargin
               ? ` by more than ${percent(minImprovement)} (--min-improvement; closest: ${
                 describe(stage.withinMargin.change)
@@ -152,9 +156,11 @@ export async function tuneCommand(options: TuneCommandOptions): Promise<number> 
   const out = options.out ?? kept;
   if (options.out) await writeOut(options.out, result.config, started, kept);
   console.log(
-    `\n${result.metric}: ${formatNumber(result.baseline)} (untuned) -> ${
-      formatNumber(result.final)
-    } (tuned) in ${result.runs} runs`,
+    `\n${result.metric}: ${
+      Number.isFinite(result.baseline)
+        ? `${formatNumber(result.baseline)} (untuned)`
+        : "none untuned (its run failed or diverged)"
+    } -> ${valueText(result.final)} (tuned) in ${result.runs} runs`,
   );
   if (result.baselineTest && result.finalTest) {
     console.log(
@@ -244,4 +250,9 @@ async function writeOut(
     ? `, written ${new Date(written).toISOString()}`
     : "";
   console.log(`note: replaced the file that was at ${out}${since}`);
+}
+
+/** A run's value as the tune's lines print it: a number, or what a run without one did. */
+function valueText(value: number): string {
+  return Number.isFinite(value) ? formatNumber(value) : "none (its run failed or diverged)";
 }
