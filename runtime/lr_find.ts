@@ -489,14 +489,27 @@ function fallReason(curve: JudgedCurve, fall: CurveFall, batchSize: number): str
   // a loss lowest in the range's last twentieth of rates never reached its descent's end
   const stillFalling = !curve.diverged &&
     fall.last - fall.minimum <= Math.floor(curve.lrs.length / 20);
+  // (a range as wide as the default's, 1e-7 to 10, or one the loss blew up in, has room enough:
+  // "a wider range gives it room to fall" was said of a test that ran 1e-7 to 10 and diverged)
+  const first = curve.lrs[0];
+  const last = curve.lrs.at(-1)!;
+  const wide = first > 0 && last / first >= WIDE_RANGE;
+  const steadier = `a larger batchSize (${batchSize} now) steadies the loss`;
   return what +
     (stillFalling
       ? `; it was still falling at the last rate (${
         formatNumber(curve.lrs[fall.last])
       }): raise --end-lr (10 is the default) so the range reaches the descent and the blow-up`
-      : `; a larger batchSize (${batchSize} now) steadies the loss, and a wider range ` +
-        "(--start-lr, --end-lr) gives it room to fall");
+      : curve.diverged || wide
+      ? `; ${steadier}${
+        curve.diverged ? `; it blew up by ${formatNumber(last)}, after a small fall` : ""
+      }: a loss that falls little at any rate may be near its floor at the start, or held ` +
+        "by features of large scales (data.normalize standard)"
+      : `; ${steadier}, and a wider range (--start-lr, --end-lr) gives it room to fall`);
 }
+
+/** A range test's rates spanning this factor or more (the default's 1e-7 to 10: 1e8) are wide. */
+const WIDE_RANGE = 1e6;
 
 /** Options of {@linkcode lrFind}; every field has a default. */
 export interface LrFindOptions {

@@ -706,3 +706,27 @@ Deno.test("lrFind names the repeat that found no minimum, its seed and what the 
       ) && /more steps \(iterations 20 now\)/.test(error.hint ?? ""),
   );
 });
+
+Deno.test("a curve that fell too little is told to widen its range only where the range was narrow and did not blow up", () => {
+  const curveOver = (start: number, end: number, diverged = false) => {
+    const lrs = lrRamp(start, end, 100);
+    // a fall of 0.02 under a scatter of +-0.05: too little to read, lowest in the middle
+    const losses = lrs.map((_, i) =>
+      2 - 0.02 * Math.sin((Math.PI * i) / 99) + (i % 2 ? 0.05 : -0.05)
+    );
+    const smoothed = smoothLosses(losses);
+    const suggestions = suggestLrs(lrs, smoothed);
+    return { seed: 1, lrs, losses, smoothed, diverged, suggestions, suggestion: 1e-3 };
+  };
+  const reasons = (curve: ReturnType<typeof curveOver>) =>
+    judgeCurves([curve], { batchSize: 16 }).reasons.join(" ");
+  assert.match(
+    reasons(curveOver(1e-4, 1e-2)),
+    /a wider range \(--start-lr, --end-lr\) gives it room/,
+  );
+  // the default's range, 1e-7 to 10: room enough; the loss may be near its floor, or unscaled
+  const wide = reasons(curveOver(1e-7, 10));
+  assert.doesNotMatch(wide, /wider range/);
+  assert.match(wide, /near its floor at the start, or held by features of large scales/);
+  assert.match(reasons(curveOver(1e-4, 1e-2, true)), /it blew up by 0\.01, after a small fall/);
+});
