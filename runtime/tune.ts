@@ -105,7 +105,10 @@ export interface TuneOptions {
   ) => void;
   /** Called after each stage. */
   onStage?: (stage: TuneStage) => void;
-  /** Called before any run with what is likely a mistake (a `sweep.direction` against the loss). */
+  /**
+   * Called with what is likely a mistake (before any run: a `sweep.direction` against the loss),
+   * or makes a stage's result less sure (an LR range test whose suggestion is unreliable).
+   */
   onWarning?: (warning: ConfigWarning) => void;
   /**
    * Called before the first run with the tune's directory, and the last tune of the runs
@@ -313,7 +316,11 @@ function keepSchedule(config: RunConfig, change: Change, length: RunLength | und
 function stages(
   config: RunConfig,
   length: () => RunLength | undefined,
-  rangeTest: { interrupt?: AbortSignal; onStep?: (steps: number) => void } = {},
+  rangeTest: {
+    interrupt?: AbortSignal;
+    onStep?: (steps: number) => void;
+    onWarning?: (warning: ConfigWarning) => void;
+  } = {},
 ): {
   name: string;
   candidates: () => Promise<Change[]>;
@@ -336,6 +343,18 @@ function stages(
           throw error;
         });
         if (!found) return [];
+        if (found.agreement.verdict === "unreliable") {
+          // (its rates were tried as a reliable test's, and the tune said nothing of it)
+          rangeTest.onWarning?.({
+            field: "optimizer.lr",
+            message: `the learning-rate stage's LR range test is unreliable: ${
+              found.agreement.reasons.join("; ")
+            }`,
+            hint: "its rates are only tried: one is kept only where its run beats the config " +
+              "before it; on a noisy validation metric that gain may be noise (compare a few " +
+              "rates with anneal sweep, or give the data a larger validation split)",
+          });
+        }
         const values = Object.values(found.suggestions).filter((v): v is number => v !== undefined);
         const distinct = values.sort((a, b) => a - b)
           .filter((v, i, all) => i === 0 || v > 1.5 * all[i - 1]);
@@ -735,6 +754,7 @@ async function search(
     const stage = stages(config, () => lengths.get(config), {
       interrupt,
       onStep: (steps) => rangeTestSteps = steps,
+      onWarning: options.onWarning,
     })[index];
     let candidates: Change[];
     /** The stage's changes before the budget trimmed them. */

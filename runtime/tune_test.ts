@@ -441,3 +441,34 @@ Deno.test("a tune whose budget runs out says which stage it cut short and which 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("tune warns where its learning-rate stage's range test is unreliable (random labels), rather than trying its rates in silence", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    let state = 99;
+    const random = () => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const rows = Array.from(
+      { length: 300 },
+      () => `${random().toFixed(4)},${random().toFixed(4)},${"abc"[Math.floor(random() * 3)]}`,
+    );
+    const path = `${dir}/random.csv`;
+    await Deno.writeTextFile(path, `a,b,y\n${rows.join("\n")}\n`);
+    const config = parseConfig({
+      backend: "cpu",
+      runsDir: dir,
+      epochs: 2,
+      data: { kind: "csv", path, target: "y", task: "classification", validationSplit: 0.25 },
+      model: { kind: "mlp", hidden: [8] },
+      optimizer: { name: "adam", lr: 0.01 },
+    });
+    const warnings: ConfigWarning[] = [];
+    await tune(config, { budget: 2, onWarning: (warning) => warnings.push(warning) });
+    const unreliable = warnings.find((w) => /range test is unreliable/.test(w.message));
+    assert.ok(unreliable, JSON.stringify(warnings));
+    assert.equal(unreliable.field, "optimizer.lr");
+    assert.match(unreliable.message, /does not pin down a rate/);
+    assert.match(unreliable.hint, /kept only where its run beats the config before it/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
