@@ -20,6 +20,7 @@ import {
   curves,
   f,
   longerRun,
+  LOW_LR_DROP,
   MIN_EPOCHS_FOR_OSCILLATION,
   MIN_EPOCHS_FOR_TRENDS,
   MIN_FLAT_MOVES,
@@ -196,6 +197,30 @@ function healthy(c: ReturnType<typeof curves>): Finding {
   };
 }
 
+/**
+ * A training loss that ended above where it started, never LOW_LR_DROP below it: the run made no
+ * progress, whatever its epochs did between. Undefined otherwise.
+ */
+function noProgress({ record, train, start }: ReturnType<typeof curves>): Finding | undefined {
+  const last = train.at(-1)!;
+  const min = Math.min(...train);
+  if (!(start > 0) || !(last > start) || !(min > (1 - LOW_LR_DROP) * start)) return undefined;
+  return {
+    kind: "plateauEarly",
+    severity: "warning",
+    title: "no progress: the training loss ended above where it started",
+    evidence:
+      `the training loss went from ${f(start)} at epoch ${record.epochs[0].epoch} to ${
+        f(last)
+      } at epoch ${record.epochs.at(-1)!.epoch} (+${f((last - start) / start * 100)}%), never ` +
+      `lower than ${f(min)}, ${f((1 - min / start) * 100)}% under its start`,
+    fix: "compare a few learning rates (anneal lr-find): one too high jitters at a level, one " +
+      "too low barely moves the loss; and check what holds the model (optimizer.weightDecay, " +
+      "model.dropout, clipping.maxNorm)",
+    set: [],
+  };
+}
+
 /** What the curves of a run that maximizes its loss show: where the loss went, nothing judged. */
 function maximizing({ record, train, start }: ReturnType<typeof curves>): Finding {
   const last = train.at(-1);
@@ -314,7 +339,12 @@ function diagnoseCurves(record: RunRecord): Diagnosis {
     // a regression worse than its targets' mean: its scale or its rate, not a schedule's decay
     const worse = checkWorseThanMean(c);
     if (worse) findings.push(worse);
-    const rateChecks = held.length > 0 || clipHolds || noTransfer
+    // a loss that never got clearly below its start and ended above it made no progress: not
+    // "healthy", nor a plateau of its "drop" (a jitter at a level the checks of a rate too low
+    // leave alone)
+    const stalled = held.length > 0 || clipHolds || noTransfer || worse ? undefined : noProgress(c);
+    if (stalled) findings.push(stalled);
+    const rateChecks = held.length > 0 || clipHolds || noTransfer || stalled
       ? []
       : worse
       ? [checkOscillating]
@@ -334,6 +364,7 @@ function diagnoseCurves(record: RunRecord): Diagnosis {
     const warmup = checkWarmupOutlasted(c);
     if (warmup) findings.push(warmup);
   }
+
   if (findings.length === 0) {
     const ok = healthy(c);
     const n = c.train.length;
