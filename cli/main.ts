@@ -14,7 +14,7 @@ import { SAMPLER_NAMES } from "../sweeps/samplers/named.ts";
 import { PRUNER_NAMES } from "../sweeps/pruners/types.ts";
 import { type CommandShape, completionScript, type ValueShape } from "./completions.ts";
 import { withParentOptions } from "./parent_options.ts";
-import { writeQuietly } from "./quiet_write.ts";
+import { survivingConsole, writeQuietly } from "./quiet_write.ts";
 import { findAdapterBeforeWorkers } from "../runtime/adapter.ts";
 import { exitIfHeld } from "./exit_guard.ts";
 import { choiceArgument, choiceOption } from "./choices.ts";
@@ -127,7 +127,7 @@ Examples:
       "after",
       `
 Exit codes: 0 completed (or stopped early), 1 failed (an actor crashed, bad input), 2 usage error, 3 diverged,
-130/143 interrupted by SIGINT/SIGTERM (Ctrl-C: stops after the current step, resume with --resume RUN).
+130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP (Ctrl-C, a closed terminal: stops after the current step, resume with --resume RUN).
 
 Examples:
   anneal train
@@ -636,6 +636,7 @@ if (import.meta.main) {
   // (this thread lives as long as the process: its runs look for the WebGPU adapter here, so that
   // on a machine with none but a software one their trainers' Workers need not)
   findAdapterBeforeWorkers();
+  survivingConsole();
   let exitCode = 0;
   const debug = Deno.args.includes("--debug");
   const program = buildProgram(async (work, json) => {

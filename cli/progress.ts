@@ -17,6 +17,10 @@ export class StepProgress {
 
   start(total: number, startAt: number): void {
     if (!this.enabled) return;
+    // A terminal that went away (a closed window, a dropped ssh session: its SIGHUP comes after)
+    // fails the bar's next write, EIO; unhandled, that error took the process down before its run
+    // was recorded as interrupted. The bar stops drawing instead.
+    process.stderr.on("error", this.#lost);
     this.#multi = new cliProgress.MultiBar({
       format:
         " {bar} {percentage}% | step {value}/{total} | epoch {epoch} | loss {loss} | lr {lr} | eta {eta_formatted}",
@@ -41,5 +45,12 @@ export class StepProgress {
     this.#multi?.stop();
     this.#multi = undefined;
     this.#bar = undefined;
+    process.stderr.off("error", this.#lost);
   }
+
+  /** The terminal is gone: no more drawing (nor its stop's, which writes too). */
+  #lost = () => {
+    this.#multi = undefined;
+    this.#bar = undefined;
+  };
 }

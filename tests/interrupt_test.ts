@@ -16,7 +16,7 @@ import {
 
 const decoder = new TextDecoder();
 
-async function interruptAfterFirstEpoch(signal: "SIGTERM" | "SIGINT", code: number) {
+async function interruptAfterFirstEpoch(signal: "SIGTERM" | "SIGINT" | "SIGHUP", code: number) {
   await using runs = await tempRunsDir();
   const { dir } = runs;
   // Epochs of about a second (a wide MLP): a signal sent at the first one's end lands mid-run.
@@ -66,6 +66,12 @@ Deno.test("SIGTERM stops a run cleanly: interrupted, exit 143, resumable", async
 
 Deno.test("SIGINT (Ctrl-C) stops a run cleanly: interrupted, exit 130, resumable", async () => {
   await interruptAfterFirstEpoch("SIGINT", 130);
+});
+
+Deno.test("SIGHUP (a closed terminal, a dropped ssh session) stops a run cleanly: interrupted, exit 129, resumable", async () => {
+  // (it took the run down at once: recorded as running, then listed as killed, no checkpoint of
+  // the step it stopped at)
+  await interruptAfterFirstEpoch("SIGHUP", 129);
 });
 
 for (const [signal, code] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
