@@ -9,7 +9,7 @@ import type * as vl from "npm:vega-lite@6.5.0";
 import { canonicalJson } from "../zod_paths.ts";
 import { escapeHtml } from "./html.ts";
 import { formatRate, RATE_LEGEND } from "./records.ts";
-import { AXIS_LABEL_EXPR, formatNumber } from "../number_format.ts";
+import { AXIS_LABEL_EXPR, formatNumber, formatSetting } from "../number_format.ts";
 import { REPORT_CSS } from "./html_style.ts";
 import { renderSvg } from "./vega.ts";
 import type { TrialParamValue } from "../storage/types.ts";
@@ -20,18 +20,58 @@ export function paramText(value: TrialParamValue | undefined): string {
   return value !== null && typeof value === "object" ? canonicalJson(value) : String(value);
 }
 
+/**
+ * A parameter's value as a trial's line and the report's table show it: numbers as anneal prints
+ * a setting (4 significant digits: 9.329e-4, not 0.0009328907241165997; whole ones exactly, a
+ * batch of 256, a seed of 1234567), anything else as {@linkcode paramText}.
+ *
+ * @example
+ * ```ts
+ * import { settingText } from "./sweep_html.ts";
+ * console.assert(settingText(0.0009328907241165997) === "9.329e-4");
+ * console.assert(settingText(1234567) === "1234567");
+ * ```
+ */
+export function settingText(value: TrialParamValue | undefined): string {
+  return typeof value === "number" ? formatSetting(value) : paramText(value);
+}
+
+/**
+ * A trial's reason as its line and the report's table show it: a pruner's steps are the trial's
+ * epochs (it reports one value an epoch), so they are named so, and the epoch it was pruned at is
+ * added where the reason does not name it already ("at step 0" and then "at epoch 0" said it
+ * twice).
+ *
+ * @example
+ * ```ts
+ * import { trialNote } from "./sweep_html.ts";
+ * const median = "best value 3 is worse than the median 1 of 4 completed trials at step 2";
+ * console.assert(trialNote(median, 2) === median.replace("step 2", "epoch 2"));
+ * console.assert(trialNote("NaN at rung 0", 0) === "NaN at rung 0 at epoch 0");
+ * ```
+ */
+export function trialNote(reason: string, prunedStep: number | null): string {
+  if (prunedStep === null) return reason;
+  const named = reason.replace(/\bstep (\d+)\b/g, "epoch $1");
+  return new RegExp(`\\bepoch ${prunedStep}\\b`).test(named)
+    ? named
+    : `${named} at epoch ${prunedStep}`;
+}
+
 /** What the sweep report needs of a trial. */
 export interface SweepTrialRow {
   /** Trial number within the study (0, 1, 2, ...). */
   number: number;
   /** Trial state: `COMPLETE`, `PRUNED`, `FAILED`, ... */
   state: string;
-  /** Objective value; `null` unless the trial completed. */
+  /** Objective value (a pruned trial's: its last intermediate value); `null` where none. */
   value: number | null;
   /** Hyperparameter values by dotted config path (a `choice` may hold whole sections). */
   params: Record<string, TrialParamValue>;
   /** Why the trial was pruned or failed. */
   reason?: string | null;
+  /** The step (epoch) a pruned trial was pruned at. */
+  prunedStep?: number | null;
   /**
    * The learning rate the trial trained at, where the table should show it (its `params` do not):
    * under onecycle, which ignores `optimizer.lr`, its `maxLr` (as `anneal runs` shows it).
@@ -133,16 +173,21 @@ export function objectiveSpec(
   } as vl.TopLevelSpec;
 }
 
-/** Parallel coordinates: each hyperparameter normalised to [0, 1], one line per finished trial. */
-export function parallelSpec(trials: SweepTrialRow[]): vl.TopLevelSpec | undefined {
+/**
+ * Parallel coordinates, as Optuna's plot_parallel_coordinate draws them: the objective's axis
+ * (named `metric`) first, then each hyperparameter's, each normalised to [0, 1], one line per
+ * finished trial. (Without the objective's axis, a space of one parameter drew each trial as one
+ * point on one axis: no line, an empty chart.)
+ */
+export function parallelSpec(
+  trials: SweepTrialRow[],
+  metric = "objective",
+): vl.TopLevelSpec | undefined {
   const finished = trials.filter((t) => t.state === "COMPLETE" && t.value !== null);
   const names = [...new Set(finished.flatMap((t) => Object.keys(t.params)))];
   if (finished.length === 0 || names.length === 0) return undefined;
   const rows: Record<string, unknown>[] = [];
-  for (const name of names) {
-    // (a conditional parameter: only the trials that drew it have a point on its axis)
-    const drawing = finished.filter((t) => Object.hasOwn(t.params, name));
-    const raw = drawing.map((t) => t.params[name]);
+  const addAxis = (name: string, drawing: SweepTrialRow[], raw: TrialParamValue[]) => {
     const numeric = raw.every((v) => typeof v === "number");
     const categories = [...new Set(raw.map(paramText))].sort();
     const values = numeric ? (raw as number[]) : raw.map((v) => categories.indexOf(paramText(v)));
@@ -162,14 +207,20 @@ export function parallelSpec(trials: SweepTrialRow[]): vl.TopLevelSpec | undefin
         raw: paramText(raw[i]),
       })
     );
+  };
+  addAxis(metric, finished, finished.map((t) => t.value!));
+  for (const name of names) {
+    // (a conditional parameter: only the trials that drew it have a point on its axis)
+    const drawing = finished.filter((t) => Object.hasOwn(t.params, name));
+    addAxis(name, drawing, drawing.map((t) => t.params[name]));
   }
   return {
-    width: Math.max(320, 140 * names.length),
+    width: Math.max(320, 140 * (names.length + 1)),
     height: 260,
     data: { values: rows },
     mark: { type: "line", strokeWidth: 1.5, opacity: 0.8 },
     encoding: {
-      x: { field: "axis", type: "nominal", sort: names, title: null },
+      x: { field: "axis", type: "nominal", sort: [metric, ...names], title: null },
       y: {
         field: "position",
         type: "quantitative",
@@ -205,7 +256,7 @@ export async function renderSweepReport(
     "pass one row per trial (its number, state, value and params)",
   );
   const objective = await renderSvg(objectiveSpec(trials, direction));
-  const parallel = parallelSpec(trials);
+  const parallel = parallelSpec(trials, metric);
   const parallelSvg = parallel ? await renderSvg(parallel) : "<p>No finished trials yet.</p>";
   const names = [...new Set(trials.flatMap((t) => Object.keys(t.params)))];
   const best = trials.filter((t) => t.state === "COMPLETE" && t.value !== null)
@@ -221,13 +272,14 @@ export async function renderSweepReport(
       ? trials.find((other) => other.id === t.retryOf)
       : undefined;
     const of = retried ? `retry of trial ${retried.number}` : "";
-    return [of, t.reason ?? ""].filter((part) => part !== "").join("; ");
+    const reason = t.reason ? trialNote(t.reason, t.prunedStep ?? null) : "";
+    return [of, reason].filter((part) => part !== "").join("; ");
   };
   const rows = trials.map((t) =>
     `<tr${t === best ? ' class="best"' : ""}><td>${t.number}</td><td>${
       escapeHtml(t.state)
     }</td><td>${formatNumber(t.value)}</td>${
-      names.map((n) => `<td>${escapeHtml(n in t.params ? paramText(t.params[n]) : "-")}</td>`)
+      names.map((n) => `<td>${escapeHtml(n in t.params ? settingText(t.params[n]) : "-")}</td>`)
         .join("")
     }${rateCell(t)}<td>${escapeHtml(note(t))}</td></tr>`
   ).join("\n");

@@ -73,3 +73,53 @@ Deno.test("the sweep report counts a study's trials as anneal sweep does: a tria
     /<p>3 trials \(2 complete, 1 failed\); maximize/,
   );
 });
+
+Deno.test("parallel coordinates of a one-parameter space draw each trial's line from the objective's axis to the parameter's", async () => {
+  // (with the parameter's axis alone each trial was one point: an empty chart)
+  const trials = [0.75, 0.25, 0.5].map((value, number) => ({
+    number,
+    state: "COMPLETE",
+    value,
+    params: { "optimizer.lr": 10 ** -(number + 1) } as TrialParams,
+  }));
+  const spec = parallelSpec(trials, "valLoss") as {
+    data: { values: Record<string, unknown>[] };
+    encoding: { x: { sort: string[] } };
+  };
+  assert.deepEqual(spec.encoding.x.sort, ["valLoss", "optimizer.lr"]);
+  const objective = spec.data.values.filter((row) => row.axis === "valLoss");
+  assert.deepEqual(objective.map((row) => [row.trial, row.position]), [[0, 1], [1, 0], [2, 0.5]]);
+  const html = await renderSweepReport("s", trials, "minimize", "valLoss");
+  const chart = html.split("(parallel coordinates)</h2>")[1].split("</section>")[0];
+  const lines = [...chart.matchAll(/aria-roledescription="line mark" d="([^"]*)"/g)];
+  assert.equal(lines.length, 3, chart);
+  assert.ok(lines.every(([, d]) => /^M[\d.]+,[\d.]+L[\d.]+,[\d.]+$/.test(d)), "a segment each");
+});
+
+Deno.test("the sweep report's table writes params and prune notes as anneal sweep's trial lines do: 4 significant digits, epochs", async () => {
+  const rows = [
+    { number: 0, state: "COMPLETE", value: 0.5, params: { "optimizer.lr": 0.0009328907241165997 } },
+    {
+      number: 1,
+      state: "PRUNED",
+      value: 0.75,
+      params: { "optimizer.lr": 0.03568 },
+      reason: "best value 0.75 is worse than the median 0.5 of 1 completed trials at step 0",
+      prunedStep: 0,
+    },
+    { number: 2, state: "COMPLETE", value: 0.25, params: { "optimizer.lr": 1234567 } },
+  ];
+  const html = await renderSweepReport("s", rows, "minimize", "valLoss");
+  const cells = (number: number) =>
+    [...html.match(new RegExp(`<tr[^>]*><td>${number}</td>(.*?)</tr>`))![1]
+      .matchAll(/<td>([^<]*)<\/td>/g)].map((match) => match[1]);
+  // state, value, optimizer.lr, note (whole numbers exactly, as the CLI prints a setting)
+  assert.deepEqual(cells(0), ["COMPLETE", "0.5", "9.329e-4", ""]);
+  assert.deepEqual(cells(1), [
+    "PRUNED",
+    "0.75",
+    "0.03568",
+    "best value 0.75 is worse than the median 0.5 of 1 completed trials at epoch 0",
+  ]);
+  assert.deepEqual(cells(2), ["COMPLETE", "0.25", "1234567", ""]);
+});

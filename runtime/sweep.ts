@@ -52,6 +52,8 @@ import { type RateSetting, rateSetting } from "../schedulers/rate_setting.ts";
 import { canonicalJson, closestName, formatPath } from "../zod_paths.ts";
 import { issueText } from "../issue_text.ts";
 import { checkStudyDirection } from "./study_direction.ts";
+import { checkStudyDataPaths } from "./study_data_paths.ts";
+import { absoluteDataPaths } from "../data/paths.ts";
 import { type Alternative, conditionOf, conditionText, drawnParams } from "../sweeps/conditions.ts";
 import { drawingCases, firstCases } from "../sweeps/condition_cases.ts";
 import { checkKindSwitches, switchKinds } from "./trial_kinds.ts";
@@ -105,7 +107,12 @@ export function studyIdentity(definition: unknown): unknown {
   const { kind, sweep, base } = definition as Partial<StudyDefinition>;
   if (kind !== "anneal-sweep" || !sweep || !base) return definition;
   const { runsDir: _runsDir, name: _name, ...training } = base;
-  return { kind, space: sweep.space, metric: sweep.metric, base: training };
+  // (a study an older anneal stored names its data relative to where its sweep ran: run again
+  // from there, it is the same study as the one this anneal stores with the paths absolute)
+  const data = isObject(training.data)
+    ? absoluteDataPaths(training.data, Deno.cwd())
+    : training.data;
+  return { kind, space: sweep.space, metric: sweep.metric, base: { ...training, data } };
 }
 
 /**
@@ -1219,7 +1226,10 @@ export async function runSweep(
       },
     );
   }
-  const { sweep: _, ...base } = config;
+  const { sweep: _, ...training } = config;
+  // its data's paths absolute, as a run records them (recordedConfig): a worker started in
+  // another directory reads the files the sweep was given (relative, each of its trials failed)
+  const base = { ...training, data: absoluteDataPaths(training.data, Deno.cwd()) };
   const definition: StudyDefinition = {
     kind: "anneal-sweep",
     sweep,
@@ -1326,6 +1336,9 @@ export async function runWorker(
     }
     // the space's paths as the study's creator ordered them: the grid's order follows them
     const definition = orderedDefinition(stored);
+    // (before a trial is claimed: one an older anneal stored with its data relative, joined
+    // from another directory, failed every trial the worker took, using up the budget)
+    await checkStudyDataPaths(studyName, stored.base, () => storage.listTrials(study.id));
     return await runDefinition(storage, studyName, definition, options, true);
   } finally {
     await storage.close();

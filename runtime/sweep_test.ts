@@ -1135,3 +1135,135 @@ Deno.test("a field set inside whole sections a choice draws is refused before an
   assert.match(misspelt.message, /^Cannot sweep 'optimizer\.momentumm': none of the sections/);
   assert.match(misspelt.hint!, /anneal schema/);
 });
+
+/** A project directory `proj` in `dir` with the sensors data in proj/data, and one beside it. */
+async function projectDirs(dir: string) {
+  const proj = `${await Deno.realPath(dir)}/proj`;
+  const elsewhere = `${await Deno.realPath(dir)}/elsewhere`;
+  await Deno.mkdir(`${proj}/data`, { recursive: true });
+  await Deno.mkdir(elsewhere);
+  await Deno.copyFile(
+    new URL("../examples/data/sensors.csv", import.meta.url).pathname,
+    `${proj}/data/sensors.csv`,
+  );
+  const config = parseConfig({
+    backend: "cpu",
+    epochs: 1,
+    runsDir: `${dir}/runs`,
+    data: { kind: "csv", path: "data/sensors.csv", target: "state", task: "classification" },
+    model: { kind: "mlp", hidden: [4] },
+    sweep: {
+      space: { "optimizer.lr": { type: "choice", values: [0.01, 0.1] } },
+      sampler: "grid",
+      pruner: "none",
+      trials: 2,
+      metric: "loss",
+    },
+  });
+  return { proj, elsewhere, config };
+}
+
+Deno.test("a sweep stores its base config's data paths absolute: a worker started in another directory trains its trials", async () => {
+  const dir = await Deno.makeTempDir();
+  const cwd = Deno.cwd();
+  try {
+    const { proj, elsewhere, config } = await projectDirs(dir);
+    const url = `sqlite:${dir}/sweeps.db`;
+    Deno.chdir(proj);
+    // the sweep creates the study and stops before its first trial; a worker elsewhere runs them
+    const stopped = new AbortController();
+    stopped.abort("stopped");
+    await runSweep(config, { storage: url, study: "rel", interrupt: stopped.signal });
+    const stored = await openStorage(url);
+    try {
+      const { base } = (await stored.loadStudy("rel")).space as StudyDefinition;
+      assert.equal((base.data as { path: string }).path, `${proj}/data/sensors.csv`);
+    } finally {
+      await stored.close();
+    }
+    Deno.chdir(elsewhere);
+    await loadActorModules();
+    const result = await runWorker(url, "rel");
+    assert.deepEqual(
+      result.trials.map((trial) => trial.state),
+      ["COMPLETE", "COMPLETE"],
+      result.trials.map((trial) => trial.reason).join("; "),
+    );
+  } finally {
+    Deno.chdir(cwd);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a worker refuses a study stored by an older anneal with its data relative before it claims a trial, naming the path and where to run from; a sweep run again from there stores it absolute", async () => {
+  const dir = await Deno.makeTempDir();
+  const cwd = Deno.cwd();
+  try {
+    const { proj, elsewhere, config } = await projectDirs(dir);
+    const url = `sqlite:${dir}/sweeps.db`;
+    // the study as an older anneal stored it: the base's data path as written; one trial done,
+    // whose run recorded the path absolute (as every run's config.json does)
+    const { sweep, ...base } = config;
+    const definition = {
+      kind: "anneal-sweep",
+      sweep: { ...sweep!, space: parseSpace(sweep!.space) },
+      base,
+      spaceOrder: ["optimizer.lr"],
+    };
+    const runDir = `${dir}/runs/old/trial-0`;
+    await Deno.mkdir(runDir, { recursive: true });
+    await Deno.writeTextFile(
+      `${runDir}/config.json`,
+      JSON.stringify({ ...base, data: { ...base.data, path: `${proj}/data/sensors.csv` } }),
+    );
+    const storage = await openStorage(url);
+    try {
+      const study = await storage.createStudy("old", "minimize", definition);
+      const trial = await storage.createTrial(study.id, {
+        params: { "optimizer.lr": 0.01 },
+        claimBy: "w",
+      });
+      await storage.setTrialRun(trial!.id, runDir);
+      await storage.completeTrial(trial!.id, 1);
+    } finally {
+      await storage.close();
+    }
+    Deno.chdir(elsewhere);
+    await assert.rejects(
+      () => runWorker(url, "old"),
+      (error: unknown) =>
+        error instanceof AnnealError && error.code === "file" && error.where === "data.path" &&
+        error.message.startsWith(
+          "Cannot join study 'old': its base config names data.path 'data/sensors.csv', a path " +
+            "relative to the directory its sweep was started in",
+        ) && error.message.includes(`from this directory (${elsewhere})`) &&
+        error.hint!.startsWith(
+          `run the worker from the directory the sweep was started in, ${proj};`,
+        ),
+    );
+    const check = await openStorage(url);
+    try {
+      const trials = await check.listTrials((await check.loadStudy("old")).id);
+      assert.deepEqual(trials.map((trial) => trial.state), ["COMPLETE"], "no trial claimed");
+    } finally {
+      await check.close();
+    }
+    // run again from its directory, it is the same study, stored now with the path absolute
+    Deno.chdir(proj);
+    const stopped = new AbortController();
+    stopped.abort("stopped");
+    await runSweep(config, { storage: url, study: "old", interrupt: stopped.signal });
+    const again = await openStorage(url);
+    try {
+      const { base } = (await again.loadStudy("old")).space as StudyDefinition;
+      assert.equal((base.data as { path: string }).path, `${proj}/data/sensors.csv`);
+    } finally {
+      await again.close();
+    }
+    Deno.chdir(elsewhere);
+    await runWorker(url, "old", { interrupt: stopped.signal });
+  } finally {
+    Deno.chdir(cwd);
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -211,6 +211,26 @@ export function closedError(storage: string): AnnealError {
   });
 }
 
+/**
+ * The value a pruned trial keeps, as Optuna records it: its intermediate value at its last step
+ * (the furthest it got), where that is finite; null where it reported none, or NaN or an infinity
+ * there. It is no objective's value: the best trial is a COMPLETE one ({@linkcode pickBest}).
+ *
+ * @example
+ * ```ts
+ * import { prunedValue } from "./_common.ts";
+ * console.assert(prunedValue(new Map([[0, 5], [3, 4], [1, 2]])) === 4);
+ * console.assert(prunedValue(new Map([[0, 5], [1, NaN]])) === null);
+ * ```
+ */
+export function prunedValue(intermediate: Map<number, number>): number | null {
+  // (a loop: spread into Math.max, the steps of a long objective overflow the stack)
+  let last = -1;
+  for (const step of intermediate.keys()) if (step > last) last = step;
+  const value = intermediate.get(last);
+  return value !== undefined && Number.isFinite(value) ? value : null;
+}
+
 /** The best of `trials` (COMPLETE ones with a finite value) for `direction`; ties: lower number. */
 export function pickBest(trials: Trial[], direction: Direction): Trial | undefined {
   let best: Trial | undefined;

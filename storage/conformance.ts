@@ -249,6 +249,32 @@ export function registerStorageConformance(kind: string, factory: StorageFactory
       assert.deepEqual((await storage.listTrials(study.id, ["PRUNED", "FAILED"])).length, 2);
     }));
 
+  test("a pruned trial keeps its last step's intermediate value, as Optuna records it, and is never the best", () =>
+    withStorage(factory, async (storage) => {
+      const study = await storage.createStudy(uniqueName("prunedvalue"), "minimize", {});
+      const prune = async (reports: [number, number][]) => {
+        const trial = await storage.createTrial(study.id, { params: {}, claimBy: "w" });
+        for (const [step, value] of reports) {
+          await storage.reportIntermediate(trial!.id, step, value);
+        }
+        return await storage.pruneTrial(trial!.id, 2, "below median at step 2");
+      };
+      // the last step's, not the last reported nor the best (reported out of order)
+      const pruned = await prune([[0, 3], [2, 0.5], [1, 0.25]]);
+      assert.deepEqual([pruned.state, pruned.value], ["PRUNED", 0.5]);
+      // none reported, or NaN or an infinity at the last step: no value
+      assert.equal((await prune([])).value, null);
+      assert.equal((await prune([[0, 1], [1, NaN]])).value, null);
+      assert.equal((await prune([[0, 1], [1, Infinity]])).value, null);
+      const listed = await storage.listTrials(study.id, ["PRUNED"]);
+      assert.deepEqual(listed.map((trial) => trial.value), [0.5, null, null, null]);
+      // a pruned trial's value below every complete one's is no best trial
+      assert.equal(await storage.bestTrial(study.id), undefined);
+      const complete = await storage.createTrial(study.id, { params: {}, claimBy: "w" });
+      await storage.completeTrial(complete!.id, 2);
+      assert.equal((await storage.bestTrial(study.id))!.id, complete!.id);
+    }));
+
   test("a study needs a name and a direction, a report a whole step and a number, a completion a finite value", () =>
     withStorage(factory, async (storage) => {
       const usage = (pattern: RegExp) => (error: unknown) =>

@@ -19,6 +19,7 @@ import {
   missingStorageError,
   notRunningError,
   pickBest,
+  prunedValue,
   settingsChanged,
   studyError,
 } from "./_common.ts";
@@ -588,17 +589,21 @@ class PostgresStorage implements StudyStorage {
     });
   }
 
+  /** Ends a RUNNING trial; `valueOf` its value, or a function of the trial that reads it. */
   #finish(
     trialId: number,
     action: string,
     state: TrialState,
-    value: number | null,
+    valueOf: number | null | ((running: Trial) => number | null),
     reason: string | null,
     step: number | null,
   ): Promise<Trial> {
     return this.#call(() =>
       transaction(() => this.#sql, async (tx) => {
         await this.#requireRunning(tx, trialId, action);
+        const value = typeof valueOf === "function"
+          ? valueOf(await this.#trial(tx, trialId))
+          : valueOf;
         await tx`
           UPDATE anneal_trials SET state = ${state}, value = ${value}, reason = ${reason},
             pruned_step = ${step}, finished_at = now()
@@ -622,7 +627,14 @@ class PostgresStorage implements StudyStorage {
   }
 
   pruneTrial(trialId: number, step: number, reason: string): Promise<Trial> {
-    return this.#finish(trialId, "prune", "PRUNED", null, reason, step);
+    return this.#finish(
+      trialId,
+      "prune",
+      "PRUNED",
+      (running) => prunedValue(running.intermediate),
+      reason,
+      step,
+    );
   }
 
   interruptTrial(trialId: number, reason: string): Promise<ReapResult> {

@@ -20,6 +20,7 @@ import {
   missingStorageError,
   notRunningError,
   pickBest,
+  prunedValue,
   settingsChanged,
   studyError,
 } from "./_common.ts";
@@ -494,13 +495,22 @@ class SqliteStorage implements StudyStorage {
     });
   }
 
-  #finish(trialId: number, action: string, state: TrialState, fields: Row): Promise<Trial> {
+  /** Ends a RUNNING trial; `fields` its fields, or a function of the trial that reads them. */
+  #finish(
+    trialId: number,
+    action: string,
+    state: TrialState,
+    fields: Row | ((running: Trial) => Row),
+  ): Promise<Trial> {
     return this.#run(() => {
       this.#requireRunning(trialId, action);
+      const { value, reason, pruned_step } = typeof fields === "function"
+        ? fields(this.#trial(trialId))
+        : fields;
       this.#db.prepare(
         `UPDATE trials SET state = ?, value = ?, reason = ?, pruned_step = ?, finished_at = ?
          WHERE id = ?`,
-      ).run(state, fields.value, fields.reason, fields.pruned_step, Date.now(), trialId);
+      ).run(state, value, reason, pruned_step, Date.now(), trialId);
       return this.#trial(trialId);
     });
   }
@@ -523,7 +533,11 @@ class SqliteStorage implements StudyStorage {
   }
 
   pruneTrial(trialId: number, step: number, reason: string): Promise<Trial> {
-    return this.#finish(trialId, "prune", "PRUNED", { value: null, reason, pruned_step: step });
+    return this.#finish(trialId, "prune", "PRUNED", (running) => ({
+      value: prunedValue(running.intermediate),
+      reason,
+      pruned_step: step,
+    }));
   }
 
   interruptTrial(trialId: number, reason: string): Promise<ReapResult> {

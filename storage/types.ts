@@ -54,7 +54,10 @@ export interface Trial {
   state: TrialState;
   /** The sampled hyperparameters. */
   params: TrialParams;
-  /** Objective value of a COMPLETE trial. */
+  /**
+   * Objective value of a COMPLETE trial; of a PRUNED one, its last step's intermediate value, as
+   * Optuna records it (null where that is not finite), which no best trial is picked by.
+   */
   value: number | null;
   /** Intermediate values by step (learning-curve points). */
   intermediate: Map<number, number>;

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { counted, formatSetting } from "../../number_format.ts";
+import { counted } from "../../number_format.ts";
 import { AnnealError, loadConfig, renderSweepReport, runSweep, runWorker } from "../../mod.ts";
 import type {
   ConfigWarning,
@@ -14,7 +14,7 @@ import type {
   WarningEvent,
 } from "../../mod.ts";
 import { formatRate, RATE_LEGEND } from "../../report/records.ts";
-import { paramText, studyTotals } from "../../report/sweep_html.ts";
+import { settingText, studyTotals, trialNote } from "../../report/sweep_html.ts";
 import { PARALLEL_HINT, trialRate, trialsToSample } from "../../runtime/sweep.ts";
 import { describeTrialRun } from "../../runtime/trial_run.ts";
 import { trainableConfig } from "../../runtime/records.ts";
@@ -29,8 +29,9 @@ import type { PrunerName } from "../../sweeps/pruners/types.ts";
 
 const encoder = new TextEncoder();
 
-// (the sweep report counts a study's trials as the command does: the one function, kept there)
-export { studyTotals };
+// (the sweep report counts a study's trials, and words their notes, as the command does: the one
+// function of each, kept there)
+export { studyTotals, trialNote };
 
 /** Options of `anneal sweep`. */
 export interface SweepCommandOptions {
@@ -70,27 +71,6 @@ function hiddenRate(
 }
 
 /**
- * A trial's reason as its line shows it: a pruner's steps are the trial's epochs (it reports one
- * value an epoch), so they are named so, and the epoch it was pruned at is added where the
- * reason does not name it already ("at step 0" and then "at epoch 0" said it twice).
- *
- * @example
- * ```ts
- * import { trialNote } from "./sweep.ts";
- * const median = "best value 3 is worse than the median 1 of 4 completed trials at step 2";
- * console.assert(trialNote(median, 2) === median.replace("step 2", "epoch 2"));
- * console.assert(trialNote("NaN at rung 0", 0) === "NaN at rung 0 at epoch 0");
- * ```
- */
-export function trialNote(reason: string, prunedStep: number | null): string {
-  if (prunedStep === null) return reason;
-  const named = reason.replace(/\bstep (\d+)\b/g, "epoch $1");
-  return new RegExp(`\\bepoch ${prunedStep}\\b`).test(named)
-    ? named
-    : `${named} at epoch ${prunedStep}`;
-}
-
-/**
  * A trial's params in the order of the study's space (its first line's), where its storage gave
  * them back in another (PostgreSQL's jsonb sorts keys by length, then bytes).
  *
@@ -115,13 +95,11 @@ export function orderedParams(
 
 /**
  * A trial's parameters as a trial's line and the best one's print them: `path=value` in the
- * space's order, numbers as anneal prints any (4 significant digits: 0.003377, not
- * 0.0033768965571105863), whole ones exactly (a batch of 256, a seed of 1234567).
+ * space's order, each as the sweep report's table shows it ({@linkcode settingText}).
  */
 function paramsText(params: Trial["params"], definition: StudyDefinition): string {
-  return Object.entries(orderedParams(params, definition)).map(([k, v]) =>
-    `${k}=${typeof v === "number" ? formatSetting(v) : paramText(v)}`
-  ).join(" ");
+  return Object.entries(orderedParams(params, definition)).map(([k, v]) => `${k}=${settingText(v)}`)
+    .join(" ");
 }
 
 function printTrial(trial: Trial, definition: StudyDefinition): void {
@@ -140,12 +118,17 @@ function printTrial(trial: Trial, definition: StudyDefinition): void {
 /**
  * The first line of `anneal sweep`: the study's trials, the sampler, the pruner, the metric and
  * the space. A study that holds trials already (run before, or by other workers) says how many,
- * and how many of its budget are left to sample, where the budget alone said nothing of them.
+ * and how many of its budget are left to sample, where the budget alone said nothing of them:
+ * as the sweep samples them ({@linkcode trialsToSample}), the grid sampler no more than its
+ * points no trial has tried (the budget alone said "16 more" of a grid with none left).
  */
 export function studyHeader(
   name: string,
-  stored: Pick<Trial, "id" | "number" | "state" | "retryOf" | "retries">[],
-  sweep: Pick<StudyDefinition["sweep"], "trials" | "sampler" | "pruner" | "parallel" | "metric">,
+  stored: Pick<Trial, "id" | "number" | "state" | "retryOf" | "retries" | "params">[],
+  sweep: Pick<
+    StudyDefinition["sweep"],
+    "trials" | "sampler" | "pruner" | "parallel" | "metric" | "space"
+  >,
   direction: "minimize" | "maximize",
   space: string[],
 ): string {
@@ -154,15 +137,21 @@ export function studyHeader(
   const settings = `sampler ${sweep.sampler}, pruner ${sweep.pruner}, ${atOnce} at a time${
     atOnce < sweep.parallel ? ` (parallel ${sweep.parallel})` : ""
   }; ${direction} ${sweep.metric} over ${space.join(", ")}`;
-  const had = stored.filter((trial) => trial.retries === 0).length;
   if (stored.length === 0) {
     return `sweep ${name}: ${counted(sweep.trials, "trial")} in the study, ${settings}`;
   }
-  const left = Math.max(0, sweep.trials - had);
+  const tried = stored.filter((trial) => trial.retries === 0).map((trial) => trial.params);
+  const left = trialsToSample(sweep, tried);
+  // (the grid sampler's points, where they are fewer than the budget leaves)
+  const grid = !left.gridPoints
+    ? ""
+    : left.count === 0
+    ? " (every grid point has a trial)"
+    : " (the grid points no trial has tried)";
   return `sweep ${name}: the study has ${studyTotals(stored)}; its budget is ${sweep.trials} ` +
     `trial${sweep.trials === 1 ? "" : "s"} in all: ${
-      left === 0 ? "none left" : `${left} more`
-    } to sample; ${settings}`;
+      left.count === 0 ? "none left" : `${left.count} more`
+    } to sample${grid}; ${settings}`;
 }
 
 /** Prints a trial of a dead worker that this one marked failed, and its retry. */

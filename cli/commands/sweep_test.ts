@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { orderedParams, studyHeader, studyTotals, trialNote } from "./sweep.ts";
+import { parseSpace } from "../../sweeps/space.ts";
 
 Deno.test("a pruned trial's line names the epoch it was pruned at once, in epochs, whatever the pruner's words", () => {
   // median: its reason names the step (the trial's epoch) already
@@ -18,13 +19,17 @@ Deno.test("a pruned trial's line names the epoch it was pruned at once, in epoch
   assert.equal(trialNote("diverged at step 12", null), "diverged at step 12");
 });
 
-/** A stored trial as the totals read it: `retryOf` the chain's first trial, `retries` its rank. */
+/**
+ * A stored trial as the totals (and the first line) read it: `retryOf` the chain's first trial,
+ * `retries` its rank.
+ */
 const trial = (number: number, state: string, retryOf: number | null = null, retries = 0) => ({
   id: 100 + number,
   number,
   state: state as "COMPLETE",
   retryOf: retryOf === null ? null : 100 + retryOf,
   retries: retryOf === null ? 0 : Math.max(1, retries),
+  params: {},
 });
 
 Deno.test("a study's totals count each original trial once, by how its last retry ended, and the retries that ran apart", () => {
@@ -63,6 +68,7 @@ Deno.test("the sweep's first line says what a continued study holds already, and
     pruner: "none",
     parallel: 1,
     metric: "valLoss",
+    space: {},
   } as const;
   assert.equal(
     studyHeader("sw", [], sweep, "minimize", ["optimizer.lr"]),
@@ -97,6 +103,33 @@ Deno.test("the sweep's first line says what a continued study holds already, and
       ["x"],
     ),
     /the study has 2 trials \(2 complete\); its budget is 1 trial in all: none left to sample;/,
+  );
+});
+
+Deno.test("the sweep's first line counts what the grid sampler has left to sample, not what the budget leaves, as its notice does", () => {
+  const sweep = {
+    trials: 40,
+    sampler: "grid",
+    pruner: "none",
+    parallel: 1,
+    metric: "loss",
+    space: parseSpace({ "optimizer.lr": { type: "grid", values: [0.1, 0.2, 0.3] } }),
+  } as const;
+  const tried = (...lrs: number[]) =>
+    lrs.map((lr, number) => ({ ...trial(number, "COMPLETE"), params: { "optimizer.lr": lr } }));
+  // every point tried: "37 more to sample" beside the notice "no new trial is sampled"
+  assert.match(
+    studyHeader("g", tried(0.1, 0.2, 0.3), sweep, "minimize", ["optimizer.lr"]),
+    /its budget is 40 trials in all: none left to sample \(every grid point has a trial\); /,
+  );
+  assert.match(
+    studyHeader("g", tried(0.2), sweep, "minimize", ["optimizer.lr"]),
+    /its budget is 40 trials in all: 2 more to sample \(the grid points no trial has tried\); /,
+  );
+  // a budget below the points untried: what it leaves
+  assert.match(
+    studyHeader("g", tried(0.2), { ...sweep, trials: 2 }, "minimize", ["optimizer.lr"]),
+    /its budget is 2 trials in all: 1 more to sample; /,
   );
 });
 
