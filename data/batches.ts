@@ -283,10 +283,28 @@ function sampleIndex(ds: Rows, r: number): number {
 }
 
 /**
+ * Throws a usage error unless `ds` is a dataset (x, y and inputShape) whose `x` and `y` hold its
+ * `n` samples (see {@linkcode checkRowCounts}): what `what` (`make a batch`) needs of one given
+ * from plain JS or built by hand.
+ */
+export function checkDataset(ds: Rows, what: string): void {
+  checkArgument(
+    isObject(ds) && ArrayBuffer.isView(ds.x) && ArrayBuffer.isView(ds.y) &&
+      Array.isArray(ds.inputShape) && Number.isInteger(ds.n) && ds.n >= 0,
+    isObject(ds) ? "an object without x, y, n and inputShape" : ds,
+    what,
+    "dataset",
+    "a dataset (with x, y, n and inputShape)",
+    "pass the train, validation or test set that await loadData(spec) gives",
+  );
+  checkRowCounts(ds, what);
+}
+
+/**
  * Throws a usage error unless `ds.x` and `ds.y` hold `ds.n` samples of its input shape and target
  * size: a short one was read past its end (NaN, or a byte table's undefined, in the batch).
  */
-function checkRowCounts(ds: Rows): void {
+function checkRowCounts(ds: Rows, what: string): void {
   const rows: [string, number, number, string][] = [
     ["x", ds.x.length, featureSize(ds), `input shape ${JSON.stringify(ds.inputShape)}`],
     ["y", ds.y?.length, ds.targetSize, `target size ${ds.targetSize}`],
@@ -295,7 +313,7 @@ function checkRowCounts(ds: Rows): void {
     if (held === ds.n * each) continue;
     throw new AnnealError(
       "usage",
-      `Cannot make a batch: the dataset's '${field}' holds ${held} values, its ${ds.n} samples ` +
+      `Cannot ${what}: the dataset's '${field}' holds ${held} values, its ${ds.n} samples ` +
         `of ${of} need ${ds.n * each}`,
       {
         where: `dataset.${field}`,
@@ -325,16 +343,8 @@ export function makeBatch(
   augment: AugmentSpec | undefined,
   seed: number,
 ): Batch {
-  checkArgument(
-    isObject(ds) && ArrayBuffer.isView(ds.x) && Array.isArray(ds.inputShape),
-    isObject(ds) ? "an object without x and inputShape" : ds,
-    "make a batch",
-    "dataset",
-    "a dataset (with x and inputShape)",
-    "pass the train, validation or test set that await loadData(spec) gives",
-  );
+  checkDataset(ds, "make a batch");
   checkAugmentFields(augment);
-  checkRowCounts(ds);
   const active = augmentIsActive(augment);
   if (active && ds.imageShape === undefined) {
     throw new AnnealError("config", "Cannot augment: augmentation applies to image data only", {

@@ -18,6 +18,7 @@ import { fingerprintSplits } from "../data/fingerprint.ts";
 import {
   batchesPerEpoch,
   batchSeed,
+  checkDataset,
   epochOrder,
   makeBatch,
   trainingBatchesPerEpoch,
@@ -1032,6 +1033,8 @@ export async function lrFind(
   const backend = options.engine
     ? tf.getBackend()
     : (await selectBackend(config.backend, config.model.kind)).backend;
+  // (a training split given by hand, checked before it is read: `{}` threw a TypeError)
+  if (options.train !== undefined) checkDataset(options.train, "run the LR range test on 'train'");
   // (IDX images stay bytes, as in a run's data loader: each batch's floats are made as it is)
   const data = options.train ? undefined : await loadResolvedRows(config.data, config.seed);
   const train = options.train ?? data!.train;

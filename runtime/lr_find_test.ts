@@ -3,6 +3,7 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { applyOverrides, parseConfig, type RunConfigInput } from "../config.ts";
 import { loadData } from "../data/mod.ts";
 import { Rng } from "../data/rng.ts";
+import type { Dataset } from "../data/types.ts";
 import { selectBackend } from "./backend.ts";
 import { TrainingEngine } from "./engine.ts";
 import { trainInProcess } from "./in_process.ts";
@@ -445,6 +446,24 @@ Deno.test("lrFind refuses fewer than 10 iterations, and suggests nothing when th
     lrFind(config, { interrupt: {} as AbortSignal }),
     (error: AnnealError) =>
       error.code === "usage" && /'interrupt' must be an AbortSignal/.test(error.message),
+  );
+  // a training split by hand that is none, or whose x is short of its n samples
+  await assert.rejects(
+    lrFind(config, { train: {} as Dataset }),
+    (error: AnnealError) =>
+      error.code === "usage" && /Cannot run the LR range test on 'train'/.test(error.message),
+  );
+  const short = {
+    x: new Float32Array(29),
+    y: new Float32Array(10),
+    n: 10,
+    inputShape: [3],
+    targetSize: 1,
+    task: "regression" as const,
+  };
+  await assert.rejects(
+    lrFind(config, { train: short }),
+    /the dataset's 'x' holds 29 values, its 10 samples of input shape \[3\] need 30/,
   );
   // Below 1e-3 this model's loss is only the noise of its 3 batches: no minimum to read.
   await assert.rejects(
