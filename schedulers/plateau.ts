@@ -98,8 +98,12 @@ function checkState(state: unknown): asserts state is PlateauState {
     ["lr", typeof s.lr === "number" && s.lr >= 0, "a number >= 0"],
     ["best", s.best === null || typeof s.best === "number", "a number, or null before any metric"],
     ["numBadEpochs", count(s.numBadEpochs), "an integer >= 0"],
-    // (torch checks no cooldown: a negative one counts down from below 0)
-    ["cooldownCounter", Number.isInteger(s.cooldownCounter), "an integer"],
+    // (torch checks no cooldown: a negative or fractional one counts down as it is)
+    [
+      "cooldownCounter",
+      typeof s.cooldownCounter === "number" && Number.isFinite(s.cooldownCounter),
+      "a finite number",
+    ],
     ["lastEpoch", count(s.lastEpoch), "an integer >= 0"],
   ];
   for (const [field, ok, rule] of fields) {
