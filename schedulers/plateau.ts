@@ -93,18 +93,15 @@ function checkState(state: unknown): asserts state is PlateauState {
     );
   }
   const s = state as Record<string, unknown>;
-  const count = (value: unknown) => Number.isInteger(value) && (value as number) >= 0;
+  // (types only: torch checks none of the settings that move them, so a negative factor's rate,
+  // a negative or fractional cooldown's counter, are its states too)
+  const number = (value: unknown) => typeof value === "number";
   const fields: [string, boolean, string][] = [
-    ["lr", typeof s.lr === "number" && s.lr >= 0, "a number >= 0"],
-    ["best", s.best === null || typeof s.best === "number", "a number, or null before any metric"],
-    ["numBadEpochs", count(s.numBadEpochs), "an integer >= 0"],
-    // (torch checks no cooldown: a negative or fractional one counts down as it is)
-    [
-      "cooldownCounter",
-      typeof s.cooldownCounter === "number" && Number.isFinite(s.cooldownCounter),
-      "a finite number",
-    ],
-    ["lastEpoch", count(s.lastEpoch), "an integer >= 0"],
+    ["lr", number(s.lr), "a number"],
+    ["best", s.best === null || number(s.best), "a number, or null before any metric"],
+    ["numBadEpochs", number(s.numBadEpochs), "a number"],
+    ["cooldownCounter", number(s.cooldownCounter), "a number"],
+    ["lastEpoch", number(s.lastEpoch), "a number"],
   ];
   for (const [field, ok, rule] of fields) {
     if (ok) continue;

@@ -98,19 +98,15 @@ Deno.test("stepPlateau refuses a state that is not a plateau state, naming the f
   // ({} stepped to a state without an lr; null threw a TypeError)
   assert.throws(
     () => stepPlateau(spec, {} as never, 1),
-    /^AnnealError: Cannot step the plateau schedule: its state's 'lr' must be a number >= 0, current value is undefined$/,
+    /^AnnealError: Cannot step the plateau schedule: its state's 'lr' must be a number, current value is undefined$/,
   );
   assert.throws(
     () => stepPlateau(spec, null as never, 1),
     /its state must be an object, current value is null/,
   );
   assert.throws(
-    () => stepPlateau(spec, { ...initPlateau(spec, 0.1), lr: -5 }, 1),
-    /'lr' must be a number >= 0, current value is -5/,
-  );
-  assert.throws(
-    () => stepPlateau(spec, { ...initPlateau(spec, 0.1), numBadEpochs: 1.5 }, 1),
-    /'numBadEpochs' must be an integer >= 0/,
+    () => stepPlateau(spec, { ...initPlateau(spec, 0.1), numBadEpochs: "1" } as never, 1),
+    /'numBadEpochs' must be a number, current value is "1"/,
   );
   // a state the schedule gave goes on as before
   assert.equal(stepPlateau(spec, initPlateau(spec, 0.1), 1).lr, 0.1);
