@@ -3,9 +3,9 @@
  * ({@linkcode listRuns}), several runs side by side ({@linkcode compareRuns}), and a plain-text
  * table ({@linkcode formatTable}). Tolerant of killed runs and damaged files: an incomplete last
  * NDJSON line, or a corrupt one, is left out and noted in `warnings` by path and line; a missing
- * summary reads as `running`, one that does not parse as `corrupt`, one that cannot be read
- * (permission denied, a directory in its place) as `unreadable`; any other file that cannot be
- * read is left out and noted in `warnings`.
+ * summary reads as `running` (`crashed` where its `run.lock` names a process that is gone), one
+ * that does not parse as `corrupt`, one that cannot be read (permission denied, a directory in its
+ * place) as `unreadable`; any other file that cannot be read is left out and noted in `warnings`.
  *
  * @module
  */
@@ -23,7 +23,8 @@ import {
   type LivenessProbe,
   processLiveness,
 } from "../runtime/liveness.ts";
-import { resumeCommand } from "../runtime/resume.ts";
+import { lostCheckpoint, resumeCommand } from "../runtime/resume.ts";
+import { parseHolder, RUN_LOCK_FILE } from "../runtime/run_lock.ts";
 import { runsDirFlagOf, shellWord } from "../shell_word.ts";
 import { closestName } from "../zod_paths.ts";
 import type {
@@ -217,8 +218,24 @@ export async function readRun(
   if (read.unreadable) summary = await unreadable(dir, name, read.unreadable);
   else if (invalid) summary = await corrupt(dir, name, invalid);
   else if (!summary) {
-    warnings.push("summary.json: missing; the run is still going or was killed");
+    // (killed between writing its config.json and its summary.json, or the file removed since:
+    // its run.lock names the process that ran it, judged by the same rule as a summary's)
+    const holder = parseHolder(
+      await Deno.readTextFile(`${dir}/${RUN_LOCK_FILE}`).catch(() => undefined),
+    );
     summary = { status: "running" };
+    // (one that names no host, taken without --allow-sys, cannot be checked)
+    const process = holder?.host === undefined ? undefined : { ...holder, host: holder.host };
+    liveness = process && await runningProcess(dir, { ...summary, process }, options.liveness);
+    if (liveness?.state === "gone") {
+      warnings.push(`summary.json: missing; the process its ${RUN_LOCK_FILE} names is gone`);
+      summary = await crashed(dir, name, summary, liveness);
+    } else if (liveness?.state !== "alive") {
+      warnings.push(
+        "summary.json: missing; the run is still going or was killed" +
+          (liveness ? ` (its ${RUN_LOCK_FILE}: ${liveness.reason})` : ""),
+      );
+    }
   } else if (summary.status === "running") {
     liveness = await runningProcess(dir, summary, options.liveness);
     if (liveness.state === "gone") summary = await crashed(dir, name, summary, liveness);
@@ -350,7 +367,8 @@ async function unreadable(dir: string, id: string, error: Error): Promise<RunSum
 
 /**
  * The summary of a run whose process is gone without recording its end: `crashed`, why, and how
- * to go on (resume from its last checkpoint, or start again when it has none).
+ * to go on (resume from its last checkpoint; where that was lost after the run recorded epochs,
+ * as the resume's refusal says; or start again when it never had one).
  */
 async function crashed(
   dir: string,
@@ -358,14 +376,20 @@ async function crashed(
   summary: RunSummary,
   liveness: { reason: string },
 ): Promise<RunSummary> {
+  const runsDir = runsDirOf(dir);
+  // (a run whose last.ckpt was lost after it recorded epochs is not started again: the resume's
+  // own refusal gives the way on, from its best.ckpt)
   const checkpoint = await hasCheckpoint(dir);
+  const lost = checkpoint ? undefined : await lostCheckpoint({ runId: id, runDir: dir, runsDir });
   return {
     ...summary,
     status: "crashed",
     stopReason: `killed without recording its end (SIGKILL, out of memory, the machine went ` +
       `down): ${liveness.reason}`,
     hint: checkpoint
-      ? `resume it from its last checkpoint: ${resumeCommand(id, runsDirOf(dir))}`
+      ? `resume it from its last checkpoint: ${resumeCommand(id, runsDir)}`
+      : lost
+      ? `${lost.message}: ${lost.hint}`
       : `it ended before its first epoch's checkpoint: start it again (anneal train -c ${
         shellWord(`${dir}/config.json`)
       })`,

@@ -22,6 +22,7 @@ import { AnnealError } from "../errors.ts";
 import { fileError } from "../file_errors.ts";
 import { checkArgument } from "../option_names.ts";
 import { readWholeFile } from "../read_file.ts";
+import { shellWord } from "../shell_word.ts";
 
 const MAGIC = new TextEncoder().encode("ANNEALCK");
 const FORMAT_VERSION = 3;
@@ -397,9 +398,17 @@ export async function loadCheckpoint(
   try {
     bytes = await readWholeFile(path);
   } catch (cause) {
-    throw new AnnealError("checkpoint", `Cannot read checkpoint '${path}'`, {
+    // (the OS's reason, said: a directory in its place, a permission; and a hint about the file,
+    // where it said to check the run id, which was right)
+    const reason = fileError(cause, { action: "read checkpoint", path })?.message ??
+      `Cannot read checkpoint '${path}': ${cause instanceof Error ? cause.message : cause}`;
+    throw new AnnealError("checkpoint", reason, {
       where: path,
-      hint: "check the run id; `anneal runs` lists runs",
+      hint: cause instanceof Deno.errors.NotFound
+        ? "check the path: a run's checkpoints are <runs dir>/<run id>/checkpoints/last.ckpt and " +
+          "best.ckpt (`anneal runs` lists the runs)"
+        : `make it the readable file anneal wrote again (\`ls -l ${shellWord(path)}\` shows ` +
+          "what is in its place: a directory, its permissions, a symbolic link)",
       cause,
     });
   }

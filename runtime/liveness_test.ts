@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { currentProcess, processLiveness, readProcStat, startTimeOf } from "./liveness.ts";
 import { readRun } from "../report/records.ts";
+import { saveCheckpoint } from "./checkpoint.ts";
+import { missingCheckpointError } from "./resume.ts";
 
 Deno.test("the start time is field 22 of /proc/<pid>/stat, counted after the command's last ')'", () => {
   // the command (field 2) may hold spaces and parentheses
@@ -101,4 +103,77 @@ Deno.test("readRun leaves another host's running record running, and says it can
   );
   const old = await readRun(await runningRecord(undefined, true));
   assert.match(old.warnings.join("\n"), /its record names no process/);
+});
+
+Deno.test("readRun shows a run without summary.json whose run.lock names a process that is gone as crashed, with how to go on; one alive or unnamed, as running", async () => {
+  // (killed between writing its config.json and its summary.json: it read as running for good)
+  const gone = { readStat: () => Promise.resolve(undefined), host: "h" };
+  const withLock = async (holder: unknown, checkpoint: boolean) => {
+    const dir = await runningRecord(undefined, checkpoint);
+    await Deno.remove(`${dir}/summary.json`);
+    if (holder !== undefined) await Deno.writeTextFile(`${dir}/run.lock`, JSON.stringify(holder));
+    return dir;
+  };
+  const since = new Date().toISOString();
+  const killed = await readRun(
+    await withLock({ pid: 7, host: "h", startTime: "5", since }, false),
+    {
+      liveness: gone,
+    },
+  );
+  assert.equal(killed.summary.status, "crashed");
+  assert.equal(killed.liveness?.state, "gone");
+  assert.match(
+    killed.summary.stopReason!,
+    /killed without recording its end .*no process has pid 7/,
+  );
+  assert.match(killed.summary.hint!, /before its first epoch's checkpoint: start it again/);
+  assert.match(
+    killed.warnings.join("\n"),
+    /summary\.json: missing; the process its run\.lock names is gone/,
+  );
+  const resumable = await readRun(await withLock({ pid: 7, host: "h", since }, true), {
+    liveness: gone,
+  });
+  assert.match(
+    resumable.summary.hint!,
+    /^resume it from its last checkpoint: anneal train --resume r1/,
+  );
+  // alive, or a lock that names no process to look up (or none at all): running
+  const self = (await currentProcess())!;
+  const live = await readRun(await withLock({ ...self, since }, true));
+  assert.deepEqual([live.summary.status, live.liveness?.state], ["running", "alive"]);
+  for (const holder of [undefined, { pid: 7, since }]) {
+    const unknown = await readRun(await withLock(holder, true), { liveness: gone });
+    assert.equal(unknown.summary.status, "running");
+    assert.match(
+      unknown.warnings.join("\n"),
+      /summary\.json: missing; the run is still going or was killed/,
+    );
+  }
+});
+
+Deno.test("readRun's hint for a crashed run whose last.ckpt was lost after it recorded epochs is the resume's: from its best.ckpt, not to start it again", async () => {
+  // (it said the run ended before its first epoch's checkpoint: start it again, throwing its
+  // epochs away, where the resume said to copy best.ckpt over last.ckpt)
+  const gone = { readStat: () => Promise.resolve(undefined), host: "h" };
+  const dir = await runningRecord({ pid: 7, host: "h", startTime: "5" }, false);
+  await Deno.writeTextFile(`${dir}/epochs.ndjson`, '{"epoch":0,"loss":2}\n{"epoch":1,"loss":1}\n');
+  await saveCheckpoint(`${dir}/checkpoints/best.ckpt`, { epoch: 1, step: 8 }, {});
+  const record = await readRun(dir, { liveness: gone });
+  assert.equal(record.summary.status, "crashed");
+  const runsDir = dir.slice(0, dir.lastIndexOf("/"));
+  const last = `${dir}/checkpoints/last.ckpt`;
+  const refusal = await missingCheckpointError(
+    { runId: "r1", runDir: dir, last, runsDir },
+    {},
+    0.1,
+  );
+  assert.equal(
+    record.summary.hint,
+    `${refusal.message.replace("Cannot resume run 'r1': ", "")}: ${refusal.hint}`,
+  );
+  assert.match(record.summary.hint!, /is missing, though the run recorded 2 epochs/);
+  assert.match(record.summary.hint!, /resume it from its best epoch's checkpoint \(epoch 1;/);
+  assert.doesNotMatch(record.summary.hint!, /start it again/);
 });

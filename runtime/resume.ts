@@ -14,10 +14,16 @@ import { retrainCommand } from "../report/diagnose.ts";
 import { checkIsRun } from "../report/records.ts";
 import { shellWord } from "../shell_word.ts";
 import { counted } from "../number_format.ts";
+import { readWholeFile } from "../read_file.ts";
 import type { Diagnosis } from "../report/types.ts";
 import type { ResolvedDataSpec } from "../data/spec.ts";
 import { isAbsolute } from "node:path";
-import { type CheckpointState, loadCheckpoint, type WeightMap } from "./checkpoint.ts";
+import {
+  type CheckpointState,
+  loadCheckpoint,
+  type WeightMap,
+  writeFileAtomic,
+} from "./checkpoint.ts";
 import {
   formatAge,
   hostname,
@@ -342,7 +348,27 @@ export async function missingCheckpointError(
   summary: Record<string, unknown> | undefined,
   lr: number | undefined,
 ): Promise<AnnealError> {
-  const { runId, runDir, last, runsDir, flags = [] } = run;
+  const { runId, last } = run;
+  const lost = await lostCheckpoint(run);
+  if (lost === undefined) return noCheckpointError(run, summary, lr);
+  return new AnnealError("checkpoint", `Cannot resume run '${runId}': ${lost.message}`, {
+    where: last,
+    hint: lost.hint,
+  });
+}
+
+/**
+ * Where a run's `checkpoints/last.ckpt` is missing though the run had recorded whole epochs or
+ * has a whole `best.ckpt` (it was lost, not never written): what to say of it, and the way on
+ * (from `best.ckpt` where there is one); undefined for a run that ended before its first
+ * checkpoint. The resume's refusal and the readers' hint of a crashed run both give it: the
+ * readers told to start such a run again, throwing its epochs away.
+ */
+export async function lostCheckpoint(
+  run: { runId: string; runDir: string; runsDir: string; flags?: string[] },
+): Promise<{ message: string; hint: string } | undefined> {
+  const { runId, runDir, runsDir, flags = [] } = run;
+  const last = `${runDir}/checkpoints/last.ckpt`;
   const best = `${runDir}/checkpoints/best.ckpt`;
   const fromBest = await loadCheckpoint(best).then((saved) => saved.state.epoch, () => null);
   const lines = await Deno.readTextFile(`${runDir}/epochs.ndjson`).catch(() => "");
@@ -353,24 +379,20 @@ export async function missingCheckpointError(
       return false;
     }
   }).length;
-  if (fromBest === null && recorded === 0) return noCheckpointError(run, summary, lr);
+  if (fromBest === null && recorded === 0) return undefined;
   // (with the flags the resume was given to train longer: `--epochs 8`)
   const anew = `start a new run from its config: ${
     [`anneal train -c ${shellWord(`${runDir}/config.json`)}`, ...flags].join(" ")
   }`;
-  return new AnnealError(
-    "checkpoint",
-    `Cannot resume run '${runId}': its last checkpoint ${last} is missing, though the run ` +
-      `recorded ${recorded} epoch${recorded === 1 ? "" : "s"} (removed, or left out of a copy)`,
-    {
-      where: last,
-      hint: fromBest === null
-        ? `put it back, or ${anew}`
-        : `put it back, or resume it from its best epoch's checkpoint (epoch ${fromBest}; the ` +
-          `epochs after it are trained again): cp ${shellWord(best)} ${shellWord(last)} && ` +
-          `${[resumeCommand(runId, runsDir), ...flags].join(" ")}; or ${anew}`,
-    },
-  );
+  return {
+    message: `its last checkpoint ${last} is missing, though the run recorded ${recorded} ` +
+      `epoch${recorded === 1 ? "" : "s"} (removed, or left out of a copy)`,
+    hint: fromBest === null
+      ? `put it back, or ${anew}`
+      : `put it back, or resume it from its best epoch's checkpoint (epoch ${fromBest}; the ` +
+        `epochs after it are trained again): cp ${shellWord(best)} ${shellWord(last)} && ` +
+        `${[resumeCommand(runId, runsDir), ...flags].join(" ")}; or ${anew}`,
+  };
 }
 
 /**
@@ -711,8 +733,10 @@ function merge(base: unknown, over: unknown): unknown {
  * Loads the checkpoint a resume continues from, `checkpoints/last.ckpt`. One that is damaged (cut
  * short, changed after it was written) is never loaded: the error says how to go on, from the
  * best epoch's checkpoint when that one is whole (copied over `last.ckpt`, the epochs after it are
- * trained again), else with a new run from the run's config. `flags`: those the resume was given
- * to train longer (`--epochs 8`), which the command in the hint repeats.
+ * trained again), else with a new run from the run's config. One that cannot be read (a directory
+ * in its place, a permission) says the OS's reason, and the same ways on once the file is fixed
+ * or moved away. `flags`: those the resume was given to train longer (`--epochs 8`), which the
+ * command in the hint repeats.
  */
 export async function loadResumeCheckpoint(
   runDir: string,
@@ -724,38 +748,52 @@ export async function loadResumeCheckpoint(
   try {
     return await loadCheckpoint(last);
   } catch (error) {
-    if (!(error instanceof AnnealError) || !/ is damaged: /.test(error.message)) throw error;
+    if (!(error instanceof AnnealError)) throw error;
+    const damaged = / is damaged: /.test(error.message);
+    const unreadable = error.cause instanceof Error &&
+      !(error.cause instanceof Deno.errors.NotFound);
+    if (!damaged && !unreadable) throw error;
     const best = `${runDir}/checkpoints/best.ckpt`;
     const fromBest = await loadCheckpoint(best).then((saved) => saved.state.epoch, () => null);
     const anew = `start a new run from its config: ${
       [`anneal train -c ${shellWord(`${runDir}/config.json`)}`, ...flags].join(" ")
     }`;
+    // (cp onto a directory in its place would copy into it: moved away first)
+    const away = unreadable ? `mv ${shellWord(last)} ${shellWord(`${last}.unreadable`)} && ` : "";
+    const ways = fromBest === null ? anew : `resume it from its best epoch's checkpoint (epoch ` +
+      `${fromBest}; the epochs after it are trained again): ${away}cp ${shellWord(best)} ${
+        shellWord(last)
+      } && ${[resumeCommand(runId, runsDir), ...flags].join(" ")}; or ${anew}`;
     throw new AnnealError("checkpoint", error.message, {
       where: last,
-      hint: fromBest === null ? anew : `resume it from its best epoch's checkpoint (epoch ` +
-        `${fromBest}; the epochs after it are trained again): cp ${shellWord(best)} ${
-          shellWord(last)
-        } && ` +
-        `${[resumeCommand(runId, runsDir), ...flags].join(" ")}; or ${anew}`,
+      hint: unreadable
+        ? `${error.hint}, then ${[resumeCommand(runId, runsDir), ...flags].join(" ")}; or ${ways}`
+        : ways,
+      cause: error.cause,
     });
   }
 }
 
 /**
- * What is wrong with the best epoch's checkpoint a resumed run restores at its end
- * (`earlyStopping.restoreBest`, with a patience: `checkpoints/best.ckpt`, whose best epoch came
- * before the checkpoint resumed from): missing, damaged or holding another epoch; undefined where
- * it is whole, or not needed. The resume trained every epoch left, then failed reading it, and so
- * did every resume after; it goes on now, warned at its start, and ends with its last epoch's
- * weights should that epoch stay the best.
+ * What is wrong with the best epoch's checkpoint of a run to resume (`checkpoints/best.ckpt`, for
+ * the best epoch `state.bestEpoch` its last checkpoint recorded): missing, damaged or holding
+ * another epoch; undefined where it is whole, or the run has no best epoch. A resume used to say
+ * so only where `earlyStopping.restoreBest` (with a patience) restores it at the run's end, though
+ * the file is the run's only copy of that epoch's weights either way.
+ *
+ * Where the checkpoint resumed from is itself the best epoch's (at that epoch's end), the file is
+ * written again from it: the run writes the two files one after the other, so a kill between them
+ * left `best.ckpt` an older epoch's for good, and the resume ended with the last epoch's weights
+ * (or, without `restoreBest`, a `best.ckpt` that its summary's best epoch contradicts). What it
+ * replaces could serve no resume (missing, damaged, another epoch's), so a resume refused later
+ * loses nothing by it. The warning returned then says it was rewritten.
  */
-export async function bestCheckpointFault(
+export async function checkBestCheckpoint(
   runDir: string,
-  state: { bestEpoch?: number | null },
+  state: { epoch: number; bestEpoch?: number | null; within?: unknown },
   earlyStopping: { restoreBest: boolean; patience?: number },
 ): Promise<{ message: string; hint: string } | undefined> {
   const bestEpoch = state.bestEpoch;
-  if (!earlyStopping.restoreBest || earlyStopping.patience === undefined) return undefined;
   if (typeof bestEpoch !== "number") return undefined;
   const best = `${runDir}/checkpoints/best.ckpt`;
   const found = await loadCheckpoint(best).then(
@@ -771,12 +809,37 @@ export async function bestCheckpointFault(
     },
   );
   if (found === undefined) return undefined;
+  let unwritten = "";
+  // (at that epoch's end: one stopped within the next epoch holds weights trained past it)
+  if (bestEpoch === state.epoch && state.within === undefined) {
+    const last = `${runDir}/checkpoints/last.ckpt`;
+    try {
+      // byte for byte: the run sends one checkpoint for both files of an epoch that is its best
+      await writeFileAtomic(best, await readWholeFile(last));
+      return {
+        message: `the best epoch's checkpoint ${best} ${found}, though the checkpoint the run ` +
+          `resumes from, ${last}, is that best epoch's (epoch ${bestEpoch}; the run was stopped ` +
+          "between writing the two): written again from it",
+        hint: "nothing to do",
+      };
+    } catch (error) {
+      unwritten = `, and could not be written again from ${last} (${
+        error instanceof Error ? error.message : error
+      })`;
+    }
+  }
+  const restores = earlyStopping.restoreBest && earlyStopping.patience !== undefined;
   return {
-    message: `the best epoch's checkpoint ${best} ${found}: should epoch ${bestEpoch} stay the ` +
-      "best, the run ends with its last epoch's weights, not that epoch's " +
-      "(earlyStopping.restoreBest), and its test pass runs on them",
-    hint: `put back the file as the run wrote it (epoch ${bestEpoch}'s) before the run ends to ` +
-      "restore that epoch",
+    message: `the best epoch's checkpoint ${best} ${found}${unwritten}: ` +
+      (restores
+        ? `should epoch ${bestEpoch} stay the best, the run ends with its last epoch's weights, ` +
+          "not that epoch's (earlyStopping.restoreBest), and its test pass runs on them"
+        : `epoch ${bestEpoch}'s weights, the run's best so far, are not on disk, and should that ` +
+          "epoch stay the best, best.ckpt does not hold the best epoch's weights at the run's end"),
+    hint: `put back the file as the run wrote it (epoch ${bestEpoch}'s) ` +
+      (restores
+        ? "before the run ends to restore that epoch"
+        : "to keep that epoch's weights; nothing to do if the last epoch's are the ones you need"),
   };
 }
 
@@ -804,6 +867,86 @@ export async function lostEpochs(runDir: string, epoch: number): Promise<number[
     }
   }
   return missingEpochs(recorded, epoch);
+}
+
+/**
+ * The steps before `step` (those its checkpoint holds) that the run's `steps.ndjson` lacks, as
+ * {@linkcode lostEpochs} finds an `epochs.ndjson`'s: its lines are appended unsynced as well, and a
+ * resume went on without a word, the gap in the run's curves for good. Lines are lost from the
+ * file's end (appends the machine did not write out), so its last whole line says how far it got:
+ * read from the file's end, not the whole file (a run of 1e6 steps writes ~150 MB of them). A torn
+ * line counts as none; a missing file lacks every step; one that cannot be read, none.
+ */
+export async function lostSteps(runDir: string, step: number): Promise<number[]> {
+  const last = await lastRecordedStep(`${runDir}/steps.ndjson`);
+  if (last === undefined) return [];
+  const from = Math.max(0, last + 1);
+  return Array.from({ length: Math.max(0, step - from) }, (_, i) => from + i);
+}
+
+/** The part of `steps.ndjson`'s end read for its last whole line, and more while it holds none. */
+const TAIL_BYTES = 1 << 16;
+
+/**
+ * The highest step of `path`'s whole lines at its end: -1 for a missing or empty file, or one whose
+ * lines hold no step; undefined where it cannot be read.
+ */
+async function lastRecordedStep(path: string): Promise<number | undefined> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path);
+  } catch (error) {
+    return error instanceof Deno.errors.NotFound ? -1 : undefined;
+  }
+  try {
+    const size = (await file.stat()).size;
+    for (let span = TAIL_BYTES;; span *= 4) {
+      const start = Math.max(0, size - span);
+      const bytes = new Uint8Array(size - start);
+      await file.seek(start, Deno.SeekMode.Start);
+      for (let read = 0; read < bytes.length;) {
+        const n = await file.read(bytes.subarray(read));
+        if (n === null) break;
+        read += n;
+      }
+      // (the first line of a window that does not start the file may be a part of one)
+      const lines = new TextDecoder().decode(bytes).split("\n").slice(start > 0 ? 1 : 0);
+      let highest = -1;
+      for (const line of lines) {
+        try {
+          const at = JSON.parse(line)?.step;
+          if (Number.isInteger(at) && at > highest) highest = at;
+        } catch {
+          // (a torn or empty line)
+        }
+      }
+      if (highest >= 0 || start === 0) return highest;
+    }
+  } catch {
+    return undefined;
+  } finally {
+    file.close();
+  }
+}
+
+/**
+ * Numbers in increasing order as runs of consecutive ones: `0-4, 9, 12-13`.
+ *
+ * @example
+ * ```ts
+ * import { numberRuns } from "./resume.ts";
+ * console.assert(numberRuns([0, 1, 2, 3, 4, 9, 12, 13]) === "0-4, 9, 12-13");
+ * ```
+ */
+export function numberRuns(numbers: number[]): string {
+  const runs: string[] = [];
+  for (let i = 0; i < numbers.length;) {
+    let j = i;
+    while (j + 1 < numbers.length && numbers[j + 1] === numbers[j] + 1) j++;
+    runs.push(j === i ? `${numbers[i]}` : `${numbers[i]}-${numbers[j]}`);
+    i = j + 1;
+  }
+  return runs.join(", ");
 }
 
 /**

@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { AnnealError } from "../errors.ts";
 import { currentProcess, type RunProcess } from "./liveness.ts";
-import { checkNotRunning, OTHER_HOST_QUIET_MS, readRunMeta, readSavedConfig } from "./resume.ts";
+import { saveCheckpoint } from "./checkpoint.ts";
+import {
+  checkNotRunning,
+  loadResumeCheckpoint,
+  OTHER_HOST_QUIET_MS,
+  readRunMeta,
+  readSavedConfig,
+} from "./resume.ts";
 
 /** A run directory whose summary.json says `summary`; removed when its scope ends. */
 async function runWith(
@@ -149,4 +156,34 @@ Deno.test("resuming a sweep study's or a tune's directory says what it is and ho
   } finally {
     await Deno.remove(runs, { recursive: true });
   }
+});
+
+Deno.test("a last.ckpt that cannot be read (a directory in its place) is refused with the OS's reason, what to look at, and the way on from best.ckpt", async () => {
+  // (it said "Cannot read checkpoint '...'", no reason, and to check the run id, which was right)
+  await using run = await runWith({ status: "running" });
+  const checkpoints = `${run.dir}/checkpoints`;
+  await Deno.mkdir(`${checkpoints}/last.ckpt`, { recursive: true });
+  await saveCheckpoint(`${checkpoints}/best.ckpt`, { epoch: 3, step: 40 }, {});
+  const error = await loadResumeCheckpoint(run.dir, "r1", "runs", ["--epochs", "8"]).then(
+    () => undefined,
+    (error) => error,
+  );
+  assert.ok(error instanceof AnnealError, String(error));
+  assert.equal(error.code, "checkpoint");
+  assert.equal(
+    error.message,
+    `Cannot read checkpoint '${checkpoints}/last.ckpt': it is a directory, not a file`,
+  );
+  assert.doesNotMatch(error.hint!, /check the run id/);
+  assert.ok(
+    error.hint!.startsWith(
+      `make it the readable file anneal wrote again (\`ls -l ${checkpoints}/last.ckpt\` shows ` +
+        "what is in its place: a directory, its permissions, a symbolic link), then anneal train " +
+        "--resume r1 --epochs 8; or resume it from its best epoch's checkpoint (epoch 3; the " +
+        `epochs after it are trained again): mv ${checkpoints}/last.ckpt ` +
+        `${checkpoints}/last.ckpt.unreadable && cp ${checkpoints}/best.ckpt ` +
+        `${checkpoints}/last.ckpt && anneal train --resume r1 --epochs 8; or start a new run`,
+    ),
+    error.hint,
+  );
 });

@@ -52,14 +52,16 @@ import {
 import { checkRunId, recordedConfig, RunWriter } from "./records.ts";
 import { claimNewRun } from "./new_run.ts";
 import {
-  bestCheckpointFault,
+  checkBestCheckpoint,
   checkCheckpointConfig,
   checkNotLrFind,
   checkNotRunning,
   checkRelativeDataPaths,
   loadResumeCheckpoint,
   lostEpochs,
+  lostSteps,
   missingCheckpointError,
+  numberRuns,
   readRunMeta,
   readRunSummary,
   readSavedConfig,
@@ -568,10 +570,12 @@ async function supervise(
   let startRecords = () => {};
   /** Where the run had diverged after its last checkpoint: the end its resume finishes it with. */
   let diverged: DivergedEnd | undefined;
-  /** What is wrong with the best epoch's checkpoint the resumed run restores at its end. */
+  /** What was wrong with the best epoch's checkpoint of the resumed run (or what was done). */
   let bestFault: { message: string; hint: string } | undefined;
   /** The epochs the resumed run's checkpoint holds that its epochs.ndjson lacks. */
   let lost: number[] = [];
+  /** The steps the resumed run's checkpoint holds that its steps.ndjson lacks. */
+  let lostStepRecords: number[] = [];
   if (options.resume) {
     const last = `${runDir}/checkpoints/last.ckpt`;
     if (await exists(`${runDir}/config.json`) && !(await exists(last))) {
@@ -608,9 +612,8 @@ async function supervise(
       queue.close();
       return ended;
     }
-    // (a best epoch's checkpoint it restores at its end that cannot be: said at its start)
-    bestFault = await bestCheckpointFault(runDir, resumeState, config.earlyStopping);
     lost = await lostEpochs(runDir, resumeState.epoch);
+    lostStepRecords = await lostSteps(runDir, resumeState.step);
     // (one that is not JSON is refused: the run's data would go unchecked, and its start's
     // warnings lost)
     before.meta = await readRunMeta(runDir, runId);
@@ -626,6 +629,9 @@ async function supervise(
         accumulation: config.gradientAccumulation,
       }, { runId, dir: runDir });
     }
+    // (a best epoch's checkpoint that is not that epoch's: said at its start, and written again
+    // where the checkpoint resumed from is the best epoch's; once the checks above have passed)
+    bestFault = await checkBestCheckpoint(runDir, resumeState, config.earlyStopping);
     const from = resumeState;
     diverged = raised
       ? undefined
@@ -755,6 +761,20 @@ async function supervise(
           } of the ${resumeState!.epoch + 1} its last checkpoint holds (lost with the records' ` +
           "last writes, as when the machine went down): the run resumes from the checkpoint, " +
           "and its curves and reports go without them",
+        hint: "nothing to do to finish it; train its config again for a whole record",
+      });
+    }
+    if (lostStepRecords.length > 0) {
+      const n = lostStepRecords.length;
+      warnAtStart({
+        type: "warning",
+        actor: "supervisor",
+        message:
+          `${runDir}/steps.ndjson lacks step${n > 1 ? "s" : ""} ${
+            numberRuns(lostStepRecords)
+          } (${n} of the ${resumeState!.step} its last checkpoint holds; lost with the records' ` +
+          "last writes, as when the machine went down): the run resumes from the checkpoint, " +
+          "and its step curves and reports go without them",
         hint: "nothing to do to finish it; train its config again for a whole record",
       });
     }

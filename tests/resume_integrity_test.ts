@@ -279,14 +279,17 @@ Deno.test("--resume of a run whose summary.json is not JSON is refused, naming w
 
 Deno.test("--resume of a run whose best epoch's checkpoint is damaged or missing says so at its start and still finishes", async () => {
   // (it trained every epoch left, then failed restoring the best epoch's weights: 'failed', and
-  // so did every resume after)
-  for (const fault of ["damaged", "missing"] as const) {
+  // so did every resume after; without early stopping it said nothing, though the file is the
+  // run's only copy of its best epoch's weights)
+  const cases = [
+    { fault: "damaged", earlyStopping: ["--set", "earlyStopping.patience=50"] },
+    { fault: "missing", earlyStopping: ["--set", "earlyStopping.patience=50"] },
+    { fault: "missing", earlyStopping: [] },
+  ] as const;
+  for (const { fault, earlyStopping } of cases) {
     await using runs = await tempRunsDir();
     const config = await csvConfig(runs.dir, 3);
-    const first = await anneal(
-      "train",
-      ...["-c", config, "--max-steps", "6", "--set", "earlyStopping.patience=50"],
-    );
+    const first = await anneal("train", ...["-c", config, "--max-steps", "6", ...earlyStopping]);
     assert.equal(first.code, 0, first.stderr);
     const runDir = first.stdout.match(/run record: (\S+)/)![1];
     const best = `${runDir}/checkpoints/best.ckpt`;
@@ -309,6 +312,55 @@ Deno.test("--resume of a run whose best epoch's checkpoint is damaged or missing
   }
 });
 
+Deno.test("--resume of a run killed between writing the last and the best checkpoint of its best epoch writes best.ckpt again from last.ckpt", async () => {
+  // (the two files are written one after the other: best.ckpt kept an older epoch's weights, or
+  // none, for good, though the resume went on from the best epoch's own; under restoreBest it
+  // said to put back a file the run never wrote, and ended with its last epoch's weights)
+  const cases = [
+    { fault: "older", earlyStopping: ["--set", "earlyStopping.patience=50"] },
+    { fault: "missing", earlyStopping: [] },
+  ] as const;
+  for (const { fault, earlyStopping } of cases) {
+    await using runs = await tempRunsDir();
+    const config = await csvConfig(runs.dir, 3);
+    const first = await anneal("train", "-c", config, ...earlyStopping);
+    assert.equal(first.code, 0, first.stderr);
+    const runDir = first.stdout.match(/run record: (\S+)/)![1];
+    const [last, best] = ["last", "best"].map((file) => `${runDir}/checkpoints/${file}.ckpt`);
+    const saved = await loadCheckpoint(last);
+    // (its last epoch is its best: the kill came after its last.ckpt, before its best.ckpt)
+    assert.deepEqual([saved.state.epoch, saved.state.bestEpoch], [2, 2]);
+    if (fault === "missing") await Deno.remove(best);
+    else await saveCheckpoint(best, { ...saved.state, epoch: 1, bestEpoch: 1 }, saved.weights);
+    // killed before it recorded its end
+    const summary = JSON.parse(await Deno.readTextFile(`${runDir}/summary.json`));
+    await Deno.writeTextFile(
+      `${runDir}/summary.json`,
+      JSON.stringify({ status: "running", startedAt: summary.startedAt, process: summary.process }),
+    );
+    const resumed = await anneal(
+      "train",
+      "--resume",
+      runDir.split("/").pop()!,
+      "--runs-dir",
+      runs.dir,
+    );
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const rewritten = await loadCheckpoint(best);
+    assert.equal(rewritten.state.epoch, 2);
+    assert.deepEqual(rewritten.weights, (await loadCheckpoint(last)).weights);
+    assert.match(
+      resumed.stdout + resumed.stderr,
+      new RegExp(
+        `best\\.ckpt ${fault === "missing" ? "is missing" : "holds epoch 1's weights"}, ` +
+          "though the checkpoint the run resumes from, \\S+last\\.ckpt, is that best epoch's " +
+          "\\(epoch 2; the run was stopped between writing the two\\): written again from it",
+      ),
+    );
+    assert.equal(JSON.parse(await Deno.readTextFile(`${runDir}/summary.json`)).bestEpoch, 2);
+  }
+});
+
 Deno.test("--resume of a run whose epochs.ndjson lost epochs its checkpoint holds says which", async () => {
   // (records are appended unsynced, checkpoints synced: after the machine went down the
   // checkpoint can be ahead of them, and a resume went on without a word, the gap for good)
@@ -326,5 +378,24 @@ Deno.test("--resume of a run whose epochs.ndjson lost epochs its checkpoint hold
   // a whole record says nothing
   const whole = await stoppedRun(runs.dir, "whole");
   const again = await resumeLonger(whole.runId, runs.dir);
-  assert.doesNotMatch(again.stdout + again.stderr, /lacks epoch/);
+  assert.doesNotMatch(again.stdout + again.stderr, /lacks (epoch|step)/);
+});
+
+Deno.test("--resume of a run whose steps.ndjson lost steps its checkpoint holds says which", async () => {
+  // (appended unsynced as epochs.ndjson is: the gap stayed in its curves for good, without a word)
+  await using runs = await tempRunsDir();
+  const { runDir, runId } = await stoppedRun(runs.dir, "lost-steps");
+  const lines = (await Deno.readTextFile(`${runDir}/steps.ndjson`)).trim().split("\n");
+  assert.equal(lines.length, 6);
+  // the first two whole, the third torn
+  await Deno.writeTextFile(
+    `${runDir}/steps.ndjson`,
+    `${lines[0]}\n${lines[1]}\n${lines[2].slice(0, 9)}`,
+  );
+  const resumed = await resumeLonger(runId, runs.dir);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.match(
+    resumed.stdout + resumed.stderr,
+    /steps\.ndjson lacks steps 2-5 \(4 of the 6 its last checkpoint holds; lost with the records' last writes/,
+  );
 });

@@ -50,3 +50,24 @@ Deno.test("anneal runs names the sweep studies and tunes in its runs directory, 
     `no runs in ${dir}/empty (train one: anneal train --runs-dir ${dir}/empty)\n`,
   );
 });
+
+Deno.test("`last` in a runs directory holding only a sweep's study names the study's directory and the --runs-dir to give, as anneal runs does", async () => {
+  // (--resume last said "No runs ...: train one first", though anneal runs named the study)
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  await writeRun(`${dir}/s1/trial-a`);
+  await Deno.writeTextFile(`${dir}/s1/sweep.html`, "<html></html>");
+  for (const args of [["train", "--resume", "last"], ["diagnose", "last"]]) {
+    const refused = await anneal(...args, "--runs-dir", dir);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(
+      refused.stderr,
+      new RegExp(
+        `No runs in '${dir}' itself; s1/ holds 1 run of a sweep's study\n  hint: give that ` +
+          `directory as --runs-dir \\(last then reads its newest run\\): --runs-dir ${dir}/s1; ` +
+          `\`anneal runs --runs-dir ${dir}/s1\` lists its runs`,
+      ),
+    );
+    assert.doesNotMatch(refused.stderr, /train one first/);
+  }
+});

@@ -93,11 +93,26 @@ export async function runDirOf(
       );
     }
     if (!newest) {
+      // (a runs directory holding only a sweep's study or a tune's: named, as `anneal runs`
+      // names it, where 'train one first' sent the user away from the runs it has)
+      const inner = sorted.length > 0 ? [] : await listRunDirectories(options.runsDir);
+      const holders = inner.map(({ name, runs, kind }) =>
+        `${name}/ holds ${counted(runs, "run")}${
+          kind === "sweep" ? " of a sweep's study" : kind === "tune" ? " of a tune" : ""
+        }`
+      );
+      const [first] = inner.map(({ name }) => shellWord(`${options.runsDir}/${name}`));
       throw new AnnealError(
         "usage",
         `No ${training && sorted.length > 0 ? "training " : ""}runs in '${options.runsDir}'` +
-          (training && sorted.length > 0 ? " (only LR range tests' records)" : ""),
-        { hint: `train one first: anneal train${runsDirFlag(options.runsDir)}` },
+          (training && sorted.length > 0 ? " (only LR range tests' records)" : "") +
+          (holders.length > 0 ? ` itself; ${holders.join(", ")}` : ""),
+        {
+          hint: first === undefined
+            ? `train one first: anneal train${runsDirFlag(options.runsDir)}`
+            : `give that directory as --runs-dir (${id} then reads its newest run): --runs-dir ` +
+              `${first}; \`anneal runs --runs-dir ${first}\` lists its runs`,
+        },
       );
     }
     return `${options.runsDir}/${newest.id}`;
