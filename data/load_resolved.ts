@@ -587,18 +587,30 @@ export function targetVariance(
   ds: { task: string; n: number; targetSize: number; y: Float32Array },
 ): number | undefined {
   if (ds.task !== "regression" || !(ds.n > 0) || !(ds.targetSize > 0)) return undefined;
+  return mseOfTrainingMean(ds, ds);
+}
+
+/**
+ * The mse, averaged over the targets, of predicting `train`'s mean of each target for every row
+ * of `rows` (its variance where `rows` is `train`); undefined where it is not finite. Two passes
+ * in float64: the mean, then the squares about it (no cancellation at 1e6 + noise).
+ */
+function mseOfTrainingMean(
+  train: { n: number; targetSize: number; y: Float32Array },
+  rows: { n: number; y: Float32Array },
+): number | undefined {
+  const size = train.targetSize;
   let sum = 0;
-  for (let t = 0; t < ds.targetSize; t++) {
-    // two passes in float64: the mean, then the squares about it (no cancellation at 1e6 + noise)
+  for (let t = 0; t < size; t++) {
     let mean = 0;
-    for (let i = 0; i < ds.n; i++) mean += ds.y[i * ds.targetSize + t];
-    mean /= ds.n;
+    for (let i = 0; i < train.n; i++) mean += train.y[i * size + t];
+    mean /= train.n;
     let squares = 0;
-    for (let i = 0; i < ds.n; i++) squares += (ds.y[i * ds.targetSize + t] - mean) ** 2;
-    sum += squares / ds.n;
+    for (let i = 0; i < rows.n; i++) squares += (rows.y[i * size + t] - mean) ** 2;
+    sum += squares / rows.n;
   }
-  const variance = sum / ds.targetSize;
-  return Number.isFinite(variance) ? variance : undefined;
+  const loss = sum / size;
+  return Number.isFinite(loss) ? loss : undefined;
 }
 
 /**
@@ -632,19 +644,7 @@ export function validationBaseline(
     return loss / validation.n;
   }
   if (train.task !== "regression" || train.targetSize !== validation.targetSize) return undefined;
-  let sum = 0;
-  for (let t = 0; t < train.targetSize; t++) {
-    let mean = 0;
-    for (let i = 0; i < train.n; i++) mean += train.y[i * train.targetSize + t];
-    mean /= train.n;
-    let squares = 0;
-    for (let i = 0; i < validation.n; i++) {
-      squares += (validation.y[i * train.targetSize + t] - mean) ** 2;
-    }
-    sum += squares / validation.n;
-  }
-  const loss = sum / train.targetSize;
-  return Number.isFinite(loss) ? loss : undefined;
+  return mseOfTrainingMean(train, validation);
 }
 
 /**

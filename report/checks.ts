@@ -691,11 +691,12 @@ export function checkAtLabelPrior(curves: Curves): Finding | undefined {
     kind: "underfitting",
     severity: "warning",
     title: "learnt only the class frequencies: the loss sits at the labels' entropy",
-    evidence:
-      `the training loss stayed at ${f(train.at(-1))} from epoch ${
-        record.epochs[Math.floor(train.length / 2)].epoch
-      } on, the entropy of the training labels' frequencies (${f(prior.loss)}: the loss of ` +
-      `predicting them for every row, whatever its features)${accuracy}${valText}`,
+    evidence: stayedAt(
+      record,
+      train,
+      `the entropy of the training labels' frequencies (${f(prior.loss)}: the loss of ` +
+        "predicting them for every row, whatever its features)",
+    ) + `${accuracy}${valText}`,
     fix: "check that the features carry the target (data.target names the label column; the " +
       "rows were not shuffled apart from their labels; the features are scaled, " +
       "data.normalize); if they do, the model cannot use them" +
@@ -704,6 +705,13 @@ export function checkAtLabelPrior(curves: Curves): Finding | undefined {
       "target (a schedule or another rate does not move it)",
     set,
   };
+}
+
+/** Evidence of a training loss held from the run's middle at `level` (what it is, in words). */
+function stayedAt(record: RunRecord, train: number[], level: string): string {
+  return `the training loss stayed at ${f(train.at(-1))} from epoch ${
+    record.epochs[Math.floor(train.length / 2)].epoch
+  } on, ${level}`;
 }
 
 /**
@@ -766,13 +774,12 @@ export function checkAtTargetMean(curves: Curves): Finding | undefined {
     kind: "underfitting",
     severity: "warning",
     title: "learnt only the mean: the loss sits at the targets' variance",
-    evidence:
-      `the training loss stayed at ${f(train.at(-1))} from epoch ${
-        record.epochs[Math.floor(train.length / 2)].epoch
-      } on, the variance of the training targets (${f(variance)}: the mse of predicting their ` +
-      `mean for every row, whatever its features)${
-        val ? `; validation loss ${f(val.at(-1))}` : ""
-      }`,
+    evidence: stayedAt(
+      record,
+      train,
+      `the variance of the training targets (${f(variance)}: the mse of predicting their mean ` +
+        "for every row, whatever its features)",
+    ) + (val ? `; validation loss ${f(val.at(-1))}` : ""),
     fix: (scale ? `${scale.text} (${setText(scale.set)}); ` : "") +
       "check that the features carry the target (data.target names the target column); " +
       "regularisation that holds the weights at 0 (a large optimizer.weightDecay, model.dropout) " +
