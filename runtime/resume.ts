@@ -185,6 +185,23 @@ export async function checkNotLrFind(dir: string, runId: string, runsDir: string
 }
 
 /**
+ * Writes a run's `config.json` again from its last checkpoint, where the file is missing and the
+ * checkpoint holds the config the run trained under (each one does, to refuse a config changed
+ * since): a run whose config.json was removed, or left out of a copy, was refused as no run ("check
+ * the run id"), though `anneal runs` said to resume it. Returns whether it wrote it. (The
+ * checkpoint is read whole for it: only where the file is gone.)
+ */
+export async function restoreConfigFromCheckpoint(dir: string): Promise<boolean> {
+  const path = `${dir}/config.json`;
+  if (await Deno.lstat(path).then(() => true, () => false)) return false;
+  const config = await loadCheckpoint(`${dir}/checkpoints/last.ckpt`)
+    .then((saved) => saved.state.config, () => undefined);
+  if (!isObject(config)) return false;
+  await writeFileAtomic(path, new TextEncoder().encode(JSON.stringify(config, null, 2) + "\n"));
+  return true;
+}
+
+/**
  * Reads the config a run was started with (`<dir>/config.json`). A missing file, one that cannot
  * be read, one that is not JSON and one that the schema refuses each get their own error, naming
  * the file.

@@ -65,6 +65,7 @@ import {
   readRunMeta,
   readRunSummary,
   readSavedConfig,
+  restoreConfigFromCheckpoint,
   resumeCommand,
   resumedConfig,
 } from "./resume.ts";
@@ -403,9 +404,10 @@ function startRun(
   const requestedStop: RequestedStop = {};
   /**
    * The run directory's lock (run_lock.ts): taken before the run writes anything;
-   * `madeRunsDir`: the runs directory was made for the run (removed with it if it is refused).
+   * `madeRunsDir`: the runs directory was made for the run (removed with it if it is refused);
+   * `restoredConfig`: a resumed run's missing config.json was written again from its checkpoint.
    */
-  const held: { lock?: RunLock; madeRunsDir?: boolean } = {};
+  const held: { lock?: RunLock; madeRunsDir?: boolean; restoredConfig?: boolean } = {};
   /** The run's directory's parent and id, as soon as they are known (`runId`, `runDir`). */
   const known: { runsDir?: string; runId?: string; refused?: boolean } = {};
   const setup = (async () => {
@@ -444,6 +446,7 @@ function startRun(
       Object.assign(known, { runsDir, runId });
       const dir = `${runsDir}/${runId}`;
       await checkNotLrFind(dir, runId, runsDir);
+      held.restoredConfig = await restoreConfigFromCheckpoint(dir);
       const saved = await readSavedConfig(dir, runId);
       // Two resumes started at once: one takes the lock, the other is refused here.
       held.lock = await lockRun(dir, { runId, runsDir });
@@ -543,7 +546,7 @@ async function supervise(
   options: TrainOptions,
   queue: EventQueue<RunEvent>,
   requestedStop: RequestedStop,
-  held: { lock?: RunLock; madeRunsDir?: boolean },
+  held: { lock?: RunLock; madeRunsDir?: boolean; restoredConfig?: boolean },
   raised = false,
   raisedFlags: string[] = [],
   spares?: SpareActors,
@@ -748,6 +751,15 @@ async function supervise(
           "as one killed before its end was recorded, and its start time is lost (the resume's " +
           "stands for it)",
         hint: "nothing to do; summary.json is written anew",
+      });
+    }
+    if (held.restoredConfig) {
+      warnAtStart({
+        type: "warning",
+        actor: "supervisor",
+        message: `${runDir}/config.json was missing: written again from the run's last ` +
+          "checkpoint, which holds the config it trained under",
+        hint: "nothing to do: the run resumes with that config",
       });
     }
     if (bestFault) warnAtStart({ type: "warning", actor: "supervisor", ...bestFault });

@@ -399,3 +399,23 @@ Deno.test("--resume of a run whose steps.ndjson lost steps its checkpoint holds 
     /steps\.ndjson lacks steps 2-5 \(4 of the 6 its last checkpoint holds; lost with the records' last writes/,
   );
 });
+
+Deno.test("--resume of a run whose config.json is gone writes it again from its last checkpoint, says so, and trains on", async () => {
+  // (refused as no run, "check the run id", though `anneal runs` said to resume it)
+  await using runs = await tempRunsDir();
+  const { runDir, runId } = await stoppedRun(runs.dir, "no-config");
+  const before = JSON.parse(await Deno.readTextFile(`${runDir}/config.json`));
+  await Deno.remove(`${runDir}/config.json`);
+  const resumed = await resumeLonger(runId, runs.dir);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.match(
+    resumed.stdout + resumed.stderr,
+    /config\.json was missing: written again from the run's last checkpoint/,
+  );
+  const after = JSON.parse(await Deno.readTextFile(`${runDir}/config.json`));
+  // (the same config, trained longer: --max-steps 12)
+  assert.deepEqual({ ...after, maxSteps: undefined }, { ...before, maxSteps: undefined });
+  assert.equal(after.maxSteps, 12);
+  const summary = JSON.parse(await Deno.readTextFile(`${runDir}/summary.json`));
+  assert.equal(summary.steps, 12);
+});
