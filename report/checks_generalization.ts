@@ -154,8 +154,10 @@ export function checkHeavyDecay({ record, train, val }: Curves): Finding | undef
     severity: "warning",
     title: "weight decay far past the usual range",
     evidence: `optimizer.weightDecay is ${f(decay)} with ${String(name ?? "sgd")} (${how}), ` +
-      `${f(decay / HEAVY_DECAY[kind])}x ${HEAVY_DECAY[kind]}, where it pulls the weights towards ` +
-      `0 harder than most losses push them; the training loss ended at ${f(train.at(-1))}` +
+      `${f(decay / HEAVY_DECAY[kind])}x the usual range's end (${
+        HEAVY_DECAY[kind]
+      }), where it pulls the weights towards 0 harder than most losses push them; the training ` +
+      `loss ended at ${f(train.at(-1))}` +
       (val ? `, validation ${f(val.at(-1))}` : ""),
     fix: `lower it to a usual value (${setText(set)}), then raise it only where the run ` +
       "overfits; a rate, a schedule or a larger model does not help a model weight decay holds " +
