@@ -1,9 +1,9 @@
 /**
- * Ctrl-C (SIGINT), SIGTERM and SIGHUP (a closed terminal) in the long commands (`train`, `sweep`, `worker`, `tune`,
- * `lr-find`): the first signal asks the work to end cleanly, keeping what it has done (a range test
- * cut short keeps nothing); a second exits at once (a SIGTERM within a second of the first, or a
- * SIGINT within 300 ms, is taken as the same one, sent to the process group and forwarded again
- * by a wrapper).
+ * Ctrl-C (SIGINT), SIGTERM and SIGHUP (a closed terminal) in the long commands (`train`, `sweep`,
+ * `worker`, `tune`, `lr-find`): the first signal asks the work to end cleanly, keeping what it has
+ * done (a range test cut short keeps nothing); a second exits at once (a SIGTERM or SIGHUP within
+ * a second of the first, or a SIGINT within 300 ms, is taken as the same one, sent to the process
+ * group and forwarded again by a wrapper).
  *
  * @module
  */
@@ -17,8 +17,8 @@ export interface Interruption {
 }
 
 /**
- * A SIGTERM this soon (ms) after the first is taken as the same one, delivered twice (see
- * {@linkcode onSignals}); a later one exits at once.
+ * A SIGTERM (or SIGHUP) this soon (ms) after the first is taken as the same one, delivered twice
+ * (see {@linkcode onSignals}); a later one exits at once.
  */
 export const REPEAT_MS = 1000;
 /**
@@ -36,11 +36,11 @@ export function signalExitCode(signal: Deno.Signal | undefined): number {
 }
 
 /**
- * Listens for SIGINT, SIGTERM and SIGHUP: at the first, prints `anneal: SIGNAL: <doing>` (and that the
- * signal again exits at once) on stderr and calls `stop` with `SIGNAL received`; at a second, the
- * process exits at once with 128 + the signal's number, but for a SIGTERM within
- * {@linkcode REPEAT_MS} of a first SIGTERM, or a SIGINT within {@linkcode SIGINT_REPEAT_MS} of a
- * first SIGINT: the same request delivered twice, ignored.
+ * Listens for SIGINT, SIGTERM and SIGHUP: at the first, prints `anneal: SIGNAL: <doing>` (and
+ * that the signal again exits at once) on stderr and calls `stop` with `SIGNAL received`; at a
+ * second, the process exits at once with 128 + the signal's number, but for a SIGTERM or SIGHUP
+ * within {@linkcode REPEAT_MS} of a first of its kind, or a SIGINT within
+ * {@linkcode SIGINT_REPEAT_MS} of a first SIGINT: the same request delivered twice, ignored.
  *
  * @example
  * ```ts

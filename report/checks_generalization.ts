@@ -321,26 +321,28 @@ export function checkOverfitting({ record, train, val, size }: Curves): Finding 
 }
 
 /**
- * Where the run's clip binds (see {@linkcode CLIP_BINDS}): the norms' median (of `norms`, the
- * steps judged, sorted; else the run's own) far above a fixed `clipping.maxNorm`, and whether the
- * optimizer is adaptive (anything but sgd: it divides its steps by the gradients' size, so a clip
- * changes them little; sgd's it scales down). Undefined where it does not, or the clip adapts
+ * Whether the run's optimizer is adaptive (anything but sgd): it divides its steps by the
+ * gradients' size, so a clip changes them little, where sgd's steps it scales down.
+ */
+export function adaptiveOptimizer(record: Curves["record"]): boolean {
+  return (configValue(record.config, "optimizer.name") ?? "sgd") !== "sgd";
+}
+
+/**
+ * Where the run's clip binds (see {@linkcode CLIP_BINDS}): the median of `norms` (the steps
+ * judged) far above a fixed `clipping.maxNorm`. Undefined where it does not, or the clip adapts
  * (`clipping.autoPercentile`: a percentile of the norms clips its share by design).
  */
-export function clipBinding(
+function clipBinding(
   record: Curves["record"],
-  norms?: number[],
-): { median: number; maxNorm: number; adaptive: boolean } | undefined {
+  norms: number[],
+): { median: number; maxNorm: number } | undefined {
   const maxNorm = configValue(record.config, "clipping.maxNorm");
   if (typeof maxNorm !== "number" || !(maxNorm > 0)) return undefined;
   if (configValue(record.config, "clipping.autoPercentile") !== undefined) return undefined;
-  const all = norms ??
-    record.steps.map((s) => s.gradNorm).filter((n): n is number => Number.isFinite(n));
-  if (all.length === 0) return undefined;
-  const middle = median(all);
-  if (!(middle > CLIP_BINDS * maxNorm)) return undefined;
-  const name = configValue(record.config, "optimizer.name") ?? "sgd";
-  return { median: middle, maxNorm, adaptive: name !== "sgd" };
+  if (norms.length === 0) return undefined;
+  const middle = median(norms);
+  return middle > CLIP_BINDS * maxNorm ? { median: middle, maxNorm } : undefined;
 }
 
 /** The title of the gradient check's finding where the clip binds (see {@linkcode clipBinding}). */
@@ -402,7 +404,7 @@ export function checkGradientSpikes({ record, lr, rate }: Curves): Finding | und
         `(after the first epoch) was ${f(binding.median)}, ${
           f(binding.median / binding.maxNorm)
         }x clipping.maxNorm ${f(binding.maxNorm)}` +
-        (binding.adaptive
+        (adaptiveOptimizer(record)
           ? ""
           : `: each step of ${
             String(configValue(record.config, "optimizer.name") ?? "sgd")

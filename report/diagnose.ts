@@ -35,13 +35,13 @@ import { configValue } from "./records.ts";
 import { counted } from "../number_format.ts";
 import { runsDirFlagOf, shellWord } from "../shell_word.ts";
 import {
+  adaptiveOptimizer,
   checkGradientSpikes,
   checkHeavyDecay,
   checkHeavyDropout,
   checkOverfitting,
   checkValidationAtBaseline,
   CLIP_TOO_TIGHT,
-  clipBinding,
 } from "./checks_generalization.ts";
 import { checkBlowUp } from "./check_blow_up.ts";
 import type { Diagnosis, Finding, FindingKind, RunRecord } from "./types.ts";
@@ -322,7 +322,8 @@ function diagnoseCurves(record: RunRecord): Diagnosis {
   // those): weight decay or dropout far past their usual range, a clip that binds every step of
   // sgd (an adaptive optimizer's steps it changes little)
   const held = [checkHeavyDecay(c), checkHeavyDropout(c)].filter((x) => x !== undefined);
-  const clipHolds = spikes?.title === CLIP_TOO_TIGHT && clipBinding(c.record)?.adaptive === false;
+  // (the gradient check's finding says the clip binds: no second reading of the norms)
+  const clipHolds = spikes?.title === CLIP_TOO_TIGHT && !adaptiveOptimizer(c.record);
   // what the model learns does not carry to validation at all (random labels): no rate or
   // schedule is the fix
   const noTransfer = atBaseline ? undefined : checkValidationAtBaseline(c);

@@ -25,6 +25,7 @@ import {
 import { AnnealError } from "../errors.ts";
 import { readTensors, readVectors } from "./read_back.ts";
 import { bytesToFloats } from "../data/batches.ts";
+import { featureSize } from "../data/split.ts";
 import { DenseGpuProgram } from "./dense/gpu_program.ts";
 import { webGpuIsSoftware } from "./backend.ts";
 import { webGpuBackend } from "../optimizers/fused/gpu.ts";
@@ -103,9 +104,8 @@ function checkBatchFields(batch: HostBatch | HostByteBatch, what: string): void 
  */
 function checkBatch(batch: HostBatch | HostByteBatch, shape: DataShape, what: string): void {
   checkBatchFields(batch, what);
-  const features = shape.inputShape.reduce((product, size) => product * size, 1);
   const rows: [string, number, number, string][] = [
-    ["x", batch.x.length, features, `input shape ${JSON.stringify(shape.inputShape)}`],
+    ["x", batch.x.length, featureSize(shape), `input shape ${JSON.stringify(shape.inputShape)}`],
     ["y", batch.y.length, shape.targetSize, `target size ${shape.targetSize}`],
   ];
   for (const [field, held, each, of] of rows) {
