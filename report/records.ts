@@ -320,17 +320,36 @@ const hasCheckpoint = (dir: string) =>
  * read as ever.
  */
 async function corrupt(dir: string, id: string, problem: string): Promise<RunSummary> {
+  const moveAway = `mv ${shellWord(`${dir}/summary.json`)} ${
+    shellWord(`${dir}/summary.json.corrupt`)
+  }`;
+  const lost = await lostLast(dir, id);
   return {
     status: "corrupt",
     stopReason: `${dir}/summary.json is ${problem}: how the run ended is unknown`,
     hint: "its curves are read as they are; " +
-      (await hasCheckpoint(dir)
+      (lost === undefined
         ? "to write its summary again, move it away and resume the run from its last " +
           "checkpoint once it is not running (a resume refuses a summary it cannot read): " +
-          `mv ${shellWord(`${dir}/summary.json`)} ${shellWord(`${dir}/summary.json.corrupt`)} ` +
-          `&& ${resumeCommand(id, runsDirOf(dir))}`
+          `${moveAway} && ${resumeCommand(id, runsDirOf(dir))}`
+        : lost
+        ? `${lost.message}: to write its summary again, move it away (${moveAway}), then ` +
+          lost.hint
         : await retrainHint(dir, "for a whole record, train it again")),
   };
+}
+
+/**
+ * Whether a run can go on from a checkpoint: undefined where its `last.ckpt` is there; where that
+ * was lost after the run recorded epochs (or beside a `best.ckpt`), what `lostCheckpoint` says of
+ * it (the way on from `best.ckpt`); false where the run never wrote one.
+ */
+async function lostLast(
+  dir: string,
+  id: string,
+): Promise<{ message: string; hint: string } | false | undefined> {
+  if (await hasCheckpoint(dir)) return undefined;
+  return await lostCheckpoint({ runId: id, runDir: dir, runsDir: runsDirOf(dir) }) ?? false;
 }
 
 /**
@@ -351,15 +370,18 @@ async function retrainHint(dir: string, lead: string): Promise<string> {
  */
 async function unreadable(dir: string, id: string, error: Error): Promise<RunSummary> {
   const path = `${dir}/summary.json`;
+  const lost = await lostLast(dir, id);
   return {
     status: "unreadable",
     stopReason: `${path} cannot be read (${osReason(error)}): how the run ended is unknown`,
     hint: `make it a readable file again (ls -l '${path}' shows what is there: its ` +
       "permissions, a directory or a symbolic link in its place); if what it held is lost, move " +
       "it away and " +
-      (await hasCheckpoint(dir)
+      (lost === undefined
         ? "resume the run from its last checkpoint once it is not running, which writes its " +
           `summary again: ${resumeCommand(id, runsDirOf(dir))}`
+        : lost
+        ? `go on from a checkpoint: ${lost.message}; ${lost.hint}`
         : await retrainHint(dir, "train it again")) +
       "; its curves are read as they are",
   };
@@ -379,14 +401,13 @@ async function crashed(
   const runsDir = runsDirOf(dir);
   // (a run whose last.ckpt was lost after it recorded epochs is not started again: the resume's
   // own refusal gives the way on, from its best.ckpt)
-  const checkpoint = await hasCheckpoint(dir);
-  const lost = checkpoint ? undefined : await lostCheckpoint({ runId: id, runDir: dir, runsDir });
+  const lost = await lostLast(dir, id);
   return {
     ...summary,
     status: "crashed",
     stopReason: `killed without recording its end (SIGKILL, out of memory, the machine went ` +
       `down): ${liveness.reason}`,
-    hint: checkpoint
+    hint: lost === undefined
       ? `resume it from its last checkpoint: ${resumeCommand(id, runsDir)}`
       : lost
       ? `${lost.message}: ${lost.hint}`

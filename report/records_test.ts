@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { AnnealError } from "../errors.ts";
+import { saveCheckpoint } from "../runtime/checkpoint.ts";
 import {
   bestMetric,
   compareRuns,
@@ -229,6 +230,45 @@ Deno.test("a summary.json that does not parse, or holds no status, reads as corr
     await Deno.writeTextFile(`${runs}/torn/checkpoints/last.ckpt`, "");
     const resumable = await readRun(`${runs}/torn`);
     assert.match(resumable.summary.hint ?? "", /anneal train --resume torn --runs-dir /);
+  } finally {
+    await Deno.remove(runs, { recursive: true });
+  }
+});
+
+Deno.test("a corrupt or unreadable summary.json beside a lost last.ckpt gives the way on from best.ckpt, not to train the run again", async () => {
+  // (both said "train it again", throwing the recorded epochs away, where the resume's own
+  // refusal says to copy best.ckpt over last.ckpt)
+  const runs = await Deno.makeTempDir();
+  try {
+    for (const id of ["torn", "blocked"]) {
+      await Deno.rename(await copyRun("healthy"), `${runs}/${id}`);
+      await Deno.mkdir(`${runs}/${id}/checkpoints`);
+      await saveCheckpoint(`${runs}/${id}/checkpoints/best.ckpt`, { epoch: 7, step: 91 }, {});
+    }
+    await Deno.writeTextFile(`${runs}/torn/summary.json`, '{"status": "compl');
+    await Deno.remove(`${runs}/blocked/summary.json`);
+    await Deno.mkdir(`${runs}/blocked/summary.json`);
+    const torn = await readRun(`${runs}/torn`);
+    assert.equal(torn.summary.status, "corrupt");
+    const hint = torn.summary.hint ?? "";
+    assert.match(hint, /last\.ckpt is missing, though the run recorded 50 epochs/);
+    assert.match(hint, /move it away \(mv .*torn\/summary\.json .*torn\/summary\.json\.corrupt\)/);
+    assert.match(hint, /resume it from its best epoch's checkpoint \(epoch 7;/);
+    assert.match(hint, /cp .*torn\/checkpoints\/best\.ckpt .*torn\/checkpoints\/last\.ckpt && /);
+    assert.match(hint, /anneal train --resume torn --runs-dir /);
+    assert.doesNotMatch(hint, /train it again/);
+    const blocked = await readRun(`${runs}/blocked`);
+    assert.equal(blocked.summary.status, "unreadable");
+    assert.match(blocked.summary.hint ?? "", /last\.ckpt is missing, though the run recorded 50/);
+    assert.match(blocked.summary.hint ?? "", /resume it from its best epoch's checkpoint/);
+    assert.doesNotMatch(blocked.summary.hint ?? "", /train it again/);
+    // with no checkpoint at all, and no epochs recorded, training again is the way
+    await Deno.remove(`${runs}/torn/checkpoints`, { recursive: true });
+    await Deno.writeTextFile(`${runs}/torn/epochs.ndjson`, "");
+    assert.match(
+      (await readRun(`${runs}/torn`)).summary.hint ?? "",
+      /for a whole record, train it again: anneal train -c .*torn\/config\.json/,
+    );
   } finally {
     await Deno.remove(runs, { recursive: true });
   }
