@@ -185,20 +185,22 @@ export async function checkNotLrFind(dir: string, runId: string, runsDir: string
 }
 
 /**
- * Writes a run's `config.json` again from its last checkpoint, where the file is missing and the
- * checkpoint holds the config the run trained under (each one does, to refuse a config changed
- * since): a run whose config.json was removed, or left out of a copy, was refused as no run ("check
- * the run id"), though `anneal runs` said to resume it. Returns whether it wrote it. (The
- * checkpoint is read whole for it: only where the file is gone.)
+ * The config a run trained under, from its last checkpoint, where its `config.json` is missing
+ * and the checkpoint holds one (each does, to refuse a config changed since); else undefined. A
+ * run whose config.json was removed, or left out of a copy, was refused as no run ("check the run
+ * id"), though `anneal runs` said to resume it: the resume reads this in its place
+ * ({@linkcode readSavedConfig}), and writes the file again once it has passed its checks (a
+ * refused resume leaves the records as they were). (The checkpoint is read whole for it: only
+ * where the file is gone.)
  */
-export async function restoreConfigFromCheckpoint(dir: string): Promise<boolean> {
+export async function configFromCheckpoint(
+  dir: string,
+): Promise<Record<string, unknown> | undefined> {
   const path = `${dir}/config.json`;
-  if (await Deno.lstat(path).then(() => true, () => false)) return false;
+  if (await Deno.lstat(path).then(() => true, () => false)) return undefined;
   const config = await loadCheckpoint(`${dir}/checkpoints/last.ckpt`)
     .then((saved) => saved.state.config, () => undefined);
-  if (!isObject(config)) return false;
-  await writeFileAtomic(path, new TextEncoder().encode(JSON.stringify(config, null, 2) + "\n"));
-  return true;
+  return isObject(config) ? config : undefined;
 }
 
 /**
@@ -206,13 +208,20 @@ export async function restoreConfigFromCheckpoint(dir: string): Promise<boolean>
  * be read, one that is not JSON and one that the schema refuses each get their own error, naming
  * the file.
  */
-export async function readSavedConfig(dir: string, runId: string): Promise<RunConfig> {
+export async function readSavedConfig(
+  dir: string,
+  runId: string,
+  restored?: Record<string, unknown>,
+): Promise<RunConfig> {
   const path = `${dir}/config.json`;
   let text: string;
   try {
     text = await Deno.readTextFile(path);
   } catch (cause) {
     if (cause instanceof Deno.errors.NotFound) {
+      // (the config its last checkpoint holds, where one was read for the file: see
+      // configFromCheckpoint)
+      if (restored !== undefined) return parseSavedConfig(restored, path);
       // (a sweep study's or a tune's directory, or one with none of a run's files: said so)
       await checkIsRun(dir, runId);
       throw new AnnealError("usage", `Cannot resume run '${runId}': ${path} is missing`, {
@@ -251,6 +260,11 @@ export async function readSavedConfig(dir: string, runId: string): Promise<RunCo
       },
     );
   }
+  return parseSavedConfig(json, path);
+}
+
+/** A recorded config (read from `path`, or from a checkpoint in its place) parsed as a run's. */
+function parseSavedConfig(json: unknown, path: string): RunConfig {
   // (an older anneal's default 'step' where it changes nothing: the run never read it; its
   // baseBatch, which it scaled linearly)
   return parseConfig(

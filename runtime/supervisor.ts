@@ -57,6 +57,7 @@ import {
   checkNotLrFind,
   checkNotRunning,
   checkRelativeDataPaths,
+  configFromCheckpoint,
   loadResumeCheckpoint,
   lostEpochs,
   lostSteps,
@@ -65,7 +66,6 @@ import {
   readRunMeta,
   readRunSummary,
   readSavedConfig,
-  restoreConfigFromCheckpoint,
   resumeCommand,
   resumedConfig,
 } from "./resume.ts";
@@ -405,9 +405,11 @@ function startRun(
   /**
    * The run directory's lock (run_lock.ts): taken before the run writes anything;
    * `madeRunsDir`: the runs directory was made for the run (removed with it if it is refused);
-   * `restoredConfig`: a resumed run's missing config.json was written again from its checkpoint.
+   * `restoredConfig`: the config a resumed run's checkpoint holds, where its config.json is missing
+   * (written again once the resume has passed its checks).
    */
-  const held: { lock?: RunLock; madeRunsDir?: boolean; restoredConfig?: boolean } = {};
+  const held: { lock?: RunLock; madeRunsDir?: boolean; restoredConfig?: Record<string, unknown> } =
+    {};
   /** The run's directory's parent and id, as soon as they are known (`runId`, `runDir`). */
   const known: { runsDir?: string; runId?: string; refused?: boolean } = {};
   const setup = (async () => {
@@ -446,8 +448,8 @@ function startRun(
       Object.assign(known, { runsDir, runId });
       const dir = `${runsDir}/${runId}`;
       await checkNotLrFind(dir, runId, runsDir);
-      held.restoredConfig = await restoreConfigFromCheckpoint(dir);
-      const saved = await readSavedConfig(dir, runId);
+      held.restoredConfig = await configFromCheckpoint(dir);
+      const saved = await readSavedConfig(dir, runId, held.restoredConfig);
       // Two resumes started at once: one takes the lock, the other is refused here.
       held.lock = await lockRun(dir, { runId, runsDir });
       // a run of an anneal that took no lock is refused by what its record says
@@ -546,7 +548,7 @@ async function supervise(
   options: TrainOptions,
   queue: EventQueue<RunEvent>,
   requestedStop: RequestedStop,
-  held: { lock?: RunLock; madeRunsDir?: boolean; restoredConfig?: boolean },
+  held: { lock?: RunLock; madeRunsDir?: boolean; restoredConfig?: Record<string, unknown> },
   raised = false,
   raisedFlags: string[] = [],
   spares?: SpareActors,
@@ -677,6 +679,9 @@ async function supervise(
     ...(resumeState && { resumedAt: now }),
     ...(runProcess && { process: runProcess }),
   };
+  // (a resumed run's config.json that was missing, from its last checkpoint: written once the
+  // resume has passed its checks, with its first record; a raised config replaces it as it starts)
+  if (held.restoredConfig) await writer.writeJson("config.json", held.restoredConfig);
   await writer.writeJson("summary.json", summary);
   try {
     // (its disk full, say: the run trained on unrecorded, to fail at its first checkpoint, and

@@ -400,12 +400,25 @@ Deno.test("--resume of a run whose steps.ndjson lost steps its checkpoint holds 
   );
 });
 
-Deno.test("--resume of a run whose config.json is gone writes it again from its last checkpoint, says so, and trains on", async () => {
+Deno.test("--resume of a run whose config.json is gone writes it again from its last checkpoint, says so, and trains on; a refused one writes nothing", async () => {
   // (refused as no run, "check the run id", though `anneal runs` said to resume it)
   await using runs = await tempRunsDir();
   const { runDir, runId } = await stoppedRun(runs.dir, "no-config");
   const before = JSON.parse(await Deno.readTextFile(`${runDir}/config.json`));
   await Deno.remove(`${runDir}/config.json`);
+  // a resume refused (a --set) leaves the records as they were: no config.json written
+  const refused = await anneal(
+    "train",
+    "--resume",
+    runId,
+    "--runs-dir",
+    runs.dir,
+    "--set",
+    "optimizer.lr=0.5",
+  );
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.doesNotMatch(refused.stdout + refused.stderr, /written again/);
+  await assert.rejects(Deno.stat(`${runDir}/config.json`), Deno.errors.NotFound);
   const resumed = await resumeLonger(runId, runs.dir);
   assert.equal(resumed.code, 0, resumed.stderr);
   assert.match(
