@@ -439,7 +439,7 @@ export type JudgedCurve = Pick<
  */
 export function judgeCurves(
   curves: JudgedCurve[],
-  context: { batchSize: number; skipStart?: number; divergeFactor?: number },
+  context: { batchSize: number; skipStart?: number; divergeFactor?: number; unscaled?: string },
 ): { verdict: Agreement["verdict"]; reasons: string[]; rules: Agreement; fall: CurveFall } {
   const named = (i: number) =>
     curves.length > 1 ? `repeat ${i + 1} (seed ${curves[i].seed}): ` : "";
@@ -448,7 +448,9 @@ export function judgeCurves(
   const weakest = falls.reduce((worst, next, i) => next.ratio < falls[worst].ratio ? i : worst, 0);
   const fall = falls[weakest];
   if (!(fall.ratio >= MIN_FALL_TO_NOISE)) {
-    reasons.push(named(weakest) + fallReason(curves[weakest], fall, context.batchSize));
+    reasons.push(
+      named(weakest) + fallReason(curves[weakest], fall, context.batchSize, context.unscaled),
+    );
   }
   const rules = curves.map(({ suggestions }) => rulesAgreement(suggestions));
   const worst = rules.reduce((worst, next, i) => next.ratio > rules[worst].ratio ? i : worst, 0);
@@ -480,8 +482,16 @@ export function judgeCurves(
   };
 }
 
-/** Why a curve fell too little to read, and the fix: a longer range, or a steadier loss. */
-function fallReason(curve: JudgedCurve, fall: CurveFall, batchSize: number): string {
+/**
+ * Why a curve fell too little to read, and the fix: a longer range, or a steadier loss; `unscaled`,
+ * the `--set` that scales the data's features where they are not (see {@linkcode unscaledFeatures}).
+ */
+function fallReason(
+  curve: JudgedCurve,
+  fall: CurveFall,
+  batchSize: number,
+  unscaled?: string,
+): string {
   const what = `the smoothed loss fell by ${formatNumber(fall.amount)} (${
     Math.round(100 * fall.share)
   }%), ${fall.ratio.toFixed(1)}x the scatter of its batch losses (${
@@ -504,9 +514,21 @@ function fallReason(curve: JudgedCurve, fall: CurveFall, batchSize: number): str
       : curve.diverged || wide
       ? `; ${steadier}${
         curve.diverged ? `; it blew up by ${formatNumber(last)}, after a small fall` : ""
-      }: a loss that falls little at any rate may be near its floor at the start, or held ` +
-        "by features of large scales (data.normalize standard)"
+      }: a loss that falls little at any rate may be near its floor at the start${
+        unscaled ? `, or held by features of large scales (${unscaled})` : ""
+      }`
       : `; ${steadier}, and a wider range (--start-lr, --end-lr) gives it room to fall`);
+}
+
+/**
+ * The `--set` that scales the features of `data` where they are left unscaled (a CSV's
+ * `normalize` "none", IDX bytes with `scale` false), else undefined: the data that has no such
+ * setting (synthetic-linear) or has its features scaled already is not told to scale them.
+ */
+export function unscaledFeatures(data: RunConfig["data"]): string | undefined {
+  if (data.kind === "csv" && data.normalize === "none") return "--set data.normalize=standard";
+  if (data.kind === "idx" && !data.scale) return "--set data.scale=true";
+  return undefined;
 }
 
 /** A range test's rates spanning this factor or more (the default's 1e-7 to 10: 1e8) are wide. */
@@ -1074,6 +1096,7 @@ export async function lrFind(
     batchSize: config.batchSize,
     skipStart: warmupPoints(o.iterations),
     divergeFactor: o.divergeFactor,
+    unscaled: unscaledFeatures(config.data),
   });
   const suggestion = spread.geometricMean;
   const first = runs[0];

@@ -21,6 +21,7 @@ import {
   smoothLosses,
   suggestConfig,
   suggestLrs,
+  unscaledFeatures,
 } from "./lr_find.ts";
 
 const log10 = Math.log10;
@@ -737,15 +738,37 @@ Deno.test("a curve that fell too little is told to widen its range only where th
     const suggestions = suggestLrs(lrs, smoothed);
     return { seed: 1, lrs, losses, smoothed, diverged, suggestions, suggestion: 1e-3 };
   };
-  const reasons = (curve: ReturnType<typeof curveOver>) =>
-    judgeCurves([curve], { batchSize: 16 }).reasons.join(" ");
+  const reasons = (curve: ReturnType<typeof curveOver>, unscaled?: string) =>
+    judgeCurves([curve], { batchSize: 16, unscaled }).reasons.join(" ");
   assert.match(
     reasons(curveOver(1e-4, 1e-2)),
     /a wider range \(--start-lr, --end-lr\) gives it room/,
   );
   // the default's range, 1e-7 to 10: room enough; the loss may be near its floor, or unscaled
-  const wide = reasons(curveOver(1e-7, 10));
+  const wide = reasons(curveOver(1e-7, 10), "--set data.normalize=standard");
   assert.doesNotMatch(wide, /wider range/);
-  assert.match(wide, /near its floor at the start, or held by features of large scales/);
+  assert.match(
+    wide,
+    /near its floor at the start, or held by features of large scales \(--set data\.normalize=standard\)/,
+  );
+  // data whose features are scaled, or that has no setting to scale them, is not told to
+  assert.doesNotMatch(reasons(curveOver(1e-7, 10)), /features of large scales|data\.normalize/);
   assert.match(reasons(curveOver(1e-4, 1e-2, true)), /it blew up by 0\.01, after a small fall/);
+});
+
+Deno.test("the range test names a setting that scales the features only where the data has one and it is off", () => {
+  const data = (input: RunConfigInput["data"]) => parseConfig({ data: input }).data;
+  // synthetic-linear has no such setting; a CSV standardised by default, an IDX scaled by default
+  assert.equal(unscaledFeatures(data({ kind: "synthetic-linear" })), undefined);
+  assert.equal(unscaledFeatures(data({ kind: "csv", path: "x.csv", target: "y" })), undefined);
+  assert.equal(
+    unscaledFeatures(data({ kind: "csv", path: "x.csv", target: "y", normalize: "minmax" })),
+    undefined,
+  );
+  assert.equal(unscaledFeatures(data({ kind: "idx" })), undefined);
+  assert.equal(
+    unscaledFeatures(data({ kind: "csv", path: "x.csv", target: "y", normalize: "none" })),
+    "--set data.normalize=standard",
+  );
+  assert.equal(unscaledFeatures(data({ kind: "idx", scale: false })), "--set data.scale=true");
 });
