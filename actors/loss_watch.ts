@@ -134,7 +134,9 @@ export function explosionReason(explosion: LossExplosion): string {
   const what = fromStep === step
     ? "the loss exploded to"
     : `the mean loss of steps ${fromStep}-${step} exploded to`;
+  // (the ratio as anneal prints numbers: 2.667e+12x, not 2667096955487x, where the loss exploded
+  // by orders of magnitude)
   return `training diverged at step ${step}: ${what} ${formatNumber(mean)}, ${
-    Math.round(mean / level)
+    formatNumber(Math.round(mean / level))
   }x its early level ${formatNumber(level)}`;
 }

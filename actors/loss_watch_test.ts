@@ -78,6 +78,15 @@ Deno.test("a loss exploding from the second step is caught at once, its level ne
   );
 });
 
+Deno.test("a loss exploding by orders of magnitude gives its ratio as anneal prints numbers", () => {
+  // (rmsprop's alpha 1 took the seed's loss from 16.45 to 4.388e+13 in one step)
+  const explosion = watch(16, [16.45, 4.388e13])!;
+  assert.equal(
+    explosionReason(explosion),
+    "training diverged at step 1: the loss exploded to 4.388e+13, 2.667e+12x its early level 16.45",
+  );
+});
+
 Deno.test("at batch size 1 a diverging loss is caught within its block, before the block ends", () => {
   // 16 healthy steps set the level; then the loss grows 3x a step.
   const healthy = sampleLosses(16, () => 2);
