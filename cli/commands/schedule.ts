@@ -64,6 +64,40 @@ export function parseNumberFlag(
   return value;
 }
 
+/**
+ * The error for a plateau schedule previewed over `steps` epochs with too few `--metrics` (or
+ * none), else undefined: a plateau's rate after each epoch follows that epoch's metric, which only
+ * `--metrics` gives here (the module's own error names its argument, `metrics`).
+ *
+ * @example
+ * ```ts
+ * import { plateauMetricsError } from "./schedule.ts";
+ * console.assert(plateauMetricsError(4, [1, 1, 1]) === undefined);
+ * console.assert(plateauMetricsError(4, undefined)?.where === "--metrics");
+ * ```
+ */
+export function plateauMetricsError(
+  steps: number,
+  metrics: unknown[] | undefined,
+): AnnealError | undefined {
+  const needed = Math.max(0, steps - 1);
+  const given = metrics?.length ?? 0;
+  if (given >= needed) return undefined;
+  const example = [1, 1, 1].slice(0, Math.min(needed, 3));
+  return new AnnealError(
+    "usage",
+    `anneal schedule previews a plateau schedule from the metric after each epoch but the last: ` +
+      `--steps ${steps} needs ${needed} value${needed === 1 ? "" : "s"} in --metrics, ` +
+      (metrics === undefined ? "and none was given" : `and it has ${given}`),
+    {
+      where: "--metrics",
+      hint: `give them as a JSON array, e.g. --metrics '${JSON.stringify(example)}' with --steps ${
+        example.length + 1
+      } (the validation losses a run would log), or preview fewer --steps`,
+    },
+  );
+}
+
 /** The most steps `anneal schedule` lists (its --json of them is ~200 MB). */
 export { MAX_PREVIEW_STEPS };
 
@@ -145,6 +179,10 @@ export async function scheduleCommand(options: ScheduleCommandOptions): Promise<
     console.error(
       `anneal: ${options.config} has no scheduler: its rate is optimizer.lr at every step`,
     );
+  }
+  if (config.scheduler?.name === "plateau" && (metrics === undefined || Array.isArray(metrics))) {
+    const error = plateauMetricsError(steps, metrics);
+    if (error) throw error;
   }
   // the rate the run starts from (scaled by optimizer.baseBatch, as train scales it)
   const preview = previewSchedule(
