@@ -104,7 +104,14 @@ Examples:
       collect,
       [] as string[],
     )
-    .addOption(choiceOption("-b, --backend <name>", "tfjs backend", BACKEND_NAMES))
+    .addOption(
+      choiceOption(
+        "-b, --backend <name>",
+        "tfjs backend (default: the config's backend, auto: WebGPU on a hardware GPU for a " +
+          "model beyond a linear one, else wasm)",
+        BACKEND_NAMES,
+      ),
+    )
     .option("--epochs <n>", "shortcut for --set epochs=N")
     .option("--max-steps <n>", "shortcut for --set maxSteps=N (a budget of optimizer steps)")
     .option("--batch-size <n>", "shortcut for --set batchSize=N")
@@ -236,10 +243,29 @@ Examples:
       collect,
       [] as string[],
     )
-    .option("--trials <n>", "trials in the study")
-    .addOption(choiceOption("--sampler <name>", "sampler", SAMPLER_NAMES))
-    .addOption(choiceOption("--pruner <name>", "pruner", PRUNER_NAMES))
-    .option("--parallel <k>", "trials at once in this process")
+    .option(
+      "--trials <n>",
+      "trials in the study in all, its earlier ones included (default: the config's " +
+        "sweep.trials, else 20)",
+    )
+    .addOption(
+      choiceOption(
+        "--sampler <name>",
+        "sampler (default: the config's sweep.sampler, else tpe)",
+        SAMPLER_NAMES,
+      ),
+    )
+    .addOption(
+      choiceOption(
+        "--pruner <name>",
+        "pruner (default: the config's sweep.pruner, else median)",
+        PRUNER_NAMES,
+      ),
+    )
+    .option(
+      "--parallel <k>",
+      "trials at once in this process, 1 to 32 (default: the config's sweep.parallel, else 1)",
+    )
     .option(
       "--storage <url>",
       "sqlite:FILE (default <runsDir>/sweeps.db; Optuna's sqlite:///FILE too) or postgres://user@host/db",
