@@ -223,7 +223,7 @@ export function observeSteps(
         type: "warning",
         actor: "clipMonitor",
         message: `gradient-norm spike at step ${step}: ${formatNumber(norm)} is ${
-          (norm / median).toFixed(1)
+          spikeRatio(norm / median)
         }x the median ${formatNumber(median)}${
           next.maximize ? ` of the last ${RECENT_NORMS} steps` : ""
         }`,
@@ -338,4 +338,12 @@ export function restoreClipMonitor(
     threshold: snapshot.threshold ?? undefined,
     maximize: fresh.maximize,
   };
+}
+
+/**
+ * A spike's ratio to the median: one decimal (12.3), or as anneal writes numbers where that would
+ * be a long row of digits (2.5e+12, not 2500000000000.0).
+ */
+export function spikeRatio(ratio: number): string {
+  return ratio < 1e4 ? ratio.toFixed(1) : formatNumber(ratio);
 }

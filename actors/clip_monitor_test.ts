@@ -13,6 +13,7 @@ import {
   RECENT_NORMS,
   restoreClipMonitor,
   rolledBack,
+  spikeRatio,
   stats,
 } from "./clip_monitor.ts";
 
@@ -387,4 +388,10 @@ Deno.test("after a stop or a rollback the steps the trainer took before acting o
   assert.equal(restored.ignoring, undefined);
   [, out] = observeSteps(rollback, restored, window(2, [1, 1], [NaN, 1]));
   assert.deepEqual(actions(out), ["2 rollback"]);
+});
+
+Deno.test("a spike's ratio to the median reads with one decimal, or as anneal writes numbers where it is huge", () => {
+  assert.equal(spikeRatio(12.34), "12.3");
+  assert.equal(spikeRatio(9999.94), "9999.9");
+  assert.equal(spikeRatio(2.5e12), "2.5e+12");
 });
