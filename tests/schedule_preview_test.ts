@@ -145,6 +145,22 @@ Deno.test("anneal schedule -c previews the config's own schedule at the rate tra
       constant.stderr,
       /plain\.json has no scheduler: its rate is optimizer\.lr at every step/,
     );
+    // one whose scheduler a --set removed: said of the --set, not of the file
+    const removed = await anneal(
+      "schedule",
+      "-c",
+      "examples/fashion_mnist_cyclic.json",
+      "--set",
+      "scheduler=null",
+      "--steps",
+      "2",
+      "--json",
+    );
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.match(
+      removed.stderr,
+      /--set scheduler=null leaves examples\/fashion_mnist_cyclic\.json with no scheduler: its rate/,
+    );
     // a schedule given with --set, as train takes it
     const set = await anneal(
       "schedule",

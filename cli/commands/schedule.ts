@@ -176,8 +176,14 @@ export async function scheduleCommand(options: ScheduleCommandOptions): Promise<
     );
   }
   if (!config.scheduler) {
+    // (a --set scheduler=null removed the file's: said so, not as the file's)
+    const removed = options.set?.some((s) => /^scheduler\s*=\s*null\s*$/.test(s));
     console.error(
-      `anneal: ${options.config} has no scheduler: its rate is optimizer.lr at every step`,
+      `anneal: ${
+        removed
+          ? `--set scheduler=null leaves ${options.config ?? "the config"} with`
+          : `${options.config ?? "the default config"} has`
+      } no scheduler: its rate is optimizer.lr at every step`,
     );
   }
   if (config.scheduler?.name === "plateau" && (metrics === undefined || Array.isArray(metrics))) {
