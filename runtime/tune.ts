@@ -447,14 +447,44 @@ function stages(
         const change = {
           epochs: config.epochs * 2,
           "earlyStopping.patience": Math.max(2, Math.round(config.epochs / 3)),
-          "earlyStopping.monitor": tuneMetric(config),
-          "earlyStopping.mode": tuneDirection(config).direction === "maximize" ? "max" : "min",
+          ...earlyStoppingWatch(config),
           "earlyStopping.restoreBest": true,
         };
         return Promise.resolve([{ ...change, ...keepSchedule(config, change, length()) }]);
       },
     },
   ];
+}
+
+/**
+ * What the epochs stage's early stopping watches, and which way is better: tune's metric, but
+ * for an accuracy the loss of the same split (`valAccuracy`: `valLoss`; `accuracy`: `loss`). An
+ * accuracy counts samples: it sits still for epochs while the loss falls (at the majority
+ * class's share on imbalanced classes, until the rarer ones start to be told apart), and a tie
+ * is no improvement, so a patience of a third of the run stopped such runs before they learnt
+ * and restored their first epoch: a tuned config that, under another seed, predicted the
+ * majority class. The run is still scored by tune's metric, at the epoch the loss restores.
+ *
+ * @example
+ * ```ts
+ * import { parseConfig } from "../config.ts";
+ * import { earlyStoppingWatch } from "./tune.ts";
+ * const data = { kind: "csv", path: "x.csv", target: "y", task: "classification" } as const;
+ * const watch = earlyStoppingWatch(parseConfig({ data }));
+ * console.assert(watch["earlyStopping.monitor"] === "valLoss" && watch["earlyStopping.mode"] === "min");
+ * ```
+ */
+export function earlyStoppingWatch(
+  config: RunConfig,
+): { "earlyStopping.monitor": string; "earlyStopping.mode": "min" | "max" } {
+  const metric = tuneMetric(config);
+  const loss = metric === "valAccuracy" ? "valLoss" : metric === "accuracy" ? "loss" : undefined;
+  // (tune refuses optimizer.maximize: its loss is minimized)
+  if (loss) return { "earlyStopping.monitor": loss, "earlyStopping.mode": "min" };
+  return {
+    "earlyStopping.monitor": metric,
+    "earlyStopping.mode": tuneDirection(config).direction === "maximize" ? "max" : "min",
+  };
 }
 
 /**

@@ -3,7 +3,13 @@ import { applyChange, lrFind, parseConfig } from "../mod.ts";
 import type { ConfigWarning, RunConfig, RunConfigInput } from "../mod.ts";
 import { baseLearningRate } from "../config.ts";
 import { canonicalJson } from "../zod_paths.ts";
-import { distinctChanges, dropoutCandidates, tune, tuneDirection } from "./tune.ts";
+import {
+  distinctChanges,
+  dropoutCandidates,
+  earlyStoppingWatch,
+  tune,
+  tuneDirection,
+} from "./tune.ts";
 
 Deno.test("tune optimises its metric in the config's sweep.direction, as a sweep does", async () => {
   const dir = await Deno.makeTempDir();
@@ -238,6 +244,40 @@ Deno.test("tune tries dropout only where the model has a layer it follows", () =
   assert.deepEqual(tried({ kind: "cnn", dense: [] }), []);
   assert.deepEqual(tried({ kind: "linear" }), []);
   assert.deepEqual(tried({ kind: "rnn", layers: 2 }), []);
+});
+
+Deno.test("tune's epochs stage stops early on the loss where its metric is an accuracy, on its metric otherwise", () => {
+  const watch = (input: RunConfigInput) => earlyStoppingWatch(parseConfig(input));
+  const classes = { kind: "csv", path: "x.csv", target: "y", task: "classification" } as const;
+  // an accuracy sits still for epochs while the loss falls (at the majority class's share on
+  // imbalanced classes), and a tie is no gain: the run stopped before it learnt, and restored
+  // its first epoch; the loss of the same split moves with every epoch's learning
+  assert.deepEqual(watch({ data: classes }), {
+    "earlyStopping.monitor": "valLoss",
+    "earlyStopping.mode": "min",
+  });
+  assert.deepEqual(watch({ data: { kind: "idx" } }), {
+    "earlyStopping.monitor": "valLoss",
+    "earlyStopping.mode": "min",
+  });
+  assert.deepEqual(watch({ data: classes, sweep: { space: {}, metric: "accuracy" } }), {
+    "earlyStopping.monitor": "loss",
+    "earlyStopping.mode": "min",
+  });
+  // a metric that moves with the loss is watched as it is, in tune's direction
+  const regression = { kind: "csv", path: "x.csv", target: "y", validationSplit: 0.2 } as const;
+  assert.deepEqual(watch({ data: regression }), {
+    "earlyStopping.monitor": "valLoss",
+    "earlyStopping.mode": "min",
+  });
+  assert.deepEqual(watch({ data: regression, sweep: { space: {}, metric: "valMae" } }), {
+    "earlyStopping.monitor": "valMae",
+    "earlyStopping.mode": "min",
+  });
+  assert.deepEqual(
+    watch({ data: regression, sweep: { space: {}, metric: "valMae", direction: "maximize" } }),
+    { "earlyStopping.monitor": "valMae", "earlyStopping.mode": "max" },
+  );
 });
 
 Deno.test("tune trains no config twice: a change that leaves the config as it is, or as another change makes it, is not run", async () => {
