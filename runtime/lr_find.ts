@@ -456,13 +456,27 @@ export function judgeCurves(
   const worst = rules.reduce((worst, next, i) => next.ratio > rules[worst].ratio ? i : worst, 0);
   if (rules[worst].verdict === "unreliable") {
     const s = curves[worst].suggestions;
+    const apart = `steepest (${formatNumber(s.steepest!)}) and minimumDiv10 (${
+      formatNumber(s.minimumDiv10!)
+    }) are ${formatNumber(rules[worst].ratio)}x apart: `;
+    const curve = curves[worst];
     reasons.push(
-      named(worst) +
-        `steepest (${formatNumber(s.steepest!)}) and minimumDiv10 (${
-          formatNumber(s.minimumDiv10!)
-        }) are ${formatNumber(rules[worst].ratio)}x apart: the curve has no single descent to ` +
-        `read (two dips, or a spike); plot it, and rerun with a larger batchSize (${context.batchSize} ` +
-        `now)${curves.length > 1 ? "" : " or --repeats 3"}`,
+      named(worst) + apart +
+        (stillFalling(curve, falls[worst])
+          // (said "two dips, or a spike ... a larger batchSize" of curves that had neither: a
+          // classifier's loss that levelled off at high rates without blowing up, which the
+          // smoothed loss, trailing the batch losses, still fell towards at the last rate)
+          ? `minimumDiv10 reads the range's last rate (${
+            formatNumber(curve.lrs.at(-1)!)
+          }), where the smoothed loss was still at its lowest: the loss never turned up, so ` +
+            // (the fall's reason, of the same curve, gave the fixes already)
+            `there is no minimum to read${
+              worst === weakest && reasons.length ? "" : `; ${longerTest(curve)}`
+            }`
+          : `the curve has no single descent to read (two dips, or a spike); plot it, and rerun ` +
+            `with a larger batchSize (${context.batchSize} now)${
+              curves.length > 1 ? "" : " or --repeats 3"
+            }`),
     );
   }
   const spread = agreementOf(curves.map((curve) => curve.suggestion));
@@ -497,9 +511,10 @@ function fallReason(
   }%), ${fall.ratio.toFixed(1)}x the scatter of its batch losses (${
     formatNumber(fall.noise)
   }), under ${MIN_FALL_TO_NOISE}x: the curve does not pin down a rate`;
-  // a loss lowest in the range's last twentieth of rates never reached its descent's end
-  const stillFalling = !curve.diverged &&
-    fall.last - fall.minimum <= Math.floor(curve.lrs.length / 20);
+  // (features of large scales hold the loss whatever the range: said in every case below; it
+  // was said only of a wide range or a blow-up, and a test on unscaled features whose loss was
+  // still falling at 10 was told only to raise --end-lr)
+  const scales = unscaled ? `; features of large scales may hold it (${unscaled})` : "";
   // (a range as wide as the default's, 1e-7 to 10, or one the loss blew up in, has room enough:
   // "a wider range gives it room to fall" was said of a test that ran 1e-7 to 10 and diverged)
   const first = curve.lrs[0];
@@ -507,17 +522,43 @@ function fallReason(
   const wide = first > 0 && last / first >= WIDE_RANGE;
   const steadier = `a larger batchSize (${batchSize} now) steadies the loss`;
   return what +
-    (stillFalling
-      ? `; it was still falling at the last rate (${
-        formatNumber(curve.lrs[fall.last])
-      }): raise --end-lr (10 is the default) so the range reaches the descent and the blow-up`
+    (stillFalling(curve, fall)
+      ? `; it was still falling at the last rate (${formatNumber(curve.lrs[fall.last])}): ${
+        longerTest(curve)
+      }${scales}`
       : curve.diverged || wide
       ? `; ${steadier}${
         curve.diverged ? `; it blew up by ${formatNumber(last)}, after a small fall` : ""
       }: a loss that falls little at any rate may be near its floor at the start${
         unscaled ? `, or held by features of large scales (${unscaled})` : ""
       }`
-      : `; ${steadier}, and a wider range (--start-lr, --end-lr) gives it room to fall`);
+      : `; ${steadier}, and a wider range (--start-lr, --end-lr) gives it room to fall${scales}`);
+}
+
+/**
+ * Whether a curve's smoothed loss was lowest in its range's last twentieth of rates without
+ * blowing up: the test never saw the loss turn up (its range stopped short, or it trained too
+ * few steps for the loss to turn, the smoothed loss trailing the batch losses), so its
+ * `minimumDiv10` reads the range's end, not a minimum.
+ */
+function stillFalling(curve: Pick<JudgedCurve, "lrs" | "diverged">, fall: CurveFall): boolean {
+  return !curve.diverged && fall.last - fall.minimum <= Math.floor(curve.lrs.length / 20);
+}
+
+/**
+ * The fixes for a curve that never turned up ({@linkcode stillFalling}): a range that reaches
+ * the blow-up, or more steps. The smoothed loss averages about the last 50 steps (the EMA's
+ * 0.98), half of a 100-step test: a loss that levels off at high rates without blowing up (a
+ * classifier's held near its labels' entropy) is still falling, smoothed, at the range's end,
+ * and a model far from its floor (a regression's mean to learn) has not had the steps to show
+ * its descent. Measured on a 5-class CSV classifier and a 30-feature CSV regression: 300 steps
+ * instead of 100 turned up both curves, and put the rules in the rates a grid trained best at,
+ * where an --end-lr of 1000 left the classifier's unreliable.
+ */
+function longerTest(curve: Pick<JudgedCurve, "lrs">): string {
+  return `raise --end-lr (10 is the default) so the range reaches the descent and the blow-up, ` +
+    `or run more --iterations (${curve.lrs.length} now): a short test trains too few steps ` +
+    `for the loss to turn up, and its smoothed loss trails the batch losses`;
 }
 
 /**

@@ -154,6 +154,43 @@ Deno.test("a curve still falling at the range's last rate is told to raise --end
   assert.match(verdict.reasons[0], /still falling at the last rate \(10\): raise --end-lr/);
 });
 
+Deno.test("a curve still falling at the range's last rate is told of more iterations too, and of its features' scales where unscaled", () => {
+  const rng = new Rng(5);
+  const losses = Array.from({ length: 100 }, (_, i) => 2.3 - 1e-4 * i + 0.01 * rng.normal());
+  const reason = (unscaled?: string) =>
+    judgeCurves([judged(losses)], { batchSize: 32, unscaled }).reasons[0];
+  assert.match(reason(), /or run more --iterations \(100 now\): a short test trains too few steps/);
+  assert.doesNotMatch(reason(), /data\.normalize/);
+  // (a test on unscaled features whose loss was still falling at 10 was told only to raise
+  // --end-lr, and tune then kept a rate of 1 at chance accuracy)
+  assert.match(
+    reason("--set data.normalize=standard"),
+    /still falling at the last rate \(10\): .*; features of large scales may hold it \(--set data\.normalize=standard\)$/,
+  );
+});
+
+Deno.test("rules apart because the loss never turned up in the range say so, not 'two dips, or a spike'", () => {
+  const rng = new Rng(11);
+  // flat to 1e-3, a fall to 0.8 by 1e-1, then level to 10 without a blow-up (a classifier's loss
+  // held near its labels' entropy): the smoothed loss, trailing, is lowest at the last rate
+  const losses = lrRamp(1e-7, 10, 100).map((lr) => {
+    const x = log10(lr);
+    const level = x < -3 ? 2.3 : x < -1 ? 2.3 - 1.5 * (x + 3) / 2 : 0.8;
+    return level + 0.01 * rng.normal();
+  });
+  const curve = judged(losses);
+  assert.equal(curve.suggestions.minimumDiv10, 1, JSON.stringify(curve.suggestions));
+  const verdict = judgeCurves([curve], { batchSize: 32 });
+  assert.equal(verdict.verdict, "unreliable");
+  assert.ok(verdict.fall.ratio >= 6, String(verdict.fall.ratio));
+  assert.equal(verdict.reasons.length, 1, verdict.reasons.join("\n"));
+  assert.match(
+    verdict.reasons[0],
+    /^steepest \(\S+\) and minimumDiv10 \(1\) are \S+x apart: minimumDiv10 reads the range's last rate \(10\), where the smoothed loss was still at its lowest: the loss never turned up, so there is no minimum to read; raise --end-lr .* or run more --iterations \(100 now\)/,
+  );
+  assert.doesNotMatch(verdict.reasons[0], /two dips|larger batchSize/);
+});
+
 Deno.test("rules that disagree wildly make the curve unreliable, naming them", () => {
   // a steep drop at 1e-5, then a long gentle fall to the minimum at 1e-1
   const losses = lrRamp(1e-7, 10, 100).map((lr) => {
