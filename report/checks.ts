@@ -165,7 +165,10 @@ export const CLIP_BINDS = 10;
  * fraction of its training targets' variance, the loss of predicting their mean for every row.
  */
 export const AT_MEAN = 0.05;
-/** Worse than the mean: a regression's training loss ending above this multiple of that variance. */
+/**
+ * Worse than the mean: a regression's training loss ending above this multiple of that variance
+ * (a classifier's, of the loss of predicting its labels' frequencies).
+ */
 export const WORSE_THAN_MEAN = 2;
 /**
  * A schedule that took the rate to nothing: every rate from the run's middle on under this
@@ -738,6 +741,16 @@ export function targetBaseline(record: RunRecord): number | undefined {
     : undefined;
 }
 
+/**
+ * A classifier's baseline loss: that of predicting its training labels' frequencies for every row
+ * ({@linkcode labelPrior}), else of a uniform guess ({@linkcode chanceLoss}); undefined for a
+ * record that says neither, or another loss.
+ */
+function classBaseline(record: RunRecord): number | undefined {
+  const loss = labelPrior(record)?.loss ?? chanceLoss(record)?.loss;
+  return loss !== undefined && loss > 0 ? loss : undefined;
+}
+
 /** A fix's words for the features' scale, where the config turned normalization off. */
 function unscaledFeatures(record: RunRecord): { text: string; set: string[] } | undefined {
   if (configValue(record.config, "data.normalize") !== "none") return undefined;
@@ -792,15 +805,21 @@ export function checkAtTargetMean(curves: Curves): Finding | undefined {
 /**
  * A regression whose training loss ended above {@linkcode WORSE_THAN_MEAN} times its targets'
  * variance, and above it through the run's last half: a model worse than predicting the mean
- * for every row (unscaled features, a rate that cannot settle). Undefined otherwise.
+ * for every row (unscaled features, a rate that cannot settle). A classifier likewise against
+ * the loss of predicting its training labels' frequencies ({@linkcode labelPrior}; a uniform
+ * guess's, ln K, where the record does not count them): features of scale 1e6 left a 3-class
+ * classifier at a loss of ~900 and chance accuracy, read as "healthy" because the loss fell from
+ * 18710. Undefined otherwise.
  */
 export function checkWorseThanMean(curves: Curves): Finding | undefined {
   const { record, train, lr, rate } = curves;
   const variance = targetBaseline(record);
-  if (variance === undefined || train.length < MIN_EPOCHS_FOR_TRENDS) return undefined;
+  const classes = variance === undefined ? classBaseline(record) : undefined;
+  const baseline = variance ?? classes;
+  if (baseline === undefined || train.length < MIN_EPOCHS_FOR_TRENDS) return undefined;
   const last = train.at(-1)!;
   const half = train.slice(Math.floor(train.length / 2));
-  if (!(last > WORSE_THAN_MEAN * variance) || !half.every((v) => v > (1 + AT_MEAN) * variance)) {
+  if (!(last > WORSE_THAN_MEAN * baseline) || !half.every((v) => v > (1 + AT_MEAN) * baseline)) {
     return undefined;
   }
   const scale = unscaledFeatures(record);
@@ -810,15 +829,25 @@ export function checkWorseThanMean(curves: Curves): Finding | undefined {
   return {
     kind: "underfitting",
     severity: "warning",
-    title: "worse than predicting the mean",
+    title: classes === undefined
+      ? "worse than predicting the mean"
+      : "worse than predicting the class frequencies",
     evidence:
       `the training loss ended at ${f(last)} (epoch ${record.epochs.at(-1)!.epoch}), ${
-        f(last / variance)
-      }x the variance of the training targets (${f(variance)}: the mse of predicting their mean ` +
-      `for every row)${falling ? "; it was still falling" : ""}`,
+        f(last / baseline)
+      }x ` +
+      (classes === undefined
+        ? `the variance of the training targets (${f(baseline)}: the mse of predicting their ` +
+          "mean for every row)"
+        : `the loss of predicting the training labels' frequencies for every row (${
+          f(baseline)
+        })`) +
+      (falling ? "; it was still falling" : ""),
     fix: scale
       ? `${scale.text} (${setText(scale.set)})`
-      : `a model that cannot do as well as the mean has steps too large to settle: lower the ` +
+      : `a model that cannot do as well as ${
+        classes === undefined ? "the mean" : "the labels' frequencies"
+      } has steps too large to settle: lower the ` +
         `learning rate${slower ? ` (${slower.text})` : ""} or find one (anneal lr-find)${
           falling ? ", or train longer: the loss was still falling" : ""
         }`,

@@ -337,7 +337,8 @@ function diagnoseCurves(record: RunRecord): Diagnosis {
   findings.push(...held);
   if (lrTooLow) findings.push(lrTooLow);
   else if (!atBaseline) {
-    // a regression worse than its targets' mean: its scale or its rate, not a schedule's decay
+    // a regression worse than its targets' mean, a classifier worse than its labels'
+    // frequencies: its scale or its rate, not a schedule's decay
     const worse = checkWorseThanMean(c);
     if (worse) findings.push(worse);
     // a loss that never got clearly below its start and ended above it made no progress: not

@@ -1698,6 +1698,41 @@ Deno.test("a regression at its targets' variance learnt only the mean; one far a
   assert.ok(!diagnose(worse).findings.some((x) => x.title === "worse than predicting the mean"));
 });
 
+Deno.test("a classifier far above the loss of predicting its labels' frequencies is worse than them, with unscaled features named; near it, not", () => {
+  // (features of scale 1e6: a 3-class classifier's loss fell from 18710 to ~900 at chance
+  // accuracy, read as "healthy")
+  const losses = [18710, 2278, 1036, 883, 691, 533, 639, 592, 628, 701, 518, 541, 701, 690, 884];
+  const config = {
+    optimizer: { name: "adam", lr: 0.001 },
+    data: { kind: "csv", path: "x.csv", target: "y", normalize: "none" },
+  };
+  const run = syntheticRun(losses, { config });
+  run.meta.dataset = { task: "classification", numClasses: 3, classCounts: [400, 400, 400] };
+  const d = diagnose(run);
+  assert.deepEqual(kinds(d), ["underfitting"], d.verdict);
+  assert.equal(d.findings[0].title, "worse than predicting the class frequencies");
+  assert.match(
+    d.findings[0].evidence,
+    /ended at 884 \(epoch 14\), 804\.7x the loss of predicting the training labels' frequencies for every row \(1\.099\)/,
+  );
+  assert.deepEqual(d.findings[0].set, ["data.normalize=standard"]);
+  // without the counts, against a uniform guess's ln 3; normalized, the rate is the fix
+  delete (run.meta.dataset as Record<string, unknown>).classCounts;
+  const normalized = syntheticRun(losses, { config: { optimizer: { name: "adam", lr: 0.001 } } });
+  normalized.meta.dataset = { task: "classification", numClasses: 3 };
+  const n = diagnose(normalized);
+  assert.equal(n.findings[0].title, "worse than predicting the class frequencies");
+  assert.match(n.findings[0].fix, /lower the learning rate/);
+  assert.deepEqual(n.findings[0].set, ["optimizer.lr=0.0001"]);
+  // a classifier whose loss ends under twice its baseline is not said to be worse than it
+  const near = syntheticRun(decay(15, 5, 2), { config });
+  near.meta.dataset = { task: "classification", numClasses: 3 };
+  assert.ok(
+    !diagnose(near).findings.some((x) => x.title.startsWith("worse than predicting")),
+    diagnose(near).verdict,
+  );
+});
+
 Deno.test("a first epoch that diverged with normalization off asks for standardized features before a smaller rate", () => {
   const run = syntheticRun([Infinity], {
     steps: [{ step: 1, epoch: 0, lr: 0.001, loss: Infinity, gradNorm: 1e12 }],
