@@ -352,7 +352,10 @@ function stages(
             }`,
             hint: "its rates are only tried: one is kept only where its run beats the config " +
               "before it; on a noisy validation metric that gain may be noise (compare a few " +
-              "rates with anneal sweep, or give the data a larger validation split)",
+              "rates with anneal sweep, or give the data a larger validation split). The flags " +
+              `the reasons name are anneal lr-find's (tune's range test runs ${RANGE_TEST_STEPS} ` +
+              "steps): `anneal lr-find -c <config>` with them reads the curve, and a rate it " +
+              "finds goes into the config's optimizer.lr, where tune starts from",
           });
         }
         const values = Object.values(found.suggestions).filter((v): v is number => v !== undefined);

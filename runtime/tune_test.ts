@@ -508,6 +508,8 @@ Deno.test("tune warns where its learning-rate stage's range test is unreliable (
     assert.equal(unreliable.field, "optimizer.lr");
     assert.match(unreliable.message, /does not pin down a rate/);
     assert.match(unreliable.hint, /kept only where its run beats the config before it/);
+    // (the reasons' --end-lr and --iterations are lr-find's: tune takes neither)
+    assert.match(unreliable.hint, /flags the reasons name are anneal lr-find's/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
