@@ -35,7 +35,10 @@ export interface BatchSizeOptions {
    * are listed, not measured (see `skipped`).
    */
   sizes?: number[];
-  /** Steps timed per size after two warm-up steps, the second profiled (default 3; at least 1). */
+  /**
+   * Steps timed per size after two warm-up steps, the second profiled (default 3; at least 1).
+   * Before the first size is timed the process warms up (steps of it for up to a second).
+   */
   steps?: number;
   /** Memory budget in MiB for "fits" (default: none, only failures count). */
   memoryLimitMiB?: number;
@@ -61,8 +64,8 @@ export interface BatchSizeRow {
   peakMiB?: number;
   /**
    * The config's lr (under onecycle, its `maxLr`, which sets the rates) scaled to this batch (x
-   * gradient accumulation) by the result's `scaling` rule: the rate a run at this batch should
-   * train at. With
+   * gradient accumulation, at most the training set, which a step holds at most) by the result's
+   * `scaling` rule: the rate a run at this batch should train at. With
    * `optimizer.baseBatch` the run scales `optimizer.lr` so itself: this is the rate it trains at.
    */
   scaledLr: number;
@@ -219,12 +222,20 @@ export async function findBatchSize(
   // linear for sgd, sqrt for the adaptive optimizers, or optimizer.batchScaling's
   const rule = batchScalingOf(config.optimizer);
   let failed: number | undefined;
+  let warmed = false;
+  // A step trains at most the training set: under gradient accumulation a batch that fits in it
+  // can make a step that does not (128 x 3 on 350 samples trains 350 a step), and so does the
+  // config's own. optimizer.baseBatch's run scales to batchSize x gradientAccumulation as it is
+  // (the trainer warns of a step past the training set): the rate shown is the one it trains at.
+  const trained = (batch: number) =>
+    baseBatch !== undefined
+      ? batch * config.gradientAccumulation
+      : Math.min(batch * config.gradientAccumulation, train.n);
   for (const batchSize of sizes) {
-    const effective = batchSize * config.gradientAccumulation;
     const scaled = scaleLearningRate(
       Math.abs(from),
-      baseBatch ?? config.batchSize * config.gradientAccumulation,
-      effective,
+      baseBatch ?? trained(config.batchSize),
+      trained(batchSize),
       rule,
     );
     const row: BatchSizeRow = { batchSize, fits: false, scaledLr: Math.sign(from) * scaled.lr };
@@ -260,6 +271,11 @@ export async function findBatchSize(
         await engine!.readStats([pending]); // wait for the device, so the time is the step's
       };
       const peak = await stepPeakBytes(engine, step, batchSize);
+      // (the first size measured ran cold: its steps took 2-3x those of the same size measured
+      // after another, V8 and wasm still compiling the step's code, so its throughput read low
+      // and the size listed first lost the ranking)
+      if (!warmed) await warmUp(step);
+      warmed = true;
       const started = performance.now();
       for (let i = 0; i < steps; i++) await step();
       const ms = (performance.now() - started) / steps;
@@ -321,6 +337,23 @@ export async function findBatchSize(
     ...(rateText !== undefined && { use: `--set batchSize=${largest}${sets.join("")}${rateText}` }),
     ...(Object.keys(schedule).length > 0 && { scheduleChanges: schedule }),
   };
+}
+
+/** Warm-up of the process before the first size is timed: steps for this long, at most. */
+export const WARM_UP_MS = 1000;
+/** ... and at most this many steps (a tiny model's steps take a millisecond or less). */
+export const WARM_UP_STEPS = 50;
+
+/**
+ * Steps until {@linkcode WARM_UP_MS} have passed or {@linkcode WARM_UP_STEPS} were taken, so that
+ * the first size is timed as warm as the later ones (a slow step, of a second or more, is
+ * taken once).
+ */
+async function warmUp(step: () => Promise<void>): Promise<void> {
+  const started = performance.now();
+  for (let i = 0; i < WARM_UP_STEPS && performance.now() - started < WARM_UP_MS; i++) {
+    await step();
+  }
 }
 
 /** `path=value` as one shell word: single-quoted where the value's JSON needs it. */

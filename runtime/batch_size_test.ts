@@ -268,3 +268,39 @@ Deno.test("the finder refuses an empty list of sizes and a memory budget that is
     return true;
   });
 });
+
+Deno.test("under gradient accumulation the scaled LR follows the samples a step trains, at most the training set", async () => {
+  // 200 samples, the config's step 24 x 3 = 72: 32 x 3 = 96 is scaled by 96 / 72, but 128 x 3
+  // = 384 trains the 200 a step, as 100 x 3 = 300 does: both by 200 / 72
+  const config = parseConfig({
+    backend: "cpu",
+    batchSize: 24,
+    gradientAccumulation: 3,
+    optimizer: { name: "sgd", lr: 0.036 },
+  });
+  const result = await findBatchSize(config, { sizes: [32, 100, 128], steps: 1 });
+  assert.equal(result.trainSize, 200);
+  assert.deepEqual(result.rows.map((r) => Number(r.scaledLr.toPrecision(6))), [0.048, 0.1, 0.1]);
+});
+
+Deno.test("the first size is timed warm: the process steps for up to a second before it, the later sizes not", async () => {
+  const { TrainingEngine: Checked } = await import("./checked_engine.ts");
+  const counts: number[] = [];
+  const original = Checked.prototype.computeGradients;
+  const seen = new WeakMap<object, number>();
+  Checked.prototype.computeGradients = function (...args) {
+    if (!seen.has(this)) seen.set(this, counts.push(0) - 1);
+    counts[seen.get(this)!]++;
+    return original.apply(this, args);
+  };
+  try {
+    const config = parseConfig({ backend: "cpu", optimizer: { name: "sgd", lr: 0.01 } });
+    await findBatchSize(config, { sizes: [8, 16], steps: 1 });
+  } finally {
+    Checked.prototype.computeGradients = original;
+  }
+  // the second size: one step, one profiled, one timed; the first more before its timed one
+  assert.equal(counts.length, 2);
+  assert.equal(counts[1], 3);
+  assert.ok(counts[0] > 3 && counts[0] <= 3 + 50, `first size's steps: ${counts[0]}`);
+});
