@@ -452,7 +452,9 @@ export class TrainingEngine {
   /**
    * Gradients of the mean loss over all micro-batches (gradient accumulation): each micro-batch
    * contributes its summed loss divided by the total sample count, so k micro-batches give the
-   * same update as one batch of their union (up to dropout, whose masks differ between them).
+   * same update as one batch of their union (up to dropout, whose masks differ between them,
+   * and batch norm, which normalizes each micro-batch by its own statistics and moves its moving
+   * averages once per micro-batch, as torch's accumulation loop does).
    *
    * `step` is the run's optimizer step this is (from 0): micro-batch m's dropout masks are those
    * of `dropoutSeed(config.seed, step, m)`, so a run trained again, or resumed, draws the same

@@ -7,6 +7,8 @@
 import type { RunConfig } from "../config.ts";
 import { checkScheduleReach } from "../schedulers/raises.ts";
 import { checkBatchNormBatches } from "../task_fit.ts";
+import { batchScalingOf, scaleLearningRate } from "../optimizers/scaling.ts";
+import { formatNumber } from "../number_format.ts";
 
 /** What the start checks read of the loaded data. */
 export interface StartData {
@@ -55,6 +57,49 @@ export function checkRunStart(
     resumeOf,
   );
   return stepsPerEpoch;
+}
+
+/**
+ * The warning of a run whose step, `batchSize` x `gradientAccumulation`, is larger than the
+ * training set (without `dropLast`, which refuses it): every step trains all the training samples,
+ * one step an epoch, as a batch of the set would. Under `optimizer.baseBatch` the rate was scaled
+ * to the step as configured, not to the samples it holds, so the warning gives both rates and the
+ * batch that trains as the run does at the rate the rule gives it. Undefined where a step fits.
+ *
+ * @example
+ * ```ts
+ * import { stepBeyondTrainingSet } from "./start_checks.ts";
+ * import { parseConfig } from "../config.ts";
+ * const config = parseConfig({ batchSize: 100, gradientAccumulation: 10 });
+ * console.assert(stepBeyondTrainingSet(config, 350)?.hint.includes("batchSize=350"));
+ * console.assert(stepBeyondTrainingSet(config, 1000) === undefined);
+ * ```
+ */
+export function stepBeyondTrainingSet(
+  config: RunConfig,
+  trainSize: number,
+): { message: string; hint: string } | undefined {
+  const accumulation = config.gradientAccumulation;
+  const step = config.batchSize * accumulation;
+  if (step <= trainSize || config.data.dropLast) return;
+  const made = accumulation > 1
+    ? `${step} samples (batchSize ${config.batchSize} x gradientAccumulation ${accumulation})`
+    : `${step} samples (batchSize)`;
+  const { lr, baseBatch } = config.optimizer as { lr: number; baseBatch?: number };
+  const rule = batchScalingOf(config.optimizer);
+  const rate = (batch: number) =>
+    formatNumber(Number(scaleLearningRate(lr, baseBatch!, batch, rule).lr.toPrecision(4)));
+  const scaled = baseBatch === undefined ? "" : `; optimizer.baseBatch ${baseBatch} scaled ` +
+    `optimizer.lr ${formatNumber(lr)} to a batch of ${step} (${rate(step)}, by the ${rule} ` +
+    `rule), where a step of the ${trainSize} samples gets ${rate(trainSize)}`;
+  return {
+    message: `a step of ${made} is larger than the ${trainSize} training samples: ` +
+      `every step trains all ${trainSize}, one step an epoch, as a batch of ${trainSize} ` +
+      `would${scaled}`,
+    hint: `set the step to the training set (--set batchSize=${trainSize}` +
+      (accumulation > 1 ? " --set gradientAccumulation=1" : "") + "), or a smaller batch " +
+      "for more steps an epoch",
+  };
 }
 
 /** How a run's steps are read and updated, as its trainer set them up. */

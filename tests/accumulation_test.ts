@@ -88,3 +88,64 @@ Deno.test("without dropLast, the last, smaller accumulation group is the mean ov
     await assertSameWeights(big.result.runDir, accumulated.result.runDir);
   }
 });
+
+Deno.test("batch norm under accumulation normalizes each micro-batch by its own statistics, as torch's accumulation loop: one step of 2 x 48 moves the moving averages as two steps of 48", async () => {
+  await using runs = await tempRunsDir();
+  // At a rate of ~0 the weights stay where they start: the moving averages then tell which
+  // statistics batch norm took and how often it moved them (torch: once per micro-batch, by
+  // that micro-batch's; one batch of 96 moves them once, by the 96's, about half as far).
+  const run = {
+    ...base,
+    runsDir: runs.dir,
+    model: { kind: "mlp" as const, hidden: [8], batchNorm: true },
+    optimizer: { name: "sgd" as const, lr: 1e-20 },
+  };
+  const accumulated = await trainCollect({
+    ...run,
+    batchSize: 48,
+    gradientAccumulation: 2,
+    maxSteps: 1,
+  });
+  const twoSteps = await trainCollect({ ...run, batchSize: 48, maxSteps: 2 });
+  const big = await trainCollect({ ...run, batchSize: 96, maxSteps: 1 });
+  const read = async (dir: string) =>
+    (await loadCheckpoint(`${dir}/checkpoints/last.ckpt`)).weights;
+  const [a, b, c] = await Promise.all(
+    [accumulated, twoSteps, big].map(({ result }) => read(result.runDir)),
+  );
+  for (const name of ["bn0/moving_mean", "bn0/moving_variance"]) {
+    const [x, y, z] = [a, b, c].map((weights) => Array.from(weights[name].values));
+    x.forEach((value, i) => assert.ok(Math.abs(value - y[i]) <= 1e-6, `${name}[${i}]`));
+    assert.notDeepEqual(x, z, `${name}: not one batch of the union's`);
+  }
+});
+
+Deno.test("a step larger than the training set is a warning at the start, naming under baseBatch the rate the step's samples get", async () => {
+  await using runs = await tempRunsDir();
+  // 192 samples, a step of 100 x 4 = 400: each step trains the 192, one an epoch; baseBatch
+  // scaled lr 0.01 to 400 (sqrt for adam), where 192 gives 0.01 x sqrt(192 / 32)
+  const { result, events } = await trainCollect({
+    ...base,
+    runsDir: runs.dir,
+    epochs: 1,
+    batchSize: 100,
+    gradientAccumulation: 4,
+    optimizer: { name: "adam", lr: 0.01, baseBatch: 32 },
+  });
+  assert.equal(result.status, "completed", result.reason);
+  assert.equal(result.steps, 1);
+  const warning = events.find((e) =>
+    e.type === "warning" && e.message.includes("larger than the 192 training samples")
+  );
+  assert.ok(
+    warning?.type === "warning",
+    JSON.stringify(events.filter((e) => e.type === "warning")),
+  );
+  assert.match(warning.message, /400 samples \(batchSize 100 x gradientAccumulation 4\)/);
+  assert.match(warning.message, /a batch of 400 \(0\.03536, by the sqrt rule\)/);
+  assert.match(warning.message, /the 192 samples gets 0\.02449/);
+  assert.match(warning.hint ?? "", /--set batchSize=192 --set gradientAccumulation=1/);
+  // a step that fits, or dropLast (which refuses a larger one), gives none
+  const fits = await trainCollect({ ...base, runsDir: runs.dir, epochs: 1, batchSize: 192 });
+  assert.ok(!fits.events.some((e) => e.type === "warning" && /training samples:/.test(e.message)));
+});
