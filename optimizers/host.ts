@@ -1,11 +1,12 @@
 /**
- * `createHostOptimizer`: SGD (momentum, dampening, Nesterov), Adam, AdamW (each with `maximize`)
- * and Lion as plain loops over Float32Arrays on the host, for models so small that tfjs's per-op
- * cost is the whole step (the seed experiment's linear regression: SGD's update is 4 tfjs ops of
- * ~25 us each on wasm for 3 numbers). The arithmetic is torch 1.13's float32 arithmetic (each
- * operation rounded once, its fused multiply-adds fused, its scalars rounded as it rounds them: bit
- * for bit torch's trajectories in optimizers/conformance_test.ts), the slots keyed and saved as
- * `createOptimizer` keys and saves them, so checkpoints move between the two paths.
+ * `createHostOptimizer`: SGD (momentum, dampening, Nesterov), Adam, AdamW, RMSprop (centered or
+ * not, with momentum), Adagrad (each with `maximize`) and Lion as plain loops over Float32Arrays on
+ * the host, for models so small that tfjs's per-op cost is the whole step (the seed experiment's
+ * linear regression: SGD's update is 4 tfjs ops of ~25 us each on wasm for 3 numbers). The
+ * arithmetic is torch 1.13's float32 arithmetic (each operation rounded once, its fused
+ * multiply-adds fused, its scalars rounded as it rounds them: bit for bit torch's trajectories in
+ * optimizers/conformance_test.ts), the slots keyed and saved as `createOptimizer` keys and saves
+ * them, so checkpoints move between the two paths.
  *
  * `stepArrays` updates host arrays in place; `step` (the {@linkcode Optimizer} interface) reads
  * tfjs variables, steps, and assigns the results back.
@@ -30,9 +31,9 @@ import {
 import { checkClipValue, clipNormOrder } from "./clipping.ts";
 import type { OptimizerSpec, ResolvedOptimizerSpec } from "./spec.ts";
 
-const HOST: readonly string[] = ["sgd", "adam", "adamw", "lion"];
+const HOST: readonly string[] = ["sgd", "adam", "adamw", "rmsprop", "adagrad", "lion"];
 
-/** Whether a spec has a host implementation (sgd, adam, adamw, lion). */
+/** Whether a spec has a host implementation (sgd, adam, adamw, rmsprop, adagrad, lion). */
 export function hasHostKernel(spec: OptimizerSpec): boolean {
   return HOST.includes(spec.name);
 }
@@ -71,6 +72,14 @@ function initialSlots(spec: ResolvedOptimizerSpec, size: number): Slots {
     }
     case "lion":
       return { exp_avg: new Float32Array(size) };
+    case "rmsprop": {
+      // (the momentum buffer appears with the first nonzero momentum, as SGD's)
+      const slots: Slots = { square_avg: new Float32Array(size) };
+      if (spec.centered) slots.grad_avg = new Float32Array(size);
+      return slots;
+    }
+    case "adagrad":
+      return { sum: new Float32Array(size).fill(spec.initialAccumulatorValue) };
     default:
       return {};
   }
@@ -155,6 +164,52 @@ function update(
       }
       return;
     }
+    case "rmsprop": {
+      // torch 1.13's _single_tensor_rmsprop: the L2 term, the square average (`addcmul_`), the
+      // centered variance (`addcmul(grad_avg, grad_avg, value=-1)`, fused), eps added after the
+      // square root; with momentum `buf.mul_(momentum).addcdiv_(grad, avg)` and
+      // `param.add_(buf, alpha=-lr)`, else `param.addcdiv_(grad, avg, value=-lr)`
+      const [alpha, keep] = [f32(spec.alpha), f32(1 - spec.alpha)];
+      const [eps, negativeLr, momentum] = [f32(spec.eps), f32(-lr), f32(context.momentum)];
+      const square = slots.square_avg;
+      const average = slots.grad_avg;
+      const buffer = slots.momentum_buffer;
+      // (a buffer from zeros: momentum * 0 + g / avg is g / avg, exactly)
+      const buf = momentum === 0 ? buffer : buffer ?? new Float32Array(n);
+      for (let i = 0; i < n; i++) {
+        const d = wd === 0 ? g[i] : fma(p[i], wd, g[i]);
+        square[i] = fma(f32(keep * d), d, f32(square[i] * alpha));
+        let variance = square[i];
+        if (average) {
+          average[i] = fma(d, keep, f32(average[i] * alpha));
+          variance = fma(-average[i], average[i], variance);
+        }
+        const avg = f32(f32(Math.sqrt(variance)) + eps);
+        if (buf && momentum !== 0) {
+          buf[i] = f32(f32(buf[i] * momentum) + f32(d / avg));
+          p[i] = fma(buf[i], negativeLr, p[i]);
+        } else {
+          p[i] = f32(p[i] + f32(f32(negativeLr * d) / avg));
+        }
+      }
+      if (buf && momentum !== 0) slots.momentum_buffer = buf;
+      return;
+    }
+    case "adagrad": {
+      // torch 1.13's _single_tensor_adagrad: the L2 term, `state_sum.addcmul_(grad, grad,
+      // value=1)`, `std = state_sum.sqrt().add_(eps)`, `param.addcdiv_(grad, std, value=-clr)`
+      // with `clr = lr / (1 + (step - 1) * lr_decay)` (a Python float)
+      const negativeRate = f32(-(lr / (1 + (step - 1) * spec.lrDecay)));
+      const eps = f32(spec.eps);
+      const sum = slots.sum;
+      for (let i = 0; i < n; i++) {
+        const d = wd === 0 ? g[i] : fma(p[i], wd, g[i]);
+        sum[i] = fma(d, d, sum[i]);
+        const std = f32(f32(Math.sqrt(sum[i])) + eps);
+        p[i] = f32(p[i] + f32(f32(negativeRate * d) / std));
+      }
+      return;
+    }
     case "lion": {
       const [beta1, beta2] = [context.momentum, spec.betas[1]];
       const [b1, b1c, b2, b2c] = [f32(beta1), f32(1 - beta1), f32(beta2), f32(1 - beta2)];
@@ -173,8 +228,8 @@ function update(
 }
 
 /**
- * Creates a host optimizer (sgd, adam, adamw or lion) of a resolved spec (`parseOptimizerSpec`'s,
- * or a parsed run config's: this module does not load the specs' schema).
+ * Creates a host optimizer (sgd, adam, adamw, rmsprop, adagrad or lion) of a resolved spec
+ * (`parseOptimizerSpec`'s, or a parsed run config's: this module does not load the specs' schema).
  *
  * @example
  * ```ts
@@ -194,7 +249,12 @@ export function createHostOptimizer(spec: ResolvedOptimizerSpec): HostOptimizer 
   }
   const where = `${spec.name} optimizer`;
   const ascent = "maximize" in spec && spec.maximize;
-  let momentum = spec.name === "sgd" ? spec.momentum : (spec as { betas: number[] }).betas[0];
+  // (undefined for adagrad, which has none: its state then has none either, as createOptimizer's)
+  let momentum: number | undefined = spec.name === "sgd" || spec.name === "rmsprop"
+    ? spec.momentum
+    : spec.name === "adagrad"
+    ? undefined
+    : (spec as { betas: number[] }).betas[0];
   let count = 0;
   let disposed = false;
   let restored = false;
@@ -259,7 +319,7 @@ export function createHostOptimizer(spec: ResolvedOptimizerSpec): HostOptimizer 
       update(spec, param.values, grad, current[i], {
         lr: lr * lrMultiplier,
         weightDecay,
-        momentum,
+        momentum: momentum ?? 0,
         step: count,
       });
     });
@@ -287,6 +347,11 @@ export function createHostOptimizer(spec: ResolvedOptimizerSpec): HostOptimizer 
       });
     },
     setMomentum(value) {
+      if (momentum === undefined) {
+        throw new AnnealError("config", `Cannot set momentum of ${where}: it has none`, {
+          hint: "disable the schedule's momentum cycling (cycleMomentum: false)",
+        });
+      }
       checkMomentum(where, spec.name, value);
       momentum = value;
     },
@@ -300,7 +365,11 @@ export function createHostOptimizer(spec: ResolvedOptimizerSpec): HostOptimizer 
           slots[`${name}/${slot}`] = { shape: [...own.shape], values: values.slice() };
         }
       }
-      return Promise.resolve({ name: spec.name, step: count, momentum, slots });
+      return Promise.resolve(
+        momentum === undefined
+          ? { name: spec.name, step: count, slots }
+          : { name: spec.name, step: count, momentum, slots },
+      );
     },
     setState(state) {
       checkStateOwner(where, spec.name, state);
@@ -308,7 +377,7 @@ export function createHostOptimizer(spec: ResolvedOptimizerSpec): HostOptimizer 
       live.clear();
       saved = groupSlots(torchSlotNames(state));
       count = state.step;
-      if (state.momentum !== undefined) momentum = state.momentum;
+      if (momentum !== undefined && state.momentum !== undefined) momentum = state.momentum;
       // A state without a slot is a fresh optimizer's, read before its first step (a rollback at
       // an epoch's last step returned to the start, and that epoch's end was checkpointed so):
       // its slots are made at the next step, as a fresh optimizer makes them, not found missing.

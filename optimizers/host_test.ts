@@ -193,8 +193,8 @@ Deno.test("host clipping equals clipGradValue and clipGradNorm", () => {
 });
 
 Deno.test("host optimizer: clear errors for what it cannot do", async () => {
-  assert.ok(!hasHostKernel({ name: "rmsprop" }));
-  assert.throws(() => hostOptimizerOf({ name: "rmsprop" }), /No host implementation/);
+  assert.ok(!hasHostKernel({ name: "adamax" }));
+  assert.throws(() => hostOptimizerOf({ name: "adamax" }), /No host implementation/);
   assert.throws(() => hostOptimizerOf({ name: "sgd", lr: -1 }));
   const optimizer = hostOptimizerOf({ name: "adam" });
   const params = hostParams(3);

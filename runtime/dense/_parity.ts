@@ -274,13 +274,24 @@ export const PARITY_CASES: ParityCase[] = [
     steps: [[16, 16], [16, 16], [16, 7]],
   },
   {
-    name: "linear, mse, rmsprop (tfjs optimizer on the reused gradients), clipping",
+    name: "linear, mse, adamax (tfjs optimizer on the reused gradients), clipping",
     config: {
       model: { kind: "linear" },
-      optimizer: { name: "rmsprop", lr: 0.01 },
+      optimizer: { name: "adamax", lr: 0.01 },
       clipping: { maxNorm: 0.5 },
     },
     shape: { inputShape: [3], targetSize: 1, task: "regression" },
+    steps: [[16], [16], [16], [16]],
+  },
+  {
+    name: "mlp tanh, cross-entropy, rmsprop centered with momentum (the host's own on the host " +
+      "step), clipping",
+    config: {
+      model: { kind: "mlp", hidden: [6], activation: "tanh" },
+      optimizer: { name: "rmsprop", lr: 0.01, centered: true, momentum: 0.5, weightDecay: 0.01 },
+      clipping: { maxNorm: 0.5 },
+    },
+    shape: { inputShape: [5], targetSize: 1, task: "classification", numClasses: 3 },
     steps: [[16], [16], [16], [16]],
   },
 ];
@@ -352,8 +363,10 @@ export async function checkParity(
     assert.equal(fused.modelPath, path, fused.fusedModelReason ?? "");
     assert.equal(reference.modelPath, "tfjs");
     assert.equal(reference.optimizerPath, "tfjs");
-    const ownUpdate = config.fusedOptimizer &&
-      ["sgd", "adam", "adamw", "lion"].includes(config.optimizer.name);
+    // (rmsprop and adagrad have a host update, no WGSL one)
+    const host = path === "host" ? ["rmsprop", "adagrad"] : [];
+    const own = ["sgd", "adam", "adamw", "lion", ...host];
+    const ownUpdate = config.fusedOptimizer && own.includes(config.optimizer.name);
     assert.equal(fused.optimizerPath, ownUpdate ? path : "tfjs");
     const inputs = c.shape.inputShape.reduce((a, b) => a * b, 1);
     const gen = new Rng(11);

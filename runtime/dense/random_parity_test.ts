@@ -51,7 +51,10 @@ const logRate = (low: number, high: number) =>
 const fraction = (min: number, max: number) =>
   fc.double({ min, max, noNaN: true }).map((v) => Math.min(max, Number(v.toFixed(3))));
 
-/** The optimizers with an update of anneal's own (sgd, adam, adamw, lion) and two of tfjs's. */
+/**
+ * The optimizers with an update of anneal's own (sgd, adam, adamw, lion) and two in tfjs's ops on
+ * WebGPU (rmsprop, adagrad), which the host step updates itself.
+ */
 const optimizer = (withAdaptive: boolean) => {
   const sgd = fc.record({
     name: fc.constant("sgd"),
@@ -81,11 +84,12 @@ const optimizer = (withAdaptive: boolean) => {
     betas: fc.tuple(fraction(0.5, 0.95), fraction(0.9, 0.999)),
     weightDecay: fc.oneof(fc.constant(0), fraction(0, 0.2)),
   });
-  // tfjs's own updates, which both paths run on their gradients, with an eps of 1e-3 or more:
-  // with torch's 1e-8 (1e-10) the first step moves a weight by about lr times its gradient over
-  // the gradient's own magnitude, so a gradient near zero moves it by up to lr on rounding alone
-  // (500 cases each of six seeds: four failed, at a second step's gradient or in the weights,
-  // each at an rmsprop or adagrad case; drawn with one step only, the weights still failed).
+  // updates in tfjs's ops on the reference path (on the host step its own loops), with an
+  // eps of 1e-3 or more: with torch's 1e-8 (1e-10) the first step moves a weight by about lr
+  // times its gradient over the gradient's own magnitude, so a gradient near zero moves it by up
+  // to lr on rounding alone (500 cases each of six seeds: four failed, at a second step's
+  // gradient or in the weights, each at an rmsprop or adagrad case; drawn with one step only, the
+  // weights still failed).
   // With eps >= 1e-3 a small gradient's step is about lr times it over eps: rounding stays
   // rounding.
   const others = fc.oneof(
