@@ -204,8 +204,8 @@ export class TrainingEngine {
   readonly fused: boolean;
   /**
    * Where the optimizer's update runs: fused WGSL kernels (WebGPU), plain TypeScript on host
-   * copies of the weights (with the host step: sgd, adam, adamw, lion), one SIMD kernel per
-   * parameter (Adam, AdamW and SGD on wasm), or tfjs ops.
+   * copies of the weights (with the host step: sgd, adam, adamw, rmsprop, adagrad, lion), one
+   * SIMD kernel per parameter (Adam, AdamW and SGD on wasm), or tfjs ops.
    */
   readonly optimizerPath: "tfjs" | "wgsl" | "host" | "simd";
   /**

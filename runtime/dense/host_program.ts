@@ -78,11 +78,14 @@ function storeValues(variable: tf.Variable, values: Float32Array): boolean {
 }
 
 /**
- * Multiply-adds of one step (batch times parameters, forward and backward) up to which the host
- * step beats tfjs on wasm: measured on a 2-core machine, tfjs's fixed cost (~0.5-0.8 ms a step)
- * equals ~4e5 plain-JS multiply-adds.
+ * Work of one step (batch times the layers' weights: a third of its multiply-adds, forward and
+ * backward) up to which the host step beats tfjs on wasm. Measured on a 2-core machine (wasm on
+ * one thread, as `anneal train` runs it there), both paths alternated in one process: tfjs's step
+ * takes ~0.5-1 ms whatever the model below ~1e6, its per-op cost; the host step (its products as
+ * four float64 dot products at a time) was faster up to ~3.5e5 (1.2-8x at or below 2.5e5,
+ * 0.86-1.09x from 3.2e5 to 4.9e5, 0.3-0.7x at 5e5-1e6).
  */
-export const HOST_STEP_MAX_WORK = 100_000;
+export const HOST_STEP_MAX_WORK = 250_000;
 
 function activate(kind: DenseActivation, z: number): number {
   switch (kind) {
@@ -161,6 +164,242 @@ function geluCdf(x: number): number {
     ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) *
     t;
   return 0.5 * (1 + Math.sign(v) * (1 - poly * Math.exp(-u * u)));
+}
+
+/**
+ * Products of at least this many multiply-adds take the blocked loops below, whose float64 copies
+ * and transposes cost more than they save on smaller ones (the seed's 16 x 2 x 1 step took 1.2x
+ * as long through them); both add the same terms in the same order.
+ */
+const BLOCKED_MIN_WORK = 2048;
+
+/** `values` as a Float64Array (itself if it is one; a copy, exact, otherwise). */
+function float64(values: ArrayLike<number>): Float64Array {
+  return values instanceof Float64Array ? values : Float64Array.from(values);
+}
+
+/**
+ * `out` (`rows` x `units`) = `input` (`rows` x `inputs`) times `kernel` (`inputs` x `units`) plus
+ * `bias`, in float64: each value starts at its bias and adds its products in the order of `k`.
+ * Above {@linkcode BLOCKED_MIN_WORK}, each value is a dot product of two contiguous runs (the
+ * kernel transposed, as float64), four values of a row at a time (the input read once for them).
+ */
+function affine(
+  input: ArrayLike<number>,
+  kernel: Float32Array,
+  bias: Float32Array,
+  rows: number,
+  inputs: number,
+  units: number,
+  out: Float64Array,
+): void {
+  if (rows * inputs * units < BLOCKED_MIN_WORK) {
+    for (let r = 0; r < rows; r++) {
+      for (let n = 0; n < units; n++) {
+        let z = bias[n];
+        for (let k = 0; k < inputs; k++) z += input[r * inputs + k] * kernel[k * units + n];
+        out[r * units + n] = z;
+      }
+    }
+    return;
+  }
+  blockedAffine(
+    float64(input),
+    transpose(kernel, inputs, units, new Float64Array(kernel.length)),
+    bias,
+    rows,
+    inputs,
+    units,
+    out,
+  );
+}
+
+/** {@linkcode affine}'s blocked loops, `kt` the kernel transposed (`units` x `inputs`). */
+function blockedAffine(
+  input: Float64Array,
+  kt: Float64Array,
+  bias: Float32Array,
+  rows: number,
+  inputs: number,
+  units: number,
+  out: Float64Array,
+): void {
+  const blocked = units - (units % 4);
+  for (let r = 0; r < rows; r++) {
+    const x = r * inputs;
+    const o = r * units;
+    let n = 0;
+    for (; n < blocked; n += 4) {
+      const w0 = n * inputs;
+      const w1 = w0 + inputs;
+      const w2 = w1 + inputs;
+      const w3 = w2 + inputs;
+      let z0 = bias[n];
+      let z1 = bias[n + 1];
+      let z2 = bias[n + 2];
+      let z3 = bias[n + 3];
+      for (let k = 0; k < inputs; k++) {
+        const v = input[x + k];
+        z0 += v * kt[w0 + k];
+        z1 += v * kt[w1 + k];
+        z2 += v * kt[w2 + k];
+        z3 += v * kt[w3 + k];
+      }
+      out[o + n] = z0;
+      out[o + n + 1] = z1;
+      out[o + n + 2] = z2;
+      out[o + n + 3] = z3;
+    }
+    for (; n < units; n++) {
+      const w = n * inputs;
+      let z = bias[n];
+      for (let k = 0; k < inputs; k++) z += input[x + k] * kt[w + k];
+      out[o + n] = z;
+    }
+  }
+}
+
+/** `to` (`columns` x `rows`) = `from` (`rows` x `columns`) transposed, as float64. */
+function transpose(
+  from: ArrayLike<number>,
+  rows: number,
+  columns: number,
+  to: Float64Array,
+): Float64Array {
+  for (let r = 0; r < rows; r++) {
+    const f = r * columns;
+    for (let c = 0; c < columns; c++) to[c * rows + r] = from[f + c];
+  }
+  return to;
+}
+
+/** Whether every value of `values` is finite. */
+function allFinite(values: ArrayLike<number>): boolean {
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i])) return false;
+  }
+  return true;
+}
+
+/**
+ * Adds a layer's kernel and bias gradients to `gw` (`inputs` x `units`) and `gb`: per row, its
+ * input `prev` times its output gradient `delta`, rows in order. An output gradient of 0 adds
+ * nothing, not even an input's NaN or infinity times it. Where every input is finite, adding its
+ * product with a 0 changes no sum (none is -0: each starts at +0, and a sum of values that
+ * cancel is +0), so each value is then a dot product over the rows of the transposed inputs and
+ * output gradients (four values at a time); else, and below {@linkcode BLOCKED_MIN_WORK}, the rows
+ * are added one by one, skipping zeros.
+ */
+function weightGradients(
+  prev: ArrayLike<number>,
+  delta: Float64Array,
+  rows: number,
+  inputs: number,
+  units: number,
+  gw: Float64Array,
+  gb: Float64Array,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * units;
+    for (let n = 0; n < units; n++) {
+      const d = delta[o + n];
+      if (d !== 0) gb[n] += d;
+    }
+  }
+  if (rows * inputs * units < BLOCKED_MIN_WORK || !allFinite(prev)) {
+    for (let r = 0; r < rows; r++) {
+      const o = r * units;
+      const x = r * inputs;
+      for (let n = 0; n < units; n++) {
+        const d = delta[o + n];
+        if (d === 0) continue;
+        for (let k = 0; k < inputs; k++) gw[k * units + n] += prev[x + k] * d;
+      }
+    }
+    return;
+  }
+  const pt = transpose(prev, rows, inputs, new Float64Array(rows * inputs));
+  const dt = transpose(delta, rows, units, new Float64Array(rows * units));
+  const blocked = units - (units % 4);
+  for (let k = 0; k < inputs; k++) {
+    const p = k * rows;
+    const g = k * units;
+    let n = 0;
+    for (; n < blocked; n += 4) {
+      const d0 = n * rows;
+      const d1 = d0 + rows;
+      const d2 = d1 + rows;
+      const d3 = d2 + rows;
+      let s0 = gw[g + n];
+      let s1 = gw[g + n + 1];
+      let s2 = gw[g + n + 2];
+      let s3 = gw[g + n + 3];
+      for (let r = 0; r < rows; r++) {
+        const v = pt[p + r];
+        s0 += v * dt[d0 + r];
+        s1 += v * dt[d1 + r];
+        s2 += v * dt[d2 + r];
+        s3 += v * dt[d3 + r];
+      }
+      gw[g + n] = s0;
+      gw[g + n + 1] = s1;
+      gw[g + n + 2] = s2;
+      gw[g + n + 3] = s3;
+    }
+    for (; n < units; n++) {
+      const d = n * rows;
+      let s = gw[g + n];
+      for (let r = 0; r < rows; r++) s += pt[p + r] * dt[d + r];
+      gw[g + n] = s;
+    }
+  }
+}
+
+/**
+ * `next` (`rows` x `inputs`) = `delta` (`rows` x `units`) times the transposed `kernel`: each
+ * value the sum of its row's products in the order of `n`, in float64, four values at a time.
+ */
+function inputGradients(
+  delta: Float64Array,
+  kernel: Float32Array,
+  rows: number,
+  inputs: number,
+  units: number,
+  next: Float64Array,
+): void {
+  const blocked = inputs - (inputs % 4);
+  for (let r = 0; r < rows; r++) {
+    const o = r * units;
+    const e = r * inputs;
+    let k = 0;
+    for (; k < blocked; k += 4) {
+      const w0 = k * units;
+      const w1 = w0 + units;
+      const w2 = w1 + units;
+      const w3 = w2 + units;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      for (let n = 0; n < units; n++) {
+        const d = delta[o + n];
+        s0 += d * kernel[w0 + n];
+        s1 += d * kernel[w1 + n];
+        s2 += d * kernel[w2 + n];
+        s3 += d * kernel[w3 + n];
+      }
+      next[e + k] = s0;
+      next[e + k + 1] = s1;
+      next[e + k + 2] = s2;
+      next[e + k + 3] = s3;
+    }
+    for (; k < inputs; k++) {
+      const w = k * units;
+      let s = 0;
+      for (let n = 0; n < units; n++) s += delta[o + n] * kernel[w + n];
+      next[e + k] = s;
+    }
+  }
 }
 
 /**
@@ -307,17 +546,13 @@ export class DenseHostProgram {
         const act = i === last ? "linear" : layer.activation;
         // (gelu's pre-activation kept, gelu applied below, as the WGSL step does)
         const stored = act === "gelu" ? "linear" : act;
-        for (let r = 0; r < rows; r++) {
-          for (let n = 0; n < layer.units; n++) {
-            let z = bias[n];
-            for (let k = 0; k < layer.inputs; k++) {
-              z += input[r * layer.inputs + k] * kernel[k * layer.units + n];
-            }
-            // float32, as torch holds a layer's outputs: a saturated tanh or sigmoid is then
-            // exactly 1 (or 0), its derivative exactly 0, where a float64 one leaves ~1e-11 that
-            // an adaptive optimizer or Lion's sign turns into a step of about lr
-            out[r * layer.units + n] = Math.fround(activate(layer.norm ? "linear" : stored, z));
-          }
+        affine(input, kernel, bias, rows, layer.inputs, layer.units, out);
+        const kind = layer.norm ? "linear" : stored;
+        for (let e = 0; e < out.length; e++) {
+          // float32, as torch holds a layer's outputs: a saturated tanh or sigmoid is then
+          // exactly 1 (or 0), its derivative exactly 0, where a float64 one leaves ~1e-11 that
+          // an adaptive optimizer or Lion's sign turns into a step of about lr
+          out[e] = Math.fround(activate(kind, out[e]));
         }
         norms.push(
           layer.norm
@@ -398,34 +633,17 @@ export class DenseHostProgram {
         const layer = layers[i];
         // (the layer's input, after dropout where there is one)
         const prev = inputs[i];
-        const gw = gradW[i];
-        const gb = gradB[i];
-        for (let r = 0; r < rows; r++) {
-          for (let n = 0; n < layer.units; n++) {
-            const d = delta[r * layer.units + n];
-            if (d === 0) continue;
-            gb[n] += d;
-            for (let k = 0; k < layer.inputs; k++) {
-              gw[k * layer.units + n] += prev[r * layer.inputs + k] * d;
-            }
-          }
-        }
+        weightGradients(prev, delta, rows, layer.inputs, layer.units, gradW[i], gradB[i]);
         if (i > 0) {
           const kernel = weights[i].kernel;
           const below = layers[i - 1].activation;
           const activations = acts[i - 1];
           const factor = factors[i - 1];
           const next = new Float64Array(rows * layer.inputs);
-          for (let r = 0; r < rows; r++) {
-            for (let k = 0; k < layer.inputs; k++) {
-              let s = 0;
-              for (let n = 0; n < layer.units; n++) {
-                s += delta[r * layer.units + n] * kernel[k * layer.units + n];
-              }
-              const e = r * layer.inputs + k;
-              if (factor) s *= factor[e];
-              next[e] = s * derivative(below, activations[e]);
-            }
+          inputGradients(delta, kernel, rows, layer.inputs, layer.units, next);
+          for (let e = 0; e < next.length; e++) {
+            const s = factor ? next[e] * factor[e] : next[e];
+            next[e] = s * derivative(below, activations[e]);
           }
           const norm = norms[i - 1];
           if (norm) {
@@ -505,8 +723,10 @@ export class DenseHostProgram {
   /**
    * Bytes of the host arrays a step of `rows` needs: the batch's float32 inputs and targets, float64
    * activations and their gradients (under dropout or gelu also the hidden layers' outputs as the
-   * next layer takes them, and dropout's float32 factors), and per parameter its host copy, its float64 gradient sum and its float32
-   * gradient.
+   * next layer takes them, and dropout's float32 factors), per parameter its host copy, its float64
+   * gradient sum and its float32 gradient, and the blocked products' float64 copies (the
+   * features, the kernels, a layer's inputs and output gradients; each transposed but the
+   * features).
    */
   extraBytes(rows: number): number {
     const { layers, targetSize } = this.#plan;
@@ -524,8 +744,15 @@ export class DenseHostProgram {
     const masked = this.#plan.dropout ? hidden.reduce((n, l) => n + l.units, 0) : 0;
     // batch norm: the normalized values a row, gamma and beta as parameters, the moving averages
     const normed = hidden.reduce((n, l) => n + (l.norm ? l.units : 0), 0);
+    // the blocked products' float64 copies (layers of BLOCKED_MIN_WORK or more): the batch's
+    // features, each kernel transposed, and a layer's inputs and output gradients transposed (one
+    // layer's at a time)
+    const blocked = layers.filter((l) => rows * l.inputs * l.units >= BLOCKED_MIN_WORK);
+    const products = (blocked[0] === layers[0] ? 8 * rows * layers[0].inputs : 0) +
+      8 * blocked.reduce((n, l) => n + l.inputs * l.units, 0) +
+      8 * rows * blocked.reduce((n, l) => Math.max(n, l.inputs + l.units), 0);
     return batch + 8 * 2 * rows * units + 8 * rows * own + 4 * rows * masked +
-      8 * rows * normed + 16 * (parameters + 2 * normed) + 8 * normed;
+      8 * rows * normed + 16 * (parameters + 2 * normed) + 8 * normed + products;
   }
 
   /** Drops the host copies of the weights. */

@@ -173,3 +173,119 @@ Deno.test("the host step stores new weights in the variables' own data, never un
   }
   await selectBackend("wasm", "mlp");
 });
+
+/**
+ * The host step's gradients as its loops first computed them, one value at a time: a layer's
+ * value its bias plus its products in the order of its inputs, the weight gradients added row by
+ * row skipping output gradients of 0, an input's gradient the sum of its products in the order of
+ * the units (float64 throughout, a layer's outputs rounded to float32). For a relu MLP under
+ * cross-entropy.
+ */
+function referenceGradients(
+  weights: Float32Array[],
+  sizes: number[],
+  x: Float32Array,
+  y: Float32Array,
+  rows: number,
+): Float32Array[] {
+  const layers = sizes.length - 1;
+  const acts: Float64Array[] = [];
+  const inputs: ArrayLike<number>[] = [x];
+  let input: ArrayLike<number> = x;
+  for (let i = 0; i < layers; i++) {
+    const [kernel, bias, k, u] = [weights[2 * i], weights[2 * i + 1], sizes[i], sizes[i + 1]];
+    const out = new Float64Array(rows * u);
+    for (let r = 0; r < rows; r++) {
+      for (let n = 0; n < u; n++) {
+        let z = bias[n];
+        for (let j = 0; j < k; j++) z += input[r * k + j] * kernel[j * u + n];
+        out[r * u + n] = Math.fround(i === layers - 1 || z >= 0 ? z : 0);
+      }
+    }
+    acts.push(out);
+    inputs.push(out);
+    input = out;
+  }
+  const classes = sizes[layers];
+  const logits = acts[layers - 1];
+  let delta = new Float64Array(rows * classes);
+  for (let r = 0; r < rows; r++) {
+    const base = r * classes;
+    let max = logits[base];
+    for (let c = 1; c < classes; c++) max = Math.max(max, logits[base + c]);
+    let sum = 0;
+    for (let c = 0; c < classes; c++) sum += Math.exp(logits[base + c] - max);
+    const lse = max + Math.log(sum);
+    const valid = Number.isInteger(y[r]) && y[r] >= 0 && y[r] < classes;
+    for (let c = 0; c < classes; c++) {
+      const p = Math.fround(Math.exp(logits[base + c] - lse));
+      delta[base + c] = valid ? (p - (c === y[r] ? 1 : 0)) / rows : 0;
+    }
+  }
+  const grads: Float64Array[] = [];
+  for (let i = layers - 1; i >= 0; i--) {
+    const [k, u] = [sizes[i], sizes[i + 1]];
+    const gw = new Float64Array(k * u);
+    const gb = new Float64Array(u);
+    for (let r = 0; r < rows; r++) {
+      for (let n = 0; n < u; n++) {
+        const d = delta[r * u + n];
+        if (d === 0) continue;
+        gb[n] += d;
+        for (let j = 0; j < k; j++) gw[j * u + n] += inputs[i][r * k + j] * d;
+      }
+    }
+    grads.unshift(gw, gb);
+    if (i > 0) {
+      const next = new Float64Array(rows * k);
+      for (let r = 0; r < rows; r++) {
+        for (let j = 0; j < k; j++) {
+          let s = 0;
+          for (let n = 0; n < u; n++) s += delta[r * u + n] * weights[2 * i][j * u + n];
+          next[r * k + j] = s * (acts[i - 1][r * k + j] > 0 ? 1 : 0);
+        }
+      }
+      delta = next;
+    }
+  }
+  return grads.map((g) => new Float32Array(g));
+}
+
+Deno.test("the host step's gradients are those of its loops one value at a time, to the bit, an infinite input under a zero gradient included", async () => {
+  await ready;
+  // (layers above and below the blocked loops' size, 37 x 23 x 18 and 37 x 9 x 5, and widths that
+  // are not multiples of 4: the blocks of four and their remainders)
+  const sizes = [23, 18, 9, 5];
+  const rows = 37;
+  const engine = new TrainingEngine(
+    parseConfig({ backend: "wasm", seed: 3, model: { kind: "mlp", hidden: sizes.slice(1, -1) } }),
+    { inputShape: [sizes[0]], targetSize: 1, task: "classification", numClasses: sizes.at(-1) },
+  );
+  assert.equal(engine.modelPath, "host");
+  let seed = 11;
+  const next = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * 4 - 2;
+  const x = Float32Array.from({ length: rows * sizes[0] }, next);
+  const y = Float32Array.from({ length: rows }, (_, r) => r % sizes.at(-1)!);
+  const check = (label: string) => {
+    const weights = engine.variables.map((v) => new Float32Array(v.dataSync() as Float32Array));
+    const pending = engine.computeGradients([{ x, y, size: rows }]);
+    const expected = referenceGradients(weights, sizes, x, y, rows);
+    assert.equal(pending.hostGrads?.length, expected.length);
+    for (const [i, grad] of pending.hostGrads!.entries()) {
+      const same = grad.every((value, k) => Object.is(value, expected[i][k]));
+      assert.ok(same, `${label}, gradient ${i}: ${grad} against ${expected[i]}`);
+      assert.ok(grad.every(Number.isFinite), `${label}: gradient ${i} is finite`);
+    }
+  };
+  check("finite inputs");
+  // Rows with a class outside the range have output gradients of 0, so they add nothing: their
+  // infinite and NaN features (and the infinities and NaNs they leave in the hidden layers) must
+  // not make a NaN out of their products with those zeros.
+  x[2 * sizes[0] + 1] = Infinity;
+  x[2 * sizes[0] + 4] = -Infinity;
+  x[5 * sizes[0]] = NaN;
+  y[2] = 99;
+  y[5] = -1;
+  check("infinite and NaN inputs under zero gradients");
+  engine.dispose();
+});
