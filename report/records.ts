@@ -376,13 +376,13 @@ async function unreadable(dir: string, id: string, error: Error): Promise<RunSum
     stopReason: `${path} cannot be read (${osReason(error)}): how the run ended is unknown`,
     hint: `make it a readable file again (ls -l '${path}' shows what is there: its ` +
       "permissions, a directory or a symbolic link in its place); if what it held is lost, move " +
-      "it away and " +
+      "it away" +
       (lost === undefined
-        ? "resume the run from its last checkpoint once it is not running, which writes its " +
+        ? " and resume the run from its last checkpoint once it is not running, which writes its " +
           `summary again: ${resumeCommand(id, runsDirOf(dir))}`
         : lost
-        ? `go on from a checkpoint: ${lost.message}; ${lost.hint}`
-        : await retrainHint(dir, "train it again")) +
+        ? `; ${lost.message}: ${lost.hint}`
+        : ` and ${await retrainHint(dir, "train it again")}`) +
       "; its curves are read as they are",
   };
 }

@@ -41,7 +41,8 @@ Deno.test("a corrupt summary.json lists as corrupt, naming the file, and runs sh
   assert.ok(listed.stdout.includes(`torn corrupt: ${because}`), listed.stdout);
   assert.match(
     listed.stdout,
-    /torn corrupt: .*train it again: anneal train -c .*torn\/config\.json/,
+    // (its 50 epochs recorded, its checkpoint gone: the resume's words, with the mv first)
+    /torn corrupt: .*last\.ckpt is missing, though the run recorded 50 epochs .*move it away \(mv .*\), then put it back, or start a new run from its config: anneal train -c .*torn\/config\.json/,
   );
 
   const shown = await anneal("runs", "show", "torn", "--runs-dir", dir);
@@ -134,7 +135,10 @@ Deno.test("a summary.json that cannot be read (a directory, a symbolic link loop
     listed.stdout,
   );
   assert.ok(listed.stdout.includes(`ls -l '${loop}/summary.json' shows what is there`));
-  assert.match(listed.stdout, /loop unreadable: .*train it again: anneal train -c .*loop\/config/);
+  assert.match(
+    listed.stdout,
+    /loop unreadable: .*move it away; its last checkpoint .*last\.ckpt is missing, though the run recorded 50 epochs .*: put it back, or start a new run from its config: anneal train -c .*loop\/config/,
+  );
   const json = JSON.parse((await anneal("runs", "--runs-dir", dir, "--json")).stdout);
   assert.deepEqual(
     json.map((row: { id: string; status: string }) => `${row.id} ${row.status}`).sort(),
