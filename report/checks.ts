@@ -742,12 +742,14 @@ export function targetBaseline(record: RunRecord): number | undefined {
 }
 
 /**
- * A classifier's baseline loss: that of predicting its training labels' frequencies for every row
- * ({@linkcode labelPrior}), else of a uniform guess ({@linkcode chanceLoss}); undefined for a
- * record that says neither, or another loss.
+ * A classifier's baseline loss, where a collapsed one sits: that of predicting its training
+ * labels' frequencies for every row where the record counts them ({@linkcode labelPrior}: their
+ * entropy, below ln K where the classes are not balanced), else of a uniform guess
+ * ({@linkcode chanceLoss}); undefined for a record that says neither, or another loss.
  */
 function classBaseline(record: RunRecord): number | undefined {
-  const loss = labelPrior(record)?.loss ?? chanceLoss(record)?.loss;
+  const prior = labelPrior(record)?.loss;
+  const loss = prior !== undefined && prior > 0 ? prior : chanceLoss(record)?.loss;
   return loss !== undefined && loss > 0 ? loss : undefined;
 }
 
@@ -886,10 +888,7 @@ export function checkWarmupOutlasted(curves: Curves): Finding | undefined {
 function collapsedToChance(record: RunRecord, train: number[]): string | undefined {
   const chance = chanceLoss(record);
   if (!chance || train.length < MIN_EPOCHS_FOR_TRENDS) return undefined;
-  // the level a collapsed classifier sits at: its labels' frequencies where the record counts
-  // them (their entropy, below ln K where the classes are not balanced), else a uniform guess
-  const prior = labelPrior(record);
-  const level = prior && prior.loss > 0 ? prior.loss : chance.loss;
+  const level = classBaseline(record)!;
   const near = (loss: number) => Math.abs(loss - level) <= AT_CHANCE * level;
   const half = train.slice(Math.floor(train.length / 2));
   if (!half.every(near) || !(Math.min(...train) >= (1 - AT_CHANCE) * level)) {
