@@ -87,8 +87,7 @@ export function stepBeyondTrainingSet(
     : `${step} samples (batchSize)`;
   const { lr, baseBatch } = config.optimizer as { lr: number; baseBatch?: number };
   const rule = batchScalingOf(config.optimizer);
-  const rate = (batch: number) =>
-    formatNumber(Number(scaleLearningRate(lr, baseBatch!, batch, rule).lr.toPrecision(4)));
+  const rate = (batch: number) => formatNumber(scaleLearningRate(lr, baseBatch!, batch, rule).lr);
   const scaled = baseBatch === undefined ? "" : `; optimizer.baseBatch ${baseBatch} scaled ` +
     `optimizer.lr ${formatNumber(lr)} to a batch of ${step} (${rate(step)}, by the ${rule} ` +
     `rule), where a step of the ${trainSize} samples gets ${rate(trainSize)}`;
