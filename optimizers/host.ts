@@ -105,6 +105,16 @@ function fma(a: number, b: number, c: number): number {
 }
 
 /**
+ * The momentum buffer of a step at `momentum` (sgd's, rmsprop's): none at 0, else the slots' own,
+ * made of zeros and kept in them at the first nonzero momentum (as torch makes it; onecycle may
+ * raise the momentum from 0).
+ */
+function momentumBuffer(slots: Slots, momentum: number, n: number): Float32Array | undefined {
+  if (momentum === 0) return undefined;
+  return slots.momentum_buffer ??= new Float32Array(n);
+}
+
+/**
  * One parameter's update as torch 1.13's single-tensor loop computes it in float32: each tensor
  * operation rounded once (its multiply-adds fused), each scalar handed to it as a float32 after
  * being computed as a Python float (`alpha=1 - beta1`, `value=-step_size`, `mul_(1 - lr * wd)`);
@@ -125,19 +135,16 @@ function update(
     case "sgd": {
       const momentum = f32(context.momentum);
       const [keep, negativeLr] = [f32(1 - spec.dampening), f32(-lr)];
-      const buffer = slots.momentum_buffer;
-      // the buffer appears with the first nonzero momentum (onecycle may raise it from 0)
-      const buf = momentum === 0 ? buffer : buffer ?? new Float32Array(n);
-      const fresh = buffer === undefined;
+      const fresh = slots.momentum_buffer === undefined;
+      const buf = momentumBuffer(slots, momentum, n);
       for (let i = 0; i < n; i++) {
         let d = wd === 0 ? g[i] : fma(p[i], wd, g[i]);
-        if (buf && momentum !== 0) {
+        if (buf) {
           buf[i] = fresh ? d : fma(d, keep, f32(buf[i] * momentum));
           d = spec.nesterov ? fma(buf[i], momentum, d) : buf[i];
         }
         p[i] = fma(d, negativeLr, p[i]);
       }
-      if (buf && momentum !== 0) slots.momentum_buffer = buf;
       return;
     }
     case "adam":
@@ -173,9 +180,8 @@ function update(
       const [eps, negativeLr, momentum] = [f32(spec.eps), f32(-lr), f32(context.momentum)];
       const square = slots.square_avg;
       const average = slots.grad_avg;
-      const buffer = slots.momentum_buffer;
       // (a buffer from zeros: momentum * 0 + g / avg is g / avg, exactly)
-      const buf = momentum === 0 ? buffer : buffer ?? new Float32Array(n);
+      const buf = momentumBuffer(slots, momentum, n);
       for (let i = 0; i < n; i++) {
         const d = wd === 0 ? g[i] : fma(p[i], wd, g[i]);
         square[i] = fma(f32(keep * d), d, f32(square[i] * alpha));
@@ -185,14 +191,13 @@ function update(
           variance = fma(-average[i], average[i], variance);
         }
         const avg = f32(f32(Math.sqrt(variance)) + eps);
-        if (buf && momentum !== 0) {
+        if (buf) {
           buf[i] = f32(f32(buf[i] * momentum) + f32(d / avg));
           p[i] = fma(buf[i], negativeLr, p[i]);
         } else {
           p[i] = f32(p[i] + f32(f32(negativeLr * d) / avg));
         }
       }
-      if (buf && momentum !== 0) slots.momentum_buffer = buf;
       return;
     }
     case "adagrad": {
