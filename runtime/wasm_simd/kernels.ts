@@ -108,6 +108,21 @@ export interface SimdKernels {
     accumulate: number,
   ): void;
   /**
+   * out [rows, cols] += a [rows, depth] · b [depth, cols] in float64, each value adding its
+   * products in the order of k as a multiply then an add: bit for bit the scalar loop. b and out
+   * row-major, a read with byte strides `aRow` and `aStep` as in `gemm`; any `cols`.
+   */
+  gemm64(
+    a: number,
+    b: number,
+    out: number,
+    rows: number,
+    depth: number,
+    cols: number,
+    aRow: number,
+    aStep: number,
+  ): void;
+  /**
    * Winograd F(2x2, 3x3) for the filter gradient: the 16 matrices [tiles, channels] at the
    * addresses in `table` get A dY At of every 2x2 tile of dy [batch, outH, outW, channels].
    */

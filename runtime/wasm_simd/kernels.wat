@@ -1592,4 +1592,143 @@
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $row)))
   )
+
+  ;; out [rows, cols] += a [rows, depth] . b [depth, cols] in float64, for the host step of small
+  ;; dense models (runtime/dense/host_program.ts), in a memory of its own. Each value of out adds
+  ;; its depth products to what it holds, in the order of k, each a multiply then an add (no fused
+  ;; multiply-add; wasm rounds every f64 operation as JavaScript does), so that every value is bit
+  ;; for bit the scalar loop's `z += a[i, k] * b[k, j]`: only the values computed side by side
+  ;; change, never a value's order of additions. b and out row-major (8-byte values); a read
+  ;; through byte strides, aRow between rows and aStep between consecutive k (a stored transposed
+  ;; costs nothing). Blocks of 4 rows x 4 columns keep 8 accumulators in registers; the rows
+  ;; after the last block of 4 take blocks of 1 x 4, and the columns after the last multiple of 4
+  ;; go one value at a time.
+  (func (export "gemm64")
+    (param $a i32) (param $b i32) (param $out i32) (param $rows i32) (param $depth i32)
+    (param $cols i32) (param $aRow i32) (param $aStep i32)
+    (local $i i32) (local $j i32) (local $k i32) (local $rowEnd i32) (local $colEnd i32)
+    (local $stride i32) (local $ap i32) (local $bp i32) (local $o i32)
+    (local $a1 i32) (local $a2 i32) (local $a3 i32) (local $r1 i32) (local $r2 i32) (local $r3 i32)
+    (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
+    (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
+    (local $b0 v128) (local $b1 v128) (local $s v128) (local $z f64)
+    (local.set $stride (i32.shl (local.get $cols) (i32.const 3)))
+    (local.set $colEnd (i32.and (local.get $cols) (i32.const -4)))
+    (local.set $rowEnd (i32.and (local.get $rows) (i32.const -4)))
+    ;; a's rows 1-3 of a block from its first (in bytes), and out's
+    (local.set $a1 (local.get $aRow))
+    (local.set $a2 (i32.shl (local.get $aRow) (i32.const 1)))
+    (local.set $a3 (i32.add (local.get $a2) (local.get $aRow)))
+    (local.set $r1 (local.get $stride))
+    (local.set $r2 (i32.shl (local.get $stride) (i32.const 1)))
+    (local.set $r3 (i32.add (local.get $r2) (local.get $stride)))
+    ;; blocks of 4 x 4
+    (local.set $i (i32.const 0))
+    (block $rowsDone (loop $rowBlocks
+      (br_if $rowsDone (i32.ge_u (local.get $i) (local.get $rowEnd)))
+      (local.set $j (i32.const 0))
+      (block $colsDone (loop $colBlocks
+        (br_if $colsDone (i32.ge_u (local.get $j) (local.get $colEnd)))
+        (local.set $o (i32.add (local.get $out) (i32.shl
+          (i32.add (i32.mul (local.get $i) (local.get $cols)) (local.get $j)) (i32.const 3))))
+        (local.set $c00 (v128.load (local.get $o)))
+        (local.set $c01 (v128.load offset=16 (local.get $o)))
+        (local.set $c10 (v128.load (i32.add (local.get $o) (local.get $r1))))
+        (local.set $c11 (v128.load offset=16 (i32.add (local.get $o) (local.get $r1))))
+        (local.set $c20 (v128.load (i32.add (local.get $o) (local.get $r2))))
+        (local.set $c21 (v128.load offset=16 (i32.add (local.get $o) (local.get $r2))))
+        (local.set $c30 (v128.load (i32.add (local.get $o) (local.get $r3))))
+        (local.set $c31 (v128.load offset=16 (i32.add (local.get $o) (local.get $r3))))
+        (local.set $ap (i32.add (local.get $a) (i32.mul (local.get $i) (local.get $aRow))))
+        (local.set $bp (i32.add (local.get $b) (i32.shl (local.get $j) (i32.const 3))))
+        (local.set $k (local.get $depth))
+        (block $kDone (loop $inner
+          (br_if $kDone (i32.eqz (local.get $k)))
+          (local.set $b0 (v128.load (local.get $bp)))
+          (local.set $b1 (v128.load offset=16 (local.get $bp)))
+          (local.set $s (v128.load64_splat (local.get $ap)))
+          (local.set $c00 (f64x2.add (local.get $c00) (f64x2.mul (local.get $s) (local.get $b0))))
+          (local.set $c01 (f64x2.add (local.get $c01) (f64x2.mul (local.get $s) (local.get $b1))))
+          (local.set $s (v128.load64_splat (i32.add (local.get $ap) (local.get $a1))))
+          (local.set $c10 (f64x2.add (local.get $c10) (f64x2.mul (local.get $s) (local.get $b0))))
+          (local.set $c11 (f64x2.add (local.get $c11) (f64x2.mul (local.get $s) (local.get $b1))))
+          (local.set $s (v128.load64_splat (i32.add (local.get $ap) (local.get $a2))))
+          (local.set $c20 (f64x2.add (local.get $c20) (f64x2.mul (local.get $s) (local.get $b0))))
+          (local.set $c21 (f64x2.add (local.get $c21) (f64x2.mul (local.get $s) (local.get $b1))))
+          (local.set $s (v128.load64_splat (i32.add (local.get $ap) (local.get $a3))))
+          (local.set $c30 (f64x2.add (local.get $c30) (f64x2.mul (local.get $s) (local.get $b0))))
+          (local.set $c31 (f64x2.add (local.get $c31) (f64x2.mul (local.get $s) (local.get $b1))))
+          (local.set $ap (i32.add (local.get $ap) (local.get $aStep)))
+          (local.set $bp (i32.add (local.get $bp) (local.get $stride)))
+          (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+          (br $inner)))
+        (v128.store (local.get $o) (local.get $c00))
+        (v128.store offset=16 (local.get $o) (local.get $c01))
+        (v128.store (i32.add (local.get $o) (local.get $r1)) (local.get $c10))
+        (v128.store offset=16 (i32.add (local.get $o) (local.get $r1)) (local.get $c11))
+        (v128.store (i32.add (local.get $o) (local.get $r2)) (local.get $c20))
+        (v128.store offset=16 (i32.add (local.get $o) (local.get $r2)) (local.get $c21))
+        (v128.store (i32.add (local.get $o) (local.get $r3)) (local.get $c30))
+        (v128.store offset=16 (i32.add (local.get $o) (local.get $r3)) (local.get $c31))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
+        (br $colBlocks)))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $rowBlocks)))
+    ;; the rows after the last block of 4: blocks of 1 x 4
+    (block $tailRowsDone (loop $tailRows
+      (br_if $tailRowsDone (i32.ge_u (local.get $i) (local.get $rows)))
+      (local.set $j (i32.const 0))
+      (block $tailColsDone (loop $tailCols
+        (br_if $tailColsDone (i32.ge_u (local.get $j) (local.get $colEnd)))
+        (local.set $o (i32.add (local.get $out) (i32.shl
+          (i32.add (i32.mul (local.get $i) (local.get $cols)) (local.get $j)) (i32.const 3))))
+        (local.set $c00 (v128.load (local.get $o)))
+        (local.set $c01 (v128.load offset=16 (local.get $o)))
+        (local.set $ap (i32.add (local.get $a) (i32.mul (local.get $i) (local.get $aRow))))
+        (local.set $bp (i32.add (local.get $b) (i32.shl (local.get $j) (i32.const 3))))
+        (local.set $k (local.get $depth))
+        (block $tailKDone (loop $tailInner
+          (br_if $tailKDone (i32.eqz (local.get $k)))
+          (local.set $b0 (v128.load (local.get $bp)))
+          (local.set $b1 (v128.load offset=16 (local.get $bp)))
+          (local.set $s (v128.load64_splat (local.get $ap)))
+          (local.set $c00 (f64x2.add (local.get $c00) (f64x2.mul (local.get $s) (local.get $b0))))
+          (local.set $c01 (f64x2.add (local.get $c01) (f64x2.mul (local.get $s) (local.get $b1))))
+          (local.set $ap (i32.add (local.get $ap) (local.get $aStep)))
+          (local.set $bp (i32.add (local.get $bp) (local.get $stride)))
+          (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+          (br $tailInner)))
+        (v128.store (local.get $o) (local.get $c00))
+        (v128.store offset=16 (local.get $o) (local.get $c01))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
+        (br $tailCols)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $tailRows)))
+    ;; the columns after the last multiple of 4, every row, one value at a time
+    (local.set $i (i32.const 0))
+    (block $lastRowsDone (loop $lastRows
+      (br_if $lastRowsDone (i32.ge_u (local.get $i) (local.get $rows)))
+      (local.set $j (local.get $colEnd))
+      (block $lastColsDone (loop $lastCols
+        (br_if $lastColsDone (i32.ge_u (local.get $j) (local.get $cols)))
+        (local.set $o (i32.add (local.get $out) (i32.shl
+          (i32.add (i32.mul (local.get $i) (local.get $cols)) (local.get $j)) (i32.const 3))))
+        (local.set $z (f64.load (local.get $o)))
+        (local.set $ap (i32.add (local.get $a) (i32.mul (local.get $i) (local.get $aRow))))
+        (local.set $bp (i32.add (local.get $b) (i32.shl (local.get $j) (i32.const 3))))
+        (local.set $k (local.get $depth))
+        (block $lastKDone (loop $lastInner
+          (br_if $lastKDone (i32.eqz (local.get $k)))
+          (local.set $z (f64.add (local.get $z)
+            (f64.mul (f64.load (local.get $ap)) (f64.load (local.get $bp)))))
+          (local.set $ap (i32.add (local.get $ap) (local.get $aStep)))
+          (local.set $bp (i32.add (local.get $bp) (local.get $stride)))
+          (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+          (br $lastInner)))
+        (f64.store (local.get $o) (local.get $z))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $lastCols)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $lastRows)))
+  )
 )

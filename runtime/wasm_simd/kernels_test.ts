@@ -259,4 +259,42 @@ for (const [variant, base64] of BUILDS) {
       }
     });
   }
+
+  // blocks of 4 x 4 and their remainders (rows and columns past a multiple of 4), a read
+  // row-major and transposed, a depth of 0; values of either sign and of many magnitudes, so that
+  // another order of additions (or a fused multiply-add) would round differently somewhere
+  const GEMM64_CASES = [
+    { m: 9, k: 37, n: 11, transposed: false },
+    { m: 4, k: 64, n: 8, transposed: true },
+    { m: 3, k: 5, n: 3, transposed: true },
+    { m: 13, k: 1, n: 6, transposed: false },
+    { m: 5, k: 0, n: 7, transposed: false },
+  ];
+  for (const c of GEMM64_CASES) {
+    Deno.test(`gemm64 (${variant} memory) adds the scalar loop's products, to the bit: ${JSON.stringify(c)}`, () => {
+      const { m, k, n, transposed } = c;
+      const heap = arena(memory);
+      const spread = (n: number, seed: number) =>
+        random(n, seed).map((v, i) => (v - 3) * 10 ** ((i * 7) % 9 - 4));
+      const av = spread(m * k, 21), bv = spread(k * n, 22), start = spread(m * n, 23);
+      const a = heap.doubles(m * k), b = heap.doubles(k * n), out = heap.doubles(m * n);
+      // a [m, k], stored [k, m] when transposed
+      a.set(
+        transposed
+          ? Array.from({ length: m * k }, (_, i) => av[(i % m) * k + Math.floor(i / m)])
+          : av,
+      );
+      b.set(bv);
+      out.set(start);
+      const [aRow, aStep] = transposed ? [8, 8 * m] : [8 * k, 8];
+      kernels.gemm64(a.byteOffset, b.byteOffset, out.byteOffset, m, k, n, aRow, aStep);
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < n; j++) {
+          let z = start[i * n + j];
+          for (let q = 0; q < k; q++) z += av[i * k + q] * bv[q * n + j];
+          assert.ok(Object.is(out[i * n + j], z), `[${i}, ${j}]: ${out[i * n + j]} vs ${z}`);
+        }
+      }
+    });
+  }
 }
