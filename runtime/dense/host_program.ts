@@ -17,6 +17,8 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { dropoutLayerSeed, dropoutMask } from "../../models/dropout.ts";
 import type { HostOptimizer, HostParam } from "../../optimizers/host.ts";
 import type { HostBatch } from "../engine.ts";
+import type { SimdKernels } from "../wasm_simd/kernels.ts";
+import { kernelBytes } from "../wasm_simd/pool_layout.ts";
 import { type DensePlan, layerVariableStarts } from "./gpu_program.ts";
 import type { DenseActivation } from "./wgsl.ts";
 
@@ -81,11 +83,13 @@ function storeValues(variable: tf.Variable, values: Float32Array): boolean {
  * Work of one step (batch times the layers' weights: a third of its multiply-adds, forward and
  * backward) up to which the host step beats tfjs on wasm. Measured on a 2-core machine (wasm on
  * one thread, as `anneal train` runs it there), both paths alternated in one process: tfjs's step
- * takes ~0.5-1 ms whatever the model below ~1e6, its per-op cost; the host step (its products as
- * four float64 dot products at a time) was faster up to ~3.5e5 (1.2-8x at or below 2.5e5,
- * 0.86-1.09x from 3.2e5 to 4.9e5, 0.3-0.7x at 5e5-1e6).
+ * takes ~0.5-1 ms whatever the model below ~1e6, its per-op cost. With its products on `gemm64`
+ * (float64 SIMD) the host step was 1.9-2.1x faster than tfjs's at 2.5e5, 1.2-1.5x from 3.7e5 to
+ * 5e5 (one shape, a single layer of 256 at batch 64, 0.91-1.04x), 1.2-1.3x for two layers at
+ * 7.3e5 and 7.7e5, and 0.4-0.6x at 1e6 and over; with them in JavaScript's loops (engines without
+ * SIMD, or `hostProducts.simd` off) it ran 1.6-2.4x as long.
  */
-export const HOST_STEP_MAX_WORK = 250_000;
+export const HOST_STEP_MAX_WORK = 500_000;
 
 function activate(kind: DenseActivation, z: number): number {
   switch (kind) {
@@ -179,6 +183,111 @@ function float64(values: ArrayLike<number>): Float64Array {
 }
 
 /**
+ * `simd`: whether the host step's blocked products run on kernels.wat's `gemm64` (where this
+ * engine has WebAssembly SIMD); false keeps them in the JavaScript loops (the reference the tests
+ * compare it with bit for bit, and an A/B's other side). `calls`: products run on `gemm64` so far
+ * (tests check a path takes it).
+ */
+export const hostProducts = { simd: true, calls: 0 };
+
+/** kernels.wat compiled for a plain memory; null where this engine cannot (no SIMD). */
+let productsModule: WebAssembly.Module | null | undefined;
+
+/**
+ * Float64 arrays of a step in a WebAssembly memory of the program's own, where kernels.wat's
+ * `gemm64` (float64 SIMD, two values side by side, each adding its products in the same order
+ * as the JavaScript loops: bit for bit their results) multiplies them without a copy. Arrays are
+ * taken one after the other; `reserve` at a step's start makes room for all of them before the
+ * first (growing a memory detaches the arrays over it), `mark` and `release` let a micro-batch's
+ * arrays go for the next one's. Past the room reserved, `array` gives a plain Float64Array (its
+ * products then take the JavaScript loops).
+ */
+class ProductArena {
+  readonly #memory: WebAssembly.Memory;
+  readonly #kernels: SimdKernels;
+  #top = 0;
+
+  private constructor(memory: WebAssembly.Memory, kernels: SimdKernels) {
+    this.#memory = memory;
+    this.#kernels = kernels;
+  }
+
+  /** An arena, or undefined where the kernels cannot run here. */
+  static create(): ProductArena | undefined {
+    if (productsModule === undefined) {
+      try {
+        productsModule = new WebAssembly.Module(kernelBytes(false));
+      } catch {
+        productsModule = null;
+      }
+    }
+    if (!productsModule) return undefined;
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    const instance = new WebAssembly.Instance(productsModule, { env: { memory } });
+    return new ProductArena(memory, instance.exports as unknown as SimdKernels);
+  }
+
+  /** `gemm64` (see kernels.wat) on arrays of the arena, by their byte offsets. */
+  gemm64(...args: Parameters<SimdKernels["gemm64"]>): void {
+    hostProducts.calls++;
+    this.#kernels.gemm64(...args);
+  }
+
+  /** Room for `bytes` of arrays from the start (the arrays taken before are let go). */
+  reserve(bytes: number): void {
+    const short = bytes - this.#memory.buffer.byteLength;
+    if (short > 0) this.#memory.grow(Math.ceil(short / 65536));
+    this.#top = 0;
+  }
+
+  /** Where the next array would start. */
+  mark(): number {
+    return this.#top;
+  }
+
+  /** Lets go of the arrays taken since `mark` gave `at`. */
+  release(at: number): void {
+    this.#top = at;
+  }
+
+  /** `n` zeros, in the arena where there is room (16-byte aligned), else on the JavaScript heap. */
+  array(n: number): Float64Array {
+    const at = this.#top;
+    const end = at + 8 * n;
+    if (end > this.#memory.buffer.byteLength) return new Float64Array(n);
+    this.#top = (end + 15) & ~15;
+    return new Float64Array(this.#memory.buffer, at, n).fill(0);
+  }
+
+  /** Whether `values` lie in the arena (a Float64Array over its memory). */
+  holds(values: ArrayLike<number>): values is Float64Array {
+    return values instanceof Float64Array && values.buffer === this.#memory.buffer;
+  }
+
+  /** `values` in the arena: themselves where they lie there, else a copy (exact), if it fits. */
+  place(values: ArrayLike<number>): Float64Array | undefined {
+    if (this.holds(values)) return values;
+    const copy = this.array(values.length);
+    if (!this.holds(copy)) return undefined;
+    copy.set(values);
+    return copy;
+  }
+}
+
+/** Bytes of the arena arrays of a step whose micro-batches have at most `rows` samples. */
+function arenaBytes(plan: DensePlan, rows: number): number {
+  const { layers } = plan;
+  const weights = layers.reduce((n, l) => n + l.inputs * l.units, 0);
+  // per micro-batch: the features; per layer its outputs, its next layer's input (after gelu and
+  // after dropout), its input gradients, and a copy of its kernel and of its input; the
+  // persistent kernel gradients; each array rounded up to 16 bytes
+  const perLayer = layers.reduce((n, l) => n + rows * (3 * l.units + 2 * l.inputs), 0);
+  const values = weights + rows * layers[0].inputs + perLayer + 2 * weights +
+    rows * layers.at(-1)!.units;
+  return 8 * values + 16 * 8 * (layers.length + 2);
+}
+
+/**
  * `out` (`rows` x `units`) = `input` (`rows` x `inputs`) times `kernel` (`inputs` x `units`) plus
  * `bias`, in float64: each value starts at its bias and adds its products in the order of `k`.
  * Above {@linkcode BLOCKED_MIN_WORK}, each value is a dot product of two contiguous runs (the
@@ -192,6 +301,7 @@ function affine(
   inputs: number,
   units: number,
   out: Float64Array,
+  arena?: ProductArena,
 ): void {
   if (rows * inputs * units < BLOCKED_MIN_WORK) {
     for (let r = 0; r < rows; r++) {
@@ -204,6 +314,21 @@ function affine(
     return;
   }
   for (let r = 0; r < rows; r++) out.set(bias, r * units);
+  const a = arena?.holds(out) ? arena.place(input) : undefined;
+  const b = a && arena!.place(kernel);
+  if (a && b) {
+    arena!.gemm64(
+      a.byteOffset,
+      b.byteOffset,
+      out.byteOffset,
+      rows,
+      inputs,
+      units,
+      8 * inputs,
+      8,
+    );
+    return;
+  }
   const kt = transpose(kernel, inputs, units, new Float64Array(kernel.length));
   addProducts(float64(input), rows, kt, units, inputs, out);
 }
@@ -295,6 +420,7 @@ function weightGradients(
   units: number,
   gw: Float64Array,
   gb: Float64Array,
+  arena?: ProductArena,
 ): void {
   for (let r = 0; r < rows; r++) {
     const o = r * units;
@@ -315,6 +441,21 @@ function weightGradients(
     }
     return;
   }
+  // gw [inputs, units] += prev transposed (read through strides) times delta
+  const a = arena?.holds(gw) && arena.holds(delta) ? arena.place(prev) : undefined;
+  if (a) {
+    arena!.gemm64(
+      a.byteOffset,
+      delta.byteOffset,
+      gw.byteOffset,
+      inputs,
+      rows,
+      units,
+      8,
+      8 * inputs,
+    );
+    return;
+  }
   const pt = transpose(prev, rows, inputs, new Float64Array(rows * inputs));
   const dt = transpose(delta, rows, units, new Float64Array(rows * units));
   addProducts(pt, inputs, dt, units, rows, gw);
@@ -331,10 +472,29 @@ function inputGradients(
   inputs: number,
   units: number,
   next: Float64Array,
+  arena?: ProductArena,
 ): void {
+  next.fill(0);
+  if (arena?.holds(next) && arena.holds(delta) && rows * inputs * units >= BLOCKED_MIN_WORK) {
+    // next [rows, inputs] += delta times the kernel transposed ([units, inputs], as float64)
+    const kt = arena.array(kernel.length);
+    if (arena.holds(kt)) {
+      transpose(kernel, inputs, units, kt);
+      arena.gemm64(
+        delta.byteOffset,
+        kt.byteOffset,
+        next.byteOffset,
+        rows,
+        units,
+        inputs,
+        8 * units,
+        8,
+      );
+      return;
+    }
+  }
   // (as float64, exactly: the products' one kernel then reads one kind of array, which V8 keeps
   // fast; read as float32 beside the others' float64 it ran 1.3-1.5x as long)
-  next.fill(0);
   addProducts(delta, rows, float64(kernel), inputs, units, next);
 }
 
@@ -353,6 +513,9 @@ export class DenseHostProgram {
   readonly #variables: tf.Variable[];
   /** Host copies of the variables, and the tfjs data each copy was read from (or written to). */
   readonly #cache: { dataId: unknown; param: HostParam }[] = [];
+
+  /** The arena of the products' arrays (undefined where the SIMD kernels cannot run). */
+  #arena: ProductArena | null | undefined;
 
   /** Takes the plan; the weights are read from its variables when first needed. */
   constructor(plan: DensePlan) {
@@ -387,6 +550,12 @@ export class DenseHostProgram {
     };
     this.#cache[slot] = { dataId: variable.dataId, param };
     return param;
+  }
+
+  /** The arena, made at the first step that takes it. */
+  #productArena(): ProductArena | undefined {
+    if (this.#arena === undefined) this.#arena = ProductArena.create() ?? null;
+    return this.#arena ?? undefined;
   }
 
   /** Writes `param`'s values (its host copy in cache slot `slot`) to `variable`. */
@@ -444,7 +613,15 @@ export class DenseHostProgram {
       kernel: params[first[i]].values,
       bias: params[first[i] + 1].values,
     }));
-    const gradW = layers.map((l) => new Float64Array(l.inputs * l.units));
+    // (the products' arrays in the arena where a layer takes the blocked products)
+    const rowsMost = microBatches.reduce((n, b) => Math.max(n, b.size), 0);
+    const arena = hostProducts.simd &&
+        layers.some((l) => rowsMost * l.inputs * l.units >= BLOCKED_MIN_WORK)
+      ? this.#productArena()
+      : undefined;
+    arena?.reserve(arenaBytes(this.#plan, rowsMost));
+    const f64 = (n: number) => arena?.array(n) ?? new Float64Array(n);
+    const gradW = layers.map((l) => f64(l.inputs * l.units));
     const gradB = layers.map((l) => new Float64Array(l.units));
     // batch norm's: gamma's and beta's gradients, and the moving averages' host copies
     const gradGamma = layers.map((l) => new Float64Array(l.norm ? l.units : 0));
@@ -465,24 +642,28 @@ export class DenseHostProgram {
     let lossSum = 0;
     let metricSum = 0;
     const last = layers.length - 1;
+    const start = arena?.mark() ?? 0;
     for (const [m, batch] of microBatches.entries()) {
+      arena?.release(start);
       const rows = batch.size;
       // Forward: acts[i] holds layer i's outputs (post-activation; logits for the last; gelu's
       // pre-activation, which its derivative takes), and inputs[i + 1] what the next layer
       // takes: after gelu, and after dropout (with the factor of each value).
       const acts: Float64Array[] = [];
-      const inputs: ArrayLike<number>[] = [batch.x];
+      // (the features as float64 in the arena: the first layer's products read them there)
+      const features = arena?.place(batch.x) ?? batch.x;
+      const inputs: ArrayLike<number>[] = [features];
       const factors: Float32Array[] = [];
       // per layer with batch norm: its normalized values and 1 / sqrt(variance + eps) per unit
       const norms: ({ xhat: Float64Array; inv: Float64Array } | undefined)[] = [];
-      let input: ArrayLike<number> = batch.x;
+      let input: ArrayLike<number> = features;
       layers.forEach((layer, i) => {
         const { kernel, bias } = weights[i];
-        const out = new Float64Array(rows * layer.units);
+        const out = f64(rows * layer.units);
         const act = i === last ? "linear" : layer.activation;
         // (gelu's pre-activation kept, gelu applied below, as the WGSL step does)
         const stored = act === "gelu" ? "linear" : act;
-        affine(input, kernel, bias, rows, layer.inputs, layer.units, out);
+        affine(input, kernel, bias, rows, layer.inputs, layer.units, out, arena);
         const kind = layer.norm ? "linear" : stored;
         for (let e = 0; e < out.length; e++) {
           // float32, as torch holds a layer's outputs: a saturated tanh or sigmoid is then
@@ -505,12 +686,16 @@ export class DenseHostProgram {
         );
         acts.push(out);
         input = out;
-        if (act === "gelu") input = out.map((z) => Math.fround(activate("gelu", z)));
+        if (act === "gelu") {
+          const activated = f64(out.length);
+          for (let e = 0; e < out.length; e++) activated[e] = Math.fround(activate("gelu", out[e]));
+          input = activated;
+        }
         if (rate > 0 && i < last) {
           const size = rows * layer.units;
           // (tfjs's path's mask itself: 0, or 1 / (1 - rate) as float32)
           const factor = dropoutMask(dropoutLayerSeed(passSeed(m), i), size, rate);
-          const dropped = new Float64Array(size);
+          const dropped = f64(size);
           for (let e = 0; e < size; e++) {
             // (float32, as tfjs multiplies by the mask; a NaN stays NaN)
             dropped[e] = Math.fround(input[e] * factor[e]);
@@ -523,7 +708,7 @@ export class DenseHostProgram {
       // Loss and the gradient of the mean loss with respect to the outputs.
       const outputs = layers[last].units;
       const logits = acts[last];
-      let delta = new Float64Array(rows * outputs);
+      let delta = f64(rows * outputs);
       for (let r = 0; r < rows; r++) {
         const base = r * outputs;
         if (loss === "crossEntropy") {
@@ -569,14 +754,14 @@ export class DenseHostProgram {
         const layer = layers[i];
         // (the layer's input, after dropout where there is one)
         const prev = inputs[i];
-        weightGradients(prev, delta, rows, layer.inputs, layer.units, gradW[i], gradB[i]);
+        weightGradients(prev, delta, rows, layer.inputs, layer.units, gradW[i], gradB[i], arena);
         if (i > 0) {
           const kernel = weights[i].kernel;
           const below = layers[i - 1].activation;
           const activations = acts[i - 1];
           const factor = factors[i - 1];
-          const next = new Float64Array(rows * layer.inputs);
-          inputGradients(delta, kernel, rows, layer.inputs, layer.units, next);
+          const next = f64(rows * layer.inputs);
+          inputGradients(delta, kernel, rows, layer.inputs, layer.units, next, arena);
           for (let e = 0; e < next.length; e++) {
             const s = factor ? next[e] * factor[e] : next[e];
             next[e] = s * derivative(below, activations[e]);
@@ -662,7 +847,9 @@ export class DenseHostProgram {
    * next layer takes them, and dropout's float32 factors), per parameter its host copy, its float64
    * gradient sum and its float32 gradient, and the blocked products' float64 copies (the
    * features, the kernels, a layer's inputs and output gradients; each transposed but the
-   * features; and a kernel as it is, for its input gradients).
+   * features; and a kernel as it is, for its input gradients). Where the products run on
+   * `gemm64`, the float64 arrays of the products are the arena's instead (its memory as reserved,
+   * whole pages; the kernel gradients' sums are counted twice, as a parameter's and in it).
    */
   extraBytes(rows: number): number {
     const { layers, targetSize } = this.#plan;
@@ -689,12 +876,16 @@ export class DenseHostProgram {
       8 * blocked.reduce((n, l) => n + l.inputs * l.units, 0) +
       8 * rows * blocked.reduce((n, l) => Math.max(n, l.inputs + l.units), 0) +
       8 * layers.slice(1).reduce((n, l) => Math.max(n, l.inputs * l.units), 0);
-    return batch + 8 * 2 * rows * units + 8 * rows * own + 4 * rows * masked +
-      8 * rows * normed + 16 * (parameters + 2 * normed) + 8 * normed + products;
+    const arena = hostProducts.simd && blocked.length > 0 && this.#productArena()
+      ? Math.ceil(arenaBytes(this.#plan, rows) / 65536) * 65536
+      : undefined;
+    return batch + (arena ?? 8 * 2 * rows * units + 8 * rows * own + products) +
+      4 * rows * masked + 8 * rows * normed + 16 * (parameters + 2 * normed) + 8 * normed;
   }
 
   /** Drops the host copies of the weights. */
   dispose(): void {
     this.#cache.length = 0;
+    this.#arena = undefined;
   }
 }

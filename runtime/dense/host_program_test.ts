@@ -17,6 +17,7 @@ import {
   NORM_PARITY_CASES,
   PARITY_CASES,
 } from "./_parity.ts";
+import { hostProducts } from "./host_program.ts";
 import { cnnPlan, densePlan } from "./plan.ts";
 import { buildModel } from "../../models/build.ts";
 
@@ -251,41 +252,49 @@ function referenceGradients(
   return grads.map((g) => new Float32Array(g));
 }
 
-Deno.test("the host step's gradients are those of its loops one value at a time, to the bit, an infinite input under a zero gradient included", async () => {
-  await ready;
-  // (layers above and below the blocked loops' size, 37 x 23 x 18 and 37 x 9 x 5, and widths that
-  // are not multiples of 4: the blocks of four and their remainders)
-  const sizes = [23, 18, 9, 5];
-  const rows = 37;
-  const engine = new TrainingEngine(
-    parseConfig({ backend: "wasm", seed: 3, model: { kind: "mlp", hidden: sizes.slice(1, -1) } }),
-    { inputShape: [sizes[0]], targetSize: 1, task: "classification", numClasses: sizes.at(-1) },
-  );
-  assert.equal(engine.modelPath, "host");
-  let seed = 11;
-  const next = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * 4 - 2;
-  const x = Float32Array.from({ length: rows * sizes[0] }, next);
-  const y = Float32Array.from({ length: rows }, (_, r) => r % sizes.at(-1)!);
-  const check = (label: string) => {
-    const weights = engine.variables.map((v) => new Float32Array(v.dataSync() as Float32Array));
-    const pending = engine.computeGradients([{ x, y, size: rows }]);
-    const expected = referenceGradients(weights, sizes, x, y, rows);
-    assert.equal(pending.hostGrads?.length, expected.length);
-    for (const [i, grad] of pending.hostGrads!.entries()) {
-      const same = grad.every((value, k) => Object.is(value, expected[i][k]));
-      assert.ok(same, `${label}, gradient ${i}: ${grad} against ${expected[i]}`);
-      assert.ok(grad.every(Number.isFinite), `${label}: gradient ${i} is finite`);
-    }
-  };
-  check("finite inputs");
-  // Rows with a class outside the range have output gradients of 0, so they add nothing: their
-  // infinite and NaN features (and the infinities and NaNs they leave in the hidden layers) must
-  // not make a NaN out of their products with those zeros.
-  x[2 * sizes[0] + 1] = Infinity;
-  x[2 * sizes[0] + 4] = -Infinity;
-  x[5 * sizes[0]] = NaN;
-  y[2] = 99;
-  y[5] = -1;
-  check("infinite and NaN inputs under zero gradients");
-  engine.dispose();
-});
+for (const simd of [true, false]) {
+  Deno.test(`the host step's gradients are those of its loops one value at a time, to the bit, an infinite input under a zero gradient included (products ${simd ? "on gemm64" : "in JavaScript"})`, async () => {
+    await ready;
+    hostProducts.simd = simd;
+    const calls = hostProducts.calls;
+    // (layers above and below the blocked loops' size, 37 x 23 x 18 and 37 x 9 x 5, and widths that
+    // are not multiples of 4: the blocks of four and their remainders)
+    const sizes = [23, 18, 9, 5];
+    const rows = 37;
+    const engine = new TrainingEngine(
+      parseConfig({ backend: "wasm", seed: 3, model: { kind: "mlp", hidden: sizes.slice(1, -1) } }),
+      { inputShape: [sizes[0]], targetSize: 1, task: "classification", numClasses: sizes.at(-1) },
+    );
+    assert.equal(engine.modelPath, "host");
+    let seed = 11;
+    const next = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * 4 - 2;
+    const x = Float32Array.from({ length: rows * sizes[0] }, next);
+    const y = Float32Array.from({ length: rows }, (_, r) => r % sizes.at(-1)!);
+    const check = (label: string) => {
+      const weights = engine.variables.map((v) => new Float32Array(v.dataSync() as Float32Array));
+      const pending = engine.computeGradients([{ x, y, size: rows }]);
+      const expected = referenceGradients(weights, sizes, x, y, rows);
+      assert.equal(pending.hostGrads?.length, expected.length);
+      for (const [i, grad] of pending.hostGrads!.entries()) {
+        const same = grad.every((value, k) => Object.is(value, expected[i][k]));
+        assert.ok(same, `${label}, gradient ${i}: ${grad} against ${expected[i]}`);
+        assert.ok(grad.every(Number.isFinite), `${label}: gradient ${i} is finite`);
+      }
+    };
+    check("finite inputs");
+    // (on gemm64, the blocked layers' products: the first two layers' forward and kernel
+    // gradients, and the second's input gradient; the last layer's are under the blocked size)
+    assert.equal(hostProducts.calls - calls, simd ? 5 : 0);
+    // Rows with a class outside the range have output gradients of 0, so they add nothing: their
+    // infinite and NaN features (and the infinities and NaNs they leave in the hidden layers) must
+    // not make a NaN out of their products with those zeros.
+    x[2 * sizes[0] + 1] = Infinity;
+    x[2 * sizes[0] + 4] = -Infinity;
+    x[5 * sizes[0]] = NaN;
+    y[2] = 99;
+    y[5] = -1;
+    check("infinite and NaN inputs under zero gradients");
+    engine.dispose();
+    hostProducts.simd = true;
+  });
+}
