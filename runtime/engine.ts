@@ -29,7 +29,7 @@ import { featureSize } from "../data/split.ts";
 import { DenseGpuProgram } from "./dense/gpu_program.ts";
 import { webGpuIsSoftware } from "./backend.ts";
 import { webGpuBackend } from "../optimizers/fused/gpu.ts";
-import { DenseHostProgram, HOST_STEP_MAX_WORK } from "./dense/host_program.ts";
+import { DenseHostProgram, hostStepMaxWork } from "./dense/host_program.ts";
 import {
   clipHostNorm,
   clipHostValue,
@@ -307,7 +307,7 @@ export class TrainingEngine {
             evalRows: plan.evalRows ?? config.batchSize,
           });
           path = "wgsl";
-        } else if (work <= HOST_STEP_MAX_WORK) {
+        } else if (work <= hostStepMaxWork(plan.layers.length)) {
           this.#dense = new DenseHostProgram(plan);
           path = "host";
         } else {

@@ -81,15 +81,27 @@ function storeValues(variable: tf.Variable, values: Float32Array): boolean {
 
 /**
  * Work of one step (batch times the layers' weights: a third of its multiply-adds, forward and
- * backward) up to which the host step beats tfjs on wasm. Measured on a 2-core machine (wasm on
- * one thread, as `anneal train` runs it there), both paths alternated in one process: tfjs's step
+ * backward) up to which the host step beats tfjs on wasm, for a network of one or two dense layers
+ * (see {@linkcode hostStepMaxWork} for deeper ones). Measured on a 2-core machine (wasm on one
+ * thread, as `anneal train` runs it there), both paths alternated in one process: tfjs's step
  * takes ~0.5-1 ms whatever the model below ~1e6, its per-op cost. With its products on `gemm64`
- * (float64 SIMD) the host step was 1.9-2.1x faster than tfjs's at 2.5e5, 1.2-1.5x from 3.7e5 to
- * 5e5 (one shape, a single layer of 256 at batch 64, 0.91-1.04x), 1.2-1.3x for two layers at
- * 7.3e5 and 7.7e5, and 0.4-0.6x at 1e6 and over; with them in JavaScript's loops (engines without
- * SIMD, or `hostProducts.simd` off) it ran 1.6-2.4x as long.
+ * (float64 SIMD) the host step was 1.9-2.2x faster than tfjs's at 2.5e5, 1.2-1.5x from 3.7e5 to
+ * 5e5 (one shape, a single hidden layer of 256 at batch 64, 0.91-1.04x), and 0.4-0.6x at 1e6 and
+ * over with a hidden layer (a linear model: 1.4x at 5e5, 1.0x at 1e6); with them in JavaScript's
+ * loops (engines without SIMD, or `hostProducts.simd` off) it ran 1.6-2.8x as long.
  */
 export const HOST_STEP_MAX_WORK = 500_000;
+
+/**
+ * The host step's bound for a network of `layers` dense layers (the output layer included): tfjs's
+ * step grows by a dozen ops a layer, so a deeper network keeps the host step's lead to more work.
+ * {@linkcode HOST_STEP_MAX_WORK} up to two layers, then 2.5e5 more a layer: with three layers the
+ * host step was 1.3x faster than tfjs's at 7.7e5 and 0.77-0.89x at 1.3e6-1.5e6; with four 1.25x at
+ * 1.3e6 and 0.7-0.85x at 1.5e6-1.7e6.
+ */
+export function hostStepMaxWork(layers: number): number {
+  return HOST_STEP_MAX_WORK + 250_000 * Math.max(0, layers - 2);
+}
 
 function activate(kind: DenseActivation, z: number): number {
   switch (kind) {
@@ -590,7 +602,7 @@ export class DenseHostProgram {
     params.forEach((param, i) => this.#write(this.#variables[i], param, i));
   }
 
-  /** Work of one step for micro-batches of `rows` samples (see {@linkcode HOST_STEP_MAX_WORK}). */
+  /** Work of one step for micro-batches of `rows` samples (see {@linkcode hostStepMaxWork}). */
   static work(plan: DensePlan, rows: number): number {
     return rows * plan.layers.reduce((n, l) => n + l.inputs * l.units, 0);
   }

@@ -46,6 +46,27 @@ Deno.test("host dense step is for small models only; big ones, cnns and rnns sta
   assert.equal(big.modelPath, "tfjs");
   assert.match(big.fusedModelReason ?? "", /multiply-adds a step/);
   big.dispose();
+  // the bound: 5e5 of work (batch times weights) up to two dense layers, 2.5e5 more a layer after
+  const tabular = {
+    inputShape: [20],
+    targetSize: 1,
+    task: "classification",
+    numClasses: 10,
+  } as const;
+  const path = (hidden: number[], batchSize: number) => {
+    const engine = new TrainingEngine(
+      parseConfig({ backend: "wasm", model: { kind: "mlp", hidden }, batchSize }),
+      tabular,
+    );
+    engine.dispose();
+    return engine.modelPath;
+  };
+  assert.equal(path([256], 64), "host"); // 64 x (20 x 256 + 256 x 10) = 491,520
+  assert.equal(path([256], 72), "tfjs"); // 552,960
+  assert.equal(path([64, 64], 120), "host"); // 120 x 6,016 = 721,920: three layers, 7.5e5
+  assert.equal(path([64, 64], 128), "tfjs"); // 770,048
+  assert.equal(path([64, 64, 64], 96), "host"); // 96 x 10,112 = 970,752: four layers, 1e6
+  assert.equal(path([64, 64, 64], 128), "tfjs"); // 1,294,336
   const cnn = new TrainingEngine(parseConfig({ backend: "wasm", model: { kind: "cnn" } }), {
     ...classification,
     inputShape: [8, 8, 1],

@@ -19,7 +19,7 @@ import { releaseWebGpu, selectBackend } from "../backend.ts";
 import { type DataShape, outputUnits } from "../engine.ts";
 import { checkMixedPrecision, checkParity, checkWebGpuParity, type ParityCase } from "./_parity.ts";
 import { productSplit, SPLIT_MIN_K } from "./dispatch.ts";
-import { HOST_STEP_MAX_WORK } from "./host_program.ts";
+import { hostStepMaxWork } from "./host_program.ts";
 
 const RUNS = Number(Deno.env.get("ANNEAL_PARITY_RUNS") ?? 0);
 const SEED = Number(Deno.env.get("ANNEAL_PARITY_SEED") ?? 20261201);
@@ -459,7 +459,7 @@ Deno.test("random cases: the host dense step with an MLP's batch norm matches tf
     const { hidden } = c.config.model as { hidden: number[] };
     const widths = [c.shape.inputShape[0], ...hidden, outputUnits(c.shape)];
     const work = widths.slice(1).reduce((n, w, i) => n + widths[i] * w, 0);
-    return 16 * work <= HOST_STEP_MAX_WORK;
+    return 16 * work <= hostStepMaxWork(widths.length - 1);
   });
   await property(small, 10, (c) => checkParity(c, "wasm", "host"));
 });
