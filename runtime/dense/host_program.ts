@@ -245,11 +245,25 @@ class ProductArena {
     this.#kernels.gemm64(...args);
   }
 
-  /** Room for `bytes` of arrays from the start (the arrays taken before are let go). */
+  /** Where the arena holds a 1 (float64), before its arrays. */
+  static readonly ONE = 0;
+
+  /** Room for `bytes` of arrays (the arrays taken before are let go). */
   reserve(bytes: number): void {
-    const short = bytes - this.#memory.buffer.byteLength;
+    const short = 16 + bytes - this.#memory.buffer.byteLength;
     if (short > 0) this.#memory.grow(Math.ceil(short / 65536));
-    this.#top = 0;
+    new Float64Array(this.#memory.buffer, ProductArena.ONE, 1)[0] = 1;
+    this.#top = 16;
+  }
+
+  /** `kernels.wat`'s `hostActivate` on `values`: relu (or none) and float32 rounding, in place. */
+  activate(values: Float64Array, relu: boolean): void {
+    this.#kernels.hostActivate(values.byteOffset, values.length, relu ? 1 : 0);
+  }
+
+  /** `kernels.wat`'s `hostReluGrad`: `gradients` times relu's derivative at `outputs`, in place. */
+  reluGrad(gradients: Float64Array, outputs: Float64Array): void {
+    this.#kernels.hostReluGrad(gradients.byteOffset, outputs.byteOffset, gradients.length);
   }
 
   /** Where the next array would start. */
@@ -290,13 +304,15 @@ class ProductArena {
 function arenaBytes(plan: DensePlan, rows: number): number {
   const { layers } = plan;
   const weights = layers.reduce((n, l) => n + l.inputs * l.units, 0);
-  // per micro-batch: the features; per layer its outputs, its next layer's input (after gelu and
-  // after dropout), its input gradients, and a copy of its kernel and of its input; the
-  // persistent kernel gradients; each array rounded up to 16 bytes
+  const biases = layers.reduce((n, l) => n + l.units, 0);
+  // the persistent kernel and bias gradients; per micro-batch the features, per layer its
+  // outputs, its next layer's input (after gelu and after dropout), its input gradients, and a
+  // copy of its kernel (as it is and transposed) and of its input; the output gradients; each
+  // array's end rounded up to 16 bytes (at most 10 arrays a layer and 4 more)
   const perLayer = layers.reduce((n, l) => n + rows * (3 * l.units + 2 * l.inputs), 0);
-  const values = weights + rows * layers[0].inputs + perLayer + 2 * weights +
+  const values = weights + biases + rows * layers[0].inputs + perLayer + 2 * weights +
     rows * layers.at(-1)!.units;
-  return 8 * values + 16 * 8 * (layers.length + 2);
+  return 8 * values + 16 * (10 * layers.length + 4);
 }
 
 /**
@@ -434,11 +450,18 @@ function weightGradients(
   gb: Float64Array,
   arena?: ProductArena,
 ): void {
-  for (let r = 0; r < rows; r++) {
-    const o = r * units;
-    for (let n = 0; n < units; n++) {
-      const d = delta[o + n];
-      if (d !== 0) gb[n] += d;
+  if (arena?.holds(gb) && arena.holds(delta)) {
+    // (gb [1, units] += ones [1, rows] times delta: 1 x d is d, and adding a zero changes no sum
+    // (none is -0: each starts at +0, and values that cancel sum to +0), so this adds what the
+    // loop below adds, in its order)
+    arena.gemm64(ProductArena.ONE, delta.byteOffset, gb.byteOffset, 1, rows, units, 0, 0);
+  } else {
+    for (let r = 0; r < rows; r++) {
+      const o = r * units;
+      for (let n = 0; n < units; n++) {
+        const d = delta[o + n];
+        if (d !== 0) gb[n] += d;
+      }
     }
   }
   if (rows * inputs * units < BLOCKED_MIN_WORK || !allFinite(prev)) {
@@ -634,7 +657,7 @@ export class DenseHostProgram {
     arena?.reserve(arenaBytes(this.#plan, rowsMost));
     const f64 = (n: number) => arena?.array(n) ?? new Float64Array(n);
     const gradW = layers.map((l) => f64(l.inputs * l.units));
-    const gradB = layers.map((l) => new Float64Array(l.units));
+    const gradB = layers.map((l) => f64(l.units));
     // batch norm's: gamma's and beta's gradients, and the moving averages' host copies
     const gradGamma = layers.map((l) => new Float64Array(l.norm ? l.units : 0));
     const gradBeta = layers.map((l) => new Float64Array(l.norm ? l.units : 0));
@@ -677,11 +700,15 @@ export class DenseHostProgram {
         const stored = act === "gelu" ? "linear" : act;
         affine(input, kernel, bias, rows, layer.inputs, layer.units, out, arena);
         const kind = layer.norm ? "linear" : stored;
-        for (let e = 0; e < out.length; e++) {
-          // float32, as torch holds a layer's outputs: a saturated tanh or sigmoid is then
-          // exactly 1 (or 0), its derivative exactly 0, where a float64 one leaves ~1e-11 that
-          // an adaptive optimizer or Lion's sign turns into a step of about lr
-          out[e] = Math.fround(activate(kind, out[e]));
+        if (arena?.holds(out) && (kind === "relu" || kind === "linear")) {
+          arena.activate(out, kind === "relu"); // (the loop below, two values at a time)
+        } else {
+          for (let e = 0; e < out.length; e++) {
+            // float32, as torch holds a layer's outputs: a saturated tanh or sigmoid is then
+            // exactly 1 (or 0), its derivative exactly 0, where a float64 one leaves ~1e-11 that
+            // an adaptive optimizer or Lion's sign turns into a step of about lr
+            out[e] = Math.fround(activate(kind, out[e]));
+          }
         }
         norms.push(
           layer.norm
@@ -774,9 +801,13 @@ export class DenseHostProgram {
           const factor = factors[i - 1];
           const next = f64(rows * layer.inputs);
           inputGradients(delta, kernel, rows, layer.inputs, layer.units, next, arena);
-          for (let e = 0; e < next.length; e++) {
-            const s = factor ? next[e] * factor[e] : next[e];
-            next[e] = s * derivative(below, activations[e]);
+          if (!factor && below === "relu" && arena?.holds(next) && arena.holds(activations)) {
+            arena.reluGrad(next, activations); // (the loop below, two values at a time)
+          } else {
+            for (let e = 0; e < next.length; e++) {
+              const s = factor ? next[e] * factor[e] : next[e];
+              next[e] = s * derivative(below, activations[e]);
+            }
           }
           const norm = norms[i - 1];
           if (norm) {

@@ -123,6 +123,13 @@ export interface SimdKernels {
     aStep: number,
   ): void;
   /**
+   * In place over n float64 values: x = fround(relu(x)) when `relu` is 1 (a NaN and -0 pass),
+   * else x = fround(x); as the host step's JavaScript loop, value for value.
+   */
+  hostActivate(x: number, n: number, relu: number): void;
+  /** In place over n float64 values: d = d * (a > 0 ? 1 : 0), as the host step's loop. */
+  hostReluGrad(d: number, a: number, n: number): void;
+  /**
    * Winograd F(2x2, 3x3) for the filter gradient: the 16 matrices [tiles, channels] at the
    * addresses in `table` get A dY At of every 2x2 tile of dy [batch, outH, outW, channels].
    */

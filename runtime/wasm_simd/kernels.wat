@@ -1731,4 +1731,52 @@
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $lastRows)))
   )
+
+  ;; The host step's element-wise passes over n float64 values (runtime/dense/host_program.ts),
+  ;; two at a time, each value as that file's JavaScript loop computes it. hostActivate, in place:
+  ;; x = fround(relu(x)) when relu is 1 (relu as `x < 0 ? 0 : x`: a NaN and -0 pass), else
+  ;; x = fround(x) (a layer's outputs held in float32, as torch holds them; the same rounding to
+  ;; nearest, ties to even, as Math.fround).
+  (func (export "hostActivate") (param $x i32) (param $n i32) (param $relu i32)
+    (local $end i32) (local $pairs i32) (local $v v128) (local $zero v128) (local $f f64)
+    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 3))))
+    (local.set $pairs (i32.add (local.get $x)
+      (i32.shl (i32.and (local.get $n) (i32.const -2)) (i32.const 3))))
+    (block $done (loop $pair
+      (br_if $done (i32.ge_u (local.get $x) (local.get $pairs)))
+      (local.set $v (v128.load (local.get $x)))
+      (if (local.get $relu) (then
+        (local.set $v (v128.bitselect (local.get $zero) (local.get $v)
+          (f64x2.lt (local.get $v) (local.get $zero))))))
+      (v128.store (local.get $x)
+        (f64x2.promote_low_f32x4 (f32x4.demote_f64x2_zero (local.get $v))))
+      (local.set $x (i32.add (local.get $x) (i32.const 16)))
+      (br $pair)))
+    (if (i32.lt_u (local.get $x) (local.get $end)) (then
+      (local.set $f (f64.load (local.get $x)))
+      (if (i32.and (local.get $relu) (f64.lt (local.get $f) (f64.const 0))) (then
+        (local.set $f (f64.const 0))))
+      (f64.store (local.get $x) (f64.promote_f32 (f32.demote_f64 (local.get $f))))))
+  )
+
+  ;; hostReluGrad, in place: d = d * (a > 0 ? 1 : 0), relu's derivative at its output a as a
+  ;; product (so that a NaN or an infinite d times 0 is NaN, as in the JavaScript loop).
+  (func (export "hostReluGrad") (param $d i32) (param $a i32) (param $n i32)
+    (local $end i32) (local $pairs i32) (local $zero v128) (local $one v128)
+    (local.set $one (f64x2.splat (f64.const 1)))
+    (local.set $end (i32.add (local.get $d) (i32.shl (local.get $n) (i32.const 3))))
+    (local.set $pairs (i32.add (local.get $d)
+      (i32.shl (i32.and (local.get $n) (i32.const -2)) (i32.const 3))))
+    (block $done (loop $pair
+      (br_if $done (i32.ge_u (local.get $d) (local.get $pairs)))
+      (v128.store (local.get $d) (f64x2.mul (v128.load (local.get $d))
+        (v128.bitselect (local.get $one) (local.get $zero)
+          (f64x2.gt (v128.load (local.get $a)) (local.get $zero)))))
+      (local.set $d (i32.add (local.get $d) (i32.const 16)))
+      (local.set $a (i32.add (local.get $a) (i32.const 16)))
+      (br $pair)))
+    (if (i32.lt_u (local.get $d) (local.get $end)) (then
+      (f64.store (local.get $d) (f64.mul (f64.load (local.get $d))
+        (select (f64.const 1) (f64.const 0) (f64.gt (f64.load (local.get $a)) (f64.const 0)))))))
+  )
 )

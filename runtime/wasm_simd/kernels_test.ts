@@ -297,4 +297,45 @@ for (const [variant, base64] of BUILDS) {
       }
     });
   }
+
+  Deno.test(`hostActivate and hostReluGrad (${variant} memory) compute the host step's loops value for value`, () => {
+    const heap = arena(memory);
+    // NaN, both zeros, infinities, values float32 rounds (ties too), an odd count (the last
+    // value alone)
+    const values = [
+      NaN,
+      -0,
+      0,
+      Infinity,
+      -Infinity,
+      1 + 2 ** -24,
+      1 + 3 * 2 ** -24,
+      -(1 + 2 ** -24),
+      1e-46,
+      -1e-46,
+      3.4028235677973366e38,
+      -2.5,
+      0.1,
+      ...random(20, 31).map((v) => v - 5),
+    ];
+    for (const relu of [1, 0]) {
+      const x = heap.doubles(values.length);
+      x.set(values);
+      kernels.hostActivate(x.byteOffset, x.length, relu);
+      values.forEach((v, i) => {
+        const expected = Math.fround(relu && v < 0 ? 0 : v);
+        assert.ok(Object.is(x[i], expected), `relu ${relu}, ${v}: ${x[i]} vs ${expected}`);
+      });
+    }
+    // relu's derivative at outputs of every sign times gradients of every kind
+    const outputs = heap.doubles(values.length);
+    outputs.set(values.map((_, i) => values[(i * 7 + 3) % values.length]));
+    const d = heap.doubles(values.length);
+    d.set(values);
+    kernels.hostReluGrad(d.byteOffset, outputs.byteOffset, d.length);
+    values.forEach((v, i) => {
+      const expected = v * (outputs[i] > 0 ? 1 : 0);
+      assert.ok(Object.is(d[i], expected), `${v} at ${outputs[i]}: ${d[i]} vs ${expected}`);
+    });
+  });
 }
