@@ -84,23 +84,23 @@ function storeValues(variable: tf.Variable, values: Float32Array): boolean {
  * backward) up to which the host step beats tfjs on wasm, for a network of one or two dense layers
  * (see {@linkcode hostStepMaxWork} for deeper ones). Measured on a 2-core machine (wasm on one
  * thread, as `anneal train` runs it there), both paths alternated in one process: tfjs's step
- * takes ~0.5-1 ms whatever the model below ~1e6, its per-op cost. With its products on `gemm64`
- * (float64 SIMD) the host step was 1.9-2.2x faster than tfjs's at 2.5e5, 1.2-1.5x from 3.7e5 to
- * 5e5 (one shape, a single hidden layer of 256 at batch 64, 0.91-1.04x), and 0.4-0.6x at 1e6 and
- * over with a hidden layer (a linear model: 1.4x at 5e5, 1.0x at 1e6); with them in JavaScript's
- * loops (engines without SIMD, or `hostProducts.simd` off) it ran 1.6-2.8x as long.
+ * takes ~0.5-1 ms whatever the model below ~1e6, its per-op cost. With its products, relu and
+ * bias gradients on SIMD kernels (`gemm64`, `hostActivate`, `hostReluGrad`) the host step was
+ * 1.85x faster than tfjs's at 4.9e5, 1.46x at 7.4e5, and 0.9-1.2x at 1e6 (a linear model of 784
+ * inputs 0.91x, a hidden layer of 512 0.93x, of 256 1.23x); with all of it in JavaScript's loops
+ * (engines without SIMD, or `hostProducts.simd` off) it ran 1.8-3.7x as long.
  */
-export const HOST_STEP_MAX_WORK = 500_000;
+export const HOST_STEP_MAX_WORK = 750_000;
 
 /**
  * The host step's bound for a network of `layers` dense layers (the output layer included): tfjs's
  * step grows by a dozen ops a layer, so a deeper network keeps the host step's lead to more work.
- * {@linkcode HOST_STEP_MAX_WORK} up to two layers, then 2.5e5 more a layer: with three layers the
- * host step was 1.3x faster than tfjs's at 7.7e5 and 0.77-0.89x at 1.3e6-1.5e6; with four 1.25x at
- * 1.3e6 and 0.7-0.85x at 1.5e6-1.7e6.
+ * {@linkcode HOST_STEP_MAX_WORK} up to two layers, then 5e5 more a layer: with three layers the
+ * host step was 1.7x faster than tfjs's at 7.7e5, 1.3x at 1.16e6 and 1.1x at 1.3e6; with four
+ * 1.4x at 1.3e6 and 1.14x at 1.9e6.
  */
 export function hostStepMaxWork(layers: number): number {
-  return HOST_STEP_MAX_WORK + 250_000 * Math.max(0, layers - 2);
+  return HOST_STEP_MAX_WORK + 500_000 * Math.max(0, layers - 2);
 }
 
 function activate(kind: DenseActivation, z: number): number {
