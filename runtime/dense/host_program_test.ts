@@ -320,3 +320,106 @@ for (const simd of [true, false]) {
     hostProducts.simd = true;
   });
 }
+
+// The SIMD passes (products, relu, bias gradients) against the JavaScript loops they replace:
+// the same gradients, statistics and weights, to the bit, over every activation, dropout, batch
+// norm, each loss, accumulation of micro-batches of two sizes, and three steps of an optimizer.
+const SIMD_CASES = [
+  { name: "relu, cross-entropy, adam", model: { hidden: [24, 12] }, task: "classification" },
+  {
+    name: "tanh, mse, sgd with momentum",
+    model: { hidden: [20], activation: "tanh" },
+    task: "regression",
+    optimizer: { name: "sgd", lr: 0.05, momentum: 0.9 },
+  },
+  {
+    name: "gelu with dropout 0.3, binary cross-entropy",
+    model: { hidden: [16, 16], activation: "gelu", dropout: 0.3 },
+    task: "binary",
+  },
+  {
+    name: "sigmoid with batch norm, cross-entropy, rmsprop",
+    model: { hidden: [32], activation: "sigmoid", batchNorm: true },
+    task: "classification",
+    optimizer: { name: "rmsprop", lr: 0.01 },
+  },
+  {
+    name: "relu with batch norm and dropout 0.2, accumulation of 3",
+    model: { hidden: [28, 8], batchNorm: true, dropout: 0.2 },
+    task: "classification",
+    accumulation: 3,
+  },
+  {
+    name: "linear model, mse, adagrad",
+    model: { hidden: [] },
+    task: "regression",
+    optimizer: { name: "adagrad", lr: 0.1 },
+  },
+] as const;
+for (const c of SIMD_CASES) {
+  Deno.test(`the host step's SIMD passes give the JavaScript loops' gradients, statistics and weights to the bit: ${c.name}`, async () => {
+    await ready;
+    const features = 19;
+    const outputs = c.task === "classification" ? 7 : c.task === "regression" ? 3 : 1;
+    const shape = c.task === "classification"
+      ? {
+        inputShape: [features],
+        targetSize: 1,
+        task: "classification" as const,
+        numClasses: outputs,
+      }
+      : c.task === "regression"
+      ? { inputShape: [features], targetSize: outputs, task: "regression" as const }
+      : { inputShape: [features], targetSize: 1, task: "binary" as const };
+    const accumulation = "accumulation" in c ? c.accumulation : 1;
+    const config = parseConfig({
+      backend: "wasm",
+      seed: 5,
+      model: { kind: "mlp", ...c.model },
+      optimizer: "optimizer" in c ? c.optimizer : { name: "adam", lr: 0.01 },
+      batchSize: 37,
+      gradientAccumulation: accumulation,
+    });
+    let seed = 3;
+    const next = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * 4 - 2;
+    // micro-batches of 37 and one of 21 (a short last one)
+    const batches = Array.from({ length: accumulation + 1 }, (_, m) => {
+      const size = m === accumulation ? 21 : 37;
+      const y = Float32Array.from(
+        { length: size * shape.targetSize },
+        (_, i) => c.task === "classification" ? i % outputs : c.task === "binary" ? i % 2 : next(),
+      );
+      return { x: Float32Array.from({ length: size * features }, next), y, size };
+    });
+    const run = (simd: boolean) => {
+      hostProducts.simd = simd;
+      const calls = hostProducts.calls;
+      const engine = new TrainingEngine(config, shape);
+      assert.equal(engine.modelPath, "host");
+      const seen: Float32Array[] = [];
+      try {
+        for (let step = 0; step < 3; step++) {
+          // (the last step's micro-batches: the short one among them)
+          const group = step < 2 ? batches.slice(0, accumulation) : batches.slice(1);
+          const pending = engine.computeGradients(group);
+          seen.push(...pending.hostGrads!.map((g) => g.slice()), pending.stats as Float32Array);
+          engine.applyGradients(pending, 0.01);
+        }
+        seen.push(...engine.variables.map((v) => new Float32Array(v.dataSync() as Float32Array)));
+        return { seen, calls: hostProducts.calls - calls };
+      } finally {
+        engine.dispose();
+        hostProducts.simd = true;
+      }
+    };
+    const simd = run(true);
+    const loops = run(false);
+    assert.ok(simd.calls > 0, "the SIMD products ran");
+    assert.equal(loops.calls, 0);
+    assert.equal(simd.seen.length, loops.seen.length);
+    simd.seen.forEach((values, i) => {
+      const same = values.every((v, k) => Object.is(v, loops.seen[i][k]));
+      assert.ok(same, `array ${i}: ${values.slice(0, 6)} against ${loops.seen[i].slice(0, 6)}`);
+    });
+  });
+}
