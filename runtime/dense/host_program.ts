@@ -95,12 +95,14 @@ export const HOST_STEP_MAX_WORK = 750_000;
 /**
  * The host step's bound for a network of `layers` dense layers (the output layer included): tfjs's
  * step grows by a dozen ops a layer, so a deeper network keeps the host step's lead to more work.
- * {@linkcode HOST_STEP_MAX_WORK} up to two layers, then 5e5 more a layer: with three layers the
- * host step was 1.7x faster than tfjs's at 7.7e5, 1.3x at 1.16e6 and 1.1x at 1.3e6; with four
- * 1.4x at 1.3e6 and 1.14x at 1.9e6.
+ * {@linkcode HOST_STEP_MAX_WORK} up to two layers, then 5e5 more a layer, to at most 1.75e6 (four
+ * layers' bound, the deepest measured: with three layers the host step was 1.7x faster than tfjs's
+ * at 7.7e5, 1.3x at 1.16e6 and 1.1x at 1.3e6; with four 1.4x at 1.3e6 and 1.14x at 1.9e6). The cap
+ * keeps a deep network's host arrays bounded too: they grow with the batch, which a bound that grew
+ * with every layer would let grow with it.
  */
 export function hostStepMaxWork(layers: number): number {
-  return HOST_STEP_MAX_WORK + 500_000 * Math.max(0, layers - 2);
+  return Math.min(HOST_STEP_MAX_WORK + 500_000 * Math.max(0, layers - 2), 1_750_000);
 }
 
 function activate(kind: DenseActivation, z: number): number {

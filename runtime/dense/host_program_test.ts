@@ -46,7 +46,8 @@ Deno.test("host dense step is for small models only; big ones, cnns and rnns sta
   assert.equal(big.modelPath, "tfjs");
   assert.match(big.fusedModelReason ?? "", /multiply-adds a step/);
   big.dispose();
-  // the bound: 7.5e5 of work (batch times weights) up to two dense layers, 5e5 more a layer after
+  // the bound: 7.5e5 of work (batch times weights) up to two dense layers, 5e5 more a layer
+  // after, 1.75e6 at most
   const tabular = {
     inputShape: [20],
     targetSize: 1,
@@ -67,6 +68,9 @@ Deno.test("host dense step is for small models only; big ones, cnns and rnns sta
   assert.equal(path([64, 64], 208), "tfjs"); // 1,251,328
   assert.equal(path([64, 64, 64], 173), "host"); // 173 x 10,112 = 1,749,376: four layers, 1.75e6
   assert.equal(path([64, 64, 64], 174), "tfjs"); // 1,759,488
+  // (and no more however deep: 1.75e6 at most)
+  assert.equal(path([32, 32, 32, 32, 32, 32], 287), "host"); // 287 x 6,080 = 1,744,960
+  assert.equal(path([32, 32, 32, 32, 32, 32], 288), "tfjs"); // 1,751,040: seven layers, 1.75e6
   const cnn = new TrainingEngine(parseConfig({ backend: "wasm", model: { kind: "cnn" } }), {
     ...classification,
     inputShape: [8, 8, 1],
