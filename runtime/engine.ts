@@ -307,7 +307,12 @@ export class TrainingEngine {
             evalRows: plan.evalRows ?? config.batchSize,
           });
           path = "wgsl";
-        } else if (work <= hostStepMaxWork(plan.layers.length)) {
+        } else if (
+          work <= hostStepMaxWork(
+            plan.layers.length,
+            plan.layers.some((layer) => layer.activation === "gelu"),
+          )
+        ) {
           this.#dense = new DenseHostProgram(plan);
           path = "host";
         } else {

@@ -99,10 +99,14 @@ export const HOST_STEP_MAX_WORK = 750_000;
  * layers' bound, the deepest measured: with three layers the host step was 1.7x faster than tfjs's
  * at 7.7e5, 1.3x at 1.16e6 and 1.1x at 1.3e6; with four 1.4x at 1.3e6 and 1.14x at 1.9e6). The cap
  * keeps a deep network's host arrays bounded too: they grow with the batch, which a bound that grew
- * with every layer would let grow with it.
+ * with every layer would let grow with it. Measured with relu; tanh, dropout and batch norm (whose
+ * element-wise passes stay in TypeScript) kept 1.1-1.6x at these bounds. gelu (its erf in
+ * TypeScript, ~3x relu's step at these sizes) takes half: its host step was 1.0x tfjs's at 3.7e5
+ * with two layers, 1.14x at 7.7e5 with three and 0.96x at 1.16e6, 1.48x at 6.5e5 with four.
  */
-export function hostStepMaxWork(layers: number): number {
-  return Math.min(HOST_STEP_MAX_WORK + 500_000 * Math.max(0, layers - 2), 1_750_000);
+export function hostStepMaxWork(layers: number, gelu = false): number {
+  const bound = Math.min(HOST_STEP_MAX_WORK + 500_000 * Math.max(0, layers - 2), 1_750_000);
+  return gelu ? bound / 2 : bound;
 }
 
 function activate(kind: DenseActivation, z: number): number {
@@ -200,9 +204,11 @@ function float64(values: ArrayLike<number>): Float64Array {
  * `simd`: whether the host step's blocked products run on kernels.wat's `gemm64` (where this
  * engine has WebAssembly SIMD); false keeps them in the JavaScript loops (the reference the tests
  * compare it with bit for bit, and an A/B's other side). `calls`: products run on `gemm64` so far
- * (tests check a path takes it).
+ * (tests check a path takes it). `maxArenaBytes`: the most a program's arena of float64 arrays
+ * reserves (1 GiB, well inside wasm32's 4 GiB and its signed offsets); a step that needs more
+ * keeps its arrays on the JavaScript heap, and its loops.
  */
-export const hostProducts = { simd: true, calls: 0 };
+export const hostProducts = { simd: true, calls: 0, maxArenaBytes: 2 ** 30 };
 
 /** kernels.wat compiled for a plain memory; null where this engine cannot (no SIMD). */
 let productsModule: WebAssembly.Module | null | undefined;
@@ -250,12 +256,23 @@ class ProductArena {
   /** Where the arena holds a 1 (float64), before its arrays. */
   static readonly ONE = 0;
 
-  /** Room for `bytes` of arrays (the arrays taken before are let go). */
-  reserve(bytes: number): void {
+  /**
+   * Room for `bytes` of arrays (the arrays taken before are let go); false where there is none
+   * (more than `hostProducts.maxArenaBytes`, or a memory that cannot grow so far).
+   */
+  reserve(bytes: number): boolean {
     const short = 16 + bytes - this.#memory.buffer.byteLength;
-    if (short > 0) this.#memory.grow(Math.ceil(short / 65536));
+    if (16 + bytes > hostProducts.maxArenaBytes) return false;
+    if (short > 0) {
+      try {
+        this.#memory.grow(Math.ceil(short / 65536));
+      } catch {
+        return false; // (out of memory)
+      }
+    }
     new Float64Array(this.#memory.buffer, ProductArena.ONE, 1)[0] = 1;
     this.#top = 16;
+    return true;
   }
 
   /** `kernels.wat`'s `hostActivate` on `values`: relu (or none) and float32 rounding, in place. */
@@ -283,7 +300,7 @@ class ProductArena {
     const at = this.#top;
     const end = at + 8 * n;
     if (end > this.#memory.buffer.byteLength) return new Float64Array(n);
-    this.#top = (end + 15) & ~15;
+    this.#top = Math.ceil(end / 16) * 16;
     return new Float64Array(this.#memory.buffer, at, n).fill(0);
   }
 
@@ -652,11 +669,10 @@ export class DenseHostProgram {
     }));
     // (the products' arrays in the arena where a layer takes the blocked products)
     const rowsMost = microBatches.reduce((n, b) => Math.max(n, b.size), 0);
-    const arena = hostProducts.simd &&
-        layers.some((l) => rowsMost * l.inputs * l.units >= BLOCKED_MIN_WORK)
-      ? this.#productArena()
-      : undefined;
-    arena?.reserve(arenaBytes(this.#plan, rowsMost));
+    const blocked = hostProducts.simd &&
+      layers.some((l) => rowsMost * l.inputs * l.units >= BLOCKED_MIN_WORK);
+    const room = blocked ? this.#productArena() : undefined;
+    const arena = room?.reserve(arenaBytes(this.#plan, rowsMost)) ? room : undefined;
     const f64 = (n: number) => arena?.array(n) ?? new Float64Array(n);
     const gradW = layers.map((l) => f64(l.inputs * l.units));
     const gradB = layers.map((l) => f64(l.units));

@@ -54,9 +54,9 @@ Deno.test("host dense step is for small models only; big ones, cnns and rnns sta
     task: "classification" as const,
     numClasses: 10,
   };
-  const path = (hidden: number[], batchSize: number) => {
+  const path = (hidden: number[], batchSize: number, activation = "relu") => {
     const engine = new TrainingEngine(
-      parseConfig({ backend: "wasm", model: { kind: "mlp", hidden }, batchSize }),
+      parseConfig({ backend: "wasm", model: { kind: "mlp", hidden, activation }, batchSize }),
       tabular,
     );
     engine.dispose();
@@ -71,6 +71,10 @@ Deno.test("host dense step is for small models only; big ones, cnns and rnns sta
   // (and no more however deep: 1.75e6 at most)
   assert.equal(path([32, 32, 32, 32, 32, 32], 287), "host"); // 287 x 6,080 = 1,744,960
   assert.equal(path([32, 32, 32, 32, 32, 32], 288), "tfjs"); // 1,751,040: seven layers, 1.75e6
+  // gelu, its erf in TypeScript: half
+  assert.equal(path([256], 48, "gelu"), "host"); // 368,640
+  assert.equal(path([256], 49, "gelu"), "tfjs"); // 376,320: two layers, 3.75e5
+  assert.equal(path([256], 49, "tanh"), "host");
   const cnn = new TrainingEngine(parseConfig({ backend: "wasm", model: { kind: "cnn" } }), {
     ...classification,
     inputShape: [8, 8, 1],
@@ -420,6 +424,17 @@ for (const c of SIMD_CASES) {
     const loops = run(false);
     assert.ok(simd.calls > 0, "the SIMD products ran");
     assert.equal(loops.calls, 0);
+    // a step whose arrays would take more than the arena may reserve: the loops, on the heap
+    hostProducts.maxArenaBytes = 4096;
+    const capped = (() => {
+      try {
+        return run(true);
+      } finally {
+        hostProducts.maxArenaBytes = 2 ** 30;
+      }
+    })();
+    assert.equal(capped.calls, 0);
+    assert.deepEqual(capped.seen, loops.seen);
     assert.equal(simd.seen.length, loops.seen.length);
     simd.seen.forEach((values, i) => {
       const same = values.every((v, k) => Object.is(v, loops.seen[i][k]));
