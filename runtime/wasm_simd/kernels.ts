@@ -8,6 +8,21 @@
  */
 import { kernelBytes } from "./pool_layout.ts";
 
+/**
+ * A product's arguments: a, b and out (byte offsets), out's rows, the depth, out's columns, and
+ * the byte strides of a between rows and between consecutive k.
+ */
+export type ProductArgs = [
+  a: number,
+  b: number,
+  out: number,
+  rows: number,
+  depth: number,
+  cols: number,
+  aRow: number,
+  aStep: number,
+];
+
 /** The exports of kernels.wat; pointers are byte offsets in tfjs-wasm's memory. */
 export interface SimdKernels {
   /**
@@ -79,49 +94,20 @@ export interface SimdKernels {
    * between consecutive k (row-major a: depth * 4 and 4). For a long `depth` and a small result
    * (a filter gradient).
    */
-  panelProduct(
-    a: number,
-    b: number,
-    out: number,
-    rows: number,
-    depth: number,
-    cols: number,
-    aRow: number,
-    aStep: number,
-  ): void;
+  panelProduct(...args: ProductArgs): void;
   /**
    * out [rows, cols] = a [rows, depth] · b [depth, cols], plus out's own values when
    * `accumulate` is 1 (else out is overwritten): b and out row-major, `cols` a multiple of 8, a
    * read with byte strides `aRow` and `aStep` as in `panelProduct`. `pack` is
    * {@link GEMM_PACK_BYTES} of scratch (one per concurrent call). For any size.
    */
-  gemm(
-    a: number,
-    b: number,
-    out: number,
-    rows: number,
-    depth: number,
-    cols: number,
-    aRow: number,
-    aStep: number,
-    pack: number,
-    accumulate: number,
-  ): void;
+  gemm(...args: [...ProductArgs, pack: number, accumulate: number]): void;
   /**
    * out [rows, cols] += a [rows, depth] · b [depth, cols] in float64, each value adding its
    * products in the order of k as a multiply then an add: bit for bit the scalar loop. b and out
    * row-major, a read with byte strides `aRow` and `aStep` as in `gemm`; any `cols`.
    */
-  gemm64(
-    a: number,
-    b: number,
-    out: number,
-    rows: number,
-    depth: number,
-    cols: number,
-    aRow: number,
-    aStep: number,
-  ): void;
+  gemm64(...args: ProductArgs): void;
   /**
    * In place over n float64 values: x = fround(relu(x)) when `relu` is 1 (a NaN and -0 pass),
    * else x = fround(x); as the host step's JavaScript loop, value for value.
