@@ -2,8 +2,11 @@
  * The training step of a small dense network in plain TypeScript on the CPU backends. For tiny
  * models (the seed experiment's 2-input linear regression, small tabular MLPs) a step is a few
  * hundred multiply-adds, and tfjs's ~40 ops of forward, backward, loss, metrics and norm cost
- * ~15-20 us each in dispatch alone; here forward, loss and backward are loops over Float32Arrays
- * (the same arithmetic as the WGSL kernels). The weights are read once and kept on the host
+ * ~15-20 us each in dispatch alone; here forward, loss and backward are loops over float64 arrays
+ * (the same arithmetic as the WGSL kernels). Where a layer is large enough for it, its products,
+ * relu and bias gradients run on kernels.wat's float64 SIMD kernels (`gemm64`, `hostActivate`,
+ * `hostReluGrad`) over arrays in a WebAssembly memory of the program's own, value for value
+ * those loops (`hostProducts.simd` off, or no SIMD: the loops). The weights are read once and kept on the host
  * (re-read only when a variable was assigned elsewhere: a checkpoint restored, a rollback); with
  * a host optimizer (`optimizers/host.ts`) the update runs on them too, and the new values are
  * written back to the variables after every step (into their own storage where nothing else
@@ -17,7 +20,7 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { dropoutLayerSeed, dropoutMask } from "../../models/dropout.ts";
 import type { HostOptimizer, HostParam } from "../../optimizers/host.ts";
 import type { HostBatch } from "../engine.ts";
-import type { SimdKernels } from "../wasm_simd/kernels.ts";
+import type { ProductArgs, SimdKernels } from "../wasm_simd/kernels.ts";
 import { kernelBytes } from "../wasm_simd/pool_layout.ts";
 import { type DensePlan, layerVariableStarts } from "./gpu_program.ts";
 import type { DenseActivation } from "./wgsl.ts";
@@ -248,7 +251,7 @@ class ProductArena {
   }
 
   /** `gemm64` (see kernels.wat) on arrays of the arena, by their byte offsets. */
-  gemm64(...args: Parameters<SimdKernels["gemm64"]>): void {
+  gemm64(...args: ProductArgs): void {
     hostProducts.calls++;
     this.#kernels.gemm64(...args);
   }
