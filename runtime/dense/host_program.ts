@@ -260,12 +260,11 @@ class ProductArena {
   static readonly ONE = 0;
 
   /**
-   * Room for `bytes` of arrays (the arrays taken before are let go); false where there is none
-   * (more than `hostProducts.maxArenaBytes`, or a memory that cannot grow so far).
+   * Room for `bytes` of arrays (the arrays taken before are let go); false where the memory
+   * cannot grow so far.
    */
   reserve(bytes: number): boolean {
     const short = 16 + bytes - this.#memory.buffer.byteLength;
-    if (16 + bytes > hostProducts.maxArenaBytes) return false;
     if (short > 0) {
       try {
         this.#memory.grow(Math.ceil(short / 65536));
@@ -609,8 +608,17 @@ export class DenseHostProgram {
     return param;
   }
 
-  /** The arena, made at the first step that takes it. */
-  #productArena(): ProductArena | undefined {
+  /**
+   * The arena a step of micro-batches of at most `rows` samples keeps its arrays in (made at the
+   * first that takes one): where `hostProducts.simd` is on, a layer takes the blocked products,
+   * its arrays fit in `hostProducts.maxArenaBytes`, and this engine has SIMD. Undefined elsewhere:
+   * the step's arrays on the JavaScript heap, and its loops.
+   */
+  #arenaFor(rows: number): ProductArena | undefined {
+    const { layers } = this.#plan;
+    if (!hostProducts.simd) return undefined;
+    if (!layers.some((l) => rows * l.inputs * l.units >= BLOCKED_MIN_WORK)) return undefined;
+    if (16 + arenaBytes(this.#plan, rows) > hostProducts.maxArenaBytes) return undefined;
     if (this.#arena === undefined) this.#arena = ProductArena.create() ?? null;
     return this.#arena ?? undefined;
   }
@@ -672,9 +680,7 @@ export class DenseHostProgram {
     }));
     // (the products' arrays in the arena where a layer takes the blocked products)
     const rowsMost = microBatches.reduce((n, b) => Math.max(n, b.size), 0);
-    const blocked = hostProducts.simd &&
-      layers.some((l) => rowsMost * l.inputs * l.units >= BLOCKED_MIN_WORK);
-    const room = blocked ? this.#productArena() : undefined;
+    const room = this.#arenaFor(rowsMost);
     const arena = room?.reserve(arenaBytes(this.#plan, rowsMost)) ? room : undefined;
     const f64 = (n: number) => arena?.array(n) ?? new Float64Array(n);
     const gradW = layers.map((l) => f64(l.inputs * l.units));
@@ -940,7 +946,7 @@ export class DenseHostProgram {
       8 * blocked.reduce((n, l) => n + l.inputs * l.units, 0) +
       8 * rows * blocked.reduce((n, l) => Math.max(n, l.inputs + l.units), 0) +
       8 * layers.slice(1).reduce((n, l) => Math.max(n, l.inputs * l.units), 0);
-    const arena = hostProducts.simd && blocked.length > 0 && this.#productArena()
+    const arena = this.#arenaFor(rows)
       ? Math.ceil(arenaBytes(this.#plan, rows) / 65536) * 65536
       : undefined;
     return batch + (arena ?? 8 * 2 * rows * units + 8 * rows * own + products) +
