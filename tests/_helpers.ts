@@ -196,8 +196,9 @@ export function withoutDenoLockWait(stderr: string): string {
 }
 
 /**
- * `anneal train` arguments for a run of `epochs` epochs of about a second each (a wide MLP on the
- * CPU), so that a signal sent at an epoch's end lands mid-run.
+ * `anneal train` arguments for a run of `epochs` epochs of 63 steps each (a wide MLP on the CPU,
+ * 0.15-0.25 s an epoch on the host step), so that a signal sent at an epoch's end lands mid-run
+ * where a few epochs are left.
  */
 export function slowTrainArgs(epochs: number, runsDir: string): string[] {
   return [

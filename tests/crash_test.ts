@@ -19,8 +19,9 @@ import {
 Deno.test("a run killed with SIGKILL after its first epochs lists as crashed, with the resume command, and --resume completes it", async () => {
   await using runs = await tempRunsDir();
   const { dir } = runs;
-  // Epochs of about a second (a wide MLP): the kill lands mid-run.
-  const epochs = 6;
+  // Epochs of 0.15-0.25 s (a wide MLP on the host step): the kill at the second one's end lands
+  // with 8 to go.
+  const epochs = 10;
   const killed = await signalWhen(
     slowTrainArgs(epochs, dir),
     // the second epoch's end: the trainer waits for the first checkpoint before it goes on
@@ -68,9 +69,9 @@ Deno.test("a run killed with SIGKILL after its first epochs lists as crashed, wi
 Deno.test("--resume of a run still running on this host is refused, naming its pid, and records nothing", async () => {
   await using runs = await tempRunsDir();
   const { dir } = runs;
-  // Epochs of about a second, more than the refusals take: the run is alive throughout.
+  // 200 epochs of 0.15-0.25 s, far more than the refusals take: the run is alive throughout.
   const killed = await signalWhen(
-    slowTrainArgs(40, dir),
+    slowTrainArgs(200, dir),
     (event) => event.type === "epoch" && (event.epoch as number) >= 1,
     "SIGKILL",
     async (runId, pid) => {

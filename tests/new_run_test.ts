@@ -151,7 +151,8 @@ Deno.test("an LR range test and a training run are not recorded over one another
 Deno.test("a run killed with SIGKILL is refused as a new run's id, as crashed, and `anneal train --resume` still completes it", async () => {
   await using runs = await tempRunsDir();
   const { dir } = runs;
-  const epochs = 4;
+  // (epochs of 0.15-0.25 s: the kill at the second one's end lands with 4 to go)
+  const epochs = 6;
   const killed = await signalWhen(
     slowTrainArgs(epochs, dir),
     (event) => event.type === "epoch" && (event.epoch as number) >= 1,

@@ -89,9 +89,9 @@ Deno.test("of two `anneal train --resume` started at once, one trains and the ot
   const first = await anneal(...slowTrainArgs(1, dir), "--name", "shared", "--no-progress");
   assert.equal(first.code, 0, first.stderr);
   const runId = first.stdout.match(/run record: \S+\/(\S+)/)![1];
-  // 40 more epochs of about a second: the one that takes the lock still trains when the other
-  // has been refused, however far apart their starts (it is stopped then)
-  const args = ["train", "--resume", runId, "--runs-dir", dir, "--epochs", "40", "--no-progress"];
+  // 200 more epochs of 0.15-0.25 s: the one that takes the lock still trains when the other has
+  // been refused, however far apart their starts (it is stopped then)
+  const args = ["train", "--resume", runId, "--runs-dir", dir, "--epochs", "200", "--no-progress"];
   const children = [annealCommand(args).spawn(), annealCommand(args).spawn()];
   const outputs = children.map((child) => child.output());
   const refusedAt = await Promise.race(outputs.map((output, i) => output.then(() => i)));

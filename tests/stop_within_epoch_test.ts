@@ -154,7 +154,7 @@ Deno.test("a run stopped by maxSteps trains on with --resume --max-steps N, as a
 Deno.test("a run stopped by its wall-time budget within an epoch resumes exactly: the weights and metrics of a run never stopped", async () => {
   await using runs = await tempRunsDir();
   const { dir } = runs;
-  // a wide MLP on 1000 samples (about a second an epoch on the CPU, 47 steps), adam under
+  // a wide MLP on 1000 samples (47 steps an epoch; 0.1-0.2 s an epoch on the host step), adam under
   // plateau (its state moves at epoch ends), a validation split
   const config: RunConfigInput = {
     backend: "cpu",
@@ -169,11 +169,15 @@ Deno.test("a run stopped by its wall-time budget within an epoch resumes exactly
   const straight = await trainCollect(config, { runId: "straight" });
   assert.equal(straight.result.status, "completed", straight.result.reason);
 
-  // the same run with a budget of a fifth of the straight run's time (at least half a second),
-  // resumed until it completes (each resume gets as long again): about five processes however
-  // fast the machine (a fixed half second took ~8 here, and in a loaded CI many more, of a few
-  // steps each). Every resume must train at least one step.
-  const budget = Math.max(0.5, Math.round(straight.result.seconds * 20) / 100);
+  // the same run with a budget of a fifth of the straight run's training time (its epochs' own
+  // seconds, without the process's start and its test pass), resumed until it completes (each
+  // resume gets as long again): about five processes however fast the machine or the step. (A
+  // fixed half second took ~8 processes when a step took 5 ms, and in a loaded CI many more; once
+  // the host step trained this model in under half a second, it took one, or none, so that no
+  // stop came within an epoch.) Every resume must train at least one step.
+  const trained = (await readNdjson(`${dir}/straight/epochs.ndjson`))
+    .reduce((sum, epoch) => sum + epoch.seconds, 0);
+  const budget = Math.max(0.02, Math.round(trained * 200) / 1000);
   const first = await trainCollect({ ...config, maxWallTimeSeconds: budget }, {
     runId: "budget",
   });
@@ -253,8 +257,10 @@ Deno.test("early stopping's verdict at the epoch end a wall-time stop came at en
 
 Deno.test("anneal train stopped by maxWallTimeSeconds prints the command that goes on, and that command resumes it", async () => {
   await using runs = await tempRunsDir();
-  // ~1 s an epoch: a budget of 0.5 s stops it within its first or second epoch
-  const args = [...slowTrainArgs(3, runs.dir), "--set", "maxWallTimeSeconds=0.5", "--no-progress"];
+  // 0.15-0.25 s an epoch (the host step): a budget of 0.5 s stops it within its first few
+  // epochs, of 10 (it had 3 of about a second each, until the host step took this model; then a
+  // run could end before its budget)
+  const args = [...slowTrainArgs(10, runs.dir), "--set", "maxWallTimeSeconds=0.5", "--no-progress"];
   const first = await anneal(...args);
   assert.equal(first.code, 0, first.stderr);
   assert.match(first.stdout, /stopped: budget: reached maxWallTimeSeconds = 0.5/);

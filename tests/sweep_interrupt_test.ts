@@ -15,7 +15,7 @@ import { anneal, annealCommand, readNdjson, tempRunsDir, waitFor } from "./_help
 /** How long a wait for a study's trials may take (trials of seconds, on a loaded machine). */
 const WAIT_MS = 120_000;
 
-/** A study of `trials` trials of 6 epochs of about a second each (a wide MLP on the CPU). */
+/** A study of `trials` trials of 6 epochs of 0.15-0.3 s each (a wide MLP on the host step). */
 async function writeSweepConfig(dir: string, trials = 3): Promise<string> {
   const file = `${dir}/sw.json`;
   await Deno.writeTextFile(

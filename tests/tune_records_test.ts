@@ -18,7 +18,7 @@ function tuneConfig(runsDir: string, epochs: number, slow = false) {
     runsDir,
     epochs,
     data: { kind: "synthetic-linear" as const, n: slow ? 1000 : 200, validationSplit: 0.25 },
-    // (a wide MLP: epochs of about a second, so a signal lands mid-run)
+    // (a wide MLP: epochs of 0.15-0.3 s on the host step, so a signal lands mid-run)
     ...(slow && { model: { kind: "mlp" as const, hidden: [256, 256] } }),
   };
 }
