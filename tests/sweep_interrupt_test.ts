@@ -15,7 +15,14 @@ import { anneal, annealCommand, readNdjson, tempRunsDir, waitFor } from "./_help
 /** How long a wait for a study's trials may take (trials of seconds, on a loaded machine). */
 const WAIT_MS = 120_000;
 
-/** A study of `trials` trials of 6 epochs of 0.15-0.3 s each (a wide MLP on the host step). */
+/**
+ * A trial's epochs: 0.15-0.3 s each (a wide MLP on the host step), so that the windows the tests
+ * signal in (from a trial's first or second epoch end to its last but one) last a second or more
+ * on any machine. (They were 6 of about a second each until the host step took this model.)
+ */
+const EPOCHS = 12;
+
+/** A study of `trials` trials of `EPOCHS` epochs (a wide MLP on the CPU). */
 async function writeSweepConfig(dir: string, trials = 3): Promise<string> {
   const file = `${dir}/sw.json`;
   await Deno.writeTextFile(
@@ -24,7 +31,7 @@ async function writeSweepConfig(dir: string, trials = 3): Promise<string> {
       name: "sw",
       backend: "cpu",
       runsDir: dir,
-      epochs: 6,
+      epochs: EPOCHS,
       data: { kind: "synthetic-linear", n: 1000, validationSplit: 0.25 },
       model: { kind: "mlp", hidden: [256, 256] },
       sweep: {
@@ -70,15 +77,19 @@ Deno.test("Ctrl-C stops anneal sweep and anneal worker cleanly: the running tria
     // (its own --parallel, the study's 1: the command to go on with must repeat it)
     worker = spawn(["worker", "--storage", storageUrl, "--study", "sw", "--parallel", "1"]);
     // both mid-trial, each trial past its first epoch's end (so its run has a checkpoint) and
-    // with at least a whole epoch of its 6 to go: one in its last epoch could end before the
+    // with at least a whole epoch of its EPOCHS to go: one in its last epoch could end before the
     // signal reached it (a loaded machine), completing instead of being interrupted
-    const running = await waitFor("two trials between their first and fifth epoch", async () => {
-      const trials = await storage!.listTrials(studyId, ["RUNNING"]);
-      return trials.length === 2 &&
-          trials.every((t) => t.intermediate.size >= 1 && t.intermediate.size <= 4)
-        ? trials
-        : undefined;
-    }, WAIT_MS);
+    const running = await waitFor(
+      "two trials between their first and last but one epoch",
+      async () => {
+        const trials = await storage!.listTrials(studyId, ["RUNNING"]);
+        return trials.length === 2 &&
+            trials.every((t) => t.intermediate.size >= 1 && t.intermediate.size <= EPOCHS - 2)
+          ? trials
+          : undefined;
+      },
+      WAIT_MS,
+    );
     sweep.child.kill("SIGINT");
     worker.child.kill("SIGINT");
     for (
@@ -146,13 +157,13 @@ Deno.test("Ctrl-C stops anneal sweep and anneal worker cleanly: the running tria
       assert.equal(summary.status, "completed");
       assert.ok(summary.resumedAt, "resumed, not started again");
       const epochs = await readNdjson(`${runDir}/epochs.ndjson`);
-      assert.deepEqual(epochs.map((e) => e.epoch), [0, 1, 2, 3, 4, 5]);
+      assert.deepEqual(epochs.map((e) => e.epoch), [...Array(EPOCHS).keys()]);
       const steps = await readNdjson(`${runDir}/steps.ndjson`);
       assert.deepEqual(steps.map((s) => s.step), steps.map((_, i) => i), "each step once");
       // its values: the epochs before the checkpoint as recorded, the rest trained on from it
       assert.deepEqual(
         [...retry.intermediate.keys()],
-        [0, 1, 2, 3, 4, 5],
+        [...Array(EPOCHS).keys()],
         "the retry's curve is the whole run's",
       );
       for (const e of epochs) assert.equal(retry.intermediate.get(e.epoch), e.valLoss);
@@ -244,7 +255,7 @@ Deno.test("a sweep killed mid-trial (SIGKILL): the next anneal sweep reaps its t
     assert.equal(summary.status, "completed");
     assert.ok(summary.resumedAt, "resumed, not started again");
     const epochs = await readNdjson(`${runDir}/epochs.ndjson`);
-    assert.deepEqual(epochs.map((e) => e.epoch), [0, 1, 2, 3, 4, 5]);
+    assert.deepEqual(epochs.map((e) => e.epoch), [...Array(EPOCHS).keys()]);
     const steps = await readNdjson(`${runDir}/steps.ndjson`);
     assert.deepEqual(steps.map((s) => s.step), steps.map((_, i) => i), "each step once");
     for (const e of epochs) assert.equal(retry.intermediate.get(e.epoch), e.valLoss);
