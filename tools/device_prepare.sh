@@ -4,6 +4,12 @@
 # the WebGPU tests need, .gl/ the Vulkan and EGL loaders as Debian packages. Both are gitignored.
 # Then, with the device tool: run `bash tools/device_run.sh` with carry [".dev", ".gl"].
 set -euo pipefail
+if [ $# -gt 0 ]; then
+  case "$1" in
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "device_prepare: it takes no arguments, not '$1' (--help says what it does)" >&2; exit 2 ;;
+  esac
+fi
 cd "$(dirname "$0")/.."
 mkdir -p .dev .gl
 deno=$(command -v deno || true)

@@ -16,7 +16,19 @@
 # the in-process loop.
 set -uo pipefail
 quick=false
-[ "${1:-}" = --quick ] && quick=true
+case "${1:-}" in
+  "") ;;
+  --quick) quick=true ;;
+  -h | --help)
+    sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+    exit 0
+    ;;
+  *)
+    echo "device_run: unknown argument '$1': it takes --quick or nothing (--help says what each runs)" >&2
+    exit 2
+    ;;
+esac
+[ $# -le 1 ] || { echo "device_run: one argument at most (--quick), not $#" >&2; exit 2; }
 deadline=$((SECONDS + ${DEVICE_BUDGET_S:-540}))
 cd "$(dirname "$0")/.."
 out=${OUT:-/tmp/anneal-device}

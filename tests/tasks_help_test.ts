@@ -1,5 +1,12 @@
+/**
+ * The development tasks' arguments: `deno task bench` (bench/all.ts) and the device scripts
+ * (tools/device_run.sh, tools/device_prepare.sh) answer `--help` with what they run, and refuse
+ * an argument they do not take before they run anything.
+ *
+ * @module
+ */
 import assert from "node:assert/strict";
-import { PARTS } from "./all.ts";
+import { PARTS } from "../bench/all.ts";
 
 const root = new URL("..", import.meta.url);
 const decoder = new TextDecoder();
@@ -47,4 +54,32 @@ Deno.test("deno task bench refuses another part's flag, or a part it does not ha
   for (const refused of [flag, part, none]) {
     assert.doesNotMatch(refused.stdout, /ms\/step|round \d|median/, "no benchmark ran");
   }
+});
+
+Deno.test("the device scripts print their header for --help and refuse an argument they do not take, before doing anything", async () => {
+  const script = async (file: string, ...args: string[]) => {
+    const output = await new Deno.Command("bash", { args: [file, ...args], cwd: root }).output();
+    return {
+      code: output.code,
+      out: decoder.decode(output.stdout),
+      err: decoder.decode(output.stderr),
+    };
+  };
+  const run = await script("tools/device_run.sh", "--help");
+  assert.equal(run.code, 0, run.err);
+  assert.match(run.out, /^Runs on the device machine/);
+  assert.match(run.out, /`--quick` \(a second call/);
+  const prepare = await script("tools/device_prepare.sh", "--help");
+  assert.equal(prepare.code, 0, prepare.err);
+  assert.match(prepare.out, /^Prepares what a session lent a GPU carries/);
+  const wrong = await script("tools/device_run.sh", "--fast");
+  assert.equal(wrong.code, 2);
+  assert.match(wrong.err, /unknown argument '--fast': it takes --quick or nothing/);
+  const extra = await script("tools/device_run.sh", "--quick", "more");
+  assert.equal(extra.code, 2);
+  assert.match(extra.err, /one argument at most/);
+  const given = await script("tools/device_prepare.sh", "now");
+  assert.equal(given.code, 2);
+  assert.match(given.err, /it takes no arguments, not 'now'/);
+  for (const refused of [wrong, extra, given]) assert.equal(refused.out, "", "nothing was done");
 });
