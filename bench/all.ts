@@ -49,32 +49,37 @@ the python3 with torch, JSON output) are its flags: run it alone, e.g.
   npx -y deno@2.9.6 run -A --node-modules-dir=manual bench/main.ts --help
 Results and how they were measured: BENCHMARKS.md.`;
 
-const flags = benchFlags({ parts: { type: "string", default: names.join(",") } }, usage);
-const asked = flags.parts.split(",").map((name) => name.trim()).filter((name) => name !== "");
-const unknown = asked.filter((name) => !(names as string[]).includes(name));
-if (unknown.length > 0 || asked.length === 0) {
-  console.error(
-    `--parts ${JSON.stringify(flags.parts)}: ` +
-      (unknown.length > 0 ? `no part named ${unknown.join(", ")}` : "names no part") +
-      `; the parts are ${names.join(", ")}\n\n${usage}`,
-  );
-  Deno.exit(2);
-}
+if (import.meta.main) await main();
 
-const root = new URL("..", import.meta.url);
-for (const name of names.filter((name) => asked.includes(name))) {
-  const part = PARTS[name];
-  const { code } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--node-modules-dir=manual", ...part.permissions, part.file],
-    cwd: root,
-    stdin: "inherit",
-    stdout: "inherit",
-    stderr: "inherit",
-  }).spawn().status;
-  if (code !== 0) {
+/** Parses the flags and runs the parts asked for (only as the task's entry: importing runs none). */
+async function main(): Promise<void> {
+  const flags = benchFlags({ parts: { type: "string", default: names.join(",") } }, usage);
+  const asked = flags.parts.split(",").map((name) => name.trim()).filter((name) => name !== "");
+  const unknown = asked.filter((name) => !(names as string[]).includes(name));
+  if (unknown.length > 0 || asked.length === 0) {
     console.error(
-      `deno task bench: ${part.file} exited with status ${code}; the parts after it were not run`,
+      `--parts ${JSON.stringify(flags.parts)}: ` +
+        (unknown.length > 0 ? `no part named ${unknown.join(", ")}` : "names no part") +
+        `; the parts are ${names.join(", ")}\n\n${usage}`,
     );
-    Deno.exit(code);
+    Deno.exit(2);
+  }
+
+  const root = new URL("..", import.meta.url);
+  for (const name of names.filter((name) => asked.includes(name))) {
+    const part = PARTS[name];
+    const { code } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--node-modules-dir=manual", ...part.permissions, part.file],
+      cwd: root,
+      stdin: "inherit",
+      stdout: "inherit",
+      stderr: "inherit",
+    }).spawn().status;
+    if (code !== 0) {
+      console.error(
+        `deno task bench: ${part.file} exited with status ${code}; the parts after it were not run`,
+      );
+      Deno.exit(code);
+    }
   }
 }
