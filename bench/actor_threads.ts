@@ -12,16 +12,24 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { benchFlags } from "./flags.ts";
 import { type RunConfigInput, train } from "../mod.ts";
 
-const { values } = parseArgs({
-  options: {
+const values = benchFlags(
+  {
     runs: { type: "string", default: "15" },
     backend: { type: "string", default: "wasm" },
     config: { type: "string", default: "{}" },
   },
-});
+  `Usage: deno run -A bench/actor_threads.ts [--runs 15] [--backend wasm]
+    [--config '{"epochs":100}']
+
+Where a run through the actors spends its CPU, per thread: from the plan event to the last step
+event of each run, the CPU time of the trainer's thread and the time it was runnable but waiting
+for a core, of the other actors' threads, the main thread, V8's helper threads and the rest (Linux
+only: it reads /proc/self/task/<tid>/schedstat). The seed experiment by default; --config is a run
+config's JSON, over the defaults.`,
+);
 
 /** Each thread of this process: its name, CPU time and time runnable but not running (ms). */
 function threads(): Map<string, { name: string; cpu: number; waited: number }> {

@@ -30,7 +30,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { benchFlags } from "./flags.ts";
 import { parseConfig } from "../config.ts";
 import { selectBackend } from "../runtime/backend.ts";
 import {
@@ -42,8 +42,8 @@ import {
 import { median, submitClock } from "./runner.ts";
 import { matmulStaging } from "../runtime/dense/wgsl.ts";
 
-const { values } = parseArgs({
-  options: {
+const values = benchFlags(
+  {
     steps: { type: "string", default: "200" },
     repeats: { type: "string", default: "3" },
     hidden: { type: "string", default: "16,16" },
@@ -65,7 +65,18 @@ const { values } = parseArgs({
     activation: { type: "string", default: "relu" },
     "batch-norm": { type: "boolean", default: false },
   },
-});
+  `Usage: deno run -A bench/dense_overhead.ts [--steps 200] [--repeats 3] [--hidden 16,16]
+    [--batch 8] [--inputs 8] [--model mlp|cnn|rnn] [--image 28] [--filters 32,64] [--cell lstm]
+    [--units 16] [--layers 1] [--seq 8,4] [--profile] [--mixed] [--bytes] [--optimizer adam|sgd]
+    [--staging unrolled|loops] [--activation relu] [--dropout 0.2] [--batch-norm]
+
+The fixed cost of a training step on WebGPU, tfjs's forward and backward against the dense WGSL
+step: a tiny MLP (so the kernels' own work is negligible), same engine, same optimizer, fusedModel
+off and on; ms per step, median of blocks. --model cnn times the conv blocks' step instead and
+--model rnn an rnn's; --profile times each dispatch of the WGSL step alone; --mixed also times the
+WGSL step with mixedPrecision (float16 activations). On a CPU-only machine this runs on the
+software adapter (llvmpipe), where it still shows the per-dispatch overhead.`,
+);
 if (values.staging !== "unrolled" && values.staging !== "loops") {
   throw new Error(`--staging is unrolled or loops, not ${values.staging}`);
 }

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { benchFlags } from "./flags.ts";
 import { parseConfig } from "../config.ts";
 import { Rng } from "../data/rng.ts";
 import { selectBackend } from "../runtime/backend.ts";
@@ -22,13 +22,20 @@ import { DenseGpuProgram } from "../runtime/dense/gpu_program.ts";
 import { cnnPlan, densePlan } from "../runtime/dense/plan.ts";
 import { median, submitClock } from "./runner.ts";
 
-const { values } = parseArgs({
-  options: {
+const values = benchFlags(
+  {
     model: { type: "string", default: "cnn" },
     batch: { type: "string", default: "256" },
     repeats: { type: "string", default: "5" },
   },
-});
+  `Usage: deno run -A bench/evaluate.ts [--model cnn|mlp] [--batch 256] [--repeats 5]
+
+An evaluation (a validation or test pass) on WebGPU: tfjs's inference through its ops against the
+WGSL step's forward pass in inference (dropout off, batch norm by its moving averages), for the
+benchmark's CNN (--model cnn) or an MLP with batch norm (--model mlp), on the same variables. Per
+evaluation of --batch samples: the wall time of --repeats blocks of 4 evaluations read once
+(median), and the main thread's time in the calls outside GPUQueue.submit.`,
+);
 const cnn = values.model === "cnn";
 if (!cnn && values.model !== "mlp") throw new Error(`--model is cnn or mlp, not ${values.model}`);
 const size = Number(values.batch);

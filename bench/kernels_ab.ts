@@ -9,7 +9,7 @@
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import "npm:@tensorflow/tfjs-layers@4.22.0"; // tfjs's gradients
-import { parseArgs } from "node:util";
+import { benchFlags } from "./flags.ts";
 import { selectBackend } from "../runtime/backend.ts";
 import { batchNormTraining, compositeBatchNormTraining } from "../models/batch_norm.ts";
 import { conv2dWithBias } from "../models/conv.ts";
@@ -20,12 +20,17 @@ import { median } from "./runner.ts";
 import { replacedWasmKernel } from "../runtime/wasm_heap.ts";
 import { createOptimizer } from "../optimizers/optimizer.ts";
 
-const { values: flags } = parseArgs({
-  options: {
+const flags = benchFlags(
+  {
     rounds: { type: "string", default: "7" },
     threads: { type: "string", default: "1" },
   },
-});
+  `Usage: deno run -A bench/kernels_ab.ts [--rounds 7] [--threads 1]
+
+In-process A/B timings of anneal's training kernels on wasm against what tfjs runs in their place,
+on the Fashion-MNIST CNN's and the MLP's shapes: the two sides alternate in one process, median of
+the rounds. --threads is the wasm backend's number of threads.`,
+);
 const selection = await selectBackend("wasm", "cnn", { wasmThreads: Number(flags.threads) });
 console.log(`# ${selection.reason}`);
 

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { benchFlags } from "./flags.ts";
 import { loadConfig } from "../config.ts";
 import {
   agreementOf,
@@ -30,8 +30,8 @@ interface Curve {
   losses: number[];
 }
 
-const { values } = parseArgs({
-  options: {
+const values = benchFlags(
+  {
     config: { type: "string", short: "c" },
     seeds: { type: "string", default: "1,2,3,4,5" },
     set: { type: "string", multiple: true, default: [] },
@@ -41,7 +41,16 @@ const { values } = parseArgs({
     "end-lr": { type: "string" },
     iterations: { type: "string" },
   },
-});
+  `Usage: deno run -A bench/lr_find_curves.ts -c examples/fashion_mnist_mlp.json --seeds 1,2,3,4,5
+    --out curves.json [--set path=value ...] [--start-lr LR] [--end-lr LR] [--iterations N]
+  deno run -A bench/lr_find_curves.ts --read curves.json
+
+How far the LR range test's suggestions move with the seed: records one config's curves over
+several seeds (the raw losses are kept) and prints each rule's suggestion per seed and its spread
+(max / min). --read FILE reads the rules again off curves recorded before, so a change to the
+rules is measured on the same curves. --start-lr, --end-lr and --iterations set the test's range
+(anneal lr-find's defaults otherwise), and the file keeps them.`,
+);
 
 const recorded = values.read ? JSON.parse(await Deno.readTextFile(values.read)) : undefined;
 const range = recorded?.range ?? {

@@ -15,6 +15,18 @@ import { median } from "./runner.ts";
 import type { Row } from "./table.ts";
 import type { TorchResult } from "./torch.ts";
 
+// (bench/main.ts would take --help too, print its own usage and write no results: answered here)
+if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+  console.log(`Usage: deno run -A bench/paired.ts [--rounds 5] [main.ts flags, e.g. --backend wasm
+    --only cnn --python /usr/bin/python3 --device cpu --threads 2]
+
+Paired rounds of bench/main.ts: the same invocation (ours, then PyTorch) run --rounds times, each
+in a fresh process, and the throughput ratio (PyTorch ms / ours) per round and its median per
+workload and path. Every flag but --rounds goes to bench/main.ts as given (bench/main.ts --help
+lists them).`);
+  Deno.exit(0);
+}
+
 const { values } = parseArgs({
   options: { rounds: { type: "string", default: "5" } },
   strict: false,

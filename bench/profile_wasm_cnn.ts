@@ -10,19 +10,27 @@
  * @module
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
-import { parseArgs } from "node:util";
+import { benchFlags } from "./flags.ts";
 import { type BackendRequest, selectBackend } from "../runtime/backend.ts";
 import { buildWorkload } from "./workloads.ts";
 import { makeEngineStepper } from "./runner.ts";
 
-const { values: flags } = parseArgs({
-  options: {
+const flags = benchFlags(
+  {
     backend: { type: "string", default: "wasm" },
     workload: { type: "string", default: "cnn" },
     steps: { type: "string", default: "3" },
     engine: { type: "boolean", default: false },
   },
-});
+  `Usage: deno run -A bench/profile_wasm_cnn.ts [--backend wasm] [--workload cnn] [--steps 3]
+    [--engine]
+
+Kernel-by-kernel profile of one training step (gradients and an Adam update) of a workload of
+bench/workloads.ts (--workload) on a backend: total milliseconds per kernel name, biggest first.
+--engine profiles the step of anneal's TrainingEngine on the model anneal train builds (as the
+bench's engine rows), else the workload's tfjs ops; PROFILE_ROWS=40 lists 40 kernels a step
+instead of 16.`,
+);
 const selection = await selectBackend(flags.backend as BackendRequest, "cnn");
 console.log(`# ${selection.backend}: ${selection.reason}`);
 const w = buildWorkload(flags.workload!);

@@ -9,17 +9,24 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { benchFlags } from "./flags.ts";
 import { train } from "../mod.ts";
 
-const { values } = parseArgs({
-  options: {
+const values = benchFlags(
+  {
     epochs: { type: "string", default: "300" },
     backend: { type: "string", default: "wasm" },
     /** Print a line every N epochs. */
     trace: { type: "string" },
   },
-});
+  `Usage: deno run -A --v8-flags=--expose-gc bench/soak.ts [--epochs 300] [--backend wasm]
+    [--trace N]
+
+Trains for a long while through the actors and samples, per epoch, the process's resident memory
+(the main thread and every Worker share one process), each actor's V8 heap (from its heartbeat)
+and tfjs's tensor count, then prints them in ten windows. With --expose-gc every heap figure is
+taken right after a full collection (live objects only); --trace N prints a line every N epochs.`,
+);
 const runsDir = await Deno.makeTempDir({ prefix: "anneal-soak-" });
 const run = train({
   backend: values.backend as "wasm",

@@ -8,15 +8,21 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { benchFlags } from "./flags.ts";
 import { median } from "./runner.ts";
 
-const { values } = parseArgs({
-  options: {
+const values = benchFlags(
+  {
     rounds: { type: "string", default: "7" },
     uploads: { type: "string", default: "50" },
   },
-});
+  `Usage: deno run -A bench/upload.ts [--rounds 7] [--uploads 50]
+
+What uploading a batch of images costs the trainer's thread: queue.writeBuffer of the benchmark's
+MLP and CNN batches (256 and 128 Fashion-MNIST-sized images) as floats, as anneal train uploaded
+them before, and as their bytes, as it uploads them to the WGSL step now. JS time per upload (Deno
+copies the data in the call), median of --rounds rounds of --uploads uploads, alternating.`,
+);
 const rounds = Number(values.rounds);
 const uploads = Number(values.uploads);
 

@@ -11,18 +11,25 @@
  */
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import "npm:@tensorflow/tfjs-layers@4.22.0"; // tfjs's gradients
-import { parseArgs } from "node:util";
+import { benchFlags } from "./flags.ts";
 import { releaseWebGpu, selectBackend } from "../runtime/backend.ts";
 import { batchNormTraining, compositeBatchNormTraining } from "../models/batch_norm.ts";
 import { median } from "./runner.ts";
 import { replacedWasmKernel } from "../runtime/wasm_heap.ts";
 
-const { values: flags } = parseArgs({
-  options: {
+const flags = benchFlags(
+  {
     rounds: { type: "string", default: "5" },
     shape: { type: "string", default: "32,28,28,32" },
   },
-});
+  `Usage: deno run -A bench/webgpu_ab.ts [--rounds 5] [--shape 32,28,28,32]
+
+In-process A/B on the WebGPU backend, the two sides alternating: anneal's batch-norm kernels (WGSL)
+against tfjs's composite ops, forward and gradient; the direct convolution for few input channels
+and the filter gradient against tfjs's kernels. On CPU-only machines the adapter is llvmpipe
+(software): the ratio says how much work and how many dispatches were saved, not what a GPU
+would do.`,
+);
 const selection = await selectBackend("webgpu");
 console.log(`# ${selection.reason}`);
 const shape = flags.shape!.split(",").map(Number);

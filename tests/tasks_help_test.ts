@@ -13,7 +13,6 @@ const decoder = new TextDecoder();
 
 /** `deno task bench` with `args`, from the repository's root: its exit code and output. */
 async function benchTask(...args: string[]) {
-  const started = performance.now();
   const output = await new Deno.Command(Deno.execPath(), {
     args: ["task", "--quiet", "bench", ...args],
     cwd: root,
@@ -23,7 +22,6 @@ async function benchTask(...args: string[]) {
     code: output.code,
     stdout: decoder.decode(output.stdout),
     stderr: decoder.decode(output.stderr),
-    seconds: (performance.now() - started) / 1000,
   };
 }
 
@@ -82,4 +80,63 @@ Deno.test("the device scripts print their header for --help and refuse an argume
   assert.equal(given.code, 2);
   assert.match(given.err, /it takes no arguments, not 'now'/);
   for (const refused of [wrong, extra, given]) assert.equal(refused.out, "", "nothing was done");
+});
+
+/**
+ * The benchmark scripts that take `--help`: those that parse their flags with bench/flags.ts's
+ * `benchFlags`, and bench/paired.ts (which passes its other flags on to bench/main.ts). Not
+ * bench/all.ts: it is `deno task bench`, tested above.
+ */
+const BENCH_SCRIPTS = [
+  "bench/actor_overhead.ts",
+  "bench/actor_threads.ts",
+  "bench/dense_overhead.ts",
+  "bench/evaluate.ts",
+  "bench/kernels_ab.ts",
+  "bench/lr_find_curves.ts",
+  "bench/main.ts",
+  "bench/paired.ts",
+  "bench/profile_wasm_cnn.ts",
+  "bench/soak.ts",
+  "bench/startup.ts",
+  "bench/survey.ts",
+  "bench/upload.ts",
+  "bench/webgpu_ab.ts",
+  "bench/webgpu_exit.ts",
+];
+
+Deno.test("each benchmark script prints its usage for --help and refuses an unknown flag, before it runs anything", async () => {
+  // a script that comes to call benchFlags is listed here too
+  for await (const entry of Deno.readDir(new URL("bench/", root))) {
+    const file = `bench/${entry.name}`;
+    if (!entry.isFile || !file.endsWith(".ts") || file === "bench/all.ts") continue;
+    if ((await Deno.readTextFile(new URL(file, root))).includes("benchFlags(")) {
+      assert.ok(BENCH_SCRIPTS.includes(file), `${file} calls benchFlags: list it`);
+    }
+  }
+  const script = async (file: string, ...args: string[]) => {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--node-modules-dir=manual", "--no-check", "-A", file, ...args],
+      cwd: root,
+      env: { NO_COLOR: "1" },
+    }).output();
+    return {
+      file,
+      code: output.code,
+      out: decoder.decode(output.stdout),
+      err: decoder.decode(output.stderr),
+    };
+  };
+  for (const help of await Promise.all(BENCH_SCRIPTS.map((file) => script(file, "--help")))) {
+    assert.equal(help.code, 0, `${help.file}: ${help.err}`);
+    assert.ok(help.out.startsWith("Usage: "), `${help.file}: ${help.out}`);
+    assert.ok(help.out.includes(help.file), `${help.file}: its usage names it`);
+    assert.doesNotMatch(help.err, /Uncaught/, help.file);
+  }
+  const wrong = await script("bench/upload.ts", "--no-such-flag");
+  assert.equal(wrong.code, 2, wrong.err);
+  assert.match(wrong.err, /Unknown option '--no-such-flag'/);
+  assert.match(wrong.err, /Usage: deno run -A bench\/upload\.ts/);
+  assert.doesNotMatch(wrong.err, /Uncaught/);
+  assert.equal(wrong.out, "", "nothing was run");
 });
