@@ -258,13 +258,15 @@ class ProductArena {
 
   /** Where the arena holds a 1 (float64), before its arrays. */
   static readonly ONE = 0;
+  /** The bytes before the arrays: the 1, rounded up to the arrays' 16-byte alignment. */
+  static readonly HEADER = 16;
 
   /**
    * Room for `bytes` of arrays (the arrays taken before are let go); false where the memory
    * cannot grow so far.
    */
   reserve(bytes: number): boolean {
-    const short = 16 + bytes - this.#memory.buffer.byteLength;
+    const short = ProductArena.HEADER + bytes - this.#memory.buffer.byteLength;
     if (short > 0) {
       try {
         this.#memory.grow(Math.ceil(short / 65536));
@@ -273,7 +275,7 @@ class ProductArena {
       }
     }
     new Float64Array(this.#memory.buffer, ProductArena.ONE, 1)[0] = 1;
-    this.#top = 16;
+    this.#top = ProductArena.HEADER;
     return true;
   }
 
@@ -618,7 +620,9 @@ export class DenseHostProgram {
     const { layers } = this.#plan;
     if (!hostProducts.simd) return undefined;
     if (!layers.some((l) => rows * l.inputs * l.units >= BLOCKED_MIN_WORK)) return undefined;
-    if (16 + arenaBytes(this.#plan, rows) > hostProducts.maxArenaBytes) return undefined;
+    if (ProductArena.HEADER + arenaBytes(this.#plan, rows) > hostProducts.maxArenaBytes) {
+      return undefined;
+    }
     if (this.#arena === undefined) this.#arena = ProductArena.create() ?? null;
     return this.#arena ?? undefined;
   }
