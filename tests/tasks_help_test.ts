@@ -11,62 +11,55 @@ import { PARTS } from "../bench/all.ts";
 const root = new URL("..", import.meta.url);
 const decoder = new TextDecoder();
 
-/** `deno task bench` with `args`, from the repository's root: its exit code and output. */
-async function benchTask(...args: string[]) {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["task", "--quiet", "bench", ...args],
-    cwd: root,
-    env: { NO_COLOR: "1" },
-  }).output();
+/** `program` with `args`, from the repository's root: its exit code and output. */
+async function run(program: string, ...args: string[]) {
+  const output = await new Deno.Command(program, { args, cwd: root, env: { NO_COLOR: "1" } })
+    .output();
   return {
     code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
+    out: decoder.decode(output.stdout),
+    err: decoder.decode(output.stderr),
   };
 }
 
+/** `deno task bench` with `args`. */
+const benchTask = (...args: string[]) => run(Deno.execPath(), "task", "--quiet", "bench", ...args);
+
 Deno.test("deno task bench --help prints what it runs, each part's file and how to give a part its flags, and runs nothing", async () => {
   const help = await benchTask("--help");
-  assert.equal(help.code, 0, help.stderr);
-  assert.match(help.stdout, /^Usage: deno task bench \[--parts main,actors,startup\]/);
-  for (const part of Object.values(PARTS)) assert.ok(help.stdout.includes(part.file), part.file);
-  assert.match(help.stdout, /bench\/main\.ts --help/);
+  assert.equal(help.code, 0, help.err);
+  assert.match(help.out, /^Usage: deno task bench \[--parts main,actors,startup\]/);
+  for (const part of Object.values(PARTS)) assert.ok(help.out.includes(part.file), part.file);
+  assert.match(help.out, /bench\/main\.ts --help/);
   // no benchmark's output: the usage alone
-  assert.doesNotMatch(help.stdout + help.stderr, /ms\/step|round \d|median/);
+  assert.doesNotMatch(help.out + help.err, /ms\/step|round \d|median/);
 });
 
 Deno.test("deno task bench refuses another part's flag, or a part it does not have, before any benchmark runs", async () => {
   const flag = await benchTask("--backend", "wasm");
   assert.equal(flag.code, 2);
-  assert.match(flag.stderr, /Unknown option '--backend'/);
-  assert.match(flag.stderr, /A part's own settings .* are its flags: run it alone/s);
+  assert.match(flag.err, /Unknown option '--backend'/);
+  assert.match(flag.err, /A part's own settings .* are its flags: run it alone/s);
   const part = await benchTask("--parts", "main,startp");
   assert.equal(part.code, 2);
   assert.match(
-    part.stderr,
+    part.err,
     /--parts "main,startp": no part named startp; the parts are main, actors, startup/,
   );
   const none = await benchTask("--parts", ",");
   assert.equal(none.code, 2);
-  assert.match(none.stderr, /--parts ",": names no part/);
+  assert.match(none.err, /--parts ",": names no part/);
   for (const refused of [flag, part, none]) {
-    assert.doesNotMatch(refused.stdout, /ms\/step|round \d|median/, "no benchmark ran");
+    assert.doesNotMatch(refused.out, /ms\/step|round \d|median/, "no benchmark ran");
   }
 });
 
 Deno.test("the device scripts print their header for --help and refuse an argument they do not take, before doing anything", async () => {
-  const script = async (file: string, ...args: string[]) => {
-    const output = await new Deno.Command("bash", { args: [file, ...args], cwd: root }).output();
-    return {
-      code: output.code,
-      out: decoder.decode(output.stdout),
-      err: decoder.decode(output.stderr),
-    };
-  };
-  const run = await script("tools/device_run.sh", "--help");
-  assert.equal(run.code, 0, run.err);
-  assert.match(run.out, /^Runs on the device machine/);
-  assert.match(run.out, /`--quick` \(a second call/);
+  const script = (file: string, ...args: string[]) => run("bash", file, ...args);
+  const device = await script("tools/device_run.sh", "--help");
+  assert.equal(device.code, 0, device.err);
+  assert.match(device.out, /^Runs on the device machine/);
+  assert.match(device.out, /`--quick` \(a second call/);
   const prepare = await script("tools/device_prepare.sh", "--help");
   assert.equal(prepare.code, 0, prepare.err);
   assert.match(prepare.out, /^Prepares what a session lent a GPU carries/);
@@ -114,19 +107,18 @@ Deno.test("each benchmark script prints its usage for --help and refuses an unkn
       assert.ok(BENCH_SCRIPTS.includes(file), `${file} calls benchFlags: list it`);
     }
   }
-  const script = async (file: string, ...args: string[]) => {
-    const output = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--node-modules-dir=manual", "--no-check", "-A", file, ...args],
-      cwd: root,
-      env: { NO_COLOR: "1" },
-    }).output();
-    return {
+  const script = async (file: string, ...args: string[]) => ({
+    file,
+    ...await run(
+      Deno.execPath(),
+      "run",
+      "--node-modules-dir=manual",
+      "--no-check",
+      "-A",
       file,
-      code: output.code,
-      out: decoder.decode(output.stdout),
-      err: decoder.decode(output.stderr),
-    };
-  };
+      ...args,
+    ),
+  });
   for (const help of await Promise.all(BENCH_SCRIPTS.map((file) => script(file, "--help")))) {
     assert.equal(help.code, 0, `${help.file}: ${help.err}`);
     assert.ok(help.out.startsWith("Usage: "), `${help.file}: ${help.out}`);
