@@ -380,14 +380,17 @@ function judge(c: Case, result: TorchResult): string | undefined {
   return undefined;
 }
 
-Deno.test(`the draws cover every schedule, and torch ${torch.torch} both runs and refuses some of each`, () => {
+// What the draws are for: each schedule's settings trained, not only refused. onecycle's draws
+// (its edges, a totalSteps one step short) run least: 19-35 of 60 over seeds 11-16, so a third
+// (20) failed one seed in six that drew nothing wrong; a sixth is 4 standard deviations below it.
+Deno.test(`the draws cover every schedule: torch ${torch.torch} runs a sixth or more of each's settings`, () => {
   assert.equal(torch.results.length, cases.length);
   for (const name of SCHEDULER_NAMES) {
     const mine = cases.map((c, i) => ({ c, r: torch.results[i] })).filter(({ c }) =>
       c.spec.name === name
     );
     const ran = mine.filter(({ r }) => !r.raises).length;
-    assert.ok(ran >= PER_SCHEDULE / 3, `${name}: torch ran only ${ran} of ${mine.length}`);
+    assert.ok(ran >= PER_SCHEDULE / 6, `${name}: torch ran only ${ran} of ${mine.length}`);
   }
 });
 
