@@ -13,7 +13,6 @@ tests/torch_training_test.ts and this live test train alike.
 """
 
 import json
-import math
 import os
 import sys
 import traceback
@@ -23,20 +22,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "training"))
-from generate import train_torch  # noqa: E402
+from generate import plain, train_torch  # noqa: E402
 
 warnings.filterwarnings("ignore")
-
-
-def plain(value):
-    """`value` for JSON: a non-finite float as its name ("nan", "inf", "-inf")."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {key: plain(v) for key, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return value
 
 
 def run(case):
