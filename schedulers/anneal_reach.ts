@@ -39,6 +39,9 @@ function annealEnd(
     case "warmupLinear":
       return { field: "totalSteps", value: spec.totalSteps, end: spec.totalSteps, peak: 1 };
     case "polynomial":
+      // A negative power takes the rate up, without bound, towards totalIters (where torch
+      // raises): it has no final rate to be cut short of, and none to compute.
+      if (spec.power < 0) return undefined;
       return { field: "totalIters", value: spec.totalIters, end: spec.totalIters, peak: 1 };
     default:
       return undefined;

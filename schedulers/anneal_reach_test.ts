@@ -61,6 +61,24 @@ Deno.test("under interval epoch the run's epochs count; schedules without an end
   assert.equal(annealBeyondRun(undefined, run(50)), undefined);
 });
 
+Deno.test("a polynomial of a negative power cut before totalIters trains without a note: its rate rises, and torch raises only at totalIters", () => {
+  // (the note computed the final rate at totalIters, 0 to a negative power, and its refusal
+  // ended a run torch trains: ANNEAL_TORCH_TRAINING's seed 5's case 72, 2 epochs of 4)
+  for (const power of [-1, -0.5]) {
+    const spec = parseSchedulerSpec({
+      name: "polynomial",
+      totalIters: 4,
+      power,
+      interval: "epoch",
+    });
+    assert.equal(annealBeyondRun(spec, { stepsPerEpoch: 4, epochs: 2 }), undefined);
+    assert.equal(annealBeyondRun(spec, { stepsPerEpoch: 4, epochs: 2, maxSteps: 4 }), undefined);
+  }
+  // a power of 0 keeps the rate where it is: nothing left to anneal either
+  const flat = parseSchedulerSpec({ name: "polynomial", totalIters: 100, power: 0 });
+  assert.equal(annealBeyondRun(flat, run(50)), undefined);
+});
+
 Deno.test("a onecycle cut in its warm-up is named though its rate there is low: the run never reaches maxLr", () => {
   // lr-find --apply's cycle for 5 epochs of 422 steps, run for 2 epochs of 22 (data.limit)
   const spec = parseSchedulerSpec({ name: "onecycle", maxLr: 0.01, totalSteps: 2110 });

@@ -223,3 +223,26 @@ Deno.test("a onecycle the run stops well short of trains as cut, with a warning 
     assert.deepEqual(quiet.events.filter((e) => e.type === "warning"), [], scheduler.name);
   }
 });
+
+Deno.test("a polynomial of a negative power that the run ends before totalIters trains at its rising rates, as torch's does; one that gets there is refused", async () => {
+  await using runs = await tempRunsDir();
+  // 2 epochs of 4 steps against totalIters 100: torch raises only at step 100 (0 to a negative
+  // power); the warning of a schedule cut before its end computed the rate there and refused it
+  const scheduler = { name: "polynomial" as const, totalIters: 100, power: -1 };
+  const { result, events } = await trainCollect({
+    ...config,
+    epochs: 2,
+    scheduler,
+    runsDir: runs.dir,
+  });
+  assert.equal(result.status, "completed", result.reason);
+  assert.equal(result.steps, 8);
+  const rates = events.flatMap((e) => e.type === "steps" ? e.lr : []);
+  // torch's PolynomialLR: lr (1 - t / totalIters) ** power
+  rates.forEach((lr, t) => assert.ok(Math.abs(lr - 0.01 / (1 - t / 100)) < 1e-12, `${t}: ${lr}`));
+  // a run of 100 steps gets there: refused at its start, naming the step
+  await assert.rejects(
+    train({ ...config, epochs: 25, scheduler, runsDir: runs.dir }).result,
+    (error: Error) => error instanceof AnnealError && /at step 100/.test(error.message),
+  );
+});
