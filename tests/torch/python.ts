@@ -2,10 +2,12 @@
  * PyTorch 1.13 for the tests that run it live (tests/torch/*.py, JSON in and out): the first
  * python3 with torch, `ANNEAL_TORCH_PYTHON` if set, else the one on PATH, else Debian's
  * /usr/bin/python3, where python3-torch installs it (tools/test.sh installs it with apt when
- * missing). A test that needs it fails when there is none: it is never skipped.
+ * missing). A test that needs it fails when there is none: it is never skipped. Also what the
+ * live tests and the fixture's (tests/torch_training_test.ts) read and assert alike.
  *
  * @module
  */
+import assert from "node:assert/strict";
 
 /** Where torch is, or why none was found. */
 async function findPython(): Promise<string> {
@@ -31,6 +33,21 @@ async function findPython(): Promise<string> {
 }
 
 let python: Promise<string> | undefined;
+
+/**
+ * Asserts that anneal's run ended where torch's loss overflowed, at step `overflow` (`loss`):
+ * torch's loop trains on, anneal's stops the run there (clipping.onNonFinite, stop by default),
+ * as diverged and no more than a step past it (`steps` taken).
+ */
+export function assertDivergedAt(
+  status: string,
+  steps: number,
+  overflow: number,
+  loss: unknown,
+): void {
+  assert.equal(status, "diverged", `torch's loss is ${loss} at step ${overflow}`);
+  assert.ok(steps <= overflow + 1, `steps taken: ${steps}, torch's loss overflows at ${overflow}`);
+}
 
 /** A JSON number from python: a non-finite one comes as its name ("nan", "inf", "-inf"). */
 export type PyNumber = number | "nan" | "inf" | "-inf";

@@ -31,7 +31,7 @@ import type { RunConfigInput } from "../../mod.ts";
 import { readNdjson, tempRunsDir, trainCollect } from "../_helpers.ts";
 import { type TrainingInputs, trainingInputs } from "../fixtures/training/inputs.ts";
 import { Draw } from "./draw.ts";
-import { fromPy, type PyNumber, runTorch } from "./python.ts";
+import { assertDivergedAt, fromPy, type PyNumber, runTorch } from "./python.ts";
 
 const CASES = Number(Deno.env.get("ANNEAL_TORCH_CASES") ?? 24);
 const SEED = Number(Deno.env.get("ANNEAL_TORCH_SEED") ?? 20261202);
@@ -565,15 +565,7 @@ cases.forEach(({ id, config }, index) => {
     let stepCount = upTo ? upTo.steps : torch.steps.length;
     let epochCount = upTo ? upTo.epoch + 1 : torch.epochs.length;
     if (overflowed) {
-      assert.equal(
-        result.status,
-        "diverged",
-        `torch's loss is ${torch.steps[overflow].loss} at step ${overflow}`,
-      );
-      assert.ok(
-        steps.length <= overflow + 1,
-        `steps taken: ${steps.length}, torch's loss overflows at ${overflow}`,
-      );
+      assertDivergedAt(result.status, steps.length, overflow, torch.steps[overflow].loss);
       stepCount = Math.min(overflow, steps.length);
       epochCount = Math.min(epochs.length, torch.epochs.length);
     } else if (upTo) {
