@@ -15,7 +15,7 @@ import { loadCheckpoint } from "../mod.ts";
 import type { RunConfigInput } from "../mod.ts";
 import { readNdjson, tempRunsDir, trainCollect } from "./_helpers.ts";
 import { type TrainingInputs, trainingInputs } from "./fixtures/training/inputs.ts";
-import { assertDivergedAt, fromPy, type PyNumber } from "./torch/python.ts";
+import { assertDivergedAt, assertExplodedAt, fromPy, type PyNumber } from "./torch/python.ts";
 
 interface Expected {
   /** torch raised (when built, or at a step): anneal must refuse the config. */
@@ -23,6 +23,8 @@ interface Expected {
   steps: { loss: number; gradNorm: number; lr?: number; momentum?: number }[];
   epochs: Record<string, number>[];
   weights: Record<string, number[]>;
+  /** The step whose loss exploded as anneal's watch judges it (generate.py's LossWatch). */
+  explodedAt?: number | null;
 }
 
 interface Case {
@@ -136,10 +138,16 @@ for (const test of cases) {
     // there (clipping.onNonFinite, stop by default), where torch's loop trains on; the steps and
     // epochs before it are compared, as tests/torch/training_test.ts does.
     const overflow = expected.steps.findIndex((step) => !Number.isFinite(step.loss));
+    // One that explodes, still finite (100x its early level), stops it at that step: torch's
+    // loop is cut there.
+    const exploded = expected.explodedAt ?? -1;
     if (overflow >= 0) {
       assertDivergedAt(result.status, steps.length, overflow, expected.steps[overflow].loss);
       expected.steps = expected.steps.slice(0, Math.min(overflow, steps.length));
       expected.epochs = expected.epochs.slice(0, Math.min(epochs.length, expected.epochs.length));
+    } else if (exploded >= 0) {
+      assertExplodedAt(result, steps.length, exploded, expected.steps[exploded].loss);
+      assert.equal(epochs.length, expected.epochs.length, "epochs run");
     } else {
       // (a maxSteps budget stops it, as torch's loop stops after that many steps)
       const budget = (config as { maxSteps?: number }).maxSteps !== undefined &&
@@ -190,8 +198,8 @@ for (const test of cases) {
         );
       }
     });
-    // (torch's weights went on past the overflow)
-    if (overflow >= 0) return;
+    // (torch's weights went on past the overflow; the exploding step's update is not compared)
+    if (overflow >= 0 || exploded >= 0) return;
     // The weights sum every step's rounding: where the features keep their own scales (up to
     // 100) two float32 runs part by a few 1e-4 (anneal's cpu and wasm backends alike). The last
     // checkpoint holds them where the run ended: at its last epoch's end, or where a budget

@@ -49,6 +49,22 @@ export function assertDivergedAt(
   assert.ok(steps <= overflow + 1, `steps taken: ${steps}, torch's loss overflows at ${overflow}`);
 }
 
+/**
+ * That anneal's run stopped, diverged, at the step `exploded` whose loss (torch's `loss`, still
+ * finite) exploded: 100x its early level, as its watch judges it (README, "a diverging run
+ * stops"); the step itself taken and recorded, none after it.
+ */
+export function assertExplodedAt(
+  result: { status: string; reason: string },
+  steps: number,
+  exploded: number,
+  loss: unknown,
+): void {
+  assert.equal(result.status, "diverged", `torch's loss exploded to ${loss} at step ${exploded}`);
+  assert.match(result.reason, new RegExp(`^training diverged at step ${exploded}: .*exploded to`));
+  assert.equal(steps, exploded + 1, `steps taken: ${steps}, torch's loss exploded at ${exploded}`);
+}
+
 /** A JSON number from python: a non-finite one comes as its name ("nan", "inf", "-inf"). */
 export type PyNumber = number | "nan" | "inf" | "-inf";
 

@@ -31,7 +31,7 @@ import type { RunConfigInput } from "../../mod.ts";
 import { readNdjson, tempRunsDir, trainCollect } from "../_helpers.ts";
 import { type TrainingInputs, trainingInputs } from "../fixtures/training/inputs.ts";
 import { Draw } from "./draw.ts";
-import { assertDivergedAt, fromPy, type PyNumber, runTorch } from "./python.ts";
+import { assertDivergedAt, assertExplodedAt, fromPy, type PyNumber, runTorch } from "./python.ts";
 
 const CASES = Number(Deno.env.get("ANNEAL_TORCH_CASES") ?? 24);
 const SEED = Number(Deno.env.get("ANNEAL_TORCH_SEED") ?? 20261202);
@@ -52,6 +52,8 @@ interface TorchRun {
   restored: boolean;
   /** The first epoch end a decision was taken at by a margin within rounding, and the steps before. */
   closeCall: { epoch: number; steps: number } | null;
+  /** The step whose loss exploded as anneal's watch judges it (generate.py's LossWatch). */
+  explodedAt: number | null;
   /** The same run in float64 (torch's own float32 rounding is the difference). */
   float64: Pick<TorchRun, "steps" | "epochs" | "weights" | "best" | "status" | "bestEpoch">;
 }
@@ -564,10 +566,17 @@ cases.forEach(({ id, config }, index) => {
     const overflowed = overflow >= 0 && (!upTo || overflow < upTo.steps);
     let stepCount = upTo ? upTo.steps : torch.steps.length;
     let epochCount = upTo ? upTo.epoch + 1 : torch.epochs.length;
+    // A loss that explodes, still finite (100x its early level: README), stops anneal's run at
+    // that step, diverged; torch's loop, which trains on, is cut there (generate.py's LossWatch).
+    const exploded = torch.explodedAt ?? -1;
+    const explodedHere = exploded >= 0 && (!upTo || exploded < upTo.steps);
     if (overflowed) {
       assertDivergedAt(result.status, steps.length, overflow, torch.steps[overflow].loss);
       stepCount = Math.min(overflow, steps.length);
       epochCount = Math.min(epochs.length, torch.epochs.length);
+    } else if (explodedHere) {
+      assertExplodedAt(result, steps.length, exploded, torch.steps[exploded].loss);
+      assert.equal(epochs.length, epochCount, "epochs run");
     } else if (upTo) {
       assert.ok(steps.length >= stepCount, `steps taken: ${steps.length}, torch ${stepCount}+`);
       assert.ok(epochs.length >= epochCount, `epochs run: ${epochs.length}, torch ${epochCount}+`);
@@ -631,7 +640,7 @@ cases.forEach(({ id, config }, index) => {
         );
       }
     });
-    if (upTo || overflowed) return;
+    if (upTo || overflowed || explodedHere) return;
 
     assert.equal(result.bestEpoch, torch.bestEpoch, "best epoch");
     const restored = events.some((event) => event.type === "restored");
