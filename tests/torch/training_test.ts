@@ -476,16 +476,46 @@ function roundingSpread(torch: TorchRun): TorchRun["float64"] | undefined {
 
 /**
  * `got` within the tolerance of torch's float32 `want`: `rel` of the larger magnitude, `abs`, or
- * five times the distance of torch's own float64 value `exact`. A value its conditioning makes
+ * five times the distance of torch's own float64 value `exact`, or of the `recent` steps' (relative
+ * distances: {@linkcode recentSpread}). A value its conditioning makes
  * sensitive to rounding (a weight behind a saturated unit that an adaptive optimizer moves on
  * gradients of rounding noise, Adafactor's steps on features up to 100) parts two float32 runs
  * as far as float32 parts from float64; anneal's, which sums some terms in float64, lands on
  * float64's side of torch's, up to 3.7 times as far (seed 42, case 22, where the rate is 0 and
  * the weights fixed from step 11 on: no setting is in play).
  */
-function agrees(got: number, want: number, exact: PyNumber | undefined, rel: number, abs: number) {
-  const spread = exact === undefined ? 0 : 5 * Math.abs(want - fromPy(exact));
+function agrees(
+  got: number,
+  want: number,
+  exact: PyNumber | undefined,
+  rel: number,
+  abs: number,
+  recent = 0,
+) {
+  const apart = exact === undefined ? 0 : Math.abs(want - fromPy(exact));
+  const spread = 5 * Math.max(apart, recent * Math.abs(want));
   return close(got, want, rel, Number.isFinite(spread) ? Math.max(abs, spread) : abs);
+}
+
+/** Steps whose float32-float64 distances {@linkcode recentSpread} takes the largest of. */
+const SPREAD_WINDOW = 8;
+
+/**
+ * At each step, the largest relative distance of torch's float32 value from its float64 one over
+ * that step and the {@linkcode SPREAD_WINDOW} - 1 before it (0 without a float64 run). One step's
+ * own distance can be near 0 by chance in a run whose conditioning makes it sensitive to rounding
+ * at every step: ANNEAL_TORCH_SEED 41, case-116 (centered RMSprop behind tanh units on features
+ * up to 100, clipped by value) has gradient norms 1e-4 to 2e-3 apart in torch's float32 and
+ * float64 from step 3 on, 4e-5 at step 27, where anneal's was 2.2e-4 from torch's (its four paths,
+ * cpu and wasm, the engine and tfjs's layers, within 6e-6 of each other).
+ */
+function recentSpread(want: PyNumber[], exact: PyNumber[] | undefined): number[] {
+  const apart = want.map((value, i) => {
+    const [a, b] = [fromPy(value), exact === undefined ? NaN : fromPy(exact[i])];
+    const d = Math.abs(a - b) / Math.max(Math.abs(a), Math.abs(b));
+    return Number.isFinite(d) ? d : 0;
+  });
+  return apart.map((_, i) => Math.max(...apart.slice(Math.max(0, i - SPREAD_WINDOW + 1), i + 1)));
 }
 
 /** |a - b| within `rel` of the larger magnitude, or `abs`. */
@@ -607,6 +637,11 @@ cases.forEach(({ id, config }, index) => {
     const exact = roundingSpread(torch);
     const lossFloor = scale(wanted.map((s) => fromPy(s.loss)).filter(Number.isFinite));
     const normFloor = scale(wanted.map((s) => fromPy(s.gradNorm)).filter(Number.isFinite));
+    const lossSpread = recentSpread(wanted.map((s) => s.loss), exact?.steps.map((s) => s.loss));
+    const normSpread = recentSpread(
+      wanted.map((s) => s.gradNorm),
+      exact?.steps.map((s) => s.gradNorm),
+    );
     wanted.forEach((want, i) => {
       const got = steps[i];
       const at = `step ${i} (epoch ${got.epoch})`;
@@ -624,11 +659,18 @@ cases.forEach(({ id, config }, index) => {
         );
       }
       assert.ok(
-        agrees(got.loss, fromPy(want.loss), exact?.steps[i].loss, rel, lossFloor),
+        agrees(got.loss, fromPy(want.loss), exact?.steps[i].loss, rel, lossFloor, lossSpread[i]),
         `${at}: loss ${got.loss}, torch ${fromPy(want.loss)}`,
       );
       assert.ok(
-        agrees(got.gradNorm, fromPy(want.gradNorm), exact?.steps[i].gradNorm, rel, normFloor),
+        agrees(
+          got.gradNorm,
+          fromPy(want.gradNorm),
+          exact?.steps[i].gradNorm,
+          rel,
+          normFloor,
+          normSpread[i],
+        ),
         `${at}: gradNorm ${got.gradNorm}, torch ${fromPy(want.gradNorm)}`,
       );
     });
