@@ -32,6 +32,7 @@ import { readNdjson, tempRunsDir, trainCollect } from "../_helpers.ts";
 import { type TrainingInputs, trainingInputs } from "../fixtures/training/inputs.ts";
 import { Draw } from "./draw.ts";
 import { assertDivergedAt, assertExplodedAt, fromPy, type PyNumber, runTorch } from "./python.ts";
+import { agrees, close, recentSpread } from "./tolerance.ts";
 
 const CASES = Number(Deno.env.get("ANNEAL_TORCH_CASES") ?? 24);
 const SEED = Number(Deno.env.get("ANNEAL_TORCH_SEED") ?? 20261202);
@@ -472,57 +473,6 @@ function roundingSpread(torch: TorchRun): TorchRun["float64"] | undefined {
     exact.epochs.length === torch.epochs.length && exact.steps.length === torch.steps.length &&
     exact.steps.every((step, i) => close(fromPy(step.lr), fromPy(torch.steps[i].lr), 1e-9, 0));
   return same ? exact : undefined;
-}
-
-/**
- * `got` within the tolerance of torch's float32 `want`: `rel` of the larger magnitude, `abs`, or
- * five times the distance of torch's own float64 value `exact`, or of the `recent` steps' (relative
- * distances: {@linkcode recentSpread}). A value its conditioning makes
- * sensitive to rounding (a weight behind a saturated unit that an adaptive optimizer moves on
- * gradients of rounding noise, Adafactor's steps on features up to 100) parts two float32 runs
- * as far as float32 parts from float64; anneal's, which sums some terms in float64, lands on
- * float64's side of torch's, up to 3.7 times as far (seed 42, case 22, where the rate is 0 and
- * the weights fixed from step 11 on: no setting is in play).
- */
-function agrees(
-  got: number,
-  want: number,
-  exact: PyNumber | undefined,
-  rel: number,
-  abs: number,
-  recent = 0,
-) {
-  const apart = exact === undefined ? 0 : Math.abs(want - fromPy(exact));
-  const spread = 5 * Math.max(apart, recent * Math.abs(want));
-  return close(got, want, rel, Number.isFinite(spread) ? Math.max(abs, spread) : abs);
-}
-
-/** Steps whose float32-float64 distances {@linkcode recentSpread} takes the largest of. */
-const SPREAD_WINDOW = 8;
-
-/**
- * At each step, the largest relative distance of torch's float32 value from its float64 one over
- * that step and the {@linkcode SPREAD_WINDOW} - 1 before it (0 without a float64 run). One step's
- * own distance can be near 0 by chance in a run whose conditioning makes it sensitive to rounding
- * at every step: ANNEAL_TORCH_SEED 41, case-116 (centered RMSprop behind tanh units on features
- * up to 100, clipped by value) has gradient norms 1e-4 to 2e-3 apart in torch's float32 and
- * float64 from step 3 on, 4e-5 at step 27, where anneal's was 2.2e-4 from torch's (its four paths,
- * cpu and wasm, the engine and tfjs's layers, within 6e-6 of each other).
- */
-function recentSpread(want: PyNumber[], exact: PyNumber[] | undefined): number[] {
-  const apart = want.map((value, i) => {
-    const [a, b] = [fromPy(value), exact === undefined ? NaN : fromPy(exact[i])];
-    const d = Math.abs(a - b) / Math.max(Math.abs(a), Math.abs(b));
-    return Number.isFinite(d) ? d : 0;
-  });
-  return apart.map((_, i) => Math.max(...apart.slice(Math.max(0, i - SPREAD_WINDOW + 1), i + 1)));
-}
-
-/** |a - b| within `rel` of the larger magnitude, or `abs`. */
-function close(a: number, b: number, rel: number, abs: number): boolean {
-  if (Number.isNaN(a) || Number.isNaN(b)) return Number.isNaN(a) && Number.isNaN(b);
-  if (a === b) return true;
-  return Math.abs(a - b) <= Math.max(abs, rel * Math.max(Math.abs(a), Math.abs(b)));
 }
 
 function describe(config: RunConfigInput): string {
