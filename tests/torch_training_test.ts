@@ -75,11 +75,11 @@ function located(config: RunConfigInput): RunConfigInput {
  * multiplies the float32 rounding of the units by as much. Two float32 runs then part at that step
  * (and only there) by far more than 2e-4; such runs' steps are compared to 1e-2 (a wrong clip,
  * rate or stop moves them by more), or to how far torch's own float32 and float64 runs part, where
- * that is further (seed 32, case-08: 440.67 against 373.36 in float64, anneal's 373.40). Where
- * the two torch runs happen to agree at such a step, anneal's own paths still part. ANNEAL_TORCH_TRAINING's seed 7, case-46: a gradient norm of
- * 1060.44 against torch's 1060.17 at one step (1060.168 in float64; anneal's other paths 1059.94
- * and 1060.16), the steps before and after it within 1e-7; seed 19, case-46: 144.26 against
- * 143.96 (2e-3).
+ * that is further (ANNEAL_TORCH_TRAINING's seed 32, case-08: 440.67 against 373.36 in float64,
+ * anneal's 373.40). The 1e-2 is for the steps where the two torch runs happen to agree and
+ * anneal's own paths still part: seed 7, case-46, a gradient norm of 1060.44 against torch's
+ * 1060.17 at one step (1060.168 in float64; anneal's other paths 1059.94 and 1060.16), the steps
+ * before and after it within 1e-7; seed 19, case-46: 144.26 against 143.96 (2e-3).
  */
 function fewPerNorm(config: RunConfigInput, inputs: TrainingInputs): boolean {
   const model = config.model as { kind?: string; batchNorm?: boolean } | undefined;
