@@ -16,7 +16,7 @@ import type { RunConfigInput } from "../mod.ts";
 import { readNdjson, tempRunsDir, trainCollect } from "./_helpers.ts";
 import { type TrainingInputs, trainingInputs } from "./fixtures/training/inputs.ts";
 import { assertDivergedAt, assertExplodedAt, fromPy, type PyNumber } from "./torch/python.ts";
-import { agrees, close, recentSpread } from "./torch/tolerance.ts";
+import { agrees, close, recentSpread, sameCourse } from "./torch/tolerance.ts";
 
 interface Expected {
   /** torch raised (when built, or at a step): anneal must refuse the config. */
@@ -90,22 +90,6 @@ function fewPerNorm(config: RunConfigInput, inputs: TrainingInputs): boolean {
   return batch <= 3 || (!dropLast && last > 1 && last <= 3);
 }
 
-/**
- * torch's float64 run where it took the float32 run's course (as many steps, at the same rates,
- * and epochs); else none.
- */
-function sameCourse(torch: Expected): Expected["float64"] {
-  const exact = torch.float64;
-  if (
-    exact === undefined || exact.steps.length !== torch.steps.length ||
-    exact.epochs.length !== torch.epochs.length
-  ) return undefined;
-  const rates = exact.steps.every((step, i) =>
-    step.lr === undefined || close(step.lr, torch.steps[i].lr ?? NaN, 1e-9, 0)
-  );
-  return rates ? exact : undefined;
-}
-
 function describe(test: Case): string {
   const c = test.config as Record<string, unknown>;
   return JSON.stringify({
@@ -146,7 +130,7 @@ for (const test of cases) {
     }
     const { result } = await trainCollect({ ...config, runsDir: runs.dir });
     const expected = test.torch;
-    const exact = sameCourse(expected);
+    const exact = sameCourse(expected, expected.float64);
     const steps = await readNdjson(`${result.runDir}/steps.ndjson`);
     // (a budget that stops the run within its first epoch leaves no epoch)
     const ended = expected.epochs.length > 0 || result.epochs > 0;

@@ -58,3 +58,25 @@ export function close(a: number, b: number, rel: number, abs: number): boolean {
   if (a === b) return true;
   return Math.abs(a - b) <= Math.max(abs, rel * Math.max(Math.abs(a), Math.abs(b)));
 }
+
+/** What of a torch run tells the course it took. */
+export interface Course {
+  steps: { lr?: PyNumber }[];
+  epochs: unknown[];
+  status?: string;
+  bestEpoch?: number | null;
+}
+
+/**
+ * torch's float64 run `exact` where it took its float32 run's course (as many steps, at the same
+ * rates, and epochs; the same end and best epoch, where the runs record them), else none: then
+ * how far float32 rounding alone moves torch's values is not known.
+ */
+export function sameCourse<T extends Course>(float32: Course, exact: T | undefined): T | undefined {
+  if (exact === undefined) return undefined;
+  const rate = (step: { lr?: PyNumber }) => fromPy(step.lr ?? NaN);
+  const same = exact.status === float32.status && exact.bestEpoch === float32.bestEpoch &&
+    exact.epochs.length === float32.epochs.length && exact.steps.length === float32.steps.length &&
+    exact.steps.every((step, i) => close(rate(step), rate(float32.steps[i]), 1e-9, 0));
+  return same ? exact : undefined;
+}

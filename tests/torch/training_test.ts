@@ -32,7 +32,7 @@ import { readNdjson, tempRunsDir, trainCollect } from "../_helpers.ts";
 import { type TrainingInputs, trainingInputs } from "../fixtures/training/inputs.ts";
 import { Draw } from "./draw.ts";
 import { assertDivergedAt, assertExplodedAt, fromPy, type PyNumber, runTorch } from "./python.ts";
-import { agrees, close, recentSpread } from "./tolerance.ts";
+import { agrees, close, recentSpread, sameCourse } from "./tolerance.ts";
 
 const CASES = Number(Deno.env.get("ANNEAL_TORCH_CASES") ?? 24);
 const SEED = Number(Deno.env.get("ANNEAL_TORCH_SEED") ?? 20261202);
@@ -463,18 +463,6 @@ const { results } = await runTorch<{ torch: string; results: TorchRun[] }>("trai
   cases: cases.map((test, i) => ({ ...test, inputs: inputs[i] })),
 });
 
-/**
- * How far float32 rounding alone moves torch's values: its float32 run against its float64 one,
- * where the two took one course (the same steps, rates, epochs, end and best epoch); else none.
- */
-function roundingSpread(torch: TorchRun): TorchRun["float64"] | undefined {
-  const exact = torch.float64;
-  const same = exact.status === torch.status && exact.bestEpoch === torch.bestEpoch &&
-    exact.epochs.length === torch.epochs.length && exact.steps.length === torch.steps.length &&
-    exact.steps.every((step, i) => close(fromPy(step.lr), fromPy(torch.steps[i].lr), 1e-9, 0));
-  return same ? exact : undefined;
-}
-
 function describe(config: RunConfigInput): string {
   const c = config as Spec;
   const data = { ...(c.data as Spec) };
@@ -584,7 +572,7 @@ cases.forEach(({ id, config }, index) => {
     const rel = 2e-4;
     const scale = (values: number[]) => Math.max(1e-6, 1e-4 * Math.max(...values.map(Math.abs)));
     const wanted = torch.steps.slice(0, stepCount);
-    const exact = roundingSpread(torch);
+    const exact = sameCourse(torch, torch.float64);
     const lossFloor = scale(wanted.map((s) => fromPy(s.loss)).filter(Number.isFinite));
     const normFloor = scale(wanted.map((s) => fromPy(s.gradNorm)).filter(Number.isFinite));
     const lossSpread = recentSpread(wanted.map((s) => s.loss), exact?.steps.map((s) => s.loss));
