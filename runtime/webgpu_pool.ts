@@ -71,7 +71,7 @@ export function maxPoolGradFirst(args: KernelArgs): tf.TensorInfo | undefined {
     "anneal_max_pool_grad_first",
     ["dy", "x"],
     input.shape,
-    `
+    `${NAN_OR_WGSL}
       fn main(index : i32) {
         if (index >= uniforms.size) { return; }
         let coords = getCoordsFromIndex(index);
@@ -90,13 +90,14 @@ export function maxPoolGradFirst(args: KernelArgs): tf.TensorInfo | undefined {
             let top = oy * uniforms.strideH - uniforms.padTop;
             let left = ox * uniforms.strideW - uniforms.padLeft;
             if (y < top || x0 < left) { continue; }
-            // the window's first maximum in row order (NaN is no maximum)
+            // the window's first maximum in row order (NaN is no maximum; found by its bits, as
+            // a comparison with a NaN is one an implementation may assume away)
             var best = 0.0;
             var found = false;
             var at = -1;
             ${
       windowPixels(`
-                if ((!found && v == v) || v > best) {
+                if (!isNanBits(v) && (!found || v > best)) {
                   best = v;
                   found = true;
                   at = iy * uniforms.inW + ix;
