@@ -276,34 +276,46 @@ const splitCase: fc.Arbitrary<ParityCase> = fc.oneof(
  * And 4-40 input features: over one, batch norm undoes any change of a unit's weight but through
  * eps, so the first kernel's gradient is the small difference of large terms (drawn: -0.13294
  * against -0.13299, where the step before agreed; with 3 features the same case passes).
+ * A hidden layer with another after it has 8-40 units, and dropout is at most 0.5 where there is
+ * such a layer: a narrow one under heavy dropout can give every sample of a micro-batch the same
+ * output (2 units at 0.8 behind relu: 0 for a sample 81 times in 100, for all 11 of a micro-batch
+ * about once in 10), the next batch norm's input then constant. Its x - mean is then 0 in anneal's
+ * shifted sums, as in exact arithmetic, and an ulp off in tfjs's `moments` (and in torch's float32
+ * run: a constant 0.7234 over 13 samples normalized to -1.5e-5 where beta was 1.3e-6), which
+ * decides the relu after it at its kink: ANNEAL_PARITY_SEED 1213 drew hidden [2, 27] at dropout
+ * 0.8, a beta's gradient 0.084 in both of anneal's steps and 0 in tfjs's.
  */
 const normCase: fc.Arbitrary<ParityCase> = fc.record({
-  hidden: fc.array(fc.integer({ min: 2, max: 40 }), { minLength: 1, maxLength: 3 }),
+  hidden: fc.tuple(
+    fc.array(fc.integer({ min: 8, max: 40 }), { maxLength: 2 }),
+    fc.integer({ min: 2, max: 40 }),
+  ).map(([before, last]) => [...before, last]),
   activation: fc.constantFrom("relu", "tanh", "sigmoid", "gelu"),
   dropout: dropoutRate,
   inputShape: fc.tuple(fc.integer({ min: 4, max: 40 })),
   optimizer: optimizer(false),
   clipping,
   accumulation: fc.integer({ min: 1, max: 2 }),
-}).chain((c) =>
-  drawnCase(
-    c,
-    {
-      kind: "mlp",
-      hidden: c.hidden,
-      activation: c.activation,
-      dropout: c.dropout,
-      batchNorm: true,
-    },
-    40,
-    8,
-  ).map((drawn) => ({
-    ...drawn,
-    // (batch norm's own gradients are of the loss's scale, as in the cnn cases)
-    floor: 1,
-    zeroGrads: c.hidden.map((_, i) => 4 * i + 1),
-  }))
-);
+}).map((c) => ({ ...c, dropout: c.hidden.length > 1 ? Math.min(c.dropout, 0.5) : c.dropout }))
+  .chain((c) =>
+    drawnCase(
+      c,
+      {
+        kind: "mlp",
+        hidden: c.hidden,
+        activation: c.activation,
+        dropout: c.dropout,
+        batchNorm: true,
+      },
+      40,
+      8,
+    ).map((drawn) => ({
+      ...drawn,
+      // (batch norm's own gradients are of the loss's scale, as in the cnn cases)
+      floor: 1,
+      zeroGrads: c.hidden.map((_, i) => 4 * i + 1),
+    }))
+  );
 
 /**
  * cnn models the WGSL step runs: 1-2 conv blocks, kernels of 1-5, pools that fit the maps, with
