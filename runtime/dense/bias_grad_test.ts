@@ -11,7 +11,7 @@ import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { releaseWebGpu, selectBackend } from "../backend.ts";
 import { Rng } from "../../data/rng.ts";
 import { runKernel } from "./_parity.ts";
-import { pipelineFor } from "./dispatch.ts";
+import { columnSumGroups, MAX_GROUPS, pipelineFor } from "./dispatch.ts";
 import { BIAS_GRAD_WGSL, biasGradShape } from "./wgsl.ts";
 
 const ready = selectBackend("webgpu", "mlp");
@@ -33,7 +33,7 @@ async function columnSum(
     device.queue.writeBuffer(buffer, 0, data);
     return buffer;
   };
-  const { lanes, groups } = biasGradShape(rows, cols);
+  const { lanes } = biasGradShape(rows, cols);
   const uniforms = device.createBuffer({
     size: 16,
     usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
@@ -43,7 +43,14 @@ async function columnSum(
   const sums = storage(out, GPUBufferUsage.COPY_SRC);
   const pipeline = pipelineFor(device, "bias-grad", () => BIAS_GRAD_WGSL);
   const result = new Float32Array(
-    await runKernel(device, pipeline, [uniforms, input, sums], [groups, 1], sums, out.byteLength),
+    await runKernel(
+      device,
+      pipeline,
+      [uniforms, input, sums],
+      columnSumGroups(rows, cols),
+      sums,
+      out.byteLength,
+    ),
   );
   for (const buffer of [uniforms, input, sums]) buffer.destroy();
   return result;
@@ -77,6 +84,23 @@ Deno.test("the bias gradient's column sum matches a CPU sum, for every lane coun
       const again = await columnSum(device, d, rows, cols, prior, accumulate);
       assert.deepEqual(again, got, `${rows} x ${cols}: the same sums twice`);
     }
+  }
+});
+
+Deno.test("a column sum of more workgroups than one axis takes spreads them over two, every column summed", async () => {
+  await ready;
+  const device = (tf.backend() as unknown as { device: GPUDevice }).device;
+  // a row (one lane, 256 columns a workgroup) of 65,536 workgroups' columns and 100 more: two
+  // axes, the last workgroups of the second past the last column (67 MB, within llvmpipe's
+  // 128 MiB binding, which two rows would pass)
+  const [rows, cols] = [1, (MAX_GROUPS + 1) * 256 + 100];
+  assert.deepEqual(columnSumGroups(rows, cols), [MAX_GROUPS, 2]);
+  const d = Float32Array.from({ length: rows * cols }, (_, i) => (i % 1009) - 504);
+  const prior = Float32Array.from({ length: cols }, (_, n) => n % 7);
+  const got = await columnSum(device, d, rows, cols, prior, 1);
+  for (let n = 0; n < cols; n++) {
+    const sum = prior[n] + d[n];
+    if (got[n] !== sum) assert.fail(`column ${n} of ${cols}: ${got[n]} against ${sum}`);
   }
 });
 

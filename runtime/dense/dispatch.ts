@@ -265,9 +265,17 @@ export function columnSumDispatch(
       const [r, c] = shape(rows);
       return [r, c, accumulate, biasGradShape(r, c).lanes];
     },
-    // (one axis: the kernel reads x alone)
-    groups: (rows) => [biasGradShape(...shape(rows)).groups, 1],
+    groups: (rows) => columnSumGroups(...shape(rows)),
   };
+}
+
+/**
+ * The workgroups of a {@linkcode BIAS_GRAD_WGSL} dispatch over [rows, cols]: along x, and along y
+ * too where they are more than one axis takes (65535: at 32 lanes, 8 columns a workgroup, a
+ * layer of over 524,280 units, or an LSTM of over 131,070).
+ */
+export function columnSumGroups(rows: number, cols: number): [number, number] {
+  return grid(biasGradShape(rows, cols).groups, 1);
 }
 
 /**

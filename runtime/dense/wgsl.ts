@@ -586,12 +586,17 @@ struct Dims { rows: u32, cols: u32, accumulate: u32, lanes: u32 }
 var<workgroup> sums: array<f32, ${BIAS_GRAD_THREADS}>;
 
 @compute @workgroup_size(${BIAS_GRAD_THREADS})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+fn main(
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(num_workgroups) nw: vec3<u32>,
+  @builtin(local_invocation_index) t: u32,
+) {
   let lanes = dims.lanes;
   let width = ${BIAS_GRAD_THREADS}u / lanes;
   let lane = t / width;
   let col = t % width;
-  let n = wg.x * width + col;
+  // (the workgroups over two axes where they are more than one takes: see columnSumGroups)
+  let n = (wg.y * nw.x + wg.x) * width + col;
   var s = 0.0;
   // (no early return past the last column: every thread meets the barriers below)
   if (n < dims.cols) {
@@ -615,7 +620,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
 `;
 
 /**
- * The lanes (the fourth uniform) and workgroups along x of a {@linkcode BIAS_GRAD_WGSL} dispatch
+ * The lanes (the fourth uniform) and workgroups in all of a {@linkcode BIAS_GRAD_WGSL} dispatch
  * summing `rows` rows of `cols` columns: lanes enough that each sums at most 16 rows, up to 32
  * (2048 rows: 64 each, in 64 workgroups for 512 columns); a single lane, 256 columns a
  * workgroup, for a few rows, as split-K's partials.
