@@ -204,6 +204,11 @@ async function useWebGpu(
   if (device && !watchedDevices.has(device)) {
     watchedDevices.add(device);
     device.lost.then(() => lostDevices.add(device));
+    device.addEventListener("uncapturederror", (event) => {
+      if (!deviceErrors.has(device)) {
+        deviceErrors.set(device, (event as GPUUncapturedErrorEvent).error);
+      }
+    });
   }
   routeWebGpuSmallConv();
   routeWebGpuFilterGradient();
@@ -221,6 +226,50 @@ let softwareAdapter = false;
 /** The devices of tfjs's WebGPU backends whose loss is watched for, and those lost. */
 const watchedDevices = new WeakSet<GPUDevice>();
 const lostDevices = new WeakSet<GPUDevice>();
+/**
+ * The first error WebGPU raised on each of those devices outside an error scope, until
+ * {@linkcode takeWebGpuError} takes it: a command it rejected (a limit of the GPU passed), or
+ * memory it could not give. WebGPU says so only in an `uncapturederror` event, which nothing
+ * hears by default; the commands do nothing, and what is read after them is whatever their
+ * buffers held.
+ */
+const deviceErrors = new WeakMap<GPUDevice, GPUError>();
+
+/**
+ * The first error WebGPU raised on the webgpu backend's device since the last call, as an
+ * {@linkcode AnnealError} (`backend`) that says what it was and what to do; undefined where none
+ * was (or no WebGPU backend runs). The engine asks after each read-back: the values read are
+ * then not the model's, and the run stops on them rather than train on.
+ *
+ * @example
+ * ```ts
+ * import { takeWebGpuError } from "./backend.ts";
+ * console.assert(takeWebGpuError() === undefined); // (no WebGPU backend started here)
+ * ```
+ */
+export function takeWebGpuError(): AnnealError | undefined {
+  const device = tf.getBackend() === "webgpu" ? webGpuBackend()?.device : undefined;
+  const error = device && deviceErrors.get(device);
+  if (!device || !error) return undefined;
+  deviceErrors.delete(device);
+  if (error.constructor.name === "GPUOutOfMemoryError") {
+    return new AnnealError("backend", `WebGPU ran out of the GPU's memory: ${error.message}`, {
+      where: "webgpu",
+      hint: "use a smaller batchSize or model (anneal batch-size -c CONFIG lists what fits), " +
+        "or train with --backend wasm",
+    });
+  }
+  return new AnnealError(
+    "backend",
+    `WebGPU rejected a command of the step, so the values read since are not the model's: ${error.message}`,
+    {
+      where: "webgpu",
+      hint: "a limit of this GPU that anneal does not check, or a bug: please report it with " +
+        "this message; meanwhile train with --backend wasm, or with fusedModel: false " +
+        "(tfjs's kernels)",
+    },
+  );
+}
 
 /** What anneal reads of tfjs's WebGPU backend: its device, and the buffers it pools for reuse. */
 interface WebGpuBackendParts {

@@ -14,6 +14,8 @@ import {
   trimWebGpuBuffers,
 } from "./backend.ts";
 import { adapterForTrainers, findAdapterBeforeWorkers } from "./adapter.ts";
+import { TrainingEngine } from "./engine.ts";
+import { parseConfig } from "../config.ts";
 
 /** Runs `f` with `navigator.gpu` replaced by `gpu`, then restores it. */
 async function withGpu<T>(gpu: unknown, f: () => Promise<T>): Promise<T> {
@@ -278,6 +280,96 @@ Deno.test({
     await selectBackend("webgpu");
     assert.equal((tf.backend() as unknown as { device: GPUDevice }).device, now);
     await releaseWebGpu();
+  },
+});
+
+/** Submits a dispatch past WebGPU's 65535 workgroups an axis to `device`: a command it rejects. */
+function rejectedDispatch(device: GPUDevice): void {
+  const module = device.createShaderModule({
+    code: `@group(0) @binding(0) var<storage, read_write> o: array<f32>;
+      @compute @workgroup_size(1) fn main() { o[0] = 1.0; }`,
+  });
+  const pipeline = device.createComputePipeline({
+    layout: "auto",
+    compute: { module, entryPoint: "main" },
+  });
+  const buffer = device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE });
+  const encoder = device.createCommandEncoder();
+  const pass = encoder.beginComputePass();
+  pass.setPipeline(pipeline);
+  pass.setBindGroup(
+    0,
+    device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries: [{ binding: 0, resource: { buffer } }],
+    }),
+  );
+  pass.dispatchWorkgroups(70000);
+  pass.end();
+  device.queue.submit([encoder.finish()]);
+  buffer.destroy();
+}
+
+Deno.test({
+  name:
+    "a command WebGPU rejects, or memory it cannot give, fails the engine's next read with a backend error that names it, once: the values read are not the model's",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    if (!(await probeWebGpu())) return; // no adapter at all: no device to reject a command
+    await selectBackend("webgpu", "mlp");
+    const device = (tf.backend() as unknown as { device: GPUDevice }).device;
+    const config = parseConfig({ backend: "webgpu", model: { kind: "mlp", hidden: [8] } });
+    const engine = new TrainingEngine(config, {
+      inputShape: [4],
+      targetSize: 1,
+      task: "regression",
+    });
+    try {
+      const batch = {
+        x: Float32Array.from({ length: 24 }, (_, i) => Math.sin(i)),
+        y: Float32Array.from({ length: 6 }, (_, i) => i / 6),
+        size: 6,
+      };
+      const step = () => {
+        const pending = engine.computeGradients([batch]);
+        engine.applyGradients(pending, 0.01);
+        return engine.readStats([pending]);
+      };
+      const [clean] = await step();
+      assert.ok(Number.isFinite(clean.loss));
+      // a command past a limit of the GPU, among the step's
+      const pending = engine.computeGradients([batch]);
+      rejectedDispatch(device);
+      engine.applyGradients(pending, 0.01);
+      await assert.rejects(
+        engine.readStats([pending]),
+        (error: AnnealError) =>
+          error instanceof AnnealError && error.code === "backend" && error.where === "webgpu" &&
+          /^WebGPU rejected a command of the step, so the values read since are not the model's: .*65535/
+            .test(error.message) &&
+          /please report it/.test(error.hint ?? ""),
+      );
+      // taken: the next read is the next step's (an evaluation's too)
+      assert.ok(Number.isFinite((await step())[0].loss));
+      // memory the GPU could not give (an allocation of tfjs's or the step's own buffers)
+      device.dispatchEvent(
+        new GPUUncapturedErrorEvent("uncapturederror", {
+          error: new GPUOutOfMemoryError("Not enough memory left"),
+        }),
+      );
+      await assert.rejects(
+        engine.readStats([engine.evaluate(batch)]),
+        (error: AnnealError) =>
+          error.code === "backend" &&
+          error.message === "WebGPU ran out of the GPU's memory: Not enough memory left" &&
+          /smaller batchSize/.test(error.hint ?? ""),
+      );
+      assert.ok(Number.isFinite((await engine.readStats([engine.evaluate(batch)]))[0].loss));
+    } finally {
+      engine.dispose();
+      await releaseWebGpu();
+    }
   },
 });
 

@@ -27,7 +27,7 @@ import { readTensors, readVectors } from "./read_back.ts";
 import { bytesToFloats } from "../data/batches.ts";
 import { featureSize } from "../data/split.ts";
 import { DenseGpuProgram } from "./dense/gpu_program.ts";
-import { webGpuIsSoftware } from "./backend.ts";
+import { takeWebGpuError, webGpuIsSoftware } from "./backend.ts";
 import { webGpuBackend } from "../optimizers/fused/gpu.ts";
 import { DenseHostProgram, hostStepMaxWork } from "./dense/host_program.ts";
 import {
@@ -599,7 +599,9 @@ export class TrainingEngine {
 
   /**
    * Reads the results of steps (or evaluated batches) in one read-back and frees their tensors.
-   * On WebGPU every vector is copied into one staging buffer: one `mapAsync` for all of them.
+   * On WebGPU every vector is copied into one staging buffer: one `mapAsync` for all of them;
+   * where WebGPU raised an error since the last read (a command it rejected, memory it could not
+   * give), this throws it ({@linkcode takeWebGpuError}) instead of returning what was read.
    */
   async readStats(steps: StepTensors[]): Promise<StepValues[]> {
     const onDevice = steps.map((s) => s.stats).filter((s): s is tf.Tensor1D =>
@@ -612,6 +614,8 @@ export class TrainingEngine {
     } finally {
       for (const t of onDevice) this.#reading.delete(t);
     }
+    const rejected = takeWebGpuError();
+    if (rejected) throw rejected;
     let next = 0;
     const vectors = steps.map((s) => (s.stats instanceof tf.Tensor ? read[next++] : s.stats));
     return steps.map((step, i) => ({
