@@ -127,15 +127,25 @@ export function splitK(b: ConvBlock, k: number): [number, number] {
 /**
  * `i` of a row-major [.., Y, X] as (index over the leading axes, y, x), with two divisions. The
  * kernels split an index per element, and integer division is slow on GPUs (emulated) and on
- * llvmpipe (no vector instruction: one scalar division per lane): `udiv` divides in f32, whose
- * quotient of integers below 2^24 is off by at most one, and corrects it.
+ * llvmpipe (no vector instruction: one scalar division per lane): `udiv` divides in f32 and
+ * corrects the quotient. WGSL lets f32 division be 2.5 ULP off: for integers below 2^24 the
+ * quotient truncated may then be up to 3 off (one ULP is 1 from 2^23 on, 0.5 from 2^22), so the
+ * correction steps by one as many times as it takes, at most 4 (llvmpipe's division is exact,
+ * and takes none).
  */
 export const UNFLATTEN = `
 fn udiv(i: u32, d: u32) -> u32 {
   if (i >= 16777216u) { return i / d; }
   var q = u32(f32(i) / f32(d));
-  let r = i32(i) - i32(q * d);
-  if (r < 0) { q -= 1u; } else if (r >= i32(d)) { q += 1u; }
+  var r = i32(i) - i32(q * d);
+  for (var k = 0; k < 4 && r < 0; k++) {
+    q -= 1u;
+    r += i32(d);
+  }
+  for (var k = 0; k < 4 && r >= i32(d); k++) {
+    q += 1u;
+    r -= i32(d);
+  }
   return q;
 }
 
