@@ -70,12 +70,53 @@ export function webGpuInstanceMade(): boolean {
 }
 
 /**
- * Whether `auto` looks for a WebGPU adapter for a model of this kind: not for a linear model,
- * whose step is a handful of tiny ops (WebGPU's fixed cost per dispatch and per read-back
- * dominates it: on an H100 9 ms a step against wasm's 1 ms).
+ * Why WebGPU on this operating system is not verified (`os`: `Deno.build.os`), or undefined where
+ * it is: on macOS Deno's WebGPU runs on Metal, and anneal's WGSL matrix products stage their tiles
+ * in workgroup memory a vector component a thread, which WGSL lets an implementation store as a
+ * read and write of the whole vector, so that threads storing components of one vector race;
+ * Apple's compiler is reported to (tiles that came out mostly zeros). No Mac was at hand to
+ * check: `auto` does not pick WebGPU there, and `--backend webgpu` says so.
+ *
+ * @example
+ * ```ts
+ * import { webGpuUnverified } from "./adapter.ts";
+ * console.assert(webGpuUnverified("linux") === undefined);
+ * console.assert(webGpuUnverified("darwin")?.includes("Metal"));
+ * ```
  */
+export function webGpuUnverified(os: string = Deno.build.os): string | undefined {
+  return os === "darwin"
+    ? "WebGPU on macOS (Metal) is not verified: its compiler may turn the WGSL kernels' stores " +
+      "of single vector components into races (README, Backends)"
+    : undefined;
+}
+
+/**
+ * Why `auto` does not look for a WebGPU adapter for a model of this kind on this operating system
+ * (`os`: `Deno.build.os`), or undefined where it does: not for a linear model, whose step is a
+ * handful of tiny ops (WebGPU's fixed cost per dispatch and per read-back dominates it: on an
+ * H100 9 ms a step against wasm's 1 ms), nor where {@linkcode webGpuUnverified} says WebGPU is
+ * not verified.
+ *
+ * @example
+ * ```ts
+ * import { autoSkipsAdapter } from "./adapter.ts";
+ * console.assert(autoSkipsAdapter("mlp", "linux") === undefined);
+ * console.assert(autoSkipsAdapter("linear", "linux")?.includes("linear model"));
+ * console.assert(autoSkipsAdapter("cnn", "darwin")?.includes("macOS"));
+ * ```
+ */
+export function autoSkipsAdapter(
+  modelKind: string | undefined,
+  os: string = Deno.build.os,
+): string | undefined {
+  if (modelKind === "linear") return "a linear model is too small to gain from a GPU";
+  return webGpuUnverified(os);
+}
+
+/** Whether `auto` looks for a WebGPU adapter for a model of this kind ({@linkcode autoSkipsAdapter}). */
 export function autoLooksForAdapter(modelKind: string | undefined): boolean {
-  return modelKind !== "linear";
+  return autoSkipsAdapter(modelKind) === undefined;
 }
 
 /**

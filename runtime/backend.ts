@@ -27,7 +27,13 @@
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { registerCpuTrainingKernels } from "./cpu_kernels.ts";
 import { AnnealError } from "../errors.ts";
-import { type AdapterInfo, autoLooksForAdapter, autoLooksItself, probeWebGpu } from "./adapter.ts";
+import {
+  type AdapterInfo,
+  autoLooksItself,
+  autoSkipsAdapter,
+  probeWebGpu,
+  webGpuUnverified,
+} from "./adapter.ts";
 import { routeConvGradients } from "./wasm_conv.ts";
 import { routeWinogradConv } from "./wasm_winograd.ts";
 import { routeSimdTranspose } from "./wasm_transpose.ts";
@@ -119,8 +125,11 @@ export async function selectBackend(
       return { backend: "cpu", reason: "requested cpu" };
     case "wasm":
       return { backend: "wasm", reason: `requested wasm; ${await useWasm(modelKind, options)}` };
-    case "webgpu":
-      return await useWebGpu(await requireAdapter(), "requested webgpu");
+    case "webgpu": {
+      const unverified = webGpuUnverified();
+      const reason = `requested webgpu${unverified ? ` (${unverified})` : ""}`;
+      return await useWebGpu(await requireAdapter(), reason);
+    }
     case "auto":
       return await selectAuto(modelKind, options);
     default:
@@ -136,14 +145,9 @@ async function selectAuto(
   modelKind: string | undefined,
   options: BackendOptions,
 ): Promise<BackendSelection> {
-  if (!autoLooksForAdapter(modelKind)) {
-    return {
-      backend: "wasm",
-      reason: `auto: a linear model is too small to gain from a GPU; ${await useWasm(
-        modelKind,
-        options,
-      )}`,
-    };
+  const skipped = autoSkipsAdapter(modelKind);
+  if (skipped) {
+    return { backend: "wasm", reason: `auto: ${skipped}; ${await useWasm(modelKind, options)}` };
   }
   const seen = options.seenAdapter;
   const probe = autoLooksItself(seen) ? await probeWebGpu() : seen && { info: seen };

@@ -13,7 +13,13 @@ import {
   selectBackend,
   trimWebGpuBuffers,
 } from "./backend.ts";
-import { adapterForTrainers, findAdapterBeforeWorkers } from "./adapter.ts";
+import {
+  adapterForTrainers,
+  autoLooksForAdapter,
+  autoSkipsAdapter,
+  findAdapterBeforeWorkers,
+  webGpuUnverified,
+} from "./adapter.ts";
 import { TrainingEngine } from "./engine.ts";
 import { parseConfig } from "../config.ts";
 
@@ -112,6 +118,23 @@ Deno.test("a convnet trains on wasm as on cpu, without leaking tensors", async (
     assert.ok(Math.abs(loss - cpu.losses[i]) < 1e-3, `${wasm.losses} vs ${cpu.losses}`)
   );
   assert.ok(wasm.losses[5] < wasm.losses[0], `losses ${wasm.losses}`);
+});
+
+Deno.test("auto looks for no WebGPU adapter for a linear model, nor on macOS, where WebGPU (Metal) is not verified: each says why", () => {
+  assert.equal(autoSkipsAdapter("mlp", "linux"), undefined);
+  assert.equal(autoSkipsAdapter(undefined, "windows"), undefined);
+  assert.equal(
+    autoSkipsAdapter("linear", "linux"),
+    "a linear model is too small to gain from a GPU",
+  );
+  for (const kind of ["mlp", "cnn", "rnn"]) {
+    assert.match(
+      autoSkipsAdapter(kind, "darwin") ?? "",
+      /^WebGPU on macOS \(Metal\) is not verified/,
+    );
+  }
+  assert.equal(webGpuUnverified("linux"), undefined);
+  assert.equal(autoLooksForAdapter("mlp"), Deno.build.os !== "darwin");
 });
 
 Deno.test("auto skips a fallback WebGPU adapter", async () => {
