@@ -21,6 +21,7 @@ import {
   webGpuUnverified,
 } from "./adapter.ts";
 import { TrainingEngine } from "./engine.ts";
+import { runKernel } from "./dense/_parity.ts";
 import { parseConfig } from "../config.ts";
 
 /** Runs `f` with `navigator.gpu` replaced by `gpu`, then restores it. */
@@ -306,8 +307,8 @@ Deno.test({
   },
 });
 
-/** Submits a dispatch past WebGPU's 65535 workgroups an axis to `device`: a command it rejects. */
-function rejectedDispatch(device: GPUDevice): void {
+/** Runs a dispatch past WebGPU's 65535 workgroups an axis on `device`: a command it rejects. */
+async function rejectedDispatch(device: GPUDevice): Promise<void> {
   const module = device.createShaderModule({
     code: `@group(0) @binding(0) var<storage, read_write> o: array<f32>;
       @compute @workgroup_size(1) fn main() { o[0] = 1.0; }`,
@@ -316,20 +317,11 @@ function rejectedDispatch(device: GPUDevice): void {
     layout: "auto",
     compute: { module, entryPoint: "main" },
   });
-  const buffer = device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE });
-  const encoder = device.createCommandEncoder();
-  const pass = encoder.beginComputePass();
-  pass.setPipeline(pipeline);
-  pass.setBindGroup(
-    0,
-    device.createBindGroup({
-      layout: pipeline.getBindGroupLayout(0),
-      entries: [{ binding: 0, resource: { buffer } }],
-    }),
-  );
-  pass.dispatchWorkgroups(70000);
-  pass.end();
-  device.queue.submit([encoder.finish()]);
+  const buffer = device.createBuffer({
+    size: 16,
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
+  });
+  await runKernel(device, pipeline, [buffer], [70000], buffer, 16);
   buffer.destroy();
 }
 
@@ -363,7 +355,7 @@ Deno.test({
       assert.ok(Number.isFinite(clean.loss));
       // a command past a limit of the GPU, among the step's
       const pending = engine.computeGradients([batch]);
-      rejectedDispatch(device);
+      await rejectedDispatch(device);
       engine.applyGradients(pending, 0.01);
       await assert.rejects(
         engine.readStats([pending]),
