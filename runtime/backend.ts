@@ -214,6 +214,8 @@ async function useWebGpu(
       }
     });
   }
+  // (a run on a device a run before kept, a sweep's next trial: none of that run's errors)
+  if (device) deviceErrors.delete(device);
   routeWebGpuSmallConv();
   routeWebGpuFilterGradient();
   routeWebGpuMatMul();
@@ -265,7 +267,7 @@ export function takeWebGpuError(): AnnealError | undefined {
   }
   return new AnnealError(
     "backend",
-    `WebGPU rejected a command of the step, so the values read since are not the model's: ${error.message}`,
+    `WebGPU rejected a command, so the values read since are not the model's: ${error.message}`,
     {
       where: "webgpu",
       hint: "a limit of this GPU that anneal does not check, or a bug: please report it with " +

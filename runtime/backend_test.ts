@@ -361,7 +361,7 @@ Deno.test({
         engine.readStats([pending]),
         (error: AnnealError) =>
           error instanceof AnnealError && error.code === "backend" && error.where === "webgpu" &&
-          /^WebGPU rejected a command of the step, so the values read since are not the model's: .*65535/
+          /^WebGPU rejected a command, so the values read since are not the model's: .*65535/
             .test(error.message) &&
           /please report it/.test(error.hint ?? ""),
       );
@@ -381,6 +381,12 @@ Deno.test({
           /smaller batchSize/.test(error.hint ?? ""),
       );
       assert.ok(Number.isFinite((await engine.readStats([engine.evaluate(batch)]))[0].loss));
+      // an error left unread by a run before is not the next run's (a sweep's next trial, on
+      // the device the one before kept)
+      await rejectedDispatch(device);
+      await selectBackend("webgpu", "mlp");
+      assert.equal((tf.backend() as unknown as { device: GPUDevice }).device, device);
+      assert.ok(Number.isFinite((await step())[0].loss));
     } finally {
       engine.dispose();
       await releaseWebGpu();
