@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { previewSchedule, train } from "../mod.ts";
-import type { RunConfigInput, RunEvent } from "../mod.ts";
+import type { RunEvent } from "../mod.ts";
 import {
   anneal,
   assertLastWeights,
@@ -12,6 +12,7 @@ import {
   TWO_TRIAL_SWEEP,
 } from "./_helpers.ts";
 import { parseConfig } from "../config.ts";
+import { pinnedConfig } from "./fixtures/training/located.ts";
 import {
   GPU_TEARDOWN_MS,
   SpareActors,
@@ -638,16 +639,11 @@ Deno.test("on WebGPU, image inputs travel to the step as bytes and train exactly
  * 1.2e-38), as a GPU may, passed it: the steps that decide this case are on normal floats.
  */
 Deno.test("on WebGPU, gelu's gradient far in its tail keeps its sign: Lion steps on it as on the CPU backends", async () => {
-  const fixture = JSON.parse(
-    await Deno.readTextFile(new URL("./fixtures/training/torch_training.json", import.meta.url)),
-  ) as { cases: { id: string; config: Record<string, unknown> & { data: { path: string } } }[] };
-  const pinned = fixture.cases.find((test) => test.id === "gelu-tail-lion")!.config;
-  const path = new URL(`./fixtures/training/${pinned.data.path}`, import.meta.url).pathname;
+  const pinned = await pinnedConfig("gelu-tail-lion");
   await using runs = await tempRunsDir();
   const { loadCheckpoint } = await import("../mod.ts");
   const weights = async (backend: "cpu" | "webgpu") => {
-    const config = { ...pinned, data: { ...pinned.data, path }, backend, runsDir: runs.dir };
-    const { result, events } = await trainCollect(config as RunConfigInput);
+    const { result, events } = await trainCollect({ ...pinned, backend, runsDir: runs.dir });
     assert.equal(result.status, "completed", result.reason);
     const plan = events.find((e) => e.type === "plan");
     assert.ok(plan?.type === "plan");

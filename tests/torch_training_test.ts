@@ -15,6 +15,7 @@ import { loadCheckpoint } from "../mod.ts";
 import type { RunConfigInput } from "../mod.ts";
 import { readNdjson, tempRunsDir, trainCollect } from "./_helpers.ts";
 import { type TrainingInputs, trainingInputs } from "./fixtures/training/inputs.ts";
+import { FIXTURE, located } from "./fixtures/training/located.ts";
 import { assertDivergedAt, assertExplodedAt, fromPy, type PyNumber } from "./torch/python.ts";
 import { agrees, close, recentSpread, sameCourse } from "./torch/tolerance.ts";
 
@@ -37,7 +38,6 @@ interface Case {
   torch: Expected;
 }
 
-const FIXTURE = new URL("./fixtures/training/", import.meta.url);
 // ANNEAL_TORCH_TRAINING: another fixture (generate.py --cases N --seed S --out PATH), for more draws.
 const fixturePath = Deno.env.get("ANNEAL_TORCH_TRAINING") ??
   new URL("torch_training.json", FIXTURE);
@@ -54,18 +54,6 @@ function numbers(value: unknown): unknown {
     return Object.fromEntries(Object.entries(value).map(([key, v]) => [key, numbers(v)]));
   }
   return value;
-}
-
-/** The config with its data file (or IDX folder) found in the fixture directory. */
-function located(config: RunConfigInput): RunConfigInput {
-  const data = config.data as { kind: string; path?: string; dir?: string };
-  if (data.kind === "csv") {
-    return { ...config, data: { ...data, path: new URL(data.path!, FIXTURE).pathname } as never };
-  }
-  if (data.kind === "idx") {
-    return { ...config, data: { ...data, dir: new URL(data.dir!, FIXTURE).pathname } as never };
-  }
-  return config;
 }
 
 /**
