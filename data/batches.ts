@@ -301,6 +301,46 @@ export function checkDataset(ds: Rows, what: string): void {
 }
 
 /**
+ * Throws a usage error naming the first NaN or infinite value of `ds.x` or `ds.y` (its sample and
+ * position): what a set built by hand must not hold, as a loaded file's values may not (the CSV
+ * reader refuses such a cell). Without it a run on such a set trains to a NaN loss, which reads as
+ * a rate too high. One pass over the values: for a set given once, not for each batch.
+ *
+ * @example
+ * ```ts
+ * import { checkFiniteDataset } from "./batches.ts";
+ * const ds = { x: new Float32Array([1, NaN]), y: new Float32Array([0]), n: 1,
+ *   inputShape: [2], targetSize: 1, task: "regression" as const };
+ * let message = "";
+ * try { checkFiniteDataset(ds, "train"); } catch (e) { message = (e as Error).message; }
+ * console.assert(message.includes("sample 0"));
+ * ```
+ */
+export function checkFiniteDataset(ds: Rows, what: string): void {
+  const fields: ["x" | "y", number][] = [["x", featureSize(ds)], ["y", ds.targetSize]];
+  for (const [field, each] of fields) {
+    const values = ds[field];
+    // (integer arrays, an IDX file's bytes, hold only finite values)
+    if (!(values instanceof Float32Array || values instanceof Float64Array)) continue;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      if (v - v === 0) continue; // (finite: NaN - NaN and Infinity - Infinity are NaN)
+      const sample = Math.floor(i / Math.max(each, 1));
+      throw new AnnealError(
+        "usage",
+        `Cannot ${what}: the dataset's '${field}' holds ${v} at index ${i} (sample ${sample}, ` +
+          `value ${i - sample * each} of its ${each})`,
+        {
+          where: `dataset.${field}[${i}]`,
+          hint: "drop or fill the sample's non-finite values before training on it (loadData " +
+            "refuses a file with such a value, naming its line)",
+        },
+      );
+    }
+  }
+}
+
+/**
  * Throws a usage error unless `ds.x` and `ds.y` hold `ds.n` samples of its input shape and target
  * size: a short one was read past its end (NaN, or a byte table's undefined, in the batch).
  */

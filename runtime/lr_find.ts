@@ -19,6 +19,7 @@ import {
   batchesPerEpoch,
   batchSeed,
   checkDataset,
+  checkFiniteDataset,
   epochOrder,
   makeBatch,
   trainingBatchesPerEpoch,
@@ -1097,7 +1098,12 @@ export async function lrFind(
     ? tf.getBackend()
     : (await selectBackend(config.backend, config.model.kind)).backend;
   // (a training split given by hand, checked before it is read: `{}` threw a TypeError)
-  if (options.train !== undefined) checkDataset(options.train, "run the LR range test on 'train'");
+  if (options.train !== undefined) {
+    const what = "run the LR range test on 'train'";
+    checkDataset(options.train, what);
+    // (a NaN in it made the test diverge at its first steps, blamed on the rate)
+    checkFiniteDataset(options.train, what);
+  }
   // (IDX images stay bytes, as in a run's data loader: each batch's floats are made as it is)
   const data = options.train ? undefined : await loadResolvedRows(config.data, config.seed);
   const train = options.train ?? data!.train;

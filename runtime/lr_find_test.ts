@@ -503,6 +503,24 @@ Deno.test("lrFind refuses fewer than 10 iterations, and suggests nothing when th
     lrFind(config, { train: short }),
     /the dataset's 'x' holds 29 values, its 10 samples of input shape \[3\] need 30/,
   );
+  // a NaN feature or an infinite target is named, not run into a divergence blamed on the rate
+  const nonFinite = (field: "x" | "y", at: number, value: number) => {
+    const ds = { ...short, x: new Float32Array(30).fill(0.5), y: new Float32Array(10) };
+    ds[field][at] = value;
+    return ds;
+  };
+  await assert.rejects(
+    lrFind(config, { train: nonFinite("x", 7, NaN) }),
+    (error: AnnealError) =>
+      error.code === "usage" && error.where === "dataset.x[7]" &&
+      error.message.endsWith("'x' holds NaN at index 7 (sample 2, value 1 of its 3)"),
+  );
+  await assert.rejects(
+    lrFind(config, { train: nonFinite("y", 9, -Infinity) }),
+    (error: AnnealError) =>
+      error.code === "usage" && error.where === "dataset.y[9]" &&
+      /'y' holds -Infinity at index 9 \(sample 9/.test(error.message),
+  );
   // Below 1e-3 this model's loss is only the noise of its 3 batches: no minimum to read.
   await assert.rejects(
     lrFind(config, { startLr: 1e-5, endLr: 1e-3, iterations: 20 }),
