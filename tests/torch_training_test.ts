@@ -67,7 +67,8 @@ function numbers(value: unknown): unknown {
  * anneal's 373.40). The 1e-2 is for the steps where the two torch runs happen to agree and
  * anneal's own paths still part: seed 7, case-46, a gradient norm of 1060.44 against torch's
  * 1060.17 at one step (1060.168 in float64; anneal's other paths 1059.94 and 1060.16), the steps
- * before and after it within 1e-7; seed 19, case-46: 144.26 against 143.96 (2e-3).
+ * before and after it within 1e-7; seed 19, case-46: 144.26 against 143.96 (2e-3). Past a step
+ * where such a run's rounding was amplified that far, see {@linkcode sensitiveStep}.
  */
 function fewPerNorm(config: RunConfigInput, inputs: TrainingInputs): boolean {
   const model = config.model as { kind?: string; batchNorm?: boolean } | undefined;
@@ -77,6 +78,31 @@ function fewPerNorm(config: RunConfigInput, inputs: TrainingInputs): boolean {
   const dropLast = (config.data as { dropLast?: boolean } | undefined)?.dropLast ?? false;
   return batch <= 3 || (!dropLast && last > 1 && last <= 3);
 }
+
+/**
+ * In a run of {@linkcode fewPerNorm}, the first step whose gradient norm or loss torch's own
+ * float32 run has more than {@linkcode SENSITIVE} from its float64 one (-1: none, or no float64
+ * run of the same course). After such a step the float32 runs' courses part by amounts no
+ * per-step tolerance bounds: the next steps amplify that step's rounding again. Fixture seed 51,
+ * case-91 (hidden [3], tanh, batches of two): torch's float32 and float64 gradient norms 2.4e-3
+ * apart at step 46, anneal's cpu and wasm layers 4.8e-3 and 9e-4 from float64 there (the steps
+ * before it within 1e-6); at step 48 torch's float32 run 1.6e-3 from its float64, anneal's
+ * layers 1.2e-2 and 5.5e-2 (its engine 1.2e-4); at step 77 torch's own two runs 46% apart. Such
+ * a run is compared up to and including that step, with the epochs that ended before it, and
+ * not by its last weights.
+ */
+function sensitiveStep(expected: Expected, exact: Expected["float64"]): number {
+  if (exact === undefined) return -1;
+  const apart = (x: number, y: number) =>
+    Math.abs(x - y) / Math.max(Math.abs(x), Math.abs(y), 1e-12);
+  return expected.steps.findIndex((step, i) =>
+    apart(step.gradNorm, exact.steps[i].gradNorm) > SENSITIVE ||
+    apart(step.loss, exact.steps[i].loss) > SENSITIVE
+  );
+}
+
+/** A thousandfold float32's rounding (2^-24 is 6e-8): a step that amplified it that far. */
+const SENSITIVE = 1e-3;
 
 function describe(test: Case): string {
   const c = test.config as Record<string, unknown>;
@@ -127,6 +153,8 @@ for (const test of cases) {
     // there (clipping.onNonFinite, stop by default), where torch's loop trains on; the steps and
     // epochs before it are compared, as tests/torch/training_test.ts does.
     const overflow = expected.steps.findIndex((step) => !Number.isFinite(step.loss));
+    const few = fewPerNorm(config, test.inputs);
+    const sensitive = few ? sensitiveStep(expected, exact) : -1;
     // One that explodes, still finite (100x its early level), stops it at that step: torch's
     // loop is cut there.
     const exploded = expected.explodedAt ?? -1;
@@ -146,8 +174,18 @@ for (const test of cases) {
         budget ? "stopped" : "completed",
         `${result.reason} ${result.hint ?? ""}`,
       );
-      assert.equal(steps.length, expected.steps.length, "steps taken");
-      assert.equal(epochs.length, expected.epochs.length, "epochs run");
+      if (sensitive < 0) {
+        assert.equal(steps.length, expected.steps.length, "steps taken");
+        assert.equal(epochs.length, expected.epochs.length, "epochs run");
+      } else {
+        // (past its sensitive step, an early stop or a plateau's cut may come elsewhere)
+        assert.ok(
+          steps.length > sensitive,
+          `steps taken: ${steps.length}, torch's sensitive step ${sensitive}`,
+        );
+        expected.steps = expected.steps.slice(0, sensitive + 1);
+        expected.epochs = expected.epochs.slice(0, steps[sensitive].epoch);
+      }
     }
     // float32 on both sides, through a few dozen updates: differences grow from rounding only.
     // A value far below the run's own scale (a saturated softmax's gradient, a gradient norm of
@@ -155,7 +193,7 @@ for (const test of cases) {
     // their own scales (up to 100) part two float32 runs by 1e-4 of it. A value whose
     // conditioning makes two float32 runs part further is also held to how far torch's own
     // float32 run parts from its float64 one there (tests/torch/tolerance.ts).
-    const rel = fewPerNorm(config, test.inputs) ? 1e-2 : 2e-4;
+    const rel = few ? 1e-2 : 2e-4;
     const scale = (values: number[]) => Math.max(1e-6, 1e-4 * Math.max(...values.map(Math.abs)));
     const lossFloor = scale(expected.steps.map((s) => s.loss));
     const normFloor = scale(expected.steps.map((s) => s.gradNorm));
@@ -205,7 +243,8 @@ for (const test of cases) {
       }
     });
     // (torch's weights went on past the overflow; the exploding step's update is not compared)
-    if (overflow >= 0 || exploded >= 0) return;
+    // (nor those of a run past a step that amplified its rounding a thousandfold)
+    if (overflow >= 0 || exploded >= 0 || sensitive >= 0) return;
     // The weights sum every step's rounding: where the features keep their own scales (up to
     // 100) two float32 runs part by a few 1e-4 (anneal's cpu and wasm backends alike). The last
     // checkpoint holds them where the run ended: at its last epoch's end, or where a budget
