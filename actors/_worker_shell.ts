@@ -26,6 +26,11 @@ export interface ActorContext {
    */
   firstCheckpointWritten(): Promise<void>;
   /**
+   * Resolves once the supervisor says the end of `epoch` (or a later one) was judged and the run
+   * goes on (`EpochCleared`, in a run with `Init.epochGate`), or when the run is stopped.
+   */
+  epochCleared(epoch: number): Promise<void>;
+  /**
    * Test-only fault point: throws, stalls, waits or sends an event when `init.fault.at` names
    * this point.
    */
@@ -58,11 +63,24 @@ export function runActor(
   release: () => Promise<void> = () => Promise.resolve(),
 ): void {
   /** The run going on: its handlers of the supervisor's messages to it. */
-  let current: { stop(reason: string, interrupted: boolean): void; written(): void } | undefined;
+  let current:
+    | {
+      stop(reason: string, interrupted: boolean): void;
+      written(): void;
+      cleared(epoch: number): void;
+    }
+    | undefined;
   self.onmessage = (event: MessageEvent) => {
-    const message = event.data as { type: string; reason?: string; interrupted?: boolean };
+    const message = event.data as {
+      type: string;
+      reason?: string;
+      interrupted?: boolean;
+      epoch?: number;
+    };
     if (message.type === "CheckpointWritten") {
       current?.written();
+    } else if (message.type === "EpochCleared") {
+      current?.cleared(message.epoch ?? -1);
     } else if (message.type === "Ping") {
       // The Worker's own V8 heap (its isolate's); the soak benchmark watches it per actor. Under
       // --v8-flags=--expose-gc (the soak) collect first, so it is the live heap, not garbage.
@@ -109,6 +127,7 @@ function startRun(
 ): {
   stop(reason: string, interrupted: boolean): void;
   written(): void;
+  cleared(epoch: number): void;
   settled: Promise<void>;
 } {
   let resolveStop: (reason: string) => void = () => {};
@@ -117,12 +136,20 @@ function startRun(
   let interrupted = false;
   let resolveWritten: () => void = () => {};
   const firstWritten = new Promise<void>((resolve) => (resolveWritten = resolve));
+  /** The last epoch end the supervisor cleared, and who waits for a later one. */
+  let clearedTo = -1;
+  let clearWaiters: { epoch: number; resolve: () => void }[] = [];
   const context: ActorContext = {
     init,
     emit: (payload) => self.postMessage({ type: "actor.event", actor: name, event: payload }),
     checkpoint: (files, state, weights) =>
       self.postMessage({ type: "actor.checkpoint", actor: name, files, state, weights }),
     firstCheckpointWritten: () => Promise.race([firstWritten, stopped.then(() => {})]),
+    epochCleared: (epoch) => {
+      if (epoch <= clearedTo) return Promise.resolve();
+      const cleared = new Promise<void>((resolve) => clearWaiters.push({ epoch, resolve }));
+      return Promise.race([cleared, stopped.then(() => {})]);
+    },
     faultPoint: async (at) => {
       // (`silent` is the supervisor's to play: it drops what this Worker sends)
       if (init.fault?.at !== at || init.fault.kind === "silent") return;
@@ -157,6 +184,12 @@ function startRun(
       resolveStop(stopReason);
     },
     written: () => resolveWritten(),
+    cleared: (epoch) => {
+      clearedTo = Math.max(clearedTo, epoch);
+      const due = clearWaiters.filter((waiter) => waiter.epoch <= clearedTo);
+      clearWaiters = clearWaiters.filter((waiter) => waiter.epoch > clearedTo);
+      for (const waiter of due) waiter.resolve();
+    },
     settled,
   };
 }

@@ -64,8 +64,10 @@ export function initProblem(message: unknown): string | undefined {
       return "'adapter.isFallbackAdapter' must be a boolean";
     }
   }
-  if (message.keepDevice !== undefined && typeof message.keepDevice !== "boolean") {
-    return "'keepDevice' must be a boolean or absent";
+  for (const field of ["keepDevice", "epochGate"]) {
+    if (message[field] !== undefined && typeof message[field] !== "boolean") {
+      return `'${field}' must be a boolean or absent`;
+    }
   }
   return message.fault === undefined ? undefined : faultProblem(message.fault);
 }

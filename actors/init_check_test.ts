@@ -82,6 +82,7 @@ function validInit(port: MessagePort): fc.Arbitrary<Record<string, unknown>> {
       { nil: undefined },
     ),
     keepDevice: fc.option(fc.boolean(), { nil: undefined }),
+    epochGate: fc.option(fc.boolean(), { nil: undefined }),
     fault: fc.option(fault, { nil: undefined }),
   }, { requiredKeys: ["type", "actor", "runId", "runDir", "config", "ports"] });
 }
@@ -97,6 +98,7 @@ const FIELDS = [
   "resume",
   "adapter",
   "keepDevice",
+  "epochGate",
   "fault",
   "adapter.description",
   "adapter.vendor",

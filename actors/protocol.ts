@@ -395,6 +395,12 @@ export const InitSchema = z.object({
    */
   keepDevice: z.boolean().optional(),
   /**
+   * The trainer's: someone judges each epoch end as it is recorded (`TrainOptions.epochGate`, a
+   * sweep's pruner), and the run must not train past it before the judgement: the trainer waits
+   * at each epoch end, but the last, for `EpochCleared` (or a `Stop`, which ends the run there).
+   */
+  epochGate: z.boolean().optional(),
+  /**
    * Test-only fault injection at the point `at`: throw, stall, `delay` (go on after `ms`, as a
    * thread that lost its core), `touch` (try to read or write `path`, then throw with what
    * happened: a permission error, or that it was allowed), or `emit` (send `event` to the
@@ -432,6 +438,15 @@ export const StopSchema = z.object({
  */
 export const CheckpointWrittenSchema = z.object({
   type: z.literal("CheckpointWritten"),
+  epoch: z.number().int(),
+});
+
+/**
+ * Supervisor -> trainer, in a run with `Init.epochGate`: the epoch end of `epoch` was judged and
+ * the run goes on (a judgement that ends it sends `Stop` first).
+ */
+export const EpochClearedSchema = z.object({
+  type: z.literal("EpochCleared"),
   epoch: z.number().int(),
 });
 
@@ -489,3 +504,4 @@ export type ActorCheckpoint = z.infer<typeof ActorCheckpointSchema>;
 export type Init = z.infer<typeof InitSchema>;
 export type Stop = z.infer<typeof StopSchema>;
 export type CheckpointWritten = z.infer<typeof CheckpointWrittenSchema>;
+export type EpochCleared = z.infer<typeof EpochClearedSchema>;

@@ -1376,7 +1376,10 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     // add their norms as they are finished; the next epoch's first step takes some in).
     record.clip = clip.snapshot();
     const validated = info.validationSize > 0;
-    const blind = readEvery > 1 && status === "completed" && epoch + 1 < config.epochs &&
+    // (an epoch end judged outside the run, a sweep's pruner: waited for, and its answer too)
+    const gated = context.init.epochGate === true && status === "completed" &&
+      epoch + 1 < config.epochs;
+    const blind = !gated && readEvery > 1 && status === "completed" && epoch + 1 < config.epochs &&
       !patienceMayStop(stopGuard, epoch) && roomToGoOn(ends.length + 1) &&
       (!validated || validating?.weights === weightsVersion);
     let end: EpochEnd;
@@ -1399,7 +1402,10 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     // trainer goes on, while the next epoch runs (on WebGPU a read-back takes ~11 ms).
     const snapshot = Promise.all([engine.readWeights(), engine.optimizer.getState()]);
     epochsRun++;
-    if (blind || (roomToGoOn(ends.length) && !verdictNeeded(stopGuard, epoch, end.metrics.loss))) {
+    if (
+      blind ||
+      (!gated && roomToGoOn(ends.length) && !verdictNeeded(stopGuard, epoch, end.metrics.loss))
+    ) {
       // No stop and no new plan can come of this epoch's end: its state is the last good one
       // (where its metrics are late, once they show a loss that does not diverge).
       end.deferred = true;
@@ -1432,6 +1438,17 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
         // (the first sent is the first written: the writer starts it at once)
         await context.firstCheckpointWritten();
         firstWritten = true;
+      }
+      // The epoch's event is out (settled above): the judge's answer, a stop (sent before the
+      // clearance), is taken below.
+      if (gated && !lateStop && !end.judged?.stop) await context.epochCleared(epoch);
+      // A stop asked for while this end was waited on ends the run here, as one at the epoch's
+      // last step does (the next epoch's first batch, if already loaded, would take a step).
+      const requested = context.stopRequested();
+      if (requested !== undefined && status === "completed" && !lateStop && !end.judged?.stop) {
+        status = context.interruptRequested() ? "interrupted" : "stopped";
+        reason = requested;
+        stopRequested = true;
       }
     }
     if (lateStop) {

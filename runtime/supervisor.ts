@@ -37,6 +37,7 @@ import {
 } from "./checkpoint.ts";
 import type {
   ClosingError,
+  EpochEvent,
   RunEvent,
   RunFinishedEvent,
   RunRefusedEvent,
@@ -237,6 +238,15 @@ export interface TrainOptions {
    */
   actorPermissions?: "narrow" | "inherit";
   /**
+   * Judges each epoch end as it is recorded (its `epoch` event), before the run trains past it:
+   * the trainer waits at every epoch end but the last until the promise settles, and a
+   * {@linkcode TrainingRun.stop} called meanwhile ends the run at that end, as if asked at the
+   * epoch's last step. Without it, a run of short epochs goes on from an end whose answers cannot
+   * stop it by itself, and a stop decided on an epoch's metrics lands epochs later. A sweep's
+   * pruner judges its trials so. A gate that throws or rejects stops the run with its message.
+   */
+  epochGate?: (event: EpochEvent) => Promise<void> | void;
+  /**
    * Test-only: make an actor throw, stall, probe its permissions or send an event at a named point.
    */
   faults?: Partial<Record<ActorName, Init["fault"]>>;
@@ -314,6 +324,7 @@ const TRAIN_OPTIONS = Object.keys(
     runId: true,
     stallTimeoutMs: true,
     actorPermissions: true,
+    epochGate: true,
     faults: true,
   } satisfies Record<keyof TrainOptions, true>,
 );
@@ -325,7 +336,19 @@ const TRAIN_OPTIONS = Object.keys(
  */
 function checkTrainOptions(options: unknown): void {
   checkOptionNames(options, TRAIN_OPTIONS, "start the run");
-  const { resume, actorPermissions } = (options ?? {}) as Record<string, unknown>;
+  const { resume, actorPermissions, epochGate } = (options ?? {}) as Record<string, unknown>;
+  if (epochGate !== undefined && typeof epochGate !== "function") {
+    throw new AnnealError(
+      "usage",
+      `Cannot start the run: 'epochGate' must be a function, current value is ${
+        JSON.stringify(epochGate) ?? String(epochGate)
+      }`,
+      {
+        where: "epochGate",
+        hint: "pass a function of the epoch event (which may return a promise), or leave it out",
+      },
+    );
+  }
   if (resume !== undefined && (typeof resume !== "string" || resume === "")) {
     throw new AnnealError(
       "usage",
@@ -1259,6 +1282,25 @@ async function supervise(
     );
   };
 
+  /**
+   * `TrainOptions.epochGate` on an epoch end; then the trainer, which waits there, is told to go
+   * on (a stop the gate asked for is sent first, and ends the run at that end).
+   */
+  const gateEpoch = (gate: NonNullable<TrainOptions["epochGate"]>, event: EpochEvent) => {
+    Promise.resolve()
+      .then(() => gate(event))
+      .catch((error) => {
+        const reason = `stopped by its epoch gate: ${errorMessage(error)}`;
+        requestedStop.reason ??= reason;
+        requestedStop.apply?.(reason);
+      })
+      .finally(() => {
+        if (!done) {
+          workers.get("trainer")?.worker.postMessage({ type: "EpochCleared", epoch: event.epoch });
+        }
+      });
+  };
+
   const onMessage = (actor: ActorName, message: SupervisorInbox) => {
     lastSeen.set(actor, performance.now());
     // (the trainer's modules, the heaviest, are loaded: the next run's load beside this one's run)
@@ -1353,6 +1395,7 @@ async function supervise(
         return;
       }
       emit(event);
+      if (event.type === "epoch" && options.epochGate) gateEpoch(options.epochGate, event);
     } else if (message.type === "actor.checkpoint") {
       // with the config it was trained under: a resume refuses a config.json changed since
       // and the run's time up to it, which a resume goes on counting from
@@ -1486,6 +1529,7 @@ async function supervise(
         resume,
         ...(actor === "trainer" && seenAdapter !== undefined ? { adapter: seenAdapter } : {}),
         ...(actor === "trainer" && keepDevice ? { keepDevice } : {}),
+        ...(actor === "trainer" && options.epochGate ? { epochGate: true } : {}),
         fault: options.faults?.[actor],
       }, Object.values(ports)];
     };

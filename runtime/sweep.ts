@@ -1140,6 +1140,7 @@ async function runDefinition(
         direction,
         report,
         context,
+        pruning: sweep.pruner !== "none",
         onStart: (start) => options.onTrialRun?.(start, definition),
         onWarning: options.onTrialWarning,
         spares,

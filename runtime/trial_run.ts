@@ -15,7 +15,7 @@ import { loadCheckpoint } from "./checkpoint.ts";
 import { missingEpochs, readSavedConfig, resumedConfig } from "./resume.ts";
 import { trainWithSpares } from "./supervisor.ts";
 import type { SpareActors } from "./actor_workers.ts";
-import type { WarningEvent } from "./events.ts";
+import type { EpochEvent, WarningEvent } from "./events.ts";
 
 /** How a retry's run started, for the line `anneal sweep` prints. */
 export type TrialRunStart =
@@ -129,6 +129,12 @@ export interface TrialTraining {
   direction: "minimize" | "maximize";
   report: Report;
   context: TrialContext;
+  /**
+   * The study prunes (its pruner is not `none`): each epoch is reported before the run trains
+   * past it (`TrainOptions.epochGate`), so that a trial pruned at an epoch stops there. Otherwise
+   * a run of short epochs trains on from its epoch ends while they are reported.
+   */
+  pruning?: boolean;
   /** Told how a retry's run started: resumed, or anew and why. */
   onStart?: (start: TrialRunStart) => void;
   /**
@@ -193,14 +199,35 @@ async function trainRun(
   anew?: Anew,
 ): Promise<number | { refused: string }> {
   const { config, context, metric, direction, report, spares } = training;
+  // The pruner's judgement on each epoch, before the run trains past it: a trial pruned at an
+  // epoch stops there (on epochs shorter than the actors' answers, it went on up to 16 epochs
+  // before the stop reached it, its record at odds with the study's). After the epochs a resumed
+  // run replays (`resumeGoesOn`, once its plan is out), in order.
+  let gateError: unknown;
+  let replayed: () => void = () => {};
+  const replay = new Promise<void>((resolve) => (replayed = resolve));
+  const epochGate = training.pruning
+    ? async (event: EpochEvent) => {
+      await replay;
+      // (a metric the run does not log is refused by the events' loop below)
+      if (pruned || gateError !== undefined || !(metric in event.metrics)) return;
+      try {
+        await epochEnded(event.epoch, metricOf(event.metrics, metric));
+      } catch (error) {
+        gateError = error; // (thrown by the events' loop below: the run stops at this end)
+        throw error;
+      }
+    }
+    : undefined;
   const run = resumable
     ? trainWithSpares(
       spares,
       { ...config, name: resumable.name, runsDir: dirname(resumable.runDir) },
-      { resume: basename(resumable.runDir) },
+      { resume: basename(resumable.runDir), epochGate },
     )
     : trainWithSpares(spares, config, {
       runId: `trial-${context.number}-${crypto.randomUUID().slice(0, 4)}`,
+      epochGate,
     });
   // Interrupted (Ctrl-C): the run stops after its current step as `interrupted`, its checkpoint
   // kept; taken away (reaped: this worker stalled): its result would be dropped.
@@ -258,6 +285,8 @@ async function trainRun(
       if (event.type === "plan") planned = true;
       if (event.type === "plan") await resumeGoesOn(false);
       if (event.type === "run.finished" && ENDED.has(event.result.status)) await resumeGoesOn(true);
+      if (event.type === "plan" || event.type === "run.finished") replayed();
+      if (gateError !== undefined) throw gateError;
       if (event.type !== "epoch" || pruned) continue;
       if (!(metric in event.metrics)) {
         throw new AnnealError(
@@ -269,8 +298,9 @@ async function trainRun(
           },
         );
       }
-      await epochEnded(event.epoch, metricOf(event.metrics, metric));
+      if (!epochGate) await epochEnded(event.epoch, metricOf(event.metrics, metric));
     }
+    if (gateError !== undefined) throw gateError;
   } catch (error) {
     // (the metric not logged; the trial taken away as its run was recorded)
     run.stop(error instanceof AnnealError ? error.message : String(error));

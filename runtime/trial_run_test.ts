@@ -357,6 +357,62 @@ Deno.test("the pruner judges a resumed retry's epochs against the study as it is
   }
 });
 
+Deno.test("a trial pruned at an epoch stops there, however short its epochs: its run's record ends where the study says", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // epochs of one step, a few milliseconds: before the pruner's judgement was waited for, the
+    // trainer had gone on up to 16 epochs past the one pruned as the reports travelled
+    const config = (trials: number) =>
+      parseConfig({
+        name: "short",
+        backend: "cpu",
+        epochs: 30,
+        runsDir: dir,
+        data: { kind: "synthetic-linear", n: 64, validationSplit: 0.25 },
+        batchSize: 48,
+        optimizer: { name: "sgd", lr: 1e-3 },
+        sweep: {
+          space: { "optimizer.lr": { type: "choice", values: [1e-3] } },
+          metric: "valLoss",
+          trials,
+          pruner: "median",
+        },
+      });
+    const storageUrl = `sqlite:${dir}/sweeps.db`;
+    const first = await runSweep(config(1), { storage: storageUrl });
+    assert.equal(first.trials[0].state, "COMPLETE");
+    // five trials far worse in their first five epochs and far better after (the median pruner
+    // judges from its fifth on): the next is pruned at epoch 5, past the first checkpoint's
+    // wait, where the trainer went on from its epoch ends
+    const storage = await openStorage(storageUrl);
+    try {
+      const study = await storage.loadStudy("short");
+      for (let i = 0; i < 5; i++) {
+        const better = await storage.createTrial(study.id, {
+          params: first.trials[0].params,
+          claimBy: "elsewhere",
+        });
+        for (let step = 0; step < 30; step++) {
+          await storage.reportIntermediate(better!.id, step, step < 5 ? 1e9 : 0);
+        }
+        await storage.completeTrial(better!.id, 0);
+      }
+    } finally {
+      await storage.close();
+    }
+    const after = await runSweep(config(7), { storage: storageUrl });
+    const pruned = after.trials.find((t) => t.number === 6)!;
+    assert.equal(pruned.state, "PRUNED", String(pruned.reason));
+    assert.equal(pruned.prunedStep, 5);
+    const record = await readRun(pruned.runDir!);
+    assert.deepEqual(record.epochs.map((e) => e.epoch), [0, 1, 2, 3, 4, 5]);
+    assert.equal(record.summary.status, "stopped");
+    assert.match(record.summary.stopReason ?? "", /pruned by the sweep/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a retry's line says where the run it continues goes on from: within its first epoch, not after epoch -1", () => {
   const runDir = "/runs/sw/trial-0-ab12";
   assert.equal(

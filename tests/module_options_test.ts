@@ -217,7 +217,49 @@ Deno.test("train refuses options it cannot take: a misspelt name, options not an
       /leave runId out to resume 'intr', or leave resume out to start a new run 'other'/,
     );
     await refused(() => trained({ actorPermissions: "none" }), "actorPermissions", /'narrow'/);
+    await refused(() => trained({ epochGate: true }), "epochGate", /a function of the epoch event/);
     assert.deepEqual([...Deno.readDirSync(runsDir)], [], "a refused run leaves nothing");
+  } finally {
+    await Deno.remove(runsDir, { recursive: true });
+  }
+});
+
+Deno.test("epochGate: each epoch end is judged before the run trains past it; a stop asked there ends the run at that end, a gate that throws stops it saying so", async () => {
+  const runsDir = await Deno.makeTempDir();
+  try {
+    // epochs of a few milliseconds, which the trainer otherwise leaves behind as their
+    // answers travel (up to 16 epochs late)
+    const config = {
+      backend: "cpu" as const,
+      epochs: 40,
+      runsDir,
+      data: { kind: "synthetic-linear" as const, n: 64 },
+      batchSize: 32,
+    };
+    const judged: number[] = [];
+    const run = train(config, {
+      epochGate: async (event) => {
+        judged.push(event.epoch);
+        // (the trainer waits: a judgement slower than many epochs still lands on its own)
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        if (event.epoch === 2) run.stop("judged at epoch 2");
+      },
+    });
+    const result = await run.result;
+    assert.equal(result.status, "stopped", result.reason);
+    assert.equal(result.reason, "judged at epoch 2");
+    assert.equal(result.epochs, 3);
+    assert.equal(result.steps, 6);
+    assert.deepEqual(judged, [0, 1, 2]);
+    const throwing = train(config, {
+      epochGate: (event) => {
+        if (event.epoch === 1) throw new Error("no judge");
+      },
+    });
+    const ended = await throwing.result;
+    assert.equal(ended.status, "stopped", ended.reason);
+    assert.equal(ended.reason, "stopped by its epoch gate: no judge");
+    assert.equal(ended.epochs, 2);
   } finally {
     await Deno.remove(runsDir, { recursive: true });
   }
