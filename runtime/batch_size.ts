@@ -26,6 +26,7 @@ import { rateChange, rateSetting } from "../schedulers/rate_setting.ts";
 import { stretchChanges } from "../schedulers/stretch.ts";
 import { AnnealError } from "../errors.ts";
 import { formatNumber } from "../number_format.ts";
+import { checkBatchNormBatches } from "../task_fit.ts";
 
 /** Options of {@linkcode findBatchSize}. */
 export interface BatchSizeOptions {
@@ -246,6 +247,14 @@ export async function findBatchSize(
       options.onProgress?.(row);
       continue;
     }
+    const oneSample = batchNormRefusal(config, train.inputShape, train.n, batchSize);
+    if (oneSample !== undefined) {
+      // (train refuses such a batch size: it was measured and named the largest that fits)
+      row.skipped = oneSample;
+      rows.push(row);
+      options.onProgress?.(row);
+      continue;
+    }
     if (failed !== undefined) {
       row.skipped = `a smaller batch, ${failed}, did not fit`;
       rows.push(row);
@@ -337,6 +346,30 @@ export async function findBatchSize(
     ...(rateText !== undefined && { use: `--set batchSize=${largest}${sets.join("")}${rateText}` }),
     ...(Object.keys(schedule).length > 0 && { scheduleChanges: schedule }),
   };
+}
+
+/**
+ * Why `anneal train` refuses `batchSize` under the model's batch norm (an epoch's batch of one
+ * sample: {@linkcode checkBatchNormBatches}), in a row's words; undefined where it trains.
+ */
+function batchNormRefusal(
+  config: RunConfig,
+  inputShape: readonly number[],
+  trainSize: number,
+  batchSize: number,
+): string | undefined {
+  const { dropLast } = config.data as { dropLast: boolean };
+  try {
+    checkBatchNormBatches(config.model, inputShape, { trainSize, batchSize, dropLast });
+    return undefined;
+  } catch (error) {
+    if (!(error instanceof AnnealError) || error.code !== "config") throw error;
+    return batchSize === 1 || trainSize === 1
+      ? "batches of one sample, which batch norm cannot normalize (train refuses them)"
+      : `${trainSize} training samples in batches of ${batchSize} leave a last batch of one ` +
+        "sample, which batch norm cannot normalize (train refuses it; --set data.dropLast=true " +
+        "drops it)";
+  }
 }
 
 /** Warm-up of the process before the first size is timed: steps for this long, at most. */

@@ -304,3 +304,24 @@ Deno.test("the first size is timed warm: the process steps for up to a second be
   assert.equal(counts[1], 3);
   assert.ok(counts[0] > 3 && counts[0] <= 3 + 50, `first size's steps: ${counts[0]}`);
 });
+
+Deno.test("under batch norm the finder skips a size that leaves a batch of one sample, which train refuses, and names the largest train takes", async () => {
+  // 81 samples, 65 of them for training: batches of 64 (or 16, 32) leave a last batch of one
+  const config = parseConfig({
+    backend: "cpu",
+    data: { kind: "synthetic-linear", n: 81, validationSplit: 0.2 },
+    model: { kind: "mlp", hidden: [8], batchNorm: true },
+    batchSize: 16,
+    optimizer: { name: "sgd", lr: 0.01 },
+  });
+  const found = await findBatchSize(config, { sizes: [10, 20, 64], steps: 1 });
+  assert.equal(found.trainSize, 65);
+  const [, , one] = found.rows;
+  assert.equal(one.fits, false);
+  assert.match(one.skipped ?? "", /a last batch of one sample, which batch norm cannot normalize/);
+  assert.equal(found.largest, 20);
+  assert.ok(found.use?.startsWith("--set batchSize=20 "), found.use);
+  // dropping the short batch trains it: measured
+  const dropped = parseConfig({ ...config, data: { ...config.data, dropLast: true } });
+  assert.equal((await findBatchSize(dropped, { sizes: [64], steps: 1 })).largest, 64);
+});

@@ -620,6 +620,30 @@ Deno.test("anneal batch-size measures the TypeScript step's memory, so --memory-
     none.stderr,
     /^error\[usage\]: No batch size fits --memory-limit 0\.0000953\d* MiB on backend cpu: the smallest tried, 8, peaks at \d(?:\.\d{0,2}[1-9])?e-4 MiB \(at --memory-limit\)\n {2}hint: raise --memory-limit to at least \d\.\d+ \(MiB\), or make the model smaller/m,
   );
+  // under batch norm, sizes that leave a batch of one sample, which train refuses, are not tried
+  // (64 of 65 samples was named the largest that fits); where none is left, an error says so
+  const norm = await anneal(
+    "batch-size",
+    "--set",
+    "backend=cpu",
+    "--set",
+    "data.n=81",
+    "--set",
+    'model={"kind":"mlp","hidden":[8],"batchNorm":true}',
+    "--set",
+    "data.validationSplit=0.2",
+    "--sizes",
+    "16,64",
+  );
+  assert.equal(norm.code, 2, norm.stderr);
+  assert.match(
+    norm.stdout,
+    /^ +64 .* no \(not tried: 65 training samples in batches of 64 leave a last batch of one sample, which batch norm cannot normalize \(train refuses it; --set data\.dropLast=true drops it\)\)$/m,
+  );
+  assert.match(
+    norm.stderr,
+    /^error\[usage\]: No batch size tried: each size given \(16, 64\) leaves batches of one sample among the 65 training samples, which the model's batch norm cannot normalize \(at --sizes\)\n {2}hint: drop the short batch \(--set data\.dropLast=true\), or try sizes that leave none \(--sizes 10,12,20,50,65\)$/m,
+  );
   // every size above the data: none tried, said so (it ended "fits none", exit 1, no error; with
   // --json, exit 0)
   const above = await anneal("batch-size", "--set", "backend=cpu", "--sizes", "1000");

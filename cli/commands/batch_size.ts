@@ -99,6 +99,31 @@ export async function batchSizeCommand(options: BatchSizeCommandOptions): Promis
       },
     );
   }
+  const tried = result.rows.filter((row) => row.batchSize <= result.trainSize);
+  if (result.largest === undefined && tried.length > 0 && tried.every((row) => row.skipped)) {
+    // every size leaves a batch of one sample under batch norm: none was tried
+    const n = result.trainSize;
+    const trains = (size: number) => size >= 2 && (size >= n || n % size !== 1);
+    const sizes = [...new Set([8, 10, 12, 20, 32, 50, 64, n].filter((s) => s <= n && trains(s)))];
+    throw new AnnealError(
+      "usage",
+      `No batch size tried: ${
+        options.sizes === undefined
+          ? "each default size"
+          : tried.length === 1
+          ? "the size given"
+          : "each size given"
+      } ` +
+        `(${tried.map((row) => row.batchSize).join(", ")}) leaves batches of one sample among ` +
+        `the ${n} training samples, which the model's batch norm cannot normalize`,
+      {
+        where: "--sizes",
+        hint: `drop the short batch (--set data.dropLast=true)${
+          sizes.length > 0 ? `, or try sizes that leave none (--sizes ${sizes.join(",")})` : ""
+        }`,
+      },
+    );
+  }
   if (result.largest === undefined && smallest !== undefined) {
     // the table ends in "none": say why, and what would let a batch fit
     const where = `on backend ${result.backend}`;
