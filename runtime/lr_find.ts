@@ -424,6 +424,8 @@ export type JudgedCurve = Pick<
  * - `steepest` and `minimumDiv10` more than 10x apart (the curve has no single descent). `valley`
  *   is left out of this: it reads the middle of the longest decreasing subsequence, which starts
  *   in the flat low rates, so it sits 3-50x below the other two on clean curves by construction;
+ * - a curve whose smoothed loss was still at its lowest at the range's end (it never turned up:
+ *   the rules read where the range stopped);
  * - the repeats' suggestions more than 10x apart (the rate depends on the seed).
  *
  * @example
@@ -478,6 +480,23 @@ export function judgeCurves(
             `with a larger batchSize (${context.batchSize} now)${
               curves.length > 1 ? "" : " or --repeats 3"
             }`),
+    );
+  }
+  // A curve whose loss never turned up, its rules agreeing all the same: every rule reads where
+  // the range stopped (its suggestions followed --end-lr: 0.0035, 0.0054 and 0.011 for an end at
+  // 0.02, 0.05 and 0.2 of one linear model), not a minimum. (Said above where the fall or the
+  // rules' spread was the reason.)
+  const saidFalling = (!(fall.ratio >= MIN_FALL_TO_NOISE) && stillFalling(curves[weakest], fall)) ||
+    (rules[worst].verdict === "unreliable" && stillFalling(curves[worst], falls[worst]));
+  const falling = curves.findIndex((curve, i) => stillFalling(curve, falls[i]));
+  if (!saidFalling && falling >= 0) {
+    const curve = curves[falling];
+    reasons.push(
+      named(falling) +
+        `the smoothed loss was still at its lowest at the range's last rate (${
+          formatNumber(curve.lrs.at(-1)!)
+        }): the loss never turned up, so the suggestions read where the range stopped, not a ` +
+        `minimum; ${longerTest(curve)}`,
     );
   }
   const spread = agreementOf(curves.map((curve) => curve.suggestion));

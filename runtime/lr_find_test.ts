@@ -827,3 +827,49 @@ Deno.test("the range test names a setting that scales the features only where th
   );
   assert.equal(unscaledFeatures(data({ kind: "idx", scale: false })), "--set data.scale=true");
 });
+
+Deno.test("a curve still at its lowest at the range's last rate is unreliable though its rules agree: they read where the range stopped", () => {
+  const lrs = lrRamp(1e-4, 0.05, 200);
+  // a descent centred at 1e-2, still going at the range's end, under a scatter of 0.002
+  const losses = lrs.map((lr, i) =>
+    1 + 1 / (1 + Math.exp(3 * (Math.log10(lr) + 2))) + (i % 2 ? 0.002 : -0.002)
+  );
+  const smoothed = smoothLosses(losses);
+  const suggestions = suggestLrs(lrs, smoothed);
+  const curve = {
+    seed: 1,
+    lrs,
+    losses,
+    smoothed,
+    diverged: false,
+    suggestions,
+    suggestion: suggestions.valley!,
+  };
+  const judged = judgeCurves([curve], { batchSize: 32 });
+  // (the fall and the rules' spread pass: steepest and minimumDiv10 under 5x apart)
+  assert.equal(judged.rules.verdict, "reliable");
+  assert.ok(judged.fall.ratio > 100);
+  assert.equal(judged.verdict, "unreliable");
+  assert.deepEqual(judged.reasons.length, 1);
+  assert.match(
+    judged.reasons[0],
+    /^the smoothed loss was still at its lowest at the range's last rate \(0\.05\): the loss never turned up, so the suggestions read where the range stopped, not a minimum; raise --end-lr .* more --iterations \(200 now\)/,
+  );
+  // the same descent over a range reaching past it, where the loss turns up: reliable
+  const wider = lrRamp(1e-4, 0.2, 200);
+  const turned = wider.map((lr, i) =>
+    1 + 1 / (1 + Math.exp(3 * (Math.log10(lr) + 2))) + (i % 2 ? 0.002 : -0.002) +
+    (lr > 0.05 ? 20 * (lr - 0.05) : 0)
+  );
+  const turnedSmoothed = smoothLosses(turned);
+  const turnedSuggestions = suggestLrs(wider, turnedSmoothed);
+  const turnedCurve = {
+    ...curve,
+    lrs: wider,
+    losses: turned,
+    smoothed: turnedSmoothed,
+    suggestions: turnedSuggestions,
+    suggestion: turnedSuggestions.valley!,
+  };
+  assert.equal(judgeCurves([turnedCurve], { batchSize: 32 }).verdict, "reliable");
+});
