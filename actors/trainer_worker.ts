@@ -52,7 +52,12 @@ import { READS_IN_FLIGHT, ReadsInFlight, WINDOW_LAG } from "../runtime/reads_in_
 import { type HeldStep, UndoneSteps } from "../runtime/undone_steps.ts";
 import { type CheckpointState, loadCheckpoint, type WeightMap } from "../runtime/checkpoint.ts";
 import { checkResumedData, checkResumedSteps } from "../runtime/resume_steps.ts";
-import { checkRunStart, stepBeyondTrainingSet, unskippableSteps } from "../runtime/start_checks.ts";
+import {
+  checkRunStart,
+  stepBeyondTrainingSet,
+  unmatchedParamPatterns,
+  unskippableSteps,
+} from "../runtime/start_checks.ts";
 import { budgetSpent, stepsSpent } from "../runtime/budget.ts";
 import { outOfMemory } from "../runtime/out_of_memory.ts";
 import { warmupBeyondRun } from "../schedulers/warmup_reach.ts";
@@ -530,6 +535,12 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   // rate scaled to the step as configured, not to the samples it holds)
   const oversized = stepBeyondTrainingSet(config, info.trainSize);
   if (oversized) context.emit({ type: "warning", actor: "trainer", ...oversized });
+  // a parameter group or noDecay pattern that governs no parameter (PyTorch's 'weight')
+  const unmatched = unmatchedParamPatterns(
+    config.optimizer as { paramGroups?: { match: string }[]; noDecay?: string[] },
+    engine.variables.map((variable) => variable.name),
+  );
+  if (unmatched) context.emit({ type: "warning", actor: "trainer", ...unmatched });
   // Image inputs travel as the bytes they were read from where the step uploads them to the GPU
   // (a quarter of the bytes to copy on the trainer's thread; the GPU turns them into floats).
   const inputBytes = info.byteTable !== undefined && engine.takesByteInputs;

@@ -101,6 +101,59 @@ export function stepBeyondTrainingSet(
   };
 }
 
+/**
+ * The warning of an `optimizer.paramGroups` entry or a `noDecay` pattern that governs no
+ * parameter of the model: a name that matches none (PyTorch's `weight` where anneal's are
+ * `dense0/kernel`), or a group whose every match an earlier group took (the first match wins).
+ * Its setting then applies to nothing, which the run would not otherwise show. Undefined where
+ * every pattern governs a parameter. `names`: the model's trainable parameters.
+ *
+ * @example
+ * ```ts
+ * import { unmatchedParamPatterns } from "./start_checks.ts";
+ * const names = ["dense0/kernel", "dense0/bias", "head/kernel", "head/bias"];
+ * const spec = { paramGroups: [{ match: "weight", lrMultiplier: 0 }], noDecay: undefined };
+ * console.assert(unmatchedParamPatterns(spec, names)?.message.includes("'weight' matches no"));
+ * const kernels = { paramGroups: [{ match: "kernel", lrMultiplier: 0 }], noDecay: ["bias"] };
+ * console.assert(unmatchedParamPatterns(kernels, names) === undefined);
+ * ```
+ */
+export function unmatchedParamPatterns(
+  spec: { paramGroups?: { match: string }[]; noDecay?: string[] },
+  names: readonly string[],
+): { message: string; hint: string } | undefined {
+  const faults: string[] = [];
+  const taken = new Set<string>();
+  (spec.paramGroups ?? []).forEach((group, i) => {
+    const pattern = new RegExp(group.match);
+    const matched = names.filter((name) => pattern.test(name));
+    const own = matched.filter((name) => !taken.has(name));
+    for (const name of own) taken.add(name);
+    const at = `paramGroups[${i}].match '${group.match}'`;
+    if (matched.length === 0) faults.push(`${at} matches no parameter`);
+    else if (own.length === 0) {
+      faults.push(
+        `${at} matches only parameters an earlier group took (${matched.join(", ")}; the first ` +
+          "group that matches a parameter sets it)",
+      );
+    }
+  });
+  for (const source of spec.noDecay ?? []) {
+    const pattern = new RegExp(source);
+    if (!names.some((name) => pattern.test(name))) {
+      faults.push(`noDecay pattern '${source}' matches no parameter`);
+    }
+  }
+  if (faults.length === 0) return;
+  const shown = names.length > 12 ? [...names.slice(0, 12), "..."] : names;
+  return {
+    message: `optimizer.${faults.join("; optimizer.")}: its settings apply to nothing`,
+    hint: `the model's parameters are named ${shown.join(", ")} (layer/kind: kernel, bias, ` +
+      "gamma and beta of batch norm; patterns are RegExp sources matched anywhere in the name, " +
+      "e.g. 'kernel' for every weight matrix, '^head/' for the output layer)",
+  };
+}
+
 /** How a run's steps are read and updated, as its trainer set them up. */
 export interface StepReads {
   /** Steps read back together (`readbackEvery`, or the backend's default). */
