@@ -77,6 +77,8 @@ export interface ClipMonitorState {
    * discards: judging them would count one divergence again and again.
    */
   ignoring?: { after: number; until?: number };
+  /** Under `onNonFinite: "skip"`, the run was warned of an exploding loss (once a run). */
+  explosionWarned?: boolean;
 }
 
 /** Summary statistics, sent to the run's event stream. */
@@ -159,6 +161,21 @@ export function observeSteps(
       ? observeLoss(next.lossWatch, step, loss, message.samples?.[i])
       : [next.lossWatch, undefined];
     next.lossWatch = watch;
+    if (explosion && clipping.onNonFinite === "skip" && !next.explosionWarned) {
+      // skip acts on NaN/Inf steps only: the run trains on, told once (it was told nothing)
+      next.explosionWarned = true;
+      out.events.push({
+        type: "warning",
+        actor: "clipMonitor",
+        message: `${explosionReason(explosion)}; clipping.onNonFinite 'skip' skips only NaN/Inf ` +
+          "steps, so the run trains on",
+        hint: "'stop' (the default) ends such a run here, 'rollback' returns to the last good " +
+          `epoch end and cuts the rate 10x; ${
+            divergenceHint(optimizer, message.lr[i], scheduler, 1).replace(/^./, (c) =>
+              c.toLowerCase())
+          }`,
+      });
+    }
     if (explosion && clipping.onNonFinite !== "skip") {
       // Caught before it overflows: the same decision as for a NaN (stop, or roll back and cut the LR).
       const action =

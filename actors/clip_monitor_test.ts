@@ -290,6 +290,35 @@ Deno.test("a loss that explodes past 100x its early level is stopped before it o
   assert.equal(calm.toTrainer.length, 0, "ordinary batch-to-batch noise is not an explosion");
 });
 
+Deno.test("under onNonFinite skip an exploding loss trains on, with one warning naming it and the settings that act on it", () => {
+  const skip = ClippingSchema.parse({ onNonFinite: "skip" });
+  const losses = [13, 4000, 2e6, 5, 3e7];
+  const [state, out] = observeSteps(
+    skip,
+    initClipMonitor(skip, 16),
+    window(0, [1, 1, 1, 1, 1], losses),
+  );
+  assert.deepEqual(out.toTrainer, [], "no stop, no rollback: skip acts on NaN/Inf steps only");
+  const warnings = out.events.filter((e) => e.type === "warning") as {
+    message: string;
+    hint: string;
+  }[];
+  assert.equal(warnings.length, 1, "once, not at every exploded step");
+  assert.equal(
+    warnings[0].message,
+    "training diverged at step 1: the loss exploded to 4000, 308x its early level 13; " +
+      "clipping.onNonFinite 'skip' skips only NaN/Inf steps, so the run trains on",
+  );
+  assert.match(
+    warnings[0].hint,
+    /^'stop' \(the default\) ends such a run here, 'rollback' returns/,
+  );
+  assert.match(warnings[0].hint, /optimizer\.lr=0\.05/);
+  // nor again in the next window
+  const [, later] = observeSteps(skip, state, window(5, [1, 1], [9e7, 2e8]));
+  assert.equal(later.events.filter((e) => e.type === "warning").length, 0);
+});
+
 Deno.test("at batch size 1 the explosion is judged on block means, not on one easy sample", () => {
   const stop = ClippingSchema.parse({});
   // The report's losses: an easy first sample, then an ordinary one 508x it.
