@@ -291,7 +291,10 @@ function diagnoseCurves(record: RunRecord): Diagnosis {
     if (test) return { verdict: test, findings: [] };
     return { verdict: "no data: the run recorded no steps or epochs", findings: [] };
   }
-  const config = `${record.dir}/config.json`;
+  // (a config.json lost or unreadable: no command may name it, readRun notes why)
+  const config = Object.keys(record.config ?? {}).length > 0
+    ? `${record.dir}/config.json`
+    : undefined;
   const c = curves(record);
   const diverged = checkDiverged(c);
   if (diverged) return { verdict: diverged.title, findings: [diverged], config };
@@ -449,7 +452,13 @@ export function formatDiagnosis(diagnosis: Diagnosis): string {
     );
     lines.push(`    evidence: ${finding.evidence}`);
     lines.push(`    next:     ${finding.fix}`);
-    if (finding.set?.length) {
+    if (finding.set?.length && diagnosis.config === undefined) {
+      // (its config.json lost: a command with -c of it fails; the resume, where offered, works)
+      lines.push(
+        `    try:      ${finding.set.map((s) => `--set ${shellWord(s)}`).join(" ")} on the ` +
+          "config the run was trained from (its config.json is missing or unreadable)",
+      );
+    } else if (finding.set?.length) {
       lines.push(`    try:      ${retrainCommand(diagnosis, finding.set)}`);
     }
     if (finding.resume) {

@@ -984,6 +984,24 @@ Deno.test("formatDiagnosis prints verdict, evidence, fix and a runnable --set li
   );
 });
 
+Deno.test("a run whose config.json is lost or unreadable gets its fixes as --set words, not a command naming that file", () => {
+  const losses = [10, 6, 4, 3.6, 3.5, 3.5, 3.49, 3.5];
+  const run = syntheticRun(losses, {
+    val: losses.map((v) => v * 1.05),
+    accuracy: new Array(8).fill(0.45),
+  });
+  const diagnosis = diagnose({ ...run, config: {} });
+  assert.equal(diagnosis.config, undefined);
+  const text = formatDiagnosis(diagnosis);
+  assert.ok(!text.includes("-c "), text);
+  assert.match(
+    text,
+    /^ {4}try: {6}--set epochs=16 on the config the run was trained from \(its config\.json is missing or unreadable\)$/m,
+  );
+  // the resume, which takes the config its checkpoint keeps, is still offered
+  assert.match(text, /^ {4}or: {7}anneal train --resume synthetic .*--epochs 16/m);
+});
+
 const oneCycle = (maxLr: number) => ({ name: "onecycle", maxLr, totalSteps: 100 });
 
 Deno.test("under onecycle every rate fix changes its maxLr, which sets the rates, not optimizer.lr", () => {

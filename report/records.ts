@@ -205,7 +205,8 @@ export async function readRun(
   }
   await checkIsRun(dir);
   const warnings: string[] = [];
-  const config = await readJson<Record<string, unknown>>(dir, "config.json", warnings) ?? {};
+  const configRead = await readJson<Record<string, unknown>>(dir, "config.json", warnings);
+  const config = configRead ?? {};
   const name = dir.replace(/\/+$/, "").split("/").pop() ?? dir;
   const meta = await readJson<RunMeta>(dir, "meta.json", warnings) ?? { id: name };
   const read = await readJsonFile<RunSummary>(dir, "summary.json");
@@ -255,6 +256,24 @@ export async function readRun(
   };
   const steps = await ndjson<StepRecord>("steps.ndjson");
   const epochs = await ndjson<EpochRecord>("epochs.ndjson");
+  if (configRead === undefined && !warnings.some((w) => /^(.*\/)?config\.json: /.test(w))) {
+    // (removed since: a command that names it fails)
+    warnings.push("config.json: missing; the run's settings are unknown");
+  }
+  // A run that counts epochs or steps with none recorded lost its records (a file removed or
+  // emptied since): said, not read as a run of none ("too short to judge the curves").
+  const counted: [string, number, number | undefined][] = [
+    ["epochs.ndjson", epochs.length, summary.epochs],
+    ["steps.ndjson", steps.length, summary.steps],
+  ];
+  for (const [file, held, count] of counted) {
+    if (held === 0 && typeof count === "number" && count > 0) {
+      warnings.push(
+        `${file}: missing or empty where summary.json counts ${count} ${file.split(".")[0]}: ` +
+          "those records were lost, and the curves are read without them",
+      );
+    }
+  }
   // The id is the directory's name, which every command takes: meta.json's id is the name the run
   // was created under, and a run directory copied or renamed keeps it.
   return {

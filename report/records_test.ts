@@ -53,6 +53,39 @@ Deno.test("readRun skips a torn last NDJSON line of a killed run and notes it", 
   assert.ok(run.warnings.some((w) => w.startsWith("summary.json: missing")));
 });
 
+Deno.test("readRun notes a run whose summary counts epochs and steps its records no longer hold (a file removed or emptied), not read as a run of none", async () => {
+  const dir = await copyRun("healthy");
+  try {
+    await Deno.remove(`${dir}/epochs.ndjson`);
+    await Deno.writeTextFile(`${dir}/steps.ndjson`, "");
+    const run = await readRun(dir);
+    assert.deepEqual(run.warnings, [
+      "epochs.ndjson: missing or empty where summary.json counts 50 epochs: those records were " +
+      "lost, and the curves are read without them",
+      "steps.ndjson: missing or empty where summary.json counts 650 steps: those records were " +
+      "lost, and the curves are read without them",
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("readRun notes a run's config.json removed since, once (an unparsable one is noted as such)", async () => {
+  const dir = await copyRun("healthy");
+  try {
+    await Deno.remove(`${dir}/config.json`);
+    assert.deepEqual((await readRun(dir)).warnings, [
+      "config.json: missing; the run's settings are unknown",
+    ]);
+    await Deno.writeTextFile(`${dir}/config.json`, "garbage");
+    const garbled = (await readRun(dir)).warnings;
+    assert.equal(garbled.length, 1);
+    assert.match(garbled[0], /^config\.json: not valid JSON .*; ignored$/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("parseNdjson tells a torn last line from a corrupt line in the middle, by line number", () => {
   const parsed = parseNdjson('{"a":1}\nnot json\nnull\n{"a":2}\n{"a":', "x.ndjson");
   assert.deepEqual(parsed.records, [{ a: 1 }, { a: 2 }]);
