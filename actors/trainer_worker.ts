@@ -239,6 +239,8 @@ interface EpochEnd {
    * trainer acted on it: its weights are discarded (no rollback returns to it).
    */
   discarded?: boolean;
+  /** On WebGPU, a rollback undid every step of it: it has no training metrics. */
+  allUndone?: boolean;
   judged?: EpochJudged;
   advanced?: ScheduleAdvanced;
   /**
@@ -857,13 +859,28 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     monitor.send({ type: "RolledBack", step });
     for (const key of lrTable.keys()) if (key >= step) lrTable.delete(key);
     plannedTo = step;
+    // On WebGPU the verdict acts windows after the step it judged: the steps between are undone
+    // (as the CPU backends never take them), and at the run's end none is left to train at the
+    // cut rate, which only this says
+    const between = step - action!.step - 1;
+    const late = lagged && between > 0
+      ? `; on WebGPU, where steps are judged in windows (readbackEvery), the verdict acted at ` +
+        `step ${step}, undoing the ${between} steps between${
+          step >= totalSteps ? ", and the run ended there: no step was left at the cut rate" : ""
+        }`
+      : "";
     context.emit({
       type: "warning",
       actor: "trainer",
-      message: `${
-        action!.reason
-      }; rolled back to the last good checkpoint (or the start) and cut the learning rate 10x`,
-      hint: action!.hint,
+      message:
+        `${
+          action!.reason
+        }; rolled back to the last good checkpoint (or the start) and cut the learning rate 10x` +
+        late,
+      hint: action!.hint +
+        (late
+          ? "; --set readbackEvery=1 judges each step before the next, as the CPU backends do"
+          : ""),
     });
     action = undefined;
   };
@@ -1003,6 +1020,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
         waited: !end.deferred,
         metricsLate: end.metricsLate,
         ...(end.discarded && { discarded: true as const }),
+        ...(end.allUndone && { allUndone: true as const }),
         memory: end.memory,
       });
       if (judged.status !== "diverged" && end.discarded) {
@@ -1178,6 +1196,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
       countRead(record);
       const flags = undone.endFlags(end.step, stepsPerEpoch, record.totals.samples, lagged);
       end.discarded = flags.discarded === true;
+      end.allUndone = flags.allUndone === true;
       end.metrics = metrics = epochMetrics(record.totals.means(), validation, record.lastLr);
       end.stepSeconds = record.stepMs / 1000;
       end.clip = record.clip ?? clip.snapshot();

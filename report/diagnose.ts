@@ -258,7 +258,7 @@ function maximizing({ record, train, start }: ReturnType<typeof curves>): Findin
  */
 export function diagnose(record: RunRecord): Diagnosis {
   checkRunRecord(record, "diagnose the run");
-  const diagnosis = diagnoseCurves(record);
+  const diagnosis = diagnoseCurves(countedEpochs(record));
   for (const finding of diagnosis.findings) {
     const resume = finding.set && continuation(record, finding.set);
     if (resume) finding.resume = resume;
@@ -266,6 +266,20 @@ export function diagnose(record: RunRecord): Diagnosis {
   const cut = unfinished(record);
   // the curves of a run that has not ended stop short of the run its config plans: say so
   return cut ? { ...diagnosis, verdict: `${diagnosis.verdict} (${cut.note})` } : diagnosis;
+}
+
+/**
+ * The record without its epochs whose training loss is no number while every recorded step's is
+ * finite: on WebGPU a rollback, acting windows after the step it judged, undid all their steps
+ * (the epoch event's `allUndone`), so their training metrics measure nothing. Read as curves,
+ * they were a NaN loss the run never had ("fell from 2 to NaN"). A step's own NaN keeps them.
+ */
+function countedEpochs(record: RunRecord): RunRecord {
+  if (record.steps.length === 0 || record.steps.some((s) => !Number.isFinite(s.loss))) {
+    return record;
+  }
+  const epochs = record.epochs.filter((e) => Number.isFinite(e.loss));
+  return epochs.length === record.epochs.length ? record : { ...record, epochs };
 }
 
 /**

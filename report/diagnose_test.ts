@@ -1822,3 +1822,18 @@ Deno.test("a loss that ended above its start, never clearly below it, made no pr
   // a healthy run's evidence of a loss that rose at its end within its fall still says "fell"
   assert.doesNotMatch(d.findings.map((x) => x.evidence).join(" "), /--/);
 });
+
+Deno.test("an epoch whose loss is no number while every recorded step is finite (a rollback on WebGPU undid all its steps) is no NaN divergence", () => {
+  const losses = [2, 1.6, 1.3, 1.1, 1.0, 0.95];
+  const steps = syntheticSteps(12, 2, () => 1);
+  const undone = syntheticRun(losses, { steps });
+  undone.epochs[5].loss = NaN; // (null in epochs.ndjson)
+  const read = diagnose(undone);
+  assert.ok(!read.findings.some((f) => /NaN/.test(f.evidence)), JSON.stringify(read.findings));
+  // a step's NaN loss is one
+  const nan = syntheticRun(losses, {
+    steps: steps.map((s, i) => i === 11 ? { ...s, loss: NaN } : s),
+  });
+  nan.epochs[5].loss = NaN;
+  assert.match(diagnose(nan).findings[0].evidence, /the loss became NaN at step 11 \(epoch 5\)/);
+});

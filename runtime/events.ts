@@ -182,6 +182,12 @@ export interface EpochEvent {
    */
   discarded?: true;
   /**
+   * On WebGPU in windows: a rollback decided on an earlier step undid every step of this epoch
+   * (the windows' verdicts act WINDOW_LAG windows late), so its training metrics (`loss`, ...)
+   * are not numbers: they measure nothing, and are not a NaN loss. Absent: some step counted.
+   */
+  allUndone?: true;
+  /**
    * tfjs's live tensors and bytes after the epoch (flat across epochs: no leaks), not counting
    * results still on their way to the host (see `metricsLate`).
    */

@@ -317,6 +317,11 @@ Deno.test("on WebGPU a rollback for a step of an epoch's last window returns to 
   // no epoch counts a step (each one's first skipped, its second undone): none is judged
   assert.deepEqual(run.discarded, [0, 1, 2, 3]);
   assert.deepEqual(run.epochs.map((epoch) => epoch.loss), new Array(6).fill(null));
+  // each epoch's event says so: its training metrics measure nothing (not a NaN loss)
+  assert.deepEqual(
+    events.flatMap((event) => event.type === "epoch" && event.allUndone ? [event.epoch] : []),
+    [0, 1, 2, 3, 4, 5],
+  );
   const plain = await trainInProcessReleased(parseConfig(input));
   assert.equal(plain.status, "completed");
   await assertLastWeights(result.runDir, plain.weights);

@@ -16,7 +16,7 @@ import { batchScalingOf, scalingWords } from "../../optimizers/scaling.ts";
 import { formatDiagnosis, readRun, terminalCharts } from "../../report/mod.ts";
 import { train } from "../../runtime/supervisor.ts";
 import type { RunResult, TrainingRun } from "../../runtime/supervisor.ts";
-import type { PlanEvent, RunEvent } from "../../runtime/events.ts";
+import type { EpochEvent, PlanEvent, RunEvent } from "../../runtime/events.ts";
 import { formatMetrics, formatNumber, printedOnStdout } from "../output.ts";
 import { StepProgress } from "../progress.ts";
 import { parseNumberFlag } from "./schedule.ts";
@@ -402,7 +402,7 @@ function printEvent(event: RunEvent, context: PrintContext): RunResult | undefin
       break;
     }
     case "epoch": {
-      const line = `Epoch ${event.epoch}: ${formatMetrics(event.metrics)}`;
+      const line = `Epoch ${event.epoch}: ${epochLine(event)}`;
       const shown = event.epoch % (context.logEvery ?? 1) === 0 ||
         event.epoch === context.epochs - 1;
       if (shown) progress.log(line);
@@ -427,6 +427,22 @@ function printEvent(event: RunEvent, context: PrintContext): RunResult | undefin
       return event.result;
   }
   return undefined;
+}
+
+/**
+ * An epoch's metrics as a line, saying where a rollback on WebGPU discarded its weights or undid
+ * every step of it: such an epoch's training metrics measure nothing, and were printed as NaN (a
+ * NaN loss the run never had).
+ */
+export function epochLine(event: EpochEvent): string {
+  const metrics = event.allUndone
+    ? Object.fromEntries(Object.entries(event.metrics).filter(([, v]) => Number.isFinite(v)))
+    : event.metrics;
+  const notes = [
+    event.allUndone && "every step of it undone by a rollback, so no training metrics",
+    event.discarded && "its weights discarded by a rollback decided before its end",
+  ].filter(Boolean);
+  return formatMetrics(metrics) + (notes.length ? ` (${notes.join("; ")})` : "");
 }
 
 /** Prints the last epoch's line if it was skipped, before anything that comes after it. */

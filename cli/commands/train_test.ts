@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { applyOverrides, parseConfig } from "../../config.ts";
-import { lrOverride, planNotes, shortcutOverrides, type TrainCommandOptions } from "./train.ts";
+import {
+  epochLine,
+  lrOverride,
+  planNotes,
+  shortcutOverrides,
+  type TrainCommandOptions,
+} from "./train.ts";
 import { AnnealError } from "../../errors.ts";
 
 const options = (lr: string): TrainCommandOptions => ({ set: [], lr, progress: false });
@@ -85,4 +91,33 @@ Deno.test("a shortcut flag and a --set of the same field are refused together, n
   // other fields beside a shortcut are fine
   const fine = shortcutOverrides(options({ lr: "0.1", set: ["optimizer.momentum=0.9"] }));
   assert.deepEqual([...fine], ["optimizer.momentum=0.9", "optimizer.lr=0.1"]);
+});
+
+Deno.test("an epoch a rollback on WebGPU undid is printed as such, not as a NaN loss the run never had", () => {
+  const event = {
+    type: "epoch" as const,
+    epoch: 1,
+    step: 30,
+    // (null in the event stream's JSON: the metrics of steps none of which counted)
+    metrics: { loss: NaN, accuracy: NaN, valLoss: 19.49, valAccuracy: 0.03922, lr: 50 },
+    seconds: 0.2,
+    stepSeconds: 0.1,
+    isBest: false,
+    waited: true,
+    metricsLate: false,
+    memory: { numTensors: 1, numBytes: 4 },
+  };
+  assert.equal(
+    epochLine({ ...event, allUndone: true, discarded: true }),
+    "valLoss = 19.49, valAccuracy = 0.03922 (every step of it undone by a rollback, so no " +
+      "training metrics; its weights discarded by a rollback decided before its end)",
+  );
+  const kept = { ...event, metrics: { ...event.metrics, loss: 153.4, accuracy: 0.1563 } };
+  assert.equal(
+    epochLine({ ...kept, discarded: true }),
+    "loss = 153.4, accuracy = 0.1563, valLoss = 19.49, valAccuracy = 0.03922 (its weights " +
+      "discarded by a rollback decided before its end)",
+  );
+  // a NaN loss of a run's own (no flag) is printed as it is
+  assert.match(epochLine(event), /^loss = NaN, accuracy = NaN, valLoss = 19\.49/);
 });
