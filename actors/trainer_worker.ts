@@ -43,9 +43,11 @@ import {
 import { checkStepMemory, smallestBatch } from "../runtime/wasm_memory.ts";
 import { countParameters } from "../models/build_resolved.ts";
 import {
+  oversizedWeight,
   releaseWebGpu,
   selectBackend,
   trimWebGpuBuffers,
+  webGpuBindingLimit,
   webGpuInstanceMade,
 } from "../runtime/backend.ts";
 import { READS_IN_FLIGHT, ReadsInFlight, WINDOW_LAG } from "../runtime/reads_in_flight.ts";
@@ -508,6 +510,16 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   );
   const engine = new TrainingEngine(config, info);
   builtParameters = countParameters(engine.model);
+  // a weight WebGPU cannot bind whole fails every dispatch that reads it: refused here, not at
+  // the first read-back with WebGPU's own words
+  const bindable = webGpuBindingLimit();
+  const unbindable = bindable === undefined
+    ? undefined
+    : oversizedWeight(engine.variables, bindable);
+  if (unbindable) {
+    engine.dispose();
+    throw unbindable;
+  }
   const readEvery = config.readbackEvery ?? (chosen.backend === "webgpu" ? 16 : 1);
   // On the CPU backends (cpu, wasm) a read-back is synchronous and costs next to nothing: every
   // step is read before it is applied, whatever readEvery says (a non-finite one is skipped, and

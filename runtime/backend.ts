@@ -271,10 +271,57 @@ export function takeWebGpuError(): AnnealError | undefined {
     {
       where: "webgpu",
       hint: "a limit of this GPU that anneal does not check, or a bug: please report it with " +
-        "this message; meanwhile train with --backend wasm, or with fusedModel: false " +
-        "(tfjs's kernels)",
+        "this message; meanwhile train with --backend wasm, or, where the run took the WGSL " +
+        "step (modelPath 'wgsl' in meta.json), with fusedModel: false (tfjs's kernels)",
     },
   );
+}
+
+/**
+ * The refusal of a model one of whose weights is larger than `limit` bytes, what the WebGPU device
+ * binds in one buffer (`maxStorageBufferBindingSize`: 128 MiB on llvmpipe and by WebGPU's
+ * default); undefined where every weight fits. Such a weight (and its gradient, and the
+ * optimizer's state of it) is bound whole by every kernel that reads it: each of those dispatches
+ * would be rejected, and the run fail at its first read-back with WebGPU's own message.
+ *
+ * @example
+ * ```ts
+ * import { oversizedWeight } from "./backend.ts";
+ * const weights = [{ name: "dense0/kernel", shape: [6000, 6000] }, { name: "dense0/bias", shape: [6000] }];
+ * console.assert(oversizedWeight(weights, 128 * 2 ** 20)?.message.includes("dense0/kernel"));
+ * console.assert(oversizedWeight(weights, 256 * 2 ** 20) === undefined);
+ * ```
+ */
+export function oversizedWeight(
+  weights: readonly { name: string; shape: readonly number[] }[],
+  limit: number,
+): AnnealError | undefined {
+  const mib = (bytes: number) => `${Number((bytes / 2 ** 20).toPrecision(4))} MiB`;
+  for (const { name, shape } of weights) {
+    const bytes = 4 * shape.reduce((a, b) => a * b, 1);
+    if (bytes <= limit) continue;
+    return new AnnealError(
+      "config",
+      `Cannot train on WebGPU: the weights ${name} [${shape.join(", ")}] take ${mib(bytes)}, ` +
+        `more than this GPU binds in one buffer (its maxStorageBufferBindingSize, ${
+          mib(limit)
+        }); ` +
+        "their gradient and optimizer state are as large",
+      {
+        where: "model",
+        hint: "make that layer smaller (model.hidden, model.filters, model.dense or " +
+          "model.units), or train with --backend wasm, which has no such limit",
+      },
+    );
+  }
+  return undefined;
+}
+
+/** What this process's tfjs WebGPU device binds in one buffer; undefined off WebGPU. */
+export function webGpuBindingLimit(): number | undefined {
+  return tf.getBackend() === "webgpu"
+    ? webGpuBackend()?.device?.limits.maxStorageBufferBindingSize
+    : undefined;
 }
 
 /** What anneal reads of tfjs's WebGPU backend: its device, and the buffers it pools for reuse. */

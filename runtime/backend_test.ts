@@ -7,6 +7,7 @@ import { lossFunction } from "../models/losses.ts";
 import { namedWeights } from "../models/names.ts";
 import type { ModelSpec } from "../models/spec.ts";
 import {
+  oversizedWeight,
   probeWebGpu,
   registerWasmTrainingKernels,
   releaseWebGpu,
@@ -23,6 +24,7 @@ import {
 import { TrainingEngine } from "./engine.ts";
 import { runKernel } from "./dense/_parity.ts";
 import { parseConfig } from "../config.ts";
+import { train } from "./supervisor.ts";
 
 /** Runs `f` with `navigator.gpu` replaced by `gpu`, then restores it. */
 async function withGpu<T>(gpu: unknown, f: () => Promise<T>): Promise<T> {
@@ -434,5 +436,46 @@ Deno.test("every model kind gets the same gradients on wasm as on cpu", async ()
         assert.ok(Math.abs(g - expected[i][j]) < 1e-4, `${spec.kind} variable ${i}`)
       )
     );
+  }
+});
+
+Deno.test("a weight larger than WebGPU binds in one buffer is refused at the run's start, naming it, not failed at a read-back with WebGPU's words", async () => {
+  const limit = 128 * 2 ** 20;
+  const weights = [
+    { name: "dense0/kernel", shape: [784, 6000] },
+    { name: "dense1/kernel", shape: [6000, 6000] },
+  ];
+  const error = oversizedWeight(weights, limit);
+  assert.ok(error instanceof AnnealError);
+  assert.equal(error.code, "config");
+  assert.equal(
+    error.message,
+    "Cannot train on WebGPU: the weights dense1/kernel [6000, 6000] take 137.3 MiB, more than " +
+      "this GPU binds in one buffer (its maxStorageBufferBindingSize, 128 MiB); their gradient " +
+      "and optimizer state are as large",
+  );
+  assert.equal(oversizedWeight(weights.slice(0, 1), limit), undefined);
+  assert.equal(
+    oversizedWeight([{ name: "w", shape: [limit / 4] }], limit),
+    undefined,
+    "at the limit",
+  );
+  // through a run on this machine's adapter (llvmpipe binds 128 MiB)
+  const runsDir = await Deno.makeTempDir();
+  try {
+    const run = train({
+      backend: "webgpu",
+      runsDir,
+      epochs: 1,
+      data: { kind: "synthetic-linear", n: 32 },
+      model: { kind: "mlp", hidden: [6000, 6000] },
+    });
+    await assert.rejects(
+      run.result,
+      (e: AnnealError) =>
+        e.code === "config" && /the weights dense1\/kernel \[6000, 6000\]/.test(e.message),
+    );
+  } finally {
+    await Deno.remove(runsDir, { recursive: true });
   }
 });
