@@ -71,11 +71,12 @@ export async function batchSizeCommand(options: BatchSizeCommandOptions): Promis
     result.trainSize > DEFAULT_MAX_BATCH
   ) {
     // (the default sizes stop there: "largest batch that fits 4096" is the largest tried)
+    // (sizes up to the training set: a larger one is not tried)
+    const n = result.trainSize;
+    const larger = [2, 4].map((k) => DEFAULT_MAX_BATCH * k).filter((size) => size < n);
     console.log(
-      `note: the default sizes stop at ${DEFAULT_MAX_BATCH} of the ${result.trainSize} ` +
-        `training samples; to try larger ones: --sizes ${DEFAULT_MAX_BATCH},${
-          DEFAULT_MAX_BATCH * 2
-        },${DEFAULT_MAX_BATCH * 4}`,
+      `note: the default sizes stop at ${DEFAULT_MAX_BATCH} of the ${n} training samples; to ` +
+        `try larger ones: --sizes ${[DEFAULT_MAX_BATCH, ...larger, n].join(",")}`,
     );
   } else if (result.rows.some((row) => row.batchSize > result.trainSize)) {
     console.log(
