@@ -168,6 +168,7 @@ async function missingRunError(dir: string): Promise<AnnealError> {
  * ```ts
  * import { readRun } from "./records.ts";
  * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify({ epochs: 2 }));
  * await Deno.writeTextFile(`${dir}/meta.json`, JSON.stringify({ id: "demo" }));
  * await Deno.writeTextFile(`${dir}/summary.json`, JSON.stringify({ status: "completed" }));
  * await Deno.writeTextFile(`${dir}/epochs.ndjson`, '{"epoch":0,"loss":1}\n{"epoch":1,"lo');
