@@ -29,6 +29,11 @@ interface Expected {
   explodedAt?: number | null;
   /** The same run in float64 (torch's own float32 rounding is the difference). */
   float64?: Pick<Expected, "steps" | "epochs" | "weights">;
+  /**
+   * A run of {@linkcode fewPerNorm}: the same float32 run from initial weights a rounding apart
+   * (generate.py's `nudged_inputs`, a few draws), how far two float32 runs part at each step.
+   */
+  nudged?: { steps: { loss: number; gradNorm: number }[]; weights?: Record<string, number[]> }[];
 }
 
 interface Case {
@@ -67,8 +72,12 @@ function numbers(value: unknown): unknown {
  * anneal's 373.40). The 1e-2 is for the steps where the two torch runs happen to agree and
  * anneal's own paths still part: seed 7, case-46, a gradient norm of 1060.44 against torch's
  * 1060.17 at one step (1060.168 in float64; anneal's other paths 1059.94 and 1060.16), the steps
- * before and after it within 1e-7; seed 19, case-46: 144.26 against 143.96 (2e-3). Past a step
- * where such a run's rounding was amplified that far, see {@linkcode sensitiveStep}.
+ * before and after it within 1e-7; seed 19, case-46: 144.26 against 143.96 (2e-3). Torch's
+ * float64 run rounds in the order its float32 run does, and so understates how far two float32
+ * runs part: the fixture also holds such a run trained from weights a rounding apart (`nudged`,
+ * a few draws), and a step, epoch or weight is allowed as far as those part too (seed 56,
+ * case-23's step 15: float64 8e-5 from float32, the nudged runs up to 1.5%, anneal's layers 1.4%).
+ * Past a step where such a run's rounding was amplified that far, see {@linkcode sensitiveStep}.
  */
 function fewPerNorm(config: RunConfigInput, inputs: TrainingInputs): boolean {
   const model = config.model as { kind?: string; batchNorm?: boolean } | undefined;
@@ -197,14 +206,18 @@ for (const test of cases) {
     const scale = (values: number[]) => Math.max(1e-6, 1e-4 * Math.max(...values.map(Math.abs)));
     const lossFloor = scale(expected.steps.map((s) => s.loss));
     const normFloor = scale(expected.steps.map((s) => s.gradNorm));
-    const lossSpread = recentSpread(
-      expected.steps.map((s) => s.loss),
-      exact?.steps.map((s) => s.loss),
-    );
-    const normSpread = recentSpread(
-      expected.steps.map((s) => s.gradNorm),
-      exact?.steps.map((s) => s.gradNorm),
-    );
+    // (and, in a run of batch norm over few samples, how far the nudged float32 run parts: the
+    // float64 run rounds in the same order as the float32 one, and understates it there)
+    const spread = (field: "loss" | "gradNorm") => {
+      const want = expected.steps.map((s) => s[field]);
+      const float64 = recentSpread(want, exact?.steps.map((s) => s[field]));
+      const nudged = (few ? expected.nudged ?? [] : [])
+        .filter((run) => run.steps.length >= want.length)
+        .map((run) => recentSpread(want, run.steps.map((s) => s[field])));
+      return float64.map((value, i) => Math.max(value, ...nudged.map((apart) => apart[i])));
+    };
+    const lossSpread = spread("loss");
+    const normSpread = spread("gradNorm");
     expected.steps.forEach((want, i) => {
       const got = steps[i];
       const at = `step ${i} (epoch ${got.epoch})`;
@@ -250,11 +263,19 @@ for (const test of cases) {
     // checkpoint holds them where the run ended: at its last epoch's end, or where a budget
     // stopped it within an epoch (its first one too).
     const { weights } = await loadCheckpoint(`${result.runDir}/checkpoints/last.ckpt`);
+    // (a nudged run's weights part from torch's by what rounding alone moves them: the spread)
+    const nudgedWeights = few
+      ? (expected.nudged ?? []).flatMap((run) => run.weights ? [run.weights] : [])
+      : [];
     for (const [name, want] of Object.entries(expected.weights)) {
       const got = weights[name].values;
       want.forEach((value, i) => {
+        const apart = Math.max(
+          0,
+          ...nudgedWeights.map((w) => Math.abs((w[name]?.[i] ?? value) - value) / Math.abs(value)),
+        );
         assert.ok(
-          agrees(got[i], value, exact?.weights[name]?.[i], 1e-3, 1e-5),
+          agrees(got[i], value, exact?.weights[name]?.[i], 1e-3, 1e-5, apart),
           `weight ${name}[${i}]: ${got[i]}, torch ${value}`,
         );
       });
