@@ -53,21 +53,14 @@ export function checkBlowUp({ record, train, lr, rate, maximize }: Curves): Find
   const peak = means.reduce((a, b) => (b.mean > a.mean ? b : a), means[0]);
   if (!(peak.mean > DIVERGE_FROM_FIRST * first)) return undefined;
   const slower = Number.isFinite(lr) && lr > 0 ? changeRate(rate, lr / 10) : undefined;
-  // (the last epoch with a training loss: on WebGPU a rollback may undo every step of the last)
-  const ended = record.epochs.findLast((e) => Number.isFinite(e.loss));
-  const accuracy = ended?.accuracy;
+  const accuracy = record.epochs.at(-1)?.accuracy;
   return {
     kind: "diverged",
     severity: "warning",
     title: "the loss blew up early and came back: learning rate too high",
     evidence: `the step loss rose to ${f(peak.mean)} at step ${peak.step} (epoch ${peak.epoch}), ` +
-      `${f(peak.mean / first)}x its first steps' ${f(first)}, and the run went on from there${
-        ended === undefined
-          ? ""
-          : ` to ${f(ended.loss)}${
-            ended === record.epochs.at(-1) ? "" : ` (epoch ${ended.epoch})`
-          }${accuracy === undefined ? "" : ` (training accuracy ${f(accuracy)})`}`
-      }`,
+      `${f(peak.mean / first)}x its first steps' ${f(first)}, and the run went on from there to ` +
+      `${f(train.at(-1))}${accuracy === undefined ? "" : ` (training accuracy ${f(accuracy)})`}`,
     fix: `lower the learning rate${slower ? ` (${slower.text})` : ""}, or warm it up ` +
       "(scheduler warmupCosine)",
     set: slower?.set ?? [],

@@ -419,13 +419,8 @@ export function changeRate(rate: RateSetting, value: number): { set: string[]; t
 export function checkDiverged(
   { record, lr, rate, train, optimizer, maximize }: Curves,
 ): Finding | undefined {
+  const badEpoch = record.epochs.find((e) => !Number.isFinite(e.loss));
   const badStep = record.steps.find((s) => !Number.isFinite(s.loss));
-  // An epoch's loss that is not a number is a NaN loss where a step's was, or where no steps are
-  // recorded; where every recorded step is finite, a rollback on WebGPU undid all the epoch's
-  // steps (its metrics measure nothing: the event's `allUndone`), which is no divergence.
-  const badEpoch = record.epochs.find((e) =>
-    !Number.isFinite(e.loss) && (record.steps.length === 0 || badStep !== undefined)
-  );
   const good = finite(train);
   let evidence: string | undefined;
   /** The evidence is a collapse to chance level (see `collapsedToChance`). */
