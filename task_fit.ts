@@ -406,6 +406,21 @@ export function checkMetric(
   });
 }
 
+/**
+ * Whether `trainSize` samples in batches of `batchSize`, the last kept short, leave every batch 2
+ * samples or more (a size above the training set makes one batch of all of it): what batch norm
+ * over a unit of one value a sample needs (see {@linkcode checkBatchNormBatches}).
+ *
+ * @example
+ * ```ts
+ * import { normalizableBatches } from "./task_fit.ts";
+ * console.assert(normalizableBatches(65, 20) && !normalizableBatches(65, 64));
+ * ```
+ */
+export function normalizableBatches(trainSize: number, batchSize: number): boolean {
+  return batchSize >= 2 && (batchSize >= trainSize || trainSize % batchSize !== 1);
+}
+
 /** What {@linkcode checkBatchNormBatches} reads of a model spec. */
 export interface BatchNormModel {
   kind: string;
@@ -473,7 +488,7 @@ export function checkBatchNormBatches(
   // the batch size nearest `from` (the smaller first) whose batches, the last included, hold
   // 2 samples or more (a size above the training set makes one batch of all of it)
   const nearest = (from: number): number => {
-    const fits = (size: number) => size >= 2 && (size >= trainSize || trainSize % size !== 1);
+    const fits = (size: number) => normalizableBatches(trainSize, size);
     if (from !== batchSize && fits(from)) return from;
     for (let d = 1;; d++) {
       for (const size of [from - d, from + d]) if (fits(size)) return size;

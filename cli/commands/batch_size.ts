@@ -7,6 +7,7 @@ import { AnnealError, findBatchSize, loadConfig } from "../../mod.ts";
 import { formatNumber } from "../output.ts";
 import { parseNumberFlag } from "./schedule.ts";
 import { DEFAULT_MAX_BATCH } from "../../runtime/batch_size.ts";
+import { normalizableBatches } from "../../task_fit.ts";
 
 /** Options of `anneal batch-size`. */
 export interface BatchSizeCommandOptions {
@@ -104,8 +105,9 @@ export async function batchSizeCommand(options: BatchSizeCommandOptions): Promis
   if (result.largest === undefined && tried.length > 0 && tried.every((row) => row.skipped)) {
     // every size leaves a batch of one sample under batch norm: none was tried
     const n = result.trainSize;
-    const trains = (size: number) => size >= 2 && (size >= n || n % size !== 1);
-    const sizes = [...new Set([8, 10, 12, 20, 32, 50, 64, n].filter((s) => s <= n && trains(s)))];
+    const sizes = [
+      ...new Set([8, 10, 12, 20, 32, 50, 64, n].filter((s) => s <= n && normalizableBatches(n, s))),
+    ];
     throw new AnnealError(
       "usage",
       `No batch size tried: ${
