@@ -240,23 +240,13 @@ export async function findBatchSize(
       rule,
     );
     const row: BatchSizeRow = { batchSize, fits: false, scaledLr: Math.sign(from) * scaled.lr };
-    if (batchSize > train.n) {
-      row.skipped = `more than the ${train.n} training samples: an epoch's batches hold at most ` +
-        `${train.n}`;
-      rows.push(row);
-      options.onProgress?.(row);
-      continue;
-    }
-    const oneSample = batchNormRefusal(config, train.inputShape, train.n, batchSize);
-    if (oneSample !== undefined) {
-      // (train refuses such a batch size: it was measured and named the largest that fits)
-      row.skipped = oneSample;
-      rows.push(row);
-      options.onProgress?.(row);
-      continue;
-    }
-    if (failed !== undefined) {
-      row.skipped = `a smaller batch, ${failed}, did not fit`;
+    // Not tried: a size past the training set, one train refuses under batch norm (it was
+    // measured and named the largest that fits), one past a smaller size that did not fit.
+    row.skipped = batchSize > train.n
+      ? `more than the ${train.n} training samples: an epoch's batches hold at most ${train.n}`
+      : batchNormRefusal(config, train.inputShape, train.n, batchSize) ??
+        (failed === undefined ? undefined : `a smaller batch, ${failed}, did not fit`);
+    if (row.skipped !== undefined) {
       rows.push(row);
       options.onProgress?.(row);
       continue;
