@@ -54,18 +54,23 @@ browser=report/html_browser_test.ts
 # size") after every test had passed, several isolates of one process holding devices at once.
 # They run as two such processes side by side (two isolates holding devices, but in two
 # processes): one process kept the two cores ~55% busy over its 6 minutes (vmstat); the two took
-# 4m43s in CI, the halves then split anew by their files' times to even them out. They now run
-# beside the main group (below).
+# 4m43s in CI. They now run beside the main group (below).
+# The halves are split by their files' times on a machine whose Mesa shader cache is empty (a
+# fresh machine's first run): llvmpipe compiles each WGSL pipeline with LLVM the first time it is
+# dispatched, and keeps it on disk for later runs. Alone, with an empty cache, this split's halves
+# take ~11.5 and ~10.5 minutes (webgpu_matmul_test.ts ~9 of them, most of it compiling the
+# 128x128-tile product's pipelines); with a warm one ~4 and ~2, within the main group's time.
 gpu_a=(
   tests/webgpu_windows_test.ts runtime/dense/split_test.ts runtime/dense/recurrent_test.ts
   runtime/dense/gpu_program_test.ts runtime/dense/conv_test.ts optimizers/fused/fused_step_test.ts
   models/batch_norm_test.ts models/conv_test.ts models/dense_test.ts optimizers/adaptive_test.ts
   runtime/webgpu_pool_test.ts runtime/webgpu_conv_test.ts runtime/dense/wgsl_test.ts
+  runtime/dense/random_parity_test.ts
 )
 gpu_b=(
   tests/backends_test.ts runtime/in_process_test.ts tests/actor_failure_test.ts
-  runtime/dense/random_parity_test.ts runtime/webgpu_matmul_test.ts runtime/backend_test.ts
-  runtime/dense/bias_grad_test.ts runtime/webgpu_relu_test.ts
+  runtime/webgpu_matmul_test.ts runtime/backend_test.ts runtime/dense/bias_grad_test.ts
+  runtime/webgpu_relu_test.ts
 )
 gpu=("${gpu_a[@]}" "${gpu_b[@]}")
 if (($# > 0)); then
@@ -73,6 +78,14 @@ if (($# > 0)); then
   # (Not exec: the EXIT trap stops the PostgreSQL server.)
   deno test "$manual" --parallel "${listed[@]}" "$@"
   exit
+fi
+
+# A fresh machine's first run compiles llvmpipe's pipelines (above): say so, not to be taken for a
+# hang. Mesa keeps them in $MESA_SHADER_CACHE_DIR, else $XDG_CACHE_HOME/mesa_shader_cache.
+shader_cache=${MESA_SHADER_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/mesa_shader_cache}
+if [ -z "$(ls -A "$shader_cache" 2>/dev/null)" ]; then
+  echo "tools/test.sh: Mesa's shader cache ($shader_cache) is empty: llvmpipe compiles the WebGPU" \
+    "tests' pipelines on this first run (~15 minutes of CPU more than a later run)" >&2
 fi
 
 # The runs' summaries are added up into one last line in deno test's own format.
