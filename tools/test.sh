@@ -85,7 +85,7 @@ fi
 shader_cache=${MESA_SHADER_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/mesa_shader_cache}
 if [ -z "$(ls -A "$shader_cache" 2>/dev/null)" ]; then
   echo "tools/test.sh: Mesa's shader cache ($shader_cache) is empty: llvmpipe compiles the WebGPU" \
-    "tests' pipelines on this first run (~15 minutes of CPU more than a later run)" >&2
+    "tests' pipelines on this first run (~20 minutes of CPU more than a later run)" >&2
 fi
 
 # The runs' summaries are added up into one last line in deno test's own format.
