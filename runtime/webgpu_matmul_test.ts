@@ -30,7 +30,10 @@ interface Case {
   activation?: "linear" | "relu";
 }
 
-/** Edges of partial tiles: the checked code of every design. */
+/**
+ * Element and vec4 reads and writes, transposes, edges of partial tiles, bias [N] and [1], relu,
+ * batches (all but one case the checked code of every design).
+ */
 const PARTIAL: Case[] = [
   { a: [37, 50], b: [50, 29] }, // nothing a multiple of 4: element reads and writes
   { a: [64, 48], b: [48, 128], bias: 128, activation: "relu" }, // whole tiles, vec4 throughout
@@ -43,7 +46,7 @@ const PARTIAL: Case[] = [
   { a: [1, 20, 16], b: [5, 16, 8], transposeB: false }, // A shared over B's batch
   { a: [4, 32, 19], b: [4, 33, 32], transposeA: true, transposeB: true },
 ];
-/** Whole tiles and slices (and of 64 but not 128). */
+/** Whole tiles and slices: the unchecked code (and `t128`'s edges over whole tiles of 64). */
 const WHOLE: Case[] = [
   // whole tiles of 128 (so of 64) and slices: the unchecked code of `fast`, `fast_vec4`, `t128`
   { a: [128, 48], b: [48, 256], bias: 256, activation: "relu" },
@@ -99,11 +102,12 @@ async function products(variant: MatMulVariant, cases = CASES): Promise<Float32A
 
 // Each design's cases, at most 4 to a test: on llvmpipe with an empty shader cache (a fresh
 // machine's first run) each case is a pipeline that LLVM compiles, ~26 s apiece for `t128` alone
-// and ~4x that beside the other test processes, where one test of all 16 would pass the 16
-// minutes after which tools/test.sh takes a test for hung.
+// and ~4x that beside the other test processes: one test of all 16 took 12m57s in such a CI, near
+// the 16 minutes after which tools/test.sh takes a test for hung.
 const CHUNK = 4;
+const GROUPS = [["transposes, edges, batches", PARTIAL], ["whole tiles", WHOLE]] as const;
 for (const variant of MATMUL_VARIANTS) {
-  for (const [what, all] of [["partial tiles", PARTIAL], ["whole tiles", WHOLE]] as const) {
+  for (const [what, all] of GROUPS) {
     for (let at = 0; at < all.length; at += CHUNK) {
       const cases = all.slice(at, at + CHUNK);
       const which = `cases ${at + 1}-${at + cases.length} of ${all.length}`;
