@@ -17,7 +17,7 @@ import { readNdjson, tempRunsDir, trainCollect } from "./_helpers.ts";
 import { type TrainingInputs, trainingInputs } from "./fixtures/training/inputs.ts";
 import { FIXTURE, located } from "./fixtures/training/located.ts";
 import { assertDivergedAt, assertExplodedAt, fromPy, type PyNumber } from "./torch/python.ts";
-import { agrees, close, recentSpread, sameCourse } from "./torch/tolerance.ts";
+import { agrees, close, recentSpread, relativeApart, sameCourse } from "./torch/tolerance.ts";
 
 interface Expected {
   /** torch raised (when built, or at a step): anneal must refuse the config. */
@@ -75,7 +75,7 @@ function numbers(value: unknown): unknown {
  * before and after it within 1e-7; seed 19, case-46: 144.26 against 143.96 (2e-3). Torch's
  * float64 run rounds in the order its float32 run does, and so understates how far two float32
  * runs part: the fixture also holds such a run trained from weights a rounding apart (`nudged`,
- * a few draws), and a step, epoch or weight is allowed as far as those part too (seed 56,
+ * a few draws), and a step or a weight is allowed as far as those part too (seed 56,
  * case-23's step 15: float64 8e-5 from float32, the nudged runs up to 1.5%, anneal's layers 1.4%).
  * Past a step where such a run's rounding was amplified that far, see {@linkcode sensitiveStep}.
  */
@@ -272,7 +272,7 @@ for (const test of cases) {
       want.forEach((value, i) => {
         const apart = Math.max(
           0,
-          ...nudgedWeights.map((w) => Math.abs((w[name]?.[i] ?? value) - value) / Math.abs(value)),
+          ...nudgedWeights.map((w) => relativeApart(value, w[name]?.[i] ?? value)),
         );
         assert.ok(
           agrees(got[i], value, exact?.weights[name]?.[i], 1e-3, 1e-5, apart),

@@ -44,12 +44,16 @@ export const SPREAD_WINDOW = 8;
  * cpu and wasm, the engine and tfjs's layers, within 6e-6 of each other).
  */
 export function recentSpread(want: PyNumber[], exact: PyNumber[] | undefined): number[] {
-  const apart = want.map((value, i) => {
-    const [a, b] = [fromPy(value), exact === undefined ? NaN : fromPy(exact[i])];
-    const d = Math.abs(a - b) / Math.max(Math.abs(a), Math.abs(b));
-    return Number.isFinite(d) ? d : 0;
-  });
+  const apart = want.map((value, i) =>
+    relativeApart(fromPy(value), exact === undefined ? NaN : fromPy(exact[i]))
+  );
   return apart.map((_, i) => Math.max(...apart.slice(Math.max(0, i - SPREAD_WINDOW + 1), i + 1)));
+}
+
+/** |a - b| over the larger magnitude; 0 where that is not a finite number (both 0, a NaN). */
+export function relativeApart(a: number, b: number): number {
+  const d = Math.abs(a - b) / Math.max(Math.abs(a), Math.abs(b));
+  return Number.isFinite(d) ? d : 0;
 }
 
 /** |a - b| within `rel` of the larger magnitude, or `abs`. */
