@@ -83,9 +83,17 @@ function rangeTest(record: RunRecord): string | undefined {
       typeof recorded.rule === "string" ? ` (${recorded.rule})` : ""
     }`
     : "";
+  // (as `anneal lr-find` printed it: a suggestion the curve did not pin down is not quoted bare)
+  const agreement = record.lrFind.agreement;
+  const reasons = Array.isArray(agreement?.reasons)
+    ? agreement.reasons.filter((reason) => typeof reason === "string")
+    : [];
+  const unreliable = suggestion && agreement?.verdict === "unreliable"
+    ? `, which it called unreliable${reasons.length ? ` (${reasons.join("; ")})` : ""}`
+    : "";
   return `an LR range test of ${counted(record.lrFind.lrs.length, "step")}, not a training run` +
-    `${suggestion}; its loss against the rate: anneal report ${record.id} --plot lrFind` +
-    runsDirFlagOf(record.dir);
+    `${suggestion}${unreliable}; its loss against the rate: anneal report ${record.id} ` +
+    `--plot lrFind${runsDirFlagOf(record.dir)}`;
 }
 
 function healthy(c: ReturnType<typeof curves>): Finding {

@@ -160,6 +160,8 @@ export interface LrFindRecord {
   smoothed?: number[];
   /** Suggested learning rates, in any of the formats written so far. */
   suggestions?: Record<string, number> | number[] | { lr: number; method?: string }[];
+  /** The test's verdict on its suggestion, and why it is unreliable where it is (since it was kept). */
+  agreement?: { verdict?: string; reasons?: string[] };
 }
 
 /** The resolved config as written to `config.json` (read loosely: reports never validate it). */

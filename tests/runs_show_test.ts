@@ -152,20 +152,48 @@ Deno.test("an LR range test's record is dated in anneal runs, and diagnose and r
   );
   assert.equal(test.code, 0, test.stderr);
   const id = test.stdout.match(/record in \S+\/(\S+)\n/)![1];
-  const suggested = test.stdout.match(/suggested lr = (\S+) \((\w+)\)/)!;
+  const suggested = test.stdout.match(/suggested lr = (\S+) \((\w+)\).*: (reliable|unreliable)/)!;
+  // (the reasons lr-find printed for an unreliable suggestion, which diagnose quotes)
+  const reasons = [...test.stdout.matchAll(/^ {2}unreliable: (.*)$/gm)].map((m) => m[1]);
   const table = await anneal("runs", "--runs-dir", dir);
   assert.match(table.stdout, new RegExp(`^${id} +\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z +linear `, "m"));
   for (const command of [["diagnose"], ["runs", "show"]]) {
     const out = await anneal(...command, id, "--runs-dir", dir);
     assert.equal(out.code, 0, out.stderr);
     const said = out.stdout.match(
-      /Diagnosis: an LR range test of 20 steps, not a training run: it suggested lr (\S+) \((\w+)\); its loss against the rate: anneal report (\S+) --plot lrFind --runs-dir (\S+)\n/,
+      /Diagnosis: an LR range test of 20 steps, not a training run: it suggested lr (\S+) \((\w+)\)(, which it called unreliable \((.*)\))?; its loss against the rate: anneal report (\S+) --plot lrFind --runs-dir (\S+)\n/,
     );
     assert.ok(said, out.stdout);
-    // the rate as lr-find printed it; the runs directory the command reads
-    assert.deepEqual([said[1], said[2], said[3], said[4]], [suggested[1], suggested[2], id, dir]);
+    // the rate as lr-find printed it, and its verdict; the runs directory the command reads
+    assert.deepEqual([said[1], said[2], said[5], said[6]], [suggested[1], suggested[2], id, dir]);
+    assert.equal(said[3] !== undefined, suggested[3] === "unreliable", out.stdout);
+    if (said[4] !== undefined) assert.equal(said[4], reasons.join("; "));
     assert.doesNotMatch(out.stdout, /no data/);
   }
+  // The verdict as the record holds it (lr_find.json): an unreliable suggestion is quoted with
+  // its reasons, a reliable one bare (an older record without a verdict too)
+  const lrFindFile = `${dir}/${id}/lr_find.json`;
+  const lrFindJson = JSON.parse(await Deno.readTextFile(lrFindFile));
+  for (
+    const [agreement, expected] of [
+      [
+        {
+          ...lrFindJson.agreement,
+          verdict: "unreliable",
+          reasons: ["the loss fell 1.2x its noise"],
+        },
+        /\), which it called unreliable \(the loss fell 1\.2x its noise\); its loss/,
+      ],
+      [{ ...lrFindJson.agreement, verdict: "reliable", reasons: [] }, /\((\w+)\); its loss/],
+      [undefined, /\((\w+)\); its loss/],
+    ] as const
+  ) {
+    await Deno.writeTextFile(lrFindFile, JSON.stringify({ ...lrFindJson, agreement }));
+    const out = await anneal("diagnose", id, "--runs-dir", dir);
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, expected);
+  }
+  await Deno.writeTextFile(lrFindFile, JSON.stringify(lrFindJson));
   // runs show names the backend it ran on, its seed (from its config) and its data's
   // fingerprint, as a training run's on that data, and its steps
   const saved = JSON.parse(await Deno.readTextFile(`${dir}/${id}/config.json`));
