@@ -75,14 +75,20 @@ export function parseIdx(
     );
   }
   const type = OTHER_TYPES[bytes[2]];
+  const ranks = expectedRank === undefined ? undefined : [expectedRank].flat();
+  // (a file read as labels: one dimension, class indices; images have 3 or 4)
+  const labels = ranks !== undefined && ranks.includes(1);
   if (bytes[0] === 0 && bytes[1] === 0 && type !== undefined && bytes[3] !== 0) {
     throw idxError(
       `the values are ${type} (type 0x${bytes[2].toString(16)}); anneal reads unsigned bytes ` +
         `(type 0x08) only`,
       file,
       2,
-      "write the file as unsigned bytes 0..255 (numpy: x.astype(np.uint8) for 8-bit values, " +
-        "(x * 255).round().astype(np.uint8) for values in [0, 1]); data.scale maps them to [0, 1]",
+      labels
+        ? "write the labels as unsigned bytes, class indices 0..255 (numpy: y.astype(np.uint8))"
+        : "write the file as unsigned bytes 0..255 (numpy: x.astype(np.uint8) for 8-bit values, " +
+          "(x * 255).round().astype(np.uint8) for values in [0, 1]); data.scale maps them to " +
+          "[0, 1]",
     );
   }
   if (bytes[0] !== 0 || bytes[1] !== 0 || bytes[2] !== 0x08 || bytes[3] === 0) {
@@ -97,14 +103,13 @@ export function parseIdx(
     );
   }
   const rank = bytes[3];
-  const ranks = expectedRank === undefined ? undefined : [expectedRank].flat();
   if (ranks !== undefined && !ranks.includes(rank)) {
     const expected = ranks.join(" or ");
     throw idxError(
       `expected ${expected} dimension${expected === "1" ? "" : "s"}, the header says ${rank}`,
       file,
       3,
-      "check that image and label file names are not swapped",
+      rankHint(labels, rank),
     );
   }
   const headerSize = 4 + 4 * rank;
@@ -149,6 +154,27 @@ export function parseIdx(
     );
   }
   return { dims, data: bytes.subarray(headerSize, headerSize + size), path: file };
+}
+
+/**
+ * What to do about an IDX file of the wrong rank: a labels file read as images or the other way
+ * round is a swap; labels as a column ([n, 1]) or images flattened ([n, rows x columns]) are
+ * numpy's shapes, to reshape.
+ */
+function rankHint(labels: boolean, rank: number): string {
+  const swapped = "check that image and label file names are not swapped";
+  if (labels) {
+    return rank === 2
+      ? "write the labels as one dimension [n], not a column [n, 1] (numpy: y.reshape(-1)); or " +
+        swapped
+      : swapped;
+  }
+  if (rank === 1) return swapped;
+  return rank === 2
+    ? "write the images as [n, rows, columns] (or [n, rows, columns, channels]), not flattened " +
+      "rows [n, rows x columns] (numpy: x.reshape(n, rows, columns)); data.flatten flattens " +
+      "them for an MLP"
+    : "write the images as [n, rows, columns] or [n, rows, columns, channels]";
 }
 
 /** Compressed bytes given to the gunzip stream at a time. */

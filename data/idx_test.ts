@@ -111,10 +111,52 @@ Deno.test("bytes after the data are an error naming where the data ends (a heade
 });
 
 Deno.test("a rank other than expected is an error (swapped image and label files)", async () => {
-  await assertDataError(
+  const swapped = await assertDataError(
     () => readIdxFile(fixture("idx_ok/t10k-labels-idx1-ubyte"), 3),
     /expected 3 dimensions, the header says 1/,
   );
+  assert.match(swapped.hint!, /not swapped/);
+  const images = await assertDataError(
+    () => readIdxFile(fixture("idx_ok/train-images-idx3-ubyte"), 1),
+    /expected 1 dimension, the header says 3/,
+  );
+  assert.match(images.hint!, /not swapped/);
+});
+
+Deno.test("numpy's shapes of the wrong rank are told to reshape: labels as a column, images flattened", async () => {
+  // 2 labels stored [2, 1]; 2 images of 2x2 stored [2, 4]
+  const column = new Uint8Array([0, 0, 8, 2, 0, 0, 0, 2, 0, 0, 0, 1, 3, 4]);
+  const labels = await assertDataError(
+    () => parseIdx(column, "labels.idx", 1),
+    /expected 1 dimension, the header says 2/,
+  );
+  assert.match(
+    labels.hint!,
+    /one dimension \[n\], not a column \[n, 1\] \(numpy: y\.reshape\(-1\)\)/,
+  );
+  const flat = new Uint8Array([0, 0, 8, 2, 0, 0, 0, 2, 0, 0, 0, 4, ...new Array(8).fill(1)]);
+  const images = await assertDataError(
+    () => parseIdx(flat, "images.idx", [3, 4]),
+    /expected 3 or 4 dimensions, the header says 2/,
+  );
+  assert.match(images.hint!, /\[n, rows, columns\].*not flattened/);
+  assert.doesNotMatch(images.hint!, /swapped/);
+});
+
+Deno.test("labels of a type other than unsigned bytes are told to write class indices, not pixels", async () => {
+  // int32 labels (type 0x0c), as numpy's default integers are
+  const ints = new Uint8Array([0, 0, 0x0c, 1, 0, 0, 0, 1, 0, 0, 0, 7]);
+  const labels = await assertDataError(
+    () => parseIdx(ints, "labels.idx", 1),
+    /the values are 32-bit integers \(type 0xc\)/,
+  );
+  assert.match(labels.hint!, /class indices 0\.\.255 \(numpy: y\.astype\(np\.uint8\)\)/);
+  assert.doesNotMatch(labels.hint!, /data\.scale/);
+  const pixels = await assertDataError(
+    () => parseIdx(ints, "images.idx", [3, 4]),
+    /32-bit integers/,
+  );
+  assert.match(pixels.hint!, /data\.scale/);
 });
 
 Deno.test("parseIdx rejects headers cut short", () => {
