@@ -342,6 +342,8 @@ class TableBuilder implements CsvSink {
   readonly categories = new Map<number, CategoryColumn>();
   /** The same, as a list (the end of every record goes through it). */
   #categoryList: CategoryColumn[] = [];
+  /** Whether the current record's first field past the columns is blank (a trailing delimiter). */
+  #extraBlank = false;
   readonly #missing: "error" | "drop" | "mean";
   /** The first empty cell's column in the current record, -1 for none. */
   #emptyColumn = -1;
@@ -379,7 +381,10 @@ class TableBuilder implements CsvSink {
     if (this.columns === undefined) {
       this.#first.push(this.#text(bytes, start, end, column));
     } else if (column >= this.columns.length) {
-      return; // a ragged row: reported when it ends
+      // a ragged row: reported when it ends (one blank field more: the line ends with the
+      // delimiter, where the header does not)
+      if (column === this.columns.length) this.#extraBlank = blank(bytes, start, end);
+      return;
     } else {
       const kind = this.#kinds[column];
       if (kind === NUMERIC) this.x.push(this.#number(bytes, start, end, column));
@@ -458,6 +463,9 @@ class TableBuilder implements CsvSink {
     if (this.#notUtf8) throw this.#notUtf8Error(this.#notUtf8, where);
     if (this.columns === undefined) return this.#firstRecord(line);
     if (count !== this.columns.length) {
+      if (count === this.columns.length + 1 && this.#extraBlank) {
+        throw this.#trailingDelimiterError(where, false);
+      }
       throw new AnnealError(
         "data",
         `Cannot read CSV: expected ${this.columns.length} fields, found ${count}`,
@@ -556,16 +564,27 @@ class TableBuilder implements CsvSink {
       text.trim() === "";
   }
 
-  #trailingDelimiterError(where: string): AnnealError {
+  /**
+   * The error for a line that ends with the delimiter: as the header does (`header`: a last
+   * column with no name), or where the header does not (one field more than it names).
+   */
+  #trailingDelimiterError(where: string, header = true): AnnealError {
     const shown = this.#options.delimiter === "\t" ? "\\t" : this.#options.delimiter;
+    const count = this.columns!.length;
     return new AnnealError(
       "data",
-      `Cannot read CSV: the line ends with '${shown}', as the header does: a last column with ` +
-        "no name and no value",
+      header
+        ? `Cannot read CSV: the line ends with '${shown}', as the header does: a last column ` +
+          "with no name and no value"
+        : `Cannot read CSV: the line ends with '${shown}', where the ${
+          this.#options.header ? "header" : "first line"
+        } does not: ${count + 1} fields, the last one empty, against the ${count} ${
+          this.#options.header ? "columns it names" : "fields it has"
+        }`,
       {
         where,
-        hint: `remove the '${shown}' at the end of every line (sed -i 's/${shown}$//' FILE); ` +
-          "anneal reads a trailing delimiter as one more column",
+        hint: `remove the '${shown}' at the end of ${header ? "every line" : "the lines"} (sed ` +
+          `-i 's/${shown}$//' FILE); anneal reads a trailing delimiter as one more column`,
       },
     );
   }
@@ -852,6 +871,15 @@ function rowNumbers(
       "df.to_csv(path, index=False); R: write.csv(df, path, row.names = FALSE)); a row's " +
       "number tells the model nothing of it",
   });
+}
+
+/** Whether a field's bytes are spaces, tabs and carriage returns only (or none). */
+function blank(bytes: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const byte = bytes[i];
+    if (byte !== 0x20 && byte !== 0x09 && byte !== 0x0d) return false;
+  }
+  return true;
 }
 
 /** Whether bytes start with gzip's magic number (1f 8b), as a `.csv.gz` file does. */

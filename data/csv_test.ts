@@ -457,6 +457,32 @@ Deno.test("a line that ends with the delimiter is refused as a trailing delimite
       /the line ends with ','/,
     );
   }
+  // data lines that end with it where the header does not: one (blank) field more than the
+  // header names, said as a trailing delimiter, not as a field to quote
+  const lines = await assertDataError(
+    () => readCsv(once("a,y\r\n0.3,1,\r\n0.6,0, \r\n"), "lines.csv", numeric),
+    /the line ends with ',', where the header does not: 3 fields, the last one empty, against the 2 columns it names$/,
+    /lines\.csv:2$/,
+  );
+  assert.match(lines.hint!, /remove the ',' at the end of the lines \(sed -i 's\/,\$\/\/' FILE\)/);
+  const tabs = await assertDataError(
+    () =>
+      readCsv(once("1\t2\n3\t4\t\n"), "tabs.tsv", {
+        ...numeric,
+        header: false,
+        delimiter: "\t",
+        target: -1,
+      }),
+    /the line ends with '\\t', where the first line does not: 3 fields, the last one empty, against the 2 fields it has$/,
+    /tabs\.tsv:2$/,
+  );
+  assert.doesNotMatch(tabs.hint!, /quote/);
+  // a field more that is not blank is a ragged row, as before
+  const ragged = await assertDataError(
+    () => readCsv(once("a,y\n0.3,1,7\n"), "ragged.csv", numeric),
+    /expected 2 fields, found 3$/,
+  );
+  assert.match(ragged.hint!, /quote fields that contain ','/);
   // an empty value elsewhere is a missing value, as before
   const missing = await assertDataError(
     () => readCsv(once("a,b,y\n1,,3\n"), "missing.csv", numeric),
