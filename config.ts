@@ -605,6 +605,23 @@ export function parseConfig(input: unknown, source = "config"): RunConfig {
       },
     );
   }
+  if (input === null || typeof input !== "object" || Array.isArray(input)) {
+    // (undefined from a field a caller's own object lacks, a number, a list: zod said
+    // "'(root)': is required (an object)", hint "fix the field named above")
+    const shown = Array.isArray(input) ? "a list" : input === null ? "null" : typeof input ===
+        "undefined"
+      ? "undefined"
+      : `the ${typeof input} ${String(input)}`;
+    throw new AnnealError(
+      "config",
+      `Invalid ${source}: it must be a config object, current value is ${shown}`,
+      {
+        where: "config",
+        hint: "pass a config object ({} for every default: the seed experiment), or a config " +
+          "file's, read with await loadConfig(path)",
+      },
+    );
+  }
   return parseWithOverrides(input, source, []);
 }
 

@@ -782,7 +782,9 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     const momentum = entries.some((w) => w.momentum !== undefined)
       ? entries.map((w) => w.momentum ?? NaN)
       : undefined;
-    context.emit({ ...observed, type: "steps", epoch: record.epoch, momentum });
+    // (the event has the window's values: whether the trainer awaits a verdict is its own)
+    const { verdictRequested: _, ...window } = observed;
+    context.emit({ ...window, type: "steps", epoch: record.epoch, momentum });
     // The epoch's last steps: the scheduler gets EpochEnded next, which replans (where the
     // schedule is fixed in advance, it is told only where the plans run low).
     if (closed.last) record.finish();

@@ -392,10 +392,12 @@ function checkTrainOptions(options: unknown): void {
  * ```
  */
 export function train(
-  input: RunConfigInput | RunConfig = {},
+  input?: RunConfigInput | RunConfig,
   options: TrainOptions = {},
 ): TrainingRun {
-  return startRun(input, options);
+  // train() is the seed experiment; train(undefined), as from a field its caller's object lacks,
+  // is refused as any other config that is not one (it trained the 50 epochs and wrote ./runs)
+  return startRun(arguments.length === 0 ? {} : input as RunConfigInput, options);
 }
 
 /**

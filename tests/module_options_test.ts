@@ -39,6 +39,8 @@ import {
   tune,
   writeFileAtomic,
 } from "../mod.ts";
+import type { RunConfigInput } from "../mod.ts";
+import { tempRunsDir } from "./_helpers.ts";
 
 const written = { backend: "cpu" as const, epochs: 1 };
 
@@ -57,6 +59,7 @@ async function refused(
   assert.equal(error.code, code, error.message);
   assert.equal(error.where, where, error.message);
   assert.match(error.hint ?? "", hint, error.message);
+  return error;
 }
 
 Deno.test("a misspelt option name is refused naming the one meant, not ignored for the default", async () => {
@@ -265,6 +268,50 @@ Deno.test("epochGate: each epoch end is judged before the run trains past it; a 
   }
 });
 
+Deno.test("a steps event holds the fields StepsEvent declares, not the actors' own (verdictRequested)", async () => {
+  await using runs = await tempRunsDir();
+  const declared = [
+    "type",
+    "epoch",
+    "fromStep",
+    "losses",
+    "gradNorms",
+    "lr",
+    "momentum",
+    "skipped",
+  ];
+  for (
+    const extra of [
+      {},
+      // onecycle cycles the momentum; adaptive clipping asks the clip monitor for verdicts
+      // (written as a user's plain JS would be: parsed by train)
+      {
+        scheduler: { name: "onecycle", maxLr: 0.05, totalSteps: 8 },
+        optimizer: { name: "sgd", lr: 0.01, momentum: 0.9 },
+      },
+      { clipping: { autoPercentile: 10 }, readbackEvery: 2 },
+    ] as RunConfigInput[]
+  ) {
+    const run = train({
+      backend: "cpu",
+      epochs: 2,
+      runsDir: runs.dir,
+      data: { kind: "synthetic-linear", n: 64 },
+      batchSize: 16,
+      ...extra,
+    });
+    let windows = 0;
+    for await (const event of run.events()) {
+      if (event.type !== "steps") continue;
+      windows++;
+      const unknown = Object.keys(event).filter((key) => !declared.includes(key));
+      assert.deepEqual(unknown, [], JSON.stringify(extra));
+    }
+    assert.equal((await run.result).status, "completed");
+    assert.ok(windows > 0);
+  }
+});
+
 Deno.test("a config file's path where a config goes is refused pointing at loadConfig, as JSON text is at JSON.parse", async () => {
   // (it said "'(root)': must be an object", hint "fix the field named above")
   // (a config error, as any other JSON value that is not a config's is)
@@ -274,6 +321,32 @@ Deno.test("a config file's path where a config goes is refused pointing at loadC
   await refused(() => lrFind(path as never), "config", hint, "config");
   await refused(() => tune(path as never), "config", hint, "config");
   await refused(() => parseConfig(path), "config", hint, "config");
+  // undefined (a field the caller's own object lacks), null, a number, a list: refused as not a
+  // config, pointing at {} and loadConfig (train(undefined) trained the seed's 50 epochs into
+  // ./runs; the others said "'(root)': is required (an object)", hint "fix the field named above")
+  const notObject =
+    /pass a config object \(\{\} for every default: the seed experiment\), or a config file's, read with await loadConfig\(path\)/;
+  for (
+    const [value, shown] of [
+      [undefined, "undefined"],
+      [null, "null"],
+      [5, "the number 5"],
+      [[{ epochs: 2 }], "a list"],
+    ] as const
+  ) {
+    const message = new RegExp(`it must be a config object, current value is ${shown}$`);
+    for (
+      const call of [
+        () => train(value as never).result,
+        () => train(value as never, { runId: "x" }).result,
+        () => lrFind(value as never),
+        () => parseConfig(value),
+      ]
+    ) {
+      const error = await refused(call, "config", notObject, "config");
+      assert.match(error.message, message);
+    }
+  }
   await refused(
     () => parseConfig('{"epochs": 2}'),
     "config",
