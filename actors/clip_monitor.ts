@@ -241,9 +241,14 @@ export function observeSteps(
         actor: "clipMonitor",
         message: `gradient-norm spike at step ${step}: ${formatNumber(norm)} is ${
           spikeRatio(norm / median)
-        }x the median ${formatNumber(median)}${
-          next.maximize ? ` of the last ${RECENT_NORMS} steps` : ""
-        }`,
+        }x the median ${formatNumber(median)} of ${
+          // (the steps it was judged against: diagnose's reading after the run takes the 25
+          // before each step, and says so)
+          next.maximize
+            ? `the last ${RECENT_NORMS} steps`
+            : next.sorted.length >= HISTORY_LIMIT
+            ? `the last ${HISTORY_LIMIT} steps`
+            : `the ${next.sorted.length} steps before it`}`,
         hint: spikeHint(next, norm),
       });
     }

@@ -48,7 +48,10 @@ Deno.test("the clip monitor tracks norms, the clipped fraction, and flags spikes
   [state, out] = observeSteps(clipping, state, window(30, [50]));
   const warning = out.events.find((e) => e.type === "warning") as { message: string; hint: string };
   // (the norms as every command prints one: formatNumber's 4 significant digits, no padding)
-  assert.equal(warning.message, "gradient-norm spike at step 30: 50 is 33.3x the median 1.5");
+  assert.equal(
+    warning.message,
+    "gradient-norm spike at step 30: 50 is 33.3x the median 1.5 of the 30 steps before it",
+  );
   // clipped at maxNorm 1.5 already: the rate or a warmup (it said "--set clipping.maxNorm=1",
   // a setting the run had, at a value picked from nothing)
   assert.equal(
@@ -87,7 +90,7 @@ Deno.test("the clip monitor tracks norms, the clipped fraction, and flags spikes
   [state, out] = observeSteps(clipping, state, window(30, [0.0123456]));
   assert.equal(
     (out.events.find((e) => e.type === "warning") as { message: string }).message,
-    "gradient-norm spike at step 30: 0.01235 is 82.3x the median 1.5e-4",
+    "gradient-norm spike at step 30: 0.01235 is 82.3x the median 1.5e-4 of the 30 steps before it",
   );
 });
 

@@ -1302,7 +1302,17 @@ function decayedBefore(
   if (rate.value === undefined || !(rate.value > 0)) return undefined;
   const highest = highestRate(record.steps.filter((s) => s.epoch >= from));
   if (!(highest >= 0 && highest < below * rate.value)) return undefined;
-  return `; its schedule had cut the rate to ${f(highest)} at most from epoch ${from} on, ${
+  // the epoch it had got there: the rate at `highest` at most since (a step decay with gamma 0
+  // at step 6 of 60 is 0 from epoch 1, where the run's middle epoch, 5, was said)
+  let since = from;
+  for (const { epoch } of record.epochs) {
+    if (epoch >= from) break;
+    if (highestRate(record.steps.filter((s) => s.epoch >= epoch)) <= highest) {
+      since = epoch;
+      break;
+    }
+  }
+  return `; its schedule had cut the rate to ${f(highest)} at most from epoch ${since} on, ${
     f(100 * highest / rate.value)
   }% of ${rate.path}`;
 }

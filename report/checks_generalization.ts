@@ -254,6 +254,76 @@ export function checkValidationAtBaseline({ record, train, val }: Curves): Findi
 }
 
 /**
+ * The training loss fell by more than this fraction of itself from the second epoch to the last
+ * (the first epoch's mean holds the steps before training had moved it) while the validation
+ * loss ended no lower than it started: nothing gained on validation.
+ */
+export const NO_GAIN_FALL = 0.05;
+
+/**
+ * A validation loss that ended at or above its first epoch's while the training loss went on
+ * falling (by {@linkcode NO_GAIN_FALL} since the second epoch), its lowest two epochs or more
+ * before the end: what the later epochs learnt did
+ * not carry to validation. Below {@linkcode checkOverfitting}'s turn (10% over the lowest, two
+ * epochs after it) or its baseline's ({@linkcode checkValidationAtBaseline}: a small validation
+ * split's baseline is noisy), "healthy" said it "tracks" the training loss, and a run still
+ * falling was told to train longer (one training row and 3 epochs: validation 8.664, 8.717,
+ * 8.781). Undefined otherwise.
+ */
+export function checkNoValidationGain({ record, train, val }: Curves): Finding | undefined {
+  if (!val || train.length < MIN_EPOCHS_FOR_TRENDS || !val.every(Number.isFinite)) return undefined;
+  if (!train.every(Number.isFinite)) return undefined;
+  const last = val.length - 1;
+  if (!(val[last] >= val[0]) || !(val[last] > train[last])) return undefined;
+  if (!(train[1] - train[last] > NO_GAIN_FALL * Math.abs(train[1]))) return undefined;
+  const m = val.indexOf(Math.min(...val));
+  // (a rise in the last epoch alone is no trend: as overfitting's turn, two epochs after the
+  // lowest)
+  if (m > last - OVERFIT_EPOCHS_AFTER) return undefined;
+  const epoch = (i: number) => record.epochs[i].epoch;
+  const fall = (train[0] - train[last]) / Math.abs(train[0]) * 100;
+  const accuracy = record.epochs.at(-1)!.valAccuracy;
+  const prior = labelPrior(record);
+  const rows = (record.meta.dataset as { validationSize?: unknown } | undefined)?.validationSize;
+  const few = typeof rows === "number" && rows > 0 && rows < FEW_VALIDATION_ROWS;
+  return {
+    kind: "overfitting",
+    severity: "warning",
+    title: `no gain on validation: its loss ended ${
+      val[last] > val[0] ? "above" : "at"
+    } its first epoch's while the training loss fell`,
+    evidence:
+      `validation loss ${f(val[last])} at epoch ${epoch(last)} against ${f(val[0])} at epoch ${
+        epoch(0)
+      }${
+        m > 0 && m < last ? ` (lowest ${f(val[m])} at epoch ${epoch(m)})` : ""
+      }, while the training loss fell from ${f(train[0])} to ${f(train[last])} (-${f(fall)}%)` +
+      (accuracy === undefined
+        ? ""
+        : `; validation accuracy ${f(accuracy)}${
+          prior ? `, against ${f(prior.majority)} for always guessing the largest class` : ""
+        }`) +
+      (few ? `; ${counted(rows, "validation row")} judge it` : ""),
+    fix: "training longer would not help: the model memorises its training rows (more data, " +
+      "or regularisation: optimizer.weightDecay, model.dropout)" +
+      (m > 0 && m < last ? `, or stop at about epoch ${epoch(m)} (earlyStopping)` : "") +
+      (few
+        ? `; so few validation rows make its loss noisy: a larger data.validationSplit judges it ` +
+          "better"
+        : "") +
+      "; check that the features carry the target and that the validation rows are like the " +
+      "training ones",
+    set: [],
+  };
+}
+
+/**
+ * Validation rows under this many make a validation loss noisy enough to say so (a 0.99 split
+ * of 64 rows: 63 and 1 training row; 300 rows at 0.2: 60).
+ */
+export const FEW_VALIDATION_ROWS = 100;
+
+/**
  * A curve's noise: the median distance of each inner point from the line through its neighbours
  * (0 along a straight or smoothly bending curve, whatever its slope); 0 under 3 points.
  */

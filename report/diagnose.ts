@@ -39,6 +39,7 @@ import {
   checkGradientSpikes,
   checkHeavyDecay,
   checkHeavyDropout,
+  checkNoValidationGain,
   checkOverfitting,
   checkValidationAtBaseline,
   CLIP_TOO_TIGHT,
@@ -381,7 +382,9 @@ function diagnoseCurves(record: RunRecord): Diagnosis {
       if (finding) findings.push(finding);
     }
     // (nothing carried to validation: more than a turn to stop at)
-    const generalization = noTransfer ?? checkOverfitting(c);
+    // (a validation loss that ended no lower than it began, below the turn overfitting reads:
+    // not "healthy, tracks it", nor a run to train longer)
+    const generalization = noTransfer ?? checkOverfitting(c) ?? checkNoValidationGain(c);
     if (generalization) findings.push(generalization);
   }
   if (spikes) findings.push(spikes);

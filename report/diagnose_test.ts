@@ -574,6 +574,21 @@ Deno.test("plateauEarly after a schedule cut the rate is blamed on the decay com
   );
   assert.match(d.findings[0].fix, /spread the decay over the whole run/);
   assert.deepEqual(d.findings[0].set, ['scheduler={"name":"cosine","tMax":300}']);
+  // the epoch the rate got there, not the run's middle one: a step decay of gamma 0 at step 6
+  // (epochs of 6 steps) froze the loss from epoch 1 (it said "from epoch 5 on")
+  const frozen = syntheticSteps(60, 6, () => 1).map((s) => ({ ...s, lr: s.step < 6 ? 0.1 : 0 }));
+  const zero = diagnose(
+    syntheticRun([3.578, ...Array(9).fill(0.2928)], {
+      lr: 0.1,
+      steps: frozen,
+      config: { scheduler: { name: "step", stepSize: 6, gamma: 0 } },
+    }),
+  );
+  assert.match(
+    zero.findings.map((x) => x.evidence).join("\n"),
+    /cut the rate to 0 at most from epoch 1 on, 0% of optimizer\.lr/,
+    zero.verdict,
+  );
   // at its own rate throughout, the same curve is a plateau to decay
   const constant = steps.map((s) => ({ ...s, lr: 0.1 }));
   const flat = diagnose(syntheticRun(losses, { lr: 0.1, steps: constant }));
@@ -1836,4 +1851,62 @@ Deno.test("an epoch whose loss is no number while every recorded step is finite 
   });
   nan.epochs[5].loss = NaN;
   assert.match(diagnose(nan).findings[0].evidence, /the loss became NaN at step 11 \(epoch 5\)/);
+});
+
+Deno.test("a validation loss that ended no lower than it began while the training loss fell is no gain on validation, not 'healthy, tracks it' nor a run to train longer", () => {
+  // one training row (a split of 0.99): validation up every epoch, under the 10% turn
+  const one = syntheticRun([4.266, 2, 1.2], { val: [8.664, 8.717, 8.781] });
+  one.meta.dataset = { task: "regression", validationSize: 63 };
+  const d = diagnose(one);
+  assert.deepEqual(kinds(d), ["overfitting"], d.verdict);
+  const [finding] = d.findings;
+  assert.equal(
+    finding.title,
+    "no gain on validation: its loss ended above its first epoch's while the training loss fell",
+  );
+  assert.equal(
+    finding.evidence,
+    "validation loss 8.781 at epoch 2 against 8.664 at epoch 0, while the training loss fell " +
+      "from 4.266 to 1.2 (-71.87%); 63 validation rows judge it",
+  );
+  assert.match(finding.fix, /^training longer would not help/);
+  assert.match(finding.fix, /a larger data\.validationSplit/);
+  assert.doesNotMatch(finding.fix, /stop at about/);
+  assert.ok(!d.findings.some((x) => x.kind === "healthy"));
+  // random labels on a small split: lowest at epoch 4, back at its start by the end, the
+  // training loss down 12.6%
+  const train = Array.from({ length: 12 }, (_, e) => 0.96 + 0.14 * Math.exp(-e / 3));
+  const val = [1.094, 1.08, 1.07, 1.06, 1.053, 1.06, 1.07, 1.075, 1.08, 1.085, 1.09, 1.095];
+  const random = syntheticRun(train, {
+    val,
+    config: { optimizer: { name: "adam", lr: 0.01 } },
+  });
+  random.epochs.forEach((epoch, i) => epoch.valAccuracy = i === 11 ? 0.3 : 0.33);
+  random.meta.dataset = {
+    task: "classification",
+    numClasses: 3,
+    classCounts: [80, 80, 80],
+    validationSize: 60,
+  };
+  const r = diagnose(random);
+  assert.deepEqual(kinds(r), ["overfitting"], r.verdict);
+  assert.match(r.findings[0].evidence, /against 1\.094 at epoch 0 \(lowest 1\.053 at epoch 4\)/);
+  assert.match(r.findings[0].evidence, /validation accuracy 0\.3, against 0\.3333 for always/);
+  assert.match(r.findings[0].fix, /stop at about epoch 4 \(earlyStopping\)/);
+  // what stays healthy: a validation loss that ends below its start; a model that had
+  // converged in its first epoch (the training loss flat since: its first epoch's mean held the
+  // steps before); a rise in the last epoch alone
+  for (
+    const [losses, validation] of [
+      [[2, 1.5, 1.2, 1, 0.9], [1.6, 1.3, 1.1, 1.05, 1.0]],
+      [[2, 0.5, 0.5, 0.499, 0.5], [0.5, 0.5, 0.51, 0.5, 0.505]],
+      [[2, 1.5, 1.2, 1, 0.9], [1.6, 1.3, 1.1, 1.0, 1.7]],
+    ]
+  ) {
+    const ok = diagnose(syntheticRun(losses, { val: validation }));
+    assert.ok(
+      !ok.findings.some((x) => x.title.startsWith("no gain on validation")),
+      `${validation}: ${ok.verdict}`,
+    );
+  }
 });
