@@ -677,8 +677,18 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   const goodEnds: (Good & { step: number })[] = [{ step, ...lastGood }];
   /** A failed read-back of an epoch's state the trainer went on from, thrown at the next step. */
   let readFailure: unknown;
+  // Resumed at the run's end (killed after its last checkpoint, before its end was recorded):
+  // at the epoch end early stopping's verdict stopped it at (its last epoch's too), or at its
+  // step budget short of its last epoch (a budget spent at the run's last step completes it).
+  // Nothing is left to train, only its end (the best weights, the test pass) to finish, as the
+  // run would have. Where it had diverged after the checkpoint, its end is the divergence it
+  // kept: nothing to finish (no best weights, no test pass), its steps not trained again.
+  const atEnd = resume?.stopped !== undefined || resume?.diverged !== undefined ||
+    (epoch < config.epochs && config.maxSteps !== undefined && step >= config.maxSteps);
   context.emit({
     type: "plan",
+    // (a sweep's retried trial takes such a run as it ended, unjudged by the pruner)
+    nothingToTrain: atEnd || epoch >= config.epochs || undefined,
     fusedOptimizer: engine.fused,
     modelPath: engine.modelPath,
     modelPathReason: engine.fusedModelReason,
@@ -1246,14 +1256,6 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   const faulty = context.init.fault !== undefined;
   /** Where the run stopped within an epoch (a stop or an interruption): its batches trained. */
   let stoppedWithin: number | undefined;
-  // Resumed at the run's end (killed after its last checkpoint, before its end was recorded):
-  // at the epoch end early stopping's verdict stopped it at (its last epoch's too), or at its
-  // step budget short of its last epoch (a budget spent at the run's last step completes it).
-  // Nothing is left to train, only its end (the best weights, the test pass) to finish, as the
-  // run would have. Where it had diverged after the checkpoint, its end is the divergence it
-  // kept: nothing to finish (no best weights, no test pass), its steps not trained again.
-  const atEnd = resume?.stopped !== undefined || resume?.diverged !== undefined ||
-    (epoch < config.epochs && config.maxSteps !== undefined && step >= config.maxSteps);
   if (resume?.diverged) {
     const diverged = resume.diverged;
     status = "diverged";

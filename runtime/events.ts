@@ -62,6 +62,12 @@ export interface PlanEvent {
   startEpoch: number;
   /** Global step the run starts at. */
   startStep: number;
+  /**
+   * A resumed run that had trained all it would before its process ended (its epochs, its step
+   * budget, early stopping's verdict, a divergence): it trains no step, and finishes its end
+   * (the best weights, the test pass) as it would have. Absent otherwise.
+   */
+  nothingToTrain?: true;
   /** Number of trainable parameters. */
   parameters: number;
   /** Whether the optimizer runs fused WGSL kernels (WebGPU). */

@@ -283,7 +283,9 @@ async function trainRun(
         training.onWarning?.(trial, event);
       }
       if (event.type === "plan") planned = true;
-      if (event.type === "plan") await resumeGoesOn(false);
+      // (a run resumed at its end, killed before its end was recorded: taken as it ended, as one
+      // whose end was, not judged again against the study as it is now)
+      if (event.type === "plan") await resumeGoesOn(event.nothingToTrain === true);
       if (event.type === "run.finished" && ENDED.has(event.result.status)) await resumeGoesOn(true);
       if (event.type === "plan" || event.type === "run.finished") replayed();
       if (gateError !== undefined) throw gateError;

@@ -338,6 +338,14 @@ Deno.test("the pruner judges a resumed retry's epochs against the study as it is
     assert.equal((await run.result).status, "interrupted");
     const cut = await queueRetry(dir, params, resolve(run.runDir));
     const ended = await queueRetry(dir, params, await copyRun(runDir, "trial-9-ended"));
+    // killed after its last epoch's checkpoint, before its end was recorded: the resume trains
+    // nothing and finishes its end (it was judged at the plan, pruned at epoch 0 and recorded
+    // so, while its run's summary said completed with a better value)
+    const unrecorded = await queueRetry(
+      dir,
+      params,
+      await copyRun(runDir, "trial-9-unrecorded", (copy) => Deno.remove(`${copy}/summary.json`)),
+    );
     const after = await runSweep(sweepConfig(dir, { sweep }), { storage: `${dir}/sweeps.db` });
     const trialOf = (number: number) => after.trials.find((t) => t.number === number)!;
     // resumed, its epoch 0 is worse than the median of the trials finished now: pruned there,
@@ -352,6 +360,13 @@ Deno.test("the pruner judges a resumed retry's epochs against the study as it is
     assert.equal(trialOf(ended).state, "COMPLETE", String(trialOf(ended).reason));
     assert.equal(trialOf(ended).value, value);
     assert.deepEqual([...trialOf(ended).intermediate.keys()], [0, 1, 2]);
+    assert.equal(trialOf(unrecorded).state, "COMPLETE", String(trialOf(unrecorded).reason));
+    assert.equal(trialOf(unrecorded).value, value);
+    assert.deepEqual([...trialOf(unrecorded).intermediate.keys()], [0, 1, 2]);
+    const summary = JSON.parse(
+      await Deno.readTextFile(`${dir}/tr/trial-9-unrecorded/summary.json`),
+    );
+    assert.equal(summary.status, "completed");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
