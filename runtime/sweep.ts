@@ -859,7 +859,54 @@ export function checkSpacePaths(definition: StudyDefinition): void {
       );
     }
     checkInnerPaths(definition, path, values);
+    if (distribution.type === "uniform" || distribution.type === "logUniform") {
+      checkWholeNumbers(definition, path, distribution);
+    }
   }
+}
+
+/**
+ * Refuses a `uniform` or `logUniform` range over a field that takes whole numbers (`epochs`,
+ * `batchSize`): its low end may be one, which the checks of a range's values try, but a draw
+ * from it almost never is, and every trial failed at its start ("must be a whole number,
+ * current value is 1.524") after the study was made.
+ */
+function checkWholeNumbers(
+  definition: StudyDefinition,
+  path: string,
+  d: { type: "uniform" | "logUniform"; low: number; high: number },
+): void {
+  if (!(d.high > d.low)) return; // (a range of one value draws it)
+  // a value inside the range that is no whole number (the middle of [1, 3] is 2)
+  let inside = fromUnit(d, 0.5) as number;
+  if (Number.isInteger(inside)) inside = fromUnit(d, 0.37) as number;
+  if (Number.isInteger(inside)) return;
+  const drawing = firstCases(drawingCases(definition.sweep.space, path), MAX_PROBES);
+  for (const drawn of drawing.cases) {
+    try {
+      trialConfig(definition, { ...drawn, [path]: inside });
+      return;
+    } catch (error) {
+      if (!(error instanceof AnnealError) || !/whole number/.test(error.message)) return;
+    }
+  }
+  if (!drawing.complete) return;
+  const low = Math.ceil(d.low), high = Math.floor(d.high);
+  throw new AnnealError(
+    "config",
+    `Cannot sweep '${path}' over a ${d.type} range: it takes whole numbers, and a draw from ` +
+      `[${d.low}, ${d.high}] almost never is one (${
+        Number(inside.toPrecision(4))
+      }, say): every trial would fail on it`,
+    {
+      where: formatPath(["sweep", "space", path]),
+      hint: low <= high
+        ? `draw whole numbers: "${path}": { "type": "int", "low": ${low}, "high": ${high}${
+          d.type === "logUniform" && low >= 1 ? ', "log": true' : ""
+        } }`
+        : `the range holds no whole number: widen it, or set ${path} to one value`,
+    },
+  );
 }
 
 /**

@@ -1267,3 +1267,40 @@ Deno.test("a worker refuses a study stored by an older anneal with its data rela
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a uniform or logUniform range over a field of whole numbers is refused before any trial, naming an int range", () => {
+  const base = { data: split };
+  for (
+    const [path, range, hint] of [
+      [
+        "epochs",
+        { type: "uniform", low: 1, high: 3 },
+        '"epochs": { "type": "int", "low": 1, "high": 3 }',
+      ],
+      [
+        "batchSize",
+        { type: "logUniform", low: 8, high: 64 },
+        '"batchSize": { "type": "int", "low": 8, "high": 64, "log": true }',
+      ],
+      ["epochs", { type: "uniform", low: 1.2, high: 1.8 }, "the range holds no whole number"],
+    ] as const
+  ) {
+    assert.throws(
+      () => checkSpacePaths(definition(base, { [path]: range })),
+      (error) =>
+        error instanceof AnnealError && error.where === `sweep.space.${path}` &&
+        new RegExp(
+          `^Cannot sweep '${path}' over a ${range.type} range: it takes whole numbers, and a draw ` +
+            `from \\[${range.low}, ${range.high}\\] almost never is one \\(\\S+, say\\): every ` +
+            "trial would fail on it$",
+        ).test(error.message) && error.hint!.includes(hint),
+      `${path} ${JSON.stringify(range)}`,
+    );
+  }
+  // a rate over a range, an int range, a uniform range of one value: as before
+  checkSpacePaths(definition(base, {
+    "optimizer.lr": { type: "uniform", low: 1, high: 3 },
+    epochs: { type: "int", low: 1, high: 3 },
+    batchSize: { type: "uniform", low: 8, high: 8 },
+  }));
+});
