@@ -136,6 +136,9 @@ Deno.test("optimize (mod.ts): an objective that throws or returns NaN fails its 
     objective: ({ x }) => {
       if (x === 1) throw new Error("boom");
       if (x === 2) return NaN;
+      // from plain JS: a number as text, an object (it read "objective returned 0.5")
+      if (x === 3) return "0.5" as unknown as number;
+      if (x === 4) return { loss: 0.5 } as unknown as number;
       return x as number;
     },
   });
@@ -144,7 +147,9 @@ Deno.test("optimize (mod.ts): an objective that throws or returns NaN fails its 
   assert.equal(byX.get(1)!.reason, "objective threw: boom");
   assert.equal(byX.get(2)!.state, "FAILED");
   assert.equal(byX.get(2)!.reason, "objective returned NaN");
-  assert.equal(result.trials.filter((t) => t.state === "COMPLETE").length, 4);
+  assert.equal(byX.get(3)!.reason, 'objective returned the string "0.5", not a number');
+  assert.equal(byX.get(4)!.reason, 'objective returned an object ({"loss":0.5}), not a number');
+  assert.equal(result.trials.filter((t) => t.state === "COMPLETE").length, 2);
   assert.deepEqual(result.best!.params, { x: 0 });
 });
 

@@ -480,7 +480,17 @@ async function runTrial(o: Resolved, study: Study, trial: Trial): Promise<Trial 
     }
     if (pruned) return await storage.pruneTrial(trial.id, pruned.step, pruned.reason);
     if (!Number.isFinite(value)) {
-      return await storage.failTrial(trial.id, `objective returned ${value}`);
+      // (a string "0.5" read "objective returned 0.5", a value that looked like a number)
+      const what = typeof value === "number"
+        ? String(value)
+        : typeof value === "string"
+        ? `the string ${JSON.stringify(value)}, not a number`
+        : value === null
+        ? "null, not a number"
+        : `${typeof value === "object" ? "an object" : typeof value} (${
+          String(JSON.stringify(value) ?? value).slice(0, 80)
+        }), not a number`;
+      return await storage.failTrial(trial.id, `objective returned ${what}`);
     }
     return await storage.completeTrial(trial.id, value);
   } catch (error) {
