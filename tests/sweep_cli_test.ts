@@ -1275,3 +1275,24 @@ Deno.test("anneal tune --min-improvement refuses what is not a fraction from 0 u
   );
   assert.deepEqual(await Array.fromAsync(Deno.readDir(dir)), []);
 });
+
+Deno.test("anneal sweep without --config says it needs one, not that an unnamed config lacks a sweep section", async () => {
+  await using runs = await tempRunsDir();
+  const bare = await anneal("sweep", "--set", `runsDir="${runs.dir}"`);
+  assert.equal(bare.code, 2, bare.stderr);
+  assert.match(
+    bare.stderr,
+    /^error\[usage\]: anneal sweep needs a config with a 'sweep' section: no --config was given \(at --config\)\n {2}hint: pass one: anneal sweep -c examples\/fashion_mnist_sweep\.json/,
+  );
+  assert.deepEqual([...Deno.readDirSync(runs.dir)], [], "nothing written");
+  // a sweep section given by --set alone is a config too: the space is read
+  const set = await anneal(
+    "sweep",
+    "--set",
+    `runsDir="${runs.dir}"`,
+    "--set",
+    'sweep={"space":{"epochs":{"type":"uniform","low":1,"high":3}},"metric":"loss"}',
+  );
+  assert.equal(set.code, 1, set.stderr);
+  assert.match(set.stderr, /Cannot sweep 'epochs' over a uniform range/);
+});

@@ -314,6 +314,19 @@ export async function sweepCommand(options: SweepCommandOptions): Promise<number
   const trials = positive("--trials", options.trials, "20");
   const parallel = parallelFlag(options.parallel);
   const config = await loadConfig(options.config, options.set);
+  if (options.config === undefined && !config.sweep) {
+    // (no config given at all: it said "The config has no 'sweep' section", of a config the
+    // user never named)
+    throw new AnnealError(
+      "usage",
+      "anneal sweep needs a config with a 'sweep' section: no --config was given",
+      {
+        where: "--config",
+        hint: "pass one: anneal sweep -c examples/fashion_mnist_sweep.json (its sweep section " +
+          "says what to search); anneal sweep --help shows the section",
+      },
+    );
+  }
   const study = options.study ?? config.name ?? "sweep";
   const controller = new AbortController();
   const interruption = onInterrupt(controller);
