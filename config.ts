@@ -18,6 +18,7 @@ import {
   formatPath,
   nullableAt,
   optionalAt,
+  parsePath,
   showValue,
   unionAt,
   valueAt,
@@ -1079,7 +1080,7 @@ function withSeedDefaults(config: RunConfig): RunConfig {
  */
 function parseValue(raw: string, override: string, flag?: string): unknown {
   // the field's path, as errors name it (a list's index as a number: `optimizer.betas[1]`)
-  const at = override.slice(0, override.indexOf("=")).trim().split(".")
+  const at = overridePath(override.slice(0, override.indexOf("=")).trim())
     .map((key) => /^\d+$/.test(key) ? Number(key) : key);
   if (/^\s*[[{]/.test(raw)) {
     return parseJsonText(
@@ -1206,7 +1207,7 @@ export function applyOverrides(
         hint: "write it like --set optimizer.lr=0.001",
       });
     }
-    const path = spacePath(out, override.slice(0, eq).split("."));
+    const path = spacePath(out, overridePath(override.slice(0, eq)));
     if (override.slice(eq + 1) === "") {
       throw new AnnealError("usage", `Cannot apply --set '${override}': no value after '='`, {
         hint: `write --set ${override}VALUE, the value in JSON (0.1, true, [1, 2], ` +
@@ -1328,6 +1329,15 @@ function defaultAt(config: Record<string, unknown>, path: string[]): unknown {
 
 /** The fields of a search-space distribution (`sweeps/space.ts`). */
 const DISTRIBUTION_FIELDS = ["type", "low", "high", "step", "log", "values", "when"];
+
+/**
+ * An override's path as its parts: dotted names, and the bracketed keys and indices anneal's
+ * errors print (`sweep.space["optimizer.lr"].low`, `optimizer.betas[1]`); split at its dots
+ * where it is not written so (its errors then name the part that is wrong).
+ */
+function overridePath(text: string): string[] {
+  return parsePath(text) ?? text.split(".");
+}
 
 /**
  * An override's path with the key under `sweep.space` read as the space reads its keys: a dotted

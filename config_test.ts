@@ -655,6 +655,24 @@ Deno.test("--set under sweep.space reads the space's keys as dotted config paths
         error.message.startsWith("Invalid --set 'sweep.space.optimizer.lr.hig=0.5': ") &&
         error.where === 'sweep.space["optimizer.lr"].hig',
     );
+    // the path as that error prints it is a --set path too, as are indices in brackets (it
+    // read 'sweep["space[\"optimizer"]': unknown field)
+    const printed = await loadConfig(`${dir}/c.json`, [
+      'sweep.space["optimizer.lr"].low=0.001',
+      'optimizer["lr"]=0.5',
+    ]);
+    assert.deepEqual(printed.sweep!.space["optimizer.lr"], {
+      type: "logUniform",
+      low: 0.001,
+      high: 0.1,
+    });
+    assert.equal(printed.optimizer.lr, 0.5);
+    await assert.rejects(
+      () => loadConfig(`${dir}/c.json`, ['sweep.space["batchSize"].values[0]=32']),
+      (error: unknown) =>
+        error instanceof AnnealError &&
+        /'sweep\.space\.batchSize\.values' is a list \(\[8,16\]\)/.test(error.message),
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

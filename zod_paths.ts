@@ -27,6 +27,54 @@ export function formatPath(path: readonly PropertyKey[]): string {
 }
 
 /**
+ * The parts of a path as {@linkcode formatPath} writes it, and as `--set` takes it: dotted names,
+ * a list's index in brackets, and a key that is not a name as a JSON string in brackets
+ * (`sweep.space["optimizer.lr"].low`, which anneal's errors print); indices as their digits, as
+ * the dotted form `optimizer.betas.1` has them. Undefined for a path that is not written so (an
+ * unclosed bracket).
+ *
+ * @example
+ * ```ts
+ * import { parsePath } from "./zod_paths.ts";
+ * const parts = parsePath('sweep.space["optimizer.lr"].low');
+ * console.assert(JSON.stringify(parts) === '["sweep","space","optimizer.lr","low"]');
+ * console.assert(JSON.stringify(parsePath("optimizer.betas[1]")) === '["optimizer","betas","1"]');
+ * ```
+ */
+export function parsePath(text: string): string[] | undefined {
+  const parts: string[] = [];
+  let i = 0;
+  while (i < text.length) {
+    if (text[i] === "[") {
+      const index = /^\[(\d+)\]/.exec(text.slice(i));
+      if (index) {
+        parts.push(index[1]);
+        i += index[0].length;
+      } else {
+        // a JSON string: the first closing quote not escaped, then the bracket
+        const quoted = /^\[("(?:[^"\\]|\\.)*")\]/.exec(text.slice(i));
+        if (!quoted) return undefined;
+        try {
+          parts.push(JSON.parse(quoted[1]));
+        } catch {
+          return undefined;
+        }
+        i += quoted[0].length;
+      }
+    } else {
+      if (text[i] === ".") {
+        if (parts.length === 0) return undefined;
+        i++;
+      } else if (parts.length > 0 && text[i - 1] === "]") return undefined; // ("][" or "]x")
+      const name = /^[^.[]*/.exec(text.slice(i))![0];
+      parts.push(name);
+      i += name.length;
+    }
+  }
+  return parts;
+}
+
+/**
  * The value at a path of an input, or undefined when the path does not exist.
  *
  * @example
