@@ -334,11 +334,16 @@ export async function runStudy(options: RunStudyOptions): Promise<StudyResult> {
   const laneOptions: Resolved = { ...o, interrupt };
   const stopped = () => o.signal?.aborted || interrupt.aborted;
   // Workers killed on this host: their trials are retried now, not after their heartbeats'
-  // timeout, which left them to run last. Looked for in the trials this worker lists anyway (at
-  // its start, and while it waits for others' trials): not a listing of every trial per trial.
+  // timeout, which left them to run last. Looked for in the running trials before each trial
+  // this worker takes (a short list; one of the whole study's trials per trial was not), and
+  // while it waits for others' trials: a worker killed while this one trained was found only
+  // at its start, and its trial was retried after the heartbeats' timeout, after newer trials.
   let dead = await deadWorkers(stored);
   const lane = async () => {
+    let first = true;
     while (!stopped()) {
+      if (!first) dead = await deadWorkers(await storage.listTrials(study.id, ["RUNNING"]));
+      first = false;
       const reaped = await storage.reapStale(study.id, staleAfterMs, o.maxRetries, dead);
       for (const trial of reaped.failed) {
         const retry = reaped.retried.find((t) => t.retryOf === (trial.retryOf ?? trial.id));

@@ -555,3 +555,41 @@ Deno.test("an objective whose report the database was out of reach for ends the 
     await storage.close();
   }
 });
+
+Deno.test("a worker killed on this host while this one trains is reaped before this one's next trial, not after the heartbeats' timeout", async () => {
+  const storage = openSqliteStorage(":memory:");
+  const space = bowlSpace;
+  // a pid no process has any more: a worker of this host, killed
+  const gone = new Deno.Command("true").spawn();
+  await gone.status;
+  const deadId = `${Deno.hostname()}:${gone.pid}:0badf00d`;
+  let deadTrial: number | undefined;
+  const told: string[] = [];
+  const result = await runStudy({
+    storage,
+    studyName: "killed",
+    space,
+    sampler: randomSampler(),
+    trials: 4,
+    // far longer than the study takes: only its process being gone reaps it
+    staleAfterMs: 600_000,
+    objective: async (params) => {
+      if (deadTrial === undefined) {
+        // while this worker trains its first trial, another takes one and is killed
+        const study = await storage.loadStudy("killed");
+        const trial = await storage.createTrial(study.id, { params, claimBy: deadId });
+        deadTrial = trial!.id;
+      }
+      return bowl(params);
+    },
+    onReaped: (trial, retry) => told.push(`${trial.id} ${trial.reason} -> ${retry?.retryOf}`),
+  });
+  assert.deepEqual(told, [
+    `${deadTrial} worker ${deadId} stopped heart-beating (its process is gone) -> ${deadTrial}`,
+  ]);
+  // the retry ran next, before the trials sampled after it
+  const retry = result.trials.find((t) => t.retryOf === deadTrial)!;
+  assert.equal(retry.state, "COMPLETE");
+  assert.equal(result.ran[1].id, retry.id, result.ran.map((t) => t.number).join());
+  await storage.close();
+});
