@@ -922,6 +922,7 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     } else {
       loader.send({ type: "SendSplit", split, epoch });
       const received: BatchReady[] = [];
+      let lastYield = performance.now();
       for (;;) {
         const batch = await loader.take((m) =>
           m.type === "BatchReady" && m.split === split
@@ -931,6 +932,13 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
           received.push(batch);
         }
         if (batch.last) break;
+        // (queued batches resolve as microtasks: the test pass, seconds to minutes on a large
+        // split, let no Stop in until its end; an interruption leaves it, see the run's end)
+        if (split === "test" && performance.now() - lastYield > YIELD_MS) {
+          await yieldToEventLoop();
+          lastYield = performance.now();
+          if (context.interruptRequested()) return { metrics: new Promise(() => {}) };
+        }
       }
       const bytes = received.reduce((sum, b) => sum + b.x.byteLength + b.y.byteLength, 0);
       if (split === "validation" && bytes <= KEPT_VALIDATION_BYTES) keptValidation = received;
@@ -1620,8 +1628,26 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   }
   let test: Record<string, number> | undefined;
   if (info.testSize > 0 && over) {
-    test = await evaluate("test");
-    context.emit({ type: "test", metrics: test });
+    // An interruption (Ctrl-C, SIGTERM) during the test pass, after the last step, ends the run
+    // interrupted, as one at any other moment before its end is recorded: its resume finishes
+    // its end (the best weights, the test pass). The pass is left, not waited for (seconds to
+    // minutes on a large test split): it ran to its end and the run said "completed", exit 0,
+    // after the CLI had said it was stopping. (A stop asked for before it is no interruption.)
+    const evaluating = evaluate("test");
+    const cut = Symbol("interrupted");
+    const interrupted = context.stopped.then<Record<string, number> | typeof cut>(() =>
+      context.interruptRequested() ? cut : evaluating
+    );
+    const done = await Promise.race([evaluating, interrupted]);
+    if (done === cut) {
+      evaluating.catch(() => {}); // (its batches' answers may fail once the engine is gone)
+      status = "interrupted";
+      reason = context.stopRequested()!;
+      stopRequested = true;
+    } else {
+      test = done;
+      context.emit({ type: "test", metrics: test });
+    }
   }
   engine.dispose();
   const result: TrainerResult = {

@@ -13,6 +13,7 @@ import {
   slowTrainArgs,
   tempRunsDir,
 } from "./_helpers.ts";
+import { train } from "../mod.ts";
 
 const decoder = new TextDecoder();
 
@@ -100,3 +101,38 @@ for (const [signal, code] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
     await assert.rejects(Deno.stat(`${runs.dir}/${interrupted.runId}/run.lock`));
   });
 }
+
+Deno.test("an interruption during the test pass, after the last step, ends the run interrupted without its test; the resume finishes the pass", async () => {
+  await using runs = await tempRunsDir();
+  const config = {
+    backend: "cpu" as const,
+    epochs: 2,
+    batchSize: 64,
+    runsDir: runs.dir,
+    data: { kind: "idx" as const, flatten: true, limit: 256, testLimit: 512 },
+    model: { kind: "mlp" as const, hidden: [16] },
+  };
+  // the test split reaches the trainer a few seconds late: the interruption lands in the pass
+  // (it ran the pass to its end and said "completed", after the CLI had said it was stopping)
+  const run = train(config, {
+    runId: "cut",
+    faults: { dataLoader: { kind: "delay", at: "split:test:2", ms: 3000 } },
+  });
+  for await (const event of run.events()) {
+    if (event.type === "epoch" && event.epoch === 1) run.interrupt("SIGINT received");
+  }
+  const cut = await run.result;
+  assert.equal(cut.status, "interrupted", cut.reason);
+  assert.equal(cut.reason, "SIGINT received");
+  assert.equal(cut.test, undefined);
+  assert.equal(cut.epochs, 2);
+  const summary = JSON.parse(await Deno.readTextFile(`${runs.dir}/cut/summary.json`));
+  assert.equal(summary.status, "interrupted");
+  // the resume trains nothing and finishes the run's end, as a run never interrupted ends
+  const resumed = await train(config, { resume: "cut" }).result;
+  assert.equal(resumed.status, "completed", resumed.reason);
+  assert.equal(resumed.steps, cut.steps);
+  const whole = await train(config, { runId: "whole" }).result;
+  assert.deepEqual(resumed.test, whole.test);
+  assert.ok(whole.test !== undefined);
+});
