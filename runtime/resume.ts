@@ -17,7 +17,7 @@ import { counted } from "../number_format.ts";
 import { readWholeFile } from "../read_file.ts";
 import type { Diagnosis } from "../report/types.ts";
 import type { ResolvedDataSpec } from "../data/spec.ts";
-import { isAbsolute } from "node:path";
+import { dirname, isAbsolute } from "node:path";
 import {
   type CheckpointState,
   loadCheckpoint,
@@ -247,6 +247,12 @@ export async function readSavedConfig(
   try {
     json = JSON.parse(text);
   } catch (cause) {
+    // (the fix that works where the run's last checkpoint holds its config: the file removed,
+    // the resume writes it again from there)
+    const restorable = await loadCheckpoint(`${dir}/checkpoints/last.ckpt`).then(
+      (saved) => isObject(saved.state.config),
+      () => false,
+    );
     throw new AnnealError(
       "storage",
       `Cannot resume run '${runId}': ${path} is corrupt (not valid JSON: ${
@@ -254,8 +260,13 @@ export async function readSavedConfig(
       })`,
       {
         where: path,
-        hint:
-          `write the config the run was started with into it (JSON), then \`anneal train --resume ${runId}\`; or start a new run`,
+        // (the resume command with the runs directory it needs; the fix that works where the
+        // run's last checkpoint holds its config: it said "or start a new run", which needs it)
+        hint: restorable
+          ? `remove it (rm ${shellWord(path)}): the resume writes it again from the run's last ` +
+            `checkpoint, which holds the config; then \`${resumeCommand(runId, dirname(dir))}\``
+          : `write the config the run was started with into it (JSON), then ` +
+            `\`${resumeCommand(runId, dirname(dir))}\``,
         cause,
       },
     );

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { loadCheckpoint } from "../mod.ts";
+import { loadCheckpoint, train } from "../mod.ts";
 import { saveCheckpoint } from "../runtime/checkpoint.ts";
 import { anneal, annealCommand, readNdjson, tempRunsDir, trainCollect } from "./_helpers.ts";
 
@@ -214,7 +214,33 @@ Deno.test("--resume of a run whose config.json is corrupt says so, naming the fi
   assert.equal(out.code, 1, stderr);
   assert.match(stderr, new RegExp(`${dir}/torn/config.json is corrupt \\(not valid JSON: `));
   assert.doesNotMatch(stderr, /missing/);
-  assert.match(stderr, /hint: write the config the run was started with/);
+  assert.match(
+    stderr,
+    new RegExp(
+      `hint: write the config the run was started with into it \\(JSON\\), then \`anneal train --resume torn --runs-dir ${dir}\``,
+    ),
+  );
+  // a run whose last checkpoint holds its config: removing the file is the fix (the resume
+  // writes it again from there), said with the command and its --runs-dir (it said "write the
+  // config ... then `anneal train --resume ID`; or start a new run", which needs the config)
+  const run = train({ backend: "cpu", epochs: 3, runsDir: dir }, { runId: "kept" });
+  for await (const event of run.events()) if (event.type === "epoch") run.interrupt("test");
+  assert.equal((await run.result).status, "interrupted");
+  await Deno.writeTextFile(`${dir}/kept/config.json`, '{"seed": 1');
+  const kept = await cli(["train", "--resume", "kept", "--runs-dir", dir, "--no-progress"])
+    .output();
+  const keptErr = new TextDecoder().decode(kept.stderr);
+  assert.equal(kept.code, 1, keptErr);
+  assert.match(
+    keptErr,
+    new RegExp(
+      `hint: remove it \\(rm ${dir}/kept/config\\.json\\): the resume writes it again from the run's last checkpoint, which holds the config; then \`anneal train --resume kept --runs-dir ${dir}\``,
+    ),
+  );
+  await Deno.remove(`${dir}/kept/config.json`);
+  const fixed = await cli(["train", "--resume", "kept", "--runs-dir", dir, "--no-progress"])
+    .output();
+  assert.equal(fixed.code, 0, new TextDecoder().decode(fixed.stderr));
 
   const gone = await cli(["train", "--resume", "nothing", "--runs-dir", dir, "--no-progress"])
     .output();
