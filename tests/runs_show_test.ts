@@ -232,3 +232,28 @@ Deno.test("a run of one epoch is counted in the singular by train, runs show, it
     assert.doesNotMatch(output, /\b1 epochs\b|epoch\(s\)/, output);
   }
 });
+
+Deno.test("runs show counts a run's steps as its summary does, saying how many its records hold where lines were lost", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const trained = await anneal(
+    "train",
+    "--epochs",
+    "2",
+    "--runs-dir",
+    dir,
+    "--set",
+    'backend="cpu"',
+  );
+  assert.equal(trained.code, 0, trained.stderr);
+  const [id] = [...Deno.readDirSync(dir)].map((entry) => entry.name);
+  const whole = await anneal("runs", "show", id, "--runs-dir", dir);
+  assert.match(whole.stdout, /\n {2}2 epochs, 26 steps; /);
+  // steps.ndjson cut short (a crash, its lines lost): the run still took 26 steps
+  const file = `${dir}/${id}/steps.ndjson`;
+  const lines = (await Deno.readTextFile(file)).split("\n").filter(Boolean);
+  await Deno.writeTextFile(file, lines.slice(0, 10).join("\n") + "\n");
+  const cut = await anneal("runs", "show", id, "--runs-dir", dir);
+  assert.equal(cut.code, 0, cut.stderr);
+  assert.match(cut.stdout, /\n {2}2 epochs, 26 steps \(10 of them in steps\.ndjson\); /);
+});

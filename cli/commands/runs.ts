@@ -49,6 +49,17 @@ async function newestRuns(runsDir: string): Promise<RunRow[]> {
 }
 
 /** The ids of the newest runs in `runsDir`, newest first (none where it has none). */
+/**
+ * The epochs or steps a run took, as its summary counts them, with how many its records hold
+ * where they hold fewer (lines lost to a crash, which a resume said it lacks): `runs show` said
+ * the records' count, 341 steps of a run of 400.
+ */
+function trained(recorded: number, summary: unknown, unit: "epoch" | "step"): string {
+  const total = typeof summary === "number" && summary > recorded ? summary : recorded;
+  return counted(total, unit) +
+    (total > recorded ? ` (${recorded} of them in ${unit}s.ndjson)` : "");
+}
+
 export async function newestRunIds(runsDir: string): Promise<string[]> {
   return (await newestRuns(runsDir)).map((row) => row.id);
 }
@@ -260,9 +271,9 @@ export async function runsShowCommand(
   console.log(
     record.lrFind && record.epochs.length === 0 && record.steps.length === 0
       ? `  an LR range test of ${counted(record.lrFind.lrs.length, "step")} (no training epochs)`
-      : `  ${counted(record.epochs.length, "epoch")}, ${counted(record.steps.length, "step")}; ${
-        bestText(record)
-      }`,
+      : `  ${trained(record.epochs.length, s.epochs, "epoch")}, ${
+        trained(record.steps.length, s.steps, "step")
+      }; ${bestText(record)}`,
   );
   if (s.test) console.log(`  test: ${formatMetrics(s.test)}`);
   // (meta.json read loosely: a record of another anneal may hold anything there)
