@@ -34,6 +34,7 @@ export async function writeFlagFile(
   flag: string | undefined,
   path: string,
   text: string,
+  elsewhere?: string,
 ): Promise<void> {
   const context = {
     action: flag ? `write the ${flag} file` : "write",
@@ -41,16 +42,30 @@ export async function writeFlagFile(
     expected: "a file path in an existing directory",
     writing: true,
   };
-  // (`--out dir/`: the file written beside the one meant went into the directory, and its rename
-  // onto the directory failed as "Directory not empty", in a bug's words)
-  await refuseDirectory(path, context);
   try {
-    // whole or not at all (a full disk left a report cut short, in place of the one there was)
-    await writeFileAtomic(path, new TextEncoder().encode(text));
-  } catch (failed) {
-    // (writeFileAtomic's file error in place of Deno's: said again with the flag's name)
-    const error = failed instanceof AnnealError && failed.code === "file" ? failed.cause : failed;
-    throw fileError(error, context) ?? error;
+    // (`--out dir/`: the file written beside the one meant went into the directory, and its
+    // rename onto the directory failed as "Directory not empty", in a bug's words)
+    await refuseDirectory(path, context);
+    try {
+      // whole or not at all (a full disk left a report cut short, in place of the one there was)
+      await writeFileAtomic(path, new TextEncoder().encode(text));
+    } catch (failed) {
+      // (writeFileAtomic's file error in place of Deno's: said again with the flag's name)
+      const error = failed instanceof AnnealError && failed.code === "file" ? failed.cause : failed;
+      throw fileError(error, context) ?? error;
+    }
+  } catch (error) {
+    // a default path the user never chose (a report into a read-only run directory): the flag
+    // that writes it elsewhere is the fix the user has (it said "choose a path on a writable
+    // file system", with no word of --out)
+    if (flag !== undefined || elsewhere === undefined || !(error instanceof AnnealError)) {
+      throw error;
+    }
+    throw new AnnealError(error.code, error.message, {
+      where: error.where,
+      hint: `write it elsewhere with ${elsewhere} FILE${error.hint ? `; or ${error.hint}` : ""}`,
+      cause: error.cause,
+    });
   }
 }
 

@@ -9,6 +9,7 @@ import { writeFileAtomic } from "./checkpoint.ts";
 import { AnnealError } from "../errors.ts";
 import { fileError } from "../file_errors.ts";
 import { showValue } from "../zod_paths.ts";
+import { shellWord } from "../shell_word.ts";
 import type { RunConfig } from "../config.ts";
 import { absoluteDataPaths } from "../data/paths.ts";
 import { batchScalingOf } from "../optimizers/scaling.ts";
@@ -150,7 +151,17 @@ export class RunWriter {
     // (the run's directory removed while it ran: said as writeFileAtomic says it)
     return this.#enqueue(() =>
       Deno.writeTextFile(path, text, { append: true }).catch((error) => {
-        throw fileError(error, { action: "append to", path, writing: true }) ?? error;
+        throw fileError(error, {
+          action: "append to",
+          path,
+          writing: true,
+          // (a directory where the run's record goes, which no path the user gave names: it
+          // said "give the path of a file")
+          ...(error instanceof Deno.errors.IsADirectory && {
+            hint: `a directory is where the run records its ${name}: move it away (mv ` +
+              `${shellWord(path)} ${shellWord(`${path}.moved`)})`,
+          }),
+        }) ?? error;
       })
     );
   }

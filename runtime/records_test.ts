@@ -81,6 +81,27 @@ Deno.test("RunWriter into a run directory removed meanwhile says which file, tha
   }
 });
 
+Deno.test("RunWriter appending to a record file that is a directory says to move it away, not to give another path", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const writer = new RunWriter(`${dir}/run`);
+    await writer.create();
+    await Deno.mkdir(`${dir}/run/epochs.ndjson`);
+    writer.append("epochs.ndjson", [{ epoch: 0, loss: 1 }]);
+    await assert.rejects(
+      () => writer.flush(),
+      (error: unknown) =>
+        error instanceof AnnealError && error.code === "file" &&
+        error.message ===
+          `Cannot append to '${dir}/run/epochs.ndjson': it is a directory, not a file` &&
+        error.hint ===
+          `a directory is where the run records its epochs.ndjson: move it away (mv ${dir}/run/epochs.ndjson ${dir}/run/epochs.ndjson.moved)`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("newRunId puts a name before the stamp, and refuses one that is no part of a file name", () => {
   assert.match(newRunId(), /^\d{8}-\d{6}-[0-9a-f]{4}$/);
   assert.match(newRunId("mlp-adam.2"), /^mlp-adam\.2-\d{8}-\d{6}-[0-9a-f]{4}$/);

@@ -128,6 +128,16 @@ Deno.test("an --out or --plot that names a directory with a trailing '/' is refu
         "  hint: give the path of a file\n",
     );
   }
+  // the default path, in the run's directory, which the user never chose: --out is the fix
+  // (a read-only run directory said "choose a path on a writable file system", no word of it)
+  const [id] = [...Deno.readDirSync(runs.dir)].map((entry) => entry.name);
+  await Deno.mkdir(`${runs.dir}/${id}/report.html`);
+  const fixed = await anneal("report", "last", "--runs-dir", runs.dir);
+  assert.equal(fixed.code, 1, fixed.stderr);
+  assert.match(
+    fixed.stderr,
+    /\n {2}hint: write it elsewhere with --out FILE; or give the path of a file\n$/,
+  );
   const plot = await anneal(
     "schedule",
     "--scheduler",

@@ -521,7 +521,7 @@ export async function reportCommand(
     return 0;
   }
   const out = options.out ?? (svg ? `${dir}/${options.plot}.svg` : `${dir}/report.html`);
-  await writeFlagFile(options.out && "--out", out, content);
+  await writeFlagFile(options.out && "--out", out, content, "--out");
   console.log(
     svg
       ? `plot written to ${out}`
