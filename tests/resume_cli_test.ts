@@ -311,7 +311,7 @@ Deno.test("a config.json saved with every schedule's default interval 'step' res
   }
 });
 
-Deno.test("--resume does not print again the warnings the run gave at its start, unless it changes them: one line says how many still apply and where they are; one whose cause a resume removed no longer counts", async () => {
+Deno.test("--resume does not print again the warnings the run gave at its start, unless it changes them: one line says how many applied at its last start and where they are; one whose cause a resume removed no longer counts", async () => {
   await using runs = await tempRunsDir();
   const { dir } = runs;
   // a header of numbers (the data loader's warning), and a onecycle of 40 steps cut by a run of
@@ -358,7 +358,10 @@ Deno.test("--resume does not print again the warnings the run gave at its start,
   assert.equal(same.code, 0, same.stderr);
   assert.match(same.stdout, /resuming at epoch 0, step 1/);
   assert.deepEqual(warnings(same.stdout), [], same.stdout);
-  assert.ok(same.stdout.includes(line("2 warnings that still apply", "them")), same.stdout);
+  assert.ok(
+    same.stdout.includes(line("2 warnings that applied at its last start", "them")),
+    same.stdout,
+  );
   assert.deepEqual((await meta()).warnings.filter((w: object) => "noLongerApplies" in w), []);
 
   // --epochs 6: the cut schedule's warning says otherwise (24 steps), and is printed; the data's
@@ -369,7 +372,10 @@ Deno.test("--resume does not print again the warnings the run gave at its start,
     );
   const longer = await resumeLonger(6);
   assert.equal(longer.code, 0, longer.stderr);
-  assert.ok(longer.stdout.includes(line("2 warnings that still apply", "them")), longer.stdout);
+  assert.ok(
+    longer.stdout.includes(line("2 warnings that applied at its last start", "them")),
+    longer.stdout,
+  );
   const changed = warnings(longer.stdout);
   assert.equal(changed.length, 1, longer.stdout);
   assert.match(changed[0], /^warning \(trainer\): .*which takes 24 optimizer steps/);
@@ -380,7 +386,10 @@ Deno.test("--resume does not print again the warnings the run gave at its start,
   const again = await resumeRun(runId, dir);
   assert.equal(again.code, 0, again.stderr);
   assert.deepEqual(warnings(again.stdout), [], again.stdout);
-  assert.ok(again.stdout.includes(line("2 warnings that still apply", "them")), again.stdout);
+  assert.ok(
+    again.stdout.includes(line("2 warnings that applied at its last start", "them")),
+    again.stdout,
+  );
 
   // --epochs 10: 40 steps, the schedule's whole horizon: its warning's cause is gone, none is given
   const whole = await resumeLonger(10);
@@ -390,7 +399,10 @@ Deno.test("--resume does not print again the warnings the run gave at its start,
   const last = await resumeRun(runId, dir);
   assert.equal(last.code, 0, last.stderr);
   assert.deepEqual(warnings(last.stdout), [], last.stdout);
-  assert.ok(last.stdout.includes(line("1 warning that still applies", "it")), last.stdout);
+  assert.ok(
+    last.stdout.includes(line("1 warning that applied at its last start", "it")),
+    last.stdout,
+  );
 
   // where they are: meta.json, which `anneal runs show` prints, those that no longer apply marked
   // with the resume they stopped applying at

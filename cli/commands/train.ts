@@ -358,9 +358,11 @@ function printEvent(event: RunEvent, context: PrintContext): RunResult | undefin
       if (event.startWarnings) {
         // a resume: the warnings of the run's start are not printed again
         // (those that stopped applying at a resume not counted: runtime/start_warnings.ts)
+        // (counted as they stood at its last start: this resume may find that one no longer
+        // applies, which it then marks so; "still applies" said otherwise of such a one)
         const [count, them] = event.startWarnings === 1
-          ? ["1 warning that still applies", "it"]
-          : [`${event.startWarnings} warnings that still apply`, "them"];
+          ? ["1 warning that applied at its last start", "it"]
+          : [`${event.startWarnings} warnings that applied at its last start`, "them"];
         progress.log(
           `anneal: the run's earlier starts gave ${count}, not repeated unless this resume ` +
             `changes ${them} (\`anneal runs show ${event.runId}${
