@@ -275,6 +275,22 @@ export async function readRun(
       );
     }
   }
+  // A killed run whose meta.json is damaged: its resume refuses that file first (the data check
+  // and the start's warnings it holds), so the way on removes it (the resume writes it anew);
+  // the hint gave the resume alone, which was then refused.
+  if (
+    summary.status === "crashed" && summary.hint?.includes("--resume") &&
+    warnings.some((warning) => warning.startsWith("meta.json: not valid JSON"))
+  ) {
+    summary = {
+      ...summary,
+      hint: `its meta.json is damaged, which the resume refuses: remove it (rm ${
+        shellWord(`${dir}/meta.json`)
+      }; the resume writes it anew, without the data check it held), then ${
+        summary.hint.replace(/^resume it from its last checkpoint: /, "resume the run: ")
+      }`,
+    };
+  }
   // The id is the directory's name, which every command takes: meta.json's id is the name the run
   // was created under, and a run directory copied or renamed keeps it.
   return {

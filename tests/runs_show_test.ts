@@ -65,6 +65,27 @@ Deno.test("anneal runs show names the best epoch as anneal runs does, with its m
     ),
   );
   assert.doesNotMatch(killed.stdout, /--set epochs=/);
+  // with its meta.json damaged, which the resume refuses: the way on removes it first (the
+  // hint gave the resume alone)
+  const shown = await anneal("runs", "show", id, "--runs-dir", dir);
+  assert.match(
+    shown.stdout,
+    new RegExp(`\n {2}hint: resume it from its last checkpoint: anneal train --resume ${id} `),
+  );
+  const metaFile = `${runDir}/meta.json`;
+  await Deno.writeTextFile(metaFile, (await Deno.readTextFile(metaFile)).slice(0, 40));
+  const damaged = await anneal("runs", "show", id, "--runs-dir", dir);
+  assert.match(
+    damaged.stdout,
+    new RegExp(
+      `\\n {2}hint: its meta\\.json is damaged, which the resume refuses: remove it \\(rm ` +
+        `${runDir}/meta\\.json; the resume writes it anew, without the data check it held\\), ` +
+        `then resume the run: anneal train --resume ${id} --runs-dir ${dir}\\n`,
+    ),
+  );
+  await Deno.remove(metaFile);
+  const resumed = await anneal("train", "--resume", id, "--runs-dir", dir, "--no-progress");
+  assert.equal(resumed.code, 0, resumed.stderr);
 });
 
 Deno.test("anneal diagnose sizes the fixes of a run not ended by the run its config plans, not the epochs it reached, and reads its curves so far", async () => {
