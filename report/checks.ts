@@ -1300,18 +1300,21 @@ function decayedBefore(
   below = LOW_RATES_HELD,
 ): string | undefined {
   if (rate.value === undefined || !(rate.value > 0)) return undefined;
-  const highest = highestRate(record.steps.filter((s) => s.epoch >= from));
-  if (!(highest >= 0 && highest < below * rate.value)) return undefined;
-  // the epoch it had got there: the rate at `highest` at most since (a step decay with gamma 0
-  // at step 6 of 60 is 0 from epoch 1, where the run's middle epoch, 5, was said)
+  const held = (epoch: number) => highestRate(record.steps.filter((s) => s.epoch >= epoch));
+  if (!(held(from) >= 0 && held(from) < below * rate.value)) return undefined;
+  // the epoch the schedule had got there: the rate under `below` of its setting since (a step
+  // decay with gamma 0 at step 6 of 60 is 0 from epoch 1, where the run's middle epoch, 5, was
+  // said; one of gamma 0.01 every 20 steps 1e-4 from epoch 2, where "1e-34 from epoch 25")
   let since = from;
   for (const { epoch } of record.epochs) {
     if (epoch >= from) break;
-    if (highestRate(record.steps.filter((s) => s.epoch >= epoch)) <= highest) {
+    const highest = held(epoch);
+    if (highest >= 0 && highest < below * rate.value) {
       since = epoch;
       break;
     }
   }
+  const highest = held(since);
   return `; its schedule had cut the rate to ${f(highest)} at most from epoch ${since} on, ${
     f(100 * highest / rate.value)
   }% of ${rate.path}`;

@@ -27,6 +27,7 @@ import {
   OVERFIT_RISE,
   setText,
   STEADY_EPOCHS,
+  STILL_FALLING,
   stillFalling,
   UNDERFIT_ACCURACY,
   unfinished,
@@ -119,6 +120,10 @@ function healthy(c: ReturnType<typeof curves>): Finding {
       : falling
       ? `and was still falling at the end (${f(previous)} to ${f(last)} in the last epoch, ` +
         `-${f(lastDrop * 100)}%)`
+      : -lastDrop > STILL_FALLING
+      // (up by more than a still-falling epoch is down: "levelled off (+7.586% in the last
+      // epoch)" said a rise was a level)
+      ? `and rose in the last epoch (${f(previous)} to ${f(last)}, +${f(-lastDrop * 100)}%)`
       : `and levelled off (${lastDrop > 0 ? "-" : "+"}${
         f(Math.abs(lastDrop) * 100)
       }% in the last epoch)`);

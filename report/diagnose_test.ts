@@ -570,7 +570,7 @@ Deno.test("plateauEarly after a schedule cut the rate is blamed on the decay com
   assert.match(d.findings[0].title, /the schedule decayed the rate too soon/);
   assert.match(
     d.findings[0].evidence,
-    /cut the rate to 0\.001 at most from epoch 6 on, 1% of optimizer\.lr/,
+    /cut the rate to 0\.01 at most from epoch 3 on, 10% of optimizer\.lr/,
   );
   assert.match(d.findings[0].fix, /spread the decay over the whole run/);
   assert.deepEqual(d.findings[0].set, ['scheduler={"name":"cosine","tMax":300}']);
@@ -588,6 +588,24 @@ Deno.test("plateauEarly after a schedule cut the rate is blamed on the decay com
     zero.findings.map((x) => x.evidence).join("\n"),
     /cut the rate to 0 at most from epoch 1 on, 0% of optimizer\.lr/,
     zero.verdict,
+  );
+  // a decay that goes on (gamma 0.01 every 20 steps, epochs of 13): under half the rate from
+  // epoch 2, where it said "1e-34 at most from epoch 25 on", the run's middle
+  const decaying = syntheticSteps(650, 13, () => 1).map((s) => ({
+    ...s,
+    lr: 0.01 * 0.01 ** Math.floor(s.step / 20),
+  }));
+  const early = diagnose(
+    syntheticRun([14.63, 10.2, 8.9, ...Array(47).fill(8.631)], {
+      lr: 0.01,
+      steps: decaying,
+      config: { scheduler: { name: "step", stepSize: 20, gamma: 0.01 } },
+    }),
+  );
+  assert.match(
+    early.findings.map((x) => x.evidence).join("\n"),
+    /cut the rate to 1e-4 at most from epoch 2 on, 1% of optimizer\.lr/,
+    early.verdict,
   );
   // at its own rate throughout, the same curve is a plateau to decay
   const constant = steps.map((s) => ({ ...s, lr: 0.1 }));
@@ -1909,4 +1927,16 @@ Deno.test("a validation loss that ended no lower than it began while the trainin
       `${validation}: ${ok.verdict}`,
     );
   }
+});
+
+Deno.test("healthy: a loss up by more than a still-falling epoch's share in its last epoch is said to rise, not to level off", () => {
+  const d = diagnose(syntheticRun([...decay(12), decay(12).at(-1)! * 1.076]));
+  assert.deepEqual(kinds(d), ["healthy"], d.verdict);
+  assert.match(
+    d.findings[0].evidence,
+    /and rose in the last epoch \(0\.7354 to 0\.7913, \+7\.6%\)$/,
+  );
+  // a rise within a still-falling epoch's share is a level
+  const level = diagnose(syntheticRun([...decay(12), decay(12).at(-1)! * 1.01]));
+  assert.match(level.findings[0].evidence, /and levelled off \(\+1% in the last epoch\)/);
 });
