@@ -1940,3 +1940,27 @@ Deno.test("healthy: a loss up by more than a still-falling epoch's share in its 
   const level = diagnose(syntheticRun([...decay(12), decay(12).at(-1)! * 1.01]));
   assert.match(level.findings[0].evidence, /and levelled off \(\+1% in the last epoch\)/);
 });
+
+Deno.test("a patience of 0 that stopped a run whose validation loss was still at its lowest is told to give it more, not to regularise", () => {
+  const losses = [1.2, 0.9, 0.75, 0.68];
+  const val = [1.0, 0.85, 0.76, 0.7088];
+  const reason = "early stopping: valAccuracy did not improve for 1 epoch (best 0.75 at epoch 2)";
+  const run = (patience: number) =>
+    diagnose(syntheticRun(losses, {
+      val,
+      status: "stopped",
+      stopReason: reason,
+      config: { epochs: 10, earlyStopping: { patience, monitor: "valAccuracy" } },
+    }));
+  const d = run(0);
+  assert.deepEqual(kinds(d), ["healthy"], d.verdict);
+  assert.equal(
+    d.findings[0].title,
+    "healthy, stopped early by a patience of 0 while it still improved",
+  );
+  assert.match(d.findings[0].fix, /a patience of 0 stops at the first epoch/);
+  assert.deepEqual(d.findings[0].set, ["earlyStopping.patience=3"]);
+  assert.doesNotMatch(d.findings[0].fix, /regularise/);
+  // a patience that had room: as before (the watched metric stopped improving)
+  assert.doesNotMatch(run(3).findings[0].title, /patience/);
+});
