@@ -77,6 +77,18 @@ export const LOW_LR_SLOW = 0.2;
 /** (see {@linkcode LOW_LR_SLOW}) The second half fell at least this fraction of the first's fall. */
 export const EVEN_PACE = 0.5;
 /**
+ * A longer run (at least {@linkcode LINEAR_EPOCHS}) whose loss fell by under this fraction of its
+ * start in a straight line ({@linkcode LINEAR_PACE}: its second half as much as its first, nearly)
+ * and still falls trains at a rate too low too: the seed at lr 1e-4 fell 21% in 50 epochs, 0.08
+ * an epoch throughout, read as "healthy, still improving: train longer", and 100 epochs then 38%,
+ * the same again (a rate that suits the model took it to 1/70 of its start).
+ */
+export const LOW_LR_LINEAR = 0.5;
+/** (see {@linkcode LOW_LR_LINEAR}) */
+export const LINEAR_EPOCHS = 10;
+/** (see {@linkcode LOW_LR_LINEAR}) */
+export const LINEAR_PACE = 0.8;
+/**
  * A loss that moved up in more than this fraction of its epochs, or ended above the middle of its
  * fall, jitters at a level (the data's noise floor, a model that cannot do better), where a rate
  * too low makes it creep down every epoch: not read as too low a rate.
@@ -1041,14 +1053,19 @@ export function checkLrTooLow(
   const barely = drop < LOW_LR_DROP && dropFrom(initial) < LOW_LR_DROP;
   const mid = Math.floor(n / 2);
   const [firstHalf, secondHalf] = [train[0] - train[mid], train[mid] - train[n - 1]];
-  const slow = !barely && drop < LOW_LR_SLOW && dropFrom(initial) < LOW_LR_SLOW &&
-    secondHalf > 0 && secondHalf >= EVEN_PACE * firstHalf && stillFalling(train).falling;
-  if (!barely && !slow) return undefined;
+  const even = (limit: number, pace: number) =>
+    !barely && drop < limit && dropFrom(initial) < limit && secondHalf > 0 &&
+    secondHalf >= pace * firstHalf && stillFalling(train).falling;
+  const slow = even(LOW_LR_SLOW, EVEN_PACE);
+  const linear = !slow && n >= LINEAR_EPOCHS && even(LOW_LR_LINEAR, LINEAR_PACE);
+  if (!barely && !slow && !linear) return undefined;
   const evidence = `the training loss went from ${f(start)} at epoch ${record.epochs[0].epoch} ` +
     `to at best ${f(min)} over ${counted(n, "epoch")}, a ${f(Math.max(0, drop) * 100)}% drop ` +
     (barely
       ? `(under ${LOW_LR_DROP * 100}%)`
-      : `(under ${LOW_LR_SLOW * 100}%), at an even pace to the end: ${f(secondHalf)} off in ` +
+      : `(under ${(slow ? LOW_LR_SLOW : LOW_LR_LINEAR) * 100}%), at an even pace to the end: ${
+        f(secondHalf)
+      } off in ` +
         `its second half against ${f(firstHalf)} in its first, where a rate that suits the ` +
         "model takes most of the fall early and then slows down");
   const warmup = warmupBeyond(record, size);

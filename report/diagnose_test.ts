@@ -1964,3 +1964,19 @@ Deno.test("a patience of 0 that stopped a run whose validation loss was still at
   // a patience that had room: as before (the watched metric stopped improving)
   assert.doesNotMatch(run(3).findings[0].title, /patience/);
 });
+
+Deno.test("a longer run whose loss falls in a straight line, 21% in 50 epochs, has a rate too low, not 'healthy, train longer' again and again", () => {
+  // the seed at lr 1e-4: 0.077 an epoch throughout (100 epochs took it 38%, the same again)
+  const straight = Array.from({ length: 50 }, (_, e) => 17.87 - 0.077 * e);
+  const d = diagnose(syntheticRun(straight, { lr: 1e-4 }));
+  assert.deepEqual(kinds(d), ["lrTooLow"], d.verdict);
+  assert.equal(d.findings[0].title, "learning rate too low: the loss falls slowly and evenly");
+  assert.match(d.findings[0].evidence, /a 21\.11% drop \(under 50%\), at an even pace to the end/);
+  assert.deepEqual(d.findings[0].set, ["optimizer.lr=0.001"]);
+  // a curve that slows down (its second half a fifth of its first), or a run of a few epochs,
+  // is read as before
+  const bending = Array.from({ length: 50 }, (_, e) => 14 + 3.87 * Math.exp(-e / 15));
+  assert.ok(!kinds(diagnose(syntheticRun(bending, { lr: 1e-4 }))).includes("lrTooLow"));
+  const short = Array.from({ length: 8 }, (_, e) => 17.87 - 0.6 * e);
+  assert.ok(!kinds(diagnose(syntheticRun(short, { lr: 1e-4 }))).includes("lrTooLow"));
+});
