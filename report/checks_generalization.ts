@@ -200,6 +200,39 @@ export function checkHeavyDropout({ record, train, val }: Curves): Finding | und
 }
 
 /**
+ * An oscillating finding read again where heavy dropout makes the zig-zag: dropout of
+ * {@linkcode HEAVY_DROPOUT} or more, and the training loss (read with dropout on) above the
+ * validation loss over the last third of the run. Each step trains a different thinned model, and
+ * its loss jumps with the masks: halving the rate (the finding's fix) slowed the model and made
+ * its validation loss worse (churn at dropout 0.9: 0.496 to 0.516), where halving the dropout
+ * made it better (0.478). Undefined where dropout is not the cause.
+ */
+export function dropoutNoise(c: Curves, oscillating: Finding): Finding | undefined {
+  const { record, train, val } = c;
+  const dropout = configValue(record.config, "model.dropout");
+  const model = configValue(record.config, "model");
+  if (typeof dropout !== "number" || !(dropout >= HEAVY_DROPOUT) || !val) return undefined;
+  if (!isObject(model) || !dropoutHasLayers(model)) return undefined;
+  const third = Math.max(1, Math.floor(train.length / 3));
+  const trainLevel = mean(train.slice(-third));
+  const valLevel = mean(val.slice(-third));
+  if (!(trainLevel > valLevel)) return undefined;
+  const set = [`model.dropout=${nice(dropout / 2)}`];
+  return {
+    ...oscillating,
+    title: "oscillating: the loss zig-zags under heavy dropout",
+    evidence: `${oscillating.evidence}; model.dropout ${f(dropout)} drops that share of the ` +
+      "units at every training step, and the training loss, read with dropout on, stayed above " +
+      `the validation loss (${f(trainLevel)} against ${f(valLevel)} over the last ${
+        counted(third, "epoch")
+      }): the masks' noise, not the rate`,
+    fix: `lower the dropout (${setText(set)}); halving the rate would slow the model without ` +
+      "quieting the masks",
+    set,
+  };
+}
+
+/**
  * A validation loss that never beat a model that ignores the features (`meta.dataset`'s
  * `validationBaseline`: the training labels' frequencies, or the training targets' mean,
  * predicted for every validation row) while the training loss went clearly below its own such

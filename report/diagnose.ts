@@ -44,6 +44,7 @@ import {
   checkOverfitting,
   checkValidationAtBaseline,
   CLIP_TOO_TIGHT,
+  dropoutNoise,
 } from "./checks_generalization.ts";
 import { checkBlowUp } from "./check_blow_up.ts";
 import type { Diagnosis, Finding, FindingKind, RunRecord } from "./types.ts";
@@ -408,7 +409,12 @@ function diagnoseCurves(record: RunRecord): Diagnosis {
       : [checkPlateau, checkOscillating];
     for (const check of rateChecks) {
       const finding = check(c);
-      if (finding) findings.push(finding);
+      // (a zig-zag that heavy dropout makes: its masks, not the rate)
+      if (finding) {
+        findings.push(
+          finding.kind === "oscillating" ? dropoutNoise(c, finding) ?? finding : finding,
+        );
+      }
     }
     // (nothing carried to validation: more than a turn to stop at)
     // (a validation loss that ended no lower than it began, below the turn overfitting reads:

@@ -1980,3 +1980,24 @@ Deno.test("a longer run whose loss falls in a straight line, 21% in 50 epochs, h
   const short = Array.from({ length: 8 }, (_, e) => 17.87 - 0.6 * e);
   assert.ok(!kinds(diagnose(syntheticRun(short, { lr: 1e-4 }))).includes("lrTooLow"));
 });
+
+Deno.test("oscillating under heavy dropout, the training loss above the validation loss, is the masks' noise: lower the dropout, not the rate", () => {
+  const losses = [1, 0.6, 0.8, 0.5, 0.7, 0.45, 0.65, 0.42, 0.6, 0.4];
+  const config = (dropout: number) => ({ model: { kind: "mlp", hidden: [16], dropout } });
+  const val = losses.map((l) => l * 0.92);
+  const d = diagnose(syntheticRun(losses, { val, config: config(0.9) }));
+  assert.deepEqual(kinds(d), ["oscillating"], d.verdict);
+  assert.equal(d.findings[0].title, "oscillating: the loss zig-zags under heavy dropout");
+  assert.match(d.findings[0].evidence, /model\.dropout 0\.9 drops that share of the units/);
+  assert.deepEqual(d.findings[0].set, ["model.dropout=0.45"]);
+  // light dropout, or a validation loss above the training loss: the rate, as before
+  for (
+    const run of [
+      syntheticRun(losses, { val, config: config(0.2) }),
+      syntheticRun(losses, { val: losses.map((l) => l * 1.1), config: config(0.9) }),
+    ]
+  ) {
+    const o = diagnose(run).findings.find((x) => x.kind === "oscillating")!;
+    assert.match(o.fix, /^halve the learning rate/);
+  }
+});
