@@ -139,6 +139,7 @@ Deno.test("optimize (mod.ts): an objective that throws or returns NaN fails its 
       // from plain JS: a number as text, an object (it read "objective returned 0.5")
       if (x === 3) return "0.5" as unknown as number;
       if (x === 4) return { loss: 0.5 } as unknown as number;
+      if (x === 5) return undefined as unknown as number;
       return x as number;
     },
   });
@@ -149,7 +150,11 @@ Deno.test("optimize (mod.ts): an objective that throws or returns NaN fails its 
   assert.equal(byX.get(2)!.reason, "objective returned NaN");
   assert.equal(byX.get(3)!.reason, 'objective returned the string "0.5", not a number');
   assert.equal(byX.get(4)!.reason, 'objective returned an object ({"loss":0.5}), not a number');
-  assert.equal(result.trials.filter((t) => t.state === "COMPLETE").length, 2);
+  assert.equal(
+    byX.get(5)!.reason,
+    "objective returned nothing (undefined): it must return the value to optimize, a number",
+  );
+  assert.equal(result.trials.filter((t) => t.state === "COMPLETE").length, 1);
   assert.deepEqual(result.best!.params, { x: 0 });
 });
 

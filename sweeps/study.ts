@@ -492,6 +492,8 @@ async function runTrial(o: Resolved, study: Study, trial: Trial): Promise<Trial 
         ? `the string ${JSON.stringify(value)}, not a number`
         : value === null
         ? "null, not a number"
+        : value === undefined
+        ? "nothing (undefined): it must return the value to optimize, a number"
         : `${typeof value === "object" ? "an object" : typeof value} (${
           String(JSON.stringify(value) ?? value).slice(0, 80)
         }), not a number`;
