@@ -296,12 +296,12 @@ export const NO_GAIN_FALL = 0.05;
 /**
  * A validation loss that ended at or above its first epoch's while the training loss went on
  * falling (by {@linkcode NO_GAIN_FALL} since the second epoch), its lowest two epochs or more
- * before the end: what the later epochs learnt did
- * not carry to validation. Below {@linkcode checkOverfitting}'s turn (10% over the lowest, two
- * epochs after it) or its baseline's ({@linkcode checkValidationAtBaseline}: a small validation
- * split's baseline is noisy), "healthy" said it "tracks" the training loss, and a run still
- * falling was told to train longer (one training row and 3 epochs: validation 8.664, 8.717,
- * 8.781). Undefined otherwise.
+ * before the end: what the later epochs learnt did not carry to validation. Below
+ * {@linkcode checkOverfitting}'s turn (10% over the lowest, two epochs after it) or its
+ * baseline's ({@linkcode checkValidationAtBaseline}: a small validation split's baseline is
+ * noisy), "healthy" said it "tracks" the training loss, and a run still falling was told to
+ * train longer (one training row and 3 epochs: validation 8.664, 8.717, 8.781). Undefined
+ * otherwise.
  */
 export function checkNoValidationGain({ record, train, val }: Curves): Finding | undefined {
   if (!val || train.length < MIN_EPOCHS_FOR_TRENDS || !val.every(Number.isFinite)) return undefined;
