@@ -372,8 +372,11 @@ function stages(
         // A batch trains at most the training set: one above it trains as the set (its run's
         // plan tells its size). A batch that trains as the config's does was tried at twice or
         // half the rate under this stage's name, and kept as a batch size: only the rate changed.
+        // (a step trains the batch times gradientAccumulation, as batch-size counts it: 128 x 3
+        // on 160 samples trains as the config's 64 x 3, and 32 x 3 scales by 96/160, not 32/64)
         const trainSize = length()?.trainSize;
-        const trained = (batch: number) => Math.min(batch, trainSize ?? Infinity);
+        const trained = (batch: number) =>
+          Math.min(batch * config.gradientAccumulation, trainSize ?? Infinity);
         const batches = [0.5, 2].map((factor) => Math.max(1, Math.round(config.batchSize * factor)))
           .filter((batch) => trained(batch) !== trained(config.batchSize));
         return Promise.resolve(batches.map((batch) => {

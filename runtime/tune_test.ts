@@ -373,6 +373,18 @@ Deno.test("tune's batch-size stage tries no batch that trains as the config's (b
       Math.abs(rate(adamTried[1]) / adamStart.optimizer.lr - Math.sqrt(30 / 16)) < 0.01,
       JSON.stringify(adamTried),
     );
+    // under gradient accumulation a step trains the batch times it: 16 x 2 trains the 30
+    // samples, as 32 x 2 would (not tried: it tried it at twice the rate), and 8 x 2 trains 16
+    // of them, the rate times 16 / 30 (it scaled by 8 / 16)
+    const accumulated = { ...config(16), gradientAccumulation: 2 };
+    const twice = await tune(accumulated, { budget: 7 });
+    const twiceStart = applyChange(accumulated, twice.stages[0].kept);
+    const twiceTried = batchStage(twice).tried.map(({ change }) => change);
+    assert.deepEqual(twiceTried.map((change) => change.batchSize), [8], JSON.stringify(twiceTried));
+    assert.ok(
+      Math.abs(rate(twiceTried[0]) / twiceStart.optimizer.lr - 16 / 30) < 0.01,
+      JSON.stringify(twiceTried),
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
