@@ -338,8 +338,18 @@ function stages(
           interrupt: rangeTest.interrupt,
           onProgress: (step) => rangeTest.onStep?.(step + 1),
         }).catch((error) => {
-          // No minimum of the smoothed loss (or no finite loss): nothing to try; keep the LR.
-          if (error instanceof AnnealError && error.code === "diverged") return undefined;
+          // No minimum of the smoothed loss (or no finite loss): nothing to try; keep the LR,
+          // saying why (the stage said "nothing beat" as if rates had been tried, and the range
+          // test's own words, "the loss did not move at all: check that the model can learn the
+          // data", were lost)
+          if (error instanceof AnnealError && error.code === "diverged") {
+            rangeTest.onWarning?.({
+              field: "optimizer.lr",
+              message: `the learning-rate stage tried no rate: ${error.message}`,
+              hint: error.hint ?? "run `anneal lr-find -c <config>` to read the curve",
+            });
+            return undefined;
+          }
           throw error;
         });
         if (!found) return [];

@@ -3,6 +3,7 @@ import { applyChange, lrFind, parseConfig } from "../mod.ts";
 import type { ConfigWarning, RunConfig, RunConfigInput } from "../mod.ts";
 import { baseLearningRate } from "../config.ts";
 import { canonicalJson } from "../zod_paths.ts";
+import { anneal } from "../tests/_helpers.ts";
 import {
   distinctChanges,
   dropoutCandidates,
@@ -522,6 +523,45 @@ Deno.test("tune warns where its learning-rate stage's range test is unreliable (
     assert.match(unreliable.hint, /kept only where its run beats the config before it/);
     // (the reasons' --end-lr and --iterations are lr-find's: tune takes neither)
     assert.match(unreliable.hint, /flags the reasons name are anneal lr-find's/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a learning-rate stage whose range test found no rate says why, and the CLI says the stage tried nothing, not that nothing beat the config", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // a clip of 1e-30: the weights never move, and the range test finds no minimum
+    const config = parseConfig({
+      backend: "cpu",
+      epochs: 2,
+      runsDir: dir,
+      batchSize: 20,
+      data: { kind: "synthetic-linear", n: 40, validationSplit: 0.5 },
+      clipping: { maxNorm: 1e-30 },
+    });
+    const warnings: string[] = [];
+    const result = await tune(config, {
+      budget: 2,
+      onWarning: (warning) => warnings.push(`${warning.message} | ${warning.hint}`),
+    });
+    const stage = result.stages.find((s) => s.name === "learning rate")!;
+    assert.deepEqual(stage.tried, []);
+    assert.ok(
+      warnings.some((w) =>
+        /^the learning-rate stage tried no rate: The LR range test found no minimum/.test(w) &&
+        /check that the model can learn the data/.test(w)
+      ),
+      warnings.join("\n"),
+    );
+    const file = `${dir}/flat.json`;
+    await Deno.writeTextFile(file, JSON.stringify({ ...config, sweep: undefined }));
+    const cli = await anneal("tune", "-c", file, "--budget", "2");
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.match(
+      cli.stdout,
+      /\nstage 'learning rate': tried nothing \(no change of it applies to this run\); unchanged\n/,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

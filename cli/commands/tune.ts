@@ -118,6 +118,9 @@ export async function tuneCommand(options: TuneCommandOptions): Promise<number> 
       console.log(
         Object.keys(stage.kept).length
           ? `stage '${name}: kept ${describe(stage.kept)}: ${gain}`
+          : stage.tried.length === 0 && !stage.cutShort
+          // (nothing to try for this run: "nothing beat 17.29" read as if changes had lost)
+          ? `stage '${name}: tried nothing (no change of it applies to this run); unchanged`
           : `stage '${name}: nothing beat ${valueText(stage.before)}${
             stage.withinMargin
               ? ` by more than ${percent(minImprovement)} (--min-improvement; closest: ${
