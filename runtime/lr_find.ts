@@ -404,6 +404,12 @@ export function curveFall(
 }
 
 /**
+ * How far below `steepest` `valley` may sit before a verdict calls the curve unreliable: 3-50x on
+ * clean curves by construction (see {@linkcode judgeCurves}).
+ */
+export const VALLEY_BELOW_STEEPEST = 50;
+
+/**
  * How far apart a curve's `steepest` and `minimumDiv10` are: the rules' agreement a verdict reads
  * (`valley` sits below them by construction, see {@linkcode judgeCurves}).
  */
@@ -442,8 +448,22 @@ export type JudgedCurve = Pick<
  */
 export function judgeCurves(
   curves: JudgedCurve[],
-  context: { batchSize: number; skipStart?: number; divergeFactor?: number; unscaled?: string },
+  context: {
+    batchSize: number;
+    skipStart?: number;
+    divergeFactor?: number;
+    unscaled?: string;
+    /** The training samples: a batch of them all is steadied by no larger one. */
+    trainSize?: number;
+  },
 ): { verdict: Agreement["verdict"]; reasons: string[]; rules: Agreement; fall: CurveFall } {
+  // (a batch of the whole training set: "a larger batchSize (1200 now) steadies the loss" was
+  // said of a test whose batch held every training sample)
+  const whole = context.trainSize !== undefined && context.batchSize >= context.trainSize;
+  const larger = whole
+    ? `no larger batchSize steadies it (its batch is the whole training set, ${context.trainSize} ` +
+      "samples)"
+    : `a larger batchSize (${context.batchSize} now) steadies the loss`;
   const named = (i: number) =>
     curves.length > 1 ? `repeat ${i + 1} (seed ${curves[i].seed}): ` : "";
   const reasons: string[] = [];
@@ -452,7 +472,7 @@ export function judgeCurves(
   const fall = falls[weakest];
   if (!(fall.ratio >= MIN_FALL_TO_NOISE)) {
     reasons.push(
-      named(weakest) + fallReason(curves[weakest], fall, context.batchSize, context.unscaled),
+      named(weakest) + fallReason(curves[weakest], fall, larger, context.unscaled),
     );
   }
   const rules = curves.map(({ suggestions }) => rulesAgreement(suggestions));
@@ -476,10 +496,29 @@ export function judgeCurves(
             `there is no minimum to read${
               worst === weakest && reasons.length ? "" : `; ${longerTest(curve)}`
             }`
-          : `the curve has no single descent to read (two dips, or a spike); plot it, and rerun ` +
-            `with a larger batchSize (${context.batchSize} now)${
-              curves.length > 1 ? "" : " or --repeats 3"
-            }`),
+          : `the curve has no single descent to read (two dips, or a spike); plot it` +
+            (whole
+              ? `; ${larger}${curves.length > 1 ? "" : ", but --repeats 3 may"}`
+              : `, and rerun with a larger batchSize (${context.batchSize} now)${
+                curves.length > 1 ? "" : " or --repeats 3"
+              }`)),
+    );
+  }
+  // valley sits 3-50x below steepest on clean curves (see above); far more is a descent it did
+  // not read: one batch of 16, the whole set, gave valley 0.001322, 126x below steepest's 0.1668,
+  // called reliable (50 epochs at it left the loss at 13.2, at steepest's 0.244)
+  const far = curves.findIndex(({ suggestions: { valley, steepest } }) =>
+    valley !== undefined && steepest !== undefined && valley > 0 &&
+    steepest / valley > VALLEY_BELOW_STEEPEST
+  );
+  if (far >= 0) {
+    const { valley, steepest } = curves[far].suggestions;
+    reasons.push(
+      named(far) +
+        `valley (${formatNumber(valley!)}) is ${formatNumber(steepest! / valley!)}x below ` +
+        `steepest (${formatNumber(steepest!)}), past the ${VALLEY_BELOW_STEEPEST}x it sits ` +
+        "below it on clean curves: it read the flat low rates, not the descent; plot the curve, " +
+        "and compare the rules' rates in short runs",
     );
   }
   // A curve whose loss never turned up, its rules agreeing all the same: every rule reads where
@@ -523,7 +562,7 @@ export function judgeCurves(
 function fallReason(
   curve: JudgedCurve,
   fall: CurveFall,
-  batchSize: number,
+  steadier: string,
   unscaled?: string,
 ): string {
   const what = `the smoothed loss fell by ${formatNumber(fall.amount)} (${
@@ -540,7 +579,6 @@ function fallReason(
   const first = curve.lrs[0];
   const last = curve.lrs.at(-1)!;
   const wide = first > 0 && last / first >= WIDE_RANGE;
-  const steadier = `a larger batchSize (${batchSize} now) steadies the loss`;
   return what +
     (stillFalling(curve, fall)
       ? `; it was still falling at the last rate (${formatNumber(curve.lrs[fall.last])}): ${
@@ -1160,6 +1198,7 @@ export async function lrFind(
   const spread = agreementOf(runs.map((run) => run.suggestion));
   const judged = judgeCurves(runs, {
     batchSize: config.batchSize,
+    trainSize: train.n,
     skipStart: warmupPoints(o.iterations),
     divergeFactor: o.divergeFactor,
     unscaled: unscaledFeatures(config.data),

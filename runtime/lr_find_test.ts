@@ -873,3 +873,45 @@ Deno.test("a curve still at its lowest at the range's last rate is unreliable th
   };
   assert.equal(judgeCurves([turnedCurve], { batchSize: 32 }).verdict, "reliable");
 });
+
+Deno.test("valley far below steepest (past the 50x of clean curves) is unreliable: it read the flat low rates", () => {
+  const rng = new Rng(7);
+  const losses = lrRamp(1e-7, 10, 100).map((lr) => oneDip(lr) + 0.03 * rng.normal());
+  const curve = judged(losses);
+  assert.equal(judgeCurves([curve], { batchSize: 32 }).verdict, "reliable");
+  // one batch of 16, the whole set: valley 0.001322, 126x below steepest's 0.1668
+  const steepest = curve.suggestions.steepest!;
+  const far = { ...curve, suggestions: { ...curve.suggestions, valley: steepest / 126.2 } };
+  const verdict = judgeCurves([far], { batchSize: 32 });
+  assert.equal(verdict.verdict, "unreliable");
+  assert.match(
+    verdict.reasons.at(-1)!,
+    /^valley \(\S+\) is 126\.2x below steepest \(\S+\), past the 50x it sits below it on clean curves: it read the flat low rates, not the descent/,
+  );
+});
+
+Deno.test("a curve of a batch of the whole training set is not told a larger batchSize steadies it", () => {
+  const rng = new Rng(3);
+  const losses = Array.from(
+    { length: 100 },
+    (_, i) =>
+      i < 50
+        ? 2.3 + 0.1 * rng.normal()
+        : i < 85
+        ? 2.3 - 0.05 * (i - 50) / 35 + 0.1 * rng.normal()
+        : 2.25 * 1.5 ** (i - 85),
+  );
+  for (const batchSize of [1200, 5000]) {
+    const verdict = judgeCurves([judged(losses)], { batchSize, trainSize: 1200 });
+    assert.equal(verdict.verdict, "unreliable");
+    const said = verdict.reasons.join("\n");
+    assert.match(
+      said,
+      /no larger batchSize steadies it \(its batch is the whole training set, 1200 samples\)/,
+    );
+    assert.doesNotMatch(said, /a larger batchSize \(/);
+  }
+  // a batch of some of it: as before
+  const part = judgeCurves([judged(losses)], { batchSize: 4, trainSize: 1200 });
+  assert.match(part.reasons[0], /a larger batchSize \(4 now\) steadies the loss/);
+});
