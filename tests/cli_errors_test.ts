@@ -437,6 +437,16 @@ Deno.test("a flag's malformed number gets a hint with a value the command takes 
     assertUserError(out, 2, /must be a positive (integer|number), current value is/);
     assert.match(out.stderr, new RegExp(`hint: give it like ${example}\\n`), args.join(" "));
   }
+  // too few steps: the flag named as typed (it said "'iterations' must be an integer >= 10 ...
+  // (at iterations)", the module's option)
+  const few = await anneal("lr-find", "--iterations", "9");
+  assertUserError(
+    few,
+    2,
+    /^error\[usage\]: --iterations must be at least 10, current value is '9'$/m,
+  );
+  assert.match(few.stderr, /hint: .*--iterations 100 \(the default\), or at least 10\n/);
+  assert.doesNotMatch(few.stderr, /\(at iterations\)/);
 });
 
 Deno.test("a first run refused at its start leaves no runs directory behind; one that was there stays", async () => {

@@ -58,6 +58,18 @@ export async function lrFindCommand(options: LrFindCommandOptions): Promise<numb
   }
   const config = await loadConfig(options.config, options.set);
   const iterations = parseNumberFlag("--iterations", options.iterations, true, "100");
+  if (iterations < MIN_ITERATIONS) {
+    // (the flag named as typed: the module's refusal named its option, 'iterations')
+    throw new AnnealError(
+      "usage",
+      `--iterations must be at least ${MIN_ITERATIONS}, current value is '${options.iterations}'`,
+      {
+        hint: "the rules skip the first tenth of the steps (the smoothed loss's warm-up), then " +
+          `need a minimum of the smoothed loss after it: --iterations 100 (the default), or at ` +
+          `least ${MIN_ITERATIONS}`,
+      },
+    );
+  }
   const startLr = parseNumberFlag("--start-lr", options.startLr, false, "1e-7");
   const endLr = parseNumberFlag("--end-lr", options.endLr, false, "10");
   if (!(endLr > startLr)) {
