@@ -1296,3 +1296,14 @@ Deno.test("anneal sweep without --config says it needs one, not that an unnamed 
   assert.equal(set.code, 1, set.stderr);
   assert.match(set.stderr, /Cannot sweep 'epochs' over a uniform range/);
 });
+
+Deno.test("anneal tune without --config says it tunes the seed experiment's config", async () => {
+  await using runs = await tempRunsDir();
+  const bare = await anneal("tune", "--set", `runsDir="${runs.dir}"`);
+  assert.equal(bare.code, 1, bare.stderr);
+  assert.match(
+    bare.stdout,
+    /^tune: no --config given: tuning the seed experiment's config \(200-sample linear data\) with the --set overrides; anneal tune -c FILE tunes yours\n/,
+  );
+  assert.match(bare.stderr, /Cannot optimise 'valLoss' in tune/);
+});

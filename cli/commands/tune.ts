@@ -76,6 +76,13 @@ export async function tuneCommand(options: TuneCommandOptions): Promise<number> 
     (reason) => controller.abort(reason),
   );
   const started = Date.now();
+  // (no config named: the seed's is tuned, which a refusal of its metric did not say)
+  if (options.config === undefined) {
+    console.log(
+      "tune: no --config given: tuning the seed experiment's config (200-sample linear data)" +
+        `${options.set.length ? " with the --set overrides" : ""}; anneal tune -c FILE tunes yours`,
+    );
+  }
   const result = await tune(config, {
     budget,
     minImprovement,
