@@ -143,9 +143,15 @@ function checkName<T extends string>(field: string, value: unknown, names: T[]):
 }
 
 function checkWhole(field: string, value: unknown, min: number): number {
-  if (typeof value === "number" && Number.isInteger(value) && value >= min) return value;
+  // (a safe integer: a seed of 2^53 or more passed, the study was stored, and the first draw
+  // failed with "Cannot derive a seed", naming no option)
+  if (typeof value === "number" && Number.isSafeInteger(value) && value >= min) return value;
   throw usage(
-    `'${field}' must be a whole number >= ${min}, current value is ${
+    `'${field}' must be a whole number >= ${min}${
+      typeof value === "number" && Number.isInteger(value) && value >= min
+        ? " and at most 2^53 - 1 (Number.MAX_SAFE_INTEGER)"
+        : ""
+    }, current value is ${
       typeof value === "number" ? String(value) : JSON.stringify(value) ?? String(value)
     }`,
     field,

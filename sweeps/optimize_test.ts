@@ -189,6 +189,10 @@ Deno.test("optimize (mod.ts): invalid options are refused before any trial, sayi
     /"type": "uniform"/,
   );
   await refused({ space: "x" }, "config", "space", /logUniform/);
+  // a seed past 2^53 - 1, refused before the study is stored (its first draw failed, naming no
+  // option, and the empty study stayed)
+  await refused({ seed: 2 ** 53 }, "usage", "seed", /seed: 0/);
+  await refused({ seed: 2 ** 60, sampler: "quasiRandom" }, "usage", "seed", /seed: 0/);
   // (a condition's refusal, and the grid's of a range, named a config's sweep.space)
   await refused(
     {
