@@ -48,9 +48,16 @@ export function ashaPruner(options: Partial<AshaOptions> = {}): Pruner {
     shouldPrune(trial, others, direction) {
       const step = lastStep(trial);
       if (step === undefined) return { prune: false };
-      // the rungs reached before this report were judged at the report that reached them
+      // The rungs reached before this report (the last one given, the map's last key) were
+      // judged at the report that reached them: a report of an earlier step after a later one
+      // reaches no rung beyond those (it took the largest step below the last step for the one
+      // before, and judged rungs the trial had passed again, as Optuna's successive halving,
+      // which keeps the rungs passed, does not).
+      const reported = [...trial.intermediate.keys()];
+      const current = reported.at(-1)!;
       let previous = -Infinity;
-      for (const s of trial.intermediate.keys()) if (s < step && s > previous) previous = s;
+      for (const s of reported.slice(0, -1)) if (s > previous) previous = s;
+      if (current <= previous) return { prune: false };
       const peers = others.filter((t) => t.id !== trial.id && (o.peers?.(t) ?? true));
       for (let rung = 0;; rung++) {
         const rungStep = o.minResource * o.reductionFactor ** (o.minEarlyStoppingRate + rung);

@@ -117,3 +117,24 @@ Deno.test("successive halving judges a trial at a rung once, when it reaches it,
   );
   assert.match(skipped.reason!, /at rung 0 \(step 1\)/);
 });
+
+Deno.test("asha: a report of an earlier step after a later one judges no rung again (the rungs passed stay passed, as Optuna's successive halving keeps them)", () => {
+  const p = ashaPruner({ minResource: 1, reductionFactor: 3 });
+  const curve = (id: number, v: number) => ({
+    id,
+    state: "COMPLETE" as const,
+    intermediate: new Map([1, 2, 3, 4, 5, 6, 7, 8, 9].map((s) => [s, v])),
+  });
+  const trial = { id: 100, intermediate: new Map<number, number>([[9, 0.5]]) };
+  assert.deepEqual(p.shouldPrune(trial, [curve(1, 0.9)], "minimize"), { prune: false });
+  // better trials since, then a back-filled report of step 2: rungs 1 and 2 (steps 3 and 9)
+  // were passed at step 9's report (it pruned at rung 1, "outside the top 1 of 5")
+  trial.intermediate.set(2, 0.6);
+  const peers = [curve(1, 0.9), curve(2, 0.1), curve(3, 0.2), curve(4, 0.3)];
+  assert.deepEqual(p.shouldPrune(trial, peers, "minimize"), { prune: false });
+  // the next report past them reaches rung 3 (step 27), judged as before
+  const later = { id: 101, intermediate: new Map<number, number>([[3, 0.05], [9, 0.05]]) };
+  assert.deepEqual(p.shouldPrune(later, peers, "minimize"), { prune: false });
+  const worse = { id: 102, intermediate: new Map<number, number>([[3, 0.05], [9, 0.8]]) };
+  assert.equal(p.shouldPrune(worse, peers, "minimize").prune, true);
+});
