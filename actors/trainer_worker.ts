@@ -427,10 +427,19 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   monitor.on("NonFiniteHandled", (message) => {
     const handled = message as unknown as NonFiniteHandled;
     if (handled.action === "skip") {
+      // On WebGPU a step read in a window was applied before it was read, and only the fused
+      // kernels skip one on the device: elsewhere it reached the weights, as the start's warning
+      // said (this said "step skipped" of a step applied, whose next loss was the CPU's own)
+      const applied = lagged && !engine.skipsOnDevice;
       context.emit({
         type: "warning",
         actor: "clipMonitor",
-        message: `${handled.reason}; step skipped`,
+        message: `${handled.reason}; ${
+          applied
+            ? "step not skipped: on WebGPU it was applied before it was read (tfjs's optimizer " +
+              "ops cannot skip it, as the start's warning said)"
+            : "step skipped"
+        }`,
         hint: handled.hint,
       });
     } else if (handled.step >= rolledBackAt) {

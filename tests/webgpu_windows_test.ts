@@ -380,10 +380,27 @@ Deno.test("on WebGPU in windows, onNonFinite 'skip' with an update in tfjs's ops
   assert.match(warning.message, /readbackEvery 4\) is applied before it is read.*rmsprop/);
   assert.match(warning.hint ?? "", /--set readbackEvery=1/);
   assert.equal(windows.result.status, "diverged", "as it warned");
+  // the step's own warning says it was applied (it said "step skipped" of it)
+  const stepWarnings = (events: RunEvent[]) =>
+    events.flatMap((event) =>
+      event.type === "warning" && /^training diverged at step \d+/.test(event.message)
+        ? [event.message]
+        : []
+    );
+  const applied = stepWarnings(windows.events);
+  assert.ok(applied.length > 0, "the step is warned of");
+  for (const message of applied) {
+    assert.match(message, /; step not skipped: on WebGPU it was applied before it was read/);
+  }
   // its hint's fix: each step read before it is applied, the NaN one skipped
   const eachStep = await trainCollect({ ...input, readbackEvery: 1 }, { runId: "each-step" });
   assert.equal(eachStep.result.status, "completed", eachStep.result.reason);
   assert.deepEqual(warned(eachStep.events), []);
+  const skipped = stepWarnings(eachStep.events);
+  assert.ok(
+    skipped.length > 0 && skipped.every((m) => m.endsWith("; step skipped")),
+    skipped.join(),
+  );
   // the fused kernels skip it on the device: nothing to warn of
   const fused = { ...input, optimizer: { name: "adam" as const, lr: 0.01 } };
   const adam = await trainCollect(fused, { runId: "fused" });
