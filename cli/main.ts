@@ -194,7 +194,7 @@ Examples:
     )
     .option("--start-lr <lr>", "first learning rate", "1e-7")
     .option("--end-lr <lr>", "last learning rate", "10")
-    .option("--iterations <n>", "steps of the ramp (at least 10)", "100")
+    .option("--iterations <n>", "steps of the ramp (10 to 20,000)", "100")
     .addOption(
       choiceOption("--mode <mode>", "LR ramp", ["exponential", "linear"]).default(
         "exponential" as const,

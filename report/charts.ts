@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { extent } from "./extent.ts";
 import asciichartModule from "npm:asciichart@1.5.25";
 import type { RunRecord } from "./types.ts";
 import { AXIS_DIGITS, counted, formatNumber } from "../number_format.ts";
@@ -35,8 +36,9 @@ export function resampleValues(values: number[], count = CHART_WIDTH): number[] 
 
 function logIfWide(series: number[][]): { series: number[][]; log: boolean } {
   const all = series.flat().filter((v) => Number.isFinite(v) && v > 0);
+  const [low, high] = extent(all);
   const log = all.length > 0 && series.flat().every((v) => !Number.isFinite(v) || v > 0) &&
-    Math.max(...all) / Math.min(...all) > LOG_RATIO;
+    high / low > LOG_RATIO;
   const mapped = series.map((s) =>
     s.map((v) => (Number.isFinite(v) ? (log ? Math.log10(v) : v) : NaN))
   );
@@ -66,7 +68,8 @@ function chart(title: string, series: number[][], colors: boolean, legend: strin
   if (usable.length === 0) return `${title}${notes}\n  (no finite values to plot)`;
   const flat = usable.flatMap((s) => s.values);
   // (a value, as every command prints one; the axis labels below are sized to the axis)
-  if (Math.min(...flat) === Math.max(...flat)) {
+  const [lowest, highest] = extent(flat);
+  if (lowest === highest) {
     return `${title}: constant at ${formatNumber(flat[0])}`;
   }
   const { series: values, log } = logIfWide(usable.map((s) => resampleValues(s.values)));

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { extent } from "./extent.ts";
 import type * as vl from "npm:vega-lite@6.5.0";
 import { AnnealError } from "../errors.ts";
 import { AXIS_LABEL_EXPR, CHART_NUMBER_LOCALE, formatNumber } from "../number_format.ts";
@@ -40,8 +41,9 @@ function thin<T>(rows: T[]): T[] {
 
 function yScale(values: (number | null)[]): Record<string, unknown> {
   const positive = values.filter((v): v is number => v !== null && v > 0);
+  const [low, high] = extent(positive);
   const wide = positive.length === values.filter((v) => v !== null).length && positive.length > 0 &&
-    Math.max(...positive) / Math.min(...positive) > LOG_RATIO;
+    high / low > LOG_RATIO;
   return wide ? { type: "log" } : { zero: false };
 }
 
@@ -131,7 +133,7 @@ function lrFindSpec(record: RunRecord): Spec {
   const finite = rows.map((r) => r.value).filter((v): v is number => v !== null);
   // Range tests end in a blow-up; clip the y axis so the useful valley stays visible.
   const top = [...finite].sort((a, b) => a - b)[Math.floor(finite.length * 0.9)] ?? 1;
-  encoding.y = { ...encoding.y, scale: { domain: [Math.min(...finite), top], clamp: true } };
+  encoding.y = { ...encoding.y, scale: { domain: [extent(finite)[0], top], clamp: true } };
   delete curve.title, delete curve.width, delete curve.height, delete curve.data;
   const layers: unknown[] = [{ data: { values: rows }, ...curve }];
   if (suggestions.length) {

@@ -18,11 +18,13 @@ import {
   lrFindRecord,
   lrFindSvg,
   lrRamp,
+  MAX_ITERATIONS,
   smoothLosses,
   suggestConfig,
   suggestLrs,
   unscaledFeatures,
 } from "./lr_find.ts";
+import { extent } from "../report/extent.ts";
 
 const log10 = Math.log10;
 
@@ -469,7 +471,13 @@ Deno.test("lrFind refuses fewer than 10 iterations, and suggests nothing when th
     lrFind(config, { iterations: 1e9 }),
     (error: AnnealError) =>
       error.code === "usage" &&
-      /'iterations' must be at most 10,000,000, current value is 1000000000/.test(error.message),
+      /'iterations' must be at most 20,000, current value is 1000000000/.test(error.message),
+  );
+  // (80,000 steps ran, then their plot overflowed the stack, and nothing was recorded)
+  await assert.rejects(
+    lrFind(config, { iterations: 80_000 }),
+    (error: AnnealError) =>
+      error.code === "usage" && /'iterations' must be at most 20,000/.test(error.message),
   );
   // a schedule it has no suggestion for, an interrupt that is not a signal (from plain JS)
   await assert.rejects(
@@ -914,4 +922,23 @@ Deno.test("a curve of a batch of the whole training set is not told a larger bat
   // a batch of some of it: as before
   const part = judgeCurves([judged(losses)], { batchSize: 4, trainSize: 1200 });
   assert.match(part.reasons[0], /a larger batchSize \(4 now\) steadies the loss/);
+});
+
+Deno.test("the rules and the plot of the longest test allowed read its whole curve (valley in O(n log n); no spread of its values overflows the stack)", async () => {
+  const n = MAX_ITERATIONS;
+  const lrs = lrRamp(1e-7, 10, n);
+  const losses = lrs.map((lr) => 2 + Math.sin(Math.log(lr) / 2));
+  const smoothed = smoothLosses(losses);
+  const suggestions = suggestLrs(lrs, smoothed);
+  assert.ok(suggestions.valley! > 0 && suggestions.steepest! > 0, JSON.stringify(suggestions));
+  const svg = await lrFindSvg({
+    lrs,
+    losses,
+    smoothed,
+    suggestion: suggestions.valley!,
+    rule: "valley",
+  });
+  assert.match(svg, /^<svg/);
+  // (the extent of more values than a call's arguments may hold)
+  assert.deepEqual(extent(Array.from({ length: 300_000 }, (_, i) => i % 1000)), [0, 999]);
 });

@@ -447,6 +447,13 @@ Deno.test("a flag's malformed number gets a hint with a value the command takes 
   );
   assert.match(few.stderr, /hint: .*--iterations 100 \(the default\), or at least 10\n/);
   assert.doesNotMatch(few.stderr, /\(at iterations\)/);
+  // too many (80,000 ran, then their plot overflowed the stack, and nothing was recorded)
+  const many = await anneal("lr-find", "--iterations", "80000");
+  assertUserError(
+    many,
+    2,
+    /^error\[usage\]: --iterations must be at most 20,000, current value is '80000'$/m,
+  );
 });
 
 Deno.test("a first run refused at its start leaves no runs directory behind; one that was there stays", async () => {

@@ -24,11 +24,11 @@ Deno.test("Ctrl-C stops anneal lr-find: exit 130, a line that says nothing was r
       backend: "cpu",
       runsDir: dir,
       data: { kind: "csv", path: data, target: "y" },
-      model: { kind: "mlp", hidden: [256, 256] },
+      model: { kind: "mlp", hidden: [512, 512] },
     }),
   );
-  // a million steps: far longer than the test waits
-  const args = ["lr-find", "-c", file, "--iterations", "1000000"];
+  // the most steps a test may have, of a wide MLP: far longer than the test waits
+  const args = ["lr-find", "-c", file, "--iterations", "20000"];
   const child = annealCommand(args).spawn();
   const stdout = new Response(child.stdout).text();
   const stderr = new Response(child.stderr).text();
@@ -60,12 +60,12 @@ Deno.test("Ctrl-C stops anneal lr-find: exit 130, a line that says nothing was r
   assert.match(err, /anneal: SIGINT: stopping the range test after its current step/);
   assert.match(
     err,
-    /anneal: LR range test interrupted \(SIGINT received\) (before its first step|after \d+ of its 1000000 steps): a test cut short suggests nothing; nothing recorded; /,
+    /anneal: LR range test interrupted \(SIGINT received\) (before its first step|after \d+ of its 20000 steps): a test cut short suggests nothing; nothing recorded; /,
   );
   assert.ok(
     err.includes(
       `run it again (anneal ${args.join(" ")}), or with fewer steps, which take less time: ` +
-        `anneal lr-find -c ${file} --iterations 500000 (it had 1000000, at least 10)\n`,
+        `anneal lr-find -c ${file} --iterations 10000 (it had 20000, at least 10)\n`,
     ),
     err,
   );

@@ -14,7 +14,7 @@ import {
   writeFileAtomic,
 } from "../../mod.ts";
 import { readConfigFile } from "../../config.ts";
-import { MIN_ITERATIONS } from "../../runtime/lr_find.ts";
+import { MAX_ITERATIONS, MIN_ITERATIONS } from "../../runtime/lr_find.ts";
 import { onSignals, signalExitCode } from "../signals.ts";
 import { checkFlagFile, formatNumber, writeFlagFile } from "../output.ts";
 import { parseNumberFlag } from "./schedule.ts";
@@ -58,6 +58,17 @@ export async function lrFindCommand(options: LrFindCommandOptions): Promise<numb
   }
   const config = await loadConfig(options.config, options.set);
   const iterations = parseNumberFlag("--iterations", options.iterations, true, "100");
+  if (iterations > MAX_ITERATIONS) {
+    throw new AnnealError(
+      "usage",
+      `--iterations must be at most ${MAX_ITERATIONS.toLocaleString("en")}, current value is ` +
+        `'${options.iterations}'`,
+      {
+        hint: "the rules read the whole curve at its end, and a few hundred steps read it: " +
+          "--iterations 100 (the default)",
+      },
+    );
+  }
   if (iterations < MIN_ITERATIONS) {
     // (the flag named as typed: the module's refusal named its option, 'iterations')
     throw new AnnealError(
