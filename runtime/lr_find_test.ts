@@ -127,10 +127,10 @@ Deno.test("a clean curve is reliable though valley sits more than 10x below the 
   assert.ok(verdict.fall.ratio > 6 && verdict.rules.ratio <= 10);
 });
 
-Deno.test("a curve that falls less than a few times its noise is unreliable, saying by how much", () => {
+/** 2% from 1e-3.5 to 1e-1, under batch losses that scatter by 0.1, then a blow-up. */
+function fallsLittle(): number[] {
   const rng = new Rng(3);
-  // 2% from 1e-3.5 to 1e-1, under batch losses that scatter by 0.1, then a blow-up
-  const losses = Array.from(
+  return Array.from(
     { length: 100 },
     (_, i) =>
       i < 50
@@ -139,6 +139,10 @@ Deno.test("a curve that falls less than a few times its noise is unreliable, say
         ? 2.3 - 0.05 * (i - 50) / 35 + 0.1 * rng.normal()
         : 2.25 * 1.5 ** (i - 85),
   );
+}
+
+Deno.test("a curve that falls less than a few times its noise is unreliable, saying by how much", () => {
+  const losses = fallsLittle();
   const verdict = judgeCurves([judged(losses)], { batchSize: 4 });
   assert.equal(verdict.verdict, "unreliable");
   assert.ok(verdict.fall.ratio < 6, String(verdict.fall.ratio));
@@ -899,16 +903,7 @@ Deno.test("valley far below steepest (past the 50x of clean curves) is unreliabl
 });
 
 Deno.test("a curve of a batch of the whole training set is not told a larger batchSize steadies it", () => {
-  const rng = new Rng(3);
-  const losses = Array.from(
-    { length: 100 },
-    (_, i) =>
-      i < 50
-        ? 2.3 + 0.1 * rng.normal()
-        : i < 85
-        ? 2.3 - 0.05 * (i - 50) / 35 + 0.1 * rng.normal()
-        : 2.25 * 1.5 ** (i - 85),
-  );
+  const losses = fallsLittle();
   for (const batchSize of [1200, 5000]) {
     const verdict = judgeCurves([judged(losses)], { batchSize, trainSize: 1200 });
     assert.equal(verdict.verdict, "unreliable");
