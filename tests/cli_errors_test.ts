@@ -212,7 +212,7 @@ Deno.test("lr-find with too few iterations to find a minimum suggests nothing", 
   await using runs = await tempRunsDir();
   const set = ["--set", 'backend="cpu"', "--set", `runsDir=${JSON.stringify(runs.dir)}`];
   const two = await anneal("lr-find", ...set, "--iterations", "2");
-  assertUserError(two, 2, /'iterations' must be an integer >= 10, current value is 2/);
+  assertUserError(two, 2, /--iterations must be at least 10, current value is '2'/);
   assert.doesNotMatch(two.stdout, /suggested lr/);
   const ten = await anneal("lr-find", ...set, "--iterations", "10");
   assertUserError(ten, 1, /found no minimum of the smoothed loss: it never fell/);
