@@ -560,7 +560,7 @@ Deno.test("a learning-rate stage whose range test found no rate says why, and th
     assert.equal(cli.code, 0, cli.stderr);
     assert.match(
       cli.stdout,
-      /\nstage 'learning rate': tried nothing \(no change of it applies to this run\); unchanged\n/,
+      /\nstage 'learning rate': tried nothing \(it had no change to try for this run\); unchanged\n/,
     );
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -127,7 +127,7 @@ export async function tuneCommand(options: TuneCommandOptions): Promise<number> 
           ? `stage '${name}: kept ${describe(stage.kept)}: ${gain}`
           : stage.tried.length === 0 && !stage.cutShort
           // (nothing to try for this run: "nothing beat 17.29" read as if changes had lost)
-          ? `stage '${name}: tried nothing (no change of it applies to this run); unchanged`
+          ? `stage '${name}: tried nothing (it had no change to try for this run); unchanged`
           : `stage '${name}: nothing beat ${valueText(stage.before)}${
             stage.withinMargin
               ? ` by more than ${percent(minImprovement)} (--min-improvement; closest: ${
