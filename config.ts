@@ -606,7 +606,7 @@ export function parseConfig(input: unknown, source = "config"): RunConfig {
       },
     );
   }
-  if (input === null || typeof input !== "object" || Array.isArray(input)) {
+  if (!isObject(input)) {
     // (undefined from a field a caller's own object lacks, a number, a list: zod said
     // "'(root)': is required (an object)", hint "fix the field named above")
     const shown = Array.isArray(input) ? "a list" : input === null ? "null" : typeof input ===

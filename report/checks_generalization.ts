@@ -167,23 +167,36 @@ export function checkHeavyDecay({ record, train, val }: Curves): Finding | undef
 }
 
 /**
+ * A model's dropout of {@linkcode HEAVY_DROPOUT} or more (with layers it follows), and its
+ * training loss (read with dropout on) and validation loss over the run's last third, with the
+ * fix that halves it; undefined for lighter dropout or a run without validation.
+ */
+function heavyDropout({ record, train, val }: Curves) {
+  const dropout = configValue(record.config, "model.dropout");
+  const model = configValue(record.config, "model");
+  if (typeof dropout !== "number" || !(dropout >= HEAVY_DROPOUT) || !val) return undefined;
+  if (!isObject(model) || !dropoutHasLayers(model)) return undefined;
+  const third = Math.max(1, Math.floor(train.length / 3));
+  return {
+    dropout,
+    third,
+    trainLevel: mean(train.slice(-third)),
+    valLevel: mean(val.slice(-third)),
+    set: [`model.dropout=${nice(dropout / 2)}`],
+  };
+}
+
+/**
  * Dropout of {@linkcode HEAVY_DROPOUT} or more that holds the training loss (read with dropout
  * on) above {@linkcode DROPOUT_GAP} times the validation loss (read without) over the run's last
  * third: the units it drops at every step, not the data, keep the model from fitting (dropout
  * 0.9: 3.0 against 1.2). Undefined otherwise.
  */
-export function checkHeavyDropout({ record, train, val }: Curves): Finding | undefined {
-  const dropout = configValue(record.config, "model.dropout");
-  const model = configValue(record.config, "model");
-  if (typeof dropout !== "number" || !(dropout >= HEAVY_DROPOUT) || !val) return undefined;
-  if (!isObject(model) || !dropoutHasLayers(model) || train.length < MIN_EPOCHS_FOR_TRENDS) {
-    return undefined;
-  }
-  const third = Math.max(1, Math.floor(train.length / 3));
-  const trainLevel = mean(train.slice(-third));
-  const valLevel = mean(val.slice(-third));
+export function checkHeavyDropout(c: Curves): Finding | undefined {
+  const heavy = c.train.length < MIN_EPOCHS_FOR_TRENDS ? undefined : heavyDropout(c);
+  if (!heavy) return undefined;
+  const { dropout, third, trainLevel, valLevel, set } = heavy;
   if (!(valLevel > 0) || !(trainLevel > DROPOUT_GAP * valLevel)) return undefined;
-  const set = [`model.dropout=${nice(dropout / 2)}`];
   return {
     kind: "underfitting",
     severity: "warning",
@@ -208,16 +221,9 @@ export function checkHeavyDropout({ record, train, val }: Curves): Finding | und
  * made it better (0.478). Undefined where dropout is not the cause.
  */
 export function dropoutNoise(c: Curves, oscillating: Finding): Finding | undefined {
-  const { record, train, val } = c;
-  const dropout = configValue(record.config, "model.dropout");
-  const model = configValue(record.config, "model");
-  if (typeof dropout !== "number" || !(dropout >= HEAVY_DROPOUT) || !val) return undefined;
-  if (!isObject(model) || !dropoutHasLayers(model)) return undefined;
-  const third = Math.max(1, Math.floor(train.length / 3));
-  const trainLevel = mean(train.slice(-third));
-  const valLevel = mean(val.slice(-third));
-  if (!(trainLevel > valLevel)) return undefined;
-  const set = [`model.dropout=${nice(dropout / 2)}`];
+  const heavy = heavyDropout(c);
+  if (!heavy || !(heavy.trainLevel > heavy.valLevel)) return undefined;
+  const { dropout, third, trainLevel, valLevel, set } = heavy;
   return {
     ...oscillating,
     title: "oscillating: the loss zig-zags under heavy dropout",
@@ -230,6 +236,21 @@ export function dropoutNoise(c: Curves, oscillating: Finding): Finding | undefin
       "quieting the masks",
     set,
   };
+}
+
+/**
+ * `; validation accuracy A, against M for always guessing the largest class` of the run's last
+ * epoch (the comparison where the labels' prior is recorded); "" for a run that logs none.
+ */
+function lastValidationAccuracy(
+  record: Curves["record"],
+  prior: ReturnType<typeof labelPrior>,
+): string {
+  const accuracy = record.epochs.at(-1)!.valAccuracy;
+  if (accuracy === undefined) return "";
+  return `; validation accuracy ${f(accuracy)}${
+    prior ? `, against ${f(prior.majority)} for always guessing the largest class` : ""
+  }`;
 }
 
 /**
@@ -262,7 +283,6 @@ export function checkValidationAtBaseline({ record, train, val }: Curves): Findi
       "validation row, whatever its features"
     : `${f(base)}, the mse of predicting the training targets' mean for every validation row`;
   const bestEpoch = record.epochs[val.indexOf(best)].epoch;
-  const accuracy = record.epochs.at(-1)!.valAccuracy;
   return {
     kind: "overfitting",
     severity: "warning",
@@ -273,11 +293,7 @@ export function checkValidationAtBaseline({ record, train, val }: Curves): Findi
         best < base ? `within ${f(tolerance * 100)}% of` : "never below"
       } ${what}` +
       `, while the training loss fell to ${f(last)}` +
-      (accuracy === undefined
-        ? ""
-        : `; validation accuracy ${f(accuracy)}${
-          prior ? `, against ${f(prior.majority)} for always guessing the largest class` : ""
-        }`),
+      lastValidationAccuracy(record, prior),
     fix: "check that the features carry the target (data.target names the right column; the " +
       "rows were not shuffled apart from their labels) and that the validation rows are like " +
       "the training ones; with features that do predict it, the model memorises its training " +
@@ -315,7 +331,6 @@ export function checkNoValidationGain({ record, train, val }: Curves): Finding |
   if (m > last - OVERFIT_EPOCHS_AFTER) return undefined;
   const epoch = (i: number) => record.epochs[i].epoch;
   const fall = (train[0] - train[last]) / Math.abs(train[0]) * 100;
-  const accuracy = record.epochs.at(-1)!.valAccuracy;
   const prior = labelPrior(record);
   const rows = (record.meta.dataset as { validationSize?: unknown } | undefined)?.validationSize;
   const few = typeof rows === "number" && rows > 0 && rows < FEW_VALIDATION_ROWS;
@@ -331,11 +346,7 @@ export function checkNoValidationGain({ record, train, val }: Curves): Finding |
       }${
         m > 0 && m < last ? ` (lowest ${f(val[m])} at epoch ${epoch(m)})` : ""
       }, while the training loss fell from ${f(train[0])} to ${f(train[last])} (-${f(fall)}%)` +
-      (accuracy === undefined
-        ? ""
-        : `; validation accuracy ${f(accuracy)}${
-          prior ? `, against ${f(prior.majority)} for always guessing the largest class` : ""
-        }`) +
+      lastValidationAccuracy(record, prior) +
       (few ? `; ${counted(rows, "validation row")} judge it` : ""),
     fix: "training longer would not help: the model memorises its training rows (more data, " +
       "or regularisation: optimizer.weightDecay, model.dropout)" +

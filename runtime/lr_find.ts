@@ -33,6 +33,7 @@ import { rateOverride, rateSetting } from "../schedulers/rate_setting.ts";
 import type { ResolvedSchedulerSpec } from "../schedulers/spec.ts";
 import { plotSvg } from "../report/vega.ts";
 import type { LrFindRecord } from "../report/types.ts";
+import { extent } from "../report/extent.ts";
 import { selectBackend } from "./backend.ts";
 import type { HostBatch } from "./engine.ts";
 import { TrainingEngine } from "./checked_engine.ts";
@@ -337,9 +338,7 @@ export function agreementOf(values: (number | undefined)[], limit = 10): Agreeme
   if (!lrs.length) {
     return { min: NaN, max: NaN, ratio: NaN, geometricMean: NaN, verdict: "unreliable" };
   }
-  // (not spread into Math.min: past ~125,000 values that overflows the stack)
-  let [min, max] = [Infinity, -Infinity];
-  for (const lr of lrs) [min, max] = [Math.min(min, lr), Math.max(max, lr)];
+  const [min, max] = extent(lrs);
   const mean = Math.exp(lrs.reduce((sum, lr) => sum + Math.log(lr), 0) / lrs.length);
   // exp(log(x)) may miss x by an ulp; keep the mean inside [min, max].
   const geometricMean = Math.min(max, Math.max(min, mean));

@@ -334,16 +334,14 @@ export async function runStudy(options: RunStudyOptions): Promise<StudyResult> {
   const laneOptions: Resolved = { ...o, interrupt };
   const stopped = () => o.signal?.aborted || interrupt.aborted;
   // Workers killed on this host: their trials are retried now, not after their heartbeats'
-  // timeout, which left them to run last. Looked for in the running trials before each trial
-  // this worker takes (a short list; one of the whole study's trials per trial was not), and
-  // while it waits for others' trials: a worker killed while this one trained was found only
-  // at its start, and its trial was retried after the heartbeats' timeout, after newer trials.
+  // timeout, which left them to run last. Looked for in the trials at the start, in the running
+  // ones after each trial this worker runs (a short list; one of the whole study's trials per
+  // trial was not), and in the open ones while it waits for others' trials: a worker killed
+  // while this one trained was found only at the start or while waiting, and its trial was
+  // retried after the heartbeats' timeout, after newer trials.
   let dead = await deadWorkers(stored);
   const lane = async () => {
-    let first = true;
     while (!stopped()) {
-      if (!first) dead = await deadWorkers(await storage.listTrials(study.id, ["RUNNING"]));
-      first = false;
       const reaped = await storage.reapStale(study.id, staleAfterMs, o.maxRetries, dead);
       for (const trial of reaped.failed) {
         const retry = reaped.retried.find((t) => t.retryOf === (trial.retryOf ?? trial.id));
@@ -356,6 +354,7 @@ export async function runStudy(options: RunStudyOptions): Promise<StudyResult> {
           ran.push(finished);
           o.onTrial?.(finished);
         }
+        dead = await deadWorkers(await storage.listTrials(study.id, ["RUNNING"]));
         continue;
       }
       const open = await storage.listTrials(study.id, ["WAITING", "RUNNING"]);
