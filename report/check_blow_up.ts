@@ -6,10 +6,29 @@
  * @module
  */
 import { configValue } from "./records.ts";
-import { changeRate, type Curves, DIVERGE_FROM_FIRST, f, finite, mean } from "./checks.ts";
+import {
+  chanceLoss,
+  changeRate,
+  type Curves,
+  DIVERGE_FROM_FIRST,
+  f,
+  finite,
+  mean,
+} from "./checks.ts";
 import type { Finding } from "./types.ts";
 // (a block of steps holds at least these many samples, as the trainer's loss watch averages them)
 import { BLOCK_SAMPLES } from "../actors/loss_watch.ts";
+
+/**
+ * A classifier's blow-up: a block's mean loss above this multiple of its yardstick, the larger of
+ * its first block's mean and chance level (ln K: the loss of a uniform guess, where torch's
+ * initialisations start a classifier). Lower than a regression's DIVERGE_FROM_FIRST: a
+ * cross-entropy three times a uniform guess's, over BLOCK_SAMPLES samples or more, is a model
+ * confidently wrong, which only updates that overshot make (Adam at lr 1 on a binary churn set:
+ * steps at 4-7x ln 2, where lr 0.01's stay within 1.1x of it), while a regression's squared error
+ * swings by more between batches at the start.
+ */
+export const BLEW_UP_CLASSIFIER = 3;
 
 /**
  * The step losses averaged in blocks of at least BLOCK_SAMPLES samples (one batch's loss is too
@@ -29,8 +48,9 @@ function blocks(record: Curves["record"]): { step: number; epoch: number; mean: 
 }
 
 /**
- * The step losses rose above DIVERGE_FROM_FIRST times their first block's mean, and the run
- * went on: the rate was too high for the start of training (the fix: a tenth of it, or warmup).
+ * The step losses rose above DIVERGE_FROM_FIRST times their first block's mean (a classifier's,
+ * BLEW_UP_CLASSIFIER times the larger of that and chance level), and the run went on: the rate was
+ * too high for the start of training (the fix: a tenth of it, or warmup).
  *
  * @example
  * ```ts
@@ -51,7 +71,13 @@ export function checkBlowUp({ record, train, lr, rate, maximize }: Curves): Find
   const first = means[0]?.mean;
   if (!(first > 0)) return undefined;
   const peak = means.reduce((a, b) => (b.mean > a.mean ? b : a), means[0]);
-  if (!(peak.mean > DIVERGE_FROM_FIRST * first)) return undefined;
+  const chance = chanceLoss(record);
+  // (a classifier whose first block sat below chance level, its bias already on the larger class,
+  // is measured from chance level: a rise to 3x a low start may be a step's noise)
+  const byChance = chance !== undefined && chance.loss > first;
+  const yardstick = byChance ? chance.loss : first;
+  const factor = chance ? BLEW_UP_CLASSIFIER : DIVERGE_FROM_FIRST;
+  if (!(peak.mean > factor * yardstick)) return undefined;
   const slower = Number.isFinite(lr) && lr > 0 ? changeRate(rate, lr / 10) : undefined;
   const accuracy = record.epochs.at(-1)?.accuracy;
   return {
@@ -59,7 +85,11 @@ export function checkBlowUp({ record, train, lr, rate, maximize }: Curves): Find
     severity: "warning",
     title: "the loss blew up early and came back: learning rate too high",
     evidence: `the step loss rose to ${f(peak.mean)} at step ${peak.step} (epoch ${peak.epoch}), ` +
-      `${f(peak.mean / first)}x its first steps' ${f(first)}, and the run went on from there to ` +
+      `${f(peak.mean / yardstick)}x ${
+        byChance
+          ? `chance level (ln ${chance.classes} = ${f(chance.loss)}: a uniform guess's loss)`
+          : `its first steps' ${f(first)}`
+      }, and the run went on from there to ` +
       `${f(train.at(-1))}${accuracy === undefined ? "" : ` (training accuracy ${f(accuracy)})`}`,
     fix: `lower the learning rate${slower ? ` (${slower.text})` : ""}, or warm it up ` +
       "(scheduler warmupCosine)",

@@ -1574,6 +1574,53 @@ Deno.test("a classifier of unbalanced classes collapsed at its labels' entropy a
   assert.deepEqual(d.findings[0].set, ["optimizer.lr=0.05"]);
 });
 
+Deno.test("a classifier's step losses at 4x its first, a binary cross-entropy far above ln 2, blew up early (under a regression's 10x)", () => {
+  // Adam at lr 1 on the churn example: steps 0.76, 2.64, 1.71, 3.16, ..., then a loss of 0.49
+  // read "healthy, stopped early while the training loss still fell"
+  const early = [0.7625, 2.641, 1.708, 3.156, 1.283, 1.593, 2.497, 1.227, 2.216, 1.461];
+  const losses = [1.881, 0.9, 0.7, 0.62, 0.58, 0.55, 0.53, 0.515, 0.5, 0.492];
+  const run = (stepLosses: number[], task?: string) => {
+    const steps = Array.from({ length: 100 }, (_, s) => ({
+      step: s,
+      epoch: Math.floor(s / 10),
+      loss: s < 10 ? stepLosses[s] : losses[Math.floor(s / 10)],
+      lr: 1,
+      gradNorm: 1,
+    }));
+    const record = syntheticRun(losses, {
+      steps,
+      lr: 1,
+      config: { batchSize: 32, optimizer: { name: "adam", lr: 1 } },
+    });
+    if (task) record.meta.dataset = { task, classCounts: [150, 150] };
+    return diagnose(record);
+  };
+  const blown = run(early, "binary");
+  assert.equal(
+    blown.findings[0].title,
+    "the loss blew up early and came back: learning rate too high",
+  );
+  assert.match(
+    blown.findings[0].evidence,
+    /rose to 3\.156 at step 3 \(epoch 0\), 4\.139x its first steps' 0\.7625/,
+  );
+  assert.deepEqual(blown.findings[0].set, ["optimizer.lr=0.1"]);
+  // a regression's squared error swings more between batches: 4x is not a blow-up there
+  assert.ok(run(early).findings.every((finding) => finding.kind !== "diverged"));
+  // a classifier whose first step sat below chance level is measured from chance level: a rise
+  // to 4x that low start, 1.7x ln 2, is not a blow-up; one to 4.6x ln 2 is
+  const low = [0.3, 1.2, 0.9, 1.1, 0.8, 0.7, 0.72, 0.69, 0.7, 0.68];
+  assert.ok(run(low, "binary").findings.every((finding) => finding.kind !== "diverged"));
+  const fromChance = run([0.3, 3.156, ...low.slice(2)], "binary");
+  assert.match(
+    fromChance.findings[0].evidence,
+    /4\.553x chance level \(ln 2 = 0\.6931: a uniform guess's loss\)/,
+  );
+  // lr 0.01's steps on the same data stay within 1.1x of the first: no finding
+  const calm = [0.763, 0.822, 0.761, 0.733, 0.748, 0.708, 0.697, 0.688, 0.701, 0.677];
+  assert.ok(run(calm, "binary").findings.every((finding) => finding.kind !== "diverged"));
+});
+
 Deno.test("a plateau under onecycle with optimizer.baseBatch suggests the optimizer.lr that scales to the peak, by the run's rule", () => {
   // (it suggested optimizer.lr=0.01, the peak itself, which baseBatch would have scaled to 0.02)
   const losses = [2.0, 1.2, 1.0, 0.95, 0.94, 0.94, 0.939, 0.939, 0.9389, 0.9389];
