@@ -7,7 +7,15 @@
  * @module
  */
 
-import { closestName, fieldNames, formatPath, showValue, unionAt, valueAt } from "./zod_paths.ts";
+import {
+  closestName,
+  editDistance,
+  fieldNames,
+  formatPath,
+  showValue,
+  unionAt,
+  valueAt,
+} from "./zod_paths.ts";
 
 /** What an unknown key likely meant (see {@linkcode suggestField}). */
 export interface FieldSuggestion {
@@ -65,6 +73,21 @@ export function suggestField(
   return elsewhere === undefined ? undefined : { name: elsewhere, owners: owners(elsewhere) };
 }
 
+/**
+ * Which of the options that have a field to suggest selecting: the one whose name is nearest the
+ * current option's (`nadam` with `maximize`: `adam`, not the list's first, `sgd`).
+ */
+function nearestOwner(owners: NonNullable<FieldSuggestion["owners"]>): unknown {
+  const current = String(owners.current ?? "");
+  let best = owners.values[0];
+  let distance = Infinity;
+  for (const value of owners.values) {
+    const d = editDistance(current, String(value));
+    if (d < distance) [best, distance] = [value, d];
+  }
+  return best;
+}
+
 /** How a message names things: a field's path, and how to select an option of its kind. */
 export interface SuggestionStyle {
   /** The path a field is named by (`optimizer.betas`, or `betas` in a spec of its own). */
@@ -104,7 +127,7 @@ export function describeSuggestion(
   const not = owners.current === undefined ? "" : `, not ${showName(owners.current)}`;
   const which = values.length === 1 ? "it" : "one";
   const owned = `${list} ${values.length === 1 ? "has" : "have"} it${not}: select ${which} with ` +
-    style.select(owners.key, owners.values[0]);
+    style.select(owners.key, nearestOwner(owners));
   return meant ? `(${meant} ${owned})` : `(${owned})`;
 }
 
@@ -161,7 +184,7 @@ export function suggestionHint(
   const { name, owners } = suggestion;
   const rename = name === key ? "" : `rename ${field} to '${style.field(name)}'`;
   if (!owners || owners.values.length === 0) return rename;
-  const select = `select one that has it (${style.select(owners.key, owners.values[0])})`;
+  const select = `select one that has it (${style.select(owners.key, nearestOwner(owners))})`;
   return `${rename ? `${rename} and ` : ""}${select}, or remove ${field}`;
 }
 

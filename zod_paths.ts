@@ -169,7 +169,7 @@ export function jsonDifferences(
 const normalized = (name: string) => name.toLowerCase().replace(/[^a-z0-9]/g, "");
 
 /** Edits between two names: insertions, deletions, substitutions and swaps of neighbours. */
-function editDistance(a: string, b: string): number {
+export function editDistance(a: string, b: string): number {
   // rows i - 2, i - 1 and i of the table (optimal string alignment: a swap is one edit)
   let before: number[] = [];
   let previous = Array.from({ length: b.length + 1 }, (_, j) => j);

@@ -22,8 +22,9 @@ export interface FactoredRmsOptions {
 
 /**
  * `U = g / sqrt(max(V, eps1²))`, clipped to `U / max(1, RMS(U) / d)`. For rank >= 2, `V` is the
- * outer product of the row and column means of `g²` (over the last two axes) divided by the
- * mean of the rows; for rank < 2 it is the full running mean of `g²`.
+ * outer product of the row and column means of `g²` (over the two axes {@linkcode factoredAxes}
+ * names: torch's last two) divided by the mean of the rows; for rank < 2 it is the full running
+ * mean of `g²`.
  *
  * @example
  * ```ts
@@ -32,14 +33,37 @@ export interface FactoredRmsOptions {
  * console.assert(typeof factored.init === "function");
  * ```
  */
+/**
+ * The axes torch.optim.Adafactor factors a parameter's second moment over, in anneal's (tfjs's)
+ * layout: torch's last axis (`row`, the one each row's mean is taken along) and the one before it
+ * (`column`). A matrix's are its two, either way round: its estimate is symmetric in them (the
+ * rows' means and the columns' means have the same mean), so a dense kernel `[in, out]` factors as
+ * torch's `[out, in]`. A convolution's kernel is `[...spatial, in, out]` where torch's is
+ * `[out, in, ...spatial]`: torch factors over its last two axes, a 2-D kernel's height and width
+ * (a 1-D kernel's `in` and width), not over anneal's last two, `in` and `out`.
+ *
+ * @example
+ * ```ts
+ * import { factoredAxes } from "./adafactor.ts";
+ * // a conv kernel [kh, kw, in, out]: torch's [out, in, kh, kw] ends in kh, kw
+ * console.assert(factoredAxes(4).row === 1 && factoredAxes(4).column === 0);
+ * console.assert(factoredAxes(2).row === 1 && factoredAxes(2).column === 0);
+ * ```
+ */
+export function factoredAxes(rank: number): { row: number; column: number } {
+  if (rank === 2) return { row: 1, column: 0 };
+  if (rank === 3) return { row: 0, column: 1 };
+  return { row: rank - 3, column: rank - 4 };
+}
+
 export function scaleByFactoredRms(options: FactoredRmsOptions): Transform {
   const { beta2Decay, eps1, d } = options;
   return {
     init(param): Slots {
       if (param.rank < 2) return { variance: tf.zerosLike(param) };
-      const shape = param.shape;
-      const rows = [...shape.slice(0, -1), 1];
-      const columns = [...shape.slice(0, -2), 1, shape[shape.length - 1]];
+      const { row, column } = factoredAxes(param.rank);
+      const rows = param.shape.map((size, axis) => (axis === row ? 1 : size));
+      const columns = param.shape.map((size, axis) => (axis === column ? 1 : size));
       return { row_var: tf.zeros(rows), col_var: tf.zeros(columns) };
     },
     update(grad, slots, { step }) {
@@ -53,9 +77,10 @@ export function scaleByFactoredRms(options: FactoredRmsOptions): Transform {
         estimate = lerp(slots.variance, squared);
         own = { variance: estimate };
       } else {
-        const rowVar = lerp(slots.row_var, tf.mean(squared, -1, true));
-        const colVar = lerp(slots.col_var, tf.mean(squared, -2, true));
-        const rowMean = tf.maximum(tf.mean(rowVar, -2, true), eps1);
+        const { row, column } = factoredAxes(grad.rank);
+        const rowVar = lerp(slots.row_var, tf.mean(squared, row, true));
+        const colVar = lerp(slots.col_var, tf.mean(squared, column, true));
+        const rowMean = tf.maximum(tf.mean(rowVar, column, true), eps1);
         estimate = tf.div(tf.mul(rowVar, colVar), rowMean);
         own = { row_var: rowVar, col_var: colVar };
       }

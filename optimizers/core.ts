@@ -148,7 +148,7 @@ export function createResolvedOptimizer(
               : `Cannot restore ${where}: the state has no slot '${key}' (it has ${
                 Object.keys(stored).map((name) => `'${param.name}/${name}'`).join(", ")
               })`,
-            { where: key, hint: "resume with the model the checkpoint was saved from" },
+            { where: key, hint: slotHint(spec.name, param.rank, slot) },
           );
         }
         fresh[slot]?.dispose();
@@ -270,6 +270,20 @@ export function checkNotDisposed(where: string, action: string, disposed: boolea
       hint: "create a new optimizer (and setState it from a state read before dispose)",
     });
   }
+}
+
+/**
+ * The hint for a saved slot of the wrong shape: the model it was saved from differs, or (an
+ * Adafactor's factored moments of a convolution's kernel) an anneal before 2026-12-07 saved it,
+ * which factored those over the kernel's `in` and `out` axes, where torch factors them over its
+ * height and width (`factoredAxes`).
+ */
+function slotHint(name: OptimizerName, rank: number, slot: string): string {
+  return name === "adafactor" && rank >= 3 && (slot === "row_var" || slot === "col_var")
+    ? "an anneal before 2026-12-07 saved this checkpoint, whose Adafactor factored a " +
+      "convolution kernel's second moment over other axes than torch's: its moments cannot " +
+      "carry over; start the run again from its config (anneal train -c RUN/config.json)"
+    : "resume with the model the checkpoint was saved from";
 }
 
 /** Throws a checkpoint error unless `state` was saved by an optimizer named `name`. */

@@ -393,3 +393,72 @@ Deno.test("getState is the state when it is called, though steps are taken befor
   tf.dispose(params);
   sgd.dispose();
 });
+
+Deno.test("adafactor factors a conv kernel [kh, kw, in, out] over its height and width, as torch factors nn.Conv2d's [out, in, kh, kw]", () => {
+  // it factored anneal's last two axes, in and out: 6e-2 off torch's step from the first
+  const shape = [3, 2, 2, 4]; // kh, kw, in, out
+  const size = shape.reduce((a, b) => a * b);
+  const kernel = tf.variable(
+    tf.tensor(Array.from({ length: size }, (_, i) => Math.sin(i * 1.3) * 0.5), shape),
+    true,
+    `conv_factored${++unique}/kernel`,
+  );
+  const gradOf = (step: number) =>
+    tf.tensor(
+      Array.from({ length: size }, (_, i) => Math.cos(i * 0.7 + step) * (1 + (i % 5))),
+      shape,
+    );
+  // torch.optim.Adafactor's step in torch's layout (tfjs ops on the kernel transposed), d = 1
+  const eps1 = 1.1920929e-7;
+  let expected = tf.transpose(kernel, [3, 2, 0, 1]);
+  let row: tf.Tensor | undefined;
+  let col: tf.Tensor | undefined;
+  const optimizer = createOptimizer({ name: "adafactor", lr: 0.01 });
+  for (let t = 1; t <= 3; t++) {
+    const grad = gradOf(t);
+    optimizer.step([kernel], [grad], 0.01);
+    const g = tf.transpose(grad, [3, 2, 0, 1]);
+    const weight = t ** -0.8;
+    const squared = tf.square(g);
+    const lerp = (from: tf.Tensor | undefined, to: tf.Tensor) =>
+      from ? tf.add(from, tf.mul(tf.sub(to, from), weight)) : tf.mul(to, weight);
+    row = lerp(row, tf.mean(squared, -1, true));
+    col = lerp(col, tf.mean(squared, -2, true));
+    const v = tf.div(tf.mul(row, col), tf.maximum(tf.mean(row, -2, true), eps1));
+    const u = tf.mul(g, tf.rsqrt(tf.maximum(v, eps1 * eps1)));
+    const rms = tf.sqrt(tf.mean(tf.square(u))).dataSync()[0];
+    const paramRms = tf.sqrt(tf.mean(tf.square(expected))).dataSync()[0];
+    const alpha = Math.max(1e-3, paramRms) * Math.min(0.01, 1 / Math.sqrt(t));
+    expected = tf.sub(expected, tf.mul(u, alpha / Math.max(1, rms)));
+    const got = tf.transpose(kernel, [3, 2, 0, 1]).dataSync();
+    const want = expected.dataSync();
+    const worst = Math.max(...Array.from(got, (value, i) => Math.abs(value - want[i])));
+    assert.ok(worst < 1e-6, `step ${t}: off torch's layout by ${worst}`);
+    grad.dispose();
+  }
+  optimizer.dispose();
+  kernel.dispose();
+});
+
+Deno.test("adafactor: a conv kernel's moments saved by the anneal that factored in and out are refused with why, not 'the model differs'", () => {
+  const name = `conv_old${++unique}/kernel`;
+  const kernel = tf.variable(tf.ones([3, 3, 2, 4]), true, name);
+  const optimizer = createOptimizer({ name: "adafactor" });
+  optimizer.setState({
+    name: "adafactor",
+    step: 1,
+    slots: {
+      [`${name}/row_var`]: { shape: [3, 3, 2, 1], values: new Array(18).fill(1) },
+      [`${name}/col_var`]: { shape: [3, 3, 1, 4], values: new Array(36).fill(1) },
+    },
+  });
+  const grad = tf.ones([3, 3, 2, 4]);
+  assert.throws(
+    () => optimizer.step([kernel], [grad]),
+    (error: AnnealError) =>
+      error.code === "checkpoint" && /before 2026-12-07/.test(error.hint ?? "") &&
+      /start the run again/.test(error.hint ?? ""),
+  );
+  tf.dispose([grad, kernel]);
+  optimizer.dispose();
+});

@@ -37,7 +37,8 @@ Deno.test("an unknown optimizer name lists the known ones", () => {
 Deno.test("nesterov without momentum is rejected as torch does", () => {
   assert.equal(
     messageOf({ name: "sgd", nesterov: true }),
-    "Cannot create sgd optimizer: 'nesterov' requires momentum > 0 and dampening = 0, current value is true",
+    "Cannot create sgd optimizer: 'nesterov' requires momentum > 0 and dampening = 0 " +
+      "(momentum is 0: set optimizer.momentum=0.9; or nesterov false), current value is true",
   );
 });
 
@@ -101,12 +102,14 @@ Deno.test("maximize is an option of the optimizers torch 1.13 gives it to, and n
     assert.equal(maximizeOf({ name, maximize: true }).maximize, true, name);
   }
   // (torch 1.13's NAdam and RAdam have no maximize; later versions added it)
-  for (const name of ["lion", "lamb", "adafactor", "nadam", "radam"]) {
+  // (the one suggested: the nearest name, nadam's and radam's adam, not the list's first)
+  const nearest = { lion: "sgd", lamb: "adam", adafactor: "adamax", nadam: "adam", radam: "adam" };
+  for (const [name, suggested] of Object.entries(nearest)) {
     assert.equal(
       messageOf({ name, maximize: true }),
       `Cannot create ${name} optimizer: unknown field 'maximize' ('sgd', 'adam', 'adamw', ` +
         `'rmsprop', 'adagrad', 'adamax' and 'adadelta' have it, not '${name}': select one with ` +
-        `"name": "sgd")`,
+        `"name": "${suggested}")`,
     );
   }
 });
@@ -117,4 +120,29 @@ Deno.test("a spec that is not an object says so (from plain JavaScript: createOp
     "Cannot create optimizer: the spec must be an object, current value is undefined",
   );
   assert.match(messageOf("adam"), /the spec must be an object, current value is "adam"/);
+});
+
+Deno.test("nesterov with dampening names the dampening and the value that mends it", () => {
+  // (it said only "requires momentum > 0 and dampening = 0" of the nesterov flag)
+  assert.equal(
+    messageOf({ name: "sgd", nesterov: true, momentum: 0.9, dampening: 0.1 }),
+    "Cannot create sgd optimizer: 'nesterov' requires momentum > 0 and dampening = 0 " +
+      "(dampening is 0.1: set optimizer.dampening=0; or nesterov false), current value is true",
+  );
+});
+
+Deno.test("adafactor's d below 1 is refused as torch.optim.Adafactor refuses it; lion's betas may be 1, as lion-pytorch's", () => {
+  assert.equal(
+    messageOf({ name: "adafactor", d: 0.5 }),
+    "Cannot create adafactor optimizer: 'd' must be >= 1, current value is 0.5",
+  );
+  assert.equal((parseOptimizerSpec({ name: "adafactor", d: 1 }) as { d: number }).d, 1);
+  assert.deepEqual(
+    (parseOptimizerSpec({ name: "lion", betas: [1, 1] }) as { betas: number[] }).betas,
+    [1, 1],
+  );
+  assert.equal(
+    messageOf({ name: "lion", betas: [0.9, 1.1] }),
+    "Cannot create lion optimizer: 'betas[1]' must be in [0, 1], current value is 1.1",
+  );
 });

@@ -19,6 +19,8 @@ const learningRate = () =>
   });
 const unitInterval = () =>
   z.number().refine((value) => value >= 0 && value < 1, { message: "must be in [0, 1)" });
+const closedUnit = () =>
+  z.number().refine((value) => value >= 0 && value <= 1, { message: "must be in [0, 1]" });
 const betas = (beta1: number, beta2: number) =>
   z.tuple([unitInterval(), unitInterval()]).default([beta1, beta2]);
 // torch 1.13's `maximize` (SGD, Adam, AdamW, RMSprop, Adagrad, Adamax, Adadelta): the gradient is negated before
@@ -75,9 +77,19 @@ export const SgdSpecSchema = z.strictObject({
   weightDecay: nonNegative().default(0),
   maximize: maximize(),
   ...common,
-}).refine((spec) => !spec.nesterov || (spec.momentum > 0 && spec.dampening === 0), {
-  message: "requires momentum > 0 and dampening = 0",
-  path: ["nesterov"],
+}).superRefine((spec, context) => {
+  if (!spec.nesterov || (spec.momentum > 0 && spec.dampening === 0)) return;
+  // (the setting that breaks it named with its value and the change that mends it: the path
+  // stays `nesterov`, the field these rules belong to, as torch's ValueError says)
+  const fixes = [
+    ...(spec.momentum > 0 ? [] : [`momentum is ${spec.momentum}: set optimizer.momentum=0.9`]),
+    ...(spec.dampening === 0 ? [] : [`dampening is ${spec.dampening}: set optimizer.dampening=0`]),
+  ];
+  context.addIssue({
+    code: "custom",
+    message: `requires momentum > 0 and dampening = 0 (${fixes.join("; ")}; or nesterov false)`,
+    path: ["nesterov"],
+  });
 });
 
 /** torch.optim.Adam: `weightDecay` is L2 added to the gradient. */
@@ -135,7 +147,9 @@ export const AdagradSpecSchema = z.strictObject({
 export const LionSpecSchema = z.strictObject({
   name: z.literal("lion"),
   lr: learningRate().default(1e-4),
-  betas: betas(0.9, 0.99),
+  // [0, 1] as lion-pytorch checks them: Lion divides by no 1 - beta (a beta2 of 1 keeps the
+  // momentum it started with, 0)
+  betas: z.tuple([closedUnit(), closedUnit()]).default([0.9, 0.99]),
   weightDecay: nonNegative().default(0),
   ...common,
 });
@@ -160,7 +174,7 @@ export const AdafactorSpecSchema = z.strictObject({
   lr: learningRate().default(1e-2),
   beta2Decay: z.number().lte(0).default(-0.8),
   eps: z.tuple([nonNegative().nullable(), nonNegative()]).default([null, 1e-3]),
-  d: z.number().gt(0).default(1),
+  d: z.number().gte(1).default(1),
   weightDecay: nonNegative().default(0),
   ...common,
 });
@@ -207,8 +221,7 @@ export const RadamSpecSchema = z.strictObject({
 export const AdadeltaSpecSchema = z.strictObject({
   name: z.literal("adadelta"),
   lr: learningRate().default(1),
-  rho: z.number().refine((value) => value >= 0 && value <= 1, { message: "must be in [0, 1]" })
-    .default(0.9),
+  rho: closedUnit().default(0.9),
   eps: nonNegative().default(1e-6),
   weightDecay: nonNegative().default(0),
   maximize: maximize(),
