@@ -65,6 +65,12 @@ export interface ClipMonitorState {
   /** The optimizer ascends the loss: spikes are judged against the recent norms only. */
   maximize: boolean;
   /**
+   * The clip's norm type where it is not 2 (`clipping.normType` 1, 3, "inf", ...). The norms
+   * observed are the gradients' L2 norms, in which such a clip's threshold is not measured: which
+   * steps it clipped is not known here, nor a threshold in its units to suggest.
+   */
+  otherNorm?: number | "inf";
+  /**
    * The index of the last step observed, whose statistics these are, as its `clip.stats` event
    * gave them (undefined: none yet, or restored from the checkpoint of an older anneal).
    */
@@ -89,12 +95,17 @@ export interface ClipStats {
   p50: number | null;
   p95: number | null;
   max: number;
-  fractionClipped: number;
+  /**
+   * The share of the steps clipped by norm; null where the clip's norm type is not the L2 norm
+   * the monitor observes (`clipping.normType` other than 2: which steps it clipped is not known).
+   */
+  fractionClipped: number | null;
   spikes: number;
   nonFinite: number;
   /** Rollbacks so far (`onNonFinite: "rollback"`), each cutting the rates 10x (absent: older). */
   rollbacks?: number;
   threshold: number | undefined;
+  /** The 90th percentile of the L2 norms; null without norms, or under another norm type. */
   suggestedMaxNorm: number | null;
 }
 
@@ -123,6 +134,8 @@ export function initClipMonitor(
     threshold: clipping.maxNorm ?? undefined,
     lossWatch: initLossWatch(samplesPerStep, { maximize: maximizes(optimizer) }),
     maximize: maximizes(optimizer),
+    ...(clipping.normType !== undefined && clipping.normType !== 2 &&
+      { otherNorm: clipping.normType }),
   };
 }
 
@@ -252,7 +265,9 @@ export function observeSteps(
         hint: spikeHint(next, norm),
       });
     }
-    if (next.threshold !== undefined && norm > next.threshold) next.clipped++;
+    if (next.threshold !== undefined && next.otherNorm === undefined && norm > next.threshold) {
+      next.clipped++;
+    }
     next.ema = next.ema === null ? norm : 0.98 * next.ema + 0.02 * norm;
     next.max = Math.max(next.max, norm);
     recordNorm(next, norm);
@@ -304,13 +319,17 @@ export function stats(state: ClipMonitorState, step: number): ClipStats {
     p50: sortedPercentile(state.sorted, 50),
     p95: sortedPercentile(state.sorted, 95),
     max: state.max,
-    fractionClipped: state.steps === 0 ? 0 : state.clipped / state.steps,
+    fractionClipped: state.otherNorm !== undefined
+      ? null
+      : state.steps === 0
+      ? 0
+      : state.clipped / state.steps,
     spikes: state.spikes,
     nonFinite: state.nonFinite,
     rollbacks: state.rollbacks,
     threshold: state.threshold,
     // A threshold that only the top ~10% of steps exceed tames spikes without clipping every step.
-    suggestedMaxNorm: sortedPercentile(state.sorted, 90),
+    suggestedMaxNorm: state.otherNorm !== undefined ? null : sortedPercentile(state.sorted, 90),
   };
 }
 
@@ -325,7 +344,7 @@ export function stats(state: ClipMonitorState, step: number): ClipStats {
  * (`encodeCheckpoint`), read back as an array.
  */
 export type ClipMonitorSnapshot =
-  & Omit<ClipMonitorState, "sorted" | "maximize" | "ignoring" | "norms">
+  & Omit<ClipMonitorState, "sorted" | "maximize" | "otherNorm" | "ignoring" | "norms">
   & {
     norms: Float64Array | number[];
   };
@@ -337,7 +356,7 @@ export type ClipMonitorSnapshot =
  * the trainer said where it rolled back, left the resumed run's every step out).
  */
 export function clipMonitorSnapshot(state: ClipMonitorState): ClipMonitorSnapshot {
-  const { sorted: _, maximize: __, ignoring: ___, ...snapshot } = state;
+  const { sorted: _, maximize: __, ignoring: ___, otherNorm: ____, ...snapshot } = state;
   return { ...snapshot, norms: Float64Array.from(state.norms) };
 }
 
@@ -359,6 +378,7 @@ export function restoreClipMonitor(
     // (JSON leaves an undefined threshold out: no clipping by norm yet)
     threshold: snapshot.threshold ?? undefined,
     maximize: fresh.maximize,
+    ...(fresh.otherNorm !== undefined && { otherNorm: fresh.otherNorm }),
   };
 }
 

@@ -107,6 +107,34 @@ Deno.test("the clipped fraction counts each step against the threshold the train
   assert.equal((out.events.at(-1) as ClipStats).fractionClipped, 0.5);
 });
 
+Deno.test("a clip by another norm type than the observed L2 counts no clipped steps and suggests no maxNorm in the wrong units", async () => {
+  // (normType inf at 9, L2 norms 10 and 12: an inf norm is at most the L2, so which steps it
+  // clipped the L2 cannot say; 0.29 had been reported where torch clipped 0.14)
+  for (const normType of ["inf", 1] as const) {
+    const clipping = ClippingSchema.parse({ maxNorm: 9, normType });
+    const [state, out] = observeSteps(clipping, initClipMonitor(clipping, 16), {
+      ...window(0, [10, 12, 3, 4]),
+      thresholds: [9, 9, 9, 9],
+    });
+    const last = out.events.at(-1) as ClipStats;
+    assert.equal(last.fractionClipped, null, String(normType));
+    assert.equal(last.suggestedMaxNorm, null, String(normType));
+    assert.equal(last.p50, 7, "the L2 norms' statistics stay");
+    // a resumed run's monitor keeps it, from its config, not from the checkpoint
+    const restored = restoreClipMonitor(
+      initClipMonitor(clipping, 16),
+      await throughCheckpoint(clipMonitorSnapshot(state)),
+    );
+    assert.equal(stats(restored, 3).fractionClipped, null);
+  }
+  const l2 = ClippingSchema.parse({ maxNorm: 9 });
+  const [, out] = observeSteps(l2, initClipMonitor(l2, 16), {
+    ...window(0, [10, 12, 3, 4]),
+    thresholds: [9, 9, 9, 9],
+  });
+  assert.equal((out.events.at(-1) as ClipStats).fractionClipped, 0.5);
+});
+
 Deno.test("a monitor restored from its checkpoint's snapshot goes on as one never stopped", async () => {
   const clipping = ClippingSchema.parse({ maxNorm: 2, onNonFinite: "rollback" });
   const fresh = () => initClipMonitor(clipping, 4);

@@ -454,9 +454,19 @@ function clipBinding(
   const maxNorm = configValue(record.config, "clipping.maxNorm");
   if (typeof maxNorm !== "number" || !(maxNorm > 0)) return undefined;
   if (configValue(record.config, "clipping.autoPercentile") !== undefined) return undefined;
+  if (otherNormType(record)) return undefined;
   if (norms.length === 0) return undefined;
   const middle = median(norms);
   return middle > CLIP_BINDS * maxNorm ? { median: middle, maxNorm } : undefined;
+}
+
+/**
+ * The run clips by a norm other than the L2 norm its steps record (`clipping.normType` 1, "inf",
+ * ...): their norms do not say which steps the clip bound, nor a threshold in its units.
+ */
+function otherNormType(record: Curves["record"]): boolean {
+  const normType = configValue(record.config, "clipping.normType");
+  return normType !== undefined && normType !== 2;
 }
 
 /** The title of the gradient check's finding where the clip binds (see {@linkcode clipBinding}). */
@@ -497,7 +507,10 @@ export function checkGradientSpikes({ record, lr, rate }: Curves): Finding | und
     : typeof summaryFraction === "number"
     ? summaryFraction
     : 0;
-  const manyClipped = clippedFraction > CLIPPED_FRACTION;
+  // (adaptive clipping at the p-th percentile clips 100 - p% of the steps by design: the AutoClip
+  // paper's 10 clips ~90%; and a clip by another norm than the steps' L2 is not counted)
+  const manyClipped = clippedFraction > CLIPPED_FRACTION &&
+    configValue(record.config, "clipping.autoPercentile") === undefined && !otherNormType(record);
   if (spikes.length === 0 && !manyClipped) return undefined;
   // the percentile of the steps judged: the first epoch's large norms would set a clip above
   // the spikes (norms of 100 in it, a spike of 50 later: maxNorm=100 clips nothing)

@@ -814,6 +814,22 @@ Deno.test("gradientSpikes: most steps clipped asks for half the lr", () => {
   assert.deepEqual(d.findings[0].set, ["optimizer.lr=0.2"]);
 });
 
+Deno.test("gradientSpikes: adaptive clipping's many clipped steps are its design, and another norm type's are not counted", () => {
+  // autoPercentile 10 clips ~90% of the steps by design: it read "most steps clipped", with
+  // the rate to halve
+  const steps = syntheticSteps(100, 10, () => 1).map((s) => ({ ...s, clipped: s.step % 4 !== 0 }));
+  const auto = diagnose(
+    syntheticRun(decay(10), { steps, lr: 0.4, config: { clipping: { autoPercentile: 10 } } }),
+  );
+  assert.deepEqual(kinds(auto), ["healthy"]);
+  const inf = diagnose(syntheticRun(decay(10), {
+    steps,
+    lr: 0.4,
+    config: { clipping: { maxNorm: 0.5, normType: "inf" } },
+  }));
+  assert.deepEqual(kinds(inf), ["healthy"]);
+});
+
 Deno.test("healthy: a smooth decay to a low floor is healthy and the only finding", () => {
   const d = diagnose(syntheticRun(decay(30), { val: decay(30).map((v) => v * 1.04) }));
   assert.deepEqual(kinds(d), ["healthy"]);
