@@ -333,11 +333,17 @@ function judge(
   if (message.discarded) return neutral();
   next.monitor ??= watchedMetric(spec.monitor, message.metrics);
   const current = next.monitor === null ? undefined : message.metrics[next.monitor];
-  if (current === undefined || !Number.isFinite(current)) {
-    return verdict({ isBest: false, stop: false, status: "running" });
-  }
+  if (current === undefined) return verdict({ isBest: false, stop: false, status: "running" });
   // Keras' order: count the epoch, reset on improvement (over the baseline too, if one is set).
   next.wait += 1;
+  // A value not finite (a validation loss of Infinity: a target of 1e25) improves on nothing,
+  // as in Keras (`inf < inf` is false): it counts towards the patience. It was passed over, and
+  // a run whose every value was Infinity never stopped.
+  if (!Number.isFinite(current)) {
+    const ranOut = patienceRanOut(spec, next, message.epoch);
+    if (ranOut) return verdict({ isBest: false, stop: true, status: "stopped", reason: ranOut });
+    return verdict({ isBest: false, stop: false, status: "running" });
+  }
   if (improves(spec, current, next.best)) {
     next.best = current;
     next.bestEpoch = message.epoch;
@@ -360,7 +366,9 @@ function patienceRanOut(
 ): string | undefined {
   if (spec.patience === undefined || state.wait < spec.patience || epoch === 0) return undefined;
   const epochs = `${state.wait} epoch${state.wait === 1 ? "" : "s"}`;
-  const best = `(best ${formatNumber(state.best)} at epoch ${state.bestEpoch})`;
+  const best = state.best === null
+    ? "(no finite value yet)"
+    : `(best ${formatNumber(state.best)} at epoch ${state.bestEpoch})`;
   // With a baseline never beaten, the best improved on the epochs before it, and still patience
   // ran out (Keras resets it only past the baseline): the baseline is what it did not reach.
   if (
@@ -377,7 +385,7 @@ function patienceRanOut(
  * The reason of early stopping's verdict on `epoch` where that verdict stopped the run, read from
  * what the checkpoint of that epoch's end keeps: the state the verdict left (`state`) and the
  * epoch's metrics. `undefined` where the run went on from it: the epoch improved (it is the best
- * one), its watched value was not finite (not counted), or patience had not run out. A run killed
+ * one), it logged no watched value, or patience had not run out. A run killed
  * after that checkpoint, before its end was recorded, is finished from it, not trained on.
  *
  * @example
@@ -397,7 +405,7 @@ export function stoppedAt(
   metrics: Record<string, number> | undefined,
 ): string | undefined {
   const watched = state?.monitor ? metrics?.[state.monitor] : undefined;
-  if (!state || watched === undefined || !Number.isFinite(watched) || state.bestEpoch === epoch) {
+  if (!state || watched === undefined || state.bestEpoch === epoch) {
     return undefined;
   }
   return patienceRanOut(spec, state, epoch);

@@ -56,6 +56,23 @@ Deno.test("patience 0 stops at the first epoch without improvement, after the fi
   assert.match(verdicts[1].reason!, /valLoss did not improve for 1 epoch \(best 1 at epoch 0\)$/);
 });
 
+Deno.test("a watched value not finite improves on nothing and counts towards the patience, as in Keras", () => {
+  // a validation row with a target of 1e25: valLoss Infinity every epoch. It was passed over, and
+  // the run of patience 1 completed all its epochs, with no best epoch
+  const always = run({ patience: 1 }, [0, 1, 2, 3].map(() => ({ loss: 1, valLoss: Infinity })));
+  assert.equal(always.length, 2, "stops at epoch 1, as Keras' wait reaches 1 there");
+  assert.equal(always.at(-1)!.status, "stopped");
+  assert.match(
+    always.at(-1)!.reason!,
+    /valLoss did not improve for 2 epochs \(no finite value yet\)$/,
+  );
+  assert.ok(always.every((verdict) => !verdict.isBest));
+  // after a finite best, a NaN epoch is one more epoch without improvement
+  const later = run({ patience: 2 }, [0.5, NaN, 0.6, 0.4].map((v) => ({ loss: 1, valLoss: v })));
+  assert.equal(later.length, 3);
+  assert.match(later.at(-1)!.reason!, /did not improve for 2 epochs \(best 0\.5 at epoch 0\)/);
+});
+
 Deno.test("minDelta: improvements smaller than minDelta do not count", () => {
   const verdicts = run(
     { patience: 2, minDelta: 0.05 },
