@@ -105,3 +105,32 @@ export function formatNumber(value: unknown, digits = SIGNIFICANT_DIGITS): strin
 export function formatSetting(value: number): string {
   return Number.isInteger(value) ? String(value) : formatNumber(value);
 }
+
+/**
+ * A number as anneal's JSON writes it: JSON has no NaN or Infinity (`JSON.stringify` makes them
+ * `null`, which reads back as nothing), so those are the strings "NaN", "Infinity", "-Infinity",
+ * as the run records keep them and read them back.
+ *
+ * @example
+ * ```ts
+ * import { jsonNumber } from "./number_format.ts";
+ * console.assert(jsonNumber(Infinity) === "Infinity" && jsonNumber(0.5) === 0.5);
+ * ```
+ */
+export function jsonNumber(value: number): number | string {
+  return Number.isFinite(value) ? value : String(value);
+}
+
+/**
+ * `JSON.stringify`'s replacer for {@linkcode jsonNumber}: every number not finite, at any depth,
+ * as its string (the NDJSON of `--json` and the records).
+ *
+ * @example
+ * ```ts
+ * import { nonFiniteAsText } from "./number_format.ts";
+ * console.assert(JSON.stringify({ lr: [0.1, Infinity] }, nonFiniteAsText) === '{"lr":[0.1,"Infinity"]}');
+ * ```
+ */
+export function nonFiniteAsText(_key: string, value: unknown): unknown {
+  return typeof value === "number" && !Number.isFinite(value) ? String(value) : value;
+}

@@ -949,8 +949,9 @@ function validationNotFinite(
       `training loss stayed finite${
         lastTrain === undefined ? "" : ` (${f(lastTrain)} at the end)`
       }`,
-    fix: "check the validation data for NaN/Inf values (the validation split, or the file it " +
-      "comes from); where it has none, the model's outputs overflow on it: lower the learning " +
+    fix: "check the validation data for NaN/Inf values, or targets so large that their squared " +
+      "error overflows float32 (past ~1.8e19) (the validation split, or the file it comes " +
+      "from); where it has none, the model's outputs overflow on it: lower the learning " +
       `rate${slower ? ` (${slower.text})` : ""}`,
     set: slower?.set ?? [],
   };

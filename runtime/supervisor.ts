@@ -82,6 +82,7 @@ import { currentProcess } from "./liveness.ts";
 import type { Diagnosis } from "../report/types.ts";
 import { EventQueue } from "./event_queue.ts";
 import { shellWord } from "../shell_word.ts";
+import { jsonNumber } from "../number_format.ts";
 
 /**
  * Milliseconds the actors get to finish cleanly once told to `Stop`, before their Workers are
@@ -1336,8 +1337,8 @@ async function supervise(
             step: event.fromStep + i,
             epoch: event.epoch,
             loss: jsonNumber(loss),
-            lr: event.lr[i],
-            momentum: event.momentum?.[i],
+            lr: jsonNumber(event.lr[i]),
+            momentum: event.momentum?.[i] === undefined ? undefined : jsonNumber(event.momentum[i]),
             gradNorm: jsonNumber(event.gradNorms[i]),
             skipped: event.skipped[i] || undefined,
           })),
@@ -1354,7 +1355,9 @@ async function supervise(
         writer.append("epochs.ndjson", [{
           epoch: event.epoch,
           step: event.step,
-          ...event.metrics,
+          ...Object.fromEntries(
+            Object.entries(event.metrics).map(([name, value]) => [name, jsonNumber(value)]),
+          ),
           seconds: event.seconds,
         }]);
       } else if (event.type === "backend") {
@@ -1833,11 +1836,6 @@ function trainLonger(config: RunConfig, lastEpoch: boolean, budgetTaken: boolean
   const what = lastEpoch && budgetTaken ? `${epochs} and ${steps}` : budgetTaken ? steps : epochs;
   return `${budgetTaken ? `it took its maxSteps (${config.maxSteps}); ` : ""}` +
     `to train it longer, resume it with ${what}`;
-}
-
-/** JSON has no NaN or Infinity: keep them as strings the record readers turn back into numbers. */
-function jsonNumber(value: number): number | string {
-  return Number.isFinite(value) ? value : String(value);
 }
 
 /** Whether `path` exists (a missing file is not an error here). */

@@ -8,6 +8,7 @@ import { formatNumber } from "../output.ts";
 import { parseNumberFlag } from "./schedule.ts";
 import { DEFAULT_MAX_BATCH } from "../../runtime/batch_size.ts";
 import { normalizableBatches } from "../../task_fit.ts";
+import { nonFiniteAsText } from "../../number_format.ts";
 
 /** Options of `anneal batch-size`. */
 export interface BatchSizeCommandOptions {
@@ -66,7 +67,7 @@ export async function batchSizeCommand(options: BatchSizeCommandOptions): Promis
     },
   });
   // (with --json the result, then the same errors and exit status as the text's)
-  if (options.json) console.log(JSON.stringify(result));
+  if (options.json) console.log(JSON.stringify(result, nonFiniteAsText));
   else if (
     options.sizes === undefined && result.largest === DEFAULT_MAX_BATCH &&
     result.trainSize > DEFAULT_MAX_BATCH

@@ -31,7 +31,7 @@ import {
 } from "../../report/records.ts";
 import type { RunRecord } from "../../report/types.ts";
 import { formatMetrics, formatNumber, writeFlagFile } from "../output.ts";
-import { counted, formatSetting } from "../../number_format.ts";
+import { counted, formatSetting, nonFiniteAsText } from "../../number_format.ts";
 import { choiceError } from "../choices.ts";
 import { writeQuietly } from "../quiet_write.ts";
 import { newestRunsHint } from "../usage_errors.ts";
@@ -185,7 +185,7 @@ export function runsTable(rows: RunRow[]): string {
 export async function runsListCommand(options: RunsOptions & { json?: boolean }): Promise<number> {
   const rows = await listRuns(options.runsDir);
   if (options.json) {
-    console.log(JSON.stringify(rows));
+    console.log(JSON.stringify(rows, nonFiniteAsText));
     return 0;
   }
   // directories of runs in it (a sweep's study, a tune's): their runs are listed from there
@@ -261,7 +261,7 @@ export async function runsShowCommand(
 ): Promise<number> {
   const record = await readRun(await runDirOf(id, options));
   if (options.json) {
-    console.log(JSON.stringify({ ...record, diagnosis: diagnose(record) }));
+    console.log(JSON.stringify({ ...record, diagnosis: diagnose(record) }, nonFiniteAsText));
     return 0;
   }
   const s = record.summary;
@@ -338,7 +338,7 @@ export async function runsCompareCommand(
   const records = reads.flatMap((read) => read.status === "fulfilled" ? [read.value] : []);
   const comparison = compareRuns(records);
   if (options.json) {
-    console.log(JSON.stringify(comparison));
+    console.log(JSON.stringify(comparison, nonFiniteAsText));
     return 0;
   }
   console.log(compareTable(comparison));

@@ -13,6 +13,7 @@ import { ownRatesWhy, rateSetting } from "../../schedulers/rate_setting.ts";
 import { renderSchedulePlot, scheduleSvg } from "../../schedulers/plot.ts";
 import { formatNumber, readFlagFile, writeFlagFile } from "../output.ts";
 import { parseJsonText } from "../../json_syntax.ts";
+import { nonFiniteAsText } from "../../number_format.ts";
 
 /** Options of `anneal schedule`. */
 export interface ScheduleCommandOptions {
@@ -219,7 +220,7 @@ export async function scheduleCommand(options: ScheduleCommandOptions): Promise<
     await writeFlagFile("--plot", options.plot, svg);
   }
   if (options.json) {
-    console.log(JSON.stringify(preview.lr));
+    console.log(JSON.stringify(preview.lr, nonFiniteAsText));
     return 0;
   }
   for (let t = 0; t < preview.lr.length; t++) {

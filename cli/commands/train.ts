@@ -23,7 +23,7 @@ import { parseNumberFlag } from "./schedule.ts";
 import { type Interruption, onSignals, signalExitCode } from "../signals.ts";
 import { ownRatesWhy, rateOverride, rateSetting } from "../../schedulers/rate_setting.ts";
 import { runsDirFlagOf, shellWord } from "../../shell_word.ts";
-import { counted } from "../../number_format.ts";
+import { counted, nonFiniteAsText } from "../../number_format.ts";
 import { runDirOf, runIdOf } from "./runs.ts";
 import { basename } from "node:path";
 
@@ -247,7 +247,7 @@ async function follow(
     let result: RunResult | undefined;
     let refused = false;
     for await (const event of run.events()) {
-      console.log(JSON.stringify(event));
+      console.log(JSON.stringify(event, nonFiniteAsText));
       if (event.type === "run.finished") result = event.result;
       if (event.type === "run.refused") refused = true;
     }
