@@ -184,7 +184,10 @@ function raisedBy(lr: number | undefined, scheduler: unknown, optimizer: unknown
   }
   const rising = risingSettings({ optimizer, scheduler });
   if (rising.length === 0) return "";
-  const times = base.value > 0 ? `, ${Number((lr / base.value).toPrecision(3))}x optimizer.lr` : "";
+  // (a rate the schedule took past float range, Infinity: no multiple of optimizer.lr to give)
+  const times = base.value > 0 && Number.isFinite(lr)
+    ? `, ${Number((lr / base.value).toPrecision(3))}x optimizer.lr`
+    : "";
   return `the schedule had raised the step's rate to ${formatNumber(lr)}${times} (${
     rising.join("; ")
   }): keep its rates at or below optimizer.lr, or `;

@@ -24,12 +24,21 @@ function run(
   spec: Record<string, unknown>,
   series: Record<string, number>[],
   optimizer?: Record<string, unknown>,
+  scheduler?: Record<string, unknown>,
+  lr = 0.1,
 ) {
   const parsed = EarlyStoppingSchema.parse(spec);
   let state = initEarlyStopper();
   const verdicts = [];
   for (const [epoch, metrics] of series.entries()) {
-    const [next, verdict] = judgeEpoch(parsed, state, ended(epoch, metrics), 0.1, optimizer);
+    const [next, verdict] = judgeEpoch(
+      parsed,
+      state,
+      ended(epoch, metrics),
+      lr,
+      optimizer,
+      scheduler,
+    );
     state = next;
     verdicts.push(verdict);
     if (verdict.stop) break;
@@ -403,4 +412,17 @@ Deno.test("the stop guard of a huge patience is found at once, and where judging
     assert.equal(judged!.guard!.patienceFrom, 1 + patience, `patience ${patience}`);
     assert.ok(performance.now() - started < 5_000);
   }
+});
+
+Deno.test("a schedule that took the rate to Infinity is named without an 'Infinityx optimizer.lr'", () => {
+  const verdicts = run(
+    {},
+    [{ loss: 1 }, { loss: Infinity }],
+    { name: "sgd", lr: 0.1 },
+    { name: "exponential", gamma: 1e200 },
+    Infinity,
+  );
+  const hint = verdicts.at(-1)!.hint!;
+  assert.match(hint, /the schedule had raised the step's rate to Infinity \(scheduler\.gamma/);
+  assert.doesNotMatch(hint, /Infinityx/);
 });
