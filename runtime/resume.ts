@@ -318,6 +318,22 @@ export function readRunMeta(
 }
 
 /**
+ * Why the run in `dir` ended before its planned epochs by itself, as its `summary.json` says
+ * (early stopping, its maxSteps, a divergence); undefined where it did not, or the summary cannot
+ * be read. A resume cannot finish such a run's epochs: leaving `--epochs` out trains nothing.
+ */
+function endedItself(dir: string): string | undefined {
+  try {
+    const summary = JSON.parse(Deno.readTextFileSync(`${dir}/summary.json`));
+    const itself = summary?.status === "diverged" ||
+      (summary?.status === "stopped" && summary.stopRequested === false);
+    return itself && typeof summary.stopReason === "string" ? summary.stopReason : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Reads the `summary.json` of a run to resume: it holds when the run started, and how it ended,
  * which tells a run that already ended (nothing to resume) from one killed before its end was
  * recorded. A missing one is `undefined` (the resume goes on as after a kill, and says so). One
@@ -601,8 +617,11 @@ export function resumedConfig(
           `and a resume can only raise that`,
         {
           where: "epochs",
-          hint: `leave --epochs out to finish its ${saved.epochs} epochs, or give more than ` +
-            `${saved.epochs} to train it longer`,
+          hint: endedItself(dir)
+            ? `it ended itself (${endedItself(dir)}), with no epoch of its ${saved.epochs} left ` +
+              `to finish: give more than ${saved.epochs} to train it longer`
+            : `leave --epochs out to finish its ${saved.epochs} epochs, or give more than ` +
+              `${saved.epochs} to train it longer`,
         },
       );
     }

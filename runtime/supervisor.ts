@@ -762,8 +762,21 @@ async function supervise(
     resumedFrom: resumeState && { epoch: resumeState.epoch, step: resumeState.step },
     ...(startWarnings.earlier > 0 && { startWarnings: startWarnings.earlier }),
   });
+  // A run that early stopping ended, trained longer: its patience starts over
+  const restartedPatience = resumeState && patienceRestarted(config, resumeState, raised);
   /** The supervisor's warnings of the run's start, given once the run can end if they throw. */
   const warnOfStart = () => {
+    if (restartedPatience) {
+      warnAtStart({
+        type: "warning",
+        actor: "supervisor",
+        message: `early stopping had ended the run at epoch ${resumeState!.epoch} ` +
+          `(${restartedPatience.reason}); trained longer, its patience ` +
+          `(${config.earlyStopping.patience}) starts over, its best epoch kept`,
+        hint: "nothing to do; with the count it ended at, it would stop again at the first " +
+          "epoch that does not improve, as a new fit() in Keras starts its count over",
+      });
+    }
     if (resumeState && before.meta === undefined) {
       warnAtStart({
         type: "warning",
@@ -1520,7 +1533,7 @@ async function supervise(
         : actor === "scheduler"
         ? resumeState.scheduler
         : actor === "earlyStopper"
-        ? resumeState.earlyStopper
+        ? (restartedPatience?.state ?? resumeState.earlyStopper)
         : actor === "clipMonitor"
         ? (diverged ? diverged.clipMonitor : clipMonitorResume(resumeState))
         : undefined;
@@ -1778,6 +1791,24 @@ function earlyStopped(
     state.epoch,
     state.metrics,
   );
+}
+
+/**
+ * Early stopping's state for a resume of a run that its patience ended, trained longer (its epochs
+ * or maxSteps `raised`): the count starts over, the best epoch and value kept, as Keras'
+ * EarlyStopping starts its count at a new `fit()`; with the count it ended at, the resume stopped
+ * again at its first epoch that did not improve (resumed with 12 epochs after stopping at 3 of 10,
+ * it trained one). Undefined for any other resume, which goes on with the state it was saved with.
+ */
+function patienceRestarted(
+  config: RunConfig,
+  state: ResumeState,
+  raised: boolean,
+): { state: EarlyStopperState; reason: string } | undefined {
+  if (!raised || state.within !== undefined) return undefined;
+  const saved = state.earlyStopper as EarlyStopperState | undefined;
+  const reason = stoppedAt(config.earlyStopping, saved, state.epoch, state.metrics);
+  return saved && reason ? { state: { ...saved, wait: 0 }, reason } : undefined;
 }
 
 /**

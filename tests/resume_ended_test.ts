@@ -106,12 +106,20 @@ Deno.test("a run killed after early stopping's checkpoint, before its end was re
   await resumeKilled(dir, last.result);
   const again = await trainCollect({ runsDir: dir }, { resume: "early" });
   assert.match(again.result.reason, /^nothing to resume: the run already ended \(early stopping/);
-  // killed so again, resumed with more epochs: it trains on, as a recorded one does, and early
-  // stopping ends it at the next epoch's end (no improvement)
+  // killed so again, resumed with more epochs: it trains on, as a recorded one does, its
+  // patience started over (a new fit() in Keras), and early stopping ends it when that runs out
+  // again, at the next epoch's end (no improvement)
   await asKilled(first.runDir);
   const longer = await trainCollect({ runsDir: dir, epochs: 8 }, { resume: "early" });
-  assert.match(longer.result.reason, /^early stopping: valLoss did not improve for 2 epochs/);
+  assert.match(longer.result.reason, /^early stopping: valLoss did not improve for 1 epoch \(/);
   assert.equal(longer.result.epochs, 3);
+  assert.ok(
+    longer.events.some((e) =>
+      e.type === "warning" &&
+      /^early stopping had ended the run at epoch 1 \(early stopping: .*\); trained longer, its patience \(1\) starts over/
+        .test(e.message)
+    ),
+  );
   assert.deepEqual(
     longer.events.filter((e) => e.type === "epoch").map((e) => e.type === "epoch" && e.epoch),
     [2],
@@ -261,4 +269,30 @@ Deno.test("a run of an anneal before the batch-scaling rules resumes at the rate
   const rates = new Set((await readNdjson(`${runDir}/steps.ndjson`)).map((s) => s.lr));
   // (it went on at 0.002, sqrt(16 / 4) x 0.001, from its third epoch)
   assert.deepEqual([...rates], [0.004]);
+});
+
+Deno.test("a run early stopping ended, resumed with more epochs, gets its whole patience again; --epochs within its plan says it has none left to finish", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  // patience 2, nothing improves by 100: stopped at epoch 2 of 10
+  const config = {
+    ...await base(dir),
+    epochs: 10,
+    earlyStopping: { monitor: "valLoss", patience: 2, minDelta: 100 },
+  };
+  const { result: first } = await trainCollect(config, { runId: "patient" });
+  assert.match(first.reason, /^early stopping: valLoss did not improve for 2 epochs/);
+  assert.equal(first.epochs, 3);
+  // (it was told to leave --epochs out to finish its 10 epochs, which trains nothing)
+  await assert.rejects(
+    () => trainCollect({ runsDir: dir, epochs: 6 }, { resume: "patient" }),
+    (error: Error & { hint?: string }) =>
+      /^it ended itself \(early stopping: .*\), with no epoch of its 10 left to finish: give more than 10/
+        .test(error.hint ?? ""),
+  );
+  // (with the count it ended at, it trained one epoch more)
+  const longer = await trainCollect({ runsDir: dir, epochs: 12 }, { resume: "patient" });
+  assert.match(longer.result.reason, /^early stopping: valLoss did not improve for 2 epochs/);
+  assert.equal(longer.result.epochs, 5);
+  assert.equal(longer.result.bestEpoch, 0, "its best epoch kept");
 });
