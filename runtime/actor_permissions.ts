@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { granted } from "./granted.ts";
 import { resolve } from "node:path";
 import type { ActorName } from "../actors/protocol.ts";
 import type { RunConfig } from "../config.ts";
@@ -55,12 +56,7 @@ export function narrowActorPermissions(requested?: "narrow" | "inherit"): boolea
 
 /** Whether this process may read the machine's memory (`--allow-sys`, or its systemMemoryInfo). */
 function memoryReadable(): boolean {
-  try {
-    return Deno.permissions.querySync({ name: "sys", kind: "systemMemoryInfo" }).state ===
-      "granted";
-  } catch {
-    return false;
-  }
+  return granted({ name: "sys", kind: "systemMemoryInfo" });
 }
 
 /**

@@ -24,6 +24,7 @@
  * @module
  */
 
+import { granted } from "./granted.ts";
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import { registerCpuTrainingKernels } from "./cpu_kernels.ts";
 import { AnnealError } from "../errors.ts";
@@ -445,10 +446,19 @@ async function useWasm(modelKind: string | undefined, options: BackendOptions): 
     await registerWasm(1);
   }
   if (!(await tf.setBackend("wasm"))) {
+    // (a process without read access to the package's files, as a module user's imported by
+    // URL, has them in Deno's npm cache; the wasm module's own error goes to stderr only)
+    const readable = granted({ name: "read" });
     throw new AnnealError("backend", "Cannot use the wasm backend: its module failed to load", {
       where: "backend",
-      hint: "check that node_modules/@tensorflow/tfjs-backend-wasm/dist holds the .wasm " +
-        "files (deno install), or use --backend cpu",
+      hint: readable
+        ? "check that node_modules/@tensorflow/tfjs-backend-wasm/dist holds the .wasm " +
+          "files (deno install), or use the cpu backend (--backend cpu; config `backend`: " +
+          '"cpu")'
+        : "the process may lack read access to tfjs-backend-wasm's .wasm files (in " +
+          "node_modules/@tensorflow/tfjs-backend-wasm/dist, or in Deno's npm cache, " +
+          "$DENO_DIR/npm, ~/.cache/deno/npm by default): run it with --allow-read for that " +
+          'directory, or use the cpu backend (config `backend`: "cpu")',
     });
   }
   quietCpuBackend();

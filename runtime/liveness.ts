@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { granted } from "./granted.ts";
 
 /** The process that runs a run, as its record keeps it (`summary.json`'s `process`). */
 export interface RunProcess {
@@ -74,8 +75,9 @@ export function startTimeOf(stat: string): string | undefined {
   return fields[22 - 3];
 }
 
-/** This host's name, or `undefined` without --allow-sys. */
+/** This host's name, or `undefined` without --allow-sys (never asked for: no prompt). */
 export function hostname(): string | undefined {
+  if (!granted({ name: "sys", kind: "hostname" })) return undefined;
   try {
     return Deno.hostname();
   } catch {

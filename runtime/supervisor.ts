@@ -83,6 +83,7 @@ import type { Diagnosis } from "../report/types.ts";
 import { EventQueue } from "./event_queue.ts";
 import { shellWord } from "../shell_word.ts";
 import { jsonNumber } from "../number_format.ts";
+import { granted } from "./granted.ts";
 
 /**
  * Milliseconds the actors get to finish cleanly once told to `Stop`, before their Workers are
@@ -305,6 +306,8 @@ export interface TrainingRun {
  * started from (its scripts, its data), as MLflow records it; anneal's own is `version`.
  */
 async function gitCommit(): Promise<string | undefined> {
+  // (not asked for: a module user's process without --allow-run would be prompted)
+  if (!granted({ name: "run", command: "git" })) return undefined;
   try {
     const out = await new Deno.Command("git", {
       args: ["rev-parse", "HEAD"],

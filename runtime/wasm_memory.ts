@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { granted } from "./granted.ts";
 import { AnnealError } from "../errors.ts";
 import type { ResolvedModelSpec } from "../models/spec.ts";
 import type { ModelShape } from "../models/build_resolved.ts";
@@ -42,6 +43,7 @@ export function stepFloorBytes(size: ModelSize, batch: number): number {
  * be read (no `--allow-sys` for it: the check is then left out).
  */
 function machineMemory(): number | undefined {
+  if (!granted({ name: "sys", kind: "systemMemoryInfo" })) return undefined;
   try {
     return Deno.systemMemoryInfo().total;
   } catch {

@@ -16,7 +16,7 @@ import type { Direction, Study, StudyStorage, Trial } from "../storage/types.ts"
 import type { Params, SearchSpace } from "./space.ts";
 import type { Pruner } from "./pruners/types.ts";
 import type { Sampler } from "./samplers/types.ts";
-import { processLiveness } from "../runtime/liveness.ts";
+import { hostname, processLiveness } from "../runtime/liveness.ts";
 
 /**
  * Records an intermediate value; resolves true when the trial should stop (pruned). With `judge:
@@ -166,9 +166,12 @@ export interface StudyResult {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** A worker id that is unique across machines and processes. */
+/**
+ * A worker id that is unique across machines and processes: this host's name (`unknown-host`
+ * without --allow-sys, never asked for), the pid and a random suffix.
+ */
 export function defaultWorkerId(): string {
-  return `${Deno.hostname()}:${Deno.pid}:${crypto.randomUUID().slice(0, 8)}`;
+  return `${hostname() ?? "unknown-host"}:${Deno.pid}:${crypto.randomUUID().slice(0, 8)}`;
 }
 
 /**
@@ -226,7 +229,7 @@ export async function runStudy(options: RunStudyOptions): Promise<StudyResult> {
   const o = {
     parallel: 1,
     direction: "minimize" as Direction,
-    workerId: defaultWorkerId(),
+    workerId: options.workerId ?? defaultWorkerId(),
     seed: 0,
     heartbeatMs: 1000,
     maxRetries: 2,
