@@ -225,9 +225,16 @@ async function linkedFile(path: string): Promise<string> {
   }
 }
 
+/** Whether `path` is there and neither a regular file nor a directory (a device, a FIFO). */
+async function special(path: string): Promise<boolean> {
+  const info = await Deno.stat(path).catch(() => undefined);
+  return info !== undefined && !info.isFile && !info.isDirectory;
+}
+
 /**
  * Writes a file atomically: temporary name, fsync, rename; through a symbolic link at `path`, to
- * the file it names. A path the file system refuses (its
+ * the file it names; to a device or a FIFO at `path` (`/dev/null`), straight, as a shell's `>`
+ * does. A path the file system refuses (its
  * directory missing or a file, no permission, a full disk) is an {@linkcode AnnealError} (code
  * `file`, `where`: the path) that names the path asked for, not the temporary one, and says how
  * to fix it, in place of Deno's own error (its `cause`).
@@ -260,6 +267,16 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
     "encode text first: new TextEncoder().encode(text)",
   );
   const target = await linkedFile(path);
+  if (await special(target)) {
+    // A device, a FIFO or a socket (`--out /dev/null`, `/dev/stdout`, a pipe): written to, as a
+    // shell's `>` writes; a rename over it replaced the device node with a regular file
+    try {
+      await Deno.writeFile(target, bytes);
+      return;
+    } catch (error) {
+      throw fileError(error, { action: "write", path, writing: true }) ?? error;
+    }
+  }
   const temporary = `${target}.tmp-${crypto.randomUUID().slice(0, 8)}`;
   let file: Deno.FsFile;
   try {

@@ -236,3 +236,23 @@ Deno.test("writeFileAtomic writes through a symbolic link at the path: the link 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("writeFileAtomic to a FIFO or a device writes into it, leaving the node in place (it renamed a regular file over /dev/null)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const fifo = `${dir}/pipe`;
+    const made = await new Deno.Command("mkfifo", { args: [fifo] }).output();
+    assert.ok(made.success);
+    const reader = Deno.readTextFile(fifo);
+    await writeFileAtomic(fifo, new TextEncoder().encode("through the pipe"));
+    assert.equal(await reader, "through the pipe");
+    const info = await Deno.stat(fifo);
+    assert.ok(info.isFifo, "still a FIFO");
+    // a character device (written, never replaced)
+    await writeFileAtomic("/dev/null", new TextEncoder().encode("nothing"));
+    assert.ok((await Deno.stat("/dev/null")).isCharDevice);
+    assert.deepEqual([...Deno.readDirSync(dir)].map((entry) => entry.name), ["pipe"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
