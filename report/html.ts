@@ -6,7 +6,7 @@
  * @module
  */
 import { diagnose, retrainCommand } from "./diagnose.ts";
-import { bestMetric, DAMAGED, NOT_RECORDED, provenanceOf, recorded } from "./records.ts";
+import { DAMAGED, NOT_RECORDED, provenanceOf, recorded, runBest } from "./records.ts";
 import { counted, formatNumber } from "../number_format.ts";
 import type { Diagnosis, RunRecord } from "./types.ts";
 import { PLOTS, plotSpec, renderSvg } from "./vega.ts";
@@ -34,7 +34,7 @@ const STATUS_CLASS: Record<string, string> = {
 
 function header(record: RunRecord): string {
   const { meta, summary } = record;
-  const best = bestMetric(record);
+  const best = runBest(record);
   // (what an older record does not hold: "not recorded", as `anneal runs show` says)
   const { backend, seed, dataset } = provenanceOf(record);
   const facts: [string, string][] = [
@@ -129,7 +129,7 @@ function epochTable(record: RunRecord): string {
   const columns = [...new Set(record.epochs.flatMap((e) => Object.keys(e)))].filter((c) =>
     c !== "step"
   );
-  const best = bestMetric(record)?.epoch;
+  const best = runBest(record)?.epoch;
   const rows = record.epochs.map((e) =>
     `<tr${e.epoch === best ? ' class="best"' : ""}>${
       columns.map((c) => `<td>${escapeHtml(formatNumber(e[c]))}</td>`).join("")

@@ -46,3 +46,15 @@ Deno.test("the report's header says 'not recorded' where runs show does, for wha
   assert.equal(given.backend, "cpu");
   assert.equal(given.versions, "anneal 0.1.0, deno 2.9.6, tfjs not recorded");
 });
+
+Deno.test("the report's best epoch is the one the run kept, as runs and runs show give it, not the lowest value a minDelta passed over", async () => {
+  // valLoss lowest at epoch 3 (0.2443), but by less than minDelta under epoch 1's 0.2795: early
+  // stopping kept epoch 1, whose weights the run restored; the header said epoch 3
+  const run = syntheticRun([1, 0.8, 0.7, 0.6], { val: [0.5, 0.2795, 0.26, 0.2443] });
+  run.config.earlyStopping = { monitor: "valLoss", patience: 20, minDelta: 0.05 };
+  run.summary.bestEpoch = 1;
+  const facts = await headerFacts(run);
+  assert.equal(facts.best, "valLoss 0.2795 at epoch 1");
+  const html = await renderReport(run);
+  assert.match(html, /<tr class="best"><td>1<\/td>/);
+});
