@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { basename } from "node:path";
 import { AnnealError } from "../../errors.ts";
 import { checkRunId, RUN_ID_PATTERN } from "../../runtime/records.ts";
 import {
@@ -320,19 +321,28 @@ export async function runsCompareCommand(
       },
     );
   }
-  // (each run is a column named by its id: a run given twice would be one column)
-  const twice = ids.find((id, i) => ids.indexOf(id) !== i);
-  if (twice !== undefined) {
-    throw new AnnealError("usage", `compare names run '${twice}' more than once`, {
-      where: twice,
-      hint: "give each run once: anneal runs compare RUN_A RUN_B",
-    });
-  }
   // (read at once; a failure is the first run in the order given that cannot be read, not the
   // first to fail)
-  const reads = await Promise.allSettled(
-    ids.map(async (id) => readRun(await runDirOf(id, options))),
-  );
+  const dirs = await Promise.allSettled(ids.map((id) => runDirOf(id, options)));
+  const unknown = dirs.find((dir) => dir.status === "rejected");
+  if (unknown) throw unknown.reason;
+  const found = dirs.map((dir) => (dir as PromiseFulfilledResult<string>).value);
+  // (each run is a column named by its id: a run given twice would be one column; `last` is the
+  // newest run's id, given twice as `last` and that id)
+  const again = found.findIndex((dir, i) => found.indexOf(dir) !== i);
+  if (again >= 0) {
+    const first = ids[found.indexOf(found[again])];
+    const as = ids[again] === first ? "" : ` (as '${first}' and '${ids[again]}')`;
+    throw new AnnealError(
+      "usage",
+      `compare names run '${basename(found[again])}' more than once${as}`,
+      {
+        where: ids[again],
+        hint: "give each run once: anneal runs compare RUN_A RUN_B",
+      },
+    );
+  }
+  const reads = await Promise.allSettled(found.map((dir) => readRun(dir)));
   const failed = reads.find((read) => read.status === "rejected");
   if (failed) throw failed.reason;
   const records = reads.flatMap((read) => read.status === "fulfilled" ? [read.value] : []);

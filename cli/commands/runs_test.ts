@@ -89,6 +89,30 @@ Deno.test("anneal runs compare refuses a run given twice (its column would hide 
   );
 });
 
+Deno.test("anneal runs compare refuses the newest run given as 'last' and by its id", async () => {
+  // (it compared one column with itself: "the configs are identical")
+  const runsDir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${runsDir}/older`);
+    await Deno.writeTextFile(`${runsDir}/older/meta.json`, '{"createdAt":"2026-01-01T00:00:00Z"}');
+    await Deno.mkdir(`${runsDir}/newer`);
+    await Deno.writeTextFile(`${runsDir}/newer/meta.json`, '{"createdAt":"2026-02-01T00:00:00Z"}');
+    await assert.rejects(
+      runsCompareCommand(["last", "newer"], { runsDir }),
+      (error: AnnealError) => {
+        assert.equal(error.code, "usage");
+        assert.equal(
+          error.message,
+          "compare names run 'newer' more than once (as 'last' and 'newer')",
+        );
+        return true;
+      },
+    );
+  } finally {
+    await Deno.remove(runsDir, { recursive: true });
+  }
+});
+
 Deno.test("anneal runs compare names the first run it cannot read in the order given, not the first failure to arrive", async () => {
   // (the runs are read at once: 'empty', a directory that is not a run, fails after more reads
   // than 'nope' does)
