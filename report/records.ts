@@ -896,6 +896,15 @@ export function compareRuns(records: RunRecord[]): RunComparison {
       }),
     });
   }
+  // the test split's metrics, as train, runs show and the report give them (a run without a test
+  // split: none)
+  const tests = records.map((r) => (r.summary.test ?? {}) as Record<string, unknown>);
+  for (const name of new Set(tests.flatMap((test) => Object.keys(test)))) {
+    metrics.push({
+      name: `test ${name}`,
+      values: tests.map((test) => (typeof test[name] === "number" ? test[name] : undefined)),
+    });
+  }
   const rates = records.map((r) => rateSetting(r.config));
   const lr = { values: rates.map((r) => r.value), settings: rates.map((r) => r.path) };
   return {

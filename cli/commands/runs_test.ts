@@ -135,3 +135,20 @@ Deno.test("anneal runs compare names the first run it cannot read in the order g
     await Deno.remove(runsDir, { recursive: true });
   }
 });
+
+Deno.test("anneal runs compare shows the test split's metrics, as runs show and the report do", () => {
+  const a = { ...syntheticRun([2, 1]), id: "a" };
+  a.summary.test = { loss: 0.31, accuracy: 0.9 };
+  const b = { ...syntheticRun([2, 1], { lr: 0.1 }), id: "b" };
+  b.summary.test = { loss: 0.42, accuracy: 0.85 };
+  const c = { ...syntheticRun([2, 1], { lr: 0.2 }), id: "c" };
+  const comparison = compareRuns([a, b, c]);
+  assert.deepEqual(
+    comparison.metrics.filter((m) => m.name.startsWith("test ")),
+    [
+      { name: "test loss", values: [0.31, 0.42, undefined] },
+      { name: "test accuracy", values: [0.9, 0.85, undefined] },
+    ],
+  );
+  assert.match(compareTable(comparison), /^test accuracy +0\.9 +0\.85 +-$/m);
+});
