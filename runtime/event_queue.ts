@@ -7,7 +7,8 @@
  * (two loops set up together), or after the run ended with none made before, gets every event;
  * one made later starts at the oldest event still held, those that every earlier iterator has
  * read being gone (none, where one read them all). An iterator left (`break`, `return()`) holds
- * nothing back.
+ * nothing back: once every iterator made has left, events are held for none (a loop made after
+ * gets those pushed from then on).
  *
  * @module
  */
@@ -22,6 +23,8 @@ export class EventQueue<T> {
   #waiting: (() => void)[] = [];
   #closed = false;
   #trimQueued = false;
+  /** An iterator was made: once none is left, events are held for no one. */
+  #iterated = false;
 
   /**
    * Adds an event for every iterator; none once the stream is closed (its closing event is its
@@ -29,6 +32,11 @@ export class EventQueue<T> {
    */
   push(item: T): void {
     if (this.#closed) return;
+    if (this.#iterated && this.#cursors.size === 0) {
+      // every iterator left (a loop's `break`): held for no one, as a long run's steps would be
+      this.#offset++;
+      return;
+    }
     this.#items.push(item);
     this.#wake();
   }
@@ -43,6 +51,7 @@ export class EventQueue<T> {
   iterate(): AsyncIterable<T> {
     const cursor = { next: this.#offset };
     this.#cursors.add(cursor);
+    this.#iterated = true;
     // deno-lint-ignore no-this-alias
     const queue = this;
     return {
@@ -95,7 +104,14 @@ export class EventQueue<T> {
   }
 
   #trimNow() {
-    if (this.#cursors.size === 0) return;
+    if (this.#cursors.size === 0) {
+      // (none made yet: all held for the first; every one left: none held)
+      if (this.#iterated) {
+        this.#offset += this.#items.length;
+        this.#items = [];
+      }
+      return;
+    }
     let oldest = Infinity;
     for (const cursor of this.#cursors) oldest = Math.min(oldest, cursor.next);
     const drop = oldest - this.#offset;

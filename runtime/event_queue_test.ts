@@ -73,3 +73,20 @@ Deno.test("train(): two loops over run.events() each get every event of the run,
     assert.equal((await run.result).status, "completed");
   }
 });
+
+Deno.test("once the only loop has left (break), events are held for no one: a loop made later gets only those after it", async () => {
+  // (a 40-epoch run's 123 events were all kept after its loop broke off at the first)
+  const queue = new EventQueue<string>();
+  queue.push("a");
+  for await (const event of queue.iterate()) {
+    assert.equal(event, "a");
+    break;
+  }
+  queue.push("b");
+  queue.push("c");
+  await Promise.resolve();
+  const late = queue.iterate();
+  queue.push("d");
+  queue.close();
+  assert.deepEqual(await readAll(late), ["d"]);
+});
