@@ -1298,9 +1298,13 @@ export async function runSweep(
 
 /**
  * Options of {@linkcode runWorker}: {@linkcode SweepOptions} but for the study's own `trials`,
- * `sampler` and `pruner` (given anyway, from JavaScript, they are refused).
+ * `sampler` and `pruner`, and the `storage` and `study` its arguments name (given anyway, from
+ * JavaScript, they are refused).
  */
-export type WorkerOptions = Omit<SweepOptions, "trials" | "sampler" | "pruner">;
+export type WorkerOptions = Omit<
+  SweepOptions,
+  "trials" | "sampler" | "pruner" | "storage" | "study"
+>;
 
 /** How to run more trials at once than one process may (32). */
 export const PARALLEL_HINT = "each trial at once trains through its own five actors: run at " +
@@ -1318,6 +1322,22 @@ export async function runWorker(
 ): Promise<SweepResult> {
   checkOptionNames(options, SWEEP_OPTIONS, "run the sweep's worker");
   checkRunId(studyName, "study name");
+  // the storage and study are runWorker's arguments: in its options they were ignored (a worker
+  // given another study there ran the one its arguments named)
+  const named = (["storage", "study"] as const).filter((key) =>
+    (options as SweepOptions)[key] !== undefined
+  );
+  if (named.length) {
+    throw new AnnealError(
+      "usage",
+      `Cannot run the worker with ${named.map((key) => `'${key}'`).join(" and ")} in its ` +
+        `options: runWorker's arguments name the storage and the study (study '${studyName}')`,
+      {
+        where: named[0],
+        hint: "pass them as its arguments: runWorker(storageUrl, studyName, options)",
+      },
+    );
+  }
   // a worker runs the study as stored: these would be ignored, not used
   const given = (["trials", "sampler", "pruner"] as const).filter((key) =>
     (options as SweepOptions)[key] !== undefined

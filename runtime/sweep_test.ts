@@ -919,6 +919,14 @@ Deno.test("a worker runs its own number of trials at once (--parallel), the stud
     } finally {
       await storage.close();
     }
+    // the storage and the study are its arguments: in its options they were ignored
+    await assert.rejects(
+      () => runWorker(url, "w", { study: "beta" } as Parameters<typeof runWorker>[2]),
+      (error: unknown) =>
+        error instanceof AnnealError && error.code === "usage" && error.where === "study" &&
+        /^Cannot run the worker with 'study' in its options: runWorker's arguments name/
+          .test(error.message),
+    );
     for (const parallel of [0, 33, 1.5]) {
       await assert.rejects(
         () => runWorker(url, "w", { parallel }),
