@@ -62,10 +62,7 @@ import {
 } from "../runtime/start_checks.ts";
 import { budgetSpent, stepsSpent } from "../runtime/budget.ts";
 import { outOfMemory } from "../runtime/out_of_memory.ts";
-import { warmupBeyondRun } from "../schedulers/warmup_reach.ts";
-import { cosineBeyondRun } from "../schedulers/cosine_reach.ts";
-import { decayBeyondRun } from "../schedulers/decay_reach.ts";
-import { annealBeyondRun } from "../schedulers/anneal_reach.ts";
+import { scheduleNotes } from "../schedulers/schedule_notes.ts";
 import { PLAN_AHEAD } from "./scheduler.ts";
 import type { OptimizerState } from "../optimizers/mod.ts";
 import { shellWord } from "../shell_word.ts";
@@ -498,16 +495,8 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   // the rate all but to 0, a schedule that anneals towards an end the run stops well short of:
   // torch runs them so, but they are seldom meant
   const length = { stepsPerEpoch, epochs, maxSteps };
-  const notes = [
-    warmupBeyondRun(config.scheduler, length),
-    cosineBeyondRun(config.scheduler, length),
-    decayBeyondRun(config.scheduler, length),
-    annealBeyondRun(config.scheduler, length),
-  ];
-  for (const note of notes) {
-    if (note) {
-      context.emit({ type: "warning", actor: "trainer", message: note.message, hint: note.hint });
-    }
+  for (const note of scheduleNotes(config.scheduler, length)) {
+    context.emit({ type: "warning", actor: "trainer", message: note.message, hint: note.hint });
   }
   // a model past wasm's 4 GiB, or the machine's memory on cpu, is refused before its weights are
   // drawn (seconds for a large one)

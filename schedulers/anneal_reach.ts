@@ -1,7 +1,8 @@
 /**
  * A schedule that anneals towards an end the run never gets to: `onecycle` (`totalSteps`),
  * `cosine` (`tMax`), `warmupCosine` and `warmupLinear` (`totalSteps`) and `polynomial`
- * (`totalIters`) take the rate down to their final rate at that step, and a run of T steps
+ * (`totalIters`) take the rate down to their final rate at that step, and `linear` (`totalIters`)
+ * from its startFactor to its endFactor, up (torch's warmup idiom) or down, and a run of T steps
  * (epochs, under `interval: "epoch"`) steps them at 0 .. T - 1. A run that ends well before
  * leaves the rate high where it stops: a onecycle near its peak, a cosine halfway down. torch
  * trains it so, and so does anneal (the schedule is cut where the run ends), but it is seldom
@@ -38,6 +39,10 @@ function annealEnd(
     case "warmupCosine":
     case "warmupLinear":
       return { field: "totalSteps", value: spec.totalSteps, end: spec.totalSteps, peak: 1 };
+    case "linear":
+      // (a factor that does not move, startFactor = endFactor, has nothing to be cut short of)
+      if (spec.startFactor === spec.endFactor) return undefined;
+      return { field: "totalIters", value: spec.totalIters, end: spec.totalIters, peak: 1 };
     case "polynomial":
       // A negative power takes the rate up, without bound, towards totalIters (where torch
       // raises): it has no final rate to be cut short of, and none to compute.
@@ -96,6 +101,21 @@ export function annealBeyondRun(
         hint,
       };
     }
+  }
+  if (spec.name === "linear") {
+    // (either way: a warmup from startFactor up, or a decay down; the share of the way it went)
+    const from = schedule.lrAt(0);
+    const to = schedule.lrAt(ends.end);
+    const gone = (schedule.lrAt(last) - from) / (to - from);
+    if (!(gone < 1 - LEFT_UNANNEALED)) return undefined;
+    return {
+      message: `scheduler.totalIters ${ends.value} is longer than the run, which takes ` +
+        `${reach.length}: the linear schedule is cut where the run ends, at ${
+          percent(schedule.lrAt(last))
+        } of optimizer.lr, ${percent(gone)} of its way from startFactor ${spec.startFactor} ` +
+        `to endFactor ${spec.endFactor}`,
+      hint,
+    };
   }
   const final = schedule.lrAt(ends.end);
   const left = (schedule.lrAt(last) - final) / (ends.peak - final);
