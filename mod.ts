@@ -194,3 +194,17 @@ export { writeFileAtomic } from "./runtime/checkpoint.ts";
 export { applyChange, DEFAULT_MIN_IMPROVEMENT, tune } from "./runtime/tune.ts";
 export type { Change, TuneOptions, TuneResult, TuneStage } from "./runtime/tune.ts";
 export type { TuneRecord, UnfinishedTune } from "./runtime/tune_record.ts";
+
+// Types the signatures above name, exported so that users can name them too (and the lists of
+// names that PrunerName, SamplerName and ActorName are made of).
+export type { DataShape } from "./runtime/engine.ts";
+export type { LoadOptions } from "./data/load_resolved.ts";
+export type { Rows } from "./data/split.ts";
+export type { BackendOptions } from "./runtime/backend.ts";
+export type { CreateOptimizerOptions } from "./optimizers/core.ts";
+export type { Liveness, LivenessProbe, RunProcess } from "./runtime/liveness.ts";
+export type { TrialParamValue } from "./storage/types.ts";
+export type { PrunerTrial } from "./sweeps/pruners/types.ts";
+export { PRUNER_NAMES } from "./sweeps/pruners/types.ts";
+export { SAMPLER_NAMES } from "./sweeps/samplers/named.ts";
+export { ACTOR_NAMES } from "./actors/actor_names.ts";

@@ -14,7 +14,7 @@ import { ACTOR_NAMES } from "./actor_names.ts";
 /** The five actors of a run. */
 export const ActorNameSchema = z.enum(ACTOR_NAMES);
 /** Name of one of the five actors: `dataLoader`, `trainer`, `scheduler`, `earlyStopper`, `clipMonitor`. */
-export type ActorName = z.infer<typeof ActorNameSchema>;
+export type ActorName = (typeof ACTOR_NAMES)[number];
 
 /** An error in plain form, safe to cross a worker boundary. */
 export const SerializedErrorSchema = z.object({

@@ -45,7 +45,9 @@ export const LINEAR_SCALING_LIMIT = 8192;
  * console.assert(batchScalingOf({ name: "adam", batchScaling: "linear" }) === "linear");
  * ```
  */
-export function batchScalingOf(optimizer: { name: string; batchScaling?: BatchScaling }) {
+export function batchScalingOf(
+  optimizer: { name: string; batchScaling?: BatchScaling },
+): BatchScaling {
   return optimizer.batchScaling ?? (optimizer.name === "sgd" ? "linear" : "sqrt");
 }
 

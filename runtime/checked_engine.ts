@@ -33,6 +33,10 @@ import { type DataShape, TrainingEngine as ResolvedEngine } from "./engine.ts";
  * ```
  */
 export class TrainingEngine extends ResolvedEngine {
+  /**
+   * Builds the model and optimizer of `config` for data of `shape`, its model and optimizer specs
+   * parsed first (a spec with a misspelt or invalid field is refused, naming the field).
+   */
   constructor(config: RunConfig, shape: DataShape) {
     super(withParsedSpecs(config), shape);
   }

@@ -45,9 +45,13 @@ import { checkStepMemory } from "./wasm_memory.ts";
 
 /** What the engine must know about the data to build a model. */
 export interface DataShape {
+  /** Shape of one sample, e.g. `[2]` or `[28, 28, 1]`. */
   inputShape: number[];
+  /** Values per target (1 for class indices and binary labels). */
   targetSize: number;
+  /** What the targets are, which picks the output units, the default loss and the metrics. */
   task: "regression" | "classification" | "binary";
+  /** Number of classes, for classification (the model's output units). */
   numClasses?: number;
 }
 

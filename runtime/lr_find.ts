@@ -698,6 +698,7 @@ const LR_FIND_OPTIONS = Object.keys(
   } satisfies Record<keyof LrFindOptions, true>,
 );
 
+/** One repeat of the range test: its curve, and the learning rates its rules read off it. */
 export interface LrCurve {
   /** Seed of this repeat (batch order and initialisation). */
   seed: number;

@@ -250,6 +250,8 @@ export interface TrainOptions {
   epochGate?: (event: EpochEvent) => Promise<void> | void;
   /**
    * Test-only: make an actor throw, stall, probe its permissions or send an event at a named point.
+   *
+   * @ignore
    */
   faults?: Partial<Record<ActorName, Init["fault"]>>;
 }

@@ -28,19 +28,22 @@ export interface TuneRecord {
   startedAt: string;
   /** The process running it, where its host's name can be read. */
   process?: RunProcess;
-  /** The metric it optimises, and which way. */
+  /** The metric it optimises. */
   metric: string;
+  /** Which way it optimises `metric`. */
   direction: "minimize" | "maximize";
-  /** The most runs it may spend, and those it spent. */
+  /** The most runs it may spend. */
   budget: number;
+  /** The runs it spent so far. */
   runs: number;
   /**
    * The fraction of the best value so far a change had to gain to be kept (absent in an older
    * anneal's record, which kept any gain).
    */
   minImprovement?: number;
-  /** The untuned config's metric, and the best so far (absent before the first run ends). */
+  /** The untuned config's metric (absent before the first run ends). */
   baseline?: number;
+  /** The best config's metric so far (absent before the first run ends). */
   best?: number;
   /** Each stage done, in order: its changes tried (with their runs), the one kept. */
   stages: unknown[];

@@ -14,8 +14,11 @@ import { lastStep, type Pruner, type PrunerTrial, show } from "./types.ts";
 
 /** Successive-halving settings. */
 export interface AshaOptions {
+  /** The step of the first rung, before `minEarlyStoppingRate` (1). */
   minResource: number;
+  /** Each rung's step is this many times the last's, and 1 / this of a rung's trials go on (3). */
   reductionFactor: number;
+  /** The rungs' first exponent: the first rung is at minResource * reductionFactor ** this (0). */
   minEarlyStoppingRate: number;
   /** Only trials for which this holds compete (hyperband's brackets); all when absent. */
   peers?: (trial: PrunerTrial) => boolean;

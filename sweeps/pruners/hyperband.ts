@@ -11,8 +11,11 @@ import type { Pruner, PrunerTrial } from "./types.ts";
 
 /** Hyperband settings. */
 export interface HyperbandOptions {
+  /** The step of the first bracket's first rung (1). */
   minResource: number;
+  /** The last step a trial reports; with the other two, it sets the number of brackets. */
   maxResource: number;
+  /** Each rung's step is this many times the last's, and 1 / this of a rung's trials go on (3). */
   reductionFactor: number;
 }
 

@@ -9,9 +9,13 @@ import { lastStep, type Pruner, show } from "./types.ts";
 
 /** Median-pruner settings. */
 export interface MedianPrunerOptions {
+  /** Completed trials needed before any trial is pruned (5). */
   nStartupTrials: number;
+  /** Steps before which a trial is not pruned (0). */
   nWarmupSteps: number;
+  /** Steps between pruning checks after the warm-up (1). */
   intervalSteps: number;
+  /** Completed trials with a value at the step needed to judge a trial there (1). */
   nMinTrials: number;
 }
 

@@ -15,6 +15,7 @@ export type PrunerName = (typeof PRUNER_NAMES)[number];
 
 /** A trial's learning curve as a pruner sees it. */
 export interface PrunerTrial {
+  /** The trial's id: a pruner skips the trial itself among `others`; hyperband's bracket hashes it. */
   id: number;
   /** Needed to tell COMPLETE trials apart (the median pruner compares with those only). */
   state?: TrialState;

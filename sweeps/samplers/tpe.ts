@@ -34,12 +34,19 @@ import { type Mixture, mixtureLogPdf, numericMixture, sampleMixture } from "./pa
 
 /** TPE settings; every one defaults to Optuna's. */
 export interface TpeOptions {
+  /** Trials sampled at random before the estimator is used (10). */
   nStartupTrials: number;
+  /** Candidates drawn from l(x) per parameter, the best of them by log l(x) - log g(x) kept (24). */
   nEiCandidates: number;
+  /** How many of `n` trials make up the good group l(x) (min(ceil(0.1 n), 25)). */
   gamma: (n: number) => number;
+  /** The weight of the prior kernel beside the observations' (1). */
   priorWeight: number;
+  /** Whether the outermost kernels' widths count the distance to the range's ends (false). */
   considerEndpoints: boolean;
+  /** Whether kernel widths are kept at least range / min(100, n + 2) (true). */
   considerMagicClip: boolean;
+  /** The weights of `n` observations, oldest first ({@linkcode defaultWeights}). */
   weights: (n: number) => number[];
 }
 
