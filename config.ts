@@ -95,7 +95,12 @@ export const EarlyStoppingSchema = z.strictObject({
   patience: z.number().int().nonnegative().optional(),
   /** Improvement smaller than this does not count (Keras' min_delta). */
   minDelta: z.number().nonnegative().default(0),
-  /** Stop if the monitored value is not better than this after `patience` epochs. */
+  /**
+   * Keras' baseline: the patience count restarts only at an epoch that beats both the best value
+   * so far and this. An epoch that improves on the best never stops the run, so a run improving
+   * each epoch trains on below the baseline; once it stops improving, it stops when the count
+   * (from the last epoch that beat the baseline, else the first) reaches `patience`.
+   */
   baseline: z.number().optional(),
   /** End the run with the best epoch's weights (Keras' restore_best_weights). */
   restoreBest: z.boolean().default(true),
@@ -809,6 +814,8 @@ export interface ConfigWarning {
  *   `testPath`): it limits nothing.
  * - A `model.dropout` the model has no layer for (see {@linkcode unusedDropout}): it drops
  *   nothing.
+ * - `clipping.normType` without a clip by norm, early stopping's `minDelta` or `baseline` without
+ *   a `patience` (see {@linkcode idleSettings}): they change nothing.
  *
  * @example
  * ```ts
@@ -924,7 +931,50 @@ export function configWarnings(input: RunConfigInput | RunConfig): ConfigWarning
   if (large) warnings.push(large);
   const dropout = unusedDropout(config.model);
   if (dropout) warnings.push(dropout);
+  warnings.push(...idleSettings(config));
   return warnings;
+}
+
+/**
+ * Settings that act only with another the config leaves out: `clipping.normType` without a clip
+ * by norm (`maxNorm`, `autoPercentile`; an rnn's default 1 is one), and early stopping's
+ * `minDelta` or `baseline` without `patience` (no early stopping by a metric then; Keras' default
+ * patience is 0, anneal's none). Each changes nothing, and the run trains without what it asks.
+ */
+function idleSettings(config: RunConfig): ConfigWarning[] {
+  const found: ConfigWarning[] = [];
+  const { maxNorm, normType, autoPercentile } = config.clipping;
+  const byNorm = typeof maxNorm === "number" || autoPercentile !== undefined ||
+    (maxNorm === undefined && config.model.kind === "rnn");
+  if (normType !== 2 && !byNorm) {
+    found.push({
+      field: "clipping.normType",
+      message: `clipping.normType is ${JSON.stringify(normType)}, and no clip by norm is set ` +
+        "(clipping.maxNorm, clipping.autoPercentile): it changes nothing",
+      hint: "set the clip it is for (--set clipping.maxNorm=1), or remove clipping.normType",
+      resumeHint: "a resume keeps the config the run was recorded with (it refuses a change); " +
+        "clipping.normType changes nothing in it",
+    });
+  }
+  const { patience, minDelta, baseline } = config.earlyStopping;
+  const idle = [
+    ...(minDelta !== 0 ? [`minDelta ${minDelta}`] : []),
+    ...(baseline !== undefined ? [`baseline ${baseline}`] : []),
+  ];
+  if (patience === undefined && idle.length > 0) {
+    found.push({
+      field: `earlyStopping.${idle[0].split(" ")[0]}`,
+      message: `earlyStopping.${idle.join(" and earlyStopping.")} ${
+        idle.length === 1 ? "is" : "are"
+      } set, and earlyStopping.patience is not: the run stops on no metric, and ${
+        idle.length === 1 ? "it changes" : "they change"
+      } nothing`,
+      hint: "set the patience (--set earlyStopping.patience=5), or remove them",
+      resumeHint: "a resume keeps the config the run was recorded with (it refuses a change); " +
+        "without a patience its early stopping stops on no metric",
+    });
+  }
+  return found;
 }
 
 /**

@@ -1003,3 +1003,35 @@ Deno.test("a config's batch-scaling rule follows its optimizer until a run recor
   assert.equal(recordedConfig(adam).optimizer.batchScaling, "sqrt");
   assert.equal(recordedConfig(base).optimizer.batchScaling, "linear");
 });
+
+Deno.test("settings that act only with one the config leaves out are warned of: normType without a clip by norm, minDelta or baseline without a patience", () => {
+  const fields = (input: Record<string, unknown>) => configWarnings(input).map((w) => w.field);
+  const normType = configWarnings({ clipping: { normType: 1 } });
+  assert.equal(normType[0].field, "clipping.normType");
+  assert.match(normType[0].message, /^clipping\.normType is 1, and no clip by norm is set/);
+  assert.deepEqual(fields({ clipping: { normType: 1, maxNorm: 1 } }), []);
+  assert.deepEqual(fields({ clipping: { normType: "inf", autoPercentile: 10 } }), []);
+  // (an rnn clips at 1 by default: its normType acts)
+  assert.deepEqual(
+    fields({ clipping: { normType: 1 }, model: { kind: "rnn", cell: "lstm", units: 4 } }),
+    [],
+  );
+  const early = configWarnings({ earlyStopping: { minDelta: 0.01, baseline: 0.5 } });
+  assert.equal(early[0].field, "earlyStopping.minDelta");
+  assert.match(
+    early[0].message,
+    /^earlyStopping\.minDelta 0\.01 and earlyStopping\.baseline 0\.5 are set, and earlyStopping\.patience is not: the run stops on no metric/,
+  );
+  assert.deepEqual(fields({ earlyStopping: { minDelta: 0.01, patience: 2, monitor: "loss" } }), []);
+});
+
+Deno.test("torch's names for a clip by value and for a non-finite gradient point to anneal's", () => {
+  assert.throws(
+    () => parseConfig({ clipping: { clipValue: 1 } }),
+    /'clipping\.clipValue': unknown field \(did you mean 'clipping\.value'\?\)/,
+  );
+  assert.throws(
+    () => parseConfig({ clipping: { error_if_nonfinite: true } }),
+    /did you mean 'clipping\.onNonFinite'\?/,
+  );
+});

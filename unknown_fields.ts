@@ -67,6 +67,10 @@ export function suggestField(
   if (others.some((option) => option.fields.includes(key))) {
     return { name: key, owners: owners(key) };
   }
+  // torch's names for what anneal names otherwise (clip_grad_value_'s clip_value, and its
+  // error_if_nonfinite, which anneal's onNonFinite replaces)
+  const torch = TORCH_NAMES[key.toLowerCase().replace(/[^a-z0-9]/g, "")];
+  if (torch !== undefined && here.includes(torch)) return { name: torch };
   const close = closestName(key, here);
   if (close !== undefined) return { name: close };
   const elsewhere = closestName(key, [...new Set(others.flatMap((option) => option.fields))]);
@@ -87,6 +91,15 @@ function nearestOwner(owners: NonNullable<FieldSuggestion["owners"]>): unknown {
   }
   return best;
 }
+
+/**
+ * Fields named as torch names their arguments where anneal's name is not a spelling of it (a
+ * spelling, `T_max`, `weight_decay`, is found as one): by the name lower-cased without separators.
+ */
+const TORCH_NAMES: Record<string, string> = {
+  clipvalue: "value",
+  errorifnonfinite: "onNonFinite",
+};
 
 /** How a message names things: a field's path, and how to select an option of its kind. */
 export interface SuggestionStyle {
