@@ -25,16 +25,22 @@ export interface ClipResult {
  */
 export function clipNormOrder(maxNorm: number, normType: number | "inf"): number {
   const p = normType === "inf" ? Infinity : normType;
-  if (!Number.isFinite(maxNorm) || maxNorm < 0) {
+  // (a string "1" was told it must be >= 0, "current value is 1"; a string "2" as the norm type
+  // failed inside tfjs, naming neither)
+  if (typeof maxNorm !== "number" || !Number.isFinite(maxNorm) || maxNorm < 0) {
     throw new AnnealError(
       "usage",
-      `Cannot clip gradients: 'maxNorm' must be >= 0, current value is ${maxNorm}`,
+      `Cannot clip gradients: 'maxNorm' must be a number >= 0, current value is ${
+        showValue(maxNorm)
+      }`,
     );
   }
-  if (!(p > 0)) {
+  if (typeof p !== "number" || !(p > 0)) {
     throw new AnnealError(
       "usage",
-      `Cannot clip gradients: 'normType' must be > 0, current value is ${normType}`,
+      `Cannot clip gradients: 'normType' must be a number > 0 or "inf", current value is ${
+        showValue(normType)
+      }`,
     );
   }
   return p;
@@ -42,10 +48,12 @@ export function clipNormOrder(maxNorm: number, normType: number | "inf"): number
 
 /** Checks a value clip's bound (>= 0, finite). */
 export function checkClipValue(clipValue: number): void {
-  if (!Number.isFinite(clipValue) || clipValue < 0) {
+  if (typeof clipValue !== "number" || !Number.isFinite(clipValue) || clipValue < 0) {
     throw new AnnealError(
       "usage",
-      `Cannot clip gradients: 'clipValue' must be >= 0, current value is ${clipValue}`,
+      `Cannot clip gradients: 'clipValue' must be a number >= 0, current value is ${
+        showValue(clipValue)
+      }`,
     );
   }
 }
@@ -141,10 +149,16 @@ export class AutoClip {
 
   /** `norms` restores the observations of a checkpoint ({@linkcode AutoClip.norms}). */
   constructor(percentile: number, norms: readonly number[] = []) {
-    if (!Number.isFinite(percentile) || percentile < 0 || percentile > 100) {
+    // (0, 100], as the config's autoPercentile: at 0 every step is clipped to the smallest norm
+    if (
+      typeof percentile !== "number" || !Number.isFinite(percentile) || percentile <= 0 ||
+      percentile > 100
+    ) {
       throw new AnnealError(
         "config",
-        `Cannot create AutoClip: 'percentile' must be in [0, 100], current value is ${percentile}`,
+        `Cannot create AutoClip: 'percentile' must be a number in (0, 100], current value is ${
+          showValue(percentile)
+        }`,
         { hint: "the AutoClip paper uses 10" },
       );
     }

@@ -81,7 +81,7 @@ Deno.test("clipGradNorm keeps no tensors but the ones it returns", () => {
   const empty = clipGradNorm([], 1);
   assert.equal(empty.totalNorm.dataSync()[0], 0);
   assert.throws(() => clipGradNorm([], -1), AnnealError);
-  assert.throws(() => clipGradNorm([], 1, 0), /'normType' must be > 0/);
+  assert.throws(() => clipGradNorm([], 1, 0), /'normType' must be a number > 0/);
 });
 
 Deno.test("clipGradValue clamps each element to [-clipValue, clipValue]", () => {
@@ -109,7 +109,7 @@ function percentile(data: number[], p: number): number {
 Deno.test("AutoClip's threshold is the percentile of the observed norms", () => {
   fc.assert(fc.property(
     fc.array(fc.double({ min: 0, max: 1e3, noNaN: true }), { minLength: 1, maxLength: 50 }),
-    fc.double({ min: 0, max: 100, noNaN: true }),
+    fc.double({ min: 0, max: 100, noNaN: true, minExcluded: true }),
     (norms, p) => {
       const autoClip = new AutoClip(p);
       norms.forEach((norm) => autoClip.observe(norm));
@@ -140,6 +140,25 @@ Deno.test("AutoClip has no threshold before observing and ignores non-finite nor
   assert.equal(autoClip.threshold(), undefined);
   assert.throws(
     () => new AutoClip(101),
-    /'percentile' must be in \[0, 100\], current value is 101/,
+    /'percentile' must be a number in \(0, 100\], current value is 101/,
   );
+});
+
+Deno.test("the clip functions called from plain JavaScript with a string or 0 say what they take", () => {
+  // ("'maxNorm' must be >= 0, current value is 1" of the string "1"; a normType "2" failed in
+  // tfjs's pow, naming neither; AutoClip(0) was taken, where the config refuses it)
+  const loose = (value: unknown) => value as number;
+  assert.throws(
+    () => clipGradNorm([], loose("1")),
+    /'maxNorm' must be a number >= 0, current value is "1"/,
+  );
+  assert.throws(
+    () => clipGradNorm([], 1, loose("2")),
+    /'normType' must be a number > 0 or "inf", current value is "2"/,
+  );
+  assert.throws(
+    () => clipGradValue([], loose("1")),
+    /'clipValue' must be a number >= 0, current value is "1"/,
+  );
+  assert.throws(() => new AutoClip(0), /'percentile' must be a number in \(0, 100\]/);
 });

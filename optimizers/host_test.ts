@@ -187,9 +187,9 @@ Deno.test("host clipping equals clipGradValue and clipGradNorm", () => {
   host.forEach((g, i) => assertClose(g, clipped[i].dataSync(), `value ${i}`));
   assert.ok(host.some((g) => g.some((v) => Math.abs(v) === Math.fround(0.3))));
   tf.dispose([...tensors, ...clipped]);
-  assert.throws(() => clipHostNorm(host, -1), /'maxNorm' must be >= 0/);
-  assert.throws(() => clipHostNorm(host, 1, 0), /'normType' must be > 0/);
-  assert.throws(() => clipHostValue(host, Number.NaN), /'clipValue' must be >= 0/);
+  assert.throws(() => clipHostNorm(host, -1), /'maxNorm' must be a number >= 0/);
+  assert.throws(() => clipHostNorm(host, 1, 0), /'normType' must be a number > 0/);
+  assert.throws(() => clipHostValue(host, Number.NaN), /'clipValue' must be a number >= 0/);
 });
 
 Deno.test("host optimizer: clear errors for what it cannot do", async () => {
