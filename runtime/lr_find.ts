@@ -580,7 +580,7 @@ function fallReason(
 ): string {
   const what = `the smoothed loss fell by ${formatNumber(fall.amount)} (${
     Math.round(100 * fall.share)
-  }%), ${fall.ratio.toFixed(1)}x the scatter of its batch losses (${
+  }%), ${formatNumber(fall.ratio)}x the scatter of its batch losses (${
     formatNumber(fall.noise)
   }), under ${MIN_FALL_TO_NOISE}x: the curve does not pin down a rate`;
   // (features of large scales hold the loss whatever the range: said in every case below; it

@@ -148,7 +148,7 @@ Deno.test("a curve that falls less than a few times its noise is unreliable, say
   assert.ok(verdict.fall.ratio < 6, String(verdict.fall.ratio));
   assert.match(
     verdict.reasons[0],
-    /^the smoothed loss fell by \S+ \(\d+%\), \d+\.\dx the scatter of its batch losses \(\S+\), under 6x: the curve does not pin down a rate; a larger batchSize \(4 now\)/,
+    /^the smoothed loss fell by \S+ \(\d+%\), \S+x the scatter of its batch losses \(\S+\), under 6x: the curve does not pin down a rate; a larger batchSize \(4 now\)/,
   );
 });
 

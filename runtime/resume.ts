@@ -13,7 +13,7 @@ import { absoluteDataPaths, dataPathFields } from "../data/paths.ts";
 import { retrainCommand } from "../report/diagnose.ts";
 import { checkIsRun } from "../report/records.ts";
 import { shellWord } from "../shell_word.ts";
-import { counted } from "../number_format.ts";
+import { counted, formatNumber } from "../number_format.ts";
 import { readWholeFile } from "../read_file.ts";
 import type { Diagnosis } from "../report/types.ts";
 import type { ResolvedDataSpec } from "../data/spec.ts";
@@ -175,10 +175,15 @@ export async function checkNotLrFind(dir: string, runId: string, runsDir: string
       "a training run; it trained no epoch, so there is nothing to resume",
     {
       where: dir,
-      hint: (suggestion === undefined ? "" : `it suggested lr ${suggestion}: start a training ` +
-        `run from its config at that rate (anneal train -c ${
-          shellWord(`${dir}/config.json`)
-        }, setting optimizer.lr, or scheduler.maxLr under onecycle or cyclic); or `) +
+      hint:
+        (suggestion === undefined
+          ? ""
+          : `it suggested lr ${
+            typeof suggestion === "number" ? formatNumber(suggestion) : suggestion
+          }: start a training ` +
+            `run from its config at that rate (anneal train -c ${
+              shellWord(`${dir}/config.json`)
+            }, setting optimizer.lr, or scheduler.maxLr under onecycle or cyclic); or `) +
         `resume a training run (\`anneal runs${flag}\` lists them)`,
     },
   );

@@ -160,7 +160,11 @@ Deno.test("report --plot lrFind on a training run points at the lr-find run to r
   assert.match(noTest.stderr, /hint: run one first: anneal lr-find --set runsDir=/);
   const before = await anneal("report", trainedRun, "--runs-dir", runs.dir, "--plot", "lrFind");
   assertUserError(before, 2, /it holds no LR range test/);
-  assert.match(before.stderr, /hint: run the test \(anneal lr-find -c CONFIG\), then report/);
+  // (lr-find records in its config's runsDir, runs/ unless set: the hint sets it)
+  assert.match(
+    before.stderr,
+    /hint: run the test \(anneal lr-find -c CONFIG --set runsDir=\S+\), then report/,
+  );
   const found = await anneal("lr-find", "-c", config, "--iterations", "60");
   assert.equal(found.code, 0, found.stderr);
   // (off a terminal, its start is said at once, and then a line every few seconds)

@@ -485,7 +485,13 @@ async function noLrFindError(id: string, runsDir: string): Promise<AnnealError> 
       where: `${runsDir}/${id}`,
       hint: test
         ? `report the newest range test's run: anneal report ${test} --plot lrFind${where}`
-        : `run the test (anneal lr-find -c CONFIG), then report the run it names after 'record in': anneal report <its id> --plot lrFind${where}`,
+        : `run the test (anneal lr-find -c CONFIG${
+          // (lr-find records in its config's runsDir: runs/ unless set)
+          runsDir === "runs"
+            ? ""
+            : ` --set runsDir=${
+              shellWord(runsDir)
+            }`}), then report the run it names after 'record in': anneal report <its id> --plot lrFind${where}`,
     },
   );
 }
