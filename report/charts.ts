@@ -103,7 +103,12 @@ export function terminalCharts(record: RunRecord, options: { colors?: boolean } 
     const train = record.epochs.map((e) => e.loss);
     const hasVal = record.epochs.some((e) => Number.isFinite(e.valLoss));
     const val = record.epochs.map((e) => e.valLoss ?? NaN);
-    const legend = hasVal ? "  — train (first series), validation (second)" : "";
+    // (in colour the series are told apart by it; without, by their order)
+    const legend = !hasVal
+      ? ""
+      : colors
+      ? "  — train (blue), validation (yellow)"
+      : "  — train (first series), validation (second)";
     parts.push(
       chart(
         `loss per epoch (${counted(record.epochs.length, "epoch")})`,
@@ -120,6 +125,21 @@ export function terminalCharts(record: RunRecord, options: { colors?: boolean } 
         [record.steps.map((s) => s.lr)],
         colors,
         "",
+      ),
+    );
+  }
+  if (parts.length === 0 && record.lrFind && record.lrFind.lrs.length > 0) {
+    // an LR range test's record: its loss against the rate, as its plot draws it (it said "no
+    // epochs or steps recorded yet" of a test that had ended)
+    const { lrs, losses, smoothed } = record.lrFind;
+    parts.push(
+      chart(
+        `LR range test: loss per step (${counted(lrs.length, "step")}, lr ${
+          formatNumber(lrs[0])
+        } to ${formatNumber(lrs.at(-1))})`,
+        [smoothed && smoothed.length === lrs.length ? smoothed : losses],
+        colors,
+        smoothed ? "  — smoothed" : "",
       ),
     );
   }

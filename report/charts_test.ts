@@ -11,6 +11,10 @@ Deno.test("terminalCharts draws loss (train and validation) and a constant LR as
   assert.match(text, /^ {6}4\.2 ┤/m);
   assert.match(text, /^ {4}0\.227 ┤/m);
   assert.ok(text.split("\n").length > 10);
+  // in colour the legend names the colours (drawn without, the two were told apart by order)
+  const colored = terminalCharts(await readRun(`${FIXTURES}healthy`), { colors: true });
+  assert.match(colored, /— train \(blue\), validation \(yellow\)/);
+  assert.match(colored, /\x1b\[3[0-9]m/);
 });
 
 Deno.test("terminalCharts draws an exploding loss on a log scale and cuts it at NaN", async () => {

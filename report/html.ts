@@ -37,20 +37,29 @@ function header(record: RunRecord): string {
   const best = runBest(record);
   // (what an older record does not hold: "not recorded", as `anneal runs show` says)
   const { backend, seed, dataset } = provenanceOf(record);
+  // an LR range test's record has no meta.json: its summary holds when it finished (the date
+  // `anneal runs` gives it) and the versions; its steps are the test's (it was "0 / 0")
+  const test = record.lrFind;
+  const versions = test ? { ...meta, ...summary } as Record<string, unknown> : meta;
   const facts: [string, string][] = [
     ["stop reason", summary.stopReason ?? "-"],
     ["backend", backend],
-    ["epochs / steps", `${record.epochs.length} / ${summary.steps ?? record.steps.length}`],
+    test
+      ? ["steps", `${test.lrs.length} (an LR range test)`]
+      : ["epochs / steps", `${record.epochs.length} / ${summary.steps ?? record.steps.length}`],
     ["best", best ? `${best.metric} ${formatNumber(best.value)} at epoch ${best.epoch}` : "-"],
     ["seed", seed],
-    ["started", recorded(meta.createdAt)],
+    test && meta.createdAt === undefined
+      ? ["finished", recorded(summary.finishedAt)]
+      : ["started", recorded(meta.createdAt)],
     ["dataset", dataset],
     [
       "versions",
-      meta.version === undefined && meta.deno === undefined && meta.tfjs === undefined
+      versions.version === undefined && versions.deno === undefined &&
+        versions.tfjs === undefined
         ? NOT_RECORDED
-        : `anneal ${recorded(meta.version)}, deno ${recorded(meta.deno)}, tfjs ${
-          recorded(meta.tfjs)
+        : `anneal ${recorded(versions.version)}, deno ${recorded(versions.deno)}, tfjs ${
+          recorded(versions.tfjs)
         }`,
     ],
   ];

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { provenance } from "../cli/commands/runs.ts";
 import { renderReport } from "./html.ts";
+import { terminalCharts } from "./charts.ts";
 import { syntheticRun } from "./_synthetic.ts";
 import type { RunRecord } from "./types.ts";
 
@@ -57,4 +58,27 @@ Deno.test("the report's best epoch is the one the run kept, as runs and runs sho
   assert.equal(facts.best, "valLoss 0.2795 at epoch 1");
   const html = await renderReport(run);
   assert.match(html, /<tr class="best"><td>1<\/td>/);
+});
+
+Deno.test("an LR range test's report says when it finished, its versions and its steps, and runs show charts its curve", async () => {
+  // (it said "started: not recorded", "versions: not recorded" and "epochs / steps 0 / 0" of a
+  // test just written, which runs dated)
+  const test = syntheticRun([]);
+  test.meta = { id: "lr-find" };
+  test.summary = {
+    status: "completed",
+    stopReason: "LR range test",
+    finishedAt: "2026-12-07T17:08:36.063Z",
+    backend: "wasm",
+    version: "0.1.0",
+    deno: "2.9.6",
+    tfjs: "4.22.0",
+  };
+  const lrs = Array.from({ length: 40 }, (_, i) => 1e-7 * 10 ** (i / 5));
+  test.lrFind = { lrs, losses: lrs.map((_, i) => 2 - i / 40) };
+  const facts = await headerFacts(test);
+  assert.equal(facts.finished, "2026-12-07T17:08:36.063Z");
+  assert.equal(facts.versions, "anneal 0.1.0, deno 2.9.6, tfjs 4.22.0");
+  assert.equal(facts.steps, "40 (an LR range test)");
+  assert.match(terminalCharts(test), /^LR range test: loss per step \(40 steps, lr 1e-7 to/);
 });

@@ -16,6 +16,8 @@ import { writeFileAtomic } from "./checkpoint.ts";
 import { AnnealError } from "../errors.ts";
 import { writeErrorAgain } from "../file_errors.ts";
 import { formatNumber } from "../number_format.ts";
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import denoJson from "../deno.json" with { type: "json" };
 
 /** Options of {@linkcode recordLrFind}. */
 export interface RecordLrFindOptions {
@@ -91,6 +93,10 @@ export async function recordLrFind(
         backend: result.backend,
         // (as a training run's meta.json records it: the data it trained on)
         ...(result.fingerprint !== undefined && { fingerprint: result.fingerprint }),
+        // (as a training run's meta.json records them: the report names them)
+        version: denoJson.version,
+        deno: Deno.version.deno,
+        tfjs: tf.version_core,
       }) + "\n",
     );
     if (options.plot ?? true) await write("lr_find.svg", await lrFindSvg(result));

@@ -292,7 +292,8 @@ export async function runsShowCommand(
   }
   for (const warning of record.warnings) console.log(`  note: ${warning}`);
   console.log(formatDiagnosis(diagnose(record)));
-  if (Deno.stdout.isTerminal()) console.log(terminalCharts(record));
+  // (in colour on a terminal, unless NO_COLOR: train and validation drawn alike were one curve)
+  if (Deno.stdout.isTerminal()) console.log(terminalCharts(record, { colors: !Deno.noColor }));
   return 0;
 }
 

@@ -279,7 +279,7 @@ async function follow(
   if (result.diagnosis && result.steps > 0) console.log(formatDiagnosis(result.diagnosis));
   if (Deno.stdout.isTerminal() && result.epochs > 1) {
     try {
-      console.log(terminalCharts(await readRun(result.runDir)));
+      console.log(terminalCharts(await readRun(result.runDir), { colors: !Deno.noColor }));
     } catch {
       // Charts are a convenience: a record that cannot be read back is reported by the summary.
     }
