@@ -46,6 +46,12 @@ export const CLIMBED_BACK = 0.5;
  */
 export const FELL_OVER_NOISE = 3;
 /**
+ * ...by more than this fraction of its lowest value: a loss that moved within a band that narrow
+ * (0.6865, 0.6832, then 0.6939: ln 2, a model held at its labels' frequencies by weight decay)
+ * jittered at a level, and did not go backwards.
+ */
+export const CLIMBED_ABOVE_MIN = 0.05;
+/**
  * Collapsed to chance: a classifier's training loss that stays within this fraction of chance
  * level (ln K for K classes: the loss of a uniform guess) over the run's second half, and never
  * got below it by more...
@@ -464,7 +470,7 @@ export function checkDiverged(
         `value${min < good[0] ? ` (its lowest ${f(min)})` : ", never below it"}`;
     } else if (
       min > 0 && good[0] > min && (last > RISE_FROM_FIRST * min || wentBack(good)) &&
-      last - min > CLIMBED_BACK * (good[0] - min)
+      last - min > CLIMBED_BACK * (good[0] - min) && last - min > CLIMBED_ABOVE_MIN * min
     ) {
       const minEpoch = record.epochs[train.indexOf(min)].epoch;
       evidence = `the loss fell from ${f(good[0])} to ${f(min)} (epoch ${minEpoch}) and then ` +
@@ -692,16 +698,7 @@ export function checkAtLabelPrior(curves: Curves): Finding | undefined {
     : `; training accuracy ${f(last.accuracy)}, against ${f(prior.majority)} for always ` +
       `guessing the ${uniform ? "same class" : "largest class"}`;
   const valText = val ? `; validation loss ${f(val.at(-1))}` : "";
-  const set: string[] = [];
-  const hidden = configValue(record.config, "model.hidden");
-  if (Array.isArray(hidden)) {
-    set.push(
-      `model.hidden=${JSON.stringify(hidden.length > 0 ? hidden.map((h) => h * 2) : [128])}`,
-    );
-  } else if (configValue(record.config, "model.kind") === "linear") {
-    // (a linear model draws one boundary: an MLP draws others)
-    set.push('model={"kind":"mlp","hidden":[64]}');
-  }
+  const set = capacitySet(record.config);
   return {
     kind: "underfitting",
     severity: "warning",
@@ -790,13 +787,7 @@ export function checkAtTargetMean(curves: Curves): Finding | undefined {
   // (one that started there and creeps down is a rate too low, where that check says so)
   if (Math.max(...train) <= (1 + AT_MEAN) * variance && checkLrTooLow(curves)) return undefined;
   const scale = unscaledFeatures(record);
-  const set = scale ? [...scale.set] : [];
-  const hidden = configValue(record.config, "model.hidden");
-  if (!scale && Array.isArray(hidden)) {
-    set.push(
-      `model.hidden=${JSON.stringify(hidden.length > 0 ? hidden.map((h) => h * 2) : [128])}`,
-    );
-  }
+  const set = scale ? [...scale.set] : capacitySet(record.config);
   return {
     kind: "underfitting",
     severity: "warning",
@@ -1172,6 +1163,22 @@ function stillWarmingUp(record: RunRecord, size: RunSize): string | undefined {
 }
 
 /**
+ * The `--set` that gives the run's model more capacity: twice each hidden layer of an MLP (one of
+ * 128 where it has none: doubling none suggested `model.hidden=[]`, the model it had); for a
+ * linear model, which draws one boundary, an MLP (its `model.hidden` does not exist: a linear
+ * model that could not fit a spiral was given none); none for the other kinds.
+ */
+function capacitySet(config: Record<string, unknown>): string[] {
+  const hidden = configValue(config, "model.hidden");
+  if (Array.isArray(hidden)) {
+    return [`model.hidden=${JSON.stringify(hidden.length > 0 ? hidden.map((h) => h * 2) : [128])}`];
+  }
+  return configValue(config, "model.kind") === "linear"
+    ? ['model={"kind":"mlp","hidden":[64]}']
+    : [];
+}
+
+/**
  * Flat for the second half while still high: a schedule, or more capacity when it cannot fit.
  * The schedule replaces the whole `scheduler` section (`--set 'scheduler={"name":"cosine",...}'`):
  * `--set scheduler.name=cosine` would leave the old schedule's fields behind, which `parseConfig`
@@ -1224,18 +1231,14 @@ export function checkPlateau(
   // a schedule that had cut the rate before the flat half: the rate stopped it, not the model
   const decayed = decayedBefore(record, record.epochs[mid].epoch, rate);
   if (cannotFit && gap < SMALL_GAP && !rose && !decayed) {
-    // twice the run: the run its config plans, where it has not ended, not the epochs reached
-    const set = longerRun(record.config, fixSize(record, size).epochs * 2);
+    // twice the run: the run its config plans, where it has not ended, not the epochs reached;
+    // a linear model's flat loss is its one boundary: an MLP, not a longer run (it was told to
+    // double its epochs at each run, its loss the same)
+    const linear = configValue(record.config, "model.kind") === "linear";
+    const set = linear ? [] : longerRun(record.config, fixSize(record, size).epochs * 2);
     const dropout = configValue(record.config, "model.dropout");
     if (typeof dropout === "number" && dropout > 0) set.push("model.dropout=0");
-    const hidden = configValue(record.config, "model.hidden");
-    // twice each hidden layer; an MLP without any (its head alone, a linear model) gets one of
-    // the default size (doubling none suggested model.hidden=[], the model it had)
-    if (Array.isArray(hidden)) {
-      set.push(
-        `model.hidden=${JSON.stringify(hidden.length > 0 ? hidden.map((h) => h * 2) : [128])}`,
-      );
-    }
+    set.push(...capacitySet(record.config));
     const accuracyText = accuracy === undefined ? "" : `; training accuracy ${f(accuracy)}`;
     const gapText = val ? `; validation ${f(val[n - 1])} is close (gap ${f(gap * 100)}%)` : "";
     return {
@@ -1245,7 +1248,10 @@ export function checkPlateau(
         ? "underfitting: training and validation both high and flat"
         : "underfitting: the training loss high and flat",
       evidence: `${flatText}${accuracyText}${gapText}`,
-      fix: `give the model more capacity, train longer, regularise less (${setText(set)})${floor}`,
+      fix: linear
+        ? `give the model capacity: a linear model draws one boundary, and an MLP others ` +
+          `(${setText(set)})${floor}`
+        : `give the model more capacity, train longer, regularise less (${setText(set)})${floor}`,
       set,
     };
   }

@@ -383,7 +383,10 @@ function diagnoseCurves(record: RunRecord): Diagnosis {
   // what the model learns does not carry to validation at all (random labels): no rate or
   // schedule is the fix
   const noTransfer = atBaseline ? undefined : checkValidationAtBaseline(c);
-  const lrTooLow = atBaseline || noTransfer || held.length > 0 || clipHolds
+  // (nor a run whose steps blew up early: its slow fall after is the overshoot's recovery, or a
+  // schedule's decay from it; onecycle at a maxLr 100x too high was told both to lower its peak
+  // and to raise it 10x, which diverged)
+  const lrTooLow = atBaseline || noTransfer || held.length > 0 || clipHolds || blewUp
     ? undefined
     : checkLrTooLow(c);
   // (weight decay or dropout that holds the model at its baseline is the cause to name: the

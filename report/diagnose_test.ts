@@ -2064,3 +2064,60 @@ Deno.test("oscillating under heavy dropout, the training loss above the validati
     assert.match(o.fix, /^halve the learning rate/);
   }
 });
+
+Deno.test("a loss that jitters within 1% at the labels' entropy under heavy weight decay is held by the decay, not diverged", () => {
+  // (0.6865, 0.6832, then up to 0.6939: read "diverged: learning rate too high", its fix a tenth
+  // of the rate, which left it at 0.6885)
+  const losses = [0.6865, 0.6832, 0.6851, 0.6874, 0.6902, 0.6921, 0.6939];
+  const run = syntheticRun(losses, {
+    val: losses.map((l) => l + 0.001),
+    config: { optimizer: { name: "adam", lr: 0.01, weightDecay: 1 } },
+  });
+  run.meta.dataset = { task: "binary", classCounts: [300, 300] };
+  const d = diagnose(run);
+  assert.ok(!kinds(d).includes("diverged"), d.verdict);
+  assert.ok(d.findings.some((finding) => /weightDecay/.test(finding.fix)), d.verdict);
+  // a loss that went back by more (2.3 to 1, then 2.4) still went backwards
+  const back = diagnose(syntheticRun([2.3, 1.6, 1, 1.2, 1.8, 2.4]));
+  assert.equal(kinds(back)[0], "diverged");
+});
+
+Deno.test("a run whose steps blew up early is not also told its rate is too low (onecycle overshooting its warm-up)", () => {
+  // a onecycle at a maxLr 100x too high: steps at 5x ln 2 in the warm-up, then a slow even fall
+  // under the decay. It was told to lower maxLr to 0.1 and to raise it to 10 (which diverged)
+  const losses = Array.from({ length: 12 }, (_, e) => 0.7 - 0.012 * e);
+  const steps = Array.from({ length: 120 }, (_, s) => ({
+    step: s,
+    epoch: Math.floor(s / 10),
+    loss: s === 3 ? 3.5 : losses[Math.floor(s / 10)],
+    lr: 0.5,
+    gradNorm: 1,
+  }));
+  const run = syntheticRun(losses, {
+    steps,
+    config: {
+      batchSize: 32,
+      optimizer: { name: "adam", lr: 0.01 },
+      scheduler: { name: "onecycle", maxLr: 1, totalSteps: 120 },
+    },
+  });
+  run.meta.dataset = { task: "binary", classCounts: [300, 300] };
+  const d = diagnose(run);
+  assert.equal(kinds(d)[0], "diverged");
+  assert.ok(!d.findings.some((finding) => finding.title.startsWith("learning rate too low")));
+});
+
+Deno.test("a linear model that cannot fit is given an MLP, not a longer run", () => {
+  // a spiral: flat at 1.067 from epoch 15, told to double its epochs at each run
+  const losses = [1.38, 1.2, 1.12, 1.09, 1.075, 1.07, 1.068, 1.067, 1.067, 1.067, 1.067, 1.067];
+  const run = syntheticRun(losses, {
+    val: losses.map((l) => l * 1.01),
+    accuracy: losses.map(() => 0.33),
+    config: { model: { kind: "linear" }, optimizer: { name: "adam", lr: 0.01 } },
+  });
+  run.meta.dataset = { task: "classification", numClasses: 4, classCounts: [50, 50, 50, 50] };
+  const d = diagnose(run);
+  const finding = d.findings.find((f) => f.kind === "underfitting");
+  assert.ok(finding, d.verdict);
+  assert.deepEqual(finding.set, ['model={"kind":"mlp","hidden":[64]}']);
+});
