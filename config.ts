@@ -816,6 +816,7 @@ export interface ConfigWarning {
  *   nothing.
  * - `clipping.normType` without a clip by norm, early stopping's `minDelta` or `baseline` without
  *   a `patience` (see {@linkcode idleSettings}): they change nothing.
+ * - An adaptive optimizer's `eps` of {@linkcode LARGE_EPS} or more: its steps shrink.
  *
  * @example
  * ```ts
@@ -932,7 +933,36 @@ export function configWarnings(input: RunConfigInput | RunConfig): ConfigWarning
   const dropout = unusedDropout(config.model);
   if (dropout) warnings.push(dropout);
   warnings.push(...idleSettings(config));
+  const eps = largeEps(config.optimizer);
+  if (eps) warnings.push(eps);
   return warnings;
+}
+
+/** An adaptive optimizer's `eps` at or above which its start warns (torch's defaults: 1e-10 to 1e-6). */
+export const LARGE_EPS = 0.1;
+
+/**
+ * An adaptive optimizer's `eps` far above its default: each step is divided by
+ * `sqrt(second moment) + eps`, so where the gradients are smaller than eps every step shrinks to
+ * about lr x gradient / eps, a rate far lower than the one set (Adam at eps 1 read as a run to
+ * train longer, run after run). torch accepts it; adadelta's eps, inside both square roots, and
+ * adafactor's pair are left out.
+ */
+function largeEps(optimizer: RunConfig["optimizer"]): ConfigWarning | undefined {
+  const eps = (optimizer as { eps?: unknown }).eps;
+  if (typeof eps !== "number" || !(eps >= LARGE_EPS) || optimizer.name === "adadelta") {
+    return undefined;
+  }
+  const usual = (OptimizerSpecSchema.parse({ name: optimizer.name }) as { eps?: number }).eps;
+  return {
+    field: "optimizer.eps",
+    message: `optimizer.eps ${eps} is far above ${optimizer.name}'s usual ${usual}: each step is ` +
+      `divided by the gradients' root mean square + eps, so where they are smaller than ${eps} ` +
+      "the steps shrink to about lr x gradient / eps, a rate far lower than optimizer.lr",
+    hint: `--set optimizer.eps=${usual} (torch's default), or leave it out`,
+    resumeHint: "a resume keeps the config the run was recorded with (it refuses a change); " +
+      "its steps stay shrunk by eps",
+  };
 }
 
 /**

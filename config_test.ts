@@ -1035,3 +1035,12 @@ Deno.test("torch's names for a clip by value and for a non-finite gradient point
     /did you mean 'clipping\.onNonFinite'\?/,
   );
 });
+
+Deno.test("an adaptive optimizer's eps far above its default is warned of: its steps shrink", () => {
+  const [warning] = configWarnings({ optimizer: { name: "adam", eps: 1 } });
+  assert.equal(warning.field, "optimizer.eps");
+  assert.match(warning.message, /^optimizer\.eps 1 is far above adam's usual 1e-8/);
+  assert.equal(warning.hint, "--set optimizer.eps=1e-8 (torch's default), or leave it out");
+  assert.deepEqual(configWarnings({ optimizer: { name: "adam", eps: 1e-3 } }), []);
+  assert.deepEqual(configWarnings({ optimizer: { name: "adadelta", eps: 1 } }), []);
+});

@@ -14,6 +14,8 @@ import {
   f,
   finite,
   mean,
+  setText,
+  unscaledFeatures,
 } from "./checks.ts";
 import type { Finding } from "./types.ts";
 // (a block of steps holds at least these many samples, as the trainer's loss watch averages them)
@@ -79,6 +81,9 @@ export function checkBlowUp({ record, train, lr, rate, maximize }: Curves): Find
   const factor = chance ? BLEW_UP_CLASSIFIER : DIVERGE_FROM_FIRST;
   if (!(peak.mean > factor * yardstick)) return undefined;
   const slower = Number.isFinite(lr) && lr > 0 ? changeRate(rate, lr / 10) : undefined;
+  // features on their own scales (data.normalize none) make the first steps as large whatever
+  // the rate: a tenth of it, then a tenth again, trained worse (sensors' rpm column of ~1450)
+  const scale = unscaledFeatures(record);
   const accuracy = record.epochs.at(-1)?.accuracy;
   return {
     kind: "diverged",
@@ -91,8 +96,12 @@ export function checkBlowUp({ record, train, lr, rate, maximize }: Curves): Find
           : `its first steps' ${f(first)}`
       }, and the run went on from there to ` +
       `${f(train.at(-1))}${accuracy === undefined ? "" : ` (training accuracy ${f(accuracy)})`}`,
-    fix: `lower the learning rate${slower ? ` (${slower.text})` : ""}, or warm it up ` +
-      "(scheduler warmupCosine)",
-    set: slower?.set ?? [],
+    fix: scale
+      ? `${scale.text} (${setText(scale.set)}); or lower the learning rate${
+        slower ? ` (${slower.text})` : ""
+      }`
+      : `lower the learning rate${slower ? ` (${slower.text})` : ""}, or warm it up ` +
+        "(scheduler warmupCosine)",
+    set: scale ? scale.set : slower?.set ?? [],
   };
 }

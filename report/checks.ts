@@ -763,7 +763,9 @@ function classBaseline(record: RunRecord): number | undefined {
 }
 
 /** A fix's words for the features' scale, where the config turned normalization off. */
-function unscaledFeatures(record: RunRecord): { text: string; set: string[] } | undefined {
+export function unscaledFeatures(
+  record: Pick<RunRecord, "config">,
+): { text: string; set: string[] } | undefined {
   if (configValue(record.config, "data.normalize") !== "none") return undefined;
   return {
     text: "data.normalize is none: features of large or uneven scales make a model's first " +

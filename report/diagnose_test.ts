@@ -2121,3 +2121,28 @@ Deno.test("a linear model that cannot fit is given an MLP, not a longer run", ()
   assert.ok(finding, d.verdict);
   assert.deepEqual(finding.set, ['model={"kind":"mlp","hidden":[64]}']);
 });
+
+Deno.test("a blow-up on features left unscaled (data.normalize none) names their scale first, not a tenth of the rate again", () => {
+  // sensors' rpm column of ~1450: the first step's loss 111, 100x ln 3; each tenth of the rate
+  // was told to be cut again, and the third trained worse than the second
+  const losses = [5, 0.9, 0.7, 0.6, 0.55, 0.52, 0.5];
+  const steps = Array.from({ length: 70 }, (_, s) => ({
+    step: s,
+    epoch: Math.floor(s / 10),
+    loss: s === 0 ? 1.1 : s === 2 ? 111 : losses[Math.floor(s / 10)],
+    lr: 0.01,
+    gradNorm: 1,
+  }));
+  const run = syntheticRun(losses, {
+    steps,
+    config: { batchSize: 32, data: { kind: "csv", normalize: "none" } },
+  });
+  run.meta.dataset = { task: "classification", numClasses: 3, classCounts: [10, 10, 10] };
+  const finding = diagnose(run).findings[0];
+  assert.equal(finding.title, "the loss blew up early and came back: learning rate too high");
+  assert.match(
+    finding.fix,
+    /^data\.normalize is none: .*--set data\.normalize=standard\); or lower the learning rate/,
+  );
+  assert.deepEqual(finding.set, ["data.normalize=standard"]);
+});
