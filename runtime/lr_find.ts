@@ -597,14 +597,28 @@ function fallReason(
       ? `; it was still falling at the last rate (${formatNumber(curve.lrs[fall.last])}): ${
         longerTest(curve)
       }${scales}`
+      : (curve.diverged || wide) && fall.share >= LARGE_FALL
+      // (a loss that fell by most of itself was far from its floor: the seed's, from ~17 to
+      // 0.31 in its batches, was said to fall little at any rate, "near its floor")
+      ? `; ${steadier}${
+        curve.diverged ? `; it blew up at lr ${formatNumber(last)}` : ""
+      }: its batch losses scatter about as much as it fell; more steps (--iterations ${
+        2 * curve.lrs.length
+      }) let its smoothed loss follow them${scales}`
       : curve.diverged || wide
       ? `; ${steadier}${
-        curve.diverged ? `; it blew up by ${formatNumber(last)}, after a small fall` : ""
+        curve.diverged ? `; it blew up at lr ${formatNumber(last)}, after a small fall` : ""
       }: a loss that falls little at any rate may be near its floor at the start${
         unscaled ? `, or held by features of large scales (${unscaled})` : ""
       }`
       : `; ${steadier}, and a wider range (--start-lr, --end-lr) gives it room to fall${scales}`);
 }
+
+/**
+ * A fall of at least this share of the smoothed loss is no small one: a curve that falls so far
+ * and still pins down no rate does so by its batches' scatter, not by a loss near its floor.
+ */
+export const LARGE_FALL = 0.5;
 
 /**
  * Whether a curve's smoothed loss was lowest in its range's last twentieth of rates without
