@@ -81,6 +81,12 @@ for (const name of ["healthy", "overfitting", "diverged"]) {
         await page.screenshot({ path: shot, fullPage: true });
         assert.ok((await Deno.stat(shot)).size > 10_000);
         console.log(`screenshot: ${shot}`);
+        // on a phone's width the page does not scroll sideways (the charts' columns were 520px
+        // at least, the commands' lines unwrapped: 749px wide at 400); wide tables scroll within
+        // their own box
+        await page.setViewportSize({ width: 400, height: 800 });
+        const width = await page.evaluate(() => document.documentElement.scrollWidth);
+        assert.ok(width <= 400, `the page is ${width}px wide at a 400px viewport`);
       } finally {
         await browser.close();
       }

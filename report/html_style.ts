@@ -34,9 +34,9 @@ dd { margin: 2px 0 0; font-weight: 500; overflow-wrap: anywhere; }
 .finding p { margin: 6px 0; }
 .finding-title { font-weight: 600; display: flex; align-items: center; gap: 8px; }
 .kind { color: var(--muted); font-weight: 400; background: rgba(0,0,0,.05); padding: 1px 6px; border-radius: 4px; }
-.cmd { background: #111827; color: #e5e7eb; padding: 8px 12px; border-radius: 6px; overflow-x: auto; margin: 8px 0 2px; }
+.cmd { background: #111827; color: #e5e7eb; padding: 8px 12px; border-radius: 6px; overflow-x: auto; white-space: pre-wrap; overflow-wrap: anywhere; margin: 8px 0 2px; }
 .notes { margin-top: 12px; color: var(--muted); font-size: 13px; }
-.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(520px, 1fr)); gap: 18px; margin-bottom: 18px; }
+.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(520px, 100%), 1fr)); gap: 18px; margin-bottom: 18px; }
 .charts .card { margin: 0; }
 figure { margin: 0; } figcaption { font-weight: 600; margin-bottom: 6px; }
 .chart svg { max-width: 100%; height: auto; display: block; }
