@@ -118,7 +118,8 @@ export const BACKEND_NAMES = ["auto", "webgpu", "wasm", "cpu"] as const;
 export const RunConfigSchema = z.strictObject({
   /** A name for the run directory; letters, digits, `.`, `_`, `-` (never a path). */
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {
-    message: "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+    message:
+      "must be 1-64 ASCII letters (a-z, A-Z), digits, '.', '_' or '-', starting with a letter or digit",
   }).optional(),
   seed: z.number().int().nonnegative().default(42),
   backend: z.enum(BACKEND_NAMES).default("auto"),

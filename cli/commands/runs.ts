@@ -182,7 +182,7 @@ export function runsTable(rows: RunRow[]): string {
   return marked ? `${table}\n${RATE_LEGEND}` : table;
 }
 
-/** `anneal runs`: a table of runs, newest first. */
+/** `anneal runs`: a table of runs, oldest first (the newest last, by the prompt). */
 export async function runsListCommand(options: RunsOptions & { json?: boolean }): Promise<number> {
   const rows = await listRuns(options.runsDir);
   if (options.json) {
