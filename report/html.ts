@@ -6,7 +6,7 @@
  * @module
  */
 import { diagnose, retrainCommand } from "./diagnose.ts";
-import { DAMAGED, NOT_RECORDED, provenanceOf, recorded, runBest } from "./records.ts";
+import { countedAs, DAMAGED, NOT_RECORDED, provenanceOf, recorded, runBest } from "./records.ts";
 import { counted, formatNumber } from "../number_format.ts";
 import type { Diagnosis, RunRecord } from "./types.ts";
 import { PLOTS, plotSpec, renderSvg } from "./vega.ts";
@@ -39,14 +39,17 @@ function header(record: RunRecord): string {
   const { backend, seed, dataset } = provenanceOf(record);
   // an LR range test's record has no meta.json: its summary holds when it finished (the date
   // `anneal runs` gives it) and the versions; its steps are the test's (it was "0 / 0")
-  const test = record.lrFind;
+  const test = summary.lrFind === undefined ? undefined : record.lrFind;
   const versions = test ? { ...meta, ...summary } as Record<string, unknown> : meta;
   const facts: [string, string][] = [
     ["stop reason", summary.stopReason ?? "-"],
     ["backend", backend],
-    test
-      ? ["steps", `${test.lrs.length} (an LR range test)`]
-      : ["epochs / steps", `${record.epochs.length} / ${summary.steps ?? record.steps.length}`],
+    test ? ["steps", `${test.lrs.length} (an LR range test)`] : [
+      "epochs / steps",
+      `${countedAs(record.epochs.length, summary.epochs)} / ${
+        countedAs(record.steps.length, summary.steps)
+      }`,
+    ],
     ["best", best ? `${best.metric} ${formatNumber(best.value)} at epoch ${best.epoch}` : "-"],
     ["seed", seed],
     test && meta.createdAt === undefined

@@ -68,6 +68,7 @@ Deno.test("an LR range test's report says when it finished, its versions and its
   test.summary = {
     status: "completed",
     stopReason: "LR range test",
+    lrFind: { suggestion: 1e-3, rule: "valley" },
     finishedAt: "2026-12-07T17:08:36.063Z",
     backend: "wasm",
     version: "0.1.0",

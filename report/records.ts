@@ -557,6 +557,21 @@ export function runBest(
   return row ? { ...best, epoch: kept, value: row[best.metric]! } : best;
 }
 
+/**
+ * How many epochs or steps a run took: its summary's count (`summary.epochs`, `summary.steps`)
+ * where that is more than its records hold (lines lost with a crash, or a file gone), else the
+ * records' own.
+ *
+ * @example
+ * ```ts
+ * import { countedAs } from "./records.ts";
+ * console.assert(countedAs(0, 3) === 3 && countedAs(5, undefined) === 5);
+ * ```
+ */
+export function countedAs(recorded: number, summary: unknown): number {
+  return typeof summary === "number" && summary > recorded ? summary : recorded;
+}
+
 /** One row of {@linkcode listRuns}. */
 export interface RunRow {
   /** Run id (the directory name). */
@@ -809,7 +824,7 @@ export function runRow(record: RunRecord): RunRow {
     lr: rate.value,
     ...(rate.oneCycle && { lrSetting: rate.path }),
     batch: typeof batch === "number" ? batch : undefined,
-    epochs: record.epochs.length,
+    epochs: countedAs(record.epochs.length, record.summary.epochs),
     best: best ? `${best.metric}=${formatNumber(best.value)}@${best.epoch}` : "-",
     status: record.summary.status,
     ...(record.liveness?.state === "gone" && { note: record.summary.hint }),

@@ -165,3 +165,23 @@ Deno.test("a summary.json that cannot be read (a directory, a symbolic link loop
   assert.equal(report.code, 0, report.stderr);
   assert.match(await Deno.readTextFile(`${loop}/report.html`), /make it a readable file again/);
 });
+
+Deno.test("a run whose epochs.ndjson is gone is counted and its best given as its summary keeps them, by runs, runs show and report", async () => {
+  // (runs listed 0 epochs, the report "0 / 650", and runs show "no best epoch (no epoch ended)"
+  // of a completed run of 50 whose summary keeps its best)
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const lost = await copyHealthy(dir, "lost");
+  await Deno.remove(`${lost}/epochs.ndjson`);
+  const listed = await anneal("runs", "--runs-dir", dir, "--json");
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.equal(JSON.parse(listed.stdout)[0].epochs, 50);
+  const shown = await anneal("runs", "show", "lost", "--runs-dir", dir);
+  assert.equal(shown.code, 0, shown.stderr);
+  assert.match(shown.stdout, /50 epochs \(0 of them in epochs\.ndjson\), 650 steps/);
+  assert.match(shown.stdout, /best valLoss 0\.2613 at epoch 45 \(as its summary keeps it\)/);
+  const report = await anneal("report", "lost", "--runs-dir", dir);
+  assert.equal(report.code, 0, report.stderr);
+  const html = await Deno.readTextFile(`${lost}/report.html`);
+  assert.match(html, /<dt>epochs \/ steps<\/dt><dd>50 \/ 650<\/dd>/);
+});

@@ -21,6 +21,7 @@ import {
 } from "../../report/mod.ts";
 import {
   checkRunsDir,
+  countedAs,
   DAMAGED,
   formatRate,
   listRunDirectories,
@@ -49,18 +50,18 @@ async function newestRuns(runsDir: string): Promise<RunRow[]> {
   return rows.sort((a, b) => String(b.date).localeCompare(String(a.date)));
 }
 
-/** The ids of the newest runs in `runsDir`, newest first (none where it has none). */
 /**
  * The epochs or steps a run took, as its summary counts them, with how many its records hold
  * where they hold fewer (lines lost to a crash, which a resume said it lacks): `runs show` said
  * the records' count, 341 steps of a run of 400.
  */
 function trained(recorded: number, summary: unknown, unit: "epoch" | "step"): string {
-  const total = typeof summary === "number" && summary > recorded ? summary : recorded;
+  const total = countedAs(recorded, summary);
   return counted(total, unit) +
     (total > recorded ? ` (${recorded} of them in ${unit}s.ndjson)` : "");
 }
 
+/** The ids of the newest runs in `runsDir`, newest first (none where it has none). */
 export async function newestRunIds(runsDir: string): Promise<string[]> {
   return (await newestRuns(runsDir)).map((row) => row.id);
 }
@@ -230,6 +231,15 @@ export async function runsListCommand(options: RunsOptions & { json?: boolean })
  */
 export function bestText(record: Pick<RunRecord, "config" | "epochs" | "summary">): string {
   const best = runBest(record);
+  const kept = record.summary.bestEpoch;
+  if (!best && typeof kept === "number") {
+    // (its summary keeps the best epoch and value; epochs.ndjson, which held its metrics, lost
+    // them: it said "no epoch ended" of a run of 3)
+    const { metric, value } = (record.summary.best ?? {}) as { metric?: unknown; value?: unknown };
+    return typeof metric === "string" && typeof value === "number"
+      ? `best ${metric} ${formatNumber(value)} at epoch ${kept} (as its summary keeps it)`
+      : `best epoch ${kept} (its metrics not in epochs.ndjson)`;
+  }
   if (!best) {
     return record.epochs.length === 0
       ? "no best epoch (no epoch ended)"
