@@ -2146,3 +2146,32 @@ Deno.test("a blow-up on features left unscaled (data.normalize none) names their
   );
   assert.deepEqual(finding.set, ["data.normalize=standard"]);
 });
+
+Deno.test("heavy dropout whose training accuracy stays far under validation's is named, though its losses' ratio falls under 1.5x", () => {
+  // dropout 0.9 on Fashion-MNIST: training 1.541 (accuracy 0.35), validation ~1.05 (~0.67),
+  // 1.47x: read "healthy", where halving the dropout took the test accuracy from 0.672 to 0.789
+  const train = [2.2, 1.9, 1.75, 1.66, 1.6, 1.57, 1.56, 1.55, 1.545, 1.541];
+  const val = [1.6, 1.35, 1.2, 1.12, 1.08, 1.05, 1.06, 1.05, 1.055, 1.051];
+  const run = syntheticRun(train, {
+    val,
+    accuracy: train.map(() => 0.35),
+    config: { model: { kind: "mlp", hidden: [64], dropout: 0.9 } },
+  });
+  run.epochs.forEach((e) => (e.valAccuracy = 0.67));
+  const d = diagnose(run);
+  const finding = d.findings.find((f) => f.title.startsWith("dropout too strong"));
+  assert.ok(finding, d.verdict);
+  assert.equal(
+    finding.title,
+    "dropout too strong: training accuracy stays 32 points under validation's",
+  );
+  assert.deepEqual(finding.set, ["model.dropout=0.45"]);
+  // at dropout 0.5 it is not heavy: nothing said of it
+  const light = syntheticRun(train, {
+    val,
+    accuracy: train.map(() => 0.35),
+    config: { model: { kind: "mlp", hidden: [64], dropout: 0.5 } },
+  });
+  light.epochs.forEach((e) => (e.valAccuracy = 0.67));
+  assert.ok(!diagnose(light).findings.some((f) => f.title.startsWith("dropout too strong")));
+});
