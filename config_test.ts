@@ -1044,3 +1044,12 @@ Deno.test("an adaptive optimizer's eps far above its default is warned of: its s
   assert.deepEqual(configWarnings({ optimizer: { name: "adam", eps: 1e-3 } }), []);
   assert.deepEqual(configWarnings({ optimizer: { name: "adadelta", eps: 1 } }), []);
 });
+
+Deno.test("onecycle given torch's epochs and steps_per_epoch is told they stand for totalSteps", () => {
+  // (it said "did you mean 'epochs'?", the run's own field)
+  assert.throws(
+    () =>
+      parseConfig({ scheduler: { name: "onecycle", maxLr: 0.1, epochs: 3, stepsPerEpoch: 10 } }),
+    /'scheduler\.epochs': unknown field \(did you mean 'scheduler\.totalSteps'\? torch's epochs and steps_per_epoch stand for their product, which onecycle takes as totalSteps\)/,
+  );
+});

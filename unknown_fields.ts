@@ -21,6 +21,8 @@ import {
 export interface FieldSuggestion {
   /** The field meant: the key itself when only other options have it. */
   name: string;
+  /** Why, where the field meant is not a spelling of the key (torch's form of a setting). */
+  why?: string;
   /**
    * Where only other options of the object's kind have it: the discriminator (`name`), the
    * values that have the field, and the one the object has.
@@ -64,12 +66,26 @@ export function suggestField(
       values: others.filter((option) => option.fields.includes(name)).map((o) => o.value),
       current,
     };
+  // (torch's name: lower case, without separators)
+  const plain = key.toLowerCase().replace(/[^a-z0-9]/g, "");
+  // torch's OneCycleLR takes epochs and steps_per_epoch in place of total_steps; anneal's
+  // onecycle takes only the product ("did you mean 'epochs'", the run's, had been said)
+  if (
+    (plain === "epochs" || plain === "stepsperepoch") && current === "onecycle" &&
+    here.includes("totalSteps")
+  ) {
+    return {
+      name: "totalSteps",
+      why: "torch's epochs and steps_per_epoch stand for their product, which onecycle takes " +
+        "as totalSteps",
+    };
+  }
   if (others.some((option) => option.fields.includes(key))) {
     return { name: key, owners: owners(key) };
   }
   // torch's names for what anneal names otherwise (clip_grad_value_'s clip_value, and its
   // error_if_nonfinite, which anneal's onNonFinite replaces)
-  const torch = TORCH_NAMES[key.toLowerCase().replace(/[^a-z0-9]/g, "")];
+  const torch = TORCH_NAMES[plain];
   if (torch !== undefined && here.includes(torch)) return { name: torch };
   const close = closestName(key, here);
   if (close !== undefined) return { name: close };
@@ -130,8 +146,8 @@ export function describeSuggestion(
   key: string,
   style: SuggestionStyle,
 ): string {
-  const { name, owners } = suggestion;
-  const meant = name === key ? "" : `did you mean '${style.field(name)}'?`;
+  const { name, owners, why } = suggestion;
+  const meant = name === key ? "" : `did you mean '${style.field(name)}'?${why ? ` ${why}` : ""}`;
   if (!owners || owners.values.length === 0) return meant ? `(${meant})` : "";
   const values = owners.values.map((value) => `'${String(value)}'`);
   const list = values.length === 1
