@@ -288,14 +288,29 @@ function sampleIndex(ds: Rows, r: number): number {
  * from plain JS or built by hand.
  */
 export function checkDataset(ds: Rows, what: string): void {
+  // what of it is wrong: a field missing, or one of the wrong kind (x and y as plain arrays were
+  // said to be missing)
+  const wrong = isObject(ds)
+    ? [
+      ...(["x", "y"] as const).flatMap((key) =>
+        ds[key] === undefined
+          ? [`no ${key}`]
+          : ArrayBuffer.isView(ds[key])
+          ? []
+          : [`${key} ${Array.isArray(ds[key]) ? "a plain array" : `of type ${typeof ds[key]}`}`]
+      ),
+      ...(Array.isArray(ds.inputShape) ? [] : ["no inputShape list"]),
+      ...(Number.isInteger(ds.n) && ds.n >= 0 ? [] : ["no whole n"]),
+    ]
+    : [];
   checkArgument(
-    isObject(ds) && ArrayBuffer.isView(ds.x) && ArrayBuffer.isView(ds.y) &&
-      Array.isArray(ds.inputShape) && Number.isInteger(ds.n) && ds.n >= 0,
-    isObject(ds) ? "an object without x, y, n and inputShape" : ds,
+    isObject(ds) && wrong.length === 0,
+    isObject(ds) ? `an object with ${wrong.join(", ")}` : ds,
     what,
     "dataset",
-    "a dataset (with x, y, n and inputShape)",
-    "pass the train, validation or test set that await loadData(spec) gives",
+    "a dataset (x and y typed arrays, such as Float32Array, n and inputShape)",
+    "pass the train, validation or test set that await loadData(spec) gives, or build x and y " +
+      "as typed arrays (new Float32Array(values))",
   );
   checkRowCounts(ds, what);
 }

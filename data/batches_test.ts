@@ -203,3 +203,10 @@ Deno.test("a pause that throws gives the shuffle up", async () => {
   assert.equal(pauses, 4);
   await assert.rejects(epochOrderInChunks(-1, options, () => Promise.resolve()), AnnealError);
 });
+
+Deno.test("a dataset built by hand with x and y as plain arrays is told to make them typed arrays, not that they are missing", () => {
+  assert.throws(
+    () => makeBatch({ x: [0, 1], y: [0, 1], n: 2, inputShape: [1] } as never, [0], undefined, 0),
+    /current value is "an object with x a plain array, y a plain array"/,
+  );
+});

@@ -372,6 +372,18 @@ Deno.test("the module's other functions refuse an argument of the wrong kind wit
     [() => writeFileAtomic("/tmp/x.json", "{}" as never), "bytes", /TextEncoder/],
     [() => writeFileAtomic(undefined as never, new Uint8Array()), "path", /path to write/],
     [() => makeBatch(undefined as never, [0], undefined, 0), "dataset", /loadData/],
+    // (x and y as plain arrays: it said they were missing)
+    [
+      () =>
+        makeBatch(
+          { x: [0, 1], y: [0, 1], n: 2, inputShape: [1] } as never,
+          [0],
+          undefined,
+          0,
+        ),
+      "dataset",
+      /new Float32Array/,
+    ],
     [() => floatBatch(5 as never), "batch", /makeBatch/],
     [() => forward(undefined as never, undefined as never, false), "model", /buildModel/],
     [() => clipGradNorm(undefined as never, 1), "grads", /array/],
