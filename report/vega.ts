@@ -137,23 +137,40 @@ function lrFindSpec(record: RunRecord): Spec {
   delete curve.title, delete curve.width, delete curve.height, delete curve.data;
   const layers: unknown[] = [{ data: { values: rows }, ...curve }];
   if (suggestions.length) {
-    layers.push({
-      data: {
-        values: suggestions.map((s) => ({ ...s, label: `${s.name} ${formatNumber(s.lr)}` })),
+    // Each label on a row of its own, from the top down in the order of their rates (at one
+    // height, rules a few pixels apart wrote them over one another), and to the left of its rule
+    // in the range's right part (to its right they ran into the legend).
+    const [low, high] = extent(find.lrs.filter((lr) => lr > 0).map(Math.log));
+    const labels = [...suggestions].sort((a, b) => a.lr - b.lr).map((s, row) => ({
+      ...s,
+      label: `${s.name} ${formatNumber(s.lr)}`,
+      y: 12 + 14 * row,
+      right: high > low && (Math.log(s.lr) - low) / (high - low) > 0.6,
+    }));
+    const label = (right: boolean) => ({
+      transform: [{ filter: `datum.right == ${right}` }],
+      mark: {
+        type: "text",
+        align: right ? "right" : "left",
+        dx: right ? -4 : 4,
+        color: "#dc2626",
+        fontSize: 11,
       },
+      encoding: {
+        x: { field: "lr", type: "quantitative" },
+        y: { field: "y", type: "quantitative", scale: null },
+        text: { field: "label" },
+      },
+    });
+    layers.push({
+      data: { values: labels },
       layer: [
         {
           mark: { type: "rule", color: "#dc2626", strokeDash: [4, 3] },
           encoding: { x: { field: "lr", type: "quantitative" } },
         },
-        {
-          mark: { type: "text", align: "left", dx: 4, dy: -4, color: "#dc2626", fontSize: 11 },
-          encoding: {
-            x: { field: "lr", type: "quantitative" },
-            y: { datum: top },
-            text: { field: "label" },
-          },
-        },
+        label(false),
+        label(true),
       ],
     });
   }

@@ -132,3 +132,29 @@ Deno.test("the loss plot of a run that ended within its first epoch (diverged, k
     (error: AnnealError) => /^plots with data: loss/.test(error.hint ?? ""),
   );
 });
+
+Deno.test("the LR range test's suggestion labels each take a row of their own, those in the range's right part left of their rule", async () => {
+  // (valley, steepest and minimumDiv10 a few pixels apart were written at one height, over one
+  // another and into the legend)
+  const run = syntheticRun([2, 1]);
+  run.lrFind = {
+    lrs: [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1],
+    losses: [2, 1.9, 1.5, 1, 0.8, 3, 9],
+    suggestions: { valley: 0.05, steepest: 0.2, minimumDiv10: 0.15, early: 1e-5 },
+  };
+  const svg = await plotSvg(run, "lrFind");
+  const labels = [
+    ...svg.matchAll(
+      /<text[^>]*text-anchor="(\w+)"[^>]*translate\(([\d.]+),([\d.]+)\)[^>]*>(\w+) [\d.e-]+<\/text>/g,
+    ),
+  ]
+    .map(([, anchor, , y, name]) => ({ anchor, y: Number(y), name }));
+  const rows = Object.fromEntries(labels.map((l) => [l.name, l]));
+  assert.deepEqual(Object.keys(rows).sort(), ["early", "minimumDiv10", "steepest", "valley"]);
+  assert.equal(new Set(labels.map((l) => l.y)).size, 4, JSON.stringify(labels));
+  // from the top down in the order of their rates
+  assert.ok(rows.early.y < rows.valley.y && rows.valley.y < rows.minimumDiv10.y);
+  assert.ok(rows.minimumDiv10.y < rows.steepest.y);
+  assert.equal(rows.early.anchor, "start");
+  assert.equal(rows.steepest.anchor, "end");
+});
