@@ -957,9 +957,9 @@ function largeEps(optimizer: RunConfig["optimizer"]): ConfigWarning | undefined 
   const usual = (OptimizerSpecSchema.parse({ name: optimizer.name }) as { eps?: number }).eps;
   return {
     field: "optimizer.eps",
-    message: `optimizer.eps ${eps} is far above ${optimizer.name}'s usual ${usual}: each step is ` +
-      `divided by the gradients' root mean square + eps, so where they are smaller than ${eps} ` +
-      "the steps shrink to about lr x gradient / eps, a rate far lower than optimizer.lr",
+    message: `optimizer.eps ${eps} is far above ${optimizer.name}'s usual ${usual}: eps is ` +
+      "added to the gradients' scale each step is divided by, so where they are smaller than " +
+      `${eps} the steps shrink to about lr x gradient / eps, a rate far lower than optimizer.lr`,
     hint: `--set optimizer.eps=${usual} (torch's default), or leave it out`,
     resumeHint: "a resume keeps the config the run was recorded with (it refuses a change); " +
       "its steps stay shrunk by eps",

@@ -61,7 +61,7 @@ export interface StopGuard {
 /**
  * The guard after the verdict of `epoch` left `state`: the earliest epoch patience could stop
  * is found by judging epochs that never improve (an improvement only puts the stop later; a
- * non-finite monitored value does not count as an epoch). `optimizer` is the run's optimizer
+ * non-finite monitored value counts as an epoch that did not improve). `optimizer` is the run's optimizer
  * spec: one that maximizes the loss has no loss bound (a rising loss never stops the run).
  */
 export function stopGuard(

@@ -323,7 +323,17 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
    * where the run had diverged after the checkpoint, the divergence it kept.
    */
   const resume = context.init.resume as
-    | { checkpoint: string; fingerprint?: string; stopped?: string; diverged?: DivergedEnd }
+    | {
+      checkpoint: string;
+      fingerprint?: string;
+      stopped?: string;
+      diverged?: DivergedEnd;
+      /**
+       * Early stopping's state where the supervisor restarted its patience (a run it ended,
+       * trained longer): the one its checkpoints keep from here, in place of the checkpoint's.
+       */
+      earlyStopper?: unknown;
+    }
     | undefined;
   const loader = new Mailbox<Message>(context.init.ports.dataLoader);
   const scheduler = new Mailbox<Message>(context.init.ports.scheduler);
@@ -632,7 +642,9 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
     const watched = (saved.state.clipMonitor as ClipMonitorSnapshot | undefined)?.lossWatch;
     if (watched) lossWatch = watched as LossWatchState;
     settled = {
-      earlyStopper: saved.state.earlyStopper,
+      // (a restarted patience kept by a checkpoint within the next epoch too: the resume of an
+      // interrupted lengthened run took the old count back, and stopped at once)
+      earlyStopper: resume.earlyStopper ?? saved.state.earlyStopper,
       metrics: saved.state.metrics as Record<string, number> | undefined,
     };
     within = saved.state.within as WithinEpoch | undefined;

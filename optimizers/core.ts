@@ -282,7 +282,7 @@ function slotHint(name: OptimizerName, rank: number, slot: string): string {
   return name === "adafactor" && rank >= 3 && (slot === "row_var" || slot === "col_var")
     ? "an anneal before 2026-12-07 saved this checkpoint, whose Adafactor factored a " +
       "convolution kernel's second moment over other axes than torch's: its moments cannot " +
-      "carry over; start the run again from its config (anneal train -c RUN/config.json)"
+      "carry over; start the run again from its config (anneal train -c <its directory>/config.json)"
     : "resume with the model the checkpoint was saved from";
 }
 

@@ -32,6 +32,19 @@ const STATUS_CLASS: Record<string, string> = {
   unreadable: "bad",
 };
 
+/**
+ * The header's best: the run's kept epoch and value ({@linkcode runBest}), else as its summary
+ * keeps them where epochs.ndjson lost their rows (runs show says so too); "-" without one.
+ */
+function bestFact(record: RunRecord, best: ReturnType<typeof runBest>): string {
+  if (best) return `${best.metric} ${formatNumber(best.value)} at epoch ${best.epoch}`;
+  const kept = record.summary.bestEpoch;
+  const { metric, value } = (record.summary.best ?? {}) as { metric?: unknown; value?: unknown };
+  return typeof kept === "number" && typeof metric === "string" && typeof value === "number"
+    ? `${metric} ${formatNumber(value)} at epoch ${kept} (as its summary keeps it)`
+    : "-";
+}
+
 function header(record: RunRecord): string {
   const { meta, summary } = record;
   const best = runBest(record);
@@ -50,7 +63,7 @@ function header(record: RunRecord): string {
         countedAs(record.steps.length, summary.steps)
       }`,
     ],
-    ["best", best ? `${best.metric} ${formatNumber(best.value)} at epoch ${best.epoch}` : "-"],
+    ["best", bestFact(record, best)],
     ["seed", seed],
     test && meta.createdAt === undefined
       ? ["finished", recorded(summary.finishedAt)]

@@ -103,8 +103,16 @@ export interface RunSummary {
    * from the records of anneals before it was recorded.
    */
   fingerprint?: string;
-  /** Gradient clipping summary: threshold, fraction of steps clipped, norm spikes. */
-  clip?: { threshold?: number; fractionClipped?: number; spikes?: number; [key: string]: unknown };
+  /**
+   * Gradient clipping summary: threshold, fraction of steps clipped (null under a
+   * `clipping.normType` other than 2, whose clipped steps the L2 norms do not tell), norm spikes.
+   */
+  clip?: {
+    threshold?: number;
+    fractionClipped?: number | null;
+    spikes?: number;
+    [key: string]: unknown;
+  };
   /** Wall time of the run in seconds. */
   seconds?: number;
   /** The process that ran it (the last one, for a resumed run): pid, host and start time. */

@@ -268,8 +268,8 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
   );
   const target = await linkedFile(path);
   if (await special(target)) {
-    // A device, a FIFO or a socket (`--out /dev/null`, `/dev/stdout`, a pipe): written to, as a
-    // shell's `>` writes; a rename over it replaced the device node with a regular file
+    // A device or a FIFO (`--out /dev/null`, a terminal's `/dev/stdout`, a pipe): written to, as
+    // a shell's `>` writes; a rename over it replaced the device node with a regular file
     try {
       await Deno.writeFile(target, bytes);
       return;

@@ -33,8 +33,10 @@ export class EventQueue<T> {
   push(item: T): void {
     if (this.#closed) return;
     if (this.#iterated && this.#cursors.size === 0) {
-      // every iterator left (a loop's `break`): held for no one, as a long run's steps would be
-      this.#offset++;
+      // every iterator left (a loop's `break`): held for no one, as a long run's steps would be;
+      // those still held (their trim queued) go with it, so that a loop made next starts here
+      this.#offset += this.#items.length + 1;
+      this.#items = [];
       return;
     }
     this.#items.push(item);

@@ -90,3 +90,18 @@ Deno.test("once the only loop has left (break), events are held for no one: a lo
   queue.close();
   assert.deepEqual(await readAll(late), ["d"]);
 });
+
+Deno.test("a loop made in the same tick as the last one left starts at the next event, not at one held for the loop gone", async () => {
+  const queue = new EventQueue<string>();
+  queue.push("a");
+  queue.push("b");
+  const first = queue.iterate()[Symbol.asyncIterator]();
+  assert.deepEqual(await first.next(), { value: "a", done: false });
+  first.return!();
+  queue.push("c");
+  const next = queue.iterate();
+  queue.push("d");
+  queue.close();
+  // (it read "b", which the loop gone had left unread; "c" came while no loop was there)
+  assert.deepEqual(await readAll(next), ["d"]);
+});

@@ -220,11 +220,11 @@ async function assertSameEnd(input: Record<string, unknown>, label: string) {
   const epochs = await readNdjson(`${result.runDir}/epochs.ndjson`).catch(() => []);
   assert.equal(plain.metrics.length, epochs.length, `${label}: epochs`);
   assert.deepEqual(plain.losses, plain.metrics.map((metrics) => metrics.loss), label);
-  // (JSON writes a NaN or infinite value as null)
-  const close = (theirs: number | null, mine: number) =>
-    theirs === null
-      ? !Number.isFinite(mine)
-      : Object.is(theirs, mine) || Math.abs(theirs - mine) <= 1e-6 * Math.abs(mine);
+  // (the records write a NaN or infinite value as its string, "NaN", "Infinity")
+  const close = (written: number | string, mine: number) => {
+    const theirs = Number(written);
+    return Object.is(theirs, mine) || Math.abs(theirs - mine) <= 1e-6 * Math.abs(mine);
+  };
   epochs.forEach(({ epoch: _, step: _step, seconds: _seconds, ...metrics }, i) => {
     const mine = plain.metrics[i];
     assert.deepEqual(Object.keys(mine).sort(), Object.keys(metrics).sort(), `${label}: epoch ${i}`);

@@ -327,15 +327,43 @@ export function readRunMeta(
  * (early stopping, its maxSteps, a divergence); undefined where it did not, or the summary cannot
  * be read. A resume cannot finish such a run's epochs: leaving `--epochs` out trains nothing.
  */
-function endedItself(dir: string): string | undefined {
+function endedItself(dir: string): { status: string; reason: string } | undefined {
   try {
     const summary = JSON.parse(Deno.readTextFileSync(`${dir}/summary.json`));
     const itself = summary?.status === "diverged" ||
       (summary?.status === "stopped" && summary.stopRequested === false);
-    return itself && typeof summary.stopReason === "string" ? summary.stopReason : undefined;
+    return itself && typeof summary.stopReason === "string"
+      ? { status: summary.status, reason: summary.stopReason }
+      : undefined;
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The hint for `--epochs` below a resumed run's own: how to finish it, or train it longer, by how
+ * it ended (`ended`, {@linkcode endedItself}).
+ */
+function epochsHint(
+  ended: { status: string; reason: string } | undefined,
+  saved: RunConfig,
+): string {
+  const more = `give more than ${saved.epochs} to train it longer`;
+  // (a wall-time budget is each process's: a resume goes on within its epochs)
+  if (!ended || /^budget: reached maxWallTimeSeconds/.test(ended.reason)) {
+    return `leave --epochs out to finish its ${saved.epochs} epochs, or ${more}`;
+  }
+  if (ended.status === "diverged") {
+    return `it diverged (${ended.reason}): resumed, it would most likely diverge again; start a ` +
+      "new run from its config with the change its hint says";
+  }
+  // (its step budget ended it: more epochs stop at it again)
+  if (/^budget: reached maxSteps/.test(ended.reason)) {
+    return `it ended at its step budget (${ended.reason}): give --max-steps more than ` +
+      `${saved.maxSteps} to train it longer`;
+  }
+  return `it ended itself (${ended.reason}), with no epoch of its ${saved.epochs} left to ` +
+    `finish: ${more}`;
 }
 
 /**
@@ -622,11 +650,7 @@ export function resumedConfig(
           `and a resume can only raise that`,
         {
           where: "epochs",
-          hint: endedItself(dir)
-            ? `it ended itself (${endedItself(dir)}), with no epoch of its ${saved.epochs} left ` +
-              `to finish: give more than ${saved.epochs} to train it longer`
-            : `leave --epochs out to finish its ${saved.epochs} epochs, or give more than ` +
-              `${saved.epochs} to train it longer`,
+          hint: epochsHint(endedItself(dir), saved),
         },
       );
     }

@@ -768,7 +768,11 @@ async function supervise(
     ...(startWarnings.earlier > 0 && { startWarnings: startWarnings.earlier }),
   });
   // A run that early stopping ended, trained longer: its patience starts over
-  const restartedPatience = resumeState && patienceRestarted(config, resumeState, raised);
+  const restartedPatience = resumeState &&
+    patienceRestarted(config, resumeState, raised, before.meta?.patienceRestartedAt);
+  // (kept in meta.json: a resume of this process's run, interrupted before a checkpoint of its
+  // own, is no longer one that raised the epochs, and restarts it again from the same checkpoint)
+  if (restartedPatience) meta.patienceRestartedAt = resumeState!.epoch;
   /** The supervisor's warnings of the run's start, given once the run can end if they throw. */
   const warnOfStart = () => {
     if (restartedPatience) {
@@ -777,7 +781,9 @@ async function supervise(
         actor: "supervisor",
         message: `early stopping had ended the run at epoch ${resumeState!.epoch} ` +
           `(${restartedPatience.reason}); trained longer, its patience ` +
-          `(${config.earlyStopping.patience}) starts over, its best epoch kept`,
+          `(${config.earlyStopping.patience}) starts over${
+            restartedPatience.state.best === null ? "" : ", its best epoch kept"
+          }`,
         hint: "nothing to do; with the count it ended at, it would stop again at the first " +
           "epoch that does not improve, as a new fit() in Keras starts its count over",
       });
@@ -1532,8 +1538,9 @@ async function supervise(
           fingerprint: typeof before.meta?.fingerprint === "string"
             ? before.meta.fingerprint
             : undefined,
-          stopped: earlyStopped(config, resumeState, raised),
+          stopped: earlyStopped(config, resumeState, raised || restartedPatience !== undefined),
           diverged,
+          ...(restartedPatience && { earlyStopper: restartedPatience.state }),
         }
         : actor === "scheduler"
         ? resumeState.scheduler
@@ -1800,17 +1807,20 @@ function earlyStopped(
 
 /**
  * Early stopping's state for a resume of a run that its patience ended, trained longer (its epochs
- * or maxSteps `raised`): the count starts over, the best epoch and value kept, as Keras'
- * EarlyStopping starts its count at a new `fit()`; with the count it ended at, the resume stopped
- * again at its first epoch that did not improve (resumed with 12 epochs after stopping at 3 of 10,
- * it trained one). Undefined for any other resume, which goes on with the state it was saved with.
+ * or maxSteps `raised`, or a resume before raised them from this checkpoint, `restartedAt` its
+ * epoch, and was interrupted before a checkpoint of its own): the count starts over, the best
+ * epoch and value kept, as Keras' EarlyStopping starts its count at a new `fit()`; with the count
+ * it ended at, the resume stopped again at its first epoch that did not improve (resumed with 12
+ * epochs after stopping at 3 of 10, it trained one). Undefined for any other resume, which goes on
+ * with the state it was saved with (the trainer's checkpoints after a restart keep its state).
  */
 function patienceRestarted(
   config: RunConfig,
   state: ResumeState,
   raised: boolean,
+  restartedAt: unknown,
 ): { state: EarlyStopperState; reason: string } | undefined {
-  if (!raised || state.within !== undefined) return undefined;
+  if (!(raised || restartedAt === state.epoch) || state.within !== undefined) return undefined;
   const saved = state.earlyStopper as EarlyStopperState | undefined;
   const reason = stoppedAt(config.earlyStopping, saved, state.epoch, state.metrics);
   return saved && reason ? { state: { ...saved, wait: 0 }, reason } : undefined;

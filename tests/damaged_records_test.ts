@@ -184,4 +184,5 @@ Deno.test("a run whose epochs.ndjson is gone is counted and its best given as it
   assert.equal(report.code, 0, report.stderr);
   const html = await Deno.readTextFile(`${lost}/report.html`);
   assert.match(html, /<dt>epochs \/ steps<\/dt><dd>50 \/ 650<\/dd>/);
+  assert.match(html, /<dt>best<\/dt><dd>valLoss 0\.2613 at epoch 45 \(as its summary keeps it\)/);
 });

@@ -7,7 +7,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { RunConfigInput, RunResult } from "../mod.ts";
+import { type RunConfigInput, type RunResult, train } from "../mod.ts";
 import { hostname } from "../runtime/liveness.ts";
 import { loadCheckpoint, saveCheckpoint } from "../runtime/checkpoint.ts";
 import { readNdjson, regressionCsv, tempRunsDir, trainCollect } from "./_helpers.ts";
@@ -295,4 +295,43 @@ Deno.test("a run early stopping ended, resumed with more epochs, gets its whole 
   assert.match(longer.result.reason, /^early stopping: valLoss did not improve for 2 epochs/);
   assert.equal(longer.result.epochs, 5);
   assert.equal(longer.result.bestEpoch, 0, "its best epoch kept");
+});
+
+Deno.test("a lengthened resume of a run early stopping ended, interrupted before a checkpoint of its own, keeps its restarted patience at the next resume", async () => {
+  // (the next resume no longer raised the epochs: it took the old count back and ended at once,
+  // "stopped", none of the epochs asked for trained)
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const config = {
+    ...await base(dir),
+    epochs: 10,
+    earlyStopping: { monitor: "valLoss", patience: 2, minDelta: 100 },
+  };
+  const { result: first } = await trainCollect(config, { runId: "cut" });
+  assert.equal(first.epochs, 3);
+  const lengthened = train({ runsDir: dir, epochs: 12 }, { resume: "cut" });
+  for await (const event of lengthened.events()) {
+    if (event.type === "plan") lengthened.interrupt("cut short");
+  }
+  const cut = await lengthened.result;
+  assert.equal(cut.status, "interrupted", cut.reason);
+  const again = await trainCollect({ runsDir: dir }, { resume: "cut" });
+  assert.match(again.result.reason, /^early stopping: valLoss did not improve for 2 epochs/);
+  assert.equal(again.result.epochs, 5, "two epochs of patience after the restart");
+});
+
+Deno.test("--epochs within the plan of a run its maxSteps ended is told to raise --max-steps", async () => {
+  // (it was told to give more epochs, which the resume then refused for its maxSteps)
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const { result } = await trainCollect({ ...await base(dir), epochs: 10, maxSteps: 4 }, {
+    runId: "budget",
+  });
+  assert.match(result.reason, /^budget: reached maxSteps = 4/);
+  await assert.rejects(
+    () => trainCollect({ runsDir: dir, epochs: 6 }, { resume: "budget" }),
+    (error: Error & { hint?: string }) =>
+      /^it ended at its step budget \(budget: reached maxSteps = 4\): give --max-steps more than 4/
+        .test(error.hint ?? ""),
+  );
 });
