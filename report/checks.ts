@@ -52,6 +52,11 @@ export const FELL_OVER_NOISE = 3;
  */
 export const CLIMBED_ABOVE_MIN = 0.05;
 /**
+ * A regression's targets' variance at or above which a loss worse than their mean is blamed on
+ * their scale (a spread of 1000 or more), not on a rate to lower.
+ */
+export const LARGE_TARGET_VARIANCE = 1e6;
+/**
  * Collapsed to chance: a classifier's training loss that stays within this fraction of chance
  * level (ln K for K classes: the loss of a uniform guess) over the run's second half, and never
  * got below it by more...
@@ -818,6 +823,17 @@ export function checkAtTargetMean(curves: Curves): Finding | undefined {
  * classifier at a loss of ~900 and chance accuracy, read as "healthy" because the loss fell from
  * 18710. Undefined otherwise.
  */
+/**
+ * A regression on targets of {@linkcode LARGE_TARGET_VARIANCE} or more whose training loss ended
+ * worse than their mean (the features scaled): their scale holds it, whatever the rate, and
+ * {@linkcode checkWorseThanMean} says so; no rate finding is to be read of it.
+ */
+export function largeTargetsHold(curves: Curves): boolean {
+  const variance = targetBaseline(curves.record);
+  return variance !== undefined && variance >= LARGE_TARGET_VARIANCE &&
+    curves.train.at(-1)! > WORSE_THAN_MEAN * variance && !unscaledFeatures(curves.record);
+}
+
 export function checkWorseThanMean(curves: Curves): Finding | undefined {
   const { record, train, lr, rate } = curves;
   const variance = targetBaseline(record);
@@ -832,7 +848,11 @@ export function checkWorseThanMean(curves: Curves): Finding | undefined {
   const scale = unscaledFeatures(record);
   const falling = stillFalling(train).falling;
   const slower = Number.isFinite(lr) && lr > 0 ? changeRate(rate, lr / 10) : undefined;
-  const set = scale ? scale.set : slower?.set ?? [];
+  // targets in the millions: their squared error and its gradients are as large, which no rate
+  // or clip settles (sgd took a tenth of its rate six times before it trained; a clip at 1 held
+  // it, and the clip's fix diverged); anneal scales features, not targets
+  const largeTargets = variance !== undefined && variance >= LARGE_TARGET_VARIANCE && !scale;
+  const set = scale ? scale.set : largeTargets ? [] : slower?.set ?? [];
   return {
     kind: "underfitting",
     severity: "warning",
@@ -852,6 +872,12 @@ export function checkWorseThanMean(curves: Curves): Finding | undefined {
       (falling ? "; it was still falling" : ""),
     fix: scale
       ? `${scale.text} (${setText(scale.set)})`
+      : largeTargets
+      ? `the targets' variance, ${f(variance)} (a spread of about ${
+        f(Math.sqrt(variance))
+      }), makes the squared error and its gradients as large, which no learning rate or clip ` +
+        "settles: scale the targets in the data file (subtract their mean, divide by their " +
+        "spread; anneal scales the features only) and read its predictions back at that scale"
       : `a model that cannot do as well as ${
         classes === undefined ? "the mean" : "the labels' frequencies"
       } has steps too large to settle: lower the ` +

@@ -19,6 +19,7 @@ import {
   checkWorseThanMean,
   curves,
   f,
+  largeTargetsHold,
   longerRun,
   LOW_LR_DROP,
   MIN_EPOCHS_FOR_OSCILLATION,
@@ -386,9 +387,11 @@ function diagnoseCurves(record: RunRecord): Diagnosis {
   // (nor a run whose steps blew up early: its slow fall after is the overshoot's recovery, or a
   // schedule's decay from it; onecycle at a maxLr 100x too high was told both to lower its peak
   // and to raise it 10x, which diverged)
-  const lrTooLow = atBaseline || noTransfer || held.length > 0 || clipHolds || blewUp
-    ? undefined
-    : checkLrTooLow(c);
+  // (nor one whose targets in the millions hold it: a rate 10x higher diverged there)
+  const lrTooLow =
+    atBaseline || noTransfer || held.length > 0 || clipHolds || blewUp || largeTargetsHold(c)
+      ? undefined
+      : checkLrTooLow(c);
   // (weight decay or dropout that holds the model at its baseline is the cause to name: the
   // baseline's fix, capacity, was the wrong one there)
   if (atBaseline && held.length > 0) held[0].evidence += `; ${atBaseline.title}`;

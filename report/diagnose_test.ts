@@ -2175,3 +2175,26 @@ Deno.test("heavy dropout whose training accuracy stays far under validation's is
   light.epochs.forEach((e) => (e.valAccuracy = 0.67));
   assert.ok(!diagnose(light).findings.some((f) => f.title.startsWith("dropout too strong")));
 });
+
+Deno.test("a regression worse than its mean on targets in the millions is told to scale the targets, not to lower the rate again", () => {
+  // targets around 5e6: sgd's loss at 3.13e13, 1.0000x... told "steps too large to settle:
+  // lower the learning rate" at each tenth of it
+  const losses = Array.from({ length: 8 }, (_, e) => 6.4e13 - 1e8 * e);
+  const run = syntheticRun(losses, { config: { data: { kind: "csv", normalize: "standard" } } });
+  run.meta.dataset = { task: "regression", targetVariance: 3.13e13 };
+  const finding = diagnose(run).findings.find((f) => f.title === "worse than predicting the mean");
+  assert.ok(finding, diagnose(run).verdict);
+  assert.match(
+    finding.fix,
+    /^the targets' variance, 3\.13e\+13 \(a spread of about 5\.595e\+6\), makes the squared error/,
+  );
+  assert.deepEqual(finding.set, []);
+  // targets of an everyday scale: the rate, as before (here, barely moved: too low)
+  const small = syntheticRun(losses.map((l) => l / 1e13), {
+    config: { data: { kind: "csv", normalize: "standard" } },
+  });
+  small.meta.dataset = { task: "regression", targetVariance: 3.13 };
+  const read = diagnose(small);
+  assert.equal(read.findings[0].kind, "lrTooLow", read.verdict);
+  assert.ok(!read.findings.some((f) => /targets' variance/.test(f.fix)));
+});
