@@ -147,6 +147,8 @@ _${root.name}_complete() {
     # (the value of an option, \`-c config.json\`, is neither a command nor an argument; the
     # runs directory typed is where run ids come from, \`~/\` as the shell reads it)
     if [[ -n "$option" ]]; then
+      # (\`--runs-dir=DIR\`: bash splits the = off as a word of its own)
+      [[ "$word" == "=" ]] && continue
       [[ "$option" == --runs-dir ]] && runs_dir="\${word/#\\~\\//$HOME/}"
       option=""; continue
     fi
@@ -159,8 +161,10 @@ _${root.name}_complete() {
       *) args=$((args + 1)) ;;
     esac
   done
-  # (the word after an option that takes a value is that value: -b's backend, -c's file name)
+  # (the word after an option that takes a value is that value: -b's backend, -c's file name;
+  # right after \`--runs-dir=\`, the = is the word being completed)
   if [[ -n "$option" ]]; then
+    [[ "$cur" == "=" ]] && cur=""
     COMPREPLY=()
     case "$cmd:$option" in
 ${valueCases.join("\n")}

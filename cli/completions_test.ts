@@ -156,6 +156,8 @@ Deno.test("anneal's bash completion offers last and the runs of the runs directo
       ["report", "last", "--pl"],
       // (tune's --budget is a count of runs, not one)
       ["tune", "--budget", ""],
+      // (--runs-dir=DIR: bash splits it at the =; the options had been offered)
+      ["diagnose", "--runs-dir", "=", "other runs", ""],
     ], dir);
     assert.deepEqual(lines.map(sorted), [
       "[20261206-a1|20261206-b2|last]",
@@ -168,6 +170,7 @@ Deno.test("anneal's bash completion offers last and the runs of the runs directo
       "[last]",
       "[--plot]",
       "[]",
+      "[last|o1]",
     ]);
   } finally {
     await Deno.remove(dir, { recursive: true });
