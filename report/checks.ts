@@ -1251,10 +1251,18 @@ export function checkPlateau(
     (from > start ? ` from its first steps' loss ${f(from)}` : "");
   // a regression whose training took off a small share of its loss may sit at its targets' noise
   const task = (record.meta.dataset as { task?: unknown } | undefined)?.task;
+  // ...and a classifier whose validation loss was lowest in the run's first half, at its labels'
+  // noise (40% of them flipped: told to decay, then to train 60 and 120 epochs, each fitting
+  // the noise the more)
+  const valBest = val && val.length === n ? val.indexOf(Math.min(...val)) : -1;
   const floor = task === "regression" && last > NOISE_FLOOR_SHARE * drop
     ? `; or, with noisy targets, this may be their noise floor, which no setting lowers (the ` +
       `run took off ${f(drop / (drop + last) * 100)}% of its loss; a larger model that does no ` +
       "better on validation data says so)"
+    : (task === "classification" || task === "binary") && valBest >= 0 && valBest <= mid
+    ? `; or, with noisy labels, this may be their noise floor: the validation loss was lowest ` +
+      `at epoch ${record.epochs[valBest].epoch}, in the run's first half, and a schedule, more ` +
+      "epochs or a larger model that lower only the training loss fit the noise"
     : "";
   // a schedule that had cut the rate before the flat half: the rate stopped it, not the model
   const decayed = decayedBefore(record, record.epochs[mid].epoch, rate);

@@ -2198,3 +2198,20 @@ Deno.test("a regression worse than its mean on targets in the millions is told t
   assert.equal(read.findings[0].kind, "lrTooLow", read.verdict);
   assert.ok(!read.findings.some((f) => /targets' variance/.test(f.fix)));
 });
+
+Deno.test("a classifier's plateau whose validation loss was lowest in the run's first half may be its labels' noise floor, said with the fix", () => {
+  // 40% of labels flipped: told to decay, then to train 60 and 120 epochs, fitting the noise
+  const train = [0.75, 0.7, 0.69, 0.685, 0.682, 0.68, 0.6795, 0.679, 0.6788, 0.6787];
+  const val = [0.7, 0.69, 0.688, 0.689, 0.69, 0.692, 0.693, 0.695, 0.696, 0.697];
+  const run = syntheticRun(train, { val });
+  run.meta.dataset = { task: "binary", classCounts: [300, 300] };
+  const fixes = diagnose(run).findings.map((f) => f.fix).join(" | ");
+  assert.match(
+    fixes,
+    /or, with noisy labels, this may be their noise floor: the validation loss was lowest at epoch 2, in the run's first half/,
+  );
+  // one whose validation loss fell to its end is not told so
+  const still = syntheticRun(train, { val: val.map((_, i) => 0.7 - 0.002 * i) });
+  still.meta.dataset = { task: "binary", classCounts: [300, 300] };
+  assert.doesNotMatch(diagnose(still).findings.map((f) => f.fix).join(" | "), /noisy labels/);
+});
