@@ -117,6 +117,17 @@ export function terminalCharts(record: RunRecord, options: { colors?: boolean } 
         legend,
       ),
     );
+  } else if (record.steps.some((s) => Number.isFinite(s.loss))) {
+    // a run that ended within its first epoch (diverged at step 40): its steps' losses, as the
+    // report draws them (it drew only the rate)
+    parts.push(
+      chart(
+        `loss per step (${counted(record.steps.length, "step")})`,
+        [record.steps.map((s) => s.loss)],
+        colors,
+        "",
+      ),
+    );
   }
   if (record.steps.length > 0) {
     parts.push(

@@ -30,3 +30,11 @@ Deno.test("terminalCharts says so when nothing is finite or nothing was recorded
   assert.match(terminalCharts(syntheticRun([NaN, NaN])), /no finite values to plot/);
   assert.equal(terminalCharts(syntheticRun([])), "(no epochs or steps recorded yet)");
 });
+
+Deno.test("terminalCharts draws a run that ended within its first epoch by its steps' losses", () => {
+  // (a run that diverged at step 5 of its first epoch showed only its learning rate)
+  const steps = [3, 2.5, 2.2, 5, 40, NaN].map((loss, step) => ({ step, epoch: 0, loss, lr: 0.5 }));
+  const text = terminalCharts(syntheticRun([], { steps }));
+  assert.match(text, /^loss per step \(6 steps\)/);
+  assert.match(text, /learning rate per step \(6 steps\)/);
+});
