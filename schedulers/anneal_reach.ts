@@ -86,16 +86,22 @@ export function annealBeyondRun(
   }
   const schedule = resolvedSchedule(spec, 1);
   const percent = (x: number) => `${Number((100 * x).toPrecision(3))}%`;
-  const hint = `set its length to the run's (--set scheduler.${ends.field}=${reached}), or train ` +
+  // the setting whose end is the run's last step (a cosine's tMax of the run's length ends one
+  // step past it: the hint gave the value it had), and how its length is said
+  const fits = Math.max(1, ends.value - (ends.end - last));
+  const hint = `set its length to the run's (--set scheduler.${ends.field}=${fits}), or train ` +
     "as long as the schedule";
+  const longer = ends.value > reached
+    ? `is longer than the run, which takes ${reach.length}`
+    : `ends the schedule one step past the run, which takes ${reach.length} (0 to ${last})`;
   if (spec.name === "onecycle") {
     // Cut in its warm-up, the rate is low where the run ends (near maxLr / divFactor), so the
     // share of the way down left below reads as small: the run never got to its peak at all.
     const [peak] = oneCyclePhaseEnds(spec.pctStart, spec.totalSteps, spec.threePhase);
     if (last < peak) {
       return {
-        message: `scheduler.totalSteps ${ends.value} is longer than the run, which takes ` +
-          `${reach.length}: the onecycle schedule is cut in its warm-up, at ${
+        message: `scheduler.totalSteps ${ends.value} ${longer}: the onecycle schedule is cut ` +
+          `in its warm-up, at ${
             percent(schedule.lrAt(last) / ends.peak)
           } of maxLr, which it reaches only at step ${Math.ceil(peak)}`,
         hint,
@@ -109,10 +115,10 @@ export function annealBeyondRun(
     const gone = (schedule.lrAt(last) - from) / (to - from);
     if (!(gone < 1 - LEFT_UNANNEALED)) return undefined;
     return {
-      message: `scheduler.totalIters ${ends.value} is longer than the run, which takes ` +
-        `${reach.length}: the linear schedule is cut where the run ends, at ${
-          percent(schedule.lrAt(last))
-        } of optimizer.lr, ${percent(gone)} of its way from startFactor ${spec.startFactor} ` +
+      message: `scheduler.totalIters ${ends.value} ${longer}: the linear schedule is cut ` +
+        `where the run ends, at ${percent(schedule.lrAt(last))} of optimizer.lr, ${
+          percent(gone)
+        } of its way from startFactor ${spec.startFactor} ` +
         `to endFactor ${spec.endFactor}`,
       hint,
     };
@@ -122,8 +128,7 @@ export function annealBeyondRun(
   if (!(left > LEFT_UNANNEALED)) return undefined;
   const rateOf = spec.name === "onecycle" ? "maxLr" : "optimizer.lr";
   return {
-    message: `scheduler.${ends.field} ${ends.value} is ` +
-      `longer than the run, which takes ${reach.length}: the ` +
+    message: `scheduler.${ends.field} ${ends.value} ${longer}: the ` +
       `${spec.name} schedule is cut where the run ends, at ${
         percent(schedule.lrAt(last) / ends.peak)
       } of ${rateOf}, with ${percent(left)} of its way down still to go`,

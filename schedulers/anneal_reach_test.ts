@@ -6,14 +6,24 @@ import { createSchedule } from "./schedule.ts";
 const run = (steps: number) => ({ stepsPerEpoch: steps, epochs: 1 });
 
 Deno.test("a schedule cut with more than a tenth of its way down left is named, with the fix", () => {
+  // (the fix's value ends the schedule at the run's last step, 49: a onecycle's totalSteps - 1
+  // is its end, the others' own value)
   const cases = [
-    { spec: { name: "cosine", tMax: 100 }, field: "tMax" },
-    { spec: { name: "onecycle", maxLr: 1, totalSteps: 100 }, field: "totalSteps" },
-    { spec: { name: "warmupCosine", warmupSteps: 5, totalSteps: 100 }, field: "totalSteps" },
-    { spec: { name: "warmupLinear", warmupSteps: 5, totalSteps: 100 }, field: "totalSteps" },
-    { spec: { name: "polynomial", totalIters: 100 }, field: "totalIters" },
+    { spec: { name: "cosine", tMax: 100 }, field: "tMax", fits: 49 },
+    { spec: { name: "onecycle", maxLr: 1, totalSteps: 100 }, field: "totalSteps", fits: 50 },
+    {
+      spec: { name: "warmupCosine", warmupSteps: 5, totalSteps: 100 },
+      field: "totalSteps",
+      fits: 49,
+    },
+    {
+      spec: { name: "warmupLinear", warmupSteps: 5, totalSteps: 100 },
+      field: "totalSteps",
+      fits: 49,
+    },
+    { spec: { name: "polynomial", totalIters: 100 }, field: "totalIters", fits: 49 },
   ];
-  for (const { spec, field } of cases) {
+  for (const { spec, field, fits } of cases) {
     const parsed = parseSchedulerSpec(spec);
     const note = annealBeyondRun(parsed, run(50));
     assert.ok(note, spec.name);
@@ -21,10 +31,30 @@ Deno.test("a schedule cut with more than a tenth of its way down left is named, 
       note.message.startsWith(`scheduler.${field} 100 is longer than the run`),
       note.message,
     );
-    assert.ok(note.hint.includes(`--set scheduler.${field}=50`), note.hint);
+    assert.ok(note.hint.includes(`--set scheduler.${field}=${fits})`), note.hint);
+    // the fix ends it at the run's last step: nothing more to say
+    assert.equal(
+      annealBeyondRun(parseSchedulerSpec({ ...spec, [field]: fits }), run(50)),
+      undefined,
+    );
     // run to its end, nothing to say
     assert.equal(annealBeyondRun(parsed, run(100)), undefined, spec.name);
   }
+});
+
+Deno.test("a cosine whose tMax is the run's length ends one step past it: its fix is the run's length less one, not the value it has", () => {
+  // (epochs 2, tMax 2 by epoch: "tMax 2 is longer than the run, which takes 2 epochs", and the
+  // hint --set scheduler.tMax=2)
+  const note = annealBeyondRun(
+    parseSchedulerSpec({ name: "cosine", tMax: 2, interval: "epoch" }),
+    { stepsPerEpoch: 5, epochs: 2 },
+  );
+  assert.ok(note);
+  assert.match(
+    note.message,
+    /^scheduler\.tMax 2 ends the schedule one step past the run, which takes 2 epochs \(0 to 1\)/,
+  );
+  assert.match(note.hint, /--set scheduler\.tMax=1\)/);
 });
 
 Deno.test("the tenth is measured on the schedule's own rates: just inside it is quiet, just outside it is named", () => {

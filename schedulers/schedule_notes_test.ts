@@ -62,7 +62,7 @@ Deno.test("a top-level linear schedule cut well short of its endFactor is noted,
     up.message,
     /^scheduler\.totalIters 100 is longer than the run, which takes 10 optimizer steps/,
   );
-  assert.match(up.hint, /--set scheduler\.totalIters=10/);
+  assert.match(up.hint, /--set scheduler\.totalIters=9\)/);
   const [down] = notesOf({ name: "linear", startFactor: 1, endFactor: 0, totalIters: 100 }, 10);
   assert.match(down.message, /9% of its way from startFactor 1 to endFactor 0/);
   assert.deepEqual(notesOf({ name: "linear", startFactor: 0.1, totalIters: 5 }, 10), []);
