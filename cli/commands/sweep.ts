@@ -181,16 +181,22 @@ function printNotice(message: string): void {
  * it (every trial of a study often shares it: a base config's schedule its epochs cut); each
  * run's meta.json keeps its own.
  */
-function trialWarningPrinter(): (trial: number, warning: WarningEvent) => void {
+export function trialWarningPrinter(): (trial: number, warning: WarningEvent) => void {
   const printed = new Set<string>();
   return (trial, warning) => {
-    const key = `${warning.message}\n${warning.hint ?? ""}`;
+    // the same warning of trials whose sizes differ (a onecycle cut short by each batch size's
+    // steps: "which takes 20 / 10 / 5 optimizer steps") is one warning: its words but the numbers
+    const key = `${warning.message}\n${warning.hint ?? ""}`.replace(
+      /-?\d+(\.\d+)?(e[+-]?\d+)?/g,
+      "#",
+    );
     if (printed.has(key)) return;
     printed.add(key);
     console.log(
       `warning (trial ${trial}'s run): ${warning.message}` +
         (warning.hint ? `\n  hint: ${warning.hint}` : "") +
-        "\n  (said once for the study; each trial's run keeps its warnings in its meta.json)",
+        "\n  (said once for the study, for the first trial it came of; each trial's run keeps " +
+        "its warnings, with its own numbers, in its meta.json)",
     );
   };
 }
