@@ -241,7 +241,9 @@ async function trainRun(
   let best: number | undefined;
   let pruned = false;
   let started = false;
-  const epochEnded = async (epoch: number, value: number, judge = true) => {
+  // (its last epoch is recorded, not judged: pruned there, it had run to its end all the same,
+  // and was scored by that epoch and left out of the best)
+  const epochEnded = async (epoch: number, value: number, judge = epoch + 1 < config.epochs) => {
     const better = best === undefined || (direction === "minimize" ? value < best : value > best);
     if (Number.isFinite(value) && better) best = value;
     if (await report(epoch, value, { judge })) {
@@ -264,7 +266,11 @@ async function trainRun(
     training.onStart?.({ trial, resumed: true, ...resumedFrom });
     for (const record of resumable.epochs) {
       if (!pruned && record.epoch <= resumedFrom.epoch) {
-        await epochEnded(record.epoch, metricOf(record, metric), !ended);
+        await epochEnded(
+          record.epoch,
+          metricOf(record, metric),
+          !ended && record.epoch + 1 < config.epochs,
+        );
       }
     }
   };

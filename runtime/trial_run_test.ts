@@ -443,3 +443,29 @@ Deno.test("a retry's line says where the run it continues goes on from: within i
     `starts over in a new run, ${runDir}: the run of the trial it retries, /runs/sw/x, cannot be resumed: gone`,
   );
 });
+
+Deno.test("a trial's last epoch is recorded, not judged by the pruner: a trial run to its end is never pruned there", async () => {
+  // (ASHA's first rung at epoch 1 of 2-epoch trials: trials pruned at their last epoch were
+  // recorded PRUNED, scored by it and left out of the best, their runs "completed")
+  const dir = await Deno.makeTempDir();
+  try {
+    const config = parseConfig({
+      name: "last",
+      backend: "cpu",
+      epochs: 2,
+      runsDir: dir,
+      data: { kind: "synthetic-linear", n: 96, validationSplit: 0.25 },
+      sweep: {
+        space: { "optimizer.lr": { type: "choice", values: [0.05, 1e-5, 2e-5, 0.04, 3e-5, 0.03] } },
+        metric: "valLoss",
+        trials: 6,
+        sampler: "grid",
+        pruner: "asha",
+      },
+    });
+    const result = await runSweep(config, { storage: `${dir}/sweeps.db` });
+    assert.deepEqual(result.trials.map((t) => t.state), new Array(6).fill("COMPLETE"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
