@@ -862,7 +862,51 @@ export function checkSpacePaths(definition: StudyDefinition): void {
     if (distribution.type === "uniform" || distribution.type === "logUniform") {
       checkWholeNumbers(definition, path, distribution);
     }
+    if (distribution.type !== "choice" && distribution.type !== "grid") {
+      checkRangeTakes(definition, path, distribution);
+    }
   }
+}
+
+/**
+ * Refuses a range whose ends and middle each fail every trial that draws them (an `int` range
+ * over `model.hidden`, which takes a list: every trial FAILED, "must be an array"); a range that
+ * fails at one end only is its trials' to fail, as a value a trial may draw.
+ */
+function checkRangeTakes(
+  definition: StudyDefinition,
+  path: string,
+  distribution: Exclude<StudyDefinition["sweep"]["space"][string], { type: "choice" | "grid" }>,
+): void {
+  const errors: AnnealError[] = [];
+  const drawn = firstCases(drawingCases(definition.sweep.space, path), MAX_PROBES).cases[0] ?? {};
+  for (const at of [0, 0.5, 1]) {
+    const value = fromUnit(distribution, at);
+    try {
+      trialConfig(definition, { ...drawn, [path]: value });
+      return;
+    } catch (error) {
+      if (!(error instanceof AnnealError) || !failsEveryTrial(definition, path, value, error)) {
+        return;
+      }
+      errors.push(error);
+    }
+  }
+  const reason = errors[0].message.replace(/^Invalid trial config: /, "")
+    .replace(`Cannot set '${path}': `, "").replace(`'${path}': `, "");
+  const { low, high } = distribution as { low: number; high: number };
+  const tried = [0, 0.5, 1].map((at) => canonicalJson(fromUnit(distribution, at))).join(", ");
+  throw new AnnealError(
+    "config",
+    `Cannot sweep '${path}' over ${distribution.type === "int" ? "an" : "a"} ` +
+      `${distribution.type} range from ${low} to ${high}: the trial config refuses its ends ` +
+      `and its middle (${tried}): ${reason}; every trial would fail on it`,
+    {
+      where: formatPath(["sweep", "space", path]),
+      hint: `give sweep.space["${path}"] values \`anneal train\` takes (--set '${path}=VALUE' ` +
+        "on the base config tries one), as a choice where the field is not a number",
+    },
+  );
 }
 
 /**

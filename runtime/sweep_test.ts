@@ -1312,3 +1312,29 @@ Deno.test("a uniform or logUniform range over a field of whole numbers is refuse
     batchSize: { type: "uniform", low: 8, high: 8 },
   }));
 });
+
+Deno.test("a range every point of which the trial config refuses is refused before the study: an int range over a list field", async () => {
+  // (every trial FAILED: "'model.hidden': must be an array")
+  const dir = await Deno.makeTempDir();
+  try {
+    const config = parseConfig({
+      name: "s",
+      backend: "cpu",
+      epochs: 1,
+      runsDir: dir,
+      model: { kind: "mlp", hidden: [4] },
+      data: { kind: "synthetic-linear", n: 64 },
+      sweep: { space: { "model.hidden": { type: "int", low: 4, high: 16 } }, metric: "loss" },
+    });
+    await assert.rejects(
+      () => runSweep(config, { storage: `${dir}/db.sqlite`, trials: 2 }),
+      (error: AnnealError) =>
+        error.code === "config" && error.where === 'sweep.space["model.hidden"]' &&
+        /^Cannot sweep 'model\.hidden' over an int range from 4 to 16: the trial config refuses its ends and its middle \(4, 10, 16\): must be an array/
+          .test(error.message),
+    );
+    await assert.rejects(() => Deno.stat(`${dir}/db.sqlite`), Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
