@@ -241,6 +241,28 @@ export function prunerFor(spec: SweepSpec, epochs: number): Pruner {
   return prunerNamed(spec.pruner, {}, { maxResource: epochs, minResource: 1, reductionFactor: 3 });
 }
 
+/**
+ * The most epochs a trial of the sweep trains: the base config's, or the largest its space draws
+ * for `epochs` (hyperband's brackets and ASHA's rungs are laid out to it: from the base's 81
+ * with trials of 4 epochs, brackets whose first rung came after epoch 4 never judged them).
+ *
+ * @example
+ * ```ts
+ * import { mostEpochs } from "./sweep.ts";
+ * const sweep = { space: { epochs: { type: "choice", values: [4, 8] } } } as never;
+ * console.assert(mostEpochs(sweep, 81) === 8);
+ * ```
+ */
+export function mostEpochs(sweep: SweepSpec, base: number): number {
+  const drawn = sweep.space["epochs"];
+  if (!drawn) return base;
+  const values = drawn.type === "choice" || drawn.type === "grid"
+    ? drawn.values
+    : [(drawn as { high: unknown }).high];
+  const numbers = values.filter((v): v is number => typeof v === "number" && v > 0);
+  return numbers.length > 0 ? Math.max(...numbers.map(Math.floor)) : base;
+}
+
 /** The config of one trial: the base with the trial's parameters applied, validated. */
 export function trialConfig(definition: StudyDefinition, params: Params): RunConfig {
   checkArgument(
@@ -1214,7 +1236,7 @@ async function runDefinition(
     definition,
     identity: studyIdentity,
     sampler: samplerFor(sweep),
-    pruner: prunerFor(sweep, base.epochs),
+    pruner: prunerFor(sweep, mostEpochs(sweep, base.epochs)),
     trials: sweep.trials,
     parallel,
     direction,

@@ -17,6 +17,7 @@ import {
   checkSweepMetric,
   gridBudgetWarning,
   lengthSpaceWarning,
+  mostEpochs,
   PARALLEL_HINT,
   rateSpaceWarning,
   type StudyDefinition,
@@ -1337,4 +1338,14 @@ Deno.test("a range every point of which the trial config refuses is refused befo
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("the pruners' resource is the most epochs a trial trains: the space's epochs where it draws them", () => {
+  // (hyperband laid its brackets out to the base's 81 epochs for trials of 4: those whose first
+  // rung came after epoch 4 never judged them)
+  const spec = (space: Record<string, unknown>) =>
+    parseConfig({ sweep: { space, metric: "loss" } }).sweep!;
+  assert.equal(mostEpochs(spec({ epochs: { type: "choice", values: [4, 2] } }), 81), 4);
+  assert.equal(mostEpochs(spec({ epochs: { type: "int", low: 2, high: 12 } }), 5), 12);
+  assert.equal(mostEpochs(spec({ "optimizer.lr": { type: "choice", values: [0.1] } }), 5), 5);
 });
