@@ -85,7 +85,7 @@ for (const name of ["healthy", "overfitting", "diverged"]) {
         // at least, the commands' lines unwrapped: 749px wide at 400); wide tables scroll within
         // their own box
         await page.setViewportSize({ width: 400, height: 800 });
-        const width = await page.evaluate(() => document.documentElement.scrollWidth);
+        const width = await page.evaluate("document.documentElement.scrollWidth") as number;
         assert.ok(width <= 400, `the page is ${width}px wide at a 400px viewport`);
       } finally {
         await browser.close();
