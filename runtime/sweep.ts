@@ -776,8 +776,14 @@ export function checkSweepMetric(
   sweep: Pick<SweepSpec, "metric" | "direction" | "space">,
   base: Pick<RunConfig, "data" | "optimizer">,
 ): void {
-  // a space over the split may give every trial one
-  const validation = base.data.validationSplit > 0 || "data.validationSplit" in sweep.space;
+  // a space over the split gives every trial one only where each value it draws is one (a choice
+  // of [0.2, 0] was taken: its trials of split 0 failed, one by one, for want of the metric)
+  const split = sweep.space["data.validationSplit"];
+  const validation = split === undefined
+    ? base.data.validationSplit > 0
+    : split.type === "choice" || split.type === "grid"
+    ? split.values.every((value) => typeof value === "number" && value > 0)
+    : (split as { low: number }).low > 0;
   checkMetric(sweep.metric, dataTask(base.data), validation, {
     action: "optimise",
     purpose: "in the sweep",

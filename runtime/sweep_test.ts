@@ -1349,3 +1349,25 @@ Deno.test("the pruners' resource is the most epochs a trial trains: the space's 
   assert.equal(mostEpochs(spec({ epochs: { type: "int", low: 2, high: 12 } }), 5), 12);
   assert.equal(mostEpochs(spec({ "optimizer.lr": { type: "choice", values: [0.1] } }), 5), 5);
 });
+
+Deno.test("a validation metric is refused before the study where the space draws a split of 0 for some trials", () => {
+  // (a choice of [0.2, 0] was taken: the trials of split 0 failed one by one, "not among loss,
+  // mae, lr")
+  const base = parseConfig({ data: { kind: "synthetic-linear", n: 64, validationSplit: 0.2 } });
+  const sweepOf = (values: number[]) => ({
+    metric: "valLoss",
+    space: parseSpace({ "data.validationSplit": { type: "choice", values } }),
+  });
+  assert.throws(
+    () => checkSweepMetric(sweepOf([0.2, 0]), base),
+    /Cannot optimise 'valLoss' in the sweep: there is no validation split/,
+  );
+  checkSweepMetric(sweepOf([0.2, 0.3]), base);
+  // a range whose low end is 0
+  assert.throws(() =>
+    checkSweepMetric({
+      metric: "valLoss",
+      space: parseSpace({ "data.validationSplit": { type: "uniform", low: 0, high: 0.3 } }),
+    }, base)
+  );
+});

@@ -299,7 +299,9 @@ async function trainRun(
       if (!(metric in event.metrics)) {
         throw new AnnealError(
           "config",
-          `Sweep metric '${metric}' is not among ${Object.keys(event.metrics).join(", ")}`,
+          `Sweep metric '${metric}' is not among ${
+            Object.keys(event.metrics).filter((name) => name !== "lr").join(", ")
+          } (the metrics its epochs log)`,
           {
             where: "sweep.metric",
             hint: "use a logged epoch metric: valLoss needs data.validationSplit > 0",
