@@ -414,10 +414,11 @@ function stages(
     {
       name: "weight decay",
       candidates: () => {
-        // Decoupled decay (AdamW) where the optimizer is Adam: the seeds' advice.
-        const name = config.optimizer.name === "adam" ? "adamw" : config.optimizer.name;
+        // Decoupled decay (AdamW) where the optimizer is Adam: the seeds' advice. (the name only
+        // where it changes: an sgd run's changes listed optimizer.name="sgd", the name it had)
+        const name = config.optimizer.name === "adam" ? { "optimizer.name": "adamw" } : {};
         return Promise.resolve(
-          [1e-4, 1e-2].map((wd) => ({ "optimizer.name": name, "optimizer.weightDecay": wd })),
+          [1e-4, 1e-2].map((wd) => ({ ...name, "optimizer.weightDecay": wd })),
         );
       },
     },
