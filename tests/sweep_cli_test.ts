@@ -1056,8 +1056,9 @@ Deno.test("a sweep whose every trial diverges exits 1 with no best config, namin
   assert.equal(list.stdout.match(/^trial-\d-\S+ .* diverged$/gm)?.length, 2, list.stdout);
   assert.equal(await Deno.stat(`${runs.dir}/sw/best_config.json`).catch(() => null), null);
 
-  // trials refused before they trained (a negative rate) leave no run: none is pointed at
-  const refusedSpace = JSON.stringify({ "optimizer.lr": { type: "uniform", low: -1, high: -0.5 } });
+  // trials refused before they trained (a negative rate, drawn from a range most of which is
+  // one) leave no run: none is pointed at
+  const refusedSpace = JSON.stringify({ "optimizer.lr": { type: "uniform", low: -1, high: 1e-9 } });
   const refused = await anneal(
     "sweep",
     "-c",
@@ -1073,6 +1074,22 @@ Deno.test("a sweep whose every trial diverges exits 1 with no best config, namin
     /no trial completed\n {2}hint: look at the failed trials' reasons above\n/,
   );
   assert.doesNotMatch(refused.stderr, /lists their runs/);
+  // a range the trial config refuses whole is refused before the study, no trial run
+  const negative = JSON.stringify({ "optimizer.lr": { type: "uniform", low: -1, high: -0.5 } });
+  const whole = await anneal(
+    "sweep",
+    "-c",
+    config,
+    "--study",
+    "negative",
+    "--set",
+    `sweep.space=${negative}`,
+  );
+  assert.equal(whole.code, 1, whole.stderr);
+  assert.match(
+    whole.stderr,
+    /Cannot sweep 'optimizer\.lr' over a uniform range from -1 to -0\.5: the trial config refuses its ends and its middle/,
+  );
 });
 
 Deno.test("--parallel above sweep.parallel's bound of 32 is refused, as in the config; runSweep's options are held to it too", async () => {
