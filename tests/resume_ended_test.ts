@@ -271,18 +271,26 @@ Deno.test("a run of an anneal before the batch-scaling rules resumes at the rate
   assert.deepEqual([...rates], [0.004]);
 });
 
-Deno.test("a run early stopping ended, resumed with more epochs, gets its whole patience again; --epochs within its plan says it has none left to finish", async () => {
-  await using runs = await tempRunsDir();
-  const { dir } = runs;
-  // patience 2, nothing improves by 100: stopped at epoch 2 of 10
+/**
+ * A run of `runId` in `dir` that early stopping ends at epoch 2 of its 10 (patience 2, and
+ * nothing improves by a minDelta of 100).
+ */
+async function stoppedEarly(dir: string, runId: string): Promise<RunResult> {
   const config = {
     ...await base(dir),
     epochs: 10,
     earlyStopping: { monitor: "valLoss", patience: 2, minDelta: 100 },
   };
-  const { result: first } = await trainCollect(config, { runId: "patient" });
-  assert.match(first.reason, /^early stopping: valLoss did not improve for 2 epochs/);
-  assert.equal(first.epochs, 3);
+  const { result } = await trainCollect(config, { runId });
+  assert.match(result.reason, /^early stopping: valLoss did not improve for 2 epochs/);
+  assert.equal(result.epochs, 3);
+  return result;
+}
+
+Deno.test("a run early stopping ended, resumed with more epochs, gets its whole patience again; --epochs within its plan says it has none left to finish", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  await stoppedEarly(dir, "patient");
   // (it was told to leave --epochs out to finish its 10 epochs, which trains nothing)
   await assert.rejects(
     () => trainCollect({ runsDir: dir, epochs: 6 }, { resume: "patient" }),
@@ -302,13 +310,7 @@ Deno.test("a lengthened resume of a run early stopping ended, interrupted before
   // "stopped", none of the epochs asked for trained)
   await using runs = await tempRunsDir();
   const { dir } = runs;
-  const config = {
-    ...await base(dir),
-    epochs: 10,
-    earlyStopping: { monitor: "valLoss", patience: 2, minDelta: 100 },
-  };
-  const { result: first } = await trainCollect(config, { runId: "cut" });
-  assert.equal(first.epochs, 3);
+  await stoppedEarly(dir, "cut");
   const lengthened = train({ runsDir: dir, epochs: 12 }, { resume: "cut" });
   for await (const event of lengthened.events()) {
     if (event.type === "plan") lengthened.interrupt("cut short");
