@@ -132,5 +132,5 @@ export function jsonNumber(value: number): number | string {
  * ```
  */
 export function nonFiniteAsText(_key: string, value: unknown): unknown {
-  return typeof value === "number" && !Number.isFinite(value) ? String(value) : value;
+  return typeof value === "number" ? jsonNumber(value) : value;
 }

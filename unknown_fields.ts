@@ -12,6 +12,7 @@ import {
   editDistance,
   fieldNames,
   formatPath,
+  normalized,
   showValue,
   unionAt,
   valueAt,
@@ -67,7 +68,7 @@ export function suggestField(
       current,
     };
   // (torch's name: lower case, without separators)
-  const plain = key.toLowerCase().replace(/[^a-z0-9]/g, "");
+  const plain = normalized(key);
   // torch's OneCycleLR takes epochs and steps_per_epoch in place of total_steps; anneal's
   // onecycle takes only the product ("did you mean 'epochs'", the run's, had been said)
   if (

@@ -166,7 +166,7 @@ export function jsonDifferences(
 }
 
 /** Lower case without separators, so `val_loss` and `VALLOSS` read as `valLoss`. */
-const normalized = (name: string) => name.toLowerCase().replace(/[^a-z0-9]/g, "");
+export const normalized = (name: string): string => name.toLowerCase().replace(/[^a-z0-9]/g, "");
 
 /** Edits between two names: insertions, deletions, substitutions and swaps of neighbours. */
 export function editDistance(a: string, b: string): number {

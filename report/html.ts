@@ -6,7 +6,15 @@
  * @module
  */
 import { diagnose, retrainCommand } from "./diagnose.ts";
-import { countedAs, DAMAGED, NOT_RECORDED, provenanceOf, recorded, runBest } from "./records.ts";
+import {
+  countedAs,
+  DAMAGED,
+  NOT_RECORDED,
+  provenanceOf,
+  recorded,
+  runBest,
+  summaryBest,
+} from "./records.ts";
 import { counted, formatNumber } from "../number_format.ts";
 import type { Diagnosis, RunRecord } from "./types.ts";
 import { PLOTS, plotSpec, renderSvg } from "./vega.ts";
@@ -38,10 +46,9 @@ const STATUS_CLASS: Record<string, string> = {
  */
 function bestFact(record: RunRecord, best: ReturnType<typeof runBest>): string {
   if (best) return `${best.metric} ${formatNumber(best.value)} at epoch ${best.epoch}`;
-  const kept = record.summary.bestEpoch;
-  const { metric, value } = (record.summary.best ?? {}) as { metric?: unknown; value?: unknown };
-  return typeof kept === "number" && typeof metric === "string" && typeof value === "number"
-    ? `${metric} ${formatNumber(value)} at epoch ${kept} (as its summary keeps it)`
+  const kept = summaryBest(record.summary);
+  return kept
+    ? `${kept.metric} ${formatNumber(kept.value)} at epoch ${kept.epoch} (as its summary keeps it)`
     : "-";
 }
 

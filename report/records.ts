@@ -558,6 +558,27 @@ export function runBest(
 }
 
 /**
+ * The best epoch and value as a run's summary keeps them (`bestEpoch`, `best`), for a record whose
+ * epochs.ndjson lost the rows {@linkcode runBest} reads; undefined where the summary holds none.
+ *
+ * @example
+ * ```ts
+ * import { summaryBest } from "./records.ts";
+ * const best = summaryBest({ bestEpoch: 2, best: { metric: "loss", value: 0.5 } });
+ * console.assert(best?.epoch === 2 && best.metric === "loss");
+ * ```
+ */
+export function summaryBest(
+  summary: { bestEpoch?: unknown; best?: unknown },
+): { metric: string; value: number; epoch: number } | undefined {
+  const { metric, value } = (summary.best ?? {}) as { metric?: unknown; value?: unknown };
+  return typeof summary.bestEpoch === "number" && typeof metric === "string" &&
+      typeof value === "number"
+    ? { metric, value, epoch: summary.bestEpoch }
+    : undefined;
+}
+
+/**
  * How many epochs or steps a run took: its summary's count (`summary.epochs`, `summary.steps`)
  * where that is more than its records hold (lines lost with a crash, or a file gone), else the
  * records' own.

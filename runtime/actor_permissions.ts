@@ -45,13 +45,8 @@ const NONE = {
  */
 export function narrowActorPermissions(requested?: "narrow" | "inherit"): boolean {
   if (requested !== undefined) return requested === "narrow";
-  try {
-    const query = { name: "env", variable: PERMISSIONS_ENV } as const;
-    if (Deno.permissions.querySync(query).state !== "granted") return false;
-    return Deno.env.get(PERMISSIONS_ENV) === "narrow";
-  } catch {
-    return false;
-  }
+  if (!granted({ name: "env", variable: PERMISSIONS_ENV })) return false;
+  return Deno.env.get(PERMISSIONS_ENV) === "narrow";
 }
 
 /** Whether this process may read the machine's memory (`--allow-sys`, or its systemMemoryInfo). */

@@ -215,20 +215,20 @@ export async function decodeCheckpoint(
 /**
  * The file a write of `path` replaces: the one a symbolic link at `path` names, else `path` (a
  * rename onto the link replaced the link with a file, and left the file it named as it was:
- * `lr-find --apply` of a linked config did not change the config).
+ * `lr-find --apply` of a linked config did not change the config); and whether that is there and
+ * neither a regular file nor a directory (a device, a FIFO: written into, not renamed over).
  */
-async function linkedFile(path: string): Promise<string> {
+async function linkedFile(path: string): Promise<{ path: string; special: boolean }> {
+  // (one lstat for a path that is no link, as every checkpoint's is: its kind is the file's)
+  const special = (info: Deno.FileInfo) => !info.isFile && !info.isDirectory;
   try {
-    return (await Deno.lstat(path)).isSymlink ? await Deno.realPath(path) : path;
+    const info = await Deno.lstat(path);
+    if (!info.isSymlink) return { path, special: special(info) };
+    const real = await Deno.realPath(path);
+    return { path: real, special: special(await Deno.stat(real)) };
   } catch {
-    return path; // not there yet, or a link to nothing: written where it is
+    return { path, special: false }; // not there yet, or a link to nothing: written where it is
   }
-}
-
-/** Whether `path` is there and neither a regular file nor a directory (a device, a FIFO). */
-async function special(path: string): Promise<boolean> {
-  const info = await Deno.stat(path).catch(() => undefined);
-  return info !== undefined && !info.isFile && !info.isDirectory;
 }
 
 /**
@@ -266,8 +266,8 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
     "a Uint8Array",
     "encode text first: new TextEncoder().encode(text)",
   );
-  const target = await linkedFile(path);
-  if (await special(target)) {
+  const { path: target, special } = await linkedFile(path);
+  if (special) {
     // A device or a FIFO (`--out /dev/null`, a terminal's `/dev/stdout`, a pipe): written to, as
     // a shell's `>` writes; a rename over it replaced the device node with a regular file
     try {

@@ -35,8 +35,8 @@ export class EventQueue<T> {
     if (this.#iterated && this.#cursors.size === 0) {
       // every iterator left (a loop's `break`): held for no one, as a long run's steps would be;
       // those still held (their trim queued) go with it, so that a loop made next starts here
-      this.#offset += this.#items.length + 1;
-      this.#items = [];
+      this.#trimNow();
+      this.#offset++;
       return;
     }
     this.#items.push(item);

@@ -20,6 +20,7 @@ import { fileURLToPath } from "node:url";
 import { stripVTControlCharacters } from "node:util";
 import { Worker as NodeWorker } from "node:worker_threads";
 import { AnnealError } from "../errors.ts";
+import { granted } from "./granted.ts";
 import { evaluateGlue, type GlueModule, threadedGlueSource } from "./wasm_glue.ts";
 import {
   PTHREAD_WORKER_URL,
@@ -125,13 +126,8 @@ export function wasmThreadsWanted(requested?: number, modelKind?: string): numbe
 }
 
 function readEnv(): string | undefined {
-  try {
-    const query = { name: "env", variable: WASM_THREADS_ENV } as const;
-    if (Deno.permissions.querySync(query).state !== "granted") return undefined;
-    return Deno.env.get(WASM_THREADS_ENV) || undefined;
-  } catch {
-    return undefined;
-  }
+  if (!granted({ name: "env", variable: WASM_THREADS_ENV })) return undefined;
+  return Deno.env.get(WASM_THREADS_ENV) || undefined;
 }
 
 /**
@@ -229,13 +225,7 @@ export function pthreadsUnavailable(): string | undefined {
   if (paths.length === 0) {
     return `threads need anneal's modules on a local disk, not ${PTHREAD_WORKER_URL.origin}`;
   }
-  const unreadable = paths.find((path) => {
-    try {
-      return Deno.permissions.querySync({ name: "read", path }).state !== "granted";
-    } catch {
-      return true;
-    }
-  });
+  const unreadable = paths.find((path) => !granted({ name: "read", path }));
   return unreadable
     ? `threads need read access to ${unreadable}: see wasmThreadsReadPaths()`
     : undefined;

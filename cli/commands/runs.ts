@@ -30,6 +30,7 @@ import {
   runBest,
   type RunComparison,
   type RunRow,
+  summaryBest,
 } from "../../report/records.ts";
 import type { RunRecord } from "../../report/types.ts";
 import { formatMetrics, formatNumber, writeFlagFile } from "../output.ts";
@@ -235,9 +236,10 @@ export function bestText(record: Pick<RunRecord, "config" | "epochs" | "summary"
   if (!best && typeof kept === "number") {
     // (its summary keeps the best epoch and value; epochs.ndjson, which held its metrics, lost
     // them: it said "no epoch ended" of a run of 3)
-    const { metric, value } = (record.summary.best ?? {}) as { metric?: unknown; value?: unknown };
-    return typeof metric === "string" && typeof value === "number"
-      ? `best ${metric} ${formatNumber(value)} at epoch ${kept} (as its summary keeps it)`
+    const summary = summaryBest(record.summary);
+    return summary
+      ? `best ${summary.metric} ${formatNumber(summary.value)} at epoch ${kept} ` +
+        "(as its summary keeps it)"
       : `best epoch ${kept} (its metrics not in epochs.ndjson)`;
   }
   if (!best) {
