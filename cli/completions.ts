@@ -9,14 +9,15 @@
  * What a value on the command line completes to: one of a set of words (`--backend`'s, `anneal
  * completions`' shell), a file's name (`--config`), a directory's (`--runs-dir`), a run's id
  * (`last` and the runs in the `--runs-dir` typed, else `runs/`; `many`: every argument from this
- * one on, as `runs compare`'s), or anything typed (`--epochs`' number), which completions leave to
- * the shell's own (file names).
+ * one on, as `runs compare`'s; `training`: a training run's alone, not an `lr-find` record, as
+ * `--resume` takes), or anything typed (`--epochs`' number), which completions leave to the shell's
+ * own (file names).
  */
 export type ValueShape =
   | { kind: "choice"; values: readonly string[] }
   | { kind: "file" }
   | { kind: "directory" }
-  | { kind: "run"; many?: boolean }
+  | { kind: "run"; many?: boolean; training?: boolean }
   | { kind: "any" };
 
 /** The directory runs are in where no `--runs-dir` is typed (the CLI's default). */
@@ -83,9 +84,11 @@ function bashValue(value: Exclude<ValueShape, { kind: "any" }>): string {
         `COMPREPLY=($(compgen -${value.kind === "file" ? "f" : "d"} -- "$cur"))`;
     case "run":
       // (a run is a directory of the runs directory with a config.json: a training run's, an
-      // lr-find's; a sweep's study directory has none)
+      // lr-find's, which has an lr_find.json too; a sweep's study directory has none)
       return `local IFS=$'\\n' f ids=last; for f in "\${runs_dir:-${DEFAULT_RUNS_DIR}}"/*/config.json; do ` +
-        `[[ -e "$f" ]] && f="\${f%/config.json}" && ids+=$'\\n'"\${f##*/}"; done; ` +
+        `[[ -e "$f" ]] && f="\${f%/config.json}" ${
+          value.training ? `&& [[ ! -e "$f/lr_find.json" ]] ` : ""
+        }&& ids+=$'\\n'"\${f##*/}"; done; ` +
         `COMPREPLY=($(compgen -W "$ids" -- "$cur"))`;
   }
 }
@@ -254,7 +257,7 @@ function fish(root: CommandShape): string {
     '    test "$path" = "$argv"; and begin; test -z "$args"; or test $given = $args; end',
     "end",
     `function ${runs} --description 'last, and the ids of the runs in the --runs-dir typed ` +
-    `(else ${DEFAULT_RUNS_DIR}/)'`,
+    `(else ${DEFAULT_RUNS_DIR}/; --training: the training runs alone)'`,
     `    set -l dir ${DEFAULT_RUNS_DIR}`,
     "    set -l words (commandline -opc)",
     "    for i in (seq (count $words))",
@@ -264,7 +267,11 @@ function fish(root: CommandShape): string {
     "    end",
     "    echo last",
     "    for f in $dir/*/config.json",
-    "        basename (dirname $f)",
+    "        set -l run (dirname $f)",
+    // (an lr-find record has an lr_find.json beside its config.json, and is no run to resume)
+    '        if test "$argv[1]" != --training; or not test -e $run/lr_find.json',
+    "            basename $run",
+    "        end",
     "    end",
     "end",
   ];
@@ -320,7 +327,7 @@ function fishValue(value: ValueShape, runs: string): string {
     case "directory":
       return "-x -a '(__fish_complete_directories (commandline -ct))'";
     case "run":
-      return `-x -a '(${runs})'`;
+      return `-x -a '(${runs}${value.training ? " --training" : ""})'`;
     case "any":
       return "-r";
   }

@@ -48,7 +48,7 @@ Deno.test("the command shape carries an option's choices, and whether its value 
   assert.deepEqual(option("train", "-c")?.value, { kind: "file" });
   assert.deepEqual(option("train", "--runs-dir")?.value, { kind: "directory" });
   assert.deepEqual(option("train", "--epochs")?.value, { kind: "any" });
-  assert.deepEqual(option("train", "--resume")?.value, { kind: "run" });
+  assert.deepEqual(option("train", "--resume")?.value, { kind: "run", training: true });
   assert.deepEqual(option("tune", "--budget")?.value, { kind: "any" });
   assert.deepEqual(command("diagnose").arguments, [{ kind: "run" }]);
   const runs = command("runs").subcommands;
@@ -143,6 +143,10 @@ Deno.test("anneal's bash completion offers last and the runs of the runs directo
     }
     await Deno.mkdir(`${dir}/runs/fashion-sweep`);
     await Deno.writeTextFile(`${dir}/runs/sweeps.db`, "");
+    // (an lr-find record: a run to diagnose or show, none to resume)
+    await Deno.mkdir(`${dir}/runs/lr-find-20261206-c3`);
+    await Deno.writeTextFile(`${dir}/runs/lr-find-20261206-c3/config.json`, "{}");
+    await Deno.writeTextFile(`${dir}/runs/lr-find-20261206-c3/lr_find.json`, "{}");
     const lines = await bashCandidates([
       ["diagnose", ""],
       ["diagnose", "2026"],
@@ -160,10 +164,10 @@ Deno.test("anneal's bash completion offers last and the runs of the runs directo
       ["diagnose", "--runs-dir", "=", "other runs", ""],
     ], dir);
     assert.deepEqual(lines.map(sorted), [
-      "[20261206-a1|20261206-b2|last]",
+      "[20261206-a1|20261206-b2|last|lr-find-20261206-c3]",
       "[20261206-a1|20261206-b2]",
-      "[last]",
-      "[20261206-a1|20261206-b2|last]",
+      "[last|lr-find-20261206-c3]",
+      "[20261206-a1|20261206-b2|last|lr-find-20261206-c3]",
       "[20261206-a1|20261206-b2|last]",
       "[last|o1]",
       "[o1]",
@@ -213,11 +217,11 @@ Deno.test("anneal's fish completion has short options, choices and file names, e
       "complete -c anneal -n '__anneal_at' -a help -d 'display help for command'",
       "complete -c anneal -n '__anneal_at' -s h -l help",
       "complete -c anneal -n '__anneal_at runs show' -s h -l help",
-      "complete -c anneal -n '__anneal_at train' -l resume -x -a '(__anneal_runs)'",
+      "complete -c anneal -n '__anneal_at train' -l resume -x -a '(__anneal_runs --training)'",
       "complete -c anneal -n '__anneal_at --args 0 diagnose' -f -a '(__anneal_runs)'",
       "complete -c anneal -n '__anneal_at runs compare' -f -a '(__anneal_runs)'",
       "function __anneal_runs --description 'last, and the ids of the runs in the --runs-dir " +
-      "typed (else runs/)'",
+      "typed (else runs/; --training: the training runs alone)'",
     ]
   ) {
     assert.ok(script.includes(line), `${line}\nnot in\n${script.join("\n")}`);

@@ -598,11 +598,17 @@ function valueShape(
   placeholder: string,
   choices: readonly string[] | undefined,
   variadic = false,
+  long?: string,
 ): ValueShape {
   if (choices !== undefined) return { kind: "choice", values: choices };
   // (`<runs>` alone is a count, tune's --budget)
   if (/^<(run|run-id|runs\.\.\.)>/.test(placeholder)) {
-    return variadic ? { kind: "run", many: true } : { kind: "run" };
+    // (`--resume` continues a training run: an lr-find record has no checkpoint to resume from)
+    return variadic
+      ? { kind: "run", many: true }
+      : long === "--resume"
+      ? { kind: "run", training: true }
+      : { kind: "run" };
   }
   if (/^[<[]file\b/.test(placeholder)) return { kind: "file" };
   if (/^[<[]dir\b/.test(placeholder)) return { kind: "directory" };
@@ -634,7 +640,7 @@ export function shapeOf(
       ...command.options.map((o) => ({
         flags: [o.short, o.long].filter((x): x is string => !!x),
         value: o.required || o.optional
-          ? valueShape(o.flags.match(/[<[].*$/)?.[0] ?? "", o.argChoices)
+          ? valueShape(o.flags.match(/[<[].*$/)?.[0] ?? "", o.argChoices, false, o.long)
           : undefined,
       })),
       // (commander's own, on every command, and in no command's options)
