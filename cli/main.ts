@@ -251,7 +251,8 @@ Examples:
     .addOption(
       choiceOption(
         "--sampler <name>",
-        "sampler (default: the config's sweep.sampler, else tpe)",
+        "sampler (default: the config's sweep.sampler, else tpe; tpe draws its first 10 trials at " +
+          "random, as Optuna's, and models the results after them)",
         SAMPLER_NAMES,
       ),
     )

@@ -25,6 +25,7 @@ import { type Interruption, onSignals, signalExitCode } from "../signals.ts";
 import { shellWord } from "../../shell_word.ts";
 import { writeFileAtomic } from "../../runtime/checkpoint.ts";
 import type { SamplerName } from "../../sweeps/samplers/named.ts";
+import { TPE_STARTUP_TRIALS } from "../../sweeps/samplers/tpe.ts";
 import type { PrunerName } from "../../sweeps/pruners/types.ts";
 
 const encoder = new TextEncoder();
@@ -134,7 +135,13 @@ export function studyHeader(
 ): string {
   // (no more at once than the study has trials: "10 at a time" of 3 said what never happens)
   const atOnce = Math.min(sweep.parallel, sweep.trials);
-  const settings = `sampler ${sweep.sampler}, pruner ${sweep.pruner}, ${atOnce} at a time${
+  // (TPE samples its first trials at random, as Optuna's does: a study of no more is a random
+  // search, which "sampler tpe" alone did not say)
+  const sampler = sweep.sampler === "tpe" && sweep.trials <= TPE_STARTUP_TRIALS
+    ? `tpe (a random search at ${TPE_STARTUP_TRIALS} trials or fewer: TPE models the results ` +
+      `from trial ${TPE_STARTUP_TRIALS + 1} on)`
+    : sweep.sampler;
+  const settings = `sampler ${sampler}, pruner ${sweep.pruner}, ${atOnce} at a time${
     atOnce < sweep.parallel ? ` (parallel ${sweep.parallel})` : ""
   }; ${direction} ${sweep.metric} over ${space.join(", ")}`;
   if (stored.length === 0) {

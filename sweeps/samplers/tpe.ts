@@ -61,8 +61,11 @@ export function defaultWeights(n: number): number[] {
   return [...weights, ...new Array(25).fill(1)];
 }
 
+/** The trials TPE samples at random before it models them (Optuna's `n_startup_trials`). */
+export const TPE_STARTUP_TRIALS = 10;
+
 const DEFAULTS: TpeOptions = {
-  nStartupTrials: 10,
+  nStartupTrials: TPE_STARTUP_TRIALS,
   nEiCandidates: 24,
   gamma: (n) => Math.min(Math.ceil(0.1 * n), 25),
   priorWeight: 1.0,
