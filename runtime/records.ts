@@ -53,9 +53,9 @@ export function recordedConfig(config: RunConfig, cwd: string = Deno.cwd()): Run
 }
 
 /**
- * A config written for `anneal train -c` (a sweep's `best_config.json`, a tune's tuned config):
- * as a run records it ({@linkcode recordedConfig}: it trains from any directory), without its
- * `sweep` section.
+ * A config written for `anneal train -c` (a sweep's `best_config.json`): as a run records it
+ * ({@linkcode recordedConfig}: it trains from any directory), without its `sweep` section. (A
+ * tune's tuned config keeps its `sweep` section: the tune read its metric and direction there.)
  */
 export function trainableConfig(config: RunConfig): Omit<RunConfig, "sweep"> {
   const { sweep: _, ...trainable } = recordedConfig(config);

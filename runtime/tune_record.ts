@@ -11,7 +11,7 @@
 import type { RunConfig } from "../config.ts";
 import { writeFileAtomic } from "./checkpoint.ts";
 import { currentProcess, processLiveness, type RunProcess } from "./liveness.ts";
-import { makeRunDirectory, trainableConfig } from "./records.ts";
+import { makeRunDirectory, recordedConfig } from "./records.ts";
 
 /** The record of a tune in its directory. */
 export const TUNE_RECORD = "tune.json";
@@ -101,7 +101,9 @@ export class TuneRecorder {
   async update(change: Partial<TuneRecord>, config?: RunConfig): Promise<void> {
     this.#record = { ...this.#record, ...change };
     if (config) {
-      await writeJson(`${this.dir}/${TUNED_CONFIG}`, trainableConfig(config));
+      // (its sweep section kept: a tune's metric and direction are read there, and a config given
+      // to the next tune, or to a sweep, as --out's often is, must not lose them)
+      await writeJson(`${this.dir}/${TUNED_CONFIG}`, recordedConfig(config));
     }
     await writeJson(`${this.dir}/${TUNE_RECORD}`, this.#record);
   }

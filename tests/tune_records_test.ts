@@ -254,6 +254,29 @@ Deno.test("an rnn tune whose clipping is off trains its runs unclipped and write
   }
 });
 
+Deno.test("anneal tune --out keeps the config's sweep section, where the tune read its metric and direction", async () => {
+  await using runs = await tempRunsDir();
+  const { dir } = runs;
+  const file = `${dir}/t.json`;
+  const sweep = {
+    space: { "optimizer.lr": { type: "logUniform", low: 0.001, high: 0.1 } },
+    metric: "valMae",
+    direction: "minimize",
+    trials: 4,
+  };
+  await Deno.writeTextFile(file, JSON.stringify({ ...tuneConfig(dir, 1), sweep }));
+  // (--out over -c's own file: the sweep section had been dropped from it)
+  const tuned = await anneal("tune", "-c", file, "--budget", "2", "--out", file);
+  assert.equal(tuned.code, 0, tuned.stderr);
+  const kept = tuned.stdout.match(/\(and kept with the tune's runs: (\S+)\)/)![1];
+  assert.match(tuned.stdout, /^valMae: /m);
+  for (const path of [file, kept]) {
+    const { sweep: written } = await readJson(path);
+    const { space, metric, direction, trials } = written ?? {};
+    assert.deepEqual({ space, metric, direction, trials }, sweep, path);
+  }
+});
+
 Deno.test("anneal tune whose untuned run diverges says so where it printed NaN ('NaN -> 0.31 (NaN)')", async () => {
   await using runs = await tempRunsDir();
   const file = `${runs.dir}/diverges.json`;

@@ -14,7 +14,7 @@ import {
 } from "../../mod.ts";
 import { fileError } from "../../file_errors.ts";
 import { TUNED_CONFIG, type UnfinishedTune } from "../../runtime/tune_record.ts";
-import { trainableConfig } from "../../runtime/records.ts";
+import { recordedConfig } from "../../runtime/records.ts";
 import { onSignals, signalExitCode } from "../signals.ts";
 import { formatRate, RATE_LEGEND } from "../../report/records.ts";
 import { rateSetting } from "../../schedulers/rate_setting.ts";
@@ -233,7 +233,8 @@ async function writeOut(
   kept: string,
 ): Promise<void> {
   const before = await Deno.stat(out).catch(() => undefined);
-  const tuned = trainableConfig(config);
+  // (with its sweep section, as the tune keeps it: --out is often the config tuned, -c's file)
+  const tuned = recordedConfig(config);
   try {
     await writeFileAtomic(out, new TextEncoder().encode(JSON.stringify(tuned, null, 2) + "\n"));
   } catch (error) {
