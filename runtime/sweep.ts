@@ -49,7 +49,7 @@ import {
 } from "../task_fit.ts";
 import { maximizes } from "../optimizers/hazards.ts";
 import { type RateSetting, rateSetting } from "../schedulers/rate_setting.ts";
-import { canonicalJson, closestName, formatPath } from "../zod_paths.ts";
+import { canonicalJson, closestName, formatPath, valueAt } from "../zod_paths.ts";
 import { issueText } from "../issue_text.ts";
 import { checkStudyDirection } from "./study_direction.ts";
 import { checkStudyDataPaths } from "./study_data_paths.ts";
@@ -1147,13 +1147,22 @@ function checkSpaceValue(
     // a range's low end stands for values some trials may not draw: theirs to fail; a value
     // of a choice that fails whatever else the trial draws is refused, as its trials would be
     if (range || !failsEveryTrial(definition, path, value, error)) return;
+    // (a null drawn is set on the trial, not left out: "leave the field out for its default"
+    // cannot be done in a choice, whose way to draw the base config's value is to list it)
+    const kept = value === null ? valueAt(definition.base, path.split(".")) : undefined;
+    const keep = kept === undefined || kept === null
+      ? ""
+      : `list the base config's value, ${canonicalJson(kept)}, in place of null (a trial is ` +
+        "given the value drawn: null does not leave the field out), or ";
     throw new AnnealError(
       "config",
-      `Cannot sweep '${path}' over ${canonicalJson(value)}: ${reason}; every trial that ` +
-        "draws it would fail on it",
+      `Cannot sweep '${path}' over ${canonicalJson(value)}: ${
+        reason.replace(" (leave the field out for its default)", "")
+      }; every trial that draws it would fail on it`,
       {
         where: formatPath(["sweep", "space", path]),
-        hint: `fix that value of sweep.space["${path}"] so that \`anneal train\` would take ` +
+        hint:
+          `${keep}fix that value of sweep.space["${path}"] so that \`anneal train\` would take ` +
           `it (--set '${path}=VALUE' on the base config tries it), or drop it from the values${
             when === undefined ? "" : `, or change its condition (${conditionText(when)})`
           }`,

@@ -496,6 +496,24 @@ Deno.test("a choice of whole sections with one a trial config refuses (a onecycl
   checkSpacePaths(definition(sgd, schedulers([cyclic, { name: "cosine", tMax: 2 }])));
 });
 
+Deno.test("a choice of null for a field that takes none is refused with the base config's value to list in its place", () => {
+  const base = { optimizer: { name: "adamw", lr: 0.01, weightDecay: 0.05 } };
+  const space = { "optimizer.weightDecay": { type: "choice", values: [null, 0.1] } };
+  assert.throws(
+    () => checkSpacePaths(definition(base, space)),
+    (error) =>
+      error instanceof AnnealError && error.where === 'sweep.space["optimizer.weightDecay"]' &&
+      // (a trial cannot leave out what it draws: the config's own words for a null are not said)
+      !/leave the field out/.test(error.message) &&
+      /^Cannot sweep 'optimizer\.weightDecay' over null: must be a number/.test(error.message) &&
+      error.hint!.startsWith("list the base config's value, 0.05, in place of null"),
+  );
+  // (a field a null may be: the trial's clipping off)
+  checkSpacePaths(
+    definition(base, { "clipping.maxNorm": { type: "choice", values: [null, 1] } }),
+  );
+});
+
 Deno.test("a space over optimizer.lr beside whole scheduler sections that ignore it (cyclic, onecycle) is warned, naming them", () => {
   const base = { optimizer: { name: "sgd", lr: 0.01, momentum: 0.9 } };
   const cyclic = { name: "cyclic", baseLr: 0.001, maxLr: 0.05, stepSizeUp: 4 };
