@@ -1057,6 +1057,53 @@ function climbedNegativeRate(
   };
 }
 
+/**
+ * The mean rate of each epoch's steps, in the order of `record.epochs`, where a schedule varied
+ * them (undefined at a constant rate, or where the steps do not give every epoch's rates).
+ */
+function epochRates(record: RunRecord): number[] | undefined {
+  const sums = new Map<number, { sum: number; count: number }>();
+  for (const { epoch, lr } of record.steps) {
+    const at = sums.get(epoch) ?? { sum: 0, count: 0 };
+    sums.set(epoch, { sum: at.sum + lr, count: at.count + 1 });
+  }
+  const rates = record.epochs.map(({ epoch }) => {
+    const at = sums.get(epoch);
+    return at ? at.sum / at.count : NaN;
+  });
+  if (!rates.every((r) => Number.isFinite(r) && r > 0)) return undefined;
+  const [low, high] = [Math.min(...rates), Math.max(...rates)];
+  return high - low > 0.01 * high ? rates : undefined;
+}
+
+/**
+ * How a run's loss fell for the rates its schedule gave (`rates`, each epoch's mean): under a
+ * schedule that decays, a loss that falls as fast for each unit of rate in the run's second half
+ * as in its first has its fall slowed by the rate, not by the end of what it can learn. `ratio`:
+ * the mean rate of the second half's epoch-to-epoch changes over the first's (at most 1: a rate
+ * that rose, a warmup, asks nothing more of the second half); `falling`: the last
+ * {@linkcode STEADY_EPOCHS} changes each took the loss lower, at no less than
+ * {@linkcode STEADY_PACE} of the run's own drop for each unit of rate, where the schedule had
+ * lowered the rate there below the run's mean.
+ */
+function fallForRates(train: number[], rates: number[], mid: number) {
+  // (the change from one epoch's mean loss to the next's is over half of each epoch's steps)
+  const between = rates.slice(1).map((r, i) => (r + rates[i]) / 2);
+  const meanOf = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+  const [first, second] = [meanOf(between.slice(0, mid)), meanOf(between.slice(mid))];
+  const n = train.length;
+  const last = train[n - 1];
+  const recent = train.slice(-STEADY_EPOCHS - 1);
+  const recentRates = between.slice(-STEADY_EPOCHS);
+  const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+  const pace = (recent[0] - last) / sum(recentRates);
+  const runPace = (train[0] - last) / sum(between);
+  const falling = n >= STEADY_EPOCHS + 2 && meanOf(recentRates) < meanOf(between) &&
+    recent.slice(1).every((v, i) => v < recent[i]) && runPace > 0 &&
+    pace >= STEADY_PACE * runPace;
+  return { ratio: Math.min(1, second / first), first, second, falling };
+}
+
 export function checkLrTooLow(
   { record, train, start, initial, lr, rate, size }: Curves,
 ): Finding | undefined {
@@ -1073,20 +1120,30 @@ export function checkLrTooLow(
   const barely = drop < LOW_LR_DROP && dropFrom(initial) < LOW_LR_DROP;
   const mid = Math.floor(n / 2);
   const [firstHalf, secondHalf] = [train[0] - train[mid], train[mid] - train[n - 1]];
+  // (a schedule that took the rate down slows the fall with it: a cosine to 0 over a run at a
+  // rate too low levelled off at 80% of its start, and read as healthy)
+  const rates = n >= 3 ? epochRates(record) : undefined;
+  const scheduled = rates && fallForRates(train, rates, mid);
+  const decayed = scheduled !== undefined && scheduled.ratio < 1;
+  const falling = stillFalling(train).falling || (decayed && scheduled.falling);
   const even = (limit: number, pace: number) =>
     !barely && drop < limit && dropFrom(initial) < limit && secondHalf > 0 &&
-    secondHalf >= pace * firstHalf && stillFalling(train).falling;
+    secondHalf >= pace * firstHalf * (scheduled?.ratio ?? 1) && falling;
   const slow = even(LOW_LR_SLOW, EVEN_PACE);
   const linear = !slow && n >= LINEAR_EPOCHS && even(LOW_LR_LINEAR, LINEAR_PACE);
   if (!barely && !slow && !linear) return undefined;
+  const halves = decayed
+    ? `${f(secondHalf)} off in its second half at a mean rate of ${f(scheduled.second)} ` +
+      `against ${f(firstHalf)} in its first at ${f(scheduled.first)}, about as much for each ` +
+      "unit of rate (the schedule's decay slowed it, not the end of what the model can learn)"
+    : `${f(secondHalf)} off in its second half against ${f(firstHalf)} in its first`;
   const evidence = `the training loss went from ${f(start)} at epoch ${record.epochs[0].epoch} ` +
     `to at best ${f(min)} over ${counted(n, "epoch")}, a ${f(Math.max(0, drop) * 100)}% drop ` +
     (barely
       ? `(under ${LOW_LR_DROP * 100}%)`
-      : `(under ${(slow ? LOW_LR_SLOW : LOW_LR_LINEAR) * 100}%), at an even pace to the end: ${
-        f(secondHalf)
-      } off in ` +
-        `its second half against ${f(firstHalf)} in its first, where a rate that suits the ` +
+      : `(under ${
+        (slow ? LOW_LR_SLOW : LOW_LR_LINEAR) * 100
+      }%), at an even pace to the end: ${halves}, where a rate that suits the ` +
         "model takes most of the fall early and then slows down");
   const warmup = warmupBeyond(record, size);
   if (warmup) {

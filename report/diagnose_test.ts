@@ -2215,3 +2215,36 @@ Deno.test("a classifier's plateau whose validation loss was lowest in the run's 
   still.meta.dataset = { task: "binary", classCounts: [300, 300] };
   assert.doesNotMatch(diagnose(still).findings.map((f) => f.fix).join(" | "), /noisy labels/);
 });
+
+Deno.test("lrTooLow under a schedule that decays to 0: a loss that fell as much for each unit of rate in the second half as in the first, then levelled off with the rate, is a rate too low, not healthy", () => {
+  // the seed at lr 1e-3 under a cosine over its 10 epochs of 13 steps: 17.54 to 14.05 (-20%),
+  // levelled off as the rate went to 0 (a rate that suits it takes the loss to 0.25)
+  const [epochs, perEpoch, lr] = [10, 13, 1e-3];
+  const total = epochs * perEpoch;
+  const rateAt = (step: number) => lr * (1 + Math.cos(Math.PI * step / total)) / 2;
+  const steps = Array.from({ length: total }, (_, step) => ({
+    step,
+    epoch: Math.floor(step / perEpoch),
+    loss: undefined as unknown as number,
+    lr: rateAt(step),
+  }));
+  // (a loss that takes the same off for each unit of rate the steps give)
+  const mass = (epoch: number) =>
+    steps.filter((s) => s.epoch <= epoch).reduce((sum, s) => sum + s.lr, 0) / perEpoch;
+  const cosine = { scheduler: { name: "cosine", tMax: total } };
+  const even = Array.from({ length: epochs }, (_, e) => 17.8 - 800 * (mass(e) - mass(0) / 2));
+  const d = diagnose(syntheticRun(even, { lr, steps, config: cosine }));
+  assert.deepEqual(kinds(d), ["lrTooLow"], d.verdict);
+  assert.match(d.findings[0].evidence, /at a mean rate of .* about as much for each unit of rate/);
+  assert.deepEqual(d.findings[0].set, ["optimizer.lr=0.01"]);
+  // a run that took most of its fall early, and levelled off at its floor, is read as before
+  const bending = Array.from({ length: epochs }, (_, e) => 14 + 4 * Math.exp(-1.5 * e));
+  assert.ok(
+    !kinds(diagnose(syntheticRun(bending, { lr, steps, config: cosine }))).includes("lrTooLow"),
+  );
+  // the same even fall at a constant rate, as before: its second half fell less, and it levelled off
+  const constant = steps.map((s) => ({ ...s, lr }));
+  assert.ok(
+    !kinds(diagnose(syntheticRun(even, { lr, steps: constant }))).includes("lrTooLow"),
+  );
+});
