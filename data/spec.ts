@@ -92,6 +92,12 @@ export const CsvSpecSchema = z.strictObject({
   header: z.boolean().default(true),
   delimiter: z.string().length(1).refine((d) => d !== '"' && d !== "\n" && d !== "\r", {
     message: "delimiter cannot be a quote or a line break",
+  }).refine((d) => d.length !== 1 || d.charCodeAt(0) < 0x80, {
+    // (the file is split on one byte: '§', two bytes in UTF-8, left its first byte in every
+    // field, refused as Latin-1 text with an iconv line that would garble a UTF-8 file; '，',
+    // three, split nothing)
+    message: "delimiter must be an ASCII character: the file is split on one byte, and a " +
+      "character beyond ASCII is several bytes in UTF-8",
   }).default(","),
   /** Features on different scales slow SGD down; statistics come from the training split only. */
   normalize: z.enum(["standard", "minmax", "none"]).default("standard"),

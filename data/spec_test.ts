@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { AugmentSchema, DataSpecSchema } from "./spec.ts";
 import { AUGMENT_FIELDS } from "./augment.ts";
+import { loadData } from "./load.ts";
+import { AnnealError } from "../errors.ts";
 
 Deno.test("synthetic-linear defaults to the seed experiment, trained on all samples", () => {
   const spec = DataSpecSchema.parse({ kind: "synthetic-linear" });
@@ -65,4 +67,37 @@ Deno.test("stratify is for classifiers: a regression's, or synthetic-linear's, i
   });
   assert.equal(csv.stratify, true);
   assert.equal(DataSpecSchema.parse({ kind: "idx", stratify: true }).stratify, true);
+});
+
+Deno.test("a delimiter beyond ASCII is refused as a config error, not read as the byte it ends in", async () => {
+  // ('§' in a UTF-8 file was refused as Latin-1 text, with an iconv line to convert it; '，' was
+  // a first line of one field)
+  for (const delimiter of ["§", "¦", "，"]) {
+    const parsed = DataSpecSchema.safeParse({ kind: "csv", path: "a.csv", target: "y", delimiter });
+    assert.equal(parsed.success, false, delimiter);
+    assert.deepEqual(parsed.error?.issues[0].path, ["delimiter"]);
+    assert.match(parsed.error!.issues[0].message, /delimiter must be an ASCII character/);
+  }
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/a.csv`;
+    await Deno.writeTextFile(path, "a§b§y\n1§2§3\n4§5§6\n");
+    await assert.rejects(
+      () => loadData({ kind: "csv", path, target: "y", delimiter: "§" }, 1),
+      (error: unknown) => {
+        assert.ok(error instanceof AnnealError);
+        assert.equal(error.code, "config");
+        assert.equal(error.where, "data.delimiter");
+        assert.match(error.message, /ASCII/);
+        return true;
+      },
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  for (const delimiter of [",", ";", "\t", "|", " "]) {
+    assert.ok(
+      DataSpecSchema.safeParse({ kind: "csv", path: "a.csv", target: "y", delimiter }).success,
+    );
+  }
 });
