@@ -237,6 +237,24 @@ function namedTwice(columns: string[], where: string): DataWarning | undefined {
   };
 }
 
+/**
+ * The `sed` command that removes a trailing `delimiter` (and the blanks after it) from every line
+ * that has one, keeping a CR LF line end's CR (`s/,$//` matched no line of a Windows file: the
+ * comma is followed by the CR); the delimiter escaped where `sed` reads it as a pattern.
+ *
+ * @example
+ * ```ts
+ * import { trailingDelimiterSed } from "./csv.ts";
+ * console.assert(trailingDelimiterSed(",", false) === "s/,[ \\t]*$//");
+ * console.assert(trailingDelimiterSed(",", true) === "s/,[ \\t]*\\r$/\\r/");
+ * console.assert(trailingDelimiterSed("\t", false) === "s/\\t[ \\t]*$//");
+ * ```
+ */
+export function trailingDelimiterSed(delimiter: string, crLineEnds = false): string {
+  const pattern = delimiter === "\t" ? "\\t" : delimiter.replace(/[.*[\]^$\\/]/g, "\\$&");
+  return crLineEnds ? `s/${pattern}[ \\t]*\\r$/\\r/` : `s/${pattern}[ \\t]*$//`;
+}
+
 /** Delimiters a file may use instead of the configured one, as a hint names them. */
 const OTHER_DELIMITERS = [",", ";", "\t", "|"];
 
@@ -351,6 +369,11 @@ class TableBuilder implements CsvSink {
   #emptyCells: number[] = [];
   /** Rows left out for an empty cell (missing "drop"). */
   droppedRows = 0;
+  /**
+   * Whether the file's lines end with CR LF (Windows'), as its first chunk says: a `sed` line
+   * that a hint gives must keep the CR before the end of the line.
+   */
+  crLineEnds: boolean | undefined;
 
   constructor(file: string, options: CsvReadOptions) {
     this.#file = file;
@@ -584,7 +607,8 @@ class TableBuilder implements CsvSink {
       {
         where,
         hint: `remove the '${shown}' at the end of ${header ? "every line" : "the lines"} (sed ` +
-          `-i 's/${shown}$//' FILE); anneal reads a trailing delimiter as one more column`,
+          `-i '${trailingDelimiterSed(this.#options.delimiter, this.crLineEnds)}' FILE); anneal ` +
+          "reads a trailing delimiter as one more column",
       },
     );
   }
@@ -734,7 +758,9 @@ export async function readCsv(
   const scanner = new CsvScanner(file, options.delimiter, table);
   const encoder = new TextEncoder();
   for await (const chunk of chunks) {
-    scanner.push(typeof chunk === "string" ? encoder.encode(chunk) : chunk);
+    const bytes = typeof chunk === "string" ? encoder.encode(chunk) : chunk;
+    if (table.crLineEnds === undefined && bytes.length > 0) table.crLineEnds = bytes.includes(13);
+    scanner.push(bytes);
     if (scanner.stopped) break;
   }
   scanner.end();

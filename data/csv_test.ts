@@ -464,7 +464,10 @@ Deno.test("a line that ends with the delimiter is refused as a trailing delimite
     /the line ends with ',', where the header does not: 3 fields, the last one empty, against the 2 columns it names$/,
     /lines\.csv:2$/,
   );
-  assert.match(lines.hint!, /remove the ',' at the end of the lines \(sed -i 's\/,\$\/\/' FILE\)/);
+  assert.match(
+    lines.hint!,
+    /remove the ',' at the end of the lines \(sed -i 's\/,\[ \\t\]\*\\r\$\/\\r\/' FILE\)/,
+  );
   const tabs = await assertDataError(
     () =>
       readCsv(once("1\t2\n3\t4\t\n"), "tabs.tsv", {
@@ -490,6 +493,39 @@ Deno.test("a line that ends with the delimiter is refused as a trailing delimite
   );
   assert.match(missing.hint!, /fill in the empty value/);
   assert.match(missing.hint!, /set data\.missing to "drop" .* or "mean"/);
+});
+
+Deno.test("the sed line a trailing delimiter's hint gives fixes the file, CR LF line ends too", async () => {
+  // (it said 's/,$//' of every file: no line of a Windows file, whose comma the CR follows, was
+  // changed, and the fixed file was refused again)
+  const sed = async (command: string, text: string) => {
+    const child = new Deno.Command("sed", { args: [command], stdin: "piped", stdout: "piped" })
+      .spawn();
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(text));
+    await writer.close();
+    const { stdout } = await child.output();
+    return new TextDecoder().decode(stdout);
+  };
+  const cases: [string, CsvReadOptions][] = [
+    ["a,b,y,\r\n1,2,3,\r\n4,5,9,\r\n", numeric],
+    ["a,b,y,\n1,2,3,\n4,5,9,\n", numeric],
+    ["a,y\r\n0.3,1,\r\n0.6,0, \r\n", numeric],
+    ["a|y|\r\n0.3|1|\r\n", { ...numeric, delimiter: "|" }],
+    ["a/y/\n3/1/\n", { ...numeric, delimiter: "/" }],
+    ["1\t2\n3\t4\t\n", { ...numeric, header: false, delimiter: "\t", target: -1 }],
+  ];
+  for (const [text, options] of cases) {
+    const error = await assertDataError(
+      () => readCsv(once(text), "trailing.csv", options),
+      /the line ends with/,
+    );
+    const command = error.hint!.match(/sed -i '([^']*)' FILE/)![1];
+    const fixed = await sed(command, text);
+    assert.equal(fixed.includes("\r"), text.includes("\r"), "the line ends are kept");
+    const table = await readCsv(once(fixed), "fixed.csv", options);
+    assert.equal(table.n, text.split("\n").length - 1 - (options.header ? 1 : 0), command);
+  }
 });
 
 Deno.test("an unnamed first column of row numbers (pandas' or R's index) is a warning naming index=False", async () => {
