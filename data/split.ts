@@ -108,8 +108,9 @@ export interface SplitOptions {
   reuseBytes?: boolean;
   /**
    * Hold out the fraction of each class (`ds.y`, class indices), not of the whole: the first
-   * `round(n_c x fraction)` rows of class c in the shuffle's order, at most `n_c - 1` (a class
-   * of two rows or more keeps one in training), and one row at least overall.
+   * rows of class c in the shuffle's order, `round(n x fraction)` rows in all, shared out among
+   * the classes as sklearn shares them (see `stratifiedQuotas`), at most `n_c - 1` of a class (a
+   * class of two rows or more keeps one in training), and one row at least overall.
    */
   stratify?: boolean;
 }
@@ -192,6 +193,54 @@ function* splitSteps<D extends Rows>(
 }
 
 /**
+ * How many rows of each class a stratified split holds out: `round(n x fraction)` in all (at least
+ * one), as the plain split, shared out as sklearn's `StratifiedShuffleSplit` shares it: each class
+ * `floor(n_c x fraction)`, and the rows left over one each to the classes with the largest
+ * remainders (ties: the class whose first row comes first in the shuffle's `order`), a class
+ * holding out at most `n_c - 1`. (Each class's share rounded on its own held out 10 of 30 rows of
+ * ten classes at 0.2, a third.)
+ */
+function stratifiedQuotas(
+  counts: Map<number, number>,
+  n: number,
+  fraction: number,
+  order: Uint32Array,
+  y: ArrayLike<number>,
+): Map<number, number> {
+  const total = Math.max(1, Math.round(n * fraction));
+  const quota = new Map(
+    [...counts].map(([label, count]) => [label, Math.min(count - 1, Math.floor(count * fraction))]),
+  );
+  let left = total - [...quota.values()].reduce((a, b) => a + b, 0);
+  if (left <= 0) return quota;
+  const first = new Map<number, number>();
+  for (let i = 0; i < order.length && first.size < counts.size; i++) {
+    if (!first.has(y[order[i]])) first.set(y[order[i]], i);
+  }
+  const remainder = (label: number) => {
+    const share = counts.get(label)! * fraction;
+    return share - Math.floor(share);
+  };
+  const ranked = [...counts.keys()].sort((a, b) =>
+    remainder(b) - remainder(a) || first.get(a)! - first.get(b)!
+  );
+  // (a pass more where the classes with remainders have no room left: the others, in that order)
+  while (left > 0) {
+    let given = false;
+    for (const label of ranked) {
+      if (left === 0) break;
+      if (quota.get(label)! < counts.get(label)! - 1) {
+        quota.set(label, quota.get(label)! + 1);
+        left--;
+        given = true;
+      }
+    }
+    if (!given) break;
+  }
+  return quota;
+}
+
+/**
  * Marks in `heldOut` the rows a stratified split holds out (see {@linkcode SplitOptions}), in
  * the shuffle's `order`; returns how many. It pauses every {@linkcode SPLIT_CHUNK} rows of each
  * pass, as the plain split does.
@@ -207,9 +256,7 @@ function* markStratifiedSteps(
     counts.set(ds.y[i], (counts.get(ds.y[i]) ?? 0) + 1);
     if (i % SPLIT_CHUNK === SPLIT_CHUNK - 1) yield;
   }
-  const quota = new Map(
-    [...counts].map(([label, n]) => [label, Math.min(n - 1, Math.round(n * fraction))]),
-  );
+  const quota = stratifiedQuotas(counts, ds.n, fraction, order, ds.y);
   let held = 0;
   for (let i = 0; i < ds.n; i++) {
     const label = ds.y[order[i]];

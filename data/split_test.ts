@@ -152,13 +152,24 @@ Deno.test("a stratified split holds out the fraction of each class, keeps a row 
   const count = (y: Float32Array, label: number) => [...y].filter((v) => v === label).length;
   for (const seed of [1, 2, 3]) {
     const { train, validation } = splitValidation(ds, 0.2, seed, { stratify: true });
-    // round(30 x 0.2) = 6, round(10 x 0.2) = 2, round(2 x 0.2) = 0, and the lone row stays
-    assert.deepEqual([0, 1, 2, 3].map((c) => count(validation!.y, c)), [6, 2, 0, 0]);
-    assert.deepEqual([0, 1, 2, 3].map((c) => count(train.y, c)), [24, 8, 2, 1]);
+    // round(43 x 0.2) = 9 in all, as sklearn shares them: floor(30 x 0.2) = 6, floor(10 x 0.2)
+    // = 2, and the one left to the largest remainder, 2 x 0.2's; the lone row stays
+    assert.deepEqual([0, 1, 2, 3].map((c) => count(validation!.y, c)), [6, 2, 1, 0]);
+    assert.deepEqual([0, 1, 2, 3].map((c) => count(train.y, c)), [24, 8, 1, 1]);
     // the rows themselves: every one once, each part in the source order
     const rows = [...train.x, ...validation!.x].sort((a, b) => a - b);
     assert.deepEqual(rows, labels.map((_, i) => i));
     assert.deepEqual([...train.x], [...train.x].sort((a, b) => a - b));
+  }
+  // ten classes of 3 rows at 0.2: 6 held out, as the plain split holds out, one each of six
+  // classes (each class's share rounded on its own, 1 of 3, held out 10: a third)
+  const tens = Array.from({ length: 30 }, (_, i) => i % 10);
+  const ten = { ...ds, x: Float32Array.from(tens, (_, i) => i), y: Float32Array.from(tens), n: 30 };
+  for (const seed of [1, 2, 3]) {
+    const { validation } = splitValidation(ten, 0.2, seed, { stratify: true });
+    const held = Array.from({ length: 10 }, (_, c) => count(validation!.y, c));
+    assert.equal(validation!.n, 6);
+    assert.deepEqual(held.filter((h) => h === 1).length, 6, `${held}`);
   }
   // a share that rounds to none anywhere: one row still, of a class that keeps another
   const small = splitValidation(ds, 0.01, 1, { stratify: true });
