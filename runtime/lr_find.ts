@@ -38,6 +38,7 @@ import { selectBackend } from "./backend.ts";
 import type { HostBatch } from "./engine.ts";
 import { TrainingEngine } from "./checked_engine.ts";
 import { AnnealError } from "../errors.ts";
+import { checkBatchNormBatches } from "../task_fit.ts";
 import { formatNumber } from "../number_format.ts";
 import { checkArgument, checkOptionNames, isObject } from "../option_names.ts";
 
@@ -1201,6 +1202,13 @@ export async function lrFind(
   trainingBatchesPerEpoch(train.n, config.batchSize, (config.data as DataOptions).dropLast, {
     heldOut: data?.validation?.n,
     accumulation: config.gradientAccumulation,
+  });
+  // So is a batch of one sample under batch norm, as train refuses it (the test stepped on it,
+  // and its suggestion's `anneal train` was refused)
+  checkBatchNormBatches(config.model, train.inputShape, {
+    trainSize: train.n,
+    batchSize: config.batchSize,
+    dropLast: (config.data as DataOptions).dropLast,
   });
   const runs: LrCurve[] = [];
   for (let r = 0; r < o.repeats; r++) {

@@ -574,6 +574,22 @@ Deno.test("lrFind refuses maximize and rmsprop alpha >= 1, whose curves it would
   }
 });
 
+Deno.test("lrFind refuses batch norm over a batch of one sample, as train does", async () => {
+  // 41 samples in batches of 8: the epoch's last batch holds one (torch's BatchNorm raises)
+  const config = syntheticConfig({
+    data: { kind: "synthetic-linear", n: 41, validationSplit: 0 },
+    model: { kind: "mlp", hidden: [8], batchNorm: true },
+    batchSize: 8,
+  });
+  await assert.rejects(
+    lrFind(config, { iterations: 20 }),
+    (error: AnnealError) =>
+      error.code === "config" && error.where === "batchSize" &&
+      /Cannot train with batch norm on the epoch's last batch/.test(error.message) &&
+      /--set data\.dropLast=true/.test(error.hint ?? ""),
+  );
+});
+
 Deno.test("lrFind stops early once the smoothed loss passes divergeFactor times its best", async () => {
   const config = syntheticConfig({ optimizer: { name: "sgd", lr: 0.01 } });
   const result = await lrFind(config, { startLr: 1e-3, endLr: 1e3, iterations: 60 });
