@@ -120,7 +120,12 @@ const perSampleLosses: Record<LossName, (output: tf.Tensor, target: tf.Tensor) =
   crossEntropy(output, target) {
     const logits = toRows(output);
     const classes = tf.cast(tf.reshape(target, [-1]), "int32");
-    const picked = tf.mul(tf.logSoftmax(logits), tf.oneHot(classes, logits.shape[1]));
+    // the target's log-probability picked, as torch's nll_loss gathers it: times a one-hot, a
+    // non-target's log-softmax of -Infinity (logits over float32's range apart) made the
+    // sample's loss NaN (-Infinity x 0), where torch's is finite
+    const logProbs = tf.logSoftmax(logits);
+    const isTarget = tf.cast(tf.oneHot(classes, logits.shape[1]), "bool");
+    const picked = tf.where(isTarget, logProbs, tf.zerosLike(logProbs));
     return tf.neg(tf.sum(picked, 1));
   },
   binaryCrossEntropy(output, target) {

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 import "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
+// (tfjs-layers registers the gradients of tfjs-core's ops, which tf.grad takes)
+import "npm:@tensorflow/tfjs-layers@4.22.0";
 import { AnnealError } from "../errors.ts";
 import { defaultLoss, lossFunction, type LossName } from "./losses.ts";
 
@@ -49,6 +51,23 @@ Deno.test("crossEntropy and binaryCrossEntropy stay finite for huge logits", () 
     lossFunction("binaryCrossEntropy")(tf.tensor2d([[1e4]]), tf.tensor1d([0])).dataSync()[0]
   );
   assert.ok(Math.abs(bce - 1e4) < 1);
+});
+
+Deno.test("crossEntropy stays finite where a non-target logit's log-softmax overflows, as torch's", () => {
+  // torch.nn.functional.cross_entropy: 0.20380297303199768, gradient [[0, 0, 0],
+  // [0.0450, 0.1224, -0.1674]]; a one-hot product made the first sample's loss -Infinity x 0
+  const logits = tf.tensor2d([[3e38, -3e38, 0], [1, 2, 3]]);
+  const target = tf.tensor1d([0, 2]);
+  const loss = lossFunction("crossEntropy");
+  const value = tf.tidy(() => loss(logits, target).dataSync()[0]);
+  assert.ok(Math.abs(value - 0.20380297303199768) < 1e-6, `${value}`);
+  const grad = tf.tidy(() =>
+    Array.from(tf.grad((l: tf.Tensor) => loss(l, target))(logits).dataSync())
+  );
+  [0, 0, 0, 0.04501529, 0.12236425, -0.16737953].forEach((want, i) =>
+    assert.ok(Math.abs(grad[i] - want) < 1e-6, `gradient[${i}] ${grad[i]}, torch ${want}`)
+  );
+  tf.dispose([logits, target]);
 });
 
 Deno.test("losses create no leftover tensors", () => {
