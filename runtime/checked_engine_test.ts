@@ -67,6 +67,18 @@ Deno.test("mod.ts's engine refuses a hand-changed section as buildModel and crea
   );
 });
 
+Deno.test("an engine for classification data of one class is refused: its cross-entropy is 0, and trains nothing", () => {
+  const one: DataShape = { inputShape: [3], targetSize: 1, task: "classification", numClasses: 1 };
+  assert.throws(
+    () => new TrainingEngine(base, one),
+    (error) =>
+      error instanceof AnnealError && error.code === "data" && error.where === "numClasses" &&
+      /Cannot build a classifier of 1 class: 'numClasses' must be 2 or more/.test(error.message),
+  );
+  // two classes build, as before
+  new TrainingEngine(base, { ...one, numClasses: 2 }).dispose();
+});
+
 Deno.test("a batch whose x or y does not hold its size's samples of the data shape is refused on every path", () => {
   // (the host step trained them to a loss of NaN, tfjs's threw its own shape errors)
   const need = (field: string, held: number, size: number, needed: number) =>

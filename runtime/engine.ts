@@ -190,6 +190,19 @@ export function outputUnits(shape: DataShape): number {
         hint: "check the dataset's labels",
       });
     }
+    if (!(shape.numClasses >= 2)) {
+      // (one output: its log-softmax is 0, so the cross-entropy and its gradients are 0 whatever
+      // the weights, and the run trained nothing; loadData refuses such data)
+      throw new AnnealError(
+        "data",
+        `Cannot build a classifier of ${shape.numClasses} class: 'numClasses' must be 2 or more`,
+        {
+          where: "numClasses",
+          hint: "check the dataset's labels: a classifier needs two classes or more (one " +
+            "class's cross-entropy is 0, and trains nothing)",
+        },
+      );
+    }
     return shape.numClasses;
   }
   return shape.task === "binary" ? 1 : shape.targetSize;
