@@ -160,8 +160,8 @@ _${root.name}_complete() {
     esac
     case "\${cmd:+$cmd }$word" in
       ${paths}) cmd="\${cmd:+$cmd }$word"; args=0 ;;
-      -*) ;;
-      *) args=$((args + 1)) ;;
+      # (an option without a value, \`diagnose --json\`, is no argument either)
+      *) [[ "$word" == -* ]] || args=$((args + 1)) ;;
     esac
   done
   # (the word after an option that takes a value is that value: -b's backend, -c's file name;
@@ -249,9 +249,10 @@ function fish(root: CommandShape): string {
     }`,
     "                set path $next",
     "                set given 0",
-    "            case '-*'",
+    // (an option without a value, `diagnose --json`, is no argument either: $next, the path
+    // and the word, never starts with - once a command is typed)
     "            case '*'",
-    "                set given (math $given + 1)",
+    "                string match -q -- '-*' $word; or set given (math $given + 1)",
     "        end",
     "    end",
     '    test "$path" = "$argv"; and begin; test -z "$args"; or test $given = $args; end',

@@ -162,6 +162,10 @@ Deno.test("anneal's bash completion offers last and the runs of the runs directo
       ["tune", "--budget", ""],
       // (--runs-dir=DIR: bash splits it at the =; the options had been offered)
       ["diagnose", "--runs-dir", "=", "other runs", ""],
+      // (an option without a value is no argument: the options had been offered)
+      ["diagnose", "--json", ""],
+      ["runs", "show", "--json", "--runs-dir", "other runs", ""],
+      ["report", "-h", "--runs-dir", "other runs", "o"],
     ], dir);
     assert.deepEqual(lines.map(sorted), [
       "[20261206-a1|20261206-b2|last|lr-find-20261206-c3]",
@@ -175,6 +179,9 @@ Deno.test("anneal's bash completion offers last and the runs of the runs directo
       "[--plot]",
       "[]",
       "[last|o1]",
+      "[20261206-a1|20261206-b2|last]",
+      "[last|o1]",
+      "[o1]",
     ]);
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -190,6 +197,60 @@ Deno.test("anneal's bash completion offers help and -h, and help's commands", as
   ]);
   assert.match(top, /\|help\|.*\|-h\|--help\]$/);
   assert.deepEqual(rest, ["[train]", "[show|compare]", "[--runs-dir|--json|-h|--help]"]);
+});
+
+const hasFish = (() => {
+  try {
+    return new Deno.Command("fish", { args: ["--version"], stdout: "null" }).outputSync().success;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test({
+  name:
+    "anneal's fish completion offers the runs where a run's id goes, after an option without a value too",
+  ignore: !hasFish,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "anneal-completions-" });
+    try {
+      for (const run of ["runs/20261206-a1", "other runs/o1"]) {
+        await Deno.mkdir(`${dir}/${run}`, { recursive: true });
+        await Deno.writeTextFile(`${dir}/${run}/config.json`, "{}");
+      }
+      await Deno.writeTextFile(`${dir}/anneal.fish`, completionScript("fish", shape()));
+      const lines = [
+        "anneal diagnose ",
+        "anneal diagnose --json ",
+        "anneal runs show --json --runs-dir 'other runs' ",
+        "anneal report -h ",
+      ];
+      const output = await new Deno.Command("fish", {
+        args: [
+          "--no-config",
+          "-c",
+          [
+            "source anneal.fish",
+            ...lines.map((line) =>
+              `echo "[$(complete -C'${line.replaceAll("'", "\\'")}' | sort | string join '|')]"`
+            ),
+          ].join("\n"),
+        ],
+        cwd: dir,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+      assert.deepEqual(new TextDecoder().decode(output.stdout).trimEnd().split("\n"), [
+        "[20261206-a1|last]",
+        "[20261206-a1|last]",
+        "[last|o1]",
+        "[20261206-a1|last]",
+      ]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
 
 Deno.test("anneal's zsh completion is bash's, loaded through bashcompinit", () => {
