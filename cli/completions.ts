@@ -155,6 +155,9 @@ _${root.name}_complete() {
       [[ "$option" == --runs-dir ]] && runs_dir="\${word/#\\~\\//$HOME/}"
       option=""; continue
     fi
+    # (\`--runs-dir=DIR\` as one word: zsh's words, which bashcompinit hands over, are not split
+    # at the =)
+    [[ "$word" == --runs-dir=?* ]] && runs_dir="\${word#--runs-dir=}" && runs_dir="\${runs_dir/#\\~\\//$HOME/}"
     case "$cmd:$word" in
       ${takesValue}) option="$word"; continue ;;
     esac
@@ -262,7 +265,11 @@ function fish(root: CommandShape): string {
     `    set -l dir ${DEFAULT_RUNS_DIR}`,
     "    set -l words (commandline -opc)",
     "    for i in (seq (count $words))",
-    '        if test "$words[$i]" = --runs-dir; and test $i -lt (count $words)',
+    // (`--runs-dir=DIR`: fish's words are not split at the =)
+    "        if string match -q -- '--runs-dir=?*' $words[$i]",
+    "            set dir (string replace -r '^--runs-dir=(~/)?' '' -- $words[$i])",
+    "            string match -q -- '--runs-dir=~/*' $words[$i]; and set dir \"$HOME/$dir\"",
+    '        else if test "$words[$i]" = --runs-dir; and test $i -lt (count $words)',
     "            set dir (string replace -r '^~/' \"$HOME/\" -- $words[(math $i + 1)])",
     "        end",
     "    end",

@@ -166,6 +166,8 @@ Deno.test("anneal's bash completion offers last and the runs of the runs directo
       ["diagnose", "--json", ""],
       ["runs", "show", "--json", "--runs-dir", "other runs", ""],
       ["report", "-h", "--runs-dir", "other runs", "o"],
+      // (--runs-dir=DIR as one word, as zsh hands it over through bashcompinit)
+      ["diagnose", "--runs-dir=other runs", ""],
     ], dir);
     assert.deepEqual(lines.map(sorted), [
       "[20261206-a1|20261206-b2|last|lr-find-20261206-c3]",
@@ -182,6 +184,7 @@ Deno.test("anneal's bash completion offers last and the runs of the runs directo
       "[20261206-a1|20261206-b2|last]",
       "[last|o1]",
       "[o1]",
+      "[last|o1]",
     ]);
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -209,7 +212,7 @@ const hasFish = (() => {
 
 Deno.test({
   name:
-    "anneal's fish completion offers the runs where a run's id goes, after an option without a value too",
+    "anneal's fish completion offers the runs where a run's id goes, after an option without a value too, and of a --runs-dir=DIR",
   ignore: !hasFish,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "anneal-completions-" });
@@ -224,6 +227,8 @@ Deno.test({
         "anneal diagnose --json ",
         "anneal runs show --json --runs-dir 'other runs' ",
         "anneal report -h ",
+        // (fish's words are not split at the =)
+        "anneal diagnose '--runs-dir=other runs' ",
       ];
       const output = await new Deno.Command("fish", {
         args: [
@@ -246,6 +251,7 @@ Deno.test({
         "[20261206-a1|last]",
         "[last|o1]",
         "[20261206-a1|last]",
+        "[last|o1]",
       ]);
     } finally {
       await Deno.remove(dir, { recursive: true });
