@@ -198,6 +198,8 @@ complete -o default -F _${root.name}_complete ${root.name}
 function zsh(root: CommandShape): string {
   return `#compdef ${root.name}
 # zsh completion for ${root.name}; load with: source <(${root.name} completions zsh)
+# (bashcompinit's \`complete\` needs compinit's compdef: a ~/.zshrc without compinit lacks it)
+(( $+functions[compdef] )) || { autoload -U +X compinit && compinit -i; }
 autoload -U +X bashcompinit && bashcompinit
 ${bash(root)}`;
 }

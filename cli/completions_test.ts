@@ -259,6 +259,43 @@ Deno.test({
   },
 });
 
+const hasZsh = (() => {
+  try {
+    return new Deno.Command("zsh", { args: ["--version"], stdout: "null" }).outputSync().success;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test({
+  name: "anneal's zsh completion loads in a zsh whose ~/.zshrc did not run compinit",
+  ignore: !hasZsh,
+  async fn() {
+    const home = await Deno.makeTempDir({ prefix: "anneal-completions-" });
+    try {
+      await Deno.writeTextFile(`${home}/anneal.zsh`, completionScript("zsh", shape()));
+      // (-f: no startup files, as a ~/.zshrc without compinit; bashcompinit's complete then
+      // needed compdef: "command not found: compdef")
+      const output = await new Deno.Command("zsh", {
+        args: ["-fc", 'source anneal.zsh && print -r -- "$_comps[anneal]"'],
+        cwd: home,
+        env: { HOME: home },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const stderr = new TextDecoder().decode(output.stderr);
+      assert.equal(output.code, 0, stderr);
+      assert.equal(stderr, "");
+      assert.equal(
+        new TextDecoder().decode(output.stdout),
+        "_bash_complete -o default -F _anneal_complete\n",
+      );
+    } finally {
+      await Deno.remove(home, { recursive: true });
+    }
+  },
+});
+
 Deno.test("anneal's zsh completion is bash's, loaded through bashcompinit", () => {
   const script = completionScript("zsh", shape());
   assert.match(script, /^#compdef anneal\n/);
