@@ -578,10 +578,16 @@ export function checkGradientSpikes({ record, lr, rate }: Curves): Finding | und
   const set = lower ? halved.set : [`clipping.maxNorm=${nice(p90)}`];
   // onecycle warms up already, for its pctStart of the steps
   // a cyclic's rise is its warmup, over stepSizeUp steps
+  // warmupCosine and warmupLinear warm up already, for their warmupSteps
+  const warmsUp = ["warmupCosine", "warmupLinear"].includes(
+    String(configValue(record.config, "scheduler.name")),
+  );
   const warmup = rate.schedule === "cyclic"
     ? "a slower rise (a larger stepSizeUp of the cyclic)"
     : rate.oneCycle
     ? "a longer warmup (onecycle's pctStart)"
+    : warmsUp
+    ? "a longer warmup (scheduler.warmupSteps)"
     : "warmup (scheduler warmupCosine)";
   const worst = spikes.reduce((a, b) => (b.norm / b.median > a.norm / a.median ? b : a), spikes[0]);
   const spikeText = spikes.length
@@ -599,7 +605,11 @@ export function checkGradientSpikes({ record, lr, rate }: Curves): Finding | und
     fix: lower
       ? `lower the learning rate (${halved.text}) or add ${warmup}`
       : `clip gradients at about their 90th percentile (${setText(set)}), lower the LR or add ${
-        rate.schedule === "cyclic" ? "a slower rise" : rate.oneCycle ? "a longer warmup" : "warmup"
+        rate.schedule === "cyclic"
+          ? "a slower rise"
+          : rate.oneCycle || warmsUp
+          ? "a longer warmup"
+          : "warmup"
       }`,
     set,
   };

@@ -814,6 +814,20 @@ Deno.test("gradientSpikes: most steps clipped asks for half the lr", () => {
   assert.deepEqual(d.findings[0].set, ["optimizer.lr=0.2"]);
 });
 
+Deno.test("gradientSpikes: under a warmup schedule, most steps clipped asks for a longer warmup, not the warmupCosine it has", () => {
+  const steps = syntheticSteps(100, 10, () => 1).map((s) => ({ ...s, clipped: s.step % 4 !== 0 }));
+  for (const name of ["warmupCosine", "warmupLinear"]) {
+    const scheduler = { name, warmupSteps: 20, totalSteps: 100 };
+    const d = diagnose(syntheticRun(decay(10), { steps, lr: 0.4, config: { scheduler } }));
+    assert.deepEqual(kinds(d), ["gradientSpikes"]);
+    assert.deepEqual(d.findings[0].set, ["optimizer.lr=0.2"]);
+    assert.match(d.findings[0].fix, /or add a longer warmup \(scheduler\.warmupSteps\)$/, name);
+  }
+  // (without a warmup, the one to add)
+  const plain = diagnose(syntheticRun(decay(10), { steps, lr: 0.4 }));
+  assert.match(plain.findings[0].fix, /or add warmup \(scheduler warmupCosine\)$/);
+});
+
 Deno.test("gradientSpikes: adaptive clipping's many clipped steps are its design, and another norm type's are not counted", () => {
   // autoPercentile 10 clips ~90% of the steps by design: it read "most steps clipped", with
   // the rate to halve
