@@ -181,7 +181,7 @@ Deno.test("anneal's bash completion offers last and the runs of the runs directo
       "[--plot]",
       "[]",
       "[last|o1]",
-      "[20261206-a1|20261206-b2|last]",
+      "[20261206-a1|20261206-b2|last|lr-find-20261206-c3]",
       "[last|o1]",
       "[o1]",
       "[last|o1]",
