@@ -221,6 +221,11 @@ Deno.test({
         await Deno.mkdir(`${dir}/${run}`, { recursive: true });
         await Deno.writeTextFile(`${dir}/${run}/config.json`, "{}");
       }
+      // (an lr-find record: a run to diagnose, none to resume)
+      await Deno.mkdir(`${dir}/runs/lr-find-c3`);
+      for (const file of ["config.json", "lr_find.json"]) {
+        await Deno.writeTextFile(`${dir}/runs/lr-find-c3/${file}`, "{}");
+      }
       await Deno.writeTextFile(`${dir}/anneal.fish`, completionScript("fish", shape()));
       const lines = [
         "anneal diagnose ",
@@ -229,6 +234,7 @@ Deno.test({
         "anneal report -h ",
         // (fish's words are not split at the =)
         "anneal diagnose '--runs-dir=other runs' ",
+        "anneal train --resume ",
       ];
       const output = await new Deno.Command("fish", {
         args: [
@@ -247,11 +253,12 @@ Deno.test({
       }).output();
       assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
       assert.deepEqual(new TextDecoder().decode(output.stdout).trimEnd().split("\n"), [
-        "[20261206-a1|last]",
-        "[20261206-a1|last]",
+        "[20261206-a1|last|lr-find-c3]",
+        "[20261206-a1|last|lr-find-c3]",
+        "[last|o1]",
+        "[20261206-a1|last|lr-find-c3]",
         "[last|o1]",
         "[20261206-a1|last]",
-        "[last|o1]",
       ]);
     } finally {
       await Deno.remove(dir, { recursive: true });

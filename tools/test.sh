@@ -2,8 +2,9 @@
 # The test command (`deno task test`): installs what the tests need on a fresh machine, then
 # runs `deno test`. System packages come from Debian's apt when missing: Fashion-MNIST,
 # PostgreSQL (a throwaway server for the storage tests), Chromium (report rendering), Mesa's
-# software GL (llvmpipe, the WebGPU adapter of CPU-only machines) and PyTorch 1.13 (tests/torch/
-# runs it live; ANNEAL_TORCH_PYTHON names another python3 that has it).
+# software GL (llvmpipe, the WebGPU adapter of CPU-only machines), PyTorch 1.13 (tests/torch/
+# runs it live; ANNEAL_TORCH_PYTHON names another python3 that has it), and zsh and fish (the
+# completion scripts' tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,9 @@ compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 compgen -G "/usr/lib/x86_64-linux-gnu/dri/swrast_dri.so" >/dev/null || need+=(libgl1-mesa-dri libegl-mesa0 libegl1)
 [ -n "${ANNEAL_TORCH_PYTHON:-}" ] || /usr/bin/python3 -c 'import torch' 2>/dev/null || need+=(python3-torch)
+# (the completion scripts are run by the shells they are for)
+command -v zsh >/dev/null || need+=(zsh)
+command -v fish >/dev/null || need+=(fish)
 if ((${#need[@]})); then
   echo "tools/test.sh: installing ${need[*]} with apt" >&2
   sudo=""
