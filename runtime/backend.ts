@@ -171,19 +171,37 @@ async function selectAuto(
   }
 }
 
+/**
+ * Deno's variable that names the graphics APIs its WebGPU looks for adapters on (wgpu's list:
+ * vulkan, gl, metal, dx12); where it is set, every other API is left out, and a name wgpu does not
+ * know is left out too (`garbage`: no API, no adapter).
+ */
+const WEBGPU_BACKEND_ENV = "DENO_WEBGPU_BACKEND";
+
 async function requireAdapter(): Promise<{ adapter: GPUAdapter; info: AdapterInfo }> {
   const probe = await probeWebGpu();
   if (probe) return probe;
   const hasApi = Boolean((globalThis.navigator as { gpu?: GPU } | undefined)?.gpu);
+  // (a driver is no help where the variable hid it: the variable is the fix)
+  const apis = hasApi && granted({ name: "env", variable: WEBGPU_BACKEND_ENV })
+    ? Deno.env.get(WEBGPU_BACKEND_ENV)
+    : undefined;
   throw new AnnealError(
     "backend",
     hasApi
-      ? "Cannot use the webgpu backend: navigator.gpu.requestAdapter() found no adapter"
+      ? "Cannot use the webgpu backend: navigator.gpu.requestAdapter() found no adapter" + (
+        apis === undefined
+          ? ""
+          : ` (${WEBGPU_BACKEND_ENV} is '${apis}': Deno looks only on the graphics APIs it names)`
+      )
       : "Cannot use the webgpu backend: this runtime has no navigator.gpu",
     {
       where: "backend",
-      hint: "use --backend auto, wasm or cpu; for WebGPU install a Vulkan, Metal or DX12 " +
-        "driver (on Linux e.g. mesa-vulkan-drivers) and check `vulkaninfo`",
+      hint: apis !== undefined
+        ? `unset ${WEBGPU_BACKEND_ENV}, or set it to APIs this machine has (vulkan, gl, metal ` +
+          "or dx12, comma-separated); or use --backend auto, wasm or cpu"
+        : "use --backend auto, wasm or cpu; for WebGPU install a Vulkan, Metal or DX12 " +
+          "driver (on Linux e.g. mesa-vulkan-drivers) and check `vulkaninfo`",
     },
   );
 }

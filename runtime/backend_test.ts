@@ -206,6 +206,23 @@ Deno.test("forcing webgpu without an adapter fails with a backend error and a hi
   }
 });
 
+Deno.test("forcing webgpu where DENO_WEBGPU_BACKEND hid every adapter names the variable, not a driver to install", async () => {
+  const before = Deno.env.get("DENO_WEBGPU_BACKEND");
+  Deno.env.set("DENO_WEBGPU_BACKEND", "garbage");
+  try {
+    await assert.rejects(
+      withGpu({ requestAdapter: () => Promise.resolve(null) }, () => selectBackend("webgpu")),
+      (e) =>
+        e instanceof AnnealError && e.code === "backend" &&
+        /DENO_WEBGPU_BACKEND is 'garbage'/.test(e.message) &&
+        /unset DENO_WEBGPU_BACKEND/.test(e.hint ?? "") && !/vulkaninfo/.test(e.hint ?? ""),
+    );
+  } finally {
+    if (before === undefined) Deno.env.delete("DENO_WEBGPU_BACKEND");
+    else Deno.env.set("DENO_WEBGPU_BACKEND", before);
+  }
+});
+
 Deno.test({
   name: "forcing webgpu runs a tiny op on whatever adapter exists, fallback included",
   sanitizeResources: false,
