@@ -817,7 +817,8 @@ export interface ConfigWarning {
  *   nothing.
  * - `clipping.normType` without a clip by norm, early stopping's `minDelta` or `baseline` without
  *   a `patience` (see {@linkcode idleSettings}): they change nothing.
- * - An adaptive optimizer's `eps` of {@linkcode LARGE_EPS} or more: its steps shrink.
+ * - An adaptive optimizer's `eps` of {@linkcode LARGE_EPS} or more: its steps shrink; of 0: a
+ *   gradient of 0 makes a NaN.
  *
  * @example
  * ```ts
@@ -934,9 +935,29 @@ export function configWarnings(input: RunConfigInput | RunConfig): ConfigWarning
   const dropout = unusedDropout(config.model);
   if (dropout) warnings.push(dropout);
   warnings.push(...idleSettings(config));
-  const eps = largeEps(config.optimizer);
+  const eps = largeEps(config.optimizer) ?? zeroEps(config.optimizer);
   if (eps) warnings.push(eps);
   return warnings;
+}
+
+/**
+ * An adaptive optimizer's `eps` of 0: a parameter whose gradient is 0 at every step (the weights
+ * of a feature that is always 0, as an image's blank border pixels, or of a unit that never fires)
+ * is divided 0 by 0, and turns NaN at the first step, as in torch, where it read as a rate too
+ * high. torch accepts it.
+ */
+function zeroEps(optimizer: RunConfig["optimizer"]): ConfigWarning | undefined {
+  const eps = (optimizer as { eps?: unknown }).eps;
+  if (eps !== 0) return undefined;
+  const usual = (OptimizerSpecSchema.parse({ name: optimizer.name }) as { eps?: number }).eps;
+  return {
+    field: "optimizer.eps",
+    message: `optimizer.eps is 0: ${optimizer.name} divides each step by the gradients' scale ` +
+      "plus eps, so a weight whose gradient is 0 at every step (a feature that is always 0, a " +
+      "unit that never fires) takes 0 / 0, and the weights turn NaN (in torch too)",
+    hint: `--set optimizer.eps=${usual} (torch's default), or leave it out`,
+    resumeHint: "a resume keeps the config the run was recorded with (it refuses a change)",
+  };
 }
 
 /** An adaptive optimizer's `eps` at or above which its start warns (torch's defaults: 1e-10 to 1e-6). */

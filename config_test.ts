@@ -1045,6 +1045,16 @@ Deno.test("an adaptive optimizer's eps far above its default is warned of: its s
   assert.deepEqual(configWarnings({ optimizer: { name: "adadelta", eps: 1 } }), []);
 });
 
+Deno.test("an adaptive optimizer's eps of 0 is warned of: a gradient of 0 at every step divides 0 by 0", () => {
+  for (const name of ["adam", "rmsprop", "adagrad"]) {
+    const [warning] = configWarnings({ optimizer: { name, eps: 0 } });
+    assert.equal(warning.field, "optimizer.eps", name);
+    assert.match(warning.message, new RegExp(`^optimizer\\.eps is 0: ${name} divides .* 0 / 0`));
+    assert.match(warning.hint, /^--set optimizer\.eps=1e-\d+ \(torch's default\)/);
+  }
+  assert.deepEqual(configWarnings({ optimizer: { name: "adam", eps: 1e-12 } }), []);
+});
+
 Deno.test("onecycle given torch's epochs and steps_per_epoch is told they stand for totalSteps", () => {
   // (it said "did you mean 'epochs'?", the run's own field)
   assert.throws(
