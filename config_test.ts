@@ -1046,7 +1046,7 @@ Deno.test("an adaptive optimizer's eps far above its default is warned of: its s
 });
 
 Deno.test("an adaptive optimizer's eps of 0 is warned of: a gradient of 0 at every step divides 0 by 0", () => {
-  for (const name of ["adam", "rmsprop", "adagrad"]) {
+  for (const name of ["adam", "rmsprop", "adagrad"] as const) {
     const [warning] = configWarnings({ optimizer: { name, eps: 0 } });
     assert.equal(warning.field, "optimizer.eps", name);
     assert.match(warning.message, new RegExp(`^optimizer\\.eps is 0: ${name} divides .* 0 / 0`));
