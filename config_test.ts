@@ -1046,8 +1046,14 @@ Deno.test("an adaptive optimizer's eps far above its default is warned of: its s
 });
 
 Deno.test("an adaptive optimizer's eps of 0 is warned of: a gradient of 0 at every step divides 0 by 0", () => {
-  for (const name of ["adam", "rmsprop", "adagrad"] as const) {
-    const [warning] = configWarnings({ optimizer: { name, eps: 0 } });
+  const optimizers = [
+    { name: "adam", eps: 0 },
+    { name: "rmsprop", eps: 0 },
+    { name: "adagrad", eps: 0 },
+  ] as const;
+  for (const optimizer of optimizers) {
+    const { name } = optimizer;
+    const [warning] = configWarnings({ optimizer });
     assert.equal(warning.field, "optimizer.eps", name);
     assert.match(warning.message, new RegExp(`^optimizer\\.eps is 0: ${name} divides .* 0 / 0`));
     assert.match(warning.hint, /^--set optimizer\.eps=1e-\d+ \(torch's default\)/);
