@@ -158,6 +158,7 @@ export function observeSteps(
   message: StepsObserved,
   optimizer?: unknown,
   scheduler?: unknown,
+  mixedPrecision = false,
 ): [ClipMonitorState, ClipMonitorOutput] {
   const fault = settingFault(optimizer);
   const hopeless = fault?.anyLr === true;
@@ -225,7 +226,7 @@ export function observeSteps(
         ? ` (${clipping.onNonFinite} cannot help: ${fault!.field} breaks every step)`
         : ` (${clipping.onNonFinite} did not help)`;
       // before any update the learning rate cannot be the cause
-      const first = step === FIRST_STEP ? firstStepFault(what) : undefined;
+      const first = step === FIRST_STEP ? firstStepFault(what, mixedPrecision) : undefined;
       out.toTrainer.push({
         type: "NonFiniteHandled",
         step,

@@ -248,6 +248,16 @@ Deno.test("a loss or gradient not finite at step 0, before any update, is blamed
     assert.match(handled.reason, what);
     assert.match(handled.hint, /the learning rate is not the cause/);
     assert.doesNotMatch(handled.hint, /divide by 10/);
+    // (a run under mixedPrecision: float16's range, which overflows long before float32's)
+    const [, mixed] = observeSteps(
+      stop,
+      initClipMonitor(stop, 16),
+      window(0, norms, losses),
+      undefined,
+      undefined,
+      true,
+    );
+    assert.match((mixed.toTrainer[0] as { hint: string }).hint, /float16, whose largest value/);
   }
   // the same loss a step later, after an update, is the learning rate's to answer for
   const [, later] = observeSteps(stop, initClipMonitor(stop, 16), window(0, [1, 1], [1, Infinity]));

@@ -54,6 +54,7 @@ runActor("clipMonitor", async (context) => {
       observed,
       config.optimizer,
       config.scheduler,
+      config.mixedPrecision,
     );
     state = next;
     for (const reply of out.toTrainer) port.postMessage(reply);

@@ -260,8 +260,9 @@ export function judgeEpoch(
   lr?: number,
   optimizer?: unknown,
   scheduler?: unknown,
+  mixedPrecision = false,
 ): [EarlyStopperState, EpochJudged] {
-  const [next, verdict] = judge(spec, state, message, lr, optimizer, scheduler);
+  const [next, verdict] = judge(spec, state, message, lr, optimizer, scheduler, mixedPrecision);
   if (!verdict.stop) verdict.guard = stopGuard(spec, next, message.epoch, optimizer);
   return [next, verdict];
 }
@@ -273,6 +274,7 @@ function judge(
   lr?: number,
   optimizer?: unknown,
   scheduler?: unknown,
+  mixedPrecision = false,
 ): [EarlyStopperState, EpochJudged] {
   const next = { ...state };
   const verdict = (
@@ -304,7 +306,7 @@ function judge(
         ? `training diverged: ${what}, on the initial weights (no update was made)`
         : `training diverged: ${what}`,
       hint: message.epoch === 0
-        ? firstStepFault(what).hint
+        ? firstStepFault(what, mixedPrecision).hint
         : divergenceHint(optimizer, lr, scheduler),
     });
   }

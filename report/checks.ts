@@ -520,7 +520,10 @@ export function checkDiverged(
   if (!evidence) return undefined;
   if (badStep?.step === FIRST_STEP) {
     // on the initial weights, before any update: not the learning rate's doing
-    const first = firstStepFault(`the loss became ${badStep.loss}`);
+    const first = firstStepFault(
+      `the loss became ${badStep.loss}`,
+      configValue(record.config, "mixedPrecision") === true,
+    );
     return {
       kind: "diverged",
       severity: "critical",

@@ -295,7 +295,15 @@ Deno.test("diverged: a loss not finite at step 0, before any update, blames the 
   assert.match(d.findings[0].title, /the data or the model, not the learning rate/);
   assert.match(d.findings[0].evidence, /the loss became Infinity at step 0 \(epoch 0\)/);
   assert.match(d.findings[0].fix, /the learning rate is not the cause/);
+  assert.match(d.findings[0].fix, /overflows float32/);
   assert.deepEqual(d.findings[0].set, []);
+  // under mixedPrecision, float16's activations overflow first: its range, and float32's run
+  const mixed = diagnose(
+    syntheticRun([], { steps, lr: 1, status: "diverged", config: { mixedPrecision: true } }),
+  );
+  assert.match(mixed.findings[0].fix, /stored as float16, whose largest value is 65504/);
+  assert.match(mixed.findings[0].fix, /--set mixedPrecision=false trains in float32/);
+  assert.doesNotMatch(mixed.findings[0].fix, /overflows float32/);
 });
 
 Deno.test("diverged: all-NaN curves are diverged, not healthy or too short", () => {

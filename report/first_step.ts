@@ -12,7 +12,7 @@ export const FIRST_STEP = 0;
 
 /**
  * What to do about a loss or gradient norm (`what`, e.g. "the loss became Infinity") that is not
- * finite at the first step.
+ * finite at the first step (`mixedPrecision`: the run's, whose float16 activations overflow first).
  *
  * @example
  * ```ts
@@ -20,16 +20,30 @@ export const FIRST_STEP = 0;
  * const fault = firstStepFault("the loss became Infinity");
  * console.assert(fault.reason.includes("before any update"));
  * console.assert(!fault.hint.includes("divide"));
+ * console.assert(firstStepFault("the loss became NaN", true).hint.includes("float16"));
  * ```
  */
-export function firstStepFault(what: string): { reason: string; title: string; hint: string } {
+export function firstStepFault(
+  what: string,
+  mixedPrecision = false,
+): { reason: string; title: string; hint: string } {
   return {
     reason: `training diverged at step ${FIRST_STEP}: ${what} on the initial weights, ` +
       "before any update",
     title: "diverged at the first step: the data or the model, not the learning rate",
-    hint: "no update had been made, so the learning rate is not the cause: the loss overflows " +
-      "float32 (~3.4e38) on the data as it is, or NaN/Infinity reaches the model; scale " +
-      "values that large down (a CSV's data.normalize scales its features, not its target), " +
-      "and check the data for NaN or infinite values",
+    hint: "no update had been made, so the learning rate is not the cause: " +
+      // (under mixedPrecision the activations are float16's, which overflow past 65504: data of
+      // a million trained in float32 and was said to overflow float32)
+      (mixedPrecision
+        ? `under mixedPrecision the activations are stored as float16, whose largest value is ` +
+          `${FLOAT16_MAX}: values that large overflow it (--set mixedPrecision=false trains in ` +
+          "float32), or NaN/Infinity reaches the model; "
+        : "the loss overflows float32 (~3.4e38) on the data as it is, or NaN/Infinity reaches " +
+          "the model; ") +
+      "scale values that large down (a CSV's data.normalize scales its features, not its " +
+      "target), and check the data for NaN or infinite values",
   };
 }
+
+/** The largest finite float16, where mixed precision's stored activations overflow. */
+export const FLOAT16_MAX = 65504;

@@ -97,6 +97,7 @@ export class DivergenceWatch {
       },
       this.#config.optimizer,
       this.#config.scheduler,
+      this.#config.mixedPrecision,
     );
     this.#monitor = next;
     for (const handled of out.toTrainer) {
