@@ -178,6 +178,10 @@ async function selectAuto(
  */
 const WEBGPU_BACKEND_ENV = "DENO_WEBGPU_BACKEND";
 
+/** The other backends, as a hint gives them (a command without --backend takes --set). */
+const OTHER_BACKENDS = "train on auto, wasm or cpu (--backend auto, or --set backend=auto where " +
+  "a command has no --backend)";
+
 async function requireAdapter(): Promise<{ adapter: GPUAdapter; info: AdapterInfo }> {
   const probe = await probeWebGpu();
   if (probe) return probe;
@@ -197,11 +201,13 @@ async function requireAdapter(): Promise<{ adapter: GPUAdapter; info: AdapterInf
       : "Cannot use the webgpu backend: this runtime has no navigator.gpu",
     {
       where: "backend",
+      // (lr-find, batch-size and sweep take no --backend: the config's field is set there)
       hint: apis !== undefined
         ? `unset ${WEBGPU_BACKEND_ENV}, or set it to APIs this machine has (vulkan, gl, metal ` +
-          "or dx12, comma-separated); or use --backend auto, wasm or cpu"
-        : "use --backend auto, wasm or cpu; for WebGPU install a Vulkan, Metal or DX12 " +
-          "driver (on Linux e.g. mesa-vulkan-drivers) and check `vulkaninfo`",
+          `or dx12, comma-separated); or ${OTHER_BACKENDS}`
+        : `${OTHER_BACKENDS}; for WebGPU install a Vulkan, Metal or DX12 driver, or on Linux ` +
+          "Mesa's (mesa-vulkan-drivers; or libegl-mesa0 and libgl1-mesa-dri, whose GL gives " +
+          "llvmpipe, a software adapter)",
     },
   );
 }
