@@ -82,7 +82,25 @@ export async function openPostgresStorage(
   const { create = true, study } = options;
   guardDroppedSocketWrites();
   const connect = () => client(url, options.maxConnections ?? 4);
-  const first = connect();
+  let first: Client;
+  try {
+    first = connect();
+  } catch (error) {
+    // (postgres.js reads the URL as it makes its client: a port that is no number, or a % that
+    // starts no escape, threw a TypeError or URIError that named the URL, its password included,
+    // with a hint to report a bug)
+    throw new AnnealError(
+      "usage",
+      `Cannot open study storage at ${redact(url)}: not a URL that can be read (${
+        error instanceof URIError ? "a % in it starts no %XX escape" : "check its host and port"
+      })`,
+      {
+        cause: error,
+        hint: "write it postgres://USER:PASSWORD@HOST:PORT/DATABASE, the port a number up to " +
+          "65535; characters such as @ : / % in the user or password are written %40 %3A %2F %25",
+      },
+    );
+  }
   let connectionClosed = false;
   first.onclose = () => (connectionClosed = true);
   const sql = first.sql;

@@ -122,3 +122,25 @@ Deno.test("a PostgreSQL storage that cannot be opened says how to fix its cause:
     /--allow-net=10\.0\.0\.9:5432/,
   );
 });
+
+Deno.test("a PostgreSQL URL the driver cannot read (a port that is no number, a % that starts no escape) is a usage error that names no password", async () => {
+  // Both threw the driver's TypeError ("Invalid URL: 'postgres://ann:secret@...'") or URIError,
+  // the password printed, with the hint to report a bug.
+  for (
+    const [where, detail] of [
+      ["postgres://ann:secret@127.0.0.1:abc/studies", /check its host and port/],
+      ["postgres://ann:secret%zz@127.0.0.1:5432/studies", /a % in it starts no %XX escape/],
+      ["postgres://ann:secret@127.0.0.1:99999/studies", /check its host and port/],
+    ] as const
+  ) {
+    await assert.rejects(() => openPostgresStorage(where), (error) => {
+      assert.ok(error instanceof AnnealError, String(error));
+      assert.equal(error.code, "usage");
+      assert.match(error.message, /Cannot open study storage at postgres:\/\/ann:\*\*\*@127/);
+      assert.match(error.message, detail);
+      assert.doesNotMatch(`${error.message} ${error.hint}`, /secret/);
+      assert.match(error.hint ?? "", /postgres:\/\/USER:PASSWORD@HOST:PORT\/DATABASE/);
+      return true;
+    });
+  }
+});
