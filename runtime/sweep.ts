@@ -1452,7 +1452,7 @@ export async function runWorker(
   try {
     const study = await storage.loadStudy(studyName).catch(async (error) => {
       if (!(error instanceof AnnealError) || error.code !== "storage") throw error;
-      const url = storageUrl.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@");
+      const url = storageUrl.replace(/\/\/([^:@/]+):[^/?#]*@/, "//$1:***@");
       // (the names it holds: the one meant where the name is a slip away, else the first few)
       const names = await storage.studyNames?.().catch(() => undefined) ?? [];
       const meant = closestName(studyName, names);

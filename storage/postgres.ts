@@ -363,8 +363,12 @@ export function guardDroppedSocketWrites(): void {
   });
 }
 
+/**
+ * `url` with its password as `***`: all of it up to the last `@` before the host, as the driver
+ * reads an `@` left unescaped in a password (the first `@` printed the rest of it).
+ */
 function redact(url: string): string {
-  return url.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@");
+  return url.replace(/\/\/([^:@/]+):[^/?#]*@/, "//$1:***@");
 }
 
 function studyFrom(row: Row): Study {

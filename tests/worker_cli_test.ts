@@ -117,3 +117,46 @@ Deno.test("anneal sweep + 3 anneal workers on one PostgreSQL study survive a wor
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("anneal sweep and anneal worker print no part of a storage password with an @ left unescaped in it", async () => {
+  // The driver reads the password up to the last @ before the host; the printed URLs hid it only
+  // up to the first, `postgres://postgres:***@cret@127.0.0.1:...`. (The test server trusts every
+  // password.)
+  const address = new URL(await testPostgresUrl());
+  const url = `postgres://${address.username}:se@cret@${address.host}${address.pathname}`;
+  const study = `at-${crypto.randomUUID().slice(0, 8)}`;
+  const dir = await Deno.makeTempDir({ prefix: "anneal-password-" });
+  try {
+    const file = `${dir}/sweep.json`;
+    await Deno.writeTextFile(
+      file,
+      JSON.stringify({
+        backend: "cpu",
+        runsDir: dir,
+        epochs: 1,
+        sweep: {
+          space: { "optimizer.lr": { type: "choice", values: [0.01] } },
+          metric: "loss",
+          trials: 1,
+          sampler: "random",
+          pruner: "none",
+        },
+      }),
+    );
+    const run = async (args: string[]) => {
+      const output = await annealCommand(args, "*").output();
+      return new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr);
+    };
+    const swept = await run(["sweep", "-c", file, "--storage", url, "--study", study]);
+    assert.match(swept, /best config written/);
+    // the study's budget spent: the notice names the sweep that raises it
+    const joined = await run(["worker", "--storage", url, "--study", study]);
+    assert.match(joined, /worker joining study .* at postgres:\/\/\*\*\*@127/);
+    assert.match(joined, /--storage 'postgres:\/\/\*\*\*@127/);
+    const absent = await run(["worker", "--storage", url, "--study", `${study}-absent`]);
+    assert.match(absent, /postgres:\/\/postgres:\*\*\*@127.* holds no study of that name/);
+    for (const output of [swept, joined, absent]) assert.doesNotMatch(output, /cret/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

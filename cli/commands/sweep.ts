@@ -387,7 +387,7 @@ export async function sweepCommand(options: SweepCommandOptions): Promise<number
 export async function workerCommand(options: WorkerCommandOptions): Promise<number> {
   const parallel = parallelFlag(options.parallel);
   const raiseBudget = `anneal sweep -c CONFIG --storage ${
-    shellWord(options.storage.replace(/\/\/[^@/]*@/, "//***@"))
+    shellWord(options.storage.replace(/\/\/[^/?#]*@/, "//***@"))
   } --study ${shellWord(options.study)} --trials N`;
   const controller = new AbortController();
   const interruption = onInterrupt(controller);
@@ -413,7 +413,7 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<numb
       onStudy: () =>
         console.log(
           `worker joining study ${options.study} at ${
-            options.storage.replace(/\/\/[^@/]*@/, "//***@")
+            options.storage.replace(/\/\/[^/?#]*@/, "//***@")
           }${parallel === undefined ? "" : `, ${parallel} at a time`}`,
         ),
       interrupt: controller.signal,
@@ -422,7 +422,7 @@ export async function workerCommand(options: WorkerCommandOptions): Promise<numb
       signal: interruption.signal,
       // (the storage's password is not printed)
       goOn: `anneal worker --storage ${
-        shellWord(options.storage.replace(/\/\/[^@/]*@/, "//***@"))
+        shellWord(options.storage.replace(/\/\/[^/?#]*@/, "//***@"))
       } --study ${shellWord(options.study)}${
         parallel === undefined ? "" : ` --parallel ${parallel}`
       }`,
