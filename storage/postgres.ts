@@ -140,7 +140,9 @@ export function openFailureHint(error: unknown, url: string): string {
     user = decodeURIComponent(address.username) || user;
     host = address.hostname || host;
     port = address.port || port;
-    database = decodeURIComponent(address.pathname.slice(1)) || database;
+    // (a URL that names no database connects to the user's own, as libpq does)
+    database = decodeURIComponent(address.pathname.slice(1)) ||
+      (address.username === "" ? database : user);
   } catch {
     // (an address URL cannot read keeps the placeholders)
   }

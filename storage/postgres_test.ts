@@ -108,6 +108,12 @@ Deno.test("a PostgreSQL storage that cannot be opened says how to fix its cause:
     openFailureHint(wrongPassword, "postgres://ann:secret@db.example:5433/studies"),
     /the password of ann in the URL \(postgres:\/\/ann:PASSWORD@db\.example:5433\/studies\)/,
   );
+  // a URL that names no database: the server looked for the user's own
+  const noDatabase = Object.assign(new Error('database "ann" does not exist'), { code: "3D000" });
+  assert.match(
+    openFailureHint(noDatabase, "postgres://ann@db.example:5433/"),
+    /\(`createdb -O ann ann`\)/,
+  );
   const lookUp = Object.assign(new Error("getaddrinfo EPERM db.example"), {
     code: "EPERM",
     syscall: "getaddrinfo",
