@@ -77,7 +77,7 @@ const ADDED_COLUMNS: Record<string, string> = { run_dir: "text" };
  */
 export async function openPostgresStorage(
   url: string,
-  options: { maxConnections?: number } & OpenStorageOptions = {},
+  options: { maxConnections?: number; openTimeoutMs?: number } & OpenStorageOptions = {},
 ): Promise<StudyStorage> {
   const { create = true, study } = options;
   guardDroppedSocketWrites();
@@ -103,9 +103,23 @@ export async function openPostgresStorage(
   }
   let connectionClosed = false;
   first.onclose = () => (connectionClosed = true);
+  // A server that answers as no PostgreSQL does (an HTTP server or proxy at that port) closes each
+  // connection as it starts, and postgres.js opens the next for the same query, without end: the
+  // command ran for as long as it was let, thousands of connections a minute, saying nothing.
+  const openMs = options.openTimeoutMs ?? OPEN_MS;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() =>
+      reject(
+        Object.assign(
+          new Error(`no answer as PostgreSQL gives one in ${openMs / 1000} s`),
+          { code: "OPEN_TIMEOUT" },
+        ),
+      ), openMs);
+  });
   const sql = first.sql;
   try {
-    await transaction(() => sql, async (tx) => {
+    const opening = transaction(() => sql, async (tx) => {
       await tx`SELECT pg_advisory_xact_lock(7464251)`;
       const [{ tables }] = await tx`SELECT to_regclass('anneal_studies') IS NOT NULL AS tables`;
       if (!create && !tables) {
@@ -114,6 +128,8 @@ export async function openPostgresStorage(
       for (const statement of SCHEMA) await tx.unsafe(statement);
       await addColumns(tx);
     });
+    opening.catch(() => {}); // (given up, it fails as the client ends)
+    await Promise.race([opening, timedOut]).finally(() => clearTimeout(timer));
   } catch (error) {
     // (nothing else is under way: end at once where a connection closed, see PostgresStorage.close)
     await sql.end({ timeout: connectionClosed ? 0 : 1 });
@@ -127,6 +143,12 @@ export async function openPostgresStorage(
   if (connectionClosed) first.onclose(); // (its client is replaced)
   return storage;
 }
+
+/**
+ * How long opening a storage may take (its connection's connect_timeout is 10 s; the tables are
+ * created under a lock held for moments) before it is given up.
+ */
+const OPEN_MS = 60_000;
 
 /**
  * The fix for a connection `url` could not open, by what failed: one hint for every cause ("check
@@ -160,6 +182,10 @@ export function openFailureHint(error: unknown, url: string): string {
     case "ENOTFOUND":
     case "EAI_AGAIN":
       return `the host name ${host} is not found: check the host in the URL`;
+    case "OPEN_TIMEOUT":
+      return `something at ${host}:${port} takes connections but gives no PostgreSQL answer (an ` +
+        "HTTP server or a proxy at that port, a server shutting down?): check the host and port " +
+        "in the URL, and that PostgreSQL runs there";
     case "CONNECT_TIMEOUT":
     case "ETIMEDOUT":
       return `${host}:${port} did not answer: check the host and port in the URL, and that a ` +

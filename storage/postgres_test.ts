@@ -150,3 +150,48 @@ Deno.test("a PostgreSQL URL the driver cannot read (a port that is no number, a 
     });
   }
 });
+
+Deno.test("a PostgreSQL URL whose port answers as no PostgreSQL server does (an HTTP server) is refused, not connected to again without end", async () => {
+  // Each connection it closed as it started, postgres.js opened the next for the same query:
+  // opening the storage never ended.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  let connections = 0;
+  const serving = (async () => {
+    for await (const connection of listener) {
+      connections++;
+      await connection.read(new Uint8Array(1024)).catch(() => null);
+      await connection.write(
+        new TextEncoder().encode("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n"),
+      ).catch(() => 0);
+      connection.close();
+    }
+  })();
+  try {
+    await assert.rejects(
+      () =>
+        openPostgresStorage(`postgres://ann:secret@127.0.0.1:${port}/studies`, {
+          openTimeoutMs: 2_000,
+        }),
+      (error) => {
+        assert.ok(error instanceof AnnealError, String(error));
+        assert.equal(error.code, "storage");
+        assert.match(error.message, /no answer as PostgreSQL gives one in 2 s/);
+        assert.match(
+          error.hint ?? "",
+          new RegExp(`127\\.0\\.0\\.1:${port} takes connections but gives no PostgreSQL answer`),
+        );
+        return true;
+      },
+    );
+    // and it tries no more once refused (a connection under way as it was may still come)
+    const wait = () => new Promise((resolve) => setTimeout(resolve, 500));
+    await wait();
+    const after = connections;
+    await wait();
+    assert.equal(connections, after);
+  } finally {
+    listener.close();
+    await serving.catch(() => {});
+  }
+});
