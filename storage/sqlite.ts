@@ -176,6 +176,23 @@ export function openError(path: string, error: unknown): unknown {
     let why = "SQLite cannot open or create it";
     try {
       if (Deno.statSync(path).isDirectory) why = "it is a directory, not a file";
+      else {
+        // the file is there and cannot be opened to write (a read-only file system, no
+        // permission), which SQLite says only as "unable to open": its studies are in it
+        const refusal = cannotWrite(path);
+        if (refusal) {
+          return new AnnealError(
+            "storage",
+            `${storage}: cannot write the database file: ${refusal.message}`,
+            {
+              where: refusal.where,
+              hint: `${refusal.hint ?? "check the path"}; or copy the file (its studies are in ` +
+                "it) to where it can be written and name the copy with --storage",
+              cause: error,
+            },
+          );
+        }
+      }
     } catch (statError) {
       const parent = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
       if (statError instanceof Deno.errors.NotFound && !pathExists(parent)) {
@@ -215,6 +232,19 @@ function cannotCreate(path: string): AnnealError | undefined {
     return fileError(error, { action: "create", path, expected: "a writable file", writing: true });
   }
   Deno.removeSync(path);
+  return undefined;
+}
+
+/**
+ * Why the file at `path` (which exists) cannot be opened to write, said by {@linkcode fileError};
+ * undefined where it can be.
+ */
+function cannotWrite(path: string): AnnealError | undefined {
+  try {
+    Deno.openSync(path, { read: true, write: true }).close();
+  } catch (error) {
+    return fileError(error, { action: "write", path, expected: "a writable file", writing: true });
+  }
   return undefined;
 }
 

@@ -237,3 +237,36 @@ Deno.test("a study database cut short is named damaged, with how to go on, not a
     },
   );
 });
+
+Deno.test("a study database that is there but cannot be written (a read-only file system) says so, and how to go on with its studies", () => {
+  // SQLite says "unable to open database file" of a database on a read-only tmpfs: that was
+  // printed as "SQLite cannot open or create it", with the hint to name another file
+  const at = `${dir}/kept.db`;
+  Deno.writeTextFileSync(at, "");
+  const open = Deno.openSync;
+  Deno.openSync = ((target: string | URL, options?: Deno.OpenOptions) => {
+    if (String(target) === at && options?.write) {
+      throw Object.assign(new Error(`Read-only file system (os error 30): open '${at}'`), {
+        code: "EROFS",
+      });
+    }
+    return open(target, options);
+  }) as typeof Deno.openSync;
+  let error: { code?: string; message: string; hint?: string } | undefined;
+  try {
+    error = openError(at, new Error("unable to open database file")) as typeof error;
+  } finally {
+    Deno.openSync = open;
+  }
+  if (
+    error?.code !== "storage" ||
+    !error.message.startsWith(`Cannot open study storage sqlite:${at}: cannot write`) ||
+    !/the file system is read-only/.test(error.message) ||
+    !/copy the file \(its studies are in it\)/.test(error.hint ?? "")
+  ) throw new Error(`${error?.message} / ${error?.hint}`);
+  // a file that can be written is said as before
+  const other = openError(at, new Error("unable to open database file")) as typeof error;
+  if (!other?.message.includes("SQLite cannot open or create it")) {
+    throw new Error(other?.message);
+  }
+});
