@@ -61,6 +61,8 @@ export async function openStorage(
   const path = url.startsWith("sqlite:") ? sqlitePath(url) : url;
   const scheme = path.match(/^([a-z][a-z0-9+.-]*):\/\//i)?.[1];
   if (path === "" || scheme !== undefined) {
+    // (its password, as the storages print their URLs: `postgress://ann:***@db/x`)
+    const shown = url.replace(/\/\/([^:@/?#]+):[^/?#]*@/, "//$1:***@");
     // (`postgress://`: the kind it likely meant, said with the URL written so)
     const meant = scheme === undefined
       ? undefined
@@ -68,9 +70,9 @@ export async function openStorage(
     const kind = path === ""
       ? `no file path${url === "" ? "" : " after 'sqlite:'"}`
       : `unknown kind '${scheme}://'${meant === undefined ? "" : ` (did you mean '${meant}://'?)`}`;
-    throw new AnnealError("usage", `Cannot open study storage '${url}': ${kind}`, {
+    throw new AnnealError("usage", `Cannot open study storage '${shown}': ${kind}`, {
       hint: meant === "postgres" || meant === "postgresql"
-        ? `write it ${meant}://${url.slice(url.indexOf("://") + 3)}`
+        ? `write it ${meant}://${shown.slice(shown.indexOf("://") + 3)}`
         : "use postgres://user@host:port/db, sqlite:PATH or a file path such as sweeps.db",
     });
   }

@@ -99,6 +99,13 @@ Deno.test("a --storage URL whose kind is misspelled names the kind meant and the
     "error[usage]: Cannot open study storage 'postgress://anneal@db/anneal': unknown kind " +
       "'postgress://' (did you mean 'postgres://'?)\n  hint: write it postgres://anneal@db/anneal\n",
   );
+  // its password is not printed (it was, twice)
+  const secret = await anneal("worker", "--storage", "postgress://ann:secret@db/x", "--study", "s");
+  assert.equal(
+    secret.stderr,
+    "error[usage]: Cannot open study storage 'postgress://ann:***@db/x': unknown kind " +
+      "'postgress://' (did you mean 'postgres://'?)\n  hint: write it postgres://ann:***@db/x\n",
+  );
   const empty = await anneal("worker", "--storage", "sqlite:", "--study", "s");
   assert.equal(empty.code, 2, empty.stderr);
   assert.match(empty.stderr, /Cannot open study storage 'sqlite:': no file path after 'sqlite:'/);
