@@ -160,3 +160,56 @@ Deno.test("anneal sweep and anneal worker print no part of a storage password wi
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("anneal sweep's command to go on with after SIGTERM leaves its storage's password out, as anneal worker's does", async () => {
+  const address = new URL(await testPostgresUrl());
+  // (the test server trusts every password)
+  const url = `postgres://${address.username}:secret@${address.host}${address.pathname}`;
+  const study = `term-${crypto.randomUUID().slice(0, 8)}`;
+  const dir = await Deno.makeTempDir({ prefix: "anneal-password-" });
+  const storage = await openStorage(url);
+  try {
+    const file = `${dir}/sweep.json`;
+    await Deno.writeTextFile(
+      file,
+      JSON.stringify({
+        backend: "cpu",
+        runsDir: dir,
+        epochs: 50,
+        data: { kind: "synthetic-linear", n: 4000 },
+        sweep: {
+          space: { "optimizer.lr": { type: "choice", values: [0.01] } },
+          metric: "loss",
+          trials: 1,
+          sampler: "random",
+          pruner: "none",
+        },
+      }),
+    );
+    const child = anneal(["sweep", "-c", file, "--storage", url, "--study", study]);
+    const stderr = new Response(child.stderr).text();
+    child.stdout.cancel();
+    const { id } = await waitFor(
+      "the study",
+      () => storage.loadStudy(study).catch(() => undefined),
+    );
+    await waitFor(
+      "its trial",
+      async () => (await storage.listTrials(id, ["RUNNING"])).length > 0 || undefined,
+    );
+    child.kill("SIGTERM");
+    assert.equal((await child.status).code, 143);
+    const said = await stderr;
+    assert.ok(
+      said.includes(
+        `go on with the same command: anneal sweep -c ${file} --storage ` +
+          `'postgres://${address.username}:***@${address.host}`,
+      ),
+      said,
+    );
+    assert.doesNotMatch(said, /secret/);
+  } finally {
+    await storage.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

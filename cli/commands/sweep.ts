@@ -373,7 +373,14 @@ export async function sweepCommand(options: SweepCommandOptions): Promise<number
         ),
       interrupt: controller.signal,
     });
-    const goOn = `anneal ${Deno.args.map(shellWord).join(" ")}`;
+    // (the storage's password is not printed, as worker's command leaves it out)
+    const goOn = `anneal ${
+      Deno.args.map((arg) =>
+        shellWord(
+          arg.replace(/^((?:--storage=)?postgres(?:ql)?:\/\/[^:@/?#]+):[^/?#]*@/, "$1:***@"),
+        )
+      ).join(" ")
+    }`;
     return await finish(result, `${config.runsDir}/${study}`, {
       signal: interruption.signal,
       goOn,
