@@ -87,7 +87,7 @@ Deno.test("a flag that takes one of a fixed set still lists its values in --help
   assert.equal(out.code, 0, out.stderr);
   assert.match(
     out.stdout,
-    /--sampler <name> +sampler \(default: the config's sweep\.sampler, else\s+tpe\) \(choices: "grid", "random", "quasiRandom", "tpe"\)/,
+    /--sampler <name> +sampler \(default: the config's sweep\.sampler, else\s+tpe; tpe draws its\s+first 10 trials at random,[^)]*\) \(choices:\s+"grid", "random", "quasiRandom", "tpe"\)/,
   );
 });
 
