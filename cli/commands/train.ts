@@ -119,14 +119,19 @@ export function shortcutOverrides(
     // shortcut, applied last, won), so both are refused (but a section --lr rewrites whole, a
     // cyclic's, is the one --set gave, changed: see lrOverride)
     const path = override.slice(0, override.indexOf("="));
-    const same = path === "scheduler"
-      ? undefined
-      : options.set.find((set) => set.slice(0, set.indexOf("=")).trim() === path);
+    const same = path === "scheduler" ? undefined : options.set.find((set) => setsField(set, path));
     if (same !== undefined) {
+      // (the section that holds the field, where the --set wrote one)
+      const at = same.slice(0, same.indexOf("=")).trim();
       throw new AnnealError(
         "usage",
         `${flag} ${value} and --set ${same} both set '${path}': give it once`,
-        { where: flag, hint: `drop ${flag} or --set ${path}=...` },
+        {
+          where: flag,
+          hint: at === path
+            ? `drop ${flag} or --set ${path}=...`
+            : `drop ${flag}, or '${path}' from --set ${at}=...`,
+        },
       );
     }
     overrides.push(override);
@@ -152,6 +157,29 @@ export function shortcutOverrides(
   }
   if (options.name) shortcut(`name=${JSON.stringify(options.name)}`, "--name", options.name);
   return overrides;
+}
+
+/**
+ * Whether the `--set` override `set` writes the field at the dotted `path`: the field itself, or
+ * a section above it whose JSON value holds it (`optimizer={"name":"adam","lr":0.1}` writes
+ * `optimizer.lr`, which a shortcut applied after it would replace without a word).
+ */
+function setsField(set: string, path: string): boolean {
+  const eq = set.indexOf("=");
+  const at = set.slice(0, eq).trim();
+  if (at === path) return true;
+  if (!path.startsWith(`${at}.`)) return false;
+  let value: unknown;
+  try {
+    value = JSON.parse(set.slice(eq + 1));
+  } catch {
+    return false;
+  }
+  for (const key of path.slice(at.length + 1).split(".")) {
+    if (value === null || typeof value !== "object" || !Object.hasOwn(value, key)) return false;
+    value = (value as Record<string, unknown>)[key];
+  }
+  return true;
 }
 
 /**

@@ -78,19 +78,31 @@ Deno.test("a shortcut flag and a --set of the same field are refused together, n
       [{ batchSize: "8", set: ["batchSize=16"] }, "--batch-size 8"],
       [{ maxSteps: "9", set: ["maxSteps=10"] }, "--max-steps 9"],
       [{ backend: "cpu", set: ["backend=wasm"] }, "--backend cpu"],
+      // (a section --set that holds the field: its value was dropped without a word)
+      [{ lr: "0.5", set: ['optimizer={"name":"adam","lr":0.1}'] }, "--lr 0.5"],
+      [{ epochs: "3", set: ['scheduler={"name":"step","stepSize":2}', "epochs=5"] }, "--epochs 3"],
     ] as const
   ) {
     assert.throws(
       () => shortcutOverrides(options(extra as unknown as Partial<TrainCommandOptions>)),
       (e: unknown) =>
         e instanceof AnnealError && e.code === "usage" &&
-        e.message.startsWith(`${flag} and --set ${extra.set[0]} both set`),
+        e.message.startsWith(`${flag} and --set ${extra.set.at(-1)} both set`),
       flag,
     );
   }
+  assert.throws(
+    () => shortcutOverrides(options({ lr: "0.5", set: ['optimizer={"lr":0.1}'] })),
+    (e: unknown) =>
+      e instanceof AnnealError &&
+      e.hint === "drop --lr, or 'optimizer.lr' from --set optimizer=...",
+  );
   // other fields beside a shortcut are fine
   const fine = shortcutOverrides(options({ lr: "0.1", set: ["optimizer.momentum=0.9"] }));
   assert.deepEqual([...fine], ["optimizer.momentum=0.9", "optimizer.lr=0.1"]);
+  // and a section --set without the field: the shortcut sets it in the section
+  const section = shortcutOverrides(options({ lr: "0.1", set: ['optimizer={"name":"adam"}'] }));
+  assert.deepEqual([...section], ['optimizer={"name":"adam"}', "optimizer.lr=0.1"]);
 });
 
 Deno.test("an epoch a rollback on WebGPU undid is printed as such, not as a NaN loss the run never had", () => {
