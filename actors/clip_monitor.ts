@@ -185,7 +185,7 @@ export function observeSteps(
           "steps, so the run trains on",
         hint: "'stop' (the default) ends such a run here, 'rollback' returns to the last good " +
           `epoch end and cuts the rate 10x; ${
-            divergenceHint(optimizer, message.lr[i], scheduler, 1).replace(/^./, (c) =>
+            divergenceHint(optimizer, message.lr[i], scheduler, 1, clipping).replace(/^./, (c) =>
               c.toLowerCase())
           }`,
       });
@@ -206,7 +206,7 @@ export function observeSteps(
         step,
         action,
         reason: explosionReason(explosion),
-        hint: divergenceHint(optimizer, message.lr[i], scheduler, cut),
+        hint: divergenceHint(optimizer, message.lr[i], scheduler, cut, clipping),
       });
       break;
     }
@@ -233,7 +233,7 @@ export function observeSteps(
         action,
         reason: (first?.reason ?? `training diverged at step ${step}: ${what}`) +
           (action === "stop" && clipping.onNonFinite !== "stop" ? futile : ""),
-        hint: first?.hint ?? divergenceHint(optimizer, message.lr[i], scheduler, cut),
+        hint: first?.hint ?? divergenceHint(optimizer, message.lr[i], scheduler, cut, clipping),
       });
       if (action === "skip") continue;
       next.ignoring = { after: step };

@@ -331,6 +331,20 @@ Deno.test("a loss that explodes past 100x its early level is stopped before it o
   assert.equal(calm.toTrainer.length, 0, "ordinary batch-to-batch noise is not an explosion");
 });
 
+Deno.test("a diverging run that clips by norm already is not told to add clipping (maxNorm=1 would loosen 0.5)", () => {
+  const losses = [13, 4000, 2e6];
+  const hint = (clipping: Record<string, unknown>) => {
+    const spec = ClippingSchema.parse(clipping);
+    const [, out] = observeSteps(spec, initClipMonitor(spec, 16), window(0, [1, 1, 1], losses));
+    return (out.toTrainer[0] as { hint: string }).hint;
+  };
+  assert.match(hint({}), /or add clipping \(--set clipping\.maxNorm=1\)/);
+  for (const maxNorm of [0.5, 1]) {
+    assert.doesNotMatch(hint({ maxNorm }), /add clipping/, `maxNorm ${maxNorm}`);
+    assert.match(hint({ maxNorm }), /divide by 10 \(--set optimizer\.lr=0\.05\)$/);
+  }
+});
+
 Deno.test("under onNonFinite skip an exploding loss trains on, with one warning naming it and the settings that act on it", () => {
   const skip = ClippingSchema.parse({ onNonFinite: "skip" });
   const losses = [13, 4000, 2e6, 5, 3e7];

@@ -142,7 +142,8 @@ export function patienceMayStop(guard: StopGuard | undefined, epoch: number): bo
  * gamma above 1 had raised, set as `optimizer.lr`, would be another rate altogether. Without the
  * spec's `lr` the step's rate stands in. Where the schedule had raised the step's rate above
  * `optimizer.lr` (a gamma above 1, an etaMin above it), the hint names the setting that did. For
- * a negative rate (a schedule's, as torch runs it), says that it climbs the loss instead.
+ * a negative rate (a schedule's, as torch runs it), says that it climbs the loss instead. A run
+ * whose `clipping` clips by norm already is not told to add clipping.
  *
  * @example
  * ```ts
@@ -160,6 +161,7 @@ export function divideLrHint(
   scheduler?: unknown,
   optimizer?: unknown,
   cut = 1,
+  clipping?: unknown,
 ): string {
   if (lr !== undefined && lr < 0) {
     return `the learning rate is negative (${formatNumber(lr)}, from the schedule): ` +
@@ -170,7 +172,17 @@ export function divideLrHint(
     raisedBy(lr, scheduler, optimizer)
   }divide by ${cut < 1 ? `${Number((10 / cut).toPrecision(3))} in all` : "10"} (${
     tenthOf(lr, scheduler, optimizer, cut)
-  }), or add clipping (--set clipping.maxNorm=1)`;
+  })${clipsByNorm(clipping) ? "" : ", or add clipping (--set clipping.maxNorm=1)"}`;
+}
+
+/**
+ * Whether the run's `clipping` clips by norm already (`maxNorm` set, an rnn's default of 1
+ * among them): "add clipping (--set clipping.maxNorm=1)" would then name the clip it has, or
+ * loosen a tighter one.
+ */
+function clipsByNorm(clipping: unknown): boolean {
+  return clipping !== null && typeof clipping === "object" &&
+    typeof (clipping as { maxNorm?: unknown }).maxNorm === "number";
 }
 
 /**
@@ -234,6 +246,7 @@ export function divergenceHint(
   lr: number | undefined,
   scheduler?: unknown,
   cut = 1,
+  clipping?: unknown,
 ): string {
   const fault = settingFault(optimizer);
   if (fault) return `${fault.message}; ${fault.hint}`;
@@ -244,7 +257,7 @@ export function divergenceHint(
         tenthOf(lr, scheduler, optimizer, cut)
       }), or minimize the loss instead (--set optimizer.maximize=false)`;
   }
-  return divideLrHint(lr, scheduler, optimizer, cut);
+  return divideLrHint(lr, scheduler, optimizer, cut, clipping);
 }
 
 /**
@@ -260,9 +273,19 @@ export function judgeEpoch(
   lr?: number,
   optimizer?: unknown,
   scheduler?: unknown,
+  clipping?: unknown,
   mixedPrecision = false,
 ): [EarlyStopperState, EpochJudged] {
-  const [next, verdict] = judge(spec, state, message, lr, optimizer, scheduler, mixedPrecision);
+  const [next, verdict] = judge(
+    spec,
+    state,
+    message,
+    lr,
+    optimizer,
+    scheduler,
+    clipping,
+    mixedPrecision,
+  );
   if (!verdict.stop) verdict.guard = stopGuard(spec, next, message.epoch, optimizer);
   return [next, verdict];
 }
@@ -274,6 +297,7 @@ function judge(
   lr?: number,
   optimizer?: unknown,
   scheduler?: unknown,
+  clipping?: unknown,
   mixedPrecision = false,
 ): [EarlyStopperState, EpochJudged] {
   const next = { ...state };
@@ -307,7 +331,7 @@ function judge(
         : `training diverged: ${what}`,
       hint: message.epoch === 0
         ? firstStepFault(what, mixedPrecision).hint
-        : divergenceHint(optimizer, lr, scheduler),
+        : divergenceHint(optimizer, lr, scheduler, 1, clipping),
     });
   }
   if (loss === undefined || !Number.isFinite(loss)) {
@@ -316,7 +340,7 @@ function judge(
       stop: true,
       status: "diverged",
       reason: `training diverged: the loss became ${loss} at epoch ${message.epoch}`,
-      hint: divergenceHint(optimizer, lr, scheduler),
+      hint: divergenceHint(optimizer, lr, scheduler, 1, clipping),
     });
   }
   // Under maximize the loss is meant to rise: only a non-finite one (above) is a divergence.
@@ -331,7 +355,7 @@ function judge(
       } at epoch ${message.epoch} is over ${spec.divergenceFactor}x its first value ${
         formatNumber(next.firstLoss)
       }`,
-      hint: divergenceHint(optimizer, lr, scheduler),
+      hint: divergenceHint(optimizer, lr, scheduler, 1, clipping),
     });
   }
   // (its weights, and the validation pass run on them, are discarded: not the best, nor a wait)

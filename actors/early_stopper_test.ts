@@ -357,6 +357,25 @@ Deno.test("a divergence at a schedule's negative rate says the rate climbs the l
   assert.doesNotMatch(hint, /optimizer\.lr=/);
 });
 
+Deno.test("an epoch's divergence in a run that clips by norm already is not told to add clipping", () => {
+  const judged = (clipping?: unknown) =>
+    judgeEpoch(
+      EarlyStoppingSchema.parse({}),
+      { ...initEarlyStopper(), firstLoss: 1 },
+      ended(1, { loss: 50 }),
+      0.5,
+      undefined,
+      undefined,
+      clipping,
+    )[1];
+  assert.match(judged().hint!, /or add clipping \(--set clipping\.maxNorm=1\)/);
+  assert.equal(judged({ maxNorm: null }).hint, judged().hint, "clipping turned off");
+  const clipped = judged({ maxNorm: 0.5 });
+  assert.equal(clipped.status, "diverged");
+  assert.doesNotMatch(clipped.hint!, /add clipping/);
+  assert.match(clipped.hint!, /divide by 10 \(--set optimizer\.lr=0\.05\)$/);
+});
+
 Deno.test("under onecycle a divergence's hint divides its maxLr, which sets the rates, not optimizer.lr", () => {
   const onecycle = { name: "onecycle", maxLr: 4, totalSteps: 100 };
   const judged = (scheduler: unknown, metrics: Record<string, number>[]) => {

@@ -24,6 +24,7 @@ runActor("earlyStopper", async (context) => {
       ended.metrics.lr,
       config.optimizer,
       config.scheduler,
+      config.clipping,
       config.mixedPrecision,
     );
     state = next;

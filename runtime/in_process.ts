@@ -301,6 +301,7 @@ async function trainWith(
       metrics.lr,
       config.optimizer,
       config.scheduler,
+      config.clipping,
       config.mixedPrecision,
     );
     stopper = next;
