@@ -106,6 +106,13 @@ export const LINEAR_PACE = 0.8;
  */
 export const JITTER_UPS = 1 / 3;
 /**
+ * ...counting only moves above this fraction of the loss's start: below it an epoch's mean moves
+ * by float32's rounding of its sums alone. A rate so low (1e-9 on the seed) that the weights
+ * never changed left a loss flat to 1e-6 whose rounding went up in half its epochs, read as a
+ * jitter, and the run as "healthy" (at 1e-8 it read as a rate too low).
+ */
+export const ROUNDING_MOVE = 1e-5;
+/**
  * ...and under this fraction the fix is 100x, not 10x: at small rates a loss's fall grows about
  * with the rate, so one that moved under 0.5% would move under 5% at 10x and read as too low again
  * (a real run: SGD at 1e-5 on Fashion-MNIST fell 0.06%, and at 1e-4 about 0.5%).
@@ -1115,9 +1122,11 @@ export function checkLrTooLow(
   const drop = dropFrom(start);
   const n = train.length;
   const deltas = train.slice(1).map((v, i) => v - train[i]);
-  // (and one that gave back most of what it fell: a jitter about a level, not a slow descent)
-  const jitters = deltas.filter((d) => d > 0).length > JITTER_UPS * deltas.length ||
-    train[n - 1] - min > 0.5 * (start - min);
+  // (and one that gave back most of what it fell: a jitter about a level, not a slow descent;
+  // a loss that never moved past its sums' rounding is no jitter)
+  const rounding = ROUNDING_MOVE * Math.abs(start);
+  const jitters = deltas.filter((d) => d > rounding).length > JITTER_UPS * deltas.length ||
+    train[n - 1] - min > Math.max(0.5 * (start - min), rounding);
   if (jitters) return undefined;
   // a loss that fell within the first epoch moved, whatever the epochs after it did
   const barely = drop < LOW_LR_DROP && dropFrom(initial) < LOW_LR_DROP;

@@ -442,6 +442,28 @@ Deno.test("lrTooLow: a loss that barely moved (under 0.5%) asks for 100x, as 10x
   assert.deepEqual(moved.findings[0].set, ["optimizer.lr=0.0001"]);
 });
 
+Deno.test("lrTooLow: a loss flat to float32's rounding (lr 1e-12: the weights never moved) is a rate too low, not a jitter", () => {
+  // the seed at lr 1e-12 for 10 epochs, as recorded: up in half its epochs by 1e-8 of the loss,
+  // read as a jitter at a level and the run as "healthy: no problem found"
+  const flat = [
+    17.90928363800049,
+    17.909283714294432,
+    17.909283752441407,
+    17.909283485412598,
+    17.909283752441407,
+    17.90928379058838,
+    17.909283599853516,
+    17.909283714294432,
+    17.909283485412598,
+    17.90928363800049,
+  ];
+  const d = diagnose(syntheticRun(flat, { lr: 1e-12 }));
+  assert.deepEqual(kinds(d), ["lrTooLow"], d.verdict);
+  assert.deepEqual(d.findings[0].set, ["optimizer.lr=1e-10"]);
+  // (its first 3 epochs, which ended above their start, read as no progress)
+  assert.deepEqual(kinds(diagnose(syntheticRun(flat.slice(0, 3), { lr: 1e-12 }))), ["lrTooLow"]);
+});
+
 Deno.test("lrTooLow: rates held far below optimizer.lr are named; a warmup the run never finished is the fix", () => {
   const losses = [1, 0.995, 0.99, 0.985, 0.98, 0.978];
   // a sequential's long linear warmup kept every rate at 1% of optimizer.lr 0.1
