@@ -164,6 +164,9 @@ export function labelEncoding(
           where: file,
           hint: numeric && labels.some(fractional)
             ? "numbers with fractions are a continuous target: --set data.task=regression"
+            : distinct.length < 2
+            // (task 'classification' refuses one class too: no fix to point at)
+            ? "check that 'target' is the label column: a classifier needs two classes or more"
             : "use labels 0/1 or exactly two values, or task 'classification'",
         },
       );

@@ -21,3 +21,17 @@ Deno.test("labels that are long whole numbers stay apart: ids a float64 cannot t
   assert.deepEqual([...mixed.encode(["90000000000000000001", "05"], "m.csv")], [2, 1]);
   assert.equal(checkClassLabels([...ids, ...ids], { file: "ids.csv", column: "y" }), undefined);
 });
+
+Deno.test("binary labels of one value are not sent to task 'classification', which refuses one class too", () => {
+  const hint = (labels: string[]) => {
+    try {
+      labelEncoding(labels, "binary", "b.csv");
+    } catch (e) {
+      return (e as { hint?: string }).hint;
+    }
+    assert.fail("refused");
+  };
+  assert.match(hint(["yes", "yes", "yes"])!, /^check that 'target' is the label column/);
+  assert.doesNotMatch(hint(["yes", "yes"])!, /task 'classification'/);
+  assert.match(hint(["a", "b", "c"])!, /or task 'classification'$/);
+});
