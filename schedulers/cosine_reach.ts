@@ -55,3 +55,49 @@ export function cosineBeyondRun(
     hint: `${fixes.join(", or ")}; for restarts by design, use cosineWarmRestarts`,
   };
 }
+
+/**
+ * The note for a run of length `run` under `spec` when the spec is a warmupCosine whose cosine
+ * falls to 0 before the run's last step and climbs back up after it: Hugging Face's
+ * `get_cosine_schedule_with_warmup` goes on past `totalSteps` as a cosine, and so does anneal's
+ * (`warmup.ts`), back up to `optimizer.lr` and down again; with `totalSteps` at or below
+ * `warmupSteps` its cosine lasts one step, and the rate is 0 and `optimizer.lr` by turns. A
+ * `numCycles` above 0.5 climbs back within `totalSteps` by design: not noted.
+ *
+ * @example
+ * ```ts
+ * import { warmupCosineBeyondRun } from "./cosine_reach.ts";
+ * import { parseSchedulerSpec } from "./parse.ts";
+ * const spec = parseSchedulerSpec({ name: "warmupCosine", warmupSteps: 2, totalSteps: 5 });
+ * console.assert(warmupCosineBeyondRun(spec, { stepsPerEpoch: 13, epochs: 5 })!.hint.includes(
+ *   "--set scheduler.totalSteps=65",
+ * ));
+ * console.assert(warmupCosineBeyondRun(spec, { stepsPerEpoch: 1, epochs: 6 }) === undefined);
+ * ```
+ */
+export function warmupCosineBeyondRun(
+  spec: ResolvedSchedulerSpec | undefined,
+  run: RunLength,
+): ScheduleNote | undefined {
+  if (spec?.name !== "warmupCosine") return undefined;
+  const reach = scheduleReach(spec, run);
+  if (reach === undefined) return undefined;
+  const { warmupSteps, totalSteps, unit } = { ...spec, unit: reach.unit };
+  // (the cosine is even in numCycles; 0 keeps the rate at optimizer.lr)
+  const cycles = Math.abs(spec.numCycles);
+  if (!(cycles > 0) || cycles > 0.5) return undefined;
+  // the rate is 0 where the cosine's progress is 1 / (2 x numCycles), and climbs after it
+  const zero = warmupSteps + Math.max(1, totalSteps - warmupSteps) / (2 * cycles);
+  if (!(zero < reach.steps - 1)) return undefined;
+  const short = totalSteps <= warmupSteps
+    ? `is not past scheduler.warmupSteps ${warmupSteps}, so its cosine lasts one ${unit}`
+    : `is shorter than the run, which takes ${reach.length}`;
+  return {
+    message:
+      `scheduler.totalSteps ${totalSteps} ${short}: after ${unit} ${
+        Number(zero.toPrecision(6))
+      } the rate climbs back up towards optimizer.lr and falls again, as Hugging Face's ` +
+      "get_cosine_schedule_with_warmup does",
+    hint: `set totalSteps to the run's length (--set scheduler.totalSteps=${reach.steps})`,
+  };
+}

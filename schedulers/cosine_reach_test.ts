@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { cosineBeyondRun } from "./cosine_reach.ts";
+import { cosineBeyondRun, warmupCosineBeyondRun } from "./cosine_reach.ts";
 import { parseSchedulerSpec } from "./parse.ts";
 import { createSchedule } from "./schedule.ts";
 
@@ -43,4 +43,47 @@ Deno.test("a cosine shorter than the run is noted: it climbs back up, as torch's
   const restarts = parseSchedulerSpec({ name: "cosineWarmRestarts", t0: 10 });
   assert.equal(cosineBeyondRun(restarts, { stepsPerEpoch: 13, epochs: 50 }), undefined);
   assert.equal(cosineBeyondRun(undefined, { stepsPerEpoch: 13, epochs: 50 }), undefined);
+});
+
+Deno.test("a warmupCosine whose totalSteps the run outlasts is noted: its rate climbs back up, as Hugging Face's does", () => {
+  const run = { stepsPerEpoch: 13, epochs: 5 };
+  const spec = parseSchedulerSpec({ name: "warmupCosine", warmupSteps: 2, totalSteps: 5 });
+  const note = warmupCosineBeyondRun(spec, run);
+  assert.equal(
+    note?.message,
+    "scheduler.totalSteps 5 is shorter than the run, which takes 65 optimizer steps: after " +
+      "optimizer step 5 the rate climbs back up towards optimizer.lr and falls again, as " +
+      "Hugging Face's get_cosine_schedule_with_warmup does",
+  );
+  assert.equal(note?.hint, "set totalSteps to the run's length (--set scheduler.totalSteps=65)");
+  // the rate does climb back: back at optimizer.lr at step 8
+  const lr = (step: number) => createSchedule(spec, 1).lrAt(step);
+  assert.ok(lr(5) < 1e-12 && Math.abs(lr(8) - 1) < 1e-12);
+  // a warmup past totalSteps: 0 and optimizer.lr by turns after it
+  const flips = parseSchedulerSpec({ name: "warmupCosine", warmupSteps: 10, totalSteps: 5 });
+  assert.match(
+    warmupCosineBeyondRun(flips, run)!.message,
+    /^scheduler\.totalSteps 5 is not past scheduler\.warmupSteps 10, so its cosine lasts one optimizer step: after optimizer step 11 /,
+  );
+  assert.deepEqual([11, 12, 13].map((t) => Math.round(createSchedule(flips, 1).lrAt(t))), [
+    0,
+    1,
+    0,
+  ]);
+  // the run's last step is 64: a cosine at 0 there, or later, is no climb; nor waves by design
+  for (
+    const fits of [
+      { warmupSteps: 10, totalSteps: 64 },
+      { warmupSteps: 10, totalSteps: 1000 },
+      { warmupSteps: 2, totalSteps: 5, numCycles: 3 },
+      { warmupSteps: 2, totalSteps: 5, numCycles: 0 },
+    ]
+  ) {
+    const fitting = parseSchedulerSpec({ name: "warmupCosine", ...fits });
+    assert.equal(warmupCosineBeyondRun(fitting, run), undefined, JSON.stringify(fits));
+  }
+  assert.equal(
+    warmupCosineBeyondRun(parseSchedulerSpec({ name: "cosine", tMax: 5 }), run),
+    undefined,
+  );
 });

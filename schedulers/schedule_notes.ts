@@ -11,7 +11,7 @@
  */
 
 import { annealBeyondRun } from "./anneal_reach.ts";
-import { cosineBeyondRun } from "./cosine_reach.ts";
+import { cosineBeyondRun, warmupCosineBeyondRun } from "./cosine_reach.ts";
 import { decayBeyondRun } from "./decay_reach.ts";
 import { type RunLength, scheduleSteps } from "./raises.ts";
 import type { ScheduleNote } from "./reach.ts";
@@ -40,7 +40,13 @@ export function scheduleNotes(
   run: RunLength,
 ): ScheduleNote[] {
   if (spec?.name !== "sequential") {
-    return [warmupBeyondRun, cosineBeyondRun, decayBeyondRun, annealBeyondRun]
+    return [
+      warmupBeyondRun,
+      cosineBeyondRun,
+      warmupCosineBeyondRun,
+      decayBeyondRun,
+      annealBeyondRun,
+    ]
       .map((check) => check(spec, run))
       .filter((note): note is ScheduleNote => note !== undefined);
   }
@@ -74,7 +80,9 @@ export function scheduleNotes(
       : start === 0
       ? `runs the whole run`
       : `runs the run's last ${units(part)}, from milestone ${start}`;
-    for (const check of [warmupBeyondRun, cosineBeyondRun, annealBeyondRun]) {
+    for (
+      const check of [warmupBeyondRun, cosineBeyondRun, warmupCosineBeyondRun, annealBeyondRun]
+    ) {
       const note = check(own, { stepsPerEpoch: 1, epochs: part });
       if (!note || (handsOver && !check(own, { stepsPerEpoch: 1, epochs: part + 1 }))) continue;
       notes.push(inSequential(note, name, `${name} (${child.name}) ${where}`));
