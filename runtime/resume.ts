@@ -724,8 +724,9 @@ export function checkCheckpointConfig(
       hint: `was config.json edited since (or the checkpoint copied from another run)? A ` +
         `resumed run keeps the config it was started with (--epochs and --max-steps only raise ` +
         `its epochs and maxSteps). To resume it, write the checkpoint's values back into ` +
-        `${dir}/config.json; to train with the settings config.json has, start a new run from ` +
-        `it: ` +
+        `${dir}/config.json, or remove it (\`rm ${shellWord(`${dir}/config.json`)}\`: the ` +
+        `resume writes it again from the checkpoint); to train with the settings config.json ` +
+        `has, start a new run from it first: ` +
         `\`anneal train -c ${shellWord(`${dir}/config.json`)}\``,
     },
   );

@@ -88,8 +88,9 @@ Deno.test("--resume of a run whose config.json was edited after its last checkpo
       `hint: was config.json edited since (or the checkpoint copied from another run)? A ` +
         `resumed run keeps the config it was started with (--epochs and --max-steps only raise ` +
         `its epochs and maxSteps). To resume it, write the checkpoint's values back into ` +
-        `${runDir}/config.json; to train with the settings config.json has, start a new run ` +
-        `from it: ` +
+        `${runDir}/config.json, or remove it (\`rm ${runDir}/config.json\`: the resume writes ` +
+        `it again from the checkpoint); to train with the settings config.json has, start a ` +
+        `new run from it first: ` +
         `\`anneal train -c ${runDir}/config.json\``,
     ),
     refused.stderr,
