@@ -1092,6 +1092,32 @@ Deno.test("a sweep whose every trial diverges exits 1 with no best config, namin
   );
 });
 
+Deno.test("a sweep whose report cannot be written says its trials are kept and the command that writes the report and best config again; run again, it runs no trial", async () => {
+  await using runs = await tempRunsDir();
+  const config = await writeSweepConfig(runs.dir);
+  // a directory in the report's place, as a full disk refuses the file
+  await Deno.mkdir(`${runs.dir}/sw/sweep.html/in-the-way`, { recursive: true });
+  const failed = await anneal("sweep", "-c", config);
+  assert.equal(failed.code, 1, failed.stderr);
+  assert.match(failed.stdout, /trial +1 +COMPLETE/);
+  assert.match(failed.stderr, /Cannot write '.*\/sw\/sweep\.html'/);
+  assert.ok(
+    failed.stderr.includes(
+      "run the same command again to write the study's report and best config: " +
+        `\`anneal sweep -c ${config}\` (its trials are kept in its storage; it runs only those ` +
+        "the study has yet to run)",
+    ),
+    failed.stderr,
+  );
+  await Deno.remove(`${runs.dir}/sw/sweep.html`, { recursive: true });
+  const again = await anneal("sweep", "-c", config);
+  assert.equal(again.code, 0, again.stderr);
+  assert.doesNotMatch(again.stdout, /COMPLETE/);
+  assert.match(again.stdout, /best config written to /);
+  assert.equal((await storedStudy(runs.dir)).trials.length, 2);
+  await Deno.stat(`${runs.dir}/sw/best_config.json`);
+});
+
 Deno.test("--parallel above sweep.parallel's bound of 32 is refused, as in the config; runSweep's options are held to it too", async () => {
   await using runs = await tempRunsDir();
   const config = await writeSweepConfig(runs.dir);

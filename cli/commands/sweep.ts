@@ -227,6 +227,23 @@ function onInterrupt(controller: AbortController): Interruption {
   );
 }
 
+/**
+ * A study's report or best config that could not be written (a full disk, a file in the way): the
+ * error, its hint saying that the study lost nothing (its trials are in its storage) and that the
+ * same command writes both once the cause is fixed; it said only the disk's fix, and the best
+ * trial and the study's totals were not printed.
+ */
+function notWritten(error: unknown, goOn: string | undefined): unknown {
+  if (!(error instanceof AnnealError) || goOn === undefined) return error;
+  return new AnnealError(error.code, error.message, {
+    where: error.where,
+    hint: `${error.hint ? `${error.hint}; then ` : ""}run the same command again to write the ` +
+      `study's report and best config: \`${goOn}\` (its trials are kept in its storage; it ` +
+      "runs only those the study has yet to run)",
+    cause: error,
+  });
+}
+
 async function finish(
   result: SweepResult,
   studyDir: string,
@@ -252,7 +269,9 @@ async function finish(
         result.bestConfig,
       ),
     ),
-  );
+  ).catch((error) => {
+    throw notWritten(error, interruption?.goOn);
+  });
   if (rows.some((row) => row.lrSetting)) console.log(RATE_LEGEND);
   console.log(`\nstudy ${result.study.name}: ${studyTotals(result.trials)}`);
   const interrupted = result.interrupted !== undefined && interruption !== undefined;
@@ -296,7 +315,11 @@ async function finish(
   }
   const bestConfig = trainableConfig(result.bestConfig);
   const file = `${studyDir}/best_config.json`;
-  await writeFileAtomic(file, encoder.encode(JSON.stringify(bestConfig, null, 2) + "\n"));
+  await writeFileAtomic(file, encoder.encode(JSON.stringify(bestConfig, null, 2) + "\n")).catch(
+    (error) => {
+      throw notWritten(error, interruption?.goOn);
+    },
+  );
   const bestRate = hiddenRate(result.best, result.definition);
   console.log(
     `best: trial ${result.best.number}, ${sweep.metric} = ${
