@@ -475,9 +475,14 @@ export async function lostCheckpoint(
   const anew = `start a new run from its config: ${
     [`anneal train -c ${shellWord(`${runDir}/config.json`)}`, ...flags].join(" ")
   }`;
+  // (with no best.ckpt either, its first checkpoint may never have been written: the records go
+  // before the checkpoints, so a write that failed, a full disk, leaves epochs with none)
+  const how = fromBest === null
+    ? "removed, left out of a copy, or never written: its first write failed, as on a full disk"
+    : "removed, or left out of a copy";
   return {
     message: `its last checkpoint ${last} is missing, though the run recorded ${recorded} ` +
-      `epoch${recorded === 1 ? "" : "s"} (removed, or left out of a copy)`,
+      `epoch${recorded === 1 ? "" : "s"} (${how})`,
     hint: fromBest === null
       ? `put it back, or ${anew}`
       : `put it back, or resume it from its best epoch's checkpoint (epoch ${fromBest}; the ` +

@@ -5,6 +5,7 @@ import { saveCheckpoint } from "./checkpoint.ts";
 import {
   checkNotRunning,
   loadResumeCheckpoint,
+  lostCheckpoint,
   OTHER_HOST_QUIET_MS,
   readRunMeta,
   readSavedConfig,
@@ -185,5 +186,18 @@ Deno.test("a last.ckpt that cannot be read (a directory in its place) is refused
         `${checkpoints}/last.ckpt && anneal train --resume r1 --epochs 8; or start a new run`,
     ),
     error.hint,
+  );
+});
+
+Deno.test("a run that recorded an epoch but has no checkpoint at all says its first checkpoint may never have been written, not only that it was removed", async () => {
+  // the records go before the checkpoints: a disk that filled at the first checkpoint's write
+  // leaves an epoch recorded and no checkpoint, which was said only as removed or left out of a
+  // copy, to be put back
+  await using run = await runWith({ status: "running" });
+  await Deno.writeTextFile(`${run.dir}/epochs.ndjson`, '{"epoch":0,"step":13,"loss":1}\n');
+  const lost = await lostCheckpoint({ runId: "r", runDir: run.dir, runsDir: "runs" });
+  assert.match(
+    lost?.message ?? "",
+    /is missing, though the run recorded 1 epoch \(removed, left out of a copy, or never written: its first write failed, as on a full disk\)$/,
   );
 });
