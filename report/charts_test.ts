@@ -14,7 +14,8 @@ Deno.test("terminalCharts draws loss (train and validation) and a constant LR as
   // in colour the legend names the colours (drawn without, the two were told apart by order)
   const colored = terminalCharts(await readRun(`${FIXTURES}healthy`), { colors: true });
   assert.match(colored, /— train \(blue\), validation \(yellow\)/);
-  assert.match(colored, /\x1b\[3[0-9]m/);
+  // (an ANSI colour's escape: ESC, then [3Nm)
+  assert.match(colored, new RegExp(`${String.fromCharCode(27)}\\[3[0-9]m`));
 });
 
 Deno.test("terminalCharts draws an exploding loss on a log scale and cuts it at NaN", async () => {
