@@ -819,6 +819,8 @@ export interface ConfigWarning {
  *   a `patience` (see {@linkcode idleSettings}): they change nothing.
  * - An adaptive optimizer's `eps` of {@linkcode LARGE_EPS} or more: its steps shrink; of 0: a
  *   gradient of 0 makes a NaN.
+ * - A weight decay that grows the weights by itself at the rate set (see {@linkcode decayFactor}):
+ *   the run diverges whatever the data.
  *
  * @example
  * ```ts
@@ -937,7 +939,85 @@ export function configWarnings(input: RunConfigInput | RunConfig): ConfigWarning
   warnings.push(...idleSettings(config));
   const eps = largeEps(config.optimizer) ?? zeroEps(config.optimizer);
   if (eps) warnings.push(eps);
+  const decay = decayGrows(config);
+  if (decay) warnings.push(decay);
   return warnings;
+}
+
+/**
+ * The factor by which weight decay alone multiplies a weight's size each step, where the decay
+ * is the whole update (a weight the loss does not pull): the spectral radius of the update's map
+ * on (weight, momentum buffer) with the gradient `weightDecay x weight`, as torch's SGD adds it
+ * (momentum, dampening, nesterov), and `|1 - lr x weightDecay|` where the decay is decoupled
+ * (AdamW, Lion: torch's `p.mul_(1 - lr * weight_decay)`); undefined for the optimizers whose
+ * decay goes through the adaptive scaling.
+ *
+ * @example
+ * ```ts
+ * import { decayFactor } from "./config.ts";
+ * console.assert(decayFactor({ name: "sgd", lr: 0.5, weightDecay: 6 }) === 2);
+ * console.assert(decayFactor({ name: "adamw", lr: 1e-3, weightDecay: 0.01 })! < 1);
+ * ```
+ */
+export function decayFactor(
+  optimizer: {
+    name: string;
+    lr: number;
+    weightDecay?: number;
+    momentum?: number;
+    dampening?: number;
+    nesterov?: boolean;
+  },
+): number | undefined {
+  const { name, lr, weightDecay = 0, momentum = 0, dampening = 0, nesterov = false } = optimizer;
+  const step = lr * weightDecay;
+  if (name === "adamw" || name === "lion") return Math.abs(1 - step);
+  if (name !== "sgd") return undefined;
+  if (momentum === 0) return Math.abs(1 - step);
+  // (state: the weight and the momentum buffer; the buffer takes (1 - dampening) x the gradient)
+  const fed = (1 - dampening) * weightDecay;
+  const [m11, m12] = nesterov
+    ? [1 - step - lr * momentum * fed, -lr * momentum * momentum]
+    : [1 - lr * fed, -lr * momentum];
+  const [m21, m22] = [fed, momentum];
+  const trace = m11 + m22;
+  const det = m11 * m22 - m12 * m21;
+  const disc = trace * trace / 4 - det;
+  return disc >= 0
+    ? Math.max(Math.abs(trace / 2 + Math.sqrt(disc)), Math.abs(trace / 2 - Math.sqrt(disc)))
+    : Math.sqrt(det);
+}
+
+/**
+ * A weight decay so strong against the rate that it alone grows the weights: each step takes a
+ * weight the loss does not hold across zero and further out ({@linkcode decayFactor} above 1),
+ * so the run diverges whatever the data, where a tenth of the rate may not mend it (torch does
+ * the same; the divergence read as a rate too high).
+ */
+function decayGrows(config: RunConfig): ConfigWarning | undefined {
+  const optimizer = config.optimizer as Parameters<typeof decayFactor>[0];
+  const factor = decayFactor(optimizer);
+  if (factor === undefined || !(factor > 1 + 1e-9)) return undefined;
+  // (the largest weightDecay that keeps the factor at 1 at this rate: plain SGD's and the
+  // decoupled decay's 2 / lr, found by halving for momentum's)
+  let [low, high] = [0, optimizer.weightDecay!];
+  for (let i = 0; i < 60; i++) {
+    const mid = (low + high) / 2;
+    if (decayFactor({ ...optimizer, weightDecay: mid })! > 1) high = mid;
+    else low = mid;
+  }
+  const usable = Number((low / 2).toPrecision(1));
+  return {
+    field: "optimizer.weightDecay",
+    message: `optimizer.weightDecay ${optimizer.weightDecay} at lr ${optimizer.lr} grows the ` +
+      `weights by itself: each step multiplies a weight the loss does not hold by ` +
+      `${Number(factor.toPrecision(3))} in size, flipping its sign (${optimizer.name}'s decay ` +
+      `is lr x weightDecay = ${Number((optimizer.lr * optimizer.weightDecay!).toPrecision(3))} ` +
+      "of the weight a step), so the run diverges whatever the data, as in torch",
+    hint: `weight decay is usually 1e-4 to 0.1: --set optimizer.weightDecay=${usable} (half ` +
+      `the most this rate takes), or leave it out`,
+    resumeHint: "a resume keeps the config the run was recorded with (it refuses a change)",
+  };
 }
 
 /**

@@ -1061,6 +1061,34 @@ Deno.test("an adaptive optimizer's eps of 0 is warned of: a gradient of 0 at eve
   assert.deepEqual(configWarnings({ optimizer: { name: "adam", eps: 1e-12 } }), []);
 });
 
+Deno.test("a weight decay that grows the weights by itself at the rate set is warned of, with a decay this rate takes", () => {
+  // (torch's SGD on a weight with no gradient of its own: x999 a step at lr 0.01, wd 1e5; x2.78
+  // with momentum 0.9 at lr 0.1, wd 50, as torch 1.13 gives it)
+  const cases = [
+    [{ name: "sgd", lr: 0.01, weightDecay: 1e5 }, /by 999 in size/, "100"],
+    [{ name: "sgd", lr: 0.1, weightDecay: 50, momentum: 0.9 }, /by 2\.78 in size/, "20"],
+    [{ name: "adamw", lr: 1, weightDecay: 3 }, /by 2 in size/, "1"],
+  ] as const;
+  for (const [optimizer, factor, usable] of cases) {
+    const [warning] = configWarnings({ optimizer });
+    assert.equal(warning?.field, "optimizer.weightDecay", optimizer.name);
+    assert.match(warning.message, /grows the weights by itself/);
+    assert.match(warning.message, factor);
+    assert.match(warning.hint, new RegExp(`--set optimizer\\.weightDecay=${usable} `));
+  }
+  // the usual decays, and the momentum that keeps a large one from growing (x0.95), pass
+  for (
+    const optimizer of [
+      { name: "sgd", lr: 0.01, weightDecay: 5e-4, momentum: 0.9 },
+      { name: "sgd", lr: 0.01, weightDecay: 100, momentum: 0.9 },
+      { name: "adamw", lr: 0.01, weightDecay: 50 },
+      { name: "adam", lr: 1, weightDecay: 1e3 },
+    ] as const
+  ) {
+    assert.deepEqual(configWarnings({ optimizer }), [], JSON.stringify(optimizer));
+  }
+});
+
 Deno.test("onecycle given torch's epochs and steps_per_epoch is told they stand for totalSteps", () => {
   // (it said "did you mean 'epochs'?", the run's own field)
   assert.throws(
