@@ -21,6 +21,44 @@ export interface RunProcess {
   host: string;
   /** Its start time: field 22 of `/proc/<pid>/stat` (clock ticks since boot), on Linux. */
   startTime?: string;
+  /**
+   * Its PID namespace (the inode `/proc/self/ns/pid` names), on Linux where it can be read:
+   * containers that share a host's name (`--network host`) have pids of their own, which a pid
+   * of another namespace does not name.
+   */
+  pidNamespace?: string;
+}
+
+let ownNamespace: string | null | undefined;
+
+/**
+ * This process's PID namespace ({@linkcode RunProcess}'s `pidNamespace`), read once; `undefined`
+ * where it cannot be read without asking (Deno grants /proc's links only to --allow-all, else
+ * `readlink` is run where --allow-run grants it) or there is none (not Linux).
+ */
+export function pidNamespace(): string | undefined {
+  if (ownNamespace === undefined) ownNamespace = readPidNamespace() ?? null;
+  return ownNamespace ?? undefined;
+}
+
+function readPidNamespace(): string | undefined {
+  const path = "/proc/self/ns/pid";
+  let link: string | undefined;
+  try {
+    if (granted({ name: "read", path })) link = Deno.readLinkSync(path);
+  } catch {
+    // (--allow-read, not --allow-all: readlink's, below)
+  }
+  if (link === undefined && granted({ name: "run", command: "readlink" })) {
+    try {
+      // (a child process is in its parent's PID namespace)
+      const output = new Deno.Command("readlink", { args: [path], stderr: "null" }).outputSync();
+      if (output.success) link = new TextDecoder().decode(output.stdout).trim();
+    } catch {
+      // no readlink: left out
+    }
+  }
+  return /^pid:\[(\d+)\]$/.exec(link ?? "")?.[1];
 }
 
 /** What {@linkcode processLiveness} found. */
@@ -95,7 +133,13 @@ export async function currentProcess(): Promise<RunProcess | undefined> {
   if (host === undefined) return undefined;
   const stat = await readProcStat(Deno.pid).catch(() => undefined);
   const startTime = stat === undefined ? undefined : startTimeOf(stat);
-  return { pid: Deno.pid, host, ...(startTime !== undefined && { startTime }) };
+  const namespace = pidNamespace();
+  return {
+    pid: Deno.pid,
+    host,
+    ...(startTime !== undefined && { startTime }),
+    ...(namespace !== undefined && { pidNamespace: namespace }),
+  };
 }
 
 /** Where {@linkcode processLiveness} looks; tests replace them. */
@@ -104,11 +148,13 @@ export interface LivenessProbe {
   host?: string;
   /** `/proc/<pid>/stat`'s text, `undefined` for no such process ({@linkcode readProcStat}). */
   readStat?: (pid: number) => Promise<string | undefined>;
+  /** This process's PID namespace ({@linkcode pidNamespace} by default). */
+  pidNamespace?: string;
 }
 
 /**
- * Whether a recorded process is alive: on this host, by its pid and start time; on another host
- * it is `unchecked` (its pids are not this host's).
+ * Whether a recorded process is alive: on this host, by its pid and start time; on another host,
+ * or in another PID namespace of this one, it is `unchecked` (its pids are not this process's).
  *
  * @example
  * ```ts
@@ -136,6 +182,19 @@ export async function processLiveness(
       state: "unchecked",
       reason: `${named}: this is host ${here}, which cannot see that host's processes`,
     };
+  }
+  // (a process of another PID namespace on a host of the same name, a container's: its pid names
+  // another process here, or none, and a live worker's trials were reaped as its process gone)
+  if (recorded.pidNamespace !== undefined) {
+    const ours = "pidNamespace" in probe ? probe.pidNamespace : pidNamespace();
+    if (ours !== recorded.pidNamespace) {
+      return {
+        state: "unchecked",
+        reason: `${named}: it runs in another PID namespace (${recorded.pidNamespace}; ${
+          ours === undefined ? "this process's cannot be read" : `this process's is ${ours}`
+        }: a container?), whose processes cannot be looked up from here`,
+      };
+    }
   }
   let stat: string | undefined;
   try {

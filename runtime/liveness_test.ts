@@ -3,6 +3,7 @@ import { currentProcess, processLiveness, readProcStat, startTimeOf } from "./li
 import { readRun } from "../report/records.ts";
 import { saveCheckpoint } from "./checkpoint.ts";
 import { missingCheckpointError } from "./resume.ts";
+import { deadWorkers, defaultWorkerId } from "../sweeps/study.ts";
 
 Deno.test("the start time is field 22 of /proc/<pid>/stat, counted after the command's last ')'", () => {
   // the command (field 2) may hold spaces and parentheses
@@ -38,6 +39,44 @@ Deno.test("a reused pid (a process with the pid but another start time) is gone"
   // without a recorded start time, a live pid cannot be told apart from a reused one
   const { startTime: _, ...noStart } = self;
   assert.equal((await processLiveness(noStart)).state, "unchecked");
+});
+
+Deno.test("a process of another PID namespace on a host of this name (a container's) is unchecked: its pid is not looked up", async () => {
+  const self = (await currentProcess())!;
+  assert.match(
+    self.pidNamespace ?? "",
+    /^\d+$/,
+    "the namespace is read (through readlink without -A)",
+  );
+  let looked = false;
+  const readStat = () => {
+    looked = true;
+    return Promise.resolve(undefined);
+  };
+  // (its pid no process has here: it had been said gone, and a live worker's trials reaped)
+  const found = await processLiveness(
+    { ...self, pidNamespace: "4026532999" },
+    { readStat, pidNamespace: self.pidNamespace },
+  );
+  assert.equal(found.state, "unchecked");
+  assert.match((found as { reason: string }).reason, /another PID namespace \(4026532999;/);
+  assert.ok(!looked);
+  // the same namespace is looked up as before; a record without one too
+  assert.deepEqual(await processLiveness(self), { state: "alive" });
+  const { pidNamespace: _, ...older } = self;
+  assert.deepEqual(await processLiveness(older), { state: "alive" });
+  // and a worker's id carries it, which deadWorkers reads
+  const id = defaultWorkerId();
+  assert.match(id, new RegExp(`:${Deno.pid}@${self.pidNamespace}:[0-9a-f]{8}$`));
+  const running = (workerId: string) => [{ workerId, state: "RUNNING" as const }];
+  const exited = new Deno.Command("true").spawn();
+  await exited.status;
+  const host = Deno.hostname();
+  assert.deepEqual(
+    await deadWorkers(running(`${host}:${exited.pid}@${self.pidNamespace}:0123abcd`)),
+    [`${host}:${exited.pid}@${self.pidNamespace}:0123abcd`],
+  );
+  assert.deepEqual(await deadWorkers(running(`${host}:${exited.pid}@4026532999:0123abcd`)), []);
 });
 
 Deno.test("another host's process is unchecked, never guessed: its pid is not looked up", async () => {

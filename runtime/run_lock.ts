@@ -36,6 +36,8 @@ export interface RunLockHolder {
   host?: string;
   /** Its start time (`/proc/<pid>/stat` field 22), where known. */
   startTime?: string;
+  /** Its PID namespace, where known (see `RunProcess`). */
+  pidNamespace?: string;
   /** When it took the lock (ISO 8601). */
   since: string;
 }

@@ -16,7 +16,7 @@ import type { Direction, Study, StudyStorage, Trial } from "../storage/types.ts"
 import type { Params, SearchSpace } from "./space.ts";
 import type { Pruner } from "./pruners/types.ts";
 import type { Sampler } from "./samplers/types.ts";
-import { hostname, processLiveness } from "../runtime/liveness.ts";
+import { hostname, pidNamespace, processLiveness } from "../runtime/liveness.ts";
 
 /**
  * Records an intermediate value; resolves true when the trial should stop (pruned). With `judge:
@@ -168,10 +168,14 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * A worker id that is unique across machines and processes: this host's name (`unknown-host`
- * without --allow-sys, never asked for), the pid and a random suffix.
+ * without --allow-sys, never asked for), the pid (with `@` and its PID namespace where that can
+ * be read: containers that share the host's name have pids of their own) and a random suffix.
  */
 export function defaultWorkerId(): string {
-  return `${hostname() ?? "unknown-host"}:${Deno.pid}:${crypto.randomUUID().slice(0, 8)}`;
+  const namespace = pidNamespace();
+  return `${hostname() ?? "unknown-host"}:${Deno.pid}${
+    namespace === undefined ? "" : `@${namespace}`
+  }:${crypto.randomUUID().slice(0, 8)}`;
 }
 
 /**
@@ -198,9 +202,14 @@ export async function deadWorkers(
   );
   const dead: string[] = [];
   for (const id of ids) {
-    const form = /^(.+):(\d+):[0-9a-f]{8}$/.exec(id);
+    // (`host:pid:random`, or `host:pid@namespace:random` where the PID namespace was read)
+    const form = /^(.+):(\d+)(?:@(\d+))?:[0-9a-f]{8}$/.exec(id);
     if (form === null) continue;
-    const liveness = await processLiveness({ host: form[1], pid: Number(form[2]) });
+    const liveness = await processLiveness({
+      host: form[1],
+      pid: Number(form[2]),
+      ...(form[3] !== undefined && { pidNamespace: form[3] }),
+    });
     if (liveness.state === "gone") dead.push(id);
   }
   return dead;
