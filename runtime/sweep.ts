@@ -31,8 +31,8 @@ import type { Sampler } from "../sweeps/samplers/types.ts";
 import { prunerNamed } from "../sweeps/pruners/named.ts";
 import type { Pruner } from "../sweeps/pruners/types.ts";
 import { openStorage } from "../storage/mod.ts";
-import type { StudyStorage, Trial } from "../storage/types.ts";
-import { checkSameStudy } from "../storage/_common.ts";
+import type { Study, StudyStorage, Trial } from "../storage/types.ts";
+import { checkSameStudy, redactedUrl } from "../storage/_common.ts";
 import { checkRunId, makeRunDirectory } from "./records.ts";
 import { shellWord } from "../shell_word.ts";
 import { trainTrial, type TrialRunStart } from "./trial_run.ts";
@@ -1210,6 +1210,7 @@ function checkSweep(definition: StudyDefinition): SweepDirection {
 
 async function runDefinition(
   storage: StudyStorage,
+  storageUrl: string,
   studyName: string,
   definition: StudyDefinition,
   options: SweepOptions,
@@ -1238,6 +1239,10 @@ async function runDefinition(
   ].filter((w) => w !== undefined);
   for (const each of warnings) options.onWarning?.(each);
   const runsDir = `${base.runsDir}/${studyName}`;
+  // (another study of this name, of another storage, writes there too: refused before a trial)
+  const existing = await storage.loadStudy(studyName).catch(() => undefined);
+  await checkStudyDirectory(runsDir, studyName, existing, storageUrl);
+  if (existing) await markStudyDirectory(runsDir, existing, storageUrl);
   const parallel = options.parallel ?? sweep.parallel;
   // each trial's run hands its actor Workers to the next once it ends cleanly, or else starts
   // the next one's once its own are up (a small model's run is mostly its Workers loading their
@@ -1274,8 +1279,69 @@ async function runDefinition(
         spares,
       }),
   });
+  await markStudyDirectory(runsDir, result.study, storageUrl);
   const bestConfig = result.best ? trialConfig(definition, result.best.params) : undefined;
   return { ...result, definition, direction, bestConfig, warnings };
+}
+
+/**
+ * The file of a study's runs directory (`<runsDir>/<study>/`) that names the study its trials'
+ * runs, `best_config.json` and `sweep.html` are of: its name, when its storage created it and that
+ * storage (its password left out).
+ */
+export const STUDY_MARK = "study.json";
+
+/**
+ * Refuses to run study `studyName` (`study`: as its storage holds it, undefined where it holds
+ * none yet) into `dir` where `dir`'s mark names another study of that name: one created at
+ * another time, in another storage (two sweeps of one name, the default SQLite file and a
+ * --storage, each wrote the other's best_config.json and sweep.html, their trials' runs mixed).
+ * A copy of the storage holds the same study, created at the same time: it passes.
+ */
+async function checkStudyDirectory(
+  dir: string,
+  studyName: string,
+  study: Study | undefined,
+  storageUrl: string,
+): Promise<void> {
+  const marked = await Deno.readTextFile(`${dir}/${STUDY_MARK}`).then(
+    (text) => JSON.parse(text) as { createdAt?: unknown; storage?: unknown },
+    () => undefined,
+  ).catch(() => undefined);
+  if (typeof marked?.createdAt !== "string") return;
+  const created = new Date(marked.createdAt).getTime();
+  if (study && study.createdAt.getTime() === created) return;
+  const storage = typeof marked.storage === "string" ? marked.storage : undefined;
+  throw new AnnealError(
+    "storage",
+    `Cannot run study '${studyName}' in ${dir}: that directory holds the runs of another study ` +
+      `named '${studyName}' (created ${marked.createdAt}${storage ? ` in ${storage}` : ""}), ` +
+      `and ${redactedUrl(storageUrl)} ${
+        study ? `created its own ${study.createdAt.toISOString()}` : "holds none of that name yet"
+      }: the two would share its trials' runs, best_config.json and sweep.html`,
+    {
+      where: "--study",
+      hint: `give this study another name (--study ${studyName}-2) or runs directory ` +
+        `(--set runsDir=DIR)${
+          storage && storage !== redactedUrl(storageUrl)
+            ? `; to go on with the other: --storage ${shellWord(storage)}`
+            : ""
+        }; to start over in ${dir}, remove it`,
+    },
+  );
+}
+
+/** Marks `dir` as study `study`'s (see {@linkcode STUDY_MARK}) where it has no mark yet. */
+async function markStudyDirectory(dir: string, study: Study, storageUrl: string): Promise<void> {
+  const path = `${dir}/${STUDY_MARK}`;
+  if (await Deno.lstat(path).then(() => true, () => false)) return;
+  const mark = {
+    study: study.name,
+    createdAt: study.createdAt.toISOString(),
+    storage: redactedUrl(storageUrl),
+  };
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.writeTextFile(path, JSON.stringify(mark, null, 2) + "\n");
 }
 
 /** The trials a stored study already has (retries among them); none for a study not stored yet. */
@@ -1369,9 +1435,10 @@ export async function runSweep(
   // a sweep that every trial would fail is refused before a directory or the storage is made
   const checked = checkSweep(definition);
   await makeRunDirectory(config.runsDir);
-  const storage = await openStorage(options.storage ?? defaultStorage(config));
+  const storageUrl = options.storage ?? defaultStorage(config);
+  const storage = await openStorage(storageUrl);
   try {
-    return await runDefinition(storage, studyName, definition, options, false, checked);
+    return await runDefinition(storage, storageUrl, studyName, definition, options, false, checked);
   } finally {
     await storage.close();
   }
@@ -1452,7 +1519,7 @@ export async function runWorker(
   try {
     const study = await storage.loadStudy(studyName).catch(async (error) => {
       if (!(error instanceof AnnealError) || error.code !== "storage") throw error;
-      const url = storageUrl.replace(/\/\/([^:@/]+):[^/?#]*@/, "//$1:***@");
+      const url = redactedUrl(storageUrl);
       // (the names it holds: the one meant where the name is a slip away, else the first few)
       const names = await storage.studyNames?.().catch(() => undefined) ?? [];
       const meant = closestName(studyName, names);
@@ -1488,7 +1555,7 @@ export async function runWorker(
     // (before a trial is claimed: one an older anneal stored with its data relative, joined
     // from another directory, failed every trial the worker took, using up the budget)
     await checkStudyDataPaths(studyName, stored.base, () => storage.listTrials(study.id));
-    return await runDefinition(storage, studyName, definition, options, true);
+    return await runDefinition(storage, storageUrl, studyName, definition, options, true);
   } finally {
     await storage.close();
   }

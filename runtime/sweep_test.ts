@@ -20,6 +20,7 @@ import {
   mostEpochs,
   PARALLEL_HINT,
   rateSpaceWarning,
+  STUDY_MARK,
   type StudyDefinition,
   trialConfig,
   trialsToSample,
@@ -1388,4 +1389,51 @@ Deno.test("a validation metric is refused before the study where the space draws
       space: parseSpace({ "data.validationSplit": { type: "uniform", low: 0, high: 0.3 } }),
     }, base)
   );
+});
+
+Deno.test("a study's runs directory is refused to another study of its name in another storage (they had shared its trials' runs, best config and report); a copy of the storage goes on", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "anneal-study-mark-" });
+  try {
+    const config = parseConfig({
+      backend: "cpu",
+      runsDir: `${dir}/runs`,
+      epochs: 1,
+      data: { kind: "synthetic-linear", n: 40 },
+      sweep: {
+        metric: "loss",
+        space: { "optimizer.lr": { type: "choice", values: [0.01, 0.02] } },
+        sampler: "grid",
+        pruner: "none",
+        trials: 1,
+      },
+    });
+    const first = await runSweep(config, { study: "s" });
+    const mark = JSON.parse(await Deno.readTextFile(`${dir}/runs/s/${STUDY_MARK}`));
+    assert.equal(mark.study, "s");
+    assert.equal(mark.createdAt, first.study.createdAt.toISOString());
+    assert.equal(mark.storage, `sqlite:${dir}/runs/sweeps.db`);
+    // another storage's study of the name: refused before a trial, naming both and the ways out
+    await assert.rejects(
+      runSweep(config, { study: "s", storage: `${dir}/other.db` }),
+      (error) =>
+        error instanceof AnnealError && error.code === "storage" &&
+        error.message.includes(`${dir}/runs/s: that directory holds the runs of another study`) &&
+        error.message.includes("holds none of that name yet") &&
+        /--study s-2/.test(error.hint ?? "") &&
+        error.hint!.includes(`--storage ${`sqlite:${dir}/runs/sweeps.db`}`),
+    );
+    assert.deepEqual(
+      [...Deno.readDirSync(`${dir}/runs/s`)].filter((e) => e.isDirectory).length,
+      1,
+    );
+    // the same study from a copy of its storage, more trials of it: it goes on
+    await Deno.copyFile(`${dir}/runs/sweeps.db`, `${dir}/copy.db`);
+    const more = await runSweep(
+      parseConfig({ ...config, sweep: { ...config.sweep!, trials: 2 } }),
+      { study: "s", storage: `${dir}/copy.db` },
+    );
+    assert.equal(more.trials.length, 2);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

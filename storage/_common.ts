@@ -10,6 +10,21 @@ import { canonicalJson, type JsonDifference, jsonDifferences } from "../zod_path
 
 export { canonicalJson } from "../zod_paths.ts";
 
+/**
+ * A storage's URL as messages give it: a PostgreSQL password left out, up to the last `@` before
+ * the host, as the driver reads an `@` left unescaped in it.
+ *
+ * @example
+ * ```ts
+ * import { redactedUrl } from "./_common.ts";
+ * console.assert(redactedUrl("postgres://ann:p@ss@db/x") === "postgres://ann:***@db/x");
+ * console.assert(redactedUrl("sqlite:runs/sweeps.db") === "sqlite:runs/sweeps.db");
+ * ```
+ */
+export function redactedUrl(url: string): string {
+  return url.replace(/\/\/([^:@/?#]+):[^/?#]*@/, "//$1:***@");
+}
+
 function describeValue(value: unknown): string {
   return value === undefined ? "absent" : canonicalJson(value);
 }

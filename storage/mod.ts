@@ -7,6 +7,7 @@
 import { AnnealError } from "../errors.ts";
 import { closestOption } from "../issue_text.ts";
 import { openSqliteStorage } from "./sqlite.ts";
+import { redactedUrl } from "./_common.ts";
 import type { OpenStorageOptions, StudyStorage } from "./types.ts";
 import type { openPostgresStorage as postgresStorage } from "./postgres.ts";
 
@@ -62,7 +63,7 @@ export async function openStorage(
   const scheme = path.match(/^([a-z][a-z0-9+.-]*):\/\//i)?.[1];
   if (path === "" || scheme !== undefined) {
     // (its password, as the storages print their URLs: `postgress://ann:***@db/x`)
-    const shown = url.replace(/\/\/([^:@/?#]+):[^/?#]*@/, "//$1:***@");
+    const shown = redactedUrl(url);
     // (`postgress://`: the kind it likely meant, said with the URL written so)
     const meant = scheme === undefined
       ? undefined

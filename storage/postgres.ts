@@ -20,6 +20,7 @@ import {
   notRunningError,
   pickBest,
   prunedValue,
+  redactedUrl,
   settingsChanged,
   studyError,
 } from "./_common.ts";
@@ -395,9 +396,7 @@ export function guardDroppedSocketWrites(): void {
  * `url` with its password as `***`: all of it up to the last `@` before the host, as the driver
  * reads an `@` left unescaped in a password (the first `@` printed the rest of it).
  */
-function redact(url: string): string {
-  return url.replace(/\/\/([^:@/]+):[^/?#]*@/, "//$1:***@");
-}
+const redact = redactedUrl;
 
 function studyFrom(row: Row): Study {
   return {

@@ -50,7 +50,8 @@ Deno.test("anneal sweep + 3 anneal workers on one PostgreSQL study survive a wor
     // loaded machine).
     const workers = processes.slice(1);
     const holder = (trial: Trial) =>
-      workers.find((worker) => trial.workerId?.includes(`:${worker.pid}:`));
+      // (an id is host:pid:random, or host:pid@namespace:random)
+      workers.find((worker) => new RegExp(`:${worker.pid}[@:]`).test(trial.workerId ?? ""));
     // Its holder is held (SIGSTOP) while the trial is read again: one that ended between the
     // two reads is let go on (SIGCONT), and another looked for; so the kill lands mid-trial.
     const running = await waitFor("a trial of a worker", async () => {
