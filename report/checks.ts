@@ -1133,8 +1133,10 @@ export function checkLrTooLow(
   const mid = Math.floor(n / 2);
   const [firstHalf, secondHalf] = [train[0] - train[mid], train[mid] - train[n - 1]];
   // (a schedule that took the rate down slows the fall with it: a cosine to 0 over a run at a
-  // rate too low levelled off at 80% of its start, and read as healthy)
-  const rates = n >= 3 ? epochRates(record) : undefined;
+  // rate too low levelled off at 80% of its start, and read as healthy; not a plateau schedule,
+  // which lowers the rate because the loss levelled off: a run at its floor read as too low)
+  const reactive = configValue(record.config, "scheduler.name") === "plateau";
+  const rates = n >= 3 && !reactive ? epochRates(record) : undefined;
   const scheduled = rates && fallForRates(train, rates, mid);
   const decayed = scheduled !== undefined && scheduled.ratio < 1;
   const falling = stillFalling(train).falling || (decayed && scheduled.falling);

@@ -2292,3 +2292,21 @@ Deno.test("lrTooLow under a schedule that decays to 0: a loss that fell as much 
     !kinds(diagnose(syntheticRun(even, { lr, steps: constant }))).includes("lrTooLow"),
   );
 });
+
+Deno.test("lrTooLow under a plateau schedule: a loss that levelled off, and had its rate cut for it, is not a rate too low", () => {
+  // 1.152 to 1.002 over 10 epochs, healthy at a constant rate; plateau cut the rate 10x at
+  // epoch 5 because it levelled off, and read for each unit of rate the fall had kept its pace
+  const per = 13;
+  const lr = 0.01;
+  const losses = Array.from({ length: 10 }, (_, e) => 1 + 0.25 * Math.exp(-0.5 * (e + 1)));
+  const steps = Array.from({ length: 10 * per }, (_, step) => ({
+    step,
+    epoch: Math.floor(step / per),
+    loss: undefined as unknown as number,
+    lr: step < 5 * per ? lr : lr / 10,
+  }));
+  assert.deepEqual(kinds(diagnose(syntheticRun(losses, { lr }))), ["healthy"]);
+  const plateau = { scheduler: { name: "plateau", patience: 1 } };
+  const d = diagnose(syntheticRun(losses, { lr, steps, config: plateau }));
+  assert.ok(!kinds(d).includes("lrTooLow"), d.verdict);
+});
