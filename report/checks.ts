@@ -1087,31 +1087,32 @@ function epochRates(record: RunRecord): number[] | undefined {
 }
 
 /**
- * How a run's loss fell for the rates its schedule gave (`rates`, each epoch's mean): under a
- * schedule that decays, a loss that falls as fast for each unit of rate in the run's second half
- * as in its first has its fall slowed by the rate, not by the end of what it can learn. `ratio`:
- * the mean rate of the second half's epoch-to-epoch changes over the first's (at most 1: a rate
- * that rose, a warmup, asks nothing more of the second half); `falling`: the last
+ * How a run's loss fell for the rates its schedule gave (`rates`, each epoch's mean), where the
+ * schedule decayed them (undefined where it did not: the second half's mean rate is not below the
+ * first's). A loss that falls about as much for each unit of rate in the run's second half as in
+ * its first has had its fall slowed by the rate, not by the end of what the model can learn.
+ * `perRate`: the second half's fall for each unit of rate over the first's (`halves`: each half's
+ * fall); `first` and `second`: the halves' mean rates; `falling`: the last
  * {@linkcode STEADY_EPOCHS} changes each took the loss lower, at no less than
- * {@linkcode STEADY_PACE} of the run's own drop for each unit of rate, where the schedule had
- * lowered the rate there below the run's mean.
+ * {@linkcode STEADY_PACE} of the run's own drop for each unit of rate.
  */
-function fallForRates(train: number[], rates: number[], mid: number) {
+function fallForRates(train: number[], rates: number[], mid: number, halves: [number, number]) {
   // (the change from one epoch's mean loss to the next's is over half of each epoch's steps)
   const between = rates.slice(1).map((r, i) => (r + rates[i]) / 2);
-  const meanOf = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
-  const [first, second] = [meanOf(between.slice(0, mid)), meanOf(between.slice(mid))];
+  const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+  const [firstMass, secondMass] = [sum(between.slice(0, mid)), sum(between.slice(mid))];
+  const [first, second] = [firstMass / mid, secondMass / (between.length - mid)];
+  if (!(second < first)) return undefined;
   const n = train.length;
   const last = train[n - 1];
   const recent = train.slice(-STEADY_EPOCHS - 1);
   const recentRates = between.slice(-STEADY_EPOCHS);
-  const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
   const pace = (recent[0] - last) / sum(recentRates);
   const runPace = (train[0] - last) / sum(between);
-  const falling = n >= STEADY_EPOCHS + 2 && meanOf(recentRates) < meanOf(between) &&
-    recent.slice(1).every((v, i) => v < recent[i]) && runPace > 0 &&
-    pace >= STEADY_PACE * runPace;
-  return { ratio: Math.min(1, second / first), first, second, falling };
+  const falling = n >= STEADY_EPOCHS + 2 && recent.slice(1).every((v, i) => v < recent[i]) &&
+    runPace > 0 && pace >= STEADY_PACE * runPace;
+  const perRate = (halves[1] / secondMass) / (halves[0] / firstMass);
+  return { perRate, first, second, falling };
 }
 
 export function checkLrTooLow(
@@ -1137,18 +1138,22 @@ export function checkLrTooLow(
   // which lowers the rate because the loss levelled off: a run at its floor read as too low)
   const reactive = configValue(record.config, "scheduler.name") === "plateau";
   const rates = n >= 3 && !reactive ? epochRates(record) : undefined;
-  const scheduled = rates && fallForRates(train, rates, mid);
-  const decayed = scheduled !== undefined && scheduled.ratio < 1;
-  const falling = stillFalling(train).falling || (decayed && scheduled.falling);
+  const decayed = rates && fallForRates(train, rates, mid, [firstHalf, secondHalf]);
+  const falling = stillFalling(train).falling || decayed?.falling === true;
+  // (under a decayed rate, "even" is about as much for each unit of rate: LINEAR_PACE at least,
+  // where half as much read a run near its floor under a cosine as too low)
   const even = (limit: number, pace: number) =>
-    !barely && drop < limit && dropFrom(initial) < limit && secondHalf > 0 &&
-    secondHalf >= pace * firstHalf * (scheduled?.ratio ?? 1) && falling;
+    !barely && drop < limit && dropFrom(initial) < limit && secondHalf > 0 && firstHalf > 0 &&
+    (decayed ? decayed.perRate >= Math.max(pace, LINEAR_PACE) : secondHalf >= pace * firstHalf) &&
+    falling;
   const slow = even(LOW_LR_SLOW, EVEN_PACE);
   const linear = !slow && n >= LINEAR_EPOCHS && even(LOW_LR_LINEAR, LINEAR_PACE);
   if (!barely && !slow && !linear) return undefined;
   const halves = decayed
-    ? `${f(secondHalf)} off in its second half at a mean rate of ${f(scheduled.second)} ` +
-      `against ${f(firstHalf)} in its first at ${f(scheduled.first)}, about as much for each ` +
+    ? `${f(secondHalf)} off in its second half at a mean rate of ${f(decayed.second)} ` +
+      `against ${f(firstHalf)} in its first at ${f(decayed.first)}, ${
+        f(decayed.perRate * 100)
+      }% as much for each ` +
       "unit of rate (the schedule's decay slowed it, not the end of what the model can learn)"
     : `${f(secondHalf)} off in its second half against ${f(firstHalf)} in its first`;
   const evidence = `the training loss went from ${f(start)} at epoch ${record.epochs[0].epoch} ` +

@@ -2272,19 +2272,35 @@ Deno.test("lrTooLow under a schedule that decays to 0: a loss that fell as much 
     loss: undefined as unknown as number,
     lr: rateAt(step),
   }));
-  // (a loss that takes the same off for each unit of rate the steps give)
-  const mass = (epoch: number) =>
-    steps.filter((s) => s.epoch <= epoch).reduce((sum, s) => sum + s.lr, 0) / perEpoch;
+  // (a loss that takes the same off for each unit of rate the steps give: an epoch's mean loss
+  // is the loss at its middle, after the rates of the epochs before and half its own)
+  const rates = Array.from(
+    { length: epochs },
+    (_, e) => steps.filter((s) => s.epoch === e).reduce((sum, s) => sum + s.lr, 0) / perEpoch,
+  );
+  const before = (e: number) => rates.slice(0, e).reduce((a, b) => a + b, 0) + rates[e] / 2;
   const cosine = { scheduler: { name: "cosine", tMax: total } };
-  const even = Array.from({ length: epochs }, (_, e) => 17.8 - 800 * (mass(e) - mass(0) / 2));
+  const even = Array.from({ length: epochs }, (_, e) => 17.8 - 600 * before(e));
   const d = diagnose(syntheticRun(even, { lr, steps, config: cosine }));
   assert.deepEqual(kinds(d), ["lrTooLow"], d.verdict);
-  assert.match(d.findings[0].evidence, /at a mean rate of .* about as much for each unit of rate/);
+  assert.match(d.findings[0].evidence, /at a mean rate of .*, 100% as much for each unit of rate/);
   assert.deepEqual(d.findings[0].set, ["optimizer.lr=0.01"]);
-  // a run that took most of its fall early, and levelled off at its floor, is read as before
+  // a run that took most of its fall early, and levelled off at its floor, is read as before;
+  // so is one that fell half as much for each unit of rate in its second half (1.152 to 1.0046
+  // over 8 epochs, 89% of it in the first half: near its floor, not held back by the rate)
   const bending = Array.from({ length: epochs }, (_, e) => 14 + 4 * Math.exp(-1.5 * e));
   assert.ok(
     !kinds(diagnose(syntheticRun(bending, { lr, steps, config: cosine }))).includes("lrTooLow"),
+  );
+  const eight = steps.filter((s) => s.epoch < 8).map((s) => ({
+    ...s,
+    lr: lr * (1 + Math.cos(Math.PI * s.step / (8 * perEpoch))) / 2,
+  }));
+  const nearFloor = Array.from({ length: 8 }, (_, e) => 1 + 0.25 * Math.exp(-0.5 * (e + 1)));
+  const eightCosine = { scheduler: { name: "cosine", tMax: 8 * perEpoch } };
+  assert.ok(
+    !kinds(diagnose(syntheticRun(nearFloor, { lr, steps: eight, config: eightCosine })))
+      .includes("lrTooLow"),
   );
   // the same even fall at a constant rate, as before: its second half fell less, and it levelled off
   const constant = steps.map((s) => ({ ...s, lr }));
