@@ -4,6 +4,7 @@
  * @module
  */
 import { runActor, servePort } from "./_worker_shell.ts";
+import { float16Stored } from "../report/first_step.ts";
 import {
   type ClipMonitorSnapshot,
   clipMonitorSnapshot,
@@ -54,7 +55,7 @@ runActor("clipMonitor", async (context) => {
       observed,
       config.optimizer,
       config.scheduler,
-      config.mixedPrecision,
+      float16Stored(config),
     );
     state = next;
     for (const reply of out.toTrainer) port.postMessage(reply);

@@ -4,6 +4,7 @@
  * @module
  */
 import { runActor, servePort } from "./_worker_shell.ts";
+import { float16Stored } from "../report/first_step.ts";
 import { type EarlyStopperState, initEarlyStopper, judgeEpoch } from "./early_stopper.ts";
 import type { RunConfig } from "../config.ts";
 import type { EpochEnded } from "./protocol.ts";
@@ -25,7 +26,7 @@ runActor("earlyStopper", async (context) => {
       config.optimizer,
       config.scheduler,
       config.clipping,
-      config.mixedPrecision,
+      float16Stored(config),
     );
     state = next;
     port.postMessage(verdict);

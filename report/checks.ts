@@ -21,7 +21,7 @@ import { parseSchedulerSpec } from "../schedulers/parse.ts";
 import type { SpecOf } from "../schedulers/spec.ts";
 import type { ScheduleNote } from "../schedulers/reach.ts";
 import { warmupBeyondRun } from "../schedulers/warmup_reach.ts";
-import { FIRST_STEP, firstStepFault } from "./first_step.ts";
+import { FIRST_STEP, firstStepFault, float16Stored } from "./first_step.ts";
 import { scaleLearningRate } from "../optimizers/scaling.ts";
 
 // Thresholds. Each is a judgement call taken from common practice; the tests pin their effect.
@@ -529,7 +529,7 @@ export function checkDiverged(
     // on the initial weights, before any update: not the learning rate's doing
     const first = firstStepFault(
       `the loss became ${badStep.loss}`,
-      configValue(record.config, "mixedPrecision") === true,
+      float16Stored(record.config),
     );
     return {
       kind: "diverged",

@@ -304,6 +304,16 @@ Deno.test("diverged: a loss not finite at step 0, before any update, blames the 
   assert.match(mixed.findings[0].fix, /stored as float16, whose largest value is 65504/);
   assert.match(mixed.findings[0].fix, /--set mixedPrecision=false trains in float32/);
   assert.doesNotMatch(mixed.findings[0].fix, /overflows float32/);
+  // (a model mixedPrecision stores nothing of as float16, a linear one: float32's overflow)
+  const linear = diagnose(
+    syntheticRun([], {
+      steps,
+      lr: 1,
+      status: "diverged",
+      config: { mixedPrecision: true, model: { kind: "linear" } },
+    }),
+  );
+  assert.match(linear.findings[0].fix, /overflows float32/);
 });
 
 Deno.test("diverged: all-NaN curves are diverged, not healthy or too short", () => {

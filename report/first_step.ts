@@ -47,3 +47,30 @@ export function firstStepFault(
 
 /** The largest finite float16, where mixed precision's stored activations overflow. */
 export const FLOAT16_MAX = 65504;
+
+/**
+ * Whether a run's config (as written or recorded) stores activations as float16: `mixedPrecision`
+ * with a model that has a layer it stores so. A linear model has none; an mlp's hidden layers
+ * and an rnn's states are float16 only at an even width (a pair of units is one 32-bit word);
+ * a cnn's maps are.
+ *
+ * @example
+ * ```ts
+ * import { float16Stored } from "./first_step.ts";
+ * console.assert(float16Stored({ mixedPrecision: true, model: { kind: "mlp", hidden: [64] } }));
+ * console.assert(!float16Stored({ mixedPrecision: true, model: { kind: "mlp", hidden: [63] } }));
+ * console.assert(!float16Stored({ mixedPrecision: true, model: { kind: "linear" } }));
+ * ```
+ */
+export function float16Stored(config: unknown): boolean {
+  const { mixedPrecision, model } = (config ?? {}) as { mixedPrecision?: unknown; model?: unknown };
+  if (mixedPrecision !== true) return false;
+  const { kind, hidden, units } = (model ?? {}) as {
+    kind?: unknown;
+    hidden?: unknown;
+    units?: unknown;
+  };
+  if (kind === "mlp") return Array.isArray(hidden) && hidden.some((h) => h % 2 === 0);
+  if (kind === "rnn") return typeof units === "number" && units % 2 === 0;
+  return kind === "cnn";
+}

@@ -9,6 +9,7 @@
  * @module
  */
 import type { RunConfig } from "../config.ts";
+import { float16Stored } from "../report/first_step.ts";
 import {
   type ClipMonitorState,
   initClipMonitor,
@@ -97,7 +98,7 @@ export class DivergenceWatch {
       },
       this.#config.optimizer,
       this.#config.scheduler,
-      this.#config.mixedPrecision,
+      float16Stored(this.#config),
     );
     this.#monitor = next;
     for (const handled of out.toTrainer) {

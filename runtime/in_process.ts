@@ -23,6 +23,7 @@
  * @module
  */
 import { baseLearningRate, type RunConfig } from "../config.ts";
+import { float16Stored } from "../report/first_step.ts";
 import { type LoadedRows, loadResolvedRows } from "../data/load_resolved.ts";
 import {
   evalBatches,
@@ -302,7 +303,7 @@ async function trainWith(
       config.optimizer,
       config.scheduler,
       config.clipping,
-      config.mixedPrecision,
+      float16Stored(config),
     );
     stopper = next;
     stopGuard = verdict.guard;
