@@ -343,6 +343,8 @@ Deno.test("a diverging run that clips by norm already is not told to add clippin
     assert.doesNotMatch(hint({ maxNorm }), /add clipping/, `maxNorm ${maxNorm}`);
     assert.match(hint({ maxNorm }), /divide by 10 \(--set optimizer\.lr=0\.05\)$/);
   }
+  // (an adaptive clip, at a percentile of the norms, clips by norm too)
+  assert.doesNotMatch(hint({ autoPercentile: 10 }), /add clipping/);
 });
 
 Deno.test("under onNonFinite skip an exploding loss trains on, with one warning naming it and the settings that act on it", () => {

@@ -177,12 +177,13 @@ export function divideLrHint(
 
 /**
  * Whether the run's `clipping` clips by norm already (`maxNorm` set, an rnn's default of 1
- * among them): "add clipping (--set clipping.maxNorm=1)" would then name the clip it has, or
- * loosen a tighter one.
+ * among them, or `autoPercentile`'s adaptive clip): "add clipping (--set clipping.maxNorm=1)"
+ * would then name the clip it has, or loosen a tighter one.
  */
-function clipsByNorm(clipping: unknown): boolean {
-  return clipping !== null && typeof clipping === "object" &&
-    typeof (clipping as { maxNorm?: unknown }).maxNorm === "number";
+export function clipsByNorm(clipping: unknown): boolean {
+  if (clipping === null || typeof clipping !== "object") return false;
+  const { maxNorm, autoPercentile } = clipping as { maxNorm?: unknown; autoPercentile?: unknown };
+  return typeof maxNorm === "number" || typeof autoPercentile === "number";
 }
 
 /**

@@ -573,8 +573,10 @@ export function checkDiverged(
       set,
     };
   }
-  const clip = configValue(record.config, "clipping.maxNorm");
-  const clipText = typeof clip === "number" ? "" : ", or clip gradients (--set clipping.maxNorm=1)";
+  // (a clip by norm already, a fixed one or autoPercentile's: none to add)
+  const clips = typeof configValue(record.config, "clipping.maxNorm") === "number" ||
+    typeof configValue(record.config, "clipping.autoPercentile") === "number";
+  const clipText = clips ? "" : ", or clip gradients (--set clipping.maxNorm=1)";
   // Unscaled features (normalization off) blow a first epoch up at any rate: features of 1e6
   // gave Infinity at step 1 at lr 0.01, 0.001 and 1e-4, each time "divide it by 10".
   const scale = unscaledFeatures(record);

@@ -285,6 +285,12 @@ Deno.test("diverged: a NaN step names the step and epoch", () => {
   assert.deepEqual(kinds(d), ["diverged"]);
   assert.match(d.findings[0].evidence, /step 25 \(epoch 2\)/);
   assert.deepEqual(d.findings[0].set, ["optimizer.lr=0.1"]);
+  assert.match(d.findings[0].fix, /or clip gradients \(--set clipping\.maxNorm=1\)/);
+  // a run that clips by norm already, at a fixed norm or at a percentile, is not told to add it
+  for (const clipping of [{ maxNorm: 0.5 }, { autoPercentile: 10 }]) {
+    const clipped = diagnose(syntheticRun([3, 2, 1.5], { steps, lr: 1, config: { clipping } }));
+    assert.doesNotMatch(clipped.findings[0].fix, /clip gradients/, JSON.stringify(clipping));
+  }
 });
 
 Deno.test("diverged: a loss not finite at step 0, before any update, blames the data or model, with no rate to set", () => {
