@@ -246,13 +246,14 @@ function namedTwice(columns: string[], where: string): DataWarning | undefined {
  * ```ts
  * import { trailingDelimiterSed } from "./csv.ts";
  * console.assert(trailingDelimiterSed(",", false) === "s/,[ \\t]*$//");
- * console.assert(trailingDelimiterSed(",", true) === "s/,[ \\t]*\\r$/\\r/");
+ * console.assert(trailingDelimiterSed(",", true) === "s/,[ \\t]*\\(\\r\\?\\)$/\\1/");
  * console.assert(trailingDelimiterSed("\t", false) === "s/\\t[ \\t]*$//");
  * ```
  */
 export function trailingDelimiterSed(delimiter: string, crLineEnds = false): string {
   const pattern = delimiter === "\t" ? "\\t" : delimiter.replace(/[.*[\]^$\\/]/g, "\\$&");
-  return crLineEnds ? `s/${pattern}[ \\t]*\\r$/\\r/` : `s/${pattern}[ \\t]*$//`;
+  // (a CR kept where a line has one: the last line of a file may end without its line break)
+  return crLineEnds ? `s/${pattern}[ \\t]*\\(\\r\\?\\)$/\\1/` : `s/${pattern}[ \\t]*$//`;
 }
 
 /** Delimiters a file may use instead of the configured one, as a hint names them. */
