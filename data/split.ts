@@ -269,22 +269,18 @@ function* markStratifiedSteps(
     if (i % SPLIT_CHUNK === SPLIT_CHUNK - 1) yield;
   }
   if (held > 0) return held;
-  // every class too small for its share: one row still, of a class that keeps another
-  const row = order.find((r) => counts.get(ds.y[r])! >= 2);
-  if (row === undefined) {
-    throw new AnnealError(
-      "data",
-      `Cannot split data: stratify holds out a row of a class that keeps another in training, ` +
-        `and each of the ${ds.n} samples' classes has one row`,
-      {
-        where: "data.stratify",
-        hint: "leave stratify out (or validationSplit 0): with one row a class, no class can " +
-          "give one to validation",
-      },
-    );
-  }
-  heldOut[row] = 1;
-  return 1;
+  // (the quotas hold one row out at least where a class has two: none is held only where each
+  // class has one row)
+  throw new AnnealError(
+    "data",
+    `Cannot split data: stratify holds out a row of a class that keeps another in training, ` +
+      `and each of the ${ds.n} samples' classes has one row`,
+    {
+      where: "data.stratify",
+      hint: "leave stratify out (or validationSplit 0): with one row a class, no class can " +
+        "give one to validation",
+    },
+  );
 }
 
 /** Rows of {@linkcode selectRowsSteps} between two pauses, for rows of `f` features and `t` targets. */

@@ -180,7 +180,7 @@ const WEBGPU_BACKEND_ENV = "DENO_WEBGPU_BACKEND";
 
 /** The other backends, as a hint gives them (a command without --backend takes --set). */
 const OTHER_BACKENDS = "train on auto, wasm or cpu (--backend auto, or --set backend=auto where " +
-  "a command has no --backend)";
+  "a command has no --backend; for anneal worker, the study's config)";
 
 async function requireAdapter(): Promise<{ adapter: GPUAdapter; info: AdapterInfo }> {
   const probe = await probeWebGpu();

@@ -93,11 +93,13 @@ export function warmupCosineBeyondRun(
     ? `is not past scheduler.warmupSteps ${warmupSteps}, so its cosine lasts one ${unit}`
     : `is shorter than the run, which takes ${reach.length}`;
   return {
-    message:
-      `scheduler.totalSteps ${totalSteps} ${short}: after ${unit} ${
-        Number(zero.toPrecision(6))
-      } the rate climbs back up towards optimizer.lr and falls again, as Hugging Face's ` +
-      "get_cosine_schedule_with_warmup does",
+    message: `scheduler.totalSteps ${totalSteps} ${short}: after ${unit} ${
+      Number(zero.toPrecision(6))
+    } the rate ${
+      totalSteps <= warmupSteps
+        ? `is optimizer.lr and 0 by turns, each ${unit}`
+        : "climbs back up towards optimizer.lr and falls again"
+    }, as Hugging Face's get_cosine_schedule_with_warmup does`,
     hint: `set totalSteps to the run's length (--set scheduler.totalSteps=${reach.steps})`,
   };
 }

@@ -63,7 +63,7 @@ Deno.test("a warmupCosine whose totalSteps the run outlasts is noted: its rate c
   const flips = parseSchedulerSpec({ name: "warmupCosine", warmupSteps: 10, totalSteps: 5 });
   assert.match(
     warmupCosineBeyondRun(flips, run)!.message,
-    /^scheduler\.totalSteps 5 is not past scheduler\.warmupSteps 10, so its cosine lasts one optimizer step: after optimizer step 11 /,
+    /^scheduler\.totalSteps 5 is not past scheduler\.warmupSteps 10, so its cosine lasts one optimizer step: after optimizer step 11 the rate is optimizer\.lr and 0 by turns, each optimizer step, as /,
   );
   assert.deepEqual([11, 12, 13].map((t) => Math.round(createSchedule(flips, 1).lrAt(t))), [
     0,

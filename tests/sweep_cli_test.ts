@@ -63,7 +63,7 @@ Deno.test("anneal sweep --trials extends a study to that many trials in all, und
   // the first line says what the study has, and what is left of the budget asked for
   assert.match(
     more.stdout,
-    /^sweep sw: the study has 2 trials \(2 complete\); its budget is 5 trials in all: 3 more to sample; sampler tpe \(a random search at 10 trials or fewer: TPE models the results from trial 11 on\), pruner none, 2 at a time;/,
+    /^sweep sw: the study has 2 trials \(2 complete\); its budget is 5 trials in all: 3 more to sample; sampler tpe \(a random search at 10 trials or fewer: TPE models the results once 10 trials have finished\), pruner none, 2 at a time;/,
   );
   assert.match(more.stdout, /study sw: 5 trials \(5 complete\)/);
   const { definition, trials } = await storedStudy(runs.dir);

@@ -139,7 +139,7 @@ export function studyHeader(
   // search, which "sampler tpe" alone did not say)
   const sampler = sweep.sampler === "tpe" && sweep.trials <= TPE_STARTUP_TRIALS
     ? `tpe (a random search at ${TPE_STARTUP_TRIALS} trials or fewer: TPE models the results ` +
-      `from trial ${TPE_STARTUP_TRIALS + 1} on)`
+      `once ${TPE_STARTUP_TRIALS} trials have finished)`
     : sweep.sampler;
   const settings = `sampler ${sampler}, pruner ${sweep.pruner}, ${atOnce} at a time${
     atOnce < sweep.parallel ? ` (parallel ${sweep.parallel})` : ""
