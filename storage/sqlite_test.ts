@@ -99,25 +99,37 @@ Deno.test("a study storage that is not a SQLite database, a directory or in a mi
   ) throw new Error(`${missing?.message} / ${missing?.hint}`);
 });
 
-Deno.test("a study database that cannot be created in its directory (read-only, full) says so, not only that SQLite cannot open it", () => {
-  // SQLite says "unable to open database file" on a read-only file system; the file is made here
-  // as SQLite would make it, and fails as it did on a read-only tmpfs
-  const at = `${dir}/readonly.db`;
+/**
+ * `openError`'s error for SQLite's "unable to open database file" at `at`, where opening `at`
+ * with the options `refused` picks fails as on a read-only file system (EROFS).
+ */
+function onReadOnly(
+  at: string,
+  refused: (options?: Deno.OpenOptions) => boolean,
+): { code?: string; message: string; hint?: string } | undefined {
   const open = Deno.openSync;
   Deno.openSync = ((target: string | URL, options?: Deno.OpenOptions) => {
-    if (String(target) === at) {
+    if (String(target) === at && refused(options)) {
       throw Object.assign(new Error(`Read-only file system (os error 30): open '${at}'`), {
         code: "EROFS",
       });
     }
     return open(target, options);
   }) as typeof Deno.openSync;
-  let error: { code?: string; message: string; hint?: string } | undefined;
   try {
-    error = openError(at, new Error("unable to open database file")) as typeof error;
+    return openError(at, new Error("unable to open database file")) as ReturnType<
+      typeof onReadOnly
+    >;
   } finally {
     Deno.openSync = open;
   }
+}
+
+Deno.test("a study database that cannot be created in its directory (read-only, full) says so, not only that SQLite cannot open it", () => {
+  // SQLite says "unable to open database file" on a read-only file system; the file is made here
+  // as SQLite would make it, and fails as it did on a read-only tmpfs
+  const at = `${dir}/readonly.db`;
+  const error = onReadOnly(at, () => true);
   if (
     error?.code !== "storage" ||
     !error.message.startsWith(`Cannot open study storage sqlite:${at}: cannot create`) ||
@@ -243,21 +255,7 @@ Deno.test("a study database that is there but cannot be written (a read-only fil
   // printed as "SQLite cannot open or create it", with the hint to name another file
   const at = `${dir}/kept.db`;
   Deno.writeTextFileSync(at, "");
-  const open = Deno.openSync;
-  Deno.openSync = ((target: string | URL, options?: Deno.OpenOptions) => {
-    if (String(target) === at && options?.write) {
-      throw Object.assign(new Error(`Read-only file system (os error 30): open '${at}'`), {
-        code: "EROFS",
-      });
-    }
-    return open(target, options);
-  }) as typeof Deno.openSync;
-  let error: { code?: string; message: string; hint?: string } | undefined;
-  try {
-    error = openError(at, new Error("unable to open database file")) as typeof error;
-  } finally {
-    Deno.openSync = open;
-  }
+  const error = onReadOnly(at, (options) => options?.write === true);
   if (
     error?.code !== "storage" ||
     !error.message.startsWith(`Cannot open study storage sqlite:${at}: cannot write`) ||

@@ -119,6 +119,28 @@ Deno.test("anneal sweep + 3 anneal workers on one PostgreSQL study survive a wor
   }
 });
 
+/** Writes a sweep config of one trial in `dir` (the base's `overrides` over one epoch); its path. */
+async function oneTrialSweep(dir: string, overrides: Record<string, unknown>): Promise<string> {
+  const file = `${dir}/sweep.json`;
+  await Deno.writeTextFile(
+    file,
+    JSON.stringify({
+      backend: "cpu",
+      runsDir: dir,
+      epochs: 1,
+      ...overrides,
+      sweep: {
+        space: { "optimizer.lr": { type: "choice", values: [0.01] } },
+        metric: "loss",
+        trials: 1,
+        sampler: "random",
+        pruner: "none",
+      },
+    }),
+  );
+  return file;
+}
+
 Deno.test("anneal sweep and anneal worker print no part of a storage password with an @ left unescaped in it", async () => {
   // The driver reads the password up to the last @ before the host; the printed URLs hid it only
   // up to the first, `postgres://postgres:***@cret@127.0.0.1:...`. (The test server trusts every
@@ -128,22 +150,7 @@ Deno.test("anneal sweep and anneal worker print no part of a storage password wi
   const study = `at-${crypto.randomUUID().slice(0, 8)}`;
   const dir = await Deno.makeTempDir({ prefix: "anneal-password-" });
   try {
-    const file = `${dir}/sweep.json`;
-    await Deno.writeTextFile(
-      file,
-      JSON.stringify({
-        backend: "cpu",
-        runsDir: dir,
-        epochs: 1,
-        sweep: {
-          space: { "optimizer.lr": { type: "choice", values: [0.01] } },
-          metric: "loss",
-          trials: 1,
-          sampler: "random",
-          pruner: "none",
-        },
-      }),
-    );
+    const file = await oneTrialSweep(dir, {});
     const run = async (args: string[]) => {
       const output = await annealCommand(args, "*").output();
       return new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr);
@@ -170,23 +177,10 @@ Deno.test("anneal sweep's command to go on with after SIGTERM leaves its storage
   const dir = await Deno.makeTempDir({ prefix: "anneal-password-" });
   const storage = await openStorage(url);
   try {
-    const file = `${dir}/sweep.json`;
-    await Deno.writeTextFile(
-      file,
-      JSON.stringify({
-        backend: "cpu",
-        runsDir: dir,
-        epochs: 50,
-        data: { kind: "synthetic-linear", n: 4000 },
-        sweep: {
-          space: { "optimizer.lr": { type: "choice", values: [0.01] } },
-          metric: "loss",
-          trials: 1,
-          sampler: "random",
-          pruner: "none",
-        },
-      }),
-    );
+    const file = await oneTrialSweep(dir, {
+      epochs: 50,
+      data: { kind: "synthetic-linear", n: 4000 },
+    });
     const child = anneal(["sweep", "-c", file, "--storage", url, "--study", study]);
     const stderr = new Response(child.stderr).text();
     child.stdout.cancel();
