@@ -1398,14 +1398,8 @@ Deno.test("a study's runs directory is refused to another study of its name in a
       backend: "cpu",
       runsDir: `${dir}/runs`,
       epochs: 1,
-      data: { kind: "synthetic-linear", n: 40 },
-      sweep: {
-        metric: "loss",
-        space: { "optimizer.lr": { type: "choice", values: [0.01, 0.02] } },
-        sampler: "grid",
-        pruner: "none",
-        trials: 1,
-      },
+      ...TWO_TRIAL_SWEEP,
+      sweep: { ...TWO_TRIAL_SWEEP.sweep, trials: 1 },
     });
     const first = await runSweep(config, { study: "s" });
     const mark = JSON.parse(await Deno.readTextFile(`${dir}/runs/s/${STUDY_MARK}`));
