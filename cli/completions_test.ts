@@ -202,13 +202,16 @@ Deno.test("anneal's bash completion offers help and -h, and help's commands", as
   assert.deepEqual(rest, ["[train]", "[show|compare]", "[--runs-dir|--json|-h|--help]"]);
 });
 
-const hasFish = (() => {
+/** Whether `shell` runs here (tools/test.sh installs zsh and fish where they are missing). */
+function hasShell(shell: string): boolean {
   try {
-    return new Deno.Command("fish", { args: ["--version"], stdout: "null" }).outputSync().success;
+    return new Deno.Command(shell, { args: ["--version"], stdout: "null" }).outputSync().success;
   } catch {
     return false;
   }
-})();
+}
+
+const hasFish = hasShell("fish");
 
 Deno.test({
   name:
@@ -266,13 +269,7 @@ Deno.test({
   },
 });
 
-const hasZsh = (() => {
-  try {
-    return new Deno.Command("zsh", { args: ["--version"], stdout: "null" }).outputSync().success;
-  } catch {
-    return false;
-  }
-})();
+const hasZsh = hasShell("zsh");
 
 Deno.test({
   name: "anneal's zsh completion loads in a zsh whose ~/.zshrc did not run compinit",
