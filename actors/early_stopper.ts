@@ -401,12 +401,15 @@ function patienceRanOut(
     : `(best ${formatNumber(state.best)} at epoch ${state.bestEpoch})`;
   // With a baseline never beaten, the best improved on the epochs before it, and still patience
   // ran out (Keras resets it only past the baseline): the baseline is what it did not reach.
+  // (a best past the baseline by minDelta or less beat it by too little: said so, or the best
+  // quoted would read as beating it)
   if (
     spec.baseline !== undefined && state.best !== null && !improves(spec, state.best, spec.baseline)
   ) {
+    const by = spec.minDelta > 0 ? ` by more than minDelta ${formatNumber(spec.minDelta)}` : "";
     return `early stopping: ${state.monitor} did not beat its baseline ${
       formatNumber(spec.baseline)
-    } in ${epochs} ${best}`;
+    }${by} in ${epochs} ${best}`;
   }
   return `early stopping: ${state.monitor} did not improve for ${epochs} ${best}`;
 }

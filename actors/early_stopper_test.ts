@@ -128,6 +128,24 @@ Deno.test("baseline: improving on the best but not on the baseline does not rese
   );
 });
 
+Deno.test("baseline with minDelta: a best past the baseline by minDelta or less is said to fall short by minDelta", () => {
+  // 0.8 is above the baseline 0.75, but not by more than minDelta 0.05 (Keras' rule): patience
+  // was never restarted, and the reason must not read as if 0.8 had not beaten 0.75
+  const series = [0.7, 0.8, 0.78, 0.79].map((a) => ({ loss: 1, valAccuracy: a }));
+  const verdicts = run({
+    monitor: "valAccuracy",
+    mode: "max",
+    patience: 2,
+    baseline: 0.75,
+    minDelta: 0.05,
+  }, series);
+  assert.equal(verdicts.length, 3);
+  assert.equal(
+    verdicts.at(-1)!.reason,
+    "early stopping: valAccuracy did not beat its baseline 0.75 by more than minDelta 0.05 in 3 epochs (best 0.8 at epoch 1)",
+  );
+});
+
 Deno.test("without validation data, valLoss falls back to the training loss", () => {
   const verdicts = run({ patience: 1 }, [{ loss: 1 }, { loss: 2 }]);
   assert.equal(verdicts.at(-1)!.stop, true);
