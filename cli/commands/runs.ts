@@ -21,6 +21,7 @@ import {
 } from "../../report/mod.ts";
 import {
   checkRunsDir,
+  configValue,
   countedAs,
   DAMAGED,
   formatRate,
@@ -219,8 +220,9 @@ export async function runsListCommand(options: RunsOptions & { json?: boolean })
 
 /**
  * The best epoch `anneal runs show` names, as the table of `anneal runs` gives it (see
- * `runBest`; its value in the table's digits): with its metric and value, and `so far` for a run that has not ended (running) or
- * ended before recording its best (killed, interrupted).
+ * `runBest`; its value in the table's digits): with its metric and value, and `so far` for a run
+ * that has not ended (running) or ended before recording its best (killed, interrupted); a run
+ * that ended without a best epoch (its watched value never finite) says so.
  *
  * @example
  * ```ts
@@ -247,7 +249,17 @@ export function bestText(record: Pick<RunRecord, "config" | "epochs" | "summary"
       ? "no best epoch (no epoch ended)"
       : "no best epoch (no epoch recorded a finite metric)";
   }
-  const sofar = typeof record.summary.bestEpoch === "number" ? "" : ", so far";
+  const open = ["running", "crashed", "interrupted"].includes(record.summary.status);
+  // (a run that ended without a best epoch watched a value no epoch had finite: the best of
+  // another metric stands in, which "so far" said of a run still going)
+  const monitor = configValue(record.config, "earlyStopping.monitor");
+  const sofar = typeof record.summary.bestEpoch === "number"
+    ? ""
+    : open
+    ? ", so far"
+    : typeof monitor === "string" && monitor !== best.metric
+    ? ` (the run kept no best epoch: no epoch's ${monitor} was finite)`
+    : " (the run kept no best epoch)";
   return `best ${best.metric} ${formatNumber(best.value)} at epoch ${best.epoch}${sofar}`;
 }
 

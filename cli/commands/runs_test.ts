@@ -40,6 +40,16 @@ Deno.test("anneal runs show names the best epoch with its metric, so far for a r
     bestText(syntheticRun([NaN, NaN], { status: "diverged" })),
     "no best epoch (no epoch recorded a finite metric)",
   );
+  // ended with no best epoch (every valLoss Infinity): the training loss stands in, not "so far"
+  const unwatched = syntheticRun([3.9, 3.75, 3.8], {
+    val: [Infinity, Infinity, Infinity],
+    config: { earlyStopping: { monitor: "valLoss", patience: 2 } },
+    status: "stopped",
+  });
+  assert.equal(
+    bestText(unwatched),
+    "best loss 3.75 at epoch 1 (the run kept no best epoch: no epoch's valLoss was finite)",
+  );
 });
 
 Deno.test("anneal runs compare tells the epochs a run trained from its config's epochs, where they differ", () => {
