@@ -471,6 +471,29 @@ Deno.test("lr-find's 'to use it' keeps the --sets the test ran with (but those t
   );
 });
 
+Deno.test("lr-find --apply leaves the file as it was where the suggestion would set a field of a --set's section the file does not hold", async () => {
+  await using runs = await tempRunsDir();
+  const config = `${runs.dir}/config.json`;
+  const text = JSON.stringify({ backend: "cpu", runsDir: runs.dir, epochs: 2 });
+  await Deno.writeTextFile(config, text);
+  // the --set's onecycle sets the rates: the suggestion is its maxLr, which the file, without
+  // the onecycle, held as a scheduler of a maxLr alone (train refused it: no name)
+  const cycle = 'scheduler={"name":"onecycle","maxLr":0.1,"totalSteps":26}';
+  const out = await anneal(
+    ...["lr-find", "-c", config, "--set", cycle, "--iterations", "20", "--apply", "--force"],
+  );
+  assert.equal(out.code, 1, out.stderr);
+  assert.equal(await Deno.readTextFile(config), text);
+  assert.match(
+    out.stderr,
+    /not applied to \S+config\.json: written there, the suggestion \(scheduler\.maxLr=[0-9.e-]+\) would leave it invalid .* from --set 'scheduler=\{"name":"onecycle".*which the file does not hold; so the file is left as it was/,
+  );
+  assert.match(
+    out.stdout,
+    /to use it: anneal train -c \S+ --set 'scheduler=\{.*--set 'scheduler\.maxLr=/,
+  );
+});
+
 Deno.test("a CSV column of strings is refused with the settings that take it; with them (and data.missing for an empty cell) the file trains", async () => {
   await using runs = await tempRunsDir();
   const csv = `${runs.dir}/f.csv`;

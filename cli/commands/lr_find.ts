@@ -13,7 +13,7 @@ import {
   recordLrFind,
   writeFileAtomic,
 } from "../../mod.ts";
-import { readConfigFile } from "../../config.ts";
+import { parseConfig, readConfigFile } from "../../config.ts";
 import { MAX_ITERATIONS, MIN_ITERATIONS } from "../../runtime/lr_find.ts";
 import { onSignals, signalExitCode } from "../signals.ts";
 import { checkFlagFile, formatNumber, writeFlagFile } from "../output.ts";
@@ -203,12 +203,17 @@ async function runTest(
   // An unreliable suggestion is not written unless forced: the curve did not pin a rate down,
   // and a config file rewritten with one trains at a rate nothing vouches for.
   const unreliable = result.agreement.verdict === "unreliable";
-  const applied = options.apply === true && (!unreliable || options.force === true);
+  const writes = options.apply === true && (!unreliable || options.force === true);
+  // Why the suggestion, written into the file, would leave it a config no run reads (a field of
+  // a section a --set made: `scheduler.maxLr` of the --set's onecycle, written into a file without
+  // it, was a `"scheduler": { "maxLr": ... }` that train refused for its missing name)
+  const file = writes ? await readConfigFile(options.config!) : {};
+  const updated = writes ? applyOverrides(file, result.suggestedOverrides) : {};
+  const breaks = writes
+    ? leftInvalid(options.config!, file, updated, options, result.suggestedOverrides)
+    : undefined;
+  const applied = writes && breaks === undefined;
   if (applied) {
-    const updated = applyOverrides(
-      await readConfigFile(options.config!),
-      result.suggestedOverrides,
-    );
     // (the file's "$schema", which readConfigFile leaves out, is kept, first as it was)
     const { $schema } = JSON.parse(
       (await Deno.readTextFile(options.config!)).replace(/^\uFEFF/, ""),
@@ -230,7 +235,7 @@ async function runTest(
       }),
     );
     if (options.apply && !applied) {
-      console.error(notApplied(options.config!, result.runs.length > 1, true));
+      console.error(breaks ?? notApplied(options.config!, result.runs.length > 1, true));
       return 1;
     }
     return 0;
@@ -277,7 +282,7 @@ async function runTest(
     .join(" ");
   if (options.apply && !applied) {
     console.log(`to use it: anneal train -c ${shellWord(options.config!)} ${set}`);
-    console.error(notApplied(options.config!, result.runs.length > 1));
+    console.error(breaks ?? notApplied(options.config!, result.runs.length > 1));
     return 1;
   }
   console.log(
@@ -299,6 +304,45 @@ function notApplied(config: string, repeated: boolean, json = false): string {
     `${json ? "the JSON's agreement.reasons" : "above"}), so the file is left as it was; ${
       repeated ? "" : "rerun with --repeats 3, "
     }compare the candidates in a short sweep, or write it anyway with --apply --force`;
+}
+
+/**
+ * Why `--apply` leaves the config file as it was where the suggestion, written into it, would
+ * make a file that parsed one that does not (it sets a field of a section one of the user's
+ * `--set`s made, which the file does not hold); undefined where it may be written.
+ */
+function leftInvalid(
+  path: string,
+  file: Record<string, unknown>,
+  updated: Record<string, unknown>,
+  { set: user, json }: Pick<LrFindCommandOptions, "set" | "json">,
+  suggested: string[],
+): string | undefined {
+  const parses = (input: Record<string, unknown>) => {
+    try {
+      parseConfig(input);
+      return undefined;
+    } catch (error) {
+      return error instanceof AnnealError ? error : undefined;
+    }
+  };
+  const after = parses(updated);
+  if (after === undefined || parses(file) !== undefined) return undefined;
+  const pathOf = (override: string) => override.slice(0, override.indexOf("=")).trim();
+  const under = user.filter((override) =>
+    suggested.some((other) => pathOf(other).startsWith(`${pathOf(override)}.`))
+  );
+  const made = under.length > 0
+    ? `: it sets a field of what the test ran with from ${
+      under.map((o) => `--set ${shellQuote(o)}`).join(" ")
+    }, which the file does not hold`
+    : "";
+  return `anneal: not applied to ${path}: written there, the suggestion (${
+    suggested.join(", ")
+  }) would leave it invalid (${after.message})${made}; so the file is left as it was: put that ` +
+    `section into the file and run again, or train with ${
+      json ? "the JSON's suggestedOverrides" : "the command above"
+    }`;
 }
 
 /**
