@@ -245,6 +245,7 @@ export async function findBatchSize(
     row.skipped = batchSize > train.n
       ? `more than the ${train.n} training samples: an epoch's batches hold at most ${train.n}`
       : batchNormRefusal(config, train.inputShape, train.n, batchSize) ??
+        emptyEpoch(config, train.n, batchSize) ??
         (failed === undefined ? undefined : `a smaller batch, ${failed}, did not fit`);
     if (row.skipped !== undefined) {
       rows.push(row);
@@ -360,6 +361,26 @@ function batchNormRefusal(
         "sample, which batch norm cannot normalize (train refuses it; --set data.dropLast=true " +
         "drops it)";
   }
+}
+
+/**
+ * Why `anneal train` takes no step an epoch at `batchSize` (`data.dropLast` drops an
+ * accumulation group of more samples than the training set holds), in a row's words; undefined
+ * where it trains. (Such a size was measured and named the largest that fits, and train refused
+ * it: "an epoch would take no step".)
+ */
+export function emptyEpoch(
+  config: RunConfig,
+  trainSize: number,
+  batchSize: number,
+): string | undefined {
+  const { dropLast } = config.data as { dropLast: boolean };
+  const accumulation = config.gradientAccumulation;
+  if (batchesPerEpoch(trainSize, batchSize, dropLast, accumulation) > 0) return undefined;
+  return `${batchSize} x gradientAccumulation ${accumulation} = ${batchSize * accumulation} ` +
+    `samples a step, more than the ${trainSize} training samples, and data.dropLast drops the ` +
+    "short group: an epoch would take no step (train refuses it; --set data.dropLast=false " +
+    "keeps it)";
 }
 
 /** Warm-up of the process before the first size is timed: steps for this long, at most. */

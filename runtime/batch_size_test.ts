@@ -325,3 +325,22 @@ Deno.test("under batch norm the finder skips a size that leaves a batch of one s
   const dropped = parseConfig({ ...config, data: { ...config.data, dropLast: true } });
   assert.equal((await findBatchSize(dropped, { sizes: [64], steps: 1 })).largest, 64);
 });
+
+Deno.test("under data.dropLast the finder skips a size whose accumulation group is more than the training set, which train refuses", async () => {
+  // 200 samples, 4 batches a step: 64 x 4 = 256 samples a step, a group dropLast drops, so an
+  // epoch takes no step (it was measured and named the largest that fits; train refused it)
+  const config = parseConfig({
+    backend: "cpu",
+    data: { kind: "synthetic-linear", dropLast: true },
+    batchSize: 16,
+    gradientAccumulation: 4,
+    optimizer: { name: "sgd", lr: 0.01 },
+  });
+  const found = await findBatchSize(config, { sizes: [32, 64], steps: 1 });
+  assert.equal(found.trainSize, 200);
+  const [, over] = found.rows;
+  assert.equal(over.fits, false);
+  assert.match(over.skipped ?? "", /256 samples a step, more than the 200 training samples/);
+  assert.equal(found.largest, 32);
+  assert.ok(found.use?.startsWith("--set batchSize=32 "), found.use);
+});

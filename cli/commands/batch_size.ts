@@ -6,7 +6,7 @@
 import { AnnealError, findBatchSize, loadConfig } from "../../mod.ts";
 import { formatNumber } from "../output.ts";
 import { parseNumberFlag } from "./schedule.ts";
-import { DEFAULT_MAX_BATCH } from "../../runtime/batch_size.ts";
+import { DEFAULT_MAX_BATCH, emptyEpoch } from "../../runtime/batch_size.ts";
 import { normalizableBatches } from "../../task_fit.ts";
 import { nonFiniteAsText } from "../../number_format.ts";
 
@@ -104,8 +104,28 @@ export async function batchSizeCommand(options: BatchSizeCommandOptions): Promis
   }
   const tried = result.rows.filter((row) => row.batchSize <= result.trainSize);
   if (result.largest === undefined && tried.length > 0 && tried.every((row) => row.skipped)) {
-    // every size leaves a batch of one sample under batch norm: none was tried
     const n = result.trainSize;
+    // every size makes a step of more than the training set, which data.dropLast drops
+    const empty = tried.filter((row) => emptyEpoch(config, n, row.batchSize) !== undefined);
+    if (empty.length > 0) {
+      const accumulation = config.gradientAccumulation;
+      const most = Math.floor(n / accumulation);
+      throw new AnnealError(
+        "usage",
+        `No batch size tried: ${empty.length === 1 ? "the size" : "each size"} (${
+          empty.map((row) => row.batchSize).join(", ")
+        }) x gradientAccumulation ` +
+          `${accumulation} is more than the ${n} training samples a step, and data.dropLast ` +
+          "drops the short group, so an epoch would take no step",
+        {
+          where: "--sizes",
+          hint: `give sizes up to ${most} (--sizes ${
+            [...new Set([8, 32, most].filter((s) => s <= most))].join(",")
+          }), or keep the short group (--set data.dropLast=false)`,
+        },
+      );
+    }
+    // every size leaves a batch of one sample under batch norm: none was tried
     const sizes = [
       ...new Set([8, 10, 12, 20, 32, 50, 64, n].filter((s) => s <= n && normalizableBatches(n, s))),
     ];
