@@ -170,6 +170,16 @@ Deno.test("batch-size's --memory-limit not a positive number says a value to giv
     "error[usage]: --memory-limit must be a positive number of MiB, current value is '-5'\n" +
       "  hint: give it like --memory-limit 512 (MiB)\n",
   );
+  for (const limit of ["Infinity", "1e999"]) {
+    const infinite = await anneal("batch-size", "--memory-limit", limit);
+    assert.equal(infinite.code, 2, infinite.stderr);
+    assert.match(
+      infinite.stderr,
+      new RegExp(
+        `^error\\[usage\\]: --memory-limit must be a positive number of MiB, current value is '${limit}'\n`,
+      ),
+    );
+  }
 });
 
 Deno.test("a resume's --epochs or --max-steps that is no positive integer names the flag, its run's path the id and directory to give; a budget refused counts its epoch and step in the singular", async () => {

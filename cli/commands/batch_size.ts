@@ -35,7 +35,8 @@ export async function batchSizeCommand(options: BatchSizeCommandOptions): Promis
   const memoryLimitMiB = options.memoryLimit === undefined
     ? undefined
     : Number(options.memoryLimit);
-  if (memoryLimitMiB !== undefined && !(memoryLimitMiB > 0)) {
+  // (Infinity, or 1e999, was refused by the module under its option's name, 'memoryLimitMiB')
+  if (memoryLimitMiB !== undefined && !(memoryLimitMiB > 0 && Number.isFinite(memoryLimitMiB))) {
     throw new AnnealError(
       "usage",
       `--memory-limit must be a positive number of MiB, current value is '${options.memoryLimit}'`,
