@@ -374,7 +374,10 @@ Example:
       "--memory-limit <MiB>",
       "memory budget: a batch fits when its step's peak memory (tfjs's tensors and the step's own buffers) is under it",
     )
-    .option("--steps <n>", "timed steps per size (default 3)")
+    .option(
+      "--steps <n>",
+      "timed steps per size, at least (default 3; steps under 50 ms in all are timed on to 50 ms, and the median taken)",
+    )
     .option("--json", "print the result as JSON")
     .addHelpText(
       "after",

@@ -37,7 +37,9 @@ export interface BatchSizeOptions {
    */
   sizes?: number[];
   /**
-   * Steps timed per size after two warm-up steps, the second profiled (default 3; at least 1).
+   * Steps timed per size after two warm-up steps, the second profiled (default 3; at least 1),
+   * and more where those take under 50 ms (up to 500): the median step is the size's time, as
+   * one pause among a few steps of a small model's ~0.02 ms would be most of their mean.
    * Before the first size is timed the process warms up (steps of it for up to a second).
    */
   steps?: number;
@@ -53,8 +55,10 @@ export interface BatchSizeRow {
   batchSize: number;
   /** The steps ran without error (and within `memoryLimitMiB`, when given). */
   fits: boolean;
-  /** Mean wall time of one step in milliseconds. */
+  /** Median wall time of one step in milliseconds (of `stepsTimed`). */
   msPerStep?: number;
+  /** How many steps were timed (`steps` at least, more where those took under 50 ms). */
+  stepsTimed?: number;
   /** Training throughput: `batchSize / msPerStep * 1000`. */
   samplesPerSecond?: number;
   /**
@@ -276,10 +280,22 @@ export async function findBatchSize(
       // and the size listed first lost the ranking)
       if (!warmed) await warmUp(step);
       warmed = true;
+      // Each step timed, and the median taken, for at least `steps` steps and MIN_TIMED_MS: the
+      // seed's steps take ~0.02 ms, and a mean of 3 with one pause of the collector among them
+      // (2-4 ms) read batch 8 550x slower than batch 16.
+      const times: number[] = [];
       const started = performance.now();
-      for (let i = 0; i < steps; i++) await step();
-      const ms = (performance.now() - started) / steps;
+      while (
+        times.length < steps ||
+        (performance.now() - started < MIN_TIMED_MS && times.length < MAX_TIMED_STEPS)
+      ) {
+        const at = performance.now();
+        await step();
+        times.push(performance.now() - at);
+      }
+      const ms = medianOf(times);
       row.msPerStep = ms;
+      row.stepsTimed = times.length;
       row.samplesPerSecond = (batchSize / ms) * 1000;
       row.peakMiB = peak / 2 ** 20;
       row.fits = options.memoryLimitMiB === undefined || row.peakMiB <= options.memoryLimitMiB;
@@ -381,6 +397,17 @@ export function emptyEpoch(
     `samples a step, more than the ${trainSize} training samples, and data.dropLast drops the ` +
     "short group: an epoch would take no step (train refuses it; --set data.dropLast=false " +
     "keeps it)";
+}
+
+/** Each size is timed for this long at least (or its `steps`, where those take longer)... */
+const MIN_TIMED_MS = 50;
+/** ...in at most this many steps. */
+const MAX_TIMED_STEPS = 500;
+
+function medianOf(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /** Warm-up of the process before the first size is timed: steps for this long, at most. */

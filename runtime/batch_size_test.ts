@@ -31,6 +31,15 @@ Deno.test("the batch-size finder measures each size, scales the LR linearly and 
   assert.equal(limited.rows.at(-1)!.fits, false, "the first size over budget ends the search");
 });
 
+Deno.test("steps far under a millisecond are timed for 50 ms, their median the size's time: a pause among 3 had read batch 8 550x slower than 16", async () => {
+  const config = parseConfig({ backend: "cpu", data: { kind: "synthetic-linear", n: 200 } });
+  const { rows } = await findBatchSize(config, { sizes: [8, 16], steps: 3 });
+  for (const row of rows) {
+    assert.ok(row.stepsTimed! > 3 && row.stepsTimed! <= 500, `${row.stepsTimed} steps timed`);
+    assert.ok(row.msPerStep! > 0 && row.msPerStep! < 50, `${row.msPerStep} ms`);
+  }
+});
+
 Deno.test("on the TypeScript step the finder counts the host arrays, and never tries a batch larger than the data", async () => {
   const config = parseConfig({ backend: "cpu", optimizer: { name: "sgd", lr: 0.01 } });
   const result = await findBatchSize(config, { sizes: [8, 32, 128, 1000], steps: 1 });
@@ -293,16 +302,18 @@ Deno.test("the first size is timed warm: the process steps for up to a second be
     counts[seen.get(this)!]++;
     return original.apply(this, args);
   };
+  let rows;
   try {
     const config = parseConfig({ backend: "cpu", optimizer: { name: "sgd", lr: 0.01 } });
-    await findBatchSize(config, { sizes: [8, 16], steps: 1 });
+    rows = (await findBatchSize(config, { sizes: [8, 16], steps: 1 })).rows;
   } finally {
     Checked.prototype.computeGradients = original;
   }
-  // the second size: one step, one profiled, one timed; the first more before its timed one
+  // the second size: one step, one profiled, then those timed; the first more before its timed
   assert.equal(counts.length, 2);
-  assert.equal(counts[1], 3);
-  assert.ok(counts[0] > 3 && counts[0] <= 3 + 50, `first size's steps: ${counts[0]}`);
+  const untimed = counts.map((count, i) => count - rows[i].stepsTimed!);
+  assert.equal(untimed[1], 2);
+  assert.ok(untimed[0] > 2 && untimed[0] <= 2 + 50, `first size's steps: ${untimed[0]}`);
 });
 
 Deno.test("under batch norm the finder skips a size that leaves a batch of one sample, which train refuses, and names the largest train takes", async () => {
