@@ -1157,6 +1157,32 @@ export function checkReadable(config: RunConfig): void {
 }
 
 /**
+ * Refuses an optimizer whose step does not train at the rate the test sets: adafactor, whose
+ * step is `min(lr, 1/sqrt(step))` times each weight's RMS. (`tune` keeps such a config's rate,
+ * saying why, where its learning-rate stage would run the test.)
+ */
+export function checkRatesApplied(config: RunConfig): void {
+  if (config.optimizer.name === "adafactor") {
+    // (its step is min(lr, 1 / sqrt(step)) x the weight's RMS: past 1 / sqrt(step), ~0.1 from
+    // the test's 75th step of 100, a rate set is not the rate applied, and the curve's rates,
+    // its suggestions and "raise --end-lr" read rates never trained at)
+    throw new AnnealError(
+      "config",
+      "Cannot run the LR range test with adafactor: its step size is min(lr, 1/sqrt(step)) " +
+        "times each weight's RMS, so past 1/sqrt(step) (0.1 at the 100th step) the rates the " +
+        "test sets are not the rates it trains at, and the curve's rates and suggestions would " +
+        "name rates never applied",
+      {
+        where: "optimizer.name",
+        hint: "adafactor's lr is a cap on its own relative step (torch's default 0.01 suits " +
+          "most models): compare a few lr values in a short sweep (anneal sweep), or run the " +
+          "test with adam (--set optimizer.name=adam) for the scale of rates the model allows",
+      },
+    );
+  }
+}
+
+/**
  * Runs the LR range test for `config` (on a backend it selects, unless `options.engine` is given)
  * and suggests a learning rate, with a scheduler spec when `options.schedule` asks for one. A
  * config whose test could not be read is refused first ({@linkcode checkReadable}). Takes the
@@ -1182,6 +1208,7 @@ export async function lrFind(
   const config = parseConfig(input);
   const o = resolve(options);
   checkReadable(config);
+  checkRatesApplied(config);
   // (an engine given was built on the backend already set)
   const backend = options.engine
     ? tf.getBackend()

@@ -574,6 +574,17 @@ Deno.test("lrFind refuses maximize and rmsprop alpha >= 1, whose curves it would
   }
 });
 
+Deno.test("lrFind refuses adafactor, whose step caps the rate at 1/sqrt(step): the curve would name rates it never trained at", async () => {
+  await assert.rejects(
+    lrFind(syntheticConfig({ optimizer: { name: "adafactor" } }), { iterations: 20 }),
+    (error: AnnealError) =>
+      error.code === "config" && error.where === "optimizer.name" &&
+      /^Cannot run the LR range test with adafactor: its step size is min\(lr, 1\/sqrt\(step\)\)/
+        .test(error.message) &&
+      /anneal sweep/.test(error.hint ?? ""),
+  );
+});
+
 Deno.test("lrFind refuses batch norm over a batch of one sample, as train does", async () => {
   // 41 samples in batches of 8: the epoch's last batch holds one (torch's BatchNorm raises)
   const config = syntheticConfig({

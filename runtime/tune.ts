@@ -21,7 +21,7 @@ import { checkArgument, checkOptionNames, isObject } from "../option_names.ts";
 import { AnnealError } from "../errors.ts";
 import { applyParams, type Params } from "../sweeps/space.ts";
 import { canonicalJson } from "../zod_paths.ts";
-import { checkReadable, lrFind } from "./lr_find.ts";
+import { checkRatesApplied, checkReadable, lrFind } from "./lr_find.ts";
 import { trainWithSpares } from "./supervisor.ts";
 import { SpareActors } from "./actor_workers.ts";
 import { checkSweepMetric, sweepDirection } from "./sweep.ts";
@@ -331,6 +331,21 @@ function stages(
     {
       name: "learning rate",
       candidates: async () => {
+        // (adafactor's step caps the rate at 1/sqrt(step): a range test reads rates it never
+        // trains at; the stage keeps the rate, saying why)
+        try {
+          checkRatesApplied(config);
+        } catch (error) {
+          if (!(error instanceof AnnealError)) throw error;
+          rangeTest.onWarning?.({
+            field: "optimizer.name",
+            message: `the learning-rate stage tried no rate: ${
+              error.message.replace(/^Cannot run the LR range test with adafactor: /, "")
+            }`,
+            hint: error.hint ?? "",
+          });
+          return [];
+        }
         // The range test's rules often disagree (by 10-50x on real curves): try each rule's
         // suggestion rather than trusting one, and keep whichever trains best.
         const found = await lrFind(config, {

@@ -60,6 +60,30 @@ Deno.test("tune optimises its metric in the config's sweep.direction, as a sweep
   }
 });
 
+Deno.test("an adafactor tune's learning-rate stage tries no rate, saying why (a range test would read rates adafactor never trains at), and the tune goes on", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const config = parseConfig({
+      backend: "cpu",
+      epochs: 1,
+      runsDir: dir,
+      data: { kind: "synthetic-linear", n: 64, validationSplit: 0.25 },
+      optimizer: { name: "adafactor" },
+    });
+    const warnings: ConfigWarning[] = [];
+    const result = await tune(config, { budget: 2, onWarning: (w) => warnings.push(w) });
+    const [rate] = result.stages;
+    assert.equal(rate.name, "learning rate");
+    assert.deepEqual(rate.tried, []);
+    const said = warnings.find((w) => /the learning-rate stage tried no rate/.test(w.message));
+    assert.ok(said, JSON.stringify(warnings));
+    assert.match(said.message, /min\(lr, 1\/sqrt\(step\)\)/);
+    assert.ok(result.stages.length > 1, "the stages after it ran");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a tune budget below 2 runs is refused saying why (the baseline is the first run) and what to give", async () => {
   const dir = await Deno.makeTempDir();
   try {
