@@ -437,7 +437,9 @@ export interface BatchNormModel {
  * block). Its variance is 0 and carries nothing, and torch's BatchNorm raises there ("Expected
  * more than 1 value per channel when training"). `inputShape`: a sample's; `trainSize`: the
  * training samples an epoch takes in batches of `batchSize` (the last one short unless
- * `dropLast`, which with gradient accumulation keeps only whole micro-batches too).
+ * `dropLast`, which with gradient accumulation keeps only whole micro-batches too);
+ * `accumulation`: the micro-batches a step (1 by default), whose `dropLast` leaves no step where a
+ * step is larger than the training set, so the hint then does not suggest it.
  *
  * @example
  * ```ts
@@ -456,7 +458,12 @@ export interface BatchNormModel {
 export function checkBatchNormBatches(
   model: BatchNormModel,
   inputShape: readonly number[],
-  { trainSize, batchSize, dropLast }: { trainSize: number; batchSize: number; dropLast: boolean },
+  { trainSize, batchSize, dropLast, accumulation = 1 }: {
+    trainSize: number;
+    batchSize: number;
+    dropLast: boolean;
+    accumulation?: number;
+  },
 ): void {
   if (!model.batchNorm || trainSize < 1) return;
   // Values a channel per sample: 1 in an MLP; a cnn's smallest map (each block pools it).
@@ -523,6 +530,9 @@ export function checkBatchNormBatches(
     );
   }
   const better = nearest(batchSize);
+  // with accumulation, dropLast drops the short group: a step larger than the training set would
+  // leave an epoch no step, which train refuses
+  const dropsToNothing = batchSize * accumulation > trainSize;
   throw new AnnealError(
     "config",
     `Cannot train with batch norm on the epoch's last batch: ${trainSize} training samples in ` +
@@ -530,8 +540,8 @@ export function checkBatchNormBatches(
       `${where} over the batch; ${torch}`,
     {
       where: "batchSize",
-      hint: `drop the short batch (--set data.dropLast=true), or take batches that leave none ` +
-        `of one sample (--set batchSize=${better})`,
+      hint: `${dropsToNothing ? "" : "drop the short batch (--set data.dropLast=true), or "}` +
+        `take batches that leave none of one sample (--set batchSize=${better})`,
     },
   );
 }

@@ -179,6 +179,22 @@ Deno.test("batch norm on a training batch of one value a channel is refused, as 
   );
   assert.equal(last.where, "batchSize");
   assert.match(last.hint!, /--set data\.dropLast=true\), or .* \(--set batchSize=9\)/);
+  // a step larger than the training set: dropLast would leave an epoch no step (train refuses it)
+  const whole = refused(mlp, [2], {
+    trainSize: 17,
+    batchSize: 4,
+    dropLast: false,
+    accumulation: 5,
+  })!;
+  assert.doesNotMatch(whole.hint!, /dropLast/);
+  assert.match(whole.hint!, /^take batches that leave none of one sample \(--set batchSize=3\)$/);
+  const fits = refused(mlp, [2], {
+    trainSize: 17,
+    batchSize: 4,
+    dropLast: false,
+    accumulation: 4,
+  })!;
+  assert.match(fits.hint!, /--set data\.dropLast=true/);
   // the suggested size leaves no batch of one: 7 samples, batches of 2 -> 4 (3 leaves one too)
   const seven = refused(mlp, [2], { trainSize: 7, batchSize: 2, dropLast: false })!;
   assert.match(seven.hint!, /--set batchSize=4\)/);

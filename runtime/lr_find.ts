@@ -1236,6 +1236,7 @@ export async function lrFind(
     trainSize: train.n,
     batchSize: config.batchSize,
     dropLast: (config.data as DataOptions).dropLast,
+    accumulation: config.gradientAccumulation,
   });
   const runs: LrCurve[] = [];
   for (let r = 0; r < o.repeats; r++) {

@@ -47,6 +47,7 @@ export function checkRunStart(
     trainSize: data.trainSize,
     batchSize: config.batchSize,
     dropLast: config.data.dropLast,
+    accumulation: config.gradientAccumulation,
   });
   const stepsPerEpoch = Math.ceil(data.batchesPerEpoch / config.gradientAccumulation);
   // where torch would raise at a step of the schedule this run gets to, it ends now, saying why
