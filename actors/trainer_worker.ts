@@ -559,7 +559,10 @@ async function trainer(context: ActorContext): Promise<TrainerResult> {
   if (oversized) context.emit({ type: "warning", actor: "trainer", ...oversized });
   // a parameter group or noDecay pattern that governs no parameter (PyTorch's 'weight')
   const unmatched = unmatchedParamPatterns(
-    config.optimizer as { paramGroups?: { match: string }[]; noDecay?: string[] },
+    config.optimizer as {
+      paramGroups?: { match: string; weightDecay?: number }[];
+      noDecay?: string[];
+    },
     engine.variables.map((variable) => variable.name),
   );
   if (unmatched) context.emit({ type: "warning", actor: "trainer", ...unmatched });

@@ -105,7 +105,8 @@ export function stepBeyondTrainingSet(
 /**
  * The warning of an `optimizer.paramGroups` entry or a `noDecay` pattern that governs no
  * parameter of the model: a name that matches none (PyTorch's `weight` where anneal's are
- * `dense0/kernel`), or a group whose every match an earlier group took (the first match wins).
+ * `dense0/kernel`), a group whose every match an earlier group took (the first match wins), or a
+ * `noDecay` pattern whose every match a group's own `weightDecay` sets.
  * Its setting then applies to nothing, which the run would not otherwise show. Undefined where
  * every pattern governs a parameter. `names`: the model's trainable parameters.
  *
@@ -120,7 +121,7 @@ export function stepBeyondTrainingSet(
  * ```
  */
 export function unmatchedParamPatterns(
-  spec: { paramGroups?: { match: string }[]; noDecay?: string[] },
+  spec: { paramGroups?: { match: string; weightDecay?: number }[]; noDecay?: string[] },
   names: readonly string[],
 ): { message: string; hint: string } | undefined {
   const faults: string[] = [];
@@ -139,10 +140,19 @@ export function unmatchedParamPatterns(
       );
     }
   });
+  // a parameter whose group (the first that matches it) sets weightDecay: noDecay does not reach it
+  const decaySet = (name: string) =>
+    (spec.paramGroups ?? []).find((group) => new RegExp(group.match).test(name))?.weightDecay !==
+      undefined;
   for (const source of spec.noDecay ?? []) {
     const pattern = new RegExp(source);
-    if (!names.some((name) => pattern.test(name))) {
-      faults.push(`noDecay pattern '${source}' matches no parameter`);
+    const matched = names.filter((name) => pattern.test(name));
+    if (matched.length === 0) faults.push(`noDecay pattern '${source}' matches no parameter`);
+    else if (matched.every(decaySet)) {
+      faults.push(
+        `noDecay pattern '${source}' matches only parameters whose paramGroups entry sets ` +
+          `weightDecay (${matched.join(", ")}; a group's weightDecay wins over noDecay)`,
+      );
     }
   }
   if (faults.length === 0) return;

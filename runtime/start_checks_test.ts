@@ -30,6 +30,23 @@ Deno.test("a parameter group or noDecay pattern that governs no parameter is nam
       "took (head/kernel; the first group that matches a parameter sets it): its settings apply " +
       "to nothing",
   );
+  // a noDecay pattern whose every match a group's own weightDecay sets (the group's wins)
+  const overridden = unmatchedParamPatterns(
+    { paramGroups: [{ match: "bias", weightDecay: 0.1 }], noDecay: ["bias"] },
+    names,
+  );
+  assert.equal(
+    overridden?.message,
+    "optimizer.noDecay pattern 'bias' matches only parameters whose paramGroups entry sets " +
+      "weightDecay (dense0/bias, head/bias; a group's weightDecay wins over noDecay): its " +
+      "settings apply to nothing",
+  );
+  // a group without its own weightDecay leaves noDecay to decide; one match of the pattern free
+  const reached = [
+    { paramGroups: [{ match: "bias", lrMultiplier: 2 }], noDecay: ["bias"] },
+    { paramGroups: [{ match: "^head/bias", weightDecay: 0.1 }], noDecay: ["bias"] },
+  ];
+  for (const spec of reached) assert.equal(unmatchedParamPatterns(spec, names), undefined);
   // every pattern governing a parameter, or none given: nothing to say
   const governing = { paramGroups: [{ match: "^head/" }, { match: "kernel" }], noDecay: ["bn"] };
   assert.equal(unmatchedParamPatterns(governing, names), undefined);
