@@ -402,8 +402,15 @@ function stages(
         const trainSize = length()?.trainSize;
         const trained = (batch: number) =>
           Math.min(batch * config.gradientAccumulation, trainSize ?? Infinity);
+        // (under dropLast a step larger than the training set leaves an epoch no step, which
+        // train refuses: not tried)
+        const dropLast = (config.data as { dropLast: boolean }).dropLast;
         const batches = [0.5, 2].map((factor) => Math.max(1, Math.round(config.batchSize * factor)))
-          .filter((batch) => trained(batch) !== trained(config.batchSize));
+          .filter((batch) => trained(batch) !== trained(config.batchSize))
+          .filter((batch) =>
+            !dropLast || trainSize === undefined ||
+            batch * config.gradientAccumulation <= trainSize
+          );
         return Promise.resolve(batches.map((batch) => {
           // (under optimizer.baseBatch the run scales its rate to the batch itself)
           const change = {

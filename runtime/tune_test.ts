@@ -410,6 +410,15 @@ Deno.test("tune's batch-size stage tries no batch that trains as the config's (b
       Math.abs(rate(twiceTried[0]) / twiceStart.optimizer.lr - 16 / 30) < 0.01,
       JSON.stringify(twiceTried),
     );
+    // under dropLast a step past the training set leaves an epoch no step (train refuses it):
+    // 16 x 3 = 48 of the 30 samples is not tried, where 8 x 3 = 24 trains
+    const dropped = {
+      ...config(8),
+      gradientAccumulation: 3,
+      data: { ...config(8).data, dropLast: true },
+    } as typeof accumulated;
+    const kept = batchStage(await tune(dropped, { budget: 7 })).tried;
+    assert.deepEqual(kept.map(({ change }) => change.batchSize), [4], JSON.stringify(kept));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
