@@ -371,11 +371,15 @@ function batchNormRefusal(
     return undefined;
   } catch (error) {
     if (!(error instanceof AnnealError) || error.code !== "config") throw error;
+    // (dropLast drops it where a whole step fits the training set: a larger one, under gradient
+    // accumulation, would leave an epoch no step)
+    const drops = batchSize * config.gradientAccumulation <= trainSize;
     return batchSize === 1 || trainSize === 1
       ? "batches of one sample, which batch norm cannot normalize (train refuses them)"
       : `${trainSize} training samples in batches of ${batchSize} leave a last batch of one ` +
-        "sample, which batch norm cannot normalize (train refuses it; --set data.dropLast=true " +
-        "drops it)";
+        `sample, which batch norm cannot normalize (train refuses it${
+          drops ? "; --set data.dropLast=true drops it" : ""
+        })`;
   }
 }
 

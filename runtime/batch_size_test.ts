@@ -335,6 +335,12 @@ Deno.test("under batch norm the finder skips a size that leaves a batch of one s
   // dropping the short batch trains it: measured
   const dropped = parseConfig({ ...config, data: { ...config.data, dropLast: true } });
   assert.equal((await findBatchSize(dropped, { sizes: [64], steps: 1 })).largest, 64);
+  assert.match(one.skipped ?? "", /train refuses it; --set data\.dropLast=true drops it\)$/);
+  // under gradient accumulation a step of 64 x 2 is past the 65 samples: dropLast would leave an
+  // epoch no step, so it is not suggested
+  const accumulated = parseConfig({ ...config, gradientAccumulation: 2 });
+  const [, , past] = (await findBatchSize(accumulated, { sizes: [10, 20, 64], steps: 1 })).rows;
+  assert.match(past.skipped ?? "", /a last batch of one sample, .*\(train refuses it\)$/);
 });
 
 Deno.test("under data.dropLast the finder skips a size whose accumulation group is more than the training set, which train refuses", async () => {

@@ -143,9 +143,14 @@ export async function batchSizeCommand(options: BatchSizeCommandOptions): Promis
         `the ${n} training samples, which the model's batch norm cannot normalize`,
       {
         where: "--sizes",
-        hint: `drop the short batch (--set data.dropLast=true)${
-          sizes.length > 0 ? `, or try sizes that leave none (--sizes ${sizes.join(",")})` : ""
-        }`,
+        // (dropLast only where a size's whole step fits the training set: under gradient
+        // accumulation a larger one leaves an epoch no step, which train refuses)
+        hint: [
+          ...(tried.some((row) => row.batchSize * accumulation <= n)
+            ? ["drop the short batch (--set data.dropLast=true)"]
+            : []),
+          ...(sizes.length > 0 ? [`try sizes that leave none (--sizes ${sizes.join(",")})`] : []),
+        ].join(", or ") || "train without batch norm (--set model.batchNorm=false)",
       },
     );
   }
