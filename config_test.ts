@@ -1097,3 +1097,14 @@ Deno.test("onecycle given torch's epochs and steps_per_epoch is told they stand 
     /'scheduler\.epochs': unknown field \(did you mean 'scheduler\.totalSteps'\? torch's epochs and steps_per_epoch stand for their product, which onecycle takes as totalSteps\)/,
   );
 });
+
+Deno.test("a parameter group given torch's lr is told of lrMultiplier, not the optimizer's lr", () => {
+  // (it said "did you mean 'optimizer.lr'?", the rate of every group)
+  assert.throws(
+    () =>
+      parseConfig({
+        optimizer: { name: "sgd", lr: 0.1, paramGroups: [{ match: "^head/", lr: 0.01 }] },
+      }),
+    /'optimizer\.paramGroups\[0\]\.lr': unknown field \(did you mean 'optimizer\.paramGroups\[0\]\.lrMultiplier'\? a group's rate is the run's times it/,
+  );
+});

@@ -81,6 +81,15 @@ export function suggestField(
         "as totalSteps",
     };
   }
+  // torch's param group sets its own lr; anneal's scales the run's rate (it said "did you mean
+  // 'optimizer.lr'", the rate of every group)
+  if (plain === "lr" && here.includes("lrMultiplier")) {
+    return {
+      name: "lrMultiplier",
+      why: "a group's rate is the run's times it (torch's group lr / optimizer.lr), so that the " +
+        "schedule drives every group",
+    };
+  }
   if (others.some((option) => option.fields.includes(key))) {
     return { name: key, owners: owners(key) };
   }
