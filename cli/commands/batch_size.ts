@@ -146,7 +146,7 @@ export async function batchSizeCommand(options: BatchSizeCommandOptions): Promis
         // (dropLast only where a size's whole step fits the training set: under gradient
         // accumulation a larger one leaves an epoch no step, which train refuses)
         hint: [
-          ...(tried.some((row) => row.batchSize * accumulation <= n)
+          ...(tried.some((row) => row.batchSize * config.gradientAccumulation <= n)
             ? ["drop the short batch (--set data.dropLast=true)"]
             : []),
           ...(sizes.length > 0 ? [`try sizes that leave none (--sizes ${sizes.join(",")})`] : []),
