@@ -1088,33 +1088,43 @@ function epochRates(record: RunRecord): number[] | undefined {
   return high - low > 0.01 * high ? rates : undefined;
 }
 
+const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+
+/** Each change's rate: from one epoch's mean loss to the next's is over half of each one's steps. */
+const ratesBetween = (rates: number[]) => rates.slice(1).map((r, i) => (r + rates[i]) / 2);
+
 /**
  * How a run's loss fell for the rates its schedule gave (`rates`, each epoch's mean), where the
  * schedule decayed them (undefined where it did not: the second half's mean rate is not below the
  * first's). A loss that falls about as much for each unit of rate in the run's second half as in
  * its first has had its fall slowed by the rate, not by the end of what the model can learn.
  * `perRate`: the second half's fall for each unit of rate over the first's (`halves`: each half's
- * fall); `first` and `second`: the halves' mean rates; `falling`: the last
- * {@linkcode STEADY_EPOCHS} changes each took the loss lower, at no less than
- * {@linkcode STEADY_PACE} of the run's own drop for each unit of rate.
+ * fall); `first` and `second`: the halves' mean rates.
  */
-function fallForRates(train: number[], rates: number[], mid: number, halves: [number, number]) {
-  // (the change from one epoch's mean loss to the next's is over half of each epoch's steps)
-  const between = rates.slice(1).map((r, i) => (r + rates[i]) / 2);
-  const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+function fallForRates(rates: number[], mid: number, halves: [number, number]) {
+  const between = ratesBetween(rates);
   const [firstMass, secondMass] = [sum(between.slice(0, mid)), sum(between.slice(mid))];
   const [first, second] = [firstMass / mid, secondMass / (between.length - mid)];
   if (!(second < first)) return undefined;
+  const perRate = (halves[1] / secondMass) / (halves[0] / firstMass);
+  return { perRate, first, second };
+}
+
+/**
+ * The last {@linkcode STEADY_EPOCHS} changes each took the loss lower, at no less than
+ * {@linkcode STEADY_PACE} of the run's own drop for each unit of rate (`rates`, each epoch's
+ * mean): a loss still falling for the rate its schedule gave, wherever the rate ended (a cosine
+ * shorter than the run ends it near a trough, where any loss levels off).
+ */
+function fallingForRates(train: number[], rates: number[]): boolean {
+  const between = ratesBetween(rates);
   const n = train.length;
   const last = train[n - 1];
   const recent = train.slice(-STEADY_EPOCHS - 1);
-  const recentRates = between.slice(-STEADY_EPOCHS);
-  const pace = (recent[0] - last) / sum(recentRates);
+  const pace = (recent[0] - last) / sum(between.slice(-STEADY_EPOCHS));
   const runPace = (train[0] - last) / sum(between);
-  const falling = n >= STEADY_EPOCHS + 2 && recent.slice(1).every((v, i) => v < recent[i]) &&
+  return n >= STEADY_EPOCHS + 2 && recent.slice(1).every((v, i) => v < recent[i]) &&
     runPace > 0 && pace >= STEADY_PACE * runPace;
-  const perRate = (halves[1] / secondMass) / (halves[0] / firstMass);
-  return { perRate, first, second, falling };
 }
 
 export function checkLrTooLow(
@@ -1140,8 +1150,9 @@ export function checkLrTooLow(
   // which lowers the rate because the loss levelled off: a run at its floor read as too low)
   const reactive = configValue(record.config, "scheduler.name") === "plateau";
   const rates = n >= 3 && !reactive ? epochRates(record) : undefined;
-  const decayed = rates && fallForRates(train, rates, mid, [firstHalf, secondHalf]);
-  const falling = stillFalling(train).falling || decayed?.falling === true;
+  const decayed = rates && fallForRates(rates, mid, [firstHalf, secondHalf]);
+  const falling = stillFalling(train).falling ||
+    (rates !== undefined && fallingForRates(train, rates));
   // (under a decayed rate, "even" is about as much for each unit of rate: LINEAR_PACE at least,
   // where half as much read a run near its floor under a cosine as too low)
   const even = (limit: number, pace: number) =>

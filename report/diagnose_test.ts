@@ -2325,6 +2325,30 @@ Deno.test("lrTooLow under a schedule that decays to 0: a loss that fell as much 
   );
 });
 
+Deno.test("lrTooLow under a cosine shorter than the run: a loss that fell evenly for each unit of rate to the end, levelling off only in the cosine's last trough, is a rate too low, not healthy", () => {
+  // the seed at lr 1e-4 under a cosine of tMax 200 over its 650 steps: 17.87 to 16.0 (-10%),
+  // its rate back up by the second half (no decay by the halves' means), each epoch's fall
+  // following its rate, and read healthy because the loss levelled off in the last trough
+  const [epochs, perEpoch, lr, tMax] = [50, 13, 1e-4, 200];
+  const rateAt = (step: number) => lr * (1 + Math.cos(Math.PI * step / tMax)) / 2;
+  const steps = Array.from({ length: epochs * perEpoch }, (_, step) => ({
+    step,
+    epoch: Math.floor(step / perEpoch),
+    loss: undefined as unknown as number,
+    lr: rateAt(step),
+  }));
+  const rates = Array.from(
+    { length: epochs },
+    (_, e) => steps.filter((s) => s.epoch === e).reduce((sum, s) => sum + s.lr, 0) / perEpoch,
+  );
+  const before = (e: number) => rates.slice(0, e).reduce((a, b) => a + b, 0) + rates[e] / 2;
+  const even = Array.from({ length: epochs }, (_, e) => 17.9 - 600 * before(e));
+  const cosine = { scheduler: { name: "cosine", tMax } };
+  const d = diagnose(syntheticRun(even, { lr, steps, config: cosine }));
+  assert.deepEqual(kinds(d), ["lrTooLow"], d.verdict);
+  assert.deepEqual(d.findings[0].set, ["optimizer.lr=0.001"]);
+});
+
 Deno.test("lrTooLow under a plateau schedule: a loss that levelled off, and had its rate cut for it, is not a rate too low", () => {
   // 1.152 to 1.002 over 10 epochs, healthy at a constant rate; plateau cut the rate 10x at
   // epoch 5 because it levelled off, and read for each unit of rate the fall had kept its pace
