@@ -1162,11 +1162,13 @@ export function checkLrTooLow(
   const slow = even(LOW_LR_SLOW, EVEN_PACE);
   const linear = !slow && n >= LINEAR_EPOCHS && even(LOW_LR_LINEAR, LINEAR_PACE);
   if (!barely && !slow && !linear) return undefined;
+  // (the halves' epochs, as the share is of each one's fall over its mean rate times them: an
+  // odd count of changes gives the first half one more)
   const halves = decayed
-    ? `${f(secondHalf)} off in its second half at a mean rate of ${f(decayed.second)} ` +
-      `against ${f(firstHalf)} in its first at ${f(decayed.first)}, ${
-        f(decayed.perRate * 100)
-      }% as much for each ` +
+    ? `${f(secondHalf)} off in its second half, ${counted(n - 1 - mid, "epoch")} at a mean ` +
+      `rate of ${f(decayed.second)}, against ${f(firstHalf)} in its first, ${
+        counted(mid, "epoch")
+      } at ${f(decayed.first)}, ${f(decayed.perRate * 100)}% as much for each ` +
       "unit of rate (the schedule's decay slowed it, not the end of what the model can learn)"
     : `${f(secondHalf)} off in its second half against ${f(firstHalf)} in its first`;
   const evidence = `the training loss went from ${f(start)} at epoch ${record.epochs[0].epoch} ` +

@@ -2300,6 +2300,12 @@ Deno.test("lrTooLow under a schedule that decays to 0: a loss that fell as much 
   const d = diagnose(syntheticRun(even, { lr, steps, config: cosine }));
   assert.deepEqual(kinds(d), ["lrTooLow"], d.verdict);
   assert.match(d.findings[0].evidence, /at a mean rate of .*, 100% as much for each unit of rate/);
+  // (its halves are 5 epochs and 4: the share is of each half's fall over its mean rate times
+  // its epochs, which the evidence gives, not of the fall over the mean rate alone, 80% here)
+  assert.match(
+    d.findings[0].evidence,
+    /off in its second half, 4 epochs at a mean rate of .* in its first, 5 epochs at /,
+  );
   assert.deepEqual(d.findings[0].set, ["optimizer.lr=0.01"]);
   // a run that took most of its fall early, and levelled off at its floor, is read as before;
   // so is one that fell half as much for each unit of rate in its second half (1.152 to 1.0046
