@@ -1523,7 +1523,10 @@ export function checkOscillating({ record, train, lr, rate }: Curves): Finding |
       }; upward moves ` +
       `average ${f(upMean)} (largest +${f(worst.d)} at epoch ${worst.epoch}) ` +
       `against a net drop of ${f(net)}`,
-    fix: `halve the learning rate (${halved.text}), or add a decaying schedule`,
+    // (a run whose schedule decays its rate already is not told to add one)
+    fix: `halve the learning rate (${halved.text})${
+      decaysAlready(record) ? "" : ", or add a decaying schedule"
+    }`,
     set,
   };
 }

@@ -739,6 +739,25 @@ Deno.test("oscillating: a zig-zag that still trends down asks for half the lr", 
   assert.match(d.findings[0].evidence, /10 of 10 epoch-to-epoch changes flip sign/);
 });
 
+Deno.test("oscillating under a schedule that decays already: halve the lr, not add a decaying schedule", () => {
+  // the seed at lr 1 under a cosine to 0 over its run zig-zagged, and was told to add one
+  const losses = [10, 7, 8.5, 5.5, 7, 4, 5.5, 3, 4.2, 2.2, 3.2, 1.5];
+  const total = losses.length * 4;
+  const steps = Array.from({ length: total }, (_, step) => ({
+    step,
+    epoch: Math.floor(step / 4),
+    loss: undefined as unknown as number,
+    lr: 0.2 * (1 + Math.cos(Math.PI * step / total)) / 2,
+  }));
+  const cosine = { scheduler: { name: "cosine", tMax: total } };
+  const d = diagnose(syntheticRun(losses, { lr: 0.2, steps, config: cosine }));
+  assert.deepEqual(kinds(d), ["oscillating"], d.verdict);
+  assert.deepEqual(d.findings[0].set, ["optimizer.lr=0.1"]);
+  assert.doesNotMatch(d.findings[0].fix, /add a decaying schedule/);
+  // at a constant rate it is still offered
+  assert.match(diagnose(syntheticRun(losses, { lr: 0.2 })).findings[0].fix, /decaying schedule/);
+});
+
 Deno.test("oscillating: small noise at a converged floor is not oscillation", () => {
   const losses = decay(30).map((v, i) => v + (i % 2 ? 0.004 : -0.004));
   assert.deepEqual(kinds(diagnose(syntheticRun(losses))), ["healthy"]);
