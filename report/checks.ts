@@ -1127,18 +1127,6 @@ function fallingForRates(train: number[], rates: number[]): boolean {
     runPace > 0 && pace >= STEADY_PACE * runPace;
 }
 
-/**
- * Whether a run's loss was still falling at its end for the rates its schedule gave it
- * ({@linkcode fallingForRates}), where a schedule fixed in advance varied them (not a plateau
- * schedule, which lowers the rate because the loss levelled off): a loss that levelled off by the
- * epoch as a cosine took its rate to 0 has not reached what the model can learn.
- */
-export function stillFallingForRates(record: RunRecord, train: number[]): boolean {
-  if (train.length < 3 || configValue(record.config, "scheduler.name") === "plateau") return false;
-  const rates = epochRates(record);
-  return rates !== undefined && fallingForRates(train, rates);
-}
-
 export function checkLrTooLow(
   { record, train, start, initial, lr, rate, size }: Curves,
 ): Finding | undefined {
@@ -1163,7 +1151,8 @@ export function checkLrTooLow(
   const reactive = configValue(record.config, "scheduler.name") === "plateau";
   const rates = n >= 3 && !reactive ? epochRates(record) : undefined;
   const decayed = rates && fallForRates(rates, mid, [firstHalf, secondHalf]);
-  const falling = stillFalling(train).falling || stillFallingForRates(record, train);
+  const falling = stillFalling(train).falling ||
+    (rates !== undefined && fallingForRates(train, rates));
   // (under a decayed rate, "even" is about as much for each unit of rate: LINEAR_PACE at least,
   // where half as much read a run near its floor under a cosine as too low)
   const even = (limit: number, pace: number) =>

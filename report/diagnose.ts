@@ -30,7 +30,6 @@ import {
   STEADY_EPOCHS,
   STILL_FALLING,
   stillFalling,
-  stillFallingForRates,
   UNDERFIT_ACCURACY,
   unfinished,
 } from "./checks.ts";
@@ -108,12 +107,7 @@ function healthy(c: ReturnType<typeof curves>): Finding {
   const { record, train, val, start } = c;
   const last = train.at(-1)!;
   const previous = train.at(-2)!;
-  const { falling: byEpoch, steady, lastDrop } = stillFalling(train);
-  // (levelled off by the epoch as its schedule took the rate down, while still falling for each
-  // unit of rate: the seed at lr 1e-3 under a cosine to 0 ended at 5.44, where 0.01 takes it to
-  // 0.25, and read healthy with nothing to fix)
-  const byRate = !byEpoch && stillFallingForRates(record, train);
-  const falling = byEpoch || byRate;
+  const { falling, steady, lastDrop } = stillFalling(train);
   const since = train.at(-STEADY_EPOCHS - 1)!;
   // (a loss that ended above its start "fell ... (--4.908%)")
   const change = (last - start) / Math.abs(start) * 100;
@@ -128,14 +122,9 @@ function healthy(c: ReturnType<typeof curves>): Finding {
         `${STEADY_EPOCHS} epochs, each lower, at ${
           f((since - last) / STEADY_EPOCHS / ((start - last) / (train.length - 1)) * 100)
         }% of the run's mean drop an epoch)`
-      : byEpoch
+      : falling
       ? `and was still falling at the end (${f(previous)} to ${f(last)} in the last epoch, ` +
         `-${f(lastDrop * 100)}%)`
-      : byRate
-      ? `and levelled off (${lastDrop > 0 ? "-" : "+"}${
-        f(Math.abs(lastDrop) * 100)
-      }% in the last epoch) as its schedule took the rate down, while still falling for each ` +
-        `unit of rate (${f(since)} to ${f(last)} over the last ${STEADY_EPOCHS} epochs, each lower)`
       : -lastDrop > STILL_FALLING
       // (up by more than a still-falling epoch is down: "levelled off (+7.586% in the last
       // epoch)" said a rise was a level)
@@ -234,10 +223,7 @@ function healthy(c: ReturnType<typeof curves>): Finding {
       severity: "info",
       title: "healthy, still improving",
       evidence,
-      fix: byRate
-        ? `train longer, its schedule stretched with it (${setText(set)}), or at a higher ` +
-          `learning rate: the loss levelled off with the rate, not for what the model can learn${low}`
-        : `train longer: the loss had not levelled off (${setText(set)})${low}`,
+      fix: `train longer: the loss had not levelled off (${setText(set)})${low}`,
       set,
     };
   }

@@ -2391,39 +2391,3 @@ Deno.test("lrTooLow under a plateau schedule: a loss that levelled off, and had 
   const d = diagnose(syntheticRun(losses, { lr, steps, config: plateau }));
   assert.ok(!kinds(d).includes("lrTooLow"), d.verdict);
 });
-
-Deno.test("healthy under a cosine to 0: a loss that levelled off with the rate while still falling for each unit of it is still improving (train longer, the schedule stretched), one at its floor is healthy", () => {
-  const [epochs, perEpoch, lr] = [20, 13, 1e-3];
-  const total = epochs * perEpoch;
-  const steps = Array.from({ length: total }, (_, step) => ({
-    step,
-    epoch: Math.floor(step / perEpoch),
-    loss: undefined as unknown as number,
-    lr: lr * (1 + Math.cos(Math.PI * step / total)) / 2,
-  }));
-  const rates = Array.from(
-    { length: epochs },
-    (_, e) => steps.filter((s) => s.epoch === e).reduce((sum, s) => sum + s.lr, 0) / perEpoch,
-  );
-  const before = (e: number) => rates.slice(0, e).reduce((a, b) => a + b, 0) + rates[e] / 2;
-  const cosine = { scheduler: { name: "cosine", tMax: total } };
-  // (the excess over a floor falls exponentially in the rate summed: k is how far it got)
-  const curve = (k: number) =>
-    Array.from({ length: epochs }, (_, e) => 5 + 12 * Math.exp(-k * before(e)));
-  const short = diagnose(syntheticRun(curve(100), { lr, steps, config: cosine }));
-  assert.deepEqual(kinds(short), ["healthy"], short.verdict);
-  assert.equal(short.findings[0].title, "healthy, still improving");
-  assert.match(
-    short.findings[0].evidence,
-    /as its schedule took the rate down, while still falling for each unit of rate/,
-  );
-  assert.match(
-    short.findings[0].fix,
-    /^train longer, its schedule stretched with it \(--set epochs=40 --set scheduler\.tMax=520\), or at a higher learning rate/,
-  );
-  // (at its floor: 0.25, where the excess has all gone)
-  const converged = curve(1000).map((loss) => loss - 4.75);
-  const floor = diagnose(syntheticRun(converged, { lr, steps, config: cosine }));
-  assert.deepEqual(kinds(floor), ["healthy"], floor.verdict);
-  assert.equal(floor.findings[0].title, "healthy");
-});
