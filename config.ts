@@ -939,7 +939,11 @@ export function configWarnings(input: RunConfigInput | RunConfig): ConfigWarning
   warnings.push(...idleSettings(config));
   const eps = largeEps(config.optimizer) ?? zeroEps(config.optimizer);
   if (eps) warnings.push(eps);
-  const decay = decayGrows(config);
+  // (at the rate the run applies: optimizer.baseBatch scales optimizer.lr to the batch)
+  const decay = decayGrows(
+    config,
+    baseBatch === undefined ? undefined : scale(config.optimizer.lr),
+  );
   if (decay) warnings.push(decay);
   return warnings;
 }
@@ -994,8 +998,12 @@ export function decayFactor(
  * so the run diverges whatever the data, where a tenth of the rate may not mend it (torch does
  * the same; the divergence read as a rate too high).
  */
-function decayGrows(config: RunConfig): ConfigWarning | undefined {
-  const optimizer = config.optimizer as Parameters<typeof decayFactor>[0];
+function decayGrows(config: RunConfig, scaledLr?: number): ConfigWarning | undefined {
+  const set = config.optimizer as Parameters<typeof decayFactor>[0];
+  const optimizer = { ...set, lr: scaledLr ?? set.lr };
+  const scaled = scaledLr === undefined
+    ? ""
+    : ` (optimizer.lr ${set.lr} scaled by optimizer.baseBatch)`;
   const factor = decayFactor(optimizer);
   if (factor === undefined || !(factor > 1 + 1e-9)) return undefined;
   // (the largest weightDecay that keeps the factor at 1 at this rate: plain SGD's and the
@@ -1009,7 +1017,8 @@ function decayGrows(config: RunConfig): ConfigWarning | undefined {
   const usable = Number((low / 2).toPrecision(1));
   return {
     field: "optimizer.weightDecay",
-    message: `optimizer.weightDecay ${optimizer.weightDecay} at lr ${optimizer.lr} grows the ` +
+    message:
+      `optimizer.weightDecay ${optimizer.weightDecay} at lr ${optimizer.lr}${scaled} grows the ` +
       `weights by itself: each step multiplies a weight the loss does not hold by ` +
       `${Number(factor.toPrecision(3))} in size, flipping its sign (${optimizer.name}'s decay ` +
       `is lr x weightDecay = ${Number((optimizer.lr * optimizer.weightDecay!).toPrecision(3))} ` +

@@ -1087,6 +1087,22 @@ Deno.test("a weight decay that grows the weights by itself at the rate set is wa
   ) {
     assert.deepEqual(configWarnings({ optimizer }), [], JSON.stringify(optimizer));
   }
+  // at the rate the run applies: optimizer.baseBatch scales lr 0.1 x8 to 0.8 (x11 at wd 15), and
+  // lr 0.8 /8 to 0.1 (x0.5): the first was not warned of, the second was, at a rate never applied
+  const grows = configWarnings({
+    batchSize: 256,
+    optimizer: { name: "sgd", lr: 0.1, weightDecay: 15, baseBatch: 32 },
+  }).find((w) => w.field === "optimizer.weightDecay");
+  assert.match(
+    grows?.message ?? "",
+    /at lr 0\.8 \(optimizer\.lr 0\.1 scaled by optimizer\.baseBatch\)/,
+  );
+  assert.match(grows!.message, /by 11 in size/);
+  const shrinks = configWarnings({
+    batchSize: 32,
+    optimizer: { name: "sgd", lr: 0.8, weightDecay: 15, baseBatch: 256 },
+  });
+  assert.ok(!shrinks.some((w) => w.field === "optimizer.weightDecay"), JSON.stringify(shrinks));
 });
 
 Deno.test("onecycle given torch's epochs and steps_per_epoch is told they stand for totalSteps", () => {
