@@ -1239,10 +1239,13 @@ async function runDefinition(
   ].filter((w) => w !== undefined);
   for (const each of warnings) options.onWarning?.(each);
   const runsDir = `${base.runsDir}/${studyName}`;
-  // (another study of this name, of another storage, writes there too: refused before a trial)
-  const existing = await storage.loadStudy(studyName).catch(() => undefined);
+  // (another study of this name, of another storage, writes there too: refused before the study
+  // is created in this one; marked, once created or loaded, before its first trial)
+  const existing = await storage.loadStudy(studyName).catch((error) => {
+    if (error instanceof AnnealError && error.code === "storage") return undefined;
+    throw error;
+  });
   await checkStudyDirectory(runsDir, studyName, existing, storageUrl);
-  if (existing) await markStudyDirectory(runsDir, existing, storageUrl);
   const parallel = options.parallel ?? sweep.parallel;
   // each trial's run hands its actor Workers to the next once it ends cleanly, or else starts
   // the next one's once its own are up (a small model's run is mostly its Workers loading their
@@ -1262,6 +1265,12 @@ async function runDefinition(
     direction,
     seed: sweep.seed,
     workerId: options.workerId,
+    onStudyOpened: async (study) => {
+      // (again, now that it is this storage's: a study of the name another storage made
+      // meanwhile, two sweeps started at once, is refused here)
+      await checkStudyDirectory(runsDir, studyName, study, storageUrl);
+      await markStudyDirectory(runsDir, study, storageUrl);
+    },
     interrupt: options.interrupt,
     onNotice: options.onNotice,
     onTrial: (trial) => options.onTrial?.(trial, definition),
@@ -1279,7 +1288,6 @@ async function runDefinition(
         spares,
       }),
   });
-  await markStudyDirectory(runsDir, result.study, storageUrl);
   const bestConfig = result.best ? trialConfig(definition, result.best.params) : undefined;
   return { ...result, definition, direction, bestConfig, warnings };
 }

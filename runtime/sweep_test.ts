@@ -1401,7 +1401,15 @@ Deno.test("a study's runs directory is refused to another study of its name in a
       ...TWO_TRIAL_SWEEP,
       sweep: { ...TWO_TRIAL_SWEEP.sweep, trials: 1 },
     });
-    const first = await runSweep(config, { study: "s" });
+    // (marked before the study's end, as its first trial ends: a study killed in it is marked)
+    let markedFirst = false;
+    const first = await runSweep(config, {
+      study: "s",
+      onTrial: () => {
+        markedFirst ||= Deno.statSync(`${dir}/runs/s/${STUDY_MARK}`).isFile;
+      },
+    });
+    assert.ok(markedFirst);
     const mark = JSON.parse(await Deno.readTextFile(`${dir}/runs/s/${STUDY_MARK}`));
     assert.equal(mark.study, "s");
     assert.equal(mark.createdAt, first.study.createdAt.toISOString());

@@ -75,6 +75,11 @@ export type Objective = (params: Params, report: Report, context: TrialContext) 
 export interface RunStudyOptions {
   storage: StudyStorage;
   studyName: string;
+  /**
+   * Called once the study is created or loaded, before any trial is claimed (a sweep marks its
+   * runs directory with it there); a throw ends the run before its first trial.
+   */
+  onStudyOpened?: (study: Study) => Promise<void> | void;
   space: SearchSpace;
   /**
    * What the study stores as its definition (default: `space`). A sweep stores its base config
@@ -262,6 +267,7 @@ export async function runStudy(options: RunStudyOptions): Promise<StudyResult> {
     loadIfExists: true,
     identity: o.identity,
   });
+  await o.onStudyOpened?.(study);
   const stored = await storage.listTrials(study.id);
   const originals = stored.filter((t) => t.retries === 0);
   const open = stored.filter((t) => t.state === "RUNNING" || t.state === "WAITING");

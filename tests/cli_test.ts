@@ -644,6 +644,29 @@ Deno.test("anneal batch-size measures the TypeScript step's memory, so --memory-
     norm.stderr,
     /^error\[usage\]: No batch size tried: each size given \(16, 64\) leaves batches of one sample among the 65 training samples, which the model's batch norm cannot normalize \(at --sizes\)\n {2}hint: drop the short batch \(--set data\.dropLast=true\), or try sizes that leave none \(--sizes 10,12,20,50,65\)$/m,
   );
+  // every size's accumulation group above the data under dropLast: the sizes that make a step,
+  // or, with fewer samples than batches a step, no accumulation
+  const grouped = ["--set", "backend=cpu", "--set", "data.dropLast=true", "--set"];
+  const groups = await anneal("batch-size", ...grouped, "gradientAccumulation=4", "--sizes", "64");
+  assert.equal(groups.code, 2, groups.stderr);
+  assert.match(
+    groups.stderr,
+    /hint: give sizes up to 50 \(--sizes 8,32,50\), or keep the short group/,
+  );
+  const few = await anneal(
+    "batch-size",
+    ...grouped,
+    "gradientAccumulation=4",
+    "--set",
+    "data.n=3",
+    "--sizes",
+    "2",
+  );
+  assert.equal(few.code, 2, few.stderr);
+  assert.match(
+    few.stderr,
+    /hint: keep the short group \(--set data\.dropLast=false\), or train without accumulation \(--set gradientAccumulation=1\)$/m,
+  );
   // every size above the data: none tried, said so (it ended "fits none", exit 1, no error; with
   // --json, exit 0)
   const above = await anneal("batch-size", "--set", "backend=cpu", "--sizes", "1000");

@@ -120,9 +120,13 @@ export async function batchSizeCommand(options: BatchSizeCommandOptions): Promis
           "drops the short group, so an epoch would take no step",
         {
           where: "--sizes",
-          hint: `give sizes up to ${most} (--sizes ${
-            [...new Set([8, 32, most].filter((s) => s <= most))].join(",")
-          }), or keep the short group (--set data.dropLast=false)`,
+          // (fewer training samples than gradientAccumulation: no size makes a whole step)
+          hint: most < 1
+            ? "keep the short group (--set data.dropLast=false), or train without " +
+              "accumulation (--set gradientAccumulation=1)"
+            : `give sizes up to ${most} (--sizes ${
+              [...new Set([8, 32, most].filter((s) => s <= most))].join(",")
+            }), or keep the short group (--set data.dropLast=false)`,
         },
       );
     }
