@@ -2295,25 +2295,33 @@ Deno.test("a classifier's plateau whose validation loss was lowest in the run's 
   assert.doesNotMatch(diagnose(still).findings.map((f) => f.fix).join(" | "), /noisy labels/);
 });
 
-Deno.test("lrTooLow under a schedule that decays to 0: a loss that fell as much for each unit of rate in the second half as in the first, then levelled off with the rate, is a rate too low, not healthy", () => {
-  // the seed at lr 1e-3 under a cosine over its 10 epochs of 13 steps: 17.54 to 14.05 (-20%),
-  // levelled off as the rate went to 0 (a rate that suits it takes the loss to 0.25)
-  const [epochs, perEpoch, lr] = [10, 13, 1e-3];
-  const total = epochs * perEpoch;
-  const rateAt = (step: number) => lr * (1 + Math.cos(Math.PI * step / total)) / 2;
-  const steps = Array.from({ length: total }, (_, step) => ({
+/**
+ * Steps of `epochs` epochs of `perEpoch` under a cosine from `lr` over `tMax` steps, and `before`:
+ * the rate summed up to the middle of an epoch (its mean loss is the loss there, after the epochs
+ * before and half its own), the time a loss falls in for each unit of rate.
+ */
+function cosineSteps(epochs: number, perEpoch: number, lr: number, tMax: number) {
+  const steps = Array.from({ length: epochs * perEpoch }, (_, step) => ({
     step,
     epoch: Math.floor(step / perEpoch),
     loss: undefined as unknown as number,
-    lr: rateAt(step),
+    lr: lr * (1 + Math.cos(Math.PI * step / tMax)) / 2,
   }));
-  // (a loss that takes the same off for each unit of rate the steps give: an epoch's mean loss
-  // is the loss at its middle, after the rates of the epochs before and half its own)
   const rates = Array.from(
     { length: epochs },
     (_, e) => steps.filter((s) => s.epoch === e).reduce((sum, s) => sum + s.lr, 0) / perEpoch,
   );
   const before = (e: number) => rates.slice(0, e).reduce((a, b) => a + b, 0) + rates[e] / 2;
+  return { steps, before };
+}
+
+Deno.test("lrTooLow under a schedule that decays to 0: a loss that fell as much for each unit of rate in the second half as in the first, then levelled off with the rate, is a rate too low, not healthy", () => {
+  // the seed at lr 1e-3 under a cosine over its 10 epochs of 13 steps: 17.54 to 14.05 (-20%),
+  // levelled off as the rate went to 0 (a rate that suits it takes the loss to 0.25)
+  const [epochs, perEpoch, lr] = [10, 13, 1e-3];
+  const total = epochs * perEpoch;
+  // (a loss that takes the same off for each unit of rate the steps give)
+  const { steps, before } = cosineSteps(epochs, perEpoch, lr, total);
   const cosine = { scheduler: { name: "cosine", tMax: total } };
   const even = Array.from({ length: epochs }, (_, e) => 17.8 - 600 * before(e));
   const d = diagnose(syntheticRun(even, { lr, steps, config: cosine }));
@@ -2355,18 +2363,7 @@ Deno.test("lrTooLow under a cosine shorter than the run: a loss that fell evenly
   // its rate back up by the second half (no decay by the halves' means), each epoch's fall
   // following its rate, and read healthy because the loss levelled off in the last trough
   const [epochs, perEpoch, lr, tMax] = [50, 13, 1e-4, 200];
-  const rateAt = (step: number) => lr * (1 + Math.cos(Math.PI * step / tMax)) / 2;
-  const steps = Array.from({ length: epochs * perEpoch }, (_, step) => ({
-    step,
-    epoch: Math.floor(step / perEpoch),
-    loss: undefined as unknown as number,
-    lr: rateAt(step),
-  }));
-  const rates = Array.from(
-    { length: epochs },
-    (_, e) => steps.filter((s) => s.epoch === e).reduce((sum, s) => sum + s.lr, 0) / perEpoch,
-  );
-  const before = (e: number) => rates.slice(0, e).reduce((a, b) => a + b, 0) + rates[e] / 2;
+  const { steps, before } = cosineSteps(epochs, perEpoch, lr, tMax);
   const even = Array.from({ length: epochs }, (_, e) => 17.9 - 600 * before(e));
   const cosine = { scheduler: { name: "cosine", tMax } };
   const d = diagnose(syntheticRun(even, { lr, steps, config: cosine }));
