@@ -1348,8 +1348,11 @@ async function markStudyDirectory(dir: string, study: Study, storageUrl: string)
     createdAt: study.createdAt.toISOString(),
     storage: redactedUrl(storageUrl),
   };
-  await Deno.mkdir(dir, { recursive: true });
-  await Deno.writeTextFile(path, JSON.stringify(mark, null, 2) + "\n");
+  // (a mark that cannot be written guards nothing, and refuses nothing: the trials' own runs
+  // there say what the directory lacks)
+  await Deno.mkdir(dir, { recursive: true })
+    .then(() => Deno.writeTextFile(path, JSON.stringify(mark, null, 2) + "\n"))
+    .catch(() => {});
 }
 
 /** The trials a stored study already has (retries among them); none for a study not stored yet. */
