@@ -376,7 +376,7 @@ Example:
     )
     .option(
       "--steps <n>",
-      "timed steps per size, at least (default 3; steps under 50 ms in all are timed on to 50 ms, and the median taken)",
+      "timed steps per size, at least (default 3; steps under 50 ms in all are timed on to 50 ms, in blocks of 5 ms, and the median block taken)",
     )
     .option("--json", "print the result as JSON")
     .addHelpText(

@@ -38,8 +38,9 @@ export interface BatchSizeOptions {
   sizes?: number[];
   /**
    * Steps timed per size after two warm-up steps, the second profiled (default 3; at least 1),
-   * and more where those take under 50 ms (up to 500): the median step is the size's time, as
-   * one pause among a few steps of a small model's ~0.02 ms would be most of their mean.
+   * and more where those take under 50 ms (up to 5000), in blocks of 5 ms or one step: the
+   * median block's mean step is the size's time, as one pause among a few steps of a small
+   * model's ~0.02 ms would be most of their mean.
    * Before the first size is timed the process warms up (steps of it for up to a second).
    */
   steps?: number;
@@ -55,7 +56,7 @@ export interface BatchSizeRow {
   batchSize: number;
   /** The steps ran without error (and within `memoryLimitMiB`, when given). */
   fits: boolean;
-  /** Median wall time of one step in milliseconds (of `stepsTimed`). */
+  /** Wall time of one step in milliseconds: the median block's mean (of `stepsTimed`). */
   msPerStep?: number;
   /** How many steps were timed (`steps` at least, more where those took under 50 ms). */
   stepsTimed?: number;
@@ -283,19 +284,27 @@ export async function findBatchSize(
       // Each step timed, and the median taken, for at least `steps` steps and MIN_TIMED_MS: the
       // seed's steps take ~0.02 ms, and a mean of 3 with one pause of the collector among them
       // (2-4 ms) read batch 8 550x slower than batch 16.
-      const times: number[] = [];
+      // (in blocks of BLOCK_MS or one step, whichever is longer: a step of microseconds timed
+      // alone is mostly the timer's and the await's own cost)
+      const blocks: number[] = [];
+      let timed = 0;
       const started = performance.now();
       while (
-        times.length < steps ||
-        (performance.now() - started < MIN_TIMED_MS && times.length < MAX_TIMED_STEPS)
+        timed < steps ||
+        (performance.now() - started < MIN_TIMED_MS && timed < MAX_TIMED_STEPS)
       ) {
         const at = performance.now();
-        await step();
-        times.push(performance.now() - at);
+        let taken = 0;
+        do {
+          await step();
+          taken++;
+        } while (performance.now() - at < BLOCK_MS && timed + taken < MAX_TIMED_STEPS);
+        timed += taken;
+        blocks.push((performance.now() - at) / taken);
       }
-      const ms = medianOf(times);
+      const ms = medianOf(blocks);
       row.msPerStep = ms;
-      row.stepsTimed = times.length;
+      row.stepsTimed = timed;
       row.samplesPerSecond = (batchSize / ms) * 1000;
       row.peakMiB = peak / 2 ** 20;
       row.fits = options.memoryLimitMiB === undefined || row.peakMiB <= options.memoryLimitMiB;
@@ -405,8 +414,10 @@ export function emptyEpoch(
 
 /** Each size is timed for this long at least (or its `steps`, where those take longer)... */
 const MIN_TIMED_MS = 50;
+/** ...in blocks of steps of this long at least, the median block's mean step its time... */
+const BLOCK_MS = 5;
 /** ...in at most this many steps. */
-const MAX_TIMED_STEPS = 500;
+const MAX_TIMED_STEPS = 5000;
 
 function medianOf(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);

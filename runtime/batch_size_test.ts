@@ -31,11 +31,11 @@ Deno.test("the batch-size finder measures each size, scales the LR linearly and 
   assert.equal(limited.rows.at(-1)!.fits, false, "the first size over budget ends the search");
 });
 
-Deno.test("steps far under a millisecond are timed for 50 ms, their median the size's time: a pause among 3 had read batch 8 550x slower than 16", async () => {
+Deno.test("steps far under a millisecond are timed for 50 ms in blocks, the median block the size's time: a pause among 3 had read batch 8 550x slower than 16", async () => {
   const config = parseConfig({ backend: "cpu", data: { kind: "synthetic-linear", n: 200 } });
   const { rows } = await findBatchSize(config, { sizes: [8, 16], steps: 3 });
   for (const row of rows) {
-    assert.ok(row.stepsTimed! > 3 && row.stepsTimed! <= 500, `${row.stepsTimed} steps timed`);
+    assert.ok(row.stepsTimed! > 3 && row.stepsTimed! <= 5000, `${row.stepsTimed} steps timed`);
     assert.ok(row.msPerStep! > 0 && row.msPerStep! < 50, `${row.msPerStep} ms`);
   }
 });
