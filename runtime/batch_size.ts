@@ -27,6 +27,7 @@ import { stretchChanges } from "../schedulers/stretch.ts";
 import { AnnealError } from "../errors.ts";
 import { formatNumber } from "../number_format.ts";
 import { checkBatchNormBatches } from "../task_fit.ts";
+import { median } from "../report/checks.ts";
 
 /** Options of {@linkcode findBatchSize}. */
 export interface BatchSizeOptions {
@@ -302,7 +303,7 @@ export async function findBatchSize(
         timed += taken;
         blocks.push((performance.now() - at) / taken);
       }
-      const ms = medianOf(blocks);
+      const ms = median(blocks);
       row.msPerStep = ms;
       row.stepsTimed = timed;
       row.samplesPerSecond = (batchSize / ms) * 1000;
@@ -418,12 +419,6 @@ const MIN_TIMED_MS = 50;
 const BLOCK_MS = 5;
 /** ...in at most this many steps. */
 const MAX_TIMED_STEPS = 5000;
-
-function medianOf(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 /** Warm-up of the process before the first size is timed: steps for this long, at most. */
 export const WARM_UP_MS = 1000;
