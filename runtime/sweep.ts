@@ -1224,7 +1224,12 @@ async function runDefinition(
     identity: studyIdentity,
     worker,
   });
-  const stored = await storedTrials(storage, studyName, definition, direction);
+  // (the study as the storage holds it, if it does: its trials, and the runs directory's mark)
+  const existing = await storage.loadStudy(studyName).catch((error) => {
+    if (error instanceof AnnealError && error.code === "storage") return undefined;
+    throw error;
+  });
+  const stored = await storedTrials(storage, existing, definition, direction);
   options.onStudy?.(stored, definition, direction);
   // the grid's points the study's trials (not their retries) hold already
   const tried = sweep.sampler === "grid"
@@ -1241,10 +1246,6 @@ async function runDefinition(
   const runsDir = `${base.runsDir}/${studyName}`;
   // (another study of this name, of another storage, writes there too: refused before the study
   // is created in this one; marked, once created or loaded, before its first trial)
-  const existing = await storage.loadStudy(studyName).catch((error) => {
-    if (error instanceof AnnealError && error.code === "storage") return undefined;
-    throw error;
-  });
   await checkStudyDirectory(runsDir, studyName, existing, storageUrl);
   const parallel = options.parallel ?? sweep.parallel;
   // each trial's run hands its actor Workers to the next once it ends cleanly, or else starts
@@ -1355,20 +1356,19 @@ async function markStudyDirectory(dir: string, study: Study, storageUrl: string)
     .catch(() => {});
 }
 
-/** The trials a stored study already has (retries among them); none for a study not stored yet. */
 /**
- * The trials a stored study holds already (none where there is no study yet). A study stored
+ * The trials `study`, as the storage holds it, has already, retries among them (none where there
+ * is no study yet). A study stored
  * under another definition is refused here, as the run would be: said after the header and the
  * warnings that its trials feed, the refusal followed a header that read its budget as if the
  * sweep could go on ("none left to sample").
  */
 async function storedTrials(
   storage: StudyStorage,
-  studyName: string,
+  study: Study | undefined,
   definition: StudyDefinition,
   direction: "minimize" | "maximize",
 ): Promise<Trial[]> {
-  const study = await storage.loadStudy(studyName).catch(() => undefined);
   if (!study) return [];
   checkSameStudy(study, direction, definition, studyIdentity);
   return await storage.listTrials(study.id);
